@@ -1,0 +1,45 @@
+"""Open user images safely: real image files only, within a pixel budget, always RGB."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from retrieval.errors import BadInputError
+
+
+def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> Image.Image:
+    """Decode an image, refusing non-images and decompression bombs before pixels are decoded."""
+    label = name or (str(data) if isinstance(data, Path) else "uploaded image")
+    try:
+        raw = data.read_bytes() if isinstance(data, Path) else data
+    except OSError as exc:
+        raise BadInputError(f"cannot read image {label}: {exc.strerror or exc}") from exc
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(raw))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise BadInputError(
+                    f"image {label} is {width}x{height} pixels, over the limit of {max_pixels:,} "
+                    "(PATHATLAS_MAX_IMAGE_PIXELS)"
+                )
+            image.load()
+    except BadInputError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise BadInputError(f"{label} is not a readable image ({type(exc).__name__})") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise BadInputError(f"{label} is a damaged image: {exc}") from exc
+    image = ImageOps.exif_transpose(image)
+    return image.convert("RGB")
+
+
+def thumbnail(image: Image.Image, longest_side: int) -> Image.Image:
+    copy = image.copy()
+    copy.thumbnail((longest_side, longest_side))
+    return copy

@@ -1,0 +1,140 @@
+"""Sources to entries to vectors: the one place that writes into an index."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from indexer.images import thumbnail
+from indexer.sources import discover
+from indexer.sources.base import Source
+from retrieval.errors import PathAtlasError
+from retrieval.index import Index
+from retrieval.records import Entry, StoredVectors
+
+ENTRY_BATCH = 64
+
+Progress = Callable[[str, int, int], None]
+"""(source name, units done, units expected), for callers that show their own progress."""
+
+
+@dataclass
+class SourceReport:
+    source: str
+    status: str
+    """indexed, unchanged or failed."""
+    entries: int = 0
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IndexReport:
+    sources: list[SourceReport] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[SourceReport]:
+        return [s for s in self.sources if s.status == "failed"]
+
+
+def batched(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
+    batch: list[Entry] = []
+    for entry in entries:
+        batch.append(entry)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class Indexer:
+    def __init__(self, index: Index, show_progress: bool = True, on_progress: Progress | None = None):
+        self.index = index
+        self.settings = index.settings
+        self.show_progress = show_progress
+        self.on_progress = on_progress
+
+    def add(self, paths: list[Path], force: bool = False) -> IndexReport:
+        """Index what the paths contain; unchanged sources are skipped, changed ones replaced."""
+        report = IndexReport()
+        with self.index.lock:
+            for source in discover(paths, self.settings):
+                report.sources.append(self._add_source(source, force))
+            if any(s.status == "indexed" for s in report.sources):
+                self.index.commit()
+        return report
+
+    def _add_source(self, source: Source, force: bool) -> SourceReport:
+        started = time.perf_counter()
+        try:
+            fingerprint = source.fingerprint()
+        except (OSError, PathAtlasError) as exc:
+            return SourceReport(source.key, "failed", problems=[str(exc)])
+        known = self.index.manifest.get(source.key)
+        if known and known["fingerprint"] == fingerprint and not force:
+            return SourceReport(source.key, "unchanged", entries=known["entries"])
+        store = self.index.store
+        try:
+            count = self._write(source)
+        except (PathAtlasError, OSError) as exc:
+            # Keep the previous version of this source; drop whatever of the new one got in.
+            store.delete({"source": source.key, "fingerprint": fingerprint})
+            return SourceReport(source.key, "failed", problems=[str(exc), *source.problems])
+        if known and known["fingerprint"] != fingerprint:
+            store.delete({"source": source.key, "fingerprint": known["fingerprint"]})
+        self.index.manifest[source.key] = {
+            "fingerprint": fingerprint,
+            "kind": source.kind,
+            "entries": count,
+            "indexed_at": time.time(),
+            "problems": source.problems,
+        }
+        return SourceReport(source.key, "indexed", count, time.perf_counter() - started, source.problems)
+
+    def _entries(self, source: Source, bar: tqdm) -> Iterator[Entry]:
+        for record in source.records():
+            if record.progress_units:
+                bar.update(record.progress_units)
+                if self.on_progress:
+                    self.on_progress(source.key, bar.n, bar.total or 0)
+            yield from record.entries()
+
+    def _write(self, source: Source) -> int:
+        count = 0
+        name = Path(source.key).name
+        with tqdm(total=source.size_hint(), desc=name, unit="item", disable=not self.show_progress) as bar:
+            for batch in batched(self._entries(source, bar), ENTRY_BATCH):
+                self.index.store.upsert(self.encode(batch))
+                self._save_thumbnails(batch)
+                count += len(batch)
+        return count
+
+    def encode(self, entries: list[Entry]) -> list[StoredVectors]:
+        """One encoder call per modality per batch; image vectors win where both fill a space."""
+        encoder = self.index.encoder
+        texted = [i for i, e in enumerate(entries) if e.text.strip()] if encoder.text_spaces else []
+        imaged = [i for i, e in enumerate(entries) if e.image is not None] if encoder.image_spaces else []
+        vectors: list[dict] = [{} for _ in entries]
+        text_vectors = encoder.encode_text([entries[i].text for i in texted])
+        for space, matrix in text_vectors.items():
+            for row, i in enumerate(texted):
+                vectors[i][space] = matrix[row]
+        image_vectors = encoder.encode_image([entries[i].image for i in imaged])
+        for space, matrix in image_vectors.items():
+            for row, i in enumerate(imaged):
+                vectors[i][space] = matrix[row]
+        return [StoredVectors(e.id, e.payload, v) for e, v in zip(entries, vectors, strict=True)]
+
+    def _save_thumbnails(self, entries: list[Entry]) -> None:
+        self.index.media_dir.mkdir(parents=True, exist_ok=True)
+        for entry in entries:
+            path = self.index.thumbnail_path(entry.id)
+            if entry.thumbnail is not None and not path.exists():
+                tmp = path.with_name(f".{path.name}.tmp")
+                thumbnail(entry.thumbnail, self.settings.thumbnail_px).save(tmp, "JPEG", quality=85)
+                tmp.replace(path)

@@ -1,0 +1,135 @@
+"""Typed records a source yields. Each knows how to become index entries.
+
+Ids are derived from the source file's content hash and the record's position in it, so
+re-indexing an unchanged file gives the same ids and a changed file gives new ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from retrieval.records import BBox, Entry
+
+
+def stable_id(*parts: object) -> str:
+    return hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()[:24]
+
+
+@dataclass
+class Page:
+    source: str
+    fingerprint: str
+    page: int
+    text: str
+    image: Image.Image
+    """The rendered page (thumbnail resolution)."""
+    book: str = ""
+    progress_units = 1
+    """What a source's ``size_hint`` counts: pages, case images."""
+
+    @property
+    def id(self) -> str:
+        return stable_id(self.fingerprint, "page", self.page)
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.text.strip())
+
+    def entries(self) -> list[Entry]:
+        payload = {
+            "kind": "page",
+            "source": self.source,
+            "fingerprint": self.fingerprint,
+            "book": self.book,
+            "page": self.page,
+            "text": self.text,
+        }
+        # Pages without a text layer (scans) are still findable through their rendered image.
+        image = None if self.has_text else self.image
+        return [Entry(self.id, payload, text=self.text, image=image, thumbnail=self.image)]
+
+
+@dataclass
+class Figure:
+    source: str
+    fingerprint: str
+    page: int
+    index: int
+    """Position of the image on its page, in reading order."""
+    bbox: BBox
+    caption: str
+    image: Image.Image
+    label: str | None = None
+    book: str = ""
+    progress_units = 0
+
+    @property
+    def id(self) -> str:
+        return stable_id(self.fingerprint, "figure", self.page, self.index)
+
+    def entries(self) -> list[Entry]:
+        payload = {
+            "kind": "figure",
+            "source": self.source,
+            "fingerprint": self.fingerprint,
+            "book": self.book,
+            "page": self.page,
+            "figure": self.label or f"p{self.page}-img{self.index + 1}",
+            "bbox": list(self.bbox),
+            "text": self.caption,
+        }
+        return [Entry(self.id, payload, text=self.caption, image=self.image, thumbnail=self.image)]
+
+
+@dataclass
+class Case:
+    """A case: one or more images with what is known about them."""
+
+    source: str
+    fingerprint: str
+    case_id: str
+    images: list[tuple[str, Image.Image]]
+    """(path relative to the case folder, decoded image)."""
+    title: str = ""
+    description: str = ""
+    diagnosis: str | None = None
+    organ: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def progress_units(self) -> int:
+        return len(self.images)
+
+    @property
+    def text(self) -> str:
+        parts = [self.title, self.diagnosis or "", self.organ or "", self.description]
+        seen: list[str] = []
+        for part in parts:
+            if part and part not in seen and not any(part.lower() in s.lower() for s in seen):
+                seen.append(part)
+        return ". ".join(seen)
+
+    def entries(self) -> list[Entry]:
+        entries = []
+        for rel_path, image in self.images:
+            payload = {
+                "kind": "case",
+                "source": self.source,
+                "fingerprint": self.fingerprint,
+                "case": self.case_id,
+                "image": rel_path,
+                "title": self.title,
+                "diagnosis": self.diagnosis,
+                "organ": self.organ,
+                "labels": self.labels,
+                "text": self.text,
+            }
+            entry_id = stable_id(self.fingerprint, "case", self.case_id, rel_path)
+            entries.append(Entry(entry_id, payload, text=self.text, image=image, thumbnail=image))
+        return entries
+
+
+Record = Page | Figure | Case

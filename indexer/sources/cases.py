@@ -1,0 +1,109 @@
+"""Case folders: images plus ``cases.jsonl`` or ``labels.csv`` metadata (schema in the README)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from indexer.images import open_image, thumbnail
+from indexer.records import Case, Record
+from indexer.sources.base import Source, hash_files
+from retrieval.errors import BadInputError
+
+METADATA_FILES = ("cases.jsonl", "labels.csv")
+KNOWN_FIELDS = {"image", "case", "title", "diagnosis", "organ", "description"}
+
+
+def read_metadata(path: Path) -> list[dict[str, str]]:
+    """Rows with at least ``image``; blank values become absent."""
+    rows: list[dict] = []
+    if path.name.endswith(".jsonl"):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BadInputError(f"{path} line {number} is not JSON: {exc.msg}") from exc
+            if not isinstance(row, dict):
+                raise BadInputError(f"{path} line {number} is not a JSON object")
+            rows.append(row)
+    else:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    cleaned = []
+    for number, row in enumerate(rows, start=1):
+        row = {k: str(v).strip() for k, v in row.items() if v is not None and str(v).strip()}
+        if "image" not in row:
+            raise BadInputError(f"{path} row {number} has no 'image' field")
+        cleaned.append(row)
+    return cleaned
+
+
+def group_cases(rows: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
+    """Rows sharing a ``case`` value form one case; a row without one is a case of its own."""
+    cases: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        case_id = row.get("case") or Path(row["image"]).stem
+        cases.setdefault(case_id, []).append(row)
+    return cases
+
+
+class CaseFolderSource(Source):
+    kind = "cases"
+
+    @classmethod
+    def accepts(cls, path: Path) -> bool:
+        return path.is_dir() and any((path / name).is_file() for name in METADATA_FILES)
+
+    @property
+    def metadata_path(self) -> Path:
+        return next(self.path / name for name in METADATA_FILES if (self.path / name).is_file())
+
+    def _rows(self) -> list[dict[str, str]]:
+        return read_metadata(self.metadata_path)
+
+    def _image_paths(self, rows: list[dict[str, str]]) -> list[Path]:
+        paths = []
+        for row in rows:
+            path = (self.path / row["image"]).resolve()
+            if not path.is_relative_to(self.path):
+                raise BadInputError(f"{self.metadata_path}: image path {row['image']!r} leaves the case folder")
+            paths.append(path)
+        return paths
+
+    def fingerprint(self) -> str:
+        rows = self._rows()
+        return hash_files([self.metadata_path, *(p for p in self._image_paths(rows) if p.is_file())])
+
+    def size_hint(self) -> int:
+        return len(self._rows())
+
+    def records(self) -> Iterator[Record]:
+        fingerprint = self.fingerprint()
+        for case_id, rows in group_cases(self._rows()).items():
+            images = []
+            for row, path in zip(rows, self._image_paths(rows), strict=True):
+                try:
+                    image = open_image(path, self.settings.max_image_pixels)
+                except BadInputError as exc:
+                    self.problems.append(str(exc))
+                    continue
+                images.append((row["image"], thumbnail(image, 1024)))
+            if not images:
+                continue
+            first = rows[0]
+            labels = {k: v for row in rows for k, v in row.items() if k not in KNOWN_FIELDS}
+            yield Case(
+                source=self.key,
+                fingerprint=fingerprint,
+                case_id=case_id,
+                images=images,
+                title=first.get("title", ""),
+                description=first.get("description", ""),
+                diagnosis=first.get("diagnosis") or first.get("label"),
+                organ=first.get("organ"),
+                labels=labels,
+            )

@@ -1,0 +1,145 @@
+"""Textbook PDFs: one ``Page`` per page and one ``Figure`` per embedded image, with its caption."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymupdf
+from PIL import Image
+
+from indexer.images import open_image, thumbnail
+from indexer.records import Figure, Page, Record
+from indexer.sources.base import Source, hash_files
+from retrieval.errors import BadInputError
+from retrieval.records import BBox
+
+CAPTION_START = re.compile(r"^\s*(fig(?:ure)?\.?)\s*(\d+[\w.\-]*)", re.IGNORECASE)
+MAX_CAPTION_GAP = 72.0
+"""Points between an image and the block below it beyond which that block is not its caption."""
+
+TextBlock = tuple[BBox, str]
+
+
+def clean_text(text: str) -> str:
+    """NFKC expands ligature glyphs (ﬁ -> fi) so words match queries; hyphenated line breaks are joined."""
+    text = unicodedata.normalize("NFKC", text)
+    text = re.sub(r"(\w)-\n(\w)", r"\1\2", text)
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def find_caption(image_box: BBox, blocks: list[TextBlock]) -> str:
+    """The block that starts with Figure/Fig. closest to the image, else the closest block just below it."""
+
+    def distance(box: BBox) -> float:
+        below = box[1] - image_box[3]
+        above = image_box[1] - box[3]
+        return below if below >= -2 else above + 36.0  # prefer captions below the image
+
+    def overlaps_horizontally(box: BBox) -> bool:
+        return min(box[2], image_box[2]) - max(box[0], image_box[0]) > 0
+
+    labelled = [(distance(box), text) for box, text in blocks if CAPTION_START.match(text)]
+    if labelled:
+        return min(labelled)[1]
+    below = [
+        (box[1] - image_box[3], text)
+        for box, text in blocks
+        if -2 <= box[1] - image_box[3] <= MAX_CAPTION_GAP and overlaps_horizontally(box)
+    ]
+    return min(below)[1] if below else ""
+
+
+def figure_label(caption: str) -> str | None:
+    match = CAPTION_START.match(caption)
+    return f"Figure {match.group(2).rstrip('.:')}" if match else None
+
+
+class PdfSource(Source):
+    kind = "pdf"
+
+    @classmethod
+    def accepts(cls, path: Path) -> bool:
+        return path.is_file() and path.suffix.lower() == ".pdf"
+
+    def fingerprint(self) -> str:
+        return hash_files([self.path])
+
+    def size_hint(self) -> int:
+        try:
+            with pymupdf.open(self.path) as doc:
+                return doc.page_count
+        except Exception:  # records() reports the real problem
+            return 0
+
+    def _open(self) -> pymupdf.Document:
+        try:
+            doc = pymupdf.open(self.path, filetype="pdf")
+        except Exception as exc:
+            raise BadInputError(f"{self.path} is not a readable PDF: {exc}") from exc
+        if doc.needs_pass:
+            doc.close()
+            raise BadInputError(f"{self.path} is encrypted; decrypt it first (e.g. qpdf --decrypt)")
+        if doc.page_count == 0:
+            doc.close()
+            raise BadInputError(f"{self.path} has no pages")
+        if doc.page_count > self.settings.max_pdf_pages:
+            doc.close()
+            raise BadInputError(
+                f"{self.path} has {doc.page_count} pages, over PATHATLAS_MAX_PDF_PAGES={self.settings.max_pdf_pages}"
+            )
+        return doc
+
+    def records(self) -> Iterator[Record]:
+        fingerprint = self.fingerprint()
+        with self._open() as doc:
+            book = (doc.metadata or {}).get("title") or self.path.stem
+            for page in doc:
+                yield from self._page_records(doc, page, fingerprint, book)
+
+    def _page_records(
+        self, doc: pymupdf.Document, page: pymupdf.Page, fingerprint: str, book: str
+    ) -> Iterator[Record]:
+        number = page.number + 1
+        try:
+            blocks: list[TextBlock] = [
+                (tuple(b[:4]), clean_text(b[4]))
+                for b in page.get_text("blocks", sort=True)
+                if b[6] == 0 and b[4].strip()
+            ]
+            pixmap = page.get_pixmap(dpi=self.settings.page_render_dpi)
+        except Exception as exc:
+            self.problems.append(f"{self.path} page {number}: cannot be read ({exc})")
+            return
+        rendered = Image.frombytes("RGB", (pixmap.width, pixmap.height), pixmap.samples)
+        text = "\n".join(text for _, text in blocks)
+        yield Page(self.key, fingerprint, number, text, rendered, book=book)
+        yield from self._figures(doc, page, blocks, fingerprint, book)
+
+    def _figures(
+        self, doc: pymupdf.Document, page: pymupdf.Page, blocks: list[TextBlock], fingerprint: str, book: str
+    ) -> Iterator[Figure]:
+        number = page.number + 1
+        seen: set[int] = set()
+        placements = sorted(page.get_image_info(xrefs=True), key=lambda info: (info["bbox"][1], info["bbox"][0]))
+        for index, info in enumerate(placements):
+            xref = info.get("xref", 0)
+            if not xref or xref in seen:
+                continue
+            seen.add(xref)
+            if min(info["width"], info["height"]) < self.settings.min_figure_px:
+                continue
+            try:
+                extracted = doc.extract_image(xref)
+                image = open_image(extracted["image"], self.settings.max_image_pixels, f"{self.path} p.{number} image")
+            except Exception as exc:  # one damaged image must not lose the page
+                self.problems.append(f"{self.path} page {number}: skipped an image ({exc})")
+                continue
+            image = thumbnail(image, 1024)
+            bbox: BBox = tuple(round(v, 1) for v in info["bbox"])
+            caption = find_caption(bbox, blocks)
+            yield Figure(
+                self.key, fingerprint, number, index, bbox, caption, image, label=figure_label(caption), book=book
+            )

@@ -1,0 +1,1 @@
+"""Encoders, vector stores, lexical index and hybrid search over a PathAtlas index."""

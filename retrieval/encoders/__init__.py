@@ -1,0 +1,59 @@
+"""Encoder registry: one ``create_encoder(name)`` for every backend, loaded once per process.
+
+Names: ``default``; open_clip's ``hf-hub:ORG/REPO`` and ``local-dir:PATH``; ``st:PATH`` for a
+sentence-transformers text model; or ``py:package.module.Class`` for your own ``Encoder`` subclass
+(constructed as ``Class(settings)``).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from retrieval.encoders.base import Embeddings, Encoder, l2_normalise
+from retrieval.errors import UnknownNameError
+from retrieval.plugins import import_plugin
+from retrieval.settings import Settings
+
+_cache: dict[tuple[str, str], Encoder] = {}
+_lock = threading.Lock()
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _build(name: str, settings: Settings, device: str) -> Encoder:
+    if name == "default":
+        from retrieval.encoders.default import DefaultEncoder
+
+        return DefaultEncoder(settings)
+    if name.startswith(("hf-hub:", "local-dir:")):
+        from retrieval.encoders.open_clip_encoder import OpenClipEncoder
+
+        return OpenClipEncoder(name, settings, device)
+    if name.startswith("st:"):
+        from retrieval.encoders.sentence_transformers_encoder import SentenceTransformerEncoder
+
+        return SentenceTransformerEncoder(name, name[3:], settings, device)
+    if name.startswith("py:"):
+        return import_plugin(name, Encoder, "encoder")(settings)
+    raise UnknownNameError(
+        f"unknown encoder {name!r}: use 'default', 'hf-hub:ORG/REPO', 'local-dir:PATH', 'st:PATH' or 'py:module.Class'"
+    )
+
+
+def create_encoder(name: str, settings: Settings) -> Encoder:
+    """The encoder of that name, built on first use and shared afterwards (models are heavy)."""
+    device = resolve_device(settings.device)
+    key = (name, device)
+    with _lock:
+        if key not in _cache:
+            _cache[key] = _build(name, settings, device)
+        return _cache[key]
+
+
+__all__ = ["Embeddings", "Encoder", "create_encoder", "l2_normalise", "resolve_device"]

@@ -1,0 +1,67 @@
+"""The ``Encoder`` protocol: texts and images to L2-normalised float32 vectors in named spaces.
+
+Spaces are named by what their vectors mean, so callers never guess:
+
+- ``text``: a text embedding (pages, captions, case descriptions; text queries).
+- ``visual``: raw image features (image-to-image similarity).
+- ``joint``: one space for both images and texts (text-to-image and image-to-text).
+
+An encoder says which spaces its ``encode_text`` and ``encode_image`` fill; vectors of one space
+from either modality are comparable.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+Embeddings = dict[str, np.ndarray]
+"""Space name to an (n, dim) float32 array, rows L2-normalised."""
+
+T = TypeVar("T")
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def run_batched(
+    items: Sequence[T], batch_size: int, encode: Callable[[Sequence[T]], Embeddings], label: str
+) -> Embeddings:
+    """Encode in batches, concatenating per space, with a progress bar when there are many batches."""
+    chunks: dict[str, list[np.ndarray]] = {}
+    starts = range(0, len(items), batch_size)
+    for start in tqdm(starts, desc=label, unit="batch", disable=len(starts) < 8, leave=False):
+        for space, array in encode(items[start : start + batch_size]).items():
+            chunks.setdefault(space, []).append(array)
+    return {space: np.concatenate(parts) for space, parts in chunks.items()}
+
+
+class Encoder(ABC):
+    """Maps texts and images into named vector spaces.
+
+    Implementations set ``name`` (what the index records), ``dims`` (space to dimension), and the
+    spaces each modality fills. Both methods take a batch and return ``Embeddings`` with one row per
+    input, even for empty input (an array of shape (0, dim)).
+    """
+
+    name: str
+    dims: dict[str, int]
+    text_spaces: tuple[str, ...] = ()
+    image_spaces: tuple[str, ...] = ()
+
+    @abstractmethod
+    def encode_text(self, texts: Sequence[str]) -> Embeddings: ...
+
+    @abstractmethod
+    def encode_image(self, images: Sequence[Image.Image]) -> Embeddings: ...
+
+    def empty(self, spaces: Sequence[str]) -> Embeddings:
+        return {space: np.zeros((0, self.dims[space]), dtype=np.float32) for space in spaces}

@@ -1,0 +1,65 @@
+"""CLIP-family models through open_clip (BiomedCLIP, PLIP, QuiltNet, CONCH, ...): one ``joint`` space.
+
+Names are open_clip's own: ``hf-hub:ORG/REPO`` or ``local-dir:/path/with/open_clip_config.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from PIL import Image
+
+from retrieval.encoders.base import Embeddings, Encoder, l2_normalise, run_batched
+from retrieval.errors import BadInputError
+from retrieval.settings import Settings
+
+
+class OpenClipEncoder(Encoder):
+    text_spaces = ("joint",)
+    image_spaces = ("joint",)
+
+    def __init__(self, name: str, settings: Settings, device: str):
+        try:
+            import open_clip
+        except ImportError as exc:
+            raise BadInputError(f"encoder {name!r} needs open_clip_torch: pip install open_clip_torch") from exc
+        self.name = name
+        self.settings = settings
+        self.device = device
+        try:
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                name, device=device, cache_dir=str(settings.cache_dir / "open_clip")
+            )
+            self.tokenizer = open_clip.get_tokenizer(name, cache_dir=str(settings.cache_dir / "open_clip"))
+        except Exception as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BadInputError(f"cannot load encoder {name!r}: {reason}") from exc
+        self.model = model.eval()
+        self.preprocess = preprocess
+        with torch.inference_mode():
+            probe = self.model.encode_text(self.tokenizer(["probe"]).to(device))
+        self.dims = {"joint": int(probe.shape[-1])}
+
+    @torch.inference_mode()
+    def _text_batch(self, texts: Sequence[str]) -> Embeddings:
+        tokens = self.tokenizer(list(texts)).to(self.device)
+        return {"joint": l2_normalise(self.model.encode_text(tokens).float().cpu().numpy())}
+
+    @torch.inference_mode()
+    def _image_batch(self, images: Sequence[Image.Image]) -> Embeddings:
+        batch = torch.stack([self.preprocess(image.convert("RGB")) for image in images]).to(self.device)
+        return {"joint": l2_normalise(self.model.encode_image(batch).float().cpu().numpy())}
+
+    def encode_text(self, texts: Sequence[str]) -> Embeddings:
+        if not texts:
+            return self.empty(self.text_spaces)
+        return run_batched(texts, self.settings.batch_size * 2, self._text_batch, "texts")
+
+    def encode_image(self, images: Sequence[Image.Image]) -> Embeddings:
+        if not images:
+            return self.empty(self.image_spaces)
+        return run_batched(images, self.settings.batch_size, self._image_batch, "images")
+
+
+

@@ -1,0 +1,21 @@
+"""Errors a user can act on. Each message is one line naming the file, option or value at fault."""
+
+
+class PathAtlasError(Exception):
+    """Base class; the CLI prints ``error: <message>`` and exits with status 2."""
+
+
+class BadInputError(PathAtlasError):
+    """A file, image, query or option the user gave cannot be used."""
+
+
+class IndexMissingError(PathAtlasError):
+    """No usable index at the given folder."""
+
+
+class EncoderMismatchError(PathAtlasError):
+    """An index was opened with a different encoder than the one that built it."""
+
+
+class UnknownNameError(PathAtlasError):
+    """A registry (encoder, store, source, answerer) has no entry of that name."""

@@ -1,0 +1,138 @@
+"""Hybrid search: BM25 plus every vector space the query can reach, fused by weighted RRF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from retrieval.errors import BadInputError
+from retrieval.fusion import page_key, reciprocal_rank_fusion, snippet
+from retrieval.index import Index
+from retrieval.records import Citation, Hit
+from retrieval.stores.base import Filters, ScoredIds
+
+RANKERS = ("bm25", "dense")
+"""Ranker groups a caller may switch off (benchmarks compare BM25 alone, dense alone, both)."""
+
+
+@dataclass
+class Query:
+    text: str | None = None
+    image: Image.Image | None = None
+    k: int = 10
+    filters: Filters = field(default_factory=dict)
+    collapse_pages: bool = True
+    use: tuple[str, ...] = RANKERS
+
+    def validate(self) -> None:
+        if self.text is not None and not self.text.strip():
+            self.text = None
+        if self.text is None and self.image is None:
+            raise BadInputError("empty query: give some text, an image, or both")
+        if self.k < 1:
+            raise BadInputError(f"k must be at least 1, not {self.k}")
+
+
+def ranker_weight(ranker: str, weights: dict[str, float]) -> float:
+    """Rankers are named ``bm25`` or ``<space>`` / ``<space>:image``; the weight is per space."""
+    return weights.get(ranker.split(":")[0], 1.0)
+
+
+class Searcher:
+    def __init__(self, index: Index):
+        self.index = index
+        self.settings = index.settings
+
+    def rankings(self, queries: list[Query]) -> list[dict[str, ScoredIds]]:
+        """Every ranker's candidates for a batch of queries; encoders see one batch per modality."""
+        for query in queries:
+            query.validate()
+        encoder, store, pool = self.index.encoder, self.index.store, self.settings.candidates
+        results: list[dict[str, ScoredIds]] = [{} for _ in queries]
+
+        texted = [i for i, q in enumerate(queries) if q.text]
+        imaged = [i for i, q in enumerate(queries) if q.image is not None]
+        if texted and any("bm25" in queries[i].use for i in texted):
+            for i in texted:
+                if "bm25" in queries[i].use:
+                    results[i]["bm25"] = self.index.lexical.search([queries[i].text], pool, queries[i].filters)[0]
+        dense_text = [i for i in texted if "dense" in queries[i].use]
+        if dense_text and encoder.text_spaces:
+            vectors = encoder.encode_text([queries[i].text for i in dense_text])
+            self._dense(queries, results, dense_text, vectors, suffix="")
+        dense_image = [i for i in imaged if "dense" in queries[i].use]
+        if dense_image:
+            if not encoder.image_spaces:
+                raise BadInputError(f"encoder {encoder.name!r} cannot search by image")
+            vectors = encoder.encode_image([queries[i].image for i in dense_image])
+            self._dense(queries, results, dense_image, vectors, suffix=":image")
+        return results
+
+    def _dense(self, queries, results, positions, vectors, suffix: str) -> None:
+        for space, matrix in vectors.items():
+            if space not in self.index.meta.dims:
+                continue
+            for row, i in enumerate(positions):
+                found = self.index.store.search(space, matrix[row], self.settings.candidates, queries[i].filters)
+                results[i][space + suffix] = found[0]
+
+    def search(self, query: Query) -> list[Hit]:
+        return self.search_many([query])[0]
+
+    def search_many(self, queries: list[Query]) -> list[list[Hit]]:
+        weights = self.settings.fusion_weights()
+        out = []
+        for query, rankings in zip(queries, self.rankings(queries), strict=True):
+            fused = reciprocal_rank_fusion(
+                rankings, {r: ranker_weight(r, weights) for r in rankings}, k=self.settings.rrf_k
+            )
+            out.append(self._hits(query, fused))
+        return out
+
+    def _hits(self, query: Query, fused: list[tuple[str, float, dict[str, int]]]) -> list[Hit]:
+        head = fused[: query.k * 8 if query.collapse_pages else query.k]
+        payloads = self.index.store.payloads([record_id for record_id, _, _ in head])
+        hits: list[Hit] = []
+        by_page: dict[tuple[str, int], Hit] = {}
+        for record_id, score, ranks in head:
+            payload = payloads.get(record_id)
+            if payload is None:
+                continue
+            key = page_key(payload) if query.collapse_pages else None
+            if key is not None and key in by_page:
+                by_page[key].also_on_page.append(record_id)
+                continue
+            hit = self.make_hit(record_id, score, ranks, payload, query.text)
+            hits.append(hit)
+            if key is not None:
+                by_page[key] = hit
+            if len(hits) == query.k:
+                break
+        return hits
+
+    def make_hit(
+        self, record_id: str, score: float, ranks: dict[str, int], payload: dict[str, Any], text: str | None
+    ) -> Hit:
+        thumb = self.index.thumbnail_path(record_id)
+        bbox = payload.get("bbox")
+        citation = Citation(
+            source=payload["source"],
+            page=payload.get("page"),
+            figure=payload.get("figure"),
+            bbox=tuple(bbox) if bbox else None,
+            case=payload.get("case"),
+            image=payload.get("image"),
+        )
+        body = payload.get("text") or payload.get("title") or ""
+        return Hit(
+            id=record_id,
+            score=score,
+            kind=payload.get("kind", "?"),
+            snippet=snippet(body, text),
+            citation=citation,
+            thumbnail=str(thumb) if thumb.is_file() else None,
+            payload=payload,
+            matched_by=ranks,
+        )

@@ -1,0 +1,41 @@
+"""Vector store registry. ``py:package.module.Class`` plugs in your own ``VectorStore``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from retrieval.errors import UnknownNameError
+from retrieval.plugins import import_plugin
+from retrieval.settings import Settings
+from retrieval.stores.base import Filters, VectorStore, matches
+
+
+def _faiss() -> type[VectorStore]:
+    from retrieval.stores.faiss_store import FaissStore
+
+    return FaissStore
+
+
+def _qdrant() -> type[VectorStore]:
+    from retrieval.stores.qdrant_store import QdrantStore
+
+    return QdrantStore
+
+
+STORES = {"faiss": _faiss, "qdrant": _qdrant}
+
+
+def store_class(name: str) -> type[VectorStore]:
+    if name in STORES:
+        return STORES[name]()
+    if name.startswith("py:"):
+        return import_plugin(name, VectorStore, "store")
+    raise UnknownNameError(f"unknown store {name!r}: use one of {', '.join(STORES)} or 'py:module.Class'")
+
+
+def open_store(name: str, location: Path, dims: Mapping[str, int], settings: Settings) -> VectorStore:
+    return store_class(name)(location, dims, settings)
+
+
+__all__ = ["Filters", "VectorStore", "matches", "open_store", "store_class"]

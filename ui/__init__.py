@@ -1,0 +1,1 @@
+"""User interfaces: the ``pathatlas`` command, the REST service and the Streamlit app."""

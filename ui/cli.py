@@ -1,0 +1,188 @@
+"""The ``pathatlas`` command: everything a user does, as subcommands."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from retrieval.errors import BadInputError, PathAtlasError
+from retrieval.settings import Settings
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+app = typer.Typer(help="PathAtlas: cross-modal search and agentic RAG for pathology.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: speed and quality, with JSON output.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+console = Console()
+err_console = Console(stderr=True)
+
+IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder (default: PATHATLAS_INDEX or ~/.pathatlas/index).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def settings_for(index: Path | None = None, **overrides) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if index is not None:
+        values["index"] = index
+    return Settings(**values)
+
+
+def friendly_errors(func):
+    """User mistakes end as one ``error:`` line and exit status 2, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except PathAtlasError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def parse_filters(items: list[str] | None) -> dict[str, object]:
+    filters: dict[str, object] = {}
+    for item in items or []:
+        field, sep, value = item.partition("=")
+        if not sep or not field.strip() or not value.strip():
+            raise BadInputError(f"--filter {item!r}: use FIELD=VALUE, e.g. kind=figure or organ=lung")
+        values = [v.strip() for v in value.split(",")]
+        filters[field.strip()] = values if len(values) > 1 else values[0]
+    return filters
+
+
+@app.command()
+@friendly_errors
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="PDFs, folders of PDFs, or case folders (cases.jsonl / labels.csv).")],
+    index: IndexOpt = None,
+    store: Annotated[str | None, typer.Option(help="Vector store for a new index: faiss or qdrant.")] = None,
+    encoder: Annotated[str | None, typer.Option(help="Encoder for a new index (default, hf-hub:..., local-dir:...).")] = None,
+    force: Annotated[bool, typer.Option(help="Re-index sources even if unchanged.")] = False,
+    as_json: JsonOpt = False,
+):
+    """Add sources to an index (unchanged files are skipped)."""
+    from indexer.pipeline import Indexer
+    from retrieval.index import Index
+
+    settings = settings_for(index, encoder=encoder)
+    idx = Index.open(settings.index_dir, settings, create=True, store=store)
+    report = Indexer(idx, show_progress=not as_json).add(paths, force=force)
+    if as_json:
+        console.print_json(json.dumps([s.__dict__ for s in report.sources]))
+    else:
+        table = Table("source", "status", "entries", "seconds", "problems")
+        for s in report.sources:
+            colour = {"failed": "red", "unchanged": "dim"}.get(s.status, "green")
+            table.add_row(s.source, f"[{colour}]{s.status}[/{colour}]", str(s.entries), f"{s.seconds:.1f}",
+                          "\n".join(s.problems[:3]) + (f"\n(+{len(s.problems) - 3} more)" if len(s.problems) > 3 else ""))
+        console.print(table)
+    for failed in report.failed:
+        err_console.print(f"[red]error:[/red] {failed.problems[0]}", highlight=False, soft_wrap=True)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly_errors
+def search(
+    text: Annotated[str | None, typer.Argument(help="What to look for.")] = None,
+    image: Annotated[Path | None, typer.Option(help="Find pages, figures and cases like this image.")] = None,
+    index: IndexOpt = None,
+    k: Annotated[int, typer.Option(help="Number of hits.")] = 10,
+    filter: Annotated[list[str] | None, typer.Option("--filter", help="FIELD=VALUE (kind, source, organ, diagnosis, case).")] = None,
+    as_json: JsonOpt = False,
+):
+    """Search by text, by image, or both."""
+    from indexer.images import open_image
+    from retrieval.index import Index
+    from retrieval.search import Query, Searcher
+
+    settings = settings_for(index)
+    query = Query(text=text, k=k, filters=parse_filters(filter))
+    if image is not None:
+        query.image = open_image(image, settings.max_image_pixels)
+    query.validate()
+    hits = Searcher(Index.open(settings.index_dir, settings)).search(query)
+    if as_json:
+        console.print_json(json.dumps([h.to_dict() for h in hits]))
+        return
+    if not hits:
+        console.print("no hits")
+        return
+    table = Table("#", "score", "kind", "citation", "snippet", show_lines=True)
+    for rank, hit in enumerate(hits, start=1):
+        table.add_row(str(rank), f"{hit.score:.4f}", hit.kind, hit.citation.label(), hit.snippet)
+    console.print(table)
+
+
+@app.command()
+@friendly_errors
+def info(index: IndexOpt = None, as_json: JsonOpt = False):
+    """What an index holds: encoder, store, counts, sources."""
+    from retrieval.index import Index
+
+    settings = settings_for(index)
+    stats = Index.open(settings.index_dir, settings).stats()
+    if as_json:
+        console.print_json(json.dumps(stats))
+        return
+    console.print(f"index   {stats['index']}\nencoder {stats['encoder']}  store {stats['store']}  dims {stats['dims']}")
+    console.print(f"records {stats['records']}  by kind {stats['kinds']}  vectors {stats['vectors']}")
+    table = Table("source", "kind", "entries", "problems")
+    for key, entry in stats["sources"].items():
+        table.add_row(key, entry["kind"], str(entry["entries"]), str(len(entry.get("problems", []))))
+    console.print(table)
+
+
+@app.command()
+@friendly_errors
+def remove(source: Annotated[str, typer.Argument(help="Source path or file name, as 'pathatlas info' lists it.")],
+           index: IndexOpt = None):
+    """Delete one source and everything indexed from it."""
+    from retrieval.index import Index
+
+    settings = settings_for(index)
+    removed = Index.open(settings.index_dir, settings).remove_source(source)
+    console.print(f"removed {removed} entries of {source}")
+
+
+@app.command()
+@friendly_errors
+def demo(
+    index: IndexOpt = None,
+    query: Annotated[str, typer.Option(help="Query to run once the demo index is ready.")] = "koilocytes in cervical epithelium",
+):
+    """Build the demo corpus and its index on first run, then run an example search."""
+    from corpora.demo import build_demo_corpus
+    from indexer.pipeline import Indexer
+    from retrieval.index import Index
+    from retrieval.search import Query, Searcher
+
+    settings = settings_for(index or Settings().home / "demo-index")
+    corpus = build_demo_corpus(settings.home / "demo-corpus")
+    idx = Index.open(settings.index_dir, settings, create=True)
+    Indexer(idx).add([corpus])
+    console.print(f"demo index at {settings.index_dir}\n[bold]search:[/bold] {query}")
+    hits = Searcher(idx).search(Query(text=query, k=5))
+    table = Table("#", "kind", "citation", "snippet", show_lines=True)
+    for rank, hit in enumerate(hits, start=1):
+        table.add_row(str(rank), hit.kind, hit.citation.label(), hit.snippet)
+    console.print(table)
+    console.print(f"try: pathatlas search \"granuloma with giant cells\" --index {settings.index_dir}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
