@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
-import warnings
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from retrieval.errors import BadInputError
+
+# PathAtlas applies its own, configurable pixel limit (PATHATLAS_MAX_IMAGE_PIXELS) before decoding.
+Image.MAX_IMAGE_PIXELS = None
 
 
 def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> Image.Image:
@@ -19,19 +21,17 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> 
     except OSError as exc:
         raise BadInputError(f"cannot read image {label}: {exc.strerror or exc}") from exc
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(raw))
-            width, height = image.size
-            if width * height > max_pixels:
-                raise BadInputError(
-                    f"image {label} is {width}x{height} pixels, over the limit of {max_pixels:,} "
-                    "(PATHATLAS_MAX_IMAGE_PIXELS)"
-                )
-            image.load()
+        image = Image.open(io.BytesIO(raw))
+        width, height = image.size
+        if width * height > max_pixels:
+            raise BadInputError(
+                f"image {label} is {width}x{height} pixels, over the limit of {max_pixels:,} "
+                "(PATHATLAS_MAX_IMAGE_PIXELS)"
+            )
+        image.load()
     except BadInputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except UnidentifiedImageError as exc:
         raise BadInputError(f"{label} is not a readable image ({type(exc).__name__})") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise BadInputError(f"{label} is a damaged image: {exc}") from exc

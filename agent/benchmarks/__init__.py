@@ -1,0 +1,1 @@
+"""Benchmarks behind ``pathatlas bench``: speed of indexing and search, retrieval quality, QA accuracy."""

@@ -1,0 +1,56 @@
+"""Shared fixtures: models and the demo index are built once per session; everything else is per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest
+
+from retrieval.settings import Settings
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_data(relative: str) -> Path:
+    """A path under ../shared/data, or skip the test saying what is missing."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"needs {path} (the shared data folder beside the checkout)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def session_home(tmp_path_factory) -> Path:
+    """Model caches shared by the session (the MiniLM zip is extracted once)."""
+    return tmp_path_factory.mktemp("pathatlas-home")
+
+
+@pytest.fixture
+def settings(session_home, tmp_path) -> Settings:
+    """Fresh index folder per test, shared model cache."""
+    return Settings(home=session_home, index=tmp_path / "index")
+
+
+@pytest.fixture(scope="session")
+def demo_corpus(tmp_path_factory) -> Path:
+    from corpora.demo import build_demo_corpus
+
+    return build_demo_corpus(tmp_path_factory.mktemp("demo-corpus"))
+
+
+@pytest.fixture(scope="session")
+def demo_index(session_home, demo_corpus, tmp_path_factory):
+    """The demo corpus indexed once with the default encoder and FAISS; tests must not modify it."""
+    from indexer.pipeline import Indexer
+    from retrieval.index import Index
+
+    settings = Settings(home=session_home, index=tmp_path_factory.mktemp("demo") / "index")
+    index = Index.open(settings.index_dir, settings, create=True)
+    report = Indexer(index, show_progress=False).add([demo_corpus])
+    assert not report.failed, report.failed
+    return index

@@ -1,0 +1,166 @@
+"""PDF and case-folder sources: records, captions, stable ids, and refusal of bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pymupdf
+import pytest
+from PIL import Image
+
+from indexer.images import open_image
+from indexer.records import Case, Figure, Page
+from indexer.sources import discover
+from indexer.sources.cases import CaseFolderSource
+from indexer.sources.pdf import PdfSource, clean_text, figure_label, find_caption
+from retrieval.errors import BadInputError
+from tests.conftest import shared_data
+
+
+def test_find_caption_prefers_figure_block_then_block_below():
+    image = (100.0, 100.0, 300.0, 200.0)
+    blocks = [
+        ((60.0, 40.0, 500.0, 80.0), "Body text above."),
+        ((60.0, 210.0, 500.0, 240.0), "Plain text just below."),
+        ((60.0, 260.0, 500.0, 290.0), "Figure 4.2. Goblet cells: arrows."),
+    ]
+    assert find_caption(image, blocks).startswith("Figure 4.2")
+    assert find_caption(image, blocks[:2]) == "Plain text just below."
+    assert find_caption(image, blocks[:1]) == ""
+    assert figure_label("Fig. 12.3b: x") == "Figure 12.3b"
+    assert figure_label("Plain") is None
+
+
+def test_clean_text_expands_ligatures_and_joins_hyphens():
+    assert clean_text("scientiﬁc ﬂow epi-\nthelium") == "scientific flow epithelium"
+
+
+def test_pdf_source_yields_pages_and_captioned_figures(demo_corpus, settings):
+    source = PdfSource(demo_corpus / "primer" / "demo-primer.pdf", settings)
+    records = list(source.records())
+    pages = [r for r in records if isinstance(r, Page)]
+    figures = [r for r in records if isinstance(r, Figure)]
+    assert [p.page for p in pages] == [1, 2, 3, 4]
+    assert "Koilocytes are the hallmark" in pages[0].text
+    assert len(figures) == 6
+    first = figures[0]
+    assert first.page == 1 and first.label == "Figure 1.1"
+    assert "perinuclear halos" in first.caption
+    x0, y0, x1, y1 = first.bbox
+    assert 50 < x0 < x1 < 320 and 400 < y0 < y1 < 600
+    assert {r.id for r in records} == {r.id for r in PdfSource(source.path, settings).records()}
+
+
+def test_image_only_pages_are_indexed_by_image(tmp_path, settings):
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_image(pymupdf.Rect(50, 50, 300, 300), stream=_png_bytes())
+    doc.save(tmp_path / "scan.pdf")
+    (page_record,) = [r for r in PdfSource(tmp_path / "scan.pdf", settings).records() if isinstance(r, Page)]
+    (entry,) = page_record.entries()
+    assert entry.text == "" and entry.image is not None
+
+
+def _png_bytes() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 200), (200, 100, 150)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "empty", "encrypted"])
+def test_unreadable_pdfs_raise_one_line_errors(kind, tmp_path, settings):
+    path = tmp_path / f"{kind}.pdf"
+    if kind == "corrupt":
+        path.write_bytes(b"%PDF-1.7\nthis is not really a pdf")
+    elif kind == "empty":
+        path.write_bytes(b"")
+    else:
+        doc = pymupdf.open()
+        doc.new_page().insert_text((72, 72), "secret")
+        doc.save(path, encryption=pymupdf.PDF_ENCRYPT_AES_256, owner_pw="o", user_pw="u")
+    with pytest.raises(BadInputError) as info:
+        list(PdfSource(path, settings).records())
+    message = str(info.value)
+    assert "\n" not in message and path.name in message
+    if kind == "encrypted":
+        assert "encrypted" in message
+
+
+def test_open_image_refuses_non_images_and_bombs(tmp_path):
+    fake = tmp_path / "notes.png"
+    fake.write_text("just some text")
+    with pytest.raises(BadInputError, match="notes.png is not a readable image"):
+        open_image(fake, max_pixels=10_000_000)
+    huge = tmp_path / "huge.png"
+    Image.new("1", (20000, 20000)).save(huge)
+    with pytest.raises(BadInputError, match="20000x20000"):
+        open_image(huge, max_pixels=60_000_000)
+
+
+def test_case_folder_groups_images_and_reports_bad_ones(tmp_path, settings):
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for name in ("a1.jpg", "a2.jpg", "b1.jpg"):
+        Image.new("RGB", (64, 64), (120, 40, 90)).save(folder / name)
+    (folder / "broken.jpg").write_text("not an image")
+    rows = [
+        {"image": "a1.jpg", "case": "A", "diagnosis": "sarcoidosis", "organ": "lung", "stain": "H&E"},
+        {"image": "a2.jpg", "case": "A", "diagnosis": "sarcoidosis", "organ": "lung"},
+        {"image": "b1.jpg", "diagnosis": "tuberculosis"},
+        {"image": "broken.jpg", "case": "C"},
+    ]
+    (folder / "cases.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    source = CaseFolderSource(folder, settings)
+    cases = {c.case_id: c for c in source.records()}
+    assert set(cases) == {"A", "b1"}
+    assert len(cases["A"].images) == 2 and cases["A"].labels == {"stain": "H&E"}
+    assert cases["b1"].diagnosis == "tuberculosis"
+    assert any("broken.jpg" in p for p in source.problems)
+    entries = cases["A"].entries()
+    assert [e.payload["image"] for e in entries] == ["a1.jpg", "a2.jpg"]
+    assert all(e.payload["case"] == "A" and e.image is not None for e in entries)
+
+
+def test_labels_csv_and_discovery(tmp_path, settings):
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    Image.new("RGB", (32, 32)).save(folder / "t1.jpg")
+    (folder / "labels.csv").write_text("image,label,diagnosis\nt1.jpg,lung_aca,lung adenocarcinoma\n")
+    (case,) = CaseFolderSource(folder, settings).records()
+    assert isinstance(case, Case) and case.diagnosis == "lung adenocarcinoma"
+    assert case.labels == {"label": "lung_aca"}
+    assert [type(s).__name__ for s in discover([tmp_path], settings)] == ["CaseFolderSource"]
+    with pytest.raises(BadInputError, match="no such file"):
+        discover([tmp_path / "missing.pdf"], settings)
+
+
+def test_case_paths_cannot_leave_the_folder(tmp_path, settings):
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    (folder / "cases.jsonl").write_text(json.dumps({"image": "../../etc/passwd"}))
+    with pytest.raises(BadInputError, match="leaves the case folder"):
+        CaseFolderSource(folder, settings).fingerprint()
+
+
+def test_real_textbook_captions_match_the_figure_list(settings):
+    """On the shared OpenStax PDF, the captions found for pages 8-40 carry the labels figures.jsonl gives."""
+    book = shared_data("openstax_ap2e/book.pdf")
+    figures_file = Path(book).parent / "figures.jsonl"
+    expected = {}
+    for line in figures_file.read_text().splitlines():
+        row = json.loads(line)
+        if 8 <= row["pdf_page"] <= 40:
+            expected.setdefault(row["pdf_page"], set()).add(row["label"])
+    source = PdfSource(book, settings)
+    found: dict[int, set] = {}
+    with source._open() as doc:
+        for number in range(7, 40):
+            for record in source._page_records(doc, doc[number], "fp", "book"):
+                if isinstance(record, Figure):
+                    found.setdefault(record.page, set()).add(record.label)
+    pages = sorted(expected)
+    agree = sum(1 for p in pages if found.get(p) == expected[p])
+    assert agree / len(pages) >= 0.9, {p: (expected[p], found.get(p)) for p in pages if found.get(p) != expected[p]}
