@@ -40,10 +40,11 @@ class LexicalIndex:
                 ids.append(record_id)
                 fields.append({f: payload.get(f) for f in FILTER_FIELDS})
                 texts.append(text)
-        if not ids:
+        tokens = tokenize(texts) if texts else []
+        if not any(tokens):  # bm25s cannot index an empty vocabulary
             return cls([], [], None)
         model = bm25s.BM25()
-        model.index(tokenize(texts), show_progress=False)
+        model.index(tokens, show_progress=False)
         return cls(ids, fields, model)
 
     def search(self, queries: list[str], k: int, filters: Filters | None = None) -> list[ScoredIds]:

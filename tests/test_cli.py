@@ -1,0 +1,64 @@
+"""The pathatlas command as a user runs it: tables, JSON, one-line errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from ui.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(map(str, args)))
+
+
+def test_index_search_info_remove(demo_corpus, tmp_path, session_home, monkeypatch):
+    monkeypatch.setenv("PATHATLAS_HOME", str(session_home))
+    index = tmp_path / "idx"
+    result = run("index", demo_corpus / "cases", "--index", index)
+    assert result.exit_code == 0, result.output
+    assert "indexed" in result.output
+
+    result = run("search", "granuloma sarcoidosis", "--index", index, "--k", "3", "--json")
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.output)
+    assert len(hits) == 3 and hits[0]["citation"]["case"] in {"DEMO-02", "DEMO-03"}
+    assert hits[0]["citation"]["label"].startswith("cases, case")
+
+    image = demo_corpus / "cases" / "images" / "DEMO-07-1.jpg"
+    result = run("search", "--image", image, "--index", index, "--json", "--filter", "kind=case")
+    assert json.loads(result.output)[0]["citation"]["case"] == "DEMO-07"
+
+    result = run("info", "--index", index, "--json")
+    info = json.loads(result.output)
+    assert info["records"] == 16 and info["kinds"] == {"case": 16}
+
+    result = run("remove", "cases", "--index", index)
+    assert result.exit_code == 0 and "removed 16" in result.output
+
+
+def test_errors_are_one_line_with_status_2(tmp_path, session_home, monkeypatch):
+    monkeypatch.setenv("PATHATLAS_HOME", str(session_home))
+    cases = [
+        (("search", "x", "--index", tmp_path / "none"), "no PathAtlas index"),
+        (("search", "", "--index", tmp_path), "empty query"),
+        (("index", tmp_path / "missing.pdf", "--index", tmp_path / "i"), "no such file"),
+        (("index", tmp_path, "--index", tmp_path / "j", "--store", "milvus"), "unknown store 'milvus'"),
+        (("search", "x", "--filter", "organ", "--index", tmp_path), "--filter 'organ'"),
+    ]
+    for args, message in cases:
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output and "Traceback" not in result.output
+        assert len([line for line in result.output.splitlines() if line.strip()]) == 1, result.output
+
+
+def test_text_file_named_png_as_query_image(tmp_path, session_home, monkeypatch, demo_index):
+    monkeypatch.setenv("PATHATLAS_HOME", str(session_home))
+    fake = tmp_path / "slide.png"
+    fake.write_text("hello")
+    result = run("search", "--image", fake, "--index", demo_index.path)
+    assert result.exit_code == 2 and "slide.png is not a readable image" in result.output

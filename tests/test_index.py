@@ -1,0 +1,114 @@
+"""Index lifecycle: incremental re-indexing, removal, mismatched encoders, bad inputs that lose nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from PIL import Image
+
+from indexer.pipeline import Indexer
+from retrieval.errors import EncoderMismatchError, IndexMissingError, PathAtlasError
+from retrieval.index import Index
+
+
+@pytest.fixture
+def case_folder(demo_corpus, tmp_path):
+    folder = tmp_path / "cases"
+    shutil.copytree(demo_corpus / "cases", folder)
+    return folder
+
+
+def ids_of(index, source):
+    return {rid for rid, p in index.store.scan({"source": str(source)})}
+
+
+def test_incremental_indexing_skips_replaces_and_removes(settings, case_folder, demo_corpus):
+    index = Index.open(settings.index_dir, settings, create=True)
+    pdf = demo_corpus / "primer" / "demo-primer.pdf"
+    first = Indexer(index, show_progress=False).add([case_folder, pdf])
+    assert [s.status for s in first.sources] == ["indexed", "indexed"]
+    before = ids_of(index, case_folder)
+    assert len(before) == 16
+
+    again = Indexer(index, show_progress=False).add([case_folder, pdf])
+    assert [s.status for s in again.sources] == ["unchanged", "unchanged"]
+
+    rows = (case_folder / "cases.jsonl").read_text().splitlines()
+    (case_folder / "cases.jsonl").write_text("\n".join(rows[:-2]) + "\n")  # drop the last case
+    changed = Indexer(index, show_progress=False).add([case_folder])
+    assert changed.sources[0].status == "indexed"
+    after = ids_of(index, case_folder)
+    assert len(after) == 14 and not (after & before), "a changed source gets new ids, old ones go"
+
+    reopened = Index.open(settings.index_dir, settings)
+    assert ids_of(reopened, case_folder) == after
+    assert reopened.remove_source("demo-primer.pdf") > 0
+    assert str(pdf) not in Index.open(settings.index_dir, settings).manifest
+    assert ids_of(Index.open(settings.index_dir, settings), pdf) == set()
+
+
+def test_bad_files_fail_alone_and_lose_nothing(settings, case_folder, tmp_path):
+    index = Index.open(settings.index_dir, settings, create=True)
+    Indexer(index, show_progress=False).add([case_folder])
+    kept = ids_of(index, case_folder)
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    (bad / "photo.png").write_text("text named .png")  # not a PDF nor a case folder: ignored in folders
+    report = Indexer(index, show_progress=False).add([bad, case_folder])
+    assert [s.status for s in report.sources] == ["failed", "unchanged"]
+    assert "broken.pdf" in report.failed[0].problems[0]
+
+    reopened = Index.open(settings.index_dir, settings)
+    assert ids_of(reopened, case_folder) == kept
+    assert str(bad / "broken.pdf") not in reopened.manifest
+
+
+def test_a_changed_source_that_breaks_keeps_its_previous_version(settings, tmp_path):
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    Image.new("RGB", (64, 64), (10, 20, 30)).save(folder / "a.jpg")
+    (folder / "cases.jsonl").write_text(json.dumps({"image": "a.jpg", "diagnosis": "x"}) + "\n")
+    index = Index.open(settings.index_dir, settings, create=True)
+    Indexer(index, show_progress=False).add([folder])
+    kept = ids_of(index, folder)
+    (folder / "cases.jsonl").write_text("{not json\n")
+    report = Indexer(index, show_progress=False).add([folder])
+    assert report.sources[0].status == "failed" and "not JSON" in report.sources[0].problems[0]
+    assert ids_of(Index.open(settings.index_dir, settings), folder) == kept
+
+
+def test_missing_damaged_and_mismatched_indexes(settings, case_folder, tmp_path):
+    with pytest.raises(IndexMissingError, match="no PathAtlas index"):
+        Index.open(tmp_path / "nowhere", settings)
+    index = Index.open(settings.index_dir, settings, create=True)
+    Indexer(index, show_progress=False).add([case_folder])
+    other = settings.model_copy(update={"encoder": "py:tests.test_encoders.HashEncoder"})
+    with pytest.raises(EncoderMismatchError, match="built with encoder 'default'.*HashEncoder"):
+        Index.open(settings.index_dir, other)
+    (settings.index_dir / "pathatlas.json").write_text("{half a file")
+    with pytest.raises(IndexMissingError, match="damaged"):
+        Index.open(settings.index_dir, settings)
+
+
+def test_remove_unknown_source_names_the_choices(settings, case_folder):
+    index = Index.open(settings.index_dir, settings, create=True)
+    Indexer(index, show_progress=False).add([case_folder])
+    with pytest.raises(PathAtlasError, match="no source 'nope.pdf'"):
+        index.remove_source("nope.pdf")
+
+
+def test_qdrant_index_end_to_end(settings, case_folder):
+    index = Index.open(settings.index_dir, settings, create=True, store="qdrant")
+    Indexer(index, show_progress=False).add([case_folder])
+    index.close()
+    reopened = Index.open(settings.index_dir, settings)
+    assert reopened.meta.store == "qdrant" and reopened.store.count() == 16
+    from retrieval.search import Query, Searcher
+
+    hits = Searcher(reopened).search(Query(text="tuberculosis granulomas", k=3))
+    assert hits[0].payload["diagnosis"] in {"tuberculosis", "sarcoidosis"}
+    reopened.close()

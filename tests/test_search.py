@@ -1,0 +1,70 @@
+"""Hybrid search over the demo index, and fusion as a pure function."""
+
+from __future__ import annotations
+
+import pytest
+
+from corpora.demo import draw_pattern
+from retrieval.errors import BadInputError
+from retrieval.fusion import reciprocal_rank_fusion, snippet
+from retrieval.search import Query, Searcher
+
+
+def test_rrf_weights_and_ranks():
+    rankings = {"bm25": [("a", 9.0), ("b", 5.0)], "text": [("b", 0.9), ("c", 0.8)]}
+    fused = reciprocal_rank_fusion(rankings, {"bm25": 1.0, "text": 1.0}, k=60)
+    assert [rid for rid, _, _ in fused] == ["b", "a", "c"]
+    assert fused[0][2] == {"bm25": 2, "text": 1}
+    assert fused[0][1] == pytest.approx(1 / 62 + 1 / 61)
+    heavy = dict((rid, score) for rid, score, _ in reciprocal_rank_fusion(rankings, {"bm25": 3.0, "text": 0.5}, k=10))
+    assert heavy["a"] == pytest.approx(3 / 11) and heavy["b"] == pytest.approx(3 / 12 + 0.5 / 11)
+    assert [rid for rid, _, _ in reciprocal_rank_fusion(rankings, {"bm25": 0.0}, k=60)] == ["b", "c"]
+
+
+def test_snippet_centres_on_query_words():
+    text = "filler " * 100 + "koilocytes show halos " + "more " * 100
+    assert "koilocytes" in snippet(text, "koilocytes")
+    assert snippet("short", None) == "short"
+
+
+def test_text_query_cites_the_right_page_and_figure(demo_index):
+    hits = Searcher(demo_index).search(Query(text="koilocytes in cervical epithelium", k=5))
+    top = hits[0]
+    assert top.citation.page == 1 and top.citation.source.endswith("demo-primer.pdf")
+    pages = [(h.citation.source, h.citation.page) for h in hits if h.citation.page is not None]
+    assert len(pages) == len(set(pages)), "hits from one page must be collapsed"
+    figure = next(h for h in Searcher(demo_index).search(Query(text="koilocytes", k=10, filters={"kind": "figure"})))
+    assert figure.citation.figure == "Figure 1.1" and figure.citation.bbox is not None
+    assert figure.thumbnail and figure.thumbnail.endswith(".jpg")
+    assert "bm25" in top.matched_by
+
+
+def test_image_query_finds_the_same_pattern_cases_first(demo_index):
+    query = Query(image=draw_pattern("keratin-pearls", seed=4242), k=3, filters={"kind": "case"})
+    hits = Searcher(demo_index).search(query)
+    assert hits and all(h.kind == "case" for h in hits)
+    assert hits[0].payload["diagnosis"] == "lung squamous cell carcinoma"
+
+
+def test_text_and_image_together_and_filters(demo_index):
+    searcher = Searcher(demo_index)
+    hits = searcher.search(Query(text="granuloma", image=draw_pattern("granuloma", 77), k=10,
+                                 filters={"organ": "lymph node"}))
+    assert hits and {h.payload["organ"] for h in hits} == {"lymph node"}
+    assert {h.payload["diagnosis"] for h in hits} >= {"sarcoidosis"}
+    assert any(r.endswith(":image") for h in hits for r in h.matched_by)
+
+
+def test_bm25_only_and_dense_only_modes(demo_index):
+    searcher = Searcher(demo_index)
+    bm25 = searcher.search(Query(text="Langhans giant cell", k=3, use=("bm25",)))
+    dense = searcher.search(Query(text="Langhans giant cell", k=3, use=("dense",)))
+    assert all(set(h.matched_by) == {"bm25"} for h in bm25)
+    assert all("bm25" not in h.matched_by for h in dense)
+    assert bm25[0].citation.page == 2
+
+
+@pytest.mark.parametrize("query", [Query(text="   "), Query(), Query(text="x", k=0)])
+def test_bad_queries_are_refused(demo_index, query):
+    with pytest.raises(BadInputError):
+        Searcher(demo_index).search(query)
