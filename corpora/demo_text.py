@@ -14,8 +14,12 @@ CHAPTERS = [
             "epithelial thickness and strong block-positive p16 staining.",
         ],
         "figures": [
-            {"pattern": "koilocytes", "title": "Koilocytes",
-             "caption": "Koilocytes in cervical squamous epithelium: clear perinuclear halos around raisinoid nuclei."},
+            {
+                "pattern": "koilocytes",
+                "title": "Koilocytes",
+                "caption": "Koilocytes in cervical squamous epithelium: "
+                "clear perinuclear halos around raisinoid nuclei.",
+            },
         ],
     },
     {
@@ -29,8 +33,11 @@ CHAPTERS = [
             "Special stains help: Ziehl-Neelsen for acid-fast bacilli and Grocott methenamine silver for fungi.",
         ],
         "figures": [
-            {"pattern": "granuloma", "title": "Granuloma with giant cell",
-             "caption": "Epithelioid granuloma with a Langhans giant cell whose nuclei form a peripheral ring."},
+            {
+                "pattern": "granuloma",
+                "title": "Granuloma with giant cell",
+                "caption": "Epithelioid granuloma with a Langhans giant cell whose nuclei form a peripheral ring.",
+            },
         ],
     },
     {
@@ -44,10 +51,16 @@ CHAPTERS = [
             "pneumocytes around open airspaces.",
         ],
         "figures": [
-            {"pattern": "glands", "title": "Lung adenocarcinoma",
-             "caption": "Crowded malignant glands lined by columnar cells around open lumens."},
-            {"pattern": "keratin-pearls", "title": "Squamous cell carcinoma",
-             "caption": "Sheets of squamous cells with concentric keratin pearls."},
+            {
+                "pattern": "glands",
+                "title": "Lung adenocarcinoma",
+                "caption": "Crowded malignant glands lined by columnar cells around open lumens.",
+            },
+            {
+                "pattern": "keratin-pearls",
+                "title": "Squamous cell carcinoma",
+                "caption": "Sheets of squamous cells with concentric keratin pearls.",
+            },
         ],
     },
     {
@@ -59,29 +72,75 @@ CHAPTERS = [
             "differential includes lymphoma, Ewing sarcoma and small cell carcinoma, and immunohistochemistry decides.",
         ],
         "figures": [
-            {"pattern": "small-blue-cells", "title": "Small round blue cells",
-             "caption": "Monotonous sheets of small round blue cells in a lymph node."},
-            {"pattern": "alveoli", "title": "Benign lung",
-             "caption": "Thin alveolar septa around open airspaces, shown for contrast."},
+            {
+                "pattern": "small-blue-cells",
+                "title": "Small round blue cells",
+                "caption": "Monotonous sheets of small round blue cells in a lymph node.",
+            },
+            {
+                "pattern": "alveoli",
+                "title": "Benign lung",
+                "caption": "Thin alveolar septa around open airspaces, shown for contrast.",
+            },
         ],
     },
 ]
 
 CASES = [
-    {"case": "DEMO-01", "title": "LSIL with koilocytes, cervix", "diagnosis": "low-grade squamous intraepithelial lesion",
-     "organ": "cervix", "pattern": "koilocytes"},
-    {"case": "DEMO-02", "title": "Necrotising granulomas, lung", "diagnosis": "tuberculosis", "organ": "lung",
-     "pattern": "granuloma"},
-    {"case": "DEMO-03", "title": "Sarcoidosis, lymph node", "diagnosis": "sarcoidosis", "organ": "lymph node",
-     "pattern": "granuloma"},
-    {"case": "DEMO-04", "title": "Adenocarcinoma, lung", "diagnosis": "lung adenocarcinoma", "organ": "lung",
-     "pattern": "glands"},
-    {"case": "DEMO-05", "title": "Squamous cell carcinoma, lung", "diagnosis": "lung squamous cell carcinoma",
-     "organ": "lung", "pattern": "keratin-pearls"},
-    {"case": "DEMO-06", "title": "Benign lung parenchyma", "diagnosis": "benign lung tissue", "organ": "lung",
-     "pattern": "alveoli"},
-    {"case": "DEMO-07", "title": "Diffuse large B-cell lymphoma, lymph node", "diagnosis": "diffuse large B-cell lymphoma",
-     "organ": "lymph node", "pattern": "small-blue-cells"},
-    {"case": "DEMO-08", "title": "Colorectal adenocarcinoma", "diagnosis": "colorectal adenocarcinoma", "organ": "colon",
-     "pattern": "glands"},
+    {
+        "case": "DEMO-01",
+        "title": "LSIL with koilocytes, cervix",
+        "diagnosis": "low-grade squamous intraepithelial lesion",
+        "organ": "cervix",
+        "pattern": "koilocytes",
+    },
+    {
+        "case": "DEMO-02",
+        "title": "Necrotising granulomas, lung",
+        "diagnosis": "tuberculosis",
+        "organ": "lung",
+        "pattern": "granuloma",
+    },
+    {
+        "case": "DEMO-03",
+        "title": "Sarcoidosis, lymph node",
+        "diagnosis": "sarcoidosis",
+        "organ": "lymph node",
+        "pattern": "granuloma",
+    },
+    {
+        "case": "DEMO-04",
+        "title": "Adenocarcinoma, lung",
+        "diagnosis": "lung adenocarcinoma",
+        "organ": "lung",
+        "pattern": "glands",
+    },
+    {
+        "case": "DEMO-05",
+        "title": "Squamous cell carcinoma, lung",
+        "diagnosis": "lung squamous cell carcinoma",
+        "organ": "lung",
+        "pattern": "keratin-pearls",
+    },
+    {
+        "case": "DEMO-06",
+        "title": "Benign lung parenchyma",
+        "diagnosis": "benign lung tissue",
+        "organ": "lung",
+        "pattern": "alveoli",
+    },
+    {
+        "case": "DEMO-07",
+        "title": "Diffuse large B-cell lymphoma, lymph node",
+        "diagnosis": "diffuse large B-cell lymphoma",
+        "organ": "lymph node",
+        "pattern": "small-blue-cells",
+    },
+    {
+        "case": "DEMO-08",
+        "title": "Colorectal adenocarcinoma",
+        "diagnosis": "colorectal adenocarcinoma",
+        "organ": "colon",
+        "pattern": "glands",
+    },
 ]

@@ -49,15 +49,14 @@ class Searcher:
         """Every ranker's candidates for a batch of queries; encoders see one batch per modality."""
         for query in queries:
             query.validate()
-        encoder, store, pool = self.index.encoder, self.index.store, self.settings.candidates
+        encoder, pool = self.index.encoder, self.settings.candidates
         results: list[dict[str, ScoredIds]] = [{} for _ in queries]
 
         texted = [i for i, q in enumerate(queries) if q.text]
         imaged = [i for i, q in enumerate(queries) if q.image is not None]
-        if texted and any("bm25" in queries[i].use for i in texted):
-            for i in texted:
-                if "bm25" in queries[i].use:
-                    results[i]["bm25"] = self.index.lexical.search([queries[i].text], pool, queries[i].filters)[0]
+        for i in texted:
+            if "bm25" in queries[i].use:
+                results[i]["bm25"] = self.index.lexical.search([queries[i].text], pool, queries[i].filters)[0]
         dense_text = [i for i in texted if "dense" in queries[i].use]
         if dense_text and encoder.text_spaces:
             vectors = encoder.encode_text([queries[i].text for i in dense_text])

@@ -54,8 +54,10 @@ def test_default_encoder_spaces_shapes_and_norms(default_encoder):
 
 
 def test_default_text_space_is_semantic(default_encoder):
-    passages = ["Koilocytes with perinuclear halos in HPV-infected cervical squamous epithelium.",
-                "Diffuse large B-cell lymphoma effaces the lymph node architecture."]
+    passages = [
+        "Koilocytes with perinuclear halos in HPV-infected cervical squamous epithelium.",
+        "Diffuse large B-cell lymphoma effaces the lymph node architecture.",
+    ]
     query = default_encoder.encode_text(["cervical HPV infection"])["text"]
     scores = query @ default_encoder.encode_text(passages)["text"].T
     assert scores[0, 0] > scores[0, 1] + 0.1

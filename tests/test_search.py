@@ -48,8 +48,9 @@ def test_image_query_finds_the_same_pattern_cases_first(demo_index):
 
 def test_text_and_image_together_and_filters(demo_index):
     searcher = Searcher(demo_index)
-    hits = searcher.search(Query(text="granuloma", image=draw_pattern("granuloma", 77), k=10,
-                                 filters={"organ": "lymph node"}))
+    hits = searcher.search(
+        Query(text="granuloma", image=draw_pattern("granuloma", 77), k=10, filters={"organ": "lymph node"})
+    )
     assert hits and {h.payload["organ"] for h in hits} == {"lymph node"}
     assert {h.payload["diagnosis"] for h in hits} >= {"sarcoidosis"}
     assert any(r.endswith(":image") for h in hits for r in h.matched_by)

@@ -31,7 +31,11 @@ def records(rng, n=60):
         vectors = {"text": text[i]}
         if i % 2 == 0:  # half the records have an image too
             vectors["visual"] = visual[i]
-        payload = {"kind": "case" if i % 3 == 0 else "page", "source": f"src{i % 2}", "organ": "lung" if i < 30 else "skin"}
+        payload = {
+            "kind": "case" if i % 3 == 0 else "page",
+            "source": f"src{i % 2}",
+            "organ": "lung" if i < 30 else "skin",
+        }
         out.append(StoredVectors(f"r{i}", payload, vectors))
     return out
 
@@ -65,7 +69,9 @@ def test_search_filter_count_delete_persist(store_kind, settings, tmp_path):
     assert store.delete({"source": "src1"}) == 30
     assert store.count() == 30 and {p["source"] for _, p in store.scan()} == {"src0"}
 
-    store.upsert([StoredVectors("r0", {"kind": "page", "source": "src0", "organ": "bone"}, {"text": data[5].vectors["text"]})])
+    store.upsert(
+        [StoredVectors("r0", {"kind": "page", "source": "src0", "organ": "bone"}, {"text": data[5].vectors["text"]})]
+    )
     assert store.count() == 30 and store.count("visual") == 29  # replaced, and the new r0 has no image
     (hits,) = store.search("text", data[5].vectors["text"], k=1)
     assert hits[0][0] == "r0"
@@ -96,7 +102,9 @@ def test_faiss_and_qdrant_agree_on_top_k(settings, tmp_path):
 
 def test_faiss_uses_hnsw_above_threshold_with_high_recall(settings, tmp_path):
     rng = np.random.default_rng(2)
-    data = [StoredVectors(f"r{i}", {"source": "s", "kind": "page"}, {"text": v}) for i, v in enumerate(unit(rng, 3000, 16))]
+    data = [
+        StoredVectors(f"r{i}", {"source": "s", "kind": "page"}, {"text": v}) for i, v in enumerate(unit(rng, 3000, 16))
+    ]
     small = settings.model_copy(update={"hnsw_threshold": 1000})
     store = open_store("faiss", tmp_path / "hnsw", DIMS, small)
     store.upsert(data)
@@ -105,7 +113,9 @@ def test_faiss_uses_hnsw_above_threshold_with_high_recall(settings, tmp_path):
     queries = unit(rng, 50, 16)
     exact = np.argsort(-(np.stack([d.vectors["text"] for d in data]) @ queries.T), axis=0)[:10].T
     found = store.search("text", queries, k=10)
-    recall = np.mean([len({f"r{i}" for i in e} & {rid for rid, _ in f}) / 10 for e, f in zip(exact, found)])
+    recall = np.mean(
+        [len({f"r{i}" for i in e} & {rid for rid, _ in f}) / 10 for e, f in zip(exact, found, strict=True)]
+    )
     assert recall >= 0.9
 
 

@@ -24,7 +24,9 @@ app.add_typer(bench_app, name="bench")
 console = Console()
 err_console = Console(stderr=True)
 
-IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder (default: PATHATLAS_INDEX or ~/.pathatlas/index).")]
+IndexOpt = Annotated[
+    Path | None, typer.Option("--index", help="Index folder (default: PATHATLAS_INDEX or ~/.pathatlas/index).")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
@@ -63,10 +65,14 @@ def parse_filters(items: list[str] | None) -> dict[str, object]:
 @app.command()
 @friendly_errors
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="PDFs, folders of PDFs, or case folders (cases.jsonl / labels.csv).")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="PDFs, folders of PDFs, or case folders (cases.jsonl / labels.csv).")
+    ],
     index: IndexOpt = None,
     store: Annotated[str | None, typer.Option(help="Vector store for a new index: faiss or qdrant.")] = None,
-    encoder: Annotated[str | None, typer.Option(help="Encoder for a new index (default, hf-hub:..., local-dir:...).")] = None,
+    encoder: Annotated[
+        str | None, typer.Option(help="Encoder for a new index (default, hf-hub:..., local-dir:...).")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Re-index sources even if unchanged.")] = False,
     as_json: JsonOpt = False,
 ):
@@ -83,8 +89,13 @@ def index(
         table = Table("source", "status", "entries", "seconds", "problems")
         for s in report.sources:
             colour = {"failed": "red", "unchanged": "dim"}.get(s.status, "green")
-            table.add_row(s.source, f"[{colour}]{s.status}[/{colour}]", str(s.entries), f"{s.seconds:.1f}",
-                          "\n".join(s.problems[:3]) + (f"\n(+{len(s.problems) - 3} more)" if len(s.problems) > 3 else ""))
+            table.add_row(
+                s.source,
+                f"[{colour}]{s.status}[/{colour}]",
+                str(s.entries),
+                f"{s.seconds:.1f}",
+                "\n".join(s.problems[:3]) + (f"\n(+{len(s.problems) - 3} more)" if len(s.problems) > 3 else ""),
+            )
         console.print(table)
     for failed in report.failed:
         err_console.print(f"[red]error:[/red] {failed.problems[0]}", highlight=False, soft_wrap=True)
@@ -99,7 +110,9 @@ def search(
     image: Annotated[Path | None, typer.Option(help="Find pages, figures and cases like this image.")] = None,
     index: IndexOpt = None,
     k: Annotated[int, typer.Option(help="Number of hits.")] = 10,
-    filter: Annotated[list[str] | None, typer.Option("--filter", help="FIELD=VALUE (kind, source, organ, diagnosis, case).")] = None,
+    filter: Annotated[
+        list[str] | None, typer.Option("--filter", help="FIELD=VALUE (kind, source, organ, diagnosis, case).")
+    ] = None,
     as_json: JsonOpt = False,
 ):
     """Search by text, by image, or both."""
@@ -146,8 +159,10 @@ def info(index: IndexOpt = None, as_json: JsonOpt = False):
 
 @app.command()
 @friendly_errors
-def remove(source: Annotated[str, typer.Argument(help="Source path or file name, as 'pathatlas info' lists it.")],
-           index: IndexOpt = None):
+def remove(
+    source: Annotated[str, typer.Argument(help="Source path or file name, as 'pathatlas info' lists it.")],
+    index: IndexOpt = None,
+):
     """Delete one source and everything indexed from it."""
     from retrieval.index import Index
 
@@ -160,7 +175,9 @@ def remove(source: Annotated[str, typer.Argument(help="Source path or file name,
 @friendly_errors
 def demo(
     index: IndexOpt = None,
-    query: Annotated[str, typer.Option(help="Query to run once the demo index is ready.")] = "koilocytes in cervical epithelium",
+    query: Annotated[
+        str, typer.Option(help="Query to run once the demo index is ready.")
+    ] = "koilocytes in cervical epithelium",
 ):
     """Build the demo corpus and its index on first run, then run an example search."""
     from corpora.demo import build_demo_corpus
@@ -178,7 +195,84 @@ def demo(
     for rank, hit in enumerate(hits, start=1):
         table.add_row(str(rank), hit.kind, hit.citation.label(), hit.snippet)
     console.print(table)
-    console.print(f"try: pathatlas search \"granuloma with giant cells\" --index {settings.index_dir}")
+    console.print(f'try: pathatlas search "granuloma with giant cells" --index {settings.index_dir}')
+
+
+def write_json(path: Path | None, document) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2))
+        console.print(f"wrote {path}")
+
+
+@bench_app.command("index")
+@friendly_errors
+def bench_index_command(
+    pdf: Annotated[Path, typer.Option(help="PDF to index.")] = Path("../shared/data/openstax_ap2e/book.pdf"),
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+):
+    """Pages and figures per second indexing a PDF, and the time to re-index it unchanged."""
+    from agent.benchmarks.speed import bench_index
+
+    if not pdf.is_file():
+        raise BadInputError(f"no PDF at {pdf}")
+    result = bench_index(pdf, settings_for())
+    table = Table(*result)
+    table.add_row(*map(str, result.values()))
+    console.print(table)
+    write_json(json_out, result)
+
+
+@bench_app.command("search")
+@friendly_errors
+def bench_search_command(
+    records: Annotated[str, typer.Option(help="Comma-separated collection sizes.")] = "10000,100000",
+    stores: Annotated[str, typer.Option(help="Comma-separated stores.")] = "faiss,qdrant",
+    queries: Annotated[int, typer.Option(help="Text and image queries per run.")] = 50,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+):
+    """p50/p95 latency of text and image searches (encoding included) on synthetic records."""
+    from agent.benchmarks.speed import bench_search
+
+    runs = []
+    table = Table("store", "records", "build s", "text p50 ms", "text p95 ms", "image p50 ms", "image p95 ms")
+    for store in stores.split(","):
+        for size in (int(n) for n in records.split(",")):
+            run = bench_search(size, store.strip(), settings_for(), queries=queries)
+            runs.append(run)
+            console.print(json.dumps(run))
+            write_json(json_out, {"runs": runs})  # after each run, so a long sweep keeps what it measured
+            table.add_row(
+                run["store"],
+                str(size),
+                str(run["build_seconds"]),
+                str(run["text"]["p50_ms"]),
+                str(run["text"]["p95_ms"]),
+                str(run["image"]["p50_ms"]),
+                str(run["image"]["p95_ms"]),
+            )
+    console.print(table)
+
+
+@bench_app.command("retrieval")
+@friendly_errors
+def bench_retrieval_command(
+    mcq: Annotated[Path, typer.Option(help="MCQ JSONL with gold pdf_pages.")],
+    index: IndexOpt = None,
+    k: Annotated[int, typer.Option(help="Hits considered per question.")] = 10,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+):
+    """Gold-page recall@1/5/10 and MRR of BM25 alone, dense alone and hybrid."""
+    from agent.benchmarks.retrieval_bench import text_to_page
+    from retrieval.index import Index
+
+    settings = settings_for(index)
+    result = text_to_page(Index.open(settings.index_dir, settings), mcq, k=k)
+    table = Table("method", "recall@1", "recall@5", "recall@10", "mrr", title=f"text to page, n={result['n']}")
+    for name, metrics in result["methods"].items():
+        table.add_row(name, *(f"{metrics[m]:.3f}" for m in ("recall@1", "recall@5", "recall@10", "mrr")))
+    console.print(table)
+    write_json(json_out, result)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -38,6 +38,4 @@ def _discover_one(path: Path, settings: Settings) -> list[Source]:
             if child.is_dir() or any(s.accepts(child) for s in SOURCES.values()):
                 sources.extend(_discover_one(child, settings))
         return sources
-    raise BadInputError(
-        f"{path} is neither a PDF nor a case folder (a folder with cases.jsonl or labels.csv)"
-    )
+    raise BadInputError(f"{path} is neither a PDF nor a case folder (a folder with cases.jsonl or labels.csv)")

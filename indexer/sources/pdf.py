@@ -99,9 +99,7 @@ class PdfSource(Source):
             for page in doc:
                 yield from self._page_records(doc, page, fingerprint, book)
 
-    def _page_records(
-        self, doc: pymupdf.Document, page: pymupdf.Page, fingerprint: str, book: str
-    ) -> Iterator[Record]:
+    def _page_records(self, doc: pymupdf.Document, page: pymupdf.Page, fingerprint: str, book: str) -> Iterator[Record]:
         number = page.number + 1
         try:
             blocks: list[TextBlock] = [

@@ -60,6 +60,3 @@ class OpenClipEncoder(Encoder):
         if not images:
             return self.empty(self.image_spaces)
         return run_batched(images, self.settings.batch_size, self._image_batch, "images")
-
-
-

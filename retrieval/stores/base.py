@@ -57,9 +57,7 @@ class VectorStore(ABC):
         """Remove every record matching ``filters`` (e.g. ``{"source": path}``); returns how many."""
 
     @abstractmethod
-    def search(
-        self, space: str, queries: np.ndarray, k: int, filters: Filters | None = None
-    ) -> list[ScoredIds]: ...
+    def search(self, space: str, queries: np.ndarray, k: int, filters: Filters | None = None) -> list[ScoredIds]: ...
 
     @abstractmethod
     def payloads(self, ids: list[str]) -> dict[str, dict[str, Any]]: ...

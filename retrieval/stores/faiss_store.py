@@ -158,8 +158,10 @@ class FaissStore(VectorStore):
         np.save(snapshot / names[0], state.vectors)
         (snapshot / names[1]).write_text(json.dumps(state.ids))
         if len(state.ids) > self.settings.hnsw_threshold:
-            faiss.write_index(faiss.index_gpu_to_cpu(self._index(state)) if gpu_count() else self._index(state),
-                              str(snapshot / names[2]))
+            faiss.write_index(
+                faiss.index_gpu_to_cpu(self._index(state)) if gpu_count() else self._index(state),
+                str(snapshot / names[2]),
+            )
 
     def _prune(self, keep: set[str]) -> None:
         for child in self.location.iterdir():

@@ -71,7 +71,10 @@ class _EdgeEngine:
         qe = self.qe
         self.shard.update(
             qe.UpdateOperation.upsert_points(
-                [qe.Point(pid, {s: v.tolist() for s, v in vectors.items()}, payload) for pid, vectors, payload in points]
+                [
+                    qe.Point(pid, {s: v.tolist() for s, v in vectors.items()}, payload)
+                    for pid, vectors, payload in points
+                ]
             )
         )
 
@@ -93,8 +96,13 @@ class _EdgeEngine:
         offset = None
         while True:
             records, offset = self.shard.scroll(
-                self.qe.ScrollRequest(offset=offset, limit=SCROLL_PAGE, filter=build_filter(self.qe, filters),
-                                      with_payload=True, with_vector=False)
+                self.qe.ScrollRequest(
+                    offset=offset,
+                    limit=SCROLL_PAGE,
+                    filter=build_filter(self.qe, filters),
+                    with_payload=True,
+                    with_vector=False,
+                )
             )
             yield from (r.payload or {} for r in records)
             if offset is None:
@@ -164,8 +172,12 @@ class _ClientEngine:
         offset = None
         while True:
             records, offset = self.client.scroll(
-                self.collection, scroll_filter=build_filter(self.models, filters), limit=SCROLL_PAGE,
-                offset=offset, with_payload=True, with_vectors=False,
+                self.collection,
+                scroll_filter=build_filter(self.models, filters),
+                limit=SCROLL_PAGE,
+                offset=offset,
+                with_payload=True,
+                with_vectors=False,
             )
             yield from (r.payload or {} for r in records)
             if offset is None:
@@ -201,9 +213,7 @@ class QdrantStore(VectorStore):
 
     def upsert(self, records: list[StoredVectors]) -> None:
         if records:
-            self.engine.upsert(
-                [(point_id(r.id), r.vectors, {**r.payload, "_id": r.id}) for r in records]
-            )
+            self.engine.upsert([(point_id(r.id), r.vectors, {**r.payload, "_id": r.id}) for r in records])
 
     def delete(self, filters: Filters) -> int:
         removed = sum(1 for _ in self.engine.scroll(filters))
