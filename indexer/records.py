@@ -27,6 +27,8 @@ class Page:
     image: Image.Image
     """The rendered page (thumbnail resolution)."""
     book: str = ""
+    section: str = ""
+    """The bookmark path leading to this page ("Chapter 4 > 4.2 Epithelial Tissue"), when the PDF has one."""
     progress_units = 1
     """What a source's ``size_hint`` counts: pages, case images."""
 
@@ -45,11 +47,14 @@ class Page:
             "fingerprint": self.fingerprint,
             "book": self.book,
             "page": self.page,
+            "section": self.section,
             "text": self.text,
         }
         # Pages without a text layer (scans) are still findable through their rendered image.
         image = None if self.has_text else self.image
-        return [Entry(self.id, payload, text=self.text, image=image, thumbnail=self.image)]
+        # The heading tells BM25 and the text encoder what a page mid-section is about.
+        text = f"{self.section}\n{self.text}" if self.has_text and self.section else self.text
+        return [Entry(self.id, payload, text=text, image=image, thumbnail=self.image)]
 
 
 @dataclass

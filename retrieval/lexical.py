@@ -37,6 +37,7 @@ class LexicalIndex:
         for record_id, payload in docs:
             text = payload.get("text") or ""
             if text.strip():
+                text = f"{payload.get('section') or ''}\n{text}"
                 ids.append(record_id)
                 fields.append({f: payload.get(f) for f in FILTER_FIELDS})
                 texts.append(text)

@@ -198,6 +198,24 @@ def demo(
     console.print(f'try: pathatlas search "granuloma with giant cells" --index {settings.index_dir}')
 
 
+@app.command("train-joint")
+@friendly_errors
+def train_joint(
+    data: Annotated[Path, typer.Option(help="The shared data folder.")] = Path("../shared/data"),
+    out: Annotated[Path | None, typer.Option(help="Where to write the weights (default: the package's own).")] = None,
+    epochs: Annotated[int, typer.Option()] = 60,
+    seed: Annotated[int, typer.Option()] = 0,
+):
+    """Train the pathatlas-joint-v1 heads from ../shared/data (deterministic for a seed)."""
+    from retrieval.encoders.joint_heads import WEIGHTS_DIR
+    from retrieval.encoders.train_joint import TrainConfig, train
+
+    if not data.is_dir():
+        raise BadInputError(f"no data folder at {data}")
+    summary = train(data, settings_for(), TrainConfig(epochs=epochs, seed=seed), out or WEIGHTS_DIR)
+    console.print_json(json.dumps({k: v for k, v in summary.items() if k != "config"}))
+
+
 def write_json(path: Path | None, document) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -257,22 +275,47 @@ def bench_search_command(
 @bench_app.command("retrieval")
 @friendly_errors
 def bench_retrieval_command(
-    mcq: Annotated[Path, typer.Option(help="MCQ JSONL with gold pdf_pages.")],
+    figures: Annotated[list[Path] | None, typer.Option(help="Figures JSONL: text to image, image to text.")] = None,
+    cases: Annotated[list[Path] | None, typer.Option(help="cases.jsonl or labels.csv: image to image.")] = None,
+    mcq: Annotated[
+        Path | None, typer.Option(help="MCQ JSONL with gold pdf_pages: text to page (needs --index).")
+    ] = None,
     index: IndexOpt = None,
-    k: Annotated[int, typer.Option(help="Hits considered per question.")] = 10,
+    encoder: Annotated[str | None, typer.Option(help="Encoder to measure (default: PATHATLAS_ENCODER).")] = None,
+    split: Annotated[
+        str, typer.Option(help="Queries from the validation part ('val') or from everything ('all').")
+    ] = "val",
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Draw recall@k curves to this PNG.")] = None,
 ):
-    """Gold-page recall@1/5/10 and MRR of BM25 alone, dense alone and hybrid."""
-    from agent.benchmarks.retrieval_bench import text_to_page
+    """Recall@1/5/10, MRR (and precision@10 for image to image) per direction and method, with chance."""
+    from agent.benchmarks.retrieval_bench import plot_curves, run_retrieval_bench
+    from retrieval.encoders import create_encoder
     from retrieval.index import Index
 
-    settings = settings_for(index)
-    result = text_to_page(Index.open(settings.index_dir, settings), mcq, k=k)
-    table = Table("method", "recall@1", "recall@5", "recall@10", "mrr", title=f"text to page, n={result['n']}")
-    for name, metrics in result["methods"].items():
-        table.add_row(name, *(f"{metrics[m]:.3f}" for m in ("recall@1", "recall@5", "recall@10", "mrr")))
-    console.print(table)
+    if not (figures or cases or mcq):
+        raise BadInputError("give at least one of --figures, --cases, --mcq")
+    if split not in ("val", "all"):
+        raise BadInputError(f"--split {split!r}: use val or all")
+    settings = settings_for(index, encoder=encoder)
+    idx = Index.open(settings.index_dir, settings) if mcq is not None else None
+    enc = idx.encoder if idx is not None else create_encoder(settings.encoder, settings)
+    result = run_retrieval_bench(enc, settings, figures or [], cases or [], mcq, idx, split)
+    for task, body in result["tasks"].items():
+        table = Table(
+            "method", "recall@1", "recall@5", "recall@10", "mrr", "precision@10", title=f"{task}, n={body['n']}"
+        )
+        for name, m in body["methods"].items():
+            cells = [
+                f"{m[key]:.3f}" if key in m else ""
+                for key in ("recall@1", "recall@5", "recall@10", "mrr", "precision@10")
+            ]
+            table.add_row(name, *cells)
+        console.print(table)
     write_json(json_out, result)
+    if plot is not None:
+        plot_curves(result, plot)
+        console.print(f"wrote {plot}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

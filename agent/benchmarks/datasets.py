@@ -58,3 +58,63 @@ def read_mcq(path: Path) -> list[MCQ]:
             )
         )
     return items
+
+
+VALIDATION_SHARE = 0.2
+
+
+def is_validation(group: str, share: float = VALIDATION_SHARE) -> bool:
+    """A fixed, seed-free split by group (textbook module, atlas case, tile): same answer on every machine."""
+    import hashlib
+
+    return int(hashlib.sha1(group.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < share
+
+
+@dataclass
+class ImageItem:
+    """An image with what describes it: the unit of the image benchmarks and of joint-model training."""
+
+    path: Path
+    texts: list[str]
+    """Descriptions that should retrieve this image (caption, alt text, diagnosis...)."""
+    group: str
+    """Items of one group are split together and count as the same case in image-to-image search."""
+    label: str | None = None
+    """Same-label items count as relevant in same-diagnosis precision."""
+    page: int | None = None
+
+
+def read_figures(path: Path) -> list[ImageItem]:
+    """A figures JSONL (shared OpenStax format); groups are modules, so a module is never split."""
+    items = []
+    for row in read_jsonl(path):
+        title_caption = f"{row.get('title') or ''}: {row.get('caption') or ''}".strip(": ")
+        texts = [t for t in (title_caption, row.get("alt")) if t]
+        if texts:
+            items.append(
+                ImageItem(
+                    path.parent / row["image"], texts, row.get("module") or row["figure_id"], page=row.get("pdf_page")
+                )
+            )
+    return items
+
+
+def read_cases(path: Path, diagnosed_only: bool = True) -> list[ImageItem]:
+    """A case folder's cases.jsonl or labels.csv; groups are cases (images without one are their own)."""
+    from indexer.sources.cases import read_metadata
+
+    items = []
+    for row in read_metadata(path):
+        diagnosis = row.get("diagnosis") or row.get("label")
+        if diagnosis is None and diagnosed_only:
+            continue
+        text = ", ".join(t for t in (diagnosis, row.get("organ")) if t)
+        items.append(
+            ImageItem(
+                path.parent / row["image"],
+                [text] if text else [],
+                row.get("case") or Path(row["image"]).stem,
+                label=diagnosis,
+            )
+        )
+    return items

@@ -52,6 +52,21 @@ def find_caption(image_box: BBox, blocks: list[TextBlock]) -> str:
     return min(below)[1] if below else ""
 
 
+def sections_by_page(toc: list[list], page_count: int) -> dict[int, str]:
+    """The bookmark path in force on each 1-based page, from pymupdf's ``get_toc()`` rows [level, title, page]."""
+    path: list[str] = []
+    starts: dict[int, str] = {}
+    for level, title, page in toc:
+        path = [*path[: level - 1], clean_text(title)]
+        if 1 <= page <= page_count:
+            starts[page] = " > ".join(path)
+    sections, current = {}, ""
+    for page in range(1, page_count + 1):
+        current = starts.get(page, current)
+        sections[page] = current
+    return sections
+
+
 def figure_label(caption: str) -> str | None:
     match = CAPTION_START.match(caption)
     return f"Figure {match.group(2).rstrip('.:')}" if match else None
@@ -96,10 +111,13 @@ class PdfSource(Source):
         fingerprint = self.fingerprint()
         with self._open() as doc:
             book = (doc.metadata or {}).get("title") or self.path.stem
+            sections = sections_by_page(doc.get_toc(), doc.page_count)
             for page in doc:
-                yield from self._page_records(doc, page, fingerprint, book)
+                yield from self._page_records(doc, page, fingerprint, book, sections.get(page.number + 1, ""))
 
-    def _page_records(self, doc: pymupdf.Document, page: pymupdf.Page, fingerprint: str, book: str) -> Iterator[Record]:
+    def _page_records(
+        self, doc: pymupdf.Document, page: pymupdf.Page, fingerprint: str, book: str, section: str = ""
+    ) -> Iterator[Record]:
         number = page.number + 1
         try:
             blocks: list[TextBlock] = [
@@ -113,7 +131,7 @@ class PdfSource(Source):
             return
         rendered = Image.frombytes("RGB", (pixmap.width, pixmap.height), pixmap.samples)
         text = "\n".join(text for _, text in blocks)
-        yield Page(self.key, fingerprint, number, text, rendered, book=book)
+        yield Page(self.key, fingerprint, number, text, rendered, book=book, section=section)
         yield from self._figures(doc, page, blocks, fingerprint, book)
 
     def _figures(

@@ -1,38 +1,52 @@
-"""The embedded default: MiniLM for text, EfficientNet-Lite0 for images, both from pip wheels."""
+"""The embedded default: MiniLM for text, EfficientNet-Lite0 for images, both from pip wheels, plus the
+shipped pathatlas-joint-v1 heads that map both into one ``joint`` space (see ``joint_heads.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from PIL import Image
 
 from retrieval.encoders.base import Embeddings, Encoder, l2_normalise, run_batched
+from retrieval.encoders.joint_heads import JointHeads
 from retrieval.encoders.towers import EFFICIENTNET_DIM, MINILM_DIM, EfficientNetTower, MiniLMTower
 from retrieval.settings import Settings
 
 
 class DefaultEncoder(Encoder):
     name = "default"
-    text_spaces = ("text",)
-    image_spaces = ("visual",)
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, heads: JointHeads | None = None):
         self.settings = settings
-        self.dims = {"text": MINILM_DIM, "visual": EFFICIENTNET_DIM}
         self.text_tower = MiniLMTower(settings.cache_dir, settings.device)
         self.image_tower = EfficientNetTower(settings.device)
+        self.heads = heads if heads is not None else JointHeads.load()
+        self.dims = {"text": MINILM_DIM, "visual": EFFICIENTNET_DIM}
+        self.text_spaces, self.image_spaces = ("text",), ("visual",)
+        if self.heads is not None:
+            self.dims["joint"] = self.heads.config.joint_dim
+            self.text_spaces, self.image_spaces = ("text", "joint"), ("visual", "joint")
 
+    @torch.inference_mode()
     def encode_text(self, texts: Sequence[str]) -> Embeddings:
         if not texts:
             return self.empty(self.text_spaces)
-        return {"text": self.text_tower(texts, batch_size=self.settings.batch_size * 2)}
+        vectors = self.text_tower(texts, batch_size=self.settings.batch_size * 2)
+        out = {"text": vectors}
+        if self.heads is not None:
+            out["joint"] = self.heads.embed_texts(torch.from_numpy(vectors)).numpy()
+        return out
 
     def encode_image(self, images: Sequence[Image.Image]) -> Embeddings:
         if not images:
             return self.empty(self.image_spaces)
-        return run_batched(
-            images,
-            self.settings.batch_size,
-            lambda batch: {"visual": l2_normalise(self.image_tower(batch))},
-            "images",
-        )
+        return run_batched(images, self.settings.batch_size, self._image_batch, "images")
+
+    @torch.inference_mode()
+    def _image_batch(self, images: Sequence[Image.Image]) -> Embeddings:
+        features = self.image_tower(images)
+        out = {"visual": l2_normalise(features)}
+        if self.heads is not None:
+            out["joint"] = self.heads.embed_images(torch.from_numpy(features)).numpy()
+        return out

@@ -1,0 +1,55 @@
+"""Benchmark metrics (pure) and the retrieval benchmark's document shape on a miniature dataset."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent.benchmarks.metrics import first_relevant_rank, precision_at_k, recall_and_mrr
+from agent.benchmarks.retrieval_bench import chance, plot_curves, run_retrieval_bench
+from retrieval.encoders import create_encoder
+from tests.test_joint import write_shared_layout
+
+
+def test_recall_mrr_precision():
+    assert first_relevant_rank(["a", "b", "c"], {"b"}.__contains__) == 2
+    assert first_relevant_rank(["a"], {"z"}.__contains__) is None
+    metrics = recall_and_mrr([1, 3, None, 7])
+    assert metrics == {
+        "recall@1": 0.25,
+        "recall@5": 0.5,
+        "recall@10": 0.75,
+        "mrr": pytest.approx((1 + 1 / 3 + 1 / 7) / 4),
+    }
+    assert precision_at_k([[True, False], [True, True]], 2) == 0.75
+
+
+def test_chance_matches_the_analytic_value():
+    result = chance(100, [1] * 200)
+    assert result["recall@10"] == pytest.approx(0.10, abs=0.02)
+    assert result["recall@1"] == pytest.approx(0.01, abs=0.01)
+
+
+def test_retrieval_bench_document_and_plot(tmp_path, settings):
+    data = write_shared_layout(tmp_path / "data", per_pattern=3)
+    encoder = create_encoder("default", settings)
+    result = run_retrieval_bench(
+        encoder,
+        settings,
+        [data / "openstax_ap2e" / "figures.jsonl"],
+        [data / "atlas" / "cases.jsonl"],
+        split="all",
+    )
+    tasks = result["tasks"]
+    assert set(tasks) >= {"image_to_image_case", "image_to_image_label"}
+    label = tasks["image_to_image_label"]
+    assert label["n"] == 12 and {"visual", "chance"} <= set(label["methods"])
+    for metrics in label["methods"].values():
+        assert {"recall@1", "recall@5", "recall@10", "mrr", "precision@10"} <= set(metrics)
+    # Synthetic patterns are easy for raw image features; chance is not (2 relevant among 11 candidates).
+    assert label["methods"]["visual"]["mrr"] > label["methods"]["chance"]["mrr"] + 0.3
+    assert label["methods"]["visual"]["precision@10"] == pytest.approx(0.2)  # both relevant found
+    json.dumps(result)
+    plot_curves(result, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").stat().st_size > 10_000
