@@ -37,6 +37,21 @@ class Settings(BaseSettings):
     weight_joint: float = 1.0
     candidates: int = Field(100, ge=1, description="Hits each ranker contributes before fusion.")
 
+    answerer: str = Field("offline", description="Answerer for ask and bench qa: offline or llm.")
+    agent_rounds: int = Field(2, ge=1, description="Search rounds the agent may take.")
+    agent_k: int = Field(8, ge=1, description="Hits each sub-query keeps as evidence.")
+    llm_provider: str = Field("openai", description="openai (any OpenAI-compatible server) or ollama.")
+    llm_base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8080/v1 for llama.cpp or vLLM.")
+    llm_api_key: str | None = None
+    llm_model: str = "default"
+    llm_timeout: float = 60.0
+    llm_retries: int = Field(2, ge=0, description="Extra tries when the model's reply cannot be parsed.")
+    llm_max_tokens: int = Field(400, ge=16, description="Reply length cap, so a looping model cannot stall a run.")
+    llm_evidence_items: int = Field(8, ge=0, description="Evidence items shown to the model.")
+    llm_evidence_chars: int = Field(1500, ge=100, description="Characters of each evidence item shown to the model.")
+    llm_json_mode: bool = Field(True, description="Ask OpenAI-compatible servers for a JSON object reply.")
+    llm_images: bool = Field(False, description="Send the question image and evidence images (for VLMs).")
+
     max_image_pixels: int = Field(60_000_000, description="Larger images are refused (decompression bombs).")
     max_pdf_pages: int = 5_000
     thumbnail_px: int = Field(384, description="Longest side of stored thumbnails.")

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from agent.benchmarks.datasets import is_validation
 from corpora.demo import draw_pattern
+from indexer.datasets import is_validation
+from indexer.train_joint import TrainConfig, info_nce, train
 from retrieval.encoders.default import DefaultEncoder
 from retrieval.encoders.joint_heads import HeadsConfig, JointHeads
-from retrieval.encoders.train_joint import TrainConfig, info_nce, train
 
 PATTERN_TEXT = {
     "koilocytes": "koilocytes with perinuclear halos in cervical epithelium",

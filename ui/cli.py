@@ -138,6 +138,73 @@ def search(
     console.print(table)
 
 
+def parse_options(items: list[str] | None) -> list[str]:
+    """``--option A=text`` in any order (letters must run A, B, C...), or plain ``--option text`` in order."""
+    from agent.questions import LETTERS
+
+    options: dict[int, str] = {}
+    for n, item in enumerate(items or []):
+        letter, sep, text = item.partition("=")
+        if sep and len(letter.strip()) == 1 and letter.strip().upper() in LETTERS:
+            options[LETTERS.index(letter.strip().upper())] = text.strip()
+        else:
+            options[n] = item.strip()
+    if sorted(options) != list(range(len(options))):
+        raise BadInputError(
+            f"--option letters must run A, B, C... without gaps; got {', '.join(LETTERS[i] for i in sorted(options))}"
+        )
+    return [options[i] for i in range(len(options))]
+
+
+@app.command()
+@friendly_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="The question (a vignette, 'Which ...?').")] = "",
+    option: Annotated[list[str] | None, typer.Option("--option", help="An option, as A=text (repeat).")] = None,
+    image: Annotated[Path | None, typer.Option(help="An image the question is about.")] = None,
+    index: IndexOpt = None,
+    answerer: Annotated[str | None, typer.Option(help="offline (default) or llm (PATHATLAS_LLM_* settings).")] = None,
+    rounds: Annotated[int | None, typer.Option(help="Search rounds the agent may take.")] = None,
+    trace: Annotated[bool, typer.Option(help="Show the agent's steps.")] = False,
+    as_json: JsonOpt = False,
+):
+    """Answer a question with cited evidence: plan, search in several turns, weigh, answer."""
+    from agent.answerers import create_answerer
+    from agent.graph import Agent
+    from agent.questions import Question
+    from indexer.images import open_image
+    from retrieval.index import Index
+    from retrieval.search import Searcher
+
+    settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
+    q = Question(question, parse_options(option), open_image(image, settings.max_image_pixels) if image else None)
+    q.validate()
+    idx = Index.open(settings.index_dir, settings)
+    agent = Agent(
+        Searcher(idx),
+        create_answerer(settings.answerer, settings, idx.encoder),
+        max_rounds=settings.agent_rounds,
+        k=settings.agent_k,
+    )
+    result = agent.ask(q).to_dict()
+    if as_json:
+        console.print_json(json.dumps(result))
+        return
+    shown = f"{result['answer']}. {result['answer_text']}" if result["answer"] else result["answer_text"]
+    console.print(f"[bold]answer[/bold] {shown}  (confidence {result['confidence']:.2f})")
+    console.print(f"[dim]{result['rationale']}[/dim]")
+    for n, c in enumerate(result["citations"], start=1):
+        box = f" bbox {c['bbox']}" if c["bbox"] else ""
+        console.print(f"  [{n}] {c['label']}{box}")
+    if not result["citations"]:
+        console.print("  (no evidence cited)")
+    if trace:
+        for step in result["trace"]:
+            console.print(
+                f"[cyan]{step['step']}[/cyan] " + json.dumps({k: v for k, v in step.items() if k != "step"})[:400]
+            )
+
+
 @app.command()
 @friendly_errors
 def info(index: IndexOpt = None, as_json: JsonOpt = False):
@@ -207,8 +274,8 @@ def train_joint(
     seed: Annotated[int, typer.Option()] = 0,
 ):
     """Train the pathatlas-joint-v1 heads from ../shared/data (deterministic for a seed)."""
+    from indexer.train_joint import TrainConfig, train
     from retrieval.encoders.joint_heads import WEIGHTS_DIR
-    from retrieval.encoders.train_joint import TrainConfig, train
 
     if not data.is_dir():
         raise BadInputError(f"no data folder at {data}")
@@ -316,6 +383,63 @@ def bench_retrieval_command(
     if plot is not None:
         plot_curves(result, plot)
         console.print(f"wrote {plot}")
+
+
+@bench_app.command("qa")
+@friendly_errors
+def bench_qa_command(
+    questions: Annotated[Path, typer.Option(help="MCQ, image-MCQ, yes/no or open-question JSONL.")],
+    index: IndexOpt = None,
+    answerer: Annotated[str | None, typer.Option(help="offline (default) or llm.")] = None,
+    modes: Annotated[str, typer.Option(help="Comma-separated: no-rag, rag, agentic.")] = "no-rag,rag,agentic",
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for report.md and plot.png.")] = Path("bench-out/qa"),
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+):
+    """Accuracy (95% CI), evidence recall@5, latency and failures per mode, per chapter or group."""
+    from agent.answerers import create_answerer
+    from agent.benchmarks.qa_bench import MODES, QABench, load_items, markdown_report, plot_qa
+    from retrieval.index import Index
+
+    chosen = [m.strip() for m in modes.split(",")]
+    if unknown := [m for m in chosen if m not in MODES]:
+        raise BadInputError(f"unknown mode {unknown[0]!r}: use {', '.join(MODES)}")
+    settings = settings_for(index, answerer=answerer)
+    idx = Index.open(settings.index_dir, settings)
+    items, failures = load_items(questions, settings.max_image_pixels)
+    items = items[:limit] if limit else items
+    bench = QABench(
+        idx, create_answerer(settings.answerer, settings, idx.encoder), settings.agent_rounds, settings.agent_k
+    )
+    result = bench.run(items, failures, chosen)
+    table = Table(
+        "mode",
+        "accuracy",
+        "95% CI",
+        "evidence R@5",
+        "p50 s",
+        "p95 s",
+        "no citation",
+        "failed",
+        title=f"{questions.name}: {result['n']} questions, answerer {result['answerer']}",
+    )
+    for mode, m in result["modes"].items():
+        table.add_row(
+            mode,
+            f"{m['accuracy']:.3f}",
+            f"{m['ci95'][0]:.3f}-{m['ci95'][1]:.3f}",
+            "" if m["evidence_recall@5"] is None else f"{m['evidence_recall@5']:.3f}",
+            f"{m['p50_s']:.2f}",
+            f"{m['p95_s']:.2f}",
+            "" if m["no_citation_rate"] is None else f"{m['no_citation_rate']:.3f}",
+            str(m["failed"]),
+        )
+    console.print(table)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(markdown_report(result, f"QA benchmark: {questions.name}"))
+    plot_qa(result, out / "plot.png")
+    console.print(f"wrote {out / 'report.md'} and {out / 'plot.png'}")
+    write_json(json_out, result)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -8,7 +8,8 @@
 
 Image tasks encode the dataset's own images into an in-memory exact index (the same inner products a
 FAISS flat index computes). Queries come from the validation part (``is_validation``) unless ``split`` is
-"all"; the gallery is always the whole file, so training images stay in as distractors.
+"all" (items without any description, which training never sees, are held out too); the gallery is
+always the whole file, so training images stay in as distractors.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from agent.benchmarks.datasets import ImageItem, is_validation, read_cases, read_figures, read_mcq
 from agent.benchmarks.metrics import first_relevant_rank, precision_at_k, recall_and_mrr
+from indexer.datasets import ImageItem, is_validation, read_cases, read_figures, read_mcq
 from indexer.images import open_image
 from retrieval.encoders import Encoder
 from retrieval.fusion import reciprocal_rank_fusion
@@ -79,7 +80,8 @@ class ImageSet:
         if batch:
             self._add(chunks, encoder.encode_image(batch))
         self.vectors = {space: np.concatenate(parts) for space, parts in chunks.items()}
-        self.queries = [n for n, i in enumerate(items) if split == "all" or is_validation(i.group)]
+        # Held out: validation groups, and items with no description (training never sees those).
+        self.queries = [n for n, i in enumerate(items) if split == "all" or is_validation(i.group) or not i.texts]
 
     @staticmethod
     def _add(chunks, embeddings):

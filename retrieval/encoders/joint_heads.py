@@ -25,8 +25,8 @@ class HeadsConfig:
     image_dim: int = 1280
     text_dim: int = 384
     joint_dim: int = 384
-    hidden: int = 1024
-    dropout: float = 0.1
+    hidden: int = 256
+    dropout: float = 0.5
 
 
 class JointHeads(nn.Module):

@@ -18,7 +18,7 @@ import torch
 from torchvision import transforms
 from tqdm.auto import tqdm
 
-from agent.benchmarks.datasets import ImageItem, is_validation, read_cases, read_figures
+from indexer.datasets import ImageItem, is_validation, read_cases, read_figures
 from indexer.images import open_image
 from retrieval.encoders.joint_heads import WEIGHTS_DIR, HeadsConfig, JointHeads
 from retrieval.encoders.towers import IMAGE_SIZE, LITE_MEAN, LITE_STD, EfficientNetTower, MiniLMTower
@@ -37,7 +37,7 @@ class TrainConfig:
     epochs: int = 60
     batch_size: int = 256
     lr: float = 1e-3
-    weight_decay: float = 0.05
+    weight_decay: float = 0.3
     views: int = 3
     """Feature views per image: the plain encoder view plus augmented ones (crop, flip, rotation, stain jitter)."""
     image_image_weight: float = 0.5

@@ -1,0 +1,259 @@
+"""QA benchmark: the same answerer without retrieval, with one search, and with the agentic loop.
+
+Items come from MCQ / image-MCQ JSONL (``question``, ``options``, ``answer`` letter, optional ``image`` and
+``gold``) or yes/no and open questions (``answer`` is text; scored by exact match and token F1). A bad row
+is recorded as a failed item and the run goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from agent.answerers.base import Answerer
+from agent.benchmarks.metrics import percentile_ms
+from agent.graph import Agent, evidence_from_hits
+from agent.questions import Answer, Evidence, Question, letter_index
+from indexer.datasets import read_jsonl
+from indexer.images import open_image
+from retrieval.errors import PathAtlasError
+from retrieval.index import Index
+from retrieval.search import Query, Searcher
+
+MODES = ("no-rag", "rag", "agentic")
+YES_NO = {"yes", "no"}
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval for a proportion."""
+    if n == 0:
+        return 0.0, 0.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    pred, ref = re.findall(r"\w+", prediction.lower()), re.findall(r"\w+", gold.lower())
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if not pred or not ref or not common:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+@dataclass
+class Item:
+    id: str
+    question: Question
+    kind: str
+    """mcq, yesno or open."""
+    gold_answer: str
+    gold: dict[str, Any]
+    group: str
+    image_path: Path | None = None
+
+
+def load_items(path: Path, max_pixels: int) -> tuple[list[Item], list[dict[str, str]]]:
+    """Valid items, and one failure record per row that cannot be asked."""
+    items, failures = [], []
+    for number, row in enumerate(read_jsonl(path), start=1):
+        row_id = str(row.get("id", f"row{number}"))
+        try:
+            options = list(row.get("options") or [])
+            answer = str(row.get("answer") or "").strip()
+            if options:
+                kind = "mcq"
+                letter_index(answer, len(options))
+            else:
+                kind = "yesno" if answer.lower() in YES_NO else "open"
+                if kind == "yesno":
+                    options = ["yes", "no"]
+            image_path = path.parent / row["image"] if row.get("image") else None
+            image = open_image(image_path, max_pixels) if image_path else None
+            question = Question(str(row.get("question") or ""), options, image, row_id)
+            question.validate()
+        except (PathAtlasError, KeyError, TypeError) as exc:
+            failures.append({"id": row_id, "error": str(exc)})
+            continue
+        group = row.get("chapter") or (row.get("gold") or {}).get("organ") or row_id.split("-")[0]
+        items.append(Item(row_id, question, kind, answer, row.get("gold") or {}, str(group), image_path))
+    return items, failures
+
+
+def is_correct(item: Item, answer: Answer) -> float:
+    if item.kind == "mcq":
+        return float(answer.letter == item.gold_answer.upper())
+    if item.kind == "yesno":
+        return float(answer.text.strip().lower() == item.gold_answer.lower())
+    return token_f1(answer.text, item.gold_answer)
+
+
+def evidence_hit(item: Item, evidence: list[Evidence], k: int = 5) -> bool | None:
+    """Is gold evidence (a gold page, the gold case, or the gold diagnosis) among the top k? None if no gold."""
+    top = sorted(evidence, key=lambda e: e.rank)[:k]
+    pages = item.gold.get("pdf_pages")
+    if pages:
+        return any(e.citation.page is not None and pages[0] <= e.citation.page <= pages[-1] for e in top)
+    if item.gold.get("case"):
+        return any(e.payload.get("case") == item.gold["case"] for e in top)
+    if item.gold.get("diagnosis"):
+        return any(str(e.payload.get("diagnosis", "")).lower() == item.gold["diagnosis"].lower() for e in top)
+    return None
+
+
+def query_image_ids(index: Index) -> dict[str, str]:
+    """Absolute image path -> record id of indexed case images, so a question never sees its own image."""
+    return {str(Path(p["source"]) / p["image"]): rid for rid, p in index.store.scan({"kind": "case"}) if p.get("image")}
+
+
+class QABench:
+    def __init__(self, index: Index, answerer: Answerer, rounds: int = 2, k: int = 8):
+        self.searcher = Searcher(index)
+        self.answerer = answerer
+        self.agent = Agent(self.searcher, answerer, max_rounds=rounds, k=k)
+        self.k = k
+        self.own_images = query_image_ids(index)
+
+    def ask(self, item: Item, mode: str) -> tuple[Answer, list[Evidence]]:
+        exclude = (
+            {self.own_images[str(item.image_path.resolve())]}
+            if item.image_path and str(item.image_path.resolve()) in self.own_images
+            else set()
+        )
+        if mode == "no-rag":
+            return self.answerer.answer(item.question, []), []
+        if mode == "rag":
+            q = item.question
+            text = " ".join([q.text, *q.options]).strip() or None
+            hits = self.searcher.search(Query(text=text, image=q.image, k=self.k + len(exclude)))
+            found: dict[str, Evidence] = {}
+            evidence_from_hits(found, [h for h in hits if h.id not in exclude][: self.k], "rag")
+            evidence = sorted(found.values(), key=lambda e: e.rank)
+            answer = self.answerer.answer(q, evidence)
+            answer.cited = [i for i in answer.cited if i in found]
+            return answer, evidence
+        result = self.agent.ask(item.question, exclude_ids=exclude)
+        return result.answer, result.evidence
+
+    def run(self, items: list[Item], failures: list[dict], modes=MODES) -> dict[str, Any]:
+        per_item: list[dict[str, Any]] = [{"id": f["id"], "failed": f["error"]} for f in failures]
+        summary: dict[str, Any] = {}
+        for mode in modes:
+            scores, hits, seconds, no_cite, failed = [], [], [], 0, len(failures)
+            by_group: dict[str, list[float]] = {}
+            for item in tqdm(items, desc=f"qa {mode}", leave=False):
+                started = time.perf_counter()
+                try:
+                    answer, evidence = self.ask(item, mode)
+                except PathAtlasError as exc:
+                    failed += 1
+                    per_item.append({"id": item.id, "mode": mode, "failed": str(exc)})
+                    continue
+                seconds.append(time.perf_counter() - started)
+                score = is_correct(item, answer)
+                scores.append(score)
+                by_group.setdefault(item.group, []).append(score)
+                hit = evidence_hit(item, evidence) if mode != "no-rag" else None
+                if hit is not None:
+                    hits.append(hit)
+                no_cite += mode != "no-rag" and not answer.cited
+                per_item.append(
+                    {
+                        "id": item.id,
+                        "mode": mode,
+                        "answer": answer.letter or answer.text,
+                        "gold": item.gold_answer,
+                        "score": score,
+                        "confidence": round(answer.confidence, 4),
+                        "cited": answer.cited,
+                        "evidence_hit@5": hit,
+                        "seconds": round(seconds[-1], 3),
+                    }
+                )
+            correct = sum(scores)
+            summary[mode] = {
+                "accuracy": correct / len(scores) if scores else 0.0,
+                "ci95": list(wilson(round(correct), len(scores))),
+                "evidence_recall@5": sum(hits) / len(hits) if hits else None,
+                "p50_s": percentile_ms(seconds, 50) / 1000,
+                "p95_s": percentile_ms(seconds, 95) / 1000,
+                "failed": failed,
+                "no_citation_rate": no_cite / len(scores) if scores and mode != "no-rag" else None,
+                "by_group": {g: {"n": len(v), "accuracy": sum(v) / len(v)} for g, v in sorted(by_group.items())},
+            }
+        return {"n": len(items) + len(failures), "answerer": self.answerer.name, "modes": summary, "items": per_item}
+
+
+def markdown_report(result: dict[str, Any], title: str) -> str:
+    lines = [
+        f"# {title}",
+        "",
+        f"{result['n']} questions, answerer `{result['answerer']}`.",
+        "",
+        "| mode | accuracy | 95% CI | evidence recall@5 | p50 s | p95 s | no citation | failed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for mode, m in result["modes"].items():
+        recall = "" if m["evidence_recall@5"] is None else f"{m['evidence_recall@5']:.3f}"
+        no_cite = "" if m["no_citation_rate"] is None else f"{m['no_citation_rate']:.3f}"
+        lines.append(
+            f"| {mode} | {m['accuracy']:.3f} | {m['ci95'][0]:.3f}-{m['ci95'][1]:.3f} | {recall} | "
+            f"{m['p50_s']:.2f} | {m['p95_s']:.2f} | {no_cite} | {m['failed']} |"
+        )
+    groups = sorted({g for m in result["modes"].values() for g in m["by_group"]})
+    lines += [
+        "",
+        "## Accuracy by group",
+        "",
+        "| group | n | " + " | ".join(result["modes"]) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in result["modes"]) + " |",
+    ]
+    for g in groups:
+        n = next(m["by_group"][g]["n"] for m in result["modes"].values() if g in m["by_group"])
+        cells = [f"{m['by_group'][g]['accuracy']:.2f}" if g in m["by_group"] else "" for m in result["modes"].values()]
+        lines.append(f"| {g} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_qa(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    modes = list(result["modes"])
+    groups = sorted({g for m in result["modes"].values() for g in m["by_group"]})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1, 3]})
+    acc = [result["modes"][m]["accuracy"] for m in modes]
+    err = np.array(
+        [
+            [a - result["modes"][m]["ci95"][0], result["modes"][m]["ci95"][1] - a]
+            for m, a in zip(modes, acc, strict=True)
+        ]
+    ).T
+    left.bar(modes, acc, yerr=err, capsize=4, color=["#999", "#6a9fd8", "#2a6fb8"][: len(modes)])
+    left.set_ylim(0, 1)
+    left.set_title("accuracy by mode (95% CI)", fontsize=10)
+    width = 0.8 / len(modes)
+    x = np.arange(len(groups))
+    for n, mode in enumerate(modes):
+        values = [result["modes"][mode]["by_group"].get(g, {}).get("accuracy", 0) for g in groups]
+        right.bar(x + n * width, values, width, label=mode)
+    right.set_xticks(x + width * (len(modes) - 1) / 2, [g[:18] for g in groups], rotation=60, ha="right", fontsize=7)
+    right.set_ylim(0, 1)
+    right.set_title("accuracy by chapter / group", fontsize=10)
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,174 @@
+"""The agentic loop as a LangGraph state graph: plan, search, weigh (and search again), answer.
+
+::
+
+    plan -> search -> weigh --(weak options, rounds left)--> search
+                         \\--> answer -> END
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+
+from agent.answerers.base import Answerer
+from agent.plan import SubQuery, plan, rewrite
+from agent.questions import Answer, Evidence, Question
+from agent.scoring import option_support
+from retrieval.records import Citation, Hit
+from retrieval.search import Query, Searcher
+
+WEAK_SUPPORT = 0.05
+"""Options whose best evidence sentence scores below this get a rewritten query in the next round."""
+
+
+class AgentState(TypedDict):
+    question: Question
+    pending: list[SubQuery]
+    evidence: dict[str, Evidence]
+    round: int
+    trace: list[dict[str, Any]]
+    answer: Answer | None
+
+
+@dataclass
+class AgentResult:
+    question: Question
+    answer: Answer
+    evidence: list[Evidence]
+    trace: list[dict[str, Any]]
+    seconds: float = 0.0
+
+    @property
+    def citations(self) -> list[Citation]:
+        by_id = {e.id: e for e in self.evidence}
+        return [by_id[i].citation for i in self.answer.cited if i in by_id]
+
+    def to_dict(self) -> dict[str, Any]:
+        by_id = {e.id: e for e in self.evidence}
+        return {
+            "question": self.question.text,
+            "options": self.question.options,
+            "answer": self.answer.letter,
+            "answer_text": self.answer.text,
+            "confidence": round(self.answer.confidence, 4),
+            "rationale": self.answer.rationale,
+            "citations": [
+                {
+                    "evidence": i,
+                    **by_id[i].citation.__dict__,
+                    "label": by_id[i].citation.label(),
+                    "thumbnail": by_id[i].thumbnail,
+                }
+                for i in self.answer.cited
+                if i in by_id
+            ],
+            "trace": self.trace,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def evidence_from_hits(found: dict[str, Evidence], hits: list[Hit], query_id: str) -> None:
+    for rank, hit in enumerate(hits, start=1):
+        known = found.get(hit.id)
+        if known is None:
+            text = hit.payload.get("text") or hit.payload.get("title") or ""
+            found[hit.id] = Evidence(hit.id, hit.kind, text, hit.citation, rank, {query_id}, hit.payload, hit.thumbnail)
+        else:
+            known.rank = min(known.rank, rank)
+            known.queries.add(query_id)
+
+
+@dataclass
+class Agent:
+    searcher: Searcher
+    answerer: Answerer
+    max_rounds: int = 2
+    k: int = 8
+    exclude_ids: set[str] = field(default_factory=set)
+    """Records never used as evidence (a benchmark excludes the query's own image)."""
+
+    def __post_init__(self):
+        graph = StateGraph(AgentState)
+        graph.add_node("plan", self._plan)
+        graph.add_node("search", self._search)
+        graph.add_node("weigh", self._weigh)
+        graph.add_node("answer", self._answer)
+        graph.add_edge(START, "plan")
+        graph.add_edge("plan", "search")
+        graph.add_edge("search", "weigh")
+        graph.add_conditional_edges("weigh", lambda s: "search" if s["pending"] else "answer")
+        graph.add_edge("answer", END)
+        self.graph = graph.compile()
+
+    def ask(self, question: Question, exclude_ids: set[str] | None = None) -> AgentResult:
+        question.validate()
+        started = time.perf_counter()
+        self._exclude = self.exclude_ids | (exclude_ids or set())
+        state = self.graph.invoke(
+            {"question": question, "pending": [], "evidence": {}, "round": 0, "trace": [], "answer": None}
+        )
+        evidence = sorted(state["evidence"].values(), key=lambda e: e.rank)
+        return AgentResult(question, state["answer"], evidence, state["trace"], time.perf_counter() - started)
+
+    # -- nodes -------------------------------------------------------------------------------
+    def _plan(self, state: AgentState) -> dict:
+        queries = plan(state["question"])
+        step = {"step": "plan", "queries": [{"id": q.id, "purpose": q.purpose, "text": q.text} for q in queries]}
+        return {"pending": queries, "trace": [*state["trace"], step]}
+
+    def _search(self, state: AgentState) -> dict:
+        question, evidence, trace = state["question"], dict(state["evidence"]), list(state["trace"])
+        queries = [
+            Query(text=q.text, image=question.image if q.use_image else None, k=self.k + len(self._exclude))
+            for q in state["pending"]
+        ]
+        for sub, hits in zip(state["pending"], self.searcher.search_many(queries), strict=True):
+            hits = [h for h in hits if h.id not in self._exclude][: self.k]
+            evidence_from_hits(evidence, hits, sub.id)
+            trace.append(
+                {
+                    "step": "search",
+                    "round": state["round"] + 1,
+                    "query": sub.id,
+                    "purpose": sub.purpose,
+                    "text": sub.text,
+                    "image": sub.use_image,
+                    "hits": [{"id": h.id, "kind": h.kind, "citation": h.citation.label()} for h in hits],
+                }
+            )
+        return {"evidence": evidence, "trace": trace, "round": state["round"] + 1, "pending": []}
+
+    def _weigh(self, state: AgentState) -> dict:
+        question = state["question"]
+        if not question.is_multiple_choice:
+            return {"pending": []}
+        support = option_support(question.text, question.options, list(state["evidence"].values()))
+        weak = [i for i, s in enumerate(support) if s < WEAK_SUPPORT]
+        again = [rewrite(question, i, state["round"]) for i in weak] if state["round"] < self.max_rounds else []
+        step = {
+            "step": "weigh",
+            "round": state["round"],
+            "support": [round(float(s), 3) for s in support],
+            "weak_options": weak,
+            "rewrites": [q.text for q in again],
+        }
+        return {"pending": again, "trace": [*state["trace"], step]}
+
+    def _answer(self, state: AgentState) -> dict:
+        evidence = sorted(state["evidence"].values(), key=lambda e: e.rank)
+        answer = self.answerer.answer(state["question"], evidence)
+        known = {e.id for e in evidence}
+        answer.cited = [i for i in answer.cited if i in known]
+        step = {
+            "step": "answer",
+            "answerer": self.answerer.name,
+            "answer": answer.letter or answer.text,
+            "confidence": round(answer.confidence, 4),
+            "cited": answer.cited,
+            "rationale": answer.rationale,
+        }
+        return {"answer": answer, "trace": [*state["trace"], step]}

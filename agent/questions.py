@@ -1,0 +1,73 @@
+"""Questions and answers as the agent, the answerers and the QA benchmark see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from retrieval.errors import BadInputError
+from retrieval.records import Citation
+
+LETTERS = "ABCDEFGHIJ"
+
+
+def letter_index(letter: str, n_options: int) -> int:
+    """0-based index of an answer letter, refusing letters outside the options."""
+    value = letter.strip().upper()
+    if len(value) != 1 or value not in LETTERS[:n_options]:
+        raise BadInputError(f"answer {letter!r} is not one of {', '.join(LETTERS[:n_options])}")
+    return LETTERS.index(value)
+
+
+@dataclass
+class Question:
+    text: str
+    options: list[str] = field(default_factory=list)
+    image: Image.Image | None = None
+    id: str = ""
+
+    def validate(self) -> None:
+        if not self.text.strip() and self.options:
+            raise BadInputError(f"question {self.id or ''}: options without a question".replace("  ", " "))
+        if not self.text.strip() and self.image is None:
+            raise BadInputError("empty question: give the question text, an image, or both")
+        if len(self.options) > len(LETTERS):
+            raise BadInputError(f"at most {len(LETTERS)} options, got {len(self.options)}")
+        if any(not option.strip() for option in self.options):
+            raise BadInputError("an option is empty")
+
+    @property
+    def is_multiple_choice(self) -> bool:
+        return bool(self.options)
+
+
+@dataclass
+class Evidence:
+    """One retrieved item the answer may cite; ``queries`` are the sub-queries that found it."""
+
+    id: str
+    kind: str
+    text: str
+    citation: Citation
+    rank: int
+    """Best rank any sub-query gave it (1-based)."""
+    queries: set[str] = field(default_factory=set)
+    payload: dict[str, Any] = field(default_factory=dict)
+    thumbnail: str | None = None
+
+
+@dataclass
+class Answer:
+    choice: int | None
+    """0-based option index for multiple choice; None for open questions or no answer."""
+    text: str
+    confidence: float
+    rationale: str = ""
+    cited: list[str] = field(default_factory=list)
+    """Ids of evidence the answer rests on (always a subset of what was retrieved)."""
+
+    @property
+    def letter(self) -> str | None:
+        return LETTERS[self.choice] if self.choice is not None else None
