@@ -18,6 +18,7 @@ from agent.answerers.base import Answerer
 from agent.plan import SubQuery, plan, rewrite
 from agent.questions import Answer, Evidence, Question
 from agent.scoring import option_support
+from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.records import Citation, Hit
 from retrieval.search import Query, Searcher
 
@@ -28,6 +29,9 @@ WEAK_SUPPORT = 0.05
 class AgentState(TypedDict):
     question: Question
     pending: list[SubQuery]
+    purposes: dict[str, str]
+    """Sub-query id to its purpose, for every sub-query run so far."""
+    exclude: set[str]
     evidence: dict[str, Evidence]
     round: int
     trace: list[dict[str, Any]]
@@ -71,15 +75,33 @@ class AgentResult:
         }
 
 
+QUERY_WEIGHTS = {"question": 2.0, "image": 2.0, "option": 1.0, "finding": 1.0, "rewrite": 0.5}
+"""How much each kind of sub-query's ranking counts when evidence from all of them is fused."""
+
+
 def evidence_from_hits(found: dict[str, Evidence], hits: list[Hit], query_id: str) -> None:
+    """Add one sub-query's hits; ``rank`` is provisional until ``fuse_ranks`` runs."""
     for rank, hit in enumerate(hits, start=1):
         known = found.get(hit.id)
         if known is None:
             text = hit.payload.get("text") or hit.payload.get("title") or ""
-            found[hit.id] = Evidence(hit.id, hit.kind, text, hit.citation, rank, {query_id}, hit.payload, hit.thumbnail)
+            found[hit.id] = Evidence(
+                hit.id, hit.kind, text, hit.citation, rank, {query_id: rank}, hit.payload, hit.thumbnail
+            )
         else:
+            known.ranks[query_id] = rank
             known.rank = min(known.rank, rank)
-            known.queries.add(query_id)
+
+
+def fuse_ranks(found: dict[str, Evidence], weights: dict[str, float]) -> None:
+    """Re-rank evidence by weighted RRF over the sub-queries that found it: agreement counts."""
+    rankings: dict[str, list[tuple[str, float]]] = {}
+    for evidence in found.values():
+        for query_id, rank in evidence.ranks.items():
+            rankings.setdefault(query_id, []).append((evidence.id, rank))
+    ordered = {q: sorted(items, key=lambda item: item[1]) for q, items in rankings.items()}
+    for position, (evidence_id, _, _) in enumerate(reciprocal_rank_fusion(ordered, weights), start=1):
+        found[evidence_id].rank = position
 
 
 @dataclass
@@ -107,9 +129,17 @@ class Agent:
     def ask(self, question: Question, exclude_ids: set[str] | None = None) -> AgentResult:
         question.validate()
         started = time.perf_counter()
-        self._exclude = self.exclude_ids | (exclude_ids or set())
         state = self.graph.invoke(
-            {"question": question, "pending": [], "evidence": {}, "round": 0, "trace": [], "answer": None}
+            {
+                "question": question,
+                "pending": [],
+                "purposes": {},
+                "exclude": self.exclude_ids | (exclude_ids or set()),
+                "evidence": {},
+                "round": 0,
+                "trace": [],
+                "answer": None,
+            }
         )
         evidence = sorted(state["evidence"].values(), key=lambda e: e.rank)
         return AgentResult(question, state["answer"], evidence, state["trace"], time.perf_counter() - started)
@@ -122,13 +152,15 @@ class Agent:
 
     def _search(self, state: AgentState) -> dict:
         question, evidence, trace = state["question"], dict(state["evidence"]), list(state["trace"])
+        exclude, purposes = state["exclude"], dict(state["purposes"])
         queries = [
-            Query(text=q.text, image=question.image if q.use_image else None, k=self.k + len(self._exclude))
+            Query(text=q.text, image=question.image if q.use_image else None, k=self.k + len(exclude))
             for q in state["pending"]
         ]
         for sub, hits in zip(state["pending"], self.searcher.search_many(queries), strict=True):
-            hits = [h for h in hits if h.id not in self._exclude][: self.k]
+            hits = [h for h in hits if h.id not in exclude][: self.k]
             evidence_from_hits(evidence, hits, sub.id)
+            purposes[sub.id] = sub.purpose
             trace.append(
                 {
                     "step": "search",
@@ -140,7 +172,8 @@ class Agent:
                     "hits": [{"id": h.id, "kind": h.kind, "citation": h.citation.label()} for h in hits],
                 }
             )
-        return {"evidence": evidence, "trace": trace, "round": state["round"] + 1, "pending": []}
+        fuse_ranks(evidence, {q: QUERY_WEIGHTS[p] for q, p in purposes.items()})
+        return {"evidence": evidence, "purposes": purposes, "trace": trace, "round": state["round"] + 1, "pending": []}
 
     def _weigh(self, state: AgentState) -> dict:
         question = state["question"]

@@ -11,7 +11,13 @@ QUESTION_OPENERS = re.compile(
     r"^(which|what|who|where|when|how|why|name|identify|select|choose)\b.*", re.IGNORECASE | re.DOTALL
 )
 BLANKS = re.compile(r"_{2,}|\(\s*\)")
-NEGATION = re.compile(r"\b(not|except|least|false|incorrect)\b", re.IGNORECASE)
+NEGATION = re.compile(r"\bnot (a|an|part|common|one)\b|\bexcept\b", re.IGNORECASE)
+"""Odd-one-out questions ("is not a type of", "all ... except"). Plain "does not" is left alone: the
+evidence usually states the negative fact itself, so the best-supported option is still the answer."""
+
+
+IMAGE_QUERY = "img"
+"""Id of the image sub-query; similar-case votes count only what the image itself retrieved."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,7 @@ def plan(question: Question) -> list[SubQuery]:
     for n, finding in enumerate(key_findings(question.text)):
         queries.append(SubQuery(f"f{n}", finding, "finding"))
     if question.image is not None:
-        queries.append(SubQuery("img", None, "image", use_image=True))
+        queries.append(SubQuery(IMAGE_QUERY, None, "image", use_image=True))
     return queries
 
 

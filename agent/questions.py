@@ -45,15 +45,15 @@ class Question:
 
 @dataclass
 class Evidence:
-    """One retrieved item the answer may cite; ``queries`` are the sub-queries that found it."""
+    """One retrieved item the answer may cite; ``ranks`` maps each sub-query that found it to its rank there."""
 
     id: str
     kind: str
     text: str
     citation: Citation
     rank: int
-    """Best rank any sub-query gave it (1-based)."""
-    queries: set[str] = field(default_factory=set)
+    """Its place (1-based) in the fusion of every sub-query's ranking."""
+    ranks: dict[str, int] = field(default_factory=dict)
     payload: dict[str, Any] = field(default_factory=dict)
     thumbnail: str | None = None
 

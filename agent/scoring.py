@@ -7,9 +7,12 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
+import bm25s
 import numpy as np
 
+from agent.plan import IMAGE_QUERY
 from agent.questions import Evidence
 from retrieval.lexical import tokenize
 
@@ -18,6 +21,56 @@ SENTENCE_SPLIT = re.compile(r"(?<=[.!?;:])\s+|\n+")
 
 def sentences(text: str) -> list[str]:
     return [s for s in SENTENCE_SPLIT.split(text) if len(s.split()) >= 3]
+
+
+def windows(text: str) -> list[str]:
+    """Sentences and pairs of neighbouring sentences (answers often span two)."""
+    units = sentences(text)
+    return units + [f"{a} {b}" for a, b in zip(units, units[1:], strict=False)]
+
+
+def option_specific_terms(options: Sequence[str]) -> list[set[str]]:
+    """Each option's stemmed words minus those all options share."""
+    terms = [set(t) for t in tokenize(list(options))]
+    shared = set.intersection(*terms) if terms else set()
+    return [t - shared for t in terms]
+
+
+def sentence_bm25(question: str, options: Sequence[str], evidence: Sequence[Evidence], top: int = 12) -> np.ndarray:
+    """Per option, the best BM25 score of "question + option" over evidence sentence windows that
+    contain one of the option's own words (an IR solver confined to what was retrieved)."""
+    units = [u for e in sorted(evidence, key=lambda e: e.rank)[:top] for u in windows(e.text)]
+    if not units or not options:
+        return np.zeros(len(options))
+    tokens = tokenize(units)
+    if not any(tokens):
+        return np.zeros(len(options))
+    model = bm25s.BM25()
+    model.index(tokens, show_progress=False)
+    token_sets = [set(t) for t in tokens]
+    scores = np.zeros(len(options))
+    for j, (query, own) in enumerate(
+        zip(tokenize([f"{question} {o}" for o in options]), option_specific_terms(options), strict=True)
+    ):
+        if not query or not own:
+            continue
+        values = model.get_scores(query)
+        mask = np.array([bool(own & t) for t in token_sets])
+        scores[j] = float(np.where(mask, values, 0.0).max())
+    return scores
+
+
+def candidate_sentences(options: Sequence[str], evidence: Sequence[Evidence], top: int = 5) -> list[str]:
+    """Sentences of the best evidence that mention at least one option's own words."""
+    units = [s for e in sorted(evidence, key=lambda e: e.rank)[:top] for s in sentences(e.text)]
+    own = option_specific_terms(options)
+    return [u for u, t in zip(units, tokenize(units), strict=True) if any(o & set(t) for o in own)] if units else []
+
+
+def rescale(scores: np.ndarray) -> np.ndarray:
+    """To [0, 1] by the maximum (non-negative scores), so differently scaled signals can be summed."""
+    top = scores.max() if scores.size else 0.0
+    return scores / top if top > 0 else np.zeros_like(scores)
 
 
 def idf_table(token_lists: Sequence[Sequence[str]]) -> dict[str, float]:
@@ -42,9 +95,7 @@ def option_support(question: str, options: Sequence[str], evidence: Sequence[Evi
     """
     if not options or not evidence:
         return np.zeros(len(options))
-    option_terms = [set(t) for t in tokenize(list(options))]
-    shared = set.intersection(*option_terms) if option_terms else set()
-    option_terms = [terms - shared for terms in option_terms]
+    option_terms = option_specific_terms(options)
     question_terms = set(tokenize([question])[0]) - set().union(*option_terms)
     chosen = sorted(evidence, key=lambda e: e.rank)[:top]
     units = [(s, 1.0 / (1.0 + 0.15 * (e.rank - 1))) for e in chosen for s in sentences(e.text)]
@@ -68,8 +119,10 @@ def diagnosis_votes(options: Sequence[str], evidence: Sequence[Evidence], top: i
     """Image questions: rank-weighted votes of the most similar cases whose diagnosis matches an option."""
     option_terms = [set(t) for t in tokenize([o.lower() for o in options])]
     votes = np.zeros(len(options))
-    cases = sorted((e for e in evidence if e.payload.get("diagnosis")), key=lambda e: e.rank)[:top]
-    for e in cases:
+    cases = [e for e in evidence if e.payload.get("diagnosis")]
+    if any(IMAGE_QUERY in e.ranks for e in cases):  # the agent's image query: text-found cases do not vote
+        cases = [replace(e, rank=e.ranks[IMAGE_QUERY]) for e in cases if IMAGE_QUERY in e.ranks]
+    for e in sorted(cases, key=lambda e: e.rank)[:top]:
         diagnosis = set(tokenize([str(e.payload["diagnosis"]).lower()])[0])
         overlaps = [len(terms & diagnosis) / max(len(terms | diagnosis), 1) for terms in option_terms]
         best = int(np.argmax(overlaps))
