@@ -70,8 +70,9 @@ class Searcher:
         return results
 
     def _dense(self, queries, results, positions, vectors, suffix: str) -> None:
+        searchable = self.index.encoder.image_spaces if suffix else self.index.encoder.text_query_spaces()
         for space, matrix in vectors.items():
-            if space not in self.index.meta.dims:
+            if space not in self.index.meta.dims or space not in searchable:
                 continue
             for row, i in enumerate(positions):
                 found = self.index.store.search(space, matrix[row], self.settings.candidates, queries[i].filters)

@@ -62,3 +62,24 @@ def test_text_file_named_png_as_query_image(tmp_path, session_home, monkeypatch,
     fake.write_text("hello")
     result = run("search", "--image", fake, "--index", demo_index.path)
     assert result.exit_code == 2 and "slide.png is not a readable image" in result.output
+
+
+def test_ask_prints_answer_with_citation(demo_index, session_home, monkeypatch):
+    monkeypatch.setenv("PATHATLAS_HOME", str(session_home))
+    result = run(
+        "ask",
+        "Which cells show a clear perinuclear halo in HPV infection of the cervix?",
+        "--option",
+        "A=Langhans giant cells",
+        "--option",
+        "B=Koilocytes",
+        "--index",
+        demo_index.path,
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["answer"] == "B" and answer["citations"][0]["page"] == 1
+    assert [s["step"] for s in answer["trace"]][0] == "plan"
+    bad = run("ask", "Which?", "--option", "A=x", "--option", "C=y", "--index", demo_index.path)
+    assert bad.exit_code == 2 and "without gaps" in bad.output

@@ -43,14 +43,16 @@ def tiny_clip_dir(tmp_path_factory):
 
 
 def test_default_encoder_spaces_shapes_and_norms(default_encoder):
-    assert default_encoder.dims == {"text": 384, "visual": 1280}
+    assert default_encoder.dims == {"text": 384, "visual": 1280, "joint": 384}  # joint: the shipped heads
     texts = default_encoder.encode_text(["koilocytes", "granuloma", "adenocarcinoma"])
     images = default_encoder.encode_image([draw_pattern("glands", 1), draw_pattern("alveoli", 2)])
     assert texts["text"].shape == (3, 384) and texts["text"].dtype == np.float32
     assert images["visual"].shape == (2, 1280)
-    for array in (texts["text"], images["visual"]):
+    assert texts["joint"].shape == (3, 384) and images["joint"].shape == (2, 384)
+    for array in (texts["text"], images["visual"], texts["joint"], images["joint"]):
         assert np.allclose(np.linalg.norm(array, axis=1), 1.0, atol=1e-5)
     assert default_encoder.encode_text([])["text"].shape == (0, 384)
+    assert set(default_encoder.encode_image([])) == {"visual", "joint"}
 
 
 def test_default_text_space_is_semantic(default_encoder):

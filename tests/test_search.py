@@ -69,3 +69,13 @@ def test_bm25_only_and_dense_only_modes(demo_index):
 def test_bad_queries_are_refused(demo_index, query):
     with pytest.raises(BadInputError):
         Searcher(demo_index).search(query)
+
+
+def test_text_queries_skip_spaces_the_encoder_excludes(demo_index):
+    encoder = demo_index.encoder
+    assert "joint" in encoder.text_spaces and encoder.text_query_spaces() == ("text",)
+    searcher = Searcher(demo_index)
+    text_hits = searcher.search(Query(text="granuloma", k=5))
+    assert all(not r.startswith("joint") for h in text_hits for r in h.matched_by)
+    image_hits = searcher.search(Query(image=draw_pattern("granuloma", 5), k=5))
+    assert any(r == "joint:image" for h in image_hits for r in h.matched_by)

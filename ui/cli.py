@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from functools import wraps
 from pathlib import Path
@@ -13,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from retrieval.errors import BadInputError, PathAtlasError
+from retrieval.errors import BadInputError, EncoderMismatchError, PathAtlasError
 from retrieval.settings import Settings
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -254,7 +255,12 @@ def demo(
 
     settings = settings_for(index or Settings().home / "demo-index")
     corpus = build_demo_corpus(settings.home / "demo-corpus")
-    idx = Index.open(settings.index_dir, settings, create=True)
+    try:
+        idx = Index.open(settings.index_dir, settings, create=True)
+    except EncoderMismatchError:  # built by an older PathAtlas: the demo index is disposable, rebuild it
+        console.print(f"rebuilding the demo index at {settings.index_dir} for the current encoder")
+        shutil.rmtree(settings.index_dir)
+        idx = Index.open(settings.index_dir, settings, create=True)
     Indexer(idx).add([corpus])
     console.print(f"demo index at {settings.index_dir}\n[bold]search:[/bold] {query}")
     hits = Searcher(idx).search(Query(text=query, k=5))

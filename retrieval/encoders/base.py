@@ -56,6 +56,12 @@ class Encoder(ABC):
     dims: dict[str, int]
     text_spaces: tuple[str, ...] = ()
     image_spaces: tuple[str, ...] = ()
+    query_text_spaces: tuple[str, ...] | None = None
+    """Spaces a text *query* searches (default: all of ``text_spaces``). An encoder leaves out a space whose
+    text side is known to hurt ranking; its records are still encoded there for image queries."""
+
+    def text_query_spaces(self) -> tuple[str, ...]:
+        return self.query_text_spaces if self.query_text_spaces is not None else self.text_spaces
 
     @abstractmethod
     def encode_text(self, texts: Sequence[str]) -> Embeddings: ...

@@ -27,6 +27,10 @@ class DefaultEncoder(Encoder):
         if self.heads is not None:
             self.dims["joint"] = self.heads.config.joint_dim
             self.text_spaces, self.image_spaces = ("text", "joint"), ("visual", "joint")
+            # Measured (BENCHMARKS.md): the joint space lowers text-to-page recall for text queries, and
+            # its caption-to-image recall is weak, so text queries use MiniLM and BM25 only; image queries
+            # use both image spaces, reaching figures, cases and pages.
+            self.query_text_spaces = ("text",)
 
     @torch.inference_mode()
     def encode_text(self, texts: Sequence[str]) -> Embeddings:

@@ -1,0 +1,77 @@
+"""The QA benchmark harness: statistics, scoring, bad rows recorded per item, a complete run on the demo."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from agent.answerers.offline import OfflineAnswerer
+from agent.benchmarks.qa_bench import QABench, load_items, markdown_report, plot_qa, token_f1, wilson
+
+
+def test_wilson_interval_and_token_f1():
+    lo, hi = wilson(50, 100)
+    assert lo == pytest.approx(0.404, abs=0.002) and hi == pytest.approx(0.596, abs=0.002)
+    assert wilson(0, 0) == (0.0, 0.0)
+    assert token_f1("the koilocyte halo", "koilocyte halo") == pytest.approx(0.8)
+    assert token_f1("", "x") == 0.0
+
+
+def test_bad_rows_become_failed_items(tmp_path):
+    (tmp_path / "notes.png").write_text("not an image")
+    Image.new("RGB", (40, 40)).save(tmp_path / "ok.png")
+    rows = [
+        {"id": "good", "question": "Which?", "options": ["a", "b"], "answer": "B"},
+        {"id": "no-question", "question": "", "options": ["a", "b"], "answer": "A"},
+        {"id": "bad-letter", "question": "Which?", "options": ["a", "b"], "answer": "E"},
+        {"id": "bad-image", "question": "Which?", "options": ["a", "b"], "answer": "A", "image": "notes.png"},
+        {"id": "yes-no", "question": "Is it benign?", "answer": "yes", "image": "ok.png"},
+        {"id": "open", "question": "What lines the alveoli?", "answer": "type I pneumocytes"},
+    ]
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    items, failures = load_items(path, max_pixels=10_000_000)
+    assert [i.id for i in items] == ["good", "yes-no", "open"]
+    assert [i.kind for i in items] == ["mcq", "yesno", "open"] and items[1].question.options == ["yes", "no"]
+    failed = {f["id"]: f["error"] for f in failures}
+    assert set(failed) == {"no-question", "bad-letter", "bad-image"}
+    assert "options without a question" in failed["no-question"] and "not one of A, B" in failed["bad-letter"]
+
+
+def test_qa_run_on_the_demo_index(demo_index, tmp_path):
+    rows = [
+        {
+            "id": "q1",
+            "question": "Which cells have a clear perinuclear halo in HPV infection of the cervix?",
+            "options": ["Langhans giant cells", "Koilocytes", "Goblet cells"],
+            "answer": "B",
+            "gold": {"pdf_pages": [1, 1]},
+            "chapter": "Cervix",
+        },
+        {
+            "id": "q2",
+            "question": "Which stain shows acid-fast bacilli?",
+            "options": ["Ziehl-Neelsen", "Congo red", "Prussian blue"],
+            "answer": "A",
+            "gold": {"pdf_pages": [2, 2]},
+            "chapter": "Granulomas",
+        },
+        {"id": "q3", "question": "", "options": ["a"], "answer": "A"},
+    ]
+    path = tmp_path / "demo.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    items, failures = load_items(path, 10_000_000)
+    result = QABench(demo_index, OfflineAnswerer(demo_index.encoder)).run(items, failures)
+    assert result["n"] == 3
+    for mode in ("no-rag", "rag", "agentic"):
+        metrics = result["modes"][mode]
+        assert metrics["failed"] == 1 and 0 <= metrics["ci95"][0] <= metrics["accuracy"] <= metrics["ci95"][1]
+    assert result["modes"]["agentic"]["accuracy"] == 1.0
+    assert result["modes"]["agentic"]["evidence_recall@5"] == 1.0
+    assert set(result["modes"]["agentic"]["by_group"]) == {"Cervix", "Granulomas"}
+    report = markdown_report(result, "demo")
+    assert "| agentic | 1.000 |" in report
+    plot_qa(result, tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").stat().st_size > 5_000
