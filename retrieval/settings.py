@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     llm_json_mode: bool = Field(True, description="Ask OpenAI-compatible servers for a JSON object reply.")
     llm_images: bool = Field(False, description="Send the question image and evidence images (for VLMs).")
 
+    api_token: str | None = Field(None, description="When set, index and delete endpoints require this bearer token.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the REST API.")
+    max_upload_mb: int = Field(200, ge=1, description="Largest upload the REST API accepts.")
+
     max_image_pixels: int = Field(60_000_000, description="Larger images are refused (decompression bombs).")
     max_pdf_pages: int = 5_000
     thumbnail_px: int = Field(384, description="Longest side of stored thumbnails.")

@@ -208,6 +208,21 @@ def ask(
 
 @app.command()
 @friendly_errors
+def serve(
+    index: IndexOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+):
+    """Run the REST API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from ui.api.app import create_app
+
+    uvicorn.run(create_app(settings_for(index)), host=host, port=port)
+
+
+@app.command()
+@friendly_errors
 def info(index: IndexOpt = None, as_json: JsonOpt = False):
     """What an index holds: encoder, store, counts, sources."""
     from retrieval.index import Index

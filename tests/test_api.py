@@ -1,0 +1,123 @@
+"""The REST API through FastAPI's TestClient: search, ask, media, index jobs, auth, uploads, errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from corpora.demo import draw_pattern
+from retrieval.settings import Settings
+from ui.api.app import create_app
+
+TOKEN = "s3cret"
+
+
+@pytest.fixture(scope="module")
+def client(session_home, demo_corpus, tmp_path_factory):
+    index = tmp_path_factory.mktemp("api") / "index"
+    settings = Settings(home=session_home, index=index, api_token=TOKEN, max_upload_mb=5)
+    with TestClient(create_app(settings)) as test_client:
+        pdf = (demo_corpus / "primer" / "demo-primer.pdf").read_bytes()
+        job = test_client.post("/jobs", files={"file": ("primer.pdf", pdf)}, headers=auth()).json()
+        wait(test_client, job["id"])
+        yield test_client
+
+
+def auth():
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+def wait(client, job_id, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = client.get(f"/jobs/{job_id}").json()
+        if job["status"] not in ("queued", "running"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_health_and_openapi(client):
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["records"] > 0 and health["encoder"] == "default"
+    schema = client.get("/openapi.json").json()
+    assert {"/search", "/search/image", "/ask", "/jobs", "/sources", "/media/pages/{record_id}"} <= set(schema["paths"])
+    assert "SearchRequest" in schema["components"]["schemas"]
+
+
+def test_text_search_returns_cited_hits_with_media(client):
+    response = client.post("/search", json={"text": "koilocytes perinuclear halo", "k": 3})
+    hit = response.json()["hits"][0]
+    assert hit["citation"]["page"] == 1 and hit["citation"]["label"].startswith("primer.pdf")
+    thumb = client.get(hit["thumbnail_url"])
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    figure = client.post("/search", json={"text": "koilocytes", "filters": {"kind": "figure"}}).json()["hits"][0]
+    page = client.get(figure["page_url"])
+    assert page.status_code == 200 and page.content[:4] == b"\x89PNG"
+    assert client.post("/search", json={"text": ""}).status_code == 422
+
+
+def test_image_search_and_bad_images(client):
+    files = {"image": ("slide.png", png(draw_pattern("granuloma", 3)))}
+    hits = client.post("/search/image", files=files, data={"k": "3", "filters": json.dumps({"kind": "figure"})})
+    assert hits.status_code == 200 and hits.json()["hits"][0]["citation"]["figure"] == "Figure 2.1"
+    fake = client.post("/search/image", files={"image": ("x.png", b"plain text")})
+    assert fake.status_code == 400 and "not a readable image" in fake.json()["detail"]
+    big = client.post("/search/image", files={"image": ("big.png", b"0" * (6 << 20))})
+    assert big.status_code == 413
+
+
+def test_ask_answers_with_citations(client):
+    body = {
+        "question": "Which cells show a clear perinuclear halo in HPV infection of the cervix?",
+        "options": ["Langhans giant cells", "Koilocytes", "Goblet cells"],
+    }
+    answer = client.post("/ask", json=body).json()
+    assert answer["answer"] == "B" and answer["citations"] and answer["trace"][0]["step"] == "plan"
+
+
+def test_writes_need_the_token_and_uploads_are_checked(client):
+    assert client.post("/jobs", files={"file": ("a.pdf", b"%PDF")}).status_code == 401
+    assert client.delete("/sources/primer.pdf", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.post("/jobs", files={"file": ("notes.txt", b"x")}, headers=auth()).status_code == 415
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("../../escape.txt", "x")
+    bad_zip = client.post("/jobs", files={"file": ("cases.zip", evil.getvalue())}, headers=auth())
+    assert bad_zip.status_code == 400 and "leaves the archive" in bad_zip.json()["detail"]
+    broken = client.post("/jobs", files={"file": ("../../broken.pdf", b"%PDF-1.4 junk")}, headers=auth()).json()
+    assert broken["source"] == "broken.pdf"
+    done = wait(client, broken["id"])
+    assert done["status"] == "failed" and "not a readable PDF" in done["error"]
+    assert client.get("/health").json()["records"] > 0  # nothing already indexed was lost
+
+
+def test_case_zip_job_then_case_details_and_removal(client, demo_corpus):
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in (demo_corpus / "cases").rglob("*"):
+            if path.is_file():
+                z.write(path, path.relative_to(demo_corpus / "cases"))
+    job = client.post("/jobs", files={"file": ("demo-cases.zip", archive.getvalue())}, headers=auth()).json()
+    assert wait(client, job["id"])["status"] == "done"
+    assert {s["kind"] for s in client.get("/sources").json()} == {"pdf", "cases"}
+    hit = client.post("/search", json={"text": "sarcoidosis lymph node", "filters": {"kind": "case"}}).json()["hits"][0]
+    details = client.get(f"/cases/{hit['id']}").json()
+    assert details["diagnosis"] == "sarcoidosis" and len(details["images"]) == 2
+    assert client.get(details["images"][0]["url"]).status_code == 200
+    removed = client.delete("/sources/demo-cases", headers=auth())
+    assert removed.status_code == 200 and removed.json()["removed"] == 16
+    assert client.get("/cases/" + hit["id"]).status_code == 404
+    assert client.get("/media/thumbnails/../../etc/passwd").status_code == 404

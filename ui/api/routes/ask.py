@@ -1,0 +1,40 @@
+"""Ask a question (with options, optionally an image): answer, confidence, citations, trace."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
+
+from agent.questions import Question
+from indexer.images import open_image
+from ui.api.deps import EngineDep
+from ui.api.schemas import AskRequest, AskResponse
+from ui.api.uploads import read_limited
+
+router = APIRouter(tags=["ask"])
+
+
+@router.post("/ask", response_model=AskResponse, summary="Answer a question with cited evidence")
+def ask(request: AskRequest, engine: EngineDep) -> AskResponse:
+    result = engine.agent.ask(Question(request.question, request.options))
+    return AskResponse(**result.to_dict())
+
+
+@router.post("/ask/image", response_model=AskResponse, summary="Answer a question about an image")
+async def ask_image(
+    engine: EngineDep,
+    image: Annotated[UploadFile, File()],
+    question: Annotated[str, Form(min_length=1)],
+    options: Annotated[str, Form(description="JSON list of option texts")] = "[]",
+) -> AskResponse:
+    try:
+        parsed = json.loads(options)
+        assert isinstance(parsed, list) and all(isinstance(o, str) for o in parsed)
+    except (json.JSONDecodeError, AssertionError) as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "options must be a JSON list of strings") from exc
+    data = await read_limited(image, engine.settings.max_upload_mb << 20)
+    picture = open_image(data, engine.settings.max_image_pixels, name="the uploaded image")
+    result = engine.agent.ask(Question(question, parsed, picture))
+    return AskResponse(**result.to_dict())

@@ -1,0 +1,41 @@
+"""Search by text (JSON), by image (multipart) or both."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
+
+from indexer.images import open_image
+from retrieval.search import Query
+from ui.api.deps import EngineDep
+from ui.api.schemas import HitOut, SearchRequest, SearchResponse
+from ui.api.uploads import read_limited
+
+router = APIRouter(tags=["search"])
+
+
+@router.post("/search", response_model=SearchResponse, summary="Search by text")
+def search_text(request: SearchRequest, engine: EngineDep) -> SearchResponse:
+    hits = engine.searcher.search(Query(text=request.text, k=request.k, filters=request.filters))
+    return SearchResponse(hits=[HitOut.of(h) for h in hits])
+
+
+@router.post("/search/image", response_model=SearchResponse, summary="Search by image, optionally with text")
+async def search_image(
+    engine: EngineDep,
+    image: Annotated[UploadFile, File(description="A micrograph or figure (JPEG, PNG, TIFF...).")],
+    text: Annotated[str | None, Form()] = None,
+    k: Annotated[int, Form(ge=1, le=100)] = 10,
+    filters: Annotated[str, Form(description='JSON object, e.g. {"kind": "case"}')] = "{}",
+) -> SearchResponse:
+    try:
+        parsed = json.loads(filters)
+        assert isinstance(parsed, dict)
+    except (json.JSONDecodeError, AssertionError) as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "filters must be a JSON object") from exc
+    data = await read_limited(image, engine.settings.max_upload_mb << 20)
+    picture = open_image(data, engine.settings.max_image_pixels, name="the uploaded image")
+    hits = engine.searcher.search(Query(text=text, image=picture, k=k, filters=parsed))
+    return SearchResponse(hits=[HitOut.of(h) for h in hits])
