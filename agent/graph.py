@@ -77,6 +77,9 @@ class AgentResult:
 
 QUERY_WEIGHTS = {"question": 2.0, "image": 2.0, "option": 1.0, "finding": 1.0, "rewrite": 0.5}
 """How much each kind of sub-query's ranking counts when evidence from all of them is fused."""
+EVIDENCE_RRF_K = 2
+"""Each sub-query keeps only a few hits, so a small constant lets a top rank outweigh many low ones
+(with the usual 60, an item seen at rank 6 by six sub-queries beat one ranked first by four)."""
 
 
 def evidence_from_hits(found: dict[str, Evidence], hits: list[Hit], query_id: str) -> None:
@@ -100,7 +103,8 @@ def fuse_ranks(found: dict[str, Evidence], weights: dict[str, float]) -> None:
         for query_id, rank in evidence.ranks.items():
             rankings.setdefault(query_id, []).append((evidence.id, rank))
     ordered = {q: sorted(items, key=lambda item: item[1]) for q, items in rankings.items()}
-    for position, (evidence_id, _, _) in enumerate(reciprocal_rank_fusion(ordered, weights), start=1):
+    fused = reciprocal_rank_fusion(ordered, weights, k=EVIDENCE_RRF_K)
+    for position, (evidence_id, _, _) in enumerate(fused, start=1):
         found[evidence_id].rank = position
 
 
