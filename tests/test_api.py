@@ -121,3 +121,13 @@ def test_case_zip_job_then_case_details_and_removal(client, demo_corpus):
     assert removed.status_code == 200 and removed.json()["removed"] == 16
     assert client.get("/cases/" + hit["id"]).status_code == 404
     assert client.get("/media/thumbnails/../../etc/passwd").status_code == 404
+
+
+def test_bench_serve_drives_a_real_server_without_errors(demo_index):
+    """The load harness against a separately started `pathatlas serve` on loopback (small and short)."""
+    from agent.benchmarks.serve_bench import bench_serve
+
+    result = bench_serve(demo_index.path, clients=3, seconds=4)
+    assert result["errors"] == 0, result["error_kinds"]
+    assert result["text"]["n"] > 0 and result["image"]["n"] > 0
+    assert result["throughput_rps"] > 0 and result["text"]["p95_ms"] >= result["text"]["p50_ms"]

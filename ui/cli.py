@@ -463,6 +463,36 @@ def bench_qa_command(
     write_json(json_out, result)
 
 
+@bench_app.command("serve")
+@friendly_errors
+def bench_serve_command(
+    index: IndexOpt = None,
+    clients: Annotated[int, typer.Option(help="Concurrent clients.")] = 20,
+    seconds: Annotated[float, typer.Option(help="How long the load runs.")] = 30.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+):
+    """Throughput, p50/p95/p99 latency and errors of the REST service under concurrent load on loopback."""
+    from agent.benchmarks.serve_bench import bench_serve
+    from retrieval.index import Index
+
+    settings = settings_for(index)
+    Index.open(settings.index_dir, settings).close()  # fail here, not in the server, if the index is unusable
+    result = bench_serve(settings.index_dir, clients, seconds)
+    table = Table(
+        "kind",
+        "n",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        title=f"{clients} clients, {result['seconds']} s: {result['throughput_rps']} req/s, {result['errors']} errors",
+    )
+    for kind in ("text", "image", "ask"):
+        m = result[kind]
+        table.add_row(kind, str(m["n"]), str(m["p50_ms"]), str(m["p95_ms"]), str(m["p99_ms"]))
+    console.print(table)
+    write_json(json_out, result)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     try:
         app()
