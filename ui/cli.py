@@ -223,6 +223,38 @@ def serve(
 
 @app.command()
 @friendly_errors
+def ui(
+    index: IndexOpt = None,
+    api: Annotated[str | None, typer.Option(help="URL of a running 'pathatlas serve' (default: in process).")] = None,
+    port: Annotated[int, typer.Option(help="Port of the web UI.")] = 8501,
+):
+    """Open the web UI (Streamlit): search, ask, library."""
+    import subprocess
+
+    env = dict(os.environ)
+    if index is not None:
+        env["PATHATLAS_INDEX"] = str(index)
+    if api:
+        env["PATHATLAS_API_URL"] = api
+    app_file = Path(__file__).with_name("streamlit_app.py")
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_file),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    raise typer.Exit(subprocess.call(command, env=env))
+
+
+@app.command()
+@friendly_errors
 def info(index: IndexOpt = None, as_json: JsonOpt = False):
     """What an index holds: encoder, store, counts, sources."""
     from retrieval.index import Index
@@ -261,8 +293,9 @@ def demo(
     query: Annotated[
         str, typer.Option(help="Query to run once the demo index is ready.")
     ] = "koilocytes in cervical epithelium",
+    open_ui: Annotated[bool, typer.Option("--ui", help="Then open the web UI on the demo index.")] = False,
 ):
-    """Build the demo corpus and its index on first run, then run an example search."""
+    """Build the demo corpus and its index on first run, then run an example search (and open the UI)."""
     from corpora.demo import build_demo_corpus
     from indexer.pipeline import Indexer
     from retrieval.index import Index
@@ -284,6 +317,8 @@ def demo(
         table.add_row(str(rank), hit.kind, hit.citation.label(), hit.snippet)
     console.print(table)
     console.print(f'try: pathatlas search "granuloma with giant cells" --index {settings.index_dir}')
+    if open_ui:
+        ui(index=settings.index_dir, api=None, port=8501)
 
 
 @app.command("train-joint")
