@@ -8,6 +8,7 @@ twice, so with ``store=qdrant`` jobs write through the shared index.)
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from dataclasses import dataclass
@@ -43,6 +44,10 @@ class Engine:
         self.settings = settings
         self._swap = threading.Lock()
         self._write = threading.Lock()  # one index job at a time
+        # Model work is CPU-bound: more concurrent calls than cores only thrash. Asks (many searches each)
+        # get one slot of their own so short searches are not queued behind them.
+        self.search_slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+        self.ask_slots = threading.BoundedSemaphore(1)
         self.jobs: dict[str, Job] = {}
         self._open()
 

@@ -18,7 +18,8 @@ router = APIRouter(tags=["ask"])
 
 @router.post("/ask", response_model=AskResponse, summary="Answer a question with cited evidence")
 def ask(request: AskRequest, engine: EngineDep) -> AskResponse:
-    result = engine.agent.ask(Question(request.question, request.options))
+    with engine.ask_slots, engine.search_slots:
+        result = engine.agent.ask(Question(request.question, request.options))
     return AskResponse(**result.to_dict())
 
 
@@ -36,5 +37,6 @@ async def ask_image(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "options must be a JSON list of strings") from exc
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
     picture = open_image(data, engine.settings.max_image_pixels, name="the uploaded image")
-    result = engine.agent.ask(Question(question, parsed, picture))
+    with engine.ask_slots, engine.search_slots:
+        result = engine.agent.ask(Question(question, parsed, picture))
     return AskResponse(**result.to_dict())

@@ -18,7 +18,8 @@ router = APIRouter(tags=["search"])
 
 @router.post("/search", response_model=SearchResponse, summary="Search by text")
 def search_text(request: SearchRequest, engine: EngineDep) -> SearchResponse:
-    hits = engine.searcher.search(Query(text=request.text, k=request.k, filters=request.filters))
+    with engine.search_slots:
+        hits = engine.searcher.search(Query(text=request.text, k=request.k, filters=request.filters))
     return SearchResponse(hits=[HitOut.of(h) for h in hits])
 
 
@@ -37,5 +38,6 @@ async def search_image(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "filters must be a JSON object") from exc
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
     picture = open_image(data, engine.settings.max_image_pixels, name="the uploaded image")
-    hits = engine.searcher.search(Query(text=text, image=picture, k=k, filters=parsed))
+    with engine.search_slots:
+        hits = engine.searcher.search(Query(text=text, image=picture, k=k, filters=parsed))
     return SearchResponse(hits=[HitOut.of(h) for h in hits])
