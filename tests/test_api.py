@@ -127,7 +127,7 @@ def test_bench_serve_drives_a_real_server_without_errors(demo_index):
     """The load harness against a separately started `pathatlas serve` on loopback (small and short)."""
     from agent.benchmarks.serve_bench import bench_serve
 
-    result = bench_serve(demo_index.path, clients=3, seconds=4)
+    result = bench_serve(demo_index.path, clients=3, seconds=6)
     assert result["errors"] == 0, result["error_kinds"]
     assert result["text"]["n"] > 0 and result["image"]["n"] > 0
     assert result["throughput_rps"] > 0 and result["text"]["p95_ms"] >= result["text"]["p50_ms"]

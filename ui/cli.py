@@ -6,50 +6,21 @@ import json
 import os
 import shutil
 import sys
-from functools import wraps
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from retrieval.errors import BadInputError, EncoderMismatchError, PathAtlasError
+from retrieval.errors import BadInputError, EncoderMismatchError
 from retrieval.settings import Settings
+from ui.bench_cli import bench_app
+from ui.cli_common import IndexOpt, JsonOpt, console, err_console, friendly_errors, settings_for
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 app = typer.Typer(help="PathAtlas: cross-modal search and agentic RAG for pathology.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks: speed and quality, with JSON output.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
-console = Console()
-err_console = Console(stderr=True)
-
-IndexOpt = Annotated[
-    Path | None, typer.Option("--index", help="Index folder (default: PATHATLAS_INDEX or ~/.pathatlas/index).")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def settings_for(index: Path | None = None, **overrides) -> Settings:
-    values = {k: v for k, v in overrides.items() if v is not None}
-    if index is not None:
-        values["index"] = index
-    return Settings(**values)
-
-
-def friendly_errors(func):
-    """User mistakes end as one ``error:`` line and exit status 2, never a traceback."""
-
-    @wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except PathAtlasError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 def parse_filters(items: list[str] | None) -> dict[str, object]:
@@ -337,195 +308,6 @@ def train_joint(
         raise BadInputError(f"no data folder at {data}")
     summary = train(data, settings_for(), TrainConfig(epochs=epochs, seed=seed), out or WEIGHTS_DIR)
     console.print_json(json.dumps({k: v for k, v in summary.items() if k != "config"}))
-
-
-def write_json(path: Path | None, document) -> None:
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(document, indent=2))
-        console.print(f"wrote {path}")
-
-
-@bench_app.command("index")
-@friendly_errors
-def bench_index_command(
-    pdf: Annotated[Path, typer.Option(help="PDF to index.")] = Path("../shared/data/openstax_ap2e/book.pdf"),
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
-):
-    """Pages and figures per second indexing a PDF, and the time to re-index it unchanged."""
-    from agent.benchmarks.speed import bench_index
-
-    if not pdf.is_file():
-        raise BadInputError(f"no PDF at {pdf}")
-    result = bench_index(pdf, settings_for())
-    table = Table(*result)
-    table.add_row(*map(str, result.values()))
-    console.print(table)
-    write_json(json_out, result)
-
-
-@bench_app.command("search")
-@friendly_errors
-def bench_search_command(
-    records: Annotated[str, typer.Option(help="Comma-separated collection sizes.")] = "10000,100000",
-    stores: Annotated[str, typer.Option(help="Comma-separated stores.")] = "faiss,qdrant",
-    queries: Annotated[int, typer.Option(help="Text and image queries per run.")] = 50,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
-):
-    """p50/p95 latency of text and image searches (encoding included) on synthetic records."""
-    from agent.benchmarks.speed import bench_search
-
-    runs = []
-    table = Table("store", "records", "build s", "text p50 ms", "text p95 ms", "image p50 ms", "image p95 ms")
-    for store in stores.split(","):
-        for size in (int(n) for n in records.split(",")):
-            run = bench_search(size, store.strip(), settings_for(), queries=queries)
-            runs.append(run)
-            console.print(json.dumps(run))
-            write_json(json_out, {"runs": runs})  # after each run, so a long sweep keeps what it measured
-            table.add_row(
-                run["store"],
-                str(size),
-                str(run["build_seconds"]),
-                str(run["text"]["p50_ms"]),
-                str(run["text"]["p95_ms"]),
-                str(run["image"]["p50_ms"]),
-                str(run["image"]["p95_ms"]),
-            )
-    console.print(table)
-
-
-@bench_app.command("retrieval")
-@friendly_errors
-def bench_retrieval_command(
-    figures: Annotated[list[Path] | None, typer.Option(help="Figures JSONL: text to image, image to text.")] = None,
-    cases: Annotated[list[Path] | None, typer.Option(help="cases.jsonl or labels.csv: image to image.")] = None,
-    mcq: Annotated[
-        Path | None, typer.Option(help="MCQ JSONL with gold pdf_pages: text to page (needs --index).")
-    ] = None,
-    index: IndexOpt = None,
-    encoder: Annotated[str | None, typer.Option(help="Encoder to measure (default: PATHATLAS_ENCODER).")] = None,
-    split: Annotated[
-        str, typer.Option(help="Queries from the validation part ('val') or from everything ('all').")
-    ] = "val",
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
-    plot: Annotated[Path | None, typer.Option(help="Draw recall@k curves to this PNG.")] = None,
-):
-    """Recall@1/5/10, MRR (and precision@10 for image to image) per direction and method, with chance."""
-    from agent.benchmarks.retrieval_bench import plot_curves, run_retrieval_bench
-    from retrieval.encoders import create_encoder
-    from retrieval.index import Index
-
-    if not (figures or cases or mcq):
-        raise BadInputError("give at least one of --figures, --cases, --mcq")
-    if split not in ("val", "all"):
-        raise BadInputError(f"--split {split!r}: use val or all")
-    settings = settings_for(index, encoder=encoder)
-    idx = Index.open(settings.index_dir, settings) if mcq is not None else None
-    enc = idx.encoder if idx is not None else create_encoder(settings.encoder, settings)
-    result = run_retrieval_bench(enc, settings, figures or [], cases or [], mcq, idx, split)
-    for task, body in result["tasks"].items():
-        table = Table(
-            "method", "recall@1", "recall@5", "recall@10", "mrr", "precision@10", title=f"{task}, n={body['n']}"
-        )
-        for name, m in body["methods"].items():
-            cells = [
-                f"{m[key]:.3f}" if key in m else ""
-                for key in ("recall@1", "recall@5", "recall@10", "mrr", "precision@10")
-            ]
-            table.add_row(name, *cells)
-        console.print(table)
-    write_json(json_out, result)
-    if plot is not None:
-        plot_curves(result, plot)
-        console.print(f"wrote {plot}")
-
-
-@bench_app.command("qa")
-@friendly_errors
-def bench_qa_command(
-    questions: Annotated[Path, typer.Option(help="MCQ, image-MCQ, yes/no or open-question JSONL.")],
-    index: IndexOpt = None,
-    answerer: Annotated[str | None, typer.Option(help="offline (default) or llm.")] = None,
-    modes: Annotated[str, typer.Option(help="Comma-separated: no-rag, rag, agentic.")] = "no-rag,rag,agentic",
-    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
-    out: Annotated[Path, typer.Option(help="Folder for report.md and plot.png.")] = Path("bench-out/qa"),
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
-):
-    """Accuracy (95% CI), evidence recall@5, latency and failures per mode, per chapter or group."""
-    from agent.answerers import create_answerer
-    from agent.benchmarks.qa_bench import MODES, QABench, load_items, markdown_report, plot_qa
-    from retrieval.index import Index
-
-    chosen = [m.strip() for m in modes.split(",")]
-    if unknown := [m for m in chosen if m not in MODES]:
-        raise BadInputError(f"unknown mode {unknown[0]!r}: use {', '.join(MODES)}")
-    settings = settings_for(index, answerer=answerer)
-    idx = Index.open(settings.index_dir, settings)
-    items, failures = load_items(questions, settings.max_image_pixels)
-    items = items[:limit] if limit else items
-    bench = QABench(
-        idx, create_answerer(settings.answerer, settings, idx.encoder), settings.agent_rounds, settings.agent_k
-    )
-    result = bench.run(items, failures, chosen)
-    table = Table(
-        "mode",
-        "accuracy",
-        "95% CI",
-        "evidence R@5",
-        "p50 s",
-        "p95 s",
-        "no citation",
-        "failed",
-        title=f"{questions.name}: {result['n']} questions, answerer {result['answerer']}",
-    )
-    for mode, m in result["modes"].items():
-        table.add_row(
-            mode,
-            f"{m['accuracy']:.3f}",
-            f"{m['ci95'][0]:.3f}-{m['ci95'][1]:.3f}",
-            "" if m["evidence_recall@5"] is None else f"{m['evidence_recall@5']:.3f}",
-            f"{m['p50_s']:.2f}",
-            f"{m['p95_s']:.2f}",
-            "" if m["no_citation_rate"] is None else f"{m['no_citation_rate']:.3f}",
-            str(m["failed"]),
-        )
-    console.print(table)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.md").write_text(markdown_report(result, f"QA benchmark: {questions.name}"))
-    plot_qa(result, out / "plot.png")
-    console.print(f"wrote {out / 'report.md'} and {out / 'plot.png'}")
-    write_json(json_out, result)
-
-
-@bench_app.command("serve")
-@friendly_errors
-def bench_serve_command(
-    index: IndexOpt = None,
-    clients: Annotated[int, typer.Option(help="Concurrent clients.")] = 20,
-    seconds: Annotated[float, typer.Option(help="How long the load runs.")] = 30.0,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
-):
-    """Throughput, p50/p95/p99 latency and errors of the REST service under concurrent load on loopback."""
-    from agent.benchmarks.serve_bench import bench_serve
-    from retrieval.index import Index
-
-    settings = settings_for(index)
-    Index.open(settings.index_dir, settings).close()  # fail here, not in the server, if the index is unusable
-    result = bench_serve(settings.index_dir, clients, seconds)
-    table = Table(
-        "kind",
-        "n",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        title=f"{clients} clients, {result['seconds']} s: {result['throughput_rps']} req/s, {result['errors']} errors",
-    )
-    for kind in ("text", "image", "ask"):
-        m = result[kind]
-        table.add_row(kind, str(m["n"]), str(m["p50_ms"]), str(m["p95_ms"]), str(m["p99_ms"]))
-    console.print(table)
-    write_json(json_out, result)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -67,12 +67,12 @@ def png_bytes(seed: int) -> bytes:
 
 
 async def client(n: int, base: str, until: float, samples: dict[str, list[float]], errors: dict[str, int]) -> None:
-    """One user: mostly text searches, an image search every 4th request, an ask every 10th."""
+    """One user: mostly text searches, an image search every 4th request (the first one), an ask every 10th."""
     images = [png_bytes(n * 100 + i) for i in range(3)]
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         step = 0
         while time.perf_counter() < until:
-            kind = "ask" if step % 10 == 9 else "image" if step % 4 == 3 else "text"
+            kind = "ask" if step % 10 == 9 else "image" if step % 4 == 0 else "text"
             started = time.perf_counter()
             try:
                 if kind == "text":

@@ -1,0 +1,50 @@
+"""Pieces every ``pathatlas`` command shares: consoles, option types, settings, error handling."""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from retrieval.errors import PathAtlasError
+from retrieval.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+IndexOpt = Annotated[
+    Path | None, typer.Option("--index", help="Index folder (default: PATHATLAS_INDEX or ~/.pathatlas/index).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def settings_for(index: Path | None = None, **overrides) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if index is not None:
+        values["index"] = index
+    return Settings(**values)
+
+
+def friendly_errors(func):
+    """User mistakes end as one ``error:`` line and exit status 2, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except PathAtlasError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def write_json(path: Path | None, document) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2))
+        console.print(f"wrote {path}")
