@@ -53,3 +53,30 @@ def test_retrieval_bench_document_and_plot(tmp_path, settings):
     json.dumps(result)
     plot_curves(result, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").stat().st_size > 10_000
+
+
+def test_text_to_page_on_the_demo_index(demo_index, tmp_path):
+    from agent.benchmarks.retrieval_bench import text_to_page
+
+    rows = [
+        {
+            "id": "a",
+            "question": "Which cells have a perinuclear halo in HPV infection?",
+            "options": ["Koilocytes", "Goblet cells"],
+            "answer": "A",
+            "gold": {"pdf_pages": [1, 1]},
+        },
+        {
+            "id": "b",
+            "question": "Which giant cells have nuclei in a horseshoe?",
+            "options": ["Langhans", "Reed-Sternberg"],
+            "answer": "A",
+            "gold": {"pdf_pages": [2, 2]},
+        },
+        {"id": "c", "question": "No gold pages here", "options": ["x", "y"], "answer": "A"},
+    ]
+    path = tmp_path / "mcq.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    result = text_to_page(demo_index, path)
+    assert result["n"] == 2 and set(result["methods"]) == {"bm25", "dense", "hybrid"}
+    assert result["methods"]["hybrid"]["recall@1"] == 1.0 and len(result["methods"]["bm25"]["curve"]) == 20

@@ -55,11 +55,16 @@ def text_to_page(index: Index, mcq_path: Path, k: int = 10) -> dict[str, Any]:
     items = [q for q in read_mcq(mcq_path) if q.gold_pages]
     searcher = Searcher(index)
     methods: dict[str, dict[str, Any]] = {}
+    batch = 32  # questions are encoded a batch at a time
     for name, use in METHODS.items():
         ranks = []
-        for item in tqdm(items, desc=f"text->page {name}", leave=False):
-            hits = searcher.search(Query(text=item.search_text(), k=k, use=use))
-            ranks.append(first_relevant_rank(ranked_pages(hits), item.gold_pages.__contains__))
+        for start in tqdm(range(0, len(items), batch), desc=f"text->page {name}", leave=False):
+            chunk = items[start : start + batch]
+            results = searcher.search_many([Query(text=item.search_text(), k=k, use=use) for item in chunk])
+            ranks += [
+                first_relevant_rank(ranked_pages(hits), item.gold_pages.__contains__)
+                for item, hits in zip(chunk, results, strict=True)
+            ]
         methods[name] = summarise(ranks)
     return {"n": len(items), "methods": methods}
 
