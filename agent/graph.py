@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
-
-from agent.answerers.base import Answerer
-from agent.plan import SubQuery, plan, rewrite
-from agent.questions import Answer, Evidence, Question
-from agent.scoring import option_support
-from retrieval.fusion import reciprocal_rank_fusion
-from retrieval.records import Citation, Hit
-from retrieval.search import Query, Searcher
+from pathatlas.agent.answerers.base import Answerer
+from pathatlas.agent.plan import SubQuery, plan, rewrite
+from pathatlas.agent.questions import Answer, Evidence, Question
+from pathatlas.agent.scoring import option_support
+from pathatlas.retrieval.fusion import reciprocal_rank_fusion
+from pathatlas.retrieval.records import Citation, Hit
+from pathatlas.retrieval.search import Query, Searcher
 
 WEAK_SUPPORT = 0.05
 """Options whose best evidence sentence scores below this get a rewritten query in the next round."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agent.questions import Question
+from pathatlas.agent.questions import Question
 
 QUESTION_OPENERS = re.compile(
     r"^(which|what|who|where|when|how|why|name|identify|select|choose)\b.*", re.IGNORECASE | re.DOTALL

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pathatlas.retrieval.records import Citation
 from PIL import Image
 
-from retrieval.errors import BadInputError
-from retrieval.records import Citation
+from pathatlas.errors import BadInputError
 
 LETTERS = "ABCDEFGHIJ"
 

@@ -11,10 +11,9 @@ from dataclasses import replace
 
 import bm25s
 import numpy as np
-
-from agent.plan import IMAGE_QUERY
-from agent.questions import Evidence
-from retrieval.lexical import tokenize
+from pathatlas.agent.plan import IMAGE_QUERY
+from pathatlas.agent.questions import Evidence
+from pathatlas.retrieval.lexical import tokenize
 
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?;:])\s+|\n+")
 

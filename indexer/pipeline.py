@@ -7,14 +7,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pathatlas.indexer.sources import discover
+from pathatlas.indexer.sources.base import Source
+from pathatlas.retrieval.images import thumbnail
+from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.records import Entry, StoredVectors
 from tqdm.auto import tqdm
 
-from indexer.images import thumbnail
-from indexer.sources import discover
-from indexer.sources.base import Source
-from retrieval.errors import PathAtlasError
-from retrieval.index import Index
-from retrieval.records import Entry, StoredVectors
+from pathatlas.errors import PathAtlasError
 
 ENTRY_BATCH = 64
 

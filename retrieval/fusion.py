@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from retrieval.stores.base import ScoredIds
+from pathatlas.retrieval.stores.base import ScoredIds
 
 
 def reciprocal_rank_fusion(

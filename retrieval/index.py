@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retrieval.encoders import Encoder, create_encoder
-from retrieval.errors import EncoderMismatchError, IndexMissingError, PathAtlasError
-from retrieval.lexical import LexicalIndex
-from retrieval.settings import Settings
-from retrieval.stores import VectorStore, open_store
-from retrieval.stores.faiss_store import write_atomic
+from pathatlas.retrieval.encoders import Encoder, create_encoder
+from pathatlas.retrieval.lexical import LexicalIndex
+from pathatlas.retrieval.stores import VectorStore, open_store
+from pathatlas.retrieval.stores.faiss_store import write_atomic
+
+from pathatlas.errors import EncoderMismatchError, IndexMissingError, PathAtlasError
+from pathatlas.settings import Settings
 
 META_FILE = "pathatlas.json"
 FORMAT_VERSION = 1

@@ -12,9 +12,8 @@ from typing import Any
 import bm25s
 import numpy as np
 import Stemmer
-
-from retrieval.records import FILTER_FIELDS
-from retrieval.stores.base import Filters, ScoredIds, matches
+from pathatlas.retrieval.records import FILTER_FIELDS
+from pathatlas.retrieval.stores.base import Filters, ScoredIds, matches
 
 _stemmer = Stemmer.Stemmer("english")
 

@@ -11,7 +11,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest
 
-from retrieval.settings import Settings
+from pathatlas.settings import Settings
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -38,7 +38,7 @@ def settings(session_home, tmp_path) -> Settings:
 
 @pytest.fixture(scope="session")
 def demo_corpus(tmp_path_factory) -> Path:
-    from corpora.demo import build_demo_corpus
+    from pathatlas.corpora.demo import build_demo_corpus
 
     return build_demo_corpus(tmp_path_factory.mktemp("demo-corpus"))
 
@@ -46,8 +46,8 @@ def demo_corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_index(session_home, demo_corpus, tmp_path_factory):
     """The demo corpus indexed once with the default encoder and FAISS; tests must not modify it."""
-    from indexer.pipeline import Indexer
-    from retrieval.index import Index
+    from pathatlas.indexer.pipeline import Indexer
+    from pathatlas.retrieval.index import Index
 
     settings = Settings(home=session_home, index=tmp_path_factory.mktemp("demo") / "index")
     index = Index.open(settings.index_dir, settings, create=True)

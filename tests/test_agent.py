@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from pathatlas.agent.answerers import create_answerer
+from pathatlas.agent.answerers.base import AnswerError
+from pathatlas.agent.answerers.llm import LLMAnswerer, ReplyError, build_messages, parse_reply
+from pathatlas.agent.answerers.offline import OfflineAnswerer
+from pathatlas.agent.graph import Agent
+from pathatlas.agent.plan import is_negated, key_findings, plan, rewrite
+from pathatlas.agent.questions import Evidence, Question, letter_index
+from pathatlas.agent.scoring import diagnosis_votes, option_support
+from pathatlas.corpora.demo import draw_pattern
+from pathatlas.retrieval.records import Citation
+from pathatlas.retrieval.search import Searcher
 
-from agent.answerers import create_answerer
-from agent.answerers.base import AnswerError
-from agent.answerers.llm import LLMAnswerer, ReplyError, build_messages, parse_reply
-from agent.answerers.offline import OfflineAnswerer
-from agent.graph import Agent
-from agent.plan import is_negated, key_findings, plan, rewrite
-from agent.questions import Evidence, Question, letter_index
-from agent.scoring import diagnosis_votes, option_support
-from corpora.demo import draw_pattern
-from retrieval.errors import BadInputError, UnknownNameError
-from retrieval.records import Citation
-from retrieval.search import Searcher
+from pathatlas.errors import BadInputError, UnknownNameError
 
 KOILOCYTE_Q = Question(
     "A cervical smear shows squamous cells with a clear perinuclear halo and a wrinkled raisinoid nucleus. "

@@ -9,11 +9,11 @@ import zipfile
 
 import pytest
 from fastapi.testclient import TestClient
+from pathatlas.corpora.demo import draw_pattern
+from pathatlas.ui.api.app import create_app
 from PIL import Image
 
-from corpora.demo import draw_pattern
-from retrieval.settings import Settings
-from ui.api.app import create_app
+from pathatlas.settings import Settings
 
 TOKEN = "s3cret"
 
@@ -125,7 +125,7 @@ def test_case_zip_job_then_case_details_and_removal(client, demo_corpus):
 
 def test_bench_serve_drives_a_real_server_without_errors(demo_index):
     """The load harness against a separately started `pathatlas serve` on loopback (small and short)."""
-    from agent.benchmarks.serve_bench import bench_serve
+    from pathatlas.ui.bench_serve import bench_serve
 
     result = bench_serve(demo_index.path, clients=3, seconds=6)
     assert result["errors"] == 0, result["error_kinds"]

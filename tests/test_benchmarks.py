@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from pathatlas.retrieval.bench import run_retrieval_bench
+from pathatlas.retrieval.bench.common import chance, plot_curves
+from pathatlas.retrieval.encoders import create_encoder
+from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k, recall_and_mrr
 
-from agent.benchmarks.metrics import first_relevant_rank, precision_at_k, recall_and_mrr
-from agent.benchmarks.retrieval_bench import chance, plot_curves, run_retrieval_bench
-from retrieval.encoders import create_encoder
 from tests.test_joint import write_shared_layout
 
 
@@ -56,7 +57,7 @@ def test_retrieval_bench_document_and_plot(tmp_path, settings):
 
 
 def test_text_to_page_on_the_demo_index(demo_index, tmp_path):
-    from agent.benchmarks.retrieval_bench import text_to_page
+    from pathatlas.retrieval.bench.pages import text_to_page
 
     rows = [
         {

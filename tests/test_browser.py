@@ -12,9 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from agent.benchmarks.serve_bench import free_port, start_server
-from corpora.demo import draw_pattern
+from pathatlas.corpora.demo import draw_pattern
+from pathatlas.ui.bench_serve import free_port, start_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"

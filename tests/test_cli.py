@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
+from pathatlas.ui.cli import app
 from typer.testing import CliRunner
-
-from ui.cli import app
 
 runner = CliRunner()
 

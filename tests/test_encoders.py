@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from pathatlas.corpora.demo import draw_pattern
+from pathatlas.retrieval.encoders import Encoder, create_encoder
 from PIL import Image
 
-from corpora.demo import draw_pattern
-from retrieval.encoders import Encoder, create_encoder
-from retrieval.errors import BadInputError, UnknownNameError
+from pathatlas.errors import BadInputError, UnknownNameError
 
 TINY_CLIP = {
     "embed_dim": 24,
@@ -21,7 +21,7 @@ TINY_CLIP = {
 
 @pytest.fixture(scope="session")
 def default_encoder(session_home):
-    from retrieval.settings import Settings
+    from pathatlas.settings import Settings
 
     return create_encoder("default", Settings(home=session_home))
 
@@ -80,7 +80,7 @@ def test_open_clip_local_dir_loads_and_encodes(tiny_clip_dir, settings):
     assert text.shape == (2, 24) and image.shape == (1, 24)
     assert np.allclose(np.linalg.norm(np.vstack([text, image]), axis=1), 1.0, atol=1e-5)
     # The weights on disk are the ones used: a second load gives identical vectors.
-    from retrieval.encoders.open_clip_encoder import OpenClipEncoder
+    from pathatlas.retrieval.encoders.open_clip_encoder import OpenClipEncoder
 
     again = OpenClipEncoder(f"local-dir:{tiny_clip_dir}", settings, "cpu").encode_text(["granuloma"])["joint"]
     assert np.allclose(again, text[:1], atol=1e-6)
@@ -93,7 +93,7 @@ def test_open_clip_local_dir_loads_and_encodes(tiny_clip_dir, settings):
         ("local-dir:/no/such/folder", BadInputError, "cannot load encoder"),
         ("st:/no/such/folder", BadInputError, "no model folder"),
         ("clip-vit-b", UnknownNameError, "unknown encoder 'clip-vit-b'"),
-        ("py:retrieval.records.Hit", UnknownNameError, "not a Encoder subclass"),
+        ("py:pathatlas.retrieval.records.Hit", UnknownNameError, "not a Encoder subclass"),
     ],
 )
 def test_wrong_encoder_names_fail_fast_with_one_line(name, error, message, settings):

@@ -6,11 +6,11 @@ import json
 import shutil
 
 import pytest
+from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.index import Index
 from PIL import Image
 
-from indexer.pipeline import Indexer
-from retrieval.errors import EncoderMismatchError, IndexMissingError, PathAtlasError
-from retrieval.index import Index
+from pathatlas.errors import EncoderMismatchError, IndexMissingError, PathAtlasError
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_qdrant_index_end_to_end(settings, case_folder):
     index.close()
     reopened = Index.open(settings.index_dir, settings)
     assert reopened.meta.store == "qdrant" and reopened.store.count() == 16
-    from retrieval.search import Query, Searcher
+    from pathatlas.retrieval.search import Query, Searcher
 
     hits = Searcher(reopened).search(Query(text="tuberculosis granulomas", k=3))
     assert hits[0].payload["diagnosis"] in {"tuberculosis", "sarcoidosis"}

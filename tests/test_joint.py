@@ -7,12 +7,11 @@ import json
 import numpy as np
 import pytest
 import torch
-
-from corpora.demo import draw_pattern
-from indexer.datasets import is_validation
-from indexer.train_joint import TrainConfig, info_nce, train
-from retrieval.encoders.default import DefaultEncoder
-from retrieval.encoders.joint_heads import HeadsConfig, JointHeads
+from pathatlas.corpora.demo import draw_pattern
+from pathatlas.retrieval.datasets import is_validation
+from pathatlas.retrieval.encoders.default import DefaultEncoder
+from pathatlas.retrieval.encoders.joint_heads import HeadsConfig, JointHeads
+from pathatlas.retrieval.encoders.training import TrainConfig, info_nce, train
 
 PATTERN_TEXT = {
     "koilocytes": "koilocytes with perinuclear halos in cervical epithelium",

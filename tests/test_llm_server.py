@@ -9,12 +9,11 @@ import socket
 from pathlib import Path
 
 import pytest
-
-from agent.answerers import create_answerer
-from agent.answerers.base import AnswerError
-from agent.graph import Agent
-from agent.questions import Question
-from retrieval.search import Searcher
+from pathatlas.agent.answerers import create_answerer
+from pathatlas.agent.answerers.base import AnswerError
+from pathatlas.agent.graph import Agent
+from pathatlas.agent.questions import Question
+from pathatlas.retrieval.search import Searcher
 
 
 def smollm_gguf() -> Path:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from pathatlas.agent.answerers.offline import OfflineAnswerer
+from pathatlas.agent.bench import QABench, load_items, markdown_report, plot_qa, token_f1, wilson
 from PIL import Image
-
-from agent.answerers.offline import OfflineAnswerer
-from agent.benchmarks.qa_bench import QABench, load_items, markdown_report, plot_qa, token_f1, wilson
 
 
 def test_wilson_interval_and_token_f1():

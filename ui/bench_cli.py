@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pathatlas.ui.cli_common import IndexOpt, console, friendly_errors, settings_for, write_json
 from rich.table import Table
 
-from retrieval.errors import BadInputError
-from ui.cli_common import IndexOpt, console, friendly_errors, settings_for, write_json
+from pathatlas.errors import BadInputError
 
 bench_app = typer.Typer(help="Benchmarks: speed and quality, with JSON output.", no_args_is_help=True)
 
@@ -22,7 +22,7 @@ def bench_index_command(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
 ):
     """Pages and figures per second indexing a PDF, and the time to re-index it unchanged."""
-    from agent.benchmarks.speed import bench_index
+    from pathatlas.indexer.bench import bench_index
 
     if not pdf.is_file():
         raise BadInputError(f"no PDF at {pdf}")
@@ -42,7 +42,7 @@ def bench_search_command(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
 ):
     """p50/p95 latency of text and image searches (encoding included) on synthetic records."""
-    from agent.benchmarks.speed import bench_search
+    from pathatlas.retrieval.bench.speed import bench_search
 
     runs = []
     table = Table("store", "records", "build s", "text p50 ms", "text p95 ms", "image p50 ms", "image p95 ms")
@@ -81,9 +81,10 @@ def bench_retrieval_command(
     plot: Annotated[Path | None, typer.Option(help="Draw recall@k curves to this PNG.")] = None,
 ):
     """Recall@1/5/10, MRR (and precision@10 for image to image) per direction and method, with chance."""
-    from agent.benchmarks.retrieval_bench import plot_curves, run_retrieval_bench
-    from retrieval.encoders import create_encoder
-    from retrieval.index import Index
+    from pathatlas.retrieval.bench import run_retrieval_bench
+    from pathatlas.retrieval.bench.common import plot_curves
+    from pathatlas.retrieval.encoders import create_encoder
+    from pathatlas.retrieval.index import Index
 
     if not (figures or cases or mcq):
         raise BadInputError("give at least one of --figures, --cases, --mcq")
@@ -122,9 +123,9 @@ def bench_qa_command(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
 ):
     """Accuracy (95% CI), evidence recall@5, latency and failures per mode, per chapter or group."""
-    from agent.answerers import create_answerer
-    from agent.benchmarks.qa_bench import MODES, QABench, load_items, markdown_report, plot_qa
-    from retrieval.index import Index
+    from pathatlas.agent.answerers import create_answerer
+    from pathatlas.agent.bench import MODES, QABench, load_items, markdown_report, plot_qa
+    from pathatlas.retrieval.index import Index
 
     chosen = [m.strip() for m in modes.split(",")]
     if unknown := [m for m in chosen if m not in MODES]:
@@ -176,8 +177,8 @@ def bench_serve_command(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
 ):
     """Throughput, p50/p95/p99 latency and errors of the REST service under concurrent load on loopback."""
-    from agent.benchmarks.serve_bench import bench_serve
-    from retrieval.index import Index
+    from pathatlas.retrieval.index import Index
+    from pathatlas.ui.bench_serve import bench_serve
 
     settings = settings_for(index)
     Index.open(settings.index_dir, settings).close()  # fail here, not in the server, if the index is unusable

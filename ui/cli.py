@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pathatlas.ui.bench_cli import bench_app
+from pathatlas.ui.cli_common import IndexOpt, JsonOpt, console, err_console, friendly_errors, settings_for
 from rich.table import Table
 
-from retrieval.errors import BadInputError, EncoderMismatchError
-from retrieval.settings import Settings
-from ui.bench_cli import bench_app
-from ui.cli_common import IndexOpt, JsonOpt, console, err_console, friendly_errors, settings_for
+from pathatlas.errors import BadInputError, EncoderMismatchError
+from pathatlas.settings import Settings
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -49,8 +49,8 @@ def index(
     as_json: JsonOpt = False,
 ):
     """Add sources to an index (unchanged files are skipped)."""
-    from indexer.pipeline import Indexer
-    from retrieval.index import Index
+    from pathatlas.indexer.pipeline import Indexer
+    from pathatlas.retrieval.index import Index
 
     settings = settings_for(index, encoder=encoder)
     idx = Index.open(settings.index_dir, settings, create=True, store=store)
@@ -88,9 +88,9 @@ def search(
     as_json: JsonOpt = False,
 ):
     """Search by text, by image, or both."""
-    from indexer.images import open_image
-    from retrieval.index import Index
-    from retrieval.search import Query, Searcher
+    from pathatlas.retrieval.images import open_image
+    from pathatlas.retrieval.index import Index
+    from pathatlas.retrieval.search import Query, Searcher
 
     settings = settings_for(index)
     query = Query(text=text, k=k, filters=parse_filters(filter))
@@ -112,7 +112,7 @@ def search(
 
 def parse_options(items: list[str] | None) -> list[str]:
     """``--option A=text`` in any order (letters must run A, B, C...), or plain ``--option text`` in order."""
-    from agent.questions import LETTERS
+    from pathatlas.agent.questions import LETTERS
 
     options: dict[int, str] = {}
     for n, item in enumerate(items or []):
@@ -141,12 +141,12 @@ def ask(
     as_json: JsonOpt = False,
 ):
     """Answer a question with cited evidence: plan, search in several turns, weigh, answer."""
-    from agent.answerers import create_answerer
-    from agent.graph import Agent
-    from agent.questions import Question
-    from indexer.images import open_image
-    from retrieval.index import Index
-    from retrieval.search import Searcher
+    from pathatlas.agent.answerers import create_answerer
+    from pathatlas.agent.graph import Agent
+    from pathatlas.agent.questions import Question
+    from pathatlas.retrieval.images import open_image
+    from pathatlas.retrieval.index import Index
+    from pathatlas.retrieval.search import Searcher
 
     settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
     q = Question(question, parse_options(option), open_image(image, settings.max_image_pixels) if image else None)
@@ -186,8 +186,7 @@ def serve(
 ):
     """Run the REST API (OpenAPI docs at /docs)."""
     import uvicorn
-
-    from ui.api.app import create_app
+    from pathatlas.ui.api.app import create_app
 
     uvicorn.run(create_app(settings_for(index)), host=host, port=port)
 
@@ -228,7 +227,7 @@ def ui(
 @friendly_errors
 def info(index: IndexOpt = None, as_json: JsonOpt = False):
     """What an index holds: encoder, store, counts, sources."""
-    from retrieval.index import Index
+    from pathatlas.retrieval.index import Index
 
     settings = settings_for(index)
     stats = Index.open(settings.index_dir, settings).stats()
@@ -250,7 +249,7 @@ def remove(
     index: IndexOpt = None,
 ):
     """Delete one source and everything indexed from it."""
-    from retrieval.index import Index
+    from pathatlas.retrieval.index import Index
 
     settings = settings_for(index)
     removed = Index.open(settings.index_dir, settings).remove_source(source)
@@ -267,10 +266,10 @@ def demo(
     open_ui: Annotated[bool, typer.Option("--ui", help="Then open the web UI on the demo index.")] = False,
 ):
     """Build the demo corpus and its index on first run, then run an example search (and open the UI)."""
-    from corpora.demo import build_demo_corpus
-    from indexer.pipeline import Indexer
-    from retrieval.index import Index
-    from retrieval.search import Query, Searcher
+    from pathatlas.corpora.demo import build_demo_corpus
+    from pathatlas.indexer.pipeline import Indexer
+    from pathatlas.retrieval.index import Index
+    from pathatlas.retrieval.search import Query, Searcher
 
     settings = settings_for(index or Settings().home / "demo-index")
     corpus = build_demo_corpus(settings.home / "demo-corpus")
@@ -301,8 +300,8 @@ def train_joint(
     seed: Annotated[int, typer.Option()] = 0,
 ):
     """Train the pathatlas-joint-v1 heads from ../shared/data (deterministic for a seed)."""
-    from indexer.train_joint import TrainConfig, train
-    from retrieval.encoders.joint_heads import WEIGHTS_DIR
+    from pathatlas.retrieval.encoders.joint_heads import WEIGHTS_DIR
+    from pathatlas.retrieval.encoders.training import TrainConfig, train
 
     if not data.is_dir():
         raise BadInputError(f"no data folder at {data}")

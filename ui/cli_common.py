@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from retrieval.errors import PathAtlasError
-from retrieval.settings import Settings
+from pathatlas.errors import PathAtlasError
+from pathatlas.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)

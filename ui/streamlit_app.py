@@ -22,8 +22,7 @@ def backend():
     if url:
         return httpx.Client(base_url=url, timeout=120)
     from fastapi.testclient import TestClient
-
-    from ui.api.app import create_app
+    from pathatlas.ui.api.app import create_app
 
     client = TestClient(create_app())
     client.__enter__()  # run the app's lifespan once: models and index load here

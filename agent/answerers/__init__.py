@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from agent.answerers.base import Answerer, AnswerError
-from retrieval.encoders import Encoder
-from retrieval.errors import UnknownNameError
-from retrieval.plugins import import_plugin
-from retrieval.settings import Settings
+from pathatlas.agent.answerers.base import Answerer, AnswerError
+from pathatlas.retrieval.encoders import Encoder
+
+from pathatlas.errors import UnknownNameError
+from pathatlas.plugins import import_plugin
+from pathatlas.settings import Settings
 
 
 def create_answerer(name: str, settings: Settings, encoder: Encoder) -> Answerer:
     if name == "offline":
-        from agent.answerers.offline import OfflineAnswerer
+        from pathatlas.agent.answerers.offline import OfflineAnswerer
 
         return OfflineAnswerer(encoder)
     if name == "llm":
-        from agent.answerers.llm import LLMAnswerer
+        from pathatlas.agent.answerers.llm import LLMAnswerer
 
         return LLMAnswerer.from_settings(settings)
     if name.startswith("py:"):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from agent.questions import Answer, Evidence, Question
-from retrieval.errors import PathAtlasError
+from pathatlas.agent.questions import Answer, Evidence, Question
+
+from pathatlas.errors import PathAtlasError
 
 
 class AnswerError(PathAtlasError):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-
-from agent.answerers.base import Answerer
-from agent.plan import is_negated
-from agent.questions import Answer, Evidence, Question
-from agent.scoring import (
+from pathatlas.agent.answerers.base import Answerer
+from pathatlas.agent.plan import is_negated
+from pathatlas.agent.questions import Answer, Evidence, Question
+from pathatlas.agent.scoring import (
     best_sentence,
     candidate_sentences,
     confidence,
@@ -16,7 +15,7 @@ from agent.scoring import (
     rescale,
     sentence_bm25,
 )
-from retrieval.encoders import Encoder
+from pathatlas.retrieval.encoders import Encoder
 
 TEXT_KINDS = {"page", "figure", "passage"}
 

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from indexer.records import Record
-from retrieval.settings import Settings
+from pathatlas.indexer.records import Record
+
+from pathatlas.settings import Settings
 
 
 def hash_files(paths: list[Path]) -> str:

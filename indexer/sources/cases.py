@@ -7,10 +7,11 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from indexer.images import open_image, thumbnail
-from indexer.records import Case, Record
-from indexer.sources.base import Source, hash_files
-from retrieval.errors import BadInputError
+from pathatlas.indexer.records import Case, Record
+from pathatlas.indexer.sources.base import Source, hash_files
+from pathatlas.retrieval.images import open_image, thumbnail
+
+from pathatlas.errors import BadInputError
 
 METADATA_FILES = ("cases.jsonl", "labels.csv")
 KNOWN_FIELDS = {"image", "case", "title", "diagnosis", "organ", "description"}

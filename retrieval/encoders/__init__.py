@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import threading
 
-from retrieval.encoders.base import Embeddings, Encoder, l2_normalise
-from retrieval.errors import UnknownNameError
-from retrieval.plugins import import_plugin
-from retrieval.settings import Settings
+from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise
+
+from pathatlas.errors import UnknownNameError
+from pathatlas.plugins import import_plugin
+from pathatlas.settings import Settings
 
 _cache: dict[tuple[str, str], Encoder] = {}
 _lock = threading.Lock()
@@ -28,15 +29,15 @@ def resolve_device(device: str) -> str:
 
 def _build(name: str, settings: Settings, device: str) -> Encoder:
     if name == "default":
-        from retrieval.encoders.default import DefaultEncoder
+        from pathatlas.retrieval.encoders.default import DefaultEncoder
 
         return DefaultEncoder(settings)
     if name.startswith(("hf-hub:", "local-dir:")):
-        from retrieval.encoders.open_clip_encoder import OpenClipEncoder
+        from pathatlas.retrieval.encoders.open_clip_encoder import OpenClipEncoder
 
         return OpenClipEncoder(name, settings, device)
     if name.startswith("st:"):
-        from retrieval.encoders.sentence_transformers_encoder import SentenceTransformerEncoder
+        from pathatlas.retrieval.encoders.sentence_transformers_encoder import SentenceTransformerEncoder
 
         return SentenceTransformerEncoder(name, name[3:], settings, device)
     if name.startswith("py:"):

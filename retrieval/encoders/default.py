@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise, run_batched
+from pathatlas.retrieval.encoders.joint_heads import JointHeads
+from pathatlas.retrieval.encoders.towers import EFFICIENTNET_DIM, MINILM_DIM, EfficientNetTower, MiniLMTower
 from PIL import Image
 
-from retrieval.encoders.base import Embeddings, Encoder, l2_normalise, run_batched
-from retrieval.encoders.joint_heads import JointHeads
-from retrieval.encoders.towers import EFFICIENTNET_DIM, MINILM_DIM, EfficientNetTower, MiniLMTower
-from retrieval.settings import Settings
+from pathatlas.settings import Settings
 
 
 class DefaultEncoder(Encoder):

@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise, run_batched
 from PIL import Image
 
-from retrieval.encoders.base import Embeddings, Encoder, l2_normalise, run_batched
-from retrieval.errors import BadInputError
-from retrieval.settings import Settings
+from pathatlas.errors import BadInputError
+from pathatlas.plugins import require
+from pathatlas.settings import Settings
 
 
 class OpenClipEncoder(Encoder):
@@ -20,10 +21,7 @@ class OpenClipEncoder(Encoder):
     image_spaces = ("joint",)
 
     def __init__(self, name: str, settings: Settings, device: str):
-        try:
-            import open_clip
-        except ImportError as exc:
-            raise BadInputError(f"encoder {name!r} needs open_clip_torch: pip install open_clip_torch") from exc
+        open_clip = require("open_clip", "clip")
         self.name = name
         self.settings = settings
         self.device = device

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from pathatlas.retrieval.encoders.base import Embeddings, Encoder
 from PIL import Image
 
-from retrieval.encoders.base import Embeddings, Encoder
-from retrieval.errors import BadInputError
-from retrieval.settings import Settings
+from pathatlas.errors import BadInputError
+from pathatlas.settings import Settings
 
 
 class SentenceTransformerEncoder(Encoder):

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-from retrieval.errors import PathAtlasError
+from pathatlas.errors import PathAtlasError
 
 MINILM_DIM = 384
 EFFICIENTNET_DIM = 1280

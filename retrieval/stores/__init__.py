@@ -5,20 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from retrieval.errors import UnknownNameError
-from retrieval.plugins import import_plugin
-from retrieval.settings import Settings
-from retrieval.stores.base import Filters, VectorStore, matches
+from pathatlas.retrieval.stores.base import Filters, VectorStore, matches
+
+from pathatlas.errors import UnknownNameError
+from pathatlas.plugins import import_plugin
+from pathatlas.settings import Settings
 
 
 def _faiss() -> type[VectorStore]:
-    from retrieval.stores.faiss_store import FaissStore
+    from pathatlas.retrieval.stores.faiss_store import FaissStore
 
     return FaissStore
 
 
 def _qdrant() -> type[VectorStore]:
-    from retrieval.stores.qdrant_store import QdrantStore
+    from pathatlas.retrieval.stores.qdrant_store import QdrantStore
 
     return QdrantStore
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from pathatlas.retrieval.records import StoredVectors
 
-from retrieval.records import StoredVectors
-from retrieval.settings import Settings
+from pathatlas.settings import Settings
 
 Filters = Mapping[str, Any]
 """Payload field to a value, or to a list of accepted values; all fields must match."""

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pathatlas.retrieval.records import StoredVectors
+from pathatlas.retrieval.stores.base import Filters, ScoredIds, VectorStore, matches
 
-from retrieval.errors import PathAtlasError
-from retrieval.records import StoredVectors
-from retrieval.settings import Settings
-from retrieval.stores.base import Filters, ScoredIds, VectorStore, matches
+from pathatlas.errors import PathAtlasError
+from pathatlas.settings import Settings
 
 try:
     import faiss

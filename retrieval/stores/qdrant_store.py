@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
+from pathatlas.retrieval.stores.base import Filters, ScoredIds, VectorStore
 
-from retrieval.errors import PathAtlasError
-from retrieval.records import FILTER_FIELDS, StoredVectors
-from retrieval.settings import Settings
-from retrieval.stores.base import Filters, ScoredIds, VectorStore
+from pathatlas.errors import PathAtlasError
+from pathatlas.settings import Settings
 
 NAMESPACE = uuid.UUID("6f0c2a52-6d1e-4c55-9d0e-3f4b1f5a2b7c")
 SCROLL_PAGE = 1024

@@ -6,8 +6,7 @@ import secrets
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
-
-from ui.api.engine import Engine
+from pathatlas.ui.api.engine import Engine
 
 
 def get_engine(request: Request) -> Engine:

@@ -14,13 +14,14 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.answerers import create_answerer
-from agent.graph import Agent
-from indexer.pipeline import Indexer
-from retrieval.errors import PathAtlasError
-from retrieval.index import Index
-from retrieval.search import Searcher
-from retrieval.settings import Settings
+from pathatlas.agent.answerers import create_answerer
+from pathatlas.agent.graph import Agent
+from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.search import Searcher
+
+from pathatlas.errors import PathAtlasError
+from pathatlas.settings import Settings
 
 
 class JobCancelled(PathAtlasError):

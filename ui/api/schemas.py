@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pathatlas.retrieval.records import Citation, Hit
 from pydantic import BaseModel, Field
-
-from retrieval.records import Citation, Hit
 
 
 class CitationOut(BaseModel):

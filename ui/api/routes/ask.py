@@ -6,12 +6,11 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
-
-from agent.questions import Question
-from indexer.images import open_image
-from ui.api.deps import EngineDep
-from ui.api.schemas import AskRequest, AskResponse
-from ui.api.uploads import read_limited
+from pathatlas.agent.questions import Question
+from pathatlas.retrieval.images import open_image
+from pathatlas.ui.api.deps import EngineDep
+from pathatlas.ui.api.schemas import AskRequest, AskResponse
+from pathatlas.ui.api.uploads import read_limited
 
 router = APIRouter(tags=["ask"])
 

@@ -6,11 +6,10 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, UploadFile, status
-
-from ui.api.deps import EngineDep, require_token
-from ui.api.engine import Job
-from ui.api.schemas import JobOut, SourceOut
-from ui.api.uploads import extract_zip, read_limited, safe_name
+from pathatlas.ui.api.deps import EngineDep, require_token
+from pathatlas.ui.api.engine import Job
+from pathatlas.ui.api.schemas import JobOut, SourceOut
+from pathatlas.ui.api.uploads import extract_zip, read_limited, safe_name
 
 router = APIRouter(tags=["library"])
 Writer = Depends(require_token)

@@ -9,8 +9,7 @@ from typing import Any
 import pymupdf
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse, Response
-
-from ui.api.deps import EngineDep
+from pathatlas.ui.api.deps import EngineDep
 
 router = APIRouter(tags=["media"])
 RECORD_ID = re.compile(r"^[0-9a-f]{24}$")

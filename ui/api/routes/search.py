@@ -6,12 +6,11 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
-
-from indexer.images import open_image
-from retrieval.search import Query
-from ui.api.deps import EngineDep
-from ui.api.schemas import HitOut, SearchRequest, SearchResponse
-from ui.api.uploads import read_limited
+from pathatlas.retrieval.images import open_image
+from pathatlas.retrieval.search import Query
+from pathatlas.ui.api.deps import EngineDep
+from pathatlas.ui.api.schemas import HitOut, SearchRequest, SearchResponse
+from pathatlas.ui.api.uploads import read_limited
 
 router = APIRouter(tags=["search"])
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from retrieval.errors import BadInputError
+from pathatlas.errors import BadInputError
 
 # PathAtlas applies its own, configurable pixel limit (PATHATLAS_MAX_IMAGE_PIXELS) before decoding.
 Image.MAX_IMAGE_PIXELS = None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retrieval.errors import BadInputError
+from pathatlas.errors import BadInputError
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -101,7 +101,7 @@ def read_figures(path: Path) -> list[ImageItem]:
 
 def read_cases(path: Path, diagnosed_only: bool = True) -> list[ImageItem]:
     """A case folder's cases.jsonl or labels.csv; groups are cases (images without one are their own)."""
-    from indexer.sources.cases import read_metadata
+    from pathatlas.indexer.sources.cases import read_metadata
 
     items = []
     for row in read_metadata(path):

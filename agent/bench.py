@@ -15,17 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pathatlas.agent.answerers.base import Answerer
+from pathatlas.agent.graph import Agent, evidence_from_hits
+from pathatlas.agent.questions import Answer, Evidence, Question, letter_index
+from pathatlas.retrieval.datasets import read_jsonl
+from pathatlas.retrieval.images import open_image
+from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.metrics import percentile_ms
+from pathatlas.retrieval.search import Query, Searcher
 from tqdm.auto import tqdm
 
-from agent.answerers.base import Answerer
-from agent.benchmarks.metrics import percentile_ms
-from agent.graph import Agent, evidence_from_hits
-from agent.questions import Answer, Evidence, Question, letter_index
-from indexer.datasets import read_jsonl
-from indexer.images import open_image
-from retrieval.errors import PathAtlasError
-from retrieval.index import Index
-from retrieval.search import Query, Searcher
+from pathatlas.errors import PathAtlasError
+from pathatlas.plugins import require
 
 MODES = ("no-rag", "rag", "agentic")
 YES_NO = {"yes", "no"}
@@ -225,9 +226,7 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
 
 
 def plot_qa(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
+    require("matplotlib", "plot").use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 

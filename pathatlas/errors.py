@@ -19,3 +19,7 @@ class EncoderMismatchError(PathAtlasError):
 
 class UnknownNameError(PathAtlasError):
     """A registry (encoder, store, source, answerer) has no entry of that name."""
+
+
+class MissingExtraError(PathAtlasError):
+    """An optional dependency is not installed; the message names the extra that installs it."""

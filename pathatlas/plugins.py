@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from retrieval.errors import UnknownNameError
+from pathatlas.errors import MissingExtraError, UnknownNameError
 
 
 def import_plugin(name: str, base: type, what: str) -> type:
@@ -18,3 +18,11 @@ def import_plugin(name: str, base: type, what: str) -> type:
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise UnknownNameError(f"{what} {name!r}: {dotted} is not a {base.__name__} subclass")
     return cls
+
+
+def require(module: str, extra: str):
+    """Import an optional dependency, or fail with the one line that says which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(f"{module} is not installed: pip install 'pathatlas[{extra}]'") from exc

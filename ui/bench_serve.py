@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pathatlas.corpora.demo import draw_pattern
+from pathatlas.retrieval.bench.speed import TEXT_QUERIES
+from pathatlas.retrieval.metrics import percentile_ms
 
-from agent.benchmarks.metrics import percentile_ms
-from agent.benchmarks.speed import PATTERNS, TEXT_QUERIES
-from corpora.demo import draw_pattern
+PATTERNS = ["koilocytes", "granuloma", "glands", "keratin-pearls", "alveoli", "small-blue-cells"]
 
 ASK = {
     "question": "Which cells show a clear perinuclear halo in HPV infection?",
@@ -39,7 +40,7 @@ def start_server(index: Path, port: int, timeout: float = 180.0) -> subprocess.P
     command = [
         sys.executable,
         "-c",
-        "from ui.cli import app; app()",
+        "from pathatlas.ui.cli import app; app()",
         "serve",
         "--index",
         str(index),

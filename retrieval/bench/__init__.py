@@ -1,0 +1,45 @@
+"""Retrieval benchmarks in every direction (``pathatlas bench retrieval``) and search latency (``bench search``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pathatlas.retrieval.bench.images import ImageSet, cross_modal, image_to_image
+from pathatlas.retrieval.bench.pages import text_to_page
+from pathatlas.retrieval.datasets import read_cases, read_figures
+from pathatlas.retrieval.encoders import Encoder
+from pathatlas.retrieval.index import Index
+
+from pathatlas.settings import Settings
+
+
+def run_retrieval_bench(
+    encoder: Encoder,
+    settings: Settings,
+    figures: list[Path] = (),
+    cases: list[Path] = (),
+    mcq: Path | None = None,
+    index: Index | None = None,
+    split: str = "val",
+) -> dict[str, Any]:
+    tasks: dict[str, Any] = {}
+    for path in figures:
+        items = read_figures(path)
+        tasks.update(cross_modal(items, ImageSet(items, encoder, settings, split), encoder))
+    for path in cases:
+        items = read_cases(path, diagnosed_only=False)
+        images = ImageSet(items, encoder, settings, split)
+        # One case file gives the plain task names; several are told apart by their folder names.
+        suffix = f":{path.parent.name}" if len(cases) > 1 else ""
+        if any(sum(j.group == i.group for j in items) > 1 for i in items):
+            tasks["image_to_image_case" + suffix] = image_to_image(images, lambda a, b: a.group == b.group)
+        if any(i.label for i in items):
+            tasks["image_to_image_label" + suffix] = image_to_image(
+                images, lambda a, b: a.label is not None and a.label == b.label
+            )
+    if mcq is not None:
+        if index is None:
+            raise ValueError("text_to_page needs --index: an index of the book the questions cite")
+        tasks["text_to_page"] = text_to_page(index, mcq)
+    return {"encoder": encoder.name, "split": split, "tasks": tasks}

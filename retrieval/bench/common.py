@@ -1,0 +1,65 @@
+"""Summaries every retrieval task shares: recall@k with its curve, chance by random rankings, plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pathatlas.retrieval.metrics import recall_and_mrr
+
+from pathatlas.plugins import require
+
+CURVE_K = 20
+CHANCE_DRAWS = 50
+
+
+def summarise(first_ranks: list[int | None]) -> dict[str, Any]:
+    """Recall@1/5/10 and MRR, plus the recall@k curve the plot draws."""
+    out: dict[str, Any] = recall_and_mrr(first_ranks)
+    out["curve"] = [recall_and_mrr(first_ranks, cutoffs=(k,))[f"recall@{k}"] for k in range(1, CURVE_K + 1)]
+    return out
+
+
+def chance(n_candidates: int, relevant_counts: list[int], seed: int = 0) -> dict[str, Any]:
+    """The same metrics for random rankings, averaged over fixed-seed draws."""
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(CHANCE_DRAWS):
+        ranks = []
+        for count in relevant_counts:
+            positions = rng.permutation(n_candidates)[:count] if count else []
+            ranks.append(int(min(positions)) + 1 if count else None)
+        draws.append(summarise(ranks))
+    return {
+        key: (
+            np.mean([d[key] for d in draws], axis=0).tolist()
+            if key == "curve"
+            else float(np.mean([d[key] for d in draws]))
+        )
+        for key in draws[0]
+    }
+
+
+def plot_curves(result: dict[str, Any], path: Path) -> None:
+    """Recall@k curves, one panel per task."""
+    require("matplotlib", "plot").use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = result["tasks"]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
+    for ax, (task, body) in zip(axes[0], tasks.items(), strict=True):
+        for method, metrics in body["methods"].items():
+            ks = range(1, len(metrics["curve"]) + 1)
+            ax.plot(ks, metrics["curve"], label=method, linestyle="--" if method == "chance" else "-")
+        ax.set_title(f"{task} (n={body['n']})", fontsize=9)
+        ax.set_xlabel("k")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("recall@k")
+    fig.suptitle(f"PathAtlas retrieval, encoder {result['encoder']}, {result['split']} queries", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
