@@ -15,18 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.graph import Agent, evidence_from_hits
 from pathatlas.agent.questions import Answer, Evidence, Question, letter_index
+from pathatlas.errors import PathAtlasError
+from pathatlas.plugins import require
 from pathatlas.retrieval.datasets import read_jsonl
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import percentile_ms
 from pathatlas.retrieval.search import Query, Searcher
-from tqdm.auto import tqdm
-
-from pathatlas.errors import PathAtlasError
-from pathatlas.plugins import require
 
 MODES = ("no-rag", "rag", "agentic")
 YES_NO = {"yes", "no"}

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
+
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.plan import SubQuery, plan, rewrite
 from pathatlas.agent.questions import Answer, Evidence, Question

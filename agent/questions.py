@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pathatlas.retrieval.records import Citation
 from PIL import Image
 
 from pathatlas.errors import BadInputError
+from pathatlas.retrieval.records import Citation
 
 LETTERS = "ABCDEFGHIJ"
 

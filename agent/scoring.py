@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import bm25s
 import numpy as np
+
 from pathatlas.agent.plan import IMAGE_QUERY
 from pathatlas.agent.questions import Evidence
 from pathatlas.retrieval.lexical import tokenize

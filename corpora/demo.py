@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pymupdf
-from pathatlas.corpora.demo_text import CASES, CHAPTERS
 from PIL import Image, ImageDraw, ImageFilter
+
+from pathatlas.corpora.demo_text import CASES, CHAPTERS
 
 SIZE = 320
 EOSIN = (236, 168, 196)

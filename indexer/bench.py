@@ -9,7 +9,6 @@ from typing import Any
 
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
-
 from pathatlas.settings import Settings
 
 

@@ -7,14 +7,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
+from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.base import Source
 from pathatlas.retrieval.images import thumbnail
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Entry, StoredVectors
-from tqdm.auto import tqdm
-
-from pathatlas.errors import PathAtlasError
 
 ENTRY_BATCH = 64
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from pathatlas.retrieval.records import BBox, Entry
 from PIL import Image
+
+from pathatlas.retrieval.records import BBox, Entry
 
 
 def stable_id(*parts: object) -> str:

@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pathatlas.errors import EncoderMismatchError, IndexMissingError, PathAtlasError
 from pathatlas.retrieval.encoders import Encoder, create_encoder
 from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.stores import VectorStore, open_store
 from pathatlas.retrieval.stores.faiss_store import write_atomic
-
-from pathatlas.errors import EncoderMismatchError, IndexMissingError, PathAtlasError
 from pathatlas.settings import Settings
 
 META_FILE = "pathatlas.json"

@@ -12,6 +12,7 @@ from typing import Any
 import bm25s
 import numpy as np
 import Stemmer
+
 from pathatlas.retrieval.records import FILTER_FIELDS
 from pathatlas.retrieval.stores.base import Filters, ScoredIds, matches
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from PIL import Image
+
+from pathatlas.errors import BadInputError
 from pathatlas.retrieval.fusion import page_key, reciprocal_rank_fusion, snippet
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Citation, Hit
 from pathatlas.retrieval.stores.base import Filters, ScoredIds
-from PIL import Image
-
-from pathatlas.errors import BadInputError
 
 RANKERS = ("bm25", "dense")
 """Ranker groups a caller may switch off (benchmarks compare BM25 alone, dense alone, both)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
 from pathatlas.agent.answerers import create_answerer
 from pathatlas.agent.answerers.base import AnswerError
 from pathatlas.agent.answerers.llm import LLMAnswerer, ReplyError, build_messages, parse_reply
@@ -14,10 +15,9 @@ from pathatlas.agent.plan import is_negated, key_findings, plan, rewrite
 from pathatlas.agent.questions import Evidence, Question, letter_index
 from pathatlas.agent.scoring import diagnosis_votes, option_support
 from pathatlas.corpora.demo import draw_pattern
+from pathatlas.errors import BadInputError, UnknownNameError
 from pathatlas.retrieval.records import Citation
 from pathatlas.retrieval.search import Searcher
-
-from pathatlas.errors import BadInputError, UnknownNameError
 
 KOILOCYTE_Q = Question(
     "A cervical smear shows squamous cells with a clear perinuclear halo and a wrinkled raisinoid nucleus. "

@@ -9,11 +9,11 @@ import zipfile
 
 import pytest
 from fastapi.testclient import TestClient
-from pathatlas.corpora.demo import draw_pattern
-from pathatlas.ui.api.app import create_app
 from PIL import Image
 
+from pathatlas.corpora.demo import draw_pattern
 from pathatlas.settings import Settings
+from pathatlas.ui.api.app import create_app
 
 TOKEN = "s3cret"
 

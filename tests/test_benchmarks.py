@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from pathatlas.retrieval.bench import run_retrieval_bench
 from pathatlas.retrieval.bench.common import chance, plot_curves
 from pathatlas.retrieval.encoders import create_encoder
 from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k, recall_and_mrr
-
 from tests.test_joint import write_shared_layout
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.ui.bench_serve import free_port, start_server
 

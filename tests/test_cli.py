@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from pathatlas.ui.cli import app
 from typer.testing import CliRunner
+
+from pathatlas.ui.cli import app
 
 runner = CliRunner()
 

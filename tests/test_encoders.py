@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from pathatlas.corpora.demo import draw_pattern
-from pathatlas.retrieval.encoders import Encoder, create_encoder
 from PIL import Image
 
+from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError, UnknownNameError
+from pathatlas.retrieval.encoders import Encoder, create_encoder
 
 TINY_CLIP = {
     "embed_dim": 24,

@@ -6,11 +6,11 @@ import json
 import shutil
 
 import pytest
-from pathatlas.indexer.pipeline import Indexer
-from pathatlas.retrieval.index import Index
 from PIL import Image
 
 from pathatlas.errors import EncoderMismatchError, IndexMissingError, PathAtlasError
+from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.index import Index
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.retrieval.datasets import is_validation
 from pathatlas.retrieval.encoders.default import DefaultEncoder

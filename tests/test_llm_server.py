@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
+
 from pathatlas.agent.answerers import create_answerer
 from pathatlas.agent.answerers.base import AnswerError
 from pathatlas.agent.graph import Agent

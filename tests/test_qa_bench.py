@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from PIL import Image
+
 from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.bench import QABench, load_items, markdown_report, plot_qa, token_f1, wilson
-from PIL import Image
 
 
 def test_wilson_interval_and_token_f1():

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+
 from pathatlas.corpora.demo import draw_pattern
+from pathatlas.errors import BadInputError
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion, snippet
 from pathatlas.retrieval.search import Query, Searcher
-
-from pathatlas.errors import BadInputError
 
 
 def test_rrf_weights_and_ranks():

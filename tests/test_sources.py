@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pymupdf
 import pytest
+from PIL import Image
+
+from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Figure, Page
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.indexer.sources.pdf import PdfSource, clean_text, figure_label, find_caption
 from pathatlas.retrieval.images import open_image
-from PIL import Image
-
-from pathatlas.errors import BadInputError
 from tests.conftest import shared_data
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pathatlas.retrieval.records import StoredVectors
-from pathatlas.retrieval.stores import open_store, store_class
 
 from pathatlas.errors import UnknownNameError
+from pathatlas.retrieval.records import StoredVectors
+from pathatlas.retrieval.stores import open_store, store_class
 
 DIMS = {"text": 16, "visual": 8}
 STORES = ["faiss", "qdrant-edge", "qdrant-memory"]

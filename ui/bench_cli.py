@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pathatlas.ui.cli_common import IndexOpt, console, friendly_errors, settings_for, write_json
 from rich.table import Table
 
 from pathatlas.errors import BadInputError
+from pathatlas.ui.cli_common import IndexOpt, console, friendly_errors, settings_for, write_json
 
 bench_app = typer.Typer(help="Benchmarks: speed and quality, with JSON output.", no_args_is_help=True)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.retrieval.bench.speed import TEXT_QUERIES
 from pathatlas.retrieval.metrics import percentile_ms

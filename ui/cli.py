@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pathatlas.ui.bench_cli import bench_app
-from pathatlas.ui.cli_common import IndexOpt, JsonOpt, console, err_console, friendly_errors, settings_for
 from rich.table import Table
 
 from pathatlas.errors import BadInputError, EncoderMismatchError
 from pathatlas.settings import Settings
+from pathatlas.ui.bench_cli import bench_app
+from pathatlas.ui.cli_common import IndexOpt, JsonOpt, console, err_console, friendly_errors, settings_for
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -186,6 +186,7 @@ def serve(
 ):
     """Run the REST API (OpenAPI docs at /docs)."""
     import uvicorn
+
     from pathatlas.ui.api.app import create_app
 
     uvicorn.run(create_app(settings_for(index)), host=host, port=port)

@@ -22,6 +22,7 @@ def backend():
     if url:
         return httpx.Client(base_url=url, timeout=120)
     from fastapi.testclient import TestClient
+
     from pathatlas.ui.api.app import create_app
 
     client = TestClient(create_app())

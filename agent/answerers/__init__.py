@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathatlas.agent.answerers.base import Answerer, AnswerError
-from pathatlas.retrieval.encoders import Encoder
-
 from pathatlas.errors import UnknownNameError
 from pathatlas.plugins import import_plugin
+from pathatlas.retrieval.encoders import Encoder
 from pathatlas.settings import Settings
 
 

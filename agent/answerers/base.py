@@ -6,7 +6,6 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from pathatlas.agent.questions import Answer, Evidence, Question
-
 from pathatlas.errors import PathAtlasError
 
 

@@ -15,10 +15,10 @@ import re
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from pathatlas.agent.answerers.base import Answerer, AnswerError
-from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, letter_index
 from PIL import Image
 
+from pathatlas.agent.answerers.base import Answerer, AnswerError
+from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, letter_index
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.settings import Settings
 

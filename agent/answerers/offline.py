@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.plan import is_negated
 from pathatlas.agent.questions import Answer, Evidence, Question

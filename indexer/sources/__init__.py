@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.base import Source
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.indexer.sources.pdf import PdfSource
-
-from pathatlas.errors import BadInputError
 from pathatlas.settings import Settings
 
 SOURCES: dict[str, type[Source]] = {"pdf": PdfSource, "cases": CaseFolderSource}

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from pathatlas.indexer.records import Record
-
 from pathatlas.settings import Settings
 
 

@@ -7,11 +7,10 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Record
 from pathatlas.indexer.sources.base import Source, hash_files
 from pathatlas.retrieval.images import open_image, thumbnail
-
-from pathatlas.errors import BadInputError
 
 METADATA_FILES = ("cases.jsonl", "labels.csv")
 KNOWN_FIELDS = {"image", "case", "title", "diagnosis", "organ", "description"}

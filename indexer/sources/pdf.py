@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pymupdf
+from PIL import Image
+
+from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Figure, Page, Record
 from pathatlas.indexer.sources.base import Source, hash_files
 from pathatlas.retrieval.images import open_image, thumbnail
 from pathatlas.retrieval.records import BBox
-from PIL import Image
-
-from pathatlas.errors import BadInputError
 
 CAPTION_START = re.compile(r"^\s*(fig(?:ure)?\.?)\s*(\d+[\w.\-]*)", re.IGNORECASE)
 MAX_CAPTION_GAP = 72.0

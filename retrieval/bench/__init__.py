@@ -10,7 +10,6 @@ from pathatlas.retrieval.bench.pages import text_to_page
 from pathatlas.retrieval.datasets import read_cases, read_figures
 from pathatlas.retrieval.encoders import Encoder
 from pathatlas.retrieval.index import Index
-
 from pathatlas.settings import Settings
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pathatlas.retrieval.metrics import recall_and_mrr
 
 from pathatlas.plugins import require
+from pathatlas.retrieval.metrics import recall_and_mrr
 
 CURVE_K = 20
 CHANCE_DRAWS = 50

@@ -17,14 +17,14 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
+
 from pathatlas.retrieval.bench.common import chance, summarise
 from pathatlas.retrieval.datasets import ImageItem, is_validation
 from pathatlas.retrieval.encoders import Encoder
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k
-from tqdm.auto import tqdm
-
 from pathatlas.settings import Settings
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from pathatlas.retrieval.bench.common import summarise
 from pathatlas.retrieval.datasets import read_mcq
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import first_relevant_rank
 from pathatlas.retrieval.search import Query, Searcher
-from tqdm.auto import tqdm
 
 METHODS: dict[str, tuple[str, ...]] = {"bm25": ("bm25",), "dense": ("dense",), "hybrid": ("bm25", "dense")}
 

@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
 from pathatlas.retrieval.encoders import l2_normalise
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import percentile_ms
 from pathatlas.retrieval.records import StoredVectors
 from pathatlas.retrieval.search import Query, Searcher
-from PIL import Image
-from tqdm.auto import tqdm
-
 from pathatlas.settings import Settings
 
 TEXT_QUERIES = [

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import threading
 
-from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise
-
 from pathatlas.errors import UnknownNameError
 from pathatlas.plugins import import_plugin
+from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise
 from pathatlas.settings import Settings
 
 _cache: dict[tuple[str, str], Encoder] = {}

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from PIL import Image
+
 from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise, run_batched
 from pathatlas.retrieval.encoders.joint_heads import JointHeads
 from pathatlas.retrieval.encoders.towers import EFFICIENTNET_DIM, MINILM_DIM, EfficientNetTower, MiniLMTower
-from PIL import Image
-
 from pathatlas.settings import Settings
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise, run_batched
 from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.plugins import require
+from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise, run_batched
 from pathatlas.settings import Settings
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pathatlas.retrieval.encoders.base import Embeddings, Encoder
 from PIL import Image
 
 from pathatlas.errors import BadInputError
+from pathatlas.retrieval.encoders.base import Embeddings, Encoder
 from pathatlas.settings import Settings
 
 

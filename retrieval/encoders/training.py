@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torchvision import transforms
+from tqdm.auto import tqdm
+
 from pathatlas.retrieval.datasets import ImageItem, is_validation, read_cases, read_figures
 from pathatlas.retrieval.encoders.joint_heads import WEIGHTS_DIR, HeadsConfig, JointHeads
 from pathatlas.retrieval.encoders.towers import IMAGE_SIZE, LITE_MEAN, LITE_STD, EfficientNetTower, MiniLMTower
 from pathatlas.retrieval.images import open_image
-from torchvision import transforms
-from tqdm.auto import tqdm
-
 from pathatlas.settings import Settings
 
 DATASETS = {

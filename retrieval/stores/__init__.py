@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from pathatlas.retrieval.stores.base import Filters, VectorStore, matches
-
 from pathatlas.errors import UnknownNameError
 from pathatlas.plugins import import_plugin
+from pathatlas.retrieval.stores.base import Filters, VectorStore, matches
 from pathatlas.settings import Settings
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from pathatlas.retrieval.records import StoredVectors
 
+from pathatlas.retrieval.records import StoredVectors
 from pathatlas.settings import Settings
 
 Filters = Mapping[str, Any]

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pathatlas.retrieval.records import StoredVectors
-from pathatlas.retrieval.stores.base import Filters, ScoredIds, VectorStore, matches
 
 from pathatlas.errors import PathAtlasError
+from pathatlas.retrieval.records import StoredVectors
+from pathatlas.retrieval.stores.base import Filters, ScoredIds, VectorStore, matches
 from pathatlas.settings import Settings
 
 try:

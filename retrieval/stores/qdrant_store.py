@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
-from pathatlas.retrieval.stores.base import Filters, ScoredIds, VectorStore
 
 from pathatlas.errors import PathAtlasError
+from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
+from pathatlas.retrieval.stores.base import Filters, ScoredIds, VectorStore
 from pathatlas.settings import Settings
 
 NAMESPACE = uuid.UUID("6f0c2a52-6d1e-4c55-9d0e-3f4b1f5a2b7c")

@@ -8,13 +8,13 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+
+from pathatlas.errors import BadInputError, IndexMissingError, PathAtlasError
+from pathatlas.settings import Settings
 from pathatlas.ui.api.deps import EngineDep
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.routes import ask, library, media, search
 from pathatlas.ui.api.schemas import Health
-
-from pathatlas.errors import BadInputError, IndexMissingError, PathAtlasError
-from pathatlas.settings import Settings
 
 try:
     VERSION = version("pathatlas")

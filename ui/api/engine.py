@@ -16,11 +16,10 @@ from pathlib import Path
 
 from pathatlas.agent.answerers import create_answerer
 from pathatlas.agent.graph import Agent
+from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.search import Searcher
-
-from pathatlas.errors import PathAtlasError
 from pathatlas.settings import Settings
 
 

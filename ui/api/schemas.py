@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pathatlas.retrieval.records import Citation, Hit
 from pydantic import BaseModel, Field
+
+from pathatlas.retrieval.records import Citation, Hit
 
 
 class CitationOut(BaseModel):

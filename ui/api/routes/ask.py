@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
+
 from pathatlas.agent.questions import Question
 from pathatlas.retrieval.images import open_image
 from pathatlas.ui.api.deps import EngineDep

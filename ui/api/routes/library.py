@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, UploadFile, status
+
 from pathatlas.ui.api.deps import EngineDep, require_token
 from pathatlas.ui.api.engine import Job
 from pathatlas.ui.api.schemas import JobOut, SourceOut

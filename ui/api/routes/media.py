@@ -9,6 +9,7 @@ from typing import Any
 import pymupdf
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse, Response
+
 from pathatlas.ui.api.deps import EngineDep
 
 router = APIRouter(tags=["media"])
