@@ -33,7 +33,8 @@ def test_wheel_installs_one_namespace_and_imports_outside_the_checkout(tmp_path)
         capture_output=True,
     )
     probe = (
-        "import pathatlas, pathatlas.retrieval.search, pathatlas.agent.graph, pathatlas.ui.cli, pathatlas.indexer.pipeline;"
+        "import pathatlas, pathatlas.retrieval.search, pathatlas.agent.graph, pathatlas.ui.cli;"
+        "import pathatlas.indexer.pipeline;"
         "print(pathatlas.retrieval.search.__file__)"
     )
     env = {**os.environ, "PYTHONPATH": str(target), "PYTHONNOUSERSITE": "1"}
