@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; unset means embedded.")
     qdrant_api_key: str | None = None
     qdrant_collection: str | None = Field(None, description="Collection on a Qdrant server; defaults to 'pathatlas'.")
+    sources: list[str] = Field(
+        default_factory=list,
+        description="Extra Source classes ('py:package.module.Class'), asked before pdf and cases.",
+    )
     device: str = Field("cpu", description="Torch device for encoders: cpu, cuda, auto.")
 
     batch_size: int = Field(32, ge=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,9 +14,12 @@ LAYERS = ("agent", "corpora", "indexer", "retrieval", "ui")
 
 
 def test_wheel_installs_one_namespace_and_imports_outside_the_checkout(tmp_path):
+    # Build from a copy, so setuptools' build/ folder never lands in the checkout.
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "test-artifacts", ".*"))
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(tree)],
         check=True,
         capture_output=True,
     )
