@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from pathatlas.errors import BadInputError
-from pathatlas.plugins import import_plugin
 from pathatlas.indexer.sources.base import Source
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.indexer.sources.pdf import PdfSource
+from pathatlas.plugins import import_plugin
 from pathatlas.settings import Settings
 
 SOURCES: dict[str, type[Source]] = {"pdf": PdfSource, "cases": CaseFolderSource}
