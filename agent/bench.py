@@ -2,7 +2,10 @@
 
 Items come from MCQ / image-MCQ JSONL (``question``, ``options``, ``answer`` letter, optional ``image`` and
 ``gold``) or yes/no and open questions (``answer`` is text; scored by exact match and token F1). A bad row
-is recorded as a failed item and the run goes on.
+is recorded as a failed item and the run goes on. Besides accuracy the report gives the accuracy on negated
+questions, expected calibration error with a reliability diagram, the paired bootstrap interval of each
+mode's difference from ``rag``, the LLM's unusable replies, and (``folds``) the offline answerer's weights
+refit on all but one group of chapters and scored on the held-out one.
 """
 
 from __future__ import annotations
@@ -15,11 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from pathatlas.agent.answerers.base import Answerer
+from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.graph import Agent, evidence_from_hits
+from pathatlas.agent.plan import read_question
 from pathatlas.agent.questions import Answer, Evidence, Question, letter_index
+from pathatlas.agent.tune import chapter_folds, cross_validate, expected_calibration_error
 from pathatlas.errors import PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.retrieval.datasets import read_jsonl
@@ -98,6 +105,20 @@ def is_correct(item: Item, answer: Answer) -> float:
     return token_f1(answer.text, item.gold_answer)
 
 
+def paired_bootstrap(a: list[float], b: list[float], samples: int = 10_000, seed: int = 0) -> dict[str, float]:
+    """Mean of a - b over the same questions, with a 95% interval from resampling questions (paired)."""
+    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if not diff.size:
+        return {"difference": 0.0, "ci95": [0.0, 0.0], "p_not_better": 1.0}
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, diff.size, size=(samples, diff.size))].mean(axis=1)
+    return {
+        "difference": float(diff.mean()),
+        "ci95": [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))],
+        "p_not_better": float((means <= 0).mean()),
+    }
+
+
 def evidence_hit(item: Item, evidence: list[Evidence], k: int = 5) -> bool | None:
     """Is gold evidence (a gold page, the gold case, or the gold diagnosis) among the top k? None if no gold."""
     top = sorted(evidence, key=lambda e: e.rank)[:k]
@@ -117,8 +138,8 @@ def query_image_ids(index: Index) -> dict[str, str]:
 
 
 class QABench:
-    def __init__(self, index: Index, answerer: Answerer, rounds: int = 2, k: int = 8):
-        self.searcher = Searcher(index)
+    def __init__(self, index: Index, answerer: Answerer, rounds: int = 2, k: int = 8, searcher: Searcher | None = None):
+        self.searcher = searcher or Searcher(index)
         self.answerer = answerer
         self.agent = Agent(self.searcher, answerer, max_rounds=rounds, k=k)
         self.k = k
@@ -145,12 +166,17 @@ class QABench:
         result = self.agent.ask(item.question, exclude_ids=exclude)
         return result.answer, result.evidence
 
-    def run(self, items: list[Item], failures: list[dict], modes=MODES) -> dict[str, Any]:
+    def run(self, items: list[Item], failures: list[dict], modes=MODES, folds: int = 0) -> dict[str, Any]:
+        """Every mode over every item; with ``folds`` (offline answerer) also held-out accuracy of weights refit
+        per group of chapters."""
         per_item: list[dict[str, Any]] = [{"id": f["id"], "failed": f["error"]} for f in failures]
         summary: dict[str, Any] = {}
+        refit = folds > 1 and isinstance(self.answerer, OfflineAnswerer)
         for mode in modes:
             scores, hits, seconds, no_cite, failed = [], [], [], 0, len(failures)
             by_group: dict[str, list[float]] = {}
+            negated, confidences, correct_by_id, rows = [], [], {}, []
+            unusable_before = getattr(self.answerer, "parse_failures", None)
             for item in tqdm(items, desc=f"qa {mode}", leave=False):
                 started = time.perf_counter()
                 try:
@@ -162,11 +188,20 @@ class QABench:
                 seconds.append(time.perf_counter() - started)
                 score = is_correct(item, answer)
                 scores.append(score)
+                correct_by_id[item.id] = score
+                confidences.append(answer.confidence)
                 by_group.setdefault(item.group, []).append(score)
+                reading = read_question(item.question)
+                if reading.negated and item.kind == "mcq":
+                    negated.append(score)
                 hit = evidence_hit(item, evidence) if mode != "no-rag" else None
                 if hit is not None:
                     hits.append(hit)
                 no_cite += mode != "no-rag" and not answer.cited
+                if refit and item.kind == "mcq" and item.question.image is None:
+                    features, _ = self.answerer.features(item.question, reading, evidence)
+                    gold = letter_index(item.gold_answer, len(item.question.options))
+                    rows.append((item.id, item.group, features, gold, reading.negated))
                 per_item.append(
                     {
                         "id": item.id,
@@ -175,22 +210,44 @@ class QABench:
                         "gold": item.gold_answer,
                         "score": score,
                         "confidence": round(answer.confidence, 4),
+                        "settled": answer.settled,
+                        "negated": reading.negated,
                         "cited": answer.cited,
                         "evidence_hit@5": hit,
                         "seconds": round(seconds[-1], 3),
                     }
                 )
             correct = sum(scores)
+            ece, bins = expected_calibration_error(confidences, scores)
+            unusable = getattr(self.answerer, "parse_failures", None)
             summary[mode] = {
                 "accuracy": correct / len(scores) if scores else 0.0,
                 "ci95": list(wilson(round(correct), len(scores))),
+                "negated": {"n": len(negated), "accuracy": sum(negated) / len(negated) if negated else None},
+                "ece": ece,
+                "reliability": bins,
                 "evidence_recall@5": sum(hits) / len(hits) if hits else None,
                 "p50_s": percentile_ms(seconds, 50) / 1000,
                 "p95_s": percentile_ms(seconds, 95) / 1000,
                 "failed": failed,
+                "parse_failures": None if unusable is None else unusable - unusable_before,
                 "no_citation_rate": no_cite / len(scores) if scores and mode != "no-rag" else None,
                 "by_group": {g: {"n": len(v), "accuracy": sum(v) / len(v)} for g, v in sorted(by_group.items())},
+                "correct": correct_by_id,
             }
+            if rows:
+                summary[mode]["held_out"] = cross_validate(rows, chapter_folds([r[1] for r in rows], folds))
+        baseline = summary.get("rag")
+        for mode, m in summary.items():
+            if baseline is not None and mode != "rag":
+                common = [i for i in m["correct"] if i in baseline["correct"]]
+                m["vs_rag"] = paired_bootstrap(
+                    [m["correct"][i] for i in common], [baseline["correct"][i] for i in common]
+                )
+                if "held_out" in m and "held_out" in baseline:
+                    mine, theirs = m["held_out"]["correct"], baseline["held_out"]["correct"]
+                    shared = [i for i in mine if i in theirs]
+                    m["held_out"]["vs_rag"] = paired_bootstrap([mine[i] for i in shared], [theirs[i] for i in shared])
         return {"n": len(items) + len(failures), "answerer": self.answerer.name, "modes": summary, "items": per_item}
 
 
