@@ -251,22 +251,49 @@ class QABench:
         return {"n": len(items) + len(failures), "answerer": self.answerer.name, "modes": summary, "items": per_item}
 
 
+def pct(interval: list[float]) -> str:
+    return f"{interval[0]:+.3f} to {interval[1]:+.3f}"
+
+
 def markdown_report(result: dict[str, Any], title: str) -> str:
     lines = [
         f"# {title}",
         "",
-        f"{result['n']} questions, answerer `{result['answerer']}`.",
+        f"{result['n']} questions, answerer `{result['answerer']}`. Chance is 1/(number of options).",
         "",
-        "| mode | accuracy | 95% CI | evidence recall@5 | p50 s | p95 s | no citation | failed |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| mode | accuracy | 95% CI | vs rag (paired 95% CI) | negated (n) | ECE | evidence recall@5 | p50 s | p95 s "
+        "| no citation | unusable replies | failed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for mode, m in result["modes"].items():
         recall = "" if m["evidence_recall@5"] is None else f"{m['evidence_recall@5']:.3f}"
         no_cite = "" if m["no_citation_rate"] is None else f"{m['no_citation_rate']:.3f}"
+        vs = f"{m['vs_rag']['difference']:+.3f} ({pct(m['vs_rag']['ci95'])})" if "vs_rag" in m else ""
+        negated = m["negated"]
+        neg = "" if negated["accuracy"] is None else f"{negated['accuracy']:.3f} ({negated['n']})"
+        unusable = "" if m.get("parse_failures") is None else str(m["parse_failures"])
         lines.append(
-            f"| {mode} | {m['accuracy']:.3f} | {m['ci95'][0]:.3f}-{m['ci95'][1]:.3f} | {recall} | "
-            f"{m['p50_s']:.2f} | {m['p95_s']:.2f} | {no_cite} | {m['failed']} |"
+            f"| {mode} | {m['accuracy']:.3f} | {m['ci95'][0]:.3f}-{m['ci95'][1]:.3f} | {vs} | {neg} | {m['ece']:.3f} | "
+            f"{recall} | {m['p50_s']:.2f} | {m['p95_s']:.2f} | {no_cite} | {unusable} | {m['failed']} |"
         )
+    held = {mode: m["held_out"] for mode, m in result["modes"].items() if "held_out" in m}
+    if held:
+        lines += [
+            "",
+            "## Offline weights refit per fold (whole chapters held out)",
+            "",
+            "| mode | folds | held-out accuracy | vs rag (paired 95% CI) | negated (n) | ECE |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for mode, h in held.items():
+            vs = f"{h['vs_rag']['difference']:+.3f} ({pct(h['vs_rag']['ci95'])})" if "vs_rag" in h else ""
+            neg = "" if h["negated"]["accuracy"] is None else f"{h['negated']['accuracy']:.3f} ({h['negated']['n']})"
+            lines.append(f"| {mode} | {h['folds']} | {h['accuracy']:.3f} | {vs} | {neg} | {h['ece']:.3f} |")
+    lines += ["", "## Reliability (confidence bins)", "", "| mode | bin | n | mean confidence | accuracy |"]
+    lines.append("| --- | --- | --- | --- | --- |")
+    for mode, m in result["modes"].items():
+        for low, high, n, conf, acc in m["reliability"]:
+            lines.append(f"| {mode} | {low:.1f}-{high:.1f} | {n} | {conf:.3f} | {acc:.3f} |")
     groups = sorted({g for m in result["modes"].values() for g in m["by_group"]})
     lines += [
         "",
@@ -289,7 +316,7 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
 
     modes = list(result["modes"])
     groups = sorted({g for m in result["modes"].values() for g in m["by_group"]})
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1, 3]})
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.2), gridspec_kw={"width_ratios": [1, 1.2, 3]})
     acc = [result["modes"][m]["accuracy"] for m in modes]
     err = np.array(
         [
@@ -300,6 +327,22 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     left.bar(modes, acc, yerr=err, capsize=4, color=["#999", "#6a9fd8", "#2a6fb8"][: len(modes)])
     left.set_ylim(0, 1)
     left.set_title("accuracy by mode (95% CI)", fontsize=10)
+    middle.plot([0, 1], [0, 1], ":", color="#888", label="perfect calibration")
+    for mode in modes:
+        bins = result["modes"][mode]["reliability"]
+        if bins:
+            middle.plot(
+                [b[3] for b in bins],
+                [b[4] for b in bins],
+                "o-",
+                label=f"{mode} (ECE {result['modes'][mode]['ece']:.3f})",
+            )
+    middle.set_xlim(0, 1)
+    middle.set_ylim(0, 1)
+    middle.set_xlabel("confidence", fontsize=8)
+    middle.set_ylabel("accuracy", fontsize=8)
+    middle.set_title("reliability diagram", fontsize=10)
+    middle.legend(fontsize=7)
     width = 0.8 / len(modes)
     x = np.arange(len(groups))
     for n, mode in enumerate(modes):
