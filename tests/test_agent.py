@@ -14,7 +14,7 @@ from pathatlas.agent.answerers.base import AnswerError
 from pathatlas.agent.answerers.llm import LLMAnswerer, ReplyError, build_messages, option_index, parse_reply
 from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.evidence import evidence_sentences, normalise, option_quotes, score_sentences, split_sentences
-from pathatlas.agent.graph import STOP_MARGIN, Agent
+from pathatlas.agent.graph import STOP_MARGIN, Agent, answer_document
 from pathatlas.agent.plan import (
     NEGATION_CUE,
     follow_ups,
@@ -352,3 +352,23 @@ def test_unreachable_llm_endpoint_is_one_clear_error(settings):
     assert "\n" not in str(info.value)
     with pytest.raises(UnknownNameError):
         create_answerer("gpt-magic", settings, encoder=None)
+
+
+def test_cli_shows_quotes_under_each_option_and_says_when_the_evidence_does_not_settle_it():
+    from pathatlas.ui.cli import console, print_answer
+
+    found = [evidence("p1", "A cervical smear may show squamous cells with a clear perinuclear halo.", 1)]
+    unsettled = OfflineAnswerer(encoder=None).answer(KOILOCYTE_Q, found)
+    with console.capture() as captured:
+        print_answer(answer_document(KOILOCYTE_Q, unsettled, found, []))
+    assert "the evidence does not settle this" in captured.get()
+    found.append(evidence("p2", "Koilocytes are squamous cells infected by human papillomavirus.", 2))
+    settled = OfflineAnswerer(encoder=None).answer(KOILOCYTE_Q, found)
+    with console.capture() as captured:
+        print_answer(answer_document(KOILOCYTE_Q, settled, found, []))
+    lines = captured.get().splitlines()
+    options = [line for line in lines if line[2:5] in {"A. ", "B. ", "C. ", "D. "}]
+    assert options[0].startswith("> B. Koilocytes"), "the chosen option comes first"
+    quote = lines.index(options[0]) + 1
+    assert "supports" in lines[quote] and "infected by human papillomavirus" in lines[quote]
+    assert settled.settled and "not settle" not in captured.get()
