@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pymupdf
 from tqdm.auto import tqdm
 
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.answerers.offline import OfflineAnswerer
+from pathatlas.agent.evidence import normalise
 from pathatlas.agent.graph import Agent, evidence_from_hits
 from pathatlas.agent.plan import read_question
 from pathatlas.agent.questions import Answer, Evidence, Question, letter_index
@@ -119,6 +121,39 @@ def paired_bootstrap(a: list[float], b: list[float], samples: int = 10_000, seed
     }
 
 
+class PageTexts:
+    """Text of cited PDF pages as a reader sees them (blocks in reading order, normalised like quotes)."""
+
+    def __init__(self):
+        self.pages: dict[tuple[str, int], str | None] = {}
+
+    def get(self, source: str, page: int) -> str | None:
+        key = (source, page)
+        if key not in self.pages:
+            try:
+                with pymupdf.open(source) as doc:
+                    blocks = doc[page - 1].get_text("blocks", sort=True)
+                self.pages[key] = normalise("\n".join(b[4] for b in blocks if b[6] == 0))
+            except Exception:  # not a readable PDF (moved, or a case image): nothing to compare with
+                self.pages[key] = None
+        return self.pages[key]
+
+
+def quoted_verbatim(answer: Answer, pages: PageTexts) -> bool | None:
+    """Does the chosen option quote a sentence found verbatim on its cited PDF page? None if nothing to check."""
+    if answer.choice is None or answer.choice >= len(answer.quotes):
+        return None
+    checked = [
+        (q, pages.get(q.evidence.citation.source, q.evidence.citation.page))
+        for q in answer.quotes[answer.choice]
+        if q.evidence.citation.page is not None and q.evidence.citation.source.lower().endswith(".pdf")
+    ]
+    checked = [(q, text) for q, text in checked if text is not None]
+    if not checked and answer.quotes[answer.choice]:
+        return None
+    return any(normalise(q.text) in text for q, text in checked)
+
+
 def evidence_hit(item: Item, evidence: list[Evidence], k: int = 5) -> bool | None:
     """Is gold evidence (a gold page, the gold case, or the gold diagnosis) among the top k? None if no gold."""
     top = sorted(evidence, key=lambda e: e.rank)[:k]
@@ -144,6 +179,7 @@ class QABench:
         self.agent = Agent(self.searcher, answerer, max_rounds=rounds, k=k)
         self.k = k
         self.own_images = query_image_ids(index)
+        self.pages = PageTexts()
 
     def ask(self, item: Item, mode: str) -> tuple[Answer, list[Evidence]]:
         exclude = (
@@ -175,7 +211,7 @@ class QABench:
         for mode in modes:
             scores, hits, seconds, no_cite, failed = [], [], [], 0, len(failures)
             by_group: dict[str, list[float]] = {}
-            negated, confidences, correct_by_id, rows = [], [], {}, []
+            negated, confidences, correct_by_id, rows, verbatim = [], [], {}, [], []
             unusable_before = getattr(self.answerer, "parse_failures", None)
             for item in tqdm(items, desc=f"qa {mode}", leave=False):
                 started = time.perf_counter()
@@ -198,6 +234,9 @@ class QABench:
                 if hit is not None:
                     hits.append(hit)
                 no_cite += mode != "no-rag" and not answer.cited
+                quoted = quoted_verbatim(answer, self.pages) if mode != "no-rag" and item.kind == "mcq" else None
+                if quoted is not None:
+                    verbatim.append(quoted)
                 if refit and item.kind == "mcq" and item.question.image is None:
                     features, _ = self.answerer.features(item.question, reading, evidence)
                     gold = letter_index(item.gold_answer, len(item.question.options))
@@ -232,6 +271,7 @@ class QABench:
                 "failed": failed,
                 "parse_failures": None if unusable is None else unusable - unusable_before,
                 "no_citation_rate": no_cite / len(scores) if scores and mode != "no-rag" else None,
+                "verbatim_quote_rate": sum(verbatim) / len(verbatim) if verbatim else None,
                 "by_group": {g: {"n": len(v), "accuracy": sum(v) / len(v)} for g, v in sorted(by_group.items())},
                 "correct": correct_by_id,
             }
@@ -262,8 +302,8 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
         f"{result['n']} questions, answerer `{result['answerer']}`. Chance is 1/(number of options).",
         "",
         "| mode | accuracy | 95% CI | vs rag (paired 95% CI) | negated (n) | ECE | evidence recall@5 | p50 s | p95 s "
-        "| no citation | unusable replies | failed |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| no citation | verbatim quote | unusable replies | failed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for mode, m in result["modes"].items():
         recall = "" if m["evidence_recall@5"] is None else f"{m['evidence_recall@5']:.3f}"
@@ -272,9 +312,10 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
         negated = m["negated"]
         neg = "" if negated["accuracy"] is None else f"{negated['accuracy']:.3f} ({negated['n']})"
         unusable = "" if m.get("parse_failures") is None else str(m["parse_failures"])
+        verbatim = "" if m.get("verbatim_quote_rate") is None else f"{m['verbatim_quote_rate']:.3f}"
         lines.append(
             f"| {mode} | {m['accuracy']:.3f} | {m['ci95'][0]:.3f}-{m['ci95'][1]:.3f} | {vs} | {neg} | {m['ece']:.3f} | "
-            f"{recall} | {m['p50_s']:.2f} | {m['p95_s']:.2f} | {no_cite} | {unusable} | {m['failed']} |"
+            f"{recall} | {m['p50_s']:.2f} | {m['p95_s']:.2f} | {no_cite} | {verbatim} | {unusable} | {m['failed']} |"
         )
     held = {mode: m["held_out"] for mode, m in result["modes"].items() if "held_out" in m}
     if held:

@@ -69,10 +69,11 @@ def mentions(scores: SentenceScores) -> np.ndarray:
     return out
 
 
-def dense_features(encoder, question: str, focus: str, options: Sequence[str], scores: SentenceScores, top: int = 40):
-    """(closest sentence naming each option, option-question similarity), each min-max scaled."""
+def dense_features(encode, question: str, focus: str, options: Sequence[str], scores: SentenceScores, top: int = 24):
+    """(closest sentence naming each option, option-question similarity), each min-max scaled; ``encode``
+    maps texts to unit vectors (None: no encoder)."""
     n = len(options)
-    if encoder is None or not encoder.text_spaces:
+    if encode is None:
         return np.zeros(n), np.zeros(n)
     candidates = sorted(
         range(len(scores.sentences)),
@@ -85,7 +86,7 @@ def dense_features(encoder, question: str, focus: str, options: Sequence[str], s
         *(f"{focus} {o}" for o in options),
         *(scores.sentences[i].text for i in candidates),
     ]
-    vectors = encoder.encode_text(texts)[encoder.text_spaces[0]]
+    vectors = encode(texts)
     prior = vectors[1 : n + 1] @ vectors[0]
     dense = np.zeros(n)
     if candidates:
@@ -96,9 +97,9 @@ def dense_features(encoder, question: str, focus: str, options: Sequence[str], s
     return minmax(dense) if candidates else dense, minmax(prior)
 
 
-def option_features(encoder, question: str, focus: str, options: Sequence[str], scores: SentenceScores) -> np.ndarray:
+def option_features(encode, question: str, focus: str, options: Sequence[str], scores: SentenceScores) -> np.ndarray:
     """The FEATURES matrix, one row per option, each column in [0, 1]."""
-    dense, prior = dense_features(encoder, question, focus, options, scores)
+    dense, prior = dense_features(encode, question, focus, options, scores)
     columns = [
         rescale(cooccurrence(scores)),
         rescale(sentence_bm25(focus, options, scores)),

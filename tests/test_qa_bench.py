@@ -105,6 +105,7 @@ def test_qa_run_on_the_demo_index(demo_index, tmp_path):
     agentic = result["modes"]["agentic"]
     assert agentic["vs_rag"]["difference"] == agentic["accuracy"] - result["modes"]["rag"]["accuracy"]
     assert agentic["held_out"]["folds"] == 2 and set(agentic["held_out"]["correct"]) == {"q1", "q2"}
+    assert agentic["verbatim_quote_rate"] == 1.0 and result["modes"]["no-rag"]["verbatim_quote_rate"] is None
     assert 0 <= agentic["ece"] <= 1 and agentic["reliability"] and agentic["negated"]["n"] == 0
     report = markdown_report(result, "demo")
     assert "| agentic | 1.000 |" in report and "Reliability" in report and "held-out accuracy" in report

@@ -154,6 +154,7 @@ def bench_qa_command(
         "p50 s",
         "p95 s",
         "no citation",
+        "verbatim quote",
         "unusable replies",
         "failed",
         title=f"{questions.name}: {result['n']} questions, answerer {result['answerer']}",
@@ -171,6 +172,7 @@ def bench_qa_command(
             f"{m['p50_s']:.2f}",
             f"{m['p95_s']:.2f}",
             "" if m["no_citation_rate"] is None else f"{m['no_citation_rate']:.3f}",
+            "" if m["verbatim_quote_rate"] is None else f"{m['verbatim_quote_rate']:.3f}",
             "" if m.get("parse_failures") is None else str(m["parse_failures"]),
             str(m["failed"]),
         )

@@ -25,15 +25,31 @@ class OfflineAnswerer(Answerer):
 
     name = "offline"
 
-    def __init__(self, encoder: Encoder, weights: np.ndarray | None = None):
+    def __init__(self, encoder: Encoder | None, weights: np.ndarray | None = None, cache_size: int = 20_000):
         self.encoder = encoder
         self.weights = weights
+        self.cache_size = cache_size
+        self._vectors: dict[str, np.ndarray] = {}
+        """Sentence vectors already computed: the agent weighs the same sentences again after each round."""
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of ``texts`` in the encoder's first text space, each text encoded once."""
+        known = {t: v for t in texts if (v := self._vectors.get(t)) is not None}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            fresh = dict(zip(missing, self.encoder.encode_text(missing)[self.encoder.text_spaces[0]], strict=True))
+            known.update(fresh)
+            if len(self._vectors) + len(fresh) > self.cache_size:
+                self._vectors.clear()
+            self._vectors.update(fresh)
+        return np.stack([known[t] for t in texts])
 
     def features(self, question: Question, reading: Reading, evidence: list[Evidence]):
         """(FEATURES matrix, per-option quotes) from the text evidence."""
         text_evidence = [e for e in evidence if e.kind in TEXT_KINDS]
         scores = score_sentences(reading, question.text, question.options, evidence_sentences(text_evidence))
-        features = option_features(self.encoder, question.text, reading.focus, question.options, scores)
+        encode = self.encode if self.encoder is not None and self.encoder.text_spaces else None
+        features = option_features(encode, question.text, reading.focus, question.options, scores)
         return features, option_quotes(reading, question.options, scores)
 
     def answer(self, question: Question, evidence: list[Evidence]) -> Answer:
