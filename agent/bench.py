@@ -2,7 +2,10 @@
 
 Items come from MCQ / image-MCQ JSONL (``question``, ``options``, ``answer`` letter, optional ``image`` and
 ``gold``) or yes/no and open questions (``answer`` is text; scored by exact match and token F1). A bad row
-is recorded as a failed item and the run goes on.
+is recorded as a failed item and the run goes on. Besides accuracy the report gives the accuracy on negated
+questions, expected calibration error with a reliability diagram, the paired bootstrap interval of each
+mode's difference from ``rag``, the LLM's unusable replies, and (``folds``) the offline answerer's weights
+refit on all but one group of chapters and scored on the held-out one.
 """
 
 from __future__ import annotations
@@ -15,11 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pymupdf
 from tqdm.auto import tqdm
 
 from pathatlas.agent.answerers.base import Answerer
+from pathatlas.agent.answerers.offline import OfflineAnswerer
+from pathatlas.agent.evidence import normalise
 from pathatlas.agent.graph import Agent, evidence_from_hits
+from pathatlas.agent.plan import read_question
 from pathatlas.agent.questions import Answer, Evidence, Question, letter_index
+from pathatlas.agent.tune import chapter_folds, cross_validate, expected_calibration_error
 from pathatlas.errors import PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.retrieval.datasets import read_jsonl
@@ -98,6 +107,53 @@ def is_correct(item: Item, answer: Answer) -> float:
     return token_f1(answer.text, item.gold_answer)
 
 
+def paired_bootstrap(a: list[float], b: list[float], samples: int = 10_000, seed: int = 0) -> dict[str, float]:
+    """Mean of a - b over the same questions, with a 95% interval from resampling questions (paired)."""
+    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if not diff.size:
+        return {"difference": 0.0, "ci95": [0.0, 0.0], "p_not_better": 1.0}
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, diff.size, size=(samples, diff.size))].mean(axis=1)
+    return {
+        "difference": float(diff.mean()),
+        "ci95": [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))],
+        "p_not_better": float((means <= 0).mean()),
+    }
+
+
+class PageTexts:
+    """Text of cited PDF pages as a reader sees them (blocks in reading order, normalised like quotes)."""
+
+    def __init__(self):
+        self.pages: dict[tuple[str, int], str | None] = {}
+
+    def get(self, source: str, page: int) -> str | None:
+        key = (source, page)
+        if key not in self.pages:
+            try:
+                with pymupdf.open(source) as doc:
+                    blocks = doc[page - 1].get_text("blocks", sort=True)
+                self.pages[key] = normalise("\n".join(b[4] for b in blocks if b[6] == 0))
+            except Exception:  # not a readable PDF (moved, or a case image): nothing to compare with
+                self.pages[key] = None
+        return self.pages[key]
+
+
+def quoted_verbatim(answer: Answer, pages: PageTexts) -> bool | None:
+    """Does the chosen option quote a sentence found verbatim on its cited PDF page? None if nothing to check."""
+    if answer.choice is None or answer.choice >= len(answer.quotes):
+        return None
+    checked = [
+        (q, pages.get(q.evidence.citation.source, q.evidence.citation.page))
+        for q in answer.quotes[answer.choice]
+        if q.evidence.citation.page is not None and q.evidence.citation.source.lower().endswith(".pdf")
+    ]
+    checked = [(q, text) for q, text in checked if text is not None]
+    if not checked and answer.quotes[answer.choice]:
+        return None
+    return any(normalise(q.text) in text for q, text in checked)
+
+
 def evidence_hit(item: Item, evidence: list[Evidence], k: int = 5) -> bool | None:
     """Is gold evidence (a gold page, the gold case, or the gold diagnosis) among the top k? None if no gold."""
     top = sorted(evidence, key=lambda e: e.rank)[:k]
@@ -117,12 +173,13 @@ def query_image_ids(index: Index) -> dict[str, str]:
 
 
 class QABench:
-    def __init__(self, index: Index, answerer: Answerer, rounds: int = 2, k: int = 8):
-        self.searcher = Searcher(index)
+    def __init__(self, index: Index, answerer: Answerer, rounds: int = 2, k: int = 8, searcher: Searcher | None = None):
+        self.searcher = searcher or Searcher(index)
         self.answerer = answerer
         self.agent = Agent(self.searcher, answerer, max_rounds=rounds, k=k)
         self.k = k
         self.own_images = query_image_ids(index)
+        self.pages = PageTexts()
 
     def ask(self, item: Item, mode: str) -> tuple[Answer, list[Evidence]]:
         exclude = (
@@ -145,12 +202,17 @@ class QABench:
         result = self.agent.ask(item.question, exclude_ids=exclude)
         return result.answer, result.evidence
 
-    def run(self, items: list[Item], failures: list[dict], modes=MODES) -> dict[str, Any]:
+    def run(self, items: list[Item], failures: list[dict], modes=MODES, folds: int = 0) -> dict[str, Any]:
+        """Every mode over every item; with ``folds`` (offline answerer) also held-out accuracy of weights refit
+        per group of chapters."""
         per_item: list[dict[str, Any]] = [{"id": f["id"], "failed": f["error"]} for f in failures]
         summary: dict[str, Any] = {}
+        refit = folds > 1 and isinstance(self.answerer, OfflineAnswerer)
         for mode in modes:
             scores, hits, seconds, no_cite, failed = [], [], [], 0, len(failures)
             by_group: dict[str, list[float]] = {}
+            negated, confidences, correct_by_id, rows, verbatim = [], [], {}, [], []
+            unusable_before = getattr(self.answerer, "parse_failures", None)
             for item in tqdm(items, desc=f"qa {mode}", leave=False):
                 started = time.perf_counter()
                 try:
@@ -162,11 +224,23 @@ class QABench:
                 seconds.append(time.perf_counter() - started)
                 score = is_correct(item, answer)
                 scores.append(score)
+                correct_by_id[item.id] = score
+                confidences.append(answer.confidence)
                 by_group.setdefault(item.group, []).append(score)
+                reading = read_question(item.question)
+                if reading.negated and item.kind == "mcq":
+                    negated.append(score)
                 hit = evidence_hit(item, evidence) if mode != "no-rag" else None
                 if hit is not None:
                     hits.append(hit)
                 no_cite += mode != "no-rag" and not answer.cited
+                quoted = quoted_verbatim(answer, self.pages) if mode != "no-rag" and item.kind == "mcq" else None
+                if quoted is not None:
+                    verbatim.append(quoted)
+                if refit and item.kind == "mcq" and item.question.image is None:
+                    features, _ = self.answerer.features(item.question, reading, evidence)
+                    gold = letter_index(item.gold_answer, len(item.question.options))
+                    rows.append((item.id, item.group, features, gold, reading.negated))
                 per_item.append(
                     {
                         "id": item.id,
@@ -175,41 +249,92 @@ class QABench:
                         "gold": item.gold_answer,
                         "score": score,
                         "confidence": round(answer.confidence, 4),
+                        "settled": answer.settled,
+                        "negated": reading.negated,
                         "cited": answer.cited,
                         "evidence_hit@5": hit,
                         "seconds": round(seconds[-1], 3),
                     }
                 )
             correct = sum(scores)
+            ece, bins = expected_calibration_error(confidences, scores)
+            unusable = getattr(self.answerer, "parse_failures", None)
             summary[mode] = {
                 "accuracy": correct / len(scores) if scores else 0.0,
                 "ci95": list(wilson(round(correct), len(scores))),
+                "negated": {"n": len(negated), "accuracy": sum(negated) / len(negated) if negated else None},
+                "ece": ece,
+                "reliability": bins,
                 "evidence_recall@5": sum(hits) / len(hits) if hits else None,
                 "p50_s": percentile_ms(seconds, 50) / 1000,
                 "p95_s": percentile_ms(seconds, 95) / 1000,
                 "failed": failed,
+                "parse_failures": None if unusable is None else unusable - unusable_before,
                 "no_citation_rate": no_cite / len(scores) if scores and mode != "no-rag" else None,
+                "verbatim_quote_rate": sum(verbatim) / len(verbatim) if verbatim else None,
                 "by_group": {g: {"n": len(v), "accuracy": sum(v) / len(v)} for g, v in sorted(by_group.items())},
+                "correct": correct_by_id,
             }
+            if rows:
+                summary[mode]["held_out"] = cross_validate(rows, chapter_folds([r[1] for r in rows], folds))
+        baseline = summary.get("rag")
+        for mode, m in summary.items():
+            if baseline is not None and mode != "rag":
+                common = [i for i in m["correct"] if i in baseline["correct"]]
+                m["vs_rag"] = paired_bootstrap(
+                    [m["correct"][i] for i in common], [baseline["correct"][i] for i in common]
+                )
+                if "held_out" in m and "held_out" in baseline:
+                    mine, theirs = m["held_out"]["correct"], baseline["held_out"]["correct"]
+                    shared = [i for i in mine if i in theirs]
+                    m["held_out"]["vs_rag"] = paired_bootstrap([mine[i] for i in shared], [theirs[i] for i in shared])
         return {"n": len(items) + len(failures), "answerer": self.answerer.name, "modes": summary, "items": per_item}
+
+
+def pct(interval: list[float]) -> str:
+    return f"{interval[0]:+.3f} to {interval[1]:+.3f}"
 
 
 def markdown_report(result: dict[str, Any], title: str) -> str:
     lines = [
         f"# {title}",
         "",
-        f"{result['n']} questions, answerer `{result['answerer']}`.",
+        f"{result['n']} questions, answerer `{result['answerer']}`. Chance is 1/(number of options).",
         "",
-        "| mode | accuracy | 95% CI | evidence recall@5 | p50 s | p95 s | no citation | failed |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| mode | accuracy | 95% CI | vs rag (paired 95% CI) | negated (n) | ECE | evidence recall@5 | p50 s | p95 s "
+        "| no citation | verbatim quote | unusable replies | failed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for mode, m in result["modes"].items():
         recall = "" if m["evidence_recall@5"] is None else f"{m['evidence_recall@5']:.3f}"
         no_cite = "" if m["no_citation_rate"] is None else f"{m['no_citation_rate']:.3f}"
+        vs = f"{m['vs_rag']['difference']:+.3f} ({pct(m['vs_rag']['ci95'])})" if "vs_rag" in m else ""
+        negated = m["negated"]
+        neg = "" if negated["accuracy"] is None else f"{negated['accuracy']:.3f} ({negated['n']})"
+        unusable = "" if m.get("parse_failures") is None else str(m["parse_failures"])
+        verbatim = "" if m.get("verbatim_quote_rate") is None else f"{m['verbatim_quote_rate']:.3f}"
         lines.append(
-            f"| {mode} | {m['accuracy']:.3f} | {m['ci95'][0]:.3f}-{m['ci95'][1]:.3f} | {recall} | "
-            f"{m['p50_s']:.2f} | {m['p95_s']:.2f} | {no_cite} | {m['failed']} |"
+            f"| {mode} | {m['accuracy']:.3f} | {m['ci95'][0]:.3f}-{m['ci95'][1]:.3f} | {vs} | {neg} | {m['ece']:.3f} | "
+            f"{recall} | {m['p50_s']:.2f} | {m['p95_s']:.2f} | {no_cite} | {verbatim} | {unusable} | {m['failed']} |"
         )
+    held = {mode: m["held_out"] for mode, m in result["modes"].items() if "held_out" in m}
+    if held:
+        lines += [
+            "",
+            "## Offline weights refit per fold (whole chapters held out)",
+            "",
+            "| mode | folds | held-out accuracy | vs rag (paired 95% CI) | negated (n) | ECE |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for mode, h in held.items():
+            vs = f"{h['vs_rag']['difference']:+.3f} ({pct(h['vs_rag']['ci95'])})" if "vs_rag" in h else ""
+            neg = "" if h["negated"]["accuracy"] is None else f"{h['negated']['accuracy']:.3f} ({h['negated']['n']})"
+            lines.append(f"| {mode} | {h['folds']} | {h['accuracy']:.3f} | {vs} | {neg} | {h['ece']:.3f} |")
+    lines += ["", "## Reliability (confidence bins)", "", "| mode | bin | n | mean confidence | accuracy |"]
+    lines.append("| --- | --- | --- | --- | --- |")
+    for mode, m in result["modes"].items():
+        for low, high, n, conf, acc in m["reliability"]:
+            lines.append(f"| {mode} | {low:.1f}-{high:.1f} | {n} | {conf:.3f} | {acc:.3f} |")
     groups = sorted({g for m in result["modes"].values() for g in m["by_group"]})
     lines += [
         "",
@@ -232,7 +357,7 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
 
     modes = list(result["modes"])
     groups = sorted({g for m in result["modes"].values() for g in m["by_group"]})
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1, 3]})
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.2), gridspec_kw={"width_ratios": [1, 1.2, 3]})
     acc = [result["modes"][m]["accuracy"] for m in modes]
     err = np.array(
         [
@@ -243,6 +368,22 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     left.bar(modes, acc, yerr=err, capsize=4, color=["#999", "#6a9fd8", "#2a6fb8"][: len(modes)])
     left.set_ylim(0, 1)
     left.set_title("accuracy by mode (95% CI)", fontsize=10)
+    middle.plot([0, 1], [0, 1], ":", color="#888", label="perfect calibration")
+    for mode in modes:
+        bins = result["modes"][mode]["reliability"]
+        if bins:
+            middle.plot(
+                [b[3] for b in bins],
+                [b[4] for b in bins],
+                "o-",
+                label=f"{mode} (ECE {result['modes'][mode]['ece']:.3f})",
+            )
+    middle.set_xlim(0, 1)
+    middle.set_ylim(0, 1)
+    middle.set_xlabel("confidence", fontsize=8)
+    middle.set_ylabel("accuracy", fontsize=8)
+    middle.set_title("reliability diagram", fontsize=10)
+    middle.legend(fontsize=7)
     width = 0.8 / len(modes)
     x = np.arange(len(groups))
     for n, mode in enumerate(modes):

@@ -2,8 +2,11 @@
 
 ::
 
-    plan -> search -> weigh --(weak options, rounds left)--> search
+    plan -> search -> weigh --(top two options close, rounds left)--> search (follow-up, contrast)
                          \\--> answer -> END
+
+After each round the offline scorer weighs the options; when the top two are not yet far apart, the next
+round searches for what the best evidence introduced and for what separates the two leading options.
 """
 
 from __future__ import annotations
@@ -15,15 +18,16 @@ from typing import Any, TypedDict
 from langgraph.graph import END, START, StateGraph
 
 from pathatlas.agent.answerers.base import Answerer
-from pathatlas.agent.plan import SubQuery, plan, rewrite
-from pathatlas.agent.questions import Answer, Evidence, Question
-from pathatlas.agent.scoring import option_support
+from pathatlas.agent.answerers.offline import OfflineAnswerer
+from pathatlas.agent.plan import SubQuery, follow_ups, plan
+from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question
+from pathatlas.agent.writing import annotate
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
 from pathatlas.retrieval.records import Citation, Hit
 from pathatlas.retrieval.search import Query, Searcher
 
-WEAK_SUPPORT = 0.05
-"""Options whose best evidence sentence scores below this get a rewritten query in the next round."""
+STOP_MARGIN = 0.3
+"""The loop stops searching once the leading option's probability exceeds the runner-up's by this much."""
 
 
 class AgentState(TypedDict):
@@ -36,6 +40,48 @@ class AgentState(TypedDict):
     round: int
     trace: list[dict[str, Any]]
     answer: Answer | None
+
+
+def citation_dict(evidence: Evidence) -> dict[str, Any]:
+    c = evidence.citation
+    return {
+        "evidence": evidence.id,
+        "source": c.source,
+        "page": c.page,
+        "bbox": list(c.bbox) if c.bbox else None,
+        "figure": c.figure,
+        "case": c.case,
+        "label": c.label(),
+    }
+
+
+def answer_document(question: Question, answer: Answer, evidence: list[Evidence], trace: list[dict]) -> dict:
+    """The one JSON form of an answer (CLI --json, REST /ask, MCP): options in label order, each with its
+    quoted evidence; ``choice`` is the chosen option's 0-based index."""
+    by_id = {e.id: e for e in evidence}
+    options = [
+        {
+            "label": LETTERS[j],
+            "text": text,
+            "score": answer.scores[j] if j < len(answer.scores) else 0.0,
+            "evidence": [
+                {"quote": q.text, "citation": citation_dict(q.evidence), "stance": q.stance}
+                for q in (answer.quotes[j] if j < len(answer.quotes) else [])
+            ],
+        }
+        for j, text in enumerate(question.options)
+    ]
+    return {
+        "question": question.text,
+        "choice": answer.choice,
+        "answer": answer.text,
+        "confidence": round(float(answer.confidence), 4),
+        "settled": bool(answer.settled),
+        "rationale": answer.rationale,
+        "options": options,
+        "citations": [{**citation_dict(by_id[i]), "thumbnail": by_id[i].thumbnail} for i in answer.cited if i in by_id],
+        "trace": trace,
+    }
 
 
 @dataclass
@@ -52,30 +98,10 @@ class AgentResult:
         return [by_id[i].citation for i in self.answer.cited if i in by_id]
 
     def to_dict(self) -> dict[str, Any]:
-        by_id = {e.id: e for e in self.evidence}
-        return {
-            "question": self.question.text,
-            "options": self.question.options,
-            "answer": self.answer.letter,
-            "answer_text": self.answer.text,
-            "confidence": round(self.answer.confidence, 4),
-            "rationale": self.answer.rationale,
-            "citations": [
-                {
-                    "evidence": i,
-                    **by_id[i].citation.__dict__,
-                    "label": by_id[i].citation.label(),
-                    "thumbnail": by_id[i].thumbnail,
-                }
-                for i in self.answer.cited
-                if i in by_id
-            ],
-            "trace": self.trace,
-            "seconds": round(self.seconds, 3),
-        }
+        return answer_document(self.question, self.answer, self.evidence, self.trace)
 
 
-QUERY_WEIGHTS = {"question": 2.0, "image": 2.0, "option": 1.0, "finding": 1.0, "rewrite": 0.5}
+QUERY_WEIGHTS = {"question": 2.0, "image": 2.0, "option": 1.0, "finding": 1.0, "contrast": 1.0, "follow-up": 0.5}
 """How much each kind of sub-query's ranking counts when evidence from all of them is fused."""
 EVIDENCE_RRF_K = 2
 """Each sub-query keeps only a few hits, so a small constant lets a top rank outweigh many low ones
@@ -118,6 +144,12 @@ class Agent:
     """Records never used as evidence (a benchmark excludes the query's own image)."""
 
     def __post_init__(self):
+        self.judge = (
+            self.answerer
+            if isinstance(self.answerer, OfflineAnswerer)
+            else OfflineAnswerer(self.searcher.index.encoder)
+        )
+        """Weighs options between rounds (the offline scorer: cheap and deterministic, whatever answers)."""
         graph = StateGraph(AgentState)
         graph.add_node("plan", self._plan)
         graph.add_node("search", self._search)
@@ -181,17 +213,20 @@ class Agent:
 
     def _weigh(self, state: AgentState) -> dict:
         question = state["question"]
-        if not question.is_multiple_choice:
+        if not question.is_multiple_choice or state["round"] >= self.max_rounds:
             return {"pending": []}
-        support = option_support(question.text, question.options, list(state["evidence"].values()))
-        weak = [i for i, s in enumerate(support) if s < WEAK_SUPPORT]
-        again = [rewrite(question, i, state["round"]) for i in weak] if state["round"] < self.max_rounds else []
+        judged = self.judge.answer(question, sorted(state["evidence"].values(), key=lambda e: e.rank))
+        ranked = sorted(judged.scores, reverse=True)
+        margin = ranked[0] - ranked[1] if len(ranked) > 1 else 1.0
+        again = follow_ups(question, judged, state["round"]) if margin < STOP_MARGIN else []
         step = {
             "step": "weigh",
             "round": state["round"],
-            "support": [round(float(s), 3) for s in support],
-            "weak_options": weak,
-            "rewrites": [q.text for q in again],
+            "scores": judged.scores,
+            "leading": LETTERS[judged.choice] if judged.choice is not None else None,
+            "margin": round(float(margin), 3),
+            "stop": "separated" if not again else None,
+            "queries": [q.text for q in again],
         }
         return {"pending": again, "trace": [*state["trace"], step]}
 
@@ -200,6 +235,7 @@ class Agent:
         answer = self.answerer.answer(state["question"], evidence)
         known = {e.id for e in evidence}
         answer.cited = [i for i in answer.cited if i in known]
+        annotate(answer, state["question"], evidence)
         step = {
             "step": "answer",
             "answerer": self.answerer.name,

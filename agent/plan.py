@@ -1,4 +1,5 @@
-"""Decomposition of a question into sub-queries, and query rewriting for weak options (pure functions)."""
+"""Reading a question (what it asks, whether it asks for the exception) and planning its sub-queries
+(pure functions)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,32 @@ from dataclasses import dataclass
 from pathatlas.agent.questions import Question
 
 QUESTION_OPENERS = re.compile(
-    r"^(which|what|who|where|when|how|why|name|identify|select|choose)\b.*", re.IGNORECASE | re.DOTALL
+    r"^(which|what|who|whom|whose|where|when|how|why|name|identify|select|choose|pick)\b.*", re.IGNORECASE | re.DOTALL
 )
 BLANKS = re.compile(r"_{2,}|\(\s*\)")
-NEGATION = re.compile(r"\bnot (a|an|part|common|one)\b|\bexcept\b", re.IGNORECASE)
-"""Odd-one-out questions ("is not a type of", "all ... except"). Plain "does not" is left alone: the
-evidence usually states the negative fact itself, so the best-supported option is still the answer."""
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+NEGATION_CUE = re.compile(
+    r"\b(?:not|never|no longer|except|exception|excluding|least|false|incorrect|untrue|wrong|unlikely|"
+    r"cannot|can't|isn't|aren't|doesn't|don't|wouldn't|won't|didn't|shouldn't|odd one out)\b",
+    re.IGNORECASE,
+)
+"""Words that make a question ask for the option the evidence does not support."""
+NOT_A_QUESTION_NEGATION = re.compile(
+    r"\bnot only\b|\bif not\b|\bwhether or not\b|\bleast\b[^.?]*?\bto (?:the )?most\b|\bat least\b", re.IGNORECASE
+)
+"""Negation words that do not invert what is asked ("not only", "from least to most", "at least")."""
+PRIVATIVE = re.compile(
+    r"\b(?:without|lack|lacks|lacking|absence|absent|missing|deficien\w*|unable|loss of|removed|blocked)\b",
+    re.IGNORECASE,
+)
+"""A negated consequence of a missing thing ("without X, bones would not ...") is a positive question."""
+SUBORDINATE = re.compile(
+    r"\b(?:if|when|who|whose|because|although|since|unless|whereas|while)\b(?:(?!\b(?:which|what)\b)[^,?])*",
+    re.IGNORECASE,
+)
+"""A negation inside a condition or a relative clause describes the case, it is not what is asked."""
+ASKS = re.compile(r"\b(most likely|most common|first|best|primary|main|true|correct)\b", re.IGNORECASE)
 
 
 IMAGE_QUERY = "img"
@@ -21,19 +42,83 @@ IMAGE_QUERY = "img"
 
 
 @dataclass(frozen=True)
+class Reading:
+    """What a question asks, as the answerers and the planner need it."""
+
+    negated: bool
+    """It asks for the option the evidence does not support (NOT, except, least, false, would not be, ...)."""
+    statements: bool
+    """The options are statements to verify rather than terms to pick."""
+    asks: str
+    """The qualifier of what is asked ("most likely", "first", "best", "true", ...), or ""."""
+    focus: str
+    """The question with the negation of its asking sentence removed: what the evidence should say about the
+    right option."""
+
+
+def asking_sentence(question: str) -> str:
+    """The sentence that asks (the last with a question mark, a blank or an interrogative opener), else the last."""
+    sentences = [s.strip() for s in SENTENCE_END.split(BLANKS.sub(" ___ ", question.strip())) if s.strip()]
+    if not sentences:
+        return ""
+    for sentence in reversed(sentences):
+        if sentence.endswith("?") or "___" in sentence or QUESTION_OPENERS.match(sentence):
+            return sentence
+    return sentences[-1]
+
+
+def is_negated(question: str) -> bool:
+    """Does the asking sentence itself carry a negation (not one cancelled by a privative, nor one inside a
+    condition or relative clause)?"""
+    sentence = NOT_A_QUESTION_NEGATION.sub(" ", asking_sentence(question))
+    main = SUBORDINATE.sub(" ", sentence)
+    cues = NEGATION_CUE.findall(main)
+    if not cues:
+        return False
+    privatives = PRIVATIVE.findall(sentence)
+    return (len(cues) + len(privatives)) % 2 == 1
+
+
+def statement_options(options: list[str]) -> bool:
+    """Options that are clauses to check (long, or ending like sentences) rather than terms."""
+    return bool(options) and sum(len(o.split()) >= 6 or o.rstrip().endswith(".") for o in options) * 2 > len(options)
+
+
+def read_question(question: Question) -> Reading:
+    sentence = asking_sentence(question.text)
+    negated = is_negated(question.text)
+    text = BLANKS.sub(" ___ ", question.text.strip())
+    focus = text.replace(sentence, NEGATION_CUE.sub(" ", sentence)) if negated and sentence else text
+    asks = ASKS.search(sentence)
+    return Reading(
+        negated=negated,
+        statements=statement_options(question.options),
+        asks=asks.group(1).lower() if asks else "",
+        focus=" ".join(BLANKS.sub(" ", focus).replace("___", " ").split()),
+    )
+
+
+@dataclass(frozen=True)
 class SubQuery:
     id: str
     text: str | None
     purpose: str
-    """question, option, finding, image or rewrite."""
+    """question, option, finding, image, follow-up or contrast."""
     option: int | None = None
     use_image: bool = False
 
 
 def stem(question: str) -> str:
-    """The question without blanks and boilerplate, as a search query."""
-    text = BLANKS.sub(" ", question)
-    text = re.sub(r"\b(which of the following|the following|is most likely|best describes?)\b", " ", text, flags=re.I)
+    """The question without blanks, negation and boilerplate, as a search query."""
+    text = BLANKS.sub(" ", question).replace("___", " ")
+    text = NEGATION_CUE.sub(" ", text)
+    text = re.sub(
+        r"\b(which of the following|which of these|the following|all of these|all of the following|is most likely|"
+        r"best describes?)\b",
+        " ",
+        text,
+        flags=re.I,
+    )
     return " ".join(text.split())
 
 
@@ -43,11 +128,6 @@ def key_findings(question: str) -> list[str]:
     if len(sentences) < 2:
         return []
     return [s for s in sentences if not QUESTION_OPENERS.match(s) and len(s.split()) >= 3]
-
-
-def is_negated(question: str) -> bool:
-    """Questions that ask for the option the evidence does not support ("... is NOT ...", "EXCEPT")."""
-    return bool(NEGATION.search(question))
 
 
 def plan(question: Question) -> list[SubQuery]:
@@ -65,8 +145,27 @@ def plan(question: Question) -> list[SubQuery]:
     return queries
 
 
-def rewrite(question: Question, option: int, round_: int) -> SubQuery:
-    """A narrower query for an option the evidence barely mentions: the option with the question's longest words."""
-    words = sorted(set(re.findall(r"[A-Za-z][A-Za-z-]{4,}", stem(question.text))), key=len, reverse=True)
-    keywords = " ".join(words[: 4 if round_ == 1 else 2])
-    return SubQuery(f"r{round_}o{option}", f"{question.options[option]} {keywords}".strip(), "rewrite", option=option)
+def keywords(text: str, exclude: set[str] = frozenset(), n: int = 4) -> list[str]:
+    """The longest distinct content words of ``text`` (a cheap stand-in for rarity), minus ``exclude``."""
+    words = dict.fromkeys(w for w in re.findall(r"[A-Za-z][A-Za-z-]{3,}", text) if w.lower() not in exclude)
+    return sorted(words, key=len, reverse=True)[:n]
+
+
+def follow_ups(question: Question, judged, round_: int) -> list[SubQuery]:
+    """Next-round queries when the two leading options are close: for each, the option with the question's key
+    words minus the rival's words (what separates them), and the option with the terms its best quote
+    introduces (words in neither question nor options)."""
+    scores = list(judged.scores)
+    leading = sorted(range(len(scores)), key=lambda j: -scores[j])[:2]
+    focus = read_question(question).focus
+    known = {w.lower() for w in re.findall(r"[A-Za-z-]+", " ".join([question.text, *question.options]))}
+    queries = []
+    for j in leading:
+        rival = {w.lower() for k in leading if k != j for w in question.options[k].split()}
+        words = keywords(focus, exclude=rival, n=4)
+        queries.append(SubQuery(f"c{round_}o{j}", " ".join([question.options[j], *words]), "contrast", option=j))
+        quotes = judged.quotes[j] if j < len(judged.quotes) else []
+        new = keywords(" ".join(q.text for q in quotes[:1]), exclude=known, n=4)
+        if new:
+            queries.append(SubQuery(f"u{round_}o{j}", " ".join([question.options[j], *new]), "follow-up", option=j))
+    return queries

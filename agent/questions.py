@@ -58,6 +58,17 @@ class Evidence:
     thumbnail: str | None = None
 
 
+@dataclass(frozen=True)
+class Quote:
+    """One evidence sentence, verbatim, as evidence for one option."""
+
+    text: str
+    evidence: Evidence
+    stance: str
+    """supports or contradicts (the option being the answer to the question as asked)."""
+    score: float = 0.0
+
+
 @dataclass
 class Answer:
     choice: int | None
@@ -67,6 +78,12 @@ class Answer:
     rationale: str = ""
     cited: list[str] = field(default_factory=list)
     """Ids of evidence the answer rests on (always a subset of what was retrieved)."""
+    scores: list[float] = field(default_factory=list)
+    """One score per option (the answerer's own scale; higher is the more likely answer)."""
+    quotes: list[list[Quote]] = field(default_factory=list)
+    """Per option, the sentences quoted for or against it."""
+    settled: bool = True
+    """False when the evidence does not settle the question (low confidence or nothing quoted for the choice)."""
 
     @property
     def letter(self) -> str | None:

@@ -1,70 +1,28 @@
-"""Deterministic evidence scoring of options (pure functions): the offline answerer and the agent's
-"is the evidence for this option weak?" test both rest on it."""
+"""Deterministic evidence features of options and how they combine (pure functions): the offline answerer,
+the agent's stop rule and the QA benchmark's cross-validation all rest on them."""
 
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
 import bm25s
 import numpy as np
 
+from pathatlas.agent.evidence import SentenceScores
 from pathatlas.agent.plan import IMAGE_QUERY
 from pathatlas.agent.questions import Evidence
 from pathatlas.retrieval.lexical import tokenize
 
-SENTENCE_SPLIT = re.compile(r"(?<=[.!?;:])\s+|\n+")
-
-
-def sentences(text: str) -> list[str]:
-    return [s for s in SENTENCE_SPLIT.split(text) if len(s.split()) >= 3]
-
-
-def windows(text: str) -> list[str]:
-    """Sentences and pairs of neighbouring sentences (answers often span two)."""
-    units = sentences(text)
-    return units + [f"{a} {b}" for a, b in zip(units, units[1:], strict=False)]
-
-
-def option_specific_terms(options: Sequence[str]) -> list[set[str]]:
-    """Each option's stemmed words minus those all options share."""
-    terms = [set(t) for t in tokenize(list(options))]
-    shared = set.intersection(*terms) if terms else set()
-    return [t - shared for t in terms]
-
-
-def sentence_bm25(question: str, options: Sequence[str], evidence: Sequence[Evidence], top: int = 12) -> np.ndarray:
-    """Per option, the best BM25 score of "question + option" over evidence sentence windows that
-    contain one of the option's own words (an IR solver confined to what was retrieved)."""
-    units = [u for e in sorted(evidence, key=lambda e: e.rank)[:top] for u in windows(e.text)]
-    if not units or not options:
-        return np.zeros(len(options))
-    tokens = tokenize(units)
-    if not any(tokens):
-        return np.zeros(len(options))
-    model = bm25s.BM25()
-    model.index(tokens, show_progress=False)
-    token_sets = [set(t) for t in tokens]
-    scores = np.zeros(len(options))
-    for j, (query, own) in enumerate(
-        zip(tokenize([f"{question} {o}" for o in options]), option_specific_terms(options), strict=True)
-    ):
-        if not query or not own:
-            continue
-        values = model.get_scores(query)
-        mask = np.array([bool(own & t) for t in token_sets])
-        scores[j] = float(np.where(mask, values, 0.0).max())
-    return scores
-
-
-def candidate_sentences(options: Sequence[str], evidence: Sequence[Evidence], top: int = 5) -> list[str]:
-    """Sentences of the best evidence that mention at least one option's own words."""
-    units = [s for e in sorted(evidence, key=lambda e: e.rank)[:top] for s in sentences(e.text)]
-    own = option_specific_terms(options)
-    return [u for u, t in zip(units, tokenize(units), strict=True) if any(o & set(t) for o in own)] if units else []
+FEATURES = ("cooccurrence", "bm25", "dense", "mentions", "prior")
+"""Per option: best sentence co-occurrence of question and option words; best BM25 of "question + option"
+over sentences naming the option; closest sentence naming the option in the text encoder's space; rank-weighted
+count of evidence items naming the option; the option's similarity to the question without evidence."""
+WEIGHTS = np.array([3.0, 1.0, 2.0, 1.0, 1.0])
+"""Conditional-logit weights of FEATURES (``pathatlas bench qa --folds``: fit on A&P dev ch. 1-14, held-out
+figures in BENCHMARKS.md)."""
+VOTE_WEIGHT = 3.0
+"""Image questions: weight of the similar cases' diagnosis votes next to the text features (untuned)."""
 
 
 def rescale(scores: np.ndarray) -> np.ndarray:
@@ -73,46 +31,95 @@ def rescale(scores: np.ndarray) -> np.ndarray:
     return scores / top if top > 0 else np.zeros_like(scores)
 
 
-def idf_table(token_lists: Sequence[Sequence[str]]) -> dict[str, float]:
-    """IDF over the candidate sentences themselves: words every sentence shares weigh little."""
-    n = len(token_lists)
-    df = Counter(t for tokens in token_lists for t in set(tokens))
-    return {t: math.log(1 + n / (1 + d)) for t, d in df.items()}
+def minmax(scores: np.ndarray) -> np.ndarray:
+    spread = scores.max() - scores.min() if scores.size else 0.0
+    return (scores - scores.min()) / spread if spread > 0 else np.zeros_like(scores)
 
 
-def coverage(terms: set[str], sentence: set[str], idf: dict[str, float], default: float) -> float:
-    """IDF-weighted share of ``terms`` present in ``sentence``."""
-    total = sum(idf.get(t, default) for t in terms)
-    return sum(idf.get(t, default) for t in terms & sentence) / total if total else 0.0
+def cooccurrence(scores: SentenceScores) -> np.ndarray:
+    """Per option, its best sentence: (share of the question covered) x (share of the option named)."""
+    n = len(scores.options)
+    return np.array([max((scores.support(j, i) for i in range(len(scores.sentences))), default=0.0) for j in range(n)])
 
 
-def option_support(question: str, options: Sequence[str], evidence: Sequence[Evidence], top: int = 8) -> np.ndarray:
-    """For each option, the best sentence-level co-occurrence of its words with the question's words.
-
-    A sentence supports option j in proportion to (how much of the question it covers) x (how much of
-    option j it covers); words shared by all options count for none of them. Evidence ranked lower by
-    retrieval counts a little less. Returns one score per option in [0, 1].
-    """
-    if not options or not evidence:
+def sentence_bm25(question: str, options: Sequence[str], scores: SentenceScores) -> np.ndarray:
+    """Per option, the best BM25 of "question + option" over the sentences (and neighbour pairs) naming it."""
+    texts = [s.text for s in scores.sentences]
+    if not texts or not options:
         return np.zeros(len(options))
-    option_terms = option_specific_terms(options)
-    question_terms = set(tokenize([question])[0]) - set().union(*option_terms)
-    chosen = sorted(evidence, key=lambda e: e.rank)[:top]
-    units = [(s, 1.0 / (1.0 + 0.15 * (e.rank - 1))) for e in chosen for s in sentences(e.text)]
-    if not units:
+    tokens = tokenize(texts)
+    if not any(tokens):
         return np.zeros(len(options))
-    tokens = [set(t) for t in tokenize([s for s, _ in units])]
-    idf = idf_table(tokens)
-    default = max(idf.values(), default=1.0)
-    scores = np.zeros(len(options))
-    for sentence_terms, (_, weight) in zip(tokens, units, strict=True):
-        q = coverage(question_terms, sentence_terms, idf, default) if question_terms else 1.0
-        if q == 0:
-            continue
-        for j, terms in enumerate(option_terms):
-            if terms:
-                scores[j] = max(scores[j], weight * q * coverage(terms, sentence_terms, idf, default))
-    return scores
+    model = bm25s.BM25()
+    model.index(tokens, show_progress=False)
+    out = np.zeros(len(options))
+    for j, query in enumerate(tokenize([f"{question} {o}" for o in options])):
+        if query:
+            named = np.array([c > 0 for c in scores.options[j]])
+            out[j] = float(np.where(named, model.get_scores(query), 0.0).max())
+    return out
+
+
+def mentions(scores: SentenceScores) -> np.ndarray:
+    """Per option, the sum of 1/rank over evidence items with a sentence naming it."""
+    out = np.zeros(len(scores.options))
+    for j, covered in enumerate(scores.options):
+        ranks = {s.evidence.id: s.evidence.rank for s, c in zip(scores.sentences, covered, strict=True) if c >= 0.5}
+        out[j] = sum(1.0 / r for r in ranks.values())
+    return out
+
+
+def dense_features(encode, question: str, focus: str, options: Sequence[str], scores: SentenceScores, top: int = 24):
+    """(closest sentence naming each option, option-question similarity), each min-max scaled; ``encode``
+    maps texts to unit vectors (None: no encoder)."""
+    n = len(options)
+    if encode is None:
+        return np.zeros(n), np.zeros(n)
+    candidates = sorted(
+        range(len(scores.sentences)),
+        key=lambda i: -max((scores.support(j, i) + 0.01 * scores.options[j][i] for j in range(n)), default=0.0),
+    )[:top]
+    candidates = [i for i in candidates if any(scores.options[j][i] > 0 for j in range(n))]
+    texts = [
+        question or "",
+        *options,
+        *(f"{focus} {o}" for o in options),
+        *(scores.sentences[i].text for i in candidates),
+    ]
+    vectors = encode(texts)
+    prior = vectors[1 : n + 1] @ vectors[0]
+    dense = np.zeros(n)
+    if candidates:
+        similarity = vectors[n + 1 : 2 * n + 1] @ vectors[2 * n + 1 :].T
+        for j in range(n):
+            named = [c for c, i in enumerate(candidates) if scores.options[j][i] > 0]
+            dense[j] = similarity[j, named].max() if named else similarity[j].min()
+    return minmax(dense) if candidates else dense, minmax(prior)
+
+
+def option_features(encode, question: str, focus: str, options: Sequence[str], scores: SentenceScores) -> np.ndarray:
+    """The FEATURES matrix, one row per option, each column in [0, 1]."""
+    dense, prior = dense_features(encode, question, focus, options, scores)
+    columns = [
+        rescale(cooccurrence(scores)),
+        rescale(sentence_bm25(focus, options, scores)),
+        dense,
+        rescale(mentions(scores)),
+        prior,
+    ]
+    return np.stack(columns, axis=1)
+
+
+def softmax(values: np.ndarray) -> np.ndarray:
+    """Probabilities; equal values give equal, uninformative probabilities."""
+    shifted = np.exp(values - values.max())
+    return shifted / shifted.sum()
+
+
+def option_logits(features: np.ndarray, negated: bool, weights: np.ndarray = WEIGHTS) -> np.ndarray:
+    """How likely each option is the answer: evidence for an option counts against it in a negated question."""
+    logits = features @ weights
+    return -logits if negated else logits
 
 
 def diagnosis_votes(options: Sequence[str], evidence: Sequence[Evidence], top: int = 10) -> np.ndarray:
@@ -129,24 +136,3 @@ def diagnosis_votes(options: Sequence[str], evidence: Sequence[Evidence], top: i
         if overlaps[best] >= 0.5:
             votes[best] += 1.0 / e.rank
     return votes
-
-
-def confidence(scores: np.ndarray, temperature: float = 0.1) -> np.ndarray:
-    """Softmax of scores; equal scores give equal, uninformative probabilities."""
-    shifted = (scores - scores.max()) / temperature
-    weights = np.exp(shifted)
-    return weights / weights.sum()
-
-
-def best_sentence(question: str, evidence: Sequence[Evidence], top: int = 5) -> tuple[float, str, str]:
-    """(coverage, sentence, evidence id) of the sentence covering most of the question's words."""
-    question_terms = set(tokenize([question])[0])
-    chosen = sorted(evidence, key=lambda e: e.rank)[:top]
-    units = [(s, e.id) for e in chosen for s in sentences(e.text)]
-    if not units or not question_terms:
-        return 0.0, "", ""
-    tokens = [set(t) for t in tokenize([s for s, _ in units])]
-    idf = idf_table(tokens)
-    default = max(idf.values(), default=1.0)
-    scored = [(coverage(question_terms, t, idf, default), s, eid) for t, (s, eid) in zip(tokens, units, strict=True)]
-    return max(scored, key=lambda item: item[0])

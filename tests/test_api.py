@@ -85,7 +85,8 @@ def test_ask_answers_with_citations(client):
         "options": ["Langhans giant cells", "Koilocytes", "Goblet cells"],
     }
     answer = client.post("/ask", json=body).json()
-    assert answer["answer"] == "B" and answer["citations"] and answer["trace"][0]["step"] == "plan"
+    assert answer["choice"] == 1 and answer["answer"] == "Koilocytes" and answer["trace"][0]["step"] == "plan"
+    assert answer["citations"] and answer["options"][1]["evidence"][0]["quote"]
 
 
 def test_writes_need_the_token_and_uploads_are_checked(client):

@@ -79,7 +79,7 @@ def test_ask_prints_answer_with_citation(demo_index, session_home, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
-    assert answer["answer"] == "B" and answer["citations"][0]["page"] == 1
+    assert answer["choice"] == 1 and answer["answer"] == "Koilocytes" and answer["citations"][0]["page"] == 1
     assert [s["step"] for s in answer["trace"]][0] == "plan"
     bad = run("ask", "Which?", "--option", "A=x", "--option", "C=y", "--index", demo_index.path)
     assert bad.exit_code == 2 and "without gaps" in bad.output

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.bench import QABench, load_items, markdown_report, plot_qa, token_f1, wilson
+from pathatlas.agent.bench import QABench, load_items, markdown_report, paired_bootstrap, plot_qa, token_f1, wilson
+from pathatlas.agent.tune import chapter_folds, cross_validate, expected_calibration_error, fit_weights
 
 
 def test_wilson_interval_and_token_f1():
@@ -17,6 +19,35 @@ def test_wilson_interval_and_token_f1():
     assert wilson(0, 0) == (0.0, 0.0)
     assert token_f1("the koilocyte halo", "koilocyte halo") == pytest.approx(0.8)
     assert token_f1("", "x") == 0.0
+
+
+def test_calibration_error_and_paired_bootstrap():
+    ece, bins = expected_calibration_error([0.9, 0.9, 0.9, 0.9, 0.3, 0.3], [1, 1, 1, 0, 0, 1])
+    assert ece == pytest.approx((4 * 0.15 + 2 * 0.2) / 6)
+    assert [b[2] for b in bins] == [2, 4]
+    assert expected_calibration_error([0.8] * 10, [1] * 8 + [0] * 2)[0] == pytest.approx(0.0)
+    better = paired_bootstrap([1] * 30 + [0] * 70, [0] * 100)
+    assert better["difference"] == pytest.approx(0.3) and 0.2 < better["ci95"][0] < 0.3 < better["ci95"][1]
+    same = paired_bootstrap([1, 0] * 50, [0, 1] * 50)
+    assert same["ci95"][0] < 0 < same["ci95"][1]
+
+
+def test_weights_fit_and_cross_validate_on_held_out_chapters():
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in range(120):  # feature 0 tells the answer (against it when negated), feature 1 is noise
+        features = rng.uniform(0, 1, (4, 2))
+        negated = n % 5 == 0
+        gold = int(np.argmin(features[:, 0]) if negated else np.argmax(features[:, 0]))
+        rows.append((f"q{n}", f"ch{n % 6}", features, gold, negated))
+    w = fit_weights(rows)
+    assert w[0] > 5 and abs(w[1]) < w[0] / 4
+    folds = chapter_folds([r[1] for r in rows], 3)
+    assert len(set(folds)) == 3 and all(
+        len({f for f, r in zip(folds, rows, strict=True) if r[1] == g}) == 1 for g in {r[1] for r in rows}
+    )
+    held = cross_validate(rows, folds)
+    assert held["accuracy"] > 0.9 and held["negated"]["n"] == 24 and len(held["weights"]) == 3
 
 
 def test_bad_rows_become_failed_items(tmp_path):
@@ -63,7 +94,7 @@ def test_qa_run_on_the_demo_index(demo_index, tmp_path):
     path = tmp_path / "demo.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
     items, failures = load_items(path, 10_000_000)
-    result = QABench(demo_index, OfflineAnswerer(demo_index.encoder)).run(items, failures)
+    result = QABench(demo_index, OfflineAnswerer(demo_index.encoder)).run(items, failures, folds=2)
     assert result["n"] == 3
     for mode in ("no-rag", "rag", "agentic"):
         metrics = result["modes"][mode]
@@ -71,7 +102,12 @@ def test_qa_run_on_the_demo_index(demo_index, tmp_path):
     assert result["modes"]["agentic"]["accuracy"] == 1.0
     assert result["modes"]["agentic"]["evidence_recall@5"] == 1.0
     assert set(result["modes"]["agentic"]["by_group"]) == {"Cervix", "Granulomas"}
+    agentic = result["modes"]["agentic"]
+    assert agentic["vs_rag"]["difference"] == agentic["accuracy"] - result["modes"]["rag"]["accuracy"]
+    assert agentic["held_out"]["folds"] == 2 and set(agentic["held_out"]["correct"]) == {"q1", "q2"}
+    assert agentic["verbatim_quote_rate"] == 1.0 and result["modes"]["no-rag"]["verbatim_quote_rate"] is None
+    assert 0 <= agentic["ece"] <= 1 and agentic["reliability"] and agentic["negated"]["n"] == 0
     report = markdown_report(result, "demo")
-    assert "| agentic | 1.000 |" in report
+    assert "| agentic | 1.000 |" in report and "Reliability" in report and "held-out accuracy" in report
     plot_qa(result, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").stat().st_size > 5_000

@@ -119,6 +119,11 @@ def bench_qa_command(
     answerer: Annotated[str | None, typer.Option(help="offline (default) or llm.")] = None,
     modes: Annotated[str, typer.Option(help="Comma-separated: no-rag, rag, agentic.")] = "no-rag,rag,agentic",
     limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    folds: Annotated[
+        int,
+        typer.Option(help="Offline answerer: also refit its weights on all but one fold of chapters, report held out."),
+    ] = 0,
+    rounds: Annotated[int | None, typer.Option(help="Search rounds the agent may take.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for report.md and plot.png.")] = Path("bench-out/qa"),
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
 ):
@@ -130,37 +135,57 @@ def bench_qa_command(
     chosen = [m.strip() for m in modes.split(",")]
     if unknown := [m for m in chosen if m not in MODES]:
         raise BadInputError(f"unknown mode {unknown[0]!r}: use {', '.join(MODES)}")
-    settings = settings_for(index, answerer=answerer)
+    settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
     idx = Index.open(settings.index_dir, settings)
     items, failures = load_items(questions, settings.max_image_pixels)
     items = items[:limit] if limit else items
     bench = QABench(
         idx, create_answerer(settings.answerer, settings, idx.encoder), settings.agent_rounds, settings.agent_k
     )
-    result = bench.run(items, failures, chosen)
+    result = bench.run(items, failures, chosen, folds=folds)
     table = Table(
         "mode",
         "accuracy",
         "95% CI",
+        "vs rag (95% CI)",
+        "negated (n)",
+        "ECE",
         "evidence R@5",
         "p50 s",
         "p95 s",
         "no citation",
+        "verbatim quote",
+        "unusable replies",
         "failed",
         title=f"{questions.name}: {result['n']} questions, answerer {result['answerer']}",
     )
     for mode, m in result["modes"].items():
+        vs = m.get("vs_rag")
         table.add_row(
             mode,
             f"{m['accuracy']:.3f}",
             f"{m['ci95'][0]:.3f}-{m['ci95'][1]:.3f}",
+            f"{vs['difference']:+.3f} ({vs['ci95'][0]:+.3f} to {vs['ci95'][1]:+.3f})" if vs else "",
+            "" if m["negated"]["accuracy"] is None else f"{m['negated']['accuracy']:.3f} ({m['negated']['n']})",
+            f"{m['ece']:.3f}",
             "" if m["evidence_recall@5"] is None else f"{m['evidence_recall@5']:.3f}",
             f"{m['p50_s']:.2f}",
             f"{m['p95_s']:.2f}",
             "" if m["no_citation_rate"] is None else f"{m['no_citation_rate']:.3f}",
+            "" if m["verbatim_quote_rate"] is None else f"{m['verbatim_quote_rate']:.3f}",
+            "" if m.get("parse_failures") is None else str(m["parse_failures"]),
             str(m["failed"]),
         )
     console.print(table)
+    for mode, m in result["modes"].items():
+        if h := m.get("held_out"):
+            vs = h.get("vs_rag")
+            console.print(
+                f"{mode}: weights refit on {h['folds'] - 1} of {h['folds']} chapter folds, held out: accuracy "
+                f"{h['accuracy']:.3f}, ECE {h['ece']:.3f}"
+                + (f", negated {h['negated']['accuracy']:.3f} (n={h['negated']['n']})" if h["negated"]["n"] else "")
+                + (f", vs rag {vs['difference']:+.3f} ({vs['ci95'][0]:+.3f} to {vs['ci95'][1]:+.3f})" if vs else "")
+            )
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(markdown_report(result, f"QA benchmark: {questions.name}"))
     plot_qa(result, out / "plot.png")

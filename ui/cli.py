@@ -162,18 +162,40 @@ def ask(
     if as_json:
         console.print_json(json.dumps(result))
         return
-    shown = f"{result['answer']}. {result['answer_text']}" if result["answer"] else result["answer_text"]
-    console.print(f"[bold]answer[/bold] {shown}  (confidence {result['confidence']:.2f})")
-    console.print(f"[dim]{result['rationale']}[/dim]")
-    for n, c in enumerate(result["citations"], start=1):
-        box = f" bbox {c['bbox']}" if c["bbox"] else ""
-        console.print(f"  [{n}] {c['label']}{box}")
-    if not result["citations"]:
-        console.print("  (no evidence cited)")
+    print_answer(result, trace)
+
+
+def print_answer(result: dict, trace: bool = False) -> None:
+    """The answer, whether the evidence settles it, then each option (the chosen first) with its quotes."""
+    from rich.markup import escape
+
+    chosen = result["choice"]
+    label = f"{result['options'][chosen]['label']}. " if chosen is not None else ""
+    console.print(f"[bold]answer[/bold] {escape(label + result['answer'])}  (confidence {result['confidence']:.2f})")
+    if not result["settled"]:
+        console.print("[yellow]the evidence does not settle this[/yellow]")
+    console.print(f"[dim]{escape(result['rationale'])}[/dim]")
+    order = sorted(result["options"], key=lambda o: o["label"] != (label[:1] or None))
+    for option in order:
+        mark = "[bold green]>[/bold green]" if label and option["label"] == label[:1] else " "
+        console.print(f"{mark} {option['label']}. {escape(option['text'])}  [dim](score {option['score']:.2f})[/dim]")
+        for quote in option["evidence"]:
+            colour = "green" if quote["stance"] == "supports" else "red"
+            box = f", bbox {quote['citation']['bbox']}" if quote["citation"]["bbox"] else ""
+            console.print(
+                f'    [{colour}]{quote["stance"]}[/{colour}] "{escape(quote["quote"])}" '
+                f"[dim]({escape(quote['citation']['label'])}{box})[/dim]"
+            )
+        if not option["evidence"]:
+            console.print("    [dim](no sentence in the evidence names it)[/dim]")
+    if not result["options"]:
+        for n, c in enumerate(result["citations"], start=1):
+            console.print(f"  [{n}] {escape(c['label'])}")
     if trace:
         for step in result["trace"]:
             console.print(
-                f"[cyan]{step['step']}[/cyan] " + json.dumps({k: v for k, v in step.items() if k != "step"})[:400]
+                f"[cyan]{step['step']}[/cyan] "
+                + escape(json.dumps({k: v for k, v in step.items() if k != "step"})[:400])
             )
 
 

@@ -1,103 +1,101 @@
-"""The embedded default answerer: deterministic scoring of options from retrieved evidence, no LLM."""
+"""The embedded default answerer: deterministic scoring of options from quoted evidence sentences, no LLM."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from pathatlas.agent.answerers.base import Answerer
-from pathatlas.agent.plan import is_negated
+from pathatlas.agent.evidence import evidence_sentences, option_quotes, score_sentences
+from pathatlas.agent.plan import Reading, read_question
 from pathatlas.agent.questions import Answer, Evidence, Question
-from pathatlas.agent.scoring import (
-    best_sentence,
-    candidate_sentences,
-    confidence,
-    diagnosis_votes,
-    option_support,
-    rescale,
-    sentence_bm25,
-)
+from pathatlas.agent.scoring import VOTE_WEIGHT, diagnosis_votes, option_features, option_logits, rescale, softmax
+from pathatlas.agent.writing import annotate
 from pathatlas.retrieval.encoders import Encoder
 
 TEXT_KINDS = {"page", "figure", "passage"}
 
 
 class OfflineAnswerer(Answerer):
-    """Text questions: three signals from the evidence, each rescaled to [0, 1] and summed: sentence-level
-    co-occurrence of question and option words, BM25 of "question + option" over sentence windows, and the
-    text encoder's similarity of "question + option" to evidence sentences naming the option.
-    Image questions: votes of the most similar cases' diagnoses, plus the text evidence.
-    Without support (or without evidence) it falls back to the text encoder's question-option similarity.
+    """Text questions: evidence features per option (``scoring.FEATURES``: sentence co-occurrence of question
+    and option, BM25 and encoder similarity of "question + option" to sentences naming the option, how many
+    top evidence items name it, its similarity to the question) combined by a conditional logit whose
+    probabilities are the confidence. A negated question ("NOT", "except", "least") asks for the option the
+    evidence ties least to the question. Image questions add the most similar cases' diagnosis votes.
     """
 
     name = "offline"
 
-    def __init__(self, encoder: Encoder):
+    def __init__(self, encoder: Encoder | None, weights: np.ndarray | None = None, cache_size: int = 20_000):
         self.encoder = encoder
+        self.weights = weights
+        self.cache_size = cache_size
+        self._vectors: dict[str, np.ndarray] = {}
+        """Sentence vectors already computed: the agent weighs the same sentences again after each round."""
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of ``texts`` in the encoder's first text space, each text encoded once."""
+        known = {t: v for t in texts if (v := self._vectors.get(t)) is not None}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            fresh = dict(zip(missing, self.encoder.encode_text(missing)[self.encoder.text_spaces[0]], strict=True))
+            known.update(fresh)
+            if len(self._vectors) + len(fresh) > self.cache_size:
+                self._vectors.clear()
+            self._vectors.update(fresh)
+        return np.stack([known[t] for t in texts])
+
+    def features(self, question: Question, reading: Reading, evidence: list[Evidence]):
+        """(FEATURES matrix, per-option quotes) from the text evidence."""
+        text_evidence = [e for e in evidence if e.kind in TEXT_KINDS]
+        scores = score_sentences(reading, question.text, question.options, evidence_sentences(text_evidence))
+        encode = self.encode if self.encoder is not None and self.encoder.text_spaces else None
+        features = option_features(encode, question.text, reading.focus, question.options, scores)
+        return features, option_quotes(reading, question.options, scores)
 
     def answer(self, question: Question, evidence: list[Evidence]) -> Answer:
+        reading = read_question(question)
         if not question.is_multiple_choice:
-            return self._open(question, evidence)
-        options = question.options
-        text_evidence = [e for e in evidence if e.kind in TEXT_KINDS]
-        support = rescale(option_support(question.text, options, text_evidence))
-        if support.any():
-            support = support + rescale(sentence_bm25(question.text, options, text_evidence))
-            support = support + self._dense_support(question, text_evidence)
-        votes = diagnosis_votes(options, evidence) if question.image is not None else np.zeros(len(options))
-        scores = support + 3 * rescale(votes)
-        if not scores.any():
-            return self._prior(question)
-        negated = is_negated(question.text) and question.image is None
-        choice = int(np.argmin(scores) if negated else np.argmax(scores))
-        probs = confidence(-scores if negated else scores, temperature=0.3)
-        cited = self._supporting(question, choice, evidence)
-        rationale = (
-            f"option {choice + 1} is {'least' if negated else 'best'} supported by the evidence "
-            f"(scores {', '.join(f'{s:.2f}' for s in scores)})"
-        )
-        return Answer(choice, options[choice], float(probs[choice]), rationale, cited)
-
-    def _supporting(self, question: Question, choice: int, evidence: list[Evidence]) -> list[str]:
-        """Evidence that supports the chosen option on its own, best first (at most three)."""
-        scored = []
-        for e in evidence:
-            if e.kind == "case":
-                value = float(diagnosis_votes(question.options, [e])[choice])
-            else:
-                value = float(option_support(question.text, question.options, [e])[choice])
-            if value > 0:
-                scored.append((value, -e.rank, e.id))
-        return [eid for _, _, eid in sorted(scored, reverse=True)[:3]]
-
-    def _dense_support(self, question: Question, evidence: list[Evidence]) -> np.ndarray:
-        """Similarity of "question + option" to the closest evidence sentence naming an option, min-max scaled."""
-        candidates = candidate_sentences(question.options, evidence)
-        if not candidates or self.encoder is None:
-            return np.zeros(len(question.options))
-        space = self.encoder.text_spaces[0]
-        vectors = self.encoder.encode_text([f"{question.text} {o}" for o in question.options] + candidates)[space]
-        best = (vectors[: len(question.options)] @ vectors[len(question.options) :].T).max(axis=1)
-        spread = best.max() - best.min()
-        return (best - best.min()) / spread if spread > 0 else np.zeros_like(best)
-
-    def _prior(self, question: Question) -> Answer:
-        """No usable evidence: the option most similar to the question in the text space."""
-        space = self.encoder.text_spaces[0]
-        vectors = self.encoder.encode_text([question.text or "", *question.options])[space]
-        similarity = vectors[1:] @ vectors[0]
-        choice = int(np.argmax(similarity))
-        probs = confidence(similarity, temperature=0.05)
-        return Answer(
+            return self._open(question, reading, evidence)
+        features, quotes = self.features(question, reading, evidence)
+        negated = reading.negated and question.image is None
+        logits = option_logits(features, negated, *([self.weights] if self.weights is not None else []))
+        if question.image is not None:
+            logits = logits + VOTE_WEIGHT * rescale(diagnosis_votes(question.options, evidence))
+        probs = softmax(logits)
+        choice = int(np.argmax(probs))
+        answer = Answer(
             choice,
             question.options[choice],
             float(probs[choice]),
-            "no supporting evidence; chose the option closest in meaning to the question",
-            [],
+            scores=[round(float(p), 4) for p in probs],
+            quotes=quotes,
         )
+        answer.cited = self._cited(answer, evidence)
+        annotate(answer, question, evidence)
+        return answer
 
-    def _open(self, question: Question, evidence: list[Evidence]) -> Answer:
+    @staticmethod
+    def _cited(answer: Answer, evidence: list[Evidence]) -> list[str]:
+        """The chosen option's quoted evidence first, then the best-ranked similar case (image questions)."""
+        cited = list(dict.fromkeys(q.evidence.id for q in answer.quotes[answer.choice]))
+        cases = [e for e in evidence if e.kind == "case" and e.payload.get("diagnosis")]
+        voted = [e.id for e in cases if str(e.payload["diagnosis"]).lower() in answer.text.lower()]
+        return list(dict.fromkeys(cited + voted[:2]))[:3]
+
+    def _open(self, question: Question, reading: Reading, evidence: list[Evidence]) -> Answer:
         """Open questions: the evidence sentence that covers the question best, quoted."""
-        score, sentence, evidence_id = best_sentence(question.text, evidence)
-        if not sentence:
-            return Answer(None, "", 0.0, "no evidence found", [])
-        return Answer(None, sentence, score, "quoted from the best matching evidence", [evidence_id])
+        text_evidence = [e for e in evidence if e.kind in TEXT_KINDS]
+        scores = score_sentences(reading, question.text, [], evidence_sentences(text_evidence, top=5))
+        if not scores.sentences:
+            return Answer(None, "", 0.0, "no evidence found", [], settled=False)
+        best = int(np.argmax(np.array(scores.question) * np.array(scores.weights)))
+        sentence = scores.sentences[best]
+        score = scores.question[best]
+        return Answer(
+            None,
+            sentence.text,
+            score,
+            f"quoted from {sentence.evidence.citation.label()}",
+            [sentence.evidence.id],
+            settled=score >= 0.5,
+        )

@@ -66,14 +66,45 @@ class AskRequest(BaseModel):
     options: list[str] = Field(default_factory=list, max_length=10)
 
 
+class QuoteCitation(BaseModel):
+    evidence: str = Field(..., description="Record id: GET /media/pages/{evidence} shows the cited page.")
+    source: str
+    page: int | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    figure: str | None = None
+    case: str | None = None
+    label: str
+
+
+class OptionQuote(BaseModel):
+    quote: str = Field(..., description="A sentence quoted verbatim from the cited evidence.")
+    citation: QuoteCitation
+    stance: Literal["supports", "contradicts"]
+
+
+class OptionOut(BaseModel):
+    label: str
+    text: str
+    score: float = Field(..., description="How likely this option is the answer (the answerer's probability).")
+    evidence: list[OptionQuote]
+
+
+class AnswerCitation(QuoteCitation):
+    thumbnail: str | None = None
+
+
 class AskResponse(BaseModel):
-    answer: str | None = Field(None, description="Option letter for multiple choice.")
-    answer_text: str
-    confidence: float
+    """The one JSON form of an answer (also ``pathatlas ask --json``); options in label order."""
+
+    question: str
+    choice: int | None = Field(None, description="0-based index of the chosen option; null for open questions.")
+    answer: str = Field(..., description="The chosen option's text (or the answer to an open question).")
+    confidence: float = Field(..., ge=0, le=1)
+    settled: bool = Field(..., description="False when the evidence does not settle the question.")
     rationale: str
-    citations: list[dict[str, Any]]
+    options: list[OptionOut]
+    citations: list[AnswerCitation]
     trace: list[dict[str, Any]]
-    seconds: float
 
 
 class SourceOut(BaseModel):

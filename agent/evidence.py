@@ -1,0 +1,157 @@
+"""Per-option evidence: which retrieved sentence supports (or contradicts) which option, quoted verbatim
+(pure functions).
+
+Evidence text is whatever a hit carries (a page's text today, a passage's when search returns passages),
+normalised the way a reader compares it with the page: ligatures expanded, hyphenated line breaks joined,
+whitespace collapsed. A sentence counts for an option only if it names the option: it must contain one of
+the option's distinctive words (not in the question, not shared by all options), so a sentence that merely
+restates the question cannot lend its generic words ("cells") to an option.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pathatlas.agent.plan import Reading
+from pathatlas.agent.questions import Evidence, Quote
+from pathatlas.retrieval.lexical import tokenize
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+CONTRADICTION = re.compile(
+    r"\b(?:not|no|never|neither|nor|unlike|rather than|instead of|cannot|lacks?|lacking|absent|without|"
+    r"isn't|aren't|doesn't|don't)\b",
+    re.IGNORECASE,
+)
+MIN_WORDS, MAX_WORDS = 4, 80
+
+
+def normalise(text: str) -> str:
+    """NFKC (ligatures), hyphenated line breaks joined, whitespace collapsed: how quotes are compared with pages."""
+    text = unicodedata.normalize("NFKC", text)
+    text = re.sub(r"(\w)-\s*\n\s*(\w)", r"\1\2", text)
+    return " ".join(text.split())
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of normalised text, each a verbatim substring of it; very long runs (tables, lists) are cut
+    at semicolons."""
+    out = []
+    for sentence in SENTENCE_END.split(normalise(text)):
+        parts = [sentence] if len(sentence.split()) <= MAX_WORDS else re.split(r"(?<=;)\s+", sentence)
+        out += [p for p in parts if MIN_WORDS <= len(p.split()) <= MAX_WORDS * 2]
+    return out
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    evidence: Evidence
+    terms: frozenset[str]
+
+
+def evidence_sentences(evidence: Sequence[Evidence], top: int = 8) -> list[Sentence]:
+    """Sentences of the best-ranked text evidence, each once (the same sentence on two hits keeps the better)."""
+    seen: set[str] = set()
+    chosen: list[tuple[str, Evidence]] = []
+    for e in sorted(evidence, key=lambda e: e.rank)[:top]:
+        for s in split_sentences(e.text):
+            if s not in seen:
+                seen.add(s)
+                chosen.append((s, e))
+    tokens = tokenize([s for s, _ in chosen]) if chosen else []
+    return [Sentence(s, e, frozenset(t)) for (s, e), t in zip(chosen, tokens, strict=True)]
+
+
+def option_terms(question: str, options: Sequence[str]) -> list[set[str]]:
+    """Each option's distinctive stemmed words: minus those all options share and those of the question
+    (falling back to the first rule alone when nothing would be left)."""
+    terms = [set(t) for t in tokenize(list(options))]
+    shared = set.intersection(*terms) if terms else set()
+    asked = set(tokenize([question])[0]) if question.strip() else set()
+    out = []
+    for t in terms:
+        own = t - shared
+        out.append(own - asked or own)
+    return out
+
+
+def idf_table(token_sets: Sequence[frozenset[str]]) -> dict[str, float]:
+    """IDF over the candidate sentences themselves: words every sentence shares weigh little."""
+    n = len(token_sets)
+    df = Counter(t for tokens in token_sets for t in tokens)
+    return {t: math.log(1 + n / (1 + d)) for t, d in df.items()}
+
+
+def coverage(terms: set[str], sentence: frozenset[str], idf: dict[str, float], default: float) -> float:
+    """IDF-weighted share of ``terms`` present in ``sentence``."""
+    total = sum(idf.get(t, default) for t in terms)
+    return sum(idf.get(t, default) for t in terms & sentence) / total if total else 0.0
+
+
+@dataclass
+class SentenceScores:
+    """For every sentence: how much of the question it covers, and of each option."""
+
+    sentences: list[Sentence]
+    question: list[float]
+    options: list[list[float]]
+    """options[j][i]: coverage of option j's distinctive words by sentence i."""
+    weights: list[float]
+    """Retrieval-rank weight of each sentence's evidence."""
+
+    def support(self, j: int, i: int) -> float:
+        return self.weights[i] * self.question[i] * self.options[j][i]
+
+
+def score_sentences(
+    reading: Reading, question: str, options: Sequence[str], sentences: list[Sentence]
+) -> SentenceScores:
+    focus = reading.focus or question
+    own = option_terms(focus, options)
+    asked = set(tokenize([focus])[0]) - set().union(*own) if focus.strip() else set()
+    idf = idf_table([s.terms for s in sentences])
+    default = max(idf.values(), default=1.0)
+    q = [coverage(asked, s.terms, idf, default) if asked else 1.0 for s in sentences]
+    o = [[coverage(terms, s.terms, idf, default) if terms else 0.0 for s in sentences] for terms in own]
+    w = [1.0 / (1.0 + 0.15 * (s.evidence.rank - 1)) for s in sentences]
+    return SentenceScores(sentences, q, o, w)
+
+
+def contradicts(sentence: str, option: str) -> bool:
+    """A negation within a few words before one of the option's words ("does not contain X", "unlike X")."""
+    words = {w for w in re.findall(r"[a-z0-9]{3,}", option.lower())}
+    lowered = sentence.lower()
+    for match in CONTRADICTION.finditer(lowered):
+        window = re.findall(r"[a-z0-9]{3,}", lowered[match.end() : match.end() + 40])
+        if any(w[:5] == o[:5] for w in window for o in words):
+            return True
+    return False
+
+
+def option_quotes(
+    reading: Reading, options: Sequence[str], scores: SentenceScores, per_option: int = 2
+) -> list[list[Quote]]:
+    """The best sentences naming each option (supporting, or contradicting where the sentence negates it).
+
+    For a negated question the stance is about the option being the exception: a sentence tying an option
+    to the question's subject contradicts it as the answer.
+    """
+    out: list[list[Quote]] = []
+    for j, option in enumerate(options):
+        ranked = sorted(
+            ((scores.support(j, i), i) for i in range(len(scores.sentences)) if scores.options[j][i] > 0),
+            reverse=True,
+        )
+        quotes = []
+        for value, i in ranked[:per_option]:
+            sentence = scores.sentences[i]
+            negates = contradicts(sentence.text, option)
+            stance = "contradicts" if negates != reading.negated else "supports"
+            quotes.append(Quote(sentence.text, sentence.evidence, stance, round(value, 4)))
+        out.append(quotes)
+    return out

@@ -1,0 +1,90 @@
+"""Fitting the offline answerer's feature weights, and scoring them held out (pure functions).
+
+The weights are those of a conditional logit (softmax over a question's options of ``sign * features @ w``,
+the sign flipped for negated questions), fit by Newton's method with a small L2 penalty: its probabilities
+are the answer's confidence, so fitting them is also what calibrates it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+Row = tuple[str, str, np.ndarray, int, bool]
+"""(item id, group, FEATURES matrix of its options, gold option index, negated)."""
+
+
+def expected_calibration_error(confidences: list[float], correct: list[float], bins: int = 10) -> tuple[float, list]:
+    """ECE over equal-width confidence bins, and per bin (low, high, n, mean confidence, accuracy)."""
+    conf, right = np.asarray(confidences, dtype=float), np.asarray(correct, dtype=float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    table, ece = [], 0.0
+    for n, (low, high) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        inside = (conf >= low) & ((conf < high) if n < bins - 1 else (conf <= high))
+        if inside.any():
+            gap = abs(conf[inside].mean() - right[inside].mean())
+            ece += gap * inside.sum() / max(len(conf), 1)
+            table.append([round(low, 2), round(high, 2), int(inside.sum()), conf[inside].mean(), right[inside].mean()])
+    return float(ece), table
+
+
+def fit_weights(rows: Sequence[Row], l2: float = 0.1, steps: int = 30) -> np.ndarray:
+    dims = rows[0][2].shape[1]
+    w = np.zeros(dims)
+    for _ in range(steps):
+        gradient, hessian = l2 * w, l2 * np.eye(dims)
+        for _, _, features, gold, negated in rows:
+            x = -features if negated else features
+            logits = x @ w
+            p = np.exp(logits - logits.max())
+            p /= p.sum()
+            mean = p @ x
+            gradient += mean - x[gold]
+            hessian += (x * p[:, None]).T @ x - np.outer(mean, mean)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-6:
+            break
+    return w
+
+
+def probabilities(features: np.ndarray, negated: bool, w: np.ndarray) -> np.ndarray:
+    logits = (-features if negated else features) @ w
+    p = np.exp(logits - logits.max())
+    return p / p.sum()
+
+
+def chapter_folds(groups: Sequence[str], folds: int) -> list[int]:
+    """Fold of each row: whole groups (chapters) dealt round-robin in sorted order, so no chapter is split."""
+    order = {g: n % folds for n, g in enumerate(sorted(set(groups), key=lambda g: (len(g), g)))}
+    return [order[g] for g in groups]
+
+
+def cross_validate(rows: Sequence[Row], fold_of: Sequence[int]) -> dict:
+    """Weights fit on all folds but one, scored on that one: held-out accuracy, negated accuracy, ECE."""
+    correct: dict[str, float] = {}
+    confidences: list[float] = []
+    weights = []
+    for fold in sorted(set(fold_of)):
+        train = [r for r, f in zip(rows, fold_of, strict=True) if f != fold]
+        w = fit_weights(train)
+        weights.append([round(float(v), 3) for v in w])
+        for r, f in zip(rows, fold_of, strict=True):
+            if f == fold:
+                p = probabilities(r[2], r[4], w)
+                correct[r[0]] = float(int(np.argmax(p)) == r[3])
+                confidences.append(float(p.max()))
+    ids = [r[0] for r in rows if r[0] in correct]
+    negated = [correct[r[0]] for r in rows if r[4]]
+    ece, bins = expected_calibration_error(confidences, [correct[i] for i in ids])
+    return {
+        "folds": len(weights),
+        "accuracy": sum(correct.values()) / len(correct) if correct else 0.0,
+        "negated": {"n": len(negated), "accuracy": sum(negated) / len(negated) if negated else None},
+        "ece": ece,
+        "reliability": bins,
+        "weights": weights,
+        "all_data_weights": [round(float(v), 3) for v in fit_weights(rows)],
+        "correct": correct,
+    }

@@ -1,0 +1,116 @@
+"""What an answer says about itself: a quote for the chosen option, whether the evidence settles it, and a
+rationale written from the quotes (pure functions shared by every answerer)."""
+
+from __future__ import annotations
+
+from pathatlas.agent.evidence import evidence_sentences, normalise, option_quotes, score_sentences
+from pathatlas.agent.plan import Reading, read_question
+from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
+from pathatlas.retrieval.lexical import tokenize
+
+SETTLED_CONFIDENCE = 0.5
+"""Below this (calibrated) confidence the answer says the evidence does not settle the question."""
+UNSETTLED = "The evidence does not settle this"
+
+
+def fallback_quote(question: Question, reading: Reading, choice: int, evidence: list[Evidence]) -> Quote | None:
+    """A sentence for a chosen option that no sentence names by its distinctive words.
+
+    Negated question: the sentence tying the other options to the question best without naming the choice
+    (what makes the choice the exception; it supports it). Otherwise: a sentence with any of the option's
+    words covering the question best, else the sentence covering the question best: what the choice was
+    weighed against, which does not settle it.
+    """
+    scores = score_sentences(reading, question.text, question.options, evidence_sentences(evidence))
+    if not scores.sentences:
+        return None
+    words = set(tokenize([question.options[choice]])[0])
+
+    def key(i: int) -> tuple:
+        sentence, relevance = scores.sentences[i], scores.question[i] * scores.weights[i]
+        if reading.negated:
+            others = sum(scores.options[j][i] > 0 for j in range(len(question.options)) if j != choice)
+            return (not words & sentence.terms, others, relevance)
+        return (bool(words & sentence.terms), relevance)
+
+    best = scores.sentences[max(range(len(scores.sentences)), key=key)]
+    return Quote(best.text, best.evidence, "supports", 0.0)
+
+
+def settle(answer: Answer, question: Question, reading: Reading, evidence: list[Evidence]) -> None:
+    """Make sure the chosen option quotes a sentence; the answer is settled when a quote supports the choice
+    (for a plain question, a sentence naming it) and the confidence reaches SETTLED_CONFIDENCE."""
+    if answer.choice is None:
+        return
+    while len(answer.quotes) < len(question.options):
+        answer.quotes.append([])
+    own = answer.quotes[answer.choice]
+    supported = any(q.stance == "supports" for q in own)
+    if not supported:
+        quote = fallback_quote(question, reading, answer.choice, [e for e in evidence if e.text.strip()])
+        if quote is not None and quote.text not in {q.text for q in own}:
+            answer.quotes[answer.choice] = [quote, *own]
+            answer.cited = list(dict.fromkeys([quote.evidence.id, *answer.cited]))
+            supported = reading.negated
+    answer.settled = supported and answer.confidence >= SETTLED_CONFIDENCE
+
+
+def short(text: str, limit: int = 220) -> str:
+    flat = normalise(text)
+    return flat if len(flat) <= limit else flat[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def cite(quote: Quote) -> str:
+    return f'"{short(quote.text)}" ({quote.evidence.citation.label()})'
+
+
+def rationale(question: Question, reading: Reading, answer: Answer) -> str:
+    """Two or three sentences built from the quotes: why the chosen option, what stands against it."""
+    if answer.choice is None:
+        return answer.rationale
+    letter, chosen = LETTERS[answer.choice], question.options[answer.choice]
+    own = answer.quotes[answer.choice] if answer.choice < len(answer.quotes) else []
+    supports = [q for q in own if q.stance == "supports"]
+    against = [q for q in own if q.stance == "contradicts"]
+    parts = [] if answer.settled else [f"{UNSETTLED}; leaning to {letter}."]
+    if reading.negated:
+        tied = [f"{LETTERS[j]}" for j, quotes in enumerate(answer.quotes) if j != answer.choice and quotes]
+        named = next((q for j, qs in enumerate(answer.quotes) if j != answer.choice for q in qs), None)
+        parts.append(f"The question asks for the exception: {letter}. {chosen}.")
+        if tied and named is not None:
+            parts.append(f"The evidence ties {', '.join(tied)} to the question, e.g. {cite(named)}.")
+        if supports:
+            parts.append(f"On {letter}: {cite(supports[0])}.")
+    else:
+        if supports:
+            parts.append(f"{letter}. {chosen}: {cite(supports[0])}.")
+        elif own:
+            parts.append(f"{letter}. {chosen} is the closest match; nearest sentence: {cite(own[0])}.")
+        else:
+            parts.append(f"{letter}. {chosen}: no retrieved sentence names it.")
+    if against:
+        parts.append(f"Against it: {cite(against[0])}.")
+    return " ".join(parts)
+
+
+def quotes_for(question: Question, reading: Reading, evidence: list[Evidence]) -> list[list[Quote]]:
+    """Per option, its quoted sentences from the text evidence (what every answerer shows and cites)."""
+    sentences = evidence_sentences([e for e in evidence if e.text.strip() and e.kind != "case"])
+    return option_quotes(
+        reading, question.options, score_sentences(reading, question.text, question.options, sentences)
+    )
+
+
+def annotate(answer: Answer, question: Question, evidence: list[Evidence]) -> None:
+    """Fill in what an answerer left out: per-option quotes, the chosen option's quote, settled, a rationale
+    from the quotes (an answerer's own rationale is kept after it)."""
+    if answer.choice is None or not question.options:
+        return
+    reading = read_question(question)
+    if not any(answer.quotes):
+        answer.quotes = quotes_for(question, reading, evidence)
+    settle(answer, question, reading, evidence)
+    written = rationale(question, reading, answer)
+    if answer.rationale and answer.rationale not in written:
+        written = f"{written} Model: {answer.rationale}"
+    answer.rationale = written
