@@ -42,10 +42,12 @@ class IndexMeta:
 
 
 class Index:
-    def __init__(self, path: Path, meta: IndexMeta, encoder: Encoder, store: VectorStore, settings: Settings):
+    def __init__(
+        self, path: Path, meta: IndexMeta, encoder: Encoder | None, store: VectorStore, settings: Settings
+    ) -> None:
         self.path = path
         self.meta = meta
-        self.encoder = encoder
+        self._encoder = encoder
         self.store = store
         self.settings = settings
         self.lexical = LexicalIndex.load(path / "lexical")
@@ -81,12 +83,20 @@ class Index:
             )
         if store and store != meta.store:
             raise PathAtlasError(f"index {path} uses store {meta.store!r}, not {store!r}")
-        encoder = create_encoder(meta.encoder, settings)
-        if dict(encoder.dims) != meta.dims:
-            raise EncoderMismatchError(
-                f"index {path} has vector sizes {meta.dims} but encoder {encoder.name!r} gives {encoder.dims}"
-            )
-        return cls(path, meta, encoder, open_store(meta.store, path / "store", meta.dims, settings), settings)
+        return cls(path, meta, None, open_store(meta.store, path / "store", meta.dims, settings), settings)
+
+    @property
+    def encoder(self) -> Encoder:
+        """Built on first use: listing, removing and skipping unchanged sources never load a model."""
+        if self._encoder is None:
+            encoder = create_encoder(self.meta.encoder, self.settings)
+            if dict(encoder.dims) != self.meta.dims:
+                raise EncoderMismatchError(
+                    f"index {self.path} has vector sizes {self.meta.dims} but encoder {encoder.name!r} "
+                    f"gives {encoder.dims}"
+                )
+            self._encoder = encoder
+        return self._encoder
 
     # -- manifest and commit -----------------------------------------------------------------
     @property

@@ -11,7 +11,7 @@ from PIL import Image
 BBox = tuple[float, float, float, float]
 """x0, y0, x1, y1 in PDF points (1/72 inch), origin top left, as pymupdf reports them."""
 
-FILTER_FIELDS = ("kind", "source", "fingerprint", "organ", "diagnosis", "case")
+FILTER_FIELDS = ("kind", "source", "fingerprint", "organ", "diagnosis", "case", "section")
 """Payload fields that every store indexes for filtering."""
 
 

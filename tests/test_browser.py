@@ -42,6 +42,8 @@ def ui_url(demo_index, tmp_path_factory):
             "true",
             "--browser.gatherUsageStats",
             "false",
+            "--client.toolbarMode",
+            "minimal",
         ],
         env=env,
         stdout=subprocess.DEVNULL,

@@ -13,9 +13,8 @@ import typer
 from rich.table import Table
 
 from pathatlas.errors import BadInputError, EncoderMismatchError
-from pathatlas.settings import Settings
 from pathatlas.ui.bench_cli import bench_app
-from pathatlas.ui.cli_common import IndexOpt, JsonOpt, console, err_console, friendly_errors, settings_for
+from pathatlas.ui.cli_common import IndexOpt, JsonOpt, console, err_console, friendly_errors, print_json, settings_for
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -56,7 +55,7 @@ def index(
     idx = Index.open(settings.index_dir, settings, create=True, store=store)
     report = Indexer(idx, show_progress=not as_json).add(paths, force=force)
     if as_json:
-        console.print_json(json.dumps([s.__dict__ for s in report.sources]))
+        print_json([s.__dict__ for s in report.sources])
     else:
         table = Table("source", "status", "entries", "seconds", "problems")
         for s in report.sources:
@@ -99,7 +98,7 @@ def search(
     query.validate()
     hits = Searcher(Index.open(settings.index_dir, settings)).search(query)
     if as_json:
-        console.print_json(json.dumps([h.to_dict() for h in hits]))
+        print_json([h.to_dict() for h in hits])
         return
     if not hits:
         console.print("no hits")
@@ -242,6 +241,8 @@ def ui(
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "minimal",  # students see the app, not Streamlit's developer menu and Deploy button
     ]
     raise typer.Exit(subprocess.call(command, env=env))
 
@@ -255,7 +256,7 @@ def info(index: IndexOpt = None, as_json: JsonOpt = False):
     settings = settings_for(index)
     stats = Index.open(settings.index_dir, settings).stats()
     if as_json:
-        console.print_json(json.dumps(stats))
+        print_json(stats)
         return
     console.print(f"index   {stats['index']}\nencoder {stats['encoder']}  store {stats['store']}  dims {stats['dims']}")
     console.print(f"records {stats['records']}  by kind {stats['kinds']}  vectors {stats['vectors']}")
@@ -294,7 +295,8 @@ def demo(
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.search import Query, Searcher
 
-    settings = settings_for(index or Settings().home / "demo-index")
+    settings = settings_for(index)
+    settings = settings_for(index or settings.home / "demo-index")
     corpus = build_demo_corpus(settings.home / "demo-corpus")
     try:
         idx = Index.open(settings.index_dir, settings, create=True)

@@ -2,6 +2,11 @@
 
 It talks to the REST API: a running ``pathatlas serve`` when PATHATLAS_API_URL is set, otherwise the same
 API in process over a local index (FastAPI's TestClient), so both paths run the same code.
+
+Search results are cards a reader scans (kind, citation, relevance in words, the matched passage with the
+query's words marked, thumbnail; the images of one case on one card). Opening a card shows the page viewer
+beside the results: the page at reading size with the matched passage outlined, previous/next page, the PDF
+at that page and a citation to copy.
 """
 
 from __future__ import annotations
@@ -9,11 +14,17 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import Any
 
 import httpx
 import streamlit as st
 
-st.set_page_config(page_title="PathAtlas", layout="wide")
+from pathatlas.ui.present import citation_text, group_cases, highlight, query_terms
+
+st.set_page_config(page_title="PathAtlas", layout="wide", menu_items={"About": "PathAtlas: search pathology books."})
+KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
+BADGE = {"best match": "green", "strong match": "green", "good match": "blue", "related": "gray"}
+READING_DPI = 110
 
 
 @st.cache_resource
@@ -35,89 +46,251 @@ def headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def call(method: str, path: str, **kwargs):
+def call(method: str, path: str, quiet: bool = False, **kwargs) -> httpx.Response | None:
     response = backend().request(method, path, **kwargs)
     if response.status_code >= 400:
-        detail = (
-            response.json().get("detail", response.text)
-            if "json" in response.headers.get("content-type", "")
-            else response.text
-        )
-        st.error(f"{response.status_code}: {detail}")
+        if not quiet:
+            json_body = "json" in response.headers.get("content-type", "")
+            st.error(f"{response.status_code}: {response.json().get('detail') if json_body else response.text}")
         return None
     return response
 
 
-def show_detail(hit: dict) -> None:
-    """The cited page with its region outlined, the caption or case details."""
-    citation = hit["citation"]
-    st.subheader(citation["label"])
-    left, right = st.columns([3, 2])
-    with left:
-        if hit.get("page_url"):
-            page = call("GET", hit["page_url"])
-            if page is not None:
-                st.image(
-                    page.content,
-                    caption=f"page {citation['page']}" + (" (cited region outlined)" if citation.get("bbox") else ""),
-                )
-        elif hit.get("kind") == "case":
-            image = call("GET", f"/media/cases/{hit['id']}")
-            if image is not None:
-                st.image(image.content)
-    with right:
-        st.markdown(hit.get("snippet") or hit.get("text") or "")
-        if hit.get("kind") == "case":
-            details = call("GET", f"/cases/{hit['id']}")
-            if details is not None:
-                case = details.json()
+@st.cache_data(ttl=600, show_spinner=False)
+def media(path: str) -> bytes | None:
+    response = call("GET", path, quiet=True)
+    return response.content if response is not None else None
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def facets() -> dict[str, Any]:
+    response = call("GET", "/facets", quiet=True)
+    return response.json() if response is not None else {"fields": {}, "by_source": {}}
+
+
+def short(source: str) -> str:
+    return source.rstrip("/").rsplit("/", 1)[-1]
+
+
+# -- search ------------------------------------------------------------------------------------
+def filter_row() -> dict[str, list[str]]:
+    fields = facets()["fields"]
+    labels = {"kind": "Kind", "source": "Source", "organ": "Organ", "diagnosis": "Diagnosis", "chapter": "Chapter"}
+    chosen: dict[str, list[str]] = {}
+    for column, (name, label) in zip(st.columns(len(labels)), labels.items(), strict=True):
+        values = [v["value"] for v in fields.get(name, [])]
+        counts = {v["value"]: v["count"] for v in fields.get(name, [])}
+        picked = column.multiselect(
+            label,
+            values,
+            key=f"filter-{name}",
+            format_func=lambda v, c=counts, n=name: f"{short(v) if n == 'source' else v} ({c[v]})",
+            placeholder="any",
+        )
+        if picked:
+            chosen[name] = picked
+    return chosen
+
+
+def run_search(method: str, path: str, title: str, **kwargs) -> None:
+    response = call(method, path, **kwargs)
+    st.session_state.hits = response.json()["hits"] if response is not None else []
+    st.session_state.results_title = title
+    st.session_state.selected = None
+
+
+def find_similar(hit: dict[str, Any]) -> None:
+    filters = {k: v for k, v in st.session_state.get("filters", {}).items() if k != "kind"}
+    run_search(
+        "POST",
+        "/search/similar",
+        f"Looks like {hit['citation']['label']}",
+        json={"id": hit["id"], "k": st.session_state.get("k", 12), "filters": filters},
+    )
+    st.session_state.terms = []
+
+
+def result_card(card: list[dict[str, Any]], n: int) -> None:
+    hit = card[0]
+    terms = st.session_state.get("terms", [])
+    with st.container(border=True, key=f"card-{n}"):
+        left, right = st.columns([1, 4])
+        with left:
+            images = [media(h["thumbnail_url"]) for h in card[:4] if h.get("thumbnail_url")]
+            images = [image for image in images if image]
+            if images:
+                st.image(images[0], width=150)
+                if len(images) > 1:
+                    st.image(images[1:], width=48)
+        with right:
+            kind = KINDS.get(hit["kind"], hit["kind"])
+            label = hit["citation"]["label"]
+            st.markdown(f"**{kind}** · {label} &nbsp; :{BADGE.get(hit['relevance'], 'gray')}-badge[{hit['relevance']}]")
+            if hit["kind"] == "case":
                 st.markdown(
-                    f"**Diagnosis:** {case.get('diagnosis') or 'n/a'}  \n**Organ:** {case.get('organ') or 'n/a'}"
+                    f"**{hit.get('diagnosis') or hit.get('title') or 'case'}** · {hit.get('organ') or ''}"
+                    + (f" · {len(card)} images" if len(card) > 1 else "")
                 )
-                st.caption(f"case {case['case']}, {len(case['images'])} image(s)")
-        if citation.get("bbox"):
-            st.caption(f"bounding box (PDF points): {citation['bbox']}")
+            elif hit.get("section"):
+                st.caption(hit["section"])
+            if hit.get("snippet"):
+                st.markdown(f"<div class='snippet'>{highlight(hit['snippet'], terms)}</div>", unsafe_allow_html=True)
+            st.caption(f"#{hit['rank']} · found by {hit['why']}" if hit.get("why") else f"#{hit['rank']}")
+            buttons = st.columns(2)
+            buttons[0].button("Open", key=f"open-{hit['id']}", on_click=show, args=("selected", hit))
+            if hit.get("has_image"):
+                buttons[1].button("Find similar", key=f"similar-{hit['id']}", on_click=find_similar, args=(hit,))
+
+
+def show(state: str, hit: dict[str, Any] | None) -> None:
+    """Button callback: open ``hit`` in the viewer kept in ``st.session_state[state]`` (None closes it)."""
+    st.session_state[state] = hit
+
+
+def open_page(hit: dict[str, Any], page: int, state: str) -> None:
+    response = call("GET", "/pages", quiet=True, params={"source": hit["citation"]["source"], "page": page})
+    if response is None:
+        st.toast(f"page {page} is not in the index")
+        return
+    st.session_state[state] = response.json()
+
+
+def viewer(hit: dict[str, Any], state: str) -> None:
+    """The hit in ``st.session_state[state]`` at reading size: its page with the passage outlined, or the
+    case's images; closing it clears that state."""
+    citation = hit["citation"]
+    with st.container(border=True, key=f"{state}-viewer"):
+        top = st.columns([6, 1])
+        top[0].subheader(citation["label"])
+        top[1].button("Close", key=f"{state}-close", on_click=show, args=(state, None))
+        if hit["kind"] == "case":
+            case_view(hit)
+        elif hit.get("page_url"):
+            page_view(hit, state)
+        terms = st.session_state.get("terms", [])
+        if hit.get("snippet"):
+            st.markdown(
+                f"<blockquote class='passage'>{highlight(hit['snippet'], terms)}</blockquote>",
+                unsafe_allow_html=True,
+            )
+        st.caption("Citation (copy with the button on the right)")
+        st.code(citation_text(hit), language=None, wrap_lines=True)
+        if hit.get("has_image"):
+            st.button("Find similar", key=f"{state}-similar-{hit['id']}", on_click=find_similar, args=(hit,))
+
+
+def page_view(hit: dict[str, Any], state: str) -> None:
+    citation = hit["citation"]
+    page = citation["page"]
+    nav = st.columns([1, 1, 3])
+    previous, following = (hit, page - 1, state), (hit, page + 1, state)
+    nav[0].button("◀ Previous page", key=f"{state}-prev", disabled=page <= 1, on_click=open_page, args=previous)
+    nav[1].button("Next page ▶", key=f"{state}-next", on_click=open_page, args=following)
+    api = os.environ.get("PATHATLAS_API_URL")
+    if api:
+        nav[2].link_button(f"Open the PDF at page {page}", f"{api.rstrip('/')}/records/{hit['id']}/pdf#page={page}")
+    else:
+        pdf = media(f"/records/{hit['id']}/pdf")
+        if pdf:
+            nav[2].download_button(
+                f"Download the PDF (page {page})",
+                pdf,
+                file_name=short(citation["source"]),
+                mime="application/pdf",
+                key=f"{state}-pdf",
+            )
+    image = media(f"{hit['page_url']}?dpi={READING_DPI}")
+    if image:
+        outlined = "matched passage outlined" if hit["kind"] == "page" else "figure outlined"
+        caption = f"page {page}" + (f" ({outlined} in red)" if citation.get("bbox") else "")
+        st.image(image, caption=caption, width="stretch")
+
+
+def case_view(hit: dict[str, Any]) -> None:
+    details = call("GET", f"/cases/{hit['id']}")
+    if details is None:
+        return
+    case = details.json()
+    st.markdown(f"**Diagnosis:** {case.get('diagnosis') or 'n/a'}  \n**Organ:** {case.get('organ') or 'n/a'}")
+    if case.get("labels"):
+        st.markdown("  \n".join(f"**{k}:** {v}" for k, v in case["labels"].items()))
+    images = [media(image["url"]) for image in case["images"]]
+    shown = [image for image in images if image]
+    if shown:
+        st.image(shown, caption=[i["image"] for i, b in zip(case["images"], images, strict=True) if b], width=320)
+    st.caption(f"case {case['case']} · {len(case['images'])} image(s) · {short(case.get('source') or '')}")
 
 
 def search_tab() -> None:
-    text = st.text_input("Search text", placeholder="koilocytes in cervical epithelium")
-    image = st.file_uploader(
-        "Find cases like this image", type=["png", "jpg", "jpeg", "tif", "tiff"], key="search-image"
-    )
-    cols = st.columns(3)
-    k = cols[0].slider("Results", 4, 40, 12)
-    kind = cols[1].selectbox("Kind", ["any", "page", "figure", "case"])
-    if st.button("Search", type="primary"):
-        filters = {} if kind == "any" else {"kind": kind}
+    with st.form("search-form", border=False):
+        cols = st.columns([6, 1])
+        text = cols[0].text_input("Search text", placeholder="koilocytes in cervical epithelium")
+        cols[1].markdown("<div style='height:1.75rem'></div>", unsafe_allow_html=True)
+        submitted = cols[1].form_submit_button("Search", type="primary", width="stretch")
+    with st.expander("Search by image"):
+        image = st.file_uploader(
+            "Find pages, figures and cases like this image", type=["png", "jpg", "jpeg", "tif", "tiff"], key="image"
+        )
+    filters = filter_row()
+    st.session_state.filters = filters
+    k = st.session_state.k = 12
+    if submitted or (image is not None and st.session_state.get("searched_image") != image.file_id):
+        st.session_state.terms = query_terms(text)
         if image is not None:
-            response = call(
+            st.session_state.searched_image = image.file_id
+            run_search(
                 "POST",
                 "/search/image",
+                f"Like {image.name}" + (f" and “{text}”" if text.strip() else ""),
                 files={"image": (image.name, image.getvalue())},
                 data={"text": text or "", "k": str(k), "filters": json.dumps(filters)},
             )
         elif text.strip():
-            response = call("POST", "/search", json={"text": text, "k": k, "filters": filters})
+            run_search("POST", "/search", f"“{text}”", json={"text": text, "k": k, "filters": filters})
         else:
             st.warning("Type a query or upload an image.")
-            response = None
-        st.session_state.hits = response.json()["hits"] if response is not None else []
-        st.session_state.selected = None
     hits = st.session_state.get("hits", [])
-    if hits:
-        st.caption(f"{len(hits)} results")
-    grid = st.columns(4)
-    for n, hit in enumerate(hits):
-        with grid[n % 4]:
-            thumb = call("GET", hit["thumbnail_url"]) if hit.get("thumbnail_url") else None
-            if thumb is not None:
-                st.image(thumb.content, use_container_width=True)
-            st.markdown(f"**{hit['kind']}** · {hit['citation']['label']}  \nscore {hit['score']:.4f}")
-            if st.button("View", key=f"view-{hit['id']}"):
-                st.session_state.selected = hit
-    if st.session_state.get("selected"):
-        st.divider()
-        show_detail(st.session_state.selected)
+    if not hits:
+        if "hits" in st.session_state:
+            st.info("No results. Try other words or fewer filters.")
+        return
+    selected = st.session_state.get("selected")
+    results, side = st.columns([5, 7]) if selected else (st.container(), None)
+    with results:
+        cards = group_cases(hits)
+        st.caption(f"{len(hits)} results · {st.session_state.get('results_title', '')}")
+        for n, card in enumerate(cards):
+            result_card(card, n)
+    if side is not None:
+        with side:
+            viewer(selected, "selected")
+
+
+# -- ask ---------------------------------------------------------------------------------------
+def evidence_quote(item: dict[str, Any], key: str) -> None:
+    citation = item.get("citation") or {}
+    stance = item.get("stance", "supports")
+    colour = "green" if stance == "supports" else "red"
+    label = citation.get("label") or short(citation.get("source", ""))
+    st.markdown(f"> {item.get('quote', '')}\n\n:{colour}-badge[{stance}] {label}")
+    record = item.get("id") or citation.get("id") or citation.get("evidence")
+    if record:
+        st.button("Open", key=key, on_click=open_record, args=(record, "cited"))
+
+
+def open_record(record_id: str, state: str) -> None:
+    opened = call("GET", f"/records/{record_id}", quiet=True)
+    st.session_state[state] = opened.json() if opened is not None else None
+
+
+def old_evidence(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """Evidence for an answer without per-option quotes: each cited record's passage."""
+    items = []
+    for citation in answer.get("citations", []):
+        record = call("GET", f"/records/{citation['evidence']}", quiet=True)
+        text = record.json().get("snippet", "") if record is not None else ""
+        items.append({"quote": text, "citation": citation, "stance": "supports", "id": citation["evidence"]})
+    return items
 
 
 def ask_tab() -> None:
@@ -126,50 +299,85 @@ def ask_tab() -> None:
     image = st.file_uploader("Image (optional)", type=["png", "jpg", "jpeg"], key="ask-image")
     if st.button("Ask", type="primary"):
         listed = [o.strip() for o in options.splitlines() if o.strip()]
-        if image is not None:
-            response = call(
-                "POST",
-                "/ask/image",
-                files={"image": (image.name, image.getvalue())},
-                data={"question": question, "options": json.dumps(listed)},
-            )
-        else:
-            response = call("POST", "/ask", json={"question": question, "options": listed})
+        with st.spinner("Searching and weighing the evidence..."):
+            if image is not None:
+                response = call(
+                    "POST",
+                    "/ask/image",
+                    files={"image": (image.name, image.getvalue())},
+                    data={"question": question, "options": json.dumps(listed)},
+                )
+            else:
+                response = call("POST", "/ask", json={"question": question, "options": listed})
         st.session_state.answer = response.json() if response is not None else None
         st.session_state.cited = None
     answer = st.session_state.get("answer")
     if not answer:
         return
-    shown = f"{answer['answer']}. {answer['answer_text']}" if answer["answer"] else answer["answer_text"]
-    st.success(f"Answer: {shown}  (confidence {answer['confidence']:.2f})")
-    st.caption(answer["rationale"])
-    for n, citation in enumerate(answer["citations"], start=1):
-        if st.button(f"[{n}] {citation['label']}", key=f"cite-{citation['evidence']}"):
-            st.session_state.cited = citation
-    if not answer["citations"]:
-        st.info("No evidence cited.")
-    cited = st.session_state.get("cited")
-    if cited:
-        hit = {
-            "id": cited["evidence"],
-            "kind": "case" if cited.get("case") else "page",
-            "citation": cited,
-            "page_url": f"/media/pages/{cited['evidence']}" if cited.get("page") else None,
-        }
-        show_detail(hit)
+    letter = answer.get("choice") or answer.get("answer")
+    text = answer.get("answer_text") or answer.get("answer") or ""
+    if isinstance(answer.get("options"), list) and answer["options"] and isinstance(answer["options"][0], dict):
+        chosen = next((o for o in answer["options"] if o.get("label") == letter), None)
+        text = chosen["text"] if chosen else text
+    shown = f"{letter}. {text}" if letter and text and text != letter else (text or letter or "")
+    confidence = answer.get("confidence", 0.0)
+    if answer.get("settled", True):
+        st.success(f"Answer: {shown}  (confidence {confidence:.2f})")
+    else:
+        st.warning(f"The evidence does not settle this. Best supported: {shown}  (confidence {confidence:.2f})")
+    if answer.get("rationale"):
+        st.caption(answer["rationale"])
+    options_out = answer.get("options")
+    if isinstance(options_out, list) and options_out and isinstance(options_out[0], dict):
+        ordered = sorted(options_out, key=lambda o: (o.get("label") != letter, -(o.get("score") or 0)))
+        for o in ordered:
+            with st.container(border=True, key=f"option-{o.get('label')}"):
+                mark = " ✓" if o.get("label") == letter else ""
+                st.markdown(f"**{o.get('label')}. {o.get('text')}**{mark} · support {o.get('score') or 0:.2f}")
+                if not o.get("evidence"):
+                    st.caption("no quoted evidence for this option")
+                for n, item in enumerate(o.get("evidence", [])):
+                    evidence_quote(item, key=f"quote-{o.get('label')}-{n}")
+    else:
+        evidence = old_evidence(answer)
+        if not evidence:
+            st.info("No evidence cited.")
+        for n, item in enumerate(evidence):
+            evidence_quote(item, key=f"quote-{n}")
+    if st.session_state.get("cited"):
+        viewer(st.session_state.cited, "cited")
     with st.expander("Agent steps"):
-        for step in answer["trace"]:
+        for step in answer.get("trace", []):
             st.markdown(
                 f"**{step['step']}** " + ", ".join(f"{k}: {v}" for k, v in step.items() if k not in ("step", "hits"))
             )
 
 
+# -- library -----------------------------------------------------------------------------------
 def library_tab() -> None:
     sources = call("GET", "/sources")
     rows = sources.json() if sources is not None else []
+    counts = facets()["by_source"]
     st.dataframe(
-        [{"source": r["source"], "kind": r["kind"], "entries": r["entries"]} for r in rows], use_container_width=True
+        [
+            {
+                "source": short(r["source"]),
+                "type": r["kind"],
+                "pages": counts.get(r["source"], {}).get("page", 0),
+                "figures": counts.get(r["source"], {}).get("figure", 0),
+                "case images": counts.get(r["source"], {}).get("case", 0),
+                "entries": r["entries"],
+                "problems": len(r.get("problems", [])),
+            }
+            for r in rows
+        ],
+        width="stretch",
+        hide_index=True,
     )
+    totals = facets()["fields"].get("kind", [])
+    st.caption("In total: " + (", ".join(f"{v['count']} {v['value']}s" for v in totals) or "nothing indexed yet"))
+    if message := st.session_state.pop("library_message", None):
+        (st.success if message[0] == "ok" else st.error)(message[1])
     upload = st.file_uploader("Add a PDF or a zipped case folder", type=["pdf", "zip"], key="library-upload")
     if upload is not None and st.button("Index it"):
         job = call("POST", "/jobs", files={"file": (upload.name, upload.getvalue())}, headers=headers())
@@ -178,22 +386,35 @@ def library_tab() -> None:
             while True:
                 status = call("GET", f"/jobs/{job.json()['id']}").json()
                 if status["total"]:
-                    bar.progress(min(1.0, status["done"] / status["total"]), text=f"{status['done']}/{status['total']}")
+                    done = min(1.0, status["done"] / status["total"])
+                    bar.progress(done, text=f"indexing {upload.name}: {status['done']}/{status['total']}")
                 if status["status"] not in ("queued", "running"):
                     break
-                time.sleep(0.5)
-            (st.success if status["status"] == "done" else st.error)(
-                f"{status['status']}: {status.get('error') or upload.name}"
-            )
-    names = [r["source"].rsplit("/", 1)[-1] for r in rows]
+                time.sleep(0.3)
+            ok = status["status"] == "done"
+            st.session_state.library_message = ("ok" if ok else "error", f"{status['status']}: {upload.name}")
+            if not ok and status.get("error"):
+                st.session_state.library_message = ("error", f"{status['status']}: {status['error']}")
+            facets.clear()
+            st.rerun()
+    names = [short(r["source"]) for r in rows]
     if names:
-        name = st.selectbox("Remove a source", names)
-        if st.button("Remove"):
+        cols = st.columns([4, 1])
+        name = cols[0].selectbox("Remove a source", names)
+        cols[1].markdown("<div style='height:1.75rem'></div>", unsafe_allow_html=True)
+        if cols[1].button("Remove"):
             removed = call("DELETE", f"/sources/{name}", headers=headers())
             if removed is not None:
-                st.success(f"removed {removed.json()['removed']} entries")
+                st.session_state.library_message = ("ok", f"removed {name}: {removed.json()['removed']} entries")
+                facets.clear()
+                st.rerun()
 
 
+st.markdown(
+    "<style>mark{background:#ffe58a;padding:0 .1em;border-radius:2px}"
+    ".snippet{font-size:.95rem;line-height:1.45}.passage{font-size:1rem}</style>",
+    unsafe_allow_html=True,
+)
 st.title("PathAtlas")
 search, ask, library = st.tabs(["Search", "Ask", "Library"])
 with search:

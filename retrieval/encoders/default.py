@@ -3,7 +3,9 @@ shipped pathatlas-joint-v1 heads that map both into one ``joint`` space (see ``j
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from functools import cached_property
 
 import torch
 from PIL import Image
@@ -19,8 +21,7 @@ class DefaultEncoder(Encoder):
 
     def __init__(self, settings: Settings, heads: JointHeads | None = None):
         self.settings = settings
-        self.text_tower = MiniLMTower(settings.cache_dir, settings.device)
-        self.image_tower = EfficientNetTower(settings.device)
+        self._loading = threading.Lock()
         self.heads = heads if heads is not None else JointHeads.load()
         self.dims = {"text": MINILM_DIM, "visual": EFFICIENTNET_DIM}
         self.text_spaces, self.image_spaces = ("text",), ("visual",)
@@ -31,6 +32,17 @@ class DefaultEncoder(Encoder):
             # its caption-to-image recall is weak, so text queries use MiniLM and BM25 only; image queries
             # use both image spaces, reaching figures, cases and pages.
             self.query_text_spaces = ("text",)
+
+    # Towers load on first use, so a text query never pays for EfficientNet, nor an image query for MiniLM.
+    @cached_property
+    def text_tower(self) -> MiniLMTower:
+        with self._loading:
+            return self.__dict__.get("text_tower") or MiniLMTower(self.settings.cache_dir, self.settings.device)
+
+    @cached_property
+    def image_tower(self) -> EfficientNetTower:
+        with self._loading:
+            return self.__dict__.get("image_tower") or EfficientNetTower(self.settings.device)
 
     @torch.inference_mode()
     def encode_text(self, texts: Sequence[str]) -> Embeddings:

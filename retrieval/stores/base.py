@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.records import StoredVectors
 from pathatlas.settings import Settings
 
@@ -61,6 +62,10 @@ class VectorStore(ABC):
 
     @abstractmethod
     def payloads(self, ids: list[str]) -> dict[str, dict[str, Any]]: ...
+
+    def vectors(self, ids: list[str]) -> dict[str, dict[str, np.ndarray]]:
+        """Each known id's stored vector per space (for "more like this record" without re-encoding)."""
+        raise PathAtlasError(f"the {self.kind} store cannot return stored vectors")
 
     @abstractmethod
     def scan(self, filters: Filters | None = None) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -230,6 +230,15 @@ class FaissStore(VectorStore):
         with self._lock:
             return {rid: self._payloads[rid] for rid in ids if rid in self._payloads}
 
+    def vectors(self, ids: list[str]) -> dict[str, dict[str, np.ndarray]]:
+        with self._lock:
+            found = {rid: {} for rid in ids if rid in self._payloads}
+            for space, state in self._spaces.items():
+                for rid, vectors in found.items():
+                    if rid in state.row:
+                        vectors[space] = state.vectors[state.row[rid]].copy()
+        return found
+
     def scan(self, filters: Filters | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         with self._lock:
             items = list(self._payloads.items())

@@ -111,6 +111,11 @@ class _EdgeEngine:
     def retrieve(self, pids: list[str]) -> list[dict]:
         return [r.payload or {} for r in self.shard.retrieve(pids, with_payload=True, with_vector=False)]
 
+    def retrieve_vectors(self, pids: list[str]) -> list[tuple[dict, dict]]:
+        return [
+            (r.payload or {}, r.vector or {}) for r in self.shard.retrieve(pids, with_payload=["_id"], with_vector=True)
+        ]
+
     def count(self, space: str | None) -> int:
         qe = self.qe
         condition = None if space is None else qe.Filter(must=[qe.HasVectorCondition(space)])
@@ -186,6 +191,10 @@ class _ClientEngine:
     def retrieve(self, pids: list[str]) -> list[dict]:
         return [r.payload or {} for r in self.client.retrieve(self.collection, pids, with_payload=True)]
 
+    def retrieve_vectors(self, pids: list[str]) -> list[tuple[dict, dict]]:
+        found = self.client.retrieve(self.collection, pids, with_payload=["_id"], with_vectors=True)
+        return [(r.payload or {}, r.vector or {}) for r in found]
+
     def count(self, space: str | None) -> int:
         condition = None
         if space is not None:
@@ -230,6 +239,14 @@ class QdrantStore(VectorStore):
     def payloads(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         found = self.engine.retrieve([point_id(rid) for rid in ids])
         return {p.pop("_id"): p for p in found if "_id" in p}
+
+    def vectors(self, ids: list[str]) -> dict[str, dict[str, np.ndarray]]:
+        found = self.engine.retrieve_vectors([point_id(rid) for rid in ids])
+        return {
+            p["_id"]: {s: np.asarray(v, dtype=np.float32) for s, v in vectors.items()}
+            for p, vectors in found
+            if "_id" in p
+        }
 
     def scan(self, filters: Filters | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         for payload in self.engine.scroll(filters):

@@ -13,7 +13,8 @@ from pathatlas.errors import BadInputError, IndexMissingError, PathAtlasError
 from pathatlas.settings import Settings
 from pathatlas.ui.api.deps import EngineDep
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.routes import ask, library, media, search
+from pathatlas.ui.api.lanes import LaneFullError
+from pathatlas.ui.api.routes import ask, library, media, records, search
 from pathatlas.ui.api.schemas import Health
 
 try:
@@ -27,9 +28,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.engine = Engine(settings)  # models and index load once per process
+        engine = Engine(settings)  # the index opens once per process
+        engine.warm_up()  # and the models load now, not in the first user's request
+        app.state.engine = engine
         yield
-        app.state.engine.index.close()
+        engine.close()
 
     app = FastAPI(
         title="PathAtlas",
@@ -47,6 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         code = 404 if isinstance(exc, IndexMissingError) else 400 if isinstance(exc, BadInputError) else 422
         return JSONResponse({"detail": str(exc)}, status_code=code)
 
+    @app.exception_handler(LaneFullError)
+    async def busy(_: Request, exc: LaneFullError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+
     @app.get("/health", response_model=Health, tags=["service"], summary="Liveness, version and index summary")
     def health(engine: EngineDep) -> Health:
         index = engine.index
@@ -58,6 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             records=index.store.count(),
         )
 
-    for module in (search, ask, library, media):
+    for module in (search, records, ask, library, media):
         app.include_router(module.router)
     return app

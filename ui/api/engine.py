@@ -1,8 +1,13 @@
-"""Shared state of one API process: the open index, searcher, agent and index jobs.
+"""Shared state of one API process: the open index, searcher, agent, work lanes and index jobs.
 
-Models and the index load once. Index jobs write through a private ``Index`` opened from disk and commit;
-the engine then swaps in a freshly opened index, so searches always see the last committed state and
-in-flight searches finish on the one they started with. (The embedded Qdrant shard cannot be opened
+Models and the index load once, on first use. Searches go through two batching lanes (text queries; image
+queries), each one worker thread, so concurrent queries share one encoder call and never run more model
+threads than there are cores. Asks (several rounds of searches each) have their own lane at a lower CPU
+priority, one at a time, so they never starve searches.
+
+Index jobs write through a private ``Index`` opened from disk and commit; the engine then swaps in a
+freshly opened index, so searches always see the last committed state and in-flight searches finish on
+the one they started with. (The embedded Qdrant shard cannot be opened
 twice, so with ``store=qdrant`` jobs write through the shared index.)
 """
 
@@ -11,16 +16,21 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 from pathatlas.agent.answerers import create_answerer
-from pathatlas.agent.graph import Agent
+from pathatlas.agent.graph import Agent, AgentResult
+from pathatlas.agent.questions import Question
 from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.search import Searcher
+from pathatlas.retrieval.records import Hit
+from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
+from pathatlas.ui.api.facets import Facets, count_facets
+from pathatlas.ui.api.lanes import BatchingLane
 
 
 class JobCancelled(PathAtlasError):
@@ -39,17 +49,73 @@ class Job:
     cancel_requested: bool = False
 
 
+SEARCH_LANES = 2
+
+
+def share_cores(lanes: int) -> None:
+    """Model and FAISS threads per call: the cores divided among the lanes that run at once (oversubscribed
+    OpenMP pools spin against each other and multiply latency)."""
+    threads = max(1, (os.cpu_count() or 1) // lanes)
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        import faiss
+    except ImportError:
+        return
+    faiss.omp_set_num_threads(threads)
+
+
 class Engine:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._swap = threading.Lock()
         self._write = threading.Lock()  # one index job at a time
-        # Model work is CPU-bound: more concurrent calls than cores only thrash. Asks (many searches each)
-        # get one slot of their own so short searches are not queued behind them.
-        self.search_slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
-        self.ask_slots = threading.BoundedSemaphore(1)
         self.jobs: dict[str, Job] = {}
+        self._facets: Facets | None = None
         self._open()
+        share_cores(SEARCH_LANES)
+        self.text_lane = BatchingLane("text search", self._search_batch)
+        self.image_lane = BatchingLane("image search", self._search_batch, max_batch=8)
+        self.ask_lane = BatchingLane("ask", self._ask_one, max_batch=1, max_waiting=64, niceness=10)
+
+    def _search_batch(self, queries: list[Query]) -> list[list[Hit]]:
+        return self.searcher.search_many(queries)
+
+    def _ask_one(self, questions: list[Question]) -> list[AgentResult]:
+        return [self.agent.ask(questions[0])]
+
+    def search(self, query: Query) -> Future[list[Hit]]:
+        """Queue a search; concurrent ones are encoded and searched as one batch."""
+        query.validate()
+        return (self.text_lane if query.image is None else self.image_lane).submit(query)
+
+    def ask(self, question: Question) -> Future[AgentResult]:
+        question.validate()
+        return self.ask_lane.submit(question)
+
+    def facets(self) -> Facets:
+        """Field values the index holds, with counts; computed once per opened index."""
+        index = self.index
+        facets = self._facets
+        if facets is None or facets.index is not index:
+            facets = self._facets = count_facets(index)
+        return facets
+
+    def warm_up(self) -> None:
+        """Load the encoder's models with one tiny query per modality."""
+        from PIL import Image
+
+        encoder = self.index.encoder
+        if encoder.text_spaces:
+            encoder.encode_text(["warm up"])
+        if encoder.image_spaces:
+            encoder.encode_image([Image.new("RGB", (32, 32))])
+
+    def close(self) -> None:
+        for lane in (self.text_lane, self.image_lane, self.ask_lane):
+            lane.close()
+        self.index.close()
 
     def _open(self) -> None:
         index = Index.open(self.settings.index_dir, self.settings, create=True)

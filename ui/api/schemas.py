@@ -23,9 +23,40 @@ class CitationOut(BaseModel):
         return cls(label=citation.label(), **citation.__dict__)
 
 
+RANKER_NAMES = {"bm25": "words", "text": "meaning", "joint": "meaning", "visual": "appearance"}
+"""What each ranker means to a reader: BM25 matched the words, a text space the meaning, image spaces the look."""
+
+
+def relevance_label(rank: int, relative: float) -> str:
+    """A reader's relevance from the rank and the fused score relative to the best hit (RRF scores alone
+    mean nothing to a person)."""
+    if rank == 1:
+        return "best match"
+    if relative >= 0.75:
+        return "strong match"
+    if relative >= 0.5:
+        return "good match"
+    return "related"
+
+
+def matched_why(matched_by: dict[str, int]) -> str:
+    """'words #1, meaning #3': which rankers found the hit and where they put it."""
+    best: dict[str, int] = {}
+    for ranker, rank in matched_by.items():
+        name = RANKER_NAMES.get(ranker.split(":")[0], ranker)
+        if ranker.endswith(":image") and name == "meaning":
+            name = "appearance"
+        best[name] = min(rank, best.get(name, rank))
+    return ", ".join(f"{name} #{rank}" for name, rank in sorted(best.items(), key=lambda item: item[1]))
+
+
 class HitOut(BaseModel):
     id: str
-    score: float
+    rank: int = Field(..., description="1-based position in the results.")
+    relevance: str = Field(..., description="best match, strong match, good match or related (from rank and score).")
+    relative_score: float = Field(..., description="Fused score divided by the best hit's (1.0 for the first).")
+    why: str = Field("", description="Which rankers found it and at which rank, e.g. 'words #1, meaning #3'.")
+    score: float = Field(..., description="The raw fused (RRF) score; comparable only within one result list.")
     kind: str
     snippet: str
     citation: CitationOut
@@ -34,11 +65,21 @@ class HitOut(BaseModel):
     matched_by: dict[str, int] = {}
     diagnosis: str | None = None
     organ: str | None = None
+    title: str | None = None
+    section: str | None = None
+    book: str | None = None
+    has_image: bool = Field(False, description="Whether 'find similar' (POST /search/similar) can use its image.")
 
     @classmethod
-    def of(cls, hit: Hit) -> HitOut:
+    def of(cls, hit: Hit, rank: int = 1, top_score: float | None = None) -> HitOut:
+        relative = hit.score / top_score if top_score else 1.0
+        payload = hit.payload
         return cls(
             id=hit.id,
+            rank=rank,
+            relevance=relevance_label(rank, relative),
+            relative_score=round(relative, 3),
+            why=matched_why(hit.matched_by),
             score=hit.score,
             kind=hit.kind,
             snippet=hit.snippet,
@@ -46,19 +87,51 @@ class HitOut(BaseModel):
             thumbnail_url=f"/media/thumbnails/{hit.id}" if hit.thumbnail else None,
             page_url=f"/media/pages/{hit.id}" if hit.citation.page is not None else None,
             matched_by=hit.matched_by,
-            diagnosis=hit.payload.get("diagnosis"),
-            organ=hit.payload.get("organ"),
+            diagnosis=payload.get("diagnosis"),
+            organ=payload.get("organ"),
+            title=payload.get("title"),
+            section=payload.get("section"),
+            book=payload.get("book"),
+            has_image=hit.kind in ("figure", "case")
+            or (hit.kind == "page" and not (payload.get("text") or "").strip()),
         )
+
+    @classmethod
+    def ranked(cls, hits: list[Hit]) -> list[HitOut]:
+        top = hits[0].score if hits else None
+        return [cls.of(hit, rank, top) for rank, hit in enumerate(hits, start=1)]
 
 
 class SearchRequest(BaseModel):
     text: str = Field(..., min_length=1, examples=["koilocytes in cervical epithelium"])
     k: int = Field(10, ge=1, le=100)
-    filters: dict[str, str | list[str]] = Field(default_factory=dict, examples=[{"kind": "figure"}])
+    filters: dict[str, str | list[str]] = Field(
+        default_factory=dict,
+        examples=[{"kind": "figure"}, {"organ": ["lung", "cervix"]}],
+        description="Field to value (or list of values): kind, source, organ, diagnosis, case, section, chapter.",
+    )
+
+
+class SimilarRequest(BaseModel):
+    id: str = Field(..., pattern=r"^[0-9a-f]{24}$", description="A hit's id: find records that look like it.")
+    k: int = Field(10, ge=1, le=100)
+    filters: dict[str, str | list[str]] = Field(default_factory=dict, examples=[{"kind": "case"}])
 
 
 class SearchResponse(BaseModel):
     hits: list[HitOut]
+
+
+class FacetValue(BaseModel):
+    value: str
+    count: int
+
+
+class FacetsOut(BaseModel):
+    fields: dict[str, list[FacetValue]] = Field(
+        ..., description="Filter field to the values the index holds, most frequent first."
+    )
+    by_source: dict[str, dict[str, int]] = Field(..., description="Source to kind to number of records.")
 
 
 class AskRequest(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated
 
@@ -18,8 +19,7 @@ router = APIRouter(tags=["ask"])
 
 @router.post("/ask", response_model=AskResponse, summary="Answer a question with cited evidence")
 def ask(request: AskRequest, engine: EngineDep) -> AskResponse:
-    with engine.ask_slots, engine.search_slots:
-        result = engine.agent.ask(Question(request.question, request.options))
+    result = engine.ask(Question(request.question, request.options)).result()  # the ask lane: one at a time
     return AskResponse(**result.to_dict())
 
 
@@ -37,6 +37,5 @@ async def ask_image(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "options must be a JSON list of strings") from exc
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
     picture = open_image(data, engine.settings.max_image_pixels, name="the uploaded image")
-    with engine.ask_slots, engine.search_slots:
-        result = engine.agent.ask(Question(question, parsed, picture))
+    result = await asyncio.wrap_future(engine.ask(Question(question, parsed, picture)))
     return AskResponse(**result.to_dict())

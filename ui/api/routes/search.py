@@ -1,26 +1,39 @@
-"""Search by text (JSON), by image (multipart) or both."""
+"""Search by text (JSON), by image (multipart) or both; more like a record; the facets filters can use.
+
+Searches are ``async``: they queue on the engine's batching lanes and await the result, so a waiting
+request holds no thread and concurrent queries share one encoder call.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
 
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.search import Query
+from pathatlas.retrieval.similar import similar
 from pathatlas.ui.api.deps import EngineDep
-from pathatlas.ui.api.schemas import HitOut, SearchRequest, SearchResponse
+from pathatlas.ui.api.engine import Engine
+from pathatlas.ui.api.routes.media import payload_of
+from pathatlas.ui.api.schemas import FacetsOut, FacetValue, HitOut, SearchRequest, SearchResponse, SimilarRequest
 from pathatlas.ui.api.uploads import read_limited
 
 router = APIRouter(tags=["search"])
 
 
+async def run_search(engine: Engine, query: Query) -> SearchResponse:
+    query.filters = engine.facets().expand(dict(query.filters)) if query.filters else query.filters
+    hits = await asyncio.wrap_future(engine.search(query))  # a full queue answers 503 (see app.py)
+    return SearchResponse(hits=HitOut.ranked(hits))
+
+
 @router.post("/search", response_model=SearchResponse, summary="Search by text")
-def search_text(request: SearchRequest, engine: EngineDep) -> SearchResponse:
-    with engine.search_slots:
-        hits = engine.searcher.search(Query(text=request.text, k=request.k, filters=request.filters))
-    return SearchResponse(hits=[HitOut.of(h) for h in hits])
+async def search_text(request: SearchRequest, engine: EngineDep) -> SearchResponse:
+    return await run_search(engine, Query(text=request.text, k=request.k, filters=request.filters))
 
 
 @router.post("/search/image", response_model=SearchResponse, summary="Search by image, optionally with text")
@@ -37,7 +50,28 @@ async def search_image(
     except (json.JSONDecodeError, AssertionError) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "filters must be a JSON object") from exc
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
-    picture = open_image(data, engine.settings.max_image_pixels, name="the uploaded image")
-    with engine.search_slots:
-        hits = engine.searcher.search(Query(text=text, image=picture, k=k, filters=parsed))
-    return SearchResponse(hits=[HitOut.of(h) for h in hits])
+    picture = await run_in_threadpool(open_image, data, engine.settings.max_image_pixels, name="the uploaded image")
+    return await run_search(engine, Query(text=text, image=picture, k=k, filters=parsed))
+
+
+@router.post(
+    "/search/similar",
+    response_model=SearchResponse,
+    summary="Records that look like a given one (its stored vectors; nothing is uploaded or re-encoded)",
+)
+def search_similar(request: SimilarRequest, engine: EngineDep) -> SearchResponse:
+    payload_of(engine, request.id)  # 404 for an unknown id
+    filters = engine.facets().expand(dict(request.filters))
+    return SearchResponse(hits=HitOut.ranked(similar(engine.searcher, request.id, request.k, filters)))
+
+
+@router.get("/facets", response_model=FacetsOut, summary="Values of each filter field in the index, with counts")
+def facets(engine: EngineDep) -> FacetsOut:
+    found = engine.facets()
+    return FacetsOut(
+        fields={
+            name: [FacetValue(value=str(v), count=n) for v, n in counter.most_common()]
+            for name, counter in found.values.items()
+        },
+        by_source={source: dict(kinds) for source, kinds in found.by_source.items()},
+    )

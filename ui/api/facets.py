@@ -1,0 +1,62 @@
+"""Facets: the values of each filterable field the index holds, with counts, for filter menus and the library.
+
+A chapter is not stored on its own: it is the first level of a page's bookmark path (``section``) that reads
+like a chapter ("4 The Tissue Level of Organization", "Chapter 4 ..."), so a chapter filter expands to the
+sections under it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from pathatlas.retrieval.index import Index
+
+FACET_FIELDS = ("kind", "source", "organ", "diagnosis", "chapter", "section")
+CHAPTER = re.compile(r"^(chapter\b|\d+\s)", re.IGNORECASE)
+
+
+def chapter_of(section: str) -> str:
+    """The chapter level of a bookmark path: its first part that reads like a chapter, else its first part."""
+    parts = [p.strip() for p in section.split(" > ") if p.strip()]
+    return next((p for p in parts if CHAPTER.match(p)), parts[0] if parts else "")
+
+
+@dataclass
+class Facets:
+    index: Index
+    values: dict[str, Counter] = field(default_factory=dict)
+    """Field to value to the number of records with it."""
+    by_source: dict[str, Counter] = field(default_factory=dict)
+    """Source to kind to count."""
+    sections: dict[str, set[str]] = field(default_factory=dict)
+    """Chapter to the sections under it."""
+
+    def expand(self, filters: dict[str, Any]) -> dict[str, Any]:
+        """Filters the stores understand: ``chapter`` becomes the list of its sections."""
+        if "chapter" not in filters:
+            return filters
+        chapters = filters["chapter"] if isinstance(filters["chapter"], list) else [filters["chapter"]]
+        sections = sorted({s for c in chapters for s in self.sections.get(c, ())}) or ["\x00no such chapter"]
+        rest = {k: v for k, v in filters.items() if k != "chapter"}
+        if "section" in rest:  # both given: the sections asked for that lie in the chapters
+            asked = rest["section"] if isinstance(rest["section"], list) else [rest["section"]]
+            sections = [s for s in asked if s in sections] or ["\x00no such section"]
+        return {**rest, "section": sections}
+
+
+def count_facets(index: Index) -> Facets:
+    facets = Facets(index, {name: Counter() for name in FACET_FIELDS})
+    for _, payload in index.store.scan():
+        kind = payload.get("kind", "?")
+        facets.by_source.setdefault(payload.get("source", "?"), Counter())[kind] += 1
+        for name in ("kind", "source", "organ", "diagnosis", "section"):
+            if payload.get(name):
+                facets.values[name][payload[name]] += 1
+        if payload.get("section"):
+            chapter = chapter_of(payload["section"])
+            facets.values["chapter"][chapter] += 1
+            facets.sections.setdefault(chapter, set()).add(payload["section"])
+    return facets

@@ -1,0 +1,49 @@
+"""Single records for the page viewer: a record by id, the page record of a book page (previous/next page),
+and the source PDF of a record (to open it in the browser's PDF viewer at ``#page=N``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import FileResponse
+
+from pathatlas.retrieval.records import Hit
+from pathatlas.ui.api.deps import EngineDep
+from pathatlas.ui.api.routes.media import payload_of
+from pathatlas.ui.api.schemas import HitOut
+
+router = APIRouter(tags=["records"])
+
+
+def hit_out(engine, record_id: str, payload: dict) -> HitOut:
+    hit: Hit = engine.searcher.make_hit(record_id, 0.0, {}, payload, None)
+    return HitOut.of(hit)
+
+
+@router.get("/records/{record_id}", response_model=HitOut, summary="One record, shaped like a search hit")
+def record(record_id: str, engine: EngineDep) -> HitOut:
+    return hit_out(engine, record_id, payload_of(engine, record_id))
+
+
+@router.get("/pages", response_model=HitOut, summary="The page record of a book page (for previous/next page)")
+def book_page(
+    engine: EngineDep,
+    source: str = Query(..., description="The source as hits cite it (citation.source)."),
+    page: int = Query(..., ge=1),
+) -> HitOut:
+    for record_id, payload in engine.index.store.scan({"kind": "page", "source": source}):
+        if payload.get("page") == page:
+            return hit_out(engine, record_id, payload)
+    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no page {page} of {source} in the index")
+
+
+@router.get("/records/{record_id}/pdf", response_class=FileResponse, summary="The source PDF of a record")
+def source_pdf(record_id: str, engine: EngineDep) -> FileResponse:
+    payload = payload_of(engine, record_id)
+    source = payload.get("source", "")
+    path = Path(source)
+    # Only a file the index lists as a source, and only a PDF: the id never names an arbitrary path.
+    if source not in engine.index.manifest or path.suffix.lower() != ".pdf" or not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this record has no source PDF on disk")
+    return FileResponse(path, media_type="application/pdf", content_disposition_type="inline", filename=path.name)
