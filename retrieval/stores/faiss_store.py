@@ -83,6 +83,7 @@ class _Space:
         self.present = np.zeros(0, dtype=bool)
         self.live = 0
         self.tombstones = 0
+        self.trained = 0  # vectors an IVF index was trained on: it is retrained once the space grows 8x
 
     # -- building -------------------------------------------------------------------------------
     def _new_flat(self):
@@ -105,7 +106,7 @@ class _Space:
             index.train(sample)
             index.set_direct_map_type(faiss.DirectMap.Hashtable)
             index.nprobe = self.settings.ivf_nprobe
-            self.kind = "ivf"
+            self.kind, self.trained = "ivf", n
             return index
         if name == "hnsw":
             inner = faiss.IndexHNSWFlat(d, self.settings.hnsw_m, ip)
@@ -141,7 +142,9 @@ class _Space:
         self.present = grow(self.present, int(keys.max()) + 1)
         self.present[keys] = True
         self.live += len(keys)
-        if self.kind == "flat" and self.live > self.settings.hnsw_threshold:
+        if (self.kind == "flat" and self.live > self.settings.hnsw_threshold) or (
+            self.kind == "ivf" and self.live > 8 * self.trained
+        ):
             self.rebuild()
 
     def remove(self, keys: np.ndarray) -> None:
@@ -386,7 +389,7 @@ class FaissStore(VectorStore):
                 keys = _index_keys(space_state.index)
                 space_state.present = grow(space_state.present, int(keys.max(initial=-1)) + 1)
                 space_state.present[keys] = True
-                space_state.live = len(keys)
+                space_state.live = space_state.trained = len(keys)
         for name in state["deltas"]:
             with np.load(self.location / name) as arrays:
                 records = [tuple(r) for r in orjson.loads(arrays["records"].tobytes())]

@@ -22,7 +22,7 @@ travels in the payload as ``_id``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -315,6 +315,18 @@ class QdrantStore(VectorStore):
 
     def count(self, space: str | None = None) -> int:
         return self.engine.count(space)
+
+    def copy_from(self, source: VectorStore, batch: int = 1000, progress: Callable[[int], None] | None = None) -> int:
+        """Every record of ``source`` with its vectors and its per-source revisions (so BM25 stays valid)."""
+        copied = 0
+        for records in source.records(batch):
+            self.upsert(records)
+            copied += len(records)
+            if progress is not None:
+                progress(len(records))
+        self._revisions = dict(source.source_revisions() or {})
+        self._revisions_dirty = True
+        return copied
 
     def source_revisions(self) -> dict[str, str]:
         return dict(self._revisions)
