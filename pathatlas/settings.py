@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,21 @@ class Settings(BaseSettings):
     hnsw_threshold: int = Field(20_000, ge=1, description="FAISS spaces above this many vectors use HNSW.")
     hnsw_m: int = 32
     hnsw_ef_search: int = 128
+    faiss_index: Literal["hnsw", "hnsw-fp16", "hnsw-sq8", "ivf-sq8", "ivf-pq"] = Field(
+        "hnsw",
+        description="FAISS index above hnsw_threshold: HNSW over float32, fp16 or 8-bit codes, or IVF with 8-bit "
+        "or PQ codes (least memory). Below the threshold search is exact.",
+    )
+    ivf_nprobe: int = Field(32, ge=1, description="IVF lists a FAISS search visits.")
+    faiss_rebuild_fraction: float = Field(
+        0.2, gt=0, description="An HNSW space is rebuilt once this share of its vectors are deleted."
+    )
+    faiss_compact_fraction: float = Field(
+        0.2, gt=0, description="A FAISS commit writes a full snapshot once deltas hold this share of the records."
+    )
+    qdrant_indexing_threshold_kb: int = Field(
+        20_000, ge=0, description="Embedded Qdrant builds HNSW for a segment once it holds this many KB of vectors."
+    )
 
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     weight_bm25: float = 1.0

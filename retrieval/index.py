@@ -50,7 +50,7 @@ class Index:
         self._encoder = encoder
         self.store = store
         self.settings = settings
-        self.lexical = LexicalIndex.load(path / "lexical")
+        self.lexical = LexicalIndex.load(path / "lexical").sync(store)  # catches up after a crash
         self.manifest: dict[str, dict[str, Any]] = self._read_manifest()
         self.lock = threading.RLock()
 
@@ -113,7 +113,7 @@ class Index:
     def commit(self) -> None:
         with self.lock:
             self.store.commit()
-            self.lexical = LexicalIndex.build(self.store.scan())
+            self.lexical = self.lexical.sync(self.store)
             self.lexical.save(self.path / "lexical")
             write_atomic(self.path / "manifest.json", json.dumps(self.manifest, indent=1).encode())
 

@@ -1,90 +1,323 @@
-"""BM25 over the text of every entry (bm25s, English stop words, Snowball stemming)."""
+"""BM25 over the text of every entry (bm25s tokens: English stop words, Snowball stemming).
+
+Scores are bm25s's default (Lucene) BM25, computed at query time from term frequencies, so the
+collection statistics (document count, average length, document frequencies) are always those of
+the whole index. That is what lets the index change one source at a time and still score exactly
+like a full rebuild: each source is one segment of postings (written once, to its own file), and
+the segments are merged into one term-major posting list in memory.
+
+Layout of the folder: ``segments.json`` (source -> revision and file, replaced atomically) and
+``segments/<hash>.npz``, one per source revision. Save into the same folder each time: only the
+segments of changed sources are written.
+"""
 
 from __future__ import annotations
 
-import json
+import hashlib
+import io
 import os
-import shutil
+import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import bm25s
 import numpy as np
+import orjson
 import Stemmer
 
-from pathatlas.retrieval.records import FILTER_FIELDS
-from pathatlas.retrieval.stores.base import Filters, ScoredIds, matches
+from pathatlas.retrieval.stores.base import (
+    FieldCodes,
+    Filters,
+    ScoredIds,
+    VectorStore,
+    filter_key,
+    fsync_dir,
+    grow,
+    matches,
+    write_durable,
+)
 
 _stemmer = Stemmer.Stemmer("english")
+K1, B = 1.5, 0.75
+"""bm25s defaults."""
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer, return_ids=False, show_progress=False)
 
 
-class LexicalIndex:
-    """Rebuilt from the store's payloads at every commit, so it can never drift from the vectors."""
+def document_text(payload: dict[str, Any]) -> str:
+    """What BM25 reads of a record: its section heading and its text; empty when it has no text."""
+    text = payload.get("text") or ""
+    return f"{payload.get('section') or ''}\n{text}" if text.strip() else ""
 
-    def __init__(self, ids: list[str], fields: list[dict[str, Any]], model: bm25s.BM25 | None):
-        self.ids = ids
-        self.fields = fields
-        self.model = model
+
+@dataclass(frozen=True)
+class _Postings:
+    """An immutable snapshot: searches read one while an update builds the next."""
+
+    indptr: np.ndarray  # term -> start of its postings
+    docs: np.ndarray  # posting -> document slot
+    tf: np.ndarray  # posting -> term frequency
+    length: np.ndarray  # slot -> tokens
+    alive: np.ndarray  # slot -> in the index
+    n_docs: int
+    total_length: float
+
+
+@dataclass
+class _Segment:
+    """One source's documents at one revision: ids, filter fields and tokens as ids into its own vocabulary."""
+
+    revision: str | None
+    ids: list[str]
+    payload_fields: list[dict[str, Any]]
+    vocab: list[str]
+    terms: np.ndarray  # every token of every document, in order, as an index into ``vocab``
+    lengths: np.ndarray  # tokens per document
+    slots: np.ndarray | None = None
 
     @classmethod
+    def from_tokens(cls, revision, ids, payload_fields, tokens: list[list[str]]) -> _Segment:
+        vocab = sorted({t for doc in tokens for t in doc})
+        term_of = {t: i for i, t in enumerate(vocab)}
+        terms = np.array([term_of[t] for doc in tokens for t in doc], dtype=np.int32)
+        return cls(revision, ids, payload_fields, vocab, terms, np.array([len(d) for d in tokens], dtype=np.int32))
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        meta = {"ids": self.ids, "fields": self.payload_fields, "vocab": self.vocab}
+        np.savez(buffer, meta=np.frombuffer(orjson.dumps(meta), np.uint8), terms=self.terms, lengths=self.lengths)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, revision: str | None, data: bytes) -> _Segment:
+        with np.load(io.BytesIO(data)) as arrays:
+            meta = orjson.loads(arrays["meta"].tobytes())
+            return cls(revision, meta["ids"], meta["fields"], meta["vocab"], arrays["terms"], arrays["lengths"])
+
+
+class LexicalIndex:
+    """BM25 kept per source; ``sync`` brings it level with a store by re-reading changed sources only."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.vocab: dict[str, int] = {}
+        self.slot_ids: list[str] = []
+        self.fields = FieldCodes()
+        self.segments: dict[str, _Segment] = {}
+        self.dirty: set[str] = set()
+        self._post = _Postings(np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32),
+                               np.zeros(0, np.float32), np.zeros(0, bool), 0, 0.0)  # fmt: skip
+        self._masks: dict[tuple, np.ndarray] = {}
+
+    # -- building ----------------------------------------------------------------------------
+    @classmethod
     def build(cls, docs: Iterable[tuple[str, dict[str, Any]]]) -> LexicalIndex:
-        ids, fields, texts = [], [], []
-        for record_id, payload in docs:
-            text = payload.get("text") or ""
-            if text.strip():
-                text = f"{payload.get('section') or ''}\n{text}"
-                ids.append(record_id)
-                fields.append({f: payload.get(f) for f in FILTER_FIELDS})
-                texts.append(text)
-        tokens = tokenize(texts) if texts else []
-        if not any(tokens):  # bm25s cannot index an empty vocabulary
-            return cls([], [], None)
-        model = bm25s.BM25()
-        model.index(tokens, show_progress=False)
-        return cls(ids, fields, model)
+        """From (id, payload) pairs, one segment per payload ``source``."""
+        index = cls()
+        index.update(_by_source(docs), revisions={})
+        return index
+
+    def sync(self, store: VectorStore) -> LexicalIndex:
+        """Re-read from ``store`` only the sources whose revision changed; all of them if it cannot tell."""
+        revisions = store.source_revisions()
+        if revisions is None:
+            fresh = LexicalIndex.build(store.scan())
+            fresh.dirty = set(fresh.segments) | set(self.segments)
+            return fresh
+        gone = [s for s in self.segments if s not in revisions]
+        changed = [s for s, rev in revisions.items() if s not in self.segments or self.segments[s].revision != rev]
+        docs = {source: list(store.scan({"source": source})) for source in changed}
+        self.update(docs, revisions, removed=gone)
+        return self
+
+    def update(
+        self,
+        docs: dict[str, list[tuple[str, dict[str, Any]]]],
+        revisions: dict[str, str],
+        removed: Iterable[str] = (),
+    ) -> None:
+        """Replace the listed sources' documents (an empty list removes a source) and drop ``removed``."""
+        with self._lock:
+            segments = {
+                source: _Segment.from_tokens(
+                    revisions.get(source),
+                    [rid for rid, _ in kept],
+                    [{f: p.get(f) for f in self.fields.codes} for _, p in kept],
+                    tokenize([document_text(p) for _, p in kept]) if kept else [],
+                )
+                for source, items in docs.items()
+                for kept in [[(rid, p) for rid, p in items if document_text(p)]]
+            }
+            self._replace(segments, removed)
+
+    def _replace(self, segments: dict[str, _Segment], removed: Iterable[str]) -> None:
+        dropped = [self.segments.pop(s) for s in [*removed, *segments] if s in self.segments]
+        post = self._post
+        alive = post.alive.copy()
+        length = post.length
+        if dropped:
+            slots = np.concatenate([seg.slots for seg in dropped])
+            alive[slots] = False
+        new_slots, new_terms, new_tf = [], [], []
+        start = len(self.slot_ids)
+        for source, segment in segments.items():
+            self.dirty.add(source)
+            if not segment.ids:
+                continue
+            segment.slots = np.arange(start, start + len(segment.ids), dtype=np.int32)
+            self.segments[source] = segment
+            for slot, rid, fields in zip(segment.slots.tolist(), segment.ids, segment.payload_fields, strict=True):
+                self.slot_ids.append(rid)
+                self.fields.put(slot, fields)
+            to_global = np.array([self.vocab.setdefault(t, len(self.vocab)) for t in segment.vocab], dtype=np.int64)
+            pairs = np.repeat(segment.slots.astype(np.int64), segment.lengths) << 32 | to_global[segment.terms]
+            pairs, counts = np.unique(pairs, return_counts=True)
+            new_slots.append((pairs >> 32).astype(np.int32))
+            new_terms.append(pairs & 0xFFFFFFFF)
+            new_tf.append(counts.astype(np.float32))
+            start += len(segment.ids)
+        self.dirty.update(removed)
+        alive = grow(alive, start)
+        length = grow(length, start)
+        for segment in segments.values():
+            if segment.ids:
+                alive[segment.slots] = True
+                length[segment.slots] = segment.lengths
+        indptr, docs, tf = self._merged(post, alive, new_slots, new_terms, new_tf, bool(dropped))
+        live = alive[: len(self.slot_ids)]
+        self._post = _Postings(
+            indptr, docs, tf, length, alive, int(np.count_nonzero(live)), float(length[: len(live)][live].sum())
+        )
+        self._masks.clear()
+
+    def _merged(self, post: _Postings, alive, new_slots, new_terms, new_tf, dropped: bool):
+        """The posting lists with dead slots removed and new postings inserted, term-major, in O(postings)."""
+        indptr, docs, tf = post.indptr, post.docs, post.tf
+        n_terms = len(self.vocab)
+        if len(indptr) - 1 < n_terms:
+            indptr = np.concatenate([indptr, np.full(n_terms + 1 - len(indptr), indptr[-1])])
+        if dropped and len(docs):
+            keep = alive[docs]
+            term_of = np.repeat(np.arange(n_terms), np.diff(indptr))
+            indptr = np.concatenate([[0], np.cumsum(np.bincount(term_of[keep], minlength=n_terms))])
+            docs, tf = docs[keep], tf[keep]
+        if new_slots:
+            terms = np.concatenate(new_terms)
+            order = np.argsort(terms, kind="stable")
+            terms = terms[order]
+            docs = np.insert(docs, indptr[terms + 1], np.concatenate(new_slots)[order])
+            tf = np.insert(tf, indptr[terms + 1], np.concatenate(new_tf)[order])
+            indptr = indptr + np.concatenate([[0], np.cumsum(np.bincount(terms, minlength=n_terms))])
+        return indptr, docs, tf
+
+    # -- searching ---------------------------------------------------------------------------
+    def _allowed(self, filters: Filters, size: int) -> np.ndarray:
+        key = filter_key(filters)
+        mask = self._masks.get(key)
+        if mask is None or len(mask) != size:
+            mask = np.ones(size, dtype=bool)
+            for field, wanted in filters.items():
+                field_mask = self.fields.mask(field, wanted, size)
+                mask &= field_mask if field_mask is not None else matches({}, {field: wanted})
+            self._masks[key] = mask
+        return mask
+
+    def scores(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(slots, BM25 scores) of the documents holding a query token; the same as bm25s over all documents."""
+        post = self._post
+        ids = [self.vocab[t] for t in tokens if t in self.vocab]
+        if not ids or not post.n_docs:
+            return np.zeros(0, np.int64), np.zeros(0)
+        avg = post.total_length / post.n_docs
+        slots, parts = [], []
+        for term in ids:
+            lo, hi = post.indptr[term], post.indptr[term + 1]
+            docs, tf = post.docs[lo:hi], post.tf[lo:hi]
+            df = hi - lo
+            idf = np.log(1 + (post.n_docs - df + 0.5) / (df + 0.5))
+            slots.append(docs)
+            parts.append(idf * tf / (tf + K1 * (1 - B + B * post.length[docs] / avg)))
+        unique, inverse = np.unique(np.concatenate(slots), return_inverse=True)
+        return unique, np.bincount(inverse, weights=np.concatenate(parts))
 
     def search(self, queries: list[str], k: int, filters: Filters | None = None) -> list[ScoredIds]:
-        if self.model is None or k <= 0:
+        if not self.segments or k <= 0:
             return [[] for _ in queries]
-        mask = np.array([matches(f, filters) for f in self.fields]) if filters else None
+        size = len(self.slot_ids)
+        allowed = self._allowed(filters, size) if filters else None
         results = []
         for tokens in tokenize(queries):
-            if not tokens:
-                results.append([])
-                continue
-            scores = self.model.get_scores(tokens)
-            if mask is not None:
-                scores = np.where(mask, scores, 0.0)
-            top = np.argsort(-scores)[:k]
-            results.append([(self.ids[i], float(scores[i])) for i in top if scores[i] > 0])
+            slots, scores = self.scores(tokens)
+            if allowed is not None:
+                keep = allowed[slots]
+                slots, scores = slots[keep], scores[keep]
+            keep = scores > 0
+            slots, scores = slots[keep], scores[keep]
+            if len(scores) > k:
+                top = np.argpartition(-scores, k - 1)[:k]
+                slots, scores = slots[top], scores[top]
+            order = np.lexsort((slots, -scores))
+            results.append([(self.slot_ids[s], float(scores[i])) for i, s in zip(order, slots[order], strict=True)])
         return results
 
+    def __len__(self) -> int:
+        return self._post.n_docs
+
+    # -- persistence -------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
-        """Write a new snapshot next to the live one, then switch to it atomically."""
-        staging = folder.with_name(folder.name + ".new")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        (staging / "docs.json").write_text(json.dumps({"ids": self.ids, "fields": self.fields}))
-        if self.model is not None:
-            self.model.save(str(staging / "bm25"))
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(staging, folder)
-        shutil.rmtree(old, ignore_errors=True)
+        """Write the segments of sources changed since the last save, then switch ``segments.json``."""
+        segments_dir = folder / "segments"
+        segments_dir.mkdir(parents=True, exist_ok=True)
+        manifest_path = folder / "segments.json"
+        previous = orjson.loads(manifest_path.read_bytes()) if manifest_path.is_file() else {}
+        manifest = {}
+        for source, segment in self.segments.items():
+            name = _segment_name(source, segment.revision)
+            path = segments_dir / name
+            if source in self.dirty or not path.is_file():
+                tmp = path.with_name(f".{name}.tmp")
+                with tmp.open("wb") as handle:
+                    handle.write(segment.to_bytes())
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, path)
+            manifest[source] = {"revision": segment.revision, "file": name}
+        fsync_dir(segments_dir)
+        write_durable(manifest_path, orjson.dumps({"segments": manifest, "previous": previous.get("segments", {})}))
+        self.dirty.clear()
+        keep = {m["file"] for m in [*manifest.values(), *previous.get("segments", {}).values()]}
+        for path in segments_dir.iterdir():
+            if path.name not in keep:
+                path.unlink()
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
-        if not folder.exists() and folder.with_name(folder.name + ".old").exists():
-            folder = folder.with_name(folder.name + ".old")  # a crash between the two renames
-        if not (folder / "docs.json").is_file():
-            return cls([], [], None)
-        docs = json.loads((folder / "docs.json").read_text())
-        model = bm25s.BM25.load(str(folder / "bm25")) if (folder / "bm25").exists() else None
-        return cls(docs["ids"], docs["fields"], model)
+        """The saved index; an empty one (which ``sync`` fills) for a missing or older-format folder."""
+        index = cls()
+        manifest_path = folder / "segments.json"
+        if not manifest_path.is_file():
+            return index
+        entries = orjson.loads(manifest_path.read_bytes())["segments"]
+        segments = {
+            source: _Segment.from_bytes(entry["revision"], (folder / "segments" / entry["file"]).read_bytes())
+            for source, entry in entries.items()
+        }
+        with index._lock:
+            index._replace(segments, ())
+        index.dirty.clear()
+        return index
+
+
+def _segment_name(source: str, revision: str | None) -> str:
+    return hashlib.sha1(f"{source}\0{revision}".encode()).hexdigest()[:20] + ".npz"
+
+
+def _by_source(docs: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    grouped: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for record_id, payload in docs:
+        grouped.setdefault(str(payload.get("source")), []).append((record_id, payload))
+    return grouped

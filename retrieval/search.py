@@ -11,7 +11,7 @@ from pathatlas.errors import BadInputError
 from pathatlas.retrieval.fusion import page_key, reciprocal_rank_fusion, snippet
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Citation, Hit
-from pathatlas.retrieval.stores.base import Filters, ScoredIds
+from pathatlas.retrieval.stores.base import Filters, ScoredIds, group_by_filters
 
 RANKERS = ("bm25", "dense")
 """Ranker groups a caller may switch off (benchmarks compare BM25 alone, dense alone, both)."""
@@ -54,9 +54,12 @@ class Searcher:
 
         texted = [i for i, q in enumerate(queries) if q.text]
         imaged = [i for i, q in enumerate(queries) if q.image is not None]
-        for i in texted:
-            if "bm25" in queries[i].use:
-                results[i]["bm25"] = self.index.lexical.search([queries[i].text], pool, queries[i].filters)[0]
+        lexical = [i for i in texted if "bm25" in queries[i].use]
+        for group in group_by_filters([queries[i].filters for i in lexical]):
+            chosen = [queries[lexical[j]] for j in group]
+            found = self.index.lexical.search([q.text for q in chosen], pool, chosen[0].filters)
+            for j, hits in zip(group, found, strict=True):
+                results[lexical[j]]["bm25"] = hits
         dense_text = [i for i in texted if "dense" in queries[i].use]
         if dense_text and encoder.text_spaces:
             vectors = encoder.encode_text([queries[i].text for i in dense_text])
@@ -74,9 +77,11 @@ class Searcher:
         for space, matrix in vectors.items():
             if space not in self.index.meta.dims or space not in searchable:
                 continue
-            for row, i in enumerate(positions):
-                found = self.index.store.search(space, matrix[row], self.settings.candidates, queries[i].filters)
-                results[i][space + suffix] = found[0]
+            for group in group_by_filters([queries[i].filters for i in positions]):  # rows of matrix
+                filters = queries[positions[group[0]]].filters
+                found = self.index.store.search(space, matrix[group], self.settings.candidates, filters)
+                for row, hits in zip(group, found, strict=True):
+                    results[positions[row]][space + suffix] = hits
 
     def search(self, query: Query) -> list[Hit]:
         return self.search_many([query])[0]

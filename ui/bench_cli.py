@@ -36,31 +36,48 @@ def bench_index_command(
 @bench_app.command("search")
 @friendly_errors
 def bench_search_command(
-    records: Annotated[str, typer.Option(help="Comma-separated collection sizes.")] = "10000,100000",
+    records: Annotated[str, typer.Option(help="Comma-separated collection sizes (up to 1,000,000).")] = "10000,100000",
     stores: Annotated[str, typer.Option(help="Comma-separated stores.")] = "faiss,qdrant",
+    faiss_index: Annotated[
+        str | None, typer.Option(help="Comma-separated FAISS indexes: hnsw, hnsw-fp16, hnsw-sq8, ivf-sq8, ivf-pq.")
+    ] = None,
     queries: Annotated[int, typer.Option(help="Text and image queries per run.")] = 50,
+    workdir: Annotated[Path | None, typer.Option(help="Folder for the temporary indexes.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
 ):
-    """p50/p95 latency of text and image searches (encoding included) on synthetic records."""
+    """Build time, memory and recall@10 vs exact per record; p50/p95 of complete text and image searches
+    (encoding included) with and without filters; adding and removing one 1000-record source."""
     from pathatlas.retrieval.bench.speed import bench_search
 
+    settings = settings_for()
+    sizes = [int(n) for n in records.split(",")]
+    if max(sizes) > 1_000_000 or min(sizes) < 1000:
+        raise BadInputError("--records: sizes from 1000 to 1,000,000")
     runs = []
-    table = Table("store", "records", "build s", "text p50 ms", "text p95 ms", "image p50 ms", "image p95 ms")
-    for store in stores.split(","):
-        for size in (int(n) for n in records.split(",")):
-            run = bench_search(size, store.strip(), settings_for(), queries=queries)
-            runs.append(run)
-            console.print(json.dumps(run))
-            write_json(json_out, {"runs": runs})  # after each run, so a long sweep keeps what it measured
-            table.add_row(
-                run["store"],
-                str(size),
-                str(run["build_seconds"]),
-                str(run["text"]["p50_ms"]),
-                str(run["text"]["p95_ms"]),
-                str(run["image"]["p50_ms"]),
-                str(run["image"]["p95_ms"]),
-            )
+    table = Table(
+        "store", "records", "build s", "B/rec", "recall@10", "text p50", "text p95", "+kind p95", "+source p95",
+        "image p50", "image p95", "+kind p95", "add s", "remove s", title="latency in ms",
+    )  # fmt: skip
+    for store in (s.strip() for s in stores.split(",")):
+        variants = [v.strip() for v in (faiss_index or settings.faiss_index).split(",")] if store == "faiss" else [""]
+        for variant in variants:
+            local = settings.model_copy(update={"faiss_index": variant}) if variant else settings
+            for size in sizes:
+                run = bench_search(size, store, local, queries=queries, workdir=workdir)
+                runs.append(run)
+                console.print(json.dumps(run))
+                write_json(json_out, {"runs": runs})  # after each run, so a long sweep keeps what it measured
+                table.add_row(
+                    f"{store} {variant}".strip(),
+                    str(size),
+                    str(run["build_seconds"]),
+                    str(run["vector_bytes_per_record"]),
+                    " ".join(f"{k} {v}" for k, v in run["recall@10"].items()),
+                    *(str(run[kind][p]) for kind, p in [("text", "p50_ms"), ("text", "p95_ms"), ("text_kind", "p95_ms"),
+                      ("text_source", "p95_ms"), ("image", "p50_ms"), ("image", "p95_ms"), ("image_kind", "p95_ms")]),
+                    str(run["add_source_seconds"]),
+                    str(run["remove_source_seconds"]),
+                )  # fmt: skip
     console.print(table)
 
 

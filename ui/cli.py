@@ -15,11 +15,13 @@ from rich.table import Table
 from pathatlas.errors import BadInputError, EncoderMismatchError
 from pathatlas.ui.bench_cli import bench_app
 from pathatlas.ui.cli_common import IndexOpt, JsonOpt, console, err_console, friendly_errors, print_json, settings_for
+from pathatlas.ui.export_cli import export
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 app = typer.Typer(help="PathAtlas: cross-modal search and agentic RAG for pathology.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.command("export")(export)
 
 
 def parse_filters(items: list[str] | None) -> dict[str, object]:

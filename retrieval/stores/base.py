@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from pathatlas.errors import PathAtlasError
-from pathatlas.retrieval.records import StoredVectors
+from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
 from pathatlas.settings import Settings
 
 Filters = Mapping[str, Any]
@@ -31,16 +32,114 @@ def matches(payload: Mapping[str, Any], filters: Filters | None) -> bool:
     return True
 
 
+def filter_key(filters: Filters | None) -> tuple:
+    """A hashable, order-free form of ``filters``: queries with equal keys can share one store call."""
+    if not filters:
+        return ()
+    return tuple(
+        sorted(
+            (field, tuple(sorted(map(repr, w))) if isinstance(w, list | tuple | set) else repr(w))
+            for field, w in filters.items()
+        )
+    )
+
+
+def group_by_filters(filters: list[Filters | None]) -> list[list[int]]:
+    """Positions of ``filters`` grouped by equal filters, so each group is one store call."""
+    groups: dict[tuple, list[int]] = {}
+    for position, f in enumerate(filters):
+        groups.setdefault(filter_key(f), []).append(position)
+    return list(groups.values())
+
+
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+def grow(array: np.ndarray, size: int) -> np.ndarray:
+    """``array`` with room for ``size`` items (doubling, so appends stay amortised O(1))."""
+    if size <= len(array):
+        return array
+    bigger = np.zeros(max(size, 2 * len(array), 1024), dtype=array.dtype)
+    bigger[: len(array)] = array
+    return bigger
+
+
+class FieldCodes:
+    """Per filter field, an int32 code per row: a filter becomes a bool mask by numpy, not a Python loop.
+
+    Equality is ``matches``'s (dict lookup compares with ``==`` like ``in`` does); code 0 is a
+    missing field (``None``).
+    """
+
+    def __init__(self, fields: tuple[str, ...] = FILTER_FIELDS):
+        self.codes = {field: np.zeros(0, dtype=np.int32) for field in fields}
+        self.values: dict[str, dict[Any, int]] = {field: {None: 0} for field in fields}
+
+    def put(self, row: int, payload: Mapping[str, Any]) -> None:
+        for field, values in self.values.items():
+            codes = self.codes[field] = grow(self.codes[field], row + 1)
+            codes[row] = values.setdefault(_hashable(payload.get(field)), len(values))
+
+    def mask(self, field: str, wanted: Any, size: int) -> np.ndarray | None:
+        """Rows ``< size`` whose ``field`` is ``wanted`` (or one of them); None for a field without codes."""
+        if field not in self.codes:
+            return None
+        accepted = wanted if isinstance(wanted, list | tuple | set) else [wanted]
+        values = self.values[field]
+        codes = [values[_hashable(v)] for v in accepted if _hashable(v) in values]
+        column = grow(self.codes[field], size)[:size]
+        if not codes:
+            return np.zeros(size, dtype=bool)
+        return column == codes[0] if len(codes) == 1 else np.isin(column, codes)
+
+    def values_of(self, field: str, rows: np.ndarray) -> set[Any]:
+        by_code = {code: value for value, code in self.values[field].items()}
+        return {by_code[c] for c in np.unique(self.codes[field][rows]).tolist()}
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file inside ``path`` durable (the directory entry itself)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_durable(path: Path, data: bytes) -> None:
+    """Write ``path`` through a temporary file, fsync it, rename it into place, fsync the folder."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
 class VectorStore(ABC):
     """A persistent collection of records, each with vectors in some of the index's spaces.
 
-    Contract for implementations (the shared suite in ``tests/test_stores.py`` checks it):
+    What every store guarantees (the shared suite in ``tests/test_stores.py`` checks it):
 
     - ``upsert`` replaces a record with the same id; a record may lack some spaces.
     - ``search`` takes a batch of query vectors for one space and returns, per query, up to ``k``
-      (id, score) pairs by decreasing inner product, only among records matching ``filters``.
-    - Changes are visible to searches at once and survive a restart only after ``commit``;
-      a crash before ``commit`` leaves the last committed state readable.
+      (id, score) pairs by decreasing inner product, only among records matching ``filters``
+      (exactly the records ``matches`` accepts). A batch is one call: callers group queries that
+      share filters instead of calling once per query.
+    - Writes are visible to this process's searches at once. Nothing written before ``commit`` is
+      durable: a crash before ``commit`` returns leaves the state of the previous ``commit``.
+    - ``commit`` is atomic and durable: when it returns, the whole change set is on disk (files
+      and the folders that changed are fsynced; never ``os.sync()``); a crash during it leaves
+      either the previous or the new state, never a mix.
+    - ``source_revisions`` names, per payload ``source``, a token that changes whenever that
+      source's records change, so derived indexes (BM25) update per source; ``None`` means the
+      store cannot tell and callers rebuild from ``scan``.
     """
 
     kind: ClassVar[str]
@@ -77,6 +176,14 @@ class VectorStore(ABC):
 
     @abstractmethod
     def commit(self) -> None: ...
+
+    def records(self, batch: int = 1000) -> Iterator[list[StoredVectors]]:
+        """Every record with its vectors, in batches: what ``pathatlas export`` copies elsewhere."""
+        raise NotImplementedError(f"store {self.kind!r} cannot list its vectors")
+
+    def source_revisions(self) -> dict[str, str] | None:
+        """Per committed-or-pending source, a token that changes with its records (see the contract)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files and handles."""

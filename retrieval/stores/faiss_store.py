@@ -1,28 +1,57 @@
-"""FAISS on local disk: exact search for small spaces, HNSW above ``hnsw_threshold``.
+"""FAISS on local disk, written incrementally: a base snapshot plus one small delta per commit.
 
-Layout of ``location``: ``v000001/``, ``v000002/``... each a complete snapshot (``payloads.sqlite``,
-``<space>.npy`` vectors, ``<space>.ids.json`` and, for HNSW spaces, ``<space>.faiss``), and
-``CURRENT`` naming the live one. ``commit`` writes a new snapshot (hard-linking files of spaces
-that did not change) and then switches ``CURRENT`` with an atomic rename, so a crash at any point
-leaves the previous snapshot readable.
+Every record gets an int64 key (never reused). Each space is one FAISS index holding keys: exact
+(``IndexIDMap2`` over ``IndexFlatIP``) up to ``hnsw_threshold`` vectors, then the ANN index that
+``faiss_index`` names (HNSW over float32, fp16 or SQ8 codes, or IVF with SQ8 or PQ codes). Adds go
+straight into the index (HNSW grows without a rebuild); removals use ``remove_ids`` where the index
+supports it, and otherwise become tombstones hidden by an ``IDSelector`` until they pass
+``faiss_rebuild_fraction`` of the space, when that space alone is rebuilt.
+
+Filters never loop in Python: each filter field keeps an int32 code per key, a filter becomes a
+bitmap over keys (cached until the next write) and FAISS applies it through ``IDSelectorBitmap``;
+when few records match, they are scored exactly instead.
+
+Layout of ``location``::
+
+    CURRENT            the live state (JSON: base, deltas, revisions), replaced atomically
+    base-000003/       a full snapshot: records.json and <space>.faiss
+    delta-000004.npz   one commit's changes: upserted records, removed keys, added vectors
+
+``commit`` writes a delta (or, once deltas pass ``faiss_compact_fraction`` of the base, a new
+base), fsyncs it and its folder, then replaces ``CURRENT``; a crash at any point leaves the
+previous state. Files that neither the live nor the previous state names are removed afterwards
+(the previous state stays readable for one more commit, for an index that switches generations).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.records import StoredVectors
-from pathatlas.retrieval.stores.base import Filters, ScoredIds, VectorStore, matches
+from pathatlas.retrieval.stores.base import (
+    FieldCodes,
+    Filters,
+    ScoredIds,
+    VectorStore,
+    filter_key,
+    fsync_dir,
+    grow,
+    matches,
+    write_durable,
+)
 from pathatlas.settings import Settings
 
 try:
@@ -30,46 +59,136 @@ try:
 except ImportError:  # pragma: no cover - depends on the install
     faiss = None
 
+write_atomic = write_durable  # the index folder's JSON files use the same durable write
 
-def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+EXACT_FRACTION = 0.02
+"""A filter matching at most this share of an ANN space is scored exactly (ANN recall drops there)."""
 
 
-def gpu_count() -> int:
-    return faiss.get_num_gpus() if faiss is not None and hasattr(faiss, "get_num_gpus") else 0
+def _bitmap(mask: np.ndarray):
+    bits = np.packbits(mask, bitorder="little")
+    selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
+    selector.bits = bits  # keep the buffer alive as long as the selector
+    return selector
 
 
 class _Space:
-    """Vectors of one space, their row ids and a lazily built FAISS index."""
+    """One space: its FAISS index, which keys are live in it, and its tombstones."""
 
-    def __init__(self, dim: int, vectors: np.ndarray | None = None, ids: list[str] | None = None):
+    def __init__(self, dim: int, settings: Settings):
         self.dim = dim
-        self.vectors = vectors if vectors is not None else np.zeros((0, dim), dtype=np.float32)
-        self.ids = ids or []
-        self.row = {record_id: i for i, record_id in enumerate(self.ids)}
+        self.settings = settings
         self.index = None
-        self.dirty = False
+        self.kind = "flat"
+        self.present = np.zeros(0, dtype=bool)
+        self.live = 0
+        self.tombstones = 0
+        self.trained = 0  # vectors an IVF index was trained on: it is retrained once the space grows 8x
 
-    def remove(self, ids: set[str]) -> None:
-        keep = [i for i, record_id in enumerate(self.ids) if record_id not in ids]
-        if len(keep) == len(self.ids):
+    # -- building -------------------------------------------------------------------------------
+    def _new_flat(self):
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+
+    def _new_ann(self, vectors: np.ndarray):
+        name, d, n = self.settings.faiss_index, self.dim, len(vectors)
+        ip = faiss.METRIC_INNER_PRODUCT
+        if name.startswith("ivf"):
+            nlist = int(max(1, min(4 * np.sqrt(n), n // 39)))
+            quantizer = faiss.IndexFlatIP(d)
+            if name == "ivf-pq":
+                m = max(m for m in range(1, d // 4 + 1) if d % m == 0 and m <= max(1, d // 8))
+                index = faiss.IndexIVFPQ(quantizer, d, nlist, m, 8, ip)
+            else:
+                index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, ip)
+            index.own_fields = True
+            quantizer.this.disown()
+            sample = vectors[np.random.default_rng(0).permutation(n)[: max(nlist * 64, 10_000)]]
+            index.train(sample)
+            index.set_direct_map_type(faiss.DirectMap.Hashtable)
+            index.nprobe = self.settings.ivf_nprobe
+            self.kind, self.trained = "ivf", n
+            return index
+        if name == "hnsw":
+            inner = faiss.IndexHNSWFlat(d, self.settings.hnsw_m, ip)
+        else:
+            qtype = {"hnsw-sq8": faiss.ScalarQuantizer.QT_8bit, "hnsw-fp16": faiss.ScalarQuantizer.QT_fp16}[name]
+            inner = faiss.IndexHNSWSQ(d, qtype, self.settings.hnsw_m, ip)
+            inner.train(vectors)
+        inner.hnsw.efConstruction = 80
+        inner.hnsw.efSearch = self.settings.hnsw_ef_search
+        self.kind = "hnsw"
+        return faiss.IndexIDMap2(inner)
+
+    def _all(self) -> tuple[np.ndarray, np.ndarray]:
+        """Live keys and their vectors (decoded, for quantised indexes)."""
+        keys = np.flatnonzero(self.present).astype(np.int64)
+        vectors = self.index.reconstruct_batch(keys) if len(keys) else np.zeros((0, self.dim), np.float32)
+        return keys, vectors
+
+    def rebuild(self) -> None:
+        """A fresh index of the live vectors: flat while small, ANN above the threshold."""
+        keys, vectors = self._all()
+        self.kind = "flat"
+        self.index = self._new_ann(vectors) if len(keys) > self.settings.hnsw_threshold else self._new_flat()
+        if len(keys):
+            self.index.add_with_ids(vectors, keys)
+        self.tombstones = 0
+
+    # -- writes ---------------------------------------------------------------------------------
+    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        if self.index is None:
+            self.index = self._new_flat()
+        self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), keys)
+        self.present = grow(self.present, int(keys.max()) + 1)
+        self.present[keys] = True
+        self.live += len(keys)
+        if (self.kind == "flat" and self.live > self.settings.hnsw_threshold) or (
+            self.kind == "ivf" and self.live > 8 * self.trained
+        ):
+            self.rebuild()
+
+    def remove(self, keys: np.ndarray) -> None:
+        keys = keys[keys < len(self.present)]
+        keys = keys[self.present[keys]]
+        if not len(keys):
             return
-        self.vectors = self.vectors[keep]
-        self.ids = [self.ids[i] for i in keep]
-        self.row = {record_id: i for i, record_id in enumerate(self.ids)}
-        self.index, self.dirty = None, True
+        self.present[keys] = False
+        self.live -= len(keys)
+        if self.kind == "hnsw":  # HNSW cannot remove: hide, and rebuild past the threshold
+            self.tombstones += len(keys)
+            if self.tombstones > self.settings.faiss_rebuild_fraction * (self.live + self.tombstones):
+                self.rebuild()
+        elif self.kind == "ivf":  # the IVF direct map removes by an explicit list of ids
+            keys = np.ascontiguousarray(keys, dtype=np.int64)
+            self.index.remove_ids(faiss.IDSelectorArray(len(keys), faiss.swig_ptr(keys)))
+        else:
+            self.index.remove_ids(faiss.IDSelectorBatch(keys))
 
-    def append(self, ids: list[str], vectors: np.ndarray) -> None:
-        start = len(self.ids)
-        self.vectors = np.concatenate([self.vectors, vectors.astype(np.float32)])
-        self.ids.extend(ids)
-        self.row.update({record_id: start + i for i, record_id in enumerate(ids)})
-        self.index, self.dirty = None, True
+    # -- reads ----------------------------------------------------------------------------------
+    def _params(self, selector, k: int):
+        if self.kind == "hnsw":
+            return faiss.SearchParametersHNSW(sel=selector, efSearch=max(self.settings.hnsw_ef_search, k))
+        if self.kind == "ivf":
+            return faiss.SearchParametersIVF(sel=selector, nprobe=self.settings.ivf_nprobe)
+        return faiss.SearchParameters(sel=selector) if selector is not None else None
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, keys) per query; ``allowed`` is a bool mask over keys (filters), or None."""
+        if allowed is None and not self.tombstones:
+            k = min(k, self.live)
+            return self.index.search(queries, k, params=self._params(None, k))
+        mask = self.present if allowed is None else self.present & allowed[: len(self.present)]
+        count = int(np.count_nonzero(mask))
+        k = min(k, count)
+        if k == 0:
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        if self.kind != "flat" and count <= EXACT_FRACTION * self.live:
+            keys = np.flatnonzero(mask).astype(np.int64)
+            scores = queries @ self.index.reconstruct_batch(keys).T
+            best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            best = np.take_along_axis(best, np.argsort(-np.take_along_axis(scores, best, 1), axis=1), 1)
+            return np.take_along_axis(scores, best, 1), keys[best]
+        return self.index.search(queries, k, params=self._params(_bitmap(mask), k))
 
 
 class FaissStore(VectorStore):
@@ -80,151 +199,234 @@ class FaissStore(VectorStore):
             raise PathAtlasError("the faiss store needs faiss: pip install 'pathatlas[cpu]' (or [gpu])")
         super().__init__(location, dims, settings)
         self._lock = threading.RLock()
+        self._ids: list[str | None] = []  # key -> record id, None once removed
+        self._keys: dict[str, int] = {}
         self._payloads: dict[str, dict[str, Any]] = {}
-        self._spaces = {space: _Space(dim) for space, dim in self.dims.items()}
-        self._payloads_dirty = False
-        self._version = 0
+        self._alive = np.zeros(0, dtype=bool)
+        self._fields = FieldCodes()
+        self._spaces = {space: _Space(dim, settings) for space, dim in self.dims.items()}
+        self._revisions: dict[str, str] = {}
+        self._masks: dict[tuple, np.ndarray] = {}
+        self._state: dict[str, Any] = {"version": 0, "base": None, "deltas": [], "delta_records": 0, "base_records": 0}
+        self._pending = _Delta()
         self._load()
 
-    # -- persistence -------------------------------------------------------------------------
-    def _current(self) -> Path | None:
-        pointer = self.location / "CURRENT"
-        if not pointer.is_file():
-            return None
-        snapshot = self.location / pointer.read_text().strip()
-        if not (snapshot / "payloads.sqlite").is_file():
-            raise PathAtlasError(f"FAISS store at {self.location} points at a missing snapshot {snapshot.name}")
-        return snapshot
+    # -- the in-memory state --------------------------------------------------------------------
+    def _put(self, record_id: str, key: int, payload: dict[str, Any]) -> None:
+        self._ids.extend([None] * (key + 1 - len(self._ids)))
+        self._ids[key] = record_id
+        self._keys[record_id] = key
+        self._payloads[record_id] = payload
+        self._alive = grow(self._alive, key + 1)
+        self._alive[key] = True
+        self._fields.put(key, payload)
 
-    def _load(self) -> None:
-        snapshot = self._current()
-        if snapshot is None:
-            return
-        self._version = int(snapshot.name[1:])
-        with sqlite3.connect(snapshot / "payloads.sqlite") as db:
-            self._payloads = {rid: json.loads(p) for rid, p in db.execute("SELECT id, payload FROM records")}
-        for space, dim in self.dims.items():
-            vectors_path = snapshot / f"{space}.npy"
-            if not vectors_path.is_file():
-                continue
-            vectors = np.load(vectors_path)
-            ids = json.loads((snapshot / f"{space}.ids.json").read_text())
-            state = _Space(dim, vectors, ids)
-            index_path = snapshot / f"{space}.faiss"
-            if index_path.is_file():
-                state.index = faiss.read_index(str(index_path))
-                state.index.hnsw.efSearch = self.settings.hnsw_ef_search
-            self._spaces[space] = state
+    def _drop(self, keys: np.ndarray) -> None:
+        for key in keys.tolist():
+            record_id = self._ids[key]
+            if record_id is not None and self._keys.get(record_id) == key:
+                del self._keys[record_id]
+                del self._payloads[record_id]
+            self._ids[key] = None
+        self._alive[keys] = False
+        for state in self._spaces.values():
+            if state.index is not None:
+                state.remove(keys)
 
-    def commit(self) -> None:
-        with self._lock:
-            if not self._payloads_dirty and not any(s.dirty for s in self._spaces.values()):
-                return
-            previous = self._current()
-            self.location.mkdir(parents=True, exist_ok=True)
-            snapshot = self.location / f"v{self._version + 1:06d}"
-            shutil.rmtree(snapshot, ignore_errors=True)  # leftovers of a crashed commit
-            snapshot.mkdir()
-            self._write_payloads(snapshot / "payloads.sqlite")
-            for space, state in self._spaces.items():
-                self._write_space(space, state, snapshot, previous)
-            os.sync()
-            write_atomic(self.location / "CURRENT", snapshot.name.encode())
-            self._version += 1
-            self._payloads_dirty = False
-            for state in self._spaces.values():
-                state.dirty = False
-            self._prune(keep={snapshot.name, previous.name if previous else ""})
+    def _apply(self, delta: _Delta) -> None:
+        """Upserts, then vectors, then removals: keys are never reused, so this order is always right."""
+        for record_id, key, payload in delta.records:
+            self._put(record_id, key, payload)
+        for space, (keys, vectors) in delta.vectors.items():
+            if space in self._spaces and len(keys):
+                self._spaces[space].add(keys, vectors)
+        if len(delta.removed):
+            self._drop(delta.removed)
+        self._masks.clear()
 
-    def _write_payloads(self, path: Path) -> None:
-        with sqlite3.connect(path) as db:
-            db.execute("CREATE TABLE records (id TEXT PRIMARY KEY, source TEXT, kind TEXT, payload TEXT)")
-            db.executemany(
-                "INSERT INTO records VALUES (?, ?, ?, ?)",
-                ((rid, p.get("source"), p.get("kind"), json.dumps(p)) for rid, p in self._payloads.items()),
-            )
-            db.execute("CREATE INDEX records_source ON records (source)")
-        db.close()
+    def _mask(self, filters: Filters) -> np.ndarray:
+        """Live keys matching ``filters``, as a bool array over keys; cached until the next write."""
+        cache_key = filter_key(filters)
+        mask = self._masks.get(cache_key)
+        if mask is not None:
+            return mask
+        mask = self._alive.copy()
+        for field, wanted in filters.items():
+            field_mask = self._fields.mask(field, wanted, len(mask))
+            if field_mask is None:  # a field without codes: the slow path, still exact
+                field_mask = np.zeros_like(mask)
+                field_mask[[self._keys[rid] for rid, p in self._payloads.items() if matches(p, {field: wanted})]] = True
+            mask &= field_mask
+        self._masks[cache_key] = mask
+        return mask
 
-    def _write_space(self, space: str, state: _Space, snapshot: Path, previous: Path | None) -> None:
-        names = [f"{space}.npy", f"{space}.ids.json", f"{space}.faiss"]
-        if not state.dirty and previous is not None:
-            for name in names:
-                if (previous / name).is_file():
-                    os.link(previous / name, snapshot / name)
-            return
-        if not state.ids:
-            return
-        np.save(snapshot / names[0], state.vectors)
-        (snapshot / names[1]).write_text(json.dumps(state.ids))
-        if len(state.ids) > self.settings.hnsw_threshold:
-            faiss.write_index(
-                faiss.index_gpu_to_cpu(self._index(state)) if gpu_count() else self._index(state),
-                str(snapshot / names[2]),
-            )
+    def _touch(self, sources: set[Any]) -> None:
+        for source in sources:
+            self._revisions[str(source)] = uuid.uuid4().hex
 
-    def _prune(self, keep: set[str]) -> None:
-        for child in self.location.iterdir():
-            if child.is_dir() and child.name.startswith("v") and child.name not in keep:
-                shutil.rmtree(child, ignore_errors=True)
-
-    # -- writes ------------------------------------------------------------------------------
+    # -- writes ---------------------------------------------------------------------------------
     def upsert(self, records: list[StoredVectors]) -> None:
+        if not records:
+            return
         with self._lock:
-            ids = {record.id for record in records}
-            for state in self._spaces.values():
-                state.remove(ids)
-            for record in records:
-                self._payloads[record.id] = record.payload
-            for space, state in self._spaces.items():
-                rows = [r for r in records if space in r.vectors]
+            latest = {record.id: record for record in records}  # the last of duplicate ids wins
+            replaced = np.array([self._keys[rid] for rid in latest if rid in self._keys], dtype=np.int64)
+            touched = {p.get("source") for p in (self._payloads[self._ids[k]] for k in replaced.tolist())}
+            start = len(self._ids)
+            delta = _Delta(removed=replaced)
+            for offset, record in enumerate(latest.values()):
+                delta.records.append((record.id, start + offset, record.payload))
+                touched.add(record.payload.get("source"))
+            for space in self.dims:
+                rows = [(start + i, r.vectors[space]) for i, r in enumerate(latest.values()) if space in r.vectors]
                 if rows:
-                    state.append([r.id for r in rows], np.stack([r.vectors[space] for r in rows]))
-            self._payloads_dirty = True
+                    keys = np.array([k for k, _ in rows], dtype=np.int64)
+                    delta.vectors[space] = (keys, np.stack([v for _, v in rows]).astype(np.float32))
+            self._apply(delta)
+            self._pending.extend(delta)
+            self._touch(touched)
 
     def delete(self, filters: Filters) -> int:
         with self._lock:
-            ids = {rid for rid, payload in self._payloads.items() if matches(payload, filters)}
-            for rid in ids:
-                del self._payloads[rid]
-            for state in self._spaces.values():
-                state.remove(ids)
-            self._payloads_dirty = self._payloads_dirty or bool(ids)
-            return len(ids)
+            keys = np.flatnonzero(self._mask(filters)).astype(np.int64)
+            if not len(keys):
+                return 0
+            touched = {self._payloads[self._ids[k]].get("source") for k in keys.tolist()}
+            delta = _Delta(removed=keys)
+            self._apply(delta)
+            self._pending.extend(delta)
+            self._touch(touched)
+            present = self._present_sources()
+            for source in touched:
+                if str(source) not in present:
+                    self._revisions.pop(str(source), None)
+            return len(keys)
 
-    # -- reads -------------------------------------------------------------------------------
-    def _index(self, state: _Space):
-        if state.index is None:
-            if len(state.ids) > self.settings.hnsw_threshold:
-                index = faiss.IndexHNSWFlat(state.dim, self.settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-                index.hnsw.efConstruction = 80
-                index.hnsw.efSearch = self.settings.hnsw_ef_search
+    def _present_sources(self) -> set[str]:
+        return {str(v) for v in self._fields.values_of("source", np.flatnonzero(self._alive))}
+
+    # -- persistence ----------------------------------------------------------------------------
+    def commit(self) -> None:
+        with self._lock:
+            if self._pending.empty():
+                return
+            self.location.mkdir(parents=True, exist_ok=True)
+            previous = dict(self._state)
+            version = previous["version"] + 1
+            state = {**previous, "version": version, "revisions": self._revisions, "next_key": len(self._ids)}
+            pending_records = len(self._pending.records) + len(self._pending.removed)
+            if previous["base"] is None or (
+                previous["delta_records"] + pending_records
+                > self.settings.faiss_compact_fraction * max(previous["base_records"], 1)
+            ):
+                state.update(base=self._write_base(version), deltas=[], delta_records=0, base_records=len(self._keys))
             else:
-                index = faiss.IndexFlatIP(state.dim)
-                if gpu_count():
-                    index = faiss.index_cpu_to_all_gpus(index)
-            index.add(state.vectors)
-            state.index = index
-        return state.index
+                state.update(
+                    deltas=[*previous["deltas"], self._write_delta(version)],
+                    delta_records=previous["delta_records"] + pending_records,
+                )
+            write_durable(self.location / "CURRENT", orjson.dumps(state))
+            self._state = state
+            self._pending = _Delta()
+            self._prune(previous, state)
 
+    def _write_base(self, version: int) -> str:
+        name = f"base-{version:06d}"
+        folder = self.location / name
+        shutil.rmtree(folder, ignore_errors=True)  # leftovers of a crashed commit
+        folder.mkdir()
+        records = [(rid, key, self._payloads[rid]) for rid, key in self._keys.items()]
+        _write_file(folder / "records.json", orjson.dumps(records))
+        for space, state in self._spaces.items():
+            if state.index is not None and state.live:
+                if state.tombstones:
+                    state.rebuild()
+                _write_file(folder / f"{space}.faiss", faiss.serialize_index(state.index).tobytes())
+        fsync_dir(folder)
+        fsync_dir(self.location)
+        return name
+
+    def _write_delta(self, version: int) -> str:
+        name = f"delta-{version:06d}.npz"
+        arrays = {
+            "records": np.frombuffer(orjson.dumps(self._pending.records), dtype=np.uint8),
+            "removed": self._pending.removed,
+        }
+        for space, (keys, vectors) in self._pending.vectors.items():
+            arrays[f"keys.{space}"], arrays[f"vectors.{space}"] = keys, vectors
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        _write_file(self.location / name, buffer.getvalue())
+        fsync_dir(self.location)
+        return name
+
+    def _prune(self, previous: dict[str, Any], state: dict[str, Any]) -> None:
+        keep = {previous["base"], state["base"], *previous["deltas"], *state["deltas"], "CURRENT"}
+        for child in self.location.iterdir():
+            if child.name not in keep and (child.name.startswith(("base-", "delta-", "v0")) or child.suffix == ".tmp"):
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+    def _load(self) -> None:
+        pointer = self.location / "CURRENT"
+        if not pointer.is_file():
+            return
+        text = pointer.read_bytes()
+        if text.strip().startswith(b"v0"):
+            self._load_legacy(self.location / text.decode().strip())
+            return
+        state = orjson.loads(text)
+        base = self.location / state["base"]
+        if not (base / "records.json").is_file():
+            raise PathAtlasError(f"FAISS store at {self.location} points at a missing snapshot {base.name}")
+        for record_id, key, payload in orjson.loads((base / "records.json").read_bytes()):
+            self._put(record_id, key, payload)
+        self._ids.extend([None] * (state["next_key"] - len(self._ids)))
+        for space, space_state in self._spaces.items():
+            path = base / f"{space}.faiss"
+            if path.is_file():
+                space_state.index = faiss.read_index(str(path))
+                space_state.kind = _kind_of(space_state.index)
+                keys = _index_keys(space_state.index)
+                space_state.present = grow(space_state.present, int(keys.max(initial=-1)) + 1)
+                space_state.present[keys] = True
+                space_state.live = space_state.trained = len(keys)
+        for name in state["deltas"]:
+            with np.load(self.location / name) as arrays:
+                records = [tuple(r) for r in orjson.loads(arrays["records"].tobytes())]
+                vectors = {
+                    f.split(".", 1)[1]: (arrays[f], arrays["vectors." + f.split(".", 1)[1]])
+                    for f in arrays.files
+                    if f.startswith("keys.")
+                }
+                self._apply(_Delta(records, arrays["removed"], vectors))
+        self._revisions = dict(state.get("revisions", {}))
+        self._state = state
+
+    def _load_legacy(self, snapshot: Path) -> None:
+        """Read a store written before deltas (``v000001/`` snapshots); the next commit rewrites it."""
+        with sqlite3.connect(snapshot / "payloads.sqlite") as db:
+            payloads = {rid: json.loads(p) for rid, p in db.execute("SELECT id, payload FROM records")}
+        vectors: dict[str, dict[str, np.ndarray]] = {rid: {} for rid in payloads}
+        for space in self.dims:
+            if (snapshot / f"{space}.npy").is_file():
+                ids = json.loads((snapshot / f"{space}.ids.json").read_text())
+                for rid, vector in zip(ids, np.load(snapshot / f"{space}.npy"), strict=True):
+                    vectors[rid][space] = vector
+        self.upsert([StoredVectors(rid, payload, vectors[rid]) for rid, payload in payloads.items()])
+
+    # -- reads ----------------------------------------------------------------------------------
     def search(self, space: str, queries: np.ndarray, k: int, filters: Filters | None = None) -> list[ScoredIds]:
-        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        queries = np.ascontiguousarray(np.atleast_2d(np.asarray(queries, dtype=np.float32)))
         with self._lock:
             state = self._spaces.get(space)
-            if state is None or not state.ids or k <= 0:
+            if state is None or not state.live or k <= 0:
                 return [[] for _ in queries]
-            if filters:
-                rows = np.array(
-                    [i for i, rid in enumerate(state.ids) if matches(self._payloads[rid], filters)], dtype=np.int64
-                )
-                if rows.size == 0:
-                    return [[] for _ in queries]
-                return [_top_k(state.vectors[rows] @ q, rows, state.ids, k) for q in queries]
-            scores, rows = self._index(state).search(queries, min(k, len(state.ids)))
-        return [
-            [(state.ids[r], float(s)) for s, r in zip(score_row, row_row, strict=True) if r >= 0]
-            for score_row, row_row in zip(scores, rows, strict=True)
-        ]
+            scores, keys = state.search(queries, k, self._mask(filters) if filters else None)
+            ids = self._ids
+            return [
+                [(ids[key], float(score)) for score, key in zip(s_row, k_row, strict=True) if key >= 0]
+                for s_row, k_row in zip(scores.tolist(), keys.tolist(), strict=True)
+            ]
 
     def payloads(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         with self._lock:
@@ -232,27 +434,103 @@ class FaissStore(VectorStore):
 
     def vectors(self, ids: list[str]) -> dict[str, dict[str, np.ndarray]]:
         with self._lock:
-            found = {rid: {} for rid in ids if rid in self._payloads}
+            keys = {rid: self._keys[rid] for rid in ids if rid in self._keys and rid in self._payloads}
+            found: dict[str, dict[str, np.ndarray]] = {rid: {} for rid in keys}
             for space, state in self._spaces.items():
-                for rid, vectors in found.items():
-                    if rid in state.row:
-                        vectors[space] = state.vectors[state.row[rid]].copy()
+                have = [(rid, k) for rid, k in keys.items() if k < len(state.present) and state.present[k]]
+                if state.index is None or not have:
+                    continue
+                vectors = state.index.reconstruct_batch(np.array([k for _, k in have], dtype=np.int64))
+                for (rid, _), vector in zip(have, vectors, strict=True):
+                    found[rid][space] = vector
         return found
 
     def scan(self, filters: Filters | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         with self._lock:
-            items = list(self._payloads.items())
-        return ((rid, p) for rid, p in items if matches(p, filters))
+            if filters:
+                ids = [self._ids[key] for key in np.flatnonzero(self._mask(filters)).tolist()]
+                items = [(rid, self._payloads[rid]) for rid in ids]
+            else:
+                items = list(self._payloads.items())
+        return iter(items)
+
+    def records(self, batch: int = 1000) -> Iterator[list[StoredVectors]]:
+        with self._lock:
+            keys = np.array(sorted(self._keys.values()), dtype=np.int64)
+        for start in range(0, len(keys), batch):
+            with self._lock:
+                chunk = keys[start : start + batch]
+                chunk = chunk[self._alive[chunk]]
+                out = {int(k): StoredVectors(self._ids[k], self._payloads[self._ids[k]], {}) for k in chunk.tolist()}
+                for space, state in self._spaces.items():
+                    if state.index is None:
+                        continue
+                    have = chunk[chunk < len(state.present)]
+                    have = have[state.present[have]]
+                    if len(have):
+                        for key, vector in zip(have.tolist(), state.index.reconstruct_batch(have), strict=True):
+                            out[key].vectors[space] = vector
+            yield list(out.values())
 
     def count(self, space: str | None = None) -> int:
         if space is None:
             return len(self._payloads)
         state = self._spaces.get(space)
-        return len(state.ids) if state else 0
+        return state.live if state else 0
+
+    def source_revisions(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._revisions)
+
+    def memory_bytes(self) -> dict[str, int]:
+        """Bytes of each space's index as serialised (what it holds in memory), for the benchmark."""
+        with self._lock:
+            return {
+                space: int(faiss.serialize_index(s.index).nbytes) if s.index is not None else 0
+                for space, s in self._spaces.items()
+            }
 
 
-def _top_k(scores: np.ndarray, rows: np.ndarray, ids: list[str], k: int) -> ScoredIds:
-    k = min(k, scores.size)
-    best = np.argpartition(-scores, k - 1)[:k]
-    best = best[np.argsort(-scores[best])]
-    return [(ids[rows[i]], float(scores[i])) for i in best]
+class _Delta:
+    """One commit's changes (or the pending ones): upserted records, added vectors, removed keys."""
+
+    def __init__(self, records=None, removed=None, vectors=None):
+        self.records: list[tuple[str, int, dict[str, Any]]] = records if records is not None else []
+        self.removed: np.ndarray = removed if removed is not None else np.zeros(0, dtype=np.int64)
+        self.vectors: dict[str, tuple[np.ndarray, np.ndarray]] = vectors if vectors is not None else {}
+
+    def empty(self) -> bool:
+        return not self.records and not len(self.removed)
+
+    def extend(self, other: _Delta) -> None:
+        self.records.extend(other.records)
+        self.removed = np.concatenate([self.removed, other.removed]).astype(np.int64)
+        for space, (keys, vectors) in other.vectors.items():
+            if space in self.vectors:
+                old_keys, old_vectors = self.vectors[space]
+                keys, vectors = np.concatenate([old_keys, keys]), np.concatenate([old_vectors, vectors])
+            self.vectors[space] = (keys, vectors)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _kind_of(index) -> str:
+    if isinstance(index, faiss.IndexIVF):
+        return "ivf"
+    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap2) else index
+    return "hnsw" if isinstance(inner, faiss.IndexHNSW) else "flat"
+
+
+def _index_keys(index) -> np.ndarray:
+    if isinstance(index, faiss.IndexIDMap2):
+        return faiss.vector_to_array(index.id_map).astype(np.int64)
+    invlists = index.invlists
+    return np.concatenate(
+        [faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy() for i in range(index.nlist)]
+        or [np.zeros(0, np.int64)]
+    ).astype(np.int64)

@@ -2,10 +2,18 @@
 
 Two engines behind one class:
 
-- embedded (``qdrant-edge-py``): the Qdrant engine in process, an on-disk shard with a WAL and
-  HNSW at ``location``; durable after ``commit`` (flush plus optimise).
-- server or cluster (``qdrant-client``): when ``PATHATLAS_QDRANT_URL`` is set (``:memory:`` gives
-  qdrant-client's in-process twin, used by the tests).
+- embedded (``qdrant-edge-py``): the Qdrant engine in process, an on-disk shard at ``location``.
+  Its WAL is off, so nothing is durable before ``commit`` (a flush); ``commit`` then runs the
+  optimisers, which do work only past Qdrant's own thresholds (``indexing_threshold`` from
+  ``qdrant_indexing_threshold_kb``, ``deleted_threshold``), not on every commit. A flush is not
+  atomic across Qdrant segments: a crash during ``commit`` can keep part of that commit.
+- server or cluster (``qdrant-client``): when ``PATHATLAS_QDRANT_URL`` is set: an ``http(s)://``
+  URL, ``:memory:`` (qdrant-client's in-process twin, used by the tests) or a folder (the twin
+  persisted there). Every acknowledged write is durable on the server.
+
+Filters are Qdrant's own (keyword payload indexes on ``FILTER_FIELDS``); a batch of queries is one
+``query_batch`` call. Per-source revisions (for BM25 updates) live in ``revisions.json`` beside
+the shard, written before the flush, so after a crash they can only claim more change than happened.
 
 Qdrant point ids must be integers or UUIDs, so each record id maps to a UUID5 and the record id
 travels in the payload as ``_id``.
@@ -14,15 +22,16 @@ travels in the payload as ``_id``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
-from pathatlas.retrieval.stores.base import Filters, ScoredIds, VectorStore
+from pathatlas.retrieval.stores.base import Filters, ScoredIds, VectorStore, write_durable
 from pathatlas.settings import Settings
 
 NAMESPACE = uuid.UUID("6f0c2a52-6d1e-4c55-9d0e-3f4b1f5a2b7c")
@@ -56,6 +65,8 @@ class _EdgeEngine:
         config = qe.EdgeConfig(
             vectors={s: qe.EdgeVectorParams(size=d, distance=qe.Distance.Dot) for s, d in dims.items()},
             hnsw_config=qe.HnswIndexConfig(m=settings.hnsw_m, ef_construct=100, full_scan_threshold=10_000),
+            optimizers=qe.EdgeOptimizersConfig(indexing_threshold=settings.qdrant_indexing_threshold_kb),
+            wal_enabled=False,
         )
         has_data = any(path.iterdir())
         try:
@@ -81,18 +92,23 @@ class _EdgeEngine:
     def delete(self, filters: Filters) -> None:
         self.shard.update(self.qe.UpdateOperation.delete_points_by_filter(build_filter(self.qe, filters)))
 
-    def query(self, space: str, vector: np.ndarray, k: int, filters: Filters | None) -> list[tuple[dict, float]]:
+    def query(self, space: str, vectors: np.ndarray, k: int, filters: Filters | None) -> list[list[tuple[dict, float]]]:
         qe = self.qe
-        request = qe.QueryRequest(
-            limit=k,
-            query=qe.Query.Nearest(vector.tolist(), using=space),
-            filter=build_filter(qe, filters),
-            with_payload=["_id"],
-            params=qe.SearchParams(hnsw_ef=self.ef),
-        )
-        return [(p.payload or {}, p.score) for p in self.shard.query(request)]
+        condition = build_filter(qe, filters)
+        requests = [
+            qe.QueryRequest(
+                limit=k,
+                query=qe.Query.Nearest(vector.tolist(), using=space),
+                filter=condition,
+                with_payload=["_id"],
+                params=qe.SearchParams(hnsw_ef=self.ef),
+            )
+            for vector in vectors
+        ]
+        found = self.shard.query_batch(qe.QueryBatchRequest(requests))
+        return [[(p.payload or {}, p.score) for p in points] for points in found]
 
-    def scroll(self, filters: Filters | None) -> Iterator[dict]:
+    def scroll(self, filters: Filters | None, vectors: bool = False) -> Iterator[tuple[dict, dict]]:
         offset = None
         while True:
             records, offset = self.shard.scroll(
@@ -101,10 +117,10 @@ class _EdgeEngine:
                     limit=SCROLL_PAGE,
                     filter=build_filter(self.qe, filters),
                     with_payload=True,
-                    with_vector=False,
+                    with_vector=vectors,
                 )
             )
-            yield from (r.payload or {} for r in records)
+            yield from ((r.payload or {}, r.vector or {}) for r in records)
             if offset is None:
                 return
 
@@ -116,28 +132,43 @@ class _EdgeEngine:
             (r.payload or {}, r.vector or {}) for r in self.shard.retrieve(pids, with_payload=["_id"], with_vector=True)
         ]
 
-    def count(self, space: str | None) -> int:
+    def count(self, space: str | None, filters: Filters | None = None) -> int:
         qe = self.qe
-        condition = None if space is None else qe.Filter(must=[qe.HasVectorCondition(space)])
-        return self.shard.count(qe.CountRequest(exact=True, filter=condition))
+        condition = build_filter(qe, filters) or qe.Filter(must=[])
+        if space is not None:
+            condition = qe.Filter(must=[*condition.must, qe.HasVectorCondition(space)])
+        return self.shard.count(qe.CountRequest(exact=True, filter=condition if condition.must else None))
 
     def commit(self) -> None:
         self.shard.flush()
-        self.shard.optimize()
+        if self.shard.optimize():  # a no-op unless a segment passed an optimiser threshold
+            self.shard.flush()
 
     def close(self) -> None:
         self.shard.close()
 
 
 class _ClientEngine:
-    def __init__(self, url: str, collection: str, dims: Mapping[str, int], settings: Settings):
+    def __init__(
+        self,
+        url: str,
+        collection: str,
+        dims: Mapping[str, int],
+        settings: Settings,
+        shards: int | None = None,
+        replication_factor: int | None = None,
+    ):
         from qdrant_client import QdrantClient, models
 
         self.models = models
         self.collection = collection
-        self.client = (
-            QdrantClient(":memory:") if url == ":memory:" else QdrantClient(url=url, api_key=settings.qdrant_api_key)
-        )
+        remote = url.startswith(("http://", "https://"))
+        if url == ":memory:":
+            self.client = QdrantClient(":memory:")
+        elif remote:
+            self.client = QdrantClient(url=url, api_key=settings.qdrant_api_key)
+        else:
+            self.client = QdrantClient(path=url)
         try:
             exists = self.client.collection_exists(collection)
         except Exception as exc:
@@ -146,10 +177,13 @@ class _ClientEngine:
             self.client.create_collection(
                 collection,
                 vectors_config={s: models.VectorParams(size=d, distance=models.Distance.DOT) for s, d in dims.items()},
+                shard_number=shards,
+                replication_factor=replication_factor,
             )
-            for field in FILTER_FIELDS:
-                self.client.create_payload_index(collection, field, models.PayloadSchemaType.KEYWORD)
-        self.ef = settings.hnsw_ef_search
+            if remote:  # the local twin scans; payload indexes only warn there
+                for field in FILTER_FIELDS:
+                    self.client.create_payload_index(collection, field, models.PayloadSchemaType.KEYWORD)
+        self.params = models.SearchParams(hnsw_ef=settings.hnsw_ef_search) if remote else None  # the twin is exact
 
     def upsert(self, points: list[tuple[str, dict, dict]]) -> None:
         structs = [
@@ -161,19 +195,24 @@ class _ClientEngine:
     def delete(self, filters: Filters) -> None:
         self.client.delete(self.collection, build_filter(self.models, filters), wait=True)
 
-    def query(self, space: str, vector: np.ndarray, k: int, filters: Filters | None) -> list[tuple[dict, float]]:
-        response = self.client.query_points(
-            self.collection,
-            query=vector.tolist(),
-            using=space,
-            limit=k,
-            query_filter=build_filter(self.models, filters),
-            with_payload=["_id"],
-            search_params=self.models.SearchParams(hnsw_ef=self.ef),
-        )
-        return [(p.payload or {}, p.score) for p in response.points]
+    def query(self, space: str, vectors: np.ndarray, k: int, filters: Filters | None) -> list[list[tuple[dict, float]]]:
+        models = self.models
+        condition = build_filter(models, filters)
+        requests = [
+            models.QueryRequest(
+                query=vector.tolist(),
+                using=space,
+                limit=k,
+                filter=condition,
+                with_payload=["_id"],
+                params=self.params,
+            )
+            for vector in vectors
+        ]
+        responses = self.client.query_batch_points(self.collection, requests)
+        return [[(p.payload or {}, p.score) for p in response.points] for response in responses]
 
-    def scroll(self, filters: Filters | None) -> Iterator[dict]:
+    def scroll(self, filters: Filters | None, vectors: bool = False) -> Iterator[tuple[dict, dict]]:
         offset = None
         while True:
             records, offset = self.client.scroll(
@@ -182,9 +221,9 @@ class _ClientEngine:
                 limit=SCROLL_PAGE,
                 offset=offset,
                 with_payload=True,
-                with_vectors=False,
+                with_vectors=vectors,
             )
-            yield from (r.payload or {} for r in records)
+            yield from ((r.payload or {}, r.vector or {}) for r in records)
             if offset is None:
                 return
 
@@ -195,10 +234,12 @@ class _ClientEngine:
         found = self.client.retrieve(self.collection, pids, with_payload=["_id"], with_vectors=True)
         return [(r.payload or {}, r.vector or {}) for r in found]
 
-    def count(self, space: str | None) -> int:
-        condition = None
+    def count(self, space: str | None, filters: Filters | None = None) -> int:
+        models = self.models
+        must = list(build_filter(models, filters).must) if filters else []
         if space is not None:
-            condition = self.models.Filter(must=[self.models.HasVectorCondition(has_vector=space)])
+            must.append(models.HasVectorCondition(has_vector=space))
+        condition = models.Filter(must=must) if must else None
         return self.client.count(self.collection, count_filter=condition, exact=True).count
 
     def commit(self) -> None:
@@ -211,30 +252,55 @@ class _ClientEngine:
 class QdrantStore(VectorStore):
     kind = "qdrant"
 
-    def __init__(self, location: Path, dims: Mapping[str, int], settings: Settings):
+    def __init__(
+        self,
+        location: Path,
+        dims: Mapping[str, int],
+        settings: Settings,
+        shards: int | None = None,
+        replication_factor: int | None = None,
+    ):
         super().__init__(location, dims, settings)
         if settings.qdrant_url:
+            collection = settings.qdrant_collection or location.parent.name or "pathatlas"
             self.engine: _EdgeEngine | _ClientEngine = _ClientEngine(
-                settings.qdrant_url, settings.qdrant_collection or location.parent.name or "pathatlas", dims, settings
+                settings.qdrant_url, collection, dims, settings, shards, replication_factor
             )
         else:
             self.engine = _EdgeEngine(location, dims, settings)
+        revisions = location / "revisions.json"
+        self._revisions: dict[str, str] = orjson.loads(revisions.read_bytes()) if revisions.is_file() else {}
+        self._revisions_dirty = False
+
+    def _touch(self, sources: set[Any]) -> None:
+        for source in sources:
+            self._revisions[str(source)] = uuid.uuid4().hex
+        self._revisions_dirty = True
 
     def upsert(self, records: list[StoredVectors]) -> None:
         if records:
-            self.engine.upsert([(point_id(r.id), r.vectors, {**r.payload, "_id": r.id}) for r in records])
+            pids = [point_id(r.id) for r in records]
+            replaced = {p.get("source") for p in self.engine.retrieve(pids)}
+            points = [(pid, r.vectors, {**r.payload, "_id": r.id}) for pid, r in zip(pids, records, strict=True)]
+            self.engine.upsert(points)
+            self._touch(replaced | {r.payload.get("source") for r in records})
 
     def delete(self, filters: Filters) -> int:
-        removed = sum(1 for _ in self.engine.scroll(filters))
-        if removed:
+        sources = [p.get("source") for p, _ in self.engine.scroll(filters)]
+        if sources:
             self.engine.delete(filters)
-        return removed
+            self._touch(set(sources))
+            for source in set(sources):
+                if not self.engine.count(None, {"source": source}):
+                    self._revisions.pop(str(source), None)
+        return len(sources)
 
     def search(self, space: str, queries: np.ndarray, k: int, filters: Filters | None = None) -> list[ScoredIds]:
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if space not in self.dims or k <= 0:
             return [[] for _ in queries]
-        return [[(p["_id"], float(score)) for p, score in self.engine.query(space, q, k, filters)] for q in queries]
+        found = self.engine.query(space, queries, k, filters)
+        return [[(p["_id"], float(score)) for p, score in hits] for hits in found]
 
     def payloads(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         found = self.engine.retrieve([point_id(rid) for rid in ids])
@@ -249,14 +315,44 @@ class QdrantStore(VectorStore):
         }
 
     def scan(self, filters: Filters | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        for payload in self.engine.scroll(filters):
+        for payload, _ in self.engine.scroll(filters):
             record_id = payload.pop("_id")
             yield record_id, payload
+
+    def records(self, batch: int = 1000) -> Iterator[list[StoredVectors]]:
+        chunk: list[StoredVectors] = []
+        for payload, vectors in self.engine.scroll(None, vectors=True):
+            record_id = payload.pop("_id")
+            chunk.append(StoredVectors(record_id, payload, {s: np.asarray(v, np.float32) for s, v in vectors.items()}))
+            if len(chunk) == batch:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
 
     def count(self, space: str | None = None) -> int:
         return self.engine.count(space)
 
+    def copy_from(self, source: VectorStore, batch: int = 1000, progress: Callable[[int], None] | None = None) -> int:
+        """Every record of ``source`` with its vectors and its per-source revisions (so BM25 stays valid)."""
+        copied = 0
+        for records in source.records(batch):
+            self.upsert(records)
+            copied += len(records)
+            if progress is not None:
+                progress(len(records))
+        self._revisions = dict(source.source_revisions() or {})
+        self._revisions_dirty = True
+        return copied
+
+    def source_revisions(self) -> dict[str, str]:
+        return dict(self._revisions)
+
     def commit(self) -> None:
+        if self._revisions_dirty:  # before the flush: after a crash it can only over-claim a change
+            self.location.mkdir(parents=True, exist_ok=True)
+            write_durable(self.location / "revisions.json", orjson.dumps(self._revisions))
+            self._revisions_dirty = False
         self.engine.commit()
 
     def close(self) -> None:

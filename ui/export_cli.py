@@ -1,0 +1,66 @@
+"""``pathatlas export``: copy an index into a Qdrant server or cluster when one machine is not enough."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from tqdm.auto import tqdm
+
+from pathatlas.errors import BadInputError, PathAtlasError
+from pathatlas.ui.cli_common import IndexOpt, JsonOpt, console, friendly_errors, settings_for
+
+
+@friendly_errors
+def export(
+    to: Annotated[str, typer.Option("--to", help="Qdrant URL (http://host:6333), or a folder for a local copy.")],
+    index: IndexOpt = None,
+    collection: Annotated[str | None, typer.Option(help="Collection name (default: the index folder's name).")] = None,
+    shards: Annotated[int | None, typer.Option(help="Shards of the new collection (cluster).")] = None,
+    replication_factor: Annotated[int | None, typer.Option(help="Copies of each shard (cluster).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Index folder to create that searches the collection (default: INDEX-qdrant).")
+    ] = None,
+    as_json: JsonOpt = False,
+):
+    """Copy an index's vectors and payloads into a new Qdrant collection, with payload indexes for filters.
+
+    Writes a small index folder (BM25, manifest, thumbnails, and a store that points at the
+    collection); search it with the same commands, PATHATLAS_QDRANT_URL and PATHATLAS_QDRANT_COLLECTION set.
+    """
+    from pathatlas.retrieval.index import META_FILE, Index
+    from pathatlas.retrieval.stores.qdrant_store import QdrantStore
+
+    settings = settings_for(index)
+    source = Index.open(settings.index_dir, settings)
+    name = collection or source.path.name or "pathatlas"
+    out = out or source.path.with_name(source.path.name + "-qdrant")
+    if out.exists():
+        raise BadInputError(f"{out} already exists: choose another --out")
+    staging = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source.path, staging, ignore=lambda folder, names: [n for n in names if n == "store"])
+    target_settings = settings.model_copy(update={"qdrant_url": to, "qdrant_collection": name})
+    target = QdrantStore(staging / "store", source.meta.dims, target_settings, shards, replication_factor)
+    try:
+        if target.count():
+            raise PathAtlasError(f"collection {name!r} at {to} already holds {target.count()} points: choose another")
+        with tqdm(total=source.store.count(), desc=f"export to {name}", unit="record", disable=as_json) as bar:
+            copied = target.copy_from(source.store, progress=bar.update)
+        target.commit()
+    finally:
+        target.close()
+        source.close()
+    meta = json.loads((staging / META_FILE).read_text())
+    (staging / META_FILE).write_text(json.dumps({**meta, "store": "qdrant"}, indent=2))
+    staging.rename(out)
+    result = {"records": copied, "collection": name, "url": to, "index": str(out)}
+    if as_json:
+        console.print_json(json.dumps(result))
+    else:
+        console.print(f"copied {copied} records into collection {name!r} at {to}")
+        env = f"PATHATLAS_QDRANT_URL={to} PATHATLAS_QDRANT_COLLECTION={name}"
+        console.print(f"search it: {env} pathatlas search --index {out} ...")
