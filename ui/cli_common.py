@@ -30,7 +30,7 @@ def settings_for(index: Path | None = None, **overrides) -> Settings:
 
 
 def friendly_errors(func):
-    """User mistakes end as one ``error:`` line and exit status 2, never a traceback."""
+    """User mistakes end as one ``error:`` line and exit status 1, never a traceback."""
 
     @wraps(func)
     def wrapper(*args, **kwargs):
@@ -38,7 +38,7 @@ def friendly_errors(func):
             return func(*args, **kwargs)
         except PathAtlasError as exc:
             err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(1) from None
 
     return wrapper
 

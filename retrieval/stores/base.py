@@ -38,11 +38,16 @@ class VectorStore(ABC):
     - ``upsert`` replaces a record with the same id; a record may lack some spaces.
     - ``search`` takes a batch of query vectors for one space and returns, per query, up to ``k``
       (id, score) pairs by decreasing inner product, only among records matching ``filters``.
-    - Changes are visible to searches at once and survive a restart only after ``commit``;
-      a crash before ``commit`` leaves the last committed state readable.
+    - Changes are visible to searches at once and are durable after ``commit``.
+    - ``snapshots = True``: a crash before ``commit`` leaves the last committed state readable, ``version``
+      names it and the constructor's ``version=`` reopens it (the previous commit is kept until the next).
+      ``snapshots = False`` (Qdrant writes durably at once): the index hides records of source versions its
+      generation pointer does not list, by their ``fingerprint`` payload field, and deletes them later.
     """
 
     kind: ClassVar[str]
+    snapshots: ClassVar[bool] = False
+    version: str | None = None
 
     def __init__(self, location: Path, dims: Mapping[str, int], settings: Settings):
         self.location = location

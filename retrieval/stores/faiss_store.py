@@ -3,8 +3,10 @@
 Layout of ``location``: ``v000001/``, ``v000002/``... each a complete snapshot (``payloads.sqlite``,
 ``<space>.npy`` vectors, ``<space>.ids.json`` and, for HNSW spaces, ``<space>.faiss``), and
 ``CURRENT`` naming the live one. ``commit`` writes a new snapshot (hard-linking files of spaces
-that did not change) and then switches ``CURRENT`` with an atomic rename, so a crash at any point
-leaves the previous snapshot readable.
+that did not change), fsyncs it and then switches ``CURRENT`` with an atomic rename, so a crash at any
+point leaves the previous snapshot readable. The snapshot a store was opened at is kept until the next
+commit, so an index whose generation pointer still names it (a crash before the pointer moved) opens it
+with ``version=``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from pathatlas.errors import PathAtlasError
+from pathatlas.retrieval.durable import fsync_tree, write_atomic
 from pathatlas.retrieval.records import StoredVectors
 from pathatlas.retrieval.stores.base import Filters, ScoredIds, VectorStore, matches
 from pathatlas.settings import Settings
@@ -29,15 +32,6 @@ try:
     import faiss
 except ImportError:  # pragma: no cover - depends on the install
     faiss = None
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def gpu_count() -> int:
@@ -74,8 +68,9 @@ class _Space:
 
 class FaissStore(VectorStore):
     kind = "faiss"
+    snapshots = True
 
-    def __init__(self, location: Path, dims: Mapping[str, int], settings: Settings):
+    def __init__(self, location: Path, dims: Mapping[str, int], settings: Settings, version: str | None = None):
         if faiss is None:
             raise PathAtlasError("the faiss store needs faiss: pip install 'pathatlas[cpu]' (or [gpu])")
         super().__init__(location, dims, settings)
@@ -84,22 +79,29 @@ class FaissStore(VectorStore):
         self._spaces = {space: _Space(dim) for space, dim in self.dims.items()}
         self._payloads_dirty = False
         self._version = 0
-        self._load()
+        pointer = self.location / "CURRENT"
+        if version is None and pointer.is_file():
+            version = pointer.read_text().strip()
+        try:
+            self._load(version)
+        except (OSError, ValueError, sqlite3.Error, RuntimeError) as exc:
+            raise PathAtlasError(f"FAISS snapshot {self.location / str(version)} is damaged: {exc}") from exc
+
+    @property
+    def version(self) -> str | None:
+        """The committed snapshot this store holds (its folder name), for an index's generation pointer."""
+        return f"v{self._version:06d}" if self._version else None
 
     # -- persistence -------------------------------------------------------------------------
     def _current(self) -> Path | None:
-        pointer = self.location / "CURRENT"
-        if not pointer.is_file():
-            return None
-        snapshot = self.location / pointer.read_text().strip()
+        return self.location / self.version if self.version else None
+
+    def _load(self, version: str | None) -> None:
+        if not version:
+            return
+        snapshot = self.location / version
         if not (snapshot / "payloads.sqlite").is_file():
             raise PathAtlasError(f"FAISS store at {self.location} points at a missing snapshot {snapshot.name}")
-        return snapshot
-
-    def _load(self) -> None:
-        snapshot = self._current()
-        if snapshot is None:
-            return
         self._version = int(snapshot.name[1:])
         with sqlite3.connect(snapshot / "payloads.sqlite") as db:
             self._payloads = {rid: json.loads(p) for rid, p in db.execute("SELECT id, payload FROM records")}
@@ -128,7 +130,7 @@ class FaissStore(VectorStore):
             self._write_payloads(snapshot / "payloads.sqlite")
             for space, state in self._spaces.items():
                 self._write_space(space, state, snapshot, previous)
-            os.sync()
+            fsync_tree(snapshot)
             write_atomic(self.location / "CURRENT", snapshot.name.encode())
             self._version += 1
             self._payloads_dirty = False

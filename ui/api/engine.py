@@ -16,15 +16,10 @@ from pathlib import Path
 
 from pathatlas.agent.answerers import create_answerer
 from pathatlas.agent.graph import Agent
-from pathatlas.errors import PathAtlasError
-from pathatlas.indexer.pipeline import Indexer
+from pathatlas.indexer.pipeline import Cancelled, Indexer, one_line
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.search import Searcher
 from pathatlas.settings import Settings
-
-
-class JobCancelled(PathAtlasError):
-    """Raised inside a job's progress callback to stop it; nothing of it is committed."""
 
 
 @dataclass
@@ -66,34 +61,51 @@ class Engine:
         return job
 
     def _run(self, job: Job) -> None:
-        with self._write:
-            job.status = "running"
+        """Every job ends done, failed (with one line) or cancelled, whatever is raised inside it."""
+        try:
+            with self._write:
+                self._index_job(job)
+        except Cancelled:
+            job.status = "cancelled"
+        except BaseException as exc:  # a worker thread that dies would leave its job running forever
+            job.status, job.error = "failed", one_line(exc)
+        finally:
+            if job.status in ("queued", "running"):
+                job.status, job.error = "failed", job.error or "the job stopped unexpectedly"
 
-            def progress(_source: str, done: int, total: int) -> None:
-                job.done, job.total = done, total
-                if job.cancel_requested:
-                    raise JobCancelled(f"job {job.id} was cancelled")
+    def _index_job(self, job: Job) -> None:
+        job.status = "running"
 
-            shared = self.index.meta.store != "faiss"
-            target = self.index if shared else Index.open(self.settings.index_dir, self.settings)
-            try:
-                report = Indexer(target, show_progress=False, on_progress=progress).add(job.paths)
-            except PathAtlasError as exc:
-                job.status, job.error = "failed", str(exc)
-                return
-            failed = report.failed
+        def progress(_source: str, done: int, total: int) -> None:
+            job.done, job.total = done, total
             if job.cancel_requested:
-                job.status = "cancelled"
-            elif failed:
-                job.status, job.error = "failed", failed[0].problems[0]
-            else:
-                job.status = "done"
-            if not shared and any(s.status == "indexed" for s in report.sources):
-                self._open()
+                raise Cancelled(f"job {job.id} was cancelled")
+
+        target = self._writer()
+        try:
+            report = Indexer(target, show_progress=False, on_progress=progress).add(job.paths)
+        finally:
+            self._written(target)
+        if job.cancel_requested:
+            job.status = "cancelled"
+        elif report.failed:
+            job.status, job.error = "failed", report.failed[0].problems[0]
+        else:
+            job.status = "done"
+
+    def _writer(self) -> Index:
+        """FAISS writes go through a private index, swapped in after it commits (Qdrant: one shard, shared)."""
+        return self.index if self.index.meta.store != "faiss" else Index.open(self.settings.index_dir, self.settings)
+
+    def _written(self, target: Index) -> None:
+        if target is not self.index:
+            target.close()
+            self._open()
 
     def remove(self, source: str) -> int:
         with self._write:
-            removed = self.index.remove_source(source)
-        if self.index.meta.store == "faiss":
-            self._open()
-        return removed
+            target = self._writer()
+            try:
+                return target.remove_source(source)
+            finally:
+                self._written(target)
