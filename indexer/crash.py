@@ -181,10 +181,9 @@ def _fork(work: Callable[[], Any], env: dict[str, str] | None = None) -> tuple[i
 
 def snapshot_of(index_dir: Path) -> dict[str, Any]:
     """Open an index and check that its parts agree; returns its committed records, or the problems found."""
+    from pathatlas.errors import IndexMissingError
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.search import Query, Searcher
-
-    from pathatlas.errors import IndexMissingError
 
     settings = _settings(index_dir)
     try:
