@@ -32,7 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from pathatlas.errors import BadInputError, EncoderMismatchError, IndexMissingError, PathAtlasError
+from pathatlas.errors import (
+    BadInputError,
+    EncoderMismatchError,
+    IndexMissingError,
+    PathAtlasError,
+    UnknownSourceError,
+)
 from pathatlas.retrieval.durable import crash_point, fsync_dir, fsync_tree, write_atomic
 from pathatlas.retrieval.encoders import Encoder, create_encoder
 from pathatlas.retrieval.lexical import LexicalIndex
@@ -331,14 +337,14 @@ class Index:
             return by_name[0]
         if by_name:
             raise PathAtlasError(f"{name!r} matches several sources: {', '.join(by_name)}; give the full path")
-        raise PathAtlasError(f"no source {name!r} in index {self.path}; 'pathatlas info' lists them")
+        raise UnknownSourceError(f"no source {name!r} in index {self.path}; 'pathatlas info' lists them")
 
     def remove_source(self, name: str) -> int:
         """Remove a source; a name the manifest lacks but stored records carry (orphans) is removed too."""
         with self.lock:
             try:
                 key = self.resolve_source(name)
-            except PathAtlasError:
+            except UnknownSourceError:
                 names = {name, str(Path(name).expanduser().resolve())}
                 orphaned = {p.get("source") for _, p in self.raw_store.scan()} & names
                 if not orphaned:

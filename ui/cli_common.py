@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from functools import wraps
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from pathatlas.errors import PathAtlasError
+from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.settings import Settings
 
 console = Console()
@@ -27,6 +28,28 @@ def settings_for(index: Path | None = None, **overrides) -> Settings:
     if index is not None:
         values["index"] = index
     return Settings(**values)
+
+
+def user_text(text: str | None, settings: Settings) -> str | None:
+    """A query from the command line: valid UTF-8 (bytes that are not decode as lone surrogates) and bounded."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadInputError("the query is not valid UTF-8; check the terminal's encoding") from exc
+    if len(text) > settings.max_query_chars:
+        raise BadInputError(
+            f"the query has {len(text):,} characters, over PATHATLAS_MAX_QUERY_CHARS={settings.max_query_chars}"
+        )
+    return text
+
+
+def quiet_mupdf() -> None:
+    """MuPDF reports repairs of damaged PDFs on stdout; send them to logging (stderr) so --json stays clean."""
+    import pymupdf
+
+    pymupdf.set_messages(pylogging=True, pylogging_level=logging.WARNING)
 
 
 def friendly_errors(func):

@@ -164,6 +164,9 @@ def ask_tab() -> None:
             )
 
 
+JOB_POLL_SECONDS = 1800
+
+
 def library_tab() -> None:
     sources = call("GET", "/sources")
     rows = sources.json() if sources is not None else []
@@ -175,11 +178,15 @@ def library_tab() -> None:
         job = call("POST", "/jobs", files={"file": (upload.name, upload.getvalue())}, headers=headers())
         if job is not None:
             bar = st.progress(0.0, text="indexing")
+            deadline = time.monotonic() + JOB_POLL_SECONDS  # a job that never ends must not hang the page
             while True:
                 status = call("GET", f"/jobs/{job.json()['id']}").json()
                 if status["total"]:
                     bar.progress(min(1.0, status["done"] / status["total"]), text=f"{status['done']}/{status['total']}")
                 if status["status"] not in ("queued", "running"):
+                    break
+                if time.monotonic() > deadline:
+                    status = {**status, "error": f"still {status['status']} after {JOB_POLL_SECONDS} s; see /jobs"}
                     break
                 time.sleep(0.5)
             (st.success if status["status"] == "done" else st.error)(

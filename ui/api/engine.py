@@ -9,6 +9,7 @@ twice, so with ``store=qdrant`` jobs write through the shared index.)
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import uuid
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ class Job:
     total: int = 0
     error: str | None = None
     cancel_requested: bool = False
+    upload: Path | None = None
+    """The upload's own folder: removed if the job fails, kept (replacing same-named uploads) if it is done."""
 
 
 class Engine:
@@ -54,8 +57,12 @@ class Engine:
         with self._swap:
             self.index, self.searcher, self.agent = index, searcher, agent
 
-    def submit(self, source: str, paths: list[Path]) -> Job:
-        job = Job(uuid.uuid4().hex[:12], source, paths)
+    @property
+    def uploads(self) -> Path:
+        return self.settings.home / "uploads"
+
+    def submit(self, source: str, paths: list[Path], upload: Path | None = None) -> Job:
+        job = Job(uuid.uuid4().hex[:12], source, paths, upload=upload)
         self.jobs[job.id] = job
         threading.Thread(target=self._run, args=(job,), daemon=True, name=f"index-{job.id}").start()
         return job
@@ -72,6 +79,8 @@ class Engine:
         finally:
             if job.status in ("queued", "running"):
                 job.status, job.error = "failed", job.error or "the job stopped unexpectedly"
+            if job.upload is not None and job.status != "done":
+                shutil.rmtree(job.upload, ignore_errors=True)
 
     def _index_job(self, job: Job) -> None:
         job.status = "running"
@@ -84,14 +93,33 @@ class Engine:
         target = self._writer()
         try:
             report = Indexer(target, show_progress=False, on_progress=progress).add(job.paths)
+            if not report.failed and not job.cancel_requested and job.upload is not None:
+                self._replace_older_uploads(target, job)
         finally:
             self._written(target)
         if job.cancel_requested:
             job.status = "cancelled"
         elif report.failed:
-            job.status, job.error = "failed", report.failed[0].problems[0]
+            job.status, job.error = "failed", self.relative(report.failed[0].problems[0])
         else:
             job.status = "done"
+
+    def _replace_older_uploads(self, target: Index, job: Job) -> None:
+        """An upload named like an earlier one replaces it, once the new one is committed."""
+        new_keys = {str(p.resolve()) for p in job.paths}
+        for key in list(target.manifest):
+            path = Path(key)
+            if key in new_keys or not path.is_relative_to(self.uploads.resolve()):
+                continue
+            if path.name in {p.name for p in job.paths}:
+                target.remove_source(key)
+                shutil.rmtree(self.uploads / path.relative_to(self.uploads.resolve()).parts[0], ignore_errors=True)
+
+    def relative(self, message: str) -> str:
+        """Messages for API clients without server paths."""
+        for folder in (self.uploads.resolve(), self.settings.index_dir.parent, self.settings.home):
+            message = message.replace(f"{folder}/", "")
+        return message
 
     def _writer(self) -> Index:
         """FAISS writes go through a private index, swapped in after it commits (Qdrant: one shard, shared)."""
@@ -106,6 +134,11 @@ class Engine:
         with self._write:
             target = self._writer()
             try:
-                return target.remove_source(source)
+                key = target.resolve_source(source)
+                removed = target.remove_source(key)
             finally:
                 self._written(target)
+        path = Path(key)
+        if path.is_relative_to(self.uploads.resolve()):  # an uploaded source: its files go too
+            shutil.rmtree(self.uploads / path.relative_to(self.uploads.resolve()).parts[0], ignore_errors=True)
+        return removed

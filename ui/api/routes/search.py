@@ -6,11 +6,12 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
 
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.search import Query
 from pathatlas.ui.api.deps import EngineDep
-from pathatlas.ui.api.schemas import HitOut, SearchRequest, SearchResponse
+from pathatlas.ui.api.schemas import MAX_QUERY_CHARS, HitOut, SearchRequest, SearchResponse, valid_unicode
 from pathatlas.ui.api.uploads import read_limited
 
 router = APIRouter(tags=["search"])
@@ -27,17 +28,22 @@ def search_text(request: SearchRequest, engine: EngineDep) -> SearchResponse:
 async def search_image(
     engine: EngineDep,
     image: Annotated[UploadFile, File(description="A micrograph or figure (JPEG, PNG, TIFF...).")],
-    text: Annotated[str | None, Form()] = None,
+    text: Annotated[str | None, Form(max_length=MAX_QUERY_CHARS)] = None,
     k: Annotated[int, Form(ge=1, le=100)] = 10,
     filters: Annotated[str, Form(description='JSON object, e.g. {"kind": "case"}')] = "{}",
 ) -> SearchResponse:
     try:
         parsed = json.loads(filters)
         assert isinstance(parsed, dict)
-    except (json.JSONDecodeError, AssertionError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "filters must be a JSON object") from exc
+        valid_unicode(text or "")
+    except (json.JSONDecodeError, AssertionError, ValueError) as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "filters must be a JSON object; text valid Unicode") from exc
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
+    return await run_in_threadpool(_search_image, engine, data, text, k, parsed)  # decoding and models block
+
+
+def _search_image(engine, data: bytes, text: str | None, k: int, filters: dict) -> SearchResponse:
     picture = open_image(data, engine.settings.max_image_pixels, name="the uploaded image")
     with engine.search_slots:
-        hits = engine.searcher.search(Query(text=text, image=picture, k=k, filters=parsed))
+        hits = engine.searcher.search(Query(text=text, image=picture, k=k, filters=filters))
     return SearchResponse(hits=[HitOut.of(h) for h in hits])
