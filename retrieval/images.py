@@ -9,6 +9,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from pathatlas.errors import BadInputError
 
+
 def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> Image.Image:
     """Decode an image, refusing non-images and decompression bombs before pixels are decoded.
 
