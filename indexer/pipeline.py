@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +13,9 @@ from tqdm.auto import tqdm
 from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.base import Source
+from pathatlas.retrieval.durable import crash_point
 from pathatlas.retrieval.images import thumbnail
-from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.index import Index, source_id
 from pathatlas.retrieval.records import Entry, StoredVectors
 
 ENTRY_BATCH = 64
@@ -41,6 +43,16 @@ class IndexReport:
         return [s for s in self.sources if s.status == "failed"]
 
 
+class Cancelled(PathAtlasError):
+    """Raised from a progress callback to stop indexing; the source in progress is not committed."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as the one line a user reads; errors that are not ours are named by their type."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, PathAtlasError | OSError) else f"{type(exc).__name__}: {text}"
+
+
 def batched(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
     batch: list[Entry] = []
     for entry in entries:
@@ -60,48 +72,56 @@ class Indexer:
         self.on_progress = on_progress
 
     def add(self, paths: list[Path], force: bool = False) -> IndexReport:
-        """Index what the paths contain; unchanged sources are skipped, changed ones replaced."""
+        """Index what the paths contain; each source that changed commits as its own generation.
+
+        Unchanged sources are skipped only when the store still holds all their records; records a crash
+        left behind are collected first. A source that fails leaves its previous version in place.
+        """
         report = IndexReport()
         with self.index.lock:
-            for source in discover(paths, self.settings):
-                report.sources.append(self._add_source(source, force))
-            if any(s.status == "indexed" for s in report.sources):
-                self.index.commit()
+            sources = discover(paths, self.settings)
+            self.index.collect_garbage()
+            stored = self.index.record_counts()
+            for source in sources:
+                report.sources.append(self._add_source(source, force, stored))
         return report
 
-    def _add_source(self, source: Source, force: bool) -> SourceReport:
+    def _add_source(self, source: Source, force: bool, stored: Counter[str]) -> SourceReport:
         started = time.perf_counter()
         try:
             fingerprint = source.fingerprint()
         except (OSError, PathAtlasError) as exc:
-            return SourceReport(source.key, "failed", problems=[str(exc)])
+            return SourceReport(source.key, "failed", problems=[one_line(exc)])
         known = self.index.manifest.get(source.key)
-        if known and known["fingerprint"] == fingerprint and not force:
+        if known and known["fingerprint"] == fingerprint and not force and stored[fingerprint] == known["entries"]:
             return SourceReport(source.key, "unchanged", entries=known["entries"])
-        store = self.index.store
         try:
             count = self._write(source)
-        except (PathAtlasError, OSError) as exc:
-            # Keep the previous version of this source; drop whatever of the new one got in.
-            store.delete({"source": source.key, "fingerprint": fingerprint})
-            return SourceReport(source.key, "failed", problems=[str(exc), *source.problems])
-        if known and known["fingerprint"] != fingerprint:
-            store.delete({"source": source.key, "fingerprint": known["fingerprint"]})
-        self.index.manifest[source.key] = {
-            "fingerprint": fingerprint,
-            "kind": source.kind,
-            "entries": count,
-            "indexed_at": time.time(),
-            "problems": source.problems,
-        }
+            entry = {
+                "id": source_id(source.key),
+                "fingerprint": fingerprint,
+                "kind": source.kind,
+                "entries": count,
+                "indexed_at": time.time(),
+                "problems": source.problems,
+            }
+            self.index.commit({**self.index.manifest, source.key: entry})
+        except Cancelled:
+            self.index.rollback()
+            raise
+        except Exception as exc:  # torch, sqlite, pymupdf...: the source fails, the job goes on
+            self.index.rollback()  # the previous version of this source stays as it was
+            return SourceReport(source.key, "failed", problems=[one_line(exc), *source.problems])
         return SourceReport(source.key, "indexed", count, time.perf_counter() - started, source.problems)
 
     def _entries(self, source: Source, bar: tqdm) -> Iterator[Entry]:
+        done = 0  # counted here: a disabled bar does not count
         for record in source.records():
             if record.progress_units:
+                done += record.progress_units
                 bar.update(record.progress_units)
                 if self.on_progress:
-                    self.on_progress(source.key, bar.n, bar.total or 0)
+                    self.on_progress(source.key, done, bar.total or 0)
             yield from record.entries()
 
     def _write(self, source: Source) -> int:
@@ -109,6 +129,7 @@ class Indexer:
         name = Path(source.key).name
         with tqdm(total=source.size_hint(), desc=name, unit="item", disable=not self.show_progress) as bar:
             for batch in batched(self._entries(source, bar), ENTRY_BATCH):
+                crash_point("store upsert")
                 self.index.store.upsert(self.encode(batch))
                 self._save_thumbnails(batch)
                 count += len(batch)

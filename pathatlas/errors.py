@@ -2,7 +2,7 @@
 
 
 class PathAtlasError(Exception):
-    """Base class; the CLI prints ``error: <message>`` and exits with status 2."""
+    """Base class; the CLI prints ``error: <message>`` and exits with status 1 (the REST API answers 400)."""
 
 
 class BadInputError(PathAtlasError):
@@ -11,6 +11,10 @@ class BadInputError(PathAtlasError):
 
 class IndexMissingError(PathAtlasError):
     """No usable index at the given folder."""
+
+
+class UnknownSourceError(PathAtlasError):
+    """An index holds no source of that name or id (the REST API answers 404)."""
 
 
 class EncoderMismatchError(PathAtlasError):

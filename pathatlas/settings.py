@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     api_token: str | None = Field(None, description="When set, index and delete endpoints require this bearer token.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the REST API.")
     max_upload_mb: int = Field(200, ge=1, description="Largest upload the REST API accepts.")
+    max_unpacked_mb: int = Field(2000, ge=1, description="Largest total size an uploaded zip may unpack to.")
+    max_zip_members: int = Field(20_000, ge=1, description="Most files an uploaded zip may hold.")
+    max_query_chars: int = Field(4000, ge=1, description="Longest text query or question accepted.")
+    max_page_pixels: int = Field(
+        12_000_000, ge=1, description="Most pixels of a page rendered by the API (its dpi is lowered to fit)."
+    )
 
     max_image_pixels: int = Field(60_000_000, description="Larger images are refused (decompression bombs).")
     max_pdf_pages: int = 5_000

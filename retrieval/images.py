@@ -9,12 +9,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from pathatlas.errors import BadInputError
 
-# PathAtlas applies its own, configurable pixel limit (PATHATLAS_MAX_IMAGE_PIXELS) before decoding.
-Image.MAX_IMAGE_PIXELS = None
-
 
 def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> Image.Image:
-    """Decode an image, refusing non-images and decompression bombs before pixels are decoded."""
+    """Decode an image, refusing non-images and decompression bombs before pixels are decoded.
+
+    ``max_pixels`` (PATHATLAS_MAX_IMAGE_PIXELS) is checked per call; Pillow's own process-wide guard is left
+    as it is, and its refusal (an image far over Pillow's limit) becomes the same one-line error.
+    """
     label = name or (str(data) if isinstance(data, Path) else "uploaded image")
     try:
         raw = data.read_bytes() if isinstance(data, Path) else data
@@ -31,6 +32,8 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> 
         image.load()
     except BadInputError:
         raise
+    except Image.DecompressionBombError as exc:
+        raise BadInputError(f"image {label} is too large to decode safely: {exc}") from exc
     except UnidentifiedImageError as exc:
         raise BadInputError(f"{label} is not a readable image ({type(exc).__name__})") from exc
     except (OSError, SyntaxError, ValueError) as exc:

@@ -2,34 +2,62 @@
 
 Layout::
 
-    pathatlas.json   encoder name, vector sizes, store kind (written once, at creation)
-    store/           the vector store (FAISS snapshots or a Qdrant shard)
-    lexical/         BM25, rebuilt from the store's payloads at every commit
-    manifest.json    source path -> fingerprint, kind, entry count (replaced atomically)
-    media/           thumbnails, one JPEG per entry id
+    pathatlas.json    encoder name, vector sizes, store kind (written once, at creation)
+    manifest.json     the generation pointer: generation number, the store snapshot and the BM25 folder of
+                      that generation, and its sources (path -> id, fingerprint, kind, entry count)
+    store/            the vector store (FAISS snapshots or a Qdrant shard)
+    lexical/          BM25 per source: immutable segment files, and gNNNNNN.json naming generation N's
+    media/            thumbnails, one JPEG per entry id
 
-Commit order is store, then BM25, then manifest: after a crash the manifest never claims a
-source the store lacks, and a source the manifest lacks is simply indexed again.
+One commit makes one generation: the store's writes are made durable (FAISS: a new state, the previous
+one kept), then the generation's BM25 (only the segments of changed sources) is written and fsynced, then
+``manifest.json`` is replaced atomically
+(file and folder fsynced). Until that rename the previous pointer names a whole previous generation, so a
+crash at any moment leaves the index as one commit or the other, never a mix. Stores that write durably at
+once (Qdrant) are read through the pointer: records of a source version it does not list (their
+``fingerprint``) are invisible, and are deleted once the pointer has moved on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pathatlas.errors import EncoderMismatchError, IndexMissingError, PathAtlasError
+import numpy as np
+
+from pathatlas.errors import (
+    BadInputError,
+    EncoderMismatchError,
+    IndexMissingError,
+    PathAtlasError,
+    UnknownSourceError,
+)
+from pathatlas.retrieval.durable import crash_point, write_atomic
 from pathatlas.retrieval.encoders import Encoder, create_encoder
 from pathatlas.retrieval.lexical import LexicalIndex
-from pathatlas.retrieval.stores import VectorStore, open_store
-from pathatlas.retrieval.stores.faiss_store import write_atomic
+from pathatlas.retrieval.records import StoredVectors
+from pathatlas.retrieval.stores import Filters, VectorStore, open_store
+from pathatlas.retrieval.stores.base import ScoredIds
 from pathatlas.settings import Settings
 
 META_FILE = "pathatlas.json"
+POINTER_FILE = "manifest.json"
 FORMAT_VERSION = 1
+
+Manifest = dict[str, dict[str, Any]]
+
+
+def source_id(key: str) -> str:
+    """A short, URL-safe id for a source (its manifest key is a path, which cannot travel in a URL)."""
+    return hashlib.blake2b(key.encode(), digest_size=6).hexdigest()
 
 
 @dataclass
@@ -41,38 +69,131 @@ class IndexMeta:
     created: float = field(default_factory=time.time)
 
 
+@dataclass
+class Generation:
+    """What ``manifest.json`` says is committed."""
+
+    number: int = 0
+    store_version: str | None = None
+    lexical: str = "."
+    """Folder of this generation's BM25 under ``lexical/`` ("." for indexes written before generations)."""
+    sources: Manifest = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> Generation:
+        if not path.is_file():
+            return cls()
+        try:
+            document = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise IndexMissingError(f"{path} is damaged ({exc}); re-create the index") from exc
+        if "generation" not in document:  # an index written before generations: the manifest alone
+            return cls(sources=document)
+        return cls(document["generation"], document["store_version"], document["lexical"], document["sources"])
+
+    def to_json(self) -> bytes:
+        document = {
+            "generation": self.number,
+            "store_version": self.store_version,
+            "lexical": self.lexical,
+            "sources": self.sources,
+        }
+        return json.dumps(document, indent=1).encode()
+
+    def fingerprints(self) -> list[str]:
+        return [entry["fingerprint"] for entry in self.sources.values()]
+
+
+class VisibleStore(VectorStore):
+    """A store that writes durably at once, read through the committed generation.
+
+    Only records whose ``fingerprint`` belongs to a source version of the committed generation are found,
+    so a running index job, a killed one, or a removal not yet collected never shows a partial source.
+    """
+
+    def __init__(self, inner: VectorStore, index: Index):
+        self.inner = inner
+        self.index = index
+        self.location, self.dims, self.settings = inner.location, inner.dims, inner.settings
+        self.kind = inner.kind
+
+    def _filters(self, filters: Filters | None) -> dict[str, Any]:
+        live = self.index.generation.fingerprints()
+        wanted = dict(filters or {})
+        if "fingerprint" in wanted:
+            asked = wanted["fingerprint"]
+            asked = asked if isinstance(asked, list | tuple | set) else [asked]
+            live = [fp for fp in live if fp in asked]
+        wanted["fingerprint"] = live or ["-"]  # an empty generation shows nothing
+        return wanted
+
+    def upsert(self, records: list[StoredVectors]) -> None:
+        self.inner.upsert(records)
+
+    def delete(self, filters: Filters) -> int:
+        return self.inner.delete(filters)
+
+    def search(self, space: str, queries: np.ndarray, k: int, filters: Filters | None = None) -> list[ScoredIds]:
+        return self.inner.search(space, queries, k, self._filters(filters))
+
+    def payloads(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        live = set(self.index.generation.fingerprints())
+        return {rid: p for rid, p in self.inner.payloads(ids).items() if p.get("fingerprint") in live}
+
+    def scan(self, filters: Filters | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        return self.inner.scan(self._filters(filters))
+
+    def count(self, space: str | None = None) -> int:
+        if space is None:
+            return sum(entry["entries"] for entry in self.index.generation.sources.values())
+        return self.inner.count(space)
+
+    def commit(self) -> None:
+        self.inner.commit()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 class Index:
-    def __init__(
-        self, path: Path, meta: IndexMeta, encoder: Encoder | None, store: VectorStore, settings: Settings
-    ) -> None:
+    def __init__(self, path: Path, meta: IndexMeta, encoder: Encoder, settings: Settings):
         self.path = path
         self.meta = meta
-        self._encoder = encoder
-        self.store = store
+        self.encoder = encoder
         self.settings = settings
-        self.lexical = LexicalIndex.load(path / "lexical").sync(store)  # catches up after a crash
-        self.manifest: dict[str, dict[str, Any]] = self._read_manifest()
         self.lock = threading.RLock()
+        self.generation = Generation.read(path / POINTER_FILE)
+        self.raw_store = self._open_store()
+        self.store: VectorStore = self.raw_store if self.raw_store.snapshots else VisibleStore(self.raw_store, self)
+        self.lexical = self._load_lexical()
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
     def open(cls, path: Path, settings: Settings, create: bool = False, store: str | None = None) -> Index:
-        """Open the index at ``path``; with ``create``, make it if absent using the configured encoder."""
+        """Open the index at ``path``; with ``create``, make it if absent using the configured encoder.
+
+        An index never imports code it merely names: a ``py:`` store or encoder recorded in it is used only
+        when the caller asks for that same name (``store=`` here, or the settings).
+        """
         path = path.expanduser()
         meta_path = path / META_FILE
+        if path.exists() and not path.is_dir():
+            raise BadInputError(f"{path} is a file, not an index folder; give a folder with --index")
         if not meta_path.is_file():
             if not create:
                 hint = "run 'pathatlas index PATH' first" if not path.exists() else "the folder is not an index"
                 raise IndexMissingError(f"no PathAtlas index at {path}: {hint}")
             encoder = create_encoder(settings.encoder, settings)
             meta = IndexMeta(encoder.name, dict(encoder.dims), store or settings.store)
-            vector_store = open_store(meta.store, path / "store", meta.dims, settings)
-            path.mkdir(parents=True, exist_ok=True)
-            write_atomic(meta_path, json.dumps(meta.__dict__, indent=2).encode())
-            return cls(path, meta, encoder, vector_store, settings)
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                write_atomic(meta_path, json.dumps(meta.__dict__, indent=2).encode())
+            except OSError as exc:
+                raise BadInputError(f"cannot create an index at {path}: {exc.strerror or exc}") from exc
+            return cls(path, meta, encoder, settings)
         try:
             meta = IndexMeta(**json.loads(meta_path.read_text()))
-        except (json.JSONDecodeError, TypeError) as exc:
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
             raise IndexMissingError(f"{meta_path} is damaged ({exc}); re-create the index") from exc
         if meta.format != FORMAT_VERSION:
             raise PathAtlasError(f"index {path} has format {meta.format}; this PathAtlas reads {FORMAT_VERSION}")
@@ -83,22 +204,37 @@ class Index:
             )
         if store and store != meta.store:
             raise PathAtlasError(f"index {path} uses store {meta.store!r}, not {store!r}")
-        return cls(path, meta, None, open_store(meta.store, path / "store", meta.dims, settings), settings)
+        if meta.store.startswith("py:") and meta.store not in (store, settings.store):
+            raise PathAtlasError(
+                f"index {path} names code (store {meta.store!r}); trust it explicitly with "
+                f"--store {meta.store} or PATHATLAS_STORE={meta.store}"
+            )
+        encoder = create_encoder(meta.encoder, settings)
+        if dict(encoder.dims) != meta.dims:
+            raise EncoderMismatchError(
+                f"index {path} has vector sizes {meta.dims} but encoder {encoder.name!r} gives {encoder.dims}"
+            )
+        return cls(path, meta, encoder, settings)
 
-    @property
-    def encoder(self) -> Encoder:
-        """Built on first use: listing, removing and skipping unchanged sources never load a model."""
-        if self._encoder is None:
-            encoder = create_encoder(self.meta.encoder, self.settings)
-            if dict(encoder.dims) != self.meta.dims:
-                raise EncoderMismatchError(
-                    f"index {self.path} has vector sizes {self.meta.dims} but encoder {encoder.name!r} "
-                    f"gives {encoder.dims}"
-                )
-            self._encoder = encoder
-        return self._encoder
+    def _open_store(self) -> VectorStore:
+        return open_store(
+            self.meta.store, self.path / "store", self.meta.dims, self.settings, self.generation.store_version
+        )
+
+    def _load_lexical(self) -> LexicalIndex:
+        """The committed generation's BM25; an index written before per-source BM25 rebuilds it once."""
+        name = self.generation.lexical
+        lexical = LexicalIndex.load(self.path / "lexical", f"{name}.json" if name != "." else "segments.json")
+        if not lexical.segments and self.generation.sources:
+            lexical.sync(self.raw_store, self.generation.fingerprints())
+        return lexical
 
     # -- manifest and commit -----------------------------------------------------------------
+    @property
+    def manifest(self) -> Manifest:
+        """Sources of the committed generation (read-only: change them through ``commit``)."""
+        return self.generation.sources
+
     @property
     def media_dir(self) -> Path:
         return self.path / "media"
@@ -106,21 +242,96 @@ class Index:
     def thumbnail_path(self, record_id: str) -> Path:
         return self.media_dir / f"{record_id}.jpg"
 
-    def _read_manifest(self) -> dict[str, dict[str, Any]]:
-        path = self.path / "manifest.json"
-        return json.loads(path.read_text()) if path.is_file() else {}
+    def stale_versions(self, sources: Manifest) -> list[tuple[str, str]]:
+        """(source, fingerprint) of committed versions that ``sources`` replaces or drops."""
+        return [
+            (key, entry["fingerprint"])
+            for key, entry in self.generation.sources.items()
+            if key not in sources or sources[key]["fingerprint"] != entry["fingerprint"]
+        ]
 
-    def commit(self) -> None:
+    def commit(self, sources: Manifest | None = None) -> None:
+        """Make the store's writes and ``sources`` the next generation, atomically; on failure keep the last."""
+        sources = dict(self.generation.sources if sources is None else sources)
         with self.lock:
-            self.store.commit()
-            self.lexical = self.lexical.sync(self.store)
-            self.lexical.save(self.path / "lexical")
-            write_atomic(self.path / "manifest.json", json.dumps(self.manifest, indent=1).encode())
+            stale = self.stale_versions(sources)
+            try:
+                if self.raw_store.snapshots:  # the snapshot and the pointer move together
+                    self._delete_versions(stale)
+                crash_point("store commit")
+                self.raw_store.commit()
+                number = self.generation.number + 1
+                name = f"g{number:06d}"
+                next_generation = Generation(number, self.raw_store.version, name, sources)
+                lexical = self.lexical.sync(self.raw_store, {e["fingerprint"] for e in sources.values()})
+                self._save_lexical(lexical, name)
+                write_atomic(self.path / POINTER_FILE, next_generation.to_json())
+            except BaseException:
+                self.rollback()
+                raise
+            self.generation, self.lexical = next_generation, lexical
+            self._prune_lexical(name)
+            if not self.raw_store.snapshots and stale:  # invisible since the pointer moved; now delete them
+                self._delete_versions(stale)
+                self._persist_deletes()
 
+    def rollback(self) -> None:
+        """Drop uncommitted writes: back to the store state and BM25 the pointer names."""
+        with self.lock:
+            if self.raw_store.snapshots:
+                self.raw_store.close()
+                self.raw_store = self.store = self._open_store()
+            else:
+                self.collect_garbage()
+            self.lexical = self._load_lexical()
+
+    def collect_garbage(self) -> int:
+        """Delete records of source versions the committed generation does not list (left by a crash)."""
+        with self.lock:
+            live = set(self.generation.fingerprints())
+            stray = {(p.get("source"), p.get("fingerprint")) for _, p in self.raw_store.scan()}
+            stray = {(s, fp) for s, fp in stray if fp not in live}
+            if stray:
+                self._delete_versions(sorted(stray, key=str))
+                self._persist_deletes()
+            return len(stray)
+
+    def _persist_deletes(self) -> None:
+        """Make deletes of records the pointer does not list durable (a new snapshot needs a new pointer)."""
+        if self.raw_store.snapshots:
+            self.commit()
+        else:
+            crash_point("store commit (collect)")
+            self.raw_store.commit()
+
+    def _delete_versions(self, versions: list[tuple[str, str]]) -> None:
+        for key, fingerprint in versions:
+            self.raw_store.delete({"source": key, "fingerprint": fingerprint})
+
+    def _save_lexical(self, lexical: LexicalIndex, name: str) -> None:
+        crash_point("lexical")
+        lexical.save(self.path / "lexical", f"{name}.json")  # fsyncs the segments and the manifest
+
+    def _prune_lexical(self, live: str) -> None:
+        """Generation manifests other than the live one; segment files are pruned by ``save``."""
+        for child in (self.path / "lexical").iterdir():
+            if child.suffix == ".json" and child.stem != live:
+                child.unlink()
+            elif child.is_dir() and child.name.startswith("g"):  # per-generation folders of older versions
+                shutil.rmtree(child)
+
+    def record_counts(self) -> Counter[str]:
+        """Stored records per fingerprint, visible or not: a re-run compares them with the manifest."""
+        return Counter(p.get("fingerprint") for _, p in self.raw_store.scan())
+
+    # -- sources -----------------------------------------------------------------------------
     def resolve_source(self, name: str) -> str:
-        """A manifest key from a full path, a relative path or a unique file name."""
+        """A manifest key from a source id, a full path, a relative path or a unique file name."""
         if name in self.manifest:
             return name
+        by_id = [key for key, entry in self.manifest.items() if entry.get("id", source_id(key)) == name]
+        if by_id:
+            return by_id[0]
         resolved = str(Path(name).expanduser().resolve())
         if resolved in self.manifest:
             return resolved
@@ -129,14 +340,24 @@ class Index:
             return by_name[0]
         if by_name:
             raise PathAtlasError(f"{name!r} matches several sources: {', '.join(by_name)}; give the full path")
-        raise PathAtlasError(f"no source {name!r} in index {self.path}; 'pathatlas info' lists them")
+        raise UnknownSourceError(f"no source {name!r} in index {self.path}; 'pathatlas info' lists them")
 
     def remove_source(self, name: str) -> int:
+        """Remove a source; a name the manifest lacks but stored records carry (orphans) is removed too."""
         with self.lock:
-            key = self.resolve_source(name)
-            removed = self.store.delete({"source": key})
-            self.manifest.pop(key, None)
-            self.commit()
+            try:
+                key = self.resolve_source(name)
+            except UnknownSourceError:
+                names = {name, str(Path(name).expanduser().resolve())}
+                orphaned = {p.get("source") for _, p in self.raw_store.scan()} & names
+                if not orphaned:
+                    raise
+                removed = sum(self.raw_store.delete({"source": key}) for key in orphaned)
+                self._persist_deletes()
+                return removed
+            removed = self.manifest[key]["entries"]
+            sources = {k: v for k, v in self.manifest.items() if k != key}
+            self.commit(sources)
             return removed
 
     def stats(self) -> dict[str, Any]:
@@ -148,6 +369,7 @@ class Index:
             "encoder": self.meta.encoder,
             "store": self.meta.store,
             "dims": self.meta.dims,
+            "generation": self.generation.number,
             "records": self.store.count(),
             "vectors": {space: self.store.count(space) for space in self.meta.dims},
             "kinds": kinds,
@@ -155,4 +377,4 @@ class Index:
         }
 
     def close(self) -> None:
-        self.store.close()
+        self.raw_store.close()

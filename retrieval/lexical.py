@@ -27,16 +27,15 @@ import numpy as np
 import orjson
 import Stemmer
 
+from pathatlas.retrieval.durable import fsync_dir, write_atomic
 from pathatlas.retrieval.stores.base import (
     FieldCodes,
     Filters,
     ScoredIds,
     VectorStore,
     filter_key,
-    fsync_dir,
     grow,
     matches,
-    write_durable,
 )
 
 _stemmer = Stemmer.Stemmer("english")
@@ -121,16 +120,23 @@ class LexicalIndex:
         index.update(_by_source(docs), revisions={})
         return index
 
-    def sync(self, store: VectorStore) -> LexicalIndex:
-        """Re-read from ``store`` only the sources whose revision changed; all of them if it cannot tell."""
+    def sync(self, store: VectorStore, fingerprints: Iterable[str] | None = None) -> LexicalIndex:
+        """Re-read from ``store`` only the sources whose revision changed; all of them if it cannot tell.
+
+        ``fingerprints`` limits what is read to those source versions (a store that writes durably at once
+        still holds versions the index's generation does not list).
+        """
+        only = {"fingerprint": sorted(fingerprints) or ["-"]} if fingerprints is not None else {}
         revisions = store.source_revisions()
         if revisions is None:
-            fresh = LexicalIndex.build(store.scan())
+            fresh = LexicalIndex.build(store.scan(only or None))
             fresh.dirty = set(fresh.segments) | set(self.segments)
             return fresh
         gone = [s for s in self.segments if s not in revisions]
         changed = [s for s, rev in revisions.items() if s not in self.segments or self.segments[s].revision != rev]
-        docs = {source: list(store.scan({"source": source})) for source in changed}
+        if only:  # a source of a version that is not live reads as empty, which removes it
+            changed = sorted(set(changed) | {s for s in self.segments if s not in gone})
+        docs = {source: list(store.scan({"source": source, **only})) for source in changed}
         self.update(docs, revisions, removed=gone)
         return self
 
@@ -268,12 +274,19 @@ class LexicalIndex:
         return self._post.n_docs
 
     # -- persistence -------------------------------------------------------------------------
-    def save(self, folder: Path) -> None:
-        """Write the segments of sources changed since the last save, then switch ``segments.json``."""
+    def save(self, folder: Path, name: str = "segments.json") -> None:
+        """Write the segments of sources changed since the last save, then switch the ``name`` manifest.
+
+        Segment files are immutable (named by source and revision); the manifest ``name`` lists this
+        state's, and the files of the previous manifest are kept so the previous state stays loadable.
+        """
         segments_dir = folder / "segments"
         segments_dir.mkdir(parents=True, exist_ok=True)
-        manifest_path = folder / "segments.json"
-        previous = orjson.loads(manifest_path.read_bytes()) if manifest_path.is_file() else {}
+        manifest_path = folder / name
+        latest = folder / "latest"
+        previous_name = latest.read_text().strip() if latest.is_file() else name
+        previous_path = folder / previous_name
+        previous = orjson.loads(previous_path.read_bytes()) if previous_path.is_file() else {}
         manifest = {}
         for source, segment in self.segments.items():
             name = _segment_name(source, segment.revision)
@@ -287,7 +300,8 @@ class LexicalIndex:
                 os.replace(tmp, path)
             manifest[source] = {"revision": segment.revision, "file": name}
         fsync_dir(segments_dir)
-        write_durable(manifest_path, orjson.dumps({"segments": manifest, "previous": previous.get("segments", {})}))
+        write_atomic(manifest_path, orjson.dumps({"segments": manifest, "previous": previous.get("segments", {})}))
+        write_atomic(latest, name.encode())
         self.dirty.clear()
         keep = {m["file"] for m in [*manifest.values(), *previous.get("segments", {}).values()]}
         for path in segments_dir.iterdir():
@@ -295,10 +309,10 @@ class LexicalIndex:
                 path.unlink()
 
     @classmethod
-    def load(cls, folder: Path) -> LexicalIndex:
+    def load(cls, folder: Path, name: str = "segments.json") -> LexicalIndex:
         """The saved index; an empty one (which ``sync`` fills) for a missing or older-format folder."""
         index = cls()
-        manifest_path = folder / "segments.json"
+        manifest_path = folder / name
         if not manifest_path.is_file():
             return index
         entries = orjson.loads(manifest_path.read_bytes())["segments"]

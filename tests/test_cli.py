@@ -40,7 +40,7 @@ def test_index_search_info_remove(demo_corpus, tmp_path, session_home, monkeypat
     assert result.exit_code == 0 and "removed 16" in result.output
 
 
-def test_errors_are_one_line_with_status_2(tmp_path, session_home, monkeypatch):
+def test_errors_are_one_line_with_status_1(tmp_path, session_home, monkeypatch):
     monkeypatch.setenv("PATHATLAS_HOME", str(session_home))
     cases = [
         (("search", "x", "--index", tmp_path / "none"), "no PathAtlas index"),
@@ -51,7 +51,7 @@ def test_errors_are_one_line_with_status_2(tmp_path, session_home, monkeypatch):
     ]
     for args, message in cases:
         result = run(*args)
-        assert result.exit_code == 2, (args, result.output)
+        assert result.exit_code == 1, (args, result.output)
         assert message in result.output and "Traceback" not in result.output
         assert len([line for line in result.output.splitlines() if line.strip()]) == 1, result.output
 
@@ -61,7 +61,7 @@ def test_text_file_named_png_as_query_image(tmp_path, session_home, monkeypatch,
     fake = tmp_path / "slide.png"
     fake.write_text("hello")
     result = run("search", "--image", fake, "--index", demo_index.path)
-    assert result.exit_code == 2 and "slide.png is not a readable image" in result.output
+    assert result.exit_code == 1 and "slide.png is not a readable image" in result.output
 
 
 def test_ask_prints_answer_with_citation(demo_index, session_home, monkeypatch):
@@ -82,4 +82,4 @@ def test_ask_prints_answer_with_citation(demo_index, session_home, monkeypatch):
     assert answer["choice"] == 1 and answer["answer"] == "Koilocytes" and answer["citations"][0]["page"] == 1
     assert [s["step"] for s in answer["trace"]][0] == "plan"
     bad = run("ask", "Which?", "--option", "A=x", "--option", "C=y", "--index", demo_index.path)
-    assert bad.exit_code == 2 and "without gaps" in bad.output
+    assert bad.exit_code == 1 and "without gaps" in bad.output

@@ -245,7 +245,7 @@ def test_faiss_crash_during_commit_keeps_last_commit(settings, tmp_path, monkeyp
     def crash(path, data):
         raise OSError("power cut")
 
-    monkeypatch.setattr(faiss_store, "write_durable", crash)  # the delta is written, CURRENT is not
+    monkeypatch.setattr(faiss_store, "write_atomic", crash)  # the delta is written, CURRENT is not
     with pytest.raises(OSError):
         store.commit()
     monkeypatch.undo()

@@ -238,3 +238,35 @@ def bench_serve_command(
         table.add_row(kind, str(m["n"]), str(m["p50_ms"]), str(m["p95_ms"]), str(m["p99_ms"]))
     console.print(table)
     write_json(json_out, result)
+
+
+@bench_app.command("crash")
+@friendly_errors
+def bench_crash_command(
+    trials: Annotated[int, typer.Option(help="Kills per store, spread over every durable step.")] = 100,
+    stores: Annotated[str, typer.Option(help="Comma-separated stores.")] = "faiss,qdrant",
+    workdir: Annotated[Path | None, typer.Option(help="Scratch folder (a tmpfs such as /dev/shm is fastest).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+):
+    """Kill 'pathatlas index' (and 'remove') with SIGKILL before each durable step; check every index it leaves."""
+    from pathatlas.indexer.crash import run_crash_trials
+
+    runs = []
+    table = Table("store", "trials", "killed", "inconsistent", "re-run differs", "steps per scenario")
+    for store in stores.split(","):
+        run = run_crash_trials(store.strip(), trials, workdir).to_dict()
+        runs.append(run)
+        table.add_row(
+            store,
+            str(run["trials"]),
+            str(run["crashed"]),
+            str(run["inconsistent"]),
+            str(run["rerun_differs"]),
+            ", ".join(map(str, run["steps"].values())),
+        )
+        for failure in run["failures"][:5]:
+            console.print(f"[red]{failure}[/red]", highlight=False)
+    console.print(table)
+    write_json(json_out, {"runs": runs})
+    if any(r["inconsistent"] or r["rerun_differs"] or r["failures"] for r in runs):
+        raise typer.Exit(1)

@@ -14,22 +14,38 @@ from rich.table import Table
 
 from pathatlas.errors import BadInputError, EncoderMismatchError
 from pathatlas.ui.bench_cli import bench_app
-from pathatlas.ui.cli_common import IndexOpt, JsonOpt, console, err_console, friendly_errors, print_json, settings_for
+from pathatlas.ui.cli_common import (
+    IndexOpt,
+    JsonOpt,
+    console,
+    err_console,
+    friendly_errors,
+    print_json,
+    quiet_mupdf,
+    settings_for,
+    user_text,
+)
 from pathatlas.ui.export_cli import export
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-app = typer.Typer(help="PathAtlas: cross-modal search and agentic RAG for pathology.", no_args_is_help=True)
+app = typer.Typer(
+    help="PathAtlas: cross-modal search and agentic RAG for pathology.", no_args_is_help=True, callback=quiet_mupdf
+)
 app.add_typer(bench_app, name="bench")
 app.command("export")(export)
 
 
 def parse_filters(items: list[str] | None) -> dict[str, object]:
+    from pathatlas.retrieval.records import FILTER_FIELDS
+
     filters: dict[str, object] = {}
     for item in items or []:
         field, sep, value = item.partition("=")
         if not sep or not field.strip() or not value.strip():
             raise BadInputError(f"--filter {item!r}: use FIELD=VALUE, e.g. kind=figure or organ=lung")
+        if field.strip() not in FILTER_FIELDS:
+            raise BadInputError(f"--filter {item!r}: unknown field {field.strip()!r}; use {', '.join(FILTER_FIELDS)}")
         values = [v.strip() for v in value.split(",")]
         filters[field.strip()] = values if len(values) > 1 else values[0]
     return filters
@@ -94,7 +110,7 @@ def search(
     from pathatlas.retrieval.search import Query, Searcher
 
     settings = settings_for(index)
-    query = Query(text=text, k=k, filters=parse_filters(filter))
+    query = Query(text=user_text(text, settings), k=k, filters=parse_filters(filter))
     if image is not None:
         query.image = open_image(image, settings.max_image_pixels)
     query.validate()
@@ -150,7 +166,9 @@ def ask(
     from pathatlas.retrieval.search import Searcher
 
     settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
-    q = Question(question, parse_options(option), open_image(image, settings.max_image_pixels) if image else None)
+    options = [user_text(o, settings) for o in parse_options(option)]
+    picture = open_image(image, settings.max_image_pixels) if image else None
+    q = Question(user_text(question, settings), options, picture)
     q.validate()
     idx = Index.open(settings.index_dir, settings)
     agent = Agent(
@@ -206,13 +224,30 @@ def serve(
     index: IndexOpt = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    insecure: Annotated[
+        bool, typer.Option(help="Allow listening beyond loopback without PATHATLAS_API_TOKEN (writes open to all).")
+    ] = False,
 ):
     """Run the REST API (OpenAPI docs at /docs)."""
     import uvicorn
 
     from pathatlas.ui.api.app import create_app
 
-    uvicorn.run(create_app(settings_for(index)), host=host, port=port)
+    settings = settings_for(index)
+    if not settings.api_token and not insecure and not is_loopback(host):
+        raise BadInputError(f"--host {host} listens beyond this machine: set PATHATLAS_API_TOKEN (or pass --insecure)")
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
 from functools import wraps
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from pathatlas.errors import PathAtlasError
+from pathatlas.errors import BadInputError, PathAtlasError
 
 if TYPE_CHECKING:
     from pathatlas.settings import Settings
@@ -35,8 +36,30 @@ def settings_for(index: Path | None = None, **overrides) -> Settings:
     return Settings(**values)
 
 
+def user_text(text: str | None, settings: Settings) -> str | None:
+    """A query from the command line: valid UTF-8 (bytes that are not decode as lone surrogates) and bounded."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadInputError("the query is not valid UTF-8; check the terminal's encoding") from exc
+    if len(text) > settings.max_query_chars:
+        raise BadInputError(
+            f"the query has {len(text):,} characters, over PATHATLAS_MAX_QUERY_CHARS={settings.max_query_chars}"
+        )
+    return text
+
+
+def quiet_mupdf() -> None:
+    """MuPDF reports repairs of damaged PDFs on stdout; send them to logging (stderr) so --json stays clean."""
+    import pymupdf
+
+    pymupdf.set_messages(pylogging=True, pylogging_level=logging.WARNING)
+
+
 def friendly_errors(func):
-    """User mistakes end as one ``error:`` line and exit status 2, never a traceback."""
+    """User mistakes end as one ``error:`` line and exit status 1, never a traceback."""
 
     @wraps(func)
     def wrapper(*args, **kwargs):
@@ -50,7 +73,7 @@ def friendly_errors(func):
                 return func(*args, **kwargs)
         except PathAtlasError as exc:
             err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(1) from None
         finally:
             console.file = None
 

@@ -354,18 +354,21 @@ def ask_tab() -> None:
 
 
 # -- library -----------------------------------------------------------------------------------
+JOB_POLL_SECONDS = 1800
+
+
 def library_tab() -> None:
     sources = call("GET", "/sources")
     rows = sources.json() if sources is not None else []
-    counts = facets()["by_source"]
+    counts = {short(source): kinds for source, kinds in facets()["by_source"].items()}  # GET /sources gives names
     st.dataframe(
         [
             {
                 "source": short(r["source"]),
                 "type": r["kind"],
-                "pages": counts.get(r["source"], {}).get("page", 0),
-                "figures": counts.get(r["source"], {}).get("figure", 0),
-                "case images": counts.get(r["source"], {}).get("case", 0),
+                "pages": counts.get(short(r["source"]), {}).get("page", 0),
+                "figures": counts.get(short(r["source"]), {}).get("figure", 0),
+                "case images": counts.get(short(r["source"]), {}).get("case", 0),
                 "entries": r["entries"],
                 "problems": len(r.get("problems", [])),
             }
@@ -383,12 +386,16 @@ def library_tab() -> None:
         job = call("POST", "/jobs", files={"file": (upload.name, upload.getvalue())}, headers=headers())
         if job is not None:
             bar = st.progress(0.0, text="indexing")
+            deadline = time.monotonic() + JOB_POLL_SECONDS  # a job that never ends must not hang the page
             while True:
                 status = call("GET", f"/jobs/{job.json()['id']}").json()
                 if status["total"]:
                     done = min(1.0, status["done"] / status["total"])
                     bar.progress(done, text=f"indexing {upload.name}: {status['done']}/{status['total']}")
                 if status["status"] not in ("queued", "running"):
+                    break
+                if time.monotonic() > deadline:
+                    status = {**status, "error": f"still {status['status']} after {JOB_POLL_SECONDS} s; see /jobs"}
                     break
                 time.sleep(0.3)
             ok = status["status"] == "done"
@@ -397,13 +404,13 @@ def library_tab() -> None:
                 st.session_state.library_message = ("error", f"{status['status']}: {status['error']}")
             facets.clear()
             st.rerun()
-    names = [short(r["source"]) for r in rows]
-    if names:
+    ids = {short(r["source"]): r["id"] for r in rows}
+    if ids:
         cols = st.columns([4, 1])
-        name = cols[0].selectbox("Remove a source", names)
+        name = cols[0].selectbox("Remove a source", list(ids))
         cols[1].markdown("<div style='height:1.75rem'></div>", unsafe_allow_html=True)
         if cols[1].button("Remove"):
-            removed = call("DELETE", f"/sources/{name}", headers=headers())
+            removed = call("DELETE", f"/sources/{ids[name]}", headers=headers())
             if removed is not None:
                 st.session_state.library_message = ("ok", f"removed {name}: {removed.json()['removed']} entries")
                 facets.clear()

@@ -11,12 +11,20 @@ from typing import ClassVar
 from pathatlas.indexer.records import Record
 from pathatlas.settings import Settings
 
+RECORDS_VERSION = 2
+"""Bump when the records a source yields change for the same file, so indexed sources get new ids."""
+
 
 def hash_files(paths: list[Path]) -> str:
-    """Content hash of files, in the given order; the manifest compares these to skip unchanged sources."""
+    """A source version's fingerprint: where its files are, what they hold, in the given order.
+
+    The manifest compares these to skip unchanged sources, and record ids derive from them, so the same
+    PDF at two paths gives two sources with distinct ids, and a changed file gives new ids.
+    """
     digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"records-v{RECORDS_VERSION}".encode())
     for path in paths:
-        digest.update(path.name.encode())
+        digest.update(str(path.resolve()).encode() + b"\0")
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)

@@ -100,10 +100,10 @@ class PdfSource(Source):
         if doc.page_count == 0:
             doc.close()
             raise BadInputError(f"{self.path} has no pages")
-        if doc.page_count > self.settings.max_pdf_pages:
+        if (pages := doc.page_count) > self.settings.max_pdf_pages:
             doc.close()
             raise BadInputError(
-                f"{self.path} has {doc.page_count} pages, over PATHATLAS_MAX_PDF_PAGES={self.settings.max_pdf_pages}"
+                f"{self.path} has {pages} pages, over PATHATLAS_MAX_PDF_PAGES={self.settings.max_pdf_pages}"
             )
         return doc
 

@@ -49,6 +49,8 @@ def _build(name: str, settings: Settings, device: str) -> Encoder:
 def create_encoder(name: str, settings: Settings) -> Encoder:
     """The encoder of that name, built on first use and shared afterwards (models are heavy)."""
     device = resolve_device(settings.device)
+    if device != settings.device:  # encoders read settings.device: hand them the resolved one, never "auto"
+        settings = settings.model_copy(update={"device": device})
     key = (name, device)
     with _lock:
         if key not in _cache:

@@ -34,8 +34,12 @@ def store_class(name: str) -> type[VectorStore]:
     raise UnknownNameError(f"unknown store {name!r}: use one of {', '.join(STORES)} or 'py:module.Class'")
 
 
-def open_store(name: str, location: Path, dims: Mapping[str, int], settings: Settings) -> VectorStore:
-    return store_class(name)(location, dims, settings)
+def open_store(
+    name: str, location: Path, dims: Mapping[str, int], settings: Settings, version: str | None = None
+) -> VectorStore:
+    """The store at ``location``; ``version`` reopens an earlier commit of a store with snapshots."""
+    cls = store_class(name)
+    return cls(location, dims, settings, version=version) if version else cls(location, dims, settings)
 
 
 __all__ = ["Filters", "VectorStore", "matches", "open_store", "store_class"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -102,26 +101,6 @@ class FieldCodes:
         return {by_code[c] for c in np.unique(self.codes[field][rows]).tolist()}
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a rename or a new file inside ``path`` durable (the directory entry itself)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_durable(path: Path, data: bytes) -> None:
-    """Write ``path`` through a temporary file, fsync it, rename it into place, fsync the folder."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
 class VectorStore(ABC):
     """A persistent collection of records, each with vectors in some of the index's spaces.
 
@@ -140,9 +119,15 @@ class VectorStore(ABC):
     - ``source_revisions`` names, per payload ``source``, a token that changes whenever that
       source's records change, so derived indexes (BM25) update per source; ``None`` means the
       store cannot tell and callers rebuild from ``scan``.
+    - ``snapshots = True``: ``version`` names the committed state and the constructor's ``version=``
+      reopens it (the previous commit is kept until the next), so an index's generation pointer decides
+      which commit is live. ``snapshots = False`` (Qdrant): the index hides records of source versions its
+      generation pointer does not list, by their ``fingerprint`` payload field, and deletes them later.
     """
 
     kind: ClassVar[str]
+    snapshots: ClassVar[bool] = False
+    version: str | None = None
 
     def __init__(self, location: Path, dims: Mapping[str, int], settings: Settings):
         self.location = location

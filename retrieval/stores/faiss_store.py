@@ -40,6 +40,7 @@ import numpy as np
 import orjson
 
 from pathatlas.errors import PathAtlasError
+from pathatlas.retrieval.durable import fsync_dir, write_atomic
 from pathatlas.retrieval.records import StoredVectors
 from pathatlas.retrieval.stores.base import (
     FieldCodes,
@@ -47,10 +48,8 @@ from pathatlas.retrieval.stores.base import (
     ScoredIds,
     VectorStore,
     filter_key,
-    fsync_dir,
     grow,
     matches,
-    write_durable,
 )
 from pathatlas.settings import Settings
 
@@ -59,7 +58,6 @@ try:
 except ImportError:  # pragma: no cover - depends on the install
     faiss = None
 
-write_atomic = write_durable  # the index folder's JSON files use the same durable write
 
 EXACT_FRACTION = 0.02
 """A filter matching at most this share of an ANN space is scored exactly (ANN recall drops there)."""
@@ -193,8 +191,9 @@ class _Space:
 
 class FaissStore(VectorStore):
     kind = "faiss"
+    snapshots = True
 
-    def __init__(self, location: Path, dims: Mapping[str, int], settings: Settings):
+    def __init__(self, location: Path, dims: Mapping[str, int], settings: Settings, version: str | None = None):
         if faiss is None:
             raise PathAtlasError("the faiss store needs faiss: pip install 'pathatlas[cpu]' (or [gpu])")
         super().__init__(location, dims, settings)
@@ -209,7 +208,15 @@ class FaissStore(VectorStore):
         self._masks: dict[tuple, np.ndarray] = {}
         self._state: dict[str, Any] = {"version": 0, "base": None, "deltas": [], "delta_records": 0, "base_records": 0}
         self._pending = _Delta()
-        self._load()
+        try:
+            self._load(version)
+        except (OSError, ValueError, sqlite3.Error, RuntimeError) as exc:
+            raise PathAtlasError(f"FAISS store at {self.location} is damaged: {exc}") from exc
+
+    @property
+    def version(self) -> str | None:
+        """The committed state this store holds; ``FaissStore(..., version=)`` reopens it until the next commit."""
+        return str(self._state["version"]) if self._state["version"] else None
 
     # -- the in-memory state --------------------------------------------------------------------
     def _put(self, record_id: str, key: int, payload: dict[str, Any]) -> None:
@@ -325,7 +332,9 @@ class FaissStore(VectorStore):
                     deltas=[*previous["deltas"], self._write_delta(version)],
                     delta_records=previous["delta_records"] + pending_records,
                 )
-            write_durable(self.location / "CURRENT", orjson.dumps(state))
+            document = orjson.dumps(state)
+            write_atomic(self.location / _state_file(version), document)  # reopened by version
+            write_atomic(self.location / "CURRENT", document)
             self._state = state
             self._pending = _Delta()
             self._prune(previous, state)
@@ -362,12 +371,19 @@ class FaissStore(VectorStore):
 
     def _prune(self, previous: dict[str, Any], state: dict[str, Any]) -> None:
         keep = {previous["base"], state["base"], *previous["deltas"], *state["deltas"], "CURRENT"}
+        keep |= {_state_file(previous["version"]), _state_file(state["version"])}
         for child in self.location.iterdir():
-            if child.name not in keep and (child.name.startswith(("base-", "delta-", "v0")) or child.suffix == ".tmp"):
+            if child.name not in keep and (
+                child.name.startswith(("base-", "delta-", "state-", "v0")) or child.suffix == ".tmp"
+            ):
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
 
-    def _load(self) -> None:
+    def _load(self, version: str | None) -> None:
         pointer = self.location / "CURRENT"
+        if version is not None and not version.startswith("v0"):
+            pointer = self.location / _state_file(int(version))
+            if not pointer.is_file():
+                raise PathAtlasError(f"FAISS store at {self.location} no longer holds version {version}")
         if not pointer.is_file():
             return
         text = pointer.read_bytes()
@@ -510,6 +526,10 @@ class _Delta:
                 old_keys, old_vectors = self.vectors[space]
                 keys, vectors = np.concatenate([old_keys, keys]), np.concatenate([old_vectors, vectors])
             self.vectors[space] = (keys, vectors)
+
+
+def _state_file(version: int) -> str:
+    return f"state-{version:06d}.json"
 
 
 def _write_file(path: Path, data: bytes) -> None:

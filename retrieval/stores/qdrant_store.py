@@ -31,7 +31,7 @@ import orjson
 
 from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
-from pathatlas.retrieval.stores.base import Filters, ScoredIds, VectorStore, write_durable
+from pathatlas.retrieval.stores.base import Filters, ScoredIds, VectorStore, write_atomic
 from pathatlas.settings import Settings
 
 NAMESPACE = uuid.UUID("6f0c2a52-6d1e-4c55-9d0e-3f4b1f5a2b7c")
@@ -351,7 +351,7 @@ class QdrantStore(VectorStore):
     def commit(self) -> None:
         if self._revisions_dirty:  # before the flush: after a crash it can only over-claim a change
             self.location.mkdir(parents=True, exist_ok=True)
-            write_durable(self.location / "revisions.json", orjson.dumps(self._revisions))
+            write_atomic(self.location / "revisions.json", orjson.dumps(self._revisions))
             self._revisions_dirty = False
         self.engine.commit()
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pathatlas.errors import BadInputError, IndexMissingError, PathAtlasError
+from pathatlas.errors import IndexMissingError, PathAtlasError, UnknownSourceError
 from pathatlas.settings import Settings
-from pathatlas.ui.api.deps import EngineDep
+from pathatlas.ui.api.deps import EngineDep, RequestGuard, errors
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.lanes import LaneFullError
 from pathatlas.ui.api.routes import ask, library, media, records, search
@@ -44,11 +49,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
         )
+    app.add_middleware(RequestGuard, settings=settings)  # outermost: refuses before any body is read
 
     @app.exception_handler(PathAtlasError)
-    async def user_error(_: Request, exc: PathAtlasError) -> JSONResponse:
-        code = 404 if isinstance(exc, IndexMissingError) else 400 if isinstance(exc, BadInputError) else 422
-        return JSONResponse({"detail": str(exc)}, status_code=code)
+    async def user_error(request: Request, exc: PathAtlasError) -> JSONResponse:
+        code = 404 if isinstance(exc, IndexMissingError | UnknownSourceError) else 400
+        return JSONResponse({"detail": request.app.state.engine.relative(str(exc))}, status_code=code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> Response:
+        """FastAPI's 422 body, written as ASCII JSON: it echoes the input, which may hold lone surrogates."""
+        body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True, default=str)
+        return Response(body, status_code=422, media_type="application/json")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names only the first matching route's methods
+            headers["Allow"] = ", ".join(sorted(allowed_methods(app, request.scope)))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(LaneFullError)
     async def busy(_: Request, exc: LaneFullError) -> JSONResponse:
@@ -59,12 +78,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         index = engine.index
         return Health(
             version=VERSION,
-            index=str(index.path),
+            index=index.path.name,
             encoder=index.meta.encoder,
             store=index.meta.store,
             records=index.store.count(),
         )
 
     for module in (search, records, ask, library, media):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=errors(400))
     return app
+
+
+def allowed_methods(app: FastAPI, scope) -> set[str]:
+    """Every method the OpenAPI document gives this path (several routers may serve one path)."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), scope["path"]):
+            methods |= {method.upper() for method in operations}
+    return methods

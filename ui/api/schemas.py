@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from pathatlas.retrieval.records import Citation, Hit
+from pathatlas.settings import Settings
 
 
 class CitationOut(BaseModel):
@@ -20,7 +21,8 @@ class CitationOut(BaseModel):
 
     @classmethod
     def of(cls, citation: Citation) -> CitationOut:
-        return cls(label=citation.label(), **citation.__dict__)
+        """The source is shown by name: responses never reveal server paths."""
+        return cls(label=citation.label(), **{**citation.__dict__, "source": citation.source.rsplit("/", 1)[-1]})
 
 
 RANKER_NAMES = {"bm25": "words", "text": "meaning", "joint": "meaning", "visual": "appearance"}
@@ -102,8 +104,23 @@ class HitOut(BaseModel):
         return [cls.of(hit, rank, top) for rank, hit in enumerate(hits, start=1)]
 
 
+MAX_QUERY_CHARS = Settings.model_fields["max_query_chars"].default
+
+
+def valid_unicode(text: str) -> str:
+    """JSON may carry lone surrogates (``"\\ud800"``); no tokenizer can encode them, so refuse them here."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("text is not valid Unicode (a lone surrogate)") from exc
+    return text
+
+
+QueryText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS), AfterValidator(valid_unicode)]
+
+
 class SearchRequest(BaseModel):
-    text: str = Field(..., min_length=1, examples=["koilocytes in cervical epithelium"])
+    text: QueryText = Field(..., examples=["koilocytes in cervical epithelium"])
     k: int = Field(10, ge=1, le=100)
     filters: dict[str, str | list[str]] = Field(
         default_factory=dict,
@@ -135,8 +152,10 @@ class FacetsOut(BaseModel):
 
 
 class AskRequest(BaseModel):
-    question: str = Field(..., min_length=1)
-    options: list[str] = Field(default_factory=list, max_length=10)
+    question: QueryText
+    options: list[Annotated[str, Field(max_length=MAX_QUERY_CHARS), AfterValidator(valid_unicode)]] = Field(
+        default_factory=list, max_length=10
+    )
 
 
 class QuoteCitation(BaseModel):
@@ -179,9 +198,19 @@ class AskResponse(BaseModel):
     citations: list[AnswerCitation]
     trace: list[dict[str, Any]]
 
+    @classmethod
+    def of(cls, result: dict[str, Any]) -> AskResponse:
+        """Citations name their source file, never its server path."""
+        citations = [
+            {**c, "source": str(c["source"]).rsplit("/", 1)[-1]} if c.get("source") else c
+            for c in result.get("citations", [])
+        ]
+        return cls(**{**result, "citations": citations})
+
 
 class SourceOut(BaseModel):
-    source: str
+    id: str = Field(description="Use it in DELETE /sources/{id}.")
+    source: str = Field(description="The file or folder name (server paths are not shown).")
     kind: str
     entries: int
     problems: list[str] = []
@@ -199,7 +228,11 @@ class JobOut(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
-    index: str
+    index: str = Field(description="The index folder's name.")
     encoder: str
     store: str
     records: int
+
+
+class ErrorOut(BaseModel):
+    detail: str | list[dict[str, Any]] = Field(description="What was wrong: a sentence, or a list of field errors.")

@@ -1,10 +1,13 @@
-"""Uploaded files: size-limited, stored under names PathAtlas chooses, zip members kept inside their folder."""
+"""Uploaded files: size-limited while they stream to disk, stored under names PathAtlas chooses, zips unpacked
+within caps (bytes, members) and only as plain files inside their folder."""
 
 from __future__ import annotations
 
 import re
+import stat
 import zipfile
-from pathlib import Path
+import zlib
+from pathlib import Path, PurePosixPath
 
 from fastapi import HTTPException, UploadFile, status
 
@@ -17,27 +20,81 @@ def safe_name(name: str | None, default: str) -> str:
     return base[:100] or default
 
 
+def too_large(limit_bytes: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE, f"upload is over the limit of {limit_bytes // (1 << 20)} MB"
+    )
+
+
 async def read_limited(upload: UploadFile, limit_bytes: int) -> bytes:
     data = bytearray()
     while chunk := await upload.read(CHUNK):
         data.extend(chunk)
         if len(data) > limit_bytes:
-            raise HTTPException(
-                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"upload is over the limit of {limit_bytes // (1 << 20)} MB"
-            )
+            raise too_large(limit_bytes)
     return bytes(data)
 
 
-def extract_zip(archive: Path, target: Path) -> None:
-    """Extract a case-folder zip, refusing members that would land outside ``target``."""
+async def save_limited(upload: UploadFile, target: Path, limit_bytes: int) -> None:
+    """Stream an upload to ``target``, stopping at the limit (the file is removed then)."""
+    written = 0
+    with target.open("wb") as handle:
+        while chunk := await upload.read(CHUNK):
+            written += len(chunk)
+            if written > limit_bytes:
+                handle.close()
+                target.unlink()
+                raise too_large(limit_bytes)
+            handle.write(chunk)
+
+
+def member_problem(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip member must not be unpacked (absolute, leaves the folder, a link or device), or None."""
+    name = info.filename.replace("\\", "/")
+    path = PurePosixPath(name)
+    if path.is_absolute() or re.match(r"^[A-Za-z]:", name):
+        return "is an absolute path"
+    if ".." in path.parts:
+        return "leaves the archive"
+    if stat.S_IFMT(info.external_attr >> 16) not in (0, stat.S_IFREG, stat.S_IFDIR):
+        return "is a link or a special file"
+    return None
+
+
+def extract_zip(archive: Path, target: Path, max_bytes: int, max_members: int) -> None:
+    """Extract a case-folder zip, refusing unsafe members and stopping at the byte and member caps.
+
+    The caps hold for the bytes actually written, not only for the sizes the archive declares.
+    """
     try:
         with zipfile.ZipFile(archive) as zipped:
-            for member in zipped.infolist():
-                destination = (target / member.filename).resolve()
-                if not destination.is_relative_to(target.resolve()):
-                    raise HTTPException(
-                        status.HTTP_400_BAD_REQUEST, f"zip member {member.filename!r} leaves the archive"
-                    )
-            zipped.extractall(target)
-    except zipfile.BadZipFile as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the upload is not a valid zip file") from exc
+            members = zipped.infolist()
+            if len(members) > max_members:
+                raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"the zip has over {max_members} members")
+            for member in members:
+                if problem := member_problem(member):
+                    raise HTTPException(status.HTTP_400_BAD_REQUEST, f"zip member {member.filename!r} {problem}")
+            if sum(m.file_size for m in members) > max_bytes:
+                raise _unpacked_too_large(max_bytes)
+            written = 0
+            for member in members:
+                destination = target / PurePosixPath(member.filename.replace("\\", "/"))
+                if member.is_dir():
+                    destination.mkdir(parents=True, exist_ok=True)
+                    continue
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with zipped.open(member) as source, destination.open("wb") as sink:
+                    while block := source.read(CHUNK):
+                        written += len(block)
+                        if written > max_bytes:
+                            raise _unpacked_too_large(max_bytes)
+                        sink.write(block)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error) as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"the upload is not a usable zip file ({exc})") from exc
+
+
+def _unpacked_too_large(max_bytes: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        f"the zip unpacks to over {max_bytes // (1 << 20)} MB (PATHATLAS_MAX_UNPACKED_MB)",
+    )

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
 
 from pathatlas.agent.questions import Question
 from pathatlas.retrieval.images import open_image
 from pathatlas.ui.api.deps import EngineDep
-from pathatlas.ui.api.schemas import AskRequest, AskResponse
+from pathatlas.ui.api.schemas import MAX_QUERY_CHARS, AskRequest, AskResponse, valid_unicode
 from pathatlas.ui.api.uploads import read_limited
 
 router = APIRouter(tags=["ask"])
@@ -20,22 +20,27 @@ router = APIRouter(tags=["ask"])
 @router.post("/ask", response_model=AskResponse, summary="Answer a question with cited evidence")
 def ask(request: AskRequest, engine: EngineDep) -> AskResponse:
     result = engine.ask(Question(request.question, request.options)).result()  # the ask lane: one at a time
-    return AskResponse(**result.to_dict())
+    return AskResponse.of(result.to_dict())
 
 
 @router.post("/ask/image", response_model=AskResponse, summary="Answer a question about an image")
 async def ask_image(
     engine: EngineDep,
     image: Annotated[UploadFile, File()],
-    question: Annotated[str, Form(min_length=1)],
+    question: Annotated[str, Form(min_length=1, max_length=MAX_QUERY_CHARS)],
     options: Annotated[str, Form(description="JSON list of option texts")] = "[]",
 ) -> AskResponse:
     try:
         parsed = json.loads(options)
         assert isinstance(parsed, list) and all(isinstance(o, str) for o in parsed)
-    except (json.JSONDecodeError, AssertionError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "options must be a JSON list of strings") from exc
+        valid_unicode(question)
+    except (json.JSONDecodeError, AssertionError, ValueError) as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "options must be a JSON list of strings") from exc
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
+    return await run_in_threadpool(_ask_image, engine, data, question, parsed)  # decoding and models block
+
+
+def _ask_image(engine, data: bytes, question: str, options: list[str]) -> AskResponse:
     picture = open_image(data, engine.settings.max_image_pixels, name="the uploaded image")
-    result = await asyncio.wrap_future(engine.ask(Question(question, parsed, picture)))
-    return AskResponse(**result.to_dict())
+    result = engine.ask(Question(question, options, picture)).result()  # the ask lane: one at a time
+    return AskResponse.of(result.to_dict())

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
 
-from pathatlas.ui.api.deps import EngineDep, require_token
+from pathatlas.retrieval.index import source_id
+from pathatlas.ui.api.deps import EngineDep, errors, require_token
 from pathatlas.ui.api.engine import Job
 from pathatlas.ui.api.schemas import JobOut, SourceOut
-from pathatlas.ui.api.uploads import extract_zip, read_limited, safe_name
+from pathatlas.ui.api.uploads import extract_zip, safe_name, save_limited
 
 router = APIRouter(tags=["library"])
 Writer = Depends(require_token)
@@ -23,14 +27,25 @@ def job_out(job: Job) -> JobOut:
 @router.get("/sources", response_model=list[SourceOut], summary="Indexed sources with counts")
 def list_sources(engine: EngineDep) -> list[SourceOut]:
     return [
-        SourceOut(source=key, kind=v["kind"], entries=v["entries"], problems=v.get("problems", []))
+        SourceOut(
+            id=v.get("id") or source_id(key),
+            source=Path(key).name,
+            kind=v["kind"],
+            entries=v["entries"],
+            problems=[p.replace(str(Path(key).parent) + "/", "") for p in v.get("problems", [])],
+        )
         for key, v in engine.index.manifest.items()
     ]
 
 
-@router.delete("/sources/{name}", dependencies=[Writer], summary="Remove a source by its file or folder name")
-def delete_source(name: str, engine: EngineDep) -> dict[str, int]:
-    return {"removed": engine.remove(name)}
+@router.delete(
+    "/sources/{source_id}",
+    dependencies=[Writer],
+    summary="Remove a source by its id (GET /sources lists them) or its unique file name",
+    responses=errors(400, 401, 404),
+)
+def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
+    return {"removed": engine.remove(source_id)}
 
 
 @router.post(
@@ -39,33 +54,49 @@ def delete_source(name: str, engine: EngineDep) -> dict[str, int]:
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Writer],
     summary="Index an uploaded PDF, or a zip of a case folder (cases.jsonl or labels.csv inside)",
+    description="Uploading a file of the same name again replaces that source once the new one is indexed.",
+    responses=errors(400, 401, 403, 411, 413, 415),
 )
 async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> JobOut:
     name = safe_name(file.filename, "upload")
     suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if suffix not in ("pdf", "zip"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "upload a .pdf or a .zip of a case folder")
-    data = await read_limited(file, engine.settings.max_upload_mb << 20)
-    folder = engine.settings.home / "uploads" / uuid.uuid4().hex[:12]
+    settings = engine.settings
+    folder = engine.uploads / uuid.uuid4().hex[:12]
     folder.mkdir(parents=True)
-    stored = folder / name
-    stored.write_bytes(data)
-    if suffix == "zip":
-        target = folder / stored.stem
-        extract_zip(stored, target)
-        stored.unlink()
-        stored = target
-    return job_out(engine.submit(name, [stored]))
+    try:
+        stored = folder / name
+        await save_limited(file, stored, settings.max_upload_mb << 20)
+        if suffix == "zip":
+            target = folder / stored.stem
+            await run_in_threadpool(
+                extract_zip, stored, target, settings.max_unpacked_mb << 20, settings.max_zip_members
+            )
+            stored.unlink()
+            stored = target
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return job_out(engine.submit(name, [stored], upload=folder))
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, summary="Status and progress of an index job")
+@router.get(
+    "/jobs/{job_id}", response_model=JobOut, summary="Status and progress of an index job", responses=errors(404)
+)
 def get_job(job_id: str, engine: EngineDep) -> JobOut:
     if job_id not in engine.jobs:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id}")
     return job_out(engine.jobs[job_id])
 
 
-@router.delete("/jobs/{job_id}", response_model=JobOut, dependencies=[Writer], summary="Cancel an index job")
+@router.delete(
+    "/jobs/{job_id}",
+    response_model=JobOut,
+    dependencies=[Writer],
+    summary="Cancel an index job",
+    responses=errors(401, 404),
+)
 def cancel_job(job_id: str, engine: EngineDep) -> JobOut:
     if job_id not in engine.jobs:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id}")

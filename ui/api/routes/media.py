@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -10,22 +12,27 @@ import pymupdf
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse, Response
 
-from pathatlas.ui.api.deps import EngineDep
+from pathatlas.ui.api.deps import EngineDep, errors
 
 router = APIRouter(tags=["media"])
 RECORD_ID = re.compile(r"^[0-9a-f]{24}$")
 
 
 def payload_of(engine, record_id: str) -> dict[str, Any]:
-    if not RECORD_ID.match(record_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such record")
+    if not RECORD_ID.match(record_id):  # ids are hex: nothing else may reach a file path
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not a record id")
     payload = engine.index.store.payloads([record_id]).get(record_id)
     if payload is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such record")
     return payload
 
 
-@router.get("/media/thumbnails/{record_id}", response_class=FileResponse, summary="A hit's thumbnail (JPEG)")
+@router.get(
+    "/media/thumbnails/{record_id}",
+    response_class=FileResponse,
+    summary="A hit's thumbnail (JPEG)",
+    responses={200: {"content": {"image/jpeg": {}}}, **errors(404)},
+)
 def thumbnail(record_id: str, engine: EngineDep) -> FileResponse:
     payload_of(engine, record_id)
     path = engine.index.thumbnail_path(record_id)
@@ -34,23 +41,45 @@ def thumbnail(record_id: str, engine: EngineDep) -> FileResponse:
     return FileResponse(path, media_type="image/jpeg")
 
 
-@router.get("/media/pages/{record_id}", summary="The cited page rendered as PNG, its region outlined")
+@router.get(
+    "/media/pages/{record_id}",
+    response_class=Response,
+    summary="The cited page rendered as PNG, its region outlined",
+    description="The dpi is lowered when the page would exceed PATHATLAS_MAX_PAGE_PIXELS.",
+    responses={200: {"content": {"image/png": {}}}, **errors(404, 410)},
+)
 def page(record_id: str, engine: EngineDep, dpi: int = Query(110, ge=36, le=300)) -> Response:
     payload = payload_of(engine, record_id)
     if payload.get("page") is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this record is not on a page")
-    try:
-        with pymupdf.open(payload["source"]) as doc:
-            pdf_page = doc[payload["page"] - 1]
-            if payload.get("bbox"):
-                pdf_page.draw_rect(pymupdf.Rect(payload["bbox"]), color=(0.9, 0.1, 0.1), width=3)
-            png = pdf_page.get_pixmap(dpi=dpi).tobytes("png")
-    except (RuntimeError, ValueError, IndexError) as exc:
-        raise HTTPException(status.HTTP_410_GONE, f"the source PDF is no longer readable: {exc}") from exc
+    bbox = tuple(payload["bbox"]) if payload.get("bbox") else None
+    key = (payload["source"], payload.get("fingerprint"), payload["page"], bbox, dpi)
+    png = render_page(key, engine.settings.max_page_pixels)
     return Response(png, media_type="image/png")
 
 
-@router.get("/media/cases/{record_id}", response_class=FileResponse, summary="A case image at full size")
+@lru_cache(maxsize=32)
+def render_page(key: tuple, max_pixels: int) -> bytes:
+    """PNG of a page (cached by source version, page, box and dpi), at most ``max_pixels`` pixels."""
+    source, _, number, bbox, dpi = key
+    try:
+        with pymupdf.open(source) as doc:
+            pdf_page = doc[number - 1]
+            width, height = pdf_page.rect.width / 72, pdf_page.rect.height / 72  # inches
+            dpi = min(dpi, int(math.sqrt(max_pixels / max(width * height, 1e-6))))
+            if bbox:
+                pdf_page.draw_rect(pymupdf.Rect(bbox), color=(0.9, 0.1, 0.1), width=3)
+            return pdf_page.get_pixmap(dpi=max(dpi, 1)).tobytes("png")
+    except (RuntimeError, ValueError, IndexError) as exc:
+        raise HTTPException(status.HTTP_410_GONE, "the source PDF is no longer readable") from exc
+
+
+@router.get(
+    "/media/cases/{record_id}",
+    response_class=FileResponse,
+    summary="A case image at full size",
+    responses={200: {"content": {"image/*": {}}}, **errors(404, 410)},
+)
 def case_image(record_id: str, engine: EngineDep) -> FileResponse:
     payload = payload_of(engine, record_id)
     if payload.get("kind") != "case":
@@ -61,7 +90,11 @@ def case_image(record_id: str, engine: EngineDep) -> FileResponse:
     return FileResponse(path)
 
 
-@router.get("/cases/{record_id}", summary="Case details: diagnosis, organ, labels and all its images")
+@router.get(
+    "/cases/{record_id}",
+    summary="Case details: diagnosis, organ, labels and all its images",
+    responses=errors(404),
+)
 def case_details(record_id: str, engine: EngineDep) -> dict[str, Any]:
     payload = payload_of(engine, record_id)
     if payload.get("kind") != "case":
@@ -70,5 +103,7 @@ def case_details(record_id: str, engine: EngineDep) -> dict[str, Any]:
         {"id": rid, "image": p.get("image"), "url": f"/media/cases/{rid}"}
         for rid, p in engine.index.store.scan({"kind": "case", "source": payload["source"], "case": payload["case"]})
     ]
-    keep = ("case", "title", "diagnosis", "organ", "labels", "source")
-    return {**{k: payload.get(k) for k in keep}, "images": sorted(images, key=lambda i: i["image"] or "")}
+    keep = ("case", "title", "diagnosis", "organ", "labels")
+    details = {k: payload.get(k) for k in keep}
+    details["source"] = Path(payload["source"]).name  # responses never reveal server paths
+    return {**details, "images": sorted(images, key=lambda i: i["image"] or "")}

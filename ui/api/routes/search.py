@@ -19,7 +19,16 @@ from pathatlas.retrieval.similar import similar
 from pathatlas.ui.api.deps import EngineDep
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.routes.media import payload_of
-from pathatlas.ui.api.schemas import FacetsOut, FacetValue, HitOut, SearchRequest, SearchResponse, SimilarRequest
+from pathatlas.ui.api.schemas import (
+    MAX_QUERY_CHARS,
+    FacetsOut,
+    FacetValue,
+    HitOut,
+    SearchRequest,
+    SearchResponse,
+    SimilarRequest,
+    valid_unicode,
+)
 from pathatlas.ui.api.uploads import read_limited
 
 router = APIRouter(tags=["search"])
@@ -40,15 +49,16 @@ async def search_text(request: SearchRequest, engine: EngineDep) -> SearchRespon
 async def search_image(
     engine: EngineDep,
     image: Annotated[UploadFile, File(description="A micrograph or figure (JPEG, PNG, TIFF...).")],
-    text: Annotated[str | None, Form()] = None,
+    text: Annotated[str | None, Form(max_length=MAX_QUERY_CHARS)] = None,
     k: Annotated[int, Form(ge=1, le=100)] = 10,
     filters: Annotated[str, Form(description='JSON object, e.g. {"kind": "case"}')] = "{}",
 ) -> SearchResponse:
     try:
         parsed = json.loads(filters)
         assert isinstance(parsed, dict)
-    except (json.JSONDecodeError, AssertionError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "filters must be a JSON object") from exc
+        valid_unicode(text or "")
+    except (json.JSONDecodeError, AssertionError, ValueError) as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "filters must be a JSON object; text valid Unicode") from exc
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
     picture = await run_in_threadpool(open_image, data, engine.settings.max_image_pixels, name="the uploaded image")
     return await run_search(engine, Query(text=text, image=picture, k=k, filters=parsed))
