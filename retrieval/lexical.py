@@ -120,6 +120,12 @@ class LexicalIndex:
         index.update(_by_source(docs), revisions={})
         return index
 
+    @property
+    def ids(self) -> list[str]:
+        """Ids of the live documents (for consistency checks)."""
+        alive = self._post.alive[: len(self.slot_ids)]
+        return [self.slot_ids[slot] for slot in np.flatnonzero(alive).tolist()]
+
     def sync(self, store: VectorStore, fingerprints: Iterable[str] | None = None) -> LexicalIndex:
         """Re-read from ``store`` only the sources whose revision changed; all of them if it cannot tell.
 
@@ -289,16 +295,16 @@ class LexicalIndex:
         previous = orjson.loads(previous_path.read_bytes()) if previous_path.is_file() else {}
         manifest = {}
         for source, segment in self.segments.items():
-            name = _segment_name(source, segment.revision)
-            path = segments_dir / name
+            file = _segment_name(source, segment.revision)
+            path = segments_dir / file
             if source in self.dirty or not path.is_file():
-                tmp = path.with_name(f".{name}.tmp")
+                tmp = path.with_name(f".{file}.tmp")
                 with tmp.open("wb") as handle:
                     handle.write(segment.to_bytes())
                     handle.flush()
                     os.fsync(handle.fileno())
                 os.replace(tmp, path)
-            manifest[source] = {"revision": segment.revision, "file": name}
+            manifest[source] = {"revision": segment.revision, "file": file}
         fsync_dir(segments_dir)
         write_atomic(manifest_path, orjson.dumps({"segments": manifest, "previous": previous.get("segments", {})}))
         write_atomic(latest, name.encode())

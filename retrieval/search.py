@@ -40,6 +40,11 @@ def ranker_weight(ranker: str, weights: dict[str, float]) -> float:
     return weights.get(ranker.split(":")[0], 1.0)
 
 
+def tie_break(hit: tuple[str, float]) -> tuple[float, str]:
+    """Equal scores rank by id, so every store (FAISS, Qdrant) gives the same order for the same index."""
+    return (-round(hit[1], 5), hit[0])
+
+
 class Searcher:
     def __init__(self, index: Index):
         self.index = index
@@ -81,7 +86,7 @@ class Searcher:
                 filters = queries[positions[group[0]]].filters
                 found = self.index.store.search(space, matrix[group], self.settings.candidates, filters)
                 for row, hits in zip(group, found, strict=True):
-                    results[positions[row]][space + suffix] = hits
+                    results[positions[row]][space + suffix] = sorted(hits, key=tie_break)
 
     def search(self, query: Query) -> list[Hit]:
         return self.search_many([query])[0]

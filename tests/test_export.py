@@ -49,4 +49,4 @@ def test_export_then_the_same_search_code_runs_against_qdrant(demo_index, sessio
         ["export", "--index", str(demo_index.path), "--to", str(twin), "--collection", "demo", "--out", str(out)],
         env={"PATHATLAS_HOME": str(session_home)},
     )
-    assert again.exit_code == 2 and "already exists" in again.output
+    assert again.exit_code == 1 and "already exists" in again.output

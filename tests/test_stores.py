@@ -185,17 +185,27 @@ def test_faiss_commit_writes_a_small_delta_and_compacts_later(settings, tmp_path
     store = open_store("faiss", tmp_path / "s", DIMS, small)
     store.upsert(records(rng, n=100, prefix="a"))
     store.commit()
-    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["CURRENT", "base-000001"]
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["CURRENT", "base-000001", "state-000001.json"]
     store.upsert(records(rng, n=10, prefix="b"))
     store.commit()
     assert (tmp_path / "s" / "delta-000002.npz").is_file()
     store.upsert(records(rng, n=60, prefix="c"))  # deltas now past half the base: a new base
     store.commit()
     files = sorted(p.name for p in (tmp_path / "s").iterdir())
-    assert files == ["CURRENT", "base-000001", "base-000003", "delta-000002.npz"]  # the previous state stays
+    assert files == [
+        "CURRENT",
+        "base-000001",
+        "base-000003",
+        "delta-000002.npz",
+        "state-000002.json",
+        "state-000003.json",
+    ]
+    previous = open_store("faiss", tmp_path / "s", DIMS, small, version="2")  # the previous state stays readable
+    assert previous.count() == 110 and previous.version == "2"
     store.upsert(records(rng, n=5, prefix="d"))
     store.commit()
-    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["CURRENT", "base-000003", "delta-000004.npz"]
+    files = sorted(p.name for p in (tmp_path / "s").iterdir())
+    assert files == ["CURRENT", "base-000003", "delta-000004.npz", "state-000003.json", "state-000004.json"]
     assert open_store("faiss", tmp_path / "s", DIMS, small).count() == 175
 
 

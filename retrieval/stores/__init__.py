@@ -39,7 +39,9 @@ def open_store(
 ) -> VectorStore:
     """The store at ``location``; ``version`` reopens an earlier commit of a store with snapshots."""
     cls = store_class(name)
-    return cls(location, dims, settings, version=version) if version else cls(location, dims, settings)
+    return (
+        cls(location, dims, settings, version=version) if version and cls.snapshots else cls(location, dims, settings)
+    )
 
 
 __all__ = ["Filters", "VectorStore", "matches", "open_store", "store_class"]

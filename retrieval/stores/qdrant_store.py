@@ -31,7 +31,8 @@ import orjson
 
 from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
-from pathatlas.retrieval.stores.base import Filters, ScoredIds, VectorStore, write_atomic
+from pathatlas.retrieval.durable import write_atomic
+from pathatlas.retrieval.stores.base import Filters, ScoredIds, VectorStore
 from pathatlas.settings import Settings
 
 NAMESPACE = uuid.UUID("6f0c2a52-6d1e-4c55-9d0e-3f4b1f5a2b7c")
