@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     qdrant_api_key: str | None = None
     qdrant_collection: str | None = Field(None, description="Collection on a Qdrant server; defaults to 'pathatlas'.")
     device: str = Field("cpu", description="Torch device for encoders: cpu, cuda, auto.")
+    joint_heads: Path | None = Field(
+        None, description="Folder of joint heads from `pathatlas train-joint`; unset means the shipped weights."
+    )
 
     batch_size: int = Field(32, ge=1)
     hnsw_threshold: int = Field(20_000, ge=1, description="FAISS spaces above this many vectors use HNSW.")
@@ -69,6 +72,10 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
 
     def fusion_weights(self) -> dict[str, float]:
         return {
