@@ -125,7 +125,6 @@ RECIPES = {
     "plain": ImageRecipe(),
     "centre-crop": ImageRecipe((ImagePass("crop"),), normalise="lite"),
     "whole+flips": ImageRecipe((ImagePass(), ImagePass(flip="h"), ImagePass(flip="v"))),
-    "tiles": ImageRecipe((ImagePass("tiles"),)),
 }
 """``plain``: the baseline of every image benchmark, the whole image squashed to 224 x 224, ImageNet mean/std,
 mean pooled. ``centre-crop``: what ``visual`` meant up to pathatlas-joint-v1. ``whole+flips``: ``plain``
