@@ -29,6 +29,9 @@ class Settings(BaseSettings):
         description="Extra Source classes ('py:package.module.Class'), asked before pdf and cases.",
     )
     device: str = Field("cpu", description="Torch device for encoders: cpu, cuda, auto.")
+    joint_heads: Path | None = Field(
+        None, description="Folder of joint heads from `pathatlas train-joint`; unset means the shipped weights."
+    )
 
     batch_size: int = Field(32, ge=1)
     hnsw_threshold: int = Field(20_000, ge=1, description="FAISS spaces above this many vectors use HNSW.")
@@ -95,6 +98,10 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
 
     def fusion_weights(self) -> dict[str, float]:
         return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,19 +85,43 @@ class ImageItem:
     page: int | None = None
 
 
-def read_figures(path: Path) -> list[ImageItem]:
-    """A figures JSONL (shared OpenStax format); groups are modules, so a module is never split."""
+def read_figures(path: Path, context: bool = False) -> list[ImageItem]:
+    """A figures JSONL (shared OpenStax format); groups are modules, so a module is never split.
+
+    ``texts`` are "title: caption" (the benchmark's query) and the alt text; with ``context``, also the
+    sentences of the module text (``modules.jsonl`` beside the file) that cite the figure by its label.
+    """
+    rows = read_jsonl(path)
+    citing = figure_citations(path.parent / "modules.jsonl", rows) if context else {}
     items = []
-    for row in read_jsonl(path):
+    for row in rows:
         title_caption = f"{row.get('title') or ''}: {row.get('caption') or ''}".strip(": ")
         texts = [t for t in (title_caption, row.get("alt")) if t]
         if texts:
+            texts += citing.get(row["figure_id"], [])
             items.append(
                 ImageItem(
                     path.parent / row["image"], texts, row.get("module") or row["figure_id"], page=row.get("pdf_page")
                 )
             )
     return items
+
+
+def figure_citations(modules: Path, figures: list[dict[str, Any]], limit: int = 3) -> dict[str, list[str]]:
+    """Figure id to up to ``limit`` sentences of its module that cite its label ("... (Figure 1.2)")."""
+    if not modules.is_file():
+        return {}
+    texts = {row["module"]: row.get("text") or "" for row in read_jsonl(modules)}
+    out: dict[str, list[str]] = {}
+    for row in figures:
+        label = row.get("label")
+        if not label:
+            continue
+        pattern = re.compile(rf"{re.escape(label)}(?![0-9])")
+        sentences = re.split(r"(?<=[.!?])\s+|\n", texts.get(row.get("module"), ""))
+        cited = [s.strip() for s in sentences if pattern.search(s) and not s.startswith(f"{label}.")]
+        out[row["figure_id"]] = [s for s in cited if len(s.split()) >= 5][:limit]
+    return out
 
 
 def read_cases(path: Path, diagnosed_only: bool = True) -> list[ImageItem]:

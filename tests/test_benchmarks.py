@@ -51,6 +51,14 @@ def test_retrieval_bench_document_and_plot(tmp_path, settings):
     # Synthetic patterns are easy for raw image features; chance is not (2 relevant among 11 candidates).
     assert label["methods"]["visual"]["mrr"] > label["methods"]["chance"]["mrr"] + 0.3
     assert label["methods"]["visual"]["precision@10"] == pytest.approx(0.2)  # both relevant found
+    # Every image task carries the plain whole-image kNN baseline and names its default; over every query
+    # only training-free methods are scored, the trained joint space only in the held-out twin task.
+    for name in ("image_to_image_case", "image_to_image_label"):
+        assert tasks[name]["baselines"] == ["plain-knn", "chance"] and "plain-knn" in tasks[name]["methods"]
+        assert tasks[name]["default"] == "visual" and "joint" not in tasks[name]["methods"]
+        held_out = tasks[f"{name}:held-out"]
+        assert held_out["default"] == "visual+joint" and {"joint", "plain-knn"} <= set(held_out["methods"])
+    assert label["methods"]["plain-knn"]["mrr"] > label["methods"]["chance"]["mrr"]
     json.dumps(result)
     plot_curves(result, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").stat().st_size > 10_000

@@ -123,3 +123,80 @@ class HashEncoder(Encoder):
 
     def encode_image(self, images):
         return {}
+
+
+def wide_slide(edge_colour):
+    """A 3:1 slide screenshot: a pattern in the middle third and a solid block filling the left third."""
+    canvas = Image.new("RGB", (672, 224), (245, 245, 245))
+    canvas.paste(draw_pattern("glands", 5).resize((224, 224)), (224, 0))
+    canvas.paste(Image.new("RGB", (224, 224), edge_colour), (0, 0))
+    return canvas
+
+
+@pytest.fixture(scope="session")
+def centre_crop_tower():
+    from pathatlas.retrieval.encoders.towers import RECIPES, EfficientNetTower
+
+    return EfficientNetTower("cpu", RECIPES["centre-crop"])
+
+
+def test_visual_features_see_the_whole_image(default_encoder, centre_crop_tower):
+    blue, red = wide_slide((30, 40, 200)), wide_slide((200, 40, 30))
+    visual = default_encoder.image_tower([blue, red])
+    cropped = centre_crop_tower([blue, red])
+    # The centre crop never sees the left third: its features cannot tell the two apart; ``visual`` does.
+    assert np.allclose(cropped[0], cropped[1], atol=1e-5)
+    assert np.linalg.norm(visual[0] - visual[1]) > 0.05 * np.linalg.norm(visual[0])
+
+
+def test_image_passes_keep_the_whole_image_and_are_deterministic():
+    from pathatlas.retrieval.encoders.towers import ImagePass
+
+    image = wide_slide((30, 40, 200))
+    squashed = ImagePass().images(image)[0]
+    assert squashed.size == (224, 224) and np.asarray(squashed)[112, 10, 2] > 150  # the blue left edge survives
+    padded = ImagePass("pad").images(image)[0]
+    assert padded.size == (224, 224) and np.asarray(padded)[112, 10, 2] > 150
+    assert ImagePass("crop").images(image)[0].getpixel((10, 112)) != padded.getpixel((10, 112))
+    tiles = ImagePass("tiles").images(image)
+    assert [t.size for t in tiles] == [(224, 224)] * 4
+    whole = np.asarray(image.resize((448, 448), Image.BICUBIC))
+    assert np.array_equal(np.asarray(tiles[3]), whole[224:, 224:])
+    mirrored = ImagePass(flip="h").images(image)[0]
+    assert np.array_equal(np.asarray(mirrored), np.asarray(squashed)[:, ::-1])
+    flipped = ImagePass(flip="v").images(image)[0]
+    assert np.array_equal(np.asarray(flipped), np.asarray(squashed)[::-1])
+    aspect = ImagePass("aspect").images(image)[0]
+    assert aspect.size == (448, 149)  # longer side capped at twice 224, ratio kept
+
+
+def test_visual_recipe_is_the_mean_of_its_passes_and_deterministic(default_encoder):
+    tower = default_encoder.image_tower
+    images = [draw_pattern("koilocytes", 3), wide_slide((30, 40, 200))]
+    first, again = tower(images), tower(images)
+    assert np.array_equal(first, again)
+    passes = [tower.pass_features([i.convert("RGB") for i in images], p) for p in tower.recipe.passes]
+    assert len(passes) > 1 and np.allclose(first, np.mean(passes, axis=0), atol=1e-5)
+
+
+def test_feature_cache_encodes_each_file_once_and_notices_changes(tmp_path, default_encoder):
+    from pathatlas.retrieval.encoders.features import cache_file, recipe_views
+    from pathatlas.retrieval.encoders.towers import RECIPES, VISUAL
+    from pathatlas.settings import Settings
+
+    settings = Settings(home=tmp_path / "home")
+    paths = []
+    for n, pattern in enumerate(("glands", "koilocytes")):
+        paths.append(tmp_path / f"{pattern}.png")
+        draw_pattern(pattern, n).save(paths[-1])
+    views = recipe_views(paths, VISUAL, settings)
+    assert views.shape == (2, len(RECIPES[VISUAL].passes), 1280)
+    # View means are exactly what the encoder's tower computes for the same files.
+    assert np.allclose(views.mean(axis=1), default_encoder.image_tower([Image.open(p) for p in paths]), atol=1e-4)
+    store = cache_file(settings, RECIPES[VISUAL].passes[0], RECIPES[VISUAL])
+    stamp = store.stat().st_mtime_ns
+    assert np.array_equal(recipe_views(paths[::-1], VISUAL, settings), views[::-1])  # served from the cache
+    assert store.stat().st_mtime_ns == stamp
+    draw_pattern("small-blue-cells", 9).save(paths[0])  # the file changed: encoded again
+    changed = recipe_views(paths, VISUAL, settings)
+    assert not np.allclose(changed[0], views[0]) and np.array_equal(changed[1], views[1])

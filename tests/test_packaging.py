@@ -27,7 +27,7 @@ def test_wheel_installs_one_namespace_and_imports_outside_the_checkout(tmp_path)
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith((".dist-info", ".data"))}
     assert top_level == {"pathatlas"}, top_level
-    assert "pathatlas/retrieval/encoders/weights/pathatlas-joint-v1.safetensors" in names
+    assert "pathatlas/retrieval/encoders/weights/pathatlas-joint-v2.safetensors" in names
     assert "pathatlas/ui/streamlit_app.py" in names
 
     target = tmp_path / "site"

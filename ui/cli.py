@@ -357,18 +357,23 @@ def demo(
 @friendly_errors
 def train_joint(
     data: Annotated[Path, typer.Option(help="The shared data folder.")] = Path("../shared/data"),
-    out: Annotated[Path | None, typer.Option(help="Where to write the weights (default: the package's own).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the weights (default: <PATHATLAS_HOME>/models/<name>/).")
+    ] = None,
+    name: Annotated[str, typer.Option(help="Name of the trained heads.")] = "pathatlas-joint-v2",
     epochs: Annotated[int, typer.Option()] = 60,
     seed: Annotated[int, typer.Option()] = 0,
 ):
-    """Train the pathatlas-joint-v1 heads from ../shared/data (deterministic for a seed)."""
-    from pathatlas.retrieval.encoders.joint_heads import WEIGHTS_DIR
+    """Train joint heads from ../shared/data (deterministic for a seed); use them with PATHATLAS_JOINT_HEADS."""
     from pathatlas.retrieval.encoders.training import TrainConfig, train
 
     if not data.is_dir():
         raise BadInputError(f"no data folder at {data}")
-    summary = train(data, settings_for(), TrainConfig(epochs=epochs, seed=seed), out or WEIGHTS_DIR)
+    settings = settings_for()
+    folder = out or settings.models_dir / name
+    summary = train(data, settings, TrainConfig(epochs=epochs, seed=seed), folder, name)
     console.print_json(json.dumps({k: v for k, v in summary.items() if k != "config"}))
+    console.print(f"wrote {folder}; use it with PATHATLAS_JOINT_HEADS={folder}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

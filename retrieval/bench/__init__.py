@@ -31,12 +31,14 @@ def run_retrieval_bench(
         images = ImageSet(items, encoder, settings, split)
         # One case file gives the plain task names; several are told apart by their folder names.
         suffix = f":{path.parent.name}" if len(cases) > 1 else ""
+        spaces = encoder.image_spaces
         if any(sum(j.group == i.group for j in items) > 1 for i in items):
-            tasks["image_to_image_case" + suffix] = image_to_image(images, lambda a, b: a.group == b.group)
-        if any(i.label for i in items):
-            tasks["image_to_image_label" + suffix] = image_to_image(
-                images, lambda a, b: a.label is not None and a.label == b.label
+            tasks.update(
+                image_to_image(images, lambda a, b: a.group == b.group, "image_to_image_case" + suffix, spaces)
             )
+        if any(i.label for i in items):
+            same_label = lambda a, b: a.label is not None and a.label == b.label  # noqa: E731
+            tasks.update(image_to_image(images, same_label, "image_to_image_label" + suffix, spaces))
     if mcq is not None:
         if index is None:
             raise ValueError("text_to_page needs --index: an index of the book the questions cite")

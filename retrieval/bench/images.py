@@ -6,14 +6,22 @@
 - image_to_image_label: an image to images of the same diagnosis (precision@10).
 
 Image tasks encode the dataset's own images into an in-memory exact index (the same inner products a
-FAISS flat index computes). Queries come from the validation part (``is_validation``) unless ``split`` is
-"all" (items without any description, which training never sees, are held out too); the gallery is
-always the whole file, so training images stay in as distractors.
+FAISS flat index computes); the gallery is always the whole file, so training images stay in as
+distractors. Every task names its ``default`` method (what search does for that query) and its
+``baselines``: ``chance`` everywhere, and for image to image ``plain-knn``: cosine kNN on EfficientNet-Lite0
+features of the whole image squashed to 224 x 224 (ImageNet mean/std, mean pooled; ``towers.RECIPES["plain"]``).
+
+Queries: ``split="val"`` takes the held-out part (``is_validation`` groups, and items without any
+description, which training never sees). ``split="all"`` adds, for image to image, the same task over every
+query (e.g. all atlas images with a case partner) with the methods that learned nothing from the data
+(``visual``, ``plain-knn``, chance); methods with trained heads (``joint`` and its fusions) are reported on
+held-out queries only, in the ``...:held-out`` task, so no row ever scores images the heads were trained on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -21,11 +29,16 @@ from tqdm.auto import tqdm
 
 from pathatlas.retrieval.bench.common import chance, summarise
 from pathatlas.retrieval.datasets import ImageItem, is_validation
-from pathatlas.retrieval.encoders import Encoder
+from pathatlas.retrieval.encoders import Encoder, l2_normalise
+from pathatlas.retrieval.encoders.default import DefaultEncoder
+from pathatlas.retrieval.encoders.features import recipe_views
+from pathatlas.retrieval.encoders.towers import VISUAL
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k
 from pathatlas.settings import Settings
+
+PLAIN = "plain-knn"
 
 
 class ImageSet:
@@ -33,24 +46,41 @@ class ImageSet:
 
     def __init__(self, items: list[ImageItem], encoder: Encoder, settings: Settings, split: str):
         self.items = items
-        images = (open_image(i.path, settings.max_image_pixels) for i in items)
+        self.settings = settings
+        self.learned: tuple[str, ...] = ()
+        """Spaces made by heads trained on these datasets (PathAtlas's own): scored on held-out queries only."""
+        if isinstance(encoder, DefaultEncoder):  # backbone features cached per file, heads applied afresh
+            views = recipe_views([i.path for i in items], VISUAL, settings)
+            self.vectors = encoder.embed_image_features(views.mean(axis=1))
+            self.learned = ("joint",)
+        else:
+            self.vectors = self._encode(encoder)
+        self.held_out = [n for n, i in enumerate(items) if is_validation(i.group) or not i.texts]
+        self.queries = list(range(len(items))) if split == "all" else self.held_out
+        self.split = split
+
+    def _encode(self, encoder: Encoder) -> dict[str, np.ndarray]:
+        images = (open_image(i.path, self.settings.max_image_pixels) for i in self.items)
         chunks: dict[str, list[np.ndarray]] = {}
         batch: list = []
-        for image in tqdm(images, total=len(items), desc="encode images", leave=False):
+        for image in tqdm(images, total=len(self.items), desc="encode images", leave=False):
             batch.append(image)
             if len(batch) == 64:
                 self._add(chunks, encoder.encode_image(batch))
                 batch = []
         if batch:
             self._add(chunks, encoder.encode_image(batch))
-        self.vectors = {space: np.concatenate(parts) for space, parts in chunks.items()}
-        # Held out: validation groups, and items with no description (training never sees those).
-        self.queries = [n for n, i in enumerate(items) if split == "all" or is_validation(i.group) or not i.texts]
+        return {space: np.concatenate(parts) for space, parts in chunks.items()}
 
     @staticmethod
     def _add(chunks, embeddings):
         for space, array in embeddings.items():
             chunks.setdefault(space, []).append(array)
+
+    @cached_property
+    def plain(self) -> np.ndarray:
+        """The plain baseline's vectors (cached like every backbone feature)."""
+        return l2_normalise(recipe_views([i.path for i in self.items], "plain", self.settings)[:, 0])
 
 
 def rank_all(scores: np.ndarray, is_relevant: Callable[[int, int], bool], exclude_self: bool) -> list[int | None]:
@@ -68,7 +98,7 @@ def cross_modal(figures: list[ImageItem], images: ImageSet, encoder: Encoder) ->
     captions = [i.texts[0] for i in figures]
     text_vectors = encoder.encode_text(captions)
     same_caption = [[captions[c] == captions[q] for c in range(len(figures))] for q in range(len(figures))]
-    queries = images.queries
+    queries = images.held_out if images.learned else images.queries  # captions the heads learned are not queries
     out: dict[str, Any] = {}
     for task in ("text_to_image", "image_to_text"):
         methods: dict[str, Any] = {}
@@ -80,36 +110,58 @@ def cross_modal(figures: list[ImageItem], images: ImageSet, encoder: Encoder) ->
             methods[space] = summarise(rank_all(scores, lambda r, c: same_caption[queries[r]][c], False))
         counts = [sum(same_caption[q]) for q in queries]
         methods["chance"] = chance(len(figures), counts)
-        out[task] = {"n": len(queries), "methods": methods}
+        default = shared[0] if shared else "chance"
+        out[task] = {"n": len(queries), "methods": methods, "default": default, "baselines": ["chance"]}
     return out
 
 
-def image_to_image(images: ImageSet, relevant: Callable[[ImageItem, ImageItem], bool]) -> dict[str, Any]:
-    """Same-case (or same-label) retrieval in each image space, their RRF fusion, and chance."""
-    items = images.items
-    queries = [q for q in images.queries if any(relevant(items[q], items[c]) for c in range(len(items)) if c != q)]
-    per_space: dict[str, np.ndarray] = {s: v[queries] @ v.T for s, v in images.vectors.items()}
-    for scores, q in ((s, q) for s in per_space.values() for q in range(len(queries))):
-        scores[q, queries[q]] = -np.inf  # a query never retrieves itself
-    methods: dict[str, Any] = {}
-    flags_by_method: dict[str, list[list[bool]]] = {}
-    orders: dict[str, list[list[int]]] = {
-        s: [list(np.argsort(-row))[: len(items) - 1] for row in scores] for s, scores in per_space.items()
+def image_to_image(
+    images: ImageSet, relevant: Callable[[ImageItem, ImageItem], bool], task: str, default_spaces: tuple[str, ...]
+) -> dict[str, Any]:
+    """The task on held-out queries with every method; with split "all", also on every query without the
+    learned spaces (``task`` over all queries, ``task:held-out`` over held-out ones)."""
+    if images.split != "all":
+        return {task: ranked_methods(images, images.held_out, relevant, default_spaces)}
+    if not images.learned:
+        return {task: ranked_methods(images, images.queries, relevant, default_spaces)}
+    training_free = {s: v for s, v in images.vectors.items() if s not in images.learned}
+    return {
+        task: ranked_methods(images, images.queries, relevant, tuple(training_free), training_free),
+        f"{task}:held-out": ranked_methods(images, images.held_out, relevant, default_spaces),
     }
-    if len(orders) > 1:
+
+
+def ranked_methods(
+    images: ImageSet,
+    candidates: list[int],
+    relevant: Callable[[ImageItem, ImageItem], bool],
+    default_spaces: tuple[str, ...],
+    vectors: dict[str, np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """Each image space, their RRF fusion (what search does with an image query), plain kNN and chance."""
+    items = images.items
+    spaces = {s: v for s, v in (vectors or images.vectors).items() if s in default_spaces}
+    queries = [q for q in candidates if any(relevant(items[q], items[c]) for c in range(len(items)) if c != q)]
+    orders: dict[str, list[list[int]]] = {}
+    for name, vecs in {**spaces, PLAIN: images.plain}.items():
+        scores = vecs[queries] @ vecs.T
+        scores[np.arange(len(queries)), queries] = -np.inf  # a query never retrieves itself
+        orders[name] = [list(np.argsort(-row))[: len(items) - 1] for row in scores]
+    default = "+".join(spaces)
+    if len(spaces) > 1:
         fused = []
         for r in range(len(queries)):
-            rankings = {s: [(str(c), 0.0) for c in orders[s][r][:200]] for s in orders}
+            rankings = {s: [(str(c), 0.0) for c in orders[s][r][:200]] for s in spaces}
             fused.append([int(rid) for rid, _, _ in reciprocal_rank_fusion(rankings, {})])
-        orders["+".join(orders)] = fused
+        orders[default] = fused
+    methods: dict[str, Any] = {}
     for name, ranked in orders.items():
         flags = [[relevant(items[queries[r]], items[c]) for c in ranked[r]] for r in range(len(queries))]
         ranks = [first_relevant_rank(range(len(f)), f.__getitem__) for f in flags]
         methods[name] = {**summarise(ranks), "precision@10": precision_at_k(flags, 10)}
-        flags_by_method[name] = flags
     counts = [sum(relevant(items[q], items[c]) for c in range(len(items)) if c != q) for q in queries]
     methods["chance"] = {
         **chance(len(items) - 1, counts),
         "precision@10": float(np.mean([c / (len(items) - 1) for c in counts])) if counts else 0.0,
     }
-    return {"n": len(queries), "methods": methods}
+    return {"n": len(queries), "methods": methods, "default": default, "baselines": [PLAIN, "chance"]}

@@ -1,5 +1,9 @@
-"""The embedded default: MiniLM for text, EfficientNet-Lite0 for images, both from pip wheels, plus the
-shipped pathatlas-joint-v1 heads that map both into one ``joint`` space (see ``joint_heads.py``)."""
+"""The embedded default: MiniLM for text, EfficientNet-Lite0 for images, both from pip wheels, plus
+joint heads that map both into one ``joint`` space (see ``joint_heads.py``): the shipped
+pathatlas-joint-v2, or the user's own from ``PATHATLAS_JOINT_HEADS``.
+
+``visual`` is EfficientNet-Lite0 on the whole image (``towers.VISUAL``: squashed to 224 x 224, never
+cropped, ImageNet mean/std, mean pooled, averaged with its flips), L2-normalised."""
 
 from __future__ import annotations
 
@@ -7,12 +11,21 @@ import threading
 from collections.abc import Sequence
 from functools import cached_property
 
+import numpy as np
 import torch
 from PIL import Image
 
+from pathatlas.errors import BadInputError
 from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise, run_batched
-from pathatlas.retrieval.encoders.joint_heads import JointHeads
-from pathatlas.retrieval.encoders.towers import EFFICIENTNET_DIM, MINILM_DIM, EfficientNetTower, MiniLMTower
+from pathatlas.retrieval.encoders.joint_heads import JointHeads, load_heads
+from pathatlas.retrieval.encoders.towers import (
+    EFFICIENTNET_DIM,
+    MINILM_DIM,
+    RECIPES,
+    VISUAL,
+    EfficientNetTower,
+    MiniLMTower,
+)
 from pathatlas.settings import Settings
 
 
@@ -22,7 +35,12 @@ class DefaultEncoder(Encoder):
     def __init__(self, settings: Settings, heads: JointHeads | None = None):
         self.settings = settings
         self._loading = threading.Lock()
-        self.heads = heads if heads is not None else JointHeads.load()
+        self.heads = heads if heads is not None else load_heads(settings.joint_heads)
+        if self.heads is not None and self.heads.config.image_recipe != VISUAL:
+            raise BadInputError(
+                f"joint heads were trained on {self.heads.config.image_recipe!r} image features, but visual "
+                f"features are {VISUAL!r}: retrain them with `pathatlas train-joint`"
+            )
         self.dims = {"text": MINILM_DIM, "visual": EFFICIENTNET_DIM}
         self.text_spaces, self.image_spaces = ("text",), ("visual",)
         if self.heads is not None:
@@ -42,7 +60,7 @@ class DefaultEncoder(Encoder):
     @cached_property
     def image_tower(self) -> EfficientNetTower:
         with self._loading:
-            return self.__dict__.get("image_tower") or EfficientNetTower(self.settings.device)
+            return self.__dict__.get("image_tower") or EfficientNetTower(self.settings.device, RECIPES[VISUAL])
 
     @torch.inference_mode()
     def encode_text(self, texts: Sequence[str]) -> Embeddings:
@@ -59,9 +77,12 @@ class DefaultEncoder(Encoder):
             return self.empty(self.image_spaces)
         return run_batched(images, self.settings.batch_size, self._image_batch, "images")
 
-    @torch.inference_mode()
     def _image_batch(self, images: Sequence[Image.Image]) -> Embeddings:
-        features = self.image_tower(images)
+        return self.embed_image_features(self.image_tower(images))
+
+    @torch.inference_mode()
+    def embed_image_features(self, features: np.ndarray) -> Embeddings:
+        """Every image space from raw ``visual``-recipe features (what benchmarks compute once and cache)."""
         out = {"visual": l2_normalise(features)}
         if self.heads is not None:
             out["joint"] = self.heads.embed_images(torch.from_numpy(features)).numpy()

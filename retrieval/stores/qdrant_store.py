@@ -30,8 +30,8 @@ import numpy as np
 import orjson
 
 from pathatlas.errors import PathAtlasError
-from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
 from pathatlas.retrieval.durable import write_atomic
+from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
 from pathatlas.retrieval.stores.base import Filters, ScoredIds, VectorStore
 from pathatlas.settings import Settings
 
