@@ -39,7 +39,7 @@ class Settings(BaseSettings):
 
     answerer: str = Field("offline", description="Answerer for ask and bench qa: offline or llm.")
     agent_rounds: int = Field(
-        1, ge=1, description="Search rounds the agent may take (a second round did not measurably help on dev)."
+        1, ge=1, description="Search rounds the agent may take (a second round is not shown to help on dev)."
     )
     agent_k: int = Field(8, ge=1, description="Hits each sub-query keeps as evidence.")
     llm_provider: str = Field("openai", description="openai (any OpenAI-compatible server) or ollama.")
