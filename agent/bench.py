@@ -234,7 +234,8 @@ class QABench:
                 if hit is not None:
                     hits.append(hit)
                 no_cite += mode != "no-rag" and not answer.cited
-                quoted = quoted_verbatim(answer, self.pages) if mode != "no-rag" and item.kind == "mcq" else None
+                text_mcq = item.kind == "mcq" and item.question.image is None
+                quoted = quoted_verbatim(answer, self.pages) if mode != "no-rag" and text_mcq else None
                 if quoted is not None:
                     verbatim.append(quoted)
                 if refit and item.kind == "mcq" and item.question.image is None:

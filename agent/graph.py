@@ -138,7 +138,7 @@ def fuse_ranks(found: dict[str, Evidence], weights: dict[str, float]) -> None:
 class Agent:
     searcher: Searcher
     answerer: Answerer
-    max_rounds: int = 2
+    max_rounds: int = 1
     k: int = 8
     exclude_ids: set[str] = field(default_factory=set)
     """Records never used as evidence (a benchmark excludes the query's own image)."""

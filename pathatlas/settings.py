@@ -61,7 +61,9 @@ class Settings(BaseSettings):
     candidates: int = Field(100, ge=1, description="Hits each ranker contributes before fusion.")
 
     answerer: str = Field("offline", description="Answerer for ask and bench qa: offline or llm.")
-    agent_rounds: int = Field(2, ge=1, description="Search rounds the agent may take.")
+    agent_rounds: int = Field(
+        1, ge=1, description="Search rounds the agent may take (a second round is not shown to help on dev)."
+    )
     agent_k: int = Field(8, ge=1, description="Hits each sub-query keeps as evidence.")
     llm_provider: str = Field("openai", description="openai (any OpenAI-compatible server) or ollama.")
     llm_base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8080/v1 for llama.cpp or vLLM.")

@@ -8,7 +8,15 @@ from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.evidence import evidence_sentences, option_quotes, score_sentences
 from pathatlas.agent.plan import Reading, read_question
 from pathatlas.agent.questions import Answer, Evidence, Question
-from pathatlas.agent.scoring import VOTE_WEIGHT, diagnosis_votes, option_features, option_logits, rescale, softmax
+from pathatlas.agent.scoring import (
+    FEATURES,
+    VOTE_WEIGHT,
+    diagnosis_votes,
+    option_features,
+    option_logits,
+    rescale,
+    softmax,
+)
 from pathatlas.agent.writing import annotate
 from pathatlas.retrieval.encoders import Encoder
 
@@ -58,9 +66,11 @@ class OfflineAnswerer(Answerer):
             return self._open(question, reading, evidence)
         features, quotes = self.features(question, reading, evidence)
         negated = reading.negated and question.image is None
+        votes = diagnosis_votes(question.options, evidence) if question.image is not None else np.zeros(len(features))
+        if votes.any():  # similar cases decide; the question-option similarity alone says nothing about the image
+            features[:, FEATURES.index("prior")] = 0.0
         logits = option_logits(features, negated, *([self.weights] if self.weights is not None else []))
-        if question.image is not None:
-            logits = logits + VOTE_WEIGHT * rescale(diagnosis_votes(question.options, evidence))
+        logits = logits + VOTE_WEIGHT * rescale(votes)
         probs = softmax(logits)
         choice = int(np.argmax(probs))
         answer = Answer(
