@@ -66,6 +66,9 @@ def valid_unicode(text: str) -> str:
 
 
 QueryText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS), AfterValidator(valid_unicode)]
+OptionText = Annotated[
+    str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S"), AfterValidator(valid_unicode)
+]
 
 
 class SearchRequest(BaseModel):
@@ -80,8 +83,8 @@ class SearchResponse(BaseModel):
 
 class AskRequest(BaseModel):
     question: QueryText
-    options: list[Annotated[str, Field(max_length=MAX_QUERY_CHARS), AfterValidator(valid_unicode)]] = Field(
-        default_factory=list, max_length=10
+    options: list[Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS), AfterValidator(valid_unicode)]] = (
+        Field(default_factory=list, max_length=10)
     )
 
 
