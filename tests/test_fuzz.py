@@ -3,14 +3,12 @@ the token; hypothesis properties of the parsers that guard input (filters, zip m
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 import zipfile
 
+import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
@@ -19,9 +17,9 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.crash import HashingEncoder, make_pdf
 from pathatlas.retrieval.records import FILTER_FIELDS
 from pathatlas.settings import Settings
-from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.uploads import member_problem
 from pathatlas.ui.cli import parse_filters, parse_options
+from tests.servers import running_service
 
 TOKEN = "fuzz-token"
 SLOWEST_S = 10.0
@@ -37,24 +35,13 @@ def service(tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz")
     config = Settings(home=root / "home", index=root / "index", encoder=HashingEncoder.name, api_token=TOKEN,
                       max_upload_mb=1)  # fmt: skip
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    import httpx
-
-    base = f"http://127.0.0.1:{port}"
-    pdf = make_pdf(root / "book.pdf", 3, "fuzz").read_bytes()
-    job = httpx.post(f"{base}/jobs", files={"file": ("book.pdf", pdf)}, headers={"Authorization": f"Bearer {TOKEN}"})
-    while httpx.get(f"{base}/jobs/{job.json()['id']}").json()["status"] in ("queued", "running"):
-        time.sleep(0.1)
-    yield base
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running_service(config) as base:
+        pdf = make_pdf(root / "book.pdf", 3, "fuzz").read_bytes()
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        job = httpx.post(f"{base}/jobs", files={"file": ("book.pdf", pdf)}, headers=auth)
+        while httpx.get(f"{base}/jobs/{job.json()['id']}").json()["status"] in ("queued", "running"):
+            time.sleep(0.1)
+        yield base
 
 
 @pytest.fixture(scope="module")
