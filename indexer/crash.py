@@ -275,8 +275,9 @@ def run_crash_trials(store: str, trials: int, workdir: Path | None = None, seed:
             return report
         if trials >= len(points):  # every crash point at least once
             chosen = [points[i % len(points)] for i in range(trials)]
-        else:
-            chosen = [points[i] for i in sorted(rng.choice(len(points), trials, replace=False))]
+        else:  # spread evenly over every scenario's steps, starting at a random offset
+            offset = rng.uniform(0, len(points) / trials)
+            chosen = [points[int(offset + i * len(points) / trials)] for i in range(trials)]
         for scenario, start, clean, step in chosen:
             shutil.copytree(start, work, symlinks=True)
             run = partial(_cli, scenario.args(lib, index))

@@ -163,6 +163,8 @@ class Index:
         self.settings = settings
         self.lock = threading.RLock()
         self.generation = Generation.read(path / POINTER_FILE)
+        if not (path / POINTER_FILE).is_file() and (path / "store").exists():
+            shutil.rmtree(path / "store")  # written by a run killed before the first commit: never committed
         self.raw_store = self._open_store()
         self.store: VectorStore = self.raw_store if self.raw_store.snapshots else VisibleStore(self.raw_store, self)
         self.lexical = self._load_lexical()

@@ -117,6 +117,9 @@ def valid_unicode(text: str) -> str:
 
 
 QueryText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS), AfterValidator(valid_unicode)]
+OptionText = Annotated[
+    str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S"), AfterValidator(valid_unicode)
+]
 
 
 class SearchRequest(BaseModel):
@@ -153,8 +156,8 @@ class FacetsOut(BaseModel):
 
 class AskRequest(BaseModel):
     question: QueryText
-    options: list[Annotated[str, Field(max_length=MAX_QUERY_CHARS), AfterValidator(valid_unicode)]] = Field(
-        default_factory=list, max_length=10
+    options: list[Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS), AfterValidator(valid_unicode)]] = (
+        Field(default_factory=list, max_length=10)
     )
 
 

@@ -1,0 +1,112 @@
+"""The OpenAPI document is the API: schemathesis (all its checks) against a running service, with and without
+the token; hypothesis properties of the parsers that guard input (filters, zip member names, options)."""
+
+from __future__ import annotations
+
+import time
+import zipfile
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis.checks import positive_data_acceptance
+
+from pathatlas.errors import BadInputError
+from pathatlas.indexer.crash import HashingEncoder, make_pdf
+from pathatlas.retrieval.records import FILTER_FIELDS
+from pathatlas.settings import Settings
+from pathatlas.ui.api.uploads import member_problem
+from pathatlas.ui.cli import parse_filters, parse_options
+from tests.servers import running_service
+
+TOKEN = "fuzz-token"
+SLOWEST_S = 10.0
+"""No response may take longer (generous: the machine is shared and index jobs run meanwhile)."""
+EXAMPLES = 8
+"""Examples per operation and token state (14 operations x 2), plus schemathesis's own coverage cases."""
+FILE_UPLOADS = {"/search/image", "/ask/image", "/jobs"}
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """A real uvicorn server on loopback with a small indexed PDF, hashing encoder, token configured."""
+    root = tmp_path_factory.mktemp("fuzz")
+    config = Settings(home=root / "home", index=root / "index", encoder=HashingEncoder.name, api_token=TOKEN,
+                      max_upload_mb=1)  # fmt: skip
+    with running_service(config) as base:
+        pdf = make_pdf(root / "book.pdf", 3, "fuzz").read_bytes()
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        job = httpx.post(f"{base}/jobs", files={"file": ("book.pdf", pdf)}, headers=auth)
+        while httpx.get(f"{base}/jobs/{job.json()['id']}").json()["status"] in ("queued", "running"):
+            time.sleep(0.1)
+        yield base
+
+
+@pytest.fixture(scope="module")
+def api_schema(service):
+    return schemathesis.openapi.from_url(f"{service}/openapi.json")
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+def conforms(case, headers: dict[str, str]) -> None:
+    """No 5xx, no schema or content-type violation, no undocumented status, no slow response."""
+    started = time.perf_counter()
+    # A file part is "schema-valid" whatever its bytes; the service rightly refuses bytes that are not an
+    # image, a PDF or a zip (400), which the positive-data check would count as a rejected valid request.
+    files = case.operation.path in FILE_UPLOADS
+    case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance] if files else [])
+    assert time.perf_counter() - started < SLOWEST_S
+
+
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_every_operation_conforms_with_the_token(case):
+    conforms(case, {"Authorization": f"Bearer {TOKEN}"})
+
+
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_every_operation_conforms_without_a_token(case):
+    conforms(case, {})
+
+
+# -- properties of the input parsers ------------------------------------------------------------------
+values = st.text(st.characters(blacklist_characters=",=", blacklist_categories=("Cs",)), min_size=1).filter(
+    lambda v: v.strip() == v and v
+)
+
+
+@given(st.dictionaries(st.sampled_from(FILTER_FIELDS), st.lists(values, min_size=1, max_size=3), max_size=4))
+def test_filters_round_trip(wanted):
+    items = [f"{field}={','.join(vals)}" for field, vals in wanted.items()]
+    parsed = parse_filters(items)
+    assert parsed == {f: v if len(v) > 1 else v[0] for f, v in wanted.items()}
+
+
+@given(st.text(min_size=1).filter(lambda f: f.strip() and "=" not in f and f.strip() not in FILTER_FIELDS), values)
+def test_unknown_filter_fields_are_named_never_ignored(field, value):
+    with pytest.raises(BadInputError, match="unknown field|use FIELD=VALUE"):
+        parse_filters([f"{field}={value}"])
+
+
+segment = st.text(st.characters(blacklist_characters="/\\\0", blacklist_categories=("Cs",)), min_size=1, max_size=8)
+
+
+@given(st.lists(segment, min_size=1, max_size=5), st.booleans(), st.booleans())
+def test_zip_member_names_never_leave_the_folder(parts, absolute, backslashes):
+    name = ("/" if absolute else "") + ("\\" if backslashes else "/").join(parts)
+    problem = member_problem(zipfile.ZipInfo(name))
+    escapes = absolute or ".." in parts
+    assert (problem is not None) == escapes, (name, problem)
+
+
+@given(st.lists(st.text(min_size=1, max_size=20).filter(lambda t: "=" not in t and t.strip()), min_size=1, max_size=6))
+def test_options_keep_their_order_with_or_without_letters(texts):
+    letters = "ABCDEFGHIJ"
+    assert parse_options(texts) == [t.strip() for t in texts]
+    lettered = [f"{letters[i]}={t}" for i, t in reversed(list(enumerate(texts)))]
+    assert parse_options(lettered) == [t.strip() for t in texts]
