@@ -341,7 +341,8 @@ class FaissStore(VectorStore):
             if state.index is not None and state.live:
                 if state.tombstones:
                     state.rebuild()
-                _write_file(folder / f"{space}.faiss", faiss.serialize_index(state.index).tobytes())
+                faiss.write_index(state.index, str(folder / f"{space}.faiss"))  # no in-memory copy
+                _fsync_file(folder / f"{space}.faiss")
         fsync_dir(folder)
         fsync_dir(self.location)
         return name
@@ -469,14 +470,6 @@ class FaissStore(VectorStore):
         with self._lock:
             return dict(self._revisions)
 
-    def memory_bytes(self) -> dict[str, int]:
-        """Bytes of each space's index as serialised (what it holds in memory), for the benchmark."""
-        with self._lock:
-            return {
-                space: int(faiss.serialize_index(s.index).nbytes) if s.index is not None else 0
-                for space, s in self._spaces.items()
-            }
-
 
 class _Delta:
     """One commit's changes (or the pending ones): upserted records, added vectors, removed keys."""
@@ -504,6 +497,14 @@ def _write_file(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _kind_of(index) -> str:
