@@ -214,7 +214,7 @@ class LexicalIndex:
             indptr = np.concatenate([indptr, np.full(n_terms + 1 - len(indptr), indptr[-1])])
         if dropped and len(docs):
             keep = alive[docs]
-            term_of = np.repeat(np.arange(n_terms), np.diff(indptr))
+            term_of = np.repeat(np.arange(n_terms, dtype=np.int32), np.diff(indptr))
             indptr = np.concatenate([[0], np.cumsum(np.bincount(term_of[keep], minlength=n_terms))])
             docs, tf = docs[keep], tf[keep]
         if new_slots:

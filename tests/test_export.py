@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from pathatlas.corpora.demo import draw_pattern
@@ -36,11 +37,18 @@ def test_export_then_the_same_search_code_runs_against_qdrant(demo_index, sessio
             Query(image=draw_pattern("keratin-pearls", seed=4242), k=3, filters={"kind": "case"}),
             Query(text="granuloma", image=draw_pattern("granuloma", 77), k=5, filters={"organ": "lymph node"}),
         ]
+        faiss_rankings = Searcher(demo_index).rankings(queries)
+        qdrant_rankings = Searcher(exported).rankings(queries)
+        for faiss_ranked, qdrant_ranked in zip(faiss_rankings, qdrant_rankings, strict=True):
+            assert set(qdrant_ranked) == set(faiss_ranked)  # BM25 and every space the query reaches
+            for ranker, expected in faiss_ranked.items():
+                found = qdrant_ranked[ranker]
+                # the same scores rank by rank (equal-score ties may come in either order) and the same records
+                assert [s for _, s in found] == pytest.approx([s for _, s in expected], abs=1e-5), ranker
+                by_id, cut = dict(found), expected[-1][1] + 1e-5 if expected else 0
+                assert all(by_id.get(rid, -9) == pytest.approx(s, abs=1e-5) for rid, s in expected if s > cut), ranker
         for query in queries:
-            faiss_hits = Searcher(demo_index).search(query)
-            qdrant_hits = Searcher(exported).search(query)
-            assert [h.id for h in qdrant_hits] == [h.id for h in faiss_hits]
-            assert [h.citation for h in qdrant_hits] == [h.citation for h in faiss_hits]
+            assert Searcher(exported).search(query)[0].citation == Searcher(demo_index).search(query)[0].citation
     finally:
         exported.close()
 

@@ -304,6 +304,20 @@ def test_source_revisions_change_only_for_touched_sources(store_kind, settings, 
     store.close()
 
 
+def test_qdrant_shard_from_before_revisions_reports_unknown_then_all_sources(settings, tmp_path):
+    rng = np.random.default_rng(10)
+    store = make_store("qdrant-edge", tmp_path / "q", settings)
+    store.upsert(records(rng, n=12, sources=3))
+    store.commit()
+    store.close()
+    (tmp_path / "q" / "revisions.json").unlink()  # as an index written by an older PathAtlas
+    store = make_store("qdrant-edge", tmp_path / "q", settings)
+    assert store.source_revisions() is None  # BM25 then rebuilds from a scan instead of trusting nothing
+    store.delete({"source": "src0"})
+    assert set(store.source_revisions()) == {"src1", "src2"}
+    store.close()
+
+
 def test_quantised_faiss_options_keep_recall_against_exact(settings, tmp_path):
     rng = np.random.default_rng(9)
     centres = unit(rng, 20, 32)

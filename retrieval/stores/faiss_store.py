@@ -321,7 +321,8 @@ class FaissStore(VectorStore):
             previous = dict(self._state)
             version = previous["version"] + 1
             state = {**previous, "version": version, "revisions": self._revisions, "next_key": len(self._ids)}
-            pending_records = len(self._pending.records) + len(self._pending.removed)
+            pending = self._pending.joined()
+            pending_records = len(pending.records) + len(pending.removed)
             if previous["base"] is None or (
                 previous["delta_records"] + pending_records
                 > self.settings.faiss_compact_fraction * max(previous["base_records"], 1)
@@ -329,7 +330,7 @@ class FaissStore(VectorStore):
                 state.update(base=self._write_base(version), deltas=[], delta_records=0, base_records=len(self._keys))
             else:
                 state.update(
-                    deltas=[*previous["deltas"], self._write_delta(version)],
+                    deltas=[*previous["deltas"], self._write_delta(version, pending)],
                     delta_records=previous["delta_records"] + pending_records,
                 )
             document = orjson.dumps(state)
@@ -350,18 +351,19 @@ class FaissStore(VectorStore):
             if state.index is not None and state.live:
                 if state.tombstones:
                     state.rebuild()
-                _write_file(folder / f"{space}.faiss", faiss.serialize_index(state.index).tobytes())
+                faiss.write_index(state.index, str(folder / f"{space}.faiss"))  # no in-memory copy
+                _fsync_file(folder / f"{space}.faiss")
         fsync_dir(folder)
         fsync_dir(self.location)
         return name
 
-    def _write_delta(self, version: int) -> str:
+    def _write_delta(self, version: int, pending: _Delta) -> str:
         name = f"delta-{version:06d}.npz"
         arrays = {
-            "records": np.frombuffer(orjson.dumps(self._pending.records), dtype=np.uint8),
-            "removed": self._pending.removed,
+            "records": np.frombuffer(orjson.dumps(pending.records), dtype=np.uint8),
+            "removed": pending.removed,
         }
-        for space, (keys, vectors) in self._pending.vectors.items():
+        for space, (keys, vectors) in pending.vectors.items():
             arrays[f"keys.{space}"], arrays[f"vectors.{space}"] = keys, vectors
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
@@ -498,14 +500,6 @@ class FaissStore(VectorStore):
         with self._lock:
             return dict(self._revisions)
 
-    def memory_bytes(self) -> dict[str, int]:
-        """Bytes of each space's index as serialised (what it holds in memory), for the benchmark."""
-        with self._lock:
-            return {
-                space: int(faiss.serialize_index(s.index).nbytes) if s.index is not None else 0
-                for space, s in self._spaces.items()
-            }
-
 
 class _Delta:
     """One commit's changes (or the pending ones): upserted records, added vectors, removed keys."""
@@ -514,18 +508,22 @@ class _Delta:
         self.records: list[tuple[str, int, dict[str, Any]]] = records if records is not None else []
         self.removed: np.ndarray = removed if removed is not None else np.zeros(0, dtype=np.int64)
         self.vectors: dict[str, tuple[np.ndarray, np.ndarray]] = vectors if vectors is not None else {}
+        self.more: list[_Delta] = []  # later changes, joined once at commit (joining per write is quadratic)
 
     def empty(self) -> bool:
-        return not self.records and not len(self.removed)
+        return all(not d.records and not len(d.removed) for d in [self, *self.more])
 
     def extend(self, other: _Delta) -> None:
-        self.records.extend(other.records)
-        self.removed = np.concatenate([self.removed, other.removed]).astype(np.int64)
-        for space, (keys, vectors) in other.vectors.items():
-            if space in self.vectors:
-                old_keys, old_vectors = self.vectors[space]
-                keys, vectors = np.concatenate([old_keys, keys]), np.concatenate([old_vectors, vectors])
-            self.vectors[space] = (keys, vectors)
+        self.more.append(other)
+
+    def joined(self) -> _Delta:
+        parts = [self, *self.more]
+        vectors = {}
+        for space in {space for d in parts for space in d.vectors}:
+            chunks = [d.vectors[space] for d in parts if space in d.vectors]
+            vectors[space] = (np.concatenate([k for k, _ in chunks]), np.concatenate([v for _, v in chunks]))
+        removed = np.concatenate([d.removed for d in parts]).astype(np.int64)
+        return _Delta([r for d in parts for r in d.records], removed, vectors)
 
 
 def _state_file(version: int) -> str:
@@ -537,6 +535,14 @@ def _write_file(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _kind_of(index) -> str:

@@ -270,10 +270,19 @@ class QdrantStore(VectorStore):
         else:
             self.engine = _EdgeEngine(location, dims, settings)
         revisions = location / "revisions.json"
-        self._revisions: dict[str, str] = orjson.loads(revisions.read_bytes()) if revisions.is_file() else {}
+        self._revisions: dict[str, str] | None = orjson.loads(revisions.read_bytes()) if revisions.is_file() else None
+        if self._revisions is None and not self.engine.count(None):
+            self._revisions = {}
         self._revisions_dirty = False
 
+    def _known_revisions(self) -> dict[str, str]:
+        """Revisions, first made up for a shard written before they existed (every source counts as changed)."""
+        if self._revisions is None:
+            self._revisions = {str(p.get("source")): "unknown" for p, _ in self.engine.scroll(None)}
+        return self._revisions
+
     def _touch(self, sources: set[Any]) -> None:
+        self._known_revisions()
         for source in sources:
             self._revisions[str(source)] = uuid.uuid4().hex
         self._revisions_dirty = True
@@ -293,7 +302,7 @@ class QdrantStore(VectorStore):
             self._touch(set(sources))
             for source in set(sources):
                 if not self.engine.count(None, {"source": source}):
-                    self._revisions.pop(str(source), None)
+                    self._known_revisions().pop(str(source), None)
         return len(sources)
 
     def search(self, space: str, queries: np.ndarray, k: int, filters: Filters | None = None) -> list[ScoredIds]:
@@ -346,13 +355,13 @@ class QdrantStore(VectorStore):
         self._revisions_dirty = True
         return copied
 
-    def source_revisions(self) -> dict[str, str]:
-        return dict(self._revisions)
+    def source_revisions(self) -> dict[str, str] | None:
+        return None if self._revisions is None else dict(self._revisions)
 
     def commit(self) -> None:
         if self._revisions_dirty:  # before the flush: after a crash it can only over-claim a change
             self.location.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.location / "revisions.json", orjson.dumps(self._revisions))
+            write_atomic(self.location / "revisions.json", orjson.dumps(self._known_revisions()))
             self._revisions_dirty = False
         self.engine.commit()
 
