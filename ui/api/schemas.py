@@ -172,3 +172,4 @@ class Health(BaseModel):
     encoder: str
     store: str
     records: int
+    ready: bool = Field(False, description="The models are loaded: searches answer at full speed.")
