@@ -87,7 +87,7 @@ def page(ui_url):
                 "--no-first-run",
             ],
         )
-        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab = browser.new_page(viewport={"width": 1400, "height": 1300})
         tab.set_default_timeout(60_000)
         tab.goto(ui_url)
         tab.get_by_text("PathAtlas").first.wait_for()
@@ -143,7 +143,8 @@ def test_image_upload_searches_by_image(page, tmp_path):
     page.get_by_text("Search by image").click()
     page.locator("[data-testid=stFileUploader] input[type=file]").first.set_input_files(str(image))
     page.get_by_text(re.compile(r"^\d+ results · Like slide.png")).wait_for()
-    assert page.locator("[class*=st-key-card-] [data-testid=stImage] img").count() >= 4
+    thumbnails = page.locator("[class*=st-key-card-] [data-testid=stImage] img")
+    thumbnails.nth(3).wait_for()  # four result cards rendered their thumbnails
 
 
 def test_ask_shows_the_answer_with_quoted_evidence(page):
