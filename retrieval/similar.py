@@ -39,7 +39,5 @@ def similar(searcher: Searcher, record_id: str, k: int = 10, filters: Filters | 
     fused = reciprocal_rank_fusion(rankings, {r: ranker_weight(r, weights) for r in rankings}, k=settings.rrf_k)
     payloads = index.store.payloads([rid for rid, _, _ in fused[:k]])
     return [
-        searcher.make_hit(rid, score, ranks, payloads[rid], None)
-        for rid, score, ranks in fused[:k]
-        if rid in payloads
+        searcher.make_hit(rid, score, ranks, payloads[rid], None) for rid, score, ranks in fused[:k] if rid in payloads
     ]

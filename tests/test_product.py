@@ -165,3 +165,17 @@ def test_plain_torch_minilm_gives_the_sentence_transformers_vectors(session_home
     texts = ["koilocytes in cervical epithelium", "granuloma with giant cells " * 80, "x"]  # one is truncated
     reference = SentenceTransformer(str(folder), device="cpu").encode(texts, normalize_embeddings=True)
     assert np.abs(MiniLM(folder)(texts, batch_size=2) - reference).max() < 1e-5
+
+
+@pytest.mark.parametrize("store, url", [("faiss", None), ("qdrant", None), ("qdrant", ":memory:")])
+def test_stores_return_stored_vectors_by_id(store, url, tmp_path):
+    from pathatlas.retrieval.records import StoredVectors
+    from pathatlas.retrieval.stores import open_store
+
+    opened = open_store(store, tmp_path / "store", {"a": 4, "b": 3}, Settings(home=tmp_path, qdrant_url=url))
+    a, b = np.array([0.6, 0.8, 0, 0], np.float32), np.array([0, 0, 1], np.float32)
+    opened.upsert([StoredVectors("r1", {"kind": "case", "source": "x"}, {"a": a}), StoredVectors("r2", {}, {"b": b})])
+    found = opened.vectors(["r1", "r2", "missing"])
+    assert set(found) == {"r1", "r2"} and set(found["r1"]) == {"a"} and set(found["r2"]) == {"b"}
+    assert np.allclose(found["r1"]["a"], a) and np.allclose(found["r2"]["b"], b)
+    opened.close()
