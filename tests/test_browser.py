@@ -171,7 +171,7 @@ def test_library_adds_a_pdf_with_progress_counts_it_and_removes_it(page, tmp_pat
     uploader = page.locator("[data-testid=stFileUploader]").filter(has_text="Add a PDF")
     uploader.locator("input[type=file]").set_input_files(str(pdf))
     page.get_by_role("button", name="Index it").click()
-    page.get_by_text("done: tiny-notes.pdf (2/2 indexed)").wait_for()
+    page.get_by_text("done: tiny-notes.pdf (2/2 indexed)").wait_for(timeout=240_000)  # the job encodes and commits
     row = page.locator("[data-testid=stTable] tr", has_text="tiny-notes.pdf")
     row.wait_for()
     assert re.search(r"tiny-notes\.pdf\s+pdf\s+2\b", row.inner_text())  # source, type, pages
