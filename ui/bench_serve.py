@@ -36,7 +36,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(index: Path, port: int, timeout: float = 180.0) -> subprocess.Popen:
+def start_server(index: Path, port: int, timeout: float = 300.0, ready: bool = True) -> subprocess.Popen:
+    """``pathatlas serve`` on loopback; returns once it answers (and, with ``ready``, has loaded its models)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     command = [
         sys.executable,
@@ -54,10 +55,12 @@ def start_server(index: Path, port: int, timeout: float = 180.0) -> subprocess.P
         if process.poll() is not None:
             raise RuntimeError(f"the service exited: {process.stderr.read().decode()[-500:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+            health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+            if health.status_code == 200 and (health.json().get("ready", True) or not ready):
                 return process
         except httpx.HTTPError:
-            time.sleep(0.5)
+            pass
+        time.sleep(0.5)
     process.kill()
     raise RuntimeError(f"the service did not answer on port {port} within {timeout:.0f} s")
 

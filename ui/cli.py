@@ -121,9 +121,12 @@ def search(
     if not hits:
         console.print("no hits")
         return
-    table = Table("#", "score", "kind", "citation", "snippet", show_lines=True)
+    from pathatlas.ui.api.schemas import matched_why, relevance_label
+
+    table = Table("#", "relevance", "kind", "citation", "snippet", show_lines=True)
     for rank, hit in enumerate(hits, start=1):
-        table.add_row(str(rank), f"{hit.score:.4f}", hit.kind, hit.citation.label(), hit.snippet)
+        relevance = f"{relevance_label(rank, hit.score / hits[0].score)}\n[dim]{matched_why(hit.matched_by)}[/dim]"
+        table.add_row(str(rank), relevance, hit.kind, hit.citation.label(), hit.snippet)
     console.print(table)
 
 

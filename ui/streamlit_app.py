@@ -361,7 +361,7 @@ def library_tab() -> None:
     sources = call("GET", "/sources")
     rows = sources.json() if sources is not None else []
     counts = {short(source): kinds for source, kinds in facets()["by_source"].items()}  # GET /sources gives names
-    st.dataframe(
+    st.table(
         [
             {
                 "source": short(r["source"]),
@@ -373,9 +373,7 @@ def library_tab() -> None:
                 "problems": len(r.get("problems", [])),
             }
             for r in rows
-        ],
-        width="stretch",
-        hide_index=True,
+        ]
     )
     totals = facets()["fields"].get("kind", [])
     st.caption("In total: " + (", ".join(f"{v['count']} {v['value']}s" for v in totals) or "nothing indexed yet"))
@@ -399,7 +397,8 @@ def library_tab() -> None:
                     break
                 time.sleep(0.3)
             ok = status["status"] == "done"
-            st.session_state.library_message = ("ok" if ok else "error", f"{status['status']}: {upload.name}")
+            progress = f" ({status['done']}/{status['total']} indexed)" if status["total"] else ""
+            st.session_state.library_message = ("ok" if ok else "error", f"{status['status']}: {upload.name}{progress}")
             if not ok and status.get("error"):
                 st.session_state.library_message = ("error", f"{status['status']}: {status['error']}")
             facets.clear()

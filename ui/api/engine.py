@@ -71,6 +71,7 @@ class Engine:
         self._write = threading.Lock()  # one index job at a time
         self.jobs: dict[str, Job] = {}
         self._facets: Facets | None = None
+        self.ready = threading.Event()
         self._open()
         share_cores(SEARCH_LANES)
         self.text_lane = BatchingLane("text search", self._search_batch)
@@ -101,14 +102,20 @@ class Engine:
         return facets
 
     def warm_up(self) -> None:
-        """Load the encoder's models with one tiny query per modality."""
+        """Load the encoder's models through the lanes (one tiny query per modality), then set ``ready``."""
         from PIL import Image
 
-        encoder = self.index.encoder
-        if encoder.text_spaces:
-            encoder.encode_text(["warm up"])
-        if encoder.image_spaces:
-            encoder.encode_image([Image.new("RGB", (32, 32))])
+        try:
+            encoder = self.index.encoder
+            waits = []
+            if encoder.text_spaces:
+                waits.append(self.search(Query(text="warm up", k=1)))
+            if encoder.image_spaces:
+                waits.append(self.search(Query(image=Image.new("RGB", (32, 32)), k=1)))
+            for future in waits:
+                future.result()
+        finally:
+            self.ready.set()
 
     def close(self) -> None:
         for lane in (self.text_lane, self.image_lane, self.ask_lane):

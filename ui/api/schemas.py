@@ -235,6 +235,7 @@ class Health(BaseModel):
     encoder: str
     store: str
     records: int
+    ready: bool = Field(False, description="The models are loaded: searches answer at full speed.")
 
 
 class ErrorOut(BaseModel):

@@ -1,0 +1,181 @@
+"""What the product adds over plain search: readable hits, facets and filters, find-similar from stored vectors,
+the viewer's records, batching lanes, clean ``--json`` output and commands that never load a model."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.search import Searcher
+from pathatlas.retrieval.similar import similar
+from pathatlas.settings import Settings
+from pathatlas.ui.api.app import create_app
+from pathatlas.ui.api.lanes import BatchingLane
+from pathatlas.ui.present import citation_text, group_cases, highlight, query_terms
+
+
+@pytest.fixture(scope="module")
+def client(demo_index):
+    """The API over the demo index (read-only use)."""
+    settings = Settings(home=demo_index.settings.home, index=demo_index.path)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def test_hits_say_how_relevant_and_why_in_words(client):
+    hits = client.post("/search", json={"text": "koilocytes perinuclear halo", "k": 6}).json()["hits"]
+    assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
+    assert hits[0]["relevance"] == "best match" and hits[0]["relative_score"] == 1.0
+    assert all(0 < h["relative_score"] <= 1.0 for h in hits)
+    assert all(h["relevance"] in ("best match", "strong match", "good match", "related") for h in hits)
+    assert re.search(r"(words|meaning) #\d", hits[0]["why"])
+    assert any(h["has_image"] for h in hits if h["kind"] in ("figure", "case"))
+
+
+def test_facets_list_values_and_filters_use_them(client):
+    facets = client.get("/facets").json()
+    organs = {v["value"]: v["count"] for v in facets["fields"]["organ"]}
+    assert organs["lung"] == 8 and organs["cervix"] == 2
+    assert {v["value"] for v in facets["fields"]["kind"]} == {"page", "figure", "case"}
+    pdf = next(s for s in facets["by_source"] if s.endswith(".pdf"))
+    assert facets["by_source"][pdf] == {"page": 4, "figure": 6}
+    hits = client.post("/search", json={"text": "cells", "k": 20, "filters": {"organ": "lung"}}).json()["hits"]
+    assert hits and {h["organ"] for h in hits} == {"lung"}
+    chapter = next(v["value"] for v in facets["fields"]["chapter"] if "Lung" in v["value"])
+    hits = client.post("/search", json={"text": "cells", "k": 20, "filters": {"chapter": chapter}}).json()["hits"]
+    assert hits and {h["citation"]["page"] for h in hits} == {3}
+
+
+def test_find_similar_uses_stored_vectors_and_skips_the_case_itself(client, demo_index):
+    case = client.post("/search", json={"text": "granuloma", "k": 5, "filters": {"kind": "case"}}).json()["hits"][0]
+    response = client.post("/search/similar", json={"id": case["id"], "k": 5})
+    hits = response.json()["hits"]
+    assert len(hits) == 5 and all(h["citation"]["case"] != case["citation"]["case"] for h in hits)
+    assert "appearance" in hits[0]["why"]
+    only_cases = client.post("/search/similar", json={"id": case["id"], "k": 5, "filters": {"kind": "case"}})
+    assert {h["kind"] for h in only_cases.json()["hits"]} == {"case"}
+    assert client.post("/search/similar", json={"id": "0" * 24}).status_code == 404
+    # No model is needed: a fresh index whose encoder was never built answers, and still has none after.
+    fresh = Index.open(demo_index.path, demo_index.settings)
+    assert [h.id for h in similar(Searcher(fresh), case["id"], 5)] == [h["id"] for h in hits]
+    assert fresh._encoder is None
+
+
+def test_viewer_records_pages_and_pdf(client):
+    hit = client.post("/search", json={"text": "granuloma giant cells", "k": 3}).json()["hits"][0]
+    source = hit["citation"]["source"]
+    page2 = client.get("/pages", params={"source": source, "page": 2}).json()
+    assert page2["kind"] == "page" and page2["citation"]["page"] == 2 and page2["page_url"]
+    assert client.get("/pages", params={"source": source, "page": 99}).status_code == 404
+    assert client.get(f"/records/{page2['id']}").json()["snippet"]
+    pdf = client.get(f"/records/{page2['id']}/pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    case = client.post("/search", json={"text": "lymphoma", "k": 3, "filters": {"kind": "case"}}).json()["hits"][0]
+    assert client.get(f"/records/{case['id']}/pdf").status_code == 404
+
+
+def test_lane_batches_waiting_items_and_isolates_a_failure():
+    gate = threading.Event()
+    seen: list[list[int]] = []
+
+    def run(items: list[int]) -> list[int]:
+        gate.wait(5)
+        seen.append(items)
+        if 13 in items:
+            raise ValueError("unlucky")
+        return [i * 2 for i in items]
+
+    lane = BatchingLane("test", run, max_batch=8)
+    futures = [lane.submit(i) for i in range(10)] + [lane.submit(13)]
+    time.sleep(0.05)  # let the worker take the first item and block on the gate
+    gate.set()
+    assert [f.result(5) for f in futures[:10]] == [i * 2 for i in range(10)]
+    with pytest.raises(ValueError, match="unlucky"):
+        futures[10].result(5)
+    assert lane.batches < 11  # items waiting together ran together
+    lane.close()
+
+
+def test_presentation_helpers():
+    terms = query_terms("Which cells show koilocytes in the cervix?")
+    assert terms == ["cells", "koilocytes", "cervix"]
+    marked = highlight("A koilocyte <b>halo</b>; cervical cells.", terms)
+    assert marked == "A <mark>koilocyte</mark> &lt;b&gt;halo&lt;/b&gt;; <mark>cervical</mark> <mark>cells</mark>."
+    hit = {"citation": {"source": "/x/book.pdf", "page": 3, "figure": "Figure 3.1"}, "book": "A Book", "kind": "figure"}
+    assert citation_text(hit) == "A Book (book.pdf), p. 3, Figure 3.1. /x/book.pdf"
+    case = {"kind": "case", "citation": {"source": "/c", "case": "7"}}
+    assert [len(c) for c in group_cases([case, hit, dict(case), hit])] == [2, 1, 1]
+
+
+def run_cli(*args: str, home) -> subprocess.CompletedProcess:
+    code = (
+        "import sys\nfrom pathatlas.ui.cli import app\n"
+        "try:\n    app()\nexcept SystemExit as exit:\n    code = exit.code\nelse:\n    code = 0\n"
+        "print('MODULES', 'torch' in sys.modules, 'sentence_transformers' in sys.modules, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    env = {"PATHATLAS_HOME": str(home), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+
+
+def test_commands_without_a_model_never_import_torch(demo_index, demo_corpus):
+    home = demo_index.settings.home
+    info = run_cli("info", "--index", str(demo_index.path), "--json", home=home)
+    assert info.returncode == 0, info.stderr
+    assert json.loads(info.stdout)["records"] == 26
+    assert "MODULES False False" in info.stderr
+    unchanged = run_cli("index", str(demo_corpus), "--index", str(demo_index.path), "--json", home=home)
+    assert unchanged.returncode == 0, unchanged.stderr
+    assert {s["status"] for s in json.loads(unchanged.stdout)} == {"unchanged"}
+    assert "MODULES False False" in unchanged.stderr
+
+
+def test_search_json_is_only_json_even_when_a_model_talks(demo_index, tmp_path):
+    image = tmp_path / "q.png"
+    from pathatlas.corpora.demo import draw_pattern
+
+    draw_pattern("glands", 3).save(image)
+    found = run_cli(
+        "search", "--image", str(image), "--index", str(demo_index.path), "--json", home=demo_index.settings.home
+    )
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)[0]["kind"] in ("figure", "case", "page")  # stdout parses as is
+    missing = run_cli("search", "x", "--index", str(tmp_path / "none"), "--json", home=demo_index.settings.home)
+    assert missing.returncode == 2 and missing.stdout == "" and "error:" in missing.stderr
+
+
+def test_plain_torch_minilm_gives_the_sentence_transformers_vectors(session_home):
+    from sentence_transformers import SentenceTransformer
+
+    from pathatlas.retrieval.encoders.minilm import MiniLM
+    from pathatlas.retrieval.encoders.towers import extracted_minilm
+
+    folder = extracted_minilm(session_home / "cache")
+    texts = ["koilocytes in cervical epithelium", "granuloma with giant cells " * 80, "x"]  # one is truncated
+    reference = SentenceTransformer(str(folder), device="cpu").encode(texts, normalize_embeddings=True)
+    assert np.abs(MiniLM(folder)(texts, batch_size=2) - reference).max() < 1e-5
+
+
+@pytest.mark.parametrize("store, url", [("faiss", None), ("qdrant", None), ("qdrant", ":memory:")])
+def test_stores_return_stored_vectors_by_id(store, url, tmp_path):
+    from pathatlas.retrieval.records import StoredVectors
+    from pathatlas.retrieval.stores import open_store
+
+    opened = open_store(store, tmp_path / "store", {"a": 4, "b": 3}, Settings(home=tmp_path, qdrant_url=url))
+    a, b = np.array([0.6, 0.8, 0, 0], np.float32), np.array([0, 0, 1], np.float32)
+    opened.upsert([StoredVectors("r1", {"kind": "case", "source": "x"}, {"a": a}), StoredVectors("r2", {}, {"b": b})])
+    found = opened.vectors(["r1", "r2", "missing"])
+    assert set(found) == {"r1", "r2"} and set(found["r1"]) == {"a"} and set(found["r2"]) == {"b"}
+    assert np.allclose(found["r1"]["a"], a) and np.allclose(found["r2"]["b"], b)
+    opened.close()
