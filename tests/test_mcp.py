@@ -224,3 +224,47 @@ def test_streamable_http_transport(demo_index, session_home):
     finally:
         process.terminate()
         process.wait(30)
+
+
+def test_bench_mcp_scores_the_tool_answers_like_bench_qa(demo_index, tmp_path):
+    """The bench's MCP mode over a stand-in door that returns the in-process agent's answer document: same
+    accuracy and answers as the agentic mode; a tool error is a failed item; both answer schemas parse."""
+    from types import SimpleNamespace
+
+    from pathatlas.agent.bench import load_items
+    from pathatlas.ui.bench_mcp import MODE, MCPQABench, answer_of, same_answers
+
+    rows = [
+        {"id": "q1", **KOILOCYTES, "answer": "B", "gold": {"pdf_pages": [1, 1]}},
+        {
+            "id": "q2",
+            "question": "Which stain shows acid-fast bacilli?",
+            "options": ["Ziehl-Neelsen", "Congo red"],
+            "answer": "B",
+        },
+        {"id": "q3", "question": "Which breaks the door?", "options": ["a", "b"], "answer": "A"},
+    ]
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    items, failures = load_items(path, 10_000_000)
+
+    def door(name, arguments):
+        if arguments["question"].startswith("Which breaks"):
+            return SimpleNamespace(is_error=True, content=[SimpleNamespace(text="Error executing tool ask: broken")])
+        document = bench.agent.ask(Question(arguments["question"], arguments["options"])).to_dict()
+        return SimpleNamespace(is_error=False, content=[SimpleNamespace(text=json.dumps(document))])
+
+    bench = MCPQABench(demo_index, demo_index.settings, door)
+    result = bench.run(items[:2], failures, ["agentic", MODE])
+    assert result["modes"][MODE]["accuracy"] == result["modes"]["agentic"]["accuracy"] == 0.5
+    assert same_answers(result, MODE, "agentic") == {"n": 2, "same": 2}
+    assert bench.run(items[2:], [], [MODE])["modes"][MODE]["failed"] == 1
+
+    citation = {"evidence": "e1", "source": "/b.pdf", "page": 3, "bbox": [1, 2, 3, 4], "label": "b.pdf, p. 3"}
+    old = {"answer": "B", "answer_text": "Koilocytes", "confidence": 0.9, "citations": [citation]}
+    new = {"choice": 1, "answer": "Koilocytes", "confidence": 0.9, "settled": False, "citations": [citation]}
+    for document in (old, new):
+        answer, evidence = answer_of(document)
+        assert (answer.letter, answer.text, answer.cited) == ("B", "Koilocytes", ["e1"])
+        assert evidence[0].citation.page == 3 and evidence[0].citation.bbox == (1, 2, 3, 4)
+    assert answer_of(new)[0].settled is False
