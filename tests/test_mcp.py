@@ -150,6 +150,15 @@ def test_ask_gives_the_python_api_answer_with_citations(server, demo_index):
     assert answer["confidence"] > 0.5 and "Koilocytes" in json.dumps(answer)
 
 
+def test_a_search_is_answered_while_an_ask_runs(server):
+    """Tools run off the event loop: a quick search is not queued behind a slow ask."""
+    client, portal, _ = server
+    ask = portal.start_task_soon(client.call_tool, "ask", KOILOCYTES)
+    search = portal.call(client.call_tool, "search", {"text": "granuloma", "k": 1})
+    assert not search.is_error and not ask.done()
+    assert not ask.result(timeout=300).is_error
+
+
 def test_get_page_reads_the_cited_page_and_its_figures(server, demo_index):
     page = result_json(call(server, "get_page", {"source": "demo-primer.pdf", "page": 1}))
     stored = [p for _, p in demo_index.store.scan({"kind": "page"}) if p["page"] == 1 and "primer" in p["source"]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import redirect_stdout
+from importlib.metadata import version
 from pathlib import Path
 
 from pathatlas.errors import PathAtlasError
@@ -31,8 +32,6 @@ INSTRUCTIONS = (
 
 
 def build_server(toolbox: Toolbox) -> MCPServer:
-    from importlib.metadata import version
-
     server = MCPServer("pathatlas", version=version("pathatlas"), instructions=INSTRUCTIONS, log_level="WARNING")
     for name in TOOLS:
         server.add_tool(reraise_as(getattr(toolbox, name), ToolError), name=name)

@@ -30,13 +30,11 @@ MAX_K = 50
 THUMBNAIL_URI = "pathatlas://thumbnails/{record_id}"
 
 
-def limit(maximum: int) -> dict[str, int]:
-    """Advertise a length limit in the JSON schema; the tool checks it itself to answer in one line."""
-    return {"maxLength": maximum}
-
-
+# Limits are advertised in the JSON schema (json_schema_extra) but checked by the tools themselves, so that
+# breaking one is answered in one line rather than with pydantic's multi-line validation report.
+LONG_TEXT = {"maxLength": MAX_TEXT_CHARS}
 Text = Annotated[
-    str, Field(description="What to look for: words, a phrase or a question.", json_schema_extra=limit(MAX_TEXT_CHARS))
+    str, Field(description="What to look for: words, a phrase or a question.", json_schema_extra=LONG_TEXT)
 ]
 K = Annotated[
     int, Field(description=f"How many hits to return (1-{MAX_K}).", json_schema_extra={"minimum": 1, "maximum": MAX_K})
@@ -126,7 +124,7 @@ class Toolbox:
 
     def ask(
         self,
-        question: Annotated[str, Field(description="The question.", json_schema_extra=limit(MAX_TEXT_CHARS))],
+        question: Annotated[str, Field(description="The question.", json_schema_extra=LONG_TEXT)],
         options: Annotated[
             list[str], Field(description="Answer options in order (A, B, C...); empty for an open question.")
         ] = [],  # noqa: B006 - pydantic copies defaults; the schema shows []
