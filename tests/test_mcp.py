@@ -212,17 +212,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 @pytest.mark.slow
 def test_streamable_http_transport(demo_index, session_home):
     port = free_port()
     env = {**os.environ, "PATHATLAS_HOME": str(session_home)}
     process = subprocess.Popen([*CLI, "mcp", "--index", str(demo_index.path), "--http", f"127.0.0.1:{port}"], env=env)
     try:
-        deadline = time.time() + 240
-        while time.time() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
+        deadline = time.time() + 400
+        while not listening(port):
+            assert process.poll() is None and time.time() < deadline, "the HTTP server did not start"
             time.sleep(0.5)
         with (
             start_blocking_portal() as portal,
