@@ -270,3 +270,38 @@ def bench_crash_command(
     write_json(json_out, {"runs": runs})
     if any(r["inconsistent"] or r["rerun_differs"] or r["failures"] for r in runs):
         raise typer.Exit(1)
+
+
+@bench_app.command("mcp")
+@friendly_errors
+def bench_mcp_command(
+    questions: Annotated[Path, typer.Option(help="MCQ, image-MCQ, yes/no or open-question JSONL.")],
+    index: IndexOpt = None,
+    answerer: Annotated[str | None, typer.Option(help="offline (default) or llm.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    compare: Annotated[bool, typer.Option(help="Also ask every question in-process (bench qa's agentic).")] = True,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+):
+    """Accuracy of the questions asked through a `pathatlas mcp` process (one `ask` tool call each), beside the
+    same agent in-process. For answer-by-answer agreement run both under one PYTHONHASHSEED (the server inherits
+    the environment)."""
+    from pathatlas.ui.bench_mcp import run_mcp_bench
+
+    result = run_mcp_bench(settings_for(index, answerer=answerer), questions, limit, compare)
+    table = Table(
+        "mode", "accuracy", "95% CI", "p50 s", "p95 s", "failed", title=f"{questions.name}: {result['n']} questions"
+    )
+    for mode, m in result["modes"].items():
+        table.add_row(
+            mode,
+            f"{m['accuracy']:.3f}",
+            f"{m['ci95'][0]:.3f}-{m['ci95'][1]:.3f}",
+            f"{m['p50_s']:.2f}",
+            f"{m['p95_s']:.2f}",
+            str(m["failed"]),
+        )
+    console.print(table)
+    if "mcp_vs_agentic" in result:
+        same = result["mcp_vs_agentic"]
+        console.print(f"same answer through MCP as in-process: {same['same']} of {same['n']} questions")
+    write_json(json_out, result)

@@ -255,6 +255,42 @@ def is_loopback(host: str) -> bool:
 
 @app.command()
 @friendly_errors
+def mcp(
+    index: IndexOpt = None,
+    http: Annotated[
+        str | None, typer.Option(help="Serve Streamable HTTP at HOST:PORT (path /mcp) instead of stdio.")
+    ] = None,
+    allow_dir: Annotated[
+        list[Path] | None,
+        typer.Option("--allow-dir", help="A folder whose images search_image and ask may read by path (repeat)."),
+    ] = None,
+):
+    """Serve the index to other agents over the Model Context Protocol (stdio by default).
+
+    Tools: search, search_image, ask, get_page; thumbnails as resources pathatlas://thumbnails/{id}.
+    Nothing is written to the index. Add it to an MCP client's configuration (Claude Desktop, Cursor...):
+
+    \b
+        {"mcpServers": {"pathatlas": {
+            "command": "pathatlas",
+            "args": ["mcp", "--index", "/path/to/index"]}}}
+
+    From LangChain, without MCP:
+
+    \b
+        from pathatlas.ui.langchain import PathAtlasRetriever
+        retriever = PathAtlasRetriever.from_index("/path/to/index", k=4)
+        docs = retriever.invoke("koilocytes")
+        print(docs[0].page_content, docs[0].metadata["citation"]["label"])
+        search, ask = retriever.as_tools()
+    """
+    from pathatlas.ui.mcp_server import serve
+
+    serve(settings_for(index), http, allow_dir)
+
+
+@app.command()
+@friendly_errors
 def ui(
     index: IndexOpt = None,
     api: Annotated[str | None, typer.Option(help="URL of a running 'pathatlas serve' (default: in process).")] = None,

@@ -65,8 +65,10 @@ def share_cores(lanes: int) -> None:
 
 
 class Engine:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, create: bool = True):
+        """``create=False`` refuses a missing index instead of making an empty one (read-only callers)."""
         self.settings = settings
+        self.create = create
         self._swap = threading.Lock()
         self._write = threading.Lock()  # one index job at a time
         self.jobs: dict[str, Job] = {}
@@ -123,7 +125,7 @@ class Engine:
         self.index.close()
 
     def _open(self) -> None:
-        index = Index.open(self.settings.index_dir, self.settings, create=True)
+        index = Index.open(self.settings.index_dir, self.settings, create=self.create)
         searcher = Searcher(index)
         answerer = create_answerer(self.settings.answerer, self.settings, index.encoder)
         agent = Agent(searcher, answerer, self.settings.agent_rounds, self.settings.agent_k)

@@ -1,0 +1,81 @@
+"""PathAtlasRetriever and its tools inside LangChain: an LCEL chain, filters, async calls, tool errors."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from langchain_core.runnables import RunnableLambda
+
+from pathatlas.retrieval.search import Query, Searcher
+from pathatlas.settings import Settings
+from pathatlas.ui.langchain import PathAtlasRetriever
+
+
+@pytest.fixture(scope="module")
+def retriever(demo_index, session_home):
+    return PathAtlasRetriever.from_index(demo_index.path, settings=Settings(home=session_home), k=3)
+
+
+def format_docs(docs) -> str:
+    return "\n\n".join(f"[{d.metadata['citation']['label']}] {d.page_content}" for d in docs)
+
+
+def test_retriever_in_an_lcel_chain_returns_cited_passages(retriever, demo_index):
+    docs = retriever.invoke("koilocytes perinuclear halo")
+    expected = Searcher(demo_index).search(Query(text="koilocytes perinuclear halo", k=3))
+    assert [d.id for d in docs] == [h.id for h in expected] and len(docs) == 3
+    for doc, hit in zip(docs, expected, strict=True):
+        assert doc.page_content == (hit.payload.get("text") or hit.payload.get("title"))
+        assert doc.metadata["citation"]["label"] == hit.citation.label() and doc.metadata["score"] == hit.score
+    assert docs[0].metadata["citation"]["page"] == 1 and "koilocyte" in docs[0].page_content.lower()
+
+    context = (retriever | RunnableLambda(format_docs)).invoke("koilocytes perinuclear halo")
+    assert context.startswith(f"[{docs[0].metadata['citation']['label']}] ")
+    assert docs[1].page_content in context
+
+
+def test_filters_restrict_the_documents(retriever):
+    cases = retriever.model_copy(update={"filters": {"kind": "case"}}).invoke("granuloma lymph node")
+    assert cases and {d.metadata["kind"] for d in cases} == {"case"}
+    assert all(d.metadata["citation"]["case"] for d in cases)
+
+
+def test_ainvoke_does_not_block_the_event_loop(retriever, monkeypatch):
+    real = retriever.toolbox.hits
+
+    def slow_hits(query):  # a search that takes a while, as on a big index
+        time.sleep(0.6)
+        return real(query)
+
+    monkeypatch.setattr(retriever.toolbox, "hits", slow_hits)
+
+    async def main():
+        ticks = 0
+        task = asyncio.ensure_future(retriever.ainvoke("koilocytes"))
+        while not task.done():
+            await asyncio.sleep(0.02)
+            ticks += 1
+        return ticks, task.result()
+
+    ticks, docs = asyncio.run(main())
+    assert docs and ticks >= 10  # a blocked loop would tick once or not at all
+
+
+def test_as_tools_give_search_and_ask_with_one_line_errors(retriever):
+    search, ask = retriever.as_tools()
+    assert (search.name, ask.name) == ("search", "ask")
+    assert {"text", "k", "kind", "source"} <= set(search.args) and "options" in ask.args
+    hits = search.invoke({"text": "koilocytes", "k": 2})["hits"]
+    assert len(hits) == 2 and hits[0]["citation"]["label"].startswith("demo-")
+    answer = ask.invoke(
+        {
+            "question": "Which cells show a clear perinuclear halo in HPV infection of the cervix?",
+            "options": ["Langhans giant cells", "Koilocytes", "Goblet cells"],
+        }
+    )
+    assert answer["citations"] and answer["confidence"] > 0.5 and "Koilocytes" in str(answer)
+    error = search.invoke({"text": "granuloma", "source": "missing.pdf"})
+    assert isinstance(error, str) and "no source 'missing.pdf'" in error and "\n" not in error
+    assert "over the limit" in asyncio.run(search.ainvoke({"text": "x" * 5000}))

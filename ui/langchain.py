@@ -1,0 +1,66 @@
+"""PathAtlas for LangChain: a retriever whose documents carry citations, and the search/ask tools.
+
+::
+
+    retriever = PathAtlasRetriever.from_index("~/.pathatlas/index", k=4)
+    docs = retriever.invoke("koilocytes")      # Document(page_content=passage, metadata={citation, score, ...})
+    search, ask = retriever.as_tools()          # for agent frameworks
+
+Async calls (``ainvoke``) run the search on a worker thread (LangChain's default executor), so they do
+not block the event loop.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
+from pydantic import ConfigDict, Field
+
+from pathatlas.retrieval.records import Hit
+from pathatlas.retrieval.search import Query
+from pathatlas.settings import Settings
+from pathatlas.ui.tools import Toolbox, hit_json, reraise_as
+
+
+def hit_document(hit: Hit) -> Document:
+    """The hit's whole passage as content; the hit's JSON (citation, score, kind, snippet...) as metadata."""
+    passage = hit.payload.get("text") or hit.payload.get("title") or hit.snippet
+    return Document(id=hit.id, page_content=passage, metadata=hit_json(hit))
+
+
+class PathAtlasRetriever(BaseRetriever):
+    """Hybrid (BM25 + dense) search over a PathAtlas index, one ``Document`` per hit."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    toolbox: Toolbox
+    k: int = 4
+    filters: dict[str, str | list[str]] = Field(default_factory=dict)
+    """Payload filters, e.g. ``{"kind": "figure"}`` or ``{"organ": "lung"}``."""
+
+    @classmethod
+    def from_index(cls, index: str | Path | None = None, settings: Settings | None = None, **kwargs: Any):
+        """Open an existing index (read-only) with its models; ``index`` defaults to PATHATLAS_INDEX."""
+        from pathatlas.ui.api.engine import Engine
+
+        settings = settings or Settings()
+        if index is not None:
+            settings = settings.model_copy(update={"index": Path(index).expanduser()})
+        return cls(toolbox=Toolbox(Engine(settings, create=False)), **kwargs)
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [hit_document(h) for h in self.toolbox.hits(Query(text=query, k=self.k, filters=dict(self.filters)))]
+
+    def as_tools(self) -> list[BaseTool]:
+        """``search`` and ``ask`` as LangChain tools; bad input comes back to the model as one line of text."""
+        return [
+            StructuredTool.from_function(
+                reraise_as(getattr(self.toolbox, name), ToolException), name=name, handle_tool_error=True
+            )
+            for name in ("search", "ask")
+        ]

@@ -1,0 +1,70 @@
+"""``pathatlas mcp``: the index as Model Context Protocol tools and resources, with the official ``mcp`` SDK.
+
+Tools are ``Toolbox`` methods (sync: the SDK runs them on worker threads, off the event loop); a
+``PathAtlasError`` becomes an MCP tool error with its one line, anything else the SDK's generic tool
+error, and the server keeps serving. The engine (models and index) loads once, before serving.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import redirect_stdout
+from importlib.metadata import version
+from pathlib import Path
+
+from pathatlas.errors import PathAtlasError
+from pathatlas.plugins import require
+from pathatlas.settings import Settings
+from pathatlas.ui.tools import THUMBNAIL_URI, Toolbox, reraise_as
+
+require("mcp", "mcp")
+
+from mcp.server.mcpserver import MCPServer  # noqa: E402 - after the extra check
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError  # noqa: E402
+
+TOOLS = ("search", "search_image", "ask", "get_page")
+INSTRUCTIONS = (
+    "PathAtlas searches pathology and anatomy textbooks and case collections. Use `search` (text) or "
+    "`search_image` to find pages, figures and cases with exact citations, `get_page` to read around a hit, "
+    "and `ask` for a multiple-choice question: it answers with a confidence and quoted, cited evidence. "
+    "Thumbnails are resources at pathatlas://thumbnails/{id}."
+)
+
+
+def build_server(toolbox: Toolbox) -> MCPServer:
+    server = MCPServer("pathatlas", version=version("pathatlas"), instructions=INSTRUCTIONS, log_level="WARNING")
+    for name in TOOLS:
+        server.add_tool(reraise_as(getattr(toolbox, name), ToolError), name=name)
+
+    @server.resource(THUMBNAIL_URI, name="thumbnail", mime_type="image/jpeg", description=toolbox.thumbnail.__doc__)
+    def thumbnail(record_id: str) -> bytes:
+        try:
+            return toolbox.thumbnail(record_id)
+        except PathAtlasError as exc:
+            raise ResourceNotFoundError(str(exc)) from None
+
+    return server
+
+
+def parse_http(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise PathAtlasError(f"--http {address!r}: use HOST:PORT, e.g. 127.0.0.1:8765")
+    return host, int(port)
+
+
+def serve(settings: Settings, http: str | None = None, allow_dirs: list[Path] | None = None) -> None:
+    """Load the index once, then serve over stdio (the default) or Streamable HTTP at ``/mcp``."""
+    from pathatlas.ui.api.engine import Engine
+
+    address = parse_http(http) if http else None
+    for folder in allow_dirs or []:
+        if not folder.is_dir():
+            raise PathAtlasError(f"--allow-dir {folder}: no such folder")
+    with redirect_stdout(sys.stderr):  # model loaders print; stdout is the stdio transport's wire
+        engine = Engine(settings, create=False)
+    server = build_server(Toolbox(engine, allow_dirs or []))
+    if address is None:
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=address[0], port=address[1])

@@ -1,0 +1,233 @@
+"""What other agents call (the MCP server's tools, the LangChain tools): plain JSON over one ``Engine``.
+
+Each public method is one tool: its docstring is the description an LLM reads, its annotated parameters
+are the JSON schema. Bad input raises ``PathAtlasError`` with one line; the MCP and LangChain layers turn
+it into their own tool error. Nothing here writes to the index.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+from PIL import Image
+from pydantic import Field
+
+from pathatlas.agent.questions import Question
+from pathatlas.errors import BadInputError, PathAtlasError
+from pathatlas.retrieval.images import open_image
+from pathatlas.retrieval.records import Hit
+from pathatlas.retrieval.search import Query
+from pathatlas.ui.api.engine import Engine
+
+MAX_TEXT_CHARS = 4000
+"""Longest query, question or option accepted: longer text is refused, not truncated."""
+MAX_K = 50
+THUMBNAIL_URI = "pathatlas://thumbnails/{record_id}"
+
+
+# Limits are advertised in the JSON schema (json_schema_extra) but checked by the tools themselves, so that
+# breaking one is answered in one line rather than with pydantic's multi-line validation report.
+LONG_TEXT = {"maxLength": MAX_TEXT_CHARS}
+Text = Annotated[
+    str, Field(description="What to look for: words, a phrase or a question.", json_schema_extra=LONG_TEXT)
+]
+K = Annotated[
+    int, Field(description=f"How many hits to return (1-{MAX_K}).", json_schema_extra={"minimum": 1, "maximum": MAX_K})
+]
+Kind = Annotated[str | None, Field(description="Only hits of this kind: page, figure or case.")]
+Source = Annotated[str | None, Field(description="Only hits from this source (a file name such as book.pdf).")]
+Organ = Annotated[str | None, Field(description="Only case images of this organ, e.g. lung.")]
+Diagnosis = Annotated[str | None, Field(description="Only case images with this diagnosis, e.g. sarcoidosis.")]
+ImageBase64 = Annotated[str | None, Field(description="An image (JPEG, PNG, TIFF...) as base64, or a data: URL.")]
+ImagePath = Annotated[
+    str | None, Field(description="Path of an image file inside a folder the server allows (its --allow-dir).")
+]
+
+
+def thumbnail_uri(record_id: str) -> str:
+    return THUMBNAIL_URI.format(record_id=record_id)
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    """The project's hit serialiser plus a title and the MCP resource of its thumbnail."""
+    return {
+        **hit.to_dict(),
+        "title": hit.payload.get("title") or hit.payload.get("section") or hit.citation.label(),
+        "media": thumbnail_uri(hit.id) if hit.thumbnail else None,
+    }
+
+
+def reraise_as(method: Callable[..., Any], error: type[Exception]) -> Callable[..., Any]:
+    """The same tool (same signature and description), its one-line ``PathAtlasError`` re-raised as
+    ``error``: the framework's own tool error, which the calling model reads instead of a traceback."""
+
+    @wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except PathAtlasError as exc:
+            raise error(str(exc)) from None
+
+    return call
+
+
+def check_text(value: str, name: str) -> str:
+    if len(value) > MAX_TEXT_CHARS:
+        raise BadInputError(f"{name} is {len(value):,} characters long, over the limit of {MAX_TEXT_CHARS:,}")
+    return value
+
+
+def check_k(k: int) -> int:
+    if not 1 <= k <= MAX_K:
+        raise BadInputError(f"k must be between 1 and {MAX_K}, not {k}")
+    return k
+
+
+class Toolbox:
+    def __init__(self, engine: Engine, allow_dirs: list[Path] | tuple[Path, ...] = ()):
+        self.engine = engine
+        self.allow_dirs = tuple(Path(d).expanduser().resolve() for d in allow_dirs)
+
+    # -- tools -------------------------------------------------------------------------------
+    def search(
+        self,
+        text: Text,
+        k: K = 10,
+        kind: Kind = None,
+        source: Source = None,
+        organ: Organ = None,
+        diagnosis: Diagnosis = None,
+    ) -> dict[str, Any]:
+        """Search the pathology library by text; returns hits with title, passage snippet, citation (source, page, bbox) and a thumbnail URI."""  # noqa: E501
+        query = Query(text=text, k=k, filters=self._filters(kind, source, organ, diagnosis))
+        return {"hits": self._search(query)}
+
+    def search_image(
+        self,
+        image_base64: ImageBase64 = None,
+        image_path: ImagePath = None,
+        k: K = 10,
+        kind: Kind = None,
+        source: Source = None,
+        organ: Organ = None,
+        diagnosis: Diagnosis = None,
+    ) -> dict[str, Any]:
+        """Find figures, pages and case images that look like an image (give image_base64 or image_path); same hits as search."""  # noqa: E501
+        image = self._image(image_base64, image_path)
+        query = Query(image=image, k=k, filters=self._filters(kind, source, organ, diagnosis))
+        return {"hits": self._search(query)}
+
+    def ask(
+        self,
+        question: Annotated[str, Field(description="The question.", json_schema_extra=LONG_TEXT)],
+        options: Annotated[
+            list[str], Field(description="Answer options in order (A, B, C...); empty for an open question.")
+        ] = [],  # noqa: B006 - pydantic copies defaults; the schema shows []
+        image_base64: ImageBase64 = None,
+        image_path: ImagePath = None,
+    ) -> dict[str, Any]:
+        """Answer a (multiple-choice) question from the library: the chosen option, confidence, quoted evidence and citations."""  # noqa: E501
+        check_text(question, "the question")
+        for n, option in enumerate(options):
+            check_text(option, f"option {n + 1}")
+        image = self._image(image_base64, image_path) if image_base64 or image_path else None
+        with self.engine.ask_slots, self.engine.search_slots:
+            return self.engine.agent.ask(Question(question, list(options), image)).to_dict()
+
+    def get_page(
+        self,
+        source: Annotated[str, Field(description="The source of a hit (its citation's source, or the file name).")],
+        page: Annotated[int, Field(description="1-based page number, as cited.")],
+    ) -> dict[str, Any]:
+        """Read a whole cited page: its text and the figures on it, to read around a search hit."""
+        index, searcher = self.engine.index, self.engine.searcher
+        key = index.resolve_source(source)
+        name = Path(key).name
+        records = [(rid, p) for rid, p in index.store.scan({"source": key}) if p.get("page") is not None]
+        pages = {p["page"]: (rid, p) for rid, p in records if p.get("kind") == "page"}
+        if not pages:
+            raise BadInputError(f"{name} has no pages (a {index.manifest[key]['kind']} source): search it instead")
+        if page not in pages:
+            raise BadInputError(f"page {page} is out of range: {name} has pages {min(pages)}-{max(pages)}")
+        record_id, payload = pages[page]
+        figures = sorted(
+            (
+                searcher.make_hit(rid, 0.0, {}, p, None)
+                for rid, p in records
+                if p["page"] == page and p["kind"] == "figure"
+            ),
+            key=lambda hit: (hit.citation.bbox or (0, 0))[1],
+        )
+        page_hit = searcher.make_hit(record_id, 0.0, {}, payload, None)
+        return {
+            "source": key,
+            "page": page,
+            "section": payload.get("section", ""),
+            "text": payload.get("text", ""),
+            "citation": page_hit.to_dict()["citation"],
+            "media": thumbnail_uri(record_id) if page_hit.thumbnail else None,
+            "figures": [
+                {
+                    "id": hit.id,
+                    "caption": hit.payload.get("text", ""),
+                    "citation": hit.to_dict()["citation"],
+                    "media": thumbnail_uri(hit.id) if hit.thumbnail else None,
+                }
+                for hit in figures
+            ],
+        }
+
+    # -- resources ---------------------------------------------------------------------------
+    def thumbnail(self, record_id: str) -> bytes:
+        """JPEG thumbnail of an indexed record (a page, a figure or a case image)."""
+        index = self.engine.index
+        if record_id not in index.store.payloads([record_id]):
+            raise BadInputError(f"no record {record_id!r} in the index")
+        path = index.thumbnail_path(record_id)
+        if not path.is_file():
+            raise BadInputError(f"record {record_id} has no thumbnail")
+        return path.read_bytes()
+
+    # -- helpers -----------------------------------------------------------------------------
+    def hits(self, query: Query) -> list[Hit]:
+        check_text(query.text or "", "the query")
+        check_k(query.k)
+        with self.engine.search_slots:
+            return self.engine.searcher.search(query)
+
+    def _search(self, query: Query) -> list[dict[str, Any]]:
+        return [hit_json(hit) for hit in self.hits(query)]
+
+    def _filters(self, kind: str | None, source: str | None, organ: str | None, diagnosis: str | None) -> dict:
+        filters = {"kind": kind, "organ": organ, "diagnosis": diagnosis}
+        if source:
+            filters["source"] = self.engine.index.resolve_source(source)
+        return {name: value for name, value in filters.items() if value}
+
+    def _image(self, image_base64: str | None, image_path: str | None) -> Image.Image:
+        settings = self.engine.settings
+        limit_bytes = settings.max_upload_mb << 20
+        if bool(image_base64) == bool(image_path):
+            raise BadInputError("give the image as image_base64 or as image_path (exactly one of them)")
+        if image_base64:
+            data = image_base64.split(",", 1)[1] if image_base64.startswith("data:") else image_base64
+            if len(data) * 3 // 4 > limit_bytes:
+                raise BadInputError(f"image_base64 is over the limit of {settings.max_upload_mb} MB")
+            try:
+                raw = base64.b64decode(data, validate=True)
+            except (binascii.Error, ValueError):
+                raise BadInputError("image_base64 is not valid base64") from None
+            return open_image(raw, settings.max_image_pixels, name="image_base64")
+        if not self.allow_dirs:
+            raise BadInputError("image_path is switched off on this server (no --allow-dir): send image_base64")
+        path = Path(image_path).expanduser().resolve()
+        if not any(path.is_relative_to(folder) for folder in self.allow_dirs):
+            raise BadInputError(f"{image_path} is outside the folders this server may read")
+        if path.is_file() and path.stat().st_size > limit_bytes:
+            raise BadInputError(f"{image_path} is over the limit of {settings.max_upload_mb} MB")
+        return open_image(path, settings.max_image_pixels, name=Path(image_path).name)
