@@ -1,4 +1,7 @@
-"""BM25 over the text of every entry (bm25s, English stop words, Snowball stemming)."""
+"""BM25 over the text of every entry (bm25s, English stop words, Snowball stemming).
+
+Entries whose payload says ``"searchable": false`` (pages, whose passages are indexed) stay out.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ class LexicalIndex:
         ids, fields, texts = [], [], []
         for record_id, payload in docs:
             text = payload.get("text") or ""
-            if text.strip():
+            if text.strip() and payload.get("searchable", True):
                 text = f"{payload.get('section') or ''}\n{text}"
                 ids.append(record_id)
                 fields.append({f: payload.get(f) for f in FILTER_FIELDS})
