@@ -49,12 +49,63 @@ class Page:
             "page": self.page,
             "section": self.section,
             "text": self.text,
+            # BM25 sees the page through its passages (page-level BM25 measured no better, BENCHMARKS.md).
+            "searchable": False,
         }
         # Pages without a text layer (scans) are still findable through their rendered image.
         image = None if self.has_text else self.image
-        # The heading tells BM25 and the text encoder what a page mid-section is about.
+        # The page keeps one text vector (passage vectors would cost ~2.2x the encoding time, BENCHMARKS.md);
+        # the heading tells the encoder what a page mid-section is about.
         text = f"{self.section}\n{self.text}" if self.has_text and self.section else self.text
         return [Entry(self.id, payload, text=text, image=image, thumbnail=self.image)]
+
+
+@dataclass
+class Passage:
+    """A run of a page's text blocks (roughly 60-200 words, reading order, never across pages).
+
+    Passages are what BM25 and the text encoder see for a PDF; a page's score comes from its passages,
+    and a page hit cites its best passage's box. ``blocks`` keeps each merged block's box for outlining.
+    """
+
+    source: str
+    fingerprint: str
+    page: int
+    index: int
+    """Position on the page, in reading order."""
+    text: str
+    bbox: BBox
+    """Union of the block boxes."""
+    blocks: list[BBox] = field(default_factory=list)
+    book: str = ""
+    section: str = ""
+    vector: bool = False
+    """Whether the text encoder sees it too (``PATHATLAS_PASSAGE_VECTORS``); BM25 always does."""
+    progress_units = 0
+
+    @property
+    def id(self) -> str:
+        return stable_id(self.fingerprint, "passage", self.page, self.index)
+
+    def entries(self) -> list[Entry]:
+        payload = {
+            "kind": "passage",
+            "source": self.source,
+            "fingerprint": self.fingerprint,
+            "book": self.book,
+            "page": self.page,
+            "page_id": stable_id(self.fingerprint, "page", self.page),
+            "passage": self.index,
+            "section": self.section,
+            "bbox": list(self.bbox),
+            "blocks": [list(b) for b in self.blocks],
+            "text": self.text,
+        }
+        if not self.vector:
+            return [Entry(self.id, payload)]
+        # The section's own title tells the text encoder what a passage mid-section is about (BM25 gets the path).
+        title = self.section.rsplit(" > ", 1)[-1]
+        return [Entry(self.id, payload, text=f"{title}\n{self.text}" if title else self.text)]
 
 
 @dataclass
@@ -137,4 +188,4 @@ class Case:
         return entries
 
 
-Record = Page | Figure | Case
+Record = Page | Passage | Figure | Case

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     weight_visual: float = 1.0
     weight_joint: float = 1.0
     candidates: int = Field(100, ge=1, description="Hits each ranker contributes before fusion.")
+    ranker_file: Path | None = Field(
+        None,
+        description="Text ranker weights; unset: the shipped retrieval/ranker.json. A missing file means plain fusion.",
+    )
 
     answerer: str = Field("offline", description="Answerer for ask and bench qa: offline or llm.")
     agent_rounds: int = Field(
@@ -92,6 +96,11 @@ class Settings(BaseSettings):
     thumbnail_px: int = Field(384, description="Longest side of stored thumbnails.")
     page_render_dpi: int = Field(40, description="DPI of page thumbnails and of image-only pages.")
     min_figure_px: int = Field(64, description="Embedded images smaller than this (either side) are ignored.")
+    passage_min_words: int = Field(60, ge=1, description="PDF text blocks merge into passages of at least this.")
+    passage_max_words: int = Field(200, ge=10, description="... and at most this many words (longer blocks split).")
+    passage_vectors: bool = Field(
+        False, description="Give passages text vectors too (about 2.2x the text encoding time; pages always have one)."
+    )
 
     @property
     def index_dir(self) -> Path:

@@ -6,6 +6,8 @@ the whole index. That is what lets the index change one source at a time and sti
 like a full rebuild: each source is one segment of postings (written once, to its own file), and
 the segments are merged into one term-major posting list in memory.
 
+Entries whose payload says ``"searchable": false`` (pages, whose passages are indexed) stay out.
+
 Layout of the folder: ``segments.json`` (source -> revision and file, replaced atomically) and
 ``segments/<hash>.npz``, one per source revision. Save into the same folder each time: only the
 segments of changed sources are written.
@@ -48,9 +50,11 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 
 
 def document_text(payload: dict[str, Any]) -> str:
-    """What BM25 reads of a record: its section heading and its text; empty when it has no text."""
+    """What BM25 reads of a record: its section heading and text; empty without text or when not searchable."""
     text = payload.get("text") or ""
-    return f"{payload.get('section') or ''}\n{text}" if text.strip() else ""
+    if not text.strip() or not payload.get("searchable", True):
+        return ""
+    return f"{payload.get('section') or ''}\n{text}"
 
 
 @dataclass(frozen=True)

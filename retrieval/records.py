@@ -76,6 +76,8 @@ class Hit:
     """Ranker name to the 1-based rank it gave this hit, so users see why it matched."""
     also_on_page: list[str] = field(default_factory=list)
     """Ids of lower-ranked hits from the same page, folded into this one."""
+    passage: str | None = None
+    """For a page hit: the id of the passage that matched best (its text is the snippet, its box the citation's)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,5 +89,6 @@ class Hit:
             "citation": {**self.citation.__dict__, "label": self.citation.label()},
             "matched_by": self.matched_by,
             "also_on_page": self.also_on_page,
+            "passage": self.passage,
             "payload": {k: v for k, v in self.payload.items() if k != "text"},
         }

@@ -1,4 +1,8 @@
-"""Hybrid search: BM25 plus every vector space the query can reach, fused by weighted RRF."""
+"""Hybrid search: BM25 plus every vector space the query can reach.
+
+Text queries are ranked by page: a page's passages (and figures) form a group scored by the linear
+``Ranker`` in ``fusion.py``; a page hit carries its best passage. Queries with an image keep weighted RRF.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,18 @@ from typing import Any
 from PIL import Image
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.fusion import page_key, reciprocal_rank_fusion, snippet
+from pathatlas.retrieval.fusion import (
+    RANKER_FILE,
+    Group,
+    Ranker,
+    group_features,
+    page_key,
+    reciprocal_rank_fusion,
+    snippet,
+    term_coverage,
+)
 from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.lexical import tokenize
 from pathatlas.retrieval.records import Citation, Hit
 from pathatlas.retrieval.stores.base import Filters, ScoredIds, group_by_filters
 
@@ -33,6 +47,11 @@ class Query:
             raise BadInputError("empty query: give some text, an image, or both")
         if self.k < 1:
             raise BadInputError(f"k must be at least 1, not {self.k}")
+        kinds = self.filters.get("kind")
+        if kinds is not None:  # a page's text lives in its passages
+            kinds = list(kinds) if isinstance(kinds, list | tuple | set) else [kinds]
+            if "page" in kinds and "passage" not in kinds:
+                self.filters = {**self.filters, "kind": [*kinds, "passage"]}
 
 
 def ranker_weight(ranker: str, weights: dict[str, float]) -> float:
@@ -46,9 +65,10 @@ def tie_break(hit: tuple[str, float]) -> tuple[float, str]:
 
 
 class Searcher:
-    def __init__(self, index: Index):
+    def __init__(self, index: Index, ranker: Ranker | None = None):
         self.index = index
         self.settings = index.settings
+        self.ranker = ranker if ranker is not None else Ranker.load(self.settings.ranker_file or RANKER_FILE)
 
     def rankings(self, queries: list[Query]) -> list[dict[str, ScoredIds]]:
         """Every ranker's candidates for a batch of queries; encoders see one batch per modality."""
@@ -95,11 +115,52 @@ class Searcher:
         weights = self.settings.fusion_weights()
         out = []
         for query, rankings in zip(queries, self.rankings(queries), strict=True):
+            if query.image is None and query.collapse_pages:
+                out.append(self._page_hits(query, rankings))
+                continue
             fused = reciprocal_rank_fusion(
                 rankings, {r: ranker_weight(r, weights) for r in rankings}, k=self.settings.rrf_k
             )
             out.append(self._hits(query, fused))
         return out
+
+    def _page_hits(self, query: Query, rankings: dict[str, ScoredIds]) -> list[Hit]:
+        """Candidates grouped by page and scored by the ranker; each hit shows its group's best member."""
+        ids = list(dict.fromkeys(record_id for ranking in rankings.values() for record_id, _ in ranking))
+        payloads = self.index.store.payloads(ids)
+        dense = [r for r in rankings if r != "bm25"]
+        coverage = self.coverage(query.text, payloads) if self.ranker.weights.get("coverage") else {}
+        groups, features = group_features(rankings, payloads, dense, coverage)
+        ranker = (
+            self.ranker if "bm25" in rankings and dense else Ranker({"bm25" if "bm25" in rankings else "dense": 1.0})
+        )
+        scores = ranker.score(features)
+        order = sorted(range(len(groups)), key=lambda i: -scores[i])[: query.k]
+        ranks = {r: {i: n for n, (i, _) in enumerate(ranking, start=1)} for r, ranking in rankings.items()}
+        return [self._group_hit(groups[i], float(scores[i]), payloads, ranks, query.text) for i in order]
+
+    @staticmethod
+    def coverage(text: str, payloads: dict[str, dict]) -> dict[str, float]:
+        """Share of the query's terms in each candidate's text (a ranker feature)."""
+        terms = set(tokenize([text])[0])
+        ids = list(payloads)
+        tokens = tokenize([payloads[i].get("text") or "" for i in ids]) if terms and ids else []
+        return {i: term_coverage(terms, tok) for i, tok in zip(ids, tokens, strict=True)} if tokens else {}
+
+    def _group_hit(
+        self, group: Group, score: float, payloads: dict[str, dict], ranks: dict[str, dict[str, int]], text: str | None
+    ) -> Hit:
+        # A page hit shows its best passage; a figure or page record leads only a group without passages.
+        best = next((m for m in group.members if payloads[m].get("kind") == "passage"), group.members[0])
+        payload = payloads[best]
+        matched = {r: by_id[best] for r, by_id in ranks.items() if best in by_id}
+        hit = self.make_hit(best, score, matched, payload, text)
+        hit.also_on_page = [m for m in group.members if m != best]
+        if payload.get("kind") == "passage":
+            hit.id, hit.kind, hit.passage = payload.get("page_id", best), "page", best
+            thumb = self.index.thumbnail_path(hit.id)
+            hit.thumbnail = str(thumb) if thumb.is_file() else None
+        return hit
 
     def _hits(self, query: Query, fused: list[tuple[str, float, dict[str, int]]]) -> list[Hit]:
         head = fused[: query.k * 8 if query.collapse_pages else query.k]

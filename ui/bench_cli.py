@@ -81,6 +81,25 @@ def bench_search_command(
     console.print(table)
 
 
+def retrieval_table(task: str, body: dict) -> Table:
+    """One task's methods; the default's row is marked where it scores below a baseline."""
+    from pathatlas.retrieval.bench.common import losses
+
+    marks = losses(body)
+    table = Table(
+        "method", "recall@1", "recall@5", "recall@10", "mrr", "precision@10", "", title=f"{task}, n={body['n']}"
+    )
+    for name, m in body["methods"].items():
+        cells = [
+            f"{m[key]:.3f}" if key in m else "" for key in ("recall@1", "recall@5", "recall@10", "mrr", "precision@10")
+        ]
+        note = "default" if name == body.get("default") else ("baseline" if name in body.get("baselines", []) else "")
+        if name in marks:
+            note = "[red]✗ below " + "; ".join(f"{b} on {metric}" for b, metric in marks[name]) + "[/red]"
+        table.add_row(name, *cells, note)
+    return table
+
+
 @bench_app.command("retrieval")
 @friendly_errors
 def bench_retrieval_command(
@@ -94,10 +113,13 @@ def bench_retrieval_command(
     split: Annotated[
         str, typer.Option(help="Queries from the validation part ('val') or from everything ('all').")
     ] = "val",
+    folds: Annotated[
+        int, typer.Option(help="Text to page: refit the ranker on all but one chapter fold, report each held out.")
+    ] = 0,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Draw recall@k curves to this PNG.")] = None,
 ):
-    """Recall@1/5/10, MRR (and precision@10 for image to image) per direction and method, with chance."""
+    """Recall@1/5/10, MRR (and precision@10 for image to image) per direction and method, with baselines and chance."""
     from pathatlas.retrieval.bench import run_retrieval_bench
     from pathatlas.retrieval.bench.common import plot_curves
     from pathatlas.retrieval.encoders import create_encoder
@@ -107,25 +129,52 @@ def bench_retrieval_command(
         raise BadInputError("give at least one of --figures, --cases, --mcq")
     if split not in ("val", "all"):
         raise BadInputError(f"--split {split!r}: use val or all")
+    if folds == 1 or folds < 0:
+        raise BadInputError(f"--folds {folds}: use 0 (no folds) or at least 2")
     settings = settings_for(index, encoder=encoder)
     idx = Index.open(settings.index_dir, settings) if mcq is not None else None
     enc = idx.encoder if idx is not None else create_encoder(settings.encoder, settings)
-    result = run_retrieval_bench(enc, settings, figures or [], cases or [], mcq, idx, split)
+    result = run_retrieval_bench(enc, settings, figures or [], cases or [], mcq, idx, split, folds)
     for task, body in result["tasks"].items():
-        table = Table(
-            "method", "recall@1", "recall@5", "recall@10", "mrr", "precision@10", title=f"{task}, n={body['n']}"
-        )
-        for name, m in body["methods"].items():
-            cells = [
-                f"{m[key]:.3f}" if key in m else ""
-                for key in ("recall@1", "recall@5", "recall@10", "mrr", "precision@10")
-            ]
-            table.add_row(name, *cells)
-        console.print(table)
+        console.print(retrieval_table(task, body))
+        for number, fold in enumerate(body.get("folds", [])):
+            console.print(retrieval_table(f"{task} held-out fold {number} ({', '.join(fold['chapters'])})", fold))
+        for baseline, metrics in body.get("significance", {}).items():
+            console.print(
+                f"{task}: {body.get('default')} vs {baseline}, paired t-test p: "
+                + ", ".join(f"{metric} {m['p']:.3g}" for metric, m in metrics.items())
+            )
     write_json(json_out, result)
     if plot is not None:
         plot_curves(result, plot)
         console.print(f"wrote {plot}")
+
+
+@bench_app.command("tune-text")
+@friendly_errors
+def bench_tune_text_command(
+    mcq: Annotated[Path, typer.Option(help="MCQ JSONL with gold pdf_pages (the dev questions).")],
+    index: IndexOpt = None,
+    folds: Annotated[int, typer.Option(help="Chapter folds for the held-out check.")] = 5,
+    out: Annotated[
+        Path | None, typer.Option(help="Ranker file to write (default: the shipped retrieval/ranker.json).")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+):
+    """Fit the text ranker: held-out figures per chapter fold, then the weights fitted on every question."""
+    from pathatlas.retrieval.bench.pages import tune_text
+    from pathatlas.retrieval.fusion import RANKER_FILE
+    from pathatlas.retrieval.index import Index
+
+    if folds < 2:
+        raise BadInputError(f"--folds {folds}: use at least 2")
+    settings = settings_for(index)
+    result = tune_text(Index.open(settings.index_dir, settings), mcq, folds, out or RANKER_FILE)
+    for number, fold in enumerate(result["folds"]):
+        console.print(retrieval_table(f"held-out fold {number} ({', '.join(fold['chapters'])})", fold))
+    console.print(retrieval_table("pooled held-out folds", result))
+    console.print(f"wrote {result['written']}")
+    write_json(json_out, result)
 
 
 @bench_app.command("qa")

@@ -1,4 +1,4 @@
-"""Textbook PDFs: one ``Page`` per page and one ``Figure`` per embedded image, with its caption."""
+"""Textbook PDFs: one ``Page`` per page, its ``Passage``s, and one ``Figure`` per embedded image, with its caption."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pymupdf
 from PIL import Image
 
 from pathatlas.errors import BadInputError
-from pathatlas.indexer.records import Figure, Page, Record
+from pathatlas.indexer.records import Figure, Page, Passage, Record
 from pathatlas.indexer.sources.base import Source, hash_files
 from pathatlas.retrieval.images import open_image, thumbnail
 from pathatlas.retrieval.records import BBox
@@ -50,6 +50,51 @@ def find_caption(image_box: BBox, blocks: list[TextBlock]) -> str:
         if -2 <= box[1] - image_box[3] <= MAX_CAPTION_GAP and overlaps_horizontally(box)
     ]
     return min(below)[1] if below else ""
+
+
+def union_box(boxes: list[BBox]) -> BBox:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def split_long(block: TextBlock, max_words: int) -> list[TextBlock]:
+    """A block over ``max_words`` becomes near-equal word runs that share its box (the encoder truncates)."""
+    box, text = block
+    words = text.split()
+    if len(words) <= max_words:
+        return [block]
+    parts = -(-len(words) // max_words)
+    size = -(-len(words) // parts)
+    return [(box, " ".join(words[i : i + size])) for i in range(0, len(words), size)]
+
+
+def merge_blocks(blocks: list[TextBlock], min_words: int, max_words: int) -> list[list[TextBlock]]:
+    """Group consecutive blocks (reading order) until a group reaches ``min_words``, never past ``max_words``.
+
+    Short blocks (headings, labels) join the text after them; a short tail joins the group before it
+    when that stays within ``max_words``.
+    """
+    groups: list[list[TextBlock]] = []
+    current: list[TextBlock] = []
+    count = 0
+    for piece in (p for block in blocks for p in split_long(block, max_words)):
+        words = len(piece[1].split())
+        if current and (count >= min_words or count + words > max_words):
+            groups.append(current)
+            current, count = [], 0
+        current.append(piece)
+        count += words
+    if current:
+        if groups and count < min_words and sum(len(t.split()) for _, t in groups[-1]) + count <= max_words:
+            groups[-1].extend(current)
+        else:
+            groups.append(current)
+    return groups
+
+
+def is_running_line(box: BBox, text: str, page_height: float) -> bool:
+    """Running headers, footers and page numbers: short blocks in the top or bottom margin."""
+    margin = 0.075 * page_height
+    return len(text.split()) <= 15 and (box[3] <= margin or box[1] >= page_height - margin)
 
 
 def sections_by_page(toc: list[list], page_count: int) -> dict[int, str]:
@@ -132,7 +177,28 @@ class PdfSource(Source):
         rendered = Image.frombytes("RGB", (pixmap.width, pixmap.height), pixmap.samples)
         text = "\n".join(text for _, text in blocks)
         yield Page(self.key, fingerprint, number, text, rendered, book=book, section=section)
+        yield from self._passages(page, blocks, fingerprint, book, section)
         yield from self._figures(doc, page, blocks, fingerprint, book)
+
+    def _passages(
+        self, page: pymupdf.Page, blocks: list[TextBlock], fingerprint: str, book: str, section: str
+    ) -> Iterator[Passage]:
+        body = [(box, text) for box, text in blocks if not is_running_line(box, text, page.rect.height)]
+        groups = merge_blocks(body, self.settings.passage_min_words, self.settings.passage_max_words)
+        for index, group in enumerate(groups):
+            boxes = list(dict.fromkeys(box for box, _ in group))
+            yield Passage(
+                self.key,
+                fingerprint,
+                page.number + 1,
+                index,
+                "\n".join(text for _, text in group),
+                tuple(round(v, 1) for v in union_box(boxes)),
+                [tuple(round(v, 1) for v in box) for box in boxes],
+                book=book,
+                section=section,
+                vector=self.settings.passage_vectors,
+            )
 
     def _figures(
         self, doc: pymupdf.Document, page: pymupdf.Page, blocks: list[TextBlock], fingerprint: str, book: str

@@ -21,6 +21,7 @@ def run_retrieval_bench(
     mcq: Path | None = None,
     index: Index | None = None,
     split: str = "val",
+    folds: int = 0,
 ) -> dict[str, Any]:
     tasks: dict[str, Any] = {}
     for path in figures:
@@ -42,5 +43,5 @@ def run_retrieval_bench(
     if mcq is not None:
         if index is None:
             raise ValueError("text_to_page needs --index: an index of the book the questions cite")
-        tasks["text_to_page"] = text_to_page(index, mcq)
+        tasks["text_to_page"] = text_to_page(index, mcq, folds=folds)
     return {"encoder": encoder.name, "split": split, "tasks": tasks}

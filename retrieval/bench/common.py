@@ -63,3 +63,67 @@ def plot_curves(result: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def chapter_folds(chapters: list[str], folds: int) -> list[int]:
+    """Fold of each question: chapters in order of first appearance, dealt round-robin (ch. 1, 6, 11 -> fold 0)."""
+    order = list(dict.fromkeys(chapters))
+    return [order.index(chapter) % folds for chapter in chapters]
+
+
+SIGNIFICANCE_METRICS = ("hit_rate@1", "hit_rate@5", "mrr")
+"""ranx names: hit_rate@k is our recall@k (a relevant item in the top k)."""
+
+
+def compare_runs(
+    query_ids: list[str], gold: list[set], ranked: dict[str, list[list]], default: str, max_p: float = 0.05
+) -> dict[str, dict[str, Any]]:
+    """Paired two-sided t-test (ranx) of the default against every other method, per metric."""
+    from ranx import Qrels, Run, compare
+
+    qrels = Qrels({q: {str(g): 1 for g in pages} for q, pages in zip(query_ids, gold, strict=True)})
+    runs = []
+    for name, lists in ranked.items():
+        run = {
+            q: {str(item): float(len(items) - rank) for rank, item in enumerate(items)}
+            for q, items in zip(query_ids, lists, strict=True)
+        }
+        runs.append(Run({q: r or {"-": 0.0} for q, r in run.items()}, name=name))
+    report = compare(qrels, runs, metrics=list(SIGNIFICANCE_METRICS), stat_test="student", max_p=max_p).to_dict()
+    out = {}
+    for name in ranked:
+        if name == default:
+            continue
+        out[name] = {
+            metric: {
+                "default": report[default]["scores"][metric],
+                name: report[name]["scores"][metric],
+                "p": report[default]["comparisons"][name][metric],
+                "significant": report[default]["comparisons"][name][metric] < max_p,
+            }
+            for metric in SIGNIFICANCE_METRICS
+        }
+    return out
+
+
+MARKED_METRICS = ("recall@1", "recall@5", "mrr", "precision@10")
+
+
+def losses(task: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """Method name -> [(baseline, metric)] where that row is the default and it scores below the baseline.
+
+    The convention every task result follows: ``n``, ``methods`` {name: metrics}, ``default`` (a method
+    name) and ``baselines`` (method names); tasks without a ``default`` mark nothing.
+    """
+    default = task.get("default")
+    if default is None or default not in task["methods"]:
+        return {}
+    mine = task["methods"][default]
+    found = [
+        (baseline, metric)
+        for baseline in task.get("baselines", [])
+        if baseline in task["methods"]
+        for metric in MARKED_METRICS
+        if metric in mine and metric in task["methods"][baseline] and mine[metric] < task["methods"][baseline][metric]
+    ]
+    return {default: found} if found else {}

@@ -1,43 +1,191 @@
-"""Text to page: an MCQ question (plus options) to its gold textbook pages, through a real index."""
+"""Text to page: an MCQ question (plus options) to its gold textbook pages, through a real index.
+
+Every method is scored from one pass of the index's rankers per question (``Searcher.rankings`` and the
+same ``group_features`` the searcher uses): BM25 alone, dense alone, and the default ranker. With
+``folds``, questions split by chapter (``chapter_folds``): the ranker is chosen (``choose_ranker``) on the
+other folds and reported on each held-out fold, so no reported figure comes from questions it was tuned on.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
-from pathatlas.retrieval.bench.common import summarise
-from pathatlas.retrieval.datasets import read_mcq
+from pathatlas.retrieval.bench.common import chance, chapter_folds, compare_runs, summarise
+from pathatlas.retrieval.datasets import MCQ, read_mcq
+from pathatlas.retrieval.fusion import FEATURES, Ranker, group_features
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import first_relevant_rank
 from pathatlas.retrieval.search import Query, Searcher
 
-METHODS: dict[str, tuple[str, ...]] = {"bm25": ("bm25",), "dense": ("dense",), "hybrid": ("bm25", "dense")}
+DEFAULT = "hybrid"
+BASELINES = ("bm25", "dense", "chance")
+SINGLE = {"bm25": Ranker({"bm25": 1.0}, "bm25"), "dense": Ranker({"dense": 1.0}, "dense")}
+DENSE_GRID = (0.25, 0.5, 1.0, 1.5)
+"""Dense weights tried for BM25-first fusion (BM25's top page pinned)."""
 
 
-def ranked_pages(hits) -> list[int]:
-    pages: list[int] = []
-    for hit in hits:
-        if hit.citation.page is not None and hit.citation.page not in pages:
-            pages.append(hit.citation.page)
-    return pages
+@dataclass
+class Candidates:
+    """One question's page groups, their feature rows and which of them are gold."""
+
+    pages: list[int | None]
+    features: np.ndarray
+    gold: np.ndarray
 
 
-def text_to_page(index: Index, mcq_path: Path, k: int = 10) -> dict[str, Any]:
-    """Is a page of the question's gold range among the top k pages? Query: question plus options."""
-    items = [q for q in read_mcq(mcq_path) if q.gold_pages]
+def collect(index: Index, items: list[MCQ], batch: int = 32) -> list[Candidates]:
     searcher = Searcher(index)
-    methods: dict[str, dict[str, Any]] = {}
-    batch = 32  # questions are encoded a batch at a time
-    for name, use in METHODS.items():
-        ranks = []
-        for start in tqdm(range(0, len(items), batch), desc=f"text->page {name}", leave=False):
-            chunk = items[start : start + batch]
-            results = searcher.search_many([Query(text=item.search_text(), k=k, use=use) for item in chunk])
-            ranks += [
-                first_relevant_rank(ranked_pages(hits), item.gold_pages.__contains__)
-                for item, hits in zip(chunk, results, strict=True)
-            ]
-        methods[name] = summarise(ranks)
-    return {"n": len(items), "methods": methods}
+    out = []
+    for start in tqdm(range(0, len(items), batch), desc="text->page", leave=False):
+        chunk = items[start : start + batch]
+        rankings = searcher.rankings([Query(text=item.search_text()) for item in chunk])
+        for item, ranked in zip(chunk, rankings, strict=True):
+            payloads = index.store.payloads(list({i for r in ranked.values() for i, _ in r}))
+            coverage = searcher.coverage(item.search_text(), payloads)
+            groups, features = group_features(ranked, payloads, [r for r in ranked if r != "bm25"], coverage)
+            pages = [g.key[1] if isinstance(g.key, tuple) else None for g in groups]
+            out.append(Candidates(pages, features, np.array([p in item.gold_pages for p in pages], bool)))
+    return out
+
+
+def ranked_pages(candidates: Candidates, ranker: Ranker, k: int) -> list[int]:
+    scores = ranker.score(candidates.features)
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])
+    return [candidates.pages[i] for i in order if candidates.pages[i] is not None][:k]
+
+
+def fit_ranker(candidates: list[Candidates], c: float = 1.0, negatives: int = 20) -> Ranker:
+    """Pairwise logistic regression (RankNet-like, linear): the best gold group against the strongest
+    BM25 non-gold groups of each question; weights come back in raw feature units."""
+    from sklearn.linear_model import LogisticRegression
+
+    bm25 = FEATURES.index("bm25")
+    diffs = []
+    for cand in candidates:
+        if not cand.gold.any() or cand.gold.all():
+            continue
+        pos, neg = cand.features[cand.gold], cand.features[~cand.gold]
+        best = pos[np.argmax(pos[:, bm25])]
+        diffs += [best - row for row in neg[np.argsort(-neg[:, bm25])[:negatives]]]
+    x = np.array(diffs)
+    scale = x.std(axis=0) + 1e-9
+    model = LogisticRegression(C=c, fit_intercept=False, max_iter=2000)
+    model.fit(np.concatenate([x / scale, -x / scale]), np.r_[np.ones(len(x)), np.zeros(len(x))])
+    weights = model.coef_[0] / scale
+    return Ranker({name: float(w) for name, w in zip(FEATURES, weights, strict=True)}, "learned (pairwise logistic)")
+
+
+def objective(ranker: Ranker, candidates: list[Candidates]) -> float:
+    """Recall@1 + recall@5 + MRR over the questions: what the choice maximises."""
+    total = 0.0
+    for cand in candidates:
+        scores = ranker.score(cand.features)
+        hits = cand.gold[np.argsort(-scores, kind="stable")]
+        if hits.any():
+            rank = int(np.argmax(hits)) + 1
+            total += (rank == 1) + (rank <= 5) + 1.0 / rank
+    return total / max(len(candidates), 1)
+
+
+def choose_ranker(candidates: list[Candidates]) -> Ranker:
+    """The best on these questions among BM25-first fusion with each dense weight and the learned ranker,
+    pinned or not; ties go to the simplest (earliest) option."""
+    learned = fit_ranker(candidates)
+    options = [
+        *(Ranker({"bm25": 1.0, "dense": w}, f"bm25-first, dense weight {w}", pin_bm25=True) for w in DENSE_GRID),
+        Ranker(learned.weights, "learned, BM25 top pinned", pin_bm25=True),
+        learned,
+    ]
+    values = [objective(option, candidates) for option in options]
+    return options[int(np.argmax(values))]
+
+
+def text_to_page(
+    index: Index, mcq_path: Path, k: int = 10, folds: int = 0, ranker: Ranker | None = None
+) -> dict[str, Any]:
+    """Is a page of the question's gold range among the top k pages? Query: question plus options.
+
+    Without ``folds`` the default is the shipped ranker (``ranker`` or the index's); with ``folds`` it is
+    refitted on the other folds for each held-out fold.
+    """
+    items = [q for q in read_mcq(mcq_path) if q.gold_pages]
+    candidates = collect(index, items)
+    page_count = sum(1 for _ in index.store.scan({"kind": "page"}))
+    return evaluate(items, candidates, page_count, k, folds, ranker or Searcher(index).ranker)
+
+
+def evaluate(
+    items: list[MCQ], candidates: list[Candidates], page_count: int, k: int, folds: int, ranker: Ranker
+) -> dict[str, Any]:
+    fold_of = chapter_folds([item.chapter or "" for item in items], folds) if folds else [0] * len(items)
+    pages: dict[str, list[list[int]]] = {name: [] for name in (DEFAULT, *SINGLE)}
+    for cand in candidates:
+        for name, single in SINGLE.items():
+            pages[name].append(ranked_pages(cand, single, k))
+    default_for_fold = {}
+    for fold in sorted(set(fold_of)):
+        if folds:
+            default_for_fold[fold] = choose_ranker([c for c, f in zip(candidates, fold_of, strict=True) if f != fold])
+        else:
+            default_for_fold[fold] = ranker
+    pages[DEFAULT] = [ranked_pages(c, default_for_fold[f], k) for c, f in zip(candidates, fold_of, strict=True)]
+    pages = {DEFAULT: pages[DEFAULT], "bm25": pages["bm25"], "dense": pages["dense"]}
+    gold = [item.gold_pages for item in items]
+
+    def task(positions: list[int]) -> dict[str, Any]:
+        methods = {
+            name: summarise([first_relevant_rank(lists[i], gold[i].__contains__) for i in positions])
+            for name, lists in pages.items()
+        }
+        methods["chance"] = chance(max(page_count, 1), [len(gold[i]) for i in positions])
+        body = {"n": len(positions), "methods": methods, "default": DEFAULT, "baselines": list(BASELINES)}
+        body["significance"] = compare_runs(
+            [items[i].id for i in positions],
+            [gold[i] for i in positions],
+            {name: [lists[i] for i in positions] for name, lists in pages.items()},
+            DEFAULT,
+        )
+        return body
+
+    result = task(list(range(len(items))))
+    result["ranker"] = "chosen on the other folds, per fold" if folds else ranker.source
+    if folds:
+        chapters = [item.chapter or "" for item in items]
+        result["folds"] = []
+        for fold in sorted(set(fold_of)):
+            positions = [i for i, f in enumerate(fold_of) if f == fold]
+            body = task(positions)
+            body["chapters"] = sorted({chapters[i] for i in positions})
+            body["ranker"] = default_for_fold[fold].to_json()
+            result["folds"].append(body)
+    return result
+
+
+def tune_text(index: Index, mcq_path: Path, folds: int, out: Path) -> dict[str, Any]:
+    """Held-out figures with the ranker refitted per fold, then the ranker fitted on every question,
+    written with what it was fitted on."""
+    items = [q for q in read_mcq(mcq_path) if q.gold_pages]
+    candidates = collect(index, items)
+    page_count = sum(1 for _ in index.store.scan({"kind": "page"}))
+    result = evaluate(items, candidates, page_count, 10, folds, Ranker.plain())
+    ranker = choose_ranker(candidates)
+    body = {
+        **ranker.to_json(),
+        "features": list(FEATURES),
+        "fitted_on": f"{mcq_path.name}: {len(items)} questions, chapters {sorted({q.chapter or '' for q in items})}",
+        "held_out": {
+            f"fold {i}": {m: fold["methods"][DEFAULT][m] for m in ("recall@1", "recall@5", "mrr")}
+            for i, fold in enumerate(result["folds"])
+        },
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(body, indent=1))
+    tmp.replace(out)
+    return {**result, "written": str(out), "ranker_file": body}

@@ -1,0 +1,162 @@
+"""Passages as the text unit: splitting PDF pages, grouping passages into page hits, fusion that keeps
+BM25's confident answers, and the benchmark's marking of a default that loses to a baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pymupdf
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from pathatlas.indexer.records import Page, Passage
+from pathatlas.indexer.sources.pdf import PdfSource, merge_blocks
+from pathatlas.retrieval.bench.common import chapter_folds, losses
+from pathatlas.retrieval.fusion import FEATURES, Ranker, group_features
+from pathatlas.retrieval.search import Query, Searcher
+
+PARAGRAPH = "The {n} epithelium lines a surface and its cells rest on a basement membrane of collagen. " * 4
+
+
+def _book(path, pages: int = 2):
+    doc = pymupdf.open()
+    for number in range(pages):
+        page = doc.new_page()
+        page.insert_font(fontname="F0", fontbuffer=pymupdf.Font("cjk").buffer)  # has the "ﬁ" ligature glyph
+        y = 60
+        page.insert_text((60, y), f"Heading {number + 1}", fontsize=14)
+        for n in range(4):
+            box = pymupdf.Rect(60, y + 20, 550, y + 150)
+            page.insert_textbox(box, PARAGRAPH.format(n=f"p{number + 1}-para{n} scientiﬁc"), fontsize=9, fontname="F0")
+            y += 150
+    doc.save(path)
+    return path
+
+
+def test_merge_blocks_keeps_order_and_word_bounds():
+    blocks = [((0, i * 10, 100, i * 10 + 8), " ".join([f"w{i}"] * words)) for i, words in enumerate([3, 50, 40, 300])]
+    groups = merge_blocks(blocks, min_words=60, max_words=200)
+    flat = [text.split()[0] for group in groups for _, text in group]
+    assert flat == sorted(flat, key=lambda w: int(w[1:])), "reading order is kept"
+    sizes = [sum(len(t.split()) for _, t in group) for group in groups]
+    assert all(size <= 200 for size in sizes)
+    assert sizes[0] == 93, "a heading joins the text after it, blocks join until 60 words"
+    assert sum(sizes) == 393, "no word is lost when a long block is split"
+
+
+def test_pdf_passages_stay_on_their_page_inside_its_box(tmp_path, settings):
+    records = list(PdfSource(_book(tmp_path / "book.pdf"), settings).records())
+    pages = {r.page: r for r in records if isinstance(r, Page)}
+    passages = [r for r in records if isinstance(r, Passage)]
+    assert {p.page for p in passages} == {1, 2} and len(passages) >= 4
+    for passage in passages:
+        x0, y0, x1, y1 = passage.bbox
+        assert 0 <= x0 < x1 <= 612 and 0 <= y0 < y1 <= 792
+        assert all(x0 <= b[0] and y0 <= b[1] and b[2] <= x1 and b[3] <= y1 for b in passage.blocks)
+        assert f"p{passage.page}-" in passage.text and f"p{3 - passage.page}-" not in passage.text
+        assert "ﬁ" not in passage.text and "scientific" in passage.text
+        assert passage.text.split("\n")[0] in pages[passage.page].text
+    first_page = [p for p in passages if p.page == 1]
+    assert [p.index for p in first_page] == list(range(len(first_page)))
+    assert first_page[0].text.startswith("Heading 1"), "passages follow reading order"
+    (page_entry,) = pages[1].entries()
+    assert page_entry.text.startswith("Heading 1") and page_entry.payload["searchable"] is False
+    (entry,) = first_page[0].entries()
+    assert entry.payload["page_id"] == pages[1].id and entry.payload["kind"] == "passage"
+
+
+def _payloads(pages: dict[str, int]) -> dict[str, dict]:
+    return {record_id: {"source": "book.pdf", "page": page, "kind": "passage"} for record_id, page in pages.items()}
+
+
+def test_passages_group_into_pages_with_their_best_member_first():
+    payloads = _payloads({"a": 3, "b": 3, "c": 5})
+    payloads["case"] = {"source": "cases", "kind": "case"}
+    rankings = {"bm25": [("b", 9.0), ("c", 6.0), ("a", 3.0)], "text": [("a", 0.8), ("case", 0.7), ("c", 0.2)]}
+    groups, features = group_features(rankings, payloads, ["text"])
+    by_key = {g.key: (g, row) for g, row in zip(groups, features, strict=True)}
+    page3, row3 = by_key[("book.pdf", 3)]
+    assert set(page3.members) == {"a", "b"}
+    col = {name: i for i, name in enumerate(FEATURES)}
+    assert row3[col["bm25"]] == 1.0 and row3[col["dense"]] == 0.0
+    assert np.isclose(row3[col["bm25_rest"]], 3.0 / 9.0)
+    assert by_key[("book.pdf", 5)][1][col["neighbour"]] == 0.0, "pages 3 and 5 are not adjacent"
+    assert "case" in by_key, "records without a page are groups of their own"
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(
+    bm25=st.lists(st.floats(0.0, 20.0), min_size=6, max_size=6),
+    dense=st.lists(st.floats(-0.2, 1.0), min_size=6, max_size=6),
+    gold=st.integers(0, 5),
+)
+def test_default_fusion_is_never_below_bm25_at_rank_one(bm25, dense, gold):
+    """Toy corpus, six pages, any BM25 and dense scores: the default puts BM25's best page first, so its
+    recall@1 equals BM25's whatever the dense ranker says; with a useless BM25 the dense order decides."""
+    payloads = _payloads({f"p{i}": 10 * i for i in range(6)})
+    rankings = {
+        "bm25": sorted([(f"p{i}", s) for i, s in enumerate(bm25) if s > 0], key=lambda x: -x[1]),
+        "text": sorted([(f"p{i}", s) for i, s in enumerate(dense)], key=lambda x: -x[1]),
+    }
+    groups, features = group_features(rankings, payloads, ["text"])
+    fused = Ranker.plain().score(features)
+    bm25_only = Ranker({"bm25": 1.0}).score(features)
+    fused_top, bm25_top = groups[int(np.argmax(fused))].key, groups[int(np.argmax(bm25_only))].key
+    if max(bm25) > 0:
+        assert fused_top == bm25_top
+        assert (fused_top[1] == 10 * gold) >= (bm25_top[1] == 10 * gold)
+    else:
+        assert fused_top[1] == 10 * int(np.argmax(dense))
+
+
+def test_losses_mark_only_the_default_below_a_baseline():
+    task = {
+        "n": 10,
+        "default": "hybrid",
+        "baselines": ["bm25", "chance"],
+        "methods": {
+            "hybrid": {"recall@1": 0.7, "recall@5": 0.95, "mrr": 0.8},
+            "bm25": {"recall@1": 0.75, "recall@5": 0.9, "mrr": 0.8},
+            "dense": {"recall@1": 0.9, "recall@5": 0.99, "mrr": 0.95},
+            "chance": {"recall@1": 0.01, "recall@5": 0.05, "mrr": 0.02},
+        },
+    }
+    assert losses(task) == {"hybrid": [("bm25", "recall@1")]}
+    task["methods"]["hybrid"]["recall@1"] = 0.75
+    assert losses(task) == {}
+    assert losses({"n": 1, "methods": {"a": {"recall@1": 0.0}}}) == {}
+
+
+def test_bench_table_prints_the_mark():
+    from rich.console import Console
+
+    from pathatlas.ui.bench_cli import retrieval_table
+
+    task = {
+        "n": 2,
+        "default": "hybrid",
+        "baselines": ["bm25"],
+        "methods": {"hybrid": {"recall@1": 0.5, "mrr": 0.6}, "bm25": {"recall@1": 0.5, "mrr": 0.7}},
+    }
+    console = Console(width=200, record=True)
+    console.print(retrieval_table("t", task))
+    assert "✗ below bm25 on mrr" in console.export_text()
+
+
+def test_chapter_folds_deal_chapters_round_robin():
+    chapters = ["a", "a", "b", "c", "b", "d", "e", "f"]
+    assert chapter_folds(chapters, 5) == [0, 0, 1, 2, 1, 3, 4, 0]
+
+
+def test_page_hits_carry_their_best_passage(demo_index):
+    hits = Searcher(demo_index).search(Query(text="koilocytes in cervical epithelium", k=5))
+    top = hits[0]
+    assert top.kind == "page" and top.passage is not None and top.passage != top.id
+    passage = demo_index.store.payloads([top.passage])[top.passage]
+    assert passage["kind"] == "passage" and passage["page"] == top.citation.page
+    assert top.citation.bbox == tuple(passage["bbox"])
+    assert top.snippet.replace("…", "")[:40] in " ".join(passage["text"].split())
+    assert top.thumbnail and top.thumbnail.endswith(f"{top.id}.jpg")
+    assert top.to_dict()["passage"] == top.passage
+    pages = Searcher(demo_index).search(Query(text="koilocytes", k=5, filters={"kind": "page"}))
+    assert pages and all(h.kind == "page" for h in pages)
