@@ -136,8 +136,7 @@ class Toolbox:
         for n, option in enumerate(options):
             check_text(option, f"option {n + 1}")
         image = self._image(image_base64, image_path) if image_base64 or image_path else None
-        with self.engine.ask_slots, self.engine.search_slots:
-            return self.engine.agent.ask(Question(question, list(options), image)).to_dict()
+        return self.engine.ask(Question(question, list(options), image)).result().to_dict()  # the ask lane
 
     def get_page(
         self,
@@ -197,8 +196,7 @@ class Toolbox:
     def hits(self, query: Query) -> list[Hit]:
         check_text(query.text or "", "the query")
         check_k(query.k)
-        with self.engine.search_slots:
-            return self.engine.searcher.search(query)
+        return self.engine.search(query).result()  # batched with concurrent searches
 
     def _search(self, query: Query) -> list[dict[str, Any]]:
         return [hit_json(hit) for hit in self.hits(query)]
