@@ -97,11 +97,13 @@ class Indexer:
         return SourceReport(source.key, "indexed", count, time.perf_counter() - started, source.problems)
 
     def _entries(self, source: Source, bar: tqdm) -> Iterator[Entry]:
+        done = 0  # counted here: a disabled bar (the API's jobs) never advances its ``n``
         for record in source.records():
             if record.progress_units:
+                done += record.progress_units
                 bar.update(record.progress_units)
                 if self.on_progress:
-                    self.on_progress(source.key, bar.n, bar.total or 0)
+                    self.on_progress(source.key, done, bar.total or 0)
             yield from record.entries()
 
     def _write(self, source: Source) -> int:
