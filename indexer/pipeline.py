@@ -115,7 +115,7 @@ class Indexer:
         return SourceReport(source.key, "indexed", count, time.perf_counter() - started, source.problems)
 
     def _entries(self, source: Source, bar: tqdm) -> Iterator[Entry]:
-        done = 0  # counted here: a disabled bar does not count
+        done = 0  # counted here: a disabled bar (the API's jobs) never advances its ``n``
         for record in source.records():
             if record.progress_units:
                 done += record.progress_units

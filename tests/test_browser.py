@@ -171,7 +171,10 @@ def test_library_adds_a_pdf_with_progress_counts_it_and_removes_it(page, tmp_pat
     uploader = page.locator("[data-testid=stFileUploader]").filter(has_text="Add a PDF")
     uploader.locator("input[type=file]").set_input_files(str(pdf))
     page.get_by_role("button", name="Index it").click()
-    page.get_by_text("done: tiny-notes.pdf (2/2 indexed)").wait_for(timeout=240_000)  # the job encodes and commits
+    outcome = page.locator("[data-testid=stAlert]", has_text=re.compile(r"^(done|failed|cancelled): "))
+    outcome.wait_for(timeout=240_000)  # the job encodes and commits
+    page.screenshot(path=str(ARTIFACTS / "4-library-added.png"), full_page=True)
+    assert "done: tiny-notes.pdf (2/2 indexed)" in outcome.inner_text()
     row = page.locator("[data-testid=stTable] tr", has_text="tiny-notes.pdf")
     row.wait_for()
     assert re.search(r"tiny-notes\.pdf\s+pdf\s+2\b", row.inner_text())  # source, type, pages
