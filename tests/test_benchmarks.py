@@ -74,6 +74,7 @@ def test_text_to_page_on_the_demo_index(demo_index, tmp_path):
             "options": ["Koilocytes", "Goblet cells"],
             "answer": "A",
             "gold": {"pdf_pages": [1, 1]},
+            "chapter": "one",
         },
         {
             "id": "b",
@@ -81,11 +82,18 @@ def test_text_to_page_on_the_demo_index(demo_index, tmp_path):
             "options": ["Langhans", "Reed-Sternberg"],
             "answer": "A",
             "gold": {"pdf_pages": [2, 2]},
+            "chapter": "two",
         },
         {"id": "c", "question": "No gold pages here", "options": ["x", "y"], "answer": "A"},
     ]
     path = tmp_path / "mcq.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
     result = text_to_page(demo_index, path)
-    assert result["n"] == 2 and {"bm25", "dense", "hybrid", "chance"} <= set(result["methods"])
+    assert result["n"] == 2 and set(result["methods"]) == {"bm25", "dense", "hybrid", "chance"}
+    assert result["default"] == "hybrid" and set(result["baselines"]) == {"bm25", "dense", "chance"}
     assert result["methods"]["hybrid"]["recall@1"] == 1.0 and len(result["methods"]["bm25"]["curve"]) == 20
+    assert result["methods"]["chance"]["recall@1"] < 0.5
+    assert set(result["significance"]) == {"bm25", "dense"}
+    folded = text_to_page(demo_index, path, folds=2)
+    assert [fold["n"] for fold in folded["folds"]] == [1, 1]
+    assert [fold["chapters"] for fold in folded["folds"]] == [["one"], ["two"]]

@@ -73,6 +73,8 @@ def fit_ranker(candidates: list[Candidates], c: float = 1.0, negatives: int = 20
         pos, neg = cand.features[cand.gold], cand.features[~cand.gold]
         best = pos[np.argmax(pos[:, bm25])]
         diffs += [best - row for row in neg[np.argsort(-neg[:, bm25])[:negatives]]]
+    if not diffs:
+        return Ranker.plain()
     x = np.array(diffs)
     scale = x.std(axis=0) + 1e-9
     model = LogisticRegression(C=c, fit_intercept=False, max_iter=2000)

@@ -65,6 +65,7 @@ class HitOut(BaseModel):
     thumbnail_url: str | None = Field(None, description="GET this for the hit's thumbnail.")
     page_url: str | None = Field(None, description="GET this for the rendered page with the hit highlighted.")
     matched_by: dict[str, int] = {}
+    passage: str | None = Field(None, description="For a page hit: the id of the passage that matched best.")
     diagnosis: str | None = None
     organ: str | None = None
     title: str | None = None
@@ -87,7 +88,7 @@ class HitOut(BaseModel):
             snippet=hit.snippet,
             citation=CitationOut.of(hit.citation),
             thumbnail_url=f"/media/thumbnails/{hit.id}" if hit.thumbnail else None,
-            page_url=f"/media/pages/{hit.id}" if hit.citation.page is not None else None,
+            page_url=f"/media/pages/{hit.passage or hit.id}" if hit.citation.page is not None else None,
             matched_by=hit.matched_by,
             diagnosis=payload.get("diagnosis"),
             organ=payload.get("organ"),
@@ -96,6 +97,7 @@ class HitOut(BaseModel):
             book=payload.get("book"),
             has_image=hit.kind in ("figure", "case")
             or (hit.kind == "page" and not (payload.get("text") or "").strip()),
+            passage=hit.passage,
         )
 
     @classmethod
