@@ -7,15 +7,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pathatlas.errors import BadInputError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
 
 
-def bench_index(pdf: Path, settings: Settings, workdir: Path | None = None) -> dict[str, Any]:
-    """Index one PDF into a fresh index, then again unchanged; the second run measures the skip path."""
+def bench_index(pdf: Path, settings: Settings, workdir: Path | None = None, keep: Path | None = None) -> dict[str, Any]:
+    """Index one PDF into a fresh index, then again unchanged; the second run measures the skip path.
+
+    With ``keep`` the index is built there and kept (for ``bench retrieval`` and ``bench qa``).
+    """
+    if keep is not None and keep.exists():
+        raise BadInputError(f"{keep} already exists: --keep needs a new folder")
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        local = settings.model_copy(update={"index": Path(tmp) / "index"})
+        local = settings.model_copy(update={"index": keep or Path(tmp) / "index"})
         index = Index.open(local.index_dir, local, create=True)  # model loading is not timed
         started = time.perf_counter()
         report = Indexer(index).add([pdf])

@@ -19,6 +19,7 @@ bench_app = typer.Typer(help="Benchmarks: speed and quality, with JSON output.",
 @friendly_errors
 def bench_index_command(
     pdf: Annotated[Path, typer.Option(help="PDF to index.")] = Path("../shared/data/openstax_ap2e/book.pdf"),
+    keep: Annotated[Path | None, typer.Option(help="Build the index in this new folder and keep it.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
 ):
     """Pages and figures per second indexing a PDF, and the time to re-index it unchanged."""
@@ -26,7 +27,7 @@ def bench_index_command(
 
     if not pdf.is_file():
         raise BadInputError(f"no PDF at {pdf}")
-    result = bench_index(pdf, settings_for())
+    result = bench_index(pdf, settings_for(), keep=keep)
     table = Table(*result)
     table.add_row(*map(str, result.values()))
     console.print(table)
