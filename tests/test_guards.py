@@ -165,9 +165,10 @@ def test_reupload_replaces_by_name_and_ids_travel_in_urls(client, root):
     job = upload(client, "book.pdf", make_pdf(root / "b2.pdf", 5, "v1").read_bytes()).json()
     assert wait(client, job["id"])["status"] == "done"
     books = [s for s in client.get("/sources").json() if s["source"] == "book.pdf"]
-    assert len(books) == 1 and books[0]["entries"] == 5, "the new upload replaced the old one"
+    # 5 pages and their 5 passages (the old version had 3 of each)
+    assert len(books) == 1 and books[0]["entries"] == 10, "the new upload replaced the old one"
     assert len(list((root / "home" / "uploads").rglob("book.pdf"))) == 1, "the old upload's files went"
-    assert client.delete(f"/sources/{books[0]['id']}", headers=AUTH).json() == {"removed": 5}
+    assert client.delete(f"/sources/{books[0]['id']}", headers=AUTH).json() == {"removed": 10}
     assert client.delete(f"/sources/{books[0]['id']}", headers=AUTH).status_code == 404
     assert not list((root / "home" / "uploads").rglob("book.pdf"))
     job = upload(client, "book.pdf", make_pdf(root / "b.pdf", 3, "v0").read_bytes()).json()
