@@ -89,5 +89,12 @@ def print_json(document: Any) -> None:
 def write_json(path: Path | None, document) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(document, indent=2))
+        path.write_text(json.dumps(document, indent=2, default=plain_scalar))
         console.print(f"wrote {path}")
+
+
+def plain_scalar(value):
+    """numpy scalars (ranx's p-values and flags) as the Python numbers JSON knows."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
