@@ -283,16 +283,6 @@ def open_record(record_id: str, state: str) -> None:
     st.session_state[state] = opened.json() if opened is not None else None
 
 
-def old_evidence(answer: dict[str, Any]) -> list[dict[str, Any]]:
-    """Evidence for an answer without per-option quotes: each cited record's passage."""
-    items = []
-    for citation in answer.get("citations", []):
-        record = call("GET", f"/records/{citation['evidence']}", quiet=True)
-        text = record.json().get("snippet", "") if record is not None else ""
-        items.append({"quote": text, "citation": citation, "stance": "supports", "id": citation["evidence"]})
-    return items
-
-
 def ask_tab() -> None:
     question = st.text_area("Question", placeholder="A cervical smear shows ... Which cells are these?")
     options = st.text_area("Options, one per line")
@@ -314,11 +304,11 @@ def ask_tab() -> None:
     answer = st.session_state.get("answer")
     if not answer:
         return
-    letter = answer.get("choice") or answer.get("answer")
-    text = answer.get("answer_text") or answer.get("answer") or ""
-    if isinstance(answer.get("options"), list) and answer["options"] and isinstance(answer["options"][0], dict):
-        chosen = next((o for o in answer["options"] if o.get("label") == letter), None)
-        text = chosen["text"] if chosen else text
+    options_out = answer.get("options") or []
+    choice = answer.get("choice")  # the chosen option's 0-based index; ``answer`` is its text
+    chosen = options_out[choice] if isinstance(choice, int) and 0 <= choice < len(options_out) else None
+    letter = chosen.get("label") if chosen else None
+    text = chosen.get("text") if chosen else answer.get("answer") or ""
     shown = f"{letter}. {text}" if letter and text and text != letter else (text or letter or "")
     confidence = answer.get("confidence", 0.0)
     if answer.get("settled", True):
@@ -327,8 +317,7 @@ def ask_tab() -> None:
         st.warning(f"The evidence does not settle this. Best supported: {shown}  (confidence {confidence:.2f})")
     if answer.get("rationale"):
         st.caption(answer["rationale"])
-    options_out = answer.get("options")
-    if isinstance(options_out, list) and options_out and isinstance(options_out[0], dict):
+    if options_out:
         ordered = sorted(options_out, key=lambda o: (o.get("label") != letter, -(o.get("score") or 0)))
         for o in ordered:
             with st.container(border=True, key=f"option-{o.get('label')}"):
@@ -339,11 +328,7 @@ def ask_tab() -> None:
                 for n, item in enumerate(o.get("evidence", [])):
                     evidence_quote(item, key=f"quote-{o.get('label')}-{n}")
     else:
-        evidence = old_evidence(answer)
-        if not evidence:
-            st.info("No evidence cited.")
-        for n, item in enumerate(evidence):
-            evidence_quote(item, key=f"quote-{n}")
+        st.info("No evidence cited.")
     if st.session_state.get("cited"):
         viewer(st.session_state.cited, "cited")
     with st.expander("Agent steps"):

@@ -32,7 +32,8 @@ def book_page(
     source: str = Query(..., description="The source as hits cite it (citation.source)."),
     page: int = Query(..., ge=1),
 ) -> HitOut:
-    for record_id, payload in engine.index.store.scan({"kind": "page", "source": source}):
+    key = engine.index.resolve_source(source)  # hits cite a file name; the index keys sources by path
+    for record_id, payload in engine.index.store.scan({"kind": "page", "source": key}):
         if payload.get("page") == page:
             return hit_out(engine, record_id, payload)
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no page {page} of {source} in the index")
