@@ -156,10 +156,10 @@ class VisibleStore(VectorStore):
 
 
 class Index:
-    def __init__(self, path: Path, meta: IndexMeta, encoder: Encoder, settings: Settings):
+    def __init__(self, path: Path, meta: IndexMeta, encoder: Encoder | None, settings: Settings):
         self.path = path
         self.meta = meta
-        self.encoder = encoder
+        self._encoder = encoder
         self.settings = settings
         self.lock = threading.RLock()
         self.generation = Generation.read(path / POINTER_FILE)
@@ -211,12 +211,20 @@ class Index:
                 f"index {path} names code (store {meta.store!r}); trust it explicitly with "
                 f"--store {meta.store} or PATHATLAS_STORE={meta.store}"
             )
-        encoder = create_encoder(meta.encoder, settings)
-        if dict(encoder.dims) != meta.dims:
-            raise EncoderMismatchError(
-                f"index {path} has vector sizes {meta.dims} but encoder {encoder.name!r} gives {encoder.dims}"
-            )
-        return cls(path, meta, encoder, settings)
+        return cls(path, meta, None, settings)  # the encoder is built on first use: info, remove need none
+
+    @property
+    def encoder(self) -> Encoder:
+        """The index's encoder, built (models still load lazily) the first time a search or write needs it."""
+        if self._encoder is None:
+            encoder = create_encoder(self.meta.encoder, self.settings)
+            if dict(encoder.dims) != self.meta.dims:
+                raise EncoderMismatchError(
+                    f"index {self.path} has vector sizes {self.meta.dims} but encoder {encoder.name!r} gives "
+                    f"{encoder.dims}"
+                )
+            self._encoder = encoder
+        return self._encoder
 
     def _open_store(self) -> VectorStore:
         return open_store(

@@ -64,7 +64,8 @@ def test_searches_see_whole_committed_states_while_indexing_and_deleting(tmp_pat
         for thread in threads:
             thread.join(timeout=120)
 
-    assert removed.status_code == 200 and removed.json() == {"removed": PAGES["b.pdf"]}
+    # every page of these PDFs is one passage: a page record and a passage record each
+    assert removed.status_code == 200 and removed.json() == {"removed": 2 * PAGES["b.pdf"]}
     assert done["status"] == "done", done
     assert errors == [] and len(seen) > 40, (errors[:3], len(seen))
     for counts in seen:

@@ -33,6 +33,10 @@ def fast(tmp_path) -> Settings:
     return Settings(home=tmp_path / "home", index=tmp_path / "index", encoder=HashingEncoder.name)
 
 
+PER_PAGE = 2
+"""Records per page of these PDFs: the page and its one passage."""
+
+
 def open_index(settings: Settings, store: str = "faiss") -> Index:
     return Index.open(settings.index_dir, settings, create=True, store=store)
 
@@ -59,17 +63,17 @@ def test_same_file_at_two_paths_is_two_sources(fast, tmp_path, store):
     two.write_bytes(one.read_bytes())
     add(fast, [one, two], store)
     records = state(fast)
-    assert len(records[str(one)]) == len(records[str(two)]) == 3
+    assert len(records[str(one)]) == len(records[str(two)]) == 3 * PER_PAGE
     assert not set(records[str(one)]) & set(records[str(two)]), "ids are unique per source"
 
     index = open_index(fast, store)
     with pytest.raises(PathAtlasError, match="matches several sources"):
         index.remove_source("same.pdf")
-    assert index.remove_source(str(two)) == 3
+    assert index.remove_source(str(two)) == 3 * PER_PAGE
     index.close()
-    assert list(state(fast)) == [str(one)] and len(state(fast)[str(one)]) == 3
+    assert list(state(fast)) == [str(one)] and len(state(fast)[str(one)]) == 3 * PER_PAGE
     report = add(fast, [one], store)
-    assert report.sources[0].status == "unchanged" and len(state(fast)[str(one)]) == 3
+    assert report.sources[0].status == "unchanged" and len(state(fast)[str(one)]) == 3 * PER_PAGE
 
 
 def test_a_rerun_verifies_the_store_not_only_the_manifest(fast, tmp_path):
@@ -82,7 +86,7 @@ def test_a_rerun_verifies_the_store_not_only_the_manifest(fast, tmp_path):
     assert snapshot_of(fast.index_dir)["problems"], "the check sees the loss"
     report = add(fast, [pdf])
     assert report.sources[0].status == "indexed"
-    assert len(state(fast)[str(pdf)]) == 4
+    assert len(state(fast)[str(pdf)]) == 4 * PER_PAGE
 
 
 def test_remove_deletes_records_the_manifest_does_not_list(fast, tmp_path):
@@ -92,7 +96,7 @@ def test_remove_deletes_records_the_manifest_does_not_list(fast, tmp_path):
     ghost = {rid: {**p, "source": "/gone/ghost.pdf"} for rid, p in index.store.scan()}
     index.raw_store.upsert([crash_record(rid, payload) for rid, payload in ghost.items()])
     index.commit()
-    assert index.remove_source("/gone/ghost.pdf") == 2
+    assert index.remove_source("/gone/ghost.pdf") == 2 * PER_PAGE
     index.close()
     assert set(state(fast)) == {str(pdf)}
 
@@ -172,14 +176,13 @@ def test_a_damaged_uncommitted_snapshot_is_ignored_and_a_damaged_committed_one_i
     before = state(fast)
     store = fast.index_dir / "store"
     pointer = json.loads((fast.index_dir / "manifest.json").read_text())
-    newer = store / "v999999"  # what a crash between the store's commit and the pointer's leaves
-    newer.mkdir()
-    (newer / "payloads.sqlite").write_bytes(b"garbage")
-    (store / "CURRENT").write_text(newer.name)
+    # what a crash between the store's commit and the pointer's leaves: a newer state the pointer does not name
+    (store / "state-999999.json").write_bytes(b"garbage")
+    (store / "CURRENT").write_bytes(b"garbage")
     assert state(fast) == before
 
-    committed = store / pointer["store_version"]
-    (committed / "payloads.sqlite").write_bytes(b"not a database")
+    committed = json.loads((store / f"state-{int(pointer['store_version']):06d}.json").read_text())
+    (store / committed["base"] / "records.json").write_bytes(b"not json")
     result = subprocess.run(
         [sys.executable, "-c", "from pathatlas.ui.cli import app; app()", "info", "--index", str(fast.index_dir)],
         capture_output=True,

@@ -45,9 +45,9 @@ def test_facets_list_values_and_filters_use_them(client):
     facets = client.get("/facets").json()
     organs = {v["value"]: v["count"] for v in facets["fields"]["organ"]}
     assert organs["lung"] == 8 and organs["cervix"] == 2
-    assert {v["value"] for v in facets["fields"]["kind"]} == {"page", "figure", "case"}
+    assert {v["value"] for v in facets["fields"]["kind"]} == {"page", "passage", "figure", "case"}
     pdf = next(s for s in facets["by_source"] if s.endswith(".pdf"))
-    assert facets["by_source"][pdf] == {"page": 4, "figure": 6}
+    assert facets["by_source"][pdf] == {"page": 4, "passage": 4, "figure": 6}
     hits = client.post("/search", json={"text": "cells", "k": 20, "filters": {"organ": "lung"}}).json()["hits"]
     assert hits and {h["organ"] for h in hits} == {"lung"}
     chapter = next(v["value"] for v in facets["fields"]["chapter"] if "Lung" in v["value"])
@@ -133,7 +133,7 @@ def test_commands_without_a_model_never_import_torch(demo_index, demo_corpus):
     home = demo_index.settings.home
     info = run_cli("info", "--index", str(demo_index.path), "--json", home=home)
     assert info.returncode == 0, info.stderr
-    assert json.loads(info.stdout)["records"] == 26
+    assert json.loads(info.stdout)["records"] == 30  # 4 pages, their 4 passages, 6 figures, 16 case images
     assert "MODULES False False" in info.stderr
     unchanged = run_cli("index", str(demo_corpus), "--index", str(demo_index.path), "--json", home=home)
     assert unchanged.returncode == 0, unchanged.stderr
@@ -152,7 +152,7 @@ def test_search_json_is_only_json_even_when_a_model_talks(demo_index, tmp_path):
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout)[0]["kind"] in ("figure", "case", "page")  # stdout parses as is
     missing = run_cli("search", "x", "--index", str(tmp_path / "none"), "--json", home=demo_index.settings.home)
-    assert missing.returncode == 2 and missing.stdout == "" and "error:" in missing.stderr
+    assert missing.returncode == 1 and missing.stdout == "" and "error:" in missing.stderr
 
 
 def test_plain_torch_minilm_gives_the_sentence_transformers_vectors(session_home):

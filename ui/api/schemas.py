@@ -74,8 +74,8 @@ class HitOut(BaseModel):
     has_image: bool = Field(False, description="Whether 'find similar' (POST /search/similar) can use its image.")
 
     @classmethod
-    def of(cls, hit: Hit, rank: int = 1, top_score: float | None = None) -> HitOut:
-        relative = hit.score / top_score if top_score else 1.0
+    def of(cls, hit: Hit, rank: int = 1, top_score: float | None = None, shift: float = 0.0) -> HitOut:
+        relative = min(1.0, (hit.score + shift) / top_score) if top_score else 1.0
         payload = hit.payload
         return cls(
             id=hit.id,
@@ -102,8 +102,13 @@ class HitOut(BaseModel):
 
     @classmethod
     def ranked(cls, hits: list[Hit]) -> list[HitOut]:
-        top = hits[0].score if hits else None
-        return [cls.of(hit, rank, top) for rank, hit in enumerate(hits, start=1)]
+        """Scores relative to the best hit; fused scores may be negative (dense deltas), and then the list is
+        shifted so that its last hit sits at a twentieth of the first."""
+        if not hits:
+            return []
+        top, floor = hits[0].score, min(hit.score for hit in hits)
+        shift = (top - 20 * floor) / 19 if floor <= 0 < top else 0.0
+        return [cls.of(hit, rank, top + shift, shift) for rank, hit in enumerate(hits, start=1)]
 
 
 MAX_QUERY_CHARS = Settings.model_fields["max_query_chars"].default
