@@ -342,7 +342,10 @@ class Index:
         by_id = [key for key, entry in self.manifest.items() if entry.get("id", source_id(key)) == name]
         if by_id:
             return by_id[0]
-        resolved = str(Path(name).expanduser().resolve())
+        try:
+            resolved = str(Path(name).expanduser().resolve())
+        except (ValueError, OSError):  # a NUL byte, a path the system cannot resolve: not a source then
+            resolved = None
         if resolved in self.manifest:
             return resolved
         by_name = [key for key in self.manifest if Path(key).name == name]

@@ -63,13 +63,13 @@ def conforms(case, headers: dict[str, str]) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_operation_conforms_with_the_token(case):
     conforms(case, {"Authorization": f"Bearer {TOKEN}"})
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_operation_conforms_without_a_token(case):
     conforms(case, {})
 

@@ -163,9 +163,9 @@ class FacetsOut(BaseModel):
 
 class AskRequest(BaseModel):
     question: QueryText
-    options: list[Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS), AfterValidator(valid_unicode)]] = (
-        Field(default_factory=list, max_length=10)
-    )
+    options: list[
+        Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S"), AfterValidator(valid_unicode)]
+    ] = Field(default_factory=list, max_length=10)
 
 
 class QuoteCitation(BaseModel):

@@ -9,11 +9,11 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse
 
 from pathatlas.retrieval.records import Hit
-from pathatlas.ui.api.deps import EngineDep
+from pathatlas.ui.api.deps import EngineDep, errors
 from pathatlas.ui.api.routes.media import payload_of
 from pathatlas.ui.api.schemas import HitOut
 
-router = APIRouter(tags=["records"])
+router = APIRouter(tags=["records"], responses=errors(404))  # unknown records, pages and PDFs
 
 
 def hit_out(engine, record_id: str, payload: dict) -> HitOut:

@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.search import Query
 from pathatlas.retrieval.similar import similar
-from pathatlas.ui.api.deps import EngineDep
+from pathatlas.ui.api.deps import EngineDep, errors
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.routes.media import payload_of
 from pathatlas.ui.api.schemas import (
@@ -68,6 +68,7 @@ async def search_image(
     "/search/similar",
     response_model=SearchResponse,
     summary="Records that look like a given one (its stored vectors; nothing is uploaded or re-encoded)",
+    responses=errors(404),
 )
 def search_similar(request: SimilarRequest, engine: EngineDep) -> SearchResponse:
     payload_of(engine, request.id)  # 404 for an unknown id
