@@ -29,7 +29,7 @@ def crash_point(label: str) -> None:
 
 
 def fsync_dir(folder: Path) -> None:
-    """Make a rename or a new entry in ``folder`` durable."""
+    """Make a rename or a new entry in ``folder`` durable (given a file, its data)."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -352,7 +352,7 @@ class FaissStore(VectorStore):
                 if state.tombstones:
                     state.rebuild()
                 faiss.write_index(state.index, str(folder / f"{space}.faiss"))  # no in-memory copy
-                _fsync_file(folder / f"{space}.faiss")
+                fsync_dir(folder / f"{space}.faiss")  # fsync works on a file as on a folder
         fsync_dir(folder)
         fsync_dir(self.location)
         return name
@@ -535,14 +535,6 @@ def _write_file(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _kind_of(index) -> str:
