@@ -161,9 +161,9 @@ def evidence_hit(item: Item, evidence: list[Evidence], k: int = 5) -> bool | Non
     if pages:
         return any(e.citation.page is not None and pages[0] <= e.citation.page <= pages[-1] for e in top)
     if item.gold.get("case"):
-        return any(e.payload.get("case") == item.gold["case"] for e in top)
+        return any(e.payload.case == item.gold["case"] for e in top)
     if item.gold.get("diagnosis"):
-        return any(str(e.payload.get("diagnosis", "")).lower() == item.gold["diagnosis"].lower() for e in top)
+        return any(str(e.payload.diagnosis or "").lower() == item.gold["diagnosis"].lower() for e in top)
     return None
 
 

@@ -113,9 +113,8 @@ def evidence_from_hits(found: dict[str, Evidence], hits: list[Hit], query_id: st
     for rank, hit in enumerate(hits, start=1):
         known = found.get(hit.id)
         if known is None:
-            text = hit.payload.get("text") or hit.payload.get("title") or ""
             found[hit.id] = Evidence(
-                hit.id, hit.kind, text, hit.citation, rank, {query_id: rank}, hit.payload, hit.thumbnail
+                hit.id, hit.kind, hit.payload.body, hit.citation, rank, {query_id: rank}, hit.payload, hit.thumbnail
             )
         else:
             known.ranks[query_id] = rank

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from PIL import Image
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.records import Citation
+from pathatlas.retrieval.records import Citation, Payload
 
 LETTERS = "ABCDEFGHIJ"
 
@@ -54,7 +53,7 @@ class Evidence:
     rank: int
     """Its place (1-based) in the fusion of every sub-query's ranking."""
     ranks: dict[str, int] = field(default_factory=dict)
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: Payload = field(default_factory=Payload)
     thumbnail: str | None = None
 
 

@@ -126,11 +126,11 @@ def diagnosis_votes(options: Sequence[str], evidence: Sequence[Evidence], top: i
     """Image questions: rank-weighted votes of the most similar cases whose diagnosis matches an option."""
     option_terms = [set(t) for t in tokenize([o.lower() for o in options])]
     votes = np.zeros(len(options))
-    cases = [e for e in evidence if e.payload.get("diagnosis")]
+    cases = [e for e in evidence if e.payload.diagnosis]
     if any(IMAGE_QUERY in e.ranks for e in cases):  # the agent's image query: text-found cases do not vote
         cases = [replace(e, rank=e.ranks[IMAGE_QUERY]) for e in cases if IMAGE_QUERY in e.ranks]
     for e in sorted(cases, key=lambda e: e.rank)[:top]:
-        diagnosis = set(tokenize([str(e.payload["diagnosis"]).lower()])[0])
+        diagnosis = set(tokenize([str(e.payload.diagnosis).lower()])[0])
         overlaps = [len(terms & diagnosis) / max(len(terms | diagnosis), 1) for terms in option_terms]
         best = int(np.argmax(overlaps))
         if overlaps[best] >= 0.5:

@@ -184,6 +184,7 @@ def snapshot_of(index_dir: Path) -> dict[str, Any]:
     from pathatlas.errors import IndexMissingError
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.lexical import document_text
+    from pathatlas.retrieval.records import Payload
     from pathatlas.retrieval.search import Query, Searcher
 
     settings = _settings(index_dir)
@@ -195,10 +196,11 @@ def snapshot_of(index_dir: Path) -> dict[str, Any]:
         problems: list[str] = []
         manifest = index.manifest
         by_source: dict[str, list[str]] = {}
-        for rid, payload in index.store.scan():
-            by_source.setdefault(payload["source"], []).append(rid)
-            if manifest.get(payload["source"], {}).get("fingerprint") != payload.get("fingerprint"):
-                problems.append(f"store shows {rid} of an uncommitted version of {payload['source']}")
+        for rid, stored in index.store.scan():
+            record = Payload.from_payload(stored)
+            by_source.setdefault(record.source, []).append(rid)
+            if manifest.get(record.source, {}).get("fingerprint") != record.fingerprint:
+                problems.append(f"store shows {rid} of an uncommitted version of {record.source}")
         for key, entry in manifest.items():
             if len(by_source.get(key, [])) != entry["entries"]:
                 problems.append(f"{key}: manifest {entry['entries']}, store {len(by_source.get(key, []))}")

@@ -149,7 +149,7 @@ class Indexer:
         for space, matrix in image_vectors.items():
             for row, i in enumerate(imaged):
                 vectors[i][space] = matrix[row]
-        return [StoredVectors(e.id, e.payload, v) for e, v in zip(entries, vectors, strict=True)]
+        return [StoredVectors(e.id, e.payload.to_payload(), v) for e, v in zip(entries, vectors, strict=True)]
 
     def _save_thumbnails(self, entries: list[Entry]) -> None:
         self.index.media_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Typed records a source yields. Each knows how to become index entries.
+"""Typed records a source yields. Each knows how to become index entries, whose ``Payload`` is its stored form.
 
 Ids are derived from the source file's content hash and the record's position in it, so
 re-indexing an unchanged file gives the same ids and a changed file gives new ones.
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from pathatlas.retrieval.records import BBox, Entry
+from pathatlas.retrieval.records import BBox, Entry, Payload
 
 
 def stable_id(*parts: object) -> str:
@@ -41,17 +41,17 @@ class Page:
         return bool(self.text.strip())
 
     def entries(self) -> list[Entry]:
-        payload = {
-            "kind": "page",
-            "source": self.source,
-            "fingerprint": self.fingerprint,
-            "book": self.book,
-            "page": self.page,
-            "section": self.section,
-            "text": self.text,
+        payload = Payload(
+            kind="page",
+            source=self.source,
+            fingerprint=self.fingerprint,
+            book=self.book,
+            page=self.page,
+            section=self.section,
+            text=self.text,
             # BM25 sees the page through its passages (page-level BM25 measured no better, BENCHMARKS.md).
-            "searchable": False,
-        }
+            searchable=False,
+        )
         # Pages without a text layer (scans) are still findable through their rendered image.
         image = None if self.has_text else self.image
         # The page keeps one text vector (passage vectors would cost ~2.2x the encoding time, BENCHMARKS.md);
@@ -88,19 +88,19 @@ class Passage:
         return stable_id(self.fingerprint, "passage", self.page, self.index)
 
     def entries(self) -> list[Entry]:
-        payload = {
-            "kind": "passage",
-            "source": self.source,
-            "fingerprint": self.fingerprint,
-            "book": self.book,
-            "page": self.page,
-            "page_id": stable_id(self.fingerprint, "page", self.page),
-            "passage": self.index,
-            "section": self.section,
-            "bbox": list(self.bbox),
-            "blocks": [list(b) for b in self.blocks],
-            "text": self.text,
-        }
+        payload = Payload(
+            kind="passage",
+            source=self.source,
+            fingerprint=self.fingerprint,
+            book=self.book,
+            page=self.page,
+            page_id=stable_id(self.fingerprint, "page", self.page),
+            passage=self.index,
+            section=self.section,
+            bbox=self.bbox,
+            blocks=tuple(self.blocks),
+            text=self.text,
+        )
         if not self.vector:
             return [Entry(self.id, payload)]
         # The section's own title tells the text encoder what a passage mid-section is about (BM25 gets the path).
@@ -127,16 +127,16 @@ class Figure:
         return stable_id(self.fingerprint, "figure", self.page, self.index)
 
     def entries(self) -> list[Entry]:
-        payload = {
-            "kind": "figure",
-            "source": self.source,
-            "fingerprint": self.fingerprint,
-            "book": self.book,
-            "page": self.page,
-            "figure": self.label or f"p{self.page}-img{self.index + 1}",
-            "bbox": list(self.bbox),
-            "text": self.caption,
-        }
+        payload = Payload(
+            kind="figure",
+            source=self.source,
+            fingerprint=self.fingerprint,
+            book=self.book,
+            page=self.page,
+            figure=self.label or f"p{self.page}-img{self.index + 1}",
+            bbox=self.bbox,
+            text=self.caption,
+        )
         return [Entry(self.id, payload, text=self.caption, image=self.image, thumbnail=self.image)]
 
 
@@ -171,18 +171,18 @@ class Case:
     def entries(self) -> list[Entry]:
         entries = []
         for rel_path, image in self.images:
-            payload = {
-                "kind": "case",
-                "source": self.source,
-                "fingerprint": self.fingerprint,
-                "case": self.case_id,
-                "image": rel_path,
-                "title": self.title,
-                "diagnosis": self.diagnosis,
-                "organ": self.organ,
-                "labels": self.labels,
-                "text": self.text,
-            }
+            payload = Payload(
+                kind="case",
+                source=self.source,
+                fingerprint=self.fingerprint,
+                case=self.case_id,
+                image=rel_path,
+                title=self.title,
+                diagnosis=self.diagnosis,
+                organ=self.organ,
+                labels=self.labels,
+                text=self.text,
+            )
             entry_id = stable_id(self.fingerprint, "case", self.case_id, rel_path)
             entries.append(Entry(entry_id, payload, text=self.text, image=image, thumbnail=image))
         return entries

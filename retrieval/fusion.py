@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.stores.base import ScoredIds
 
 FEATURES = ("bm25", "dense", "bm25_rest", "bm25_rank", "dense_rank", "neighbour", "coverage")
@@ -52,10 +53,9 @@ def reciprocal_rank_fusion(
     return [(record_id, score, ranks[record_id]) for record_id, score in ordered]
 
 
-def page_key(payload: Mapping) -> tuple[str, int] | None:
+def page_key(payload: Payload) -> tuple[str, int] | None:
     """Hits that share this key are one page of one document; cases have none."""
-    page = payload.get("page")
-    return (payload["source"], page) if page is not None else None
+    return (payload.source, payload.page) if payload.page is not None else None
 
 
 @dataclass
@@ -104,7 +104,7 @@ class Ranker:
 
 def group_features(
     rankings: Mapping[str, ScoredIds],
-    payloads: Mapping[str, Mapping[str, Any]],
+    payloads: Mapping[str, Payload],
     dense_rankers: Sequence[str],
     coverage: Mapping[str, float] | None = None,
 ) -> tuple[list[Group], np.ndarray]:

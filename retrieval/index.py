@@ -20,7 +20,6 @@ once (Qdrant) are read through the pointer: records of a source version it does 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import threading
@@ -43,7 +42,7 @@ from pathatlas.errors import (
 from pathatlas.retrieval.durable import crash_point, write_atomic
 from pathatlas.retrieval.encoders import Encoder, create_encoder
 from pathatlas.retrieval.lexical import LexicalIndex
-from pathatlas.retrieval.records import StoredVectors
+from pathatlas.retrieval.records import StoredVectors, source_id
 from pathatlas.retrieval.stores import Filters, VectorStore, open_store
 from pathatlas.retrieval.stores.base import ScoredIds
 from pathatlas.settings import Settings
@@ -53,11 +52,6 @@ POINTER_FILE = "manifest.json"
 FORMAT_VERSION = 1
 
 Manifest = dict[str, dict[str, Any]]
-
-
-def source_id(key: str) -> str:
-    """A short, URL-safe id for a source (its manifest key is a path, which cannot travel in a URL)."""
-    return hashlib.blake2b(key.encode(), digest_size=6).hexdigest()
 
 
 @dataclass

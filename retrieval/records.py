@@ -1,8 +1,16 @@
-"""What the index stores (``Entry``) and what a search returns (``Hit`` with its ``Citation``)."""
+"""The record model of the retrieval layer.
+
+``Payload`` is the stored form of a record (a page, passage, figure or case image): what a store keeps beside
+its vectors and what a hit shows and cites. Stores and BM25 hold it as a plain JSON object (``to_payload``);
+everything above them reads it typed (``from_payload``). ``Entry`` is what the indexer hands in, ``Hit`` (with
+its ``Citation``) what a search hands out; ``Citation.to_dict`` is the one JSON form of a citation.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -11,20 +19,108 @@ from PIL import Image
 BBox = tuple[float, float, float, float]
 """x0, y0, x1, y1 in PDF points (1/72 inch), origin top left, as pymupdf reports them."""
 
+KINDS = ("page", "passage", "figure", "case")
+
+
+def source_id(key: str) -> str:
+    """A short, URL-safe id for a source (its key is a server path, which never travels in a URL or response)."""
+    return hashlib.blake2b(key.encode(), digest_size=6).hexdigest()
+
+
+def display_name(key: str) -> str:
+    """What users see of a source: its file or folder name, never the server path."""
+    return key.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Payload:
+    """The stored form of a record, one flat shape for every kind (a field a kind lacks is None).
+
+    ``from_payload`` reads what any index wrote (fields an older index lacks take their defaults; fields this
+    version does not know are kept in ``extra``); ``to_payload`` writes it back, leaving out defaults.
+    """
+
+    kind: str = "?"
+    """One of ``KINDS``."""
+    source: str = ""
+    """The source's key (its resolved path): users see ``display_name`` and ``source_id`` of it."""
+    fingerprint: str | None = None
+    """Content hash of the source version the record came from."""
+    book: str | None = None
+    page: int | None = None
+    """1-based page number (pages, passages, figures)."""
+    page_id: str | None = None
+    """A passage's page record."""
+    passage: int | None = None
+    """A passage's position on its page, in reading order."""
+    section: str | None = None
+    """The bookmark path leading to the page ("Chapter 4 > 4.2 Epithelial Tissue")."""
+    bbox: BBox | None = None
+    blocks: tuple[BBox, ...] | None = None
+    """A passage's text block boxes, for outlining."""
+    figure: str | None = None
+    case: str | None = None
+    image: str | None = None
+    """A case image's path relative to its case folder."""
+    title: str | None = None
+    diagnosis: str | None = None
+    organ: str | None = None
+    labels: dict[str, str] | None = None
+    text: str = ""
+    searchable: bool = True
+    """False keeps the record out of BM25 (pages: their passages are indexed instead)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Stored fields this version does not know (a newer index, a plugin): kept so they round-trip."""
+
+    @classmethod
+    def from_payload(cls, stored: Mapping[str, Any]) -> Payload:
+        known = {k: v for k, v in stored.items() if k in _STORED_FIELDS}
+        if known.get("bbox") is not None:
+            known["bbox"] = tuple(known["bbox"])
+        if known.get("blocks") is not None:
+            known["blocks"] = tuple(tuple(b) for b in known["blocks"])
+        if known.get("text") is None:
+            known.pop("text", None)
+        extra = {k: v for k, v in stored.items() if k not in _STORED_FIELDS} if len(known) < len(stored) else {}
+        return cls(**known, extra=extra)
+
+    @classmethod
+    def from_payloads(cls, stored: Mapping[str, Mapping[str, Any]]) -> dict[str, Payload]:
+        """A store's ``payloads(ids)`` answer, typed."""
+        return {record_id: cls.from_payload(p) for record_id, p in stored.items()}
+
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON object a store keeps: fields that differ from their defaults, ``kind`` and ``source`` always."""
+        out: dict[str, Any] = {"kind": self.kind, "source": self.source}
+        for name, default in _DEFAULTS.items():
+            value = getattr(self, name)
+            if value != default:
+                out[name] = [list(b) for b in value] if name == "blocks" else list(value) if name == "bbox" else value
+        return {**out, **self.extra}
+
+    @property
+    def body(self) -> str:
+        """What a hit quotes of the record: its text, else its title."""
+        return self.text or self.title or ""
+
+
+_STORED_FIELDS = frozenset(f.name for f in fields(Payload)) - {"extra"}
+_DEFAULTS = {f.name: f.default for f in fields(Payload) if f.name not in ("kind", "source", "extra")}
+
 FILTER_FIELDS = ("kind", "source", "fingerprint", "organ", "diagnosis", "case", "section")
 """Payload fields that every store indexes for filtering."""
 
 
 @dataclass
 class Entry:
-    """One searchable unit: a page, a figure or one image of a case.
+    """One searchable unit: a page, a passage, a figure or one image of a case.
 
     ``text`` feeds BM25 and the text encoders; ``image`` feeds the image encoders. ``payload`` is
-    what a hit shows and cites; it always has ``kind`` and ``source``.
+    what a hit shows and cites.
     """
 
     id: str
-    payload: dict[str, Any]
+    payload: Payload
     text: str = ""
     image: Image.Image | None = None
     """What the image encoders see; None for entries found by text alone."""
@@ -34,7 +130,8 @@ class Entry:
 
 @dataclass
 class StoredVectors:
-    """An entry's id, payload and its vector per named space, as handed to a ``VectorStore``."""
+    """A record's id, stored payload (``Payload.to_payload()``) and its vector per named space, as a
+    ``VectorStore`` takes and gives them."""
 
     id: str
     payload: dict[str, Any]
@@ -46,14 +143,19 @@ class Citation:
     """Where a hit comes from, precisely enough for a reader to open it."""
 
     source: str
+    """The source's key (a server path): ``to_dict`` and ``label`` show its name and id instead."""
     page: int | None = None
     figure: str | None = None
     bbox: BBox | None = None
     case: str | None = None
     image: str | None = None
 
+    @classmethod
+    def of(cls, payload: Payload) -> Citation:
+        return cls(payload.source, payload.page, payload.figure, payload.bbox, payload.case, payload.image)
+
     def label(self) -> str:
-        parts = [self.source.rsplit("/", 1)[-1]]
+        parts = [display_name(self.source)]
         if self.page is not None:
             parts.append(f"p. {self.page}")
         if self.figure:
@@ -61,6 +163,27 @@ class Citation:
         if self.case:
             parts.append(f"case {self.case}")
         return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The one JSON form of a citation (CLI ``--json``, REST, MCP, answers): the source by name and id
+        (``source_id``, which every command and route taking a source accepts), never by server path."""
+        return {
+            "source": display_name(self.source),
+            "source_id": source_id(self.source),
+            "page": self.page,
+            "figure": self.figure,
+            "bbox": list(self.bbox) if self.bbox else None,
+            "case": self.case,
+            "image": self.image,
+            "label": self.label(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Citation:
+        """Back from ``to_dict`` (its ``source`` is then the name: enough to label and compare)."""
+        bbox = data.get("bbox")
+        box = tuple(bbox) if bbox else None
+        return cls(data["source"], data.get("page"), data.get("figure"), box, data.get("case"), data.get("image"))
 
 
 @dataclass
@@ -71,7 +194,7 @@ class Hit:
     snippet: str
     citation: Citation
     thumbnail: str | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: Payload = field(default_factory=Payload)
     matched_by: dict[str, int] = field(default_factory=dict)
     """Ranker name to the 1-based rank it gave this hit, so users see why it matched."""
     also_on_page: list[str] = field(default_factory=list)
@@ -80,15 +203,17 @@ class Hit:
     """For a page hit: the id of the passage that matched best (its text is the snippet, its box the citation's)."""
 
     def to_dict(self) -> dict[str, Any]:
+        """The hit's JSON form; its payload without the text (the snippet shows it) nor the source (the citation
+        names it)."""
         return {
             "id": self.id,
             "score": self.score,
             "kind": self.kind,
             "snippet": self.snippet,
             "thumbnail": self.thumbnail,
-            "citation": {**self.citation.__dict__, "label": self.citation.label()},
+            "citation": self.citation.to_dict(),
             "matched_by": self.matched_by,
             "also_on_page": self.also_on_page,
             "passage": self.passage,
-            "payload": {k: v for k, v in self.payload.items() if k != "text"},
+            "payload": {k: v for k, v in self.payload.to_payload().items() if k not in ("text", "source")},
         }

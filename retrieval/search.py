@@ -7,7 +7,6 @@ Text queries are ranked by page: a page's passages (and figures) form a group sc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from PIL import Image
 
@@ -24,7 +23,7 @@ from pathatlas.retrieval.fusion import (
 )
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.lexical import tokenize
-from pathatlas.retrieval.records import Citation, Hit
+from pathatlas.retrieval.records import Citation, Hit, Payload
 from pathatlas.retrieval.stores.base import Filters, ScoredIds, group_by_filters
 
 RANKERS = ("bm25", "dense")
@@ -127,7 +126,7 @@ class Searcher:
     def _page_hits(self, query: Query, rankings: dict[str, ScoredIds]) -> list[Hit]:
         """Candidates grouped by page and scored by the ranker; each hit shows its group's best member."""
         ids = list(dict.fromkeys(record_id for ranking in rankings.values() for record_id, _ in ranking))
-        payloads = self.index.store.payloads(ids)
+        payloads = Payload.from_payloads(self.index.store.payloads(ids))
         dense = [r for r in rankings if r != "bm25"]
         coverage = self.coverage(query.text, payloads) if self.ranker.weights.get("coverage") else {}
         groups, features = group_features(rankings, payloads, dense, coverage)
@@ -140,31 +139,36 @@ class Searcher:
         return [self._group_hit(groups[i], float(scores[i]), payloads, ranks, query.text) for i in order]
 
     @staticmethod
-    def coverage(text: str, payloads: dict[str, dict]) -> dict[str, float]:
+    def coverage(text: str, payloads: dict[str, Payload]) -> dict[str, float]:
         """Share of the query's terms in each candidate's text (a ranker feature)."""
         terms = set(tokenize([text])[0])
         ids = list(payloads)
-        tokens = tokenize([payloads[i].get("text") or "" for i in ids]) if terms and ids else []
+        tokens = tokenize([payloads[i].text for i in ids]) if terms and ids else []
         return {i: term_coverage(terms, tok) for i, tok in zip(ids, tokens, strict=True)} if tokens else {}
 
     def _group_hit(
-        self, group: Group, score: float, payloads: dict[str, dict], ranks: dict[str, dict[str, int]], text: str | None
+        self,
+        group: Group,
+        score: float,
+        payloads: dict[str, Payload],
+        ranks: dict[str, dict[str, int]],
+        text: str | None,
     ) -> Hit:
         # A page hit shows its best passage; a figure or page record leads only a group without passages.
-        best = next((m for m in group.members if payloads[m].get("kind") == "passage"), group.members[0])
+        best = next((m for m in group.members if payloads[m].kind == "passage"), group.members[0])
         payload = payloads[best]
         matched = {r: by_id[best] for r, by_id in ranks.items() if best in by_id}
         hit = self.make_hit(best, score, matched, payload, text)
         hit.also_on_page = [m for m in group.members if m != best]
-        if payload.get("kind") == "passage":
-            hit.id, hit.kind, hit.passage = payload.get("page_id", best), "page", best
+        if payload.kind == "passage":
+            hit.id, hit.kind, hit.passage = payload.page_id or best, "page", best
             thumb = self.index.thumbnail_path(hit.id)
             hit.thumbnail = str(thumb) if thumb.is_file() else None
         return hit
 
     def _hits(self, query: Query, fused: list[tuple[str, float, dict[str, int]]]) -> list[Hit]:
         head = fused[: query.k * 8 if query.collapse_pages else query.k]
-        payloads = self.index.store.payloads([record_id for record_id, _, _ in head])
+        payloads = Payload.from_payloads(self.index.store.payloads([record_id for record_id, _, _ in head]))
         hits: list[Hit] = []
         by_page: dict[tuple[str, int], Hit] = {}
         for record_id, score, ranks in head:
@@ -183,26 +187,14 @@ class Searcher:
                 break
         return hits
 
-    def make_hit(
-        self, record_id: str, score: float, ranks: dict[str, int], payload: dict[str, Any], text: str | None
-    ) -> Hit:
+    def make_hit(self, record_id: str, score: float, ranks: dict[str, int], payload: Payload, text: str | None) -> Hit:
         thumb = self.index.thumbnail_path(record_id)
-        bbox = payload.get("bbox")
-        citation = Citation(
-            source=payload["source"],
-            page=payload.get("page"),
-            figure=payload.get("figure"),
-            bbox=tuple(bbox) if bbox else None,
-            case=payload.get("case"),
-            image=payload.get("image"),
-        )
-        body = payload.get("text") or payload.get("title") or ""
         return Hit(
             id=record_id,
             score=score,
-            kind=payload.get("kind", "?"),
-            snippet=snippet(body, text),
-            citation=citation,
+            kind=payload.kind,
+            snippet=snippet(payload.body, text),
+            citation=Citation.of(payload),
             thumbnail=str(thumb) if thumb.is_file() else None,
             payload=payload,
             matched_by=ranks,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
-from pathatlas.retrieval.records import Hit
+from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import Searcher, ranker_weight
 from pathatlas.retrieval.stores.base import Filters
 
@@ -21,15 +21,15 @@ IMAGE_SPACES = ("visual", "joint")
 def similar(searcher: Searcher, record_id: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
     index, settings = searcher.index, searcher.settings
     stored = index.store.vectors([record_id]).get(record_id)
-    payload = index.store.payloads([record_id]).get(record_id)
+    payload = Payload.from_payloads(index.store.payloads([record_id])).get(record_id)
     if stored is None or payload is None:
         raise BadInputError(f"no record {record_id!r} in index {index.path}")
     if not stored:
         raise BadInputError(f"record {record_id!r} has no stored vectors to compare with")
     spaces = [s for s in IMAGE_SPACES if s in stored] or sorted(stored)
     same = {record_id}
-    if payload.get("case") is not None:
-        same |= {rid for rid, _ in index.store.scan({"source": payload["source"], "case": payload["case"]})}
+    if payload.case is not None:
+        same |= {rid for rid, _ in index.store.scan({"source": payload.source, "case": payload.case})}
     pool = settings.candidates + len(same)
     rankings = {}
     for space in spaces:
@@ -37,7 +37,7 @@ def similar(searcher: Searcher, record_id: str, k: int = 10, filters: Filters | 
         rankings[f"{space}:image" if space in IMAGE_SPACES else space] = [(r, s) for r, s in found if r not in same]
     weights = settings.fusion_weights()
     fused = reciprocal_rank_fusion(rankings, {r: ranker_weight(r, weights) for r in rankings}, k=settings.rrf_k)
-    payloads = index.store.payloads([rid for rid, _, _ in fused[:k]])
+    payloads = Payload.from_payloads(index.store.payloads([rid for rid, _, _ in fused[:k]]))
     return [
         searcher.make_hit(rid, score, ranks, payloads[rid], None) for rid, score, ranks in fused[:k] if rid in payloads
     ]

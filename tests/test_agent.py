@@ -29,7 +29,7 @@ from pathatlas.agent.scoring import diagnosis_votes
 from pathatlas.agent.writing import quotes_for
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError, UnknownNameError
-from pathatlas.retrieval.records import Citation
+from pathatlas.retrieval.records import Citation, Payload
 from pathatlas.retrieval.search import Searcher
 
 KOILOCYTE_Q = Question(
@@ -40,7 +40,8 @@ KOILOCYTE_Q = Question(
 
 
 def evidence(eid: str, text: str, rank: int = 1, **payload) -> Evidence:
-    return Evidence(eid, payload.pop("kind", "page"), text, Citation("book.pdf", page=rank), rank, payload=payload)
+    kind = payload.pop("kind", "page")
+    return Evidence(eid, kind, text, Citation("book.pdf", page=rank), rank, payload=Payload(kind=kind, **payload))
 
 
 def test_plan_has_question_options_findings_and_image():

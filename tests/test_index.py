@@ -110,5 +110,5 @@ def test_qdrant_index_end_to_end(settings, case_folder):
     from pathatlas.retrieval.search import Query, Searcher
 
     hits = Searcher(reopened).search(Query(text="tuberculosis granulomas", k=3))
-    assert hits[0].payload["diagnosis"] in {"tuberculosis", "sarcoidosis"}
+    assert hits[0].payload.diagnosis in {"tuberculosis", "sarcoidosis"}
     reopened.close()

@@ -27,7 +27,7 @@ def test_retriever_in_an_lcel_chain_returns_cited_passages(retriever, demo_index
     expected = Searcher(demo_index).search(Query(text="koilocytes perinuclear halo", k=3))
     assert [d.id for d in docs] == [h.id for h in expected] and len(docs) == 3
     for doc, hit in zip(docs, expected, strict=True):
-        assert doc.page_content == (hit.payload.get("text") or hit.payload.get("title"))
+        assert doc.page_content == hit.payload.body
         assert doc.metadata["citation"]["label"] == hit.citation.label() and doc.metadata["score"] == hit.score
     assert docs[0].metadata["citation"]["page"] == 1 and "koilocyte" in docs[0].page_content.lower()
 

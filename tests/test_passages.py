@@ -13,6 +13,7 @@ from pathatlas.indexer.records import Page, Passage
 from pathatlas.indexer.sources.pdf import PdfSource, merge_blocks
 from pathatlas.retrieval.bench.common import chapter_folds, losses
 from pathatlas.retrieval.fusion import FEATURES, Ranker, group_features
+from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.search import Query, Searcher
 
 PARAGRAPH = "The {n} epithelium lines a surface and its cells rest on a basement membrane of collagen. " * 4
@@ -60,18 +61,18 @@ def test_pdf_passages_stay_on_their_page_inside_its_box(tmp_path, settings):
     assert [p.index for p in first_page] == list(range(len(first_page)))
     assert first_page[0].text.startswith("Heading 1"), "passages follow reading order"
     (page_entry,) = pages[1].entries()
-    assert page_entry.text.startswith("Heading 1") and page_entry.payload["searchable"] is False
+    assert page_entry.text.startswith("Heading 1") and page_entry.payload.searchable is False
     (entry,) = first_page[0].entries()
-    assert entry.payload["page_id"] == pages[1].id and entry.payload["kind"] == "passage"
+    assert entry.payload.page_id == pages[1].id and entry.payload.kind == "passage"
 
 
-def _payloads(pages: dict[str, int]) -> dict[str, dict]:
-    return {record_id: {"source": "book.pdf", "page": page, "kind": "passage"} for record_id, page in pages.items()}
+def _payloads(pages: dict[str, int]) -> dict[str, Payload]:
+    return {record_id: Payload("passage", "book.pdf", page=page) for record_id, page in pages.items()}
 
 
 def test_passages_group_into_pages_with_their_best_member_first():
     payloads = _payloads({"a": 3, "b": 3, "c": 5})
-    payloads["case"] = {"source": "cases", "kind": "case"}
+    payloads["case"] = Payload("case", "cases")
     rankings = {"bm25": [("b", 9.0), ("c", 6.0), ("a", 3.0)], "text": [("a", 0.8), ("case", 0.7), ("c", 0.2)]}
     groups, features = group_features(rankings, payloads, ["text"])
     by_key = {g.key: (g, row) for g, row in zip(groups, features, strict=True)}

@@ -43,7 +43,7 @@ def test_image_query_finds_the_same_pattern_cases_first(demo_index):
     query = Query(image=draw_pattern("keratin-pearls", seed=4242), k=3, filters={"kind": "case"})
     hits = Searcher(demo_index).search(query)
     assert hits and all(h.kind == "case" for h in hits)
-    assert hits[0].payload["diagnosis"] == "lung squamous cell carcinoma"
+    assert hits[0].payload.diagnosis == "lung squamous cell carcinoma"
 
 
 def test_text_and_image_together_and_filters(demo_index):
@@ -51,8 +51,8 @@ def test_text_and_image_together_and_filters(demo_index):
     hits = searcher.search(
         Query(text="granuloma", image=draw_pattern("granuloma", 77), k=10, filters={"organ": "lymph node"})
     )
-    assert hits and {h.payload["organ"] for h in hits} == {"lymph node"}
-    assert {h.payload["diagnosis"] for h in hits} >= {"sarcoidosis"}
+    assert hits and {h.payload.organ for h in hits} == {"lymph node"}
+    assert {h.payload.diagnosis for h in hits} >= {"sarcoidosis"}
     assert any(r.endswith(":image") for h in hits for r in h.matched_by)
 
 

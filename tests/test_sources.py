@@ -120,8 +120,8 @@ def test_case_folder_groups_images_and_reports_bad_ones(tmp_path, settings):
     assert cases["b1"].diagnosis == "tuberculosis"
     assert any("broken.jpg" in p for p in source.problems)
     entries = cases["A"].entries()
-    assert [e.payload["image"] for e in entries] == ["a1.jpg", "a2.jpg"]
-    assert all(e.payload["case"] == "A" and e.image is not None for e in entries)
+    assert [e.payload.image for e in entries] == ["a1.jpg", "a2.jpg"]
+    assert all(e.payload.case == "A" and e.image is not None for e in entries)
 
 
 def test_labels_csv_and_discovery(tmp_path, settings):

@@ -20,7 +20,7 @@ from pathatlas.agent.questions import LETTERS, Answer, Evidence
 from pathatlas.errors import PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.records import Citation
+from pathatlas.retrieval.records import Citation, Payload
 from pathatlas.settings import Settings
 
 MODE = "mcp"
@@ -38,16 +38,7 @@ def answer_of(document: dict[str, Any]) -> tuple[Answer, list[Evidence]]:
         letter = document.get("answer")
         choice, text = (LETTERS.index(letter) if letter else None), document.get("answer_text", "")
     evidence = [
-        Evidence(
-            c["evidence"],
-            "",
-            "",
-            Citation(
-                c["source"], c.get("page"), c.get("figure"), tuple(c["bbox"]) if c.get("bbox") else None, c.get("case")
-            ),
-            rank,
-            payload={"case": c.get("case")},
-        )
+        Evidence(c["evidence"], "", "", Citation.from_dict(c), rank, payload=Payload(case=c.get("case")))
         for rank, c in enumerate(document["citations"], start=1)
     ]
     answer = Answer(choice, text or "", document["confidence"], document.get("rationale", ""), [e.id for e in evidence])

@@ -29,7 +29,7 @@ from pathatlas.ui.tools import Toolbox, hit_json, reraise_as
 
 def hit_document(hit: Hit) -> Document:
     """The hit's whole passage as content; the hit's JSON (citation, score, kind, snippet...) as metadata."""
-    passage = hit.payload.get("text") or hit.payload.get("title") or hit.snippet
+    passage = hit.payload.body or hit.snippet
     return Document(id=hit.id, page_content=passage, metadata=hit_json(hit))
 
 

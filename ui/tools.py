@@ -20,7 +20,7 @@ from pydantic import Field
 from pathatlas.agent.questions import Question
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.retrieval.images import open_image
-from pathatlas.retrieval.records import Hit
+from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import Query
 from pathatlas.ui.api.engine import Engine
 
@@ -57,7 +57,7 @@ def hit_json(hit: Hit) -> dict[str, Any]:
     """The project's hit serialiser plus a title and the MCP resource of its thumbnail."""
     return {
         **hit.to_dict(),
-        "title": hit.payload.get("title") or hit.payload.get("section") or hit.citation.label(),
+        "title": hit.payload.title or hit.payload.section or hit.citation.label(),
         "media": thumbnail_uri(hit.id) if hit.thumbnail else None,
     }
 
@@ -147,33 +147,30 @@ class Toolbox:
         index, searcher = self.engine.index, self.engine.searcher
         key = index.resolve_source(source)
         name = Path(key).name
-        records = [(rid, p) for rid, p in index.store.scan({"source": key}) if p.get("page") is not None]
-        pages = {p["page"]: (rid, p) for rid, p in records if p.get("kind") == "page"}
+        scanned = ((rid, Payload.from_payload(p)) for rid, p in index.store.scan({"source": key}))
+        records = [(rid, p) for rid, p in scanned if p.page is not None]
+        pages = {p.page: (rid, p) for rid, p in records if p.kind == "page"}
         if not pages:
             raise BadInputError(f"{name} has no pages (a {index.manifest[key]['kind']} source): search it instead")
         if page not in pages:
             raise BadInputError(f"page {page} is out of range: {name} has pages {min(pages)}-{max(pages)}")
         record_id, payload = pages[page]
         figures = sorted(
-            (
-                searcher.make_hit(rid, 0.0, {}, p, None)
-                for rid, p in records
-                if p["page"] == page and p["kind"] == "figure"
-            ),
+            (searcher.make_hit(rid, 0.0, {}, p, None) for rid, p in records if p.page == page and p.kind == "figure"),
             key=lambda hit: (hit.citation.bbox or (0, 0))[1],
         )
         page_hit = searcher.make_hit(record_id, 0.0, {}, payload, None)
         return {
-            "source": key,
+            "source": name,
             "page": page,
-            "section": payload.get("section", ""),
-            "text": payload.get("text", ""),
+            "section": payload.section or "",
+            "text": payload.text,
             "citation": page_hit.to_dict()["citation"],
             "media": thumbnail_uri(record_id) if page_hit.thumbnail else None,
             "figures": [
                 {
                     "id": hit.id,
-                    "caption": hit.payload.get("text", ""),
+                    "caption": hit.payload.text,
                     "citation": hit.to_dict()["citation"],
                     "media": thumbnail_uri(hit.id) if hit.thumbnail else None,
                 }

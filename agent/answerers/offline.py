@@ -88,8 +88,8 @@ class OfflineAnswerer(Answerer):
     def _cited(answer: Answer, evidence: list[Evidence]) -> list[str]:
         """The chosen option's quoted evidence first, then the best-ranked similar case (image questions)."""
         cited = list(dict.fromkeys(q.evidence.id for q in answer.quotes[answer.choice]))
-        cases = [e for e in evidence if e.kind == "case" and e.payload.get("diagnosis")]
-        voted = [e.id for e in cases if str(e.payload["diagnosis"]).lower() in answer.text.lower()]
+        cases = [e for e in evidence if e.kind == "case" and e.payload.diagnosis]
+        voted = [e.id for e in cases if str(e.payload.diagnosis).lower() in answer.text.lower()]
         return list(dict.fromkeys(cited + voted[:2]))[:3]
 
     def _open(self, question: Question, reading: Reading, evidence: list[Evidence]) -> Answer:

@@ -21,6 +21,7 @@ from pathatlas.retrieval.datasets import MCQ, read_mcq
 from pathatlas.retrieval.fusion import FEATURES, Ranker, group_features
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import first_relevant_rank
+from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.search import Query, Searcher
 
 DEFAULT = "hybrid"
@@ -46,7 +47,7 @@ def collect(index: Index, items: list[MCQ], batch: int = 32) -> list[Candidates]
         chunk = items[start : start + batch]
         rankings = searcher.rankings([Query(text=item.search_text()) for item in chunk])
         for item, ranked in zip(chunk, rankings, strict=True):
-            payloads = index.store.payloads(list({i for r in ranked.values() for i, _ in r}))
+            payloads = Payload.from_payloads(index.store.payloads(list({i for r in ranked.values() for i, _ in r})))
             coverage = searcher.coverage(item.search_text(), payloads)
             groups, features = group_features(ranked, payloads, [r for r in ranked if r != "bm25"], coverage)
             pages = [g.key[1] if isinstance(g.key, tuple) else None for g in groups]

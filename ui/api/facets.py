@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.records import Payload
 
 FACET_FIELDS = ("kind", "source", "organ", "diagnosis", "chapter", "section")
 CHAPTER = re.compile(r"^(chapter\b|\d+\s)", re.IGNORECASE)
@@ -49,14 +50,15 @@ class Facets:
 
 def count_facets(index: Index) -> Facets:
     facets = Facets(index, {name: Counter() for name in FACET_FIELDS})
-    for _, payload in index.store.scan():
-        kind = payload.get("kind", "?")
-        facets.by_source.setdefault(payload.get("source", "?"), Counter())[kind] += 1
-        for name in ("kind", "source", "organ", "diagnosis", "section"):
-            if payload.get(name):
-                facets.values[name][payload[name]] += 1
-        if payload.get("section"):
-            chapter = chapter_of(payload["section"])
+    for _, stored in index.store.scan():
+        record = Payload.from_payload(stored)
+        facets.by_source.setdefault(record.source, Counter())[record.kind] += 1
+        for name, value in (("kind", record.kind), ("source", record.source), ("organ", record.organ),
+                            ("diagnosis", record.diagnosis), ("section", record.section)):  # fmt: skip
+            if value:
+                facets.values[name][value] += 1
+        if record.section:
+            chapter = chapter_of(record.section)
             facets.values["chapter"][chapter] += 1
-            facets.sections.setdefault(chapter, set()).add(payload["section"])
+            facets.sections.setdefault(chapter, set()).add(record.section)
     return facets

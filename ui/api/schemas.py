@@ -90,13 +90,12 @@ class HitOut(BaseModel):
             thumbnail_url=f"/media/thumbnails/{hit.id}" if hit.thumbnail else None,
             page_url=f"/media/pages/{hit.passage or hit.id}" if hit.citation.page is not None else None,
             matched_by=hit.matched_by,
-            diagnosis=payload.get("diagnosis"),
-            organ=payload.get("organ"),
-            title=payload.get("title"),
-            section=payload.get("section"),
-            book=payload.get("book"),
-            has_image=hit.kind in ("figure", "case")
-            or (hit.kind == "page" and not (payload.get("text") or "").strip()),
+            diagnosis=payload.diagnosis,
+            organ=payload.organ,
+            title=payload.title,
+            section=payload.section,
+            book=payload.book,
+            has_image=hit.kind in ("figure", "case") or (hit.kind == "page" and not payload.text.strip()),
             passage=hit.passage,
         )
 

@@ -12,16 +12,17 @@ import pymupdf
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse, Response
 
+from pathatlas.retrieval.records import Payload, display_name, source_id
 from pathatlas.ui.api.deps import EngineDep, errors
 
 router = APIRouter(tags=["media"])
 RECORD_ID = re.compile(r"^[0-9a-f]{24}$")
 
 
-def payload_of(engine, record_id: str) -> dict[str, Any]:
+def payload_of(engine, record_id: str) -> Payload:
     if not RECORD_ID.match(record_id):  # ids are hex: nothing else may reach a file path
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not a record id")
-    payload = engine.index.store.payloads([record_id]).get(record_id)
+    payload = Payload.from_payloads(engine.index.store.payloads([record_id])).get(record_id)
     if payload is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such record")
     return payload
@@ -50,10 +51,9 @@ def thumbnail(record_id: str, engine: EngineDep) -> FileResponse:
 )
 def page(record_id: str, engine: EngineDep, dpi: int = Query(110, ge=36, le=300)) -> Response:
     payload = payload_of(engine, record_id)
-    if payload.get("page") is None:
+    if payload.page is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this record is not on a page")
-    bbox = tuple(payload["bbox"]) if payload.get("bbox") else None
-    key = (payload["source"], payload.get("fingerprint"), payload["page"], bbox, dpi)
+    key = (payload.source, payload.fingerprint, payload.page, payload.bbox, dpi)
     png = render_page(key, engine.settings.max_page_pixels)
     return Response(png, media_type="image/png")
 
@@ -82,10 +82,10 @@ def render_page(key: tuple, max_pixels: int) -> bytes:
 )
 def case_image(record_id: str, engine: EngineDep) -> FileResponse:
     payload = payload_of(engine, record_id)
-    if payload.get("kind") != "case":
+    if payload.kind != "case" or not payload.image:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not a case image")
-    path = (Path(payload["source"]) / payload["image"]).resolve()
-    if not path.is_relative_to(Path(payload["source"]).resolve()) or not path.is_file():
+    path = (Path(payload.source) / payload.image).resolve()
+    if not path.is_relative_to(Path(payload.source).resolve()) or not path.is_file():
         raise HTTPException(status.HTTP_410_GONE, "the case image is no longer on disk")
     return FileResponse(path)
 
@@ -97,13 +97,17 @@ def case_image(record_id: str, engine: EngineDep) -> FileResponse:
 )
 def case_details(record_id: str, engine: EngineDep) -> dict[str, Any]:
     payload = payload_of(engine, record_id)
-    if payload.get("kind") != "case":
+    if payload.kind != "case":
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not a case image")
-    images = [
-        {"id": rid, "image": p.get("image"), "url": f"/media/cases/{rid}"}
-        for rid, p in engine.index.store.scan({"kind": "case", "source": payload["source"], "case": payload["case"]})
-    ]
-    keep = ("case", "title", "diagnosis", "organ", "labels")
-    details = {k: payload.get(k) for k in keep}
-    details["source"] = Path(payload["source"]).name  # responses never reveal server paths
-    return {**details, "images": sorted(images, key=lambda i: i["image"] or "")}
+    siblings = engine.index.store.scan({"kind": "case", "source": payload.source, "case": payload.case})
+    images = [{"id": rid, "image": Payload.from_payload(p).image, "url": f"/media/cases/{rid}"} for rid, p in siblings]
+    return {
+        "case": payload.case,
+        "title": payload.title,
+        "diagnosis": payload.diagnosis,
+        "organ": payload.organ,
+        "labels": payload.labels,
+        "source": display_name(payload.source),  # responses never reveal server paths
+        "source_id": source_id(payload.source),
+        "images": sorted(images, key=lambda i: i["image"] or ""),
+    }

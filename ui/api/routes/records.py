@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse
 
-from pathatlas.retrieval.records import Hit
+from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.ui.api.deps import EngineDep, errors
 from pathatlas.ui.api.routes.media import payload_of
 from pathatlas.ui.api.schemas import HitOut
@@ -16,7 +16,7 @@ from pathatlas.ui.api.schemas import HitOut
 router = APIRouter(tags=["records"], responses=errors(404))  # unknown records, pages and PDFs
 
 
-def hit_out(engine, record_id: str, payload: dict) -> HitOut:
+def hit_out(engine, record_id: str, payload: Payload) -> HitOut:
     hit: Hit = engine.searcher.make_hit(record_id, 0.0, {}, payload, None)
     return HitOut.of(hit)
 
@@ -33,16 +33,16 @@ def book_page(
     page: int = Query(..., ge=1),
 ) -> HitOut:
     key = engine.index.resolve_source(source)  # hits cite a file name; the index keys sources by path
-    for record_id, payload in engine.index.store.scan({"kind": "page", "source": key}):
-        if payload.get("page") == page:
+    for record_id, stored in engine.index.store.scan({"kind": "page", "source": key}):
+        payload = Payload.from_payload(stored)
+        if payload.page == page:
             return hit_out(engine, record_id, payload)
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no page {page} of {source} in the index")
 
 
 @router.get("/records/{record_id}/pdf", response_class=FileResponse, summary="The source PDF of a record")
 def source_pdf(record_id: str, engine: EngineDep) -> FileResponse:
-    payload = payload_of(engine, record_id)
-    source = payload.get("source", "")
+    source = payload_of(engine, record_id).source
     path = Path(source)
     # Only a file the index lists as a source, and only a PDF: the id never names an arbitrary path.
     if source not in engine.index.manifest or path.suffix.lower() != ".pdf" or not path.is_file():
