@@ -43,16 +43,8 @@ class AgentState(TypedDict):
 
 
 def citation_dict(evidence: Evidence) -> dict[str, Any]:
-    c = evidence.citation
-    return {
-        "evidence": evidence.id,
-        "source": c.source,
-        "page": c.page,
-        "bbox": list(c.bbox) if c.bbox else None,
-        "figure": c.figure,
-        "case": c.case,
-        "label": c.label(),
-    }
+    """The evidence's citation in its one JSON form, with the evidence id to open it by."""
+    return {"evidence": evidence.id, **evidence.citation.to_dict()}
 
 
 def answer_document(question: Question, answer: Answer, evidence: list[Evidence], trace: list[dict]) -> dict:

@@ -87,6 +87,10 @@ def test_ask_answers_with_citations(client):
     answer = client.post("/ask", json=body).json()
     assert answer["choice"] == 1 and answer["answer"] == "Koilocytes" and answer["trace"][0]["step"] == "plan"
     assert answer["citations"] and answer["options"][1]["evidence"][0]["quote"]
+    cited = [*answer["citations"], *(q["citation"] for o in answer["options"] for q in o["evidence"])]
+    assert all("/" not in c["source"] and c["source_id"] for c in cited), "sources by name and id, never by path"
+    thumbs = [c["thumbnail_url"] for c in answer["citations"] if c["thumbnail_url"]]
+    assert thumbs and client.get(thumbs[0]).status_code == 200, "answer thumbnails are URLs, not server files"
 
 
 def test_writes_need_the_token_and_uploads_are_checked(client):

@@ -181,6 +181,7 @@ def test_responses_never_show_server_paths(client, root):
         client.get("/sources").text,
         client.post("/search", json={"text": "granuloma necrosis"}).text,
         client.delete("/sources/nope", headers=AUTH).text,
+        client.get("/facets").text,
     ]
     assert json.loads(bodies[2])["hits"], "the search found something to show"
     for body in bodies:

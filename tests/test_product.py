@@ -46,8 +46,11 @@ def test_facets_list_values_and_filters_use_them(client):
     organs = {v["value"]: v["count"] for v in facets["fields"]["organ"]}
     assert organs["lung"] == 8 and organs["cervix"] == 2
     assert {v["value"] for v in facets["fields"]["kind"]} == {"page", "passage", "figure", "case"}
-    pdf = next(s for s in facets["by_source"] if s.endswith(".pdf"))
-    assert facets["by_source"][pdf] == {"page": 4, "passage": 4, "figure": 6}
+    pdf = next(s["id"] for s in client.get("/sources").json() if s["source"].endswith(".pdf"))
+    assert facets["by_source"][pdf] == {"page": 4, "passage": 4, "figure": 6}, "sources by id, never by path"
+    assert {v["value"]: v["label"] for v in facets["fields"]["source"]}[pdf].endswith(".pdf")
+    hits = client.post("/search", json={"text": "cells", "k": 20, "filters": {"source": pdf}}).json()["hits"]
+    assert hits and {h["citation"]["source_id"] for h in hits} == {pdf}, "a facet's value filters"
     hits = client.post("/search", json={"text": "cells", "k": 20, "filters": {"organ": "lung"}}).json()["hits"]
     assert hits and {h["organ"] for h in hits} == {"lung"}
     chapter = next(v["value"] for v in facets["fields"]["chapter"] if "Lung" in v["value"])

@@ -79,12 +79,12 @@ def filter_row() -> dict[str, list[str]]:
     chosen: dict[str, list[str]] = {}
     for column, (name, label) in zip(st.columns(len(labels)), labels.items(), strict=True):
         values = [v["value"] for v in fields.get(name, [])]
-        counts = {v["value"]: v["count"] for v in fields.get(name, [])}
+        shown = {v["value"]: f"{v.get('label') or v['value']} ({v['count']})" for v in fields.get(name, [])}
         picked = column.multiselect(
             label,
             values,
             key=f"filter-{name}",
-            format_func=lambda v, c=counts, n=name: f"{short(v) if n == 'source' else v} ({c[v]})",
+            format_func=shown.__getitem__,
             placeholder="any",
         )
         if picked:
@@ -148,7 +148,7 @@ def show(state: str, hit: dict[str, Any] | None) -> None:
 
 
 def open_page(hit: dict[str, Any], page: int, state: str) -> None:
-    response = call("GET", "/pages", quiet=True, params={"source": hit["citation"]["source"], "page": page})
+    response = call("GET", "/pages", quiet=True, params={"source": hit["citation"]["source_id"], "page": page})
     if response is None:
         st.toast(f"page {page} is not in the index")
         return
@@ -345,15 +345,15 @@ JOB_POLL_SECONDS = 1800
 def library_tab() -> None:
     sources = call("GET", "/sources")
     rows = sources.json() if sources is not None else []
-    counts = {short(source): kinds for source, kinds in facets()["by_source"].items()}  # GET /sources gives names
+    counts = facets()["by_source"]  # by source id, as GET /sources lists them
     st.table(
         [
             {
                 "source": short(r["source"]),
                 "type": r["kind"],
-                "pages": counts.get(short(r["source"]), {}).get("page", 0),
-                "figures": counts.get(short(r["source"]), {}).get("figure", 0),
-                "case images": counts.get(short(r["source"]), {}).get("case", 0),
+                "pages": counts.get(r["id"], {}).get("page", 0),
+                "figures": counts.get(r["id"], {}).get("figure", 0),
+                "case images": counts.get(r["id"], {}).get("case", 0),
                 "entries": r["entries"],
                 "problems": len(r.get("problems", [])),
             }

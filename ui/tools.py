@@ -140,7 +140,7 @@ class Toolbox:
 
     def get_page(
         self,
-        source: Annotated[str, Field(description="The source of a hit (its citation's source, or the file name).")],
+        source: Annotated[str, Field(description="A hit's citation source_id or source (its file name).")],
         page: Annotated[int, Field(description="1-based page number, as cited.")],
     ) -> dict[str, Any]:
         """Read a whole cited page: its text and the figures on it, to read around a search hit."""

@@ -1,5 +1,6 @@
 """Facets: the values of each filterable field the index holds, with counts, for filter menus and the library.
 
+Sources are counted by id (``source_id``) with their file name to show (``names``): never by server path.
 A chapter is not stored on its own: it is the first level of a page's bookmark path (``section``) that reads
 like a chapter ("4 The Tissue Level of Organization", "Chapter 4 ..."), so a chapter filter expands to the
 sections under it.
@@ -12,8 +13,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.records import Payload
+from pathatlas.retrieval.records import Payload, display_name, source_id
 
 FACET_FIELDS = ("kind", "source", "organ", "diagnosis", "chapter", "section")
 CHAPTER = re.compile(r"^(chapter\b|\d+\s)", re.IGNORECASE)
@@ -31,12 +33,18 @@ class Facets:
     values: dict[str, Counter] = field(default_factory=dict)
     """Field to value to the number of records with it."""
     by_source: dict[str, Counter] = field(default_factory=dict)
-    """Source to kind to count."""
+    """Source id to kind to count."""
+    names: dict[str, str] = field(default_factory=dict)
+    """Source id to its display name."""
     sections: dict[str, set[str]] = field(default_factory=dict)
     """Chapter to the sections under it."""
 
     def expand(self, filters: dict[str, Any]) -> dict[str, Any]:
-        """Filters the stores understand: ``chapter`` becomes the list of its sections."""
+        """Filters the stores understand: a source (id, name or path) becomes its key, ``chapter`` the list of
+        its sections."""
+        if "source" in filters:
+            wanted = filters["source"] if isinstance(filters["source"], list) else [filters["source"]]
+            filters = {**filters, "source": [self.source_key(s) for s in wanted]}
         if "chapter" not in filters:
             return filters
         chapters = filters["chapter"] if isinstance(filters["chapter"], list) else [filters["chapter"]]
@@ -47,13 +55,21 @@ class Facets:
             sections = [s for s in asked if s in sections] or ["\x00no such section"]
         return {**rest, "section": sections}
 
+    def source_key(self, name: str) -> str:
+        try:
+            return self.index.resolve_source(name)
+        except PathAtlasError:  # unknown or ambiguous: it matches nothing
+            return name
+
 
 def count_facets(index: Index) -> Facets:
     facets = Facets(index, {name: Counter() for name in FACET_FIELDS})
     for _, stored in index.store.scan():
         record = Payload.from_payload(stored)
-        facets.by_source.setdefault(record.source, Counter())[record.kind] += 1
-        for name, value in (("kind", record.kind), ("source", record.source), ("organ", record.organ),
+        source = source_id(record.source)
+        facets.names.setdefault(source, display_name(record.source))
+        facets.by_source.setdefault(source, Counter())[record.kind] += 1
+        for name, value in (("kind", record.kind), ("source", source), ("organ", record.organ),
                             ("diagnosis", record.diagnosis), ("section", record.section)):  # fmt: skip
             if value:
                 facets.values[name][value] += 1

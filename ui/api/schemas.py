@@ -11,7 +11,10 @@ from pathatlas.settings import Settings
 
 
 class CitationOut(BaseModel):
-    source: str
+    """``Citation.to_dict``, the one JSON form of a citation: the source by name and id, never by server path."""
+
+    source: str = Field(..., description="The source's file or folder name.")
+    source_id: str = Field(..., description="The source's id (GET /sources lists them; /pages takes it).")
     label: str
     page: int | None = None
     figure: str | None = None
@@ -21,8 +24,7 @@ class CitationOut(BaseModel):
 
     @classmethod
     def of(cls, citation: Citation) -> CitationOut:
-        """The source is shown by name: responses never reveal server paths."""
-        return cls(label=citation.label(), **{**citation.__dict__, "source": citation.source.rsplit("/", 1)[-1]})
+        return cls(**citation.to_dict())
 
 
 RANKER_NAMES = {"bm25": "words", "text": "meaning", "joint": "meaning", "visual": "appearance"}
@@ -134,7 +136,8 @@ class SearchRequest(BaseModel):
     filters: dict[str, str | list[str]] = Field(
         default_factory=dict,
         examples=[{"kind": "figure"}, {"organ": ["lung", "cervix"]}],
-        description="Field to value (or list of values): kind, source, organ, diagnosis, case, section, chapter.",
+        description="Field to value (or list of values): kind, source (its id or file name), organ, diagnosis, case, "
+        "section, chapter.",
     )
 
 
@@ -149,15 +152,16 @@ class SearchResponse(BaseModel):
 
 
 class FacetValue(BaseModel):
-    value: str
+    value: str = Field(..., description="What a filter on the field takes (for sources: the source id).")
     count: int
+    label: str | None = Field(None, description="What to show for the value, where it differs (a source's name).")
 
 
 class FacetsOut(BaseModel):
     fields: dict[str, list[FacetValue]] = Field(
         ..., description="Filter field to the values the index holds, most frequent first."
     )
-    by_source: dict[str, dict[str, int]] = Field(..., description="Source to kind to number of records.")
+    by_source: dict[str, dict[str, int]] = Field(..., description="Source id to kind to number of records.")
 
 
 class AskRequest(BaseModel):
@@ -167,14 +171,8 @@ class AskRequest(BaseModel):
     ] = Field(default_factory=list, max_length=10)
 
 
-class QuoteCitation(BaseModel):
+class QuoteCitation(CitationOut):
     evidence: str = Field(..., description="Record id: GET /media/pages/{evidence} shows the cited page.")
-    source: str
-    page: int | None = None
-    bbox: tuple[float, float, float, float] | None = None
-    figure: str | None = None
-    case: str | None = None
-    label: str
 
 
 class OptionQuote(BaseModel):
@@ -191,7 +189,7 @@ class OptionOut(BaseModel):
 
 
 class AnswerCitation(QuoteCitation):
-    thumbnail: str | None = None
+    thumbnail_url: str | None = Field(None, description="GET this for the cited record's thumbnail.")
 
 
 class AskResponse(BaseModel):
@@ -209,9 +207,9 @@ class AskResponse(BaseModel):
 
     @classmethod
     def of(cls, result: dict[str, Any]) -> AskResponse:
-        """Citations name their source file, never its server path."""
+        """The answer document with thumbnails as URLs (the document's are files on the server)."""
         citations = [
-            {**c, "source": str(c["source"]).rsplit("/", 1)[-1]} if c.get("source") else c
+            {**c, "thumbnail_url": f"/media/thumbnails/{c['evidence']}" if c.get("thumbnail") else None}
             for c in result.get("citations", [])
         ]
         return cls(**{**result, "citations": citations})

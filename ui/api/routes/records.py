@@ -29,7 +29,7 @@ def record(record_id: str, engine: EngineDep) -> HitOut:
 @router.get("/pages", response_model=HitOut, summary="The page record of a book page (for previous/next page)")
 def book_page(
     engine: EngineDep,
-    source: str = Query(..., description="The source as hits cite it (citation.source)."),
+    source: str = Query(..., description="The source as hits cite it (citation.source_id, or citation.source)."),
     page: int = Query(..., ge=1),
 ) -> HitOut:
     key = engine.index.resolve_source(source)  # hits cite a file name; the index keys sources by path

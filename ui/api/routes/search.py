@@ -81,7 +81,7 @@ def facets(engine: EngineDep) -> FacetsOut:
     found = engine.facets()
     return FacetsOut(
         fields={
-            name: [FacetValue(value=str(v), count=n) for v, n in counter.most_common()]
+            name: [FacetValue(value=str(v), count=n, label=found.names.get(v)) for v, n in counter.most_common()]
             for name, counter in found.values.items()
         },
         by_source={source: dict(kinds) for source, kinds in found.by_source.items()},
