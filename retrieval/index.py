@@ -61,6 +61,8 @@ class IndexMeta:
     store: str
     format: int = FORMAT_VERSION
     created: float = field(default_factory=time.time)
+    revisions: dict[str, str] = field(default_factory=dict)
+    """``Encoder.revisions()`` at creation (empty in indexes made before it was recorded: not checked)."""
 
 
 @dataclass
@@ -96,6 +98,22 @@ class Generation:
 
     def fingerprints(self) -> list[str]:
         return [entry["fingerprint"] for entry in self.sources.values()]
+
+
+def check_revisions(path: Path, recorded: dict[str, str], encoder: Encoder) -> None:
+    """Refuse an encoder whose models differ from those that built the index (vectors would silently mix)."""
+    current = encoder.revisions()
+    if not recorded or recorded == current:
+        return
+    changed = "; ".join(
+        f"{space}: {recorded.get(space, 'none')!r} now {current.get(space, 'none')!r}"
+        for space in sorted(recorded.keys() | current.keys())
+        if recorded.get(space) != current.get(space)
+    )
+    raise EncoderMismatchError(
+        f"index {path} was built with other models than encoder {encoder.name!r} has now ({changed}): "
+        "use the models it was built with (e.g. PATHATLAS_JOINT_HEADS) or re-index into a new --index"
+    )
 
 
 class VisibleStore(VectorStore):
@@ -180,7 +198,7 @@ class Index:
                 hint = "run 'pathatlas index PATH' first" if not path.exists() else "the folder is not an index"
                 raise IndexMissingError(f"no PathAtlas index at {path}: {hint}")
             encoder = create_encoder(settings.encoder, settings)
-            meta = IndexMeta(encoder.name, dict(encoder.dims), store or settings.store)
+            meta = IndexMeta(encoder.name, dict(encoder.dims), store or settings.store, revisions=encoder.revisions())
             try:
                 path.mkdir(parents=True, exist_ok=True)
                 write_atomic(meta_path, json.dumps(meta.__dict__, indent=2).encode())
@@ -217,6 +235,7 @@ class Index:
                     f"index {self.path} has vector sizes {self.meta.dims} but encoder {encoder.name!r} gives "
                     f"{encoder.dims}"
                 )
+            check_revisions(self.path, self.meta.revisions, encoder)
             self._encoder = encoder
         return self._encoder
 
@@ -376,6 +395,7 @@ class Index:
             "encoder": self.meta.encoder,
             "store": self.meta.store,
             "dims": self.meta.dims,
+            "revisions": self.meta.revisions,
             "generation": self.generation.number,
             "records": self.store.count(),
             "vectors": {space: self.store.count(space) for space in self.meta.dims},

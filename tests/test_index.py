@@ -94,6 +94,22 @@ def test_missing_damaged_and_mismatched_indexes(settings, case_folder, tmp_path)
         Index.open(settings.index_dir, settings)
 
 
+def test_an_index_refuses_an_encoder_whose_models_changed(settings):
+    index = Index.open(settings.index_dir, settings, create=True)
+    assert set(index.meta.revisions) == set(index.meta.dims), "every space records the model that filled it"
+    meta_path = settings.index_dir / "pathatlas.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["revisions"] == index.encoder.revisions()
+    meta["revisions"]["joint"] = "pathatlas-joint-v0 000000000000"  # as if built with other joint heads
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(EncoderMismatchError, match=r"other models .*joint: 'pathatlas-joint-v0 0+' now") as error:
+        Index.open(settings.index_dir, settings).encoder  # noqa: B018 - the property builds the encoder
+    assert "\n" not in str(error.value)
+    del meta["revisions"]  # an index made before revisions were recorded opens as before
+    meta_path.write_text(json.dumps(meta))
+    assert Index.open(settings.index_dir, settings).encoder.name == "default"
+
+
 def test_remove_unknown_source_names_the_choices(settings, case_folder):
     index = Index.open(settings.index_dir, settings, create=True)
     Indexer(index, show_progress=False).add([case_folder])

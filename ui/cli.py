@@ -335,6 +335,8 @@ def info(index: IndexOpt = None, as_json: JsonOpt = False):
         print_json(stats)
         return
     console.print(f"index   {stats['index']}\nencoder {stats['encoder']}  store {stats['store']}  dims {stats['dims']}")
+    if stats["revisions"]:
+        console.print("models  " + ", ".join(f"{space}: {model}" for space, model in stats["revisions"].items()))
     console.print(f"records {stats['records']}  by kind {stats['kinds']}  vectors {stats['vectors']}")
     table = Table("source", "kind", "entries", "problems")
     for key, entry in stats["sources"].items():

