@@ -8,19 +8,20 @@ from pathatlas.plugins import import_plugin
 from pathatlas.retrieval.encoders import Encoder
 from pathatlas.settings import Settings
 
+ANSWERERS = {
+    "offline": "pathatlas.agent.answerers.offline.OfflineAnswerer",
+    "llm": "pathatlas.agent.answerers.llm.LLMAnswerer",
+}
+"""Built-in names and their classes (imported on first use: ``llm`` brings LangChain)."""
 
-def create_answerer(name: str, settings: Settings, encoder: Encoder) -> Answerer:
-    if name == "offline":
-        from pathatlas.agent.answerers.offline import OfflineAnswerer
 
-        return OfflineAnswerer(encoder)
-    if name == "llm":
-        from pathatlas.agent.answerers.llm import LLMAnswerer
-
-        return LLMAnswerer.from_settings(settings)
-    if name.startswith("py:"):
-        return import_plugin(name, Answerer, "answerer")(settings)
-    raise UnknownNameError(f"unknown answerer {name!r}: use offline, llm or 'py:module.Class'")
+def create_answerer(name: str, settings: Settings, encoder: Encoder | None) -> Answerer:
+    """Built-ins and ``py:`` plugins are built the same way: their class's ``create(settings, encoder)``."""
+    if name in ANSWERERS:
+        name = f"py:{ANSWERERS[name]}"
+    elif not name.startswith("py:"):
+        raise UnknownNameError(f"unknown answerer {name!r}: use offline, llm or 'py:module.Class'")
+    return import_plugin(name, Answerer, "answerer").create(settings, encoder)
 
 
 __all__ = ["AnswerError", "Answerer", "create_answerer"]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pathatlas.agent.questions import Answer, Evidence, Question
 from pathatlas.errors import PathAtlasError
+
+if TYPE_CHECKING:
+    from pathatlas.retrieval.encoders import Encoder
+    from pathatlas.settings import Settings
 
 
 class AnswerError(PathAtlasError):
@@ -21,6 +25,12 @@ class Answerer(ABC):
     """
 
     name: ClassVar[str]
+
+    @classmethod
+    def create(cls, settings: Settings, encoder: Encoder | None) -> Answerer:
+        """How the registry builds every answerer, built-in or ``py:`` plugin: from the settings and the index's
+        encoder. By default the settings alone (``__init__(settings)``); override to take what you need."""
+        return cls(settings)
 
     @abstractmethod
     def answer(self, question: Question, evidence: list[Evidence]) -> Answer: ...

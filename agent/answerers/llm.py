@@ -25,6 +25,7 @@ from pathatlas.agent.plan import read_question
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
 from pathatlas.agent.writing import quotes_for
 from pathatlas.errors import PathAtlasError
+from pathatlas.retrieval.encoders import Encoder
 from pathatlas.settings import Settings
 
 SYSTEM_PROMPT = """You are a pathology tutor. You answer one question using retrieved evidence.
@@ -183,7 +184,8 @@ class LLMAnswerer(Answerer):
         """Replies that could not be used (each retry counts), since this answerer was made."""
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LLMAnswerer:
+    def create(cls, settings: Settings, encoder: Encoder | None = None) -> LLMAnswerer:
+        """A LangChain chat model from the ``PATHATLAS_LLM_*`` settings (the encoder is not needed)."""
         if settings.llm_provider == "ollama":
             try:
                 from langchain_ollama import ChatOllama

@@ -19,6 +19,7 @@ from pathatlas.agent.scoring import (
 )
 from pathatlas.agent.writing import annotate
 from pathatlas.retrieval.encoders import Encoder
+from pathatlas.settings import Settings
 
 TEXT_KINDS = {"page", "figure", "passage"}
 
@@ -39,6 +40,10 @@ class OfflineAnswerer(Answerer):
         self.cache_size = cache_size
         self._vectors: dict[str, np.ndarray] = {}
         """Sentence vectors already computed: the agent weighs the same sentences again after each round."""
+
+    @classmethod
+    def create(cls, settings: Settings, encoder: Encoder | None) -> OfflineAnswerer:
+        return cls(encoder)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors of ``texts`` in the encoder's first text space, each text encoded once."""

@@ -56,12 +56,11 @@ class Encoder(ABC):
     dims: dict[str, int]
     text_spaces: tuple[str, ...] = ()
     image_spaces: tuple[str, ...] = ()
-    query_text_spaces: tuple[str, ...] | None = None
-    """Spaces a text *query* searches (default: all of ``text_spaces``). An encoder leaves out a space whose
-    text side is known to hurt ranking; its records are still encoded there for image queries."""
 
     def text_query_spaces(self) -> tuple[str, ...]:
-        return self.query_text_spaces if self.query_text_spaces is not None else self.text_spaces
+        """Spaces a text *query* searches (default: all of ``text_spaces``). An encoder leaves out a space whose
+        text side is known to hurt ranking; its records are still encoded there for image queries."""
+        return self.text_spaces
 
     def revisions(self) -> dict[str, str]:
         """What decides the vectors beyond ``name`` (per space: the model, the image recipe, head weights).

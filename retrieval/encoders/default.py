@@ -47,10 +47,12 @@ class DefaultEncoder(Encoder):
         if self.heads is not None:
             self.dims["joint"] = self.heads.config.joint_dim
             self.text_spaces, self.image_spaces = ("text", "joint"), ("visual", "joint")
-            # Measured (BENCHMARKS.md): the joint space lowers text-to-page recall for text queries, and
-            # its caption-to-image recall is weak, so text queries use MiniLM and BM25 only; image queries
-            # use both image spaces, reaching figures, cases and pages.
-            self.query_text_spaces = ("text",)
+
+    def text_query_spaces(self) -> tuple[str, ...]:
+        # Measured (BENCHMARKS.md): the joint space lowers text-to-page recall for text queries, and
+        # its caption-to-image recall is weak, so text queries use MiniLM and BM25 only; image queries
+        # use both image spaces, reaching figures, cases and pages.
+        return ("text",)
 
     def revisions(self) -> dict[str, str]:
         revisions = {"text": MINILM_NAME, "visual": f"efficientnet-lite0 {VISUAL}"}
