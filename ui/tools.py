@@ -40,7 +40,7 @@ K = Annotated[
     int, Field(description=f"How many hits to return (1-{MAX_K}).", json_schema_extra={"minimum": 1, "maximum": MAX_K})
 ]
 Kind = Annotated[str | None, Field(description="Only hits of this kind: page, figure or case.")]
-Source = Annotated[str | None, Field(description="Only hits from this source (a file name such as book.pdf).")]
+Source = Annotated[str | None, Field(description="Only hits from this source (file name, e.g. book.pdf, or its id).")]
 Organ = Annotated[str | None, Field(description="Only case images of this organ, e.g. lung.")]
 Diagnosis = Annotated[str | None, Field(description="Only case images with this diagnosis, e.g. sarcoidosis.")]
 ImageBase64 = Annotated[str | None, Field(description="An image (JPEG, PNG, TIFF...) as base64, or a data: URL.")]
