@@ -32,7 +32,7 @@ def display_name(key: str) -> str:
     return key.rstrip("/").rsplit("/", 1)[-1]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Payload:
     """The stored form of a record, one flat shape for every kind (a field a kind lacks is None).
 
@@ -74,15 +74,18 @@ class Payload:
 
     @classmethod
     def from_payload(cls, stored: Mapping[str, Any]) -> Payload:
-        known = {k: v for k, v in stored.items() if k in _STORED_FIELDS}
-        if known.get("bbox") is not None:
-            known["bbox"] = tuple(known["bbox"])
-        if known.get("blocks") is not None:
-            known["blocks"] = tuple(tuple(b) for b in known["blocks"])
-        if known.get("text") is None:
-            known.pop("text", None)
-        extra = {k: v for k, v in stored.items() if k not in _STORED_FIELDS} if len(known) < len(stored) else {}
-        return cls(**known, extra=extra)
+        if _STORED_FIELDS.issuperset(stored):  # the usual case, and the fast one (searches read hundreds)
+            payload = cls(**stored)
+        else:
+            payload = cls(**{k: v for k, v in stored.items() if k in _STORED_FIELDS})
+            payload.extra = {k: v for k, v in stored.items() if k not in _STORED_FIELDS}
+        if payload.bbox is not None:
+            payload.bbox = tuple(payload.bbox)
+        if payload.blocks is not None:
+            payload.blocks = tuple(map(tuple, payload.blocks))
+        if payload.text is None:
+            payload.text = ""
+        return payload
 
     @classmethod
     def from_payloads(cls, stored: Mapping[str, Mapping[str, Any]]) -> dict[str, Payload]:
