@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pathatlas.indexer.records import Page, Passage
 from pathatlas.indexer.sources.pdf import PdfSource, merge_blocks
 from pathatlas.retrieval.bench.common import chapter_folds, losses
-from pathatlas.retrieval.fusion import FEATURES, Ranker, group_features
+from pathatlas.retrieval.fusion import FEATURES, PLAIN_PIN, Ranker, group_features
 from pathatlas.retrieval.search import Query, Searcher
 
 PARAGRAPH = "The {n} epithelium lines a surface and its cells rest on a basement membrane of collagen. " * 4
@@ -65,8 +65,8 @@ def test_pdf_passages_stay_on_their_page_inside_its_box(tmp_path, settings):
     assert entry.payload["page_id"] == pages[1].id and entry.payload["kind"] == "passage"
 
 
-def _payloads(pages: dict[str, int]) -> dict[str, dict]:
-    return {record_id: {"source": "book.pdf", "page": page, "kind": "passage"} for record_id, page in pages.items()}
+def _payloads(pages: dict[str, int], kind: str = "passage") -> dict[str, dict]:
+    return {record_id: {"source": "book.pdf", "page": page, "kind": kind} for record_id, page in pages.items()}
 
 
 def test_passages_group_into_pages_with_their_best_member_first():
@@ -78,7 +78,9 @@ def test_passages_group_into_pages_with_their_best_member_first():
     page3, row3 = by_key[("book.pdf", 3)]
     assert set(page3.members) == {"a", "b"}
     col = {name: i for i, name in enumerate(FEATURES)}
-    assert row3[col["bm25"]] == 1.0 and row3[col["dense"]] == 0.0
+    assert row3[col["bm25"]] == 1.0 and row3[col["passage_dense"]] == 0.0
+    assert np.isclose(by_key[("book.pdf", 5)][1][col["passage_dense"]], 0.2 - 0.8)
+    assert np.isclose(row3[col["dense"]], 0.2 - 0.7), "no page vector: the floor of the list, below the case's 0.7"
     assert np.isclose(row3[col["bm25_rest"]], 3.0 / 9.0)
     assert by_key[("book.pdf", 5)][1][col["neighbour"]] == 0.0, "pages 3 and 5 are not adjacent"
     assert "case" in by_key, "records without a page are groups of their own"
@@ -91,9 +93,10 @@ def test_passages_group_into_pages_with_their_best_member_first():
     gold=st.integers(0, 5),
 )
 def test_default_fusion_is_never_below_bm25_at_rank_one(bm25, dense, gold):
-    """Toy corpus, six pages, any BM25 and dense scores: the default puts BM25's best page first, so its
-    recall@1 equals BM25's whatever the dense ranker says; with a useless BM25 the dense order decides."""
-    payloads = _payloads({f"p{i}": 10 * i for i in range(6)})
+    """Toy corpus, six pages with page vectors, any BM25 and dense scores: the default puts BM25's best page
+    first, so its recall@1 equals BM25's whatever the dense ranker says; with a useless BM25 the dense order
+    decides."""
+    payloads = _payloads({f"p{i}": 10 * i for i in range(6)}, kind="page")
     rankings = {
         "bm25": sorted([(f"p{i}", s) for i, s in enumerate(bm25) if s > 0], key=lambda x: -x[1]),
         "text": sorted([(f"p{i}", s) for i, s in enumerate(dense)], key=lambda x: -x[1]),
@@ -107,6 +110,29 @@ def test_default_fusion_is_never_below_bm25_at_rank_one(bm25, dense, gold):
         assert (fused_top[1] == 10 * gold) >= (bm25_top[1] == 10 * gold)
     else:
         assert fused_top[1] == 10 * int(np.argmax(dense))
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(
+    bm25=st.lists(st.floats(0.0, 20.0), min_size=6, max_size=6),
+    cosines=st.lists(st.floats(-0.2, 1.0), min_size=6, max_size=6),
+)
+def test_passage_vectors_move_the_top_page_only_past_a_close_bm25_score(bm25, cosines):
+    """With passage vectors the top page is the best by BM25 plus a share of the passage cosine, each as a gap
+    to the query's best: a page can displace BM25's best only when its BM25 is within that share of the cosine
+    gap of the best BM25 score."""
+    payloads = _payloads({f"p{i}": 10 * i for i in range(6)})
+    rankings = {
+        "bm25": sorted([(f"p{i}", s) for i, s in enumerate(bm25) if s > 0], key=lambda x: -x[1]),
+        "text": sorted([(f"p{i}", s) for i, s in enumerate(cosines)], key=lambda x: -x[1]),
+    }
+    groups, features = group_features(rankings, payloads, ["text"])
+    top = groups[int(np.argmax(Ranker.plain().score(features)))].key[1] // 10
+    if max(bm25) > 0:
+        best = int(np.argmax(bm25))
+        share = PLAIN_PIN["passage_dense"]
+        assert bm25[top] / max(bm25) >= 1 - share * (max(cosines) - min(cosines)) - 1e-9
+        assert top == best or cosines[top] > cosines[best]
 
 
 def test_losses_mark_only_the_default_below_a_baseline():
