@@ -27,7 +27,7 @@ the other members' BM25 share; 1/rank of the group by BM25 and by dense; best BM
 share of the query's terms found in the best member; best passage cosine minus the query's top passage
 (0 everywhere without passage vectors)."""
 
-PLAIN_WEIGHTS = {"bm25": 1.0, "dense": 2.0, "passage_dense": 1.0}
+PLAIN_WEIGHTS = {"bm25": 1.0, "dense": 3.0, "passage_dense": 0.5}
 PLAIN_PIN = {"bm25": 1.0, "passage_dense": 0.75}
 """Fallback when no ranker file exists: the group ``PLAIN_PIN`` ranks first stays first (BM25's best page
 when the index has no passage vectors), ``PLAIN_WEIGHTS`` order the rest. Chosen on the chapter folds of
