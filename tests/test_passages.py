@@ -3,6 +3,8 @@ BM25's confident answers, and the benchmark's marking of a default that loses to
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pymupdf
 from hypothesis import given
@@ -186,3 +188,22 @@ def test_page_hits_carry_their_best_passage(demo_index):
     assert top.to_dict()["passage"] == top.passage
     pages = Searcher(demo_index).search(Query(text="koilocytes", k=5, filters={"kind": "page"}))
     assert pages and all(h.kind == "page" for h in pages)
+
+
+def test_ranker_file_keeps_its_pin_and_reads_files_written_before_pins(tmp_path):
+    weights = {"bm25": 1.0, "dense": 3.0, "passage_dense": 0.5}
+    chosen = Ranker(weights, "chosen", pin={"bm25": 1.0, "passage_dense": 0.75})
+    path = tmp_path / "ranker.json"
+    path.write_text(json.dumps(chosen.to_json()))
+    assert Ranker.load(path) == chosen
+    path.write_text(json.dumps({"weights": {"bm25": 1.0, "dense": 1.0}, "pin_bm25": True}))
+    assert Ranker.load(path).pin == {"bm25": 1.0}
+    assert Ranker.load(tmp_path / "missing.json") == Ranker.plain()
+    # A pin decides the top row only; the weights order the others.
+    features = np.zeros((3, len(FEATURES)))
+    features[:, FEATURES.index("bm25")] = [1.0, 0.9, 0.2]
+    features[:, FEATURES.index("passage_dense")] = [-0.4, 0.0, 0.0]
+    features[:, FEATURES.index("dense")] = [-0.3, -0.5, 0.0]
+    order = np.argsort(-chosen.score(features))
+    assert order[0] == 1, "0.9 + 0.75 * 0 beats 1.0 + 0.75 * -0.4 for the top"
+    assert list(order[1:]) == [2, 0], "the rest by bm25 + 3 dense + 0.5 passage: 0.2 > 1.0 - 0.9 - 0.2"
