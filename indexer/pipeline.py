@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +71,16 @@ class Indexer:
         self.settings = index.settings
         self.show_progress = show_progress
         self.on_progress = on_progress
+        self.stage_seconds: Counter[str] = Counter()
+        """Wall seconds per stage (read: parsing and rendering sources, text, images, store, thumbnails, commit)."""
+
+    @contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds[name] += time.perf_counter() - started
 
     def add(self, paths: list[Path], force: bool = False) -> IndexReport:
         """Index what the paths contain; each source that changed commits as its own generation.
@@ -105,7 +116,8 @@ class Indexer:
                 "indexed_at": time.time(),
                 "problems": source.problems,
             }
-            self.index.commit({**self.index.manifest, source.key: entry})
+            with self._stage("commit"):  # store files and BM25
+                self.index.commit({**self.index.manifest, source.key: entry})
         except Cancelled:
             self.index.rollback()
             raise
@@ -116,13 +128,19 @@ class Indexer:
 
     def _entries(self, source: Source, bar: tqdm) -> Iterator[Entry]:
         done = 0  # counted here: a disabled bar (the API's jobs) never advances its ``n``
-        for record in source.records():
+        records = source.records()
+        while True:
+            with self._stage("read"):
+                record = next(records, None)
+                entries = record.entries() if record is not None else []
+            if record is None:
+                return
             if record.progress_units:
                 done += record.progress_units
                 bar.update(record.progress_units)
                 if self.on_progress:
                     self.on_progress(source.key, done, bar.total or 0)
-            yield from record.entries()
+            yield from entries
 
     def _write(self, source: Source) -> int:
         count = 0
@@ -130,8 +148,11 @@ class Indexer:
         with tqdm(total=source.size_hint(), desc=name, unit="item", disable=not self.show_progress) as bar:
             for batch in batched(self._entries(source, bar), ENTRY_BATCH):
                 crash_point("store upsert")
-                self.index.store.upsert(self.encode(batch))
-                self._save_thumbnails(batch)
+                encoded = self.encode(batch)
+                with self._stage("store"):
+                    self.index.store.upsert(encoded)
+                with self._stage("thumbnails"):
+                    self._save_thumbnails(batch)
                 count += len(batch)
         return count
 
@@ -141,11 +162,13 @@ class Indexer:
         texted = [i for i, e in enumerate(entries) if e.text.strip()] if encoder.text_spaces else []
         imaged = [i for i, e in enumerate(entries) if e.image is not None] if encoder.image_spaces else []
         vectors: list[dict] = [{} for _ in entries]
-        text_vectors = encoder.encode_text([entries[i].text for i in texted])
+        with self._stage("text"):
+            text_vectors = encoder.encode_text([entries[i].text for i in texted])
         for space, matrix in text_vectors.items():
             for row, i in enumerate(texted):
                 vectors[i][space] = matrix[row]
-        image_vectors = encoder.encode_image([entries[i].image for i in imaged])
+        with self._stage("images"):
+            image_vectors = encoder.encode_image([entries[i].image for i in imaged])
         for space, matrix in image_vectors.items():
             for row, i in enumerate(imaged):
                 vectors[i][space] = matrix[row]

@@ -4,7 +4,8 @@ Text queries are ranked by ``page`` groups: every record with a page (passages, 
 text) joins its page's group; records without one (cases) are groups of their own. A group is scored by
 a linear model over features taken from the rankers' candidate lists (``group_features``); the weights
 come from ``ranker.json`` (chosen on dev chapter folds by ``pathatlas bench tune-text``) or, without that
-file, from ``PLAIN_WEIGHTS`` with BM25's top page kept first: BM25 first, dense re-scores the rest.
+file, from ``PLAIN_WEIGHTS``, with the top page of ``PLAIN_PIN`` kept first: BM25 first (moved only by
+passage vectors, when the index has them), dense re-scores the rest.
 """
 
 from __future__ import annotations
@@ -21,13 +22,20 @@ import numpy as np
 from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.stores.base import ScoredIds
 
-FEATURES = ("bm25", "dense", "bm25_rest", "bm25_rank", "dense_rank", "neighbour", "coverage")
-"""Per group: best BM25 / query's top BM25; best dense cosine minus the query's top; the other members'
-BM25 share; 1/rank of the group by BM25 and by dense; best BM25 of the adjacent pages; share of the
-query's terms found in the best member."""
+FEATURES = ("bm25", "dense", "bm25_rest", "bm25_rank", "dense_rank", "neighbour", "coverage", "passage_dense")
+"""Per group: best BM25 / query's top BM25; best dense cosine of a page or figure minus the query's top;
+the other members' BM25 share; 1/rank of the group by BM25 and by dense; best BM25 of the adjacent pages;
+share of the query's terms found in the best member; best passage cosine minus the query's top passage
+(0 everywhere without passage vectors)."""
 
-PLAIN_WEIGHTS = {"bm25": 1.0, "dense": 1.0}
-"""Fallback when no ranker file exists; with BM25's top pinned (held-out chapter folds, BENCHMARKS.md)."""
+PLAIN_WEIGHTS = {"bm25": 1.0, "dense": 3.0, "passage_dense": 0.5}
+PLAIN_PIN = {"bm25": 1.0, "passage_dense": 0.75}
+"""Fallback when no ranker file exists: the group ``PLAIN_PIN`` ranks first stays first (BM25's best page
+when the index has no passage vectors), ``PLAIN_WEIGHTS`` order the rest. Chosen on the chapter folds of
+the dev questions (BENCHMARKS.md, "Text to page")."""
+
+DENSE_ONLY = {"dense": 1.0, "passage_dense": 1.0}
+"""The ranking without BM25 (queries with the lexical ranker switched off; the benchmark's baseline)."""
 
 RANKER_FILE = Path(__file__).with_name("ranker.json")
 
@@ -67,38 +75,43 @@ class Group:
     """Record ids, best first."""
 
 
+def _linear(features: np.ndarray, weights: Mapping[str, float]) -> np.ndarray:
+    return features @ np.array([weights.get(name, 0.0) for name in FEATURES])
+
+
 @dataclass
 class Ranker:
     """A linear model over ``FEATURES``; missing features weigh 0."""
 
     weights: dict[str, float]
     source: str = "plain"
-    pin_bm25: bool = False
-    """Keep BM25's best group first whatever the other features say (dense then only reorders the rest)."""
+    pin: dict[str, float] | None = None
+    """A second linear model whose best group is kept first whatever ``weights`` say, once BM25 found
+    anything (``{"bm25": 1}``: BM25's top page; the other features then only reorder the rest)."""
 
     def score(self, features: np.ndarray) -> np.ndarray:
         if not len(features):
             return np.zeros(0)
-        scores = features @ np.array([self.weights.get(name, 0.0) for name in FEATURES])
-        bm25 = features[:, FEATURES.index("bm25")]
-        if self.pin_bm25 and bm25.max() > 0:
-            scores[int(np.argmax(bm25))] = scores.max() + 1.0
+        scores = _linear(features, self.weights)
+        if self.pin and features[:, FEATURES.index("bm25")].max() > 0:
+            scores[int(np.argmax(_linear(features, self.pin)))] = scores.max() + 1.0
         return scores
 
     def to_json(self) -> dict[str, Any]:
-        return {"weights": self.weights, "pin_bm25": self.pin_bm25, "source": self.source}
+        return {"weights": self.weights, "pin": self.pin, "source": self.source}
 
     @classmethod
     def plain(cls) -> Ranker:
-        return cls(dict(PLAIN_WEIGHTS), "plain", pin_bm25=True)
+        return cls(dict(PLAIN_WEIGHTS), "plain", pin=dict(PLAIN_PIN))
 
     @classmethod
     def load(cls, path: Path = RANKER_FILE) -> Ranker:
-        """The chosen ranker if its file exists, else plain BM25-first fusion."""
+        """The chosen ranker if its file exists, else the plain fusion."""
         if path.is_file():
             body = json.loads(path.read_text())
             weights = {k: float(v) for k, v in body["weights"].items()}
-            return cls(weights, body.get("source", path.name), pin_bm25=bool(body.get("pin_bm25", False)))
+            pin = body.get("pin") or ({"bm25": 1.0} if body.get("pin_bm25") else None)  # files before "pin"
+            return cls(weights, body.get("source", path.name), pin=pin)
         return cls.plain()
 
 
@@ -116,14 +129,16 @@ def group_features(
     bm25 = dict(rankings.get("bm25", []))
     top_bm25 = max(bm25.values(), default=0.0) or 1.0
     dense: dict[str, float] = {}
-    floor, top_dense = 0.0, 0.0
+    floor = 0.0
     lists = [rankings[r] for r in dense_rankers if rankings.get(r)]
     if lists:
         for ranking in lists:
             for record_id, score in ranking:
                 dense[record_id] = max(dense.get(record_id, -1.0), score)
-        top_dense = max(dense.values())
         floor = min(ranking[-1][1] for ranking in lists)  # a record outside every list scores at most this
+    is_passage = {i: getattr(payloads.get(i), "kind", None) == "passage" for i in dense}
+    top_dense = max((v for i, v in dense.items() if not is_passage[i]), default=floor)
+    top_passage = max((v for i, v in dense.items() if is_passage[i]), default=None)
 
     by_key: dict[tuple[str, int] | str, list[str]] = {}
     for record_id in dict.fromkeys([i for i, _ in rankings.get("bm25", [])] + [i for r in lists for i, _ in r]):
@@ -132,15 +147,25 @@ def group_features(
             continue
         by_key.setdefault(page_key(payload) or record_id, []).append(record_id)
 
+    top_any = max(dense.values(), default=0.0)
+
     def strength(record_id: str) -> float:
-        return bm25.get(record_id, 0.0) / top_bm25 + max(dense.get(record_id, floor) - top_dense, -1.0)
+        return bm25.get(record_id, 0.0) / top_bm25 + max(dense.get(record_id, floor) - top_any, -1.0)
+
+    def best_cosine(members: list[str], passages: bool, top: float) -> float:
+        return max((dense.get(m, floor) for m in members if is_passage.get(m, False) == passages), default=floor) - top
 
     groups = [Group(key, sorted(members, key=strength, reverse=True)) for key, members in by_key.items()]
     if not groups:
         return [], np.zeros((0, len(FEATURES)))
     best_bm25 = np.array([max(bm25.get(m, 0.0) for m in g.members) / top_bm25 for g in groups])
     sum_bm25 = np.array([sum(bm25.get(m, 0.0) for m in g.members) / top_bm25 for g in groups])
-    best_dense = np.array([max(dense.get(m, floor) for m in g.members) - top_dense for g in groups])
+    best_dense = np.array([best_cosine(g.members, False, top_dense) for g in groups])
+    best_passage = (
+        np.array([best_cosine(g.members, True, top_passage) for g in groups])
+        if top_passage is not None
+        else np.zeros(len(groups))
+    )
     neighbour = np.zeros(len(groups))
     index = {g.key: i for i, g in enumerate(groups)}
     for i, group in enumerate(groups):
@@ -158,6 +183,7 @@ def group_features(
             _inverse_rank(best_dense, present=np.ones(len(groups), bool)) if lists else np.zeros(len(groups)),
             neighbour,
             covered,
+            best_passage,
         ]
     )
     return groups, features

@@ -12,6 +12,7 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.fusion import (
+    DENSE_ONLY,
     RANKER_FILE,
     Group,
     Ranker,
@@ -130,9 +131,10 @@ class Searcher:
         dense = [r for r in rankings if r != "bm25"]
         coverage = self.coverage(query.text, payloads) if self.ranker.weights.get("coverage") else {}
         groups, features = group_features(rankings, payloads, dense, coverage)
-        ranker = (
-            self.ranker if "bm25" in rankings and dense else Ranker({"bm25" if "bm25" in rankings else "dense": 1.0})
-        )
+        if "bm25" in rankings and dense:
+            ranker = self.ranker
+        else:
+            ranker = Ranker({"bm25": 1.0} if "bm25" in rankings else dict(DENSE_ONLY))
         scores = ranker.score(features)
         order = sorted(range(len(groups)), key=lambda i: -scores[i])[: query.k]
         ranks = {r: {i: n for n, (i, _) in enumerate(ranking, start=1)} for r, ranking in rankings.items()}

@@ -27,13 +27,17 @@ def ids_of(index, source):
 def test_incremental_indexing_skips_replaces_and_removes(settings, case_folder, demo_corpus):
     index = Index.open(settings.index_dir, settings, create=True)
     pdf = demo_corpus / "primer" / "demo-primer.pdf"
-    first = Indexer(index, show_progress=False).add([case_folder, pdf])
+    indexer = Indexer(index, show_progress=False)
+    first = indexer.add([case_folder, pdf])
     assert [s.status for s in first.sources] == ["indexed", "indexed"]
+    assert {"read", "text", "images", "store", "thumbnails", "commit"} == set(indexer.stage_seconds)
     before = ids_of(index, case_folder)
     assert len(before) == 16
 
-    again = Indexer(index, show_progress=False).add([case_folder, pdf])
+    rerun = Indexer(index, show_progress=False)
+    again = rerun.add([case_folder, pdf])
     assert [s.status for s in again.sources] == ["unchanged", "unchanged"]
+    assert not rerun.stage_seconds, "unchanged sources are neither read nor encoded"
 
     rows = (case_folder / "cases.jsonl").read_text().splitlines()
     (case_folder / "cases.jsonl").write_text("\n".join(rows[:-2]) + "\n")  # drop the last case

@@ -3,6 +3,8 @@ BM25's confident answers, and the benchmark's marking of a default that loses to
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pymupdf
 from hypothesis import given
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 from pathatlas.indexer.records import Page, Passage
 from pathatlas.indexer.sources.pdf import PdfSource, merge_blocks
 from pathatlas.retrieval.bench.common import chapter_folds, losses
-from pathatlas.retrieval.fusion import FEATURES, Ranker, group_features
+from pathatlas.retrieval.fusion import FEATURES, PLAIN_PIN, Ranker, group_features
 from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.search import Query, Searcher
 
@@ -66,8 +68,8 @@ def test_pdf_passages_stay_on_their_page_inside_its_box(tmp_path, settings):
     assert entry.payload.page_id == pages[1].id and entry.payload.kind == "passage"
 
 
-def _payloads(pages: dict[str, int]) -> dict[str, Payload]:
-    return {record_id: Payload("passage", "book.pdf", page=page) for record_id, page in pages.items()}
+def _payloads(pages: dict[str, int], kind: str = "passage") -> dict[str, Payload]:
+    return {record_id: Payload(kind, "book.pdf", page=page) for record_id, page in pages.items()}
 
 
 def test_passages_group_into_pages_with_their_best_member_first():
@@ -79,7 +81,9 @@ def test_passages_group_into_pages_with_their_best_member_first():
     page3, row3 = by_key[("book.pdf", 3)]
     assert set(page3.members) == {"a", "b"}
     col = {name: i for i, name in enumerate(FEATURES)}
-    assert row3[col["bm25"]] == 1.0 and row3[col["dense"]] == 0.0
+    assert row3[col["bm25"]] == 1.0 and row3[col["passage_dense"]] == 0.0
+    assert np.isclose(by_key[("book.pdf", 5)][1][col["passage_dense"]], 0.2 - 0.8)
+    assert np.isclose(row3[col["dense"]], 0.2 - 0.7), "no page vector: the floor of the list, below the case's 0.7"
     assert np.isclose(row3[col["bm25_rest"]], 3.0 / 9.0)
     assert by_key[("book.pdf", 5)][1][col["neighbour"]] == 0.0, "pages 3 and 5 are not adjacent"
     assert "case" in by_key, "records without a page are groups of their own"
@@ -92,9 +96,10 @@ def test_passages_group_into_pages_with_their_best_member_first():
     gold=st.integers(0, 5),
 )
 def test_default_fusion_is_never_below_bm25_at_rank_one(bm25, dense, gold):
-    """Toy corpus, six pages, any BM25 and dense scores: the default puts BM25's best page first, so its
-    recall@1 equals BM25's whatever the dense ranker says; with a useless BM25 the dense order decides."""
-    payloads = _payloads({f"p{i}": 10 * i for i in range(6)})
+    """Toy corpus, six pages with page vectors, any BM25 and dense scores: the default puts BM25's best page
+    first, so its recall@1 equals BM25's whatever the dense ranker says; with a useless BM25 the dense order
+    decides."""
+    payloads = _payloads({f"p{i}": 10 * i for i in range(6)}, kind="page")
     rankings = {
         "bm25": sorted([(f"p{i}", s) for i, s in enumerate(bm25) if s > 0], key=lambda x: -x[1]),
         "text": sorted([(f"p{i}", s) for i, s in enumerate(dense)], key=lambda x: -x[1]),
@@ -108,6 +113,29 @@ def test_default_fusion_is_never_below_bm25_at_rank_one(bm25, dense, gold):
         assert (fused_top[1] == 10 * gold) >= (bm25_top[1] == 10 * gold)
     else:
         assert fused_top[1] == 10 * int(np.argmax(dense))
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(
+    bm25=st.lists(st.floats(0.0, 20.0), min_size=6, max_size=6),
+    cosines=st.lists(st.floats(-0.2, 1.0), min_size=6, max_size=6),
+)
+def test_passage_vectors_move_the_top_page_only_past_a_close_bm25_score(bm25, cosines):
+    """With passage vectors the top page is the best by BM25 plus a share of the passage cosine, each as a gap
+    to the query's best: a page can displace BM25's best only when its BM25 is within that share of the cosine
+    gap of the best BM25 score."""
+    payloads = _payloads({f"p{i}": 10 * i for i in range(6)})
+    rankings = {
+        "bm25": sorted([(f"p{i}", s) for i, s in enumerate(bm25) if s > 0], key=lambda x: -x[1]),
+        "text": sorted([(f"p{i}", s) for i, s in enumerate(cosines)], key=lambda x: -x[1]),
+    }
+    groups, features = group_features(rankings, payloads, ["text"])
+    top = groups[int(np.argmax(Ranker.plain().score(features)))].key[1] // 10
+    if max(bm25) > 0:
+        best = int(np.argmax(bm25))
+        share = PLAIN_PIN["passage_dense"]
+        assert bm25[top] / max(bm25) >= 1 - share * (max(cosines) - min(cosines)) - 1e-9
+        assert top == best or cosines[top] > cosines[best]
 
 
 def test_losses_mark_only_the_default_below_a_baseline():
@@ -161,3 +189,22 @@ def test_page_hits_carry_their_best_passage(demo_index):
     assert top.to_dict()["passage"] == top.passage
     pages = Searcher(demo_index).search(Query(text="koilocytes", k=5, filters={"kind": "page"}))
     assert pages and all(h.kind == "page" for h in pages)
+
+
+def test_ranker_file_keeps_its_pin_and_reads_files_written_before_pins(tmp_path):
+    weights = {"bm25": 1.0, "dense": 3.0, "passage_dense": 0.5}
+    chosen = Ranker(weights, "chosen", pin={"bm25": 1.0, "passage_dense": 0.75})
+    path = tmp_path / "ranker.json"
+    path.write_text(json.dumps(chosen.to_json()))
+    assert Ranker.load(path) == chosen
+    path.write_text(json.dumps({"weights": {"bm25": 1.0, "dense": 1.0}, "pin_bm25": True}))
+    assert Ranker.load(path).pin == {"bm25": 1.0}
+    assert Ranker.load(tmp_path / "missing.json") == Ranker.plain()
+    # A pin decides the top row only; the weights order the others.
+    features = np.zeros((3, len(FEATURES)))
+    features[:, FEATURES.index("bm25")] = [1.0, 0.9, 0.2]
+    features[:, FEATURES.index("passage_dense")] = [-0.4, 0.0, 0.0]
+    features[:, FEATURES.index("dense")] = [-0.3, -0.5, 0.0]
+    order = np.argsort(-chosen.score(features))
+    assert order[0] == 1, "0.9 + 0.75 * 0 beats 1.0 + 0.75 * -0.4 for the top"
+    assert list(order[1:]) == [2, 0], "the rest by bm25 + 3 dense + 0.5 passage: 0.2 > 1.0 - 0.9 - 0.2"

@@ -28,9 +28,14 @@ def bench_index_command(
     if not pdf.is_file():
         raise BadInputError(f"no PDF at {pdf}")
     result = bench_index(pdf, settings_for(), keep=keep)
-    table = Table(*result)
-    table.add_row(*map(str, result.values()))
+    shown = {k: v for k, v in result.items() if k != "stage_seconds"}
+    table = Table(*shown)
+    table.add_row(*map(str, shown.values()))
     console.print(table)
+    stages = Table("stage", "seconds", title="first run, wall seconds per stage")
+    for stage, seconds in result["stage_seconds"].items():
+        stages.add_row(stage, str(seconds))
+    console.print(stages)
     write_json(json_out, result)
 
 

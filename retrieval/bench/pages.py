@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from pathatlas.retrieval.bench.common import chance, chapter_folds, compare_runs, summarise
 from pathatlas.retrieval.datasets import MCQ, read_mcq
-from pathatlas.retrieval.fusion import FEATURES, Ranker, group_features
+from pathatlas.retrieval.fusion import DENSE_ONLY, FEATURES, Ranker, group_features
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import first_relevant_rank
 from pathatlas.retrieval.records import Payload
@@ -26,9 +26,13 @@ from pathatlas.retrieval.search import Query, Searcher
 
 DEFAULT = "hybrid"
 BASELINES = ("bm25", "dense", "chance")
-SINGLE = {"bm25": Ranker({"bm25": 1.0}, "bm25"), "dense": Ranker({"dense": 1.0}, "dense")}
-DENSE_GRID = (0.25, 0.5, 1.0, 1.5)
-"""Dense weights tried for BM25-first fusion (BM25's top page pinned)."""
+SINGLE = {"bm25": Ranker({"bm25": 1.0}, "bm25"), "dense": Ranker(dict(DENSE_ONLY), "dense")}
+DENSE_GRID = (0.5, 1.0, 1.5, 2.0, 3.0)
+"""Weights of page vectors tried for the rest of the ranking (the top group pinned)."""
+PASSAGE_GRID = (0.0, 0.5, 1.0, 1.5)
+"""Weights of passage vectors tried for the rest of the ranking."""
+PIN_GRID = (0.0, 0.5, 0.75, 1.0)
+"""Weights of passage vectors beside BM25 in choosing the top group (0: BM25's best page)."""
 
 
 @dataclass
@@ -97,17 +101,25 @@ def objective(ranker: Ranker, candidates: list[Candidates]) -> float:
 
 
 def choose_ranker(candidates: list[Candidates]) -> Ranker:
-    """The best on these questions among BM25-first fusion with each dense weight and the learned ranker, all
-    with BM25's top page pinned; ties go to the simplest (earliest) option.
+    """The best on these questions among pinned fusions: the top group chosen by BM25 plus a weight of passage
+    vectors (``PIN_GRID``), the rest by BM25 plus weights of page and passage vectors, or by the learned
+    ranker with BM25's top pinned; ties go to the simplest (earliest) option.
 
     Unpinned rankers are not candidates: when they were, the choice made on four chapter folds lost recall@1 to
     BM25 on two held-out folds (BENCHMARKS.md), and the default must never rank below BM25 at rank 1.
     """
     learned = fit_ranker(candidates)
     options = [
-        *(Ranker({"bm25": 1.0, "dense": w}, f"bm25-first, dense weight {w}", pin_bm25=True) for w in DENSE_GRID),
-        Ranker(learned.weights, "learned, BM25 top pinned", pin_bm25=True),
+        Ranker(
+            {"bm25": 1.0, "dense": w, "passage_dense": p},
+            f"top by bm25 + {t} passage; rest by bm25 + {w} dense + {p} passage",
+            pin={"bm25": 1.0, "passage_dense": t} if t else {"bm25": 1.0},
+        )
+        for t in PIN_GRID
+        for p in PASSAGE_GRID
+        for w in DENSE_GRID
     ]
+    options.append(Ranker(learned.weights, "learned, BM25 top pinned", pin={"bm25": 1.0}))
     values = [objective(option, candidates) for option in options]
     return options[int(np.argmax(values))]
 
