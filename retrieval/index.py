@@ -66,6 +66,8 @@ class IndexMeta:
     dims: dict[str, int]
     store: str
     format: int = FORMAT_VERSION
+    image_recipe: str | None = None
+    """The encoder's image recipe at creation (None in indexes made before it was recorded: not checked)."""
     created: float = field(default_factory=time.time)
 
 
@@ -186,7 +188,9 @@ class Index:
                 hint = "run 'pathatlas index PATH' first" if not path.exists() else "the folder is not an index"
                 raise IndexMissingError(f"no PathAtlas index at {path}: {hint}")
             encoder = create_encoder(settings.encoder, settings)
-            meta = IndexMeta(encoder.name, dict(encoder.dims), store or settings.store)
+            meta = IndexMeta(
+                encoder.name, dict(encoder.dims), store or settings.store, image_recipe=encoder.image_recipe
+            )
             try:
                 path.mkdir(parents=True, exist_ok=True)
                 write_atomic(meta_path, json.dumps(meta.__dict__, indent=2).encode())
@@ -222,6 +226,11 @@ class Index:
                 raise EncoderMismatchError(
                     f"index {self.path} has vector sizes {self.meta.dims} but encoder {encoder.name!r} gives "
                     f"{encoder.dims}"
+                )
+            if self.meta.image_recipe is not None and encoder.image_recipe != self.meta.image_recipe:
+                raise EncoderMismatchError(
+                    f"index {self.path} holds image vectors made with recipe {self.meta.image_recipe!r}, but encoder "
+                    f"{encoder.name!r} now makes {encoder.image_recipe!r}: re-index into a new folder"
                 )
             self._encoder = encoder
         return self._encoder

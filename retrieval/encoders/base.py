@@ -56,6 +56,8 @@ class Encoder(ABC):
     dims: dict[str, int]
     text_spaces: tuple[str, ...] = ()
     image_spaces: tuple[str, ...] = ()
+    image_recipe: str | None = None
+    """How image features are made (e.g. ``towers.VISUAL``); an index records it and refuses another recipe."""
     query_text_spaces: tuple[str, ...] | None = None
     """Spaces a text *query* searches (default: all of ``text_spaces``). An encoder leaves out a space whose
     text side is known to hurt ranking; its records are still encoded there for image queries."""

@@ -31,6 +31,7 @@ from pathatlas.settings import Settings
 
 class DefaultEncoder(Encoder):
     name = "default"
+    image_recipe = VISUAL
 
     def __init__(self, settings: Settings, heads: JointHeads | None = None):
         self.settings = settings
