@@ -12,6 +12,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -231,11 +232,16 @@ class _FeatureMaps(torch.nn.Module):
         return self.model.extract_features(pixels)
 
 
-def onnx_session(model: torch.nn.Module, cache_dir: Path):
-    """An ONNX Runtime session of the backbone's feature maps, exported into ``cache_dir`` on first use."""
+def onnx_session(model: torch.nn.Module, cache_dir: Path) -> Any:
+    """An ONNX Runtime session of the backbone's feature maps, exported into ``cache_dir`` on first use; None
+    without onnx/onnxruntime installed (torch then runs the backbone: same features, 2-3x the CPU)."""
     import warnings
 
-    import onnxruntime
+    try:
+        import onnx  # noqa: F401  (the exporter needs it)
+        import onnxruntime
+    except ImportError:
+        return None
 
     target = cache_dir / "efficientnet-lite0-maps.onnx"
     if not target.is_file():
