@@ -200,3 +200,54 @@ def test_feature_cache_encodes_each_file_once_and_notices_changes(tmp_path, defa
     draw_pattern("small-blue-cells", 9).save(paths[0])  # the file changed: encoded again
     changed = recipe_views(paths, VISUAL, settings)
     assert not np.allclose(changed[0], views[0]) and np.array_equal(changed[1], views[1])
+
+
+def test_tta_average_is_a_pure_mean_of_passes():
+    from pathatlas.retrieval.encoders.towers import average_passes
+
+    per_pass = np.random.default_rng(0).normal(size=(3, 4, 8)).astype(np.float64)
+    before = per_pass.copy()
+    out = average_passes(per_pass)
+    assert out.dtype == np.float32 and out.shape == (4, 8)
+    assert np.allclose(out, per_pass.mean(axis=0)) and np.array_equal(per_pass, before)  # input untouched
+    assert np.allclose(average_passes(per_pass[::-1]), out, atol=1e-6)  # the order of passes does not matter
+    assert np.array_equal(average_passes(per_pass), out)
+
+
+def test_orientations_turn_the_resized_image():
+    from pathatlas.retrieval.encoders.towers import ImagePass
+
+    image = wide_slide((30, 40, 200))
+    squashed = np.asarray(ImagePass().images(image)[0])
+    assert np.array_equal(np.asarray(ImagePass(flip="r90").images(image)[0]), np.rot90(squashed))
+    assert np.array_equal(np.asarray(ImagePass(flip="t").images(image)[0]), squashed.transpose(1, 0, 2))
+    with pytest.raises(KeyError):
+        ImagePass(flip="sideways").images(image)
+
+
+def test_onnx_backbone_gives_the_torch_features(default_encoder):
+    from pathatlas.retrieval.encoders.towers import EfficientNetTower
+
+    onnx_tower = default_encoder.image_tower
+    assert onnx_tower.session is not None  # on a CPU with a cache folder the backbone runs in ONNX Runtime
+    torch_tower = EfficientNetTower("cpu", onnx_tower.recipe)
+    images = [draw_pattern("glands", 21), wide_slide((200, 40, 30))]
+    fast, reference = onnx_tower(images), torch_tower(images)
+    assert np.allclose(fast, reference, rtol=1e-3, atol=1e-3 * np.abs(reference).max())
+    assert not np.allclose(fast[0], fast[1], atol=1e-2)
+
+
+def test_index_records_the_image_recipe_and_refuses_another(settings, tmp_path):
+    from pathatlas.errors import EncoderMismatchError
+    from pathatlas.retrieval.encoders.towers import VISUAL
+    from pathatlas.retrieval.index import META_FILE, Index
+
+    folder = tmp_path / "index"
+    Index.open(folder, settings, create=True)
+    meta = json.loads((folder / META_FILE).read_text())
+    assert meta["revisions"]["visual"] == f"efficientnet-lite0 {VISUAL}"
+    meta["revisions"]["visual"] = "efficientnet-lite0 centre-crop"  # as if built with the old recipe
+    (folder / META_FILE).write_text(json.dumps(meta))
+    with pytest.raises(EncoderMismatchError, match="visual: 'efficientnet-lite0 centre-crop'") as info:
+        _ = Index.open(folder, settings).encoder
+    assert "\n" not in str(info.value)

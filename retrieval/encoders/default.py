@@ -69,7 +69,9 @@ class DefaultEncoder(Encoder):
     @cached_property
     def image_tower(self) -> EfficientNetTower:
         with self._loading:
-            return self.__dict__.get("image_tower") or EfficientNetTower(self.settings.device, RECIPES[VISUAL])
+            return self.__dict__.get("image_tower") or EfficientNetTower(
+                self.settings.device, RECIPES[VISUAL], self.settings.cache_dir
+            )
 
     @torch.inference_mode()
     def encode_text(self, texts: Sequence[str]) -> Embeddings:

@@ -42,7 +42,8 @@ def pass_features(paths: Sequence[Path], image_pass: ImagePass, recipe: ImageRec
             cached = dict(zip(stored["keys"].tolist(), stored["features"], strict=True))
     missing = sorted({k for k in keys if k not in cached})
     if missing:
-        tower = EfficientNetTower(settings.device, ImageRecipe((image_pass,), recipe.normalise, recipe.pooling))
+        recipe_of_pass = ImageRecipe((image_pass,), recipe.normalise, recipe.pooling)
+        tower = EfficientNetTower(settings.device, recipe_of_pass, settings.cache_dir)
         by_key = dict(zip(keys, paths, strict=True))
         label = f"image features ({path.stem})"
         for start in tqdm(range(0, len(missing), BATCH), desc=label, unit="batch", leave=False):
