@@ -306,9 +306,10 @@ def bench_startup_command(
 
     settings = settings_for(index)
     result = bench_startup(settings.index_dir, source, query, repeats)
-    table = Table("command", "median s", "best s", "heavy modules imported", title=f"{repeats} fresh processes each")
+    table = Table("command", "median s", "best s", "CPU s", "heavy imports", title=f"{repeats} fresh processes")
     for name, row in result.items():
-        table.add_row(name, str(row["median_s"]), str(row["best_s"]), ", ".join(row["heavy_modules"]) or "-")
+        modules = ", ".join(row["heavy_modules"]) or "-"
+        table.add_row(name, str(row["median_s"]), str(row["best_s"]), str(row["cpu_s"]), modules)
     console.print(table)
     write_json(json_out, result)
 
