@@ -179,7 +179,7 @@ class Index:
             shutil.rmtree(path / "store")  # written by a run killed before the first commit: never committed
         self.raw_store = self._open_store()
         self.store: VectorStore = self.raw_store if self.raw_store.snapshots else VisibleStore(self.raw_store, self)
-        self.lexical = self._load_lexical()
+        self._lexical: LexicalIndex | None = None
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -244,6 +244,19 @@ class Index:
             self.meta.store, self.path / "store", self.meta.dims, self.settings, self.generation.store_version
         )
 
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The committed generation's BM25, loaded on first use: info, remove, an unchanged re-index need none."""
+        if self._lexical is None:
+            with self.lock:
+                if self._lexical is None:
+                    self._lexical = self._load_lexical()
+        return self._lexical
+
+    @lexical.setter
+    def lexical(self, lexical: LexicalIndex) -> None:
+        self._lexical = lexical
+
     def _load_lexical(self) -> LexicalIndex:
         """The committed generation's BM25; an index written before per-source BM25 rebuilds it once."""
         name = self.generation.lexical
@@ -306,7 +319,7 @@ class Index:
                 self.raw_store = self.store = self._open_store()
             else:
                 self.collect_garbage()
-            self.lexical = self._load_lexical()
+            self._lexical = None  # reloaded from the pointer on next use
 
     def collect_garbage(self) -> int:
         """Delete records of source versions the committed generation does not list (left by a crash)."""

@@ -15,19 +15,19 @@ segments of changed sources are written.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
+import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import bm25s
 import numpy as np
 import orjson
-import Stemmer
 
 from pathatlas.retrieval.durable import fsync_dir, write_atomic
 from pathatlas.retrieval.stores.base import (
@@ -40,13 +40,37 @@ from pathatlas.retrieval.stores.base import (
     matches,
 )
 
-_stemmer = Stemmer.Stemmer("english")
 K1, B = 1.5, 0.75
 """bm25s defaults."""
+_import_lock = threading.Lock()
+
+
+@functools.cache
+def _tokenizer():
+    """bm25s's ``tokenize`` and the stemmer, imported on first use: opening an index tokenizes nothing.
+
+    bm25s's package imports numba and scipy.sparse (a second from a fresh process) for scorers PathAtlas
+    never runs (its BM25 is below; the agent's ``bm25s.BM25()`` uses the numpy backends), so they are
+    hidden while bm25s imports unless something already loaded them.
+    """
+    import Stemmer
+
+    with _import_lock:
+        hidden = [name for name in ("numba", "scipy.sparse") if name not in sys.modules and "bm25s" not in sys.modules]
+        try:
+            sys.modules.update(dict.fromkeys(hidden))  # a None entry makes ``import name`` raise ImportError
+            import bm25s
+        finally:
+            for name in hidden:
+                if name in sys.modules and sys.modules[name] is None:
+                    del sys.modules[name]
+    return functools.partial(
+        bm25s.tokenize, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
+    )
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer, return_ids=False, show_progress=False)
+    return _tokenizer()(texts)
 
 
 def document_text(payload: dict[str, Any]) -> str:
@@ -186,9 +210,8 @@ class LexicalIndex:
                 continue
             segment.slots = np.arange(start, start + len(segment.ids), dtype=np.int32)
             self.segments[source] = segment
-            for slot, rid, fields in zip(segment.slots.tolist(), segment.ids, segment.payload_fields, strict=True):
-                self.slot_ids.append(rid)
-                self.fields.put(slot, fields)
+            self.slot_ids.extend(segment.ids)
+            self.fields.put(segment.slots, segment.payload_fields)
             to_global = np.array([self.vocab.setdefault(t, len(self.vocab)) for t in segment.vocab], dtype=np.int64)
             pairs = np.repeat(segment.slots.astype(np.int64), segment.lengths) << 32 | to_global[segment.terms]
             pairs, counts = np.unique(pairs, return_counts=True)

@@ -87,7 +87,7 @@ class Searcher:
                 results[lexical[j]]["bm25"] = hits
         dense_text = [i for i in texted if "dense" in queries[i].use]
         if dense_text and encoder.text_spaces:
-            vectors = encoder.encode_text([queries[i].text for i in dense_text])
+            vectors = encoder.encode_query([queries[i].text for i in dense_text])
             self._dense(queries, results, dense_text, vectors, suffix="")
         dense_image = [i for i in imaged if "dense" in queries[i].use]
         if dense_image:

@@ -295,6 +295,30 @@ def bench_serve_command(
     write_json(json_out, result)
 
 
+@bench_app.command("startup")
+@friendly_errors
+def bench_startup_command(
+    index: IndexOpt = None,
+    source: Annotated[
+        Path | None, typer.Option(help="A source the index holds, re-indexed unchanged (skipped if not given).")
+    ] = None,
+    query: Annotated[str, typer.Option(help="The text query.")] = "koilocytes in cervical epithelium",
+    repeats: Annotated[int, typer.Option(help="Fresh processes per command.")] = 3,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+):
+    """Wall time of --help, info, an unchanged re-index and a text search, each from a fresh process."""
+    from pathatlas.ui.bench_startup import bench_startup
+
+    settings = settings_for(index)
+    result = bench_startup(settings.index_dir, source, query, repeats)
+    table = Table("command", "median s", "best s", "CPU s", "heavy imports", title=f"{repeats} fresh processes")
+    for name, row in result.items():
+        modules = ", ".join(row["heavy_modules"]) or "-"
+        table.add_row(name, str(row["median_s"]), str(row["best_s"]), str(row["cpu_s"]), modules)
+    console.print(table)
+    write_json(json_out, result)
+
+
 @bench_app.command("crash")
 @friendly_errors
 def bench_crash_command(

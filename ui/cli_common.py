@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 from functools import wraps
 from pathlib import Path
@@ -52,10 +53,15 @@ def user_text(text: str | None, settings: Settings) -> str | None:
 
 
 def quiet_mupdf() -> None:
-    """MuPDF reports repairs of damaged PDFs on stdout; send them to logging (stderr) so --json stays clean."""
-    import pymupdf
+    """MuPDF reports repairs of damaged PDFs on stdout; send them to logging (stderr) so --json stays clean.
 
-    pymupdf.set_messages(pylogging=True, pylogging_level=logging.WARNING)
+    Said through ``PYMUPDF_MESSAGE``, which pymupdf reads when imported: commands that read no PDF never
+    import it (half a second).
+    """
+    if "pymupdf" in sys.modules:
+        sys.modules["pymupdf"].set_messages(pylogging=True, pylogging_level=logging.WARNING)
+    else:
+        os.environ["PYMUPDF_MESSAGE"] = f"logging:level={logging.WARNING}"
 
 
 def friendly_errors(func):

@@ -6,8 +6,8 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pymupdf
 from PIL import Image
 
 from pathatlas.errors import BadInputError
@@ -15,6 +15,9 @@ from pathatlas.indexer.records import Figure, Page, Passage, Record
 from pathatlas.indexer.sources.base import Source, hash_files
 from pathatlas.retrieval.images import open_image, thumbnail
 from pathatlas.retrieval.records import BBox
+
+if TYPE_CHECKING:
+    import pymupdf
 
 CAPTION_START = re.compile(r"^\s*(fig(?:ure)?\.?)\s*(\d+[\w.\-]*)", re.IGNORECASE)
 MAX_CAPTION_GAP = 72.0
@@ -128,6 +131,8 @@ class PdfSource(Source):
         return hash_files([self.path])
 
     def size_hint(self) -> int:
+        import pymupdf  # here, not at import: finding an unchanged PDF needs no reader (half a second)
+
         try:
             with pymupdf.open(self.path) as doc:
                 return doc.page_count
@@ -135,6 +140,8 @@ class PdfSource(Source):
             return 0
 
     def _open(self) -> pymupdf.Document:
+        import pymupdf
+
         try:
             doc = pymupdf.open(self.path, filetype="pdf")
         except Exception as exc:

@@ -75,5 +75,10 @@ class Encoder(ABC):
     @abstractmethod
     def encode_image(self, images: Sequence[Image.Image]) -> Embeddings: ...
 
+    def encode_query(self, texts: Sequence[str]) -> Embeddings:
+        """Text queries in the spaces they search (``text_query_spaces``): an encoder may skip the others' work."""
+        spaces = self.text_query_spaces()
+        return {space: vectors for space, vectors in self.encode_text(texts).items() if space in spaces}
+
     def empty(self, spaces: Sequence[str]) -> Embeddings:
         return {space: np.zeros((0, self.dims[space]), dtype=np.float32) for space in spaces}

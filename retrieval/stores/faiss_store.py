@@ -219,14 +219,24 @@ class FaissStore(VectorStore):
         return str(self._state["version"]) if self._state["version"] else None
 
     # -- the in-memory state --------------------------------------------------------------------
-    def _put(self, record_id: str, key: int, payload: dict[str, Any]) -> None:
-        self._ids.extend([None] * (key + 1 - len(self._ids)))
-        self._ids[key] = record_id
-        self._keys[record_id] = key
-        self._payloads[record_id] = payload
-        self._alive = grow(self._alive, key + 1)
-        self._alive[key] = True
-        self._fields.put(key, payload)
+    def _put(self, records: list[tuple[str, int, dict[str, Any]]]) -> None:
+        """(id, key, payload) rows into the in-memory state, a column at a time (a snapshot has millions)."""
+        if not records:
+            return
+        ids, keys, payloads = zip(*records, strict=True)
+        rows = np.fromiter(keys, dtype=np.int64, count=len(keys))
+        size = int(rows.max()) + 1
+        self._ids.extend([None] * (size - len(self._ids)))
+        if len(self._ids) == size and np.array_equal(rows, np.arange(size - len(rows), size)):
+            self._ids[size - len(rows) :] = ids  # keys run in order to the end: the usual case
+        else:
+            for record_id, key in zip(ids, keys, strict=True):
+                self._ids[key] = record_id
+        self._keys.update(zip(ids, keys, strict=True))
+        self._payloads.update(zip(ids, payloads, strict=True))
+        self._alive = grow(self._alive, size)
+        self._alive[rows] = True
+        self._fields.put(rows, payloads)
 
     def _drop(self, keys: np.ndarray) -> None:
         for key in keys.tolist():
@@ -242,8 +252,7 @@ class FaissStore(VectorStore):
 
     def _apply(self, delta: _Delta) -> None:
         """Upserts, then vectors, then removals: keys are never reused, so this order is always right."""
-        for record_id, key, payload in delta.records:
-            self._put(record_id, key, payload)
+        self._put(delta.records)
         for space, (keys, vectors) in delta.vectors.items():
             if space in self._spaces and len(keys):
                 self._spaces[space].add(keys, vectors)
@@ -396,8 +405,7 @@ class FaissStore(VectorStore):
         base = self.location / state["base"]
         if not (base / "records.json").is_file():
             raise PathAtlasError(f"FAISS store at {self.location} points at a missing snapshot {base.name}")
-        for record_id, key, payload in orjson.loads((base / "records.json").read_bytes()):
-            self._put(record_id, key, payload)
+        self._put(orjson.loads((base / "records.json").read_bytes()))
         self._ids.extend([None] * (state["next_key"] - len(self._ids)))
         for space, space_state in self._spaces.items():
             path = base / f"{space}.faiss"

@@ -51,12 +51,15 @@ SEARCH_LANES = 2
 
 
 def share_cores(lanes: int) -> None:
-    """Model and FAISS threads per call: the cores divided among the lanes that run at once (oversubscribed
-    OpenMP pools spin against each other and multiply latency)."""
+    """Model, BLAS and FAISS threads per call: the cores divided among the lanes that run at once
+    (oversubscribed OpenMP pools spin against each other and multiply latency). Text queries encode in
+    numpy (OpenBLAS), image queries in torch."""
     threads = max(1, (os.cpu_count() or 1) // lanes)
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(threads)
+    threadpool_limits(threads, user_api="blas")
     try:
         import faiss
     except ImportError:

@@ -1,0 +1,68 @@
+"""Fresh-process start-up costs of the everyday commands: wall time and the heavy modules each one imports.
+
+Every run is a new interpreter (as a user's shell starts one); nothing is written to the index (the re-index
+runs on a source the index already holds, so it finds it unchanged).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HEAVY = ("torch", "torchvision", "sentence_transformers", "numba", "scipy.sparse", "pymupdf", "faiss")
+"""Modules that cost from a tenth of a second to seconds to import."""
+
+_RUN = (
+    "import json, sys\nfrom pathatlas.ui.cli import app\n"
+    "try:\n    app()\nexcept SystemExit as exit:\n    code = exit.code\nelse:\n    code = 0\n"
+    f"print('MODULES', json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)), file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def commands(index: Path, source: Path | None, query: str) -> dict[str, list[str]]:
+    found = {
+        "help": ["--help"],
+        "info": ["info", "--index", str(index), "--json"],
+        "text search": ["search", query, "--index", str(index), "--json"],
+    }
+    if source is not None:
+        found["unchanged re-index"] = ["index", str(source), "--index", str(index), "--json"]
+    return found
+
+
+def _cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(args: list[str]) -> tuple[float, float, list[str]]:
+    """(wall seconds, CPU seconds, heavy modules) of one fresh ``pathatlas`` process."""
+    started, cpu = time.perf_counter(), _cpu_of_children()
+    done = subprocess.run([sys.executable, "-c", _RUN, *args], capture_output=True, text=True, check=False)
+    seconds, cpu = time.perf_counter() - started, _cpu_of_children() - cpu
+    if done.returncode != 0:
+        raise RuntimeError(f"pathatlas {' '.join(args)} failed: {done.stderr.strip().splitlines()[-1:]}")
+    line = next(line for line in done.stderr.splitlines() if line.startswith("MODULES "))
+    return seconds, cpu, json.loads(line.removeprefix("MODULES "))
+
+
+def bench_startup(index: Path, source: Path | None, query: str, repeats: int = 3) -> dict[str, Any]:
+    """Per command over ``repeats`` fresh processes: median and best wall seconds, median CPU seconds (what a
+    busy machine distorts least) and the heavy modules loaded."""
+    result: dict[str, Any] = {}
+    for name, args in commands(index, source, query).items():
+        runs = [run_once(args) for _ in range(repeats)]
+        result[name] = {
+            "median_s": round(statistics.median(s for s, _, _ in runs), 2),
+            "best_s": round(min(s for s, _, _ in runs), 2),
+            "cpu_s": round(statistics.median(c for _, c, _ in runs), 2),
+            "heavy_modules": runs[-1][2],
+        }
+    return result
