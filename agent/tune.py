@@ -66,7 +66,7 @@ def chapter_folds(groups: Sequence[str], folds: int) -> list[int]:
 def cross_validate(rows: Sequence[Row], fold_of: Sequence[int], negated_by: int = NEGATED_BY) -> dict:
     """Weights fit on all folds but one, scored on that one: held-out accuracy, negated accuracy, ECE."""
     correct: dict[str, float] = {}
-    confidences: list[float] = []
+    confidence: dict[str, float] = {}
     weights = []
     for fold in sorted(set(fold_of)):
         train = [r for r, f in zip(rows, fold_of, strict=True) if f != fold]
@@ -76,10 +76,10 @@ def cross_validate(rows: Sequence[Row], fold_of: Sequence[int], negated_by: int 
             if f == fold:
                 p = probabilities(r[2], r[4], w, negated_by)
                 correct[r[0]] = float(int(np.argmax(p)) == r[3])
-                confidences.append(float(p.max()))
+                confidence[r[0]] = float(p.max())
     ids = [r[0] for r in rows if r[0] in correct]
     negated = [correct[r[0]] for r in rows if r[4]]
-    ece, bins = expected_calibration_error(confidences, [correct[i] for i in ids])
+    ece, bins = expected_calibration_error([confidence[i] for i in ids], [correct[i] for i in ids])
     return {
         "folds": len(weights),
         "accuracy": sum(correct.values()) / len(correct) if correct else 0.0,

@@ -111,3 +111,17 @@ def test_qa_run_on_the_demo_index(demo_index, tmp_path):
     assert "| agentic | 1.000 |" in report and "Reliability" in report and "held-out accuracy" in report
     plot_qa(result, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").stat().st_size > 5_000
+
+
+def test_held_out_confidence_is_paired_with_its_own_question():
+    rows = []
+    for n in range(60):  # even chapters: feature 0 names the answer; odd chapters: nothing to go on, gold unguessed
+        informative = n % 2 == 0
+        features = np.zeros((4, 1))
+        if informative:
+            features[n % 4, 0] = 1.0
+        rows.append((f"q{n}", f"ch{n % 6}", features, n % 4 if informative else 3, False))
+    held = cross_validate(rows, chapter_folds([r[1] for r in rows], 3), negated_by=0)
+    uniform = [b for b in held["reliability"] if b[0] <= 0.25 < b[1]]
+    assert uniform and uniform[0][2] == 30 and uniform[0][4] == 0.0, "unsure answers are the wrong ones"
+    assert held["ece"] == pytest.approx(0.5 * 0.25 + 0.5 * (1 - held["reliability"][-1][3]), abs=1e-6)
