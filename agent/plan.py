@@ -16,14 +16,19 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 NEGATION_CUE = re.compile(
     r"\b(?:not|never|no longer|except|exception|excluding|least|false|incorrect|untrue|wrong|unlikely|"
-    r"cannot|can't|isn't|aren't|doesn't|don't|wouldn't|won't|didn't|shouldn't|odd one out)\b",
+    r"cannot|can't|isn't|aren't|doesn't|don't|wouldn't|won't|didn't|shouldn't|odd one out|none|fails? to)\b",
     re.IGNORECASE,
 )
 """Words that make a question ask for the option the evidence does not support."""
 NOT_A_QUESTION_NEGATION = re.compile(
-    r"\bnot only\b|\bif not\b|\bwhether or not\b|\bleast\b[^.?]*?\bto (?:the )?most\b|\bat least\b", re.IGNORECASE
+    r"\bnot only\b|\bif not\b|\bwhether or not\b|\bleast\b[^.?]*?\bto (?:the )?most\b|\bat least\b|"
+    r"\ban exception to\b",
+    re.IGNORECASE,
 )
-"""Negation words that do not invert what is asked ("not only", "from least to most", "at least")."""
+"""Negation words that do not invert what is asked ("not only", "from least to most", "at least", "an exception
+to the rule": that one is asked for)."""
+ANAPHORIC = re.compile(r"^(?:which|what)(?: one| option| of them| of these)?\s*\??$", re.IGNORECASE)
+"""An asking sentence with nothing of its own ("Which one?"): what it asks is in the sentence before."""
 PRIVATIVE = re.compile(
     r"\b(?:without|lack|lacks|lacking|absence|absent|missing|deficien\w*|unable|loss of|removed|blocked)\b",
     re.IGNORECASE,
@@ -67,10 +72,21 @@ def asking_sentence(question: str) -> str:
     return sentences[-1]
 
 
+def asking_clause(question: str) -> str:
+    """The asking sentence, with the sentence before it when it only points back ("..., with one exception.
+    Which one?")."""
+    sentence = asking_sentence(question)
+    if not ANAPHORIC.match(sentence):
+        return sentence
+    sentences = [s.strip() for s in SENTENCE_END.split(BLANKS.sub(" ___ ", question.strip())) if s.strip()]
+    at = sentences.index(sentence) if sentence in sentences else 0
+    return " ".join(sentences[max(at - 1, 0) : at + 1])
+
+
 def is_negated(question: str) -> bool:
     """Does the asking sentence itself carry a negation (not one cancelled by a privative, nor one inside a
     condition or relative clause)?"""
-    sentence = NOT_A_QUESTION_NEGATION.sub(" ", asking_sentence(question))
+    sentence = NOT_A_QUESTION_NEGATION.sub(" ", asking_clause(question))
     main = SUBORDINATE.sub(" ", sentence)
     cues = NEGATION_CUE.findall(main)
     if not cues:
@@ -85,7 +101,7 @@ def statement_options(options: list[str]) -> bool:
 
 
 def read_question(question: Question) -> Reading:
-    sentence = asking_sentence(question.text)
+    sentence = asking_clause(question.text)
     negated = is_negated(question.text)
     text = BLANKS.sub(" ___ ", question.text.strip())
     focus = text.replace(sentence, NEGATION_CUE.sub(" ", sentence)) if negated and sentence else text

@@ -18,9 +18,14 @@ FEATURES = ("cooccurrence", "bm25", "dense", "mentions", "prior")
 """Per option: best sentence co-occurrence of question and option words; best BM25 of "question + option"
 over sentences naming the option; closest sentence naming the option in the text encoder's space; rank-weighted
 count of evidence items naming the option; the option's similarity to the question without evidence."""
-WEIGHTS = np.array([1.743, 0.357, 1.149, -0.475, 0.228])
-"""Conditional-logit weights of FEATURES, fit on the one-search (rag) evidence of all A&P dev questions
-(ch. 1-14); refit per chapter fold, held out: accuracy 0.559, ECE 0.123 (BENCHMARKS.md)."""
+NEGATED_BY = FEATURES.index("mentions")
+"""A negated question ("all of the following EXCEPT") is scored by this feature alone, against the option: the
+exception is the option the top evidence names least (the others tend to share a passage). Flipping every
+feature instead, as for a plain question, scored 0.35 of the 20 negated dev questions held out; this 0.45
+(one-search evidence, BENCHMARKS.md)."""
+WEIGHTS = np.array([1.383, 0.453, 1.26, -0.138, 0.266, 0.825])
+"""Conditional-logit weights of FEATURES for plain questions, then of NEGATED_BY for negated ones (``design``),
+fit on the dev questions' evidence (A&P ch. 1-14); held out per chapter fold in BENCHMARKS.md."""
 VOTE_WEIGHT = 3.0
 """Image questions: weight of the similar cases' diagnosis votes next to the text features (untuned)."""
 
@@ -116,10 +121,18 @@ def softmax(values: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum()
 
 
+def design(features: np.ndarray, negated: bool, negated_by: int = NEGATED_BY) -> np.ndarray:
+    """The conditional logit's inputs for one question: a plain question's features and a zero column, or for
+    a negated one zeros and the column ``negated_by`` against each option."""
+    n = features.shape[0]
+    if negated:
+        return np.column_stack([np.zeros_like(features), -features[:, negated_by]])
+    return np.column_stack([features, np.zeros(n)])
+
+
 def option_logits(features: np.ndarray, negated: bool, weights: np.ndarray = WEIGHTS) -> np.ndarray:
-    """How likely each option is the answer: evidence for an option counts against it in a negated question."""
-    logits = features @ weights
-    return -logits if negated else logits
+    """How likely each option is the answer (for a negated question: how little the evidence names it)."""
+    return design(features, negated) @ weights
 
 
 def diagnosis_votes(options: Sequence[str], evidence: Sequence[Evidence], top: int = 10) -> np.ndarray:

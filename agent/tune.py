@@ -1,8 +1,8 @@
 """Fitting the offline answerer's feature weights, and scoring them held out (pure functions).
 
-The weights are those of a conditional logit (softmax over a question's options of ``sign * features @ w``,
-the sign flipped for negated questions), fit by Newton's method with a small L2 penalty: its probabilities
-are the answer's confidence, so fitting them is also what calibrates it.
+The weights are those of a conditional logit (softmax over a question's options of ``design(features) @ w``:
+a plain question's features, or for a negated one a single feature against each option), fit by Newton's
+method with a small L2 penalty: its probabilities are the answer's confidence, so fitting them also calibrates it.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from pathatlas.agent.scoring import NEGATED_BY, design
 
 Row = tuple[str, str, np.ndarray, int, bool]
 """(item id, group, FEATURES matrix of its options, gold option index, negated)."""
@@ -29,13 +31,13 @@ def expected_calibration_error(confidences: list[float], correct: list[float], b
     return float(ece), table
 
 
-def fit_weights(rows: Sequence[Row], l2: float = 0.1, steps: int = 30) -> np.ndarray:
-    dims = rows[0][2].shape[1]
+def fit_weights(rows: Sequence[Row], negated_by: int = NEGATED_BY, l2: float = 0.1, steps: int = 30) -> np.ndarray:
+    dims = rows[0][2].shape[1] + 1
     w = np.zeros(dims)
     for _ in range(steps):
         gradient, hessian = l2 * w, l2 * np.eye(dims)
         for _, _, features, gold, negated in rows:
-            x = -features if negated else features
+            x = design(features, negated, negated_by)
             logits = x @ w
             p = np.exp(logits - logits.max())
             p /= p.sum()
@@ -49,8 +51,8 @@ def fit_weights(rows: Sequence[Row], l2: float = 0.1, steps: int = 30) -> np.nda
     return w
 
 
-def probabilities(features: np.ndarray, negated: bool, w: np.ndarray) -> np.ndarray:
-    logits = (-features if negated else features) @ w
+def probabilities(features: np.ndarray, negated: bool, w: np.ndarray, negated_by: int = NEGATED_BY) -> np.ndarray:
+    logits = design(features, negated, negated_by) @ w
     p = np.exp(logits - logits.max())
     return p / p.sum()
 
@@ -61,23 +63,23 @@ def chapter_folds(groups: Sequence[str], folds: int) -> list[int]:
     return [order[g] for g in groups]
 
 
-def cross_validate(rows: Sequence[Row], fold_of: Sequence[int]) -> dict:
+def cross_validate(rows: Sequence[Row], fold_of: Sequence[int], negated_by: int = NEGATED_BY) -> dict:
     """Weights fit on all folds but one, scored on that one: held-out accuracy, negated accuracy, ECE."""
     correct: dict[str, float] = {}
-    confidences: list[float] = []
+    confidence: dict[str, float] = {}
     weights = []
     for fold in sorted(set(fold_of)):
         train = [r for r, f in zip(rows, fold_of, strict=True) if f != fold]
-        w = fit_weights(train)
+        w = fit_weights(train, negated_by)
         weights.append([round(float(v), 3) for v in w])
         for r, f in zip(rows, fold_of, strict=True):
             if f == fold:
-                p = probabilities(r[2], r[4], w)
+                p = probabilities(r[2], r[4], w, negated_by)
                 correct[r[0]] = float(int(np.argmax(p)) == r[3])
-                confidences.append(float(p.max()))
+                confidence[r[0]] = float(p.max())
     ids = [r[0] for r in rows if r[0] in correct]
     negated = [correct[r[0]] for r in rows if r[4]]
-    ece, bins = expected_calibration_error(confidences, [correct[i] for i in ids])
+    ece, bins = expected_calibration_error([confidence[i] for i in ids], [correct[i] for i in ids])
     return {
         "folds": len(weights),
         "accuracy": sum(correct.values()) / len(correct) if correct else 0.0,
@@ -85,6 +87,6 @@ def cross_validate(rows: Sequence[Row], fold_of: Sequence[int]) -> dict:
         "ece": ece,
         "reliability": bins,
         "weights": weights,
-        "all_data_weights": [round(float(v), 3) for v in fit_weights(rows)],
+        "all_data_weights": [round(float(v), 3) for v in fit_weights(rows, negated_by)],
         "correct": correct,
     }

@@ -93,6 +93,10 @@ def test_follow_ups_contrast_the_two_leading_options_and_add_new_terms():
         ("Not only the heart but also the kidneys respond to this hormone. Which hormone is it?", False),
         ("Arrange these from least to most abundant in plasma: ___.", False),
         ("If the thyroid is not stimulated, which hormone falls first?", False),
+        ("Each of these drugs lowers blood pressure, with one exception. Which one?", True),
+        ("Which of these descriptions fails to fit the spleen?", True),
+        ("None of these glands is exocrine, except which?", False),
+        ("Which of the following is an exception to the rule that mammalian red cells lack nuclei?", False),
     ],
 )
 def test_negation_is_read_from_what_is_asked(text, negated):

@@ -40,13 +40,13 @@ def test_weights_fit_and_cross_validate_on_held_out_chapters():
         negated = n % 5 == 0
         gold = int(np.argmin(features[:, 0]) if negated else np.argmax(features[:, 0]))
         rows.append((f"q{n}", f"ch{n % 6}", features, gold, negated))
-    w = fit_weights(rows)
-    assert w[0] > 5 and abs(w[1]) < w[0] / 4
+    w = fit_weights(rows, negated_by=0)
+    assert w[0] > 5 and abs(w[1]) < w[0] / 4 and w[2] > 5, "the negated questions' own weight is learnt from them"
     folds = chapter_folds([r[1] for r in rows], 3)
     assert len(set(folds)) == 3 and all(
         len({f for f, r in zip(folds, rows, strict=True) if r[1] == g}) == 1 for g in {r[1] for r in rows}
     )
-    held = cross_validate(rows, folds)
+    held = cross_validate(rows, folds, negated_by=0)
     assert held["accuracy"] > 0.9 and held["negated"]["n"] == 24 and len(held["weights"]) == 3
 
 
@@ -111,3 +111,17 @@ def test_qa_run_on_the_demo_index(demo_index, tmp_path):
     assert "| agentic | 1.000 |" in report and "Reliability" in report and "held-out accuracy" in report
     plot_qa(result, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").stat().st_size > 5_000
+
+
+def test_held_out_confidence_is_paired_with_its_own_question():
+    rows = []
+    for n in range(60):  # even chapters: feature 0 names the answer; odd chapters: nothing to go on, gold unguessed
+        informative = n % 2 == 0
+        features = np.zeros((4, 1))
+        if informative:
+            features[n % 4, 0] = 1.0
+        rows.append((f"q{n}", f"ch{n % 6}", features, n % 4 if informative else 3, False))
+    held = cross_validate(rows, chapter_folds([r[1] for r in rows], 3), negated_by=0)
+    uniform = [b for b in held["reliability"] if b[0] <= 0.25 < b[1]]
+    assert uniform and uniform[0][2] == 30 and uniform[0][4] == 0.0, "unsure answers are the wrong ones"
+    assert held["ece"] == pytest.approx(0.5 * 0.25 + 0.5 * (1 - held["reliability"][-1][3]), abs=1e-6)

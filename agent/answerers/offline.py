@@ -29,7 +29,7 @@ class OfflineAnswerer(Answerer):
     and option, BM25 and encoder similarity of "question + option" to sentences naming the option, how many
     top evidence items name it, its similarity to the question) combined by a conditional logit whose
     probabilities are the confidence. A negated question ("NOT", "except", "least") asks for the option the
-    evidence ties least to the question. Image questions add the most similar cases' diagnosis votes.
+    top evidence names least (``scoring.NEGATED_BY``). Image questions add the most similar cases' diagnosis votes.
     """
 
     name = "offline"
