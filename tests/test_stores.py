@@ -215,7 +215,9 @@ def test_faiss_hnsw_deletions_are_hidden_then_rebuilt_past_the_threshold(setting
     store = open_store("faiss", tmp_path / "s", DIMS, config)
     data = records(rng, n=200, sources=10)
     store.upsert(data)
+    store.commit()  # past the threshold the HNSW index is built at commit (or at the first search), once
     space = store._spaces["text"]
+    assert space.kind == "hnsw"
     index_before = space.index
     store.delete({"source": "src0"})  # 10% of the vectors: tombstones, same index
     assert space.index is index_before and space.tombstones == 20

@@ -80,9 +80,15 @@ class FieldCodes:
         self.values: dict[str, dict[Any, int]] = {field: {None: 0} for field in fields}
 
     def put(self, row: int, payload: Mapping[str, Any]) -> None:
+        self.put_many(np.array([row]), [payload])
+
+    def put_many(self, rows: np.ndarray, payloads: list[Mapping[str, Any]]) -> None:
+        """Codes for many rows at once: one dict lookup per row and field, the rest in numpy."""
+        if not len(rows):
+            return
         for field, values in self.values.items():
-            codes = self.codes[field] = grow(self.codes[field], row + 1)
-            codes[row] = values.setdefault(_hashable(payload.get(field)), len(values))
+            codes = self.codes[field] = grow(self.codes[field], int(rows.max()) + 1)
+            codes[rows] = [values.setdefault(_hashable(p.get(field)), len(values)) for p in payloads]
 
     def mask(self, field: str, wanted: Any, size: int) -> np.ndarray | None:
         """Rows ``< size`` whose ``field`` is ``wanted`` (or one of them); None for a field without codes."""
@@ -94,7 +100,11 @@ class FieldCodes:
         column = grow(self.codes[field], size)[:size]
         if not codes:
             return np.zeros(size, dtype=bool)
-        return column == codes[0] if len(codes) == 1 else np.isin(column, codes)
+        if len(codes) == 1:
+            return column == codes[0]
+        accepted_codes = np.zeros(len(values), dtype=bool)  # a lookup table: O(rows) for any number of values
+        accepted_codes[codes] = True
+        return accepted_codes[column]
 
     def values_of(self, field: str, rows: np.ndarray) -> set[Any]:
         by_code = {code: value for value, code in self.values[field].items()}
