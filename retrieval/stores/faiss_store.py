@@ -125,18 +125,23 @@ class _Space:
         return faiss.IndexIDMap2(inner)
 
     def _all(self) -> tuple[np.ndarray, np.ndarray]:
-        """Live keys and their vectors (decoded, for quantised indexes)."""
+        """Live keys and their vectors (decoded, for quantised indexes; a flat index lends its own, uncopied)."""
+        if self.kind == "flat" and self.index is not None:  # removals are physical: every stored vector is live
+            flat = faiss.downcast_index(self.index.index)
+            vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * self.dim).reshape(flat.ntotal, self.dim)
+            return faiss.vector_to_array(self.index.id_map).astype(np.int64), vectors
         keys = np.flatnonzero(self.present).astype(np.int64)
         vectors = self.index.reconstruct_batch(keys) if len(keys) else np.zeros((0, self.dim), np.float32)
         return keys, vectors
 
     def rebuild(self) -> None:
         """A fresh index of the live vectors: flat while small, ANN above the threshold."""
-        keys, vectors = self._all()
+        keys, vectors = self._all()  # may point into the current index: it is replaced only at the end
         self.kind = "flat"
-        self.index = self._new_ann(vectors) if len(keys) > self.settings.hnsw_threshold else self._new_flat()
+        index = self._new_ann(vectors) if len(keys) > self.settings.hnsw_threshold else self._new_flat()
         if len(keys):
-            self.index.add_with_ids(vectors, keys)
+            index.add_with_ids(vectors, keys)
+        self.index = index
         self.tombstones = 0
         self.rebuilt = True
 
