@@ -186,9 +186,8 @@ class LexicalIndex:
                 continue
             segment.slots = np.arange(start, start + len(segment.ids), dtype=np.int32)
             self.segments[source] = segment
-            for slot, rid, fields in zip(segment.slots.tolist(), segment.ids, segment.payload_fields, strict=True):
-                self.slot_ids.append(rid)
-                self.fields.put(slot, fields)
+            self.slot_ids.extend(segment.ids)
+            self.fields.put_many(segment.slots, segment.payload_fields)
             to_global = np.array([self.vocab.setdefault(t, len(self.vocab)) for t in segment.vocab], dtype=np.int64)
             pairs = np.repeat(segment.slots.astype(np.int64), segment.lengths) << 32 | to_global[segment.terms]
             pairs, counts = np.unique(pairs, return_counts=True)
