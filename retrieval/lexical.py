@@ -23,6 +23,7 @@ import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,11 @@ class _Segment:
     lengths: np.ndarray  # tokens per document
     slots: np.ndarray | None = None
 
+    @cached_property
+    def fingerprints(self) -> frozenset:
+        """Source versions this segment's documents come from."""
+        return frozenset(fields.get("fingerprint") for fields in self.payload_fields)
+
     @classmethod
     def from_tokens(cls, revision, ids, payload_fields, tokens: list[list[str]]) -> _Segment:
         vocab = sorted({t for doc in tokens for t in doc})
@@ -167,10 +173,14 @@ class LexicalIndex:
             fresh.dirty = set(fresh.segments) | set(self.segments)
             return fresh
         gone = [s for s in self.segments if s not in revisions]
-        changed = [s for s, rev in revisions.items() if s not in self.segments or self.segments[s].revision != rev]
-        if only:  # a source of a version that is not live reads as empty, which removes it
-            changed = sorted(set(changed) | {s for s in self.segments if s not in gone})
-        docs = {source: list(store.scan({"source": source, **only})) for source in changed}
+        changed = {s for s, rev in revisions.items() if s not in self.segments or self.segments[s].revision != rev}
+        if fingerprints is not None:  # source versions that stopped or started being live: their sources only
+            live = set(only["fingerprint"])
+            changed |= {s for s, seg in self.segments.items() if s not in gone and not seg.fingerprints <= live}
+            started = live - {fp for seg in self.segments.values() for fp in seg.fingerprints}
+            if started:
+                changed |= {str(p.get("source")) for _, p in store.scan({"fingerprint": sorted(started)})}
+        docs = {source: list(store.scan({"source": source, **only})) for source in sorted(changed)}
         self.update(docs, revisions, removed=gone)
         return self
 

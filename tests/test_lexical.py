@@ -104,3 +104,36 @@ def test_sync_rereads_only_changed_sources(settings, tmp_path):
     assert {rid for rid, _ in lexical.search(["lung"], 10)[0]} == {"b1", "b2", "c0", "c1", "c2"}
     assert [rid for rid, _ in lexical.search(["keratin"], 10)[0]] == ["b0"]
     assert lexical.sync(store) is lexical and read == [{"source": "b"}]  # in step: nothing read
+
+
+def test_sync_with_live_versions_rereads_only_the_sources_whose_versions_changed(settings, tmp_path):
+    """Given the generation's fingerprints, a commit re-reads the sources it changed, never the whole store."""
+    store = open_store("faiss", tmp_path / "store", {"text": 4}, settings)
+    vec = {"text": np.ones(4, np.float32) / 2}
+
+    def version(source: str, fingerprint: str, word: str) -> list[StoredVectors]:
+        payload = {"source": source, "fingerprint": fingerprint, "kind": "page", "text": f"{source} {word}"}
+        return [StoredVectors(f"{fingerprint}-{i}", payload, vec) for i in range(3)]
+
+    store.upsert([r for s in ("a", "b", "c") for r in version(s, s + "1", "lung")])
+    lexical = LexicalIndex().sync(store, ["a1", "b1", "c1"])
+    assert len(lexical) == 9
+    read: list = []
+    scan = store.scan
+    store.scan = lambda filters=None: (read.append(filters), scan(filters))[1]
+    store.upsert(version("d", "d1", "lung"))
+    lexical.sync(store, ["a1", "b1", "c1", "d1"])
+    assert read == [{"fingerprint": ["d1"]}, {"source": "d", "fingerprint": ["a1", "b1", "c1", "d1"]}]
+    read.clear()
+    lexical.sync(store, ["b1", "c1", "d1"])  # a's version left the generation; its records are still stored
+    assert read == [{"source": "a", "fingerprint": ["b1", "c1", "d1"]}] and len(lexical) == 9
+    store.delete({"source": "a"})  # what the index does once its pointer has moved
+    read.clear()
+    store.upsert(version("b", "b2", "keratin"))  # a new version of b beside the old one, as Qdrant keeps it
+    lexical.sync(store, ["b2", "c1", "d1"])
+    assert [f["source"] for f in read if "source" in f] == ["b"]
+    assert {rid for rid, _ in lexical.search(["keratin"], 10)[0]} == {"b2-0", "b2-1", "b2-2"}
+    assert {rid for rid, _ in lexical.search(["lung"], 10)[0]} == {f"{fp}-{i}" for fp in ("c1", "d1") for i in range(3)}
+    read.clear()
+    lexical.sync(store, ["b2", "c1", "d1"])
+    assert read == []  # in step: nothing read

@@ -215,7 +215,9 @@ def test_faiss_hnsw_deletions_are_hidden_then_rebuilt_past_the_threshold(setting
     store = open_store("faiss", tmp_path / "s", DIMS, config)
     data = records(rng, n=200, sources=10)
     store.upsert(data)
+    store.commit()  # past the threshold the HNSW index is built at commit (or at the first search), once
     space = store._spaces["text"]
+    assert space.kind == "hnsw"
     index_before = space.index
     store.delete({"source": "src0"})  # 10% of the vectors: tombstones, same index
     assert space.index is index_before and space.tombstones == 20
@@ -363,3 +365,33 @@ def test_unknown_store_name_is_refused():
         store_class("milvus")
     with pytest.raises(UnknownNameError, match="not a VectorStore"):
         store_class("py:pathlib.Path")
+
+
+def test_faiss_bulk_load_trains_once_and_keeps_no_second_copy_of_its_vectors(settings, tmp_path):
+    """Past the threshold the ANN index is built once, at commit or the first search, from the exact vectors."""
+    rng = np.random.default_rng(11)
+    config = settings.model_copy(update={"hnsw_threshold": 50, "faiss_index": "ivf-sq8", "ivf_nprobe": 64})
+    store = open_store("faiss", tmp_path / "s", DIMS, config)
+    data = records(rng, n=300, sources=6)
+    for start in range(0, 300, 60):
+        store.upsert(data[start : start + 60])
+    space = store._spaces["text"]
+    assert space.kind == "flat"  # not trained per add
+    assert not store._pending.more  # the first commit writes a snapshot: no pending copy of the vectors
+    store.commit()
+    assert space.kind == "ivf" and space.trained == 300
+    assert [p.name for p in (tmp_path / "s").iterdir() if p.name.startswith(("base-", "delta-"))] == ["base-000001"]
+    reopened = open_store("faiss", tmp_path / "s", DIMS, config)
+    (hits,) = reopened.search("text", data[42].vectors["text"], k=1, filters={"source": data[42].payload["source"]})
+    assert hits[0][0] == data[42].id
+
+
+def test_filter_codes_accept_many_values_like_matches():
+    from pathatlas.retrieval.stores.base import FieldCodes, matches
+
+    codes = FieldCodes(("source",))
+    payloads = [{"source": f"s{i % 7}"} for i in range(50)] + [{}]
+    codes.put(np.arange(len(payloads)), payloads)
+    for wanted in (["s1", "s3", "s6", "nowhere"], "s2", [None], []):
+        mask = codes.mask("source", wanted, len(payloads))
+        assert mask.tolist() == [matches(p, {"source": wanted}) for p in payloads], wanted

@@ -53,17 +53,14 @@ def bench_search_command(
 ):
     """Build time, memory and recall@10 vs exact per record; p50/p95 of complete text and image searches
     (encoding included) with and without filters; adding and removing one 1000-record source."""
-    from pathatlas.retrieval.bench.speed import bench_search
+    from pathatlas.retrieval.bench.speed import bench_search, table_row
 
     settings = settings_for()
     sizes = [int(n) for n in records.split(",")]
     if max(sizes) > 1_000_000 or min(sizes) < 1000:
         raise BadInputError("--records: sizes from 1000 to 1,000,000")
     runs = []
-    table = Table(
-        "store", "records", "build s", "B/rec", "recall@10", "text p50", "text p95", "+kind p95", "+source p95",
-        "image p50", "image p95", "+kind p95", "add s", "remove s", title="latency in ms",
-    )  # fmt: skip
+    table = None
     for store in (s.strip() for s in stores.split(",")):
         variants = [v.strip() for v in (faiss_index or settings.faiss_index).split(",")] if store == "faiss" else [""]
         for variant in variants:
@@ -73,18 +70,11 @@ def bench_search_command(
                 runs.append(run)
                 console.print(json.dumps(run))
                 write_json(json_out, {"runs": runs})  # after each run, so a long sweep keeps what it measured
-                table.add_row(
-                    f"{store} {variant}".strip(),
-                    str(size),
-                    str(run["build_seconds"]),
-                    str(run["vector_bytes_per_record"]),
-                    " ".join(f"{k} {v}" for k, v in run["recall@10"].items()),
-                    *(str(run[kind][p]) for kind, p in [("text", "p50_ms"), ("text", "p95_ms"), ("text_kind", "p95_ms"),
-                      ("text_source", "p95_ms"), ("image", "p50_ms"), ("image", "p95_ms"), ("image_kind", "p95_ms")]),
-                    str(run["add_source_seconds"]),
-                    str(run["remove_source_seconds"]),
-                )  # fmt: skip
-    console.print(table)
+                row = table_row(run)
+                table = table or Table(*row, title="latency in ms (complete searches, encoding included)")
+                table.add_row(*row.values())
+    if table is not None:
+        console.print(table)
 
 
 def retrieval_table(task: str, body: dict) -> Table:

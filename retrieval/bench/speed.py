@@ -9,7 +9,8 @@ instead of keeping a float32 copy of everything.
 
 from __future__ import annotations
 
-import os
+import gc
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +40,8 @@ TEXT_QUERIES = [
     "hepatic steatosis",
 ]
 SOURCE_SIZE = 1000
+WORDS = 40
+"""Words of text per record (BM25)."""
 CENTRES = 1000
 NOISE = 0.6
 """Per-dimension noise relative to a centre's; neighbours are near but not trivially so."""
@@ -50,61 +53,97 @@ def noise_image(rng: np.random.Generator, size: int = 256) -> Image.Image:
 
 
 class Synthetic:
-    """Deterministic synthetic records: chunk ``i`` is always the same."""
+    """Deterministic synthetic records: chunk ``i`` is always the same. Generation is vectorised per chunk."""
 
     def __init__(self, dims: dict[str, int], seed: int = 0):
         rng = np.random.default_rng(seed)
         self.dims = dims
         self.seed = seed
         self.centres = {s: l2_normalise(rng.normal(size=(CENTRES, d)).astype(np.float32)) for s, d in dims.items()}
-        self.vocab = np.array(" ".join(TEXT_QUERIES).split() + [f"term{i}" for i in range(2000)])
+        self.vocab = " ".join(TEXT_QUERIES).split() + [f"term{i}" for i in range(2000)]
 
     def vectors(self, space: str, n: int, rng: np.random.Generator) -> np.ndarray:
         d = self.dims[space]
         centre = self.centres[space][rng.integers(0, CENTRES, n)]
-        return l2_normalise(centre + NOISE * rng.normal(size=(n, d)).astype(np.float32) / np.sqrt(d))
+        return l2_normalise(centre + (NOISE / np.sqrt(d)) * rng.standard_normal((n, d), dtype=np.float32))
 
-    def chunk(self, start: int, n: int, with_text: bool = True) -> list[StoredVectors]:
-        """Records ``start .. start+n`` (``start`` a multiple of the source size)."""
+    def arrays(self, start: int, n: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per space, (record numbers, vectors) of records ``start .. start+n``: text for all, other spaces for
+        figures (every fourth record) when the index has text, for all otherwise."""
         rng = np.random.default_rng([self.seed, start])
-        vectors = {space: self.vectors(space, n, rng) for space in self.dims}
-        words = rng.choice(self.vocab, (n, 40)) if with_text else None
+        numbers = np.arange(start, start + n)
+        figures = numbers[numbers % 4 == 0]
+        out = {}
+        for space in self.dims:
+            rows = numbers if space == "text" or "text" not in self.dims else figures
+            out[space] = (rows, self.vectors(space, len(rows), rng))
+        return out
+
+    def chunk(self, start: int, n: int) -> list[StoredVectors]:
+        """Records ``start .. start+n`` (``start`` a multiple of the source size), one source per 1000."""
+        arrays = self.arrays(start, n)
+        words = np.random.default_rng([self.seed, start, 1]).integers(0, len(self.vocab), (n, WORDS)).tolist()
+        vocab = self.vocab
         out = []
         for i in range(n):
-            figure = (start + i) % 4 == 0
-            spaces = {s: v[i] for s, v in vectors.items() if figure or s == "text" or "text" not in self.dims}
+            number = start + i
+            source = number // SOURCE_SIZE
             payload = {
-                "kind": "figure" if figure else "page",
-                "source": f"synthetic-{(start + i) // SOURCE_SIZE}.pdf",
-                "page": (start + i) % 997 + 1,
-                "text": " ".join(words[i]) if words is not None else "",
+                "kind": "figure" if number % 4 == 0 else "page",
+                "source": source_name(source),
+                "fingerprint": f"synthetic-{source}",
+                "page": number % 997 + 1,
+                "text": " ".join([vocab[w] for w in words[i]]),
             }
-            out.append(StoredVectors(f"syn{start + i}", payload, spaces))
+            out.append(StoredVectors(f"syn{number}", payload, {}))
+        for space, (rows, vectors) in arrays.items():
+            for row, vector in zip((rows - start).tolist(), vectors, strict=True):
+                out[row].vectors[space] = vector
         return out
 
     def exact_top(self, probes: dict[str, np.ndarray], records: int, k: int = 10) -> dict[str, list[set[str]]]:
-        """Exact top-``k`` ids by inner product per space, regenerating the records source by source."""
-        best = {s: (np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), object)) for s, q in probes.items()}
-        for start in range(0, records, SOURCE_SIZE):
-            chunk = self.chunk(start, min(SOURCE_SIZE, records - start), with_text=False)
-            for space, queries in probes.items():
-                rows = [r for r in chunk if space in r.vectors]
-                if not rows:
+        """Exact top-``k`` ids by inner product per space, regenerating the vectors chunk by chunk."""
+        best = {s: (np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64)) for s, q in probes.items()}
+        step = 20 * SOURCE_SIZE
+        for start in tqdm(range(0, records, step), desc="exact top-10", leave=False):
+            for space, (rows, vectors) in self.arrays_span(start, min(step, records - start)).items():
+                if space not in probes or not len(rows):
                     continue
-                scores = queries @ np.stack([r.vectors[space] for r in rows]).T
-                ids = np.broadcast_to(np.array([r.id for r in rows], dtype=object), scores.shape)
-                all_scores = np.concatenate([best[space][0], scores], axis=1)
-                all_ids = np.concatenate([best[space][1], ids], axis=1)
-                top = np.argpartition(-all_scores, k - 1, axis=1)[:, :k] if all_scores.shape[1] > k else None
-                if top is not None:
-                    all_scores, all_ids = np.take_along_axis(all_scores, top, 1), np.take_along_axis(all_ids, top, 1)
-                best[space] = (all_scores, all_ids)
-        return {space: [set(row) for row in ids.tolist()] for space, (_, ids) in best.items()}
+                scores = np.concatenate([best[space][0], probes[space] @ vectors.T], axis=1)
+                numbers = np.concatenate([best[space][1], np.broadcast_to(rows, (len(scores), len(rows)))], axis=1)
+                if scores.shape[1] > k:
+                    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+                    scores, numbers = np.take_along_axis(scores, top, 1), np.take_along_axis(numbers, top, 1)
+                best[space] = (scores, numbers)
+        return {space: [{f"syn{n}" for n in row} for row in numbers.tolist()] for space, (_, numbers) in best.items()}
+
+    def arrays_span(self, start: int, n: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``arrays`` of several sources joined (each source is generated alone, as ``chunk`` does)."""
+        parts = [self.arrays(s, min(SOURCE_SIZE, start + n - s)) for s in range(start, start + n, SOURCE_SIZE)]
+        return {
+            space: (np.concatenate([p[space][0] for p in parts]), np.concatenate([p[space][1] for p in parts]))
+            for space in self.dims
+        }
 
 
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def source_name(number: int) -> str:
+    return f"synthetic-{number}.pdf"
+
+
+def manifest_entry(number: int) -> dict[str, Any]:
+    """What the indexer records for a source; the synthetic records carry the same fingerprint."""
+    return {"id": f"syn{number}", "fingerprint": f"synthetic-{number}", "kind": "pdf", "entries": SOURCE_SIZE}
+
+
+def rss_bytes() -> dict[str, int]:
+    """Resident memory, all of it and the anonymous part (an mmapped store's file pages are page cache)."""
+    with open("/proc/self/status") as handle:
+        fields = dict(line.split(":", 1) for line in handle if line.startswith(("VmRSS", "RssAnon")))
+    return {name: int(value.split()[0]) * 1024 for name, value in fields.items()}
+
+
+def peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _timed(searcher: Searcher, queries: list[Query]) -> dict[str, float]:
@@ -114,6 +153,35 @@ def _timed(searcher: Searcher, queries: list[Query]) -> dict[str, float]:
         searcher.search(query)
         timings.append(time.perf_counter() - started)
     return {"p50_ms": round(percentile_ms(timings, 50), 1), "p95_ms": round(percentile_ms(timings, 95), 1)}
+
+
+def _files_bytes(folder: Path, pattern: str = "*") -> int:
+    return sum(p.stat().st_size for p in folder.rglob(pattern) if p.is_file())
+
+
+def _build(index: Index, data: Synthetic, records: int, label: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Upsert the synthetic sources, then one commit listing them all (BM25 included).
+
+    Returns wall seconds and this process's CPU seconds per phase: on a shared machine the CPU time is
+    close to what the wall time would be alone (less where FAISS or Qdrant use several threads).
+    """
+    wall = {"generate": 0.0, "upsert": 0.0}
+    cpu = dict(wall)
+    for start in tqdm(range(0, records, SOURCE_SIZE), desc=f"{label}: upsert", unit="source", leave=False):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        chunk = data.chunk(start, min(SOURCE_SIZE, records - start))
+        wall["generate"] += time.perf_counter() - started
+        cpu["generate"] += time.process_time() - cpu_started
+        started, cpu_started = time.perf_counter(), time.process_time()
+        index.store.upsert(chunk)
+        wall["upsert"] += time.perf_counter() - started
+        cpu["upsert"] += time.process_time() - cpu_started
+    started, cpu_started = time.perf_counter(), time.process_time()
+    tqdm.write(f"{label}: commit (ANN training, snapshot, BM25 of {records:,} records)")
+    index.commit({source_name(n): manifest_entry(n) for n in range(-(-records // SOURCE_SIZE))})
+    wall["commit"] = time.perf_counter() - started
+    cpu["commit"] = time.process_time() - cpu_started
+    return {k: round(v, 1) for k, v in wall.items()}, {k: round(v, 1) for k, v in cpu.items()}
 
 
 def bench_search(
@@ -126,24 +194,23 @@ def bench_search(
 ) -> dict[str, Any]:
     """Build time, memory, recall@10 against exact, query latency with and without filters, incremental updates."""
     rng = np.random.default_rng(1)
+    label = f"{store} {settings.faiss_index if store == 'faiss' else ''} {records:,}".replace("  ", " ")
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         local = settings.model_copy(update={"index": Path(tmp) / "index"})
         index = Index.open(local.index_dir, local, create=True, store=store)
         data = Synthetic(index.meta.dims)
-        one_source = {"source": "synthetic-3.pdf"}
+        one_source = {"source": source_name(3)}
+        gc.collect()
         rss_before = rss_bytes()
-        started = time.perf_counter()
-        for start in tqdm(range(0, records, SOURCE_SIZE), desc=f"{store} {records} records", leave=False):
-            index.store.upsert(data.chunk(start, min(SOURCE_SIZE, records - start)))
-        upserted = time.perf_counter() - started
-        index.commit()
-        build_seconds = time.perf_counter() - started
+        phases, cpu_phases = _build(index, data, records, label)
+        gc.collect()
         rss_after = rss_bytes()
         store_dir = index.path / "store"
-        vector_bytes = sum(p.stat().st_size for p in store_dir.rglob("*.faiss")) if store == "faiss" else None
-        if store == "qdrant":
-            vector_bytes = sum(p.stat().st_size for p in store_dir.rglob("*") if p.is_file())
+        vector_bytes = _files_bytes(store_dir, "*.faiss") if store == "faiss" else None
+        store_bytes = _files_bytes(store_dir)
 
+        tqdm.write(f"{label}: recall against exact, latency")
+        cpu_started = time.process_time()
         spaces = ("text",) + (("visual",) if "visual" in index.meta.dims else ())
         probes = {s: data.vectors(s, recall_queries, np.random.default_rng(99)) for s in spaces}
         exact = data.exact_top(probes, records)
@@ -178,28 +245,50 @@ def bench_search(
         searcher.search_many(batch)
         batched_ms = (time.perf_counter() - started) * 1000
 
-        extra = data.chunk(records, SOURCE_SIZE)  # one more source, indexed then removed
+        cpu_phases["measure"] = round(time.process_time() - cpu_started, 1)
+        tqdm.write(f"{label}: add and remove one {SOURCE_SIZE}-record source")
+        extra = -(-records // SOURCE_SIZE)  # one more source, indexed then removed as the indexer does
+        chunk = data.chunk(extra * SOURCE_SIZE, SOURCE_SIZE)
         started = time.perf_counter()
-        index.store.upsert(extra)
-        index.commit()
+        index.store.upsert(chunk)
+        index.commit({**index.manifest, source_name(extra): manifest_entry(extra)})
         add_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        index.store.delete({"source": extra[0].payload["source"]})
-        index.commit()
+        index.remove_source(source_name(extra))
         remove_seconds = time.perf_counter() - started
         index.close()
     return {
         "store": store,
         "faiss_index": settings.faiss_index if store == "faiss" else None,
         "records": records,
-        "build_seconds": round(build_seconds, 1),
-        "upsert_seconds": round(upserted, 1),
+        "build_seconds": round(phases["upsert"] + phases["commit"], 1),
+        "phases_seconds": phases,
+        "phases_cpu_seconds": cpu_phases,
         "vector_bytes_per_record": round(vector_bytes / records) if vector_bytes else None,
-        "rss_bytes_per_record": round((rss_after - rss_before) / records),
+        "store_bytes_per_record": round(store_bytes / records),
+        "rss_bytes_per_record": round((rss_after["VmRSS"] - rss_before["VmRSS"]) / records),
+        "rss_anon_bytes_per_record": round((rss_after["RssAnon"] - rss_before["RssAnon"]) / records),
+        "peak_rss_gib": round(peak_rss_bytes() / 2**30, 2),
         "recall@10": recall,
         "store_p95_ms": store_latency,
         **latency,
         "batch32_text_ms": round(batched_ms, 1),
         "add_source_seconds": round(add_seconds, 2),
         "remove_source_seconds": round(remove_seconds, 2),
+    }
+
+
+def table_row(run: dict[str, Any]) -> dict[str, str]:
+    """One run as the columns ``bench search`` prints (latencies in ms)."""
+    recall = run["recall@10"]
+    return {
+        "store": f"{run['store']} {run['faiss_index'] or ''}".strip(),
+        "records": f"{run['records']:,}",
+        "build s": str(run["build_seconds"]),
+        "B/rec vectors / store / RSS anon": f"{run['vector_bytes_per_record'] or '-'} / "
+        f"{run['store_bytes_per_record']} / {run['rss_anon_bytes_per_record']}",
+        "recall@10 text / visual": f"{recall.get('text', '-')} / {recall.get('visual', '-')}",
+        "text p95 / +kind / +source": " / ".join(str(run[k]["p95_ms"]) for k in ("text", "text_kind", "text_source")),
+        "image p95 / +kind": f"{run['image']['p95_ms']} / {run['image_kind']['p95_ms']}",
+        "add / remove source s": f"{run['add_source_seconds']} / {run['remove_source_seconds']}",
     }

@@ -102,7 +102,11 @@ class FieldCodes:
         column = grow(self.codes[field], size)[:size]
         if not codes:
             return np.zeros(size, dtype=bool)
-        return column == codes[0] if len(codes) == 1 else np.isin(column, codes)
+        if len(codes) == 1:
+            return column == codes[0]
+        accepted_codes = np.zeros(len(values), dtype=bool)  # a lookup table: O(rows) for any number of values
+        accepted_codes[codes] = True
+        return accepted_codes[column]
 
     def values_of(self, field: str, rows: np.ndarray) -> set[Any]:
         by_code = {code: value for value, code in self.values[field].items()}

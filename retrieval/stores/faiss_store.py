@@ -63,6 +63,10 @@ EXACT_FRACTION = 0.02
 """A filter matching at most this share of an ANN space is scored exactly (ANN recall drops there)."""
 
 
+MASK_CACHE = 16
+"""Filter bitmaps kept between writes (one byte per key each)."""
+
+
 def _bitmap(mask: np.ndarray):
     bits = np.packbits(mask, bitorder="little")
     selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
@@ -82,6 +86,7 @@ class _Space:
         self.live = 0
         self.tombstones = 0
         self.trained = 0  # vectors an IVF index was trained on: it is retrained once the space grows 8x
+        self.rebuilt = False  # since the last snapshot: the next commit must write one
 
     # -- building -------------------------------------------------------------------------------
     def _new_flat(self):
@@ -91,7 +96,7 @@ class _Space:
         name, d, n = self.settings.faiss_index, self.dim, len(vectors)
         ip = faiss.METRIC_INNER_PRODUCT
         if name.startswith("ivf"):
-            nlist = int(max(1, min(4 * np.sqrt(n), n // 39)))
+            nlist = int(max(1, min(2 * np.sqrt(n), n // 39)))
             quantizer = faiss.IndexFlatIP(d)
             if name == "ivf-pq":
                 m = max(m for m in range(1, d // 4 + 1) if d % m == 0 and m <= max(1, d // 8))
@@ -100,7 +105,9 @@ class _Space:
                 index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, ip)
             index.own_fields = True
             quantizer.this.disown()
-            sample = vectors[np.random.default_rng(0).permutation(n)[: max(nlist * 64, 10_000)]]
+            index.cp.niter = 10  # k-means converges well before faiss's default 25 here; training is the build's cost
+            index.cp.min_points_per_centroid = 32
+            sample = vectors[np.random.default_rng(0).permutation(n)[: max(nlist * 32, 10_000)]]
             index.train(sample)
             index.set_direct_map_type(faiss.DirectMap.Hashtable)
             index.nprobe = self.settings.ivf_nprobe
@@ -118,19 +125,25 @@ class _Space:
         return faiss.IndexIDMap2(inner)
 
     def _all(self) -> tuple[np.ndarray, np.ndarray]:
-        """Live keys and their vectors (decoded, for quantised indexes)."""
+        """Live keys and their vectors (decoded, for quantised indexes; a flat index lends its own, uncopied)."""
+        if self.kind == "flat" and self.index is not None:  # removals are physical: every stored vector is live
+            flat = faiss.downcast_index(self.index.index)
+            vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * self.dim).reshape(flat.ntotal, self.dim)
+            return faiss.vector_to_array(self.index.id_map).astype(np.int64), vectors
         keys = np.flatnonzero(self.present).astype(np.int64)
         vectors = self.index.reconstruct_batch(keys) if len(keys) else np.zeros((0, self.dim), np.float32)
         return keys, vectors
 
     def rebuild(self) -> None:
         """A fresh index of the live vectors: flat while small, ANN above the threshold."""
-        keys, vectors = self._all()
+        keys, vectors = self._all()  # may point into the current index: it is replaced only at the end
         self.kind = "flat"
-        self.index = self._new_ann(vectors) if len(keys) > self.settings.hnsw_threshold else self._new_flat()
+        index = self._new_ann(vectors) if len(keys) > self.settings.hnsw_threshold else self._new_flat()
         if len(keys):
-            self.index.add_with_ids(vectors, keys)
+            index.add_with_ids(vectors, keys)
+        self.index = index
         self.tombstones = 0
+        self.rebuilt = True
 
     # -- writes ---------------------------------------------------------------------------------
     def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
@@ -140,6 +153,13 @@ class _Space:
         self.present = grow(self.present, int(keys.max()) + 1)
         self.present[keys] = True
         self.live += len(keys)
+
+    def settle(self) -> None:
+        """Switch to the ANN index, or retrain an IVF that grew 8x, if due.
+
+        Called at commit and search, not per add: a bulk load of any size trains once, on the exact
+        vectors of the flat index, instead of retraining on vectors decoded from quantised codes.
+        """
         if (self.kind == "flat" and self.live > self.settings.hnsw_threshold) or (
             self.kind == "ivf" and self.live > 8 * self.trained
         ):
@@ -208,6 +228,7 @@ class FaissStore(VectorStore):
         self._masks: dict[tuple, np.ndarray] = {}
         self._state: dict[str, Any] = {"version": 0, "base": None, "deltas": [], "delta_records": 0, "base_records": 0}
         self._pending = _Delta()
+        self._pending_count = 0  # records upserted or removed since the last commit
         try:
             self._load(version)
         except (OSError, ValueError, sqlite3.Error, RuntimeError) as exc:
@@ -273,6 +294,8 @@ class FaissStore(VectorStore):
                 field_mask = np.zeros_like(mask)
                 field_mask[[self._keys[rid] for rid, p in self._payloads.items() if matches(p, {field: wanted})]] = True
             mask &= field_mask
+        if len(self._masks) >= MASK_CACHE:  # e.g. BM25 reading 1000 sources one by one: keep memory bounded
+            self._masks.pop(next(iter(self._masks)))
         self._masks[cache_key] = mask
         return mask
 
@@ -299,7 +322,7 @@ class FaissStore(VectorStore):
                     keys = np.array([k for k, _ in rows], dtype=np.int64)
                     delta.vectors[space] = (keys, np.stack([v for _, v in rows]).astype(np.float32))
             self._apply(delta)
-            self._pending.extend(delta)
+            self._stage(delta)
             self._touch(touched)
 
     def delete(self, filters: Filters) -> int:
@@ -310,7 +333,7 @@ class FaissStore(VectorStore):
             touched = {self._payloads[self._ids[k]].get("source") for k in keys.tolist()}
             delta = _Delta(removed=keys)
             self._apply(delta)
-            self._pending.extend(delta)
+            self._stage(delta)
             self._touch(touched)
             present = self._present_sources()
             for source in touched:
@@ -322,31 +345,45 @@ class FaissStore(VectorStore):
         return {str(v) for v in self._fields.values_of("source", np.flatnonzero(self._alive))}
 
     # -- persistence ----------------------------------------------------------------------------
+    def _base_due(self) -> bool:
+        """Whether the next commit writes a full snapshot (first commit, or deltas past the compact fraction)."""
+        state = self._state
+        return state["base"] is None or (
+            state["delta_records"] + self._pending_count
+            > self.settings.faiss_compact_fraction * max(state["base_records"], 1)
+        )
+
+    def _stage(self, delta: _Delta) -> None:
+        """Keep ``delta`` for the next commit's delta file; not once that commit will write a snapshot anyway
+        (a bulk load then holds its vectors once, in the index, not twice)."""
+        self._pending_count += len(delta.records) + len(delta.removed)
+        if self._base_due():
+            self._pending = _Delta()
+        else:
+            self._pending.extend(delta)
+
     def commit(self) -> None:
         with self._lock:
-            if self._pending.empty():
+            if not self._pending_count:
                 return
             self.location.mkdir(parents=True, exist_ok=True)
             previous = dict(self._state)
             version = previous["version"] + 1
             state = {**previous, "version": version, "revisions": self._revisions, "next_key": len(self._ids)}
-            pending = self._pending.joined()
-            pending_records = len(pending.records) + len(pending.removed)
-            if previous["base"] is None or (
-                previous["delta_records"] + pending_records
-                > self.settings.faiss_compact_fraction * max(previous["base_records"], 1)
-            ):
+            for space in self._spaces.values():
+                space.settle()
+            if self._base_due() or any(space.rebuilt for space in self._spaces.values()):
                 state.update(base=self._write_base(version), deltas=[], delta_records=0, base_records=len(self._keys))
             else:
                 state.update(
-                    deltas=[*previous["deltas"], self._write_delta(version, pending)],
-                    delta_records=previous["delta_records"] + pending_records,
+                    deltas=[*previous["deltas"], self._write_delta(version, self._pending.joined())],
+                    delta_records=previous["delta_records"] + self._pending_count,
                 )
             document = orjson.dumps(state)
             write_atomic(self.location / _state_file(version), document)  # reopened by version
             write_atomic(self.location / "CURRENT", document)
             self._state = state
-            self._pending = _Delta()
+            self._pending, self._pending_count = _Delta(), 0
             self._prune(previous, state)
 
     def _write_base(self, version: int) -> str:
@@ -362,6 +399,7 @@ class FaissStore(VectorStore):
                     state.rebuild()
                 faiss.write_index(state.index, str(folder / f"{space}.faiss"))  # no in-memory copy
                 fsync_dir(folder / f"{space}.faiss")  # fsync works on a file as on a folder
+            state.rebuilt = False
         fsync_dir(folder)
         fsync_dir(self.location)
         return name
@@ -447,6 +485,7 @@ class FaissStore(VectorStore):
             state = self._spaces.get(space)
             if state is None or not state.live or k <= 0:
                 return [[] for _ in queries]
+            state.settle()
             scores, keys = state.search(queries, k, self._mask(filters) if filters else None)
             ids = self._ids
             return [
@@ -517,9 +556,6 @@ class _Delta:
         self.removed: np.ndarray = removed if removed is not None else np.zeros(0, dtype=np.int64)
         self.vectors: dict[str, tuple[np.ndarray, np.ndarray]] = vectors if vectors is not None else {}
         self.more: list[_Delta] = []  # later changes, joined once at commit (joining per write is quadratic)
-
-    def empty(self) -> bool:
-        return all(not d.records and not len(d.removed) for d in [self, *self.more])
 
     def extend(self, other: _Delta) -> None:
         self.more.append(other)

@@ -83,10 +83,7 @@ class _EdgeEngine:
         qe = self.qe
         self.shard.update(
             qe.UpdateOperation.upsert_points(
-                [
-                    qe.Point(pid, {s: v.tolist() for s, v in vectors.items()}, payload)
-                    for pid, vectors, payload in points
-                ]
+                [qe.Point(pid, vectors, payload) for pid, vectors, payload in points]  # numpy arrays as they are
             )
         )
 
