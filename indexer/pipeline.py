@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Full, Queue
+from typing import TypeVar
 
 from tqdm.auto import tqdm
 
@@ -20,6 +23,7 @@ from pathatlas.retrieval.index import Index, source_id
 from pathatlas.retrieval.records import Entry, StoredVectors
 
 ENTRY_BATCH = 64
+T = TypeVar("T")
 
 Progress = Callable[[str, int, int], None]
 """(source name, units done, units expected), for callers that show their own progress."""
@@ -63,6 +67,47 @@ def batched(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
             batch = []
     if batch:
         yield batch
+
+
+def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """``items`` made in a background thread, at most ``depth`` ahead, in order: reading the next pages of a PDF
+    overlaps encoding the last ones (the encoders leave a core idle part of the time). An error raised while
+    making an item is raised here, where the item would have come; leaving early stops the thread."""
+    end = object()
+    queue: Queue = Queue(depth)
+    stop = threading.Event()
+
+    def offer(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer((item, None)):
+                    return
+            offer((end, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, who raises it
+            offer((end, exc))
+
+    thread = threading.Thread(target=produce, name="pathatlas-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = queue.get()
+            if item is end:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 class Indexer:
@@ -146,7 +191,7 @@ class Indexer:
         count = 0
         name = Path(source.key).name
         with tqdm(total=source.size_hint(), desc=name, unit="item", disable=not self.show_progress) as bar:
-            for batch in batched(self._entries(source, bar), ENTRY_BATCH):
+            for batch in prefetched(batched(self._entries(source, bar), ENTRY_BATCH)):
                 crash_point("store upsert")
                 encoded = self.encode(batch)
                 with self._stage("store"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 
 import pytest
 from PIL import Image
@@ -132,3 +133,36 @@ def test_qdrant_index_end_to_end(settings, case_folder):
     hits = Searcher(reopened).search(Query(text="tuberculosis granulomas", k=3))
     assert hits[0].payload.diagnosis in {"tuberculosis", "sarcoidosis"}
     reopened.close()
+
+
+def test_prefetched_keeps_order_raises_where_the_item_failed_and_stops_when_left():
+    from pathatlas.indexer.pipeline import prefetched
+
+    assert list(prefetched(iter(range(50)), depth=2)) == list(range(50))
+
+    def failing():
+        yield 1
+        yield 2
+        raise OSError("page 3 is unreadable")
+
+    seen = []
+    with pytest.raises(OSError, match="page 3"):
+        for item in prefetched(failing()):
+            seen.append(item)
+    assert seen == [1, 2], "items made before the error still arrive, in order"
+
+    made = []
+
+    def endless():
+        n = 0
+        while True:
+            made.append(n)
+            yield n
+            n += 1
+
+    stream = prefetched(endless(), depth=2)
+    assert next(stream) == 0
+    stream.close()  # the consumer leaves early: the thread stops instead of reading on
+    count = len(made)
+    time.sleep(0.3)
+    assert len(made) == count <= 4
