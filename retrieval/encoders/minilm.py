@@ -55,12 +55,17 @@ class MiniLM:
         return {k: torch.from_numpy(v).to(self.device) for k, v in self.arrays.items()}
 
     # -- numpy: a few texts ---------------------------------------------------------------------
-    def _embed_numpy(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        from threadpoolctl import threadpool_limits
+    @cached_property
+    def _blas(self):
+        """The process's BLAS pools, found once (``threadpool_limits`` rescans the libraries: ~2 ms a call)."""
+        from threadpoolctl import ThreadpoolController
 
+        return ThreadpoolController()
+
+    def _embed_numpy(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         # Matrices this small gain nothing from BLAS threads, and idle ones spin: on a busy machine a query
         # took 30x longer (CPU and wall) with OpenBLAS's default threads than with one.
-        with threadpool_limits(1, user_api="blas"):
+        with self._blas.limit(limits=1, user_api="blas"):
             return self._forward_numpy(ids, mask)
 
     def _forward_numpy(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -80,7 +80,9 @@ class Engine:
         self._open()
         share_cores(SEARCH_LANES)
         self.text_lane = BatchingLane("text search", self._search_batch)
-        self.image_lane = BatchingLane("image search", self._search_batch, max_batch=8)
+        # Text searches are most requests and must stay interactive under load: an image query's three
+        # EfficientNet passes yield the CPU to them (measured in BENCHMARKS.md, "REST service under load").
+        self.image_lane = BatchingLane("image search", self._search_batch, max_batch=8, niceness=5)
         self.ask_lane = BatchingLane("ask", self._ask_one, max_batch=1, max_waiting=64, niceness=10)
 
     def _search_batch(self, queries: list[Query]) -> list[list[Hit]]:
