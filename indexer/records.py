@@ -54,7 +54,7 @@ class Page:
         )
         # Pages without a text layer (scans) are still findable through their rendered image.
         image = None if self.has_text else self.image
-        # The page keeps one text vector (passage vectors would cost ~2.2x the encoding time, BENCHMARKS.md);
+        # The page keeps one text vector (passage vectors would cost ~2.9x the encoding time, BENCHMARKS.md);
         # the heading tells the encoder what a page mid-section is about.
         text = f"{self.section}\n{self.text}" if self.has_text and self.section else self.text
         return [Entry(self.id, payload, text=text, image=image, thumbnail=self.image)]

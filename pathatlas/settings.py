@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     passage_min_words: int = Field(60, ge=1, description="PDF text blocks merge into passages of at least this.")
     passage_max_words: int = Field(200, ge=10, description="... and at most this many words (longer blocks split).")
     passage_vectors: bool = Field(
-        False, description="Give passages text vectors too (about 2.2x the text encoding time; pages always have one)."
+        False, description="Give passages text vectors too (about 2.9x the text encoding time; pages always have one)."
     )
 
     @property
