@@ -3,11 +3,8 @@ the viewer's records, batching lanes, clean ``--json`` output and commands that 
 
 from __future__ import annotations
 
-import ast
 import json
 import re
-import subprocess
-import sys
 import threading
 import time
 
@@ -21,6 +18,7 @@ from pathatlas.retrieval.similar import similar
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.lanes import BatchingLane
+from pathatlas.ui.bench_startup import FreshRun, run_fresh
 from pathatlas.ui.present import citation_text, group_cases, highlight, query_terms
 
 
@@ -120,46 +118,33 @@ def test_presentation_helpers():
     assert [len(c) for c in group_cases([case, hit, dict(case), hit])] == [2, 1, 1]
 
 
-HEAVY = ("torch", "torchvision", "sentence_transformers", "numba", "scipy.sparse", "pymupdf")
-"""Modules that cost seconds to import; ``run_cli`` reports which of them a command loaded."""
+NO_MODEL = {"faiss"}
+"""Of ``bench_startup.HEAVY``, what a command that loads no model may import: it opens the store."""
 
 
-def heavy_modules(stderr: str) -> set[str]:
-    line = next(line for line in stderr.splitlines() if line.startswith("MODULES "))
-    return set(ast.literal_eval(line.removeprefix("MODULES ")))
-
-
-def run_cli(*args: str, home) -> subprocess.CompletedProcess:
-    code = (
-        "import sys\nfrom pathatlas.ui.cli import app\n"
-        "try:\n    app()\nexcept SystemExit as exit:\n    code = exit.code\nelse:\n    code = 0\n"
-        f"print('MODULES', sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n"
-        "sys.exit(code)\n"
-    )
+def run_cli(*args: str, home) -> FreshRun:
     env = {"PATHATLAS_HOME": str(home), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=300, check=False
-    )
+    return run_fresh(list(args), env=env, timeout=300)
 
 
 def test_commands_without_a_model_never_import_torch(demo_index, demo_corpus):
     home = demo_index.settings.home
     info = run_cli("info", "--index", str(demo_index.path), "--json", home=home)
-    assert info.returncode == 0, info.stderr
-    assert json.loads(info.stdout)["records"] == 30  # 4 pages, their 4 passages, 6 figures, 16 case images
-    assert heavy_modules(info.stderr) == set()
+    assert info.done.returncode == 0, info.done.stderr
+    assert json.loads(info.done.stdout)["records"] == 30  # 4 pages, their 4 passages, 6 figures, 16 case images
+    assert set(info.heavy_modules) <= NO_MODEL
     unchanged = run_cli("index", str(demo_corpus), "--index", str(demo_index.path), "--json", home=home)
-    assert unchanged.returncode == 0, unchanged.stderr
-    assert {s["status"] for s in json.loads(unchanged.stdout)} == {"unchanged"}
-    assert heavy_modules(unchanged.stderr) == set()
+    assert unchanged.done.returncode == 0, unchanged.done.stderr
+    assert {s["status"] for s in json.loads(unchanged.done.stdout)} == {"unchanged"}
+    assert set(unchanged.heavy_modules) <= NO_MODEL
 
 
 def test_a_text_search_needs_neither_torch_nor_numba(demo_index):
     """A one-off text search encodes its query with MiniLM in numpy and tokenizes without bm25s's numba."""
     found = run_cli("search", "koilocytes", "--index", str(demo_index.path), "--json", home=demo_index.settings.home)
-    assert found.returncode == 0, found.stderr
-    assert json.loads(found.stdout)[0]["kind"] in ("page", "figure", "case")
-    assert heavy_modules(found.stderr) == set()
+    assert found.done.returncode == 0, found.done.stderr
+    assert json.loads(found.done.stdout)[0]["kind"] in ("page", "figure", "case")
+    assert set(found.heavy_modules) <= NO_MODEL
 
 
 def test_search_json_is_only_json_even_when_a_model_talks(demo_index, tmp_path):
@@ -169,11 +154,24 @@ def test_search_json_is_only_json_even_when_a_model_talks(demo_index, tmp_path):
     draw_pattern("glands", 3).save(image)
     found = run_cli(
         "search", "--image", str(image), "--index", str(demo_index.path), "--json", home=demo_index.settings.home
-    )
+    ).done
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout)[0]["kind"] in ("figure", "case", "page")  # stdout parses as is
-    missing = run_cli("search", "x", "--index", str(tmp_path / "none"), "--json", home=demo_index.settings.home)
+    missing = run_cli("search", "x", "--index", str(tmp_path / "none"), "--json", home=demo_index.settings.home).done
     assert missing.returncode == 1 and missing.stdout == "" and "error:" in missing.stderr
+
+
+def test_bench_startup_times_fresh_processes_and_names_a_failing_command(demo_index, tmp_path, monkeypatch):
+    from pathatlas.errors import BadInputError
+    from pathatlas.ui.bench_startup import bench_startup
+
+    monkeypatch.setenv("PATHATLAS_HOME", str(demo_index.settings.home))
+    result = bench_startup(demo_index.path, None, "koilocytes", repeats=1)
+    assert set(result) == {"help", "info", "text search"}
+    assert all(r["median_s"] > 0 and r["cpu_s"] > 0 for r in result.values())
+    assert set(result["text search"]["heavy_modules"]) <= NO_MODEL
+    with pytest.raises(BadInputError, match="pathatlas info .* failed: .*no PathAtlas index"):
+        bench_startup(tmp_path / "none", None, "x", repeats=1)
 
 
 def test_minilm_gives_the_sentence_transformers_vectors_in_numpy_and_in_torch(session_home):

@@ -12,8 +12,11 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pathatlas.errors import BadInputError
 
 HEAVY = ("torch", "torchvision", "sentence_transformers", "numba", "scipy.sparse", "pymupdf", "faiss")
 """Modules that cost from a tenth of a second to seconds to import."""
@@ -42,15 +45,32 @@ def _cpu_of_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_once(args: list[str]) -> tuple[float, float, list[str]]:
-    """(wall seconds, CPU seconds, heavy modules) of one fresh ``pathatlas`` process."""
+@dataclass
+class FreshRun:
+    done: subprocess.CompletedProcess
+    seconds: float
+    cpu_seconds: float
+    heavy_modules: list[str]
+    """Which of ``HEAVY`` the process had imported when it exited."""
+
+
+def run_fresh(args: list[str], env: dict[str, str] | None = None, timeout: float | None = None) -> FreshRun:
+    """One ``pathatlas ARGS`` in a new interpreter: its output, wall and CPU seconds and heavy imports."""
     started, cpu = time.perf_counter(), _cpu_of_children()
-    done = subprocess.run([sys.executable, "-c", _RUN, *args], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN, *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
     seconds, cpu = time.perf_counter() - started, _cpu_of_children() - cpu
-    if done.returncode != 0:
-        raise RuntimeError(f"pathatlas {' '.join(args)} failed: {done.stderr.strip().splitlines()[-1:]}")
-    line = next(line for line in done.stderr.splitlines() if line.startswith("MODULES "))
-    return seconds, cpu, json.loads(line.removeprefix("MODULES "))
+    line = next((line for line in done.stderr.splitlines() if line.startswith("MODULES ")), "MODULES []")
+    return FreshRun(done, seconds, cpu, json.loads(line.removeprefix("MODULES ")))
+
+
+def run_once(args: list[str]) -> FreshRun:
+    run = run_fresh(args)
+    if run.done.returncode != 0:
+        errors = [line for line in run.done.stderr.splitlines() if not line.startswith("MODULES ")]
+        raise BadInputError(f"pathatlas {' '.join(args)} failed: {errors[-1] if errors else 'no message'}")
+    return run
 
 
 def bench_startup(index: Path, source: Path | None, query: str, repeats: int = 3) -> dict[str, Any]:
@@ -60,9 +80,9 @@ def bench_startup(index: Path, source: Path | None, query: str, repeats: int = 3
     for name, args in commands(index, source, query).items():
         runs = [run_once(args) for _ in range(repeats)]
         result[name] = {
-            "median_s": round(statistics.median(s for s, _, _ in runs), 2),
-            "best_s": round(min(s for s, _, _ in runs), 2),
-            "cpu_s": round(statistics.median(c for _, c, _ in runs), 2),
-            "heavy_modules": runs[-1][2],
+            "median_s": round(statistics.median(r.seconds for r in runs), 2),
+            "best_s": round(min(r.seconds for r in runs), 2),
+            "cpu_s": round(statistics.median(r.cpu_seconds for r in runs), 2),
+            "heavy_modules": runs[-1].heavy_modules,
         }
     return result
