@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from pathatlas.indexer.records import Page, Passage
 from pathatlas.indexer.sources.pdf import PdfSource, merge_blocks
 from pathatlas.retrieval.bench.common import chapter_folds, losses
+from pathatlas.retrieval.bench.pages import Candidates, choose_ranker, prefer_simple
 from pathatlas.retrieval.fusion import FEATURES, PLAIN_PIN, Ranker, group_features
 from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.search import Query, Searcher
@@ -208,3 +209,33 @@ def test_ranker_file_keeps_its_pin_and_reads_files_written_before_pins(tmp_path)
     order = np.argsort(-chosen.score(features))
     assert order[0] == 1, "0.9 + 0.75 * 0 beats 1.0 + 0.75 * -0.4 for the top"
     assert list(order[1:]) == [2, 0], "the rest by bm25 + 3 dense + 0.5 passage: 0.2 > 1.0 - 0.9 - 0.2"
+
+
+def test_learned_ranker_must_beat_the_grid_by_a_question():
+    """The learned ranker replaces the best grid fusion only when it wins by more than one question's worth."""
+    assert prefer_simple([2.0, 5.0, 5.0], learned_value=5.8) == 1  # earliest of the best; 0.8 is noise
+    assert prefer_simple([2.0, 5.0, 5.0], learned_value=6.5) is None
+    assert prefer_simple([2.0, 5.0], learned_value=5.5, margin=0.0) is None
+
+
+@hsettings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.lists(st.floats(0.0, 20.0), min_size=5, max_size=5), st.integers(0, 4)), min_size=4, max_size=8
+    )
+)
+def test_chosen_fusion_is_never_below_bm25_at_rank_one_on_its_own_questions(questions):
+    """Toy corpus of five pages per question, random BM25 and page-vector scores, no passage vectors: whatever
+    the fold-wise choice picks keeps BM25's best page first, so its recall@1 equals BM25's."""
+    rng = np.random.default_rng(len(questions))
+    candidates = []
+    for bm25, gold in questions:
+        features = np.zeros((5, len(FEATURES)))
+        features[:, FEATURES.index("bm25")] = np.array(bm25) / (max(bm25) or 1.0)
+        features[:, FEATURES.index("dense")] = rng.uniform(-0.3, 0.0, 5)
+        candidates.append(Candidates(list(range(5)), features, np.arange(5) == gold))
+    chosen = choose_ranker(candidates)
+    for cand, (bm25, _) in zip(candidates, questions, strict=True):
+        if max(bm25) > 0:
+            top = int(np.argmax(chosen.score(cand.features)))
+            assert cand.features[top, FEATURES.index("bm25")] == cand.features[:, FEATURES.index("bm25")].max()

@@ -103,7 +103,8 @@ def objective(ranker: Ranker, candidates: list[Candidates]) -> float:
 def choose_ranker(candidates: list[Candidates]) -> Ranker:
     """The best on these questions among pinned fusions: the top group chosen by BM25 plus a weight of passage
     vectors (``PIN_GRID``), the rest by BM25 plus weights of page and passage vectors, or by the learned
-    ranker with BM25's top pinned; ties go to the simplest (earliest) option.
+    ranker with BM25's top pinned (only when it wins by more than ``LEARNED_MARGIN``); ties go to the simplest
+    (earliest) option.
 
     Unpinned rankers are not candidates: when they were, the choice made on four chapter folds lost recall@1 to
     BM25 on two held-out folds (BENCHMARKS.md), and the default must never rank below BM25 at rank 1.
@@ -119,9 +120,23 @@ def choose_ranker(candidates: list[Candidates]) -> Ranker:
         for p in PASSAGE_GRID
         for w in DENSE_GRID
     ]
-    options.append(Ranker(learned.weights, "learned, BM25 top pinned", pin={"bm25": 1.0}))
-    values = [objective(option, candidates) for option in options]
-    return options[int(np.argmax(values))]
+    learned_option = Ranker(learned.weights, "learned, BM25 top pinned", pin={"bm25": 1.0})
+    grid_values = [objective(option, candidates) * len(candidates) for option in options]
+    choice = prefer_simple(grid_values, objective(learned_option, candidates) * len(candidates))
+    return options[choice] if choice is not None else learned_option
+
+
+LEARNED_MARGIN = 1.0
+"""How much more of the summed objective (recall@1 + recall@5 + 1/rank over the tuning questions) the learned
+ranker must win by before it replaces the best grid fusion: one question's worth, since a smaller gain is noise
+(on the dev folds it won by 0.8 on one fold and lost a question at recall@5 there, BENCHMARKS.md)."""
+
+
+def prefer_simple(grid_values: list[float], learned_value: float, margin: float = LEARNED_MARGIN) -> int | None:
+    """Index of the best grid option (the earliest among equals), or None when the learned ranker beats it
+    by more than ``margin``."""
+    best = int(np.argmax(grid_values))
+    return None if learned_value > grid_values[best] + margin else best
 
 
 def text_to_page(
