@@ -97,3 +97,14 @@ def test_text_to_page_on_the_demo_index(demo_index, tmp_path):
     folded = text_to_page(demo_index, path, folds=2)
     assert [fold["n"] for fold in folded["folds"]] == [1, 1]
     assert [fold["chapters"] for fold in folded["folds"]] == [["one"], ["two"]]
+
+
+def test_image_fusion_follows_the_configured_weights():
+    """The benchmark's visual+joint row fuses with the settings' weights: a zero weight leaves the other
+    space's order, a heavy one puts its top first."""
+    from pathatlas.retrieval.bench.images import fuse_orders
+
+    orders = {"visual": [0, 1, 2, 3], "joint": [3, 2, 1, 0]}
+    assert fuse_orders(orders, {"visual": 1.0, "joint": 0.0}, k=60) == [0, 1, 2, 3]
+    assert fuse_orders(orders, {"visual": 1.0, "joint": 4.0}, k=60)[0] == 3
+    assert fuse_orders(orders, {"visual": 1.0, "joint": 1.0}, k=60)[:2] in ([0, 3], [3, 0])

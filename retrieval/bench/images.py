@@ -131,6 +131,13 @@ def image_to_image(
     }
 
 
+def fuse_orders(orders: dict[str, list[int]], weights: dict[str, float], k: int, depth: int = 200) -> list[int]:
+    """What search does with an image query: weighted RRF of each space's top ``depth`` (the settings' weights
+    and constant, so the benchmark's default row is the configured search)."""
+    rankings = {space: [(str(c), 0.0) for c in order[:depth]] for space, order in orders.items()}
+    return [int(rid) for rid, _, _ in reciprocal_rank_fusion(rankings, weights, k=k)]
+
+
 def ranked_methods(
     images: ImageSet,
     candidates: list[int],
@@ -149,11 +156,8 @@ def ranked_methods(
         orders[name] = [list(np.argsort(-row))[: len(items) - 1] for row in scores]
     default = "+".join(spaces)
     if len(spaces) > 1:
-        fused = []
-        for r in range(len(queries)):
-            rankings = {s: [(str(c), 0.0) for c in orders[s][r][:200]] for s in spaces}
-            fused.append([int(rid) for rid, _, _ in reciprocal_rank_fusion(rankings, {})])
-        orders[default] = fused
+        weights, k = images.settings.fusion_weights(), images.settings.rrf_k
+        orders[default] = [fuse_orders({s: orders[s][r] for s in spaces}, weights, k) for r in range(len(queries))]
     methods: dict[str, Any] = {}
     for name, ranked in orders.items():
         flags = [[relevant(items[queries[r]], items[c]) for c in ranked[r]] for r in range(len(queries))]
