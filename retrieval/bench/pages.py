@@ -33,6 +33,10 @@ PASSAGE_GRID = (0.0, 0.5, 1.0, 1.5)
 """Weights of passage vectors tried for the rest of the ranking."""
 PIN_GRID = (0.0, 0.5, 0.75, 1.0)
 """Weights of passage vectors beside BM25 in choosing the top group (0: BM25's best page)."""
+LEARNED_MARGIN = 1.0
+"""How much more of the summed objective (recall@1 + recall@5 + 1/rank over the tuning questions) the learned
+ranker must win by before it replaces the best grid fusion: one question's worth, since a smaller gain is noise
+(on the dev folds it won by 0.8 on one fold and lost a question at recall@5 there, BENCHMARKS.md)."""
 
 
 @dataclass
@@ -124,12 +128,6 @@ def choose_ranker(candidates: list[Candidates]) -> Ranker:
     grid_values = [objective(option, candidates) * len(candidates) for option in options]
     choice = prefer_simple(grid_values, objective(learned_option, candidates) * len(candidates))
     return options[choice] if choice is not None else learned_option
-
-
-LEARNED_MARGIN = 1.0
-"""How much more of the summed objective (recall@1 + recall@5 + 1/rank over the tuning questions) the learned
-ranker must win by before it replaces the best grid fusion: one question's worth, since a smaller gain is noise
-(on the dev folds it won by 0.8 on one fold and lost a question at recall@5 there, BENCHMARKS.md)."""
 
 
 def prefer_simple(grid_values: list[float], learned_value: float, margin: float = LEARNED_MARGIN) -> int | None:
