@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     weight_text: float = 1.0
     weight_visual: float = 1.0
     weight_joint: float = 1.0
+    weight_joint_image: float = Field(
+        4.0,
+        description="Weight of the joint space for image queries; chosen on held-out folds of atlas and LC25000 images.",
+    )
     candidates: int = Field(100, ge=1, description="Hits each ranker contributes before fusion.")
     ranker_file: Path | None = Field(
         None,
@@ -120,6 +124,7 @@ class Settings(BaseSettings):
             "text": self.weight_text,
             "visual": self.weight_visual,
             "joint": self.weight_joint,
+            "joint:image": self.weight_joint_image,
         }
 
 

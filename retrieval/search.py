@@ -55,8 +55,8 @@ class Query:
 
 
 def ranker_weight(ranker: str, weights: dict[str, float]) -> float:
-    """Rankers are named ``bm25`` or ``<space>`` / ``<space>:image``; the weight is per space."""
-    return weights.get(ranker.split(":")[0], 1.0)
+    """Rankers are named ``bm25`` or ``<space>`` / ``<space>:image``; the weight is the ranker's own, else its space's."""
+    return weights.get(ranker, weights.get(ranker.split(":")[0], 1.0))
 
 
 def tie_break(hit: tuple[str, float]) -> tuple[float, str]:

@@ -7,7 +7,8 @@ import pytest
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion, snippet
-from pathatlas.retrieval.search import Query, Searcher
+from pathatlas.retrieval.search import Query, Searcher, ranker_weight
+from pathatlas.settings import Settings
 
 
 def test_rrf_weights_and_ranks():
@@ -19,6 +20,14 @@ def test_rrf_weights_and_ranks():
     heavy = dict((rid, score) for rid, score, _ in reciprocal_rank_fusion(rankings, {"bm25": 3.0, "text": 0.5}, k=10))
     assert heavy["a"] == pytest.approx(3 / 11) and heavy["b"] == pytest.approx(3 / 12 + 0.5 / 11)
     assert [rid for rid, _, _ in reciprocal_rank_fusion(rankings, {"bm25": 0.0}, k=60)] == ["b", "c"]
+
+
+def test_image_queries_weight_joint_apart_from_text_queries():
+    weights = Settings(weight_joint=1.0, weight_joint_image=4.0, weight_visual=0.5).fusion_weights()
+    assert ranker_weight("joint:image", weights) == 4.0
+    assert ranker_weight("joint", weights) == 1.0  # a text query's joint ranking keeps the space weight
+    assert ranker_weight("visual:image", weights) == 0.5  # no ranker weight of its own: the space's
+    assert ranker_weight("bm25", weights) == 1.0
 
 
 def test_snippet_centres_on_query_words():

@@ -36,6 +36,7 @@ from pathatlas.retrieval.encoders.towers import VISUAL
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k
+from pathatlas.retrieval.search import ranker_weight
 from pathatlas.settings import Settings
 
 PLAIN = "plain-knn"
@@ -156,7 +157,8 @@ def ranked_methods(
         orders[name] = [list(np.argsort(-row))[: len(items) - 1] for row in scores]
     default = "+".join(spaces)
     if len(spaces) > 1:
-        weights, k = images.settings.fusion_weights(), images.settings.rrf_k
+        weights = {s: ranker_weight(f"{s}:image", images.settings.fusion_weights()) for s in spaces}
+        k = images.settings.rrf_k
         orders[default] = [fuse_orders({s: orders[s][r] for s in spaces}, weights, k) for r in range(len(queries))]
     methods: dict[str, Any] = {}
     for name, ranked in orders.items():
