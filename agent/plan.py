@@ -16,7 +16,8 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 NEGATION_CUE = re.compile(
     r"\b(?:not|never|no longer|except|exception|excluding|least|false|incorrect|untrue|wrong|unlikely|"
-    r"cannot|can't|isn't|aren't|doesn't|don't|wouldn't|won't|didn't|shouldn't|odd one out|none|fails? to)\b",
+    r"cannot|can't|isn't|aren't|doesn't|don't|wouldn't|won't|didn't|shouldn't|odd one out|none|fails? to|"
+    r"unrelated|irrelevant|(?:all|save|but) (?:but )?one)\b",
     re.IGNORECASE,
 )
 """Words that make a question ask for the option the evidence does not support."""

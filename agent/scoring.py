@@ -29,13 +29,13 @@ exception is the option the top evidence names least (the others tend to share a
 feature instead, as for a plain question, scored 0.35 of the 20 negated dev questions held out; this 0.45
 (one-search evidence, BENCHMARKS.md)."""
 WEIGHTS = np.array(
-    [0.619, -0.46, 0.21, -0.812, 0.181, 1.51, 0.261] + [0.491, 0.02, 0.803, 0.303, -0.007, 0.204, 0.335] + [0.728]
+    [0.626, -0.462, 0.205, -0.813, 0.182, 1.529, 0.274] + [0.483, 0.024, 0.806, 0.304, -0.01, 0.195, 0.326] + [0.728]
 )
 """Conditional-logit weights (``design``): FEATURES for plain questions, then their ``leaders``, then NEGATED_BY
 for negated ones; fit on the agent's evidence for all 347 dev questions (A&P ch. 1-14: one search plus the
 passage support); held out per chapter fold in BENCHMARKS.md."""
 ONE_SEARCH_WEIGHTS = np.array(
-    [0.983, 0.016, 0.29, -0.617, 0.266, 0.0, 0.0] + [0.427, 0.039, 0.893, 0.309, 0.038, 0.0, 0.0] + [0.728]
+    [0.997, 0.014, 0.288, -0.618, 0.264, 0.0, 0.0] + [0.417, 0.041, 0.894, 0.31, 0.039, 0.0, 0.0] + [0.728]
 )
 """The same, fit on one search's evidence (no passage support: ``rag``, image questions): without the support
 features the sentence features carry more weight."""
@@ -189,10 +189,16 @@ def softmax(values: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum()
 
 
+LEAD_TOLERANCE = 1e-6
+"""Options within this of a feature's best are tied leaders (so float noise in an encoder never picks one)."""
+
+
 def leaders(features: np.ndarray) -> np.ndarray:
     """Per feature (column), 1 for the options it ranks first: which option each signal picks, next to how
     strongly (the conditional logit is linear, so a feature's vote cannot otherwise outweigh its scale)."""
-    return (features >= features.max(axis=0, keepdims=True)).astype(float) if features.size else features
+    if not features.size:
+        return features
+    return (features >= features.max(axis=0, keepdims=True) - LEAD_TOLERANCE).astype(float)
 
 
 def design(features: np.ndarray, negated: bool, negated_by: int = NEGATED_BY) -> np.ndarray:

@@ -106,6 +106,12 @@ def test_follow_ups_contrast_the_two_leading_options_and_add_new_terms():
         ("Which of these descriptions fails to fit the spleen?", True),
         ("None of these glands is exocrine, except which?", False),
         ("Which of the following is an exception to the rule that mammalian red cells lack nuclei?", False),
+        ("All but one of these bones sit in the wrist. Which one?", True),
+        ("Each listed vessel carries oxygenated blood, save one. Which?", True),
+        ("Which of these is unrelated to bile production?", True),
+        ("Which of these enzymes is irrelevant to clotting?", True),
+        ("It is all but certain that the patient is anaemic. Which cell is most likely low?", False),
+        ("Which of the following lacks a nucleus?", False),
     ],
 )
 def test_negation_is_read_from_what_is_asked(text, negated):
