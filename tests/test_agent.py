@@ -61,6 +61,9 @@ def test_plan_has_question_options_findings_and_image():
     assert "finding" in purposes and queries[-1].use_image
     assert all(question.options[q.option] in q.text for q in queries if q.purpose == "option")
     assert key_findings("Which is it?") == []
+    text_only = plan(KOILOCYTE_Q)  # options are weighed by the passage support, not by page sub-queries
+    assert [q.purpose for q in text_only] == ["question"]
+    assert all(option in text_only[0].text for option in KOILOCYTE_Q.options)
 
 
 def test_follow_ups_contrast_the_two_leading_options_and_add_new_terms():
