@@ -28,6 +28,7 @@ from pathatlas.agent.evidence import normalise
 from pathatlas.agent.graph import Agent, evidence_from_hits
 from pathatlas.agent.plan import read_question
 from pathatlas.agent.questions import Answer, Evidence, Question, letter_index
+from pathatlas.agent.scoring import OptionSupport
 from pathatlas.agent.tune import chapter_folds, cross_validate, expected_calibration_error
 from pathatlas.errors import PathAtlasError
 from pathatlas.plugins import require
@@ -181,14 +182,14 @@ class QABench:
         self.own_images = query_image_ids(index)
         self.pages = PageTexts()
 
-    def ask(self, item: Item, mode: str) -> tuple[Answer, list[Evidence]]:
+    def ask(self, item: Item, mode: str) -> tuple[Answer, list[Evidence], OptionSupport | None]:
         exclude = (
             {self.own_images[str(item.image_path.resolve())]}
             if item.image_path and str(item.image_path.resolve()) in self.own_images
             else set()
         )
         if mode == "no-rag":
-            return self.answerer.answer(item.question, []), []
+            return self.answerer.answer(item.question, []), [], None
         if mode == "rag":
             q = item.question
             text = " ".join([q.text, *q.options]).strip() or None
@@ -198,9 +199,9 @@ class QABench:
             evidence = sorted(found.values(), key=lambda e: e.rank)
             answer = self.answerer.answer(q, evidence)
             answer.cited = [i for i in answer.cited if i in found]
-            return answer, evidence
+            return answer, evidence, None
         result = self.agent.ask(item.question, exclude_ids=exclude)
-        return result.answer, result.evidence
+        return result.answer, result.evidence, result.support
 
     def run(self, items: list[Item], failures: list[dict], modes=MODES, folds: int = 0) -> dict[str, Any]:
         """Every mode over every item; with ``folds`` (offline answerer) also held-out accuracy of weights refit
@@ -216,7 +217,7 @@ class QABench:
             for item in tqdm(items, desc=f"qa {mode}", leave=False):
                 started = time.perf_counter()
                 try:
-                    answer, evidence = self.ask(item, mode)
+                    answer, evidence, support = self.ask(item, mode)
                 except PathAtlasError as exc:
                     failed += 1
                     per_item.append({"id": item.id, "mode": mode, "failed": str(exc)})
@@ -239,7 +240,7 @@ class QABench:
                 if quoted is not None:
                     verbatim.append(quoted)
                 if refit and item.kind == "mcq" and item.question.image is None:
-                    features, _ = self.answerer.features(item.question, reading, evidence)
+                    features, _ = self.answerer.features(item.question, reading, evidence, support)
                     gold = letter_index(item.gold_answer, len(item.question.options))
                     rows.append((item.id, item.group, features, gold, reading.negated))
                 per_item.append(

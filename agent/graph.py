@@ -5,6 +5,9 @@
     plan -> search -> weigh --(top two options close, rounds left)--> search (follow-up, contrast)
                          \\--> answer -> END
 
+The first round also runs the passage support of a text multiple-choice question: one batched BM25 call over
+the whole index for the question's own words and for each option's distinctive words, so each option is weighed
+by the passages that tie it to what is asked (``scoring.passage_support``), evidence one search does not bring.
 After each round the offline scorer weighs the options; when the top two are not yet far apart, the next
 round searches for what the best evidence introduced and for what separates the two leading options.
 """
@@ -19,8 +22,9 @@ from langgraph.graph import END, START, StateGraph
 
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.plan import SubQuery, follow_ups, plan
+from pathatlas.agent.plan import SubQuery, follow_ups, plan, read_question
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question
+from pathatlas.agent.scoring import SUPPORT_POOL, OptionSupport, support_queries
 from pathatlas.agent.writing import annotate
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
 from pathatlas.retrieval.records import Citation, Hit
@@ -40,6 +44,8 @@ class AgentState(TypedDict):
     round: int
     trace: list[dict[str, Any]]
     answer: Answer | None
+    support: OptionSupport | None
+    """The passage searches per option (text multiple choice), run once in the first round."""
 
 
 def citation_dict(evidence: Evidence) -> dict[str, Any]:
@@ -83,6 +89,7 @@ class AgentResult:
     evidence: list[Evidence]
     trace: list[dict[str, Any]]
     seconds: float = 0.0
+    support: OptionSupport | None = None
 
     @property
     def citations(self) -> list[Citation]:
@@ -166,10 +173,12 @@ class Agent:
                 "round": 0,
                 "trace": [],
                 "answer": None,
+                "support": None,
             }
         )
         evidence = sorted(state["evidence"].values(), key=lambda e: e.rank)
-        return AgentResult(question, state["answer"], evidence, state["trace"], time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        return AgentResult(question, state["answer"], evidence, state["trace"], seconds, state["support"])
 
     # -- nodes -------------------------------------------------------------------------------
     def _plan(self, state: AgentState) -> dict:
@@ -200,13 +209,32 @@ class Agent:
                 }
             )
         fuse_ranks(evidence, {q: QUERY_WEIGHTS[p] for q, p in purposes.items()})
-        return {"evidence": evidence, "purposes": purposes, "trace": trace, "round": state["round"] + 1, "pending": []}
+        support = state["support"]
+        if support is None and question.is_multiple_choice and question.image is None:
+            support = self._support(question, trace)
+        return {
+            "evidence": evidence,
+            "purposes": purposes,
+            "trace": trace,
+            "round": state["round"] + 1,
+            "pending": [],
+            "support": support,
+        }
+
+    def _support(self, question: Question, trace: list[dict[str, Any]]) -> OptionSupport:
+        """One batched BM25 call over the whole index: the question's words and each option's own words, so
+        each option is weighed by the passages that tie it to what is asked (not only the top pages)."""
+        texts = support_queries(read_question(question).focus, question.options)
+        found = self.searcher.index.lexical.search(texts, SUPPORT_POOL)
+        support = OptionSupport(found[0], found[1:])
+        trace.append({"step": "support", "queries": texts, "passages": [len(hits) for hits in found]})
+        return support
 
     def _weigh(self, state: AgentState) -> dict:
         question = state["question"]
         if not question.is_multiple_choice or state["round"] >= self.max_rounds:
             return {"pending": []}
-        judged = self.judge.answer(question, sorted(state["evidence"].values(), key=lambda e: e.rank))
+        judged = self.judge.answer(question, sorted(state["evidence"].values(), key=lambda e: e.rank), state["support"])
         ranked = sorted(judged.scores, reverse=True)
         margin = ranked[0] - ranked[1] if len(ranked) > 1 else 1.0
         again = follow_ups(question, judged, state["round"]) if margin < STOP_MARGIN else []
@@ -223,7 +251,10 @@ class Agent:
 
     def _answer(self, state: AgentState) -> dict:
         evidence = sorted(state["evidence"].values(), key=lambda e: e.rank)
-        answer = self.answerer.answer(state["question"], evidence)
+        if isinstance(self.answerer, OfflineAnswerer):
+            answer = self.answerer.answer(state["question"], evidence, state["support"])
+        else:
+            answer = self.answerer.answer(state["question"], evidence)
         known = {e.id for e in evidence}
         answer.cited = [i for i in answer.cited if i in known]
         annotate(answer, state["question"], evidence)

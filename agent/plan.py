@@ -16,7 +16,8 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 NEGATION_CUE = re.compile(
     r"\b(?:not|never|no longer|except|exception|excluding|least|false|incorrect|untrue|wrong|unlikely|"
-    r"cannot|can't|isn't|aren't|doesn't|don't|wouldn't|won't|didn't|shouldn't|odd one out|none|fails? to)\b",
+    r"cannot|can't|isn't|aren't|doesn't|don't|wouldn't|won't|didn't|shouldn't|odd one out|none|fails? to|"
+    r"unrelated|irrelevant|(?:all|save|but) (?:but )?one)\b",
     re.IGNORECASE,
 )
 """Words that make a question ask for the option the evidence does not support."""
@@ -147,7 +148,12 @@ def key_findings(question: str) -> list[str]:
 
 
 def plan(question: Question) -> list[SubQuery]:
-    """One query for the question, one per option (question plus option), one per key finding, the image."""
+    """Text multiple choice: one query of the question with its options (the per-option searches are the
+    agent's passage support, ``scoring.support_queries``: sub-queries per option fused into the evidence
+    scored below one search on the dev folds, BENCHMARKS.md). Otherwise one query for the question, one per
+    option (question plus option), one per key finding, the image."""
+    if question.options and question.image is None and question.text.strip():
+        return [SubQuery("q", " ".join([question.text, *question.options]), "question")]
     queries: list[SubQuery] = []
     base = stem(question.text) if question.text.strip() else None
     if base:

@@ -3,29 +3,42 @@ the agent's stop rule and the QA benchmark's cross-validation all rest on them."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import bm25s
 import numpy as np
 
-from pathatlas.agent.evidence import SentenceScores
+from pathatlas.agent.evidence import SentenceScores, option_terms
 from pathatlas.agent.plan import IMAGE_QUERY
 from pathatlas.agent.questions import Evidence
 from pathatlas.retrieval.lexical import tokenize
+from pathatlas.retrieval.stores.base import ScoredIds
 
-FEATURES = ("cooccurrence", "bm25", "dense", "mentions", "prior")
+FEATURES = ("cooccurrence", "bm25", "dense", "mentions", "prior", "passage-pair", "question-passages")
 """Per option: best sentence co-occurrence of question and option words; best BM25 of "question + option"
 over sentences naming the option; closest sentence naming the option in the text encoder's space; rank-weighted
-count of evidence items naming the option; the option's similarity to the question without evidence."""
+count of evidence items naming the option; the option's similarity to the question without evidence; then,
+from the agent's own passage searches over the whole index (``OptionSupport``, zero without them): the best
+passage holding both the question's and the option's words, and how strongly the question's own best passages
+hold the option's words."""
 NEGATED_BY = FEATURES.index("mentions")
 """A negated question ("all of the following EXCEPT") is scored by this feature alone, against the option: the
 exception is the option the top evidence names least (the others tend to share a passage). Flipping every
 feature instead, as for a plain question, scored 0.35 of the 20 negated dev questions held out; this 0.45
 (one-search evidence, BENCHMARKS.md)."""
-WEIGHTS = np.array([1.383, 0.453, 1.26, -0.138, 0.266, 0.825])
-"""Conditional-logit weights of FEATURES for plain questions, then of NEGATED_BY for negated ones (``design``),
-fit on the dev questions' evidence (A&P ch. 1-14); held out per chapter fold in BENCHMARKS.md."""
+WEIGHTS = np.array(
+    [0.626, -0.462, 0.205, -0.813, 0.182, 1.529, 0.274] + [0.483, 0.024, 0.806, 0.304, -0.01, 0.195, 0.326] + [0.728]
+)
+"""Conditional-logit weights (``design``): FEATURES for plain questions, then their ``leaders``, then NEGATED_BY
+for negated ones; fit on the agent's evidence for all 347 dev questions (A&P ch. 1-14: one search plus the
+passage support); held out per chapter fold in BENCHMARKS.md."""
+ONE_SEARCH_WEIGHTS = np.array(
+    [0.997, 0.014, 0.288, -0.618, 0.264, 0.0, 0.0] + [0.417, 0.041, 0.894, 0.31, 0.039, 0.0, 0.0] + [0.728]
+)
+"""The same, fit on one search's evidence (no passage support: ``rag``, image questions): without the support
+features the sentence features carry more weight."""
 VOTE_WEIGHT = 3.0
 """Image questions: weight of the similar cases' diagnosis votes next to the text features (untuned)."""
 
@@ -102,15 +115,70 @@ def dense_features(encode, question: str, focus: str, options: Sequence[str], sc
     return minmax(dense) if candidates else dense, minmax(prior)
 
 
-def option_features(encode, question: str, focus: str, options: Sequence[str], scores: SentenceScores) -> np.ndarray:
+@dataclass(frozen=True)
+class OptionSupport:
+    """The agent's passage searches: BM25 over the whole index of the question's own words, and of each
+    option's distinctive words (``support_queries``), with raw scores."""
+
+    question: ScoredIds
+    options: list[ScoredIds]
+
+
+SUPPORT_POOL = 1000
+"""Passages kept per support search: enough that a passage scoring for both sides is rarely cut off."""
+SUPPORT_TOP = 20
+"""How many of the question's best passages are read for each option (``question-passages``)."""
+
+
+def support_queries(focus: str, options: Sequence[str]) -> list[str]:
+    """The question's words that name no option, then each option's distinctive words (``option_terms``), as
+    query texts: a passage that scores for both halves ties that option to what is asked."""
+    own = option_terms(focus, options)
+    named = set().union(*own) if own else set()
+    words = [re.findall(r"\S+", text) for text in [focus, *options]]
+    stems = tokenize([w for ws in words for w in ws])
+    stem_of = dict(zip((w for ws in words for w in ws), (set(t) for t in stems), strict=True))
+    asked = " ".join(w for w in words[0] if stem_of[w] and not stem_of[w] & named)
+    return [asked, *(" ".join(w for w in ws if stem_of[w] & terms) for ws, terms in zip(words[1:], own, strict=True))]
+
+
+def passage_support(support: OptionSupport | None, n: int, top: int = SUPPORT_TOP) -> np.ndarray:
+    """Per option (rows), the two passage features (columns): the best passage's lesser share of the question's
+    and of the option's top score (both sides present, each relative to its own best passage), and the option's
+    relative score summed over the question's ``top`` passages, weighted 1/rank. Zeros without support."""
+    out = np.zeros((n, 2))
+    if support is None:
+        return out
+    asked = dict(support.question)
+    asked_top = max(asked.values(), default=0.0) or 1.0
+    leading = [i for i, _ in support.question[:top]]
+    for j, hits in enumerate(support.options[:n]):
+        named = dict(hits)
+        named_top = max(named.values(), default=0.0) or 1.0
+        out[j, 0] = max((min(asked[i] / asked_top, s / named_top) for i, s in hits if i in asked), default=0.0)
+        out[j, 1] = sum(named.get(i, 0.0) / named_top / rank for rank, i in enumerate(leading, start=1))
+    return out
+
+
+def option_features(
+    encode,
+    question: str,
+    focus: str,
+    options: Sequence[str],
+    scores: SentenceScores,
+    support: OptionSupport | None = None,
+) -> np.ndarray:
     """The FEATURES matrix, one row per option, each column in [0, 1]."""
     dense, prior = dense_features(encode, question, focus, options, scores)
+    passages = passage_support(support, len(options))
     columns = [
         rescale(cooccurrence(scores)),
         rescale(sentence_bm25(focus, options, scores)),
         dense,
         rescale(mentions(scores)),
         prior,
+        rescale(passages[:, 0]),
+        rescale(passages[:, 1]),
     ]
     return np.stack(columns, axis=1)
 
@@ -121,16 +189,28 @@ def softmax(values: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum()
 
 
+LEAD_TOLERANCE = 1e-6
+"""Options within this of a feature's best are tied leaders (so float noise in an encoder never picks one)."""
+
+
+def leaders(features: np.ndarray) -> np.ndarray:
+    """Per feature (column), 1 for the options it ranks first: which option each signal picks, next to how
+    strongly (the conditional logit is linear, so a feature's vote cannot otherwise outweigh its scale)."""
+    if not features.size:
+        return features
+    return (features >= features.max(axis=0, keepdims=True) - LEAD_TOLERANCE).astype(float)
+
+
 def design(features: np.ndarray, negated: bool, negated_by: int = NEGATED_BY) -> np.ndarray:
-    """The conditional logit's inputs for one question: a plain question's features and a zero column, or for
-    a negated one zeros and the column ``negated_by`` against each option."""
-    n = features.shape[0]
+    """The conditional logit's inputs for one question: a plain question's features, their ``leaders`` and a zero
+    column, or for a negated one zeros and the column ``negated_by`` against each option."""
+    n, width = features.shape
     if negated:
-        return np.column_stack([np.zeros_like(features), -features[:, negated_by]])
-    return np.column_stack([features, np.zeros(n)])
+        return np.column_stack([np.zeros((n, 2 * width)), -features[:, negated_by]])
+    return np.column_stack([features, leaders(features), np.zeros(n)])
 
 
-def option_logits(features: np.ndarray, negated: bool, weights: np.ndarray = WEIGHTS) -> np.ndarray:
+def option_logits(features: np.ndarray, negated: bool, weights: np.ndarray) -> np.ndarray:
     """How likely each option is the answer (for a negated question: how little the evidence names it)."""
     return design(features, negated) @ weights
 

@@ -1,7 +1,8 @@
 """Fitting the offline answerer's feature weights, and scoring them held out (pure functions).
 
 The weights are those of a conditional logit (softmax over a question's options of ``design(features) @ w``:
-a plain question's features, or for a negated one a single feature against each option), fit by Newton's
+a plain question's features and which option each picks, or for a negated one a single feature against each
+option), fit by Newton's
 method with a small L2 penalty: its probabilities are the answer's confidence, so fitting them also calibrates it.
 """
 
@@ -32,7 +33,7 @@ def expected_calibration_error(confidences: list[float], correct: list[float], b
 
 
 def fit_weights(rows: Sequence[Row], negated_by: int = NEGATED_BY, l2: float = 0.1, steps: int = 30) -> np.ndarray:
-    dims = rows[0][2].shape[1] + 1
+    dims = design(rows[0][2], False, negated_by).shape[1]
     w = np.zeros(dims)
     for _ in range(steps):
         gradient, hessian = l2 * w, l2 * np.eye(dims)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pymupdf
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -25,7 +26,15 @@ from pathatlas.agent.plan import (
     statement_options,
 )
 from pathatlas.agent.questions import Answer, Evidence, Question, Quote, letter_index
-from pathatlas.agent.scoring import diagnosis_votes
+from pathatlas.agent.scoring import (
+    FEATURES,
+    OptionSupport,
+    design,
+    diagnosis_votes,
+    leaders,
+    passage_support,
+    support_queries,
+)
 from pathatlas.agent.writing import quotes_for
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError, UnknownNameError
@@ -52,6 +61,9 @@ def test_plan_has_question_options_findings_and_image():
     assert "finding" in purposes and queries[-1].use_image
     assert all(question.options[q.option] in q.text for q in queries if q.purpose == "option")
     assert key_findings("Which is it?") == []
+    text_only = plan(KOILOCYTE_Q)  # options are weighed by the passage support, not by page sub-queries
+    assert [q.purpose for q in text_only] == ["question"]
+    assert all(option in text_only[0].text for option in KOILOCYTE_Q.options)
 
 
 def test_follow_ups_contrast_the_two_leading_options_and_add_new_terms():
@@ -97,6 +109,12 @@ def test_follow_ups_contrast_the_two_leading_options_and_add_new_terms():
         ("Which of these descriptions fails to fit the spleen?", True),
         ("None of these glands is exocrine, except which?", False),
         ("Which of the following is an exception to the rule that mammalian red cells lack nuclei?", False),
+        ("All but one of these bones sit in the wrist. Which one?", True),
+        ("Each listed vessel carries oxygenated blood, save one. Which?", True),
+        ("Which of these is unrelated to bile production?", True),
+        ("Which of these enzymes is irrelevant to clotting?", True),
+        ("It is all but certain that the patient is anaemic. Which cell is most likely low?", False),
+        ("Which of the following lacks a nucleus?", False),
     ],
 )
 def test_negation_is_read_from_what_is_asked(text, negated):
@@ -195,7 +213,10 @@ def test_agent_answers_text_question_with_quotes_in_the_answer_schema(demo_index
     steps = [s["step"] for s in result.trace]
     assert steps[0] == "plan" and steps[-1] == "answer"
     searches = [s for s in result.trace if s["step"] == "search"]
-    assert len(searches) >= 5 and all("hits" in s for s in searches)
+    assert searches and all("hits" in s for s in searches)
+    support = next(s for s in result.trace if s["step"] == "support")
+    assert len(support["queries"]) == 1 + len(KOILOCYTE_Q.options), "the question's words, then each option's"
+    assert result.support is not None and len(result.support.options) == len(KOILOCYTE_Q.options)
     document = result.to_dict()
     assert list(document) == [
         "question",
@@ -368,7 +389,8 @@ def test_cli_shows_quotes_under_each_option_and_says_when_the_evidence_does_not_
         print_answer(answer_document(KOILOCYTE_Q, unsettled, found, []))
     assert "the evidence does not settle this" in captured.get()
     found.append(evidence("p2", "Koilocytes are squamous cells infected by human papillomavirus.", 2))
-    settled = OfflineAnswerer(encoder=None).answer(KOILOCYTE_Q, found)
+    support = OptionSupport([("s1", 6.0)], [[], [("s1", 3.0)], [], []])  # the passage searches agree
+    settled = OfflineAnswerer(encoder=None).answer(KOILOCYTE_Q, found, support)
     with console.capture() as captured:
         print_answer(answer_document(KOILOCYTE_Q, settled, found, []))
     lines = captured.get().splitlines()
@@ -377,3 +399,45 @@ def test_cli_shows_quotes_under_each_option_and_says_when_the_evidence_does_not_
     quote = lines.index(options[0]) + 1
     assert "supports" in lines[quote] and "infected by human papillomavirus" in lines[quote]
     assert settled.settled and "not settle" not in captured.get()
+
+
+def test_support_queries_split_what_is_asked_from_what_each_option_adds():
+    texts = support_queries(
+        "Which gland sits on top of each kidney?", ["adrenal gland", "pituitary gland", "thyroid gland"]
+    )
+    assert len(texts) == 4
+    assert "kidney" in texts[0] and not {"adrenal", "pituitary", "thyroid"} & set(texts[0].lower().split())
+    assert texts[1:] == ["adrenal", "pituitary", "thyroid"], "words all options share, or the question has, go"
+
+
+def test_passage_support_rewards_a_passage_holding_both_the_question_and_the_option():
+    support = OptionSupport(
+        question=[("p1", 10.0), ("p2", 5.0), ("p3", 1.0)],
+        options=[[("p1", 4.0)], [("p9", 8.0)], [("p3", 2.0), ("p2", 1.0)]],
+    )
+    found = passage_support(support, 3)
+    assert found[:, 0].tolist() == pytest.approx([1.0, 0.0, 0.5])  # p9 never answers the question
+    assert found[:, 1].tolist() == pytest.approx([1.0, 0.0, 0.5 / 2 + 1.0 / 3])
+    assert not passage_support(None, 3).any(), "one search has no support: the features are 0"
+
+
+def test_leaders_mark_each_features_pick_and_say_nothing_when_all_tie():
+    features = np.array([[0.2, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    assert leaders(features).tolist() == [[0.0, 1.0], [1.0, 1.0], [1.0, 1.0]]
+    plain, negated = design(features, False, 0), design(features, True, 0)
+    assert plain.shape == negated.shape == (3, 5)
+    assert negated[:, :4].sum() == 0 and negated[:, 4].tolist() == [-0.2, -1.0, -1.0]
+
+
+def test_passage_support_decides_when_the_top_pages_name_no_option():
+    question = Question("Which vessel carries blood from the gut to the liver?", ["portal vein", "aorta", "vena cava"])
+    found = [evidence("p1", "Blood flow through the abdomen is described in the next chapter.", 1)]
+    support = OptionSupport(
+        question=[("s1", 9.0), ("s2", 7.0)], options=[[("x", 3.0)], [("s1", 5.0), ("s2", 5.0)], [("y", 2.0)]]
+    )
+    answerer = OfflineAnswerer(encoder=None)
+    assert answerer.answer(question, found).confidence == pytest.approx(1 / 3), "no evidence either way"
+    answer = answerer.answer(question, found, support)
+    assert answer.letter == "B", "the option whose passages also answer the question"
+    features, _ = answerer.features(question, read_question(question), found, support)
+    assert features.shape == (3, len(FEATURES)) and features[1, FEATURES.index("passage-pair")] == 1.0

@@ -53,7 +53,7 @@ class MCPQABench(QABench):
         self.call_tool = call_tool
         """``call_tool(name, arguments)`` -> the MCP ``CallToolResult``."""
 
-    def ask(self, item, mode: str) -> tuple[Answer, list[Evidence]]:
+    def ask(self, item, mode: str) -> tuple[Answer, list[Evidence], None]:
         if mode != MODE:
             return super().ask(item, mode)
         arguments: dict[str, Any] = {"question": item.question.text, "options": item.question.options}
@@ -63,7 +63,7 @@ class MCPQABench(QABench):
         text = result.content[0].text if result.content else ""
         if result.is_error:
             raise PathAtlasError(text)  # recorded as a failed item, as in-process errors are
-        return answer_of(json.loads(text))
+        return (*answer_of(json.loads(text)), None)  # the passage support stays inside the server
 
 
 def same_answers(result: dict[str, Any], mode: str, other: str) -> dict[str, int]:

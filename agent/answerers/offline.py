@@ -10,7 +10,10 @@ from pathatlas.agent.plan import Reading, read_question
 from pathatlas.agent.questions import Answer, Evidence, Question
 from pathatlas.agent.scoring import (
     FEATURES,
+    ONE_SEARCH_WEIGHTS,
     VOTE_WEIGHT,
+    WEIGHTS,
+    OptionSupport,
     diagnosis_votes,
     option_features,
     option_logits,
@@ -27,9 +30,11 @@ TEXT_KINDS = {"page", "figure", "passage"}
 class OfflineAnswerer(Answerer):
     """Text questions: evidence features per option (``scoring.FEATURES``: sentence co-occurrence of question
     and option, BM25 and encoder similarity of "question + option" to sentences naming the option, how many
-    top evidence items name it, its similarity to the question) combined by a conditional logit whose
-    probabilities are the confidence. A negated question ("NOT", "except", "least") asks for the option the
-    top evidence names least (``scoring.NEGATED_BY``). Image questions add the most similar cases' diagnosis votes.
+    top evidence items name it, its similarity to the question, and with the agent's passage support the best
+    passage holding both question and option) combined by a conditional logit whose probabilities are the
+    confidence (``WEIGHTS`` with support, ``ONE_SEARCH_WEIGHTS`` without). A negated question ("NOT", "except",
+    "least") asks for the option the top evidence names least (``scoring.NEGATED_BY``). Image questions add the
+    most similar cases' diagnosis votes.
     """
 
     name = "offline"
@@ -57,24 +62,28 @@ class OfflineAnswerer(Answerer):
             self._vectors.update(fresh)
         return np.stack([known[t] for t in texts])
 
-    def features(self, question: Question, reading: Reading, evidence: list[Evidence]):
-        """(FEATURES matrix, per-option quotes) from the text evidence."""
+    def features(
+        self, question: Question, reading: Reading, evidence: list[Evidence], support: OptionSupport | None = None
+    ):
+        """(FEATURES matrix, per-option quotes) from the text evidence and the agent's passage searches."""
         text_evidence = [e for e in evidence if e.kind in TEXT_KINDS]
         scores = score_sentences(reading, question.text, question.options, evidence_sentences(text_evidence))
         encode = self.encode if self.encoder is not None and self.encoder.text_spaces else None
-        features = option_features(encode, question.text, reading.focus, question.options, scores)
+        features = option_features(encode, question.text, reading.focus, question.options, scores, support)
         return features, option_quotes(reading, question.options, scores)
 
-    def answer(self, question: Question, evidence: list[Evidence]) -> Answer:
+    def answer(self, question: Question, evidence: list[Evidence], support: OptionSupport | None = None) -> Answer:
+        """``support``: the agent's passage searches per option (one search has none: those features are 0)."""
         reading = read_question(question)
         if not question.is_multiple_choice:
             return self._open(question, reading, evidence)
-        features, quotes = self.features(question, reading, evidence)
+        features, quotes = self.features(question, reading, evidence, support)
         negated = reading.negated and question.image is None
         votes = diagnosis_votes(question.options, evidence) if question.image is not None else np.zeros(len(features))
         if votes.any():  # similar cases decide; the question-option similarity alone says nothing about the image
             features[:, FEATURES.index("prior")] = 0.0
-        logits = option_logits(features, negated, *([self.weights] if self.weights is not None else []))
+        weights = self.weights if self.weights is not None else WEIGHTS if support is not None else ONE_SEARCH_WEIGHTS
+        logits = option_logits(features, negated, weights)
         logits = logits + VOTE_WEIGHT * rescale(votes)
         probs = softmax(logits)
         choice = int(np.argmax(probs))
