@@ -88,7 +88,8 @@ class _Postings:
 
     indptr: np.ndarray  # term -> start of its postings
     docs: np.ndarray  # posting -> document slot
-    tf: np.ndarray  # posting -> term frequency
+    tf: np.ndarray  # posting -> term frequency (uint16)
+    weight: np.ndarray  # posting -> BM25's term-frequency part at this snapshot's average length (float32)
     length: np.ndarray  # slot -> tokens
     alive: np.ndarray  # slot -> in the index
     n_docs: int
@@ -142,8 +143,8 @@ class LexicalIndex:
         self.fields = FieldCodes()
         self.segments: dict[str, _Segment] = {}
         self.dirty: set[str] = set()
-        self._post = _Postings(np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32),
-                               np.zeros(0, np.float32), np.zeros(0, bool), 0, 0.0)  # fmt: skip
+        self._post = _Postings(np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.uint16),
+                               np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, bool), 0, 0.0)  # fmt: skip
         self._masks: dict[tuple, np.ndarray] = {}
 
     # -- building ----------------------------------------------------------------------------
@@ -227,7 +228,7 @@ class LexicalIndex:
             pairs, counts = np.unique(pairs, return_counts=True)
             new_slots.append((pairs >> 32).astype(np.int32))
             new_terms.append(pairs & 0xFFFFFFFF)
-            new_tf.append(counts.astype(np.float32))
+            new_tf.append(np.minimum(counts, np.iinfo(np.uint16).max).astype(np.uint16))
             start += len(segment.ids)
         self.dirty.update(removed)
         alive = grow(alive, start)
@@ -238,9 +239,9 @@ class LexicalIndex:
                 length[segment.slots] = segment.lengths
         indptr, docs, tf = self._merged(post, alive, new_slots, new_terms, new_tf, bool(dropped))
         live = alive[: len(self.slot_ids)]
-        self._post = _Postings(
-            indptr, docs, tf, length, alive, int(np.count_nonzero(live)), float(length[: len(live)][live].sum())
-        )
+        n_docs, total_length = int(np.count_nonzero(live)), float(length[: len(live)][live].sum())
+        weight = _tf_weights(docs, tf, length, total_length / max(n_docs, 1))
+        self._post = _Postings(indptr, docs, tf, weight, length, alive, n_docs, total_length)
         self._masks.clear()
 
     def _merged(self, post: _Postings, alive, new_slots, new_terms, new_tf, dropped: bool):
@@ -275,42 +276,52 @@ class LexicalIndex:
             self._masks[key] = mask
         return mask
 
-    def scores(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(slots, BM25 scores) of the documents holding a query token; the same as bm25s over all documents."""
+    def top(self, tokens: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best (slots, BM25 scores) among documents holding a query token, best first, ties by slot.
+
+        Scores are bm25s's over all documents. Each posting's term-frequency part is precomputed at update
+        time, and the query terms' posting lists (each sorted by slot) are merged by a stable sort, which
+        finds runs, instead of ``np.unique``'s full sort: at a million documents those were most of the cost.
+        """
         post = self._post
-        ids = [self.vocab[t] for t in tokens if t in self.vocab]
-        if not ids or not post.n_docs:
+        terms = [self.vocab[t] for t in tokens if t in self.vocab]
+        if not terms or not post.n_docs or k <= 0:
             return np.zeros(0, np.int64), np.zeros(0)
-        avg = post.total_length / post.n_docs
-        slots, parts = [], []
-        for term in ids:
+        touched, parts = [], []
+        for term in terms:
             lo, hi = post.indptr[term], post.indptr[term + 1]
-            docs, tf = post.docs[lo:hi], post.tf[lo:hi]
             df = hi - lo
             idf = np.log(1 + (post.n_docs - df + 0.5) / (df + 0.5))
-            slots.append(docs)
-            parts.append(idf * tf / (tf + K1 * (1 - B + B * post.length[docs] / avg)))
-        unique, inverse = np.unique(np.concatenate(slots), return_inverse=True)
-        return unique, np.bincount(inverse, weights=np.concatenate(parts))
+            touched.append(post.docs[lo:hi])
+            parts.append(idf * post.weight[lo:hi])
+        slots, weights = np.concatenate(touched), np.concatenate(parts)  # a slot once per term it holds
+        if allowed is not None:
+            keep = allowed[slots]
+            slots, weights = slots[keep], weights[keep]
+        if not len(slots):
+            return np.zeros(0, np.int64), np.zeros(0)
+        order = np.argsort(slots, kind="stable")  # each term's postings are sorted by slot: this merges a few runs
+        slots, weights = slots[order], weights[order]
+        starts = np.flatnonzero(np.concatenate([[True], slots[1:] != slots[:-1]]))
+        slots, scores = slots[starts], np.add.reduceat(weights, starts)
+        keep = scores > 0
+        slots, scores = slots[keep], scores[keep]
+        if len(scores) > k:
+            best = np.argpartition(-scores, k - 1)[:k]
+            slots, scores = slots[best], scores[best]
+        order = np.lexsort((slots, -scores))[:k]
+        return slots[order], scores[order]
 
     def search(self, queries: list[str], k: int, filters: Filters | None = None) -> list[ScoredIds]:
         if not self.segments or k <= 0:
             return [[] for _ in queries]
-        size = len(self.slot_ids)
-        allowed = self._allowed(filters, size) if filters else None
+        allowed = self._allowed(filters, len(self.slot_ids)) if filters else None
         results = []
         for tokens in tokenize(queries):
-            slots, scores = self.scores(tokens)
-            if allowed is not None:
-                keep = allowed[slots]
-                slots, scores = slots[keep], scores[keep]
-            keep = scores > 0
-            slots, scores = slots[keep], scores[keep]
-            if len(scores) > k:
-                top = np.argpartition(-scores, k - 1)[:k]
-                slots, scores = slots[top], scores[top]
-            order = np.lexsort((slots, -scores))
-            results.append([(self.slot_ids[s], float(scores[i])) for i, s in zip(order, slots[order], strict=True)])
+            slots, scores = self.top(tokens, k, allowed)
+            results.append(
+                [(self.slot_ids[s], score) for s, score in zip(slots.tolist(), scores.tolist(), strict=True)]
+            )
         return results
 
     def __len__(self) -> int:
@@ -367,6 +378,19 @@ class LexicalIndex:
             index._replace(segments, ())
         index.dirty.clear()
         return index
+
+
+def _tf_weights(docs: np.ndarray, tf: np.ndarray, length: np.ndarray, avg: float, chunk: int = 1 << 22) -> np.ndarray:
+    """BM25's term-frequency part per posting, in float32 as it always was; in chunks (a million documents hold
+    about 40M postings, and float temporaries of all of them would cost more than the postings)."""
+    weight = np.empty(len(docs), np.float32)
+    for start in range(0, len(docs), chunk):
+        tf_part = tf[start : start + chunk].astype(np.float32)
+        norm = np.float32(K1) * (
+            np.float32(1 - B) + np.float32(B) * length[docs[start : start + chunk]] / np.float32(avg)
+        )
+        weight[start : start + chunk] = tf_part / (tf_part + norm)
+    return weight
 
 
 def _segment_name(source: str, revision: str | None) -> str:

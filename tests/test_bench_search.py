@@ -24,3 +24,15 @@ def test_bench_search_reports_every_figure(settings, tmp_path):
     assert run["rss_anon_bytes_per_record"] > 0 and set(run["phases_cpu_seconds"]) >= {"upsert", "commit"}
     assert run["add_source_seconds"] > 0 and run["remove_source_seconds"] > 0
     assert set(run["store_p95_ms"]) == {"text", "text_kind", "text_source"}
+    parts = run["text_parts"]  # the query encoder's share of a complete text search, reported apart
+    assert min(parts["encode_p95_ms"], parts["bm25_p95_ms"], parts["without_encoding_p95_ms"]) > 0
+    assert run["rerank_disk_bytes_per_record"] is None
+
+
+def test_bench_search_rerank_counts_codes_in_memory_and_fp16_vectors_on_disk(settings, tmp_path):
+    config = settings.model_copy(update={"faiss_index": "ivf-sq4-rerank", "hnsw_threshold": 100})
+    run = bench_search(2000, "faiss", config, queries=2, workdir=tmp_path, recall_queries=10)
+    assert run["recall@10"]["text"] >= 0.85  # 2 records per synthetic centre here; 0.99+ at 100k (BENCHMARKS.md)
+    assert run["rerank_disk_bytes_per_record"] >= 2 * 384  # fp16 text vectors for every record
+    assert run["rerank_disk_bytes_per_record"] >= 2 * (384 + (1280 + 384) / 4)  # ... and the figures' other spaces
+    assert run["vector_bytes_per_record"] < 600  # in memory: 4-bit codes (400 B for 800 dimensions) and ids

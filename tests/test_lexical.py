@@ -68,6 +68,25 @@ def test_per_source_updates_score_exactly_like_a_full_rebuild(ops):
                 assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
 
 
+def test_top_k_is_the_head_of_the_full_ranking():
+    """The top-k cut (a few posting lists merged, then a partial sort) keeps the k best of the full ranking."""
+    rng = np.random.default_rng(4)
+    docs = [
+        (f"d{i}", {"source": f"s{i % 5}", "kind": "figure" if i % 3 else "page", "text": " ".join(words)})
+        for i, words in enumerate(rng.choice(WORDS, size=(400, 9)).tolist())
+    ]
+    index = LexicalIndex.build(docs)
+    for query in QUERIES[:3]:
+        for filters in (None, {"kind": "figure"}, {"source": ["s1", "s3"]}):
+            (full,) = index.search([query], k=1000, filters=filters)
+            assert len(full) > 40
+            for k in (1, 7, 40):
+                (head,) = index.search([query], k=k, filters=filters)
+                assert [s for _, s in head] == [s for _, s in full[:k]]
+                cut = full[k - 1][1]  # ties at the cut may be any of the tied documents
+                assert {r for r, s in head if s > cut} == {r for r, s in full[:k] if s > cut}
+
+
 def test_save_writes_only_changed_sources_and_loads_back(tmp_path):
     index = LexicalIndex.build(as_docs("a", [("lung cancer", "page")], 0) + as_docs("b", [("keratin", "page")], 0))
     index.save(tmp_path / "lex")

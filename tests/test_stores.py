@@ -13,9 +13,12 @@ from pathatlas.retrieval.stores import open_store, store_class
 from pathatlas.retrieval.stores.base import matches
 
 DIMS = {"text": 16, "visual": 8}
-STORES = ["faiss", "faiss-hnsw", "faiss-hnsw-sq8", "faiss-ivf-sq8", "qdrant-edge", "qdrant-memory", "qdrant-local"]
-APPROXIMATE = {"faiss-hnsw-sq8": 0.03, "faiss-ivf-sq8": 0.03}
-"""Stores whose scores are decoded from 8-bit codes, and how far a score may be off."""
+STORES = [
+    *("faiss", "faiss-hnsw", "faiss-hnsw-sq8", "faiss-ivf-sq8", "faiss-ivf-sq4-rerank"),
+    *("qdrant-edge", "qdrant-memory", "qdrant-local"),
+]
+APPROXIMATE = {"faiss-hnsw-sq8": 0.03, "faiss-ivf-sq8": 0.03, "faiss-ivf-sq4-rerank": 0.003}
+"""Stores whose scores are decoded from 8-bit codes (or fp16 vectors), and how far a score may be off."""
 
 
 def make_store(kind: str, location, settings):
@@ -329,7 +332,7 @@ def test_quantised_faiss_options_keep_recall_against_exact(settings, tmp_path):
     queries = vectors[rng.integers(0, 3000, 30)] + 0.05 * unit(rng, 30, 32)
     exact = np.argsort(-(vectors @ queries.T), axis=0)[:10].T
     recalls = {}
-    for name in ("hnsw", "hnsw-fp16", "hnsw-sq8", "ivf-sq8", "ivf-pq"):
+    for name in ("hnsw", "hnsw-fp16", "hnsw-sq8", "ivf-sq8", "ivf-pq", "ivf-sq4-rerank"):
         config = settings.model_copy(update={"hnsw_threshold": 500, "faiss_index": name})
         store = open_store("faiss", tmp_path / name, {"text": 32}, config)
         store.upsert(data)
@@ -339,6 +342,69 @@ def test_quantised_faiss_options_keep_recall_against_exact(settings, tmp_path):
         )
     assert min(recalls["hnsw"], recalls["hnsw-fp16"], recalls["hnsw-sq8"], recalls["ivf-sq8"]) >= 0.9, recalls
     assert recalls["ivf-pq"] >= 0.3, recalls  # PQ trades recall for memory; the benchmark measures it at scale
+    assert recalls["ivf-sq4-rerank"] >= 0.95, recalls  # 4-bit codes alone miss; the fp16 re-rank recovers them
+
+
+def rerank_store(settings, location):
+    updates = {"hnsw_threshold": 50, "faiss_index": "ivf-sq4-rerank", "ivf_nprobe": 64, "faiss_compact_fraction": 0.5}
+    config = settings.model_copy(update=updates)
+    return open_store("faiss", location, DIMS, config), config
+
+
+def test_faiss_rerank_keeps_4_bit_codes_in_memory_and_fp16_vectors_mapped_from_the_snapshot(settings, tmp_path):
+    rng = np.random.default_rng(12)
+    store, config = rerank_store(settings, tmp_path / "s")
+    data = records(rng, n=300, sources=6)
+    store.upsert(data)
+    store.commit()
+    space = store._spaces["text"]
+    base = tmp_path / "s" / "base-000001"
+    assert isinstance(space.full.rows, np.memmap) and len(space.full.rows) == 300  # freed from memory at commit
+    assert (base / "text.rerank.npy").stat().st_size >= 300 * DIMS["text"] * 2
+    assert space.index.code_size == DIMS["text"] // 2 and space.index.direct_map.type == 0  # 4 bits, no id map
+    extra = records(rng, n=40, prefix="x", sources=1)  # a delta: its vectors are re-ranked from memory
+    store.upsert(extra)
+    assert store.delete({"source": "src2"}) == 50
+    store.commit()
+    assert (tmp_path / "s" / "delta-000002.npz").is_file()
+    live = [r for r in data if r.payload["source"] != "src2"] + extra
+    reopened, _ = rerank_store(settings, tmp_path / "s")
+    for target in (live[3], live[-1], live[100]):
+        for candidate in (store, reopened):
+            (hits,) = candidate.search("text", target.vectors["text"], k=5)
+            assert hits[0][0] == target.id and hits[0][1] == pytest.approx(1.0, abs=0.003)
+            assert [rid for rid, _ in hits] == brute_force(live, "text", target.vectors["text"], 5)
+    (hits,) = reopened.search("text", data[0].vectors["text"], k=400)
+    assert len(hits) == len(live) and not {rid for rid, _ in hits} & {
+        r.id for r in data if r.payload["source"] == "src2"
+    }
+    exported = reopened.vectors([live[-1].id, live[5].id])
+    assert np.allclose(exported[live[-1].id]["text"], live[-1].vectors["text"], atol=1e-3)
+
+
+def test_faiss_rerank_crash_while_writing_its_vectors_keeps_last_commit(settings, tmp_path, monkeypatch):
+    import pathatlas.retrieval.stores.faiss_store as faiss_store
+
+    rng = np.random.default_rng(13)
+    store, config = rerank_store(settings, tmp_path / "s")
+    store.upsert(records(rng, n=200, sources=4))
+    store.commit()
+    store.upsert(records(rng, n=200, prefix="y", sources=4))  # past the compact fraction: a new snapshot
+
+    def crash(self, folder, space, keys, chunk=0):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(faiss_store._FullVectors, "write", crash)
+    with pytest.raises(OSError):
+        store.commit()
+    monkeypatch.undo()
+    reopened, _ = rerank_store(settings, tmp_path / "s")
+    assert reopened.count() == 200 and reopened.count("text") == 200
+    (hits,) = reopened.search("text", records(np.random.default_rng(13), n=200, sources=4)[9].vectors["text"], k=1)
+    assert hits[0][0] == "r9"
+    reopened.upsert(records(rng, n=200, prefix="y", sources=4))
+    reopened.commit()
+    assert rerank_store(settings, tmp_path / "s")[0].count() == 400
 
 
 def test_legacy_faiss_snapshot_is_read(settings, tmp_path):

@@ -2,7 +2,9 @@
 
 Every record gets an int64 key (never reused). Each space is one FAISS index holding keys: exact
 (``IndexIDMap2`` over ``IndexFlatIP``) up to ``hnsw_threshold`` vectors, then the ANN index that
-``faiss_index`` names (HNSW over float32, fp16 or SQ8 codes, or IVF with SQ8 or PQ codes). Adds go
+``faiss_index`` names (HNSW over float32, fp16 or SQ8 codes, or IVF with SQ8 or PQ codes; or IVF with
+4-bit codes whose shortlist of ``faiss_rerank_factor`` x k is re-ranked exactly from fp16 vectors kept
+in a memory-mapped file of the snapshot, so memory holds half a byte per dimension). Adds go
 straight into the index (HNSW grows without a rebuild); removals use ``remove_ids`` where the index
 supports it, and otherwise become tombstones hidden by an ``IDSelector`` until they pass
 ``faiss_rebuild_fraction`` of the space, when that space alone is rebuilt.
@@ -14,7 +16,8 @@ when few records match, they are scored exactly instead.
 Layout of ``location``::
 
     CURRENT            the live state (JSON: base, deltas, revisions), replaced atomically
-    base-000003/       a full snapshot: records.json and <space>.faiss
+    base-000003/       a full snapshot: records.json and <space>.faiss (and, for ivf-sq4-rerank,
+                       <space>.rerank.npy and <space>.rerank-keys.npy: fp16 vectors and their keys)
     delta-000004.npz   one commit's changes: upserted records, removed keys, added vectors
 
 ``commit`` writes a delta (or, once deltas pass ``faiss_compact_fraction`` of the base, a new
@@ -87,6 +90,7 @@ class _Space:
         self.tombstones = 0
         self.trained = 0  # vectors an IVF index was trained on: it is retrained once the space grows 8x
         self.rebuilt = False  # since the last snapshot: the next commit must write one
+        self.full: _FullVectors | None = None  # ivf-sq4-rerank: exact vectors that re-rank the shortlist
 
     # -- building -------------------------------------------------------------------------------
     def _new_flat(self):
@@ -102,14 +106,16 @@ class _Space:
                 m = max(m for m in range(1, d // 4 + 1) if d % m == 0 and m <= max(1, d // 8))
                 index = faiss.IndexIVFPQ(quantizer, d, nlist, m, 8, ip)
             else:
-                index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, ip)
+                bits = faiss.ScalarQuantizer.QT_4bit if name == "ivf-sq4-rerank" else faiss.ScalarQuantizer.QT_8bit
+                index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, bits, ip)
             index.own_fields = True
             quantizer.this.disown()
             index.cp.niter = 10  # k-means converges well before faiss's default 25 here; training is the build's cost
             index.cp.min_points_per_centroid = 32
             sample = vectors[np.random.default_rng(0).permutation(n)[: max(nlist * 32, 10_000)]]
             index.train(sample)
-            index.set_direct_map_type(faiss.DirectMap.Hashtable)
+            if name != "ivf-sq4-rerank":  # re-ranking reads its own vectors: no id -> code map (24+ B a vector)
+                index.set_direct_map_type(faiss.DirectMap.Hashtable)
             index.nprobe = self.settings.ivf_nprobe
             self.kind, self.trained = "ivf", n
             return index
@@ -131,8 +137,13 @@ class _Space:
             vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * self.dim).reshape(flat.ntotal, self.dim)
             return faiss.vector_to_array(self.index.id_map).astype(np.int64), vectors
         keys = np.flatnonzero(self.present).astype(np.int64)
-        vectors = self.index.reconstruct_batch(keys) if len(keys) else np.zeros((0, self.dim), np.float32)
-        return keys, vectors
+        return keys, self.vectors_of(keys)
+
+    def vectors_of(self, keys: np.ndarray) -> np.ndarray:
+        """Float32 vectors of present ``keys``: the re-ranking copy where there is one, else from the index."""
+        if not len(keys):
+            return np.zeros((0, self.dim), np.float32)
+        return self.full.get(keys) if self.full is not None else self.index.reconstruct_batch(keys)
 
     def rebuild(self) -> None:
         """A fresh index of the live vectors: flat while small, ANN above the threshold."""
@@ -141,6 +152,8 @@ class _Space:
         index = self._new_ann(vectors) if len(keys) > self.settings.hnsw_threshold else self._new_flat()
         if len(keys):
             index.add_with_ids(vectors, keys)
+        rerank = self.kind == "ivf" and self.settings.faiss_index == "ivf-sq4-rerank"
+        self.full = _FullVectors(self.dim, keys, vectors) if rerank else None  # in memory until the snapshot
         self.index = index
         self.tombstones = 0
         self.rebuilt = True
@@ -150,6 +163,8 @@ class _Space:
         if self.index is None:
             self.index = self._new_flat()
         self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), keys)
+        if self.full is not None:
+            self.full.add(keys, vectors)
         self.present = grow(self.present, int(keys.max()) + 1)
         self.present[keys] = True
         self.live += len(keys)
@@ -176,7 +191,7 @@ class _Space:
             self.tombstones += len(keys)
             if self.tombstones > self.settings.faiss_rebuild_fraction * (self.live + self.tombstones):
                 self.rebuild()
-        elif self.kind == "ivf":  # the IVF direct map removes by an explicit list of ids
+        elif self.kind == "ivf" and self.full is None:  # the IVF direct map removes by an explicit list of ids
             keys = np.ascontiguousarray(keys, dtype=np.int64)
             self.index.remove_ids(faiss.IDSelectorArray(len(keys), faiss.swig_ptr(keys)))
         else:
@@ -193,8 +208,7 @@ class _Space:
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """(scores, keys) per query; ``allowed`` is a bool mask over keys (filters), or None."""
         if allowed is None and not self.tombstones:
-            k = min(k, self.live)
-            return self.index.search(queries, k, params=self._params(None, k))
+            return self._ann(queries, min(k, self.live), None)
         mask = self.present if allowed is None else self.present & allowed[: len(self.present)]
         count = int(np.count_nonzero(mask))
         k = min(k, count)
@@ -202,11 +216,77 @@ class _Space:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         if self.kind != "flat" and count <= EXACT_FRACTION * self.live:
             keys = np.flatnonzero(mask).astype(np.int64)
-            scores = queries @ self.index.reconstruct_batch(keys).T
+            scores = queries @ self.vectors_of(keys).T
             best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
             best = np.take_along_axis(best, np.argsort(-np.take_along_axis(scores, best, 1), axis=1), 1)
             return np.take_along_axis(scores, best, 1), keys[best]
-        return self.index.search(queries, k, params=self._params(_bitmap(mask), k))
+        return self._ann(queries, k, _bitmap(mask))
+
+    def _ann(self, queries: np.ndarray, k: int, selector) -> tuple[np.ndarray, np.ndarray]:
+        """The index's top ``k``; with a re-ranking copy, a shortlist of ``faiss_rerank_factor * k`` re-ranked."""
+        if self.full is None:
+            return self.index.search(queries, k, params=self._params(selector, k))
+        shortlist = k * self.settings.faiss_rerank_factor
+        _, candidates = self.index.search(queries, shortlist, params=self._params(selector, shortlist))
+        scores = np.full((len(queries), k), -np.inf, np.float32)
+        keys = np.full((len(queries), k), -1, np.int64)
+        for row, (query, found) in enumerate(zip(queries, candidates, strict=True)):
+            found = found[found >= 0]
+            exact = self.full.get(found) @ query
+            best = np.argsort(-exact, kind="stable")[:k]
+            scores[row, : len(best)], keys[row, : len(best)] = exact[best], found[best]
+        return scores, keys
+
+
+class _FullVectors:
+    """fp16 vectors by key that re-rank an ivf-sq4-rerank shortlist: a snapshot's memory-mapped file (only the
+    rows a search touches are read, into the page cache) plus, in memory, the rows added since that snapshot."""
+
+    def __init__(self, dim: int, keys: np.ndarray, rows: np.ndarray):
+        if len(keys) > 1 and not np.all(keys[1:] > keys[:-1]):
+            order = np.argsort(keys)
+            keys, rows = keys[order], np.asarray(rows)[order]
+        self.dim = dim
+        self.keys = keys.astype(np.int64, copy=False)
+        self.rows = rows if rows.dtype == np.float16 else rows.astype(np.float16)  # a memmap stays one
+        self.added = np.zeros((0, dim), np.float16)  # rows of keys past ``len(self.rows)`` in ``self.keys``
+
+    @classmethod
+    def open(cls, folder: Path, space: str, dim: int) -> _FullVectors:
+        return cls(
+            dim, np.load(folder / f"{space}.rerank-keys.npy"), np.load(folder / f"{space}.rerank.npy", mmap_mode="r")
+        )
+
+    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """Rows for new keys (keys only grow, so they sort after every key held)."""
+        if len(self.keys) and int(keys.min()) <= int(self.keys[-1]):
+            raise ValueError("re-ranking vectors are added in key order")
+        self.keys = np.concatenate([self.keys, keys.astype(np.int64)])
+        self.added = np.concatenate([self.added, np.asarray(vectors, dtype=np.float16)])
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        position = np.searchsorted(self.keys, keys)
+        out = np.empty((len(keys), self.dim), np.float32)
+        stored = position < len(self.rows)
+        out[stored] = self.rows[position[stored]]
+        out[~stored] = self.added[position[~stored] - len(self.rows)]
+        return out
+
+    def write(self, folder: Path, space: str, keys: np.ndarray, chunk: int = 65_536) -> None:
+        """The rows of ``keys`` (sorted) as ``<space>.rerank.npy``, written in chunks, fsynced, then mapped from
+        there (the in-memory rows of a bulk load are freed)."""
+        rows_path = folder / f"{space}.rerank.npy"
+        rows = np.lib.format.open_memmap(rows_path, mode="w+", dtype=np.float16, shape=(len(keys), self.dim))
+        for start in range(0, len(keys), chunk):
+            rows[start : start + chunk] = self.get(keys[start : start + chunk])
+        rows.flush()
+        del rows
+        with (folder / f"{space}.rerank-keys.npy").open("wb") as handle:
+            np.save(handle, keys.astype(np.int64))
+        for path in (rows_path, folder / f"{space}.rerank-keys.npy"):
+            fsync_dir(path)  # fsync works on a file as on a folder
+        reopened = _FullVectors.open(folder, space, self.dim)
+        self.keys, self.rows, self.added = reopened.keys, reopened.rows, reopened.added
 
 
 class FaissStore(VectorStore):
@@ -399,6 +479,8 @@ class FaissStore(VectorStore):
                     state.rebuild()
                 faiss.write_index(state.index, str(folder / f"{space}.faiss"))  # no in-memory copy
                 fsync_dir(folder / f"{space}.faiss")  # fsync works on a file as on a folder
+                if state.full is not None:
+                    state.full.write(folder, space, np.flatnonzero(state.present).astype(np.int64))
             state.rebuilt = False
         fsync_dir(folder)
         fsync_dir(self.location)
@@ -454,6 +536,8 @@ class FaissStore(VectorStore):
                 space_state.present = grow(space_state.present, int(keys.max(initial=-1)) + 1)
                 space_state.present[keys] = True
                 space_state.live = space_state.trained = len(keys)
+                if (base / f"{space}.rerank.npy").is_file():
+                    space_state.full = _FullVectors.open(base, space, space_state.dim)
         for name in state["deltas"]:
             with np.load(self.location / name) as arrays:
                 records = [tuple(r) for r in orjson.loads(arrays["records"].tobytes())]
@@ -505,7 +589,7 @@ class FaissStore(VectorStore):
                 have = [(rid, k) for rid, k in keys.items() if k < len(state.present) and state.present[k]]
                 if state.index is None or not have:
                     continue
-                vectors = state.index.reconstruct_batch(np.array([k for _, k in have], dtype=np.int64))
+                vectors = state.vectors_of(np.array([k for _, k in have], dtype=np.int64))
                 for (rid, _), vector in zip(have, vectors, strict=True):
                     found[rid][space] = vector
         return found
@@ -533,7 +617,7 @@ class FaissStore(VectorStore):
                     have = chunk[chunk < len(state.present)]
                     have = have[state.present[have]]
                     if len(have):
-                        for key, vector in zip(have.tolist(), state.index.reconstruct_batch(have), strict=True):
+                        for key, vector in zip(have.tolist(), state.vectors_of(have), strict=True):
                             out[key].vectors[space] = vector
             yield list(out.values())
 

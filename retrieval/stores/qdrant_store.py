@@ -65,7 +65,9 @@ class _EdgeEngine:
         path.mkdir(parents=True, exist_ok=True)
         config = qe.EdgeConfig(
             vectors={s: qe.EdgeVectorParams(size=d, distance=qe.Distance.Dot) for s, d in dims.items()},
-            hnsw_config=qe.HnswIndexConfig(m=settings.hnsw_m, ef_construct=100, full_scan_threshold=10_000),
+            hnsw_config=qe.HnswIndexConfig(
+                m=settings.qdrant_hnsw_m, ef_construct=settings.qdrant_ef_construct, full_scan_threshold=10_000
+            ),
             optimizers=qe.EdgeOptimizersConfig(indexing_threshold=settings.qdrant_indexing_threshold_kb),
             wal_enabled=False,
         )
