@@ -45,7 +45,8 @@ def bench_search_command(
     records: Annotated[str, typer.Option(help="Comma-separated collection sizes (up to 1,000,000).")] = "10000,100000",
     stores: Annotated[str, typer.Option(help="Comma-separated stores.")] = "faiss,qdrant",
     faiss_index: Annotated[
-        str | None, typer.Option(help="Comma-separated FAISS indexes: hnsw, hnsw-fp16, hnsw-sq8, ivf-sq8, ivf-pq, ivf-sq4-rerank.")
+        str | None,
+        typer.Option(help="Comma-separated FAISS indexes: hnsw, hnsw-fp16, hnsw-sq8, ivf-sq8, ivf-pq, ivf-sq4-rerank."),
     ] = None,
     queries: Annotated[int, typer.Option(help="Text and image queries per run.")] = 50,
     workdir: Annotated[Path | None, typer.Option(help="Folder for the temporary indexes.")] = None,
