@@ -140,7 +140,9 @@ def test_commands_without_a_model_never_import_torch(demo_index, demo_corpus):
 
 
 def test_a_text_search_needs_neither_torch_nor_numba(demo_index):
-    """A one-off text search encodes its query with MiniLM in numpy and tokenizes without bm25s's numba."""
+    """A one-off text search encodes its query with MiniLM in ONNX Runtime (the export indexing wrote) and
+    tokenizes without bm25s's numba."""
+    assert list((demo_index.settings.home / "cache").glob("all-minilm-l6-v2-*-int8.onnx"))
     found = run_cli("search", "koilocytes", "--index", str(demo_index.path), "--json", home=demo_index.settings.home)
     assert found.done.returncode == 0, found.done.stderr
     assert json.loads(found.done.stdout)[0]["kind"] in ("page", "figure", "case")
@@ -174,9 +176,10 @@ def test_bench_startup_times_fresh_processes_and_names_a_failing_command(demo_in
         bench_startup(tmp_path / "none", None, "x", repeats=1)
 
 
-def test_minilm_gives_the_sentence_transformers_vectors_in_numpy_and_in_torch(session_home):
+def test_minilm_gives_the_sentence_transformers_vectors_in_numpy_torch_and_onnx_runtime(session_home):
     from sentence_transformers import SentenceTransformer
 
+    from pathatlas.retrieval.encoders import onnx_cache
     from pathatlas.retrieval.encoders.minilm import MiniLM
     from pathatlas.retrieval.encoders.towers import extracted_minilm
 
@@ -184,11 +187,18 @@ def test_minilm_gives_the_sentence_transformers_vectors_in_numpy_and_in_torch(se
     texts = ["koilocytes in cervical epithelium", "granuloma with giant cells " * 80, "x"]  # one is truncated
     reference = SentenceTransformer(str(folder), device="cpu").encode(texts, normalize_embeddings=True)
     model = MiniLM(folder)
+    assert model.query_session is None  # no model cache given: numpy runs queries
     assert np.abs(model(texts, batch_size=2) - reference).max() < 1e-5  # a long pair in torch, "x" in numpy
     encoded = model.tokenizer.encode_batch(texts)
     ids, mask = (np.array([getattr(e, field) for e in encoded]) for field in ("ids", "attention_mask"))
     assert np.abs(model._embed_numpy(ids, mask) - reference).max() < 1e-5
     assert np.abs(model._embed_torch(ids, mask) - reference).max() < 1e-5
+    exported = MiniLM(folder, onnx_dir=session_home / "cache")
+    assert exported.query_session is not None and exported.export.is_file()  # torch is loaded: it exports
+    exact = onnx_cache.session(exported.export, threads=1)
+    assert np.abs(exact.run(None, {"ids": ids, "mask": mask})[0] - reference).max() < 1e-5
+    queries = exported(texts[::2])  # queries take ONNX Runtime with 8-bit weights: close, not equal
+    assert 0.97 < (queries * reference[::2]).sum(1).min() < 0.99999
 
 
 @pytest.mark.parametrize("store, url", [("faiss", None), ("qdrant", None), ("qdrant", ":memory:")])

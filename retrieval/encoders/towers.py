@@ -5,7 +5,6 @@ Both load from files inside installed wheels; nothing is fetched from a model hu
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -19,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from pathatlas.errors import PathAtlasError
+from pathatlas.retrieval.encoders import onnx_cache
 from pathatlas.retrieval.encoders.minilm import MiniLM
 
 if TYPE_CHECKING:
@@ -64,7 +64,9 @@ class MiniLMTower:
     """Sentence embeddings (384-d, mean pooled, L2-normalised)."""
 
     def __init__(self, cache_dir: Path, device: str):
-        self.model = MiniLM(extracted_minilm(cache_dir), device)  # plain torch: no sentence-transformers import
+        # Plain torch, ONNX Runtime or numpy: no sentence-transformers import. Queries run in ONNX Runtime once
+        # the cache holds the model's export.
+        self.model = MiniLM(extracted_minilm(cache_dir), device, onnx_dir=cache_dir)
 
     def __call__(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
@@ -232,11 +234,8 @@ class EfficientNetTower:
 
 
 def onnx_session(model: torch.nn.Module, weights: Path, cache_dir: Path) -> Any:
-    """An ONNX Runtime session of the backbone's feature maps, exported into ``cache_dir`` on first use (named
-    after the weights file, so new weights export anew); None without onnx/onnxruntime installed (torch then
-    runs the backbone: same features, 2-3x the CPU)."""
-    import warnings
-
+    """An ONNX Runtime session of the backbone's feature maps, exported into ``cache_dir`` on first use; None
+    without onnx/onnxruntime installed (torch then runs the backbone: same features, 2-3x the CPU)."""
     import torch
 
     class FeatureMaps(torch.nn.Module):
@@ -247,33 +246,17 @@ def onnx_session(model: torch.nn.Module, weights: Path, cache_dir: Path) -> Any:
         def forward(self, pixels: torch.Tensor) -> torch.Tensor:
             return self.model.extract_features(pixels)
 
-    try:
-        import onnx  # noqa: F401  (the exporter needs it)
-        import onnxruntime
-    except ImportError:
+    if not onnx_cache.runtime_available():
         return None
-
-    stat = weights.stat()
-    stamp = hashlib.blake2b(f"{weights.name}|{stat.st_size}|{torch.__version__}".encode(), digest_size=4).hexdigest()
-    target = cache_dir / f"efficientnet-lite0-maps-{stamp}.onnx"
-    if not target.is_file():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                FeatureMaps(model).eval(),
-                (torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE),),
-                str(staging),
-                input_names=["pixels"],
-                output_names=["maps"],
-                dynamic_axes={"pixels": {0: "n", 2: "height", 3: "width"}, "maps": {0: "n", 2: "h", 3: "w"}},
-                opset_version=17,
-                dynamo=False,
-            )
-        os.replace(staging, target)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return onnxruntime.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
+    exported = onnx_cache.write_once(
+        onnx_cache.export_path(cache_dir, "efficientnet-lite0-maps", weights),
+        lambda staging: onnx_cache.export_module(
+            FeatureMaps(model),
+            (torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE),),
+            staging,
+            ["pixels"],
+            ["maps"],
+            {"pixels": {0: "n", 2: "height", 3: "width"}, "maps": {0: "n", 2: "h", 3: "w"}},
+        ),
+    )
+    return onnx_cache.session(exported, torch.get_num_threads())

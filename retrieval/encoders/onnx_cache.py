@@ -1,0 +1,87 @@
+"""ONNX exports of the torch backbones, made once per model cache, and ONNX Runtime sessions over them.
+
+Why: at the sizes PathAtlas runs them (one image, one short query) ONNX Runtime needs about half the CPU of
+eager torch or numpy for the same vectors. An export is named after its weights file and the torch version
+that wrote it, so new weights export anew; finding one imports neither torch nor onnxruntime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+
+def runtime_available() -> bool:
+    """Whether onnxruntime and onnx (the exporter needs it) are installed; without them torch or numpy run."""
+    try:
+        metadata.version("onnxruntime")
+        metadata.version("onnx")
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def export_path(cache_dir: Path, stem: str, weights: Path) -> Path:
+    """Where the export of ``weights`` lives (whether or not it exists yet)."""
+    stat = weights.stat()
+    stamp = f"{weights.name}|{stat.st_size}|{metadata.version('torch')}"
+    return cache_dir / f"{stem}-{hashlib.blake2b(stamp.encode(), digest_size=4).hexdigest()}.onnx"
+
+
+_writing = threading.Lock()
+
+
+def write_once(target: Path, write: Callable[[Path], None]) -> Path:
+    """``target``, written by ``write(staging)`` first if missing; a crash never leaves a half file there."""
+    with _writing:
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            write(staging)
+            os.replace(staging, target)
+    return target
+
+
+def export_module(
+    module: torch.nn.Module,
+    example: tuple[torch.Tensor, ...],
+    target: Path,
+    inputs: list[str],
+    outputs: list[str],
+    dynamic_axes: dict[str, dict[int, str]],
+) -> None:
+    """Trace ``module`` (in eval mode, without gradients) into an ONNX file at ``target``."""
+    import torch
+
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module.eval(),
+            example,
+            str(target),
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=dynamic_axes,
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def session(path: Path, threads: int) -> Any:
+    """An ONNX Runtime CPU session with ``threads`` threads per call."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
