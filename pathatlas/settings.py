@@ -96,11 +96,6 @@ class Settings(BaseSettings):
     api_token: str | None = Field(None, description="When set, index and delete endpoints require this bearer token.")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the REST API.")
     max_upload_mb: int = Field(200, ge=1, description="Largest upload the REST API accepts.")
-    serve_worker: bool = Field(
-        False,
-        description="REST service: image searches and asks in a worker process with its own open index (FAISS "
-        "only). Off by default: measured, it raised throughput but not text-search tail latency (BENCHMARKS.md).",
-    )
     max_unpacked_mb: int = Field(2000, ge=1, description="Largest total size an uploaded zip may unpack to.")
     max_zip_members: int = Field(20_000, ge=1, description="Most files an uploaded zip may hold.")
     max_query_chars: int = Field(4000, ge=1, description="Longest text query or question accepted.")

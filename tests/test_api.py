@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import time
 import zipfile
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -138,74 +136,3 @@ def test_bench_serve_drives_a_real_server_without_errors(demo_index):
     assert result["errors"] == 0, result["error_kinds"]
     assert result["text"]["n"] > 0 and result["image"]["n"] > 0
     assert result["throughput_rps"] > 0 and result["text"]["p95_ms"] >= result["text"]["p50_ms"]
-
-
-WORKER_SCRIPT = """
-import sys
-from pathlib import Path
-from PIL import Image
-from pathatlas.retrieval.search import Query
-from pathatlas.settings import Settings
-from pathatlas.ui.api.engine import Engine
-
-if __name__ == "__main__":
-    engine = Engine(Settings(home=Path(sys.argv[1]), index=Path(sys.argv[2]), serve_worker=True), create=False)
-    hits = engine.search(Query(image=Image.new("RGB", (48, 48), (200, 80, 120)), k=2)).result()
-    print("WORKER", engine.worker.process.pid, len(hits), flush=True)
-    sys.stdin.read()  # until the test kills this process
-"""
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie nobody reaped yet counts as gone)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
-    except OSError:
-        return False
-
-
-@pytest.mark.slow  # three processes load the models; the worker is opt-in
-def test_image_searches_and_asks_run_in_a_worker_that_never_outlives_the_service(demo_index, tmp_path):
-    import signal
-    import subprocess
-    import sys
-
-    from pathatlas.retrieval.search import Query
-    from pathatlas.ui.api.engine import Engine
-    from pathatlas.ui.api.worker import WorkerGoneError
-
-    plain = Engine(demo_index.settings, create=False)
-    assert plain.worker is None  # off by default
-    plain.close()
-    engine = Engine(Settings(home=demo_index.settings.home, index=demo_index.path, serve_worker=True), create=False)
-    worker = engine.worker.process
-    assert worker.is_alive() and worker.pid != os.getpid()
-    with pytest.raises(KeyError):  # a failure inside the worker comes back to the caller; the worker lives on
-        engine.worker.submit("no such lane", None).result(timeout=120)
-    assert engine.search(Query(text="koilocytes", k=2)).result()  # text searches stay in the API process
-    engine.worker.reopen()  # as after an index job: the worker opens the index again and keeps answering
-    assert len(engine.search(Query(image=Image.new("RGB", (48, 48)), k=2)).result(timeout=300)) == 2
-    engine.close()
-    assert not worker.is_alive() and worker.exitcode == 0  # a clean stop, not a kill
-    with pytest.raises(WorkerGoneError):
-        engine.image_lane.submit(Query(text="x")).result(timeout=5)
-
-    script = tmp_path / "service.py"
-    script.write_text(WORKER_SCRIPT)
-    service = subprocess.Popen(
-        [sys.executable, str(script), str(demo_index.settings.home), str(demo_index.path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = next(line for line in service.stdout if line.startswith("WORKER"))  # models print too
-        pid, hits = map(int, line.split()[1:])
-        assert hits == 2 and alive(pid)  # the image search ran in the worker
-    finally:
-        service.send_signal(signal.SIGKILL)  # the service dies without closing anything
-        service.wait(30)
-    deadline = time.time() + 30
-    while alive(pid) and time.time() < deadline:
-        time.sleep(0.2)
-    assert not alive(pid), "the worker outlived the service"

@@ -3,9 +3,7 @@
 Models and the index load once, on first use. Searches go through two batching lanes (text queries; image
 queries), each one worker thread, so concurrent queries share one encoder call and never run more model
 threads than there are cores. Asks (several rounds of searches each) have their own lane at a lower CPU
-priority, one at a time, so they never starve searches. With ``serve_worker`` (FAISS only) the image and ask
-lanes run in a worker process (``worker.py``) on its own read-only open index, so their Python work never
-holds the interpreter lock that text searches need; the text lane stays here.
+priority, one at a time, so they never starve searches.
 
 Index jobs write through a private ``Index`` opened from disk and commit; the engine then swaps in a
 freshly opened index, so searches always see the last committed state and in-flight searches finish on
@@ -33,7 +31,6 @@ from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
 from pathatlas.ui.api.facets import Facets, count_facets
 from pathatlas.ui.api.lanes import BatchingLane
-from pathatlas.ui.api.worker import RemoteLane, Worker
 
 
 @dataclass
@@ -71,10 +68,8 @@ def share_cores(lanes: int) -> None:
 
 
 class Engine:
-    def __init__(self, settings: Settings, create: bool = True, worker: bool | None = None):
-        """``create=False`` refuses a missing index instead of making an empty one (read-only callers).
-        ``worker``: image searches and asks in a worker process (default: ``serve_worker``, with FAISS only:
-        an embedded Qdrant shard cannot be opened twice)."""
+    def __init__(self, settings: Settings, create: bool = True):
+        """``create=False`` refuses a missing index instead of making an empty one (read-only callers)."""
         self.settings = settings
         self.create = create
         self._swap = threading.Lock()
@@ -82,18 +77,13 @@ class Engine:
         self.jobs: dict[str, Job] = {}
         self._facets: Facets | None = None
         self.ready = threading.Event()
-        self.worker: Worker | None = None
         self._open()
         share_cores(SEARCH_LANES)
         self.text_lane = BatchingLane("text search", self._search_batch)
-        if worker if worker is not None else settings.serve_worker and self.index.meta.store == "faiss":
-            self.worker = Worker(settings, worker_lanes)
-            self.image_lane, self.ask_lane = RemoteLane(self.worker, "image"), RemoteLane(self.worker, "ask")
-        else:
-            # Text searches are most requests and must stay interactive under load: an image query's three
-            # EfficientNet passes yield the CPU to them (measured in BENCHMARKS.md, "REST service under load").
-            self.image_lane = BatchingLane("image search", self._search_batch, max_batch=8, niceness=5)
-            self.ask_lane = BatchingLane("ask", self._ask_one, max_batch=1, max_waiting=64, niceness=10)
+        # Text searches are most requests and must stay interactive under load: an image query's three
+        # EfficientNet passes yield the CPU to them (measured in BENCHMARKS.md, "REST service under load").
+        self.image_lane = BatchingLane("image search", self._search_batch, max_batch=8, niceness=5)
+        self.ask_lane = BatchingLane("ask", self._ask_one, max_batch=1, max_waiting=64, niceness=10)
 
     def _search_batch(self, queries: list[Query]) -> list[list[Hit]]:
         return self.searcher.search_many(queries)
@@ -136,18 +126,8 @@ class Engine:
 
     def close(self) -> None:
         for lane in (self.text_lane, self.image_lane, self.ask_lane):
-            if isinstance(lane, BatchingLane):
-                lane.close()
-        if self.worker is not None:
-            self.worker.close()
+            lane.close()
         self.index.close()
-
-    def lane(self, kind: str) -> BatchingLane:
-        """The in-process lane for a worker's ``kind`` of work (``Lanes`` in worker.py)."""
-        return {"image": self.image_lane, "ask": self.ask_lane}[kind]
-
-    def reopen(self) -> None:
-        self._open()
 
     def _open(self) -> None:
         index = Index.open(self.settings.index_dir, self.settings, create=self.create)
@@ -156,8 +136,6 @@ class Engine:
         agent = Agent(searcher, answerer, self.settings.agent_rounds, self.settings.agent_k)
         with self._swap:
             self.index, self.searcher, self.agent = index, searcher, agent
-        if self.worker is not None:
-            self.worker.reopen()
 
     @property
     def uploads(self) -> Path:
@@ -244,8 +222,3 @@ class Engine:
         if path.is_relative_to(self.uploads.resolve()):  # an uploaded source: its files go too
             shutil.rmtree(self.uploads / path.relative_to(self.uploads.resolve()).parts[0], ignore_errors=True)
         return removed
-
-
-def worker_lanes(settings: Settings) -> Engine:
-    """The worker process's engine: the same index opened read-only, its image and ask lanes in-process."""
-    return Engine(settings, create=False, worker=False)
