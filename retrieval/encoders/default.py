@@ -92,15 +92,15 @@ class DefaultEncoder(Encoder):
             return self.__dict__.get("heads") or JointHeads.load(*self._heads_at)
 
     def encode_text(self, texts: Sequence[str]) -> Embeddings:
-        return self._text(texts, self.text_spaces)
+        return self._text(texts, self.text_spaces, queries=False)
 
     def encode_query(self, texts: Sequence[str]) -> Embeddings:
-        return self._text(texts, self.text_query_spaces())
+        return self._text(texts, self.text_query_spaces(), queries=True)
 
-    def _text(self, texts: Sequence[str], spaces: Sequence[str]) -> Embeddings:
+    def _text(self, texts: Sequence[str], spaces: Sequence[str], queries: bool) -> Embeddings:
         if not texts:
             return self.empty(spaces)
-        vectors = self.text_tower(texts, batch_size=self.settings.batch_size * 2)
+        vectors = self.text_tower(texts, batch_size=self.settings.batch_size * 2, queries=queries)
         out = {"text": vectors}
         if "joint" in spaces:
             import torch

@@ -68,10 +68,10 @@ class MiniLMTower:
         # the cache holds the model's export.
         self.model = MiniLM(extracted_minilm(cache_dir), device, onnx_dir=cache_dir)
 
-    def __call__(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    def __call__(self, texts: Sequence[str], batch_size: int = 64, queries: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, MINILM_DIM), dtype=np.float32)
-        return self.model(list(texts), batch_size=batch_size)
+        return self.model(list(texts), batch_size=batch_size, queries=queries)
 
 
 ORIENTATIONS = {
