@@ -15,6 +15,7 @@ vectors as sentence-transformers).
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 from collections.abc import Sequence
@@ -49,7 +50,11 @@ def quantised(exported: Path) -> Path:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         matrices = {"op_types_to_quantize": ["MatMul"], "per_channel": True, "weight_type": QuantType.QInt8}
-        quantize_dynamic(exported, staging, **matrices)
+        logging.disable(logging.WARNING)  # its advice to pre-process (for static quantisation) on the root logger
+        try:
+            quantize_dynamic(exported, staging, **matrices)
+        finally:
+            logging.disable(logging.NOTSET)
 
     return onnx_cache.write_once(quantised_path(exported), write)
 
