@@ -214,3 +214,14 @@ def test_stores_return_stored_vectors_by_id(store, url, tmp_path):
     assert set(found) == {"r1", "r2"} and set(found["r1"]) == {"a"} and set(found["r2"]) == {"b"}
     assert np.allclose(found["r1"]["a"], a) and np.allclose(found["r2"]["b"], b)
     opened.close()
+
+
+def test_an_unreadable_model_cache_file_is_one_line_error_and_removed(tmp_path):
+    from pathatlas.errors import PathAtlasError
+    from pathatlas.retrieval.encoders import onnx_cache
+
+    broken = tmp_path / "model.onnx"
+    broken.write_text("not a model")
+    with pytest.raises(PathAtlasError, match="model cache file .*model.onnx was unreadable.*run again"):
+        onnx_cache.session(broken, threads=1)
+    assert not broken.exists()  # the next run rebuilds it instead of failing again
