@@ -60,6 +60,8 @@ def bench_search_command(
     sizes = [int(n) for n in records.split(",")]
     if max(sizes) > 1_000_000 or min(sizes) < 1000:
         raise BadInputError("--records: sizes from 1000 to 1,000,000")
+    if workdir:
+        workdir.mkdir(parents=True, exist_ok=True)
     runs = []
     table = None
     for store in (s.strip() for s in stores.split(",")):
@@ -321,6 +323,8 @@ def bench_crash_command(
     """Kill 'pathatlas index' (and 'remove') with SIGKILL before each durable step; check every index it leaves."""
     from pathatlas.indexer.crash import run_crash_trials
 
+    if workdir:
+        workdir.mkdir(parents=True, exist_ok=True)
     runs = []
     table = Table("store", "trials", "killed", "inconsistent", "re-run differs", "steps per scenario")
     for store in stores.split(","):
