@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from dataclasses import dataclass, field
@@ -124,12 +125,29 @@ def figure_citations(modules: Path, figures: list[dict[str, Any]], limit: int = 
     return out
 
 
+def read_case_metadata(path: Path) -> list[dict[str, str]]:
+    """A case folder's ``cases.jsonl`` or ``labels.csv``: rows with at least ``image``; blank values become absent."""
+    if path.name.endswith(".jsonl"):
+        rows = read_jsonl(path)
+        for number, row in enumerate(rows, start=1):
+            if not isinstance(row, dict):
+                raise BadInputError(f"{path} row {number} is not a JSON object")
+    else:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    cleaned = []
+    for number, row in enumerate(rows, start=1):
+        row = {k: str(v).strip() for k, v in row.items() if v is not None and str(v).strip()}
+        if "image" not in row:
+            raise BadInputError(f"{path} row {number} has no 'image' field")
+        cleaned.append(row)
+    return cleaned
+
+
 def read_cases(path: Path, diagnosed_only: bool = True) -> list[ImageItem]:
     """A case folder's cases.jsonl or labels.csv; groups are cases (images without one are their own)."""
-    from pathatlas.indexer.sources.cases import read_metadata
-
     items = []
-    for row in read_metadata(path):
+    for row in read_case_metadata(path):
         diagnosis = row.get("diagnosis") or row.get("label")
         if diagnosis is None and diagnosed_only:
             continue

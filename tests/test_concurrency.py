@@ -10,8 +10,8 @@ from collections import Counter
 import httpx
 import pytest
 
-from pathatlas.indexer.crash import HashingEncoder, make_pdf
 from pathatlas.settings import Settings
+from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
 from tests.servers import running_service
 
 TOKEN = "c0ncurrent"

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from pathatlas.errors import PathAtlasError
-from pathatlas.indexer import crash
-from pathatlas.indexer.crash import HashingEncoder, make_pdf, snapshot_of
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval import durable
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
+from pathatlas.ui import bench_crash as crash
+from pathatlas.ui.bench_crash import HashingEncoder, make_pdf, snapshot_of
 
 STORES = ["faiss", "qdrant"]
 SCRATCH = Path("/dev/shm") if Path("/dev/shm").is_dir() else None

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
 
 from pathatlas.errors import BadInputError
-from pathatlas.indexer.crash import HashingEncoder, make_pdf
 from pathatlas.retrieval.records import FILTER_FIELDS
 from pathatlas.settings import Settings
 from pathatlas.ui.api.uploads import member_problem
+from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
 from pathatlas.ui.cli import parse_filters, parse_options
 from tests.servers import running_service
 

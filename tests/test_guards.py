@@ -18,11 +18,11 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from pathatlas.errors import PathAtlasError
-from pathatlas.indexer.crash import HashingEncoder, make_pdf
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
+from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
 from pathatlas.ui.cli import app as cli_app
 
 TOKEN = "t0ken"

@@ -321,7 +321,7 @@ def bench_crash_command(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
 ):
     """Kill 'pathatlas index' (and 'remove') with SIGKILL before each durable step; check every index it leaves."""
-    from pathatlas.indexer.crash import run_crash_trials
+    from pathatlas.ui.bench_crash import run_crash_trials
 
     if workdir:
         workdir.mkdir(parents=True, exist_ok=True)

@@ -2,44 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Record
 from pathatlas.indexer.sources.base import Source, hash_files
+from pathatlas.retrieval.datasets import read_case_metadata
 from pathatlas.retrieval.images import open_image, thumbnail
 
 METADATA_FILES = ("cases.jsonl", "labels.csv")
 KNOWN_FIELDS = {"image", "case", "title", "diagnosis", "organ", "description"}
-
-
-def read_metadata(path: Path) -> list[dict[str, str]]:
-    """Rows with at least ``image``; blank values become absent."""
-    rows: list[dict] = []
-    if path.name.endswith(".jsonl"):
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BadInputError(f"{path} line {number} is not JSON: {exc.msg}") from exc
-            if not isinstance(row, dict):
-                raise BadInputError(f"{path} line {number} is not a JSON object")
-            rows.append(row)
-    else:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    cleaned = []
-    for number, row in enumerate(rows, start=1):
-        row = {k: str(v).strip() for k, v in row.items() if v is not None and str(v).strip()}
-        if "image" not in row:
-            raise BadInputError(f"{path} row {number} has no 'image' field")
-        cleaned.append(row)
-    return cleaned
 
 
 def group_cases(rows: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
@@ -63,7 +36,7 @@ class CaseFolderSource(Source):
         return next(self.path / name for name in METADATA_FILES if (self.path / name).is_file())
 
     def _rows(self) -> list[dict[str, str]]:
-        return read_metadata(self.metadata_path)
+        return read_case_metadata(self.metadata_path)
 
     def _image_paths(self, rows: list[dict[str, str]]) -> list[Path]:
         paths = []

@@ -48,7 +48,7 @@ WORDS = [
 class HashingEncoder(Encoder):
     """Bag of hashed words in 16 dimensions: deterministic, instant, no model."""
 
-    name = "py:pathatlas.indexer.crash.HashingEncoder"
+    name = "py:pathatlas.ui.bench_crash.HashingEncoder"
     dims = {"text": 16}
     text_spaces = ("text",)
 
