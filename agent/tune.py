@@ -14,6 +14,8 @@ import numpy as np
 
 from pathatlas.agent.scoring import NEGATED_BY, design
 
+Columns = int | Sequence[int]
+"""The feature column(s) a negated question is scored by (``scoring.design``)."""
 Row = tuple[str, str, np.ndarray, int, bool]
 """(item id, group, FEATURES matrix of its options, gold option index, negated)."""
 
@@ -32,7 +34,7 @@ def expected_calibration_error(confidences: list[float], correct: list[float], b
     return float(ece), table
 
 
-def fit_weights(rows: Sequence[Row], negated_by: int = NEGATED_BY, l2: float = 0.1, steps: int = 30) -> np.ndarray:
+def fit_weights(rows: Sequence[Row], negated_by: Columns = NEGATED_BY, l2: float = 0.1, steps: int = 30) -> np.ndarray:
     dims = design(rows[0][2], False, negated_by).shape[1]
     w = np.zeros(dims)
     for _ in range(steps):
@@ -52,7 +54,7 @@ def fit_weights(rows: Sequence[Row], negated_by: int = NEGATED_BY, l2: float = 0
     return w
 
 
-def probabilities(features: np.ndarray, negated: bool, w: np.ndarray, negated_by: int = NEGATED_BY) -> np.ndarray:
+def probabilities(features: np.ndarray, negated: bool, w: np.ndarray, negated_by: Columns = NEGATED_BY) -> np.ndarray:
     logits = design(features, negated, negated_by) @ w
     p = np.exp(logits - logits.max())
     return p / p.sum()
@@ -64,7 +66,7 @@ def chapter_folds(groups: Sequence[str], folds: int) -> list[int]:
     return [order[g] for g in groups]
 
 
-def cross_validate(rows: Sequence[Row], fold_of: Sequence[int], negated_by: int = NEGATED_BY) -> dict:
+def cross_validate(rows: Sequence[Row], fold_of: Sequence[int], negated_by: Columns = NEGATED_BY) -> dict:
     """Weights fit on all folds but one, scored on that one: held-out accuracy, negated accuracy, ECE."""
     correct: dict[str, float] = {}
     confidence: dict[str, float] = {}
