@@ -44,16 +44,21 @@ variant itself is chosen on the training chapters; BENCHMARKS.md). Without them 
 exception is the option the top evidence names least (8 of 20; flipping every feature, as for a plain
 question, scored 7)."""
 WEIGHTS = np.array(
-    [0.789, -0.75, 0.23, -0.779, 0.192, 1.572, 0.279] + [0.326, 0.212, 0.776, 0.338, -0.014, 0.213, 0.284] + [0.888]
+    [1.082, -0.986, 0.403, -1.27, 0.411, 1.468, 0.702]
+    + [0.248, 0.201, 0.794, 0.319, -0.023, 0.242, 0.228]
+    + [0.449, 0.208, -0.512, 0.964, -0.898, 0.107, -1.763]
+    + [0.888]
 )
-"""Conditional-logit weights (``design``): FEATURES for plain questions (less ``NEGATED_ONLY``), then their
-``leaders``, then the negated questions' one feature (``NEGATED_BY``); fit on the agent's evidence for all 347
-dev questions (A&P ch. 1-14: one search plus the passage support); held out per chapter fold in BENCHMARKS.md."""
+"""Conditional-logit weights (``design``): FEATURES for plain questions (less ``NEGATED_ONLY``), their
+``leaders``, the same features again for questions whose options are statements, then the negated questions'
+one feature (``NEGATED_BY``); fit on the agent's evidence for all 347 dev questions (A&P ch. 1-14: one search
+plus the passage support); held out per chapter fold in BENCHMARKS.md."""
 ONE_SEARCH_WEIGHTS = np.array(
-    [0.997, 0.014, 0.288, -0.618, 0.264, 0.0, 0.0] + [0.417, 0.041, 0.894, 0.31, 0.039, 0.0, 0.0] + [0.728]
+    [0.997, 0.014, 0.288, -0.618, 0.264, 0.0, 0.0] + [0.417, 0.041, 0.894, 0.31, 0.039, 0.0, 0.0] + [0.0] * 7 + [0.728]
 )
-"""The same, fit on one search's evidence (no passage support: ``rag``, image questions, negated questions scored
-by ``mentions``): without the support features the sentence features carry more weight."""
+"""The same for one search's evidence (no passage support: ``rag``, image questions; negated questions scored by
+``mentions``), fit before statement options had their own weights (zero here, so image answers and the ``rag``
+baseline's shipped answers are unchanged; the benchmark's held-out column refits them per fold)."""
 VOTE_WEIGHT = 3.0
 """Image questions: weight of the similar cases' diagnosis votes next to the text features (untuned)."""
 
@@ -240,22 +245,25 @@ def leaders(features: np.ndarray) -> np.ndarray:
     return (features >= features.max(axis=0, keepdims=True) - LEAD_TOLERANCE).astype(float)
 
 
-def design(features: np.ndarray, negated: bool, negated_by: int | Sequence[int] = NEGATED_BY) -> np.ndarray:
-    """The conditional logit's inputs for one question: a plain question's features (less ``NEGATED_ONLY``), their
-    ``leaders`` and a zero column, or for a negated one zeros and, against each option, the first column of
-    ``negated_by`` that is not all zero (the last one if none)."""
+def design(
+    features: np.ndarray, negated: bool, negated_by: int | Sequence[int] = NEGATED_BY, statements: bool = False
+) -> np.ndarray:
+    """The conditional logit's inputs for one question. A plain question: its features (less ``NEGATED_ONLY``),
+    their ``leaders``, the features again when the options are statements (zeros otherwise: statements to check
+    weigh the signals differently from terms to pick) and a zero column. A negated one: zeros and, against each
+    option, the first column of ``negated_by`` that is not all zero (the last one if none)."""
     n, width = features.shape
     columns = (negated_by,) if isinstance(negated_by, int) else tuple(negated_by)
     plain = features[:, [c for c in range(width) if c not in NEGATED_ONLY_COLUMNS]]
     if negated:
         against = next((c for c in columns if features[:, c].any()), columns[-1])
-        return np.column_stack([np.zeros((n, 2 * plain.shape[1])), -features[:, against]])
-    return np.column_stack([plain, leaders(plain), np.zeros(n)])
+        return np.column_stack([np.zeros((n, 3 * plain.shape[1])), -features[:, against]])
+    return np.column_stack([plain, leaders(plain), plain * float(statements), np.zeros(n)])
 
 
-def option_logits(features: np.ndarray, negated: bool, weights: np.ndarray) -> np.ndarray:
+def option_logits(features: np.ndarray, negated: bool, weights: np.ndarray, statements: bool = False) -> np.ndarray:
     """How likely each option is the answer (for a negated question: how little the evidence names it)."""
-    return design(features, negated) @ weights
+    return design(features, negated, statements=statements) @ weights
 
 
 def diagnosis_votes(options: Sequence[str], evidence: Sequence[Evidence], top: int = 10) -> np.ndarray:

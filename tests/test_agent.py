@@ -429,8 +429,11 @@ def test_leaders_mark_each_features_pick_and_say_nothing_when_all_tie():
     features = np.array([[0.2, 0.0], [1.0, 0.0], [1.0, 0.0]])
     assert leaders(features).tolist() == [[0.0, 1.0], [1.0, 1.0], [1.0, 1.0]]
     plain, negated = design(features, False, 0), design(features, True, 0)
-    assert plain.shape == negated.shape == (3, 5)
-    assert negated[:, :4].sum() == 0 and negated[:, 4].tolist() == [-0.2, -1.0, -1.0]
+    assert plain.shape == negated.shape == (3, 7)
+    assert negated[:, :6].sum() == 0 and negated[:, 6].tolist() == [-0.2, -1.0, -1.0]
+    assert not plain[:, 4:].any(), "terms to pick: the statement columns stay zero"
+    statements = design(features, False, 0, statements=True)
+    assert (statements[:, 4:6] == features).all() and (statements[:, :4] == plain[:, :4]).all()
 
 
 def test_co_mention_counts_passages_an_option_shares_with_the_others():
@@ -461,7 +464,7 @@ def test_a_negated_question_is_scored_by_co_mention_when_the_agent_searched_and_
     one_search[:, FEATURES.index("co-mention")] = 0.0
     assert design(one_search, True)[:, -1].tolist() == [-1.0, -0.5, 0.0]
     plain = design(features, False)
-    assert plain.shape[1] == 2 * (len(FEATURES) - 1) + 1, "co-mention speaks only to negated questions"
+    assert plain.shape[1] == 3 * (len(FEATURES) - 1) + 1, "co-mention speaks only to negated questions"
     assert NEGATED_BY[0] == FEATURES.index("co-mention")
 
 

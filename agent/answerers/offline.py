@@ -84,7 +84,7 @@ class OfflineAnswerer(Answerer):
         if votes.any():  # similar cases decide; the question-option similarity alone says nothing about the image
             features[:, FEATURES.index("prior")] = 0.0
         weights = self.weights if self.weights is not None else WEIGHTS if support is not None else ONE_SEARCH_WEIGHTS
-        logits = option_logits(features, negated, weights)
+        logits = option_logits(features, negated, weights, reading.statements)
         logits = logits + VOTE_WEIGHT * rescale(votes)
         probs = softmax(logits)
         choice = int(np.argmax(probs))
