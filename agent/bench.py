@@ -242,7 +242,7 @@ class QABench:
                 if refit and item.kind == "mcq" and item.question.image is None:
                     features, _ = self.answerer.features(item.question, reading, evidence, support)
                     gold = letter_index(item.gold_answer, len(item.question.options))
-                    rows.append((item.id, item.group, features, gold, reading.negated))
+                    rows.append((item.id, item.group, features, gold, reading.negated, reading.statements))
                 per_item.append(
                     {
                         "id": item.id,

@@ -28,7 +28,10 @@ NOT_A_QUESTION_NEGATION = re.compile(
 )
 """Negation words that do not invert what is asked ("not only", "from least to most", "at least", "an exception
 to the rule": that one is asked for)."""
-ANAPHORIC = re.compile(r"^(?:which|what)(?: one| option| of them| of these)?\s*\??$", re.IGNORECASE)
+ANAPHORIC = re.compile(
+    r"^(?:which|what)(?: one| option| of them| of these)?(?: (?:is|would) (?:it|that|this)(?: be)?)?\s*\??$",
+    re.IGNORECASE,
+)
 """An asking sentence with nothing of its own ("Which one?"): what it asks is in the sentence before."""
 PRIVATIVE = re.compile(
     r"\b(?:without|lack|lacks|lacking|absence|absent|missing|deficien\w*|unable|loss of|removed|blocked)\b",

@@ -1,9 +1,9 @@
 """Fitting the offline answerer's feature weights, and scoring them held out (pure functions).
 
 The weights are those of a conditional logit (softmax over a question's options of ``design(features) @ w``:
-a plain question's features and which option each picks, or for a negated one a single feature against each
-option), fit by Newton's
-method with a small L2 penalty: its probabilities are the answer's confidence, so fitting them also calibrates it.
+a plain question's features, which option each picks and, when the options are statements, the features again;
+or for a negated one a single feature against each option), fit by Newton's method with a small L2 penalty: its
+probabilities are the answer's confidence, so fitting them also calibrates it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import numpy as np
 
 from pathatlas.agent.scoring import NEGATED_BY, design
 
-Row = tuple[str, str, np.ndarray, int, bool]
-"""(item id, group, FEATURES matrix of its options, gold option index, negated)."""
+Columns = int | Sequence[int]
+"""The feature column(s) a negated question is scored by (``scoring.design``)."""
+Row = tuple[str, str, np.ndarray, int, bool, bool]
+"""(item id, group, FEATURES matrix of its options, gold option index, negated, options are statements)."""
 
 
 def expected_calibration_error(confidences: list[float], correct: list[float], bins: int = 10) -> tuple[float, list]:
@@ -32,13 +34,13 @@ def expected_calibration_error(confidences: list[float], correct: list[float], b
     return float(ece), table
 
 
-def fit_weights(rows: Sequence[Row], negated_by: int = NEGATED_BY, l2: float = 0.1, steps: int = 30) -> np.ndarray:
+def fit_weights(rows: Sequence[Row], negated_by: Columns = NEGATED_BY, l2: float = 0.1, steps: int = 30) -> np.ndarray:
     dims = design(rows[0][2], False, negated_by).shape[1]
     w = np.zeros(dims)
     for _ in range(steps):
         gradient, hessian = l2 * w, l2 * np.eye(dims)
-        for _, _, features, gold, negated in rows:
-            x = design(features, negated, negated_by)
+        for _, _, features, gold, negated, statements in rows:
+            x = design(features, negated, negated_by, statements)
             logits = x @ w
             p = np.exp(logits - logits.max())
             p /= p.sum()
@@ -52,8 +54,9 @@ def fit_weights(rows: Sequence[Row], negated_by: int = NEGATED_BY, l2: float = 0
     return w
 
 
-def probabilities(features: np.ndarray, negated: bool, w: np.ndarray, negated_by: int = NEGATED_BY) -> np.ndarray:
-    logits = design(features, negated, negated_by) @ w
+def probabilities(row: Row, w: np.ndarray, negated_by: Columns = NEGATED_BY) -> np.ndarray:
+    _, _, features, _, negated, statements = row
+    logits = design(features, negated, negated_by, statements) @ w
     p = np.exp(logits - logits.max())
     return p / p.sum()
 
@@ -64,7 +67,7 @@ def chapter_folds(groups: Sequence[str], folds: int) -> list[int]:
     return [order[g] for g in groups]
 
 
-def cross_validate(rows: Sequence[Row], fold_of: Sequence[int], negated_by: int = NEGATED_BY) -> dict:
+def cross_validate(rows: Sequence[Row], fold_of: Sequence[int], negated_by: Columns = NEGATED_BY) -> dict:
     """Weights fit on all folds but one, scored on that one: held-out accuracy, negated accuracy, ECE."""
     correct: dict[str, float] = {}
     confidence: dict[str, float] = {}
@@ -75,7 +78,7 @@ def cross_validate(rows: Sequence[Row], fold_of: Sequence[int], negated_by: int 
         weights.append([round(float(v), 3) for v in w])
         for r, f in zip(rows, fold_of, strict=True):
             if f == fold:
-                p = probabilities(r[2], r[4], w, negated_by)
+                p = probabilities(r, w, negated_by)
                 correct[r[0]] = float(int(np.argmax(p)) == r[3])
                 confidence[r[0]] = float(p.max())
     ids = [r[0] for r in rows if r[0] in correct]

@@ -28,7 +28,9 @@ from pathatlas.agent.plan import (
 from pathatlas.agent.questions import Answer, Evidence, Question, Quote, letter_index
 from pathatlas.agent.scoring import (
     FEATURES,
+    NEGATED_BY,
     OptionSupport,
+    co_mention,
     design,
     diagnosis_votes,
     leaders,
@@ -110,6 +112,8 @@ def test_follow_ups_contrast_the_two_leading_options_and_add_new_terms():
         ("None of these glands is exocrine, except which?", False),
         ("Which of the following is an exception to the rule that mammalian red cells lack nuclei?", False),
         ("All but one of these bones sit in the wrist. Which one?", True),
+        ("Each of these bones belongs to the wrist save one. Which is it?", True),
+        ("One of these hormones is not made by the adrenal cortex. Which would that be?", True),
         ("Each listed vessel carries oxygenated blood, save one. Which?", True),
         ("Which of these is unrelated to bile production?", True),
         ("Which of these enzymes is irrelevant to clotting?", True),
@@ -425,8 +429,58 @@ def test_leaders_mark_each_features_pick_and_say_nothing_when_all_tie():
     features = np.array([[0.2, 0.0], [1.0, 0.0], [1.0, 0.0]])
     assert leaders(features).tolist() == [[0.0, 1.0], [1.0, 1.0], [1.0, 1.0]]
     plain, negated = design(features, False, 0), design(features, True, 0)
-    assert plain.shape == negated.shape == (3, 5)
-    assert negated[:, :4].sum() == 0 and negated[:, 4].tolist() == [-0.2, -1.0, -1.0]
+    assert plain.shape == negated.shape == (3, 7)
+    assert negated[:, :6].sum() == 0 and negated[:, 6].tolist() == [-0.2, -1.0, -1.0]
+    assert not plain[:, 4:].any(), "terms to pick: the statement columns stay zero"
+    statements = design(features, False, 0, statements=True)
+    assert (statements[:, 4:6] == features).all() and (statements[:, :4] == plain[:, :4]).all()
+
+
+def test_co_mention_counts_passages_an_option_shares_with_the_others():
+    support = OptionSupport(
+        question=[],
+        options=[
+            [("list", 4.0), ("p1", 2.0)],
+            [("list", 6.0), ("p1", 6.0)],
+            [("elsewhere", 5.0)],
+            [("p9", 4.0), ("list", 2.0), ("p1", 1.0)],
+        ],
+    )
+    found = co_mention(support, 4)
+    # option 0: with 1, min(1, 1) + min(0.5, 1); with 3, min(1, 0.5) + min(0.5, 0.25)
+    assert found.tolist() == pytest.approx([2.25, 2.25, 0.0, 1.5])
+    assert int(np.argmin(found)) == 2, "the option listed with none of the others stands apart"
+    assert co_mention(support, 4, top=1).tolist() == pytest.approx([1.0, 1.0, 0.0, 0.0]), "only the top passages"
+    assert not co_mention(None, 4).any()
+
+
+def test_a_negated_question_is_scored_by_co_mention_when_the_agent_searched_and_by_mentions_otherwise():
+    features = np.zeros((3, len(FEATURES)))
+    features[:, FEATURES.index("mentions")] = [1.0, 0.5, 0.0]
+    features[:, FEATURES.index("co-mention")] = [0.0, 1.0, 1.0]
+    searched = design(features, True)
+    assert searched[:, -1].tolist() == [0.0, -1.0, -1.0] and not searched[:, :-1].any()
+    one_search = features.copy()
+    one_search[:, FEATURES.index("co-mention")] = 0.0
+    assert design(one_search, True)[:, -1].tolist() == [-1.0, -0.5, 0.0]
+    plain = design(features, False)
+    assert plain.shape[1] == 3 * (len(FEATURES) - 1) + 1, "co-mention speaks only to negated questions"
+    assert NEGATED_BY[0] == FEATURES.index("co-mention")
+
+
+def test_negated_question_with_passage_support_picks_the_option_the_others_leave_out():
+    question = Question(
+        "Each of these bones belongs to the wrist save one. Which is it?",
+        ["scaphoid", "lunate", "patella", "hamate"],
+    )
+    found = [evidence("p1", "The patella sits in front of the knee joint; it is the largest sesamoid bone.", 1)]
+    support = OptionSupport(
+        question=[("carpus", 9.0)],
+        options=[[("carpus", 5.0)], [("carpus", 4.0), ("p7", 2.0)], [("knee", 6.0)], [("carpus", 3.0), ("p7", 3.0)]],
+    )
+    answerer = OfflineAnswerer(encoder=None)
+    assert answerer.answer(question, found).letter != "C", "one search: the knee page names only the patella"
+    assert answerer.answer(question, found, support).letter == "C"
 
 
 def test_passage_support_decides_when_the_top_pages_name_no_option():

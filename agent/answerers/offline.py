@@ -33,8 +33,9 @@ class OfflineAnswerer(Answerer):
     top evidence items name it, its similarity to the question, and with the agent's passage support the best
     passage holding both question and option) combined by a conditional logit whose probabilities are the
     confidence (``WEIGHTS`` with support, ``ONE_SEARCH_WEIGHTS`` without). A negated question ("NOT", "except",
-    "least") asks for the option the top evidence names least (``scoring.NEGATED_BY``). Image questions add the
-    most similar cases' diagnosis votes.
+    "least") asks for the option that stands apart: with the agent's passage searches, the one whose passages
+    least hold the other options; with one search, the one the top evidence names least (``scoring.NEGATED_BY``).
+    Image questions add the most similar cases' diagnosis votes.
     """
 
     name = "offline"
@@ -83,7 +84,7 @@ class OfflineAnswerer(Answerer):
         if votes.any():  # similar cases decide; the question-option similarity alone says nothing about the image
             features[:, FEATURES.index("prior")] = 0.0
         weights = self.weights if self.weights is not None else WEIGHTS if support is not None else ONE_SEARCH_WEIGHTS
-        logits = option_logits(features, negated, weights)
+        logits = option_logits(features, negated, weights, reading.statements)
         logits = logits + VOTE_WEIGHT * rescale(votes)
         probs = softmax(logits)
         choice = int(np.argmax(probs))
