@@ -28,7 +28,7 @@ from pathatlas.agent.scoring import SUPPORT_POOL, OptionSupport, support_queries
 from pathatlas.agent.writing import annotate
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
 from pathatlas.retrieval.records import Citation, Hit
-from pathatlas.retrieval.search import Query, Searcher
+from pathatlas.retrieval.search import Query, Searcher, with_passages
 
 STOP_MARGIN = 0.3
 """The loop stops searching once the leading option's probability exceeds the runner-up's by this much."""
@@ -190,7 +190,12 @@ class Agent:
         question, evidence, trace = state["question"], dict(state["evidence"]), list(state["trace"])
         exclude, purposes = state["exclude"], dict(state["purposes"])
         queries = [
-            Query(text=q.text, image=question.image if q.use_image else None, k=self.k + len(exclude))
+            Query(
+                text=q.text,
+                image=question.image if q.use_image else None,
+                k=self.k + len(exclude),
+                filters=dict(question.filters),
+            )
             for q in state["pending"]
         ]
         for sub, hits in zip(state["pending"], self.searcher.search_many(queries), strict=True):
@@ -222,10 +227,11 @@ class Agent:
         }
 
     def _support(self, question: Question, trace: list[dict[str, Any]]) -> OptionSupport:
-        """One batched BM25 call over the whole index: the question's words and each option's own words, so
-        each option is weighed by the passages that tie it to what is asked (not only the top pages)."""
+        """One batched BM25 call over the whole index (within the question's filters): the question's words and
+        each option's own words, so each option is weighed by the passages that tie it to what is asked (not
+        only the top pages)."""
         texts = support_queries(read_question(question).focus, question.options)
-        found = self.searcher.index.lexical.search(texts, SUPPORT_POOL)
+        found = self.searcher.index.lexical.search(texts, SUPPORT_POOL, with_passages(question.filters))
         support = OptionSupport(found[0], found[1:])
         trace.append({"step": "support", "queries": texts, "passages": [len(hits) for hits in found]})
         return support

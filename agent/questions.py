@@ -8,6 +8,7 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.records import Citation, Payload
+from pathatlas.retrieval.stores.base import Filters
 
 LETTERS = "ABCDEFGHIJ"
 
@@ -26,6 +27,9 @@ class Question:
     options: list[str] = field(default_factory=list)
     image: Image.Image | None = None
     id: str = ""
+    filters: Filters = field(default_factory=dict)
+    """Where to look for evidence: the search filters (``kind``, ``source``, ...) every search of the question
+    takes, e.g. one textbook."""
 
     def validate(self) -> None:
         if not self.text.strip() and self.options:

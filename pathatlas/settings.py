@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     weight_joint: float = 1.0
     weight_joint_image: float = Field(
         4.0,
-        description="Weight of the joint space for image queries; chosen on held-out folds of atlas and LC25000 images.",
+        description="Weight of the joint space for image queries; chosen on held-out folds of atlas and LC25000 "
+        "images.",
     )
     candidates: int = Field(100, ge=1, description="Hits each ranker contributes before fusion.")
     ranker_file: Path | None = Field(

@@ -47,15 +47,21 @@ class Query:
             raise BadInputError("empty query: give some text, an image, or both")
         if self.k < 1:
             raise BadInputError(f"k must be at least 1, not {self.k}")
-        kinds = self.filters.get("kind")
-        if kinds is not None:  # a page's text lives in its passages
-            kinds = list(kinds) if isinstance(kinds, list | tuple | set) else [kinds]
-            if "page" in kinds and "passage" not in kinds:
-                self.filters = {**self.filters, "kind": [*kinds, "passage"]}
+        self.filters = with_passages(self.filters)
+
+
+def with_passages(filters: Filters) -> Filters:
+    """Filters as the stores apply them: a page's text lives in its passages, so ``kind=page`` takes them too."""
+    kinds = filters.get("kind")
+    if kinds is None:
+        return filters
+    kinds = list(kinds) if isinstance(kinds, list | tuple | set) else [kinds]
+    return {**filters, "kind": [*kinds, "passage"]} if "page" in kinds and "passage" not in kinds else filters
 
 
 def ranker_weight(ranker: str, weights: dict[str, float]) -> float:
-    """Rankers are named ``bm25`` or ``<space>`` / ``<space>:image``; the weight is the ranker's own, else its space's."""
+    """Rankers are named ``bm25`` or ``<space>`` / ``<space>:image``; the weight is the ranker's own, else its
+    space's."""
     return weights.get(ranker, weights.get(ranker.split(":")[0], 1.0))
 
 

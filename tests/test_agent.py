@@ -4,6 +4,7 @@ prompt, strict parsing and retries."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pymupdf
@@ -240,6 +241,23 @@ def test_agent_answers_text_question_with_quotes_in_the_answer_schema(demo_index
     assert set(chosen["evidence"][0]["citation"]) >= {"source", "page", "bbox", "figure", "case", "label"}
     assert document["citations"][0]["label"].startswith("demo-primer.pdf")
     assert json.loads(json.dumps(document)) == document
+
+
+def test_an_ask_scoped_to_one_source_takes_evidence_and_passage_support_from_it_only(demo_index):
+    agent = Agent(Searcher(demo_index), OfflineAnswerer(demo_index.encoder))
+    pdf = next(key for key in demo_index.manifest if key.endswith(".pdf"))
+    cases = next(key for key in demo_index.manifest if key != pdf)
+    unscoped = agent.ask(replace(KOILOCYTE_Q))
+    assert {e.citation.source for e in unscoped.evidence} == {pdf, cases}, "both sources answer when unscoped"
+    for key in (pdf, cases):
+        result = agent.ask(replace(KOILOCYTE_Q, filters={"source": key}))
+        assert result.evidence and {e.citation.source for e in result.evidence} == {key}
+        passages = [pid for hits in (result.support.question, *result.support.options) for pid, _ in hits]
+        assert passages and {p["source"] for p in demo_index.store.payloads(passages).values()} == {key}
+    only_cases = agent.ask(replace(KOILOCYTE_Q, filters={"kind": "case"}))
+    assert {e.kind for e in only_cases.evidence} == {"case"}
+    supporting = [pid for hits in (only_cases.support.question, *only_cases.support.options) for pid, _ in hits]
+    assert {p["kind"] for p in demo_index.store.payloads(supporting).values()} == {"case"}
 
 
 def test_every_chosen_option_quotes_a_sentence_found_verbatim_on_its_page(demo_index, demo_corpus):

@@ -91,6 +91,10 @@ def test_ask_answers_with_citations(client):
     assert all("/" not in c["source"] and c["source_id"] for c in cited), "sources by name and id, never by path"
     thumbs = [c["thumbnail_url"] for c in answer["citations"] if c["thumbnail_url"]]
     assert thumbs and client.get(thumbs[0]).status_code == 200, "answer thumbnails are URLs, not server files"
+    scoped = client.post("/ask", json={**body, "filters": {"source": "primer.pdf"}}).json()
+    assert scoped["choice"] == 1 and {c["source"] for c in scoped["citations"]} == {"primer.pdf"}
+    elsewhere = client.post("/ask", json={**body, "filters": {"source": "another-book.pdf"}}).json()
+    assert elsewhere["citations"] == [] and not elsewhere["settled"], "nothing from outside the scope is cited"
 
 
 def test_writes_need_the_token_and_uploads_are_checked(client):

@@ -83,3 +83,16 @@ def test_ask_prints_answer_with_citation(demo_index, session_home, monkeypatch):
     assert [s["step"] for s in answer["trace"]][0] == "plan"
     bad = run("ask", "Which?", "--option", "A=x", "--option", "C=y", "--index", demo_index.path)
     assert bad.exit_code == 1 and "without gaps" in bad.output
+
+
+def test_ask_and_search_take_a_source_by_file_name(demo_index, session_home, monkeypatch):
+    monkeypatch.setenv("PATHATLAS_HOME", str(session_home))
+    question = ["ask", "Which disease shows granulomas?", "--option", "A=Sarcoidosis", "--option", "B=Koilocytosis"]
+    result = run(*question, "--filter", "source=cases", "--index", demo_index.path, "--json")
+    assert result.exit_code == 0, result.output
+    cited = json.loads(result.output)["citations"]
+    assert cited and all(c["label"].startswith("cases, case") for c in cited), cited
+    result = run("search", "granuloma", "--filter", "source=demo-primer.pdf", "--index", demo_index.path, "--json")
+    assert {h["citation"]["source"] for h in json.loads(result.output)} == {"demo-primer.pdf"}
+    unknown = run(*question, "--filter", "source=atlas.pdf", "--index", demo_index.path)
+    assert unknown.exit_code == 1 and "no source 'atlas.pdf'" in unknown.output

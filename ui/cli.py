@@ -51,6 +51,23 @@ def parse_filters(items: list[str] | None) -> dict[str, object]:
     return filters
 
 
+def resolve_sources(filters: dict[str, object], index) -> dict[str, object]:
+    """A ``source`` filter may name a source by file name, id or path, as ``remove`` does; stores hold keys."""
+    if "source" not in filters:
+        return filters
+    wanted = filters["source"] if isinstance(filters["source"], list) else [filters["source"]]
+    keys = [index.resolve_source(str(name)) for name in wanted]
+    return {**filters, "source": keys if len(keys) > 1 else keys[0]}
+
+
+FilterOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--filter", help="FIELD=VALUE (kind, source, organ, diagnosis, case, section); a source by file name or id."
+    ),
+]
+
+
 @app.command()
 @friendly_errors
 def index(
@@ -99,9 +116,7 @@ def search(
     image: Annotated[Path | None, typer.Option(help="Find pages, figures and cases like this image.")] = None,
     index: IndexOpt = None,
     k: Annotated[int, typer.Option(help="Number of hits.")] = 10,
-    filter: Annotated[
-        list[str] | None, typer.Option("--filter", help="FIELD=VALUE (kind, source, organ, diagnosis, case).")
-    ] = None,
+    filter: FilterOpt = None,
     as_json: JsonOpt = False,
 ):
     """Search by text, by image, or both."""
@@ -114,7 +129,9 @@ def search(
     if image is not None:
         query.image = open_image(image, settings.max_image_pixels)
     query.validate()
-    hits = Searcher(Index.open(settings.index_dir, settings)).search(query)
+    idx = Index.open(settings.index_dir, settings)
+    query.filters = resolve_sources(query.filters, idx)
+    hits = Searcher(idx).search(query)
     if as_json:
         print_json([h.to_dict() for h in hits])
         return
@@ -158,9 +175,11 @@ def ask(
     answerer: Annotated[str | None, typer.Option(help="offline (default) or llm (PATHATLAS_LLM_* settings).")] = None,
     rounds: Annotated[int | None, typer.Option(help="Search rounds the agent may take.")] = None,
     trace: Annotated[bool, typer.Option(help="Show the agent's steps.")] = False,
+    filter: FilterOpt = None,
     as_json: JsonOpt = False,
 ):
-    """Answer a question with cited evidence: plan, search in several turns, weigh, answer."""
+    """Answer a question with cited evidence: plan, search in several turns, weigh, answer (--filter: from
+    those records only, e.g. source=book.pdf)."""
     from pathatlas.agent.answerers import create_answerer
     from pathatlas.agent.graph import Agent
     from pathatlas.agent.questions import Question
@@ -171,9 +190,10 @@ def ask(
     settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
     options = [user_text(o, settings) for o in parse_options(option)]
     picture = open_image(image, settings.max_image_pixels) if image else None
-    q = Question(user_text(question, settings), options, picture)
+    q = Question(user_text(question, settings), options, picture, filters=parse_filters(filter))
     q.validate()
     idx = Index.open(settings.index_dir, settings)
+    q.filters = resolve_sources(q.filters, idx)
     agent = Agent(
         Searcher(idx),
         create_answerer(settings.answerer, settings, idx.encoder),

@@ -287,18 +287,23 @@ def ask_tab() -> None:
     question = st.text_area("Question", placeholder="A cervical smear shows ... Which cells are these?")
     options = st.text_area("Options, one per line")
     image = st.file_uploader("Image (optional)", type=["png", "jpg", "jpeg"], key="ask-image")
+    sources = {v["value"]: v.get("label") or v["value"] for v in facets()["fields"].get("source", [])}
+    scope = st.multiselect(
+        "Answer from", list(sources), key="ask-sources", format_func=sources.__getitem__, placeholder="every source"
+    )
     if st.button("Ask", type="primary"):
         listed = [o.strip() for o in options.splitlines() if o.strip()]
+        filters = {"source": scope} if scope else {}
         with st.spinner("Searching and weighing the evidence..."):
             if image is not None:
                 response = call(
                     "POST",
                     "/ask/image",
                     files={"image": (image.name, image.getvalue())},
-                    data={"question": question, "options": json.dumps(listed)},
+                    data={"question": question, "options": json.dumps(listed), "filters": json.dumps(filters)},
                 )
             else:
-                response = call("POST", "/ask", json={"question": question, "options": listed})
+                response = call("POST", "/ask", json={"question": question, "options": listed, "filters": filters})
         st.session_state.answer = response.json() if response is not None else None
         st.session_state.cited = None
     answer = st.session_state.get("answer")

@@ -130,13 +130,15 @@ class Toolbox:
         ] = [],  # noqa: B006 - pydantic copies defaults; the schema shows []
         image_base64: ImageBase64 = None,
         image_path: ImagePath = None,
+        source: Source = None,
     ) -> dict[str, Any]:
-        """Answer a (multiple-choice) question from the library: the chosen option, confidence, quoted evidence and citations."""  # noqa: E501
+        """Answer a (multiple-choice) question from the library (or one source of it): the chosen option, confidence, quoted evidence and citations."""  # noqa: E501
         check_text(question, "the question")
         for n, option in enumerate(options):
             check_text(option, f"option {n + 1}")
         image = self._image(image_base64, image_path) if image_base64 or image_path else None
-        return self.engine.ask(Question(question, list(options), image)).result().to_dict()  # the ask lane
+        filters = self._filters(None, source, None, None)
+        return self.engine.ask(Question(question, list(options), image, filters=filters)).result().to_dict()
 
     def get_page(
         self,

@@ -169,6 +169,11 @@ class AskRequest(BaseModel):
     options: list[
         Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S"), AfterValidator(valid_unicode)]
     ] = Field(default_factory=list, max_length=10)
+    filters: dict[str, str | list[str]] = Field(
+        default_factory=dict,
+        examples=[{"source": "openstax-ap.pdf"}],
+        description="Answer from these records only: the filters of /search.",
+    )
 
 
 class QuoteCitation(CitationOut):

@@ -19,7 +19,8 @@ router = APIRouter(tags=["ask"])
 
 @router.post("/ask", response_model=AskResponse, summary="Answer a question with cited evidence")
 def ask(request: AskRequest, engine: EngineDep) -> AskResponse:
-    result = engine.ask(Question(request.question, request.options)).result()  # the ask lane: one at a time
+    filters = engine.facets().expand(dict(request.filters)) if request.filters else {}
+    result = engine.ask(Question(request.question, request.options, filters=filters)).result()  # one at a time
     return AskResponse.of(result.to_dict())
 
 
@@ -29,18 +30,24 @@ async def ask_image(
     image: Annotated[UploadFile, File()],
     question: Annotated[str, Form(min_length=1, max_length=MAX_QUERY_CHARS)],
     options: Annotated[str, Form(description="JSON list of option texts")] = "[]",
+    filters: Annotated[str, Form(description='JSON object, the filters of /search, e.g. {"kind": "case"}')] = "{}",
 ) -> AskResponse:
     try:
         parsed = json.loads(options)
         assert isinstance(parsed, list) and all(isinstance(o, str) for o in parsed)
+        scope = json.loads(filters)
+        assert isinstance(scope, dict)
         valid_unicode(question)
     except (json.JSONDecodeError, AssertionError, ValueError) as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "options must be a JSON list of strings") from exc
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "options must be a JSON list of strings, filters a JSON object"
+        ) from exc
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
-    return await run_in_threadpool(_ask_image, engine, data, question, parsed)  # decoding and models block
+    return await run_in_threadpool(_ask_image, engine, data, question, parsed, scope)  # decoding and models block
 
 
-def _ask_image(engine, data: bytes, question: str, options: list[str]) -> AskResponse:
+def _ask_image(engine, data: bytes, question: str, options: list[str], filters: dict) -> AskResponse:
     picture = open_image(data, engine.settings.max_image_pixels, name="the uploaded image")
-    result = engine.ask(Question(question, options, picture)).result()  # the ask lane: one at a time
+    scope = engine.facets().expand(filters) if filters else {}
+    result = engine.ask(Question(question, options, picture, filters=scope)).result()  # the ask lane: one at a time
     return AskResponse.of(result.to_dict())
