@@ -122,15 +122,17 @@ def score_sentences(
     return SentenceScores(sentences, q, o, w)
 
 
+def names(text: str, option: str) -> bool:
+    """Whether a text names one of the option's words in any of its forms: the same stem, or the same first five
+    letters ("pupils", "pupillary"), as a reader would take it."""
+    wanted = tokenize([option])[0]
+    return any(w == o or (len(w) >= 5 and w[:5] == o[:5]) for w in tokenize([text])[0] for o in wanted)
+
+
 def contradicts(sentence: str, option: str) -> bool:
     """A negation within a few words before one of the option's words ("does not contain X", "unlike X")."""
-    words = {w for w in re.findall(r"[a-z0-9]{3,}", option.lower())}
     lowered = sentence.lower()
-    for match in CONTRADICTION.finditer(lowered):
-        window = re.findall(r"[a-z0-9]{3,}", lowered[match.end() : match.end() + 40])
-        if any(w[:5] == o[:5] for w in window for o in words):
-            return True
-    return False
+    return any(names(lowered[match.end() : match.end() + 40], option) for match in CONTRADICTION.finditer(lowered))
 
 
 def option_quotes(

@@ -3,10 +3,9 @@ rationale written from the quotes (pure functions shared by every answerer)."""
 
 from __future__ import annotations
 
-from pathatlas.agent.evidence import evidence_sentences, normalise, option_quotes, score_sentences
+from pathatlas.agent.evidence import evidence_sentences, names, normalise, option_quotes, score_sentences
 from pathatlas.agent.plan import Reading, read_question
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
-from pathatlas.retrieval.lexical import tokenize
 
 SETTLED_CONFIDENCE = 0.5
 """Below this (calibrated) confidence the answer says the evidence does not settle the question."""
@@ -24,14 +23,15 @@ def fallback_quote(question: Question, reading: Reading, choice: int, evidence: 
     scores = score_sentences(reading, question.text, question.options, evidence_sentences(evidence))
     if not scores.sentences:
         return None
-    words = set(tokenize([question.options[choice]])[0])
+    chosen = question.options[choice]
 
     def key(i: int) -> tuple:
         sentence, relevance = scores.sentences[i], scores.question[i] * scores.weights[i]
+        named = names(sentence.text, chosen)  # any form of its words: "pupillary" names "dilated pupils"
         if reading.negated:
             others = sum(scores.options[j][i] > 0 for j in range(len(question.options)) if j != choice)
-            return (not words & sentence.terms, others, relevance)
-        return (bool(words & sentence.terms), relevance)
+            return (not named, others, relevance)
+        return (named, relevance)
 
     best = scores.sentences[max(range(len(scores.sentences)), key=key)]
     return Quote(best.text, best.evidence, "supports", 0.0)
@@ -79,7 +79,7 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
         parts.append(f"The question asks for the exception: {letter}. {chosen}.")
         if tied and named is not None:
             parts.append(f"The evidence ties {', '.join(tied)} to the question, e.g. {cite(named)}.")
-        if supports:
+        if supports and (named is None or supports[0].text != named.text):  # said once is enough
             parts.append(f"On {letter}: {cite(supports[0])}.")
     else:
         if supports:

@@ -15,7 +15,14 @@ from pathatlas.agent.answerers import create_answerer
 from pathatlas.agent.answerers.base import AnswerError
 from pathatlas.agent.answerers.llm import LLMAnswerer, ReplyError, build_messages, option_index, parse_reply
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.evidence import evidence_sentences, normalise, option_quotes, score_sentences, split_sentences
+from pathatlas.agent.evidence import (
+    evidence_sentences,
+    names,
+    normalise,
+    option_quotes,
+    score_sentences,
+    split_sentences,
+)
 from pathatlas.agent.graph import STOP_MARGIN, Agent, answer_document
 from pathatlas.agent.plan import (
     NEGATION_CUE,
@@ -38,7 +45,7 @@ from pathatlas.agent.scoring import (
     passage_support,
     support_queries,
 )
-from pathatlas.agent.writing import quotes_for
+from pathatlas.agent.writing import quotes_for, settle
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError, UnknownNameError
 from pathatlas.retrieval.records import Citation, Payload
@@ -186,6 +193,23 @@ def test_negated_question_picks_the_option_the_evidence_leaves_out():
     assert own and own[0].stance == "supports" and "classic signs" in own[0].text
     assert answer.quotes[0][0].stance == "contradicts", "evidence tying an option to the subject counts against it"
     assert "exception" in answer.rationale and "classic signs" in answer.rationale
+
+
+def test_the_exception_is_never_quoted_from_a_sentence_that_names_it_in_another_form():
+    question = Question(
+        "Which of these changes would not be part of the fight-or-flight response?",
+        ["faster heart rate", "more sweating", "dilated pupils", "stronger gut motility"],
+    )
+    reading = read_question(question)
+    found = [
+        evidence("p1", "The fight or flight response widens pupillary diameter and raises the heart rate.", 1),
+        evidence("p2", "The fight or flight response raises the heart rate.", 2),
+    ]
+    answer = Answer(2, "dilated pupils", 0.3, quotes=[[], [], [], []])
+    settle(answer, question, reading, found)
+    shown = answer.quotes[2][0]
+    assert shown.stance == "supports" and "pupillary" not in shown.text, "what makes the choice stand apart"
+    assert names("pupillary diameter", "dilated pupils") and names("a cell", "Cells") and not names("pupa", "pupils")
 
 
 def test_diagnosis_votes_follow_similar_cases():
