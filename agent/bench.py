@@ -29,7 +29,7 @@ from pathatlas.agent.graph import Agent, evidence_from_hits
 from pathatlas.agent.plan import read_question
 from pathatlas.agent.questions import Answer, Evidence, Question, letter_index
 from pathatlas.agent.scoring import OptionSupport
-from pathatlas.agent.tune import chapter_folds, cross_validate, expected_calibration_error
+from pathatlas.agent.tune import Row, chapter_folds, cross_validate, expected_calibration_error
 from pathatlas.errors import PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.retrieval.datasets import read_jsonl
@@ -242,7 +242,7 @@ class QABench:
                 if refit and item.kind == "mcq" and item.question.image is None:
                     features, _ = self.answerer.features(item.question, reading, evidence, support)
                     gold = letter_index(item.gold_answer, len(item.question.options))
-                    rows.append((item.id, item.group, features, gold, reading.negated, reading.statements))
+                    rows.append(Row(item.id, item.group, features, gold, reading.negated, reading.statements))
                 per_item.append(
                     {
                         "id": item.id,
@@ -278,7 +278,7 @@ class QABench:
                 "correct": correct_by_id,
             }
             if rows:
-                summary[mode]["held_out"] = cross_validate(rows, chapter_folds([r[1] for r in rows], folds))
+                summary[mode]["held_out"] = cross_validate(rows, chapter_folds([r.group for r in rows], folds))
         baseline = summary.get("rag")
         for mode, m in summary.items():
             if baseline is not None and mode != "rag":

@@ -122,17 +122,20 @@ def score_sentences(
     return SentenceScores(sentences, q, o, w)
 
 
-def names(text: str, option: str) -> bool:
-    """Whether a text names one of the option's words in any of its forms: the same stem, or the same first five
-    letters ("pupils", "pupillary"), as a reader would take it."""
-    wanted = tokenize([option])[0]
-    return any(w == o or (len(w) >= 5 and w[:5] == o[:5]) for w in tokenize([text])[0] for o in wanted)
+def names(terms: set[str] | list[str], option_terms: set[str] | list[str]) -> bool:
+    """Whether text terms (stems, as ``tokenize`` gives them) name one of an option's in any of its forms: the
+    same stem, or the same first five letters ("pupils", "pupillary"), as a reader would take it."""
+    return any(t == o or (len(t) >= 5 and t[:5] == o[:5]) for t in terms for o in option_terms)
 
 
 def contradicts(sentence: str, option: str) -> bool:
     """A negation within a few words before one of the option's words ("does not contain X", "unlike X")."""
     lowered = sentence.lower()
-    return any(names(lowered[match.end() : match.end() + 40], option) for match in CONTRADICTION.finditer(lowered))
+    windows = [lowered[match.end() : match.end() + 40] for match in CONTRADICTION.finditer(lowered)]
+    if not windows:
+        return False
+    wanted, *after = tokenize([option, *windows])
+    return any(names(terms, wanted) for terms in after)
 
 
 def option_quotes(

@@ -9,6 +9,7 @@ probabilities are the answer's confidence, so fitting them also calibrates it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,8 +17,20 @@ from pathatlas.agent.scoring import NEGATED_BY, design
 
 Columns = int | Sequence[int]
 """The feature column(s) a negated question is scored by (``scoring.design``)."""
-Row = tuple[str, str, np.ndarray, int, bool, bool]
-"""(item id, group, FEATURES matrix of its options, gold option index, negated, options are statements)."""
+
+
+class Row(NamedTuple):
+    """One question as the fit sees it."""
+
+    id: str
+    group: str
+    """Its chapter (folds keep a chapter whole)."""
+    features: np.ndarray
+    """FEATURES matrix of its options (``scoring.option_features``)."""
+    gold: int
+    negated: bool
+    statements: bool
+    """Its options are statements rather than terms."""
 
 
 def expected_calibration_error(confidences: list[float], correct: list[float], bins: int = 10) -> tuple[float, list]:
@@ -35,17 +48,17 @@ def expected_calibration_error(confidences: list[float], correct: list[float], b
 
 
 def fit_weights(rows: Sequence[Row], negated_by: Columns = NEGATED_BY, l2: float = 0.1, steps: int = 30) -> np.ndarray:
-    dims = design(rows[0][2], False, negated_by).shape[1]
+    dims = design(rows[0].features, False, negated_by).shape[1]
     w = np.zeros(dims)
     for _ in range(steps):
         gradient, hessian = l2 * w, l2 * np.eye(dims)
-        for _, _, features, gold, negated, statements in rows:
-            x = design(features, negated, negated_by, statements)
+        for row in rows:
+            x = design(row.features, row.negated, negated_by, row.statements)
             logits = x @ w
             p = np.exp(logits - logits.max())
             p /= p.sum()
             mean = p @ x
-            gradient += mean - x[gold]
+            gradient += mean - x[row.gold]
             hessian += (x * p[:, None]).T @ x - np.outer(mean, mean)
         step = np.linalg.solve(hessian, gradient)
         w -= step
@@ -55,8 +68,7 @@ def fit_weights(rows: Sequence[Row], negated_by: Columns = NEGATED_BY, l2: float
 
 
 def probabilities(row: Row, w: np.ndarray, negated_by: Columns = NEGATED_BY) -> np.ndarray:
-    _, _, features, _, negated, statements = row
-    logits = design(features, negated, negated_by, statements) @ w
+    logits = design(row.features, row.negated, negated_by, row.statements) @ w
     p = np.exp(logits - logits.max())
     return p / p.sum()
 
@@ -79,10 +91,10 @@ def cross_validate(rows: Sequence[Row], fold_of: Sequence[int], negated_by: Colu
         for r, f in zip(rows, fold_of, strict=True):
             if f == fold:
                 p = probabilities(r, w, negated_by)
-                correct[r[0]] = float(int(np.argmax(p)) == r[3])
-                confidence[r[0]] = float(p.max())
-    ids = [r[0] for r in rows if r[0] in correct]
-    negated = [correct[r[0]] for r in rows if r[4]]
+                correct[r.id] = float(int(np.argmax(p)) == r.gold)
+                confidence[r.id] = float(p.max())
+    ids = [r.id for r in rows if r.id in correct]
+    negated = [correct[r.id] for r in rows if r.negated]
     ece, bins = expected_calibration_error([confidence[i] for i in ids], [correct[i] for i in ids])
     return {
         "folds": len(weights),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathatlas.agent.evidence import evidence_sentences, names, normalise, option_quotes, score_sentences
 from pathatlas.agent.plan import Reading, read_question
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
+from pathatlas.retrieval.lexical import tokenize
 
 SETTLED_CONFIDENCE = 0.5
 """Below this (calibrated) confidence the answer says the evidence does not settle the question."""
@@ -23,11 +24,11 @@ def fallback_quote(question: Question, reading: Reading, choice: int, evidence: 
     scores = score_sentences(reading, question.text, question.options, evidence_sentences(evidence))
     if not scores.sentences:
         return None
-    chosen = question.options[choice]
+    chosen = tokenize([question.options[choice]])[0]
 
     def key(i: int) -> tuple:
         sentence, relevance = scores.sentences[i], scores.question[i] * scores.weights[i]
-        named = names(sentence.text, chosen)  # any form of its words: "pupillary" names "dilated pupils"
+        named = names(sentence.terms, chosen)  # any form of its words: "pupillary" names "dilated pupils"
         if reading.negated:
             others = sum(scores.options[j][i] > 0 for j in range(len(question.options)) if j != choice)
             return (not named, others, relevance)

@@ -48,6 +48,7 @@ from pathatlas.agent.scoring import (
 from pathatlas.agent.writing import quotes_for, settle
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError, UnknownNameError
+from pathatlas.retrieval.lexical import tokenize
 from pathatlas.retrieval.records import Citation, Payload
 from pathatlas.retrieval.search import Searcher
 
@@ -209,7 +210,8 @@ def test_the_exception_is_never_quoted_from_a_sentence_that_names_it_in_another_
     settle(answer, question, reading, found)
     shown = answer.quotes[2][0]
     assert shown.stance == "supports" and "pupillary" not in shown.text, "what makes the choice stand apart"
-    assert names("pupillary diameter", "dilated pupils") and names("a cell", "Cells") and not names("pupa", "pupils")
+    stems = tokenize(["pupillary diameter", "dilated pupils", "a cell", "Cells", "pupa"])
+    assert names(stems[0], stems[1]) and names(stems[2], stems[3]) and not names(stems[4], stems[1])
 
 
 def test_diagnosis_votes_follow_similar_cases():

@@ -10,7 +10,7 @@ from PIL import Image
 
 from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.bench import QABench, load_items, markdown_report, paired_bootstrap, plot_qa, token_f1, wilson
-from pathatlas.agent.tune import chapter_folds, cross_validate, expected_calibration_error, fit_weights
+from pathatlas.agent.tune import Row, chapter_folds, cross_validate, expected_calibration_error, fit_weights
 
 
 def test_wilson_interval_and_token_f1():
@@ -40,20 +40,20 @@ def test_weights_fit_and_cross_validate_on_held_out_chapters():
         negated, statements = n % 5 == 0, n % 5 == 1
         plain = features[:, 0] + 2 * features[:, 1] * statements
         gold = int(np.argmin(features[:, 0]) if negated else np.argmax(plain))
-        rows.append((f"q{n}", f"ch{n % 6}", features, gold, negated, statements))
-    terms = fit_weights([r for r in rows if not r[5]], negated_by=0)  # features, leaders, statements, negated
+        rows.append(Row(f"q{n}", f"ch{n % 6}", features, gold, negated, statements))
+    terms = fit_weights([r for r in rows if not r.statements], negated_by=0)  # features, leaders, statements, negated
     assert len(terms) == 7 and terms[0] > 1 and terms[2] > 3, "feature 0 counts, by value and by leading"
     assert abs(terms[1]) + abs(terms[3]) < (terms[0] + terms[2]) / 10, "the noise feature does not"
     assert not terms[4:6].any() and terms[6] > 5, "no statements: their weights stay 0; negated ones learn their own"
     w = fit_weights(rows, negated_by=0)  # both features again for statement options, then the negated feature
     assert w[5] > 3 and abs(w[4]) < w[5] / 3, "for statement options feature 1 counts too"
-    folds = chapter_folds([r[1] for r in rows], 3)
+    folds = chapter_folds([r.group for r in rows], 3)
     assert len(set(folds)) == 3 and all(
-        len({f for f, r in zip(folds, rows, strict=True) if r[1] == g}) == 1 for g in {r[1] for r in rows}
+        len({f for f, r in zip(folds, rows, strict=True) if r.group == g}) == 1 for g in {r.group for r in rows}
     )
     held = cross_validate(rows, folds, negated_by=0)
     assert held["accuracy"] > 0.85 and held["negated"]["n"] == 30 and len(held["weights"]) == 3
-    plain_design = cross_validate([(*r[:5], False) for r in rows], folds, negated_by=0)
+    plain_design = cross_validate([r._replace(statements=False) for r in rows], folds, negated_by=0)
     assert held["accuracy"] > plain_design["accuracy"] + 0.05, "statement weights of their own pay off"
 
 
@@ -127,8 +127,8 @@ def test_held_out_confidence_is_paired_with_its_own_question():
         features = np.zeros((4, 1))
         if informative:
             features[n % 4, 0] = 1.0
-        rows.append((f"q{n}", f"ch{n % 6}", features, n % 4 if informative else 3, False, False))
-    held = cross_validate(rows, chapter_folds([r[1] for r in rows], 3), negated_by=0)
+        rows.append(Row(f"q{n}", f"ch{n % 6}", features, n % 4 if informative else 3, False, False))
+    held = cross_validate(rows, chapter_folds([r.group for r in rows], 3), negated_by=0)
     uniform = [b for b in held["reliability"] if b[0] <= 0.25 < b[1]]
     assert uniform and uniform[0][2] == 30 and uniform[0][4] == 0.0, "unsure answers are the wrong ones"
     assert held["ece"] == pytest.approx(0.5 * 0.25 + 0.5 * (1 - held["reliability"][-1][3]), abs=1e-6)
