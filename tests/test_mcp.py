@@ -148,6 +148,8 @@ def test_ask_gives_the_python_api_answer_with_citations(server, demo_index):
         assert answer.get(field) == expected.get(field), field
     assert answer["citations"] and answer["citations"][0]["page"] == 1
     assert answer["confidence"] > 0.5 and "Koilocytes" in json.dumps(answer)
+    scoped = result_json(call(server, "ask", {**KOILOCYTES, "source": "cases"}))
+    assert scoped["citations"] and all(c["label"].startswith("cases") for c in scoped["citations"])
 
 
 def test_a_search_is_answered_while_an_ask_runs(server):
@@ -173,6 +175,7 @@ def test_bad_input_is_a_one_line_tool_error_and_the_server_keeps_serving(server,
     cases = [
         ("search", {"text": "x", "source": "missing.pdf"}, "no source 'missing.pdf'"),
         ("get_page", {"source": "missing.pdf", "page": 1}, "no source 'missing.pdf'"),
+        ("ask", {**KOILOCYTES, "source": "missing.pdf"}, "no source 'missing.pdf'"),
         (
             "get_page",
             {"source": "demo-primer.pdf", "page": 99},
