@@ -97,6 +97,22 @@ def test_ask_answers_with_citations(client):
     assert elsewhere["citations"] == [] and not elsewhere["settled"], "nothing from outside the scope is cited"
 
 
+def test_a_filter_on_an_unknown_field_is_refused_not_matched_to_nothing(client):
+    typo = {"organs": "lung"}
+    search = client.post("/search", json={"text": "koilocytes", "filters": typo})
+    assert search.status_code == 422 and search.json()["detail"][0]["loc"][-3:] == ["filters", "organs", "[key]"]
+    assert client.post("/search/similar", json={"id": "0" * 24, "filters": typo}).status_code == 422
+    ask = client.post("/ask", json={"question": "Which cells show a halo?", "filters": typo})
+    assert ask.status_code == 422
+    files = {"image": ("slide.png", png(draw_pattern("granuloma", 3)))}
+    image = client.post("/search/image", files=files, data={"filters": json.dumps(typo)})
+    assert image.status_code == 400 and "fields: kind, source" in image.json()["detail"]
+    asked = client.post("/ask/image", files=files, data={"question": "What is it?", "filters": json.dumps(typo)})
+    assert asked.status_code == 400 and "chapter" in asked.json()["detail"]
+    chapter = client.post("/search", json={"text": "koilocytes", "filters": {"chapter": "1 Cells"}})
+    assert chapter.status_code == 200, "chapter is a filter the API expands, not a stored field"
+
+
 def test_writes_need_the_token_and_uploads_are_checked(client):
     assert client.post("/jobs", files={"file": ("a.pdf", b"%PDF")}).status_code == 401
     assert client.delete("/sources/primer.pdf", headers={"Authorization": "Bearer wrong"}).status_code == 401

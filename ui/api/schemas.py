@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
 
-from pathatlas.retrieval.records import Citation, Hit
+from pathatlas.retrieval.records import FILTER_FIELDS, Citation, Hit
 from pathatlas.settings import Settings
 
 
@@ -124,6 +124,21 @@ def valid_unicode(text: str) -> str:
     return text
 
 
+FilterField = Literal[(*FILTER_FIELDS, "chapter")]
+Filters = dict[FilterField, str | list[str]]
+"""A filter names a field the stores index (or ``chapter``); an unknown field is refused, not matched to nothing."""
+FILTERS = TypeAdapter(Filters)
+
+
+def parse_filters_form(raw: str) -> dict[str, str | list[str]]:
+    """The JSON object a multipart form carries as ``filters``, checked as the JSON bodies' filters are."""
+    try:
+        return FILTERS.validate_json(raw)
+    except ValidationError as exc:
+        fields = ", ".join(FilterField.__args__)
+        raise ValueError(f"filters must be a JSON object of field to value(s); fields: {fields}") from exc
+
+
 QueryText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS), AfterValidator(valid_unicode)]
 OptionText = Annotated[
     str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S"), AfterValidator(valid_unicode)
@@ -133,7 +148,7 @@ OptionText = Annotated[
 class SearchRequest(BaseModel):
     text: QueryText = Field(..., examples=["koilocytes in cervical epithelium"])
     k: int = Field(10, ge=1, le=100)
-    filters: dict[str, str | list[str]] = Field(
+    filters: Filters = Field(
         default_factory=dict,
         examples=[{"kind": "figure"}, {"organ": ["lung", "cervix"]}],
         description="Field to value (or list of values): kind, source (its id or file name), organ, diagnosis, case, "
@@ -144,7 +159,7 @@ class SearchRequest(BaseModel):
 class SimilarRequest(BaseModel):
     id: str = Field(..., pattern=r"^[0-9a-f]{24}$", description="A hit's id: find records that look like it.")
     k: int = Field(10, ge=1, le=100)
-    filters: dict[str, str | list[str]] = Field(default_factory=dict, examples=[{"kind": "case"}])
+    filters: Filters = Field(default_factory=dict, examples=[{"kind": "case"}])
 
 
 class SearchResponse(BaseModel):
@@ -169,7 +184,7 @@ class AskRequest(BaseModel):
     options: list[
         Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S"), AfterValidator(valid_unicode)]
     ] = Field(default_factory=list, max_length=10)
-    filters: dict[str, str | list[str]] = Field(
+    filters: Filters = Field(
         default_factory=dict,
         examples=[{"source": "openstax-ap.pdf"}],
         description="Answer from these records only: the filters of /search.",

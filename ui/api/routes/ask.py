@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pathatlas.agent.questions import Question
 from pathatlas.retrieval.images import open_image
 from pathatlas.ui.api.deps import EngineDep
-from pathatlas.ui.api.schemas import MAX_QUERY_CHARS, AskRequest, AskResponse, valid_unicode
+from pathatlas.ui.api.schemas import MAX_QUERY_CHARS, AskRequest, AskResponse, parse_filters_form, valid_unicode
 from pathatlas.ui.api.uploads import read_limited
 
 router = APIRouter(tags=["ask"])
@@ -35,13 +35,13 @@ async def ask_image(
     try:
         parsed = json.loads(options)
         assert isinstance(parsed, list) and all(isinstance(o, str) for o in parsed)
-        scope = json.loads(filters)
-        assert isinstance(scope, dict)
+    except (json.JSONDecodeError, AssertionError) as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "options must be a JSON list of strings") from exc
+    try:
+        scope = parse_filters_form(filters)
         valid_unicode(question)
-    except (json.JSONDecodeError, AssertionError, ValueError) as exc:
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST, "options must be a JSON list of strings, filters a JSON object"
-        ) from exc
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
     return await run_in_threadpool(_ask_image, engine, data, question, parsed, scope)  # decoding and models block
 

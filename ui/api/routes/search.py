@@ -7,7 +7,6 @@ request holds no thread and concurrent queries share one encoder call.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
@@ -27,6 +26,7 @@ from pathatlas.ui.api.schemas import (
     SearchRequest,
     SearchResponse,
     SimilarRequest,
+    parse_filters_form,
     valid_unicode,
 )
 from pathatlas.ui.api.uploads import read_limited
@@ -54,11 +54,10 @@ async def search_image(
     filters: Annotated[str, Form(description='JSON object, e.g. {"kind": "case"}')] = "{}",
 ) -> SearchResponse:
     try:
-        parsed = json.loads(filters)
-        assert isinstance(parsed, dict)
+        parsed = parse_filters_form(filters)
         valid_unicode(text or "")
-    except (json.JSONDecodeError, AssertionError, ValueError) as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "filters must be a JSON object; text valid Unicode") from exc
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
     picture = await run_in_threadpool(open_image, data, engine.settings.max_image_pixels, name="the uploaded image")
     return await run_search(engine, Query(text=text, image=picture, k=k, filters=parsed))
