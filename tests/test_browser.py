@@ -160,6 +160,23 @@ def test_ask_shows_the_answer_with_quoted_evidence(page):
     page.screenshot(path=str(ARTIFACTS / "3-ask-quotes.png"), full_page=True)
 
 
+def test_ask_answers_from_the_sources_picked(page):
+    page.reload()
+    page.get_by_role("tab", name="Ask").click()
+    page.get_by_label("Question").fill("Which cells show a clear perinuclear halo in HPV infection of the cervix?")
+    page.get_by_label("Options, one per line").fill("Langhans giant cells\nKoilocytes\nGoblet cells")
+    page.locator(".st-key-ask-sources").click()
+    page.get_by_role("option", name="cases").click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Ask", exact=True).click()
+    page.get_by_text(re.compile(r"(Answer|Best supported): ")).first.wait_for()
+    options = page.locator("[class*=st-key-option-]")
+    options.first.wait_for()
+    shown = " ".join(options.nth(n).inner_text() for n in range(options.count()))
+    assert "demo-primer.pdf" not in shown, "the primer holds the best evidence, but it was not picked"
+    page.screenshot(path=str(ARTIFACTS / "4-ask-scoped.png"), full_page=True)
+
+
 def test_library_adds_a_pdf_with_progress_counts_it_and_removes_it(page, tmp_path):
     pdf = tmp_path / "tiny-notes.pdf"
     with pymupdf.open() as doc:
