@@ -70,6 +70,8 @@ class Quote:
     stance: str
     """supports or contradicts (the option being the answer to the question as asked)."""
     score: float = 0.0
+    settles: bool = True
+    """False for the nearest sentence quoted for a choice that no sentence names: shown, but it settles nothing."""
 
 
 @dataclass

@@ -35,7 +35,7 @@ def fallback_quote(question: Question, reading: Reading, choice: int, evidence: 
         return (named, relevance)
 
     best = scores.sentences[max(range(len(scores.sentences)), key=key)]
-    return Quote(best.text, best.evidence, "supports", 0.0)
+    return Quote(best.text, best.evidence, "supports", 0.0, settles=reading.negated)
 
 
 def settle(answer: Answer, question: Question, reading: Reading, evidence: list[Evidence]) -> None:
@@ -46,13 +46,12 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
     while len(answer.quotes) < len(question.options):
         answer.quotes.append([])
     own = answer.quotes[answer.choice]
-    supported = any(q.stance == "supports" for q in own)
-    if not supported:
+    if not any(q.stance == "supports" for q in own):
         quote = fallback_quote(question, reading, answer.choice, [e for e in evidence if e.text.strip()])
         if quote is not None and quote.text not in {q.text for q in own}:
-            answer.quotes[answer.choice] = [quote, *own]
+            answer.quotes[answer.choice] = own = [quote, *own]
             answer.cited = list(dict.fromkeys([quote.evidence.id, *answer.cited]))
-            supported = reading.negated
+    supported = any(q.stance == "supports" and q.settles for q in own)
     answer.settled = supported and answer.confidence >= SETTLED_CONFIDENCE
 
 

@@ -428,6 +428,20 @@ def test_unreachable_llm_endpoint_is_one_clear_error(settings):
         create_answerer("gpt-magic", settings, encoder=None)
 
 
+def test_an_answer_read_twice_says_the_same():
+    """The agent annotates what the offline answerer already annotated: the nearest sentence quoted for a
+    choice no sentence names must not turn into support the second time."""
+    from pathatlas.agent.writing import annotate
+
+    found = [evidence("p1", "A cervical smear may show squamous cells with a clear perinuclear halo.", 1)]
+    answer = Answer(1, "Koilocytes", 0.9)  # confident, but no sentence names koilocytes
+    annotate(answer, KOILOCYTE_Q, found)
+    once = (answer.settled, answer.rationale, [list(q) for q in answer.quotes])
+    assert not answer.settled and answer.quotes[1][0].text.startswith("A cervical smear")
+    annotate(answer, KOILOCYTE_Q, found)
+    assert (answer.settled, answer.rationale, answer.quotes) == once and "Model:" not in answer.rationale
+
+
 def test_cli_shows_quotes_under_each_option_and_says_when_the_evidence_does_not_settle_it():
     from pathatlas.ui.cli import console, print_answer
 
