@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from pathatlas.retrieval.bench.common import chance, summarise
+from pathatlas.retrieval.bench.common import SIGNIFICANCE_METRICS, chance, compare_runs, summarise
 from pathatlas.retrieval.datasets import ImageItem, is_validation
 from pathatlas.retrieval.encoders import Encoder, l2_normalise
 from pathatlas.retrieval.encoders.default import DefaultEncoder
@@ -35,7 +35,9 @@ from pathatlas.retrieval.encoders.features import recipe_views
 from pathatlas.retrieval.encoders.towers import VISUAL
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
 from pathatlas.retrieval.images import open_image
+from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k
+from pathatlas.retrieval.ocr import TesseractReader
 from pathatlas.retrieval.search import ranker_weight
 from pathatlas.settings import Settings
 
@@ -94,26 +96,94 @@ def rank_all(scores: np.ndarray, is_relevant: Callable[[int, int], bool], exclud
 
 
 def cross_modal(figures: list[ImageItem], images: ImageSet, encoder: Encoder) -> dict[str, Any]:
-    """text_to_image and image_to_text over one figures file, in every space both modalities share."""
+    """text_to_image and image_to_text over one figures file, in every space both modalities share; with
+    ``figure_ocr`` on, also BM25 between captions and the words printed in the images, alone and fused."""
     shared = [s for s in encoder.text_spaces if s in encoder.image_spaces]
     captions = [i.texts[0] for i in figures]
     text_vectors = encoder.encode_text(captions)
     same_caption = [[captions[c] == captions[q] for c in range(len(figures))] for q in range(len(figures))]
     queries = images.held_out if images.learned else images.queries  # captions the heads learned are not queries
+    words = printed_words(figures, images.settings) if images.settings.figure_ocr else None
     out: dict[str, Any] = {}
     for task in ("text_to_image", "image_to_text"):
-        methods: dict[str, Any] = {}
+        orders: dict[str, list[list[int]]] = {}
         for space in shared:
             if task == "text_to_image":
-                scores = text_vectors[space][queries] @ images.vectors[space].T
+                scores = text_vectors[space] @ images.vectors[space].T
             else:
-                scores = images.vectors[space][queries] @ text_vectors[space].T
-            methods[space] = summarise(rank_all(scores, lambda r, c: same_caption[queries[r]][c], False))
+                scores = images.vectors[space] @ text_vectors[space].T
+            orders[space] = [list(np.argsort(-row)) for row in scores]
+        default = shared[0] if shared else "chance"
+        body: dict[str, Any] = {}
+        if words is not None:
+            texts, targets = (captions, words) if task == "text_to_image" else (words, captions)
+            orders[OCR] = bm25_orders(texts, targets)
+            if default in orders:
+                body["fusion"] = fuse_with_ocr(orders, default, images, same_caption)
+        methods: dict[str, Any] = {
+            name: summarise([first_relevant_rank(ranked[q], same_caption[q].__getitem__) for q in queries])
+            for name, ranked in orders.items()
+        }
         counts = [sum(same_caption[q]) for q in queries]
         methods["chance"] = chance(len(figures), counts)
-        default = shared[0] if shared else "chance"
-        out[task] = {"n": len(queries), "methods": methods, "default": default, "baselines": ["chance"]}
+        out[task] = {"n": len(queries), "methods": methods, "default": default, "baselines": ["chance"], **body}
+        if len(orders) > 1 and default in orders:
+            gold = [{c for c, same in enumerate(same_caption[q]) if same} for q in queries]
+            ranked = {name: [order[q][:CUTOFF] for q in queries] for name, order in orders.items()}
+            metrics = (*SIGNIFICANCE_METRICS, "hit_rate@10")
+            out[task]["significance"] = compare_runs([str(q) for q in queries], gold, ranked, default, metrics=metrics)
     return out
+
+
+OCR = "ocr-bm25"
+OCR_WEIGHTS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+"""Weights of the OCR ranker against the joint space's 1 that the fusion chooses from on training modules."""
+CUTOFF = 100
+"""Ranks kept for the significance test (recall@10 and MRR need no more)."""
+
+
+def printed_words(figures: list[ImageItem], settings: Settings, batch: int = 32) -> list[str]:
+    """Each figure image's printed words (cached per image, so a second run reads no image twice)."""
+    reader = TesseractReader(settings.cache_dir)
+    words: list[str] = []
+    for start in tqdm(range(0, len(figures), batch), desc="figure OCR", unit="batch", leave=False):
+        chunk = [open_image(i.path, settings.max_image_pixels) for i in figures[start : start + batch]]
+        words += [" ".join(w) for w in reader.read(chunk)]
+    return words
+
+
+def bm25_orders(queries: list[str], documents: list[str]) -> list[list[int]]:
+    """Document positions by decreasing BM25 for each query (documents without a query word are left out)."""
+    lexical = LexicalIndex.build((str(n), {"source": "bench", "text": d}) for n, d in enumerate(documents))
+    return [[int(i) for i, _ in hits] for hits in lexical.search(queries, len(documents))]
+
+
+def fuse_with_ocr(
+    orders: dict[str, list[list[int]]], space: str, images: ImageSet, same_caption: list[list[bool]]
+) -> dict[str, Any]:
+    """Weighted RRF of ``space`` and the OCR ranker, its weight chosen by recall@10 on the training modules'
+    queries (ties: the smaller weight); the fused orders join ``orders``."""
+    held_out = set(images.held_out)
+    training = [q for q in range(len(images.items)) if q not in held_out]
+    k = images.settings.rrf_k
+
+    def fused(weight: float, rows) -> dict[int, list[int]]:
+        weights = {space: 1.0, OCR: weight}
+        return {q: fuse_orders({space: orders[space][q], OCR: orders[OCR][q]}, weights, k) for q in rows}
+
+    def recall_at_10(ranked: dict[int, list[int]]) -> float:
+        ranks = [first_relevant_rank(ranked[q][:10], same_caption[q].__getitem__) for q in ranked]
+        return sum(r is not None for r in ranks) / max(1, len(ranks))
+
+    scores = {w: recall_at_10(fused(w, training)) for w in OCR_WEIGHTS}
+    weight = max(OCR_WEIGHTS, key=lambda w: (scores[w], -w))
+    everything = fused(weight, range(len(images.items)))
+    orders[f"{space}+{OCR}"] = [everything[q] for q in range(len(images.items))]
+    return {
+        "weight": weight,
+        "tuned_on": f"{len(training)} training-module queries",
+        "training_recall@10": {str(w): s for w, s in scores.items()},
+    }
 
 
 def image_to_image(
