@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 
+import numpy as np
 import pymupdf
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -13,6 +15,9 @@ from typer.testing import CliRunner
 from pathatlas.errors import MissingProgramError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval import ocr
+from pathatlas.retrieval.bench import images as bench_images
+from pathatlas.retrieval.bench import run_retrieval_bench
+from pathatlas.retrieval.encoders import Encoder, l2_normalise
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.ocr import TesseractReader, clean_words
 from pathatlas.retrieval.search import Query, Searcher
@@ -121,3 +126,53 @@ def test_missing_tesseract_is_one_line_and_indexes_nothing(tmp_path, monkeypatch
         "error: figure OCR needs the tesseract program: apt-get install tesseract-ocr tesseract-ocr-eng "
         "(or set PATHATLAS_FIGURE_OCR=0)"
     ]
+
+
+class NoisyJoint(Encoder):
+    """A shared text-image space that knows nothing (fixed random vectors): the OCR rows are the point."""
+
+    name = "noisy-joint"
+    dims = {"joint": 8}
+    text_spaces = image_spaces = ("joint",)
+
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+
+    def encode_text(self, texts):
+        return {"joint": l2_normalise(self.rng.normal(size=(len(texts), 8)).astype(np.float32))}
+
+    def encode_image(self, images):
+        return {"joint": l2_normalise(self.rng.normal(size=(len(images), 8)).astype(np.float32))}
+
+
+def test_caption_to_figure_bench_adds_ocr_rows(tmp_path, monkeypatch):
+    """Figure i prints TERMS[i] and its caption names it: OCR BM25 finds every figure first, in both directions."""
+    terms = ["periosteum", "osteoclast", "trabecula", "epiphysis", "diaphysis", "osteon", "lacuna", "canaliculi",
+             "chondrocyte", "perichondrium", "endosteum", "metaphysis"]  # fmt: skip
+    colours = {}
+    with (tmp_path / "figures.jsonl").open("w") as rows:
+        for n, term in enumerate(terms):
+            colour = (20 * n, 255 - 20 * n, 90)
+            Image.new("RGB", (80, 80), colour).save(tmp_path / f"f{n}.png")
+            colours[colour] = [term.capitalize(), "Bone"]
+            row = {"figure_id": f"f{n}", "module": f"m{n}", "image": f"f{n}.png", "title": f"Figure {n}"}
+            rows.write(json.dumps({**row, "caption": f"The {term} of a long bone."}) + "\n")
+
+    class PixelReader:
+        def __init__(self, cache_dir):
+            pass
+
+        def read(self, images):
+            return [colours[i.convert("RGB").getpixel((0, 0))] for i in images]
+
+    monkeypatch.setattr(bench_images, "TesseractReader", PixelReader)
+    settings = Settings(home=tmp_path / "home", figure_ocr=True)
+    result = run_retrieval_bench(NoisyJoint(), settings, [tmp_path / "figures.jsonl"], split="all")
+    for task in ("text_to_image", "image_to_text"):
+        body = result["tasks"][task]
+        assert body["n"] == len(terms) and body["default"] == "joint"
+        methods = body["methods"]
+        assert methods["ocr-bm25"]["recall@1"] == 1.0
+        assert methods["joint+ocr-bm25"]["mrr"] > methods["joint"]["mrr"]
+        assert len(body["fusion"]["weights"]) == 5
+        assert body["significance"]["ocr-bm25"]["mrr"]["p"] < 0.05
