@@ -22,6 +22,7 @@ from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.ocr import TesseractReader, clean_words
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
+from pathatlas.ui.api.schemas import HitOut
 from pathatlas.ui.bench_crash import HashingEncoder
 from pathatlas.ui.cli import app
 
@@ -100,7 +101,8 @@ def test_a_figure_is_found_by_a_word_printed_in_it(tmp_path, figure_ocr):
     if figure_ocr:
         assert [h.citation.figure for h in hits] == ["Figure 6.3"]
         assert hits[0].payload.ocr == "Periosteum Endosteum"
-        assert hits[0].to_dict()["payload"]["ocr"] == "Periosteum Endosteum"
+        assert hits[0].to_dict()["payload"]["ocr"] == "Periosteum Endosteum"  # CLI --json, MCP
+        assert HitOut.of(hits[0]).printed_words == "Periosteum Endosteum"  # REST
     else:
         assert hits == []
     assert [h.citation.figure for h in Searcher(index).search(Query("long bone", filters={"kind": "figure"}))] == [
