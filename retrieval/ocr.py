@@ -35,7 +35,7 @@ TRIPLE = re.compile(r"(.)\1\1", re.IGNORECASE)
 
 
 class WordReader(Protocol):
-    """Reads the words printed in images: one list of words per image, in reading order."""
+    """Reads the words printed in images: one list of words per image, in the order read."""
 
     def read(self, images: Sequence[Image.Image]) -> list[list[str]]: ...
 

@@ -86,15 +86,6 @@ class ImageSet:
         return l2_normalise(recipe_views([i.path for i in self.items], "plain", self.settings)[:, 0])
 
 
-def rank_all(scores: np.ndarray, is_relevant: Callable[[int, int], bool], exclude_self: bool) -> list[int | None]:
-    """First relevant rank per query row; with ``exclude_self`` column q is not a candidate for query q."""
-    ranks = []
-    for row, order in enumerate(np.argsort(-scores, axis=1)):
-        order = [c for c in order if not (exclude_self and c == row)]
-        ranks.append(first_relevant_rank(order, lambda c, row=row: is_relevant(row, c)))
-    return ranks
-
-
 def cross_modal(figures: list[ImageItem], images: ImageSet, encoder: Encoder) -> dict[str, Any]:
     """text_to_image and image_to_text over one figures file, in every space both modalities share; with
     ``figure_ocr`` on, also BM25 between captions and the words printed in the images, alone and fused."""
