@@ -20,6 +20,7 @@ from pathatlas.indexer.sources.base import Source
 from pathatlas.retrieval.durable import crash_point
 from pathatlas.retrieval.images import thumbnail
 from pathatlas.retrieval.index import Index, source_id
+from pathatlas.retrieval.ocr import TesseractReader, WordReader
 from pathatlas.retrieval.records import Entry, StoredVectors
 
 ENTRY_BATCH = 64
@@ -111,11 +112,19 @@ def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
 
 
 class Indexer:
-    def __init__(self, index: Index, show_progress: bool = True, on_progress: Progress | None = None):
+    def __init__(
+        self,
+        index: Index,
+        show_progress: bool = True,
+        on_progress: Progress | None = None,
+        word_reader: WordReader | None = None,
+    ):
         self.index = index
         self.settings = index.settings
         self.show_progress = show_progress
         self.on_progress = on_progress
+        self.word_reader = word_reader
+        """Reads figures' printed words; with ``figure_ocr`` on and none given, tesseract (checked in ``add``)."""
         self.stage_seconds: Counter[str] = Counter()
         """Wall seconds per stage (read: parsing and rendering sources, text, images, store, thumbnails, commit)."""
 
@@ -134,6 +143,8 @@ class Indexer:
         left behind are collected first. A source that fails leaves its previous version in place.
         """
         report = IndexReport()
+        if self.settings.figure_ocr and self.word_reader is None:
+            self.word_reader = TesseractReader(self.settings.cache_dir)  # no tesseract: one error before any work
         with self.index.lock:
             sources = discover(paths, self.settings)
             self.index.collect_garbage()
@@ -191,7 +202,7 @@ class Indexer:
         count = 0
         name = Path(source.key).name
         with tqdm(total=source.size_hint(), desc=name, unit="item", disable=not self.show_progress) as bar:
-            for batch in prefetched(batched(self._entries(source, bar), ENTRY_BATCH)):
+            for batch in prefetched(self._with_printed_words(batched(self._entries(source, bar), ENTRY_BATCH))):
                 crash_point("store upsert")
                 encoded = self.encode(batch)
                 with self._stage("store"):
@@ -200,6 +211,17 @@ class Indexer:
                     self._save_thumbnails(batch)
                 count += len(batch)
         return count
+
+    def _with_printed_words(self, batches: Iterator[list[Entry]]) -> Iterator[list[Entry]]:
+        """Figures get the words printed in them (``figure_ocr``), a batch at a time, in the reading thread (so
+        OCR overlaps encoding). The text vector stays the caption's: a bag of labels is not a sentence."""
+        for batch in batches:
+            figures = [e for e in batch if e.payload.kind == "figure" and e.image is not None]
+            if self.settings.figure_ocr and figures:
+                with self._stage("ocr"):
+                    for entry, words in zip(figures, self.word_reader.read([e.image for e in figures]), strict=True):
+                        entry.payload.ocr = " ".join(words) or None
+            yield batch
 
     def encode(self, entries: list[Entry]) -> list[StoredVectors]:
         """One encoder call per modality per batch; image vectors win where both fill a space."""

@@ -27,3 +27,7 @@ class UnknownNameError(PathAtlasError):
 
 class MissingExtraError(PathAtlasError):
     """An optional dependency is not installed; the message names the extra that installs it."""
+
+
+class MissingProgramError(PathAtlasError):
+    """A system program an option needs is not installed; the message says how to install it."""

@@ -75,8 +75,9 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 
 
 def document_text(payload: dict[str, Any]) -> str:
-    """What BM25 reads of a record: its section heading and text; empty without text or when not searchable."""
-    text = payload.get("text") or ""
+    """What BM25 reads of a record: its section heading, text and printed words (a figure's OCR'd labels); empty
+    without text or when not searchable."""
+    text = "\n".join(t for t in (payload.get("text"), payload.get("ocr")) if t)
     if not text.strip() or not payload.get("searchable", True):
         return ""
     return f"{payload.get('section') or ''}\n{text}"

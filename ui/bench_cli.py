@@ -138,6 +138,10 @@ def bench_retrieval_command(
         console.print(retrieval_table(task, body))
         for number, fold in enumerate(body.get("folds", [])):
             console.print(retrieval_table(f"{task} held-out fold {number} ({', '.join(fold['chapters'])})", fold))
+        if fusion := body.get("fusion"):
+            console.print(
+                f"{task}: OCR ranker weight per fold {fusion['weights']}, each chosen on {fusion['tuned_on']}"
+            )
         for baseline, metrics in body.get("significance", {}).items():
             console.print(
                 f"{task}: {body.get('default')} vs {baseline}, paired t-test p: "

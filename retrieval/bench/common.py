@@ -76,7 +76,12 @@ SIGNIFICANCE_METRICS = ("hit_rate@1", "hit_rate@5", "mrr")
 
 
 def compare_runs(
-    query_ids: list[str], gold: list[set], ranked: dict[str, list[list]], default: str, max_p: float = 0.05
+    query_ids: list[str],
+    gold: list[set],
+    ranked: dict[str, list[list]],
+    default: str,
+    max_p: float = 0.05,
+    metrics: tuple[str, ...] = SIGNIFICANCE_METRICS,
 ) -> dict[str, dict[str, Any]]:
     """Paired two-sided t-test (ranx) of the default against every other method, per metric (from 2 questions)."""
     from ranx import Qrels, Run, compare
@@ -92,7 +97,7 @@ def compare_runs(
             for q, items in zip(query_ids, lists, strict=True)
         }
         runs.append(Run({q: r or {"-": 0.0} for q, r in run.items()}, name=name))
-    report = compare(qrels, runs, metrics=list(SIGNIFICANCE_METRICS), stat_test="student", max_p=max_p).to_dict()
+    report = compare(qrels, runs, metrics=list(metrics), stat_test="student", max_p=max_p).to_dict()
     out = {}
     for name in ranked:
         if name == default:
@@ -104,7 +109,7 @@ def compare_runs(
                 "p": report[default]["comparisons"][name][metric],
                 "significant": report[default]["comparisons"][name][metric] < max_p,
             }
-            for metric in SIGNIFICANCE_METRICS
+            for metric in metrics
         }
     return out
 

@@ -73,6 +73,9 @@ class HitOut(BaseModel):
     title: str | None = None
     section: str | None = None
     book: str | None = None
+    printed_words: str | None = Field(
+        None, description="A figure's words read from its image (PATHATLAS_FIGURE_OCR); 'words' matches them too."
+    )
     has_image: bool = Field(False, description="Whether 'find similar' (POST /search/similar) can use its image.")
 
     @classmethod
@@ -97,6 +100,7 @@ class HitOut(BaseModel):
             title=payload.title,
             section=payload.section,
             book=payload.book,
+            printed_words=payload.ocr,
             has_image=hit.kind in ("figure", "case") or (hit.kind == "page" and not payload.text.strip()),
             passage=hit.passage,
         )

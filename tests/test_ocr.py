@@ -1,0 +1,180 @@
+"""Words printed in figures: tesseract reads them, BM25 finds a figure by them, a missing tesseract is one line."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+
+import numpy as np
+import pymupdf
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+from typer.testing import CliRunner
+
+from pathatlas.errors import MissingProgramError
+from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval import ocr
+from pathatlas.retrieval.bench import images as bench_images
+from pathatlas.retrieval.bench import run_retrieval_bench
+from pathatlas.retrieval.encoders import Encoder, l2_normalise
+from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.ocr import TesseractReader, clean_words
+from pathatlas.retrieval.search import Query, Searcher
+from pathatlas.settings import Settings
+from pathatlas.ui.api.schemas import HitOut
+from pathatlas.ui.bench_crash import HashingEncoder
+from pathatlas.ui.cli import app
+
+needs_tesseract = pytest.mark.skipif(
+    shutil.which("tesseract") is None, reason="needs the tesseract program (apt-get install tesseract-ocr)"
+)
+
+
+def labelled_figure(words: list[str]) -> Image.Image:
+    """A diagram-like image: a grey shape with large printed labels around it."""
+    image = Image.new("RGB", (900, 120 * len(words) + 40), "white")
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((560, 40, 860, 300), fill=(180, 150, 150))
+    font = ImageFont.load_default(size=64)
+    for row, word in enumerate(words):
+        draw.text((30, 30 + 120 * row), word, fill="black", font=font)
+    return image
+
+
+def test_clean_words_keeps_words_and_drops_ocr_junk():
+    raw = "Periosteum\n\n|| eee ~* (b)\nOsteoclast osteoclast Nrv ab 4) Spongy bone\n‘Compact-bone lll"
+    assert clean_words(raw) == ["Periosteum", "Osteoclast", "Spongy", "bone", "Compact-bone"]
+
+
+@needs_tesseract
+def test_tesseract_reads_printed_labels_and_caches_them(tmp_path, monkeypatch):
+    reader = TesseractReader(tmp_path, workers=2)
+    images = [labelled_figure(["Periosteum", "Osteoclast"]), labelled_figure(["Lingual tonsil"])]
+    first, second = reader.read(images)
+    assert {"periosteum", "osteoclast"} <= {w.lower() for w in first}
+    assert {"lingual", "tonsil"} <= {w.lower() for w in second}
+    assert len(list((tmp_path / "ocr").glob("*.txt"))) == 2
+
+    def no_program(*args, **kwargs):
+        raise AssertionError("a cached image was read again")
+
+    monkeypatch.setattr(ocr.subprocess, "run", no_program)
+    assert reader.read(images[::-1]) == [second, first]
+
+
+class FakeReader:
+    """Stands in for tesseract: every figure 'prints' the same labels."""
+
+    def __init__(self, words: list[str]):
+        self.words = words
+        self.seen = 0
+
+    def read(self, images):
+        self.seen += len(images)
+        return [list(self.words) for _ in images]
+
+
+def book_with_a_figure(path):
+    doc = pymupdf.open()
+    page = doc.new_page(width=400, height=500)
+    page.insert_text((40, 40), "Chapter 6 Bone tissue and the skeletal system", fontsize=11)
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 150), (200, 170, 160)).save(buffer, "PNG")
+    page.insert_image(pymupdf.Rect(40, 60, 240, 210), stream=buffer.getvalue())
+    page.insert_text((40, 228), "Figure 6.3 Anatomy of a long bone", fontsize=9)
+    doc.save(path)
+    return path
+
+
+@pytest.mark.parametrize("figure_ocr", [True, False])
+def test_a_figure_is_found_by_a_word_printed_in_it(tmp_path, figure_ocr):
+    settings = Settings(home=tmp_path / "home", index=tmp_path / "index", encoder=HashingEncoder.name)
+    settings = settings.model_copy(update={"figure_ocr": figure_ocr})
+    index = Index.open(settings.index_dir, settings, create=True)
+    reader = FakeReader(["Periosteum", "Endosteum"])
+    report = Indexer(index, show_progress=False, word_reader=reader).add([book_with_a_figure(tmp_path / "b.pdf")])
+    assert not report.failed, report.failed
+    assert reader.seen == (1 if figure_ocr else 0)
+
+    hits = Searcher(index).search(Query("periosteum and endosteum", filters={"kind": "figure"}, use=("bm25",)))
+    if figure_ocr:
+        assert [h.citation.figure for h in hits] == ["Figure 6.3"]
+        assert hits[0].payload.ocr == "Periosteum Endosteum"
+        assert hits[0].to_dict()["payload"]["ocr"] == "Periosteum Endosteum"  # CLI --json, MCP
+        assert HitOut.of(hits[0]).printed_words == "Periosteum Endosteum"  # REST
+    else:
+        assert hits == []
+    assert [h.citation.figure for h in Searcher(index).search(Query("long bone", filters={"kind": "figure"}))] == [
+        "Figure 6.3"
+    ]
+
+
+def test_missing_tesseract_is_one_line_and_indexes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(ocr.shutil, "which", lambda name: None)
+    pdf = book_with_a_figure(tmp_path / "b.pdf")
+    settings = Settings(home=tmp_path / "home", index=tmp_path / "index", encoder=HashingEncoder.name, figure_ocr=True)
+    index = Index.open(settings.index_dir, settings, create=True)
+    with pytest.raises(MissingProgramError, match="apt-get install tesseract-ocr"):
+        Indexer(index, show_progress=False).add([pdf])
+    assert index.manifest == {}
+
+    monkeypatch.setenv("PATHATLAS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PATHATLAS_ENCODER", HashingEncoder.name)
+    monkeypatch.setenv("PATHATLAS_FIGURE_OCR", "1")
+    result = CliRunner().invoke(app, ["index", str(pdf), "--index", str(tmp_path / "cli-index")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "error: figure OCR needs the tesseract program: apt-get install tesseract-ocr tesseract-ocr-eng "
+        "(or set PATHATLAS_FIGURE_OCR=0)"
+    ]
+
+
+class NoisyJoint(Encoder):
+    """A shared text-image space that knows nothing (fixed random vectors): the OCR rows are the point."""
+
+    name = "noisy-joint"
+    dims = {"joint": 8}
+    text_spaces = image_spaces = ("joint",)
+
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+
+    def encode_text(self, texts):
+        return {"joint": l2_normalise(self.rng.normal(size=(len(texts), 8)).astype(np.float32))}
+
+    def encode_image(self, images):
+        return {"joint": l2_normalise(self.rng.normal(size=(len(images), 8)).astype(np.float32))}
+
+
+def test_caption_to_figure_bench_adds_ocr_rows(tmp_path, monkeypatch):
+    """Figure i prints TERMS[i] and its caption names it: OCR BM25 finds every figure first, in both directions."""
+    terms = ["periosteum", "osteoclast", "trabecula", "epiphysis", "diaphysis", "osteon", "lacuna", "canaliculi",
+             "chondrocyte", "perichondrium", "endosteum", "metaphysis"]  # fmt: skip
+    colours = {}
+    with (tmp_path / "figures.jsonl").open("w") as rows:
+        for n, term in enumerate(terms):
+            colour = (20 * n, 255 - 20 * n, 90)
+            Image.new("RGB", (80, 80), colour).save(tmp_path / f"f{n}.png")
+            colours[colour] = [term.capitalize(), "Bone"]
+            row = {"figure_id": f"f{n}", "module": f"m{n}", "image": f"f{n}.png", "title": f"Figure {n}"}
+            rows.write(json.dumps({**row, "caption": f"The {term} of a long bone."}) + "\n")
+
+    class PixelReader:
+        def __init__(self, cache_dir):
+            pass
+
+        def read(self, images):
+            return [colours[i.convert("RGB").getpixel((0, 0))] for i in images]
+
+    monkeypatch.setattr(bench_images, "TesseractReader", PixelReader)
+    settings = Settings(home=tmp_path / "home", figure_ocr=True)
+    result = run_retrieval_bench(NoisyJoint(), settings, [tmp_path / "figures.jsonl"], split="all")
+    for task in ("text_to_image", "image_to_text"):
+        body = result["tasks"][task]
+        assert body["n"] == len(terms) and body["default"] == "joint"
+        methods = body["methods"]
+        assert methods["ocr-bm25"]["recall@1"] == 1.0
+        assert methods["joint+ocr-bm25"]["mrr"] > methods["joint"]["mrr"]
+        assert len(body["fusion"]["weights"]) == 5
+        assert body["significance"]["ocr-bm25"]["mrr"]["p"] < 0.05
