@@ -135,6 +135,9 @@ def result_card(card: list[dict[str, Any]], n: int) -> None:
                 st.caption(hit["section"])
             if hit.get("snippet"):
                 st.markdown(f"<div class='snippet'>{highlight(hit['snippet'], terms)}</div>", unsafe_allow_html=True)
+            if hit.get("printed_words"):  # a figure's labels, read from its image: often why it matched
+                words = highlight(hit["printed_words"], terms)
+                st.markdown(f"<div class='printed'>Printed in the figure: {words}</div>", unsafe_allow_html=True)
             st.caption(f"#{hit['rank']} · found by {hit['why']}" if hit.get("why") else f"#{hit['rank']}")
             buttons = st.columns(2)
             buttons[0].button("Open", key=f"open-{hit['id']}", on_click=show, args=("selected", hit))
@@ -408,7 +411,7 @@ def library_tab() -> None:
 
 st.markdown(
     "<style>mark{background:#ffe58a;padding:0 .1em;border-radius:2px}"
-    ".snippet{font-size:.95rem;line-height:1.45}.passage{font-size:1rem}</style>",
+    ".snippet{font-size:.95rem;line-height:1.45}.printed{font-size:.85rem;color:#555}.passage{font-size:1rem}</style>",
     unsafe_allow_html=True,
 )
 st.title("PathAtlas")
