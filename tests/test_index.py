@@ -11,6 +11,7 @@ from PIL import Image
 
 from pathatlas.errors import EncoderMismatchError, IndexMissingError, PathAtlasError
 from pathatlas.indexer.pipeline import Indexer
+from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.retrieval.index import Index
 
 
@@ -52,6 +53,27 @@ def test_incremental_indexing_skips_replaces_and_removes(settings, case_folder, 
     assert reopened.remove_source("demo-primer.pdf") > 0
     assert str(pdf) not in Index.open(settings.index_dir, settings).manifest
     assert ids_of(Index.open(settings.index_dir, settings), pdf) == set()
+
+
+def test_a_changed_reading_setting_re_reads_the_pdf_and_replaces_its_records(settings, demo_corpus):
+    pdf = demo_corpus / "primer" / "demo-primer.pdf"
+    index = Index.open(settings.index_dir, settings, create=True)
+    Indexer(index, show_progress=False).add([pdf])
+    before = ids_of(index, pdf)
+    passages = {rid for rid, p in index.store.scan({"source": str(pdf), "kind": "passage"})}
+
+    smaller = settings.model_copy(update={"passage_min_words": 5, "passage_max_words": 20})
+    index = Index.open(settings.index_dir, smaller)
+    report = Indexer(index, show_progress=False).add([pdf])
+    assert report.sources[0].status == "indexed", "new passage sizes re-read the PDF without --force"
+    after = ids_of(index, pdf)
+    assert not (after & before), "the old version's records go"
+    assert len({rid for rid, p in index.store.scan({"source": str(pdf), "kind": "passage"})}) > len(passages)
+    assert Indexer(index, show_progress=False).add([pdf]).sources[0].status == "unchanged"
+
+    ocr = settings.model_copy(update={"figure_ocr": True})
+    assert PdfSource(pdf, ocr).fingerprint() != PdfSource(pdf, settings).fingerprint(), "OCR'd figures differ"
+    assert PdfSource(pdf, settings).reading() == {}, "an index made with the defaults keeps its fingerprints"
 
 
 def test_bad_files_fail_alone_and_lose_nothing(settings, case_folder, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import ClassVar
 
@@ -15,14 +15,18 @@ RECORDS_VERSION = 2
 """Bump when the records a source yields change for the same file, so indexed sources get new ids."""
 
 
-def hash_files(paths: list[Path]) -> str:
-    """A source version's fingerprint: where its files are, what they hold, in the given order.
+def hash_files(paths: list[Path], reading: Mapping[str, object] | None = None) -> str:
+    """A source version's fingerprint: where its files are, what they hold, in the given order, and how they
+    are read (``reading``: settings away from their defaults).
 
     The manifest compares these to skip unchanged sources, and record ids derive from them, so the same
-    PDF at two paths gives two sources with distinct ids, and a changed file gives new ids.
+    PDF at two paths gives two sources with distinct ids, and a changed file or a changed setting gives new
+    ids (the old version's records go when the new one commits).
     """
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"records-v{RECORDS_VERSION}".encode())
+    for name, value in sorted((reading or {}).items()):
+        digest.update(f"{name}={value!r}\0".encode())
     for path in paths:
         digest.update(str(path.resolve()).encode() + b"\0")
         with path.open("rb") as handle:
@@ -41,6 +45,8 @@ class Source(ABC):
     """
 
     kind: ClassVar[str]
+    reads_settings: ClassVar[tuple[str, ...]] = ()
+    """Settings that change the records this source yields; ``reading`` gives those set away from their default."""
 
     def __init__(self, path: Path, settings: Settings):
         self.path = path.resolve()
@@ -51,6 +57,16 @@ class Source(ABC):
     def key(self) -> str:
         """The source's name in the index: its absolute path."""
         return str(self.path)
+
+    def reading(self) -> dict[str, object]:
+        """For the fingerprint: switching ``PATHATLAS_FIGURE_OCR`` or the passage sizes re-reads the source on
+        the next ``index``, without ``--force``; an index made with the defaults keeps its fingerprints."""
+        defaults = type(self.settings).model_fields
+        return {
+            name: value
+            for name in self.reads_settings
+            if (value := getattr(self.settings, name)) != defaults[name].default
+        }
 
     @classmethod
     @abstractmethod

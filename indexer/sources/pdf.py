@@ -122,13 +122,21 @@ def figure_label(caption: str) -> str | None:
 
 class PdfSource(Source):
     kind = "pdf"
+    reads_settings = (
+        "passage_min_words",
+        "passage_max_words",
+        "passage_vectors",
+        "min_figure_px",
+        "page_render_dpi",
+        "figure_ocr",  # its figures get their printed words
+    )
 
     @classmethod
     def accepts(cls, path: Path) -> bool:
         return path.is_file() and path.suffix.lower() == ".pdf"
 
     def fingerprint(self) -> str:
-        return hash_files([self.path])
+        return hash_files([self.path], self.reading())
 
     def size_hint(self) -> int:
         import pymupdf  # here, not at import: finding an unchanged PDF needs no reader (half a second)
