@@ -40,6 +40,27 @@ def test_index_search_info_remove(demo_corpus, tmp_path, session_home, monkeypat
     assert result.exit_code == 0 and "removed 16" in result.output
 
 
+def test_the_hits_table_shows_book_text_as_written_and_a_figures_printed_words():
+    from pathatlas.retrieval.records import Citation, Hit, Payload
+    from pathatlas.ui.cli import console, hits_table
+
+    page = Hit(
+        "p1",
+        2.0,
+        "page",
+        "Bone remodels [see below] and [bold]osteoclasts[/bold] resorb it.",
+        Citation("b.pdf", page=3),
+    )
+    figure = Hit(
+        "f1", 1.0, "figure", "Figure 6.8", Citation("b.pdf", page=4), payload=Payload(ocr="Periosteum Osteoclast")
+    )
+    with console.capture() as captured:
+        console.print(hits_table([page, figure]))
+    shown = " ".join(captured.get().split())
+    assert "[see below]" in shown and "[bold]osteoclasts[/bold]" in shown, "book text is not Rich markup"
+    assert "printed: Periosteum Osteoclast" in shown
+
+
 def test_errors_are_one_line_with_status_1(tmp_path, session_home, monkeypatch):
     monkeypatch.setenv("PATHATLAS_HOME", str(session_home))
     cases = [

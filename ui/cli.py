@@ -7,9 +7,10 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from pathatlas.errors import BadInputError, EncoderMismatchError
@@ -26,6 +27,9 @@ from pathatlas.ui.cli_common import (
     user_text,
 )
 from pathatlas.ui.export_cli import export
+
+if TYPE_CHECKING:  # the records module loads numpy: not for --help
+    from pathatlas.retrieval.records import Hit
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -96,11 +100,11 @@ def index(
         for s in report.sources:
             colour = {"failed": "red", "unchanged": "dim"}.get(s.status, "green")
             table.add_row(
-                s.source,
+                escape(s.source),
                 f"[{colour}]{s.status}[/{colour}]",
                 str(s.entries),
                 f"{s.seconds:.1f}",
-                "\n".join(s.problems[:3]) + (f"\n(+{len(s.problems) - 3} more)" if len(s.problems) > 3 else ""),
+                escape("\n".join(s.problems[:3]) + (f"\n(+{len(s.problems) - 3} more)" if len(s.problems) > 3 else "")),
             )
         console.print(table)
     for failed in report.failed:
@@ -135,16 +139,19 @@ def search(
     if as_json:
         print_json([h.to_dict() for h in hits])
         return
-    if not hits:
-        console.print("no hits")
-        return
+    console.print(hits_table(hits) if hits else "no hits")
+
+
+def hits_table(hits: list[Hit]) -> Table:
+    """Ranked hits for a reader. Book text is escaped: Rich would take "[see below]" for markup and drop it."""
     from pathatlas.ui.api.schemas import matched_why, relevance_label
 
     table = Table("#", "relevance", "kind", "citation", "snippet", show_lines=True)
     for rank, hit in enumerate(hits, start=1):
         relevance = f"{relevance_label(rank, hit.score / hits[0].score)}\n[dim]{matched_why(hit.matched_by)}[/dim]"
-        table.add_row(str(rank), relevance, hit.kind, hit.citation.label(), hit.snippet)
-    console.print(table)
+        printed = f"\n[dim]printed: {escape(hit.payload.ocr)}[/dim]" if hit.payload.ocr else ""  # a figure's labels
+        table.add_row(str(rank), relevance, hit.kind, escape(hit.citation.label()), escape(hit.snippet) + printed)
+    return table
 
 
 def parse_options(items: list[str] | None) -> list[str]:
@@ -209,8 +216,6 @@ def ask(
 
 def print_answer(result: dict, trace: bool = False) -> None:
     """The answer, whether the evidence settles it, then each option (the chosen first) with its quotes."""
-    from rich.markup import escape
-
     chosen = result["choice"]
     label = f"{result['options'][chosen]['label']}. " if chosen is not None else ""
     console.print(f"[bold]answer[/bold] {escape(label + result['answer'])}  (confidence {result['confidence']:.2f})")
@@ -360,7 +365,7 @@ def info(index: IndexOpt = None, as_json: JsonOpt = False):
     console.print(f"records {stats['records']}  by kind {stats['kinds']}  vectors {stats['vectors']}")
     table = Table("source", "kind", "entries", "problems")
     for key, entry in stats["sources"].items():
-        table.add_row(key, entry["kind"], str(entry["entries"]), str(len(entry.get("problems", []))))
+        table.add_row(escape(key), entry["kind"], str(entry["entries"]), str(len(entry.get("problems", []))))
     console.print(table)
 
 
@@ -404,11 +409,7 @@ def demo(
         idx = Index.open(settings.index_dir, settings, create=True)
     Indexer(idx).add([corpus])
     console.print(f"demo index at {settings.index_dir}\n[bold]search:[/bold] {query}")
-    hits = Searcher(idx).search(Query(text=query, k=5))
-    table = Table("#", "kind", "citation", "snippet", show_lines=True)
-    for rank, hit in enumerate(hits, start=1):
-        table.add_row(str(rank), hit.kind, hit.citation.label(), hit.snippet)
-    console.print(table)
+    console.print(hits_table(Searcher(idx).search(Query(text=query, k=5))))
     console.print(f'try: pathatlas search "granuloma with giant cells" --index {settings.index_dir}')
     if open_ui:
         ui(index=settings.index_dir, api=None, port=8501)
