@@ -18,9 +18,14 @@ import pymupdf
 import pytest
 
 from pathatlas.corpora.demo import draw_pattern
+from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.index import Index
 from pathatlas.ui.bench_serve import free_port, start_server
 
 CHROMIUM = "/usr/bin/chromium"
+TRACKER = "http://127.0.0.1:9/pixel.png"
+PLANTED = f"Squamous metaplasia of the bronchial lining ![pixel]({TRACKER}) follows years of smoking."
+"""A PDF sentence carrying Markdown: shown as text, it must never make the browser fetch the image."""
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"
@@ -31,6 +36,12 @@ pytestmark = pytest.mark.skipif(
 def ui_url(demo_index, tmp_path_factory):
     index = tmp_path_factory.mktemp("browser") / "index"
     shutil.copytree(demo_index.path, index)  # the library test adds and removes a source
+    planted = tmp_path_factory.mktemp("planted") / "planted-notes.pdf"
+    with pymupdf.open() as doc:
+        doc.new_page().insert_textbox(pymupdf.Rect(72, 72, 540, 300), PLANTED, fontsize=10)
+        doc.save(planted)
+    settings = demo_index.settings.model_copy(update={"index": index})
+    assert not Indexer(Index.open(index, settings), show_progress=False).add([planted]).failed
     api_port, ui_port = free_port(), free_port()
     api = start_server(index, api_port)
     env = {**os.environ, "PATHATLAS_API_URL": f"http://127.0.0.1:{api_port}", "HF_HUB_OFFLINE": "1"}
@@ -174,7 +185,22 @@ def test_ask_answers_from_the_sources_picked(page):
     options.first.wait_for()
     shown = " ".join(options.nth(n).inner_text() for n in range(options.count()))
     assert "demo-primer.pdf" not in shown, "the primer holds the best evidence, but it was not picked"
-    page.screenshot(path=str(ARTIFACTS / "4-ask-scoped.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "3-ask-scoped.png"), full_page=True)
+
+
+def test_markdown_planted_in_a_pdf_is_shown_as_text(page):
+    page.reload()
+    page.get_by_role("tab", name="Ask").click()
+    page.get_by_label("Question").fill("What change does years of smoking cause in the bronchial lining?")
+    page.get_by_label("Options, one per line").fill("Squamous metaplasia\nGoblet cell loss")
+    page.locator(".st-key-ask-sources").click()
+    page.get_by_role("option", name="planted-notes.pdf").click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Ask", exact=True).click()
+    quote = page.locator("[data-testid=stMarkdownContainer] blockquote", has_text="Squamous metaplasia")
+    quote.first.wait_for()
+    assert f"![pixel]({TRACKER})" in quote.first.inner_text(), "the sentence is quoted as written"
+    assert page.locator(f"img[src='{TRACKER}']").count() == 0, "no image from another server"
 
 
 def test_library_adds_a_pdf_with_progress_counts_it_and_removes_it(page, tmp_path):

@@ -118,6 +118,23 @@ def test_presentation_helpers():
     assert [len(c) for c in group_cases([case, hit, dict(case), hit])] == [2, 1, 1]
 
 
+def test_indexed_text_reaches_the_page_as_text_not_markdown():
+    """A PDF's or a case file's text goes through Streamlit's Markdown (CommonMark): nothing in it may become an
+    image fetched from another server, a link, emphasis or a block of its own."""
+    from markdown_it import MarkdownIt
+
+    from pathatlas.ui.present import plain
+
+    markdown = MarkdownIt("commonmark")
+    planted = "See ![x](http://evil.example/t.png) and [here](http://evil.example) *now*\n\n# big _x_ :red[y] $z$ 1."
+    rendered = markdown.render(plain(planted))
+    assert rendered.startswith("<p>") and rendered.count("<p>") == 1
+    assert not any(tag in rendered for tag in ("<img", "<a ", "<em>", "<h1>", "<ol>")), rendered
+    assert "![x](http://evil.example/t.png)" in rendered and ":red[y] $z$ 1." in rendered, "shown as written"
+    smuggled = highlight("a passage\n\n![x](http://evil.example/t.png)", [])
+    assert "\n" not in smuggled, "a blank line would end the snippet's HTML block and let Markdown read the rest"
+
+
 NO_MODEL = {"faiss"}
 """Of ``bench_startup.HEAVY``, what a command that loads no model may import: it opens the store."""
 

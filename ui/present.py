@@ -70,8 +70,20 @@ def _stem(term: str) -> str:
     return term if len(term) <= 5 else term[: max(5, len(term) - 2)]
 
 
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>:~$&])")
+
+
+def plain(text: str) -> str:
+    """Indexed text (a quote, a caption, a case's diagnosis, a file name) for Streamlit's Markdown, shown as
+    written: one line, every Markdown character escaped, so a PDF or case file cannot slip in an image that
+    calls another server, a link, emphasis, LaTeX or a colour directive."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
 def highlight(text: str, terms: list[str]) -> str:
-    """``text`` as safe HTML with every word starting like a query term wrapped in ``<mark>``."""
+    """``text`` as safe HTML with every word starting like a query term wrapped in ``<mark>``; one line, since
+    a blank line would end the HTML block it is shown in and let Markdown read the rest."""
+    text = " ".join(text.split())
     if not terms:
         return html.escape(text)
     pattern = re.compile(r"\b(?:" + "|".join(re.escape(_stem(t)) for t in terms) + r")[\w-]*", re.IGNORECASE)

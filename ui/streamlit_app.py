@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import streamlit as st
 
-from pathatlas.ui.present import citation_text, group_cases, highlight, query_terms
+from pathatlas.ui.present import citation_text, group_cases, highlight, plain, query_terms
 
 st.set_page_config(page_title="PathAtlas", layout="wide", menu_items={"About": "PathAtlas: search pathology books."})
 KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
@@ -124,15 +124,15 @@ def result_card(card: list[dict[str, Any]], n: int) -> None:
                     st.image(images[1:], width=48)
         with right:
             kind = KINDS.get(hit["kind"], hit["kind"])
-            label = hit["citation"]["label"]
+            label = plain(hit["citation"]["label"])
             st.markdown(f"**{kind}** · {label} &nbsp; :{BADGE.get(hit['relevance'], 'gray')}-badge[{hit['relevance']}]")
             if hit["kind"] == "case":
                 st.markdown(
-                    f"**{hit.get('diagnosis') or hit.get('title') or 'case'}** · {hit.get('organ') or ''}"
+                    f"**{plain(hit.get('diagnosis') or hit.get('title') or 'case')}** · {plain(hit.get('organ') or '')}"
                     + (f" · {len(card)} images" if len(card) > 1 else "")
                 )
             elif hit.get("section"):
-                st.caption(hit["section"])
+                st.caption(plain(hit["section"]))
             if hit.get("snippet"):
                 st.markdown(f"<div class='snippet'>{highlight(hit['snippet'], terms)}</div>", unsafe_allow_html=True)
             if hit.get("printed_words"):  # a figure's labels, read from its image: often why it matched
@@ -164,7 +164,7 @@ def viewer(hit: dict[str, Any], state: str) -> None:
     citation = hit["citation"]
     with st.container(border=True, key=f"{state}-viewer"):
         top = st.columns([6, 1])
-        top[0].subheader(citation["label"])
+        top[0].subheader(plain(citation["label"]))
         top[1].button("Close", key=f"{state}-close", on_click=show, args=(state, None))
         if hit["kind"] == "case":
             case_view(hit)
@@ -214,14 +214,15 @@ def case_view(hit: dict[str, Any]) -> None:
     if details is None:
         return
     case = details.json()
-    st.markdown(f"**Diagnosis:** {case.get('diagnosis') or 'n/a'}  \n**Organ:** {case.get('organ') or 'n/a'}")
+    diagnosis, organ = plain(case.get("diagnosis") or "n/a"), plain(case.get("organ") or "n/a")
+    st.markdown(f"**Diagnosis:** {diagnosis}  \n**Organ:** {organ}")
     if case.get("labels"):
-        st.markdown("  \n".join(f"**{k}:** {v}" for k, v in case["labels"].items()))
+        st.markdown("  \n".join(f"**{plain(k)}:** {plain(str(v))}" for k, v in case["labels"].items()))
     images = [media(image["url"]) for image in case["images"]]
     shown = [image for image in images if image]
     if shown:
         st.image(shown, caption=[i["image"] for i, b in zip(case["images"], images, strict=True) if b], width=320)
-    st.caption(f"case {case['case']} · {len(case['images'])} image(s) · {short(case.get('source') or '')}")
+    st.caption(plain(f"case {case['case']} · {len(case['images'])} image(s) · {short(case.get('source') or '')}"))
 
 
 def search_tab() -> None:
@@ -274,8 +275,8 @@ def evidence_quote(item: dict[str, Any], key: str) -> None:
     citation = item.get("citation") or {}
     stance = item.get("stance", "supports")
     colour = "green" if stance == "supports" else "red"
-    label = citation.get("label") or short(citation.get("source", ""))
-    st.markdown(f"> {item.get('quote', '')}\n\n:{colour}-badge[{stance}] {label}")
+    label = plain(citation.get("label") or short(citation.get("source", "")))
+    st.markdown(f"> {plain(item.get('quote', ''))}\n\n:{colour}-badge[{stance}] {label}")
     record = item.get("id") or citation.get("id") or citation.get("evidence")
     if record:
         st.button("Open", key=key, on_click=open_record, args=(record, "cited"))
@@ -317,20 +318,21 @@ def ask_tab() -> None:
     chosen = options_out[choice] if isinstance(choice, int) and 0 <= choice < len(options_out) else None
     letter = chosen.get("label") if chosen else None
     text = chosen.get("text") if chosen else answer.get("answer") or ""
-    shown = f"{letter}. {text}" if letter and text and text != letter else (text or letter or "")
+    shown = plain(f"{letter}. {text}" if letter and text and text != letter else (text or letter or ""))
     confidence = answer.get("confidence", 0.0)
     if answer.get("settled", True):
         st.success(f"Answer: {shown}  (confidence {confidence:.2f})")
     else:
         st.warning(f"The evidence does not settle this. Best supported: {shown}  (confidence {confidence:.2f})")
     if answer.get("rationale"):
-        st.caption(answer["rationale"])
+        st.caption(plain(answer["rationale"]))
     if options_out:
         ordered = sorted(options_out, key=lambda o: (o.get("label") != letter, -(o.get("score") or 0)))
         for o in ordered:
             with st.container(border=True, key=f"option-{o.get('label')}"):
                 mark = " ✓" if o.get("label") == letter else ""
-                st.markdown(f"**{o.get('label')}. {o.get('text')}**{mark} · support {o.get('score') or 0:.2f}")
+                title = f"{o.get('label')}. {plain(o.get('text') or '')}"
+                st.markdown(f"**{title}**{mark} · support {o.get('score') or 0:.2f}")
                 if not o.get("evidence"):
                     st.caption("no quoted evidence for this option")
                 for n, item in enumerate(o.get("evidence", [])):
@@ -342,7 +344,8 @@ def ask_tab() -> None:
     with st.expander("Agent steps"):
         for step in answer.get("trace", []):
             st.markdown(
-                f"**{step['step']}** " + ", ".join(f"{k}: {v}" for k, v in step.items() if k not in ("step", "hits"))
+                f"**{step['step']}** "
+                + ", ".join(plain(f"{k}: {v}") for k, v in step.items() if k not in ("step", "hits"))
             )
 
 
