@@ -158,12 +158,24 @@ def test_image_upload_searches_by_image(page, tmp_path):
     thumbnails.nth(3).wait_for()  # four result cards rendered their thumbnails
 
 
-def test_ask_shows_the_answer_with_quoted_evidence(page):
+KOILOCYTES = "Which cells show a clear perinuclear halo in HPV infection of the cervix?"
+
+
+def ask(page, question: str, options: str, source: str | None = None) -> None:
+    """Ask in the Ask tab, from one source when ``source`` names it in the "Answer from" picker."""
     page.reload()
     page.get_by_role("tab", name="Ask").click()
-    page.get_by_label("Question").fill("Which cells show a clear perinuclear halo in HPV infection of the cervix?")
-    page.get_by_label("Options, one per line").fill("Langhans giant cells\nKoilocytes\nGoblet cells")
+    page.get_by_label("Question").fill(question)
+    page.get_by_label("Options, one per line").fill(options)
+    if source:
+        page.locator(".st-key-ask-sources").click()
+        page.get_by_role("option", name=source).click()
+        page.keyboard.press("Escape")
     page.get_by_role("button", name="Ask", exact=True).click()
+
+
+def test_ask_shows_the_answer_with_quoted_evidence(page):
+    ask(page, KOILOCYTES, "Langhans giant cells\nKoilocytes\nGoblet cells")
     page.get_by_text(re.compile(r"(Answer|Best supported): B\. Koilocytes")).wait_for()
     quotes = page.locator("[data-testid=stMarkdownContainer] blockquote")
     quotes.first.wait_for()
@@ -172,14 +184,7 @@ def test_ask_shows_the_answer_with_quoted_evidence(page):
 
 
 def test_ask_answers_from_the_sources_picked(page):
-    page.reload()
-    page.get_by_role("tab", name="Ask").click()
-    page.get_by_label("Question").fill("Which cells show a clear perinuclear halo in HPV infection of the cervix?")
-    page.get_by_label("Options, one per line").fill("Langhans giant cells\nKoilocytes\nGoblet cells")
-    page.locator(".st-key-ask-sources").click()
-    page.get_by_role("option", name="cases").click()
-    page.keyboard.press("Escape")
-    page.get_by_role("button", name="Ask", exact=True).click()
+    ask(page, KOILOCYTES, "Langhans giant cells\nKoilocytes\nGoblet cells", source="cases")
     page.get_by_text(re.compile(r"(Answer|Best supported): ")).first.wait_for()
     options = page.locator("[class*=st-key-option-]")
     options.first.wait_for()
@@ -189,14 +194,8 @@ def test_ask_answers_from_the_sources_picked(page):
 
 
 def test_markdown_planted_in_a_pdf_is_shown_as_text(page):
-    page.reload()
-    page.get_by_role("tab", name="Ask").click()
-    page.get_by_label("Question").fill("What change does years of smoking cause in the bronchial lining?")
-    page.get_by_label("Options, one per line").fill("Squamous metaplasia\nGoblet cell loss")
-    page.locator(".st-key-ask-sources").click()
-    page.get_by_role("option", name="planted-notes.pdf").click()
-    page.keyboard.press("Escape")
-    page.get_by_role("button", name="Ask", exact=True).click()
+    question = "What change does years of smoking cause in the bronchial lining?"
+    ask(page, question, "Squamous metaplasia\nGoblet cell loss", source="planted-notes.pdf")
     quote = page.locator("[data-testid=stMarkdownContainer] blockquote", has_text="Squamous metaplasia")
     quote.first.wait_for()
     assert f"![pixel]({TRACKER})" in quote.first.inner_text(), "the sentence is quoted as written"
