@@ -8,6 +8,7 @@ import time
 import pytest
 from langchain_core.runnables import RunnableLambda
 
+from pathatlas.errors import BadInputError
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
 from pathatlas.ui.langchain import PathAtlasRetriever
@@ -40,6 +41,8 @@ def test_filters_restrict_the_documents(retriever):
     cases = retriever.model_copy(update={"filters": {"kind": "case"}}).invoke("granuloma lymph node")
     assert cases and {d.metadata["kind"] for d in cases} == {"case"}
     assert all(d.metadata["citation"]["case"] for d in cases)
+    with pytest.raises(BadInputError, match="unknown filter field 'organs'"):
+        retriever.model_copy(update={"filters": {"organs": "lung"}}).invoke("granuloma lymph node")
 
 
 def test_ainvoke_does_not_block_the_event_loop(retriever, monkeypatch):
