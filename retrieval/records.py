@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from pathatlas.errors import BadInputError
+
 BBox = tuple[float, float, float, float]
 """x0, y0, x1, y1 in PDF points (1/72 inch), origin top left, as pymupdf reports them."""
 
@@ -115,6 +117,12 @@ _DEFAULTS = {f.name: f.default for f in fields(Payload) if f.name not in ("kind"
 
 FILTER_FIELDS = ("kind", "source", "fingerprint", "organ", "diagnosis", "case", "section")
 """Payload fields that every store indexes for filtering."""
+
+
+def check_filter_fields(filters: Mapping[str, Any]) -> None:
+    """A filter on a field no store indexes would silently match nothing: refuse it, naming the fields there are."""
+    if unknown := sorted(set(filters) - set(FILTER_FIELDS)):
+        raise BadInputError(f"unknown filter field {unknown[0]!r}; use {', '.join(FILTER_FIELDS)}")
 
 
 @dataclass

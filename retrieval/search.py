@@ -24,7 +24,7 @@ from pathatlas.retrieval.fusion import (
 )
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.lexical import tokenize
-from pathatlas.retrieval.records import FILTER_FIELDS, Citation, Hit, Payload
+from pathatlas.retrieval.records import Citation, Hit, Payload, check_filter_fields
 from pathatlas.retrieval.stores.base import Filters, ScoredIds, group_by_filters
 
 RANKERS = ("bm25", "dense")
@@ -47,8 +47,7 @@ class Query:
             raise BadInputError("empty query: give some text, an image, or both")
         if self.k < 1:
             raise BadInputError(f"k must be at least 1, not {self.k}")
-        if unknown := sorted(set(self.filters) - set(FILTER_FIELDS)):  # a typo would silently match nothing
-            raise BadInputError(f"unknown filter field {unknown[0]!r}; use {', '.join(FILTER_FIELDS)}")
+        check_filter_fields(self.filters)
         self.filters = with_passages(self.filters)
 
 

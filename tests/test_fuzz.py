@@ -89,7 +89,7 @@ def test_filters_round_trip(wanted):
 
 @given(st.text(min_size=1).filter(lambda f: f.strip() and "=" not in f and f.strip() not in FILTER_FIELDS), values)
 def test_unknown_filter_fields_are_named_never_ignored(field, value):
-    with pytest.raises(BadInputError, match="unknown field|use FIELD=VALUE"):
+    with pytest.raises(BadInputError, match="unknown filter field|use FIELD=VALUE"):
         parse_filters([f"{field}={value}"])
 
 

@@ -41,17 +41,16 @@ app.command("export")(export)
 
 
 def parse_filters(items: list[str] | None) -> dict[str, object]:
-    from pathatlas.retrieval.records import FILTER_FIELDS
+    from pathatlas.retrieval.records import check_filter_fields
 
     filters: dict[str, object] = {}
     for item in items or []:
         field, sep, value = item.partition("=")
         if not sep or not field.strip() or not value.strip():
             raise BadInputError(f"--filter {item!r}: use FIELD=VALUE, e.g. kind=figure or organ=lung")
-        if field.strip() not in FILTER_FIELDS:
-            raise BadInputError(f"--filter {item!r}: unknown field {field.strip()!r}; use {', '.join(FILTER_FIELDS)}")
         values = [v.strip() for v in value.split(",")]
         filters[field.strip()] = values if len(values) > 1 else values[0]
+    check_filter_fields(filters)  # before any model loads
     return filters
 
 
