@@ -30,6 +30,7 @@ from pathatlas.agent.plan import read_question
 from pathatlas.agent.questions import Answer, Evidence, Question, letter_index
 from pathatlas.agent.scoring import OptionSupport
 from pathatlas.agent.tune import Row, chapter_folds, cross_validate, expected_calibration_error
+from pathatlas.agent.writing import annotate
 from pathatlas.errors import PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.retrieval.datasets import read_jsonl
@@ -199,6 +200,7 @@ class QABench:
             evidence = sorted(found.values(), key=lambda e: e.rank)
             answer = self.answerer.answer(q, evidence)
             answer.cited = [i for i in answer.cited if i in found]
+            annotate(answer, q, evidence)  # as the agent does: every answerer's answer quotes and settles alike
             return answer, evidence, None
         result = self.agent.ask(item.question, exclude_ids=exclude)
         return result.answer, result.evidence, result.support

@@ -120,6 +120,32 @@ def test_qa_run_on_the_demo_index(demo_index, tmp_path):
     assert (tmp_path / "plot.png").stat().st_size > 5_000
 
 
+def test_every_answerer_is_quoted_alike_with_or_without_the_agent(demo_index, tmp_path):
+    """An answerer that only picks (as a terse LLM does) still gets the chosen option's quote in ``rag`` mode,
+    as the agent gives it: the modes' verbatim-quote rates compare like with like."""
+    from pathatlas.agent.answerers.base import Answerer
+    from pathatlas.agent.questions import Answer
+
+    class PicksB(Answerer):
+        name = "picks-b"
+
+        def answer(self, question, evidence):
+            return Answer(1, question.options[1], 0.9)
+
+    row = {
+        "id": "q1",
+        "question": "Which cells have a clear perinuclear halo in HPV infection of the cervix?",
+        "options": ["Langhans giant cells", "Koilocytes", "Goblet cells"],
+        "answer": "B",
+        "chapter": "Cervix",
+    }
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(row))
+    items, failures = load_items(path, 10_000_000)
+    modes = QABench(demo_index, PicksB()).run(items, failures, modes=("rag", "agentic"))["modes"]
+    assert modes["rag"]["verbatim_quote_rate"] == modes["agentic"]["verbatim_quote_rate"] == 1.0
+
+
 def test_held_out_confidence_is_paired_with_its_own_question():
     rows = []
     for n in range(60):  # even chapters: feature 0 names the answer; odd chapters: nothing to go on, gold unguessed
