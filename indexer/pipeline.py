@@ -20,6 +20,7 @@ from pathatlas.indexer.sources.base import Source
 from pathatlas.retrieval.durable import crash_point
 from pathatlas.retrieval.images import thumbnail
 from pathatlas.retrieval.index import Index, source_id
+from pathatlas.retrieval.local import keypoints
 from pathatlas.retrieval.ocr import TesseractReader, WordReader
 from pathatlas.retrieval.records import Entry, StoredVectors
 
@@ -202,7 +203,8 @@ class Indexer:
         count = 0
         name = Path(source.key).name
         with tqdm(total=source.size_hint(), desc=name, unit="item", disable=not self.show_progress) as bar:
-            for batch in prefetched(self._with_printed_words(batched(self._entries(source, bar), ENTRY_BATCH))):
+            batches = self._with_keypoints(self._with_printed_words(batched(self._entries(source, bar), ENTRY_BATCH)))
+            for batch in prefetched(batches):
                 crash_point("store upsert")
                 encoded = self.encode(batch)
                 with self._stage("store"):
@@ -221,6 +223,16 @@ class Indexer:
                 with self._stage("ocr"):
                     for entry, words in zip(figures, self.word_reader.read([e.image for e in figures]), strict=True):
                         entry.payload.ocr = " ".join(words) or None
+            yield batch
+
+    def _with_keypoints(self, batches: Iterator[list[Entry]]) -> Iterator[list[Entry]]:
+        """Case images get their SIFT keypoints (``case_keypoints``), in the reading thread like OCR."""
+        for batch in batches:
+            cases = [e for e in batch if e.payload.kind == "case" and e.image is not None]
+            if self.settings.case_keypoints and cases:
+                with self._stage("keypoints"):
+                    for entry, found in zip(cases, keypoints([e.image for e in cases]), strict=True):
+                        entry.keypoints = found
             yield batch
 
     def encode(self, entries: list[Entry]) -> list[StoredVectors]:
@@ -242,8 +254,11 @@ class Indexer:
         return [StoredVectors(e.id, e.payload.to_payload(), v) for e, v in zip(entries, vectors, strict=True)]
 
     def _save_thumbnails(self, entries: list[Entry]) -> None:
+        """Thumbnails and keypoints; an entry's id names its content, so a file already there is already right."""
         self.index.media_dir.mkdir(parents=True, exist_ok=True)
         for entry in entries:
+            if entry.keypoints is not None and not self.index.keypoints_path(entry.id).exists():
+                entry.keypoints.save(self.index.keypoints_path(entry.id))
             path = self.index.thumbnail_path(entry.id)
             if entry.thumbnail is not None and not path.exists():
                 tmp = path.with_name(f".{path.name}.tmp")

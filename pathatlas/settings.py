@@ -72,6 +72,21 @@ class Settings(BaseSettings):
         "images.",
     )
     candidates: int = Field(100, ge=1, description="Hits each ranker contributes before fusion.")
+    case_keypoints: bool = Field(
+        True,
+        description="Keep SIFT keypoints of case images (about 0.2 s of CPU each), so image queries can find the same "
+        "specimen: another zoom, crop or serial section of one slide (retrieval/local.py).",
+    )
+    verify_depth: int = Field(50, ge=0, description="An image query's top candidates checked for the same specimen.")
+    verify_inliers: int = Field(
+        12,
+        ge=1,
+        description="Keypoint matches one geometric transform must explain for a candidate to be the same specimen; "
+        "chosen on case folds of the dev atlas (ties: the stricter).",
+    )
+    weight_specimen: float = Field(
+        100.0, description="Weight of the same-specimen ranker: large, so a verified candidate ranks above the rest."
+    )
     ranker_file: Path | None = Field(
         None,
         description="Text ranker weights; unset: the shipped retrieval/ranker.json. A missing file means plain fusion.",
@@ -139,6 +154,7 @@ class Settings(BaseSettings):
             "visual": self.weight_visual,
             "joint": self.weight_joint,
             "joint:image": self.weight_joint_image,
+            "specimen": self.weight_specimen,
         }
 
 

@@ -7,7 +7,7 @@ Layout::
                       that generation, and its sources (path -> id, fingerprint, kind, entry count)
     store/            the vector store (FAISS snapshots or a Qdrant shard)
     lexical/          BM25 per source: immutable segment files, and gNNNNNN.json naming generation N's
-    media/            thumbnails, one JPEG per entry id
+    media/            thumbnails, one JPEG per entry id; case images' keypoints, one ``.sift.npz`` per entry id
 
 One commit makes one generation: the store's writes are made durable (FAISS: a new state, the previous
 one kept), then the generation's BM25 (only the segments of changed sources) is written and fsynced, then
@@ -277,6 +277,9 @@ class Index:
 
     def thumbnail_path(self, record_id: str) -> Path:
         return self.media_dir / f"{record_id}.jpg"
+
+    def keypoints_path(self, record_id: str) -> Path:
+        return self.media_dir / f"{record_id}.sift.npz"
 
     def stale_versions(self, sources: Manifest) -> list[tuple[str, str]]:
         """(source, fingerprint) of committed versions that ``sources`` replaces or drops."""

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from pathatlas.errors import BadInputError
+from pathatlas.retrieval.local import Keypoints
 
 BBox = tuple[float, float, float, float]
 """x0, y0, x1, y1 in PDF points (1/72 inch), origin top left, as pymupdf reports them."""
@@ -140,6 +141,8 @@ class Entry:
     """What the image encoders see; None for entries found by text alone."""
     thumbnail: Image.Image | None = None
     """What a hit shows; saved under the index's media folder."""
+    keypoints: Keypoints | None = None
+    """A case image's SIFT keypoints (``case_keypoints``), saved beside its thumbnail for same-specimen search."""
 
 
 @dataclass

@@ -24,9 +24,14 @@ from pathatlas.retrieval.fusion import (
 )
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.lexical import tokenize
+from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen
 from pathatlas.retrieval.records import Citation, Hit, Payload, check_filter_fields
 from pathatlas.retrieval.stores.base import Filters, ScoredIds, group_by_filters
 
+Fused = tuple[str, float, dict[str, int]]
+"""(record id, fused score, {ranker: rank}), as ``reciprocal_rank_fusion`` gives them."""
+SPECIMEN = "specimen"
+"""The ranker of candidates verified as the same specimen as the query image (keypoints, retrieval/local.py)."""
 RANKERS = ("bm25", "dense")
 """Ranker groups a caller may switch off (benchmarks compare BM25 alone, dense alone, both)."""
 
@@ -119,17 +124,31 @@ class Searcher:
         return self.search_many([query])[0]
 
     def search_many(self, queries: list[Query]) -> list[list[Hit]]:
-        weights = self.settings.fusion_weights()
         out = []
         for query, rankings in zip(queries, self.rankings(queries), strict=True):
             if query.image is None and query.collapse_pages:
                 out.append(self._page_hits(query, rankings))
                 continue
-            fused = reciprocal_rank_fusion(
-                rankings, {r: ranker_weight(r, weights) for r in rankings}, k=self.settings.rrf_k
-            )
-            out.append(self._hits(query, fused))
+            found = keypoints([query.image])[0] if query.image is not None and self.settings.verify_depth else None
+            out.append(self._hits(query, self.fuse(rankings, found)))
         return out
+
+    def fuse(self, rankings: dict[str, ScoredIds], query_keypoints: Keypoints | None = None) -> list[Fused]:
+        """Weighted RRF; with the query image's keypoints, the top ``verify_depth`` candidates verified as the same
+        specimen join as the ``specimen`` ranker, whose large weight puts them first (retrieval/local.py)."""
+        weights, k = self.settings.fusion_weights(), self.settings.rrf_k
+        fused = reciprocal_rank_fusion(rankings, {r: ranker_weight(r, weights) for r in rankings}, k=k)
+        if query_keypoints is None or not self.settings.verify_depth:
+            return fused
+        counts = {}
+        for rid, _, _ in fused[: self.settings.verify_depth]:
+            if (found := Keypoints.load(self.index.keypoints_path(rid))) is not None:
+                counts[rid] = inliers(query_keypoints, found)
+        specimen = same_specimen(counts, self.settings.verify_inliers)
+        if not specimen:
+            return fused
+        rankings = {**rankings, SPECIMEN: specimen}
+        return reciprocal_rank_fusion(rankings, {r: ranker_weight(r, weights) for r in rankings}, k=k)
 
     def _page_hits(self, query: Query, rankings: dict[str, ScoredIds]) -> list[Hit]:
         """Candidates grouped by page and scored by the ranker; each hit shows its group's best member."""
@@ -175,7 +194,7 @@ class Searcher:
             hit.thumbnail = str(thumb) if thumb.is_file() else None
         return hit
 
-    def _hits(self, query: Query, fused: list[tuple[str, float, dict[str, int]]]) -> list[Hit]:
+    def _hits(self, query: Query, fused: list[Fused]) -> list[Hit]:
         head = fused[: query.k * 8 if query.collapse_pages else query.k]
         payloads = Payload.from_payloads(self.index.store.payloads([record_id for record_id, _, _ in head]))
         hits: list[Hit] = []

@@ -3,16 +3,17 @@
 
 Image records (figures, case images, image-only pages) search the image spaces (``visual``, ``joint``);
 a record without image vectors searches with whatever it has (its text vectors). Each space is one ranker,
-fused by the same weighted RRF as a query. The record itself and, for a case, its sibling images are left
+fused by the same weighted RRF as a query, and a case image's stored keypoints verify candidates as the same
+specimen as a query image's do. The record itself and, for a case, its sibling images are left
 out: the user is looking at them already.
 """
 
 from __future__ import annotations
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.fusion import reciprocal_rank_fusion
+from pathatlas.retrieval.local import Keypoints
 from pathatlas.retrieval.records import Hit, Payload
-from pathatlas.retrieval.search import Searcher, ranker_weight
+from pathatlas.retrieval.search import Searcher
 from pathatlas.retrieval.stores.base import Filters
 
 IMAGE_SPACES = ("visual", "joint")
@@ -35,8 +36,7 @@ def similar(searcher: Searcher, record_id: str, k: int = 10, filters: Filters | 
     for space in spaces:
         found = index.store.search(space, stored[space], pool, filters)[0]
         rankings[f"{space}:image" if space in IMAGE_SPACES else space] = [(r, s) for r, s in found if r not in same]
-    weights = settings.fusion_weights()
-    fused = reciprocal_rank_fusion(rankings, {r: ranker_weight(r, weights) for r in rankings}, k=settings.rrf_k)
+    fused = searcher.fuse(rankings, Keypoints.load(index.keypoints_path(record_id)))
     payloads = Payload.from_payloads(index.store.payloads([rid for rid, _, _ in fused[:k]]))
     return [
         searcher.make_hit(rid, score, ranks, payloads[rid], None) for rid, score, ranks in fused[:k] if rid in payloads

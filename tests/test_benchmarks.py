@@ -55,9 +55,10 @@ def test_retrieval_bench_document_and_plot(tmp_path, settings):
     # only training-free methods are scored, the trained joint space only in the held-out twin task.
     for name in ("image_to_image_case", "image_to_image_label"):
         assert tasks[name]["baselines"] == ["plain-knn", "chance"] and "plain-knn" in tasks[name]["methods"]
-        assert tasks[name]["default"] == "visual" and "joint" not in tasks[name]["methods"]
+        assert tasks[name]["default"] == "visual+specimen" and "joint" not in tasks[name]["methods"]
         held_out = tasks[f"{name}:held-out"]
-        assert held_out["default"] == "visual+joint" and {"joint", "plain-knn"} <= set(held_out["methods"])
+        assert held_out["default"] == "visual+joint+specimen"
+        assert {"joint", "visual+joint", "plain-knn"} <= set(held_out["methods"])
     assert label["methods"]["plain-knn"]["mrr"] > label["methods"]["chance"]["mrr"]
     json.dumps(result)
     plot_curves(result, tmp_path / "curves.png")

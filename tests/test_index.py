@@ -32,7 +32,7 @@ def test_incremental_indexing_skips_replaces_and_removes(settings, case_folder, 
     indexer = Indexer(index, show_progress=False)
     first = indexer.add([case_folder, pdf])
     assert [s.status for s in first.sources] == ["indexed", "indexed"]
-    assert {"read", "text", "images", "store", "thumbnails", "commit"} == set(indexer.stage_seconds)
+    assert {"read", "text", "images", "keypoints", "store", "thumbnails", "commit"} == set(indexer.stage_seconds)
     before = ids_of(index, case_folder)
     assert len(before) == 16
 

@@ -85,9 +85,8 @@ def retrieval_table(task: str, body: dict) -> Table:
     from pathatlas.retrieval.bench.common import losses
 
     marks = losses(body)
-    table = Table(
-        "method", "recall@1", "recall@5", "recall@10", "mrr", "precision@10", "", title=f"{task}, n={body['n']}"
-    )
+    table = Table("method", "R@1", "R@5", "R@10", "MRR", "P@10", "", title=f"{task}, n={body['n']}")
+    table.columns[0].min_width = max(map(len, body["methods"]))  # names like visual+joint+specimen stay whole
     for name, m in body["methods"].items():
         cells = [
             f"{m[key]:.3f}" if key in m else "" for key in ("recall@1", "recall@5", "recall@10", "mrr", "precision@10")

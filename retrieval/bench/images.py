@@ -36,9 +36,10 @@ from pathatlas.retrieval.encoders.towers import VISUAL
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.lexical import LexicalIndex
+from pathatlas.retrieval.local import Keypoints, cached_keypoints, inliers, same_specimen
 from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k, recall_and_mrr
 from pathatlas.retrieval.ocr import TesseractReader
-from pathatlas.retrieval.search import ranker_weight
+from pathatlas.retrieval.search import SPECIMEN, ranker_weight
 from pathatlas.settings import Settings
 
 PLAIN = "plain-knn"
@@ -61,6 +62,7 @@ class ImageSet:
         self.held_out = [n for n, i in enumerate(items) if is_validation(i.group) or not i.texts]
         self.queries = list(range(len(items))) if split == "all" else self.held_out
         self.split = split
+        self.inliers: dict[tuple[int, int], int] = {}
 
     def _encode(self, encoder: Encoder) -> dict[str, np.ndarray]:
         images = (open_image(i.path, self.settings.max_image_pixels) for i in self.items)
@@ -79,6 +81,19 @@ class ImageSet:
     def _add(chunks, embeddings):
         for space, array in embeddings.items():
             chunks.setdefault(space, []).append(array)
+
+    @cached_property
+    def keypoints(self) -> list[Keypoints]:
+        """Each image's keypoints as indexing takes them for a case image (cached per image file)."""
+        return cached_keypoints([i.path for i in self.items], self.settings)
+
+    def specimen(self, query: int, candidates: list[int]) -> list[int]:
+        """What search's ``specimen`` ranker gives for these candidates (inlier counts kept across tasks)."""
+        for c in candidates:
+            if (query, c) not in self.inliers:
+                self.inliers[query, c] = inliers(self.keypoints[query], self.keypoints[c])
+        counts = {str(c): self.inliers[query, c] for c in candidates}
+        return [int(rid) for rid, _ in same_specimen(counts, self.settings.verify_inliers)]
 
     @cached_property
     def plain(self) -> np.ndarray:
@@ -166,10 +181,19 @@ def ranked_methods(
         scores[np.arange(len(queries)), queries] = -np.inf  # a query never retrieves itself
         orders[name] = [list(np.argsort(-row))[: len(items) - 1] for row in scores]
     default = "+".join(spaces)
+    settings = images.settings
+    weights = {f"{s}:image": ranker_weight(f"{s}:image", settings.fusion_weights()) for s in spaces}
+    weights[SPECIMEN] = ranker_weight(SPECIMEN, settings.fusion_weights())
+    per_query = [{f"{s}:image": orders[s][r] for s in spaces} for r in range(len(queries))]
     if len(spaces) > 1:
-        weights = {s: ranker_weight(f"{s}:image", images.settings.fusion_weights()) for s in spaces}
-        k = images.settings.rrf_k
-        orders[default] = [fuse_orders({s: orders[s][r] for s in spaces}, weights, k) for r in range(len(queries))]
+        orders[default] = [fuse_orders(rankings, weights, settings.rrf_k) for rankings in per_query]
+    if settings.verify_depth and default in orders:  # what search adds for an image query
+        base, default = orders[default], f"{default}+{SPECIMEN}"
+        orders[default] = []
+        for r, q in enumerate(queries):
+            found = images.specimen(q, base[r][: settings.verify_depth])
+            rankings = {**per_query[r], SPECIMEN: found}
+            orders[default].append(fuse_orders(rankings, weights, settings.rrf_k) if found else base[r])
     methods: dict[str, Any] = {}
     for name, ranked in orders.items():
         flags = [[relevant(items[queries[r]], items[c]) for c in ranked[r]] for r in range(len(queries))]

@@ -27,8 +27,15 @@ class CitationOut(BaseModel):
         return cls(**citation.to_dict())
 
 
-RANKER_NAMES = {"bm25": "words", "text": "meaning", "joint": "meaning", "visual": "appearance"}
-"""What each ranker means to a reader: BM25 matched the words, a text space the meaning, image spaces the look."""
+RANKER_NAMES = {
+    "bm25": "words",
+    "text": "meaning",
+    "joint": "meaning",
+    "visual": "appearance",
+    "specimen": "same specimen",
+}
+"""What each ranker means to a reader: BM25 matched the words, a text space the meaning, image spaces the look,
+keypoints verified the same specimen (another view or section of the query's slide)."""
 
 
 def relevance_label(rank: int, relative: float) -> str:

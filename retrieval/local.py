@@ -1,0 +1,149 @@
+"""Same-specimen search: SIFT keypoints on the tissue, verified by one geometric transform (spatial verification).
+
+Whole-image features (``visual``, ``joint``) say two images look alike; they cannot tell that two screenshots
+show the same slide at another zoom or crop, or a serial section of it. Keypoints matched under one
+similarity transform can: a candidate with many geometrically consistent matches almost surely shows the same
+specimen. Search re-ranks an image query's candidates by that count, the classic second stage of instance
+retrieval. Keypoints are taken on greyscale (stains change colour, not structure), slightly blurred (JPEG's 8 px
+blocks otherwise make a lattice of keypoints that matches any other JPEG), and only on tissue: the slide
+viewer's buttons, sliders and navigator frame of a screenshot match every other screenshot from that viewer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from pathatlas.settings import Settings
+
+SIDE = 768
+"""Longest side, in pixels, the image is scaled down to before keypoints are taken."""
+MAX_KEYPOINTS = 1000
+BLUR_SIGMA = 1.0
+RATIO = 0.75
+"""Lowe's ratio test: a match counts when its nearest descriptor is clearly nearer than the second."""
+RANSAC_PX = 6.0
+MIN_MATCHES = 6
+TISSUE_DENSITY = 0.12
+"""Mean optical density above which a pixel is tissue (white glass and viewer background are near 0)."""
+MIN_TISSUE_AREA = 0.005
+"""Share of the image a tissue region must cover; smaller ones (buttons, text, frames) are chrome."""
+
+
+@dataclass(frozen=True)
+class Keypoints:
+    points: np.ndarray
+    """(n, 2) float32 positions in the image scaled to ``SIDE``."""
+    descriptors: np.ndarray
+    """(n, 128) uint8 SIFT descriptors."""
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def save(self, path: Path) -> None:
+        """Written beside the entry's thumbnail, atomically (a reader sees the old file or the new, never half)."""
+        tmp = path.with_name(f".{path.name}.tmp")
+        with tmp.open("wb") as handle:
+            np.savez(handle, points=self.points, descriptors=self.descriptors)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Keypoints | None:
+        """The keypoints saved at ``path``; None when absent or unreadable (the candidate is then not verified)."""
+        try:
+            with np.load(path) as data:
+                return cls(data["points"].astype(np.float32), data["descriptors"].astype(np.uint8))
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def root_sift(self) -> np.ndarray:
+        """RootSIFT (Arandjelovic and Zisserman 2012): L1-normalised square roots, compared by Euclidean distance."""
+        d = self.descriptors.astype(np.float32)
+        return np.sqrt(d / np.maximum(d.sum(axis=1, keepdims=True), 1e-9))
+
+
+def tissue_mask(rgb: np.ndarray) -> np.ndarray:
+    """uint8 mask (255 = tissue) of the large regions denser than glass, widened so edges keep their keypoints."""
+    import cv2
+
+    density = -np.log((rgb.astype(np.float32) + 1.0) / 256.0).mean(axis=2)
+    mask = (cv2.GaussianBlur(density, (9, 9), 0) > TISSUE_DENSITY).astype(np.uint8) * 255
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((11, 11), np.uint8))  # thin lines: frames, sliders
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask)
+    keep = [k for k in range(1, count) if stats[k, cv2.CC_STAT_AREA] >= MIN_TISSUE_AREA * mask.size]
+    mask = np.isin(labels, keep).astype(np.uint8) * 255
+    return cv2.dilate(mask, np.ones((31, 31), np.uint8))
+
+
+def keypoints(images: list[Image.Image]) -> list[Keypoints]:
+    """Each image's SIFT keypoints on its tissue (empty for an image with no tissue or no texture)."""
+    import cv2
+
+    sift = cv2.SIFT_create(nfeatures=MAX_KEYPOINTS)
+    out = []
+    for image in images:
+        rgb = np.asarray(image.convert("RGB"))
+        scale = SIDE / max(rgb.shape[:2])
+        if scale < 1:
+            rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        grey = cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (0, 0), BLUR_SIGMA)
+        found, descriptors = sift.detectAndCompute(grey, tissue_mask(rgb))
+        if descriptors is None:
+            out.append(Keypoints(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8)))
+            continue
+        points = np.array([k.pt for k in found], np.float32)
+        out.append(Keypoints(points, np.clip(np.rint(descriptors), 0, 255).astype(np.uint8)))
+    return out
+
+
+def inliers(query: Keypoints, candidate: Keypoints) -> int:
+    """Matches (ratio test) consistent with one similarity transform (RANSAC); 0 when too few to try."""
+    import cv2
+
+    if len(query) < MIN_MATCHES or len(candidate) < MIN_MATCHES:
+        return 0
+    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(query.root_sift(), candidate.root_sift(), k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
+    if len(good) < MIN_MATCHES:
+        return 0
+    source = query.points[[m.queryIdx for m in good]]
+    target = candidate.points[[m.trainIdx for m in good]]
+    _, mask = cv2.estimateAffinePartial2D(source, target, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX)
+    return 0 if mask is None else int(mask.sum())
+
+
+def same_specimen(counts: Mapping[str, int], threshold: int) -> list[tuple[str, float]]:
+    """The ``specimen`` ranker: candidates with at least ``threshold`` inliers, most first (ties keep their
+    order). Candidates without keypoints (figures, pages, indexes made without them) have no count."""
+    verified = [(rid, float(n)) for rid, n in counts.items() if n >= threshold]
+    return sorted(verified, key=lambda hit: -hit[1])
+
+
+PARAMETERS = f"{SIDE}/{MAX_KEYPOINTS}/{BLUR_SIGMA}/{TISSUE_DENSITY}/{MIN_TISSUE_AREA}"
+
+
+def cached_keypoints(paths: list[Path], settings: Settings) -> list[Keypoints]:
+    """Keypoints of image files, cached under ``<home>/cache/keypoints`` by path, size, mtime and parameters (for
+    benchmarks, which read the same files again and again)."""
+    from tqdm.auto import tqdm
+
+    from pathatlas.retrieval.images import open_image
+
+    cache = settings.cache_dir / "keypoints"
+    cache.mkdir(parents=True, exist_ok=True)
+    out = []
+    for path in tqdm(paths, desc="keypoints", unit="image", leave=False):
+        stat = path.stat()
+        key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{PARAMETERS}".encode()
+        file = cache / f"{hashlib.blake2b(key, digest_size=16).hexdigest()}.npz"
+        found = Keypoints.load(file)
+        if found is None:
+            found = keypoints([open_image(path, settings.max_image_pixels)])[0]
+            found.save(file)
+        out.append(found)
+    return out

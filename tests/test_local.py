@@ -1,0 +1,143 @@
+"""Same-specimen search: keypoints on tissue only, verification through zoom and stain, and search's ranker."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from pathatlas.corpora.demo import draw_pattern
+from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen, tissue_mask
+from pathatlas.settings import Settings
+
+THRESHOLD = Settings().verify_inliers
+
+
+def slide(seed: int, chrome: bool = False) -> Image.Image:
+    """A slide-viewer screenshot: white glass, one piece of tissue, and optionally the viewer's light grey
+    buttons, a slider's caption and the navigator frame (the same in every screenshot of that viewer)."""
+    canvas = Image.new("RGB", (800, 600), (246, 246, 246))
+    tissue = draw_pattern("keratin-pearls", seed).resize((420, 420))
+    rng = np.random.default_rng(seed)
+    blob = Image.new("L", tissue.size, 0)  # each specimen its own outline
+    ImageDraw.Draw(blob).polygon([tuple(p) for p in rng.uniform([0, 0], [420, 420], (7, 2))], fill=255)
+    ImageDraw.Draw(blob).ellipse([*rng.uniform(0, 80, 2), *rng.uniform(340, 420, 2)], fill=255)
+    canvas.paste(tissue, tuple(int(v) for v in rng.uniform([150, 100], [230, 150])), blob)
+    if chrome:
+        draw = ImageDraw.Draw(canvas)
+        for k in range(7):
+            draw.ellipse([10 + 30 * k, 10, 34 + 30 * k, 34], fill=(214, 214, 214), outline=(110, 110, 110))
+            draw.text((18 + 30 * k, 15), "+-Hr<>#"[k], fill=(30, 30, 30))
+        draw.rectangle([640, 10, 790, 110], outline=(150, 60, 60), width=2)
+        draw.text((10, 44), "Rotate image: ----o----", fill=(0, 0, 0))
+    return canvas
+
+
+def zoomed_restained(image: Image.Image) -> Image.Image:
+    """Another screenshot of the same slide: zoomed in on part of it, in another stain's colours."""
+    part = image.crop((220, 160, 560, 480)).resize((680, 640), Image.Resampling.BICUBIC)
+    pixels = np.asarray(part).astype(np.float32)
+    brown = pixels[..., [1, 2, 0]] * np.array([0.85, 0.75, 0.6])  # channels swapped, darker: DAB-like
+    return Image.fromarray(np.clip(brown, 0, 255).astype(np.uint8))
+
+
+def test_the_same_specimen_is_verified_through_zoom_and_stain_and_another_is_not():
+    original, other = slide(1), slide(2)
+    query, same, unrelated = keypoints([zoomed_restained(original), original, other])
+    assert inliers(query, same) >= 3 * THRESHOLD
+    assert inliers(query, unrelated) < THRESHOLD
+
+
+def test_viewer_chrome_is_not_tissue():
+    """Two different specimens seen through the same viewer must not match on its buttons and frame."""
+    a, b = slide(3, chrome=True), slide(4, chrome=True)
+    mask = tissue_mask(np.asarray(a.resize((768, 576))))
+    assert mask[:40, :300].max() == 0 and mask[300, 400] == 255  # buttons out, tissue in
+    found_a, found_b = keypoints([a, b])
+    assert len(found_a) > 50 and all(y > 60 for _, y in found_a.points)  # nothing on the button row
+    assert inliers(found_a, found_b) < THRESHOLD
+
+
+def test_same_specimen_ranks_verified_candidates_by_inliers():
+    ranking = same_specimen({"a": 3, "b": 40, "c": 12, "d": 12}, threshold=10)
+    assert ranking == [("b", 40.0), ("c", 12.0), ("d", 12.0)]
+    assert same_specimen({}, threshold=1) == []
+
+
+def test_keypoints_round_trip_and_a_damaged_file_reads_as_none(tmp_path):
+    (found,) = keypoints([slide(5)])
+    found.save(tmp_path / "k.npz")
+    back = Keypoints.load(tmp_path / "k.npz")
+    assert np.array_equal(back.points, found.points) and np.array_equal(back.descriptors, found.descriptors)
+    (tmp_path / "bad.npz").write_bytes(b"not numpy")
+    assert Keypoints.load(tmp_path / "bad.npz") is None and Keypoints.load(tmp_path / "absent.npz") is None
+    (blank,) = keypoints([Image.new("RGB", (300, 200), "white")])
+    assert len(blank) == 0
+
+
+@pytest.fixture
+def specimen_index(settings, tmp_path):
+    """Cases whose images all show keratin pearls; only case B's image is the same slide as case A's."""
+    from pathatlas.indexer.pipeline import Indexer
+    from pathatlas.retrieval.index import Index
+
+    folder = tmp_path / "cases"
+    (folder / "images").mkdir(parents=True)
+    images = {"A": slide(10), "B": zoomed_restained(slide(10)), "C": slide(11), "D": slide(12), "E": slide(13)}
+    rows = []
+    for case, image in images.items():
+        image.save(folder / "images" / f"{case}.jpg", quality=92)
+        rows.append({"image": f"images/{case}.jpg", "case": case, "diagnosis": "squamous cell carcinoma"})
+    (folder / "cases.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    index = Index.open(tmp_path / "index", settings, create=True)
+    Indexer(index, show_progress=False).add([folder])
+    return index, images
+
+
+def test_search_by_image_puts_the_same_specimen_first(specimen_index, settings):
+    from pathatlas.retrieval.search import SPECIMEN, Query, Searcher
+    from pathatlas.ui.api.schemas import matched_why
+
+    index, images = specimen_index
+    assert len(list(index.media_dir.glob("*.sift.npz"))) == len(images)
+    hits = Searcher(index).search(Query(image=images["A"], k=3))
+    assert hits[0].payload.case == "A" and hits[0].matched_by.get(SPECIMEN) == 1  # the image itself
+    assert hits[1].payload.case == "B" and hits[1].matched_by.get(SPECIMEN) == 2
+    assert matched_why(hits[1].matched_by).startswith("same specimen #2")  # what the CLI, REST and web UI show
+    assert all(SPECIMEN not in h.matched_by for h in hits[2:])
+
+    index.settings = settings.model_copy(update={"verify_depth": 0})
+    unverified = Searcher(index).search(Query(image=images["A"], k=5))
+    assert all(SPECIMEN not in h.matched_by for h in unverified)
+
+
+def test_more_like_this_verifies_with_the_stored_keypoints(specimen_index):
+    from pathatlas.retrieval.search import SPECIMEN, Searcher
+    from pathatlas.retrieval.similar import similar
+
+    index, _ = specimen_index
+    record_a = next(rid for rid, p in index.store.scan({"case": "A"}))
+    hits = similar(Searcher(index), record_a, k=3)
+    assert hits[0].payload.case == "B" and hits[0].matched_by.get(SPECIMEN) == 1
+
+
+def test_the_benchmark_scores_what_search_does(settings, tmp_path):
+    """``bench retrieval --cases``: the default row is visual kNN plus the specimen ranker, as in search."""
+    from pathatlas.retrieval.bench import run_retrieval_bench
+    from pathatlas.retrieval.encoders import create_encoder
+
+    folder = tmp_path / "atlas"
+    (folder / "images").mkdir(parents=True)
+    images = {"A": slide(20), "B": zoomed_restained(slide(20)), "C": slide(21), "D": slide(22), "E": slide(23)}
+    rows = []
+    for name, image in images.items():
+        image.save(folder / "images" / f"{name}.jpg", quality=92)
+        rows.append({"image": f"images/{name}.jpg", "case": "X" if name in "AB" else name, "diagnosis": "scc"})
+    (folder / "cases.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    encoder = create_encoder("default", settings)
+    task = run_retrieval_bench(encoder, settings, cases=[folder / "cases.jsonl"], split="all")["tasks"]
+    case = task["image_to_image_case"]
+    assert case["n"] == 2 and case["default"] == "visual+specimen"
+    assert case["methods"]["visual+specimen"]["recall@1"] == 1.0
