@@ -152,6 +152,8 @@ class Indexer:
             stored = self.index.record_counts()
             for source in sources:
                 report.sources.append(self._add_source(source, force, stored))
+            if any(s.status == "indexed" for s in report.sources):
+                self.index.prune_media()
         return report
 
     def _add_source(self, source: Source, force: bool, stored: Counter[str]) -> SourceReport:

@@ -8,6 +8,7 @@ Layout::
     store/            the vector store (FAISS snapshots or a Qdrant shard)
     lexical/          BM25 per source: immutable segment files, and gNNNNNN.json naming generation N's
     media/            thumbnails, one JPEG per entry id; case images' keypoints, one ``.sift.npz`` per entry id
+                      (files of records the store no longer holds are deleted after indexing and removal)
 
 One commit makes one generation: the store's writes are made durable (FAISS: a new state, the previous
 one kept), then the generation's BM25 (only the segments of changed sources) is written and fsynced, then
@@ -335,6 +336,18 @@ class Index:
                 self._persist_deletes()
             return len(stray)
 
+    def prune_media(self) -> int:
+        """Delete the thumbnails and keypoints of records the store no longer holds (a removed or replaced source's,
+        a crashed run's); called after commits, under the lock, so no writer is between its files and its commit."""
+        with self.lock:
+            if not self.media_dir.is_dir():
+                return 0
+            live = {record_id for record_id, _ in self.raw_store.scan()}
+            stale = [f for f in self.media_dir.iterdir() if f.name.split(".", 1)[0] not in live]
+            for file in stale:
+                file.unlink(missing_ok=True)
+            return len(stale)
+
     def _persist_deletes(self) -> None:
         """Make deletes of records the pointer does not list durable (a new snapshot needs a new pointer)."""
         if self.raw_store.snapshots:
@@ -400,6 +413,7 @@ class Index:
             removed = self.manifest[key]["entries"]
             sources = {k: v for k, v in self.manifest.items() if k != key}
             self.commit(sources)
+            self.prune_media()
             return removed
 
     def stats(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ Text queries are ranked by page: a page's passages (and figures) form a group sc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -129,21 +130,30 @@ class Searcher:
             if query.image is None and query.collapse_pages:
                 out.append(self._page_hits(query, rankings))
                 continue
-            found = keypoints([query.image])[0] if query.image is not None and self.settings.verify_depth else None
-            out.append(self._hits(query, self.fuse(rankings, found)))
+            image = query.image
+            specimen_of = (lambda image=image: keypoints([image])[0]) if image is not None else None
+            out.append(self._hits(query, self.fuse(rankings, specimen_of)))
         return out
 
-    def fuse(self, rankings: dict[str, ScoredIds], query_keypoints: Keypoints | None = None) -> list[Fused]:
-        """Weighted RRF; with the query image's keypoints, the top ``verify_depth`` candidates verified as the same
-        specimen join as the ``specimen`` ranker, whose large weight puts them first (retrieval/local.py)."""
+    def fuse(
+        self, rankings: dict[str, ScoredIds], query_keypoints: Callable[[], Keypoints | None] | None = None
+    ) -> list[Fused]:
+        """Weighted RRF. With ``query_keypoints`` (an image query's, taken only when some of the top ``verify_depth``
+        candidates have stored keypoints), candidates verified as the same specimen join as the ``specimen``
+        ranker, whose large weight puts them first (retrieval/local.py)."""
         weights, k = self.settings.fusion_weights(), self.settings.rrf_k
         fused = reciprocal_rank_fusion(rankings, {r: ranker_weight(r, weights) for r in rankings}, k=k)
         if query_keypoints is None or not self.settings.verify_depth:
             return fused
-        counts = {}
-        for rid, _, _ in fused[: self.settings.verify_depth]:
-            if (found := Keypoints.load(self.index.keypoints_path(rid))) is not None:
-                counts[rid] = inliers(query_keypoints, found)
+        stored = {
+            rid: found
+            for rid, _, _ in fused[: self.settings.verify_depth]
+            if (found := Keypoints.load(self.index.keypoints_path(rid))) is not None
+        }
+        query = query_keypoints() if stored else None
+        if query is None:
+            return fused
+        counts = {rid: inliers(query, found) for rid, found in stored.items()}
         specimen = same_specimen(counts, self.settings.verify_inliers)
         if not specimen:
             return fused

@@ -36,7 +36,7 @@ def similar(searcher: Searcher, record_id: str, k: int = 10, filters: Filters | 
     for space in spaces:
         found = index.store.search(space, stored[space], pool, filters)[0]
         rankings[f"{space}:image" if space in IMAGE_SPACES else space] = [(r, s) for r, s in found if r not in same]
-    fused = searcher.fuse(rankings, Keypoints.load(index.keypoints_path(record_id)))
+    fused = searcher.fuse(rankings, lambda: Keypoints.load(index.keypoints_path(record_id)))
     payloads = Payload.from_payloads(index.store.payloads([rid for rid, _, _ in fused[:k]]))
     return [
         searcher.make_hit(rid, score, ranks, payloads[rid], None) for rid, score, ranks in fused[:k] if rid in payloads

@@ -47,12 +47,15 @@ def test_incremental_indexing_skips_replaces_and_removes(settings, case_folder, 
     assert changed.sources[0].status == "indexed"
     after = ids_of(index, case_folder)
     assert len(after) == 14 and not (after & before), "a changed source gets new ids, old ones go"
+    media = {f.name.split(".")[0] for f in index.media_dir.iterdir()}
+    assert after <= media and not (before & media), "thumbnails and keypoints of the old version are deleted"
 
     reopened = Index.open(settings.index_dir, settings)
     assert ids_of(reopened, case_folder) == after
     assert reopened.remove_source("demo-primer.pdf") > 0
     assert str(pdf) not in Index.open(settings.index_dir, settings).manifest
     assert ids_of(Index.open(settings.index_dir, settings), pdf) == set()
+    assert {f.name.split(".")[0] for f in index.media_dir.iterdir()} == after, "only the cases' media are left"
 
 
 def test_a_changed_reading_setting_re_reads_the_pdf_and_replaces_its_records(settings, demo_corpus):

@@ -113,6 +113,23 @@ def test_search_by_image_puts_the_same_specimen_first(specimen_index, settings):
     assert all(SPECIMEN not in h.matched_by for h in unverified)
 
 
+def test_an_index_without_keypoints_spends_nothing_on_them(specimen_index, settings, tmp_path, monkeypatch):
+    """Figures and pages have no keypoints: an image query then never takes its own (0.1 s of SIFT)."""
+    import pathatlas.retrieval.search as search
+    from pathatlas.indexer.pipeline import Indexer
+    from pathatlas.retrieval.index import Index
+
+    _, images = specimen_index
+    plain = settings.model_copy(update={"case_keypoints": False})
+    index = Index.open(tmp_path / "plain", plain, create=True)
+    Indexer(index, show_progress=False).add([tmp_path / "cases"])
+    assert not list(index.media_dir.glob("*.sift.npz"))
+    taken = []
+    monkeypatch.setattr(search, "keypoints", lambda batch: taken.append(batch) or [])
+    hits = search.Searcher(index).search(search.Query(image=images["A"], k=3))
+    assert hits and not taken and all(search.SPECIMEN not in h.matched_by for h in hits)
+
+
 def test_more_like_this_verifies_with_the_stored_keypoints(specimen_index):
     from pathatlas.retrieval.search import SPECIMEN, Searcher
     from pathatlas.retrieval.similar import similar
@@ -141,3 +158,4 @@ def test_the_benchmark_scores_what_search_does(settings, tmp_path):
     case = task["image_to_image_case"]
     assert case["n"] == 2 and case["default"] == "visual+specimen"
     assert case["methods"]["visual+specimen"]["recall@1"] == 1.0
+    assert {"hit_rate@5", "precision@10"} <= set(case["significance"]["visual"])  # paired test against each row

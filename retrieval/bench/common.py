@@ -104,10 +104,10 @@ def compare_runs(
             continue
         out[name] = {
             metric: {
-                "default": report[default]["scores"][metric],
-                name: report[name]["scores"][metric],
-                "p": report[default]["comparisons"][name][metric],
-                "significant": report[default]["comparisons"][name][metric] < max_p,
+                "default": float(report[default]["scores"][metric]),
+                name: float(report[name]["scores"][metric]),
+                "p": float(report[default]["comparisons"][name][metric]),
+                "significant": bool(report[default]["comparisons"][name][metric] < max_p),  # numpy's bool is not JSON
             }
             for metric in metrics
         }

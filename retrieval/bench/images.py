@@ -199,12 +199,22 @@ def ranked_methods(
         flags = [[relevant(items[queries[r]], items[c]) for c in ranked[r]] for r in range(len(queries))]
         ranks = [first_relevant_rank(range(len(f)), f.__getitem__) for f in flags]
         methods[name] = {**summarise(ranks), "precision@10": precision_at_k(flags, 10)}
-    counts = [sum(relevant(items[q], items[c]) for c in range(len(items)) if c != q) for q in queries]
+    gold = [{c for c in range(len(items)) if c != q and relevant(items[q], items[c])} for q in queries]
+    ranked = {name: [order[:CUTOFF] for order in lists] for name, lists in orders.items()}
+    metrics = (*SIGNIFICANCE_METRICS, "precision@10")
+    significance = compare_runs([str(q) for q in queries], gold, ranked, default, metrics=metrics)
+    counts = [len(g) for g in gold]
     methods["chance"] = {
         **chance(len(items) - 1, counts),
         "precision@10": float(np.mean([c / (len(items) - 1) for c in counts])) if counts else 0.0,
     }
-    return {"n": len(queries), "methods": methods, "default": default, "baselines": [PLAIN, "chance"]}
+    return {
+        "n": len(queries),
+        "methods": methods,
+        "default": default,
+        "baselines": [PLAIN, "chance"],
+        "significance": significance,
+    }
 
 
 OCR = "ocr-bm25"
