@@ -77,6 +77,20 @@ def test_keypoints_round_trip_and_a_damaged_file_reads_as_none(tmp_path):
     assert len(blank) == 0
 
 
+def specimen_folder(folder, seed: int, same_case: bool) -> dict[str, Image.Image]:
+    """A case folder of five keratin-pearl slides where B is A zoomed and restained (one case when ``same_case``)."""
+    (folder / "images").mkdir(parents=True)
+    images = {"A": slide(seed), "B": zoomed_restained(slide(seed))}
+    images.update({name: slide(seed + n) for n, name in enumerate("CDE", start=1)})
+    rows = []
+    for name, image in images.items():
+        image.save(folder / "images" / f"{name}.jpg", quality=92)
+        case = "X" if same_case and name in "AB" else name
+        rows.append({"image": f"images/{name}.jpg", "case": case, "diagnosis": "squamous cell carcinoma"})
+    (folder / "cases.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return images
+
+
 @pytest.fixture
 def specimen_index(settings, tmp_path):
     """Cases whose images all show keratin pearls; only case B's image is the same slide as case A's."""
@@ -84,13 +98,7 @@ def specimen_index(settings, tmp_path):
     from pathatlas.retrieval.index import Index
 
     folder = tmp_path / "cases"
-    (folder / "images").mkdir(parents=True)
-    images = {"A": slide(10), "B": zoomed_restained(slide(10)), "C": slide(11), "D": slide(12), "E": slide(13)}
-    rows = []
-    for case, image in images.items():
-        image.save(folder / "images" / f"{case}.jpg", quality=92)
-        rows.append({"image": f"images/{case}.jpg", "case": case, "diagnosis": "squamous cell carcinoma"})
-    (folder / "cases.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    images = specimen_folder(folder, 10, same_case=False)
     index = Index.open(tmp_path / "index", settings, create=True)
     Indexer(index, show_progress=False).add([folder])
     return index, images
@@ -140,19 +148,14 @@ def test_more_like_this_verifies_with_the_stored_keypoints(specimen_index):
     assert hits[0].payload.case == "B" and hits[0].matched_by.get(SPECIMEN) == 1
 
 
+@pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")  # two queries: the paired t-test degenerates
 def test_the_benchmark_scores_what_search_does(settings, tmp_path):
     """``bench retrieval --cases``: the default row is visual kNN plus the specimen ranker, as in search."""
     from pathatlas.retrieval.bench import run_retrieval_bench
     from pathatlas.retrieval.encoders import create_encoder
 
     folder = tmp_path / "atlas"
-    (folder / "images").mkdir(parents=True)
-    images = {"A": slide(20), "B": zoomed_restained(slide(20)), "C": slide(21), "D": slide(22), "E": slide(23)}
-    rows = []
-    for name, image in images.items():
-        image.save(folder / "images" / f"{name}.jpg", quality=92)
-        rows.append({"image": f"images/{name}.jpg", "case": "X" if name in "AB" else name, "diagnosis": "scc"})
-    (folder / "cases.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    specimen_folder(folder, 20, same_case=True)
     encoder = create_encoder("default", settings)
     task = run_retrieval_bench(encoder, settings, cases=[folder / "cases.jsonl"], split="all")["tasks"]
     case = task["image_to_image_case"]
