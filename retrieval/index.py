@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from pathatlas.errors import (
 from pathatlas.retrieval.durable import crash_point, write_atomic
 from pathatlas.retrieval.encoders import Encoder, create_encoder
 from pathatlas.retrieval.lexical import LexicalIndex
+from pathatlas.retrieval.local import Keypoints
 from pathatlas.retrieval.records import StoredVectors, source_id
 from pathatlas.retrieval.stores import Filters, VectorStore, open_store
 from pathatlas.retrieval.stores.base import ScoredIds
@@ -51,6 +53,8 @@ from pathatlas.settings import Settings
 META_FILE = "pathatlas.json"
 POINTER_FILE = "manifest.json"
 FORMAT_VERSION = 1
+KEYPOINTS_CACHED = 512
+"""Case images whose keypoints stay in memory (about 35 KB each): an image query verifies its top 50."""
 
 Manifest = dict[str, dict[str, Any]]
 
@@ -181,6 +185,7 @@ class Index:
         self.raw_store = self._open_store()
         self.store: VectorStore = self.raw_store if self.raw_store.snapshots else VisibleStore(self.raw_store, self)
         self._lexical: LexicalIndex | None = None
+        self._keypoints = lru_cache(maxsize=KEYPOINTS_CACHED)(lambda rid: Keypoints.load(self.keypoints_path(rid)))
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -281,6 +286,11 @@ class Index:
 
     def keypoints_path(self, record_id: str) -> Path:
         return self.media_dir / f"{record_id}.sift.npz"
+
+    def keypoints(self, record_id: str) -> Keypoints | None:
+        """A case image's stored keypoints (None for records without), kept in memory for the next queries: an id
+        names its content, so a loaded file never goes stale."""
+        return self._keypoints(record_id)
 
     def stale_versions(self, sources: Manifest) -> list[tuple[str, str]]:
         """(source, fingerprint) of committed versions that ``sources`` replaces or drops."""

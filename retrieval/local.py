@@ -89,9 +89,11 @@ def keypoints(images: list[Image.Image]) -> list[Keypoints]:
     out = []
     for image in images:
         rgb = np.asarray(image.convert("RGB"))
-        scale = SIDE / max(rgb.shape[:2])
-        if scale < 1:
-            rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        height, width = rgb.shape[:2]
+        scale = SIDE / max(height, width)
+        if scale < 1:  # at least one pixel a side: a 1 x 5000 strip must not fail its whole case folder
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         grey = cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (0, 0), BLUR_SIGMA)
         found, descriptors = sift.detectAndCompute(grey, tissue_mask(rgb))
         if descriptors is None:

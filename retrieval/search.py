@@ -148,7 +148,7 @@ class Searcher:
         stored = {
             rid: found
             for rid, _, _ in fused[: self.settings.verify_depth]
-            if (found := Keypoints.load(self.index.keypoints_path(rid))) is not None
+            if (found := self.index.keypoints(rid)) is not None
         }
         query = query_keypoints() if stored else None
         if query is None:

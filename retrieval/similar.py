@@ -11,7 +11,6 @@ out: the user is looking at them already.
 from __future__ import annotations
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.local import Keypoints
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import Searcher
 from pathatlas.retrieval.stores.base import Filters
@@ -36,7 +35,7 @@ def similar(searcher: Searcher, record_id: str, k: int = 10, filters: Filters | 
     for space in spaces:
         found = index.store.search(space, stored[space], pool, filters)[0]
         rankings[f"{space}:image" if space in IMAGE_SPACES else space] = [(r, s) for r, s in found if r not in same]
-    fused = searcher.fuse(rankings, lambda: Keypoints.load(index.keypoints_path(record_id)))
+    fused = searcher.fuse(rankings, lambda: index.keypoints(record_id))
     payloads = Payload.from_payloads(index.store.payloads([rid for rid, _, _ in fused[:k]]))
     return [
         searcher.make_hit(rid, score, ranks, payloads[rid], None) for rid, score, ranks in fused[:k] if rid in payloads

@@ -77,6 +77,13 @@ def test_keypoints_round_trip_and_a_damaged_file_reads_as_none(tmp_path):
     assert len(blank) == 0
 
 
+@pytest.mark.parametrize("size", [(1, 1), (1, 5000), (5000, 1), (3, 2000)])
+def test_extreme_shapes_give_keypoints_not_errors(size):
+    """A 1 x 5000 strip once made OpenCV's resize fail, which would fail the whole case folder being indexed."""
+    (found,) = keypoints([Image.new("RGB", size, (120, 60, 90))])
+    assert len(found) == 0 and found.descriptors.shape == (0, 128)
+
+
 def specimen_folder(folder, seed: int, same_case: bool) -> dict[str, Image.Image]:
     """A case folder of five keratin-pearl slides where B is A zoomed and restained (one case when ``same_case``)."""
     (folder / "images").mkdir(parents=True)
@@ -119,6 +126,24 @@ def test_search_by_image_puts_the_same_specimen_first(specimen_index, settings):
     index.settings = settings.model_copy(update={"verify_depth": 0})
     unverified = Searcher(index).search(Query(image=images["A"], k=5))
     assert all(SPECIMEN not in h.matched_by for h in unverified)
+
+
+def test_switching_keypoints_on_re_reads_the_case_folder(specimen_index, settings, tmp_path):
+    """``case_keypoints`` is part of the folder's fingerprint: turned on for an index made without, the next
+    ``index`` takes them (no --force), and the files of the version it replaces go."""
+    from pathatlas.indexer.pipeline import Indexer
+    from pathatlas.retrieval.index import Index
+
+    off = settings.model_copy(update={"case_keypoints": False})
+    index = Index.open(tmp_path / "switch", off, create=True)
+    Indexer(index, show_progress=False).add([tmp_path / "cases"])
+    assert not list(index.media_dir.glob("*.sift.npz"))
+    index = Index.open(tmp_path / "switch", settings)
+    report = Indexer(index, show_progress=False).add([tmp_path / "cases"])
+    assert report.sources[0].status == "indexed"
+    assert len(list(index.media_dir.glob("*.sift.npz"))) == len(list(index.media_dir.glob("*.jpg"))) == 5
+    record = next(rid for rid, _ in index.store.scan({"case": "B"}))
+    assert index.keypoints(record) is index.keypoints(record)  # loaded once, then kept
 
 
 def test_an_index_without_keypoints_spends_nothing_on_them(specimen_index, settings, tmp_path, monkeypatch):

@@ -26,6 +26,7 @@ def group_cases(rows: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
 
 class CaseFolderSource(Source):
     kind = "cases"
+    reads_settings = ("case_keypoints",)  # switched on or off, the images are read again for their keypoints
 
     @classmethod
     def accepts(cls, path: Path) -> bool:
@@ -49,7 +50,8 @@ class CaseFolderSource(Source):
 
     def fingerprint(self) -> str:
         rows = self._rows()
-        return hash_files([self.metadata_path, *(p for p in self._image_paths(rows) if p.is_file())])
+        paths = [self.metadata_path, *(p for p in self._image_paths(rows) if p.is_file())]
+        return hash_files(paths, self.reading())
 
     def size_hint(self) -> int:
         return len(self._rows())
