@@ -152,8 +152,9 @@ def test_image_upload_searches_by_image(page, tmp_path):
     image = tmp_path / "slide.png"
     draw_pattern("granuloma", 99).save(image)
     page.get_by_text("Search by image").click()
-    page.locator("[data-testid=stFileUploader] input[type=file]").first.set_input_files(str(image))
-    page.get_by_text(re.compile(r"^\d+ results · Like slide.png")).wait_for()
+    uploader = page.locator("[data-testid=stFileUploader]").filter(has_text="like this image")  # not the Library's
+    uploader.locator("input[type=file]").set_input_files(str(image))
+    page.get_by_text(re.compile(r"^\d+ results · Like slide.png")).wait_for(timeout=120_000)
     thumbnails = page.locator("[class*=st-key-card-] [data-testid=stImage] img")
     thumbnails.nth(3).wait_for()  # four result cards rendered their thumbnails
 
