@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pymupdf
@@ -61,6 +62,45 @@ def test_tesseract_reads_printed_labels_and_caches_them(tmp_path, monkeypatch):
 
     monkeypatch.setattr(ocr.subprocess, "run", no_program)
     assert reader.read(images[::-1]) == [second, first]
+
+
+def test_tsv_output_splits_into_one_text_per_image_even_without_words():
+    header = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
+    rows = [
+        "1\t1\t0\t0\t0\t0\t0\t0\t900\t280\t-1\t",
+        "5\t1\t1\t1\t1\t1\t36\t48\t315\t46\t90.8\tSpongy",
+        "5\t1\t1\t1\t1\t2\t275\t48\t144\t46\t96.9\tbone",
+        "5\t1\t2\t1\t1\t1\t33\t166\t386\t61\t90.1\tPeriosteum",
+        "1\t2\t0\t0\t0\t0\t0\t0\t50\t50\t-1\t",  # an image without words still has its page row
+        "1\t3\t0\t0\t0\t0\t0\t0\t900\t280\t-1\t",
+        "5\t3\t1\t1\t1\t1\t36\t48\t315\t46\t91.0\tLingual",
+        "5\t3\t1\t1\t2\t1\t36\t98\t315\t46\t91.0\ttonsil",
+        "5\t3\t1\t1\t2\t2\t36\t98\t315\t46\t91.0\t ",
+    ]
+    assert ocr.texts_by_page("\n".join([header, *rows])) == ["Spongy bone\n\nPeriosteum", "", "Lingual\ntonsil"]
+
+
+@needs_tesseract
+def test_when_a_group_fails_each_image_is_read_alone_and_only_the_unreadable_one_loses_its_words(tmp_path, monkeypatch):
+    real_run = ocr.subprocess.run
+    runs = []
+
+    def run(command, **kwargs):
+        listed = Path(command[1]).read_text().split()
+        runs.append(len(listed))
+        broken = any(Image.open(p).size == (41, 41) for p in listed)
+        if len(listed) > 1 or broken:  # the group run fails, and so does the broken image alone
+            raise ocr.subprocess.CalledProcessError(1, command)
+        return real_run(command, **kwargs)
+
+    monkeypatch.setattr(ocr.subprocess, "run", run)
+    reader = TesseractReader(tmp_path, workers=1)
+    words = reader.read(
+        [labelled_figure(["Periosteum"]), Image.new("RGB", (41, 41), "white"), labelled_figure(["Osteoclast"])]
+    )
+    assert runs == [3, 1, 1, 1]
+    assert [[w.lower() for w in found] for found in words] == [["periosteum"], [], ["osteoclast"]]
+    assert len(list((tmp_path / "ocr").glob("*.txt"))) == 2  # the failed image is tried again next time
 
 
 class FakeReader:
