@@ -153,7 +153,7 @@ class Searcher:
         query = query_keypoints() if stored else None
         if query is None:
             return fused
-        counts = {rid: inliers(query, found) for rid, found in stored.items()}
+        counts = dict(zip(stored, inliers(query, list(stored.values())), strict=True))
         specimen = same_specimen(counts, self.settings.verify_inliers)
         if not specimen:
             return fused

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from pathatlas.corpora.demo import draw_pattern
+from pathatlas.retrieval import local
 from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen, tissue_mask
 from pathatlas.settings import Settings
 
@@ -46,8 +47,28 @@ def zoomed_restained(image: Image.Image) -> Image.Image:
 def test_the_same_specimen_is_verified_through_zoom_and_stain_and_another_is_not():
     original, other = slide(1), slide(2)
     query, same, unrelated = keypoints([zoomed_restained(original), original, other])
-    assert inliers(query, same) >= 3 * THRESHOLD
-    assert inliers(query, unrelated) < THRESHOLD
+    to_same, to_unrelated = inliers(query, [same, unrelated])
+    assert to_same >= 3 * THRESHOLD and to_unrelated < THRESHOLD
+    assert inliers(query, [unrelated, same]) == [to_unrelated, to_same]  # each candidate's count is its own
+
+
+def test_batched_matching_gives_the_brute_force_matchers_counts():
+    """One matrix product for all candidates must find the matches OpenCV's matcher finds one candidate at a time."""
+    import cv2
+
+    def one_by_one(query: Keypoints, candidate: Keypoints) -> int:
+        pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(query.root_sift(), candidate.root_sift(), k=2)
+        good = [p[0] for p in pairs if p[0].distance < local.RATIO * p[1].distance]
+        source = query.points[[m.queryIdx for m in good]]
+        target = candidate.points[[m.trainIdx for m in good]]
+        _, mask = cv2.estimateAffinePartial2D(source, target, method=cv2.RANSAC, ransacReprojThreshold=local.RANSAC_PX)
+        return int(mask.sum())
+
+    query, *candidates = keypoints([zoomed_restained(slide(1)), slide(1), slide(2), slide(1).rotate(90, expand=True)])
+    empty = Keypoints(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8))
+    counts = inliers(query, [candidates[0], empty, *candidates[1:]])
+    assert counts == [one_by_one(query, candidates[0]), 0, *(one_by_one(query, c) for c in candidates[1:])]
+    assert counts[0] >= THRESHOLD and counts[3] >= THRESHOLD  # the zoom and the rotated slide are verified
 
 
 def test_viewer_chrome_is_not_tissue():
@@ -57,7 +78,7 @@ def test_viewer_chrome_is_not_tissue():
     assert mask[:40, :300].max() == 0 and mask[300, 400] == 255  # buttons out, tissue in
     found_a, found_b = keypoints([a, b])
     assert len(found_a) > 50 and all(y > 60 for _, y in found_a.points)  # nothing on the button row
-    assert inliers(found_a, found_b) < THRESHOLD
+    assert inliers(found_a, [found_b])[0] < THRESHOLD
 
 
 def test_same_specimen_ranks_verified_candidates_by_inliers():

@@ -89,9 +89,9 @@ class ImageSet:
 
     def specimen(self, query: int, candidates: list[int]) -> list[int]:
         """What search's ``specimen`` ranker gives for these candidates (inlier counts kept across tasks)."""
-        for c in candidates:
-            if (query, c) not in self.inliers:
-                self.inliers[query, c] = inliers(self.keypoints[query], self.keypoints[c])
+        new = [c for c in candidates if (query, c) not in self.inliers]
+        for c, count in zip(new, inliers(self.keypoints[query], [self.keypoints[c] for c in new]), strict=True):
+            self.inliers[query, c] = count
         counts = {str(c): self.inliers[query, c] for c in candidates}
         return [int(rid) for rid, _ in same_specimen(counts, self.settings.verify_inliers)]
 
