@@ -186,6 +186,7 @@ class Index:
         self.store: VectorStore = self.raw_store if self.raw_store.snapshots else VisibleStore(self.raw_store, self)
         self._lexical: LexicalIndex | None = None
         self._keypoints = lru_cache(maxsize=KEYPOINTS_CACHED)(lambda rid: Keypoints.load(self.keypoints_path(rid)))
+        self._keypoints_known: dict[tuple[str, ...], bool] = {}
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -291,6 +292,19 @@ class Index:
         """A case image's stored keypoints (None for records without), kept in memory for the next queries: an id
         names its content, so a loaded file never goes stale."""
         return self._keypoints(record_id)
+
+    def has_keypoints(self) -> bool:
+        """Whether a case folder of the committed generation was indexed with keypoints (one record of each folder
+        looked at, once per generation): image queries then take their own while the dense search runs."""
+        fingerprints = tuple(sorted(self.generation.fingerprints()))
+        if fingerprints not in self._keypoints_known:
+            folders = [key for key, entry in self.manifest.items() if entry["kind"] == "cases"]
+            self._keypoints_known = {fingerprints: any(self._folder_has_keypoints(key) for key in folders)}
+        return self._keypoints_known[fingerprints]
+
+    def _folder_has_keypoints(self, key: str) -> bool:
+        first = next(iter(self.store.scan({"source": key})), None)
+        return first is not None and self.keypoints_path(first[0]).is_file()
 
     def stale_versions(self, sources: Manifest) -> list[tuple[str, str]]:
         """(source, fingerprint) of committed versions that ``sources`` replaces or drops."""

@@ -149,6 +149,32 @@ def test_search_by_image_puts_the_same_specimen_first(specimen_index, settings):
     assert all(SPECIMEN not in h.matched_by for h in unverified)
 
 
+def test_an_image_query_takes_its_keypoints_while_its_dense_search_runs(specimen_index, monkeypatch):
+    """The query's SIFT (0.13 s) overlaps the encoder and the stores, rather than starting after them."""
+    import threading
+
+    import pathatlas.retrieval.search as search
+
+    index, images = specimen_index
+    started, threads, overlapped = threading.Event(), [], []
+    real_keypoints, real_rankings = search.keypoints, search.Searcher.rankings
+
+    def keypoints(batch):
+        threads.append(threading.current_thread().name)
+        started.set()
+        return real_keypoints(batch)
+
+    def rankings(self, queries):
+        overlapped.append(started.wait(timeout=10))  # taken after the rankings, they would never start meanwhile
+        return real_rankings(self, queries)
+
+    monkeypatch.setattr(search, "keypoints", keypoints)
+    monkeypatch.setattr(search.Searcher, "rankings", rankings)
+    hits = search.Searcher(index).search(search.Query(image=images["A"], k=3))
+    assert overlapped == [True] and threads[0].startswith("pathatlas-keypoints")
+    assert hits[1].payload.case == "B" and hits[1].matched_by.get(search.SPECIMEN) == 2
+
+
 def test_switching_keypoints_on_re_reads_the_case_folder(specimen_index, settings, tmp_path):
     """``case_keypoints`` is part of the folder's fingerprint: turned on for an index made without, the next
     ``index`` takes them (no --force), and the files of the version it replaces go."""
