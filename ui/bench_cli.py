@@ -10,9 +10,21 @@ import typer
 from rich.table import Table
 
 from pathatlas.errors import BadInputError
-from pathatlas.ui.cli_common import IndexOpt, console, friendly_errors, settings_for, write_json
+from pathatlas.ui.cli_common import (
+    STDOUT,
+    IndexOpt,
+    JsonFileOpt,
+    console,
+    friendly_errors,
+    print_json,
+    settings_for,
+    write_json,
+)
 
-bench_app = typer.Typer(help="Benchmarks: speed and quality, with JSON output.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks: speed and quality, with JSON output ('--json -' prints the JSON alone on stdout).",
+    no_args_is_help=True,
+)
 
 
 @bench_app.command("index")
@@ -20,7 +32,7 @@ bench_app = typer.Typer(help="Benchmarks: speed and quality, with JSON output.",
 def bench_index_command(
     pdf: Annotated[Path, typer.Option(help="PDF to index.")] = Path("../shared/data/openstax_ap2e/book.pdf"),
     keep: Annotated[Path | None, typer.Option(help="Build the index in this new folder and keep it.")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+    json_out: JsonFileOpt = None,
 ):
     """Pages and figures per second indexing a PDF, and the time to re-index it unchanged."""
     from pathatlas.indexer.bench import bench_index
@@ -50,7 +62,7 @@ def bench_search_command(
     ] = None,
     queries: Annotated[int, typer.Option(help="Text and image queries per run.")] = 50,
     workdir: Annotated[Path | None, typer.Option(help="Folder for the temporary indexes.")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+    json_out: JsonFileOpt = None,
 ):
     """Build time, memory and recall@10 vs exact per record; p50/p95 of complete text and image searches
     (encoding included) with and without filters; adding and removing one 1000-record source."""
@@ -72,12 +84,15 @@ def bench_search_command(
                 run = bench_search(size, store, local, queries=queries, workdir=workdir)
                 runs.append(run)
                 console.print(json.dumps(run))
-                write_json(json_out, {"runs": runs})  # after each run, so a long sweep keeps what it measured
+                if json_out != STDOUT:  # a file after each run, so a long sweep keeps what it measured
+                    write_json(json_out, {"runs": runs})
                 row = table_row(run)
                 table = table or Table(*row, title="latency in ms (complete searches, encoding included)")
                 table.add_row(*row.values())
     if table is not None:
         console.print(table)
+    if json_out == STDOUT:
+        print_json({"runs": runs})
 
 
 def retrieval_table(task: str, body: dict) -> Table:
@@ -114,7 +129,7 @@ def bench_retrieval_command(
     folds: Annotated[
         int, typer.Option(help="Text to page: refit the ranker on all but one chapter fold, report each held out.")
     ] = 0,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+    json_out: JsonFileOpt = None,
     plot: Annotated[Path | None, typer.Option(help="Draw recall@k curves to this PNG.")] = None,
 ):
     """Recall@1/5/10, MRR (and precision@10 for image to image) per direction and method, with baselines and chance."""
@@ -161,7 +176,7 @@ def bench_tune_text_command(
     out: Annotated[
         Path | None, typer.Option(help="Ranker file to write (default: the shipped retrieval/ranker.json).")
     ] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+    json_out: JsonFileOpt = None,
 ):
     """Fit the text ranker: held-out figures per chapter fold, then the weights fitted on every question."""
     from pathatlas.retrieval.bench.pages import tune_text
@@ -193,7 +208,7 @@ def bench_qa_command(
     ] = 0,
     rounds: Annotated[int | None, typer.Option(help="Search rounds the agent may take.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for report.md and plot.png.")] = Path("bench-out/qa"),
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+    json_out: JsonFileOpt = None,
 ):
     """Accuracy (95% CI), evidence recall@5, latency and failures per mode, per chapter or group."""
     from pathatlas.agent.answerers import create_answerer
@@ -267,7 +282,7 @@ def bench_serve_command(
     index: IndexOpt = None,
     clients: Annotated[int, typer.Option(help="Concurrent clients.")] = 20,
     seconds: Annotated[float, typer.Option(help="How long the load runs.")] = 30.0,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+    json_out: JsonFileOpt = None,
 ):
     """Throughput, p50/p95/p99 latency and errors of the REST service under concurrent load on loopback."""
     from pathatlas.retrieval.index import Index
@@ -300,7 +315,7 @@ def bench_startup_command(
     ] = None,
     query: Annotated[str, typer.Option(help="The text query.")] = "koilocytes in cervical epithelium",
     repeats: Annotated[int, typer.Option(help="Fresh processes per command.")] = 3,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+    json_out: JsonFileOpt = None,
 ):
     """Wall time of --help, info, an unchanged re-index and a text search, each from a fresh process."""
     from pathatlas.ui.bench_startup import bench_startup
@@ -321,7 +336,7 @@ def bench_crash_command(
     trials: Annotated[int, typer.Option(help="Kills per store, spread over every durable step.")] = 100,
     stores: Annotated[str, typer.Option(help="Comma-separated stores.")] = "faiss,qdrant",
     workdir: Annotated[Path | None, typer.Option(help="Scratch folder (a tmpfs such as /dev/shm is fastest).")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+    json_out: JsonFileOpt = None,
 ):
     """Kill 'pathatlas index' (and 'remove') with SIGKILL before each durable step; check every index it leaves."""
     from pathatlas.ui.bench_crash import run_crash_trials
@@ -357,7 +372,7 @@ def bench_mcp_command(
     answerer: Annotated[str | None, typer.Option(help="offline (default) or llm.")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
     compare: Annotated[bool, typer.Option(help="Also ask every question in-process (bench qa's agentic).")] = True,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write results to this JSON file.")] = None,
+    json_out: JsonFileOpt = None,
 ):
     """Accuracy of the questions asked through a `pathatlas mcp` process (one `ask` tool call each), beside the
     same agent in-process. For answer-by-answer agreement run both under one PYTHONHASHSEED (the server inherits

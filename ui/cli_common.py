@@ -9,7 +9,7 @@ import os
 import sys
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -21,11 +21,20 @@ if TYPE_CHECKING:
 
 console = Console()
 err_console = Console(stderr=True)
+STDOUT = Path("-")  # ``--json -``: the JSON document goes to stdout, alone
+_json_stream: TextIO | None = None  # the command's own stdout while ``console`` and ``sys.stdout`` point at stderr
 
 IndexOpt = Annotated[
     Path | None, typer.Option("--index", help="Index folder (default: PATHATLAS_INDEX or ~/.pathatlas/index).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+JsonFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--json",
+        help="Write results to this JSON file; '-' prints the JSON alone on stdout (tables and progress on stderr).",
+    ),
+]
 
 
 def settings_for(index: Path | None = None, **overrides) -> Settings:
@@ -69,11 +78,15 @@ def friendly_errors(func):
 
     @wraps(func)
     def wrapper(*args, **kwargs):
-        stdout = sys.stdout
+        global _json_stream
+        _json_stream = sys.stdout
         # With --json, stdout carries the JSON document only: anything else printed on it (a library
-        # announcing its weights, a stray print) goes to stderr; ``console`` still writes to stdout.
-        chatter = contextlib.redirect_stdout(sys.stderr) if kwargs.get("as_json") else contextlib.nullcontext()
-        console.file = stdout
+        # announcing its weights, tqdm.write, a stray print) goes to stderr. ``console`` still writes to
+        # stdout, unless the JSON is a benchmark's document bound for stdout: then its tables go to stderr.
+        to_stdout = kwargs.get("json_out") == STDOUT
+        json_only = kwargs.get("as_json") or to_stdout
+        chatter = contextlib.redirect_stdout(sys.stderr) if json_only else contextlib.nullcontext()
+        console.file = sys.stderr if to_stdout else sys.stdout
         try:
             with chatter:
                 return func(*args, **kwargs)
@@ -82,18 +95,23 @@ def friendly_errors(func):
             raise typer.Exit(1) from None
         finally:
             console.file = None
+            _json_stream = None
 
     return wrapper
 
 
 def print_json(document: Any) -> None:
     """One JSON document on stdout, uncoloured, so ``| jq`` and ``json.loads`` read it as is."""
-    console.file.write(json.dumps(document, indent=2) + "\n")
-    console.file.flush()
+    stream = _json_stream or sys.stdout
+    stream.write(json.dumps(document, indent=2, default=plain_scalar) + "\n")
+    stream.flush()
 
 
 def write_json(path: Path | None, document) -> None:
-    if path is not None:
+    """A benchmark's document to ``path``, or alone on stdout when ``path`` is ``-``."""
+    if path == STDOUT:
+        print_json(document)
+    elif path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(document, indent=2, default=plain_scalar))
         console.print(f"wrote {path}")

@@ -1,0 +1,88 @@
+"""``pathatlas bench ... --json -``: one JSON document alone on stdout, tables and progress on stderr."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
+from pathatlas.ui.cli import app
+
+runner = CliRunner()
+QUESTIONS = [("granuloma necrosis", 1, "one"), ("gland alveolus", 2, "two"), ("nucleus stroma", 3, "one")]
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    """A three-page PDF, hashing encoder (no model), and a working folder where a stray file '-' would land."""
+    monkeypatch.setenv("PATHATLAS_ENCODER", HashingEncoder.name)
+    monkeypatch.setenv("PATHATLAS_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    return make_pdf(tmp_path / "lib" / "book.pdf", 3, "v1")
+
+
+def run(*args):
+    return runner.invoke(app, list(map(str, args)))
+
+
+def json_alone(result) -> dict:
+    """The document on stdout, which must hold nothing else (json.loads refuses anything around it)."""
+    assert result.exit_code == 0, result.output
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"stdout is not one JSON document: {result.stdout[:300]!r}")
+
+
+def test_bench_index_json_to_stdout_and_to_a_file(tiny, tmp_path):
+    result = run("bench", "index", "--pdf", tiny, "--json", "-")
+    document = json_alone(result)
+    assert document["pages"] == 3 and {"seconds", "reindex_seconds", "stage_seconds"} <= set(document)
+    assert "stage" in result.stderr and "wrote" not in result.stderr  # the tables moved to stderr
+    assert not (tmp_path / "-").exists()
+
+    result = run("bench", "index", "--pdf", tiny, "--json", tmp_path / "out" / "index.json")
+    assert result.exit_code == 0, result.output
+    assert "stage" in result.stdout and f"wrote {tmp_path / 'out' / 'index.json'}" in " ".join(result.stdout.split())
+    assert json.loads((tmp_path / "out" / "index.json").read_text())["pages"] == 3
+
+
+def test_bench_retrieval_json_to_stdout(tiny, tmp_path):
+    assert run("index", tiny.parent, "--index", tmp_path / "idx").exit_code == 0
+    rows = [
+        {"id": str(n), "question": q, "options": ["a", "b"], "answer": "A", "gold": {"pdf_pages": [p, p]}, "chapter": c}
+        for n, (q, p, c) in enumerate(QUESTIONS)
+    ]
+    (tmp_path / "mcq.jsonl").write_text("\n".join(map(json.dumps, rows)))
+    bench = ["bench", "retrieval", "--mcq", "mcq.jsonl", "--index", tmp_path / "idx", "--split", "all"]
+    result = run(*bench, "--json", "-")
+    document = json_alone(result)
+    task = document["tasks"]["text_to_page"]
+    assert task["n"] == 3 and {"bm25", "hybrid", "chance"} <= set(task["methods"])
+    assert "text_to_page, n=3" in result.stderr
+
+
+def test_bench_crash_json_to_stdout_from_a_fresh_process(tmp_path):
+    """A real process (the benchmark forks, so not inside pytest's): nothing a library or child writes to
+    file descriptor 1 may reach stdout either."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from pathatlas.ui.cli import app; app()"]
+        + ["bench", "crash", "--trials", "1", "--stores", "faiss", "--json", "-"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (run_,) = json.loads(done.stdout)["runs"]
+    assert run_["store"] == "faiss" and run_["trials"] == 1 and run_["inconsistent"] == 0
+    assert "inconsistent" in done.stderr and not (tmp_path / "-").exists()
+
+
+def test_the_help_says_where_the_json_goes():
+    result = run("bench", "search", "--help")
+    assert "'-' prints the JSON alone on stdout" in " ".join(result.stdout.replace("│", " ").split())
