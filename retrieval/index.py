@@ -59,9 +59,9 @@ MEDIA_PENDING = "media.pending"
 files (of records never committed, or replaced but not yet deleted) are found only by listing the media folder."""
 FORMAT_VERSION = 1
 KEYPOINTS_CACHED = 512
+"""Case images whose keypoints stay in memory (about 35 KB each): an image query verifies its top 50."""
 PAYLOAD_BATCH = 1000
 """Ids per store lookup when checking which released records the store still holds."""
-"""Case images whose keypoints stay in memory (about 35 KB each): an image query verifies its top 50."""
 
 Manifest = dict[str, dict[str, Any]]
 
@@ -380,6 +380,9 @@ class Index:
         records it released are deleted and the marker with them. Killed (or raising), it leaves the marker, and
         the next ``collect_garbage`` lists the whole media folder, once, instead of every commit doing so."""
         with self.lock:
+            if self._changing_media:  # inside a run that already keeps the marker
+                yield
+                return
             if self._interrupted():
                 self.collect_garbage()
             (self.path / MEDIA_PENDING).touch()  # not fsynced: losing it to a power cut costs orphan files, no more
