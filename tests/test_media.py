@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pathatlas.errors import UnknownSourceError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import MEDIA_PENDING, Index
 from pathatlas.retrieval.records import StoredVectors
@@ -126,7 +127,8 @@ def test_replacing_or_removing_a_source_never_lists_the_media_folder(fast, tmp_p
 
 
 @pytest.mark.parametrize("store", STORES)
-def test_a_killed_run_leaves_files_that_the_next_run_sweeps(fast, tmp_path, store, monkeypatch):
+@pytest.mark.parametrize("next_command", ["index", "remove"])
+def test_a_killed_run_leaves_files_that_the_next_command_sweeps(fast, tmp_path, store, next_command, monkeypatch):
     book = make_pdf(tmp_path / "book.pdf", 3, "v0")
     first = book.read_bytes()
     index = open_index(fast, store)
@@ -143,8 +145,12 @@ def test_a_killed_run_leaves_files_that_the_next_run_sweeps(fast, tmp_path, stor
     assert pages(reopened) == committed and committed < media_ids(reopened), "v1's thumbnails were written"
     assert (reopened.path / MEDIA_PENDING).exists()
 
-    book.write_bytes(first)  # back to the committed version: nothing to index, the leftovers still go
-    assert Indexer(reopened, show_progress=False).add([book]).sources[0].status == "unchanged"
+    if next_command == "index":
+        book.write_bytes(first)  # back to the committed version: nothing to index, the leftovers still go
+        assert Indexer(reopened, show_progress=False).add([book]).sources[0].status == "unchanged"
+    else:
+        with pytest.raises(UnknownSourceError):  # even a removal that fails
+            reopened.remove_source("no-such-book.pdf")
     assert media_ids(reopened) == committed and not (reopened.path / MEDIA_PENDING).exists()
     reopened.close()
 
