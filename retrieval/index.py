@@ -351,17 +351,19 @@ class Index:
             self._lexical = None  # reloaded from the pointer on next use
 
     def collect_garbage(self) -> int:
-        """Delete what a crash left: records of source versions the committed generation does not list, and, when a
-        run that changed media was killed (``MEDIA_PENDING``), every media file of a record the store does not hold."""
+        """Delete what a crash left: records of source versions the committed generation does not list (how many
+        versions), and, when a run that changed media was killed (``MEDIA_PENDING``), every media file of a record
+        the store does not hold. Each ``index`` run starts here: the check reads counts per fingerprint, which a
+        store with field codes (FAISS) gives without reading a million payloads."""
         with self.lock:
             live = set(self.generation.fingerprints())
-            stray_ids: set[str] = set()
             stray: set[tuple[Any, Any]] = set()
-            for record_id, payload in self.raw_store.scan():
-                if payload.get("fingerprint") not in live:
-                    stray_ids.add(record_id)
-                    stray.add((payload.get("source"), payload.get("fingerprint")))
-            if stray:
+            if not set(self.raw_store.value_counts("fingerprint")) <= live:
+                stray_ids: set[str] = set()
+                for record_id, payload in self.raw_store.scan():
+                    if payload.get("fingerprint") not in live:
+                        stray_ids.add(record_id)
+                        stray.add((payload.get("source"), payload.get("fingerprint")))
                 self._delete_versions(sorted(stray, key=str))
                 self._persist_deletes()
                 self.release_media(stray_ids)
@@ -453,7 +455,7 @@ class Index:
 
     def record_counts(self) -> Counter[str]:
         """Stored records per fingerprint, visible or not: a re-run compares them with the manifest."""
-        return Counter(p.get("fingerprint") for _, p in self.raw_store.scan())
+        return self.raw_store.value_counts("fingerprint")
 
     # -- sources -----------------------------------------------------------------------------
     def resolve_source(self, name: str) -> str:
