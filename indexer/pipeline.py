@@ -128,6 +128,8 @@ class Indexer:
         """Reads figures' printed words; with ``figure_ocr`` on and none given, tesseract (checked in ``add``)."""
         self.stage_seconds: Counter[str] = Counter()
         """Wall seconds per stage (read: parsing and rendering sources, text, images, store, thumbnails, commit)."""
+        self._written: list[str] = []
+        """Ids whose media files the source in progress wrote: released if it fails before its commit."""
 
     @contextmanager
     def _stage(self, name: str) -> Iterator[None]:
@@ -140,8 +142,9 @@ class Indexer:
     def add(self, paths: list[Path], force: bool = False) -> IndexReport:
         """Index what the paths contain; each source that changed commits as its own generation.
 
-        Unchanged sources are skipped only when the store still holds all their records; records a crash
-        left behind are collected first. A source that fails leaves its previous version in place.
+        Unchanged sources are skipped only when the store still holds all their records; records and media files
+        a crash left behind are collected first. A source that fails leaves its previous version in place. Media
+        files of replaced records, and those a failed source wrote, are deleted at the end.
         """
         report = IndexReport()
         if self.settings.figure_ocr and self.word_reader is None:
@@ -150,10 +153,9 @@ class Indexer:
             sources = discover(paths, self.settings)
             self.index.collect_garbage()
             stored = self.index.record_counts()
-            for source in sources:
-                report.sources.append(self._add_source(source, force, stored))
-            if any(s.status == "indexed" for s in report.sources):
-                self.index.prune_media()
+            with self.index.changing_media():
+                for source in sources:
+                    report.sources.append(self._add_source(source, force, stored))
         return report
 
     def _add_source(self, source: Source, force: bool, stored: Counter[str]) -> SourceReport:
@@ -165,6 +167,7 @@ class Indexer:
         known = self.index.manifest.get(source.key)
         if known and known["fingerprint"] == fingerprint and not force and stored[fingerprint] == known["entries"]:
             return SourceReport(source.key, "unchanged", entries=known["entries"])
+        self._written = []
         try:
             count = self._write(source)
             entry = {
@@ -179,9 +182,11 @@ class Indexer:
                 self.index.commit({**self.index.manifest, source.key: entry})
         except Cancelled:
             self.index.rollback()
+            self.index.release_media(self._written)
             raise
         except Exception as exc:  # torch, sqlite, pymupdf...: the source fails, the job goes on
             self.index.rollback()  # the previous version of this source stays as it was
+            self.index.release_media(self._written)
             return SourceReport(source.key, "failed", problems=[one_line(exc), *source.problems])
         return SourceReport(source.key, "indexed", count, time.perf_counter() - started, source.problems)
 
@@ -260,9 +265,11 @@ class Indexer:
         self.index.media_dir.mkdir(parents=True, exist_ok=True)
         for entry in entries:
             if entry.keypoints is not None and not self.index.keypoints_path(entry.id).exists():
+                self._written.append(entry.id)
                 entry.keypoints.save(self.index.keypoints_path(entry.id))
             path = self.index.thumbnail_path(entry.id)
             if entry.thumbnail is not None and not path.exists():
+                self._written.append(entry.id)
                 tmp = path.with_name(f".{path.name}.tmp")
                 thumbnail(entry.thumbnail, self.settings.thumbnail_px).save(tmp, "JPEG", quality=85)
                 tmp.replace(path)

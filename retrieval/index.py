@@ -8,7 +8,8 @@ Layout::
     store/            the vector store (FAISS snapshots or a Qdrant shard)
     lexical/          BM25 per source: immutable segment files, and gNNNNNN.json naming generation N's
     media/            thumbnails, one JPEG per entry id; case images' keypoints, one ``.sift.npz`` per entry id
-                      (files of records the store no longer holds are deleted after indexing and removal)
+                      (the files of records a commit replaced or removed are deleted after indexing and removal)
+    media.pending     present while an indexing run or a removal is under way (``Index.changing_media``)
 
 One commit makes one generation: the store's writes are made durable (FAISS: a new state, the previous
 one kept), then the generation's BM25 (only the segments of changed sources) is written and fsynced, then
@@ -26,7 +27,8 @@ import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -52,9 +54,14 @@ from pathatlas.settings import Settings
 
 META_FILE = "pathatlas.json"
 POINTER_FILE = "manifest.json"
+MEDIA_PENDING = "media.pending"
+"""Marks work that writes media files or replaces records: found by the next such work, that one was killed, and its
+files (of records never committed, or replaced but not yet deleted) are found only by listing the media folder."""
 FORMAT_VERSION = 1
 KEYPOINTS_CACHED = 512
 """Case images whose keypoints stay in memory (about 35 KB each): an image query verifies its top 50."""
+PAYLOAD_BATCH = 1000
+"""Ids per store lookup when checking which released records the store still holds."""
 
 Manifest = dict[str, dict[str, Any]]
 
@@ -185,6 +192,10 @@ class Index:
         self.raw_store = self._open_store()
         self.store: VectorStore = self.raw_store if self.raw_store.snapshots else VisibleStore(self.raw_store, self)
         self._lexical: LexicalIndex | None = None
+        self._released: set[str] = set()
+        """Ids of records replaced, removed or never committed: their media files go unless the store still holds
+        the id (ids name their content, so a page unchanged across versions keeps its file)."""
+        self._changing_media = False
         self._keypoints = lru_cache(maxsize=KEYPOINTS_CACHED)(lambda rid: Keypoints.load(self.keypoints_path(rid)))
         self._keypoints_known: dict[tuple[str, ...], bool] = {}
 
@@ -315,10 +326,13 @@ class Index:
         ]
 
     def commit(self, sources: Manifest | None = None) -> None:
-        """Make the store's writes and ``sources`` the next generation, atomically; on failure keep the last."""
+        """Make the store's writes and ``sources`` the next generation, atomically; on failure keep the last.
+
+        The records of the versions it replaces or drops are released (``prune_media`` deletes their files)."""
         sources = dict(self.generation.sources if sources is None else sources)
         with self.lock:
             stale = self.stale_versions(sources)
+            replaced = {rid for key, fp in stale for rid, _ in self.raw_store.scan({"source": key, "fingerprint": fp})}
             try:
                 if self.raw_store.snapshots:  # the snapshot and the pointer move together
                     self._delete_versions(stale)
@@ -334,6 +348,7 @@ class Index:
                 self.rollback()
                 raise
             self.generation, self.lexical = next_generation, lexical
+            self._released |= replaced
             self._prune_lexical(name)
             if not self.raw_store.snapshots and stale:  # invisible since the pointer moved; now delete them
                 self._delete_versions(stale)
@@ -350,27 +365,83 @@ class Index:
             self._lexical = None  # reloaded from the pointer on next use
 
     def collect_garbage(self) -> int:
-        """Delete records of source versions the committed generation does not list (left by a crash)."""
+        """Delete what a crash left: records of source versions the committed generation does not list (how many
+        versions), and, when a run that changed media was killed (``MEDIA_PENDING``), every media file of a record
+        the store does not hold. Each ``index`` run starts here: the check reads counts per fingerprint, which a
+        store with field codes (FAISS) gives without reading a million payloads."""
         with self.lock:
             live = set(self.generation.fingerprints())
-            stray = {(p.get("source"), p.get("fingerprint")) for _, p in self.raw_store.scan()}
-            stray = {(s, fp) for s, fp in stray if fp not in live}
-            if stray:
+            stray: set[tuple[Any, Any]] = set()
+            if not set(self.raw_store.value_counts("fingerprint")) <= live:
+                stray_ids: set[str] = set()
+                for record_id, payload in self.raw_store.scan():
+                    if payload.get("fingerprint") not in live:
+                        stray_ids.add(record_id)
+                        stray.add((payload.get("source"), payload.get("fingerprint")))
                 self._delete_versions(sorted(stray, key=str))
                 self._persist_deletes()
+                self.release_media(stray_ids)
+            if self._interrupted():
+                self.prune_media(everything=True)
+                (self.path / MEDIA_PENDING).unlink(missing_ok=True)
             return len(stray)
 
-    def prune_media(self) -> int:
-        """Delete the thumbnails and keypoints of records the store no longer holds (a removed or replaced source's,
-        a crashed run's); called after commits, under the lock, so no writer is between its files and its commit."""
+    def _interrupted(self) -> bool:
+        """Whether a run that changed media was killed (the marker of a run in progress here does not count)."""
+        return not self._changing_media and (self.path / MEDIA_PENDING).exists()
+
+    @contextmanager
+    def changing_media(self) -> Iterator[None]:
+        """Around an indexing run or a removal: ``MEDIA_PENDING`` stays while it runs; at its end the files of the
+        records it released are deleted and the marker with them. Killed (or raising), it leaves the marker, and
+        the next ``collect_garbage`` lists the whole media folder, once, instead of every commit doing so."""
         with self.lock:
-            if not self.media_dir.is_dir():
-                return 0
-            live = {record_id for record_id, _ in self.raw_store.scan()}
-            stale = [f for f in self.media_dir.iterdir() if f.name.split(".", 1)[0] not in live]
-            for file in stale:
-                file.unlink(missing_ok=True)
-            return len(stale)
+            if self._changing_media:  # inside a run that already keeps the marker
+                yield
+                return
+            if self._interrupted():
+                self.collect_garbage()
+            (self.path / MEDIA_PENDING).touch()  # not fsynced: losing it to a power cut costs orphan files, no more
+            self._changing_media = True
+            try:
+                yield
+            finally:
+                self._changing_media = False
+            self.prune_media()
+            (self.path / MEDIA_PENDING).unlink(missing_ok=True)
+
+    def release_media(self, record_ids: Iterable[str]) -> None:
+        """Records whose media files may be orphaned (e.g. written by a run that failed before its commit)."""
+        with self.lock:
+            self._released.update(record_ids)
+
+    def media_paths(self, record_id: str) -> list[Path]:
+        return [self.thumbnail_path(record_id), self.keypoints_path(record_id)]
+
+    def prune_media(self, everything: bool = False) -> int:
+        """Delete the thumbnails and keypoints of released records the store no longer holds: a cost proportional to
+        what changed. ``everything``: of any record it does not hold, by listing the folder (a killed run's files,
+        whose ids were never recorded). Under the lock, so no writer is between its files and its commit."""
+        with self.lock:
+            released, self._released = sorted(self._released), set()
+            if everything:
+                if not self.media_dir.is_dir():
+                    return 0
+                live = {record_id for record_id, _ in self.raw_store.scan()}
+                files = [f for f in self.media_dir.iterdir() if f.name.split(".", 1)[0] not in live]
+            else:
+                held: set[str] = set()
+                for start in range(0, len(released), PAYLOAD_BATCH):
+                    held.update(self.raw_store.payloads(released[start : start + PAYLOAD_BATCH]))
+                files = [path for rid in released if rid not in held for path in self.media_paths(rid)]
+            deleted = 0
+            for file in files:
+                try:
+                    file.unlink()
+                    deleted += 1
+                except FileNotFoundError:  # a record without keypoints, or without a thumbnail
+                    pass
+            return deleted
 
     def _persist_deletes(self) -> None:
         """Make deletes of records the pointer does not list durable (a new snapshot needs a new pointer)."""
@@ -398,7 +469,7 @@ class Index:
 
     def record_counts(self) -> Counter[str]:
         """Stored records per fingerprint, visible or not: a re-run compares them with the manifest."""
-        return Counter(p.get("fingerprint") for _, p in self.raw_store.scan())
+        return self.raw_store.value_counts("fingerprint")
 
     # -- sources -----------------------------------------------------------------------------
     def resolve_source(self, name: str) -> str:
@@ -424,20 +495,23 @@ class Index:
     def remove_source(self, name: str) -> int:
         """Remove a source; a name the manifest lacks but stored records carry (orphans) is removed too."""
         with self.lock:
+            if self._interrupted():  # a killed run's leftovers go even when this name is unknown
+                self.collect_garbage()
             try:
                 key = self.resolve_source(name)
             except UnknownSourceError:
                 names = {name, str(Path(name).expanduser().resolve())}
-                orphaned = {p.get("source") for _, p in self.raw_store.scan()} & names
-                if not orphaned:
+                orphans = {rid: p.get("source") for rid, p in self.raw_store.scan() if p.get("source") in names}
+                if not orphans:
                     raise
-                removed = sum(self.raw_store.delete({"source": key}) for key in orphaned)
-                self._persist_deletes()
+                with self.changing_media():
+                    removed = sum(self.raw_store.delete({"source": key}) for key in set(orphans.values()))
+                    self._persist_deletes()
+                    self.release_media(orphans)
                 return removed
             removed = self.manifest[key]["entries"]
-            sources = {k: v for k, v in self.manifest.items() if k != key}
-            self.commit(sources)
-            self.prune_media()
+            with self.changing_media():
+                self.commit({k: v for k, v in self.manifest.items() if k != key})
             return removed
 
     def stats(self) -> dict[str, Any]:

@@ -101,13 +101,15 @@ def test_search_filter_count_delete_persist(store_kind, settings, tmp_path):
     (hits,) = store.search("text", data[5].vectors["text"], k=1)
     assert hits[0][0] == "r0"
     assert {rid for rid, _ in store.scan({"organ": "bone"})} == {"r0"}
+    assert store.value_counts("organ") == {"bone": 1, "lung": 14, "skin": 15}  # what scan would count
+    assert store.value_counts("fingerprint") == {None: 30}
 
     store.commit()
     if store_kind != "qdrant-memory":  # the in-memory twin has nothing to reopen
         store.close()
         reopened = make_store(store_kind, tmp_path / "store", settings)
         assert reopened.count() == 30 and reopened.payloads(["r0"])["r0"]["organ"] == "bone"
-        assert reopened.count("visual") == 29
+        assert reopened.count("visual") == 29 and reopened.value_counts("organ")["bone"] == 1
         (hits,) = reopened.search("text", data[5].vectors["text"], k=1)
         assert hits[0][0] == "r0"
         exported = [r for batch in reopened.records(batch=7) for r in batch]

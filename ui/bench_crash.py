@@ -2,10 +2,11 @@
 
 A trial runs a real ``pathatlas index`` (or ``remove``) in a child process with ``PATHATLAS_CRASH_AT=N``, so
 it dies by SIGKILL just before its N-th durable step (``retrieval/durable.py``). Afterwards the index must
-open; its store, BM25 and manifest must agree record for record; a search must return only records of
-committed source versions; and re-running the command must end with the record ids and counts of a clean
-build. Steps are counted first, so every state between two durable steps is visited, not only the few
-that a random ``kill -9`` happens to hit.
+open; its store, BM25 and manifest must agree record for record; every committed page must keep its
+thumbnail; a search must return only records of committed source versions; and re-running the command must
+end with the record ids and counts of a clean build, and no media file of a record it does not hold. Steps
+are counted first, so every state between two durable steps is visited, not only the few that a random
+``kill -9`` happens to hit.
 
 Each child is a fork of a process that has imported PathAtlas but never opened a store, so a trial costs
 milliseconds of start-up instead of seconds of imports, and no store's threads are forked. Tiny PDFs made
@@ -191,7 +192,7 @@ def snapshot_of(index_dir: Path) -> dict[str, Any]:
     try:
         index = Index.open(index_dir, settings)
     except IndexMissingError:  # killed before its first commit: no index is the committed state
-        return {"problems": [], "records": {}, "raw": 0}
+        return {"problems": [], "records": {}, "raw": 0, "stray_media": 0}
     try:
         problems: list[str] = []
         manifest = index.manifest
@@ -211,6 +212,10 @@ def snapshot_of(index_dir: Path) -> dict[str, Any]:
         texted = {rid for rid, p in index.store.scan() if document_text(p)}  # pages leave BM25 to their passages
         if lexical != texted:
             problems.append(f"BM25 has {len(lexical)} ids, the store {len(texted)} searchable text records")
+        pages = {rid for rid, _ in index.store.scan({"kind": "page"})}  # these PDFs' pages have thumbnails
+        media = {f.name.split(".", 1)[0] for f in index.media_dir.iterdir()} if index.media_dir.is_dir() else set()
+        if missing := pages - media:
+            problems.append(f"{len(missing)} committed pages lack their thumbnails")
         hits = Searcher(index).search(Query(text="granuloma necrosis gland", k=50, collapse_pages=False))
         if stray := {h.id for h in hits} - visible:
             problems.append(f"search returned {len(stray)} records no committed source lists")
@@ -218,6 +223,7 @@ def snapshot_of(index_dir: Path) -> dict[str, Any]:
             "problems": problems,
             "records": {key: sorted(rids) for key, rids in by_source.items()},
             "raw": index.raw_store.count(),
+            "stray_media": len(media - visible),
         }
     finally:
         index.close()
@@ -268,7 +274,7 @@ def run_crash_trials(store: str, trials: int, workdir: Path | None = None, seed:
             steps = len(log.read_text().splitlines()) if log.is_file() else 0
             log.unlink(missing_ok=True)
             _, clean = _fork(partial(snapshot_of, index))
-            if clean is None or clean.get("child_error") or clean["problems"]:
+            if clean is None or clean.get("child_error") or clean["problems"] or clean["stray_media"]:
                 report.failures.append(f"{scenario.name}: the clean run itself is wrong: {clean}")
             report.steps[scenario.name] = steps
             plans.append((scenario, start, steps, clean))
@@ -294,7 +300,8 @@ def run_crash_trials(store: str, trials: int, workdir: Path | None = None, seed:
                 report.failures.append(f"{label}: {after}")
             _fork(run)
             _, final = _fork(partial(snapshot_of, index))
-            if final is None or final.get("child_error") or final["records"] != clean["records"] or final["problems"]:
+            bad = final is None or final.get("child_error") or final["problems"] or final["stray_media"]
+            if bad or final["records"] != clean["records"]:  # a killed run's media files go with the re-run
                 report.rerun_differs += 1
                 report.failures.append(f"{label}: re-run differs from a clean run: {final}")
             shutil.rmtree(work)

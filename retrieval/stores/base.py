@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -112,6 +113,12 @@ class FieldCodes:
         by_code = {code: value for value, code in self.values[field].items()}
         return {by_code[c] for c in np.unique(self.codes[field][rows]).tolist()}
 
+    def counts(self, field: str, rows: np.ndarray) -> Counter[Any]:
+        """Rows per value of ``field`` (by one ``bincount``)."""
+        by_code = {code: value for value, code in self.values[field].items()}
+        tally = np.bincount(self.codes[field][rows], minlength=len(by_code)).tolist()
+        return Counter({by_code[code]: n for code, n in enumerate(tally) if n})
+
 
 class VectorStore(ABC):
     """A persistent collection of records, each with vectors in some of the index's spaces.
@@ -170,6 +177,11 @@ class VectorStore(ABC):
     @abstractmethod
     def count(self, space: str | None = None) -> int:
         """Records in total, or records that have a vector in ``space``."""
+
+    def value_counts(self, field: str) -> Counter[Any]:
+        """Records per value of a payload field (``None``: without it). The index compares them with its manifest
+        on every run, so a store that can count without reading every payload should."""
+        return Counter(payload.get(field) for _, payload in self.scan())
 
     @abstractmethod
     def commit(self) -> None: ...

@@ -35,6 +35,7 @@ import shutil
 import sqlite3
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -626,6 +627,12 @@ class FaissStore(VectorStore):
             return len(self._payloads)
         state = self._spaces.get(space)
         return state.live if state else 0
+
+    def value_counts(self, field: str) -> Counter[Any]:
+        if field not in self._fields.codes:
+            return super().value_counts(field)
+        with self._lock:
+            return self._fields.counts(field, np.flatnonzero(self._alive))
 
     def source_revisions(self) -> dict[str, str]:
         with self._lock:
