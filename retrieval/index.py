@@ -309,7 +309,7 @@ class Index:
         looked at, once per generation): image queries then take their own while the dense search runs."""
         fingerprints = tuple(sorted(self.generation.fingerprints()))
         if fingerprints not in self._keypoints_known:
-            folders = [key for key, entry in self.manifest.items() if entry["kind"] == "cases"]
+            folders = [key for key, entry in self.manifest.items() if entry.get("kind") == "cases"]
             self._keypoints_known = {fingerprints: any(self._folder_has_keypoints(key) for key in folders)}
         return self._keypoints_known[fingerprints]
 
