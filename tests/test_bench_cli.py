@@ -51,6 +51,7 @@ def test_bench_index_json_to_stdout_and_to_a_file(tiny, tmp_path):
     assert json.loads((tmp_path / "out" / "index.json").read_text())["pages"] == 3
 
 
+@pytest.mark.filterwarnings("ignore:unsafe cast")  # ranx's numba kernels on a few queries
 def test_bench_retrieval_json_to_stdout(tiny, tmp_path):
     assert run("index", tiny.parent, "--index", tmp_path / "idx").exit_code == 0
     rows = [
