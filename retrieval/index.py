@@ -197,7 +197,7 @@ class Index:
         the id (ids name their content, so a page unchanged across versions keeps its file)."""
         self._changing_media = False
         self._keypoints = lru_cache(maxsize=KEYPOINTS_CACHED)(lambda rid: Keypoints.load(self.keypoints_path(rid)))
-        self._keypoints_known: dict[tuple[str, ...], bool] = {}
+        self._keypoints_known: dict[int, bool] = {}
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -307,11 +307,11 @@ class Index:
     def has_keypoints(self) -> bool:
         """Whether a case folder of the committed generation was indexed with keypoints (one record of each folder
         looked at, once per generation): image queries then take their own while the dense search runs."""
-        fingerprints = tuple(sorted(self.generation.fingerprints()))
-        if fingerprints not in self._keypoints_known:
+        generation = self.generation.number
+        if generation not in self._keypoints_known:
             folders = [key for key, entry in self.manifest.items() if entry.get("kind") == "cases"]
-            self._keypoints_known = {fingerprints: any(self._folder_has_keypoints(key) for key in folders)}
-        return self._keypoints_known[fingerprints]
+            self._keypoints_known = {generation: any(self._folder_has_keypoints(key) for key in folders)}
+        return self._keypoints_known[generation]
 
     def _folder_has_keypoints(self, key: str) -> bool:
         first = next(iter(self.store.scan({"source": key})), None)

@@ -184,9 +184,10 @@ def test_switching_keypoints_on_re_reads_the_case_folder(specimen_index, setting
     off = settings.model_copy(update={"case_keypoints": False})
     index = Index.open(tmp_path / "switch", off, create=True)
     Indexer(index, show_progress=False).add([tmp_path / "cases"])
-    assert not list(index.media_dir.glob("*.sift.npz"))
-    index = Index.open(tmp_path / "switch", settings)
+    assert not list(index.media_dir.glob("*.sift.npz")) and not index.has_keypoints()
+    index.settings = settings  # the same open index (a running service) sees the new generation's keypoints
     report = Indexer(index, show_progress=False).add([tmp_path / "cases"])
+    assert index.has_keypoints()
     assert report.sources[0].status == "indexed"
     assert len(list(index.media_dir.glob("*.sift.npz"))) == len(list(index.media_dir.glob("*.jpg"))) == 5
     record = next(rid for rid, _ in index.store.scan({"case": "B"}))
