@@ -14,7 +14,9 @@ from PIL import Image, ImageDraw, ImageFont
 from typer.testing import CliRunner
 
 from pathatlas.errors import MissingProgramError
+from pathatlas.indexer import pipeline
 from pathatlas.indexer.pipeline import Indexer
+from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.retrieval import ocr
 from pathatlas.retrieval.bench import images as bench_images
 from pathatlas.retrieval.bench import run_retrieval_bench
@@ -170,6 +172,64 @@ def test_missing_tesseract_is_one_line_and_indexes_nothing(tmp_path, monkeypatch
     ]
 
 
+def test_figure_ocr_unset_is_on_where_tesseract_is_installed(tmp_path, monkeypatch):
+    monkeypatch.delenv("PATHATLAS_FIGURE_OCR", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    without = Settings(home=tmp_path / "home")
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    installed = Settings(home=tmp_path / "home")
+    assert (without.figure_ocr, installed.figure_ocr, Settings(figure_ocr=False).figure_ocr) == (False, True, False)
+
+    pdf = book_with_a_figure(tmp_path / "b.pdf")
+    monkeypatch.setenv("PATHATLAS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PATHATLAS_ENCODER", HashingEncoder.name)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    note = "note: the words printed in figures were not read (tesseract is not installed"
+    for env, noted in (({}, True), ({"PATHATLAS_FIGURE_OCR": "0"}, False)):  # a choice the user made: no note
+        result = CliRunner().invoke(app, ["index", str(pdf), "--index", str(tmp_path / f"i{noted}")], env=env)
+        assert result.exit_code == 0 and (note in result.output) == noted, result.output
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    off = Settings(home=tmp_path / "home", figure_ocr=False)
+    assert PdfSource(pdf, without).reading() == PdfSource(pdf, off).reading() == {}  # no re-read without tesseract
+    assert PdfSource(pdf, installed).reading() == {"figure_ocr": True}  # an index made without OCR is read again
+
+
+def test_figures_are_read_in_groups_across_batches(tmp_path, monkeypatch):
+    """Small batches wait for ``OCR_GROUP`` figures (each tesseract run starts the program again); every figure is
+    read once and the entries keep their order."""
+    monkeypatch.setattr(pipeline, "ENTRY_BATCH", 2)
+    monkeypatch.setattr(pipeline, "OCR_GROUP", 3)
+    doc = pymupdf.open()
+    for n in range(7):
+        page = doc.new_page(width=400, height=500)
+        page.insert_text((40, 40), f"Page {n} of the bone chapter", fontsize=11)
+        buffer = io.BytesIO()
+        Image.new("RGB", (200, 150), (30 * n, 120, 160)).save(buffer, "PNG")
+        page.insert_image(pymupdf.Rect(40, 60, 240, 210), stream=buffer.getvalue())
+        page.insert_text((40, 228), f"Figure 6.{n} Part {n} of a long bone", fontsize=9)
+    doc.save(tmp_path / "b.pdf")
+
+    class GroupReader(FakeReader):
+        def __init__(self):
+            super().__init__(["Periosteum"])
+            self.groups = []
+
+        def read(self, images):
+            self.groups.append(len(images))
+            return super().read(images)
+
+    settings = Settings(home=tmp_path / "home", index=tmp_path / "index", encoder=HashingEncoder.name, figure_ocr=True)
+    index = Index.open(settings.index_dir, settings, create=True)
+    reader = GroupReader()
+    indexer = Indexer(index, show_progress=False, word_reader=reader)
+    source = PdfSource(tmp_path / "b.pdf", settings)
+    entries = [e for record in source.records() for e in record.entries()]
+    batches = indexer._with_printed_words(pipeline.batched(iter(entries), pipeline.ENTRY_BATCH))
+    assert [e.id for batch in batches for e in batch] == [e.id for e in entries]
+    assert reader.seen == 7 and len(reader.groups) < 7 and min(reader.groups[:-1]) >= 3
+    assert all(e.payload.ocr == "Periosteum" for e in entries if e.payload.kind == "figure")
+
+
 class NoisyJoint(Encoder):
     """A shared text-image space that knows nothing (fixed random vectors): the OCR rows are the point."""
 
@@ -212,9 +272,10 @@ def test_caption_to_figure_bench_adds_ocr_rows(tmp_path, monkeypatch):
     result = run_retrieval_bench(NoisyJoint(), settings, [tmp_path / "figures.jsonl"], split="all")
     for task in ("text_to_image", "image_to_text"):
         body = result["tasks"][task]
-        assert body["n"] == len(terms) and body["default"] == "joint"
         methods = body["methods"]
-        assert methods["ocr-bm25"]["recall@1"] == 1.0
+        assert body["n"] == len(terms) and methods["ocr-bm25"]["recall@1"] == 1.0
         assert methods["joint+ocr-bm25"]["mrr"] > methods["joint"]["mrr"]
         assert len(body["fusion"]["weights"]) == 5
-        assert body["significance"]["ocr-bm25"]["mrr"]["p"] < 0.05
+    text, image = result["tasks"]["text_to_image"], result["tasks"]["image_to_text"]
+    assert text["default"] == "joint+ocr-bm25" and text["significance"]["joint"]["mrr"]["p"] < 0.05
+    assert image["default"] == "joint" and image["significance"]["ocr-bm25"]["mrr"]["p"] < 0.05

@@ -4,6 +4,7 @@ the viewer's records, batching lanes, clean ``--json`` output and commands that 
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -141,6 +142,7 @@ NO_MODEL = {"faiss"}
 
 def run_cli(*args: str, home) -> FreshRun:
     env = {"PATHATLAS_HOME": str(home), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    env["PATHATLAS_FIGURE_OCR"] = os.environ["PATHATLAS_FIGURE_OCR"]  # as the demo index was built
     return run_fresh(list(args), env=env, timeout=300)
 
 

@@ -60,13 +60,14 @@ class Source(ABC):
 
     def reading(self) -> dict[str, object]:
         """For the fingerprint: switching ``PATHATLAS_FIGURE_OCR`` or the passage sizes re-reads the source on
-        the next ``index``, without ``--force``; an index made with the defaults keeps its fingerprints."""
-        defaults = type(self.settings).model_fields
-        return {
-            name: value
-            for name in self.reads_settings
-            if (value := getattr(self.settings, name)) != defaults[name].default
-        }
+        the next ``index``, without ``--force``; an index made with the defaults keeps its fingerprints. A default
+        resolved when settings load (``figure_ocr``: whether tesseract is installed) counts as off."""
+        reading = {}
+        for name in self.reads_settings:
+            default = type(self.settings).model_fields[name].default
+            if (value := getattr(self.settings, name)) != (False if default is None else default):
+                reading[name] = value
+        return reading
 
     @classmethod
     @abstractmethod

@@ -126,6 +126,8 @@ def cross_modal(figures: list[ImageItem], images: ImageSet, encoder: Encoder) ->
             orders[OCR] = bm25_orders(texts, targets)
             if default in orders:
                 body["fusion"] = fuse_with_ocr(orders, default, images, queries, same_caption)
+                if task == "text_to_image":  # search fuses BM25 over captions and printed words with the spaces
+                    default = f"{default}+{OCR}"  # (an image query's own printed words are not read)
         methods: dict[str, Any] = {
             name: summarise([first_relevant_rank(ranked[q], same_caption[q].__getitem__) for q in queries])
             for name, ranked in orders.items()
