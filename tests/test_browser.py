@@ -127,6 +127,8 @@ def test_search_highlights_the_passage_and_the_viewer_outlines_it(page):
 
 
 def test_filter_by_organ_then_find_similar_from_a_case(page):
+    from playwright.sync_api import expect
+
     page.reload()
     page.get_by_label("Search text").wait_for()
     page.locator(".st-key-filter-organ").click()
@@ -136,8 +138,9 @@ def test_filter_by_organ_then_find_similar_from_a_case(page):
     page.get_by_text(re.compile(r"^\d+ results · “cells”")).wait_for()
     cards = page.locator("[class*=st-key-card-]")
     assert cards.count() > 0
-    for n in range(cards.count()):
-        assert "Case" in cards.nth(n).inner_text() and "lung" in cards.nth(n).inner_text()
+    for n in range(cards.count()):  # expect waits while Streamlit fills a card it has already drawn empty
+        expect(cards.nth(n)).to_contain_text("Case")
+        expect(cards.nth(n)).to_contain_text("lung")
     case_label = re.search(r"case (DEMO-\d+)", cards.first.inner_text()).group(1)
     cards.first.get_by_role("button", name="Find similar").click()
     page.get_by_text(re.compile(rf"results · Looks like .*case {case_label}")).wait_for()
