@@ -61,6 +61,21 @@ def reciprocal_rank_fusion(
     return [(record_id, score, ranks[record_id]) for record_id, score in ordered]
 
 
+def figures_only(filters: Mapping[str, Any] | None) -> bool:
+    """Whether ``filters`` admit figures and nothing else (a figure search)."""
+    kind = (filters or {}).get("kind")
+    return kind == "figure" or (isinstance(kind, list | tuple) and set(kind) == {"figure"})
+
+
+def add_scores(first: ScoredIds, second: ScoredIds, k: int) -> ScoredIds:
+    """Two BM25 fields of the same records, scored apart and summed per record (a record absent from one list
+    scores 0 there); the top ``k``, equal scores by id."""
+    total: dict[str, float] = {}
+    for record_id, score in (*first, *second):
+        total[record_id] = total.get(record_id, 0.0) + score
+    return sorted(total.items(), key=lambda hit: (-hit[1], hit[0]))[:k]
+
+
 def page_key(payload: Payload) -> tuple[str, int] | None:
     """Hits that share this key are one page of one document; cases have none."""
     return (payload.source, payload.page) if payload.page is not None else None

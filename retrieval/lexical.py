@@ -75,9 +75,9 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 
 
 def document_text(payload: dict[str, Any]) -> str:
-    """What BM25 reads of a record: its section heading, text and printed words (a figure's OCR'd labels); empty
-    without text or when not searchable."""
-    text = "\n".join(t for t in (payload.get("text"), payload.get("ocr")) if t)
+    """What BM25 reads of a record: its section heading and text; empty without text or when not searchable. A
+    figure's printed words (OCR'd labels) are a field of their own (``Index.printed_words``)."""
+    text = payload.get("text") or ""
     if not text.strip() or not payload.get("searchable", True):
         return ""
     return f"{payload.get('section') or ''}\n{text}"

@@ -18,6 +18,8 @@ from pathatlas.retrieval.fusion import (
     RANKER_FILE,
     Group,
     Ranker,
+    add_scores,
+    figures_only,
     group_features,
     page_key,
     reciprocal_rank_fusion,
@@ -97,6 +99,9 @@ class Searcher:
         for group in group_by_filters([queries[i].filters for i in lexical]):
             chosen = [queries[lexical[j]] for j in group]
             found = self.index.lexical.search([q.text for q in chosen], pool, chosen[0].filters)
+            if figures_only(chosen[0].filters):
+                printed = self.index.printed_words().search([q.text for q in chosen], pool, chosen[0].filters)
+                found = [add_scores(a, b, pool) for a, b in zip(found, printed, strict=True)]
             for j, hits in zip(group, found, strict=True):
                 results[lexical[j]]["bm25"] = hits
         dense_text = [i for i in texted if "dense" in queries[i].use]

@@ -147,9 +147,17 @@ def test_a_figure_is_found_by_a_word_printed_in_it(tmp_path, figure_ocr):
         assert HitOut.of(hits[0]).printed_words == "Periosteum Endosteum"  # REST
     else:
         assert hits == []
+    # pages are ranked by their own text, not by their figures' labels
+    assert Searcher(index).search(Query("periosteum and endosteum", use=("bm25",))) == []
     assert [h.citation.figure for h in Searcher(index).search(Query("long bone", filters={"kind": "figure"}))] == [
         "Figure 6.3"
     ]
+    if figure_ocr:  # the printed words of a later commit are found through the same open index
+        Indexer(index, show_progress=False, word_reader=FakeReader(["Osteoclast"])).add(
+            [book_with_a_figure(tmp_path / "second.pdf")]
+        )
+        later = Searcher(index).search(Query("osteoclast", filters={"kind": "figure"}, use=("bm25",)))
+        assert [h.citation.source for h in later] == [str(tmp_path / "second.pdf")]
 
 
 def test_missing_tesseract_is_one_line_and_indexes_nothing(tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ import pytest
 
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.fusion import reciprocal_rank_fusion, snippet
+from pathatlas.retrieval.fusion import add_scores, figures_only, reciprocal_rank_fusion, snippet
 from pathatlas.retrieval.search import Query, Searcher, ranker_weight
 from pathatlas.settings import Settings
 
@@ -28,6 +28,13 @@ def test_image_queries_weight_joint_apart_from_text_queries():
     assert ranker_weight("joint", weights) == 1.0  # a text query's joint ranking keeps the space weight
     assert ranker_weight("visual:image", weights) == 0.5  # no ranker weight of its own: the space's
     assert ranker_weight("bm25", weights) == 1.0
+
+
+def test_two_bm25_fields_add_up_and_only_a_figure_search_reads_printed_words():
+    assert add_scores([("a", 2.0), ("b", 1.0)], [("b", 1.5), ("c", 3.0)], k=2) == [("c", 3.0), ("b", 2.5)]
+    assert add_scores([("b", 1.0)], [("a", 1.0)], k=5) == [("a", 1.0), ("b", 1.0)]  # ties by id
+    assert figures_only({"kind": "figure"}) and figures_only({"kind": ["figure"], "source": "x.pdf"})
+    assert not any(figures_only(f) for f in (None, {}, {"kind": "page"}, {"kind": ["figure", "page"]}))
 
 
 def test_snippet_centres_on_query_words():
