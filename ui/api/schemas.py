@@ -81,7 +81,9 @@ class HitOut(BaseModel):
     section: str | None = None
     book: str | None = None
     printed_words: str | None = Field(
-        None, description="A figure's words read from its image (PATHATLAS_FIGURE_OCR); 'words' matches them too."
+        None,
+        description="A figure's words read from its image (figure OCR); in a figure search (kind=figure) 'words' "
+        "matches them too.",
     )
     has_image: bool = Field(False, description="Whether 'find similar' (POST /search/similar) can use its image.")
 
