@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 from typer.testing import CliRunner
 
 from pathatlas.errors import MissingProgramError
+from pathatlas.indexer import bench as indexer_bench
 from pathatlas.indexer import pipeline
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.sources.pdf import PdfSource
@@ -236,6 +237,22 @@ def test_figures_are_read_in_groups_across_batches(tmp_path, monkeypatch):
     assert [e.id for batch in batches for e in batch] == [e.id for e in entries]
     assert reader.seen == 7 and len(reader.groups) < 7 and min(reader.groups[:-1]) >= 3
     assert all(e.payload.ocr == "Periosteum" for e in entries if e.payload.kind == "figure")
+
+
+def test_bench_index_reads_every_figure_from_an_empty_ocr_cache(tmp_path, monkeypatch):
+    """A warm OCR cache would time a re-read, not indexing: the bench gives OCR a cache of its own each run."""
+    caches = []
+
+    class Recording(FakeReader):
+        def __init__(self, cache_dir):
+            super().__init__(["Periosteum"])
+            caches.append(cache_dir)
+
+    monkeypatch.setattr(indexer_bench, "TesseractReader", Recording)
+    settings = Settings(home=tmp_path / "home", encoder=HashingEncoder.name, figure_ocr=True)
+    result = indexer_bench.bench_index(book_with_a_figure(tmp_path / "b.pdf"), settings, workdir=tmp_path)
+    assert result["figure_ocr"] is True and "ocr" in result["stage_seconds"]
+    assert len(caches) == 1 and caches[0].parent.parent == tmp_path  # inside the bench's temporary folder
 
 
 class NoisyJoint(Encoder):
