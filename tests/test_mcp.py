@@ -14,10 +14,14 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from anyio.from_thread import start_blocking_portal
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
@@ -56,18 +60,25 @@ def images(tmp_path_factory):
     return {"allowed": allowed, "outside": outside, "granuloma": granuloma}
 
 
-@pytest.fixture(scope="module")
-def server(demo_index, session_home, images):
-    """(call, snapshot): ``call(coroutine_fn, *args)`` runs a client call; the index files before serving."""
-    before = index_files(demo_index.path)
+@contextmanager
+def mcp_client(index_path, home, allowed, **env: str) -> Iterator[tuple[Client, BlockingPortal]]:
+    """A ``pathatlas mcp`` process over stdio and a client of it; ``env`` adds settings."""
     params = StdioServerParameters(
         command=CLI[0],
-        args=[*CLI[1:], "mcp", "--index", str(demo_index.path), "--allow-dir", str(images["allowed"])],
+        args=[*CLI[1:], "mcp", "--index", str(index_path), "--allow-dir", str(allowed)],
         # One agent round: on main the rewrite round's query depends on set order (hash seed), which differs
         # between the two processes; one round makes the in-process answer comparable exactly.
-        env={**os.environ, "PATHATLAS_HOME": str(session_home), "HF_HUB_OFFLINE": "1", "PATHATLAS_AGENT_ROUNDS": "1"},
+        env={**os.environ, "PATHATLAS_HOME": str(home), "HF_HUB_OFFLINE": "1", "PATHATLAS_AGENT_ROUNDS": "1", **env},
     )
     with start_blocking_portal() as portal, portal.wrap_async_context_manager(Client(params)) as client:
+        yield client, portal
+
+
+@pytest.fixture(scope="module")
+def server(demo_index, session_home, images):
+    """(client, portal, snapshot): ``portal.call(client.call_tool, ...)`` runs a call; the index files before."""
+    before = index_files(demo_index.path)
+    with mcp_client(demo_index.path, session_home, images["allowed"]) as (client, portal):
         yield client, portal, before
 
 
@@ -152,13 +163,54 @@ def test_ask_gives_the_python_api_answer_with_citations(server, demo_index):
     assert scoped["citations"] and all(c["label"].startswith("cases") for c in scoped["citations"])
 
 
-def test_a_search_is_answered_while_an_ask_runs(server):
-    """Tools run off the event loop: a quick search is not queued behind a slow ask."""
-    client, portal, _ = server
-    ask = portal.start_task_soon(client.call_tool, "ask", KOILOCYTES)
-    search = portal.call(client.call_tool, "search", {"text": "granuloma", "k": 1})
-    assert not search.is_error and not ask.done()
-    assert not ask.result(timeout=300).is_error
+@contextmanager
+def held_model() -> Iterator[tuple[str, threading.Event, threading.Event]]:
+    """An OpenAI-compatible chat server whose replies wait for ``release``: (base URL, asked, release)."""
+    asked, release = threading.Event(), threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            asked.set()
+            release.wait(120)
+            answer = {"answer": "Koilocytes", "evidence": [], "confidence": 0.9, "rationale": "held"}
+            message = {"role": "assistant", "content": json.dumps(answer)}
+            body = json.dumps(
+                {"id": "held", "object": "chat.completion", "created": 0, "model": "held",
+                 "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+            ).encode()  # fmt: skip
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", asked, release
+    finally:
+        release.set()
+        httpd.shutdown()
+
+
+def test_a_search_is_answered_while_an_ask_runs(demo_index, session_home, images):
+    """Tools run off the event loop: a quick search is not queued behind a slow ask. The ask's model holds its
+    reply until the search is back, so the order cannot come from timing."""
+    with held_model() as (url, asked, release):
+        llm = {"PATHATLAS_ANSWERER": "llm", "PATHATLAS_LLM_BASE_URL": url, "PATHATLAS_LLM_API_KEY": "test"}
+        with mcp_client(demo_index.path, session_home, images["allowed"], **llm) as (client, portal):
+            ask = portal.start_task_soon(client.call_tool, "ask", KOILOCYTES)
+            assert asked.wait(120), "the ask never reached its model"
+            search = portal.call(client.call_tool, "search", {"text": "granuloma", "k": 1})
+            assert not search.is_error and not ask.done()
+            release.set()
+            answered = result_json(ask.result(timeout=300))
+            assert answered["answer"] == "Koilocytes"
 
 
 def test_get_page_reads_the_cited_page_and_its_figures(server, demo_index):
