@@ -199,6 +199,7 @@ class Index:
         self._keypoints = lru_cache(maxsize=KEYPOINTS_CACHED)(lambda rid: Keypoints.load(self.keypoints_path(rid)))
         self._keypoints_known: dict[int, bool] = {}
         self._printed_words: dict[int, LexicalIndex] = {}
+        self._printed_words_lock = threading.Lock()  # not ``lock``: an indexing run holds that one for its length
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -320,7 +321,7 @@ class Index:
         pages stay ranked by their own text (a page did not become a better answer through its figures' labels:
         held out, text to page lost 3 questions at rank 1 and fell below BM25 on one fold's MRR)."""
         generation = self.generation.number
-        with self.lock:
+        with self._printed_words_lock:
             if generation not in self._printed_words:
                 figures = self.store.scan({"kind": "figure"})
                 printed = ((rid, {**p, "section": None, "text": p["ocr"]}) for rid, p in figures if p.get("ocr"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -179,6 +180,25 @@ def test_missing_tesseract_is_one_line_and_indexes_nothing(tmp_path, monkeypatch
         "error: figure OCR needs the tesseract program: apt-get install tesseract-ocr tesseract-ocr-eng "
         "(or set PATHATLAS_FIGURE_OCR=0)"
     ]
+
+
+def test_a_figure_search_does_not_wait_for_an_indexing_run(tmp_path):
+    """A service indexes and searches through one Index; a run holds its lock from start to end."""
+    settings = Settings(home=tmp_path / "home", index=tmp_path / "index", encoder=HashingEncoder.name, figure_ocr=True)
+    index = Index.open(settings.index_dir, settings, create=True)
+    Indexer(index, show_progress=False, word_reader=FakeReader(["Periosteum"])).add(
+        [book_with_a_figure(tmp_path / "b.pdf")]
+    )
+    found: list = []
+    search = threading.Thread(
+        target=lambda: found.extend(Searcher(index).search(Query("periosteum", filters={"kind": "figure"}))),
+        daemon=True,
+    )
+    with index.lock:  # as Indexer.add holds it
+        search.start()
+        search.join(timeout=30)
+        assert not search.is_alive(), "the figure search waited for the index lock"
+    assert [h.payload.ocr for h in found] == ["Periosteum"]
 
 
 def test_figure_ocr_unset_is_on_where_tesseract_is_installed(tmp_path, monkeypatch):
