@@ -130,8 +130,8 @@ class Settings(BaseSettings):
     figure_ocr: bool | None = Field(
         None,
         validate_default=True,
-        description="Read the words printed in figure images (tesseract) into their BM25 text; unset: on when the "
-        "tesseract program is installed (the 720-figure A&P book indexes in 125 s instead of 71 s).",
+        description="Read the words printed in figure images (tesseract), which figure searches match; unset: on "
+        "when the tesseract program is installed (the 720-figure A&P book indexes in 125 s instead of 71 s).",
     )
     passage_vectors: bool = Field(
         False, description="Give passages text vectors too (about 2.9x the text encoding time; pages always have one)."

@@ -71,8 +71,8 @@ class Payload:
     labels: dict[str, str] | None = None
     text: str = ""
     ocr: str | None = None
-    """Words printed in a figure's image (``PATHATLAS_FIGURE_OCR``): BM25 reads them after the caption, and a
-    hit's payload shows them, so a reader sees why a figure matched."""
+    """Words printed in a figure's image (figure OCR): a figure search matches them as a BM25 field beside the
+    caption (``Index.printed_words``), and a hit's payload shows them, so a reader sees why a figure matched."""
     searchable: bool = True
     """False keeps the record out of BM25 (pages: their passages are indexed instead)."""
     extra: dict[str, Any] = field(default_factory=dict)
