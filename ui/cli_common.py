@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from contextvars import ContextVar
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
 console = Console()
 err_console = Console(stderr=True)
 STDOUT = Path("-")  # ``--json -``: the JSON document goes to stdout, alone
-_json_stream: TextIO | None = None  # the command's own stdout while ``console`` and ``sys.stdout`` point at stderr
+JSON_STREAM: ContextVar[TextIO | None] = ContextVar("json_stream", default=None)
+"""The running command's own stdout, while ``console`` and ``sys.stdout`` may point at stderr."""
 
 IndexOpt = Annotated[
     Path | None, typer.Option("--index", help="Index folder (default: PATHATLAS_INDEX or ~/.pathatlas/index).")
@@ -78,8 +80,7 @@ def friendly_errors(func):
 
     @wraps(func)
     def wrapper(*args, **kwargs):
-        global _json_stream
-        _json_stream = sys.stdout
+        stream = JSON_STREAM.set(sys.stdout)
         # With --json, stdout carries the JSON document only: anything else printed on it (a library
         # announcing its weights, tqdm.write, a stray print) goes to stderr. ``console`` still writes to
         # stdout, unless the JSON is a benchmark's document bound for stdout: then its tables go to stderr.
@@ -95,14 +96,14 @@ def friendly_errors(func):
             raise typer.Exit(1) from None
         finally:
             console.file = None
-            _json_stream = None
+            JSON_STREAM.reset(stream)
 
     return wrapper
 
 
 def print_json(document: Any) -> None:
     """One JSON document on stdout, uncoloured, so ``| jq`` and ``json.loads`` read it as is."""
-    stream = _json_stream or sys.stdout
+    stream = JSON_STREAM.get() or sys.stdout
     stream.write(json.dumps(document, indent=2, default=plain_scalar) + "\n")
     stream.flush()
 
