@@ -68,13 +68,14 @@ def test_tesseract_reads_printed_labels_and_caches_them(tmp_path, monkeypatch):
     assert reader.read(images[::-1]) == [second, first]
 
 
-def test_tsv_output_splits_into_one_text_per_image_even_without_words():
+def test_tsv_output_splits_into_one_text_per_image_even_without_words_and_drops_unsure_words():
     header = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
     rows = [
         "1\t1\t0\t0\t0\t0\t0\t0\t900\t280\t-1\t",
         "5\t1\t1\t1\t1\t1\t36\t48\t315\t46\t90.8\tSpongy",
         "5\t1\t1\t1\t1\t2\t275\t48\t144\t46\t96.9\tbone",
         "5\t1\t2\t1\t1\t1\t33\t166\t386\t61\t90.1\tPeriosteum",
+        "5\t1\t2\t1\t1\t2\t420\t166\t40\t61\t27.9\tSse",  # texture read as a word, with low confidence
         "1\t2\t0\t0\t0\t0\t0\t0\t50\t50\t-1\t",  # an image without words still has its page row
         "1\t3\t0\t0\t0\t0\t0\t0\t900\t280\t-1\t",
         "5\t3\t1\t1\t1\t1\t36\t48\t315\t46\t91.0\tLingual",
