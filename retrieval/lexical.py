@@ -21,7 +21,7 @@ import io
 import os
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -76,11 +76,19 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 
 def document_text(payload: dict[str, Any]) -> str:
     """What BM25 reads of a record: its section heading and text; empty without text or when not searchable. A
-    figure's printed words (OCR'd labels) are a field of their own (``Index.printed_words``)."""
+    figure's printed words (OCR'd labels) are a field of their own (``printed_words``)."""
     text = payload.get("text") or ""
     if not text.strip() or not payload.get("searchable", True):
         return ""
     return f"{payload.get('section') or ''}\n{text}"
+
+
+def printed_words(payload: dict[str, Any]) -> str:
+    """The second field figure searches read: the words printed in a figure's image (figure OCR)."""
+    return (payload.get("ocr") or "") if payload.get("searchable", True) else ""
+
+
+TextOf = Callable[[dict[str, Any]], str]
 
 
 @dataclass(frozen=True)
@@ -135,9 +143,14 @@ class _Segment:
 
 
 class LexicalIndex:
-    """BM25 kept per source; ``sync`` brings it level with a store by re-reading changed sources only."""
+    """BM25 kept per source; ``sync`` brings it level with a store by re-reading changed sources only.
 
-    def __init__(self) -> None:
+    ``text_of`` is the field it reads of each record's payload (``document_text``; ``printed_words`` for figures'
+    labels); records where it is empty are left out.
+    """
+
+    def __init__(self, text_of: TextOf = document_text) -> None:
+        self.text_of = text_of
         self._lock = threading.Lock()
         self.vocab: dict[str, int] = {}
         self.slot_ids: list[str] = []
@@ -150,9 +163,9 @@ class LexicalIndex:
 
     # -- building ----------------------------------------------------------------------------
     @classmethod
-    def build(cls, docs: Iterable[tuple[str, dict[str, Any]]]) -> LexicalIndex:
+    def build(cls, docs: Iterable[tuple[str, dict[str, Any]]], text_of: TextOf = document_text) -> LexicalIndex:
         """From (id, payload) pairs, one segment per payload ``source``."""
-        index = cls()
+        index = cls(text_of)
         index.update(_by_source(docs), revisions={})
         return index
 
@@ -171,7 +184,7 @@ class LexicalIndex:
         only = {"fingerprint": sorted(fingerprints) or ["-"]} if fingerprints is not None else {}
         revisions = store.source_revisions()
         if revisions is None:
-            fresh = LexicalIndex.build(store.scan(only or None))
+            fresh = LexicalIndex.build(store.scan(only or None), self.text_of)
             fresh.dirty = set(fresh.segments) | set(self.segments)
             return fresh
         gone = [s for s in self.segments if s not in revisions]
@@ -199,10 +212,10 @@ class LexicalIndex:
                     revisions.get(source),
                     [rid for rid, _ in kept],
                     [{f: p.get(f) for f in self.fields.codes} for _, p in kept],
-                    tokenize([document_text(p) for _, p in kept]) if kept else [],
+                    tokenize([self.text_of(p) for _, p in kept]) if kept else [],
                 )
                 for source, items in docs.items()
-                for kept in [[(rid, p) for rid, p in items if document_text(p)]]
+                for kept in [[(rid, p) for rid, p in items if self.text_of(p)]]
             }
             self._replace(segments, removed)
 

@@ -159,8 +159,10 @@ def test_a_figure_is_found_by_a_word_printed_in_it(tmp_path, figure_ocr):
         Indexer(index, show_progress=False, word_reader=FakeReader(["Osteoclast"])).add(
             [book_with_a_figure(tmp_path / "second.pdf")]
         )
-        later = Searcher(index).search(Query("osteoclast", filters={"kind": "figure"}, use=("bm25",)))
-        assert [h.citation.source for h in later] == [str(tmp_path / "second.pdf")]
+        osteoclast = Query("osteoclast", filters={"kind": "figure"}, use=("bm25",))
+        assert [h.citation.source for h in Searcher(index).search(osteoclast)] == [str(tmp_path / "second.pdf")]
+        index.remove_source(str(tmp_path / "second.pdf"))  # and a removed source's words go with it
+        assert Searcher(index).search(osteoclast) == []
 
 
 def test_missing_tesseract_is_one_line_and_indexes_nothing(tmp_path, monkeypatch):
