@@ -220,6 +220,8 @@ def test_figure_ocr_unset_is_on_where_tesseract_is_installed(tmp_path, monkeypat
     for env, noted in (({}, True), ({"PATHATLAS_FIGURE_OCR": "0"}, False)):  # a choice the user made: no note
         result = CliRunner().invoke(app, ["index", str(pdf), "--index", str(tmp_path / f"i{noted}")], env=env)
         assert result.exit_code == 0 and (note in result.output) == noted, result.output
+    as_json = CliRunner().invoke(app, ["index", str(pdf), "--index", str(tmp_path / "json"), "--json"])
+    assert json.loads(as_json.stdout)[0]["status"] == "indexed" and note in as_json.stderr  # stdout stays JSON
     monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
     off = Settings(home=tmp_path / "home", figure_ocr=False)
     assert PdfSource(pdf, without).reading() == PdfSource(pdf, off).reading() == {}  # no re-read without tesseract
