@@ -28,6 +28,10 @@ ENTRY_BATCH = 64
 OCR_GROUP = 32
 """Figures read together at least: each tesseract run (one per core) starts the program again, and on the A&P
 book's figures groups of 4 cost 13 % more time per figure than groups of 80."""
+FIGURE_OCR_MISSING = (
+    "note: the words printed in figures were not read (tesseract is not installed: apt-get install "
+    "tesseract-ocr tesseract-ocr-eng, then index again)"
+)
 T = TypeVar("T")
 
 Progress = Callable[[str, int, int], None]
@@ -47,6 +51,8 @@ class SourceReport:
 @dataclass
 class IndexReport:
     sources: list[SourceReport] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What the user may want to change before the next run (a one-line hint each), e.g. a missing program."""
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -159,6 +165,11 @@ class Indexer:
             with self.index.changing_media():
                 for source in sources:
                     report.sources.append(self._add_source(source, force, stored))
+        indexed = {s.source for s in report.sources if s.status == "indexed"}
+        if self.settings.figure_ocr_missing and any(
+            s.key in indexed and "figure_ocr" in s.reads_settings for s in sources
+        ):
+            report.notes.append(FIGURE_OCR_MISSING)
         return report
 
     def _add_source(self, source: Source, force: bool, stored: Counter[str]) -> SourceReport:

@@ -143,6 +143,11 @@ class Settings(BaseSettings):
         return shutil.which("tesseract") is not None if value is None else value
 
     @property
+    def figure_ocr_missing(self) -> bool:
+        """Figure OCR is off only because tesseract is not installed (not because the user turned it off)."""
+        return not self.figure_ocr and "figure_ocr" not in self.model_fields_set
+
+    @property
     def index_dir(self) -> Path:
         return self.index or self.home / "index"
 

@@ -6,11 +6,13 @@ import io
 import json
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pymupdf
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFont
 from typer.testing import CliRunner
 
@@ -27,6 +29,7 @@ from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.ocr import TesseractReader, clean_words
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
+from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.schemas import HitOut
 from pathatlas.ui.bench_crash import HashingEncoder
 from pathatlas.ui.cli import app
@@ -222,6 +225,17 @@ def test_figure_ocr_unset_is_on_where_tesseract_is_installed(tmp_path, monkeypat
         assert result.exit_code == 0 and (note in result.output) == noted, result.output
     as_json = CliRunner().invoke(app, ["index", str(pdf), "--index", str(tmp_path / "json"), "--json"])
     assert json.loads(as_json.stdout)[0]["status"] == "indexed" and note in as_json.stderr  # stdout stays JSON
+    for chosen, noted in ((None, True), (False, False)):  # an index job through the REST API says it too
+        server = Settings(
+            index=tmp_path / f"api{noted}", api_token="t", **({} if chosen is None else {"figure_ocr": chosen})
+        )
+        with TestClient(create_app(server)) as client:
+            job = client.post(
+                "/jobs", files={"file": ("b.pdf", pdf.read_bytes())}, headers={"Authorization": "Bearer t"}
+            )
+            while (done := client.get(f"/jobs/{job.json()['id']}").json())["status"] in ("queued", "running"):
+                time.sleep(0.05)
+        assert done["status"] == "done" and any(note in n for n in done["notes"]) == noted, done
     monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
     off = Settings(home=tmp_path / "home", figure_ocr=False)
     assert PdfSource(pdf, without).reading() == PdfSource(pdf, off).reading() == {}  # no re-read without tesseract

@@ -108,14 +108,8 @@ def index(
         console.print(table)
     for failed in report.failed:
         err_console.print(f"[red]error:[/red] {failed.problems[0]}", highlight=False, soft_wrap=True)
-    pdfs = [s for s in report.sources if s.status == "indexed" and s.source.lower().endswith(".pdf")]
-    if pdfs and not settings.figure_ocr and "figure_ocr" not in settings.model_fields_set:
-        err_console.print(
-            "note: the words printed in figures were not read (tesseract is not installed: apt-get install "
-            "tesseract-ocr tesseract-ocr-eng, then index again)",
-            highlight=False,
-            soft_wrap=True,
-        )
+    for note in report.notes:
+        err_console.print(note, highlight=False, soft_wrap=True, markup=False)
     if report.failed:
         raise typer.Exit(1)
 

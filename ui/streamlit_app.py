@@ -375,6 +375,8 @@ def library_tab() -> None:
     st.caption("In total: " + (", ".join(f"{v['count']} {v['value']}s" for v in totals) or "nothing indexed yet"))
     if message := st.session_state.pop("library_message", None):
         (st.success if message[0] == "ok" else st.error)(message[1])
+    for note in st.session_state.pop("library_notes", []):
+        st.info(note)
     upload = st.file_uploader("Add a PDF or a zipped case folder", type=["pdf", "zip"], key="library-upload")
     if upload is not None and st.button("Index it"):
         job = call("POST", "/jobs", files={"file": (upload.name, upload.getvalue())}, headers=headers())
@@ -397,6 +399,7 @@ def library_tab() -> None:
             st.session_state.library_message = ("ok" if ok else "error", f"{status['status']}: {upload.name}{progress}")
             if not ok and status.get("error"):
                 st.session_state.library_message = ("error", f"{status['status']}: {status['error']}")
+            st.session_state.library_notes = status.get("notes", [])
             facets.clear()
             st.rerun()
     ids = {short(r["source"]): r["id"] for r in rows}

@@ -18,7 +18,7 @@ import shutil
 import threading
 import uuid
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pathatlas.agent.answerers import create_answerer
@@ -45,6 +45,7 @@ class Job:
     cancel_requested: bool = False
     upload: Path | None = None
     """The upload's own folder: removed if the job fails, kept (replacing same-named uploads) if it is done."""
+    notes: list[str] = field(default_factory=list)
 
 
 SEARCH_LANES = 2
@@ -173,6 +174,7 @@ class Engine:
         target = self._writer()
         try:
             report = Indexer(target, show_progress=False, on_progress=progress).add(job.paths)
+            job.notes = report.notes
             if not report.failed and not job.cancel_requested and job.upload is not None:
                 self._replace_older_uploads(target, job)
         finally:

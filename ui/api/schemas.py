@@ -263,6 +263,9 @@ class JobOut(BaseModel):
     done: int = 0
     total: int = 0
     error: str | None = None
+    notes: list[str] = Field(
+        default_factory=list, description="Hints for the server's operator, e.g. that figure OCR was skipped."
+    )
 
 
 class Health(BaseModel):

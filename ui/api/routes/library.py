@@ -21,7 +21,15 @@ Writer = Depends(require_token)
 
 
 def job_out(job: Job) -> JobOut:
-    return JobOut(id=job.id, status=job.status, source=job.source, done=job.done, total=job.total, error=job.error)
+    return JobOut(
+        id=job.id,
+        status=job.status,
+        source=job.source,
+        done=job.done,
+        total=job.total,
+        error=job.error,
+        notes=job.notes,
+    )
 
 
 @router.get("/sources", response_model=list[SourceOut], summary="Indexed sources with counts")
