@@ -88,3 +88,13 @@ def test_bench_crash_json_to_stdout_from_a_fresh_process(tmp_path):
 def test_the_help_says_where_the_json_goes():
     result = run("bench", "search", "--help")
     assert "'-' prints the JSON alone on stdout" in " ".join(result.stdout.replace("│", " ").split())
+
+
+def test_bench_queries_json_to_stdout(tiny, tmp_path):
+    assert run("index", tiny.parent, "--index", tmp_path / "idx").exit_code == 0
+    (tmp_path / "queries.txt").write_text("granuloma\n\n  gland alveolus \n")
+    document = json_alone(run("bench", "queries", "--index", tmp_path / "idx", "--texts", tmp_path / "queries.txt",
+                              "--repeats", "2", "--json", "-"))  # fmt: skip
+    assert document["text"]["n"] == 2 and "image" not in document and document["keypoints"] is False
+    missing = run("bench", "queries", "--index", tmp_path / "idx", "--images", tmp_path / "nowhere")
+    assert missing.exit_code == 1 and "no image or folder at" in missing.output

@@ -235,3 +235,19 @@ def test_the_benchmark_scores_what_search_does(settings, tmp_path):
     assert case["n"] == 2 and case["default"] == "visual+specimen"
     assert case["methods"]["visual+specimen"]["recall@1"] == 1.0
     assert {"hit_rate@5", "precision@10"} <= set(case["significance"]["visual"])  # paired test against each row
+
+
+def test_bench_queries_times_image_queries_with_verification(specimen_index, settings, tmp_path):
+    """``bench queries`` runs real images through search on a keypoint index: every indexed image finds its own
+    specimen, and none does with verification off (so the timed path is the verifying one)."""
+    from pathatlas.retrieval.bench.speed import bench_queries, image_files
+
+    index, images = specimen_index
+    paths = image_files([tmp_path / "cases" / "images"], limit=4)
+    assert [p.stem for p in paths] == ["A", "B", "C", "D"]
+    result = bench_queries(index, ["keratin pearls"], paths, repeats=1)
+    assert result["keypoints"] and result["records"] == len(images)
+    assert result["image"]["n"] == 4 and result["image"]["same_specimen_found"] == 4
+    assert result["text"]["same_specimen_found"] == 0 and result["image"]["p95_ms"] >= result["image"]["p50_ms"] > 0
+    index.settings = settings.model_copy(update={"verify_depth": 0})
+    assert bench_queries(index, [], paths, repeats=1)["image"]["same_specimen_found"] == 0

@@ -95,6 +95,44 @@ def bench_search_command(
         print_json({"runs": runs})
 
 
+@bench_app.command("queries")
+@friendly_errors
+def bench_queries_command(
+    index: IndexOpt = None,
+    images: Annotated[
+        list[Path] | None, typer.Option(help="Query images: files or folders (repeat the option for several).")
+    ] = None,
+    texts: Annotated[
+        Path | None, typer.Option(help="Text queries, one per line (default: ten built-in pathology queries).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many query images.")] = 40,
+    repeats: Annotated[int, typer.Option(min=1, help="Timed rounds over the queries.")] = 3,
+    json_out: JsonFileOpt = None,
+):
+    """p50/p95 of complete text and image searches on an existing index with real query images (on a case index
+    with keypoints, same-specimen verification included)."""
+    from pathatlas.retrieval.bench.speed import TEXT_QUERIES, bench_queries, image_files
+    from pathatlas.retrieval.index import Index
+
+    settings = settings_for(index)
+    if texts is not None and not texts.is_file():
+        raise BadInputError(f"no text file at {texts}")
+    queries = [line.strip() for line in texts.read_text().splitlines() if line.strip()] if texts else TEXT_QUERIES
+    paths = image_files(images or [], limit)
+    idx = Index.open(settings.index_dir, settings)
+    try:
+        result = bench_queries(idx, queries, paths, repeats)
+    finally:
+        idx.close()
+    title = f"{result['index']}: {result['records']} records, keypoints {'yes' if result['keypoints'] else 'no'}"
+    table = Table("kind", "queries", "p50 ms", "p95 ms", "same specimen found", title=title)
+    for kind in ("text", "image"):
+        if row := result.get(kind):
+            table.add_row(kind, str(row["n"]), str(row["p50_ms"]), str(row["p95_ms"]), str(row["same_specimen_found"]))
+    console.print(table)
+    write_json(json_out, result)
+
+
 def retrieval_table(task: str, body: dict) -> Table:
     """One task's methods; the default's row is marked where it scores below a baseline."""
     from pathatlas.retrieval.bench.common import losses

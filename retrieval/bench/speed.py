@@ -20,11 +20,13 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from pathatlas.errors import BadInputError
 from pathatlas.retrieval.encoders import l2_normalise
+from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import percentile_ms
 from pathatlas.retrieval.records import StoredVectors
-from pathatlas.retrieval.search import Query, Searcher
+from pathatlas.retrieval.search import SPECIMEN, Query, Searcher
 from pathatlas.settings import Settings
 
 TEXT_QUERIES = [
@@ -146,13 +148,51 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _timed(searcher: Searcher, queries: list[Query]) -> dict[str, float]:
+def _timed(searcher: Searcher, queries: list[Query], repeats: int = 1) -> dict[str, float]:
     timings = []
-    for query in queries:
-        started = time.perf_counter()
-        searcher.search(query)
-        timings.append(time.perf_counter() - started)
+    for _ in range(repeats):
+        for query in queries:
+            started = time.perf_counter()
+            searcher.search(query)
+            timings.append(time.perf_counter() - started)
     return {"p50_ms": round(percentile_ms(timings, 50), 1), "p95_ms": round(percentile_ms(timings, 95), 1)}
+
+
+IMAGE_FILES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
+
+
+def image_files(paths: list[Path], limit: int) -> list[Path]:
+    """The first ``limit`` images among files and folders (a folder's images in name order, recursively)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_FILES and p.is_file())
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise BadInputError(f"no image or folder at {path}")
+    return found[:limit]
+
+
+def bench_queries(index: Index, texts: list[str], images: list[Path], repeats: int = 3) -> dict[str, Any]:
+    """p50/p95 of complete searches on a real index, models warm: the given text queries, and real images as image
+    queries (on an index with case keypoints these include same-specimen verification, which synthetic records and
+    noise images never reach). Each kind's queries run once untimed (warming the models, counting the queries with
+    a hit verified as the same specimen), then ``repeats`` timed rounds."""
+    searcher = Searcher(index)
+    opened = [open_image(path, index.settings.max_image_pixels) for path in images]
+    kinds = {"text": [Query(text=t) for t in texts], "image": [Query(image=i) for i in opened]}
+    result: dict[str, Any] = {
+        "index": index.path.name,
+        "records": index.store.count(),
+        "keypoints": index.has_keypoints(),
+        "repeats": repeats,
+    }
+    for kind, queries in kinds.items():
+        if queries:
+            verified = sum(any(SPECIMEN in h.matched_by for h in searcher.search(q)) for q in queries)
+            result[kind] = {"n": len(queries), **_timed(searcher, queries, repeats), "same_specimen_found": verified}
+    return result
 
 
 def _files_bytes(folder: Path, pattern: str = "*") -> int:
