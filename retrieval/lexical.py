@@ -22,8 +22,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -115,23 +114,24 @@ class _Segment:
     vocab: list[str]
     terms: np.ndarray  # every token of every document, in order, as an index into ``vocab``
     lengths: np.ndarray  # tokens per document
-    slots: np.ndarray | None = None
-
-    @cached_property
-    def fingerprints(self) -> frozenset:
-        """Source versions this segment's documents come from."""
-        return frozenset(fields.get("fingerprint") for fields in self.payload_fields)
+    fingerprints: frozenset
+    """Source versions it was read from: its documents', or, with none (no record had text), the records'."""
+    slots: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
     @classmethod
-    def from_tokens(cls, revision, ids, payload_fields, tokens: list[list[str]]) -> _Segment:
+    def from_tokens(cls, revision, ids, payload_fields, tokens: list[list[str]], fingerprints=()) -> _Segment:
         vocab = sorted({t for doc in tokens for t in doc})
         term_of = {t: i for i, t in enumerate(vocab)}
         terms = np.array([term_of[t] for doc in tokens for t in doc], dtype=np.int32)
-        return cls(revision, ids, payload_fields, vocab, terms, np.array([len(d) for d in tokens], dtype=np.int32))
+        lengths = np.array([len(d) for d in tokens], dtype=np.int32)
+        versions = frozenset(f.get("fingerprint") for f in payload_fields) or frozenset(fingerprints)
+        return cls(revision, ids, payload_fields, vocab, terms, lengths, versions)
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
         meta = {"ids": self.ids, "fields": self.payload_fields, "vocab": self.vocab}
+        if not self.ids:
+            meta["fingerprints"] = sorted(self.fingerprints, key=str)
         np.savez(buffer, meta=np.frombuffer(orjson.dumps(meta), np.uint8), terms=self.terms, lengths=self.lengths)
         return buffer.getvalue()
 
@@ -139,7 +139,9 @@ class _Segment:
     def from_bytes(cls, revision: str | None, data: bytes) -> _Segment:
         with np.load(io.BytesIO(data)) as arrays:
             meta = orjson.loads(arrays["meta"].tobytes())
-            return cls(revision, meta["ids"], meta["fields"], meta["vocab"], arrays["terms"], arrays["lengths"])
+            fields = meta["fields"]
+            versions = frozenset(f.get("fingerprint") for f in fields) or frozenset(meta.get("fingerprints", ()))
+            return cls(revision, meta["ids"], fields, meta["vocab"], arrays["terms"], arrays["lengths"], versions)
 
 
 class LexicalIndex:
@@ -213,11 +215,13 @@ class LexicalIndex:
                     [rid for rid, _ in kept],
                     [{f: p.get(f) for f in self.fields.codes} for _, p in kept],
                     tokenize([self.text_of(p) for _, p in kept]) if kept else [],
+                    {p.get("fingerprint") for _, p in items},
                 )
                 for source, items in docs.items()
+                if items
                 for kept in [[(rid, p) for rid, p in items if self.text_of(p)]]
             }
-            self._replace(segments, removed)
+            self._replace(segments, [*removed, *(source for source, items in docs.items() if not items)])
 
     def _replace(self, segments: dict[str, _Segment], removed: Iterable[str]) -> None:
         dropped = [self.segments.pop(s) for s in [*removed, *segments] if s in self.segments]
@@ -231,10 +235,10 @@ class LexicalIndex:
         start = len(self.slot_ids)
         for source, segment in segments.items():
             self.dirty.add(source)
+            self.segments[source] = segment  # kept without documents too: its revision says it has been read
             if not segment.ids:
                 continue
             segment.slots = np.arange(start, start + len(segment.ids), dtype=np.int32)
-            self.segments[source] = segment
             self.slot_ids.extend(segment.ids)
             self.fields.put(segment.slots, segment.payload_fields)
             to_global = np.array([self.vocab.setdefault(t, len(self.vocab)) for t in segment.vocab], dtype=np.int64)
@@ -327,7 +331,7 @@ class LexicalIndex:
         return slots[order], scores[order]
 
     def search(self, queries: list[str], k: int, filters: Filters | None = None) -> list[ScoredIds]:
-        if not self.segments or k <= 0:
+        if not self._post.n_docs or k <= 0:
             return [[] for _ in queries]
         allowed = self._allowed(filters, len(self.slot_ids)) if filters else None
         results = []

@@ -156,3 +156,27 @@ def test_sync_with_live_versions_rereads_only_the_sources_whose_versions_changed
     read.clear()
     lexical.sync(store, ["b2", "c1", "d1"])
     assert read == []  # in step: nothing read
+
+
+@pytest.mark.parametrize("live", [None, ["a1", "e1"]])
+def test_a_source_without_text_is_not_read_again_at_every_sync(settings, tmp_path, live):
+    """A source none of whose records has text for this BM25 (case images without descriptions, or any source for
+    the printed-words BM25 when no figure had words) is remembered as empty, not taken for a new source each time."""
+    store = open_store("faiss", tmp_path / "store", {"text": 4}, settings)
+    vec = {"text": np.ones(4, np.float32) / 2}
+    store.upsert([StoredVectors(f"{s}{i}", {"source": s, "fingerprint": f"{s}1", "kind": "page", "text": text}, vec)
+                  for s, text in (("a", "lung"), ("e", "")) for i in range(3)])  # fmt: skip
+    store.commit()
+    lexical = LexicalIndex().sync(store, live)
+    assert len(lexical) == 3 and lexical.search(["lung"], 10, {"source": "e"}) == [[]]
+    read: list = []
+    scan = store.scan
+    store.scan = lambda filters=None: (read.append(filters), scan(filters))[1]
+    assert lexical.sync(store, live) is lexical and read == []  # in step: nothing read
+    store.upsert([StoredVectors("e0", {"source": "e", "fingerprint": "e1", "kind": "page", "text": "keratin"}, vec)])
+    lexical.sync(store, live)
+    assert [f["source"] for f in read if "source" in f] == ["e"]  # once it changes, it is read
+    assert [rid for rid, _ in lexical.search(["keratin"], 10)[0]] == ["e0"]
+    lexical.save(tmp_path / "lex")
+    loaded = LexicalIndex.load(tmp_path / "lex")
+    assert loaded.search(["keratin"], 10) == lexical.search(["keratin"], 10)
