@@ -21,15 +21,7 @@ Writer = Depends(require_token)
 
 
 def job_out(job: Job) -> JobOut:
-    return JobOut(
-        id=job.id,
-        status=job.status,
-        source=job.source,
-        done=job.done,
-        total=job.total,
-        error=job.error,
-        notes=job.notes,
-    )
+    return JobOut.model_validate(job, from_attributes=True)
 
 
 @router.get("/sources", response_model=list[SourceOut], summary="Indexed sources with counts")
