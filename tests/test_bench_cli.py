@@ -98,3 +98,6 @@ def test_bench_queries_json_to_stdout(tiny, tmp_path):
     assert document["text"]["n"] == 2 and "image" not in document and document["keypoints"] is False
     missing = run("bench", "queries", "--index", tmp_path / "idx", "--images", tmp_path / "nowhere")
     assert missing.exit_code == 1 and "no image or folder at" in missing.output
+    (tmp_path / "empty.txt").write_text("\n")
+    empty = run("bench", "queries", "--index", tmp_path / "idx", "--texts", tmp_path / "empty.txt")
+    assert empty.exit_code == 1 and "no queries" in empty.output

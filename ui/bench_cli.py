@@ -119,6 +119,8 @@ def bench_queries_command(
         raise BadInputError(f"no text file at {texts}")
     queries = [line.strip() for line in texts.read_text().splitlines() if line.strip()] if texts else TEXT_QUERIES
     paths = image_files(images or [], limit)
+    if not queries and not paths:
+        raise BadInputError("no queries: the --texts file has no lines and no --images were given")
     idx = Index.open(settings.index_dir, settings)
     try:
         result = bench_queries(idx, queries, paths, repeats)
