@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pathatlas.retrieval.bench.speed import SOURCE_SIZE, Synthetic, bench_search
 
 
@@ -27,6 +29,17 @@ def test_bench_search_reports_every_figure(settings, tmp_path):
     parts = run["text_parts"]  # the query encoder's share of a complete text search, reported apart
     assert min(parts["encode_p95_ms"], parts["bm25_p95_ms"], parts["without_encoding_p95_ms"]) > 0
     assert run["rerank_disk_bytes_per_record"] is None
+    assert "media_upkeep" not in run  # the thumbnails are written only when asked for
+
+
+@pytest.mark.parametrize("store", ["faiss", "qdrant"])
+def test_bench_search_times_media_upkeep_on_real_files(settings, tmp_path, store):
+    """With ``media`` every record gets a thumbnail file; replacing a source deletes exactly its old version's."""
+    run = bench_search(2000, store, settings, queries=1, workdir=tmp_path, recall_queries=2, media=True)
+    upkeep = run["media_upkeep"]
+    assert upkeep["files_deleted"] == SOURCE_SIZE
+    assert set(upkeep) >= {"prune_after_commit_s", "replace_commit_s", "prune_replaced_s", "full_sweep_s"}
+    assert all(seconds >= 0 for seconds in upkeep.values()) and run["remove_source_seconds"] > 0
 
 
 def test_bench_search_rerank_counts_codes_in_memory_and_fp16_vectors_on_disk(settings, tmp_path):

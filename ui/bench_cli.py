@@ -62,6 +62,9 @@ def bench_search_command(
     ] = None,
     queries: Annotated[int, typer.Option(help="Text and image queries per run.")] = 50,
     workdir: Annotated[Path | None, typer.Option(help="Folder for the temporary indexes.")] = None,
+    media: Annotated[
+        bool, typer.Option(help="Also write an empty thumbnail per record and time pruning and the full sweep.")
+    ] = False,
     json_out: JsonFileOpt = None,
 ):
     """Build time, memory and recall@10 vs exact per record; p50/p95 of complete text and image searches
@@ -81,7 +84,7 @@ def bench_search_command(
         for variant in variants:
             local = settings.model_copy(update={"faiss_index": variant}) if variant else settings
             for size in sizes:
-                run = bench_search(size, store, local, queries=queries, workdir=workdir)
+                run = bench_search(size, store, local, queries=queries, workdir=workdir, media=media)
                 runs.append(run)
                 console.print(json.dumps(run))
                 if json_out != STDOUT:  # a file after each run, so a long sweep keeps what it measured

@@ -231,8 +231,10 @@ def bench_search(
     queries: int = 50,
     workdir: Path | None = None,
     recall_queries: int = 100,
+    media: bool = False,
 ) -> dict[str, Any]:
-    """Build time, memory, recall@10 against exact, query latency with and without filters, incremental updates."""
+    """Build time, memory, recall@10 against exact, query latency with and without filters, incremental updates;
+    with ``media``, also what keeping the media folder costs (``media_upkeep``)."""
     rng = np.random.default_rng(1)
     label = f"{store} {settings.faiss_index if store == 'faiss' else ''} {records:,}".replace("  ", " ")
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
@@ -310,10 +312,14 @@ def bench_search(
         tqdm.write(f"{label}: add and remove one {SOURCE_SIZE}-record source")
         extra = -(-records // SOURCE_SIZE)  # one more source, indexed then removed as the indexer does
         chunk = data.chunk(extra * SOURCE_SIZE, SOURCE_SIZE)
+        if media:
+            tqdm.write(f"{label}: an empty thumbnail per record")
+            empty_thumbnails(index, [f"syn{n}" for n in range(records)] + [r.id for r in chunk])
         started = time.perf_counter()
         index.store.upsert(chunk)
         index.commit({**index.manifest, source_name(extra): manifest_entry(extra)})
         add_seconds = time.perf_counter() - started
+        upkeep = {"media_upkeep": media_upkeep(index, chunk, extra)} if media else {}
         started = time.perf_counter()
         index.remove_source(source_name(extra))
         remove_seconds = time.perf_counter() - started
@@ -338,6 +344,45 @@ def bench_search(
         "batch32_text_ms": round(batched_ms, 1),
         "add_source_seconds": round(add_seconds, 2),
         "remove_source_seconds": round(remove_seconds, 2),
+        **upkeep,
+    }
+
+
+def empty_thumbnails(index: Index, record_ids: list[str]) -> None:
+    """An empty file where indexing writes each record's thumbnail: what pruning lists and deletes."""
+    index.media_dir.mkdir(parents=True, exist_ok=True)
+    for record_id in record_ids:
+        index.thumbnail_path(record_id).touch()
+
+
+def media_upkeep(index: Index, source: list[StoredVectors], number: int) -> dict[str, float]:
+    """Seconds of each media chore at this size, in the order a user meets them: pruning after a commit that
+    replaced nothing; replacing ``source`` (just committed) by a new version, its commit, then the pruning that
+    deletes the old version's files; the full sweep that follows a killed run; the store check each ``index`` run
+    starts with."""
+
+    def timed(work) -> tuple[Any, float]:
+        started = time.perf_counter()
+        result = work()
+        return result, round(time.perf_counter() - started, 3)
+
+    _, nothing = timed(index.prune_media)
+    fingerprint = f"synthetic-{number}-v2"
+    version = [StoredVectors(f"{r.id}-v2", {**r.payload, "fingerprint": fingerprint}, r.vectors) for r in source]
+    empty_thumbnails(index, [r.id for r in version])
+    index.store.upsert(version)
+    entry = {**manifest_entry(number), "fingerprint": fingerprint}
+    _, commit = timed(lambda: index.commit({**index.manifest, source_name(number): entry}))
+    deleted, replaced = timed(index.prune_media)
+    _, sweep = timed(lambda: index.prune_media(everything=True))
+    _, check = timed(index.collect_garbage)
+    return {
+        "prune_after_commit_s": nothing,
+        "replace_commit_s": commit,
+        "prune_replaced_s": replaced,
+        "files_deleted": deleted,
+        "full_sweep_s": sweep,
+        "collect_garbage_s": check,
     }
 
 
@@ -358,4 +403,12 @@ def table_row(run: dict[str, Any]) -> dict[str, str]:
         ),
         "image p95 / +kind": f"{run['image']['p95_ms']} / {run['image_kind']['p95_ms']}",
         "add / remove source s": f"{run['add_source_seconds']} / {run['remove_source_seconds']}",
+        **(
+            {"media s: prune / replaced / sweep": " / ".join(str(upkeep[k]) for k in MEDIA_COLUMNS)}
+            if (upkeep := run.get("media_upkeep"))
+            else {}
+        ),
     }
+
+
+MEDIA_COLUMNS = ("prune_after_commit_s", "prune_replaced_s", "full_sweep_s")
