@@ -363,7 +363,7 @@ class QdrantStore(VectorStore):
         if hits is None or len(hits) >= FACET_LIMIT:
             return super().value_counts(field)
         counts = Counter(dict(hits))
-        if missing := self.count() - sum(counts.values()):
+        if (missing := self.count() - sum(counts.values())) > 0:
             counts[None] = missing
         return counts
 
