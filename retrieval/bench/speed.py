@@ -1,4 +1,5 @@
-"""Search latency, build time, memory and incremental updates at synthetic scale: complete searches, models warm.
+"""Search latency, build time, memory and incremental updates at synthetic scale: complete searches, models warm
+(``bench search``); and latency on an index you built, with real query images (``bench queries``).
 
 Synthetic records: 1000 per source; every record has a text vector and word-salad text for BM25, a
 quarter are figures with a visual and a joint vector too. Vectors are clustered (unit noise around
@@ -386,6 +387,9 @@ def media_upkeep(index: Index, source: list[StoredVectors], number: int) -> dict
     }
 
 
+MEDIA_COLUMNS = ("prune_after_commit_s", "prune_replaced_s", "full_sweep_s")
+
+
 def table_row(run: dict[str, Any]) -> dict[str, str]:
     """One run as the columns ``bench search`` prints (latencies in ms)."""
     recall = run["recall@10"]
@@ -409,6 +413,3 @@ def table_row(run: dict[str, Any]) -> dict[str, str]:
             else {}
         ),
     }
-
-
-MEDIA_COLUMNS = ("prune_after_commit_s", "prune_replaced_s", "full_sweep_s")
