@@ -33,6 +33,12 @@ each line inverted (light on dark): 11 % less time, and caption to figure R@10 0
 MIN_CONFIDENCE = 60.0
 """Words tesseract reads with less confidence (0-100) are dropped: on textures and micrographs it "reads" short
 junk ("oe", "Sse", "dalle") at 0-55, while printed labels read at 85-97. 60 is a common cut, not tuned here."""
+SHORT_WORD_LETTERS = 4
+SHORT_WORD_CONFIDENCE = 85.0
+"""Words of at most ``SHORT_WORD_LETTERS`` letters need this much: on LC25000 tiles, micrographs without a printed
+word, 22 of 300 still gave a word at 60 ("big", "fet", "sate"), all of 3-4 letters; none did at 85, the lowest
+cut without any (chosen on those tiles alone). The book's figures keep their labels: caption to figure by printed
+words alone stays at R@10 0.771 (BENCHMARKS.md)."""
 TSV_COLUMNS = 12
 """level, page_num, block_num, par_num, line_num, word_num, left, top, width, height, conf, text."""
 TIMEOUT_S = 60
@@ -71,7 +77,7 @@ def texts_by_page(tsv: str) -> list[str]:
             continue
         level, page, *where, text = fields[0], fields[1], *fields[2:5], fields[-1]
         lines = pages.setdefault(page, {})  # level 1 rows name every image, words or not
-        if level == "5" and text.strip() and float(fields[10]) >= MIN_CONFIDENCE:
+        if level == "5" and text.strip() and confident(text, float(fields[10])):
             lines.setdefault(tuple(where), []).append(text)
     texts = []
     for lines in pages.values():
@@ -82,9 +88,25 @@ def texts_by_page(tsv: str) -> list[str]:
     return texts
 
 
+def confident(word: str, confidence: float) -> bool:
+    """Whether tesseract read ``word`` surely enough to keep it (short words need more)."""
+    short = sum(c.isalpha() for c in word) <= SHORT_WORD_LETTERS
+    return confidence >= (SHORT_WORD_CONFIDENCE if short else MIN_CONFIDENCE)
+
+
 def image_key(image: Image.Image) -> str:
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(" ".join([image.mode, str(image.size), *TESSERACT_ARGS, f"conf>={MIN_CONFIDENCE}"]).encode())
+    digest.update(
+        " ".join(
+            [
+                image.mode,
+                str(image.size),
+                *TESSERACT_ARGS,
+                f"conf>={MIN_CONFIDENCE}",
+                f"short<={SHORT_WORD_LETTERS}:{SHORT_WORD_CONFIDENCE}",
+            ]
+        ).encode()
+    )
     digest.update(image.tobytes())
     return digest.hexdigest()
 
