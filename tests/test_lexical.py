@@ -173,6 +173,8 @@ def test_a_source_without_text_is_not_read_again_at_every_sync(settings, tmp_pat
     scan = store.scan
     store.scan = lambda filters=None: (read.append(filters), scan(filters))[1]
     assert lexical.sync(store, live) is lexical and read == []  # in step: nothing read
+    lexical.save(tmp_path / "empty")
+    assert LexicalIndex.load(tmp_path / "empty").sync(store, live) and read == []  # saved and loaded, the same
     store.upsert([StoredVectors("e0", {"source": "e", "fingerprint": "e1", "kind": "page", "text": "keratin"}, vec)])
     lexical.sync(store, live)
     assert [f["source"] for f in read if "source" in f] == ["e"]  # once it changes, it is read
