@@ -167,6 +167,13 @@ class VisibleStore(VectorStore):
     def scan(self, filters: Filters | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         return self.inner.scan(self._filters(filters))
 
+    def value_counts(self, field: str) -> Counter[Any]:
+        """The inner store's counts (field codes, facets) when it holds live versions only, as it does between
+        runs; a scan of the live records while a run's or a crash's other versions are stored beside them."""
+        if set(self.inner.value_counts("fingerprint")) <= set(self.index.generation.fingerprints()):
+            return self.inner.value_counts(field)
+        return super().value_counts(field)
+
     def count(self, space: str | None = None) -> int:
         if space is None:
             return sum(entry["entries"] for entry in self.index.generation.sources.values())
@@ -531,9 +538,7 @@ class Index:
             return removed
 
     def stats(self) -> dict[str, Any]:
-        kinds: dict[str, int] = {}
-        for _, payload in self.store.scan():
-            kinds[payload.get("kind", "?")] = kinds.get(payload.get("kind", "?"), 0) + 1
+        kinds = {("?" if kind is None else kind): n for kind, n in self.store.value_counts("kind").items()}
         return {
             "index": str(self.path),
             "encoder": self.meta.encoder,

@@ -6,6 +6,7 @@ import json
 import shutil
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -13,6 +14,7 @@ from pathatlas.errors import EncoderMismatchError, IndexMissingError, PathAtlasE
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.records import StoredVectors
 
 
 @pytest.fixture
@@ -157,6 +159,13 @@ def test_qdrant_index_end_to_end(settings, case_folder):
 
     hits = Searcher(reopened).search(Query(text="tuberculosis granulomas", k=3))
     assert hits[0].payload.diagnosis in {"tuberculosis", "sarcoidosis"}
+
+    scans, scan = [], reopened.raw_store.scan
+    reopened.raw_store.scan = lambda filters=None: (scans.append(filters), scan(filters))[1]
+    assert reopened.stats()["kinds"] == {"case": 16} and scans == []  # counted from the payload index
+    stray = {"kind": "page", "source": "elsewhere.pdf", "fingerprint": "a run in progress", "text": "x"}
+    reopened.raw_store.upsert([StoredVectors("stray", stray, {"text": np.ones(384, np.float32) / 384**0.5})])
+    assert reopened.stats()["kinds"] == {"case": 16} and scans  # a version not committed is not counted
     reopened.close()
 
 
