@@ -149,21 +149,23 @@ class Engine:
         return job
 
     def _run(self, job: Job) -> None:
-        """Every job ends done, failed (with one line) or cancelled, whatever is raised inside it."""
+        """Every job ends done, failed (with one line) or cancelled, whatever is raised inside it. The end is
+        published last, so a client that sees a job failed finds its upload already gone."""
+        status, error = "failed", "the job stopped unexpectedly"
         try:
             with self._write:
-                self._index_job(job)
+                status, error = self._index_job(job)
         except Cancelled:
-            job.status = "cancelled"
+            status, error = "cancelled", None
         except BaseException as exc:  # a worker thread that dies would leave its job running forever
-            job.status, job.error = "failed", one_line(exc)
+            status, error = "failed", one_line(exc)
         finally:
-            if job.status in ("queued", "running"):
-                job.status, job.error = "failed", job.error or "the job stopped unexpectedly"
-            if job.upload is not None and job.status != "done":
+            if job.upload is not None and status != "done":
                 shutil.rmtree(job.upload, ignore_errors=True)
+            job.status, job.error = status, error
 
-    def _index_job(self, job: Job) -> None:
+    def _index_job(self, job: Job) -> tuple[str, str | None]:
+        """Index the job's files; its end as (status, error)."""
         job.status = "running"
 
         def progress(_source: str, done: int, total: int) -> None:
@@ -180,11 +182,10 @@ class Engine:
         finally:
             self._written(target)
         if job.cancel_requested:
-            job.status = "cancelled"
-        elif report.failed:
-            job.status, job.error = "failed", self.relative(report.failed[0].problems[0])
-        else:
-            job.status = "done"
+            return "cancelled", None
+        if report.failed:
+            return "failed", self.relative(report.failed[0].problems[0])
+        return "done", None
 
     def _replace_older_uploads(self, target: Index, job: Job) -> None:
         """An upload named like an earlier one replaces it, once the new one is committed."""
