@@ -21,6 +21,7 @@ from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
+from pathatlas.ui.api import engine
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
 from pathatlas.ui.cli import app as cli_app
@@ -80,8 +81,17 @@ def test_a_job_ends_failed_with_one_line_whatever_is_raised(client, root, monkey
     job = wait(client, upload(client, "other.pdf", make_pdf(root / "o.pdf", 2, "x").read_bytes()).json()["id"])
     assert job["status"] == "failed" and job["error"] == "RuntimeError: sqlite said no and more"
     monkeypatch.setattr(Indexer, "add", crash)  # outside the per-source guard: the worker itself
+    statuses_while_deleting = []
+    delete = engine.shutil.rmtree
+
+    def rmtree(path, **kwargs):
+        statuses_while_deleting.extend(j.status for j in client.app.state.engine.jobs.values() if j.upload == path)
+        delete(path, **kwargs)
+
+    monkeypatch.setattr(engine.shutil, "rmtree", rmtree)
     job = wait(client, upload(client, "third.pdf", make_pdf(root / "t.pdf", 2, "y").read_bytes()).json()["id"])
     assert job["status"] == "failed" and "sqlite said no" in job["error"]
+    assert statuses_while_deleting == ["running"], "a job reads failed only once its upload is gone"
     assert not [p for p in (root / "home" / "uploads").rglob("*.pdf") if p.name != "book.pdf"], "failed uploads go"
 
 
