@@ -115,23 +115,25 @@ class _Segment:
     terms: np.ndarray  # every token of every document, in order, as an index into ``vocab``
     lengths: np.ndarray  # tokens per document
     fingerprints: frozenset
-    """Source versions it was read from: its documents', or, with none (no record had text), the records'."""
+    """Source versions it was read from (also when no record had text, so none is a document here)."""
     slots: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
     @classmethod
-    def from_tokens(cls, revision, ids, payload_fields, tokens: list[list[str]], fingerprints=()) -> _Segment:
+    def from_tokens(cls, revision, ids, payload_fields, tokens: list[list[str]], fingerprints: frozenset) -> _Segment:
         vocab = sorted({t for doc in tokens for t in doc})
         term_of = {t: i for i, t in enumerate(vocab)}
         terms = np.array([term_of[t] for doc in tokens for t in doc], dtype=np.int32)
         lengths = np.array([len(d) for d in tokens], dtype=np.int32)
-        versions = frozenset(f.get("fingerprint") for f in payload_fields) or frozenset(fingerprints)
-        return cls(revision, ids, payload_fields, vocab, terms, lengths, versions)
+        return cls(revision, ids, payload_fields, vocab, terms, lengths, fingerprints)
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
-        meta = {"ids": self.ids, "fields": self.payload_fields, "vocab": self.vocab}
-        if not self.ids:
-            meta["fingerprints"] = sorted(self.fingerprints, key=str)
+        meta = {
+            "ids": self.ids,
+            "fields": self.payload_fields,
+            "vocab": self.vocab,
+            "fingerprints": sorted(self.fingerprints, key=str),
+        }
         np.savez(buffer, meta=np.frombuffer(orjson.dumps(meta), np.uint8), terms=self.terms, lengths=self.lengths)
         return buffer.getvalue()
 
@@ -140,7 +142,10 @@ class _Segment:
         with np.load(io.BytesIO(data)) as arrays:
             meta = orjson.loads(arrays["meta"].tobytes())
             fields = meta["fields"]
-            versions = frozenset(f.get("fingerprint") for f in fields) or frozenset(meta.get("fingerprints", ()))
+            # segments written before the field: their documents' versions (they were never empty)
+            versions = frozenset(
+                meta["fingerprints"] if "fingerprints" in meta else (f.get("fingerprint") for f in fields)
+            )
             return cls(revision, meta["ids"], fields, meta["vocab"], arrays["terms"], arrays["lengths"], versions)
 
 
@@ -215,7 +220,7 @@ class LexicalIndex:
                     [rid for rid, _ in kept],
                     [{f: p.get(f) for f in self.fields.codes} for _, p in kept],
                     tokenize([self.text_of(p) for _, p in kept]) if kept else [],
-                    {p.get("fingerprint") for _, p in items},
+                    frozenset(p.get("fingerprint") for _, p in items),
                 )
                 for source, items in docs.items()
                 if items

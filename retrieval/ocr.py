@@ -39,6 +39,8 @@ SHORT_WORD_CONFIDENCE = 85.0
 word, 22 of 300 still gave a word at 60 ("big", "fet", "sate"), all of 3-4 letters; none did at 85, the lowest
 cut without any (chosen on those tiles alone). The book's figures keep their labels: caption to figure by printed
 words alone stays at R@10 0.771 (BENCHMARKS.md)."""
+READING = (*TESSERACT_ARGS, f"conf>={MIN_CONFIDENCE}", f"short<={SHORT_WORD_LETTERS}:{SHORT_WORD_CONFIDENCE}")
+"""Everything that decides the cached text of an image besides its pixels."""
 TSV_COLUMNS = 12
 """level, page_num, block_num, par_num, line_num, word_num, left, top, width, height, conf, text."""
 TIMEOUT_S = 60
@@ -96,17 +98,7 @@ def confident(word: str, confidence: float) -> bool:
 
 def image_key(image: Image.Image) -> str:
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(
-        " ".join(
-            [
-                image.mode,
-                str(image.size),
-                *TESSERACT_ARGS,
-                f"conf>={MIN_CONFIDENCE}",
-                f"short<={SHORT_WORD_LETTERS}:{SHORT_WORD_CONFIDENCE}",
-            ]
-        ).encode()
-    )
+    digest.update(" ".join([image.mode, str(image.size), *READING]).encode())
     digest.update(image.tobytes())
     return digest.hexdigest()
 
