@@ -101,3 +101,6 @@ def test_bench_queries_json_to_stdout(tiny, tmp_path):
     (tmp_path / "empty.txt").write_text("\n")
     empty = run("bench", "queries", "--index", tmp_path / "idx", "--texts", tmp_path / "empty.txt")
     assert empty.exit_code == 1 and "no queries" in empty.output
+    (tmp_path / "binary.txt").write_bytes(b"\xf8\xff\x00 queries")
+    binary = run("bench", "queries", "--index", tmp_path / "idx", "--texts", tmp_path / "binary.txt")
+    assert binary.exit_code == 1 and "is not UTF-8 text" in binary.output

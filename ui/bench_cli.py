@@ -120,7 +120,10 @@ def bench_queries_command(
     settings = settings_for(index)
     if texts is not None and not texts.is_file():
         raise BadInputError(f"no text file at {texts}")
-    queries = [line.strip() for line in texts.read_text().splitlines() if line.strip()] if texts else TEXT_QUERIES
+    try:
+        queries = [line.strip() for line in texts.read_text().splitlines() if line.strip()] if texts else TEXT_QUERIES
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{texts} is not UTF-8 text (one query per line)") from exc
     paths = image_files(images or [], limit)
     if not queries and not paths:
         raise BadInputError("no queries: the --texts file has no lines and no --images were given")
