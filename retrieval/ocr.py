@@ -6,7 +6,8 @@ program (Debian ``tesseract-ocr tesseract-ocr-eng``), run as one subprocess per 
 (starting it takes about 0.2 s, 40 % of a lone figure's 0.48 s; the book with OCR indexes 11 % faster); its
 raw output is cached under ``<home>/cache/ocr`` keyed by the image's pixels, so re-indexing and re-benchmarking
 read each image once.
-``clean_words`` keeps what looks like words.
+``clean_words`` keeps what looks like words. An image query's words are read the same way but never cached (they
+are a user's upload), and count only from ``MIN_QUERY_WORDS`` (``query_words``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ TSV_COLUMNS = 12
 """level, page_num, block_num, par_num, line_num, word_num, left, top, width, height, conf, text."""
 TIMEOUT_S = 60
 """Per image: a group of n images may take n times as long."""
+QUERY_MAX_SIDE = 1600
+"""An image query is read at most this large (longest side): a 12-megapixel photo takes tesseract seconds; the book's
+figures, whose labels it reads, are at most 768 px."""
+MIN_QUERY_WORDS = 3
+"""An image query's printed words count only from this many: slide-viewer screenshots carry the viewer's controls
+("Rotate Image", "native resolution"), which tesseract reads in 25 of the 1,090 dev atlas and LC25000 images, never
+more than two words; a labelled diagram has more (chosen on those images, which have no printed labels)."""
 WORD = re.compile(r"[A-Za-z]+(?:['-][A-Za-z]+)*")
 MIN_LETTERS = 3
 VOWEL = re.compile(r"[aeiouy]", re.IGNORECASE)
@@ -103,27 +111,41 @@ def image_key(image: Image.Image) -> str:
     return digest.hexdigest()
 
 
-def require_tesseract() -> str:
+def query_words(reader: WordReader, images: Sequence[Image.Image]) -> list[str]:
+    """Each image query's printed words as one BM25 query: "" when it has fewer than ``MIN_QUERY_WORDS``."""
+    shrunk = []
+    for image in images:
+        if max(image.size) > QUERY_MAX_SIDE:
+            image = image.copy()
+            image.thumbnail((QUERY_MAX_SIDE, QUERY_MAX_SIDE), Image.BICUBIC)
+        shrunk.append(image)
+    return [" ".join(words) if len(words) >= MIN_QUERY_WORDS else "" for words in reader.read(shrunk)]
+
+
+def require_tesseract(purpose: str = "figure OCR", setting: str = "PATHATLAS_FIGURE_OCR") -> str:
     path = shutil.which("tesseract")
     if path is None:
         raise MissingProgramError(
-            "figure OCR needs the tesseract program: apt-get install tesseract-ocr tesseract-ocr-eng "
-            "(or set PATHATLAS_FIGURE_OCR=0)"
+            f"{purpose} needs the tesseract program: apt-get install tesseract-ocr tesseract-ocr-eng "
+            f"(or set {setting}=0)"
         )
     return path
 
 
 class TesseractReader:
-    """``WordReader`` over the tesseract program, ``workers`` images at a time (each run uses one core)."""
+    """``WordReader`` over the tesseract program, ``workers`` images at a time (each run uses one core); without a
+    ``cache_dir`` nothing is written (queries)."""
 
-    def __init__(self, cache_dir: Path, workers: int | None = None):
+    def __init__(self, cache_dir: Path | None, workers: int | None = None):
         self.program = require_tesseract()
-        self.cache = cache_dir / "ocr"
+        self.cache = cache_dir / "ocr" if cache_dir is not None else None
         self.workers = max(1, workers or min(os.cpu_count() or 1, 8))
 
     def read(self, images: Sequence[Image.Image]) -> list[list[str]]:
         keys = [image_key(i) for i in images]
-        raw = {k: p.read_text(encoding="utf-8") for k in set(keys) if (p := self.cache / f"{k}.txt").is_file()}
+        raw = {}
+        if self.cache is not None:
+            raw = {k: p.read_text(encoding="utf-8") for k in set(keys) if (p := self.cache / f"{k}.txt").is_file()}
         missing = {k: i for k, i in zip(keys, images, strict=True) if k not in raw}
         if missing:
             groups = [list(missing.items())[n :: self.workers] for n in range(min(self.workers, len(missing)))]
@@ -139,8 +161,8 @@ class TesseractReader:
         if texts is None:
             texts = [(self._run([image]) or [None])[0] for _, image in group]
         for (key, _), text in zip(group, texts, strict=True):
-            if text is not None:
-                self._cache(key, text)
+            if text is not None and self.cache is not None:
+                store(self.cache, key, text)
         return {key: text for (key, _), text in zip(group, texts, strict=True)}
 
     def _run(self, images: list[Image.Image]) -> list[str] | None:
@@ -165,8 +187,10 @@ class TesseractReader:
         texts = texts_by_page(done.stdout.decode("utf-8", "replace"))
         return texts if len(texts) == len(images) else None
 
-    def _cache(self, key: str, text: str) -> None:
-        self.cache.mkdir(parents=True, exist_ok=True)
-        tmp = self.cache / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(self.cache / f"{key}.txt")
+
+def store(cache: Path, key: str, text: str) -> None:
+    """Atomically, so a reader in another process never sees half a text."""
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(cache / f"{key}.txt")

@@ -1,7 +1,8 @@
 """Hybrid search: BM25 plus every vector space the query can reach.
 
 Text queries are ranked by page: a page's passages (and figures) form a group scored by the linear
-``Ranker`` in ``fusion.py``; a page hit carries its best passage. Queries with an image keep weighted RRF.
+``Ranker`` in ``fusion.py``; a page hit carries its best passage. Queries with an image keep weighted RRF, where
+the words printed in the image (``query_ocr``) join as the ``bm25:image`` ranker.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from PIL import Image
 
@@ -29,11 +31,14 @@ from pathatlas.retrieval.fusion import (
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.lexical import tokenize
 from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen
+from pathatlas.retrieval.ocr import TesseractReader, WordReader, query_words, require_tesseract
 from pathatlas.retrieval.records import Citation, Hit, Payload, check_filter_fields
 from pathatlas.retrieval.stores.base import Filters, ScoredIds, group_by_filters
 
 Fused = tuple[str, float, dict[str, int]]
 """(record id, fused score, {ranker: rank}), as ``reciprocal_rank_fusion`` gives them."""
+PRINTED = "bm25:image"
+"""The ranker of BM25 over the words printed in an image query (captions, passages, figures' printed words)."""
 SPECIMEN = "specimen"
 """The ranker of candidates verified as the same specimen as the query image (keypoints, retrieval/local.py)."""
 RANKERS = ("bm25", "dense")
@@ -81,29 +86,29 @@ def tie_break(hit: tuple[str, float]) -> tuple[float, str]:
 
 
 class Searcher:
-    def __init__(self, index: Index, ranker: Ranker | None = None):
+    def __init__(self, index: Index, ranker: Ranker | None = None, word_reader: WordReader | None = None):
         self.index = index
         self.settings = index.settings
         self.ranker = ranker if ranker is not None else Ranker.load(self.settings.ranker_file or RANKER_FILE)
+        if word_reader is not None:
+            self.__dict__["word_reader"] = word_reader
+
+    @cached_property
+    def word_reader(self) -> WordReader:
+        """Reads image queries' printed words; nothing it reads is cached (uploads stay the user's)."""
+        require_tesseract("reading an image query's printed words", "PATHATLAS_QUERY_OCR")
+        return TesseractReader(None)
 
     def rankings(self, queries: list[Query]) -> list[dict[str, ScoredIds]]:
         """Every ranker's candidates for a batch of queries; encoders see one batch per modality."""
         for query in queries:
             query.validate()
-        encoder, pool = self.index.encoder, self.settings.candidates
+        encoder = self.index.encoder
         results: list[dict[str, ScoredIds]] = [{} for _ in queries]
 
         texted = [i for i, q in enumerate(queries) if q.text]
         imaged = [i for i, q in enumerate(queries) if q.image is not None]
-        lexical = [i for i in texted if "bm25" in queries[i].use]
-        for group in group_by_filters([queries[i].filters for i in lexical]):
-            chosen = [queries[lexical[j]] for j in group]
-            found = self.index.lexical.search([q.text for q in chosen], pool, chosen[0].filters)
-            if figures_only(chosen[0].filters):
-                printed = self.index.printed_words().search([q.text for q in chosen], pool, chosen[0].filters)
-                found = [add_scores(a, b, pool) for a, b in zip(found, printed, strict=True)]
-            for j, hits in zip(group, found, strict=True):
-                results[lexical[j]]["bm25"] = hits
+        self._bm25(queries, {i: queries[i].text for i in texted if "bm25" in queries[i].use}, results, "bm25")
         dense_text = [i for i in texted if "dense" in queries[i].use]
         if dense_text and encoder.text_spaces:
             vectors = encoder.encode_query([queries[i].text for i in dense_text])
@@ -115,6 +120,20 @@ class Searcher:
             vectors = encoder.encode_image([queries[i].image for i in dense_image])
             self._dense(queries, results, dense_image, vectors, suffix=":image")
         return results
+
+    def _bm25(self, queries: list[Query], texts: dict[int, str], results: list[dict[str, ScoredIds]], ranker: str):
+        """BM25 for the queries at ``texts``' positions, one batch per filter set. Figures' printed words are a
+        field of their own that figure searches and an image's own words read (text queries would rank pages
+        differently with them: BENCHMARKS.md)."""
+        positions, pool = list(texts), self.settings.candidates
+        for group in group_by_filters([queries[i].filters for i in positions]):
+            filters, batch = queries[positions[group[0]]].filters, [texts[positions[j]] for j in group]
+            found = self.index.lexical.search(batch, pool, filters)
+            if ranker == PRINTED or figures_only(filters):
+                printed = self.index.printed_words().search(batch, pool, filters)
+                found = [add_scores(a, b, pool) for a, b in zip(found, printed, strict=True)]
+            for j, hits in zip(group, found, strict=True):
+                results[positions[j]][ranker] = hits
 
     def _dense(self, queries, results, positions, vectors, suffix: str) -> None:
         searchable = self.index.encoder.image_spaces if suffix else self.index.encoder.text_query_spaces()
@@ -132,14 +151,31 @@ class Searcher:
 
     def search_many(self, queries: list[Query]) -> list[list[Hit]]:
         taken = self._keypoints_beside_search(queries)
+        reading = self._words_beside_search(queries)
+        rankings = self.rankings(queries)
+        printed = reading.result() if reading is not None else {}
+        self._bm25(queries, {n: words for n, words in printed.items() if words}, rankings, PRINTED)
         out = []
-        for n, (query, rankings) in enumerate(zip(queries, self.rankings(queries), strict=True)):
+        for n, (query, ranked) in enumerate(zip(queries, rankings, strict=True)):
             if query.image is None and query.collapse_pages:
-                out.append(self._page_hits(query, rankings))
+                out.append(self._page_hits(query, ranked))
                 continue
             specimen_of = (lambda future=taken[n]: future.result()[0]) if n in taken else None
-            out.append(self._hits(query, self.fuse(rankings, specimen_of)))
+            out.append(self._hits(query, self.fuse(ranked, specimen_of), query.text or printed.get(n)))
         return out
+
+    def _words_beside_search(self, queries: list[Query]) -> Future | None:
+        """Image queries' printed words ({position: words}), read on a thread while the vector search runs
+        (tesseract is a subprocess: 0.1-0.3 s an image); None when ``query_ocr`` is off or no query asks BM25."""
+        imaged = [n for n, q in enumerate(queries) if q.image is not None and "bm25" in q.use]
+        if not imaged or not self.settings.query_ocr:
+            return None
+        reader = self.word_reader  # made here: a missing tesseract is the caller's error, not the thread's
+        images = [queries[n].image for n in imaged]
+        pool = ThreadPoolExecutor(1, thread_name_prefix="pathatlas-ocr")
+        reading = pool.submit(lambda: dict(zip(imaged, query_words(reader, images), strict=True)))
+        pool.shutdown(wait=False)
+        return reading
 
     def _keypoints_beside_search(self, queries: list[Query]) -> dict[int, Future]:
         """Image queries' own keypoints (0.13 s of SIFT each), started on a thread so they are taken while the
@@ -215,13 +251,19 @@ class Searcher:
         matched = {r: by_id[best] for r, by_id in ranks.items() if best in by_id}
         hit = self.make_hit(best, score, matched, payload, text)
         hit.also_on_page = [m for m in group.members if m != best]
+        return self._as_page(hit, payload)
+
+    def _as_page(self, hit: Hit, payload: Payload) -> Hit:
+        """A passage is shown as its page's hit that cites the passage."""
         if payload.kind == "passage":
-            hit.id, hit.kind, hit.passage = payload.page_id or best, "page", best
+            hit.id, hit.kind, hit.passage = payload.page_id or hit.id, "page", hit.id
             thumb = self.index.thumbnail_path(hit.id)
             hit.thumbnail = str(thumb) if thumb.is_file() else None
         return hit
 
-    def _hits(self, query: Query, fused: list[Fused]) -> list[Hit]:
+    def _hits(self, query: Query, fused: list[Fused], text: str | None) -> list[Hit]:
+        """Fused hits, at most one per page (a passage then shows as its page); ``text`` picks each snippet (the
+        query's, or its image's words)."""
         head = fused[: query.k * 8 if query.collapse_pages else query.k]
         payloads = Payload.from_payloads(self.index.store.payloads([record_id for record_id, _, _ in head]))
         hits: list[Hit] = []
@@ -234,7 +276,9 @@ class Searcher:
             if key is not None and key in by_page:
                 by_page[key].also_on_page.append(record_id)
                 continue
-            hit = self.make_hit(record_id, score, ranks, payload, query.text)
+            hit = self.make_hit(record_id, score, ranks, payload, text)
+            if query.collapse_pages:
+                hit = self._as_page(hit, payload)
             hits.append(hit)
             if key is not None:
                 by_page[key] = hit

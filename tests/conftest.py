@@ -8,9 +8,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Figure OCR follows whether tesseract is installed; the suite pins it off so results do not depend on the machine.
-# Its own tests (test_ocr.py) turn it on, and check the unset default, explicitly.
+# Figure and query OCR follow whether tesseract is installed; the suite pins them off so results do not depend on the
+# machine. Their own tests (test_ocr.py, test_query_ocr.py) turn them on, and check the unset default, explicitly.
 os.environ.setdefault("PATHATLAS_FIGURE_OCR", "0")
+os.environ.setdefault("PATHATLAS_QUERY_OCR", "0")
 
 import pytest
 

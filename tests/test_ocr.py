@@ -218,6 +218,11 @@ def test_figure_ocr_unset_is_on_where_tesseract_is_installed(tmp_path, monkeypat
     monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
     installed = Settings(home=tmp_path / "home")
     assert (without.figure_ocr, installed.figure_ocr, Settings(figure_ocr=False).figure_ocr) == (False, True, False)
+    monkeypatch.delenv("PATHATLAS_QUERY_OCR", raising=False)  # image queries' words follow the same rule
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert (Settings().query_ocr, Settings(query_ocr=True).query_ocr) == (False, True)
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    assert (Settings().query_ocr, Settings(query_ocr=False).query_ocr) == (True, False)
 
     pdf = book_with_a_figure(tmp_path / "b.pdf")
     monkeypatch.setenv("PATHATLAS_HOME", str(tmp_path / "home"))
@@ -315,7 +320,8 @@ class NoisyJoint(Encoder):
         return {"joint": l2_normalise(self.rng.normal(size=(len(images), 8)).astype(np.float32))}
 
 
-def test_caption_to_figure_bench_adds_ocr_rows(tmp_path, monkeypatch):
+@pytest.mark.parametrize("query_ocr", [True, False])
+def test_caption_to_figure_bench_adds_ocr_rows(tmp_path, monkeypatch, query_ocr):
     """Figure i prints TERMS[i] and its caption names it: OCR BM25 finds every figure first, in both directions."""
     terms = ["periosteum", "osteoclast", "trabecula", "epiphysis", "diaphysis", "osteon", "lacuna", "canaliculi",
              "chondrocyte", "perichondrium", "endosteum", "metaphysis"]  # fmt: skip
@@ -324,7 +330,7 @@ def test_caption_to_figure_bench_adds_ocr_rows(tmp_path, monkeypatch):
         for n, term in enumerate(terms):
             colour = (20 * n, 255 - 20 * n, 90)
             Image.new("RGB", (80, 80), colour).save(tmp_path / f"f{n}.png")
-            colours[colour] = [term.capitalize(), "Bone"]
+            colours[colour] = [term.capitalize(), "Long", "Bone"]  # an image query's words count from three
             row = {"figure_id": f"f{n}", "module": f"m{n}", "image": f"f{n}.png", "title": f"Figure {n}"}
             rows.write(json.dumps({**row, "caption": f"The {term} of a long bone."}) + "\n")
 
@@ -336,7 +342,7 @@ def test_caption_to_figure_bench_adds_ocr_rows(tmp_path, monkeypatch):
             return [colours[i.convert("RGB").getpixel((0, 0))] for i in images]
 
     monkeypatch.setattr(bench_images, "TesseractReader", PixelReader)
-    settings = Settings(home=tmp_path / "home", figure_ocr=True)
+    settings = Settings(home=tmp_path / "home", figure_ocr=True, query_ocr=query_ocr)
     result = run_retrieval_bench(NoisyJoint(), settings, [tmp_path / "figures.jsonl"], split="all")
     for task in ("text_to_image", "image_to_text"):
         body = result["tasks"][task]
@@ -346,4 +352,7 @@ def test_caption_to_figure_bench_adds_ocr_rows(tmp_path, monkeypatch):
         assert len(body["fusion"]["weights"]) == 5
     text, image = result["tasks"]["text_to_image"], result["tasks"]["image_to_text"]
     assert text["default"] == "joint+ocr-bm25" and text["significance"]["joint"]["mrr"]["p"] < 0.05
-    assert image["default"] == "joint" and image["significance"]["ocr-bm25"]["mrr"]["p"] < 0.05
+    if query_ocr:  # search reads an image query's words: the fused row is what it does
+        assert image["default"] == "joint+ocr-bm25" and image["significance"]["joint"]["mrr"]["p"] < 0.05
+    else:
+        assert image["default"] == "joint" and image["significance"]["ocr-bm25"]["mrr"]["p"] < 0.05

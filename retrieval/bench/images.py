@@ -38,7 +38,7 @@ from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.local import Keypoints, cached_keypoints, inliers, same_specimen
 from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k, recall_and_mrr
-from pathatlas.retrieval.ocr import TesseractReader
+from pathatlas.retrieval.ocr import MIN_QUERY_WORDS, TesseractReader
 from pathatlas.retrieval.search import SPECIMEN, ranker_weight
 from pathatlas.settings import Settings
 
@@ -109,7 +109,8 @@ def cross_modal(figures: list[ImageItem], images: ImageSet, encoder: Encoder) ->
     text_vectors = encoder.encode_text(captions)
     same_caption = [[captions[c] == captions[q] for c in range(len(figures))] for q in range(len(figures))]
     queries = images.held_out if images.learned else images.queries  # captions the heads learned are not queries
-    words = printed_words(figures, images.settings) if images.settings.figure_ocr else None
+    settings = images.settings
+    words = printed_words(figures, settings) if settings.figure_ocr or settings.query_ocr else None
     out: dict[str, Any] = {}
     for task in ("text_to_image", "image_to_text"):
         orders: dict[str, list[list[int]]] = {}
@@ -122,12 +123,17 @@ def cross_modal(figures: list[ImageItem], images: ImageSet, encoder: Encoder) ->
         default = shared[0] if shared else "chance"
         body: dict[str, Any] = {}
         if words is not None:
-            texts, targets = (captions, words) if task == "text_to_image" else (words, captions)
+            if task == "text_to_image":
+                texts, targets = captions, words
+            else:  # an image query's words count as search counts them
+                texts, targets = [w if len(w.split()) >= MIN_QUERY_WORDS else "" for w in words], captions
             orders[OCR] = bm25_orders(texts, targets)
             if default in orders:
                 body["fusion"] = fuse_with_ocr(orders, default, images, queries, same_caption)
-                if task == "text_to_image":  # search fuses BM25 over captions and printed words with the spaces
-                    default = f"{default}+{OCR}"  # (an image query's own printed words are not read)
+                # search fuses BM25 over captions and printed words with the spaces (figure_ocr), and an image
+                # query's own printed words with its image spaces (query_ocr)
+                if settings.figure_ocr if task == "text_to_image" else settings.query_ocr:
+                    default = f"{default}+{OCR}"
         methods: dict[str, Any] = {
             name: summarise([first_relevant_rank(ranked[q], same_caption[q].__getitem__) for q in queries])
             for name, ranked in orders.items()

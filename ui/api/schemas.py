@@ -33,9 +33,11 @@ RANKER_NAMES = {
     "joint": "meaning",
     "visual": "appearance",
     "specimen": "same specimen",
+    "bm25:image": "printed words",
 }
-"""What each ranker means to a reader: BM25 matched the words, a text space the meaning, image spaces the look,
-keypoints verified the same specimen (another view or section of the query's slide)."""
+"""What each ranker means to a reader: BM25 matched the words (of the query text, or those printed in the query
+image), a text space the meaning, image spaces the look, keypoints verified the same specimen (another view or
+section of the query's slide)."""
 
 
 def relevance_label(rank: int, relative: float) -> str:
@@ -54,7 +56,7 @@ def matched_why(matched_by: dict[str, int]) -> str:
     """'words #1, meaning #3': which rankers found the hit and where they put it."""
     best: dict[str, int] = {}
     for ranker, rank in matched_by.items():
-        name = RANKER_NAMES.get(ranker.split(":")[0], ranker)
+        name = RANKER_NAMES.get(ranker) or RANKER_NAMES.get(ranker.split(":")[0], ranker)
         if ranker.endswith(":image") and name == "meaning":
             name = "appearance"
         best[name] = min(rank, best.get(name, rank))

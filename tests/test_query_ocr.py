@@ -1,0 +1,121 @@
+"""An image query's printed words: read beside the vector search, matched by BM25, never cached."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from pathatlas.errors import MissingProgramError
+from pathatlas.retrieval import ocr
+from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.ocr import MIN_QUERY_WORDS, QUERY_MAX_SIDE, query_words
+from pathatlas.retrieval.search import PRINTED, Query, Searcher
+from pathatlas.ui.api.schemas import matched_why
+
+needs_tesseract = pytest.mark.skipif(
+    shutil.which("tesseract") is None, reason="needs the tesseract program (apt-get install tesseract-ocr)"
+)
+HALO = ["Koilocytes", "perinuclear", "halo"]
+
+
+class ScriptedReader:
+    """Stands in for tesseract: the n-th image read 'prints' ``words[n]``; records what it was shown."""
+
+    def __init__(self, *words: list[str]):
+        self.words = list(words)
+        self.sizes: list[tuple[int, int]] = []
+
+    def read(self, images):
+        self.sizes += [image.size for image in images]
+        return [list(self.words[n % len(self.words)]) for n in range(len(images))]
+
+
+def labelled(words: list[str]) -> Image.Image:
+    image = Image.new("RGB", (900, 110 * len(words) + 40), "white")
+    draw = ImageDraw.Draw(image)
+    for row, word in enumerate(words):
+        draw.text((30, 30 + 110 * row), word, fill="black", font=ImageFont.load_default(size=64))
+    return image
+
+
+def reading(index: Index, monkeypatch, query_ocr: bool = True) -> Index:
+    """The shared demo index, searched with ``query_ocr`` set (the suite pins it off)."""
+    monkeypatch.setattr(index, "settings", index.settings.model_copy(update={"query_ocr": query_ocr}))
+    return index
+
+
+def test_words_count_from_the_minimum_and_a_big_image_is_read_shrunk():
+    reader = ScriptedReader(["Rotate", "Image"], HALO)  # a slide viewer's controls, a labelled diagram
+    assert MIN_QUERY_WORDS == 3
+    big, small = Image.new("RGB", (4000, 3000)), Image.new("RGB", (120, 90))
+    assert query_words(reader, [big, small]) == ["", " ".join(HALO)]
+    assert reader.sizes == [(QUERY_MAX_SIDE, QUERY_MAX_SIDE * 3 // 4), (120, 90)]  # never enlarged
+    assert big.size == (4000, 3000)  # the caller's image is left as it was
+
+
+def test_an_image_query_finds_what_its_printed_labels_name(demo_index, monkeypatch):
+    reader = ScriptedReader(HALO)
+    hits = Searcher(reading(demo_index, monkeypatch), word_reader=reader).search(Query(image=labelled(HALO), k=5))
+    assert reader.sizes == [labelled(HALO).size]
+    assert PRINTED in hits[0].matched_by and "koilocyt" in hits[0].snippet.lower()
+    assert matched_why(hits[0].matched_by).startswith("printed words #1")
+    pages = Searcher(demo_index, word_reader=reader).search(Query(image=labelled(HALO), filters={"kind": "page"}))
+    assert pages[0].kind == "page" and pages[0].passage and PRINTED in pages[0].matched_by  # the passage's page
+    assert "koilocyt" in pages[0].snippet.lower() and "passage" not in {h.kind for h in pages}
+    unread = Searcher(reading(demo_index, monkeypatch, query_ocr=False)).search(Query(image=labelled(HALO), k=5))
+    assert all(PRINTED not in h.matched_by for h in unread)
+
+
+@pytest.mark.parametrize("how", ["query_ocr off", "dense only", "too few words"])
+def test_no_printed_words_ranker_unless_asked_and_worth_it(demo_index, monkeypatch, how):
+    index = reading(demo_index, monkeypatch, query_ocr=how != "query_ocr off")
+    reader = ScriptedReader(HALO[:2] if how == "too few words" else HALO)
+    use = ("dense",) if how == "dense only" else ("bm25", "dense")
+    hits = Searcher(index, word_reader=reader).search(Query(image=labelled(HALO), use=use))
+    assert hits and all(PRINTED not in h.matched_by for h in hits)
+    assert bool(reader.sizes) == (how == "too few words")  # read only when asked; two words are not enough
+
+
+def test_missing_tesseract_is_one_line_naming_the_setting(demo_index, monkeypatch):
+    monkeypatch.setattr(ocr.shutil, "which", lambda name: None)
+    with pytest.raises(MissingProgramError) as raised:
+        Searcher(reading(demo_index, monkeypatch)).search(Query(image=labelled(HALO)))
+    assert str(raised.value) == (
+        "reading an image query's printed words needs the tesseract program: "
+        "apt-get install tesseract-ocr tesseract-ocr-eng (or set PATHATLAS_QUERY_OCR=0)"
+    )
+
+
+@needs_tesseract
+def test_tesseract_reads_a_query_image_and_keeps_nothing_on_disk(demo_index, monkeypatch, tmp_path):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # tesseract's input files go here, and must go away
+    monkeypatch.setattr(ocr.tempfile, "tempdir", None)
+    cache = demo_index.settings.cache_dir / "ocr"
+    before = sorted(cache.glob("*")) if cache.is_dir() else []
+    hits = Searcher(reading(demo_index, monkeypatch)).search(Query(image=labelled(HALO), k=3))
+    assert PRINTED in hits[0].matched_by and "koilocyt" in hits[0].snippet.lower()
+    assert (sorted(cache.glob("*")) if cache.is_dir() else []) == before and list(tmp_path.iterdir()) == []
+
+
+def test_the_words_are_read_while_the_vector_search_runs(demo_index, monkeypatch):
+    """Tesseract (0.1-0.3 s a query) overlaps the encoder and the stores rather than starting after them."""
+    started, overlapped = threading.Event(), []
+    real_rankings = Searcher.rankings
+
+    class Reader(ScriptedReader):
+        def read(self, images):
+            self.thread = threading.current_thread().name
+            started.set()
+            return super().read(images)
+
+    def rankings(self, queries):
+        overlapped.append(started.wait(timeout=10))  # read after the rankings, the words would never start meanwhile
+        return real_rankings(self, queries)
+
+    monkeypatch.setattr(Searcher, "rankings", rankings)
+    reader = Reader(HALO)
+    hits = Searcher(reading(demo_index, monkeypatch), word_reader=reader).search(Query(image=labelled(HALO)))
+    assert overlapped == [True] and reader.thread.startswith("pathatlas-ocr") and PRINTED in hits[0].matched_by
