@@ -119,3 +119,20 @@ def test_the_words_are_read_while_the_vector_search_runs(demo_index, monkeypatch
     reader = Reader(HALO)
     hits = Searcher(reading(demo_index, monkeypatch), word_reader=reader).search(Query(image=labelled(HALO)))
     assert overlapped == [True] and reader.thread.startswith("pathatlas-ocr") and PRINTED in hits[0].matched_by
+
+
+def test_bench_queries_counts_the_image_queries_whose_words_found_a_hit(demo_index, monkeypatch, tmp_path):
+    from pathatlas.retrieval.bench.speed import bench_queries
+
+    class ByWidth:  # the labelled image prints the words; the blank one none
+        def read(self, images):
+            return [HALO if image.size[0] == 900 else [] for image in images]
+
+    monkeypatch.setattr(Searcher, "word_reader", property(lambda self: ByWidth()))
+    labelled(HALO).save(tmp_path / "labelled.png")
+    Image.new("RGB", (200, 200), (200, 120, 160)).save(tmp_path / "blank.png")
+    paths = [tmp_path / "labelled.png", tmp_path / "blank.png"]
+    result = bench_queries(reading(demo_index, monkeypatch), [], paths, repeats=1)
+    assert result["query_ocr"] is True and result["image"]["printed_words_found"] == 1
+    result = bench_queries(reading(demo_index, monkeypatch, query_ocr=False), [], paths, repeats=1)
+    assert result["query_ocr"] is False and result["image"]["printed_words_found"] == 0

@@ -132,11 +132,16 @@ def bench_queries_command(
         result = bench_queries(idx, queries, paths, repeats)
     finally:
         idx.close()
-    title = f"{result['index']}: {result['records']} records, keypoints {'yes' if result['keypoints'] else 'no'}"
-    table = Table("kind", "queries", "p50 ms", "p95 ms", "same specimen found", title=title)
+    yes = {True: "yes", False: "no"}
+    title = (
+        f"{result['index']}: {result['records']} records, keypoints {yes[result['keypoints']]}, "
+        f"image words read {yes[bool(result['query_ocr'])]}"
+    )
+    table = Table("kind", "queries", "p50 ms", "p95 ms", "same specimen found", "printed words found", title=title)
     for kind in ("text", "image"):
         if row := result.get(kind):
-            table.add_row(kind, str(row["n"]), str(row["p50_ms"]), str(row["p95_ms"]), str(row["same_specimen_found"]))
+            found = (str(row["same_specimen_found"]), str(row["printed_words_found"]))
+            table.add_row(kind, str(row["n"]), str(row["p50_ms"]), str(row["p95_ms"]), *found)
     console.print(table)
     write_json(json_out, result)
 

@@ -27,7 +27,7 @@ from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import percentile_ms
 from pathatlas.retrieval.records import StoredVectors
-from pathatlas.retrieval.search import SPECIMEN, Query, Searcher
+from pathatlas.retrieval.search import PRINTED, SPECIMEN, Query, Searcher
 from pathatlas.settings import Settings
 
 TEXT_QUERIES = [
@@ -179,7 +179,8 @@ def bench_queries(index: Index, texts: list[str], images: list[Path], repeats: i
     """p50/p95 of complete searches on a real index, models warm: the given text queries, and real images as image
     queries (on an index with case keypoints these include same-specimen verification, which synthetic records and
     noise images never reach). Each kind's queries run once untimed (warming the models, counting the queries with
-    a hit verified as the same specimen), then ``repeats`` timed rounds."""
+    a hit verified as the same specimen, and those whose printed words found a hit), then ``repeats`` timed
+    rounds."""
     searcher = Searcher(index)
     opened = [open_image(path, index.settings.max_image_pixels) for path in images]
     kinds = {"text": [Query(text=t) for t in texts], "image": [Query(image=i) for i in opened]}
@@ -187,12 +188,18 @@ def bench_queries(index: Index, texts: list[str], images: list[Path], repeats: i
         "index": index.path.name,
         "records": index.store.count(),
         "keypoints": index.has_keypoints(),
+        "query_ocr": index.settings.query_ocr,
         "repeats": repeats,
     }
     for kind, queries in kinds.items():
         if queries:
-            verified = sum(any(SPECIMEN in h.matched_by for h in searcher.search(q)) for q in queries)
-            result[kind] = {"n": len(queries), **_timed(searcher, queries, repeats), "same_specimen_found": verified}
+            matched = [set().union(*(h.matched_by for h in searcher.search(q))) for q in queries]
+            result[kind] = {
+                "n": len(queries),
+                **_timed(searcher, queries, repeats),
+                "same_specimen_found": sum(SPECIMEN in m for m in matched),
+                "printed_words_found": sum(PRINTED in m for m in matched),
+            }
     return result
 
 
