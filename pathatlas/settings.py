@@ -142,7 +142,7 @@ class Settings(BaseSettings):
     query_ocr: bool | None = Field(
         None,
         validate_default=True,
-        description="Read the words printed in an image query (tesseract, beside the vector search: +0.15 s at p50 "
+        description="Read the words printed in an image query (tesseract, beside the vector search: +0.13 s at p50 "
         "on 2 cores) and match them by BM25, so a labelled diagram finds its captions and pages; unset: on when "
         "tesseract is installed.",
     )

@@ -86,6 +86,10 @@ def session(path: Path, threads: int) -> Any:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # Idle threads sleep instead of spinning: an image query's tesseract and SIFT threads need those cores
+    # (atlas image queries with their printed words read: p50 262-281 ms against 291-302 ms spinning; 137-141 ms
+    # against 150-154 ms without OCR; BENCHMARKS.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own classes (InvalidProtobuf, Fail, ...) for a bad file
