@@ -53,6 +53,8 @@ class Query:
     filters: Filters = field(default_factory=dict)
     collapse_pages: bool = True
     use: tuple[str, ...] = RANKERS
+    image_words: str = field(default="", init=False)
+    """Set by search: the words read in the image and searched (``query_ocr``); "" when none counted."""
 
     def validate(self) -> None:
         if self.text is not None and not self.text.strip():
@@ -154,6 +156,8 @@ class Searcher:
         reading = self._words_beside_search(queries)
         rankings = self.rankings(queries)
         printed = reading.result() if reading is not None else {}
+        for n, query in enumerate(queries):
+            query.image_words = printed.get(n, "")
         self._bm25(queries, {n: words for n, words in printed.items() if words}, rankings, PRINTED)
         out = []
         for n, (query, ranked) in enumerate(zip(queries, rankings, strict=True)):

@@ -58,8 +58,9 @@ def test_words_count_from_the_minimum_and_a_big_image_is_read_shrunk():
 
 def test_an_image_query_finds_what_its_printed_labels_name(demo_index, monkeypatch):
     reader = ScriptedReader(HALO)
-    hits = Searcher(reading(demo_index, monkeypatch), word_reader=reader).search(Query(image=labelled(HALO), k=5))
-    assert reader.sizes == [labelled(HALO).size]
+    query = Query(image=labelled(HALO), k=5)
+    hits = Searcher(reading(demo_index, monkeypatch), word_reader=reader).search(query)
+    assert reader.sizes == [labelled(HALO).size] and query.image_words == " ".join(HALO)
     assert PRINTED in hits[0].matched_by and "koilocyt" in hits[0].snippet.lower()
     assert matched_why(hits[0].matched_by).startswith("printed words #1")
     pages = Searcher(demo_index, word_reader=reader).search(Query(image=labelled(HALO), filters={"kind": "page"}))
@@ -74,8 +75,9 @@ def test_no_printed_words_ranker_unless_asked_and_worth_it(demo_index, monkeypat
     index = reading(demo_index, monkeypatch, query_ocr=how != "query_ocr off")
     reader = ScriptedReader(HALO[:2] if how == "too few words" else HALO)
     use = ("dense",) if how == "dense only" else ("bm25", "dense")
-    hits = Searcher(index, word_reader=reader).search(Query(image=labelled(HALO), use=use))
-    assert hits and all(PRINTED not in h.matched_by for h in hits)
+    query = Query(image=labelled(HALO), use=use)
+    hits = Searcher(index, word_reader=reader).search(query)
+    assert hits and all(PRINTED not in h.matched_by for h in hits) and query.image_words == ""
     assert bool(reader.sizes) == (how == "too few words")  # read only when asked; two words are not enough
 
 
@@ -136,3 +138,31 @@ def test_bench_queries_counts_the_image_queries_whose_words_found_a_hit(demo_ind
     assert result["query_ocr"] is True and result["image"]["printed_words_found"] == 1
     result = bench_queries(reading(demo_index, monkeypatch, query_ocr=False), [], paths, repeats=1)
     assert result["query_ocr"] is False and result["image"]["printed_words_found"] == 0
+
+
+def test_rest_and_cli_say_which_words_they_read(demo_index, monkeypatch, tmp_path):
+    import io
+    import json
+
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from pathatlas.ui.api.app import create_app
+    from pathatlas.ui.cli import app
+
+    monkeypatch.setattr(Searcher, "word_reader", property(lambda self: ScriptedReader(HALO)))
+    buffer = io.BytesIO()
+    labelled(HALO).save(buffer, "PNG")
+    with TestClient(create_app(demo_index.settings.model_copy(update={"query_ocr": True}))) as client:
+        found = client.post("/search/image", files={"image": ("d.png", buffer.getvalue())}, data={"k": "3"}).json()
+        assert found["image_words"] == " ".join(HALO) and found["hits"][0]["why"].startswith("printed words #1")
+        text = client.post("/search", json={"text": "koilocytes"}).json()
+        assert text["image_words"] == "" and text["hits"]
+
+    (tmp_path / "d.png").write_bytes(buffer.getvalue())
+    env = {"PATHATLAS_HOME": str(demo_index.settings.home), "PATHATLAS_QUERY_OCR": "1"}
+    args = ["search", "--image", str(tmp_path / "d.png"), "--index", str(demo_index.path), "--k", "3"]
+    result = CliRunner().invoke(app, [*args, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["matched_by"]["bm25:image"] == 1  # stdout stays JSON alone
+    assert result.stderr.strip() == f"words read in the image: {' '.join(HALO)}"

@@ -94,8 +94,10 @@ def filter_row() -> dict[str, list[str]]:
 
 def run_search(method: str, path: str, title: str, **kwargs) -> None:
     response = call(method, path, **kwargs)
-    st.session_state.hits = response.json()["hits"] if response is not None else []
-    st.session_state.results_title = title
+    found = response.json() if response is not None else {}
+    st.session_state.hits = found.get("hits", [])
+    words = found.get("image_words")  # an uploaded diagram's labels, searched as words
+    st.session_state.results_title = title + (f" · words read in the image: {words}" if words else "")
     st.session_state.selected = None
 
 

@@ -179,6 +179,9 @@ class SimilarRequest(BaseModel):
 
 class SearchResponse(BaseModel):
     hits: list[HitOut]
+    image_words: str = Field(
+        "", description="Words read in the query image and searched by (PATHATLAS_QUERY_OCR); empty when none counted."
+    )
 
 
 class FacetValue(BaseModel):
