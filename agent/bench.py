@@ -194,7 +194,8 @@ class QABench:
         if mode == "rag":
             q = item.question
             text = " ".join([q.text, *q.options]).strip() or None
-            hits = self.searcher.search(Query(text=text, image=q.image, k=self.k + len(exclude)))
+            query = Query(text=text, image=q.image, k=self.k + len(exclude), pages_per_section=0)  # as the agent
+            hits = self.searcher.search(query)
             found: dict[str, Evidence] = {}
             evidence_from_hits(found, [h for h in hits if h.id not in exclude][: self.k], "rag")
             evidence = sorted(found.values(), key=lambda e: e.rank)

@@ -195,6 +195,7 @@ class Agent:
                 image=question.image if q.use_image else None,
                 k=self.k + len(exclude),
                 filters=dict(question.filters),
+                pages_per_section=0,  # depth in the best section, not one page of each (BENCHMARKS.md)
             )
             for q in state["pending"]
         ]

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     weight_specimen: float = Field(
         100.0, description="Weight of the same-specimen ranker: large, so a verified candidate ranks above the rest."
     )
+    pages_per_section: int = Field(
+        1,
+        ge=0,
+        description="A text search shows this many pages of each bookmark section before any section's next "
+        "(0: score order alone); the top hit never moves. The agent's evidence searches use 0.",
+    )
     ranker_file: Path | None = Field(
         None,
         description="Text ranker weights; unset: the shipped retrieval/ranker.json. A missing file means plain fusion.",

@@ -1,7 +1,8 @@
 """Hybrid search: BM25 plus every vector space the query can reach.
 
 Text queries are ranked by page: a page's passages (and figures) form a group scored by the linear
-``Ranker`` in ``fusion.py``; a page hit carries its best passage. Queries with an image keep weighted RRF, where
+``Ranker`` in ``fusion.py``, each bookmark section's best page before any section's next (``pages_per_section``);
+a page hit carries its best passage. Queries with an image keep weighted RRF, where
 the words printed in the image (``query_ocr``) join as the ``bm25:image`` ranker.
 """
 
@@ -25,6 +26,8 @@ from pathatlas.retrieval.fusion import (
     group_features,
     page_key,
     reciprocal_rank_fusion,
+    sections_first,
+    shown_member,
     snippet,
     term_coverage,
 )
@@ -53,6 +56,9 @@ class Query:
     filters: Filters = field(default_factory=dict)
     collapse_pages: bool = True
     use: tuple[str, ...] = RANKERS
+    pages_per_section: int | None = None
+    """None: the settings' ``pages_per_section``. The agent asks 0: its evidence answers more questions with the
+    best section's next pages than with other sections' (BENCHMARKS.md)."""
     image_words: str = field(default="", init=False)
     """Set by search: the words read in the image and searched (``query_ocr``); "" when none counted."""
 
@@ -229,7 +235,12 @@ class Searcher:
         else:
             ranker = Ranker({"bm25": 1.0} if "bm25" in rankings else dict(DENSE_ONLY))
         scores = ranker.score(features)
-        order = sorted(range(len(groups)), key=lambda i: -scores[i])[: query.k]
+        order = sorted(range(len(groups)), key=lambda i: -scores[i])
+        per_section = self.settings.pages_per_section if query.pages_per_section is None else query.pages_per_section
+        if per_section:
+            sections = [payloads[shown_member(groups[i], payloads)].section for i in order]
+            order = [order[j] for j in sections_first(sections, per_section)]
+        order = order[: query.k]
         ranks = {r: {i: n for n, (i, _) in enumerate(ranking, start=1)} for r, ranking in rankings.items()}
         return [self._group_hit(groups[i], float(scores[i]), payloads, ranks, query.text) for i in order]
 
@@ -249,8 +260,7 @@ class Searcher:
         ranks: dict[str, dict[str, int]],
         text: str | None,
     ) -> Hit:
-        # A page hit shows its best passage; a figure or page record leads only a group without passages.
-        best = next((m for m in group.members if payloads[m].kind == "passage"), group.members[0])
+        best = shown_member(group, payloads)
         payload = payloads[best]
         matched = {r: by_id[best] for r, by_id in ranks.items() if best in by_id}
         hit = self.make_hit(best, score, matched, payload, text)

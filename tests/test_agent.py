@@ -50,7 +50,7 @@ from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError, UnknownNameError
 from pathatlas.retrieval.lexical import tokenize
 from pathatlas.retrieval.records import Citation, Payload
-from pathatlas.retrieval.search import Searcher
+from pathatlas.retrieval.search import Query, Searcher
 
 KOILOCYTE_Q = Question(
     "A cervical smear shows squamous cells with a clear perinuclear halo and a wrinkled raisinoid nucleus. "
@@ -553,3 +553,19 @@ def test_passage_support_decides_when_the_top_pages_name_no_option():
     assert answer.letter == "B", "the option whose passages also answer the question"
     features, _ = answerer.features(question, read_question(question), found, support)
     assert features.shape == (3, len(FEATURES)) and features[1, FEATURES.index("passage-pair")] == 1.0
+
+
+def test_the_agent_searches_for_depth_in_the_best_section_not_one_page_per_section(demo_index):
+    """People get each section's best page first (``pages_per_section``); the agent's evidence answers more
+    questions with the best section's next pages, so its searches ask for none of that (BENCHMARKS.md)."""
+    asked: list[Query] = []
+
+    class Recording(Searcher):
+        def search_many(self, queries):
+            asked.extend(queries)
+            return super().search_many(queries)
+
+    question = Question("Which cells show a perinuclear halo?", ["Koilocytes", "Goblet cells"])
+    Agent(Recording(demo_index), OfflineAnswerer(demo_index.encoder), max_rounds=1).ask(question)
+    assert asked and {q.pages_per_section for q in asked} == {0}
+    assert demo_index.settings.pages_per_section == 1  # while plain search shows one page per section first

@@ -11,13 +11,17 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Page, Passage
 from pathatlas.indexer.sources.pdf import PdfSource, merge_blocks
 from pathatlas.retrieval.bench.common import chapter_folds, losses
 from pathatlas.retrieval.bench.pages import Candidates, choose_ranker, prefer_simple
-from pathatlas.retrieval.fusion import FEATURES, PLAIN_PIN, Ranker, group_features
+from pathatlas.retrieval.fusion import FEATURES, PLAIN_PIN, Ranker, group_features, sections_first
+from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.search import Query, Searcher
+from pathatlas.settings import Settings
+from pathatlas.ui.bench_crash import HashingEncoder
 
 PARAGRAPH = "The {n} epithelium lines a surface and its cells rest on a basement membrane of collagen. " * 4
 
@@ -233,9 +237,54 @@ def test_chosen_fusion_is_never_below_bm25_at_rank_one_on_its_own_questions(ques
         features = np.zeros((5, len(FEATURES)))
         features[:, FEATURES.index("bm25")] = np.array(bm25) / (max(bm25) or 1.0)
         features[:, FEATURES.index("dense")] = rng.uniform(-0.3, 0.0, 5)
-        candidates.append(Candidates(list(range(5)), features, np.arange(5) == gold))
+        candidates.append(Candidates(list(range(5)), features, np.arange(5) == gold, [None] * 5))
     chosen = choose_ranker(candidates)
     for cand, (bm25, _) in zip(candidates, questions, strict=True):
         if max(bm25) > 0:
             top = int(np.argmax(chosen.score(cand.features)))
             assert cand.features[top, FEATURES.index("bm25")] == cand.features[:, FEATURES.index("bm25")].max()
+
+
+@given(
+    st.lists(st.integers(0, 4), min_size=1, max_size=30),
+    st.sets(st.integers(0, 4), max_size=2),
+    st.integers(1, 3),
+)
+def test_sections_first_keeps_the_top_and_never_pushes_a_whole_relevant_section_down(sections, relevant, per_section):
+    """A ranked list of items in sections 1-4 (0: no section); ``relevant`` sections are wholly relevant, as a
+    question's gold module is: showing each section's first items first never moves the first relevant item down."""
+    labels = [f"s{s}" if s else None for s in sections]
+    order = sections_first(labels, per_section)
+    before = [sum(1 for label in labels[:i] if label is not None and label == labels[i]) for i in range(len(labels))]
+    leading = [i for i in range(len(labels)) if labels[i] is None or before[i] < per_section]
+    assert order == leading + [i for i in range(len(labels)) if i not in leading] and order[0] == 0
+    is_relevant = [s in relevant and s != 0 for s in sections]
+    if any(is_relevant):
+        assert [is_relevant[i] for i in order].index(True) <= is_relevant.index(True)
+
+
+def test_a_text_search_shows_each_sections_best_page_before_a_sections_next(tmp_path):
+    """Three pages of one section outscore the one page of another; with ``pages_per_section`` 1 that page
+    reaches the top two, the top hit staying where it was."""
+    pdf = tmp_path / "book.pdf"
+    doc = pymupdf.open()
+    for text in [
+        "Squamous metaplasia of the bronchus: squamous metaplasia replaces ciliated cells, squamous metaplasia.",
+        "Squamous metaplasia in smokers; squamous metaplasia of the bronchus again and squamous metaplasia.",
+        "Squamous metaplasia, reversible: squamous metaplasia of the bronchus, squamous metaplasia once more.",
+        "Barrett oesophagus is a glandular metaplasia; squamous metaplasia of the bronchus is compared here.",
+    ]:
+        doc.new_page(width=400, height=300).insert_text((30, 40), text, fontsize=8)
+    doc.set_toc([[1, "Metaplasia of the airways", 1], [1, "Metaplasia of the gut", 4]])
+    doc.save(pdf)
+    settings = Settings(home=tmp_path / "home", index=tmp_path / "index", encoder=HashingEncoder.name)
+    index = Index.open(settings.index_dir, settings, create=True)
+    assert not Indexer(index, show_progress=False).add([pdf]).failed
+    query = Query(text="squamous metaplasia of the bronchus", k=2)
+    index.settings = settings.model_copy(update={"pages_per_section": 0})
+    by_score = Searcher(index).search(query)
+    index.settings = settings
+    diverse = Searcher(index).search(Query(text="squamous metaplasia of the bronchus", k=2))
+    assert [h.payload.section for h in by_score] == ["Metaplasia of the airways"] * 2
+    assert diverse[0].id == by_score[0].id
+    assert [h.payload.section for h in diverse] == ["Metaplasia of the airways", "Metaplasia of the gut"]

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from pathatlas.retrieval.bench.common import chance, chapter_folds, compare_runs, summarise
 from pathatlas.retrieval.datasets import MCQ, read_mcq
-from pathatlas.retrieval.fusion import DENSE_ONLY, FEATURES, Ranker, group_features
+from pathatlas.retrieval.fusion import DENSE_ONLY, FEATURES, Ranker, group_features, sections_first, shown_member
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import first_relevant_rank
 from pathatlas.retrieval.records import Payload
@@ -46,6 +46,7 @@ class Candidates:
     pages: list[int | None]
     features: np.ndarray
     gold: np.ndarray
+    sections: list[str | None]
 
 
 def collect(index: Index, items: list[MCQ], batch: int = 32) -> list[Candidates]:
@@ -59,13 +60,18 @@ def collect(index: Index, items: list[MCQ], batch: int = 32) -> list[Candidates]
             coverage = searcher.coverage(item.search_text(), payloads)
             groups, features = group_features(ranked, payloads, [r for r in ranked if r != "bm25"], coverage)
             pages = [g.key[1] if isinstance(g.key, tuple) else None for g in groups]
-            out.append(Candidates(pages, features, np.array([p in item.gold_pages for p in pages], bool)))
+            gold = np.array([p in item.gold_pages for p in pages], bool)
+            sections = [payloads[shown_member(g, payloads)].section for g in groups]
+            out.append(Candidates(pages, features, gold, sections))
     return out
 
 
-def ranked_pages(candidates: Candidates, ranker: Ranker, k: int) -> list[int]:
+def ranked_pages(candidates: Candidates, ranker: Ranker, k: int, per_section: int = 0) -> list[int]:
+    """The top ``k`` pages as search orders them (``per_section`` as ``Settings.pages_per_section``)."""
     scores = ranker.score(candidates.features)
     order = sorted(range(len(scores)), key=lambda i: -scores[i])
+    if per_section:
+        order = [order[j] for j in sections_first([candidates.sections[i] for i in order], per_section)]
     return [candidates.pages[i] for i in order if candidates.pages[i] is not None][:k]
 
 
@@ -148,12 +154,21 @@ def text_to_page(
     items = [q for q in read_mcq(mcq_path) if q.gold_pages]
     candidates = collect(index, items)
     page_count = sum(1 for _ in index.store.scan({"kind": "page"}))
-    return evaluate(items, candidates, page_count, k, folds, ranker or Searcher(index).ranker)
+    ranker = ranker or Searcher(index).ranker
+    return evaluate(items, candidates, page_count, k, folds, ranker, index.settings.pages_per_section)
 
 
 def evaluate(
-    items: list[MCQ], candidates: list[Candidates], page_count: int, k: int, folds: int, ranker: Ranker
+    items: list[MCQ],
+    candidates: list[Candidates],
+    page_count: int,
+    k: int,
+    folds: int,
+    ranker: Ranker,
+    per_section: int = 0,
 ) -> dict[str, Any]:
+    """Every method's top ``k`` pages per question; the default orders them as search does (``per_section``),
+    the baselines by their scores alone."""
     fold_of = chapter_folds([item.chapter or "" for item in items], folds) if folds else [0] * len(items)
     pages: dict[str, list[list[int]]] = {name: [] for name in (DEFAULT, *SINGLE)}
     for cand in candidates:
@@ -165,7 +180,9 @@ def evaluate(
             default_for_fold[fold] = choose_ranker([c for c, f in zip(candidates, fold_of, strict=True) if f != fold])
         else:
             default_for_fold[fold] = ranker
-    pages[DEFAULT] = [ranked_pages(c, default_for_fold[f], k) for c, f in zip(candidates, fold_of, strict=True)]
+    pages[DEFAULT] = [
+        ranked_pages(c, default_for_fold[f], k, per_section) for c, f in zip(candidates, fold_of, strict=True)
+    ]
     pages = {DEFAULT: pages[DEFAULT], "bm25": pages["bm25"], "dense": pages["dense"]}
     gold = [item.gold_pages for item in items]
 
@@ -204,7 +221,7 @@ def tune_text(index: Index, mcq_path: Path, folds: int, out: Path) -> dict[str, 
     items = [q for q in read_mcq(mcq_path) if q.gold_pages]
     candidates = collect(index, items)
     page_count = sum(1 for _ in index.store.scan({"kind": "page"}))
-    result = evaluate(items, candidates, page_count, 10, folds, Ranker.plain())
+    result = evaluate(items, candidates, page_count, 10, folds, Ranker.plain(), index.settings.pages_per_section)
     ranker = choose_ranker(candidates)
     body = {
         **ranker.to_json(),
