@@ -162,7 +162,7 @@ class TesseractReader:
             texts = [(self._run([image]) or [None])[0] for _, image in group]
         for (key, _), text in zip(group, texts, strict=True):
             if text is not None and self.cache is not None:
-                store(self.cache, key, text)
+                cache_text(self.cache, key, text)
         return {key: text for (key, _), text in zip(group, texts, strict=True)}
 
     def _run(self, images: list[Image.Image]) -> list[str] | None:
@@ -188,7 +188,7 @@ class TesseractReader:
         return texts if len(texts) == len(images) else None
 
 
-def store(cache: Path, key: str, text: str) -> None:
+def cache_text(cache: Path, key: str, text: str) -> None:
     """Atomically, so a reader in another process never sees half a text."""
     cache.mkdir(parents=True, exist_ok=True)
     tmp = cache / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"

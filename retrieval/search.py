@@ -129,7 +129,9 @@ class Searcher:
             self._dense(queries, results, dense_image, vectors, suffix=":image")
         return results
 
-    def _bm25(self, queries: list[Query], texts: dict[int, str], results: list[dict[str, ScoredIds]], ranker: str):
+    def _bm25(
+        self, queries: list[Query], texts: dict[int, str], results: list[dict[str, ScoredIds]], ranker: str
+    ) -> None:
         """BM25 for the queries at ``texts``' positions, one batch per filter set. Figures' printed words are a
         field of their own that figure searches and an image's own words read (text queries would rank pages
         differently with them: BENCHMARKS.md)."""
