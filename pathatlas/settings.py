@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -190,6 +189,17 @@ class Settings(BaseSettings):
         }
 
 
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()
+def load_settings(**values) -> Settings:
+    """Settings from ``PATHATLAS_*`` and ``values``; a value that does not fit is one line naming its variable."""
+    from pydantic import ValidationError
+
+    from pathatlas.errors import BadInputError
+
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"PATHATLAS_{'_'.join(map(str, error['loc'])).upper()}={error.get('input')!r}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise BadInputError(f"bad setting {problems}") from None

@@ -75,6 +75,13 @@ def test_errors_are_one_line_with_status_1(tmp_path, session_home, monkeypatch):
         assert result.exit_code == 1, (args, result.output)
         assert message in result.output and "Traceback" not in result.output
         assert len([line for line in result.output.splitlines() if line.strip()]) == 1, result.output
+    monkeypatch.setenv("PATHATLAS_PAGES_PER_SECTION", "-1")  # a setting that does not fit names its variable
+    monkeypatch.setenv("PATHATLAS_QUERY_OCR", "maybe")
+    result = run("search", "x", "--index", tmp_path)
+    assert result.exit_code == 1 and result.output.strip().splitlines() == [
+        "error: bad setting PATHATLAS_PAGES_PER_SECTION='-1': Input should be greater than or equal to 0; "
+        "PATHATLAS_QUERY_OCR='maybe': Input should be a valid boolean, unable to interpret input"
+    ]
 
 
 def test_text_file_named_png_as_query_image(tmp_path, session_home, monkeypatch, demo_index):

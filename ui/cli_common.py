@@ -40,12 +40,12 @@ JsonFileOpt = Annotated[
 
 
 def settings_for(index: Path | None = None, **overrides) -> Settings:
-    from pathatlas.settings import Settings  # pydantic-settings costs 0.2 s; --help does without it
+    from pathatlas.settings import load_settings  # pydantic-settings costs 0.2 s; --help does without it
 
     values = {k: v for k, v in overrides.items() if v is not None}
     if index is not None:
         values["index"] = index
-    return Settings(**values)
+    return load_settings(**values)
 
 
 def user_text(text: str | None, settings: Settings) -> str | None:

@@ -23,7 +23,7 @@ from pydantic import ConfigDict, Field
 
 from pathatlas.retrieval.records import Hit
 from pathatlas.retrieval.search import Query
-from pathatlas.settings import Settings
+from pathatlas.settings import Settings, load_settings
 from pathatlas.ui.tools import Toolbox, hit_json, reraise_as
 
 
@@ -48,7 +48,7 @@ class PathAtlasRetriever(BaseRetriever):
         """Open an existing index (read-only) with its models; ``index`` defaults to PATHATLAS_INDEX."""
         from pathatlas.ui.api.engine import Engine
 
-        settings = settings or Settings()
+        settings = settings or load_settings()
         if index is not None:
             settings = settings.model_copy(update={"index": Path(index).expanduser()})
         return cls(toolbox=Toolbox(Engine(settings, create=False)), **kwargs)

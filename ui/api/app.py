@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathatlas.errors import IndexMissingError, PathAtlasError, UnknownSourceError
-from pathatlas.settings import Settings
+from pathatlas.settings import Settings, load_settings
 from pathatlas.ui.api.deps import EngineDep, RequestGuard, errors
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.lanes import LaneFullError
@@ -30,7 +30,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a plain checkout
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
