@@ -112,14 +112,19 @@ def image_key(image: Image.Image) -> str:
 
 
 def query_words(reader: WordReader, images: Sequence[Image.Image]) -> list[str]:
-    """Each image query's printed words as one BM25 query: "" when it has fewer than ``MIN_QUERY_WORDS``."""
+    """Each image query's printed words as one BM25 query (``query_text``), read at most ``QUERY_MAX_SIDE`` large."""
     shrunk = []
     for image in images:
         if max(image.size) > QUERY_MAX_SIDE:
             image = image.copy()
             image.thumbnail((QUERY_MAX_SIDE, QUERY_MAX_SIDE), Image.BICUBIC)
         shrunk.append(image)
-    return [" ".join(words) if len(words) >= MIN_QUERY_WORDS else "" for words in reader.read(shrunk)]
+    return [query_text(words) for words in reader.read(shrunk)]
+
+
+def query_text(words: Sequence[str]) -> str:
+    """An image's printed words as a query: "" when they are fewer than ``MIN_QUERY_WORDS``."""
+    return " ".join(words) if len(words) >= MIN_QUERY_WORDS else ""
 
 
 def require_tesseract(purpose: str = "figure OCR", setting: str = "PATHATLAS_FIGURE_OCR") -> str:

@@ -116,7 +116,7 @@ class Searcher:
 
         texted = [i for i, q in enumerate(queries) if q.text]
         imaged = [i for i, q in enumerate(queries) if q.image is not None]
-        self._bm25(queries, {i: queries[i].text for i in texted if "bm25" in queries[i].use}, results, "bm25")
+        self._bm25(queries, {i: queries[i].text for i in texted if "bm25" in queries[i].use}, results, "bm25", False)
         dense_text = [i for i in texted if "dense" in queries[i].use]
         if dense_text and encoder.text_spaces:
             vectors = encoder.encode_query([queries[i].text for i in dense_text])
@@ -130,16 +130,21 @@ class Searcher:
         return results
 
     def _bm25(
-        self, queries: list[Query], texts: dict[int, str], results: list[dict[str, ScoredIds]], ranker: str
+        self,
+        queries: list[Query],
+        texts: dict[int, str],
+        results: list[dict[str, ScoredIds]],
+        ranker: str,
+        printed_words: bool,
     ) -> None:
         """BM25 for the queries at ``texts``' positions, one batch per filter set. Figures' printed words are a
-        field of their own that figure searches and an image's own words read (text queries would rank pages
-        differently with them: BENCHMARKS.md)."""
+        field of their own, read with ``printed_words`` (an image's own words) and by figure searches; text queries
+        would rank pages differently with them (BENCHMARKS.md)."""
         positions, pool = list(texts), self.settings.candidates
         for group in group_by_filters([queries[i].filters for i in positions]):
             filters, batch = queries[positions[group[0]]].filters, [texts[positions[j]] for j in group]
             found = self.index.lexical.search(batch, pool, filters)
-            if ranker == PRINTED or figures_only(filters):
+            if printed_words or figures_only(filters):
                 printed = self.index.printed_words().search(batch, pool, filters)
                 found = [add_scores(a, b, pool) for a, b in zip(found, printed, strict=True)]
             for j, hits in zip(group, found, strict=True):
@@ -166,7 +171,7 @@ class Searcher:
         printed = reading.result() if reading is not None else {}
         for n, query in enumerate(queries):
             query.image_words = printed.get(n, "")
-        self._bm25(queries, {n: words for n, words in printed.items() if words}, rankings, PRINTED)
+        self._bm25(queries, {n: words for n, words in printed.items() if words}, rankings, PRINTED, True)
         out = []
         for n, (query, ranked) in enumerate(zip(queries, rankings, strict=True)):
             if query.image is None and query.collapse_pages:

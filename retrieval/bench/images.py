@@ -38,7 +38,7 @@ from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.local import Keypoints, cached_keypoints, inliers, same_specimen
 from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k, recall_and_mrr
-from pathatlas.retrieval.ocr import MIN_QUERY_WORDS, TesseractReader
+from pathatlas.retrieval.ocr import TesseractReader, query_text
 from pathatlas.retrieval.search import SPECIMEN, ranker_weight
 from pathatlas.settings import Settings
 
@@ -126,7 +126,7 @@ def cross_modal(figures: list[ImageItem], images: ImageSet, encoder: Encoder) ->
             if task == "text_to_image":
                 texts, targets = captions, words
             else:  # an image query's words count as search counts them
-                texts, targets = [w if len(w.split()) >= MIN_QUERY_WORDS else "" for w in words], captions
+                texts, targets = [query_text(w.split()) for w in words], captions
             orders[OCR] = bm25_orders(texts, targets)
             if default in orders:
                 body["fusion"] = fuse_with_ocr(orders, default, images, queries, same_caption)
