@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 from PIL import Image
 
@@ -38,6 +39,7 @@ from pathatlas.retrieval.ocr import TesseractReader, WordReader, query_words, re
 from pathatlas.retrieval.records import Citation, Hit, Payload, check_filter_fields
 from pathatlas.retrieval.stores.base import Filters, ScoredIds, group_by_filters
 
+T = TypeVar("T")
 Fused = tuple[str, float, dict[str, int]]
 """(record id, fused score, {ranker: rank}), as ``reciprocal_rank_fusion`` gives them."""
 PRINTED = "bm25:image"
@@ -80,6 +82,15 @@ def with_passages(filters: Filters) -> Filters:
         return filters
     kinds = list(kinds) if isinstance(kinds, list | tuple | set) else [kinds]
     return {**filters, "kind": [*kinds, "passage"]} if "page" in kinds and "passage" not in kinds else filters
+
+
+def beside(name: str, *work: Callable[[], T]) -> list[Future[T]]:
+    """``work`` run in order on a thread of its own, started now, so it overlaps what the caller does next (the
+    vector search); the thread ends with the work."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix=name)
+    futures = [pool.submit(item) for item in work]
+    pool.shutdown(wait=False)
+    return futures
 
 
 def ranker_weight(ranker: str, weights: dict[str, float]) -> float:
@@ -189,10 +200,7 @@ class Searcher:
             return None
         reader = self.word_reader  # made here: a missing tesseract is the caller's error, not the thread's
         images = [queries[n].image for n in imaged]
-        pool = ThreadPoolExecutor(1, thread_name_prefix="pathatlas-ocr")
-        reading = pool.submit(lambda: dict(zip(imaged, query_words(reader, images), strict=True)))
-        pool.shutdown(wait=False)
-        return reading
+        return beside("pathatlas-ocr", lambda: dict(zip(imaged, query_words(reader, images), strict=True)))[0]
 
     def _keypoints_beside_search(self, queries: list[Query]) -> dict[int, Future]:
         """Image queries' own keypoints (0.13 s of SIFT each), started on a thread so they are taken while the
@@ -200,10 +208,8 @@ class Searcher:
         imaged = [n for n, q in enumerate(queries) if q.image is not None]
         if not imaged or not self.settings.verify_depth or not self.index.has_keypoints():
             return {}
-        pool = ThreadPoolExecutor(1, thread_name_prefix="pathatlas-keypoints")
-        taken = {n: pool.submit(keypoints, [queries[n].image]) for n in imaged}
-        pool.shutdown(wait=False)  # the submitted work still runs; the thread ends with it
-        return taken
+        work = [lambda image=queries[n].image: keypoints([image]) for n in imaged]
+        return dict(zip(imaged, beside("pathatlas-keypoints", *work), strict=True))
 
     def fuse(
         self, rankings: dict[str, ScoredIds], query_keypoints: Callable[[], Keypoints | None] | None = None
