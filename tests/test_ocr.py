@@ -86,7 +86,8 @@ def test_tsv_output_splits_into_one_text_per_image_even_without_words_and_drops_
         "5\t3\t1\t1\t2\t2\t36\t98\t315\t46\t91.0\t ",
         "5\t3\t1\t1\t3\t1\t36\t148\t60\t46\t70.2\tfet",  # short words need 85: micrograph texture at 60-80
         "5\t3\t1\t1\t3\t2\t99\t148\t315\t46\t65.0\tEpidermis",  # a longer word passes at 60
-        "5\t3\t1\t1\t3\t3\t420\t148\t60\t46\t88.0\tRib,",  # a short label read surely stays
+        "5\t3\t1\t1\t3\t3\t420\t148\t60\t46\t93.0\tRib,",  # a short label read surely stays
+        "5\t3\t1\t1\t3\t4\t490\t148\t60\t46\t86.3\tete",  # the demo's drawn gland "read" at 86
     ]
     texts = ocr.texts_by_page("\n".join([header, *rows]))
     assert texts == ["Spongy bone\n\nPeriosteum", "", "Lingual\ntonsil\nEpidermis Rib,"]
