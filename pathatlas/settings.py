@@ -147,9 +147,9 @@ class Settings(BaseSettings):
     query_ocr: bool | None = Field(
         None,
         validate_default=True,
-        description="Read the words printed in an image query (tesseract, beside the vector search: +0.13 s at p50 "
-        "on 2 cores) and match them by BM25, so a labelled diagram finds its captions and pages; unset: on when "
-        "tesseract is installed.",
+        description="Read the words printed in an image query (tesseract, in the process where tesserocr is installed, "
+        "beside the vector search: about +0.07 s at p50 on 2 cores) and match them by BM25, so a labelled diagram "
+        "finds its captions and pages; unset: on when tesseract is installed.",
     )
     passage_vectors: bool = Field(
         False, description="Give passages text vectors too (about 2.9x the text encoding time; pages always have one)."

@@ -1,19 +1,24 @@
 """Words printed in images (the labels of a textbook figure), read by Tesseract and cached per image.
 
 Anatomy diagrams and labelled micrographs carry their labels in the pixels ("Periosteum", "Osteoclast"), where
-a student's words can match them although neither the caption nor the image vectors do. Tesseract is a system
-program (Debian ``tesseract-ocr tesseract-ocr-eng``), run as one subprocess per group of images, a group per core
-(starting it takes about 0.2 s, 40 % of a lone figure's 0.48 s; the book with OCR indexes 11 % faster); its
-raw output is cached under ``<home>/cache/ocr`` keyed by the image's pixels, so re-indexing and re-benchmarking
-read each image once.
-``clean_words`` keeps what looks like words. An image query's words are read the same way but never cached (they
-are a user's upload), and count only from ``MIN_QUERY_WORDS`` (``query_words``).
+a student's words can match them although neither the caption nor the image vectors do. Tesseract runs in this
+process through ``tesserocr`` (libtesseract, kept loaded between calls) where that wheel and the English data
+(Debian ``tesseract-ocr-eng``) are installed, else as the system program, one subprocess per group of images, a
+group per core (starting it takes about 0.2 s: most of what a lone image query's words cost). Raw output is
+cached under ``<home>/cache/ocr`` keyed by the image's pixels and the engine, so re-indexing and re-benchmarking
+read each image once. ``clean_words`` keeps what looks like words. An image query's words are read the same way
+but never cached (they are a user's upload), and count only from ``MIN_QUERY_WORDS`` (``query_words``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
 import hashlib
+import importlib.util
 import os
+import queue
 import re
 import shutil
 import subprocess
@@ -28,9 +33,17 @@ from PIL import Image
 
 from pathatlas.errors import MissingProgramError
 
-TESSERACT_ARGS = ("--psm", "11", "-l", "eng", "-c", "tessedit_do_invert=0")
-"""Page segmentation 11, sparse text: labels scattered over a diagram in no reading order. No second reading of
-each line inverted (light on dark): 11 % less time, and caption to figure R@10 0.771 against 0.761 with it."""
+LANGUAGE = "eng"
+SPARSE_TEXT = 11
+"""Page segmentation mode: labels scattered over a diagram in no reading order."""
+NO_INVERT = ("tessedit_do_invert", "0")
+"""No second reading of each line inverted (light on dark): 11 % less time, and caption to figure R@10 0.771
+against 0.761 with it."""
+TESSERACT_ARGS = ("--psm", str(SPARSE_TEXT), "-l", LANGUAGE, "-c", "=".join(NO_INVERT))
+UNKNOWN_DPI = 70
+"""The resolution tesseract assumes for an image that states none (the program's PPM files): the library is told
+the same, since an image's own DPI field (a JPEG's 72 or 300) changed what it read (30 book figures: 15 of 30
+identical to the program's words at 300 dpi, 19 at 70, the rest differing by the library's newer version)."""
 MIN_CONFIDENCE = 60.0
 """Words tesseract reads with less confidence (0-100) are dropped: on textures and micrographs it "reads" short
 junk ("oe", "Sse", "dalle") at 0-55, while printed labels read at 85-97. 60 is a common cut, not tuned here."""
@@ -45,6 +58,15 @@ READING = (*TESSERACT_ARGS, f"conf>={MIN_CONFIDENCE}", f"short<={SHORT_WORD_LETT
 """Everything that decides the cached text of an image besides its pixels."""
 TSV_COLUMNS = 12
 """level, page_num, block_num, par_num, line_num, word_num, left, top, width, height, conf, text."""
+TSV_HEADER = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
+TESSDATA_DIRS = (
+    "/usr/share/tesseract-ocr/5/tessdata",
+    "/usr/share/tesseract-ocr/4.00/tessdata",
+    "/usr/share/tessdata",
+    "/usr/local/share/tessdata",
+    "/opt/homebrew/share/tessdata",
+)
+"""Where packages put the language data, searched after ``TESSDATA_PREFIX``."""
 TIMEOUT_S = 60
 """Per image: a group of n images may take n times as long."""
 QUERY_MAX_SIDE = 1600
@@ -64,6 +86,15 @@ class WordReader(Protocol):
     """Reads the words printed in images: one list of words per image, in the order read."""
 
     def read(self, images: Sequence[Image.Image]) -> list[list[str]]: ...
+
+
+class TesseractEngine(Protocol):
+    """Runs tesseract: one raw text per image (``texts_by_page``), None for an image it could not read."""
+
+    name: str
+    """What besides the pixels and ``READING`` decides its texts (part of the cache key)."""
+
+    def texts(self, images: Sequence[Image.Image]) -> list[str | None]: ...
 
 
 def clean_words(raw: str) -> list[str]:
@@ -105,9 +136,9 @@ def confident(word: str, confidence: float) -> bool:
     return confidence >= (SHORT_WORD_CONFIDENCE if short else MIN_CONFIDENCE)
 
 
-def image_key(image: Image.Image) -> str:
+def image_key(image: Image.Image, engine: str = "") -> str:
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(" ".join([image.mode, str(image.size), *READING]).encode())
+    digest.update(" ".join([image.mode, str(image.size), *READING, *([engine] if engine else [])]).encode())
     digest.update(image.tobytes())
     return digest.hexdigest()
 
@@ -139,40 +170,77 @@ def require_tesseract(purpose: str = "figure OCR", setting: str = "PATHATLAS_FIG
 
 
 class TesseractReader:
-    """``WordReader`` over the tesseract program, ``workers`` images at a time (each run uses one core); without a
-    ``cache_dir`` nothing is written (queries)."""
+    """``WordReader`` over a tesseract engine (``tesseract_engine()`` unless given), ``workers`` images at a time
+    (each uses one core); without a ``cache_dir`` nothing is written (queries)."""
 
-    def __init__(self, cache_dir: Path | None, workers: int | None = None):
-        self.program = require_tesseract()
+    def __init__(self, cache_dir: Path | None, workers: int | None = None, engine: TesseractEngine | None = None):
+        self.engine = engine or tesseract_engine()
         self.cache = cache_dir / "ocr" if cache_dir is not None else None
         self.workers = max(1, workers or min(os.cpu_count() or 1, 8))
 
     def read(self, images: Sequence[Image.Image]) -> list[list[str]]:
-        keys = [image_key(i) for i in images]
+        keys = [image_key(i, self.engine.name) for i in images]
         raw = {}
         if self.cache is not None:
             raw = {k: p.read_text(encoding="utf-8") for k in set(keys) if (p := self.cache / f"{k}.txt").is_file()}
-        missing = {k: i for k, i in zip(keys, images, strict=True) if k not in raw}
-        if missing:
-            groups = [list(missing.items())[n :: self.workers] for n in range(min(self.workers, len(missing)))]
+        missing = list({k: i for k, i in zip(keys, images, strict=True) if k not in raw}.items())
+        if len(missing) == 1:  # an image query: no thread to start
+            raw.update(self._read_group(missing))
+        elif missing:
+            groups = [missing[n :: self.workers] for n in range(min(self.workers, len(missing)))]
             with ThreadPoolExecutor(len(groups)) as pool:
                 for texts in pool.map(self._read_group, groups):
                     raw.update(texts)
         return [clean_words(raw[k] or "") for k in keys]
 
     def _read_group(self, group: list[tuple[str, Image.Image]]) -> dict[str, str | None]:
-        """Raw OCR text per image key, from one tesseract run over the group; when that run fails, one run per
-        image, so one unreadable image costs only its own words. Texts are cached; a failed image's is None."""
-        texts = self._run([image for _, image in group]) if len(group) > 1 else None
-        if texts is None:
-            texts = [(self._run([image]) or [None])[0] for _, image in group]
+        """Raw OCR text per image key; texts are cached, a failed image's (None) is not."""
+        texts = self.engine.texts([image for _, image in group])
         for (key, _), text in zip(group, texts, strict=True):
             if text is not None and self.cache is not None:
                 cache_text(self.cache, key, text)
         return {key: text for (key, _), text in zip(group, texts, strict=True)}
 
+
+def tesseract_engine(purpose: str = "figure OCR", setting: str = "PATHATLAS_FIGURE_OCR") -> TesseractEngine:
+    """How to run tesseract here; ``MissingProgramError`` (naming ``purpose`` and the ``setting`` that turns it
+    off) without the program. Installed means the program, as the settings' defaults read it: its package brings
+    the English data the library needs too."""
+    return _engine(require_tesseract(purpose, setting))
+
+
+@functools.cache
+def _engine(program: str) -> TesseractEngine:
+    """One per process, so the library's loaded readers serve every later call."""
+    tessdata = find_tessdata()
+    if tessdata is not None and importlib.util.find_spec("tesserocr") is not None:
+        return TesseractLibrary(tessdata)
+    return TesseractProgram(program)
+
+
+def find_tessdata() -> str | None:
+    """The folder holding ``eng.traineddata``: ``TESSDATA_PREFIX`` (as tesseract reads it), else a package's."""
+    for folder in (os.environ.get("TESSDATA_PREFIX"), *TESSDATA_DIRS):
+        if folder and (Path(folder) / "eng.traineddata").is_file():
+            return folder
+    return None
+
+
+class TesseractProgram:
+    """The tesseract program over a list file of images, one run per group; when that run fails, one run per
+    image, so one unreadable image costs only its own words."""
+
+    name = ""  # the key the cache had before the library engine: texts read before stay valid
+
+    def __init__(self, program: str):
+        self.program = program
+
+    def texts(self, images: Sequence[Image.Image]) -> list[str | None]:
+        texts = self._run(list(images)) if len(images) > 1 else None
+        return texts if texts is not None else [(self._run([image]) or [None])[0] for image in images]
+
     def _run(self, images: list[Image.Image]) -> list[str] | None:
-        """Tesseract over a list file of images: one text per image, or None when it fails."""
+        """One text per image, or None when the run fails."""
         with tempfile.TemporaryDirectory(prefix="pathatlas-ocr-") as folder:
             paths = []
             for n, image in enumerate(images):
@@ -192,6 +260,57 @@ class TesseractReader:
                 return None
         texts = texts_by_page(done.stdout.decode("utf-8", "replace"))
         return texts if len(texts) == len(images) else None
+
+
+class TesseractLibrary:
+    """libtesseract through ``tesserocr``, loaded once per concurrent reader and kept for the next call: an image
+    query's words in about 0.07 s instead of the program's 0.2 s (loading English takes 0.1 s). The wheel bundles
+    a newer tesseract than Debian's program, so its readings differ a little and are cached apart (``name``)."""
+
+    def __init__(self, tessdata: str):
+        import tesserocr
+
+        self.tesserocr = tesserocr
+        self.tessdata = tessdata
+        self.name = f"tesserocr {tesserocr.__version__} tesseract {tesserocr.PyTessBaseAPI.Version()} {UNKNOWN_DPI} dpi"
+        self.idle: queue.SimpleQueue = queue.SimpleQueue()
+        quiet_leptonica(Path(tesserocr.__file__).parent.parent / "tesserocr.libs")
+
+    def texts(self, images: Sequence[Image.Image]) -> list[str | None]:
+        try:
+            api = self.idle.get_nowait()
+        except queue.Empty:
+            api = self._load()
+        try:
+            return [self._text(api, image) for image in images]
+        finally:
+            self.idle.put(api)
+
+    def _load(self):
+        api = self.tesserocr.PyTessBaseAPI(path=self.tessdata, lang=LANGUAGE, psm=SPARSE_TEXT)
+        api.SetVariable(*NO_INVERT)
+        return api
+
+    @staticmethod
+    def _text(api, image: Image.Image) -> str | None:
+        try:
+            api.SetImage(image.convert("RGB"))
+            api.SetSourceResolution(UNKNOWN_DPI)
+            texts = texts_by_page(TSV_HEADER + api.GetTSVText(0))
+        except RuntimeError:
+            return None
+        finally:
+            api.Clear()
+        return texts[0] if texts else ""
+
+
+def quiet_leptonica(libs: Path) -> None:
+    """Silence the image library under tesseract, which prints notes such as "Error in boxClipToRectangle" on
+    stderr for harmless cases; the program's were captured with its output, the library's would reach the
+    user's terminal. The wheel's own copy is the one loaded (``setMsgSeverity``, L_SEVERITY_NONE)."""
+    for library in libs.glob("libleptonica*.so*"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(str(library)).setMsgSeverity(6)
 
 
 def cache_text(cache: Path, key: str, text: str) -> None:

@@ -35,7 +35,7 @@ from pathatlas.retrieval.fusion import (
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.lexical import tokenize
 from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen
-from pathatlas.retrieval.ocr import TesseractReader, WordReader, query_words, require_tesseract
+from pathatlas.retrieval.ocr import TesseractReader, WordReader, query_words, tesseract_engine
 from pathatlas.retrieval.records import Citation, Hit, Payload, check_filter_fields
 from pathatlas.retrieval.stores.base import Filters, ScoredIds, group_by_filters
 
@@ -115,8 +115,8 @@ class Searcher:
     @cached_property
     def word_reader(self) -> WordReader:
         """Reads image queries' printed words; nothing it reads is cached (uploads stay the user's)."""
-        require_tesseract("reading an image query's printed words", "PATHATLAS_QUERY_OCR")
-        return TesseractReader(None)
+        engine = tesseract_engine("reading an image query's printed words", "PATHATLAS_QUERY_OCR")
+        return TesseractReader(None, engine=engine)
 
     def rankings(self, queries: list[Query]) -> list[dict[str, ScoredIds]]:
         """Every ranker's candidates for a batch of queries; encoders see one batch per modality."""

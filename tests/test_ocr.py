@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import importlib.util
 import io
 import json
 import shutil
@@ -55,20 +57,60 @@ def test_clean_words_keeps_words_and_drops_ocr_junk():
     assert clean_words(raw) == ["Periosteum", "Osteoclast", "Spongy", "bone", "Compact-bone"]
 
 
-@needs_tesseract
-def test_tesseract_reads_printed_labels_and_caches_them(tmp_path, monkeypatch):
-    reader = TesseractReader(tmp_path, workers=2)
+@pytest.fixture
+def library() -> ocr.TesseractLibrary:
+    """libtesseract in this process (tesserocr), a fresh one per test."""
+    if importlib.util.find_spec("tesserocr") is None or ocr.find_tessdata() is None:
+        pytest.skip("needs tesserocr and tesseract's English data (pip install tesserocr; tesseract-ocr-eng)")
+    return ocr.TesseractLibrary(ocr.find_tessdata())
+
+
+@pytest.fixture(params=["program", "library"])
+def engine(request) -> ocr.TesseractEngine:
+    """Each way of running tesseract: the program, and the library."""
+    if request.param == "library":
+        return request.getfixturevalue("library")
+    if shutil.which("tesseract") is None:
+        pytest.skip("needs the tesseract program (apt-get install tesseract-ocr)")
+    return ocr.TesseractProgram(shutil.which("tesseract"))
+
+
+def test_tesseract_reads_printed_labels_and_caches_them(tmp_path, monkeypatch, engine):
+    reader = TesseractReader(tmp_path, workers=2, engine=engine)
     images = [labelled_figure(["Periosteum", "Osteoclast"]), labelled_figure(["Lingual tonsil"])]
     first, second = reader.read(images)
     assert {"periosteum", "osteoclast"} <= {w.lower() for w in first}
     assert {"lingual", "tonsil"} <= {w.lower() for w in second}
     assert len(list((tmp_path / "ocr").glob("*.txt"))) == 2
 
-    def no_program(*args, **kwargs):
+    def no_reading(*args, **kwargs):
         raise AssertionError("a cached image was read again")
 
-    monkeypatch.setattr(ocr.subprocess, "run", no_program)
+    monkeypatch.setattr(engine, "texts", no_reading)
     assert reader.read(images[::-1]) == [second, first]
+    assert TesseractReader(tmp_path, engine=engine).read(images[:1]) == [first]  # another reader, same cache
+
+
+def test_the_library_keeps_its_loaded_readers_and_silences_leptonica(monkeypatch, library):
+    engine = library
+    loads = []
+    real_load = engine._load
+    monkeypatch.setattr(engine, "_load", lambda: loads.append(1) or real_load())
+    reader = TesseractReader(None, engine=engine)
+    for _ in range(3):  # three image queries, one after another: one English model loaded, then reused
+        assert [w.lower() for w in reader.read([labelled_figure(["Periosteum"])])[0]] == ["periosteum"]
+    assert len(loads) == 1
+    reader.workers = 2
+    reader.read([labelled_figure(["Osteoclast"]), labelled_figure(["Periosteum"])])  # two at once: a second one
+    assert len(loads) == 2
+    # leptonica's notes ("Error in boxClipToRectangle") would reach the user's terminal: severity is NONE (6)
+    libs = list((Path(engine.tesserocr.__file__).parent.parent / "tesserocr.libs").glob("libleptonica*.so*"))
+    assert [ctypes.CDLL(str(lib)).setMsgSeverity(6) for lib in libs] == [6] * len(libs) and libs
+
+
+def test_the_two_engines_cache_apart(tmp_path):
+    image = labelled_figure(["Periosteum"])
+    assert ocr.image_key(image) != ocr.image_key(image, "tesserocr 2.13.0 tesseract 5.5.4")
 
 
 def test_tsv_output_splits_into_one_text_per_image_even_without_words_and_drops_unsure_words():
@@ -107,7 +149,7 @@ def test_when_a_group_fails_each_image_is_read_alone_and_only_the_unreadable_one
         return real_run(command, **kwargs)
 
     monkeypatch.setattr(ocr.subprocess, "run", run)
-    reader = TesseractReader(tmp_path, workers=1)
+    reader = TesseractReader(tmp_path, workers=1, engine=ocr.TesseractProgram(shutil.which("tesseract")))
     words = reader.read(
         [labelled_figure(["Periosteum"]), Image.new("RGB", (41, 41), "white"), labelled_figure(["Osteoclast"])]
     )
