@@ -264,27 +264,31 @@ class TesseractProgram:
 
 class TesseractLibrary:
     """libtesseract through ``tesserocr``, loaded once per concurrent reader and kept for the next call: an image
-    query's words in about 0.07 s instead of the program's 0.2 s (loading English takes 0.1 s). The wheel bundles
-    a newer tesseract than Debian's program, so its readings differ a little and are cached apart (``name``)."""
+    query's words in about 0.07 s instead of the program's 0.2 s (loading English takes 0.1 s). At most ``readers``
+    (default: one per core) read at once, each holding 10-20 MB; more callers (a busy REST server) wait for one,
+    since reading is CPU-bound. The wheel bundles a newer tesseract than Debian's program, so its readings differ a
+    little and are cached apart (``name``)."""
 
-    def __init__(self, tessdata: str):
+    def __init__(self, tessdata: str, readers: int | None = None):
         import tesserocr
 
         self.tesserocr = tesserocr
         self.tessdata = tessdata
         self.name = f"tesserocr {tesserocr.__version__} tesseract {tesserocr.PyTessBaseAPI.Version()} {UNKNOWN_DPI} dpi"
         self.idle: queue.SimpleQueue = queue.SimpleQueue()
+        self.slots = threading.BoundedSemaphore(max(1, readers or os.cpu_count() or 1))
         quiet_leptonica(Path(tesserocr.__file__).parent.parent / "tesserocr.libs")
 
     def texts(self, images: Sequence[Image.Image]) -> list[str | None]:
-        try:
-            api = self.idle.get_nowait()
-        except queue.Empty:
-            api = self._load()
-        try:
-            return [self._text(api, image) for image in images]
-        finally:
-            self.idle.put(api)
+        with self.slots:
+            try:
+                api = self.idle.get_nowait()
+            except queue.Empty:
+                api = self._load()
+            try:
+                return [self._text(api, image) for image in images]
+            finally:
+                self.idle.put(api)
 
     def _load(self):
         api = self.tesserocr.PyTessBaseAPI(path=self.tessdata, lang=LANGUAGE, psm=SPARSE_TEXT)

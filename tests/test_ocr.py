@@ -9,6 +9,7 @@ import json
 import shutil
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,10 @@ def test_the_library_keeps_its_loaded_readers_and_silences_leptonica(monkeypatch
     assert len(loads) == 1
     reader.workers = 2
     reader.read([labelled_figure(["Osteoclast"]), labelled_figure(["Periosteum"])])  # two at once: a second one
+    assert len(loads) == 2
+    engine.slots = threading.BoundedSemaphore(2)  # as many readers as cores, here 2: a third caller waits
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda _: reader.read([labelled_figure(["Osteoclast"]), labelled_figure(["Spongy"])]), range(3)))
     assert len(loads) == 2
     # leptonica's notes ("Error in boxClipToRectangle") would reach the user's terminal: severity is NONE (6)
     libs = list((Path(engine.tesserocr.__file__).parent.parent / "tesserocr.libs").glob("libleptonica*.so*"))
