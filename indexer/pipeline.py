@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from tqdm.auto import tqdm
 
+from pathatlas import tesseract
 from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.base import Source
@@ -29,8 +30,8 @@ OCR_GROUP = 32
 """Figures read together at least: each tesseract run (one per core) starts the program again, and on the A&P
 book's figures groups of 4 cost 13 % more time per figure than groups of 80."""
 FIGURE_OCR_MISSING = (
-    "note: the words printed in figures were not read (tesseract is not installed: apt-get install "
-    "tesseract-ocr tesseract-ocr-eng, then index again)"
+    f"note: the words printed in figures were not read (tesseract is not installed: {tesseract.INSTALL_HINT}; "
+    "then index again)"
 )
 T = TypeVar("T")
 

@@ -1,7 +1,7 @@
 """PathAtlas: cross-modal search and agentic RAG for pathology and medical education.
 
-The project-wide ground every layer may use lives here (``settings``, ``errors``, ``plugins``); the layers
-install beside it as ``pathatlas.retrieval``, ``pathatlas.indexer``, ``pathatlas.agent``, ``pathatlas.ui`` and
+The project-wide ground every layer may use lives here (``settings``, ``errors``, ``plugins``, ``tesseract``); the
+layers install beside it as ``pathatlas.retrieval``, ``pathatlas.indexer``, ``pathatlas.agent``, ``pathatlas.ui`` and
 ``pathatlas.corpora`` (see ``docs/ARCHITECTURE.md``).
 """
 

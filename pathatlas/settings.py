@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pathatlas import tesseract
 
 
 def _default_home() -> Path:
@@ -142,7 +143,7 @@ class Settings(BaseSettings):
         None,
         validate_default=True,
         description="Read the words printed in figure images (tesseract), which figure searches match; unset: on "
-        "when the tesseract program is installed (the 720-figure A&P book indexes in 125 s instead of 71 s).",
+        "when tesseract is installed (the 720-figure A&P book indexes in 125 s instead of 71 s).",
     )
     query_ocr: bool | None = Field(
         None,
@@ -158,7 +159,7 @@ class Settings(BaseSettings):
     @field_validator("figure_ocr", "query_ocr")
     @classmethod
     def _ocr_when_installed(cls, value: bool | None) -> bool:
-        return shutil.which("tesseract") is not None if value is None else value
+        return tesseract.installed() if value is None else value
 
     @property
     def figure_ocr_missing(self) -> bool:

