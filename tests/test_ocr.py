@@ -115,6 +115,14 @@ def test_the_library_keeps_its_loaded_readers_and_silences_leptonica(monkeypatch
     assert [ctypes.CDLL(str(lib)).setMsgSeverity(6) for lib in libs] == [6] * len(libs) and libs
 
 
+def test_the_library_alone_is_tesseract_installed(monkeypatch, library):
+    """pip install on Linux brings tesserocr and its English data but no program: OCR is on and runs in the process."""
+    monkeypatch.delenv("PATHATLAS_FIGURE_OCR", raising=False)
+    monkeypatch.setattr(tesseract.shutil, "which", lambda name: None)
+    assert Settings().figure_ocr is True
+    assert isinstance(ocr.tesseract_engine(), ocr.TesseractLibrary)
+
+
 def test_english_data_is_found_where_tesseract_looks_first(tmp_path, monkeypatch):
     monkeypatch.setenv("TESSDATA_PREFIX", str(tmp_path))
     assert tesseract.find_tessdata() != str(tmp_path)  # a folder without English is passed over
