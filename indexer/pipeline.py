@@ -27,7 +27,7 @@ from pathatlas.retrieval.records import Entry, StoredVectors
 
 ENTRY_BATCH = 64
 OCR_GROUP = 32
-"""Figures read together at least: each tesseract run (one per core) starts the program again, and on the A&P
+"""Figures read together at least: each run of the tesseract program (one per core) starts it again, and on the A&P
 book's figures groups of 4 cost 13 % more time per figure than groups of 80."""
 FIGURE_OCR_MISSING = (
     f"note: the words printed in figures were not read (tesseract is not installed: {tesseract.INSTALL_HINT}; "

@@ -2,9 +2,9 @@
 
 Anatomy diagrams and labelled micrographs carry their labels in the pixels ("Periosteum", "Osteoclast"), where
 a student's words can match them although neither the caption nor the image vectors do. Tesseract runs in this
-process through ``tesserocr`` (libtesseract, kept loaded between calls) where that wheel and the English data
-(Debian ``tesseract-ocr-eng``) are installed, else as the system program, one subprocess per group of images, a
-group per core (starting it takes about 0.2 s: most of what a lone image query's words cost). Raw output is
+process through ``tesserocr`` (libtesseract, kept loaded between calls) where that wheel and English data are
+installed (``pathatlas.tesseract``), else as the system program, one subprocess per group of images, a group per
+core (starting it takes about 0.2 s: most of what a lone image query's words cost). Raw output is
 cached under ``<home>/cache/ocr`` keyed by the image's pixels and the engine, so re-indexing and re-benchmarking
 read each image once. ``clean_words`` keeps what looks like words. An image query's words are read the same way
 but never cached (they are a user's upload), and count only from ``MIN_QUERY_WORDS`` (``query_words``).
