@@ -187,7 +187,8 @@ def tesseract_engine(purpose: str = "figure OCR", setting: str = "PATHATLAS_FIGU
     """The library where it is installed, else the program; without either ``MissingProgramError`` naming
     ``purpose`` and the ``setting`` that turns it off."""
     if tesseract.library_installed():
-        return _library(tesseract.find_tessdata())
+        with contextlib.suppress(ImportError, OSError):  # a wheel that cannot load here: the program, if any
+            return _library(tesseract.find_tessdata())
     program = tesseract.program()
     if program is None:
         raise MissingProgramError(f"{purpose} needs tesseract ({tesseract.INSTALL_HINT}); or set {setting}=0")
@@ -265,7 +266,11 @@ class TesseractLibrary:
                 self.idle.put(api)
 
     def _load(self):
-        api = self.tesserocr.PyTessBaseAPI(path=self.tessdata, lang=LANGUAGE, psm=SPARSE_TEXT)
+        try:
+            api = self.tesserocr.PyTessBaseAPI(path=self.tessdata, lang=LANGUAGE, psm=SPARSE_TEXT)
+        except RuntimeError as exc:  # a damaged or foreign eng.traineddata
+            message = f"tesseract could not load the English data in {self.tessdata} ({tesseract.INSTALL_HINT})"
+            raise MissingProgramError(message) from exc
         api.SetVariable(*NO_INVERT)
         return api
 

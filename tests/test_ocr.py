@@ -123,6 +123,13 @@ def test_the_library_alone_is_tesseract_installed(monkeypatch, library):
     assert isinstance(ocr.tesseract_engine(), ocr.TesseractLibrary)
 
 
+def test_damaged_english_data_is_one_line(tmp_path, library):
+    (tmp_path / "eng.traineddata").write_bytes(b"not a traineddata file")
+    expected = f"could not load the English data in {tmp_path} .*pip install tesserocr"
+    with pytest.raises(MissingProgramError, match=expected):
+        TesseractReader(None, engine=ocr.TesseractLibrary(str(tmp_path))).read([labelled_figure(["Periosteum"])])
+
+
 def test_english_data_is_found_where_tesseract_looks_first(tmp_path, monkeypatch):
     monkeypatch.setenv("TESSDATA_PREFIX", str(tmp_path))
     assert tesseract.find_tessdata() != str(tmp_path)  # a folder without English is passed over
