@@ -123,6 +123,16 @@ def test_the_library_alone_is_tesseract_installed(monkeypatch, library):
     assert isinstance(ocr.tesseract_engine(), ocr.TesseractLibrary)
 
 
+@needs_the_program
+def test_a_library_that_cannot_load_here_leaves_the_program(monkeypatch):
+    def broken(tessdata):
+        raise ImportError("libtesseract.so.5: cannot open shared object file")
+
+    monkeypatch.setattr(tesseract, "library_installed", lambda: True)
+    monkeypatch.setattr(ocr, "_library", broken)
+    assert isinstance(ocr.tesseract_engine(), ocr.TesseractProgram)
+
+
 def test_damaged_english_data_is_one_line(tmp_path, library):
     (tmp_path / "eng.traineddata").write_bytes(b"not a traineddata file")
     expected = f"could not load the English data in {tmp_path} .*pip install tesserocr"
