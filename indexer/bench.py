@@ -54,6 +54,7 @@ def bench_index(pdf: Path, settings: Settings, workdir: Path | None = None, keep
         "pages": pages,
         "figures": figures,
         "figure_ocr": local.figure_ocr,
+        "ocr_engine": reader.name if reader else None,
         "seconds": round(seconds, 2),
         "pages_per_s": round(pages / seconds, 2),
         "figures_per_s": round(figures / seconds, 2),

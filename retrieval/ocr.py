@@ -74,7 +74,8 @@ TRIPLE = re.compile(r"(.)\1\1", re.IGNORECASE)
 
 
 class WordReader(Protocol):
-    """Reads the words printed in images: one list of words per image, in the order read."""
+    """Reads the words printed in images: one list of words per image, in the order read (benchmarks report a
+    reader's ``name`` when it has one)."""
 
     def read(self, images: Sequence[Image.Image]) -> list[list[str]]: ...
 
@@ -83,7 +84,7 @@ class TesseractEngine(Protocol):
     """Runs tesseract: one raw text per image (``texts_by_page``), None for an image it could not read."""
 
     name: str
-    """What besides the pixels and ``READING`` decides its texts (part of the cache key)."""
+    """What runs, for reports; besides the pixels and ``READING`` it decides the texts (part of the cache key)."""
 
     def texts(self, images: Sequence[Image.Image]) -> list[str | None]: ...
 
@@ -127,9 +128,9 @@ def confident(word: str, confidence: float) -> bool:
     return confidence >= (SHORT_WORD_CONFIDENCE if short else MIN_CONFIDENCE)
 
 
-def image_key(image: Image.Image, engine: str = "") -> str:
+def image_key(image: Image.Image, engine: str) -> str:
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(" ".join([image.mode, str(image.size), *READING, *([engine] if engine else [])]).encode())
+    digest.update(" ".join([image.mode, str(image.size), *READING, engine]).encode())
     digest.update(image.tobytes())
     return digest.hexdigest()
 
@@ -158,6 +159,11 @@ class TesseractReader:
         self.engine = engine or tesseract_engine()
         self.cache = cache_dir / "ocr" if cache_dir is not None else None
         self.workers = max(1, workers or min(os.cpu_count() or 1, 8))
+
+    @property
+    def name(self) -> str:
+        """What reads (benchmarks report it)."""
+        return self.engine.name
 
     def read(self, images: Sequence[Image.Image]) -> list[list[str]]:
         keys = [image_key(i, self.engine.name) for i in images]
@@ -205,7 +211,7 @@ class TesseractProgram:
     """The tesseract program over a list file of images, one run per group; when that run fails, one run per
     image, so one unreadable image costs only its own words."""
 
-    name = ""  # the key the cache had before the library engine: texts read before stay valid
+    name = "tesseract program"
 
     def __init__(self, program: str):
         self.program = program

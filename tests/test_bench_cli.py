@@ -42,7 +42,7 @@ def test_bench_index_json_to_stdout_and_to_a_file(tiny, tmp_path):
     result = run("bench", "index", "--pdf", tiny, "--json", "-")
     document = json_alone(result)
     assert document["pages"] == 3 and {"seconds", "reindex_seconds", "stage_seconds"} <= set(document)
-    assert document["figure_ocr"] is False  # the suite pins OCR off; the figure says which it measured
+    assert document["figure_ocr"] is False and document["ocr_engine"] is None  # the suite pins OCR off
     assert "stage" in result.stderr and "wrote" not in result.stderr  # the tables moved to stderr
     assert not (tmp_path / "-").exists()
 

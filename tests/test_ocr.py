@@ -154,7 +154,7 @@ def test_english_data_is_found_where_tesseract_looks_first(tmp_path, monkeypatch
 
 def test_the_two_engines_cache_apart(tmp_path):
     image = labelled_figure(["Periosteum"])
-    assert ocr.image_key(image) != ocr.image_key(image, "tesserocr 2.13.0 tesseract 5.5.4")
+    assert ocr.image_key(image, "tesseract program") != ocr.image_key(image, "tesserocr 2.13.0 tesseract 5.5.4")
 
 
 def test_tsv_output_splits_into_one_text_per_image_even_without_words_and_drops_unsure_words():
@@ -379,6 +379,8 @@ def test_bench_index_reads_every_figure_from_an_empty_ocr_cache(tmp_path, monkey
     caches = []
 
     class Recording(FakeReader):
+        name = "fake tesseract"
+
         def __init__(self, cache_dir):
             super().__init__(["Periosteum"])
             caches.append(cache_dir)
@@ -387,6 +389,7 @@ def test_bench_index_reads_every_figure_from_an_empty_ocr_cache(tmp_path, monkey
     settings = Settings(home=tmp_path / "home", encoder=HashingEncoder.name, figure_ocr=True)
     result = indexer_bench.bench_index(book_with_a_figure(tmp_path / "b.pdf"), settings, workdir=tmp_path)
     assert result["figure_ocr"] is True and "ocr" in result["stage_seconds"]
+    assert result["ocr_engine"] == "fake tesseract"  # the figure says what read the figures
     assert len(caches) == 1 and caches[0].parent.parent == tmp_path  # inside the bench's temporary folder
 
 

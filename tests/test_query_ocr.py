@@ -125,6 +125,8 @@ def test_bench_queries_counts_the_image_queries_whose_words_found_a_hit(demo_ind
     from pathatlas.retrieval.bench.speed import bench_queries
 
     class ByWidth:  # the labelled image prints the words; the blank one none
+        name = "by width"
+
         def read(self, images):
             return [HALO if image.size[0] == 900 else [] for image in images]
 
@@ -134,8 +136,10 @@ def test_bench_queries_counts_the_image_queries_whose_words_found_a_hit(demo_ind
     paths = [tmp_path / "labelled.png", tmp_path / "blank.png"]
     result = bench_queries(reading(demo_index, monkeypatch), [], paths, repeats=1)
     assert result["query_ocr"] is True and result["image"]["printed_words_found"] == 1
+    assert result["ocr_engine"] == "by width"  # the figure says what read the images
     result = bench_queries(reading(demo_index, monkeypatch, query_ocr=False), [], paths, repeats=1)
     assert result["query_ocr"] is False and result["image"]["printed_words_found"] == 0
+    assert result["ocr_engine"] is None
 
 
 def test_rest_and_cli_say_which_words_they_read(demo_index, monkeypatch, tmp_path):

@@ -133,9 +133,10 @@ def bench_queries_command(
     finally:
         idx.close()
     yes = {True: "yes", False: "no"}
+    engine = f" ({result['ocr_engine']})" if result["ocr_engine"] else ""
     title = (
         f"{result['index']}: {result['records']} records, keypoints {yes[result['keypoints']]}, "
-        f"image words read {yes[bool(result['query_ocr'])]}"
+        f"image words read {yes[bool(result['query_ocr'])]}{engine}"
     )
     table = Table("kind", "queries", "p50 ms", "p95 ms", "same specimen found", "printed words found", title=title)
     for kind in ("text", "image"):

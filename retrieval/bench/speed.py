@@ -189,6 +189,7 @@ def bench_queries(index: Index, texts: list[str], images: list[Path], repeats: i
         "records": index.store.count(),
         "keypoints": index.has_keypoints(),
         "query_ocr": index.settings.query_ocr,
+        "ocr_engine": getattr(searcher.word_reader, "name", None) if index.settings.query_ocr else None,
         "repeats": repeats,
     }
     for kind, queries in kinds.items():
