@@ -149,7 +149,7 @@ class Settings(BaseSettings):
         None,
         validate_default=True,
         description="Read the words printed in an image query (tesseract, in the process where tesserocr is installed, "
-        "beside the vector search: about +0.07 s at p50 on 2 cores) and match them by BM25, so a labelled diagram "
+        "beside the vector search: +8-53 ms at p50 on 2 cores) and match them by BM25, so a labelled diagram "
         "finds its captions and pages; unset: on when tesseract is installed.",
     )
     passage_vectors: bool = Field(
