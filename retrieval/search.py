@@ -61,8 +61,6 @@ class Query:
     pages_per_section: int | None = None
     """None: the settings' ``pages_per_section``. The agent asks 0: its evidence answers more questions with the
     best section's next pages than with other sections' (BENCHMARKS.md)."""
-    image_words: str = field(default="", init=False)
-    """Set by search: the words read in the image and searched (``query_ocr``); "" when none counted."""
 
     def validate(self) -> None:
         if self.text is not None and not self.text.strip():
@@ -73,6 +71,15 @@ class Query:
             raise BadInputError(f"k must be at least 1, not {self.k}")
         check_filter_fields(self.filters)
         self.filters = with_passages(self.filters)
+
+
+@dataclass
+class Found:
+    """What one query found: its hits, and the words read in its image and searched (``query_ocr``; "" when
+    none counted), so a user sees why a labelled diagram matched."""
+
+    hits: list[Hit]
+    image_words: str = ""
 
 
 def with_passages(filters: Filters) -> Filters:
@@ -173,23 +180,29 @@ class Searcher:
                     results[positions[row]][space + suffix] = sorted(hits, key=tie_break)
 
     def search(self, query: Query) -> list[Hit]:
-        return self.search_many([query])[0]
+        return self.find_many([query])[0].hits
 
     def search_many(self, queries: list[Query]) -> list[list[Hit]]:
+        return [found.hits for found in self.find_many(queries)]
+
+    def find(self, query: Query) -> Found:
+        return self.find_many([query])[0]
+
+    def find_many(self, queries: list[Query]) -> list[Found]:
+        """Each query's hits, and for an image query the words read in it (what a user wants told)."""
         taken = self._keypoints_beside_search(queries)
         reading = self._words_beside_search(queries)
         rankings = self.rankings(queries)
         printed = reading.result() if reading is not None else {}
-        for n, query in enumerate(queries):
-            query.image_words = printed.get(n, "")
         self._bm25(queries, {n: words for n, words in printed.items() if words}, rankings, PRINTED, True)
         out = []
         for n, (query, ranked) in enumerate(zip(queries, rankings, strict=True)):
+            words = printed.get(n, "")
             if query.image is None and query.collapse_pages:
-                out.append(self._page_hits(query, ranked))
+                out.append(Found(self._page_hits(query, ranked), words))
                 continue
             specimen_of = (lambda future=taken[n]: future.result()[0]) if n in taken else None
-            out.append(self._hits(query, self.fuse(ranked, specimen_of), query.text or printed.get(n)))
+            out.append(Found(self._hits(query, self.fuse(ranked, specimen_of), query.text or words), words))
         return out
 
     def _words_beside_search(self, queries: list[Query]) -> Future | None:

@@ -149,6 +149,7 @@ def test_search_image_by_base64_and_by_allowed_path(server, demo_index, images):
         call(server, "search_image", {"image_path": str(images["allowed"] / "granuloma.png"), "k": 4})
     )
     assert by_bytes["hits"] == expected == by_path["hits"] and len(expected) == 4
+    assert by_bytes["image_words"] == "" == by_path["image_words"]  # the suite pins query OCR off
 
 
 def test_ask_gives_the_python_api_answer_with_citations(server, demo_index):

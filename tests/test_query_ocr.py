@@ -57,8 +57,9 @@ def test_words_count_from_the_minimum_and_a_big_image_is_read_shrunk():
 def test_an_image_query_finds_what_its_printed_labels_name(demo_index, monkeypatch):
     reader = ScriptedReader(HALO)
     query = Query(image=labelled(HALO), k=5)
-    hits = Searcher(reading(demo_index, monkeypatch), word_reader=reader).search(query)
-    assert reader.sizes == [labelled(HALO).size] and query.image_words == " ".join(HALO)
+    found = Searcher(reading(demo_index, monkeypatch), word_reader=reader).find(query)
+    hits = found.hits
+    assert reader.sizes == [labelled(HALO).size] and found.image_words == " ".join(HALO)
     assert PRINTED in hits[0].matched_by and "koilocyt" in hits[0].snippet.lower()
     assert matched_why(hits[0].matched_by).startswith("printed words #1")
     pages = Searcher(demo_index, word_reader=reader).search(Query(image=labelled(HALO), filters={"kind": "page"}))
@@ -73,9 +74,8 @@ def test_no_printed_words_ranker_unless_asked_and_worth_it(demo_index, monkeypat
     index = reading(demo_index, monkeypatch, query_ocr=how != "query_ocr off")
     reader = ScriptedReader(HALO[:2] if how == "too few words" else HALO)
     use = ("dense",) if how == "dense only" else ("bm25", "dense")
-    query = Query(image=labelled(HALO), use=use)
-    hits = Searcher(index, word_reader=reader).search(query)
-    assert hits and all(PRINTED not in h.matched_by for h in hits) and query.image_words == ""
+    found = Searcher(index, word_reader=reader).find(Query(image=labelled(HALO), use=use))
+    assert found.hits and all(PRINTED not in h.matched_by for h in found.hits) and found.image_words == ""
     assert bool(reader.sizes) == (how == "too few words")  # read only when asked; two words are not enough
 
 
@@ -142,7 +142,8 @@ def test_bench_queries_counts_the_image_queries_whose_words_found_a_hit(demo_ind
     assert result["ocr_engine"] is None
 
 
-def test_rest_and_cli_say_which_words_they_read(demo_index, monkeypatch, tmp_path):
+def test_rest_mcp_tools_and_cli_say_which_words_they_read(demo_index, monkeypatch, tmp_path):
+    import base64
     import io
     import json
 
@@ -150,7 +151,9 @@ def test_rest_and_cli_say_which_words_they_read(demo_index, monkeypatch, tmp_pat
     from typer.testing import CliRunner
 
     from pathatlas.ui.api.app import create_app
+    from pathatlas.ui.api.engine import Engine
     from pathatlas.ui.cli import app
+    from pathatlas.ui.tools import Toolbox
 
     monkeypatch.setattr(Searcher, "word_reader", property(lambda self: ScriptedReader(HALO)))
     buffer = io.BytesIO()
@@ -160,6 +163,13 @@ def test_rest_and_cli_say_which_words_they_read(demo_index, monkeypatch, tmp_pat
         assert found["image_words"] == " ".join(HALO) and found["hits"][0]["why"].startswith("printed words #1")
         text = client.post("/search", json={"text": "koilocytes"}).json()
         assert text["image_words"] == "" and text["hits"]
+
+    engine = Engine(demo_index.settings.model_copy(update={"query_ocr": True}), create=False)
+    try:  # the MCP server's tools
+        tool = Toolbox(engine).search_image(image_base64=base64.b64encode(buffer.getvalue()).decode(), k=3)
+        assert tool["image_words"] == " ".join(HALO) and tool["hits"][0]["matched_by"]["bm25:image"] == 1
+    finally:
+        engine.close()
 
     (tmp_path / "d.png").write_bytes(buffer.getvalue())
     env = {"PATHATLAS_HOME": str(demo_index.settings.home), "PATHATLAS_QUERY_OCR": "1"}

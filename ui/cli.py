@@ -136,9 +136,10 @@ def search(
     query.validate()
     idx = Index.open(settings.index_dir, settings)
     query.filters = resolve_sources(query.filters, idx)
-    hits = Searcher(idx).search(query)
-    if query.image_words:  # what the image's own words added (stderr: --json keeps stdout JSON alone)
-        err_console.print(f"words read in the image: {query.image_words}", highlight=False, markup=False)
+    found = Searcher(idx).find(query)
+    hits = found.hits
+    if found.image_words:  # what the image's own words added (stderr: --json keeps stdout JSON alone)
+        err_console.print(f"words read in the image: {found.image_words}", highlight=False, markup=False)
     if as_json:
         print_json([h.to_dict() for h in hits])
         return

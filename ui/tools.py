@@ -21,7 +21,7 @@ from pathatlas.agent.questions import Question
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.records import Hit, Payload
-from pathatlas.retrieval.search import Query
+from pathatlas.retrieval.search import Found, Query
 from pathatlas.ui.api.engine import Engine
 
 MAX_TEXT_CHARS = 4000
@@ -105,7 +105,7 @@ class Toolbox:
     ) -> dict[str, Any]:
         """Search the pathology library by text; returns hits with title, passage snippet, citation (source, page, bbox) and a thumbnail URI."""  # noqa: E501
         query = Query(text=text, k=k, filters=self._filters(kind, source, organ, diagnosis))
-        return {"hits": self._search(query)}
+        return {"hits": [hit_json(hit) for hit in self.hits(query)]}
 
     def search_image(
         self,
@@ -117,10 +117,10 @@ class Toolbox:
         organ: Organ = None,
         diagnosis: Diagnosis = None,
     ) -> dict[str, Any]:
-        """Find figures, pages and case images that look like an image (give image_base64 or image_path); same hits as search."""  # noqa: E501
+        """Find figures, pages and case images that look like an image (give image_base64 or image_path); same hits as search, and image_words: the words read in the image and searched ("" when none)."""  # noqa: E501
         image = self._image(image_base64, image_path)
-        query = Query(image=image, k=k, filters=self._filters(kind, source, organ, diagnosis))
-        return {"hits": self._search(query)}
+        found = self._find(Query(image=image, k=k, filters=self._filters(kind, source, organ, diagnosis)))
+        return {"hits": [hit_json(hit) for hit in found.hits], "image_words": found.image_words}
 
     def ask(
         self,
@@ -193,12 +193,12 @@ class Toolbox:
 
     # -- helpers -----------------------------------------------------------------------------
     def hits(self, query: Query) -> list[Hit]:
+        return self._find(query).hits
+
+    def _find(self, query: Query) -> Found:
         check_text(query.text or "", "the query")
         check_k(query.k)
         return self.engine.search(query).result()  # batched with concurrent searches
-
-    def _search(self, query: Query) -> list[dict[str, Any]]:
-        return [hit_json(hit) for hit in self.hits(query)]
 
     def _filters(self, kind: str | None, source: str | None, organ: str | None, diagnosis: str | None) -> dict:
         filters = {"kind": kind, "organ": organ, "diagnosis": diagnosis}

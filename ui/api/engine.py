@@ -26,8 +26,7 @@ from pathatlas.agent.graph import Agent, AgentResult
 from pathatlas.agent.questions import Question
 from pathatlas.indexer.pipeline import Cancelled, Indexer, one_line
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.records import Hit
-from pathatlas.retrieval.search import Query, Searcher
+from pathatlas.retrieval.search import Found, Query, Searcher
 from pathatlas.settings import Settings
 from pathatlas.ui.api.facets import Facets, count_facets
 from pathatlas.ui.api.lanes import BatchingLane
@@ -86,13 +85,13 @@ class Engine:
         self.image_lane = BatchingLane("image search", self._search_batch, max_batch=8, niceness=5)
         self.ask_lane = BatchingLane("ask", self._ask_one, max_batch=1, max_waiting=64, niceness=10)
 
-    def _search_batch(self, queries: list[Query]) -> list[list[Hit]]:
-        return self.searcher.search_many(queries)
+    def _search_batch(self, queries: list[Query]) -> list[Found]:
+        return self.searcher.find_many(queries)
 
     def _ask_one(self, questions: list[Question]) -> list[AgentResult]:
         return [self.agent.ask(questions[0])]
 
-    def search(self, query: Query) -> Future[list[Hit]]:
+    def search(self, query: Query) -> Future[Found]:
         """Queue a search; concurrent ones are encoded and searched as one batch."""
         query.validate()
         return (self.text_lane if query.image is None else self.image_lane).submit(query)

@@ -36,8 +36,8 @@ router = APIRouter(tags=["search"])
 
 async def run_search(engine: Engine, query: Query) -> SearchResponse:
     query.filters = engine.facets().expand(dict(query.filters)) if query.filters else query.filters
-    hits = await asyncio.wrap_future(engine.search(query))  # a full queue answers 503 (see app.py)
-    return SearchResponse(hits=HitOut.ranked(hits), image_words=query.image_words)
+    found = await asyncio.wrap_future(engine.search(query))  # a full queue answers 503 (see app.py)
+    return SearchResponse(hits=HitOut.ranked(found.hits), image_words=found.image_words)
 
 
 @router.post("/search", response_model=SearchResponse, summary="Search by text")
