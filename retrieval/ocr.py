@@ -201,6 +201,14 @@ def tesseract_engine(purpose: str = "figure OCR", setting: str = "PATHATLAS_FIGU
     return TesseractProgram(program)
 
 
+def engine_name() -> str | None:
+    """What would read images' printed words on this machine (``pathatlas info``); None without tesseract."""
+    try:
+        return tesseract_engine().name
+    except MissingProgramError:
+        return None
+
+
 @functools.cache
 def _library(tessdata: str) -> TesseractLibrary:
     """One per process, so its loaded readers serve every later call."""

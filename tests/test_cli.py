@@ -6,7 +6,8 @@ import json
 
 from typer.testing import CliRunner
 
-from pathatlas.ui.cli import app
+from pathatlas.retrieval.ocr import engine_name
+from pathatlas.ui.cli import app, ocr_line
 
 runner = CliRunner()
 
@@ -35,6 +36,7 @@ def test_index_search_info_remove(demo_corpus, tmp_path, session_home, monkeypat
     result = run("info", "--index", index, "--json")
     info = json.loads(result.output)
     assert info["records"] == 16 and info["kinds"] == {"case": 16}
+    assert info["ocr"] == {"figures": False, "queries": False, "engine": engine_name()}  # the suite pins OCR off
 
     result = run("remove", "cases", "--index", index)
     assert result.exit_code == 0 and "removed 16" in result.output
@@ -124,3 +126,12 @@ def test_ask_and_search_take_a_source_by_file_name(demo_index, session_home, mon
     assert {h["citation"]["source"] for h in json.loads(result.output)} == {"demo-primer.pdf"}
     unknown = run(*question, "--filter", "source=atlas.pdf", "--index", demo_index.path)
     assert unknown.exit_code == 1 and "no source 'atlas.pdf'" in unknown.output
+
+
+def test_info_says_whose_printed_words_are_read_and_by_what(pretend_tesseract):
+    assert ocr_line(True, False, "tesserocr 2.13.0") == "figures, by tesserocr 2.13.0"
+    assert ocr_line(True, True, "tesseract program") == "figures and image queries, by tesseract program"
+    assert ocr_line(False, False, "tesseract program").startswith("off (PATHATLAS_FIGURE_OCR=0, PATHATLAS_QUERY_OCR=0)")
+    pretend_tesseract(False)
+    assert engine_name() is None
+    assert ocr_line(True, True, None).startswith("off: tesseract is not installed (apt-get install tesseract-ocr")

@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from pathatlas import tesseract
 from pathatlas.errors import BadInputError, EncoderMismatchError
 from pathatlas.ui.bench_cli import bench_app
 from pathatlas.ui.cli_common import (
@@ -357,13 +358,16 @@ def ui(
 def info(index: IndexOpt = None, as_json: JsonOpt = False):
     """What an index holds: encoder, store, counts, sources."""
     from pathatlas.retrieval.index import Index
+    from pathatlas.retrieval.ocr import engine_name
 
     settings = settings_for(index)
     stats = Index.open(settings.index_dir, settings).stats()
+    stats["ocr"] = {"figures": settings.figure_ocr, "queries": settings.query_ocr, "engine": engine_name()}
     if as_json:
         print_json(stats)
         return
     console.print(f"index   {stats['index']}\nencoder {stats['encoder']}  store {stats['store']}  dims {stats['dims']}")
+    console.print(f"ocr     {ocr_line(**stats['ocr'])}", highlight=False)
     if stats["revisions"]:
         console.print("models  " + ", ".join(f"{space}: {model}" for space, model in stats["revisions"].items()))
     console.print(f"records {stats['records']}  by kind {stats['kinds']}  vectors {stats['vectors']}")
@@ -371,6 +375,16 @@ def info(index: IndexOpt = None, as_json: JsonOpt = False):
     for key, entry in stats["sources"].items():
         table.add_row(escape(key), entry["kind"], str(entry["entries"]), str(len(entry.get("problems", []))))
     console.print(table)
+
+
+def ocr_line(figures: bool, queries: bool, engine: str | None) -> str:
+    """Whose printed words this machine reads (settings ``figure_ocr``, ``query_ocr``), and with what."""
+    if engine is None:
+        return f"off: tesseract is not installed ({tesseract.INSTALL_HINT})"
+    read = " and ".join(name for name, on in (("figures", figures), ("image queries", queries)) if on)
+    if not read:
+        return f"off (PATHATLAS_FIGURE_OCR=0, PATHATLAS_QUERY_OCR=0); {engine} is installed"
+    return f"{read}, by {engine}"
 
 
 @app.command()
