@@ -135,3 +135,16 @@ def test_info_says_whose_printed_words_are_read_and_by_what(pretend_tesseract):
     pretend_tesseract(False)
     assert engine_name() is None
     assert ocr_line(True, True, None).startswith("off: tesseract is not installed (apt-get install tesseract-ocr")
+
+
+def test_every_command_has_a_one_line_summary_for_the_command_list():
+    """Typer keeps a docstring's line breaks: a summary spread over two source lines breaks mid-sentence in
+    ``--help``."""
+    groups = [("", app)]
+    summaries = {}
+    while groups:
+        prefix, group = groups.pop()
+        summaries |= {prefix + (c.name or c.callback.__name__): c.callback.__doc__ for c in group.registered_commands}
+        groups += [(f"{prefix}{g.name} ", g.typer_instance) for g in group.registered_groups]
+    assert len(summaries) > 20 and "bench qa" in summaries
+    assert {name: doc for name, doc in summaries.items() if not doc or "\n" in doc.strip().split("\n\n")[0]} == {}

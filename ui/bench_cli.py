@@ -67,7 +67,9 @@ def bench_search_command(
     ] = False,
     json_out: JsonFileOpt = None,
 ):
-    """Build time, memory and recall@10 vs exact per record; p50/p95 of complete text and image searches
+    """Build time, memory, recall@10 and search latency of synthetic indexes per store and size.
+
+    Per record: build time, memory and recall@10 against exact search; p50/p95 of complete text and image searches
     (encoding included) with and without filters; adding and removing one 1000-record source."""
     from pathatlas.retrieval.bench.speed import bench_search, table_row
 
@@ -112,8 +114,9 @@ def bench_queries_command(
     repeats: Annotated[int, typer.Option(min=1, help="Timed rounds over the queries.")] = 3,
     json_out: JsonFileOpt = None,
 ):
-    """p50/p95 of complete text and image searches on an existing index with real query images (on a case index
-    with keypoints, same-specimen verification included)."""
+    """p50/p95 of complete text and image searches on an existing index, with real query images.
+
+    On a case index with keypoints, same-specimen verification is included."""
     from pathatlas.retrieval.bench.speed import TEXT_QUERIES, bench_queries, image_files
     from pathatlas.retrieval.index import Index
 
@@ -426,9 +429,10 @@ def bench_mcp_command(
     compare: Annotated[bool, typer.Option(help="Also ask every question in-process (bench qa's agentic).")] = True,
     json_out: JsonFileOpt = None,
 ):
-    """Accuracy of the questions asked through a `pathatlas mcp` process (one `ask` tool call each), beside the
-    same agent in-process. For answer-by-answer agreement run both under one PYTHONHASHSEED (the server inherits
-    the environment)."""
+    """Accuracy of questions asked through a `pathatlas mcp` process, beside the same agent in-process.
+
+    One `ask` tool call per question. For answer-by-answer agreement run both under one PYTHONHASHSEED (the server
+    inherits the environment)."""
     from pathatlas.ui.bench_mcp import run_mcp_bench
 
     result = run_mcp_bench(settings_for(index, answerer=answerer), questions, limit, compare)

@@ -190,8 +190,9 @@ def ask(
     filter: FilterOpt = None,
     as_json: JsonOpt = False,
 ):
-    """Answer a question with cited evidence: plan, search in several turns, weigh, answer (--filter: from
-    those records only, e.g. source=book.pdf)."""
+    """Answer a question with cited evidence: plan, search in several turns, weigh, answer.
+
+    With --filter the evidence comes from those records only (e.g. source=book.pdf)."""
     from pathatlas.agent.answerers import create_answerer
     from pathatlas.agent.graph import Agent
     from pathatlas.agent.questions import Question
