@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         description="Keypoint matches one geometric transform must explain for a candidate to be the same specimen; "
         "chosen on case folds of the dev atlas (ties: the stricter).",
     )
+    diagnosis_vote: int = Field(
+        10,
+        ge=0,
+        description="An image query's top hits that vote on a diagnosis: when at least two of them and half of those "
+        "with one share a diagnosis, the hits after the first five show its images first (LC25000 held-out "
+        "same-diagnosis precision@10 0.911 -> 0.928; the first five never move). 0: off.",
+    )
     weight_bm25_image: float = Field(
         256.0,
         description="Weight of BM25 over the words printed in an image query (``query_ocr``): 64 x weight_joint_image, "

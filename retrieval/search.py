@@ -3,12 +3,13 @@
 Text queries are ranked by page: a page's passages (and figures) form a group scored by the linear
 ``Ranker`` in ``fusion.py``, each bookmark section's best page before any section's next (``pages_per_section``);
 a page hit carries its best passage. Queries with an image keep weighted RRF, where
-the words printed in the image (``query_ocr``) join as the ``bm25:image`` ranker.
+the words printed in the image (``query_ocr``) join as the ``bm25:image`` ranker; after the first five hits, the
+diagnosis most of the top ten share comes first (``diagnosis_vote``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,12 +20,16 @@ from PIL import Image
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.fusion import (
     DENSE_ONLY,
+    MAJORITY,
+    MAJORITY_KEEP,
+    MAJORITY_WINDOW,
     RANKER_FILE,
     Group,
     Ranker,
     add_scores,
     figures_only,
     group_features,
+    majority_next,
     page_key,
     reciprocal_rank_fusion,
     sections_first,
@@ -80,6 +85,18 @@ class Found:
 
     hits: list[Hit]
     image_words: str = ""
+
+
+def by_majority(head: list[Fused], payloads: Mapping[str, Payload], voters: int) -> list[Fused]:
+    """``head`` after its top ``voters`` vote on a diagnosis (``fusion.majority_next``); the hits moved up for sharing
+    it say so in ``matched_by`` (``MAJORITY``, in their order)."""
+    labels = [getattr(payloads.get(record_id), "diagnosis", None) for record_id, _, _ in head]
+    order, winner = majority_next(labels, voters)
+    if winner is None:
+        return head
+    moved = [i for i in order[MAJORITY_KEEP : MAJORITY_KEEP + MAJORITY_WINDOW] if labels[i] == winner]
+    tags = {i: n for n, i in enumerate(moved, start=1)}
+    return [(head[i][0], head[i][1], {**head[i][2], MAJORITY: tags[i]}) if i in tags else head[i] for i in order]
 
 
 def with_passages(filters: Filters) -> Filters:
@@ -305,8 +322,12 @@ class Searcher:
     def _hits(self, query: Query, fused: list[Fused], text: str | None) -> list[Hit]:
         """Fused hits, at most one per page (a passage then shows as its page); ``text`` picks each snippet (the
         query's, or its image's words)."""
-        head = fused[: query.k * 8 if query.collapse_pages else query.k]
+        depth = query.k * 8 if query.collapse_pages else query.k
+        voters = self.settings.diagnosis_vote if query.image is not None else 0
+        head = fused[: max(depth, MAJORITY_KEEP + MAJORITY_WINDOW) if voters else depth]
         payloads = Payload.from_payloads(self.index.store.payloads([record_id for record_id, _, _ in head]))
+        if voters:
+            head = by_majority(head, payloads, voters)
         hits: list[Hit] = []
         by_page: dict[tuple[str, int], Hit] = {}
         for record_id, score, ranks in head:

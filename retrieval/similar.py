@@ -5,7 +5,8 @@ Image records (figures, case images, image-only pages) search the image spaces (
 a record without image vectors searches with whatever it has (its text vectors). Each space is one ranker,
 fused by the same weighted RRF as a query, and a case image's stored keypoints verify candidates as the same
 specimen as a query image's do. The record itself and, for a case, its sibling images are left
-out: the user is looking at them already.
+out: the user is looking at them already. Nor is there a diagnosis vote (``fusion.majority_next``): the record's own
+diagnosis is in view, and a reader comparing it wants look-alikes of any diagnosis.
 """
 
 from __future__ import annotations

@@ -55,9 +55,10 @@ def test_retrieval_bench_document_and_plot(tmp_path, settings):
     # only training-free methods are scored, the trained joint space only in the held-out twin task.
     for name in ("image_to_image_case", "image_to_image_label"):
         assert tasks[name]["baselines"] == ["plain-knn", "chance"] and "plain-knn" in tasks[name]["methods"]
-        assert tasks[name]["default"] == "visual+specimen" and "joint" not in tasks[name]["methods"]
+        assert tasks[name]["default"] == "visual+specimen+majority" and "joint" not in tasks[name]["methods"]
+        assert "visual+specimen" in tasks[name]["methods"]  # the row before the diagnosis vote, beside it
         held_out = tasks[f"{name}:held-out"]
-        assert held_out["default"] == "visual+joint+specimen"
+        assert held_out["default"] == "visual+joint+specimen+majority"
         assert {"joint", "visual+joint", "plain-knn"} <= set(held_out["methods"])
     assert label["methods"]["plain-knn"]["mrr"] > label["methods"]["chance"]["mrr"]
     json.dumps(result)

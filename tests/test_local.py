@@ -223,7 +223,8 @@ def test_more_like_this_verifies_with_the_stored_keypoints(specimen_index):
 
 @pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")  # two queries: the paired t-test degenerates
 def test_the_benchmark_scores_what_search_does(settings, tmp_path):
-    """``bench retrieval --cases``: the default row is visual kNN plus the specimen ranker, as in search."""
+    """``bench retrieval --cases``: the default row is visual kNN plus the specimen ranker (then the diagnosis vote),
+    as in search."""
     from pathatlas.retrieval.bench import run_retrieval_bench
     from pathatlas.retrieval.encoders import create_encoder
 
@@ -232,7 +233,7 @@ def test_the_benchmark_scores_what_search_does(settings, tmp_path):
     encoder = create_encoder("default", settings)
     task = run_retrieval_bench(encoder, settings, cases=[folder / "cases.jsonl"], split="all")["tasks"]
     case = task["image_to_image_case"]
-    assert case["n"] == 2 and case["default"] == "visual+specimen"
+    assert case["n"] == 2 and case["default"] == "visual+specimen+majority"
     assert case["methods"]["visual+specimen"]["recall@1"] == 1.0
     assert {"hit_rate@5", "precision@10"} <= set(case["significance"]["visual"])  # paired test against each row
 

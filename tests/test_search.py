@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.fusion import add_scores, figures_only, reciprocal_rank_fusion, snippet
+from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.fusion import (
+    MAJORITY,
+    MAJORITY_KEEP,
+    MAJORITY_WINDOW,
+    add_scores,
+    figures_only,
+    majority_next,
+    reciprocal_rank_fusion,
+    snippet,
+)
+from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.search import Query, Searcher, ranker_weight
 from pathatlas.settings import Settings
+from pathatlas.ui.api.schemas import matched_why
 
 
 def test_rrf_weights_and_ranks():
@@ -95,3 +112,62 @@ def test_text_queries_skip_spaces_the_encoder_excludes(demo_index):
     assert all(not r.startswith("joint") for h in text_hits for r in h.matched_by)
     image_hits = searcher.search(Query(image=draw_pattern("granuloma", 5), k=5))
     assert any(r == "joint:image" for h in image_hits for r in h.matched_by)
+
+
+@given(
+    st.lists(st.sampled_from(["tb", "sarcoid", "lymphoma", None]), max_size=80),
+    st.integers(min_value=1, max_value=20),
+)
+@hsettings(max_examples=300, deadline=None)
+def test_the_diagnosis_vote_moves_only_hits_after_the_first_five(labels, voters):
+    order, winner = majority_next(labels, voters)
+    assert sorted(order) == list(range(len(labels)))  # a reordering, nothing lost
+    assert order[:MAJORITY_KEEP] == list(range(min(MAJORITY_KEEP, len(labels))))
+    named = [label for label in labels[:voters] if label is not None]
+    if winner is None:
+        assert order == list(range(len(labels)))
+        return
+    assert named.count(winner) >= 2 and 2 * named.count(winner) >= len(named)
+    window = order[MAJORITY_KEEP : MAJORITY_KEEP + MAJORITY_WINDOW]
+    agreeing = [i for i in window if labels[i] == winner]
+    assert window == agreeing + [i for i in window if labels[i] != winner] and agreeing == sorted(agreeing)
+    assert order[MAJORITY_KEEP + MAJORITY_WINDOW :] == list(range(MAJORITY_KEEP + MAJORITY_WINDOW, len(labels)))
+
+
+def test_no_vote_without_a_shared_diagnosis():
+    assert majority_next(["tb", "sarcoid", "lymphoma", "tb", None, "sarcoid", "lymphoma"], 10)[1] is None  # 2 of 6
+    assert majority_next(["tb", None, None, None, None, "sarcoid", "tb"], 5)[1] is None  # one voter has one
+    tie = ["tb", "tb", "sarcoid", "sarcoid", "x", "sarcoid", "tb"]  # 2 of 4 each: the one ranked first wins
+    assert majority_next(tie, 4) == ([0, 1, 2, 3, 4, 6, 5], "tb")
+
+
+def test_an_image_query_shows_the_diagnosis_its_nearest_hits_share_after_the_first_five(settings):
+    """Granulomas labelled tuberculosis and sarcoidosis; two tuberculosis cases look like sarcoidosis's glands.
+    The nearest hits are tuberculosis, so after the first five its glands come before sarcoidosis's."""
+    folder = settings.home.parent / f"vote-{settings.index.parent.name}"
+    (folder / "images").mkdir(parents=True)
+    rows = [("granuloma", seed, "tuberculosis") for seed in range(1, 7)]
+    rows += [("glands", seed, "sarcoidosis") for seed in range(10, 16)] + [("glands", 20, "tuberculosis")]
+    rows += [("glands", 21, "tuberculosis")]
+    for n, (pattern, seed, _) in enumerate(rows):
+        draw_pattern(pattern, seed).save(folder / "images" / f"{n}.jpg", quality=90)
+    (folder / "cases.jsonl").write_text(
+        "".join(
+            json.dumps({"image": f"images/{n}.jpg", "case": f"C{n}", "diagnosis": d}) + "\n"
+            for n, (_, _, d) in enumerate(rows)
+        )
+    )
+    index = Index.open(settings.index_dir, settings, create=True)
+    assert not Indexer(index, show_progress=False).add([folder]).failed
+    query = Query(image=draw_pattern("granuloma", 99), k=len(rows))
+    voted = Searcher(index).search(query)
+    unvoted = Searcher(index)
+    unvoted.settings = settings.model_copy(update={"diagnosis_vote": 0})
+    plain = unvoted.search(query)
+    assert [h.id for h in voted[:MAJORITY_KEEP]] == [h.id for h in plain[:MAJORITY_KEEP]]
+    assert sorted(h.id for h in voted) == sorted(h.id for h in plain) and voted != plain
+    moved = [h for h in voted if MAJORITY in h.matched_by]
+    assert moved and all(h.payload.diagnosis == "tuberculosis" for h in moved)
+    rest = [h.payload.diagnosis for h in voted[MAJORITY_KEEP:]]
+    assert rest == sorted(rest, key=lambda d: d != "tuberculosis")  # the shared diagnosis first, then the others
+    assert "majority diagnosis #1" in matched_why(moved[0].matched_by)  # the hit says why it is there

@@ -33,7 +33,7 @@ from pathatlas.retrieval.encoders import Encoder, l2_normalise
 from pathatlas.retrieval.encoders.default import DefaultEncoder
 from pathatlas.retrieval.encoders.features import recipe_views
 from pathatlas.retrieval.encoders.towers import VISUAL
-from pathatlas.retrieval.fusion import reciprocal_rank_fusion
+from pathatlas.retrieval.fusion import MAJORITY, majority_next, reciprocal_rank_fusion
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.local import Keypoints, cached_keypoints, inliers, same_specimen
@@ -202,6 +202,14 @@ def ranked_methods(
             found = images.specimen(q, base[r][: settings.verify_depth])
             rankings = {**per_query[r], SPECIMEN: found}
             orders[default].append(fuse_orders(rankings, weights, settings.rrf_k) if found else base[r])
+    if settings.diagnosis_vote and default in orders:  # then the nearest hits' diagnosis vote, as search does
+        labels = [item.label for item in items]
+        voted = [
+            [order[i] for i in majority_next([labels[c] for c in order], settings.diagnosis_vote)[0]]
+            for order in orders[default]
+        ]
+        default = f"{default}+{MAJORITY}"
+        orders[default] = voted
     methods: dict[str, Any] = {}
     for name, ranked in orders.items():
         flags = [[relevant(items[queries[r]], items[c]) for c in ranked[r]] for r in range(len(queries))]

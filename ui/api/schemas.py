@@ -34,10 +34,12 @@ RANKER_NAMES = {
     "visual": "appearance",
     "specimen": "same specimen",
     "bm25:image": "printed words",
+    "majority": "majority diagnosis",
 }
 """What each ranker means to a reader: BM25 matched the words (of the query text, or those printed in the query
 image), a text space the meaning, image spaces the look, keypoints verified the same specimen (another view or
-section of the query's slide)."""
+section of the query's slide); an image hit after the first five may come up for sharing the diagnosis most of
+the top hits share (``fusion.majority_next``)."""
 
 
 def relevance_label(rank: int, relative: float) -> str:
