@@ -90,12 +90,10 @@ class Found:
 def by_majority(head: list[Fused], payloads: Mapping[str, Payload], voters: int) -> list[Fused]:
     """``head`` after its top ``voters`` vote on a diagnosis (``fusion.majority_next``); the hits moved up for sharing
     it say so in ``matched_by`` (``MAJORITY``, in their order)."""
-    labels = [getattr(payloads.get(record_id), "diagnosis", None) for record_id, _, _ in head]
-    order, winner = majority_next(labels, voters)
-    if winner is None:
+    order, agreeing = majority_next([getattr(payloads.get(rid), "diagnosis", None) for rid, _, _ in head], voters)
+    if not agreeing:
         return head
-    moved = [i for i in order[MAJORITY_KEEP : MAJORITY_KEEP + MAJORITY_WINDOW] if labels[i] == winner]
-    tags = {i: n for n, i in enumerate(moved, start=1)}
+    tags = {i: n for n, i in enumerate(agreeing, start=1)}
     return [(head[i][0], head[i][1], {**head[i][2], MAJORITY: tags[i]}) if i in tags else head[i] for i in order]
 
 

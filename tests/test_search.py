@@ -17,6 +17,7 @@ from pathatlas.retrieval.fusion import (
     MAJORITY_KEEP,
     MAJORITY_WINDOW,
     add_scores,
+    diagnosis_key,
     figures_only,
     majority_next,
     reciprocal_rank_fusion,
@@ -120,27 +121,35 @@ def test_text_queries_skip_spaces_the_encoder_excludes(demo_index):
 )
 @hsettings(max_examples=300, deadline=None)
 def test_the_diagnosis_vote_moves_only_hits_after_the_first_five(labels, voters):
-    order, winner = majority_next(labels, voters)
+    order, agreeing = majority_next(labels, voters)
     assert sorted(order) == list(range(len(labels)))  # a reordering, nothing lost
     assert order[:MAJORITY_KEEP] == list(range(min(MAJORITY_KEEP, len(labels))))
-    named = [label for label in labels[:voters] if label is not None]
-    if winner is None:
+    if not agreeing:
         assert order == list(range(len(labels)))
         return
+    winner = labels[agreeing[0]]
+    named = [label for label in labels[:voters] if label is not None]
     assert named.count(winner) >= 2 and 2 * named.count(winner) >= len(named)
     window = range(MAJORITY_KEEP, min(MAJORITY_KEEP + MAJORITY_WINDOW, len(labels)))
     assert all(order[p] == p for p in window if labels[p] is None)  # hits without a diagnosis keep their places
     placed = [order[p] for p in window if labels[p] is not None]
-    agreeing = [i for i in placed if labels[i] == winner]
-    assert placed == agreeing + sorted(i for i in placed if labels[i] != winner) and agreeing == sorted(agreeing)
+    assert agreeing == sorted(i for i in placed if labels[i] == winner)
+    assert placed == agreeing + sorted(i for i in placed if labels[i] != winner)
     assert order[MAJORITY_KEEP + MAJORITY_WINDOW :] == list(range(MAJORITY_KEEP + MAJORITY_WINDOW, len(labels)))
 
 
 def test_no_vote_without_a_shared_diagnosis():
-    assert majority_next(["tb", "sarcoid", "lymphoma", "tb", None, "sarcoid", "lymphoma"], 10)[1] is None  # 2 of 6
-    assert majority_next(["tb", None, None, None, None, "sarcoid", "tb"], 5)[1] is None  # one voter has one
+    assert majority_next(["tb", "sarcoid", "lymphoma", "tb", None, "sarcoid", "lymphoma"], 10)[1] == []  # 2 of 6
+    assert majority_next(["tb", None, None, None, None, "sarcoid", "tb"], 5)[1] == []  # one voter has one
     tie = ["tb", "tb", "sarcoid", "sarcoid", "x", "sarcoid", "tb"]  # 2 of 4 each: the one ranked first wins
-    assert majority_next(tie, 4) == ([0, 1, 2, 3, 4, 6, 5], "tb")
+    assert majority_next(tie, 4) == ([0, 1, 2, 3, 4, 6, 5], [6])
+
+
+def test_one_diagnosis_written_several_ways_votes_as_one():
+    labels = ["Adenocarcinoma, lung", "benign lung tissue", "adenocarcinoma of the lung", None, "x"]
+    labels += ["Benign lung tissue", "Lung adenocarcinomas"]
+    assert majority_next(labels, 5) == ([0, 1, 2, 3, 4, 6, 5], [6])
+    assert diagnosis_key("Lung adenocarcinoma") == diagnosis_key("adenocarcinoma of the lung") != diagnosis_key("lung")
 
 
 def test_an_image_query_shows_the_diagnosis_its_nearest_hits_share_after_the_first_five(settings):
