@@ -319,7 +319,8 @@ class Searcher:
 
     def _hits(self, query: Query, fused: list[Fused], text: str | None) -> list[Hit]:
         """Fused hits, at most one per page (a passage then shows as its page); ``text`` picks each snippet (the
-        query's, or its image's words)."""
+        query's, or its image's words). An image query's hits are read deep enough for the diagnosis vote
+        (``by_majority``), which needs their payloads."""
         depth = query.k * 8 if query.collapse_pages else query.k
         voters = self.settings.diagnosis_vote if query.image is not None else 0
         head = fused[: max(depth, MAJORITY_KEEP + MAJORITY_WINDOW) if voters else depth]
