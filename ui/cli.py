@@ -121,7 +121,7 @@ def search(
     text: Annotated[str | None, typer.Argument(help="What to look for.")] = None,
     image: Annotated[Path | None, typer.Option(help="Find pages, figures and cases like this image.")] = None,
     index: IndexOpt = None,
-    k: Annotated[int, typer.Option(help="Number of hits.")] = 10,
+    k: Annotated[int, typer.Option("--k", "-k", help="Number of hits.")] = 10,
     filter: FilterOpt = None,
     as_json: JsonOpt = False,
 ):
