@@ -149,11 +149,11 @@ def search(
 
 def hits_table(hits: list[Hit]) -> Table:
     """Ranked hits for a reader. Book text is escaped: Rich would take "[see below]" for markup and drop it."""
-    from pathatlas.ui.api.schemas import matched_why, relevance_label
+    from pathatlas.ui.api.schemas import HitOut
 
     table = Table("#", "relevance", "kind", "citation", "snippet", show_lines=True)
-    for rank, hit in enumerate(hits, start=1):
-        relevance = f"{relevance_label(rank, hit.score / hits[0].score)}\n[dim]{matched_why(hit.matched_by)}[/dim]"
+    for rank, (hit, shown) in enumerate(zip(hits, HitOut.ranked(hits), strict=True), start=1):
+        relevance = f"{shown.relevance}\n[dim]{shown.why}[/dim]"  # as the API and the web UI word it
         printed = f"\n[dim]printed: {escape(hit.payload.ocr)}[/dim]" if hit.payload.ocr else ""  # a figure's labels
         table.add_row(str(rank), relevance, hit.kind, escape(hit.citation.label()), escape(hit.snippet) + printed)
     return table

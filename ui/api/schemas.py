@@ -120,12 +120,13 @@ class HitOut(BaseModel):
 
     @classmethod
     def ranked(cls, hits: list[Hit]) -> list[HitOut]:
-        """Scores relative to the best hit; fused scores may be negative (dense deltas), and then the list is
-        shifted so that its last hit sits at a twentieth of the first."""
+        """Scores relative to the best hit; fused scores may be zero or negative (dense deltas: a query BM25 finds
+        nothing for scores 0 at best), and then the list is shifted so that its last hit sits at a twentieth of the
+        first."""
         if not hits:
             return []
         top, floor = hits[0].score, min(hit.score for hit in hits)
-        shift = (top - 20 * floor) / 19 if floor <= 0 < top else 0.0
+        shift = (top - 20 * floor) / 19 if floor <= 0 and top > floor else 0.0
         return [cls.of(hit, rank, top + shift, shift) for rank, hit in enumerate(hits, start=1)]
 
 
