@@ -66,6 +66,27 @@ def test_the_hits_table_shows_book_text_as_written_and_a_figures_printed_words()
     assert "printed: Periosteum Osteoclast" in shown
 
 
+def test_a_wide_table_in_a_log_keeps_its_figures_whole(monkeypatch):
+    """``bench qa > log``: thirteen columns of figures, none cut to "0.…" by a console that assumed 80 columns."""
+    import io
+
+    from rich.table import Table
+
+    from pathatlas.ui import cli_common
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr("sys.stdout", io.StringIO())
+    log = cli_common._console()
+    table = Table(*[f"metric {n}" for n in range(13)])
+    table.add_row(*[f"0.{700 + n}" for n in range(13)])
+    log.print(table)
+    written = log.file.getvalue()
+    assert all(f"0.{700 + n}" in written for n in range(13)), written
+
+    monkeypatch.setenv("COLUMNS", "80")  # a width the user asked for is kept
+    assert cli_common._console().width == 80
+
+
 def test_errors_are_one_line_with_status_1(tmp_path, session_home, monkeypatch):
     monkeypatch.setenv("PATHATLAS_HOME", str(session_home))
     cases = [

@@ -20,8 +20,19 @@ from pathatlas.errors import BadInputError, PathAtlasError
 if TYPE_CHECKING:
     from pathatlas.settings import Settings
 
-console = Console()
-err_console = Console(stderr=True)
+LOG_WIDTH = 160
+"""Columns of tables written to a file or a pipe (a saved benchmark log): Rich would otherwise fit them to 80 and cut
+a 13-column QA table to "0.…". A terminal, or COLUMNS, keeps its own width."""
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, width=LOG_WIDTH if piped else None)
+
+
+console = _console()
+err_console = _console(stderr=True)
 STDOUT = Path("-")  # ``--json -``: the JSON document goes to stdout, alone
 JSON_STREAM: ContextVar[TextIO | None] = ContextVar("json_stream", default=None)
 """The running command's own stdout, while ``console`` and ``sys.stdout`` may point at stderr."""
