@@ -235,6 +235,27 @@ def test_offline_answerer_cites_only_supporting_evidence(session_home):
     assert '"Koilocytes have a clear perinuclear halo' in answer.rationale
 
 
+def test_an_open_question_of_stop_words_alone_is_not_answered_with_confidence():
+    """Nothing in "the of and" can be covered, so no sentence is quoted as its answer (it once came back at 1.00)."""
+    answerer = OfflineAnswerer(encoder=None)
+    found = [evidence("p1", "The scrotum and the testes lie outside the body.", 1)]
+    answer = answerer.answer(Question("the of and?", []), found)
+    assert answer.confidence == 0.0 and not answer.settled and answer.cited == [] and answer.text == ""
+    assert "no words" in answer.rationale
+    answer = answerer.answer(Question("Where do the testes lie?", []), found)  # a real question is still answered
+    assert answer.text.startswith("The scrotum") and answer.settled and answer.cited == ["p1"]
+
+
+def test_an_open_question_is_answered_by_a_statement_not_by_a_question_in_the_book():
+    answerer = OfflineAnswerer(encoder=None)
+    found = [
+        evidence("f1", "What do you notice about the stratum corneum cells when you zoom in?", 1, kind="figure"),
+        evidence("p2", "The stratum corneum is a layer of dead keratinized cells that keeps water in.", 2),
+    ]
+    answer = answerer.answer(Question("What does the stratum corneum do?", []), found)
+    assert answer.text.startswith("The stratum corneum is") and answer.cited == ["p2"]
+
+
 def test_agent_answers_text_question_with_quotes_in_the_answer_schema(demo_index):
     agent = Agent(Searcher(demo_index), OfflineAnswerer(demo_index.encoder), max_rounds=2)
     result = agent.ask(KOILOCYTE_Q)

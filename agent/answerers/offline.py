@@ -22,6 +22,7 @@ from pathatlas.agent.scoring import (
 )
 from pathatlas.agent.writing import annotate
 from pathatlas.retrieval.encoders import Encoder
+from pathatlas.retrieval.lexical import tokenize
 from pathatlas.settings import Settings
 
 TEXT_KINDS = {"page", "figure", "passage"}
@@ -108,13 +109,17 @@ class OfflineAnswerer(Answerer):
         return list(dict.fromkeys(cited + voted[:2]))[:3]
 
     def _open(self, question: Question, reading: Reading, evidence: list[Evidence]) -> Answer:
-        """Open questions: the evidence sentence that covers the question best, quoted."""
+        """Open questions: the evidence sentence that covers the question best, quoted. A question of stop words
+        alone ("the of and") asks for nothing a sentence could cover: every sentence would score 1."""
+        if not tokenize([reading.focus or question.text])[0]:
+            return Answer(None, "", 0.0, "the question has no words to look for in the evidence", [], settled=False)
         text_evidence = [e for e in evidence if e.kind in TEXT_KINDS]
         scores = score_sentences(reading, question.text, [], evidence_sentences(text_evidence, top=5))
         if not scores.sentences:
             return Answer(None, "", 0.0, "no evidence found", [], settled=False)
-        best = int(np.argmax(np.array(scores.question) * np.array(scores.weights)))
-        sentence = scores.sentences[best]
+        statements = [i for i, s in enumerate(scores.sentences) if not s.text.rstrip().endswith("?")]
+        best = max(statements or range(len(scores.sentences)), key=lambda i: scores.question[i] * scores.weights[i])
+        sentence = scores.sentences[best]  # a question in the book (a figure's "what do you notice?") answers nothing
         score = scores.question[best]
         return Answer(
             None,
