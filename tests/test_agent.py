@@ -242,6 +242,11 @@ def test_an_open_question_of_stop_words_alone_is_not_answered_with_confidence():
     answer = answerer.answer(Question("the of and?", []), found)
     assert answer.confidence == 0.0 and not answer.settled and answer.cited == [] and answer.text == ""
     assert "no words" in answer.rationale
+    from pathatlas.ui.cli import console, print_answer
+
+    with console.capture() as captured:
+        print_answer(answer_document(Question("the of and?", []), answer, found, []))
+    assert captured.get().startswith("answer none  (confidence 0.00)"), captured.get()
     answer = answerer.answer(Question("Where do the testes lie?", []), found)  # a real question is still answered
     assert answer.text.startswith("The scrotum") and answer.settled and answer.cited == ["p1"]
 

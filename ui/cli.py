@@ -224,7 +224,8 @@ def print_answer(result: dict, trace: bool = False) -> None:
     """The answer, whether the evidence settles it, then each option (the chosen first) with its quotes."""
     chosen = result["choice"]
     label = f"{result['options'][chosen]['label']}. " if chosen is not None else ""
-    console.print(f"[bold]answer[/bold] {escape(label + result['answer'])}  (confidence {result['confidence']:.2f})")
+    shown = escape(label + result["answer"]) or "[dim]none[/dim]"  # an open question the evidence cannot answer
+    console.print(f"[bold]answer[/bold] {shown}  (confidence {result['confidence']:.2f})")
     if not result["settled"]:
         console.print("[yellow]the evidence does not settle this[/yellow]")
     console.print(f"[dim]{escape(result['rationale'])}[/dim]")
