@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -16,24 +17,25 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> 
     ``max_pixels`` (PATHATLAS_MAX_IMAGE_PIXELS) is checked per call; Pillow's own process-wide guard is left
     as it is, and its refusal (an image far over Pillow's limit) becomes the same one-line error.
     """
-    label = name or (str(data) if isinstance(data, Path) else "uploaded image")
+    label = name or (str(data) if isinstance(data, Path) else "the uploaded image")
     try:
         raw = data.read_bytes() if isinstance(data, Path) else data
     except OSError as exc:
         raise BadInputError(f"cannot read image {label}: {exc.strerror or exc}") from exc
     try:
-        image = Image.open(io.BytesIO(raw))
+        with warnings.catch_warnings():  # between Pillow's warning and error sizes the limit below decides, quietly
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(raw))
         width, height = image.size
         if width * height > max_pixels:
             raise BadInputError(
-                f"image {label} is {width}x{height} pixels, over the limit of {max_pixels:,} "
-                "(PATHATLAS_MAX_IMAGE_PIXELS)"
+                f"{label} is {width}x{height} pixels, over the limit of {max_pixels:,} (PATHATLAS_MAX_IMAGE_PIXELS)"
             )
         image.load()
     except BadInputError:
         raise
     except Image.DecompressionBombError as exc:
-        raise BadInputError(f"image {label} is too large to decode safely: {exc}") from exc
+        raise BadInputError(f"{label} is too large to decode safely: {exc}") from exc
     except UnidentifiedImageError as exc:
         raise BadInputError(f"{label} is not a readable image ({type(exc).__name__})") from exc
     except (OSError, SyntaxError, ValueError) as exc:

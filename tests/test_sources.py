@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pymupdf
@@ -98,6 +99,19 @@ def test_open_image_refuses_non_images_and_bombs(tmp_path):
     Image.new("1", (20000, 20000)).save(huge)
     with pytest.raises(BadInputError, match="20000x20000|too large to decode safely"):
         open_image(huge, max_pixels=60_000_000)
+
+
+def test_an_oversized_image_is_refused_in_one_plain_sentence_and_without_a_warning(tmp_path):
+    """Over Pillow's warning size (89 million pixels) but under its error size: the limit speaks, Pillow stays quiet."""
+    big = tmp_path / "big.png"
+    Image.new("1", (10000, 10000)).save(big)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(BadInputError, match=r"big.png is 10000x10000 pixels, over the limit of 60,000,000 "):
+            open_image(big, max_pixels=60_000_000)
+        upload = big.read_bytes()
+        with pytest.raises(BadInputError, match=r"^the uploaded image is 10000x10000 pixels, over the limit"):
+            open_image(upload, max_pixels=60_000_000)
 
 
 def test_case_folder_groups_images_and_reports_bad_ones(tmp_path, settings):

@@ -47,7 +47,7 @@ async def ask_image(
 
 
 def _ask_image(engine, data: bytes, question: str, options: list[str], filters: dict) -> AskResponse:
-    picture = open_image(data, engine.settings.max_image_pixels, name="the uploaded image")
+    picture = open_image(data, engine.settings.max_image_pixels)
     scope = engine.facets().expand(filters) if filters else {}
     result = engine.ask(Question(question, options, picture, filters=scope)).result()  # the ask lane: one at a time
     return AskResponse.of(result.to_dict())

@@ -59,7 +59,7 @@ async def search_image(
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
-    picture = await run_in_threadpool(open_image, data, engine.settings.max_image_pixels, name="the uploaded image")
+    picture = await run_in_threadpool(open_image, data, engine.settings.max_image_pixels)
     return await run_search(engine, Query(text=text, image=picture, k=k, filters=parsed))
 
 
