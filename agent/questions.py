@@ -36,6 +36,8 @@ class Question:
             raise BadInputError(f"question {self.id or ''}: options without a question".replace("  ", " "))
         if not self.text.strip() and self.image is None:
             raise BadInputError("empty question: give the question text, an image, or both")
+        if len(self.options) == 1:  # one option is no choice; the answerer would call it certain
+            raise BadInputError("a multiple-choice question needs at least two options (or none, for an open question)")
         if len(self.options) > len(LETTERS):
             raise BadInputError(f"at most {len(LETTERS)} options, got {len(self.options)}")
         if any(not option.strip() for option in self.options):

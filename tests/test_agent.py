@@ -145,6 +145,8 @@ def test_question_readings():
         letter_index("E", 4)
     with pytest.raises(BadInputError, match="options without a question"):
         Question("", ["a", "b"]).validate()
+    with pytest.raises(BadInputError, match="at least two options"):  # one option is no choice
+        Question("Which bone is longest?", ["femur"]).validate()
 
 
 def test_sentences_are_verbatim_after_normalisation():
