@@ -121,9 +121,14 @@ FILTER_FIELDS = ("kind", "source", "fingerprint", "organ", "diagnosis", "case", 
 
 
 def check_filter_fields(filters: Mapping[str, Any]) -> None:
-    """A filter on a field no store indexes would silently match nothing: refuse it, naming the fields there are."""
+    """A filter on a field no store indexes, or on a kind no record has, would silently match nothing: refuse it,
+    naming the fields (kinds) there are."""
     if unknown := sorted(set(filters) - set(FILTER_FIELDS)):
         raise BadInputError(f"unknown filter field {unknown[0]!r}; use {', '.join(FILTER_FIELDS)}")
+    kinds = filters.get("kind")
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds or [])
+    if unknown := [k for k in kinds if k not in KINDS]:  # "kind=pag" would find nothing and say nothing
+        raise BadInputError(f"unknown kind {unknown[0]!r}; use {', '.join(KINDS)}")
 
 
 @dataclass

@@ -95,6 +95,7 @@ def test_errors_are_one_line_with_status_1(tmp_path, session_home, monkeypatch):
         (("index", tmp_path / "missing.pdf", "--index", tmp_path / "i"), "no such file"),
         (("index", tmp_path, "--index", tmp_path / "j", "--store", "milvus"), "unknown store 'milvus'"),
         (("search", "x", "--filter", "organ", "--index", tmp_path), "--filter 'organ'"),
+        (("search", "x", "--filter", "kind=pag", "--index", tmp_path), "unknown kind 'pag'; use page, passage"),
     ]
     for args, message in cases:
         result = run(*args)
