@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.records import FILTER_FIELDS
+from pathatlas.retrieval.records import FILTER_FIELDS, KINDS
 from pathatlas.settings import Settings
 from pathatlas.ui.api.uploads import member_problem
 from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
@@ -81,8 +81,13 @@ values = st.text(st.characters(blacklist_characters=",=", blacklist_categories=(
 )
 
 
-@given(st.dictionaries(st.sampled_from(FILTER_FIELDS), st.lists(values, min_size=1, max_size=3), max_size=4))
-def test_filters_round_trip(wanted):
+@given(
+    st.dictionaries(st.sampled_from(FILTER_FIELDS), st.lists(values, min_size=1, max_size=3), max_size=4),
+    st.lists(st.sampled_from(KINDS), min_size=1, max_size=3),
+)
+def test_filters_round_trip(wanted, kinds):
+    if "kind" in wanted:  # kinds are the records' own; any other is refused (below)
+        wanted["kind"] = kinds
     items = [f"{field}={','.join(vals)}" for field, vals in wanted.items()]
     parsed = parse_filters(items)
     assert parsed == {f: v if len(v) > 1 else v[0] for f, v in wanted.items()}
@@ -92,6 +97,12 @@ def test_filters_round_trip(wanted):
 def test_unknown_filter_fields_are_named_never_ignored(field, value):
     with pytest.raises(BadInputError, match="unknown filter field|use FIELD=VALUE"):
         parse_filters([f"{field}={value}"])
+
+
+@given(values.filter(lambda v: v not in KINDS))
+def test_unknown_kinds_are_named_never_ignored(kind):
+    with pytest.raises(BadInputError, match="unknown kind"):
+        parse_filters([f"kind={kind}"])
 
 
 segment = st.text(st.characters(blacklist_characters="/\\\0", blacklist_categories=("Cs",)), min_size=1, max_size=8)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from pathatlas.retrieval.records import FILTER_FIELDS, Citation, Hit
+from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Citation, Hit
 from pathatlas.settings import Settings
 
 
@@ -143,8 +144,16 @@ def valid_unicode(text: str) -> str:
 
 
 FilterField = Literal[(*FILTER_FIELDS, "chapter")]
-Filters = dict[FilterField, str | list[str]]
-"""A filter names a field the stores index (or ``chapter``); an unknown field is refused, not matched to nothing."""
+Kind = Literal[KINDS]
+Filters = with_config(ConfigDict(extra="forbid"))(
+    TypedDict(
+        "Filters",
+        {**{name: str | list[str] for name in FilterField.__args__}, "kind": Kind | list[Kind]},
+        total=False,
+    )
+)
+"""A filter names a field the stores index (or ``chapter``) and, for ``kind``, a kind records have; anything else is
+refused, not matched to nothing (and the OpenAPI schema says so, so clients and fuzzers know it)."""
 FILTERS = TypeAdapter(Filters)
 
 
@@ -202,9 +211,10 @@ class FacetsOut(BaseModel):
 
 class AskRequest(BaseModel):
     question: QueryText
-    options: list[
-        Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S"), AfterValidator(valid_unicode)]
-    ] = Field(default_factory=list, max_length=10)
+    options: (
+        Annotated[list[OptionText], Field(max_length=0)]
+        | Annotated[list[OptionText], Field(min_length=2, max_length=10)]
+    ) = Field(default_factory=list, description="None for an open question; else 2 to 10 (one option is no choice).")
     filters: Filters = Field(
         default_factory=dict,
         examples=[{"source": "openstax-ap.pdf"}],
