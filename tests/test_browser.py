@@ -185,6 +185,12 @@ def test_ask_shows_the_answer_with_quoted_evidence(page):
     page.screenshot(path=str(ARTIFACTS / "3-ask-quotes.png"), full_page=True)
 
 
+def test_ask_with_one_option_says_to_give_two_or_none(page):
+    ask(page, KOILOCYTES, "Koilocytes")
+    page.get_by_text("Give two or more options, one per line, or none for an open question.").wait_for()
+    expect(page.get_by_text(re.compile(r"(Answer|Best supported): "))).to_have_count(0)
+
+
 def test_ask_answers_from_the_sources_picked(page):
     ask(page, KOILOCYTES, "Langhans giant cells\nKoilocytes\nGoblet cells", source="cases")
     page.get_by_text(re.compile(r"(Answer|Best supported): ")).first.wait_for()

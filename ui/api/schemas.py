@@ -209,12 +209,19 @@ class FacetsOut(BaseModel):
     by_source: dict[str, dict[str, int]] = Field(..., description="Source id to kind to number of records.")
 
 
+def two_or_none(options: list[str]) -> list[str]:
+    if len(options) == 1:
+        raise ValueError("one option is no choice: give two or more, or none for an open question")
+    return options
+
+
 class AskRequest(BaseModel):
     question: QueryText
-    options: (
-        Annotated[list[OptionText], Field(max_length=0)]
-        | Annotated[list[OptionText], Field(min_length=2, max_length=10)]
-    ) = Field(default_factory=list, description="None for an open question; else 2 to 10 (one option is no choice).")
+    options: Annotated[
+        list[OptionText],
+        Field(max_length=10, json_schema_extra={"not": {"minItems": 1, "maxItems": 1}}),
+        AfterValidator(two_or_none),
+    ] = Field(default_factory=list, description="None for an open question; else 2 to 10 (one option is no choice).")
     filters: Filters = Field(
         default_factory=dict,
         examples=[{"source": "openstax-ap.pdf"}],
