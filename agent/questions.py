@@ -21,6 +21,10 @@ def letter_index(letter: str, n_options: int) -> int:
     return LETTERS.index(value)
 
 
+ONE_OPTION = "one option is no choice: give two or more, or none for an open question"
+"""Why a question with a single option is refused everywhere (the answerer would call that option certain)."""
+
+
 @dataclass
 class Question:
     text: str
@@ -36,8 +40,8 @@ class Question:
             raise BadInputError(f"question {self.id or ''}: options without a question".replace("  ", " "))
         if not self.text.strip() and self.image is None:
             raise BadInputError("empty question: give the question text, an image, or both")
-        if len(self.options) == 1:  # one option is no choice; the answerer would call it certain
-            raise BadInputError("a multiple-choice question needs at least two options (or none, for an open question)")
+        if len(self.options) == 1:
+            raise BadInputError(ONE_OPTION)
         if len(self.options) > len(LETTERS):
             raise BadInputError(f"at most {len(LETTERS)} options, got {len(self.options)}")
         if any(not option.strip() for option in self.options):

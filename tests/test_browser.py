@@ -186,8 +186,9 @@ def test_ask_shows_the_answer_with_quoted_evidence(page):
 
 
 def test_ask_with_one_option_says_to_give_two_or_none(page):
+    """The API's refusal, as one sentence (FastAPI's 422 body is a list of errors)."""
     ask(page, KOILOCYTES, "Koilocytes")
-    page.get_by_text("Give two or more options, one per line, or none for an open question.").wait_for()
+    page.get_by_text("422: options: one option is no choice: give two or more, or none for an open question").wait_for()
     expect(page.get_by_text(re.compile(r"(Answer|Best supported): "))).to_have_count(0)
 
 

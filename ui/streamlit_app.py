@@ -53,7 +53,8 @@ def call(method: str, path: str, quiet: bool = False, **kwargs) -> httpx.Respons
             json_body = "json" in response.headers.get("content-type", "")
             detail = response.json().get("detail") if json_body else response.text
             if isinstance(detail, list) and detail:  # FastAPI's 422: where, and what was wrong, not a dump
-                detail = f"{'.'.join(map(str, detail[0].get('loc', [])[1:]))}: {detail[0].get('msg')}"
+                message = str(detail[0].get("msg", "")).removeprefix("Value error, ")
+                detail = f"{'.'.join(map(str, detail[0].get('loc', [])[1:]))}: {message}"
             st.error(f"{response.status_code}: {detail}")
         return None
     return response
@@ -303,22 +304,18 @@ def ask_tab() -> None:
     if st.button("Ask", type="primary"):
         listed = [o.strip() for o in options.splitlines() if o.strip()]
         filters = {"source": scope} if scope else {}
-        if len(listed) == 1:  # one option is no choice: the API refuses it
-            st.warning("Give two or more options, one per line, or none for an open question.")
-            st.session_state.answer = None
-        else:
-            with st.spinner("Searching and weighing the evidence..."):
-                if image is not None:
-                    response = call(
-                        "POST",
-                        "/ask/image",
-                        files={"image": (image.name, image.getvalue())},
-                        data={"question": question, "options": json.dumps(listed), "filters": json.dumps(filters)},
-                    )
-                else:
-                    response = call("POST", "/ask", json={"question": question, "options": listed, "filters": filters})
-            st.session_state.answer = response.json() if response is not None else None
-            st.session_state.cited = None
+        with st.spinner("Searching and weighing the evidence..."):
+            if image is not None:
+                response = call(
+                    "POST",
+                    "/ask/image",
+                    files={"image": (image.name, image.getvalue())},
+                    data={"question": question, "options": json.dumps(listed), "filters": json.dumps(filters)},
+                )
+            else:
+                response = call("POST", "/ask", json={"question": question, "options": listed, "filters": filters})
+        st.session_state.answer = response.json() if response is not None else None
+        st.session_state.cited = None
     answer = st.session_state.get("answer")
     if not answer:
         return

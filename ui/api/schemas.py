@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
+from pathatlas.agent.questions import ONE_OPTION
 from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Citation, Hit
 from pathatlas.settings import Settings
 
@@ -210,8 +211,9 @@ class FacetsOut(BaseModel):
 
 
 def two_or_none(options: list[str]) -> list[str]:
+    """``Question.validate``'s rule, in the schema so the OpenAPI document states it."""
     if len(options) == 1:
-        raise ValueError("one option is no choice: give two or more, or none for an open question")
+        raise ValueError(ONE_OPTION)
     return options
 
 
