@@ -27,6 +27,7 @@ from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question
 from pathatlas.agent.scoring import SUPPORT_POOL, OptionSupport, support_queries
 from pathatlas.agent.writing import annotate
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
+from pathatlas.retrieval.lexical import has_words
 from pathatlas.retrieval.records import Citation, Hit
 from pathatlas.retrieval.search import Query, Searcher, with_passages
 
@@ -189,6 +190,8 @@ class Agent:
     def _search(self, state: AgentState) -> dict:
         question, evidence, trace = state["question"], dict(state["evidence"]), list(state["trace"])
         exclude, purposes = state["exclude"], dict(state["purposes"])
+        # an option "It is" or "B" with a wordless question has nothing to search for
+        pending = [q for q in state["pending"] if q.use_image or has_words(q.text or "")]
         queries = [
             Query(
                 text=q.text,
@@ -197,9 +200,9 @@ class Agent:
                 filters=dict(question.filters),
                 pages_per_section=0,  # depth in the best section, not one page of each (BENCHMARKS.md)
             )
-            for q in state["pending"]
+            for q in pending
         ]
-        for sub, hits in zip(state["pending"], self.searcher.search_many(queries), strict=True):
+        for sub, hits in zip(pending, self.searcher.search_many(queries), strict=True):
             hits = [h for h in hits if h.id not in exclude][: self.k]
             evidence_from_hits(evidence, hits, sub.id)
             purposes[sub.id] = sub.purpose

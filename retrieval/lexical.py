@@ -73,6 +73,12 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return _tokenizer()(texts)
 
 
+def has_words(text: str) -> bool:
+    """Whether ``text`` has a word BM25 would look for: not only stop words ("the of and"), punctuation or single
+    letters. A query without one matches every record equally, and its text vector means nothing either."""
+    return bool(tokenize([text])[0])
+
+
 def document_text(payload: dict[str, Any]) -> str:
     """What BM25 reads of a record: its section heading and text; empty without text or when not searchable. A
     figure's printed words (OCR'd labels) are a field of their own (``printed_words``)."""

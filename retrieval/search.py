@@ -38,7 +38,7 @@ from pathatlas.retrieval.fusion import (
     term_coverage,
 )
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.lexical import tokenize
+from pathatlas.retrieval.lexical import has_words, tokenize
 from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen
 from pathatlas.retrieval.ocr import TesseractReader, WordReader, query_words, tesseract_engine
 from pathatlas.retrieval.records import Citation, Hit, Payload, check_filter_fields
@@ -68,14 +68,20 @@ class Query:
     best section's next pages than with other sections' (BENCHMARKS.md)."""
 
     def validate(self) -> None:
-        if self.text is not None and not self.text.strip():
-            self.text = None
+        self.text = (self.text or "").strip() or None
         if self.text is None and self.image is None:
             raise BadInputError("empty query: give some text, an image, or both")
         if self.k < 1:
             raise BadInputError(f"k must be at least 1, not {self.k}")
         check_filter_fields(self.filters)
         self.filters = with_passages(self.filters)
+        if self.text is not None and not has_words(self.text):
+            if self.image is None:
+                raise BadInputError(
+                    f"the query {self.text[:60]!r} has only common words (stop words, single letters or "
+                    "punctuation): add a word to look for"
+                )
+            self.text = None  # with an image, the image alone decides
 
 
 @dataclass

@@ -368,6 +368,15 @@ def test_agent_answers_image_question_from_similar_cases(demo_index):
     assert any(c.case == "DEMO-05" for c in result.citations)
 
 
+def test_options_without_words_are_not_searched(demo_index):
+    slide = draw_pattern("keratin-pearls", 31337)
+    question = Question("Is it?", ["It is", "Lung squamous cell carcinoma"], image=slide)
+    result = Agent(Searcher(demo_index), OfflineAnswerer(demo_index.encoder)).ask(question)
+    searched = [s["query"] for s in result.trace if s["step"] == "search"]
+    assert "q" not in searched and "o0" not in searched and "o1" in searched
+    assert result.answer.letter == "B"
+
+
 def test_parse_reply_is_strict_and_limits_citations():
     choice, _, rationale, cited, confidence = parse_reply(
         'Sure! {"answer": "B", "rationale": "halo", "evidence": ["p1", "made-up"], "confidence": 0.8}',

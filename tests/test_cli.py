@@ -90,12 +90,13 @@ def test_a_wide_table_in_a_log_keeps_its_figures_whole(monkeypatch):
 def test_errors_are_one_line_with_status_1(tmp_path, session_home, monkeypatch):
     monkeypatch.setenv("PATHATLAS_HOME", str(session_home))
     cases = [
-        (("search", "x", "--index", tmp_path / "none"), "no PathAtlas index"),
+        (("search", "granuloma", "--index", tmp_path / "none"), "no PathAtlas index"),
         (("search", "", "--index", tmp_path), "empty query"),
+        (("search", "the of and", "--index", tmp_path), "the query 'the of and' has only common words"),
         (("index", tmp_path / "missing.pdf", "--index", tmp_path / "i"), "no such file"),
         (("index", tmp_path, "--index", tmp_path / "j", "--store", "milvus"), "unknown store 'milvus'"),
-        (("search", "x", "--filter", "organ", "--index", tmp_path), "--filter 'organ'"),
-        (("search", "x", "--filter", "kind=pag", "--index", tmp_path), "unknown kind 'pag'; use page, passage"),
+        (("search", "granuloma", "--filter", "organ", "--index", tmp_path), "--filter 'organ'"),
+        (("search", "granuloma", "--filter", "kind=pag", "--index", tmp_path), "unknown kind 'pag'; use page, passage"),
     ]
     for args, message in cases:
         result = run(*args)
@@ -104,7 +105,7 @@ def test_errors_are_one_line_with_status_1(tmp_path, session_home, monkeypatch):
         assert len([line for line in result.output.splitlines() if line.strip()]) == 1, result.output
     monkeypatch.setenv("PATHATLAS_PAGES_PER_SECTION", "-1")  # a setting that does not fit names its variable
     monkeypatch.setenv("PATHATLAS_QUERY_OCR", "maybe")
-    result = run("search", "x", "--index", tmp_path)
+    result = run("search", "granuloma", "--index", tmp_path)
     assert result.exit_code == 1 and result.output.strip().splitlines() == [
         "error: bad setting PATHATLAS_PAGES_PER_SECTION='-1': Input should be greater than or equal to 0; "
         "PATHATLAS_QUERY_OCR='maybe': Input should be a valid boolean, unable to interpret input"

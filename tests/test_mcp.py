@@ -226,7 +226,7 @@ def test_get_page_reads_the_cited_page_and_its_figures(server, demo_index):
 def test_bad_input_is_a_one_line_tool_error_and_the_server_keeps_serving(server, images):
     text_as_png = base64.b64encode(b"not an image at all").decode()
     cases = [
-        ("search", {"text": "x", "source": "missing.pdf"}, "no source 'missing.pdf'"),
+        ("search", {"text": "granuloma", "source": "missing.pdf"}, "no source 'missing.pdf'"),
         ("get_page", {"source": "missing.pdf", "page": 1}, "no source 'missing.pdf'"),
         ("ask", {**KOILOCYTES, "source": "missing.pdf"}, "no source 'missing.pdf'"),
         (
@@ -246,6 +246,7 @@ def test_bad_input_is_a_one_line_tool_error_and_the_server_keeps_serving(server,
         ("search", {"text": "granuloma " * 500}, "over the limit of 4,000"),
         ("ask", {"question": "why? " * 1000, "options": ["a", "b"]}, "the question is 5,000 characters long"),
         ("search", {"text": "   "}, "empty query"),
+        ("search", {"text": "Is it?"}, "has only common words"),
         ("search", {"text": "granuloma", "k": 0}, "k must be between 1 and 50"),
         ("ask", {"question": "Which?", "options": ["a", " "]}, "an option is empty"),
     ]

@@ -187,7 +187,8 @@ def test_search_json_is_only_json_even_when_a_model_talks(demo_index, tmp_path):
     ).done
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout)[0]["kind"] in ("figure", "case", "page")  # stdout parses as is
-    missing = run_cli("search", "x", "--index", str(tmp_path / "none"), "--json", home=demo_index.settings.home).done
+    home = demo_index.settings.home
+    missing = run_cli("search", "granuloma", "--index", str(tmp_path / "none"), "--json", home=home).done
     assert missing.returncode == 1 and missing.stdout == "" and "error:" in missing.stderr
 
 

@@ -99,10 +99,17 @@ def test_bm25_only_and_dense_only_modes(demo_index):
     assert bm25[0].citation.page == 2
 
 
-@pytest.mark.parametrize("query", [Query(text="   "), Query(), Query(text="x", k=0)])
+@pytest.mark.parametrize("query", [Query(text="   "), Query(), Query(text="x", k=0), Query(text="The of and?")])
 def test_bad_queries_are_refused(demo_index, query):
     with pytest.raises(BadInputError):
         Searcher(demo_index).search(query)
+
+
+def test_a_text_of_stop_words_leaves_an_image_query_to_its_image(demo_index):
+    searcher, image = Searcher(demo_index), draw_pattern("granuloma", 5)
+    alone = searcher.search(Query(image=image, k=5))
+    assert searcher.search(Query(text="what is the", image=image, k=5)) != alone  # "what" is a word to look for
+    assert searcher.search(Query(text="is it the", image=image, k=5)) == alone
 
 
 def test_text_queries_skip_spaces_the_encoder_excludes(demo_index):

@@ -22,7 +22,7 @@ from pathatlas.agent.scoring import (
 )
 from pathatlas.agent.writing import annotate
 from pathatlas.retrieval.encoders import Encoder
-from pathatlas.retrieval.lexical import tokenize
+from pathatlas.retrieval.lexical import has_words
 from pathatlas.settings import Settings
 
 TEXT_KINDS = {"page", "figure", "passage"}
@@ -111,7 +111,7 @@ class OfflineAnswerer(Answerer):
     def _open(self, question: Question, reading: Reading, evidence: list[Evidence]) -> Answer:
         """Open questions: the evidence sentence that covers the question best, quoted. A question of stop words
         alone ("the of and") asks for nothing a sentence could cover: every sentence would score 1."""
-        if not tokenize([reading.focus or question.text])[0]:
+        if not has_words(reading.focus or question.text):
             return Answer(None, "", 0.0, "the question has no words to look for in the evidence", [], settled=False)
         text_evidence = [e for e in evidence if e.kind in TEXT_KINDS]
         scores = score_sentences(reading, question.text, [], evidence_sentences(text_evidence, top=5))

@@ -168,13 +168,24 @@ def parse_filters_form(raw: str) -> dict[str, str | list[str]]:
 
 
 QueryText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS), AfterValidator(valid_unicode)]
+SearchText = Annotated[
+    str,
+    Field(
+        min_length=2,
+        max_length=MAX_QUERY_CHARS,
+        pattern=r"\w\w",
+        description="A word to look for: two letters or digits in a row. A text of stop words alone ('the of and') is "
+        "refused with 400: it would match every record alike.",
+    ),
+    AfterValidator(valid_unicode),
+]
 OptionText = Annotated[
     str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S"), AfterValidator(valid_unicode)
 ]
 
 
 class SearchRequest(BaseModel):
-    text: QueryText = Field(..., examples=["koilocytes in cervical epithelium"])
+    text: SearchText = Field(..., examples=["koilocytes in cervical epithelium"])
     k: int = Field(10, ge=1, le=100)
     filters: Filters = Field(
         default_factory=dict,
