@@ -74,15 +74,19 @@ class Item:
     image_path: Path | None = None
 
 
-def load_items(path: Path, max_pixels: int) -> tuple[list[Item], list[dict[str, str]]]:
-    """Valid items, and one failure record per row that cannot be asked."""
+def load_items(path: Path, max_pixels: int, open_questions: bool = False) -> tuple[list[Item], list[dict[str, str]]]:
+    """Valid items, and one failure record per row that cannot be asked. ``open_questions``: a multiple-choice row is
+    asked without its options, its right option the answer text (a student types the question alone)."""
     items, failures = [], []
     for number, row in enumerate(read_jsonl(path), start=1):
         row_id = str(row.get("id", f"row{number}"))
         try:
             options = list(row.get("options") or [])
             answer = str(row.get("answer") or "").strip()
-            if options:
+            if options and open_questions:
+                kind, answer = "open", str(options[letter_index(answer, len(options))])
+                options = []
+            elif options:
                 kind = "mcq"
                 letter_index(answer, len(options))
             else:
@@ -156,6 +160,16 @@ def quoted_verbatim(answer: Answer, pages: PageTexts) -> bool | None:
     return any(normalise(q.text) in text for q, text in checked)
 
 
+def quotes_gold_page(item: Item, answer: Answer, evidence: list[Evidence]) -> bool | None:
+    """Open questions: does the answer's first citation lie on a gold page? None without gold pages."""
+    pages = item.gold.get("pdf_pages")
+    if item.kind != "open" or not pages:
+        return None
+    by_id = {e.id: e for e in evidence}
+    cited = [by_id[i].citation.page for i in answer.cited if i in by_id]
+    return bool(cited) and cited[0] is not None and pages[0] <= cited[0] <= pages[-1]
+
+
 def evidence_hit(item: Item, evidence: list[Evidence], k: int = 5) -> bool | None:
     """Is gold evidence (a gold page, the gold case, or the gold diagnosis) among the top k? None if no gold."""
     top = sorted(evidence, key=lambda e: e.rank)[:k]
@@ -215,7 +229,7 @@ class QABench:
         for mode in modes:
             scores, hits, seconds, no_cite, failed = [], [], [], 0, len(failures)
             by_group: dict[str, list[float]] = {}
-            negated, confidences, correct_by_id, rows, verbatim = [], [], {}, [], []
+            negated, confidences, correct_by_id, rows, verbatim, gold_quoted = [], [], {}, [], [], []
             unusable_before = getattr(self.answerer, "parse_failures", None)
             for item in tqdm(items, desc=f"qa {mode}", leave=False):
                 started = time.perf_counter()
@@ -242,6 +256,9 @@ class QABench:
                 quoted = quoted_verbatim(answer, self.pages) if mode != "no-rag" and text_mcq else None
                 if quoted is not None:
                     verbatim.append(quoted)
+                on_gold = quotes_gold_page(item, answer, evidence) if mode != "no-rag" else None
+                if on_gold is not None:
+                    gold_quoted.append(on_gold)
                 if refit and item.kind == "mcq" and item.question.image is None:
                     features, _ = self.answerer.features(item.question, reading, evidence, support)
                     gold = letter_index(item.gold_answer, len(item.question.options))
@@ -258,6 +275,7 @@ class QABench:
                         "negated": reading.negated,
                         "cited": answer.cited,
                         "evidence_hit@5": hit,
+                        "quotes_gold_page": on_gold,
                         "seconds": round(seconds[-1], 3),
                     }
                 )
@@ -277,6 +295,7 @@ class QABench:
                 "parse_failures": None if unusable is None else unusable - unusable_before,
                 "no_citation_rate": no_cite / len(scores) if scores and mode != "no-rag" else None,
                 "verbatim_quote_rate": sum(verbatim) / len(verbatim) if verbatim else None,
+                "gold_page_quoted": sum(gold_quoted) / len(gold_quoted) if gold_quoted else None,
                 "by_group": {g: {"n": len(v), "accuracy": sum(v) / len(v)} for g, v in sorted(by_group.items())},
                 "correct": correct_by_id,
             }
@@ -307,8 +326,8 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
         f"{result['n']} questions, answerer `{result['answerer']}`. Chance is 1/(number of options).",
         "",
         "| mode | accuracy | 95% CI | vs rag (paired 95% CI) | negated (n) | ECE | evidence recall@5 | p50 s | p95 s "
-        "| no citation | verbatim quote | unusable replies | failed |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| no citation | verbatim quote | gold page quoted | unusable replies | failed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for mode, m in result["modes"].items():
         recall = "" if m["evidence_recall@5"] is None else f"{m['evidence_recall@5']:.3f}"
@@ -318,9 +337,11 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
         neg = "" if negated["accuracy"] is None else f"{negated['accuracy']:.3f} ({negated['n']})"
         unusable = "" if m.get("parse_failures") is None else str(m["parse_failures"])
         verbatim = "" if m.get("verbatim_quote_rate") is None else f"{m['verbatim_quote_rate']:.3f}"
+        on_gold = "" if m.get("gold_page_quoted") is None else f"{m['gold_page_quoted']:.3f}"
         lines.append(
             f"| {mode} | {m['accuracy']:.3f} | {m['ci95'][0]:.3f}-{m['ci95'][1]:.3f} | {vs} | {neg} | {m['ece']:.3f} | "
-            f"{recall} | {m['p50_s']:.2f} | {m['p95_s']:.2f} | {no_cite} | {verbatim} | {unusable} | {m['failed']} |"
+            f"{recall} | {m['p50_s']:.2f} | {m['p95_s']:.2f} | {no_cite} | {verbatim} | {on_gold} | {unusable} | "
+            f"{m['failed']} |"
         )
     held = {mode: m["held_out"] for mode, m in result["modes"].items() if "held_out" in m}
     if held:

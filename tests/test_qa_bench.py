@@ -120,6 +120,24 @@ def test_qa_run_on_the_demo_index(demo_index, tmp_path):
     assert (tmp_path / "plot.png").stat().st_size > 5_000
 
 
+def test_open_questions_from_multiple_choice_rows_score_the_quoted_page(demo_index, tmp_path):
+    base = {"question": "Which cells have a clear perinuclear halo in HPV infection of the cervix?", "answer": "B"}
+    rows = [
+        {**base, "id": "gold-page", "options": ["Langhans giant cells", "Koilocytes"], "gold": {"pdf_pages": [1, 1]}},
+        {**base, "id": "other-page", "options": ["Langhans giant cells", "Koilocytes"], "gold": {"pdf_pages": [9, 9]}},
+    ]
+    path = tmp_path / "mcq.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    items, _ = load_items(path, 10_000_000, open_questions=True)
+    assert [(i.kind, i.question.options, i.gold_answer) for i in items] == [("open", [], "Koilocytes")] * 2
+    result = QABench(demo_index, OfflineAnswerer(demo_index.encoder)).run(items, [], modes=("no-rag", "agentic"))
+    quoted = {r["id"]: r["quotes_gold_page"] for r in result["items"] if r["mode"] == "agentic"}
+    assert quoted == {"gold-page": True, "other-page": False}, "the answer quotes page 1, where koilocytes are"
+    assert result["modes"]["agentic"]["gold_page_quoted"] == 0.5
+    assert result["modes"]["no-rag"]["gold_page_quoted"] is None, "without retrieval nothing is quoted"
+    assert "| gold page quoted |" in markdown_report(result, "open")
+
+
 def test_every_answerer_is_quoted_alike_with_or_without_the_agent(demo_index, tmp_path):
     """An answerer that only picks (as a terse LLM does) still gets the chosen option's quote in ``rag`` mode,
     as the agent gives it: the modes' verbatim-quote rates compare like with like."""

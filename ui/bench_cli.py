@@ -262,6 +262,14 @@ def bench_qa_command(
         typer.Option(help="Offline answerer: also refit its weights on all but one fold of chapters, report held out."),
     ] = 0,
     rounds: Annotated[int | None, typer.Option(help="Search rounds the agent may take.")] = None,
+    open_questions: Annotated[
+        bool,
+        typer.Option(
+            "--open",
+            help="Ask multiple-choice questions without their options; score the answer by token F1 with the right "
+            "option, and report how often it quotes a gold page.",
+        ),
+    ] = False,
     out: Annotated[Path, typer.Option(help="Folder for report.md and plot.png.")] = Path("bench-out/qa"),
     json_out: JsonFileOpt = None,
 ):
@@ -275,7 +283,7 @@ def bench_qa_command(
         raise BadInputError(f"unknown mode {unknown[0]!r}: use {', '.join(MODES)}")
     settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
     idx = Index.open(settings.index_dir, settings)
-    items, failures = load_items(questions, settings.max_image_pixels)
+    items, failures = load_items(questions, settings.max_image_pixels, open_questions)
     items = items[:limit] if limit else items
     bench = QABench(
         idx, create_answerer(settings.answerer, settings, idx.encoder), settings.agent_rounds, settings.agent_k
@@ -293,6 +301,7 @@ def bench_qa_command(
         "p95 s",
         "no citation",
         "verbatim quote",
+        "gold page quoted",
         "unusable replies",
         "failed",
         title=f"{questions.name}: {result['n']} questions, answerer {result['answerer']}",
@@ -311,6 +320,7 @@ def bench_qa_command(
             f"{m['p95_s']:.2f}",
             "" if m["no_citation_rate"] is None else f"{m['no_citation_rate']:.3f}",
             "" if m["verbatim_quote_rate"] is None else f"{m['verbatim_quote_rate']:.3f}",
+            "" if m["gold_page_quoted"] is None else f"{m['gold_page_quoted']:.3f}",
             "" if m.get("parse_failures") is None else str(m["parse_failures"]),
             str(m["failed"]),
         )
