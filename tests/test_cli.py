@@ -67,21 +67,35 @@ def test_the_hits_table_shows_book_text_as_written_and_a_figures_printed_words()
 
 
 def test_a_wide_table_in_a_log_keeps_its_figures_whole(monkeypatch):
-    """``bench qa > log``: thirteen columns of figures, none cut to "0.…" by a console that assumed 80 columns."""
+    """``bench qa > log``: fourteen columns of figures, none cut to "0.…" by a console that assumed 80 columns."""
     import io
 
-    from rich.table import Table
-
     from pathatlas.ui import cli_common
+    from pathatlas.ui.bench_cli import qa_table
 
     monkeypatch.delenv("COLUMNS", raising=False)
     monkeypatch.setattr("sys.stdout", io.StringIO())
     log = cli_common._console()
-    table = Table(*[f"metric {n}" for n in range(13)])
-    table.add_row(*[f"0.{700 + n}" for n in range(13)])
-    log.print(table)
+    mode = {
+        "accuracy": 0.605,
+        "ci95": [0.553, 0.655],
+        "vs_rag": {"difference": 0.043, "ci95": [-0.011, 0.098]},
+        "negated": {"accuracy": 0.517, "n": 29},
+        "ece": 0.123,
+        "evidence_recall@5": 0.911,
+        "p50_s": 0.14,
+        "p95_s": 0.31,
+        "no_citation_rate": 0.003,
+        "verbatim_quote_rate": 0.997,
+        "gold_page_quoted": 0.614,
+        "parse_failures": 12,
+        "failed": 1,
+    }
+    log.print(qa_table({"modes": {"agentic": mode}}, "mcq_dev.jsonl: 347 questions, answerer offline"))
     written = log.file.getvalue()
-    assert all(f"0.{700 + n}" in written for n in range(13)), written
+    figures = ["0.605", "0.553-0.655", "+0.043", "-0.011", "+0.098", "0.517 (29)", "0.123", "0.911", "0.14", "0.31"]
+    assert all(f in written for f in [*figures, "0.003", "0.997", "0.614", "12"]), written
+    assert "…" not in written, written
 
     monkeypatch.setenv("COLUMNS", "80")  # a width the user asked for is kept
     assert cli_common._console().width == 80

@@ -249,6 +249,46 @@ def bench_tune_text_command(
     write_json(json_out, result)
 
 
+def qa_table(result: dict, title: str) -> Table:
+    """Each mode's figures, a row each (`bench qa`)."""
+    table = Table(
+        "mode",
+        "accuracy",
+        "95% CI",
+        "vs rag (95% CI)",
+        "negated (n)",
+        "ECE",
+        "evidence R@5",
+        "p50 s",
+        "p95 s",
+        "no citation",
+        "verbatim quote",
+        "gold page quoted",
+        "unusable replies",
+        "failed",
+        title=title,
+    )
+    for mode, m in result["modes"].items():
+        vs = m.get("vs_rag")
+        table.add_row(
+            mode,
+            f"{m['accuracy']:.3f}",
+            f"{m['ci95'][0]:.3f}-{m['ci95'][1]:.3f}",
+            f"{vs['difference']:+.3f} ({vs['ci95'][0]:+.3f} to {vs['ci95'][1]:+.3f})" if vs else "",
+            "" if m["negated"]["accuracy"] is None else f"{m['negated']['accuracy']:.3f} ({m['negated']['n']})",
+            f"{m['ece']:.3f}",
+            "" if m["evidence_recall@5"] is None else f"{m['evidence_recall@5']:.3f}",
+            f"{m['p50_s']:.2f}",
+            f"{m['p95_s']:.2f}",
+            "" if m["no_citation_rate"] is None else f"{m['no_citation_rate']:.3f}",
+            "" if m["verbatim_quote_rate"] is None else f"{m['verbatim_quote_rate']:.3f}",
+            "" if m["gold_page_quoted"] is None else f"{m['gold_page_quoted']:.3f}",
+            "" if m.get("parse_failures") is None else str(m["parse_failures"]),
+            str(m["failed"]),
+        )
+    return table
+
+
 @bench_app.command("qa")
 @friendly_errors
 def bench_qa_command(
@@ -289,42 +329,7 @@ def bench_qa_command(
         idx, create_answerer(settings.answerer, settings, idx.encoder), settings.agent_rounds, settings.agent_k
     )
     result = bench.run(items, failures, chosen, folds=folds)
-    table = Table(
-        "mode",
-        "accuracy",
-        "95% CI",
-        "vs rag (95% CI)",
-        "negated (n)",
-        "ECE",
-        "evidence R@5",
-        "p50 s",
-        "p95 s",
-        "no citation",
-        "verbatim quote",
-        "gold page quoted",
-        "unusable replies",
-        "failed",
-        title=f"{questions.name}: {result['n']} questions, answerer {result['answerer']}",
-    )
-    for mode, m in result["modes"].items():
-        vs = m.get("vs_rag")
-        table.add_row(
-            mode,
-            f"{m['accuracy']:.3f}",
-            f"{m['ci95'][0]:.3f}-{m['ci95'][1]:.3f}",
-            f"{vs['difference']:+.3f} ({vs['ci95'][0]:+.3f} to {vs['ci95'][1]:+.3f})" if vs else "",
-            "" if m["negated"]["accuracy"] is None else f"{m['negated']['accuracy']:.3f} ({m['negated']['n']})",
-            f"{m['ece']:.3f}",
-            "" if m["evidence_recall@5"] is None else f"{m['evidence_recall@5']:.3f}",
-            f"{m['p50_s']:.2f}",
-            f"{m['p95_s']:.2f}",
-            "" if m["no_citation_rate"] is None else f"{m['no_citation_rate']:.3f}",
-            "" if m["verbatim_quote_rate"] is None else f"{m['verbatim_quote_rate']:.3f}",
-            "" if m["gold_page_quoted"] is None else f"{m['gold_page_quoted']:.3f}",
-            "" if m.get("parse_failures") is None else str(m["parse_failures"]),
-            str(m["failed"]),
-        )
-    console.print(table)
+    console.print(qa_table(result, f"{questions.name}: {result['n']} questions, answerer {result['answerer']}"))
     for mode, m in result["modes"].items():
         if h := m.get("held_out"):
             vs = h.get("vs_rag")

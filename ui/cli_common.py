@@ -20,14 +20,14 @@ from pathatlas.errors import BadInputError, PathAtlasError
 if TYPE_CHECKING:
     from pathatlas.settings import Settings
 
-LOG_WIDTH = 160
+LOG_WIDTH = 240
 """Columns of tables written to a file or a pipe (a saved benchmark log): Rich would otherwise fit them to 80 and cut
-a 13-column QA table to "0.…". A terminal, or COLUMNS, keeps its own width."""
+the 14-column QA table to "0.…". A terminal, or COLUMNS, keeps its own width."""
 
 
 def _console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
-    piped = not stream.isatty() and "COLUMNS" not in os.environ
+    piped = not (stream is not None and stream.isatty()) and "COLUMNS" not in os.environ  # None: no console (pythonw)
     return Console(stderr=stderr, width=LOG_WIDTH if piped else None)
 
 
