@@ -11,6 +11,9 @@ from pathatlas.agent.questions import Question
 QUESTION_OPENERS = re.compile(
     r"^(which|what|who|whom|whose|where|when|how|why|name|identify|select|choose|pick)\b.*", re.IGNORECASE | re.DOTALL
 )
+QUESTION_WORDS = re.compile(r"\b(?:which|what|who|whom|whose|where|when|how|why|do|does|did)\b", re.IGNORECASE)
+"""Words that make a sentence a question, not what it is about: among a page's statements they are rare, so they
+would outweigh the words asked about ("What do osteoclasts do?")."""
 BLANKS = re.compile(r"_{2,}|\(\s*\)")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 

@@ -263,6 +263,18 @@ def test_an_open_question_is_answered_by_a_statement_not_by_a_question_in_the_bo
     assert answer.text.startswith("The stratum corneum is") and answer.cited == ["p2"]
 
 
+def test_an_open_question_is_answered_by_what_it_asks_about_not_by_its_question_words():
+    """Among statements "what" and "do" are rare, so they once outweighed "osteoclasts" and chose the first one."""
+    answerer = OfflineAnswerer(encoder=None)
+    found = [
+        evidence("p1", "Tests of orientation ask what patients do at home.", 1),
+        evidence("p2", "Osteoclasts resorb the bone matrix as the skeleton is remodelled.", 2),
+    ]
+    answer = answerer.answer(Question("What do osteoclasts do?", []), found)
+    assert answer.cited == ["p2"] and answer.text.startswith("Osteoclasts resorb")
+    assert "no words" in answerer.answer(Question("What is it?", []), found).rationale
+
+
 def test_agent_answers_text_question_with_quotes_in_the_answer_schema(demo_index):
     agent = Agent(Searcher(demo_index), OfflineAnswerer(demo_index.encoder), max_rounds=2)
     result = agent.ask(KOILOCYTE_Q)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.evidence import evidence_sentences, option_quotes, score_sentences
-from pathatlas.agent.plan import Reading, read_question
+from pathatlas.agent.plan import QUESTION_WORDS, Reading, read_question
 from pathatlas.agent.questions import Answer, Evidence, Question
 from pathatlas.agent.scoring import (
     FEATURES,
@@ -111,10 +113,11 @@ class OfflineAnswerer(Answerer):
     def _open(self, question: Question, reading: Reading, evidence: list[Evidence]) -> Answer:
         """Open questions: the evidence sentence that covers the question best, quoted. A question of stop words
         alone ("the of and") asks for nothing a sentence could cover: every sentence would score 1."""
-        if not has_words(reading.focus or question.text):
+        focus = " ".join(QUESTION_WORDS.sub(" ", reading.focus or question.text).split())
+        if not has_words(focus):
             return Answer(None, "", 0.0, "the question has no words to look for in the evidence", [], settled=False)
         text_evidence = [e for e in evidence if e.kind in TEXT_KINDS]
-        scores = score_sentences(reading, question.text, [], evidence_sentences(text_evidence, top=5))
+        scores = score_sentences(replace(reading, focus=focus), focus, [], evidence_sentences(text_evidence, top=5))
         if not scores.sentences:
             return Answer(None, "", 0.0, "no evidence found", [], settled=False)
         statements = [i for i, s in enumerate(scores.sentences) if not s.text.rstrip().endswith("?")]
