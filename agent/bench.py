@@ -157,7 +157,7 @@ def quoted_verbatim(answer: Answer, pages: PageTexts) -> bool | None:
     checked = [(q, text) for q, text in checked if text is not None]
     if not checked and answer.quotes[answer.choice]:
         return None
-    return any(normalise(q.text) in text for q, text in checked)
+    return any(normalise(q.text).replace("-", "") in text.replace("-", "") for q, text in checked)
 
 
 def quotes_gold_page(item: Item, answer: Answer, evidence: list[Evidence]) -> bool | None:

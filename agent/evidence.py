@@ -31,9 +31,11 @@ MIN_WORDS, MAX_WORDS = 4, 80
 
 
 def normalise(text: str) -> str:
-    """NFKC (ligatures), hyphenated line breaks joined, whitespace collapsed: how quotes are compared with pages."""
+    """NFKC (ligatures), a hyphen at a line break kept but the break closed, whitespace collapsed: how quotes are
+    compared with pages (``bench.quoted_verbatim`` also sets hyphens aside: the index joins a word split across
+    lines, and keeps a hyphenated word's hyphen)."""
     text = unicodedata.normalize("NFKC", text)
-    text = re.sub(r"(\w)-\s*\n\s*(\w)", r"\1\2", text)
+    text = re.sub(r"(\w)-\s*\n\s*(\w)", r"\1-\2", text)
     return " ".join(text.split())
 
 

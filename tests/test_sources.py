@@ -14,7 +14,7 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Figure, Page
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.cases import CaseFolderSource
-from pathatlas.indexer.sources.pdf import PdfSource, clean_text, figure_label, find_caption
+from pathatlas.indexer.sources.pdf import PdfSource, Spelling, clean_text, figure_label, find_caption
 from pathatlas.retrieval.images import open_image
 from tests.conftest import shared_data
 
@@ -35,6 +35,22 @@ def test_find_caption_prefers_figure_block_then_block_below():
 
 def test_clean_text_expands_ligatures_and_joins_hyphens():
     assert clean_text("scientiﬁc ﬂow epi-\nthelium") == "scientific flow epithelium"
+
+
+def test_a_hyphen_at_a_line_break_stays_where_the_document_prints_it():
+    spelling = Spelling.of(["X-rays show bone; physiology of the cord and of cells like these.", "pigment, producing"])
+    assert clean_text("X-\nrays and physi-\nology", spelling) == "X-rays and physiology"  # printed so elsewhere
+    assert clean_text("a cord-\nlike pigment-\nproducing cell", spelling) == "a cord-like pigment-producing cell"
+    assert clean_text("granulo-\nmatous", spelling) == "granulomatous", "halves that are no words: one word split"
+
+
+def test_the_real_textbook_keeps_its_hyphenated_words(settings):
+    """Words the book prints with a hyphen, broken at the hyphen at a line's end (pages 118, 158, 323)."""
+    source = PdfSource(shared_data("openstax_ap2e/book.pdf"), settings)
+    with source._open() as doc:
+        spelling = Spelling.of(page.get_text() for page in doc)
+        text = {n: next(source._page_records(doc, doc[n - 1], "fp", "book", spelling)).text for n in (118, 158, 323)}
+    assert "mucous-secreting" in text[118] and "pigment-producing" in text[158] and "cord-like" in text[323]
 
 
 def test_pdf_source_yields_pages_and_captioned_figures(demo_corpus, settings):
@@ -172,7 +188,7 @@ def test_real_textbook_captions_match_the_figure_list(settings):
     found: dict[int, set] = {}
     with source._open() as doc:
         for number in range(7, 40):
-            for record in source._page_records(doc, doc[number], "fp", "book"):
+            for record in source._page_records(doc, doc[number], "fp", "book", Spelling.of([])):
                 if isinstance(record, Figure):
                     found.setdefault(record.page, set()).add(record.label)
     pages = sorted(expected)

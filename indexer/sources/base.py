@@ -11,8 +11,9 @@ from typing import ClassVar
 from pathatlas.indexer.records import Record
 from pathatlas.settings import Settings
 
-RECORDS_VERSION = 2
-"""Bump when the records a source yields change for the same file, so indexed sources get new ids."""
+RECORDS_VERSION = 3
+"""Bump when the records a source yields change for the same file, so indexed sources get new ids and the next
+``index`` re-reads them (3: a PDF's hyphenated words keep their hyphen at a line break)."""
 
 
 def hash_files(paths: list[Path], reading: Mapping[str, object] | None = None) -> str:
