@@ -237,6 +237,18 @@ def test_onnx_backbone_gives_the_torch_features(default_encoder):
     assert not np.allclose(fast[0], fast[1], atol=1e-2)
 
 
+def test_an_exported_backbone_runs_without_loading_torch_weights_or_printing(default_encoder, capfd):
+    from pathatlas.retrieval.encoders.towers import EfficientNetTower
+
+    default_encoder.image_tower([draw_pattern("glands", 21)])  # exports the ONNX file once, if not yet there
+    capfd.readouterr()
+    tower = EfficientNetTower("cpu", default_encoder.image_tower.recipe, default_encoder.settings.cache_dir)
+    tower([draw_pattern("glands", 22)])
+    assert "model" not in tower.__dict__, "the ONNX file was there: the torch backbone is not loaded (0.3 s)"
+    loaded = EfficientNetTower("cpu", tower.recipe).model  # torch runs it: loaded, and quietly (stdout is --json's)
+    assert loaded.training is False and capfd.readouterr().out == ""
+
+
 def test_index_records_the_image_recipe_and_refuses_another(settings, tmp_path):
     from pathatlas.errors import EncoderMismatchError
     from pathatlas.retrieval.encoders.towers import VISUAL

