@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.evidence import normalise
+from pathatlas.agent.evidence import normalise, read_with_evidence
 from pathatlas.agent.graph import Agent, evidence_from_hits
 from pathatlas.agent.plan import read_question
 from pathatlas.agent.questions import Answer, Evidence, Question, letter_index
@@ -260,9 +260,10 @@ class QABench:
                 if on_gold is not None:
                     gold_quoted.append(on_gold)
                 if refit and item.kind == "mcq" and item.question.image is None:
-                    features, _ = self.answerer.features(item.question, reading, evidence, support)
+                    weighed = read_with_evidence(item.question, evidence)  # as the answerer reads it
+                    features, _ = self.answerer.features(item.question, weighed, evidence, support)
                     gold = letter_index(item.gold_answer, len(item.question.options))
-                    rows.append(Row(item.id, item.group, features, gold, reading.negated, reading.statements))
+                    rows.append(Row(item.id, item.group, features, gold, weighed.negated, weighed.statements))
                 per_item.append(
                     {
                         "id": item.id,

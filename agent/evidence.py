@@ -15,10 +15,10 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from pathatlas.agent.plan import Reading
-from pathatlas.agent.questions import Evidence, Quote
+from pathatlas.agent.plan import Reading, negated_predicate, read_question
+from pathatlas.agent.questions import Evidence, Question, Quote
 from pathatlas.retrieval.lexical import tokenize
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
@@ -138,6 +138,21 @@ def contradicts(sentence: str, option: str) -> bool:
         return False
     wanted, *after = tokenize([option, *windows])
     return any(names(terms, wanted) for terms in after)
+
+
+def read_with_evidence(question: Question, evidence: Sequence[Evidence]) -> Reading:
+    """The question's reading, except that a negated one is read plainly when the text evidence says its negated
+    property, negated, of exactly one option: "Smooth muscle is not under voluntary control" answers "Which muscle
+    is not under voluntary control?" in its own words, with no exception left to find."""
+    reading = read_question(question)
+    wanted = set(tokenize([negated_predicate(question.text)])[0]) if reading.negated else set()
+    if not wanted:
+        return reading
+    sentences = evidence_sentences([e for e in evidence if e.kind != "case" and e.text.strip()])
+    negating = [s for s in sentences if wanted <= s.terms and CONTRADICTION.search(s.text)]
+    own = option_terms(reading.focus, question.options)
+    named = [j for j, terms in enumerate(own) if any(names(s.terms, terms) for s in negating)]
+    return replace(reading, negated=False) if len(named) == 1 else reading
 
 
 def option_quotes(

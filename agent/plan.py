@@ -90,6 +90,19 @@ def asking_clause(question: str) -> str:
     return " ".join(sentences[max(at - 1, 0) : at + 1])
 
 
+PROPERTY_NEGATION = re.compile(
+    r"\b(?:not|never|cannot|can't|isn't|aren't|doesn't|don't|didn't|won't|wouldn't|no longer|fails? to)\s+([^?.;]*)",
+    re.IGNORECASE,
+)
+
+
+def negated_predicate(question: str) -> str:
+    """What the asking sentence says its answer is not or does not do ("Which muscle is not under voluntary
+    control?" -> "under voluntary control"); "" when it negates nothing that way (EXCEPT, least, false)."""
+    match = PROPERTY_NEGATION.search(NOT_A_QUESTION_NEGATION.sub(" ", asking_clause(question)))
+    return match.group(1).strip() if match else ""
+
+
 def is_negated(question: str) -> bool:
     """Does the asking sentence itself carry a negation (not one cancelled by a privative, nor one inside a
     condition or relative clause)?"""

@@ -3,8 +3,15 @@ rationale written from the quotes (pure functions shared by every answerer)."""
 
 from __future__ import annotations
 
-from pathatlas.agent.evidence import evidence_sentences, names, normalise, option_quotes, score_sentences
-from pathatlas.agent.plan import Reading, read_question
+from pathatlas.agent.evidence import (
+    evidence_sentences,
+    names,
+    normalise,
+    option_quotes,
+    read_with_evidence,
+    score_sentences,
+)
+from pathatlas.agent.plan import Reading
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
 from pathatlas.retrieval.lexical import tokenize
 
@@ -40,7 +47,8 @@ def fallback_quote(question: Question, reading: Reading, choice: int, evidence: 
 
 def settle(answer: Answer, question: Question, reading: Reading, evidence: list[Evidence]) -> None:
     """Make sure the chosen option quotes a sentence; the answer is settled when a quote supports the choice
-    (for a plain question, a sentence naming it) and the confidence reaches SETTLED_CONFIDENCE."""
+    (for a plain question, a sentence naming it), the confidence reaches SETTLED_CONFIDENCE and no other option
+    scored as high (two options at 0.50 each are a tie, not an answer)."""
     if answer.choice is None:
         return
     while len(answer.quotes) < len(question.options):
@@ -52,7 +60,9 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
             answer.quotes[answer.choice] = own = [quote, *own]
             answer.cited = list(dict.fromkeys([quote.evidence.id, *answer.cited]))
     supported = any(q.stance == "supports" and q.settles for q in own)
-    answer.settled = supported and answer.confidence >= SETTLED_CONFIDENCE
+    own_score = answer.scores[answer.choice] if answer.choice < len(answer.scores) else None
+    tied = own_score is not None and sum(score >= own_score - 1e-6 for score in answer.scores) > 1
+    answer.settled = supported and not tied and answer.confidence >= SETTLED_CONFIDENCE
 
 
 def short(text: str, limit: int = 220) -> str:
@@ -106,7 +116,7 @@ def annotate(answer: Answer, question: Question, evidence: list[Evidence]) -> No
     from the quotes (an answerer's own rationale is kept after it)."""
     if answer.choice is None or not question.options:
         return
-    reading = read_question(question)
+    reading = read_with_evidence(question, evidence)
     if not any(answer.quotes):
         answer.quotes = quotes_for(question, reading, evidence)
     settle(answer, question, reading, evidence)

@@ -20,6 +20,7 @@ from pathatlas.agent.evidence import (
     names,
     normalise,
     option_quotes,
+    read_with_evidence,
     score_sentences,
     split_sentences,
 )
@@ -179,6 +180,33 @@ def test_a_sentence_restating_the_question_supports_no_option():
     assert not alone.settled and alone.confidence < 0.5, "a restatement settles nothing"
     both = answerer.answer(KOILOCYTE_Q, [restated, naming])
     assert both.letter == "B" and both.quotes[1][0].evidence.id == "p2" and both.cited[0] == "p2"
+
+
+def test_a_negated_property_the_evidence_states_of_one_option_answers_it_plainly():
+    """"Which ... is not under voluntary control?": the evidence says so of smooth muscle, in the question's own
+    words. The exception reading picked skeletal muscle, quoting that very sentence against it."""
+    question = Question("Which muscle type is not under voluntary control?", ["skeletal muscle", "smooth muscle"])
+    found = [
+        evidence("p1", "Muscle tissue is classified into three types: skeletal, cardiac, and smooth muscle.", 1),
+        evidence("p2", "Smooth muscle is not under voluntary control; thus, it is called involuntary muscle.", 2),
+        evidence("p3", "Skeletal muscle moves the bones of the skeleton when we decide to move.", 3),
+    ]
+    assert read_question(question).negated and not read_with_evidence(question, found).negated
+    answer = OfflineAnswerer(encoder=None).answer(question, found)
+    assert answer.letter == "B" and answer.settled
+    assert "exception" not in answer.rationale and "Smooth muscle is not under voluntary control" in answer.rationale
+    both = [*found, evidence("p4", "Neither skeletal nor smooth muscle is under voluntary control in a reflex.", 4)]
+    assert read_with_evidence(question, both).negated, "said of both options: the question's own reading stands"
+
+
+def test_a_tie_is_not_settled():
+    question = Question("Which cells build bone matrix?", ["osteoclasts", "osteoblasts"])
+    found = [evidence("p1", "Osteoblasts build the bone matrix that osteoclasts later resorb.", 1)]
+    quote = Quote("Osteoblasts build the bone matrix.", found[0], "supports", 1.0, settles=True)
+    for scores, settled in (([0.5, 0.5], False), ([0.45, 0.55], True)):
+        answer = Answer(1, "osteoblasts", 0.55 if settled else 0.5, scores=scores, quotes=[[], [quote]])
+        settle(answer, question, read_question(question), found)
+        assert answer.settled is settled, scores
 
 
 def test_negated_question_picks_the_option_the_evidence_leaves_out():

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from pathatlas.agent.answerers.base import Answerer
-from pathatlas.agent.evidence import evidence_sentences, option_quotes, score_sentences
+from pathatlas.agent.evidence import evidence_sentences, option_quotes, read_with_evidence, score_sentences
 from pathatlas.agent.plan import QUESTION_WORDS, Reading, read_question
 from pathatlas.agent.questions import Answer, Evidence, Question
 from pathatlas.agent.scoring import (
@@ -78,9 +78,9 @@ class OfflineAnswerer(Answerer):
 
     def answer(self, question: Question, evidence: list[Evidence], support: OptionSupport | None = None) -> Answer:
         """``support``: the agent's passage searches per option (one search has none: those features are 0)."""
-        reading = read_question(question)
         if not question.is_multiple_choice:
-            return self._open(question, reading, evidence)
+            return self._open(question, read_question(question), evidence)
+        reading = read_with_evidence(question, evidence)
         features, quotes = self.features(question, reading, evidence, support)
         negated = reading.negated and question.image is None
         votes = diagnosis_votes(question.options, evidence) if question.image is not None else np.zeros(len(features))
