@@ -266,17 +266,34 @@ def option_logits(features: np.ndarray, negated: bool, weights: np.ndarray, stat
     return design(features, negated, statements=statements) @ weights
 
 
+def similar_cases(evidence: Sequence[Evidence]) -> list[Evidence]:
+    """Cases with a diagnosis, best first; with the agent's image query, only those it found, at its ranks
+    (text-found cases say nothing about the image)."""
+    cases = [e for e in evidence if e.payload.diagnosis]
+    if any(IMAGE_QUERY in e.ranks for e in cases):
+        cases = [replace(e, rank=e.ranks[IMAGE_QUERY]) for e in cases if IMAGE_QUERY in e.ranks]
+    return sorted(cases, key=lambda e: e.rank)
+
+
+def diagnosed_option(options: Sequence[str], case: Evidence) -> int | None:
+    """The option a case's diagnosis names (word overlap >= half of their union), if any."""
+    diagnosis, *named = (set(t) for t in tokenize([str(case.payload.diagnosis).lower(), *(o.lower() for o in options)]))
+    overlaps = [len(terms & diagnosis) / max(len(terms | diagnosis), 1) for terms in named]
+    best = int(np.argmax(overlaps))
+    return best if overlaps[best] >= 0.5 else None
+
+
 def diagnosis_votes(options: Sequence[str], evidence: Sequence[Evidence], top: int = 10) -> np.ndarray:
     """Image questions: rank-weighted votes of the most similar cases whose diagnosis matches an option."""
-    option_terms = [set(t) for t in tokenize([o.lower() for o in options])]
     votes = np.zeros(len(options))
-    cases = [e for e in evidence if e.payload.diagnosis]
-    if any(IMAGE_QUERY in e.ranks for e in cases):  # the agent's image query: text-found cases do not vote
-        cases = [replace(e, rank=e.ranks[IMAGE_QUERY]) for e in cases if IMAGE_QUERY in e.ranks]
-    for e in sorted(cases, key=lambda e: e.rank)[:top]:
-        diagnosis = set(tokenize([str(e.payload.diagnosis).lower()])[0])
-        overlaps = [len(terms & diagnosis) / max(len(terms | diagnosis), 1) for terms in option_terms]
-        best = int(np.argmax(overlaps))
-        if overlaps[best] >= 0.5:
-            votes[best] += 1.0 / e.rank
+    for case in similar_cases(evidence)[:top]:
+        if (option := diagnosed_option(options, case)) is not None:
+            votes[option] += 1.0 / case.rank
     return votes
+
+
+def agreeing_case(options: Sequence[str], evidence: Sequence[Evidence], choice: int, top: int = 3) -> Evidence | None:
+    """Image questions: the best-ranked of the ``top`` most similar cases diagnosed as ``choice``, when most of
+    them are: the image's own evidence for the answer."""
+    agreeing = [c for c in similar_cases(evidence)[:top] if diagnosed_option(options, c) == choice]
+    return agreeing[0] if len(agreeing) * 2 > top else None

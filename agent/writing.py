@@ -13,6 +13,7 @@ from pathatlas.agent.evidence import (
 )
 from pathatlas.agent.plan import Reading
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
+from pathatlas.agent.scoring import agreeing_case
 from pathatlas.retrieval.lexical import tokenize
 
 SETTLED_CONFIDENCE = 0.5
@@ -47,13 +48,19 @@ def fallback_quote(question: Question, reading: Reading, choice: int, evidence: 
 
 def settle(answer: Answer, question: Question, reading: Reading, evidence: list[Evidence]) -> None:
     """Make sure the chosen option quotes a sentence; the answer is settled when a quote supports the choice
-    (for a plain question, a sentence naming it), the confidence reaches SETTLED_CONFIDENCE and no other option
-    scored as high (two options at 0.50 each are a tie, not an answer)."""
+    (for a plain question, a sentence naming it; for an image question, most of the three most similar cases
+    diagnosed as it), the confidence reaches SETTLED_CONFIDENCE and no other option scored as high (two options
+    at 0.50 each are a tie, not an answer)."""
     if answer.choice is None:
         return
     while len(answer.quotes) < len(question.options):
         answer.quotes.append([])
     own = answer.quotes[answer.choice]
+    case = agreeing_case(question.options, evidence, answer.choice) if question.image is not None else None
+    if case is not None:
+        own = [Quote(case.text, case, "supports", 1.0, settles=True), *(q for q in own if q.evidence.id != case.id)]
+        answer.quotes[answer.choice] = own
+        answer.cited = list(dict.fromkeys([case.id, *answer.cited]))
     if not any(q.stance == "supports" for q in own):
         quote = fallback_quote(question, reading, answer.choice, [e for e in evidence if e.text.strip()])
         if quote is not None and quote.text not in {q.text for q in own}:

@@ -209,6 +209,22 @@ def test_a_tie_is_not_settled():
         assert answer.settled is settled, scores
 
 
+def test_an_image_answer_most_of_its_nearest_cases_share_is_settled():
+    """Image MCQ dev run: 84 of 128 agentic answers settle so, all right; the other 44 are right 0.39 of the time."""
+    slide = draw_pattern("keratin-pearls", 7)
+    question = Question("Which diagnosis fits?", ["Lung adenocarcinoma", "Lung squamous cell carcinoma"], image=slide)
+
+    def answered(*diagnoses: str) -> Answer:
+        cases = [evidence(f"c{n}", d, n, kind="case", diagnosis=d) for n, d in enumerate(diagnoses, start=1)]
+        answer = Answer(1, question.options[1], 0.8, scores=[0.2, 0.8])
+        settle(answer, question, read_question(question), cases)
+        return answer
+
+    agreed = answered("lung squamous cell carcinoma", "lung adenocarcinoma", "lung squamous cell carcinoma")
+    assert agreed.settled and agreed.quotes[1][0].evidence.id == "c1" and agreed.cited[0] == "c1"
+    assert not answered("lung squamous cell carcinoma", "lung adenocarcinoma", "lung adenocarcinoma").settled
+
+
 def test_negated_question_picks_the_option_the_evidence_leaves_out():
     question = Question(
         "Which of these would not be counted among the classic signs of acute inflammation?",
