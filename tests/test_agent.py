@@ -183,7 +183,7 @@ def test_a_sentence_restating_the_question_supports_no_option():
 
 
 def test_a_negated_property_the_evidence_states_of_one_option_answers_it_plainly():
-    """"Which ... is not under voluntary control?": the evidence says so of smooth muscle, in the question's own
+    """ "Which ... is not under voluntary control?": the evidence says so of smooth muscle, in the question's own
     words. The exception reading picked skeletal muscle, quoting that very sentence against it."""
     question = Question("Which muscle type is not under voluntary control?", ["skeletal muscle", "smooth muscle"])
     found = [
