@@ -15,7 +15,7 @@ from typing import TypeVar
 from tqdm.auto import tqdm
 
 from pathatlas import tesseract
-from pathatlas.errors import PathAtlasError
+from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.base import Source
 from pathatlas.retrieval.durable import crash_point
@@ -68,6 +68,14 @@ def one_line(exc: BaseException) -> str:
     """An error as the one line a user reads; errors that are not ours are named by their type."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if isinstance(exc, PathAtlasError | OSError) else f"{type(exc).__name__}: {text}"
+
+
+def nothing_indexed(source: Source) -> str:
+    """Why a source gave no entries, in the one line a failed source is reported by: its first problem, if any."""
+    if not source.problems:
+        return f"nothing to index in {source.key}: it holds no records"
+    more = f" (and {len(source.problems) - 1} more problems)" if len(source.problems) > 1 else ""
+    return f"nothing to index in {source.key}: {source.problems[0]}{more}"
 
 
 def batched(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
@@ -177,7 +185,7 @@ class Indexer:
         started = time.perf_counter()
         try:
             fingerprint = source.fingerprint()
-        except (OSError, PathAtlasError) as exc:
+        except Exception as exc:  # an unreadable metadata file, a plug-in's bug: this source fails, the run goes on
             return SourceReport(source.key, "failed", problems=[one_line(exc)])
         known = self.index.manifest.get(source.key)
         if known and known["fingerprint"] == fingerprint and not force and stored[fingerprint] == known["entries"]:
@@ -185,6 +193,8 @@ class Indexer:
         self._written = []
         try:
             count = self._write(source)
+            if not count:  # an empty cases.jsonl, a folder whose every image failed: not "indexed, 0 entries"
+                raise BadInputError(nothing_indexed(source))
             entry = {
                 "id": source_id(source.key),
                 "fingerprint": fingerprint,

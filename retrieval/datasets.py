@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -12,11 +13,23 @@ from typing import Any
 from pathatlas.errors import BadInputError
 
 
+def read_text(path: Path) -> str:
+    """A dataset file's text: UTF-8, with or without the byte order mark Excel's "CSV UTF-8" writes. A file saved in
+    another encoding (Excel's plain CSV on Windows) is refused in one line rather than read as the wrong letters."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(
+            f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); save it as UTF-8 "
+            "(in Excel: CSV UTF-8)"
+        ) from exc
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise BadInputError(f"no such dataset file: {path}")
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         if line.strip():
             try:
                 rows.append(json.loads(line))
@@ -126,22 +139,46 @@ def figure_citations(modules: Path, figures: list[dict[str, Any]], limit: int = 
 
 
 def read_case_metadata(path: Path) -> list[dict[str, str]]:
-    """A case folder's ``cases.jsonl`` or ``labels.csv``: rows with at least ``image``; blank values become absent."""
+    """A case folder's ``cases.jsonl`` or ``labels.csv``: rows with at least ``image``; blank values become absent.
+
+    Values become text: numbers and booleans as JSON writes them, a list as its items joined by ", " (``"organ":
+    ["lung", "liver"]`` reads "lung, liver"); an object, or a list holding one, is refused. A CSV row with more
+    fields than its header is refused too: the usual cause is an unquoted comma, which shifts every later column.
+    """
     if path.name.endswith(".jsonl"):
         rows = read_jsonl(path)
         for number, row in enumerate(rows, start=1):
             if not isinstance(row, dict):
                 raise BadInputError(f"{path} row {number} is not a JSON object")
     else:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+        try:
+            rows = list(csv.DictReader(io.StringIO(read_text(path), newline="")))
+        except csv.Error as exc:
+            raise BadInputError(f"{path} is not a CSV file: {exc}") from exc
     cleaned = []
     for number, row in enumerate(rows, start=1):
-        row = {k: str(v).strip() for k, v in row.items() if v is not None and str(v).strip()}
+        if None in row:  # csv.DictReader's key for the fields beyond the header
+            raise BadInputError(
+                f"{path} row {number} has {len(row) - 1 + len(row[None])} fields, the header {len(row) - 1}: "
+                "put values that hold a comma in double quotes"
+            )
+        texts = {k: metadata_text(v, f"{path} row {number} field {k!r}") for k, v in row.items()}
+        row = {k: v for k, v in texts.items() if v}
         if "image" not in row:
             raise BadInputError(f"{path} row {number} has no 'image' field")
         cleaned.append(row)
     return cleaned
+
+
+def metadata_text(value: Any, where: str) -> str:
+    """A metadata value as the text a case keeps ("" for null and blanks); ``where`` names it in the error."""
+    if isinstance(value, list):
+        return ", ".join(filter(None, (metadata_text(item, where) for item in value)))
+    if isinstance(value, dict):
+        raise BadInputError(f"{where} is a JSON object; give text, a number or a list of them")
+    if value is None or isinstance(value, str):
+        return (value or "").strip()
+    return json.dumps(value)
 
 
 def read_cases(path: Path, diagnosed_only: bool = True) -> list[ImageItem]:

@@ -48,7 +48,7 @@ from pathatlas.retrieval.encoders import Encoder, create_encoder
 from pathatlas.retrieval.lexical import LexicalIndex, printed_words
 from pathatlas.retrieval.local import Keypoints
 from pathatlas.retrieval.records import StoredVectors, source_id
-from pathatlas.retrieval.stores import Filters, VectorStore, open_store
+from pathatlas.retrieval.stores import Filters, VectorStore, open_store, store_class
 from pathatlas.retrieval.stores.base import ScoredIds
 from pathatlas.settings import Settings
 
@@ -110,6 +110,16 @@ class Generation:
 
     def fingerprints(self) -> list[str]:
         return [entry["fingerprint"] for entry in self.sources.values()]
+
+
+class AmbiguousSourceError(PathAtlasError):
+    """A file name several sources share. ``ids`` maps each one's path to its id, so a caller that must not show
+    server paths (the REST API) can name the ids instead."""
+
+    def __init__(self, name: str, ids: dict[str, str]):
+        self.ids = ids
+        shown = ", ".join(f"{key} (id {source})" for key, source in ids.items())
+        super().__init__(f"{name!r} matches several sources: {shown}; give the full path or the id")
 
 
 def check_revisions(path: Path, recorded: dict[str, str], encoder: Encoder) -> None:
@@ -226,6 +236,7 @@ class Index:
                 hint = "run 'pathatlas index PATH' first" if not path.exists() else "the folder is not an index"
                 raise IndexMissingError(f"no PathAtlas index at {path}: {hint}")
             encoder = create_encoder(settings.encoder, settings)
+            store_class(store or settings.store)  # an unknown store is refused before the folder names it
             meta = IndexMeta(encoder.name, dict(encoder.dims), store or settings.store, revisions=encoder.revisions())
             try:
                 path.mkdir(parents=True, exist_ok=True)
@@ -512,7 +523,7 @@ class Index:
         if len(by_name) == 1:
             return by_name[0]
         if by_name:
-            raise PathAtlasError(f"{name!r} matches several sources: {', '.join(by_name)}; give the full path")
+            raise AmbiguousSourceError(name, {key: self.manifest[key].get("id", source_id(key)) for key in by_name})
         raise UnknownSourceError(f"no source {name!r} in index {self.path}; 'pathatlas info' lists them")
 
     def remove_source(self, name: str) -> int:

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, HTTPException, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 
-from pathatlas.retrieval.index import source_id
+from pathatlas.retrieval.index import AmbiguousSourceError, source_id
 from pathatlas.ui.api.deps import EngineDep, errors, require_token
 from pathatlas.ui.api.engine import Job
 from pathatlas.ui.api.schemas import JobOut, SourceOut
@@ -45,7 +45,14 @@ def list_sources(engine: EngineDep) -> list[SourceOut]:
     responses=errors(400, 401, 404),
 )
 def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
-    return {"removed": engine.remove(source_id)}
+    try:
+        return {"removed": engine.remove(source_id)}
+    except AmbiguousSourceError as exc:  # its message names server paths, which a path parameter cannot take anyway
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            f"{source_id!r} matches several sources, with ids {', '.join(exc.ids.values())}: delete one by its id "
+            "(GET /sources lists them)",
+        ) from exc
 
 
 @router.post(
