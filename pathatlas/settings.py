@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,6 +15,10 @@ from pathatlas import tesseract
 
 def _default_home() -> Path:
     return Path.home() / ".pathatlas"
+
+
+Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""A fusion weight: 0 turns its ranker off; a negative or NaN weight would reorder every result unnoticed."""
 
 
 class Settings(BaseSettings):
@@ -63,11 +69,11 @@ class Settings(BaseSettings):
     )
 
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
-    weight_bm25: float = 1.0
-    weight_text: float = 1.0
-    weight_visual: float = 1.0
-    weight_joint: float = 1.0
-    weight_joint_image: float = Field(
+    weight_bm25: Weight = 1.0
+    weight_text: Weight = 1.0
+    weight_visual: Weight = 1.0
+    weight_joint: Weight = 1.0
+    weight_joint_image: Weight = Field(
         4.0,
         description="Weight of the joint space for image queries; chosen on held-out folds of atlas and LC25000 "
         "images.",
@@ -93,13 +99,13 @@ class Settings(BaseSettings):
         "same-diagnosis precision@10 0.911 -> 0.928; the first five and hits without a diagnosis keep their places). "
         "0: off.",
     )
-    weight_bm25_image: float = Field(
+    weight_bm25_image: Weight = Field(
         256.0,
         description="Weight of BM25 over the words printed in an image query (``query_ocr``): 64 x weight_joint_image, "
         "so a labelled diagram's own words lead and its look fills in (every held-out module fold of the book's "
         "figures chose 64 against the joint space's 1).",
     )
-    weight_specimen: float = Field(
+    weight_specimen: Weight = Field(
         100.0, description="Weight of the same-specimen ranker: large, so a verified candidate ranks above the rest."
     )
     pages_per_section: int = Field(
@@ -201,6 +207,7 @@ class Settings(BaseSettings):
 def load_settings(**values) -> Settings:
     """Settings from ``PATHATLAS_*`` and ``values``; a value that does not fit is one line naming its variable."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from pathatlas.errors import BadInputError
 
@@ -212,3 +219,10 @@ def load_settings(**values) -> Settings:
             for error in exc.errors()
         )
         raise BadInputError(f"bad setting {problems}") from None
+    except SettingsError as exc:  # a list setting that is not JSON: pydantic-settings names the field, not the value
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"PATHATLAS_{field[1].upper() if field else '*'}"
+        raise BadInputError(
+            f"bad setting {name}={os.environ.get(name)!r}: not JSON ({exc.__cause__ or exc}); write a list as "
+            '\'["a", "b"]\''
+        ) from None

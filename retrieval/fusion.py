@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from pathatlas.errors import BadInputError
 from pathatlas.retrieval.lexical import tokenize
 from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.stores.base import ScoredIds
@@ -196,13 +198,29 @@ class Ranker:
 
     @classmethod
     def load(cls, path: Path = RANKER_FILE) -> Ranker:
-        """The chosen ranker if its file exists, else the plain fusion."""
-        if path.is_file():
-            body = json.loads(path.read_text())
-            weights = {k: float(v) for k, v in body["weights"].items()}
+        """The chosen ranker if its file exists, else the plain fusion; a file that is not a ranker (as ``bench
+        tune-text`` writes one) is one error line naming the setting that points at it."""
+        if not path.is_file():
+            return cls.plain()
+        try:
+            body = json.loads(path.read_text(encoding="utf-8"))
+            weights = finite_weights(body["weights"])
             pin = body.get("pin") or ({"bm25": 1.0} if body.get("pin_bm25") else None)  # files before "pin"
-            return cls(weights, body.get("source", path.name), pin=pin)
-        return cls.plain()
+            return cls(weights, body.get("source", path.name), pin=finite_weights(pin) if pin else None)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            why = f"no {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())
+            raise BadInputError(
+                f"bad setting PATHATLAS_RANKER_FILE={str(path)!r}: not a ranker file ({why}); "
+                "'pathatlas bench tune-text' writes one"
+            ) from exc
+
+
+def finite_weights(weights: Mapping[str, Any]) -> dict[str, float]:
+    """A ranker file's feature weights as numbers; NaN or infinity would put every page in one arbitrary order."""
+    numbers = {name: float(value) for name, value in weights.items()}
+    if not all(map(math.isfinite, numbers.values())):
+        raise ValueError(f"weights must be finite numbers, got {numbers}")
+    return numbers
 
 
 def group_features(
