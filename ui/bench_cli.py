@@ -74,7 +74,10 @@ def bench_search_command(
     from pathatlas.retrieval.bench.speed import bench_search, table_row
 
     settings = settings_for()
-    sizes = [int(n) for n in records.split(",")]
+    try:
+        sizes = [int(n) for n in records.split(",")]
+    except ValueError:
+        raise BadInputError(f"--records {records!r}: give comma-separated whole numbers, e.g. 10000,100000") from None
     if max(sizes) > 1_000_000 or min(sizes) < 1000:
         raise BadInputError("--records: sizes from 1000 to 1,000,000")
     if workdir:

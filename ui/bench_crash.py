@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from pathatlas.errors import BadInputError
 from pathatlas.retrieval.encoders.base import Embeddings, Encoder
 from pathatlas.settings import Settings
 
@@ -257,6 +258,8 @@ def warm_imports() -> None:
 
 def run_crash_trials(store: str, trials: int, workdir: Path | None = None, seed: int = 0) -> CrashReport:
     """``trials`` kills spread over every scenario's durable steps; see the module docstring for the checks."""
+    if trials < 1:
+        raise BadInputError(f"--trials {trials}: give at least 1 kill per store")
     warm_imports()
     report = CrashReport(store)
     rng = np.random.default_rng(seed)

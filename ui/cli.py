@@ -42,32 +42,49 @@ app.command("export")(export)
 
 
 def parse_filters(items: list[str] | None) -> dict[str, object]:
-    from pathatlas.retrieval.records import check_filter_fields
+    """``--filter FIELD=VALUE`` pairs. A value is taken whole, commas included ("adenocarcinoma, lung"); the same field
+    given again adds an alternative (any may match), and different fields must all match. The fields and kinds are
+    those REST takes, checked before any model loads."""
+    from pathatlas.ui.api.schemas import parse_filters_form
 
-    filters: dict[str, object] = {}
+    values: dict[str, list[str]] = {}
     for item in items or []:
         field, sep, value = item.partition("=")
         if not sep or not field.strip() or not value.strip():
             raise BadInputError(f"--filter {item!r}: use FIELD=VALUE, e.g. kind=figure or organ=lung")
-        values = [v.strip() for v in value.split(",")]
-        filters[field.strip()] = values if len(values) > 1 else values[0]
-    check_filter_fields(filters)  # before any model loads
-    return filters
+        values.setdefault(field.strip(), []).append(value.strip())
+    try:
+        return parse_filters_form(json.dumps({f: v if len(v) > 1 else v[0] for f, v in values.items()}))
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from exc
 
 
-def resolve_sources(filters: dict[str, object], index) -> dict[str, object]:
-    """A ``source`` filter may name a source by file name, id or path, as ``remove`` does; stores hold keys."""
-    if "source" not in filters:
+def resolve_filters(filters: dict[str, object], index) -> dict[str, object]:
+    """Filters the stores understand: a source named by file name, id or path (as ``remove`` takes it) becomes its
+    key, and a chapter the sections under it (as REST expands it); an unknown source or chapter is an error."""
+    if "source" in filters:
+        wanted = filters["source"] if isinstance(filters["source"], list) else [filters["source"]]
+        keys = [index.resolve_source(str(name)) for name in wanted]
+        filters = {**filters, "source": keys if len(keys) > 1 else keys[0]}
+    if "chapter" not in filters:
         return filters
-    wanted = filters["source"] if isinstance(filters["source"], list) else [filters["source"]]
-    keys = [index.resolve_source(str(name)) for name in wanted]
-    return {**filters, "source": keys if len(keys) > 1 else keys[0]}
+    from pathatlas.ui.api.facets import count_facets
+
+    facets = count_facets(index)
+    wanted = filters["chapter"] if isinstance(filters["chapter"], list) else [filters["chapter"]]
+    if unknown := [c for c in wanted if c not in facets.sections]:
+        chapters = sorted(facets.sections)
+        listed = "; ".join(chapters[:5]) + (f" (+{len(chapters) - 5} more)" if len(chapters) > 5 else "")
+        raise BadInputError(f"no chapter {unknown[0]!r} in index {index.path}; its chapters: {listed or 'none'}")
+    return facets.expand(filters)
 
 
 FilterOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--filter", help="FIELD=VALUE (kind, source, organ, diagnosis, case, section); a source by file name or id."
+        "--filter",
+        help="FIELD=VALUE (kind, source, organ, diagnosis, case, section, chapter); a source by file name or id. "
+        "The value is taken whole, commas included; repeat a field for alternatives (organ=lung, then organ=liver).",
     ),
 ]
 
@@ -131,12 +148,13 @@ def search(
     from pathatlas.retrieval.search import Query, Searcher
 
     settings = settings_for(index)
-    query = Query(text=user_text(text, settings), k=k, filters=parse_filters(filter))
+    filters = parse_filters(filter)  # on the query once the index resolves them: Query.validate knows no chapter
+    query = Query(text=user_text(text, settings), k=k)
     if image is not None:
         query.image = open_image(image, settings.max_image_pixels)
     query.validate()
     idx = Index.open(settings.index_dir, settings)
-    query.filters = resolve_sources(query.filters, idx)
+    query.filters = resolve_filters(filters, idx)
     found = Searcher(idx).find(query)
     hits = found.hits
     if found.image_words:  # what the image's own words added (stderr: --json keeps stdout JSON alone)
@@ -206,7 +224,7 @@ def ask(
     q = Question(user_text(question, settings), options, picture, filters=parse_filters(filter))
     q.validate()
     idx = Index.open(settings.index_dir, settings)
-    q.filters = resolve_sources(q.filters, idx)
+    q.filters = resolve_filters(q.filters, idx)
     agent = Agent(
         Searcher(idx),
         create_answerer(settings.answerer, settings, idx.encoder),

@@ -159,12 +159,24 @@ FILTERS = TypeAdapter(Filters)
 
 
 def parse_filters_form(raw: str) -> dict[str, str | list[str]]:
-    """The JSON object a multipart form carries as ``filters``, checked as the JSON bodies' filters are."""
+    """The JSON object a multipart form carries as ``filters`` (and ``--filter`` on the command line), checked as the
+    JSON bodies' filters are; the error names what is wrong: an unknown field or kind, or a value that is not text."""
     try:
         return FILTERS.validate_json(raw)
     except ValidationError as exc:
-        fields = ", ".join(FilterField.__args__)
-        raise ValueError(f"filters must be a JSON object of field to value(s); fields: {fields}") from exc
+        errors = exc.errors()
+        fields = ", ".join(name for name in FilterField.__args__ if name != "fingerprint")  # stores' own: not offered
+        unknown = next((e["loc"][0] for e in errors if e["type"] == "extra_forbidden"), None)
+        kind = next((e["input"] for e in errors if e["type"] == "literal_error" and isinstance(e["input"], str)), None)
+        if unknown is not None:
+            problem = f"unknown filter field {unknown!r}; use {fields}"
+        elif kind is not None:
+            problem = f"unknown kind {kind!r}; use {', '.join(KINDS)}"
+        elif errors[0]["loc"]:
+            problem = f"filter {errors[0]['loc'][0]!r} takes text or a list of texts, not {errors[0]['input']!r}"
+        else:
+            problem = f"filters must be a JSON object of field to value(s); fields: {fields}"
+        raise ValueError(problem) from exc
 
 
 QueryText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS), AfterValidator(valid_unicode)]

@@ -12,12 +12,19 @@ from pathlib import Path, PurePosixPath
 from fastapi import HTTPException, UploadFile, status
 
 CHUNK = 1 << 20
+NAME_CHARS = 100
+SUFFIX_CHARS = 10
+"""Longest suffix kept whole when a long name is shortened: the type (".pdf", ".zip") is read from it."""
 
 
 def safe_name(name: str | None, default: str) -> str:
-    """A client's file name reduced to a plain base name of safe characters; it never becomes a path."""
+    """A client's file name reduced to a plain base name of safe characters, at most ``NAME_CHARS`` long and with
+    its suffix kept; it never becomes a path."""
     base = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name or "").name).strip("._")
-    return base[:100] or default
+    suffix = PurePosixPath(base).suffix
+    if len(base) > NAME_CHARS and len(suffix) <= SUFFIX_CHARS:
+        return base[: NAME_CHARS - len(suffix)] + suffix
+    return base[:NAME_CHARS] or default
 
 
 def too_large(limit_bytes: int) -> HTTPException:

@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
 
 from pathatlas.agent.questions import Question
 from pathatlas.retrieval.images import open_image
 from pathatlas.ui.api.deps import EngineDep
-from pathatlas.ui.api.schemas import MAX_QUERY_CHARS, AskRequest, AskResponse, parse_filters_form, valid_unicode
+from pathatlas.ui.api.schemas import MAX_QUERY_CHARS, AskRequest, AskResponse, parse_filters_form
 from pathatlas.ui.api.uploads import read_limited
 
 router = APIRouter(tags=["ask"])
@@ -29,25 +30,26 @@ async def ask_image(
     engine: EngineDep,
     image: Annotated[UploadFile, File()],
     question: Annotated[str, Form(min_length=1, max_length=MAX_QUERY_CHARS)],
-    options: Annotated[str, Form(description="JSON list of option texts")] = "[]",
+    options: Annotated[str, Form(description="JSON list of option texts, as /ask takes them")] = "[]",
     filters: Annotated[str, Form(description='JSON object, the filters of /search, e.g. {"kind": "case"}')] = "{}",
 ) -> AskResponse:
     try:
-        parsed = json.loads(options)
-        assert isinstance(parsed, list) and all(isinstance(o, str) for o in parsed)
-    except (json.JSONDecodeError, AssertionError) as exc:
+        request = AskRequest(question=question, options=json.loads(options), filters=parse_filters_form(filters))
+    except json.JSONDecodeError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "options must be a JSON list of strings") from exc
-    try:
-        scope = parse_filters_form(filters)
-        valid_unicode(question)
-    except ValueError as exc:
+    except ValidationError as exc:  # the rules of /ask (option count and length, Unicode), said in one line
+        error = exc.errors()[0]
+        where = ".".join(map(str, error["loc"]))
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{where}: {error['msg']}") from exc
+    except ValueError as exc:  # the filters
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
-    return await run_in_threadpool(_ask_image, engine, data, question, parsed, scope)  # decoding and models block
+    return await run_in_threadpool(_ask_image, engine, data, request)  # decoding and models block
 
 
-def _ask_image(engine, data: bytes, question: str, options: list[str], filters: dict) -> AskResponse:
+def _ask_image(engine, data: bytes, request: AskRequest) -> AskResponse:
     picture = open_image(data, engine.settings.max_image_pixels)
-    scope = engine.facets().expand(filters) if filters else {}
-    result = engine.ask(Question(question, options, picture, filters=scope)).result()  # the ask lane: one at a time
+    scope = engine.facets().expand(dict(request.filters)) if request.filters else {}
+    question = Question(request.question, request.options, picture, filters=scope)
+    result = engine.ask(question).result()  # the ask lane: one at a time
     return AskResponse.of(result.to_dict())

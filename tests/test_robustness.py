@@ -1,0 +1,331 @@
+"""What a tester's odd but ordinary input does: case folders saved from Excel, sources that yield nothing, a store
+name that does not exist, filter values with commas, settings that do not parse, long upload names, form fields
+checked as JSON bodies are, and file names several sources share. Fast encoder throughout."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+import zipfile
+from pathlib import Path
+
+import pymupdf
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from typer.testing import CliRunner
+
+from pathatlas.errors import BadInputError, PathAtlasError, UnknownNameError
+from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.datasets import read_case_metadata
+from pathatlas.retrieval.fusion import Ranker
+from pathatlas.retrieval.index import Index
+from pathatlas.settings import Settings, load_settings
+from pathatlas.ui.api.app import create_app
+from pathatlas.ui.api.uploads import safe_name
+from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
+from pathatlas.ui.cli import app as cli_app
+from pathatlas.ui.cli import parse_filters
+
+COMMA_DIAGNOSIS = "pancreatic ductal adenocarcinoma, large duct type"
+
+
+def case_folder(folder: Path, metadata: str, content: bytes, images: tuple[str, ...] = ("a.png",)) -> Path:
+    """A case folder with ``images`` (real PNGs) and one metadata file (``cases.jsonl`` or ``labels.csv``)."""
+    folder.mkdir(parents=True)
+    for name in images:
+        Image.new("RGB", (48, 48), (150, 40, 90)).save(folder / name)
+    (folder / metadata).write_bytes(content)
+    return folder
+
+
+def book_with_chapters(path: Path) -> Path:
+    """Four pages under two bookmarked chapters: pages 1-2 "1 Cells", pages 3-4 "2 Bone"."""
+    doc = pymupdf.open()
+    for text in ("Cells divide by mitosis.", "Mitosis has four phases.", "Osteoclasts resorb bone.", "Bone remodels."):
+        doc.new_page(width=300, height=300).insert_text((20, 40), text, fontsize=9)
+    doc.set_toc([[1, "1 Cells", 1], [2, "1.1 Division", 2], [1, "2 Bone", 3]])
+    doc.save(path)
+    doc.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Settings:
+    """An index made with the hashing encoder: the chaptered book, ``good.pdf`` in two folders, and cases whose
+    diagnoses differ by what follows a comma."""
+    root = tmp_path_factory.mktemp("robust")
+    cases = root / "lib" / "pancreas"
+    rows = [
+        {"image": "a.png", "diagnosis": COMMA_DIAGNOSIS, "organ": "pancreas"},
+        {"image": "b.png", "diagnosis": "pancreatic ductal adenocarcinoma", "organ": "pancreas"},
+    ]
+    case_folder(cases, "cases.jsonl", "\n".join(map(json.dumps, rows)).encode(), ("a.png", "b.png"))
+    sources = [
+        book_with_chapters(root / "lib" / "book.pdf"),
+        make_pdf(root / "lib" / "one" / "good.pdf", 2, "one"),
+        make_pdf(root / "lib" / "two" / "good.pdf", 2, "two"),
+        cases,
+    ]
+    settings = Settings(home=root / "home", index=root / "index", encoder=HashingEncoder.name, case_keypoints=False)
+    index = Index.open(settings.index_dir, settings, create=True)
+    assert not Indexer(index, show_progress=False).add(sources).failed
+    index.close()
+    return settings
+
+
+def hashing_settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", index=tmp_path / "index", encoder=HashingEncoder.name, case_keypoints=False)
+
+
+runner = CliRunner()
+
+
+def cli(*args, home: Path, env: dict[str, str] | None = None):
+    fast = {"PATHATLAS_ENCODER": HashingEncoder.name, "PATHATLAS_CASE_KEYPOINTS": "0", "PATHATLAS_HOME": str(home)}
+    return runner.invoke(cli_app, list(map(str, args)), env={**fast, **(env or {})})
+
+
+def one_error_line(result, message: str) -> None:
+    """Exit status 1 and one ``error:`` line holding ``message``; no traceback."""
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert len(errors) == 1 and message in errors[0], result.output
+
+
+# -- case folders saved from Excel ------------------------------------------------------------------
+
+
+def test_excel_case_files_are_read_or_refused_in_one_line_naming_the_file(tmp_path):
+    bom = case_folder(tmp_path / "bom", "labels.csv", "image,diagnosis\na.png,granuloma\n".encode("utf-8-sig"))
+    assert read_case_metadata(bom / "labels.csv") == [{"image": "a.png", "diagnosis": "granuloma"}]
+
+    latin = case_folder(tmp_path / "latin", "labels.csv", "image,diagnosis\na.png,Müller\n".encode("latin-1"))
+    with pytest.raises(BadInputError, match=r"latin/labels.csv is not UTF-8 text .*save it as UTF-8") as error:
+        read_case_metadata(latin / "labels.csv")
+    assert "\n" not in str(error.value)
+    jsonl = case_folder(tmp_path / "jsonl", "cases.jsonl", '{"image": "a.png", "organ": "Müller"}\n'.encode("cp1252"))
+    with pytest.raises(BadInputError, match=r"jsonl/cases.jsonl is not UTF-8 text"):
+        read_case_metadata(jsonl / "cases.jsonl")
+
+    extra = case_folder(tmp_path / "extra", "labels.csv", b"image,diagnosis\na.png,adenocarcinoma,lung\n")
+    with pytest.raises(BadInputError, match=r"row 1 has 3 fields, the header 2: put values that hold a comma in"):
+        read_case_metadata(extra / "labels.csv")
+
+    row = {"image": "a.png", "organ": ["lung", "liver"], "stage": 3, "margin": True, "note": None, "grade": [" "]}
+    lists = case_folder(tmp_path / "lists", "cases.jsonl", json.dumps(row).encode())
+    assert read_case_metadata(lists / "cases.jsonl") == [
+        {"image": "a.png", "organ": "lung, liver", "stage": "3", "margin": "true"}
+    ]
+    nested = case_folder(tmp_path / "nested", "cases.jsonl", json.dumps({"image": "a.png", "x": {"y": 1}}).encode())
+    with pytest.raises(BadInputError, match=r"row 1 field 'x' is a JSON object"):
+        read_case_metadata(nested / "cases.jsonl")
+
+
+def test_a_folder_that_cannot_be_read_fails_alone_and_the_run_goes_on(tmp_path):
+    latin = case_folder(tmp_path / "latin", "labels.csv", "image,diagnosis\na.png,Müller\n".encode("latin-1"))
+    good = case_folder(tmp_path / "good", "labels.csv", b"image,diagnosis\na.png,granuloma\n")
+    pdf = make_pdf(tmp_path / "book.pdf", 1, "v0")
+    result = cli("index", pdf, latin, good, "--index", tmp_path / "index", "--json", home=tmp_path / "home")
+    one_error_line(result, "labels.csv is not UTF-8 text")
+    report = json.loads(result.stdout)
+    assert [s["status"] for s in report] == ["indexed", "failed", "indexed"], report
+
+
+def test_an_unexpected_error_reading_a_folder_fails_that_folder_alone(tmp_path):
+    """A NUL in an image name raises ValueError from the path checks, not one of PathAtlas's errors."""
+    odd = case_folder(tmp_path / "odd", "cases.jsonl", json.dumps({"image": "a\u0000.png"}).encode())
+    good = case_folder(tmp_path / "good", "labels.csv", b"image,diagnosis\na.png,granuloma\n")
+    index = Index.open(tmp_path / "index", hashing_settings(tmp_path), create=True)
+    report = Indexer(index, show_progress=False).add([odd, good])
+    assert [s.status for s in report.sources] == ["failed", "indexed"]
+    assert "embedded null byte" in report.sources[0].problems[0]
+
+
+# -- a source that yields nothing --------------------------------------------------------------------
+
+
+def test_a_source_that_yields_nothing_fails_with_its_problems(tmp_path):
+    unreadable = tmp_path / "unreadable"
+    unreadable.mkdir()
+    (unreadable / "a.png").write_text("text named .png")
+    (unreadable / "cases.jsonl").write_text(json.dumps({"image": "a.png"}) + "\n")
+    empty = case_folder(tmp_path / "empty", "cases.jsonl", b"")
+    index = Index.open(tmp_path / "index", hashing_settings(tmp_path), create=True)
+    report = Indexer(index, show_progress=False).add([unreadable, empty])
+    assert [s.status for s in report.sources] == ["failed", "failed"]
+    first, second = (s.problems for s in report.sources)
+    assert first[0].startswith(f"nothing to index in {unreadable}: ") and "not a readable image" in first[0]
+    assert any("a.png is not a readable image" in p for p in first[1:]), "every problem stays listed"
+    assert second == [f"nothing to index in {empty}: it holds no records"]
+    assert index.manifest == {}, "nothing was committed for them"
+
+
+# -- an unknown store -----------------------------------------------------------------------------------
+
+
+def test_an_unknown_store_is_refused_before_the_index_folder_is_written(tmp_path):
+    with pytest.raises(UnknownNameError, match="unknown store 'bogus'"):
+        Index.open(tmp_path / "new", hashing_settings(tmp_path), create=True, store="bogus")
+    assert not (tmp_path / "new").exists()
+    assert Index.open(tmp_path / "new", hashing_settings(tmp_path), create=True).meta.store == "faiss"
+
+
+# -- CLI filters ----------------------------------------------------------------------------------------
+
+
+def test_cli_filter_values_keep_their_commas_and_a_repeated_field_adds_alternatives():
+    assert parse_filters([f"diagnosis={COMMA_DIAGNOSIS}", "organ=lung", "organ = liver", "chapter=1 Cells"]) == {
+        "diagnosis": COMMA_DIAGNOSIS,
+        "organ": ["lung", "liver"],
+        "chapter": "1 Cells",
+    }
+    fields = "kind, source, organ, diagnosis, case, section, chapter"  # those REST takes; fingerprint is the stores'
+    with pytest.raises(BadInputError) as error:
+        parse_filters(["colour=red"])
+    assert str(error.value) == f"unknown filter field 'colour'; use {fields}"
+
+
+def test_cli_filters_find_a_diagnosis_with_a_comma_and_a_chapter(library):
+    home, index = library.home, library.index_dir
+
+    def found(*filters: str) -> list[dict]:
+        args = [f for name in filters for f in ("--filter", name)]
+        result = cli("search", "pancreatic adenocarcinoma mitosis bone", *args, "--index", index, "--json", home=home)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    hits = found(f"diagnosis={COMMA_DIAGNOSIS}")
+    assert [h["payload"]["diagnosis"] for h in hits] == [COMMA_DIAGNOSIS]
+    both = found(f"diagnosis={COMMA_DIAGNOSIS}", "diagnosis=pancreatic ductal adenocarcinoma")
+    assert len(both) == 2
+    assert {h["citation"]["page"] for h in found("chapter=2 Bone")} == {3, 4}
+    one_error_line(
+        cli("search", "bone", "--filter", "chapter=9 Teeth", "--index", index, home=home),
+        "no chapter '9 Teeth' in index",
+    )
+
+
+# -- settings that do not parse -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PATHATLAS_CORS_ORIGINS", "notjson", "bad setting PATHATLAS_CORS_ORIGINS='notjson': not JSON"),
+        ("PATHATLAS_SOURCES", "py:pkg.Class", "bad setting PATHATLAS_SOURCES='py:pkg.Class': not JSON"),
+        ("PATHATLAS_WEIGHT_BM25", "nan", "bad setting PATHATLAS_WEIGHT_BM25='nan': Input should be a finite number"),
+        ("PATHATLAS_WEIGHT_JOINT", "-1", "bad setting PATHATLAS_WEIGHT_JOINT='-1': Input should be greater than"),
+    ],
+)
+def test_a_setting_that_does_not_parse_is_one_line_naming_it(name, value, message, tmp_path, monkeypatch):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(BadInputError, match=f"^{message}"):
+        load_settings()
+    one_error_line(cli("search", "bone", "--index", tmp_path, home=tmp_path, env={name: value}), message)
+
+
+def test_a_ranker_file_that_is_not_one_is_one_line_naming_the_setting(library, tmp_path):
+    for body in ("not json", '{"pin": null}', '{"weights": {"bm25": "high"}}', '{"weights": {"bm25": NaN}}'):
+        (tmp_path / "ranker.json").write_text(body)
+        with pytest.raises(BadInputError, match=r"^bad setting PATHATLAS_RANKER_FILE='.*ranker.json': not a ranker"):
+            Ranker.load(tmp_path / "ranker.json")
+    env = {"PATHATLAS_RANKER_FILE": str(tmp_path / "ranker.json")}
+    result = cli("search", "bone", "--index", library.index_dir, home=library.home, env=env)
+    one_error_line(result, "bad setting PATHATLAS_RANKER_FILE=")
+    (tmp_path / "ranker.json").write_text('{"weights": {"bm25": 1, "dense": 2}}')
+    assert Ranker.load(tmp_path / "ranker.json").weights == {"bm25": 1.0, "dense": 2.0}
+
+
+# -- the REST API ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client(library, tmp_path_factory):
+    """The service over a copy of the library (jobs write into it)."""
+    root = tmp_path_factory.mktemp("robust-api")
+    shutil.copytree(library.index_dir, root / "index")
+    settings = library.model_copy(update={"home": root / "home", "index": root / "index"})
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 120, 120)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def finished(client, upload: tuple[str, bytes]) -> dict:
+    """The job of an upload, once it has ended."""
+    job = client.post("/jobs", files={"file": upload})
+    assert job.status_code == 202, job.text
+    deadline = time.time() + 60
+    while (ended := client.get(f"/jobs/{job.json()['id']}").json())["status"] in ("queued", "running"):
+        assert time.time() < deadline
+        time.sleep(0.1)
+    return ended
+
+
+def zipped_case_folder(labels: bytes, image: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("labels.csv", labels)
+        archive.writestr("a.png", image)
+    return buffer.getvalue()
+
+
+def test_an_upload_with_a_long_name_keeps_its_suffix(client, tmp_path):
+    assert safe_name("a" * 300 + ".pdf", "upload") == "a" * 96 + ".pdf"
+    assert safe_name("report." + "x" * 300, "upload") == ("report." + "x" * 300)[:100], "a long suffix is no type"
+    pdf = make_pdf(tmp_path / "long.pdf", 1, "long").read_bytes()
+    assert finished(client, ("a" * 300 + ".pdf", pdf))["status"] == "done"
+
+
+def test_case_folder_jobs_that_cannot_be_indexed_fail_saying_why(client):
+    labels = "image,diagnosis\na.png,Müller\n".encode("latin-1")
+    latin = finished(client, ("latin.zip", zipped_case_folder(labels, png())))
+    assert latin["status"] == "failed" and "labels.csv is not UTF-8 text" in latin["error"], latin
+    text = finished(client, ("text.zip", zipped_case_folder(b"image\na.png\n", b"text named .png")))
+    assert text["status"] == "failed" and text["error"].startswith("nothing to index in ") and "a.png" in text["error"]
+
+
+def test_image_forms_check_options_and_filters_as_the_json_bodies_do(client):
+    image = {"image": ("slide.png", png())}
+    long = client.post("/ask/image", files=image, data={"question": "Which?", "options": json.dumps(["x" * 5000, "y"])})
+    assert long.status_code == 400 and long.json()["detail"].startswith("options.0: String should have at most 4000")
+    one = client.post("/ask/image", files=image, data={"question": "Which?", "options": '["x"]'})
+    assert one.status_code == 400 and "one option is no choice" in one.json()["detail"]
+    kinds = "page, passage, figure, case"
+    for path in ("/search/image", "/ask/image"):
+        banana = client.post(path, files=image, data={"question": "Which?", "filters": '{"kind": "banana"}'})
+        assert banana.status_code == 400 and banana.json()["detail"] == f"unknown kind 'banana'; use {kinds}"
+        colour = client.post(path, files=image, data={"question": "Which?", "filters": '{"colour": "red"}'})
+        assert colour.status_code == 400 and colour.json()["detail"].startswith("unknown filter field 'colour'; use")
+        number = client.post(path, files=image, data={"question": "Which?", "filters": '{"organ": 3}'})
+        assert number.status_code == 400 and number.json()["detail"].startswith("filter 'organ' takes text")
+
+
+def test_a_name_several_sources_share_is_refused_naming_their_ids(client, library):
+    ids = {s["id"] for s in client.get("/sources").json() if s["source"] == "good.pdf"}
+    assert len(ids) == 2
+    response = client.delete("/sources/good.pdf")
+    detail = response.json()["detail"]
+    assert response.status_code == 400 and all(i in detail for i in ids) and "GET /sources" in detail
+    assert "/" not in detail.replace("GET /sources", ""), detail
+    index = Index.open(library.index_dir, library)
+    with pytest.raises(PathAtlasError, match=r"'good.pdf' matches several sources: .*/one/good.pdf \(id \w+\), .*id"):
+        index.resolve_source("good.pdf")
+
+
+# -- bench arguments ------------------------------------------------------------------------------------
+
+
+def test_bench_crash_needs_at_least_one_trial(tmp_path):
+    one_error_line(cli("bench", "crash", "--trials", "0", "--stores", "faiss", home=tmp_path), "--trials 0: give at")
+
+
+def test_bench_search_sizes_must_be_numbers(tmp_path):
+    one_error_line(cli("bench", "search", "--records", "abc", home=tmp_path), "--records 'abc': give comma-separated")
