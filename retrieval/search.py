@@ -310,7 +310,10 @@ class Searcher:
     ) -> Hit:
         best = shown_member(group, payloads)
         payload = payloads[best]
-        matched = {r: by_id[best] for r, by_id in ranks.items() if best in by_id}
+        # the page's text found by any ranker counts: its passage by words, its page vector by meaning
+        page_text = [m for m in group.members if payloads[m].kind in ("page", "passage")] or [best]
+        found = {r: [by_id[m] for m in page_text if m in by_id] for r, by_id in ranks.items()}
+        matched = {r: min(at) for r, at in found.items() if at}
         hit = self.make_hit(best, score, matched, payload, text)
         hit.also_on_page = [m for m in group.members if m != best]
         return self._as_page(hit, payload)

@@ -99,6 +99,14 @@ def test_bm25_only_and_dense_only_modes(demo_index):
     assert bm25[0].citation.page == 2
 
 
+def test_a_page_hit_says_every_ranker_that_found_its_text(demo_index):
+    """A page's words are found in its passages and its meaning by its page vector: both show in ``matched_by``
+    (the CLI's and API's "words #1, meaning #2"), not only the shown passage's."""
+    hit = Searcher(demo_index).search(Query(text="Langhans giant cells in a granuloma", k=3))[0]
+    assert hit.kind == "page" and hit.passage is not None
+    assert {"bm25", "text"} <= set(hit.matched_by), hit.matched_by
+
+
 @pytest.mark.parametrize("query", [Query(text="   "), Query(), Query(text="x", k=0), Query(text="The of and?")])
 def test_bad_queries_are_refused(demo_index, query):
     with pytest.raises(BadInputError):
