@@ -157,7 +157,7 @@ class Engine:
         except Cancelled:
             status, error = "cancelled", None
         except BaseException as exc:  # a worker thread that dies would leave its job running forever
-            status, error = "failed", one_line(exc)
+            status, error = "failed", self.job_error(job, one_line(exc))
         finally:
             if job.upload is not None and status != "done":
                 shutil.rmtree(job.upload, ignore_errors=True)
@@ -183,7 +183,7 @@ class Engine:
         if job.cancel_requested:
             return "cancelled", None
         if report.failed:
-            return "failed", self.relative(report.failed[0].problems[0])
+            return "failed", self.job_error(job, report.failed[0].problems[0])
         return "done", None
 
     def _replace_older_uploads(self, target: Index, job: Job) -> None:
@@ -196,6 +196,15 @@ class Engine:
             if path.name in {p.name for p in job.paths}:
                 target.remove_source(key)
                 shutil.rmtree(self.uploads / path.relative_to(self.uploads.resolve()).parts[0], ignore_errors=True)
+
+    def job_error(self, job: Job, message: str) -> str:
+        """A job's error as its client reads it: an upload by the name it was sent as (its folder and upload id are
+        the server's), other files without server paths."""
+        if job.upload is not None:
+            for path in job.paths:  # the upload itself, or the folder a zip was unpacked to
+                for written in (str(path.resolve()), str(path)):
+                    message = message.replace(written, job.source)
+        return self.relative(message)
 
     def relative(self, message: str) -> str:
         """Messages for API clients without server paths."""
