@@ -5,6 +5,7 @@ Every step waits for what the user would see (an element, a text); nothing sleep
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -14,8 +15,10 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pymupdf
 import pytest
+from PIL import Image
 
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.indexer.pipeline import Indexer
@@ -28,6 +31,8 @@ CHROMIUM = "/usr/bin/chromium"
 TRACKER = "http://127.0.0.1:9/pixel.png"
 PLANTED = f"Squamous metaplasia of the bronchial lining ![pixel]({TRACKER}) follows years of smoking."
 """A PDF sentence carrying Markdown: shown as text, it must never make the browser fetch the image."""
+CHAPTERS = {"10 Muscle Tissue": "Sarcomeres shorten in contraction.", "2 Bone Tissue": "Osteoblasts lay osteoid."}
+"""Bookmarked chapters of a second PDF, in the file out of their numbers' order."""
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"
@@ -42,8 +47,14 @@ def ui_url(demo_index, tmp_path_factory):
     with pymupdf.open() as doc:
         doc.new_page().insert_textbox(pymupdf.Rect(72, 72, 540, 300), PLANTED, fontsize=10)
         doc.save(planted)
+    chapters = planted.with_name("chapters.pdf")
+    with pymupdf.open() as doc:
+        for title, text in CHAPTERS.items():
+            doc.new_page().insert_text((72, 72), f"{title}. {text}")
+        doc.set_toc([[1, title, number] for number, title in enumerate(CHAPTERS, start=1)])
+        doc.save(chapters)
     settings = demo_index.settings.model_copy(update={"index": index})
-    assert not Indexer(Index.open(index, settings), show_progress=False).add([planted]).failed
+    assert not Indexer(Index.open(index, settings), show_progress=False).add([planted, chapters]).failed
     api_port, ui_port = free_port(), free_port()
     api = start_server(index, api_port)
     env = {**os.environ, "PATHATLAS_API_URL": f"http://127.0.0.1:{api_port}", "HF_HUB_OFFLINE": "1"}
@@ -149,12 +160,41 @@ def test_filter_by_organ_then_find_similar_from_a_case(page):
     page.screenshot(path=str(ARTIFACTS / "2-find-similar.png"), full_page=True)
 
 
+def finished(page) -> None:
+    """Wait until the app's script run ends: then what it drew is all that run draws."""
+    page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for()
+
+
+def menu(page, name: str) -> list[str]:
+    """The values a filter menu offers, without their counts (nor the menu's own "Select all")."""
+    page.locator(f".st-key-filter-{name}").click()
+    options = page.get_by_role("option", name=re.compile(r" \(\d+\)$"))
+    options.first.wait_for()
+    values = [re.sub(r" \(\d+\)$", "", option) for option in options.all_inner_texts()]
+    page.keyboard.press("Escape")
+    return values
+
+
+def test_filter_menus_offer_each_kind_once_and_chapters_in_book_order(page):
+    page.reload()
+    page.get_by_label("Search text").wait_for()
+    assert sorted(menu(page, "kind")) == ["case", "figure", "page"]  # passages are found as their pages
+    chapters = menu(page, "chapter")
+    assert chapters[:2] == ["2 Bone Tissue", "10 Muscle Tissue"] and chapters[2:] == sorted(chapters[2:]), chapters
+
+
 def test_image_upload_searches_by_image(page, tmp_path):
     page.reload()
-    image = tmp_path / "slide.png"
-    draw_pattern("granuloma", 99).save(image)
     page.get_by_text("Search by image").click()
     uploader = page.locator("[data-testid=stFileUploader]").filter(has_text="like this image")  # not the Library's
+    fake = tmp_path / "notes.png"
+    fake.write_text("plain text, not an image")
+    uploader.locator("input[type=file]").set_input_files(str(fake))
+    page.get_by_text(re.compile(r"^400: .*not a readable image")).wait_for()
+    finished(page)
+    expect(page.get_by_text("No results")).to_have_count(0)  # the error says why; "no results" would blame the query
+    image = tmp_path / "slide.png"
+    draw_pattern("granuloma", 99).save(image)
     uploader.locator("input[type=file]").set_input_files(str(image))
     page.get_by_text(re.compile(r"^\d+ results · Like slide.png")).wait_for(timeout=120_000)
     thumbnails = page.locator("[class*=st-key-card-] [data-testid=stImage] img")
@@ -177,12 +217,38 @@ def ask(page, question: str, options: str, source: str | None = None) -> None:
     page.get_by_role("button", name="Ask", exact=True).click()
 
 
-def test_ask_shows_the_answer_with_quoted_evidence(page):
+def red_pixels(image) -> int:
+    """Pixels of the outline's red in an image element as the browser shows it."""
+    red, green, blue = np.asarray(Image.open(io.BytesIO(image.screenshot())).convert("RGB")).transpose(2, 0, 1)
+    return int(((red > 200) & (green < 70) & (blue < 70)).sum())
+
+
+def test_ask_shows_the_answer_with_quoted_evidence_and_opens_a_quote_outlined(page):
     ask(page, KOILOCYTES, "Langhans giant cells\nKoilocytes\nGoblet cells")
     page.get_by_text(re.compile(r"(Answer|Best supported): B\. Koilocytes")).wait_for()
     quotes = page.locator("[data-testid=stMarkdownContainer] blockquote")
     expect(quotes.filter(has_text=re.compile("koilocyt|halo", re.I)).first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "3-ask-quotes.png"), full_page=True)
+    chosen = page.locator(".st-key-option-B")
+    quote = chosen.locator("blockquote").first.inner_text()
+    chosen.get_by_role("button", name="Open").first.click()
+    viewer = chosen.locator(".st-key-cited-viewer")  # below the quote clicked, not below every option
+    viewer.get_by_text("page 1 (cited passage outlined in red)").wait_for()
+    expect(viewer.locator("blockquote.passage")).to_have_text(quote)  # the quote, not the page's first line
+    assert red_pixels(viewer.locator("[data-testid=stImage] img").first) > 200
+    page.screenshot(path=str(ARTIFACTS / "3-ask-quote-opened.png"), full_page=True)
+
+
+def test_open_question_lists_its_cited_evidence_to_open(page):
+    ask(page, KOILOCYTES, "")
+    page.get_by_text(re.compile(r"(Answer|Best supported): ")).first.wait_for()
+    cited = page.locator(".st-key-citation-0")
+    expect(cited).to_contain_text("demo-primer.pdf, p. 1")
+    cited.get_by_role("button", name="Open").click()
+    viewer = cited.locator(".st-key-cited-viewer")
+    viewer.get_by_text("page 1 (cited passage outlined in red)").wait_for()
+    assert red_pixels(viewer.locator("[data-testid=stImage] img").first) > 200
+    expect(page.get_by_text("No evidence cited.")).to_have_count(0)
 
 
 def test_ask_with_one_option_says_to_give_two_or_none(page):

@@ -11,13 +11,17 @@ at that page and a citation to copy.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import streamlit as st
+from PIL import Image, ImageDraw
 
 from pathatlas.ui.present import citation_text, group_cases, highlight, plain, query_terms
 
@@ -25,6 +29,10 @@ st.set_page_config(page_title="PathAtlas", layout="wide", menu_items={"About": "
 KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
 BADGE = {"best match": "green", "strong match": "green", "good match": "blue", "related": "gray"}
 READING_DPI = 110
+# The API's outline of a hit on its page (render_page), drawn here too where a quote cites a box its page record lacks.
+# (A string under a constant would be shown on the page: Streamlit's magic writes bare literals.)
+OUTLINE_RGB, OUTLINE_POINTS = (230, 26, 26), 3
+MEDIA_CACHED = 256  # thumbnails (tens of KB) and rendered pages (about 1 MB) kept for reruns, shared by sessions
 
 
 @st.cache_resource
@@ -60,7 +68,7 @@ def call(method: str, path: str, quiet: bool = False, **kwargs) -> httpx.Respons
     return response
 
 
-@st.cache_data(ttl=600, show_spinner=False)
+@st.cache_data(ttl=600, max_entries=MEDIA_CACHED, show_spinner=False)
 def media(path: str) -> bytes | None:
     response = call("GET", path, quiet=True)
     return response.content if response is not None else None
@@ -82,8 +90,13 @@ def filter_row() -> dict[str, list[str]]:
     labels = {"kind": "Kind", "source": "Source", "organ": "Organ", "diagnosis": "Diagnosis", "chapter": "Chapter"}
     chosen: dict[str, list[str]] = {}
     for column, (name, label) in zip(st.columns(len(labels)), labels.items(), strict=True):
-        values = [v["value"] for v in fields.get(name, [])]
-        shown = {v["value"]: f"{v.get('label') or v['value']} ({v['count']})" for v in fields.get(name, [])}
+        offered = fields.get(name, [])
+        if name == "kind":  # passages are shown, and found, as their pages: "passage" would be a second "page"
+            offered = [v for v in offered if v["value"] in KINDS]
+        if name == "chapter":
+            offered = sorted(offered, key=book_order)
+        values = [v["value"] for v in offered]
+        shown = {v["value"]: f"{v.get('label') or v['value']} ({v['count']})" for v in offered}
         picked = column.multiselect(
             label,
             values,
@@ -96,13 +109,24 @@ def filter_row() -> dict[str, list[str]]:
     return chosen
 
 
+def book_order(value: dict[str, Any]) -> tuple:
+    """Chapters in the book's order: by number where the label starts with one ("2 Cells" before "10 Muscle
+    Tissue"), the others after them by name."""
+    label = value.get("label") or value["value"]
+    number = re.match(r"(?:chapter\s+)?(\d+)", label, re.IGNORECASE)
+    return (0, int(number.group(1)), label) if number else (1, label.lower(), label)
+
+
 def run_search(method: str, path: str, title: str, **kwargs) -> None:
     response = call(method, path, **kwargs)
-    found = response.json() if response is not None else {}
+    st.session_state.selected = None
+    if response is None:  # call() showed why; "no results" beside it would blame the query
+        st.session_state.pop("hits", None)
+        return
+    found = response.json()
     st.session_state.hits = found.get("hits", [])
     words = found.get("image_words")  # an uploaded diagram's labels, searched as words
     st.session_state.results_title = title + (f" · words read in the image: {words}" if words else "")
-    st.session_state.selected = None
 
 
 def find_similar(hit: dict[str, Any]) -> None:
@@ -199,20 +223,45 @@ def page_view(hit: dict[str, Any], state: str) -> None:
     if api:
         nav[2].link_button(f"Open the PDF at page {page}", f"{api.rstrip('/')}/records/{hit['id']}/pdf#page={page}")
     else:
-        pdf = media(f"/records/{hit['id']}/pdf")
-        if pdf:
-            nav[2].download_button(
-                f"Download the PDF (page {page})",
-                pdf,
-                file_name=short(citation["source"]),
-                mime="application/pdf",
-                key=f"{state}-pdf",
-            )
+        nav[2].download_button(
+            f"Download the PDF (page {page})",
+            source_pdf(hit["id"]),
+            file_name=short(citation["source"]),
+            mime="application/pdf",
+            key=f"{state}-pdf",
+            on_click="ignore",
+        )
     image = media(f"{hit['page_url']}?dpi={READING_DPI}")
     if image:
-        outlined = "matched passage outlined" if hit["kind"] == "page" else "figure outlined"
+        if hit.get("outline"):
+            outlined, image = "cited passage outlined", outline(image, hit["outline"])
+        else:
+            outlined = "matched passage outlined" if hit["kind"] == "page" else "figure outlined"
         caption = f"page {page}" + (f" ({outlined} in red)" if citation.get("bbox") else "")
         st.image(image, caption=caption, width="stretch")
+
+
+def source_pdf(record_id: str) -> Callable[[], bytes]:
+    """The source PDF, fetched when its button is clicked: a book's PDF is tens of MB, too much to fetch at every
+    rerun and keep for every page opened."""
+    client = backend()
+
+    def fetch() -> bytes:
+        response = client.get(f"/records/{record_id}/pdf")
+        response.raise_for_status()
+        return response.content
+
+    return fetch
+
+
+def outline(png: bytes, bbox: list[float]) -> Image.Image:
+    """The rendered page with ``bbox`` (PDF points) outlined as the API outlines a hit's own box."""
+    page = Image.open(io.BytesIO(png))
+    scale = page.info.get("dpi", (READING_DPI,))[0] / 72  # the API may lower the dpi of a large page
+    page = page.convert("RGB")
+    width = max(1, round(OUTLINE_POINTS * scale))
+    ImageDraw.Draw(page).rectangle([c * scale for c in bbox], outline=OUTLINE_RGB, width=width)
+    return page
 
 
 def case_view(hit: dict[str, Any]) -> None:
@@ -283,14 +332,33 @@ def evidence_quote(item: dict[str, Any], key: str) -> None:
     colour = "green" if stance == "supports" else "red"
     label = plain(citation.get("label") or short(citation.get("source", "")))
     st.markdown(f"> {plain(item.get('quote', ''))}\n\n:{colour}-badge[{stance}] {label}")
-    record = item.get("id") or citation.get("id") or citation.get("evidence")
-    if record:
-        st.button("Open", key=key, on_click=open_record, args=(record, "cited"))
+    cited_evidence(citation, item.get("quote"), key)
 
 
-def open_record(record_id: str, state: str) -> None:
-    opened = call("GET", f"/records/{record_id}", quiet=True)
-    st.session_state[state] = opened.json() if opened is not None else None
+def cited_evidence(citation: dict[str, Any], quote: str | None, key: str) -> None:
+    """The Open button of one piece of cited evidence; the viewer opens right below the button clicked, where the
+    reader is looking, not below every option."""
+    if citation.get("evidence"):
+        st.button("Open", key=key, on_click=open_cited, args=(citation, quote, key))
+    if st.session_state.get("cited") and st.session_state.get("cited_at") == key:
+        viewer(st.session_state.cited, "cited")
+
+
+def open_cited(citation: dict[str, Any], quote: str | None, key: str) -> None:
+    """Button callback: open the cited record as the answer cites it. A quote's record is often its page, whose own
+    box is none and whose snippet is the page's first lines: the viewer outlines the quote's box and shows the quote
+    instead (the box alone where no quote is known: the page's first lines are not what was cited)."""
+    opened = call("GET", f"/records/{citation['evidence']}", quiet=True)
+    if opened is None:
+        st.toast("the cited record is no longer in the index")
+        return
+    record = opened.json()
+    box = citation.get("bbox")
+    own_box = box == record["citation"].get("bbox")
+    snippet = quote or (record["snippet"] if own_box else "")
+    cited = {**record["citation"], "bbox": box}
+    st.session_state.cited = {**record, "citation": cited, "snippet": snippet, "outline": None if own_box else box}
+    st.session_state.cited_at = key
 
 
 def ask_tab() -> None:
@@ -343,10 +411,14 @@ def ask_tab() -> None:
                     st.caption("no quoted evidence for this option")
                 for n, item in enumerate(o.get("evidence", [])):
                     evidence_quote(item, key=f"quote-{o.get('label')}-{n}")
+    elif answer.get("citations"):  # an open question: its evidence is the answer's citations
+        st.markdown("**Cited evidence**")
+        for n, citation in enumerate(answer["citations"]):
+            with st.container(border=True, key=f"citation-{n}"):
+                st.markdown(plain(citation.get("label") or short(citation.get("source", ""))))
+                cited_evidence(citation, None, key=f"cited-{n}")
     else:
         st.info("No evidence cited.")
-    if st.session_state.get("cited"):
-        viewer(st.session_state.cited, "cited")
     with st.expander("Agent steps"):
         for step in answer.get("trace", []):
             st.markdown(
