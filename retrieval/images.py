@@ -37,7 +37,7 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> 
     except Image.DecompressionBombError as exc:
         raise BadInputError(f"{label} is too large to decode safely: {exc}") from exc
     except UnidentifiedImageError as exc:
-        raise BadInputError(f"{label} is not a readable image ({type(exc).__name__})") from exc
+        raise BadInputError(f"{label} is not a readable image (JPEG, PNG, TIFF, ...)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise BadInputError(f"{label} is a damaged image: {exc}") from exc
     image = ImageOps.exif_transpose(image)

@@ -77,6 +77,7 @@ def test_image_search_and_bad_images(client):
     assert hits.status_code == 200 and hits.json()["hits"][0]["citation"]["figure"] == "Figure 2.1"
     fake = client.post("/search/image", files={"image": ("x.png", b"plain text")})
     assert fake.status_code == 400 and "not a readable image" in fake.json()["detail"]
+    assert "UnidentifiedImageError" not in fake.json()["detail"], "a student reads it: no exception class names"
     big = client.post("/search/image", files={"image": ("big.png", b"0" * (6 << 20))})
     assert big.status_code == 413
 
