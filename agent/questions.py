@@ -46,6 +46,10 @@ class Question:
             raise BadInputError(f"at most {len(LETTERS)} options, got {len(self.options)}")
         if any(not option.strip() for option in self.options):
             raise BadInputError("an option is empty")
+        seen: dict[str, int] = {}
+        for j, option in enumerate(self.options):  # evidence for one would be evidence for the other: a tie
+            if (first := seen.setdefault(" ".join(option.lower().split()), j)) != j:
+                raise BadInputError(f"options {LETTERS[first]} and {LETTERS[j]} are the same ({option.strip()!r})")
 
     @property
     def is_multiple_choice(self) -> bool:

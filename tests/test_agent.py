@@ -148,6 +148,8 @@ def test_question_readings():
         Question("", ["a", "b"]).validate()
     with pytest.raises(BadInputError, match="one option is no choice"):
         Question("Which bone is longest?", ["femur"]).validate()
+    with pytest.raises(BadInputError, match=r"options A and C are the same \('Femur'\)"):
+        Question("Which bone is longest?", ["femur", "tibia", " Femur"]).validate()
 
 
 def test_sentences_are_verbatim_after_normalisation():
