@@ -188,3 +188,9 @@ def test_every_command_has_a_one_line_summary_for_the_command_list():
         groups += [(f"{prefix}{g.name} ", g.typer_instance) for g in group.registered_groups]
     assert len(summaries) > 20 and "bench qa" in summaries
     assert {name: doc for name, doc in summaries.items() if not doc or "\n" in doc.strip().split("\n\n")[0]} == {}
+
+
+def test_serving_no_index_says_so_before_it_starts(tmp_path, demo_index):
+    from pathatlas.ui.cli import new_index_notice
+
+    assert "no index at" in new_index_notice(tmp_path / "typo") and new_index_notice(demo_index.path) is None

@@ -289,7 +289,22 @@ def serve(
     settings = settings_for(index)
     if not settings.api_token and not insecure and not is_loopback(host):
         raise BadInputError(f"--host {host} listens beyond this machine: set PATHATLAS_API_TOKEN (or pass --insecure)")
+    if notice := new_index_notice(settings.index_dir):
+        err_console.print(notice, highlight=False, markup=False, soft_wrap=True)
     uvicorn.run(create_app(settings), host=host, port=port)
+
+
+def new_index_notice(index_dir: Path) -> str | None:
+    """What ``serve`` says when it starts on no index: a mistyped --index serves an empty library, which its
+    searches alone would not explain."""
+    from pathatlas.retrieval.index import META_FILE
+
+    if (index_dir / META_FILE).is_file():
+        return None
+    return (
+        f"no index at {index_dir} yet: serving an empty one (add sources with POST /jobs, the web UI's Library, or "
+        "'pathatlas index'; is --index what you meant?)"
+    )
 
 
 def is_loopback(host: str) -> bool:
