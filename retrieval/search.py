@@ -310,9 +310,9 @@ class Searcher:
     ) -> Hit:
         best = shown_member(group, payloads)
         payload = payloads[best]
-        # the page's text found by any ranker counts: its passage by words, its page vector by meaning
-        page_text = [m for m in group.members if payloads[m].kind in ("page", "passage")] or [best]
-        found = {r: [by_id[m] for m in page_text if m in by_id] for r, by_id in ranks.items()}
+        # what found the page counts, whichever record of it: a passage by words, the page vector by meaning, a
+        # figure's caption on it (its hit shows the best passage; the figure is among ``also_on_page``)
+        found = {r: [by_id[m] for m in group.members if m in by_id] for r, by_id in ranks.items()}
         matched = {r: min(at) for r, at in found.items() if at}
         hit = self.make_hit(best, score, matched, payload, text)
         hit.also_on_page = [m for m in group.members if m != best]

@@ -100,8 +100,8 @@ def test_bm25_only_and_dense_only_modes(demo_index):
 
 
 def test_a_page_hit_says_every_ranker_that_found_its_text(demo_index):
-    """A page's words are found in its passages and its meaning by its page vector: both show in ``matched_by``
-    (the CLI's and API's "words #1, meaning #2"), not only the shown passage's."""
+    """A page's words are found in its passages (or a figure's caption on it) and its meaning by its page vector:
+    both show in ``matched_by`` (the CLI's and API's "words #1, meaning #2"), not only the shown passage's."""
     hit = Searcher(demo_index).search(Query(text="Langhans giant cells in a granuloma", k=3))[0]
     assert hit.kind == "page" and hit.passage is not None
     assert {"bm25", "text"} <= set(hit.matched_by), hit.matched_by
