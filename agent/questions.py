@@ -46,14 +46,22 @@ class Question:
             raise BadInputError(f"at most {len(LETTERS)} options, got {len(self.options)}")
         if any(not option.strip() for option in self.options):
             raise BadInputError("an option is empty")
-        seen: dict[str, int] = {}
-        for j, option in enumerate(self.options):  # evidence for one would be evidence for the other: a tie
-            if (first := seen.setdefault(" ".join(option.lower().split()), j)) != j:
-                raise BadInputError(f"options {LETTERS[first]} and {LETTERS[j]} are the same ({option.strip()!r})")
+        if repeated := repeated_option(self.options):
+            raise BadInputError(repeated)
 
     @property
     def is_multiple_choice(self) -> bool:
         return bool(self.options)
+
+
+def repeated_option(options: list[str]) -> str | None:
+    """Why two options are one ("options A and C are the same ('Femur')"), or None: evidence for one would be
+    evidence for the other, a tie by construction. Case and spacing do not make options differ."""
+    seen: dict[str, int] = {}
+    for j, option in enumerate(options):
+        if (first := seen.setdefault(" ".join(option.casefold().split()), j)) != j:
+            return f"options {LETTERS[first]} and {LETTERS[j]} are the same ({option.strip()!r})"
+    return None
 
 
 @dataclass

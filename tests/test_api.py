@@ -100,6 +100,11 @@ def test_ask_answers_with_citations(client):
     assert elsewhere["citations"] == [] and not elsewhere["settled"], "nothing from outside the scope is cited"
     one = client.post("/ask", json={**body, "options": ["Koilocytes"]})  # no choice; answered "certain" once
     assert one.status_code == 422 and "one option is no choice" in one.text
+    same = client.post("/ask", json={**body, "options": ["Koilocytes", "Goblet cells", "koilocytes "]})
+    assert same.status_code == 422 and "options A and C are the same" in same.text, "a tie by construction"
+    assert client.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]["properties"]["options"][
+        "uniqueItems"
+    ]
     files = {"image": ("slide.png", png(draw_pattern("granuloma", 3)))}
     one = client.post("/ask/image", files=files, data={"question": "What is it?", "options": '["granuloma"]'})
     assert one.status_code == 400 and "one option is no choice" in one.text

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from pathatlas.agent.questions import ONE_OPTION
+from pathatlas.agent.questions import ONE_OPTION, repeated_option
 from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Citation, Hit
 from pathatlas.settings import Settings
 
@@ -234,9 +234,12 @@ class FacetsOut(BaseModel):
 
 
 def two_or_none(options: list[str]) -> list[str]:
-    """``Question.validate``'s rule, in the schema so the OpenAPI document states it."""
+    """``Question.validate``'s rules, in the schema so the OpenAPI document states them: not one option, no two
+    the same."""
     if len(options) == 1:
         raise ValueError(ONE_OPTION)
+    if repeated := repeated_option(options):
+        raise ValueError(repeated)
     return options
 
 
@@ -244,9 +247,13 @@ class AskRequest(BaseModel):
     question: QueryText
     options: Annotated[
         list[OptionText],
-        Field(max_length=10, json_schema_extra={"not": {"minItems": 1, "maxItems": 1}}),
+        Field(max_length=10, json_schema_extra={"not": {"minItems": 1, "maxItems": 1}, "uniqueItems": True}),
         AfterValidator(two_or_none),
-    ] = Field(default_factory=list, description="None for an open question; else 2 to 10 (one option is no choice).")
+    ] = Field(
+        default_factory=list,
+        description="None for an open question; else 2 to 10 different ones (one option is no choice; case and spacing "
+        "do not make two differ).",
+    )
     filters: Filters = Field(
         default_factory=dict,
         examples=[{"source": "openstax-ap.pdf"}],
