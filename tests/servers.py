@@ -1,4 +1,5 @@
-"""A real ``uvicorn`` server on loopback in a thread, for tests that need the service as clients see it."""
+"""A real ``uvicorn`` server on loopback in a thread, for tests that need the service as clients see it, and the wait
+for an index job to end."""
 
 from __future__ import annotations
 
@@ -32,3 +33,14 @@ def running_service(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def job_ended(client, job_id: str, timeout: float = 120) -> dict:
+    """An index job's state once it is neither queued nor running (``client``: a TestClient or an httpx client)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = client.get(f"/jobs/{job_id}").json()
+        if job["status"] not in ("queued", "running"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not end within {timeout} s")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
 
 import pytest
@@ -14,6 +13,7 @@ from PIL import Image
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
+from tests.servers import job_ended
 
 TOKEN = "s3cret"
 
@@ -25,22 +25,12 @@ def client(session_home, demo_corpus, tmp_path_factory):
     with TestClient(create_app(settings)) as test_client:
         pdf = (demo_corpus / "primer" / "demo-primer.pdf").read_bytes()
         job = test_client.post("/jobs", files={"file": ("primer.pdf", pdf)}, headers=auth()).json()
-        wait(test_client, job["id"])
+        job_ended(test_client, job["id"])
         yield test_client
 
 
 def auth():
     return {"Authorization": f"Bearer {TOKEN}"}
-
-
-def wait(client, job_id, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = client.get(f"/jobs/{job_id}").json()
-        if job["status"] not in ("queued", "running"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 def png(image: Image.Image) -> bytes:
@@ -139,7 +129,7 @@ def test_writes_need_the_token_and_uploads_are_checked(client):
     assert bad_zip.status_code == 400 and "leaves the archive" in bad_zip.json()["detail"]
     broken = client.post("/jobs", files={"file": ("../../broken.pdf", b"%PDF-1.4 junk")}, headers=auth()).json()
     assert broken["source"] == "broken.pdf"
-    done = wait(client, broken["id"])
+    done = job_ended(client, broken["id"])
     assert done["status"] == "failed" and "not a readable PDF" in done["error"]
     assert client.get("/health").json()["records"] > 0  # nothing already indexed was lost
 
@@ -151,7 +141,7 @@ def test_case_zip_job_then_case_details_and_removal(client, demo_corpus):
             if path.is_file():
                 z.write(path, path.relative_to(demo_corpus / "cases"))
     job = client.post("/jobs", files={"file": ("demo-cases.zip", archive.getvalue())}, headers=auth()).json()
-    assert wait(client, job["id"])["status"] == "done"
+    assert job_ended(client, job["id"])["status"] == "done"
     assert {s["kind"] for s in client.get("/sources").json()} == {"pdf", "cases"}
     hit = client.post("/search", json={"text": "sarcoidosis lymph node", "filters": {"kind": "case"}}).json()["hits"][0]
     details = client.get(f"/cases/{hit['id']}").json()

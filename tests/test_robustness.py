@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import time
 import zipfile
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from pathatlas.ui.api.uploads import safe_name
 from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
 from pathatlas.ui.cli import app as cli_app
 from pathatlas.ui.cli import parse_filters
+from tests.servers import job_ended
 
 COMMA_DIAGNOSIS = "pancreatic ductal adenocarcinoma, large duct type"
 
@@ -262,11 +262,7 @@ def finished(client, upload: tuple[str, bytes]) -> dict:
     """The job of an upload, once it has ended."""
     job = client.post("/jobs", files={"file": upload})
     assert job.status_code == 202, job.text
-    deadline = time.time() + 60
-    while (ended := client.get(f"/jobs/{job.json()['id']}").json())["status"] in ("queued", "running"):
-        assert time.time() < deadline
-        time.sleep(0.1)
-    return ended
+    return job_ended(client, job.json()["id"])
 
 
 def zipped_case_folder(labels: bytes, image: bytes) -> bytes:

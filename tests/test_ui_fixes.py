@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -18,16 +17,7 @@ from fastapi.testclient import TestClient
 
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
-
-
-def finished(client: TestClient, job_id: str, timeout: float = 120) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = client.get(f"/jobs/{job_id}").json()
-        if job["status"] not in ("queued", "running"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish")
+from tests.servers import job_ended
 
 
 def test_a_failed_upload_is_named_as_uploaded_without_server_paths_or_upload_ids(session_home, tmp_path):
@@ -39,7 +29,7 @@ def test_a_failed_upload_is_named_as_uploaded_without_server_paths_or_upload_ids
     with TestClient(create_app(Settings(home=session_home, index=tmp_path / "index"))) as client:
         for name, data in uploads.items():
             job = client.post("/jobs", files={"file": (name, data)}).json()
-            error = finished(client, job["id"])["error"]
+            error = job_ended(client, job["id"])["error"]
             assert error.startswith(name) or f" {name}" in error, error
             assert "/" not in error and not re.search(r"\b[0-9a-f]{12}\b", error), error
 
