@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from pathatlas.ui.api import engine
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
 from pathatlas.ui.cli import app as cli_app
+from tests.servers import job_ended
 
 TOKEN = "t0ken"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -46,18 +46,8 @@ def client(root):
         job = c.post(
             "/jobs", files={"file": ("book.pdf", make_pdf(root / "b.pdf", 3, "v0").read_bytes())}, headers=AUTH
         )
-        assert wait(c, job.json()["id"])["status"] == "done"
+        assert job_ended(c, job.json()["id"])["status"] == "done"
         yield c
-
-
-def wait(client, job_id: str, timeout: float = 60) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = client.get(f"/jobs/{job_id}").json()
-        if job["status"] not in ("queued", "running"):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} still {job['status']}")
 
 
 def zipped(*members: tuple[zipfile.ZipInfo | str, bytes]) -> bytes:
@@ -78,7 +68,7 @@ def test_a_job_ends_failed_with_one_line_whatever_is_raised(client, root, monkey
         raise RuntimeError("sqlite said no\nand more")
 
     monkeypatch.setattr(Indexer, "encode", crash)
-    job = wait(client, upload(client, "other.pdf", make_pdf(root / "o.pdf", 2, "x").read_bytes()).json()["id"])
+    job = job_ended(client, upload(client, "other.pdf", make_pdf(root / "o.pdf", 2, "x").read_bytes()).json()["id"])
     assert job["status"] == "failed" and job["error"] == "RuntimeError: sqlite said no and more"
     monkeypatch.setattr(Indexer, "add", crash)  # outside the per-source guard: the worker itself
     statuses_while_deleting = []
@@ -89,7 +79,7 @@ def test_a_job_ends_failed_with_one_line_whatever_is_raised(client, root, monkey
         delete(path, **kwargs)
 
     monkeypatch.setattr(engine.shutil, "rmtree", rmtree)
-    job = wait(client, upload(client, "third.pdf", make_pdf(root / "t.pdf", 2, "y").read_bytes()).json()["id"])
+    job = job_ended(client, upload(client, "third.pdf", make_pdf(root / "t.pdf", 2, "y").read_bytes()).json()["id"])
     assert job["status"] == "failed" and "sqlite said no" in job["error"]
     assert statuses_while_deleting == ["running"], "a job reads failed only once its upload is gone"
     assert not [p for p in (root / "home" / "uploads").rglob("*.pdf") if p.name != "book.pdf"], "failed uploads go"
@@ -173,7 +163,7 @@ def test_cross_origin_writes_need_a_token(root):
 
 def test_reupload_replaces_by_name_and_ids_travel_in_urls(client, root):
     job = upload(client, "book.pdf", make_pdf(root / "b2.pdf", 5, "v1").read_bytes()).json()
-    assert wait(client, job["id"])["status"] == "done"
+    assert job_ended(client, job["id"])["status"] == "done"
     books = [s for s in client.get("/sources").json() if s["source"] == "book.pdf"]
     # 5 pages and their 5 passages (the old version had 3 of each)
     assert len(books) == 1 and books[0]["entries"] == 10, "the new upload replaced the old one"
@@ -182,7 +172,7 @@ def test_reupload_replaces_by_name_and_ids_travel_in_urls(client, root):
     assert client.delete(f"/sources/{books[0]['id']}", headers=AUTH).status_code == 404
     assert not list((root / "home" / "uploads").rglob("book.pdf"))
     job = upload(client, "book.pdf", make_pdf(root / "b.pdf", 3, "v0").read_bytes()).json()
-    assert wait(client, job["id"])["status"] == "done"
+    assert job_ended(client, job["id"])["status"] == "done"
 
 
 def test_responses_never_show_server_paths(client, root):
@@ -255,7 +245,7 @@ def test_rendered_pages_are_pixel_capped_and_cached(root):
     settings = api_settings(root / "pages", api_token=TOKEN, max_page_pixels=20_000)
     with TestClient(create_app(settings)) as c:
         job = upload(c, "p.pdf", make_pdf(root / "p.pdf", 2, "p").read_bytes()).json()
-        assert wait(c, job["id"])["status"] == "done"
+        assert job_ended(c, job["id"])["status"] == "done"
         hit = c.post("/search", json={"text": "granuloma"}).json()["hits"][0]
         from pathatlas.ui.api.routes.media import render_page
 
