@@ -252,6 +252,12 @@ def bench_tune_text_command(
     write_json(json_out, result)
 
 
+QuestionsOpt = Annotated[Path, typer.Option(help="MCQ, image-MCQ, yes/no or open-question JSONL.")]
+AnswererOpt = Annotated[str | None, typer.Option(help="offline (default) or llm.")]
+LimitOpt = Annotated[int | None, typer.Option(help="Only the first N questions.")]
+"""The options ``bench qa`` and ``bench mcp`` share."""
+
+
 def qa_table(result: dict, title: str) -> Table:
     """Each mode's figures, a row each (`bench qa`)."""
     table = Table(
@@ -295,11 +301,11 @@ def qa_table(result: dict, title: str) -> Table:
 @bench_app.command("qa")
 @friendly_errors
 def bench_qa_command(
-    questions: Annotated[Path, typer.Option(help="MCQ, image-MCQ, yes/no or open-question JSONL.")],
+    questions: QuestionsOpt,
     index: IndexOpt = None,
-    answerer: Annotated[str | None, typer.Option(help="offline (default) or llm.")] = None,
+    answerer: AnswererOpt = None,
     modes: Annotated[str, typer.Option(help="Comma-separated: no-rag, rag, agentic.")] = "no-rag,rag,agentic",
-    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    limit: LimitOpt = None,
     folds: Annotated[
         int,
         typer.Option(help="Offline answerer: also refit its weights on all but one fold of chapters, report held out."),
@@ -440,10 +446,10 @@ def bench_crash_command(
 @bench_app.command("mcp")
 @friendly_errors
 def bench_mcp_command(
-    questions: Annotated[Path, typer.Option(help="MCQ, image-MCQ, yes/no or open-question JSONL.")],
+    questions: QuestionsOpt,
     index: IndexOpt = None,
-    answerer: Annotated[str | None, typer.Option(help="offline (default) or llm.")] = None,
-    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    answerer: AnswererOpt = None,
+    limit: LimitOpt = None,
     compare: Annotated[bool, typer.Option(help="Also ask every question in-process (bench qa's agentic).")] = True,
     json_out: JsonFileOpt = None,
 ):
