@@ -99,6 +99,9 @@ def test_a_wide_table_in_a_log_keeps_its_figures_whole(monkeypatch):
 
     monkeypatch.setenv("COLUMNS", "80")  # a width the user asked for is kept
     assert cli_common._console().width == 80
+    monkeypatch.delenv("COLUMNS")
+    monkeypatch.setattr("sys.stdout", None)  # pythonw: no console at all is a log too, not an AttributeError
+    assert cli_common._console().width == cli_common.LOG_WIDTH
 
 
 def test_errors_are_one_line_with_status_1(tmp_path, session_home, monkeypatch):

@@ -9,7 +9,17 @@ import pytest
 from PIL import Image
 
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.bench import QABench, load_items, markdown_report, paired_bootstrap, plot_qa, token_f1, wilson
+from pathatlas.agent.bench import (
+    PageTexts,
+    QABench,
+    load_items,
+    markdown_report,
+    paired_bootstrap,
+    plot_qa,
+    quoted_verbatim,
+    token_f1,
+    wilson,
+)
 from pathatlas.agent.tune import Row, chapter_folds, cross_validate, expected_calibration_error, fit_weights
 
 
@@ -176,3 +186,26 @@ def test_held_out_confidence_is_paired_with_its_own_question():
     uniform = [b for b in held["reliability"] if b[0] <= 0.25 < b[1]]
     assert uniform and uniform[0][2] == 30 and uniform[0][4] == 0.0, "unsure answers are the wrong ones"
     assert held["ece"] == pytest.approx(0.5 * 0.25 + 0.5 * (1 - held["reliability"][-1][3]), abs=1e-6)
+
+
+def test_a_quote_is_verbatim_whether_a_line_break_joined_or_kept_its_hyphen(tmp_path):
+    """The page prints "pigment-" at a line's end: the index keeps the hyphen of a hyphenated word and joins a word
+    split across lines, and either quote is what the reader sees on that page."""
+    import pymupdf
+
+    from pathatlas.agent.questions import Answer, Evidence, Quote
+    from pathatlas.retrieval.records import Citation
+
+    pdf = tmp_path / "page.pdf"
+    with pymupdf.open() as doc:
+        doc.new_page().insert_text((72, 72), "Melanocytes are pigment-\nproducing cells of the basal layer.")
+        doc.save(pdf)
+    evidence = Evidence("p1", "page", "", Citation(str(pdf), page=1), 1)
+
+    def verbatim(text: str) -> bool | None:
+        quote = Quote(text, evidence, "supports", 1.0)
+        return quoted_verbatim(Answer(0, "melanocytes", 0.9, quotes=[[quote], []]), PageTexts())
+
+    assert verbatim("Melanocytes are pigment-producing cells of the basal layer.")
+    assert verbatim("Melanocytes are pigmentproducing cells of the basal layer.")
+    assert not verbatim("Melanocytes are pigment-producing cells of the spinous layer."), "other words are no quote"
