@@ -304,6 +304,18 @@ def _inverse_rank(values: np.ndarray, present: np.ndarray) -> np.ndarray:
     return np.where(present, 1.0 / ranks, 0.0)
 
 
+def relative_scores(shown: Sequence[float], pool: Sequence[float]) -> list[float]:
+    """Each shown hit's score relative to the first shown (1.0), for a reader's relevance words. Fused scores may be
+    zero or negative (dense deltas: a query BM25 finds nothing scores 0 at best); then every score is shifted so that
+    the worst of ``pool`` sits at a twentieth of the first. ``pool`` is every candidate the hits were cut from, so a
+    hit's relative score does not change with how many hits are asked for."""
+    if not shown:
+        return []
+    top, floor = shown[0], min(pool, default=shown[0])
+    shift = (top - 20 * floor) / 19 if floor <= 0 and top > floor else 0.0
+    return [min(1.0, (score + shift) / (top + shift)) if top + shift > 0 else 1.0 for score in shown]
+
+
 def term_coverage(query_tokens: set[str], text_tokens: Sequence[str]) -> float:
     """Share of the query's distinct terms that occur in a text."""
     return len(query_tokens.intersection(text_tokens)) / len(query_tokens) if query_tokens else 0.0

@@ -223,6 +223,8 @@ class Hit:
     """Ids of lower-ranked hits from the same page, folded into this one."""
     passage: str | None = None
     """For a page hit: the id of the passage that matched best (its text is the snippet, its box the citation's)."""
+    relative: float = 1.0
+    """Score relative to the list's first hit (``fusion.relative_scores``): a reader's relevance words."""
 
     def to_dict(self) -> dict[str, Any]:
         """The hit's JSON form; its payload without the text (the snippet shows it) nor the source (the citation
@@ -237,5 +239,6 @@ class Hit:
             "matched_by": self.matched_by,
             "also_on_page": self.also_on_page,
             "passage": self.passage,
+            "relative": self.relative,
             "payload": {k: v for k, v in self.payload.to_payload().items() if k not in ("text", "source")},
         }

@@ -9,7 +9,7 @@ diagnosis most of the top ten share comes first (``diagnosis_vote``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,6 +32,7 @@ from pathatlas.retrieval.fusion import (
     majority_next,
     page_key,
     reciprocal_rank_fusion,
+    relative_scores,
     sections_first,
     shown_member,
     snippet,
@@ -125,6 +126,13 @@ def ranker_weight(ranker: str, weights: dict[str, float]) -> float:
     """Rankers are named ``bm25`` or ``<space>`` / ``<space>:image``; the weight is the ranker's own, else its
     space's."""
     return weights.get(ranker, weights.get(ranker.split(":")[0], 1.0))
+
+
+def with_relative(hits: list[Hit], pool: Sequence[float]) -> list[Hit]:
+    """``hits`` with their scores relative to the first, against every candidate they were cut from (``pool``)."""
+    for hit, relative in zip(hits, relative_scores([hit.score for hit in hits], pool), strict=True):
+        hit.relative = relative
+    return hits
 
 
 def tie_break(hit: tuple[str, float]) -> tuple[float, str]:
@@ -290,7 +298,8 @@ class Searcher:
             order = [order[j] for j in sections_first(sections, per_section)]
         order = order[: query.k]
         ranks = {r: {i: n for n, (i, _) in enumerate(ranking, start=1)} for r, ranking in rankings.items()}
-        return [self._group_hit(groups[i], float(scores[i]), payloads, ranks, query.text) for i in order]
+        hits = [self._group_hit(groups[i], float(scores[i]), payloads, ranks, query.text) for i in order]
+        return with_relative(hits, scores.tolist())
 
     @staticmethod
     def coverage(text: str, payloads: dict[str, Payload]) -> dict[str, float]:
@@ -354,7 +363,7 @@ class Searcher:
                 by_page[key] = hit
             if len(hits) == query.k:
                 break
-        return hits
+        return with_relative(hits, [score for _, score, _ in fused])
 
     def make_hit(self, record_id: str, score: float, ranks: dict[str, int], payload: Payload, text: str | None) -> Hit:
         thumb = self.index.thumbnail_path(record_id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.records import Hit, Payload
-from pathatlas.retrieval.search import Searcher
+from pathatlas.retrieval.search import Searcher, with_relative
 from pathatlas.retrieval.stores.base import Filters
 
 IMAGE_SPACES = ("visual", "joint")
@@ -38,6 +38,7 @@ def similar(searcher: Searcher, record_id: str, k: int = 10, filters: Filters | 
         rankings[f"{space}:image" if space in IMAGE_SPACES else space] = [(r, s) for r, s in found if r not in same]
     fused = searcher.fuse(rankings, lambda: index.keypoints(record_id))
     payloads = Payload.from_payloads(index.store.payloads([rid for rid, _, _ in fused[:k]]))
-    return [
+    hits = [
         searcher.make_hit(rid, score, ranks, payloads[rid], None) for rid, score, ranks in fused[:k] if rid in payloads
     ]
+    return with_relative(hits, [score for _, score, _ in fused])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from typer.testing import CliRunner
 
@@ -30,7 +31,8 @@ def test_index_search_info_remove(demo_corpus, tmp_path, session_home, monkeypat
     assert hits[0]["citation"]["label"].startswith("cases, case")
     assert len(json.loads(run("search", "granuloma", "--index", index, "-k", "2", "--json").output)) == 2
     result = run("search", "qqxzv", "--index", index)  # no word BM25 knows: dense alone, scores 0 at best
-    assert result.exit_code == 0 and "best match" in result.output and "related" in result.output, result.output
+    labels = re.findall(r"(best|strong|good) match|related", result.output)
+    assert result.exit_code == 0 and labels[0] == "best" and labels[-1] in ("good", ""), result.output  # falls
 
     image = demo_corpus / "cases" / "images" / "DEMO-07-1.jpg"
     result = run("search", "--image", image, "--index", index, "--json", "--filter", "kind=case")

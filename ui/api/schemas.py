@@ -71,7 +71,11 @@ class HitOut(BaseModel):
     id: str
     rank: int = Field(..., description="1-based position in the results.")
     relevance: str = Field(..., description="best match, strong match, good match or related (from rank and score).")
-    relative_score: float = Field(..., description="Fused score divided by the best hit's (1.0 for the first).")
+    relative_score: float = Field(
+        ...,
+        description="Fused score relative to the first hit's (1.0), against every candidate searched: the same "
+        "for any k.",
+    )
     why: str = Field("", description="Which rankers found it and at which rank, e.g. 'words #1, meaning #3'.")
     score: float = Field(..., description="The raw fused (RRF) score; comparable only within one result list.")
     kind: str
@@ -94,8 +98,8 @@ class HitOut(BaseModel):
     has_image: bool = Field(False, description="Whether 'find similar' (POST /search/similar) can use its image.")
 
     @classmethod
-    def of(cls, hit: Hit, rank: int = 1, top_score: float | None = None, shift: float = 0.0) -> HitOut:
-        relative = min(1.0, (hit.score + shift) / top_score) if top_score else 1.0
+    def of(cls, hit: Hit, rank: int = 1) -> HitOut:
+        relative = hit.relative
         payload = hit.payload
         return cls(
             id=hit.id,
@@ -122,14 +126,7 @@ class HitOut(BaseModel):
 
     @classmethod
     def ranked(cls, hits: list[Hit]) -> list[HitOut]:
-        """Scores relative to the best hit; fused scores may be zero or negative (dense deltas: a query BM25 finds
-        nothing for scores 0 at best), and then the list is shifted so that its last hit sits at a twentieth of the
-        first."""
-        if not hits:
-            return []
-        top, floor = hits[0].score, min(hit.score for hit in hits)
-        shift = (top - 20 * floor) / 19 if floor <= 0 and top > floor else 0.0
-        return [cls.of(hit, rank, top + shift, shift) for rank, hit in enumerate(hits, start=1)]
+        return [cls.of(hit, rank) for rank, hit in enumerate(hits, start=1)]
 
 
 MAX_QUERY_CHARS = Settings.model_fields["max_query_chars"].default
