@@ -167,7 +167,7 @@ class Indexer:
         report = IndexReport()
         if self.settings.figure_ocr and self.word_reader is None:
             self.word_reader = TesseractReader(self.settings.cache_dir)  # no tesseract: one error before any work
-        with self.index.lock:
+        with self.index.writing():
             sources = discover(paths, self.settings)
             self.index.collect_garbage()
             stored = self.index.record_counts()

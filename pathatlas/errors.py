@@ -13,6 +13,10 @@ class IndexMissingError(PathAtlasError):
     """No usable index at the given folder."""
 
 
+class IndexBusyError(PathAtlasError):
+    """Another process is changing the index (an indexing run, a removal, a server's job)."""
+
+
 class UnknownSourceError(PathAtlasError):
     """An index holds no source of that name or id (the REST API answers 404)."""
 

@@ -10,6 +10,7 @@ Layout::
     media/            thumbnails, one JPEG per entry id; case images' keypoints, one ``.sift.npz`` per entry id
                       (the files of records a commit replaced or removed are deleted after indexing and removal)
     media.pending     present while an indexing run or a removal is under way (``Index.changing_media``)
+    write.lock        locked (an OS file lock) by the one process changing the index (``Index.writing``)
 
 One commit makes one generation: the store's writes are made durable (FAISS: a new state, the previous
 one kept), then the generation's BM25 (only the segments of changed sources) is written and fsynced, then
@@ -35,10 +36,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from pathatlas.errors import (
     BadInputError,
     EncoderMismatchError,
+    IndexBusyError,
     IndexMissingError,
     PathAtlasError,
     UnknownSourceError,
@@ -57,6 +60,9 @@ POINTER_FILE = "manifest.json"
 MEDIA_PENDING = "media.pending"
 """Marks work that writes media files or replaces records: found by the next such work, that one was killed, and its
 files (of records never committed, or replaced but not yet deleted) are found only by listing the media folder."""
+WRITE_LOCK = "write.lock"
+"""Locked by the process changing the index: a second writer is refused in one line, where it would otherwise commit
+a generation built on the one it opened, silently undoing the first writer's commit."""
 FORMAT_VERSION = 1
 KEYPOINTS_CACHED = 512
 """Case images whose keypoints stay in memory (about 35 KB each): an image query verifies its top 50."""
@@ -206,13 +212,13 @@ class Index:
         self.generation = Generation.read(path / POINTER_FILE)
         if not (path / POINTER_FILE).is_file() and (path / "store").exists():
             shutil.rmtree(path / "store")  # written by a run killed before the first commit: never committed
-        self.raw_store = self._open_store()
-        self.store: VectorStore = self.raw_store if self.raw_store.snapshots else VisibleStore(self.raw_store, self)
+        self._attach_store()
         self._lexical: LexicalIndex | None = None
         self._released: set[str] = set()
         """Ids of records replaced, removed or never committed: their media files go unless the store still holds
         the id (ids name their content, so a page unchanged across versions keeps its file)."""
         self._changing_media = False
+        self._write_lock: FileLock | None = None
         self._keypoints = lru_cache(maxsize=KEYPOINTS_CACHED)(lambda rid: Keypoints.load(self.keypoints_path(rid)))
         self._keypoints_known: dict[int, bool] = {}
         self._printed_words = LexicalIndex(text_of=printed_words)
@@ -277,6 +283,12 @@ class Index:
             check_revisions(self.path, self.meta.revisions, encoder)
             self._encoder = encoder
         return self._encoder
+
+    def _attach_store(self) -> None:
+        """Open the store; searches read it through the committed generation (``VisibleStore``) unless it keeps
+        snapshots, whose committed state the generation names."""
+        self.raw_store = self._open_store()
+        self.store: VectorStore = self.raw_store if self.raw_store.snapshots else VisibleStore(self.raw_store, self)
 
     def _open_store(self) -> VectorStore:
         return open_store(
@@ -359,12 +371,53 @@ class Index:
             if key not in sources or sources[key]["fingerprint"] != entry["fingerprint"]
         ]
 
+    @contextmanager
+    def writing(self, catch_up: bool = True) -> Iterator[None]:
+        """Around every change (an indexing run, a removal, a commit): this process's lock, and the index folder's
+        ``WRITE_LOCK``, so that no other process changes the index meanwhile; a second writer gets one line.
+        Entered at the start of a run (``catch_up``), it first reads the generation another process may have
+        committed since this index was opened, so the run builds on it. A commit outside a run has writes built
+        on the older one, and is refused instead (the work that made them can simply run again)."""
+        with self.lock:
+            if self._write_lock is not None:  # a commit or a removal inside a run that holds it
+                yield
+                return
+            lock = FileLock(self.path / WRITE_LOCK)
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                raise IndexBusyError(
+                    f"index {self.path} is being changed by another process (an index run, a removal or a server's "
+                    "job); try again when it has finished"
+                ) from None
+            self._write_lock = lock
+            try:
+                self._follow_pointer(catch_up)
+                yield
+            finally:
+                self._write_lock = None
+                lock.release()
+
+    def _follow_pointer(self, catch_up: bool) -> None:
+        current = Generation.read(self.path / POINTER_FILE)
+        if current.number == self.generation.number:
+            return
+        if not catch_up:
+            raise IndexBusyError(
+                f"index {self.path} was changed by another process after these writes began; nothing was "
+                "committed: run again"
+            )
+        self.generation = current
+        self.raw_store.close()  # FAISS: open the committed snapshot; embedded Qdrant: its shard as written since
+        self._attach_store()
+        self._lexical = None
+
     def commit(self, sources: Manifest | None = None) -> None:
         """Make the store's writes and ``sources`` the next generation, atomically; on failure keep the last.
 
         The records of the versions it replaces or drops are released (``prune_media`` deletes their files)."""
-        sources = dict(self.generation.sources if sources is None else sources)
-        with self.lock:
+        with self.writing(catch_up=False):
+            sources = dict(self.generation.sources if sources is None else sources)
             stale = self.stale_versions(sources)
             replaced = {rid for key, fp in stale for rid, _ in self.raw_store.scan({"source": key, "fingerprint": fp})}
             try:
@@ -403,7 +456,7 @@ class Index:
         versions), and, when a run that changed media was killed (``MEDIA_PENDING``), every media file of a record
         the store does not hold. Each ``index`` run starts here: the check reads counts per fingerprint, which a
         store with field codes (FAISS) gives without reading a million payloads."""
-        with self.lock:
+        with self.writing():
             live = set(self.generation.fingerprints())
             stray: set[tuple[Any, Any]] = set()
             if not set(self.raw_store.value_counts("fingerprint")) <= live:
@@ -429,7 +482,7 @@ class Index:
         """Around an indexing run or a removal: ``MEDIA_PENDING`` stays while it runs; at its end the files of the
         records it released are deleted and the marker with them. Killed (or raising), it leaves the marker, and
         the next ``collect_garbage`` lists the whole media folder, once, instead of every commit doing so."""
-        with self.lock:
+        with self.writing():
             if self._changing_media:  # inside a run that already keeps the marker
                 yield
                 return
@@ -528,7 +581,7 @@ class Index:
 
     def remove_source(self, name: str) -> int:
         """Remove a source; a name the manifest lacks but stored records carry (orphans) is removed too."""
-        with self.lock:
+        with self.writing():
             if self._interrupted():  # a killed run's leftovers go even when this name is unknown
                 self.collect_garbage()
             try:

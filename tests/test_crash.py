@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pathatlas.errors import PathAtlasError
+from pathatlas.errors import IndexBusyError, PathAtlasError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval import durable
 from pathatlas.retrieval.index import Index
@@ -221,3 +221,33 @@ def test_crash_points_are_enumerated_from_a_counting_run(tmp_path, monkeypatch):
     durable.write_atomic(tmp_path / "f", b"x")
     assert log.read_text().split("\n")[0] == "1 replace f"
     assert crash.scenarios("faiss")[0].name == "add three books"
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_second_writer_is_refused_and_a_writer_opened_earlier_builds_on_the_latest_commit(fast, tmp_path, store):
+    """Two processes writing one index used to commit over each other: a source the other added vanished, a removed
+    one came back. Each ``Index`` holds its own lock file handle, as a second process does."""
+    first, second, third = (make_pdf(tmp_path / f"{n}.pdf", 2, n) for n in ("first", "second", "third"))
+    add(fast, [first], store)
+    early = open_index(fast, store)  # opened before the next commit, like a server started earlier
+    writer = open_index(fast, store)
+    with writer.writing():
+        with pytest.raises(IndexBusyError, match="being changed by another process"):
+            Indexer(early, show_progress=False).add([second])
+        with pytest.raises(IndexBusyError):
+            early.remove_source(str(first))
+    Indexer(writer, show_progress=False).add([second])
+    writer.close()
+    Indexer(early, show_progress=False).add([third])
+    early.close()
+    assert sorted(state(fast)) == sorted(map(str, (first, second, third))), "no writer undid another's commit"
+
+
+def test_a_commit_of_writes_made_before_another_process_committed_is_refused(fast, tmp_path):
+    add(fast, [make_pdf(tmp_path / "a.pdf", 2, "a")])
+    stale = open_index(fast)
+    add(fast, [make_pdf(tmp_path / "b.pdf", 2, "b")])
+    with pytest.raises(IndexBusyError, match="changed by another process after these writes began"):
+        stale.commit({})
+    stale.close()
+    assert len(state(fast)) == 2
