@@ -33,6 +33,7 @@ from pathatlas.retrieval.fusion import (
     page_key,
     reciprocal_rank_fusion,
     relative_scores,
+    section_of,
     sections_first,
     shown_member,
     snippet,
@@ -294,7 +295,7 @@ class Searcher:
         order = sorted(range(len(groups)), key=lambda i: -scores[i])
         per_section = self.settings.pages_per_section if query.pages_per_section is None else query.pages_per_section
         if per_section:
-            sections = [payloads[shown_member(groups[i], payloads)].section for i in order]
+            sections = [section_of(payloads[shown_member(groups[i], payloads)]) for i in order]
             order = [order[j] for j in sections_first(sections, per_section)]
         order = order[: query.k]
         ranks = {r: {i: n for n, (i, _) in enumerate(ranking, start=1)} for r, ranking in rankings.items()}

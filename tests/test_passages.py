@@ -16,7 +16,7 @@ from pathatlas.indexer.records import Page, Passage
 from pathatlas.indexer.sources.pdf import PdfSource, merge_blocks
 from pathatlas.retrieval.bench.common import chapter_folds, losses
 from pathatlas.retrieval.bench.pages import Candidates, choose_ranker, prefer_simple
-from pathatlas.retrieval.fusion import FEATURES, PLAIN_PIN, Ranker, group_features, sections_first
+from pathatlas.retrieval.fusion import FEATURES, PLAIN_PIN, Ranker, group_features, section_of, sections_first
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.search import Query, Searcher
@@ -288,3 +288,23 @@ def test_a_text_search_shows_each_sections_best_page_before_a_sections_next(tmp_
     assert [h.payload.section for h in by_score] == ["Metaplasia of the airways"] * 2
     assert diverse[0].id == by_score[0].id
     assert [h.payload.section for h in diverse] == ["Metaplasia of the airways", "Metaplasia of the gut"]
+
+
+def test_pages_of_a_pdf_without_bookmarks_are_not_one_section(tmp_path):
+    """Their section is empty; taken for one shared section, every page after the first sank below anything else
+    (a tester's strong second page fell under unrelated cases)."""
+    pdf = tmp_path / "plain.pdf"
+    doc = pymupdf.open()
+    for text in [
+        "Sarcomere contraction: actin and myosin slide in every sarcomere during contraction.",
+        "Sarcomere contraction again: the sarcomere shortens in contraction as the filaments slide.",
+        "The thyroid gland makes hormones.",
+    ]:
+        doc.new_page(width=400, height=300).insert_text((30, 40), text, fontsize=8)
+    doc.save(pdf)
+    settings = Settings(home=tmp_path / "home", index=tmp_path / "index", encoder=HashingEncoder.name)
+    index = Index.open(settings.index_dir, settings, create=True)
+    assert not Indexer(index, show_progress=False).add([pdf]).failed
+    hits = Searcher(index).search(Query(text="sarcomere contraction", k=3))
+    assert {h.citation.page for h in hits[:2]} == {1, 2} and all(not h.payload.section for h in hits)
+    assert section_of(hits[0].payload) is None

@@ -18,7 +18,15 @@ from tqdm.auto import tqdm
 
 from pathatlas.retrieval.bench.common import chance, chapter_folds, compare_runs, summarise
 from pathatlas.retrieval.datasets import MCQ, read_mcq
-from pathatlas.retrieval.fusion import DENSE_ONLY, FEATURES, Ranker, group_features, sections_first, shown_member
+from pathatlas.retrieval.fusion import (
+    DENSE_ONLY,
+    FEATURES,
+    Ranker,
+    group_features,
+    section_of,
+    sections_first,
+    shown_member,
+)
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import first_relevant_rank
 from pathatlas.retrieval.records import Payload
@@ -46,7 +54,7 @@ class Candidates:
     pages: list[int | None]
     features: np.ndarray
     gold: np.ndarray
-    sections: list[str | None]
+    sections: list[tuple[str, str] | None]
 
 
 def collect(index: Index, items: list[MCQ], batch: int = 32) -> list[Candidates]:
@@ -61,7 +69,7 @@ def collect(index: Index, items: list[MCQ], batch: int = 32) -> list[Candidates]
             groups, features = group_features(ranked, payloads, [r for r in ranked if r != "bm25"], coverage)
             pages = [g.key[1] if isinstance(g.key, tuple) else None for g in groups]
             gold = np.array([p in item.gold_pages for p in pages], bool)
-            sections = [payloads[shown_member(g, payloads)].section for g in groups]
+            sections = [section_of(payloads[shown_member(g, payloads)]) for g in groups]
             out.append(Candidates(pages, features, gold, sections))
     return out
 
