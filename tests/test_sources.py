@@ -14,7 +14,14 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Figure, Page
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.cases import CaseFolderSource
-from pathatlas.indexer.sources.pdf import PdfSource, Spelling, clean_text, figure_label, find_caption
+from pathatlas.indexer.sources.pdf import (
+    PdfSource,
+    Spelling,
+    clean_text,
+    figure_label,
+    find_caption,
+    opening_caption,
+)
 from pathatlas.retrieval.images import open_image
 from tests.conftest import shared_data
 
@@ -33,6 +40,44 @@ def test_find_caption_prefers_figure_block_then_block_below():
     assert figure_label("Plain") is None
 
 
+def test_a_figure_at_a_pages_foot_takes_the_caption_opening_the_next_page():
+    """The book's Figure 6.8 sits at the foot of p. 171 under Figure 6.7's caption; its own caption opens p. 172.
+    It was labelled Figure 6.7 (16 of the book's 720 figures were mislabelled or unlabelled so)."""
+    first, second = (218.0, 66.0, 394.0, 365.0), (158.0, 578.0, 454.0, 726.0)
+    page = [
+        ((60.0, 367.0, 470.0, 379.0), "Figure 6.7. Anatomy of a Long Bone: a typical long bone."),
+        ((60.0, 400.0, 550.0, 560.0), "Body text between the two figures."),
+    ]
+    following = [
+        ((72.0, 41.0, 335.0, 52.0), "Anatomy and Physiology 2e | Chapter 6"),  # a running header comes first
+        ((60.0, 65.0, 543.0, 88.0), "Figure 6.8. Periosteum and Endosteum: the periosteum forms the outer surface."),
+        ((60.0, 95.0, 551.0, 152.0), "Flat bones consist of a layer of spongy bone."),
+    ]
+    continued = opening_caption(following, 792.0)
+    assert continued is not None and continued.startswith("Figure 6.8")
+    assert find_caption(first, page, continued).startswith("Figure 6.7"), "its own caption below comes first"
+    assert find_caption(second, page, continued).startswith("Figure 6.8")
+    assert find_caption(second, page, None).startswith("Figure 6.7"), "no next page: the nearest caption, as before"
+    followed = [*page, ((60.0, 730.0, 550.0, 760.0), "Text under the image on its own page.")]
+    assert find_caption(second, followed, continued).startswith("Figure 6.7"), "text follows it: not carried over"
+    assert opening_caption(following[2:], 792.0) is None
+
+
+def test_the_books_figures_carry_the_labels_figures_jsonl_gives_them_on_pages_where_captions_cross_a_page(settings):
+    """Pages 170-172 and 117-119 of the real book: Figure 6.8 and Figure 4.7 (whose two parts straddle a page)."""
+    import pymupdf
+
+    book = pymupdf.open(shared_data("openstax_ap2e/book.pdf"))
+    part = pymupdf.open()
+    for first, last in ((117, 119), (170, 172)):
+        part.insert_pdf(book, from_page=first - 1, to_page=last - 1)
+    path = settings.home / "part.pdf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part.save(path)
+    labels = [r.label for r in PdfSource(path, settings).records() if isinstance(r, Figure)]
+    assert labels.count("Figure 4.7") == 2 and labels.count("Figure 6.7") == 1 and labels.count("Figure 6.8") == 1
+
+
 def test_clean_text_expands_ligatures_and_joins_hyphens():
     assert clean_text("scientiﬁc ﬂow epi-\nthelium") == "scientific flow epithelium"
 
@@ -48,8 +93,8 @@ def test_the_real_textbook_keeps_its_hyphenated_words(settings):
     """Words the book prints with a hyphen, broken at the hyphen at a line's end (pages 118, 158, 323)."""
     source = PdfSource(shared_data("openstax_ap2e/book.pdf"), settings)
     with source._open() as doc:
-        spelling = Spelling.of(page.get_text() for page in doc)
-        text = {n: next(source._page_records(doc, doc[n - 1], "fp", "book", spelling)).text for n in (118, 158, 323)}
+        read = {page.number + 1: blocks for page, blocks, _ in source._read(doc)}
+    text = {n: "\n".join(words for _, words in read[n]) for n in (118, 158, 323)}
     assert "mucous-secreting" in text[118] and "pigment-producing" in text[158] and "cord-like" in text[323]
 
 
@@ -187,10 +232,10 @@ def test_real_textbook_captions_match_the_figure_list(settings):
     source = PdfSource(book, settings)
     found: dict[int, set] = {}
     with source._open() as doc:
-        for number in range(7, 40):
-            for record in source._page_records(doc, doc[number], "fp", "book", Spelling.of([])):
-                if isinstance(record, Figure):
-                    found.setdefault(record.page, set()).add(record.label)
+        for page, blocks, continued in source._read(doc):
+            if 8 <= page.number + 1 <= 40:
+                for figure in source._figures(page, blocks, "fp", "book", continued):
+                    found.setdefault(figure.page, set()).add(figure.label)
     pages = sorted(expected)
     agree = sum(1 for p in pages if found.get(p) == expected[p])
     assert agree / len(pages) >= 0.9, {p: (expected[p], found.get(p)) for p in pages if found.get(p) != expected[p]}

@@ -11,9 +11,10 @@ from typing import ClassVar
 from pathatlas.indexer.records import Record
 from pathatlas.settings import Settings
 
-RECORDS_VERSION = 3
+RECORDS_VERSION = 4
 """Bump when the records a source yields change for the same file, so indexed sources get new ids and the next
-``index`` re-reads them (3: a PDF's hyphenated words keep their hyphen at a line break)."""
+``index`` re-reads them (3: a PDF's hyphenated words keep their hyphen at a line break; 4: a figure at a page's foot
+takes the caption that opens the next page, not the previous figure's)."""
 
 
 def hash_files(paths: list[Path], reading: Mapping[str, object] | None = None) -> str:

@@ -74,26 +74,41 @@ def clean_text(text: str, spelling: Spelling | None = None) -> str:
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
-def find_caption(image_box: BBox, blocks: list[TextBlock]) -> str:
-    """The block that starts with Figure/Fig. closest to the image, else the closest block just below it."""
-
-    def distance(box: BBox) -> float:
-        below = box[1] - image_box[3]
-        above = image_box[1] - box[3]
-        return below if below >= -2 else above + 36.0  # prefer captions below the image
+def find_caption(image_box: BBox, blocks: list[TextBlock], continued: str | None = None) -> str:
+    """The image's caption: the closest block starting with Figure/Fig. below it; else ``continued``, the caption
+    opening the next page, when no text follows the image on its own (the caption ran over the page break); else the
+    closest labelled block above it; else the closest block just below it."""
 
     def overlaps_horizontally(box: BBox) -> bool:
         return min(box[2], image_box[2]) - max(box[0], image_box[0]) > 0
 
-    labelled = [(distance(box), text) for box, text in blocks if CAPTION_START.match(text)]
-    if labelled:
-        return min(labelled)[1]
-    below = [
+    labelled = [(box, text) for box, text in blocks if CAPTION_START.match(text)]
+    below = [(box[1] - image_box[3], text) for box, text in labelled if box[1] - image_box[3] >= -2]
+    if below:
+        return min(below)[1]
+    if continued is not None and not any(box[1] >= image_box[3] - 2 for box, _ in blocks):
+        return continued
+    above = [(image_box[1] - box[3], text) for box, text in labelled]
+    if above:
+        return min(above)[1]
+    near = [
         (box[1] - image_box[3], text)
         for box, text in blocks
         if -2 <= box[1] - image_box[3] <= MAX_CAPTION_GAP and overlaps_horizontally(box)
     ]
-    return min(below)[1] if below else ""
+    return min(near)[1] if near else ""
+
+
+def body_blocks(blocks: list[TextBlock], page_height: float) -> list[TextBlock]:
+    """The page's blocks less its running headers, footers and page numbers."""
+    return [(box, text) for box, text in blocks if not is_running_line(box, text, page_height)]
+
+
+def opening_caption(blocks: list[TextBlock], page_height: float) -> str | None:
+    """The page's first text (running lines left out) when it is a figure caption: the caption of an image at the
+    previous page's foot, carried over the page break."""
+    body = body_blocks(blocks, page_height)
+    return body[0][1] if body and CAPTION_START.match(body[0][1]) else None
 
 
 def union_box(boxes: list[BBox]) -> BBox:
@@ -213,26 +228,42 @@ class PdfSource(Source):
         with self._open() as doc:
             book = (doc.metadata or {}).get("title") or self.path.stem
             sections = sections_by_page(doc.get_toc(), doc.page_count)
-            spelling = Spelling.of(page.get_text() for page in doc)  # 1.4 s for the 998-page book
-            for page in doc:
-                yield from self._page_records(doc, page, fingerprint, book, spelling, sections.get(page.number + 1, ""))
+            for page, blocks, continued in self._read(doc):
+                section = sections.get(page.number + 1, "")
+                yield from self._page_records(page, blocks, fingerprint, book, section, continued)
+
+    def _read(self, doc: pymupdf.Document) -> Iterator[tuple[pymupdf.Page, list[TextBlock], str | None]]:
+        """Each readable page, its text blocks as the book spells them, and the caption opening the next page. Every
+        page's text is read first (3 s for the 998-page book): the spelling is the whole book's, and a figure at a
+        page's foot may find its caption on the next."""
+        raw = [self._read_blocks(page) for page in doc]
+        spelling = Spelling.of("".join(text for _, text in blocks or []) for blocks in raw)
+        pages = [None if b is None else [(box, clean_text(text, spelling)) for box, text in b] for b in raw]
+        for page, blocks in zip(doc, pages, strict=True):
+            number = page.number + 1
+            following = pages[number] if number < len(pages) else None
+            if blocks is not None:
+                yield page, blocks, opening_caption(following, doc[number].rect.height) if following else None
+
+    def _read_blocks(self, page: pymupdf.Page) -> list[TextBlock] | None:
+        """The page's text blocks in reading order (None, with the problem noted, when the page cannot be read)."""
+        try:
+            return [(tuple(b[:4]), b[4]) for b in page.get_text("blocks", sort=True) if b[6] == 0 and b[4].strip()]
+        except Exception as exc:
+            self.problems.append(f"{self.path} page {page.number + 1}: cannot be read ({exc})")
+            return None
 
     def _page_records(
         self,
-        doc: pymupdf.Document,
         page: pymupdf.Page,
+        blocks: list[TextBlock],
         fingerprint: str,
         book: str,
-        spelling: Spelling,
         section: str = "",
+        continued: str | None = None,
     ) -> Iterator[Record]:
         number = page.number + 1
         try:
-            blocks: list[TextBlock] = [
-                (tuple(b[:4]), clean_text(b[4], spelling))
-                for b in page.get_text("blocks", sort=True)
-                if b[6] == 0 and b[4].strip()
-            ]
             pixmap = page.get_pixmap(dpi=self.settings.page_render_dpi)
         except Exception as exc:
             self.problems.append(f"{self.path} page {number}: cannot be read ({exc})")
@@ -241,13 +272,14 @@ class PdfSource(Source):
         text = "\n".join(text for _, text in blocks)
         yield Page(self.key, fingerprint, number, text, rendered, book=book, section=section)
         yield from self._passages(page, blocks, fingerprint, book, section)
-        yield from self._figures(doc, page, blocks, fingerprint, book)
+        yield from self._figures(page, blocks, fingerprint, book, continued)
 
     def _passages(
         self, page: pymupdf.Page, blocks: list[TextBlock], fingerprint: str, book: str, section: str
     ) -> Iterator[Passage]:
-        body = [(box, text) for box, text in blocks if not is_running_line(box, text, page.rect.height)]
-        groups = merge_blocks(body, self.settings.passage_min_words, self.settings.passage_max_words)
+        groups = merge_blocks(
+            body_blocks(blocks, page.rect.height), self.settings.passage_min_words, self.settings.passage_max_words
+        )
         for index, group in enumerate(groups):
             boxes = list(dict.fromkeys(box for box, _ in group))
             yield Passage(
@@ -264,9 +296,11 @@ class PdfSource(Source):
             )
 
     def _figures(
-        self, doc: pymupdf.Document, page: pymupdf.Page, blocks: list[TextBlock], fingerprint: str, book: str
+        self, page: pymupdf.Page, blocks: list[TextBlock], fingerprint: str, book: str, continued: str | None
     ) -> Iterator[Figure]:
         number = page.number + 1
+        doc = page.parent
+        body = body_blocks(blocks, page.rect.height)
         seen: set[int] = set()
         placements = sorted(page.get_image_info(xrefs=True), key=lambda info: (info["bbox"][1], info["bbox"][0]))
         for index, info in enumerate(placements):
@@ -284,7 +318,7 @@ class PdfSource(Source):
                 continue
             image = thumbnail(image, 1024)
             bbox: BBox = tuple(round(v, 1) for v in info["bbox"])
-            caption = find_caption(bbox, blocks)
+            caption = find_caption(bbox, body, continued)
             yield Figure(
                 self.key, fingerprint, number, index, bbox, caption, image, label=figure_label(caption), book=book
             )
