@@ -28,6 +28,10 @@ CONTRADICTION = re.compile(
     re.IGNORECASE,
 )
 MIN_WORDS, MAX_WORDS = 4, 80
+SETTLING_COVERAGE = 0.5
+"""A quote settles its option only when it also says most of what the question asks (IDF-weighted share of the
+question's own words): "erythrocytes ... in the bone marrow" names an option and "bone", yet says nothing of which
+cell resorbs bone. Set by hand, not tuned (BENCHMARKS.md, "What the answer says about itself")."""
 
 
 def normalise(text: str) -> str:
@@ -54,6 +58,8 @@ class Sentence:
     text: str
     evidence: Evidence
     terms: frozenset[str]
+    tokens: tuple[str, ...] = ()
+    """The stemmed words in order (``terms`` as a sequence), for which option a question word stands nearest to."""
 
 
 def evidence_sentences(evidence: Sequence[Evidence], top: int = 8) -> list[Sentence]:
@@ -66,7 +72,7 @@ def evidence_sentences(evidence: Sequence[Evidence], top: int = 8) -> list[Sente
                 seen.add(s)
                 chosen.append((s, e))
     tokens = tokenize([s for s, _ in chosen]) if chosen else []
-    return [Sentence(s, e, frozenset(t)) for (s, e), t in zip(chosen, tokens, strict=True)]
+    return [Sentence(s, e, frozenset(t), tuple(t)) for (s, e), t in zip(chosen, tokens, strict=True)]
 
 
 def option_terms(question: str, options: Sequence[str]) -> list[set[str]]:
@@ -105,9 +111,13 @@ class SentenceScores:
     """options[j][i]: coverage of option j's distinctive words by sentence i."""
     weights: list[float]
     """Retrieval-rank weight of each sentence's evidence."""
+    said_of: list[list[float]] | None = None
+    """said_of[j][i]: the question's coverage by sentence i counting only the words that stand nearer to option j
+    than to any other option it names (``nearest_option_words``); None: ``question`` for every option."""
 
     def support(self, j: int, i: int) -> float:
-        return self.weights[i] * self.question[i] * self.options[j][i]
+        question = self.said_of[j][i] if self.said_of is not None else self.question[i]
+        return self.weights[i] * question * self.options[j][i]
 
 
 def score_sentences(
@@ -121,7 +131,30 @@ def score_sentences(
     q = [coverage(asked, s.terms, idf, default) if asked else 1.0 for s in sentences]
     o = [[coverage(terms, s.terms, idf, default) if terms else 0.0 for s in sentences] for terms in own]
     w = [1.0 / (1.0 + 0.15 * (s.evidence.rank - 1)) for s in sentences]
-    return SentenceScores(sentences, q, o, w)
+    said_of = [[0.0] * len(sentences) for _ in own]
+    for i, sentence in enumerate(sentences):
+        for j, words in enumerate(nearest_option_words(sentence.tokens, asked, own)):
+            said_of[j][i] = coverage(asked, frozenset(words), idf, default) if words is not None else q[i]
+    return SentenceScores(sentences, q, o, w, said_of if own else None)
+
+
+def nearest_option_words(tokens: Sequence[str], asked: set[str], own: Sequence[set[str]]) -> list[set[str] | None]:
+    """Per option, the question's words this sentence says of it: in a sentence naming several options, each
+    question word goes to the option named nearest to it (ties to each), so "osteoclasts resorb the dead bone;
+    ... differentiate into osteoblasts" says "resorb" of osteoclasts, not of osteoblasts. None where the sentence
+    names at most one option (every word it holds is said of that one)."""
+    at = [[k for k, token in enumerate(tokens) if token in terms] for terms in own]  # exact: osteo-clast/-blast
+    if sum(bool(positions) for positions in at) < 2:
+        return [None] * len(own)
+    said: list[set[str]] = [set() for _ in own]
+    for k, token in enumerate(tokens):
+        if token not in asked:
+            continue
+        distance = [min((abs(k - p) for p in positions), default=math.inf) for positions in at]
+        for j, d in enumerate(distance):
+            if d == min(distance):
+                said[j].add(token)
+    return said
 
 
 def names(terms: set[str] | list[str], option_terms: set[str] | list[str]) -> bool:
@@ -174,6 +207,7 @@ def option_quotes(
             sentence = scores.sentences[i]
             negates = contradicts(sentence.text, option)
             stance = "contradicts" if negates != reading.negated else "supports"
-            quotes.append(Quote(sentence.text, sentence.evidence, stance, round(value, 4)))
+            settles = scores.question[i] >= SETTLING_COVERAGE
+            quotes.append(Quote(sentence.text, sentence.evidence, stance, round(value, 4), settles=settles))
         out.append(quotes)
     return out

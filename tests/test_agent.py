@@ -184,6 +184,38 @@ def test_a_sentence_restating_the_question_supports_no_option():
     assert both.letter == "B" and both.quotes[1][0].evidence.id == "p2" and both.cited[0] == "p2"
 
 
+def test_a_sentence_naming_two_options_says_the_question_of_the_one_nearest_its_words():
+    """ "Osteoclasts resorb the dead bone; ... into osteoblasts" answers "which cells resorb bone" with osteoclasts;
+    it used to count as much for osteoblasts, which it names at its other end."""
+    question = Question("Which cells resorb bone?", ["osteoblasts", "osteoclasts"])
+    found = [
+        evidence(
+            "p1",
+            "Over the next weeks, osteoclasts resorb the dead bone; osteogenic cells become active, divide, and "
+            "differentiate into osteoblasts.",
+            1,
+        )
+    ]
+    reading = read_question(question)
+    scores = score_sentences(reading, question.text, question.options, evidence_sentences(found))
+    assert scores.support(1, 0) > 0 and scores.support(0, 0) < scores.support(1, 0) / 2
+    assert OfflineAnswerer(encoder=None).answer(question, found).letter == "B"
+
+
+def test_a_quote_that_does_not_say_what_is_asked_settles_nothing():
+    """Every option is wrong: a sentence naming one of them beside "bone" leans to it but must not settle it."""
+    question = Question("Which cell type resorbs bone?", ["neutrophil", "erythrocyte", "hepatocyte"])
+    found = [
+        evidence("p1", "Leukocytes and erythrocytes both originate from stem cells in the bone marrow.", 1),
+        evidence("p2", "Hepatocytes are the main cells of the liver lobule.", 2),
+    ]
+    answer = OfflineAnswerer(encoder=None).answer(question, found)
+    assert answer.letter == "B" and not answer.settled
+    assert answer.rationale.startswith("The evidence does not settle this")
+    said = [*found, evidence("p3", "In this imaginary book, erythrocytes are the cell type that resorbs bone.", 3)]
+    assert OfflineAnswerer(encoder=None).answer(question, said).settled, "a sentence saying what is asked settles"
+
+
 def test_a_negated_property_the_evidence_states_of_one_option_answers_it_plainly():
     """ "Which ... is not under voluntary control?": the evidence says so of smooth muscle, in the question's own
     words. The exception reading picked skeletal muscle, quoting that very sentence against it."""
@@ -545,7 +577,14 @@ def test_cli_shows_quotes_under_each_option_and_says_when_the_evidence_does_not_
     with console.capture() as captured:
         print_answer(answer_document(KOILOCYTE_Q, unsettled, found, []))
     assert "the evidence does not settle this" in captured.get()
-    found.append(evidence("p2", "Koilocytes are squamous cells infected by human papillomavirus.", 2))
+    found.append(
+        evidence(
+            "p2",
+            "Koilocytes are squamous cells with a clear perinuclear halo and a wrinkled raisinoid nucleus, infected by "
+            "human papillomavirus.",
+            2,
+        )
+    )
     support = OptionSupport([("s1", 6.0)], [[], [("s1", 3.0)], [], []])  # the passage searches agree
     settled = OfflineAnswerer(encoder=None).answer(KOILOCYTE_Q, found, support)
     with console.capture() as captured:
