@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from pathlib import Path
 
@@ -34,14 +35,23 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> 
         image.load()
     except BadInputError:
         raise
-    except Image.DecompressionBombError as exc:
-        raise BadInputError(f"{label} is too large to decode safely: {exc}") from exc
+    except Image.DecompressionBombError as exc:  # over Pillow's own limit, which it checks on opening
+        raise BadInputError(over_limit(label, str(exc), max_pixels)) from exc
     except UnidentifiedImageError as exc:
         raise BadInputError(f"{label} is not a readable image (JPEG, PNG, TIFF, ...)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise BadInputError(f"{label} is a damaged image: {exc}") from exc
     image = ImageOps.exif_transpose(image)
     return image.convert("RGB")
+
+
+def over_limit(label: str, refusal: str, max_pixels: int) -> str:
+    """The one-line refusal of an image Pillow refused to open, in the words (and with the setting) of ours: the size
+    is read from Pillow's message; the limit is the lower of the two."""
+    pixels = re.search(r"\((\d+) pixels\)", refusal)
+    size = f"{int(pixels[1]):,} pixels" if pixels else "too many pixels"
+    limit = min(max_pixels, 2 * (Image.MAX_IMAGE_PIXELS or max_pixels))
+    return f"{label} is too large to decode safely: {size}, over the limit of {limit:,} (PATHATLAS_MAX_IMAGE_PIXELS)"
 
 
 def thumbnail(image: Image.Image, longest_side: int) -> Image.Image:

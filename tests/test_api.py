@@ -86,8 +86,8 @@ def test_ask_answers_with_citations(client):
     assert thumbs and client.get(thumbs[0]).status_code == 200, "answer thumbnails are URLs, not server files"
     scoped = client.post("/ask", json={**body, "filters": {"source": "primer.pdf"}}).json()
     assert scoped["choice"] == 1 and {c["source"] for c in scoped["citations"]} == {"primer.pdf"}
-    elsewhere = client.post("/ask", json={**body, "filters": {"source": "another-book.pdf"}}).json()
-    assert elsewhere["citations"] == [] and not elsewhere["settled"], "nothing from outside the scope is cited"
+    elsewhere = client.post("/ask", json={**body, "filters": {"source": "another-book.pdf"}})
+    assert elsewhere.status_code == 404 and "no source 'another-book.pdf'" in elsewhere.json()["detail"]
     one = client.post("/ask", json={**body, "options": ["Koilocytes"]})  # no choice; answered "certain" once
     assert one.status_code == 422 and "one option is no choice" in one.text
     same = client.post("/ask", json={**body, "options": ["Koilocytes", "Goblet cells", "koilocytes "]})

@@ -31,6 +31,7 @@ from pathatlas.agent.questions import Question
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.search import Query, Searcher
+from pathatlas.ui.mcp_server import public
 from pathatlas.ui.tools import hit_json
 
 CLI = [sys.executable, "-c", "from pathatlas.ui.cli import app; app()"]
@@ -121,8 +122,9 @@ def test_search_matches_the_python_api(server, demo_index, arguments, query):
     hits = result_json(call(server, "search", arguments))["hits"]
     if "source" in arguments:
         query.filters["source"] = demo_index.resolve_source(arguments["source"])
-    expected = json.loads(json.dumps([hit_json(h) for h in Searcher(demo_index).search(query)]))
+    expected = json.loads(json.dumps(public([hit_json(h) for h in Searcher(demo_index).search(query)])))
     assert hits == expected and hits
+    assert str(demo_index.path) not in json.dumps(hits), "thumbnails are resources, not server files"
     first = hits[0]
     assert first["title"] and first["snippet"] and first["citation"]["label"].startswith("demo-")
     if "kind" in arguments:
@@ -141,7 +143,7 @@ def test_thumbnail_resource_is_the_cited_image(server, demo_index):
 
 def test_search_image_by_base64_and_by_allowed_path(server, demo_index, images):
     query = Query(image=open_image(images["granuloma"], demo_index.settings.max_image_pixels), k=4)
-    expected = json.loads(json.dumps([hit_json(h) for h in Searcher(demo_index).search(query)]))
+    expected = json.loads(json.dumps(public([hit_json(h) for h in Searcher(demo_index).search(query)])))
     by_bytes = result_json(
         call(server, "search_image", {"image_base64": base64.b64encode(images["granuloma"]).decode(), "k": 4})
     )
@@ -155,7 +157,9 @@ def test_search_image_by_base64_and_by_allowed_path(server, demo_index, images):
 def test_ask_gives_the_python_api_answer_with_citations(server, demo_index):
     answer = result_json(call(server, "ask", KOILOCYTES))
     agent = Agent(Searcher(demo_index), OfflineAnswerer(demo_index.encoder), 1, demo_index.settings.agent_k)
-    expected = json.loads(json.dumps(agent.ask(Question(KOILOCYTES["question"], KOILOCYTES["options"])).to_dict()))
+    expected = json.loads(
+        json.dumps(public(agent.ask(Question(KOILOCYTES["question"], KOILOCYTES["options"])).to_dict()))
+    )
     for field in ("choice", "answer", "confidence", "citations"):
         assert answer.get(field) == expected.get(field), field
     assert answer["citations"] and answer["citations"][0]["page"] == 1
@@ -223,7 +227,7 @@ def test_get_page_reads_the_cited_page_and_its_figures(server, demo_index):
     assert all(f["media"].startswith("pathatlas://thumbnails/") for f in page["figures"])
 
 
-def test_bad_input_is_a_one_line_tool_error_and_the_server_keeps_serving(server, images):
+def test_bad_input_is_a_one_line_tool_error_and_the_server_keeps_serving(server, images, demo_index):
     text_as_png = base64.b64encode(b"not an image at all").decode()
     cases = [
         ("search", {"text": "granuloma", "source": "missing.pdf"}, "no source 'missing.pdf'"),
@@ -255,6 +259,7 @@ def test_bad_input_is_a_one_line_tool_error_and_the_server_keeps_serving(server,
         text = result.content[0].text
         assert result.is_error, (name, arguments, text)
         assert message in text and "\n" not in text and "Traceback" not in text, (name, text)
+        assert str(demo_index.path.parent) not in text, ("no server paths", name, text)
     assert result_json(call(server, "search", {"text": "koilocytes", "k": 1}))["hits"]
 
 

@@ -107,6 +107,8 @@ def index(
     from pathatlas.indexer.pipeline import Indexer
     from pathatlas.retrieval.index import Index
 
+    if not any(path.exists() for path in paths):  # before a new index folder is made for nothing
+        raise BadInputError(f"no such file or folder: {', '.join(map(str, paths))}")
     settings = settings_for(index, encoder=encoder)
     idx = Index.open(settings.index_dir, settings, create=True, store=store)
     report = Indexer(idx, show_progress=not as_json).add(paths, force=force)

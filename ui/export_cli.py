@@ -28,8 +28,10 @@ def export(
 ):
     """Copy an index's vectors and payloads into a new Qdrant collection, with payload indexes for filters.
 
-    Writes a small index folder (BM25, manifest, thumbnails, and a store that points at the
-    collection); search it with the same commands, PATHATLAS_QDRANT_URL and PATHATLAS_QDRANT_COLLECTION set.
+    Writes a small index folder (BM25, manifest, thumbnails, and a store that records the URL and collection);
+    search it with the same commands and its --index, nothing else to set. PATHATLAS_QDRANT_URL and
+    PATHATLAS_QDRANT_COLLECTION, when set, take the place of what it records (PATHATLAS_QDRANT_API_KEY is sent only
+    to the server PATHATLAS_QDRANT_URL names).
     """
     from pathatlas.retrieval.index import META_FILE, Index
     from pathatlas.retrieval.stores.qdrant_store import QdrantStore
@@ -62,5 +64,4 @@ def export(
         console.print_json(json.dumps(result))
     else:
         console.print(f"copied {copied} records into collection {name!r} at {to}")
-        env = f"PATHATLAS_QDRANT_URL={to} PATHATLAS_QDRANT_COLLECTION={name}"
-        console.print(f"search it: {env} pathatlas search --index {out} ...")
+        console.print(f"search it: pathatlas search --index {out} ...")

@@ -2,20 +2,24 @@
 
 Tools are ``Toolbox`` methods (sync: the SDK runs them on worker threads, off the event loop); a
 ``PathAtlasError`` becomes an MCP tool error with its one line, anything else the SDK's generic tool
-error, and the server keeps serving. The engine (models and index) loads once, before serving.
+error, and the server keeps serving. The engine (models and index) loads once, before serving. Neither answers
+nor errors name server files: a record's thumbnail is its ``pathatlas://`` resource, a source its name or id.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from contextlib import redirect_stdout
+from functools import wraps
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from pathatlas.errors import PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.settings import Settings
-from pathatlas.ui.tools import THUMBNAIL_URI, Toolbox, reraise_as
+from pathatlas.ui.tools import THUMBNAIL_URI, Toolbox, thumbnail_uri
 
 require("mcp", "mcp")
 
@@ -34,16 +38,44 @@ INSTRUCTIONS = (
 def build_server(toolbox: Toolbox) -> MCPServer:
     server = MCPServer("pathatlas", version=version("pathatlas"), instructions=INSTRUCTIONS, log_level="WARNING")
     for name in TOOLS:
-        server.add_tool(reraise_as(getattr(toolbox, name), ToolError), name=name)
+        server.add_tool(public_tool(getattr(toolbox, name), toolbox), name=name)
 
     @server.resource(THUMBNAIL_URI, name="thumbnail", mime_type="image/jpeg", description=toolbox.thumbnail.__doc__)
     def thumbnail(record_id: str) -> bytes:
         try:
             return toolbox.thumbnail(record_id)
         except PathAtlasError as exc:
-            raise ResourceNotFoundError(str(exc)) from None
+            raise ResourceNotFoundError(toolbox.engine.client_message(exc)) from None
 
     return server
+
+
+def public_tool(method: Callable[..., Any], toolbox: Toolbox) -> Callable[..., Any]:
+    """The same tool (same signature and description) as a client may see it: its answer without server files
+    (``public``), its one-line ``PathAtlasError`` as the SDK's ``ToolError``, without server paths."""
+
+    @wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return public(method(*args, **kwargs))
+        except PathAtlasError as exc:
+            raise ToolError(toolbox.engine.client_message(exc)) from None
+
+    return call
+
+
+def public(value: Any) -> Any:
+    """A tool's JSON without server files: each record's ``thumbnail`` (a file on the server) becomes ``media``, its
+    ``pathatlas://`` resource, where the record has no ``media`` already."""
+    if isinstance(value, list):
+        return [public(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    shown = {key: public(item) for key, item in value.items() if key != "thumbnail"}
+    if "thumbnail" in value and "media" not in value:
+        record_id = value.get("id") or value.get("evidence")
+        shown["media"] = thumbnail_uri(record_id) if value["thumbnail"] and record_id else None
+    return shown
 
 
 def parse_http(address: str) -> tuple[str, int]:

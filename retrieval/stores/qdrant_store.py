@@ -38,8 +38,29 @@ from pathatlas.settings import Settings
 
 NAMESPACE = uuid.UUID("6f0c2a52-6d1e-4c55-9d0e-3f4b1f5a2b7c")
 SCROLL_PAGE = 1024
+REMOTE_FILE = "remote.json"
+"""Beside the shard's files: the server (or twin folder) and collection the store's vectors are in."""
 FACET_LIMIT = 100_000
 """Values one facet call counts (a field with more, e.g. fingerprints of that many sources, is scanned instead)."""
+
+
+def remote_of(location: Path, settings: Settings) -> tuple[str, str] | None:
+    """(URL, collection) of the server a store is on, None for the embedded shard: ``PATHATLAS_QDRANT_URL`` (and
+    ``_COLLECTION``) when set, else what a commit through a server recorded beside the shard (``pathatlas export``
+    writes such an index folder), so that the folder searches its collection without further settings."""
+    if settings.qdrant_url:
+        url = settings.qdrant_url
+        if not url.startswith(("http://", "https://")) and url != ":memory:":  # a twin's folder: from anywhere
+            url = str(Path(url).expanduser().resolve())
+        return url, settings.qdrant_collection or location.parent.name or "pathatlas"
+    recorded = location / REMOTE_FILE
+    if not recorded.is_file():
+        return None
+    try:
+        document = orjson.loads(recorded.read_bytes())
+        return str(document["url"]), str(document["collection"])
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise PathAtlasError(f"{recorded} is damaged ({exc}); set PATHATLAS_QDRANT_URL and _COLLECTION") from exc
 
 
 def point_id(record_id: str) -> str:
@@ -271,13 +292,20 @@ class QdrantStore(VectorStore):
         replication_factor: int | None = None,
     ):
         super().__init__(location, dims, settings)
-        if settings.qdrant_url:
-            collection = settings.qdrant_collection or location.parent.name or "pathatlas"
-            self.engine: _EdgeEngine | _ClientEngine = _ClientEngine(
-                settings.qdrant_url, collection, dims, settings, shards, replication_factor
-            )
-        else:
-            self.engine = _EdgeEngine(location, dims, settings)
+        self.remote = remote_of(location, settings)
+        if self.remote is None:
+            self.engine: _EdgeEngine | _ClientEngine = _EdgeEngine(location, dims, settings)
+        elif settings.qdrant_url:
+            self.engine = _ClientEngine(*self.remote, dims, settings, shards, replication_factor)
+        else:  # a server the index folder names: the API key goes only to the server the settings name
+            keyless = settings.model_copy(update={"qdrant_api_key": None})
+            try:
+                self.engine = _ClientEngine(*self.remote, dims, keyless, shards, replication_factor)
+            except PathAtlasError as exc:
+                raise PathAtlasError(
+                    f"{exc} (the index folder names this server; to send it PATHATLAS_QDRANT_API_KEY, set "
+                    "PATHATLAS_QDRANT_URL too)"
+                ) from exc
         revisions = location / "revisions.json"
         self._revisions: dict[str, str] | None = orjson.loads(revisions.read_bytes()) if revisions.is_file() else None
         if self._revisions is None and not self.engine.count(None):
@@ -387,7 +415,18 @@ class QdrantStore(VectorStore):
             self.location.mkdir(parents=True, exist_ok=True)
             write_atomic(self.location / "revisions.json", orjson.dumps(self._known_revisions()))
             self._revisions_dirty = False
+        self._record_remote()
         self.engine.commit()
+
+    def _record_remote(self) -> None:
+        """Write where the vectors are (``REMOTE_FILE``) once a commit puts them on a server or in a twin's folder."""
+        if self.remote is None or self.remote[0] == ":memory:":
+            return
+        document = orjson.dumps({"url": self.remote[0], "collection": self.remote[1]})
+        recorded = self.location / REMOTE_FILE
+        if not recorded.is_file() or recorded.read_bytes() != document:
+            self.location.mkdir(parents=True, exist_ok=True)
+            write_atomic(recorded, document)
 
     def close(self) -> None:
         self.engine.close()

@@ -23,6 +23,9 @@ from pathatlas.ui.api.lanes import LaneFullError
 from pathatlas.ui.api.routes import ask, library, media, records, search
 from pathatlas.ui.api.schemas import Health
 
+ECHO_CHARS = 200
+"""Longest input a 422 reply echoes."""
+
 try:
     VERSION = version("pathatlas")
 except PackageNotFoundError:  # pragma: no cover - running from a plain checkout
@@ -56,12 +59,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(PathAtlasError)
     async def user_error(request: Request, exc: PathAtlasError) -> JSONResponse:
         code = 404 if isinstance(exc, IndexMissingError | UnknownSourceError) else 400
-        return JSONResponse({"detail": request.app.state.engine.relative(str(exc))}, status_code=code)
+        return JSONResponse({"detail": request.app.state.engine.client_message(exc)}, status_code=code)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> Response:
-        """FastAPI's 422 body, written as ASCII JSON: it echoes the input, which may hold lone surrogates."""
-        body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True, default=str)
+        """FastAPI's 422 body, written as ASCII JSON (the input it echoes may hold lone surrogates), with long inputs
+        cut short: a 5,000-character query is not sent back whole."""
+        errors = [brief_input(error) for error in jsonable_encoder(exc.errors())]
+        body = json.dumps({"detail": errors}, ensure_ascii=True, default=str)
         return Response(body, status_code=422, media_type="application/json")
 
     @app.exception_handler(StarletteHTTPException)
@@ -90,6 +95,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (search, records, ask, library, media):
         app.include_router(module.router, responses=errors(400))
     return app
+
+
+def brief_input(error: dict) -> dict:
+    """A validation error whose ``input`` is at most ``ECHO_CHARS`` long: a long text is cut (and says so), anything
+    else that long (an object, a list) is left out."""
+    value = error.get("input")
+    if isinstance(value, str) and len(value) > ECHO_CHARS:
+        return {**error, "input": f"{value[:ECHO_CHARS]}... ({len(value):,} characters)"}
+    if not isinstance(value, str) and len(json.dumps(value, default=str)) > ECHO_CHARS:
+        return {key: item for key, item in error.items() if key != "input"}
+    return error
 
 
 def allowed_methods(app: FastAPI, scope) -> set[str]:

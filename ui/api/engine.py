@@ -8,11 +8,14 @@ priority, one at a time, so they never starve searches.
 Index jobs write through a private ``Index`` opened from disk and commit; the engine then swaps in a
 freshly opened index, so searches always see the last committed state and in-flight searches finish on
 the one they started with. (The embedded Qdrant shard cannot be opened
-twice, so with ``store=qdrant`` jobs write through the shared index.)
+twice, so with ``store=qdrant`` jobs write through the shared index.) A commit by another process (``pathatlas
+index`` or ``remove`` beside a running server) is noticed by a watcher thread that looks at the index's pointer
+file once a second, and swapped in the same way.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
@@ -20,12 +23,15 @@ import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from pathatlas.agent.answerers import create_answerer
 from pathatlas.agent.graph import Agent, AgentResult
 from pathatlas.agent.questions import Question
+from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.pipeline import Cancelled, Indexer, one_line
-from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.index import POINTER_FILE, AmbiguousSourceError, Index
+from pathatlas.retrieval.records import display_name
 from pathatlas.retrieval.search import Found, Query, Searcher
 from pathatlas.settings import Settings
 from pathatlas.ui.api.facets import Facets, count_facets
@@ -47,7 +53,29 @@ class Job:
     notes: list[str] = field(default_factory=list)
 
 
+class Uploaded(NamedTuple):
+    """An upload as stored: its own folder under ``uploads/`` holds one entry, the PDF under the name it was sent as
+    or the folder a zip was unpacked into (the zip's name without ``.zip``)."""
+
+    folder: str
+    name: str
+    unpacked: bool
+
+
 SEARCH_LANES = 2
+WATCH_SECONDS = 1.0
+"""How often the engine looks whether another process committed a new generation of its index."""
+log = logging.getLogger(__name__)
+
+
+def pointer_state(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a commit replaces the index's pointer file (it is renamed into place: a new inode), read
+    with one ``stat``; None while there is none (an index never committed)."""
+    try:
+        found = os.stat(path / POINTER_FILE)
+    except FileNotFoundError:
+        return None
+    return found.st_ino, found.st_mtime_ns, found.st_size
 
 
 def share_cores(lanes: int) -> None:
@@ -84,6 +112,8 @@ class Engine:
         # EfficientNet passes yield the CPU to them (measured in BENCHMARKS.md, "REST service under load").
         self.image_lane = BatchingLane("image search", self._search_batch, max_batch=8, niceness=5)
         self.ask_lane = BatchingLane("ask", self._ask_one, max_batch=1, max_waiting=64, niceness=10)
+        self._closed = threading.Event()
+        threading.Thread(target=self._watch, daemon=True, name="index-watch").start()
 
     def _search_batch(self, queries: list[Query]) -> list[Found]:
         return self.searcher.find_many(queries)
@@ -125,11 +155,35 @@ class Engine:
             self.ready.set()
 
     def close(self) -> None:
+        self._closed.set()
         for lane in (self.text_lane, self.image_lane, self.ask_lane):
             lane.close()
         self.index.close()
 
+    def _watch(self) -> None:
+        while not self._closed.wait(WATCH_SECONDS):
+            self.refresh()
+
+    def refresh(self) -> bool:
+        """Swap in the index as committed on disk when another process changed it since it was opened; whether it
+        did. Skipped while a job of this engine writes (it swaps in the index itself when it ends); a reopen that
+        fails is logged and waits for the next commit, the open index serving meanwhile."""
+        if pointer_state(self.settings.index_dir) in (self._pointer, None) or not self._write.acquire(blocking=False):
+            return False
+        try:
+            if self._closed.is_set() or pointer_state(self.settings.index_dir) == self._pointer:
+                return False
+            self._open()
+            return True
+        except Exception as exc:  # a watcher thread that raised would stop watching
+            self._pointer = pointer_state(self.settings.index_dir)
+            log.warning("could not reopen the index another process changed: %s", one_line(exc))
+            return False
+        finally:
+            self._write.release()
+
     def _open(self) -> None:
+        self._pointer = pointer_state(self.settings.index_dir)  # before opening: a commit meanwhile is seen next time
         index = Index.open(self.settings.index_dir, self.settings, create=self.create)
         searcher = Searcher(index)
         answerer = create_answerer(self.settings.answerer, self.settings, index.encoder)
@@ -187,15 +241,22 @@ class Engine:
         return "done", None
 
     def _replace_older_uploads(self, target: Index, job: Job) -> None:
-        """An upload named like an earlier one replaces it, once the new one is committed."""
-        new_keys = {str(p.resolve()) for p in job.paths}
+        """An upload sent under the name of an earlier one replaces it, once the new one is committed: every source
+        that came from the earlier upload (a zip's case folders are named by what they hold, not by the zip)."""
+        sent = {(u.name, u.unpacked) for p in job.paths if (u := self.uploaded(str(p.resolve()))) is not None}
         for key in list(target.manifest):
-            path = Path(key)
-            if key in new_keys or not path.is_relative_to(self.uploads.resolve()):
-                continue
-            if path.name in {p.name for p in job.paths}:
+            older = self.uploaded(key)
+            if older is not None and older.folder != job.upload.name and (older.name, older.unpacked) in sent:
                 target.remove_source(key)
-                shutil.rmtree(self.uploads / path.relative_to(self.uploads.resolve()).parts[0], ignore_errors=True)
+                shutil.rmtree(self.uploads / older.folder, ignore_errors=True)
+
+    def uploaded(self, key: str) -> Uploaded | None:
+        """Where a source came from, if it came from an upload (None for files indexed in place)."""
+        path, uploads = Path(key), self.uploads.resolve()
+        if not path.is_relative_to(uploads) or len(path.relative_to(uploads).parts) < 2:
+            return None
+        folder, name = path.relative_to(uploads).parts[:2]
+        return Uploaded(folder, name, (uploads / folder / name).is_dir())
 
     def job_error(self, job: Job, message: str) -> str:
         """A job's error as its client reads it: an upload by the name it was sent as (its folder and upload id are
@@ -205,6 +266,13 @@ class Engine:
                 for written in (str(path.resolve()), str(path)):
                     message = message.replace(written, job.source)
         return self.relative(message)
+
+    def client_message(self, exc: PathAtlasError) -> str:
+        """An error as API and tool clients read it: sources by name and id, never by server path."""
+        if isinstance(exc, AmbiguousSourceError):
+            ids = ", ".join(exc.ids.values())
+            return f"{display_name(next(iter(exc.ids)))!r} matches several sources, with ids {ids}: give one of the ids"
+        return self.relative(str(exc))
 
     def relative(self, message: str) -> str:
         """Messages for API clients without server paths."""
@@ -220,6 +288,8 @@ class Engine:
         if target is not self.index:
             target.close()
             self._open()
+        else:  # the shared index committed itself: nothing for the watcher to reopen
+            self._pointer = pointer_state(self.settings.index_dir)
 
     def remove(self, source: str) -> int:
         with self._write:
@@ -229,7 +299,7 @@ class Engine:
                 removed = target.remove_source(key)
             finally:
                 self._written(target)
-        path = Path(key)
-        if path.is_relative_to(self.uploads.resolve()):  # an uploaded source: its files go too
-            shutil.rmtree(self.uploads / path.relative_to(self.uploads.resolve()).parts[0], ignore_errors=True)
+        upload = self.uploaded(key)
+        if upload is not None and not any(self.uploaded(k) == upload for k in self.index.manifest):
+            shutil.rmtree(self.uploads / upload.folder, ignore_errors=True)  # an uploaded source: its files go too
         return removed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import stat
+import unicodedata
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -15,16 +16,35 @@ CHUNK = 1 << 20
 NAME_CHARS = 100
 SUFFIX_CHARS = 10
 """Longest suffix kept whole when a long name is shortened: the type (".pdf", ".zip") is read from it."""
+NAME_BYTES = 200
+"""Most bytes a stored name takes in UTF-8 (file systems allow 255): 100 characters of Chinese take 300."""
+UNSAFE_CHARS = frozenset('/\\:*?"<>|')
+JOINERS = frozenset("\u200c\u200d")
 
 
 def safe_name(name: str | None, default: str) -> str:
-    """A client's file name reduced to a plain base name of safe characters, at most ``NAME_CHARS`` long and with
-    its suffix kept; it never becomes a path."""
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name or "").name).strip("._")
-    suffix = PurePosixPath(base).suffix
-    if len(base) > NAME_CHARS and len(suffix) <= SUFFIX_CHARS:
-        return base[: NAME_CHARS - len(suffix)] + suffix
-    return base[:NAME_CHARS] or default
+    """A client's file name reduced to a plain base name, at most ``NAME_CHARS`` long (and ``NAME_BYTES`` in UTF-8,
+    which the file system counts) with its suffix kept; it never becomes a path. Letters of any script stay (a book
+    named in Chinese keeps its name); separators, control and format characters, and leading dots (hidden files,
+    "..") go. The suffix (the type: ".pdf", ".zip") is read from the name as sent, so a name with nothing else
+    usable still has it, after ``default``."""
+    base = unicodedata.normalize("NFC", (name or "").replace("\\", "/").rsplit("/", 1)[-1])
+    base = " ".join("".join("_" if unsafe_char(c) else c for c in base).split())
+    stem, dot, suffix = base.rpartition(".")
+    if not dot or not 0 < len(suffix) < SUFFIX_CHARS or not suffix.isalnum():  # a long "suffix" is no type
+        stem, suffix = base, ""
+    else:
+        suffix = "." + suffix
+    stem = stem.strip(" ._")[: NAME_CHARS - len(suffix)]
+    while len((stem + suffix).encode()) > NAME_BYTES:
+        stem = stem[:-1]
+    return (stem.rstrip(" ._") or default) + suffix
+
+
+def unsafe_char(char: str) -> bool:
+    """Path separators, characters Windows forbids in names, and control, format or unassigned code points (zero-width
+    joiners excepted: some scripts spell words with them)."""
+    return char in UNSAFE_CHARS or (unicodedata.category(char)[0] == "C" and char not in JOINERS)
 
 
 def too_large(limit_bytes: int) -> HTTPException:

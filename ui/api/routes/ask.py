@@ -11,21 +11,24 @@ from pydantic import ValidationError
 
 from pathatlas.agent.questions import Question
 from pathatlas.retrieval.images import open_image
-from pathatlas.ui.api.deps import EngineDep
+from pathatlas.ui.api.deps import EngineDep, errors
+from pathatlas.ui.api.routes.search import scoped
 from pathatlas.ui.api.schemas import MAX_QUERY_CHARS, AskRequest, AskResponse, parse_filters_form
 from pathatlas.ui.api.uploads import read_limited
 
 router = APIRouter(tags=["ask"])
 
 
-@router.post("/ask", response_model=AskResponse, summary="Answer a question with cited evidence")
+@router.post("/ask", response_model=AskResponse, summary="Answer a question with cited evidence", responses=errors(404))
 def ask(request: AskRequest, engine: EngineDep) -> AskResponse:
-    filters = engine.facets().expand(dict(request.filters)) if request.filters else {}
+    filters = scoped(engine, request.filters)
     result = engine.ask(Question(request.question, request.options, filters=filters)).result()  # one at a time
     return AskResponse.of(result.to_dict())
 
 
-@router.post("/ask/image", response_model=AskResponse, summary="Answer a question about an image")
+@router.post(
+    "/ask/image", response_model=AskResponse, summary="Answer a question about an image", responses=errors(404)
+)
 async def ask_image(
     engine: EngineDep,
     image: Annotated[UploadFile, File()],
@@ -49,7 +52,7 @@ async def ask_image(
 
 def _ask_image(engine, data: bytes, request: AskRequest) -> AskResponse:
     picture = open_image(data, engine.settings.max_image_pixels)
-    scope = engine.facets().expand(dict(request.filters)) if request.filters else {}
+    scope = scoped(engine, request.filters)
     question = Question(request.question, request.options, picture, filters=scope)
     result = engine.ask(question).result()  # the ask lane: one at a time
     return AskResponse.of(result.to_dict())

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.ui.api.deps import EngineDep, errors
 from pathatlas.ui.api.routes.media import payload_of
+from pathatlas.ui.api.routes.search import source_key
 from pathatlas.ui.api.schemas import HitOut
 
 router = APIRouter(tags=["records"], responses=errors(404))  # unknown records, pages and PDFs
@@ -32,7 +33,7 @@ def book_page(
     source: str = Query(..., description="The source as hits cite it (citation.source_id, or citation.source)."),
     page: int = Query(..., ge=1),
 ) -> HitOut:
-    key = engine.index.resolve_source(source)  # hits cite a file name; the index keys sources by path
+    key = source_key(engine, source)  # hits cite a file name; the index keys sources by path
     for record_id, stored in engine.index.store.scan({"kind": "page", "source": key}):
         payload = Payload.from_payload(stored)
         if payload.page == page:

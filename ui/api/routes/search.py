@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 
+from pathatlas.errors import UnknownSourceError
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.search import Query
 from pathatlas.retrieval.similar import similar
@@ -34,18 +35,46 @@ from pathatlas.ui.api.uploads import read_limited
 router = APIRouter(tags=["search"])
 
 
+def source_key(engine: Engine, name: str) -> str:
+    """The index's key of a source a client names (its id or file name); 404 when it names none, 400 (with the ids)
+    when several share the name."""
+    try:
+        return engine.index.resolve_source(name)
+    except UnknownSourceError:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no source {name!r} in the index; GET /sources lists them"
+        ) from None
+
+
+def scoped(engine: Engine, filters: dict) -> dict:
+    """Request filters as the stores take them (``Facets.expand``); a source filter naming no source is refused, as
+    MCP's is, rather than matched to nothing."""
+    if not filters:
+        return {}
+    sources = filters.get("source", [])
+    for name in sources if isinstance(sources, list) else [sources]:
+        source_key(engine, name)
+    return engine.facets().expand(dict(filters))
+
+
 async def run_search(engine: Engine, query: Query) -> SearchResponse:
-    query.filters = engine.facets().expand(dict(query.filters)) if query.filters else query.filters
+    if query.filters:  # counting facets reads the store once per index: not on the event loop
+        query.filters = await run_in_threadpool(scoped, engine, query.filters)
     found = await asyncio.wrap_future(engine.search(query))  # a full queue answers 503 (see app.py)
     return SearchResponse(hits=HitOut.ranked(found.hits), image_words=found.image_words)
 
 
-@router.post("/search", response_model=SearchResponse, summary="Search by text")
+@router.post("/search", response_model=SearchResponse, summary="Search by text", responses=errors(404))
 async def search_text(request: SearchRequest, engine: EngineDep) -> SearchResponse:
     return await run_search(engine, Query(text=request.text, k=request.k, filters=request.filters))
 
 
-@router.post("/search/image", response_model=SearchResponse, summary="Search by image, optionally with text")
+@router.post(
+    "/search/image",
+    response_model=SearchResponse,
+    summary="Search by image, optionally with text",
+    responses=errors(404),  # a source filter naming no source
+)
 async def search_image(
     engine: EngineDep,
     image: Annotated[UploadFile, File(description="A micrograph or figure (JPEG, PNG, TIFF...).")],
@@ -71,7 +100,7 @@ async def search_image(
 )
 def search_similar(request: SimilarRequest, engine: EngineDep) -> SearchResponse:
     payload_of(engine, request.id)  # 404 for an unknown id
-    filters = engine.facets().expand(dict(request.filters))
+    filters = scoped(engine, request.filters)
     return SearchResponse(hits=HitOut.ranked(similar(engine.searcher, request.id, request.k, filters)))
 
 
