@@ -202,6 +202,23 @@ def test_a_sentence_naming_two_options_says_the_question_of_the_one_nearest_its_
     assert OfflineAnswerer(encoder=None).answer(question, found).letter == "B"
 
 
+def test_options_told_apart_by_one_letter_are_named_by_it():
+    """BM25's tokens drop single letters, so "vitamin D" and "vitamin K" were both just "vitamin": no sentence could
+    name either, and the answer went to the one option with a word of its own."""
+    question = Question(
+        "Which vitamin is required for absorption of calcium from the intestine?",
+        ["vitamin D", "vitamin C", "vitamin K", "vitamin B12"],
+    )
+    found = [
+        evidence("p1", "Vitamin D is required for the absorption of calcium from the intestine.", 1),
+        evidence("p2", "Intrinsic factor is required for vitamin B12 absorption in the small intestine.", 2),
+        evidence("p3", "Vitamin K is needed to make several clotting factors.", 3),
+    ]
+    answer = OfflineAnswerer(encoder=None).answer(question, found)
+    assert answer.letter == "A" and answer.settled and "Vitamin D is required" in answer.rationale
+    assert [q.evidence.id for q in answer.quotes[2]] == ["p3"], "vitamin K is named by its own sentence only"
+
+
 def test_a_quote_that_does_not_say_what_is_asked_settles_nothing():
     """Every option is wrong: a sentence naming one of them beside "bone" leans to it but must not settle it."""
     question = Question("Which cell type resorbs bone?", ["neutrophil", "erythrocyte", "hepatocyte"])
