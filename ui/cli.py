@@ -162,9 +162,17 @@ def search(
     if found.image_words:  # what the image's own words added (stderr: --json keeps stdout JSON alone)
         err_console.print(f"words read in the image: {found.image_words}", highlight=False, markup=False)
     if as_json:
-        print_json([h.to_dict() for h in hits])
+        print_json(hits_json(hits))
         return
     console.print(hits_table(hits) if hits else "no hits")
+
+
+def hits_json(hits: list[Hit]) -> list[dict]:
+    """Every field of each hit, with what the table shows a reader (rank, relevance, why), as the REST API words it."""
+    from pathatlas.ui.api.schemas import HitOut
+
+    shown = zip(hits, HitOut.ranked(hits), strict=True)
+    return [{"rank": s.rank, "relevance": s.relevance, "why": s.why, **hit.to_dict()} for hit, s in shown]
 
 
 def hits_table(hits: list[Hit]) -> Table:
