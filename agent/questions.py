@@ -86,7 +86,8 @@ class Quote:
     text: str
     evidence: Evidence
     stance: str
-    """supports or contradicts (the option being the answer to the question as asked)."""
+    """supports or contradicts (the option being the answer to the question as asked), or related: the nearest
+    sentence to a chosen option no sentence names, which neither supports nor contradicts it."""
     score: float = 0.0
     settles: bool = True
     """False for the nearest sentence quoted for a choice that no sentence names: shown, but it settles nothing."""

@@ -43,7 +43,7 @@ def fallback_quote(question: Question, reading: Reading, choice: int, evidence: 
         return (named, relevance)
 
     best = scores.sentences[max(range(len(scores.sentences)), key=key)]
-    return Quote(best.text, best.evidence, "supports", 0.0, settles=reading.negated)
+    return Quote(best.text, best.evidence, "supports" if reading.negated else "related", 0.0, settles=reading.negated)
 
 
 def settle(answer: Answer, question: Question, reading: Reading, evidence: list[Evidence]) -> None:

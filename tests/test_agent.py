@@ -233,6 +233,16 @@ def test_a_quote_that_does_not_say_what_is_asked_settles_nothing():
     assert OfflineAnswerer(encoder=None).answer(question, said).settled, "a sentence saying what is asked settles"
 
 
+def test_the_nearest_sentence_to_a_choice_nothing_names_is_related_not_supporting():
+    """An image answer quoted a case of another diagnosis as "supports"; a sentence that names no option only shows
+    what the choice was weighed against."""
+    restated = evidence("p1", "A cervical smear may show squamous cells with a clear perinuclear halo.", 1)
+    answer = OfflineAnswerer(encoder=None).answer(KOILOCYTE_Q, [restated])
+    own = answer.quotes[answer.choice]
+    assert [q.stance for q in own] == ["related"] and own[0].evidence.id == "p1" and not answer.settled
+    assert "closest match; nearest sentence" in answer.rationale
+
+
 def test_a_negated_property_the_evidence_states_of_one_option_answers_it_plainly():
     """ "Which ... is not under voluntary control?": the evidence says so of smooth muscle, in the question's own
     words. The exception reading picked skeletal muscle, quoting that very sentence against it."""

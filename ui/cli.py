@@ -248,6 +248,9 @@ def ask(
     print_answer(result, trace)
 
 
+STANCE_COLOURS = {"supports": "green", "contradicts": "red", "related": "dim"}
+
+
 def print_answer(result: dict, trace: bool = False) -> None:
     """The answer, whether the evidence settles it, then each option (the chosen first) with its quotes."""
     chosen = result["choice"]
@@ -262,7 +265,7 @@ def print_answer(result: dict, trace: bool = False) -> None:
         mark = "[bold green]>[/bold green]" if label and option["label"] == label[:1] else " "
         console.print(f"{mark} {option['label']}. {escape(option['text'])}  [dim](score {option['score']:.2f})[/dim]")
         for quote in option["evidence"]:
-            colour = "green" if quote["stance"] == "supports" else "red"
+            colour = STANCE_COLOURS.get(quote["stance"], "red")
             box = f", bbox {quote['citation']['bbox']}" if quote["citation"]["bbox"] else ""
             console.print(
                 f'    [{colour}]{quote["stance"]}[/{colour}] "{escape(quote["quote"])}" '

@@ -329,7 +329,7 @@ def search_tab() -> None:
 def evidence_quote(item: dict[str, Any], key: str) -> None:
     citation = item.get("citation") or {}
     stance = item.get("stance", "supports")
-    colour = "green" if stance == "supports" else "red"
+    colour = {"supports": "green", "related": "gray"}.get(stance, "red")
     label = plain(citation.get("label") or short(citation.get("source", "")))
     st.markdown(f"> {plain(item.get('quote', ''))}\n\n:{colour}-badge[{stance}] {label}")
     cited_evidence(citation, item.get("quote"), key)

@@ -265,7 +265,9 @@ class QuoteCitation(CitationOut):
 class OptionQuote(BaseModel):
     quote: str = Field(..., description="A sentence quoted verbatim from the cited evidence.")
     citation: QuoteCitation
-    stance: Literal["supports", "contradicts"]
+    stance: Literal["supports", "contradicts", "related"] = Field(
+        ..., description="related: the nearest sentence to a chosen option no sentence names; it settles nothing."
+    )
 
 
 class OptionOut(BaseModel):
