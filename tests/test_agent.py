@@ -358,6 +358,19 @@ def test_an_open_question_of_stop_words_alone_is_not_answered_with_confidence():
     assert answer.text.startswith("The scrotum") and answer.settled and answer.cited == ["p1"]
 
 
+def test_an_open_question_the_evidence_does_not_answer_shows_its_nearest_sentence_as_such():
+    """ "What is the Gleason score used to grade?" against a book without it quoted the Apgar score as its answer."""
+    from pathatlas.ui.cli import console, print_answer
+
+    question = Question("What is the Gleason score used to grade?", [])
+    found = [evidence("p1", "Each Apgar criterion is assigned a score of 0, 1, or 2 by the midwife.", 1)]
+    answer = OfflineAnswerer(encoder=None).answer(question, found)
+    assert not answer.settled
+    with console.capture() as captured:
+        print_answer(answer_document(question, answer, found, []))
+    assert captured.get().startswith("nearest sentence Each Apgar"), captured.get()
+
+
 def test_an_open_question_is_answered_by_a_statement_not_by_a_question_in_the_book():
     answerer = OfflineAnswerer(encoder=None)
     found = [

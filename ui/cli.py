@@ -256,7 +256,9 @@ def print_answer(result: dict, trace: bool = False) -> None:
     chosen = result["choice"]
     label = f"{result['options'][chosen]['label']}. " if chosen is not None else ""
     shown = escape(label + result["answer"]) or "[dim]none[/dim]"  # an open question the evidence cannot answer
-    console.print(f"[bold]answer[/bold] {shown}  (confidence {result['confidence']:.2f})")
+    unanswered = result["answer"] and not (result["settled"] or result["options"])  # an open question's
+    heading = "nearest sentence" if unanswered else "answer"
+    console.print(f"[bold]{heading}[/bold] {shown}  (confidence {result['confidence']:.2f})")
     if not result["settled"]:
         console.print("[yellow]the evidence does not settle this[/yellow]")
     console.print(f"[dim]{escape(result['rationale'])}[/dim]")

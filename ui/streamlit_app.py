@@ -397,7 +397,8 @@ def ask_tab() -> None:
     if answer.get("settled", True):
         st.success(f"Answer: {shown}  (confidence {confidence:.2f})")
     else:
-        st.warning(f"The evidence does not settle this. Best supported: {shown}  (confidence {confidence:.2f})")
+        nearest = "Best supported" if options_out else "Nearest sentence, which may not answer it"
+        st.warning(f"The evidence does not settle this. {nearest}: {shown}  (confidence {confidence:.2f})")
     if answer.get("rationale"):
         st.caption(plain(answer["rationale"]))
     if options_out:
