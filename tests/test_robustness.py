@@ -202,6 +202,8 @@ def test_cli_filters_find_a_diagnosis_with_a_comma_and_a_chapter(library):
     both = found(f"diagnosis={COMMA_DIAGNOSIS}", "diagnosis=pancreatic ductal adenocarcinoma")
     assert len(both) == 2
     assert {h["citation"]["page"] for h in found("chapter=2 Bone")} == {3, 4}
+    assert {h["citation"]["page"] for h in found("chapter=2")} == {3, 4}, "a chapter by its number"
+    assert {h["citation"]["page"] for h in found("chapter=BONE")} == {3, 4}, "or by a part of its title"
     one_error_line(
         cli("search", "bone", "--filter", "chapter=9 Teeth", "--index", index, home=home),
         "no chapter '9 Teeth' in index",

@@ -72,10 +72,13 @@ def resolve_filters(filters: dict[str, object], index) -> dict[str, object]:
 
     facets = count_facets(index)
     wanted = filters["chapter"] if isinstance(filters["chapter"], list) else [filters["chapter"]]
-    if unknown := [c for c in wanted if c not in facets.sections]:
-        chapters = sorted(facets.sections)
+    if unknown := [c for c in wanted if facets.chapter_named(str(c)) is None]:
+        chapters = facets.chapters()
         listed = "; ".join(chapters[:5]) + (f" (+{len(chapters) - 5} more)" if len(chapters) > 5 else "")
-        raise BadInputError(f"no chapter {unknown[0]!r} in index {index.path}; its chapters: {listed or 'none'}")
+        raise BadInputError(
+            f"no chapter {unknown[0]!r} in index {index.path} (or several match it); give its number or a part of "
+            f"its title only it has; its chapters: {listed or 'none'}"
+        )
     return facets.expand(filters)
 
 

@@ -19,6 +19,7 @@ from pathatlas.retrieval.records import Payload, display_name, source_id
 
 FACET_FIELDS = ("kind", "source", "organ", "diagnosis", "chapter", "section")
 CHAPTER = re.compile(r"^(chapter\b|\d+\s)", re.IGNORECASE)
+CHAPTER_NUMBER = re.compile(r"(?:chapter\s*)?(\d+)\b", re.IGNORECASE)
 
 
 def chapter_of(section: str) -> str:
@@ -48,12 +49,35 @@ class Facets:
         if "chapter" not in filters:
             return filters
         chapters = filters["chapter"] if isinstance(filters["chapter"], list) else [filters["chapter"]]
-        sections = sorted({s for c in chapters for s in self.sections.get(c, ())}) or ["\x00no such chapter"]
+        named = [self.chapter_named(str(c)) for c in chapters]
+        sections = sorted({s for c in named if c for s in self.sections[c]}) or ["\x00no such chapter"]
         rest = {k: v for k, v in filters.items() if k != "chapter"}
         if "section" in rest:  # both given: the sections asked for that lie in the chapters
             asked = rest["section"] if isinstance(rest["section"], list) else [rest["section"]]
             sections = [s for s in asked if s in sections] or ["\x00no such section"]
         return {**rest, "section": sections}
+
+    def chapter_named(self, name: str) -> str | None:
+        """A chapter as a reader names it: whole, by its number ("12", "Chapter 12") or by a part of its title only
+        one chapter has ("nervous tissue"); None when none or several match."""
+        if name in self.sections:
+            return name
+        wanted = " ".join(name.lower().split())
+        number = CHAPTER_NUMBER.fullmatch(wanted)
+        if number:
+            found = [c for c in self.sections if (m := CHAPTER_NUMBER.match(c)) and m.group(1) == number.group(1)]
+        else:
+            found = [c for c in self.sections if wanted and wanted in " ".join(c.lower().split())]
+        return found[0] if len(found) == 1 else None
+
+    def chapters(self) -> list[str]:
+        """The chapters in the book's order: numbered ones by number ("2 Cells" before "10 Muscle"), then the rest."""
+
+        def order(chapter: str) -> tuple:
+            number = CHAPTER_NUMBER.match(chapter)
+            return (0, int(number.group(1)), chapter) if number else (1, chapter.lower(), chapter)
+
+        return sorted(self.sections, key=order)
 
     def source_key(self, name: str) -> str:
         try:
