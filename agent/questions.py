@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from pathatlas.errors import BadInputError
+from pathatlas.retrieval.images import check_query_image
 from pathatlas.retrieval.records import Citation, Payload
 from pathatlas.retrieval.stores.base import Filters
 
@@ -40,6 +41,8 @@ class Question:
             raise BadInputError(f"question {self.id or ''}: options without a question".replace("  ", " "))
         if not self.text.strip() and self.image is None:
             raise BadInputError("empty question: give the question text, an image, or both")
+        if self.image is not None:
+            check_query_image(self.image)
         if len(self.options) == 1:
             raise BadInputError(ONE_OPTION)
         if len(self.options) > len(LETTERS):

@@ -41,8 +41,30 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> 
         raise BadInputError(f"{label} is not a readable image (JPEG, PNG, TIFF, ...)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise BadInputError(f"{label} is a damaged image: {exc}") from exc
-    image = ImageOps.exif_transpose(image)
+    return on_white(ImageOps.exif_transpose(image))
+
+
+def on_white(image: Image.Image) -> Image.Image:
+    """RGB as a viewer shows the image: transparent parts over white (dropping alpha keeps whatever colour they hide,
+    often black)."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
     return image.convert("RGB")
+
+
+MIN_QUERY_SIDE = 32
+"""Pixels a query image needs on each side to be compared with anything (an icon or a 1x1 pixel matches at random)."""
+
+
+def check_query_image(image: Image.Image) -> None:
+    """Refuse a query image too small to see anything in (an icon, a 1x1 pixel): its nearest cases agree by chance,
+    and once settled an answer on them."""
+    width, height = image.size
+    if min(width, height) < MIN_QUERY_SIDE:
+        raise BadInputError(
+            f"the image is {width}x{height} pixels: too small to compare; give one of at least {MIN_QUERY_SIDE} a side"
+        )
 
 
 def over_limit(label: str, refusal: str, max_pixels: int) -> str:

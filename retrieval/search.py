@@ -39,6 +39,7 @@ from pathatlas.retrieval.fusion import (
     snippet,
     term_coverage,
 )
+from pathatlas.retrieval.images import check_query_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.lexical import has_words, tokenize
 from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen
@@ -75,6 +76,8 @@ class Query:
             raise BadInputError("empty query: give some text, an image, or both")
         if self.k < 1:
             raise BadInputError(f"k must be at least 1, not {self.k}")
+        if self.image is not None:
+            check_query_image(self.image)
         check_filter_fields(self.filters)
         self.filters = with_passages(self.filters)
         if self.text is not None and not has_words(self.text):

@@ -327,3 +327,29 @@ def test_bench_crash_needs_at_least_one_trial(tmp_path):
 
 def test_bench_search_sizes_must_be_numbers(tmp_path):
     one_error_line(cli("bench", "search", "--records", "abc", home=tmp_path), "--records 'abc': give comma-separated")
+
+
+def test_an_image_too_small_to_see_anything_in_is_refused_as_a_query_or_question(tmp_path):
+    """A 1x1 white PNG came back "Secretory meningioma, 0.87, settled": its nearest cases agreed by chance."""
+    from pathatlas.agent.questions import Question
+    from pathatlas.retrieval.search import Query
+
+    dot = Image.new("RGB", (1, 1), "white")
+    with pytest.raises(BadInputError, match=r"^the image is 1x1 pixels: too small to compare"):
+        Query(image=dot).validate()
+    with pytest.raises(BadInputError, match="too small to compare"):
+        Question("Which diagnosis best fits this slide?", ["angiosarcoma", "meningioma"], image=dot).validate()
+    Query(image=Image.new("RGB", (32, 48))).validate()  # the smallest image compared
+
+
+def test_a_transparent_image_is_seen_over_white_as_a_viewer_shows_it(tmp_path):
+    """Dropping the alpha channel kept the colour transparent pixels hide: a fully transparent PNG looked like the
+    picture under it."""
+    from pathatlas.retrieval.images import open_image
+
+    picture = Image.new("RGBA", (64, 64), (200, 30, 30, 0))
+    picture.paste((10, 10, 200, 255), (0, 0, 32, 64))
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    seen = open_image(buffer.getvalue(), 10_000)
+    assert seen.mode == "RGB" and seen.getpixel((10, 10)) == (10, 10, 200) and seen.getpixel((50, 10)) == (255,) * 3
