@@ -10,6 +10,7 @@ refit on all but one group of chapters and scored on the held-out one.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import time
@@ -31,12 +32,13 @@ from pathatlas.agent.questions import Answer, Evidence, Question, letter_index
 from pathatlas.agent.scoring import OptionSupport
 from pathatlas.agent.tune import Row, chapter_folds, cross_validate, expected_calibration_error
 from pathatlas.agent.writing import annotate
-from pathatlas.errors import PathAtlasError
+from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.plugins import require
-from pathatlas.retrieval.datasets import read_jsonl
+from pathatlas.retrieval.datasets import check_books, check_gold, holds_book, read_jsonl
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import percentile_ms
+from pathatlas.retrieval.records import Citation
 from pathatlas.retrieval.search import Query, Searcher
 
 MODES = ("no-rag", "rag", "agentic")
@@ -76,9 +78,16 @@ class Item:
 
 def load_items(path: Path, max_pixels: int, open_questions: bool = False) -> tuple[list[Item], list[dict[str, str]]]:
     """Valid items, and one failure record per row that cannot be asked. ``open_questions``: a multiple-choice row is
-    asked without its options, its right option the answer text (a student types the question alone)."""
+    asked without its options, its right option the answer text (a student types the question alone).
+
+    A file without one question to ask, a line that is not a JSON object, or an unusable ``gold`` is refused in one
+    line: that is the file's mistake, not a question's, and a run over it would report zeros."""
     items, failures = [], []
-    for number, row in enumerate(read_jsonl(path), start=1):
+    rows = read_jsonl(path)
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise BadInputError(f"{path} row {number} is not a JSON object")
+        check_gold(row.get("gold") or {}, f"{path} row {number}")
         row_id = str(row.get("id", f"row{number}"))
         try:
             options = list(row.get("options") or [])
@@ -102,7 +111,25 @@ def load_items(path: Path, max_pixels: int, open_questions: bool = False) -> tup
             continue
         group = row.get("chapter") or (row.get("gold") or {}).get("organ") or row_id.split("-")[0]
         items.append(Item(row_id, question, kind, answer, row.get("gold") or {}, str(group), image_path))
+    if not items:
+        reason = f"none of its {len(rows)} rows can be asked ({failures[0]['error']})" if rows else "no questions"
+        raise BadInputError(f"{path}: {reason}")
     return items, failures
+
+
+def check_sources(items: list[Item], index: Index, path: Path) -> None:
+    """Refuse questions whose ``gold.book`` the index does not hold (their evidence recall could only be 0)."""
+    check_books({i.gold["book"] for i in items if i.gold.get("book")}, list(index.manifest), path)
+
+
+def check_folds(items: list[Item], folds: int) -> None:
+    """Refitting per fold needs a text MCQ group (chapter) per fold: with fewer, a fold trains on nothing."""
+    groups = {i.group for i in items if i.kind == "mcq" and i.question.image is None}
+    if folds and len(groups) < max(folds, 2):
+        raise BadInputError(
+            f"--folds {folds}: the text multiple-choice questions span {len(groups)} chapter(s); folds need at least "
+            "as many (and two)"
+        )
 
 
 def is_correct(item: Item, answer: Answer) -> float:
@@ -111,6 +138,16 @@ def is_correct(item: Item, answer: Answer) -> float:
     if item.kind == "yesno":
         return float(answer.text.strip().lower() == item.gold_answer.lower())
     return token_f1(answer.text, item.gold_answer)
+
+
+def mean_interval(scores: list[float], samples: int = 10_000, seed: int = 0) -> tuple[float, float]:
+    """95% interval of the mean score: Wilson's when every score is right or wrong, else (token F1 of open
+    questions) the percentile interval of fixed-seed bootstrap means, which fits a mean of values in [0, 1]."""
+    if all(s in (0.0, 1.0) for s in scores):
+        return wilson(int(sum(scores)), len(scores))
+    values = np.asarray(scores, dtype=float)
+    means = values[np.random.default_rng(seed).integers(0, values.size, size=(samples, values.size))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def paired_bootstrap(a: list[float], b: list[float], samples: int = 10_000, seed: int = 0) -> dict[str, float]:
@@ -160,22 +197,27 @@ def quoted_verbatim(answer: Answer, pages: PageTexts) -> bool | None:
     return any(normalise(q.text).replace("-", "") in text.replace("-", "") for q, text in checked)
 
 
+def on_gold_page(item: Item, citation: Citation) -> bool:
+    """Is the citation a page of the item's gold range, in its gold book (in any PDF when the gold names none)?"""
+    pages, book = item.gold["pdf_pages"], item.gold.get("book")
+    in_range = citation.page is not None and pages[0] <= citation.page <= pages[-1]
+    return in_range and (not book or holds_book(citation.source, book))
+
+
 def quotes_gold_page(item: Item, answer: Answer, evidence: list[Evidence]) -> bool | None:
     """Open questions: does the answer's first citation lie on a gold page? None without gold pages."""
-    pages = item.gold.get("pdf_pages")
-    if item.kind != "open" or not pages:
+    if item.kind != "open" or not item.gold.get("pdf_pages"):
         return None
     by_id = {e.id: e for e in evidence}
-    cited = [by_id[i].citation.page for i in answer.cited if i in by_id]
-    return bool(cited) and cited[0] is not None and pages[0] <= cited[0] <= pages[-1]
+    cited = [by_id[i].citation for i in answer.cited if i in by_id]
+    return bool(cited) and on_gold_page(item, cited[0])
 
 
 def evidence_hit(item: Item, evidence: list[Evidence], k: int = 5) -> bool | None:
     """Is gold evidence (a gold page, the gold case, or the gold diagnosis) among the top k? None if no gold."""
     top = sorted(evidence, key=lambda e: e.rank)[:k]
-    pages = item.gold.get("pdf_pages")
-    if pages:
-        return any(e.citation.page is not None and pages[0] <= e.citation.page <= pages[-1] for e in top)
+    if item.gold.get("pdf_pages"):
+        return any(on_gold_page(item, e.citation) for e in top)
     if item.gold.get("case"):
         return any(e.payload.case == item.gold["case"] for e in top)
     if item.gold.get("diagnosis"):
@@ -227,6 +269,8 @@ class QABench:
         summary: dict[str, Any] = {}
         refit = folds > 1 and isinstance(self.answerer, OfflineAnswerer)
         for mode in modes:
+            if items:
+                self.warm_up(items[0], mode)
             scores, hits, seconds, no_cite, failed = [], [], [], 0, len(failures)
             by_group: dict[str, list[float]] = {}
             negated, confidences, correct_by_id, rows, verbatim, gold_quoted = [], [], {}, [], [], []
@@ -285,7 +329,7 @@ class QABench:
             unusable = getattr(self.answerer, "parse_failures", None)
             summary[mode] = {
                 "accuracy": correct / len(scores) if scores else 0.0,
-                "ci95": list(wilson(round(correct), len(scores))),
+                "ci95": list(mean_interval(scores)) if scores else [0.0, 0.0],
                 "negated": {"n": len(negated), "accuracy": sum(negated) / len(negated) if negated else None},
                 "ece": ece,
                 "reliability": bins,
@@ -313,7 +357,41 @@ class QABench:
                     mine, theirs = m["held_out"]["correct"], baseline["held_out"]["correct"]
                     shared = [i for i in mine if i in theirs]
                     m["held_out"]["vs_rag"] = paired_bootstrap([mine[i] for i in shared], [theirs[i] for i in shared])
-        return {"n": len(items) + len(failures), "answerer": self.answerer.name, "modes": summary, "items": per_item}
+        kinds = dict(Counter(item.kind for item in items))
+        return {
+            "n": len(items) + len(failures),
+            "answerer": self.answerer.name,
+            "kinds": kinds,
+            "latency": LATENCY,
+            "modes": summary,
+            "items": per_item,
+        }
+
+    def warm_up(self, item: Item, mode: str) -> None:
+        """Ask one question untimed, then drop the offline answerer's sentence vectors: every mode is timed warm
+        (models loaded) and from the same cold cache. Without it a mode reused the vectors of the mode before and
+        its latency depended on the order (agentic after rag 0.02 s a question, alone 0.5 s)."""
+        with contextlib.suppress(PathAtlasError):
+            self.ask(item, mode)
+        if isinstance(self.answerer, OfflineAnswerer):
+            self.answerer.clear_cache()
+
+
+LATENCY = (
+    "p50/p95 s: wall seconds per question (searches and answer), each mode timed after one untimed question and from "
+    "an empty sentence-vector cache"
+)
+
+
+def scoring_note(kinds: dict[str, int]) -> str:
+    """How the report's questions are scored, by the kinds it holds: chance exists for options only."""
+    notes = []
+    if kinds.get("mcq") or kinds.get("yesno"):
+        notes.append("Multiple-choice and yes/no questions score 1 or 0; chance is 1/(number of options).")
+    if kinds.get("open"):
+        notes.append("Open questions score the token F1 of the answer with the right one; there is no chance level.")
+    notes.append("95% CI: Wilson's interval when every score is 1 or 0, else a bootstrap interval of the mean score.")
+    return " ".join(notes)
 
 
 def pct(interval: list[float]) -> str:
@@ -324,7 +402,9 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
     lines = [
         f"# {title}",
         "",
-        f"{result['n']} questions, answerer `{result['answerer']}`. Chance is 1/(number of options).",
+        f"{result['n']} questions, answerer `{result['answerer']}`. {scoring_note(result.get('kinds', {}))}",
+        "",
+        f"{LATENCY}.",
         "",
         "| mode | accuracy | 95% CI | vs rag (paired 95% CI) | negated (n) | ECE | evidence recall@5 | p50 s | p95 s "
         "| no citation | verbatim quote | gold page quoted | unusable replies | failed |",

@@ -53,13 +53,22 @@ class MCQ:
         pages = self.gold.get("pdf_pages")
         return set(range(pages[0], pages[-1] + 1)) if pages else set()
 
+    @property
+    def book(self) -> str | None:
+        """The book the gold pages are pages of (``gold.book``); None: any indexed PDF's pages count."""
+        return self.gold.get("book") or None
+
     def search_text(self) -> str:
         return " ".join([self.question, *self.options])
 
 
 def read_mcq(path: Path) -> list[MCQ]:
     items = []
-    for row in read_jsonl(path):
+    for number, row in enumerate(read_jsonl(path), start=1):
+        if not isinstance(row, dict):
+            raise BadInputError(f"{path} row {number} is not a JSON object")
+        gold = row.get("gold") or {}
+        check_gold(gold, f"{path} row {number}")
         image = row.get("image")
         items.append(
             MCQ(
@@ -68,11 +77,50 @@ def read_mcq(path: Path) -> list[MCQ]:
                 options=list(row.get("options") or []),
                 answer=row.get("answer"),
                 image=(path.parent / image) if image else None,
-                gold=row.get("gold") or {},
+                gold=gold,
                 chapter=row.get("chapter"),
             )
         )
     return items
+
+
+def check_gold(gold: Any, where: str) -> None:
+    """A row's ``gold``: an object whose ``pdf_pages``, if given, is [first, last] (or [page]) of 1-based page
+    numbers in order, and whose ``book``, if given, is a name. Refused in one line, since a reversed range would
+    otherwise score as a question nothing can find."""
+    if not isinstance(gold, dict):
+        raise BadInputError(f"{where}: 'gold' is not a JSON object")
+    pages = gold.get("pdf_pages")
+    if pages and not (
+        isinstance(pages, list)
+        and len(pages) in (1, 2)
+        and all(isinstance(p, int) and not isinstance(p, bool) and p >= 1 for p in pages)
+        and pages[0] <= pages[-1]
+    ):
+        raise BadInputError(f"{where}: gold pdf_pages {pages!r} is not [first, last] with 1 <= first <= last")
+    if not isinstance(gold.get("book") or "", str):
+        raise BadInputError(f"{where}: gold book {gold['book']!r} is not a name")
+
+
+def plain_name(text: str) -> str:
+    """A name as books are matched: case, spaces and punctuation ignored ("OpenStax AP2e" == "openstax_ap2e")."""
+    return re.sub(r"[^0-9a-z]+", "", text.casefold())
+
+
+def holds_book(source: str, book: str) -> bool:
+    """Is ``source`` (an index key or a file name) the PDF a question's ``gold.book`` names? The name may be the
+    file's stem or its folder's: the shared data keeps ``openstax_ap2e/book.pdf`` under the name openstax_ap2e."""
+    path = Path(source)
+    return plain_name(book) in {plain_name(path.stem), plain_name(path.parent.name)} - {""}
+
+
+def check_books(books: set[str], sources: list[str], where: Path) -> None:
+    """Refuse questions citing a book no indexed source holds: their gold pages could never be found, and scoring
+    them zero would read as bad retrieval rather than the wrong index."""
+    missing = sorted(b for b in books if not any(holds_book(s, b) for s in sources))
+    if missing:
+        held = ", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5 else "") or "none"
+        raise BadInputError(f"{where} cites book {missing[0]!r}, which the index does not hold (its sources: {held})")
 
 
 VALIDATION_SHARE = 0.2
@@ -106,19 +154,29 @@ def read_figures(path: Path, context: bool = False) -> list[ImageItem]:
     sentences of the module text (``modules.jsonl`` beside the file) that cite the figure by its label.
     """
     rows = read_jsonl(path)
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict) or not row.get("image"):
+            raise BadInputError(f"{path} row {number} has no 'image' field: is it a figures JSONL?")
     citing = figure_citations(path.parent / "modules.jsonl", rows) if context else {}
     items = []
     for row in rows:
         title_caption = f"{row.get('title') or ''}: {row.get('caption') or ''}".strip(": ")
         texts = [t for t in (title_caption, row.get("alt")) if t]
         if texts:
-            texts += citing.get(row["figure_id"], [])
-            items.append(
-                ImageItem(
-                    path.parent / row["image"], texts, row.get("module") or row["figure_id"], page=row.get("pdf_page")
-                )
-            )
+            texts += citing.get(row.get("figure_id"), [])
+            group = row.get("module") or row.get("figure_id") or row["image"]
+            items.append(ImageItem(path.parent / row["image"], texts, group, page=row.get("pdf_page")))
     return items
+
+
+def check_images(items: list[ImageItem], path: Path) -> None:
+    """Refuse a benchmark file with no usable rows or with image files that are not there, in one line before any
+    image is encoded (a missing file otherwise ends the run with a traceback half-way)."""
+    if not items:
+        raise BadInputError(f"{path} has no images to benchmark (rows with an image and what describes it)")
+    missing = [item.path for item in items if not item.path.is_file()]
+    if missing:
+        raise BadInputError(f"{path}: {len(missing)} of its {len(items)} images are missing, e.g. {missing[0]}")
 
 
 def figure_citations(modules: Path, figures: list[dict[str, Any]], limit: int = 3) -> dict[str, list[str]]:
@@ -129,7 +187,7 @@ def figure_citations(modules: Path, figures: list[dict[str, Any]], limit: int = 
     out: dict[str, list[str]] = {}
     for row in figures:
         label = row.get("label")
-        if not label:
+        if not label or not row.get("figure_id"):
             continue
         pattern = re.compile(rf"{re.escape(label)}(?![0-9])")
         sentences = re.split(r"(?<=[.!?])\s+|\n", texts.get(row.get("module"), ""))

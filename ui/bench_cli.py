@@ -60,7 +60,7 @@ def bench_search_command(
         str | None,
         typer.Option(help="Comma-separated FAISS indexes: hnsw, hnsw-fp16, hnsw-sq8, ivf-sq8, ivf-pq, ivf-sq4-rerank."),
     ] = None,
-    queries: Annotated[int, typer.Option(help="Text and image queries per run.")] = 50,
+    queries: Annotated[int, typer.Option(min=1, help="Text and image queries per run.")] = 50,
     workdir: Annotated[Path | None, typer.Option(help="Folder for the temporary indexes.")] = None,
     media: Annotated[
         bool, typer.Option(help="Also write an empty thumbnail per record and time pruning and the full sweep.")
@@ -72,6 +72,7 @@ def bench_search_command(
     Per record: build time, memory and recall@10 against exact search; p50/p95 of complete text and image searches
     (encoding included) with and without filters; adding and removing one 1000-record source."""
     from pathatlas.retrieval.bench.speed import bench_search, table_row
+    from pathatlas.retrieval.stores import store_class
 
     settings = settings_for()
     try:
@@ -80,13 +81,16 @@ def bench_search_command(
         raise BadInputError(f"--records {records!r}: give comma-separated whole numbers, e.g. 10000,100000") from None
     if max(sizes) > 1_000_000 or min(sizes) < 1000:
         raise BadInputError("--records: sizes from 1000 to 1,000,000")
+    store_names = [s.strip() for s in stores.split(",")]
+    for store in store_names:
+        store_class(store)  # an unknown store name fails here, before any index is built
+    variants = faiss_variants(faiss_index or settings.faiss_index)
     if workdir:
         workdir.mkdir(parents=True, exist_ok=True)
     runs = []
     table = None
-    for store in (s.strip() for s in stores.split(",")):
-        variants = [v.strip() for v in (faiss_index or settings.faiss_index).split(",")] if store == "faiss" else [""]
-        for variant in variants:
+    for store in store_names:
+        for variant in variants if store == "faiss" else [""]:
             local = settings.model_copy(update={"faiss_index": variant}) if variant else settings
             for size in sizes:
                 run = bench_search(size, store, local, queries=queries, workdir=workdir, media=media)
@@ -101,6 +105,20 @@ def bench_search_command(
         console.print(table)
     if json_out == STDOUT:
         print_json({"runs": runs})
+
+
+def faiss_variants(names: str) -> list[str]:
+    """``--faiss-index`` names, checked here: ``model_copy`` skips the settings' validation, so a wrong name would
+    otherwise label a row and then fail inside the store."""
+    from typing import get_args
+
+    from pathatlas.settings import Settings
+
+    known = get_args(Settings.model_fields["faiss_index"].annotation)
+    variants = [v.strip() for v in names.split(",")]
+    if unknown := [v for v in variants if v not in known]:
+        raise BadInputError(f"--faiss-index {unknown[0]!r}: use {', '.join(known)}")
+    return variants
 
 
 @bench_app.command("queries")
@@ -230,7 +248,7 @@ def bench_retrieval_command(
 def bench_tune_text_command(
     mcq: Annotated[Path, typer.Option(help="MCQ JSONL with gold pdf_pages (the dev questions).")],
     index: IndexOpt = None,
-    folds: Annotated[int, typer.Option(help="Chapter folds for the held-out check.")] = 5,
+    folds: Annotated[int, typer.Option(min=2, help="Chapter folds for the held-out check.")] = 5,
     out: Annotated[
         Path | None, typer.Option(help="Ranker file to write (default: the shipped retrieval/ranker.json).")
     ] = None,
@@ -241,8 +259,6 @@ def bench_tune_text_command(
     from pathatlas.retrieval.fusion import RANKER_FILE
     from pathatlas.retrieval.index import Index
 
-    if folds < 2:
-        raise BadInputError(f"--folds {folds}: use at least 2")
     settings = settings_for(index)
     result = tune_text(Index.open(settings.index_dir, settings), mcq, folds, out or RANKER_FILE)
     for number, fold in enumerate(result["folds"]):
@@ -254,7 +270,7 @@ def bench_tune_text_command(
 
 QuestionsOpt = Annotated[Path, typer.Option(help="MCQ, image-MCQ, yes/no or open-question JSONL.")]
 AnswererOpt = Annotated[str | None, typer.Option(help="offline (default) or llm.")]
-LimitOpt = Annotated[int | None, typer.Option(help="Only the first N questions.")]
+LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")]
 """The options ``bench qa`` and ``bench mcp`` share."""
 
 
@@ -276,6 +292,7 @@ def qa_table(result: dict, title: str) -> Table:
         "unusable replies",
         "failed",
         title=title,
+        caption=result["latency"],
     )
     for mode, m in result["modes"].items():
         vs = m.get("vs_rag")
@@ -324,16 +341,32 @@ def bench_qa_command(
 ):
     """Accuracy (95% CI), evidence recall@5, latency and failures per mode, per chapter or group."""
     from pathatlas.agent.answerers import create_answerer
-    from pathatlas.agent.bench import MODES, QABench, load_items, markdown_report, plot_qa
+    from pathatlas.agent.bench import (
+        MODES,
+        QABench,
+        check_folds,
+        check_sources,
+        load_items,
+        markdown_report,
+        plot_qa,
+    )
     from pathatlas.retrieval.index import Index
 
     chosen = [m.strip() for m in modes.split(",")]
     if unknown := [m for m in chosen if m not in MODES]:
         raise BadInputError(f"unknown mode {unknown[0]!r}: use {', '.join(MODES)}")
+    if folds == 1 or folds < 0:
+        raise BadInputError(f"--folds {folds}: use 0 (no folds) or at least 2")
+    if out.exists() and not out.is_dir():
+        raise BadInputError(f"--out {out} is a file; give a folder for report.md and plot.png")
     settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
+    if folds and settings.answerer != "offline":
+        raise BadInputError(f"--folds refits the offline answerer's weights; answerer {settings.answerer!r} has none")
     idx = Index.open(settings.index_dir, settings)
     items, failures = load_items(questions, settings.max_image_pixels, open_questions)
     items = items[:limit] if limit else items
+    check_sources(items, idx, questions)
+    check_folds(items, folds)
     bench = QABench(
         idx, create_answerer(settings.answerer, settings, idx.encoder), settings.agent_rounds, settings.agent_k
     )
@@ -359,8 +392,8 @@ def bench_qa_command(
 @friendly_errors
 def bench_serve_command(
     index: IndexOpt = None,
-    clients: Annotated[int, typer.Option(help="Concurrent clients.")] = 20,
-    seconds: Annotated[float, typer.Option(help="How long the load runs.")] = 30.0,
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent clients.")] = 20,
+    seconds: Annotated[float, typer.Option(min=1.0, help="How long the load runs (at least a second).")] = 30.0,
     json_out: JsonFileOpt = None,
 ):
     """Throughput, p50/p95/p99 latency and errors of the REST service under concurrent load on loopback."""
@@ -393,7 +426,7 @@ def bench_startup_command(
         Path | None, typer.Option(help="A source the index holds, re-indexed unchanged (skipped if not given).")
     ] = None,
     query: Annotated[str, typer.Option(help="The text query.")] = "koilocytes in cervical epithelium",
-    repeats: Annotated[int, typer.Option(help="Fresh processes per command.")] = 3,
+    repeats: Annotated[int, typer.Option(min=1, help="Fresh processes per command.")] = 3,
     json_out: JsonFileOpt = None,
 ):
     """Wall time of --help, info, an unchanged re-index and a text search, each from a fresh process."""
@@ -461,7 +494,14 @@ def bench_mcp_command(
 
     result = run_mcp_bench(settings_for(index, answerer=answerer), questions, limit, compare)
     table = Table(
-        "mode", "accuracy", "95% CI", "p50 s", "p95 s", "failed", title=f"{questions.name}: {result['n']} questions"
+        "mode",
+        "accuracy",
+        "95% CI",
+        "p50 s",
+        "p95 s",
+        "failed",
+        title=f"{questions.name}: {result['n']} questions",
+        caption=result["latency"],
     )
     for mode, m in result["modes"].items():
         table.add_row(

@@ -31,6 +31,7 @@ import numpy as np
 
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.encoders.base import Embeddings, Encoder
+from pathatlas.retrieval.stores import store_class
 from pathatlas.settings import Settings
 
 WORDS = [
@@ -260,6 +261,7 @@ def run_crash_trials(store: str, trials: int, workdir: Path | None = None, seed:
     """``trials`` kills spread over every scenario's durable steps; see the module docstring for the checks."""
     if trials < 1:
         raise BadInputError(f"--trials {trials}: give at least 1 kill per store")
+    store_class(store)  # an unknown name fails here in one line, not as children that die before any step
     warm_imports()
     report = CrashReport(store)
     rng = np.random.default_rng(seed)

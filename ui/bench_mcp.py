@@ -15,30 +15,39 @@ from pathlib import Path
 from typing import Any
 
 from pathatlas.agent.answerers import create_answerer
-from pathatlas.agent.bench import QABench, load_items
+from pathatlas.agent.bench import QABench, check_sources, load_items
 from pathatlas.agent.questions import LETTERS, Answer, Evidence
 from pathatlas.errors import PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.records import Citation, Payload
+from pathatlas.retrieval.records import Citation, Payload, source_id
 from pathatlas.settings import Settings
 
 MODE = "mcp"
 
 
-def answer_of(document: dict[str, Any]) -> tuple[Answer, list[Evidence]]:
+def answer_of(document: dict[str, Any], sources: dict[str, str] | None = None) -> tuple[Answer, list[Evidence]]:
     """The answer and cited evidence back from the ask tool's JSON.
 
     ``choice`` is the chosen option's index; documents from before the per-option answer schema carry the
-    letter in ``answer`` and the text in ``answer_text``.
+    letter in ``answer`` and the text in ``answer_text``. ``sources`` (source id -> the index's key) gives each
+    citation back its full source, which the tool shows by file name only: gold pages are matched by their book.
     """
+    sources = sources or {}
     if "choice" in document:
         choice, text = document["choice"], document["answer"]
     else:
         letter = document.get("answer")
         choice, text = (LETTERS.index(letter) if letter else None), document.get("answer_text", "")
     evidence = [
-        Evidence(c["evidence"], "", "", Citation.from_dict(c), rank, payload=Payload(case=c.get("case")))
+        Evidence(
+            c["evidence"],
+            "",
+            "",
+            Citation.from_dict({**c, "source": sources.get(c.get("source_id"), c["source"])}),
+            rank,
+            payload=Payload(case=c.get("case")),
+        )
         for rank, c in enumerate(document["citations"], start=1)
     ]
     answer = Answer(choice, text or "", document["confidence"], document.get("rationale", ""), [e.id for e in evidence])
@@ -52,6 +61,7 @@ class MCPQABench(QABench):
         super().__init__(index, answerer, settings.agent_rounds, settings.agent_k)
         self.call_tool = call_tool
         """``call_tool(name, arguments)`` -> the MCP ``CallToolResult``."""
+        self.sources = {source_id(key): key for key in index.manifest}
 
     def ask(self, item, mode: str) -> tuple[Answer, list[Evidence], None]:
         if mode != MODE:
@@ -63,7 +73,7 @@ class MCPQABench(QABench):
         text = result.content[0].text if result.content else ""
         if result.is_error:
             raise PathAtlasError(text)  # recorded as a failed item, as in-process errors are
-        return (*answer_of(json.loads(text)), None)  # the passage support stays inside the server
+        return (*answer_of(json.loads(text), self.sources), None)  # the passage support stays inside the server
 
 
 def same_answers(result: dict[str, Any], mode: str, other: str) -> dict[str, int]:
@@ -82,6 +92,7 @@ def run_mcp_bench(settings: Settings, questions: Path, limit: int | None, compar
     index = Index.open(settings.index_dir, settings)
     items, failures = load_items(questions, settings.max_image_pixels)
     items = items[:limit] if limit else items
+    check_sources(items, index, questions)
     server = StdioServerParameters(
         command=sys.executable,
         args=["-c", "from pathatlas.ui.cli import app; app()", "mcp", "--index", str(settings.index_dir)],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
 from contextvars import ContextVar
@@ -101,6 +102,7 @@ def friendly_errors(func):
         console.file = sys.stderr if to_stdout else sys.stdout
         try:
             with chatter:
+                check_json_path(kwargs.get("json_out"))
                 return func(*args, **kwargs)
         except PathAtlasError as exc:
             err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
@@ -115,7 +117,7 @@ def friendly_errors(func):
 def print_json(document: Any) -> None:
     """One JSON document on stdout, uncoloured, so ``| jq`` and ``json.loads`` read it as is."""
     stream = JSON_STREAM.get() or sys.stdout
-    stream.write(json.dumps(document, indent=2, default=plain_scalar) + "\n")
+    stream.write(strict_json(document) + "\n")
     stream.flush()
 
 
@@ -125,12 +127,43 @@ def write_json(path: Path | None, document) -> None:
         print_json(document)
     elif path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(document, indent=2, default=plain_scalar))
+        path.write_text(strict_json(document))
         console.print(f"wrote {path}")
+
+
+def check_json_path(path: Path | None) -> None:
+    """Refuse a ``--json`` file that cannot be written before a benchmark runs, not after it has measured for an
+    hour: a folder, or a file in a folder that cannot be made or written."""
+    if path is None or path == STDOUT:
+        return
+    if path.is_dir():
+        raise BadInputError(f"--json {path} is a folder; give a file name")
+    folder = next((p for p in path.absolute().parents if p.exists()), None)
+    if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise BadInputError(f"--json {path}: cannot write in {folder}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise BadInputError(f"--json {path} is not writable")
+
+
+def strict_json(document: Any) -> str:
+    """JSON every parser reads: NaN and infinities (a p-value of two tied methods) become null, as
+    ``json.dumps`` would otherwise write the bare ``NaN`` that strict parsers and ``jq`` refuse."""
+    return json.dumps(finite(document), indent=2, default=plain_scalar, allow_nan=False)
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite float (numpy's too) replaced by None, containers rebuilt."""
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):  # numpy's float64 too; other scalars: plain_scalar
+        return None
+    return value
 
 
 def plain_scalar(value):
     """numpy scalars (ranx's p-values and flags) as the Python numbers JSON knows."""
     if hasattr(value, "item"):
-        return value.item()
+        return finite(value.item())
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -54,6 +54,10 @@ class OfflineAnswerer(Answerer):
     def create(cls, settings: Settings, encoder: Encoder | None) -> OfflineAnswerer:
         return cls(encoder)
 
+    def clear_cache(self) -> None:
+        """Forget the sentence vectors computed so far (a benchmark times each mode from the same cold cache)."""
+        self._vectors.clear()
+
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors of ``texts`` in the encoder's first text space, each text encoded once."""
         known = {t: v for t in texts if (v := self._vectors.get(t)) is not None}

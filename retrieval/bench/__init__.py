@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pathatlas.errors import BadInputError
 from pathatlas.retrieval.bench.images import ImageSet, cross_modal, image_to_image
 from pathatlas.retrieval.bench.pages import text_to_page
-from pathatlas.retrieval.datasets import read_cases, read_figures
+from pathatlas.retrieval.datasets import check_images, read_cases, read_figures
 from pathatlas.retrieval.encoders import Encoder
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
@@ -26,14 +27,19 @@ def run_retrieval_bench(
     tasks: dict[str, Any] = {}
     for path in figures:
         items = read_figures(path)
+        check_images(items, path)
         tasks.update(cross_modal(items, ImageSet(items, encoder, settings, split), encoder))
     for path in cases:
         items = read_cases(path, diagnosed_only=False)
+        check_images(items, path)
+        same_case = any(sum(j.group == i.group for j in items) > 1 for i in items)
+        if not same_case and not any(i.label for i in items):
+            raise BadInputError(f"{path}: no two images share a case and none has a diagnosis or label to match")
         images = ImageSet(items, encoder, settings, split)
         # One case file gives the plain task names; several are told apart by their folder names.
         suffix = f":{path.parent.name}" if len(cases) > 1 else ""
         spaces = encoder.image_spaces
-        if any(sum(j.group == i.group for j in items) > 1 for i in items):
+        if same_case:
             tasks.update(
                 image_to_image(images, lambda a, b: a.group == b.group, "image_to_image_case" + suffix, spaces)
             )
@@ -43,5 +49,6 @@ def run_retrieval_bench(
     if mcq is not None:
         if index is None:
             raise ValueError("text_to_page needs --index: an index of the book the questions cite")
-        tasks["text_to_page"] = text_to_page(index, mcq, folds=folds)
+        # every question with gold pages: --split picks image queries only (folds hold chapters out instead)
+        tasks["text_to_page"] = {**text_to_page(index, mcq, folds=folds), "split": "all"}
     return {"encoder": encoder.name, "split": split, "tasks": tasks}

@@ -9,15 +9,16 @@ other folds and reported on each held-out fold, so no reported figure comes from
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from pathatlas.errors import BadInputError
 from pathatlas.retrieval.bench.common import chance, chapter_folds, compare_runs, summarise
-from pathatlas.retrieval.datasets import MCQ, read_mcq
+from pathatlas.retrieval.datasets import MCQ, check_books, holds_book, read_mcq
 from pathatlas.retrieval.fusion import (
     DENSE_ONLY,
     FEATURES,
@@ -47,17 +48,52 @@ ranker must win by before it replaces the best grid fusion: one question's worth
 (on the dev folds it won by 0.8 on one fold and lost a question at recall@5 there, BENCHMARKS.md)."""
 
 
+PageKey = tuple[str, int]
+"""(source, page): a page of one indexed PDF, so page 9 of one book is never page 9 of another."""
+
+
 @dataclass
 class Candidates:
     """One question's page groups, their feature rows and which of them are gold."""
 
-    pages: list[int | None]
+    pages: list[PageKey | None]
     features: np.ndarray
     gold: np.ndarray
     sections: list[tuple[str, str] | None]
+    relevant: set[PageKey] = field(default_factory=set)
+    """The question's gold pages among the index's pages."""
 
 
-def collect(index: Index, items: list[MCQ], batch: int = 32) -> list[Candidates]:
+def index_pages(index: Index) -> set[PageKey]:
+    return {(p["source"], p["page"]) for _, p in index.store.scan({"kind": "page"})}
+
+
+def gold_keys(item: MCQ, pages: set[PageKey]) -> set[PageKey]:
+    """The index's pages in the question's gold range, of its book only (of any PDF when it names none)."""
+    return {
+        (source, page)
+        for source, page in pages
+        if page in item.gold_pages and (item.book is None or holds_book(source, item.book))
+    }
+
+
+def gold_questions(index: Index, mcq_path: Path) -> tuple[list[MCQ], set[PageKey]]:
+    """The questions with gold pages, and the index's pages; refused in one line when there are no such questions,
+    when one names a book the index lacks, or when one's gold pages are not pages of the index (all of them would
+    score zero, and chance would be counted over pages that are not there)."""
+    items = [q for q in read_mcq(mcq_path) if q.gold_pages]
+    if not items:
+        raise BadInputError(f"{mcq_path} has no questions with gold pdf_pages (gold: {{book, pdf_pages}})")
+    pages = index_pages(index)
+    check_books({q.book for q in items if q.book}, list(index.manifest), mcq_path)
+    if lost := [q.id for q in items if not gold_keys(q, pages)]:
+        raise BadInputError(
+            f"{mcq_path}: the gold pages of {len(lost)} questions (first {lost[0]!r}) are not pages of the index"
+        )
+    return items, pages
+
+
+def collect(index: Index, items: list[MCQ], pages: set[PageKey], batch: int = 32) -> list[Candidates]:
     searcher = Searcher(index)
     out = []
     for start in tqdm(range(0, len(items), batch), desc="text->page", leave=False):
@@ -67,14 +103,15 @@ def collect(index: Index, items: list[MCQ], batch: int = 32) -> list[Candidates]
             payloads = Payload.from_payloads(index.store.payloads(list({i for r in ranked.values() for i, _ in r})))
             coverage = searcher.coverage(item.search_text(), payloads)
             groups, features = group_features(ranked, payloads, [r for r in ranked if r != "bm25"], coverage)
-            pages = [g.key[1] if isinstance(g.key, tuple) else None for g in groups]
-            gold = np.array([p in item.gold_pages for p in pages], bool)
+            keys = [g.key if isinstance(g.key, tuple) else None for g in groups]
+            relevant = gold_keys(item, pages)
+            gold = np.array([key in relevant for key in keys], bool)
             sections = [section_of(payloads[shown_member(g, payloads)]) for g in groups]
-            out.append(Candidates(pages, features, gold, sections))
+            out.append(Candidates(keys, features, gold, sections, relevant))
     return out
 
 
-def ranked_pages(candidates: Candidates, ranker: Ranker, k: int, per_section: int = 0) -> list[int]:
+def ranked_pages(candidates: Candidates, ranker: Ranker, k: int, per_section: int = 0) -> list[PageKey]:
     """The top ``k`` pages as search orders them (``per_section`` as ``Settings.pages_per_section``)."""
     scores = ranker.score(candidates.features)
     order = sorted(range(len(scores)), key=lambda i: -scores[i])
@@ -159,11 +196,22 @@ def text_to_page(
     Without ``folds`` the default is the shipped ranker (``ranker`` or the index's); with ``folds`` it is
     refitted on the other folds for each held-out fold.
     """
-    items = [q for q in read_mcq(mcq_path) if q.gold_pages]
-    candidates = collect(index, items)
-    page_count = sum(1 for _ in index.store.scan({"kind": "page"}))
+    items, pages = gold_questions(index, mcq_path)
+    check_folds(items, folds, mcq_path)
+    candidates = collect(index, items, pages)
     ranker = ranker or Searcher(index).ranker
-    return evaluate(items, candidates, page_count, k, folds, ranker, index.settings.pages_per_section)
+    return evaluate(items, candidates, len(pages), k, folds, ranker, index.settings.pages_per_section)
+
+
+def check_folds(items: list[MCQ], folds: int, mcq_path: Path) -> None:
+    """Chapter folds need as many chapters as folds: with fewer, a fold would be missing, and with one chapter the
+    ranker of its only fold would be fitted on no question at all."""
+    chapters = len({item.chapter or "" for item in items})
+    if folds and chapters < max(folds, 2):
+        raise BadInputError(
+            f"--folds {folds}: the questions of {mcq_path} span {chapters} chapter(s); folds need at least as many "
+            "chapters (and two)"
+        )
 
 
 def evaluate(
@@ -192,7 +240,7 @@ def evaluate(
         ranked_pages(c, default_for_fold[f], k, per_section) for c, f in zip(candidates, fold_of, strict=True)
     ]
     pages = {DEFAULT: pages[DEFAULT], "bm25": pages["bm25"], "dense": pages["dense"]}
-    gold = [item.gold_pages for item in items]
+    gold = [cand.relevant for cand in candidates]
 
     def task(positions: list[int]) -> dict[str, Any]:
         methods = {
@@ -226,10 +274,10 @@ def evaluate(
 def tune_text(index: Index, mcq_path: Path, folds: int, out: Path) -> dict[str, Any]:
     """Held-out figures with the ranker refitted per fold, then the ranker fitted on every question,
     written with what it was fitted on."""
-    items = [q for q in read_mcq(mcq_path) if q.gold_pages]
-    candidates = collect(index, items)
-    page_count = sum(1 for _ in index.store.scan({"kind": "page"}))
-    result = evaluate(items, candidates, page_count, 10, folds, Ranker.plain(), index.settings.pages_per_section)
+    items, pages = gold_questions(index, mcq_path)
+    check_folds(items, folds, mcq_path)
+    candidates = collect(index, items, pages)
+    result = evaluate(items, candidates, len(pages), 10, folds, Ranker.plain(), index.settings.pages_per_section)
     ranker = choose_ranker(candidates)
     body = {
         **ranker.to_json(),
