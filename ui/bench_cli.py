@@ -292,7 +292,7 @@ def qa_table(result: dict, title: str) -> Table:
         "unusable replies",
         "failed",
         title=title,
-        caption=result["latency"],
+        caption=result.get("latency"),
     )
     for mode, m in result["modes"].items():
         vs = m.get("vs_rag")
@@ -501,7 +501,7 @@ def bench_mcp_command(
         "p95 s",
         "failed",
         title=f"{questions.name}: {result['n']} questions",
-        caption=result["latency"],
+        caption=result.get("latency"),
     )
     for mode, m in result["modes"].items():
         table.add_row(
