@@ -211,7 +211,7 @@ class Index:
         self.lock = threading.RLock()
         self.generation = Generation.read(path / POINTER_FILE)
         if not (path / POINTER_FILE).is_file() and (path / "store").exists():
-            shutil.rmtree(path / "store")  # written by a run killed before the first commit: never committed
+            self._drop_uncommitted_store()
         self._attach_store()
         self._lexical: LexicalIndex | None = None
         self._released: set[str] = set()
@@ -283,6 +283,20 @@ class Index:
             check_revisions(self.path, self.meta.revisions, encoder)
             self._encoder = encoder
         return self._encoder
+
+    def _drop_uncommitted_store(self) -> None:
+        """A store folder with no committed generation beside it was written by a run killed before its first commit,
+        unless a writer is building it right now (it holds ``WRITE_LOCK``): only then is it deleted. Any process
+        opening the index (``info``, a search, a refused writer) deleted it under a first build, which then failed."""
+        lock = FileLock(self.path / WRITE_LOCK)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return
+        try:
+            shutil.rmtree(self.path / "store")
+        finally:
+            lock.release()
 
     def _attach_store(self) -> None:
         """Open the store; searches read it through the committed generation (``VisibleStore``) unless it keeps

@@ -251,3 +251,18 @@ def test_a_commit_of_writes_made_before_another_process_committed_is_refused(fas
         stale.commit({})
     stale.close()
     assert len(state(fast)) == 2
+
+
+def test_opening_an_index_under_its_first_build_leaves_the_build_alone(fast, tmp_path):
+    """Before its first commit an index has a store folder and no pointer: left by a killed run, it is deleted on
+    opening; but another process's ``info`` or search deleted it under a live first build, which then failed."""
+    building = open_index(fast)
+    store = fast.index_dir / "store"
+    with building.writing():
+        store.mkdir(exist_ok=True)
+        (store / "segment").write_text("being written")
+        open_index(fast).close()  # another process opens the index meanwhile
+        assert (store / "segment").is_file(), "a build in progress keeps its files"
+    building.close()
+    open_index(fast).close()  # no writer now: an uncommitted store is a killed run's, and goes
+    assert not (store / "segment").exists()
