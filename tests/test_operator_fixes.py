@@ -245,3 +245,16 @@ def test_a_filter_on_a_source_the_index_lacks_is_404(client):
     assert image.status_code == 404
     ids = [s["id"] for s in client.get("/sources").json() if s["source"] == "good.pdf"]
     assert client.post("/search", json={"text": "page text", "filters": {"source": ids}}).status_code == 200
+
+
+def test_a_removal_while_another_process_writes_the_index_is_409_and_changes_nothing(client, root):
+    """The index is busy, not the request bad: a client should try again, so not 400."""
+    sources = client.get("/sources").json()
+    other = Index.open(hashing(root).index_dir, hashing(root))  # as another process holds it
+    try:
+        with other.writing():
+            response = client.delete(f"/sources/{sources[0]['id']}")
+    finally:
+        other.close()
+    assert response.status_code == 409 and "being changed by another process" in response.json()["detail"]
+    assert client.get("/sources").json() == sources

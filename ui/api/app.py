@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pathatlas.errors import IndexMissingError, PathAtlasError, UnknownSourceError
+from pathatlas.errors import IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
 from pathatlas.settings import Settings, load_settings
 from pathatlas.ui.api.deps import EngineDep, RequestGuard, errors
 from pathatlas.ui.api.engine import Engine
@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(PathAtlasError)
     async def user_error(request: Request, exc: PathAtlasError) -> JSONResponse:
         code = 404 if isinstance(exc, IndexMissingError | UnknownSourceError) else 400
+        if isinstance(exc, IndexBusyError):  # another process writes the index: try again, not a bad request
+            code = 409
         return JSONResponse({"detail": request.app.state.engine.client_message(exc)}, status_code=code)
 
     @app.exception_handler(RequestValidationError)

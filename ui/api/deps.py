@@ -22,6 +22,7 @@ ERROR_TEXT = {
     401: "Missing or wrong bearer token",
     403: "Cross-origin write without a configured token",
     404: "Not found",
+    409: "Another process is changing the index: try again when it has finished",
     410: "The source file is no longer readable",
     411: "Content-Length required for uploads",
     413: "Too large",

@@ -42,7 +42,7 @@ def list_sources(engine: EngineDep) -> list[SourceOut]:
     "/sources/{source_id}",
     dependencies=[Writer],
     summary="Remove a source by its id (GET /sources lists them) or its unique file name",
-    responses=errors(400, 401, 404),
+    responses=errors(400, 401, 404, 409),
 )
 def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
     try:
