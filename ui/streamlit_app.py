@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -93,8 +92,6 @@ def filter_row() -> dict[str, list[str]]:
         offered = fields.get(name, [])
         if name == "kind":  # passages are shown, and found, as their pages: "passage" would be a second "page"
             offered = [v for v in offered if v["value"] in KINDS]
-        if name == "chapter":
-            offered = sorted(offered, key=book_order)
         values = [v["value"] for v in offered]
         shown = {v["value"]: f"{v.get('label') or v['value']} ({v['count']})" for v in offered}
         picked = column.multiselect(
@@ -107,14 +104,6 @@ def filter_row() -> dict[str, list[str]]:
         if picked:
             chosen[name] = picked
     return chosen
-
-
-def book_order(value: dict[str, Any]) -> tuple:
-    """Chapters in the book's order: by number where the label starts with one ("2 Cells" before "10 Muscle
-    Tissue"), the others after them by name."""
-    label = value.get("label") or value["value"]
-    number = re.match(r"(?:chapter\s+)?(\d+)", label, re.IGNORECASE)
-    return (0, int(number.group(1)), label) if number else (1, label.lower(), label)
 
 
 def run_search(method: str, path: str, title: str, **kwargs) -> None:

@@ -225,7 +225,7 @@ class FacetValue(BaseModel):
 
 class FacetsOut(BaseModel):
     fields: dict[str, list[FacetValue]] = Field(
-        ..., description="Filter field to the values the index holds, most frequent first."
+        ..., description="Filter field to the values the index holds, most frequent first (chapters in book order)."
     )
     by_source: dict[str, dict[str, int]] = Field(..., description="Source id to kind to number of records.")
 

@@ -107,9 +107,13 @@ def search_similar(request: SimilarRequest, engine: EngineDep) -> SearchResponse
 @router.get("/facets", response_model=FacetsOut, summary="Values of each filter field in the index, with counts")
 def facets(engine: EngineDep) -> FacetsOut:
     found = engine.facets()
+
+    def ordered(name: str, counter) -> list:
+        return [(c, counter[c]) for c in found.chapters()] if name == "chapter" else counter.most_common()
+
     return FacetsOut(
         fields={
-            name: [FacetValue(value=str(v), count=n, label=found.names.get(v)) for v, n in counter.most_common()]
+            name: [FacetValue(value=str(v), count=n, label=found.names.get(v)) for v, n in ordered(name, counter)]
             for name, counter in found.values.items()
         },
         by_source={source: dict(kinds) for source, kinds in found.by_source.items()},
