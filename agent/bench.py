@@ -122,14 +122,9 @@ def check_sources(items: list[Item], index: Index, path: Path) -> None:
     check_books({i.gold["book"] for i in items if i.gold.get("book")}, list(index.manifest), path)
 
 
-def check_folds(items: list[Item], folds: int) -> None:
-    """Refitting per fold needs a text MCQ group (chapter) per fold: with fewer, a fold trains on nothing."""
-    groups = {i.group for i in items if i.kind == "mcq" and i.question.image is None}
-    if folds and len(groups) < max(folds, 2):
-        raise BadInputError(
-            f"--folds {folds}: the text multiple-choice questions span {len(groups)} chapter(s); folds need at least "
-            "as many (and two)"
-        )
+def text_mcq_groups(items: list[Item]) -> list[str]:
+    """The chapters of the text multiple-choice questions: what per-fold refitting splits."""
+    return [i.group for i in items if i.kind == "mcq" and i.question.image is None]
 
 
 def is_correct(item: Item, answer: Answer) -> float:

@@ -344,12 +344,13 @@ def bench_qa_command(
     from pathatlas.agent.bench import (
         MODES,
         QABench,
-        check_folds,
         check_sources,
         load_items,
         markdown_report,
         plot_qa,
+        text_mcq_groups,
     )
+    from pathatlas.retrieval.bench.common import check_folds
     from pathatlas.retrieval.index import Index
 
     chosen = [m.strip() for m in modes.split(",")]
@@ -366,7 +367,7 @@ def bench_qa_command(
     items, failures = load_items(questions, settings.max_image_pixels, open_questions)
     items = items[:limit] if limit else items
     check_sources(items, idx, questions)
-    check_folds(items, folds)
+    check_folds(text_mcq_groups(items), folds, "the text multiple-choice questions")
     bench = QABench(
         idx, create_answerer(settings.answerer, settings, idx.encoder), settings.agent_rounds, settings.agent_k
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from pathatlas.errors import BadInputError
 from pathatlas.plugins import require
 from pathatlas.retrieval.metrics import recall_and_mrr
 
@@ -69,6 +70,16 @@ def chapter_folds(chapters: list[str], folds: int) -> list[int]:
     """Fold of each question: chapters in order of first appearance, dealt round-robin (ch. 1, 6, 11 -> fold 0)."""
     order = list(dict.fromkeys(chapters))
     return [order.index(chapter) % folds for chapter in chapters]
+
+
+def check_folds(chapters: list[str], folds: int, what: str) -> None:
+    """Chapter folds need at least as many chapters as folds, and two: with fewer a fold is missing, and with one
+    chapter its only fold is fitted on no question at all. ``what``: the questions, as the error names them."""
+    found = len(set(chapters))
+    if folds and found < max(folds, 2):
+        raise BadInputError(
+            f"--folds {folds}: {what} span {found} chapter(s); folds need at least as many chapters (and two)"
+        )
 
 
 SIGNIFICANCE_METRICS = ("hit_rate@1", "hit_rate@5", "mrr")

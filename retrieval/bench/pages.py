@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.bench.common import chance, chapter_folds, compare_runs, summarise
+from pathatlas.retrieval.bench.common import chance, chapter_folds, check_folds, compare_runs, summarise
 from pathatlas.retrieval.datasets import MCQ, check_books, holds_book, read_mcq
 from pathatlas.retrieval.fusion import (
     DENSE_ONLY,
@@ -197,21 +197,10 @@ def text_to_page(
     refitted on the other folds for each held-out fold.
     """
     items, pages = gold_questions(index, mcq_path)
-    check_folds(items, folds, mcq_path)
+    check_folds([item.chapter or "" for item in items], folds, f"the questions of {mcq_path}")
     candidates = collect(index, items, pages)
     ranker = ranker or Searcher(index).ranker
     return evaluate(items, candidates, len(pages), k, folds, ranker, index.settings.pages_per_section)
-
-
-def check_folds(items: list[MCQ], folds: int, mcq_path: Path) -> None:
-    """Chapter folds need as many chapters as folds: with fewer, a fold would be missing, and with one chapter the
-    ranker of its only fold would be fitted on no question at all."""
-    chapters = len({item.chapter or "" for item in items})
-    if folds and chapters < max(folds, 2):
-        raise BadInputError(
-            f"--folds {folds}: the questions of {mcq_path} span {chapters} chapter(s); folds need at least as many "
-            "chapters (and two)"
-        )
 
 
 def evaluate(
@@ -275,7 +264,7 @@ def tune_text(index: Index, mcq_path: Path, folds: int, out: Path) -> dict[str, 
     """Held-out figures with the ranker refitted per fold, then the ranker fitted on every question,
     written with what it was fitted on."""
     items, pages = gold_questions(index, mcq_path)
-    check_folds(items, folds, mcq_path)
+    check_folds([item.chapter or "" for item in items], folds, f"the questions of {mcq_path}")
     candidates = collect(index, items, pages)
     result = evaluate(items, candidates, len(pages), 10, folds, Ranker.plain(), index.settings.pages_per_section)
     ranker = choose_ranker(candidates)
