@@ -288,15 +288,22 @@ class Index:
         """A store folder with no committed generation beside it was written by a run killed before its first commit,
         unless a writer is building it right now (it holds ``WRITE_LOCK``): only then is it deleted. Any process
         opening the index (``info``, a search, a refused writer) deleted it under a first build, which then failed."""
-        lock = FileLock(self.path / WRITE_LOCK)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
+        lock = self._try_write_lock()
+        if lock is None:
             return
         try:
             shutil.rmtree(self.path / "store")
         finally:
             lock.release()
+
+    def _try_write_lock(self) -> FileLock | None:
+        """The index folder's ``WRITE_LOCK``, held, or None when another process holds it (never waits)."""
+        lock = FileLock(self.path / WRITE_LOCK)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return None
+        return lock
 
     def _attach_store(self) -> None:
         """Open the store; searches read it through the committed generation (``VisibleStore``) unless it keeps
@@ -396,14 +403,12 @@ class Index:
             if self._write_lock is not None:  # a commit or a removal inside a run that holds it
                 yield
                 return
-            lock = FileLock(self.path / WRITE_LOCK)
-            try:
-                lock.acquire(timeout=0)
-            except Timeout:
+            lock = self._try_write_lock()
+            if lock is None:
                 raise IndexBusyError(
                     f"index {self.path} is being changed by another process (an index run, a removal or a server's "
                     "job); try again when it has finished"
-                ) from None
+                )
             self._write_lock = lock
             try:
                 self._follow_pointer(catch_up)
