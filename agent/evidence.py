@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from pathatlas.agent.plan import Reading, negated_predicate, read_question
 from pathatlas.agent.questions import Evidence, Question, Quote
-from pathatlas.retrieval.lexical import tokenize
+from pathatlas.retrieval.lexical import lettered_terms, tokenize
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 CONTRADICTION = re.compile(
@@ -28,12 +28,6 @@ CONTRADICTION = re.compile(
     re.IGNORECASE,
 )
 MIN_WORDS, MAX_WORDS = 4, 80
-LETTERED = (
-    re.compile(r"\b([A-Za-z]{2,})[\s-]+([A-Z0-9])\b(?![-\w])"),
-    re.compile(r"(?<![\w-])([A-Z0-9])[\s-]+([A-Za-z]{2,}?)s?\b"),
-)
-"""A word told apart by one capital letter or digit, which BM25's tokens drop: "vitamin D", "hepatitis B", "type 1",
-"B cells" (lower-case "a cell" is an article)."""
 SETTLING_COVERAGE = 0.5
 """A quote settles its option only when it also says most of what the question asks (IDF-weighted share of the
 question's own words): "erythrocytes ... in the bone marrow" names an option and "bone", yet says nothing of which
@@ -77,23 +71,19 @@ def evidence_sentences(evidence: Sequence[Evidence], top: int = 8) -> list[Sente
             if s not in seen:
                 seen.add(s)
                 chosen.append((s, e))
-    tokens = tokenize([s for s, _ in chosen]) if chosen else []
-    return [Sentence(s, e, frozenset(t) | lettered(s), tuple(t)) for (s, e), t in zip(chosen, tokens, strict=True)]
-
-
-def lettered(text: str) -> frozenset[str]:
-    """Terms for the words a single letter or digit tells apart ("vitamin d", "b cell"), beside the stems, so an
-    option "vitamin D" has a word of its own that "vitamin K" lacks."""
-    pairs = [pair for pattern in LETTERED for pair in pattern.findall(text)]
-    words = [word for pair in pairs for word in pair if len(word) > 1]
-    kept = {word for word, tokens in zip(words, tokenize(words), strict=True) if tokens} if words else set()
-    return frozenset(" ".join(pair).lower() for pair in pairs if all(len(w) == 1 or w in kept for w in pair))
+    texts = [s for s, _ in chosen]
+    tokens, lettered = (tokenize(texts), lettered_terms(texts)) if chosen else ([], [])
+    return [
+        Sentence(s, e, frozenset(t) | set(extra), tuple(t))
+        for (s, e), t, extra in zip(chosen, tokens, lettered, strict=True)
+    ]
 
 
 def option_terms(question: str, options: Sequence[str]) -> list[set[str]]:
     """Each option's distinctive stemmed words: minus those all options share and those of the question
     (falling back to the first rule alone when nothing would be left)."""
-    terms = [set(t) | lettered(option) for t, option in zip(tokenize(list(options)), options, strict=True)]
+    lettered = lettered_terms(list(options))
+    terms = [set(t) | set(extra) for t, extra in zip(tokenize(list(options)), lettered, strict=True)]
     shared = set.intersection(*terms) if terms else set()
     asked = set(tokenize([question])[0]) if question.strip() else set()
     out = []

@@ -1,4 +1,5 @@
-"""BM25 over the text of every entry (bm25s tokens: English stop words, Snowball stemming).
+"""BM25 over the text of every entry (bm25s tokens: English stop words, Snowball stemming; plus a term for each word a
+single letter or digit tells apart, "vitamin d", which those tokens would drop).
 
 Scores are bm25s's default (Lucene) BM25, computed at query time from term frequencies, so the
 collection statistics (document count, average length, document frequencies) are always those of
@@ -19,6 +20,7 @@ import functools
 import hashlib
 import io
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -42,6 +44,15 @@ from pathatlas.retrieval.stores.base import (
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
+TERMS_VERSION = 2
+"""What a saved segment's terms are; segments of another version are re-read from the store (1: stems only)."""
+LETTERED = (
+    re.compile(r"\b([A-Za-z]{2,})[\s-]+([A-Z0-9])\b(?![-\w])"),
+    re.compile(r"(?<![\w-])([B-HJ-Z])[\s-]+([A-Za-z]{2,}?)s?\b"),
+)
+"""A word told apart by one capital letter or digit, which the stems drop: "vitamin D", "hepatitis B", "type 1",
+"B cells", "X-ray". Before a word only a capital letter counts: "A" and "I" there are an article and a pronoun
+("A cell", "I think"), a digit there is a count ("2 kidneys"), and a lower-case letter is a word of its own."""
 _import_lock = threading.Lock()
 
 
@@ -71,6 +82,21 @@ def _tokenizer():
 
 def tokenize(texts: list[str]) -> list[list[str]]:
     return _tokenizer()(texts)
+
+
+def lettered_terms(texts: list[str]) -> list[list[str]]:
+    """Each text's lettered words ("vitamin d", "b cell"), once per occurrence; a pair whose word is only a stop
+    word ("is 7") is none."""
+    found = [[pair for pattern in LETTERED for pair in pattern.findall(text)] for text in texts]
+    words = sorted({word for pairs in found for pair in pairs for word in pair if len(word) > 1})
+    kept = {word for word, tokens in zip(words, tokenize(words), strict=True) if tokens} if words else set()
+    return [[" ".join(p).lower() for p in pairs if all(len(w) == 1 or w in kept for w in p)] for pairs in found]
+
+
+def terms(texts: list[str]) -> list[list[str]]:
+    """What BM25 indexes and looks up: the stems, then the lettered words, so "vitamin D" finds the pages on
+    vitamin D before those on vitamin K."""
+    return [stems + extra for stems, extra in zip(tokenize(texts), lettered_terms(texts), strict=True)]
 
 
 def has_words(text: str) -> bool:
@@ -112,25 +138,29 @@ class _Postings:
 
 @dataclass
 class _Segment:
-    """One source's documents at one revision: ids, filter fields and tokens as ids into its own vocabulary."""
+    """One source's documents at one revision: ids, filter fields and terms as ids into its own vocabulary."""
 
     revision: str | None
     ids: list[str]
     payload_fields: list[dict[str, Any]]
     vocab: list[str]
-    terms: np.ndarray  # every token of every document, in order, as an index into ``vocab``
-    lengths: np.ndarray  # tokens per document
+    terms: np.ndarray  # every term of every document, in order, as an index into ``vocab``
+    counts: np.ndarray  # terms per document
+    lengths: np.ndarray  # BM25's length per document: its stems (a lettered term reads words already counted)
     fingerprints: frozenset
     """Source versions it was read from (also when no record had text, so none is a document here)."""
     slots: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
     @classmethod
-    def from_tokens(cls, revision, ids, payload_fields, tokens: list[list[str]], fingerprints: frozenset) -> _Segment:
-        vocab = sorted({t for doc in tokens for t in doc})
+    def from_texts(cls, revision, ids, payload_fields, texts: list[str], fingerprints: frozenset) -> _Segment:
+        stems, lettered = (tokenize(texts), lettered_terms(texts)) if texts else ([], [])
+        docs = [s + extra for s, extra in zip(stems, lettered, strict=True)]
+        vocab = sorted({t for doc in docs for t in doc})
         term_of = {t: i for i, t in enumerate(vocab)}
-        terms = np.array([term_of[t] for doc in tokens for t in doc], dtype=np.int32)
-        lengths = np.array([len(d) for d in tokens], dtype=np.int32)
-        return cls(revision, ids, payload_fields, vocab, terms, lengths, fingerprints)
+        terms = np.array([term_of[t] for doc in docs for t in doc], dtype=np.int32)
+        counts = np.array([len(d) for d in docs], dtype=np.int32)
+        lengths = np.array([len(s) for s in stems], dtype=np.int32)
+        return cls(revision, ids, payload_fields, vocab, terms, counts, lengths, fingerprints)
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
@@ -140,19 +170,24 @@ class _Segment:
             "vocab": self.vocab,
             "fingerprints": sorted(self.fingerprints, key=str),
         }
-        np.savez(buffer, meta=np.frombuffer(orjson.dumps(meta), np.uint8), terms=self.terms, lengths=self.lengths)
+        arrays = {"terms": self.terms, "counts": self.counts, "lengths": self.lengths}
+        np.savez(buffer, meta=np.frombuffer(orjson.dumps(meta), np.uint8), **arrays)
         return buffer.getvalue()
 
     @classmethod
     def from_bytes(cls, revision: str | None, data: bytes) -> _Segment:
         with np.load(io.BytesIO(data)) as arrays:
             meta = orjson.loads(arrays["meta"].tobytes())
-            fields = meta["fields"]
-            # segments written before the field: their documents' versions (they were never empty)
-            versions = frozenset(
-                meta["fingerprints"] if "fingerprints" in meta else (f.get("fingerprint") for f in fields)
+            return cls(
+                revision,
+                meta["ids"],
+                meta["fields"],
+                meta["vocab"],
+                arrays["terms"],
+                arrays["counts"],
+                arrays["lengths"],
+                frozenset(meta["fingerprints"]),
             )
-            return cls(revision, meta["ids"], fields, meta["vocab"], arrays["terms"], arrays["lengths"], versions)
 
 
 class LexicalIndex:
@@ -221,11 +256,11 @@ class LexicalIndex:
         """Replace the listed sources' documents (an empty list removes a source) and drop ``removed``."""
         with self._lock:
             segments = {
-                source: _Segment.from_tokens(
+                source: _Segment.from_texts(
                     revisions.get(source),
                     [rid for rid, _ in kept],
                     [{f: p.get(f) for f in self.fields.codes} for _, p in kept],
-                    tokenize([self.text_of(p) for _, p in kept]) if kept else [],
+                    [self.text_of(p) for _, p in kept],
                     frozenset(p.get("fingerprint") for _, p in items),
                 )
                 for source, items in docs.items()
@@ -253,7 +288,7 @@ class LexicalIndex:
             self.slot_ids.extend(segment.ids)
             self.fields.put(segment.slots, segment.payload_fields)
             to_global = np.array([self.vocab.setdefault(t, len(self.vocab)) for t in segment.vocab], dtype=np.int64)
-            pairs = np.repeat(segment.slots.astype(np.int64), segment.lengths) << 32 | to_global[segment.terms]
+            pairs = np.repeat(segment.slots.astype(np.int64), segment.counts) << 32 | to_global[segment.terms]
             pairs, counts = np.unique(pairs, return_counts=True)
             new_slots.append((pairs >> 32).astype(np.int32))
             new_terms.append(pairs & 0xFFFFFFFF)
@@ -346,7 +381,7 @@ class LexicalIndex:
             return [[] for _ in queries]
         allowed = self._allowed(filters, len(self.slot_ids)) if filters else None
         results = []
-        for tokens in tokenize(queries):
+        for tokens in terms(queries):
             slots, scores = self.top(tokens, k, allowed)
             results.append(
                 [(self.slot_ids[s], score) for s, score in zip(slots.tolist(), scores.tolist(), strict=True)]
@@ -383,7 +418,8 @@ class LexicalIndex:
                 os.replace(tmp, path)
             manifest[source] = {"revision": segment.revision, "file": file}
         fsync_dir(segments_dir)
-        write_atomic(manifest_path, orjson.dumps({"segments": manifest, "previous": previous.get("segments", {})}))
+        document = {"segments": manifest, "previous": previous.get("segments", {}), "terms": TERMS_VERSION}
+        write_atomic(manifest_path, orjson.dumps(document))
         write_atomic(latest, name.encode())
         self.dirty.clear()
         keep = {m["file"] for m in [*manifest.values(), *previous.get("segments", {}).values()]}
@@ -393,12 +429,16 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path, name: str = "segments.json") -> LexicalIndex:
-        """The saved index; an empty one (which ``sync`` fills) for a missing or older-format folder."""
+        """The saved index; an empty one (which ``sync`` fills) for a missing or older-format folder, or one whose
+        terms another version made."""
         index = cls()
         manifest_path = folder / name
         if not manifest_path.is_file():
             return index
-        entries = orjson.loads(manifest_path.read_bytes())["segments"]
+        document = orjson.loads(manifest_path.read_bytes())
+        if document.get("terms", 1) != TERMS_VERSION:
+            return index
+        entries = document["segments"]
         segments = {
             source: _Segment.from_bytes(entry["revision"], (folder / "segments" / entry["file"]).read_bytes())
             for source, entry in entries.items()
@@ -423,7 +463,7 @@ def _tf_weights(docs: np.ndarray, tf: np.ndarray, length: np.ndarray, avg: float
 
 
 def _segment_name(source: str, revision: str | None) -> str:
-    return hashlib.sha1(f"{source}\0{revision}".encode()).hexdigest()[:20] + ".npz"
+    return hashlib.sha1(f"{source}\0{revision}\0{TERMS_VERSION}".encode()).hexdigest()[:20] + ".npz"
 
 
 def _by_source(docs: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, list[tuple[str, dict[str, Any]]]]:

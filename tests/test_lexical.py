@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import bm25s
 import numpy as np
+import orjson
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from pathatlas.retrieval.lexical import LexicalIndex, document_text, tokenize
+from pathatlas.retrieval.lexical import LexicalIndex, document_text, lettered_terms, tokenize
 from pathatlas.retrieval.records import StoredVectors
 from pathatlas.retrieval.stores import open_store
 from pathatlas.retrieval.stores.base import matches
@@ -17,6 +18,7 @@ from pathatlas.retrieval.stores.base import matches
 WORDS = [
     *("lung", "cancer", "koilocytes", "cervix", "epithelium", "granuloma", "giant", "cells"),
     *("keratin", "pearls", "liver", "the", "of"),
+    *("vitamin", "D", "B", "type", "1"),  # lettered words ("vitamin d") are terms of their own, not length
 ]
 QUERIES = ["lung cancer cells", "keratin pearls pearls", "giant granuloma of the liver", "cervix", "zebra"]
 
@@ -33,7 +35,8 @@ def as_docs(source: str, docs: list[tuple[str, str]], generation: int) -> list[t
 
 
 def reference_scores(docs: list[tuple[str, dict]], query: str, filters=None) -> dict[str, float]:
-    """bm25s built from scratch over every document, the scores the old full rebuild gave."""
+    """bm25s built from scratch over every document's stems, the scores the old full rebuild gave (queries without
+    lettered words score the same)."""
     kept = [(rid, p) for rid, p in docs if document_text(p)]
     tokens = tokenize([document_text(p) for _, p in kept])
     if not any(tokens):
@@ -101,6 +104,44 @@ def test_save_writes_only_changed_sources_and_loads_back(tmp_path):
     loaded = LexicalIndex.load(tmp_path / "lex")
     assert loaded.search(["keratin"], 5, {"kind": "figure"}) == index.search(["keratin"], 5, {"kind": "figure"})
     assert [rid for rid, _ in loaded.search(["lung"], 5)[0]] == ["a-0-0"]
+
+
+def test_a_single_letter_or_digit_tells_pages_apart():
+    """The stems drop one-letter words, so "vitamin D" was a search for "vitamin", and the page saying "vitamin" most
+    often came first, whichever vitamin it was about."""
+    index = LexicalIndex.build(
+        as_docs("k", [("Vitamin K: vitamin K and clotting; the vitamin is made by gut bacteria.", "page")], 0)
+        + as_docs(
+            "d",
+            [("The skin makes vitamin D, which helps the small intestine absorb calcium and phosphate.", "page")],
+            0,
+        )
+        + as_docs("t", [("X-ray images of T cells and B lymphocytes in type 1 diabetes.", "page")], 0)
+    )
+    assert [rid for rid, _ in index.search(["vitamin D"], 2)[0]] == ["d-0-0", "k-0-0"]
+    assert [rid for rid, _ in index.search(["vitamin K"], 2)[0]] == ["k-0-0", "d-0-0"]
+    assert [rid for rid, _ in index.search(["the D"], 5)[0]] == []  # a letter beside a stop word is no term
+    assert lettered_terms(["X-ray images of T cells and B lymphocytes in type 1 diabetes."]) == [
+        ["type 1", "x ray", "t cell", "b lymphocyte"]
+    ]
+    assert lettered_terms(["A cell divides. I think so. Vitamin A is stored in the liver."]) == [["vitamin a"]]
+
+
+def test_segments_written_with_other_terms_are_read_again(settings, tmp_path):
+    """An index saved before the lettered terms loads empty, so it is re-read from its store and "vitamin D" works
+    there too, instead of mixing sources with and without those terms."""
+    store = open_store("faiss", tmp_path / "store", {"text": 4}, settings)
+    vec = {"text": np.ones(4, np.float32) / 2}
+    texts = {"k": "vitamin K vitamin K clotting", "d": "vitamin D calcium absorption in the small intestine"}
+    store.upsert([StoredVectors(s, {"source": s, "kind": "page", "text": t}, vec) for s, t in texts.items()])
+    store.commit()
+    LexicalIndex().sync(store).save(tmp_path / "lex")
+    manifest = tmp_path / "lex" / "segments.json"
+    assert len(LexicalIndex.load(tmp_path / "lex").segments) == 2
+    manifest.write_bytes(orjson.dumps({k: v for k, v in orjson.loads(manifest.read_bytes()).items() if k != "terms"}))
+    old = LexicalIndex.load(tmp_path / "lex")
+    assert not old.segments
+    assert [rid for rid, _ in old.sync(store).search(["vitamin D"], 2)[0]] == ["d", "k"]
 
 
 def test_sync_rereads_only_changed_sources(settings, tmp_path):
