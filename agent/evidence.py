@@ -27,7 +27,13 @@ CONTRADICTION = re.compile(
     r"isn't|aren't|doesn't|don't)\b",
     re.IGNORECASE,
 )
+PRIVATIVE = re.compile(r"without|lacks?|lacking|absent")
+"""Negations that name a lack: after another negation they make a double negative."""
 MIN_WORDS, MAX_WORDS = 4, 80
+REFERS_TO_OTHERS = re.compile(
+    r"^\s*(?:all|none|any|neither|both) of (?:the )?(?:above|these|those|the options|the choices|them)\W*$", re.I
+)
+"""An option whose meaning is the other options' ("All of the above", "none of these"), not its own words."""
 SETTLING_COVERAGE = 0.5
 """A quote settles its option only when it also says most of what the question asks (IDF-weighted share of the
 question's own words): "erythrocytes ... in the bone marrow" names an option and "bone", yet says nothing of which
@@ -80,16 +86,18 @@ def evidence_sentences(evidence: Sequence[Evidence], top: int = 8) -> list[Sente
 
 
 def option_terms(question: str, options: Sequence[str]) -> list[set[str]]:
-    """Each option's distinctive stemmed words: minus those all options share and those of the question
-    (falling back to the first rule alone when nothing would be left)."""
+    """Each option's distinctive words: those no other option has ("vitamin d", not the "vitamin" that "vitamin K"
+    shares), else those not every option has; minus the question's words where something is left. An option that
+    refers to the others ("all of the above") names nothing, so "located above the neck" cannot quote it."""
     lettered = lettered_terms(list(options))
     terms = [set(t) | set(extra) for t, extra in zip(tokenize(list(options)), lettered, strict=True)]
-    shared = set.intersection(*terms) if terms else set()
     asked = set(tokenize([question])[0]) if question.strip() else set()
     out = []
-    for t in terms:
-        own = t - shared
-        out.append(own - asked or own)
+    for j, (t, option) in enumerate(zip(terms, options, strict=True)):
+        others = [u for k, u in enumerate(terms) if k != j]
+        unique = t - set().union(*others)
+        own = unique or (t - set.intersection(t, *others))
+        out.append(set() if REFERS_TO_OTHERS.match(option) else own - asked or own)
     return out
 
 
@@ -170,9 +178,15 @@ def names(terms: set[str] | list[str], option_terms: set[str] | list[str]) -> bo
 
 
 def contradicts(sentence: str, option: str) -> bool:
-    """A negation within a few words before one of the option's words ("does not contain X", "unlike X")."""
+    """A negation within a few words before one of the option's words ("does not contain X", "unlike X"); a lack
+    after a negation affirms ("cannot be absorbed without X": X is needed)."""
     lowered = sentence.lower()
-    windows = [lowered[match.end() : match.end() + 40] for match in CONTRADICTION.finditer(lowered)]
+    negations = list(CONTRADICTION.finditer(lowered))
+    windows = [
+        lowered[match.end() : match.end() + 40]
+        for k, match in enumerate(negations)
+        if not (k and PRIVATIVE.fullmatch(match.group()))
+    ]
     if not windows:
         return False
     wanted, *after = tokenize([option, *windows])

@@ -4,6 +4,7 @@ the agent's stop rule and the QA benchmark's cross-validation all rest on them."
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -13,7 +14,7 @@ import numpy as np
 from pathatlas.agent.evidence import SentenceScores, option_terms
 from pathatlas.agent.plan import IMAGE_QUERY
 from pathatlas.agent.questions import Evidence
-from pathatlas.retrieval.lexical import tokenize
+from pathatlas.retrieval.lexical import NUMERALS, tokenize
 from pathatlas.retrieval.stores.base import ScoredIds
 
 FEATURES = (
@@ -159,7 +160,18 @@ def support_queries(focus: str, options: Sequence[str]) -> list[str]:
     stems = tokenize([w for ws in words for w in ws])
     stem_of = dict(zip((w for ws in words for w in ws), (set(t) for t in stems), strict=True))
     asked = " ".join(w for w in words[0] if stem_of[w] and not stem_of[w] & named)
-    return [asked, *(" ".join(w for w in ws if stem_of[w] & terms) for ws, terms in zip(words[1:], own, strict=True))]
+    return [
+        asked,
+        *(" ".join(w for w in ws if in_terms(w, stem_of[w], terms)) for ws, terms in zip(words[1:], own, strict=True)),
+    ]
+
+
+def in_terms(word: str, stems: set[str], terms: set[str]) -> bool:
+    """Whether an option's word is one of its distinctive terms, or a piece of a lettered one ("vitamin", "D" of
+    "vitamin d"; "I" of "type 1"), so the option's search asks for that term."""
+    pieces = {piece for term in terms if " " in term for piece in term.split()}
+    plain = word.strip(string.punctuation).lower()
+    return bool(stems & (terms | pieces)) or NUMERALS.get(plain, plain) in pieces
 
 
 def passage_support(support: OptionSupport | None, n: int, top: int = SUPPORT_TOP) -> np.ndarray:

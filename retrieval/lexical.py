@@ -47,12 +47,14 @@ K1, B = 1.5, 0.75
 TERMS_VERSION = 2
 """What a saved segment's terms are; segments of another version are re-read from the store (1: stems only)."""
 LETTERED = (
-    re.compile(r"\b([A-Za-z]{2,})[\s-]+([A-Z0-9])\b(?![-\w])"),
+    re.compile(r"\b([A-Za-z]{2,})[\s-]+(I{1,3}|IV|[A-Z0-9])\b(?![-\w])"),
     re.compile(r"(?<![\w-])([B-HJ-Z])[\s-]+([A-Za-z]{2,}?)s?\b"),
 )
-"""A word told apart by one capital letter or digit, which the stems drop: "vitamin D", "hepatitis B", "type 1",
-"B cells", "X-ray". Before a word only a capital letter counts: "A" and "I" there are an article and a pronoun
-("A cell", "I think"), a digit there is a count ("2 kidneys"), and a lower-case letter is a word of its own."""
+"""A word told apart by one capital letter, digit or Roman numeral, which the stems drop: "vitamin D", "hepatitis B",
+"type 1", "B cells", "X-ray". Before a word only a capital letter counts: "A" and "I" there are an article and a
+pronoun ("A cell", "I think"), a digit there is a count ("2 kidneys"), and a lower-case letter is a word of its own."""
+NUMERALS = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5"}
+"""Roman numerals read as digits, so "type I" and "Type 1 diabetes" are one term."""
 _import_lock = threading.Lock()
 
 
@@ -85,9 +87,13 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 
 
 def lettered_terms(texts: list[str]) -> list[list[str]]:
-    """Each text's lettered words ("vitamin d", "b cell"), once per occurrence; a pair whose word is only a stop
-    word ("is 7") is none."""
-    found = [[pair for pattern in LETTERED for pair in pattern.findall(text)] for text in texts]
+    """Each text's lettered words ("vitamin d", "type 2", "b cell"), once per occurrence; a pair whose word is only a
+    stop word ("is 7") is none."""
+    after, before = LETTERED
+    found = [
+        [(word, NUMERALS.get(mark.lower(), mark)) for word, mark in after.findall(text)] + before.findall(text)
+        for text in texts
+    ]
     words = sorted({word for pairs in found for pair in pairs for word in pair if len(word) > 1})
     kept = {word for word, tokens in zip(words, tokenize(words), strict=True) if tokens} if words else set()
     return [[" ".join(p).lower() for p in pairs if all(len(w) == 1 or w in kept for w in p)] for pairs in found]

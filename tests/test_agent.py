@@ -16,10 +16,12 @@ from pathatlas.agent.answerers.base import AnswerError
 from pathatlas.agent.answerers.llm import LLMAnswerer, ReplyError, build_messages, option_index, parse_reply
 from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.evidence import (
+    contradicts,
     evidence_sentences,
     names,
     normalise,
     option_quotes,
+    option_terms,
     read_with_evidence,
     score_sentences,
     split_sentences,
@@ -219,6 +221,27 @@ def test_options_told_apart_by_one_letter_are_named_by_it():
     assert [q.evidence.id for q in answer.quotes[2]] == ["p3"], "vitamin K is named by its own sentence only"
 
 
+def test_a_word_some_options_share_names_none_of_them():
+    """With a fourth option lacking "vitamin", that word counted as distinctive for both vitamins, so the vitamin D
+    sentence was quoted as supporting vitamin K too; "type I" and "Type 1" are one term."""
+    question = Question(
+        "Calcium cannot be absorbed from the small intestine if ________ is lacking.",
+        ["vitamin D", "vitamin K", "calcitonin", "fluoride"],
+    )
+    found = [evidence("p1", "Calcium cannot be absorbed from the small intestine if vitamin D is lacking.", 1)]
+    quotes = OfflineAnswerer(encoder=None).answer(question, found).quotes
+    assert [len(q) for q in quotes] == [1, 0, 0, 0]
+    assert option_terms("Which form?", ["type I diabetes", "type II diabetes"]) == [{"type 1"}, {"type 2", "ii"}]
+
+
+def test_an_option_meaning_the_others_is_named_by_no_sentence():
+    """ "All of the above" was "supported" by "... located above the base of the neck"."""
+    question = Question("Uracil ________.", ["contains nitrogen", "is a pyrimidine", "all of the above"])
+    found = [evidence("p1", "The greater trochanter is located above the base of the neck and is found in all.", 1)]
+    assert OfflineAnswerer(encoder=None).answer(question, found).quotes[2] == []
+    assert option_terms("x", ["none of these", "Neither of the above.", "above all"])[:2] == [set(), set()]
+
+
 def test_a_quote_that_does_not_say_what_is_asked_settles_nothing():
     """Every option is wrong: a sentence naming one of them beside "bone" leans to it but must not settle it."""
     question = Question("Which cell type resorbs bone?", ["neutrophil", "erythrocyte", "hepatocyte"])
@@ -284,6 +307,43 @@ def test_an_image_answer_most_of_its_nearest_cases_share_is_settled():
     agreed = answered("lung squamous cell carcinoma", "lung adenocarcinoma", "lung squamous cell carcinoma")
     assert agreed.settled and agreed.quotes[1][0].evidence.id == "c1" and agreed.cited[0] == "c1"
     assert not answered("lung squamous cell carcinoma", "lung adenocarcinoma", "lung adenocarcinoma").settled
+
+
+def test_an_open_image_question_is_answered_by_the_similar_cases():
+    """ "What is the diagnosis?" with a slide had been "none, no evidence found": only text was read."""
+    slide = draw_pattern("keratin-pearls", 7)
+    cases = [
+        evidence(f"c{n}", d, n, kind="case", diagnosis=d)
+        for n, d in enumerate(["benign lung tissue", "lung adenocarcinoma", "benign lung tissue"], 1)
+    ]
+    answer = OfflineAnswerer(encoder=None).answer(Question("What is the diagnosis?", [], image=slide), cases)
+    assert (answer.text, answer.cited, answer.settled) == ("benign lung tissue", ["c1", "c3"], True)
+    assert answer.confidence == pytest.approx((1 + 1 / 3) / (1 + 1 / 2 + 1 / 3))
+    split = OfflineAnswerer(encoder=None).answer(Question("What is the diagnosis?", [], image=slide), cases[:2])
+    assert split.text == "benign lung tissue" and not split.settled, "one of the two nearest is no majority"
+
+
+def test_a_lack_after_a_negation_affirms():
+    """ "Calcium cannot be absorbed ... without vitamin D" was shown as contradicting vitamin D."""
+    assert not contradicts("Calcium cannot be absorbed from the small intestine without vitamin D.", "vitamin D")
+    assert contradicts("Calcium is absorbed without vitamin K.", "vitamin K")
+    assert contradicts("The gut does not need vitamin K to absorb calcium.", "vitamin K")
+
+
+def test_a_negated_image_question_picks_the_diagnosis_the_similar_cases_leave_out():
+    """ "Which diagnosis does NOT fit this slide?" was answered with the one that fits, settled at 0.87: the cases'
+    votes counted for an option whatever the question asked."""
+    slide = draw_pattern("keratin-pearls", 7)
+    options = ["Lung adenocarcinoma", "Lung squamous cell carcinoma", "Benign lung tissue"]
+    cases = [
+        evidence(f"c{n}", d, n, kind="case", diagnosis=d)
+        for n, d in enumerate(["lung squamous cell carcinoma"] * 3 + ["lung adenocarcinoma"] * 2, 1)
+    ]
+    answerer = OfflineAnswerer(encoder=None)
+    fits = answerer.answer(Question("Which diagnosis fits this slide?", options, image=slide), cases)
+    assert fits.letter == "B" and fits.settled
+    odd = answerer.answer(Question("Which diagnosis does NOT fit this slide?", options, image=slide), cases)
+    assert odd.letter == "C", odd.scores
 
 
 def test_negated_question_picks_the_option_the_evidence_leaves_out():

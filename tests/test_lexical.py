@@ -125,6 +125,10 @@ def test_a_single_letter_or_digit_tells_pages_apart():
         ["type 1", "x ray", "t cell", "b lymphocyte"]
     ]
     assert lettered_terms(["A cell divides. I think so. Vitamin A is stored in the liver."]) == [["vitamin a"]]
+    assert lettered_terms(["type I and type II alveolar cells", "Type 1 diabetes"]) == [
+        ["type 1", "type 2"],
+        ["type 1"],
+    ]
 
 
 def test_segments_written_with_other_terms_are_read_again(settings, tmp_path):

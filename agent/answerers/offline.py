@@ -20,6 +20,7 @@ from pathatlas.agent.scoring import (
     option_features,
     option_logits,
     rescale,
+    similar_cases,
     softmax,
 )
 from pathatlas.agent.writing import annotate
@@ -83,16 +84,18 @@ class OfflineAnswerer(Answerer):
     def answer(self, question: Question, evidence: list[Evidence], support: OptionSupport | None = None) -> Answer:
         """``support``: the agent's passage searches per option (one search has none: those features are 0)."""
         if not question.is_multiple_choice:
+            if question.image is not None and (answer := self._open_image(evidence)) is not None:
+                return answer
             return self._open(question, read_question(question), evidence)
         reading = read_with_evidence(question, evidence)
         features, quotes = self.features(question, reading, evidence, support)
-        negated = reading.negated and question.image is None
         votes = diagnosis_votes(question.options, evidence) if question.image is not None else np.zeros(len(features))
         if votes.any():  # similar cases decide; the question-option similarity alone says nothing about the image
             features[:, FEATURES.index("prior")] = 0.0
         weights = self.weights if self.weights is not None else WEIGHTS if support is not None else ONE_SEARCH_WEIGHTS
-        logits = option_logits(features, negated, weights, reading.statements)
-        logits = logits + VOTE_WEIGHT * rescale(votes)
+        logits = option_logits(features, reading.negated, weights, reading.statements)
+        # "Which diagnosis does NOT fit this slide?": the option the similar cases vote for least
+        logits = logits + (-VOTE_WEIGHT if reading.negated else VOTE_WEIGHT) * rescale(votes)
         probs = softmax(logits)
         choice = int(np.argmax(probs))
         answer = Answer(
@@ -113,6 +116,29 @@ class OfflineAnswerer(Answerer):
         cases = [e for e in evidence if e.kind == "case" and e.payload.diagnosis]
         voted = [e.id for e in cases if str(e.payload.diagnosis).lower() in answer.text.lower()]
         return list(dict.fromkeys(cited + voted[:2]))[:3]
+
+    @staticmethod
+    def _open_image(evidence: list[Evidence], top: int = 5) -> Answer | None:
+        """Open image questions ("What is the diagnosis?"): the diagnosis the most similar cases share, weighted
+        1/rank, citing them; settled when most of the three nearest have it (as for image multiple choice).
+        The confidence is its share of the votes. None without a diagnosed similar case."""
+        cases = similar_cases(evidence)[:top]
+        if not cases:
+            return None
+        votes: dict[str, float] = {}
+        for case in cases:
+            votes[str(case.payload.diagnosis)] = votes.get(str(case.payload.diagnosis), 0.0) + 1.0 / case.rank
+        best = max(votes, key=lambda d: votes[d])
+        having = [c for c in cases if str(c.payload.diagnosis) == best]
+        nearest = sum(str(c.payload.diagnosis) == best for c in cases[:3])
+        return Answer(
+            None,
+            best,
+            votes[best] / sum(votes.values()),
+            f"the diagnosis of {len(having)} of the {len(cases)} most similar cases",
+            [c.id for c in having[:3]],
+            settled=nearest * 2 > min(3, len(cases)),
+        )
 
     def _open(self, question: Question, reading: Reading, evidence: list[Evidence]) -> Answer:
         """Open questions: the evidence sentence that covers the question best, quoted. A question of stop words
