@@ -20,6 +20,9 @@ def stable_id(*parts: object) -> str:
 
 @dataclass
 class Page:
+    """A page, found by its text vector and (without a text layer) its image; BM25 reads its words only in the
+    ``Passage`` records of the same page, which a source yielding pages must yield too."""
+
     source: str
     fingerprint: str
     page: int

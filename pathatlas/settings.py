@@ -18,7 +18,10 @@ def _default_home() -> Path:
 
 
 Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-"""A fusion weight: 0 turns its ranker off; a negative or NaN weight would reorder every result unnoticed."""
+"""A fusion weight: 0 turns its ranker off; a negative or NaN weight would reorder every result unnoticed. Image
+queries fuse by these weights (RRF); text queries' pages are ranked by BM25 and dense scores (``ranker_file``), where
+only 0 counts: ``weight_bm25=0`` ranks by meaning alone, ``weight_text=0`` by words alone (and ``weight_joint=0``
+where an encoder's text queries search the joint space too; the default's do not)."""
 
 
 class Settings(BaseSettings):
@@ -26,8 +29,11 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=_default_home, description="Caches and the default index live here.")
     index: Path | None = Field(None, description="Index folder; defaults to <home>/index.")
-    encoder: str = Field("default", description="Encoder name: default, hf-hub:ORG/NAME, local-dir:PATH, st:PATH.")
-    store: str = Field("faiss", description="Vector store for new indexes: faiss, qdrant.")
+    encoder: str = Field(
+        "default",
+        description="Encoder name: default, hf-hub:ORG/NAME, local-dir:PATH, st:PATH, py:package.module.Class.",
+    )
+    store: str = Field("faiss", description="Vector store for new indexes: faiss, qdrant, py:package.module.Class.")
     qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; unset means embedded.")
     qdrant_api_key: str | None = None
     qdrant_collection: str | None = Field(None, description="Collection on a Qdrant server; defaults to 'pathatlas'.")
@@ -116,7 +122,8 @@ class Settings(BaseSettings):
     )
     ranker_file: Path | None = Field(
         None,
-        description="Text ranker weights; unset: the shipped retrieval/ranker.json. A missing file means plain fusion.",
+        description="Text ranker weights, as 'pathatlas bench tune-text' writes them; unset: retrieval/ranker.json "
+        "if one was put there (none ships). A missing file means the plain fusion (fusion.PLAIN_WEIGHTS).",
     )
 
     answerer: str = Field("offline", description="Answerer for ask and bench qa: offline or llm.")
@@ -148,8 +155,8 @@ class Settings(BaseSettings):
 
     max_image_pixels: int = Field(60_000_000, description="Larger images are refused (decompression bombs).")
     max_pdf_pages: int = 5_000
-    thumbnail_px: int = Field(384, description="Longest side of stored thumbnails.")
-    page_render_dpi: int = Field(40, description="DPI of page thumbnails and of image-only pages.")
+    thumbnail_px: int = Field(384, ge=16, description="Longest side of stored thumbnails.")
+    page_render_dpi: int = Field(40, ge=10, description="DPI of page thumbnails and of image-only pages.")
     min_figure_px: int = Field(64, description="Embedded images smaller than this (either side) are ignored.")
     passage_min_words: int = Field(60, ge=1, description="PDF text blocks merge into passages of at least this.")
     passage_max_words: int = Field(200, ge=10, description="... and at most this many words (longer blocks split).")
@@ -169,6 +176,19 @@ class Settings(BaseSettings):
     passage_vectors: bool = Field(
         False, description="Give passages text vectors too (about 2.9x the text encoding time; pages always have one)."
     )
+
+    @field_validator("home", "index", "joint_heads", "ranker_file")
+    @classmethod
+    def _expand_user(cls, value: Path | None) -> Path | None:
+        """``~`` in a path from the environment, which no shell expanded inside quotes (``PATHATLAS_HOME='~/ph'``)."""
+        return value.expanduser() if value is not None else None
+
+    @field_validator("sources")
+    @classmethod
+    def _plugin_names(cls, value: list[str]) -> list[str]:
+        if unnamed := [name for name in value if not name.startswith("py:")]:
+            raise ValueError(f"name each source as 'py:package.module.Class', not {unnamed[0]!r}")
+        return value
 
     @field_validator("figure_ocr", "query_ocr")
     @classmethod

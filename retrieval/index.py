@@ -144,6 +144,12 @@ def check_revisions(path: Path, recorded: dict[str, str], encoder: Encoder) -> N
     )
 
 
+def named_by(settings: Settings, recorded: str) -> bool:
+    """Whether the ``py:`` encoder the settings name calls itself ``recorded``: indexes made before the name the user
+    gave was recorded hold a plug-in's own ``name``, and reopen with the ``py:`` path that built them."""
+    return settings.encoder.startswith("py:") and create_encoder(settings.encoder, settings).name == recorded
+
+
 class VisibleStore(VectorStore):
     """A store that writes durably at once, read through the committed generation.
 
@@ -180,8 +186,18 @@ class VisibleStore(VectorStore):
         live = set(self.index.generation.fingerprints())
         return {rid: p for rid, p in self.inner.payloads(ids).items() if p.get("fingerprint") in live}
 
+    def vectors(self, ids: list[str]) -> dict[str, dict[str, np.ndarray]]:
+        live = self.payloads(ids)
+        return {rid: vectors for rid, vectors in self.inner.vectors(list(live)).items() if rid in live}
+
     def scan(self, filters: Filters | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         return self.inner.scan(self._filters(filters))
+
+    def records(self, batch: int = 1000) -> Iterator[list[StoredVectors]]:
+        live = set(self.index.generation.fingerprints())
+        for records in self.inner.records(batch):
+            if visible := [r for r in records if r.payload.get("fingerprint") in live]:
+                yield visible
 
     def value_counts(self, field: str) -> Counter[Any]:
         """The inner store's counts (field codes, facets) when it holds live versions only, as it does between
@@ -243,7 +259,9 @@ class Index:
                 raise IndexMissingError(f"no PathAtlas index at {path}: {hint}")
             encoder = create_encoder(settings.encoder, settings)
             store_class(store or settings.store)  # an unknown store is refused before the folder names it
-            meta = IndexMeta(encoder.name, dict(encoder.dims), store or settings.store, revisions=encoder.revisions())
+            meta = IndexMeta(
+                settings.encoder, dict(encoder.dims), store or settings.store, revisions=encoder.revisions()
+            )
             try:
                 path.mkdir(parents=True, exist_ok=True)
                 write_atomic(meta_path, json.dumps(meta.__dict__, indent=2).encode())
@@ -256,7 +274,7 @@ class Index:
             raise IndexMissingError(f"{meta_path} is damaged ({exc}); re-create the index") from exc
         if meta.format != FORMAT_VERSION:
             raise PathAtlasError(f"index {path} has format {meta.format}; this PathAtlas reads {FORMAT_VERSION}")
-        if settings.encoder != meta.encoder:
+        if settings.encoder != meta.encoder and not named_by(settings, meta.encoder):
             raise EncoderMismatchError(
                 f"index {path} was built with encoder {meta.encoder!r}, not {settings.encoder!r}: "
                 f"set PATHATLAS_ENCODER={meta.encoder} or use another --index"
@@ -264,10 +282,11 @@ class Index:
         if store and store != meta.store:
             raise PathAtlasError(f"index {path} uses store {meta.store!r}, not {store!r}")
         if meta.store.startswith("py:") and meta.store not in (store, settings.store):
-            raise PathAtlasError(
+            raise PathAtlasError(  # only ``index`` has --store: the other commands read the variable
                 f"index {path} names code (store {meta.store!r}); trust it explicitly with "
-                f"--store {meta.store} or PATHATLAS_STORE={meta.store}"
+                f"PATHATLAS_STORE={meta.store} (or 'pathatlas index --store {meta.store}')"
             )
+        meta.encoder = settings.encoder  # the name that builds it: a plug-in's own ``name`` may differ
         return cls(path, meta, None, settings)  # the encoder is built on first use: info, remove need none
 
     @property

@@ -99,20 +99,29 @@ def index(
         list[Path], typer.Argument(help="PDFs, folders of PDFs, or case folders (cases.jsonl / labels.csv).")
     ],
     index: IndexOpt = None,
-    store: Annotated[str | None, typer.Option(help="Vector store for a new index: faiss or qdrant.")] = None,
+    store: Annotated[
+        str | None, typer.Option(help="Vector store for a new index: faiss, qdrant or py:package.module.Class.")
+    ] = None,
     encoder: Annotated[
-        str | None, typer.Option(help="Encoder for a new index (default, hf-hub:..., local-dir:...).")
+        str | None,
+        typer.Option(
+            help="Encoder for a new index: default, hf-hub:..., local-dir:..., st:..., py:package.module.Class."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Re-index sources even if unchanged.")] = False,
     as_json: JsonOpt = False,
 ):
     """Add sources to an index (unchanged files are skipped)."""
     from pathatlas.indexer.pipeline import Indexer
+    from pathatlas.indexer.sources import discover
     from pathatlas.retrieval.index import Index
+    from pathatlas.retrieval.stores import store_class
 
     if not any(path.exists() for path in paths):  # before a new index folder is made for nothing
         raise BadInputError(f"no such file or folder: {', '.join(map(str, paths))}")
     settings = settings_for(index, encoder=encoder)
+    store_class(store or settings.store)  # a mistyped name first, then a path with nothing to index: both are
+    discover(paths, settings)  # refused before a new index folder records an encoder
     idx = Index.open(settings.index_dir, settings, create=True, store=store)
     report = Indexer(idx, show_progress=not as_json).add(paths, force=force)
     if as_json:
@@ -215,7 +224,9 @@ def ask(
     option: Annotated[list[str] | None, typer.Option("--option", help="An option, as A=text (repeat).")] = None,
     image: Annotated[Path | None, typer.Option(help="An image the question is about.")] = None,
     index: IndexOpt = None,
-    answerer: Annotated[str | None, typer.Option(help="offline (default) or llm (PATHATLAS_LLM_* settings).")] = None,
+    answerer: Annotated[
+        str | None, typer.Option(help="offline (default), llm (PATHATLAS_LLM_* settings) or py:package.module.Class.")
+    ] = None,
     rounds: Annotated[int | None, typer.Option(help="Search rounds the agent may take.")] = None,
     trace: Annotated[bool, typer.Option(help="Show the agent's steps.")] = False,
     filter: FilterOpt = None,
@@ -231,6 +242,8 @@ def ask(
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.search import Searcher
 
+    if rounds is not None and rounds < 1:  # before settings, which would name PATHATLAS_AGENT_ROUNDS
+        raise BadInputError(f"--rounds must be at least 1, not {rounds}")
     settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
     options = [user_text(o, settings) for o in parse_options(option)]
     picture = open_image(image, settings.max_image_pixels) if image else None
@@ -454,10 +467,16 @@ def remove(
     console.print(f"removed {removed} entries of {source}")
 
 
+DEMO_INDEX = "demo-index"
+"""The demo's own index folder under PATHATLAS_HOME: disposable, so ``demo`` rebuilds it for another encoder."""
+
+
 @app.command()
 @friendly_errors
 def demo(
-    index: IndexOpt = None,
+    index: Annotated[
+        Path | None, typer.Option("--index", help=f"Index folder (default: <PATHATLAS_HOME>/{DEMO_INDEX}).")
+    ] = None,
     query: Annotated[
         str, typer.Option(help="Query to run once the demo index is ready.")
     ] = "koilocytes in cervical epithelium",
@@ -470,11 +489,13 @@ def demo(
     from pathatlas.retrieval.search import Query, Searcher
 
     settings = settings_for(index)
-    settings = settings_for(index or settings.home / "demo-index")
+    settings = settings_for(index or settings.home / DEMO_INDEX)
     corpus = build_demo_corpus(settings.home / "demo-corpus")
     try:
         idx = Index.open(settings.index_dir, settings, create=True)
-    except EncoderMismatchError:  # built by an older PathAtlas: the demo index is disposable, rebuild it
+    except EncoderMismatchError:  # built for another encoder: rebuilt only if it is the demo's own, never a user's
+        if not demo_only(settings.index_dir, corpus, own=index is None):
+            raise
         console.print(f"rebuilding the demo index at {settings.index_dir} for the current encoder")
         shutil.rmtree(settings.index_dir)
         idx = Index.open(settings.index_dir, settings, create=True)
@@ -484,6 +505,17 @@ def demo(
     console.print(f'try: pathatlas search "granuloma with giant cells" --index {settings.index_dir}')
     if open_ui:
         ui(index=settings.index_dir, api=None, port=8501)
+
+
+def demo_only(folder: Path, corpus: Path, own: bool) -> bool:
+    """Whether ``demo`` may delete ``folder`` to rebuild it: its default folder (``own``), or one whose sources are
+    all of the demo corpus; any other index may hold a user's work."""
+    from pathatlas.retrieval.index import POINTER_FILE, Generation
+
+    if own:
+        return True
+    sources = Generation.read(folder / POINTER_FILE).sources
+    return bool(sources) and all(Path(key).is_relative_to(corpus.resolve()) for key in sources)
 
 
 @app.command("train-joint")

@@ -39,7 +39,10 @@ JSON_STREAM: ContextVar[TextIO | None] = ContextVar("json_stream", default=None)
 """The running command's own stdout, while ``console`` and ``sys.stdout`` may point at stderr."""
 
 IndexOpt = Annotated[
-    Path | None, typer.Option("--index", help="Index folder (default: PATHATLAS_INDEX or ~/.pathatlas/index).")
+    Path | None,
+    typer.Option(
+        "--index", help="Index folder (default: PATHATLAS_INDEX, else <PATHATLAS_HOME>/index; home: ~/.pathatlas)."
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 JsonFileOpt = Annotated[

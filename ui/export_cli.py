@@ -44,21 +44,33 @@ def export(
         raise BadInputError(f"{out} already exists: choose another --out")
     staging = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(source.path, staging, ignore=lambda folder, names: [n for n in names if n == "store"])
-    target_settings = settings.model_copy(update={"qdrant_url": to, "qdrant_collection": name})
-    target = QdrantStore(staging / "store", source.meta.dims, target_settings, shards, replication_factor)
+    twin = None if to == ":memory:" or to.startswith(("http://", "https://")) else Path(to).expanduser()
+    made_twin = twin is not None and not twin.exists()
+    target = None
     try:
+        shutil.copytree(source.path, staging, ignore=lambda folder, names: [n for n in names if n == "store"])
+        target_settings = settings.model_copy(update={"qdrant_url": to, "qdrant_collection": name})
+        target = QdrantStore(staging / "store", source.meta.dims, target_settings, shards, replication_factor)
         if target.count():
             raise PathAtlasError(f"collection {name!r} at {to} already holds {target.count()} points: choose another")
         with tqdm(total=source.store.count(), desc=f"export to {name}", unit="record", disable=as_json) as bar:
             copied = target.copy_from(source.store, progress=bar.update)
         target.commit()
+        meta = json.loads((staging / META_FILE).read_text())
+        (staging / META_FILE).write_text(json.dumps({**meta, "store": "qdrant"}, indent=2))
+        staging.rename(out)
+    except BaseException:
+        if target is not None:
+            target.discard()
+        raise
     finally:
-        target.close()
+        if target is not None:
+            target.close()
         source.close()
-    meta = json.loads((staging / META_FILE).read_text())
-    (staging / META_FILE).write_text(json.dumps({**meta, "store": "qdrant"}, indent=2))
-    staging.rename(out)
+        if not out.exists():  # failed: what it made goes (a twin's folder after close: its client locks a file there)
+            shutil.rmtree(staging, ignore_errors=True)
+            if made_twin:
+                shutil.rmtree(twin, ignore_errors=True)
     result = {"records": copied, "collection": name, "url": to, "index": str(out)}
     if as_json:
         console.print_json(json.dumps(result))

@@ -44,6 +44,10 @@ class Source(ABC):
     cheaply, and stream ``records()``. Problems with single items (a damaged image inside a case
     folder) go to ``problems`` and the rest continues; a source that cannot be read at all raises
     ``BadInputError`` from ``records()``.
+
+    Words are found in ``Passage`` records: a ``Page`` is found by its text vector (and, without a text
+    layer, its image), but BM25 does not read its entry, so a source yielding pages yields their text as
+    passages too (same ``source``, ``fingerprint`` and ``page``), as ``pdf`` does.
     """
 
     kind: ClassVar[str]

@@ -47,7 +47,8 @@ def run_batched(
 class Encoder(ABC):
     """Maps texts and images into named vector spaces.
 
-    Implementations set ``name`` (what the index records), ``dims`` (space to dimension), and the
+    Implementations set ``name`` (how errors and benchmarks call it; an index records the registry name it was
+    built with, e.g. ``py:pkg.mod.Class``, and reopens with that), ``dims`` (space to dimension), and the
     spaces each modality fills. Both methods take a batch and return ``Embeddings`` with one row per
     input, even for empty input (an array of shape (0, dim)).
     """

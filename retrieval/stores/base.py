@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -187,8 +188,12 @@ class VectorStore(ABC):
     def commit(self) -> None: ...
 
     def records(self, batch: int = 1000) -> Iterator[list[StoredVectors]]:
-        """Every record with its vectors, in batches: what ``pathatlas export`` copies elsewhere."""
-        raise NotImplementedError(f"store {self.kind!r} cannot list its vectors")
+        """Every record with its vectors, in batches: what ``pathatlas export`` copies elsewhere. Default: ``scan``'s
+        records with their ``vectors``, so a store that returns its vectors can be exported without more."""
+        scanned = self.scan()
+        while chunk := list(islice(scanned, batch)):
+            vectors = self.vectors([record_id for record_id, _ in chunk])
+            yield [StoredVectors(rid, payload, vectors.get(rid, {})) for rid, payload in chunk]
 
     def source_revisions(self) -> dict[str, str] | None:
         """Per committed-or-pending source, a token that changes with its records (see the contract)."""

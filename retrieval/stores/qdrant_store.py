@@ -201,6 +201,7 @@ class _ClientEngine:
             exists = self.client.collection_exists(collection)
         except Exception as exc:
             raise PathAtlasError(f"cannot reach Qdrant at {url}: {str(exc).splitlines()[0]}") from exc
+        self.created = not exists
         if not exists:
             self.client.create_collection(
                 collection,
@@ -427,6 +428,12 @@ class QdrantStore(VectorStore):
         if not recorded.is_file() or recorded.read_bytes() != document:
             self.location.mkdir(parents=True, exist_ok=True)
             write_atomic(recorded, document)
+
+    def discard(self) -> None:
+        """Delete the collection this store created on a server or in a twin (an export that failed part-way); a
+        collection it found is left as it was."""
+        if isinstance(self.engine, _ClientEngine) and self.engine.created:
+            self.engine.client.delete_collection(self.engine.collection)
 
     def close(self) -> None:
         self.engine.close()
