@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from pathatlas.agent.plan import Reading, negated_predicate, read_question
+from pathatlas.agent.plan import QUESTION_WORDS, Reading, negated_predicate, read_question
 from pathatlas.agent.questions import Evidence, Question, Quote
 from pathatlas.retrieval.lexical import lettered_terms, tokenize
 
@@ -30,6 +30,7 @@ CONTRADICTION = re.compile(
 PRIVATIVE = re.compile(r"without|lacks?|lacking|absent")
 """Negations that name a lack: after another negation they make a double negative."""
 MIN_WORDS, MAX_WORDS = 4, 80
+FOLLOWING = re.compile(r"\b(?:(?:of|from) )?the following\b", re.IGNORECASE)
 REFERS_TO_OTHERS = re.compile(
     r"^\s*(?:all|none|any|neither|both) of (?:the )?(?:above|these|those|the options|the choices|them)\W*$", re.I
 )
@@ -138,7 +139,7 @@ def score_sentences(
 ) -> SentenceScores:
     focus = reading.focus or question
     own = option_terms(focus, options)
-    asked = set(tokenize([focus])[0]) - set().union(*own) if focus.strip() else set()
+    asked = set(tokenize([asked_text(focus)])[0]) - set().union(*own) if focus.strip() else set()
     idf = idf_table([s.terms for s in sentences])
     default = max(idf.values(), default=1.0)
     q = [coverage(asked, s.terms, idf, default) if asked else 1.0 for s in sentences]
@@ -149,6 +150,12 @@ def score_sentences(
         for j, words in enumerate(nearest_option_words(sentence.tokens, asked, own)):
             said_of[j][i] = coverage(asked, frozenset(words), idf, default) if words is not None else q[i]
     return SentenceScores(sentences, q, o, w, said_of if own else None)
+
+
+def asked_text(focus: str) -> str:
+    """What a question asks about, without the words that only make it a question ("Which of the following is a
+    bone of the cranium?": bone, cranium): "Following a fall, ... humerus ..." had covered the question and settled."""
+    return QUESTION_WORDS.sub(" ", FOLLOWING.sub(" ", focus))
 
 
 def nearest_option_words(tokens: Sequence[str], asked: set[str], own: Sequence[set[str]]) -> list[set[str] | None]:

@@ -221,6 +221,14 @@ def test_options_told_apart_by_one_letter_are_named_by_it():
     assert [q.evidence.id for q in answer.quotes[2]] == ["p3"], "vitamin K is named by its own sentence only"
 
 
+def test_the_words_that_make_a_question_cover_nothing():
+    """ "Following a fall, ... the humerus ..." settled "Which of the following is a bone of the cranium?" on humerus:
+    "which" and "following" were most of the question's weight."""
+    question = Question("Which of the following is a bone of the cranium?", ["femur", "humerus", "none of the above"])
+    found = [evidence("p1", "Following a fall, fractures of the humerus, which is in the arm, are common.", 1)]
+    assert not any(q.settles for q in OfflineAnswerer(encoder=None).answer(question, found).quotes[1])
+
+
 def test_a_word_some_options_share_names_none_of_them():
     """With a fourth option lacking "vitamin", that word counted as distinctive for both vitamins, so the vitamin D
     sentence was quoted as supporting vitamin K too; "type I" and "Type 1" are one term."""
