@@ -41,15 +41,19 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> 
         raise BadInputError(f"{label} is not a readable image (JPEG, PNG, TIFF, ...)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise BadInputError(f"{label} is a damaged image: {exc}") from exc
-    return on_white(ImageOps.exif_transpose(image))
+    ImageOps.exif_transpose(image, in_place=True)  # a copy would double a 60-megapixel image's memory
+    return on_white(image)
 
 
 def on_white(image: Image.Image) -> Image.Image:
     """RGB as a viewer shows the image: transparent parts over white (dropping alpha keeps whatever colour they hide,
-    often black)."""
+    often black). Pasted through its alpha onto white: the pixels ``alpha_composite`` gives, without its two more
+    full-size RGBA copies."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        white = Image.new("RGB", rgba.size, "white")
+        white.paste(rgba, mask=rgba)
+        return white
     return image.convert("RGB")
 
 

@@ -225,6 +225,8 @@ class Toolbox:
         path = Path(image_path).expanduser().resolve()
         if not any(path.is_relative_to(folder) for folder in self.allow_dirs):
             raise BadInputError(f"{image_path} is outside the folders this server may read")
+        if path.exists() and not path.is_file():  # a FIFO or a device would block the read, or never end it
+            raise BadInputError(f"{image_path} is not a regular file")
         if path.is_file() and path.stat().st_size > limit_bytes:
             raise BadInputError(f"{image_path} is over the limit of {settings.max_upload_mb} MB")
         return open_image(path, settings.max_image_pixels, name=Path(image_path).name)

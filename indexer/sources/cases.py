@@ -13,6 +13,9 @@ from pathatlas.retrieval.images import open_image, thumbnail
 
 METADATA_FILES = ("cases.jsonl", "labels.csv")
 KNOWN_FIELDS = {"image", "case", "title", "diagnosis", "organ", "description"}
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif")
+"""Raster image files a case may name: the API serves a case image back, and a file named .html or .svg, whatever it
+holds, is not one to keep."""
 
 
 def group_cases(rows: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
@@ -61,6 +64,9 @@ class CaseFolderSource(Source):
         for case_id, rows in group_cases(self._rows()).items():
             images = []
             for row, path in zip(rows, self._image_paths(rows), strict=True):
+                if path.suffix.lower() not in IMAGE_SUFFIXES:
+                    self.problems.append(f"{path}: not an image file ({', '.join(IMAGE_SUFFIXES)})")
+                    continue
                 try:
                     image = open_image(path, self.settings.max_image_pixels)
                 except BadInputError as exc:

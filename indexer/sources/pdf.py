@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -171,6 +172,18 @@ def sections_by_page(toc: list[list], page_count: int) -> dict[int, str]:
     return sections
 
 
+def render(page: pymupdf.Page, dpi: int, max_pixels: int) -> pymupdf.Pixmap:
+    """The page rendered at ``dpi``, or smaller to stay within ``max_pixels``: a few-kilobyte PDF may declare pages
+    10 metres wide, gigabytes as pixels. The zoom fits (w z + 1)(h z + 1) <= max_pixels: each side may round up."""
+    import pymupdf
+
+    width, height = max(page.rect.width, 1e-3), max(page.rect.height, 1e-3)  # points
+    sides = width + height
+    fit = (math.sqrt(sides * sides + 4 * width * height * (max_pixels - 1)) - sides) / (2 * width * height)
+    zoom = min(dpi / 72, fit)
+    return page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom))
+
+
 def figure_label(caption: str) -> str | None:
     match = CAPTION_START.match(caption)
     return f"Figure {match.group(2).rstrip('.:')}" if match else None
@@ -184,6 +197,7 @@ class PdfSource(Source):
         "passage_vectors",
         "min_figure_px",
         "page_render_dpi",
+        "max_page_pixels",  # caps the page renders of huge pages
         "figure_ocr",  # its figures get their printed words
     )
 
@@ -195,21 +209,22 @@ class PdfSource(Source):
         return hash_files([self.path], self.reading())
 
     def size_hint(self) -> int:
-        import pymupdf  # here, not at import: finding an unchanged PDF needs no reader (half a second)
-
         try:
-            with pymupdf.open(self.path) as doc:
+            with self._open() as doc:
                 return doc.page_count
         except Exception:  # records() reports the real problem
             return 0
 
     def _open(self) -> pymupdf.Document:
-        import pymupdf
+        import pymupdf  # here, not at import: finding an unchanged PDF needs no reader (half a second)
 
         try:
             doc = pymupdf.open(self.path, filetype="pdf")
         except Exception as exc:
             raise BadInputError(f"{self.path} is not a readable PDF: {exc}") from exc
+        if not doc.is_pdf:  # MuPDF reads by content whatever the type says: HTML, SVG, images named .pdf
+            doc.close()
+            raise BadInputError(f"{self.path} is not a PDF")
         if doc.needs_pass:
             doc.close()
             raise BadInputError(f"{self.path} is encrypted; decrypt it first (e.g. qpdf --decrypt)")
@@ -264,7 +279,7 @@ class PdfSource(Source):
     ) -> Iterator[Record]:
         number = page.number + 1
         try:
-            pixmap = page.get_pixmap(dpi=self.settings.page_render_dpi)
+            pixmap = render(page, self.settings.page_render_dpi, self.settings.max_page_pixels)
         except Exception as exc:
             self.problems.append(f"{self.path} page {number}: cannot be read ({exc})")
             return

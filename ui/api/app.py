@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathatlas.errors import IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
 from pathatlas.settings import Settings, load_settings
-from pathatlas.ui.api.deps import EngineDep, RequestGuard, errors
+from pathatlas.ui.api.deps import EngineDep, NoSniff, RequestGuard, errors
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.lanes import LaneFullError
 from pathatlas.ui.api.routes import ask, library, media, records, search
@@ -54,7 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
         )
-    app.add_middleware(RequestGuard, settings=settings)  # outermost: refuses before any body is read
+    app.add_middleware(RequestGuard, settings=settings)  # refuses before any body is read
+    app.add_middleware(NoSniff)  # outermost: refusals carry it too
 
     @app.exception_handler(PathAtlasError)
     async def user_error(request: Request, exc: PathAtlasError) -> JSONResponse:

@@ -3,6 +3,7 @@ is read, and the documented error responses."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from typing import Annotated, Any
@@ -16,11 +17,15 @@ from pathatlas.ui.api.schemas import ErrorOut
 WRITE_PREFIXES = ("/jobs/", "/sources/")
 MULTIPART_SLACK = 1 << 20
 """Bytes a multipart body may carry beyond the file itself (boundaries, headers, form fields)."""
+FOREIGN_HOST = (
+    "without PATHATLAS_API_TOKEN, writes are taken only at localhost, 127.0.0.1, [::1] or the server's own address: "
+    "set PATHATLAS_API_TOKEN to write through a host name"
+)
 
 ERROR_TEXT = {
     400: "Bad input (the detail says which)",
     401: "Missing or wrong bearer token",
-    403: "Cross-origin write without a configured token",
+    403: "Without a configured token: a cross-origin write, or a write addressed to a host name not this machine's",
     404: "Not found",
     409: "Another process is changing the index: try again when it has finished",
     410: "The source file is no longer readable",
@@ -60,8 +65,9 @@ def require_token(engine: EngineDep, authorization: Annotated[str | None, Header
 class RequestGuard:
     """ASGI middleware: refuses before any body byte is read.
 
-    - writes (``/jobs``, ``/sources``) without the token (401), or cross-origin writes when no token is set
-      (403: any web page could otherwise make a visitor's browser upload and index files);
+    - writes (``/jobs``, ``/sources``) without the token (401); when no token is set, cross-origin writes and writes
+      whose Host is not loopback or the address the connection came in on (403: any web page could otherwise make
+      a visitor's browser upload and index files, directly or through a DNS name rebound to this machine);
     - bodies without a Content-Length (411) or over the upload limit (413), so nothing big is spooled.
     """
 
@@ -85,8 +91,11 @@ class RequestGuard:
         writes = (method == "POST" and path == "/jobs") or (method == "DELETE" and path.startswith(WRITE_PREFIXES))
         if writes and not token_ok(self.settings.api_token, headers.get("authorization")):
             return 401, "missing or wrong bearer token", [(b"www-authenticate", b"Bearer")]
-        if writes and not self.settings.api_token and cross_origin(headers, self.settings.cors_origins):
-            return 403, "cross-origin writes need PATHATLAS_API_TOKEN (or list the origin in cors_origins)", []
+        if writes and not self.settings.api_token:
+            if not local_host(headers.get("host", ""), scope.get("server")):
+                return 403, FOREIGN_HOST, []
+            if cross_origin(headers, self.settings.cors_origins):
+                return 403, "cross-origin writes need PATHATLAS_API_TOKEN (or list the origin in cors_origins)", []
         if method in ("POST", "PUT", "PATCH"):
             length = headers.get("content-length")
             if length is None and headers.get("transfer-encoding"):
@@ -95,6 +104,39 @@ class RequestGuard:
             if length is not None and (not length.isdigit() or int(length) > limit):
                 return 413, f"upload is over the limit of {self.settings.max_upload_mb} MB", []
         return None
+
+
+def local_host(host: str, server: tuple[str, int | None] | None) -> bool:
+    """Whether a request's Host names this machine: a loopback name or address, or the address the connection came in
+    on (``scope["server"]``). A DNS name rebound to 127.0.0.1 passes the Origin check (Origin and Host agree) but
+    not this one: a browser sends an address as Host only to a page served from that address."""
+    name = (host[1:].partition("]")[0] if host.startswith("[") else host.rsplit(":", 1)[0]).lower()  # port off
+    if name == "localhost" or (server is not None and name == server[0].lower()):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class NoSniff:
+    """ASGI middleware: every response carries ``X-Content-Type-Options: nosniff``, so a browser takes what it is sent
+    as the declared type (an uploaded image stays an image, never a page that runs scripts)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_nosniff(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"x-content-type-options", b"nosniff")]}
+            await send(message)
+
+        await self.app(scope, receive, send_nosniff)
 
 
 def cross_origin(headers: dict[str, str], allowed: list[str]) -> bool:

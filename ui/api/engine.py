@@ -3,7 +3,7 @@
 Models and the index load once, on first use. Searches go through two batching lanes (text queries; image
 queries), each one worker thread, so concurrent queries share one encoder call and never run more model
 threads than there are cores. Asks (several rounds of searches each) have their own lane at a lower CPU
-priority, one at a time, so they never starve searches.
+priority, one at a time, so they never starve searches. Users' images are decoded at most ``DECODES`` at a time.
 
 Index jobs write through a private ``Index`` opened from disk and commit; the engine then swaps in a
 freshly opened index, so searches always see the last committed state and in-flight searches finish on
@@ -20,16 +20,19 @@ import os
 import shutil
 import threading
 import uuid
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
+
+from PIL import Image
 
 from pathatlas.agent.answerers import create_answerer
 from pathatlas.agent.graph import Agent, AgentResult
 from pathatlas.agent.questions import Question
 from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.pipeline import Cancelled, Indexer, one_line
+from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import POINTER_FILE, AmbiguousSourceError, Index
 from pathatlas.retrieval.records import display_name
 from pathatlas.retrieval.search import Found, Query, Searcher
@@ -49,7 +52,8 @@ class Job:
     error: str | None = None
     cancel_requested: bool = False
     upload: Path | None = None
-    """The upload's own folder: removed if the job fails, kept (replacing same-named uploads) if it is done."""
+    """The upload's own folder: kept (replacing same-named uploads) if the job is done, else removed with every source
+    the job committed from it."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -63,6 +67,9 @@ class Uploaded(NamedTuple):
 
 
 SEARCH_LANES = 2
+DECODES = 2
+"""Users' images decoded at once: a 60-megapixel PNG takes about a gigabyte while it decodes, and the shared thread pool
+would decode forty at a time."""
 WATCH_SECONDS = 1.0
 """How often the engine looks whether another process committed a new generation of its index."""
 log = logging.getLogger(__name__)
@@ -112,6 +119,7 @@ class Engine:
         # EfficientNet passes yield the CPU to them (measured in BENCHMARKS.md, "REST service under load").
         self.image_lane = BatchingLane("image search", self._search_batch, max_batch=8, niceness=5)
         self.ask_lane = BatchingLane("ask", self._ask_one, max_batch=1, max_waiting=64, niceness=10)
+        self._decoder = ThreadPoolExecutor(DECODES, thread_name_prefix="decode")
         self._closed = threading.Event()
         threading.Thread(target=self._watch, daemon=True, name="index-watch").start()
 
@@ -125,6 +133,11 @@ class Engine:
         """Queue a search; concurrent ones are encoded and searched as one batch."""
         query.validate()
         return (self.text_lane if query.image is None else self.image_lane).submit(query)
+
+    def open_image(self, data: Path | bytes) -> Future[Image.Image]:
+        """Decode a user's image (``retrieval.images.open_image``), at most ``DECODES`` at once: the others wait holding
+        only their encoded bytes."""
+        return self._decoder.submit(open_image, data, self.settings.max_image_pixels)
 
     def ask(self, question: Question) -> Future[AgentResult]:
         question.validate()
@@ -140,8 +153,6 @@ class Engine:
 
     def warm_up(self) -> None:
         """Load the encoder's models through the lanes (one tiny query per modality), then set ``ready``."""
-        from PIL import Image
-
         try:
             encoder = self.index.encoder
             waits = []
@@ -158,6 +169,7 @@ class Engine:
         self._closed.set()
         for lane in (self.text_lane, self.image_lane, self.ask_lane):
             lane.close()
+        self._decoder.shutdown(wait=False, cancel_futures=True)
         self.index.close()
 
     def _watch(self) -> None:
@@ -203,7 +215,8 @@ class Engine:
 
     def _run(self, job: Job) -> None:
         """Every job ends done, failed (with one line) or cancelled, whatever is raised inside it. The end is
-        published last, so a client that sees a job failed finds its upload already gone."""
+        published last, so a client that sees a job failed finds its upload already gone (kept only while a source
+        from it is still in the index: one whose removal failed stays citable)."""
         status, error = "failed", "the job stopped unexpectedly"
         try:
             with self._write:
@@ -213,12 +226,13 @@ class Engine:
         except BaseException as exc:  # a worker thread that dies would leave its job running forever
             status, error = "failed", self.job_error(job, one_line(exc))
         finally:
-            if job.upload is not None and status != "done":
+            if job.upload is not None and status != "done" and not self.sources_of(self.index, job.upload):
                 shutil.rmtree(job.upload, ignore_errors=True)
             job.status, job.error = status, error
 
     def _index_job(self, job: Job) -> tuple[str, str | None]:
-        """Index the job's files; its end as (status, error)."""
+        """Index the job's files; its end as (status, error). An upload is indexed whole or not at all: when a source of
+        it fails or the job is cancelled, the sources it already committed are removed again (``_roll_back``)."""
         job.status = "running"
 
         def progress(_source: str, done: int, total: int) -> None:
@@ -227,18 +241,34 @@ class Engine:
                 raise Cancelled(f"job {job.id} was cancelled")
 
         target = self._writer()
+        whole = False
         try:
             report = Indexer(target, show_progress=False, on_progress=progress).add(job.paths)
             job.notes = report.notes
-            if not report.failed and not job.cancel_requested and job.upload is not None:
+            whole = not report.failed and not job.cancel_requested
+            if whole and job.upload is not None:
                 self._replace_older_uploads(target, job)
         finally:
-            self._written(target)
+            try:
+                if not whole and job.upload is not None:
+                    self._roll_back(target, job.upload)
+            finally:
+                self._written(target)
         if job.cancel_requested:
             return "cancelled", None
         if report.failed:
             return "failed", self.job_error(job, report.failed[0].problems[0])
         return "done", None
+
+    def _roll_back(self, target: Index, upload: Path) -> None:
+        """Remove the sources a failed or cancelled upload committed: its files go with it, and a corrected upload of
+        the same name must not find half of the old one (cited files gone, a name matching two sources)."""
+        for key in self.sources_of(target, upload):
+            target.remove_source(key)
+
+    def sources_of(self, index: Index, upload: Path) -> list[str]:
+        """The index's sources that came from one upload folder."""
+        return [key for key in index.manifest if Path(key).is_relative_to(upload.resolve())]
 
     def _replace_older_uploads(self, target: Index, job: Job) -> None:
         """An upload sent under the name of an earlier one replaces it, once the new one is committed: every source

@@ -106,16 +106,22 @@ def extract_zip(archive: Path, target: Path, max_bytes: int, max_members: int) -
             written = 0
             for member in members:
                 destination = target / PurePosixPath(member.filename.replace("\\", "/"))
-                if member.is_dir():
-                    destination.mkdir(parents=True, exist_ok=True)
-                    continue
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                with zipped.open(member) as source, destination.open("wb") as sink:
-                    while block := source.read(CHUNK):
-                        written += len(block)
-                        if written > max_bytes:
-                            raise _unpacked_too_large(max_bytes)
-                        sink.write(block)
+                try:
+                    if member.is_dir():
+                        destination.mkdir(parents=True, exist_ok=True)
+                        continue
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    with zipped.open(member) as source, destination.open("wb") as sink:
+                        while block := source.read(CHUNK):
+                            written += len(block)
+                            if written > max_bytes:
+                                raise _unpacked_too_large(max_bytes)
+                            sink.write(block)
+                except OSError as exc:  # "a.jpg" and "a.jpg/b.jpg": a file where a folder must go, or the reverse
+                    raise HTTPException(
+                        status.HTTP_400_BAD_REQUEST,
+                        f"zip member {member.filename!r} cannot be unpacked: {exc.strerror or exc}",
+                    ) from exc
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"the upload is not a usable zip file ({exc})") from exc
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
+from PIL import Image
 from pydantic import ValidationError
 
 from pathatlas.agent.questions import Question
-from pathatlas.retrieval.images import open_image
 from pathatlas.ui.api.deps import EngineDep, errors
 from pathatlas.ui.api.routes.search import scoped
 from pathatlas.ui.api.schemas import MAX_QUERY_CHARS, AskRequest, AskResponse, parse_filters_form
@@ -47,11 +48,11 @@ async def ask_image(
     except ValueError as exc:  # the filters
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
-    return await run_in_threadpool(_ask_image, engine, data, request)  # decoding and models block
+    picture = await asyncio.wrap_future(engine.open_image(data))  # a few at a time: a decode can take a gigabyte
+    return await run_in_threadpool(_ask_image, engine, picture, request)  # the models block
 
 
-def _ask_image(engine, data: bytes, request: AskRequest) -> AskResponse:
-    picture = open_image(data, engine.settings.max_image_pixels)
+def _ask_image(engine, picture: Image.Image, request: AskRequest) -> AskResponse:
     scope = scoped(engine, request.filters)
     question = Question(request.question, request.options, picture, filters=scope)
     result = engine.ask(question).result()  # the ask lane: one at a time

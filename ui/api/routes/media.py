@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import math
+import io
 import re
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,23 @@ from typing import Any
 import pymupdf
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse, Response
+from PIL import Image
 
+from pathatlas.errors import BadInputError
+from pathatlas.indexer.sources.pdf import render
 from pathatlas.retrieval.records import Payload, display_name, source_id
 from pathatlas.ui.api.deps import EngineDep, errors
 
 router = APIRouter(tags=["media"])
 RECORD_ID = re.compile(r"^[0-9a-f]{24}$")
+WEB_IMAGE_TYPES = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+}
+"""Formats (as Pillow names them) a case image is served in as it is; other readable images are sent as PNG."""
 
 
 def payload_of(engine, record_id: str) -> Payload:
@@ -65,29 +77,48 @@ def render_page(key: tuple, max_pixels: int) -> bytes:
     try:
         with pymupdf.open(source) as doc:
             pdf_page = doc[number - 1]
-            width, height = pdf_page.rect.width / 72, pdf_page.rect.height / 72  # inches
-            dpi = min(dpi, int(math.sqrt(max_pixels / max(width * height, 1e-6))))
             if bbox:
                 pdf_page.draw_rect(pymupdf.Rect(bbox), color=(0.9, 0.1, 0.1), width=3)
-            return pdf_page.get_pixmap(dpi=max(dpi, 1)).tobytes("png")
+            return render(pdf_page, dpi, max_pixels).tobytes("png")
     except (RuntimeError, ValueError, IndexError) as exc:
         raise HTTPException(status.HTTP_410_GONE, "the source PDF is no longer readable") from exc
 
 
 @router.get(
     "/media/cases/{record_id}",
-    response_class=FileResponse,
-    summary="A case image at full size",
-    responses={200: {"content": {"image/*": {}}}, **errors(404, 410)},
+    response_class=Response,
+    summary="A case image at full size (JPEG, PNG, GIF or WebP as stored; other formats as PNG)",
+    responses={200: {"content": {t: {} for t in sorted(set(WEB_IMAGE_TYPES.values()))}}, **errors(404, 410)},
 )
-def case_image(record_id: str, engine: EngineDep) -> FileResponse:
+def case_image(record_id: str, engine: EngineDep) -> Response:
+    """Typed by what the file holds, never by its name: the name is the uploader's (a JPEG named x.html must not
+    reach a browser as a page)."""
     payload = payload_of(engine, record_id)
     if payload.kind != "case" or not payload.image:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not a case image")
     path = (Path(payload.source) / payload.image).resolve()
     if not path.is_relative_to(Path(payload.source).resolve()) or not path.is_file():
         raise HTTPException(status.HTTP_410_GONE, "the case image is no longer on disk")
-    return FileResponse(path)
+    if media_type := web_image_type(path):
+        return FileResponse(path, media_type=media_type)
+    try:
+        picture = engine.open_image(path).result()
+    except BadInputError as exc:
+        raise HTTPException(status.HTTP_410_GONE, "the case image on disk is no longer a readable image") from exc
+    png = io.BytesIO()
+    picture.save(png, "PNG")
+    return Response(png.getvalue(), media_type="image/png")
+
+
+def web_image_type(path: Path) -> str | None:
+    """The content type of an image file browsers show as it is, read from its header; None for anything else."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return WEB_IMAGE_TYPES.get(image.format or "")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 @router.get(

@@ -13,7 +13,6 @@ from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 
 from pathatlas.errors import UnknownSourceError
-from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.search import Query
 from pathatlas.retrieval.similar import similar
 from pathatlas.ui.api.deps import EngineDep, errors
@@ -88,7 +87,7 @@ async def search_image(
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
-    picture = await run_in_threadpool(open_image, data, engine.settings.max_image_pixels)
+    picture = await asyncio.wrap_future(engine.open_image(data))  # a few at a time: a decode can take a gigabyte
     return await run_search(engine, Query(text=text, image=picture, k=k, filters=parsed))
 
 
