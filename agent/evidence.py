@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from pathatlas.agent.plan import QUESTION_WORDS, Reading, negated_predicate, read_question
 from pathatlas.agent.questions import Evidence, Question, Quote
-from pathatlas.retrieval.lexical import lettered_terms, tokenize
+from pathatlas.retrieval.lexical import lettered_spans, lettered_terms, tokenize
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 CONTRADICTION = re.compile(
@@ -79,11 +79,27 @@ def evidence_sentences(evidence: Sequence[Evidence], top: int = 8) -> list[Sente
                 seen.add(s)
                 chosen.append((s, e))
     texts = [s for s, _ in chosen]
-    tokens, lettered = (tokenize(texts), lettered_terms(texts)) if chosen else ([], [])
+    if not texts:
+        return []
     return [
-        Sentence(s, e, frozenset(t) | set(extra), tuple(t))
-        for (s, e), t, extra in zip(chosen, tokens, lettered, strict=True)
+        Sentence(s, e, frozenset(sequence), tuple(sequence))
+        for (s, e), sequence in zip(chosen, words_in_order(texts), strict=True)
     ]
+
+
+def words_in_order(texts: list[str]) -> list[list[str]]:
+    """Each text's stems with its lettered words where they stand ("b cells ... t cells ... thymus": "thymus" is
+    nearest "t cell"), for which option a question word is said of."""
+    stems, spans = tokenize(texts), lettered_spans(texts)
+    prefixes = [text[:start] for text, found in zip(texts, spans, strict=True) for start, _ in found]
+    before = iter(tokenize(prefixes) if prefixes else [])
+    out = []
+    for words, found in zip(stems, spans, strict=True):
+        placed = [(len(next(before)), term) for _, term in found]
+        for k, (at, term) in enumerate(sorted(placed)):
+            words = [*words[: at + k], term, *words[at + k :]]
+        out.append(words)
+    return out
 
 
 def option_terms(question: str, options: Sequence[str]) -> list[set[str]]:

@@ -87,17 +87,26 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return _tokenizer()(texts)
 
 
-def lettered_terms(texts: list[str]) -> list[list[str]]:
-    """Each text's lettered words ("vitamin d", "type 2", "b cell"), once per occurrence; a pair whose word is only a
-    stop word ("is 7") is none."""
+def lettered_spans(texts: list[str]) -> list[list[tuple[int, str]]]:
+    """Each text's lettered words ("vitamin d", "type 2", "b cell") with the offset where each starts, once per
+    occurrence; a pair whose word is only a stop word ("is 7") is none."""
     after, before = LETTERED
     found = [
-        [(word, NUMERALS.get(mark.lower(), mark)) for word, mark in after.findall(text)] + before.findall(text)
+        [(m.start(), (m[1], NUMERALS.get(m[2].lower(), m[2]))) for m in after.finditer(text)]
+        + [(m.start(), (m[1], m[2])) for m in before.finditer(text)]
         for text in texts
     ]
-    words = sorted({word for pairs in found for pair in pairs for word in pair if len(word) > 1})
+    words = sorted({word for pairs in found for _, pair in pairs for word in pair if len(word) > 1})
     kept = {word for word, tokens in zip(words, tokenize(words), strict=True) if tokens} if words else set()
-    return [[" ".join(p).lower() for p in pairs if all(len(w) == 1 or w in kept for w in p)] for pairs in found]
+    return [
+        [(start, " ".join(p).lower()) for start, p in pairs if all(len(w) == 1 or w in kept for w in p)]
+        for pairs in found
+    ]
+
+
+def lettered_terms(texts: list[str]) -> list[list[str]]:
+    """Each text's lettered words, as ``lettered_spans`` finds them."""
+    return [[term for _, term in spans] for spans in lettered_spans(texts)]
 
 
 def terms(texts: list[str]) -> list[list[str]]:

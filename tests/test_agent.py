@@ -221,6 +221,16 @@ def test_options_told_apart_by_one_letter_are_named_by_it():
     assert [q.evidence.id for q in answer.quotes[2]] == ["p3"], "vitamin K is named by its own sentence only"
 
 
+def test_a_question_word_goes_to_the_lettered_option_named_nearest():
+    """ "B cells mature in red bone marrow and T cells mature in the thymus" said "thymus" of both: the lettered terms
+    had no place among the sentence's words, so the nearest-option rule never saw two options named."""
+    question = Question("Which lymphocytes mature in the thymus?", ["B cells", "T cells", "NK cells"])
+    found = [evidence("p1", "While B cells mature in red bone marrow, T cells mature in the thymus.", 1)]
+    scores = score_sentences(read_question(question), question.text, question.options, evidence_sentences(found))
+    assert scores.support(0, 0) < scores.support(1, 0), "only the second 'mature' and 'thymus' are said of T cells"
+    assert OfflineAnswerer(encoder=None).answer(question, found).letter == "B"
+
+
 def test_the_words_that_make_a_question_cover_nothing():
     """ "Following a fall, ... the humerus ..." settled "Which of the following is a bone of the cranium?" on humerus:
     "which" and "following" were most of the question's weight."""
