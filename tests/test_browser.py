@@ -191,7 +191,8 @@ def test_image_upload_searches_by_image(page, tmp_path):
     fake = tmp_path / "notes.png"
     fake.write_text("plain text, not an image")
     uploader.locator("input[type=file]").set_input_files(str(fake))
-    page.get_by_text(re.compile(r"^400: .*not a readable image")).wait_for()
+    refusal = page.locator("[data-testid=stAlert]", has_text="not a readable image")
+    expect(refusal).to_have_text(re.compile(r"^\D"))  # the API's sentence, not "400: ..."
     finished(page)
     expect(page.get_by_text("No results")).to_have_count(0)  # the error says why; "no results" would blame the query
     image = tmp_path / "slide.png"
@@ -200,6 +201,24 @@ def test_image_upload_searches_by_image(page, tmp_path):
     page.get_by_text(re.compile(r"^\d+ results · Like slide.png")).wait_for(timeout=120_000)
     thumbnails = page.locator("[class*=st-key-card-] [data-testid=stImage] img")
     thumbnails.nth(3).wait_for()  # four result cards rendered their thumbnails
+    expect(page.get_by_text("looks alike")).to_have_count(0)  # cases were found: a case may be a match
+    page.locator(".st-key-filter-kind").click()
+    page.get_by_role("option", name=re.compile(r"^figure \(\d+\)")).click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Search", exact=True).click()  # the same image, among figures only
+    page.get_by_text(re.compile(r"^No case is among these results: .* look most alike")).wait_for()
+    expect(page.locator(".st-key-card-0")).to_contain_text("looks alike")
+    expect(page.locator("[class*=st-key-card-]", has_text="best match")).to_have_count(0)
+
+
+def test_show_more_adds_twelve_results_until_a_new_query(page):
+    page.reload()
+    search(page, "cells")
+    page.get_by_text(re.compile(r"^12 results · “cells”")).wait_for()
+    page.get_by_role("button", name="Show more").click()
+    page.get_by_text(re.compile(r"^(1[3-9]|2[0-4]) results · “cells”")).wait_for()  # the demo holds 23 or so
+    search(page, "epithelium")  # a new query starts again from the first twelve
+    page.get_by_text(re.compile(r"^12 results · “epithelium”")).wait_for()
 
 
 KOILOCYTES = "Which cells show a clear perinuclear halo in HPV infection of the cervix?"
@@ -253,9 +272,13 @@ def test_open_question_lists_its_cited_evidence_to_open(page):
 
 
 def test_ask_with_one_option_says_to_give_two_or_none(page):
-    """The API's refusal, as one sentence (FastAPI's 422 body is a list of errors)."""
+    """The API's refusal, as one sentence naming the field (FastAPI's 422 body is a list of errors); the status and
+    body as sent are kept under Details."""
     ask(page, KOILOCYTES, "Koilocytes")
-    page.get_by_text("422: options: one option is no choice: give two or more, or none for an open question").wait_for()
+    refusal = "Options: one option is no choice: give two or more, or none for an open question."
+    expect(page.locator("[data-testid=stAlert]")).to_have_text(refusal)
+    page.get_by_text("Details").click()
+    page.get_by_text(re.compile(r"POST /ask: 422")).wait_for()
     expect(page.get_by_text(re.compile(r"(Answer|Best supported): "))).to_have_count(0)
 
 

@@ -75,3 +75,58 @@ def test_the_in_process_ui_opens_a_page_without_fetching_its_pdf(demo_index, tmp
     assert seen["download"] == "Download the PDF (page 1)"
     assert any("/search" in url for url in seen["asked"]), "the app's own API was recorded"
     assert not [url for url in seen["asked"] if url.endswith("/pdf")]
+
+
+def test_show_more_asks_for_twelve_more_up_to_the_apis_largest_k():
+    """The search tab showed 12 results and no way to see more: "Show more" asks for 12 more each time, up to the
+    API's largest k, and is not offered where the API had no more to give."""
+    from pathatlas.ui.api.schemas import SearchRequest, SimilarRequest
+    from pathatlas.ui.present import MAX_RESULTS, PAGE_SIZE, more_results
+
+    for request in (SearchRequest, SimilarRequest):
+        assert [m.le for m in request.model_fields["k"].metadata if hasattr(m, "le")] == [MAX_RESULTS]
+    assert PAGE_SIZE == 12 and more_results(12, 12) == 24 and more_results(24, 24) == 36
+    assert more_results(96, 96) == MAX_RESULTS
+    assert more_results(MAX_RESULTS, MAX_RESULTS) is None
+    assert more_results(24, 17) is None  # fewer found than asked: that was all
+
+
+def test_api_errors_read_as_sentences_without_status_codes():
+    """Errors began "400: ..." and "422: question: String should have at least 1 character"."""
+    from pathatlas.ui.present import error_message
+
+    tiny = "the image is 10x10 pixels: too small to compare; give one of at least 32 a side"
+    assert error_message(tiny) == tiny
+    empty = {"type": "string_too_short", "loc": ["body", "question"], "msg": "...", "ctx": {"min_length": 1}}
+    assert error_message([empty]) == "Please fill in the question."
+    assert error_message([{"type": "missing", "loc": ["body", "question"], "msg": "Field required"}]) == (
+        "Please fill in the question."
+    )
+    short = {"type": "string_too_short", "loc": ["body", "text"], "msg": "...", "ctx": {"min_length": 2}}
+    one = "Value error, one option is no choice: give two or more, or none for an open question"
+    option = {"type": "value_error", "loc": ["body", "options"], "msg": one}
+    assert error_message([short, option]) == (
+        "The search text is too short: type at least 2 characters. "
+        "Options: one option is no choice: give two or more, or none for an open question."
+    )
+    kind = ["body", "filters", "kind"]
+    union = [  # one wrong value, reported once per branch of the field's type
+        {"type": "literal_error", "loc": [*kind, "literal['page','case']"], "msg": "Input should be 'page' or 'case'"},
+        {"type": "list_type", "loc": [*kind, "list[literal['page','case']]"], "msg": "Input should be a valid list"},
+    ]
+    assert error_message(union) == "Filters kind: Input should be 'page' or 'case'."
+
+
+def test_image_results_without_a_case_do_not_call_a_figure_a_best_match():
+    """An image searched in a textbook-only index listed unrelated figures as "best match" and "strong match"."""
+    from pathatlas.ui.present import look_alike_note, relevance_words
+
+    figure = {"kind": "figure", "relevance": "best match", "why": "appearance #1"}
+    by_words = {"kind": "figure", "relevance": "strong match", "why": "words #1, appearance #4"}
+    case = {"kind": "case", "relevance": "best match", "why": "appearance #1"}
+    assert look_alike_note([figure, by_words], index_has_cases=False).startswith("This index holds no cases: ")
+    assert look_alike_note([figure], index_has_cases=True).startswith("No case is among these results: ")
+    assert look_alike_note([case, figure], index_has_cases=True) is None
+    assert look_alike_note([], index_has_cases=False) is None
+    assert [relevance_words(hit, look_alike=True) for hit in (figure, by_words)] == ["looks alike", "strong match"]
+    assert relevance_words(figure, look_alike=False) == "best match"

@@ -1,5 +1,6 @@
 """Pure presentation helpers of the web UI (kept out of the Streamlit script so they are unit-tested):
-query terms and their highlighting, the citation a reader copies, one card per case."""
+query terms and their highlighting, the citation a reader copies, one card per case, how many results to ask for
+next, API errors as a reader can act on them, and what image results that hold no case can claim."""
 
 from __future__ import annotations
 
@@ -129,3 +130,64 @@ def group_cases(hits: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         else:
             cards.append([hit])
     return cards
+
+
+PAGE_SIZE = 12
+MAX_RESULTS = 100  # the API's largest k (SearchRequest.k)
+
+
+def more_results(k: int, found: int) -> int | None:
+    """The k "Show more" asks for next, or None where it has nothing to add: the API found fewer than asked, or
+    ``k`` is already its largest."""
+    if found < k or k >= MAX_RESULTS:
+        return None
+    return min(k + PAGE_SIZE, MAX_RESULTS)
+
+
+FIELD_NAMES = {"text": "search text", "k": "number of results"}
+
+
+def error_message(detail: Any) -> str:
+    """An API error's ``detail`` as a reader can act on it: the API's sentence as written, or for a validation
+    error (FastAPI's 422, a list) one sentence per field, naming it; no HTTP status, which tells a student nothing."""
+    if not isinstance(detail, list):
+        return str(detail)
+    sentences = {}  # by field: a field of a union type is reported once per branch
+    for error in detail:
+        field = field_name(error.get("loc", []))
+        sentences.setdefault(field, invalid_field(field, error))
+    return " ".join(sentences.values())
+
+
+def field_name(loc: list[Any]) -> str:
+    """A request field as words ("filters kind"): where in the body (its first element) and the union branch
+    tried (``literal['page',...]``) mean nothing to a reader."""
+    words = [part for part in loc[1:] if isinstance(part, str) and part.isidentifier()]
+    return FIELD_NAMES.get(" ".join(words), " ".join(words) or "request")
+
+
+def invalid_field(field: str, error: dict[str, Any]) -> str:
+    """One validation error as a sentence; an empty or missing field asks to be filled in, as a student reads it."""
+    shortest = (error.get("ctx") or {}).get("min_length")
+    if error.get("type") == "missing" or (error.get("type") == "string_too_short" and shortest == 1):
+        return f"Please fill in the {field}."
+    if error.get("type") == "string_too_short":
+        return f"The {field} is too short: type at least {shortest} characters."
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    return f"{field[:1].upper()}{field[1:]}: {message}{'' if message.endswith('.') else '.'}"
+
+
+def look_alike_note(hits: list[dict[str, Any]], index_has_cases: bool) -> str | None:
+    """The note under image results without a case: the figures and pages found only look like the image, which
+    their rank ("best match") would otherwise vouch for. None where a case was found, or nothing."""
+    if not hits or any(hit["kind"] == "case" for hit in hits):
+        return None
+    where = "No case is among these results" if index_has_cases else "This index holds no cases"
+    return f"{where}: these are the figures and pages that look most alike, which need not show the same thing."
+
+
+def relevance_words(hit: dict[str, Any], look_alike: bool) -> str:
+    """A hit's badge; in look-alike results (see ``look_alike_note``) one found by its appearance alone "looks
+    alike", not the "best match" its rank earns."""
+    found_by = {part.split(" #")[0] for part in hit.get("why", "").split(", ") if part}
+    return "looks alike" if look_alike and found_by == {"appearance"} else hit["relevance"]

@@ -22,7 +22,18 @@ import httpx
 import streamlit as st
 from PIL import Image, ImageDraw
 
-from pathatlas.ui.present import citation_text, group_cases, highlight, plain, query_terms
+from pathatlas.ui.present import (
+    PAGE_SIZE,
+    citation_text,
+    error_message,
+    group_cases,
+    highlight,
+    look_alike_note,
+    more_results,
+    plain,
+    query_terms,
+    relevance_words,
+)
 
 st.set_page_config(page_title="PathAtlas", layout="wide", menu_items={"About": "PathAtlas: search pathology books."})
 KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
@@ -59,10 +70,9 @@ def call(method: str, path: str, quiet: bool = False, **kwargs) -> httpx.Respons
         if not quiet:
             json_body = "json" in response.headers.get("content-type", "")
             detail = response.json().get("detail") if json_body else response.text
-            if isinstance(detail, list) and detail:  # FastAPI's 422: where, and what was wrong, not a dump
-                message = str(detail[0].get("msg", "")).removeprefix("Value error, ")
-                detail = f"{'.'.join(map(str, detail[0].get('loc', [])[1:]))}: {message}"
-            st.error(f"{response.status_code}: {detail}")
+            st.error(error_message(detail))
+            with st.expander("Details"):  # the status and body as sent, for a bug report
+                st.code(f"{method} {path}: {response.status_code}\n{response.text}", language=None, wrap_lines=True)
         return None
     return response
 
@@ -107,13 +117,31 @@ def filter_row() -> dict[str, list[str]]:
 
 
 def run_search(method: str, path: str, title: str, **kwargs) -> None:
-    response = call(method, path, **kwargs)
+    """A new search: its first page of results, the viewer closed; kept so that "Show more" can ask for more."""
     st.session_state.selected = None
+    st.session_state.last_search = (method, path, title, kwargs)
+    fetch_results(PAGE_SIZE)
+
+
+def show_more() -> None:
+    """Button callback: the last search again, for more results (thumbnails already seen come from the cache)."""
+    if k := more_results(st.session_state.k, len(st.session_state.hits)):  # None: a click on a stale button
+        fetch_results(k)
+
+
+def fetch_results(k: int) -> None:
+    """The last search's first ``k`` results; the API ranks the same for any k, so more only adds cards below."""
+    method, path, title, kwargs = st.session_state.last_search
+    body = "json" if "json" in kwargs else "data"  # a JSON body, or an uploaded image's form fields
+    sized = {**kwargs, body: {**kwargs[body], "k": k if body == "json" else str(k)}}
+    response = call(method, path, **sized)
     if response is None:  # call() showed why; "no results" beside it would blame the query
         st.session_state.pop("hits", None)
         return
     found = response.json()
+    st.session_state.k = k
     st.session_state.hits = found.get("hits", [])
+    st.session_state.by_image = path != "/search"
     words = found.get("image_words")  # an uploaded diagram's labels, searched as words
     st.session_state.results_title = title + (f" · words read in the image: {words}" if words else "")
 
@@ -124,13 +152,14 @@ def find_similar(hit: dict[str, Any]) -> None:
         "POST",
         "/search/similar",
         f"Looks like {hit['citation']['label']}",
-        json={"id": hit["id"], "k": st.session_state.get("k", 12), "filters": filters},
+        json={"id": hit["id"], "filters": filters},
     )
     st.session_state.terms = []
 
 
-def result_card(card: list[dict[str, Any]], n: int) -> None:
+def result_card(card: list[dict[str, Any]], n: int, look_alike: bool) -> None:
     hit = card[0]
+    relevance = relevance_words(hit, look_alike)
     terms = st.session_state.get("terms", [])
     with st.container(border=True, key=f"card-{n}"):
         left, right = st.columns([1, 4])
@@ -144,7 +173,7 @@ def result_card(card: list[dict[str, Any]], n: int) -> None:
         with right:
             kind = KINDS.get(hit["kind"], hit["kind"])
             label = plain(hit["citation"]["label"])
-            st.markdown(f"**{kind}** · {label} &nbsp; :{BADGE.get(hit['relevance'], 'gray')}-badge[{hit['relevance']}]")
+            st.markdown(f"**{kind}** · {label} &nbsp; :{BADGE.get(relevance, 'gray')}-badge[{relevance}]")
             if hit["kind"] == "case":
                 st.markdown(
                     f"**{plain(hit.get('diagnosis') or hit.get('title') or 'case')}** · {plain(hit.get('organ') or '')}"
@@ -281,7 +310,6 @@ def search_tab() -> None:
         )
     filters = filter_row()
     st.session_state.filters = filters
-    k = st.session_state.k = 12
     if submitted or (image is not None and st.session_state.get("searched_image") != image.file_id):
         st.session_state.terms = query_terms(text)
         if image is not None:
@@ -291,10 +319,10 @@ def search_tab() -> None:
                 "/search/image",
                 f"Like {image.name}" + (f" and “{text}”" if text.strip() else ""),
                 files={"image": (image.name, image.getvalue())},
-                data={"text": text or "", "k": str(k), "filters": json.dumps(filters)},
+                data={"text": text or "", "filters": json.dumps(filters)},
             )
         elif text.strip():
-            run_search("POST", "/search", f"“{text}”", json={"text": text, "k": k, "filters": filters})
+            run_search("POST", "/search", f"“{text}”", json={"text": text, "filters": filters})
         else:
             st.warning("Type a query or upload an image.")
     hits = st.session_state.get("hits", [])
@@ -307,11 +335,20 @@ def search_tab() -> None:
     with results:
         cards = group_cases(hits)
         st.caption(f"{len(hits)} results · {st.session_state.get('results_title', '')}")
+        note = look_alike_note(hits, index_has_cases()) if st.session_state.get("by_image") else None
+        if note:
+            st.info(note)
         for n, card in enumerate(cards):
-            result_card(card, n)
+            result_card(card, n, look_alike=note is not None)
+        if more_results(st.session_state.k, len(hits)):
+            st.button("Show more", key="show-more", on_click=show_more)
     if side is not None:
         with side:
             viewer(selected, "selected")
+
+
+def index_has_cases() -> bool:
+    return any(v["value"] == "case" and v["count"] for v in facets()["fields"].get("kind", []))
 
 
 # -- ask ---------------------------------------------------------------------------------------
