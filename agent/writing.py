@@ -25,9 +25,9 @@ def fallback_quote(question: Question, reading: Reading, choice: int, evidence: 
     """A sentence for a chosen option that no sentence names by its distinctive words.
 
     Negated question: the sentence tying the other options to the question best without naming the choice
-    (what makes the choice the exception; it supports it). Otherwise: a sentence with any of the option's
-    words covering the question best, else the sentence covering the question best: what the choice was
-    weighed against, which does not settle it.
+    (what makes the choice the exception; it supports it), where one names another option at all. Otherwise: a
+    sentence with any of the option's words covering the question best, else the sentence covering the question
+    best: what the choice was weighed against, which does not settle it.
     """
     scores = score_sentences(reading, question.text, question.options, evidence_sentences(evidence))
     if not scores.sentences:
@@ -42,8 +42,10 @@ def fallback_quote(question: Question, reading: Reading, choice: int, evidence: 
             return (not named, others, relevance)
         return (named, relevance)
 
-    best = scores.sentences[max(range(len(scores.sentences)), key=key)]
-    return Quote(best.text, best.evidence, "supports" if reading.negated else "related", 0.0, settles=reading.negated)
+    position = max(range(len(scores.sentences)), key=key)
+    best = scores.sentences[position]
+    exception = reading.negated and key(position)[:2] >= (True, 1)  # "which do not divide" names no option
+    return Quote(best.text, best.evidence, "supports" if exception else "related", 0.0, settles=exception)
 
 
 def settle(answer: Answer, question: Question, reading: Reading, evidence: list[Evidence]) -> None:

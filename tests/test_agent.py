@@ -341,6 +341,16 @@ def test_an_open_image_question_is_answered_by_the_similar_cases():
     assert split.text == "benign lung tissue" and not split.settled, "one of the two nearest is no majority"
 
 
+def test_an_exception_is_not_supported_by_a_sentence_naming_no_option():
+    """ "Osteoblasts, which do not divide, ... secrete the collagen matrix" was quoted as supporting "type I alveolar
+    cells" as the cells that do NOT secrete surfactant: it names no option at all."""
+    question = Question("Which alveolar cells do NOT secrete surfactant?", ["type I alveolar cells", "type II cells"])
+    found = [evidence("p1", "Osteoblasts, which do not divide, synthesize and secrete the collagen matrix.", 1)]
+    answer = Answer(0, question.options[0], 0.9, scores=[0.9, 0.1], quotes=[[], []])
+    settle(answer, question, read_question(question), found)
+    assert [(q.stance, q.settles) for q in answer.quotes[0]] == [("related", False)] and not answer.settled
+
+
 def test_a_lack_after_a_negation_affirms():
     """ "Calcium cannot be absorbed ... without vitamin D" was shown as contradicting vitamin D."""
     assert not contradicts("Calcium cannot be absorbed from the small intestine without vitamin D.", "vitamin D")
