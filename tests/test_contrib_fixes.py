@@ -6,13 +6,11 @@ import importlib.util
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from pathatlas.errors import BadInputError, EncoderMismatchError, PathAtlasError
 from pathatlas.indexer.sources.base import Source
-from pathatlas.retrieval.encoders.base import Encoder
 from pathatlas.retrieval.index import META_FILE, Index
 from pathatlas.retrieval.records import StoredVectors
 from pathatlas.retrieval.search import Query, Searcher
@@ -21,6 +19,7 @@ from pathatlas.retrieval.stores.base import VectorStore
 from pathatlas.retrieval.stores.faiss_store import FaissStore
 from pathatlas.settings import Settings, load_settings
 from pathatlas.ui.cli import app, demo_only
+from tests.test_encoders import HashEncoder
 
 HERE = "py:tests.test_contrib_fixes"
 
@@ -29,22 +28,10 @@ def run(*args, **env):
     return CliRunner().invoke(app, list(map(str, args)), env={"COLUMNS": "200", **env})
 
 
-class Renamed(Encoder):
+class Renamed(HashEncoder):
     """A plug-in whose ``name`` is not the ``py:`` path that builds it."""
 
     name = "renamed"
-    dims = {"text": 4}
-    text_spaces = ("text",)
-
-    def __init__(self, settings):
-        self.settings = settings
-
-    def encode_text(self, texts):
-        rows = np.array([[len(t), t.count("a") + 1, 1.0, 2.0] for t in texts], dtype=np.float32)
-        return {"text": rows / np.linalg.norm(rows, axis=1, keepdims=True)}
-
-    def encode_image(self, images):
-        return {}
 
 
 class NoVectorStore(FaissStore):
