@@ -41,14 +41,15 @@ def png(colour=(150, 40, 90)) -> bytes:
     return buffer.getvalue()
 
 
-def case_zip(folder: str, diagnosis: str) -> bytes:
-    """A zip holding one case folder (``folder/cases.jsonl`` and two images), as a user zips a folder."""
+def case_zip(*folders: str, diagnosis: str) -> bytes:
+    """A zip holding case folders (each ``folder/cases.jsonl`` and two images), as a user zips folders."""
     rows = [{"image": f"{n}.png", "diagnosis": diagnosis, "organ": "lung"} for n in ("a", "b")]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(f"{folder}/cases.jsonl", "\n".join(map(json.dumps, rows)))
-        archive.writestr(f"{folder}/a.png", png())
-        archive.writestr(f"{folder}/b.png", png((40, 150, 90)))
+        for folder in folders:
+            archive.writestr(f"{folder}/cases.jsonl", "\n".join(map(json.dumps, rows)))
+            archive.writestr(f"{folder}/a.png", png())
+            archive.writestr(f"{folder}/b.png", png((40, 150, 90)))
     return buffer.getvalue()
 
 
@@ -85,7 +86,7 @@ def test_upload_names_in_any_script_keep_their_letters_and_their_type(client, ro
     assert len(safe_name("病" * 300 + ".pdf", "upload").encode()) <= 200, "a name the file system can hold"
     book = finished(client, "病理学.pdf", make_pdf(root / "upload.pdf", 2, "zh").read_bytes())
     assert book["status"] == "done" and book["source"] == "病理学.pdf", book
-    cases = finished(client, "атлас.zip", case_zip("атлас", "sarcoidosis"))
+    cases = finished(client, "атлас.zip", case_zip("атлас", diagnosis="sarcoidosis"))
     assert cases["status"] == "done", cases
     names = {s["source"] for s in client.get("/sources").json()}
     assert {"病理学.pdf", "атлас"} <= names
@@ -95,14 +96,26 @@ def test_upload_names_in_any_script_keep_their_letters_and_their_type(client, ro
 def test_reuploading_a_case_zip_replaces_the_sources_it_gave(client, root):
     """The zip's case folder is named by what it holds (``myc``), not by the zip (``good``)."""
     for diagnosis in ("granuloma", "carcinoid"):
-        assert finished(client, "good.zip", case_zip("myc", diagnosis))["status"] == "done"
+        assert finished(client, "good.zip", case_zip("myc", diagnosis=diagnosis))["status"] == "done"
     myc = [s for s in client.get("/sources").json() if s["source"] == "myc"]
     assert len(myc) == 1 and myc[0]["entries"] == 2, myc
     hits = client.post("/search", json={"text": "granuloma carcinoid", "filters": {"kind": "case"}}).json()["hits"]
     assert {h["diagnosis"] for h in hits if h["citation"]["source"] == "myc"} == {"carcinoid"}
     assert len([p for p in (root / "home" / "uploads").rglob("myc") if p.is_dir()]) == 1, "the old upload went"
-    assert finished(client, "good.pdf.zip", case_zip("myc2", "x"))["status"] == "done"
+    assert finished(client, "good.pdf.zip", case_zip("myc2", diagnosis="x"))["status"] == "done"
     assert len([s for s in client.get("/sources").json() if s["source"] == "myc"]) == 1, "another name replaces none"
+
+
+def test_reuploading_a_zip_of_several_case_folders_replaces_each_once(client):
+    """The second of two folders was kept: the first removal deleted the old upload folder, and the next source of
+    it no longer looked uploaded; it stayed with its images gone (410) and its name matching two sources."""
+    for diagnosis in ("granuloma", "carcinoid"):
+        assert finished(client, "two.zip", case_zip("g1", "g2", diagnosis=diagnosis))["status"] == "done"
+    sources = [s["source"] for s in client.get("/sources").json() if s["source"] in ("g1", "g2")]
+    assert sorted(sources) == ["g1", "g2"], sources
+    hits = client.post("/search", json={"text": "granuloma carcinoid", "filters": {"kind": "case"}}).json()["hits"]
+    images = [client.get(f"/media/cases/{h['id']}").status_code for h in hits if h["citation"]["source"] == "g2"]
+    assert images and set(images) == {200}, images
 
 
 # -- 3. commits by another process -------------------------------------------------------------------

@@ -274,11 +274,17 @@ class Engine:
         """An upload sent under the name of an earlier one replaces it, once the new one is committed: every source
         that came from the earlier upload (a zip's case folders are named by what they hold, not by the zip)."""
         sent = {(u.name, u.unpacked) for p in job.paths if (u := self.uploaded(str(p.resolve()))) is not None}
-        for key in list(target.manifest):
-            older = self.uploaded(key)
-            if older is not None and older.folder != job.upload.name and (older.name, older.unpacked) in sent:
-                target.remove_source(key)
-                shutil.rmtree(self.uploads / older.folder, ignore_errors=True)
+        replaced = {  # all found before any folder goes: ``uploaded`` looks at the folder
+            key: older.folder
+            for key in target.manifest
+            if (older := self.uploaded(key)) is not None
+            and older.folder != job.upload.name
+            and (older.name, older.unpacked) in sent
+        }
+        for key in replaced:
+            target.remove_source(key)
+        for folder in set(replaced.values()):
+            shutil.rmtree(self.uploads / folder, ignore_errors=True)
 
     def uploaded(self, key: str) -> Uploaded | None:
         """Where a source came from, if it came from an upload (None for files indexed in place)."""
