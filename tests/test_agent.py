@@ -339,6 +339,10 @@ def test_an_open_image_question_is_answered_by_the_similar_cases():
     assert answer.confidence == pytest.approx((1 + 1 / 3) / (1 + 1 / 2 + 1 / 3))
     split = OfflineAnswerer(encoder=None).answer(Question("What is the diagnosis?", [], image=slide), cases[:2])
     assert split.text == "benign lung tissue" and not split.settled, "one of the two nearest is no majority"
+    pages = [evidence("p1", "These tests are often used to assist in the diagnosis of anemia.", 1)]
+    unseen = OfflineAnswerer(encoder=None).answer(Question("What is the diagnosis?", [], image=slide), pages)
+    assert (unseen.confidence, unseen.settled) == (0.0, False), "a book sentence saying 'diagnosis' saw no image"
+    assert unseen.rationale.startswith("no similar case in the index")
 
 
 def test_an_exception_is_not_supported_by_a_sentence_naming_no_option():

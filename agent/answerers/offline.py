@@ -84,9 +84,9 @@ class OfflineAnswerer(Answerer):
     def answer(self, question: Question, evidence: list[Evidence], support: OptionSupport | None = None) -> Answer:
         """``support``: the agent's passage searches per option (one search has none: those features are 0)."""
         if not question.is_multiple_choice:
-            if question.image is not None and (answer := self._open_image(evidence)) is not None:
-                return answer
-            return self._open(question, read_question(question), evidence)
+            if question.image is None:
+                return self._open(question, read_question(question), evidence)
+            return self._open_image(evidence) or self._unseen(self._open(question, read_question(question), evidence))
         reading = read_with_evidence(question, evidence)
         features, quotes = self.features(question, reading, evidence, support)
         votes = diagnosis_votes(question.options, evidence) if question.image is not None else np.zeros(len(features))
@@ -139,6 +139,13 @@ class OfflineAnswerer(Answerer):
             [c.id for c in having[:3]],
             settled=nearest * 2 > min(3, len(cases)),
         )
+
+    @staticmethod
+    def _unseen(answer: Answer) -> Answer:
+        """An open image question no similar case answers: the text's nearest sentence never saw the image ("What is
+        the diagnosis?" covered by any sentence saying "diagnosis"), so it settles nothing and claims no confidence."""
+        said = f"no similar case in the index; the sentence nearest the question's words, {answer.rationale}"
+        return replace(answer, confidence=0.0, settled=False, rationale=said if answer.text else answer.rationale)
 
     def _open(self, question: Question, reading: Reading, evidence: list[Evidence]) -> Answer:
         """Open questions: the evidence sentence that covers the question best, quoted. A question of stop words
