@@ -231,7 +231,7 @@ class EfficientNetTower:
     def __call__(self, images: Sequence[Image.Image]) -> np.ndarray:
         if not images:
             return np.zeros((0, EFFICIENTNET_DIM), dtype=np.float32)
-        rgb = [image.convert("RGB") for image in images]
+        rgb = [image if image.mode == "RGB" else image.convert("RGB") for image in images]  # no full-size copy
         shaped: dict[tuple[str, int], list[list[Image.Image]]] = {}
         views = []
         for image_pass in self.recipe.passes:
