@@ -52,7 +52,7 @@ from pathatlas.retrieval.lexical import LexicalIndex, printed_words
 from pathatlas.retrieval.local import Keypoints
 from pathatlas.retrieval.records import StoredVectors, source_id
 from pathatlas.retrieval.stores import Filters, VectorStore, open_store, store_class
-from pathatlas.retrieval.stores.base import ScoredIds
+from pathatlas.retrieval.stores.base import ScoredIds, stored_vectors
 from pathatlas.settings import Settings
 
 META_FILE = "pathatlas.json"
@@ -188,7 +188,7 @@ class VisibleStore(VectorStore):
 
     def vectors(self, ids: list[str]) -> dict[str, dict[str, np.ndarray]]:
         live = self.payloads(ids)
-        return {rid: vectors for rid, vectors in self.inner.vectors(list(live)).items() if rid in live}
+        return {rid: vectors for rid, vectors in stored_vectors(self.inner, list(live)).items() if rid in live}
 
     def scan(self, filters: Filters | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         return self.inner.scan(self._filters(filters))

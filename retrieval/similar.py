@@ -14,14 +14,14 @@ from __future__ import annotations
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import Searcher, with_relative
-from pathatlas.retrieval.stores.base import Filters
+from pathatlas.retrieval.stores.base import Filters, stored_vectors
 
 IMAGE_SPACES = ("visual", "joint")
 
 
 def similar(searcher: Searcher, record_id: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
     index, settings = searcher.index, searcher.settings
-    stored = index.store.vectors([record_id]).get(record_id)
+    stored = stored_vectors(index.store, [record_id]).get(record_id)
     payload = Payload.from_payloads(index.store.payloads([record_id])).get(record_id)
     if stored is None or payload is None:
         raise BadInputError(f"no record {record_id!r} in index {index.path}")

@@ -42,6 +42,16 @@ class NoVectorStore(FaissStore):
     records = VectorStore.records
 
 
+class UnimplementedVectorStore(FaissStore):
+    """A store whose ``vectors`` says so Python's way."""
+
+    kind = "unimplemented"
+    records = VectorStore.records
+
+    def vectors(self, ids):
+        raise NotImplementedError
+
+
 def plugin_settings(session_home, folder: Path, **updates) -> Settings:
     return Settings(home=session_home, index=folder, encoder=f"{HERE}.Renamed", **updates)
 
@@ -121,8 +131,9 @@ def test_find_similar_and_export_on_a_store_without_snapshots(session_home, tmp_
     assert json.loads(result.output)["records"] == 2
 
 
-def test_export_of_a_store_that_cannot_list_vectors_is_one_line_and_leaves_nothing(session_home, tmp_path):
-    store = f"{HERE}.NoVectorStore"
+@pytest.mark.parametrize("plugin", ["NoVectorStore", "UnimplementedVectorStore"])
+def test_export_of_a_store_that_cannot_list_vectors_is_one_line_and_leaves_nothing(session_home, tmp_path, plugin):
+    store = f"{HERE}.{plugin}"
     filled(plugin_settings(session_home, tmp_path / "idx"), store).close()
     env = {"PATHATLAS_HOME": str(session_home), "PATHATLAS_ENCODER": f"{HERE}.Renamed", "PATHATLAS_STORE": store}
     out, twin = tmp_path / "exported", tmp_path / "twin"

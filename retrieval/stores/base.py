@@ -192,7 +192,7 @@ class VectorStore(ABC):
         records with their ``vectors``, so a store that returns its vectors can be exported without more."""
         scanned = self.scan()
         while chunk := list(islice(scanned, batch)):
-            vectors = self.vectors([record_id for record_id, _ in chunk])
+            vectors = stored_vectors(self, [record_id for record_id, _ in chunk])
             yield [StoredVectors(rid, payload, vectors.get(rid, {})) for rid, payload in chunk]
 
     def source_revisions(self) -> dict[str, str] | None:
@@ -201,3 +201,12 @@ class VectorStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files and handles."""
+
+
+def stored_vectors(store: VectorStore, ids: list[str]) -> dict[str, dict[str, np.ndarray]]:
+    """``store.vectors(ids)``; a plug-in raising ``NotImplementedError`` (Python's idiom for it) is refused in the
+    protocol's one line, not with a traceback."""
+    try:
+        return store.vectors(ids)
+    except NotImplementedError as exc:
+        raise PathAtlasError(f"the {store.kind} store cannot return stored vectors") from exc
