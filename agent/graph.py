@@ -20,7 +20,7 @@ from typing import Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from pathatlas.agent.answerers.base import Answerer
+from pathatlas.agent.answerers.base import Answerer, AnswerError
 from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.plan import SubQuery, follow_ups, plan, read_question
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question
@@ -265,6 +265,9 @@ class Agent:
             answer = self.answerer.answer(state["question"], evidence, state["support"])
         else:
             answer = self.answerer.answer(state["question"], evidence)
+        options = state["question"].options
+        if answer.choice is not None and not 0 <= answer.choice < len(options):  # a plug-in's broken contract
+            raise AnswerError(f"answerer {self.answerer.name!r} chose option {answer.choice} of {len(options)}")
         known = {e.id for e in evidence}
         answer.cited = [i for i in answer.cited if i in known]
         annotate(answer, state["question"], evidence)

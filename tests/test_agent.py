@@ -12,7 +12,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from pathatlas.agent.answerers import create_answerer
-from pathatlas.agent.answerers.base import AnswerError
+from pathatlas.agent.answerers.base import Answerer, AnswerError
 from pathatlas.agent.answerers.llm import LLMAnswerer, ReplyError, build_messages, option_index, parse_reply
 from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.evidence import (
@@ -353,6 +353,22 @@ def test_an_exception_is_not_supported_by_a_sentence_naming_no_option():
     answer = Answer(0, question.options[0], 0.9, scores=[0.9, 0.1], quotes=[[], []])
     settle(answer, question, read_question(question), found)
     assert [(q.stance, q.settles) for q in answer.quotes[0]] == [("related", False)] and not answer.settled
+
+
+class OutOfRange(Answerer):
+    """A plug-in answerer that names an option the question does not have."""
+
+    name = "out-of-range"
+
+    def answer(self, question, evidence):
+        return Answer(7, "?", 1.0)
+
+
+def test_an_answerer_choosing_an_option_the_question_lacks_is_one_line(demo_index):
+    """A plug-in's choice 7 of 2 options ended in an IndexError traceback inside the graph."""
+    agent = Agent(Searcher(demo_index), OutOfRange(), max_rounds=1)
+    with pytest.raises(AnswerError, match="answerer 'out-of-range' chose option 7 of 2"):
+        agent.ask(Question("Which cells show a perinuclear halo?", ["Koilocytes", "Goblet cells"]))
 
 
 def test_a_lack_after_a_negation_affirms():
