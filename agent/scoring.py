@@ -45,15 +45,16 @@ variant itself is chosen on the training chapters; BENCHMARKS.md). Without them 
 exception is the option the top evidence names least (8 of 20; flipping every feature, as for a plain
 question, scored 7)."""
 WEIGHTS = np.array(
-    [1.082, -0.986, 0.403, -1.27, 0.411, 1.468, 0.702]
-    + [0.248, 0.201, 0.794, 0.319, -0.023, 0.242, 0.228]
-    + [0.449, 0.208, -0.512, 0.964, -0.898, 0.107, -1.763]
-    + [0.888]
+    [1.139, -0.538, 0.367, -1.277, 0.331, 0.219, 0.89]
+    + [0.131, -0.024, 0.934, 0.238, 0.007, 0.325, 0.301]
+    + [-0.762, 0.337, -0.453, 1.044, -0.785, -0.974, -0.518]
+    + [1.026]
 )
 """Conditional-logit weights (``design``): FEATURES for plain questions (less ``NEGATED_ONLY``), their
 ``leaders``, the same features again for questions whose options are statements, then the negated questions'
 one feature (``NEGATED_BY``); fit on the agent's evidence for all 347 dev questions (A&P ch. 1-14: one search
-plus the passage support); held out per chapter fold in BENCHMARKS.md."""
+plus the passage support; refit in the sixteenth session on its features, the ``all_data_weights`` of
+``bench qa --folds 5``); held out per chapter fold in BENCHMARKS.md."""
 ONE_SEARCH_WEIGHTS = np.array(
     [0.997, 0.014, 0.288, -0.618, 0.264, 0.0, 0.0] + [0.417, 0.041, 0.894, 0.31, 0.039, 0.0, 0.0] + [0.0] * 7 + [0.728]
 )
