@@ -79,6 +79,9 @@ def test_as_tools_give_search_and_ask_with_one_line_errors(retriever):
         }
     )
     assert answer["citations"] and answer["confidence"] > 0.5 and "Koilocytes" in str(answer)
+    # what a model reads names no server file: a thumbnail is its pathatlas:// resource, as through MCP
+    assert "'thumbnail':" not in str([hits, answer]) and hits[0]["media"].startswith("pathatlas://")
+    assert all(c["media"] is None or c["media"].startswith("pathatlas://") for c in answer["citations"])
     error = search.invoke({"text": "granuloma", "source": "missing.pdf"})
     assert isinstance(error, str) and "no source 'missing.pdf'" in error and "\n" not in error
     assert "over the limit" in asyncio.run(search.ainvoke({"text": "x" * 5000}))

@@ -31,8 +31,7 @@ from pathatlas.agent.questions import Question
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.search import Query, Searcher
-from pathatlas.ui.mcp_server import public
-from pathatlas.ui.tools import hit_json
+from pathatlas.ui.tools import hit_json, public
 
 CLI = [sys.executable, "-c", "from pathatlas.ui.cli import app; app()"]
 KOILOCYTES = {

@@ -19,7 +19,7 @@ from typing import Any
 from pathatlas.errors import PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.settings import Settings
-from pathatlas.ui.tools import THUMBNAIL_URI, Toolbox, thumbnail_uri
+from pathatlas.ui.tools import THUMBNAIL_URI, Toolbox, public
 
 require("mcp", "mcp")
 
@@ -62,20 +62,6 @@ def public_tool(method: Callable[..., Any], toolbox: Toolbox) -> Callable[..., A
             raise ToolError(toolbox.engine.client_message(exc)) from None
 
     return call
-
-
-def public(value: Any) -> Any:
-    """A tool's JSON without server files: each record's ``thumbnail`` (a file on the server) becomes ``media``, its
-    ``pathatlas://`` resource, where the record has no ``media`` already."""
-    if isinstance(value, list):
-        return [public(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    shown = {key: public(item) for key, item in value.items() if key != "thumbnail"}
-    if "thumbnail" in value and "media" not in value:
-        record_id = value.get("id") or value.get("evidence")
-        shown["media"] = thumbnail_uri(record_id) if value["thumbnail"] and record_id else None
-    return shown
 
 
 def parse_http(address: str) -> tuple[str, int]:

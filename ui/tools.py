@@ -63,17 +63,32 @@ def hit_json(hit: Hit) -> dict[str, Any]:
 
 
 def reraise_as(method: Callable[..., Any], error: type[Exception]) -> Callable[..., Any]:
-    """The same tool (same signature and description), its one-line ``PathAtlasError`` re-raised as
-    ``error``: the framework's own tool error, which the calling model reads instead of a traceback."""
+    """The same tool (same signature and description) as a model may read it: its answer without server files
+    (``public``), its one-line ``PathAtlasError`` re-raised as ``error``, the framework's own tool error, which the
+    calling model reads instead of a traceback."""
 
     @wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
-            return method(*args, **kwargs)
+            return public(method(*args, **kwargs))
         except PathAtlasError as exc:
             raise error(str(exc)) from None
 
     return call
+
+
+def public(value: Any) -> Any:
+    """A tool's JSON without server files: each record's ``thumbnail`` (a file on the server) becomes ``media``, its
+    ``pathatlas://`` resource, where the record has no ``media`` already."""
+    if isinstance(value, list):
+        return [public(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    shown = {key: public(item) for key, item in value.items() if key != "thumbnail"}
+    if "thumbnail" in value and "media" not in value:
+        record_id = value.get("id") or value.get("evidence")
+        shown["media"] = thumbnail_uri(record_id) if value["thumbnail"] and record_id else None
+    return shown
 
 
 def check_text(value: str, name: str) -> str:
