@@ -62,7 +62,7 @@ def answer_document(question: Question, answer: Answer, evidence: list[Evidence]
         {
             "label": LETTERS[j],
             "text": text,
-            "score": answer.scores[j] if j < len(answer.scores) else 0.0,
+            "score": answer.scores[j] if j < len(answer.scores) else None,  # an LLM's reply names one option
             "evidence": [
                 {"quote": q.text, "citation": citation_dict(q.evidence), "stance": q.stance}
                 for q in (answer.quotes[j] if j < len(answer.quotes) else [])

@@ -130,6 +130,8 @@ def annotate(answer: Answer, question: Question, evidence: list[Evidence]) -> No
         answer.quotes = quotes_for(question, reading, evidence)
     settle(answer, question, reading, evidence)
     written = rationale(question, reading, answer)
+    shown = [q.evidence.id for quotes in answer.quotes for q in quotes if cite(q) in written]
+    answer.cited = list(dict.fromkeys([*answer.cited, *shown]))  # every sentence the rationale quotes is cited
     if answer.rationale and answer.rationale not in written:
         written = f"{written} Model: {answer.rationale}"
     answer.rationale = written

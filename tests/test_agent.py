@@ -48,7 +48,7 @@ from pathatlas.agent.scoring import (
     passage_support,
     support_queries,
 )
-from pathatlas.agent.writing import quotes_for, settle
+from pathatlas.agent.writing import annotate, quotes_for, settle
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError, UnknownNameError
 from pathatlas.retrieval.lexical import tokenize
@@ -679,6 +679,18 @@ def test_llm_sees_the_same_per_option_quotes_as_escaped_data():
     assert [i["option"] for i in items] == ["A", "B", "C", "D"]
     assert items[1]["quotes"][0]["quote"] == answer.quotes[1][0].text and items[1]["quotes"][0]["id"] == "p1"
     assert "</evidence>" not in block and "Goblet cells secrete mucin" in items[3]["quotes"][0]["quote"]
+
+
+def test_an_llm_answer_cites_what_its_rationale_quotes_and_claims_no_option_scores():
+    """An LLM's reply citing nothing gave "citations": [] beside a rationale quoting p. 1, and every option a score of
+    0.0, the chosen one too."""
+    found = [evidence("p1", "Koilocytes have a clear perinuclear halo in HPV infection.", 1)]
+    model = FakeListChatModel(responses=['{"answer": "B", "evidence": [], "confidence": 0.9}'])
+    answer = LLMAnswerer(model, retries=0).answer(KOILOCYTE_Q, found)
+    annotate(answer, KOILOCYTE_Q, found)  # as the agent's answer step does for every answerer
+    assert answer.letter == "B" and "perinuclear halo" in answer.rationale and answer.cited == ["p1"]
+    document = answer_document(KOILOCYTE_Q, answer, found, [])
+    assert [o["score"] for o in document["options"]] == [None] * 4 and document["citations"]
 
 
 def test_llm_answerer_retries_malformed_output_then_reports():

@@ -281,7 +281,8 @@ def print_answer(result: dict, trace: bool = False) -> None:
     order = sorted(result["options"], key=lambda o: o["label"] != (label[:1] or None))
     for option in order:
         mark = "[bold green]>[/bold green]" if label and option["label"] == label[:1] else " "
-        console.print(f"{mark} {option['label']}. {escape(option['text'])}  [dim](score {option['score']:.2f})[/dim]")
+        score = f"  [dim](score {option['score']:.2f})[/dim]" if option["score"] is not None else ""
+        console.print(f"{mark} {option['label']}. {escape(option['text'])}{score}")
         for quote in option["evidence"]:
             colour = STANCE_COLOURS.get(quote["stance"], "red")
             box = f", bbox {quote['citation']['bbox']}" if quote["citation"]["bbox"] else ""

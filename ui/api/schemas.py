@@ -273,7 +273,11 @@ class OptionQuote(BaseModel):
 class OptionOut(BaseModel):
     label: str
     text: str
-    score: float = Field(..., description="How likely this option is the answer (the answerer's probability).")
+    score: float | None = Field(
+        ...,
+        description="How likely this option is the answer (the answerer's probability); null when the answerer "
+        "gives none per option (an LLM's reply names one).",
+    )
     evidence: list[OptionQuote]
 
 
