@@ -625,6 +625,8 @@ def test_parse_reply_is_strict_and_limits_citations():
     for bad in ("no json here", '{"answer": "F"}', '{"rationale": "x"}', '{"answer": "A", "evidence": "p1"}'):
         with pytest.raises(ReplyError):
             parse_reply(bad, KOILOCYTE_Q.options, {"p1"})
+    two = 'Here: {"answer": "C"} and also {"note": 1}'  # was one invalid object, both joined: 3 tries lost
+    assert parse_reply(two, KOILOCYTE_Q.options, {"p1"})[0] == 2
 
 
 @pytest.mark.parametrize(

@@ -36,9 +36,6 @@ Reply with exactly one JSON object and nothing else:
 {"answer": "<option letter, or a short answer if there are no options>", "rationale": "<one or two sentences>",
  "evidence": ["<ids of the evidence items you relied on>"], "confidence": <number between 0 and 1>}
 Cite only ids that appear in the EVIDENCE block; cite none if no evidence helped."""
-JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
-
-
 class ReplyError(ValueError):
     """The model's reply is not a usable answer."""
 
@@ -138,15 +135,24 @@ def option_index(answer: str, options: list[str]) -> int:
     raise ReplyError(f"answer {answer!r} is neither an option letter nor one option's text")
 
 
+def first_object(text: str) -> dict:
+    """The reply's first JSON object, wherever it starts ("Here: {...} and also {...}" is the first, not both
+    joined); raises ReplyError when none parses."""
+    decoder, error = json.JSONDecoder(), "no JSON object in the reply"
+    for start in (m.start() for m in re.finditer(r"\{", text)):
+        try:
+            data, _ = decoder.raw_decode(text, start)
+        except json.JSONDecodeError as exc:
+            error = f"invalid JSON ({exc.msg})"
+            continue
+        if isinstance(data, dict):
+            return data
+    raise ReplyError(error)
+
+
 def parse_reply(text: str, options: list[str], evidence_ids: set[str]) -> tuple[int | None, str, str, list[str], float]:
     """(choice, answer text, rationale, cited ids, confidence) from a reply; raises ReplyError."""
-    match = JSON_OBJECT.search(text or "")
-    if not match:
-        raise ReplyError("no JSON object in the reply")
-    try:
-        data = json.loads(match.group(0))
-    except json.JSONDecodeError as exc:
-        raise ReplyError(f"invalid JSON ({exc.msg})") from exc
+    data = first_object(text or "")
     if not isinstance(data, dict) or not str(data.get("answer", "")).strip():
         raise ReplyError("the JSON object has no 'answer'")
     answer = str(data["answer"]).strip()
