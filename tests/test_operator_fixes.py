@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
+from pathatlas.agent.answerers.base import AnswerError
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.images import open_image
@@ -154,6 +155,17 @@ def test_a_reopen_that_fails_keeps_the_open_index_serving(tmp_path, monkeypatch)
     finally:
         engine.close()
         index.close()
+
+
+def test_client_messages_do_not_name_the_llm_server(tmp_path):
+    """An LLM answerer's timeout reached MCP clients as "... at http://127.0.0.1:18090/v1 failed"."""
+    url = "http://10.0.0.7:8080/v1"
+    engine = Engine(hashing(tmp_path).model_copy(update={"llm_base_url": url}))
+    try:
+        said = engine.client_message(AnswerError(f"openai model 'slow' at {url} failed: Request timed out."))
+        assert url not in said and "the answerer's LLM server failed: Request timed out" in said
+    finally:
+        engine.close()
 
 
 # -- 4. exported Qdrant indexes ----------------------------------------------------------------------

@@ -311,9 +311,11 @@ class Engine:
         return self.relative(str(exc))
 
     def relative(self, message: str) -> str:
-        """Messages for API clients without server paths."""
+        """Messages for API clients without server paths, nor the address of the LLM server behind the answerer."""
         for folder in (self.uploads.resolve(), self.settings.index_dir.parent, self.settings.home):
             message = message.replace(f"{folder}/", "")
+        if self.settings.llm_base_url:
+            message = message.replace(self.settings.llm_base_url, "the answerer's LLM server")
         return message
 
     def _writer(self) -> Index:
