@@ -8,6 +8,7 @@ import time
 import pytest
 from langchain_core.runnables import RunnableLambda
 
+from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
@@ -85,3 +86,15 @@ def test_as_tools_give_search_and_ask_with_one_line_errors(retriever):
     error = search.invoke({"text": "granuloma", "source": "missing.pdf"})
     assert isinstance(error, str) and "no source 'missing.pdf'" in error and "\n" not in error
     assert "over the limit" in asyncio.run(search.ainvoke({"text": "x" * 5000}))
+
+
+def test_the_ask_tool_reads_an_image_path_inside_the_allowed_folders(retriever, tmp_path, monkeypatch):
+    """The tool offered image_path, but from_index could allow no folder, so it always answered "switched off"."""
+    monkeypatch.setattr("pathatlas.ui.api.engine.Engine", lambda settings, create: retriever.toolbox.engine)
+    draw_pattern("koilocytes", 1).save(tmp_path / "slide.png")
+    asked = {"question": "Which cells are these?", "options": ["Koilocytes", "Goblet cells"]}
+    asked["image_path"] = str(tmp_path / "slide.png")
+    said = PathAtlasRetriever.from_index("any").as_tools()[1].invoke(asked)
+    assert isinstance(said, str) and "allow_dirs" in said
+    answer = PathAtlasRetriever.from_index("any", allow_dirs=[tmp_path]).as_tools()[1].invoke(asked)
+    assert isinstance(answer, dict) and answer["answer"], answer

@@ -44,14 +44,21 @@ class PathAtlasRetriever(BaseRetriever):
     """Payload filters, e.g. ``{"kind": "figure"}`` or ``{"organ": "lung"}``."""
 
     @classmethod
-    def from_index(cls, index: str | Path | None = None, settings: Settings | None = None, **kwargs: Any):
-        """Open an existing index (read-only) with its models; ``index`` defaults to PATHATLAS_INDEX."""
+    def from_index(
+        cls,
+        index: str | Path | None = None,
+        settings: Settings | None = None,
+        allow_dirs: tuple[str | Path, ...] | list[str | Path] = (),
+        **kwargs: Any,
+    ):
+        """Open an existing index (read-only) with its models; ``index`` defaults to PATHATLAS_INDEX. The tools read
+        an ``image_path`` only inside ``allow_dirs`` (none by default: the model sends ``image_base64``)."""
         from pathatlas.ui.api.engine import Engine
 
         settings = settings or load_settings()
         if index is not None:
             settings = settings.model_copy(update={"index": Path(index).expanduser()})
-        return cls(toolbox=Toolbox(Engine(settings, create=False)), **kwargs)
+        return cls(toolbox=Toolbox(Engine(settings, create=False), allow_dirs=[Path(d) for d in allow_dirs]), **kwargs)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return [hit_document(h) for h in self.toolbox.hits(Query(text=query, k=self.k, filters=dict(self.filters)))]

@@ -236,7 +236,10 @@ class Toolbox:
                 raise BadInputError("image_base64 is not valid base64") from None
             return open_image(raw, settings.max_image_pixels, name="image_base64")
         if not self.allow_dirs:
-            raise BadInputError("image_path is switched off on this server (no --allow-dir): send image_base64")
+            raise BadInputError(
+                "image_path is off: no folder is allowed (pathatlas mcp --allow-dir DIR, or "
+                "PathAtlasRetriever.from_index(..., allow_dirs=[DIR])): send image_base64"
+            )
         path = Path(image_path).expanduser().resolve()
         if not any(path.is_relative_to(folder) for folder in self.allow_dirs):
             raise BadInputError(f"{image_path} is outside the folders this server may read")
