@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 
 from pathatlas.agent.plan import QUESTION_WORDS, Reading, negated_predicate, read_question
 from pathatlas.agent.questions import Evidence, Question, Quote
-from pathatlas.retrieval.lexical import lettered_spans, lettered_terms, tokenize
+from pathatlas.retrieval.lexical import lettered_spans, tokenize
+from pathatlas.retrieval.lexical import terms as lexical_terms  # "terms" names option terms here
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 CONTRADICTION = re.compile(
@@ -106,8 +107,7 @@ def option_terms(question: str, options: Sequence[str]) -> list[set[str]]:
     """Each option's distinctive words: those no other option has ("vitamin d", not the "vitamin" that "vitamin K"
     shares), else those not every option has; minus the question's words where something is left. An option that
     refers to the others ("all of the above") names nothing, so "located above the neck" cannot quote it."""
-    lettered = lettered_terms(list(options))
-    terms = [set(t) | set(extra) for t, extra in zip(tokenize(list(options)), lettered, strict=True)]
+    terms = [set(t) for t in lexical_terms(list(options))]
     asked = set(tokenize([question])[0]) if question.strip() else set()
     out = []
     for j, (t, option) in enumerate(zip(terms, options, strict=True)):

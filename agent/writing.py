@@ -44,7 +44,8 @@ def fallback_quote(question: Question, reading: Reading, choice: int, evidence: 
 
     position = max(range(len(scores.sentences)), key=key)
     best = scores.sentences[position]
-    exception = reading.negated and key(position)[:2] >= (True, 1)  # "which do not divide" names no option
+    choice_unnamed, others = key(position)[:2] if reading.negated else (False, 0)
+    exception = choice_unnamed and others >= 1  # "which do not divide" names no option at all
     return Quote(best.text, best.evidence, "supports" if exception else "related", 0.0, settles=exception)
 
 

@@ -188,7 +188,7 @@ class VisibleStore(VectorStore):
 
     def vectors(self, ids: list[str]) -> dict[str, dict[str, np.ndarray]]:
         live = self.payloads(ids)
-        return {rid: vectors for rid, vectors in stored_vectors(self.inner, list(live)).items() if rid in live}
+        return stored_vectors(self.inner, list(live))
 
     def scan(self, filters: Filters | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         return self.inner.scan(self._filters(filters))

@@ -3,9 +3,10 @@
 Text queries are ranked by page: a page's passages (and figures) form a group scored by the linear
 ``Ranker`` in ``fusion.py``, each bookmark section's best page before any section's next (``pages_per_section``);
 a page hit carries its best passage. The ranker reads BM25 and dense scores, not fusion weights: a ranker weighted 0
-(``PATHATLAS_WEIGHT_BM25=0``, or every dense space's) is left out, so the others order the pages alone. Queries with
-an image keep weighted RRF, where the words printed in the image (``query_ocr``) join as the ``bm25:image`` ranker;
-after the first five hits, the diagnosis most of the top ten share comes first (``diagnosis_vote``).
+(``PATHATLAS_WEIGHT_BM25=0``, or every dense space's) is left out of ``rankings``, so the others order the pages
+alone. Queries with an image keep weighted RRF, where the words printed in the image (``query_ocr``) join as the
+``bm25:image`` ranker; after the first five hits, the diagnosis most of the top ten share comes first
+(``diagnosis_vote``).
 """
 
 from __future__ import annotations
@@ -179,7 +180,8 @@ class Searcher:
                 raise BadInputError(f"encoder {encoder.name!r} cannot search by image")
             vectors = encoder.encode_image([queries[i].image for i in dense_image])
             self._dense(queries, results, dense_image, vectors, suffix=":image")
-        return results
+        weights = self.settings.fusion_weights()  # a ranker weighted 0 is off: for search, the agent and the benches
+        return [{r: ranking for r, ranking in found.items() if ranker_weight(r, weights) > 0} for found in results]
 
     def _bm25(
         self,
@@ -286,8 +288,6 @@ class Searcher:
 
     def _page_hits(self, query: Query, rankings: dict[str, ScoredIds]) -> list[Hit]:
         """Candidates grouped by page and scored by the ranker; each hit shows its group's best member."""
-        weights = self.settings.fusion_weights()
-        rankings = {r: ranking for r, ranking in rankings.items() if ranker_weight(r, weights) > 0}
         ids = list(dict.fromkeys(record_id for ranking in rankings.values() for record_id, _ in ranking))
         payloads = Payload.from_payloads(self.index.store.payloads(ids))
         dense = [r for r in rankings if r != "bm25"]

@@ -227,7 +227,7 @@ def ask(
     answerer: Annotated[
         str | None, typer.Option(help="offline (default), llm (PATHATLAS_LLM_* settings) or py:package.module.Class.")
     ] = None,
-    rounds: Annotated[int | None, typer.Option(help="Search rounds the agent may take.")] = None,
+    rounds: Annotated[int | None, typer.Option(min=1, help="Search rounds the agent may take.")] = None,
     trace: Annotated[bool, typer.Option(help="Show the agent's steps.")] = False,
     filter: FilterOpt = None,
     as_json: JsonOpt = False,
@@ -242,8 +242,6 @@ def ask(
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.search import Searcher
 
-    if rounds is not None and rounds < 1:  # before settings, which would name PATHATLAS_AGENT_ROUNDS
-        raise BadInputError(f"--rounds must be at least 1, not {rounds}")
     settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
     options = [user_text(o, settings) for o in parse_options(option)]
     picture = open_image(image, settings.max_image_pixels) if image else None

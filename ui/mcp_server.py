@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from contextlib import redirect_stdout
-from functools import wraps
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from pathatlas.errors import PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.settings import Settings
-from pathatlas.ui.tools import THUMBNAIL_URI, Toolbox, public
+from pathatlas.ui.tools import THUMBNAIL_URI, Toolbox, reraise_as
 
 require("mcp", "mcp")
 
@@ -51,17 +50,9 @@ def build_server(toolbox: Toolbox) -> MCPServer:
 
 
 def public_tool(method: Callable[..., Any], toolbox: Toolbox) -> Callable[..., Any]:
-    """The same tool (same signature and description) as a client may see it: its answer without server files
-    (``public``), its one-line ``PathAtlasError`` as the SDK's ``ToolError``, without server paths."""
-
-    @wraps(method)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return public(method(*args, **kwargs))
-        except PathAtlasError as exc:
-            raise ToolError(toolbox.engine.client_message(exc)) from None
-
-    return call
+    """The tool as a remote client may see it: ``reraise_as`` with the SDK's ``ToolError``, its message without
+    server paths."""
+    return reraise_as(method, ToolError, toolbox.engine.client_message)
 
 
 def parse_http(address: str) -> tuple[str, int]:

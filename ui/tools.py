@@ -62,17 +62,19 @@ def hit_json(hit: Hit) -> dict[str, Any]:
     }
 
 
-def reraise_as(method: Callable[..., Any], error: type[Exception]) -> Callable[..., Any]:
+def reraise_as(
+    method: Callable[..., Any], error: type[Exception], message: Callable[[PathAtlasError], str] = str
+) -> Callable[..., Any]:
     """The same tool (same signature and description) as a model may read it: its answer without server files
-    (``public``), its one-line ``PathAtlasError`` re-raised as ``error``, the framework's own tool error, which the
-    calling model reads instead of a traceback."""
+    (``public``), its one-line ``PathAtlasError`` re-raised as ``error`` (worded by ``message``), the framework's own
+    tool error, which the calling model reads instead of a traceback."""
 
     @wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return public(method(*args, **kwargs))
         except PathAtlasError as exc:
-            raise error(str(exc)) from None
+            raise error(message(exc)) from None
 
     return call
 
