@@ -47,6 +47,14 @@ SUBORDINATE = re.compile(
 )
 """A negation inside a condition or a relative clause describes the case, it is not what is asked."""
 ASKS = re.compile(r"\b(most likely|most common|first|best|primary|main|true|correct)\b", re.IGNORECASE)
+IMAGE_REFERENCE = re.compile(
+    r"\b(?:this|these|the attached|the accompanying)\s+(?:\S+\s+){0,3}?(?:slide|image|micrograph|photomicrograph|"
+    r"picture|photo|photograph|tile|smear|scan|radiograph)s?\b|"
+    r"\b(?:shown|pictured|depicted|seen)\s+(?:here|above|below|in the (?:image|picture|micrograph|slide|photo))\b",
+    re.IGNORECASE,
+)
+"""A question about an image in front of the asker ("Which diagnosis best fits this slide?", "What does this H&E lung
+tile show?"). Not "this section" or "this figure": a textbook's own question may mean its text or figure."""
 
 
 IMAGE_QUERY = "img"
@@ -66,6 +74,8 @@ class Reading:
     focus: str
     """The question with the negation of its asking sentence removed: what the evidence should say about the
     right option."""
+    image_missing: bool = False
+    """It asks about an image it was not given ("this slide"): no text can settle what the image shows."""
 
 
 def asking_sentence(question: str) -> str:
@@ -131,6 +141,7 @@ def read_question(question: Question) -> Reading:
         statements=statement_options(question.options),
         asks=asks.group(1).lower() if asks else "",
         focus=" ".join(BLANKS.sub(" ", focus).replace("___", " ").split()),
+        image_missing=question.image is None and bool(IMAGE_REFERENCE.search(question.text)),
     )
 
 

@@ -19,6 +19,7 @@ from pathatlas.retrieval.lexical import tokenize
 SETTLED_CONFIDENCE = 0.5
 """Below this (calibrated) confidence the answer says the evidence does not settle the question."""
 UNSETTLED = "The evidence does not settle this"
+NO_IMAGE = "The question asks about an image it was not given, so no text settles it"
 
 
 def fallback_quote(question: Question, reading: Reading, choice: int, evidence: list[Evidence]) -> Quote | None:
@@ -53,7 +54,8 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
     """Make sure the chosen option quotes a sentence; the answer is settled when a quote supports the choice
     (for a plain question, a sentence naming it; for an image question, most of the three most similar cases
     diagnosed as it), the confidence reaches SETTLED_CONFIDENCE and no other option scored as high (two options
-    at 0.50 each are a tie, not an answer)."""
+    at 0.50 each are a tie, not an answer). A question about an image it was not given ("this slide") is never
+    settled and claims no more than chance: the options' words in the book say nothing about that image."""
     if answer.choice is None:
         return
     while len(answer.quotes) < len(question.options):
@@ -72,7 +74,9 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
     supported = any(q.stance == "supports" and q.settles for q in own)
     own_score = answer.scores[answer.choice] if answer.choice < len(answer.scores) else None
     tied = own_score is not None and sum(score >= own_score - 1e-6 for score in answer.scores) > 1
-    answer.settled = supported and not tied and answer.confidence >= SETTLED_CONFIDENCE
+    if reading.image_missing:
+        answer.confidence = min(answer.confidence, 1.0 / len(question.options))
+    answer.settled = supported and not tied and answer.confidence >= SETTLED_CONFIDENCE and not reading.image_missing
 
 
 def short(text: str, limit: int = 220) -> str:
@@ -92,7 +96,7 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
     own = answer.quotes[answer.choice] if answer.choice < len(answer.quotes) else []
     supports = [q for q in own if q.stance == "supports"]
     against = [q for q in own if q.stance == "contradicts"]
-    parts = [] if answer.settled else [f"{UNSETTLED}; leaning to {letter}."]
+    parts = [] if answer.settled else [f"{NO_IMAGE if reading.image_missing else UNSETTLED}; leaning to {letter}."]
     if reading.negated:
         tied = [f"{LETTERS[j]}" for j, quotes in enumerate(answer.quotes) if j != answer.choice and quotes]
         named = next((q for j, qs in enumerate(answer.quotes) if j != answer.choice for q in qs), None)

@@ -327,6 +327,21 @@ def test_an_image_answer_most_of_its_nearest_cases_share_is_settled():
     assert not answered("lung squamous cell carcinoma", "lung adenocarcinoma", "lung adenocarcinoma").settled
 
 
+def test_a_question_about_an_image_it_was_not_given_claims_chance_and_settles_nothing():
+    """Image MCQ dev questions asked without their image against the A&P book: the text leaned to "Benign lung
+    tissue" at 0.97 (mean confidence 0.79, accuracy 0.25, ECE 0.47). Nothing in a book settles what a slide shows."""
+    question = Question("What does this H&E lung tile show?", ["Lung adenocarcinoma", "Benign lung tissue"])
+    found = [evidence("p1", "Benign lung tissue is made of thin alveolar walls lined by pneumocytes.", 1)]
+    blind = OfflineAnswerer(encoder=None).answer(question, found)
+    assert read_question(question).image_missing and not blind.settled
+    assert blind.confidence <= 0.5 and blind.rationale.startswith("The question asks about an image it was not given")
+    with_image = replace(question, image=draw_pattern("alveoli", 1))
+    assert not read_question(with_image).image_missing
+    assert OfflineAnswerer(encoder=None).answer(with_image, found).confidence > blind.confidence
+    assert not read_question(Question("Which cells line this section of the airway?", ["a", "b"])).image_missing
+    assert read_question(Question("Which diagnosis best fits the slide shown here?", ["a", "b"])).image_missing
+
+
 def test_an_open_image_question_is_answered_by_the_similar_cases():
     """ "What is the diagnosis?" with a slide had been "none, no evidence found": only text was read."""
     slide = draw_pattern("keratin-pearls", 7)
