@@ -40,6 +40,27 @@ def test_find_caption_prefers_figure_block_then_block_below():
     assert figure_label("Plain") is None
 
 
+def test_figures_side_by_side_each_take_the_caption_under_them():
+    """The demo primer's p. 2: Figure 4.1 and 4.2 side by side, captions at the same distance below; both images were
+    labelled Figure 4.1 (the tie broken by the caption's text), so the viewer outlined the lung for "small round
+    blue cells"."""
+    left, right = (72.0, 100.0, 290.0, 300.0), (320.0, 100.0, 540.0, 300.0)
+    blocks = [
+        ((72.0, 310.0, 290.0, 330.0), "Figure 4.1 Small round blue cells."),
+        ((320.0, 310.0, 540.0, 330.0), "Figure 4.2 Benign lung."),
+    ]
+    assert find_caption(left, blocks).startswith("Figure 4.1")
+    assert find_caption(right, blocks).startswith("Figure 4.2")
+    above = [((box[0], 60.0, box[2], 80.0), text) for box, text in blocks]
+    assert find_caption(right, above).startswith("Figure 4.2"), "captions above them, likewise"
+    shared = [((72.0, 310.0, 540.0, 330.0), "Figure 4.1 (a) Small round blue cells. (b) Benign lung.")]
+    assert find_caption(right, shared).startswith("Figure 4.1"), "one caption under both: both take it"
+    kidney, flow = (158.0, 66.0, 454.0, 235.0), (158.0, 444.0, 454.0, 681.0)  # the book's p. 873
+    short = [((60.0, 237.0, 150.0, 249.0), "Figure 25.8. Left Kidney"), ((60.0, 683.0, 201.0, 694.0), "Figure 25.9.")]
+    assert find_caption(kidney, short).startswith("Figure 25.8"), "a caption set left of the image is still its own"
+    assert find_caption(flow, short).startswith("Figure 25.9")
+
+
 def test_a_figure_at_a_pages_foot_takes_the_caption_opening_the_next_page():
     """The book's Figure 6.8 sits at the foot of p. 171 under Figure 6.7's caption; its own caption opens p. 172.
     It was labelled Figure 6.7 (16 of the book's 720 figures were mislabelled or unlabelled so)."""

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 CAPTION_START = re.compile(r"^\s*(fig(?:ure)?\.?)\s*(\d+[\w.\-]*)", re.IGNORECASE)
 MAX_CAPTION_GAP = 72.0
 """Points between an image and the block below it beyond which that block is not its caption."""
+CAPTION_TIE = 6.0
+"""Points within which two labelled blocks are as near an image as each other (half a caption line)."""
 
 TextBlock = tuple[BBox, str]
 
@@ -78,20 +80,28 @@ def clean_text(text: str, spelling: Spelling | None = None) -> str:
 def find_caption(image_box: BBox, blocks: list[TextBlock], continued: str | None = None) -> str:
     """The image's caption: the closest block starting with Figure/Fig. below it; else ``continued``, the caption
     opening the next page, when no text follows the image on its own (the caption ran over the page break); else the
-    closest labelled block above it; else the closest block just below it."""
+    closest labelled block above it; else the closest block just below it. Among labelled blocks about as near as the
+    nearest (``CAPTION_TIE``), one in the image's column comes first: two figures side by side each have their
+    caption under them, at the same distance (a caption set left of a centred image is still its own)."""
 
     def overlaps_horizontally(box: BBox) -> bool:
         return min(box[2], image_box[2]) - max(box[0], image_box[0]) > 0
 
     labelled = [(box, text) for box, text in blocks if CAPTION_START.match(text)]
-    below = [(box[1] - image_box[3], text) for box, text in labelled if box[1] - image_box[3] >= -2]
+
+    def nearest(gaps: list[tuple[float, BBox, str]]) -> str:
+        closest = min(gap for gap, _, _ in gaps)
+        tied = [(not overlaps_horizontally(box), gap, text) for gap, box, text in gaps if gap <= closest + CAPTION_TIE]
+        return min(tied)[2]
+
+    below = [(box[1] - image_box[3], box, text) for box, text in labelled if box[1] - image_box[3] >= -2]
     if below:
-        return min(below)[1]
+        return nearest(below)
     if continued is not None and not any(box[1] >= image_box[3] - 2 for box, _ in blocks):
         return continued
-    above = [(image_box[1] - box[3], text) for box, text in labelled]
+    above = [(image_box[1] - box[3], box, text) for box, text in labelled]
     if above:
-        return min(above)[1]
+        return nearest(above)
     near = [
         (box[1] - image_box[3], text)
         for box, text in blocks
