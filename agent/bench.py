@@ -34,11 +34,11 @@ from pathatlas.agent.tune import Row, chapter_folds, cross_validate, expected_ca
 from pathatlas.agent.writing import annotate
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.plugins import require
-from pathatlas.retrieval.datasets import check_books, check_gold, holds_book, read_jsonl
+from pathatlas.retrieval.bench.common import on_gold_page
+from pathatlas.retrieval.datasets import check_books, check_gold, read_jsonl
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import percentile_ms
-from pathatlas.retrieval.records import Citation
 from pathatlas.retrieval.search import Query, Searcher
 
 MODES = ("no-rag", "rag", "agentic")
@@ -159,6 +159,73 @@ def paired_bootstrap(a: list[float], b: list[float], samples: int = 10_000, seed
     }
 
 
+def exact_mcnemar(gained: int, lost: int) -> float:
+    """Two-sided exact McNemar p of two runs over the same questions: of the ``gained + lost`` questions whose score
+    changed, how likely a split at least this uneven is if each change went either way with probability 1/2 (the
+    binomial sign test on the discordant pairs; 1.0 when none changed)."""
+    if gained < 0 or lost < 0:
+        raise ValueError(f"counts of questions cannot be negative: gained {gained}, lost {lost}")
+    n = gained + lost
+    if not n:
+        return 1.0
+    tail = sum(math.comb(n, j) for j in range(min(gained, lost) + 1))
+    return min(1.0, 2 * tail / 2**n)
+
+
+def answered(run: dict[str, Any], mode: str) -> dict[str, dict[str, Any]]:
+    """Question id -> the per-question record of ``mode`` in a ``bench qa`` result, for questions it answered."""
+    return {i["id"]: i for i in run["items"] if i.get("mode") == mode and "score" in i}
+
+
+def settled_split(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """How many answers were settled and unsettled, and their mean scores; None for a run that did not record it."""
+    if any("settled" not in r for r in records):
+        return None
+    out: dict[str, Any] = {}
+    for name, flag in (("settled", True), ("unsettled", False)):
+        scores = [r["score"] for r in records if bool(r["settled"]) == flag]
+        out[name] = {"n": len(scores), "accuracy": sum(scores) / len(scores) if scores else None}
+    return out
+
+
+def compare_qa_runs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Two ``bench qa`` results over the same questions, per mode both ran: mean score before and after, questions
+    gained and lost, exact McNemar p, and each run's settled / unsettled split.
+
+    The paired answers are the held-out ones (offline weights refit per chapter fold) when both runs have them for
+    the mode, else every answer; only questions both runs answered are paired (``unpaired`` counts the others). For
+    open questions (token F1) gained and lost count scores that rose and fell. The settled split is over the questions
+    both runs answered, each answer as the run gave it (held-out answers record no settled flag)."""
+    out: dict[str, dict[str, Any]] = {}
+    for mode in [m for m in before["modes"] if m in after["modes"]]:
+        first, second = answered(before, mode), answered(after, mode)
+        held = "held_out" in before["modes"][mode] and "held_out" in after["modes"][mode]
+        if held:
+            a, b = before["modes"][mode]["held_out"]["correct"], after["modes"][mode]["held_out"]["correct"]
+        else:
+            a = {i: r["score"] for i, r in first.items()}
+            b = {i: r["score"] for i, r in second.items()}
+        ids = [i for i in a if i in b]
+        gained, lost = sum(b[i] > a[i] for i in ids), sum(b[i] < a[i] for i in ids)
+        both = [i for i in first if i in second]
+        out[mode] = {
+            "answers": "held out" if held else "all",
+            "n": len(ids),
+            "unpaired": len(set(a) ^ set(b)),
+            "before": sum(a[i] for i in ids) / len(ids) if ids else None,
+            "after": sum(b[i] for i in ids) / len(ids) if ids else None,
+            "gained": gained,
+            "lost": lost,
+            "p": exact_mcnemar(gained, lost),
+            "settled": {
+                "n": len(both),
+                "before": settled_split([first[i] for i in both]),
+                "after": settled_split([second[i] for i in both]),
+            },
+        }
+    return out
+
+
 class PageTexts:
     """Text of cited PDF pages as a reader sees them (blocks in reading order, normalised like quotes)."""
 
@@ -192,27 +259,20 @@ def quoted_verbatim(answer: Answer, pages: PageTexts) -> bool | None:
     return any(normalise(q.text).replace("-", "") in text.replace("-", "") for q, text in checked)
 
 
-def on_gold_page(item: Item, citation: Citation) -> bool:
-    """Is the citation a page of the item's gold range, in its gold book (in any PDF when the gold names none)?"""
-    pages, book = item.gold["pdf_pages"], item.gold.get("book")
-    in_range = citation.page is not None and pages[0] <= citation.page <= pages[-1]
-    return in_range and (not book or holds_book(citation.source, book))
-
-
 def quotes_gold_page(item: Item, answer: Answer, evidence: list[Evidence]) -> bool | None:
     """Open questions: does the answer's first citation lie on a gold page? None without gold pages."""
     if item.kind != "open" or not item.gold.get("pdf_pages"):
         return None
     by_id = {e.id: e for e in evidence}
     cited = [by_id[i].citation for i in answer.cited if i in by_id]
-    return bool(cited) and on_gold_page(item, cited[0])
+    return bool(cited) and on_gold_page(item.gold, cited[0].source, cited[0].page)
 
 
 def evidence_hit(item: Item, evidence: list[Evidence], k: int = 5) -> bool | None:
     """Is gold evidence (a gold page, the gold case, or the gold diagnosis) among the top k? None if no gold."""
     top = sorted(evidence, key=lambda e: e.rank)[:k]
     if item.gold.get("pdf_pages"):
-        return any(on_gold_page(item, e.citation) for e in top)
+        return any(on_gold_page(item.gold, e.citation.source, e.citation.page) for e in top)
     if item.gold.get("case"):
         return any(e.payload.case == item.gold["case"] for e in top)
     if item.gold.get("diagnosis"):

@@ -104,3 +104,27 @@ def test_bench_queries_json_to_stdout(tiny, tmp_path):
     (tmp_path / "binary.txt").write_bytes(b"\xf8\xff\x00 queries")
     binary = run("bench", "queries", "--index", tmp_path / "idx", "--texts", tmp_path / "binary.txt")
     assert binary.exit_code == 1 and "is not UTF-8 text" in binary.output
+
+
+def test_bench_compare_qa_json_to_stdout_and_one_line_refusals(tmp_path):
+    def write(name: str, rag: dict[str, float], held_out: dict[str, float]) -> str:
+        items = [{"id": i, "mode": "rag", "score": v, "settled": v == 1} for i, v in rag.items()]
+        modes = {"rag": {"accuracy": 0.5, "held_out": {"correct": held_out}}}
+        (tmp_path / name).write_text(json.dumps({"modes": modes, "items": items}))
+        return str(tmp_path / name)
+
+    before = write("a.json", {"q1": 1, "q2": 0}, {"q1": 0, "q2": 0, "q3": 0})
+    after = write("b.json", {"q1": 1, "q2": 1}, {"q1": 1, "q2": 1, "q3": 1})
+    result = run("bench", "compare-qa", before, after, "--json", "-")
+    document = json_alone(result)
+    rag = document["modes"]["rag"]
+    assert document["before"] == before and rag["answers"] == "held out"
+    assert (rag["n"], rag["gained"], rag["lost"], rag["p"]) == (3, 3, 0, 0.25)
+    assert "McNemar" in result.stderr and "0.25" in result.stderr  # the table went to stderr
+    (tmp_path / "retrieval.json").write_text(json.dumps({"tasks": {}}))
+    for args, message in [
+        ((before, tmp_path / "retrieval.json"), "is not the JSON of 'pathatlas bench qa'"),
+        ((before, tmp_path / "nope.json"), "no such file"),
+    ]:
+        refused = run("bench", "compare-qa", *args)
+        assert refused.exit_code == 1 and message in refused.output and "Traceback" not in refused.output

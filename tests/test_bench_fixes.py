@@ -113,6 +113,31 @@ def test_qa_evidence_and_quoted_pages_count_in_the_gold_book_only():
     assert quotes_gold_page(item("open"), answer, evidence(OTHER)) is False
 
 
+@pytest.mark.parametrize(
+    ("gold", "expected"),
+    [
+        ({"book": "openstax_x", "pdf_pages": [3, 4]}, {(BOOK, 3), (BOOK, 4)}),
+        ({"pdf_pages": [3]}, {(BOOK, 3), (OTHER, 3)}),  # no book: a gold page of any PDF
+        ({"book": "", "pdf_pages": [2, 3]}, {(BOOK, 2), (BOOK, 3), (OTHER, 2), (OTHER, 3)}),
+        ({"book": "openstax_x"}, set()),  # no gold pages
+    ],
+)
+def test_text_to_page_and_qa_count_the_same_gold_pages(gold, expected):
+    """``bench retrieval``'s gold pages, ``bench qa``'s evidence hits and ``on_gold_page`` agree page by page."""
+    from pathatlas.retrieval.bench.common import on_gold_page
+    from pathatlas.retrieval.bench.pages import gold_keys
+    from pathatlas.retrieval.datasets import MCQ
+
+    pages = {(source, page) for source in (BOOK, OTHER) for page in range(1, 6)}
+    assert gold_keys(MCQ("q", "Which?", ["a", "b"], gold=gold), pages) == expected
+    item = Item("q", Question("Which?", []), "mcq", "a", gold, "g")
+    for source, page in sorted(pages):
+        found = evidence_hit(item, [Evidence("e1", "page", "", Citation(source, page=page), 1)])
+        assert on_gold_page(gold, source, page) is ((source, page) in expected), (source, page)
+        assert found is (((source, page) in expected) if gold.get("pdf_pages") else None), (source, page)
+    assert on_gold_page(gold, BOOK, None) is False  # a citation without a page (a case image)
+
+
 def test_mcp_citations_get_their_full_source_back_to_match_the_book():
     citation = {"evidence": "e1", "source": "book.pdf", "source_id": "abc", "page": 3}
     document = {"choice": 0, "answer": "a", "confidence": 0.5, "citations": [citation]}

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pathatlas.retrieval.bench import run_retrieval_bench
-from pathatlas.retrieval.bench.common import chance, plot_curves
+from pathatlas.retrieval.bench.common import chance, compare_runs, plot_curves, ranx_metric, summarise
 from pathatlas.retrieval.encoders import create_encoder
 from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k, recall_and_mrr
 from tests.test_joint import write_shared_layout
@@ -96,9 +96,35 @@ def test_text_to_page_on_the_demo_index(demo_index, tmp_path):
     assert result["methods"]["hybrid"]["recall@1"] == 1.0 and len(result["methods"]["bm25"]["curve"]) == 20
     assert result["methods"]["chance"]["recall@1"] < 0.5
     assert set(result["significance"]) == {"bm25", "dense"}
+    for baseline, metrics in result["significance"].items():  # named and valued as the table shows them
+        assert set(metrics) == {"recall@1", "recall@5", "mrr"}
+        for metric, test in metrics.items():
+            assert test["default"] == pytest.approx(result["methods"]["hybrid"][metric]), (baseline, metric)
+            assert test[baseline] == pytest.approx(result["methods"][baseline][metric]), (baseline, metric)
     folded = text_to_page(demo_index, path, folds=2)
     assert [fold["n"] for fold in folded["folds"]] == [1, 1]
     assert [fold["chapters"] for fold in folded["folds"]] == [["one"], ["two"]]
+
+
+@pytest.mark.filterwarnings("ignore:unsafe cast")  # ranx's numba kernels on a few queries
+def test_significance_is_keyed_and_valued_as_the_tables_recall():
+    """Our recall@k (a relevant item in the top k) is ranx's hit_rate@k, not ranx's recall@k (the share of relevant
+    items found): q1 has two relevant items, so the two differ there."""
+    assert [ranx_metric(m) for m in ("recall@1", "recall@10", "mrr", "precision@10")] == [
+        "hit_rate@1",
+        "hit_rate@10",
+        "mrr",
+        "precision@10",
+    ]
+    gold = [{"a", "a2"}, {"b"}, {"c"}]
+    ranked = {"mine": [["a", "x"], ["x", "b"], ["c"]], "other": [["x", "a"], ["x", "y", "z", "w", "v", "b"], ["y"]]}
+    result = compare_runs(["q1", "q2", "q3"], gold, ranked, "mine", metrics=("recall@1", "recall@5", "mrr"))
+    assert set(result) == {"other"} and set(result["other"]) == {"recall@1", "recall@5", "mrr"}
+    for name, lists in ranked.items():
+        table = summarise([first_relevant_rank(items, g.__contains__) for items, g in zip(lists, gold, strict=True)])
+        for metric, test in result["other"].items():
+            assert test["default" if name == "mine" else name] == pytest.approx(table[metric]), (name, metric)
+    assert result["other"]["recall@1"]["default"] == pytest.approx(2 / 3)  # ranx's recall@1 would be 1/2
 
 
 def test_image_fusion_follows_the_configured_weights():

@@ -25,14 +25,7 @@ from pathatlas.ui.api.app import create_app
 from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
 from pathatlas.ui.cli import app as cli_app
 from tests.servers import job_ended
-
-TOKEN = "t0ken"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def api_settings(root: Path, **extra) -> Settings:
-    values = dict(home=root / "home", index=root / "index", encoder=HashingEncoder.name, max_upload_mb=1)
-    return Settings(**{**values, **extra})
+from tests.uploads import AUTH, TOKEN, api_settings, upload, zipped
 
 
 @pytest.fixture(scope="module")
@@ -48,18 +41,6 @@ def client(root):
         )
         assert job_ended(c, job.json()["id"])["status"] == "done"
         yield c
-
-
-def zipped(*members: tuple[zipfile.ZipInfo | str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for info, data in members:
-            archive.writestr(info, data)
-    return buffer.getvalue()
-
-
-def upload(client, name: str, data: bytes, headers=AUTH):
-    return client.post("/jobs", files={"file": (name, data)}, headers=headers)
 
 
 # -- jobs ----------------------------------------------------------------------------------------

@@ -235,7 +235,7 @@ def test_the_benchmark_scores_what_search_does(settings, tmp_path):
     case = task["image_to_image_case"]
     assert case["n"] == 2 and case["default"] == "visual+specimen+majority"
     assert case["methods"]["visual+specimen"]["recall@1"] == 1.0
-    assert {"hit_rate@5", "precision@10"} <= set(case["significance"]["visual"])  # paired test against each row
+    assert {"recall@5", "precision@10"} <= set(case["significance"]["visual"])  # paired test against each row
 
 
 def test_bench_queries_times_image_queries_with_verification(specimen_index, settings, tmp_path):

@@ -12,6 +12,8 @@ from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.bench import (
     PageTexts,
     QABench,
+    compare_qa_runs,
+    exact_mcnemar,
     load_items,
     markdown_report,
     paired_bootstrap,
@@ -40,6 +42,61 @@ def test_calibration_error_and_paired_bootstrap():
     assert better["difference"] == pytest.approx(0.3) and 0.2 < better["ci95"][0] < 0.3 < better["ci95"][1]
     same = paired_bootstrap([1, 0] * 50, [0, 1] * 50)
     assert same["ci95"][0] < 0 < same["ci95"][1]
+
+
+def test_exact_mcnemar_is_the_two_sided_sign_test_on_changed_answers():
+    # by hand: 2 * sum(C(n, j) for j <= min) / 2^n
+    assert exact_mcnemar(15, 4) == pytest.approx(2 * (1 + 19 + 171 + 969 + 3876) / 2**19)  # 0.0192
+    assert exact_mcnemar(0, 6) == exact_mcnemar(6, 0) == pytest.approx(2 / 64)
+    assert exact_mcnemar(0, 0) == 1.0 and exact_mcnemar(5, 5) == 1.0 and exact_mcnemar(3, 2) == 1.0
+    assert exact_mcnemar(12, 7) == pytest.approx(0.359, abs=5e-4)
+    with pytest.raises(ValueError):
+        exact_mcnemar(-1, 3)
+    stats = pytest.importorskip("scipy.stats")
+    for gained in range(0, 25):
+        for lost in range(0, 25):
+            if gained + lost:
+                expected = stats.binomtest(gained, gained + lost, 0.5).pvalue
+                assert exact_mcnemar(gained, lost) == pytest.approx(expected, rel=1e-9), (gained, lost)
+    assert exact_mcnemar(480, 520) == pytest.approx(stats.binomtest(480, 1000, 0.5).pvalue, rel=1e-9)
+
+
+def qa_run(scores: dict[str, float], settled: set[str], held_out: dict[str, float] | None = None) -> dict:
+    """A ``bench qa`` result of one mode, rag: per-question scores, settled flags, optionally held-out answers."""
+    mode = {"accuracy": sum(scores.values()) / len(scores)}
+    if held_out is not None:
+        mode["held_out"] = {"correct": held_out}
+    items = [{"id": "bad", "failed": "not a question"}]
+    items += [{"id": i, "mode": "rag", "score": s, "settled": i in settled} for i, s in scores.items()]
+    return {"modes": {"rag": mode}, "items": items}
+
+
+def test_compare_qa_runs_pairs_held_out_answers_when_both_runs_have_them():
+    before = qa_run({"a": 1, "b": 0, "c": 0, "d": 1}, {"a"}, held_out={"a": 1, "b": 1, "c": 0, "d": 0})
+    after = qa_run({"a": 1, "b": 1, "c": 1, "e": 0}, {"a", "b"}, held_out={"a": 0, "b": 1, "c": 1, "d": 1})
+    rag = compare_qa_runs(before, after)["rag"]
+    assert rag["answers"] == "held out" and rag["n"] == 4 and rag["unpaired"] == 0
+    assert (rag["gained"], rag["lost"]) == (2, 1)  # c, d right now; a wrong now
+    assert rag["before"] == 0.5 and rag["after"] == 0.75 and rag["p"] == 1.0
+    settled = rag["settled"]  # over a, b, c: answered in both runs, as each run answered them
+    assert settled["n"] == 3
+    assert settled["before"] == {"settled": {"n": 1, "accuracy": 1.0}, "unsettled": {"n": 2, "accuracy": 0.0}}
+    assert settled["after"] == {"settled": {"n": 2, "accuracy": 1.0}, "unsettled": {"n": 1, "accuracy": 1.0}}
+
+
+def test_compare_qa_runs_pairs_every_answer_otherwise():
+    before = qa_run({"a": 1, "b": 0, "c": 0, "d": 1}, set(), held_out={"a": 0, "b": 0, "c": 0, "d": 0})
+    after = qa_run({"a": 0, "b": 1, "c": 1, "e": 0.5}, set())  # no folds in this run
+    rag = compare_qa_runs(before, after)["rag"]
+    assert rag["answers"] == "all" and rag["n"] == 3 and rag["unpaired"] == 2  # d and e
+    assert (rag["gained"], rag["lost"]) == (2, 1) and rag["p"] == 1.0
+    assert rag["before"] == pytest.approx(1 / 3) and rag["after"] == pytest.approx(2 / 3)
+    same = compare_qa_runs(after, after)["rag"]
+    assert (same["gained"], same["lost"], same["p"]) == (0, 0, 1.0)
+    del after["items"][1]["settled"]  # a run from before answers were settled records no flag
+    assert compare_qa_runs(before, after)["rag"]["settled"]["after"] is None
+    after["modes"] = {"agentic": after["modes"]["rag"]}
+    assert compare_qa_runs(before, after) == {}
 
 
 def test_weights_fit_and_cross_validate_on_held_out_chapters():

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import zipfile
 from pathlib import Path
 
 import pymupdf
@@ -25,19 +24,12 @@ from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.retrieval import images
 from pathatlas.retrieval.index import Index
-from pathatlas.settings import Settings
 from pathatlas.ui.api import engine as engine_module
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
+from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.tools import Toolbox
 from tests.servers import job_ended
-
-TOKEN = "t0ken"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def api_settings(root: Path, **extra) -> Settings:
-    return Settings(home=root / "home", index=root / "index", encoder=HashingEncoder.name, max_upload_mb=1, **extra)
+from tests.uploads import AUTH, TOKEN, api_settings, upload, zipped
 
 
 @pytest.fixture
@@ -50,18 +42,6 @@ def jpeg(seed: int = 0) -> bytes:
     buffer = io.BytesIO()
     Image.effect_noise((64, 64), 40 + seed).convert("RGB").save(buffer, "JPEG")
     return buffer.getvalue()
-
-
-def zipped(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def upload(client, name: str, data: bytes, headers=AUTH):
-    return client.post("/jobs", files={"file": (name, data)}, headers=headers)
 
 
 def sources(client) -> list[str]:
@@ -129,12 +109,12 @@ def test_without_a_token_writes_to_a_foreign_host_name_are_refused(tmp_path):
 def test_a_failed_upload_keeps_nothing_and_its_fixed_version_adds_each_source_once(client, tmp_path):
     good = make_pdf(tmp_path / "a.pdf", 2, "a").read_bytes()
     failed = job_ended(
-        client, upload(client, "two.zip", zipped({"a.pdf": good, "z.pdf": b"%PDF-1.4 junk"})).json()["id"]
+        client, upload(client, "two.zip", zipped(("a.pdf", good), ("z.pdf", b"%PDF-1.4 junk"))).json()["id"]
     )
     assert failed["status"] == "failed" and "not a readable PDF" in failed["error"]
     assert sources(client) == [], "a.pdf committed before z.pdf failed, and was rolled back"
     assert not any((tmp_path / "home" / "uploads").iterdir())
-    fixed = zipped({"a.pdf": good, "z.pdf": make_pdf(tmp_path / "z.pdf", 2, "z").read_bytes()})
+    fixed = zipped(("a.pdf", good), ("z.pdf", make_pdf(tmp_path / "z.pdf", 2, "z").read_bytes()))
     assert job_ended(client, upload(client, "two.zip", fixed).json()["id"])["status"] == "done"
     assert sources(client) == ["a.pdf", "z.pdf"]
     assert client.delete("/sources/a.pdf", headers=AUTH).status_code == 200, "one source by that name"
@@ -151,7 +131,7 @@ def test_a_job_cancelled_after_its_first_source_committed_keeps_nothing(client, 
 
     monkeypatch.setattr(Indexer, "_add_source", then_cancel)
     members = {name: make_pdf(tmp_path / name, 2, name).read_bytes() for name in ("a.pdf", "b.pdf")}
-    job = job_ended(client, upload(client, "two.zip", zipped(members)).json()["id"])
+    job = job_ended(client, upload(client, "two.zip", zipped(*members.items())).json()["id"])
     assert job["status"] == "cancelled"
     assert sources(client) == [] and not any((tmp_path / "home" / "uploads").iterdir())
 
@@ -236,7 +216,7 @@ def test_transparent_images_are_flattened_onto_white_as_before():
 # -- 6. zip members that collide -------------------------------------------------------------------
 @pytest.mark.parametrize("order", [("a.jpg", "a.jpg/b.jpg"), ("a.jpg/b.jpg", "a.jpg")])
 def test_zip_members_that_collide_are_a_400_naming_the_member(client, order):
-    refused = upload(client, "cases.zip", zipped(dict.fromkeys(order, jpeg())))
+    refused = upload(client, "cases.zip", zipped(*dict.fromkeys(order, jpeg()).items()))
     assert refused.status_code == 400 and f"zip member {order[1]!r} cannot be unpacked" in refused.json()["detail"]
 
 

@@ -389,6 +389,83 @@ def bench_qa_command(
     write_json(json_out, result)
 
 
+def read_qa_result(path: Path) -> dict:
+    """A ``bench qa --json`` file, refused in one line when it is not one."""
+    if not path.is_file():
+        raise BadInputError(f"no such file: {path}")
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInputError(f"{path} is not JSON: {exc}") from None
+    if (
+        not isinstance(result, dict)
+        or not isinstance(result.get("modes"), dict)
+        or not isinstance(result.get("items"), list)
+    ):
+        raise BadInputError(f"{path} is not the JSON of 'pathatlas bench qa' (no modes and items)")
+    return result
+
+
+def share(split: dict | None, name: str) -> str:
+    """``n (mean score)`` of one side of a settled split."""
+    if split is None:
+        return ""
+    part = split[name]
+    return f"{part['n']}" + (f" ({part['accuracy']:.3f})" if part["accuracy"] is not None else "")
+
+
+@bench_app.command("compare-qa")
+@friendly_errors
+def bench_compare_qa_command(
+    before: Annotated[Path, typer.Argument(help="A 'bench qa --json' result: the run before.")],
+    after: Annotated[Path, typer.Argument(help="Another over the same questions: the run after.")],
+    json_out: JsonFileOpt = None,
+):
+    """Two 'bench qa' runs, question by question: per mode the accuracy before and after, questions gained and lost,
+    the exact two-sided McNemar p, and the settled / unsettled split.
+
+    Held-out answers are paired when both runs have them (--folds), every answer otherwise."""
+    from pathatlas.agent.bench import compare_qa_runs
+
+    modes = compare_qa_runs(read_qa_result(before), read_qa_result(after))
+    if not modes:
+        raise BadInputError(f"{before} and {after} share no mode")
+    table = Table(
+        "mode",
+        "answers",
+        "n",
+        "before",
+        "after",
+        "gained",
+        "lost",
+        "McNemar p",
+        "settled before",
+        "unsettled before",
+        "settled after",
+        "unsettled after",
+        title=f"{before} -> {after}",
+        caption="accuracy over the paired questions; settled: n (accuracy) of the questions both runs answered",
+    )
+    for mode, m in modes.items():
+        accuracy = ["" if m[side] is None else f"{m[side]:.3f}" for side in ("before", "after")]
+        settled = m["settled"]
+        table.add_row(
+            mode,
+            m["answers"],
+            str(m["n"]) + (f" (+{m['unpaired']} unpaired)" if m["unpaired"] else ""),
+            *accuracy,
+            f"+{m['gained']}",
+            f"-{m['lost']}",
+            f"{m['p']:.3g}",
+            share(settled["before"], "settled"),
+            share(settled["before"], "unsettled"),
+            share(settled["after"], "settled"),
+            share(settled["after"], "unsettled"),
+        )
+    console.print(table)
+    write_json(json_out, {"before": str(before), "after": str(after), "modes": modes})
+
+
 @bench_app.command("serve")
 @friendly_errors
 def bench_serve_command(

@@ -1,4 +1,5 @@
-"""Summaries every retrieval task shares: recall@k with its curve, chance by random rankings, plots."""
+"""What every benchmark task shares: recall@k with its curve, chance by random rankings, plots, chapter folds, the
+gold-page test and paired significance tests."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from pathatlas.errors import BadInputError
 from pathatlas.plugins import require
+from pathatlas.retrieval.datasets import holds_book
 from pathatlas.retrieval.metrics import recall_and_mrr
 
 CURVE_K = 20
@@ -20,6 +22,16 @@ def summarise(first_ranks: list[int | None]) -> dict[str, Any]:
     out: dict[str, Any] = recall_and_mrr(first_ranks)
     out["curve"] = [recall_and_mrr(first_ranks, cutoffs=(k,))[f"recall@{k}"] for k in range(1, CURVE_K + 1)]
     return out
+
+
+def on_gold_page(gold: dict[str, Any], source: str, page: int | None) -> bool:
+    """Is page ``page`` of ``source`` in a question's gold range (``gold["pdf_pages"]``: [first, last]) and of its gold
+    book (``gold["book"]``; of any PDF when it names none)? The one test of a gold page: text to page (``bench
+    retrieval``) counts the index's gold pages with it, ``bench qa`` its evidence and quoted pages."""
+    pages, book = gold.get("pdf_pages"), gold.get("book")
+    if not pages or page is None:
+        return False
+    return pages[0] <= page <= pages[-1] and (not book or holds_book(source, book))
 
 
 def chance(n_candidates: int, relevant_counts: list[int], seed: int = 0) -> dict[str, Any]:
@@ -82,8 +94,14 @@ def check_folds(chapters: list[str], folds: int, what: str) -> None:
         )
 
 
-SIGNIFICANCE_METRICS = ("hit_rate@1", "hit_rate@5", "mrr")
-"""ranx names: hit_rate@k is our recall@k (a relevant item in the top k)."""
+SIGNIFICANCE_METRICS = ("recall@1", "recall@5", "mrr")
+"""Named as the tables name them (``summarise``); ``ranx_metric`` gives ranx's name."""
+
+
+def ranx_metric(metric: str) -> str:
+    """ranx's name for one of ours: our recall@k (a relevant item in the top k) is ranx's hit_rate@k (ranx's recall@k
+    is the share of all relevant items found); mrr and precision@k are the same in both."""
+    return "hit_rate@" + metric.removeprefix("recall@") if metric.startswith("recall@") else metric
 
 
 def compare_runs(
@@ -94,7 +112,8 @@ def compare_runs(
     max_p: float = 0.05,
     metrics: tuple[str, ...] = SIGNIFICANCE_METRICS,
 ) -> dict[str, dict[str, Any]]:
-    """Paired two-sided t-test (ranx) of the default against every other method, per metric (from 2 questions)."""
+    """Paired two-sided t-test (ranx) of the default against every other method, per metric (from 2 questions).
+    ``metrics`` and the result's keys are named as the tables name them (recall@k, mrr, precision@k)."""
     from ranx import Qrels, Run, compare
 
     if len(query_ids) < 2:
@@ -108,19 +127,20 @@ def compare_runs(
             for q, items in zip(query_ids, lists, strict=True)
         }
         runs.append(Run({q: r or {"-": 0.0} for q, r in run.items()}, name=name))
-    report = compare(qrels, runs, metrics=list(metrics), stat_test="student", max_p=max_p).to_dict()
+    names = {metric: ranx_metric(metric) for metric in metrics}
+    report = compare(qrels, runs, metrics=list(names.values()), stat_test="student", max_p=max_p).to_dict()
     out = {}
     for name in ranked:
         if name == default:
             continue
         out[name] = {
             metric: {
-                "default": float(report[default]["scores"][metric]),
-                name: float(report[name]["scores"][metric]),
-                "p": float(report[default]["comparisons"][name][metric]),
-                "significant": bool(report[default]["comparisons"][name][metric] < max_p),  # numpy's bool is not JSON
+                "default": float(report[default]["scores"][theirs]),
+                name: float(report[name]["scores"][theirs]),
+                "p": float(report[default]["comparisons"][name][theirs]),
+                "significant": bool(report[default]["comparisons"][name][theirs] < max_p),  # numpy's bool is not JSON
             }
-            for metric in metrics
+            for metric, theirs in names.items()
         }
     return out
 

@@ -144,7 +144,7 @@ def cross_modal(figures: list[ImageItem], images: ImageSet, encoder: Encoder) ->
         if len(orders) > 1 and default in orders:
             gold = [{c for c, same in enumerate(same_caption[q]) if same} for q in queries]
             ranked = {name: [order[q][:CUTOFF] for q in queries] for name, order in orders.items()}
-            metrics = (*SIGNIFICANCE_METRICS, "hit_rate@10")
+            metrics = (*SIGNIFICANCE_METRICS, "recall@10")
             out[task]["significance"] = compare_runs([str(q) for q in queries], gold, ranked, default, metrics=metrics)
     return out
 

@@ -17,8 +17,15 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.bench.common import chance, chapter_folds, check_folds, compare_runs, summarise
-from pathatlas.retrieval.datasets import MCQ, check_books, holds_book, read_mcq
+from pathatlas.retrieval.bench.common import (
+    chance,
+    chapter_folds,
+    check_folds,
+    compare_runs,
+    on_gold_page,
+    summarise,
+)
+from pathatlas.retrieval.datasets import MCQ, check_books, read_mcq
 from pathatlas.retrieval.fusion import (
     DENSE_ONLY,
     FEATURES,
@@ -70,11 +77,7 @@ def index_pages(index: Index) -> set[PageKey]:
 
 def gold_keys(item: MCQ, pages: set[PageKey]) -> set[PageKey]:
     """The index's pages in the question's gold range, of its book only (of any PDF when it names none)."""
-    return {
-        (source, page)
-        for source, page in pages
-        if page in item.gold_pages and (item.book is None or holds_book(source, item.book))
-    }
+    return {key for key in pages if on_gold_page(item.gold, *key)}
 
 
 def gold_questions(index: Index, mcq_path: Path) -> tuple[list[MCQ], set[PageKey]]:
