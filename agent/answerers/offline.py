@@ -16,6 +16,8 @@ from pathatlas.agent.scoring import (
     VOTE_WEIGHT,
     WEIGHTS,
     OptionSupport,
+    agreeing_case,
+    diagnosed_option,
     diagnosis_votes,
     option_features,
     option_logits,
@@ -119,25 +121,23 @@ class OfflineAnswerer(Answerer):
 
     @staticmethod
     def _open_image(evidence: list[Evidence], top: int = 5) -> Answer | None:
-        """Open image questions ("What is the diagnosis?"): the diagnosis the most similar cases share, weighted
-        1/rank, citing them; settled when most of the three nearest have it (as for image multiple choice).
-        The confidence is its share of the votes. None without a diagnosed similar case."""
+        """Open image questions ("What is the diagnosis?"): the similar cases' diagnoses are the options, voted as
+        for image multiple choice (``diagnosis_votes``, settled by ``agreeing_case``); the confidence is the
+        winner's share of the votes. None without a diagnosed similar case."""
         cases = similar_cases(evidence)[:top]
         if not cases:
             return None
-        votes: dict[str, float] = {}
-        for case in cases:
-            votes[str(case.payload.diagnosis)] = votes.get(str(case.payload.diagnosis), 0.0) + 1.0 / case.rank
-        best = max(votes, key=lambda d: votes[d])
-        having = [c for c in cases if str(c.payload.diagnosis) == best]
-        nearest = sum(str(c.payload.diagnosis) == best for c in cases[:3])
+        diagnoses = list(dict.fromkeys(str(case.payload.diagnosis) for case in cases))
+        votes = diagnosis_votes(diagnoses, cases, top)
+        best = int(np.argmax(votes))
+        having = [case for case in cases if diagnosed_option(diagnoses, case) == best]
         return Answer(
             None,
-            best,
-            votes[best] / sum(votes.values()),
+            diagnoses[best],
+            float(votes[best] / votes.sum()),
             f"the diagnosis of {len(having)} of the {len(cases)} most similar cases",
-            [c.id for c in having[:3]],
-            settled=nearest * 2 > min(3, len(cases)),
+            [case.id for case in having[:3]],
+            settled=agreeing_case(diagnoses, cases, best, top=min(3, len(cases))) is not None,
         )
 
     @staticmethod
