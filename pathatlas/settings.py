@@ -137,6 +137,15 @@ class Settings(BaseSettings):
     llm_model: str = "default"
     llm_timeout: float = 60.0
     llm_retries: int = Field(2, ge=0, description="Extra tries when the model's reply cannot be parsed.")
+    llm_server_retries: int = Field(
+        2, ge=0, description="Extra tries when the LLM is busy (429), fails (5xx) or times out, not on other 4xx."
+    )
+    llm_retry_wait: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds before the first such try, doubled for each next one; the server's Retry-After wins. "
+        "All waits of one request together stay within llm_timeout.",
+    )
     llm_max_tokens: int = Field(400, ge=16, description="Reply length cap, so a looping model cannot stall a run.")
     llm_evidence_items: int = Field(8, ge=0, description="Evidence items shown to the model.")
     llm_evidence_chars: int = Field(1500, ge=100, description="Characters of each evidence item shown to the model.")

@@ -30,7 +30,7 @@ def test_index_search_info_remove(demo_corpus, tmp_path, session_home, monkeypat
     assert len(hits) == 3 and hits[0]["citation"]["case"] in {"DEMO-02", "DEMO-03"}
     assert hits[0]["citation"]["label"].startswith("cases, case")
     assert [h["rank"] for h in hits] == [1, 2, 3] and hits[0]["relevance"] == "best match", "as the table shows"
-    assert "words #1" in hits[0]["why"] and hits[0]["relative"] == 1.0
+    assert "words #1" in hits[0]["why"] and hits[0]["relative_score"] == 1.0
     assert len(json.loads(run("search", "granuloma", "--index", index, "-k", "2", "--json").output)) == 2
     result = run("search", "qqxzv", "--index", index)  # no word BM25 knows: dense alone, scores 0 at best
     labels = re.findall(r"(best|strong|good) match|related", result.output)

@@ -7,12 +7,14 @@ import time
 
 import pytest
 from langchain_core.runnables import RunnableLambda
+from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
 from pathatlas.ui.langchain import PathAtlasRetriever
+from pathatlas.ui.tools import MAX_K, MAX_TEXT_CHARS
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +88,23 @@ def test_as_tools_give_search_and_ask_with_one_line_errors(retriever):
     error = search.invoke({"text": "granuloma", "source": "missing.pdf"})
     assert isinstance(error, str) and "no source 'missing.pdf'" in error and "\n" not in error
     assert "over the limit" in asyncio.run(search.ainvoke({"text": "x" * 5000}))
+
+
+def test_the_tools_schemas_carry_the_limits_and_a_wrong_argument_is_one_line(retriever):
+    """LangChain rebuilt the schema from the signature without json_schema_extra: a model saw no bounds on k."""
+    search, ask = retriever.as_tools()
+    parameters = convert_to_openai_tool(search)["function"]["parameters"]["properties"]  # what a model is sent
+    assert (parameters["k"]["minimum"], parameters["k"]["maximum"]) == (1, MAX_K) and parameters["k"]["default"] == 10
+    assert parameters["text"]["maxLength"] == MAX_TEXT_CHARS == ask.args["question"]["maxLength"]
+    assert search.invoke({"text": "koilocytes", "k": 0}) == f"k must be between 1 and {MAX_K}, not 0"
+    for arguments, message in [
+        ({"text": "koilocytes", "k": "many"}, "k: input should be a valid integer"),
+        ({"k": 3}, "text: field required"),
+    ]:
+        said = search.invoke(arguments)
+        assert isinstance(said, str) and said.startswith(message) and "\n" not in said, said
+    said = ask.invoke({"question": "Which cells?", "options": "Koilocytes"})
+    assert said == "options: input should be a valid list, not 'Koilocytes'"
 
 
 def test_the_ask_tool_reads_an_image_path_inside_the_allowed_folders(retriever, tmp_path, monkeypatch):

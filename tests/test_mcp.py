@@ -31,7 +31,8 @@ from pathatlas.agent.questions import Question
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.search import Query, Searcher
-from pathatlas.ui.tools import hit_json, public
+from pathatlas.ui.api.schemas import hit_records
+from pathatlas.ui.tools import MAX_K, public
 
 CLI = [sys.executable, "-c", "from pathatlas.ui.cli import app; app()"]
 KOILOCYTES = {
@@ -100,6 +101,8 @@ def test_tools_have_schemas_and_one_line_descriptions(server):
         assert tool.description and "\n" not in tool.description and len(tool.description) < 200
     assert tools["search"].input_schema["required"] == ["text"]
     assert tools["search"].input_schema["properties"]["text"]["maxLength"] == 4000
+    k = tools["search"].input_schema["properties"]["k"]
+    assert (k["type"], k["minimum"], k["maximum"], k["default"]) == ("integer", 1, MAX_K, 10)
     assert {"kind", "source", "organ", "diagnosis", "k"} <= set(tools["search"].input_schema["properties"])
     assert tools["ask"].input_schema["properties"]["options"]["type"] == "array"
     assert set(tools["get_page"].input_schema["required"]) == {"source", "page"}
@@ -121,7 +124,7 @@ def test_search_matches_the_python_api(server, demo_index, arguments, query):
     hits = result_json(call(server, "search", arguments))["hits"]
     if "source" in arguments:
         query.filters["source"] = demo_index.resolve_source(arguments["source"])
-    expected = json.loads(json.dumps(public([hit_json(h) for h in Searcher(demo_index).search(query)])))
+    expected = json.loads(json.dumps(public(hit_records(Searcher(demo_index).search(query)))))
     assert hits == expected and hits
     assert str(demo_index.path) not in json.dumps(hits), "thumbnails are resources, not server files"
     first = hits[0]
@@ -142,7 +145,7 @@ def test_thumbnail_resource_is_the_cited_image(server, demo_index):
 
 def test_search_image_by_base64_and_by_allowed_path(server, demo_index, images):
     query = Query(image=open_image(images["granuloma"], demo_index.settings.max_image_pixels), k=4)
-    expected = json.loads(json.dumps(public([hit_json(h) for h in Searcher(demo_index).search(query)])))
+    expected = json.loads(json.dumps(public(hit_records(Searcher(demo_index).search(query)))))
     by_bytes = result_json(
         call(server, "search_image", {"image_base64": base64.b64encode(images["granuloma"]).decode(), "k": 4})
     )
@@ -251,6 +254,11 @@ def test_bad_input_is_a_one_line_tool_error_and_the_server_keeps_serving(server,
         ("search", {"text": "   "}, "empty query"),
         ("search", {"text": "Is it?"}, "has only common words"),
         ("search", {"text": "granuloma", "k": 0}, "k must be between 1 and 50"),
+        # arguments the schema refuses: pydantic's report was many lines
+        ("search", {"text": "granuloma", "k": "many"}, "search: k: input should be a valid integer"),
+        ("search_image", {"image_base64": ["a", "list"]}, "search_image: image_base64: input should be a valid str"),
+        ("get_page", {"source": "demo-primer.pdf"}, "get_page: page: field required"),
+        ("ask", {"question": "Which?", "options": "Koilocytes"}, "options: input should be a valid list, not 'Koil"),
         ("ask", {"question": "Which?", "options": ["a", " "]}, "an option is empty"),
     ]
     for name, arguments, message in cases:

@@ -421,10 +421,10 @@ def bench_compare_qa_command(
     after: Annotated[Path, typer.Argument(help="Another over the same questions: the run after.")],
     json_out: JsonFileOpt = None,
 ):
-    """Two 'bench qa' runs, question by question: per mode the accuracy before and after, questions gained and lost,
-    the exact two-sided McNemar p, and the settled / unsettled split.
+    """Two 'bench qa' runs compared question by question (exact McNemar p).
 
-    Held-out answers are paired when both runs have them (--folds), every answer otherwise."""
+    Per mode: the accuracy before and after, questions gained and lost, the exact two-sided McNemar p, and the
+    settled / unsettled split. Held-out answers are paired when both runs have them (--folds), every answer otherwise."""
     from pathatlas.agent.bench import compare_qa_runs
 
     modes = compare_qa_runs(read_qa_result(before), read_qa_result(after))

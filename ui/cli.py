@@ -174,17 +174,11 @@ def search(
     if found.image_words:  # what the image's own words added (stderr: --json keeps stdout JSON alone)
         err_console.print(f"words read in the image: {found.image_words}", highlight=False, markup=False)
     if as_json:
-        print_json(hits_json(hits))
+        from pathatlas.ui.api.schemas import hit_records
+
+        print_json(hit_records(hits))  # the hit's one JSON form, as REST and MCP give it
         return
     console.print(hits_table(hits) if hits else "no hits")
-
-
-def hits_json(hits: list[Hit]) -> list[dict]:
-    """Every field of each hit, with what the table shows a reader (rank, relevance, why), as the REST API words it."""
-    from pathatlas.ui.api.schemas import HitOut
-
-    shown = zip(hits, HitOut.ranked(hits), strict=True)
-    return [{"rank": s.rank, "relevance": s.relevance, "why": s.why, **hit.to_dict()} for hit, s in shown]
 
 
 def hits_table(hits: list[Hit]) -> Table:

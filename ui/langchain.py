@@ -24,13 +24,15 @@ from pydantic import ConfigDict, Field
 from pathatlas.retrieval.records import Hit
 from pathatlas.retrieval.search import Query
 from pathatlas.settings import Settings, load_settings
-from pathatlas.ui.tools import Toolbox, hit_json, reraise_as
+from pathatlas.ui.api.schemas import hit_record
+from pathatlas.ui.tools import Toolbox, reraise_as, validation_line
 
 
-def hit_document(hit: Hit) -> Document:
-    """The hit's whole passage as content; the hit's JSON (citation, score, kind, snippet...) as metadata."""
+def hit_document(hit: Hit, rank: int) -> Document:
+    """The hit's whole passage as content; the hit's JSON (``hit_record``: citation, score, kind, snippet...) as
+    metadata."""
     passage = hit.payload.body or hit.snippet
-    return Document(id=hit.id, page_content=passage, metadata=hit_json(hit))
+    return Document(id=hit.id, page_content=passage, metadata=hit_record(hit, rank))
 
 
 class PathAtlasRetriever(BaseRetriever):
@@ -61,13 +63,18 @@ class PathAtlasRetriever(BaseRetriever):
         return cls(toolbox=Toolbox(Engine(settings, create=False), allow_dirs=[Path(d) for d in allow_dirs]), **kwargs)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [hit_document(h) for h in self.toolbox.hits(Query(text=query, k=self.k, filters=dict(self.filters)))]
+        hits = self.toolbox.hits(Query(text=query, k=self.k, filters=dict(self.filters)))
+        return [hit_document(hit, rank) for rank, hit in enumerate(hits, start=1)]
 
     def as_tools(self) -> list[BaseTool]:
-        """``search`` and ``ask`` as LangChain tools; bad input comes back to the model as one line of text."""
+        """``search`` and ``ask`` as LangChain tools; bad input, arguments of the wrong type included, comes back to the
+        model as one line of text."""
         return [
             StructuredTool.from_function(
-                reraise_as(getattr(self.toolbox, name), ToolException), name=name, handle_tool_error=True
+                reraise_as(getattr(self.toolbox, name), ToolException),
+                name=name,
+                handle_tool_error=True,
+                handle_validation_error=validation_line,
             )
             for name in ("search", "ask")
         ]

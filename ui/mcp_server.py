@@ -1,9 +1,10 @@
 """``pathatlas mcp``: the index as Model Context Protocol tools and resources, with the official ``mcp`` SDK.
 
 Tools are ``Toolbox`` methods (sync: the SDK runs them on worker threads, off the event loop); a
-``PathAtlasError`` becomes an MCP tool error with its one line, anything else the SDK's generic tool
-error, and the server keeps serving. The engine (models and index) loads once, before serving. Neither answers
-nor errors name server files: a record's thumbnail is its ``pathatlas://`` resource, a source its name or id.
+``PathAtlasError`` becomes an MCP tool error with its one line, and so do arguments a tool's schema refuses; anything
+else is the SDK's generic tool error, and the server keeps serving. The engine (models and index) loads once, before
+serving. Neither answers nor errors name server files: a record's thumbnail is its ``pathatlas://`` resource, a source
+its name or id.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from pathatlas.errors import PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.settings import Settings
-from pathatlas.ui.tools import THUMBNAIL_URI, Toolbox, reraise_as
+from pathatlas.ui.tools import THUMBNAIL_URI, Toolbox, reraise_as, validation_line
 
 require("mcp", "mcp")
 
 from mcp.server.mcpserver import MCPServer  # noqa: E402 - after the extra check
-from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError  # noqa: E402
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError  # noqa: E402
 
 TOOLS = ("search", "search_image", "ask", "get_page")
 INSTRUCTIONS = (
@@ -34,8 +37,22 @@ INSTRUCTIONS = (
 )
 
 
+class PathAtlasServer(MCPServer):
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        """The SDK's call, but arguments its schema refuses (k="ten") are a tool error of one line naming the
+        argument, as the tools' own errors are, rather than pydantic's multi-line report."""
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError:  # a crash inside the tool: the SDK's generic error, whatever its cause
+            raise
+        except ToolError as exc:
+            if not isinstance(exc.__cause__, ValidationError):
+                raise
+            raise ToolError(f"Error executing tool {name}: {validation_line(exc.__cause__)}") from exc.__cause__
+
+
 def build_server(toolbox: Toolbox) -> MCPServer:
-    server = MCPServer("pathatlas", version=version("pathatlas"), instructions=INSTRUCTIONS, log_level="WARNING")
+    server = PathAtlasServer("pathatlas", version=version("pathatlas"), instructions=INSTRUCTIONS, log_level="WARNING")
     for name in TOOLS:
         server.add_tool(public_tool(getattr(toolbox, name), toolbox), name=name)
 

@@ -2,20 +2,22 @@
 
 Each public method is one tool: its docstring is the description an LLM reads, its annotated parameters
 are the JSON schema. Bad input raises ``PathAtlasError`` with one line; the MCP and LangChain layers turn
-it into their own tool error. Nothing here writes to the index.
+it into their own tool error, and say an argument of the wrong type in one line too (``validation_line``). Nothing
+here writes to the index.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import reprlib
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
 
 from PIL import Image
-from pydantic import Field
+from pydantic import Field, ValidationError, WithJsonSchema
 
 from pathatlas.agent.questions import Question
 from pathatlas.errors import BadInputError, PathAtlasError
@@ -23,6 +25,7 @@ from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import Found, Query
 from pathatlas.ui.api.engine import Engine
+from pathatlas.ui.api.schemas import hit_records
 
 MAX_TEXT_CHARS = 4000
 """Longest query, question or option accepted: longer text is refused, not truncated."""
@@ -30,14 +33,15 @@ MAX_K = 50
 THUMBNAIL_URI = "pathatlas://thumbnails/{record_id}"
 
 
-# Limits are advertised in the JSON schema (json_schema_extra) but checked by the tools themselves, so that
-# breaking one is answered in one line rather than with pydantic's multi-line validation report.
-LONG_TEXT = {"maxLength": MAX_TEXT_CHARS}
-Text = Annotated[
-    str, Field(description="What to look for: words, a phrase or a question.", json_schema_extra=LONG_TEXT)
-]
+# Limits are advertised in the JSON schema but checked by the tools themselves, so that breaking one is answered in
+# the tools' own words. They are pydantic metadata (WithJsonSchema), which LangChain's schema keeps and
+# json_schema_extra would not.
+LONG_TEXT = WithJsonSchema({"type": "string", "maxLength": MAX_TEXT_CHARS})
+Text = Annotated[str, Field(description="What to look for: words, a phrase or a question."), LONG_TEXT]
 K = Annotated[
-    int, Field(description=f"How many hits to return (1-{MAX_K}).", json_schema_extra={"minimum": 1, "maximum": MAX_K})
+    int,
+    Field(description=f"How many hits to return (1-{MAX_K})."),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_K}),
 ]
 Kind = Annotated[str | None, Field(description="Only hits of this kind: page, figure or case.")]
 Source = Annotated[str | None, Field(description="Only hits from this source (file name, e.g. book.pdf, or its id).")]
@@ -51,15 +55,6 @@ ImagePath = Annotated[
 
 def thumbnail_uri(record_id: str) -> str:
     return THUMBNAIL_URI.format(record_id=record_id)
-
-
-def hit_json(hit: Hit) -> dict[str, Any]:
-    """The project's hit serialiser plus a title and the MCP resource of its thumbnail."""
-    return {
-        **hit.to_dict(),
-        "title": hit.payload.title or hit.payload.section or hit.citation.label(),
-        "media": thumbnail_uri(hit.id) if hit.thumbnail else None,
-    }
 
 
 def reraise_as(
@@ -81,16 +76,26 @@ def reraise_as(
 
 def public(value: Any) -> Any:
     """A tool's JSON without server files: each record's ``thumbnail`` (a file on the server) becomes ``media``, its
-    ``pathatlas://`` resource, where the record has no ``media`` already."""
+    ``pathatlas://`` resource."""
     if isinstance(value, list):
         return [public(item) for item in value]
     if not isinstance(value, dict):
         return value
     shown = {key: public(item) for key, item in value.items() if key != "thumbnail"}
-    if "thumbnail" in value and "media" not in value:
+    if "thumbnail" in value:
         record_id = value.get("id") or value.get("evidence")
         shown["media"] = thumbnail_uri(record_id) if value["thumbnail"] and record_id else None
     return shown
+
+
+def validation_line(error: ValidationError) -> str:
+    """Pydantic's multi-line report of arguments of the wrong type as one line naming the argument, as the tools' own
+    errors read; the value is cut short (it may be a whole image in base64)."""
+    first = error.errors()[0]
+    where = ".".join(map(str, first["loc"])) or "the arguments"
+    value = "" if first["type"] == "missing" else f", not {reprlib.repr(first['input'])}"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{where}: {first['msg'][:1].lower()}{first['msg'][1:]}{value}{more}"
 
 
 def check_text(value: str, name: str) -> str:
@@ -122,7 +127,7 @@ class Toolbox:
     ) -> dict[str, Any]:
         """Search the pathology library by text; returns hits with title, passage snippet, citation (source, page, bbox) and a thumbnail URI."""  # noqa: E501
         query = Query(text=text, k=k, filters=self._filters(kind, source, organ, diagnosis))
-        return {"hits": [hit_json(hit) for hit in self.hits(query)]}
+        return {"hits": hit_records(self.hits(query))}
 
     def search_image(
         self,
@@ -137,11 +142,11 @@ class Toolbox:
         """Find figures, pages and case images that look like an image (give image_base64 or image_path); same hits as search, and image_words: the words read in the image and searched ("" when none)."""  # noqa: E501
         image = self._image(image_base64, image_path)
         found = self._find(Query(image=image, k=k, filters=self._filters(kind, source, organ, diagnosis)))
-        return {"hits": [hit_json(hit) for hit in found.hits], "image_words": found.image_words}
+        return {"hits": hit_records(found.hits), "image_words": found.image_words}
 
     def ask(
         self,
-        question: Annotated[str, Field(description="The question.", json_schema_extra=LONG_TEXT)],
+        question: Annotated[str, Field(description="The question."), LONG_TEXT],
         options: Annotated[
             list[str], Field(description="Answer options in order (A, B, C...); empty for an open question.")
         ] = [],  # noqa: B006 - pydantic copies defaults; the schema shows []

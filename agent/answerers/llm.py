@@ -6,16 +6,21 @@ escaped so no passage can close the block; the system message says the block is 
 instructions. For multiple choice the block holds, per option, the same quoted sentences the offline
 answerer weighs and every answer shows. Replies must be one JSON object whose answer is an option letter or
 an option's text (exact, or naming one option unambiguously); anything else is sent back for another try,
-then reported. Unusable replies are counted (``parse_failures``) so a benchmark can report them.
+then reported. Unusable replies are counted (``parse_failures``) so a benchmark can report them. A server that is
+busy (429), fails (5xx) or does not answer in time is asked again after a short wait (``retry_wait``); one that refuses
+the request (400, 401, 404...) is not: asking again would be refused again.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 import re
+import time
 
+import httpx
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from PIL import Image
@@ -36,14 +41,41 @@ Reply with exactly one JSON object and nothing else:
 {"answer": "<option letter, or a short answer if there are no options>", "rationale": "<one or two sentences>",
  "evidence": ["<ids of the evidence items you relied on>"], "confidence": <number between 0 and 1>}
 Cite only ids that appear in the EVIDENCE block; cite none if no evidence helped."""
+
+
 class ReplyError(ValueError):
     """The model's reply is not a usable answer."""
 
 
 try:  # a reply cut at max_tokens is malformed output to retry, not a broken endpoint
+    from openai import APITimeoutError
     from openai import LengthFinishReasonError as _Truncated
 except ImportError:  # pragma: no cover - openai comes with langchain-openai
-    _Truncated = ReplyError
+    APITimeoutError = _Truncated = ReplyError
+
+TIMEOUTS = (TimeoutError, httpx.TimeoutException, APITimeoutError)
+"""What a request that got no reply in time raises: Python's, Ollama's (httpx) and OpenAI's client's."""
+
+
+def retry_after(exc: Exception) -> float | None:
+    """The seconds an HTTP error's ``Retry-After`` header asks for; None when it has none (or gives a date)."""
+    response = getattr(exc, "response", None)
+    try:
+        return max(0.0, float(response.headers["retry-after"]))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def retry_wait(exc: Exception, retry: int, first_wait: float) -> float | None:
+    """Seconds to wait before the ``retry``-th (0-based) new try of a request that raised ``exc``: the server's
+    ``Retry-After``, else ``first_wait`` doubled per try; None when trying again cannot help (a 400, 401, 404...,
+    a refused connection)."""
+    status = getattr(exc, "status_code", None)
+    transient = (status == 429 or status >= 500) if isinstance(status, int) else isinstance(exc, TIMEOUTS)
+    if not transient:
+        return None
+    after = retry_after(exc)
+    return first_wait * 2**retry if after is None else after
 
 
 def escaped_json(items: list[dict]) -> str:
@@ -179,9 +211,17 @@ class LLMAnswerer(Answerer):
         where: str = "LLM",
         evidence_items: int = 8,
         evidence_chars: int = 1500,
+        server_retries: int = 2,
+        first_wait: float = 1.0,
+        max_wait: float = 60.0,
     ):
         self.model = model
         self.retries = retries
+        self.server_retries = server_retries
+        """New tries of a request the server was too busy, failing or slow to answer (``retry_wait``)."""
+        self.first_wait = first_wait
+        self.max_wait = max_wait
+        """Most seconds all waits before new tries of one request may add up to."""
         self.with_images = with_images
         self.where = where
         self.evidence_items = evidence_items
@@ -232,6 +272,9 @@ class LLMAnswerer(Answerer):
             where,
             settings.llm_evidence_items,
             settings.llm_evidence_chars,
+            server_retries=settings.llm_server_retries,
+            first_wait=settings.llm_retry_wait,
+            max_wait=settings.llm_timeout,
         )
 
     def answer(self, question: Question, evidence: list[Evidence]) -> Answer:
@@ -242,16 +285,12 @@ class LLMAnswerer(Answerer):
         problem = ""
         for _ in range(self.retries + 1):
             try:
-                reply = self.model.invoke(messages)
+                reply = self._invoke(messages)
             except _Truncated:
                 self.parse_failures += 1
                 problem = "the reply was cut at the length limit"
                 messages = [*messages, HumanMessage(f"{problem}. Reply again with a short JSON object only.")]
                 continue
-            except Exception as exc:  # connection refused, timeout, HTTP errors: one line for the user
-                raise AnswerError(
-                    f"{self.where} failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                ) from exc
             content = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
             try:
                 choice, text, rationale, cited, confidence = parse_reply(content, question.options, ids)
@@ -267,3 +306,21 @@ class LLMAnswerer(Answerer):
             answer_text = question.options[choice] if choice is not None else text
             return Answer(choice, answer_text, confidence, rationale, cited, quotes=quotes or [])
         raise AnswerError(f"{self.where} gave no usable answer after {self.retries + 1} tries ({problem})")
+
+    def _invoke(self, messages: list[BaseMessage]) -> BaseMessage:
+        """The model's reply, asking again while the server is busy, failing or slow (``retry_wait``), at most
+        ``server_retries`` times and ``max_wait`` seconds of waits; any other failure is one line for the user."""
+        waited = 0.0
+        for retry in itertools.count():  # the last allowed try returns or raises
+            try:
+                return self.model.invoke(messages)
+            except _Truncated:
+                raise
+            except Exception as exc:  # connection refused, timeout, HTTP errors
+                wait = retry_wait(exc, retry, self.first_wait) if retry < self.server_retries else None
+                if wait is None or waited + wait > self.max_wait:
+                    tries = f" ({retry + 1} tries)" if retry else ""
+                    line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    raise AnswerError(f"{self.where} failed{tries}: {line}") from exc
+                time.sleep(wait)
+                waited += wait

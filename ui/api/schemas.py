@@ -1,4 +1,5 @@
-"""Request and response models of the REST API (they are its OpenAPI schema)."""
+"""Request and response models of the REST API (they are its OpenAPI schema), and ``hit_record``, the one JSON form of
+a hit that every door (CLI, REST, MCP, LangChain) shows."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from pathatlas.agent.questions import ONE_OPTION, repeated_option
-from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Citation, Hit
+from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Hit
 from pathatlas.settings import Settings
 
 
@@ -23,10 +24,6 @@ class CitationOut(BaseModel):
     bbox: tuple[float, float, float, float] | None = None
     case: str | None = None
     image: str | None = None
-
-    @classmethod
-    def of(cls, citation: Citation) -> CitationOut:
-        return cls(**citation.to_dict())
 
 
 RANKER_NAMES = {
@@ -67,7 +64,53 @@ def matched_why(matched_by: dict[str, int]) -> str:
     return ", ".join(f"{name} #{rank}" for name, rank in sorted(best.items(), key=lambda item: item[1]))
 
 
+def has_image(hit: Hit) -> bool:
+    """Whether the record has an image of its own (a figure, a case image, a page without text): what "find similar"
+    searches with."""
+    return hit.kind in ("figure", "case") or (hit.kind == "page" and not hit.payload.text.strip())
+
+
+def hit_record(hit: Hit, rank: int) -> dict[str, Any]:
+    """The one JSON form of a hit, which every door shows (CLI ``--json``, REST, MCP, LangChain): what a reader sees
+    (rank, relevance, why, title, the payload's fields by name) beside the stored record (``payload``, as
+    ``Hit.to_dict`` gives it). ``thumbnail`` is a file on this machine: REST shows its URL instead (``HitOut``), the
+    MCP and LangChain tools its ``pathatlas://`` resource (``tools.public``)."""
+    stored, payload = hit.to_dict(), hit.payload
+    return {
+        "id": hit.id,
+        "rank": rank,
+        "relevance": relevance_label(rank, hit.relative),
+        "relative_score": round(hit.relative, 3),
+        "why": matched_why(hit.matched_by),
+        "score": hit.score,
+        "kind": hit.kind,
+        "title": payload.title or payload.section or hit.citation.label(),
+        "snippet": hit.snippet,
+        "citation": stored["citation"],
+        "section": payload.section,
+        "book": payload.book,
+        "diagnosis": payload.diagnosis,
+        "organ": payload.organ,
+        "printed_words": payload.ocr,
+        "has_image": has_image(hit),
+        "matched_by": hit.matched_by,
+        "passage": hit.passage,
+        "also_on_page": hit.also_on_page,
+        "thumbnail": hit.thumbnail,
+        "payload": stored["payload"],
+    }
+
+
+def hit_records(hits: list[Hit]) -> list[dict[str, Any]]:
+    """``hit_record`` of each hit, ranked from 1."""
+    return [hit_record(hit, rank) for rank, hit in enumerate(hits, start=1)]
+
+
 class HitOut(BaseModel):
+    """``hit_record`` as REST serves it: the thumbnail (a server file) as a URL, and the page's."""
+
+    model_config = ConfigDict(extra="forbid")  # a field hit_record adds must be declared here, not dropped silently
+
     id: str
     rank: int = Field(..., description="1-based position in the results.")
     relevance: str = Field(..., description="best match, strong match, good match or related (from rank and score).")
@@ -79,49 +122,35 @@ class HitOut(BaseModel):
     why: str = Field("", description="Which rankers found it and at which rank, e.g. 'words #1, meaning #3'.")
     score: float = Field(..., description="The raw fused (RRF) score; comparable only within one result list.")
     kind: str
+    title: str = Field(..., description="What to call the hit: a case's title, else its section, else its citation.")
     snippet: str
     citation: CitationOut
-    thumbnail_url: str | None = Field(None, description="GET this for the hit's thumbnail.")
-    page_url: str | None = Field(None, description="GET this for the rendered page with the hit highlighted.")
-    matched_by: dict[str, int] = {}
-    passage: str | None = Field(None, description="For a page hit: the id of the passage that matched best.")
-    diagnosis: str | None = None
-    organ: str | None = None
-    title: str | None = None
     section: str | None = None
     book: str | None = None
+    diagnosis: str | None = None
+    organ: str | None = None
     printed_words: str | None = Field(
         None,
         description="A figure's words read from its image (figure OCR); in a figure search (kind=figure) 'words' "
         "matches them too.",
     )
     has_image: bool = Field(False, description="Whether 'find similar' (POST /search/similar) can use its image.")
+    matched_by: dict[str, int] = {}
+    passage: str | None = Field(None, description="For a page hit: the id of the passage that matched best.")
+    also_on_page: list[str] = Field([], description="Ids of lower-ranked hits on the same page, folded into this one.")
+    payload: dict[str, Any] = Field(
+        {}, description="The record as stored, but its text (the snippet quotes it) and source (the citation names it)."
+    )
+    thumbnail_url: str | None = Field(None, description="GET this for the hit's thumbnail.")
+    page_url: str | None = Field(None, description="GET this for the rendered page with the hit highlighted.")
 
     @classmethod
     def of(cls, hit: Hit, rank: int = 1) -> HitOut:
-        relative = hit.relative
-        payload = hit.payload
+        shown = {key: value for key, value in hit_record(hit, rank).items() if key != "thumbnail"}
         return cls(
-            id=hit.id,
-            rank=rank,
-            relevance=relevance_label(rank, relative),
-            relative_score=round(relative, 3),
-            why=matched_why(hit.matched_by),
-            score=hit.score,
-            kind=hit.kind,
-            snippet=hit.snippet,
-            citation=CitationOut.of(hit.citation),
+            **shown,
             thumbnail_url=f"/media/thumbnails/{hit.id}" if hit.thumbnail else None,
             page_url=f"/media/pages/{hit.passage or hit.id}" if hit.citation.page is not None else None,
-            matched_by=hit.matched_by,
-            diagnosis=payload.diagnosis,
-            organ=payload.organ,
-            title=payload.title,
-            section=payload.section,
-            book=payload.book,
-            printed_words=payload.ocr,
-            has_image=hit.kind in ("figure", "case") or (hit.kind == "page" and not payload.text.strip()),
-            passage=hit.passage,
         )
 
     @classmethod
