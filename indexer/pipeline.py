@@ -167,8 +167,8 @@ class Indexer:
         report = IndexReport()
         if self.settings.figure_ocr and self.word_reader is None:
             self.word_reader = TesseractReader(self.settings.cache_dir)  # no tesseract: one error before any work
+        sources = discover(paths, self.settings)  # a path with nothing to index is refused before any write
         with self.index.writing():
-            sources = discover(paths, self.settings)
             self.index.collect_garbage()
             stored = self.index.record_counts()
             with self.index.changing_media():

@@ -2,7 +2,7 @@
 
 Layout::
 
-    pathatlas.json    encoder name, vector sizes, store kind (written once, at creation)
+    pathatlas.json    encoder name, vector sizes, store kind (written once: at creation, or by the first write)
     manifest.json     the generation pointer: generation number, the store snapshot and the BM25 folder of
                       that generation, and its sources (path -> id, fingerprint, kind, entry count)
     store/            the vector store (FAISS snapshots or a Qdrant shard)
@@ -29,7 +29,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -150,6 +150,103 @@ def named_by(settings: Settings, recorded: str) -> bool:
     return settings.encoder.startswith("py:") and create_encoder(settings.encoder, settings).name == recorded
 
 
+def lexical_file(name: str) -> str:
+    """The BM25 manifest of the generation whose ``lexical`` is ``name`` ("." before generations)."""
+    return f"{name}.json" if name != "." else "segments.json"
+
+
+def read_meta(path: Path, settings: Settings, store: str | None) -> IndexMeta:
+    """The index's ``META_FILE``, refused when the settings' encoder or the ``store`` asked for is not the one it
+    records, or when it names code (a ``py:`` store) nobody asked for."""
+    meta_path = path / META_FILE
+    try:
+        meta = IndexMeta(**json.loads(meta_path.read_text()))
+    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
+        raise IndexMissingError(f"{meta_path} is damaged ({exc}); re-create the index") from exc
+    if meta.format != FORMAT_VERSION:
+        raise PathAtlasError(f"index {path} has format {meta.format}; this PathAtlas reads {FORMAT_VERSION}")
+    if settings.encoder != meta.encoder and not named_by(settings, meta.encoder):
+        raise EncoderMismatchError(
+            f"index {path} was built with encoder {meta.encoder!r}, not {settings.encoder!r}: "
+            f"set PATHATLAS_ENCODER={meta.encoder} or use another --index"
+        )
+    if store and store != meta.store:
+        raise PathAtlasError(f"index {path} uses store {meta.store!r}, not {store!r}")
+    if meta.store.startswith("py:") and meta.store not in (store, settings.store):
+        raise PathAtlasError(  # only ``index`` has --store: the other commands read the variable
+            f"index {path} names code (store {meta.store!r}); trust it explicitly with "
+            f"PATHATLAS_STORE={meta.store} (or 'pathatlas index --store {meta.store}')"
+        )
+    meta.encoder = settings.encoder  # the name that builds it: a plug-in's own ``name`` may differ
+    return meta
+
+
+class EmptyStore(VectorStore):
+    """The store of an index not on disk yet (``Index.open(defer=True)``): it holds nothing. Opening the real one
+    would create it (a Qdrant shard's folder, a server's collection) before a write has chosen it."""
+
+    kind = "empty"
+    snapshots = True  # read as it is, not through a generation
+
+    def upsert(self, records: list[StoredVectors]) -> None:
+        raise PathAtlasError(f"index {self.location.parent} is not on disk yet: write inside Index.writing()")
+
+    def delete(self, filters: Filters) -> int:
+        return 0
+
+    def search(self, space: str, queries: np.ndarray, k: int, filters: Filters | None = None) -> list[ScoredIds]:
+        return [[] for _ in queries]
+
+    def payloads(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        return {}
+
+    def vectors(self, ids: list[str]) -> dict[str, dict[str, np.ndarray]]:
+        return {}
+
+    def scan(self, filters: Filters | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        return iter(())
+
+    def count(self, space: str | None = None) -> int:
+        return 0
+
+    def commit(self) -> None:
+        """Nothing to make durable."""
+
+    def source_revisions(self) -> dict[str, str]:
+        return {}
+
+
+def cannot_create(path: Path, exc: OSError) -> BadInputError:
+    return BadInputError(f"cannot create an index at {path}: {exc.strerror or exc}")
+
+
+class FirstWrite:
+    """What the first write into an index not yet on disk made: its folder (and any missing above it), or, in a
+    folder that was there, the entries it added. Undone when that write commits nothing."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.folders = [folder for folder in (path, *path.parents) if not folder.exists()]
+        """Created here, deepest first."""
+        self.before = set(path.iterdir()) if not self.folders else set()
+        try:
+            path.mkdir(parents=True, exist_ok=True)  # for the lock file; the meta is written holding it
+        except OSError as exc:
+            raise cannot_create(path, exc) from exc
+
+    def undo(self) -> None:
+        """Under the write lock, so no other writer is in the folder; its lock file goes last, where the system lets a
+        locked file be deleted (elsewhere the folder stays, empty)."""
+        with suppress(OSError):
+            for entry in sorted(set(self.path.iterdir()) - self.before, key=lambda e: e.name == WRITE_LOCK):
+                if entry.is_dir():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            for folder in self.folders:
+                folder.rmdir()
+
+
 class VisibleStore(VectorStore):
     """A store that writes durably at once, read through the committed generation.
 
@@ -219,12 +316,16 @@ class VisibleStore(VectorStore):
 
 
 class Index:
-    def __init__(self, path: Path, meta: IndexMeta, encoder: Encoder | None, settings: Settings):
+    def __init__(
+        self, path: Path, meta: IndexMeta, encoder: Encoder | None, settings: Settings, unwritten: bool = False
+    ):
         self.path = path
         self.meta = meta
         self._encoder = encoder
         self.settings = settings
         self.lock = threading.RLock()
+        self.unwritten = unwritten
+        """Not on disk yet (``open(defer=True)``): empty until ``writing`` makes it."""
         self.generation = Generation.read(path / POINTER_FILE)
         if not (path / POINTER_FILE).is_file() and (path / "store").exists():
             self._drop_uncommitted_store()
@@ -243,51 +344,31 @@ class Index:
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: Path, settings: Settings, create: bool = False, store: str | None = None) -> Index:
+    def open(
+        cls, path: Path, settings: Settings, create: bool = False, store: str | None = None, defer: bool = False
+    ) -> Index:
         """Open the index at ``path``; with ``create``, make it if absent using the configured encoder.
 
+        ``defer`` makes it on disk at its first write (``writing``) instead of now: until then it is empty and its
+        folder untouched, so serving a new folder fixes no store, and a first run that commits nothing leaves none.
         An index never imports code it merely names: a ``py:`` store or encoder recorded in it is used only
         when the caller asks for that same name (``store=`` here, or the settings).
         """
         path = path.expanduser()
-        meta_path = path / META_FILE
         if path.exists() and not path.is_dir():
             raise BadInputError(f"{path} is a file, not an index folder; give a folder with --index")
-        if not meta_path.is_file():
-            if not create:
-                hint = "run 'pathatlas index PATH' first" if not path.exists() else "the folder is not an index"
-                raise IndexMissingError(f"no PathAtlas index at {path}: {hint}")
-            encoder = create_encoder(settings.encoder, settings)
-            store_class(store or settings.store)  # an unknown store is refused before the folder names it
-            meta = IndexMeta(
-                settings.encoder, dict(encoder.dims), store or settings.store, revisions=encoder.revisions()
-            )
-            try:
-                path.mkdir(parents=True, exist_ok=True)
-                write_atomic(meta_path, json.dumps(meta.__dict__, indent=2).encode())
-            except OSError as exc:
-                raise BadInputError(f"cannot create an index at {path}: {exc.strerror or exc}") from exc
-            return cls(path, meta, encoder, settings)
-        try:
-            meta = IndexMeta(**json.loads(meta_path.read_text()))
-        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
-            raise IndexMissingError(f"{meta_path} is damaged ({exc}); re-create the index") from exc
-        if meta.format != FORMAT_VERSION:
-            raise PathAtlasError(f"index {path} has format {meta.format}; this PathAtlas reads {FORMAT_VERSION}")
-        if settings.encoder != meta.encoder and not named_by(settings, meta.encoder):
-            raise EncoderMismatchError(
-                f"index {path} was built with encoder {meta.encoder!r}, not {settings.encoder!r}: "
-                f"set PATHATLAS_ENCODER={meta.encoder} or use another --index"
-            )
-        if store and store != meta.store:
-            raise PathAtlasError(f"index {path} uses store {meta.store!r}, not {store!r}")
-        if meta.store.startswith("py:") and meta.store not in (store, settings.store):
-            raise PathAtlasError(  # only ``index`` has --store: the other commands read the variable
-                f"index {path} names code (store {meta.store!r}); trust it explicitly with "
-                f"PATHATLAS_STORE={meta.store} (or 'pathatlas index --store {meta.store}')"
-            )
-        meta.encoder = settings.encoder  # the name that builds it: a plug-in's own ``name`` may differ
-        return cls(path, meta, None, settings)  # the encoder is built on first use: info, remove need none
+        if (path / META_FILE).is_file():
+            return cls(path, read_meta(path, settings, store), None, settings)
+        if not create:
+            hint = "run 'pathatlas index PATH' first" if not path.exists() else "the folder is not an index"
+            raise IndexMissingError(f"no PathAtlas index at {path}: {hint}")
+        encoder = create_encoder(settings.encoder, settings)
+        store_class(store or settings.store)  # an unknown store is refused before the folder names it
+        meta = IndexMeta(settings.encoder, dict(encoder.dims), store or settings.store, revisions=encoder.revisions())
+        index = cls(path, meta, encoder, settings, unwritten=True)
+        if not defer:
+            index._create()
+        return index
 
     @property
     def encoder(self) -> Encoder:
@@ -302,6 +383,26 @@ class Index:
             check_revisions(self.path, self.meta.revisions, encoder)
             self._encoder = encoder
         return self._encoder
+
+    def _create(self) -> None:
+        """Put the index on disk (its folder and ``META_FILE``) and open its store. When another process created it
+        meanwhile, its meta is taken instead (refused if it records another store or encoder)."""
+        meta_path = self.path / META_FILE
+        if meta_path.is_file():
+            self.meta, self._encoder = read_meta(self.path, self.settings, self.meta.store), None
+        else:
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+                write_atomic(meta_path, json.dumps(self.meta.__dict__, indent=2).encode())
+            except OSError as exc:
+                raise cannot_create(self.path, exc) from exc
+        self._reattach(unwritten=False)
+
+    def _reattach(self, unwritten: bool) -> None:
+        self.raw_store.close()
+        self.unwritten = unwritten
+        self._attach_store()
+        self._lexical = None
 
     def _drop_uncommitted_store(self) -> None:
         """A store folder with no committed generation beside it was written by a run killed before its first commit,
@@ -331,6 +432,8 @@ class Index:
         self.store: VectorStore = self.raw_store if self.raw_store.snapshots else VisibleStore(self.raw_store, self)
 
     def _open_store(self) -> VectorStore:
+        if self.unwritten:
+            return EmptyStore(self.path / "store", self.meta.dims, self.settings)
         return open_store(
             self.meta.store, self.path / "store", self.meta.dims, self.settings, self.generation.store_version
         )
@@ -349,12 +452,27 @@ class Index:
         self._lexical = lexical
 
     def _load_lexical(self) -> LexicalIndex:
-        """The committed generation's BM25; an index written before per-source BM25 rebuilds it once."""
-        name = self.generation.lexical
-        lexical = LexicalIndex.load(self.path / "lexical", f"{name}.json" if name != "." else "segments.json")
+        """The committed generation's BM25. Segments this version cannot read (another ``TERMS_VERSION``, an index
+        from before per-source BM25) are re-read from the store, then saved in their place when nothing else writes
+        the index, so that the next open reads them instead of the whole store again."""
+        lexical = LexicalIndex.load(self.path / "lexical", lexical_file(self.generation.lexical))
         if not lexical.segments and self.generation.sources:
             lexical.sync(self.raw_store, self.generation.fingerprints())
+            self._resave_lexical(lexical)
         return lexical
+
+    def _resave_lexical(self, lexical: LexicalIndex) -> None:
+        """The committed generation's BM25, rewritten as one more commit's would be (new segment files, then its
+        manifest replaced atomically): killed at any point, the generation reads its old segments or its new ones.
+        Another writer at work, a commit since this index opened or a folder this process cannot write leave it in
+        memory, read again on the next open."""
+        if self._write_lock is not None:  # inside a run, whose commit saves them
+            return
+        try:
+            with self.writing(catch_up=False):
+                self._save_lexical(lexical, self.generation.lexical)
+        except (IndexBusyError, OSError):
+            pass
 
     # -- manifest and commit -----------------------------------------------------------------
     @property
@@ -422,6 +540,7 @@ class Index:
             if self._write_lock is not None:  # a commit or a removal inside a run that holds it
                 yield
                 return
+            first = FirstWrite(self.path) if self.unwritten else None
             lock = self._try_write_lock()
             if lock is None:
                 raise IndexBusyError(
@@ -430,9 +549,16 @@ class Index:
                 )
             self._write_lock = lock
             try:
+                if first is not None:
+                    if (self.path / META_FILE).is_file():
+                        first = None  # another process created it meanwhile: not ours to undo
+                    self._create()
                 self._follow_pointer(catch_up)
                 yield
             finally:
+                if first is not None and not self.generation.number:  # nothing committed: as if never written
+                    self._reattach(unwritten=True)
+                    first.undo()
                 self._write_lock = None
                 lock.release()
 
@@ -582,7 +708,7 @@ class Index:
 
     def _save_lexical(self, lexical: LexicalIndex, name: str) -> None:
         crash_point("lexical")
-        lexical.save(self.path / "lexical", f"{name}.json")  # fsyncs the segments and the manifest
+        lexical.save(self.path / "lexical", lexical_file(name))  # fsyncs the segments and the manifest
 
     def _prune_lexical(self, live: str) -> None:
         """Generation manifests other than the live one; segment files are pruned by ``save``."""

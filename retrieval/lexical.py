@@ -45,8 +45,8 @@ from pathatlas.retrieval.stores.base import (
 K1, B = 1.5, 0.75
 """bm25s defaults."""
 TERMS_VERSION = 3
-"""What a saved segment's terms are; segments of another version are re-read from the store (1: stems only; 2: Roman
-numerals kept as letters)."""
+"""What a saved segment's terms are (1: stems only; 2: Roman numerals kept as letters). Segments of another version are
+re-read from the store, then saved by the first open that may write the index (``Index._load_lexical``)."""
 LETTERED = (
     re.compile(r"\b([A-Za-z]{2,})[\s-]+(I{1,3}|IV|[A-Z0-9])\b(?![-\w])"),
     re.compile(r"(?<![\w-])([B-HJ-Z])[\s-]+([A-Za-z]{2,}?)s?\b"),

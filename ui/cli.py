@@ -113,16 +113,12 @@ def index(
 ):
     """Add sources to an index (unchanged files are skipped)."""
     from pathatlas.indexer.pipeline import Indexer
-    from pathatlas.indexer.sources import discover
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.stores import store_class
 
-    if not any(path.exists() for path in paths):  # before a new index folder is made for nothing
-        raise BadInputError(f"no such file or folder: {', '.join(map(str, paths))}")
     settings = settings_for(index, encoder=encoder)
-    store_class(store or settings.store)  # a mistyped name first, then a path with nothing to index: both are
-    discover(paths, settings)  # refused before a new index folder records an encoder
-    idx = Index.open(settings.index_dir, settings, create=True, store=store)
+    store_class(store or settings.store)  # a mistyped name before a path with nothing to index
+    idx = Index.open(settings.index_dir, settings, create=True, store=store, defer=True)  # kept if a source commits
     report = Indexer(idx, show_progress=not as_json).add(paths, force=force)
     if as_json:
         print_json([s.__dict__ for s in report.sources])

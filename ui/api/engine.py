@@ -104,7 +104,8 @@ def share_cores(lanes: int) -> None:
 
 class Engine:
     def __init__(self, settings: Settings, create: bool = True):
-        """``create=False`` refuses a missing index instead of making an empty one (read-only callers)."""
+        """A missing index is served empty and made on disk by the first job that commits a source, for the store the
+        settings name; ``create=False`` refuses it instead (read-only callers)."""
         self.settings = settings
         self.create = create
         self._swap = threading.Lock()
@@ -196,7 +197,7 @@ class Engine:
 
     def _open(self) -> None:
         self._pointer = pointer_state(self.settings.index_dir)  # before opening: a commit meanwhile is seen next time
-        index = Index.open(self.settings.index_dir, self.settings, create=self.create)
+        index = Index.open(self.settings.index_dir, self.settings, create=self.create, defer=True)
         searcher = Searcher(index)
         answerer = create_answerer(self.settings.answerer, self.settings, index.encoder)
         agent = Agent(searcher, answerer, self.settings.agent_rounds, self.settings.agent_k)
@@ -319,8 +320,11 @@ class Engine:
         return message
 
     def _writer(self) -> Index:
-        """FAISS writes go through a private index, swapped in after it commits (Qdrant: one shard, shared)."""
-        return self.index if self.index.meta.store != "faiss" else Index.open(self.settings.index_dir, self.settings)
+        """FAISS writes go through a private index, swapped in after it commits (Qdrant: one shard, shared). A new index
+        is made on disk by the job's first commit, for the store the settings name."""
+        if self.index.meta.store != "faiss":
+            return self.index
+        return Index.open(self.settings.index_dir, self.settings, create=self.create, defer=True)
 
     def _written(self, target: Index) -> None:
         if target is not self.index:
