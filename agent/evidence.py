@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from pathatlas.agent.plan import QUESTION_WORDS, Reading, negated_predicate, read_question
+from pathatlas.agent.plan import QUESTION_WORDS, Reading, answer_type, negated_predicate, read_question
 from pathatlas.agent.questions import Evidence, Question, Quote
 from pathatlas.retrieval.lexical import lettered_spans, tokenize
 from pathatlas.retrieval.lexical import terms as lexical_terms  # "terms" names option terms here
@@ -31,6 +31,14 @@ CONTRADICTION = re.compile(
 PRIVATIVE = re.compile(r"without|lacks?|lacking|absent")
 """Negations that name a lack: after another negation they make a double negative."""
 MIN_WORDS, MAX_WORDS = 4, 80
+CLAUSE_BREAK = re.compile(r";\s+|:\s+|,\s+(?=(?:whereas|while|but)\b)", re.IGNORECASE)
+"""Where a sentence turns to another subject: "Caseating granulomas are typical of tuberculosis; non-caseating
+granulomas suggest sarcoidosis" says "tuberculosis" of the first, though it stands nearer the second."""
+CLAUSE = "|"
+"""The token between two clauses' words (no stem is one)."""
+CLAUSE_GAP = 1_000
+"""Words apart that a clause break counts for: a question word goes to an option in its own clause first."""
+PRIVATIVE_PREFIX = re.compile(r"\b(non)-(?=\w)", re.IGNORECASE)
 FOLLOWING = re.compile(r"\b(?:(?:of|from) )?the following\b", re.IGNORECASE)
 REFERS_TO_OTHERS = re.compile(
     r"^\s*(?:all|none|any|neither|both) of (?:the )?(?:above|these|those|the options|the choices|them)\W*$", re.I
@@ -83,14 +91,27 @@ def evidence_sentences(evidence: Sequence[Evidence], top: int = 8) -> list[Sente
     if not texts:
         return []
     return [
-        Sentence(s, e, frozenset(sequence), tuple(sequence))
+        Sentence(s, e, frozenset(sequence) - {CLAUSE}, tuple(sequence))
         for (s, e), sequence in zip(chosen, words_in_order(texts), strict=True)
     ]
 
 
 def words_in_order(texts: list[str]) -> list[list[str]]:
     """Each text's stems with its lettered words where they stand ("b cells ... t cells ... thymus": "thymus" is
-    nearest "t cell"), for which option a question word is said of."""
+    nearest "t cell"), its clauses apart (``CLAUSE`` between them), for which option a question word is said of."""
+    clauses = [CLAUSE_BREAK.split(closed_privatives(text)) for text in texts]
+    ordered = iter(clause_words([clause for parts in clauses for clause in parts]))
+    out = []
+    for parts in clauses:
+        words = next(ordered)
+        for _ in parts[1:]:
+            words = [*words, CLAUSE, *next(ordered)]
+        out.append(words)
+    return out
+
+
+def clause_words(texts: list[str]) -> list[list[str]]:
+    """Each text's stems with its lettered words inserted where they stand."""
     stems, spans = tokenize(texts), lettered_spans(texts)
     prefixes = [text[:start] for text, found in zip(texts, spans, strict=True) for start, _ in found]
     before = iter(tokenize(prefixes) if prefixes else [])
@@ -103,12 +124,17 @@ def words_in_order(texts: list[str]) -> list[list[str]]:
     return out
 
 
+def closed_privatives(text: str) -> str:
+    """ "non-caseating" as one word, "noncaseating", so it names neither "caseating" nor what "non" prefixes."""
+    return PRIVATIVE_PREFIX.sub(r"\1", text)
+
+
 def option_terms(question: str, options: Sequence[str]) -> list[set[str]]:
     """Each option's distinctive words: those no other option has ("vitamin d", not the "vitamin" that "vitamin K"
     shares), else those not every option has; minus the question's words where something is left. An option that
     refers to the others ("all of the above") names nothing, so "located above the neck" cannot quote it."""
-    terms = [set(t) for t in lexical_terms(list(options))]
-    asked = set(tokenize([question])[0]) if question.strip() else set()
+    terms = [set(t) for t in lexical_terms([closed_privatives(option) for option in options])]
+    asked = set(tokenize([closed_privatives(question)])[0]) if question.strip() else set()
     out = []
     for j, (t, option) in enumerate(zip(terms, options, strict=True)):
         others = [u for k, u in enumerate(terms) if k != j]
@@ -155,7 +181,7 @@ def score_sentences(
 ) -> SentenceScores:
     focus = reading.focus or question
     own = option_terms(focus, options)
-    asked = set(tokenize([asked_text(focus)])[0]) - set().union(*own) if focus.strip() else set()
+    asked = asked_words(focus) - set().union(*own)
     idf = idf_table([s.terms for s in sentences])
     default = max(idf.values(), default=1.0)
     q = [coverage(asked, s.terms, idf, default) if asked else 1.0 for s in sentences]
@@ -166,6 +192,16 @@ def score_sentences(
         for j, words in enumerate(nearest_option_words(sentence.tokens, asked, own)):
             said_of[j][i] = coverage(asked, frozenset(words), idf, default) if words is not None else q[i]
     return SentenceScores(sentences, q, o, w, said_of if own else None)
+
+
+def asked_words(focus: str) -> set[str]:
+    """The stems a quote must cover to say what is asked: the question's own words (``asked_text``), less those
+    naming the kind of thing the answer is where others are left ("Which complement fragment is the principal
+    opsonin?": principal, opsonin; "complement fragment C5a is a chemotactic agent" says nothing asked)."""
+    if not focus.strip():
+        return set()
+    asked, kind = (set(t) for t in tokenize([closed_privatives(asked_text(focus)), answer_type(focus)]))
+    return asked - kind or asked
 
 
 def asked_text(focus: str) -> str:
@@ -183,10 +219,14 @@ def nearest_option_words(tokens: Sequence[str], asked: set[str], own: Sequence[s
     if sum(bool(positions) for positions in at) < 2:
         return [None] * len(own)
     said: list[set[str]] = [set() for _ in own]
+    clause, place = 0, []
+    for k, token in enumerate(tokens):
+        clause += token == CLAUSE
+        place.append(k + CLAUSE_GAP * clause)
     for k, token in enumerate(tokens):
         if token not in asked:
             continue
-        distance = [min((abs(k - p) for p in positions), default=math.inf) for positions in at]
+        distance = [min((abs(place[k] - place[p]) for p in positions), default=math.inf) for positions in at]
         for j, d in enumerate(distance):
             if d == min(distance):
                 said[j].add(token)

@@ -29,6 +29,7 @@ from pathatlas.agent.evidence import (
 from pathatlas.agent.graph import STOP_MARGIN, Agent, answer_document
 from pathatlas.agent.plan import (
     NEGATION_CUE,
+    answer_type,
     follow_ups,
     is_negated,
     key_findings,
@@ -202,6 +203,33 @@ def test_a_sentence_naming_two_options_says_the_question_of_the_one_nearest_its_
     scores = score_sentences(reading, question.text, question.options, evidence_sentences(found))
     assert scores.support(1, 0) > 0 and scores.support(0, 0) < scores.support(1, 0) / 2
     assert OfflineAnswerer(encoder=None).answer(question, found).letter == "B"
+
+
+def test_a_clause_says_the_question_of_its_own_option_and_non_makes_a_word_of_its_own():
+    """A lecturer's handout: "Caseating granulomas are typical of tuberculosis; non-caseating granulomas suggest
+    sarcoidosis" was settled as support for "Non-caseating": "tuberculosis" stands nearer it, and "caseating" was
+    no option's own word (both options had it)."""
+    question = Question("Which granulomas are typical of tuberculosis?", ["Caseating", "Non-caseating", "Foreign body"])
+    said = (
+        "Caseating granulomas are typical of tuberculosis; non-caseating granulomas suggest sarcoidosis, Crohn disease "
+        "or a foreign body reaction."
+    )
+    found = [evidence("p1", said, 1)]
+    assert option_terms(question.text, question.options)[:2] == [{"caseat"}, {"noncas"}]
+    scores = score_sentences(read_question(question), question.text, question.options, evidence_sentences(found))
+    assert scores.support(0, 0) > 0 and scores.support(1, 0) == 0
+    assert OfflineAnswerer(encoder=None).answer(question, found).letter == "A"
+
+
+def test_the_kind_of_thing_asked_for_is_not_what_a_quote_must_say():
+    """ "Which complement fragment is the principal opsonin?": every option is a complement fragment, so a sentence
+    calling C5a one says nothing of which is the opsonin."""
+    question = Question("Which complement fragment is the principal opsonin?", ["C5a", "C3b"])
+    found = [evidence("p1", "The complement fragment C5a is a chemotactic agent; C3b is the principal opsonin.", 1)]
+    scores = score_sentences(read_question(question), question.text, question.options, evidence_sentences(found))
+    assert scores.support(1, 0) > 0 and scores.support(0, 0) == 0
+    assert answer_type("Which cranial nerve does not control the face?") == "cranial nerve"
+    assert answer_type("Which of the following is a bone?") == ""
 
 
 def test_options_told_apart_by_one_letter_are_named_by_it():
