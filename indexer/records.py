@@ -155,8 +155,12 @@ class Case:
     title: str = ""
     description: str = ""
     diagnosis: str | None = None
-    organ: str | None = None
+    organ: str | list[str] | None = None
+    """One organ, or several (stored as a list: a filter on any of them finds the case)."""
     labels: dict[str, str] = field(default_factory=dict)
+    image_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per image (by its path in ``images``), labels of that image alone (its stain): its entry's labels instead of
+    ``labels``."""
 
     @property
     def progress_units(self) -> int:
@@ -164,7 +168,8 @@ class Case:
 
     @property
     def text(self) -> str:
-        parts = [self.title, self.diagnosis or "", self.organ or "", self.description]
+        organ = ", ".join(self.organ) if isinstance(self.organ, list) else self.organ
+        parts = [self.title, self.diagnosis or "", organ or "", self.description]
         seen: list[str] = []
         for part in parts:
             if part and part not in seen and not any(part.lower() in s.lower() for s in seen):
@@ -183,7 +188,7 @@ class Case:
                 title=self.title,
                 diagnosis=self.diagnosis,
                 organ=self.organ,
-                labels=self.labels,
+                labels=self.image_labels.get(rel_path, self.labels),
                 text=self.text,
             )
             entry_id = stable_id(self.fingerprint, "case", self.case_id, rel_path)

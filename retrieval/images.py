@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import re
 import warnings
 from pathlib import Path
@@ -45,16 +46,49 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> 
     return on_white(image)
 
 
+HIGH_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+"""Greyscale modes with more than 8 bits a pixel (16-bit PNG and TIFF, 32-bit integer and float TIFF), which
+``convert("RGB")`` clips at 255: a 16-bit micrograph becomes white."""
+
+
 def on_white(image: Image.Image) -> Image.Image:
     """RGB as a viewer shows the image: transparent parts over white (dropping alpha keeps whatever colour they hide,
     often black). Pasted through its alpha onto white: the pixels ``alpha_composite`` gives, without its two more
-    full-size RGBA copies."""
+    full-size RGBA copies. High-bit-depth greyscale is scaled to 8 bits first (``eight_bit``)."""
+    if image.mode in HIGH_BIT_MODES:
+        image = eight_bit(image)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image if image.mode == "RGBA" else image.convert("RGBA")
         white = Image.new("RGB", rgba.size, "white")
         white.paste(rgba, mask=rgba)
         return white
     return image.convert("RGB")
+
+
+def eight_bit(image: Image.Image) -> Image.Image:
+    """A high-bit-depth greyscale image as 8-bit ("L"), scaled by the range its camera wrote rather than clipped.
+
+    The range is the smallest bit depth, of 8 or more, that holds the brightest pixel (``full_scale``): a 12-bit
+    camera's 0-4095 in a 16-bit file is divided by 4095, not 65535 (which would show it 16 times too dark), and a
+    file using the whole 16 bits by 65535. Stretching each image to its own maximum would also show a 12-bit image
+    well, but would stretch a dim or nearly blank field's noise to full contrast; this keeps it dim. Values below 0
+    read 0; a float image whose values lie within 0-1 is taken as 0-1. Index and query images alike come through
+    here (``open_image``). Pillow does the arithmetic (on a 32-bit copy of 16-bit input), not a float array."""
+    if image.mode.startswith("I;16"):
+        image = image.convert("I")
+    brightest = image.getextrema()[1]
+    scale = 255 / full_scale(brightest, floating=image.mode == "F")
+    return image.point(lambda value: value * scale).convert("L")  # "L" clips below 0 and above 255
+
+
+def full_scale(brightest: float, floating: bool = False) -> float:
+    """The white point of a high-bit-depth image: 2**bits - 1 for the fewest bits (at least 8) holding ``brightest``;
+    1.0 for a float image within 0-1."""
+    if floating and brightest <= 1.0:
+        return 1.0
+    if math.isnan(brightest) or brightest <= 0:  # nothing above 0: black whatever the scale
+        return 255.0
+    return float(2 ** max(8, int(brightest).bit_length()) - 1)
 
 
 MIN_QUERY_SIDE = 32

@@ -67,7 +67,8 @@ class Payload:
     """A case image's path relative to its case folder."""
     title: str | None = None
     diagnosis: str | None = None
-    organ: str | None = None
+    organ: str | list[str] | None = None
+    """A case's organ, or its organs (a list, any of which a filter finds)."""
     labels: dict[str, str] | None = None
     text: str = ""
     ocr: str | None = None

@@ -467,3 +467,59 @@ def test_filter_codes_accept_many_values_like_matches():
     for wanted in (["s1", "s3", "s6", "nowhere"], "s2", [None], []):
         mask = codes.mask("source", wanted, len(payloads))
         assert mask.tolist() == [matches(p, {"source": wanted}) for p in payloads], wanted
+
+
+def test_filter_codes_match_payload_lists_and_ignore_the_case_of_organs_like_matches():
+    from pathatlas.retrieval.stores.base import FieldCodes, matches
+
+    codes = FieldCodes(("organ", "case"))
+    payloads = [{"organ": ["spleen", "Liver"], "case": "A"}, {"organ": "liver", "case": "a"}, {"organ": "LUNG"}, {}]
+    rows = np.arange(len(payloads))
+    codes.put(rows[:2], payloads[:2])
+    codes.put(rows[2:], payloads[2:])  # a later batch without lists: the field still holds one
+    for field, wanted in [("organ", "liver"), ("organ", ["Spleen"]), ("organ", "lung"), ("organ", [None])]:
+        mask = codes.mask(field, wanted, len(payloads))
+        assert mask.tolist() == [matches(p, {field: wanted}) for p in payloads], wanted
+    assert codes.mask("organ", "LIVER", 4).tolist() == [True, True, False, False]
+    assert codes.mask("case", "a", 4).tolist() == [False, True, False, False], "case ids stay exact"
+
+
+def test_lists_in_payloads_and_the_case_of_diagnosis_and_organ(store_kind, settings, tmp_path):
+    """A payload list (a case of two organs) matches a filter on any of its items, as Qdrant matches an array; a
+    diagnosis or organ filter ignores case ("organ=Lung" found nothing where the cases say "lung"); other fields
+    stay exact. Every store agrees with ``matches``, in search, scan and delete."""
+    rng = np.random.default_rng(7)
+    organs = [["spleen", "liver"], "lung", "Lung", "LUNG", ["Liver"], None, "skin", ["lung", "kidney"]]
+    diagnoses = ["Angiosarcoma", "tuberculosis", "Tuberculosis", None, "angiosarcoma", "x", "y", "Sarcoidosis"]
+    data = []
+    for i, vector in enumerate(unit(rng, 40, DIMS["text"])):
+        payload = {"kind": "case", "source": f"src{i % 2}", "case": f"C{i % 8}"}
+        for field, value in (("organ", organs[i % 8]), ("diagnosis", diagnoses[i % 8])):
+            if value is not None:
+                payload[field] = value
+        data.append(StoredVectors(f"r{i}", payload, {"text": vector}))
+    store = make_store(store_kind, tmp_path / "store", settings)
+    store.upsert(data)
+    query = data[0].vectors["text"]
+    for filters in (
+        {"organ": "liver"},
+        {"organ": "LIVER"},
+        {"organ": "lung"},
+        {"organ": ["Kidney", "skin"]},
+        {"organ": "spleen, liver"},
+        {"diagnosis": "TUBERCULOSIS"},
+        {"diagnosis": ["angiosarcoma", "sarcoidosis"], "organ": "Liver"},
+        {"case": "c1"},
+        {"kind": "Case"},
+    ):
+        expected = brute_force(data, "text", query, 40, filters)
+        (hits,) = store.search("text", query, k=40, filters=filters)
+        assert {rid for rid, _ in hits} == set(expected), filters
+        assert {rid for rid, _ in store.scan(filters)} == set(expected), filters
+    assert len(brute_force(data, "text", query, 40, {"organ": "Lung"})) == 20
+    assert brute_force(data, "text", query, 40, {"organ": "spleen, liver"}) == []
+    assert brute_force(data, "text", query, 40, {"case": "c1"}) == []
+    assert store.payloads(["r0"])["r0"]["organ"] == ["spleen", "liver"]
+    assert store.delete({"organ": "KIDNEY"}) == 5
+    assert {rid for rid, _ in store.scan()} == {f"r{i}" for i in range(40) if i % 8 != 7}
+    store.close()

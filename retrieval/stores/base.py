@@ -21,14 +21,31 @@ Filters = Mapping[str, Any]
 ScoredIds = list[tuple[str, float]]
 
 
+FOLDED_FIELDS = frozenset({"diagnosis", "organ"})
+"""Text fields a filter matches whatever the case of either side (``organ=Lung`` finds "lung" and "LUNG"), by
+``str.casefold``; other fields (kinds, source keys, case ids, fingerprints, sections) match exactly."""
+
+
+def fold(field: str, value: Any) -> Any:
+    """``value`` as ``matches`` compares it in ``field``: casefolded text in ``FOLDED_FIELDS``, else as it is."""
+    return value.casefold() if field in FOLDED_FIELDS and isinstance(value, str) else value
+
+
 def matches(payload: Mapping[str, Any], filters: Filters | None) -> bool:
-    """Equality filter shared by every store and the lexical index, so they agree exactly."""
+    """Equality filter shared by every store and the lexical index, so they agree exactly.
+
+    A filter value may be one value or a list of accepted ones; a payload value that is a list (a case with two
+    organs) matches when any of its items does, as Qdrant matches a payload array. ``FOLDED_FIELDS`` ignore case.
+    """
     if not filters:
         return True
     for field, wanted in filters.items():
         value = payload.get(field)
+        values = value if isinstance(value, list | tuple) else [value]
         accepted = wanted if isinstance(wanted, list | tuple | set) else [wanted]
-        if value not in accepted:
+        if field in FOLDED_FIELDS:
+            values, accepted = [fold(field, v) for v in values], [fold(field, v) for v in accepted]
+        if not any(v in accepted for v in values):
             return False
     return True
 
@@ -54,6 +71,8 @@ def group_by_filters(filters: list[Filters | None]) -> list[list[int]]:
 
 
 def _hashable(value: Any) -> Any:
+    if isinstance(value, list):  # a payload list (a case's organs): as a tuple, which ``matches`` reads item by item
+        value = tuple(value)
     try:
         hash(value)
     except TypeError:
@@ -74,12 +93,15 @@ class FieldCodes:
     """Per filter field, an int32 code per row: a filter becomes a bool mask by numpy, not a Python loop.
 
     Equality is ``matches``'s (dict lookup compares with ``==`` like ``in`` does); code 0 is a
-    missing field (``None``).
+    missing field (``None``). A payload list is one value (a tuple); in a field holding lists, and in
+    ``FOLDED_FIELDS``, a filter accepts the codes of every distinct value ``matches`` accepts.
     """
 
     def __init__(self, fields: tuple[str, ...] = FILTER_FIELDS):
         self.codes = {field: np.zeros(0, dtype=np.int32) for field in fields}
         self.values: dict[str, dict[Any, int]] = {field: {None: 0} for field in fields}
+        self.listed: set[str] = set()
+        """Fields some payload gave a list (or another unhashable value)."""
 
     def put(self, rows: np.ndarray, payloads: Sequence[Mapping[str, Any]]) -> None:
         """Codes of ``payloads`` at ``rows``: per field one pass of dict lookups and one array write."""
@@ -91,8 +113,9 @@ class FieldCodes:
             column = [payload.get(field) for payload in payloads]
             try:
                 codes[rows] = [values.setdefault(value, len(values)) for value in column]
-            except TypeError:  # an unhashable value (a list) is known by its repr
+            except TypeError:  # an unhashable value: a list as a tuple, anything else by its repr
                 codes[rows] = [values.setdefault(_hashable(value), len(values)) for value in column]
+                self.listed.add(field)
 
     def mask(self, field: str, wanted: Any, size: int) -> np.ndarray | None:
         """Rows ``< size`` whose ``field`` is ``wanted`` (or one of them); None for a field without codes."""
@@ -100,7 +123,10 @@ class FieldCodes:
             return None
         accepted = wanted if isinstance(wanted, list | tuple | set) else [wanted]
         values = self.values[field]
-        codes = [values[_hashable(v)] for v in accepted if _hashable(v) in values]
+        if field in FOLDED_FIELDS or field in self.listed:  # one ``matches`` per distinct value, not per row
+            codes = [code for value, code in values.items() if matches({field: value}, {field: wanted})]
+        else:
+            codes = [values[_hashable(v)] for v in accepted if _hashable(v) in values]
         column = grow(self.codes[field], size)[:size]
         if not codes:
             return np.zeros(size, dtype=bool)

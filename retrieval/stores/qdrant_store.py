@@ -11,9 +11,11 @@ Two engines behind one class:
   URL, ``:memory:`` (qdrant-client's in-process twin, used by the tests) or a folder (the twin
   persisted there). Every acknowledged write is durable on the server.
 
-Filters are Qdrant's own (keyword payload indexes on ``FILTER_FIELDS``); a batch of queries is one
-``query_batch`` call. Per-source revisions (for BM25 updates) live in ``revisions.json`` beside
-the shard, written before the flush, so after a crash they can only claim more change than happened.
+Filters are Qdrant's own (keyword payload indexes on ``FILTER_FIELDS``), which match a payload list by any of its
+items as ``matches`` does; a value of a field ``matches`` compares whatever its case (``FOLDED_FIELDS``) first becomes
+the spellings the field holds (``QdrantStore.exact``). A batch of queries is one ``query_batch`` call. Per-source
+revisions (for BM25 updates) live in ``revisions.json`` beside the shard, written before the flush, so after a crash
+they can only claim more change than happened.
 
 Qdrant point ids must be integers or UUIDs, so each record id maps to a UUID5 and the record id
 travels in the payload as ``_id``.
@@ -33,7 +35,7 @@ import orjson
 from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.durable import write_atomic
 from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
-from pathatlas.retrieval.stores.base import Filters, ScoredIds, VectorStore
+from pathatlas.retrieval.stores.base import FOLDED_FIELDS, Filters, ScoredIds, VectorStore, fold
 from pathatlas.settings import Settings
 
 NAMESPACE = uuid.UUID("6f0c2a52-6d1e-4c55-9d0e-3f4b1f5a2b7c")
@@ -313,6 +315,36 @@ class QdrantStore(VectorStore):
             self._revisions = {}
         self._revisions_dirty = False
 
+    def exact(self, filters: Filters | None) -> Filters | None:
+        """``filters`` as Qdrant's exact keyword match takes them: in ``FOLDED_FIELDS`` each text value becomes every
+        spelling the field holds that ``matches`` takes for it ("Lung" becomes "lung" and "LUNG"), read from the
+        field's facet on each call (a cache would miss what another process, or a server's other client, wrote); a
+        value no record holds is kept (it matches nothing, as in every store)."""
+        if not filters or not FOLDED_FIELDS & filters.keys():
+            return filters
+        resolved = dict(filters)
+        for field in FOLDED_FIELDS & filters.keys():
+            wanted = filters[field]
+            accepted = list(wanted) if isinstance(wanted, list | tuple | set) else [wanted]
+            folded = {fold(field, v) for v in accepted if isinstance(v, str)}
+            spellings = sorted(v for v in self._spelled(field) if fold(field, v) in folded)
+            resolved[field] = [v for v in accepted if not isinstance(v, str) or not spellings] + spellings
+        return resolved
+
+    def _spelled(self, field: str) -> set[str]:
+        """The text values ``field`` holds, items of lists included: its facet, else (a shard or collection made
+        without its payload index, or more values than one call returns) every payload's."""
+        try:
+            hits = self.engine.facet(field, FACET_LIMIT)
+        except Exception:
+            hits = None
+        if hits is None or len(hits) >= FACET_LIMIT:
+            values = (p.get(field) for p, _ in self.engine.scroll(None))
+            found = {v for value in values for v in (value if isinstance(value, list) else [value])}
+        else:
+            found = {value for value, _ in hits}
+        return {v for v in found if isinstance(v, str)}
+
     def _known_revisions(self) -> dict[str, str]:
         """Revisions, first made up for a shard written before they existed (every source counts as changed)."""
         if self._revisions is None:
@@ -334,6 +366,7 @@ class QdrantStore(VectorStore):
             self._touch(replaced | {r.payload.get("source") for r in records})
 
     def delete(self, filters: Filters) -> int:
+        filters = self.exact(filters)
         sources = [p.get("source") for p, _ in self.engine.scroll(filters)]
         if sources:
             self.engine.delete(filters)
@@ -347,7 +380,7 @@ class QdrantStore(VectorStore):
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if space not in self.dims or k <= 0:
             return [[] for _ in queries]
-        found = self.engine.query(space, queries, k, filters)
+        found = self.engine.query(space, queries, k, self.exact(filters))
         return [[(p["_id"], float(score)) for p, score in hits] for hits in found]
 
     def payloads(self, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -363,7 +396,7 @@ class QdrantStore(VectorStore):
         }
 
     def scan(self, filters: Filters | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        for payload, _ in self.engine.scroll(filters):
+        for payload, _ in self.engine.scroll(self.exact(filters)):
             record_id = payload.pop("_id")
             yield record_id, payload
 

@@ -95,8 +95,9 @@ def count_facets(index: Index) -> Facets:
         facets.by_source.setdefault(source, Counter())[record.kind] += 1
         for name, value in (("kind", record.kind), ("source", source), ("organ", record.organ),
                             ("diagnosis", record.diagnosis), ("section", record.section)):  # fmt: skip
-            if value:
-                facets.values[name][value] += 1
+            for item in value if isinstance(value, list) else [value]:  # a case of two organs counts under each
+                if item:
+                    facets.values[name][item] += 1
         if record.section:
             chapter = chapter_of(record.section)
             facets.values["chapter"][chapter] += 1

@@ -90,7 +90,7 @@ def hit_record(hit: Hit, rank: int) -> dict[str, Any]:
         "section": payload.section,
         "book": payload.book,
         "diagnosis": payload.diagnosis,
-        "organ": payload.organ,
+        "organ": organ_text(payload.organ),
         "printed_words": payload.ocr,
         "has_image": has_image(hit),
         "matched_by": hit.matched_by,
@@ -99,6 +99,12 @@ def hit_record(hit: Hit, rank: int) -> dict[str, Any]:
         "thumbnail": hit.thumbnail,
         "payload": stored["payload"],
     }
+
+
+def organ_text(organ: str | list[str] | None) -> str | None:
+    """A case's organ as a reader sees it: a case of several organs (stored as a list, so that a filter on any finds
+    it) as "spleen, liver"; the stored payload keeps the list."""
+    return ", ".join(organ) if isinstance(organ, list) else organ
 
 
 def hit_records(hits: list[Hit]) -> list[dict[str, Any]]:

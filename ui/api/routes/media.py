@@ -18,6 +18,7 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.pdf import render
 from pathatlas.retrieval.records import Payload, display_name, source_id
 from pathatlas.ui.api.deps import EngineDep, errors
+from pathatlas.ui.api.schemas import organ_text
 
 router = APIRouter(tags=["media"])
 RECORD_ID = re.compile(r"^[0-9a-f]{24}$")
@@ -136,7 +137,7 @@ def case_details(record_id: str, engine: EngineDep) -> dict[str, Any]:
         "case": payload.case,
         "title": payload.title,
         "diagnosis": payload.diagnosis,
-        "organ": payload.organ,
+        "organ": organ_text(payload.organ),
         "labels": payload.labels,
         "source": display_name(payload.source),  # responses never reveal server paths
         "source_id": source_id(payload.source),
