@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -127,7 +128,7 @@ def test_search_highlights_the_passage_and_the_viewer_outlines_it(page):
     first = page.locator(".st-key-card-0")
     first.locator("mark", has_text=re.compile("koilocyte", re.IGNORECASE)).first.wait_for()
     assert re.search(r"best match", first.inner_text())
-    first.get_by_role("button", name="Open", exact=True).click()
+    first.get_by_role("button", name=re.compile(r"^Open ")).click()
     viewer = page.locator(".st-key-selected-viewer")
     viewer.get_by_text(re.compile(r"page 1 \((matched passage|figure) outlined in red\)")).wait_for()
     viewer.locator("[data-testid=stImage] img").first.wait_for()
@@ -145,7 +146,7 @@ def test_filter_by_organ_then_find_similar_from_a_case(page):
     page.get_by_role("option", name=re.compile(r"^lung \(\d+\)")).click()
     page.keyboard.press("Escape")
     search(page, "cells")
-    page.get_by_text(re.compile(r"^\d+ results · “cells”")).wait_for()
+    page.get_by_text(re.compile(r"^\d+ results for “cells”")).wait_for()
     # Streamlit redraws cards in place (drawn empty, then filled; old ones replaced): assertions on the whole list
     # retry until it settles, where reading card n once can meet a card that is empty or gone
     cards = page.locator("[class*=st-key-card-]")
@@ -154,7 +155,7 @@ def test_filter_by_organ_then_find_similar_from_a_case(page):
     expect(cards.filter(has_not_text="lung")).to_have_count(0)
     case_label = re.search(r"case (DEMO-\d+)", cards.first.inner_text()).group(1)
     cards.first.get_by_role("button", name="Find similar").click()
-    page.get_by_text(re.compile(rf"results · Looks like .*case {case_label}")).wait_for()
+    page.get_by_text(re.compile(rf"results that look like .*case {case_label}")).wait_for()
     similar = page.locator("[class*=st-key-card-]")
     expect(similar.first).to_contain_text("Case")
     expect(similar.filter(has_text=f"case {case_label}")).to_have_count(0)
@@ -198,7 +199,7 @@ def test_image_upload_searches_by_image(page, tmp_path):
     image = tmp_path / "slide.png"
     draw_pattern("granuloma", 99).save(image)
     uploader.locator("input[type=file]").set_input_files(str(image))
-    page.get_by_text(re.compile(r"^\d+ results · Like slide.png")).wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"^\d+ results like slide.png")).wait_for(timeout=120_000)
     thumbnails = page.locator("[class*=st-key-card-] [data-testid=stImage] img")
     thumbnails.nth(3).wait_for()  # four result cards rendered their thumbnails
     expect(page.get_by_text("looks alike")).to_have_count(0)  # cases were found: a case may be a match
@@ -214,11 +215,11 @@ def test_image_upload_searches_by_image(page, tmp_path):
 def test_show_more_adds_twelve_results_until_a_new_query(page):
     page.reload()
     search(page, "cells")
-    page.get_by_text(re.compile(r"^12 results · “cells”")).wait_for()
+    page.get_by_text(re.compile(r"^12 results for “cells”")).wait_for()
     page.get_by_role("button", name="Show more").click()
-    page.get_by_text(re.compile(r"^(1[3-9]|2[0-4]) results · “cells”")).wait_for()  # the demo holds 23 or so
+    page.get_by_text(re.compile(r"^(1[3-9]|2[0-4]) results for “cells”")).wait_for()  # the demo holds 23 or so
     search(page, "epithelium")  # a new query starts again from the first twelve
-    page.get_by_text(re.compile(r"^12 results · “epithelium”")).wait_for()
+    page.get_by_text(re.compile(r"^12 results for “epithelium”")).wait_for()
 
 
 KOILOCYTES = "Which cells show a clear perinuclear halo in HPV infection of the cervix?"
@@ -251,11 +252,14 @@ def test_ask_shows_the_answer_with_quoted_evidence_and_opens_a_quote_outlined(pa
     page.screenshot(path=str(ARTIFACTS / "3-ask-quotes.png"), full_page=True)
     chosen = page.locator(".st-key-option-B")
     quote = chosen.locator("blockquote").first.inner_text()
-    chosen.get_by_role("button", name="Open").first.click()
+    chosen.get_by_role("button", name="Open quote 1 for B", exact=True).click()  # named apart from the others
     viewer = chosen.locator(".st-key-cited-viewer")  # below the quote clicked, not below every option
     viewer.get_by_text("page 1 (cited passage outlined in red)").wait_for()
     expect(viewer.locator("blockquote.passage")).to_have_text(quote)  # the quote, not the page's first line
     assert red_pixels(viewer.locator("[data-testid=stImage] img").first) > 200
+    assert heading_levels(page)[:3] == [1, 2, 3] and skipped_heading(page) is None, heading_levels(page)
+    assert min(contrast(page.locator("[role=tabpanel]:not([hidden]) blockquote"))) >= 4.5  # quotes were at 3.9:1
+    assert viewer.locator("[data-testid=stImage] img").first.get_attribute("alt").startswith("Page 1 of ")
     page.screenshot(path=str(ARTIFACTS / "3-ask-quote-opened.png"), full_page=True)
 
 
@@ -264,7 +268,7 @@ def test_open_question_lists_its_cited_evidence_to_open(page):
     page.get_by_text(re.compile(r"(Answer|Best supported): ")).first.wait_for()
     cited = page.locator(".st-key-citation-0")
     expect(cited).to_contain_text("demo-primer.pdf, p. 1")
-    cited.get_by_role("button", name="Open").click()
+    cited.get_by_role("button", name="Open citation 1", exact=True).click()
     viewer = cited.locator(".st-key-cited-viewer")
     viewer.get_by_text("page 1 (cited passage outlined in red)").wait_for()
     assert red_pixels(viewer.locator("[data-testid=stImage] img").first) > 200
@@ -321,8 +325,161 @@ def test_library_adds_a_pdf_with_progress_counts_it_and_removes_it(page, tmp_pat
     page.screenshot(path=str(ARTIFACTS / "4-library.png"), full_page=True)
     page.get_by_label("Remove a source").click()
     page.get_by_role("option", name="tiny-notes.pdf").click()
-    # The choice reruns the app, and while it runs the old button may be shown beside the new one; both are the same
+    finished(page)
+    # One click must not delete a source: Remove waits for the box naming it to be ticked
+    expect(page.get_by_role("button", name="Remove", exact=True)).to_be_disabled()
+    page.get_by_text(re.compile(r"^Yes, remove tiny-notes\.pdf and its \d+ entries$")).click()
+    # The tick reruns the app, and while it runs the old button may be shown beside the new one; both are the same
     # widget, so either click removes the chosen source (waiting for one button raced with a rerun starting late).
+    expect(page.get_by_role("button", name="Remove", exact=True).last).to_be_enabled()
     page.get_by_role("button", name="Remove", exact=True).last.click()
     page.get_by_text(re.compile(r"removed tiny-notes.pdf: \d+ entries")).wait_for()
     assert page.locator("[data-testid=stTable] tr", has_text="tiny-notes.pdf").count() == 0
+
+
+CONTRAST = """(elements) => elements.map((e) => {
+    const channels = (colour) => colour.match(/[\\d.]+/g).map(Number);
+    const [r, g, b, a = 1] = channels(getComputedStyle(e).color);
+    let opacity = a;
+    for (let n = e; n; n = n.parentElement) opacity *= parseFloat(getComputedStyle(n).opacity);
+    const shown = (c) => c * opacity + 255 * (1 - opacity);  // over the page's white
+    const linear = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+    const luminance = 0.2126 * linear(shown(r)) + 0.7152 * linear(shown(g)) + 0.0722 * linear(shown(b));
+    return 1.05 / (luminance + 0.05);
+})"""
+"""WCAG's contrast ratio of each element's text against white, as the browser draws it: its colour's alpha and every
+ancestor's opacity blended in (Streamlit greys captions and quotes with opacity)."""
+
+
+OPACITY = "e => { let o = 1; for (; e; e = e.parentElement) o *= getComputedStyle(e).opacity; return o }"
+"""An element's opacity as drawn: its own times every ancestor's."""
+
+
+def contrast(elements) -> list[float]:
+    assert elements.page.evaluate("getComputedStyle(document.querySelector('.stApp')).backgroundColor") == (
+        "rgb(255, 255, 255)"
+    ), "the light theme: CONTRAST blends over white"
+    ratios = elements.evaluate_all(CONTRAST)
+    assert ratios, "nothing to measure"
+    return ratios
+
+
+def heading_levels(page) -> list[int]:
+    """The levels of the headings shown (not those of hidden tabs), in document order."""
+    return page.evaluate(
+        "Array.from(document.querySelectorAll('h1,h2,h3,h4,h5,h6')).filter(e => e.offsetParent !== null)"
+        ".map(e => Number(e.tagName[1]))"
+    )
+
+
+def skipped_heading(page) -> tuple[int, int] | None:
+    """The first pair of headings where the outline skips a level (h1 then h3), or None."""
+    levels = heading_levels(page)
+    return next(((a, b) for a, b in zip(levels, levels[1:], strict=False) if b > a + 1), None)
+
+
+def test_results_are_announced_in_place_and_every_thumbnail_is_named(page):
+    """A screen reader heard nothing when results came, and "image" for each thumbnail. The count is a polite live
+    region, one element updated in place (a region inserted with its text is not read out), and every thumbnail
+    has a text alternative from its citation and caption or diagnosis."""
+    page.reload()
+    box = page.get_by_label("Search text")
+    assert box.get_attribute("placeholder").startswith("e.g. ")  # an example, not what looks like a typed query
+    search(page, "cells")
+    counted = page.locator(".results-status[role=status][aria-live=polite]")
+    expect(counted).to_have_text("12 results for “cells”")
+    counted.evaluate("e => { e.dataset.seen = 'yes' }")
+    thumbnails = page.locator("[class*=st-key-card-] [data-testid=stImage] img")
+    thumbnails.nth(3).wait_for()
+    finished(page)
+    alts = [image.get_attribute("alt") or "" for image in thumbnails.all()]
+    assert all(alt.strip() for alt in alts), alts
+    assert any(re.match(r"Case DEMO-\d+", alt) for alt in alts), alts
+    page.get_by_role("button", name="Show more").click()
+    more = re.compile(r"^(1[3-9]|2[0-4]) results for “cells”$")
+    page.locator(".results-status[data-seen=yes]", has_text=more).wait_for()  # the same element, new text: read out
+
+
+def searched(page, text: str = "koilocytes in cervical epithelium"):
+    """The result cards of a search, once the app has drawn them all."""
+    page.reload()
+    search(page, text)
+    page.locator(".st-key-card-0 mark").first.wait_for()
+    finished(page)
+    return page.locator("[class*=st-key-card-]")
+
+
+def opened(page, card) -> Any:
+    """The viewer of ``card``'s hit, once drawn."""
+    card.get_by_role("button", name=re.compile(r"^Open\b")).click()
+    viewer = page.locator(".st-key-selected-viewer")
+    viewer.locator("[data-testid=stImage] img").first.wait_for()
+    finished(page)
+    return viewer
+
+
+def test_buttons_say_what_they_open(page):
+    """Every card's buttons were named "Open" and "Find similar": a screen reader's list of buttons said nothing."""
+    cards = searched(page)
+    names = cards.get_by_role("button", name=re.compile(r"^(Open|Find similar)")).all_inner_texts()
+    assert len(names) == len(set(names)) and "Open" not in names and "Find similar" not in names, names
+    assert any(n.startswith("Open p. 1") for n in names), names
+    assert any(re.fullmatch(r"Find similar to case DEMO-\d+", n) for n in names), names
+    opened(page, cards.first)  # the viewer narrows the cards: their names wrap, never cut to "Open p. 1 of d…"
+    cut = page.locator("[class*=st-key-card-] [data-testid=stButton] button [data-testid=stMarkdownContainer]")
+    assert not any(cut.evaluate_all("es => es.map(e => e.scrollWidth > e.clientWidth + 1)")), "a name cut by …"
+
+
+def test_headings_do_not_skip_a_level(page):
+    """The viewer's title was an h3 under the app's h1, and results had no headings to jump by."""
+    cards = searched(page)
+    assert heading_levels(page)[:2] == [1, 2] and heading_levels(page).count(2) >= cards.count(), heading_levels(page)
+    opened(page, cards.first)
+    assert skipped_heading(page) is None, heading_levels(page)
+
+
+def test_the_case_viewer_names_its_images_by_the_case_not_the_file(page):
+    """The case viewer's images had no text alternative and were captioned with their file paths."""
+    cards = searched(page)
+    case = cards.filter(has_text="Case").first
+    label = re.search(r"case (DEMO-\d+)", case.inner_text()).group(1)
+    images = opened(page, case).locator("[data-testid=stImage] img")
+    alts = [image.get_attribute("alt") or "" for image in images.all()]
+    assert alts and all(re.match(rf"Case {label}\b", alt) for alt in alts), alts
+    captions = page.locator(".st-key-selected-viewer [data-testid=stImageCaption]").all_inner_texts()
+    file_name = re.compile(r"/|\.(png|jpe?g|tiff?)\b", re.IGNORECASE)
+    assert captions and all(c.startswith(f"Case {label}") and not file_name.search(c) for c in captions), captions
+
+
+def test_the_citation_can_be_copied_without_hovering(page):
+    """The citation's copy button showed on hover only, and its caption said "the button on the right"; the page
+    image had no text alternative."""
+    viewer = opened(page, searched(page).first)
+    copy = viewer.locator("[data-testid=stCode]").get_by_role("button", name="Copy to clipboard")
+    expect(copy).to_be_visible()  # without hovering: a keyboard or touch user sees it
+    assert copy.evaluate(OPACITY) == 1
+    expect(viewer.get_by_text(re.compile("on the right"))).to_have_count(0)  # no instruction by position only
+    assert viewer.locator("[data-testid=stImage] img").first.get_attribute("alt").startswith("Page 1 of demo-primer")
+
+
+def test_captions_and_quotes_have_enough_contrast(page):
+    """Captions were #828180 on white (3.9:1) and quotes drawn at opacity 0.6: WCAG AA asks 4.5:1."""
+    viewer = opened(page, searched(page).first)
+    assert min(contrast(page.locator("[data-testid=stCaptionContainer]"))) >= 4.5
+    assert min(contrast(viewer.locator("blockquote"))) >= 4.5
+
+
+def test_a_file_of_the_wrong_type_is_refused_in_words(page, tmp_path):
+    """Streamlit refused a GIF in a tooltip on hover only; the app now says so where the reader looks."""
+    gif = tmp_path / "slide.gif"
+    Image.new("RGB", (64, 64), "white").save(gif)
+    page.reload()
+    page.get_by_text("Search by image").click()
+    uploader = page.locator("[data-testid=stFileUploader]").filter(has_text="like this image")
+    uploader.locator("input[type=file]").set_input_files(str(gif))
+    expect(page.locator("[data-testid=stAlert]", has_text="slide.gif is not a PNG, JPEG or TIFF image")).to_be_visible()
+    page.get_by_role("tab", name="Library").click()
+    library = page.locator("[data-testid=stFileUploader]").filter(has_text="Add a PDF")
+    library.locator("input[type=file]").set_input_files(str(gif))
+    expect(page.locator("[data-testid=stAlert]", has_text="slide.gif is neither a PDF nor a .zip")).to_be_visible()
+    expect(page.get_by_role("button", name="Index it")).to_have_count(0)

@@ -121,9 +121,9 @@ def test_image_results_without_a_case_do_not_call_a_figure_a_best_match():
     """An image searched in a textbook-only index listed unrelated figures as "best match" and "strong match"."""
     from pathatlas.ui.present import look_alike_note, relevance_words
 
-    figure = {"kind": "figure", "relevance": "best match", "why": "appearance #1"}
-    by_words = {"kind": "figure", "relevance": "strong match", "why": "words #1, appearance #4"}
-    case = {"kind": "case", "relevance": "best match", "why": "appearance #1"}
+    figure = {"kind": "figure", "relevance": "best match", "matched_by": {"visual:image": 1}}
+    by_words = {"kind": "figure", "relevance": "strong match", "matched_by": {"bm25:image": 1, "visual:image": 4}}
+    case = {"kind": "case", "relevance": "best match", "matched_by": {"visual:image": 1}}
     assert look_alike_note([figure, by_words], index_has_cases=False).startswith("This index holds no cases: ")
     assert look_alike_note([figure], index_has_cases=True).startswith("No case is among these results: ")
     assert look_alike_note([case, figure], index_has_cases=True) is None

@@ -382,6 +382,7 @@ def ui(
     port: Annotated[int, typer.Option(help="Port of the web UI.")] = 8501,
 ):
     """Open the web UI (Streamlit): search, ask, library."""
+    import signal
     import subprocess
 
     env = dict(os.environ)
@@ -405,7 +406,23 @@ def ui(
         "--client.toolbarMode",
         "minimal",  # students see the app, not Streamlit's developer menu and Deploy button
     ]
-    raise typer.Exit(subprocess.call(command, env=env))
+    child = subprocess.Popen(command, env=env)
+    # SIGTERM (kill, a service manager) or SIGHUP (the terminal closed) stops Streamlit too: it is not ours to orphan
+    forwarded = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+    previous = {s: signal.signal(s, lambda signum, _frame: child.send_signal(signum)) for s in forwarded}
+    try:
+        code = child.wait()
+    finally:
+        for forwarded_signal, handler in previous.items():
+            signal.signal(forwarded_signal, handler)
+        if child.poll() is None:  # Ctrl-C or an error here: Streamlit stops with this process
+            child.terminate()
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    raise typer.Exit(128 - code if code < 0 else code)  # killed by signal N: the shell's 128 + N
 
 
 @app.command()

@@ -1,12 +1,17 @@
 """Pure presentation helpers of the web UI (kept out of the Streamlit script so they are unit-tested):
 query terms and their highlighting, the citation a reader copies, one card per case, how many results to ask for
-next, API errors as a reader can act on them, and what image results that hold no case can claim."""
+next, API errors as a reader can act on them, what image results that hold no case can claim, which rankers found a
+hit in plain words, the text alternatives of images and the names of buttons, and the outline of a cited box."""
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import re
 from typing import Any
+
+from PIL import Image, ImageDraw
 
 STOPWORDS = frozenset(
     [
@@ -186,8 +191,156 @@ def look_alike_note(hits: list[dict[str, Any]], index_has_cases: bool) -> str | 
     return f"{where}: these are the figures and pages that look most alike, which need not show the same thing."
 
 
+RANKER_WORDS = {
+    "bm25": "words",
+    "bm25:image": "printed words",
+    "text": "meaning",
+    "joint": "image-text match",
+    "visual": "appearance",
+    "specimen": "same specimen",
+    "majority": "majority diagnosis",
+}
+"""What each ranker of a hit's ``matched_by`` means to a reader: BM25 matched the words (of the query, or those
+printed in the query image), the text space the meaning, the joint space matched image and text to each other (a
+text query to pictures, an image to pictures and captions), the visual space the look; keypoints verified the same
+specimen, and a hit may come up for sharing the majority diagnosis. A space searched with the query image
+(``visual:image``, ``joint:image``) is named as the space is."""
+LOOK_ALIKE_RANKERS = frozenset({"visual", "visual:image", "joint:image"})
+"""Rankers that compare pictures alone (an image query's dense spaces): a hit found by these only merely looks alike."""
+
+
+def ranker_words(ranker: str) -> str:
+    """One ranker of ``matched_by`` in plain words; a ranker this version does not know, by its name."""
+    return RANKER_WORDS.get(ranker) or RANKER_WORDS.get(ranker.split(":")[0], ranker)
+
+
+def found_by(hit: dict[str, Any]) -> str:
+    """Which rankers found the hit and where each put it ("words #1, image-text match #3"), read from its structured
+    ``matched_by`` (ranker -> 1-based rank); a ranker named twice (a text and an image ranking of one space) counts
+    at its better rank. A hit without ``matched_by`` (an older server) keeps the API's ``why`` as written."""
+    matched = hit.get("matched_by")
+    if not matched:
+        return hit.get("why") or ""
+    best: dict[str, int] = {}
+    for ranker, rank in matched.items():
+        words = ranker_words(ranker)
+        best[words] = min(rank, best.get(words, rank))
+    return ", ".join(f"{words} #{rank}" for words, rank in sorted(best.items(), key=lambda item: item[1]))
+
+
 def relevance_words(hit: dict[str, Any], look_alike: bool) -> str:
-    """A hit's badge; in look-alike results (see ``look_alike_note``) one found by its appearance alone "looks
-    alike", not the "best match" its rank earns."""
-    found_by = {part.split(" #")[0] for part in hit.get("why", "").split(", ") if part}
-    return "looks alike" if look_alike and found_by == {"appearance"} else hit["relevance"]
+    """A hit's badge; in look-alike results (see ``look_alike_note``) one found by comparing pictures alone (its
+    ``matched_by``) "looks alike", not the "best match" its rank earns."""
+    rankers = set(hit.get("matched_by") or {})
+    return "looks alike" if look_alike and rankers and rankers <= LOOK_ALIKE_RANKERS else hit["relevance"]
+
+
+def results_status(count: int, title: str) -> str:
+    """The line a screen reader announces when results arrive (a search, find similar, show more): "12 results for
+    “koilocytes”"; ``title`` says what was searched ("for “…”", "like slide.png")."""
+    return f"{count} result{'' if count == 1 else 's'} {title}".strip()
+
+
+def place(hit: dict[str, Any]) -> str:
+    """Where a hit is, shortly: "p. 3", "Figure 4.1, p. 3", "case DEMO-01" (its book is on its card)."""
+    citation = hit["citation"]
+    if citation.get("case"):
+        return f"case {citation['case']}"
+    where = f"p. {citation['page']}" if citation.get("page") is not None else citation.get("source") or "this"
+    if hit["kind"] == "figure":
+        return f"{citation.get('figure') or 'figure'}, {where}"
+    return where
+
+
+def distinct_places(hits: list[dict[str, Any]]) -> list[str]:
+    """``place`` of each hit, made distinct where two would read alike: by the book ("p. 1 of notes.pdf"), else by
+    the rank. A button's label is its accessible name, and a list of "Open" buttons tells a screen reader nothing."""
+    plain_places = [place(hit) for hit in hits]
+    places = [
+        f"{p} of {hit['citation'].get('source') or 'this source'}" if plain_places.count(p) > 1 else p
+        for p, hit in zip(plain_places, hits, strict=True)
+    ]
+    return [f"{p} (#{hit['rank']})" if places.count(p) > 1 else p for p, hit in zip(places, hits, strict=True)]
+
+
+def open_label(where: str) -> str:
+    """The Open button of a result at ``where`` (``place``, ``distinct_places``): "Open p. 3"."""
+    return f"Open {where}"
+
+
+def similar_label(where: str) -> str:
+    """The Find similar button of a result at ``where``: "Find similar to case DEMO-01"."""
+    return f"Find similar to {where}"
+
+
+ALT_CHARS = 160  # a text alternative is read in one breath: a long caption is cut
+
+
+def shorten(text: str, limit: int = ALT_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def image_alt(hit: dict[str, Any], position: tuple[int, int] | None = None) -> str:
+    """The text alternative of a hit's thumbnail, from its citation and caption or diagnosis: "Page 3 of
+    book.pdf", "Figure 4.1 on p. 3 of book.pdf: <caption>", "Case DEMO-01, image 2 of 3: LSIL, cervix". Plain text:
+    Streamlit sets it as an attribute (``html.escape`` it for HTML)."""
+    citation = hit["citation"]
+    source = citation.get("source") or ""
+    if hit["kind"] == "case":
+        which = f", image {position[0]} of {position[1]}" if position and position[1] > 1 else ""
+        about = ", ".join(v for v in (hit.get("diagnosis") or hit.get("title"), hit.get("organ")) if v)
+        return shorten(f"Case {citation.get('case') or ''}{which}" + (f": {about}" if about else ""))
+    page = citation.get("page")
+    where = f"p. {page} of {source}" if page is not None else source
+    if hit["kind"] == "figure":
+        caption = hit.get("snippet") or ""
+        return shorten(f"{citation.get('figure') or 'Figure'} on {where}" + (f": {caption}" if caption else ""))
+    return shorten(f"Page {page} of {source}" if page is not None else f"Page of {source}")
+
+
+def case_image_text(case: dict[str, Any], number: int, total: int) -> str:
+    """A case image's caption and text alternative: the case, its diagnosis and organ, which of its images this is
+    (never the image's file path, which tells a reader nothing)."""
+    about = ", ".join(v for v in (case.get("diagnosis"), case.get("organ")) if v)
+    which = f", image {number} of {total}" if total > 1 else ""
+    return shorten(f"Case {case.get('case') or ''}{which}" + (f": {about}" if about else ""))
+
+
+def img_html(image: bytes, alt: str, width: int | None = None) -> str:
+    """An ``<img>`` holding ``image`` (PNG or JPEG bytes) as a data URL with its text alternative, for a Streamlit
+    whose ``st.image`` takes no ``alt``; the alternative is escaped (indexed text must not become markup)."""
+    size = f" width='{int(width)}'" if width else " style='max-width:100%'"
+    mime = "image/jpeg" if image[:3] == b"\xff\xd8\xff" else "image/png"  # thumbnails are JPEG, pages PNG
+    data = base64.b64encode(image).decode("ascii")
+    return f"<img src='data:{mime};base64,{data}' alt='{html.escape(alt, quote=True)}'{size}>"
+
+
+def unsupported_file(name: str, types: tuple[str, ...]) -> bool:
+    """Whether an uploaded file's name ends in none of ``types`` (lower-case extensions without the dot)."""
+    return name.rsplit(".", 1)[-1].lower() not in types if "." in name else True
+
+
+def unreachable_message(url: str | None) -> str:
+    """The one sentence shown when the REST API cannot be reached (``pathatlas ui --api URL``, the server stopped)."""
+    where = f" at {url}" if url else ""
+    return f"The PathAtlas service{where} is not reachable; start it with `pathatlas serve` or try again."
+
+
+OUTLINE_RGB, OUTLINE_POINTS = (230, 26, 26), 3
+"""The API's outline of a hit on its page (``render_page``): drawn here too where a quote cites a box its page record
+lacks."""
+
+
+def outline(png: bytes, bbox: list[float], dpi: float) -> Image.Image:
+    """The page rendered at ``dpi`` (the dpi asked of ``/media/pages``) with ``bbox`` (PDF points) outlined as the API
+    outlines a hit's own box. The scale is the dpi asked, not the PNG's dpi label: PyMuPDF labelled every render 96
+    dpi whatever its resolution, which drew the box 13% small at 110 dpi. (The API lowers the dpi only for a page
+    over PATHATLAS_MAX_PAGE_PIXELS, 12 million pixels by default: a poster, not a book page.)"""
+    page = Image.open(io.BytesIO(png)).convert("RGB")
+    scale = dpi / 72
+    width = max(1, round(OUTLINE_POINTS * scale))
+    x0, y0, x1, y1 = (c * scale for c in bbox)
+    half = width // 2  # PIL draws a stroke inside the box, PyMuPDF (the API) centres it on the box's edge
+    ImageDraw.Draw(page).rectangle([x0 - half, y0 - half, x1 + half, y1 + half], outline=OUTLINE_RGB, width=width)
+    return page

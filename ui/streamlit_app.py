@@ -7,10 +7,16 @@ Search results are cards a reader scans (kind, citation, relevance in words, the
 query's words marked, thumbnail; the images of one case on one card). Opening a card shows the page viewer
 beside the results: the page at reading size with the matched passage outlined, previous/next page, the PDF
 at that page and a citation to copy.
+
+Accessibility: every image has a text alternative (citation, caption, case diagnosis); the results' count is a polite
+live region; buttons are named by what they open; headings go h1 (the app), h2 (a result, an option, the viewer);
+captions and quotes keep 4.5:1 contrast; an unreachable API is one sentence, and the rest of the page still draws.
 """
 
 from __future__ import annotations
 
+import html
+import inspect
 import io
 import json
 import os
@@ -20,28 +26,42 @@ from typing import Any
 
 import httpx
 import streamlit as st
-from PIL import Image, ImageDraw
 
 from pathatlas.ui.present import (
     PAGE_SIZE,
+    case_image_text,
     citation_text,
+    distinct_places,
     error_message,
+    found_by,
     group_cases,
     highlight,
+    image_alt,
+    img_html,
     look_alike_note,
     more_results,
+    open_label,
+    outline,
+    place,
     plain,
     query_terms,
     relevance_words,
+    results_status,
+    similar_label,
+    unreachable_message,
+    unsupported_file,
 )
 
 st.set_page_config(page_title="PathAtlas", layout="wide", menu_items={"About": "PathAtlas: search pathology books."})
 KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
 BADGE = {"best match": "green", "strong match": "green", "good match": "blue", "related": "gray"}
 READING_DPI = 110
-# The API's outline of a hit on its page (render_page), drawn here too where a quote cites a box its page record lacks.
-# (A string under a constant would be shown on the page: Streamlit's magic writes bare literals.)
-OUTLINE_RGB, OUTLINE_POINTS = (230, 26, 26), 3
+SEARCH_IMAGE_TYPES = ("png", "jpg", "jpeg", "tif", "tiff")
+ASK_IMAGE_TYPES = ("png", "jpg", "jpeg")
+LIBRARY_TYPES = ("pdf", "zip")
+# Uploaders take any file and the app refuses the wrong type itself: Streamlit's own refusal (``type=``) is shown only
+# in a tooltip, which a keyboard or screen reader user never finds.
+IMAGE_ALT = "alt" in inspect.signature(st.image).parameters  # Streamlit before ``alt``: images drawn by st.html
 MEDIA_CACHED = 256  # thumbnails (tens of KB) and rendered pages (about 1 MB) kept for reruns, shared by sessions
 
 
@@ -64,8 +84,31 @@ def headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
+class Unreachable(Exception):
+    """The REST API did not answer (stopped, or not started): raised where a cached function must not keep a
+    failure, shown by ``say_unreachable`` everywhere else."""
+
+
+def fetch(method: str, path: str, **kwargs) -> httpx.Response:
+    """The API's response, whatever its status; Unreachable where no server answered."""
+    try:
+        return backend().request(method, path, **kwargs)
+    except httpx.TransportError as exc:  # connection refused or reset, a timeout: no answer at all
+        raise Unreachable(str(exc)) from exc
+
+
+def say_unreachable() -> None:
+    """Note that the API is unreachable: ``notice_unreachable`` shows it once, above the tabs, at the run's end (a
+    button callback runs before the page is drawn, and every tab asks the API)."""
+    st.session_state.unreachable = unreachable_message(os.environ.get("PATHATLAS_API_URL"))
+
+
 def call(method: str, path: str, quiet: bool = False, **kwargs) -> httpx.Response | None:
-    response = backend().request(method, path, **kwargs)
+    try:
+        response = fetch(method, path, **kwargs)
+    except Unreachable:
+        say_unreachable()
+        return None
     if response.status_code >= 400:
         if not quiet:
             json_body = "json" in response.headers.get("content-type", "")
@@ -78,15 +121,61 @@ def call(method: str, path: str, quiet: bool = False, **kwargs) -> httpx.Respons
 
 
 @st.cache_data(ttl=600, max_entries=MEDIA_CACHED, show_spinner=False)
+def cached_media(path: str) -> bytes | None:
+    """Raises Unreachable, which is not cached: the image comes once the server is back."""
+    response = fetch("GET", path)
+    return response.content if response.status_code < 400 else None
+
+
 def media(path: str) -> bytes | None:
-    response = call("GET", path, quiet=True)
-    return response.content if response is not None else None
+    try:
+        return cached_media(path)
+    except Unreachable:
+        say_unreachable()
+        return None
+
+
+NO_FACETS: dict[str, Any] = {"fields": {}, "by_source": {}}
 
 
 @st.cache_data(ttl=60, show_spinner=False)
+def cached_facets() -> dict[str, Any]:
+    """Raises Unreachable, which is not cached: the filters come back with the server, not a minute later."""
+    response = fetch("GET", "/facets")
+    return response.json() if response.status_code < 400 else NO_FACETS
+
+
 def facets() -> dict[str, Any]:
-    response = call("GET", "/facets", quiet=True)
-    return response.json() if response is not None else {"fields": {}, "by_source": {}}
+    try:
+        return cached_facets()
+    except Unreachable:
+        say_unreachable()
+        return NO_FACETS
+
+
+def notice_unreachable(notice) -> None:
+    """The unreachable API's one sentence in ``notice`` (a placeholder above the tabs), once per run."""
+    if message := st.session_state.pop("unreachable", None):
+        notice.error(message)
+
+
+def picture(images: list[Any], alts: list[str], captions: list[str] | None = None, width: int | str = "content"):
+    """``st.image`` of one or more images (bytes or PIL), each with its text alternative and optional caption (side
+    by side); before Streamlit's ``alt``, escaped ``<img>`` elements in st.html, one below the other."""
+    if IMAGE_ALT:
+        if len(images) == 1:
+            st.image(images[0], caption=captions[0] if captions else None, width=width, alt=alts[0])
+        else:
+            st.image(images, caption=captions, width=width, alt=alts)
+        return
+    for n, (image, alt) in enumerate(zip(images, alts, strict=True)):
+        if not isinstance(image, bytes):  # a PIL image (a page outlined here)
+            buffer = io.BytesIO()
+            image.save(buffer, "PNG")
+            image = buffer.getvalue()
+        st.html(img_html(image, alt, width if isinstance(width, int) else None))
+        if captions:
+            st.caption(captions[n])
 
 
 def short(source: str) -> str:
@@ -117,7 +206,8 @@ def filter_row() -> dict[str, list[str]]:
 
 
 def run_search(method: str, path: str, title: str, **kwargs) -> None:
-    """A new search: its first page of results, the viewer closed; kept so that "Show more" can ask for more."""
+    """A new search: its first page of results, the viewer closed; kept so that "Show more" can ask for more.
+    ``title`` says what was searched after the count ("for “koilocytes”", "like slide.png")."""
     st.session_state.selected = None
     st.session_state.last_search = (method, path, title, kwargs)
     fetch_results(PAGE_SIZE)
@@ -151,29 +241,33 @@ def find_similar(hit: dict[str, Any]) -> None:
     run_search(
         "POST",
         "/search/similar",
-        f"Looks like {hit['citation']['label']}",
+        f"that look like {hit['citation']['label']}",
         json={"id": hit["id"], "filters": filters},
     )
     st.session_state.terms = []
 
 
-def result_card(card: list[dict[str, Any]], n: int, look_alike: bool) -> None:
+def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str) -> None:
+    """One result card; ``where`` names the hit in its buttons, distinct from the other cards' (``distinct_places``)."""
     hit = card[0]
     relevance = relevance_words(hit, look_alike)
     terms = st.session_state.get("terms", [])
     with st.container(border=True, key=f"card-{n}"):
         left, right = st.columns([1, 4])
         with left:
-            images = [media(h["thumbnail_url"]) for h in card[:4] if h.get("thumbnail_url")]
-            images = [image for image in images if image]
-            if images:
-                st.image(images[0], width=150)
-                if len(images) > 1:
-                    st.image(images[1:], width=48)
+            shown = card[:4]
+            images = [(media(h["thumbnail_url"]) if h.get("thumbnail_url") else None) for h in shown]
+            alts = [image_alt(h, (i, len(card))) for i, h in enumerate(shown, start=1)]
+            drawn = [(image, alt) for image, alt in zip(images, alts, strict=True) if image]
+            if drawn:
+                picture([drawn[0][0]], [drawn[0][1]], width=150)
+            if len(drawn) > 1:  # a case's other images, small
+                picture([image for image, _ in drawn[1:]], [alt for _, alt in drawn[1:]], width=48)
         with right:
             kind = KINDS.get(hit["kind"], hit["kind"])
             label = plain(hit["citation"]["label"])
-            st.markdown(f"**{kind}** · {label} &nbsp; :{BADGE.get(relevance, 'gray')}-badge[{relevance}]")
+            badge = f":{BADGE.get(relevance, 'gray')}-badge[{relevance}]"
+            st.header(f"**{kind}** · {label} &nbsp; {badge}", anchor=False)  # h2 under the app's h1
             if hit["kind"] == "case":
                 st.markdown(
                     f"**{plain(hit.get('diagnosis') or hit.get('title') or 'case')}** · {plain(hit.get('organ') or '')}"
@@ -186,11 +280,12 @@ def result_card(card: list[dict[str, Any]], n: int, look_alike: bool) -> None:
             if hit.get("printed_words"):  # a figure's labels, read from its image: often why it matched
                 words = highlight(hit["printed_words"], terms)
                 st.markdown(f"<div class='printed'>Printed in the figure: {words}</div>", unsafe_allow_html=True)
-            st.caption(f"#{hit['rank']} · found by {hit['why']}" if hit.get("why") else f"#{hit['rank']}")
+            why = found_by(hit)
+            st.caption(plain(f"#{hit['rank']} · found by {why}" if why else f"#{hit['rank']}"))
             buttons = st.columns(2)
-            buttons[0].button("Open", key=f"open-{hit['id']}", on_click=show, args=("selected", hit))
+            buttons[0].button(open_label(where), key=f"open-{hit['id']}", on_click=show, args=("selected", hit))
             if hit.get("has_image"):
-                buttons[1].button("Find similar", key=f"similar-{hit['id']}", on_click=find_similar, args=(hit,))
+                buttons[1].button(similar_label(where), key=f"similar-{hit['id']}", on_click=find_similar, args=(hit,))
 
 
 def show(state: str, hit: dict[str, Any] | None) -> None:
@@ -201,18 +296,20 @@ def show(state: str, hit: dict[str, Any] | None) -> None:
 def open_page(hit: dict[str, Any], page: int, state: str) -> None:
     response = call("GET", "/pages", quiet=True, params={"source": hit["citation"]["source_id"], "page": page})
     if response is None:
-        st.toast(f"page {page} is not in the index")
+        if not st.session_state.get("unreachable"):  # else the service is away, not the page
+            st.toast(f"page {page} is not in the index")
         return
     st.session_state[state] = response.json()
 
 
-def viewer(hit: dict[str, Any], state: str) -> None:
+def viewer(hit: dict[str, Any], state: str, level: int = 2) -> None:
     """The hit in ``st.session_state[state]`` at reading size: its page with the passage outlined, or the
-    case's images; closing it clears that state."""
+    case's images; closing it clears that state. Its title is a heading of ``level`` (2 beside the results, 3 under
+    the option or citation it opened from), so headings never skip a level."""
     citation = hit["citation"]
     with st.container(border=True, key=f"{state}-viewer"):
         top = st.columns([6, 1])
-        top[0].subheader(plain(citation["label"]))
+        (top[0].header if level == 2 else top[0].subheader)(plain(citation["label"]), anchor=False)
         top[1].button("Close", key=f"{state}-close", on_click=show, args=(state, None))
         if hit["kind"] == "case":
             case_view(hit)
@@ -224,10 +321,10 @@ def viewer(hit: dict[str, Any], state: str) -> None:
                 f"<blockquote class='passage'>{highlight(hit['snippet'], terms)}</blockquote>",
                 unsafe_allow_html=True,
             )
-        st.caption("Citation (copy with the button on the right)")
-        st.code(citation_text(hit), language=None, wrap_lines=True)
+        st.caption("Citation to copy: select its text, or press the Copy to clipboard button beside it")
+        st.code(citation_text(hit), language=None, wrap_lines=True)  # its copy button is kept visible (STYLE)
         if hit.get("has_image"):
-            st.button("Find similar", key=f"{state}-similar-{hit['id']}", on_click=find_similar, args=(hit,))
+            st.button(similar_label(place(hit)), key=f"{state}-similar-{hit['id']}", on_click=find_similar, args=(hit,))
 
 
 def page_view(hit: dict[str, Any], state: str) -> None:
@@ -252,11 +349,12 @@ def page_view(hit: dict[str, Any], state: str) -> None:
     image = media(f"{hit['page_url']}?dpi={READING_DPI}")
     if image:
         if hit.get("outline"):
-            outlined, image = "cited passage outlined", outline(image, hit["outline"])
+            outlined, image = "cited passage outlined", outline(image, hit["outline"], READING_DPI)
         else:
             outlined = "matched passage outlined" if hit["kind"] == "page" else "figure outlined"
         caption = f"page {page}" + (f" ({outlined} in red)" if citation.get("bbox") else "")
-        st.image(image, caption=caption, width="stretch")
+        alt = f"Page {page} of {citation['source']}" + (f", the {outlined} in red" if citation.get("bbox") else "")
+        picture([image], [alt], [caption], width="stretch")
 
 
 def source_pdf(record_id: str) -> Callable[[], bytes]:
@@ -264,22 +362,12 @@ def source_pdf(record_id: str) -> Callable[[], bytes]:
     rerun and keep for every page opened."""
     client = backend()
 
-    def fetch() -> bytes:
+    def pdf() -> bytes:
         response = client.get(f"/records/{record_id}/pdf")
         response.raise_for_status()
         return response.content
 
-    return fetch
-
-
-def outline(png: bytes, bbox: list[float]) -> Image.Image:
-    """The rendered page with ``bbox`` (PDF points) outlined as the API outlines a hit's own box."""
-    page = Image.open(io.BytesIO(png))
-    scale = page.info.get("dpi", (READING_DPI,))[0] / 72  # the API may lower the dpi of a large page
-    page = page.convert("RGB")
-    width = max(1, round(OUTLINE_POINTS * scale))
-    ImageDraw.Draw(page).rectangle([c * scale for c in bbox], outline=OUTLINE_RGB, width=width)
-    return page
+    return pdf
 
 
 def case_view(hit: dict[str, Any]) -> None:
@@ -291,25 +379,28 @@ def case_view(hit: dict[str, Any]) -> None:
     st.markdown(f"**Diagnosis:** {diagnosis}  \n**Organ:** {organ}")
     if case.get("labels"):
         st.markdown("  \n".join(f"**{plain(k)}:** {plain(str(v))}" for k, v in case["labels"].items()))
-    images = [media(image["url"]) for image in case["images"]]
-    shown = [image for image in images if image]
+    total = len(case["images"])
+    shown = [(media(image["url"]), case_image_text(case, n, total)) for n, image in enumerate(case["images"], start=1)]
+    shown = [(data, words) for data, words in shown if data]  # words: the case, not the image's file path
     if shown:
-        st.image(shown, caption=[i["image"] for i, b in zip(case["images"], images, strict=True) if b], width=320)
+        picture([data for data, _ in shown], [w for _, w in shown], [plain(w) for _, w in shown], width=320)
     st.caption(plain(f"case {case['case']} · {len(case['images'])} image(s) · {short(case.get('source') or '')}"))
 
 
 def search_tab() -> None:
     with st.form("search-form", border=False):
         cols = st.columns([6, 1])
-        text = cols[0].text_input("Search text", placeholder="koilocytes in cervical epithelium")
+        text = cols[0].text_input("Search text", placeholder="e.g. koilocytes in cervical epithelium")
         cols[1].markdown("<div style='height:1.75rem'></div>", unsafe_allow_html=True)
         submitted = cols[1].form_submit_button("Search", type="primary", width="stretch")
     with st.expander("Search by image"):
-        image = st.file_uploader(
-            "Find pages, figures and cases like this image", type=["png", "jpg", "jpeg", "tif", "tiff"], key="image"
-        )
+        image = st.file_uploader("Find pages, figures and cases like this image (PNG, JPEG or TIFF)", key="image")
+        if image is not None and unsupported_file(image.name, SEARCH_IMAGE_TYPES):
+            st.error(f"{plain(image.name)} is not a PNG, JPEG or TIFF image: choose one of those to search by image.")
+            image = None
     filters = filter_row()
     st.session_state.filters = filters
+    status = st.empty()  # the results' count, a live region: one element across reruns, so its new text is read out
     if submitted or (image is not None and st.session_state.get("searched_image") != image.file_id):
         st.session_state.terms = query_terms(text)
         if image is not None:
@@ -317,15 +408,19 @@ def search_tab() -> None:
             run_search(
                 "POST",
                 "/search/image",
-                f"Like {image.name}" + (f" and “{text}”" if text.strip() else ""),
+                f"like {image.name}" + (f" and “{text}”" if text.strip() else ""),
                 files={"image": (image.name, image.getvalue())},
                 data={"text": text or "", "filters": json.dumps(filters)},
             )
         elif text.strip():
-            run_search("POST", "/search", f"“{text}”", json={"text": text, "filters": filters})
+            run_search("POST", "/search", f"for “{text}”", json={"text": text, "filters": filters})
         else:
             st.warning("Type a query or upload an image.")
     hits = st.session_state.get("hits", [])
+    counted = results_status(len(hits), st.session_state.get("results_title", "")) if hits else ""
+    status.markdown(
+        f"<p role='status' aria-live='polite' class='results-status'>{html.escape(counted)}</p>", unsafe_allow_html=True
+    )
     if not hits:
         if "hits" in st.session_state:
             st.info("No results. Try other words or fewer filters.")
@@ -334,12 +429,12 @@ def search_tab() -> None:
     results, side = st.columns([5, 7]) if selected else (st.container(), None)
     with results:
         cards = group_cases(hits)
-        st.caption(f"{len(hits)} results · {st.session_state.get('results_title', '')}")
         note = look_alike_note(hits, index_has_cases()) if st.session_state.get("by_image") else None
         if note:
             st.info(note)
-        for n, card in enumerate(cards):
-            result_card(card, n, look_alike=note is not None)
+        places = distinct_places([card[0] for card in cards])
+        for n, (card, where) in enumerate(zip(cards, places, strict=True)):
+            result_card(card, n, look_alike=note is not None, where=where)
         if more_results(st.session_state.k, len(hits)):
             st.button("Show more", key="show-more", on_click=show_more)
     if side is not None:
@@ -352,22 +447,23 @@ def index_has_cases() -> bool:
 
 
 # -- ask ---------------------------------------------------------------------------------------
-def evidence_quote(item: dict[str, Any], key: str) -> None:
+def evidence_quote(item: dict[str, Any], key: str, name: str) -> None:
     citation = item.get("citation") or {}
     stance = item.get("stance", "supports")
     colour = {"supports": "green", "related": "gray"}.get(stance, "red")
     label = plain(citation.get("label") or short(citation.get("source", "")))
     st.markdown(f"> {plain(item.get('quote', ''))}\n\n:{colour}-badge[{stance}] {label}")
-    cited_evidence(citation, item.get("quote"), key)
+    cited_evidence(citation, item.get("quote"), key, name)
 
 
-def cited_evidence(citation: dict[str, Any], quote: str | None, key: str) -> None:
-    """The Open button of one piece of cited evidence; the viewer opens right below the button clicked, where the
-    reader is looking, not below every option."""
+def cited_evidence(citation: dict[str, Any], quote: str | None, key: str, name: str) -> None:
+    """The Open button of one piece of cited evidence (``name``: "Open quote 2 for B", its accessible name, distinct
+    from the other quotes'); the viewer opens right below the button clicked, where the reader is looking, not below
+    every option, its title a heading under the option's."""
     if citation.get("evidence"):
-        st.button("Open", key=key, on_click=open_cited, args=(citation, quote, key))
+        st.button(name, key=key, on_click=open_cited, args=(citation, quote, key))
     if st.session_state.get("cited") and st.session_state.get("cited_at") == key:
-        viewer(st.session_state.cited, "cited")
+        viewer(st.session_state.cited, "cited", level=3)
 
 
 def open_cited(citation: dict[str, Any], quote: str | None, key: str) -> None:
@@ -376,7 +472,8 @@ def open_cited(citation: dict[str, Any], quote: str | None, key: str) -> None:
     instead (the box alone where no quote is known: the page's first lines are not what was cited)."""
     opened = call("GET", f"/records/{citation['evidence']}", quiet=True)
     if opened is None:
-        st.toast("the cited record is no longer in the index")
+        if not st.session_state.get("unreachable"):
+            st.toast("the cited record is no longer in the index")
         return
     record = opened.json()
     box = citation.get("bbox")
@@ -388,9 +485,12 @@ def open_cited(citation: dict[str, Any], quote: str | None, key: str) -> None:
 
 
 def ask_tab() -> None:
-    question = st.text_area("Question", placeholder="A cervical smear shows ... Which cells are these?")
+    question = st.text_area("Question", placeholder="e.g. A cervical smear shows ... Which cells are these?")
     options = st.text_area("Options, one per line")
-    image = st.file_uploader("Image (optional)", type=["png", "jpg", "jpeg"], key="ask-image")
+    image = st.file_uploader("Image (optional; PNG or JPEG)", key="ask-image")
+    if image is not None and unsupported_file(image.name, ASK_IMAGE_TYPES):
+        st.error(f"{plain(image.name)} is not a PNG or JPEG image: choose one of those, or none.")
+        image = None
     sources = {v["value"]: v.get("label") or v["value"] for v in facets()["fields"].get("source", [])}
     scope = st.multiselect(
         "Answer from", list(sources), key="ask-sources", format_func=sources.__getitem__, placeholder="every source"
@@ -432,18 +532,19 @@ def ask_tab() -> None:
         for o in ordered:
             with st.container(border=True, key=f"option-{o.get('label')}"):
                 mark = " ✓" if o.get("label") == letter else ""
-                title = f"{o.get('label')}. {plain(o.get('text') or '')}"
-                st.markdown(f"**{title}**{mark} · support {o.get('score') or 0:.2f}")
+                title = f"{plain(str(o.get('label')))}. {plain(o.get('text') or '')}"
+                st.header(f"**{title}**{mark} · support {o.get('score') or 0:.2f}", anchor=False)  # h2 under the h1
                 if not o.get("evidence"):
                     st.caption("no quoted evidence for this option")
                 for n, item in enumerate(o.get("evidence", [])):
-                    evidence_quote(item, key=f"quote-{o.get('label')}-{n}")
+                    name = f"Open quote {n + 1} for {o.get('label')}"
+                    evidence_quote(item, key=f"quote-{o.get('label')}-{n}", name=name)
     elif answer.get("citations"):  # an open question: its evidence is the answer's citations
-        st.markdown("**Cited evidence**")
+        st.header("Cited evidence", anchor=False)
         for n, citation in enumerate(answer["citations"]):
             with st.container(border=True, key=f"citation-{n}"):
                 st.markdown(plain(citation.get("label") or short(citation.get("source", ""))))
-                cited_evidence(citation, None, key=f"cited-{n}")
+                cited_evidence(citation, None, key=f"cited-{n}", name=f"Open citation {n + 1}")
     else:
         st.info("No evidence cited.")
     with st.expander("Agent steps"):
@@ -482,14 +583,21 @@ def library_tab() -> None:
         (st.success if message[0] == "ok" else st.error)(message[1])
     for note in st.session_state.pop("library_notes", []):
         st.info(note)
-    upload = st.file_uploader("Add a PDF or a zipped case folder", type=["pdf", "zip"], key="library-upload")
+    upload = st.file_uploader("Add a PDF or a zipped case folder (.zip)", key="library-upload")
+    if upload is not None and unsupported_file(upload.name, LIBRARY_TYPES):
+        st.error(f"{plain(upload.name)} is neither a PDF nor a .zip of a case folder: choose one of those.")
+        upload = None
     if upload is not None and st.button("Index it"):
         job = call("POST", "/jobs", files={"file": (upload.name, upload.getvalue())}, headers=headers())
         if job is not None:
             bar = st.progress(0.0, text="indexing")
             deadline = time.monotonic() + JOB_POLL_SECONDS  # a job that never ends must not hang the page
             while True:
-                status = call("GET", f"/jobs/{job.json()['id']}").json()
+                polled = call("GET", f"/jobs/{job.json()['id']}")
+                if polled is None:  # the service went away (call() said so); the job may yet finish there
+                    status = {"status": "unknown", "done": 0, "total": 0, "error": "the service stopped answering"}
+                    break
+                status = polled.json()
                 if status["total"]:
                     done = min(1.0, status["done"] / status["total"])
                     bar.progress(done, text=f"indexing {upload.name}: {status['done']}/{status['total']}")
@@ -505,27 +613,42 @@ def library_tab() -> None:
             if not ok and status.get("error"):
                 st.session_state.library_message = ("error", f"{status['status']}: {status['error']}")
             st.session_state.library_notes = status.get("notes", [])
-            facets.clear()
+            cached_facets.clear()
             st.rerun()
     ids = {short(r["source"]): r["id"] for r in rows}
     if ids:
-        cols = st.columns([4, 1])
-        name = cols[0].selectbox("Remove a source", list(ids))
-        cols[1].markdown("<div style='height:1.75rem'></div>", unsafe_allow_html=True)
-        if cols[1].button("Remove"):
+        name = st.selectbox("Remove a source", list(ids))
+        entries = next(r["entries"] for r in rows if r["id"] == ids[name])
+        # One click must not delete a book: the button waits for this box, kept per source (another choice unticks it)
+        sure = st.checkbox(f"Yes, remove {plain(name)} and its {entries} entries", key=f"remove-sure-{ids[name]}")
+        if st.button("Remove", disabled=not sure, help=None if sure else "Tick the box above first"):
             removed = call("DELETE", f"/sources/{ids[name]}", headers=headers())
             if removed is not None:
                 st.session_state.library_message = ("ok", f"removed {name}: {removed.json()['removed']} entries")
-                facets.clear()
+                cached_facets.clear()
                 st.rerun()
 
 
-st.markdown(
+STYLE = (
     "<style>mark{background:#ffe58a;padding:0 .1em;border-radius:2px}"
-    ".snippet{font-size:.95rem;line-height:1.45}.printed{font-size:.85rem;color:#555}.passage{font-size:1rem}</style>",
-    unsafe_allow_html=True,
+    ".snippet{font-size:.95rem;line-height:1.45}.printed{font-size:.85rem;color:#555}.passage{font-size:1rem}"
+    # Streamlit greys captions and quotes at opacity .6 (3.9:1 on white); .8 keeps them grey at 7:1, in either theme
+    "[data-testid=stCaptionContainer],[data-testid=stMarkdownContainer] blockquote{opacity:.8!important}"
+    # the citation's copy button, shown only on hover by Streamlit, stays visible for keyboard and touch
+    "[data-testid=stCode] div:has([data-testid=stElementToolbarButton])"
+    "{opacity:1!important;visibility:visible!important}"
+    "[data-testid=stCode] pre{padding-right:3rem}"
+    # result, option and viewer titles are h2 (h3 under an option) for their place in the outline, not for size
+    "[class*=st-key-card-] h2,[class*=st-key-option-] h2{font-size:1rem;font-weight:400;padding:0 0 .25rem}"
+    "[class*=-viewer] h2,[class*=-viewer] h3{font-size:1.25rem;padding:.25rem 0}"
+    # a button's name is what tells it from the others: wrapped in a narrow column, never cut to "Open p. 1 of d…"
+    "[data-testid=stButton] button [data-testid=stMarkdownContainer],[data-testid=stButton] button p"
+    "{white-space:normal!important;overflow:visible!important;text-overflow:clip!important}"
+    ".results-status{font-size:.9rem;margin:0}</style>"
 )
+st.markdown(STYLE, unsafe_allow_html=True)
 st.title("PathAtlas")
+notice = st.empty()  # the unreachable API's one sentence, above whichever tab is shown
 search, ask, library = st.tabs(["Search", "Ask", "Library"])
 with search:
     search_tab()
@@ -533,3 +656,4 @@ with ask:
     ask_tab()
 with library:
     library_tab()
+notice_unreachable(notice)

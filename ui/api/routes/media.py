@@ -80,7 +80,10 @@ def render_page(key: tuple, max_pixels: int) -> bytes:
             pdf_page = doc[number - 1]
             if bbox:
                 pdf_page.draw_rect(pymupdf.Rect(bbox), color=(0.9, 0.1, 0.1), width=3)
-            return render(pdf_page, dpi, max_pixels).tobytes("png")
+            pixmap = render(pdf_page, dpi, max_pixels)
+            shown = min(dpi, 72 * pixmap.width / max(pdf_page.rect.width, 1e-3))  # lowered for a huge page
+            pixmap.set_dpi(round(shown), round(shown))  # PyMuPDF labels every render 96 dpi: say what it is
+            return pixmap.tobytes("png")
     except (RuntimeError, ValueError, IndexError) as exc:
         raise HTTPException(status.HTTP_410_GONE, "the source PDF is no longer readable") from exc
 
