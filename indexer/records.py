@@ -32,6 +32,8 @@ class Page:
     book: str = ""
     section: str = ""
     """The bookmark path leading to this page ("Chapter 4 > 4.2 Epithelial Tissue"), when the PDF has one."""
+    page_label: str | None = None
+    """The page number printed on it (the PDF's page label), where that differs from ``page``; likewise below."""
     progress_units = 1
     """What a source's ``size_hint`` counts: pages, case images."""
 
@@ -50,6 +52,7 @@ class Page:
             fingerprint=self.fingerprint,
             book=self.book,
             page=self.page,
+            page_label=self.page_label,
             section=self.section,
             text=self.text,
             # BM25 sees the page through its passages (page-level BM25 measured no better, BENCHMARKS.md).
@@ -84,6 +87,7 @@ class Passage:
     section: str = ""
     vector: bool = False
     """Whether the text encoder sees it too (``PATHATLAS_PASSAGE_VECTORS``); BM25 always does."""
+    page_label: str | None = None
     progress_units = 0
 
     @property
@@ -97,6 +101,7 @@ class Passage:
             fingerprint=self.fingerprint,
             book=self.book,
             page=self.page,
+            page_label=self.page_label,
             page_id=stable_id(self.fingerprint, "page", self.page),
             passage=self.index,
             section=self.section,
@@ -123,6 +128,7 @@ class Figure:
     image: Image.Image
     label: str | None = None
     book: str = ""
+    page_label: str | None = None
     progress_units = 0
 
     @property
@@ -136,6 +142,7 @@ class Figure:
             fingerprint=self.fingerprint,
             book=self.book,
             page=self.page,
+            page_label=self.page_label,
             figure=self.label or f"p{self.page}-img{self.index + 1}",
             bbox=self.bbox,
             text=self.caption,

@@ -57,6 +57,7 @@ pronoun ("A cell", "I think"), a digit there is a count ("2 kidneys"), and a low
 NUMERALS = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5"}
 """Roman numerals read as digits, so "type I" and "Type 1 diabetes" are one term."""
 _import_lock = threading.Lock()
+MICRO, MU = "\u00b5", "\u03bc"
 
 
 @functools.cache
@@ -84,7 +85,9 @@ def _tokenizer():
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
-    return _tokenizer()(texts)
+    """Stems without English stop words; the micro sign and Greek mu are one letter (a PDF prints "µm", NFKC and
+    most keyboards' Greek layouts give "μm")."""
+    return _tokenizer()([text.replace(MICRO, MU) for text in texts])
 
 
 def lettered_spans(texts: list[str]) -> list[list[tuple[int, str]]]:

@@ -8,6 +8,10 @@ core (starting it takes about 0.2 s: most of what a lone image query's words cos
 cached under ``<home>/cache/ocr`` keyed by the image's pixels and the engine, so re-indexing and re-benchmarking
 read each image once. ``clean_words`` keeps what looks like words. An image query's words are read the same way
 but never cached (they are a user's upload), and count only from ``MIN_QUERY_WORDS`` (``query_words``).
+
+A scanned page (a PDF page without a text layer) is read the same way but as a page (``TesseractReader.read_pages``):
+tesseract finds its columns and paragraphs itself, and each paragraph comes back whole, with its box, to become the
+page's text and passages.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import re
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -55,6 +59,12 @@ is the next step measured, 90. The book's figures keep their labels: caption to 
 stays at R@10 0.771 at 85 and 90 (BENCHMARKS.md)."""
 READING = (*TESSERACT_ARGS, f"conf>={MIN_CONFIDENCE}", f"short<={SHORT_WORD_LETTERS}:{SHORT_WORD_CONFIDENCE}")
 """Everything that decides the cached text of an image besides its pixels."""
+AUTOMATIC = 3
+"""Page segmentation mode of a scanned page: columns and paragraphs found by tesseract, read in order."""
+PAGE_ARGS = ("--psm", str(AUTOMATIC), "-l", LANGUAGE, "-c", "=".join(NO_INVERT))
+PAGE_READING = (*PAGE_ARGS, "tsv", f"conf>={MIN_CONFIDENCE}")
+"""What decides the cached reading of a page besides its pixels and resolution: the raw TSV is cached (its boxes
+are needed), and prose keeps every word read with ``MIN_CONFIDENCE`` (short words included: "of", "is")."""
 TSV_COLUMNS = 12
 """level, page_num, block_num, par_num, line_num, word_num, left, top, width, height, conf, text."""
 TSV_HEADER = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
@@ -81,12 +91,19 @@ class WordReader(Protocol):
 
 
 class TesseractEngine(Protocol):
-    """Runs tesseract: one raw text per image (``texts_by_page``), None for an image it could not read."""
+    """Runs tesseract: one raw text per image (``texts_by_page``), None for an image it could not read; and one TSV
+    per scanned page, read as a page at ``dpi`` (``page_tsvs``)."""
 
     name: str
     """What runs, for reports; besides the pixels and ``READING`` it decides the texts (part of the cache key)."""
 
     def texts(self, images: Sequence[Image.Image]) -> list[str | None]: ...
+
+    def page_tsvs(self, images: Sequence[Image.Image], dpi: int) -> list[str | None]: ...
+
+
+Paragraph = tuple[tuple[float, float, float, float], str]
+"""A paragraph read on a page image: the box of its words in pixels (x0, y0, x1, y1), its lines."""
 
 
 def clean_words(raw: str) -> list[str]:
@@ -122,15 +139,48 @@ def texts_by_page(tsv: str) -> list[str]:
     return texts
 
 
+def tsv_by_page(tsv: str) -> list[str]:
+    """Tesseract's TSV of a group of images split into one TSV per image (each with the header row)."""
+    pages: dict[str, list[str]] = {}
+    for row in tsv.splitlines()[1:]:
+        fields = row.split("\t")
+        if len(fields) == TSV_COLUMNS:
+            pages.setdefault(fields[1], []).append(row)
+    return [TSV_HEADER + "".join(f"{row}\n" for row in rows) for rows in pages.values()]
+
+
+def paragraphs(tsv: str) -> list[Paragraph]:
+    """The paragraphs of one page's TSV in tesseract's reading order: words read with ``MIN_CONFIDENCE`` joined by
+    spaces, lines by newlines, each paragraph boxed by its words."""
+    found: dict[tuple[str, str], tuple[list[tuple[float, float, float, float]], dict[str, list[str]]]] = {}
+    for row in tsv.splitlines()[1:]:
+        fields = row.split("\t")
+        if len(fields) != TSV_COLUMNS or fields[0] != "5" or not fields[-1].strip():
+            continue
+        if float(fields[10]) < MIN_CONFIDENCE:
+            continue
+        left, top, width, height = (float(v) for v in fields[6:10])
+        boxes, lines = found.setdefault((fields[2], fields[3]), ([], {}))
+        boxes.append((left, top, left + width, top + height))
+        lines.setdefault(fields[4], []).append(fields[-1].strip())
+    return [
+        (
+            (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)),
+            "\n".join(" ".join(words) for words in lines.values()),
+        )
+        for boxes, lines in found.values()
+    ]
+
+
 def confident(word: str, confidence: float) -> bool:
     """Whether tesseract read ``word`` surely enough to keep it (short words need more)."""
     short = sum(c.isalpha() for c in word) <= SHORT_WORD_LETTERS
     return confidence >= (SHORT_WORD_CONFIDENCE if short else MIN_CONFIDENCE)
 
 
-def image_key(image: Image.Image, engine: str) -> str:
+def image_key(image: Image.Image, engine: str, reading: Sequence[str] = READING) -> str:
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(" ".join([image.mode, str(image.size), *READING, engine]).encode())
+    digest.update(" ".join([image.mode, str(image.size), *reading, engine]).encode())
     digest.update(image.tobytes())
     return digest.hexdigest()
 
@@ -167,22 +217,37 @@ class TesseractReader:
 
     def read(self, images: Sequence[Image.Image]) -> list[list[str]]:
         keys = [image_key(i, self.engine.name) for i in images]
-        raw = {}
+        raw = self._raw(keys, images, self.engine.texts)
+        return [clean_words(raw[k] or "") for k in keys]
+
+    def read_pages(self, images: Sequence[Image.Image], dpi: int) -> list[list[Paragraph]]:
+        """Each scanned page's paragraphs (boxes in the image's pixels); ``dpi`` is what the page was rendered at."""
+        keys = [image_key(i, self.engine.name, (*PAGE_READING, f"{dpi} dpi")) for i in images]
+        raw = self._raw(keys, images, lambda group: self.engine.page_tsvs(group, dpi))
+        return [paragraphs(raw[k] or "") for k in keys]
+
+    def _raw(
+        self, keys: list[str], images: Sequence[Image.Image], run: Callable[[list[Image.Image]], list[str | None]]
+    ) -> dict[str, str | None]:
+        """Raw output per image key: cached, else ``run`` over groups of the missing images, one group per worker."""
+        raw: dict[str, str | None] = {}
         if self.cache is not None:
             raw = {k: p.read_text(encoding="utf-8") for k in set(keys) if (p := self.cache / f"{k}.txt").is_file()}
         missing = list({k: i for k, i in zip(keys, images, strict=True) if k not in raw}.items())
         if len(missing) == 1:  # an image query: no thread to start
-            raw.update(self._read_group(missing))
+            raw.update(self._read_group(missing, run))
         elif missing:
             groups = [missing[n :: self.workers] for n in range(min(self.workers, len(missing)))]
             with ThreadPoolExecutor(len(groups)) as pool:
-                for texts in pool.map(self._read_group, groups):
+                for texts in pool.map(lambda group: self._read_group(group, run), groups):
                     raw.update(texts)
-        return [clean_words(raw[k] or "") for k in keys]
+        return raw
 
-    def _read_group(self, group: list[tuple[str, Image.Image]]) -> dict[str, str | None]:
-        """Raw OCR text per image key; texts are cached, a failed image's (None) is not."""
-        texts = self.engine.texts([image for _, image in group])
+    def _read_group(
+        self, group: list[tuple[str, Image.Image]], run: Callable[[list[Image.Image]], list[str | None]]
+    ) -> dict[str, str | None]:
+        """Raw OCR output per image key; outputs are cached, a failed image's (None) is not."""
+        texts = run([image for _, image in group])
         for (key, _), text in zip(group, texts, strict=True):
             if text is not None and self.cache is not None:
                 cache_text(self.cache, key, text)
@@ -225,21 +290,39 @@ class TesseractProgram:
         self.program = program
 
     def texts(self, images: Sequence[Image.Image]) -> list[str | None]:
-        texts = self._run(list(images)) if len(images) > 1 else None
-        return texts if texts is not None else [(self._run([image]) or [None])[0] for image in images]
+        return self._each(list(images), lambda group: self._texts(self._run(group, TESSERACT_ARGS), len(group)))
 
-    def _run(self, images: list[Image.Image]) -> list[str] | None:
-        """One text per image, or None when the run fails."""
+    def page_tsvs(self, images: Sequence[Image.Image], dpi: int) -> list[str | None]:
+        def run(group: list[Image.Image]) -> list[str] | None:
+            tsvs = tsv_by_page(self._run(group, (*PAGE_ARGS, "--dpi", str(dpi)), "L") or "")
+            return tsvs if len(tsvs) == len(group) else None
+
+        return self._each(list(images), run)
+
+    @staticmethod
+    def _each(images: list[Image.Image], run: Callable[[list[Image.Image]], list[str] | None]) -> list[str | None]:
+        """``run`` over the group; when it fails, over each image alone (None for one that fails alone)."""
+        outputs = run(images) if len(images) > 1 else None
+        return outputs if outputs is not None else [(run([image]) or [None])[0] for image in images]
+
+    @staticmethod
+    def _texts(tsv: str | None, count: int) -> list[str] | None:
+        texts = texts_by_page(tsv) if tsv is not None else []
+        return texts if len(texts) == count else None
+
+    def _run(self, images: list[Image.Image], args: Sequence[str], mode: str = "RGB") -> str | None:
+        """The TSV of one run over the images (saved in ``mode``: a page's grey is a third of its colour), or None
+        when the run fails."""
         with tempfile.TemporaryDirectory(prefix="pathatlas-ocr-") as folder:
             paths = []
             for n, image in enumerate(images):
                 paths.append(Path(folder) / f"{n}.ppm")  # uncompressed: PNG's encoder took 36 ms a figure
-                image.convert("RGB").save(paths[-1], "PPM")
+                image.convert(mode).save(paths[-1], "PPM")
             listing = Path(folder) / "images.txt"
             listing.write_text("".join(f"{p}\n" for p in paths), encoding="utf-8")
             try:
                 done = subprocess.run(
-                    [self.program, str(listing), "stdout", *TESSERACT_ARGS, "tsv"],
+                    [self.program, str(listing), "stdout", *args, "tsv"],
                     capture_output=True,
                     timeout=TIMEOUT_S * len(images),
                     env={**os.environ, "OMP_THREAD_LIMIT": "1"},  # the pool is the parallelism
@@ -247,8 +330,7 @@ class TesseractProgram:
                 )
             except (subprocess.SubprocessError, OSError):
                 return None
-        texts = texts_by_page(done.stdout.decode("utf-8", "replace"))
-        return texts if len(texts) == len(images) else None
+        return done.stdout.decode("utf-8", "replace")
 
 
 class TesseractLibrary:
@@ -269,13 +351,27 @@ class TesseractLibrary:
         quiet_leptonica(Path(tesserocr.__file__).parent.parent / "tesserocr.libs")
 
     def texts(self, images: Sequence[Image.Image]) -> list[str | None]:
+        with self._api() as api:
+            return [self._text(api, image) for image in images]
+
+    def page_tsvs(self, images: Sequence[Image.Image], dpi: int) -> list[str | None]:
+        with self._api() as api:
+            api.SetPageSegMode(AUTOMATIC)
+            try:
+                return [self._tsv(api, image.convert("L"), dpi) for image in images]
+            finally:
+                api.SetPageSegMode(SPARSE_TEXT)
+
+    @contextlib.contextmanager
+    def _api(self) -> Iterator:
+        """A loaded reader for this thread, given back for the next call when done."""
         with self.slots:
             try:
                 api = self.idle.get_nowait()
             except queue.Empty:
                 api = self._load()
             try:
-                return [self._text(api, image) for image in images]
+                yield api
             finally:
                 self.idle.put(api)
 
@@ -288,17 +384,22 @@ class TesseractLibrary:
         api.SetVariable(*NO_INVERT)
         return api
 
+    @classmethod
+    def _text(cls, api, image: Image.Image) -> str | None:
+        tsv = cls._tsv(api, image.convert("RGB"), UNKNOWN_DPI)
+        texts = texts_by_page(tsv) if tsv is not None else None
+        return None if texts is None else texts[0] if texts else ""
+
     @staticmethod
-    def _text(api, image: Image.Image) -> str | None:
+    def _tsv(api, image: Image.Image, dpi: int) -> str | None:
         try:
-            api.SetImage(image.convert("RGB"))
-            api.SetSourceResolution(UNKNOWN_DPI)
-            texts = texts_by_page(TSV_HEADER + api.GetTSVText(0))
+            api.SetImage(image)
+            api.SetSourceResolution(dpi)
+            return TSV_HEADER + api.GetTSVText(0)
         except RuntimeError:
             return None
         finally:
             api.Clear()
-        return texts[0] if texts else ""
 
 
 def quiet_leptonica(libs: Path) -> None:

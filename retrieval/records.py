@@ -52,6 +52,8 @@ class Payload:
     book: str | None = None
     page: int | None = None
     """1-based page number (pages, passages, figures)."""
+    page_label: str | None = None
+    """The page number printed on the page (the PDF's page label: "13", "xii"), where it differs from ``page``."""
     page_id: str | None = None
     """A passage's page record."""
     passage: int | None = None
@@ -172,15 +174,20 @@ class Citation:
     bbox: BBox | None = None
     case: str | None = None
     image: str | None = None
+    page_label: str | None = None
+    """The page number printed on the page where it differs from ``page`` (the PDF's page index, which viewers,
+    benchmarks and media routes use): the label shows it first, "L04.pdf, p. 13 (PDF p. 2)"."""
 
     @classmethod
     def of(cls, payload: Payload) -> Citation:
-        return cls(payload.source, payload.page, payload.figure, payload.bbox, payload.case, payload.image)
+        return cls(
+            payload.source, payload.page, payload.figure, payload.bbox, payload.case, payload.image, payload.page_label
+        )
 
     def label(self) -> str:
         parts = [display_name(self.source)]
         if self.page is not None:
-            parts.append(f"p. {self.page}")
+            parts.append(f"p. {self.page_label} (PDF p. {self.page})" if self.page_label else f"p. {self.page}")
         if self.figure:
             parts.append(self.figure)
         if self.case:
@@ -199,6 +206,7 @@ class Citation:
             "case": self.case,
             "image": self.image,
             "label": self.label(),
+            "page_label": self.page_label,
         }
 
     @classmethod
@@ -206,7 +214,15 @@ class Citation:
         """Back from ``to_dict`` (its ``source`` is then the name: enough to label and compare)."""
         bbox = data.get("bbox")
         box = tuple(bbox) if bbox else None
-        return cls(data["source"], data.get("page"), data.get("figure"), box, data.get("case"), data.get("image"))
+        return cls(
+            data["source"],
+            data.get("page"),
+            data.get("figure"),
+            box,
+            data.get("case"),
+            data.get("image"),
+            data.get("page_label"),
+        )
 
 
 @dataclass

@@ -131,6 +131,13 @@ def test_a_single_letter_or_digit_tells_pages_apart():
     ]
 
 
+def test_the_micro_sign_and_greek_mu_find_each_other():
+    """PDFs keep "µm" as printed (U+00B5); a Greek keyboard types "μm" (U+03BC), as NFKC wrote it before."""
+    index = LexicalIndex.build(as_docs("a", [("Red cells are about 7.5 \u00b5m across.", "page")], 0))
+    for query in ("7.5 \u00b5m", "7.5 \u03bcm"):
+        assert [rid for rid, _ in index.search([query], 1)[0]] == ["a-0-0"], query
+
+
 def test_segments_written_with_other_terms_are_read_again(settings, tmp_path):
     """An index saved before the lettered terms loads empty, so it is re-read from its store and "vitamin D" works
     there too, instead of mixing sources with and without those terms."""

@@ -179,6 +179,56 @@ def test_tsv_output_splits_into_one_text_per_image_even_without_words_and_drops_
     assert texts == ["Spongy bone\n\nPeriosteum", "", "Lingual\ntonsil\nEpidermis Rib,"]
 
 
+def test_a_scanned_pages_tsv_splits_per_page_into_paragraphs_with_their_boxes():
+    """A page is prose: its short words stay ("of", "is"), unsure ones go, and each paragraph keeps its box."""
+    rows = [
+        "1\t1\t0\t0\t0\t0\t0\t0\t1240\t1754\t-1\t",
+        "5\t1\t1\t1\t1\t1\t120\t150\t200\t40\t95.0\tNecrosis",
+        "5\t1\t1\t1\t1\t2\t330\t150\t40\t40\t75.0\tis",  # a short word of prose, read as surely as most
+        "5\t1\t1\t1\t2\t1\t120\t210\t300\t44\t93.0\tirreversible",
+        "5\t1\t1\t1\t2\t2\t430\t210\t80\t44\t31.0\tSse",  # unsure: dropped
+        "5\t1\t2\t1\t1\t1\t120\t400\t250\t40\t92.0\tApoptosis",
+        "1\t2\t0\t0\t0\t0\t0\t0\t1240\t1754\t-1\t",  # a blank page
+    ]
+    first, blank = ocr.tsv_by_page(ocr.TSV_HEADER + "\n".join(rows))
+    assert blank == ocr.TSV_HEADER + rows[-1] + "\n"
+    assert ocr.paragraphs(first) == [
+        ((120.0, 150.0, 420.0, 254.0), "Necrosis is\nirreversible"),
+        ((120.0, 400.0, 370.0, 440.0), "Apoptosis"),
+    ]
+    assert ocr.paragraphs(blank) == []
+
+
+def scanned_page(paragraphs: list[list[str]]) -> Image.Image:
+    """A grey page of printed paragraphs, as a scanner gives it."""
+    page = Image.new("L", (1240, 300 + 220 * len(paragraphs)), 245)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=40)
+    for n, lines in enumerate(paragraphs):
+        for row, line in enumerate(lines):
+            draw.text((120, 150 + 220 * n + 60 * row), line, font=font, fill=20)
+    return page
+
+
+def test_each_engine_reads_a_scanned_page_as_paragraphs_and_caches_them(tmp_path, monkeypatch, engine):
+    reader = TesseractReader(tmp_path, workers=2, engine=engine)
+    pages = [scanned_page([["Coagulative necrosis preserves", "the architecture of dead cells"], ["Apoptosis"]])] * 2
+    first, second = reader.read_pages(pages, 300)
+    assert first == second and len(first) == 2
+    (box, text), (below, last) = first
+    assert text.lower() == "coagulative necrosis preserves\nthe architecture of dead cells" and last == "Apoptosis"
+    assert 100 < box[0] < 140 and 130 < box[1] < 170 and box[3] < below[1] and below[3] < pages[0].height
+    assert len(list((tmp_path / "ocr").glob("*.txt"))) == 1  # the same page twice: read once
+    reader.read(pages[:1])
+    assert len(list((tmp_path / "ocr").glob("*.txt"))) == 2, "an image read as a figure and as a page caches apart"
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a cached page was read again")
+
+    monkeypatch.setattr(engine, "page_tsvs", no_reading)
+    assert TesseractReader(tmp_path, engine=engine).read_pages(pages[:1], 300) == [first]
+
+
 @needs_the_program
 def test_when_a_group_fails_each_image_is_read_alone_and_only_the_unreadable_one_loses_its_words(tmp_path, monkeypatch):
     real_run = ocr.subprocess.run

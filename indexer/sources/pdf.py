@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+import threading
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PIL import Image
 
-from pathatlas.errors import BadInputError
+from pathatlas.errors import BadInputError, MissingProgramError
 from pathatlas.indexer.records import Figure, Page, Passage, Record
 from pathatlas.indexer.sources.base import Source, hash_files
 from pathatlas.retrieval.images import open_image, thumbnail
@@ -21,6 +23,9 @@ from pathatlas.retrieval.records import BBox
 if TYPE_CHECKING:
     import pymupdf
 
+    from pathatlas.retrieval.ocr import Paragraph
+    from pathatlas.settings import Settings
+
 CAPTION_START = re.compile(r"^\s*(fig(?:ure)?\.?)\s*(\d+[\w.\-]*)", re.IGNORECASE)
 MAX_CAPTION_GAP = 72.0
 """Points between an image and the block below it beyond which that block is not its caption."""
@@ -28,7 +33,16 @@ CAPTION_TIE = 6.0
 """Points within which two labelled blocks are as near an image as each other (half a caption line)."""
 
 TextBlock = tuple[BBox, str]
-
+COLUMN_WIDTH = 0.3
+"""A block of two lines or more at least this share of the text's width is column text (a table's cells and a
+figure's labels are narrower or single lines): one in each half, side by side, make a page of two columns."""
+SCAN_DPI = 300
+"""A page without a text layer is rendered at this resolution for tesseract to read (its own recommendation)."""
+SCAN_GROUP = 16
+"""Scanned pages read in one call (spread over tesseract's workers); 16 grey A4 pages at 300 dpi hold 140 MB."""
+END_OF_FILE = b"%%EOF"
+"""The marker a PDF ends with; MuPDF repairs a file that lost its end, and what it lost (pages, bookmarks) is gone."""
+MICRO = "\u00b5"
 
 LINE_BREAK_HYPHEN = re.compile(r"(\w+)-\n(\w+)")
 
@@ -48,7 +62,7 @@ class Spelling:
         hyphenated: set[str] = set()
         words: set[str] = set()
         for text in texts:
-            text = LINE_BREAK_HYPHEN.sub(" ", unicodedata.normalize("NFKC", text).lower())
+            text = LINE_BREAK_HYPHEN.sub(" ", normalise(text).lower())
             hyphenated.update(re.findall(r"\w+(?:-\w+)+", text))
             words.update(re.findall(r"\w+", text))
         return cls(frozenset(hyphenated), frozenset(words))
@@ -64,10 +78,16 @@ class Spelling:
         return left in self.words and right in self.words
 
 
+def normalise(text: str) -> str:
+    """NFKC, which expands ligature glyphs (ﬁ -> fi) so words match queries, but the micro sign kept as printed
+    ("7.5 µm"; NFKC would make it the Greek letter mu)."""
+    return MICRO.join(unicodedata.normalize("NFKC", part) for part in text.split(MICRO))
+
+
 def clean_text(text: str, spelling: Spelling | None = None) -> str:
-    """NFKC expands ligature glyphs (ﬁ -> fi) so words match queries; a hyphen at a line break is joined, or kept
-    where the document's ``spelling`` shows it belongs to the word."""
-    text = unicodedata.normalize("NFKC", text)
+    """Ligature glyphs expanded (``normalise``); a hyphen at a line break is joined, or kept where the document's
+    ``spelling`` shows it belongs to the word."""
+    text = normalise(text)
 
     def rejoin(match: re.Match[str]) -> str:
         left, right = match.groups()
@@ -162,9 +182,84 @@ def merge_blocks(blocks: list[TextBlock], min_words: int, max_words: int) -> lis
 
 
 def is_running_line(box: BBox, text: str, page_height: float) -> bool:
-    """Running headers, footers and page numbers: short blocks in the top or bottom margin."""
+    """Running headers, footers and page numbers: short blocks in the top or bottom margin, but never a figure
+    caption (one line of it may open a page, or close one). ``page_height`` is the unrotated page's, as the blocks'
+    coordinates are (``unrotated_height``)."""
     margin = 0.075 * page_height
-    return len(text.split()) <= 15 and (box[3] <= margin or box[1] >= page_height - margin)
+    return (
+        len(text.split()) <= 15
+        and (box[3] <= margin or box[1] >= page_height - margin)
+        and not CAPTION_START.match(text)
+    )
+
+
+def unrotated_height(page: pymupdf.Page) -> float:
+    """The page's height in the space of its text and image boxes, which pymupdf gives unrotated (``page.rect`` is
+    rotated: a /Rotate 90 page's is its width)."""
+    return page.cropbox.height
+
+
+def column_sides(blocks: list[TextBlock], page_height: float) -> list[str]:
+    """Per block (top to bottom): "left" or "right" where it belongs to a stretch of the page set in two columns, else
+    "". Blocks across the middle of the text's extent (a title, a wide caption, running lines) end one stretch and
+    begin the next; a stretch is in two columns when column text (two lines or more, ``COLUMN_WIDTH`` wide, not a
+    caption) stands in each half, side by side. A table's short cells, a figure's labels and two figures' captions side
+    by side do not make columns, and a page without such a stretch reads as before."""
+    running = [is_running_line(box, text, page_height) for box, text in blocks]
+    body = [box for (box, _), run in zip(blocks, running, strict=True) if not run]
+    sides = [""] * len(blocks)
+    if len(body) < 2:
+        return sides
+    left_edge, right_edge = min(b[0] for b in body), max(b[2] for b in body)
+    middle, width = (left_edge + right_edge) / 2, right_edge - left_edge
+    halves = [
+        "" if run or box[0] < middle < box[2] else "left" if box[2] <= middle else "right"
+        for (box, _), run in zip(blocks, running, strict=True)
+    ]
+
+    def column_text(n: int) -> bool:
+        box, text = blocks[n]
+        return "\n" in text.strip() and box[2] - box[0] >= COLUMN_WIDTH * width and not CAPTION_START.match(text)
+
+    start = 0
+    for end in [*(n for n, half in enumerate(halves) if not half), len(blocks)]:
+        stretch = range(start, end)
+        left = [blocks[n][0] for n in stretch if halves[n] == "left" and column_text(n)]
+        right = [blocks[n][0] for n in stretch if halves[n] == "right" and column_text(n)]
+        if any(min(a[3], b[3]) > max(a[1], b[1]) for a in left for b in right):
+            sides[start:end] = halves[start:end]
+        start = end + 1
+    return sides
+
+
+def reading_order(blocks: list[TextBlock], page_height: float) -> list[TextBlock]:
+    """Blocks (sorted top to bottom) in reading order: a stretch in two columns (``column_sides``) reads its left
+    column top to bottom, then its right; everything else keeps its place."""
+    ordered: list[TextBlock] = []
+    left: list[TextBlock] = []
+    right: list[TextBlock] = []
+    for block, side in zip(blocks, column_sides(blocks, page_height), strict=True):
+        if side == "left":
+            left.append(block)
+        elif side == "right":
+            right.append(block)
+        else:
+            ordered += [*left, *right, block]
+            left, right = [], []
+    return ordered + left + right
+
+
+def column_runs(blocks: list[TextBlock], page_height: float) -> list[list[TextBlock]]:
+    """Blocks in reading order cut where a column begins or ends, so that no passage joins two columns (nor a column
+    and the text across both); one run on a page without columns."""
+    runs: list[list[TextBlock]] = []
+    before = None
+    for block, side in zip(blocks, column_sides(blocks, page_height), strict=True):
+        if side != before or not runs:
+            runs.append([])
+        runs[-1].append(block)
+        before = side
+    return runs
 
 
 def sections_by_page(toc: list[list], page_count: int) -> dict[int, str]:
@@ -182,7 +277,7 @@ def sections_by_page(toc: list[list], page_count: int) -> dict[int, str]:
     return sections
 
 
-def render(page: pymupdf.Page, dpi: int, max_pixels: int) -> pymupdf.Pixmap:
+def render(page: pymupdf.Page, dpi: int, max_pixels: int, grey: bool = False) -> pymupdf.Pixmap:
     """The page rendered at ``dpi``, or smaller to stay within ``max_pixels``: a few-kilobyte PDF may declare pages
     10 metres wide, gigabytes as pixels. The zoom fits (w z + 1)(h z + 1) <= max_pixels: each side may round up."""
     import pymupdf
@@ -191,7 +286,74 @@ def render(page: pymupdf.Page, dpi: int, max_pixels: int) -> pymupdf.Pixmap:
     sides = width + height
     fit = (math.sqrt(sides * sides + 4 * width * height * (max_pixels - 1)) - sides) / (2 * width * height)
     zoom = min(dpi / 72, fit)
-    return page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom))
+    return page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY if grey else pymupdf.csRGB)
+
+
+class ScanReader(Protocol):
+    """Reads scanned pages (``TesseractReader``): each page image's paragraphs, boxed in its pixels."""
+
+    def read_pages(self, images: list[Image.Image], dpi: int) -> list[list[Paragraph]]: ...
+
+
+def scan_reader(settings: Settings) -> ScanReader:
+    """What reads pages without a text layer where figure OCR is on (raises ``MissingProgramError`` without
+    tesseract)."""
+    from pathatlas.retrieval.ocr import TesseractReader
+
+    return TesseractReader(settings.cache_dir)
+
+
+def scanned_blocks(page: pymupdf.Page, pixmap: pymupdf.Pixmap, paragraphs: list[Paragraph]) -> list[TextBlock]:
+    """Paragraphs read on the page's render, boxed in the page's unrotated points like its text blocks."""
+    import pymupdf
+
+    scale_x, scale_y = page.rect.width / pixmap.width, page.rect.height / pixmap.height
+    blocks = []
+    for (x0, y0, x1, y1), text in paragraphs:
+        rect = pymupdf.Rect(x0 * scale_x, y0 * scale_y, x1 * scale_x, y1 * scale_y) * page.derotation_matrix
+        rect.normalize()
+        blocks.append(((rect.x0, rect.y0, rect.x1, rect.y1), text))
+    return blocks
+
+
+_quiet = {"readers": 0, "shown": True}
+_quiet_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet_mupdf() -> Iterator[Callable[[], str]]:
+    """MuPDF's errors kept off the terminal ("MuPDF error: format error: ...") while a PDF is read; yields what
+    takes the warnings and errors it gathered since the last take, in one line, for a problem or a refusal. The
+    setting is the process's: the last reader to finish (a server may read two PDFs at once) puts it back."""
+    import pymupdf
+
+    with _quiet_lock:
+        if _quiet["readers"] == 0:
+            _quiet["shown"] = pymupdf.TOOLS.mupdf_display_errors()
+            pymupdf.TOOLS.mupdf_display_errors(False)
+        _quiet["readers"] += 1
+    pymupdf.TOOLS.mupdf_warnings(reset=True)
+    try:
+        yield lambda: one_line_warnings(pymupdf.TOOLS.mupdf_warnings(reset=True))
+    finally:
+        with _quiet_lock:
+            _quiet["readers"] -= 1
+            if _quiet["readers"] == 0:
+                pymupdf.TOOLS.mupdf_display_errors(_quiet["shown"])
+
+
+def one_line_warnings(warnings: str, limit: int = 200) -> str:
+    """MuPDF's warnings, each once, in one line of at most ``limit`` characters."""
+    lines = dict.fromkeys(line.strip() for line in warnings.splitlines() if line.strip() and line[:3] != "...")
+    text = "; ".join(lines)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def ends_whole(path: Path) -> bool:
+    """Whether the file still ends as a PDF does (``END_OF_FILE`` in its last kilobyte)."""
+    with path.open("rb") as file:
+        file.seek(max(0, file.seek(0, 2) - 1024))
+        return END_OF_FILE in file.read()
 
 
 def figure_label(caption: str) -> str | None:
@@ -220,21 +382,27 @@ class PdfSource(Source):
 
     def size_hint(self) -> int:
         try:
-            with self._open() as doc:
+            with quiet_mupdf() as warnings, self._open(warnings) as doc:
                 return doc.page_count
         except Exception:  # records() reports the real problem
             return 0
 
-    def _open(self) -> pymupdf.Document:
+    def _open(self, warnings: Callable[[], str] = lambda: "") -> pymupdf.Document:
+        """The document, or a one-line ``BadInputError`` (``warnings``, from ``quiet_mupdf``, takes what MuPDF said
+        while opening it)."""
         import pymupdf  # here, not at import: finding an unchanged PDF needs no reader (half a second)
 
         try:
             doc = pymupdf.open(self.path, filetype="pdf")
         except Exception as exc:
             raise BadInputError(f"{self.path} is not a readable PDF: {exc}") from exc
+        said = warnings()
         if not doc.is_pdf:  # MuPDF reads by content whatever the type says: HTML, SVG, images named .pdf
             doc.close()
             raise BadInputError(f"{self.path} is not a PDF")
+        if doc.is_repaired and not ends_whole(self.path):  # cut short: MuPDF rebuilt what it could find
+            doc.close()
+            raise self._damaged(f"it ends early (MuPDF: {said or 'repaired'})")
         if doc.needs_pass:
             doc.close()
             raise BadInputError(f"{self.path} is encrypted; decrypt it first (e.g. qpdf --decrypt)")
@@ -248,30 +416,47 @@ class PdfSource(Source):
             )
         return doc
 
+    def _damaged(self, why: str) -> BadInputError:
+        return BadInputError(f"{self.path} is damaged: {why}; download or export it again")
+
     def records(self) -> Iterator[Record]:
         fingerprint = self.fingerprint()
-        with self._open() as doc:
+        with quiet_mupdf() as warnings, self._open(warnings) as doc:
             book = (doc.metadata or {}).get("title") or self.path.stem
             sections = sections_by_page(doc.get_toc(), doc.page_count)
-            for page, blocks, continued in self._read(doc):
+            for page, blocks, continued in self._read(doc, warnings):
                 section = sections.get(page.number + 1, "")
                 yield from self._page_records(page, blocks, fingerprint, book, section, continued)
 
-    def _read(self, doc: pymupdf.Document) -> Iterator[tuple[pymupdf.Page, list[TextBlock], str | None]]:
-        """Each readable page, its text blocks as the book spells them, and the caption opening the next page. Every
-        page's text is read first (3 s for the 998-page book): the spelling is the whole book's, and a figure at a
-        page's foot may find its caption on the next."""
+    def _read(
+        self, doc: pymupdf.Document, warnings: Callable[[], str] = lambda: ""
+    ) -> Iterator[tuple[pymupdf.Page, list[TextBlock], str | None]]:
+        """Each readable page, its text blocks as the book spells them in reading order, and the caption opening the
+        next page. Every page's text is read first (3 s for the 998-page book): the spelling is the whole book's, a
+        figure at a page's foot may find its caption on the next, and a document MuPDF had to repair is refused
+        before any record when reading it went wrong (a damaged file must not replace the copy indexed before). Pages
+        without a text layer are read by tesseract where figure OCR is on, a group at a time as they come."""
         raw = [self._read_blocks(page) for page in doc]
+        if said := warnings():
+            if doc.is_repaired:
+                raise self._damaged(f"MuPDF repaired it and then failed to read it ({said})")
+            self.problems.append(f"{self.path}: MuPDF reported problems reading it ({said})")
         spelling = Spelling.of("".join(text for _, text in blocks or []) for blocks in raw)
-        pages = [None if b is None else [(box, clean_text(text, spelling)) for box, text in b] for b in raw]
-        for page, blocks in zip(doc, pages, strict=True):
-            number = page.number + 1
-            following = pages[number] if number < len(pages) else None
+        heights = [unrotated_height(page) for page in doc]
+        pages = [
+            None if b is None else reading_order([(box, clean_text(text, spelling)) for box, text in b], height)
+            for b, height in zip(raw, heights, strict=True)
+        ]
+        scans = ScannedPages(self, doc, pages, spelling)
+        for page in doc:
+            n = page.number
+            scans.read_from(n)
+            blocks, following = pages[n], pages[n + 1] if n + 1 < len(pages) else None
             if blocks is not None:
-                yield page, blocks, opening_caption(following, doc[number].rect.height) if following else None
+                yield page, blocks, opening_caption(following, heights[n + 1]) if following else None
 
     def _read_blocks(self, page: pymupdf.Page) -> list[TextBlock] | None:
-        """The page's text blocks in reading order (None, with the problem noted, when the page cannot be read)."""
+        """The page's text blocks, top to bottom (None, with the problem noted, when the page cannot be read)."""
         try:
             return [(tuple(b[:4]), b[4]) for b in page.get_text("blocks", sort=True) if b[6] == 0 and b[4].strip()]
         except Exception as exc:
@@ -295,16 +480,28 @@ class PdfSource(Source):
             return
         rendered = Image.frombytes("RGB", (pixmap.width, pixmap.height), pixmap.samples)
         text = "\n".join(text for _, text in blocks)
-        yield Page(self.key, fingerprint, number, text, rendered, book=book, section=section)
-        yield from self._passages(page, blocks, fingerprint, book, section)
-        yield from self._figures(page, blocks, fingerprint, book, continued)
+        label = page.get_label()  # the number printed on the page, where the PDF says
+        printed = label if label and label != str(number) else None
+        yield Page(self.key, fingerprint, number, text, rendered, book=book, section=section, page_label=printed)
+        yield from self._passages(page, blocks, fingerprint, book, section, printed)
+        yield from self._figures(page, blocks, fingerprint, book, continued, printed)
 
     def _passages(
-        self, page: pymupdf.Page, blocks: list[TextBlock], fingerprint: str, book: str, section: str
+        self,
+        page: pymupdf.Page,
+        blocks: list[TextBlock],
+        fingerprint: str,
+        book: str,
+        section: str,
+        page_label: str | None = None,
     ) -> Iterator[Passage]:
-        groups = merge_blocks(
-            body_blocks(blocks, page.rect.height), self.settings.passage_min_words, self.settings.passage_max_words
-        )
+        height = unrotated_height(page)
+        min_words, max_words = self.settings.passage_min_words, self.settings.passage_max_words
+        groups = [
+            group
+            for run in column_runs(body_blocks(blocks, height), height)  # a passage never joins two columns
+            for group in merge_blocks(run, min_words, max_words)
+        ]
         for index, group in enumerate(groups):
             boxes = list(dict.fromkeys(box for box, _ in group))
             yield Passage(
@@ -318,14 +515,21 @@ class PdfSource(Source):
                 book=book,
                 section=section,
                 vector=self.settings.passage_vectors,
+                page_label=page_label,
             )
 
     def _figures(
-        self, page: pymupdf.Page, blocks: list[TextBlock], fingerprint: str, book: str, continued: str | None
+        self,
+        page: pymupdf.Page,
+        blocks: list[TextBlock],
+        fingerprint: str,
+        book: str,
+        continued: str | None,
+        page_label: str | None = None,
     ) -> Iterator[Figure]:
         number = page.number + 1
         doc = page.parent
-        body = body_blocks(blocks, page.rect.height)
+        body = body_blocks(blocks, unrotated_height(page))
         seen: set[int] = set()
         placements = sorted(page.get_image_info(xrefs=True), key=lambda info: (info["bbox"][1], info["bbox"][0]))
         for index, info in enumerate(placements):
@@ -345,5 +549,54 @@ class PdfSource(Source):
             bbox: BBox = tuple(round(v, 1) for v in info["bbox"])
             caption = find_caption(bbox, body, continued)
             yield Figure(
-                self.key, fingerprint, number, index, bbox, caption, image, label=figure_label(caption), book=book
+                self.key,
+                fingerprint,
+                number,
+                index,
+                bbox,
+                caption,
+                image,
+                label=figure_label(caption),
+                book=book,
+                page_label=page_label,
             )
+
+
+class ScannedPages:
+    """The pages of one document without a text layer, read by tesseract (``scan_reader``) where figure OCR is on:
+    their paragraphs become their text blocks, so they are searched and quoted like any page. ``SCAN_GROUP`` pages
+    are read in one call, as the reading reaches them (a scanned book's first pages come without waiting for its
+    last)."""
+
+    def __init__(
+        self, source: PdfSource, doc: pymupdf.Document, pages: list[list[TextBlock] | None], spelling: Spelling
+    ):
+        self.source, self.doc, self.pages, self.spelling = source, doc, pages, spelling
+        self.waiting = [n for n, blocks in enumerate(pages) if blocks == []] if source.settings.figure_ocr else []
+        self.reader: ScanReader | None = None
+
+    def read_from(self, number: int) -> None:
+        """Read the next group when page ``number`` (0-based) or the one after it waits (its opening caption)."""
+        if not self.waiting or self.waiting[0] > number + 1:
+            return
+        group, self.waiting = self.waiting[:SCAN_GROUP], self.waiting[SCAN_GROUP:]
+        if self.reader is None:
+            try:
+                self.reader = scan_reader(self.source.settings)
+            except MissingProgramError as exc:
+                self.source.problems.append(f"{self.source.path}: pages without text were not read ({exc})")
+                self.waiting = []
+                return
+        renders = {}
+        for n in group:
+            try:
+                renders[n] = render(self.doc[n], SCAN_DPI, self.source.settings.max_page_pixels, grey=True)
+            except Exception as exc:  # the page is still indexed by its thumbnail, if that renders
+                self.source.problems.append(f"{self.source.path} page {n + 1}: its scan was not read ({exc})")
+        images = [Image.frombytes("L", (p.width, p.height), p.samples) for p in renders.values()]
+        for n, paragraphs in zip(renders, self.reader.read_pages(images, SCAN_DPI), strict=True):
+            page = self.doc[n]
+            blocks = [
+                (box, clean_text(text, self.spelling)) for box, text in scanned_blocks(page, renders[n], paragraphs)
+            ]
+            self.pages[n] = reading_order([b for b in blocks if b[1]], unrotated_height(page))

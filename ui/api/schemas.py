@@ -24,6 +24,7 @@ class CitationOut(BaseModel):
     bbox: tuple[float, float, float, float] | None = None
     case: str | None = None
     image: str | None = None
+    page_label: str | None = Field(None, description="The number printed on the page, where it differs from page.")
 
 
 RANKER_NAMES = {
