@@ -47,13 +47,15 @@ SUBORDINATE = re.compile(
 )
 """A negation inside a condition or a relative clause describes the case, it is not what is asked."""
 ASKS = re.compile(r"\b(most likely|most common|first|best|primary|main|true|correct)\b", re.IGNORECASE)
+AUXILIARIES = "is|are|was|were|does|do|did|has|have|can|could|would|will|might|may|should|must"
 ANSWER_TYPE = re.compile(
-    r"(?:^|(?<=[.?!]\s))(?:which|what)\s+((?:(?!of\b)[\w-]+\s+){1,4}?)"
-    r"(?=(?:is|are|was|were|does|do|did|has|have|can|could|would|will|might|may|should|must)\b)",
+    rf"(?:^|(?<=[.?!]\s))(?:which|what)\s+(?:((?:(?!of\b)[\w-]+\s+){{1,4}}?)(?=(?:{AUXILIARIES})\b)|"
+    rf"(?!(?:of|one|{AUXILIARIES})\b)([\w-]+)(?=\s+\w))",
     re.IGNORECASE,
 )
-"""What kind of thing the answer is ("Which complement fragment is the principal opsonin?": complement fragment):
-every option is one, so these words tell no option apart."""
+"""What kind of thing the answer is: the words before the verb ("Which complement fragment is the principal
+opsonin?": complement fragment), else the word after "which" ("Which cells resorb bone?": cells). Every option is
+one, so these words tell no option apart."""
 IMAGE_REFERENCE = re.compile(
     r"\b(?:this|these|the attached|the accompanying)\s+(?:\S+\s+){0,3}?(?:slide|image|micrograph|photomicrograph|"
     r"picture|photo|photograph|tile|smear|scan|radiograph)s?\b|"
@@ -115,7 +117,7 @@ PROPERTY_NEGATION = re.compile(
 
 def answer_type(question: str) -> str:
     """The words naming what kind of thing the answer is ("Which cranial nerve does ...": cranial nerve), or ""."""
-    return " ".join(match.group(1).strip() for match in ANSWER_TYPE.finditer(question))
+    return " ".join((match.group(1) or match.group(2)).strip() for match in ANSWER_TYPE.finditer(question))
 
 
 def negated_predicate(question: str) -> str:
