@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pathatlas import tesseract
+
+DEVICE = re.compile(r"auto|cpu|mps|(cuda|xpu)(:\d+)?")
+"""Devices an encoder may be put on (torch's names; ``auto``: cuda where available, else cpu)."""
 
 
 def _default_home() -> Path:
@@ -41,15 +46,15 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Extra Source classes ('py:package.module.Class'), asked before pdf and cases.",
     )
-    device: str = Field("cpu", description="Torch device for encoders: cpu, cuda, auto.")
+    device: str = Field("cpu", description="Torch device for encoders: cpu, cuda (or cuda:N), mps, auto.")
     joint_heads: Path | None = Field(
         None, description="Folder of joint heads from `pathatlas train-joint`; unset means the shipped weights."
     )
 
     batch_size: int = Field(32, ge=1)
     hnsw_threshold: int = Field(20_000, ge=1, description="FAISS spaces above this many vectors use HNSW.")
-    hnsw_m: int = 32
-    hnsw_ef_search: int = 128
+    hnsw_m: int = Field(32, ge=2, description="FAISS HNSW links per node (below 2 faiss aborts the process).")
+    hnsw_ef_search: int = Field(128, ge=1, description="HNSW search beam (FAISS; a Qdrant server).")
     faiss_index: Literal["hnsw", "hnsw-fp16", "hnsw-sq8", "ivf-sq8", "ivf-pq", "ivf-sq4-rerank"] = Field(
         "hnsw",
         description="FAISS index above hnsw_threshold: HNSW over float32, fp16 or 8-bit codes, IVF with 8-bit "
@@ -135,7 +140,7 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8080/v1 for llama.cpp or vLLM.")
     llm_api_key: str | None = None
     llm_model: str = "default"
-    llm_timeout: float = 60.0
+    llm_timeout: float = Field(60.0, gt=0, allow_inf_nan=False, description="Seconds one LLM request may take.")
     llm_retries: int = Field(2, ge=0, description="Extra tries when the model's reply cannot be parsed.")
     llm_server_retries: int = Field(
         2, ge=0, description="Extra tries when the LLM is busy (429), fails (5xx) or times out, not on other 4xx."
@@ -162,11 +167,11 @@ class Settings(BaseSettings):
         12_000_000, ge=1, description="Most pixels of a page rendered by the API (its dpi is lowered to fit)."
     )
 
-    max_image_pixels: int = Field(60_000_000, description="Larger images are refused (decompression bombs).")
-    max_pdf_pages: int = 5_000
+    max_image_pixels: int = Field(60_000_000, ge=1, description="Larger images are refused (decompression bombs).")
+    max_pdf_pages: int = Field(5_000, ge=1, description="PDFs with more pages are refused.")
     thumbnail_px: int = Field(384, ge=16, description="Longest side of stored thumbnails.")
     page_render_dpi: int = Field(40, ge=10, description="DPI of page thumbnails and of image-only pages.")
-    min_figure_px: int = Field(64, description="Embedded images smaller than this (either side) are ignored.")
+    min_figure_px: int = Field(64, ge=0, description="Embedded images smaller than this (either side) are ignored.")
     passage_min_words: int = Field(60, ge=1, description="PDF text blocks merge into passages of at least this.")
     passage_max_words: int = Field(200, ge=10, description="... and at most this many words (longer blocks split).")
     figure_ocr: bool | None = Field(
@@ -185,6 +190,18 @@ class Settings(BaseSettings):
     passage_vectors: bool = Field(
         False, description="Give passages text vectors too (about 2.9x the text encoding time; pages always have one)."
     )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO",
+        description="Level of the 'pathatlas' logger (stderr): index jobs' ends, a server that is not ready. Any case.",
+    )
+
+    @field_validator("home", "index", "joint_heads", "ranker_file", mode="before")
+    @classmethod
+    def _path_given(cls, value: object) -> object:
+        """An empty path would mean the current folder (``PATHATLAS_HOME=`` wrote caches wherever a command ran)."""
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("empty; give a folder (or unset the variable)")
+        return value
 
     @field_validator("home", "index", "joint_heads", "ranker_file")
     @classmethod
@@ -199,6 +216,28 @@ class Settings(BaseSettings):
             raise ValueError(f"name each source as 'py:package.module.Class', not {unnamed[0]!r}")
         return value
 
+    @field_validator("device")
+    @classmethod
+    def _torch_device(cls, value: str) -> str:
+        """A device torch knows, checked here rather than by torch at the first model load (which names no setting)."""
+        if not DEVICE.fullmatch(value):
+            raise ValueError("use cpu, cuda (or cuda:N), mps or auto")
+        return value
+
+    @field_validator("passage_max_words")
+    @classmethod
+    def _passage_sizes(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("passage_min_words")  # absent when it failed its own check
+        if low is not None and low > value:
+            raise ValueError(f"under PATHATLAS_PASSAGE_MIN_WORDS={low}: a passage's most words cannot be fewer")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_upper(cls, value: object) -> object:
+        known = isinstance(value, str) and value.upper() in get_args(Settings.model_fields["log_level"].annotation)
+        return value.upper() if known else value  # an unknown one is refused as it was written
+
     @field_validator("figure_ocr", "query_ocr")
     @classmethod
     def _ocr_when_installed(cls, value: bool | None) -> bool:
@@ -208,6 +247,20 @@ class Settings(BaseSettings):
     def figure_ocr_missing(self) -> bool:
         """Figure OCR is off only because tesseract is not installed (not because the user turned it off)."""
         return not self.figure_ocr and "figure_ocr" not in self.model_fields_set
+
+    def configure_logging(self) -> None:
+        """The ``pathatlas`` logger at ``log_level``, on stderr unless the host application set up logging (a handler on
+        it or the root logger), and bm25s's debug lines ("Building index from tokens") kept out of every handler."""
+        logger = logging.getLogger("pathatlas")
+        logger.setLevel(self.log_level)
+        if not logger.hasHandlers():
+            handler = logging.StreamHandler()  # stderr: stdout carries --json documents and the MCP protocol
+            handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
+            logger.addHandler(handler)
+        bm25s = logging.getLogger("bm25s")
+        bm25s.setLevel(logging.WARNING)  # its import sets DEBUG again: the filter outlasts that
+        if not any(isinstance(f, _AtLeastWarning) for f in bm25s.filters):
+            bm25s.addFilter(_AtLeastWarning())
 
     @property
     def index_dir(self) -> Path:
@@ -231,6 +284,35 @@ class Settings(BaseSettings):
             "bm25:image": self.weight_bm25_image,
             "specimen": self.weight_specimen,
         }
+
+
+ENVIRONMENT_ERRORS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR})
+"""OS errors on a path that the machine, not PathAtlas, must fix: permissions, a read-only or full disk, a file where a
+folder must be."""
+
+
+def os_problem(exc: BaseException, settings: Settings | None = None, paths: bool = True) -> str | None:
+    """An OS error the machine must fix, as one line; None for any other error (a bug keeps its traceback).
+
+    On ``settings.home`` or a path in it, it names PATHATLAS_HOME (the admin chooses that folder); elsewhere (a
+    read-only index, a full disk) its path. ``paths=False`` leaves the paths out (what a REST client reads; the
+    server's log has them)."""
+    if not isinstance(exc, OSError) or exc.errno not in ENVIRONMENT_ERRORS:
+        return None
+    named = [Path(os.fsdecode(p)).absolute() for p in (exc.filename, exc.filename2) if p is not None]
+    home = settings.home.absolute() if settings is not None else None
+    reason = f"{exc.strerror or type(exc).__name__} ({errno.errorcode.get(exc.errno or 0, 'no errno')})"
+    if home is not None and any(path == home or path.is_relative_to(home) for path in named):
+        where = f"PATHATLAS_HOME={settings.home}" if paths else "PATHATLAS_HOME"
+        return f"{where} is not usable: {exc if paths else reason}; set it to a folder this user can write"
+    if named:
+        return f"{os.fsdecode(exc.filename or exc.filename2)}: {exc.strerror}" if paths else f"a server file: {reason}"
+    return None
+
+
+class _AtLeastWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
 
 
 def load_settings(**values) -> Settings:

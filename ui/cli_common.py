@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pathatlas.errors import BadInputError, PathAtlasError
 
@@ -54,13 +55,21 @@ JsonFileOpt = Annotated[
 ]
 
 
+LOADED: ContextVar[Settings | None] = ContextVar("loaded_settings", default=None)
+"""The running command's settings (``settings_for``): an OS error on its home is said naming PATHATLAS_HOME."""
+
+
 def settings_for(index: Path | None = None, **overrides) -> Settings:
+    """The command's settings, with its logging set up (``Settings.configure_logging``)."""
     from pathatlas.settings import load_settings  # pydantic-settings costs 0.2 s; --help does without it
 
     values = {k: v for k, v in overrides.items() if v is not None}
     if index is not None:
         values["index"] = index
-    return load_settings(**values)
+    settings = load_settings(**values)
+    settings.configure_logging()
+    LOADED.set(settings)
+    return settings
 
 
 def user_text(text: str | None, settings: Settings) -> str | None:
@@ -96,6 +105,7 @@ def friendly_errors(func):
     @wraps(func)
     def wrapper(*args, **kwargs):
         stream = JSON_STREAM.set(sys.stdout)
+        loaded = LOADED.set(None)
         # With --json, stdout carries the JSON document only: anything else printed on it (a library
         # announcing its weights, tqdm.write, a stray print) goes to stderr. ``console`` still writes to
         # stdout, unless the JSON is a benchmark's document bound for stdout: then its tables go to stderr.
@@ -110,9 +120,17 @@ def friendly_errors(func):
         except PathAtlasError as exc:
             err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
+        except OSError as exc:
+            from pathatlas.settings import os_problem
+
+            if (line := os_problem(exc, LOADED.get())) is None:
+                raise
+            err_console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
         finally:
             console.file = None
             JSON_STREAM.reset(stream)
+            LOADED.reset(loaded)
 
     return wrapper
 

@@ -51,9 +51,15 @@ def quantised(exported: Path) -> Path:
 
         matrices = {"op_types_to_quantize": ["MatMul"], "per_channel": True, "weight_type": QuantType.QInt8}
         logging.disable(logging.WARNING)  # its advice to pre-process (for static quantisation) on the root logger
+        # ``logging.warning()`` also calls ``basicConfig()`` when the root logger has no handler, even while disabled:
+        # the process would then print every library's log lines (bm25s's DEBUG ones) on stderr. A handler that drops
+        # everything stands in meanwhile.
+        root, stand_in = logging.getLogger(), logging.NullHandler()
+        root.addHandler(stand_in)
         try:
             quantize_dynamic(exported, staging, **matrices)
         finally:
+            root.removeHandler(stand_in)
             logging.disable(logging.NOTSET)
 
     return onnx_cache.write_once(quantised_path(exported), write)

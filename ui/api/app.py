@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from contextlib import asynccontextmanager
@@ -13,18 +14,20 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from pydantic import Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathatlas.errors import IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
-from pathatlas.settings import Settings, load_settings
+from pathatlas.settings import Settings, load_settings, os_problem
 from pathatlas.ui.api.deps import EngineDep, NoSniff, RequestGuard, errors
-from pathatlas.ui.api.engine import Engine
+from pathatlas.ui.api.engine import Engine, NotReadyError
 from pathatlas.ui.api.lanes import LaneFullError
 from pathatlas.ui.api.routes import ask, library, media, records, search
 from pathatlas.ui.api.schemas import Health
 
 ECHO_CHARS = 200
 """Longest input a 422 reply echoes."""
+log = logging.getLogger(__name__)
 
 try:
     VERSION = version("pathatlas")
@@ -32,8 +35,17 @@ except PackageNotFoundError:  # pragma: no cover - running from a plain checkout
     VERSION = "0.0.0"
 
 
+class HealthOut(Health):
+    problem: str | None = Field(
+        None,
+        description="Why the service cannot search (its models could not be loaded), in one line; /health then answers "
+        "503. Null while it warms up or is ready.",
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    settings.configure_logging()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -83,16 +95,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def busy(_: Request, exc: LaneFullError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
 
-    @app.get("/health", response_model=Health, tags=["service"], summary="Liveness, version and index summary")
-    def health(engine: EngineDep) -> Health:
+    @app.exception_handler(NotReadyError)
+    async def not_ready(_: Request, exc: NotReadyError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(OSError)
+    async def machine_error(request: Request, exc: OSError) -> JSONResponse:
+        """A folder the server cannot write (a read-only PATHATLAS_HOME or index, a full disk): 503 with one line
+        without its paths, logged with them; any other OS error stays a 500 with its traceback."""
+        if (line := os_problem(exc, settings, paths=False)) is None:
+            raise exc
+        log.error("%s %s: %s", request.method, request.url.path, os_problem(exc, settings))
+        return JSONResponse({"detail": line}, status_code=503)
+
+    @app.get(
+        "/health",
+        response_model=HealthOut,
+        tags=["service"],
+        summary="Liveness, version and index summary",
+        description="200 while the service warms up (`ready` false) and once it is ready; 503, with `problem`, when "
+        "its models could not be loaded: searches and asks are refused with that line until it is fixed and the "
+        "service restarted.",
+        responses={503: {"model": HealthOut, "description": "The service cannot search; `problem` says why"}},
+    )
+    def health(engine: EngineDep, response: Response) -> HealthOut:
         index = engine.index
-        return Health(
+        if engine.problem is not None:
+            response.status_code = 503
+        return HealthOut(
             version=VERSION,
             index=index.path.name,
             encoder=index.meta.encoder,
             store=index.meta.store,
             records=index.store.count(),
             ready=engine.ready.is_set(),
+            problem=engine.problem,
         )
 
     for module in (search, records, ask, library, media):

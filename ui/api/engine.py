@@ -36,7 +36,7 @@ from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import POINTER_FILE, AmbiguousSourceError, Index
 from pathatlas.retrieval.records import display_name
 from pathatlas.retrieval.search import Found, Query, Searcher
-from pathatlas.settings import Settings
+from pathatlas.settings import Settings, os_problem
 from pathatlas.ui.api.facets import Facets, count_facets
 from pathatlas.ui.api.lanes import BatchingLane
 
@@ -64,6 +64,10 @@ class Uploaded(NamedTuple):
     folder: str
     name: str
     unpacked: bool
+
+
+class NotReadyError(RuntimeError):
+    """The models could not be loaded (``Engine.warm_up``): searches and asks are refused with its one line (503)."""
 
 
 SEARCH_LANES = 2
@@ -113,6 +117,8 @@ class Engine:
         self.jobs: dict[str, Job] = {}
         self._facets: Facets | None = None
         self.ready = threading.Event()
+        self.problem: str | None = None
+        """Why the models could not be loaded, as clients read it (no server paths); None while all is well."""
         self._open()
         share_cores(SEARCH_LANES)
         self.text_lane = BatchingLane("text search", self._search_batch)
@@ -132,6 +138,7 @@ class Engine:
 
     def search(self, query: Query) -> Future[Found]:
         """Queue a search; concurrent ones are encoded and searched as one batch."""
+        self._check_ready()
         query.validate()
         return (self.text_lane if query.image is None else self.image_lane).submit(query)
 
@@ -141,6 +148,7 @@ class Engine:
         return self._decoder.submit(open_image, data, self.settings.max_image_pixels)
 
     def ask(self, question: Question) -> Future[AgentResult]:
+        self._check_ready()
         question.validate()
         return self.ask_lane.submit(question)
 
@@ -153,7 +161,11 @@ class Engine:
         return facets
 
     def warm_up(self) -> None:
-        """Load the encoder's models through the lanes (one tiny query per modality), then set ``ready``."""
+        """Load the encoder's models through the lanes (one tiny query per modality), then set ``ready``.
+
+        When that fails (a PATHATLAS_HOME this user cannot write, a model package missing) ``ready`` stays unset and
+        ``problem`` says why in one line: /health answers 503 with it and searches and asks are refused with it, so
+        a load balancer takes the service out and its admin reads the reason; the log has the line with its paths."""
         try:
             encoder = self.index.encoder
             waits = []
@@ -163,8 +175,15 @@ class Engine:
                 waits.append(self.search(Query(image=Image.new("RGB", (32, 32)), k=1)))
             for future in waits:
                 future.result()
-        finally:
-            self.ready.set()
+        except Exception as exc:
+            self.problem = os_problem(exc, self.settings, paths=False) or self.relative(one_line(exc))
+            log.error("not ready, searches are refused: %s", os_problem(exc, self.settings) or one_line(exc))
+            return
+        self.ready.set()
+
+    def _check_ready(self) -> None:
+        if self.problem is not None:
+            raise NotReadyError(self.problem)
 
     def close(self) -> None:
         self._closed.set()
@@ -217,23 +236,32 @@ class Engine:
     def _run(self, job: Job) -> None:
         """Every job ends done, failed (with one line) or cancelled, whatever is raised inside it. The end is
         published last, so a client that sees a job failed finds its upload already gone (kept only while a source
-        from it is still in the index: one whose removal failed stays citable)."""
-        status, error = "failed", "the job stopped unexpectedly"
+        from it is still in the index: one whose removal failed stays citable). The end is logged in one line: the
+        error as the server sees it (with its paths); the client's ``error`` names the upload as it was sent."""
+        status, problem = "failed", "the job stopped unexpectedly"
+        error = problem
         try:
             with self._write:
-                status, error = self._index_job(job)
+                status, problem = self._index_job(job)
+                error = None if problem is None else self.job_error(job, problem)
         except Cancelled:
-            status, error = "cancelled", None
+            status, problem, error = "cancelled", None, None
         except BaseException as exc:  # a worker thread that dies would leave its job running forever
-            status, error = "failed", self.job_error(job, one_line(exc))
+            status, problem = "failed", os_problem(exc, self.settings) or one_line(exc)
+            error = os_problem(exc, self.settings, paths=False) or self.job_error(job, one_line(exc))
         finally:
             if job.upload is not None and status != "done" and not self.sources_of(self.index, job.upload):
                 shutil.rmtree(job.upload, ignore_errors=True)
             job.status, job.error = status, error
+            if status == "failed":
+                log.warning("index job %s (%s) failed: %s", job.id, job.source, problem)
+            else:
+                log.info("index job %s (%s) %s", job.id, job.source, status)
 
     def _index_job(self, job: Job) -> tuple[str, str | None]:
-        """Index the job's files; its end as (status, error). An upload is indexed whole or not at all: when a source of
-        it fails or the job is cancelled, the sources it already committed are removed again (``_roll_back``)."""
+        """Index the job's files; its end as (status, the first problem as the server sees it). An upload is indexed
+        whole or not at all: when a source of it fails or the job is cancelled, the sources it already committed are
+        removed again (``_roll_back``)."""
         job.status = "running"
 
         def progress(_source: str, done: int, total: int) -> None:
@@ -258,7 +286,7 @@ class Engine:
         if job.cancel_requested:
             return "cancelled", None
         if report.failed:
-            return "failed", self.job_error(job, report.failed[0].problems[0])
+            return "failed", report.failed[0].problems[0]
         return "done", None
 
     def _roll_back(self, target: Index, upload: Path) -> None:
