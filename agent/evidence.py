@@ -44,6 +44,9 @@ REFERS_TO_OTHERS = re.compile(
     r"^\s*(?:all|none|any|neither|both) of (?:the )?(?:above|these|those|the options|the choices|them)\W*$", re.I
 )
 """An option whose meaning is the other options' ("All of the above", "none of these"), not its own words."""
+NAMING_COVERAGE = 0.5
+"""A sentence names an option when it holds at least this IDF-weighted share of the option's own words: "Cell injury
+..." does not name "squamous cell carcinoma" (it was quoted as supporting it, through "cell")."""
 SETTLING_COVERAGE = 0.5
 """A quote settles its option only when it also says most of what the question asks (IDF-weighted share of the
 question's own words): "erythrocytes ... in the bone marrow" names an option and "bone", yet says nothing of which
@@ -274,7 +277,8 @@ def read_with_evidence(question: Question, evidence: Sequence[Evidence]) -> Read
 def option_quotes(
     reading: Reading, options: Sequence[str], scores: SentenceScores, per_option: int = 2
 ) -> list[list[Quote]]:
-    """The best sentences naming each option (supporting, or contradicting where the sentence negates it).
+    """The best sentences naming each option (``NAMING_COVERAGE``), supporting it, or contradicting it where the
+    sentence negates it.
 
     For a negated question the stance is about the option being the exception: a sentence tying an option
     to the question's subject contradicts it as the answer.
@@ -282,7 +286,11 @@ def option_quotes(
     out: list[list[Quote]] = []
     for j, option in enumerate(options):
         ranked = sorted(
-            ((scores.support(j, i), i) for i in range(len(scores.sentences)) if scores.options[j][i] > 0),
+            (
+                (scores.support(j, i), i)
+                for i in range(len(scores.sentences))
+                if scores.options[j][i] >= NAMING_COVERAGE
+            ),
             reverse=True,
         )
         quotes = []

@@ -232,6 +232,18 @@ def test_the_kind_of_thing_asked_for_is_not_what_a_quote_must_say():
     assert answer_type("Which of the following is a bone?") == ""
 
 
+def test_a_sentence_holding_one_generic_word_of_an_option_does_not_name_it():
+    """A lecturer's slide question quoted "Reversible cell injury shows cellular swelling" as supporting "Squamous
+    cell carcinoma", through "cell" alone."""
+    question = Question("Which tumour forms keratin pearls?", ["Adenocarcinoma", "Squamous cell carcinoma"])
+    found = [
+        evidence("p1", "Reversible cell injury shows cellular swelling and fatty change.", 1),
+        evidence("p2", "Squamous cell carcinoma forms keratin pearls and intercellular bridges.", 2),
+    ]
+    quoted = OfflineAnswerer(encoder=None).answer(question, found).quotes[1]
+    assert [q.evidence.id for q in quoted] == ["p2"]
+
+
 def test_options_told_apart_by_one_letter_are_named_by_it():
     """BM25's tokens drop single letters, so "vitamin D" and "vitamin K" were both just "vitamin": no sentence could
     name either, and the answer went to the one option with a word of its own."""
