@@ -133,6 +133,18 @@ def inject(monkeypatch, point) -> None:
     monkeypatch.setattr("pathatlas.indexer.pipeline.crash_point", point)
 
 
+def disk_full_at(failing: int):
+    """A crash point that fills the disk at the ``failing``-th durable step (1-based)."""
+    seen: list[str] = []
+
+    def point(label: str) -> None:
+        seen.append(label)
+        if len(seen) == failing:
+            raise OSError(errno.ENOSPC, f"No space left on device ({label})")
+
+    return point
+
+
 @pytest.mark.parametrize("store", STORES)
 def test_disk_full_at_every_durable_step_loses_nothing(fast, tmp_path, store, monkeypatch):
     """ENOSPC from the writer at each durable step of replacing two books: each is old or new, whole."""
@@ -153,14 +165,7 @@ def test_disk_full_at_every_durable_step_loses_nothing(fast, tmp_path, store, mo
     for failing in range(1, len(steps) + 1, stride):
         work = fast.model_copy(update={"index": tmp_path / f"i{failing}"})
         shutil.copytree(start, work.index_dir)
-        seen: list[str] = []
-
-        def point(label, failing=failing, seen=seen):
-            seen.append(label)
-            if len(seen) == failing:
-                raise OSError(errno.ENOSPC, f"No space left on device ({label})")
-
-        inject(monkeypatch, point)
+        inject(monkeypatch, disk_full_at(failing))
         report = add(work, books, store)
         monkeypatch.undo()
         assert [s.status for s in report.sources].count("failed") == 1, (failing, steps[failing - 1])

@@ -4,7 +4,6 @@ store once, then saved. Fast encoder throughout."""
 
 from __future__ import annotations
 
-import errno
 import json
 import shutil
 import time
@@ -15,7 +14,7 @@ from typer.testing import CliRunner
 
 from pathatlas.indexer import pipeline, sources
 from pathatlas.indexer.pipeline import Indexer
-from pathatlas.retrieval import durable, lexical
+from pathatlas.retrieval import lexical
 from pathatlas.retrieval.index import META_FILE, Index
 from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.search import Query, Searcher
@@ -23,6 +22,7 @@ from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine, Job
 from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
 from pathatlas.ui.cli import app
+from tests.test_crash import disk_full_at, inject
 
 STORES = ["faiss", "qdrant"]
 QUERIES = ["granuloma necrosis", "gland epithelium", "page 2", "fibrosis koilocyte"]
@@ -226,20 +226,8 @@ def test_a_bm25_upgrade_that_fails_at_any_durable_step_keeps_the_committed_index
     for failing in range(1, len(steps) + 1):
         settings = hashing(tmp_path / f"fail{failing}")
         shutil.copytree(start, settings.index_dir)
-        seen: list[str] = []
-
-        def point(label, failing=failing, seen=seen):
-            seen.append(label)
-            if len(seen) == failing:
-                raise OSError(errno.ENOSPC, f"No space left on device ({label})")
-
-        inject(monkeypatch, point)
+        inject(monkeypatch, disk_full_at(failing))
         assert opened(settings)[0] == current["faiss"], steps[failing - 1]
         monkeypatch.undo()
         assert opened(settings)[0] == current["faiss"], steps[failing - 1]
         assert opened(settings) == (current["faiss"], False), steps[failing - 1]
-
-
-def inject(monkeypatch, point) -> None:
-    monkeypatch.setattr(durable, "crash_point", point)
-    monkeypatch.setattr("pathatlas.retrieval.index.crash_point", point)
