@@ -16,11 +16,11 @@ from tqdm.auto import tqdm
 
 from pathatlas import tesseract
 from pathatlas.errors import BadInputError, PathAtlasError
-from pathatlas.indexer.sources import discover
-from pathatlas.indexer.sources.base import Source
+from pathatlas.indexer.sources import Discovered, NothingToIndexError, discover
+from pathatlas.indexer.sources.base import Source, stat_signature
 from pathatlas.retrieval.durable import crash_point
 from pathatlas.retrieval.images import thumbnail
-from pathatlas.retrieval.index import Index, source_id
+from pathatlas.retrieval.index import Index, source_id, unwritable
 from pathatlas.retrieval.local import keypoints
 from pathatlas.retrieval.ocr import TesseractReader, WordReader
 from pathatlas.retrieval.records import Entry, StoredVectors
@@ -54,6 +54,8 @@ class IndexReport:
     sources: list[SourceReport] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """What the user may want to change before the next run (a one-line hint each), e.g. a missing program."""
+    unfound: list[str] = field(default_factory=list)
+    """Paths given that hold nothing to index (missing, no PDF or case folder in them): failed sources of their own."""
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -148,6 +150,9 @@ class Indexer:
         """Wall seconds per stage (read: parsing and rendering sources, text, images, store, thumbnails, commit)."""
         self._written: list[str] = []
         """Ids whose media files the source in progress wrote: released if it fails before its commit."""
+        self._restat: dict[str, dict] = {}
+        """Manifest entries of unchanged sources whose files' ``stat`` changed (touched, copied back): one commit at the
+        end of the run records it, so that their pages are served again."""
 
     @contextmanager
     def _stage(self, name: str) -> Iterator[None]:
@@ -167,13 +172,24 @@ class Indexer:
         report = IndexReport()
         if self.settings.figure_ocr and self.word_reader is None:
             self.word_reader = TesseractReader(self.settings.cache_dir)  # no tesseract: one error before any work
-        sources = discover(paths, self.settings)  # a path with nothing to index is refused before any write
+        try:
+            sources = discover(paths, self.settings)
+        except NothingToIndexError as exc:  # every path fails, before any write: a new index is not made
+            sources = Discovered([], exc.failed)
+        for path, problem in sources.failed.items():  # a path with nothing to index fails alone, as a corrupt PDF does
+            report.unfound.append(str(path.expanduser().absolute()))
+            report.sources.append(SourceReport(report.unfound[-1], "failed", problems=[problem]))
+        if not sources:
+            return report
         with self.index.writing():
             self.index.collect_garbage()
             stored = self.index.record_counts()
             with self.index.changing_media():
+                self._restat = {}
                 for source in sources:
                     report.sources.append(self._add_source(source, force, stored))
+                if self._restat:  # unchanged sources touched on disk since (or indexed before ``stat`` was recorded)
+                    self.index.commit({**self.index.manifest, **self._restat})
         indexed = {s.source for s in report.sources if s.status == "indexed"}
         if self.settings.figure_ocr_missing and any(
             s.key in indexed and "figure_ocr" in s.reads_settings for s in sources
@@ -183,12 +199,15 @@ class Indexer:
 
     def _add_source(self, source: Source, force: bool, stored: Counter[str]) -> SourceReport:
         started = time.perf_counter()
+        signature = stat_signature(Path(source.key))  # before reading: a change while it is read shows as a change
         try:
             fingerprint = source.fingerprint()
         except Exception as exc:  # an unreadable metadata file, a plug-in's bug: this source fails, the run goes on
             return SourceReport(source.key, "failed", problems=[one_line(exc)])
         known = self.index.manifest.get(source.key)
         if known and known["fingerprint"] == fingerprint and not force and stored[fingerprint] == known["entries"]:
+            if signature is not None and known.get("stat") != signature:
+                self._restat[source.key] = {**known, "stat": signature}
             return SourceReport(source.key, "unchanged", entries=known["entries"])
         self._written = []
         try:
@@ -202,6 +221,7 @@ class Indexer:
                 "entries": count,
                 "indexed_at": time.time(),
                 "problems": source.problems,
+                "stat": signature,
             }
             with self._stage("commit"):  # store files and BM25
                 self.index.commit({**self.index.manifest, source.key: entry})
@@ -212,6 +232,8 @@ class Indexer:
         except Exception as exc:  # torch, sqlite, pymupdf...: the source fails, the job goes on
             self.index.rollback()  # the previous version of this source stays as it was
             self.index.release_media(self._written)
+            if isinstance(exc, OSError) and (error := unwritable(self.index.path, exc)) is not None:
+                exc = error  # a full disk: one line naming the index folder (each source tries: space may come back)
             return SourceReport(source.key, "failed", problems=[one_line(exc), *source.problems])
         return SourceReport(source.key, "indexed", count, time.perf_counter() - started, source.problems)
 

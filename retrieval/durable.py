@@ -53,13 +53,29 @@ def fsync_tree(folder: Path) -> None:
         fsync_dir(path)
 
 
+def named(exc: OSError, path: Path) -> OSError:
+    """``exc`` naming ``path`` when it names no file: a write or fsync that fails (a full disk) says only its errno, and
+    the one line a user reads should say which file of which index."""
+    if exc.filename is not None or exc.errno is None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror or os.strerror(exc.errno), str(path))
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` and fsync it; an error names the file."""
+    try:
+        with path.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise named(exc, path) from exc
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data``: a reader sees the old or the new file, never a mix, even after a crash."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    write_file(tmp, data)
     crash_point(f"replace {path.name}")
     os.replace(tmp, path)
     fsync_dir(path.parent)

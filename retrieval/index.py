@@ -12,6 +12,11 @@ Layout::
     media.pending     present while an indexing run or a removal is under way (``Index.changing_media``)
     write.lock        locked (an OS file lock) by the one process changing the index (``Index.writing``)
 
+``pathatlas.json`` and ``manifest.json`` are read forward-compatibly: fields this version does not know are ignored
+(a newer minor version may add some), another ``format`` is refused in one line naming it, and a manifest that lacks a
+field it needs is one line naming the file and the field. A folder that cannot be written (a read-only mount, no
+permission, a full disk) stays searchable; a write is refused in one line (``IndexUnwritableError``).
+
 One commit makes one generation: the store's writes are made durable (FAISS: a new state, the previous
 one kept), then the generation's BM25 (only the segments of changed sources) is written and fsynced, then
 ``manifest.json`` is replaced atomically
@@ -23,10 +28,14 @@ once (Qdrant) are read through the pointer: records of a source version it does 
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
+import os
 import shutil
 import threading
 import time
+import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -69,7 +78,58 @@ KEYPOINTS_CACHED = 512
 PAYLOAD_BATCH = 1000
 """Ids per store lookup when checking which released records the store still holds."""
 
+SOURCE_FIELDS = ("fingerprint", "kind", "entries")
+"""What every source entry of a manifest must hold (``id``, ``indexed_at``, ``problems``, ``stat`` may be missing)."""
+DISK_ERRORS = {
+    errno.EROFS: "read-only",
+    errno.EACCES: "read-only",
+    errno.EPERM: "read-only",
+    errno.ENOSPC: "full",
+    errno.EDQUOT: "full",
+}
+"""``OSError`` numbers that say the index folder cannot be written: by this process (a read-only mount, no permission)
+or at all (a full disk, a quota)."""
+
 Manifest = dict[str, dict[str, Any]]
+log = logging.getLogger(__name__)
+
+
+class IndexUnwritableError(IndexBusyError):
+    """The index folder cannot be written: a read-only mount or folder, or a full disk. Commits are atomic, so the index
+    is as its last commit left it, and can still be searched. An ``IndexBusyError``: REST answers 409, since the
+    index's state, not the request, is at fault."""
+
+
+def unwritable(path: Path, exc: OSError) -> IndexUnwritableError | None:
+    """``exc`` as the one line a user reads when it says the index folder at ``path`` cannot be written; None for any
+    other error, and for one about a file elsewhere (an unreadable source PDF is that source's own problem)."""
+    kind = DISK_ERRORS.get(exc.errno)
+    if kind is None:
+        return None
+    where = ""
+    if isinstance(exc.filename, str | bytes | os.PathLike):
+        named = Path(os.fsdecode(exc.filename))
+        inside = next(
+            (
+                named_form.relative_to(folder)
+                for named_form, folder in ((named.absolute(), path.absolute()), (named.resolve(), path.resolve()))
+                if named_form.is_relative_to(folder)
+            ),
+            None,
+        )
+        if inside is None:
+            return None
+        where = f": {inside}" if inside.parts else ""
+    cause = f"{exc.strerror or os.strerror(exc.errno)}{where}"
+    if kind == "read-only":
+        return IndexUnwritableError(
+            f"index {path} is read-only ({cause}): it can be searched but not changed; make it writable for this user, "
+            "or index into another --index"
+        )
+    return IndexUnwritableError(
+        f"index {path} cannot be written: the disk is full ({cause}); the index is as its last commit left it: free "
+        "space, then run again"
+    )
 
 
 @dataclass
@@ -81,6 +141,30 @@ class IndexMeta:
     created: float = field(default_factory=time.time)
     revisions: dict[str, str] = field(default_factory=dict)
     """``Encoder.revisions()`` at creation (empty in indexes made before it was recorded: not checked)."""
+
+    @classmethod
+    def read(cls, path: Path) -> IndexMeta:
+        """``META_FILE`` of the index at ``path``. Fields this version does not know are ignored (a newer minor version
+        may add some); another ``format`` (or one not a whole number) is refused in one line naming it."""
+        meta_path = path / META_FILE
+        try:
+            document = json.loads(meta_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise IndexMissingError(f"{meta_path} is damaged ({exc}); re-create the index") from exc
+        if not isinstance(document, dict):
+            raise IndexMissingError(f"{meta_path} is damaged (not a JSON object); re-create the index")
+        written = document.get("format", FORMAT_VERSION)
+        if str(written).strip() != str(FORMAT_VERSION):  # "1" is format 1: a hand-edited or another writer's file
+            raise PathAtlasError(
+                f"index {path} was written by another PathAtlas version (format {written!r}); this one reads "
+                f"{FORMAT_VERSION}: use the version that wrote it, or index into a new --index"
+            )
+        known = {name: document[name] for name in cls.__dataclass_fields__ if name in document}
+        if missing := [name for name in ("encoder", "dims", "store") if name not in known]:
+            raise IndexMissingError(
+                f"{meta_path} lacks {', '.join(map(repr, missing))} (damaged, or written by another PathAtlas version)"
+            )
+        return cls(**{**known, "format": FORMAT_VERSION})
 
 
 @dataclass
@@ -95,15 +179,40 @@ class Generation:
 
     @classmethod
     def read(cls, path: Path) -> Generation:
+        """The committed generation; fields this version does not know are ignored, and one it needs that is missing
+        is one line naming the file and the field (a source entry's: ``checked``)."""
         if not path.is_file():
             return cls()
         try:
             document = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise IndexMissingError(f"{path} is damaged ({exc}); re-create the index") from exc
-        if "generation" not in document:  # an index written before generations: the manifest alone
-            return cls(sources=document)
-        return cls(document["generation"], document["store_version"], document["lexical"], document["sources"])
+        if not isinstance(document, dict):
+            raise IndexMissingError(f"{path} is malformed: not a JSON object")
+        if not GENERATION_FIELDS.keys() & document.keys():  # an index written before generations: the manifest alone
+            generation = cls(sources=document)
+        else:
+            if missing := [name for name in GENERATION_FIELDS if name not in document]:
+                raise IndexMissingError(
+                    f"{path} is malformed: it lacks {', '.join(map(repr, missing))} (damaged, or written by another "
+                    "PathAtlas version)"
+                )
+            if wrong := [name for name, right in GENERATION_FIELDS.items() if not right(document[name])]:
+                raise IndexMissingError(f"{path} is malformed: {', '.join(map(repr, wrong))} has the wrong type")
+            generation = cls(*(document[name] for name in GENERATION_FIELDS))
+        return generation
+
+    def checked(self, path: Path) -> Generation:
+        """This generation, refused in one line naming ``path`` (its manifest) and the field when a source entry lacks
+        one that opening an index reads (``SOURCE_FIELDS``)."""
+        for key, entry in self.sources.items():
+            lacks = [name for name in SOURCE_FIELDS if name not in entry] if isinstance(entry, dict) else SOURCE_FIELDS
+            if lacks:
+                raise IndexMissingError(
+                    f"{path} is malformed: its source {key!r} lacks {', '.join(map(repr, lacks))} (damaged, or written "
+                    "by another PathAtlas version)"
+                )
+        return self
 
     def to_json(self) -> bytes:
         document = {
@@ -116,6 +225,15 @@ class Generation:
 
     def fingerprints(self) -> list[str]:
         return [entry["fingerprint"] for entry in self.sources.values()]
+
+
+GENERATION_FIELDS = {
+    "generation": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "store_version": lambda v: v is None or isinstance(v, str),
+    "lexical": lambda v: isinstance(v, str),
+    "sources": lambda v: isinstance(v, dict),
+}
+"""The fields of ``manifest.json`` (in ``Generation``'s order) and whether a value has the right type."""
 
 
 class AmbiguousSourceError(PathAtlasError):
@@ -158,13 +276,7 @@ def lexical_file(name: str) -> str:
 def read_meta(path: Path, settings: Settings, store: str | None) -> IndexMeta:
     """The index's ``META_FILE``, refused when the settings' encoder or the ``store`` asked for is not the one it
     records, or when it names code (a ``py:`` store) nobody asked for."""
-    meta_path = path / META_FILE
-    try:
-        meta = IndexMeta(**json.loads(meta_path.read_text()))
-    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
-        raise IndexMissingError(f"{meta_path} is damaged ({exc}); re-create the index") from exc
-    if meta.format != FORMAT_VERSION:
-        raise PathAtlasError(f"index {path} has format {meta.format}; this PathAtlas reads {FORMAT_VERSION}")
+    meta = IndexMeta.read(path)
     if settings.encoder != meta.encoder and not named_by(settings, meta.encoder):
         raise EncoderMismatchError(
             f"index {path} was built with encoder {meta.encoder!r}, not {settings.encoder!r}: "
@@ -326,7 +438,7 @@ class Index:
         self.lock = threading.RLock()
         self.unwritten = unwritten
         """Not on disk yet (``open(defer=True)``): empty until ``writing`` makes it."""
-        self.generation = Generation.read(path / POINTER_FILE)
+        self.generation = Generation.read(path / POINTER_FILE).checked(path / POINTER_FILE)
         if not (path / POINTER_FILE).is_file() and (path / "store").exists():
             self._drop_uncommitted_store()
         self._attach_store()
@@ -408,7 +520,10 @@ class Index:
         """A store folder with no committed generation beside it was written by a run killed before its first commit,
         unless a writer is building it right now (it holds ``WRITE_LOCK``): only then is it deleted. Any process
         opening the index (``info``, a search, a refused writer) deleted it under a first build, which then failed."""
-        lock = self._try_write_lock()
+        try:
+            lock = self._try_write_lock()
+        except IndexUnwritableError:  # a read-only folder: nobody writes it, and this process cannot delete it
+            return
         if lock is None:
             return
         try:
@@ -417,13 +532,37 @@ class Index:
             lock.release()
 
     def _try_write_lock(self) -> FileLock | None:
-        """The index folder's ``WRITE_LOCK``, held, or None when another process holds it (never waits)."""
+        """The index folder's ``WRITE_LOCK``, held, or None when another process holds it (never waits). A folder this
+        process cannot write (a read-only mount, no permission) raises ``IndexUnwritableError``."""
         lock = FileLock(self.path / WRITE_LOCK)
         try:
             lock.acquire(timeout=0)
         except Timeout:
             return None
+        except OSError as exc:
+            if (error := unwritable(self.path, exc)) is None:
+                raise
+            raise error from exc
         return lock
+
+    def check_writable(self) -> None:
+        """Refuse, in one line, an index this process cannot write (a read-only mount, a folder without write
+        permission for this user) before work that ends in a write: an upload, which would be accepted, then fail.
+        Asks the system (``access``), so it neither writes nor waits; a full disk shows only when a write fails."""
+        folder = next((p for p in (self.path, *self.path.parents) if p.exists()), None)
+        if folder is None:
+            return
+        parts = (
+            [folder]
+            if folder != self.path
+            else [folder, *(folder / n for n in (WRITE_LOCK, "store", "lexical", "media"))]
+        )
+        for part in parts:
+            if part.exists() and not os.access(part, os.W_OK):
+                read_only = hasattr(os, "statvfs") and os.statvfs(part).f_flag & os.ST_RDONLY
+                code = errno.EROFS if read_only else errno.EACCES
+                named = str(part) if part.is_relative_to(self.path) else None  # the folder it would be made in: unnamed
+                raise unwritable(self.path, OSError(code, os.strerror(code), named))
 
     def _attach_store(self) -> None:
         """Open the store; searches read it through the committed generation (``VisibleStore``) unless it keeps
@@ -452,10 +591,17 @@ class Index:
         self._lexical = lexical
 
     def _load_lexical(self) -> LexicalIndex:
-        """The committed generation's BM25. Segments this version cannot read (another ``TERMS_VERSION``, an index
-        from before per-source BM25) are re-read from the store, then saved in their place when nothing else writes
-        the index, so that the next open reads them instead of the whole store again."""
-        lexical = LexicalIndex.load(self.path / "lexical", lexical_file(self.generation.lexical))
+        """The committed generation's BM25. The one place that handles BM25 files this version cannot use: segments it
+        cannot read (another ``TERMS_VERSION``, an index from before per-source BM25), or files missing or damaged (a
+        generation manifest or a segment the pointer names, lost from a copy or a backup). They are re-read from the
+        store, then saved in their place when nothing else writes the index and this process can write it
+        (``_resave_lexical``: a search may thus write, under the write lock, as a commit would), so that the next open
+        reads them instead of the whole store again."""
+        try:
+            lexical = LexicalIndex.load(self.path / "lexical", lexical_file(self.generation.lexical))
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:  # orjson's: ValueError
+            log.warning("BM25 of index %s is unreadable (%s): rebuilt from the store", self.path, exc)
+            lexical = LexicalIndex()
         if not lexical.segments and self.generation.sources:
             lexical.sync(self.raw_store, self.generation.fingerprints())
             self._resave_lexical(lexical)
@@ -555,6 +701,10 @@ class Index:
                     self._create()
                 self._follow_pointer(catch_up)
                 yield
+            except OSError as exc:  # a full disk, a folder made read-only meanwhile: one line, the last commit stands
+                if (error := unwritable(self.path, exc)) is None:
+                    raise
+                raise error from exc
             finally:
                 if first is not None and not self.generation.number:  # nothing committed: as if never written
                     self._reattach(unwritten=True)
@@ -563,7 +713,7 @@ class Index:
                 lock.release()
 
     def _follow_pointer(self, catch_up: bool) -> None:
-        current = Generation.read(self.path / POINTER_FILE)
+        current = Generation.read(self.path / POINTER_FILE).checked(self.path / POINTER_FILE)
         if current.number == self.generation.number:
             return
         if not catch_up:

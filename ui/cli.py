@@ -122,7 +122,7 @@ def index(
     report = Indexer(idx, show_progress=not as_json).add(paths, force=force)
     if as_json:
         print_json([s.__dict__ for s in report.sources])
-    else:
+    elif len(report.sources) > len(report.unfound):  # else nothing was found to index: the error lines say why
         table = Table("source", "status", "entries", "seconds", "problems")
         for s in report.sources:
             colour = {"failed": "red", "unchanged": "dim"}.get(s.status, "green")
@@ -134,8 +134,8 @@ def index(
                 escape("\n".join(s.problems[:3]) + (f"\n(+{len(s.problems) - 3} more)" if len(s.problems) > 3 else "")),
             )
         console.print(table)
-    for failed in report.failed:
-        err_console.print(f"[red]error:[/red] {failed.problems[0]}", highlight=False, soft_wrap=True)
+    for problem in dict.fromkeys(failed.problems[0] for failed in report.failed):  # a full disk fails all alike
+        err_console.print(f"[red]error:[/red] {escape(problem)}", highlight=False, soft_wrap=True)
     for note in report.notes:
         err_console.print(note, highlight=False, soft_wrap=True, markup=False)
     if report.failed:
@@ -429,13 +429,16 @@ def ui(
 @friendly_errors
 def info(index: IndexOpt = None, as_json: JsonOpt = False):
     """What an index holds: encoder, store, counts, sources."""
+    from pathatlas.indexer.sources.base import on_disk
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.ocr import engine_name
 
     settings = settings_for(index)
     stats = Index.open(settings.index_dir, settings).stats()
     stats["ocr"] = {"figures": settings.figure_ocr, "queries": settings.query_ocr, "engine": engine_name()}
+    states = {key: on_disk(key, entry) for key, entry in stats["sources"].items()}
     if as_json:
+        stats["sources"] = {key: {**entry, "on_disk": states[key]} for key, entry in stats["sources"].items()}
         print_json(stats)
         return
     console.print(f"index   {stats['index']}\nencoder {stats['encoder']}  store {stats['store']}  dims {stats['dims']}")
@@ -443,10 +446,22 @@ def info(index: IndexOpt = None, as_json: JsonOpt = False):
     if stats["revisions"]:
         console.print("models  " + ", ".join(f"{space}: {model}" for space, model in stats["revisions"].items()))
     console.print(f"records {stats['records']}  by kind {stats['kinds']}  vectors {stats['vectors']}")
-    table = Table("source", "kind", "entries", "problems")
+    table = Table("source", "kind", "entries", "problems", "on disk")
+    shown = {"ok": "ok", "changed": "[yellow]changed[/yellow]", "missing": "[red]missing[/red]", "unknown": "?"}
     for key, entry in stats["sources"].items():
-        table.add_row(escape(key), entry["kind"], str(entry["entries"]), str(len(entry.get("problems", []))))
+        problems = str(len(entry.get("problems", [])))
+        table.add_row(escape(key), entry["kind"], str(entry["entries"]), problems, shown[states[key]])
     console.print(table)
+    if changed := sum(state == "changed" for state in states.values()):
+        console.print(
+            f"{changed} source(s) changed on disk since they were indexed: their pages and images are not shown until "
+            "they are indexed again"
+        )
+    if missing := sum(state == "missing" for state in states.values()):
+        console.print(
+            f"{missing} source(s) missing on disk (moved or deleted): indexing them at a new place adds them again; "
+            "'pathatlas remove' the old ones"
+        )
 
 
 def ocr_line(figures: bool, queries: bool, engine: str | None) -> str:

@@ -24,18 +24,50 @@ def source_types(settings: Settings) -> list[type[Source]]:
     return plugins + list(SOURCES.values())
 
 
-def discover(paths: list[Path], settings: Settings) -> list[Source]:
-    """Expand user paths into sources: a PDF, a case folder, or a folder searched for both."""
+FOLDER_HINT = "a case folder needs cases.jsonl or labels.csv"
+
+
+class Discovered(list[Source]):
+    """The sources ``discover`` found, in order, and the paths that held none: ``failed`` maps each to the one line
+    saying why, and the run goes on without it, as it does past a corrupt PDF."""
+
+    def __init__(self, sources: list[Source], failed: dict[Path, str]):
+        super().__init__(sources)
+        self.failed = failed
+
+
+class NothingToIndexError(BadInputError):
+    """No path given holds anything to index; ``failed`` says why for each (as ``Discovered.failed``)."""
+
+    def __init__(self, failed: dict[Path, str]):
+        self.failed = failed
+        super().__init__("; ".join(failed.values()))
+
+
+def discover(paths: list[Path], settings: Settings) -> Discovered:
+    """Expand user paths into sources: a PDF, a case folder, or a folder searched for both. A path with nothing to
+    index (missing, neither a PDF nor a case folder, a folder holding neither) fails alone, in ``failed``; when every
+    path fails, ``NothingToIndexError`` says why for each."""
     found: list[Source] = []
+    failed: dict[Path, str] = {}
     types = source_types(settings)
     for path in paths:
-        if not path.exists():
-            raise BadInputError(f"no such file or folder: {path}")
-        sources = _discover_one(path, settings, types)
-        if not sources:
-            raise BadInputError(f"no PDFs or case folders found in {path}")
+        try:
+            if not path.exists():
+                raise BadInputError(f"no such file or folder: {path}")
+            sources = _discover_one(path, settings, types)
+            if not sources:
+                raise BadInputError(f"no PDFs or case folders found in {path} ({FOLDER_HINT})")
+        except BadInputError as exc:
+            failed[path] = str(exc)
+            continue
+        except OSError as exc:  # a folder this user cannot list
+            failed[path] = f"cannot read {path}: {exc.strerror or exc}"
+            continue
         found.extend(sources)
-    return found
+    if failed and not found:
+        raise NothingToIndexError(failed)
+    return Discovered(found, failed)
 
 
 def _discover_one(path: Path, settings: Settings, types: list[type[Source]]) -> list[Source]:

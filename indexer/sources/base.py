@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
+from contextlib import suppress
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 from pathatlas.indexer.records import Record
 from pathatlas.settings import Settings
@@ -35,6 +37,58 @@ def hash_files(paths: list[Path], reading: Mapping[str, object] | None = None) -
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def _files(path: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """(name relative to ``path``, stat) of a file source's own file, or of every file under a folder source that is
+    not hidden (as ``discover`` passes hidden entries by), in a fixed order."""
+    if not path.is_dir():
+        yield "", path.stat()
+        return
+    for root, folders, names in os.walk(path):
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        for name in sorted(n for n in names if not n.startswith(".")):
+            file = Path(root, name)
+            with suppress(FileNotFoundError):  # deleted meanwhile, or a broken link: not a file of the source
+                yield str(file.relative_to(path)), file.stat()
+
+
+def stat_signature(path: Path) -> str | None:
+    """A source's files as the system describes them, without reading them: names, sizes and modification times. The
+    manifest records it when the source is indexed (``stat``), so that serving a page of it, or ``pathatlas info``,
+    tells in a few ``stat`` calls whether it changed since (the fingerprint hashes every byte: seconds for a large
+    book). A folder counts every file in it, read or not: an ``index`` run that finds the source unchanged records
+    its new state. None when the path is gone or unreadable."""
+    digest = hashlib.blake2b(digest_size=12)
+    try:
+        for name, found in _files(path):
+            digest.update(f"{name}\0{found.st_size}\0{found.st_mtime_ns}\0".encode())
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+SourceState = Literal["ok", "changed", "missing", "unknown"]
+
+
+def on_disk(key: str, entry: Mapping[str, Any]) -> SourceState:
+    """Whether the source a manifest entry describes is on disk as it was indexed: ``ok``; ``changed`` (its records,
+    pages and highlights are of another version: re-index it); ``missing`` (moved or deleted: indexing the new place
+    adds it again beside this one, so remove this one); ``unknown`` (nothing recorded to compare with). An entry
+    indexed before ``stat`` was recorded counts as changed when a file of it was modified after it was indexed."""
+    path = Path(key)
+    if not path.exists():
+        return "missing"
+    if (recorded := entry.get("stat")) is not None:
+        return "ok" if stat_signature(path) == recorded else "changed"
+    indexed = entry.get("indexed_at")
+    if not isinstance(indexed, int | float):
+        return "unknown"
+    try:
+        newest = max((found.st_mtime for _, found in _files(path)), default=0.0)
+    except OSError:
+        return "missing"
+    return "changed" if newest > indexed else "ok"
 
 
 class Source(ABC):

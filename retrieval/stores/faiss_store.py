@@ -28,6 +28,7 @@ previous state. Files that neither the live nor the previous state names are rem
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -44,7 +45,7 @@ import numpy as np
 import orjson
 
 from pathatlas.errors import PathAtlasError
-from pathatlas.retrieval.durable import fsync_dir, write_atomic
+from pathatlas.retrieval.durable import fsync_dir, write_atomic, write_file
 from pathatlas.retrieval.records import StoredVectors
 from pathatlas.retrieval.stores.base import (
     FieldCodes,
@@ -473,12 +474,12 @@ class FaissStore(VectorStore):
         shutil.rmtree(folder, ignore_errors=True)  # leftovers of a crashed commit
         folder.mkdir()
         records = [(rid, key, self._payloads[rid]) for rid, key in self._keys.items()]
-        _write_file(folder / "records.json", orjson.dumps(records))
+        write_file(folder / "records.json", orjson.dumps(records))
         for space, state in self._spaces.items():
             if state.index is not None and state.live:
                 if state.tombstones:
                     state.rebuild()
-                faiss.write_index(state.index, str(folder / f"{space}.faiss"))  # no in-memory copy
+                _write_index(state.index, folder / f"{space}.faiss")  # no in-memory copy
                 fsync_dir(folder / f"{space}.faiss")  # fsync works on a file as on a folder
                 if state.full is not None:
                     state.full.write(folder, space, np.flatnonzero(state.present).astype(np.int64))
@@ -497,7 +498,7 @@ class FaissStore(VectorStore):
             arrays[f"keys.{space}"], arrays[f"vectors.{space}"] = keys, vectors
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        _write_file(self.location / name, buffer.getvalue())
+        write_file(self.location / name, buffer.getvalue())
         fsync_dir(self.location)
         return name
 
@@ -665,11 +666,18 @@ def _state_file(version: int) -> str:
     return f"state-{version:06d}.json"
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    with path.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+def _write_index(index, path: Path) -> None:
+    """``faiss.write_index``, whose failed write (a full disk) is a RuntimeError naming the system's reason: raised as
+    the ``OSError`` it is, naming the file, so the index says it in one line."""
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as exc:
+        code = next(
+            (c for c in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES) if os.strerror(c) in str(exc)), None
+        )
+        if code is None:
+            raise
+        raise OSError(code, os.strerror(code), str(path)) from exc
 
 
 def _kind_of(index) -> str:

@@ -26,13 +26,14 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 
-from pathatlas.errors import PathAtlasError
+from pathatlas.errors import IndexMissingError, PathAtlasError
 from pathatlas.retrieval.durable import write_atomic
 from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
 from pathatlas.retrieval.stores.base import FOLDED_FIELDS, Filters, ScoredIds, VectorStore, fold
@@ -49,12 +50,20 @@ FACET_LIMIT = 100_000
 def remote_of(location: Path, settings: Settings) -> tuple[str, str] | None:
     """(URL, collection) of the server a store is on, None for the embedded shard: ``PATHATLAS_QDRANT_URL`` (and
     ``_COLLECTION``) when set, else what a commit through a server recorded beside the shard (``pathatlas export``
-    writes such an index folder), so that the folder searches its collection without further settings."""
+    writes such an index folder), so that the folder searches its collection without further settings. With the URL
+    alone set, the collection is still the recorded one (the server moved, not the collection's name); the index
+    folder's name only names a collection nothing recorded."""
     if settings.qdrant_url:
         url = settings.qdrant_url
         if not url.startswith(("http://", "https://")) and url != ":memory:":  # a twin's folder: from anywhere
             url = str(Path(url).expanduser().resolve())
-        return url, settings.qdrant_collection or location.parent.name or "pathatlas"
+        recorded = None if settings.qdrant_collection else recorded_remote(location)
+        return url, settings.qdrant_collection or (recorded and recorded[1]) or location.parent.name or "pathatlas"
+    return recorded_remote(location)
+
+
+def recorded_remote(location: Path) -> tuple[str, str] | None:
+    """(URL, collection) that a commit recorded in ``REMOTE_FILE``; None where none did."""
     recorded = location / REMOTE_FILE
     if not recorded.is_file():
         return None
@@ -63,6 +72,18 @@ def remote_of(location: Path, settings: Settings) -> tuple[str, str] | None:
         return str(document["url"]), str(document["collection"])
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise PathAtlasError(f"{recorded} is damaged ({exc}); set PATHATLAS_QDRANT_URL and _COLLECTION") from exc
+
+
+class MissingCollectionError(IndexMissingError):
+    """The collection an index's commits put its vectors in is not where ``REMOTE_FILE`` (or the settings) say."""
+
+
+def missing_collection(url: str, collection: str, location: Path, why: str = "") -> MissingCollectionError:
+    return MissingCollectionError(
+        f"the Qdrant collection {collection!r} at {url} does not exist{why}: index {location.parent} keeps its vectors "
+        f"there ({REMOTE_FILE} records it), so an empty one is not made in its place; set PATHATLAS_QDRANT_URL (and "
+        "PATHATLAS_QDRANT_COLLECTION) to where they are now, or index into a new --index"
+    )
 
 
 def point_id(record_id: str) -> str:
@@ -187,7 +208,10 @@ class _ClientEngine:
         settings: Settings,
         shards: int | None = None,
         replication_factor: int | None = None,
+        missing: Callable[[str], MissingCollectionError] | None = None,
     ):
+        """``missing``: the error to raise, given why, where the collection (or the twin's folder) is missing and may
+        not be created; None creates it."""
         from qdrant_client import QdrantClient, models
 
         self.models = models
@@ -197,12 +221,18 @@ class _ClientEngine:
             self.client = QdrantClient(":memory:")
         elif remote:
             self.client = QdrantClient(url=url, api_key=settings.qdrant_api_key)
+        elif not Path(url).is_dir() and missing is not None:  # the twin's client would make the folder
+            raise missing(" (no such folder)")
         else:
             self.client = QdrantClient(path=url)
         try:
             exists = self.client.collection_exists(collection)
         except Exception as exc:
+            self.client.close()
             raise PathAtlasError(f"cannot reach Qdrant at {url}: {str(exc).splitlines()[0]}") from exc
+        if not exists and missing is not None:
+            self.client.close()  # a twin's client holds its folder's lock
+            raise missing("")
         self.created = not exists
         if not exists:
             self.client.create_collection(
@@ -296,14 +326,22 @@ class QdrantStore(VectorStore):
     ):
         super().__init__(location, dims, settings)
         self.remote = remote_of(location, settings)
+        # Once a commit recorded where the vectors are, their collection must be there: opening (a search, info, a
+        # server) never creates it, nor an empty twin folder in place of a moved one. Only a store not committed yet
+        # (a new index, an export) creates its collection.
+        missing = None
+        if self.remote is not None and (location / REMOTE_FILE).is_file():
+            missing = partial(missing_collection, *self.remote, location)
         if self.remote is None:
             self.engine: _EdgeEngine | _ClientEngine = _EdgeEngine(location, dims, settings)
         elif settings.qdrant_url:
-            self.engine = _ClientEngine(*self.remote, dims, settings, shards, replication_factor)
+            self.engine = _ClientEngine(*self.remote, dims, settings, shards, replication_factor, missing)
         else:  # a server the index folder names: the API key goes only to the server the settings name
             keyless = settings.model_copy(update={"qdrant_api_key": None})
             try:
-                self.engine = _ClientEngine(*self.remote, dims, keyless, shards, replication_factor)
+                self.engine = _ClientEngine(*self.remote, dims, keyless, shards, replication_factor, missing)
+            except MissingCollectionError:
+                raise
             except PathAtlasError as exc:
                 raise PathAtlasError(
                     f"{exc} (the index folder names this server; to send it PATHATLAS_QDRANT_API_KEY, set "

@@ -62,13 +62,14 @@ def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
     dependencies=[Writer],
     summary="Index an uploaded PDF, or a zip of a case folder (cases.jsonl or labels.csv inside)",
     description="Uploading a file of the same name again replaces that source once the new one is indexed.",
-    responses=errors(400, 401, 403, 411, 413, 415),
+    responses=errors(400, 401, 403, 409, 411, 413, 415),
 )
 async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> JobOut:
     name = safe_name(file.filename, "upload")
     suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if suffix not in ("pdf", "zip"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "upload a .pdf or a .zip of a case folder")
+    engine.index.check_writable()  # a read-only index: 409 now, not a job accepted that can only fail
     settings = engine.settings
     folder = engine.uploads / uuid.uuid4().hex[:12]
     folder.mkdir(parents=True)

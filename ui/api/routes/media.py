@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +16,7 @@ from fastapi.responses import FileResponse, Response
 from PIL import Image
 
 from pathatlas.errors import BadInputError
+from pathatlas.indexer.sources.base import on_disk
 from pathatlas.indexer.sources.pdf import render
 from pathatlas.retrieval.records import Payload, display_name, source_id
 from pathatlas.ui.api.deps import EngineDep, errors
@@ -30,6 +32,31 @@ WEB_IMAGE_TYPES = {
     "WEBP": "image/webp",
 }
 """Formats (as Pillow names them) a case image is served in as it is; other readable images are sent as PNG."""
+
+
+SOURCE_CHECK_SECONDS = 2.0
+"""How long a source's state on disk (``on_disk``) is taken as known: a case folder's is a ``stat`` of each of its
+files, and a page viewer asks for several images at once."""
+_checked: dict[tuple, tuple[float, str]] = {}
+CHANGED = "the source changed since it was indexed; re-index it"
+
+
+def check_source(engine, payload: Payload) -> None:
+    """410 when the record's source changed on disk since it was indexed: a page rendered from the new file would
+    carry the old one's highlight, and a case image another picture under the old labels. A source gone from disk is
+    left to each route (its file cannot be opened)."""
+    entry = engine.index.manifest.get(payload.source)
+    if entry is None:
+        return
+    key = (payload.source, entry.get("stat"), entry.get("indexed_at"))
+    now = time.monotonic()
+    known = _checked.get(key)
+    if known is None or now - known[0] > SOURCE_CHECK_SECONDS:
+        if len(_checked) > 1024:
+            _checked.clear()
+        known = _checked[key] = (now, on_disk(payload.source, entry))
+    if known[1] == "changed":
+        raise HTTPException(status.HTTP_410_GONE, CHANGED)
 
 
 def payload_of(engine, record_id: str) -> Payload:
@@ -66,6 +93,7 @@ def page(record_id: str, engine: EngineDep, dpi: int = Query(110, ge=36, le=300)
     payload = payload_of(engine, record_id)
     if payload.page is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this record is not on a page")
+    check_source(engine, payload)
     key = (payload.source, payload.fingerprint, payload.page, payload.bbox, dpi)
     png = render_page(key, engine.settings.max_page_pixels)
     return Response(png, media_type="image/png")
@@ -103,6 +131,7 @@ def case_image(record_id: str, engine: EngineDep) -> Response:
     path = (Path(payload.source) / payload.image).resolve()
     if not path.is_relative_to(Path(payload.source).resolve()) or not path.is_file():
         raise HTTPException(status.HTTP_410_GONE, "the case image is no longer on disk")
+    check_source(engine, payload)
     if media_type := web_image_type(path):
         return FileResponse(path, media_type=media_type)
     try:

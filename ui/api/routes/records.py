@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.ui.api.deps import EngineDep, errors
-from pathatlas.ui.api.routes.media import payload_of
+from pathatlas.ui.api.routes.media import check_source, payload_of
 from pathatlas.ui.api.routes.search import source_key
 from pathatlas.ui.api.schemas import HitOut
 
@@ -41,11 +41,18 @@ def book_page(
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no page {page} of {source} in the index")
 
 
-@router.get("/records/{record_id}/pdf", response_class=FileResponse, summary="The source PDF of a record")
+@router.get(
+    "/records/{record_id}/pdf",
+    response_class=FileResponse,
+    summary="The source PDF of a record",
+    responses=errors(410),  # changed on disk since it was indexed: its pages are another book's
+)
 def source_pdf(record_id: str, engine: EngineDep) -> FileResponse:
-    source = payload_of(engine, record_id).source
+    payload = payload_of(engine, record_id)
+    source = payload.source
     path = Path(source)
     # Only a file the index lists as a source, and only a PDF: the id never names an arbitrary path.
     if source not in engine.index.manifest or path.suffix.lower() != ".pdf" or not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this record has no source PDF on disk")
+    check_source(engine, payload)
     return FileResponse(path, media_type="application/pdf", content_disposition_type="inline", filename=path.name)
