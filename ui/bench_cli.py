@@ -424,7 +424,8 @@ def bench_compare_qa_command(
     """Two 'bench qa' runs compared question by question (exact McNemar p).
 
     Per mode: the accuracy before and after, questions gained and lost, the exact two-sided McNemar p, and the
-    settled / unsettled split. Held-out answers are paired when both runs have them (--folds), every answer otherwise."""
+    settled / unsettled split. Held-out answers are paired when both runs have them (--folds), every answer
+    otherwise."""
     from pathatlas.agent.bench import compare_qa_runs
 
     modes = compare_qa_runs(read_qa_result(before), read_qa_result(after))
