@@ -229,7 +229,7 @@ class Settings(BaseSettings):
     def _passage_sizes(cls, value: int, info: ValidationInfo) -> int:
         low = info.data.get("passage_min_words")  # absent when it failed its own check
         if low is not None and low > value:
-            raise ValueError(f"under PATHATLAS_PASSAGE_MIN_WORDS={low}: a passage's most words cannot be fewer")
+            raise ValueError(f"below PATHATLAS_PASSAGE_MIN_WORDS={low}; lower that one or raise this one")
         return value
 
     @field_validator("log_level", mode="before")

@@ -96,6 +96,7 @@ def test_a_service_whose_models_cannot_load_is_not_ready_and_says_why(demo_index
             time.sleep(0.1)
         body = health.json()
         assert health.status_code == 503 and body["ready"] is False, body  # a load balancer takes it out
+        assert body["status"] == "failing", "a 503 body said 'ok'"
         assert body["problem"].startswith("PATHATLAS_HOME is not usable: Not a directory"), body
         assert str(unusable_home) not in body["problem"], "clients never read server paths"
         search = client.post("/search", json={"text": "koilocytes"})

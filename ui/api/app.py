@@ -14,7 +14,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from pydantic import Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathatlas.errors import IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
@@ -33,14 +32,6 @@ try:
     VERSION = version("pathatlas")
 except PackageNotFoundError:  # pragma: no cover - running from a plain checkout
     VERSION = "0.0.0"
-
-
-class HealthOut(Health):
-    problem: str | None = Field(
-        None,
-        description="Why the service cannot search (its models could not be loaded), in one line; /health then answers "
-        "503. Null while it warms up or is ready.",
-    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -110,19 +101,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get(
         "/health",
-        response_model=HealthOut,
+        response_model=Health,
         tags=["service"],
         summary="Liveness, version and index summary",
         description="200 while the service warms up (`ready` false) and once it is ready; 503, with `problem`, when "
         "its models could not be loaded: searches and asks are refused with that line until it is fixed and the "
         "service restarted.",
-        responses={503: {"model": HealthOut, "description": "The service cannot search; `problem` says why"}},
+        responses={503: {"model": Health, "description": "The service cannot search; `problem` says why"}},
     )
-    def health(engine: EngineDep, response: Response) -> HealthOut:
+    def health(engine: EngineDep, response: Response) -> Health:
         index = engine.index
         if engine.problem is not None:
             response.status_code = 503
-        return HealthOut(
+        return Health(
+            status="ok" if engine.problem is None else "failing",
             version=VERSION,
             index=index.path.name,
             encoder=index.meta.encoder,

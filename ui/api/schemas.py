@@ -365,13 +365,20 @@ class JobOut(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"] = "ok"
+    status: Literal["ok", "failing"] = Field(
+        "ok", description="'failing' when the service cannot search (``problem`` says why; /health answers 503)."
+    )
     version: str
     index: str = Field(description="The index folder's name.")
     encoder: str
     store: str
     records: int
     ready: bool = Field(False, description="The models are loaded: searches answer at full speed.")
+    problem: str | None = Field(
+        None,
+        description="Why the service cannot search (its models could not be loaded), in one line. Null while it warms "
+        "up or is ready.",
+    )
 
 
 class ErrorOut(BaseModel):
