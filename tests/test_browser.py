@@ -40,6 +40,57 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def start_ui(api: str, port: int) -> tuple[subprocess.Popen, str]:
+    """Streamlit running the app against the API at ``api``, once its page answers; and the page's URL."""
+    env = {**os.environ, "PATHATLAS_API_URL": api, "HF_HUB_OFFLINE": "1"}
+    app = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
+    ui = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(app),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--client.toolbarMode",
+            "minimal",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    return ui, url
+
+
+def launch(playwright) -> Any:
+    """Debian's chromium, headless, asking nothing of the network."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    )
+
+
 @pytest.fixture(scope="module")
 def ui_url(demo_index, tmp_path_factory):
     index = tmp_path_factory.mktemp("browser") / "index"
@@ -58,36 +109,7 @@ def ui_url(demo_index, tmp_path_factory):
     assert not Indexer(Index.open(index, settings), show_progress=False).add([planted, chapters]).failed
     api_port, ui_port = free_port(), free_port()
     api = start_server(index, api_port)
-    env = {**os.environ, "PATHATLAS_API_URL": f"http://127.0.0.1:{api_port}", "HF_HUB_OFFLINE": "1"}
-    app = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
-    ui = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(app),
-            "--server.port",
-            str(ui_port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--client.toolbarMode",
-            "minimal",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{ui_port}"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
+    ui, url = start_ui(f"http://127.0.0.1:{api_port}", ui_port)
     yield url
     for process in (ui, api):
         process.terminate()
@@ -98,18 +120,7 @@ def ui_url(demo_index, tmp_path_factory):
 def page(ui_url):
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch(playwright)
         tab = browser.new_page(viewport={"width": 1400, "height": 1300})
         tab.set_default_timeout(60_000)
         tab.goto(ui_url)
@@ -483,3 +494,30 @@ def test_a_file_of_the_wrong_type_is_refused_in_words(page, tmp_path):
     library.locator("input[type=file]").set_input_files(str(gif))
     expect(page.locator("[data-testid=stAlert]", has_text="slide.gif is neither a PDF nor a .zip")).to_be_visible()
     expect(page.get_by_role("button", name="Index it")).to_have_count(0)
+
+
+UNNAMED_BUTTONS = """els => els.filter(e => e.checkVisibility()).filter(e => {
+    const text = e.cloneNode(true);
+    text.querySelectorAll('[aria-hidden=true]').forEach(n => n.remove());
+    return !(text.textContent.trim() || (e.getAttribute('aria-label') || '').trim() || (e.title || '').trim());
+}).map(e => e.outerHTML.slice(0, 300))"""
+"""The visible buttons with no accessible name: no text but an aria-hidden icon, no aria-label, no title."""
+
+
+def test_every_visible_button_in_the_search_tab_has_a_name(page):
+    """A verifier read the first secondary button's innerText as empty: the image uploader's, in the closed "Search by
+    image" expander (innerText of what is not drawn is empty). Every button shown has a name, closed or open, and
+    after a search."""
+    page.reload()
+    page.get_by_label("Search text").wait_for()
+    finished(page)
+    buttons = page.locator("button")
+    assert buttons.evaluate_all(UNNAMED_BUTTONS) == []
+    page.get_by_text("Search by image").click()
+    upload = page.locator("[data-testid=stFileUploader]").filter(has_text="like this image").locator("button")
+    expect(upload).to_be_visible()
+    assert buttons.evaluate_all(UNNAMED_BUTTONS) == []
+    page.get_by_text("Search by image").click()
+    cards = searched(page)
+    opened(page, cards.first)
+    assert buttons.evaluate_all(UNNAMED_BUTTONS) == []
