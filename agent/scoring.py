@@ -290,7 +290,11 @@ def similar_cases(evidence: Sequence[Evidence]) -> list[Evidence]:
 
 
 def diagnosed_option(options: Sequence[str], case: Evidence) -> int | None:
-    """The option a case's diagnosis names (word overlap >= half of their union), if any."""
+    """The option a case's diagnosis names: the one written the same (any case), else by word overlap >= half of their
+    union ("0" and "1", as some tile sets label their classes, have no words to overlap)."""
+    written = [" ".join(o.split()).casefold() for o in options]
+    if (same := " ".join(str(case.payload.diagnosis).split()).casefold()) in written:
+        return written.index(same)
     diagnosis, *named = (set(t) for t in tokenize([str(case.payload.diagnosis).lower(), *(o.lower() for o in options)]))
     overlaps = [len(terms & diagnosis) / max(len(terms | diagnosis), 1) for terms in named]
     best = int(np.argmax(overlaps))

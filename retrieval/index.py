@@ -706,11 +706,13 @@ class Index:
                     raise
                 raise error from exc
             finally:
-                if first is not None and not self.generation.number:  # nothing committed: as if never written
-                    self._reattach(unwritten=True)
-                    first.undo()
-                self._write_lock = None
-                lock.release()
+                try:
+                    if first is not None and not self.generation.number:  # nothing committed: as if never written
+                        self._reattach(unwritten=True)
+                        first.undo()
+                finally:  # released even when the undo fails: a lock held by no run would refuse every writer
+                    self._write_lock = None
+                    lock.release()
 
     def _follow_pointer(self, catch_up: bool) -> None:
         current = Generation.read(self.path / POINTER_FILE).checked(self.path / POINTER_FILE)

@@ -394,6 +394,9 @@ def test_an_open_image_question_is_answered_by_the_similar_cases():
     assert answer.confidence == pytest.approx((1 + 1 / 3) / (1 + 1 / 2 + 1 / 3))
     split = OfflineAnswerer(encoder=None).answer(Question("What is the diagnosis?", [], image=slide), cases[:2])
     assert split.text == "benign lung tissue" and not split.settled, "one of the two nearest is no majority"
+    labelled = [evidence(f"c{n}", d, n, kind="case", diagnosis=d) for n, d in enumerate(["1", "0", "1"], 1)]
+    tiles = OfflineAnswerer(encoder=None).answer(Question("What is the diagnosis?", [], image=slide), labelled)
+    assert (tiles.text, tiles.cited) == ("1", ["c1", "c3"]) and tiles.confidence > 0.5, "labels with no words: was nan"
     pages = [evidence("p1", "These tests are often used to assist in the diagnosis of anemia.", 1)]
     unseen = OfflineAnswerer(encoder=None).answer(Question("What is the diagnosis?", [], image=slide), pages)
     assert (unseen.confidence, unseen.settled) == (0.0, False), "a book sentence saying 'diagnosis' saw no image"

@@ -128,7 +128,7 @@ class OfflineAnswerer(Answerer):
         if not cases:
             return None
         diagnoses = list(dict.fromkeys(str(case.payload.diagnosis) for case in cases))
-        votes = diagnosis_votes(diagnoses, cases, top)
+        votes = diagnosis_votes(diagnoses, cases, top)  # each case votes for its own diagnosis (written the same)
         best = int(np.argmax(votes))
         having = [case for case in cases if diagnosed_option(diagnoses, case) == best]
         return Answer(
