@@ -392,7 +392,7 @@ def case_folder(folder: Path) -> Path:
 
 @pytest.fixture
 def served(tmp_path, monkeypatch):
-    monkeypatch.setattr(media, "SOURCE_CHECK_SECONDS", 0.0, raising=False)  # each request looks at the disk again
+    monkeypatch.setattr(media, "SOURCE_CHECK_SECONDS", 0.0)  # each request looks at the disk again
     settings, books = build(tmp_path)
     cases = case_folder(tmp_path / "lib" / "cases")
     index = Index.open(settings.index_dir, settings)

@@ -143,7 +143,8 @@ def test_two_columns_are_read_column_by_column_and_no_passage_joins_them(tmp_pat
     for passage in passages:  # all in the left column, all in the right, or all across both (a title)
         sides = {"left" if box[2] <= MIDDLE else "right" if box[0] >= MIDDLE else "across" for box in passage.blocks}
         assert sides in ({"left"}, {"right"}, {"across"}), passage.blocks
-        assert sides != {"left"} or passage.bbox[2] <= MIDDLE and sides != {"right"} or passage.bbox[0] >= MIDDLE
+        assert sides != {"left"} or passage.bbox[2] <= MIDDLE, passage.bbox
+        assert sides != {"right"} or passage.bbox[0] >= MIDDLE, passage.bbox
         flat = passage.text.replace("\n", " ")
         assert not (any(p[:40] in flat for p in LEFT) and any(p[:40] in flat for p in RIGHT)), flat
 
@@ -248,7 +249,7 @@ class FakeScanReader:
 @pytest.mark.parametrize("figure_ocr", [True, False])
 def test_a_scanned_pages_text_is_its_text_and_passages_in_page_points(tmp_path, monkeypatch, figure_ocr):
     reader = FakeScanReader()
-    monkeypatch.setattr(pdf, "scan_reader", lambda settings: reader, raising=False)
+    monkeypatch.setattr(pdf, "scan_reader", lambda settings: reader)
     doc = pymupdf.open()
     for _ in range(3):  # three scans: read in one call
         page = doc.new_page(width=595, height=842)

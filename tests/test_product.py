@@ -133,6 +133,8 @@ def test_presentation_helpers():
     assert marked == "A <mark>koilocyte</mark> &lt;b&gt;halo&lt;/b&gt;; <mark>cervical</mark> <mark>cells</mark>."
     hit = {"citation": {"source": "/x/book.pdf", "page": 3, "figure": "Figure 3.1"}, "book": "A Book", "kind": "figure"}
     assert citation_text(hit) == "A Book (book.pdf), p. 3, Figure 3.1. /x/book.pdf"
+    untitled = {"citation": {"source": "/c/cases", "case": "DEMO-01"}, "kind": "case", "title": "cases, case DEMO-01"}
+    assert citation_text(untitled) == "cases, case DEMO-01. /c/cases", "a case's display title is not its book"
     case = {"kind": "case", "citation": {"source": "/c", "case": "7"}}
     assert [len(c) for c in group_cases([case, hit, dict(case), hit])] == [2, 1, 1]
 

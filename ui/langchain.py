@@ -25,14 +25,16 @@ from pathatlas.retrieval.records import Hit
 from pathatlas.retrieval.search import Query
 from pathatlas.settings import Settings, load_settings
 from pathatlas.ui.api.schemas import hit_record
-from pathatlas.ui.tools import Toolbox, reraise_as, validation_line
+from pathatlas.ui.tools import Toolbox, reraise_as, thumbnail_uri, validation_line
 
 
 def hit_document(hit: Hit, rank: int) -> Document:
     """The hit's whole passage as content; the hit's JSON (``hit_record``: citation, score, kind, snippet...) as
-    metadata."""
+    metadata, with the thumbnail's file for the program and its ``pathatlas://`` resource (``media``) as the tools give
+    it."""
     passage = hit.payload.body or hit.snippet
-    return Document(id=hit.id, page_content=passage, metadata=hit_record(hit, rank))
+    media = thumbnail_uri(hit.id) if hit.thumbnail else None
+    return Document(id=hit.id, page_content=passage, metadata={**hit_record(hit, rank), "media": media})
 
 
 class PathAtlasRetriever(BaseRetriever):

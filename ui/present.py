@@ -101,12 +101,17 @@ def highlight(text: str, terms: list[str]) -> str:
     return "".join(out)
 
 
+def stored_title(hit: dict[str, Any]) -> str:
+    """The record's own title (a case's), not the hit's ``title``, which falls back to the section or the citation."""
+    return (hit.get("payload") or {}).get("title") or ""
+
+
 def citation_text(hit: dict[str, Any]) -> str:
     """The reference a student pastes into notes: book (file), page, figure or case, and where the file is."""
     citation = hit["citation"]
     source = citation["source"]
     name = source.rsplit("/", 1)[-1]
-    title = hit.get("book") or hit.get("title") or ""
+    title = hit.get("book") or stored_title(hit)
     parts = [f"{title} ({name})" if title and title != name else name]
     if citation.get("page") is not None:
         parts.append(f"p. {citation['page']}")
@@ -289,7 +294,7 @@ def image_alt(hit: dict[str, Any], position: tuple[int, int] | None = None) -> s
     source = citation.get("source") or ""
     if hit["kind"] == "case":
         which = f", image {position[0]} of {position[1]}" if position and position[1] > 1 else ""
-        about = ", ".join(v for v in (hit.get("diagnosis") or hit.get("title"), hit.get("organ")) if v)
+        about = ", ".join(v for v in (hit.get("diagnosis") or stored_title(hit), hit.get("organ")) if v)
         return shorten(f"Case {citation.get('case') or ''}{which}" + (f": {about}" if about else ""))
     page = citation.get("page")
     where = f"p. {page} of {source}" if page is not None else source

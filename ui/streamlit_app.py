@@ -48,6 +48,7 @@ from pathatlas.ui.present import (
     relevance_words,
     results_status,
     similar_label,
+    stored_title,
     unreachable_message,
     unsupported_file,
 )
@@ -269,10 +270,9 @@ def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str
             badge = f":{BADGE.get(relevance, 'gray')}-badge[{relevance}]"
             st.header(f"**{kind}** · {label} &nbsp; {badge}", anchor=False)  # h2 under the app's h1
             if hit["kind"] == "case":
-                st.markdown(
-                    f"**{plain(hit.get('diagnosis') or hit.get('title') or 'case')}** · {plain(hit.get('organ') or '')}"
-                    + (f" · {len(card)} images" if len(card) > 1 else "")
-                )
+                about = plain(hit.get("diagnosis") or stored_title(hit) or "case")
+                images = f" · {len(card)} images" if len(card) > 1 else ""
+                st.markdown(f"**{about}** · {plain(hit.get('organ') or '')}{images}")
             elif hit.get("section"):
                 st.caption(plain(hit["section"]))
             if hit.get("snippet"):
@@ -283,9 +283,11 @@ def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str
             why = found_by(hit)
             st.caption(plain(f"#{hit['rank']} · found by {why}" if why else f"#{hit['rank']}"))
             buttons = st.columns(2)
-            buttons[0].button(open_label(where), key=f"open-{hit['id']}", on_click=show, args=("selected", hit))
+            buttons[0].button(plain(open_label(where)), key=f"open-{hit['id']}", on_click=show, args=("selected", hit))
             if hit.get("has_image"):
-                buttons[1].button(similar_label(where), key=f"similar-{hit['id']}", on_click=find_similar, args=(hit,))
+                buttons[1].button(
+                    plain(similar_label(where)), key=f"similar-{hit['id']}", on_click=find_similar, args=(hit,)
+                )
 
 
 def show(state: str, hit: dict[str, Any] | None) -> None:
@@ -324,7 +326,9 @@ def viewer(hit: dict[str, Any], state: str, level: int = 2) -> None:
         st.caption("Citation to copy: select its text, or press the Copy to clipboard button beside it")
         st.code(citation_text(hit), language=None, wrap_lines=True)  # its copy button is kept visible (STYLE)
         if hit.get("has_image"):
-            st.button(similar_label(place(hit)), key=f"{state}-similar-{hit['id']}", on_click=find_similar, args=(hit,))
+            st.button(
+                plain(similar_label(place(hit))), key=f"{state}-similar-{hit['id']}", on_click=find_similar, args=(hit,)
+            )
 
 
 def page_view(hit: dict[str, Any], state: str) -> None:

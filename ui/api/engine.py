@@ -176,7 +176,8 @@ class Engine:
             for future in waits:
                 future.result()
         except Exception as exc:
-            self.problem = os_problem(exc, self.settings, paths=False) or self.relative(one_line(exc))
+            unnamed = f"the models could not be loaded ({type(exc).__name__}); the server's log says why"
+            self.problem = os_problem(exc, self.settings, paths=False) or unnamed
             log.error("not ready, searches are refused: %s", os_problem(exc, self.settings) or one_line(exc))
             return
         self.ready.set()

@@ -69,10 +69,10 @@ async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> 
     suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if suffix not in ("pdf", "zip"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "upload a .pdf or a .zip of a case folder")
-    engine.index.check_writable()  # a read-only index: 409 now, not a job accepted that can only fail
+    await run_in_threadpool(engine.index.check_writable)  # a read-only index: 409 now, not a job that can only fail
     settings = engine.settings
     folder = engine.uploads / uuid.uuid4().hex[:12]
-    folder.mkdir(parents=True)
+    await run_in_threadpool(folder.mkdir, parents=True)
     try:
         stored = folder / name
         await save_limited(file, stored, settings.max_upload_mb << 20)
