@@ -196,36 +196,72 @@ def figure_citations(modules: Path, figures: list[dict[str, Any]], limit: int = 
     return out
 
 
-def read_case_metadata(path: Path) -> list[dict[str, str]]:
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+"""What a ``labels.csv`` may be separated by: Excel writes ";" where the decimal point is a comma."""
+
+
+def read_case_metadata(path: Path, list_fields: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """A case folder's ``cases.jsonl`` or ``labels.csv``: rows with at least ``image``; blank values become absent.
 
-    Values become text: numbers and booleans as JSON writes them, a list as its items joined by ", " (``"organ":
-    ["lung", "liver"]`` reads "lung, liver"); an object, or a list holding one, is refused. A CSV row with more
-    fields than its header is refused too: the usual cause is an unquoted comma, which shifts every later column.
+    Values become text (numbers and booleans as JSON writes them; a list as its items joined by ", ", but in
+    ``list_fields`` a list of them: a case folder keeps a case's organs apart); an object is refused. A CSV may be
+    separated by commas, semicolons or tabs (the header line decides); a row with more fields than the header is
+    refused. Backslashes in ``image`` are folder separators (a path typed on Windows). The indexer and the benchmarks
+    read a folder through this one function.
     """
     if path.name.endswith(".jsonl"):
-        rows = read_jsonl(path)
+        rows, delimiter = read_jsonl(path), ","
         for number, row in enumerate(rows, start=1):
             if not isinstance(row, dict):
                 raise BadInputError(f"{path} row {number} is not a JSON object")
     else:
+        text = read_text(path)
+        delimiter = csv_delimiter(text)
         try:
-            rows = list(csv.DictReader(io.StringIO(read_text(path), newline="")))
+            reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+            rows = list(reader)
         except csv.Error as exc:
             raise BadInputError(f"{path} is not a CSV file: {exc}") from exc
+        header = reader.fieldnames or []
+        if rows and "image" not in header:
+            found = ", ".join(repr(name) for name in header) or "none"
+            raise BadInputError(
+                f"{path} has no 'image' column: reading it as separated by {DELIMITERS[delimiter]}s, its columns are "
+                f"{found}; name the column of image paths 'image'"
+            )
     cleaned = []
     for number, row in enumerate(rows, start=1):
         if None in row:  # csv.DictReader's key for the fields beyond the header
             raise BadInputError(
                 f"{path} row {number} has {len(row) - 1 + len(row[None])} fields, the header {len(row) - 1}: "
-                "put values that hold a comma in double quotes"
+                f"put values that hold a {DELIMITERS[delimiter]} in double quotes"
             )
-        texts = {k: metadata_text(v, f"{path} row {number} field {k!r}") for k, v in row.items()}
+        texts = {k: row_value(v, f"{path} row {number} field {k!r}", k in list_fields) for k, v in row.items()}
         row = {k: v for k, v in texts.items() if v}
         if "image" not in row:
             raise BadInputError(f"{path} row {number} has no 'image' field")
+        row["image"] = row["image"].replace("\\", "/")
         cleaned.append(row)
     return cleaned
+
+
+def csv_delimiter(text: str) -> str:
+    """The delimiter of a CSV's header line among ``DELIMITERS`` (csv.Sniffer's guess); a comma when it cannot tell
+    (a header of one column)."""
+    header = text.lstrip("\n").split("\n", 1)[0].rstrip("\r")
+    try:
+        return csv.Sniffer().sniff(header, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        return ","
+
+
+def row_value(value: Any, where: str, as_list: bool = False) -> str | list[str]:
+    """A metadata value as a row keeps it: ``metadata_text``, but a list stays a list of its texts ``as_list`` (one
+    item: that text)."""
+    if not as_list or not isinstance(value, list):
+        return metadata_text(value, where)
+    items = list(dict.fromkeys(text for item in value if (text := metadata_text(item, where))))
+    return items[0] if len(items) == 1 else items
 
 
 def metadata_text(value: Any, where: str) -> str:

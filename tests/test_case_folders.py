@@ -14,6 +14,7 @@ from PIL import Image
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.sources.cases import CaseFolderSource
+from pathatlas.retrieval.datasets import read_cases
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.search import Query, Searcher
@@ -215,8 +216,11 @@ def test_a_european_excel_csv_is_read(delimiter, tmp_path, settings):
     with "labels.csv row 1 has no 'image' field"."""
     lines = [["image", "case", "diagnosis", "description"], ["a.jpg", "LC-1", "adenocarcinoma", "Pulmón, 10 µm"]]
     text = "\ufeff" + "".join(delimiter.join(line) + "\r\n" for line in lines)
-    (case,) = CaseFolderSource(folder_with(tmp_path / "eu", "labels.csv", text.encode()), settings).records()
+    folder = folder_with(tmp_path / "eu", "labels.csv", text.encode())
+    (case,) = CaseFolderSource(folder, settings).records()
     assert (case.case_id, case.diagnosis, case.description) == ("LC-1", "adenocarcinoma", "Pulmón, 10 µm")
+    (item,) = read_cases(folder / "labels.csv")  # what bench retrieval and train read: the same rows
+    assert (item.group, item.label) == ("LC-1", "adenocarcinoma")
 
 
 def test_a_csv_without_an_image_column_names_the_columns_and_the_delimiter_it_read(tmp_path, settings):

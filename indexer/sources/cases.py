@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +10,7 @@ from typing import Any
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Record
 from pathatlas.indexer.sources.base import Source, hash_files
-from pathatlas.retrieval.datasets import metadata_text, read_jsonl, read_text
+from pathatlas.retrieval.datasets import read_case_metadata
 from pathatlas.retrieval.images import open_image, thumbnail
 
 METADATA_FILES = ("cases.jsonl", "labels.csv")
@@ -22,8 +20,6 @@ CASE_FIELDS = ("diagnosis", "organ", "title", "description")
 LIST_FIELDS = ("organ",)
 """Fields a ``cases.jsonl`` list stays a list in: a case of two organs is found by a filter on either. Elsewhere a
 list reads as its items joined by ", "."""
-DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
-"""What a ``labels.csv`` may be separated by: Excel writes ";" where the decimal point is a comma."""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif")
 """Raster image files a case may name: the API serves a case image back, and a file named .html or .svg, whatever it
 holds, is not one to keep."""
@@ -32,69 +28,6 @@ UNLISTED_SHOWN = 5
 
 Row = dict[str, Any]
 """A metadata row: field to text (``LIST_FIELDS`` may hold a list of texts)."""
-
-
-def read_rows(path: Path) -> list[Row]:
-    """A case folder's ``cases.jsonl`` or ``labels.csv``: rows with at least ``image``; blank values become absent.
-
-    Values become text (numbers and booleans as JSON writes them; a list as its items joined by ", ", but in
-    ``LIST_FIELDS`` a list of them); an object is refused. A CSV may be separated by commas, semicolons or tabs (the
-    header line decides); a row with more fields than the header is refused. Backslashes in ``image`` are folder
-    separators (a path typed on Windows).
-    """
-    if path.name.endswith(".jsonl"):
-        rows, delimiter = read_jsonl(path), ","
-        for number, row in enumerate(rows, start=1):
-            if not isinstance(row, dict):
-                raise BadInputError(f"{path} row {number} is not a JSON object")
-    else:
-        text = read_text(path)
-        delimiter = csv_delimiter(text)
-        try:
-            reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-            rows = list(reader)
-        except csv.Error as exc:
-            raise BadInputError(f"{path} is not a CSV file: {exc}") from exc
-        header = reader.fieldnames or []
-        if rows and "image" not in header:
-            found = ", ".join(repr(name) for name in header) or "none"
-            raise BadInputError(
-                f"{path} has no 'image' column: reading it as separated by {DELIMITERS[delimiter]}s, its columns are "
-                f"{found}; name the column of image paths 'image'"
-            )
-    cleaned = []
-    for number, row in enumerate(rows, start=1):
-        if None in row:  # csv.DictReader's key for the fields beyond the header
-            raise BadInputError(
-                f"{path} row {number} has {len(row) - 1 + len(row[None])} fields, the header {len(row) - 1}: "
-                f"put values that hold a {DELIMITERS[delimiter]} in double quotes"
-            )
-        texts = {k: row_value(k, v, f"{path} row {number} field {k!r}") for k, v in row.items()}
-        row = {k: v for k, v in texts.items() if v}
-        if "image" not in row:
-            raise BadInputError(f"{path} row {number} has no 'image' field")
-        row["image"] = row["image"].replace("\\", "/")
-        cleaned.append(row)
-    return cleaned
-
-
-def csv_delimiter(text: str) -> str:
-    """The delimiter of a CSV's header line among ``DELIMITERS`` (csv.Sniffer's guess); a comma when it cannot tell
-    (a header of one column)."""
-    header = text.lstrip("\n").split("\n", 1)[0].rstrip("\r")
-    try:
-        return csv.Sniffer().sniff(header, delimiters="".join(DELIMITERS)).delimiter
-    except csv.Error:
-        return ","
-
-
-def row_value(field: str, value: Any, where: str) -> str | list[str]:
-    """A metadata value as a row keeps it: ``metadata_text``, but a list in ``LIST_FIELDS`` stays a list of its texts
-    (one item: that text)."""
-    if field not in LIST_FIELDS or not isinstance(value, list):
-        return metadata_text(value, where)
-    items = list(dict.fromkeys(text for item in value if (text := metadata_text(item, where))))
-    return items[0] if len(items) == 1 else items
 
 
 def group_cases(rows: list[Row]) -> dict[str, list[Row]]:
@@ -152,7 +85,7 @@ class CaseFolderSource(Source):
         return next(self.path / name for name in METADATA_FILES if (self.path / name).is_file())
 
     def _rows(self) -> list[Row]:
-        return read_rows(self.metadata_path)
+        return read_case_metadata(self.metadata_path, LIST_FIELDS)
 
     def _image_paths(self, rows: list[Row]) -> list[Path]:
         paths = []
