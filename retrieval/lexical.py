@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from pathatlas.retrieval.durable import fsync_dir, write_atomic
+from pathatlas.retrieval.durable import fsync_dir, write_atomic, write_file
 from pathatlas.retrieval.stores.base import (
     FieldCodes,
     Filters,
@@ -430,10 +430,7 @@ class LexicalIndex:
             path = segments_dir / file
             if source in self.dirty or not path.is_file():
                 tmp = path.with_name(f".{file}.tmp")
-                with tmp.open("wb") as handle:
-                    handle.write(segment.to_bytes())
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                write_file(tmp, segment.to_bytes())  # a full disk names the segment
                 os.replace(tmp, path)
             manifest[source] = {"revision": segment.revision, "file": file}
         fsync_dir(segments_dir)
