@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from pathatlas.retrieval.records import BBox, Entry, Payload
+from pathatlas.retrieval.records import BBox, Entry, Payload, organ_text
 
 
 def stable_id(*parts: object) -> str:
@@ -175,8 +175,7 @@ class Case:
 
     @property
     def text(self) -> str:
-        organ = ", ".join(self.organ) if isinstance(self.organ, list) else self.organ
-        parts = [self.title, self.diagnosis or "", organ or "", self.description]
+        parts = [self.title, self.diagnosis or "", organ_text(self.organ) or "", self.description]
         seen: list[str] = []
         for part in parts:
             if part and part not in seen and not any(part.lower() in s.lower() for s in seen):

@@ -35,6 +35,12 @@ def display_name(key: str) -> str:
     return key.rstrip("/").rsplit("/", 1)[-1]
 
 
+def organ_text(organ: str | list[str] | None) -> str | None:
+    """A case's organ as a reader sees it: a case of several organs (stored as a list, so that a filter on any finds
+    it) as "spleen, liver"; the stored payload keeps the list."""
+    return ", ".join(organ) if isinstance(organ, list) else organ
+
+
 @dataclass(slots=True)
 class Payload:
     """The stored form of a record, one flat shape for every kind (a field a kind lacks is None).

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from pathatlas.agent.questions import ONE_OPTION, repeated_option
-from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Hit
+from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Hit, organ_text
 from pathatlas.settings import Settings
 
 
@@ -100,12 +100,6 @@ def hit_record(hit: Hit, rank: int) -> dict[str, Any]:
         "thumbnail": hit.thumbnail,
         "payload": stored["payload"],
     }
-
-
-def organ_text(organ: str | list[str] | None) -> str | None:
-    """A case's organ as a reader sees it: a case of several organs (stored as a list, so that a filter on any finds
-    it) as "spleen, liver"; the stored payload keeps the list."""
-    return ", ".join(organ) if isinstance(organ, list) else organ
 
 
 def hit_records(hits: list[Hit]) -> list[dict[str, Any]]:

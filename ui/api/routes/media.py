@@ -18,9 +18,8 @@ from PIL import Image
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.base import on_disk
 from pathatlas.indexer.sources.pdf import render
-from pathatlas.retrieval.records import Payload, display_name, source_id
+from pathatlas.retrieval.records import Payload, display_name, organ_text, source_id
 from pathatlas.ui.api.deps import EngineDep, errors
-from pathatlas.ui.api.schemas import organ_text
 
 router = APIRouter(tags=["media"])
 RECORD_ID = re.compile(r"^[0-9a-f]{24}$")
