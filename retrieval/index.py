@@ -132,6 +132,17 @@ def unwritable(path: Path, exc: OSError) -> IndexUnwritableError | None:
     )
 
 
+def json_object(path: Path) -> dict[str, Any]:
+    """An index file's JSON object; a damaged one (not JSON, not an object) is one line naming it."""
+    try:
+        document = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IndexMissingError(f"{path} is damaged ({exc}); re-create the index") from exc
+    if not isinstance(document, dict):
+        raise IndexMissingError(f"{path} is damaged (not a JSON object); re-create the index")
+    return document
+
+
 @dataclass
 class IndexMeta:
     encoder: str
@@ -147,12 +158,7 @@ class IndexMeta:
         """``META_FILE`` of the index at ``path``. Fields this version does not know are ignored (a newer minor version
         may add some); another ``format`` (or one not a whole number) is refused in one line naming it."""
         meta_path = path / META_FILE
-        try:
-            document = json.loads(meta_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise IndexMissingError(f"{meta_path} is damaged ({exc}); re-create the index") from exc
-        if not isinstance(document, dict):
-            raise IndexMissingError(f"{meta_path} is damaged (not a JSON object); re-create the index")
+        document = json_object(meta_path)
         written = document.get("format", FORMAT_VERSION)
         if str(written).strip() != str(FORMAT_VERSION):  # "1" is format 1: a hand-edited or another writer's file
             raise PathAtlasError(
@@ -183,12 +189,7 @@ class Generation:
         is one line naming the file and the field (a source entry's: ``checked``)."""
         if not path.is_file():
             return cls()
-        try:
-            document = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise IndexMissingError(f"{path} is damaged ({exc}); re-create the index") from exc
-        if not isinstance(document, dict):
-            raise IndexMissingError(f"{path} is malformed: not a JSON object")
+        document = json_object(path)
         if not GENERATION_FIELDS.keys() & document.keys():  # an index written before generations: the manifest alone
             generation = cls(sources=document)
         else:
