@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -247,6 +249,28 @@ def test_an_exported_backbone_runs_without_loading_torch_weights_or_printing(def
     assert "model" not in tower.__dict__, "the ONNX file was there: the torch backbone is not loaded (0.3 s)"
     loaded = EfficientNetTower("cpu", tower.recipe).model  # torch runs it: loaded, and quietly (stdout is --json's)
     assert loaded.training is False and capfd.readouterr().out == ""
+
+
+def test_backbone_inputs_are_torchvisions_to_the_bit_without_importing_it(default_encoder, session_home):
+    """The first image query of a process took 11-15 s, nearly all of it importing torchvision (and the compiler
+    it pulls in) for ToTensor + Normalize."""
+    from torchvision import transforms
+
+    from pathatlas.retrieval.encoders.towers import NORMALISATIONS, pixels
+
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8))
+    for mean, std in NORMALISATIONS.values():
+        reference = transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])(image)
+        ours = pixels(image, np.array(mean, dtype=np.float32), np.array(std, dtype=np.float32))
+        assert ours.shape == reference.shape and bool((ours == reference).all())
+    probe = (
+        "import sys; from pathatlas.corpora.demo import draw_pattern; from pathatlas.settings import Settings; "
+        "from pathatlas.retrieval.encoders import create_encoder; "
+        f"create_encoder('default', Settings(home={str(session_home)!r})).image_tower([draw_pattern('glands', 1)]); "
+        "assert 'torchvision' not in sys.modules, 'image encoding imported torchvision'"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-500:]
 
 
 def test_index_records_the_image_recipe_and_refuses_another(settings, tmp_path):

