@@ -170,9 +170,15 @@ class SentenceScores:
     """options[j][i]: coverage of option j's distinctive words by sentence i."""
     weights: list[float]
     """Retrieval-rank weight of each sentence's evidence."""
+    terms: list[set[str]]
+    """Each option's own words as scored (``option_terms``)."""
     said_of: list[list[float]] | None = None
     """said_of[j][i]: the question's coverage by sentence i counting only the words that stand nearer to option j
     than to any other option it names (``nearest_option_words``); None: ``question`` for every option."""
+
+    def names(self, j: int, i: int) -> bool:
+        """Whether sentence i names option j (``NAMING_COVERAGE``): what quotes, mentions and exceptions count."""
+        return self.options[j][i] >= NAMING_COVERAGE
 
     def support(self, j: int, i: int) -> float:
         question = self.said_of[j][i] if self.said_of is not None else self.question[i]
@@ -194,7 +200,7 @@ def score_sentences(
     for i, sentence in enumerate(sentences):
         for j, words in enumerate(nearest_option_words(sentence.tokens, asked, own)):
             said_of[j][i] = coverage(asked, frozenset(words), idf, default) if words is not None else q[i]
-    return SentenceScores(sentences, q, o, w, said_of if own else None)
+    return SentenceScores(sentences, q, o, w, own, said_of if own else None)
 
 
 def asked_words(focus: str) -> set[str]:
@@ -243,20 +249,20 @@ def names(terms: set[str] | list[str], option_terms: set[str] | list[str]) -> bo
     return any(t == o or (len(t) >= 5 and t[:5] == o[:5] and " " not in t + o) for t in terms for o in option_terms)
 
 
-def contradicts(sentence: str, option: str) -> bool:
-    """A negation within a few words before one of the option's words ("does not contain X", "unlike X"); a lack
-    after a negation affirms ("cannot be absorbed without X": X is needed)."""
-    lowered = sentence.lower()
-    negations = list(CONTRADICTION.finditer(lowered))
+def contradicts(sentence: str, option_words: set[str]) -> bool:
+    """A negation within a few words before one of the option's own words (``option_terms``: "does not contain
+    X", "unlike X"); a lack after a negation affirms ("cannot be absorbed without X": X is needed), and "does not
+    caseate" names "caseating", not "non-caseating"."""
+    text = closed_privatives(sentence)  # as written: "vitamin K" is a term of its own, "vitamin k" is not
+    negations = list(CONTRADICTION.finditer(text))
     windows = [
-        lowered[match.end() : match.end() + 40]
+        text[match.end() : match.end() + 40]
         for k, match in enumerate(negations)
-        if not (k and PRIVATIVE.fullmatch(match.group()))
+        if not (k and PRIVATIVE.fullmatch(match.group().lower()))
     ]
     if not windows:
         return False
-    wanted, *after = tokenize([option, *windows])
-    return any(names(terms, wanted) for terms in after)
+    return any(names(terms, option_words) for terms in clause_words(windows))
 
 
 def read_with_evidence(question: Question, evidence: Sequence[Evidence]) -> Reading:
@@ -284,19 +290,15 @@ def option_quotes(
     to the question's subject contradicts it as the answer.
     """
     out: list[list[Quote]] = []
-    for j, option in enumerate(options):
+    for j in range(len(options)):
         ranked = sorted(
-            (
-                (scores.support(j, i), i)
-                for i in range(len(scores.sentences))
-                if scores.options[j][i] >= NAMING_COVERAGE
-            ),
+            ((scores.support(j, i), i) for i in range(len(scores.sentences)) if scores.names(j, i)),
             reverse=True,
         )
         quotes = []
         for value, i in ranked[:per_option]:
             sentence = scores.sentences[i]
-            negates = contradicts(sentence.text, option)
+            negates = contradicts(sentence.text, scores.terms[j])
             stance = "contradicts" if negates != reading.negated else "supports"
             settles = scores.question[i] >= SETTLING_COVERAGE
             quotes.append(Quote(sentence.text, sentence.evidence, stance, round(value, 4), settles=settles))

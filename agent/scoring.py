@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import bm25s
 import numpy as np
 
-from pathatlas.agent.evidence import NAMING_COVERAGE, SentenceScores, option_terms
+from pathatlas.agent.evidence import SentenceScores, option_terms
 from pathatlas.agent.plan import IMAGE_QUERY
 from pathatlas.agent.questions import Evidence
 from pathatlas.retrieval.lexical import NUMERALS, tokenize
@@ -103,9 +103,8 @@ def sentence_bm25(question: str, options: Sequence[str], scores: SentenceScores)
 def mentions(scores: SentenceScores) -> np.ndarray:
     """Per option, the sum of 1/rank over evidence items with a sentence naming it."""
     out = np.zeros(len(scores.options))
-    for j, covered in enumerate(scores.options):
-        named = zip(scores.sentences, covered, strict=True)
-        ranks = {s.evidence.id: s.evidence.rank for s, c in named if c >= NAMING_COVERAGE}
+    for j in range(len(scores.options)):
+        ranks = {s.evidence.id: s.evidence.rank for i, s in enumerate(scores.sentences) if scores.names(j, i)}
         out[j] = sum(1.0 / r for r in ranks.values())
     return out
 

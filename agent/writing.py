@@ -4,6 +4,7 @@ rationale written from the quotes (pure functions shared by every answerer)."""
 from __future__ import annotations
 
 from pathatlas.agent.evidence import (
+    closed_privatives,
     evidence_sentences,
     names,
     normalise,
@@ -26,20 +27,20 @@ def fallback_quote(question: Question, reading: Reading, choice: int, evidence: 
     """A sentence for a chosen option that no sentence names by its distinctive words.
 
     Negated question: the sentence tying the other options to the question best without naming the choice
-    (what makes the choice the exception; it supports it), where one names another option at all. Otherwise: a
+    (what makes the choice the exception; it supports it), where one names another option. Otherwise: a
     sentence with any of the option's words covering the question best, else the sentence covering the question
     best: what the choice was weighed against, which does not settle it.
     """
     scores = score_sentences(reading, question.text, question.options, evidence_sentences(evidence))
     if not scores.sentences:
         return None
-    chosen = tokenize([question.options[choice]])[0]
+    chosen = tokenize([closed_privatives(question.options[choice])])[0]
 
     def key(i: int) -> tuple:
         sentence, relevance = scores.sentences[i], scores.question[i] * scores.weights[i]
         named = names(sentence.terms, chosen)  # any form of its words: "pupillary" names "dilated pupils"
         if reading.negated:
-            others = sum(scores.options[j][i] > 0 for j in range(len(question.options)) if j != choice)
+            others = sum(scores.names(j, i) for j in range(len(question.options)) if j != choice)
             return (not named, others, relevance)
         return (named, relevance)
 

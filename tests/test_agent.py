@@ -49,7 +49,7 @@ from pathatlas.agent.scoring import (
     passage_support,
     support_queries,
 )
-from pathatlas.agent.writing import annotate, quotes_for, settle
+from pathatlas.agent.writing import annotate, fallback_quote, quotes_for, settle
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError, UnknownNameError
 from pathatlas.retrieval.lexical import tokenize
@@ -431,9 +431,33 @@ def test_an_answerer_choosing_an_option_the_question_lacks_is_one_line(demo_inde
 
 def test_a_lack_after_a_negation_affirms():
     """ "Calcium cannot be absorbed ... without vitamin D" was shown as contradicting vitamin D."""
-    assert not contradicts("Calcium cannot be absorbed from the small intestine without vitamin D.", "vitamin D")
-    assert contradicts("Calcium is absorbed without vitamin K.", "vitamin K")
-    assert contradicts("The gut does not need vitamin K to absorb calcium.", "vitamin K")
+    assert not contradicts("Calcium cannot be absorbed from the small intestine without vitamin D.", {"vitamin d"})
+    assert contradicts("Calcium is absorbed without vitamin K.", {"vitamin k"})
+    assert contradicts("The gut does not need vitamin K to absorb calcium.", {"vitamin k"})
+
+
+def test_a_negation_contradicts_an_option_by_its_own_words():
+    """ "does not caseate" was read as contradicting "non-caseating granulomas" (through "caseat"), and "does not
+    contain type I collagen" as contradicting "type II collagen" (through "collagen", which both options share)."""
+    caseating, noncaseating = option_terms("Which granulomas mark sarcoidosis?", ["caseating", "non-caseating"])
+    assert contradicts("The granulomas of sarcoidosis do not caseate.", caseating)
+    assert not contradicts("The granulomas of sarcoidosis do not caseate.", noncaseating)
+    type_one, type_two = option_terms("Which collagen?", ["type I collagen", "type II collagen"])
+    assert contradicts("Hyaline cartilage does not contain type I collagen.", type_one)
+    assert not contradicts("Hyaline cartilage does not contain type I collagen.", type_two)
+
+
+def test_an_exception_is_settled_only_by_a_sentence_naming_another_option():
+    """A sentence with one word of another option ("marrow" of "red blood cell precursors in marrow") was taken as
+    tying that option to the question, which made the choice the exception, settled; naming an option takes
+    ``NAMING_COVERAGE`` of its own words everywhere."""
+    question = Question(
+        "Which of these cells does NOT divide in adults?",
+        ["neurons", "red blood cell precursors in marrow", "basal keratinocytes of the skin"],
+    )
+    found = [evidence("p1", "Marrow is a soft tissue that fills the cavities of long bones in adults.", 1)]
+    quote = fallback_quote(question, read_question(question), 0, found)
+    assert quote is not None and not quote.settles and quote.stance == "related"
 
 
 def test_a_negated_image_question_picks_the_diagnosis_the_similar_cases_leave_out():
