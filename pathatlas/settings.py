@@ -286,9 +286,18 @@ class Settings(BaseSettings):
         }
 
 
-ENVIRONMENT_ERRORS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR})
-"""OS errors on a path that the machine, not PathAtlas, must fix: permissions, a read-only or full disk, a file where a
-folder must be."""
+ENVIRONMENT_ERRORS = {
+    errno.EROFS: "read-only",
+    errno.EACCES: "read-only",
+    errno.EPERM: "read-only",
+    errno.ENOSPC: "full",
+    errno.EDQUOT: "full",
+    errno.ENOTDIR: "not a folder",
+}
+"""OS errors on a path that the machine, not PathAtlas, must fix, by what they say of it: it cannot be written by this
+process (a read-only mount, no permission) or at all (a full disk, a quota), or a file stands where a folder must be.
+The one table: a user's one line (``os_problem``), an unwritable index (``retrieval.index.unwritable``) and a failed
+FAISS write (which names the error only in words) read it."""
 
 
 def os_problem(exc: BaseException, settings: Settings | None = None, paths: bool = True) -> str | None:

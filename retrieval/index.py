@@ -62,7 +62,7 @@ from pathatlas.retrieval.local import Keypoints
 from pathatlas.retrieval.records import StoredVectors, source_id
 from pathatlas.retrieval.stores import Filters, VectorStore, open_store, store_class
 from pathatlas.retrieval.stores.base import ScoredIds, stored_vectors
-from pathatlas.settings import Settings
+from pathatlas.settings import ENVIRONMENT_ERRORS, Settings
 
 META_FILE = "pathatlas.json"
 POINTER_FILE = "manifest.json"
@@ -80,15 +80,6 @@ PAYLOAD_BATCH = 1000
 
 SOURCE_FIELDS = ("fingerprint", "kind", "entries")
 """What every source entry of a manifest must hold (``id``, ``indexed_at``, ``problems``, ``stat`` may be missing)."""
-DISK_ERRORS = {
-    errno.EROFS: "read-only",
-    errno.EACCES: "read-only",
-    errno.EPERM: "read-only",
-    errno.ENOSPC: "full",
-    errno.EDQUOT: "full",
-}
-"""``OSError`` numbers that say the index folder cannot be written: by this process (a read-only mount, no permission)
-or at all (a full disk, a quota)."""
 
 Manifest = dict[str, dict[str, Any]]
 log = logging.getLogger(__name__)
@@ -103,8 +94,8 @@ class IndexUnwritableError(IndexBusyError):
 def unwritable(path: Path, exc: OSError) -> IndexUnwritableError | None:
     """``exc`` as the one line a user reads when it says the index folder at ``path`` cannot be written; None for any
     other error, and for one about a file elsewhere (an unreadable source PDF is that source's own problem)."""
-    kind = DISK_ERRORS.get(exc.errno)
-    if kind is None:
+    kind = ENVIRONMENT_ERRORS.get(exc.errno)
+    if kind not in ("read-only", "full"):
         return None
     where = ""
     if isinstance(exc.filename, str | bytes | os.PathLike):

@@ -28,7 +28,6 @@ previous state. Files that neither the live nor the previous state names are rem
 
 from __future__ import annotations
 
-import errno
 import io
 import json
 import os
@@ -56,7 +55,7 @@ from pathatlas.retrieval.stores.base import (
     grow,
     matches,
 )
-from pathatlas.settings import Settings
+from pathatlas.settings import ENVIRONMENT_ERRORS, Settings
 
 try:
     import faiss
@@ -672,9 +671,7 @@ def _write_index(index, path: Path) -> None:
     try:
         faiss.write_index(index, str(path))
     except RuntimeError as exc:
-        code = next(
-            (c for c in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES) if os.strerror(c) in str(exc)), None
-        )
+        code = next((c for c in ENVIRONMENT_ERRORS if os.strerror(c) in str(exc)), None)
         if code is None:
             raise
         raise OSError(code, os.strerror(code), str(path)) from exc
