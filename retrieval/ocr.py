@@ -117,15 +117,21 @@ def clean_words(raw: str) -> list[str]:
     return list(seen.values())
 
 
+def tsv_rows(tsv: str) -> Iterator[list[str]]:
+    """The fields of each row of tesseract's ``tsv`` output below its header; a row without ``TSV_COLUMNS`` fields is
+    skipped."""
+    for row in tsv.splitlines()[1:]:
+        fields = row.split("\t")
+        if len(fields) == TSV_COLUMNS:
+            yield fields
+
+
 def texts_by_page(tsv: str) -> list[str]:
     """Plain text per input image from tesseract's ``tsv`` output, whose rows name their image (``page_num``);
     the plain-text output gives an image without words no line at all, so a group's texts could not be told
     apart. Words of a line are joined by spaces, lines by newlines, blocks by blank lines."""
     pages: dict[str, dict[tuple[str, ...], list[str]]] = {}
-    for row in tsv.splitlines()[1:]:
-        fields = row.split("\t")
-        if len(fields) != TSV_COLUMNS:
-            continue
+    for fields in tsv_rows(tsv):
         level, page, *where, text = fields[0], fields[1], *fields[2:5], fields[-1]
         lines = pages.setdefault(page, {})  # level 1 rows name every image, words or not
         if level == "5" and text.strip() and confident(text, float(fields[10])):
@@ -142,10 +148,8 @@ def texts_by_page(tsv: str) -> list[str]:
 def tsv_by_page(tsv: str) -> list[str]:
     """Tesseract's TSV of a group of images split into one TSV per image (each with the header row)."""
     pages: dict[str, list[str]] = {}
-    for row in tsv.splitlines()[1:]:
-        fields = row.split("\t")
-        if len(fields) == TSV_COLUMNS:
-            pages.setdefault(fields[1], []).append(row)
+    for fields in tsv_rows(tsv):
+        pages.setdefault(fields[1], []).append("\t".join(fields))
     return [TSV_HEADER + "".join(f"{row}\n" for row in rows) for rows in pages.values()]
 
 
@@ -153,11 +157,8 @@ def paragraphs(tsv: str) -> list[Paragraph]:
     """The paragraphs of one page's TSV in tesseract's reading order: words read with ``MIN_CONFIDENCE`` joined by
     spaces, lines by newlines, each paragraph boxed by its words."""
     found: dict[tuple[str, str], tuple[list[tuple[float, float, float, float]], dict[str, list[str]]]] = {}
-    for row in tsv.splitlines()[1:]:
-        fields = row.split("\t")
-        if len(fields) != TSV_COLUMNS or fields[0] != "5" or not fields[-1].strip():
-            continue
-        if float(fields[10]) < MIN_CONFIDENCE:
+    for fields in tsv_rows(tsv):
+        if fields[0] != "5" or not fields[-1].strip() or float(fields[10]) < MIN_CONFIDENCE:
             continue
         left, top, width, height = (float(v) for v in fields[6:10])
         boxes, lines = found.setdefault((fields[2], fields[3]), ([], {}))
