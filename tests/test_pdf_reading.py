@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pymupdf
 import pytest
@@ -38,6 +40,8 @@ RIGHT = [
 ]
 MIDDLE = 297.5
 """Between the columns (50-285 and 310-545)."""
+ROUNDS = 30
+"""Readings of each PDF read at once with others: enough for their MuPDF calls to interleave."""
 
 
 def make_index(tmp_path) -> Index:
@@ -72,6 +76,25 @@ def handout(path, pages: int = 3):
     return path
 
 
+def repaired_whole(path, good: bytes):
+    """``good`` with a wrong cross-reference offset (a tool that edited the file carelessly): MuPDF repairs it with
+    nothing lost."""
+    offset = re.compile(rb"startxref\s+(\d+)")
+    path.write_bytes(offset.sub(lambda m: b"startxref\n" + str(int(m.group(1)) + 7).encode(), good))
+    return path
+
+
+def glitched(path):
+    """One page whose content stream has a syntax error: MuPDF reads the rest of it, and says so each time."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 72), "Squamous epithelium lines the ectocervix.")
+    xref = page.get_contents()[0]
+    doc.update_stream(xref, doc.xref_stream(xref) + b"\nBT /F9 12 Tf (broken) Tj ET ] ] } (")
+    doc.save(path)
+    return path
+
+
 def test_a_damaged_copy_fails_alone_in_one_line_and_the_indexed_one_stays(tmp_path, capfd):
     """A truncated download: MuPDF repaired it, lost the last page and the bookmarks, and the good copy's records
     were replaced ("indexed", exit 0), while "MuPDF error: ..." lines went to the terminal."""
@@ -99,12 +122,9 @@ def test_a_damaged_copy_fails_alone_in_one_line_and_the_indexed_one_stays(tmp_pa
 def test_a_pdf_mupdf_repairs_whole_is_still_indexed(tmp_path, settings):
     """A wrong cross-reference offset (a tool that edited the file carelessly) is repaired with nothing lost: such a
     PDF reads as before."""
-    good = handout(tmp_path / "good.pdf").read_bytes()
-    offset = re.compile(rb"startxref\s+(\d+)")
-    wrong = offset.sub(lambda m: b"startxref\n" + str(int(m.group(1)) + 7).encode(), good)
-    (tmp_path / "offset.pdf").write_bytes(wrong)
-    assert pymupdf.open(tmp_path / "offset.pdf").is_repaired
-    source = pdf.PdfSource(tmp_path / "offset.pdf", settings)
+    path = repaired_whole(tmp_path / "offset.pdf", handout(tmp_path / "good.pdf").read_bytes())
+    assert pymupdf.open(path).is_repaired
+    source = pdf.PdfSource(path, settings)
     pages = [r for r in source.records() if isinstance(r, Page)]
     assert [p.section for p in pages] == ["Part 1", "Part 2", "Part 3"] and "Amyloidosis" in pages[2].text
     assert source.problems == []
@@ -112,13 +132,7 @@ def test_a_pdf_mupdf_repairs_whole_is_still_indexed(tmp_path, settings):
 
 def test_a_page_mupdf_reads_with_errors_is_indexed_with_one_problem_line(tmp_path, settings, capfd):
     """A content stream with a syntax error in an otherwise sound PDF: its page is kept, what MuPDF said is noted."""
-    doc = pymupdf.open()
-    page = doc.new_page()
-    page.insert_text((72, 72), "Squamous epithelium lines the ectocervix.")
-    xref = page.get_contents()[0]
-    doc.update_stream(xref, doc.xref_stream(xref) + b"\nBT /F9 12 Tf (broken) Tj ET ] ] } (")
-    doc.save(tmp_path / "glitch.pdf")
-    source = pdf.PdfSource(tmp_path / "glitch.pdf", settings)
+    source = pdf.PdfSource(glitched(tmp_path / "glitch.pdf"), settings)
     [page_record] = [r for r in source.records() if isinstance(r, Page)]
     assert "Squamous epithelium" in page_record.text
     assert len(source.problems) == 1 and "syntax error in content stream" in source.problems[0]
@@ -286,3 +300,35 @@ def test_a_scanned_page_is_found_and_cited_like_any_page(tmp_path):
 
 def test_the_micro_sign_stays_as_printed():
     assert pdf.clean_text("7.5 \u00b5m \ufb01brin, 2 \u03bcg") == "7.5 \u00b5m fibrin, 2 \u03bcg"
+
+
+def test_pdfs_read_at_once_each_keep_what_mupdf_said_of_them(tmp_path, settings):
+    """MuPDF gathers its warnings for the whole process, and a server reads PDFs at once (two uploads, two index
+    jobs): however their readings interleave, a damaged copy is refused, a PDF repaired whole is read without a
+    problem, and one page MuPDF reads with errors is noted once."""
+    good = handout(tmp_path / "good.pdf").read_bytes()
+    (tmp_path / "cut.pdf").write_bytes(good[: len(good) // 2] + b"\n%%EOF\n")
+    paths = [repaired_whole(tmp_path / "offset.pdf", good), tmp_path / "cut.pdf", glitched(tmp_path / "glitch.pdf")]
+    settings = settings.model_copy(update={"page_render_dpi": 20})
+    together = threading.Barrier(len(paths), timeout=60)
+    shown = pymupdf.TOOLS.mupdf_display_errors()
+
+    def read(path) -> set[str]:
+        outcomes = set()
+        for _ in range(ROUNDS):
+            source = pdf.PdfSource(path, settings)
+            together.wait()
+            try:
+                pages = [r for r in source.records() if isinstance(r, Page)]
+            except pdf.BadInputError as exc:
+                outcomes.add(str(exc).replace(str(tmp_path), ""))
+            else:
+                outcomes.add(f"{len(pages)} pages; problems: {' | '.join(source.problems)}".replace(str(tmp_path), ""))
+        return outcomes
+
+    with ThreadPoolExecutor(len(paths)) as pool:
+        repaired, damaged, glitch = pool.map(read, paths)
+    assert repaired == {"3 pages; problems: "}
+    assert len(damaged) == 1 and "/cut.pdf is damaged: MuPDF repaired it and then failed to read it" in damaged.pop()
+    assert len(glitch) == 1 and re.fullmatch(r"1 pages; problems: \S+ MuPDF reported .*syntax error[^|]*", glitch.pop())
+    assert pymupdf.TOOLS.mupdf_display_errors() == shown, "the last reading to finish put MuPDF's setting back"

@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from PIL import Image
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pathatlas.retrieval.ocr import Paragraph
     from pathatlas.settings import Settings
 
+T = TypeVar("T")
 CAPTION_START = re.compile(r"^\s*(fig(?:ure)?\.?)\s*(\d+[\w.\-]*)", re.IGNORECASE)
 MAX_CAPTION_GAP = 72.0
 """Points between an image and the block below it beyond which that block is not its caption."""
@@ -318,13 +319,16 @@ def scanned_blocks(page: pymupdf.Page, pixmap: pymupdf.Pixmap, paragraphs: list[
 
 _quiet = {"readers": 0, "shown": True}
 _quiet_lock = threading.Lock()
+_mupdf_lock = threading.RLock()
+"""Held by every MuPDF call of a PDF's reading: MuPDF gathers its warnings for the whole process, so while one
+reading gathers them (``mupdf_said``) no other may add to them or erase them (a server reads PDFs at once)."""
 
 
 @contextlib.contextmanager
-def quiet_mupdf() -> Iterator[Callable[[], str]]:
-    """MuPDF's errors kept off the terminal ("MuPDF error: format error: ...") while a PDF is read; yields what
-    takes the warnings and errors it gathered since the last take, in one line, for a problem or a refusal. The
-    setting is the process's: the last reader to finish (a server may read two PDFs at once) puts it back."""
+def quiet_mupdf() -> Iterator[None]:
+    """MuPDF's errors kept off the terminal ("MuPDF error: format error: ...") while a PDF is read (``mupdf_said``
+    takes what it said). The setting is the process's: the last reader to finish (a server may read two PDFs at once)
+    puts it back."""
     import pymupdf
 
     with _quiet_lock:
@@ -332,14 +336,40 @@ def quiet_mupdf() -> Iterator[Callable[[], str]]:
             _quiet["shown"] = pymupdf.TOOLS.mupdf_display_errors()
             pymupdf.TOOLS.mupdf_display_errors(False)
         _quiet["readers"] += 1
-    pymupdf.TOOLS.mupdf_warnings(reset=True)
     try:
-        yield lambda: one_line_warnings(pymupdf.TOOLS.mupdf_warnings(reset=True))
+        yield
     finally:
         with _quiet_lock:
             _quiet["readers"] -= 1
             if _quiet["readers"] == 0:
                 pymupdf.TOOLS.mupdf_display_errors(_quiet["shown"])
+
+
+def mupdf_said(read: Callable[[], T]) -> tuple[T, str]:
+    """What ``read()`` returns, and the warnings and errors MuPDF gave while it ran, in one line (for a problem or a
+    refusal)."""
+    import pymupdf
+
+    with _mupdf_lock:
+        pymupdf.TOOLS.mupdf_warnings(reset=True)
+        result = read()
+        return result, one_line_warnings(pymupdf.TOOLS.mupdf_warnings(reset=True))
+
+
+def one_at_a_time(steps: Iterator[T]) -> Iterator[T]:
+    """``steps``, each run holding ``_mupdf_lock``: what the consumer does with an item (embedding a page) runs beside
+    other readings, only MuPDF's calls do not."""
+    try:
+        while True:
+            with _mupdf_lock:
+                try:
+                    item = next(steps)
+                except StopIteration:
+                    return
+            yield item
+    finally:
+        with _mupdf_lock:
+            steps.close()  # a reading stopped early closes its document
 
 
 def one_line_warnings(warnings: str, limit: int = 200) -> str:
@@ -382,21 +412,19 @@ class PdfSource(Source):
 
     def size_hint(self) -> int:
         try:
-            with quiet_mupdf() as warnings, self._open(warnings) as doc:
+            with quiet_mupdf(), _mupdf_lock, self._open() as doc:
                 return doc.page_count
         except Exception:  # records() reports the real problem
             return 0
 
-    def _open(self, warnings: Callable[[], str] = lambda: "") -> pymupdf.Document:
-        """The document, or a one-line ``BadInputError`` (``warnings``, from ``quiet_mupdf``, takes what MuPDF said
-        while opening it)."""
+    def _open(self) -> pymupdf.Document:
+        """The document, or a one-line ``BadInputError`` (with what MuPDF said while opening it)."""
         import pymupdf  # here, not at import: finding an unchanged PDF needs no reader (half a second)
 
         try:
-            doc = pymupdf.open(self.path, filetype="pdf")
+            doc, said = mupdf_said(lambda: pymupdf.open(self.path, filetype="pdf"))
         except Exception as exc:
             raise BadInputError(f"{self.path} is not a readable PDF: {exc}") from exc
-        said = warnings()
         if not doc.is_pdf:  # MuPDF reads by content whatever the type says: HTML, SVG, images named .pdf
             doc.close()
             raise BadInputError(f"{self.path} is not a PDF")
@@ -420,24 +448,25 @@ class PdfSource(Source):
         return BadInputError(f"{self.path} is damaged: {why}; download or export it again")
 
     def records(self) -> Iterator[Record]:
+        return one_at_a_time(self._records())
+
+    def _records(self) -> Iterator[Record]:
         fingerprint = self.fingerprint()
-        with quiet_mupdf() as warnings, self._open(warnings) as doc:
+        with quiet_mupdf(), self._open() as doc:
             book = (doc.metadata or {}).get("title") or self.path.stem
             sections = sections_by_page(doc.get_toc(), doc.page_count)
-            for page, blocks, continued in self._read(doc, warnings):
+            for page, blocks, continued in self._read(doc):
                 section = sections.get(page.number + 1, "")
                 yield from self._page_records(page, blocks, fingerprint, book, section, continued)
 
-    def _read(
-        self, doc: pymupdf.Document, warnings: Callable[[], str] = lambda: ""
-    ) -> Iterator[tuple[pymupdf.Page, list[TextBlock], str | None]]:
+    def _read(self, doc: pymupdf.Document) -> Iterator[tuple[pymupdf.Page, list[TextBlock], str | None]]:
         """Each readable page, its text blocks as the book spells them in reading order, and the caption opening the
         next page. Every page's text is read first (3 s for the 998-page book): the spelling is the whole book's, a
         figure at a page's foot may find its caption on the next, and a document MuPDF had to repair is refused
         before any record when reading it went wrong (a damaged file must not replace the copy indexed before). Pages
         without a text layer are read by tesseract where figure OCR is on, a group at a time as they come."""
-        raw = [self._read_blocks(page) for page in doc]
-        if said := warnings():
+        raw, said = mupdf_said(lambda: [self._read_blocks(page) for page in doc])
+        if said:
             if doc.is_repaired:
                 raise self._damaged(f"MuPDF repaired it and then failed to read it ({said})")
             self.problems.append(f"{self.path}: MuPDF reported problems reading it ({said})")
