@@ -15,7 +15,7 @@ round searches for what the best evidence introduced and for what separates the 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -29,7 +29,7 @@ from pathatlas.agent.writing import annotate
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
 from pathatlas.retrieval.lexical import has_words
 from pathatlas.retrieval.records import Citation, Hit
-from pathatlas.retrieval.search import Query, Searcher, with_passages
+from pathatlas.retrieval.search import Query, Searcher, resolve_filters
 
 STOP_MARGIN = 0.3
 """The loop stops searching once the leading option's probability exceeds the runner-up's by this much."""
@@ -163,6 +163,7 @@ class Agent:
 
     def ask(self, question: Question, exclude_ids: set[str] | None = None) -> AgentResult:
         question.validate()
+        question = replace(question, filters=resolve_filters(question.filters, self.searcher.index))  # as searched
         started = time.perf_counter()
         state = self.graph.invoke(
             {
@@ -235,7 +236,7 @@ class Agent:
         each option's own words, so each option is weighed by the passages that tie it to what is asked (not
         only the top pages)."""
         texts = support_queries(read_question(question).focus, question.options)
-        found = self.searcher.index.lexical.search(texts, SUPPORT_POOL, with_passages(question.filters))
+        found = self.searcher.index.lexical.search(texts, SUPPORT_POOL, question.filters)
         support = OptionSupport(found[0], found[1:])
         trace.append({"step": "support", "queries": texts, "passages": [len(hits) for hits in found]})
         return support

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.images import check_query_image
 from pathatlas.retrieval.records import Citation, Payload
+from pathatlas.retrieval.search import check_filters, check_image
 from pathatlas.retrieval.stores.base import Filters
 
 LETTERS = "ABCDEFGHIJ"
@@ -37,12 +37,19 @@ class Question:
     takes, e.g. one textbook."""
 
     def validate(self) -> None:
+        if not isinstance(self.text, str):
+            raise BadInputError(f"the question must be text, not {type(self.text).__name__}")
+        if not isinstance(self.options, list | tuple):  # a string would be taken as one option a letter
+            raise BadInputError(f"options must be a list of texts, not {self.options!r}")
+        if wrong := [option for option in self.options if not isinstance(option, str)]:
+            raise BadInputError(f"an option must be text, not {wrong[0]!r}")
+        check_filters(self.filters)
         if not self.text.strip() and self.options:
             raise BadInputError(f"question {self.id or ''}: options without a question".replace("  ", " "))
         if not self.text.strip() and self.image is None:
             raise BadInputError("empty question: give the question text, an image, or both")
         if self.image is not None:
-            check_query_image(self.image)
+            check_image(self.image)
         if len(self.options) == 1:
             raise BadInputError(ONE_OPTION)
         if len(self.options) > len(LETTERS):

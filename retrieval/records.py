@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pathatlas.errors import BadInputError
 from pathatlas.retrieval.local import Keypoints
 
 BBox = tuple[float, float, float, float]
@@ -127,17 +126,6 @@ _DEFAULTS = {f.name: f.default for f in fields(Payload) if f.name not in ("kind"
 
 FILTER_FIELDS = ("kind", "source", "fingerprint", "organ", "diagnosis", "case", "section")
 """Payload fields that every store indexes for filtering."""
-
-
-def check_filter_fields(filters: Mapping[str, Any]) -> None:
-    """A filter on a field no store indexes, or on a kind no record has, would silently match nothing: refuse it,
-    naming the fields (kinds) there are."""
-    if unknown := sorted(set(filters) - set(FILTER_FIELDS)):
-        raise BadInputError(f"unknown filter field {unknown[0]!r}; use {', '.join(FILTER_FIELDS)}")
-    kinds = filters.get("kind")
-    kinds = [kinds] if isinstance(kinds, str) else list(kinds or [])
-    if unknown := [k for k in kinds if k not in KINDS]:  # "kind=pag" would find nothing and say nothing
-        raise BadInputError(f"unknown kind {unknown[0]!r}; use {', '.join(KINDS)}")
 
 
 @dataclass

@@ -11,6 +11,7 @@ alone. Queries with an image keep weighted RRF, where the words printed in the i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.lexical import has_words, tokenize
 from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen
 from pathatlas.retrieval.ocr import TesseractReader, WordReader, query_words, tesseract_engine
-from pathatlas.retrieval.records import Citation, Hit, Payload, check_filter_fields
+from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Citation, Hit, Payload
 from pathatlas.retrieval.stores.base import Filters, ScoredIds, group_by_filters
 
 T = TypeVar("T")
@@ -58,6 +59,140 @@ SPECIMEN = "specimen"
 """The ranker of candidates verified as the same specimen as the query image (keypoints, retrieval/local.py)."""
 RANKERS = ("bm25", "dense")
 """Ranker groups a caller may switch off (benchmarks compare BM25 alone, dense alone, both)."""
+USER_FILTERS = (*(name for name in FILTER_FIELDS if name != "fingerprint"), "chapter")
+"""Fields a caller filters on: the stores' own but ``fingerprint`` (their record of a source's version), and
+``chapter``, which ``resolve_filters`` expands to the sections under it."""
+CHAPTER = re.compile(r"^(chapter\b|\d+\s)", re.IGNORECASE)
+CHAPTER_NUMBER = re.compile(r"(?:chapter\s*)?(\d+)\b", re.IGNORECASE)
+NO_SECTION = "\x00no such section"
+"""The section filter of chapter and section filters no section satisfies both: it matches nothing, as asked."""
+
+
+def whole_number(value: object, name: str, least: int) -> int:
+    """``value``, refused in one line unless a whole number of at least ``least`` (a "5" or a 5.5 would fail deep in
+    the search)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadInputError(f"{name} must be a whole number, not {value!r}")
+    if value < least:
+        raise BadInputError(f"{name} must be at least {least}, not {value}")
+    return value
+
+
+def check_image(image: object) -> None:
+    """A query's image: a PIL image (a file's name would fail deep in the encoder), large enough to compare
+    (``check_query_image``)."""
+    if not isinstance(image, Image.Image):
+        raise BadInputError(
+            f"image must be a PIL image, not {type(image).__name__}: open a file with "
+            "pathatlas.retrieval.images.open_image(path, max_pixels)"
+        )
+    check_query_image(image)
+
+
+def as_list(value: str | list[str] | tuple[str, ...] | set[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def check_filters(filters: object) -> None:
+    """Filters as a caller gives them (field to a text or a list of texts). One that could only match nothing, an
+    unknown field or kind, no value, a value that is not text, is refused in one line rather than answered with no
+    hits."""
+    if not isinstance(filters, Mapping):
+        raise BadInputError(
+            f"filters must be a mapping of field to value(s), e.g. {{'kind': 'figure'}}; not {filters!r:.60}"
+        )
+    if unknown := sorted(map(str, set(filters) - set(USER_FILTERS))):
+        raise BadInputError(f"unknown filter field {unknown[0]!r}; use {', '.join(USER_FILTERS)}")
+    for name, value in filters.items():
+        values = as_list(value) if isinstance(value, str | list | tuple | set) else None
+        if not values or not all(isinstance(item, str) and item.strip() for item in values):
+            raise BadInputError(f"filter {name!r} takes text or a list of texts, not {value!r}")
+    if unknown := [kind for kind in as_list(filters.get("kind", [])) if kind not in KINDS]:
+        raise BadInputError(f"unknown kind {unknown[0]!r}; use {', '.join(KINDS)}")
+
+
+def resolve_filters(filters: Filters, index: Index) -> Filters:
+    """Filters as the stores take them, from filters as a caller gives them (``check_filters``): a source named by file
+    name, id or path (as ``remove`` takes it) becomes its key, a chapter the sections under it, ``kind=page`` takes the
+    passages too (``with_passages``). Every door's filters come through here; an unknown source or chapter is refused
+    in one line. Resolved filters resolve to themselves."""
+    check_filters(filters)
+    resolved = dict(filters)
+    if "source" in resolved:
+        keys = [index.resolve_source(name) for name in as_list(resolved["source"])]
+        resolved["source"] = keys if len(keys) > 1 else keys[0]
+    if "chapter" in resolved:
+        sections = Chapters.of(index).sections_under(as_list(resolved.pop("chapter")), index)
+        if "section" in resolved:  # both given: the sections asked for that lie in the chapters
+            sections = [s for s in as_list(resolved["section"]) if s in sections] or [NO_SECTION]
+        resolved["section"] = sections
+    return with_passages(resolved)
+
+
+def chapter_of(section: str) -> str:
+    """The chapter level of a bookmark path: its first part that reads like a chapter, else its first part."""
+    parts = [p.strip() for p in section.split(" > ") if p.strip()]
+    return next((p for p in parts if CHAPTER.match(p)), parts[0] if parts else "")
+
+
+@dataclass
+class Chapters:
+    """A chapter is not stored on its own: it is the first level of a page's bookmark path (``section``) that reads
+    like a chapter ("4 The Tissue Level of Organization", "Chapter 4 ..."), so a chapter filter expands to the
+    sections under it."""
+
+    sections: dict[str, set[str]] = field(default_factory=dict)
+    """Chapter to the sections under it."""
+
+    @classmethod
+    def of(cls, index: Index) -> Chapters:
+        """The index's chapters, from its sections' counts (which the stores keep without reading every payload)."""
+        chapters = cls()
+        for section in index.store.value_counts("section"):
+            if section:
+                chapters.add(section)
+        return chapters
+
+    def add(self, section: str) -> str:
+        """Count ``section`` under its chapter, which it returns."""
+        chapter = chapter_of(section)
+        self.sections.setdefault(chapter, set()).add(section)
+        return chapter
+
+    def named(self, name: str) -> str | None:
+        """A chapter as a reader names it: whole, by its number ("12", "Chapter 12") or by a part of its title only
+        one chapter has ("nervous tissue"); None when none or several match."""
+        if name in self.sections:
+            return name
+        wanted = " ".join(name.lower().split())
+        number = CHAPTER_NUMBER.fullmatch(wanted)
+        if number:
+            found = [c for c in self.sections if (m := CHAPTER_NUMBER.match(c)) and m.group(1) == number.group(1)]
+        else:
+            found = [c for c in self.sections if wanted and wanted in " ".join(c.lower().split())]
+        return found[0] if len(found) == 1 else None
+
+    def ordered(self) -> list[str]:
+        """The chapters in the book's order: numbered ones by number ("2 Cells" before "10 Muscle"), then the rest."""
+
+        def order(chapter: str) -> tuple:
+            number = CHAPTER_NUMBER.match(chapter)
+            return (0, int(number.group(1)), chapter) if number else (1, chapter.lower(), chapter)
+
+        return sorted(self.sections, key=order)
+
+    def sections_under(self, names: list[str], index: Index) -> list[str]:
+        """The sections under the chapters ``names``; a name no chapter (or several) matches is refused, listing the
+        index's chapters."""
+        named = [self.named(name) for name in names]
+        if None in named:
+            chapters = self.ordered()
+            listed = "; ".join(chapters[:5]) + (f" (+{len(chapters) - 5} more)" if len(chapters) > 5 else "")
+            raise BadInputError(
+                f"no chapter {names[named.index(None)]!r} in index {index.path} (or several match it); give its number "
+                f"or a part of its title only it has; its chapters: {listed or 'none'}"
+            )
+        return sorted({section for chapter in named for section in self.sections[chapter]})
 
 
 @dataclass
@@ -73,15 +208,21 @@ class Query:
     best section's next pages than with other sections' (BENCHMARKS.md)."""
 
     def validate(self) -> None:
+        """Refuse in one line what could not be searched, or could only find nothing; the filters are checked here
+        and resolved against the index by the ``Searcher`` (``resolve_filters``)."""
+        if self.text is not None and not isinstance(self.text, str):
+            raise BadInputError(f"text must be a string, not {type(self.text).__name__}")
         self.text = (self.text or "").strip() or None
         if self.text is None and self.image is None:
             raise BadInputError("empty query: give some text, an image, or both")
-        if self.k < 1:
-            raise BadInputError(f"k must be at least 1, not {self.k}")
+        whole_number(self.k, "k", 1)
+        if self.pages_per_section is not None:
+            whole_number(self.pages_per_section, "pages_per_section", 0)
+        if not isinstance(self.use, tuple | list) or not self.use or any(r not in RANKERS for r in self.use):
+            raise BadInputError(f"use takes a tuple of one or more of {', '.join(RANKERS)}, not {self.use!r}")
         if self.image is not None:
-            check_query_image(self.image)
-        check_filter_fields(self.filters)
-        self.filters = with_passages(self.filters)
+            check_image(self.image)
+        check_filters(self.filters)
         if self.text is not None and not has_words(self.text):
             if self.image is None:
                 raise BadInputError(
@@ -160,10 +301,15 @@ class Searcher:
         engine = tesseract_engine("reading an image query's printed words", "PATHATLAS_QUERY_OCR")
         return TesseractReader(None, engine=engine)
 
-    def rankings(self, queries: list[Query]) -> list[dict[str, ScoredIds]]:
-        """Every ranker's candidates for a batch of queries; encoders see one batch per modality."""
+    def checked(self, queries: list[Query]) -> None:
+        """Each query validated, its filters as the stores take them (``resolve_filters``)."""
         for query in queries:
             query.validate()
+            query.filters = resolve_filters(query.filters, self.index)
+
+    def rankings(self, queries: list[Query]) -> list[dict[str, ScoredIds]]:
+        """Every ranker's candidates for a batch of queries; encoders see one batch per modality."""
+        self.checked(queries)
         encoder = self.index.encoder
         results: list[dict[str, ScoredIds]] = [{} for _ in queries]
 
@@ -226,6 +372,7 @@ class Searcher:
 
     def find_many(self, queries: list[Query]) -> list[Found]:
         """Each query's hits, and for an image query the words read in it (what a user wants told)."""
+        self.checked(queries)  # before the image work starts on threads of its own
         taken = self._keypoints_beside_search(queries)
         reading = self._words_beside_search(queries)
         rankings = self.rankings(queries)

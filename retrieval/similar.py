@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.records import Hit, Payload
-from pathatlas.retrieval.search import Searcher, with_relative
+from pathatlas.retrieval.search import Searcher, resolve_filters, whole_number, with_relative
 from pathatlas.retrieval.stores.base import Filters, stored_vectors
 
 IMAGE_SPACES = ("visual", "joint")
@@ -21,6 +21,8 @@ IMAGE_SPACES = ("visual", "joint")
 
 def similar(searcher: Searcher, record_id: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
     index, settings = searcher.index, searcher.settings
+    whole_number(k, "k", 1)
+    filters = resolve_filters(filters or {}, index)  # as a query's: checked, then as the stores take them
     stored = stored_vectors(index.store, [record_id]).get(record_id)
     payload = Payload.from_payloads(index.store.payloads([record_id])).get(record_id)
     if stored is None or payload is None:

@@ -59,29 +59,6 @@ def parse_filters(items: list[str] | None) -> dict[str, object]:
         raise BadInputError(str(exc)) from exc
 
 
-def resolve_filters(filters: dict[str, object], index) -> dict[str, object]:
-    """Filters the stores understand: a source named by file name, id or path (as ``remove`` takes it) becomes its
-    key, and a chapter the sections under it (as REST expands it); an unknown source or chapter is an error."""
-    if "source" in filters:
-        wanted = filters["source"] if isinstance(filters["source"], list) else [filters["source"]]
-        keys = [index.resolve_source(str(name)) for name in wanted]
-        filters = {**filters, "source": keys if len(keys) > 1 else keys[0]}
-    if "chapter" not in filters:
-        return filters
-    from pathatlas.ui.api.facets import count_facets
-
-    facets = count_facets(index)
-    wanted = filters["chapter"] if isinstance(filters["chapter"], list) else [filters["chapter"]]
-    if unknown := [c for c in wanted if facets.chapter_named(str(c)) is None]:
-        chapters = facets.chapters()
-        listed = "; ".join(chapters[:5]) + (f" (+{len(chapters) - 5} more)" if len(chapters) > 5 else "")
-        raise BadInputError(
-            f"no chapter {unknown[0]!r} in index {index.path} (or several match it); give its number or a part of "
-            f"its title only it has; its chapters: {listed or 'none'}"
-        )
-    return facets.expand(filters)
-
-
 FilterOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -158,14 +135,12 @@ def search(
     from pathatlas.retrieval.search import Query, Searcher
 
     settings = settings_for(index)
-    filters = parse_filters(filter)  # on the query once the index resolves them: Query.validate knows no chapter
-    query = Query(text=user_text(text, settings), k=k)
+    query = Query(text=user_text(text, settings), k=k, filters=parse_filters(filter))
     if image is not None:
         query.image = open_image(image, settings.max_image_pixels)
     query.validate()
     idx = Index.open(settings.index_dir, settings)
-    query.filters = resolve_filters(filters, idx)
-    found = Searcher(idx).find(query)
+    found = Searcher(idx).find(query)  # which resolves the filters: a source's name, a chapter
     hits = found.hits
     if found.image_words:  # what the image's own words added (stderr: --json keeps stdout JSON alone)
         err_console.print(f"words read in the image: {found.image_words}", highlight=False, markup=False)
@@ -238,7 +213,6 @@ def ask(
     q = Question(user_text(question, settings), options, picture, filters=parse_filters(filter))
     q.validate()
     idx = Index.open(settings.index_dir, settings)
-    q.filters = resolve_filters(q.filters, idx)
     agent = Agent(
         Searcher(idx),
         create_answerer(settings.answerer, settings, idx.encoder),

@@ -19,10 +19,10 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from pathatlas.retrieval.records import Hit
-from pathatlas.retrieval.search import Query
+from pathatlas.retrieval.search import Query, check_filters
 from pathatlas.settings import Settings, load_settings
 from pathatlas.ui.api.schemas import hit_record
 from pathatlas.ui.tools import Toolbox, reraise_as, thumbnail_uri, validation_line
@@ -45,7 +45,14 @@ class PathAtlasRetriever(BaseRetriever):
     toolbox: Toolbox
     k: int = 4
     filters: dict[str, str | list[str]] = Field(default_factory=dict)
-    """Payload filters, e.g. ``{"kind": "figure"}`` or ``{"organ": "lung"}``."""
+    """Payload filters, e.g. ``{"kind": "figure"}``, ``{"organ": "lung"}`` or ``{"source": "book.pdf"}``."""
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _checked_filters(cls, filters: Any) -> Any:
+        """Filters refused as a query refuses them, in one line (``BadInputError``), when the retriever is made."""
+        check_filters(filters)
+        return filters
 
     @classmethod
     def from_index(

@@ -223,10 +223,8 @@ class Toolbox:
         return self.engine.search(query).result()  # batched with concurrent searches
 
     def _filters(self, kind: str | None, source: str | None, organ: str | None, diagnosis: str | None) -> dict:
-        filters = {"kind": kind, "organ": organ, "diagnosis": diagnosis}
-        if source:
-            filters["source"] = self.engine.index.resolve_source(source)
-        return {name: value for name, value in filters.items() if value}
+        filters = {"kind": kind, "source": source, "organ": organ, "diagnosis": diagnosis}
+        return {name: value for name, value in filters.items() if value}  # the searcher resolves the source
 
     def _image(self, image_base64: str | None, image_path: str | None) -> Image.Image:
         settings = self.engine.settings
