@@ -251,7 +251,7 @@ def test_an_exported_backbone_runs_without_loading_torch_weights_or_printing(def
     assert loaded.training is False and capfd.readouterr().out == ""
 
 
-def test_backbone_inputs_are_torchvisions_to_the_bit_without_importing_it(default_encoder, session_home):
+def test_backbone_inputs_are_torchvisions_to_the_bit():
     """The first image query of a process took 11-15 s, nearly all of it importing torchvision (and the compiler
     it pulls in) for ToTensor + Normalize."""
     from torchvision import transforms
@@ -260,17 +260,36 @@ def test_backbone_inputs_are_torchvisions_to_the_bit_without_importing_it(defaul
 
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8))
     for mean, std in NORMALISATIONS.values():
-        reference = transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])(image)
+        reference = transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])(image).numpy()
         ours = pixels(image, np.array(mean, dtype=np.float32), np.array(std, dtype=np.float32))
-        assert ours.shape == reference.shape and bool((ours == reference).all())
+        assert ours.shape == reference.shape and np.array_equal(ours, reference)
+
+
+def test_an_image_query_imports_neither_torch_nor_torchvision(default_encoder, session_home):
+    """Once the backbone's ONNX export is cached, an image query (backbone, pooling, the average of passes, the joint
+    heads) runs in ONNX Runtime and numpy: importing torch cost 3-6 s of every first image query."""
+    default_encoder.image_tower([draw_pattern("glands", 1)])  # exports the ONNX file once, if not yet there
     probe = (
         "import sys; from pathatlas.corpora.demo import draw_pattern; from pathatlas.settings import Settings; "
         "from pathatlas.retrieval.encoders import create_encoder; "
-        f"create_encoder('default', Settings(home={str(session_home)!r})).image_tower([draw_pattern('glands', 1)]); "
-        "assert 'torchvision' not in sys.modules, 'image encoding imported torchvision'"
+        f"encoder = create_encoder('default', Settings(home={str(session_home)!r})); "
+        "vectors = encoder.encode_image([draw_pattern('glands', 1)]); "
+        "assert sorted(vectors) == ['joint', 'visual'] and encoder.image_tower.session is not None; "
+        "loaded = sorted({'torch', 'torchvision'} & set(sys.modules)); "
+        "assert not loaded, f'an image query imported {loaded}'"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-500:]
+
+
+def test_gem_pooling_weighs_strong_local_responses():
+    from pathatlas.retrieval.encoders.towers import pool
+
+    maps = np.zeros((1, 2, 2, 2), dtype=np.float32)
+    maps[0, 0] = 1.0
+    maps[0, 1, 1, 1] = 8.0  # one strong response among three silent (and clamped) places
+    assert np.allclose(pool(maps, "mean"), [[1.0, 2.0]])
+    assert np.allclose(pool(maps, "gem"), [[1.0, (8.0**3 / 4) ** (1 / 3)]], rtol=1e-6)
 
 
 def test_index_records_the_image_recipe_and_refuses_another(settings, tmp_path):

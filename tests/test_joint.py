@@ -12,6 +12,7 @@ from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.datasets import is_validation, read_figures
 from pathatlas.retrieval.encoders.default import DefaultEncoder
+from pathatlas.retrieval.encoders.heads_config import InferenceHeads, heads_location, read_config
 from pathatlas.retrieval.encoders.joint_heads import WEIGHTS_DIR, HeadsConfig, JointHeads
 from pathatlas.retrieval.encoders.training import TrainConfig, info_nce, train
 from pathatlas.settings import Settings
@@ -61,13 +62,22 @@ def tiny_shared(tmp_path_factory):
     return write_shared_layout(tmp_path_factory.mktemp("shared") / "data")
 
 
-def test_heads_save_load_roundtrip(tmp_path):
-    heads = JointHeads(HeadsConfig(hidden=32))
+@pytest.mark.parametrize("hidden", [32, 0])
+def test_saved_heads_encode_in_numpy_as_the_torch_module_does(tmp_path, hidden):
+    """Training fits the torch module; encoding runs its saved weights in numpy (no torch import for a query)."""
+    torch.manual_seed(hidden)
+    heads = JointHeads(HeadsConfig(hidden=hidden))
+    with torch.no_grad():  # a text head away from its identity start, and biases that matter
+        for parameter in heads.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
     heads.save(tmp_path, "h")
-    loaded = JointHeads.load(tmp_path, "h")
-    features = torch.randn(3, 1280)
-    assert torch.allclose(heads.eval().embed_images(features), loaded.embed_images(features))
-    assert JointHeads.load(tmp_path, "absent") is None
+    loaded = InferenceHeads.load(tmp_path, "h")
+    features, vectors = 3 * torch.randn(5, 1280), torch.randn(5, 384)
+    with torch.no_grad():
+        images, texts = heads.eval().embed_images(features).numpy(), heads.embed_texts(vectors).numpy()
+    assert np.allclose(loaded.embed_images(features.numpy()), images, atol=1e-6)
+    assert np.allclose(loaded.embed_texts(vectors.numpy()), texts, atol=1e-6)
+    assert loaded.revision.startswith("h ") and InferenceHeads.load(tmp_path, "absent") is None
 
 
 def test_text_head_starts_as_identity():
@@ -94,7 +104,7 @@ def test_training_learns_text_to_image(tiny_shared, settings, tmp_path):
     summary = train(tiny_shared, settings, config, out=tmp_path / "weights")
     assert (tmp_path / "weights" / "pathatlas-joint-v2.safetensors").is_file()
     assert summary["train_items"]["textbook"] > 0
-    heads = JointHeads.load(tmp_path / "weights")
+    heads = InferenceHeads.load(tmp_path / "weights", "pathatlas-joint-v2")
     encoder = DefaultEncoder(settings, heads=heads)
     assert encoder.dims["joint"] == 384 and "joint" in encoder.image_spaces
 
@@ -136,7 +146,7 @@ def test_v1_configs_read_as_centre_crop_heads(tmp_path):
     config = json.loads((tmp_path / "v1.json").read_text())
     del config["image_recipe"]
     (tmp_path / "v1.json").write_text(json.dumps(config))
-    assert JointHeads.load(tmp_path, "v1").config.image_recipe == "centre-crop"
+    assert read_config(tmp_path, "v1").image_recipe == "centre-crop"
 
 
 def test_training_never_writes_into_the_package(tiny_shared, settings):
@@ -162,7 +172,7 @@ def test_train_joint_command_writes_to_the_user_models_folder(tiny_shared, tmp_p
         "training.json",
     }
     assert sorted(p.name for p in WEIGHTS_DIR.iterdir()) == before
-    assert JointHeads.from_folder(folder).config.image_recipe == "whole+flips"
+    assert read_config(*heads_location(folder)).image_recipe == "whole+flips"
 
 
 def test_figure_context_sentences_cite_the_label(tmp_path):

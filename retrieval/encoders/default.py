@@ -10,14 +10,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise, run_batched
-from pathatlas.retrieval.encoders.heads_config import heads_location, read_config, revision
+from pathatlas.retrieval.encoders.heads_config import InferenceHeads, heads_location, read_config, revision
 from pathatlas.retrieval.encoders.towers import (
     EFFICIENTNET_DIM,
     MINILM_DIM,
@@ -29,14 +28,11 @@ from pathatlas.retrieval.encoders.towers import (
 )
 from pathatlas.settings import Settings
 
-if TYPE_CHECKING:
-    from pathatlas.retrieval.encoders.joint_heads import JointHeads
-
 
 class DefaultEncoder(Encoder):
     name = "default"
 
-    def __init__(self, settings: Settings, heads: JointHeads | None = None):
+    def __init__(self, settings: Settings, heads: InferenceHeads | None = None):
         self.settings = settings
         self._loading = threading.Lock()
         if heads is not None:
@@ -70,7 +66,8 @@ class DefaultEncoder(Encoder):
             revisions["joint"] = revision(*self._heads_at)
         return revisions
 
-    # Models load on first use: a text query needs MiniLM only (in numpy: no torch), an image query no MiniLM.
+    # Models load on first use: a text query needs MiniLM only, an image query no MiniLM; neither imports torch once
+    # the model cache holds their ONNX exports (the joint heads always run in numpy).
     @cached_property
     def text_tower(self) -> MiniLMTower:
         with self._loading:
@@ -84,12 +81,10 @@ class DefaultEncoder(Encoder):
             )
 
     @cached_property
-    def heads(self) -> JointHeads | None:
-        """The joint heads (torch), loaded when a joint vector is first needed; None without heads."""
-        from pathatlas.retrieval.encoders.joint_heads import JointHeads
-
+    def heads(self) -> InferenceHeads | None:
+        """The joint heads (numpy), loaded when a joint vector is first needed; None without heads."""
         with self._loading:
-            return self.__dict__.get("heads") or JointHeads.load(*self._heads_at)
+            return self.__dict__.get("heads") or InferenceHeads.load(*self._heads_at)
 
     def encode_text(self, texts: Sequence[str]) -> Embeddings:
         return self._text(texts, self.text_spaces, queries=False)
@@ -103,10 +98,7 @@ class DefaultEncoder(Encoder):
         vectors = self.text_tower(texts, batch_size=self.settings.batch_size * 2, queries=queries)
         out = {"text": vectors}
         if "joint" in spaces:
-            import torch
-
-            with torch.inference_mode():
-                out["joint"] = self.heads.embed_texts(torch.from_numpy(vectors)).numpy()
+            out["joint"] = self.heads.embed_texts(vectors)
         return out
 
     def encode_image(self, images: Sequence[Image.Image]) -> Embeddings:
@@ -121,8 +113,5 @@ class DefaultEncoder(Encoder):
         """Every image space from raw ``visual``-recipe features (what benchmarks compute once and cache)."""
         out = {"visual": l2_normalise(features)}
         if "joint" in self.image_spaces:
-            import torch
-
-            with torch.inference_mode():
-                out["joint"] = self.heads.embed_images(torch.from_numpy(features)).numpy()
+            out["joint"] = self.heads.embed_images(features)
         return out

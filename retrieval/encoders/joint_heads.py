@@ -5,7 +5,8 @@ The text head is a linear map initialised at identity, so the joint space starts
 image head is an MLP from 1280-d pooled features (computed by the image recipe the config names) into it.
 Weights are a few MB of safetensors with a JSON config: the release ships one set in ``weights/`` (see
 its model card); ``pathatlas train-joint`` writes new ones to ``<home>/models/<name>/`` and
-``PATHATLAS_JOINT_HEADS`` points the default encoder at them.
+``PATHATLAS_JOINT_HEADS`` points the default encoder at them. This torch module is what training fits and saves;
+encoding runs the saved weights in numpy (``heads_config.InferenceHeads``), so no query imports torch.
 """
 
 from __future__ import annotations
@@ -18,16 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from pathatlas.retrieval.encoders.heads_config import (
-    MODEL_NAME,
-    WEIGHTS_DIR,
-    HeadsConfig,
-    heads_location,
-    read_config,
-    revision,
-)
+from pathatlas.retrieval.encoders.heads_config import MODEL_NAME, WEIGHTS_DIR, HeadsConfig
 
-__all__ = ["MODEL_NAME", "WEIGHTS_DIR", "HeadsConfig", "JointHeads", "load_heads"]
+__all__ = ["MODEL_NAME", "WEIGHTS_DIR", "HeadsConfig", "JointHeads"]
 
 
 class JointHeads(nn.Module):
@@ -46,8 +40,6 @@ class JointHeads(nn.Module):
             self.text.weight.copy_(torch.eye(config.joint_dim, config.text_dim))
             self.text.bias.zero_()
         self.logit_scale = nn.Parameter(torch.tensor(np.log(1 / 0.07), dtype=torch.float32))
-        self.revision = "unsaved"
-        """Name and weights hash of the heads as loaded: what an index built with them records."""
 
     def embed_images(self, features: torch.Tensor) -> torch.Tensor:
         return nn.functional.normalize(self.image(features), dim=-1)
@@ -61,27 +53,3 @@ class JointHeads(nn.Module):
         folder.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, folder / f"{name}.safetensors")
         (folder / f"{name}.json").write_text(json.dumps(asdict(self.config), indent=2))
-
-    @classmethod
-    def load(cls, folder: Path = WEIGHTS_DIR, name: str = MODEL_NAME) -> JointHeads | None:
-        """The heads saved under ``name`` in ``folder``, or None when they are absent."""
-        from safetensors.torch import load_file
-
-        config = read_config(folder, name)
-        if config is None:
-            return None
-        weights = folder / f"{name}.safetensors"
-        heads = cls(config)
-        heads.load_state_dict(load_file(weights))
-        heads.revision = revision(folder, name)
-        return heads.eval()
-
-    @classmethod
-    def from_folder(cls, folder: Path) -> JointHeads:
-        """The one set of heads in a folder ``pathatlas train-joint`` wrote (a clear error otherwise)."""
-        return cls.load(*heads_location(folder))
-
-
-def load_heads(joint_heads: Path | None) -> JointHeads | None:
-    """Heads from the user's folder when one is set (PATHATLAS_JOINT_HEADS), else the shipped ones."""
-    return JointHeads.load(*heads_location(joint_heads))

@@ -10,6 +10,7 @@ import io
 import os
 import secrets
 import shutil
+import sys
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -186,17 +187,19 @@ VISUAL = "whole+flips"
 """The recipe of the default encoder's ``visual`` space, chosen by cross-validation (BENCHMARKS.md)."""
 
 
-def gem(maps: torch.Tensor, p: float = 3.0) -> torch.Tensor:
-    return maps.clamp(min=1e-6).pow(p).mean(dim=(2, 3)).pow(1 / p)
+def pool(maps: np.ndarray, pooling: str) -> np.ndarray:
+    """(n, c, h, w) feature maps to (n, c): "mean" (global average) or "gem" (generalised mean, p = 3)."""
+    if pooling == "gem":
+        p = np.float32(3)
+        return (np.maximum(maps, np.float32(1e-6)) ** p).mean(axis=(2, 3)) ** (1 / p)
+    return maps.mean(axis=(2, 3))
 
 
-def pixels(image: Image.Image, mean: np.ndarray, std: np.ndarray) -> torch.Tensor:
-    """An RGB image as a normalised (3, h, w) float tensor: torchvision's ToTensor + Normalize to the bit, without
-    importing torchvision (which pulls in torch's compiler: seconds before a first image query)."""
-    import torch
-
+def pixels(image: Image.Image, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """An RGB image as a normalised (3, h, w) float32 array: torchvision's ToTensor + Normalize to the bit, without
+    importing torch or torchvision (seconds before a first image query)."""
     array = (np.asarray(image, dtype=np.float32) / np.float32(255) - mean) / std
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+    return np.ascontiguousarray(array.transpose(2, 0, 1))
 
 
 class EfficientNetTower:
@@ -214,7 +217,7 @@ class EfficientNetTower:
         cached = device == "cpu" and cache_dir
         self.session = onnx_session(lambda: self.model, self.weights, cache_dir) if cached else None
         mean, std = (np.array(v, dtype=np.float32) for v in NORMALISATIONS[recipe.normalise])
-        self.to_tensor = partial(pixels, mean=mean, std=std)
+        self.to_array = partial(pixels, mean=mean, std=std)
 
     @cached_property
     def model(self) -> torch.nn.Module:
@@ -227,32 +230,31 @@ class EfficientNetTower:
         model.set_swish(memory_efficient=False)  # the autograd-saving variant only slows inference
         return model.eval().to(self.device, memory_format=torch.channels_last)
 
-    def features(self, batch: torch.Tensor) -> torch.Tensor:
-        """Pooled features of a normalised (n, 3, h, w) batch."""
-        import torch
+    def features(self, batch: np.ndarray) -> np.ndarray:
+        """Pooled features of a normalised (n, 3, h, w) batch; torch is imported only where it runs the backbone."""
+        if self.session is not None:
+            maps = self.session.run(None, {"pixels": batch})[0]
+        else:
+            import torch
 
-        with torch.inference_mode():
-            if self.session is not None:
-                maps = torch.from_numpy(self.session.run(None, {"pixels": batch.numpy()})[0])
-            else:
-                maps = self.model.extract_features(batch.to(self.device, memory_format=torch.channels_last))
-            return gem(maps) if self.recipe.pooling == "gem" else maps.mean(dim=(2, 3))
+            with torch.inference_mode():
+                tensor = torch.from_numpy(batch).to(self.device, memory_format=torch.channels_last)
+                maps = self.model.extract_features(tensor).float().cpu().numpy()
+        return pool(maps, self.recipe.pooling)
 
     def encode_inputs(self, inputs: Sequence[Sequence[Image.Image]]) -> np.ndarray:
         """(n, 1280): per image, the mean pooled features of its inputs (several for tiles)."""
-        import torch
-
-        flat = [self.to_tensor(part) for parts in inputs for part in parts]
-        out = torch.zeros(len(flat), EFFICIENTNET_DIM)
+        flat = [self.to_array(part) for parts in inputs for part in parts]
+        out = np.zeros((len(flat), EFFICIENTNET_DIM), dtype=np.float32)
         by_shape: dict[tuple[int, ...], list[int]] = {}
-        for n, tensor in enumerate(flat):  # one forward per input size (``aspect`` keeps each image's own)
-            by_shape.setdefault(tuple(tensor.shape), []).append(n)
+        for n, array in enumerate(flat):  # one forward per input size (``aspect`` keeps each image's own)
+            by_shape.setdefault(array.shape, []).append(n)
         for rows in by_shape.values():
-            out[rows] = self.features(torch.stack([flat[n] for n in rows])).float().cpu()
-        counts = [len(parts) for parts in inputs]
-        owners = torch.repeat_interleave(torch.arange(len(inputs)), torch.tensor(counts))
-        pooled = torch.zeros(len(inputs), EFFICIENTNET_DIM).index_add_(0, owners, out)
-        return (pooled / torch.tensor(counts, dtype=torch.float32)[:, None]).numpy()
+            out[rows] = self.features(np.stack([flat[n] for n in rows]))
+        counts = np.array([len(parts) for parts in inputs])
+        pooled = np.zeros((len(inputs), EFFICIENTNET_DIM), dtype=np.float32)
+        np.add.at(pooled, np.repeat(np.arange(len(inputs)), counts), out)
+        return pooled / counts[:, None].astype(np.float32)
 
     def pass_features(self, images: Sequence[Image.Image], image_pass: ImagePass) -> np.ndarray:
         """(n, 1280) features of one pass."""
@@ -275,28 +277,33 @@ class EfficientNetTower:
 
 def onnx_session(load_model: Callable[[], torch.nn.Module], weights: Path, cache_dir: Path) -> Any:
     """An ONNX Runtime session of the backbone's feature maps, exported from ``load_model()`` into ``cache_dir`` on
-    first use; None without onnx/onnxruntime installed (torch then runs the backbone: same features, 2-3x the CPU)."""
-    import torch
+    first use (the one step that imports torch); None without onnx/onnxruntime installed (torch then runs the
+    backbone: same features, 2-3x the CPU)."""
 
-    class FeatureMaps(torch.nn.Module):
-        def __init__(self, model: torch.nn.Module):
-            super().__init__()
-            self.model = model
+    def export(staging: Path) -> None:
+        import torch
 
-        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-            return self.model.extract_features(pixels)
+        class FeatureMaps(torch.nn.Module):
+            def __init__(self, model: torch.nn.Module):
+                super().__init__()
+                self.model = model
 
-    if not onnx_cache.runtime_available():
-        return None
-    exported = onnx_cache.write_once(
-        onnx_cache.export_path(cache_dir, "efficientnet-lite0-maps", weights),
-        lambda staging: onnx_cache.export_module(
+            def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+                return self.model.extract_features(pixels)
+
+        onnx_cache.export_module(
             FeatureMaps(load_model()),
             (torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE),),
             staging,
             ["pixels"],
             ["maps"],
             {"pixels": {0: "n", 2: "height", 3: "width"}, "maps": {0: "n", 2: "h", 3: "w"}},
-        ),
-    )
-    return onnx_cache.session(exported, torch.get_num_threads())
+        )
+
+    if not onnx_cache.runtime_available():
+        return None
+    exported = onnx_cache.write_once(onnx_cache.export_path(cache_dir, "efficientnet-lite0-maps", weights), export)
+    # The service divides the cores among its lanes with torch.set_num_threads; a process without torch leaves the
+    # choice to ONNX Runtime (0: one thread per physical core, as torch's default).
+    loaded_torch = sys.modules.get("torch")
+    return onnx_cache.session(exported, loaded_torch.get_num_threads() if loaded_torch else 0)
