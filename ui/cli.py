@@ -279,13 +279,15 @@ def serve(
     import uvicorn
 
     from pathatlas.ui.api.app import create_app
+    from pathatlas.ui.api.engine import Engine
 
     settings = settings_for(index)
     if not settings.api_token and not insecure and not is_loopback(host):
         raise BadInputError(f"--host {host} listens beyond this machine: set PATHATLAS_API_TOKEN (or pass --insecure)")
     if notice := new_index_notice(settings.index_dir):
         err_console.print(notice, highlight=False, markup=False, soft_wrap=True)
-    uvicorn.run(create_app(settings), host=host, port=port)
+    engine = Engine(settings)  # before listening: an index that cannot be opened is one error line, not uvicorn's
+    uvicorn.run(create_app(settings, engine), host=host, port=port)
 
 
 def new_index_notice(index_dir: Path) -> str | None:

@@ -372,6 +372,16 @@ def one_at_a_time(steps: Iterator[T]) -> Iterator[T]:
             steps.close()  # a reading stopped early closes its document
 
 
+@contextlib.contextmanager
+def mupdf_alone() -> Iterator[None]:
+    """Around MuPDF calls that no reading's ``one_at_a_time`` holds (a PDF's page count, a page rendered for the
+    viewer): while they run no reading gathers MuPDF's warnings (``_mupdf_lock``), and MuPDF's errors stay off the
+    terminal (``quiet_mupdf``), as ``pymupdf.open`` turns that setting off and back on itself: beside a reading it
+    would put back what ``quiet_mupdf`` had turned off."""
+    with quiet_mupdf(), _mupdf_lock:
+        yield
+
+
 def one_line_warnings(warnings: str, limit: int = 200) -> str:
     """MuPDF's warnings, each once, in one line of at most ``limit`` characters."""
     lines = dict.fromkeys(line.strip() for line in warnings.splitlines() if line.strip() and line[:3] != "...")
@@ -412,7 +422,7 @@ class PdfSource(Source):
 
     def size_hint(self) -> int:
         try:
-            with quiet_mupdf(), _mupdf_lock, self._open() as doc:
+            with mupdf_alone(), self._open() as doc:
                 return doc.page_count
         except Exception:  # records() reports the real problem
             return 0

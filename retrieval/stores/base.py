@@ -225,6 +225,11 @@ class VectorStore(ABC):
         """Per committed-or-pending source, a token that changes with its records (see the contract)."""
         return None
 
+    def check(self) -> None:  # noqa: B027 - optional hook
+        """Raise ``PathAtlasError`` when the store can no longer serve what it opened (a server's collection deleted
+        since, a server that stopped answering), so that a service's /health says why. Files a store opened stay
+        readable, so by default there is nothing to check."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files and handles."""
 

@@ -13,12 +13,17 @@ Two engines behind one class:
 
 Filters are Qdrant's own (keyword payload indexes on ``FILTER_FIELDS``), which match a payload list by any of its
 items as ``matches`` does; a value of a field ``matches`` compares whatever its case (``FOLDED_FIELDS``) first becomes
-the spellings the field holds (``QdrantStore.exact``). A batch of queries is one ``query_batch`` call. Per-source
-revisions (for BM25 updates) live in ``revisions.json`` beside the shard, written before the flush, so after a crash
-they can only claim more change than happened.
+the spellings the field holds (``QdrantStore.exact``), read once per state of the store: each write through it starts
+a new one, and what another process commits is served by a store opened again (the generation pointer changed; until
+then the index hides those records anyway). A batch of queries is one ``query_batch`` call. Per-source revisions (for
+BM25 updates) live in ``revisions.json`` beside the shard, written before the flush, so after a crash they can only
+claim more change than happened.
 
 Qdrant point ids must be integers or UUIDs, so each record id maps to a UUID5 and the record id
-travels in the payload as ``_id``.
+travels in the payload as ``_id``. An embedded shard keeps the points it opened with: a point another store (another
+process's ``pathatlas remove`` or ``index --force``, a second ``Index.open``) deleted since then is still found here,
+without its payload, so every read skips points without ``_id`` and the store serves what it opened, less what was
+deleted, until it is opened again (as a FAISS index read before a commit does).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -215,7 +221,7 @@ class _ClientEngine:
         from qdrant_client import QdrantClient, models
 
         self.models = models
-        self.collection = collection
+        self.url, self.collection = url, collection
         remote = url.startswith(("http://", "https://"))
         if url == ":memory:":
             self.client = QdrantClient(":memory:")
@@ -226,10 +232,10 @@ class _ClientEngine:
         else:
             self.client = QdrantClient(path=url)
         try:
-            exists = self.client.collection_exists(collection)
-        except Exception as exc:
+            exists = self.exists()
+        except PathAtlasError:
             self.client.close()
-            raise PathAtlasError(f"cannot reach Qdrant at {url}: {str(exc).splitlines()[0]}") from exc
+            raise
         if not exists and missing is not None:
             self.client.close()  # a twin's client holds its folder's lock
             raise missing("")
@@ -245,6 +251,13 @@ class _ClientEngine:
                 for field in FILTER_FIELDS:
                     self.client.create_payload_index(collection, field, models.PayloadSchemaType.KEYWORD)
         self.params = models.SearchParams(hnsw_ef=settings.hnsw_ef_search) if remote else None  # the twin is exact
+
+    def exists(self) -> bool:
+        """Whether the collection is there; a server that cannot be reached is one line."""
+        try:
+            return self.client.collection_exists(self.collection)
+        except Exception as exc:
+            raise PathAtlasError(f"cannot reach Qdrant at {self.url}: {str(exc).splitlines()[0]}") from exc
 
     def upsert(self, points: list[tuple[str, dict, dict]]) -> None:
         structs = [
@@ -313,6 +326,20 @@ class _ClientEngine:
         self.client.close()
 
 
+class _ClosedEngine:
+    """The engine of a closed store: each call is one line saying so (the embedded shard's own is "Service runtime
+    error: Shard is not initialized"); closing again does nothing."""
+
+    def __init__(self, location: Path):
+        self.location = location
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        raise PathAtlasError(f"the Qdrant store at {self.location} is closed; open the index again")
+
+
 class QdrantStore(VectorStore):
     kind = "qdrant"
 
@@ -333,7 +360,7 @@ class QdrantStore(VectorStore):
         if self.remote is not None and (location / REMOTE_FILE).is_file():
             missing = partial(missing_collection, *self.remote, location)
         if self.remote is None:
-            self.engine: _EdgeEngine | _ClientEngine = _EdgeEngine(location, dims, settings)
+            self.engine: _EdgeEngine | _ClientEngine | _ClosedEngine = _EdgeEngine(location, dims, settings)
         elif settings.qdrant_url:
             self.engine = _ClientEngine(*self.remote, dims, settings, shards, replication_factor, missing)
         else:  # a server the index folder names: the API key goes only to the server the settings name
@@ -352,12 +379,32 @@ class QdrantStore(VectorStore):
         if self._revisions is None and not self.engine.count(None):
             self._revisions = {}
         self._revisions_dirty = False
+        self._writes = 0
+        """Writes through this store so far: the spellings a field holds are kept for the state they were read in."""
+        self._spellings: dict[str, tuple[int, set[str]]] = {}
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Around a write: the state after it (or after its failure part-way) is a new one, whose spellings are read
+        again. Counted when the write ends, so spellings read while it ran are kept for the state before it."""
+        try:
+            yield
+        finally:
+            self._writes += 1
+
+    def _facet(self, field: str) -> list[tuple[Any, int]] | None:
+        """The values of ``field`` with their counts from its keyword index; None where the field has none (a shard or
+        collection made without one) or more values than one call returns."""
+        try:
+            hits = self.engine.facet(field, FACET_LIMIT)
+        except Exception:
+            return None
+        return hits if len(hits) < FACET_LIMIT else None
 
     def exact(self, filters: Filters | None) -> Filters | None:
         """``filters`` as Qdrant's exact keyword match takes them: in ``FOLDED_FIELDS`` each text value becomes every
-        spelling the field holds that ``matches`` takes for it ("Lung" becomes "lung" and "LUNG"), read from the
-        field's facet on each call (a cache would miss what another process, or a server's other client, wrote); a
-        value no record holds is kept (it matches nothing, as in every store)."""
+        spelling the field holds that ``matches`` takes for it ("Lung" becomes "lung" and "LUNG"); a value no record
+        holds is kept (it matches nothing, as in every store)."""
         if not filters or not FOLDED_FIELDS & filters.keys():
             return filters
         resolved = dict(filters)
@@ -370,18 +417,20 @@ class QdrantStore(VectorStore):
         return resolved
 
     def _spelled(self, field: str) -> set[str]:
-        """The text values ``field`` holds, items of lists included: its facet, else (a shard or collection made
-        without its payload index, or more values than one call returns) every payload's."""
-        try:
-            hits = self.engine.facet(field, FACET_LIMIT)
-        except Exception:
-            hits = None
-        if hits is None or len(hits) >= FACET_LIMIT:
+        """The text values ``field`` holds, items of lists included: its facet, else every payload's; read once per
+        state of the store (``_writing``), so repeated filtered searches make no round trip for them."""
+        state = self._writes
+        if (cached := self._spellings.get(field)) is not None and cached[0] == state:
+            return cached[1]
+        hits = self._facet(field)
+        if hits is None:
             values = (p.get(field) for p, _ in self.engine.scroll(None))
             found = {v for value in values for v in (value if isinstance(value, list) else [value])}
         else:
             found = {value for value, _ in hits}
-        return {v for v in found if isinstance(v, str)}
+        spellings = {v for v in found if isinstance(v, str)}
+        self._spellings[field] = (state, spellings)
+        return spellings
 
     def _known_revisions(self) -> dict[str, str]:
         """Revisions, first made up for a shard written before they existed (every source counts as changed)."""
@@ -400,14 +449,16 @@ class QdrantStore(VectorStore):
             pids = [point_id(r.id) for r in records]
             replaced = {p.get("source") for p in self.engine.retrieve(pids)}
             points = [(pid, r.vectors, {**r.payload, "_id": r.id}) for pid, r in zip(pids, records, strict=True)]
-            self.engine.upsert(points)
+            with self._writing():
+                self.engine.upsert(points)
             self._touch(replaced | {r.payload.get("source") for r in records})
 
     def delete(self, filters: Filters) -> int:
         filters = self.exact(filters)
         sources = [p.get("source") for p, _ in self.engine.scroll(filters)]
         if sources:
-            self.engine.delete(filters)
+            with self._writing():
+                self.engine.delete(filters)
             self._touch(set(sources))
             for source in set(sources):
                 if not self.engine.count(None, {"source": source}):
@@ -419,7 +470,7 @@ class QdrantStore(VectorStore):
         if space not in self.dims or k <= 0:
             return [[] for _ in queries]
         found = self.engine.query(space, queries, k, self.exact(filters))
-        return [[(p["_id"], float(score)) for p, score in hits] for hits in found]
+        return [[(p["_id"], float(score)) for p, score in hits if "_id" in p] for hits in found]
 
     def payloads(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         found = self.engine.retrieve([point_id(rid) for rid in ids])
@@ -435,12 +486,14 @@ class QdrantStore(VectorStore):
 
     def scan(self, filters: Filters | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         for payload, _ in self.engine.scroll(self.exact(filters)):
-            record_id = payload.pop("_id")
-            yield record_id, payload
+            if "_id" in payload:
+                yield payload.pop("_id"), payload
 
     def records(self, batch: int = 1000) -> Iterator[list[StoredVectors]]:
         chunk: list[StoredVectors] = []
         for payload, vectors in self.engine.scroll(None, vectors=True):
+            if "_id" not in payload:
+                continue
             record_id = payload.pop("_id")
             chunk.append(StoredVectors(record_id, payload, {s: np.asarray(v, np.float32) for s, v in vectors.items()}))
             if len(chunk) == batch:
@@ -456,11 +509,8 @@ class QdrantStore(VectorStore):
         """Exact counts from the field's keyword index (Qdrant's facets) instead of reading every payload: at a
         million records the scan is what each ``index`` run would wait for. Records without the field count under
         ``None``; a field without an index, or with more values than one call returns, is scanned."""
-        try:
-            hits = self.engine.facet(field, FACET_LIMIT) if field in FILTER_FIELDS else None
-        except Exception:  # no payload index for it (a shard or collection made without one)
-            hits = None
-        if hits is None or len(hits) >= FACET_LIMIT:
+        hits = self._facet(field) if field in FILTER_FIELDS else None
+        if hits is None:
             return super().value_counts(field)
         counts = Counter(dict(hits))
         if (missing := self.count() - sum(counts.values())) > 0:
@@ -488,7 +538,8 @@ class QdrantStore(VectorStore):
             write_atomic(self.location / "revisions.json", orjson.dumps(self._known_revisions()))
             self._revisions_dirty = False
         self._record_remote()
-        self.engine.commit()
+        with self._writing():  # a new committed state
+            self.engine.commit()
 
     def _record_remote(self) -> None:
         """Write where the vectors are (``REMOTE_FILE``) once a commit puts them on a server or in a twin's folder."""
@@ -500,6 +551,12 @@ class QdrantStore(VectorStore):
             self.location.mkdir(parents=True, exist_ok=True)
             write_atomic(recorded, document)
 
+    def check(self) -> None:
+        """A collection on a server (or in a twin) can be deleted by its other clients while this store is open, and a
+        server can stop answering."""
+        if isinstance(self.engine, _ClientEngine) and not self.engine.exists():
+            raise missing_collection(*self.remote, self.location, " any more")
+
     def discard(self) -> None:
         """Delete the collection this store created on a server or in a twin (an export that failed part-way); a
         collection it found is left as it was."""
@@ -508,3 +565,4 @@ class QdrantStore(VectorStore):
 
     def close(self) -> None:
         self.engine.close()
+        self.engine = _ClosedEngine(self.location)

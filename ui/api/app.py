@@ -34,18 +34,20 @@ except PackageNotFoundError:  # pragma: no cover - running from a plain checkout
     VERSION = "0.0.0"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """``engine``: one already opened on ``settings`` (``pathatlas serve`` opens it before it listens, so an index that
+    cannot be opened is refused in one line); None opens it when the application starts."""
     settings = settings or load_settings()
     settings.configure_logging()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        engine = Engine(settings)  # the index opens once per process
+        serving = engine or Engine(settings)  # the index opens once per process
         # The models load in the background: the service answers at once, and /health says when it is ready.
-        threading.Thread(target=engine.warm_up, daemon=True, name="warm-up").start()
-        app.state.engine = engine
+        threading.Thread(target=serving.warm_up, daemon=True, name="warm-up").start()
+        app.state.engine = serving
         yield
-        engine.close()
+        serving.close()
 
     app = FastAPI(
         title="PathAtlas",
@@ -105,28 +107,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tags=["service"],
         summary="Liveness, version and index summary",
         description="200 while the service warms up (`ready` false) and once it is ready; 503, with `problem`, when "
-        "its models could not be loaded: searches and asks are refused with that line until it is fixed and the "
-        "service restarted.",
+        "its models could not be loaded (searches and asks are refused with that line until it is fixed and the "
+        "service restarted) or when the index's vectors are gone (a Qdrant collection deleted while serving).",
         responses={503: {"model": Health, "description": "The service cannot search; `problem` says why"}},
     )
     def health(engine: EngineDep, response: Response) -> Health:
         index = engine.index
-        if engine.problem is not None:
+        problem = engine.problem or store_problem(engine)
+        if problem is not None:
             response.status_code = 503
         return Health(
-            status="ok" if engine.problem is None else "failing",
+            status="ok" if problem is None else "failing",
             version=VERSION,
             index=index.path.name,
             encoder=index.meta.encoder,
             store=index.meta.store,
             records=index.store.count(),
             ready=engine.ready.is_set(),
-            problem=engine.problem,
+            problem=problem,
         )
 
     for module in (search, records, ask, library, media):
         app.include_router(module.router, responses=errors(400))
     return app
+
+
+def store_problem(engine: Engine) -> str | None:
+    """Why the open index's store cannot serve any more, as clients read it; None while it can."""
+    try:
+        engine.index.raw_store.check()
+    except PathAtlasError as exc:
+        return engine.client_message(exc)
+    return None
 
 
 def brief_input(error: dict) -> dict:

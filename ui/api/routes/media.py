@@ -17,7 +17,7 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.base import on_disk
-from pathatlas.indexer.sources.pdf import render
+from pathatlas.indexer.sources.pdf import mupdf_alone, render
 from pathatlas.retrieval.records import Payload, display_name, organ_text, source_id
 from pathatlas.ui.api.deps import EngineDep, errors
 
@@ -100,10 +100,11 @@ def page(record_id: str, engine: EngineDep, dpi: int = Query(110, ge=36, le=300)
 
 @lru_cache(maxsize=32)
 def render_page(key: tuple, max_pixels: int) -> bytes:
-    """PNG of a page (cached by source version, page, box and dpi), at most ``max_pixels`` pixels."""
+    """PNG of a page (cached by source version, page, box and dpi), at most ``max_pixels`` pixels; rendered while no
+    PDF's reading gathers MuPDF's warnings (``mupdf_alone``)."""
     source, _, number, bbox, dpi = key
     try:
-        with pymupdf.open(source) as doc:
+        with mupdf_alone(), pymupdf.open(source) as doc:
             pdf_page = doc[number - 1]
             if bbox:
                 pdf_page.draw_rect(pymupdf.Rect(bbox), color=(0.9, 0.1, 0.1), width=3)
