@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +21,10 @@ def read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
+        excel = " (in Excel: CSV UTF-8)" if path.suffix.lower() == ".csv" else ""
         raise BadInputError(
-            f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); save it as UTF-8 "
-            "(in Excel: CSV UTF-8)"
+            f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); save it as UTF-8"
+            + excel
         ) from exc
 
 
@@ -236,13 +239,33 @@ def read_case_metadata(path: Path, list_fields: tuple[str, ...] = ()) -> list[di
                 f"{path} row {number} has {len(row) - 1 + len(row[None])} fields, the header {len(row) - 1}: "
                 f"put values that hold a {DELIMITERS[delimiter]} in double quotes"
             )
-        texts = {k: row_value(v, f"{path} row {number} field {k!r}", k in list_fields) for k, v in row.items()}
+        texts = {
+            plain_text(k): row_value(v, f"{path} row {number} field {k!r}", k in list_fields) for k, v in row.items()
+        }
         row = {k: v for k, v in texts.items() if v}
         if "image" not in row:
             raise BadInputError(f"{path} row {number} has no 'image' field")
         row["image"] = row["image"].replace("\\", "/")
         cleaned.append(row)
+    spell_as_on_disk(path.parent, cleaned)
     return cleaned
+
+
+def spell_as_on_disk(folder: Path, rows: list[dict[str, Any]]) -> None:
+    """Give a row's ``image`` the spelling of its file in ``folder`` where the two differ only in how their accents
+    are encoded: macOS, and zips made there, write names decomposed ("o" then a combining accent), the metadata
+    names them composed (as read, ``plain_text``); a name that looks the same is the same file. The folder is listed
+    only when a row names a file that is not there as spelled."""
+    missing = [row for row in rows if not (folder / row["image"]).exists()]
+    if not missing:
+        return
+    on_disk: dict[str, str] = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            relative = Path(root, name).relative_to(folder).as_posix()
+            on_disk.setdefault(unicodedata.normalize("NFC", relative), relative)
+    for row in missing:
+        row["image"] = on_disk.get(Path(row["image"]).as_posix(), row["image"])
 
 
 def csv_delimiter(text: str) -> str:
@@ -271,8 +294,24 @@ def metadata_text(value: Any, where: str) -> str:
     if isinstance(value, dict):
         raise BadInputError(f"{where} is a JSON object; give text, a number or a list of them")
     if value is None or isinstance(value, str):
-        return (value or "").strip()
+        return plain_text(value or "").strip()
     return json.dumps(value)
+
+
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""C0 and C1 control characters but tab and newline."""
+
+
+def plain_text(text: str) -> str:
+    """Metadata text as it is kept: composed (NFC), so "pulmón" typed on a Mac and on Windows is one organ, and
+    without control characters but tab and newline, since an ESC sequence or a BEL in a spreadsheet cell would reach
+    a terminal as a command (a colour change, a new window title) wherever the text is printed."""
+    return unicodedata.normalize("NFC", without_controls(text))
+
+
+def without_controls(text: str) -> str:
+    """``text`` without C0 and C1 control characters, tab and newline kept (a CRLF line end becomes a newline)."""
+    return CONTROL_CHARS.sub("", text)
 
 
 def read_cases(path: Path, diagnosed_only: bool = True) -> list[ImageItem]:

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from pathatlas.errors import BadInputError, PathAtlasError
+from pathatlas.retrieval.datasets import without_controls
 
 if TYPE_CHECKING:
     from pathatlas.settings import Settings
@@ -27,10 +29,19 @@ LOG_WIDTH = 240
 the 14-column QA table to "0.…". A terminal, or COLUMNS, keeps its own width."""
 
 
+class TextConsole(Console):
+    """A console that prints text as text, never as terminal commands: control characters in what it is given (an
+    ESC sequence in a case's diagnosis or a file name, a BEL) are dropped before Rich styles it, in tables too, so
+    indexed text cannot change the terminal's colours or window title; Rich's own styling still colours."""
+
+    def render_str(self, text: str, **options) -> Text:
+        return super().render_str(without_controls(text), **options)
+
+
 def _console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     piped = not (stream is not None and stream.isatty()) and "COLUMNS" not in os.environ  # None: no console (pythonw)
-    return Console(stderr=stderr, width=LOG_WIDTH if piped else None)
+    return TextConsole(stderr=stderr, width=LOG_WIDTH if piped else None)
 
 
 console = _console()

@@ -9,6 +9,7 @@ import base64
 import html
 import io
 import re
+import unicodedata
 from typing import Any
 
 from PIL import Image, ImageDraw
@@ -61,14 +62,31 @@ STOPWORDS = frozenset(
 )
 
 
+HAN, KANA = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff", "\u3040-\u30ff"
+"""Chinese characters (kanji), and Japanese hiragana and katakana: scripts written without spaces between words."""
+SPACELESS_TERM = re.compile(f"[{HAN}]{{2,}}|[\u30a0-\u30ff]{{2,}}")
+"""A word of a spaceless script: a run of two or more kanji, or of katakana (肺腺癌, フィブローシス); the hiragana
+between them are particles and endings."""
+QUERY_WORD = re.compile(rf"{SPACELESS_TERM.pattern}|[^\W\d_{HAN}{KANA}](?:[^\W_{HAN}{KANA}]|-)+")
+"""A query's words: those of spaceless scripts, and elsewhere a letter of any script followed by letters, digits or
+hyphens ("células", "Ätiologie", "α-actinin", "καρκίνωμα")."""
+
+
 def query_terms(text: str | None) -> list[str]:
-    """The words of a query worth highlighting (no stop words, no one- or two-letter words), in order."""
+    """The words of a query worth highlighting (no stop words, no one- or two-letter words but two kanji, which
+    make one: 肺癌), in order."""
     seen: list[str] = []
-    for word in re.findall(r"[A-Za-z][A-Za-z0-9-]+", text or ""):
-        word = word.lower()
-        if len(word) > 2 and word not in STOPWORDS and word not in seen:
+    for match in QUERY_WORD.finditer(unicodedata.normalize("NFC", text or "")):
+        word = match.group().lower()
+        if (len(word) > 2 or SPACELESS_TERM.fullmatch(word)) and word not in STOPWORDS and word not in seen:
             seen.append(word)
     return seen
+
+
+def _term_pattern(term: str) -> str:
+    """What marks ``term`` in a text: a word starting with its stem, or in a spaceless script the term itself,
+    wherever it stands in a run (which holds no word boundaries)."""
+    return re.escape(term) if SPACELESS_TERM.fullmatch(term) else rf"\b{re.escape(_stem(term))}[\w-]*"
 
 
 def _stem(term: str) -> str:
@@ -92,7 +110,7 @@ def highlight(text: str, terms: list[str]) -> str:
     text = " ".join(text.split())
     if not terms:
         return html.escape(text)
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(_stem(t)) for t in terms) + r")[\w-]*", re.IGNORECASE)
+    pattern = re.compile("|".join(_term_pattern(t) for t in terms), re.IGNORECASE)
     out, last = [], 0
     for match in pattern.finditer(text):
         out += [html.escape(text[last : match.start()]), f"<mark>{html.escape(match.group())}</mark>"]

@@ -10,6 +10,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Record
 from pathatlas.settings import Settings
 
@@ -32,11 +33,28 @@ def hash_files(paths: list[Path], reading: Mapping[str, object] | None = None) -
     for name, value in sorted((reading or {}).items()):
         digest.update(f"{name}={value!r}\0".encode())
     for path in paths:
-        digest.update(str(path.resolve()).encode() + b"\0")
+        digest.update(utf8_name(path.resolve()).encode() + b"\0")
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def utf8_name(path: Path) -> str:
+    """``path`` as text, or a one-line refusal where its name is not UTF-8 (a Latin-1 name from an old disk, a USB
+    stick or a zip): a source is named by its path in the manifest, the stores, the API and ``--json``, which all
+    hold text, so such a name could be indexed only under a spelling that no longer leads back to the file. Renamed,
+    it indexes; the other sources of the run index meanwhile."""
+    try:
+        str(path).encode()
+    except UnicodeEncodeError:
+        raise BadInputError(f"{shown(path)}: the name is not valid UTF-8 (shown as \ufffd); rename it") from None
+    return str(path)
+
+
+def shown(path: Path | str) -> str:
+    """A path as text any terminal and JSON parser takes: bytes of its name that are not UTF-8 as U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace")
 
 
 def _files(path: Path) -> Iterator[tuple[str, os.stat_result]]:
@@ -62,7 +80,7 @@ def stat_signature(path: Path) -> str | None:
     digest = hashlib.blake2b(digest_size=12)
     try:
         for name, found in _files(path):
-            digest.update(f"{name}\0{found.st_size}\0{found.st_mtime_ns}\0".encode())
+            digest.update(os.fsencode(name) + f"\0{found.st_size}\0{found.st_mtime_ns}\0".encode())
     except OSError:
         return None
     return digest.hexdigest()
@@ -115,8 +133,9 @@ class Source(ABC):
 
     @property
     def key(self) -> str:
-        """The source's name in the index: its absolute path."""
-        return str(self.path)
+        """The source's name in the index: its absolute path (``shown``: a path whose name is not UTF-8 is refused
+        by ``utf8_name``, and reported under this name)."""
+        return shown(self.path)
 
     def reading(self) -> dict[str, object]:
         """For the fingerprint: switching ``PATHATLAS_FIGURE_OCR`` or the passage sizes re-reads the source on

@@ -9,8 +9,8 @@ from typing import Any
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Record
-from pathatlas.indexer.sources.base import Source, hash_files
-from pathatlas.retrieval.datasets import read_case_metadata
+from pathatlas.indexer.sources.base import Source, hash_files, shown
+from pathatlas.retrieval.datasets import plain_text, read_case_metadata
 from pathatlas.retrieval.images import open_image, thumbnail
 
 METADATA_FILES = ("cases.jsonl", "labels.csv")
@@ -31,10 +31,11 @@ Row = dict[str, Any]
 
 
 def group_cases(rows: list[Row]) -> dict[str, list[Row]]:
-    """Rows sharing a ``case`` value form one case; a row without one is a case of its own."""
+    """Rows sharing a ``case`` value form one case; a row without one is a case of its own, named by its image's
+    stem as the metadata spells it (composed: the file's name may be decomposed, as macOS writes names)."""
     cases: dict[str, list[Row]] = {}
     for row in rows:
-        case_id = row.get("case") or Path(row["image"]).stem
+        case_id = row.get("case") or plain_text(Path(row["image"]).stem)
         cases.setdefault(case_id, []).append(row)
     return cases
 
@@ -151,14 +152,16 @@ class CaseFolderSource(Source):
             return notes
         listed = set(self._image_paths(rows))
         unlisted = sorted(
-            path.relative_to(self.path).as_posix() for path in self._image_files() if path.resolve() not in listed
+            shown(path.relative_to(self.path).as_posix())
+            for path in self._image_files()
+            if path.resolve() not in listed
         )
         if unlisted:
-            shown = ", ".join(unlisted[:UNLISTED_SHOWN]) + (
+            named = ", ".join(unlisted[:UNLISTED_SHOWN]) + (
                 f" (+{len(unlisted) - UNLISTED_SHOWN} more)" if len(unlisted) > UNLISTED_SHOWN else ""
             )
             images = "image" if len(unlisted) == 1 else "images"
-            notes.append(f"{self.path}: {len(unlisted)} {images} not listed in {metadata.name}, not indexed: {shown}")
+            notes.append(f"{self.path}: {len(unlisted)} {images} not listed in {metadata.name}, not indexed: {named}")
         return notes
 
     def _image_files(self) -> Iterator[Path]:

@@ -8,6 +8,7 @@ import stat
 import unicodedata
 import zipfile
 import zlib
+from contextlib import suppress
 from pathlib import Path, PurePosixPath
 
 from fastapi import HTTPException, UploadFile, status
@@ -75,9 +76,29 @@ async def save_limited(upload: UploadFile, target: Path, limit_bytes: int) -> No
             handle.write(chunk)
 
 
+UTF8_NAMES = 0x800
+"""The flag bit of a zip member whose name is UTF-8; without it, zipfile reads the name as cp437."""
+
+
+def member_name(info: zipfile.ZipInfo) -> str:
+    """A member's name as its maker meant it, with "/" between folders, and composed (NFC): a name that looks the
+    same is the same file whoever made the zip. macOS writes names decomposed ("o" then a combining accent); a zip
+    without the UTF-8 flag holds names in UTF-8 all the same (Linux's zip) or in the OEM code page of Windows, which
+    in Western Europe is cp850 (cp437 with the accented capitals and ã, õ: "coração", not "coraç╞o")."""
+    name = info.filename
+    if not info.flag_bits & UTF8_NAMES:
+        with suppress(UnicodeEncodeError):  # a name zipfile did not decode (a ZipInfo made in memory) stays
+            raw = name.encode("cp437")
+            try:
+                name = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                name = raw.decode("cp850")
+    return unicodedata.normalize("NFC", name.replace("\\", "/"))
+
+
 def member_problem(info: zipfile.ZipInfo) -> str | None:
     """Why a zip member must not be unpacked (absolute, leaves the folder, a link or device), or None."""
-    name = info.filename.replace("\\", "/")
+    name = member_name(info)
     path = PurePosixPath(name)
     if path.is_absolute() or re.match(r"^[A-Za-z]:", name):
         return "is an absolute path"
@@ -100,12 +121,12 @@ def extract_zip(archive: Path, target: Path, max_bytes: int, max_members: int) -
                 raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"the zip has over {max_members} members")
             for member in members:
                 if problem := member_problem(member):
-                    raise HTTPException(status.HTTP_400_BAD_REQUEST, f"zip member {member.filename!r} {problem}")
+                    raise HTTPException(status.HTTP_400_BAD_REQUEST, f"zip member {member_name(member)!r} {problem}")
             if sum(m.file_size for m in members) > max_bytes:
                 raise _unpacked_too_large(max_bytes)
             written = 0
             for member in members:
-                destination = target / PurePosixPath(member.filename.replace("\\", "/"))
+                destination = target / PurePosixPath(member_name(member))
                 try:
                     if member.is_dir():
                         destination.mkdir(parents=True, exist_ok=True)
@@ -120,7 +141,7 @@ def extract_zip(archive: Path, target: Path, max_bytes: int, max_members: int) -
                 except OSError as exc:  # "a.jpg" and "a.jpg/b.jpg": a file where a folder must go, or the reverse
                     raise HTTPException(
                         status.HTTP_400_BAD_REQUEST,
-                        f"zip member {member.filename!r} cannot be unpacked: {exc.strerror or exc}",
+                        f"zip member {member_name(member)!r} cannot be unpacked: {exc.strerror or exc}",
                     ) from exc
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"the upload is not a usable zip file ({exc})") from exc
