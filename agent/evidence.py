@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -20,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathatlas.agent.plan import QUESTION_WORDS, Reading, answer_type, negated_predicate, read_question
 from pathatlas.agent.questions import Evidence, Question, Quote
 from pathatlas.retrieval.lexical import lettered_spans, tokenize
+from pathatlas.retrieval.lexical import normalise as unicode_normalised
 from pathatlas.retrieval.lexical import terms as lexical_terms  # "terms" names option terms here
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
@@ -54,10 +54,11 @@ cell resorbs bone. Set by hand, not tuned (BENCHMARKS.md, "What the answer says 
 
 
 def normalise(text: str) -> str:
-    """NFKC (ligatures), a hyphen at a line break kept but the break closed, whitespace collapsed: how quotes are
-    compared with pages (``bench.quoted_verbatim`` also sets hyphens aside: the index joins a word split across
-    lines, and keeps a hyphenated word's hyphen)."""
-    text = unicodedata.normalize("NFKC", text)
+    """Unicode-normalised as the index stores pages (``lexical.normalise``: ligatures expanded, "µ" as printed), a
+    hyphen at a line break kept but the break closed, whitespace collapsed: how quotes are compared with pages
+    (``bench.quoted_verbatim`` also sets hyphens aside: the index joins a word split across lines, and keeps a
+    hyphenated word's hyphen)."""
+    text = unicode_normalised(text)
     text = re.sub(r"(\w)-\s*\n\s*(\w)", r"\1-\2", text)
     return " ".join(text.split())
 

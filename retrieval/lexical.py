@@ -1,5 +1,7 @@
 """BM25 over the text of every entry (bm25s tokens: English stop words, Snowball stemming; plus a term for each word a
-single letter or digit tells apart, "vitamin d", which those tokens would drop).
+single letter or digit tells apart, "vitamin d", which those tokens would drop). Documents and queries are read alike:
+Unicode-normalised (``normalise``, which the PDF reader and the agent's quotes use too), Latin letters without accents
+(``ascii_folded``), Chinese, Japanese and Korean as overlapping character pairs (``cjk_terms``).
 
 Scores are bm25s's default (Lucene) BM25, computed at query time from term frequencies, so the
 collection statistics (document count, average length, document frequencies) are always those of
@@ -23,6 +25,7 @@ import os
 import re
 import sys
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +47,9 @@ from pathatlas.retrieval.stores.base import (
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
-TERMS_VERSION = 3
-"""What a saved segment's terms are (1: stems only; 2: Roman numerals kept as letters). Segments of another version are
+TERMS_VERSION = 4
+"""What a saved segment's terms are (1: stems only; 2: Roman numerals kept as letters; 3: Roman numerals read as digits;
+4: Unicode-normalised, accents folded, CJK character pairs). Segments of another version are
 re-read from the store, then saved by the first open that may write the index (``Index._load_lexical``)."""
 LETTERED = (
     re.compile(r"\b([A-Za-z]{2,})[\s-]+(I{1,3}|IV|[A-Z0-9])\b(?![-\w])"),
@@ -58,6 +62,22 @@ NUMERALS = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5"}
 """Roman numerals read as digits, so "type I" and "Type 1 diabetes" are one term."""
 _import_lock = threading.Lock()
 MICRO, MU = "\u00b5", "\u03bc"
+JOINERS = "\u200c\u200d"
+"""Zero-width (non-)joiners: format characters that decide how Arabic and Indic words are written, so kept."""
+FORMAT_PLANES = (range(0x20000), range(0xE0000, 0xE0080))
+"""Where Unicode has format characters (category Cf): the first two planes and the tags."""
+LATIN_MARKS = re.compile(r"(?<=[A-Za-z])[\u0300-\u036f]+")
+"""Accents on a Latin letter once decomposed (NFD): "é" is "e" and an acute."""
+UNACCENTED = str.maketrans(
+    {"ß": "ss", "ẞ": "SS", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L",
+     "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH", "ı": "i", "ħ": "h", "Ħ": "H"}
+)  # fmt: skip
+"""Latin letters that do not decompose into a letter and an accent, as Lucene's ASCIIFoldingFilter writes them."""
+CJK_RUN = re.compile(
+    "[\u1100-\u11ff\u3005\u3040-\u309f\u30a0-\u30fa\u30fc-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]+"
+)
+"""A run of Han, kana or Hangul: written without spaces between words."""
 
 
 @functools.cache
@@ -84,10 +104,55 @@ def _tokenizer():
     )
 
 
+@functools.cache
+def _invisible() -> re.Pattern[str]:
+    """Format characters but the joiners; a soft hyphen with a line break after it takes the break along (the word
+    was split there). Built on first use: finding them reads every character of ``FORMAT_PLANES``."""
+    found = (chr(c) for plane in FORMAT_PLANES for c in plane if unicodedata.category(chr(c)) == "Cf")
+    return re.compile("\u00ad[ \t]*\n[ \t]*|[" + re.escape("".join(c for c in found if c not in JOINERS)) + "]")
+
+
+def normalise(text: str) -> str:
+    """The text as PathAtlas stores, searches and quotes it: NFKC (ligatures "ﬁ" as "fi", full-width "ＨｂＡ１ｃ" as
+    "HbA1c", decomposed accents composed), the micro sign kept as printed ("7.5 µm"; NFKC would make it the Greek
+    letter mu), and invisible format characters (a soft hyphen, a zero-width space) dropped: inside a word they split
+    it."""
+    if text.isascii():
+        return text
+    text = _invisible().sub("", text)
+    return MICRO.join(unicodedata.normalize("NFKC", part) for part in text.split(MICRO))
+
+
+def ascii_folded(text: str) -> str:
+    """Latin letters without accents, "ß" as "ss" ("etiologia" finds "etiología", "strasse" finds "Straße"), as
+    Lucene's ASCIIFoldingFilter does; other scripts as they are (a kana's voicing mark is not an accent)."""
+    if text.isascii():
+        return text
+    bare = LATIN_MARKS.sub("", unicodedata.normalize("NFD", text))
+    return unicodedata.normalize("NFC", bare).translate(UNACCENTED)
+
+
+def cjk_terms(text: str) -> list[str]:
+    """Each CJK run as overlapping pairs of characters, a one-character run as itself, as Lucene's CJK analyzer:
+    "肺癌の病理" holds "肺癌", and "肺" (lung) is a word of its own."""
+    return [run[i : i + 2] for run in CJK_RUN.findall(text) for i in range(max(len(run) - 1, 1))]
+
+
+def searchable(text: str) -> str:
+    """``text`` as its terms are read: normalised, accents folded; the micro sign and Greek mu one letter (a PDF
+    prints "µm", most keyboards' Greek layouts give "μm")."""
+    return ascii_folded(normalise(text)).replace(MICRO, MU)
+
+
+def _stems(folded: list[str]) -> list[list[str]]:
+    """Stems without English stop words, then CJK pairs, of ``searchable`` texts."""
+    stems = _tokenizer()([CJK_RUN.sub(" ", text) for text in folded])
+    return [words + cjk_terms(text) for words, text in zip(stems, folded, strict=True)]
+
+
 def tokenize(texts: list[str]) -> list[list[str]]:
-    """Stems without English stop words; the micro sign and Greek mu are one letter (a PDF prints "µm", NFKC and
-    most keyboards' Greek layouts give "μm")."""
-    return _tokenizer()([text.replace(MICRO, MU) for text in texts])
+    """Stems without English stop words, and CJK character pairs, of the ``searchable`` texts."""
+    return _stems([searchable(text) for text in texts])
 
 
 def lettered_spans(texts: list[str]) -> list[list[tuple[int, str]]]:
@@ -112,10 +177,16 @@ def lettered_terms(texts: list[str]) -> list[list[str]]:
     return [[term for _, term in spans] for spans in lettered_spans(texts)]
 
 
+def analysed(texts: list[str]) -> tuple[list[list[str]], list[list[str]]]:
+    """Each text's stems (``tokenize``) and lettered words (``lettered_terms``), both of its ``searchable`` form."""
+    folded = [searchable(text) for text in texts]
+    return _stems(folded), lettered_terms(folded)
+
+
 def terms(texts: list[str]) -> list[list[str]]:
     """What BM25 indexes and looks up: the stems, then the lettered words, so "vitamin D" finds the pages on
     vitamin D before those on vitamin K."""
-    return [stems + extra for stems, extra in zip(tokenize(texts), lettered_terms(texts), strict=True)]
+    return [stems + extra for stems, extra in zip(*analysed(texts), strict=True)]
 
 
 def has_words(text: str) -> bool:
@@ -172,7 +243,7 @@ class _Segment:
 
     @classmethod
     def from_texts(cls, revision, ids, payload_fields, texts: list[str], fingerprints: frozenset) -> _Segment:
-        stems, lettered = (tokenize(texts), lettered_terms(texts)) if texts else ([], [])
+        stems, lettered = analysed(texts) if texts else ([], [])
         docs = [s + extra for s, extra in zip(stems, lettered, strict=True)]
         vocab = sorted({t for doc in docs for t in doc})
         term_of = {t: i for i, t in enumerate(vocab)}
@@ -360,7 +431,8 @@ class LexicalIndex:
         return mask
 
     def top(self, tokens: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best (slots, BM25 scores) among documents holding a query token, best first, ties by slot.
+        """The ``k`` best (slots, BM25 scores) among documents holding a query token, best first, ties by record id
+        (not by slot, which is the order sources were read in: an index built in another order ranks alike).
 
         Scores are bm25s's over all documents. Each posting's term-frequency part is precomputed at update
         time, and the query terms' posting lists (each sorted by slot) are merged by a stable sort, which
@@ -389,10 +461,11 @@ class LexicalIndex:
         slots, scores = slots[starts], np.add.reduceat(weights, starts)
         keep = scores > 0
         slots, scores = slots[keep], scores[keep]
-        if len(scores) > k:
-            best = np.argpartition(-scores, k - 1)[:k]
+        if len(scores) > k:  # the k best and every document tied with the last of them
+            best = scores >= np.partition(scores, len(scores) - k)[len(scores) - k]
             slots, scores = slots[best], scores[best]
-        order = np.lexsort((slots, -scores))[:k]
+        ids = np.array([self.slot_ids[slot] for slot in slots.tolist()])
+        order = np.lexsort((ids, -scores))[:k]
         return slots[order], scores[order]
 
     def search(self, queries: list[str], k: int, filters: Filters | None = None) -> list[ScoredIds]:

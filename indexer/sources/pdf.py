@@ -6,7 +6,6 @@ import contextlib
 import math
 import re
 import threading
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathatlas.errors import BadInputError, MissingProgramError
 from pathatlas.indexer.records import Figure, Page, Passage, Record
 from pathatlas.indexer.sources.base import Source, hash_files
 from pathatlas.retrieval.images import open_image, thumbnail
+from pathatlas.retrieval.lexical import normalise
 from pathatlas.retrieval.records import BBox
 
 if TYPE_CHECKING:
@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from pathatlas.settings import Settings
 
 T = TypeVar("T")
-CAPTION_START = re.compile(r"^\s*(fig(?:ure)?\.?)\s*(\d+[\w.\-]*)", re.IGNORECASE)
+CAPTION_START = re.compile(r"^\s*(fig(?:ure|ura)?\.?|abb(?:ildung|\.))\s*(\d+[\w.\-]*)", re.IGNORECASE)
+"""A figure's label opening a block: "Figure 1.", "Fig. 2", Spanish, Italian and Portuguese "Figura 3", German "Abb. 4"
+and "Abbildung 5"."""
 MAX_CAPTION_GAP = 72.0
 """Points between an image and the block below it beyond which that block is not its caption."""
 CAPTION_TIE = 6.0
@@ -43,7 +45,6 @@ SCAN_GROUP = 16
 """Scanned pages read in one call (spread over tesseract's workers); 16 grey A4 pages at 300 dpi hold 140 MB."""
 END_OF_FILE = b"%%EOF"
 """The marker a PDF ends with; MuPDF repairs a file that lost its end, and what it lost (pages, bookmarks) is gone."""
-MICRO = "\u00b5"
 
 LINE_BREAK_HYPHEN = re.compile(r"(\w+)-\n(\w+)")
 
@@ -79,15 +80,9 @@ class Spelling:
         return left in self.words and right in self.words
 
 
-def normalise(text: str) -> str:
-    """NFKC, which expands ligature glyphs (ﬁ -> fi) so words match queries, but the micro sign kept as printed
-    ("7.5 µm"; NFKC would make it the Greek letter mu)."""
-    return MICRO.join(unicodedata.normalize("NFKC", part) for part in text.split(MICRO))
-
-
 def clean_text(text: str, spelling: Spelling | None = None) -> str:
-    """Ligature glyphs expanded (``normalise``); a hyphen at a line break is joined, or kept where the document's
-    ``spelling`` shows it belongs to the word."""
+    """Unicode-normalised (``lexical.normalise``: ligatures expanded, soft hyphens dropped); a hyphen at a line break
+    is joined, or kept where the document's ``spelling`` shows it belongs to the word."""
     text = normalise(text)
 
     def rejoin(match: re.Match[str]) -> str:

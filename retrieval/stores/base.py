@@ -21,21 +21,31 @@ Filters = Mapping[str, Any]
 ScoredIds = list[tuple[str, float]]
 
 
-FOLDED_FIELDS = frozenset({"diagnosis", "organ"})
-"""Text fields a filter matches whatever the case of either side (``organ=Lung`` finds "lung" and "LUNG"), by
-``str.casefold``; other fields (kinds, source keys, case ids, fingerprints, sections) match exactly."""
+CASELESS_FIELDS = frozenset({"diagnosis", "organ"})
+"""Text fields a filter matches whatever the case or accents of either side (``organ=Lung`` finds "lung" and "LUNG",
+``organ=pulmon`` finds "pulmón"), by ``str.casefold`` and ``lexical.ascii_folded``."""
+FOLDED_FIELDS = CASELESS_FIELDS | {"section"}
+"""Text fields a filter matches in whichever Unicode form either side is written (``lexical.normalise``: a Mac's
+decomposed "Etiología" is the composed one); other fields (kinds, source keys, case ids, fingerprints) match exactly."""
 
 
 def fold(field: str, value: Any) -> Any:
-    """``value`` as ``matches`` compares it in ``field``: casefolded text in ``FOLDED_FIELDS``, else as it is."""
-    return value.casefold() if field in FOLDED_FIELDS and isinstance(value, str) else value
+    """``value`` as ``matches`` compares it in ``field``: normalised text in ``FOLDED_FIELDS``, also without case or
+    accents in ``CASELESS_FIELDS``; else as it is."""
+    if field not in FOLDED_FIELDS or not isinstance(value, str):
+        return value
+    from pathatlas.retrieval.lexical import ascii_folded, normalise  # lexical imports this module
+
+    text = normalise(value)
+    return ascii_folded(text).casefold() if field in CASELESS_FIELDS else text
 
 
 def matches(payload: Mapping[str, Any], filters: Filters | None) -> bool:
     """Equality filter shared by every store and the lexical index, so they agree exactly.
 
     A filter value may be one value or a list of accepted ones; a payload value that is a list (a case with two
-    organs) matches when any of its items does, as Qdrant matches a payload array. ``FOLDED_FIELDS`` ignore case.
+    organs) matches when any of its items does, as Qdrant matches a payload array. ``FOLDED_FIELDS`` are compared
+    as ``fold`` writes them.
     """
     if not filters:
         return True

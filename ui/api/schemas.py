@@ -3,13 +3,16 @@ a hit that every door (CLI, REST, MCP, LangChain) shows."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from pathatlas.agent.questions import ONE_OPTION, repeated_option
-from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Hit, organ_text
+from pathatlas.retrieval.lexical import CJK_RUN
+from pathatlas.retrieval.records import KINDS, Hit, organ_text
+from pathatlas.retrieval.search import USER_FILTERS
 from pathatlas.settings import Settings
 
 
@@ -171,17 +174,22 @@ def valid_unicode(text: str) -> str:
     return text
 
 
-FilterField = Literal[(*FILTER_FIELDS, "chapter")]
+FilterField = Literal[USER_FILTERS]
 Kind = Literal[KINDS]
+FilterText = Annotated[str, Field(min_length=1)]
 Filters = with_config(ConfigDict(extra="forbid"))(
     TypedDict(
         "Filters",
-        {**{name: str | list[str] for name in FilterField.__args__}, "kind": Kind | list[Kind]},
+        {
+            **{name: FilterText | Annotated[list[FilterText], Field(min_length=1)] for name in FilterField.__args__},
+            "kind": Kind | Annotated[list[Kind], Field(min_length=1)],
+        },
         total=False,
     )
 )
-"""A filter names a field the stores index (or ``chapter``) and, for ``kind``, a kind records have; anything else is
-refused, not matched to nothing (and the OpenAPI schema says so, so clients and fuzzers know it)."""
+"""A filter names a field the stores index (or ``chapter``) and, for ``kind``, a kind records have, with a value (an
+empty one would match nothing); anything else is refused, not matched to nothing (and the OpenAPI schema says so, so
+clients and fuzzers know it)."""
 FILTERS = TypeAdapter(Filters)
 
 
@@ -192,7 +200,7 @@ def parse_filters_form(raw: str) -> dict[str, str | list[str]]:
         return FILTERS.validate_json(raw)
     except ValidationError as exc:
         errors = exc.errors()
-        fields = ", ".join(name for name in FilterField.__args__ if name != "fingerprint")  # stores' own: not offered
+        fields = ", ".join(FilterField.__args__)
         unknown = next((e["loc"][0] for e in errors if e["type"] == "extra_forbidden"), None)
         kind = next((e["input"] for e in errors if e["type"] == "literal_error" and isinstance(e["input"], str)), None)
         if unknown is not None:
@@ -206,17 +214,33 @@ def parse_filters_form(raw: str) -> dict[str, str | list[str]]:
         raise ValueError(problem) from exc
 
 
+A_WORD = re.compile(rf"\w\w|{CJK_RUN.pattern}")
+"""What a search text must hold to have a word BM25 looks for: two letters or digits in a row, or one Chinese, Japanese
+or Korean character (each is a word: ``lexical.cjk_terms``)."""
+
+
+def has_a_word(text: str) -> str:
+    """A search text without ``A_WORD`` (emoji, punctuation, one letter) is refused in a plain line, not by the
+    pattern it fails."""
+    if not A_WORD.search(text):
+        raise ValueError(
+            "the search text has no word to look for: type two letters or digits in a row, or a CJK character"
+        )
+    return text
+
+
 QueryText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS), AfterValidator(valid_unicode)]
 SearchText = Annotated[
     str,
     Field(
-        min_length=2,
+        min_length=1,
         max_length=MAX_QUERY_CHARS,
-        pattern=r"\w\w",
-        description="A word to look for: two letters or digits in a row. A text of stop words alone ('the of and') is "
-        "refused with 400: it would match every record alike.",
+        json_schema_extra={"pattern": A_WORD.pattern},  # checked by ``has_a_word``, which says what is missing
+        description="A word to look for: two letters or digits in a row, or one Chinese, Japanese or Korean "
+        "character. A text of stop words alone ('the of and') is refused with 400: it would match every record alike.",
     ),
     AfterValidator(valid_unicode),
+    AfterValidator(has_a_word),
 ]
 OptionText = Annotated[
     str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S"), AfterValidator(valid_unicode)
