@@ -18,7 +18,7 @@ class IndexBusyError(PathAtlasError):
 
 
 class UnknownSourceError(PathAtlasError):
-    """An index holds no source of that name or id (the REST API answers 404)."""
+    """An index holds no source, or no chapter, of that name or id (the REST API answers 404)."""
 
 
 class EncoderMismatchError(PathAtlasError):

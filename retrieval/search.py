@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from PIL import Image
 
-from pathatlas.errors import BadInputError
+from pathatlas.errors import BadInputError, UnknownSourceError
 from pathatlas.retrieval.fusion import (
     DENSE_ONLY,
     MAJORITY,
@@ -188,7 +188,7 @@ class Chapters:
         if None in named:
             chapters = self.ordered()
             listed = "; ".join(chapters[:5]) + (f" (+{len(chapters) - 5} more)" if len(chapters) > 5 else "")
-            raise BadInputError(
+            raise UnknownSourceError(
                 f"no chapter {names[named.index(None)]!r} in index {index.path} (or several match it); give its number "
                 f"or a part of its title only it has; its chapters: {listed or 'none'}"
             )

@@ -115,7 +115,7 @@ def test_a_filter_on_an_unknown_field_is_refused_not_matched_to_nothing(client):
     asked = client.post("/ask/image", files=files, data={"question": "What is it?", "filters": json.dumps(typo)})
     assert asked.status_code == 400 and "chapter" in asked.json()["detail"]
     chapter = client.post("/search", json={"text": "koilocytes", "filters": {"chapter": "1 Cells"}})
-    assert chapter.status_code == 400 and "no chapter" in chapter.json()["detail"], "a chapter the index lacks"
+    assert chapter.status_code == 404 and "no chapter" in chapter.json()["detail"], "a chapter the index lacks"
 
 
 def test_writes_need_the_token_and_uploads_are_checked(client):

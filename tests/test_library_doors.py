@@ -62,7 +62,7 @@ def test_a_source_filter_takes_the_file_name_or_id_as_the_path(searcher, index, 
 def test_a_chapter_filter_searches_the_sections_under_it(searcher):
     hits = searcher.search(Query(text="carcinoma cells", k=5, filters={"chapter": CHAPTER.lower()}))
     assert hits and {hit.payload.section.split(" > ")[0] for hit in hits} == {CHAPTER}
-    with pytest.raises(BadInputError, match=f"no chapter 'Appendix'.*its chapters: .*{CHAPTER}"):
+    with pytest.raises(UnknownSourceError, match=f"no chapter 'Appendix'.*its chapters: .*{CHAPTER}"):
         searcher.search(Query(text="carcinoma cells", filters={"chapter": "Appendix"}))
 
 
