@@ -42,6 +42,26 @@ def pretend_tesseract(monkeypatch):
     return pretend
 
 
+@pytest.fixture
+def fast(tmp_path) -> Settings:
+    """Settings for a fresh index under ``tmp_path`` with the hashing encoder: no model to load."""
+    from tests.helpers import hashing_settings
+
+    return hashing_settings(tmp_path)
+
+
+@pytest.fixture
+def hashing_cli(tmp_path, monkeypatch) -> Path:
+    """CLI runs of the test, in process or not, are quick (``hashing_env``) on a home under ``tmp_path``, which is also
+    the working folder; returns ``tmp_path``."""
+    from tests.helpers import hashing_env
+
+    for name, value in hashing_env(tmp_path / "home").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def session_home(tmp_path_factory) -> Path:
     """Model caches shared by the session (the MiniLM zip is extracted once)."""

@@ -1,26 +1,26 @@
-"""A real ``uvicorn`` server on loopback in a thread, for tests that need the service as clients see it, and the wait
-for an index job to end."""
+"""Servers on loopback in a thread: the real ``uvicorn`` service, for tests that need it as clients see it, and a fake
+OpenAI-compatible chat model whose replies a test controls; and the wait for an index job to end."""
 
 from __future__ import annotations
 
-import socket
+import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import uvicorn
 
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
+from pathatlas.ui.bench_serve import free_port
 
 
 @contextmanager
 def running_service(settings: Settings) -> Iterator[str]:
     """Yields the base URL; the server stops when the block ends."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -44,3 +44,36 @@ def job_ended(client, job_id: str, timeout: float = 120) -> dict:
             return job
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} did not end within {timeout} s")
+
+
+@contextmanager
+def chat_model(reply: dict, respond: Callable[[], tuple[int, dict[str, str]]] = lambda: (200, {})) -> Iterator[str]:
+    """An OpenAI-compatible chat server: each request is answered with the (status, headers) that ``respond()`` gives
+    when it returns, with ``reply`` as JSON in the assistant's message on a 200 and an error otherwise. Yields the base
+    URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            status, headers = respond()
+            message = {"role": "assistant", "content": json.dumps(reply)}
+            completion = {"id": "fake", "object": "chat.completion", "created": 0, "model": "fake",
+                          "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                          "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}  # fmt: skip
+            body = json.dumps(completion if status == 200 else {"error": {"message": f"status {status}"}}).encode()
+            self.send_response(status)
+            for name, value in {**headers, "Content-Type": "application/json"}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()  # polled often: quick to shut
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    finally:
+        httpd.shutdown()

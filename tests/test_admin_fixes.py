@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from typer.testing import CliRunner
 
 from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.pipeline import Indexer
@@ -30,38 +29,18 @@ from pathatlas.retrieval.stores import faiss_store
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.routes import media
-from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
-from pathatlas.ui.cli import app
-
-ENV = {"COLUMNS": "250", "PATHATLAS_ENCODER": HashingEncoder.name, "PATHATLAS_CASE_KEYPOINTS": "0"}
-
-
-def hashing(root: Path, **extra) -> Settings:
-    return Settings(
-        home=root / "home", index=root / "index", encoder=HashingEncoder.name, case_keypoints=False, **extra
-    )
+from pathatlas.ui.bench_crash import make_pdf
+from tests.helpers import hashing_env, hashing_settings, one_error_line, run_cli
 
 
 def run(settings: Settings, *args, **env):
-    """The CLI in process, on ``settings``' home; ``env`` adds variables."""
-    variables = {**ENV, "PATHATLAS_HOME": str(settings.home), **{k: str(v) for k, v in env.items()}}
-    return CliRunner().invoke(app, list(map(str, args)), env=variables)
-
-
-def one_error_line(result, *words: str) -> str:
-    """The command failed with exit status 1 and one ``error:`` line holding ``words``, and no traceback."""
-    assert result.exit_code == 1, (result.exit_code, result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.output
-    assert all(word in errors[0] for word in words), errors[0]
-    return errors[0]
+    """The CLI in process, quick on ``settings``' home; ``env`` adds variables."""
+    return run_cli(*args, home=settings.home, **env)
 
 
 def build(root: Path, store: str = "faiss", **extra) -> tuple[Settings, list[Path]]:
     """An index of two 2-page books under ``root``."""
-    settings = hashing(root, **extra)
+    settings = hashing_settings(root, case_keypoints=False, **extra)
     books = [make_pdf(root / "lib" / f"{name}.pdf", 2, name) for name in ("alpha", "beta")]
     index = Index.open(settings.index_dir, settings, create=True, store=store)
     assert not Indexer(index, show_progress=False).add(books).failed
@@ -177,7 +156,7 @@ def test_a_real_read_only_folder_is_one_line(tmp_path, how):
             path.chmod(path.stat().st_mode & ~0o222)
     try:
         prefix = refusing(how, settings.index_dir)
-        env = {**os.environ, **ENV, "PATHATLAS_HOME": str(settings.home)}
+        env = {**os.environ, **hashing_env(settings.home), "COLUMNS": "250"}
         command = "import sys; from pathatlas.ui.cli import app; sys.argv[0] = 'pathatlas'; app()"
         done = subprocess.run(
             [*prefix, sys.executable, "-c", command, "remove", "alpha.pdf", "--index", str(settings.index_dir)],
@@ -203,7 +182,7 @@ def qdrant_index(root: Path) -> tuple[Settings, Path]:
     """An index whose vectors are in a qdrant-client twin folder (the local stand-in for a server), closed (a twin's
     client locks its folder for the process)."""
     twin = root / "twin"
-    settings = hashing(root, store="qdrant", qdrant_url=str(twin))
+    settings = hashing_settings(root, case_keypoints=False, store="qdrant", qdrant_url=str(twin))
     index = Index.open(settings.index_dir, settings, create=True, store="qdrant")
     try:
         assert not Indexer(index, show_progress=False).add([make_pdf(root / "lib" / "alpha.pdf", 2, "alpha")]).failed
@@ -451,7 +430,7 @@ def test_info_flags_sources_changed_or_missing_and_a_rerun_of_a_touched_one_serv
 
 
 def test_a_path_with_nothing_to_index_fails_alone_and_the_others_are_indexed(tmp_path):
-    settings = hashing(tmp_path)
+    settings = hashing_settings(tmp_path, case_keypoints=False)
     book = make_pdf(tmp_path / "lib" / "alpha.pdf", 2, "alpha")
     notes = tmp_path / "notes"
     notes.mkdir()
@@ -469,7 +448,7 @@ def test_a_path_with_nothing_to_index_fails_alone_and_the_others_are_indexed(tmp
 
 
 def test_a_run_whose_every_path_fails_makes_no_index_and_reports_each(tmp_path):
-    settings = hashing(tmp_path)
+    settings = hashing_settings(tmp_path, case_keypoints=False)
     result = run(settings, "index", tmp_path / "a.pdf", tmp_path / "b.pdf", "--json", "--index", settings.index_dir)
     assert result.exit_code == 1
     assert [s["status"] for s in json.loads(result.stdout)] == ["failed", "failed"]
@@ -480,4 +459,4 @@ def test_discover_alone_still_raises_when_nothing_is_found(tmp_path):
     from pathatlas.indexer.sources import discover
 
     with pytest.raises(PathAtlasError, match="no such file or folder"):
-        discover([tmp_path / "nosuch.pdf"], hashing(tmp_path))
+        discover([tmp_path / "nosuch.pdf"], hashing_settings(tmp_path, case_keypoints=False))

@@ -7,26 +7,17 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
 
-from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
-from pathatlas.ui.cli import app
+from pathatlas.ui.bench_crash import make_pdf
+from tests.helpers import run_cli
 
-runner = CliRunner()
 QUESTIONS = [("granuloma necrosis", 1, "one"), ("gland alveolus", 2, "two"), ("nucleus stroma", 3, "one")]
 
 
 @pytest.fixture
-def tiny(tmp_path, monkeypatch):
-    """A three-page PDF, hashing encoder (no model), and a working folder where a stray file '-' would land."""
-    monkeypatch.setenv("PATHATLAS_ENCODER", HashingEncoder.name)
-    monkeypatch.setenv("PATHATLAS_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-    return make_pdf(tmp_path / "lib" / "book.pdf", 3, "v1")
-
-
-def run(*args):
-    return runner.invoke(app, list(map(str, args)))
+def tiny(hashing_cli):
+    """A three-page PDF; CLI runs are quick, in a working folder where a stray file '-' would land."""
+    return make_pdf(hashing_cli / "lib" / "book.pdf", 3, "v1")
 
 
 def json_alone(result) -> dict:
@@ -39,14 +30,14 @@ def json_alone(result) -> dict:
 
 
 def test_bench_index_json_to_stdout_and_to_a_file(tiny, tmp_path):
-    result = run("bench", "index", "--pdf", tiny, "--json", "-")
+    result = run_cli("bench", "index", "--pdf", tiny, "--json", "-")
     document = json_alone(result)
     assert document["pages"] == 3 and {"seconds", "reindex_seconds", "stage_seconds"} <= set(document)
     assert document["figure_ocr"] is False and document["ocr_engine"] is None  # the suite pins OCR off
     assert "stage" in result.stderr and "wrote" not in result.stderr  # the tables moved to stderr
     assert not (tmp_path / "-").exists()
 
-    result = run("bench", "index", "--pdf", tiny, "--json", tmp_path / "out" / "index.json")
+    result = run_cli("bench", "index", "--pdf", tiny, "--json", tmp_path / "out" / "index.json")
     assert result.exit_code == 0, result.output
     assert "stage" in result.stdout and f"wrote {tmp_path / 'out' / 'index.json'}" in " ".join(result.stdout.split())
     assert json.loads((tmp_path / "out" / "index.json").read_text())["pages"] == 3
@@ -54,14 +45,14 @@ def test_bench_index_json_to_stdout_and_to_a_file(tiny, tmp_path):
 
 @pytest.mark.filterwarnings("ignore:unsafe cast")  # ranx's numba kernels on a few queries
 def test_bench_retrieval_json_to_stdout(tiny, tmp_path):
-    assert run("index", tiny.parent, "--index", tmp_path / "idx").exit_code == 0
+    assert run_cli("index", tiny.parent, "--index", tmp_path / "idx").exit_code == 0
     rows = [
         {"id": str(n), "question": q, "options": ["a", "b"], "answer": "A", "gold": {"pdf_pages": [p, p]}, "chapter": c}
         for n, (q, p, c) in enumerate(QUESTIONS)
     ]
     (tmp_path / "mcq.jsonl").write_text("\n".join(map(json.dumps, rows)))
     bench = ["bench", "retrieval", "--mcq", "mcq.jsonl", "--index", tmp_path / "idx", "--split", "all"]
-    result = run(*bench, "--json", "-")
+    result = run_cli(*bench, "--json", "-")
     document = json_alone(result)
     task = document["tasks"]["text_to_page"]
     assert task["n"] == 3 and {"bm25", "hybrid", "chance"} <= set(task["methods"])
@@ -86,23 +77,23 @@ def test_bench_crash_json_to_stdout_from_a_fresh_process(tmp_path):
 
 
 def test_the_help_says_where_the_json_goes():
-    result = run("bench", "search", "--help")
+    result = run_cli("bench", "search", "--help")
     assert "'-' prints the JSON alone on stdout" in " ".join(result.stdout.replace("│", " ").split())
 
 
 def test_bench_queries_json_to_stdout(tiny, tmp_path):
-    assert run("index", tiny.parent, "--index", tmp_path / "idx").exit_code == 0
+    assert run_cli("index", tiny.parent, "--index", tmp_path / "idx").exit_code == 0
     (tmp_path / "queries.txt").write_text("granuloma\n\n  gland alveolus \n")
-    document = json_alone(run("bench", "queries", "--index", tmp_path / "idx", "--texts", tmp_path / "queries.txt",
+    document = json_alone(run_cli("bench", "queries", "--index", tmp_path / "idx", "--texts", tmp_path / "queries.txt",
                               "--repeats", "2", "--json", "-"))  # fmt: skip
     assert document["text"]["n"] == 2 and "image" not in document and document["keypoints"] is False
-    missing = run("bench", "queries", "--index", tmp_path / "idx", "--images", tmp_path / "nowhere")
+    missing = run_cli("bench", "queries", "--index", tmp_path / "idx", "--images", tmp_path / "nowhere")
     assert missing.exit_code == 1 and "no image or folder at" in missing.output
     (tmp_path / "empty.txt").write_text("\n")
-    empty = run("bench", "queries", "--index", tmp_path / "idx", "--texts", tmp_path / "empty.txt")
+    empty = run_cli("bench", "queries", "--index", tmp_path / "idx", "--texts", tmp_path / "empty.txt")
     assert empty.exit_code == 1 and "no queries" in empty.output
     (tmp_path / "binary.txt").write_bytes(b"\xf8\xff\x00 queries")
-    binary = run("bench", "queries", "--index", tmp_path / "idx", "--texts", tmp_path / "binary.txt")
+    binary = run_cli("bench", "queries", "--index", tmp_path / "idx", "--texts", tmp_path / "binary.txt")
     assert binary.exit_code == 1 and "is not UTF-8 text" in binary.output
 
 
@@ -115,7 +106,7 @@ def test_bench_compare_qa_json_to_stdout_and_one_line_refusals(tmp_path):
 
     before = write("a.json", {"q1": 1, "q2": 0}, {"q1": 0, "q2": 0, "q3": 0})
     after = write("b.json", {"q1": 1, "q2": 1}, {"q1": 1, "q2": 1, "q3": 1})
-    result = run("bench", "compare-qa", before, after, "--json", "-")
+    result = run_cli("bench", "compare-qa", before, after, "--json", "-")
     document = json_alone(result)
     rag = document["modes"]["rag"]
     assert document["before"] == before and rag["answers"] == "held out"
@@ -126,5 +117,5 @@ def test_bench_compare_qa_json_to_stdout_and_one_line_refusals(tmp_path):
         ((before, tmp_path / "retrieval.json"), "is not the JSON of 'pathatlas bench qa'"),
         ((before, tmp_path / "nope.json"), "no such file"),
     ]:
-        refused = run("bench", "compare-qa", *args)
+        refused = run_cli("bench", "compare-qa", *args)
         assert refused.exit_code == 1 and message in refused.output and "Traceback" not in refused.output

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.answerers.offline import OfflineAnswerer
@@ -19,38 +18,13 @@ from pathatlas.agent.questions import Answer, Evidence, Question
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.datasets import read_mcq
 from pathatlas.retrieval.records import Citation
-from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
+from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.bench_mcp import answer_of
-from pathatlas.ui.cli import app
 from pathatlas.ui.cli_common import print_json, write_json
+from tests.helpers import only_error_line, run_cli
 
-runner = CliRunner()
 BOOK = "/data/openstax_x/book.pdf"
 OTHER = "/data/other/notes.pdf"
-
-
-@pytest.fixture
-def hashing(tmp_path, monkeypatch):
-    """The hashing encoder (no model), a home of its own, and the test's folder as working folder."""
-    monkeypatch.setenv("PATHATLAS_ENCODER", HashingEncoder.name)
-    monkeypatch.setenv("PATHATLAS_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def run(*args):
-    return runner.invoke(app, list(map(str, args)))
-
-
-def refused(result, *words: str) -> str:
-    """The command failed with one ``error:`` line holding ``words``; returns that line."""
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
-    assert "Traceback" not in result.output
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 def write_rows(path: Path, rows: list) -> Path:
@@ -65,7 +39,7 @@ def mcq(n: int, question: str, pages: list[int], book: str | None = None, chapte
 
 
 def index_of(folder, *pdfs) -> str:
-    assert run("index", *pdfs, "--index", folder / "idx").exit_code == 0
+    assert run_cli("index", *pdfs, "--index", folder / "idx").exit_code == 0
     return str(folder / "idx")
 
 
@@ -80,23 +54,25 @@ def test_a_book_is_matched_by_file_or_folder_name():
 
 
 @pytest.mark.filterwarnings("ignore:unsafe cast")  # ranx's numba kernels on a few queries
-def test_text_to_page_counts_pages_of_the_questions_book_only(hashing):
-    book = make_pdf(hashing / "lib" / "openstax_x" / "book.pdf", 3, "plain")
-    other = make_pdf(hashing / "lib" / "other.pdf", 3, "zebra")  # its page 1 matches the question best
-    index = index_of(hashing, book, other)
-    questions = write_rows(hashing / "q.jsonl", [mcq(0, "zebra page 1 granuloma koilocyte", [1, 1], "openstax_x")])
-    result = run("bench", "retrieval", "--mcq", questions, "--index", index, "--json", "-")
+def test_text_to_page_counts_pages_of_the_questions_book_only(hashing_cli):
+    book = make_pdf(hashing_cli / "lib" / "openstax_x" / "book.pdf", 3, "plain")
+    other = make_pdf(hashing_cli / "lib" / "other.pdf", 3, "zebra")  # its page 1 matches the question best
+    index = index_of(hashing_cli, book, other)
+    questions = write_rows(hashing_cli / "q.jsonl", [mcq(0, "zebra page 1 granuloma koilocyte", [1, 1], "openstax_x")])
+    result = run_cli("bench", "retrieval", "--mcq", questions, "--index", index, "--json", "-")
     assert result.exit_code == 0, result.output
     task = json.loads(result.stdout)["tasks"]["text_to_page"]
     assert task["methods"]["bm25"]["recall@1"] == 0.0, "page 1 of the other PDF is no hit"
     assert task["methods"]["bm25"]["recall@5"] == 1.0 and task["split"] == "all"
 
 
-def test_a_book_the_index_lacks_is_refused_not_scored(hashing):
-    index = index_of(hashing, make_pdf(hashing / "lib" / "other.pdf", 3, "v1"))
-    questions = write_rows(hashing / "q.jsonl", [mcq(0, "granuloma", [1, 2], "openstax_x")])
-    refused(run("bench", "retrieval", "--mcq", questions, "--index", index), "'openstax_x'", "other.pdf")
-    refused(run("bench", "qa", "--questions", questions, "--index", index, "--out", "qa"), "'openstax_x'", "other.pdf")
+def test_a_book_the_index_lacks_is_refused_not_scored(hashing_cli):
+    index = index_of(hashing_cli, make_pdf(hashing_cli / "lib" / "other.pdf", 3, "v1"))
+    questions = write_rows(hashing_cli / "q.jsonl", [mcq(0, "granuloma", [1, 2], "openstax_x")])
+    only_error_line(run_cli("bench", "retrieval", "--mcq", questions, "--index", index), "'openstax_x'", "other.pdf")
+    only_error_line(
+        run_cli("bench", "qa", "--questions", questions, "--index", index, "--out", "qa"), "'openstax_x'", "other.pdf"
+    )
 
 
 def test_qa_evidence_and_quoted_pages_count_in_the_gold_book_only():
@@ -150,16 +126,20 @@ def test_mcp_citations_get_their_full_source_back_to_match_the_book():
 # 2. tune-text writes nothing it did not fit ---------------------------------------------------------------------
 
 
-def test_tune_text_refuses_no_questions_and_folds_without_training_questions(hashing):
-    index = index_of(hashing, make_pdf(hashing / "lib" / "book.pdf", 3, "v1"))
-    out = hashing / "ranker.json"
-    empty = write_rows(hashing / "empty.jsonl", [])
-    refused(run("bench", "tune-text", "--mcq", empty, "--index", index, "--out", out), "empty.jsonl", "no questions")
-    no_gold = write_rows(hashing / "nogold.jsonl", [{"id": "a", "question": "granuloma", "options": ["a", "b"]}])
-    refused(run("bench", "tune-text", "--mcq", no_gold, "--index", index, "--out", out), "nogold.jsonl", "gold")
-    one_chapter = write_rows(hashing / "one.jsonl", [mcq(0, "granuloma", [1, 1]), mcq(1, "gland", [2, 2])])
+def test_tune_text_refuses_no_questions_and_folds_without_training_questions(hashing_cli):
+    index = index_of(hashing_cli, make_pdf(hashing_cli / "lib" / "book.pdf", 3, "v1"))
+    out = hashing_cli / "ranker.json"
+    empty = write_rows(hashing_cli / "empty.jsonl", [])
+    only_error_line(
+        run_cli("bench", "tune-text", "--mcq", empty, "--index", index, "--out", out), "empty.jsonl", "no questions"
+    )
+    no_gold = write_rows(hashing_cli / "nogold.jsonl", [{"id": "a", "question": "granuloma", "options": ["a", "b"]}])
+    only_error_line(
+        run_cli("bench", "tune-text", "--mcq", no_gold, "--index", index, "--out", out), "nogold.jsonl", "gold"
+    )
+    one_chapter = write_rows(hashing_cli / "one.jsonl", [mcq(0, "granuloma", [1, 1]), mcq(1, "gland", [2, 2])])
     tune = ["bench", "tune-text", "--mcq", one_chapter, "--index", index, "--out", out]
-    refused(run(*tune, "--folds", "2"), "--folds 2", "1 chapter")
+    only_error_line(run_cli(*tune, "--folds", "2"), "--folds 2", "1 chapter")
     assert not out.exists()
 
 
@@ -182,8 +162,8 @@ def test_json_output_has_no_nan_or_infinity(tmp_path, capsys):
 # 4. Empty or unusable inputs are refused ----------------------------------------------------------------------
 
 
-def test_retrieval_refuses_questions_it_cannot_score(hashing):
-    index = index_of(hashing, make_pdf(hashing / "lib" / "book.pdf", 3, "v1"))
+def test_retrieval_refuses_questions_it_cannot_score(hashing_cli):
+    index = index_of(hashing_cli, make_pdf(hashing_cli / "lib" / "book.pdf", 3, "v1"))
     cases = {
         "empty.jsonl": ([], "no questions"),
         "nogold.jsonl": ([{"id": "a", "question": "granuloma", "options": ["a"]}], "gold pdf_pages"),
@@ -194,8 +174,8 @@ def test_retrieval_refuses_questions_it_cannot_score(hashing):
         "goldlist.jsonl": ([{"id": "a", "question": "x", "gold": [1, 2]}], "'gold' is not a JSON object"),
     }
     for name, (rows, words) in cases.items():
-        path = write_rows(hashing / name, rows)
-        refused(run("bench", "retrieval", "--mcq", path, "--index", index), name, words)
+        path = write_rows(hashing_cli / name, rows)
+        only_error_line(run_cli("bench", "retrieval", "--mcq", path, "--index", index), name, words)
 
 
 def test_a_reversed_gold_range_is_refused_when_read(tmp_path):
@@ -204,35 +184,41 @@ def test_a_reversed_gold_range_is_refused_when_read(tmp_path):
         read_mcq(path)
 
 
-def test_qa_and_mcp_refuse_files_without_a_question(hashing):
-    index = index_of(hashing, make_pdf(hashing / "lib" / "book.pdf", 3, "v1"))
-    empty = write_rows(hashing / "empty.jsonl", [])
-    refused(run("bench", "qa", "--questions", empty, "--index", index, "--out", "qa"), "empty.jsonl", "no questions")
-    refused(run("bench", "mcp", "--questions", empty, "--index", index), "empty.jsonl", "no questions")
-    bad = write_rows(hashing / "bad.jsonl", [{"id": "x", "question": "", "options": ["a"], "answer": "A"}])
-    refused(run("bench", "qa", "--questions", bad, "--index", index, "--out", "qa"), "none of its 1 rows")
-    array = write_rows(hashing / "array.jsonl", ["[1, 2]"])
-    refused(run("bench", "qa", "--questions", array, "--index", index, "--out", "qa"), "row 1 is not a JSON object")
-    assert not (hashing / "qa").exists()
+def test_qa_and_mcp_refuse_files_without_a_question(hashing_cli):
+    index = index_of(hashing_cli, make_pdf(hashing_cli / "lib" / "book.pdf", 3, "v1"))
+    empty = write_rows(hashing_cli / "empty.jsonl", [])
+    only_error_line(
+        run_cli("bench", "qa", "--questions", empty, "--index", index, "--out", "qa"), "empty.jsonl", "no questions"
+    )
+    only_error_line(run_cli("bench", "mcp", "--questions", empty, "--index", index), "empty.jsonl", "no questions")
+    bad = write_rows(hashing_cli / "bad.jsonl", [{"id": "x", "question": "", "options": ["a"], "answer": "A"}])
+    only_error_line(run_cli("bench", "qa", "--questions", bad, "--index", index, "--out", "qa"), "none of its 1 rows")
+    array = write_rows(hashing_cli / "array.jsonl", ["[1, 2]"])
+    only_error_line(
+        run_cli("bench", "qa", "--questions", array, "--index", index, "--out", "qa"), "row 1 is not a JSON object"
+    )
+    assert not (hashing_cli / "qa").exists()
 
 
-def test_image_benchmarks_refuse_missing_images_and_files_of_another_kind(hashing):
-    (hashing / "cases").mkdir()
-    Image.new("RGB", (32, 32)).save(hashing / "cases" / "a.png")
-    (hashing / "cases" / "labels.csv").write_text("image,label\na.png,x\nnowhere.png,x\n")
-    refused(run("bench", "retrieval", "--cases", hashing / "cases" / "labels.csv"), "1 of its 2 images are missing")
-    empty = write_rows(hashing / "cases" / "empty.jsonl", [])
-    refused(run("bench", "retrieval", "--cases", empty), "empty.jsonl has no images")
-    questions = write_rows(hashing / "mcq.jsonl", [mcq(0, "granuloma", [1, 1])])
-    refused(run("bench", "retrieval", "--figures", questions), "row 1 has no 'image' field")
-    figures = write_rows(hashing / "figures.jsonl", [{"figure_id": "f", "image": "gone.jpg", "caption": "c"}])
-    refused(run("bench", "retrieval", "--figures", figures), "1 of its 1 images are missing", "gone.jpg")
+def test_image_benchmarks_refuse_missing_images_and_files_of_another_kind(hashing_cli):
+    (hashing_cli / "cases").mkdir()
+    Image.new("RGB", (32, 32)).save(hashing_cli / "cases" / "a.png")
+    (hashing_cli / "cases" / "labels.csv").write_text("image,label\na.png,x\nnowhere.png,x\n")
+    only_error_line(
+        run_cli("bench", "retrieval", "--cases", hashing_cli / "cases" / "labels.csv"), "1 of its 2 images are missing"
+    )
+    empty = write_rows(hashing_cli / "cases" / "empty.jsonl", [])
+    only_error_line(run_cli("bench", "retrieval", "--cases", empty), "empty.jsonl has no images")
+    questions = write_rows(hashing_cli / "mcq.jsonl", [mcq(0, "granuloma", [1, 1])])
+    only_error_line(run_cli("bench", "retrieval", "--figures", questions), "row 1 has no 'image' field")
+    figures = write_rows(hashing_cli / "figures.jsonl", [{"figure_id": "f", "image": "gone.jpg", "caption": "c"}])
+    only_error_line(run_cli("bench", "retrieval", "--figures", figures), "1 of its 1 images are missing", "gone.jpg")
 
 
 # 5. and 6. Options out of range end in one line, before any work ------------------------------------------------
 
 
-def test_out_of_range_options_are_usage_errors(hashing):
+def test_out_of_range_options_are_usage_errors(hashing_cli):
     for args in (
         ("search", "--queries", "0"),
         ("search", "--queries", "-3"),
@@ -246,34 +232,44 @@ def test_out_of_range_options_are_usage_errors(hashing):
         ("mcp", "--questions", "q.jsonl", "--limit", "0"),
         ("tune-text", "--mcq", "q.jsonl", "--folds", "1"),
     ):
-        result = run("bench", *args)
+        result = run_cli("bench", *args)
         assert result.exit_code == 2 and "Traceback" not in result.output, (args, result.output)
 
 
-def test_wrong_names_and_folds_are_refused_before_the_run(hashing):
-    refused(run("bench", "search", "--records", "1000", "--faiss-index", "bogus"), "--faiss-index 'bogus'", "hnsw")
-    refused(run("bench", "search", "--records", "1000", "--stores", "bogus"), "unknown store 'bogus'")
-    refused(run("bench", "crash", "--trials", "1", "--stores", "bogus"), "unknown store 'bogus'")
-    questions = write_rows(hashing / "q.jsonl", [mcq(0, "granuloma", [1, 1]), mcq(1, "gland", [2, 2], chapter="two")])
+def test_wrong_names_and_folds_are_refused_before_the_run(hashing_cli):
+    only_error_line(
+        run_cli("bench", "search", "--records", "1000", "--faiss-index", "bogus"), "--faiss-index 'bogus'", "hnsw"
+    )
+    only_error_line(run_cli("bench", "search", "--records", "1000", "--stores", "bogus"), "unknown store 'bogus'")
+    only_error_line(run_cli("bench", "crash", "--trials", "1", "--stores", "bogus"), "unknown store 'bogus'")
+    questions = write_rows(
+        hashing_cli / "q.jsonl", [mcq(0, "granuloma", [1, 1]), mcq(1, "gland", [2, 2], chapter="two")]
+    )
     for folds in ("1", "-3"):
-        refused(run("bench", "qa", "--questions", questions, "--folds", folds), f"--folds {folds}")
-    refused(run("bench", "qa", "--questions", questions, "--folds", "2", "--answerer", "llm"), "offline answerer")
+        only_error_line(run_cli("bench", "qa", "--questions", questions, "--folds", folds), f"--folds {folds}")
+    only_error_line(
+        run_cli("bench", "qa", "--questions", questions, "--folds", "2", "--answerer", "llm"), "offline answerer"
+    )
 
 
-def test_qa_folds_need_a_chapter_to_train_on(hashing):
-    index = index_of(hashing, make_pdf(hashing / "lib" / "book.pdf", 3, "v1"))
-    questions = write_rows(hashing / "q.jsonl", [mcq(0, "granuloma", [1, 1]), mcq(1, "gland", [2, 2])])
-    refused(run("bench", "qa", "--questions", questions, "--index", index, "--folds", "2"), "--folds 2", "1 chapter")
+def test_qa_folds_need_a_chapter_to_train_on(hashing_cli):
+    index = index_of(hashing_cli, make_pdf(hashing_cli / "lib" / "book.pdf", 3, "v1"))
+    questions = write_rows(hashing_cli / "q.jsonl", [mcq(0, "granuloma", [1, 1]), mcq(1, "gland", [2, 2])])
+    only_error_line(
+        run_cli("bench", "qa", "--questions", questions, "--index", index, "--folds", "2"), "--folds 2", "1 chapter"
+    )
 
 
-def test_unwritable_outputs_are_refused_before_the_run(hashing):
-    pdf = make_pdf(hashing / "lib" / "book.pdf", 3, "v1")
-    (hashing / "folder").mkdir()
-    result = run("bench", "index", "--pdf", pdf, "--json", hashing / "folder")
-    assert "stage" not in refused(result, "is a folder")
-    (hashing / "report").write_text("a file")
-    questions = write_rows(hashing / "q.jsonl", [mcq(0, "granuloma", [1, 1])])
-    refused(run("bench", "qa", "--questions", questions, "--out", hashing / "report"), "--out", "is a file")
+def test_unwritable_outputs_are_refused_before_the_run(hashing_cli):
+    pdf = make_pdf(hashing_cli / "lib" / "book.pdf", 3, "v1")
+    (hashing_cli / "folder").mkdir()
+    result = run_cli("bench", "index", "--pdf", pdf, "--json", hashing_cli / "folder")
+    assert "stage" not in only_error_line(result, "is a folder")
+    (hashing_cli / "report").write_text("a file")
+    questions = write_rows(hashing_cli / "q.jsonl", [mcq(0, "granuloma", [1, 1])])
+    only_error_line(
+        run_cli("bench", "qa", "--questions", questions, "--out", hashing_cli / "report"), "--out", "is a file"
+    )
 
 
 # 7. Open questions: an interval for a mean of F1 values, and the report says how they are scored -------------------

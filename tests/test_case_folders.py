@@ -18,9 +18,8 @@ from pathatlas.retrieval.datasets import read_cases
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.search import Query, Searcher
-from pathatlas.settings import Settings
 from pathatlas.ui.api.facets import count_facets
-from pathatlas.ui.bench_crash import HashingEncoder
+from tests.helpers import hashing_settings
 
 LIMIT = 10_000_000
 RAMP = np.tile(np.arange(256, dtype=np.uint16), (48, 1))
@@ -156,7 +155,7 @@ def test_rows_of_one_case_that_disagree_are_reported_and_each_image_keeps_its_ow
 
 @pytest.fixture(params=["faiss", "qdrant-edge", "qdrant-local"])
 def case_index(request, tmp_path):
-    settings = Settings(home=tmp_path / "home", index=tmp_path / "index", encoder=HashingEncoder.name)
+    settings = hashing_settings(tmp_path)
     if request.param == "qdrant-local":
         settings = settings.model_copy(update={"qdrant_url": str(tmp_path / "qdrant-local")})
     index = Index.open(settings.index_dir, settings, create=True, store=request.param.split("-")[0])

@@ -5,47 +5,40 @@ from __future__ import annotations
 import json
 import re
 
-from typer.testing import CliRunner
-
 from pathatlas.retrieval.ocr import engine_name
 from pathatlas.ui.cli import app, ocr_line
-
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, list(map(str, args)))
+from tests.helpers import run_cli
 
 
 def test_index_search_info_remove(demo_corpus, tmp_path, session_home, monkeypatch):
     monkeypatch.setenv("PATHATLAS_HOME", str(session_home))
     index = tmp_path / "idx"
-    result = run("index", demo_corpus / "cases", "--index", index)
+    result = run_cli("index", demo_corpus / "cases", "--index", index)
     assert result.exit_code == 0, result.output
     assert "indexed" in result.output
 
-    result = run("search", "granuloma sarcoidosis", "--index", index, "--k", "3", "--json")
+    result = run_cli("search", "granuloma sarcoidosis", "--index", index, "--k", "3", "--json")
     assert result.exit_code == 0, result.output
     hits = json.loads(result.output)
     assert len(hits) == 3 and hits[0]["citation"]["case"] in {"DEMO-02", "DEMO-03"}
     assert hits[0]["citation"]["label"].startswith("cases, case")
     assert [h["rank"] for h in hits] == [1, 2, 3] and hits[0]["relevance"] == "best match", "as the table shows"
     assert "words #1" in hits[0]["why"] and hits[0]["relative_score"] == 1.0
-    assert len(json.loads(run("search", "granuloma", "--index", index, "-k", "2", "--json").output)) == 2
-    result = run("search", "qqxzv", "--index", index)  # no word BM25 knows: dense alone, scores 0 at best
+    assert len(json.loads(run_cli("search", "granuloma", "--index", index, "-k", "2", "--json").output)) == 2
+    result = run_cli("search", "qqxzv", "--index", index)  # no word BM25 knows: dense alone, scores 0 at best
     labels = re.findall(r"(best|strong|good) match|related", result.output)
     assert result.exit_code == 0 and labels[0] == "best" and labels[-1] in ("good", ""), result.output  # falls
 
     image = demo_corpus / "cases" / "images" / "DEMO-07-1.jpg"
-    result = run("search", "--image", image, "--index", index, "--json", "--filter", "kind=case")
+    result = run_cli("search", "--image", image, "--index", index, "--json", "--filter", "kind=case")
     assert json.loads(result.output)[0]["citation"]["case"] == "DEMO-07"
 
-    result = run("info", "--index", index, "--json")
+    result = run_cli("info", "--index", index, "--json")
     info = json.loads(result.output)
     assert info["records"] == 16 and info["kinds"] == {"case": 16}
     assert info["ocr"] == {"figures": False, "queries": False, "engine": engine_name()}  # the suite pins OCR off
 
-    result = run("remove", "cases", "--index", index)
+    result = run_cli("remove", "cases", "--index", index)
     assert result.exit_code == 0 and "removed 16" in result.output
 
 
@@ -120,13 +113,13 @@ def test_errors_are_one_line_with_status_1(tmp_path, session_home, monkeypatch):
         (("search", "granuloma", "--filter", "kind=pag", "--index", tmp_path), "unknown kind 'pag'; use page, passage"),
     ]
     for args, message in cases:
-        result = run(*args)
+        result = run_cli(*args)
         assert result.exit_code == 1, (args, result.output)
         assert message in result.output and "Traceback" not in result.output
         assert len([line for line in result.output.splitlines() if line.strip()]) == 1, result.output
     monkeypatch.setenv("PATHATLAS_PAGES_PER_SECTION", "-1")  # a setting that does not fit names its variable
     monkeypatch.setenv("PATHATLAS_QUERY_OCR", "maybe")
-    result = run("search", "granuloma", "--index", tmp_path)
+    result = run_cli("search", "granuloma", "--index", tmp_path)
     assert result.exit_code == 1 and result.output.strip().splitlines() == [
         "error: bad setting PATHATLAS_PAGES_PER_SECTION='-1': Input should be greater than or equal to 0; "
         "PATHATLAS_QUERY_OCR='maybe': Input should be a valid boolean, unable to interpret input"
@@ -137,13 +130,13 @@ def test_text_file_named_png_as_query_image(tmp_path, session_home, monkeypatch,
     monkeypatch.setenv("PATHATLAS_HOME", str(session_home))
     fake = tmp_path / "slide.png"
     fake.write_text("hello")
-    result = run("search", "--image", fake, "--index", demo_index.path)
+    result = run_cli("search", "--image", fake, "--index", demo_index.path)
     assert result.exit_code == 1 and "slide.png is not a readable image" in result.output
 
 
 def test_ask_prints_answer_with_citation(demo_index, session_home, monkeypatch):
     monkeypatch.setenv("PATHATLAS_HOME", str(session_home))
-    result = run(
+    result = run_cli(
         "ask",
         "Which cells show a clear perinuclear halo in HPV infection of the cervix?",
         "--option",
@@ -158,20 +151,20 @@ def test_ask_prints_answer_with_citation(demo_index, session_home, monkeypatch):
     answer = json.loads(result.output)
     assert answer["choice"] == 1 and answer["answer"] == "Koilocytes" and answer["citations"][0]["page"] == 1
     assert [s["step"] for s in answer["trace"]][0] == "plan"
-    bad = run("ask", "Which?", "--option", "A=x", "--option", "C=y", "--index", demo_index.path)
+    bad = run_cli("ask", "Which?", "--option", "A=x", "--option", "C=y", "--index", demo_index.path)
     assert bad.exit_code == 1 and "without gaps" in bad.output
 
 
 def test_ask_and_search_take_a_source_by_file_name(demo_index, session_home, monkeypatch):
     monkeypatch.setenv("PATHATLAS_HOME", str(session_home))
     question = ["ask", "Which disease shows granulomas?", "--option", "A=Sarcoidosis", "--option", "B=Koilocytosis"]
-    result = run(*question, "--filter", "source=cases", "--index", demo_index.path, "--json")
+    result = run_cli(*question, "--filter", "source=cases", "--index", demo_index.path, "--json")
     assert result.exit_code == 0, result.output
     cited = json.loads(result.output)["citations"]
     assert cited and all(c["label"].startswith("cases, case") for c in cited), cited
-    result = run("search", "granuloma", "--filter", "source=demo-primer.pdf", "--index", demo_index.path, "--json")
+    result = run_cli("search", "granuloma", "--filter", "source=demo-primer.pdf", "--index", demo_index.path, "--json")
     assert {h["citation"]["source"] for h in json.loads(result.output)} == {"demo-primer.pdf"}
-    unknown = run(*question, "--filter", "source=atlas.pdf", "--index", demo_index.path)
+    unknown = run_cli(*question, "--filter", "source=atlas.pdf", "--index", demo_index.path)
     assert unknown.exit_code == 1 and "no source 'atlas.pdf'" in unknown.output
 
 

@@ -10,12 +10,11 @@ from collections import Counter
 import httpx
 import pytest
 
-from pathatlas.settings import Settings
-from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
+from pathatlas.ui.bench_crash import make_pdf
+from tests.helpers import hashing_settings
 from tests.servers import running_service
+from tests.uploads import AUTH, TOKEN
 
-TOKEN = "c0ncurrent"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PAGES = {"a.pdf": 3, "b.pdf": 4, "c.pdf": 90}
 """Every page holds the query's words; c.pdf spans two write batches; all pages fit in one response (k=100)."""
 
@@ -28,8 +27,7 @@ def wait(base: str, job_id: str) -> dict:
 
 @pytest.mark.parametrize("store", ["faiss", "qdrant"])
 def test_searches_see_whole_committed_states_while_indexing_and_deleting(tmp_path, store):
-    settings = Settings(home=tmp_path / "home", index=tmp_path / "index", encoder=HashingEncoder.name,
-                        store=store, api_token=TOKEN, max_upload_mb=5)  # fmt: skip
+    settings = hashing_settings(tmp_path, store=store, api_token=TOKEN, max_upload_mb=5)
     books = {name: make_pdf(tmp_path / name, pages, name).read_bytes() for name, pages in PAGES.items()}
     with running_service(settings) as base:
         for name in ("a.pdf", "b.pdf"):

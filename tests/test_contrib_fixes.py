@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from pathatlas.errors import BadInputError, EncoderMismatchError, PathAtlasError
 from pathatlas.indexer.sources.base import Source
@@ -18,14 +17,11 @@ from pathatlas.retrieval.similar import similar
 from pathatlas.retrieval.stores.base import VectorStore
 from pathatlas.retrieval.stores.faiss_store import FaissStore
 from pathatlas.settings import Settings, load_settings
-from pathatlas.ui.cli import app, demo_only
+from pathatlas.ui.cli import demo_only
+from tests.helpers import one_error_line, run_cli
 from tests.test_encoders import HashEncoder
 
 HERE = "py:tests.test_contrib_fixes"
-
-
-def run(*args, **env):
-    return CliRunner().invoke(app, list(map(str, args)), env={"COLUMNS": "200", **env})
 
 
 class Renamed(HashEncoder):
@@ -78,7 +74,7 @@ def test_demo_refuses_to_rebuild_an_index_that_is_not_its_own(demo_corpus, sessi
     monkeypatch.setattr("pathatlas.corpora.demo.build_demo_corpus", lambda folder: demo_corpus)
     folder = tmp_path / "mine"
     filled(plugin_settings(session_home, folder), "faiss").close()
-    result = run("demo", "--index", folder, PATHATLAS_HOME=str(session_home))
+    result = run_cli("demo", "--index", folder, PATHATLAS_HOME=str(session_home))
     assert result.exit_code == 1 and "was built with encoder" in result.output, result.output
     assert (folder / META_FILE).is_file() and (folder / "store").is_dir()
 
@@ -87,7 +83,7 @@ def test_demo_refuses_to_rebuild_an_index_that_is_not_its_own(demo_corpus, sessi
     document = {"generation": 1, "store_version": "1", "lexical": "g000001", "sources": {str(demo_corpus): {}}}
     (tmp_path / "demo" / "manifest.json").write_text(json.dumps(document))
     assert demo_only(tmp_path / "demo", demo_corpus, own=False)
-    assert "<PATHATLAS_HOME>/demo-index" in run("demo", "--help").output
+    assert "<PATHATLAS_HOME>/demo-index" in run_cli("demo", "--help").output
 
 
 # 2. a plug-in encoder's index reopens with the name that built it
@@ -125,7 +121,7 @@ def test_find_similar_and_export_on_a_store_without_snapshots(session_home, tmp_
         index.close()
     out = tmp_path / "exported"
     env = {"PATHATLAS_HOME": str(session_home), "PATHATLAS_ENCODER": f"{HERE}.Renamed"}
-    result = run("export", "--index", tmp_path / "idx", "--to", tmp_path / "twin", "--out", out, "--json", **env)
+    result = run_cli("export", "--index", tmp_path / "idx", "--to", tmp_path / "twin", "--out", out, "--json", **env)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["records"] == 2
 
@@ -136,9 +132,8 @@ def test_export_of_a_store_that_cannot_list_vectors_is_one_line_and_leaves_nothi
     filled(plugin_settings(session_home, tmp_path / "idx"), store).close()
     env = {"PATHATLAS_HOME": str(session_home), "PATHATLAS_ENCODER": f"{HERE}.Renamed", "PATHATLAS_STORE": store}
     out, twin = tmp_path / "exported", tmp_path / "twin"
-    result = run("export", "--index", tmp_path / "idx", "--to", twin, "--out", out, **env)
-    assert result.exit_code == 1 and "cannot return stored vectors" in result.output, result.output
-    assert "Traceback" not in result.output and result.output.splitlines()[-1].startswith("error:")
+    result = run_cli("export", "--index", tmp_path / "idx", "--to", twin, "--out", out, **env)
+    assert one_error_line(result, "cannot return stored vectors") == result.output.splitlines()[-1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]  # no staging folder, no twin, no --out
 
 
@@ -165,7 +160,7 @@ def test_a_zero_weight_leaves_its_ranker_out_of_text_search(demo_index, monkeypa
 def test_a_path_with_nothing_to_index_makes_no_index_folder(tmp_path, session_home):
     notes = tmp_path / "notes.txt"
     notes.write_text("Goblet cells secrete mucus.")
-    result = run("index", notes, "--index", tmp_path / "idx", PATHATLAS_HOME=str(session_home))
+    result = run_cli("index", notes, "--index", tmp_path / "idx", PATHATLAS_HOME=str(session_home))
     assert result.exit_code == 1 and "neither a PDF nor a case folder" in result.output
     assert not (tmp_path / "idx").exists()
 
@@ -190,7 +185,7 @@ def test_plugin_store_error_and_help_name_what_the_command_takes(session_home, t
     Index.open(settings.index_dir, settings, create=True, store=store).close()
     with pytest.raises(PathAtlasError, match=f"with PATHATLAS_STORE={store} \\(or 'pathatlas index --store"):
         Index.open(settings.index_dir, settings)
-    shown = " ".join(run("index", "--help").output.split())
+    shown = " ".join(run_cli("index", "--help").output.split())
     assert "py:package.module.Class" in shown.split("--encoder")[1] and "st:" in shown.split("--encoder")[1]
     assert "py:package.module.Class" in shown.split("--store")[1].split("--encoder")[0]
     assert "<PATHATLAS_HOME>/index" in shown
@@ -232,7 +227,7 @@ def test_settings_out_of_bounds_are_one_line_naming_the_variable(monkeypatch, va
 
 
 def test_ask_rounds_below_one_names_the_option(session_home, tmp_path):
-    result = run("ask", "Which?", "--rounds", "0", "--index", tmp_path, PATHATLAS_HOME=str(session_home))
+    result = run_cli("ask", "Which?", "--rounds", "0", "--index", tmp_path, PATHATLAS_HOME=str(session_home))
     assert result.exit_code == 2 and "Invalid value for '--rounds'" in result.output
     assert "PATHATLAS_AGENT_ROUNDS" not in result.output
 

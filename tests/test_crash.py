@@ -28,11 +28,6 @@ STORES = ["faiss", "qdrant"]
 SCRATCH = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
 
 
-@pytest.fixture
-def fast(tmp_path) -> Settings:
-    return Settings(home=tmp_path / "home", index=tmp_path / "index", encoder=HashingEncoder.name)
-
-
 PER_PAGE = 2
 """Records per page of these PDFs: the page and its one passage."""
 

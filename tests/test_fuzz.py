@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.records import FILTER_FIELDS, KINDS
-from pathatlas.settings import Settings
+from pathatlas.retrieval.records import KINDS
+from pathatlas.retrieval.search import USER_FILTERS
 from pathatlas.ui.api.uploads import member_problem
-from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
+from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.cli import parse_filters, parse_options
 from tests.servers import running_service
+from tests.uploads import AUTH, TOKEN, api_settings
 
-TOKEN = "fuzz-token"
 SLOWEST_S = 10.0
 """No response may take longer (generous: the machine is shared and index jobs run meanwhile)."""
 EXAMPLES = 8
@@ -34,12 +34,10 @@ FILE_UPLOADS = {"/search/image", "/ask/image", "/jobs"}
 def service(tmp_path_factory):
     """A real uvicorn server on loopback with a small indexed PDF, hashing encoder, token configured."""
     root = tmp_path_factory.mktemp("fuzz")
-    config = Settings(home=root / "home", index=root / "index", encoder=HashingEncoder.name, api_token=TOKEN,
-                      max_upload_mb=1)  # fmt: skip
+    config = api_settings(root, api_token=TOKEN)
     with running_service(config) as base:
         pdf = make_pdf(root / "book.pdf", 3, "fuzz").read_bytes()
-        auth = {"Authorization": f"Bearer {TOKEN}"}
-        job = httpx.post(f"{base}/jobs", files={"file": ("book.pdf", pdf)}, headers=auth)
+        job = httpx.post(f"{base}/jobs", files={"file": ("book.pdf", pdf)}, headers=AUTH)
         while httpx.get(f"{base}/jobs/{job.json()['id']}").json()["status"] in ("queued", "running"):
             time.sleep(0.1)
         yield base
@@ -66,7 +64,7 @@ def conforms(case, headers: dict[str, str]) -> None:
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_operation_conforms_with_the_token(case):
-    conforms(case, {"Authorization": f"Bearer {TOKEN}"})
+    conforms(case, AUTH)
 
 
 @schema.parametrize()
@@ -82,7 +80,7 @@ values = st.text(st.characters(blacklist_characters=",=", blacklist_categories=(
 
 
 @given(
-    st.dictionaries(st.sampled_from(FILTER_FIELDS), st.lists(values, min_size=1, max_size=3), max_size=4),
+    st.dictionaries(st.sampled_from(USER_FILTERS), st.lists(values, min_size=1, max_size=3), max_size=4),
     st.lists(st.sampled_from(KINDS), min_size=1, max_size=3),
 )
 def test_filters_round_trip(wanted, kinds):
@@ -93,7 +91,7 @@ def test_filters_round_trip(wanted, kinds):
     assert parsed == {f: v if len(v) > 1 else v[0] for f, v in wanted.items()}
 
 
-@given(st.text(min_size=1).filter(lambda f: f.strip() and "=" not in f and f.strip() not in FILTER_FIELDS), values)
+@given(st.text(min_size=1).filter(lambda f: f.strip() and "=" not in f and f.strip() not in USER_FILTERS), values)
 def test_unknown_filter_fields_are_named_never_ignored(field, value):
     with pytest.raises(BadInputError, match="unknown filter field|use FIELD=VALUE"):
         parse_filters([f"{field}={value}"])

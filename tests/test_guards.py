@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from typer.testing import CliRunner
 
 from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.pipeline import Indexer
@@ -23,7 +22,7 @@ from pathatlas.settings import Settings
 from pathatlas.ui.api import engine
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
-from pathatlas.ui.cli import app as cli_app
+from tests.helpers import hashing_settings, one_error_line, run_cli
 from tests.servers import job_ended
 from tests.uploads import AUTH, TOKEN, api_settings, upload, zipped
 
@@ -240,35 +239,24 @@ def test_rendered_pages_are_pixel_capped_and_cached(root):
 
 
 # -- CLI -------------------------------------------------------------------------------------------
-runner = CliRunner()
-
-
-def cli(*args, env=None):
-    return runner.invoke(cli_app, list(map(str, args)), env={"PATHATLAS_ENCODER": HashingEncoder.name, **(env or {})})
-
-
 @pytest.fixture
 def small_index(tmp_path):
     pdf = make_pdf(tmp_path / "book.pdf", 3, "v0")
-    assert cli("index", pdf, "--index", tmp_path / "index").exit_code == 0
+    assert run_cli("index", pdf, "--index", tmp_path / "index", home=tmp_path / "home").exit_code == 0
     return tmp_path / "index"
 
 
-def one_error_line(result, message: str) -> None:
-    assert result.exit_code == 1, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert any(message in line for line in lines) and "Traceback" not in result.output, result.output
-    assert sum(line.startswith("error:") for line in lines) == 1
-
-
 def test_cli_bad_input_is_one_line_and_exit_1(tmp_path, small_index):
-    one_error_line(cli("search", "x", "--filter", "colour=red", "--index", small_index), "use kind, source")
+    home = tmp_path / "home"  # small_index's
+    one_error_line(
+        run_cli("search", "x", "--filter", "colour=red", "--index", small_index, home=home), "use kind, source"
+    )
     (tmp_path / "afile").write_text("x")
-    one_error_line(cli("index", tmp_path / "book.pdf", "--index", tmp_path / "afile"), "is a file")
+    one_error_line(run_cli("index", tmp_path / "book.pdf", "--index", tmp_path / "afile", home=home), "is a file")
     big = make_pdf(tmp_path / "big.pdf", 6, "b")
-    one_error_line(cli("index", big, "--index", small_index, env={"PATHATLAS_MAX_PDF_PAGES": "5"}), "6 pages, over")
-    one_error_line(cli("search", "y" * 5000, "--index", small_index), "PATHATLAS_MAX_QUERY_CHARS")
-    one_error_line(cli("serve", "--host", "0.0.0.0", "--index", small_index), "PATHATLAS_API_TOKEN")
+    one_error_line(run_cli("index", big, "--index", small_index, home=home, PATHATLAS_MAX_PDF_PAGES=5), "6 pages, over")
+    one_error_line(run_cli("search", "y" * 5000, "--index", small_index, home=home), "PATHATLAS_MAX_QUERY_CHARS")
+    one_error_line(run_cli("serve", "--host", "0.0.0.0", "--index", small_index, home=home), "PATHATLAS_API_TOKEN")
 
 
 def test_cli_invalid_utf8_and_damaged_pdfs_in_a_real_process(tmp_path, small_index):
@@ -288,7 +276,7 @@ def test_cli_invalid_utf8_and_damaged_pdfs_in_a_real_process(tmp_path, small_ind
 
 # -- settings and code named by an index -----------------------------------------------------------
 def test_an_index_that_names_code_is_refused_unless_trusted(tmp_path):
-    settings = Settings(index=tmp_path / "i", encoder=HashingEncoder.name, home=tmp_path)
+    settings = hashing_settings(tmp_path)
     plugin = "py:pathatlas.retrieval.stores.faiss_store.FaissStore"
     Index.open(settings.index_dir, settings, create=True, store=plugin).close()
     with pytest.raises(PathAtlasError, match="names code"):

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from pathatlas.indexer import pipeline, sources
 from pathatlas.indexer.pipeline import Indexer
@@ -20,21 +19,12 @@ from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine, Job
-from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
-from pathatlas.ui.cli import app
+from pathatlas.ui.bench_crash import make_pdf
+from tests.helpers import hashing_settings, run_cli
 from tests.test_crash import disk_full_at, inject
 
 STORES = ["faiss", "qdrant"]
 QUERIES = ["granuloma necrosis", "gland epithelium", "page 2", "fibrosis koilocyte"]
-
-
-def hashing(tmp_path: Path, **extra) -> Settings:
-    return Settings(home=tmp_path / "home", index=tmp_path / "index", encoder=HashingEncoder.name, **extra)
-
-
-def run(settings: Settings, *args):
-    env = {"COLUMNS": "200", "PATHATLAS_HOME": str(settings.home), "PATHATLAS_ENCODER": HashingEncoder.name}
-    return CliRunner().invoke(app, list(map(str, args)), env=env)
 
 
 def not_a_pdf(path: Path) -> Path:
@@ -59,7 +49,7 @@ def files(folder: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("store", STORES)
 def test_serving_a_new_folder_writes_nothing_and_the_first_index_records_the_store_asked_for(tmp_path, store):
-    settings = hashing(tmp_path)
+    settings = hashing_settings(tmp_path)
     engine = Engine(settings)
     try:
         assert engine.search(Query(text="granuloma", k=3)).result().hits == []
@@ -67,14 +57,14 @@ def test_serving_a_new_folder_writes_nothing_and_the_first_index_records_the_sto
         engine.close()
     assert not settings.index_dir.exists()
     book = make_pdf(tmp_path / "a.pdf", 2, "a")
-    result = run(settings, "index", book, "--index", settings.index_dir, "--store", store)
+    result = run_cli("index", book, "--index", settings.index_dir, "--store", store, home=settings.home)
     assert result.exit_code == 0, result.output
     assert json.loads((settings.index_dir / META_FILE).read_text())["store"] == store
 
 
 @pytest.mark.parametrize("store", STORES)
 def test_a_server_makes_a_new_index_with_its_first_job_that_commits(tmp_path, store):
-    settings = hashing(tmp_path, store=store)
+    settings = hashing_settings(tmp_path, store=store)
     engine = Engine(settings)
     try:
         failed = ended(engine.submit("broken.pdf", [not_a_pdf(tmp_path / "broken.pdf")]))
@@ -93,11 +83,11 @@ def test_a_server_makes_a_new_index_with_its_first_job_that_commits(tmp_path, st
 
 @pytest.mark.parametrize("store", STORES)
 def test_a_first_index_whose_sources_all_fail_leaves_no_folder(tmp_path, store):
-    settings = hashing(tmp_path)
+    settings = hashing_settings(tmp_path)
     text = not_a_pdf(tmp_path / "notes.pdf")
     cut = tmp_path / "cut.pdf"
     cut.write_bytes(make_pdf(tmp_path / "whole.pdf", 2, "w").read_bytes()[:300])
-    result = run(settings, "index", text, cut, "--index", tmp_path / "new" / "index", "--store", store)
+    result = run_cli("index", text, cut, "--index", tmp_path / "new" / "index", "--store", store, home=settings.home)
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 2 and str(text) in errors[0] and str(cut) in errors[1], result.output
@@ -106,27 +96,30 @@ def test_a_first_index_whose_sources_all_fail_leaves_no_folder(tmp_path, store):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("the user's")
-    assert run(settings, "index", text, "--index", mine, "--store", store).exit_code == 1
+    assert run_cli("index", text, "--index", mine, "--store", store, home=settings.home).exit_code == 1
     assert files(mine) == {"notes.txt": b"the user's"}, "a folder that was there keeps what it held, and only that"
 
 
 @pytest.mark.parametrize("store", STORES)
 def test_a_failed_run_leaves_a_committed_index_as_it_was(tmp_path, store):
-    settings = hashing(tmp_path)
+    settings = hashing_settings(tmp_path)
     book = make_pdf(tmp_path / "a.pdf", 2, "a")
-    assert run(settings, "index", book, "--store", store, "--index", settings.index_dir).exit_code == 0
+    assert run_cli("index", book, "--store", store, "--index", settings.index_dir, home=settings.home).exit_code == 0
     kept = {name: (settings.index_dir / name).read_bytes() for name in (META_FILE, "manifest.json")}
-    found = run(settings, "search", "granuloma", "--json", "--index", settings.index_dir).output
-    assert run(settings, "index", not_a_pdf(tmp_path / "b.pdf"), "--index", settings.index_dir).exit_code == 1
+    found = run_cli("search", "granuloma", "--json", "--index", settings.index_dir, home=settings.home).output
+    assert (
+        run_cli("index", not_a_pdf(tmp_path / "b.pdf"), "--index", settings.index_dir, home=settings.home).exit_code
+        == 1
+    )
     assert {name: (settings.index_dir / name).read_bytes() for name in kept} == kept
-    assert run(settings, "search", "granuloma", "--json", "--index", settings.index_dir).output == found
+    assert run_cli("search", "granuloma", "--json", "--index", settings.index_dir, home=settings.home).output == found
 
 
 # -- 3. sources are found once -----------------------------------------------------------------------
 
 
 def test_an_index_run_finds_its_sources_once(tmp_path, monkeypatch):
-    settings = hashing(tmp_path)
+    settings = hashing_settings(tmp_path)
     make_pdf(tmp_path / "lib" / "a.pdf", 1, "a")
     make_pdf(tmp_path / "lib" / "more" / "b.pdf", 1, "b")
     walks = []
@@ -138,7 +131,7 @@ def test_an_index_run_finds_its_sources_once(tmp_path, monkeypatch):
     discover = sources.discover
     monkeypatch.setattr(sources, "discover", counted)
     monkeypatch.setattr(pipeline, "discover", counted)
-    result = run(settings, "index", tmp_path / "lib", "--index", settings.index_dir)
+    result = run_cli("index", tmp_path / "lib", "--index", settings.index_dir, home=settings.home)
     assert result.exit_code == 0, result.output
     assert len(walks) == 1
 
@@ -186,12 +179,12 @@ def opened(settings: Settings) -> tuple[list, bool]:
 @pytest.fixture(scope="module")
 def current(tmp_path_factory, books) -> dict[str, list]:
     """What the books' index finds per store, built with the current terms version (ties keep each store's order)."""
-    return {store: opened(build(hashing(tmp_path_factory.mktemp(store)), books, store))[0] for store in STORES}
+    return {store: opened(build(hashing_settings(tmp_path_factory.mktemp(store)), books, store))[0] for store in STORES}
 
 
 @pytest.mark.parametrize("store", STORES)
 def test_bm25_of_an_older_terms_version_is_read_again_once_then_saved(tmp_path, store, books, current):
-    settings = old_terms(hashing(tmp_path), books, store)
+    settings = old_terms(hashing_settings(tmp_path), books, store)
     first, reread = opened(settings)
     assert reread and first == current[store]
     second, reread = opened(settings)
@@ -200,7 +193,7 @@ def test_bm25_of_an_older_terms_version_is_read_again_once_then_saved(tmp_path, 
 
 
 def test_bm25_is_not_saved_while_another_process_writes_the_index(tmp_path, books, current):
-    settings = old_terms(hashing(tmp_path), books)
+    settings = old_terms(hashing_settings(tmp_path), books)
     before = files(settings.index_dir / "lexical")
     writer = Index.open(settings.index_dir, settings)
     with writer.writing():
@@ -215,16 +208,16 @@ def test_bm25_is_not_saved_while_another_process_writes_the_index(tmp_path, book
 def test_a_bm25_upgrade_that_fails_at_any_durable_step_keeps_the_committed_index(tmp_path, monkeypatch, books, current):
     """A write error at each durable step of saving the rebuilt segments (a kill there leaves the same files): the
     generation still opens and finds the same, and the next open completes the upgrade."""
-    start = old_terms(hashing(tmp_path / "start"), books).index_dir
+    start = old_terms(hashing_settings(tmp_path / "start"), books).index_dir
     steps: list[str] = []
     inject(monkeypatch, steps.append)
-    counting = hashing(tmp_path / "count")
+    counting = hashing_settings(tmp_path / "count")
     shutil.copytree(start, counting.index_dir)
     opened(counting)
     monkeypatch.undo()
     assert steps and steps[0] == "lexical"
     for failing in range(1, len(steps) + 1):
-        settings = hashing(tmp_path / f"fail{failing}")
+        settings = hashing_settings(tmp_path / f"fail{failing}")
         shutil.copytree(start, settings.index_dir)
         inject(monkeypatch, disk_full_at(failing))
         assert opened(settings)[0] == current["faiss"], steps[failing - 1]

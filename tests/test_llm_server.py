@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,6 +23,8 @@ from pathatlas.agent.bench import QABench, load_items
 from pathatlas.agent.graph import Agent
 from pathatlas.agent.questions import Question
 from pathatlas.retrieval.search import Searcher
+from pathatlas.ui.bench_serve import free_port
+from tests.servers import chat_model
 
 
 def smollm_gguf() -> Path:
@@ -42,9 +41,7 @@ def llama_server():
     params = xllamacpp.CommonParams()
     params.model.path = str(smollm_gguf())
     params.n_ctx = 4096
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        params.port = probe.getsockname()[1]
+    params.port = free_port()
     server = xllamacpp.Server(params)
     yield f"http://127.0.0.1:{params.port}/v1"
     del server
@@ -115,38 +112,20 @@ SLOW = 0
 
 @contextmanager
 def scripted_model(*statuses: tuple[int, dict[str, str]]) -> Iterator[tuple[str, list[float]]]:
-    """An OpenAI-compatible chat server answering its first requests with ``statuses`` ((status, headers); ``SLOW``
-    answers after a second), then with ``REPLY``: (base URL, the times the requests came)."""
+    """A chat server answering its first requests with ``statuses`` ((status, headers); ``SLOW`` answers after a
+    second), then with ``REPLY``: (base URL, the times the requests came)."""
     script, times = list(statuses), []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            times.append(time.monotonic())
-            status, headers = script.pop(0) if script else (200, {})
-            if status == SLOW:
-                time.sleep(1.0)
-                status = 200
-            message = {"role": "assistant", "content": json.dumps(REPLY)}
-            completion = {"id": "x", "object": "chat.completion", "created": 0, "model": "scripted", "choices": [
-                {"index": 0, "message": message, "finish_reason": "stop"}]}  # fmt: skip
-            body = json.dumps(completion if status == 200 else {"error": {"message": f"status {status}"}}).encode()
-            self.send_response(status)
-            for name, value in {**headers, "Content-Type": "application/json"}.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def respond() -> tuple[int, dict[str, str]]:
+        times.append(time.monotonic())
+        status, headers = script.pop(0) if script else (200, {})
+        if status == SLOW:
+            time.sleep(1.0)
+            status = 200
+        return status, headers
 
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()  # polled often: quick to shut
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", times
-    finally:
-        httpd.shutdown()
+    with chat_model(REPLY, respond) as url:
+        yield url, times
 
 
 def scripted_answerer(settings, url: str):

@@ -8,7 +8,6 @@ keeps serving and writes nothing to the index.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
 import socket
@@ -18,7 +17,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -32,19 +30,16 @@ from pathatlas.corpora.demo import draw_pattern
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.ui.api.schemas import hit_records
+from pathatlas.ui.bench_serve import free_port
 from pathatlas.ui.tools import MAX_K, public
+from tests.helpers import png_bytes
+from tests.servers import chat_model
 
 CLI = [sys.executable, "-c", "from pathatlas.ui.cli import app; app()"]
 KOILOCYTES = {
     "question": "Which cells show a clear perinuclear halo in HPV infection of the cervix?",
     "options": ["Langhans giant cells", "Koilocytes", "Goblet cells"],
 }
-
-
-def png_bytes(image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def index_files(path) -> dict[str, tuple[int, int]]:
@@ -172,37 +167,20 @@ def test_ask_gives_the_python_api_answer_with_citations(server, demo_index):
 
 @contextmanager
 def held_model() -> Iterator[tuple[str, threading.Event, threading.Event]]:
-    """An OpenAI-compatible chat server whose replies wait for ``release``: (base URL, asked, release)."""
+    """A chat server whose replies wait for ``release``: (base URL, asked, release)."""
     asked, release = threading.Event(), threading.Event()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            asked.set()
-            release.wait(120)
-            answer = {"answer": "Koilocytes", "evidence": [], "confidence": 0.9, "rationale": "held"}
-            message = {"role": "assistant", "content": json.dumps(answer)}
-            body = json.dumps(
-                {"id": "held", "object": "chat.completion", "created": 0, "model": "held",
-                 "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
-            ).encode()  # fmt: skip
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def hold() -> tuple[int, dict[str, str]]:
+        asked.set()
+        release.wait(120)
+        return 200, {}
 
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", asked, release
-    finally:
-        release.set()
-        httpd.shutdown()
+    answer = {"answer": "Koilocytes", "evidence": [], "confidence": 0.9, "rationale": "held"}
+    with chat_model(answer, hold) as url:
+        try:
+            yield url, asked, release
+        finally:
+            release.set()
 
 
 def test_a_search_is_answered_while_an_ask_runs(demo_index, session_home, images):
@@ -273,12 +251,6 @@ def test_bad_input_is_a_one_line_tool_error_and_the_server_keeps_serving(server,
 def test_the_server_wrote_nothing_to_the_index(server, demo_index):
     call(server, "search", {"text": "granuloma", "k": 2})
     assert index_files(demo_index.path) == server[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def listening(port: int) -> bool:

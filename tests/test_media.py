@@ -14,18 +14,13 @@ from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import MEDIA_PENDING, Index
 from pathatlas.retrieval.records import StoredVectors
 from pathatlas.settings import Settings
-from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
+from pathatlas.ui.bench_crash import make_pdf
 
 STORES = ["faiss", "qdrant"]
 
 
 class Killed(BaseException):
     """Stands for SIGKILL: nothing of the run's own error handling catches it."""
-
-
-@pytest.fixture
-def fast(tmp_path) -> Settings:
-    return Settings(home=tmp_path / "home", index=tmp_path / "index", encoder=HashingEncoder.name)
 
 
 def open_index(settings: Settings, store: str) -> Index:

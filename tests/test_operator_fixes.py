@@ -15,25 +15,18 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from typer.testing import CliRunner
 
 from pathatlas.agent.answerers.base import AnswerError
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
-from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.uploads import safe_name
-from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
-from pathatlas.ui.cli import app as cli_app
+from pathatlas.ui.bench_crash import make_pdf
+from tests.helpers import hashing_settings, one_error_line, run_cli
 from tests.servers import job_ended
-
-
-def hashing(root: Path, **extra) -> Settings:
-    values = dict(home=root / "home", index=root / "index", encoder=HashingEncoder.name, case_keypoints=False)
-    return Settings(**{**values, **extra})
 
 
 def png(colour=(150, 40, 90)) -> bytes:
@@ -58,7 +51,7 @@ def case_zip(*folders: str, diagnosis: str) -> bytes:
 def root(tmp_path_factory) -> Path:
     """Two books named ``good.pdf`` in different folders, indexed from the command line (not uploaded)."""
     root = tmp_path_factory.mktemp("operator")
-    settings = hashing(root)
+    settings = hashing_settings(root, case_keypoints=False)
     index = Index.open(settings.index_dir, settings, create=True)
     books = [make_pdf(root / "lib" / "one" / "good.pdf", 2, "one"), make_pdf(root / "lib" / "two" / "good.pdf", 2, "2")]
     assert not Indexer(index, show_progress=False).add(books).failed
@@ -68,7 +61,7 @@ def root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(root):
-    with TestClient(create_app(hashing(root))) as test_client:
+    with TestClient(create_app(hashing_settings(root, case_keypoints=False))) as test_client:
         yield test_client
 
 
@@ -121,7 +114,7 @@ def test_reuploading_a_zip_of_several_case_folders_replaces_each_once(client):
 
 # -- 3. commits by another process -------------------------------------------------------------------
 def test_the_service_follows_commits_another_process_makes(tmp_path):
-    settings = hashing(tmp_path)
+    settings = hashing_settings(tmp_path, case_keypoints=False)
     index = Index.open(settings.index_dir, settings, create=True)
     books = [make_pdf(tmp_path / "keep.pdf", 2, "keep"), make_pdf(tmp_path / "gone.pdf", 2, "gone")]
     assert not Indexer(index, show_progress=False).add(books).failed
@@ -141,7 +134,7 @@ def test_the_service_follows_commits_another_process_makes(tmp_path):
 
 
 def test_a_reopen_that_fails_keeps_the_open_index_serving(tmp_path, monkeypatch):
-    settings = hashing(tmp_path)
+    settings = hashing_settings(tmp_path, case_keypoints=False)
     index = Index.open(settings.index_dir, settings, create=True)
     assert not Indexer(index, show_progress=False).add([make_pdf(tmp_path / "a.pdf", 1, "a")]).failed
     engine = Engine(settings)
@@ -160,7 +153,7 @@ def test_a_reopen_that_fails_keeps_the_open_index_serving(tmp_path, monkeypatch)
 def test_client_messages_do_not_name_the_llm_server(tmp_path):
     """An LLM answerer's timeout reached MCP clients as "... at http://127.0.0.1:18090/v1 failed"."""
     url = "http://10.0.0.7:8080/v1"
-    engine = Engine(hashing(tmp_path).model_copy(update={"llm_base_url": url}))
+    engine = Engine(hashing_settings(tmp_path, case_keypoints=False).model_copy(update={"llm_base_url": url}))
     try:
         said = engine.client_message(AnswerError(f"openai model 'slow' at {url} failed: Request timed out."))
         assert url not in said and "the answerer's LLM server failed: Request timed out" in said
@@ -171,22 +164,22 @@ def test_client_messages_do_not_name_the_llm_server(tmp_path):
 # -- 4. exported Qdrant indexes ----------------------------------------------------------------------
 def test_an_exported_index_searches_its_collection_without_settings(root, tmp_path):
     twin, out = tmp_path / "twin", tmp_path / "exported"
-    env = {"PATHATLAS_HOME": str(root / "home"), "PATHATLAS_ENCODER": HashingEncoder.name}
     arguments = ["export", "--index", str(tmp_path / "copy"), "--to", str(twin), "--out", str(out)]
-    source = hashing(root, index=tmp_path / "copy")
+    source = hashing_settings(root, case_keypoints=False, index=tmp_path / "copy")
     original = Index.open(source.index_dir, source, create=True)
     assert not Indexer(original, show_progress=False).add([make_pdf(tmp_path / "e.pdf", 2, "e")]).failed
     count = original.store.count()
     original.close()
-    result = CliRunner().invoke(cli_app, arguments, env=env)
+    result = run_cli(*arguments, home=root / "home")
     assert result.exit_code == 0, result.output
     assert "PATHATLAS_QDRANT_URL=" not in result.output
-    exported = Index.open(out, hashing(root, index=out))  # no PATHATLAS_QDRANT_URL nor _COLLECTION
+    exported_settings = hashing_settings(root, case_keypoints=False, index=out)
+    exported = Index.open(out, exported_settings)  # no PATHATLAS_QDRANT_URL nor _COLLECTION
     try:
         assert exported.store.count() == count and exported.store.value_counts("kind")["page"] == 2
     finally:
         exported.close()
-    help_text = CliRunner().invoke(cli_app, ["export", "--help"], env={"COLUMNS": "200"}).output
+    help_text = run_cli("export", "--help").output
     assert "--store" not in help_text and "nothing else to set" in help_text
 
 
@@ -225,10 +218,7 @@ def test_mcp_tools_name_no_server_files(client, root):
 
 # -- 6. small refusals -------------------------------------------------------------------------------
 def test_index_of_nothing_that_exists_creates_no_index(tmp_path):
-    result = CliRunner().invoke(
-        cli_app, ["index", str(tmp_path / "nosuch.pdf"), "--index", str(tmp_path / "typo")], env={"COLUMNS": "200"}
-    )
-    assert result.exit_code == 1 and "no such file or folder" in result.output
+    one_error_line(run_cli("index", tmp_path / "nosuch.pdf", "--index", tmp_path / "typo"), "no such file or folder")
     assert not (tmp_path / "typo").exists()
 
 
@@ -275,7 +265,8 @@ def test_a_filter_on_a_source_the_index_lacks_is_404(client):
 def test_a_removal_while_another_process_writes_the_index_is_409_and_changes_nothing(client, root):
     """The index is busy, not the request bad: a client should try again, so not 400."""
     sources = client.get("/sources").json()
-    other = Index.open(hashing(root).index_dir, hashing(root))  # as another process holds it
+    settings = hashing_settings(root, case_keypoints=False)
+    other = Index.open(settings.index_dir, settings)  # as another process holds it
     try:
         with other.writing():
             response = client.delete(f"/sources/{sources[0]['id']}")

@@ -20,8 +20,7 @@ from pathatlas.retrieval.fusion import FEATURES, PLAIN_PIN, Ranker, group_featur
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.search import Query, Searcher
-from pathatlas.settings import Settings
-from pathatlas.ui.bench_crash import HashingEncoder
+from tests.helpers import hashing_settings
 
 PARAGRAPH = "The {n} epithelium lines a surface and its cells rest on a basement membrane of collagen. " * 4
 
@@ -277,7 +276,7 @@ def test_a_text_search_shows_each_sections_best_page_before_a_sections_next(tmp_
         doc.new_page(width=400, height=300).insert_text((30, 40), text, fontsize=8)
     doc.set_toc([[1, "Metaplasia of the airways", 1], [1, "Metaplasia of the gut", 4]])
     doc.save(pdf)
-    settings = Settings(home=tmp_path / "home", index=tmp_path / "index", encoder=HashingEncoder.name)
+    settings = hashing_settings(tmp_path)
     index = Index.open(settings.index_dir, settings, create=True)
     assert not Indexer(index, show_progress=False).add([pdf]).failed
     query = Query(text="squamous metaplasia of the bronchus", k=2)
@@ -302,7 +301,7 @@ def test_pages_of_a_pdf_without_bookmarks_are_not_one_section(tmp_path):
     ]:
         doc.new_page(width=400, height=300).insert_text((30, 40), text, fontsize=8)
     doc.save(pdf)
-    settings = Settings(home=tmp_path / "home", index=tmp_path / "index", encoder=HashingEncoder.name)
+    settings = hashing_settings(tmp_path)
     index = Index.open(settings.index_dir, settings, create=True)
     assert not Indexer(index, show_progress=False).add([pdf]).failed
     hits = Searcher(index).search(Query(text="sarcomere contraction", k=3))

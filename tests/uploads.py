@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 from pathatlas.settings import Settings
-from pathatlas.ui.bench_crash import HashingEncoder
+from tests.helpers import hashing_settings
 
 TOKEN = "t0ken"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -16,8 +16,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 def api_settings(root: Path, **extra) -> Settings:
     """Home and index under ``root``, the hashing encoder, uploads up to 1 MB; ``extra`` adds or overrides."""
-    values = dict(home=root / "home", index=root / "index", encoder=HashingEncoder.name, max_upload_mb=1)
-    return Settings(**{**values, **extra})
+    return hashing_settings(root, **{"max_upload_mb": 1, **extra})
 
 
 def zipped(*members: tuple[zipfile.ZipInfo | str, bytes]) -> bytes:

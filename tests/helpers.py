@@ -1,0 +1,58 @@
+"""What many test files share: settings and CLI runs with the hashing encoder (no model to load, so no wait), the
+check of a one-line CLI error, and images as PNG bytes."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from click.testing import Result
+from PIL import Image
+from typer.testing import CliRunner
+
+from pathatlas.settings import Settings
+from pathatlas.ui.bench_crash import HashingEncoder
+from pathatlas.ui.cli import app
+
+
+def hashing_settings(root: Path, **extra) -> Settings:
+    """Home and index under ``root`` and the hashing encoder; ``extra`` adds or overrides settings."""
+    return Settings(**{"home": root / "home", "index": root / "index", "encoder": HashingEncoder.name, **extra})
+
+
+def hashing_env(home: Path) -> dict[str, str]:
+    """The variables that make a CLI run quick on ``home``: the hashing encoder and no keypoints of case images."""
+    return {"PATHATLAS_HOME": str(home), "PATHATLAS_ENCODER": HashingEncoder.name, "PATHATLAS_CASE_KEYPOINTS": "0"}
+
+
+def run_cli(*args, home: Path | None = None, **env) -> Result:
+    """``pathatlas *args`` in process, 200 columns wide; with ``home``, quick on that home (``hashing_env``). ``env``
+    adds or overrides variables; arguments and values may be paths or numbers."""
+    variables = {"COLUMNS": "200", **(hashing_env(home) if home else {}), **env}
+    return CliRunner().invoke(app, [str(a) for a in args], env={k: str(v) for k, v in variables.items()})
+
+
+def one_error_line(result: Result, *words: str) -> str:
+    """The command failed as a user's mistake should: exit status 1 by ``SystemExit``, no traceback, and one
+    ``error:`` line holding ``words``, which it returns."""
+    assert result.exit_code == 1, (result.exit_code, result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.output
+    assert all(word in errors[0] for word in words), errors[0]
+    return errors[0]
+
+
+def only_error_line(result: Result, *words: str) -> str:
+    """``one_error_line``, and the command printed nothing else: no progress, table or JSON."""
+    line = one_error_line(result, *words)
+    assert [text for text in result.output.splitlines() if text.strip()] == [line], result.output
+    return line
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """``image`` as a PNG file's bytes."""
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
