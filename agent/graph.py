@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
@@ -30,6 +30,9 @@ from pathatlas.retrieval.fusion import reciprocal_rank_fusion
 from pathatlas.retrieval.lexical import has_words
 from pathatlas.retrieval.records import Citation, Hit
 from pathatlas.retrieval.search import Query, Searcher, resolve_filters
+
+if TYPE_CHECKING:
+    from pathatlas.settings import Settings
 
 STOP_MARGIN = 0.3
 """The loop stops searching once the leading option's probability exceeds the runner-up's by this much."""
@@ -141,6 +144,15 @@ class Agent:
     k: int = 8
     exclude_ids: set[str] = field(default_factory=set)
     """Records never used as evidence (a benchmark excludes the query's own image)."""
+
+    @classmethod
+    def from_settings(cls, searcher: Searcher, settings: Settings) -> Agent:
+        """The agent the settings describe (``answerer``, ``agent_rounds``, ``agent_k``): what the CLI, the service
+        and the library ask with."""
+        from pathatlas.agent.answerers import create_answerer
+
+        answerer = create_answerer(settings.answerer, settings, searcher.index.encoder)
+        return cls(searcher, answerer, settings.agent_rounds, settings.agent_k)
 
     def __post_init__(self):
         self.judge = (

@@ -200,7 +200,6 @@ def ask(
     """Answer a question with cited evidence: plan, search in several turns, weigh, answer.
 
     With --filter the evidence comes from those records only (e.g. source=book.pdf)."""
-    from pathatlas.agent.answerers import create_answerer
     from pathatlas.agent.graph import Agent
     from pathatlas.agent.questions import Question
     from pathatlas.retrieval.images import open_image
@@ -213,13 +212,7 @@ def ask(
     q = Question(user_text(question, settings), options, picture, filters=parse_filters(filter))
     q.validate()
     idx = Index.open(settings.index_dir, settings)
-    agent = Agent(
-        Searcher(idx),
-        create_answerer(settings.answerer, settings, idx.encoder),
-        max_rounds=settings.agent_rounds,
-        k=settings.agent_k,
-    )
-    result = agent.ask(q).to_dict()
+    result = Agent.from_settings(Searcher(idx), settings).ask(q).to_dict()
     if as_json:
         console.print_json(json.dumps(result))
         return
