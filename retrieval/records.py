@@ -238,8 +238,9 @@ class Hit:
     """Score relative to the list's first hit (``fusion.relative_scores``): a reader's relevance words."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The hit's JSON form; its payload without the text (the snippet shows it) nor the source (the citation
-        names it)."""
+        """The hit's own fields as JSON: its payload without the text (the snippet shows it) nor the source (the
+        citation names it). What the doors print (``search --json``, REST, MCP, ``Atlas.search``) is
+        ``ui.api.schemas.hit_record``, built on this with the rank, relevance words and why it matched."""
         return {
             "id": self.id,
             "score": self.score,
