@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pymupdf
@@ -281,6 +282,37 @@ def test_a_scanned_pages_text_is_its_text_and_passages_in_page_points(tmp_path, 
     scale = 72 / pdf.SCAN_DPI  # pixels at 300 dpi to points (the render's whole pixels round a little)
     for passage in passages:
         assert passage.bbox == pytest.approx([v * scale for v in (300, 600, 1500, 900)], abs=0.2)
+
+
+def test_a_page_renders_while_another_pdfs_scans_are_read(tmp_path, monkeypatch):
+    """Tesseract reading a group of scanned pages (seconds) held the MuPDF lock, so the page viewer waited for it."""
+    reading, done = threading.Event(), threading.Event()
+
+    class SlowScanReader(FakeScanReader):
+        def read_pages(self, images, dpi):
+            reading.set()
+            done.wait(timeout=30)  # until the render beside it finished (or not: then the test fails below)
+            return super().read_pages(images, dpi)
+
+    monkeypatch.setattr(pdf, "scan_reader", lambda settings: SlowScanReader())
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    page.insert_image(page.rect, stream=png(Image.new("L", (595, 842), 240)))
+    doc.save(tmp_path / "scans.pdf")
+    other = handout(tmp_path / "handout.pdf")
+    settings = Settings(home=tmp_path / "home", figure_ocr=True)
+    with ThreadPoolExecutor(1) as pool:
+        read = pool.submit(records, tmp_path / "scans.pdf", settings)
+        assert reading.wait(timeout=30)
+        started = time.perf_counter()
+        with pdf.mupdf_alone(), pymupdf.open(other) as shown:
+            shown[0].get_pixmap(dpi=20)
+        waited = time.perf_counter() - started
+        done.set()
+        assert [p.text for p in read.result() if isinstance(p, Page)] == [
+            "Coagulative necrosis preserves\nthe architecture"
+        ]
+    assert waited < 5, f"the render waited {waited:.1f} s for the scans' OCR"
 
 
 @pytest.mark.skipif(not tesseract.installed(), reason=f"needs tesseract ({tesseract.INSTALL_HINT})")

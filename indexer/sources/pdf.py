@@ -352,8 +352,8 @@ def mupdf_said(read: Callable[[], T]) -> tuple[T, str]:
 
 
 def one_at_a_time(steps: Iterator[T]) -> Iterator[T]:
-    """``steps``, each run holding ``_mupdf_lock``: what the consumer does with an item (embedding a page) runs beside
-    other readings, only MuPDF's calls do not."""
+    """``steps``, each run holding ``_mupdf_lock``: what the consumer does with an item (embedding a page, its figures'
+    OCR) runs beside other readings, and so does a step's own work without MuPDF (``mupdf_let_go``)."""
     try:
         while True:
             with _mupdf_lock:
@@ -365,6 +365,21 @@ def one_at_a_time(steps: Iterator[T]) -> Iterator[T]:
     finally:
         with _mupdf_lock:
             steps.close()  # a reading stopped early closes its document
+
+
+@contextlib.contextmanager
+def mupdf_let_go() -> Iterator[None]:
+    """Inside a reading's step (``one_at_a_time``), around work that calls no MuPDF (tesseract reading rendered scans,
+    seconds a group): other readings and page renders run meanwhile. Outside a step it does nothing."""
+    try:
+        _mupdf_lock.release()
+    except RuntimeError:  # not held by this thread: nothing to let go
+        yield
+        return
+    try:
+        yield
+    finally:
+        _mupdf_lock.acquire()
 
 
 @contextlib.contextmanager
@@ -628,7 +643,9 @@ class ScannedPages:
             except Exception as exc:  # the page is still indexed by its thumbnail, if that renders
                 self.source.problems.append(f"{self.source.path} page {n + 1}: its scan was not read ({exc})")
         images = [Image.frombytes("L", (p.width, p.height), p.samples) for p in renders.values()]
-        for n, paragraphs in zip(renders, self.reader.read_pages(images, SCAN_DPI), strict=True):
+        with mupdf_let_go():
+            read = self.reader.read_pages(images, SCAN_DPI)
+        for n, paragraphs in zip(renders, read, strict=True):
             page = self.doc[n]
             blocks = [
                 (box, clean_text(text, self.spelling)) for box, text in scanned_blocks(page, renders[n], paragraphs)
