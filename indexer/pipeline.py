@@ -16,8 +16,8 @@ from tqdm.auto import tqdm
 
 from pathatlas import tesseract
 from pathatlas.errors import BadInputError, PathAtlasError
-from pathatlas.indexer.sources import Discovered, NothingToIndexError, discover
-from pathatlas.indexer.sources.base import Source, stat_signature
+from pathatlas.indexer.sources import Discovered, NothingToIndexError, Paths, discover
+from pathatlas.indexer.sources.base import RECORDS_VERSION, Source, stat_signature
 from pathatlas.retrieval.durable import crash_point
 from pathatlas.retrieval.images import thumbnail
 from pathatlas.retrieval.index import Index, source_id, unwritable
@@ -151,8 +151,9 @@ class Indexer:
         self._written: list[str] = []
         """Ids whose media files the source in progress wrote: released if it fails before its commit."""
         self._restat: dict[str, dict] = {}
-        """Manifest entries of unchanged sources whose files' ``stat`` changed (touched, copied back): one commit at the
-        end of the run records it, so that their pages are served again."""
+        """Manifest entries of unchanged sources whose files' ``stat`` changed (touched, copied back), or indexed before
+        their ``records_version`` was recorded: one commit at the end of the run records them, so that their pages
+        are served again and ``pathatlas info`` no longer lists them as read by an older reader."""
 
     @contextmanager
     def _stage(self, name: str) -> Iterator[None]:
@@ -162,12 +163,14 @@ class Indexer:
         finally:
             self.stage_seconds[name] += time.perf_counter() - started
 
-    def add(self, paths: list[Path], force: bool = False) -> IndexReport:
-        """Index what the paths contain; each source that changed commits as its own generation.
+    def add(self, paths: Paths, force: bool = False) -> IndexReport:
+        """Index what the paths contain (one path or several, strings or ``Path`` objects); each source that changed
+        commits as its own generation.
 
         Unchanged sources are skipped only when the store still holds all their records; records and media files
         a crash left behind are collected first. A source that fails leaves its previous version in place. Media
-        files of replaced records, and those a failed source wrote, are deleted at the end.
+        files of replaced records, and those a failed source wrote, are deleted at the end. An index whose files are
+        not as this version writes them (``Index.needs_rewrite``) is committed once even when nothing changed.
         """
         report = IndexReport()
         if self.settings.figure_ocr and self.word_reader is None:
@@ -188,7 +191,7 @@ class Indexer:
                 self._restat = {}
                 for source in sources:
                     report.sources.append(self._add_source(source, force, stored))
-                if self._restat:  # unchanged sources touched on disk since (or indexed before ``stat`` was recorded)
+                if self._restat or self.index.needs_rewrite():  # see ``_restat``, ``Index.needs_rewrite``
                     self.index.commit({**self.index.manifest, **self._restat})
         indexed = {s.source for s in report.sources if s.status == "indexed"}
         if self.settings.figure_ocr_missing and any(
@@ -206,8 +209,12 @@ class Indexer:
             return SourceReport(source.key, "failed", problems=[one_line(exc)])
         known = self.index.manifest.get(source.key)
         if known and known["fingerprint"] == fingerprint and not force and stored[fingerprint] == known["entries"]:
-            if signature is not None and known.get("stat") != signature:
-                self._restat[source.key] = {**known, "stat": signature}
+            # the fingerprint hashes ``RECORDS_VERSION``: the same one means this version's reader made its records
+            recorded = {**known, "records_version": RECORDS_VERSION}
+            if signature is not None:
+                recorded["stat"] = signature
+            if recorded != known:
+                self._restat[source.key] = recorded
             return SourceReport(source.key, "unchanged", entries=known["entries"])
         self._written = []
         try:
@@ -222,6 +229,7 @@ class Indexer:
                 "indexed_at": time.time(),
                 "problems": source.problems,
                 "stat": signature,
+                "records_version": RECORDS_VERSION,
             }
             with self._stage("commit"):  # store files and BM25
                 self.index.commit({**self.index.manifest, source.key: entry})

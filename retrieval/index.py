@@ -2,9 +2,11 @@
 
 Layout::
 
-    pathatlas.json    encoder name, vector sizes, store kind (written once: at creation, or by the first write)
+    pathatlas.json    encoder name, vector sizes, store kind (written at creation, or by the first write); the
+                      ``format`` of the last commit
     manifest.json     the generation pointer: generation number, the store snapshot and the BM25 folder of
-                      that generation, and its sources (path -> id, fingerprint, kind, entry count)
+                      that generation, its sources (path -> id, fingerprint, kind, entry count), and the PathAtlas
+                      version that committed it (``writer``)
     store/            the vector store (FAISS snapshots or a Qdrant shard)
     lexical/          BM25 per source: immutable segment files, and gNNNNNN.json naming generation N's
     media/            thumbnails, one JPEG per entry id; case images' keypoints, one ``.sift.npz`` per entry id
@@ -13,9 +15,13 @@ Layout::
     write.lock        locked (an OS file lock) by the one process changing the index (``Index.writing``)
 
 ``pathatlas.json`` and ``manifest.json`` are read forward-compatibly: fields this version does not know are ignored
-(a newer minor version may add some), another ``format`` is refused in one line naming it, and a manifest that lacks a
-field it needs is one line naming the file and the field. A folder that cannot be written (a read-only mount, no
-permission, a full disk) stays searchable; a write is refused in one line (``IndexUnwritableError``).
+(a newer minor version may add some), a ``format`` this version cannot read is refused in one line naming it, and a
+manifest that lacks a field it needs is one line naming the file and the field. Every commit stamps this version's
+``format`` first, so that a PathAtlas older than the files the commit writes refuses the index in one line (versions
+before this one fail on any field of ``pathatlas.json`` they do not know, calling the file damaged: new fields go in
+``manifest.json``); reading (a search, ``info``) never writes, so an index keeps its format until a write. A folder
+that cannot be written (a read-only mount, no permission, a full disk) stays searchable; a write is refused in one line
+(``IndexUnwritableError``).
 
 One commit makes one generation: the store's writes are made durable (FAISS: a new state, the previous
 one kept), then the generation's BM25 (only the segments of changed sources) is written and fsynced, then
@@ -47,6 +53,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
+from pathatlas import __version__
 from pathatlas.errors import (
     BadInputError,
     EncoderMismatchError,
@@ -72,14 +79,21 @@ files (of records never committed, or replaced but not yet deleted) are found on
 WRITE_LOCK = "write.lock"
 """Locked by the process changing the index: a second writer is refused in one line, where it would otherwise commit
 a generation built on the one it opened, silently undoing the first writer's commit."""
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""What ``pathatlas.json`` says every commit of this version wrote (2: BM25 segments as this version writes them, on
+which versions that read format 1 only failed with a traceback). Bump it when a commit writes what an older version
+would misread."""
+READ_FORMATS = (1, 2)
+"""The formats this version reads: those of older versions' indexes too, whose files it re-reads in memory where it
+must (BM25 of an older terms version), until its first commit writes them in ``FORMAT_VERSION``."""
 KEYPOINTS_CACHED = 512
 """Case images whose keypoints stay in memory (about 35 KB each): an image query verifies its top 50."""
 PAYLOAD_BATCH = 1000
 """Ids per store lookup when checking which released records the store still holds."""
 
 SOURCE_FIELDS = ("fingerprint", "kind", "entries")
-"""What every source entry of a manifest must hold (``id``, ``indexed_at``, ``problems``, ``stat`` may be missing)."""
+"""What every source entry of a manifest must hold (``id``, ``indexed_at``, ``problems``, ``stat``,
+``records_version`` may be missing)."""
 
 Manifest = dict[str, dict[str, Any]]
 log = logging.getLogger(__name__)
@@ -147,21 +161,24 @@ class IndexMeta:
     @classmethod
     def read(cls, path: Path) -> IndexMeta:
         """``META_FILE`` of the index at ``path``. Fields this version does not know are ignored (a newer minor version
-        may add some); another ``format`` (or one not a whole number) is refused in one line naming it."""
+        may add some); a ``format`` it does not read (or one not a whole number) is refused in one line naming it."""
         meta_path = path / META_FILE
         document = json_object(meta_path)
-        written = document.get("format", FORMAT_VERSION)
-        if str(written).strip() != str(FORMAT_VERSION):  # "1" is format 1: a hand-edited or another writer's file
+        written = document.get("format", 1)
+        readable = str(written).strip() in map(str, READ_FORMATS)  # "1" is format 1: a hand-edited file
+        if not readable:
+            writer = last_writer(path)
+            by = f"PathAtlas {writer}" if writer else "another PathAtlas version"
             raise PathAtlasError(
-                f"index {path} was written by another PathAtlas version (format {written!r}); this one reads "
-                f"{FORMAT_VERSION}: use the version that wrote it, or index into a new --index"
+                f"index {path} was written by {by} (format {written!r}); this one reads formats "
+                f"{', '.join(map(str, READ_FORMATS))}: use that version or a newer one, or index into a new --index"
             )
         known = {name: document[name] for name in cls.__dataclass_fields__ if name in document}
         if missing := [name for name in ("encoder", "dims", "store") if name not in known]:
             raise IndexMissingError(
                 f"{meta_path} lacks {', '.join(map(repr, missing))} (damaged, or written by another PathAtlas version)"
             )
-        return cls(**{**known, "format": FORMAT_VERSION})
+        return cls(**{**known, "format": int(str(written).strip())})
 
 
 @dataclass
@@ -173,6 +190,8 @@ class Generation:
     lexical: str = "."
     """Folder of this generation's BM25 under ``lexical/`` ("." for indexes written before generations)."""
     sources: Manifest = field(default_factory=dict)
+    writer: str | None = None
+    """The PathAtlas version (``pathatlas --version``) that committed it; None before versions were recorded."""
 
     @classmethod
     def read(cls, path: Path) -> Generation:
@@ -191,7 +210,8 @@ class Generation:
                 )
             if wrong := [name for name, right in GENERATION_FIELDS.items() if not right(document[name])]:
                 raise IndexMissingError(f"{path} is malformed: {', '.join(map(repr, wrong))} has the wrong type")
-            generation = cls(*(document[name] for name in GENERATION_FIELDS))
+            writer = document.get("writer") if isinstance(document.get("writer"), str) else None
+            generation = cls(*(document[name] for name in GENERATION_FIELDS), writer)
         return generation
 
     def checked(self, path: Path) -> Generation:
@@ -212,6 +232,7 @@ class Generation:
             "store_version": self.store_version,
             "lexical": self.lexical,
             "sources": self.sources,
+            "writer": self.writer,
         }
         return json.dumps(document, indent=1).encode()
 
@@ -258,6 +279,24 @@ def named_by(settings: Settings, recorded: str) -> bool:
     """Whether the ``py:`` encoder the settings name calls itself ``recorded``: indexes made before the name the user
     gave was recorded hold a plug-in's own ``name``, and reopen with the ``py:`` path that built them."""
     return settings.encoder.startswith("py:") and create_encoder(settings.encoder, settings).name == recorded
+
+
+def last_writer(path: Path) -> str | None:
+    """The PathAtlas version that made the last commit of the index at ``path``, as its pointer records it; None when
+    it records none (or cannot be read: what needs it whole reads it with ``Generation.read``)."""
+    with suppress(OSError, PathAtlasError):
+        return Generation.read(path / POINTER_FILE).writer
+    return None
+
+
+def pointer_state(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a commit replaces the pointer file of the index at ``path`` (it is renamed into place: a new
+    inode), read with one ``stat``; None while there is none (an index never committed)."""
+    try:
+        found = os.stat(path / POINTER_FILE)
+    except FileNotFoundError:
+        return None
+    return found.st_ino, found.st_mtime_ns, found.st_size
 
 
 def lexical_file(name: str) -> str:
@@ -430,6 +469,7 @@ class Index:
         self.lock = threading.RLock()
         self.unwritten = unwritten
         """Not on disk yet (``open(defer=True)``): empty until ``writing`` makes it."""
+        self._pointer = pointer_state(path)  # before reading it: a commit meanwhile shows in ``changed_on_disk``
         self.generation = Generation.read(path / POINTER_FILE).checked(path / POINTER_FILE)
         if not (path / POINTER_FILE).is_file() and (path / "store").exists():
             self._drop_uncommitted_store()
@@ -449,30 +489,47 @@ class Index:
     # -- opening -----------------------------------------------------------------------------
     @classmethod
     def open(
-        cls, path: Path, settings: Settings, create: bool = False, store: str | None = None, defer: bool = False
+        cls,
+        path: str | os.PathLike[str],
+        settings: Settings,
+        create: bool = False,
+        store: str | None = None,
+        defer: bool = False,
     ) -> Index:
-        """Open the index at ``path``; with ``create``, make it if absent using the configured encoder.
+        """Open the index at ``path`` (made absolute: its thumbnails stay found after a change of the current folder);
+        with ``create``, make it if absent using the configured encoder (without, one whose store lost every record is
+        refused: ``check_store``). ``with Index.open(...) as index:`` closes it.
 
         ``defer`` makes it on disk at its first write (``writing``) instead of now: until then it is empty and its
         folder untouched, so serving a new folder fixes no store, and a first run that commits nothing leaves none.
         An index never imports code it merely names: a ``py:`` store or encoder recorded in it is used only
         when the caller asks for that same name (``store=`` here, or the settings).
         """
-        path = path.expanduser()
+        path = Path(path).expanduser().absolute()
         if path.exists() and not path.is_dir():
             raise BadInputError(f"{path} is a file, not an index folder; give a folder with --index")
         if (path / META_FILE).is_file():
-            return cls(path, read_meta(path, settings, store), None, settings)
+            index = cls(path, read_meta(path, settings, store), None, settings)
+            if not create:
+                index.check_store()
+            return index
         if not create:
             hint = "run 'pathatlas index PATH' first" if not path.exists() else "the folder is not an index"
             raise IndexMissingError(f"no PathAtlas index at {path}: {hint}")
         encoder = create_encoder(settings.encoder, settings)
         store_class(store or settings.store)  # an unknown store is refused before the folder names it
-        meta = IndexMeta(settings.encoder, dict(encoder.dims), store or settings.store, revisions=encoder.revisions())
+        kind = store or settings.store
+        meta = IndexMeta(settings.encoder, dict(encoder.dims), kind, revisions=encoder.revisions())
         index = cls(path, meta, encoder, settings, unwritten=True)
         if not defer:
             index._create()
         return index
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @property
     def encoder(self) -> Encoder:
@@ -562,6 +619,20 @@ class Index:
         self.raw_store = self._open_store()
         self.store: VectorStore = self.raw_store if self.raw_store.snapshots else VisibleStore(self.raw_store, self)
 
+    def check_store(self) -> None:
+        """Refuse, in one line, a committed generation whose store holds no records: its ``store`` folder was deleted
+        or replaced (an embedded Qdrant shard is then made anew, empty), and every search would find nothing. Readers
+        check it on opening; an ``index`` run (``open(create=True)``) indexes the sources again instead, as it does
+        any source whose records the store lacks."""
+        listed = sum(entry["entries"] for entry in self.generation.sources.values())
+        if listed and not self.raw_store.count():
+            self.raw_store.close()
+            raise PathAtlasError(
+                f"index {self.path} lists {len(self.generation.sources)} source(s) of {listed} records, but its store "
+                "holds none (its store/ folder was deleted or replaced): restore the index folder from a copy, or run "
+                "`pathatlas index PATHS` with their paths to index them again"
+            )
+
     def _open_store(self) -> VectorStore:
         if self.unwritten:
             return EmptyStore(self.path / "store", self.meta.dims, self.settings)
@@ -571,7 +642,7 @@ class Index:
 
     @property
     def lexical(self) -> LexicalIndex:
-        """The committed generation's BM25, loaded on first use: info, remove, an unchanged re-index need none."""
+        """The committed generation's BM25, loaded on first use: info and remove need none."""
         if self._lexical is None:
             with self.lock:
                 if self._lexical is None:
@@ -586,9 +657,9 @@ class Index:
         """The committed generation's BM25. The one place that handles BM25 files this version cannot use: segments it
         cannot read (another ``TERMS_VERSION``, an index from before per-source BM25), or files missing or damaged (a
         generation manifest or a segment the pointer names, lost from a copy or a backup). They are re-read from the
-        store, then saved in their place when nothing else writes the index and this process can write it
-        (``_resave_lexical``: a search may thus write, under the write lock, as a commit would), so that the next open
-        reads them instead of the whole store again."""
+        store and kept in memory, never saved here: a search must not write the index (an older PathAtlas would then
+        fail on what it wrote). The next commit saves them (``commit``; an ``index`` run that changed nothing makes
+        one for them, ``needs_rewrite``)."""
         try:
             lexical = LexicalIndex.load(self.path / "lexical", lexical_file(self.generation.lexical))
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:  # orjson's: ValueError
@@ -596,21 +667,26 @@ class Index:
             lexical = LexicalIndex()
         if not lexical.segments and self.generation.sources:
             lexical.sync(self.raw_store, self.generation.fingerprints())
-            self._resave_lexical(lexical)
         return lexical
 
-    def _resave_lexical(self, lexical: LexicalIndex) -> None:
-        """The committed generation's BM25, rewritten as one more commit's would be (new segment files, then its
-        manifest replaced atomically): killed at any point, the generation reads its old segments or its new ones.
-        Another writer at work, a commit since this index opened or a folder this process cannot write leave it in
-        memory, read again on the next open."""
-        if self._write_lock is not None:  # inside a run, whose commit saves them
+    def needs_rewrite(self) -> bool:
+        """Whether the committed files are not as this version writes them: another PathAtlas version's commit (or
+        one's that did not record its version), or BM25 read again from the store (``_load_lexical``: loaded here to
+        know, a fraction of a second for a book). An ``index`` run then commits once even when no source changed,
+        stamping this format and saving that BM25, so that later opens read its files instead of the store."""
+        if not self.generation.sources:
+            return False
+        upgraded = (self.meta.format, self.generation.writer) == (FORMAT_VERSION, __version__)
+        return not upgraded or bool(self.lexical.dirty)
+
+    def _stamp_format(self) -> None:
+        """Record this version's format in ``META_FILE`` before a commit writes files an older PathAtlas would misread:
+        that one then refuses the index in one line. Its other fields stay as they are."""
+        if self.meta.format == FORMAT_VERSION:
             return
-        try:
-            with self.writing(catch_up=False):
-                self._save_lexical(lexical, self.generation.lexical)
-        except (IndexBusyError, OSError):
-            pass
+        stamped = {**json_object(self.path / META_FILE), "format": FORMAT_VERSION}
+        write_atomic(self.path / META_FILE, json.dumps(stamped, indent=2).encode())
+        self.meta.format = FORMAT_VERSION
 
     # -- manifest and commit -----------------------------------------------------------------
     @property
@@ -706,16 +782,39 @@ class Index:
                     self._write_lock = None
                     lock.release()
 
+    def changed_on_disk(self) -> bool:
+        """Whether another process committed since this index last read its pointer: one ``stat``."""
+        state = pointer_state(self.path)
+        return state is not None and state != self._pointer
+
+    def refresh(self) -> bool:
+        """Catch up with what another process committed since this index was opened (a notebook's index beside a
+        ``pathatlas index`` or ``remove``): its sources, store and BM25 as committed now; whether it changed. One
+        ``stat`` when nothing did. In place, so not under searches of other threads: a service opens a new ``Index``
+        instead (``Engine.refresh``). Inside a write of this process it does nothing (the write follows the pointer)."""
+        if not self.changed_on_disk():
+            return False
+        with self.lock:
+            if self._write_lock is not None:
+                return False
+            before = self.generation.number
+            if self.unwritten and (self.path / META_FILE).is_file():  # made on disk by another process since
+                self._create()
+            self._follow_pointer(catch_up=True)
+            return self.generation.number != before
+
     def _follow_pointer(self, catch_up: bool) -> None:
+        pointer = pointer_state(self.path)  # before reading it, as at opening
         current = Generation.read(self.path / POINTER_FILE).checked(self.path / POINTER_FILE)
         if current.number == self.generation.number:
+            self._pointer = pointer
             return
         if not catch_up:
             raise IndexBusyError(
                 f"index {self.path} was changed by another process after these writes began; nothing was "
                 "committed: run again"
             )
-        self.generation = current
+        self.generation, self._pointer = current, pointer
         self.raw_store.close()  # FAISS: open the committed snapshot; embedded Qdrant: its shard as written since
         self._attach_store()
         self._lexical = None
@@ -729,16 +828,18 @@ class Index:
             stale = self.stale_versions(sources)
             replaced = {rid for key, fp in stale for rid, _ in self.raw_store.scan({"source": key, "fingerprint": fp})}
             try:
+                self._stamp_format()
                 if self.raw_store.snapshots:  # the snapshot and the pointer move together
                     self._delete_versions(stale)
                 crash_point("store commit")
                 self.raw_store.commit()
                 number = self.generation.number + 1
                 name = f"g{number:06d}"
-                next_generation = Generation(number, self.raw_store.version, name, sources)
+                next_generation = Generation(number, self.raw_store.version, name, sources, __version__)
                 lexical = self.lexical.sync(self.raw_store, {e["fingerprint"] for e in sources.values()})
                 self._save_lexical(lexical, name)
                 write_atomic(self.path / POINTER_FILE, next_generation.to_json())
+                self._pointer = pointer_state(self.path)
             except BaseException:
                 self.rollback()
                 raise
@@ -917,6 +1018,8 @@ class Index:
             "store": self.meta.store,
             "dims": self.meta.dims,
             "revisions": self.meta.revisions,
+            "format": self.meta.format,
+            "written_by": self.generation.writer,
             "generation": self.generation.number,
             "records": self.store.count(),
             "vectors": {space: self.store.count(space) for space in self.meta.dims},

@@ -260,9 +260,10 @@ def test_unknown_meta_fields_are_read_and_a_string_format_is_the_same(tmp_path):
 
 def test_another_format_names_the_version_that_wrote_it(tmp_path):
     settings, _ = build(tmp_path)
-    edit(settings.index_dir / META_FILE, lambda d: d.update(format=2))
+    edit(settings.index_dir / META_FILE, lambda d: d.update(format=3))
+    edit(settings.index_dir / POINTER_FILE, lambda d: d.pop("writer"))  # a writer named: tests/test_upgrades.py
     line = one_error_line(run(settings, "info", "--index", settings.index_dir))
-    assert "was written by another PathAtlas version (format 2); this one reads 1" in line, line
+    assert "was written by another PathAtlas version (format 3); this one reads formats 1, 2" in line, line
     assert "re-create" not in line
 
 
@@ -291,31 +292,35 @@ def test_unknown_manifest_fields_are_ignored(tmp_path):
     assert sources_found(settings) == {"alpha.pdf", "beta.pdf"}
 
 
+def bm25_hits(settings: Settings) -> list[tuple[str, float]]:
+    """Ids and scores of a search that BM25 finds."""
+    with Index.open(settings.index_dir, settings) as index:
+        hits = Searcher(index).search(Query(text="alpha", k=3))
+    assert Path(hits[0].payload.source).name == "alpha.pdf" and "bm25" in hits[0].matched_by
+    return [(hit.id, hit.score) for hit in hits]
+
+
 @pytest.mark.parametrize("damage", ["manifest gone", "segment gone", "segment damaged"])
 def test_missing_or_damaged_bm25_files_are_read_again_from_the_store_and_saved(tmp_path, damage):
-    settings, _ = build(tmp_path)
+    settings, books = build(tmp_path)
+    found = bm25_hits(settings)
     lexical = settings.index_dir / "lexical"
     generation = json.loads((settings.index_dir / POINTER_FILE).read_text())["lexical"]
-    named = lexical / f"{generation}.json"
     segment = next((lexical / "segments").iterdir())
     if damage == "manifest gone":
-        named.unlink()
+        (lexical / f"{generation}.json").unlink()
     elif damage == "segment gone":
         segment.unlink()
     else:
         segment.write_bytes(b"not a segment")
-    index = Index.open(settings.index_dir, settings)
-    try:
-        hits = Searcher(index).search(Query(text="alpha", k=3))
-        assert Path(hits[0].payload.source).name == "alpha.pdf" and "bm25" in hits[0].matched_by
-    finally:
-        index.close()
-    assert named.is_file()  # saved under the write lock by that search, as a commit saves it
-    index = Index.open(settings.index_dir, settings)
-    try:
-        assert LexicalIndex.load(lexical, named.name).segments.keys() == {str(p) for p in index.manifest}
-    finally:
-        index.close()
+    damaged = index_files(settings)
+    assert bm25_hits(settings) == found
+    assert index_files(settings) == damaged, "a search never writes the index"
+    with Index.open(settings.index_dir, settings) as index:
+        assert {s.status for s in Indexer(index, show_progress=False).add(books).sources} == {"unchanged"}
+        named = f"{index.generation.lexical}.json"
+        assert LexicalIndex.load(lexical, named).segments.keys() == {str(p) for p in index.manifest}
+    assert bm25_hits(settings) == found
 
 
 # -- 4. a full disk ---------------------------------------------------------------------------------------------------

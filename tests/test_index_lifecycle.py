@@ -1,6 +1,6 @@
 """An index folder's life: it exists once a write commits (serving a new folder, or a first run whose every source
 fails, leaves none), a run finds its sources once, and BM25 segments of an older terms version are read again from the
-store once, then saved. Fast encoder throughout."""
+store, never saved by a search, until the next index run saves them. Fast encoder throughout."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pathatlas.errors import PathAtlasError
 from pathatlas.indexer import pipeline, sources
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval import lexical
@@ -182,45 +183,61 @@ def current(tmp_path_factory, books) -> dict[str, list]:
     return {store: opened(build(hashing_settings(tmp_path_factory.mktemp(store)), books, store))[0] for store in STORES}
 
 
+def index_run(settings: Settings, books: list[Path]) -> None:
+    """``pathatlas index`` of the same books, which changed nothing: it commits only what needs rewriting."""
+    index = Index.open(settings.index_dir, settings, create=True)
+    try:
+        assert {s.status for s in Indexer(index, show_progress=False).add(books).sources} == {"unchanged"}
+    finally:
+        index.close()
+
+
 @pytest.mark.parametrize("store", STORES)
-def test_bm25_of_an_older_terms_version_is_read_again_once_then_saved(tmp_path, store, books, current):
+def test_bm25_of_an_older_terms_version_is_read_again_until_the_next_index_run_saves_it(
+    tmp_path, store, books, current
+):
     settings = old_terms(hashing_settings(tmp_path), books, store)
-    first, reread = opened(settings)
-    assert reread and first == current[store]
-    second, reread = opened(settings)
-    assert not reread, "the rebuilt segments were saved: the next open reads them, not the store"
-    assert second == current[store]
+    before = files(settings.index_dir / "lexical")
+    for _ in range(2):
+        found, reread = opened(settings)
+        assert reread and found == current[store]
+        assert files(settings.index_dir / "lexical") == before, "a search never writes the index"
+    index_run(settings, books)
+    assert opened(settings) == (current[store], False), "the run saved the segments: an open reads them, not the store"
 
 
-def test_bm25_is_not_saved_while_another_process_writes_the_index(tmp_path, books, current):
+def test_bm25_read_again_while_another_process_writes_is_saved_by_that_ones_run(tmp_path, books, current):
     settings = old_terms(hashing_settings(tmp_path), books)
     before = files(settings.index_dir / "lexical")
     writer = Index.open(settings.index_dir, settings)
-    with writer.writing():
-        found, reread = opened(settings)
-        assert reread and found == current["faiss"]
-    writer.close()
-    assert files(settings.index_dir / "lexical") == before
-    assert opened(settings) == (current["faiss"], True)
+    try:
+        with writer.writing():
+            assert opened(settings) == (current["faiss"], True)
+            assert files(settings.index_dir / "lexical") == before
+            assert {s.status for s in Indexer(writer, show_progress=False).add(books).sources} == {"unchanged"}
+    finally:
+        writer.close()
     assert opened(settings) == (current["faiss"], False)
 
 
 def test_a_bm25_upgrade_that_fails_at_any_durable_step_keeps_the_committed_index(tmp_path, monkeypatch, books, current):
-    """A write error at each durable step of saving the rebuilt segments (a kill there leaves the same files): the
-    generation still opens and finds the same, and the next open completes the upgrade."""
+    """A write error at each durable step of the index run that saves the re-read segments (a kill there leaves the
+    same files): the generation still opens and finds the same, and the next run completes the upgrade."""
     start = old_terms(hashing_settings(tmp_path / "start"), books).index_dir
     steps: list[str] = []
     inject(monkeypatch, steps.append)
     counting = hashing_settings(tmp_path / "count")
     shutil.copytree(start, counting.index_dir)
-    opened(counting)
+    index_run(counting, books)
     monkeypatch.undo()
-    assert steps and steps[0] == "lexical"
+    assert "lexical" in steps
     for failing in range(1, len(steps) + 1):
         settings = hashing_settings(tmp_path / f"fail{failing}")
         shutil.copytree(start, settings.index_dir)
         inject(monkeypatch, disk_full_at(failing))
-        assert opened(settings)[0] == current["faiss"], steps[failing - 1]
+        with pytest.raises(PathAtlasError, match="disk is full"):
+            index_run(settings, books)
         monkeypatch.undo()
         assert opened(settings)[0] == current["faiss"], steps[failing - 1]
+        index_run(settings, books)
         assert opened(settings) == (current["faiss"], False), steps[failing - 1]

@@ -183,8 +183,9 @@ def _fork(work: Callable[[], Any], env: dict[str, str] | None = None) -> tuple[i
 
 
 def snapshot_of(index_dir: Path) -> dict[str, Any]:
-    """Open an index and check that its parts agree; returns its committed records, or the problems found."""
-    from pathatlas.errors import IndexMissingError
+    """Open an index and check that its parts agree; returns its committed records, or the problems found (one that
+    does not open, as a store that lost the records its manifest lists, is one problem: its refusal)."""
+    from pathatlas.errors import IndexMissingError, PathAtlasError
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.lexical import document_text
     from pathatlas.retrieval.records import Payload
@@ -195,6 +196,8 @@ def snapshot_of(index_dir: Path) -> dict[str, Any]:
         index = Index.open(index_dir, settings)
     except IndexMissingError:  # killed before its first commit: no index is the committed state
         return {"problems": [], "records": {}, "raw": 0, "stray_media": 0}
+    except PathAtlasError as exc:
+        return {"problems": [str(exc)], "records": {}, "raw": 0, "stray_media": 0}
     try:
         problems: list[str] = []
         manifest = index.manifest

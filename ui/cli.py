@@ -34,8 +34,31 @@ if TYPE_CHECKING:  # the records module loads numpy: not for --help
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+
+def print_version(asked: bool) -> None:
+    """``--version``: this PathAtlas, and the index formats it writes and reads (an index written by a newer one is
+    refused; one it writes is refused by older ones)."""
+    if not asked:
+        return
+    from pathatlas import __version__
+    from pathatlas.retrieval.index import FORMAT_VERSION, READ_FORMATS
+
+    readable = ", ".join(map(str, READ_FORMATS))
+    typer.echo(f"pathatlas {__version__} (writes index format {FORMAT_VERSION}, reads formats {readable})")
+    raise typer.Exit()
+
+
+def app_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    quiet_mupdf()
+
+
 app = typer.Typer(
-    help="PathAtlas: cross-modal search and agentic RAG for pathology.", no_args_is_help=True, callback=quiet_mupdf
+    help="PathAtlas: cross-modal search and agentic RAG for pathology.", no_args_is_help=True, callback=app_options
 )
 app.add_typer(bench_app, name="bench")
 app.command("export")(export)
@@ -397,20 +420,28 @@ def ui(
 @app.command()
 @friendly_errors
 def info(index: IndexOpt = None, as_json: JsonOpt = False):
-    """What an index holds: encoder, store, counts, sources."""
-    from pathatlas.indexer.sources.base import on_disk
+    """What an index holds: encoder, store, counts, sources, and which PathAtlas wrote it."""
+    from pathatlas.indexer.sources.base import RECORDS_VERSION, on_disk
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.ocr import engine_name
 
     settings = settings_for(index)
-    stats = Index.open(settings.index_dir, settings).stats()
+    with Index.open(settings.index_dir, settings) as idx:
+        stats = idx.stats()
     stats["ocr"] = {"figures": settings.figure_ocr, "queries": settings.query_ocr, "engine": engine_name()}
     states = {key: on_disk(key, entry) for key, entry in stats["sources"].items()}
+    # indexed before the version was recorded: perhaps by this reader, which the next ``index`` run then records
+    older = {key for key, entry in stats["sources"].items() if entry.get("records_version", 0) < RECORDS_VERSION}
     if as_json:
-        stats["sources"] = {key: {**entry, "on_disk": states[key]} for key, entry in stats["sources"].items()}
+        stats["sources"] = {
+            key: {**entry, "on_disk": states[key], "older_reader": key in older}
+            for key, entry in stats["sources"].items()
+        }
         print_json(stats)
         return
     console.print(f"index   {stats['index']}\nencoder {stats['encoder']}  store {stats['store']}  dims {stats['dims']}")
+    writer = f"PathAtlas {stats['written_by']}" if stats["written_by"] else "a PathAtlas not recording its version"
+    console.print(f"writer  {writer} (index format {stats['format']})", highlight=False)
     console.print(f"ocr     {ocr_line(**stats['ocr'])}", highlight=False)
     if stats["revisions"]:
         console.print("models  " + ", ".join(f"{space}: {model}" for space, model in stats["revisions"].items()))
@@ -430,6 +461,14 @@ def info(index: IndexOpt = None, as_json: JsonOpt = False):
         console.print(
             f"{missing} source(s) missing on disk (moved or deleted): indexing them at a new place adds them again; "
             "'pathatlas remove' the old ones"
+        )
+    if older:
+        console.print(
+            f"{len(older)} source(s) were read by an older PathAtlas reader, or by one not recording its version (this "
+            f"one's is {RECORDS_VERSION}): run `pathatlas index PATHS`; no --force needed (it re-reads those whose "
+            "records changed and records the others)",
+            highlight=False,
+            markup=False,
         )
 
 

@@ -6,6 +6,8 @@ Built-in kinds are ``pdf`` and ``cases``; ``PATHATLAS_SOURCES='["py:package.modu
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from pathatlas.errors import BadInputError
@@ -26,6 +28,17 @@ def source_types(settings: Settings) -> list[type[Source]]:
 
 FOLDER_HINT = "a case folder needs cases.jsonl or labels.csv"
 
+PathLike = str | os.PathLike[str]
+Paths = PathLike | Iterable[PathLike]
+"""What a caller from Python may give to index: one path or several, as strings or ``Path`` objects."""
+
+
+def as_paths(paths: Paths) -> list[Path]:
+    """``paths`` as a list of ``Path`` objects, with ``~`` expanded: one path (a string is one path, not its letters)
+    or several."""
+    many = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    return [Path(path).expanduser() for path in many]
+
 
 class Discovered(list[Source]):
     """The sources ``discover`` found, in order, and the paths that held none: ``failed`` maps each to the one line
@@ -44,14 +57,14 @@ class NothingToIndexError(BadInputError):
         super().__init__("; ".join(failed.values()))
 
 
-def discover(paths: list[Path], settings: Settings) -> Discovered:
-    """Expand user paths into sources: a PDF, a case folder, or a folder searched for both. A path with nothing to
-    index (missing, neither a PDF nor a case folder, a folder holding neither) fails alone, in ``failed``; when every
-    path fails, ``NothingToIndexError`` says why for each."""
+def discover(paths: Paths, settings: Settings) -> Discovered:
+    """Expand user paths (``as_paths``) into sources: a PDF, a case folder, or a folder searched for both. A path with
+    nothing to index (missing, neither a PDF nor a case folder, a folder holding neither) fails alone, in ``failed``;
+    when every path fails, ``NothingToIndexError`` says why for each."""
     found: list[Source] = []
     failed: dict[Path, str] = {}
     types = source_types(settings)
-    for path in paths:
+    for path in as_paths(paths):
         try:
             if not path.exists():
                 raise BadInputError(f"no such file or folder: {path}")

@@ -7,7 +7,6 @@ import logging
 import re
 import threading
 from contextlib import asynccontextmanager
-from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -16,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pathatlas import __version__
 from pathatlas.errors import IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
 from pathatlas.settings import Settings, load_settings, os_problem
 from pathatlas.ui.api.deps import EngineDep, NoSniff, RequestGuard, errors
@@ -27,11 +27,6 @@ from pathatlas.ui.api.schemas import Health
 ECHO_CHARS = 200
 """Longest input a 422 reply echoes."""
 log = logging.getLogger(__name__)
-
-try:
-    VERSION = version("pathatlas")
-except PackageNotFoundError:  # pragma: no cover - running from a plain checkout
-    VERSION = "0.0.0"
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -51,7 +46,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app = FastAPI(
         title="PathAtlas",
-        version=VERSION,
+        version=__version__,
         lifespan=lifespan,
         description="Cross-modal search and agentic RAG over pathology textbooks and cases.",
     )
@@ -118,7 +113,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             response.status_code = 503
         return Health(
             status="ok" if problem is None else "failing",
-            version=VERSION,
+            version=__version__,
             index=index.path.name,
             encoder=index.meta.encoder,
             store=index.meta.store,

@@ -9,8 +9,8 @@ Index jobs write through a private ``Index`` opened from disk and commit; the en
 freshly opened index, so searches always see the last committed state and in-flight searches finish on
 the one they started with. (The embedded Qdrant shard cannot be opened
 twice, so with ``store=qdrant`` jobs write through the shared index.) A commit by another process (``pathatlas
-index`` or ``remove`` beside a running server) is noticed by a watcher thread that looks at the index's pointer
-file once a second, and swapped in the same way.
+index`` or ``remove`` beside a running server) is noticed by a watcher thread that asks the index once a second
+(``Index.changed_on_disk``: one ``stat`` of its pointer file), and swapped in the same way.
 """
 
 from __future__ import annotations
@@ -27,13 +27,12 @@ from typing import NamedTuple
 
 from PIL import Image
 
-from pathatlas.agent.answerers import create_answerer
 from pathatlas.agent.graph import Agent, AgentResult
 from pathatlas.agent.questions import Question
 from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.pipeline import Cancelled, Indexer, one_line
 from pathatlas.retrieval.images import open_image
-from pathatlas.retrieval.index import POINTER_FILE, AmbiguousSourceError, Index
+from pathatlas.retrieval.index import AmbiguousSourceError, Index, pointer_state
 from pathatlas.retrieval.records import display_name
 from pathatlas.retrieval.search import Found, Query, Searcher
 from pathatlas.settings import Settings, os_problem
@@ -79,16 +78,6 @@ WATCH_SECONDS = 1.0
 log = logging.getLogger(__name__)
 
 
-def pointer_state(path: Path) -> tuple[int, int, int] | None:
-    """What changes when a commit replaces the index's pointer file (it is renamed into place: a new inode), read
-    with one ``stat``; None while there is none (an index never committed)."""
-    try:
-        found = os.stat(path / POINTER_FILE)
-    except FileNotFoundError:
-        return None
-    return found.st_ino, found.st_mtime_ns, found.st_size
-
-
 def share_cores(lanes: int) -> None:
     """Model, BLAS and FAISS threads per call: the cores divided among the lanes that run at once
     (oversubscribed OpenMP pools spin against each other and multiply latency). Text queries encode in
@@ -119,6 +108,8 @@ class Engine:
         self.ready = threading.Event()
         self.problem: str | None = None
         """Why the models could not be loaded, as clients read it (no server paths); None while all is well."""
+        self._unopenable: tuple[int, int, int] | None = None
+        """The pointer state of the last commit whose reopen failed: not tried again until the next commit."""
         self._open()
         share_cores(SEARCH_LANES)
         self.text_lane = BatchingLane("text search", self._search_batch)
@@ -199,28 +190,31 @@ class Engine:
 
     def refresh(self) -> bool:
         """Swap in the index as committed on disk when another process changed it since it was opened; whether it
-        did. Skipped while a job of this engine writes (it swaps in the index itself when it ends); a reopen that
+        did. A new ``Index`` rather than ``Index.refresh`` in place: searches in flight finish on the one they started
+        with. Skipped while a job of this engine writes (it swaps in the index itself when it ends); a reopen that
         fails is logged and waits for the next commit, the open index serving meanwhile."""
-        if pointer_state(self.settings.index_dir) in (self._pointer, None) or not self._write.acquire(blocking=False):
+        if not self._changed_on_disk() or not self._write.acquire(blocking=False):
             return False
         try:
-            if self._closed.is_set() or pointer_state(self.settings.index_dir) == self._pointer:
+            if self._closed.is_set() or not self._changed_on_disk():
                 return False
             self._open()
             return True
         except Exception as exc:  # a watcher thread that raised would stop watching
-            self._pointer = pointer_state(self.settings.index_dir)
+            self._unopenable = pointer_state(self.index.path)
             log.warning("could not reopen the index another process changed: %s", one_line(exc))
             return False
         finally:
             self._write.release()
 
+    def _changed_on_disk(self) -> bool:
+        return self.index.changed_on_disk() and pointer_state(self.index.path) != self._unopenable
+
     def _open(self) -> None:
-        self._pointer = pointer_state(self.settings.index_dir)  # before opening: a commit meanwhile is seen next time
         index = Index.open(self.settings.index_dir, self.settings, create=self.create, defer=True)
+        index.check_store()  # served, not written: a store without its records would answer every search with nothing
         searcher = Searcher(index)
-        answerer = create_answerer(self.settings.answerer, self.settings, index.encoder)
-        agent = Agent(searcher, answerer, self.settings.agent_rounds, self.settings.agent_k)
+        agent = Agent.from_settings(searcher, self.settings)
         with self._swap:
             self.index, self.searcher, self.agent = index, searcher, agent
 
@@ -356,11 +350,11 @@ class Engine:
         return Index.open(self.settings.index_dir, self.settings, create=self.create, defer=True)
 
     def _written(self, target: Index) -> None:
+        """After a job's writes: a private index's commits swapped in; the shared one knows its own commits, so the
+        watcher does not reopen it for them."""
         if target is not self.index:
             target.close()
             self._open()
-        else:  # the shared index committed itself: nothing for the watcher to reopen
-            self._pointer = pointer_state(self.settings.index_dir)
 
     def remove(self, source: str) -> int:
         with self._write:
