@@ -106,9 +106,13 @@ def check_filters(filters: object) -> None:
     for name, value in filters.items():
         values = as_list(value) if isinstance(value, str | list | tuple | set) else None
         if not values or not all(isinstance(item, str) and item.strip() for item in values):
-            raise BadInputError(f"filter {name!r} takes text or a list of texts, not {value!r}")
-    if unknown := [kind for kind in as_list(filters.get("kind", [])) if kind not in KINDS]:
+            raise BadInputError(f"filter {name!r} takes text or a list of texts, not {value!r:.60}")
+    if unknown := [kind for kind in as_list(filters.get("kind", [])) if kind.strip() not in KINDS]:
         raise BadInputError(f"unknown kind {unknown[0]!r}; use {', '.join(KINDS)}")
+
+
+def stripped(value: str | list | tuple | set) -> str | list[str]:
+    return value.strip() if isinstance(value, str) else [item.strip() for item in value]
 
 
 def resolve_filters(filters: Filters, index: Index) -> Filters:
@@ -117,7 +121,7 @@ def resolve_filters(filters: Filters, index: Index) -> Filters:
     passages too (``with_passages``). Every door's filters come through here; an unknown source or chapter is refused
     in one line. Resolved filters resolve to themselves."""
     check_filters(filters)
-    resolved = dict(filters)
+    resolved = {name: stripped(value) for name, value in filters.items()}  # " lung " is "lung", as the CLI reads it
     if "source" in resolved:
         keys = [index.resolve_source(name) for name in as_list(resolved["source"])]
         resolved["source"] = keys if len(keys) > 1 else keys[0]

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from pathatlas.errors import BadInputError, UnknownSourceError
+from pathatlas.errors import IndexMissingError, PathAtlasError, UnknownSourceError
 from pathatlas.ui.bench_crash import HashingEncoder
 from pathatlas.ui.library import Atlas
+from tests.helpers import run_cli
 
 
 @pytest.fixture
@@ -19,11 +20,37 @@ def atlas(tmp_path, demo_corpus):
         yield opened
 
 
-def test_search_gives_the_hit_records_every_door_prints(atlas):
+def test_search_and_ask_give_what_the_cli_prints(atlas, tmp_path):
     hits = atlas.search("koilocytes perinuclear halo", k=3, filters={"source": "demo-primer.pdf"})
-    assert hits and json.loads(json.dumps(hits)) == hits, "JSON-ready"
-    assert {"rank", "relevance", "why", "snippet", "citation"} <= set(hits[0])
-    assert all(h["citation"]["source"] == "demo-primer.pdf" for h in hits)
+    assert hits and all(h["citation"]["source"] == "demo-primer.pdf" for h in hits)
+    home, index = tmp_path / "home", tmp_path / "index"
+    printed = run_cli(
+        "search",
+        "koilocytes perinuclear halo",
+        "--k",
+        3,
+        "--filter",
+        "source=demo-primer.pdf",
+        "--index",
+        index,
+        "--json",
+        home=home,
+    )
+    assert json.loads(printed.stdout) == hits
+    question, options = "Which cells show a perinuclear halo?", ["Koilocytes", "Goblet cells"]
+    asked = run_cli(
+        "ask",
+        question,
+        "--option",
+        f"A={options[0]}",
+        "--option",
+        f"B={options[1]}",
+        "--index",
+        index,
+        "--json",
+        home=home,
+    )
+    assert json.loads(asked.stdout) == atlas.ask(question, options)
     assert [h.id for h in atlas.hits("koilocytes perinuclear halo", k=3)] == [
         h["id"] for h in atlas.search("koilocytes perinuclear halo", k=3)
     ]
@@ -44,10 +71,34 @@ def test_ask_answers_with_cited_evidence_and_remove_takes_a_source_by_name(atlas
         atlas.search("koilocytes", filters={"source": "demo-primer.pdf"})
 
 
-def test_bad_input_is_one_line(atlas, tmp_path):
-    with pytest.raises(BadInputError):
-        atlas.search("")
-    text = tmp_path / "slide.png"
-    text.write_text("not an image")
-    with pytest.raises(BadInputError, match="slide.png"):
-        atlas.search(image=text)
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda a: a.search(""), "empty query"),
+        (lambda a: a.search("x" * 5000), "over PATHATLAS_MAX_QUERY_CHARS"),
+        (lambda a: a.search("carcinoma", filters="kind=figure"), "filters must be a mapping"),
+        (lambda a: a.search("carcinoma", filters={"organ": []}), "takes text or a list of texts"),
+        (lambda a: a.ask("Which cells?", "AB"), "options must be a list of texts"),
+        (lambda a: a.ask("Which cells?", ["Koilocytes", None]), "an option must be text"),
+        (lambda a: a.search(image=b"not an image"), "not a"),
+    ],
+)
+def test_mistakes_are_one_line_errors(atlas, call, message):
+    with pytest.raises(PathAtlasError, match=message) as raised:
+        call(atlas)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_padded_filter_value_is_the_value(atlas):
+    """The CLI strips ``--filter "organ= lung "``; every other door matched nothing."""
+    assert atlas.search("lung", filters={"kind": " case "}) == atlas.search("lung", filters={"kind": "case"}) != []
+
+
+def test_an_index_folder_that_holds_none_is_refused_until_add_creates_it(tmp_path, demo_corpus):
+    atlas = Atlas(tmp_path / "typo", home=tmp_path / "home", encoder=HashingEncoder.name)
+    with pytest.raises(IndexMissingError, match="no PathAtlas index"):
+        atlas.search("koilocytes")
+    with pytest.raises(IndexMissingError):
+        atlas.ask("Which cells show a halo?", ["Koilocytes", "Goblet cells"])
+    assert atlas.add(demo_corpus / "primer")[0]["status"] == "indexed"
+    assert atlas.search("koilocytes")

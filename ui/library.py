@@ -13,6 +13,7 @@ The objects underneath (``Index``, ``Searcher``, ``Agent``) stay public for what
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,10 +23,12 @@ from PIL import Image
 
 from pathatlas.settings import load_settings
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from pathatlas.retrieval.records import Hit
 
-ImageInput = str | os.PathLike | Image.Image
+ImageInput = str | os.PathLike | bytes | Image.Image
 
 
 class Atlas:
@@ -34,12 +37,20 @@ class Atlas:
     exist yet is created by the first ``add``."""
 
     def __init__(self, index: str | os.PathLike | None = None, **settings: Any):
-        from pathatlas.retrieval.index import Index
-
         values = {**settings, **({"index": Path(index)} if index is not None else {})}
         self.settings = load_settings(**values)
-        self.index = Index.open(self.settings.index_dir, self.settings, create=True, defer=True)
+        self._index = None
         self._searcher = None
+
+    @property
+    def index(self):
+        """The ``Index``, opened on first use: a folder holding none is refused in one line (``IndexMissingError``),
+        as the CLI refuses it, unless ``add`` creates it."""
+        from pathatlas.retrieval.index import Index
+
+        if self._index is None:
+            self._index = Index.open(self.settings.index_dir, self.settings)
+        return self._index
 
     @property
     def searcher(self):
@@ -53,8 +64,13 @@ class Atlas:
         """Index PDFs, case folders and images (unchanged ones are skipped; ``force`` re-reads them): one report
         per source (``source``, ``status``, ``entries``, ``seconds``, ``problems``), as ``index --json`` prints."""
         from pathatlas.indexer.pipeline import Indexer
+        from pathatlas.retrieval.index import Index
 
-        report = Indexer(self.index, show_progress=progress).add([Path(p) for p in paths], force=force)
+        if self._index is None:
+            self._index = Index.open(self.settings.index_dir, self.settings, create=True, defer=True)
+        report = Indexer(self._index, show_progress=progress).add(list(paths), force=force)
+        for note in report.notes:  # what the CLI prints on stderr (figure words not read: no tesseract)
+            log.warning(note)
         return [dict(source.__dict__) for source in report.sources]
 
     def remove(self, source: str) -> int:
@@ -67,7 +83,7 @@ class Atlas:
         """The hits of a text and/or image query as records (``Hit``: scores, payload, citation)."""
         from pathatlas.retrieval.search import Query
 
-        query = Query(text=text, image=self._image(image), k=k, filters=dict(filters or {}))
+        query = Query(text=self._text(text), image=self._image(image), k=k, filters={} if filters is None else filters)
         query.validate()
         return self.searcher.find(query).hits
 
@@ -83,7 +99,7 @@ class Atlas:
     def ask(
         self,
         question: str,
-        options: Sequence[str] = (),
+        options: Sequence[str] | None = None,
         *,
         image: ImageInput | None = None,
         filters: dict | None = None,
@@ -96,19 +112,30 @@ class Atlas:
         from pathatlas.agent.questions import Question
 
         settings = self.settings if answerer is None else self.settings.model_copy(update={"answerer": answerer})
-        asked = Question(question, list(options), self._image(image), filters=dict(filters or {}))
+        if isinstance(options, list | tuple):  # anything else is for Question.validate to refuse
+            options = [self._text(option) for option in options]
+        filters = {} if filters is None else filters
+        asked = Question(self._text(question), [] if options is None else options, self._image(image), filters=filters)
         return Agent.from_settings(self.searcher, settings).ask(asked).to_dict()
 
+    def _text(self, text: object) -> object:
+        """Text as the CLI takes it (valid Unicode, at most ``max_query_chars``); anything else for the query's or the
+        question's own checks to refuse."""
+        from pathatlas.ui.cli_common import user_text
+
+        return user_text(text, self.settings) if isinstance(text, str) else text
+
     def _image(self, image: ImageInput | None) -> Image.Image | None:
-        """A PIL image as given, or one read from a path with the same checks as an upload."""
+        """A PIL image as given, or one read from a path or bytes with the same checks as an upload."""
         if image is None or isinstance(image, Image.Image):
             return image
         from pathatlas.retrieval.images import open_image
 
-        return open_image(Path(image), self.settings.max_image_pixels)
+        return open_image(image if isinstance(image, bytes) else Path(image), self.settings.max_image_pixels)
 
     def close(self) -> None:
-        self.index.close()
+        if self._index is not None:
+            self._index.close()
 
     def __enter__(self) -> Atlas:
         return self

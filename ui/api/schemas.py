@@ -10,9 +10,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from pathatlas.agent.questions import ONE_OPTION, repeated_option
-from pathatlas.retrieval.lexical import CJK_RUN
 from pathatlas.retrieval.records import KINDS, Hit, organ_text
 from pathatlas.retrieval.search import USER_FILTERS
+from pathatlas.retrieval.text import CJK_RUN
 from pathatlas.settings import Settings
 
 
@@ -176,7 +176,7 @@ def valid_unicode(text: str) -> str:
 
 FilterField = Literal[USER_FILTERS]
 Kind = Literal[KINDS]
-FilterText = Annotated[str, Field(min_length=1)]
+FilterText = Annotated[str, Field(min_length=1, pattern=r"\S")]  # as check_filters: not blank
 Filters = with_config(ConfigDict(extra="forbid"))(
     TypedDict(
         "Filters",
