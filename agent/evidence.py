@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from pathatlas.agent.plan import QUESTION_WORDS, Reading, answer_type, negated_predicate, read_question
 from pathatlas.agent.questions import Evidence, Question, Quote
 from pathatlas.retrieval.lexical import lettered_spans, tokenize
-from pathatlas.retrieval.lexical import normalise as unicode_normalised
 from pathatlas.retrieval.lexical import terms as lexical_terms  # "terms" names option terms here
+from pathatlas.retrieval.text import normalise as unicode_normalised
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 CONTRADICTION = re.compile(
@@ -54,7 +54,7 @@ cell resorbs bone. Set by hand, not tuned (BENCHMARKS.md, "What the answer says 
 
 
 def normalise(text: str) -> str:
-    """Unicode-normalised as the index stores pages (``lexical.normalise``: ligatures expanded, "µ" as printed), a
+    """Unicode-normalised as the index stores pages (``text.normalise``: ligatures expanded, "µ" as printed), a
     hyphen at a line break kept but the break closed, whitespace collapsed: how quotes are compared with pages
     (``bench.quoted_verbatim`` also sets hyphens aside: the index joins a word split across lines, and keeps a
     hyphenated word's hyphen)."""

@@ -7,12 +7,12 @@ import io
 import json
 import os
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pathatlas.errors import BadInputError
+from pathatlas.retrieval.text import plain_text
 
 
 def read_text(path: Path) -> str:
@@ -254,8 +254,8 @@ def read_case_metadata(path: Path, list_fields: tuple[str, ...] = ()) -> list[di
 def spell_as_on_disk(folder: Path, rows: list[dict[str, Any]]) -> None:
     """Give a row's ``image`` the spelling of its file in ``folder`` where the two differ only in how their accents
     are encoded: macOS, and zips made there, write names decomposed ("o" then a combining accent), the metadata
-    names them composed (as read, ``plain_text``); a name that looks the same is the same file. The folder is listed
-    only when a row names a file that is not there as spelled."""
+    names them as read (``plain_text``: composed, without control or invisible characters); a name that looks the same
+    is the same file. The folder is listed only when a row names a file that is not there as spelled."""
     missing = [row for row in rows if not (folder / row["image"]).exists()]
     if not missing:
         return
@@ -263,7 +263,7 @@ def spell_as_on_disk(folder: Path, rows: list[dict[str, Any]]) -> None:
     for root, _, names in os.walk(folder):
         for name in names:
             relative = Path(root, name).relative_to(folder).as_posix()
-            on_disk.setdefault(unicodedata.normalize("NFC", relative), relative)
+            on_disk.setdefault(plain_text(relative), relative)
     for row in missing:
         row["image"] = on_disk.get(Path(row["image"]).as_posix(), row["image"])
 
@@ -298,20 +298,11 @@ def metadata_text(value: Any, where: str) -> str:
     return json.dumps(value)
 
 
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-"""C0 and C1 control characters but tab and newline."""
-
-
-def plain_text(text: str) -> str:
-    """Metadata text as it is kept: composed (NFC), so "pulmón" typed on a Mac and on Windows is one organ, and
-    without control characters but tab and newline, since an ESC sequence or a BEL in a spreadsheet cell would reach
-    a terminal as a command (a colour change, a new window title) wherever the text is printed."""
-    return unicodedata.normalize("NFC", without_controls(text))
-
-
-def without_controls(text: str) -> str:
-    """``text`` without C0 and C1 control characters, tab and newline kept (a CRLF line end becomes a newline)."""
-    return CONTROL_CHARS.sub("", text)
+def case_of(row: dict[str, Any]) -> str:
+    """The case a metadata row belongs to: its ``case``, else its own, named by its image's stem as the metadata spells
+    it (``plain_text``: the file's name may be decomposed, as macOS writes names). The indexer and the benchmarks
+    group images by it, so a case is the same images in both."""
+    return row.get("case") or plain_text(Path(row["image"]).stem)
 
 
 def read_cases(path: Path, diagnosed_only: bool = True) -> list[ImageItem]:
@@ -326,7 +317,7 @@ def read_cases(path: Path, diagnosed_only: bool = True) -> list[ImageItem]:
             ImageItem(
                 path.parent / row["image"],
                 [text] if text else [],
-                row.get("case") or Path(row["image"]).stem,
+                case_of(row),
                 label=diagnosis,
             )
         )

@@ -1,7 +1,7 @@
 """BM25 over the text of every entry (bm25s tokens: English stop words, Snowball stemming; plus a term for each word a
 single letter or digit tells apart, "vitamin d", which those tokens would drop). Documents and queries are read alike:
-Unicode-normalised (``normalise``, which the PDF reader and the agent's quotes use too), Latin letters without accents
-(``ascii_folded``), Chinese, Japanese and Korean as overlapping character pairs (``cjk_terms``).
+Unicode-normalised (``text.normalise``, which the PDF reader and the agent's quotes use too), Latin letters without
+accents (``text.ascii_folded``), Chinese, Japanese and Korean as overlapping character pairs (``cjk_terms``).
 
 Scores are bm25s's default (Lucene) BM25, computed at query time from term frequencies, so the
 collection statistics (document count, average length, document frequencies) are always those of
@@ -25,7 +25,6 @@ import os
 import re
 import sys
 import threading
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,13 +43,15 @@ from pathatlas.retrieval.stores.base import (
     grow,
     matches,
 )
+from pathatlas.retrieval.text import CJK_RUN, MICRO, MU, ascii_folded, normalise
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
 TERMS_VERSION = 4
 """What a saved segment's terms are (1: stems only; 2: Roman numerals kept as letters; 3: Roman numerals read as digits;
-4: Unicode-normalised, accents folded, CJK character pairs). Segments of another version are
-re-read from the store, then saved by the first open that may write the index (``Index._load_lexical``)."""
+4: Unicode-normalised, accents folded, CJK character pairs). Segments of another version are re-read from the store
+and kept in memory, as a search never writes the index (``Index._load_lexical``); the next commit saves them (an
+``index`` run that changed nothing makes one for them: ``Index.needs_rewrite``)."""
 LETTERED = (
     re.compile(r"\b([A-Za-z]{2,})[\s-]+(I{1,3}|IV|[A-Z0-9])\b(?![-\w])"),
     re.compile(r"(?<![\w-])([B-HJ-Z])[\s-]+([A-Za-z]{2,}?)s?\b"),
@@ -61,23 +62,6 @@ pronoun ("A cell", "I think"), a digit there is a count ("2 kidneys"), and a low
 NUMERALS = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5"}
 """Roman numerals read as digits, so "type I" and "Type 1 diabetes" are one term."""
 _import_lock = threading.Lock()
-MICRO, MU = "\u00b5", "\u03bc"
-JOINERS = "\u200c\u200d"
-"""Zero-width (non-)joiners: format characters that decide how Arabic and Indic words are written, so kept."""
-FORMAT_PLANES = (range(0x20000), range(0xE0000, 0xE0080))
-"""Where Unicode has format characters (category Cf): the first two planes and the tags."""
-LATIN_MARKS = re.compile(r"(?<=[A-Za-z])[\u0300-\u036f]+")
-"""Accents on a Latin letter once decomposed (NFD): "é" is "e" and an acute."""
-UNACCENTED = str.maketrans(
-    {"ß": "ss", "ẞ": "SS", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L",
-     "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH", "ı": "i", "ħ": "h", "Ħ": "H"}
-)  # fmt: skip
-"""Latin letters that do not decompose into a letter and an accent, as Lucene's ASCIIFoldingFilter writes them."""
-CJK_RUN = re.compile(
-    "[\u1100-\u11ff\u3005\u3040-\u309f\u30a0-\u30fa\u30fc-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
-    "\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]+"
-)
-"""A run of Han, kana or Hangul: written without spaces between words."""
 
 
 @functools.cache
@@ -102,34 +86,6 @@ def _tokenizer():
     return functools.partial(
         bm25s.tokenize, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
     )
-
-
-@functools.cache
-def _invisible() -> re.Pattern[str]:
-    """Format characters but the joiners; a soft hyphen with a line break after it takes the break along (the word
-    was split there). Built on first use: finding them reads every character of ``FORMAT_PLANES``."""
-    found = (chr(c) for plane in FORMAT_PLANES for c in plane if unicodedata.category(chr(c)) == "Cf")
-    return re.compile("\u00ad[ \t]*\n[ \t]*|[" + re.escape("".join(c for c in found if c not in JOINERS)) + "]")
-
-
-def normalise(text: str) -> str:
-    """The text as PathAtlas stores, searches and quotes it: NFKC (ligatures "ﬁ" as "fi", full-width "ＨｂＡ１ｃ" as
-    "HbA1c", decomposed accents composed), the micro sign kept as printed ("7.5 µm"; NFKC would make it the Greek
-    letter mu), and invisible format characters (a soft hyphen, a zero-width space) dropped: inside a word they split
-    it."""
-    if text.isascii():
-        return text
-    text = _invisible().sub("", text)
-    return MICRO.join(unicodedata.normalize("NFKC", part) for part in text.split(MICRO))
-
-
-def ascii_folded(text: str) -> str:
-    """Latin letters without accents, "ß" as "ss" ("etiologia" finds "etiología", "strasse" finds "Straße"), as
-    Lucene's ASCIIFoldingFilter does; other scripts as they are (a kana's voicing mark is not an accent)."""
-    if text.isascii():
-        return text
-    bare = LATIN_MARKS.sub("", unicodedata.normalize("NFD", text))
-    return unicodedata.normalize("NFC", bare).translate(UNACCENTED)
 
 
 def cjk_terms(text: str) -> list[str]:

@@ -345,11 +345,11 @@ def test_a_transparent_image_is_seen_over_white_as_a_viewer_shows_it(tmp_path):
     assert seen.mode == "RGB" and seen.getpixel((10, 10)) == (10, 10, 200) and seen.getpixel((50, 10)) == (255,) * 3
 
 
-def test_facets_list_chapters_in_book_order_and_name_them_by_number_or_title():
+def test_chapters_list_in_book_order_and_are_named_by_number_or_title():
     """One ordering for REST's chapter facet and the web UI's menu: "2 ..." before "10 ...", unnumbered after."""
-    from pathatlas.ui.api.facets import Facets
+    from pathatlas.retrieval.search import Chapters
 
-    facets = Facets(None, sections={c: {c} for c in ["10 Muscle Tissue", "Appendix", "2 Bone Tissue", "Preface"]})
-    assert facets.chapters() == ["2 Bone Tissue", "10 Muscle Tissue", "Appendix", "Preface"]
-    assert facets.chapter_named("chapter 10") == "10 Muscle Tissue" and facets.chapter_named("bone") == "2 Bone Tissue"
-    assert facets.chapter_named("tissue") is None, "a part two chapters share names neither"
+    chapters = Chapters({c: {c} for c in ["10 Muscle Tissue", "Appendix", "2 Bone Tissue", "Preface"]})
+    assert chapters.ordered() == ["2 Bone Tissue", "10 Muscle Tissue", "Appendix", "Preface"]
+    assert chapters.named("chapter 10") == "10 Muscle Tissue" and chapters.named("bone") == "2 Bone Tissue"
+    assert chapters.named("tissue") is None, "a part two chapters share names neither"

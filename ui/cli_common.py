@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from pathatlas.errors import BadInputError, PathAtlasError
-from pathatlas.retrieval.datasets import without_controls
+from pathatlas.retrieval.text import without_controls
 
 if TYPE_CHECKING:
     from pathatlas.settings import Settings

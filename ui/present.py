@@ -9,10 +9,11 @@ import base64
 import html
 import io
 import re
-import unicodedata
 from typing import Any
 
 from PIL import Image, ImageDraw
+
+from pathatlas.retrieval.text import normalise
 
 STOPWORDS = frozenset(
     [
@@ -74,9 +75,10 @@ hyphens ("células", "Ätiologie", "α-actinin", "καρκίνωμα")."""
 
 def query_terms(text: str | None) -> list[str]:
     """The words of a query worth highlighting (no stop words, no one- or two-letter words but two kanji, which
-    make one: 肺癌), in order."""
+    make one: 肺癌), in order; read as the search reads it (``text.normalise``), so "ﬁbrosis" or a word a soft
+    hyphen splits marks the word the page holds."""
     seen: list[str] = []
-    for match in QUERY_WORD.finditer(unicodedata.normalize("NFC", text or "")):
+    for match in QUERY_WORD.finditer(normalise(text or "")):
         word = match.group().lower()
         if (len(word) > 2 or SPACELESS_TERM.fullmatch(word)) and word not in STOPWORDS and word not in seen:
             seen.append(word)

@@ -10,7 +10,7 @@ from typing import Any
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Record
 from pathatlas.indexer.sources.base import Source, hash_files, shown
-from pathatlas.retrieval.datasets import plain_text, read_case_metadata
+from pathatlas.retrieval.datasets import case_of, read_case_metadata
 from pathatlas.retrieval.images import open_image, thumbnail
 
 METADATA_FILES = ("cases.jsonl", "labels.csv")
@@ -31,12 +31,10 @@ Row = dict[str, Any]
 
 
 def group_cases(rows: list[Row]) -> dict[str, list[Row]]:
-    """Rows sharing a ``case`` value form one case; a row without one is a case of its own, named by its image's
-    stem as the metadata spells it (composed: the file's name may be decomposed, as macOS writes names)."""
+    """Rows sharing a ``case`` value form one case; a row without one is a case of its own (``case_of``)."""
     cases: dict[str, list[Row]] = {}
     for row in rows:
-        case_id = row.get("case") or plain_text(Path(row["image"]).stem)
-        cases.setdefault(case_id, []).append(row)
+        cases.setdefault(case_of(row), []).append(row)
     return cases
 
 

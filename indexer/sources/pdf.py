@@ -17,8 +17,8 @@ from pathatlas.errors import BadInputError, MissingProgramError
 from pathatlas.indexer.records import Figure, Page, Passage, Record
 from pathatlas.indexer.sources.base import Source, hash_files
 from pathatlas.retrieval.images import open_image, thumbnail
-from pathatlas.retrieval.lexical import normalise
 from pathatlas.retrieval.records import BBox
+from pathatlas.retrieval.text import normalise
 
 if TYPE_CHECKING:
     import pymupdf
@@ -81,7 +81,7 @@ class Spelling:
 
 
 def clean_text(text: str, spelling: Spelling | None = None) -> str:
-    """Unicode-normalised (``lexical.normalise``: ligatures expanded, soft hyphens dropped); a hyphen at a line break
+    """Unicode-normalised (``text.normalise``: ligatures expanded, soft hyphens dropped); a hyphen at a line break
     is joined, or kept where the document's ``spelling`` shows it belongs to the word."""
     text = normalise(text)
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
+from pathatlas.retrieval.text import ascii_folded, normalise
 from pathatlas.settings import Settings
 
 Filters = Mapping[str, Any]
@@ -23,9 +24,9 @@ ScoredIds = list[tuple[str, float]]
 
 CASELESS_FIELDS = frozenset({"diagnosis", "organ"})
 """Text fields a filter matches whatever the case or accents of either side (``organ=Lung`` finds "lung" and "LUNG",
-``organ=pulmon`` finds "pulmón"), by ``str.casefold`` and ``lexical.ascii_folded``."""
+``organ=pulmon`` finds "pulmón"), by ``str.casefold`` and ``text.ascii_folded``."""
 FOLDED_FIELDS = CASELESS_FIELDS | {"section"}
-"""Text fields a filter matches in whichever Unicode form either side is written (``lexical.normalise``: a Mac's
+"""Text fields a filter matches in whichever Unicode form either side is written (``text.normalise``: a Mac's
 decomposed "Etiología" is the composed one); other fields (kinds, source keys, case ids, fingerprints) match exactly."""
 
 
@@ -34,8 +35,6 @@ def fold(field: str, value: Any) -> Any:
     accents in ``CASELESS_FIELDS``; else as it is."""
     if field not in FOLDED_FIELDS or not isinstance(value, str):
         return value
-    from pathatlas.retrieval.lexical import ascii_folded, normalise  # lexical imports this module
-
     text = normalise(value)
     return ascii_folded(text).casefold() if field in CASELESS_FIELDS else text
 
@@ -112,6 +111,9 @@ class FieldCodes:
         self.values: dict[str, dict[Any, int]] = {field: {None: 0} for field in fields}
         self.listed: set[str] = set()
         """Fields some payload gave a list (or another unhashable value)."""
+        self.folds: dict[str, tuple[int, dict[Any, list[int]]]] = {}
+        """Per field of ``FOLDED_FIELDS`` or ``listed``: how many of its distinct values are folded, and each fold (of a
+        value, or of an item of a list) to the codes holding it (``_codes_by_fold``)."""
 
     def put(self, rows: np.ndarray, payloads: Sequence[Mapping[str, Any]]) -> None:
         """Codes of ``payloads`` at ``rows``: per field one pass of dict lookups and one array write."""
@@ -133,8 +135,10 @@ class FieldCodes:
             return None
         accepted = wanted if isinstance(wanted, list | tuple | set) else [wanted]
         values = self.values[field]
-        if field in FOLDED_FIELDS or field in self.listed:  # one ``matches`` per distinct value, not per row
-            codes = [code for value, code in values.items() if matches({field: value}, {field: wanted})]
+        if field in FOLDED_FIELDS or field in self.listed:  # by the folds of its distinct values, not per row
+            by_fold = self._codes_by_fold(field)
+            folds = {fold(field, v) for v in accepted if _hashable(v) is v}  # an unhashable value matches nothing
+            codes = sorted({code for f in folds for code in by_fold.get(f, ())})
         else:
             codes = [values[_hashable(v)] for v in accepted if _hashable(v) in values]
         column = grow(self.codes[field], size)[:size]
@@ -145,6 +149,18 @@ class FieldCodes:
         accepted_codes = np.zeros(len(values), dtype=bool)  # a lookup table: O(rows) for any number of values
         accepted_codes[codes] = True
         return accepted_codes[column]
+
+    def _codes_by_fold(self, field: str) -> dict[Any, list[int]]:
+        """Each fold of a value ``field`` holds (``fold`` of it, or of each item of a list) to the codes of the values
+        holding it. Values only ever get new codes, so each is folded once, when a mask first meets it: a filter
+        of many sections over many distinct sections folds only the filter's values."""
+        values = self.values[field]
+        folded, by_fold = self.folds.get(field, (0, {}))
+        for value in islice(values, folded, None):  # codes are given in order: the values not folded yet
+            for item in value if isinstance(value, tuple) else (value,):
+                by_fold.setdefault(fold(field, item), []).append(values[value])
+        self.folds[field] = (len(values), by_fold)
+        return by_fold
 
     def values_of(self, field: str, rows: np.ndarray) -> set[Any]:
         by_code = {code: value for value, code in self.values[field].items()}

@@ -381,7 +381,7 @@ class QdrantStore(VectorStore):
         self._revisions_dirty = False
         self._writes = 0
         """Writes through this store so far: the spellings a field holds are kept for the state they were read in."""
-        self._spellings: dict[str, tuple[int, set[str]]] = {}
+        self._spellings: dict[str, tuple[int, dict[str, list[str]]]] = {}
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -411,14 +411,15 @@ class QdrantStore(VectorStore):
         for field in FOLDED_FIELDS & filters.keys():
             wanted = filters[field]
             accepted = list(wanted) if isinstance(wanted, list | tuple | set) else [wanted]
-            folded = {fold(field, v) for v in accepted if isinstance(v, str)}
-            spellings = sorted(v for v in self._spelled(field) if fold(field, v) in folded)
+            by_fold = self._spelled(field)
+            spellings = sorted({s for v in accepted if isinstance(v, str) for s in by_fold.get(fold(field, v), ())})
             resolved[field] = [v for v in accepted if not isinstance(v, str) or not spellings] + spellings
         return resolved
 
-    def _spelled(self, field: str) -> set[str]:
-        """The text values ``field`` holds, items of lists included: its facet, else every payload's; read once per
-        state of the store (``_writing``), so repeated filtered searches make no round trip for them."""
+    def _spelled(self, field: str) -> dict[str, list[str]]:
+        """The text values ``field`` holds (items of lists included: its facet, else every payload's) by their ``fold``;
+        read and folded once per state of the store (``_writing``), so repeated filtered searches make no round trip
+        for them and fold only their own values."""
         state = self._writes
         if (cached := self._spellings.get(field)) is not None and cached[0] == state:
             return cached[1]
@@ -428,9 +429,12 @@ class QdrantStore(VectorStore):
             found = {v for value in values for v in (value if isinstance(value, list) else [value])}
         else:
             found = {value for value, _ in hits}
-        spellings = {v for v in found if isinstance(v, str)}
-        self._spellings[field] = (state, spellings)
-        return spellings
+        by_fold: dict[str, list[str]] = {}
+        for spelling in found:
+            if isinstance(spelling, str):
+                by_fold.setdefault(fold(field, spelling), []).append(spelling)
+        self._spellings[field] = (state, by_fold)
+        return by_fold
 
     def _known_revisions(self) -> dict[str, str]:
         """Revisions, first made up for a shard written before they existed (every source counts as changed)."""

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Payload, display_name, source_id
-from pathatlas.retrieval.search import Chapters, resolve_filters
+from pathatlas.retrieval.search import Chapters
 
 FACET_FIELDS = ("kind", "source", "organ", "diagnosis", "chapter", "section")
 
@@ -29,13 +28,6 @@ class Facets:
     """Source id to its display name."""
     sections: dict[str, set[str]] = field(default_factory=dict)
     """Chapter to the sections under it (``Chapters``)."""
-
-    def expand(self, filters: dict[str, Any]) -> dict[str, Any]:
-        """Filters the stores understand, as every door has them (``resolve_filters``)."""
-        return resolve_filters(filters, self.index)
-
-    def chapter_named(self, name: str) -> str | None:
-        return Chapters(self.sections).named(name)
 
     def chapters(self) -> list[str]:
         return Chapters(self.sections).ordered()

@@ -13,6 +13,8 @@ from pathlib import Path, PurePosixPath
 
 from fastapi import HTTPException, UploadFile, status
 
+from pathatlas.retrieval.text import JOINERS, composed
+
 CHUNK = 1 << 20
 NAME_CHARS = 100
 SUFFIX_CHARS = 10
@@ -20,7 +22,6 @@ SUFFIX_CHARS = 10
 NAME_BYTES = 200
 """Most bytes a stored name takes in UTF-8 (file systems allow 255): 100 characters of Chinese take 300."""
 UNSAFE_CHARS = frozenset('/\\:*?"<>|')
-JOINERS = frozenset("\u200c\u200d")
 
 
 def safe_name(name: str | None, default: str) -> str:
@@ -29,7 +30,7 @@ def safe_name(name: str | None, default: str) -> str:
     named in Chinese keeps its name); separators, control and format characters, and leading dots (hidden files,
     "..") go. The suffix (the type: ".pdf", ".zip") is read from the name as sent, so a name with nothing else
     usable still has it, after ``default``."""
-    base = unicodedata.normalize("NFC", (name or "").replace("\\", "/").rsplit("/", 1)[-1])
+    base = composed((name or "").replace("\\", "/").rsplit("/", 1)[-1])
     base = " ".join("".join("_" if unsafe_char(c) else c for c in base).split())
     stem, dot, suffix = base.rpartition(".")
     if not dot or not 0 < len(suffix) < SUFFIX_CHARS or not suffix.isalnum():  # a long "suffix" is no type
@@ -93,7 +94,7 @@ def member_name(info: zipfile.ZipInfo) -> str:
                 name = raw.decode("utf-8")
             except UnicodeDecodeError:
                 name = raw.decode("cp850")
-    return unicodedata.normalize("NFC", name.replace("\\", "/"))
+    return composed(name.replace("\\", "/"))
 
 
 def member_problem(info: zipfile.ZipInfo) -> str | None:

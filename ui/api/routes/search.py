@@ -13,7 +13,7 @@ from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 
 from pathatlas.errors import UnknownSourceError
-from pathatlas.retrieval.search import Query
+from pathatlas.retrieval.search import Query, as_list, resolve_filters
 from pathatlas.retrieval.similar import similar
 from pathatlas.ui.api.deps import EngineDep, errors
 from pathatlas.ui.api.engine import Engine
@@ -46,18 +46,20 @@ def source_key(engine: Engine, name: str) -> str:
 
 
 def scoped(engine: Engine, filters: dict) -> dict:
-    """Request filters as the stores take them (``Facets.expand``); a source filter naming no source is refused, as
-    MCP's is, rather than matched to nothing."""
+    """Request filters as the stores take them (``resolve_filters``, as every door's); a source or chapter naming
+    none in the index is refused (404), as MCP's is, rather than matched to nothing."""
     if not filters:
         return {}
-    sources = filters.get("source", [])
-    for name in sources if isinstance(sources, list) else [sources]:
-        source_key(engine, name)
-    return engine.facets().expand(dict(filters))
+    try:
+        return resolve_filters(filters, engine.index)
+    except UnknownSourceError:
+        for name in as_list(filters.get("source", [])):
+            source_key(engine, name.strip())  # the source named wrongly, in REST's words
+        raise  # a chapter: 404 in the index's words (app.py)
 
 
 async def run_search(engine: Engine, query: Query) -> SearchResponse:
-    if query.filters:  # counting facets reads the store once per index: not on the event loop
+    if query.filters:  # resolving reads the index's sources and sections: not on the event loop
         query.filters = await run_in_threadpool(scoped, engine, query.filters)
     found = await asyncio.wrap_future(engine.search(query))  # a full queue answers 503 (see app.py)
     return SearchResponse(hits=HitOut.ranked(found.hits), image_words=found.image_words)
