@@ -250,7 +250,7 @@ def bench_search(
         local = settings.model_copy(update={"index": Path(tmp) / "index"})
         index = Index.open(local.index_dir, local, create=True, store=store)
         data = Synthetic(index.meta.dims)
-        one_source = {"source": source_name(3)}
+        one_source = {"source": source_name(min(3, (records - 1) // SOURCE_SIZE))}  # one that exists: else refused
         gc.collect()
         rss_before = rss_bytes()
         phases, cpu_phases = _build(index, data, records, label)
