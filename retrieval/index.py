@@ -69,6 +69,7 @@ from pathatlas.retrieval.local import Keypoints
 from pathatlas.retrieval.records import StoredVectors, source_id
 from pathatlas.retrieval.stores import Filters, VectorStore, open_store, store_class
 from pathatlas.retrieval.stores.base import ScoredIds, stored_vectors
+from pathatlas.retrieval.text import composed
 from pathatlas.settings import ENVIRONMENT_ERRORS, Settings
 
 META_FILE = "pathatlas.json"
@@ -969,7 +970,8 @@ class Index:
 
     # -- sources -----------------------------------------------------------------------------
     def resolve_source(self, name: str) -> str:
-        """A manifest key from a source id, a full path, a relative path or a unique file name."""
+        """A manifest key from a source id, a full path, a relative path or a unique file name (in either Unicode form:
+        a name typed composed finds the file a Mac named decomposed)."""
         if name in self.manifest:
             return name
         by_id = [key for key, entry in self.manifest.items() if entry.get("id", source_id(key)) == name]
@@ -981,7 +983,7 @@ class Index:
             resolved = None
         if resolved in self.manifest:
             return resolved
-        by_name = [key for key in self.manifest if Path(key).name == name]
+        by_name = [key for key in self.manifest if composed(Path(key).name) == composed(name)]  # as a Mac spells it
         if len(by_name) == 1:
             return by_name[0]
         if by_name:

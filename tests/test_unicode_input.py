@@ -218,3 +218,13 @@ def test_only_a_csv_file_is_told_how_excel_saves_utf8(tmp_path):
         read_jsonl(tmp_path / "cases.jsonl")
     with pytest.raises(BadInputError, match=r"save it as UTF-8 \(in Excel: CSV UTF-8\)$"):
         read_case_metadata(tmp_path / "labels.csv")
+
+
+def test_a_source_named_on_a_mac_is_found_by_its_name_as_typed(tmp_path):
+    """A PDF saved on a Mac has a decomposed name; a filter or ``remove`` typed on any keyboard names it composed."""
+    name = unicodedata.normalize("NFD", "Patología.pdf")
+    pdf = make_pdf(tmp_path / "ok.pdf", 1, "v0").rename(tmp_path / name)
+    index = Index.open(tmp_path / "index", hashing_settings(tmp_path), create=True)
+    Indexer(index, show_progress=False).add([pdf])
+    typed = unicodedata.normalize("NFC", "Patología.pdf")
+    assert typed != name and index.resolve_source(typed) == str(pdf.resolve())
