@@ -228,3 +228,18 @@ def test_a_source_named_on_a_mac_is_found_by_its_name_as_typed(tmp_path):
     Indexer(index, show_progress=False).add([pdf])
     typed = unicodedata.normalize("NFC", "Patología.pdf")
     assert typed != name and index.resolve_source(typed) == str(pdf.resolve())
+
+
+def test_json_output_writes_text_as_written_in_utf8(tmp_path):
+    """``search --json`` escaped every accent ("Etiolog\\u00eda") while ``ask --json`` wrote it as is."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), "La etiología de la neumonía es infecciosa en la mayoría de los casos.")
+    doc.save(tmp_path / "neumonia.pdf")
+    home, index = tmp_path / "home", tmp_path / "index"
+    assert run_cli("index", tmp_path / "neumonia.pdf", "--index", index, home=home).exit_code == 0
+    for args in (("search", "etiología"), ("ask", "¿Cuál es la etiología de la neumonía?")):
+        result = run_cli(*args, "--index", index, "--json", home=home)
+        assert result.exit_code == 0 and "etiología" in result.stdout and "\\u00ed" not in result.stdout
+        json.loads(result.stdout)

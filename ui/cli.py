@@ -237,7 +237,7 @@ def ask(
     idx = Index.open(settings.index_dir, settings)
     result = Agent.from_settings(Searcher(idx), settings).ask(q).to_dict()
     if as_json:
-        console.print_json(json.dumps(result))
+        print_json(result)
         return
     print_answer(result, trace)
 
@@ -566,7 +566,7 @@ def train_joint(
     settings = settings_for()
     folder = out or settings.models_dir / name
     summary = train(data, settings, TrainConfig(epochs=epochs, seed=seed), folder, name)
-    console.print_json(json.dumps({k: v for k, v in summary.items() if k != "config"}))
+    print_json({k: v for k, v in summary.items() if k != "config"})
     console.print(f"wrote {folder}; use it with PATHATLAS_JOINT_HEADS={folder}")
 
 

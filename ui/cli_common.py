@@ -147,9 +147,16 @@ def friendly_errors(func):
 
 
 def print_json(document: Any) -> None:
-    """One JSON document on stdout, uncoloured, so ``| jq`` and ``json.loads`` read it as is."""
+    """One JSON document on stdout, uncoloured, so ``| jq`` and ``json.loads`` read it as is; in UTF-8 whatever the
+    terminal's encoding ("etiología" as written, not escaped), as JSON is exchanged."""
     stream = JSON_STREAM.get() or sys.stdout
-    stream.write(strict_json(document) + "\n")
+    text = strict_json(document) + "\n"
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        stream.write(text)
+    else:
+        stream.flush()
+        buffer.write(text.encode("utf-8"))
     stream.flush()
 
 
@@ -159,7 +166,7 @@ def write_json(path: Path | None, document) -> None:
         print_json(document)
     elif path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(strict_json(document))
+        path.write_text(strict_json(document), encoding="utf-8")
         console.print(f"wrote {path}")
 
 
@@ -180,7 +187,7 @@ def check_json_path(path: Path | None) -> None:
 def strict_json(document: Any) -> str:
     """JSON every parser reads: NaN and infinities (a p-value of two tied methods) become null, as
     ``json.dumps`` would otherwise write the bare ``NaN`` that strict parsers and ``jq`` refuse."""
-    return json.dumps(finite(document), indent=2, default=plain_scalar, allow_nan=False)
+    return json.dumps(finite(document), indent=2, default=plain_scalar, allow_nan=False, ensure_ascii=False)
 
 
 def finite(value: Any) -> Any:

@@ -11,7 +11,7 @@ import typer
 from tqdm.auto import tqdm
 
 from pathatlas.errors import BadInputError, PathAtlasError
-from pathatlas.ui.cli_common import IndexOpt, JsonOpt, console, friendly_errors, settings_for
+from pathatlas.ui.cli_common import IndexOpt, JsonOpt, console, friendly_errors, print_json, settings_for
 
 
 @friendly_errors
@@ -73,7 +73,7 @@ def export(
                 shutil.rmtree(twin, ignore_errors=True)
     result = {"records": copied, "collection": name, "url": to, "index": str(out)}
     if as_json:
-        console.print_json(json.dumps(result))
+        print_json(result)
     else:
         console.print(f"copied {copied} records into collection {name!r} at {to}")
         console.print(f"search it: pathatlas search --index {out} ...")
