@@ -243,3 +243,5 @@ def test_json_output_writes_text_as_written_in_utf8(tmp_path):
         result = run_cli(*args, "--index", index, "--json", home=home)
         assert result.exit_code == 0 and "etiología" in result.stdout and "\\u00ed" not in result.stdout
         json.loads(result.stdout)
+    traced = run_cli("ask", "¿Cuál es la etiología de la neumonía?", "--trace", "--index", index, home=home)
+    assert "¿Cuál es la etiología" in traced.stdout and "\\u00bf" not in traced.stdout, "the agent's steps as written"

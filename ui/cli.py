@@ -277,7 +277,7 @@ def print_answer(result: dict, trace: bool = False) -> None:
         for step in result["trace"]:
             console.print(
                 f"[cyan]{step['step']}[/cyan] "
-                + escape(json.dumps({k: v for k, v in step.items() if k != "step"})[:400])
+                + escape(json.dumps({k: v for k, v in step.items() if k != "step"}, ensure_ascii=False)[:400])
             )
 
 
