@@ -80,6 +80,18 @@ def test_an_organ_spelled_decomposed_and_composed_is_one_facet_value(tmp_path):
     index.close()
 
 
+def test_a_facet_counts_what_choosing_it_finds(tmp_path):
+    """The menu listed "pulmón" (4) and "Pulmón" (1) while the filter ``organ=pulmón`` found all five."""
+    rows = [{"image": f"{n}.jpg", "case": str(n), "organ": PULMON, "diagnosis": "adenocarcinoma"} for n in range(2)]
+    rows.append({"image": "2.jpg", "case": "2", "organ": "Pulmón", "diagnosis": "Adenocarcinoma"})
+    images = {row["image"]: tile(n) for n, row in enumerate(rows)}
+    index, (report,) = indexed(tmp_path, folder_with(tmp_path / "casos", "cases.jsonl", jsonl(rows), images))
+    facets = count_facets(index).values
+    assert facets["organ"] == {PULMON: 3} and facets["diagnosis"] == {"adenocarcinoma": 3}
+    assert len(list(index.store.scan({"organ": PULMON}))) == 3
+    index.close()
+
+
 def zip_with_names(path: Path, names: list[str | bytes]) -> Path:
     """A zip of a few bytes under each name: a text name as Python writes it (the UTF-8 flag set where it is not
     ASCII), a bytes name as a tool that sets no flag writes it (old Windows in its code page, Linux's zip in UTF-8)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Payload, display_name, source_id
 from pathatlas.retrieval.search import Chapters
+from pathatlas.retrieval.stores.base import FOLDED_FIELDS, fold
 
 FACET_FIELDS = ("kind", "source", "organ", "diagnosis", "chapter", "section")
 
@@ -48,4 +49,15 @@ def count_facets(index: Index) -> Facets:
                     facets.values[name][item] += 1
         if record.section:
             facets.values["chapter"][chapters.add(record.section)] += 1
+    for name in FOLDED_FIELDS & set(FACET_FIELDS):
+        facets.values[name] = as_filtered(name, facets.values[name])
     return facets
+
+
+def as_filtered(field: str, counts: Counter) -> Counter:
+    """Values a filter takes as one (``fold``: "pulmón" and "Pulmón" for an organ) counted as one, shown in the
+    spelling most records have (ties: the first in sorted order): a menu entry's count is what choosing it finds."""
+    spellings: dict[object, list[tuple[str, int]]] = {}
+    for value, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        spellings.setdefault(fold(field, value), []).append((value, count))
+    return Counter({found[0][0]: sum(count for _, count in found) for found in spellings.values()})
