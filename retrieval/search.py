@@ -80,13 +80,18 @@ def whole_number(value: object, name: str, least: int) -> int:
 
 def check_image(image: object) -> None:
     """A query's image: a PIL image (a file's name would fail deep in the encoder), large enough to compare
-    (``check_query_image``)."""
+    (``check_query_image``), and decoded here: an ``Image.open`` decodes on first use, and a query's OCR and its
+    encoding use it at once, in two threads (a lazily opened file failed one search in four, at random)."""
     if not isinstance(image, Image.Image):
         raise BadInputError(
             f"image must be a PIL image, not {type(image).__name__}: open a file with "
             "pathatlas.retrieval.images.open_image(path, max_pixels)"
         )
     check_query_image(image)
+    try:
+        image.load()
+    except (OSError, ValueError, SyntaxError) as exc:  # Pillow's words for a truncated or damaged file
+        raise BadInputError(f"the query image cannot be decoded: {exc}") from exc
 
 
 def as_list(value: str | list[str] | tuple[str, ...] | set[str]) -> list[str]:

@@ -140,3 +140,19 @@ def test_a_question_image_given_as_a_file_name_is_one_line(agent):
 def test_the_langchain_retriever_refuses_bad_filters_when_made(index):
     with pytest.raises(BadInputError, match="filters must be a mapping"):
         PathAtlasRetriever.from_index(index.path, settings=index.settings, filters="kind=figure")
+
+
+def test_a_lazily_opened_image_is_decoded_once_before_the_search_uses_it(tmp_path):
+    """``Image.open`` decodes on first use; the query's OCR and its encoder used it at once, in two threads, and one
+    search in four failed ("I/O operation on closed file", "unrecognized data stream"). A truncated file is one line."""
+    from PIL import Image
+
+    from pathatlas.retrieval.search import Query
+
+    Image.new("RGB", (96, 96), (200, 80, 120)).save(tmp_path / "slide.png")
+    lazy = Image.open(tmp_path / "slide.png")
+    Query(image=lazy).validate()
+    assert lazy.im is not None, "decoded by the query's checks, before any thread uses it"
+    (tmp_path / "cut.png").write_bytes((tmp_path / "slide.png").read_bytes()[:120])
+    with pytest.raises(BadInputError, match="the query image cannot be decoded"):
+        Query(image=Image.open(tmp_path / "cut.png")).validate()
