@@ -257,3 +257,13 @@ def test_json_output_writes_text_as_written_in_utf8(tmp_path):
         json.loads(result.stdout)
     traced = run_cli("ask", "¿Cuál es la etiología de la neumonía?", "--trace", "--index", index, home=home)
     assert "¿Cuál es la etiología" in traced.stdout and "\\u00bf" not in traced.stdout, "the agent's steps as written"
+
+
+def test_a_folder_a_mac_named_is_indexed_by_its_name_as_typed(tmp_path):
+    """``pathatlas index "Casos Córdoba"`` typed composed said "no such file or folder" for the folder a Mac wrote."""
+    on_disk = tmp_path / unicodedata.normalize("NFD", "Casos Córdoba")
+    folder_with(on_disk, "labels.csv", "image,diagnosis\na.jpg,neumonía\nb.jpg,tuberculosis\n")
+    typed = tmp_path / unicodedata.normalize("NFC", "Casos Córdoba")
+    index = Index.open(tmp_path / "index", hashing_settings(tmp_path, case_keypoints=False), create=True)
+    (report,) = Indexer(index, show_progress=False).add([typed]).sources
+    assert report.status == "indexed" and report.source == str(on_disk), report

@@ -15,6 +15,7 @@ from pathatlas.indexer.sources.base import Source
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.plugins import import_plugin
+from pathatlas.retrieval.text import composed
 from pathatlas.settings import Settings
 
 SOURCES: dict[str, type[Source]] = {"pdf": PdfSource, "cases": CaseFolderSource}
@@ -57,6 +58,15 @@ class NothingToIndexError(BadInputError):
         super().__init__("; ".join(failed.values()))
 
 
+def as_on_disk(path: Path) -> Path:
+    """``path``, or the file or folder beside it whose name differs only in how its accents are encoded: a name typed
+    on any keyboard is composed, macOS writes names decomposed."""
+    if path.exists() or not path.parent.is_dir():
+        return path
+    wanted = composed(path.name)
+    return next((found for found in path.parent.iterdir() if composed(found.name) == wanted), path)
+
+
 def discover(paths: Paths, settings: Settings) -> Discovered:
     """Expand user paths (``as_paths``) into sources: a PDF, a case folder, or a folder searched for both. A path with
     nothing to index (missing, neither a PDF nor a case folder, a folder holding neither) fails alone, in ``failed``;
@@ -66,6 +76,7 @@ def discover(paths: Paths, settings: Settings) -> Discovered:
     types = source_types(settings)
     for path in as_paths(paths):
         try:
+            path = as_on_disk(path)
             if not path.exists():
                 raise BadInputError(f"no such file or folder: {path}")
             sources = _discover_one(path, settings, types)
