@@ -55,8 +55,9 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
     """Make sure the chosen option quotes a sentence; the answer is settled when a quote supports the choice
     (for a plain question, a sentence naming it; for an image question, most of the three most similar cases
     diagnosed as it), the confidence reaches SETTLED_CONFIDENCE and no other option scored as high (two options
-    at 0.50 each are a tie, not an answer). A question about an image it was not given ("this slide") is never
-    settled and claims no more than chance: the options' words in the book say nothing about that image."""
+    at 0.50 each are a tie, not an answer). A question about an image it was not given ("this slide"), or one no
+    evidence was found for (a filter on a source that holds nothing on it), is never settled and claims no more than
+    chance: the options' words in the book say nothing about that image, and the prior alone is no answer."""
     if answer.choice is None:
         return
     while len(answer.quotes) < len(question.options):
@@ -75,9 +76,10 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
     supported = any(q.stance == "supports" and q.settles for q in own)
     own_score = answer.scores[answer.choice] if answer.choice < len(answer.scores) else None
     tied = own_score is not None and sum(score >= own_score - 1e-6 for score in answer.scores) > 1
-    if reading.image_missing:
+    unfounded = reading.image_missing or not evidence  # nothing found that could speak to it: no more than chance
+    if unfounded:
         answer.confidence = min(answer.confidence, 1.0 / len(question.options))
-    answer.settled = supported and not tied and answer.confidence >= SETTLED_CONFIDENCE and not reading.image_missing
+    answer.settled = supported and not tied and answer.confidence >= SETTLED_CONFIDENCE and not unfounded
 
 
 def short(text: str, limit: int = 220) -> str:

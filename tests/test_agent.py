@@ -351,6 +351,15 @@ def test_a_tie_is_not_settled():
         assert answer.settled is settled, scores
 
 
+def test_an_answer_without_evidence_claims_chance():
+    """A source filter that held nothing on the question: "Goblet cells" at 0.58, no citation, from the options'
+    likeness to the question alone."""
+    question = Question("Which cells show a perinuclear halo?", ["Goblet cells", "Koilocytes"])
+    answer = Answer(0, "Goblet cells", 0.58, scores=[0.58, 0.42])
+    settle(answer, question, read_question(question), [])
+    assert answer.confidence <= 0.5 and not answer.settled
+
+
 def test_an_image_answer_most_of_its_nearest_cases_share_is_settled():
     """Image MCQ dev run: 84 of 128 agentic answers settle so, all right; the other 44 are right 0.39 of the time."""
     slide = draw_pattern("keratin-pearls", 7)
