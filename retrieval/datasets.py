@@ -251,6 +251,15 @@ def read_case_metadata(path: Path, list_fields: tuple[str, ...] = ()) -> list[di
     return cleaned
 
 
+def as_on_disk(path: Path) -> Path:
+    """``path``, or the file or folder beside it whose name differs from it only as ``spell_as_on_disk`` allows (a
+    name typed on any keyboard is composed, macOS writes names decomposed)."""
+    if path.exists() or not path.parent.is_dir():
+        return path
+    wanted = plain_text(path.name)
+    return next((found for found in path.parent.iterdir() if plain_text(found.name) == wanted), path)
+
+
 def spell_as_on_disk(folder: Path, rows: list[dict[str, Any]]) -> None:
     """Give a row's ``image`` the spelling of its file in ``folder`` where the two differ only in how their accents
     are encoded: macOS, and zips made there, write names decomposed ("o" then a combining accent), the metadata

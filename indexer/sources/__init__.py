@@ -15,7 +15,7 @@ from pathatlas.indexer.sources.base import Source
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.plugins import import_plugin
-from pathatlas.retrieval.text import composed
+from pathatlas.retrieval.datasets import as_on_disk
 from pathatlas.settings import Settings
 
 SOURCES: dict[str, type[Source]] = {"pdf": PdfSource, "cases": CaseFolderSource}
@@ -56,15 +56,6 @@ class NothingToIndexError(BadInputError):
     def __init__(self, failed: dict[Path, str]):
         self.failed = failed
         super().__init__("; ".join(failed.values()))
-
-
-def as_on_disk(path: Path) -> Path:
-    """``path``, or the file or folder beside it whose name differs only in how its accents are encoded: a name typed
-    on any keyboard is composed, macOS writes names decomposed."""
-    if path.exists() or not path.parent.is_dir():
-        return path
-    wanted = composed(path.name)
-    return next((found for found in path.parent.iterdir() if composed(found.name) == wanted), path)
 
 
 def discover(paths: Paths, settings: Settings) -> Discovered:
