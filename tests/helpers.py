@@ -56,3 +56,18 @@ def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def calls_to(monkeypatch, name: str, *modules) -> list[tuple]:
+    """Every call of the function ``name`` (as the first of ``modules`` defines it) made through any of ``modules``,
+    recorded by its arguments while it still runs: how a test counts work done ("folded once", "found once")."""
+    calls: list[tuple] = []
+    real = getattr(modules[0], name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    for module in modules:
+        monkeypatch.setattr(module, name, counted)
+    return calls

@@ -21,7 +21,7 @@ from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine, Job
 from pathatlas.ui.bench_crash import make_pdf
-from tests.helpers import hashing_settings, run_cli
+from tests.helpers import calls_to, hashing_settings, run_cli
 from tests.test_crash import disk_full_at, inject
 
 STORES = ["faiss", "qdrant"]
@@ -123,15 +123,7 @@ def test_an_index_run_finds_its_sources_once(tmp_path, monkeypatch):
     settings = hashing_settings(tmp_path)
     make_pdf(tmp_path / "lib" / "a.pdf", 1, "a")
     make_pdf(tmp_path / "lib" / "more" / "b.pdf", 1, "b")
-    walks = []
-
-    def counted(paths, settings):
-        walks.append(paths)
-        return discover(paths, settings)
-
-    discover = sources.discover
-    monkeypatch.setattr(sources, "discover", counted)
-    monkeypatch.setattr(pipeline, "discover", counted)
+    walks = calls_to(monkeypatch, "discover", sources, pipeline)
     result = run_cli("index", tmp_path / "lib", "--index", settings.index_dir, home=settings.home)
     assert result.exit_code == 0, result.output
     assert len(walks) == 1
