@@ -319,6 +319,10 @@ class Searcher:
     def rankings(self, queries: list[Query]) -> list[dict[str, ScoredIds]]:
         """Every ranker's candidates for a batch of queries; encoders see one batch per modality."""
         self.checked(queries)
+        return self._rankings(queries)
+
+    def _rankings(self, queries: list[Query]) -> list[dict[str, ScoredIds]]:
+        """``rankings`` of queries already ``checked``."""
         encoder = self.index.encoder
         results: list[dict[str, ScoredIds]] = [{} for _ in queries]
 
@@ -384,7 +388,7 @@ class Searcher:
         self.checked(queries)  # before the image work starts on threads of its own
         taken = self._keypoints_beside_search(queries)
         reading = self._words_beside_search(queries)
-        rankings = self.rankings(queries)
+        rankings = self._rankings(queries)
         printed = reading.result() if reading is not None else {}
         self._bm25(queries, {n: words for n, words in printed.items() if words}, rankings, PRINTED, True)
         out = []

@@ -157,7 +157,7 @@ def test_an_image_query_takes_its_keypoints_while_its_dense_search_runs(specimen
 
     index, images = specimen_index
     started, threads, overlapped = threading.Event(), [], []
-    real_keypoints, real_rankings = search.keypoints, search.Searcher.rankings
+    real_keypoints, real_rankings = search.keypoints, search.Searcher._rankings
 
     def keypoints(batch):
         threads.append(threading.current_thread().name)
@@ -169,7 +169,7 @@ def test_an_image_query_takes_its_keypoints_while_its_dense_search_runs(specimen
         return real_rankings(self, queries)
 
     monkeypatch.setattr(search, "keypoints", keypoints)
-    monkeypatch.setattr(search.Searcher, "rankings", rankings)
+    monkeypatch.setattr(search.Searcher, "_rankings", rankings)
     hits = search.Searcher(index).search(search.Query(image=images["A"], k=3))
     assert overlapped == [True] and threads[0].startswith("pathatlas-keypoints")
     assert hits[1].payload.case == "B" and hits[1].matched_by.get(search.SPECIMEN) == 2

@@ -103,7 +103,7 @@ def test_tesseract_reads_a_query_image_and_keeps_nothing_on_disk(demo_index, mon
 def test_the_words_are_read_while_the_vector_search_runs(demo_index, monkeypatch):
     """Tesseract (0.1-0.3 s a query) overlaps the encoder and the stores rather than starting after them."""
     started, overlapped = threading.Event(), []
-    real_rankings = Searcher.rankings
+    real_rankings = Searcher._rankings
 
     class Reader(ScriptedReader):
         def read(self, images):
@@ -115,7 +115,7 @@ def test_the_words_are_read_while_the_vector_search_runs(demo_index, monkeypatch
         overlapped.append(started.wait(timeout=10))  # read after the rankings, the words would never start meanwhile
         return real_rankings(self, queries)
 
-    monkeypatch.setattr(Searcher, "rankings", rankings)
+    monkeypatch.setattr(Searcher, "_rankings", rankings)
     reader = Reader(HALO)
     hits = Searcher(reading(demo_index, monkeypatch), word_reader=reader).search(Query(image=labelled(HALO)))
     assert overlapped == [True] and reader.thread.startswith("pathatlas-ocr") and PRINTED in hits[0].matched_by
