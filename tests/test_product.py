@@ -208,10 +208,14 @@ def test_bench_startup_times_fresh_processes_and_names_a_failing_command(demo_in
     from pathatlas.ui.bench_startup import bench_startup
 
     monkeypatch.setenv("PATHATLAS_HOME", str(demo_index.settings.home))
-    result = bench_startup(demo_index.path, None, "koilocytes", repeats=1)
-    assert set(result) == {"help", "info", "text search"}
+    from pathatlas.corpora.demo import draw_pattern
+
+    draw_pattern("koilocytes", 3).save(tmp_path / "slide.png")
+    result = bench_startup(demo_index.path, None, "koilocytes", repeats=1, image=tmp_path / "slide.png")
+    assert set(result) == {"help", "info", "text search", "image search"}
     assert all(r["median_s"] > 0 and r["cpu_s"] > 0 for r in result.values())
     assert set(result["text search"]["heavy_modules"]) <= NO_MODEL
+    assert not {"torch", "torchvision"} & set(result["image search"]["heavy_modules"]), "ONNX Runtime and numpy"
     with pytest.raises(BadInputError, match="pathatlas info .* failed: .*no PathAtlas index"):
         bench_startup(tmp_path / "none", None, "x", repeats=1)
 

@@ -505,14 +505,16 @@ def bench_startup_command(
         Path | None, typer.Option(help="A source the index holds, re-indexed unchanged (skipped if not given).")
     ] = None,
     query: Annotated[str, typer.Option(help="The text query.")] = "koilocytes in cervical epithelium",
+    image: Annotated[Path | None, typer.Option(help="An image to search by (skipped if not given).")] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Fresh processes per command.")] = 3,
     json_out: JsonFileOpt = None,
 ):
-    """Wall time of --help, info, an unchanged re-index and a text search, each from a fresh process."""
+    """Wall time of --help, info, an unchanged re-index, a text search and an image search, each from a fresh
+    process."""
     from pathatlas.ui.bench_startup import bench_startup
 
     settings = settings_for(index)
-    result = bench_startup(settings.index_dir, source, query, repeats)
+    result = bench_startup(settings.index_dir, source, query, repeats, image)
     table = Table("command", "median s", "best s", "CPU s", "heavy imports", title=f"{repeats} fresh processes")
     for name, row in result.items():
         modules = ", ".join(row["heavy_modules"]) or "-"

@@ -29,12 +29,14 @@ _RUN = (
 )
 
 
-def commands(index: Path, source: Path | None, query: str) -> dict[str, list[str]]:
+def commands(index: Path, source: Path | None, query: str, image: Path | None = None) -> dict[str, list[str]]:
     found = {
         "help": ["--help"],
         "info": ["info", "--index", str(index), "--json"],
         "text search": ["search", query, "--index", str(index), "--json"],
     }
+    if image is not None:
+        found["image search"] = ["search", "--image", str(image), "--index", str(index), "--json"]
     if source is not None:
         found["unchanged re-index"] = ["index", str(source), "--index", str(index), "--json"]
     return found
@@ -73,11 +75,13 @@ def run_once(args: list[str]) -> FreshRun:
     return run
 
 
-def bench_startup(index: Path, source: Path | None, query: str, repeats: int = 3) -> dict[str, Any]:
+def bench_startup(
+    index: Path, source: Path | None, query: str, repeats: int = 3, image: Path | None = None
+) -> dict[str, Any]:
     """Per command over ``repeats`` fresh processes: median and best wall seconds, median CPU seconds (what a
     busy machine distorts least) and the heavy modules loaded."""
     result: dict[str, Any] = {}
-    for name, args in commands(index, source, query).items():
+    for name, args in commands(index, source, query, image).items():
         runs = [run_once(args) for _ in range(repeats)]
         result[name] = {
             "median_s": round(statistics.median(r.seconds for r in runs), 2),
