@@ -50,7 +50,8 @@ def test_search_and_ask_give_what_the_cli_prints(atlas, tmp_path):
         "--json",
         home=home,
     )
-    assert json.loads(asked.stdout) == atlas.ask(question, options)
+    assert json.loads(asked.stdout) == atlas.ask(question, options) == atlas.ask(question, options)
+    assert len(atlas._agents) == 1, "one agent (and its sentence-vector cache) for every question"
     assert [h.id for h in atlas.hits("koilocytes perinuclear halo", k=3)] == [
         h["id"] for h in atlas.search("koilocytes perinuclear halo", k=3)
     ]

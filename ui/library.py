@@ -41,6 +41,8 @@ class Atlas:
         self.settings = load_settings(**values)
         self._index = None
         self._searcher = None
+        self._agents: dict[str, Any] = {}
+        """Answerer name to its agent, built on first use (its sentence-vector cache serves the next questions)."""
 
     @property
     def index(self):
@@ -111,12 +113,15 @@ class Atlas:
         from pathatlas.agent.graph import Agent
         from pathatlas.agent.questions import Question
 
-        settings = self.settings if answerer is None else self.settings.model_copy(update={"answerer": answerer})
+        name = answerer or self.settings.answerer
+        if name not in self._agents:
+            settings = self.settings.model_copy(update={"answerer": name})
+            self._agents[name] = Agent.from_settings(self.searcher, settings)
         if isinstance(options, list | tuple):  # anything else is for Question.validate to refuse
             options = [self._text(option) for option in options]
         filters = {} if filters is None else filters
         asked = Question(self._text(question), [] if options is None else options, self._image(image), filters=filters)
-        return Agent.from_settings(self.searcher, settings).ask(asked).to_dict()
+        return self._agents[name].ask(asked).to_dict()
 
     def _text(self, text: object) -> object:
         """Text as the CLI takes it (valid Unicode, at most ``max_query_chars``); anything else for the query's or the
