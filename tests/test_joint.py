@@ -12,7 +12,8 @@ from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.datasets import is_validation, read_figures
 from pathatlas.retrieval.encoders.default import DefaultEncoder
-from pathatlas.retrieval.encoders.heads_config import InferenceHeads, heads_location, read_config
+from pathatlas.retrieval.encoders.heads_config import heads_location, read_config
+from pathatlas.retrieval.encoders.inference_heads import InferenceHeads
 from pathatlas.retrieval.encoders.joint_heads import WEIGHTS_DIR, HeadsConfig, JointHeads
 from pathatlas.retrieval.encoders.training import TrainConfig, info_nce, train
 from pathatlas.settings import Settings

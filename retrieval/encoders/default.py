@@ -16,7 +16,8 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise, run_batched
-from pathatlas.retrieval.encoders.heads_config import InferenceHeads, heads_location, read_config, revision
+from pathatlas.retrieval.encoders.heads_config import heads_location, read_config, revision
+from pathatlas.retrieval.encoders.inference_heads import InferenceHeads
 from pathatlas.retrieval.encoders.towers import (
     EFFICIENTNET_DIM,
     MINILM_DIM,

@@ -6,7 +6,7 @@ image head is an MLP from 1280-d pooled features (computed by the image recipe t
 Weights are a few MB of safetensors with a JSON config: the release ships one set in ``weights/`` (see
 its model card); ``pathatlas train-joint`` writes new ones to ``<home>/models/<name>/`` and
 ``PATHATLAS_JOINT_HEADS`` points the default encoder at them. This torch module is what training fits and saves;
-encoding runs the saved weights in numpy (``heads_config.InferenceHeads``), so no query imports torch.
+encoding runs the saved weights in numpy (``inference_heads.InferenceHeads``), so no query imports torch.
 """
 
 from __future__ import annotations
