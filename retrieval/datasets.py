@@ -201,6 +201,15 @@ def figure_citations(modules: Path, figures: list[dict[str, Any]], limit: int = 
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 """What a ``labels.csv`` may be separated by: Excel writes ";" where the decimal point is a comma."""
+FIELDS = ("image", "case", "title", "description", "diagnosis", "label", "organ")
+"""The fields a case folder's metadata names (README), read whatever their case: a spreadsheet's header says "Image"."""
+
+
+def field_name(name: str) -> str:
+    """A metadata column's name as read: one of ``FIELDS`` whatever its case and surrounding spaces ("Image",
+    "Diagnosis "), any other as its author spelled it (a label's own name, "Stain")."""
+    name = plain_text(name).strip()
+    return name.casefold() if name.casefold() in FIELDS else name
 
 
 def read_case_metadata(path: Path, list_fields: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -209,8 +218,9 @@ def read_case_metadata(path: Path, list_fields: tuple[str, ...] = ()) -> list[di
     Values become text (numbers and booleans as JSON writes them; a list as its items joined by ", ", but in
     ``list_fields`` a list of them: a case folder keeps a case's organs apart); an object is refused. A CSV may be
     separated by commas, semicolons or tabs (the header line decides); a row with more fields than the header is
-    refused. Backslashes in ``image`` are folder separators (a path typed on Windows). The indexer and the benchmarks
-    read a folder through this one function.
+    refused. The schema's field names (``FIELDS``) are read whatever their case (``field_name``). Backslashes in
+    ``image`` are folder separators (a path typed on Windows). The indexer and the benchmarks read a folder through
+    this one function.
     """
     if path.name.endswith(".jsonl"):
         rows, delimiter = read_jsonl(path), ","
@@ -226,7 +236,7 @@ def read_case_metadata(path: Path, list_fields: tuple[str, ...] = ()) -> list[di
         except csv.Error as exc:
             raise BadInputError(f"{path} is not a CSV file: {exc}") from exc
         header = reader.fieldnames or []
-        if rows and "image" not in header:
+        if rows and "image" not in map(field_name, header):
             found = ", ".join(repr(name) for name in header) or "none"
             raise BadInputError(
                 f"{path} has no 'image' column: reading it as separated by {DELIMITERS[delimiter]}s, its columns are "
@@ -239,9 +249,12 @@ def read_case_metadata(path: Path, list_fields: tuple[str, ...] = ()) -> list[di
                 f"{path} row {number} has {len(row) - 1 + len(row[None])} fields, the header {len(row) - 1}: "
                 f"put values that hold a {DELIMITERS[delimiter]} in double quotes"
             )
-        texts = {
-            plain_text(k): row_value(v, f"{path} row {number} field {k!r}", k in list_fields) for k, v in row.items()
-        }
+        texts: dict[str, Any] = {}
+        for key, value in row.items():
+            name = field_name(key)
+            if name in texts:
+                raise BadInputError(f"{path} row {number} gives {name!r} twice (as {key!r} too); keep one of them")
+            texts[name] = row_value(value, f"{path} row {number} field {key!r}", name in list_fields)
         row = {k: v for k, v in texts.items() if v}
         if "image" not in row:
             raise BadInputError(f"{path} row {number} has no 'image' field")

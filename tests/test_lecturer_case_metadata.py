@@ -1,0 +1,56 @@
+"""Case metadata as a lecturer writes it by hand in a spreadsheet: column names in their own case, blank rows saved
+as bare separators, extra columns, quoted separators."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pathatlas.errors import BadInputError
+from pathatlas.indexer.sources.cases import CaseFolderSource
+from tests.helpers import hashing_settings
+
+
+def folder(path: Path, metadata: str, text: str, names: tuple[str, ...] = ("a.jpg", "b.jpg", "c.jpg")) -> Path:
+    path.mkdir(parents=True)
+    for seed, name in enumerate(names):
+        Image.fromarray(np.random.default_rng(seed).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(path / name)
+    (path / metadata).write_bytes(text.encode("utf-8"))
+    return path
+
+
+def cases_of(path: Path, tmp_path: Path) -> tuple[dict[str, dict], list[str]]:
+    """Each case read from the folder by id (diagnosis, organ, images, labels), and the folder's problems."""
+    source = CaseFolderSource(path, hashing_settings(tmp_path))
+    cases = {
+        case.case_id: {
+            "diagnosis": case.diagnosis,
+            "organ": case.organ,
+            "images": [name for name, _ in case.images],
+            "labels": case.labels,
+        }
+        for case in source.records()
+    }
+    return cases, source.problems
+
+
+def test_cases_jsonl_keys_in_another_case_are_the_schema_fields(tmp_path):
+    rows = [
+        {"Image": "a.jpg", "DIAGNOSIS": "Tuberculosis", " Organ ": ["Lung", "lymph node"]},
+        {"image": "b.jpg", "Diagnosis": "Sarcoidosis", "Stain": "PAS"},
+    ]
+    path = folder(tmp_path / "j", "cases.jsonl", "".join(json.dumps(row) + "\n" for row in rows), ("a.jpg", "b.jpg"))
+    cases, _ = cases_of(path, tmp_path)
+    a = cases["a"]
+    assert (a["diagnosis"], a["organ"], a["labels"]) == ("Tuberculosis", ["Lung", "lymph node"], {})
+    assert cases["b"]["labels"] == {"Stain": "PAS"}, "a label keeps its author's spelling"
+
+
+def test_a_field_given_twice_in_two_cases_is_refused_not_half_read(tmp_path):
+    path = folder(tmp_path / "twice", "labels.csv", "image,Diagnosis,diagnosis\na.jpg,lipoma,fibroma\n", ("a.jpg",))
+    with pytest.raises(BadInputError, match="row 1 gives 'diagnosis' twice"):
+        CaseFolderSource(path, hashing_settings(tmp_path)).fingerprint()
