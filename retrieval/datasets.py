@@ -218,9 +218,9 @@ def read_case_metadata(path: Path, list_fields: tuple[str, ...] = ()) -> list[di
     Values become text (numbers and booleans as JSON writes them; a list as its items joined by ", ", but in
     ``list_fields`` a list of them: a case folder keeps a case's organs apart); an object is refused. A CSV may be
     separated by commas, semicolons or tabs (the header line decides); a row with more fields than the header is
-    refused. The schema's field names (``FIELDS``) are read whatever their case (``field_name``). Backslashes in
-    ``image`` are folder separators (a path typed on Windows). The indexer and the benchmarks read a folder through
-    this one function.
+    refused. The schema's field names (``FIELDS``) are read whatever their case (``field_name``); a row
+    without any value (a spreadsheet's blank row) is skipped. Backslashes in ``image`` are folder separators (a path
+    typed on Windows). The indexer and the benchmarks read a folder through this one function.
     """
     if path.name.endswith(".jsonl"):
         rows, delimiter = read_jsonl(path), ","
@@ -256,6 +256,8 @@ def read_case_metadata(path: Path, list_fields: tuple[str, ...] = ()) -> list[di
                 raise BadInputError(f"{path} row {number} gives {name!r} twice (as {key!r} too); keep one of them")
             texts[name] = row_value(value, f"{path} row {number} field {key!r}", name in list_fields)
         row = {k: v for k, v in texts.items() if v}
+        if not row:  # a blank row: Excel saves a spreadsheet's empty rows as bare separators (";;;")
+            continue
         if "image" not in row:
             raise BadInputError(f"{path} row {number} has no 'image' field")
         row["image"] = row["image"].replace("\\", "/")

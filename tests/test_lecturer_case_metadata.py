@@ -12,6 +12,7 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.cases import CaseFolderSource
+from pathatlas.retrieval.datasets import read_cases
 from tests.helpers import hashing_settings
 
 
@@ -38,9 +39,41 @@ def cases_of(path: Path, tmp_path: Path) -> tuple[dict[str, dict], list[str]]:
     return cases, source.problems
 
 
+EXCEL = (
+    "\ufeffImage;Case;Diagnosis;Organ;Stain\r\n"
+    "a.jpg;C1;Tuberculosis;Lung;H&E\r\n"
+    ";;;;\r\n"  # a blank spreadsheet row, as Excel saves it
+    "\r\n"
+    'b.jpg;C2;Sarcoidosis;"Lymph node; hilar";Ziehl-Neelsen\r\n'
+    ";;;;\r\n"
+)
+
+
+def test_an_excel_csv_with_capitalised_columns_and_blank_rows_indexes_every_row(tmp_path):
+    """Excel's header said "Image" and its blank rows came out as ";;;;": the folder failed whole, first with "has no
+    'image' column", then with "row 2 has no 'image' field"; now the fields are read and the blank rows skipped."""
+    path = folder(tmp_path / "lecture", "labels.csv", EXCEL, names=("a.jpg", "b.jpg"))
+    cases, problems = cases_of(path, tmp_path)
+    assert cases == {
+        "C1": {"diagnosis": "Tuberculosis", "organ": "Lung", "images": ["a.jpg"], "labels": {"Stain": "H&E"}},
+        "C2": {
+            "diagnosis": "Sarcoidosis",
+            "organ": "Lymph node; hilar",
+            "images": ["b.jpg"],
+            "labels": {"Stain": "Ziehl-Neelsen"},
+        },
+    }
+    assert problems == []
+    assert [(item.group, item.label) for item in read_cases(path / "labels.csv")] == [
+        ("C1", "Tuberculosis"),
+        ("C2", "Sarcoidosis"),
+    ], "the benchmarks read the same rows"
+
+
 def test_cases_jsonl_keys_in_another_case_are_the_schema_fields(tmp_path):
     rows = [
         {"Image": "a.jpg", "DIAGNOSIS": "Tuberculosis", " Organ ": ["Lung", "lymph node"]},
+        {},
         {"image": "b.jpg", "Diagnosis": "Sarcoidosis", "Stain": "PAS"},
     ]
     path = folder(tmp_path / "j", "cases.jsonl", "".join(json.dumps(row) + "\n" for row in rows), ("a.jpg", "b.jpg"))
@@ -53,4 +86,10 @@ def test_cases_jsonl_keys_in_another_case_are_the_schema_fields(tmp_path):
 def test_a_field_given_twice_in_two_cases_is_refused_not_half_read(tmp_path):
     path = folder(tmp_path / "twice", "labels.csv", "image,Diagnosis,diagnosis\na.jpg,lipoma,fibroma\n", ("a.jpg",))
     with pytest.raises(BadInputError, match="row 1 gives 'diagnosis' twice"):
+        CaseFolderSource(path, hashing_settings(tmp_path)).fingerprint()
+
+
+def test_a_row_with_values_but_no_image_is_still_refused(tmp_path):
+    path = folder(tmp_path / "noimg", "labels.csv", "image;diagnosis\r\na.jpg;lipoma\r\n;fibroma\r\n", ("a.jpg",))
+    with pytest.raises(BadInputError, match="row 2 has no 'image' field"):
         CaseFolderSource(path, hashing_settings(tmp_path)).fingerprint()
