@@ -16,8 +16,10 @@ from pathatlas.ui.cli import app
 
 
 def hashing_settings(root: Path, **extra) -> Settings:
-    """Home and index under ``root`` and the hashing encoder; ``extra`` adds or overrides settings."""
-    return Settings(**{"home": root / "home", "index": root / "index", "encoder": HashingEncoder.name, **extra})
+    """Home and index under ``root``, quick as ``hashing_env``: the hashing encoder and no keypoints of case images;
+    ``extra`` adds or overrides settings."""
+    quick = {"encoder": HashingEncoder.name, "case_keypoints": False}
+    return Settings(**{"home": root / "home", "index": root / "index", **quick, **extra})
 
 
 def hashing_env(home: Path) -> dict[str, str]:

@@ -40,7 +40,7 @@ def run(settings: Settings, *args, **env):
 
 def build(root: Path, store: str = "faiss", **extra) -> tuple[Settings, list[Path]]:
     """An index of two 2-page books under ``root``."""
-    settings = hashing_settings(root, case_keypoints=False, **extra)
+    settings = hashing_settings(root, **extra)
     books = [make_pdf(root / "lib" / f"{name}.pdf", 2, name) for name in ("alpha", "beta")]
     index = Index.open(settings.index_dir, settings, create=True, store=store)
     assert not Indexer(index, show_progress=False).add(books).failed
@@ -182,7 +182,7 @@ def qdrant_index(root: Path) -> tuple[Settings, Path]:
     """An index whose vectors are in a qdrant-client twin folder (the local stand-in for a server), closed (a twin's
     client locks its folder for the process)."""
     twin = root / "twin"
-    settings = hashing_settings(root, case_keypoints=False, store="qdrant", qdrant_url=str(twin))
+    settings = hashing_settings(root, store="qdrant", qdrant_url=str(twin))
     index = Index.open(settings.index_dir, settings, create=True, store="qdrant")
     try:
         assert not Indexer(index, show_progress=False).add([make_pdf(root / "lib" / "alpha.pdf", 2, "alpha")]).failed
@@ -435,7 +435,7 @@ def test_info_flags_sources_changed_or_missing_and_a_rerun_of_a_touched_one_serv
 
 
 def test_a_path_with_nothing_to_index_fails_alone_and_the_others_are_indexed(tmp_path):
-    settings = hashing_settings(tmp_path, case_keypoints=False)
+    settings = hashing_settings(tmp_path)
     book = make_pdf(tmp_path / "lib" / "alpha.pdf", 2, "alpha")
     notes = tmp_path / "notes"
     notes.mkdir()
@@ -453,7 +453,7 @@ def test_a_path_with_nothing_to_index_fails_alone_and_the_others_are_indexed(tmp
 
 
 def test_a_run_whose_every_path_fails_makes_no_index_and_reports_each(tmp_path):
-    settings = hashing_settings(tmp_path, case_keypoints=False)
+    settings = hashing_settings(tmp_path)
     result = run(settings, "index", tmp_path / "a.pdf", tmp_path / "b.pdf", "--json", "--index", settings.index_dir)
     assert result.exit_code == 1
     assert [s["status"] for s in json.loads(result.stdout)] == ["failed", "failed"]
@@ -464,4 +464,4 @@ def test_discover_alone_still_raises_when_nothing_is_found(tmp_path):
     from pathatlas.indexer.sources import discover
 
     with pytest.raises(PathAtlasError, match="no such file or folder"):
-        discover([tmp_path / "nosuch.pdf"], hashing_settings(tmp_path, case_keypoints=False))
+        discover([tmp_path / "nosuch.pdf"], hashing_settings(tmp_path))

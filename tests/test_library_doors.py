@@ -28,7 +28,7 @@ CHAPTER = "Lung Carcinoma"
 @pytest.fixture(scope="module")
 def index(demo_corpus, tmp_path_factory) -> Index:
     """The demo corpus (a primer PDF and case images) indexed with the hashing encoder: no model to load."""
-    settings = hashing_settings(tmp_path_factory.mktemp("library"), case_keypoints=False)
+    settings = hashing_settings(tmp_path_factory.mktemp("library"))
     opened = Index.open(settings.index_dir, settings, create=True)
     assert not Indexer(opened, show_progress=False).add([demo_corpus]).failed
     return opened

@@ -51,7 +51,7 @@ def case_zip(*folders: str, diagnosis: str) -> bytes:
 def root(tmp_path_factory) -> Path:
     """Two books named ``good.pdf`` in different folders, indexed from the command line (not uploaded)."""
     root = tmp_path_factory.mktemp("operator")
-    settings = hashing_settings(root, case_keypoints=False)
+    settings = hashing_settings(root)
     index = Index.open(settings.index_dir, settings, create=True)
     books = [make_pdf(root / "lib" / "one" / "good.pdf", 2, "one"), make_pdf(root / "lib" / "two" / "good.pdf", 2, "2")]
     assert not Indexer(index, show_progress=False).add(books).failed
@@ -61,7 +61,7 @@ def root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(root):
-    with TestClient(create_app(hashing_settings(root, case_keypoints=False))) as test_client:
+    with TestClient(create_app(hashing_settings(root))) as test_client:
         yield test_client
 
 
@@ -114,7 +114,7 @@ def test_reuploading_a_zip_of_several_case_folders_replaces_each_once(client):
 
 # -- 3. commits by another process -------------------------------------------------------------------
 def test_the_service_follows_commits_another_process_makes(tmp_path):
-    settings = hashing_settings(tmp_path, case_keypoints=False)
+    settings = hashing_settings(tmp_path)
     index = Index.open(settings.index_dir, settings, create=True)
     books = [make_pdf(tmp_path / "keep.pdf", 2, "keep"), make_pdf(tmp_path / "gone.pdf", 2, "gone")]
     assert not Indexer(index, show_progress=False).add(books).failed
@@ -134,7 +134,7 @@ def test_the_service_follows_commits_another_process_makes(tmp_path):
 
 
 def test_a_reopen_that_fails_keeps_the_open_index_serving(tmp_path, monkeypatch):
-    settings = hashing_settings(tmp_path, case_keypoints=False)
+    settings = hashing_settings(tmp_path)
     index = Index.open(settings.index_dir, settings, create=True)
     assert not Indexer(index, show_progress=False).add([make_pdf(tmp_path / "a.pdf", 1, "a")]).failed
     engine = Engine(settings)
@@ -153,7 +153,7 @@ def test_a_reopen_that_fails_keeps_the_open_index_serving(tmp_path, monkeypatch)
 def test_client_messages_do_not_name_the_llm_server(tmp_path):
     """An LLM answerer's timeout reached MCP clients as "... at http://127.0.0.1:18090/v1 failed"."""
     url = "http://10.0.0.7:8080/v1"
-    engine = Engine(hashing_settings(tmp_path, case_keypoints=False).model_copy(update={"llm_base_url": url}))
+    engine = Engine(hashing_settings(tmp_path).model_copy(update={"llm_base_url": url}))
     try:
         said = engine.client_message(AnswerError(f"openai model 'slow' at {url} failed: Request timed out."))
         assert url not in said and "the answerer's LLM server failed: Request timed out" in said
@@ -165,7 +165,7 @@ def test_client_messages_do_not_name_the_llm_server(tmp_path):
 def test_an_exported_index_searches_its_collection_without_settings(root, tmp_path):
     twin, out = tmp_path / "twin", tmp_path / "exported"
     arguments = ["export", "--index", str(tmp_path / "copy"), "--to", str(twin), "--out", str(out)]
-    source = hashing_settings(root, case_keypoints=False, index=tmp_path / "copy")
+    source = hashing_settings(root, index=tmp_path / "copy")
     original = Index.open(source.index_dir, source, create=True)
     assert not Indexer(original, show_progress=False).add([make_pdf(tmp_path / "e.pdf", 2, "e")]).failed
     count = original.store.count()
@@ -173,7 +173,7 @@ def test_an_exported_index_searches_its_collection_without_settings(root, tmp_pa
     result = run_cli(*arguments, home=root / "home")
     assert result.exit_code == 0, result.output
     assert "PATHATLAS_QDRANT_URL=" not in result.output
-    exported_settings = hashing_settings(root, case_keypoints=False, index=out)
+    exported_settings = hashing_settings(root, index=out)
     exported = Index.open(out, exported_settings)  # no PATHATLAS_QDRANT_URL nor _COLLECTION
     try:
         assert exported.store.count() == count and exported.store.value_counts("kind")["page"] == 2
@@ -265,7 +265,7 @@ def test_a_filter_on_a_source_the_index_lacks_is_404(client):
 def test_a_removal_while_another_process_writes_the_index_is_409_and_changes_nothing(client, root):
     """The index is busy, not the request bad: a client should try again, so not 400."""
     sources = client.get("/sources").json()
-    settings = hashing_settings(root, case_keypoints=False)
+    settings = hashing_settings(root)
     other = Index.open(settings.index_dir, settings)  # as another process holds it
     try:
         with other.writing():

@@ -68,7 +68,7 @@ def library(tmp_path_factory) -> Settings:
         make_pdf(root / "lib" / "two" / "good.pdf", 2, "two"),
         cases,
     ]
-    settings = hashing_settings(root, case_keypoints=False)
+    settings = hashing_settings(root)
     index = Index.open(settings.index_dir, settings, create=True)
     assert not Indexer(index, show_progress=False).add(sources).failed
     index.close()
@@ -119,7 +119,7 @@ def test_an_unexpected_error_reading_a_folder_fails_that_folder_alone(tmp_path):
     (a NUL, which did the same, is now dropped with the other control characters when metadata is read)."""
     odd = case_folder(tmp_path / "odd", "cases.jsonl", json.dumps({"image": "a" * 300 + ".png"}).encode())
     good = case_folder(tmp_path / "good", "labels.csv", b"image,diagnosis\na.png,granuloma\n")
-    index = Index.open(tmp_path / "index", hashing_settings(tmp_path, case_keypoints=False), create=True)
+    index = Index.open(tmp_path / "index", hashing_settings(tmp_path), create=True)
     report = Indexer(index, show_progress=False).add([odd, good])
     assert [s.status for s in report.sources] == ["failed", "indexed"]
     assert "File name too long" in report.sources[0].problems[0]
@@ -134,7 +134,7 @@ def test_a_source_that_yields_nothing_fails_with_its_problems(tmp_path):
     (unreadable / "a.png").write_text("text named .png")
     (unreadable / "cases.jsonl").write_text(json.dumps({"image": "a.png"}) + "\n")
     empty = case_folder(tmp_path / "empty", "cases.jsonl", b"")
-    index = Index.open(tmp_path / "index", hashing_settings(tmp_path, case_keypoints=False), create=True)
+    index = Index.open(tmp_path / "index", hashing_settings(tmp_path), create=True)
     report = Indexer(index, show_progress=False).add([unreadable, empty])
     assert [s.status for s in report.sources] == ["failed", "failed"]
     first, second = (s.problems for s in report.sources)
@@ -149,12 +149,9 @@ def test_a_source_that_yields_nothing_fails_with_its_problems(tmp_path):
 
 def test_an_unknown_store_is_refused_before_the_index_folder_is_written(tmp_path):
     with pytest.raises(UnknownNameError, match="unknown store 'bogus'"):
-        Index.open(tmp_path / "new", hashing_settings(tmp_path, case_keypoints=False), create=True, store="bogus")
+        Index.open(tmp_path / "new", hashing_settings(tmp_path), create=True, store="bogus")
     assert not (tmp_path / "new").exists()
-    assert (
-        Index.open(tmp_path / "new", hashing_settings(tmp_path, case_keypoints=False), create=True).meta.store
-        == "faiss"
-    )
+    assert Index.open(tmp_path / "new", hashing_settings(tmp_path), create=True).meta.store == "faiss"
 
 
 # -- CLI filters ----------------------------------------------------------------------------------------

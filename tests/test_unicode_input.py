@@ -35,7 +35,7 @@ def nfd(name: str) -> str:
 
 
 def indexed(tmp_path: Path, folder: Path) -> tuple[Index, list]:
-    settings = hashing_settings(tmp_path, case_keypoints=False)
+    settings = hashing_settings(tmp_path)
     index = Index.open(settings.index_dir, settings, create=True)
     report = Indexer(index, show_progress=False).add([folder])
     return index, report.sources
@@ -264,6 +264,6 @@ def test_a_folder_a_mac_named_is_indexed_by_its_name_as_typed(tmp_path):
     on_disk = tmp_path / unicodedata.normalize("NFD", "Casos Córdoba")
     folder_with(on_disk, "labels.csv", "image,diagnosis\na.jpg,neumonía\nb.jpg,tuberculosis\n")
     typed = tmp_path / unicodedata.normalize("NFC", "Casos Córdoba")
-    index = Index.open(tmp_path / "index", hashing_settings(tmp_path, case_keypoints=False), create=True)
+    index = Index.open(tmp_path / "index", hashing_settings(tmp_path), create=True)
     (report,) = Indexer(index, show_progress=False).add([typed]).sources
     assert report.status == "indexed" and report.source == str(on_disk), report

@@ -42,7 +42,7 @@ def files(folder: Path, skip: str | None = None) -> dict[str, bytes]:
 
 def build(root: Path, store: str = "faiss") -> tuple[Settings, list[Path]]:
     """An index of two 2-page books under ``root``."""
-    settings = hashing_settings(root, case_keypoints=False)
+    settings = hashing_settings(root)
     books = [make_pdf(root / "lib" / f"{name}.pdf", 2, name) for name in ("alpha", "beta")]
     with Index.open(settings.index_dir, settings, create=True, store=store) as index:
         assert not Indexer(index, show_progress=False).add(books).failed
@@ -183,7 +183,7 @@ def test_info_names_the_writer_and_the_sources_an_older_reader_read(tmp_path):
 
 
 def test_paths_from_python_may_be_strings_one_path_or_many(tmp_path):
-    settings = hashing_settings(tmp_path, case_keypoints=False)
+    settings = hashing_settings(tmp_path)
     books = [make_pdf(tmp_path / "lib" / f"{name}.pdf", 1, name) for name in ("alpha", "beta", "gamma")]
     with Index.open(str(settings.index_dir), settings, create=True) as index:
         indexer = Indexer(index, show_progress=False)
