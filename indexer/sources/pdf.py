@@ -16,7 +16,7 @@ from PIL import Image
 from pathatlas.errors import BadInputError, MissingProgramError
 from pathatlas.indexer.records import Figure, Page, Passage, Record
 from pathatlas.indexer.sources.base import Source, hash_files
-from pathatlas.retrieval.images import open_image, thumbnail
+from pathatlas.retrieval.images import on_white, open_image, thumbnail
 from pathatlas.retrieval.records import BBox
 from pathatlas.retrieval.text import normalise
 
@@ -406,6 +406,48 @@ def ends_whole(path: Path) -> bool:
         return END_OF_FILE in file.read()
 
 
+def embedded_image(doc: pymupdf.Document, xref: int, max_pixels: int, label: str) -> Image.Image:
+    """An embedded image as the page shows it, over white: a PDF keeps an image's transparency (a PowerPoint PNG's) as
+    a separate soft mask, without which what it hides shows, often black."""
+    extracted = doc.extract_image(xref)
+    image = open_image(extracted["image"], max_pixels, label)
+    if not extracted.get("smask"):
+        return image
+    mask = open_image(doc.extract_image(extracted["smask"])["image"], max_pixels, f"{label}'s mask")
+    image.putalpha(mask.convert("L").resize(image.size))
+    return on_white(image)
+
+
+TURNS = {
+    # (a > 0, d > 0) of a placement that keeps the image's rows across the page
+    "across": {
+        (True, True): None,
+        (False, True): Image.Transpose.FLIP_LEFT_RIGHT,
+        (True, False): Image.Transpose.FLIP_TOP_BOTTOM,
+        (False, False): Image.Transpose.ROTATE_180,
+    },
+    # (b > 0, c > 0) of one that turns them a quarter, down or up the page
+    "quarter": {
+        (True, False): Image.Transpose.ROTATE_270,
+        (False, True): Image.Transpose.ROTATE_90,
+        (True, True): Image.Transpose.TRANSPOSE,
+        (False, False): Image.Transpose.TRANSVERSE,
+    },
+}
+"""How to turn an embedded image to show it as placed (``as_shown``), by the signs of its placement matrix."""
+
+
+def as_shown(image: Image.Image, placement: pymupdf.Matrix) -> Image.Image:
+    """The image turned as the page shows it: a PDF may keep a photo as the camera took it and turn it where it is drawn
+    (PowerPoint does so with a phone photo), and a page's /Rotate turns all it holds. ``placement`` maps the image's
+    square onto the shown page (its ``transform`` times the page's ``rotation_matrix``); a skew, or a turn between
+    quarters, is shown at the nearest quarter."""
+    a, b, c, d = placement.a, placement.b, placement.c, placement.d
+    across = abs(a) + abs(d) >= abs(b) + abs(c)
+    method = TURNS["across"][a > 0, d > 0] if across else TURNS["quarter"][b > 0, c > 0]
+    return image if method is None else image.transpose(method)
+
+
 def figure_label(caption: str) -> str | None:
     match = CAPTION_START.match(caption)
     return f"Figure {match.group(2).rstrip('.:')}" if match else None
@@ -576,6 +618,8 @@ class PdfSource(Source):
         continued: str | None,
         page_label: str | None = None,
     ) -> Iterator[Figure]:
+        import pymupdf
+
         number = page.number + 1
         doc = page.parent
         body = body_blocks(blocks, unrotated_height(page))
@@ -589,12 +633,11 @@ class PdfSource(Source):
             if min(info["width"], info["height"]) < self.settings.min_figure_px:
                 continue
             try:
-                extracted = doc.extract_image(xref)
-                image = open_image(extracted["image"], self.settings.max_image_pixels, f"{self.path} p.{number} image")
+                image = embedded_image(doc, xref, self.settings.max_image_pixels, f"{self.path} p.{number} image")
             except Exception as exc:  # one damaged image must not lose the page
                 self.problems.append(f"{self.path} page {number}: skipped an image ({exc})")
                 continue
-            image = thumbnail(image, 1024)
+            image = as_shown(thumbnail(image, 1024), pymupdf.Matrix(info["transform"]) * page.rotation_matrix)
             bbox: BBox = tuple(round(v, 1) for v in info["bbox"])
             caption = find_caption(bbox, body, continued)
             yield Figure(
