@@ -12,12 +12,12 @@ Two engines behind one class:
   persisted there). Every acknowledged write is durable on the server.
 
 Filters are Qdrant's own (keyword payload indexes on ``FILTER_FIELDS``), which match a payload list by any of its
-items as ``matches`` does; a value of a field ``matches`` compares whatever its case (``FOLDED_FIELDS``) first becomes
-the spellings the field holds (``QdrantStore.exact``), read once per state of the store: each write through it starts
-a new one, and what another process commits is served by a store opened again (the generation pointer changed; until
-then the index hides those records anyway). A batch of queries is one ``query_batch`` call. Per-source revisions (for
-BM25 updates) live in ``revisions.json`` beside the shard, written before the flush, so after a crash they can only
-claim more change than happened.
+items as ``matches`` does; a value of a field ``matches`` compares whatever its case (``FOLDED_FIELDS``) first
+becomes the spellings the field holds (``QdrantStore.exact``), read once per state of the store (as the counts of a
+field's values are, ``value_counts``): each write through it starts a new one, and what another process commits is
+served by a store opened again (the generation pointer changed; until then the index hides those records anyway). A
+batch of queries is one ``query_batch`` call. Per-source revisions (for BM25 updates) live in ``revisions.json``
+beside the shard, written before the flush, so after a crash they can only claim more change than happened.
 
 Qdrant point ids must be integers or UUIDs, so each record id maps to a UUID5 and the record id
 travels in the payload as ``_id``. An embedded shard keeps the points it opened with: a point another store (another
@@ -32,9 +32,9 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from functools import partial
+from functools import partial, wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
@@ -51,6 +51,23 @@ REMOTE_FILE = "remote.json"
 """Beside the shard's files: the server (or twin folder) and collection the store's vectors are in."""
 FACET_LIMIT = 100_000
 """Values one facet call counts (a field with more, e.g. fingerprints of that many sources, is scanned instead)."""
+Fact = TypeVar("Fact")
+
+
+def per_state(read: Callable[[QdrantStore, str], Fact]) -> Callable[[QdrantStore, str], Fact]:
+    """``read(store, field)`` asked once per state of the store (``QdrantStore._writing``) and kept until a write
+    through the store: repeated searches and counts make no round trip for what only a write changes."""
+
+    @wraps(read)
+    def kept(store: QdrantStore, field: str) -> Fact:
+        state = store._writes
+        if (cached := store._per_state.get((read.__name__, field))) is not None and cached[0] == state:
+            return cached[1]
+        fact = read(store, field)
+        store._per_state[(read.__name__, field)] = (state, fact)
+        return fact
+
+    return kept
 
 
 def remote_of(location: Path, settings: Settings) -> tuple[str, str] | None:
@@ -380,13 +397,14 @@ class QdrantStore(VectorStore):
             self._revisions = {}
         self._revisions_dirty = False
         self._writes = 0
-        """Writes through this store so far: the spellings a field holds are kept for the state they were read in."""
-        self._spellings: dict[str, tuple[int, dict[str, list[str]]]] = {}
+        """Writes through this store so far: what ``per_state`` reads is kept for the state it was read in."""
+        self._per_state: dict[tuple[str, str], tuple[int, Any]] = {}
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
-        """Around a write: the state after it (or after its failure part-way) is a new one, whose spellings are read
-        again. Counted when the write ends, so spellings read while it ran are kept for the state before it."""
+        """Around a write: the state after it (or after its failure part-way) is a new one, whose spellings and value
+        counts are read again. Counted when the write ends, so what was read while it ran is kept for the state
+        before it."""
         try:
             yield
         finally:
@@ -416,13 +434,10 @@ class QdrantStore(VectorStore):
             resolved[field] = [v for v in accepted if not isinstance(v, str) or not spellings] + spellings
         return resolved
 
+    @per_state
     def _spelled(self, field: str) -> dict[str, list[str]]:
         """The text values ``field`` holds (items of lists included: its facet, else every payload's) by their ``fold``;
-        read and folded once per state of the store (``_writing``), so repeated filtered searches make no round trip
-        for them and fold only their own values."""
-        state = self._writes
-        if (cached := self._spellings.get(field)) is not None and cached[0] == state:
-            return cached[1]
+        read and folded once per state of the store, so repeated filtered searches fold only their own values."""
         hits = self._facet(field)
         if hits is None:
             values = (p.get(field) for p, _ in self.engine.scroll(None))
@@ -433,7 +448,6 @@ class QdrantStore(VectorStore):
         for spelling in found:
             if isinstance(spelling, str):
                 by_fold.setdefault(fold(field, spelling), []).append(spelling)
-        self._spellings[field] = (state, by_fold)
         return by_fold
 
     def _known_revisions(self) -> dict[str, str]:
@@ -510,9 +524,15 @@ class QdrantStore(VectorStore):
         return self.engine.count(space)
 
     def value_counts(self, field: str) -> Counter[Any]:
+        return self._counted(field).copy()  # the caller's to change
+
+    @per_state
+    def _counted(self, field: str) -> Counter[Any]:
         """Exact counts from the field's keyword index (Qdrant's facets) instead of reading every payload: at a
         million records the scan is what each ``index`` run would wait for. Records without the field count under
-        ``None``; a field without an index, or with more values than one call returns, is scanned."""
+        ``None``; a field without an index, or with more values than one call returns, is scanned. Asked once per
+        state of the store: every search filtered by chapter asks for the sections' counts (and its index for the
+        fingerprints')."""
         hits = self._facet(field) if field in FILTER_FIELDS else None
         if hits is None:
             return super().value_counts(field)
