@@ -28,7 +28,7 @@ from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.evidence import normalise, read_with_evidence
 from pathatlas.agent.graph import Agent, evidence_from_hits
 from pathatlas.agent.plan import read_question
-from pathatlas.agent.questions import Answer, Evidence, Question, letter_index
+from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, answer_letter, letter_index, read_options
 from pathatlas.agent.scoring import OptionSupport
 from pathatlas.agent.tune import Row, chapter_folds, cross_validate, expected_calibration_error
 from pathatlas.agent.writing import annotate
@@ -76,28 +76,35 @@ class Item:
     image_path: Path | None = None
 
 
-def load_items(path: Path, max_pixels: int, open_questions: bool = False) -> tuple[list[Item], list[dict[str, str]]]:
-    """Valid items, and one failure record per row that cannot be asked. ``open_questions``: a multiple-choice row is
+def load_items(
+    path: Path, max_pixels: int, open_questions: bool = False, limit: int | None = None
+) -> tuple[list[Item], list[dict[str, str]]]:
+    """Valid items, and one failure record per row that cannot be asked, of the file's first ``limit`` rows (all
+    without one): a bad row past the limit is no failure of the run. ``open_questions``: a multiple-choice row is
     asked without its options, its right option the answer text (a student types the question alone).
 
-    A file without one question to ask, a line that is not a JSON object, or an unusable ``gold`` is refused in one
-    line: that is the file's mistake, not a question's, and a run over it would report zeros."""
+    Options may be a list or an object keyed by letters, the answer a letter in either case or the right option's
+    text (``answer_letter``); the item keeps the letter. A file without one question to ask, a line that is not a
+    JSON object, an unusable ``gold`` or an id on two rows is refused in one line: that is the file's mistake, not a
+    question's, and a run over it would report zeros (or pair two questions' answers as one's)."""
     items, failures = [], []
-    rows = read_jsonl(path)
+    rows = read_jsonl(path)[:limit]
+    first_row: dict[str, int] = {}
     for number, row in enumerate(rows, start=1):
         if not isinstance(row, dict):
             raise BadInputError(f"{path} row {number} is not a JSON object")
         check_gold(row.get("gold") or {}, f"{path} row {number}")
         row_id = str(row.get("id", f"row{number}"))
+        if (first := first_row.setdefault(row_id, number)) != number:
+            raise BadInputError(f"{path}: rows {first} and {number} share the id {row_id!r}; give each its own")
         try:
-            options = list(row.get("options") or [])
+            options = read_options(row.get("options"))
             answer = str(row.get("answer") or "").strip()
             if options and open_questions:
-                kind, answer = "open", str(options[letter_index(answer, len(options))])
+                kind, answer = "open", str(options[LETTERS.index(answer_letter(answer, options))])
                 options = []
             elif options:
-                kind = "mcq"
-                letter_index(answer, len(options))
+                kind, answer = "mcq", answer_letter(answer, options)
             else:
                 kind = "yesno" if answer.lower() in YES_NO else "open"
                 if kind == "yesno":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from PIL import Image
 
@@ -20,6 +21,42 @@ def letter_index(letter: str, n_options: int) -> int:
     if len(value) != 1 or value not in LETTERS[:n_options]:
         raise BadInputError(f"answer {letter!r} is not one of {', '.join(LETTERS[:n_options])}")
     return LETTERS.index(value)
+
+
+def read_options(value: Any) -> list:
+    """A dataset row's ``options`` as a list of texts: a list as given, or an object keyed by letters
+    (``{"A": ..., "B": ...}``, as MedQA writes them) in letter order. Listed as is, such an object gave its keys:
+    every question became "A, B or C?" and scored as if answered at random."""
+    if not value:
+        return []
+    if isinstance(value, list | tuple):
+        return list(value)
+    if not isinstance(value, dict):  # a string would be listed as its characters
+        raise BadInputError(f"options must be a list of texts, not {value!r}")
+    letters = {str(key).strip().upper(): option for key, option in value.items()}
+    if sorted(letters) != list(LETTERS[: len(letters)]):
+        raise BadInputError(f"options keyed {', '.join(map(str, value))}: key them A, B, C... or give a list")
+    return [letters[letter] for letter in sorted(letters)]
+
+
+def answer_letter(answer: Any, options: list[str]) -> str:
+    """The right option's letter from a dataset row's ``answer``: a letter in either case, or one option's own
+    text (case and spacing ignored), as datasets that store the answer's text give it."""
+    text = "" if answer is None else str(answer).strip()
+    if not text:
+        raise BadInputError("no answer: give the right option's letter")
+    if len(text) == 1:
+        return LETTERS[letter_index(text, len(options))]
+    key = option_key(text)
+    named = [j for j, option in enumerate(options) if isinstance(option, str) and option_key(option) == key]
+    if len(named) != 1:
+        raise BadInputError(f"answer {text!r} is neither a letter ({', '.join(LETTERS[: len(options)])}) nor an option")
+    return LETTERS[named[0]]
+
+
+def option_key(option: str) -> str:
+    """An option as options are told apart: case and spacing do not make two differ."""
+    return " ".join(option.casefold().split())
 
 
 ONE_OPTION = "one option is no choice: give two or more, or none for an open question"
@@ -69,7 +106,7 @@ def repeated_option(options: list[str]) -> str | None:
     evidence for the other, a tie by construction. Case and spacing do not make options differ."""
     seen: dict[str, int] = {}
     for j, option in enumerate(options):
-        if (first := seen.setdefault(" ".join(option.casefold().split()), j)) != j:
+        if (first := seen.setdefault(option_key(option), j)) != j:
             return f"options {LETTERS[first]} and {LETTERS[j]} are the same ({option.strip()!r})"
     return None
 

@@ -364,8 +364,7 @@ def bench_qa_command(
     if folds and settings.answerer != "offline":
         raise BadInputError(f"--folds refits the offline answerer's weights; answerer {settings.answerer!r} has none")
     idx = Index.open(settings.index_dir, settings)
-    items, failures = load_items(questions, settings.max_image_pixels, open_questions)
-    items = items[:limit] if limit else items
+    items, failures = load_items(questions, settings.max_image_pixels, open_questions, limit)
     check_sources(items, idx, questions)
     check_folds(text_mcq_groups(items), folds, "the text multiple-choice questions")
     bench = QABench(
