@@ -25,6 +25,20 @@ def test_value_counts_are_asked_once_per_state_of_the_store(kind, settings, tmp_
         store.upsert([StoredVectors("new", {"kind": "case", "source": "s", "organ": "lung"}, {"text": vector})])
         assert store.value_counts("organ")["lung"] == 5, "a write since the last call was not counted"
         assert store.delete({"organ": "skin"}) == 4
-        assert +store.value_counts("organ") == {"lung": 5, "Lung": 4}, "a delete since the last call was not counted"
+        assert store.value_counts("organ") == {"lung": 5, "Lung": 4}, "a delete since the last call was not counted"
+    finally:
+        store.close()
+
+
+def test_a_deleted_value_is_not_counted_by_the_embedded_shard(settings, tmp_path):
+    """The shard's facet keeps a deleted value, counted 0, until it is opened again: a deleted fingerprint looked like
+    a version the index does not list, and the index read every payload instead of the counts."""
+    store, _ = counted_store("qdrant-edge", settings, tmp_path / "store")
+    try:
+        store.commit()
+        assert store.delete({"organ": "skin"}) == 4
+        assert store.value_counts("organ") == {"lung": 4, "Lung": 4}
+        store.commit()
+        assert store.value_counts("organ") == {"lung": 4, "Lung": 4}
     finally:
         store.close()

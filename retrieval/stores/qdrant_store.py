@@ -412,12 +412,13 @@ class QdrantStore(VectorStore):
 
     def _facet(self, field: str) -> list[tuple[Any, int]] | None:
         """The values of ``field`` with their counts from its keyword index; None where the field has none (a shard or
-        collection made without one) or more values than one call returns."""
+        collection made without one) or more values than one call returns. A value counted 0 is left out: the shard
+        keeps a deleted one in its index until it is opened again."""
         try:
             hits = self.engine.facet(field, FACET_LIMIT)
         except Exception:
             return None
-        return hits if len(hits) < FACET_LIMIT else None
+        return [(value, count) for value, count in hits if count] if len(hits) < FACET_LIMIT else None
 
     def exact(self, filters: Filters | None) -> Filters | None:
         """``filters`` as Qdrant's exact keyword match takes them: in ``FOLDED_FIELDS`` each text value becomes every
