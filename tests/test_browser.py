@@ -521,3 +521,40 @@ def test_every_visible_button_in_the_search_tab_has_a_name(page):
     cards = searched(page)
     opened(page, cards.first)
     assert buttons.evaluate_all(UNNAMED_BUTTONS) == []
+
+
+def ratio(colour: str, background: str = "rgb(255, 255, 255)") -> float:
+    """WCAG's contrast ratio of two opaque CSS colours as ``getComputedStyle`` writes them ("rgb(28, 131, 225)")."""
+
+    def luminance(css: str) -> float:
+        linear = [
+            c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+            for c in (int(v) / 255 for v in re.findall(r"\d+", css)[:3])
+        ]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    lighter, darker = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+RING = "e => { const s = getComputedStyle(e); return [s.outlineStyle, parseFloat(s.outlineWidth), s.outlineColor] }"
+
+
+def test_keyboard_focus_is_a_solid_ring_of_three_to_one(page):
+    """Keyboard focus was Streamlit's ring at half opacity (2.2:1 on white), and an image's Fullscreen button took focus
+    unseen: its toolbar stayed at opacity 0."""
+    card = searched(page).first
+    fullscreen = card.get_by_role("button", name=re.compile(r"^Fullscreen")).first
+    for control in (
+        card.get_by_role("button", name=re.compile(r"^Open ")),
+        fullscreen,
+        page.get_by_role("tab", name="Ask"),
+    ):
+        control.focus()
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Tab")  # focus from the keyboard: what :focus-visible draws
+        expect(control).to_be_focused()
+        style, width, colour = control.evaluate(RING)
+        assert style == "solid" and width >= 2 and ratio(colour) >= 3, (style, width, colour)
+        if control == fullscreen:
+            assert control.evaluate(OPACITY) == 1
