@@ -152,18 +152,25 @@ def mean_interval(scores: list[float], samples: int = 10_000, seed: int = 0) -> 
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def paired_bootstrap(a: list[float], b: list[float], samples: int = 10_000, seed: int = 0) -> dict[str, float]:
-    """Mean of a - b over the same questions, with a 95% interval from resampling questions (paired)."""
+def paired_bootstrap(a: list[float], b: list[float], samples: int = 10_000, seed: int = 0) -> dict[str, Any]:
+    """Mean of a - b over the same questions (``n``, at least one), with a 95% interval from resampling questions
+    (paired)."""
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    if not diff.size:
-        return {"difference": 0.0, "ci95": [0.0, 0.0], "p_not_better": 1.0}
     rng = np.random.default_rng(seed)
     means = diff[rng.integers(0, diff.size, size=(samples, diff.size))].mean(axis=1)
     return {
+        "n": int(diff.size),
         "difference": float(diff.mean()),
         "ci95": [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))],
         "p_not_better": float((means <= 0).mean()),
     }
+
+
+def paired(mine: dict[str, float], theirs: dict[str, float]) -> dict[str, Any] | None:
+    """``paired_bootstrap`` of two modes' scores by question id over the questions both answered; None when they
+    share none (a difference of 0 with the interval [0, 0] read as "the same, surely")."""
+    common = [i for i in mine if i in theirs]
+    return paired_bootstrap([mine[i] for i in common], [theirs[i] for i in common]) if common else None
 
 
 def exact_mcnemar(gained: int, lost: int) -> float:
@@ -326,13 +333,22 @@ class QABench:
 
     def run(self, items: list[Item], failures: list[dict], modes=MODES, folds: int = 0) -> dict[str, Any]:
         """Every mode over every item; with ``folds`` (offline answerer) also held-out accuracy of weights refit
-        per group of chapters."""
+        per group of chapters.
+
+        Ctrl-C while a question is asked ends the run there, not the program: the result holds what was answered
+        (the interrupted mode over its answered questions, no held-out refit of it, later modes not run) and says
+        so in ``interrupted``, so an hour of LLM answers is not lost."""
         per_item: list[dict[str, Any]] = [{"id": f["id"], "failed": f["error"]} for f in failures]
         summary: dict[str, Any] = {}
         refit = folds > 1 and isinstance(self.answerer, OfflineAnswerer)
+        interrupted = None
         for mode in modes:
-            if items:
-                self.warm_up(items[0], mode)
+            try:
+                if items:
+                    self.warm_up(items[0], mode)
+            except KeyboardInterrupt:
+                interrupted = f"Ctrl-C before the first question of {mode}"
+                break
             scores, hits, seconds, no_cite, failed = [], [], [], 0, len(failures)
             by_group: dict[str, list[float]] = {}
             negated, confidences, correct_by_id, rows, verbatim, gold_quoted = [], [], {}, [], [], []
@@ -345,6 +361,9 @@ class QABench:
                     failed += 1
                     per_item.append({"id": item.id, "mode": mode, "failed": str(exc)})
                     continue
+                except KeyboardInterrupt:
+                    interrupted = f"Ctrl-C in {mode} after {len(scores)} of {len(items)} questions"
+                    break
                 seconds.append(time.perf_counter() - started)
                 score = is_correct(item, answer)
                 scores.append(score)
@@ -386,6 +405,8 @@ class QABench:
                         "seconds": round(seconds[-1], 3),
                     }
                 )
+            if interrupted and not scores:
+                break
             correct = sum(scores)
             ece, bins = expected_calibration_error(confidences, scores)
             unusable = getattr(self.answerer, "parse_failures", None)
@@ -406,19 +427,18 @@ class QABench:
                 "by_group": {g: {"n": len(v), "accuracy": sum(v) / len(v)} for g, v in sorted(by_group.items())},
                 "correct": correct_by_id,
             }
-            if rows:
+            if rows and not interrupted:
                 summary[mode]["held_out"] = cross_validate(rows, chapter_folds([r.group for r in rows], folds))
+            if interrupted:
+                break
         baseline = summary.get("rag")
         for mode, m in summary.items():
             if baseline is not None and mode != "rag":
-                common = [i for i in m["correct"] if i in baseline["correct"]]
-                m["vs_rag"] = paired_bootstrap(
-                    [m["correct"][i] for i in common], [baseline["correct"][i] for i in common]
-                )
-                if "held_out" in m and "held_out" in baseline:
-                    mine, theirs = m["held_out"]["correct"], baseline["held_out"]["correct"]
-                    shared = [i for i in mine if i in theirs]
-                    m["held_out"]["vs_rag"] = paired_bootstrap([mine[i] for i in shared], [theirs[i] for i in shared])
+                if vs := paired(m["correct"], baseline["correct"]):
+                    m["vs_rag"] = vs
+                held = "held_out" in m and "held_out" in baseline
+                if held and (vs := paired(m["held_out"]["correct"], baseline["held_out"]["correct"])):
+                    m["held_out"]["vs_rag"] = vs
         kinds = dict(Counter(item.kind for item in items))
         return {
             "n": len(items) + len(failures),
@@ -427,6 +447,7 @@ class QABench:
             "latency": LATENCY,
             "modes": summary,
             "items": per_item,
+            **({"interrupted": interrupted} if interrupted else {}),
         }
 
     def warm_up(self, item: Item, mode: str) -> None:
@@ -443,6 +464,9 @@ LATENCY = (
     "p50/p95 s: wall seconds per question (searches and answer), each mode timed after one untimed question and from "
     "an empty sentence-vector cache"
 )
+
+
+INTERRUPTED = "each mode's figures are over the questions it answered, and later modes did not run."
 
 
 def scoring_note(kinds: dict[str, int]) -> str:
@@ -466,6 +490,7 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
         "",
         f"{result['n']} questions, answerer `{result['answerer']}`. {scoring_note(result.get('kinds', {}))}",
         "",
+        *([f"**Interrupted** ({result['interrupted']}): {INTERRUPTED}", ""] if result.get("interrupted") else []),
         f"{LATENCY}.",
         "",
         "| mode | accuracy | 95% CI | vs rag (paired 95% CI) | negated (n) | ECE | evidence recall@5 | p50 s | p95 s "

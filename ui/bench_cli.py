@@ -15,6 +15,7 @@ from pathatlas.ui.cli_common import (
     IndexOpt,
     JsonFileOpt,
     console,
+    err_console,
     friendly_errors,
     print_json,
     settings_for,
@@ -342,6 +343,7 @@ def bench_qa_command(
     """Accuracy (95% CI), evidence recall@5, latency and failures per mode, per chapter or group."""
     from pathatlas.agent.answerers import create_answerer
     from pathatlas.agent.bench import (
+        INTERRUPTED,
         MODES,
         QABench,
         check_sources,
@@ -386,6 +388,9 @@ def bench_qa_command(
     plot_qa(result, out / "plot.png")
     console.print(f"wrote {out / 'report.md'} and {out / 'plot.png'}")
     write_json(json_out, result)
+    if stopped := result.get("interrupted"):
+        err_console.print(f"[yellow]interrupted:[/yellow] {stopped}; {INTERRUPTED}", highlight=False)
+        raise typer.Exit(130)
 
 
 def read_qa_result(path: Path) -> dict:

@@ -1,0 +1,97 @@
+"""A researcher's ``bench qa`` runs: Ctrl-C keeps what was answered and says so, and two modes that answered no
+question in common get no "difference" from each other."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pathatlas.agent.answerers.base import Answerer, AnswerError
+from pathatlas.agent.bench import QABench, load_items, markdown_report
+from pathatlas.agent.questions import Answer
+from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.index import Index
+from tests.helpers import hashing_settings, run_cli
+
+ROWS = [
+    {"id": f"q{n}", "question": f"Which cells have a perinuclear halo ({n})?", "options": ["Goblet", "Koilocytes"]}
+    | {"answer": "B", "chapter": f"ch{n % 2}"}
+    for n in range(6)
+]
+
+
+@pytest.fixture(scope="module")
+def quick_index(tmp_path_factory, demo_corpus):
+    """The demo corpus indexed with the hashing encoder (quick); tests must not modify it."""
+    settings = hashing_settings(tmp_path_factory.mktemp("researcher"))
+    index = Index.open(settings.index_dir, settings, create=True)
+    assert not Indexer(index, show_progress=False).add([demo_corpus]).failed
+    yield index
+    index.close()
+
+
+@pytest.fixture
+def questions(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in ROWS) + "\n")
+    return path
+
+
+class Interrupted(Answerer):
+    """Answers B until its fourth question (the untimed warm-up counts), where the user presses Ctrl-C."""
+
+    name = "interrupted"
+
+    def __init__(self, settings=None):
+        self.asked = 0
+
+    def answer(self, question, evidence):
+        self.asked += 1
+        if self.asked == 4:
+            raise KeyboardInterrupt
+        return Answer(1, question.options[1], 0.9)
+
+
+class RagOnlyForEvenIds(Answerer):
+    """Fails without evidence on every question but q1, and with evidence on q1 only: no question is answered by
+    both no-rag and rag."""
+
+    name = "disjoint"
+
+    def answer(self, question, evidence):
+        if bool(evidence) == (question.id == "q1"):
+            raise AnswerError("the server refused")
+        return Answer(1, question.options[1], 0.9)
+
+
+def test_ctrl_c_keeps_the_answered_questions_and_says_so(quick_index, questions):
+    items, failures = load_items(questions, 10_000_000)
+    result = QABench(quick_index, Interrupted()).run(items, failures, modes=("no-rag", "rag"), folds=0)
+    assert result["interrupted"] == "Ctrl-C in no-rag after 2 of 6 questions"
+    assert list(result["modes"]) == ["no-rag"], "the modes after it did not run"
+    assert result["modes"]["no-rag"]["correct"] == {"q0": 1.0, "q1": 1.0}
+    assert [r["id"] for r in result["items"]] == ["q0", "q1"]
+    assert "**Interrupted** (Ctrl-C in no-rag after 2 of 6 questions)" in markdown_report(result, "run")
+
+
+def test_ctrl_c_in_the_cli_writes_the_json_and_exits_130(quick_index, questions, tmp_path):
+    out = tmp_path / "run.json"
+    result = run_cli(
+        "bench", "qa", "--questions", questions, "--index", quick_index.path, "--modes", "rag,agentic",
+        "--answerer", f"py:{__name__}.Interrupted", "--out", tmp_path / "qa", "--json", out,
+        home=tmp_path / "home",
+    )  # fmt: skip
+    assert result.exit_code == 130, result.output
+    assert "interrupted: Ctrl-C in rag after 2 of 6 questions" in result.output
+    written = json.loads(out.read_text())
+    assert written["interrupted"] and list(written["modes"]) == ["rag"]
+    assert "**Interrupted**" in (tmp_path / "qa" / "report.md").read_text()
+
+
+def test_modes_without_a_question_in_common_have_no_difference(quick_index, questions):
+    items, failures = load_items(questions, 10_000_000)
+    result = QABench(quick_index, RagOnlyForEvenIds()).run(items, failures, modes=("no-rag", "rag"))
+    assert set(result["modes"]["no-rag"]["correct"]) == {"q1"} and "q1" not in result["modes"]["rag"]["correct"]
+    assert "vs_rag" not in result["modes"]["no-rag"], "not +0.000 (+0.000 to +0.000) over no question"
+    assert "| no-rag | 1.000 | 0.207-1.000 |  |" in markdown_report(result, "run")
