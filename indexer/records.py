@@ -34,6 +34,9 @@ class Page:
     """The bookmark path leading to this page ("Chapter 4 > 4.2 Epithelial Tissue"), when the PDF has one."""
     page_label: str | None = None
     """The page number printed on it (the PDF's page label), where that differs from ``page``; likewise below."""
+    scanned: bool = False
+    """Without a text layer (a scan): whatever OCR read of it, it is found by its image too, as the image filling it
+    is not a figure of its own."""
     progress_units = 1
     """What a source's ``size_hint`` counts: pages, case images."""
 
@@ -58,8 +61,8 @@ class Page:
             # BM25 sees the page through its passages (page-level BM25 measured no better, BENCHMARKS.md).
             searchable=False,
         )
-        # Pages without a text layer (scans) are still findable through their rendered image.
-        image = None if self.has_text else self.image
+        # Pages without a text layer (scans) are findable through their rendered image, beside any text read from it.
+        image = self.image if self.scanned or not self.has_text else None
         # The page keeps one text vector (passage vectors would cost ~2.9x the encoding time, BENCHMARKS.md);
         # the heading tells the encoder what a page mid-section is about.
         text = f"{self.section}\n{self.text}" if self.has_text and self.section else self.text

@@ -11,7 +11,7 @@ import pymupdf
 import pytest
 from PIL import Image
 
-from pathatlas.indexer.records import Figure
+from pathatlas.indexer.records import Figure, Page
 from pathatlas.indexer.sources.pdf import PdfSource
 from tests.helpers import hashing_settings
 
@@ -76,3 +76,33 @@ def test_a_transparent_picture_is_over_white_as_on_the_slide(tmp_path):
     ((image, render),) = figures_and_renders(tmp_path / "logo.pdf", tmp_path)
     assert image[0, 0].tolist() == [255, 255, 255] and image[-1, -1].tolist() == [255, 255, 255]
     assert np.abs(image - render).mean() < 12
+
+
+def scan(tmp_path: Path, title: str | None = None) -> list:
+    """The records of a one-page PDF whose page is a picture filling it (a scanner's, or a slide exported whole), with
+    a text layer holding ``title`` where one is given."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=400, height=500)
+    page.insert_image(pymupdf.Rect(10, 10, 390, 490), stream=picture(), keep_proportion=False)
+    if title:
+        page.insert_text((40, 40), title, fontsize=20)
+    doc.save(tmp_path / "scan.pdf")
+    return list(PdfSource(tmp_path / "scan.pdf", hashing_settings(tmp_path, figure_ocr=False)).records())
+
+
+def test_a_scanned_page_is_one_page_record_not_a_page_and_a_figure_of_it(tmp_path):
+    """Each page of a scanned PDF was also a "figure" of itself: a figure search listed the book's text pages, an image
+    query found every page twice, and tesseract read each page a second time as a figure."""
+    records = scan(tmp_path)
+    (page,) = [r for r in records if isinstance(r, Page)]
+    assert [r for r in records if isinstance(r, Figure)] == []
+    assert page.scanned and page.entries()[0].image is page.image, "the page is found by its image"
+    read = Page(page.source, page.fingerprint, 1, "Caseating granuloma", page.image, scanned=True)
+    (entry,) = read.entries()
+    assert entry.text == "Caseating granuloma" and entry.image is page.image, "what OCR read adds to its image"
+
+
+def test_a_picture_filling_a_page_with_a_text_layer_is_still_a_figure(tmp_path):
+    records = scan(tmp_path, title="Granuloma")
+    assert len([r for r in records if isinstance(r, Figure)]) == 1
+    assert not next(r for r in records if isinstance(r, Page)).scanned

@@ -448,6 +448,20 @@ def as_shown(image: Image.Image, placement: pymupdf.Matrix) -> Image.Image:
     return image if method is None else image.transpose(method)
 
 
+PAGE_FILLED = 0.8
+"""The share of a page an image covers to be the page, on a page without a text layer: a scanner's image, inset by a
+margin or not."""
+
+
+def fills(page: pymupdf.Page, info: dict) -> bool:
+    """Whether an image's placement ``info`` (``get_image_info``, unrotated points) covers ``PAGE_FILLED`` of the
+    page."""
+    import pymupdf
+
+    page_box = pymupdf.Rect(0, 0, page.cropbox.width, page.cropbox.height)
+    return abs(pymupdf.Rect(info["bbox"]) & page_box) >= PAGE_FILLED * abs(page_box)
+
+
 def figure_label(caption: str) -> str | None:
     match = CAPTION_START.match(caption)
     return f"Figure {match.group(2).rstrip('.:')}" if match else None
@@ -517,16 +531,21 @@ class PdfSource(Source):
         with quiet_mupdf(), self._open() as doc:
             book = (doc.metadata or {}).get("title") or self.path.stem
             sections = sections_by_page(doc.get_toc(), doc.page_count)
-            for page, blocks, continued in self._read(doc):
+            without_text: set[int] = set()
+            for page, blocks, continued in self._read(doc, without_text):
                 section = sections.get(page.number + 1, "")
-                yield from self._page_records(page, blocks, fingerprint, book, section, continued)
+                scanned = page.number in without_text
+                yield from self._page_records(page, blocks, fingerprint, book, section, continued, scanned)
 
-    def _read(self, doc: pymupdf.Document) -> Iterator[tuple[pymupdf.Page, list[TextBlock], str | None]]:
+    def _read(
+        self, doc: pymupdf.Document, without_text: set[int] | None = None
+    ) -> Iterator[tuple[pymupdf.Page, list[TextBlock], str | None]]:
         """Each readable page, its text blocks as the book spells them in reading order, and the caption opening the
-        next page. Every page's text is read first (3 s for the 998-page book): the spelling is the whole book's, a
-        figure at a page's foot may find its caption on the next, and a document MuPDF had to repair is refused
-        before any record when reading it went wrong (a damaged file must not replace the copy indexed before). Pages
-        without a text layer are read by tesseract where figure OCR is on, a group at a time as they come."""
+        next page; ``without_text`` gets the (0-based) numbers of the pages without a text layer, whatever tesseract
+        reads of them. Every page's text is read first (3 s for the 998-page book): the spelling is the whole book's, a
+        figure at a page's foot may find its caption on the next, and a document MuPDF had to repair is refused before
+        any record when reading it went wrong (a damaged file must not replace the copy indexed before). Pages without
+        a text layer are read by tesseract where figure OCR is on, a group at a time as they come."""
         raw, said = mupdf_said(lambda: [self._read_blocks(page) for page in doc])
         if said:
             if doc.is_repaired:
@@ -538,6 +557,8 @@ class PdfSource(Source):
             None if b is None else reading_order([(box, clean_text(text, spelling)) for box, text in b], height)
             for b, height in zip(raw, heights, strict=True)
         ]
+        if without_text is not None:
+            without_text.update(n for n, blocks in enumerate(raw) if blocks == [])
         scans = ScannedPages(self, doc, pages, spelling)
         for page in doc:
             n = page.number
@@ -562,6 +583,7 @@ class PdfSource(Source):
         book: str,
         section: str = "",
         continued: str | None = None,
+        scanned: bool = False,
     ) -> Iterator[Record]:
         number = page.number + 1
         try:
@@ -573,9 +595,9 @@ class PdfSource(Source):
         text = "\n".join(text for _, text in blocks)
         label = page.get_label()  # the number printed on the page, where the PDF says
         printed = label if label and label != str(number) else None
-        yield Page(self.key, fingerprint, number, text, rendered, book=book, section=section, page_label=printed)
+        yield Page(self.key, fingerprint, number, text, rendered, book, section, printed, scanned)
         yield from self._passages(page, blocks, fingerprint, book, section, printed)
-        yield from self._figures(page, blocks, fingerprint, book, continued, printed)
+        yield from self._figures(page, blocks, fingerprint, book, continued, printed, scanned)
 
     def _passages(
         self,
@@ -617,7 +639,10 @@ class PdfSource(Source):
         book: str,
         continued: str | None,
         page_label: str | None = None,
+        scanned: bool = False,
     ) -> Iterator[Figure]:
+        """The page's embedded images over ``min_figure_px``, each with its caption; on a ``scanned`` page, the image
+        filling it is the page itself (its ``Page`` carries it), not a figure too."""
         import pymupdf
 
         number = page.number + 1
@@ -630,7 +655,7 @@ class PdfSource(Source):
             if not xref or xref in seen:
                 continue
             seen.add(xref)
-            if min(info["width"], info["height"]) < self.settings.min_figure_px:
+            if min(info["width"], info["height"]) < self.settings.min_figure_px or (scanned and fills(page, info)):
                 continue
             try:
                 image = embedded_image(doc, xref, self.settings.max_image_pixels, f"{self.path} p.{number} image")
