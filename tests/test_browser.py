@@ -558,3 +558,23 @@ def test_keyboard_focus_is_a_solid_ring_of_three_to_one(page):
         assert style == "solid" and width >= 2 and ratio(colour) >= 3, (style, width, colour)
         if control == fullscreen:
             assert control.evaluate(OPACITY) == 1
+
+
+SQUEEZED = """els => els.filter(e => e.checkVisibility() && e.innerText.trim()).filter(e => {
+    const text = e.querySelector('p') || e;
+    const lines = Math.round(text.getBoundingClientRect().height / parseFloat(getComputedStyle(text).lineHeight));
+    return text.scrollWidth > text.clientWidth + 1 || lines > text.innerText.trim().split(/\\s+/).length;
+}).map(e => e.innerText)"""
+"""The buttons and links whose name is cut short or drawn on more lines than it has words (a word broken)."""
+
+
+def test_buttons_keep_their_words_whole_at_twice_the_text_size(page):
+    """At 200% text (WCAG 1.4.4) the buttons in fixed-width columns broke their words a letter a line ("N e xt p a g
+    e", "Open case DEMO-01") and the Search button read "Sea…"; button rows now wrap instead."""
+    opened(page, searched(page).first)
+    larger = page.add_style_tag(content="html{font-size:200%!important}")
+    try:
+        expect(page.get_by_role("button", name="Next page ▶")).to_be_visible()
+        assert page.locator("main button, main a").evaluate_all(SQUEEZED) == []
+    finally:
+        larger.evaluate("e => e.remove()")

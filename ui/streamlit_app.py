@@ -282,10 +282,10 @@ def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str
                 st.markdown(f"<div class='printed'>Printed in the figure: {words}</div>", unsafe_allow_html=True)
             why = found_by(hit)
             st.caption(plain(f"#{hit['rank']} · found by {why}" if why else f"#{hit['rank']}"))
-            buttons = st.columns(2)
-            buttons[0].button(plain(open_label(where)), key=f"open-{hit['id']}", on_click=show, args=("selected", hit))
+            buttons = st.container(horizontal=True)
+            buttons.button(plain(open_label(where)), key=f"open-{hit['id']}", on_click=show, args=("selected", hit))
             if hit.get("has_image"):
-                buttons[1].button(
+                buttons.button(
                     plain(similar_label(where)), key=f"similar-{hit['id']}", on_click=find_similar, args=(hit,)
                 )
 
@@ -310,13 +310,13 @@ def viewer(hit: dict[str, Any], state: str, level: int = 2) -> None:
     the option or citation it opened from), so headings never skip a level."""
     citation = hit["citation"]
     with st.container(border=True, key=f"{state}-viewer"):
-        top = st.columns([6, 1])
-        (top[0].header if level == 2 else top[0].subheader)(plain(citation["label"]), anchor=False)
-        top[1].button("Close", key=f"{state}-close", on_click=show, args=(state, None))
+        (st.header if level == 2 else st.subheader)(plain(citation["label"]), anchor=False)
+        actions = st.container(horizontal=True)  # buttons wrap onto rows, never squeezed to a letter a line
         if hit["kind"] == "case":
             case_view(hit)
         elif hit.get("page_url"):
-            page_view(hit, state)
+            page_view(hit, state, actions)
+        actions.button("Close", key=f"{state}-close", on_click=show, args=(state, None))
         terms = st.session_state.get("terms", [])
         if hit.get("snippet"):
             st.markdown(
@@ -331,18 +331,18 @@ def viewer(hit: dict[str, Any], state: str, level: int = 2) -> None:
             )
 
 
-def page_view(hit: dict[str, Any], state: str) -> None:
+def page_view(hit: dict[str, Any], state: str, nav) -> None:
+    """The page with its passage outlined; its previous/next and PDF buttons go in ``nav``, the viewer's button row."""
     citation = hit["citation"]
     page = citation["page"]
-    nav = st.columns([1, 1, 3])
     previous, following = (hit, page - 1, state), (hit, page + 1, state)
-    nav[0].button("◀ Previous page", key=f"{state}-prev", disabled=page <= 1, on_click=open_page, args=previous)
-    nav[1].button("Next page ▶", key=f"{state}-next", on_click=open_page, args=following)
+    nav.button("◀ Previous page", key=f"{state}-prev", disabled=page <= 1, on_click=open_page, args=previous)
+    nav.button("Next page ▶", key=f"{state}-next", on_click=open_page, args=following)
     api = os.environ.get("PATHATLAS_API_URL")
     if api:
-        nav[2].link_button(f"Open the PDF at page {page}", f"{api.rstrip('/')}/records/{hit['id']}/pdf#page={page}")
+        nav.link_button(f"Open the PDF at page {page}", f"{api.rstrip('/')}/records/{hit['id']}/pdf#page={page}")
     else:
-        nav[2].download_button(
+        nav.download_button(
             f"Download the PDF (page {page})",
             source_pdf(hit["id"]),
             file_name=short(citation["source"]),
@@ -393,10 +393,9 @@ def case_view(hit: dict[str, Any]) -> None:
 
 def search_tab() -> None:
     with st.form("search-form", border=False):
-        cols = st.columns([6, 1])
-        text = cols[0].text_input("Search text", placeholder="e.g. koilocytes in cervical epithelium")
-        cols[1].markdown("<div style='height:1.75rem'></div>", unsafe_allow_html=True)
-        submitted = cols[1].form_submit_button("Search", type="primary", width="stretch")
+        row = st.container(horizontal=True, vertical_alignment="bottom")  # the button below the box when it is narrow
+        text = row.text_input("Search text", placeholder="e.g. koilocytes in cervical epithelium")
+        submitted = row.form_submit_button("Search", type="primary")
     with st.expander("Search by image"):
         image = st.file_uploader("Find pages, figures and cases like this image (PNG, JPEG or TIFF)", key="image")
         if image is not None and unsupported_file(image.name, SEARCH_IMAGE_TYPES):
