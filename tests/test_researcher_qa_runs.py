@@ -1,5 +1,5 @@
-"""A researcher's ``bench qa`` runs: Ctrl-C keeps what was answered and says so, and two modes that answered no
-question in common get no "difference" from each other."""
+"""A researcher's ``bench qa`` runs: Ctrl-C keeps what was answered and says so, two modes that answered no
+question in common get no "difference" from each other, and a handful of questions gets a wide interval."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import pytest
 
 from pathatlas.agent.answerers.base import Answerer, AnswerError
-from pathatlas.agent.bench import QABench, load_items, markdown_report
+from pathatlas.agent.bench import QABench, load_items, markdown_report, paired, paired_bootstrap
 from pathatlas.agent.questions import Answer
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
@@ -95,3 +95,18 @@ def test_modes_without_a_question_in_common_have_no_difference(quick_index, ques
     assert set(result["modes"]["no-rag"]["correct"]) == {"q1"} and "q1" not in result["modes"]["rag"]["correct"]
     assert "vs_rag" not in result["modes"]["no-rag"], "not +0.000 (+0.000 to +0.000) over no question"
     assert "| no-rag | 1.000 | 0.207-1.000 |  |" in markdown_report(result, "run")
+
+
+def test_a_handful_of_questions_gets_a_wide_paired_interval():
+    """Resampling one question (or three, all gained) gives the interval [+1, +1]: certainty from nothing."""
+    one = paired({"q": 1.0}, {"q": 0.0})
+    assert one["n"] == 1 and one["difference"] == 1.0 and one["ci95"][0] < 0 and one["p_not_better"] == 0.5
+    three = paired({"a": 1.0, "b": 1.0, "c": 1.0}, {"a": 0.0, "b": 0.0, "c": 0.0})
+    assert three["ci95"][0] < 0.6 < three["ci95"][1] == 1.0 and three["p_not_better"] == 0.125
+    ids = [f"q{n}" for n in range(300)]
+    mine = {i: float(n % 10 < 6) for n, i in enumerate(ids)}
+    theirs = {i: float(n % 10 < 5) for n, i in enumerate(ids)}
+    many, resampled = paired(mine, theirs), paired_bootstrap(list(mine.values()), list(theirs.values()))
+    assert many["difference"] == pytest.approx(0.1) and many["ci95"] == pytest.approx(resampled["ci95"], abs=0.01)
+    f1 = paired({"q": 0.5, "r": 1.0}, {"q": 0.0, "r": 1.0})
+    assert f1 == paired_bootstrap([0.5, 1.0], [0.0, 1.0]), "token F1 scores are resampled"
