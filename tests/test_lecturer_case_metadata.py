@@ -11,8 +11,10 @@ import pytest
 from PIL import Image
 
 from pathatlas.errors import BadInputError
+from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.retrieval.datasets import read_cases
+from pathatlas.retrieval.index import Index
 from tests.helpers import hashing_settings
 
 
@@ -93,3 +95,16 @@ def test_a_row_with_values_but_no_image_is_still_refused(tmp_path):
     path = folder(tmp_path / "noimg", "labels.csv", "image;diagnosis\r\na.jpg;lipoma\r\n;fibroma\r\n", ("a.jpg",))
     with pytest.raises(BadInputError, match="row 2 has no 'image' field"):
         CaseFolderSource(path, hashing_settings(tmp_path)).fingerprint()
+
+
+def test_an_image_listed_twice_is_one_record_and_the_folder_stays_unchanged_on_the_next_run(tmp_path):
+    """A row pasted twice gave the folder one more entry than the store holds (the two share an id), so every later
+    ``index`` found it changed and read and encoded it all again, without a word."""
+    path = folder(tmp_path / "dup", "labels.csv", "image,diagnosis\na.jpg,lipoma\na.jpg,lipoma\nb.jpg,fibroma\n")
+    settings = hashing_settings(tmp_path)
+    with Index.open(settings.index_dir, settings, create=True) as index:
+        (first,) = Indexer(index, show_progress=False).add(path).sources
+        assert (first.status, first.entries, index.store.count()) == ("indexed", 2, 2)
+        assert first.problems[0] == f"{path / 'labels.csv'}: 'a.jpg' is listed twice in case 'a'; read once"
+        (again,) = Indexer(index, show_progress=False).add(path).sources
+        assert (again.status, again.entries) == ("unchanged", 2)

@@ -109,6 +109,11 @@ class CaseFolderSource(Source):
         for case_id, case_rows in group_cases(rows).items():
             images = []
             for row, path in zip(case_rows, self._image_paths(case_rows), strict=True):
+                if any(name == row["image"] for name, _ in images):  # its entry's id is the first's: one record
+                    self.problems.append(
+                        f"{self.metadata_path}: {row['image']!r} is listed twice in case {case_id!r}; read once"
+                    )
+                    continue
                 if path.suffix.lower() not in IMAGE_SUFFIXES:
                     self.problems.append(f"{path}: not an image file ({', '.join(IMAGE_SUFFIXES)})")
                     continue
