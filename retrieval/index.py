@@ -461,7 +461,13 @@ class VisibleStore(VectorStore):
 
 class Index:
     def __init__(
-        self, path: Path, meta: IndexMeta, encoder: Encoder | None, settings: Settings, unwritten: bool = False
+        self,
+        path: Path,
+        meta: IndexMeta,
+        encoder: Encoder | None,
+        settings: Settings,
+        unwritten: bool = False,
+        store: VectorStore | None = None,
     ):
         self.path = path
         self.meta = meta
@@ -474,7 +480,7 @@ class Index:
         self.generation = Generation.read(path / POINTER_FILE).checked(path / POINTER_FILE)
         if not (path / POINTER_FILE).is_file() and (path / "store").exists():
             self._drop_uncommitted_store()
-        self._attach_store()
+        self._attach_store(store)
         self._lexical: LexicalIndex | None = None
         self._released: set[str] = set()
         """Ids of records replaced, removed or never committed: their media files go unless the store still holds
@@ -525,6 +531,13 @@ class Index:
         if not defer:
             index._create()
         return index
+
+    @classmethod
+    def over(cls, path: Path, settings: Settings, store: VectorStore) -> Index:
+        """The index at ``path`` over ``store``, already open: ``pathatlas export`` fills a collection it made with the
+        shards and replicas asked for, then commits through this index so that the copy is written as this version
+        writes one (its format, BM25 of this terms version), whatever version wrote the index it copies."""
+        return cls(path, read_meta(path, settings, store.kind), None, settings, store=store)
 
     def __enter__(self) -> Index:
         return self
@@ -614,10 +627,10 @@ class Index:
                 named = str(part) if part.is_relative_to(self.path) else None  # the folder it would be made in: unnamed
                 raise unwritable(self.path, OSError(code, os.strerror(code), named))
 
-    def _attach_store(self) -> None:
-        """Open the store; searches read it through the committed generation (``VisibleStore``) unless it keeps
-        snapshots, whose committed state the generation names."""
-        self.raw_store = self._open_store()
+    def _attach_store(self, store: VectorStore | None = None) -> None:
+        """Open the store (or take ``store``, open); searches read it through the committed generation
+        (``VisibleStore``) unless it keeps snapshots, whose committed state the generation names."""
+        self.raw_store = self._open_store() if store is None else store
         self.store: VectorStore = self.raw_store if self.raw_store.snapshots else VisibleStore(self.raw_store, self)
 
     def check_store(self) -> None:

@@ -28,8 +28,9 @@ def export(
 ):
     """Copy an index's vectors and payloads into a new Qdrant collection, with payload indexes for filters.
 
-    Writes a small index folder (BM25, manifest, thumbnails, and a store that records the URL and collection);
-    search it with the same commands and its --index, nothing else to set. PATHATLAS_QDRANT_URL and
+    Writes a small index folder (BM25, manifest, thumbnails, and a store that records the URL and collection) as this
+    version writes one, whichever version wrote INDEX (which is left as it was); search it with the same commands and
+    its --index, nothing else to set. PATHATLAS_QDRANT_URL and
     PATHATLAS_QDRANT_COLLECTION, when set, take the place of what it records (PATHATLAS_QDRANT_API_KEY is sent only
     to the server PATHATLAS_QDRANT_URL names).
     """
@@ -55,9 +56,10 @@ def export(
             raise PathAtlasError(f"collection {name!r} at {to} already holds {target.count()} points: choose another")
         with tqdm(total=source.store.count(), desc=f"export to {name}", unit="record", disable=as_json) as bar:
             copied = target.copy_from(source.store, progress=bar.update)
-        target.commit()
         meta = json.loads((staging / META_FILE).read_text())
         (staging / META_FILE).write_text(json.dumps({**meta, "store": "qdrant"}, indent=2))
+        # In this version's format, whatever version wrote the source; left open: a failure's ``discard`` needs it.
+        Index.over(staging, target_settings, target).commit()
         staging.rename(out)
     except BaseException:
         if target is not None:
