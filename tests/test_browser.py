@@ -578,3 +578,11 @@ def test_buttons_keep_their_words_whole_at_twice_the_text_size(page):
         assert page.locator("main button, main a").evaluate_all(SQUEEZED) == []
     finally:
         larger.evaluate("e => e.remove()")
+
+
+def test_a_search_with_nothing_to_search_is_said_in_the_live_region(page):
+    """The words "Type a query or upload an image." were a warning beside the live region: a screen reader heard
+    nothing."""
+    page.reload()
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator(".results-status[role=status]")).to_have_text("Type a query or upload an image.")

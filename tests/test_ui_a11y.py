@@ -31,6 +31,7 @@ from pathatlas.ui.present import (
     img_html,
     outline,
     relevance_words,
+    results_status,
     unreachable_message,
     unsupported_file,
 )
@@ -132,6 +133,15 @@ def test_an_image_drawn_as_html_escapes_its_text_alternative():
     drawn = img_html(b"\xff\xd8\xff\xe0 not really a JPEG", planted, width=48)
     assert drawn.startswith("<img src='data:image/jpeg;base64,") and " width='48'>" in drawn
     assert "<script" not in drawn and "onerror='" not in drawn and "&#x27; onerror=&#x27;" in drawn
+
+
+def test_a_search_without_results_is_said_in_the_live_region():
+    """The live region was emptied when a search found nothing: "No results" was a note beside it, which a screen reader
+    never reads out, so the search seemed to do nothing."""
+    assert results_status(12, "for “cells”") == "12 results for “cells”"
+    assert results_status(1, "like slide.png") == "1 result like slide.png"
+    assert results_status(0, "for “cells”") == "No results for “cells”: try other words or fewer filters."
+    assert results_status(0, "") == "No results: try other words or fewer filters."
 
 
 def test_uploads_are_checked_by_the_app_not_in_a_tooltip():

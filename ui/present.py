@@ -262,7 +262,10 @@ def relevance_words(hit: dict[str, Any], look_alike: bool) -> str:
 
 def results_status(count: int, title: str) -> str:
     """The line a screen reader announces when results arrive (a search, find similar, show more): "12 results for
-    “koilocytes”"; ``title`` says what was searched ("for “…”", "like slide.png")."""
+    “koilocytes”", or what to try when none came (a note outside the live region is never read out); ``title`` says
+    what was searched ("for “…”", "like slide.png")."""
+    if not count:
+        return f"No results {title}".strip() + ": try other words or fewer filters."
     return f"{count} result{'' if count == 1 else 's'} {title}".strip()
 
 

@@ -404,6 +404,7 @@ def search_tab() -> None:
     filters = filter_row()
     st.session_state.filters = filters
     status = st.empty()  # the results' count, a live region: one element across reruns, so its new text is read out
+    said = ""  # what the live region says: the results' count, no results, or what to type
     if submitted or (image is not None and st.session_state.get("searched_image") != image.file_id):
         st.session_state.terms = query_terms(text)
         if image is not None:
@@ -418,15 +419,14 @@ def search_tab() -> None:
         elif text.strip():
             run_search("POST", "/search", f"for “{text}”", json={"text": text, "filters": filters})
         else:
-            st.warning("Type a query or upload an image.")
-    hits = st.session_state.get("hits", [])
-    counted = results_status(len(hits), st.session_state.get("results_title", "")) if hits else ""
+            said = "Type a query or upload an image."
+    hits = st.session_state.get("hits")
+    if hits is not None and not said:
+        said = results_status(len(hits), st.session_state.get("results_title", ""))
     status.markdown(
-        f"<p role='status' aria-live='polite' class='results-status'>{html.escape(counted)}</p>", unsafe_allow_html=True
+        f"<p role='status' aria-live='polite' class='results-status'>{html.escape(said)}</p>", unsafe_allow_html=True
     )
     if not hits:
-        if "hits" in st.session_state:
-            st.info("No results. Try other words or fewer filters.")
         return
     selected = st.session_state.get("selected")
     results, side = st.columns([5, 7]) if selected else (st.container(), None)
