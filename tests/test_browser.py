@@ -586,3 +586,15 @@ def test_a_search_with_nothing_to_search_is_said_in_the_live_region(page):
     page.reload()
     page.get_by_role("button", name="Search", exact=True).click()
     expect(page.locator(".results-status[role=status]")).to_have_text("Type a query or upload an image.")
+
+
+def test_a_page_past_the_last_is_said_until_closed(page):
+    """The note "page 5 is not in the index" was a toast gone after 4 s (WCAG 2.2.1): a slow reader, or a screen
+    reader busy with the page just drawn, lost it."""
+    cards = searched(page, "small round blue cells in a lymph node")
+    viewer = opened(page, cards.filter(has_text="p. 4").first)  # the primer's last page
+    viewer.get_by_role("button", name="Next page ▶").click()
+    toast = page.locator("[data-testid=stToast]", has_text="page 5 is not in the index")
+    toast.wait_for()
+    page.wait_for_timeout(6000)  # Streamlit's short toast goes after 4 s
+    expect(toast).to_be_visible()

@@ -299,7 +299,7 @@ def open_page(hit: dict[str, Any], page: int, state: str) -> None:
     response = call("GET", "/pages", quiet=True, params={"source": hit["citation"]["source_id"], "page": page})
     if response is None:
         if not st.session_state.get("unreachable"):  # else the service is away, not the page
-            st.toast(f"page {page} is not in the index")
+            st.toast(f"page {page} is not in the index", duration="infinite")  # until closed: no time limit to read it
         return
     st.session_state[state] = response.json()
 
@@ -476,7 +476,7 @@ def open_cited(citation: dict[str, Any], quote: str | None, key: str) -> None:
     opened = call("GET", f"/records/{citation['evidence']}", quiet=True)
     if opened is None:
         if not st.session_state.get("unreachable"):
-            st.toast("the cited record is no longer in the index")
+            st.toast("the cited record is no longer in the index", duration="infinite")
         return
     record = opened.json()
     box = citation.get("bbox")
