@@ -235,7 +235,7 @@ def bench_retrieval_command(
             )
         for baseline, metrics in body.get("significance", {}).items():
             console.print(
-                f"{task}: {body.get('default')} vs {baseline}, paired t-test p: "
+                f"{task}: {body.get('default')} vs {baseline}, paired p (t-test, or sign test if all differ alike): "
                 + ", ".join(f"{metric} {m['p']:.3g}" for metric, m in metrics.items())
             )
     write_json(json_out, result)

@@ -112,9 +112,10 @@ def compare_runs(
     max_p: float = 0.05,
     metrics: tuple[str, ...] = SIGNIFICANCE_METRICS,
 ) -> dict[str, dict[str, Any]]:
-    """Paired two-sided t-test (ranx) of the default against every other method, per metric (from 2 questions).
-    ``metrics`` and the result's keys are named as the tables name them (recall@k, mrr, precision@k)."""
-    from ranx import Qrels, Run, compare
+    """Paired two-sided t-test (ranx) of the default against every other method, per metric (from 2 questions), or
+    the sign test where t is undefined (``same_difference_p``). ``metrics`` and the result's keys are named as the
+    tables name them (recall@k, mrr, precision@k)."""
+    from ranx import Qrels, Run, compare, evaluate
 
     if len(query_ids) < 2:
         return {}
@@ -129,20 +130,34 @@ def compare_runs(
         runs.append(Run({q: r or {"-": 0.0} for q, r in run.items()}, name=name))
     names = {metric: ranx_metric(metric) for metric in metrics}
     report = compare(qrels, runs, metrics=list(names.values()), stat_test="student", max_p=max_p).to_dict()
+    per_query = {
+        run.name: {theirs: np.asarray(evaluate(qrels, run, [theirs], return_mean=False)) for theirs in names.values()}
+        for run in runs
+    }
     out = {}
     for name in ranked:
         if name == default:
             continue
-        out[name] = {
-            metric: {
+        out[name] = {}
+        for metric, theirs in names.items():
+            p = same_difference_p(per_query[default][theirs] - per_query[name][theirs])
+            p = float(report[default]["comparisons"][name][theirs]) if p is None else p
+            out[name][metric] = {
                 "default": float(report[default]["scores"][theirs]),
                 name: float(report[name]["scores"][theirs]),
-                "p": float(report[default]["comparisons"][name][theirs]),
-                "significant": bool(report[default]["comparisons"][name][theirs] < max_p),  # numpy's bool is not JSON
+                "p": p,
+                "significant": p < max_p,
             }
-            for metric, theirs in names.items()
-        }
     return out
+
+
+def same_difference_p(differences: np.ndarray) -> float | None:
+    """The two-sided p where Student's t is undefined, every question's difference being the same (ranx then says p 0
+    for two questions both gained: "significant" from two questions; nan for two identical methods): the exact sign
+    test, 1 when none differs and 2 / 2**n when all n moved one way. None when the differences vary."""
+    if np.ptp(differences) > 0:
+        return None
+    return 1.0 if differences[0] == 0 else min(1.0, 2 / 2**differences.size)
 
 
 MARKED_METRICS = ("recall@1", "recall@5", "mrr", "precision@10")
