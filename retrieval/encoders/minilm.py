@@ -8,8 +8,8 @@ Batches (indexing) run in torch. A query-sized batch runs in ONNX Runtime with 8
 export is in the cache (a quarter of numpy's CPU; query vectors within cosine 0.99 of the exact ones, text to
 page unchanged: BENCHMARKS.md), else in numpy (as fast as torch at that size): a process that searches by text
 never imports torch (seconds) for it. The export is written by the first process that has torch loaded anyway
-(an indexing run, the service). The index's vectors are always the exact ones (torch, or numpy: the same
-vectors as sentence-transformers).
+(an indexing run, a service once an index job loaded it). The index's vectors are always the exact ones (torch, or
+numpy: the same vectors as sentence-transformers).
 """
 
 from __future__ import annotations

@@ -78,6 +78,13 @@ def export_module(
         )
 
 
+def threads_per_call() -> int:
+    """Threads of one model call as ``OMP_NUM_THREADS`` says (the service divides the cores among its lanes there, and
+    torch reads it too); else 0: ONNX Runtime's choice, one per physical core, as torch's default."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() else 0
+
+
 def session(path: Path, threads: int) -> Any:
     """An ONNX Runtime CPU session with ``threads`` threads per call."""
     import onnxruntime

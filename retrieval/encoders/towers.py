@@ -10,7 +10,6 @@ import io
 import os
 import secrets
 import shutil
-import sys
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -303,7 +302,4 @@ def onnx_session(load_model: Callable[[], torch.nn.Module], weights: Path, cache
     if not onnx_cache.runtime_available():
         return None
     exported = onnx_cache.write_once(onnx_cache.export_path(cache_dir, "efficientnet-lite0-maps", weights), export)
-    # The service divides the cores among its lanes with torch.set_num_threads; a process without torch leaves the
-    # choice to ONNX Runtime (0: one thread per physical core, as torch's default).
-    loaded_torch = sys.modules.get("torch")
-    return onnx_cache.session(exported, loaded_torch.get_num_threads() if loaded_torch else 0)
+    return onnx_cache.session(exported, onnx_cache.threads_per_call())

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -81,12 +82,15 @@ log = logging.getLogger(__name__)
 def share_cores(lanes: int) -> None:
     """Model, BLAS and FAISS threads per call: the cores divided among the lanes that run at once
     (oversubscribed OpenMP pools spin against each other and multiply latency). Text queries encode in
-    numpy (OpenBLAS), image queries in torch."""
+    numpy (OpenBLAS) or ONNX Runtime, image queries in ONNX Runtime, index jobs in torch. Torch is told only when
+    loaded: importing it here cost every start seconds; one loaded later (an index job) reads ``OMP_NUM_THREADS``, as
+    the ONNX Runtime sessions do (``onnx_cache.threads_per_call``)."""
     threads = max(1, (os.cpu_count() or 1) // lanes)
-    import torch
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if (torch := sys.modules.get("torch")) is not None:
+        torch.set_num_threads(threads)
     from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(threads)
     threadpool_limits(threads, user_api="blas")
     try:
         import faiss
@@ -110,8 +114,8 @@ class Engine:
         """Why the models could not be loaded, as clients read it (no server paths); None while all is well."""
         self._unopenable: tuple[int, int, int] | None = None
         """The pointer state of the last commit whose reopen failed: not tried again until the next commit."""
+        share_cores(SEARCH_LANES)  # before any model loads: torch and ONNX Runtime read the count then
         self._open()
-        share_cores(SEARCH_LANES)
         self.text_lane = BatchingLane("text search", self._search_batch)
         # Text searches are most requests and must stay interactive under load: an image query's three
         # EfficientNet passes yield the CPU to them (measured in BENCHMARKS.md, "REST service under load").
