@@ -598,3 +598,18 @@ def test_a_page_past_the_last_is_said_until_closed(page):
     toast.wait_for()
     page.wait_for_timeout(6000)  # Streamlit's short toast goes after 4 s
     expect(toast).to_be_visible()
+
+
+def test_opening_a_result_takes_focus_to_the_viewer_and_closing_brings_it_back(page):
+    """Opening a result redrew the results beside the viewer and dropped keyboard focus to the page's top, and the
+    viewer came after every card in the tab order (below them all on a narrow screen); closing it dropped focus too."""
+    opener = searched(page).first.get_by_role("button", name=re.compile(r"^Open "))
+    opener.focus()
+    page.keyboard.press("Enter")
+    viewer = page.locator(".st-key-selected-viewer")
+    expect(viewer.locator("h2")).to_be_focused()  # a screen reader reads the page's citation
+    page.keyboard.press("Tab")
+    expect(viewer.get_by_role("button", name="Next page ▶")).to_be_focused()  # Previous is disabled on page 1
+    viewer.get_by_role("button", name="Close").focus()
+    page.keyboard.press("Enter")
+    expect(opener).to_be_focused()

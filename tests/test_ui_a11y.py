@@ -26,6 +26,7 @@ from pathatlas.ui.bench_serve import free_port
 from pathatlas.ui.present import (
     case_image_text,
     distinct_places,
+    focus_script,
     found_by,
     image_alt,
     img_html,
@@ -142,6 +143,16 @@ def test_a_search_without_results_is_said_in_the_live_region():
     assert results_status(1, "like slide.png") == "1 result like slide.png"
     assert results_status(0, "for “cells”") == "No results for “cells”: try other words or fewer filters."
     assert results_status(0, "") == "No results: try other words or fewer filters."
+
+
+def test_the_focus_script_names_its_target_as_a_string_and_each_request_apart():
+    """The selector is written as a JavaScript string (a key holding a quote cannot end it), and two requests for one
+    target differ, so Streamlit draws the second as a new element, whose script runs."""
+    script = focus_script('.st-key-open-x button[title="a\'b"]', 2)
+    assert (
+        script.startswith("<script>") and 'document.querySelector(".st-key-open-x button[title=\\"a\'b\\"]")' in script
+    )
+    assert focus_script(".x", 1) != focus_script(".x", 2) and "</script>" not in script[:-9]
 
 
 def test_uploads_are_checked_by_the_app_not_in_a_tooltip():

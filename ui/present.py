@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import re
 from typing import Any
 
@@ -342,6 +343,17 @@ def img_html(image: bytes, alt: str, width: int | None = None) -> str:
     mime = "image/jpeg" if image[:3] == b"\xff\xd8\xff" else "image/png"  # thumbnails are JPEG, pages PNG
     data = base64.b64encode(image).decode("ascii")
     return f"<img src='data:{mime};base64,{data}' alt='{html.escape(alt, quote=True)}'{size}>"
+
+
+def focus_script(selector: str, count: int) -> str:
+    """A script that moves keyboard focus to the first element matching ``selector`` once it is drawn (tried for two
+    seconds), making it focusable if it is not (a heading); ``count`` tells one request from the last."""
+    return (
+        f"<script>/* {int(count)} */(() => {{ let tries = 40; const move = () => {{"
+        f" const target = document.querySelector({json.dumps(selector)});"
+        " if (!target) { if (--tries) setTimeout(move, 50); return; }"
+        " if (target.tabIndex < 0) target.tabIndex = -1; target.focus(); }; move(); })()</script>"
+    )
 
 
 def unsupported_file(name: str, types: tuple[str, ...]) -> bool:

@@ -33,6 +33,7 @@ from pathatlas.ui.present import (
     citation_text,
     distinct_places,
     error_message,
+    focus_script,
     found_by,
     group_cases,
     highlight,
@@ -283,16 +284,35 @@ def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str
             why = found_by(hit)
             st.caption(plain(f"#{hit['rank']} · found by {why}" if why else f"#{hit['rank']}"))
             buttons = st.container(horizontal=True)
-            buttons.button(plain(open_label(where)), key=f"open-{hit['id']}", on_click=show, args=("selected", hit))
+            key = f"open-{hit['id']}"
+            buttons.button(plain(open_label(where)), key=key, on_click=open_result, args=(hit, key))
             if hit.get("has_image"):
                 buttons.button(
                     plain(similar_label(where)), key=f"similar-{hit['id']}", on_click=find_similar, args=(hit,)
                 )
 
 
-def show(state: str, hit: dict[str, Any] | None) -> None:
-    """Button callback: open ``hit`` in the viewer kept in ``st.session_state[state]`` (None closes it)."""
-    st.session_state[state] = hit
+def open_result(hit: dict[str, Any], key: str) -> None:
+    """Button callback: open a result (its Open button's ``key``) in the viewer beside the results. Keyboard focus moves
+    to the viewer's title: redrawing the results beside it dropped focus to the page's top, and the viewer comes after
+    every card in the tab order (below them all on a narrow screen)."""
+    st.session_state.selected, st.session_state.selected_from = hit, key
+    move_focus(".st-key-selected-viewer h2")
+
+
+def close(state: str) -> None:
+    """Button callback: close the viewer kept in ``st.session_state[state]``; keyboard focus goes back to the button
+    that opened it (the Close button's removal dropped it to the page's top)."""
+    st.session_state[state] = None
+    if origin := st.session_state.pop(f"{state}_from", None):
+        move_focus(f".st-key-{origin} button")
+
+
+def move_focus(selector: str) -> None:
+    """Ask the end of this run to move keyboard focus to ``selector`` (``focus_script``); a count makes each request
+    a new element, which runs its script, where the last run asked the same."""
+    st.session_state.focus = (selector, st.session_state.get("focus_count", 0) + 1)
+    st.session_state.focus_count = st.session_state.focus[1]
 
 
 def open_page(hit: dict[str, Any], page: int, state: str) -> None:
@@ -316,7 +336,7 @@ def viewer(hit: dict[str, Any], state: str, level: int = 2) -> None:
             case_view(hit)
         elif hit.get("page_url"):
             page_view(hit, state, actions)
-        actions.button("Close", key=f"{state}-close", on_click=show, args=(state, None))
+        actions.button("Close", key=f"{state}-close", on_click=close, args=(state,))
         terms = st.session_state.get("terms", [])
         if hit.get("snippet"):
             st.markdown(
@@ -484,7 +504,8 @@ def open_cited(citation: dict[str, Any], quote: str | None, key: str) -> None:
     snippet = quote or (record["snippet"] if own_box else "")
     cited = {**record["citation"], "bbox": box}
     st.session_state.cited = {**record, "citation": cited, "snippet": snippet, "outline": None if own_box else box}
-    st.session_state.cited_at = key
+    st.session_state.cited_at = st.session_state.cited_from = key
+    move_focus(".st-key-cited-viewer h3")
 
 
 def ask_tab() -> None:
@@ -666,3 +687,5 @@ with ask:
 with library:
     library_tab()
 notice_unreachable(notice)
+if focus := st.session_state.pop("focus", None):
+    st.html(focus_script(*focus), unsafe_allow_javascript=True)
