@@ -28,14 +28,14 @@ from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.evidence import normalise, read_with_evidence
 from pathatlas.agent.graph import Agent, evidence_from_hits
 from pathatlas.agent.plan import read_question
-from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, answer_letter, letter_index, read_options
+from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, answer_letter, letter_index
 from pathatlas.agent.scoring import OptionSupport
 from pathatlas.agent.tune import Row, chapter_folds, cross_validate, expected_calibration_error
 from pathatlas.agent.writing import annotate
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.retrieval.bench.common import on_gold_page
-from pathatlas.retrieval.datasets import check_books, check_gold, read_jsonl
+from pathatlas.retrieval.datasets import check_books, check_gold, read_jsonl, read_options
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import percentile_ms

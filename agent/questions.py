@@ -8,11 +8,10 @@ from typing import Any
 from PIL import Image
 
 from pathatlas.errors import BadInputError
+from pathatlas.retrieval.datasets import LETTERS
 from pathatlas.retrieval.records import Citation, Payload
 from pathatlas.retrieval.search import check_filters, check_image
 from pathatlas.retrieval.stores.base import Filters
-
-LETTERS = "ABCDEFGHIJ"
 
 
 def letter_index(letter: str, n_options: int) -> int:
@@ -21,22 +20,6 @@ def letter_index(letter: str, n_options: int) -> int:
     if len(value) != 1 or value not in LETTERS[:n_options]:
         raise BadInputError(f"answer {letter!r} is not one of {', '.join(LETTERS[:n_options])}")
     return LETTERS.index(value)
-
-
-def read_options(value: Any) -> list:
-    """A dataset row's ``options`` as a list of texts: a list as given, or an object keyed by letters
-    (``{"A": ..., "B": ...}``, as MedQA writes them) in letter order. Listed as is, such an object gave its keys:
-    every question became "A, B or C?" and scored as if answered at random."""
-    if not value:
-        return []
-    if isinstance(value, list | tuple):
-        return list(value)
-    if not isinstance(value, dict):  # a string would be listed as its characters
-        raise BadInputError(f"options must be a list of texts, not {value!r}")
-    letters = {str(key).strip().upper(): option for key, option in value.items()}
-    if sorted(letters) != list(LETTERS[: len(letters)]):
-        raise BadInputError(f"options keyed {', '.join(map(str, value))}: key them A, B, C... or give a list")
-    return [letters[letter] for letter in sorted(letters)]
 
 
 def answer_letter(answer: Any, options: list[str]) -> str:

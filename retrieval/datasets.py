@@ -14,6 +14,9 @@ from typing import Any
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.text import plain_text
 
+LETTERS = "ABCDEFGHIJ"
+"""Answer letters, in option order."""
+
 
 def read_text(path: Path) -> str:
     """A dataset file's text: UTF-8, with or without the byte order mark Excel's "CSV UTF-8" writes. A file saved in
@@ -65,6 +68,22 @@ class MCQ:
         return " ".join([self.question, *self.options])
 
 
+def read_options(value: Any) -> list:
+    """A dataset row's ``options`` as a list of texts: a list as given, or an object keyed by letters
+    (``{"A": ..., "B": ...}``, as MedQA writes them) in letter order. Listed as is, such an object gave its keys:
+    every question became "A, B or C?" and scored as if answered at random."""
+    if not value:
+        return []
+    if isinstance(value, list | tuple):
+        return list(value)
+    if not isinstance(value, dict):  # a string would be listed as its characters
+        raise BadInputError(f"options must be a list of texts, not {value!r}")
+    letters = {str(key).strip().upper(): option for key, option in value.items()}
+    if sorted(letters) != list(LETTERS[: len(letters)]):
+        raise BadInputError(f"options keyed {', '.join(map(str, value))}: key them A, B, C... or give a list")
+    return [letters[letter] for letter in sorted(letters)]
+
+
 def read_mcq(path: Path) -> list[MCQ]:
     items = []
     for number, row in enumerate(read_jsonl(path), start=1):
@@ -77,7 +96,7 @@ def read_mcq(path: Path) -> list[MCQ]:
             MCQ(
                 id=str(row.get("id", len(items))),
                 question=row.get("question") or "",
-                options=list(row.get("options") or []),
+                options=read_options(row.get("options")),
                 answer=row.get("answer"),
                 image=(path.parent / image) if image else None,
                 gold=gold,

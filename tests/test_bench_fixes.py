@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +24,7 @@ from pathatlas.retrieval.records import Citation
 from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.bench_mcp import answer_of
 from pathatlas.ui.cli_common import print_json, write_json
-from tests.helpers import only_error_line, run_cli
+from tests.helpers import hashing_env, only_error_line, run_cli
 
 BOOK = "/data/openstax_x/book.pdf"
 OTHER = "/data/other/notes.pdf"
@@ -330,3 +333,27 @@ def test_each_mode_is_timed_warm_and_from_an_empty_sentence_cache(demo_index, tm
         assert len(cached[mode]) == len(items) + 1, "one untimed question first"
         assert cached[mode][1] == 0, f"{mode}: the first timed question finds no vectors of an earlier mode"
     assert "untimed" in result["latency"] and result["latency"] in markdown_report(result, "modes")
+
+
+def test_retrieval_reads_options_keyed_by_letter_as_their_texts(tmp_path):
+    """``bench retrieval`` and ``tune-text`` query with question + options: options given as {"A": ...} were listed
+    as their keys, so every query searched for "A B" (``bench qa`` already read them as texts)."""
+    row = {**mcq(0, "granuloma", [1, 1]), "options": {"B": "caseating necrosis", "a": "koilocytes"}}
+    assert read_mcq(write_rows(tmp_path / "q.jsonl", [row]))[0].options == ["koilocytes", "caseating necrosis"]
+    with pytest.raises(BadInputError, match="options must be a list"):
+        read_mcq(write_rows(tmp_path / "s.jsonl", [{**row, "options": "AB"}]))
+
+
+def test_bench_mcp_limit_reads_the_files_first_rows(hashing_cli):
+    """``--limit N`` is the file's first N rows, as in ``bench qa``: a bad row past them is no failure of the run."""
+    index = index_of(hashing_cli, make_pdf(hashing_cli / "lib" / "book.pdf", 3, "v1"))
+    rows = [mcq(0, "granuloma", [1, 1]), {"id": "bad", "question": "", "options": ["a"], "answer": "A"}]
+    path = write_rows(hashing_cli / "q.jsonl", rows)
+    command = [sys.executable, "-c", "from pathatlas.ui.cli import app; app()", "bench", "mcp", "--questions", path]
+    env = {**os.environ, **hashing_env(hashing_cli / "home")}  # a process of its own: the door talks over stdio
+    done = subprocess.run(
+        [*map(str, command), "--index", index, "--limit", "1", "--json", "-"], capture_output=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)
+    assert run["n"] == 1 and not any("failed" in item for item in run["items"]), run
