@@ -351,13 +351,15 @@ def test_a_tie_is_not_settled():
         assert answer.settled is settled, scores
 
 
-def test_an_answer_without_evidence_claims_chance():
-    """A source filter that held nothing on the question: "Goblet cells" at 0.58, no citation, from the options'
-    likeness to the question alone."""
+def test_an_answer_without_evidence_settles_nothing_and_keeps_its_measured_confidence():
+    """A source filter that held nothing on the question: "Goblet cells" at 0.58 from the options' likeness to the
+    question alone. Never settled; the 0.58 stays, since on the dev questions that likeness alone is right as often as
+    it claims (BENCHMARKS.md: two options 0.571 at 0.571); chance (0.5) understated it."""
     question = Question("Which cells show a perinuclear halo?", ["Goblet cells", "Koilocytes"])
-    answer = Answer(0, "Goblet cells", 0.58, scores=[0.58, 0.42])
+    quote = Quote("Goblet cells secrete mucus.", evidence("p1", "Goblet cells secrete mucus.", 1), "supports", 1.0)
+    answer = Answer(0, "Goblet cells", 0.58, scores=[0.58, 0.42], quotes=[[replace(quote, settles=True)], []])
     settle(answer, question, read_question(question), [])
-    assert answer.confidence <= 0.5 and not answer.settled
+    assert answer.confidence == 0.58 and not answer.settled
 
 
 def test_an_image_answer_most_of_its_nearest_cases_share_is_settled():
