@@ -357,3 +357,24 @@ def test_bench_mcp_limit_reads_the_files_first_rows(hashing_cli):
     assert done.returncode == 0, done.stderr
     run = json.loads(done.stdout)
     assert run["n"] == 1 and not any("failed" in item for item in run["items"]), run
+
+
+def test_tune_text_writes_its_ranker_beside_the_runs_not_over_the_shipped_one(hashing_cli, monkeypatch):
+    """Without --out the fitted ranker went to the package's own retrieval/ranker.json (which search reads when it
+    exists): in site-packages an upgrade dropped it, and every index in the environment ranked by one book's
+    questions. Now bench-out/ranker.json, which search uses through PATHATLAS_RANKER_FILE."""
+    from pathatlas.retrieval.fusion import RANKER_FILE
+
+    shipped = RANKER_FILE.read_bytes() if RANKER_FILE.exists() else None
+    index = index_of(hashing_cli, make_pdf(hashing_cli / "lib" / "book.pdf", 4, "v1"))
+    rows = [mcq(n, "granuloma", [n % 4 + 1] * 2, chapter=("one", "two")[n % 2]) for n in range(4)]
+    monkeypatch.chdir(hashing_cli)
+    result = run_cli(
+        "bench", "tune-text", "--mcq", write_rows(hashing_cli / "q.jsonl", rows), "--index", index, "--folds", 2
+    )
+    assert result.exit_code == 0, result.output
+    written = hashing_cli / "bench-out" / "ranker.json"
+    assert (RANKER_FILE.read_bytes() if RANKER_FILE.exists() else None) == shipped and written.exists()
+    assert f"PATHATLAS_RANKER_FILE={written}" in result.output.replace("\n", "")
+    search = run_cli("search", "granuloma", "--index", index, "--json", PATHATLAS_RANKER_FILE=written)
+    assert search.exit_code == 0, search.output

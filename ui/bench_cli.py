@@ -250,22 +250,24 @@ def bench_tune_text_command(
     mcq: Annotated[Path, typer.Option(help="MCQ JSONL with gold pdf_pages (the dev questions).")],
     index: IndexOpt = None,
     folds: Annotated[int, typer.Option(min=2, help="Chapter folds for the held-out check.")] = 5,
-    out: Annotated[
-        Path | None, typer.Option(help="Ranker file to write (default: the shipped retrieval/ranker.json).")
-    ] = None,
+    out: Annotated[Path, typer.Option(help="Ranker file to write; search uses it with PATHATLAS_RANKER_FILE.")] = Path(
+        "bench-out/ranker.json"
+    ),
     json_out: JsonFileOpt = None,
 ):
-    """Fit the text ranker: held-out figures per chapter fold, then the weights fitted on every question."""
+    """Fit the text ranker: held-out figures per chapter fold, then the weights fitted on every question.
+
+    The ranker goes to --out, never over the one PathAtlas ships (an upgrade would drop it, and every index in the
+    environment would rank by one book's questions); search uses it where PATHATLAS_RANKER_FILE names it."""
     from pathatlas.retrieval.bench.pages import tune_text
-    from pathatlas.retrieval.fusion import RANKER_FILE
     from pathatlas.retrieval.index import Index
 
     settings = settings_for(index)
-    result = tune_text(Index.open(settings.index_dir, settings), mcq, folds, out or RANKER_FILE)
+    result = tune_text(Index.open(settings.index_dir, settings), mcq, folds, out)
     for number, fold in enumerate(result["folds"]):
         console.print(retrieval_table(f"held-out fold {number} ({', '.join(fold['chapters'])})", fold))
     console.print(retrieval_table("pooled held-out folds", result))
-    console.print(f"wrote {result['written']}")
+    console.print(f"wrote {result['written']}: search with it by PATHATLAS_RANKER_FILE={result['written']}")
     write_json(json_out, result)
 
 

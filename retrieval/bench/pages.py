@@ -284,4 +284,4 @@ def tune_text(index: Index, mcq_path: Path, folds: int, out: Path) -> dict[str, 
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(body, indent=1))
     tmp.replace(out)
-    return {**result, "written": str(out), "ranker_file": body}
+    return {**result, "written": str(out.absolute()), "ranker_file": body}
