@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from pathatlas.corpora.demo import draw_pattern
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.ui.bench_serve import free_port, start_server
+from pathatlas.ui.cli import streamlit_command
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright (the dev extra)")
 expect = sync_api.expect
@@ -43,23 +43,8 @@ pytestmark = pytest.mark.skipif(
 def start_ui(api: str, port: int) -> tuple[subprocess.Popen, str]:
     """Streamlit running the app against the API at ``api``, once its page answers; and the page's URL."""
     env = {**os.environ, "PATHATLAS_API_URL": api, "HF_HUB_OFFLINE": "1"}
-    app = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
     ui = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(app),
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--client.toolbarMode",
-            "minimal",
-        ],
+        streamlit_command(port),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -366,6 +366,25 @@ def mcp(
     serve(settings_for(index), http, allow_dir)
 
 
+def streamlit_command(port: int) -> list[str]:
+    """The command that serves the web UI on ``port`` (``pathatlas ui``, and the browser tests run the same)."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(Path(__file__).with_name("streamlit_app.py")),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "minimal",  # students see the app, not Streamlit's developer menu and Deploy button
+    ]
+
+
 @app.command()
 @friendly_errors
 def ui(
@@ -382,23 +401,7 @@ def ui(
         env["PATHATLAS_INDEX"] = str(index)
     if api:
         env["PATHATLAS_API_URL"] = api
-    app_file = Path(__file__).with_name("streamlit_app.py")
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(app_file),
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--client.toolbarMode",
-        "minimal",  # students see the app, not Streamlit's developer menu and Deploy button
-    ]
-    child = subprocess.Popen(command, env=env)
+    child = subprocess.Popen(streamlit_command(port), env=env)
     # SIGTERM (kill, a service manager) or SIGHUP (the terminal closed) stops Streamlit too: it is not ours to orphan
     forwarded = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
     previous = {s: signal.signal(s, lambda signum, _frame: child.send_signal(signum)) for s in forwarded}
