@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -45,6 +47,9 @@ SCAN_GROUP = 16
 """Scanned pages read in one call (spread over tesseract's workers); 16 grey A4 pages at 300 dpi hold 140 MB."""
 END_OF_FILE = b"%%EOF"
 """The marker a PDF ends with; MuPDF repairs a file that lost its end, and what it lost (pages, bookmarks) is gone."""
+
+TEMPLATE_PAGES = 3
+"""The fewest pages an image is on (besides half of the document's) to be a slide master's (``template_images``)."""
 
 LINE_BREAK_HYPHEN = re.compile(r"(\w+)-\n(\w+)")
 
@@ -462,6 +467,40 @@ def fills(page: pymupdf.Page, info: dict) -> bool:
     return abs(pymupdf.Rect(info["bbox"]) & page_box) >= PAGE_FILLED * abs(page_box)
 
 
+def first_pages_of_repeated(pages: list[set[Hashable]]) -> dict[Hashable, int]:
+    """Each item found on at least ``TEMPLATE_PAGES`` of ``pages`` and at least half of them, to the first (1-based)
+    page holding it."""
+    counts = Counter(item for page in pages for item in page)
+    first: dict[Hashable, int] = {}
+    for number, page in enumerate(pages, 1):
+        for item in page:
+            first.setdefault(item, number)
+    return {item: first[item] for item, n in counts.items() if n >= TEMPLATE_PAGES and 2 * n >= len(pages)}
+
+
+def stream_identity(doc: pymupdf.Document, xref: int) -> Hashable:
+    """An image by its stored bytes, so that an exporter copying the master's image onto each slide stores one image;
+    by its xref where they cannot be read (a damaged image is skipped as a figure later, with the problem noted)."""
+    try:
+        return hashlib.blake2b(doc.xref_stream_raw(xref), digest_size=16).digest()
+    except Exception:
+        return xref
+
+
+def template_images(doc: pymupdf.Document) -> dict[int, int]:
+    """The images of a slide master (a PowerPoint deck's logo or background, on every slide), by xref, each to the
+    first page showing it: an image (one xref, or the same bytes) on at least ``TEMPLATE_PAGES`` pages and at least
+    half of the document's. Each would be a figure of every slide, filling figure and image searches with logos; it is
+    a figure on that first page (so an image search for it still finds its deck), and on another page only where a
+    caption ("Figure ...") makes it one there. Reuse alone is not the sign: the A&P book prints one image as Figure
+    4.18 and 10.2, two pages of 998, each captioned, and both stay figures; a short handout showing one diagram on
+    two pages of two keeps both (fewer than three pages)."""
+    pages = [{image[0] for image in page.get_images()} for page in doc]
+    identities = {xref: stream_identity(doc, xref) for xref in set().union(*pages)}
+    firsts = first_pages_of_repeated([{identities[xref] for xref in page} for page in pages])
+    return {xref: firsts[identity] for xref, identity in identities.items() if identity in firsts}
+
+
 def figure_label(caption: str) -> str | None:
     match = CAPTION_START.match(caption)
     return f"Figure {match.group(2).rstrip('.:')}" if match else None
@@ -531,11 +570,12 @@ class PdfSource(Source):
         with quiet_mupdf(), self._open() as doc:
             book = (doc.metadata or {}).get("title") or self.path.stem
             sections = sections_by_page(doc.get_toc(), doc.page_count)
+            templates = template_images(doc)
             without_text: set[int] = set()
             for page, blocks, continued in self._read(doc, without_text):
                 section = sections.get(page.number + 1, "")
                 scanned = page.number in without_text
-                yield from self._page_records(page, blocks, fingerprint, book, section, continued, scanned)
+                yield from self._page_records(page, blocks, fingerprint, book, section, continued, scanned, templates)
 
     def _read(
         self, doc: pymupdf.Document, without_text: set[int] | None = None
@@ -584,6 +624,7 @@ class PdfSource(Source):
         section: str = "",
         continued: str | None = None,
         scanned: bool = False,
+        templates: Mapping[int, int] | None = None,
     ) -> Iterator[Record]:
         number = page.number + 1
         try:
@@ -597,7 +638,7 @@ class PdfSource(Source):
         printed = label if label and label != str(number) else None
         yield Page(self.key, fingerprint, number, text, rendered, book, section, printed, scanned)
         yield from self._passages(page, blocks, fingerprint, book, section, printed)
-        yield from self._figures(page, blocks, fingerprint, book, continued, printed, scanned)
+        yield from self._figures(page, blocks, fingerprint, book, continued, printed, scanned, templates)
 
     def _passages(
         self,
@@ -640,15 +681,19 @@ class PdfSource(Source):
         continued: str | None,
         page_label: str | None = None,
         scanned: bool = False,
+        templates: Mapping[int, int] | None = None,
     ) -> Iterator[Figure]:
         """The page's embedded images over ``min_figure_px``, each with its caption; on a ``scanned`` page, the image
-        filling it is the page itself (its ``Page`` carries it), not a figure too."""
+        filling it is the page itself (its ``Page`` carries it), not a figure too; a slide master's image
+        (``templates``, from ``template_images``) only on its first page or with a caption of its own."""
         import pymupdf
 
         number = page.number + 1
         doc = page.parent
         body = body_blocks(blocks, unrotated_height(page))
+        templates = templates or {}
         seen: set[int] = set()
+        shown: list[tuple[int, dict, BBox, str]] = []  # position, placement, box, caption
         placements = sorted(page.get_image_info(xrefs=True), key=lambda info: (info["bbox"][1], info["bbox"][0]))
         for index, info in enumerate(placements):
             xref = info.get("xref", 0)
@@ -657,14 +702,20 @@ class PdfSource(Source):
             seen.add(xref)
             if min(info["width"], info["height"]) < self.settings.min_figure_px or (scanned and fills(page, info)):
                 continue
+            bbox: BBox = tuple(round(v, 1) for v in info["bbox"])
+            shown.append((index, info, bbox, find_caption(bbox, body, continued)))
+        # a master's image owns a caption no other image takes: a logo under a slide's figure finds that one's above it
+        claimed = {caption for _, info, _, caption in shown if info["xref"] not in templates}
+        for index, info, bbox, caption in shown:
+            xref = info["xref"]
+            if templates.get(xref, number) != number and (caption in claimed or not CAPTION_START.match(caption)):
+                continue
             try:
                 image = embedded_image(doc, xref, self.settings.max_image_pixels, f"{self.path} p.{number} image")
             except Exception as exc:  # one damaged image must not lose the page
                 self.problems.append(f"{self.path} page {number}: skipped an image ({exc})")
                 continue
             image = as_shown(thumbnail(image, 1024), pymupdf.Matrix(info["transform"]) * page.rotation_matrix)
-            bbox: BBox = tuple(round(v, 1) for v in info["bbox"])
-            caption = find_caption(bbox, body, continued)
             yield Figure(
                 self.key,
                 fingerprint,

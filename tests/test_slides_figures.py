@@ -1,0 +1,84 @@
+"""A lecturer's slide decks and non-English books: a slide master's logo is not a figure of every slide, a picture
+without a caption is captioned by its slide's title, and a figure keeps its label as the book prints it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pymupdf
+from PIL import Image
+
+from pathatlas.indexer.records import Figure
+from pathatlas.indexer.sources.pdf import PdfSource
+from tests.helpers import hashing_settings, png_bytes
+
+SLIDE = pymupdf.Rect(0, 0, 720, 540)
+
+
+def picture(seed: int) -> bytes:
+    """A 120 x 90 PNG of noise: each seed another picture."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    return png_bytes(Image.fromarray(pixels))
+
+
+LOGO, MICROGRAPH = picture(1), picture(2)
+
+
+def slide(doc: pymupdf.Document, title: str, logo: bool = True) -> pymupdf.Page:
+    """A slide with its ``title`` at the top and, as its master draws it, the ``LOGO`` in the top right corner."""
+    page = doc.new_page(width=SLIDE.width, height=SLIDE.height)
+    page.insert_text((60, 70), title, fontsize=28)
+    if logo:
+        page.insert_image(pymupdf.Rect(620, 460, 700, 520), stream=LOGO)
+    return page
+
+
+def figures(path: Path, tmp_path: Path) -> list[Figure]:
+    return [r for r in PdfSource(path, hashing_settings(tmp_path)).records() if isinstance(r, Figure)]
+
+
+def test_a_slide_masters_logo_is_a_figure_of_its_first_slide_only(tmp_path):
+    """A PowerPoint export draws the master's logo on every slide: each slide had a logo figure, so figure and image
+    searches filled with logos."""
+    doc = pymupdf.open()
+    for n in range(1, 5):
+        page = slide(doc, f"Granulomas, part {n}")
+        if n in (2, 4):  # slide 2 shows a micrograph (the logo finds its caption above it), slide 4 the logo itself
+            page.insert_image(pymupdf.Rect(160, 120, 560, 420), stream=MICROGRAPH if n == 2 else LOGO)
+            page.insert_text((160, 440), f"Figure {n // 2}. {'Caseating granuloma' if n == 2 else 'Our logo'}.")
+    doc.save(tmp_path / "deck.pdf")
+    found = [(f.page, f.label) for f in figures(tmp_path / "deck.pdf", tmp_path)]
+    assert found == [(1, None), (2, "Figure 1"), (4, "Figure 2")], "with a caption of its own it is a figure there"
+
+
+def test_a_logo_stored_again_on_each_slide_is_one_image(tmp_path):
+    """Some exporters store the master's image anew on each slide: the same bytes under another xref."""
+    doc = pymupdf.open()
+    for n in range(1, 4):
+        one = pymupdf.open()
+        slide(one, f"Slide {n}")
+        doc.insert_pdf(one)
+    doc.save(tmp_path / "deck.pdf")
+    with pymupdf.open(tmp_path / "deck.pdf") as saved:
+        assert len({image[0] for page in saved for image in page.get_images()}) == 3
+    assert [f.page for f in figures(tmp_path / "deck.pdf", tmp_path)] == [1]
+
+
+def test_an_image_reused_as_two_captioned_figures_or_on_few_pages_stays_a_figure_each_time(tmp_path):
+    """The A&P book prints one image as Figure 4.18 and Figure 10.2: reuse alone makes no template."""
+    doc = pymupdf.open()
+    for n in range(1, 4):
+        page = slide(doc, f"Slide {n}", logo=False)
+        page.insert_image(pymupdf.Rect(160, 120, 560, 420), stream=MICROGRAPH)
+        page.insert_text((160, 440), f"Figure {n}. The same granuloma.", fontsize=12)
+    doc.save(tmp_path / "captioned.pdf")
+    assert [f.label for f in figures(tmp_path / "captioned.pdf", tmp_path)] == ["Figure 1", "Figure 2", "Figure 3"]
+
+    doc = pymupdf.open()
+    for n in range(1, 6):
+        page = slide(doc, f"Slide {n}", logo=False)
+        if n in (2, 4):  # on two pages of five: not a master's
+            page.insert_image(pymupdf.Rect(160, 120, 560, 420), stream=MICROGRAPH)
+    doc.save(tmp_path / "reused.pdf")
+    assert [f.page for f in figures(tmp_path / "reused.pdf", tmp_path)] == [2, 4]
