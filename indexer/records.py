@@ -132,6 +132,8 @@ class Figure:
     label: str | None = None
     book: str = ""
     page_label: str | None = None
+    caption_from_title: bool = False
+    """The caption is the page's title: the page prints none for the image (a slide's picture)."""
     progress_units = 0
 
     @property
@@ -149,6 +151,7 @@ class Figure:
             figure=self.label or f"p{self.page}-img{self.index + 1}",
             bbox=self.bbox,
             text=self.caption,
+            caption_from_title=self.caption_from_title,
         )
         return [Entry(self.id, payload, text=self.caption, image=self.image, thumbnail=self.image)]
 

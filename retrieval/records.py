@@ -78,6 +78,8 @@ class Payload:
     """A case's organ, or its organs (a list, any of which a filter finds)."""
     labels: dict[str, str] | None = None
     text: str = ""
+    caption_from_title: bool = False
+    """A figure's ``text`` is its page's title, not a caption: the page prints none for it (a slide's picture)."""
     ocr: str | None = None
     """Words printed in a figure's image (figure OCR): a figure search matches them as a BM25 field beside the
     caption (``Index.printed_words``), and a hit's payload shows them, so a reader sees why a figure matched."""

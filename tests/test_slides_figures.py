@@ -82,3 +82,39 @@ def test_an_image_reused_as_two_captioned_figures_or_on_few_pages_stays_a_figure
             page.insert_image(pymupdf.Rect(160, 120, 560, 420), stream=MICROGRAPH)
     doc.save(tmp_path / "reused.pdf")
     assert [f.page for f in figures(tmp_path / "reused.pdf", tmp_path)] == [2, 4]
+
+
+def test_a_slides_picture_without_a_caption_is_captioned_by_the_slides_title(tmp_path):
+    """A slide names its picture in its title, not in a "Figure" caption: the figure's caption was empty, so only its
+    printed words found it. Its label stays its place ("p1-img1"): a title is no figure number."""
+    doc = pymupdf.open()
+    slide(doc, "Caseating granuloma in the lung", logo=False).insert_image(
+        pymupdf.Rect(160, 120, 560, 420), stream=MICROGRAPH
+    )
+    page = slide(doc, "Hepatic steatosis", logo=False)
+    page.insert_image(pymupdf.Rect(160, 120, 560, 420), stream=LOGO)
+    page.insert_text((160, 440), "Figure 2. Fatty liver, H&E.", fontsize=12)
+    doc.save(tmp_path / "deck.pdf")
+    titled, captioned = figures(tmp_path / "deck.pdf", tmp_path)
+    assert (titled.caption, titled.caption_from_title, titled.label) == ("Caseating granuloma in the lung", True, None)
+    (entry,) = titled.entries()
+    assert entry.text == entry.payload.text == "Caseating granuloma in the lung" and entry.payload.caption_from_title
+    assert entry.payload.figure == "p1-img1"
+    assert (captioned.caption, captioned.caption_from_title) == ("Figure 2. Fatty liver, H&E.", False)
+    assert "caption_from_title" not in captioned.entries()[0].payload.to_payload()
+
+
+def test_a_pages_opening_paragraph_or_a_slide_masters_logo_takes_no_title(tmp_path):
+    """A book page's first block is a paragraph, not its title; a logo on every slide is not what each title names."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    page.insert_textbox(pymupdf.Rect(72, 72, 540, 200), "The granuloma is a focal collection of macrophages. " * 5)
+    page.insert_image(pymupdf.Rect(160, 240, 460, 460), stream=MICROGRAPH)
+    doc.save(tmp_path / "book.pdf")
+    assert [f.caption for f in figures(tmp_path / "book.pdf", tmp_path)] == [""]
+
+    doc = pymupdf.open()
+    for n in range(1, 4):
+        slide(doc, f"Granulomas, part {n}")
+    doc.save(tmp_path / "deck.pdf")
+    assert [(f.page, f.caption) for f in figures(tmp_path / "deck.pdf", tmp_path)] == [(1, "")]

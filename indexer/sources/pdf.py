@@ -48,6 +48,8 @@ SCAN_GROUP = 16
 END_OF_FILE = b"%%EOF"
 """The marker a PDF ends with; MuPDF repairs a file that lost its end, and what it lost (pages, bookmarks) is gone."""
 
+TITLE_WORDS = 20
+"""The most words of a page's title (``page_title``); a paragraph opening a page is longer."""
 TEMPLATE_PAGES = 3
 """The fewest pages an image is on (besides half of the document's) to be a slide master's (``template_images``)."""
 
@@ -129,6 +131,17 @@ def find_caption(image_box: BBox, blocks: list[TextBlock], continued: str | None
         if -2 <= box[1] - image_box[3] <= MAX_CAPTION_GAP and overlaps_horizontally(box)
     ]
     return min(near)[1] if near else ""
+
+
+def page_title(blocks: list[TextBlock], image_box: BBox) -> str:
+    """The page's title where it stands above the image, else "": its first block (``blocks`` are its body, in
+    reading order) when that ends above the image's top, has at most ``TITLE_WORDS`` words and is no figure caption.
+    A slide's picture has no caption: the slide's title is what says what it shows."""
+    if not blocks:
+        return ""
+    box, text = blocks[0]
+    fits = box[3] <= image_box[1] + 2 and len(text.split()) <= TITLE_WORDS
+    return text if fits and not CAPTION_START.match(text) else ""
 
 
 def body_blocks(blocks: list[TextBlock], page_height: float) -> list[TextBlock]:
@@ -685,7 +698,9 @@ class PdfSource(Source):
     ) -> Iterator[Figure]:
         """The page's embedded images over ``min_figure_px``, each with its caption; on a ``scanned`` page, the image
         filling it is the page itself (its ``Page`` carries it), not a figure too; a slide master's image
-        (``templates``, from ``template_images``) only on its first page or with a caption of its own."""
+        (``templates``, from ``template_images``) only on its first page or with a caption of its own. An image the
+        page gives no caption (a slide's picture) takes the page's title (``page_title``), but a master's image does
+        not: a logo is not what each slide's title names."""
         import pymupdf
 
         number = page.number + 1
@@ -710,6 +725,7 @@ class PdfSource(Source):
             xref = info["xref"]
             if templates.get(xref, number) != number and (caption in claimed or not CAPTION_START.match(caption)):
                 continue
+            title = "" if caption or xref in templates else page_title(body, bbox)
             try:
                 image = embedded_image(doc, xref, self.settings.max_image_pixels, f"{self.path} p.{number} image")
             except Exception as exc:  # one damaged image must not lose the page
@@ -722,11 +738,12 @@ class PdfSource(Source):
                 number,
                 index,
                 bbox,
-                caption,
+                caption or title,
                 image,
                 label=figure_label(caption),
                 book=book,
                 page_label=page_label,
+                caption_from_title=bool(title),
             )
 
 
