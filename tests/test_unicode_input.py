@@ -219,6 +219,16 @@ def test_highlight_marks_words_of_any_script_and_terms_inside_a_japanese_run():
     )
 
 
+def test_highlight_marks_the_words_the_search_matched_through_folding():
+    """The search folds accents, "ß" and case ("strasse" finds "Straße", "inflamasyon" finds "İNFLAMASYON"), but the
+    snippet marked only words spelt as typed, so the word that made the hit was not shown; a hyphen still starts a
+    word ("non-koilocytic")."""
+    text = "Die Straße; La ETIOLOGÍA; İNFLAMASYON; non-koilocytic"
+    assert highlight(text, query_terms("strasse etiologia inflamasyon koilocytes")) == (
+        "Die <mark>Straße</mark>; La <mark>ETIOLOGÍA</mark>; <mark>İNFLAMASYON</mark>; non-<mark>koilocytic</mark>"
+    )
+
+
 # -- 5. the hint for a file that is not UTF-8 -----------------------------------------------------------------------
 
 

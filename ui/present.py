@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from pathatlas.retrieval.text import normalise
+from pathatlas.retrieval.text import ascii_folded, normalise
 
 STOPWORDS = frozenset(
     [
@@ -86,10 +86,15 @@ def query_terms(text: str | None) -> list[str]:
     return seen
 
 
-def _term_pattern(term: str) -> str:
-    """What marks ``term`` in a text: a word starting with its stem, or in a spaceless script the term itself,
-    wherever it stands in a run (which holds no word boundaries)."""
-    return re.escape(term) if SPACELESS_TERM.fullmatch(term) else rf"\b{re.escape(_stem(term))}[\w-]*"
+TEXT_WORD = re.compile(rf"[^\W{HAN}{KANA}]+(?:-[^\W{HAN}{KANA}]+)*")
+"""A word of a text outside the spaceless scripts (which hold no word boundaries and are matched term by term); a
+hyphen joins its parts, each of which may start a marked word ("non-koilocytic")."""
+
+
+def _folded(word: str) -> str:
+    """A word as highlighting compares it: accents and case folded as the search folds them (``ascii_folded``), so a
+    query for "strasse" or "etiologia" marks "Straße" and "etiología", and "inflamasyon" marks "İNFLAMASYON"."""
+    return ascii_folded(word).casefold()
 
 
 def _stem(term: str) -> str:
@@ -108,15 +113,22 @@ def plain(text: str) -> str:
 
 
 def highlight(text: str, terms: list[str]) -> str:
-    """``text`` as safe HTML with every word starting like a query term wrapped in ``<mark>``; one line, since
-    a blank line would end the HTML block it is shown in and let Markdown read the rest."""
+    """``text`` as safe HTML with every word starting like a query term (``_folded``) wrapped in ``<mark>``, and in a
+    spaceless script every run of a term; one line, since a blank line would end the HTML block it is shown in and
+    let Markdown read the rest."""
     text = " ".join(text.split())
-    if not terms:
-        return html.escape(text)
-    pattern = re.compile("|".join(_term_pattern(t) for t in terms), re.IGNORECASE)
+    spaceless = [re.escape(t) for t in terms if SPACELESS_TERM.fullmatch(t)]
+    stems = tuple(_folded(_stem(t)) for t in terms if not SPACELESS_TERM.fullmatch(t))
+    pattern = re.compile("|".join([*spaceless, TEXT_WORD.pattern]))
     out, last = [], 0
-    for match in pattern.finditer(text):
-        out += [html.escape(text[last : match.start()]), f"<mark>{html.escape(match.group())}</mark>"]
+    for match in pattern.finditer(text) if terms else ():
+        word, start = match.group(), match.start()
+        if TEXT_WORD.fullmatch(word):
+            starts = [0, *(i + 1 for i, c in enumerate(word) if c == "-")]
+            start += next((i for i in starts if _folded(word[i:]).startswith(stems)), len(word))
+            if start == match.end():
+                continue
+        out += [html.escape(text[last:start]), f"<mark>{html.escape(text[start : match.end()])}</mark>"]
         last = match.end()
     out.append(html.escape(text[last:]))
     return "".join(out)
