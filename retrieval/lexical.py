@@ -1,7 +1,9 @@
 """BM25 over the text of every entry (bm25s tokens: English stop words, Snowball stemming; plus a term for each word a
 single letter or digit tells apart, "vitamin d", which those tokens would drop). Documents and queries are read alike:
 Unicode-normalised (``text.normalise``, which the PDF reader and the agent's quotes use too), Latin letters without
-accents (``text.ascii_folded``), Chinese, Japanese and Korean as overlapping character pairs (``cjk_terms``).
+accents (``text.ascii_folded``), Chinese, Japanese and Korean as overlapping character pairs (``cjk_terms``). A
+Turkish text (``text.turkish``) has Turkish stems instead of English ones, written apart (``TURKISH``), and a query
+looks up both kinds: an index without Turkish texts scores exactly as before.
 
 Scores are bm25s's default (Lucene) BM25, computed at query time from term frequencies, so the
 collection statistics (document count, average length, document frequencies) are always those of
@@ -43,15 +45,15 @@ from pathatlas.retrieval.stores.base import (
     grow,
     matches,
 )
-from pathatlas.retrieval.text import CJK_RUN, MICRO, MU, ascii_folded, normalise
+from pathatlas.retrieval.text import CJK_RUN, MICRO, MU, ascii_folded, normalise, turkish
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
-TERMS_VERSION = 4
+TERMS_VERSION = 5
 """What a saved segment's terms are (1: stems only; 2: Roman numerals kept as letters; 3: Roman numerals read as digits;
-4: Unicode-normalised, accents folded, CJK character pairs). Segments of another version are re-read from the store
-and kept in memory, as a search never writes the index (``Index._load_lexical``); the next commit saves them (an
-``index`` run that changed nothing makes one for them: ``Index.needs_rewrite``)."""
+4: Unicode-normalised, accents folded, CJK character pairs; 5: Turkish texts by Turkish stems). Segments of another
+version are re-read from the store and kept in memory, as a search never writes the index (``Index._load_lexical``);
+the next commit saves them (an ``index`` run that changed nothing makes one for them: ``Index.needs_rewrite``)."""
 LETTERED = (
     re.compile(r"\b([A-Za-z]{2,})[\s-]+(I{1,3}|IV|[A-Z0-9])\b(?![-\w])"),
     re.compile(r"(?<![\w-])([B-HJ-Z])[\s-]+([A-Za-z]{2,}?)s?\b"),
@@ -61,6 +63,10 @@ LETTERED = (
 pronoun ("A cell", "I think"), a digit there is a count ("2 kidneys"), and a lower-case letter is a word of its own."""
 NUMERALS = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5"}
 """Roman numerals read as digits, so "type I" and "Type 1 diabetes" are one term."""
+TURKISH = "tr:"
+"""What a Turkish stem is written after, so that it never meets an English one: "protein" is a stem of both."""
+WORD = re.compile(r"\b\w\w+\b")
+"""A word as bm25s's tokenizer reads one."""
 _import_lock = threading.Lock()
 
 
@@ -86,6 +92,44 @@ def _tokenizer():
     return functools.partial(
         bm25s.tokenize, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
     )
+
+
+@functools.cache
+def _turkish():
+    """The Turkish Snowball stemmer (Lucene's Turkish analyser's) and bm25s's Turkish stop words, also as an English
+    keyboard types them ("icin" for "için")."""
+    import Stemmer
+
+    _tokenizer()  # imports bm25s, hiding what it need not load
+    from bm25s.stopwords import STOPWORDS_TURKISH
+
+    return Stemmer.Stemmer("turkish"), frozenset(STOPWORDS_TURKISH) | {ascii_folded(w) for w in STOPWORDS_TURKISH}
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _turkish_stem(word: str) -> str:
+    """The Turkish stem of a lower-case word, without accents; stemmed again until it stays (at most four passes),
+    since one pass leaves stacked suffixes on loanwords: "karsinomlar" kept the "m" that "karsinom" loses."""
+    stemmer = _turkish()[0]
+    for _ in range(4):
+        word, before = stemmer.stemWord(word), word
+        if word == before:
+            break
+    return ascii_folded(word)
+
+
+def turkish_stems(text: str) -> list[str]:
+    """``text``'s words but Turkish stop words, as Turkish stems after ``TURKISH``: each word's stem as written and,
+    where it differs, as typed without accents, since the stemmer reads vowel harmony, which folding breaks
+    ("damarı" loses its suffix, "damari" keeps it); so a word finds its forms typed either way."""
+    stop = _turkish()[1]
+    words = WORD.findall(normalise(text).replace(MICRO, MU).replace("İ", "i").lower())
+    return [
+        TURKISH + stem
+        for word in words
+        if ascii_folded(word) not in stop
+        for stem in dict.fromkeys((_turkish_stem(word), _turkish_stem(ascii_folded(word))))
+    ]
 
 
 def cjk_terms(text: str) -> list[str]:
@@ -134,15 +178,24 @@ def lettered_terms(texts: list[str]) -> list[list[str]]:
 
 
 def analysed(texts: list[str]) -> tuple[list[list[str]], list[list[str]]]:
-    """Each text's stems (``tokenize``) and lettered words (``lettered_terms``), both of its ``searchable`` form."""
+    """What BM25 indexes of each text: its stems (``tokenize``'s; a Turkish text's ``turkish_stems``) and lettered
+    words (``lettered_terms``)."""
     folded = [searchable(text) for text in texts]
-    return _stems(folded), lettered_terms(folded)
+    stems = [turkish_stems(text) if turkish(text) else words for text, words in zip(texts, _stems(folded), strict=True)]
+    return stems, lettered_terms(folded)
 
 
 def terms(texts: list[str]) -> list[list[str]]:
-    """What BM25 indexes and looks up: the stems, then the lettered words, so "vitamin D" finds the pages on
-    vitamin D before those on vitamin K."""
-    return [stems + extra for stems, extra in zip(*analysed(texts), strict=True)]
+    """The stems, then the lettered words, of each text, so "vitamin D" finds the pages on vitamin D before those on
+    vitamin K."""
+    folded = [searchable(text) for text in texts]
+    return [stems + extra for stems, extra in zip(_stems(folded), lettered_terms(folded), strict=True)]
+
+
+def lookup_terms(texts: list[str]) -> list[list[str]]:
+    """What BM25 looks up for each query: its ``terms`` and its ``turkish_stems``, which only Turkish texts hold (a
+    query is too short to tell its language by)."""
+    return [found + turkish_stems(text) for found, text in zip(terms(texts), texts, strict=True)]
 
 
 def has_words(text: str) -> bool:
@@ -429,7 +482,7 @@ class LexicalIndex:
             return [[] for _ in queries]
         allowed = self._allowed(filters, len(self.slot_ids)) if filters else None
         results = []
-        for tokens in terms(queries):
+        for tokens in lookup_terms(queries):
             slots, scores = self.top(tokens, k, allowed)
             results.append(
                 [(self.slot_ids[s], score) for s, score in zip(slots.tolist(), scores.tolist(), strict=True)]
