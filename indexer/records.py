@@ -134,6 +134,8 @@ class Figure:
     page_label: str | None = None
     caption_from_title: bool = False
     """The caption is the page's title: the page prints none for the image (a slide's picture)."""
+    printed_label: str | None = None
+    """The label as its caption prints it ("Abb. 3", "Fig. 1"), where that differs from ``label`` ("Figure 3")."""
     progress_units = 0
 
     @property
@@ -152,6 +154,7 @@ class Figure:
             bbox=self.bbox,
             text=self.caption,
             caption_from_title=self.caption_from_title,
+            figure_printed=self.printed_label,
         )
         return [Entry(self.id, payload, text=self.caption, image=self.image, thumbnail=self.image)]
 

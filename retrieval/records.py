@@ -69,6 +69,10 @@ class Payload:
     blocks: tuple[BBox, ...] | None = None
     """A passage's text block boxes, for outlining."""
     figure: str | None = None
+    """A figure's label, "Figure 3" in every book (else its place, "p3-img1")."""
+    figure_printed: str | None = None
+    """The label as the book prints it ("Abb. 3", "Figura 3", "Fig. 3"), where it differs from ``figure``: what its
+    citation shows. Records indexed before it was kept lack it, and are cited by ``figure``."""
     case: str | None = None
     image: str | None = None
     """A case image's path relative to its case folder."""
@@ -167,6 +171,7 @@ class Citation:
     """The source's key (a server path): ``to_dict`` and ``label`` show its name and id instead."""
     page: int | None = None
     figure: str | None = None
+    """A figure's label as its book prints it ("Abb. 3"; ``Payload.figure`` where the record lacks that)."""
     bbox: BBox | None = None
     case: str | None = None
     image: str | None = None
@@ -176,9 +181,9 @@ class Citation:
 
     @classmethod
     def of(cls, payload: Payload) -> Citation:
-        return cls(
-            payload.source, payload.page, payload.figure, payload.bbox, payload.case, payload.image, payload.page_label
-        )
+        """The record's citation; a figure by its label as the book prints it ("Abb. 3")."""
+        figure = payload.figure_printed or payload.figure
+        return cls(payload.source, payload.page, figure, payload.bbox, payload.case, payload.image, payload.page_label)
 
     def label(self) -> str:
         parts = [display_name(self.source)]

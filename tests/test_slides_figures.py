@@ -3,6 +3,7 @@ without a caption is captioned by its slide's title, and a figure keeps its labe
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,8 @@ from PIL import Image
 
 from pathatlas.indexer.records import Figure
 from pathatlas.indexer.sources.pdf import PdfSource
-from tests.helpers import hashing_settings, png_bytes
+from pathatlas.retrieval.records import Citation, Payload
+from tests.helpers import hashing_settings, png_bytes, run_cli
 
 SLIDE = pymupdf.Rect(0, 0, 720, 540)
 
@@ -118,3 +120,33 @@ def test_a_pages_opening_paragraph_or_a_slide_masters_logo_takes_no_title(tmp_pa
         slide(doc, f"Granulomas, part {n}")
     doc.save(tmp_path / "deck.pdf")
     assert [(f.page, f.caption) for f in figures(tmp_path / "deck.pdf", tmp_path)] == [(1, "")]
+
+
+def test_a_figure_is_cited_by_its_label_as_the_book_prints_it(tmp_path):
+    """A German book's "Abb. 1" was cited as "Figure 1", a Spanish "Figura 2" as "Figure 2"."""
+    doc = pymupdf.open()
+    for n, caption in enumerate(["Abb. 1 Leberzirrhose.", "Figura 2. Cirrosis hepática.", "Figure 3. Cirrhosis."]):
+        page = doc.new_page(width=612, height=792)
+        page.insert_image(pymupdf.Rect(160, 100, 460, 320), stream=picture(10 + n))
+        page.insert_text((160, 340), caption, fontsize=12)
+    doc.save(tmp_path / "leber.pdf")
+    home = tmp_path / "home"
+    assert run_cli("index", tmp_path / "leber.pdf", "--index", tmp_path / "index", home=home).exit_code == 0
+    cited = {}
+    for query in ("Leberzirrhose", "Cirrosis hepática", "Cirrhosis"):
+        result = run_cli("search", query, "--index", tmp_path / "index", "--filter", "kind=figure", "--json", home=home)
+        hit = json.loads(result.stdout)[0]
+        cited[query] = (hit["citation"]["figure"], hit["citation"]["label"], hit["payload"]["figure"])
+    assert cited == {
+        "Leberzirrhose": ("Abb. 1", "leber.pdf, p. 1, Abb. 1", "Figure 1"),
+        "Cirrosis hepática": ("Figura 2", "leber.pdf, p. 2, Figura 2", "Figure 2"),
+        "Cirrhosis": ("Figure 3", "leber.pdf, p. 3, Figure 3", "Figure 3"),
+    }, "the payload keeps the label every book shares"
+
+
+def test_a_figure_indexed_before_printed_labels_were_kept_is_still_cited_as_figure_n():
+    stored = {"kind": "figure", "source": "/books/leber.pdf", "page": 1, "figure": "Figure 1"}
+    assert Citation.of(Payload.from_payload(stored)).label() == "leber.pdf, p. 1, Figure 1"
+    printed = Payload.from_payload({**stored, "figure_printed": "Abb. 1"})
+    assert Citation.of(printed).label() == "leber.pdf, p. 1, Abb. 1"
+    assert printed.to_payload() == {**stored, "figure_printed": "Abb. 1"}

@@ -21,7 +21,7 @@ takes the caption that opens the next page, not the previous figure's; 5: page l
 scanned pages read by OCR, text without invisible format characters, case metadata in composed Unicode without
 control characters; 6: a figure's image turned and masked as its page shows it, a scanned page's own image no figure,
 case metadata fields in any case; 7: a slide master's image a figure only on its first page, a figure without a caption
-captioned by its page's title)."""
+captioned by its page's title, a figure's label as printed)."""
 
 
 def hash_files(paths: list[Path], reading: Mapping[str, object] | None = None) -> str:

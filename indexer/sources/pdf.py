@@ -514,9 +514,11 @@ def template_images(doc: pymupdf.Document) -> dict[int, int]:
     return {xref: firsts[identity] for xref, identity in identities.items() if identity in firsts}
 
 
-def figure_label(caption: str) -> str | None:
+def figure_label(caption: str, printed: bool = False) -> str | None:
+    """The label of the figure the caption opens: "Figure N" whatever the book prints, the name every book shares;
+    with ``printed``, as the book prints it ("Abb. 3", "Figura 2", "Fig. 1"), which its citation shows."""
     match = CAPTION_START.match(caption)
-    return f"Figure {match.group(2).rstrip('.:')}" if match else None
+    return f"{match.group(1) if printed else 'Figure'} {match.group(2).rstrip('.:')}" if match else None
 
 
 class PdfSource(Source):
@@ -726,6 +728,7 @@ class PdfSource(Source):
             if templates.get(xref, number) != number and (caption in claimed or not CAPTION_START.match(caption)):
                 continue
             title = "" if caption or xref in templates else page_title(body, bbox)
+            label, printed = figure_label(caption), figure_label(caption, printed=True)
             try:
                 image = embedded_image(doc, xref, self.settings.max_image_pixels, f"{self.path} p.{number} image")
             except Exception as exc:  # one damaged image must not lose the page
@@ -740,10 +743,11 @@ class PdfSource(Source):
                 bbox,
                 caption or title,
                 image,
-                label=figure_label(caption),
+                label=label,
                 book=book,
                 page_label=page_label,
                 caption_from_title=bool(title),
+                printed_label=printed if printed != label else None,
             )
 
 
