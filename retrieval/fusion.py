@@ -26,6 +26,7 @@ from pathatlas.errors import BadInputError
 from pathatlas.retrieval.lexical import tokenize
 from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.stores.base import ScoredIds
+from pathatlas.retrieval.text import folded
 
 FEATURES = ("bm25", "dense", "bm25_rest", "bm25_rank", "dense_rank", "neighbour", "coverage", "passage_dense")
 """Per group: best BM25 / query's top BM25; best dense cosine of a page or figure minus the query's top;
@@ -328,16 +329,14 @@ def term_coverage(query_tokens: set[str], text_tokens: Sequence[str]) -> float:
 
 
 def snippet(text: str, query: str | None, width: int = 240) -> str:
-    """A window of ``text`` around the first query word it contains, else its start."""
+    """A window of ``text`` around the first word holding a query word, compared ``folded`` as the search compares
+    them ("akciger" finds "akciğer"), else its start."""
     flat = " ".join(text.split())
     if len(flat) <= width:
         return flat
-    start = 0
-    if query:
-        words = [w for w in re.findall(r"\w{4,}", query.lower())]
-        positions = [flat.lower().find(w) for w in words]
-        positions = [p for p in positions if p >= 0]
-        if positions:
-            start = max(0, min(positions) - width // 4)
+    wanted = [folded(w) for w in re.findall(r"\w{4,}", query or "")]
+    found = (m.start() for m in re.finditer(r"\w+", flat) if any(w in folded(m.group()) for w in wanted))
+    first = next(found, None) if wanted else None
+    start = 0 if first is None else max(0, first - width // 4)
     window = flat[start : start + width]
     return ("…" if start else "") + window + ("…" if start + width < len(flat) else "")

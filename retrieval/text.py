@@ -77,6 +77,13 @@ def ascii_folded(text: str) -> str:
     return unicodedata.normalize("NFC", bare).translate(UNACCENTED)
 
 
+def folded(word: str) -> str:
+    """A word as a reader compares it with a query: accents, "ß" and case folded (``ascii_folded``, ``casefold``), so
+    "strasse" meets "Straße", "akciger" "akciğer" and "inflamasyon" "İNFLAMASYON" (whose lower case would be an "i"
+    with a separate dot)."""
+    return ascii_folded(word).casefold()
+
+
 def turkish(text: str) -> bool:
     """Whether ``text`` is written in Turkish, told by the letters only its alphabet has (``TURKISH_SHARE``): its
     words then take Turkish suffixes ("karsinomu", "hücreleri") that an English stemmer leaves on."""

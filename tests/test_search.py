@@ -59,6 +59,9 @@ def test_snippet_centres_on_query_words():
     text = "filler " * 100 + "koilocytes show halos " + "more " * 100
     assert "koilocytes" in snippet(text, "koilocytes")
     assert snippet("short", None) == "short"
+    for query, word in (("akciger", "Akciğer"), ("inflamasyon", "İNFLAMASYON"), ("strasse", "Straße")):
+        found = snippet("filler " * 100 + f"{word} dokusu " + "more " * 100, query)  # as the search folds them
+        assert word in found, (query, found)
 
 
 def test_text_query_cites_the_right_page_and_figure(demo_index):

@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from pathatlas.retrieval.text import ascii_folded, normalise
+from pathatlas.retrieval.text import folded, normalise
 
 STOPWORDS = frozenset(
     [
@@ -91,12 +91,6 @@ TEXT_WORD = re.compile(rf"[^\W{HAN}{KANA}]+(?:-[^\W{HAN}{KANA}]+)*")
 hyphen joins its parts, each of which may start a marked word ("non-koilocytic")."""
 
 
-def _folded(word: str) -> str:
-    """A word as highlighting compares it: accents and case folded as the search folds them (``ascii_folded``), so a
-    query for "strasse" or "etiologia" marks "Straße" and "etiología", and "inflamasyon" marks "İNFLAMASYON"."""
-    return ascii_folded(word).casefold()
-
-
 def _stem(term: str) -> str:
     """A prefix that also matches the term's inflections (koilocytes ~ koilocyte, glands ~ glandular)."""
     return term if len(term) <= 5 else term[: max(5, len(term) - 2)]
@@ -118,14 +112,14 @@ def highlight(text: str, terms: list[str]) -> str:
     let Markdown read the rest."""
     text = " ".join(text.split())
     spaceless = [re.escape(t) for t in terms if SPACELESS_TERM.fullmatch(t)]
-    stems = tuple(_folded(_stem(t)) for t in terms if not SPACELESS_TERM.fullmatch(t))
+    stems = tuple(folded(_stem(t)) for t in terms if not SPACELESS_TERM.fullmatch(t))
     pattern = re.compile("|".join([*spaceless, TEXT_WORD.pattern]))
     out, last = [], 0
     for match in pattern.finditer(text) if terms else ():
         word, start = match.group(), match.start()
         if TEXT_WORD.fullmatch(word):
             starts = [0, *(i + 1 for i, c in enumerate(word) if c == "-")]
-            start += next((i for i in starts if _folded(word[i:]).startswith(stems)), len(word))
+            start += next((i for i in starts if folded(word[i:]).startswith(stems)), len(word))
             if start == match.end():
                 continue
         out += [html.escape(text[last:start]), f"<mark>{html.escape(text[start : match.end()])}</mark>"]
