@@ -46,13 +46,14 @@ YES_NO = {"yes", "no"}
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for a proportion."""
+    """95% Wilson score interval for a proportion; it holds the proportion itself, which rounding could leave out (60
+    of 60 gave an upper bound of 0.9999999999999999, a negative error bar, and the plot refused it)."""
     if n == 0:
         return 0.0, 0.0
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
 def token_f1(prediction: str, gold: str) -> float:

@@ -490,9 +490,9 @@ class Searcher:
         # figure's caption on it (its hit shows the best passage; the figure is among ``also_on_page``)
         found = {r: [by_id[m] for m in group.members if m in by_id] for r, by_id in ranks.items()}
         matched = {r: min(at) for r, at in found.items() if at}
-        hit = self.make_hit(best, score, matched, payload, text)
-        hit.also_on_page = [m for m in group.members if m != best]
-        return self._as_page(hit, payload)
+        hit = self._as_page(self.make_hit(best, score, matched, payload, text), payload)
+        hit.also_on_page = [m for m in group.members if m not in (best, hit.id)]  # a passage's hit is its page's id
+        return hit
 
     def _as_page(self, hit: Hit, payload: Payload) -> Hit:
         """A passage is shown as its page's hit that cites the passage."""
@@ -520,7 +520,8 @@ class Searcher:
                 continue
             key = page_key(payload) if query.collapse_pages else None
             if key is not None and key in by_page:
-                by_page[key].also_on_page.append(record_id)
+                if record_id != by_page[key].id:  # the page record of a passage's hit is that hit
+                    by_page[key].also_on_page.append(record_id)
                 continue
             hit = self.make_hit(record_id, score, ranks, payload, text)
             if query.collapse_pages:

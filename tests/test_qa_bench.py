@@ -29,6 +29,10 @@ def test_wilson_interval_and_token_f1():
     lo, hi = wilson(50, 100)
     assert lo == pytest.approx(0.404, abs=0.002) and hi == pytest.approx(0.596, abs=0.002)
     assert wilson(0, 0) == (0.0, 0.0)
+    for n in range(1, 400):  # 60 of 60 gave an upper bound below 1.0 by rounding: a negative error bar in plot.png
+        for successes in (0, n // 2, n):
+            lo, hi = wilson(successes, n)
+            assert 0.0 <= lo <= successes / n <= hi <= 1.0, (successes, n)
     assert token_f1("the koilocyte halo", "koilocyte halo") == pytest.approx(0.8)
     assert token_f1("", "x") == 0.0
 

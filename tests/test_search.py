@@ -74,6 +74,8 @@ def test_text_query_cites_the_right_page_and_figure(demo_index):
     assert figure.citation.figure == "Figure 1.1" and figure.citation.bbox is not None
     assert figure.thumbnail and figure.thumbnail.endswith(".jpg")
     assert "bm25" in top.matched_by
+    for hit in hits:  # the other records found on the hit's page: a passage's hit is its page, not among them
+        assert hit.id not in hit.also_on_page and len(set(hit.also_on_page)) == len(hit.also_on_page), hit
 
 
 def test_image_query_finds_the_same_pattern_cases_first(demo_index):

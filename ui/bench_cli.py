@@ -354,6 +354,7 @@ def bench_qa_command(
         plot_qa,
         text_mcq_groups,
     )
+    from pathatlas.plugins import require
     from pathatlas.retrieval.bench.common import check_folds
     from pathatlas.retrieval.index import Index
 
@@ -367,6 +368,7 @@ def bench_qa_command(
     settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
     if folds and settings.answerer != "offline":
         raise BadInputError(f"--folds refits the offline answerer's weights; answerer {settings.answerer!r} has none")
+    require("matplotlib", "plot")  # before the run, not after it: every run draws plot.png
     idx = Index.open(settings.index_dir, settings)
     items, failures = load_items(questions, settings.max_image_pixels, open_questions, limit)
     check_sources(items, idx, questions)
@@ -386,10 +388,10 @@ def bench_qa_command(
                 + (f", vs rag {vs['difference']:+.3f} ({vs['ci95'][0]:+.3f} to {vs['ci95'][1]:+.3f})" if vs else "")
             )
     out.mkdir(parents=True, exist_ok=True)
+    write_json(json_out, result)  # first: the answers are the run's work, the report and plot draw them
     (out / "report.md").write_text(markdown_report(result, f"QA benchmark: {questions.name}"))
     plot_qa(result, out / "plot.png")
     console.print(f"wrote {out / 'report.md'} and {out / 'plot.png'}")
-    write_json(json_out, result)
     if stopped := result.get("interrupted"):
         err_console.print(f"[yellow]interrupted:[/yellow] {stopped}; {INTERRUPTED}", highlight=False)
         raise typer.Exit(130)
