@@ -187,6 +187,13 @@ class Settings(BaseSettings):
         "beside the vector search: +8-53 ms at p50 on 2 cores) and match them by BM25, so a labelled diagram "
         "finds its captions and pages; unset: on when tesseract is installed.",
     )
+    languages: list[str] = Field(
+        default_factory=list,
+        description="Languages of the library besides English, as Snowball names them (PyStemmer's algorithms(): "
+        "german, spanish, french, ...): BM25 also reads every text by each one's stems, so 'Entzündungen' finds "
+        "'Entzündung'. An index's BM25 records its languages; opened with others, it is read again from the store "
+        "(in memory) until `pathatlas index` saves it. Turkish texts are told by their letters without it.",
+    )
     passage_vectors: bool = Field(
         False, description="Give passages text vectors too (about 2.9x the text encoding time; pages always have one)."
     )
@@ -215,6 +222,21 @@ class Settings(BaseSettings):
         if unnamed := [name for name in value if not name.startswith("py:")]:
             raise ValueError(f"name each source as 'py:package.module.Class', not {unnamed[0]!r}")
         return value
+
+    @field_validator("languages")
+    @classmethod
+    def _snowball_languages(cls, value: list[str]) -> list[str]:
+        """Names Snowball knows, lower case, sorted, once each, English (always on) left out: the list an index
+        records, so the same languages in another order or case are the same index."""
+        import Stemmer
+
+        from pathatlas.retrieval.text import ENGLISH_STEMMERS
+
+        known = sorted(set(Stemmer.algorithms()) - ENGLISH_STEMMERS)
+        names = {name.strip().lower() for name in value} - ENGLISH_STEMMERS
+        if unknown := sorted(names - set(known)):
+            raise ValueError(f"unknown language {unknown[0]!r}; Snowball's are {', '.join(known)} (English: always on)")
+        return sorted(names)
 
     @field_validator("device")
     @classmethod

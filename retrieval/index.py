@@ -489,7 +489,7 @@ class Index:
         self._write_lock: FileLock | None = None
         self._keypoints = lru_cache(maxsize=KEYPOINTS_CACHED)(lambda rid: Keypoints.load(self.keypoints_path(rid)))
         self._keypoints_known: dict[int, bool] = {}
-        self._printed_words = LexicalIndex(text_of=printed_words)
+        self._printed_words = LexicalIndex(text_of=printed_words, languages=settings.languages)
         self._printed_words_at: int | None = None  # the generation it was synced to
         self._printed_words_lock = threading.Lock()  # not ``lock``: an indexing run holds that one for its length
 
@@ -669,16 +669,18 @@ class Index:
 
     def _load_lexical(self) -> LexicalIndex:
         """The committed generation's BM25. The one place that handles BM25 files this version cannot use: segments it
-        cannot read (another ``TERMS_VERSION``, an index from before per-source BM25), or files missing or damaged (a
-        generation manifest or a segment the pointer names, lost from a copy or a backup). They are re-read from the
-        store and kept in memory, never saved here: a search must not write the index (an older PathAtlas would then
-        fail on what it wrote). The next commit saves them (``commit``; an ``index`` run that changed nothing makes
-        one for them, ``needs_rewrite``)."""
+        cannot read (another ``TERMS_VERSION``, other languages than ``PATHATLAS_LANGUAGES``, an index from before
+        per-source BM25), or files missing or damaged (a generation manifest or a segment the pointer names, lost from
+        a copy or a backup). They are re-read from the store and kept in memory, never saved here: a search must not
+        write the index (an older PathAtlas would then fail on what it wrote). The next commit saves them (``commit``;
+        an ``index`` run that changed nothing makes one for them, ``needs_rewrite``)."""
         try:
-            lexical = LexicalIndex.load(self.path / "lexical", lexical_file(self.generation.lexical))
+            lexical = LexicalIndex.load(
+                self.path / "lexical", lexical_file(self.generation.lexical), self.settings.languages
+            )
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:  # orjson's: ValueError
             log.warning("BM25 of index %s is unreadable (%s): rebuilt from the store", self.path, exc)
-            lexical = LexicalIndex()
+            lexical = LexicalIndex(languages=self.settings.languages)
         if not lexical.segments and self.generation.sources:
             lexical.sync(self.raw_store, self.generation.fingerprints())
         return lexical

@@ -1,9 +1,14 @@
 """BM25 over the text of every entry (bm25s tokens: English stop words, Snowball stemming; plus a term for each word a
 single letter or digit tells apart, "vitamin d", which those tokens would drop). Documents and queries are read alike:
 Unicode-normalised (``text.normalise``, which the PDF reader and the agent's quotes use too), Latin letters without
-accents (``text.ascii_folded``), Chinese, Japanese and Korean as overlapping character pairs (``cjk_terms``). A
-Turkish text (``text.turkish``) has Turkish stems instead of English ones, written apart (``TURKISH``), and a query
-looks up both kinds: an index without Turkish texts scores exactly as before.
+accents (``text.ascii_folded``), Chinese, Japanese and Korean as overlapping character pairs (``cjk_terms``).
+
+Other languages are read by their own Snowball stems, each written after its own prefix (``Language``): a language
+told by its letters (Turkish, ``TOLD``) replaces the English stems of a text written in it, and the languages a user
+names (``PATHATLAS_LANGUAGES``: ``LexicalIndex.languages``) add their stems to every text. A query looks its stems up
+in all of them. Neither changes the English terms, nor the length BM25 reads (a named language's stems read words
+already counted): an index without Turkish texts or named languages scores exactly as before, and with them only the
+matches they add change a score.
 
 Scores are bm25s's default (Lucene) BM25, computed at query time from term frequencies, so the
 collection statistics (document count, average length, document frequencies) are always those of
@@ -23,6 +28,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import logging
 import os
 import re
 import sys
@@ -45,7 +51,7 @@ from pathatlas.retrieval.stores.base import (
     grow,
     matches,
 )
-from pathatlas.retrieval.text import CJK_RUN, MICRO, MU, ascii_folded, normalise, turkish
+from pathatlas.retrieval.text import CJK_RUN, ENGLISH_STEMMERS, MICRO, MU, ascii_folded, normalise, turkish
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
@@ -63,11 +69,54 @@ LETTERED = (
 pronoun ("A cell", "I think"), a digit there is a count ("2 kidneys"), and a lower-case letter is a word of its own."""
 NUMERALS = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5"}
 """Roman numerals read as digits, so "type I" and "Type 1 diabetes" are one term."""
-TURKISH = "tr:"
-"""What a Turkish stem is written after, so that it never meets an English one: "protein" is a stem of both."""
 WORD = re.compile(r"\b\w\w+\b")
 """A word as bm25s's tokenizer reads one."""
+CODES = {
+    "arabic": "ar", "armenian": "hy", "basque": "eu", "catalan": "ca", "czech": "cs", "danish": "da", "dutch": "nl",
+    "dutch_porter": "nl-porter", "esperanto": "eo", "estonian": "et", "finnish": "fi", "french": "fr", "german": "de",
+    "greek": "el", "hindi": "hi", "hungarian": "hu", "indonesian": "id", "irish": "ga", "italian": "it",
+    "lithuanian": "lt", "nepali": "ne", "norwegian": "no", "persian": "fa", "polish": "pl", "portuguese": "pt",
+    "romanian": "ro", "russian": "ru", "serbian": "sr", "sesotho": "st", "spanish": "es", "swedish": "sv",
+    "tamil": "ta", "turkish": "tr", "yiddish": "yi",
+}  # fmt: skip
+"""Snowball's languages (PyStemmer's names) by their ISO 639-1 codes, which their stems are written after; a language
+a newer PyStemmer adds is written after its name."""
 _import_lock = threading.Lock()
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Language:
+    """A language BM25 reads by its Snowball stems, each written after ``prefix`` so that it never meets an English
+    stem or another language's ("protein" is a stem of English and Turkish, "die" a German stop word and an English
+    verb).
+
+    ``passes``: a word is stemmed again until it stays, at most this many times. ``written_in``: tells a text written
+    in this language alone by its letters; such a text has these stems instead of English ones (whose stemmer would
+    leave its suffixes on), and every query looks them up."""
+
+    name: str
+    prefix: str
+    passes: int = 1
+    written_in: Callable[[str], bool] | None = None
+
+
+TURKISH_LANGUAGE = Language("turkish", f"{CODES['turkish']}:", passes=4, written_in=turkish)
+"""Turkish, told by the letters only its alphabet has (``text.turkish``), stemmed again until the stem stays: one pass
+leaves stacked suffixes on loanwords ("karsinomlar" kept the "m" that "karsinom" loses)."""
+TURKISH = TURKISH_LANGUAGE.prefix
+TOLD = (TURKISH_LANGUAGE,)
+"""The languages a text is told to be written in by its letters: no letter tells German or Spanish from English."""
+
+
+def language(name: str) -> Language:
+    """The Snowball language ``name`` (PyStemmer's spelling) as BM25 reads it; Turkish as it reads Turkish texts."""
+    return next((told for told in TOLD if told.name == name), None) or Language(name, f"{CODES.get(name, name)}:")
+
+
+def languages_of(names: Iterable[str]) -> tuple[Language, ...]:
+    """The named languages, once each, sorted by name, English left out (always read)."""
+    return tuple(language(name) for name in sorted(set(names) - ENGLISH_STEMMERS))
 
 
 @functools.cache
@@ -95,41 +144,50 @@ def _tokenizer():
 
 
 @functools.cache
-def _turkish():
-    """The Turkish Snowball stemmer (Lucene's Turkish analyser's) and bm25s's Turkish stop words, also as an English
-    keyboard types them ("icin" for "için")."""
+def _snowball(name: str):
+    """A language's Snowball stemmer (Lucene's analysers use the same ones) and bm25s's stop words of it where bm25s
+    has them (Danish, Dutch, French, German, Italian, Norwegian, Portuguese, Russian, Spanish, Swedish, Turkish; none
+    for the others), also as an English keyboard types them ("icin" for "için", "fur" for "für")."""
     import Stemmer
 
     _tokenizer()  # imports bm25s, hiding what it need not load
-    from bm25s.stopwords import STOPWORDS_TURKISH
+    from bm25s import stopwords
 
-    return Stemmer.Stemmer("turkish"), frozenset(STOPWORDS_TURKISH) | {ascii_folded(w) for w in STOPWORDS_TURKISH}
+    words = getattr(stopwords, f"STOPWORDS_{name.split('_')[0].upper()}", ())
+    return Stemmer.Stemmer(name), frozenset(words) | {ascii_folded(w) for w in words}
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _turkish_stem(word: str) -> str:
-    """The Turkish stem of a lower-case word, without accents; stemmed again until it stays (at most four passes),
-    since one pass leaves stacked suffixes on loanwords: "karsinomlar" kept the "m" that "karsinom" loses."""
-    stemmer = _turkish()[0]
-    for _ in range(4):
+@functools.lru_cache(maxsize=1 << 17)
+def _stem(name: str, passes: int, word: str) -> str:
+    """The stem of a lower-case word in language ``name``, without accents, stemmed again until it stays (at most
+    ``passes`` times)."""
+    stemmer = _snowball(name)[0]
+    for _ in range(passes):
         word, before = stemmer.stemWord(word), word
         if word == before:
             break
     return ascii_folded(word)
 
 
-def turkish_stems(text: str) -> list[str]:
-    """``text``'s words but Turkish stop words, as Turkish stems after ``TURKISH``: each word's stem as written and,
-    where it differs, as typed without accents, since the stemmer reads vowel harmony, which folding breaks
-    ("damarı" loses its suffix, "damari" keeps it); so a word finds its forms typed either way."""
-    stop = _turkish()[1]
+def stems_in(lang: Language, text: str) -> list[str]:
+    """``text``'s words but ``lang``'s stop words, as its stems after its prefix: each word's stem as written and,
+    where it differs, as typed without accents, since a stemmer may read the accents, which folding drops (Turkish
+    vowel harmony: "damarı" loses its suffix, "damari" keeps it); so a word finds its forms typed either way."""
+    stop = _snowball(lang.name)[1]
     words = WORD.findall(normalise(text).replace(MICRO, MU).replace("İ", "i").lower())
     return [
-        TURKISH + stem
+        lang.prefix + stem
         for word in words
         if ascii_folded(word) not in stop
-        for stem in dict.fromkeys((_turkish_stem(word), _turkish_stem(ascii_folded(word))))
+        for stem in dict.fromkeys(
+            (_stem(lang.name, lang.passes, word), _stem(lang.name, lang.passes, ascii_folded(word)))
+        )
     ]
+
+
+def turkish_stems(text: str) -> list[str]:
+    """``text``'s Turkish stems (``stems_in``)."""
+    return stems_in(TURKISH_LANGUAGE, text)
 
 
 def cjk_terms(text: str) -> list[str]:
@@ -177,12 +235,17 @@ def lettered_terms(texts: list[str]) -> list[list[str]]:
     return [[term for _, term in spans] for spans in lettered_spans(texts)]
 
 
-def analysed(texts: list[str]) -> tuple[list[list[str]], list[list[str]]]:
-    """What BM25 indexes of each text: its stems (``tokenize``'s; a Turkish text's ``turkish_stems``) and lettered
-    words (``lettered_terms``)."""
+def analysed(texts: list[str], languages: tuple[Language, ...] = ()) -> tuple[list[list[str]], list[list[str]]]:
+    """What BM25 indexes of each text: its stems (``tokenize``'s; those of the language it is told to be written in
+    instead, ``TOLD``), which BM25 counts as its length; then the stems of each of ``languages`` but that one, and the
+    lettered words (``lettered_terms``), which read words already counted."""
     folded = [searchable(text) for text in texts]
-    stems = [turkish_stems(text) if turkish(text) else words for text, words in zip(texts, _stems(folded), strict=True)]
-    return stems, lettered_terms(folded)
+    stems, extra = [], []
+    for text, words, lettered in zip(texts, _stems(folded), lettered_terms(folded), strict=True):
+        told = next((lang for lang in TOLD if lang.written_in(text)), None)
+        stems.append(stems_in(told, text) if told else words)
+        extra.append([term for lang in languages if lang != told for term in stems_in(lang, text)] + lettered)
+    return stems, extra
 
 
 def terms(texts: list[str]) -> list[list[str]]:
@@ -192,10 +255,14 @@ def terms(texts: list[str]) -> list[list[str]]:
     return [stems + extra for stems, extra in zip(_stems(folded), lettered_terms(folded), strict=True)]
 
 
-def lookup_terms(texts: list[str]) -> list[list[str]]:
-    """What BM25 looks up for each query: its ``terms`` and its ``turkish_stems``, which only Turkish texts hold (a
-    query is too short to tell its language by)."""
-    return [found + turkish_stems(text) for found, text in zip(terms(texts), texts, strict=True)]
+def lookup_terms(texts: list[str], languages: tuple[Language, ...] = ()) -> list[list[str]]:
+    """What BM25 looks up for each query: its ``terms`` and its stems in every language texts may be read in: those
+    told by their letters (``TOLD``: a query is too short to tell its language by) and ``languages``."""
+    looked = TOLD + tuple(lang for lang in languages if lang not in TOLD)
+    return [
+        found + [t for lang in looked for t in stems_in(lang, text)]
+        for found, text in zip(terms(texts), texts, strict=True)
+    ]
 
 
 def has_words(text: str) -> bool:
@@ -251,8 +318,10 @@ class _Segment:
     slots: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
 
     @classmethod
-    def from_texts(cls, revision, ids, payload_fields, texts: list[str], fingerprints: frozenset) -> _Segment:
-        stems, lettered = analysed(texts) if texts else ([], [])
+    def from_texts(
+        cls, revision, ids, payload_fields, texts: list[str], fingerprints: frozenset, languages: tuple[Language, ...]
+    ) -> _Segment:
+        stems, lettered = analysed(texts, languages) if texts else ([], [])
         docs = [s + extra for s, extra in zip(stems, lettered, strict=True)]
         vocab = sorted({t for doc in docs for t in doc})
         term_of = {t: i for i, t in enumerate(vocab)}
@@ -293,11 +362,13 @@ class LexicalIndex:
     """BM25 kept per source; ``sync`` brings it level with a store by re-reading changed sources only.
 
     ``text_of`` is the field it reads of each record's payload (``document_text``; ``printed_words`` for figures'
-    labels); records where it is empty are left out.
+    labels); records where it is empty are left out. ``languages``: Snowball's names of the languages every text is
+    also read in (``PATHATLAS_LANGUAGES``), which a saved index records (``load``).
     """
 
-    def __init__(self, text_of: TextOf = document_text) -> None:
+    def __init__(self, text_of: TextOf = document_text, languages: Iterable[str] = ()) -> None:
         self.text_of = text_of
+        self.read_in = languages_of(languages)
         self._lock = threading.Lock()
         self.vocab: dict[str, int] = {}
         self.slot_ids: list[str] = []
@@ -310,11 +381,18 @@ class LexicalIndex:
 
     # -- building ----------------------------------------------------------------------------
     @classmethod
-    def build(cls, docs: Iterable[tuple[str, dict[str, Any]]], text_of: TextOf = document_text) -> LexicalIndex:
+    def build(
+        cls, docs: Iterable[tuple[str, dict[str, Any]]], text_of: TextOf = document_text, languages: Iterable[str] = ()
+    ) -> LexicalIndex:
         """From (id, payload) pairs, one segment per payload ``source``."""
-        index = cls(text_of)
+        index = cls(text_of, languages)
         index.update(_by_source(docs), revisions={})
         return index
+
+    @property
+    def languages(self) -> list[str]:
+        """The languages every text is also read in, by Snowball's names, sorted (English, always read, left out)."""
+        return [lang.name for lang in self.read_in]
 
     @property
     def ids(self) -> list[str]:
@@ -331,7 +409,7 @@ class LexicalIndex:
         only = {"fingerprint": sorted(fingerprints) or ["-"]} if fingerprints is not None else {}
         revisions = store.source_revisions()
         if revisions is None:
-            fresh = LexicalIndex.build(store.scan(only or None), self.text_of)
+            fresh = LexicalIndex.build(store.scan(only or None), self.text_of, self.languages)
             fresh.dirty = set(fresh.segments) | set(self.segments)
             return fresh
         gone = [s for s in self.segments if s not in revisions]
@@ -361,6 +439,7 @@ class LexicalIndex:
                     [{f: p.get(f) for f in self.fields.codes} for _, p in kept],
                     [self.text_of(p) for _, p in kept],
                     frozenset(p.get("fingerprint") for _, p in items),
+                    self.read_in,
                 )
                 for source, items in docs.items()
                 if items
@@ -482,7 +561,7 @@ class LexicalIndex:
             return [[] for _ in queries]
         allowed = self._allowed(filters, len(self.slot_ids)) if filters else None
         results = []
-        for tokens in lookup_terms(queries):
+        for tokens in lookup_terms(queries, self.read_in):
             slots, scores = self.top(tokens, k, allowed)
             results.append(
                 [(self.slot_ids[s], score) for s, score in zip(slots.tolist(), scores.tolist(), strict=True)]
@@ -508,7 +587,7 @@ class LexicalIndex:
         previous = orjson.loads(previous_path.read_bytes()) if previous_path.is_file() else {}
         manifest = {}
         for source, segment in self.segments.items():
-            file = _segment_name(source, segment.revision)
+            file = _segment_name(source, segment.revision, self.languages)
             path = segments_dir / file
             if source in self.dirty or not path.is_file():
                 tmp = path.with_name(f".{file}.tmp")
@@ -516,7 +595,12 @@ class LexicalIndex:
                 os.replace(tmp, path)
             manifest[source] = {"revision": segment.revision, "file": file}
         fsync_dir(segments_dir)
-        document = {"segments": manifest, "previous": previous.get("segments", {}), "terms": TERMS_VERSION}
+        document = {
+            "segments": manifest,
+            "previous": previous.get("segments", {}),
+            "terms": TERMS_VERSION,
+            "languages": self.languages,
+        }
         write_atomic(manifest_path, orjson.dumps(document))
         write_atomic(latest, name.encode())
         self.dirty.clear()
@@ -526,15 +610,25 @@ class LexicalIndex:
                 path.unlink()
 
     @classmethod
-    def load(cls, folder: Path, name: str = "segments.json") -> LexicalIndex:
+    def load(cls, folder: Path, name: str = "segments.json", languages: Iterable[str] = ()) -> LexicalIndex:
         """The saved index; an empty one (which ``sync`` fills) for a missing or older-format folder, or one whose
-        terms another version made."""
-        index = cls()
+        terms another version made or were read in other ``languages`` than these (as another version's: the index
+        is read again from the store, in memory, until a commit saves it)."""
+        index = cls(languages=languages)
         manifest_path = folder / name
         if not manifest_path.is_file():
             return index
         document = orjson.loads(manifest_path.read_bytes())
         if document.get("terms", 1) != TERMS_VERSION:
+            return index
+        if (recorded := document.get("languages", [])) != index.languages:
+            log.info(
+                "BM25 of index %s was read in %s, PATHATLAS_LANGUAGES names %s: read again from the store for this "
+                "run; `pathatlas index` saves it so",
+                folder.parent,
+                ", ".join(["english", *recorded]),
+                ", ".join(["english", *index.languages]),
+            )
             return index
         entries = document["segments"]
         segments = {
@@ -560,8 +654,11 @@ def _tf_weights(docs: np.ndarray, tf: np.ndarray, length: np.ndarray, avg: float
     return weight
 
 
-def _segment_name(source: str, revision: str | None) -> str:
-    return hashlib.sha1(f"{source}\0{revision}\0{TERMS_VERSION}".encode()).hexdigest()[:20] + ".npz"
+def _segment_name(source: str, revision: str | None, languages: list[str]) -> str:
+    """A segment's file, named by what its terms are: another language's segment never overwrites one the previous
+    manifest lists."""
+    named = "".join(f"\0{name}" for name in languages)
+    return hashlib.sha1(f"{source}\0{revision}\0{TERMS_VERSION}{named}".encode()).hexdigest()[:20] + ".npz"
 
 
 def _by_source(docs: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, list[tuple[str, dict[str, Any]]]]:

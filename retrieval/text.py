@@ -34,6 +34,8 @@ CJK_RUN = re.compile(
 """A run of Han, kana or Hangul: written without spaces between words."""
 TURKISH_LETTERS = re.compile("[ıİğĞşŞ]")
 """Letters no Latin alphabet but the Turkish (and Azerbaijani) one writes: dotless and dotted i, soft g, s cedilla."""
+ENGLISH_STEMMERS = frozenset({"english", "porter"})
+"""Snowball's English stemmers: English is always read (BM25's own stems), so naming it as a language adds nothing."""
 TURKISH_SHARE = 10
 """A text is Turkish when at least one word in this many holds one of ``TURKISH_LETTERS``: about one in four does in
 Turkish prose, and an English page naming a Turkish author ("Doğan") stays English."""
