@@ -94,13 +94,15 @@ def cite(quote: Quote) -> str:
 
 
 def rationale(question: Question, reading: Reading, answer: Answer) -> str:
-    """Two or three sentences built from the quotes: why the chosen option, what stands against it."""
+    """Two or three sentences built from the quotes: why the chosen option, what stands against it (a quote saying
+    what is asked, as a settling one does: "rheumatic fever" triggering inflammation is not against fever as the one
+    process that is no cardinal sign of it)."""
     if answer.choice is None:
         return answer.rationale
     letter, chosen = LETTERS[answer.choice], question.options[answer.choice]
     own = answer.quotes[answer.choice] if answer.choice < len(answer.quotes) else []
     supports = [q for q in own if q.stance == "supports"]
-    against = [q for q in own if q.stance == "contradicts"]
+    against = [q for q in own if q.stance == "contradicts" and q.settles]
     parts = [] if answer.settled else [f"{NO_IMAGE if reading.image_missing else UNSETTLED}; leaning to {letter}."]
     if reading.negated:
         tied = [f"{LETTERS[j]}" for j, quotes in enumerate(answer.quotes) if j != answer.choice and quotes]
