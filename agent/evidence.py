@@ -31,6 +31,13 @@ CONTRADICTION = re.compile(
 PRIVATIVE = re.compile(r"without|lacks?|lacking|absent")
 """Negations that name a lack: after another negation they make a double negative."""
 MIN_WORDS, MAX_WORDS = 4, 80
+HEADING_WIDTH = 0.6
+"""A line shorter than this share of its text's longest line, before a line opening with a capital, stands apart: a
+heading ("Brain Stem", "Proximal Convoluted Tubule (PCT)"), the tail of a sentence begun on the page before, or a
+paragraph's last line, never the next sentence's start. Prose lines wrap near the full width (in the A&P book lines
+before a capital that close no sentence are under 0.6 of it or over 0.7)."""
+JOINED_LINE_END = re.compile(r"[-\u2013\u2014]$")
+"""A line end that joins the next line's word (a hyphen, a dash): never a place to cut."""
 CLAUSE_BREAK = re.compile(r";\s+|:\s+|,\s+(?=(?:whereas|while|but)\b)", re.IGNORECASE)
 """Where a sentence turns to another subject: "Caseating granulomas are typical of tuberculosis; non-caseating
 granulomas suggest sarcoidosis" says "tuberculosis" of the first, though it stands nearer the second."""
@@ -64,13 +71,34 @@ def normalise(text: str) -> str:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of normalised text, each a verbatim substring of it; very long runs (tables, lists) are cut
-    at semicolons."""
+    """Sentences of normalised text, each a verbatim substring of it, none running on from a heading
+    (``prose_runs``); very long runs (tables, lists) are cut at semicolons."""
     out = []
-    for sentence in SENTENCE_END.split(normalise(text)):
-        parts = [sentence] if len(sentence.split()) <= MAX_WORDS else re.split(r"(?<=;)\s+", sentence)
-        out += [p for p in parts if MIN_WORDS <= len(p.split()) <= MAX_WORDS * 2]
+    for run in prose_runs(text):
+        for sentence in SENTENCE_END.split(normalise(run)):
+            parts = [sentence] if len(sentence.split()) <= MAX_WORDS else re.split(r"(?<=;)\s+", sentence)
+            out += [p for p in parts if MIN_WORDS <= len(p.split()) <= MAX_WORDS * 2]
     return out
+
+
+def prose_runs(text: str) -> list[str]:
+    """The text cut after each line that stands apart (``HEADING_WIDTH``), so that "6.1 The Functions of the
+    Skeletal System" or "surround the central nervous system" is not quoted as the start of the sentence below it."""
+    lines = text.split("\n")
+    width = max(len(line.strip()) for line in lines)
+    runs, start = [], 0
+    for k, (line, following) in enumerate(zip(lines, lines[1:], strict=False)):
+        short = len(line.strip()) < HEADING_WIDTH * width
+        if short and not JOINED_LINE_END.search(line.strip()) and opens_sentence(following):
+            runs.append("\n".join(lines[start : k + 1]))
+            start = k + 1
+    return [*runs, "\n".join(lines[start:])]
+
+
+def opens_sentence(line: str) -> bool:
+    """Whether a line opens as a sentence or heading does: with a capital or a number ("6.1 The Functions ...")."""
+    first = line.lstrip()[:1]
+    return first.isupper() or first.isdigit()
 
 
 @dataclass(frozen=True)
