@@ -306,3 +306,32 @@ def test_index_records_the_image_recipe_and_refuses_another(settings, tmp_path):
     with pytest.raises(EncoderMismatchError, match="visual: 'efficientnet-lite0 centre-crop'") as info:
         _ = Index.open(folder, settings).encoder
     assert "\n" not in str(info.value)
+
+
+CACHE_WRITER = """
+import sys, time
+from pathlib import Path
+from pathatlas.retrieval.encoders.onnx_cache import write_once
+target, me, other = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+me.touch()
+while not other.exists():  # both processes reach write_once together
+    time.sleep(0.01)
+def write(staging):
+    side = target.with_name("model-inferred.onnx")  # one fixed name beside it, as onnxruntime's quantiser writes
+    side.write_text("x"); time.sleep(0.5); staging.write_text(side.read_text()); side.unlink()
+write_once(target, write)
+"""
+
+
+def test_two_processes_on_a_fresh_model_cache_write_its_file_in_turn(tmp_path):
+    """``serve`` and ``index`` started together on a fresh home both exported and quantised the text model, and the
+    quantiser's fixed side file, deleted by one, failed the other (FileNotFoundError); now the second waits and
+    finds the file written."""
+    target, ready = tmp_path / "model-int8.onnx", [tmp_path / "a.ready", tmp_path / "b.ready"]
+    runs = [
+        subprocess.Popen([sys.executable, "-c", CACHE_WRITER, target, me, other], stderr=subprocess.PIPE, text=True)
+        for me, other in (ready, ready[::-1])
+    ]
+    errors = [run.communicate(timeout=120)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], errors
+    assert target.read_text() == "x"

@@ -16,6 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from filelock import FileLock
+
 from pathatlas.errors import PathAtlasError
 
 if TYPE_CHECKING:
@@ -43,10 +45,15 @@ _writing = threading.Lock()
 
 
 def write_once(target: Path, write: Callable[[Path], None]) -> Path:
-    """``target``, written by ``write(staging)`` first if missing; a crash never leaves a half file there."""
-    with _writing:
+    """``target``, written by ``write(staging)`` first if missing; a crash never leaves a half file there. One process
+    and one thread at a time (a lock file beside it): two processes on a fresh model cache (``serve`` and ``index``)
+    both exported, and onnxruntime's quantiser writes a fixed ``-inferred.onnx`` beside its input, which the other
+    process then deleted under it (FileNotFoundError)."""
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _writing, FileLock(target.with_name(f".{target.name}.lock")):
         if not target.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
             staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             write(staging)
             os.replace(staging, target)
