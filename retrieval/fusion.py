@@ -330,7 +330,7 @@ def term_coverage(query_tokens: set[str], text_tokens: Sequence[str]) -> float:
 
 def snippet(text: str, query: str | None, width: int = 240) -> str:
     """A window of ``text`` around the first word holding a query word, compared ``folded`` as the search compares
-    them ("akciger" finds "akciğer"), else its start."""
+    them ("akciger" finds "akciğer"), else its start; it starts and ends between words ("…ecially" read as a word)."""
     flat = " ".join(text.split())
     if len(flat) <= width:
         return flat
@@ -338,5 +338,8 @@ def snippet(text: str, query: str | None, width: int = 240) -> str:
     found = (m.start() for m in re.finditer(r"\w+", flat) if any(w in folded(m.group()) for w in wanted))
     first = next(found, None) if wanted else None
     start = 0 if first is None else max(0, first - width // 4)
-    window = flat[start : start + width]
-    return ("…" if start else "") + window + ("…" if start + width < len(flat) else "")
+    start = flat.rfind(" ", 0, start + 1) + 1  # back to the start of the word it fell in (0: the text's start)
+    end = start + width
+    if end < len(flat) and flat[end] != " " and (space := flat.rfind(" ", start, end)) > start:
+        end = space  # the last word whole would overrun the width: end before it
+    return ("…" if start else "") + flat[start:end].rstrip() + ("…" if end < len(flat) else "")

@@ -62,6 +62,11 @@ def test_snippet_centres_on_query_words():
     for query, word in (("akciger", "Akciğer"), ("inflamasyon", "İNFLAMASYON"), ("strasse", "Straße")):
         found = snippet("filler " * 100 + f"{word} dokusu " + "more " * 100, query)  # as the search folds them
         assert word in found, (query, found)
+    words = "the nervous system especially " * 30
+    for query in ("koilocytes", None, "nervous"):  # the window starts and ends between words, never "…ecially"
+        shown = snippet(words + "koilocytes show halos " + words, query).strip("…").split()
+        assert set(shown) <= {"the", "nervous", "system", "especially", "koilocytes", "show", "halos"}, shown
+    assert len(snippet("x" * 500, "x")) == 241, "a text without spaces is cut at the width"
 
 
 def test_text_query_cites_the_right_page_and_figure(demo_index):
