@@ -4,11 +4,10 @@ Unicode-normalised (``text.normalise``, which the PDF reader and the agent's quo
 accents (``text.ascii_folded``), Chinese, Japanese and Korean as overlapping character pairs (``cjk_terms``).
 
 Other languages are read by their own Snowball stems, each written after its own prefix (``Language``): a language
-told by its letters (Turkish, ``TOLD``) replaces the English stems of a text written in it, and the languages a user
-names (``PATHATLAS_LANGUAGES``: ``LexicalIndex.languages``) add their stems to every text. A query looks its stems up
-in all of them. Neither changes the English terms, nor the length BM25 reads (a named language's stems read words
-already counted): an index without Turkish texts or named languages scores exactly as before, and with them only the
-matches they add change a score.
+told by its letters (Turkish, ``TOLD``) adds its stems to a text written in it, and the languages a user names
+(``PATHATLAS_LANGUAGES``: ``LexicalIndex.languages``) add theirs to every text. A query looks its stems up in all of
+them. Neither changes the English terms, nor the length BM25 reads (their stems read words already counted): every
+text scores for its English terms exactly as without them, and only the matches they add change a score.
 
 Scores are bm25s's default (Lucene) BM25, computed at query time from term frequencies, so the
 collection statistics (document count, average length, document frequencies) are always those of
@@ -55,9 +54,10 @@ from pathatlas.retrieval.text import CJK_RUN, ENGLISH_STEMMERS, MICRO, MU, ascii
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
-TERMS_VERSION = 5
+TERMS_VERSION = 6
 """What a saved segment's terms are (1: stems only; 2: Roman numerals kept as letters; 3: Roman numerals read as digits;
-4: Unicode-normalised, accents folded, CJK character pairs; 5: Turkish texts by Turkish stems). Segments of another
+4: Unicode-normalised, accents folded, CJK character pairs; 5: Turkish texts by Turkish stems; 6: by English stems
+too). Segments of another
 version are re-read from the store and kept in memory, as a search never writes the index (``Index._load_lexical``);
 the next commit saves them (an ``index`` run that changed nothing makes one for them: ``Index.needs_rewrite``)."""
 LETTERED = (
@@ -92,8 +92,8 @@ class Language:
     verb).
 
     ``passes``: a word is stemmed again until it stays, at most this many times. ``written_in``: tells a text written
-    in this language alone by its letters; such a text has these stems instead of English ones (whose stemmer would
-    leave its suffixes on), and every query looks them up."""
+    in this language alone by its letters; such a text has these stems beside its English ones (whose stemmer leaves
+    its suffixes on), and every query looks them up."""
 
     name: str
     prefix: str
@@ -236,16 +236,16 @@ def lettered_terms(texts: list[str]) -> list[list[str]]:
 
 
 def analysed(texts: list[str], languages: tuple[Language, ...] = ()) -> tuple[list[list[str]], list[list[str]]]:
-    """What BM25 indexes of each text: its stems (``tokenize``'s; those of the language it is told to be written in
-    instead, ``TOLD``), which BM25 counts as its length; then the stems of each of ``languages`` but that one, and the
-    lettered words (``lettered_terms``), which read words already counted."""
+    """What BM25 indexes of each text: its stems (``tokenize``'s), which BM25 counts as its length; then, not counted,
+    the stems of the language its letters tell (``TOLD``) and of each of ``languages``, and the lettered words
+    (``lettered_terms``), which read words already counted. So every text keeps its English terms and scores: a
+    short English caption taken for Turkish ("Kidney cells, from Prof. Şahin's lab") still matches "kidney cell"."""
     folded = [searchable(text) for text in texts]
-    stems, extra = [], []
-    for text, words, lettered in zip(texts, _stems(folded), lettered_terms(folded), strict=True):
-        told = next((lang for lang in TOLD if lang.written_in(text)), None)
-        stems.append(stems_in(told, text) if told else words)
-        extra.append([term for lang in languages if lang != told for term in stems_in(lang, text)] + lettered)
-    return stems, extra
+    extra = []
+    for text, lettered in zip(texts, lettered_terms(folded), strict=True):
+        read_in = dict.fromkeys([*(lang for lang in TOLD if lang.written_in(text)), *languages])
+        extra.append([term for lang in read_in for term in stems_in(lang, text)] + lettered)
+    return _stems(folded), extra
 
 
 def terms(texts: list[str]) -> list[list[str]]:

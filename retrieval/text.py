@@ -38,7 +38,8 @@ ENGLISH_STEMMERS = frozenset({"english", "porter"})
 """Snowball's English stemmers: English is always read (BM25's own stems), so naming it as a language adds nothing."""
 TURKISH_SHARE = 10
 """A text is Turkish when at least one word in this many holds one of ``TURKISH_LETTERS``: about one in four does in
-Turkish prose, and an English page naming a Turkish author ("Doğan") stays English."""
+Turkish prose, and an English page naming a Turkish author ("Doğan") stays English (a short caption naming one may
+not, and keeps its English terms beside the Turkish ones: ``lexical.analysed``)."""
 
 
 @functools.cache

@@ -100,3 +100,13 @@ def test_search_json_finds_a_turkish_case_by_another_form_of_its_words(tmp_path)
         assert result.exit_code == 0, result.output
         top = json.loads(result.output)[0]
         assert (top["citation"]["case"], top["matched_by"].get("bm25")) == (case, 1), query
+
+
+def test_a_short_english_text_taken_for_turkish_keeps_its_english_terms():
+    """A caption of a few words naming one Turk passes the one-word-in-ten rule; its English stems were replaced by
+    Turkish ones, so "kidney cell" no longer matched "Kidney cells". The Turkish stems are now added beside them."""
+    caption = "Figure 3. Kidney cells, from Prof. Şahin's lab"
+    stems, extra = analysed([caption])
+    assert turkish(caption) and stems[0] == tokenize([caption])[0] and any(t.startswith(TURKISH) for t in extra[0])
+    index = LexicalIndex.build([("c", {"source": "s", "text": caption}), ("e", {"source": "s", "text": "Liver cells"})])
+    assert [rid for rid, _ in index.search(["kidney cell"], k=1)[0]] == ["c"]
