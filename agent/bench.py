@@ -100,12 +100,13 @@ def load_items(
             raise BadInputError(f"{path}: rows {first} and {number} share the id {row_id!r}; give each its own")
         try:
             options = read_options(row.get("options"))
-            answer = str(row.get("answer") or "").strip()
+            given = row.get("answer")  # as written: 0 is a number to refuse, not "no answer"
+            answer = "" if given is None else str(given).strip()
             if options and open_questions:
-                kind, answer = "open", str(options[LETTERS.index(answer_letter(answer, options))])
+                kind, answer = "open", str(options[LETTERS.index(answer_letter(given, options))])
                 options = []
             elif options:
-                kind, answer = "mcq", answer_letter(answer, options)
+                kind, answer = "mcq", answer_letter(given, options)
             else:
                 kind = "yesno" if answer.lower() in YES_NO else "open"
                 if kind == "yesno":

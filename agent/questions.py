@@ -24,14 +24,18 @@ def letter_index(letter: str, n_options: int) -> int:
 
 def answer_letter(answer: Any, options: list[str]) -> str:
     """The right option's letter from a dataset row's ``answer``: a letter in either case, or one option's own
-    text (case and spacing ignored), as datasets that store the answer's text give it."""
+    text (case and spacing ignored), as datasets that store the answer's text give it ("4" among the options "2" to
+    "5" is that option). A number is refused: datasets count options from 0 or from 1, and a guess would score every
+    answer one option off."""
+    if isinstance(answer, int | float) and not isinstance(answer, bool):
+        raise BadInputError(f"answer {answer!r} is a number: give the right option's letter or its text")
     text = "" if answer is None else str(answer).strip()
     if not text:
         raise BadInputError("no answer: give the right option's letter")
-    if len(text) == 1:
-        return LETTERS[letter_index(text, len(options))]
     key = option_key(text)
     named = [j for j, option in enumerate(options) if isinstance(option, str) and option_key(option) == key]
+    if len(text) == 1 and text.upper() in LETTERS[: len(options)]:
+        return LETTERS[letter_index(text, len(options))]
     if len(named) != 1:
         raise BadInputError(f"answer {text!r} is neither a letter ({', '.join(LETTERS[: len(options)])}) nor an option")
     return LETTERS[named[0]]

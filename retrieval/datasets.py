@@ -79,7 +79,7 @@ def read_options(value: Any) -> list:
     if not isinstance(value, dict):  # a string would be listed as its characters
         raise BadInputError(f"options must be a list of texts, not {value!r}")
     letters = {str(key).strip().upper(): option for key, option in value.items()}
-    if sorted(letters) != list(LETTERS[: len(letters)]):
+    if len(letters) != len(value) or sorted(letters) != list(LETTERS[: len(letters)]):  # "a" and "A": one dropped
         raise BadInputError(f"options keyed {', '.join(map(str, value))}: key them A, B, C... or give a list")
     return [letters[letter] for letter in sorted(letters)]
 

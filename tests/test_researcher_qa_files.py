@@ -9,7 +9,9 @@ import json
 import pytest
 
 from pathatlas.agent.bench import load_items
+from pathatlas.agent.questions import answer_letter
 from pathatlas.errors import BadInputError
+from pathatlas.retrieval.datasets import read_options
 
 HALO = {
     "id": "halo",
@@ -71,3 +73,18 @@ def test_limit_reads_the_first_rows_only(tmp_path):
     assert [i.id for i in items] == ["halo", "second"] and failures == [], "rows past the limit are not failures"
     items, failures = load_items(path, 10_000_000, limit=3)
     assert [f["id"] for f in failures] == ["bad"]
+
+
+def test_answers_read_as_written_numbers_refused_and_option_texts_that_are_digits(tmp_path):
+    """A reviewer's finds: ``answer: 0`` was read as "no answer" (``or ""``); options "2" to "5" with answer "4" were
+    refused as "not one of A-D" (a one-character answer was read as a letter first); options keyed "a" and "A" kept
+    one of the two without a word."""
+    assert answer_letter("4", ["2", "3", "4", "5"]) == "C" and answer_letter("b", ["x", "y"]) == "B"
+    with pytest.raises(BadInputError, match="answer 0 is a number"):
+        answer_letter(0, ["x", "y"])
+    with pytest.raises(BadInputError, match="options keyed"):
+        read_options({"a": "x", "A": "y", "B": "z"})
+    path = tmp_path / "q.jsonl"
+    path.write_text(json.dumps({"id": "q", "question": "Which?", "options": ["x", "y"], "answer": 0}) + "\n")
+    with pytest.raises(BadInputError, match="a number"):
+        load_items(path, 10_000_000)
