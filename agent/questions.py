@@ -34,8 +34,9 @@ def answer_letter(answer: Any, options: list[str]) -> str:
         raise BadInputError("no answer: give the right option's letter")
     key = option_key(text)
     named = [j for j, option in enumerate(options) if isinstance(option, str) and option_key(option) == key]
-    if len(text) == 1 and text.upper() in LETTERS[: len(options)]:
-        return LETTERS[letter_index(text, len(options))]
+    letter = len(text) == 1 and text.upper() in LETTERS
+    if letter and (text.upper() in LETTERS[: len(options)] or len(named) != 1):
+        return LETTERS[letter_index(text, len(options))]  # refuses a letter past the options: "not one of A, B"
     if len(named) != 1:
         raise BadInputError(f"answer {text!r} is neither a letter ({', '.join(LETTERS[: len(options)])}) nor an option")
     return LETTERS[named[0]]
