@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from pathatlas.errors import BadInputError, PathAtlasError
+from pathatlas.retrieval.durable import write_atomic
 from pathatlas.retrieval.text import without_controls
 
 if TYPE_CHECKING:
@@ -166,7 +167,7 @@ def write_json(path: Path | None, document) -> None:
         print_json(document)
     elif path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(strict_json(document), encoding="utf-8")
+        write_atomic(path, strict_json(document).encode())  # a second Ctrl-C leaves the last whole file, never half
         console.print(f"wrote {path}")
 
 

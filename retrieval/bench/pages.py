@@ -26,6 +26,7 @@ from pathatlas.retrieval.bench.common import (
     summarise,
 )
 from pathatlas.retrieval.datasets import MCQ, check_books, read_mcq
+from pathatlas.retrieval.durable import write_atomic
 from pathatlas.retrieval.fusion import (
     DENSE_ONLY,
     FEATURES,
@@ -281,7 +282,5 @@ def tune_text(index: Index, mcq_path: Path, folds: int, out: Path) -> dict[str, 
         },
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(body, indent=1))
-    tmp.replace(out)
+    write_atomic(out, json.dumps(body, indent=1).encode())  # search reads it: never half a file
     return {**result, "written": str(out.absolute()), "ranker_file": body}
