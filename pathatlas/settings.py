@@ -226,17 +226,10 @@ class Settings(BaseSettings):
     @field_validator("languages")
     @classmethod
     def _snowball_languages(cls, value: list[str]) -> list[str]:
-        """Names Snowball knows, lower case, sorted, once each, English (always on) left out: the list an index
-        records, so the same languages in another order or case are the same index."""
-        import Stemmer
+        """Checked and spelt once (``text.snowball_languages``), as the index records them."""
+        from pathatlas.retrieval.text import snowball_languages
 
-        from pathatlas.retrieval.text import ENGLISH_STEMMERS
-
-        known = sorted(set(Stemmer.algorithms()) - ENGLISH_STEMMERS)
-        names = {name.strip().lower() for name in value} - ENGLISH_STEMMERS
-        if unknown := sorted(names - set(known)):
-            raise ValueError(f"unknown language {unknown[0]!r}; Snowball's are {', '.join(known)} (English: always on)")
-        return sorted(names)
+        return snowball_languages(value)
 
     @field_validator("device")
     @classmethod

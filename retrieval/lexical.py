@@ -50,7 +50,15 @@ from pathatlas.retrieval.stores.base import (
     grow,
     matches,
 )
-from pathatlas.retrieval.text import CJK_RUN, ENGLISH_STEMMERS, MICRO, MU, ascii_folded, normalise, turkish
+from pathatlas.retrieval.text import (
+    CJK_RUN,
+    MICRO,
+    MU,
+    ascii_folded,
+    normalise,
+    snowball_languages,
+    turkish,
+)
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
@@ -115,8 +123,9 @@ def language(name: str) -> Language:
 
 
 def languages_of(names: Iterable[str]) -> tuple[Language, ...]:
-    """The named languages, once each, sorted by name, English left out (always read)."""
-    return tuple(language(name) for name in sorted(set(names) - ENGLISH_STEMMERS))
+    """The named languages as ``text.snowball_languages`` spells them (a Python caller's "German" is German; an
+    unknown name is refused here, not by the stemmer at the first search)."""
+    return tuple(language(name) for name in snowball_languages(names))
 
 
 @functools.cache

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 
 MICRO, MU = "\u00b5", "\u03bc"
 JOINERS = "\u200c\u200d"
@@ -85,6 +86,19 @@ def folded(word: str) -> str:
     "strasse" meets "Straße", "akciger" "akciğer" and "inflamasyon" "İNFLAMASYON" (whose lower case would be an "i"
     with a separate dot)."""
     return ascii_folded(word).casefold()
+
+
+def snowball_languages(names: Iterable[str]) -> list[str]:
+    """Names Snowball knows, lower case, sorted, once each, English (always read) left out: the list an index records,
+    so the same languages in another order or case are the same index. An unknown name is a ValueError naming the
+    known ones (the settings' and a Python caller's one line)."""
+    import Stemmer
+
+    known = sorted(set(Stemmer.algorithms()) - ENGLISH_STEMMERS)
+    wanted = {name.strip().lower() for name in names} - ENGLISH_STEMMERS
+    if unknown := sorted(wanted - set(known)):
+        raise ValueError(f"unknown language {unknown[0]!r}; Snowball's are {', '.join(known)} (English: always on)")
+    return sorted(wanted)
 
 
 def turkish(text: str) -> bool:

@@ -228,3 +228,12 @@ def test_bm25_files_lost_are_read_again_in_the_languages_named(tmp_path):
     lexical = index / "lexical"
     (lexical / (lexical / "latest").read_text().strip()).write_bytes(b"{damaged")
     assert top_case("Entzündungen", index, home, **german) == "D1"
+
+
+def test_a_python_caller_names_languages_as_the_setting_does():
+    """``LexicalIndex(languages=["German"])`` was taken as written and failed at the first search in the stemmer
+    (KeyError); the setting and the index now spell and check names in one place."""
+    index = LexicalIndex.build([("p", {"source": "s", "text": "Die Entzündung der Lunge"})], languages=["German"])
+    assert [rid for rid, _ in index.search(["Entzündungen"], k=1)[0]] == ["p"]
+    with pytest.raises(ValueError, match="unknown language 'klingon'"):
+        LexicalIndex(languages=["Klingon"])
