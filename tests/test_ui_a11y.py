@@ -152,7 +152,9 @@ def test_the_focus_script_names_its_target_as_a_string_and_each_request_apart():
     assert (
         script.startswith("<script>") and 'document.querySelector(".st-key-open-x button[title=\\"a\'b\\"]")' in script
     )
-    assert focus_script(".x", 1) != focus_script(".x", 2) and "</script>" not in script[:-9]
+    assert focus_script(".x", 1) != focus_script(".x", 2)
+    closing = focus_script('.st-key-open-x button[title="</script><img src=x onerror=alert(1)>"]', 3)
+    assert closing.count("</script>") == 1 and closing.endswith("</script>"), closing
 
 
 def test_uploads_are_checked_by_the_app_not_in_a_tooltip():

@@ -353,10 +353,12 @@ def img_html(image: bytes, alt: str, width: int | None = None) -> str:
 
 def focus_script(selector: str, count: int) -> str:
     """A script that moves keyboard focus to the first element matching ``selector`` once it is drawn (tried for two
-    seconds), making it focusable if it is not (a heading); ``count`` tells one request from the last."""
+    seconds), making it focusable if it is not (a heading); ``count`` tells one request from the last. The selector
+    is a JavaScript string whose "</" is escaped: a key holding "</script>" cannot end the script early."""
+    quoted = json.dumps(selector).replace("</", "<\\/")
     return (
         f"<script>/* {int(count)} */(() => {{ let tries = 40; const move = () => {{"
-        f" const target = document.querySelector({json.dumps(selector)});"
+        f" const target = document.querySelector({quoted});"
         " if (!target) { if (--tries) setTimeout(move, 50); return; }"
         " if (target.tabIndex < 0) target.tabIndex = -1; target.focus(); }; move(); })()</script>"
     )
