@@ -187,7 +187,7 @@ def newcombe_paired(a: list[float], b: list[float], z: float = 1.96) -> dict[str
         "n": n,
         "difference": p1 - p2,
         "ci95": [max(-1.0, low), min(1.0, high)],
-        "p_not_better": sum(math.comb(changed, j) for j in range(gained, changed + 1)) / 2**changed,
+        "p_not_better": sign_tail(gained, changed),
     }
 
 
@@ -208,11 +208,13 @@ def exact_mcnemar(gained: int, lost: int) -> float:
     binomial sign test on the discordant pairs; 1.0 when none changed)."""
     if gained < 0 or lost < 0:
         raise ValueError(f"counts of questions cannot be negative: gained {gained}, lost {lost}")
-    n = gained + lost
-    if not n:
-        return 1.0
-    tail = sum(math.comb(n, j) for j in range(min(gained, lost) + 1))
-    return min(1.0, 2 * tail / 2**n)
+    return min(1.0, 2 * sign_tail(max(gained, lost), gained + lost))
+
+
+def sign_tail(at_least: int, changed: int) -> float:
+    """How likely ``at_least`` of ``changed`` questions, or more, moved one way if each went either way with
+    probability 1/2: the sign test's tail (one-sided; ``exact_mcnemar`` doubles the larger side's)."""
+    return sum(math.comb(changed, j) for j in range(at_least, changed + 1)) / 2**changed
 
 
 def answered(run: dict[str, Any], mode: str) -> dict[str, dict[str, Any]]:

@@ -107,9 +107,9 @@ def plain(text: str) -> str:
 
 
 def highlight(text: str, terms: list[str]) -> str:
-    """``text`` as safe HTML with every word starting like a query term (``_folded``) wrapped in ``<mark>``, and in a
-    spaceless script every run of a term; one line, since a blank line would end the HTML block it is shown in and
-    let Markdown read the rest."""
+    """``text`` as safe HTML with every word starting like a query term (compared ``text.folded``) wrapped in
+    ``<mark>``, and in a spaceless script every run of a term; one line, since a blank line would end the HTML block it
+    is shown in and let Markdown read the rest."""
     text = " ".join(text.split())
     spaceless = [re.escape(t) for t in terms if SPACELESS_TERM.fullmatch(t)]
     stems = tuple(folded(_stem(t)) for t in terms if not SPACELESS_TERM.fullmatch(t))
