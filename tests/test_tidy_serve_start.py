@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +37,16 @@ assert not loaded, f"starting the service imported {{loaded}}"
 """
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stderr[-800:]
+
+
+def test_the_services_share_of_the_cores_keeps_a_count_the_operator_set(monkeypatch):
+    """``share_cores`` replaced an ``OMP_NUM_THREADS`` set for a container's CPU quota, which the core count does not
+    show; a count set there is kept, and an unusable one is replaced by the share."""
+    from pathatlas.ui.api.engine import share_cores
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    share_cores(1)
+    assert os.environ["OMP_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "many")
+    share_cores(1)
+    assert os.environ["OMP_NUM_THREADS"] == str(max(1, os.cpu_count() or 1))

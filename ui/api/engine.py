@@ -84,8 +84,10 @@ def share_cores(lanes: int) -> None:
     (oversubscribed OpenMP pools spin against each other and multiply latency). Text queries encode in
     numpy (OpenBLAS) or ONNX Runtime, image queries in ONNX Runtime, index jobs in torch. Torch is told only when
     loaded: importing it here cost every start seconds; one loaded later (an index job) reads ``OMP_NUM_THREADS``, as
-    the ONNX Runtime sessions do (``onnx_cache.threads_per_call``)."""
-    threads = max(1, (os.cpu_count() or 1) // lanes)
+    the ONNX Runtime sessions do (``onnx_cache.threads_per_call``). A count the operator set in ``OMP_NUM_THREADS``
+    is theirs to keep (a container's CPU quota the core count does not show)."""
+    given = os.environ.get("OMP_NUM_THREADS", "")
+    threads = int(given) if given.isdigit() and int(given) > 0 else max(1, (os.cpu_count() or 1) // lanes)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     if (torch := sys.modules.get("torch")) is not None:
         torch.set_num_threads(threads)
