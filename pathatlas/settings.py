@@ -6,6 +6,7 @@ import errno
 import logging
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
@@ -27,6 +28,23 @@ Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 queries fuse by these weights (RRF); text queries' pages are ranked by BM25 and dense scores (``ranker_file``), where
 only 0 counts: ``weight_bm25=0`` ranks by meaning alone, ``weight_text=0`` by words alone (and ``weight_joint=0``
 where an encoder's text queries search the joint space too; the default's do not)."""
+
+
+ENGLISH_STEMMERS = frozenset({"english", "porter"})
+"""Snowball's English stemmers: English is always read (BM25's own stems), so naming it as a language adds nothing."""
+
+
+def snowball_languages(names: Iterable[str]) -> list[str]:
+    """Names Snowball knows, lower case, sorted, once each, English (always read) left out: the list an index records,
+    so the same languages in another order or case are the same index. An unknown name is a ValueError naming the
+    known ones (the settings' and a Python caller's one line)."""
+    import Stemmer
+
+    known = sorted(set(Stemmer.algorithms()) - ENGLISH_STEMMERS)
+    wanted = {name.strip().lower() for name in names} - ENGLISH_STEMMERS
+    if unknown := sorted(wanted - set(known)):
+        raise ValueError(f"unknown language {unknown[0]!r}; Snowball's are {', '.join(known)} (English: always on)")
+    return sorted(wanted)
 
 
 class Settings(BaseSettings):
@@ -226,9 +244,7 @@ class Settings(BaseSettings):
     @field_validator("languages")
     @classmethod
     def _snowball_languages(cls, value: list[str]) -> list[str]:
-        """Checked and spelt once (``text.snowball_languages``), as the index records them."""
-        from pathatlas.retrieval.text import snowball_languages
-
+        """Checked and spelt once (``snowball_languages``), as the index records them."""
         return snowball_languages(value)
 
     @field_validator("device")

@@ -56,9 +56,9 @@ from pathatlas.retrieval.text import (
     MU,
     ascii_folded,
     normalise,
-    snowball_languages,
     turkish,
 )
+from pathatlas.settings import snowball_languages
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
@@ -123,7 +123,7 @@ def language(name: str) -> Language:
 
 
 def languages_of(names: Iterable[str]) -> tuple[Language, ...]:
-    """The named languages as ``text.snowball_languages`` spells them (a Python caller's "German" is German; an
+    """The named languages as ``settings.snowball_languages`` spells them (a Python caller's "German" is German; an
     unknown name is refused here, not by the stemmer at the first search)."""
     return tuple(language(name) for name in snowball_languages(names))
 

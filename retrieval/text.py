@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable
 
 MICRO, MU = "\u00b5", "\u03bc"
 JOINERS = "\u200c\u200d"
@@ -35,8 +34,6 @@ CJK_RUN = re.compile(
 """A run of Han, kana or Hangul: written without spaces between words."""
 TURKISH_LETTERS = re.compile("[ıİğĞşŞ]")
 """Letters no Latin alphabet but the Turkish (and Azerbaijani) one writes: dotless and dotted i, soft g, s cedilla."""
-ENGLISH_STEMMERS = frozenset({"english", "porter"})
-"""Snowball's English stemmers: English is always read (BM25's own stems), so naming it as a language adds nothing."""
 TURKISH_SHARE = 10
 """A text is Turkish when at least one word in this many holds one of ``TURKISH_LETTERS``: about one in four does in
 Turkish prose, and an English page naming a Turkish author ("Doğan") stays English (a short caption naming one may
@@ -86,19 +83,6 @@ def folded(word: str) -> str:
     "strasse" meets "Straße", "akciger" "akciğer" and "inflamasyon" "İNFLAMASYON" (whose lower case would be an "i"
     with a separate dot)."""
     return ascii_folded(word).casefold()
-
-
-def snowball_languages(names: Iterable[str]) -> list[str]:
-    """Names Snowball knows, lower case, sorted, once each, English (always read) left out: the list an index records,
-    so the same languages in another order or case are the same index. An unknown name is a ValueError naming the
-    known ones (the settings' and a Python caller's one line)."""
-    import Stemmer
-
-    known = sorted(set(Stemmer.algorithms()) - ENGLISH_STEMMERS)
-    wanted = {name.strip().lower() for name in names} - ENGLISH_STEMMERS
-    if unknown := sorted(wanted - set(known)):
-        raise ValueError(f"unknown language {unknown[0]!r}; Snowball's are {', '.join(known)} (English: always on)")
-    return sorted(wanted)
 
 
 def turkish(text: str) -> bool:
