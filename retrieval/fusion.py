@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,9 +23,9 @@ import numpy as np
 
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.lexical import tokenize
+from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.stores.base import ScoredIds
-from pathatlas.retrieval.text import folded
 
 FEATURES = ("bm25", "dense", "bm25_rest", "bm25_rank", "dense_rank", "neighbour", "coverage", "passage_dense")
 """Per group: best BM25 / query's top BM25; best dense cosine of a page or figure minus the query's top;
@@ -329,15 +328,13 @@ def term_coverage(query_tokens: set[str], text_tokens: Sequence[str]) -> float:
 
 
 def snippet(text: str, query: str | None, width: int = 240) -> str:
-    """A window of ``text`` around the first word holding a query word, compared ``folded`` as the search compares
-    them ("akciger" finds "akciğer"), else its start; it starts and ends between words ("…ecially" read as a word)."""
+    """A window of ``text`` around the first word the query marks (``marks.marked_spans``, as the web UI highlights:
+    "akciger" marks "akciğer"), else its start; it starts and ends between words ("…ecially" read as a word)."""
     flat = " ".join(text.split())
     if len(flat) <= width:
         return flat
-    wanted = [folded(w) for w in re.findall(r"\w{4,}", query or "")]
-    found = (m.start() for m in re.finditer(r"\w+", flat) if any(w in folded(m.group()) for w in wanted))
-    first = next(found, None) if wanted else None
-    start = 0 if first is None else max(0, first - width // 4)
+    marked = marked_spans(flat, query_terms(query))
+    start = max(0, marked[0][0] - width // 4) if marked else 0
     start = flat.rfind(" ", 0, start + 1) + 1  # back to the start of the word it fell in (0: the text's start)
     end = start + width
     if end < len(flat) and flat[end] != " " and (space := flat.rfind(" ", start, end)) > start:

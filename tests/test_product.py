@@ -14,13 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.search import Searcher
 from pathatlas.retrieval.similar import similar
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.lanes import BatchingLane
 from pathatlas.ui.bench_startup import FreshRun, run_fresh
-from pathatlas.ui.present import citation_text, group_cases, highlight, query_terms
+from pathatlas.ui.present import citation_text, group_cases, highlight
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,11 @@ from fastapi import HTTPException
 from pathatlas.errors import UnknownSourceError
 from pathatlas.indexer.sources.cases import group_cases
 from pathatlas.retrieval.datasets import read_case_metadata, read_cases
+from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.stores import base, qdrant_store
 from pathatlas.retrieval.stores.base import FieldCodes, matches
 from pathatlas.retrieval.text import plain_text
 from pathatlas.ui.api.routes.search import scoped
-from pathatlas.ui.present import query_terms
 from tests.helpers import calls_to
 from tests.test_case_folders import folder_with, jsonl, tile
 from tests.test_qdrant_fixes import counted_store

@@ -18,11 +18,12 @@ from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.sources.base import stat_signature
 from pathatlas.retrieval.datasets import read_case_metadata, read_jsonl
 from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.marks import query_terms
 from pathatlas.ui.api.facets import count_facets
 from pathatlas.ui.api.uploads import extract_zip
 from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.cli_common import _console
-from pathatlas.ui.present import highlight, query_terms
+from pathatlas.ui.present import highlight
 from tests.helpers import hashing_settings, run_cli
 from tests.test_case_folders import folder_with, jsonl, tile
 

@@ -90,7 +90,7 @@ def run_mcp_bench(settings: Settings, questions: Path, limit: int | None, compar
     from mcp import Client, StdioServerParameters
 
     index = Index.open(settings.index_dir, settings)
-    items, failures = load_items(questions, settings.max_image_pixels, limit=limit)  # the file's first rows, as bench qa
+    items, failures = load_items(questions, settings.max_image_pixels, limit=limit)  # the first rows, as bench qa
     check_sources(items, index, questions)
     server = StdioServerParameters(
         command=sys.executable,

@@ -14,87 +14,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from pathatlas.retrieval.text import folded, normalise
-
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "in",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "that",
-        "the",
-        "this",
-        "to",
-        "was",
-        "were",
-        "which",
-        "with",
-        "what",
-        "who",
-        "whom",
-        "why",
-        "how",
-        "when",
-        "where",
-        "does",
-        "do",
-        "did",
-        "not",
-        "no",
-        "show",
-        "shows",
-        "seen",
-    ]
-)
-
-
-HAN, KANA = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff", "\u3040-\u30ff"
-"""Chinese characters (kanji), and Japanese hiragana and katakana: scripts written without spaces between words."""
-SPACELESS_TERM = re.compile(f"[{HAN}]{{2,}}|[\u30a0-\u30ff]{{2,}}")
-"""A word of a spaceless script: a run of two or more kanji, or of katakana (肺腺癌, フィブローシス); the hiragana
-between them are particles and endings."""
-QUERY_WORD = re.compile(rf"{SPACELESS_TERM.pattern}|[^\W\d_{HAN}{KANA}](?:[^\W_{HAN}{KANA}]|-)+")
-"""A query's words: those of spaceless scripts, and elsewhere a letter of any script followed by letters, digits or
-hyphens ("células", "Ätiologie", "α-actinin", "καρκίνωμα")."""
-
-
-def query_terms(text: str | None) -> list[str]:
-    """The words of a query worth highlighting (no stop words, no one- or two-letter words but two kanji, which
-    make one: 肺癌), in order; read as the search reads it (``text.normalise``), so "ﬁbrosis" or a word a soft
-    hyphen splits marks the word the page holds."""
-    seen: list[str] = []
-    for match in QUERY_WORD.finditer(normalise(text or "")):
-        word = match.group().lower()
-        if (len(word) > 2 or SPACELESS_TERM.fullmatch(word)) and word not in STOPWORDS and word not in seen:
-            seen.append(word)
-    return seen
-
-
-TEXT_WORD = re.compile(rf"[^\W{HAN}{KANA}]+(?:-[^\W{HAN}{KANA}]+)*")
-"""A word of a text outside the spaceless scripts (which hold no word boundaries and are matched term by term); a
-hyphen joins its parts, each of which may start a marked word ("non-koilocytic")."""
-
-
-def _stem(term: str) -> str:
-    """A prefix that also matches the term's inflections (koilocytes ~ koilocyte, glands ~ glandular)."""
-    return term if len(term) <= 5 else term[: max(5, len(term) - 2)]
-
+from pathatlas.retrieval.marks import marked_spans
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>:~$&])")
 
@@ -107,23 +27,13 @@ def plain(text: str) -> str:
 
 
 def highlight(text: str, terms: list[str]) -> str:
-    """``text`` as safe HTML with every word starting like a query term (compared ``text.folded``) wrapped in
-    ``<mark>``, and in a spaceless script every run of a term; one line, since a blank line would end the HTML block it
-    is shown in and let Markdown read the rest."""
+    """``text`` as safe HTML with the words ``marks.marked_spans`` finds wrapped in ``<mark>`` (the snippet opens at
+    the first); one line, since a blank line would end the HTML block it is shown in and let Markdown read the rest."""
     text = " ".join(text.split())
-    spaceless = [re.escape(t) for t in terms if SPACELESS_TERM.fullmatch(t)]
-    stems = tuple(folded(_stem(t)) for t in terms if not SPACELESS_TERM.fullmatch(t))
-    pattern = re.compile("|".join([*spaceless, TEXT_WORD.pattern]))
     out, last = [], 0
-    for match in pattern.finditer(text) if terms else ():
-        word, start = match.group(), match.start()
-        if TEXT_WORD.fullmatch(word):
-            starts = [0, *(i + 1 for i, c in enumerate(word) if c == "-")]
-            start += next((i for i in starts if folded(word[i:]).startswith(stems)), len(word))
-            if start == match.end():
-                continue
-        out += [html.escape(text[last:start]), f"<mark>{html.escape(text[start : match.end()])}</mark>"]
-        last = match.end()
+    for start, end in marked_spans(text, terms):
+        out += [html.escape(text[last:start]), f"<mark>{html.escape(text[start:end])}</mark>"]
+        last = end
     out.append(html.escape(text[last:]))
     return "".join(out)
 

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import streamlit as st
 
+from pathatlas.retrieval.marks import query_terms
 from pathatlas.ui.present import (
     PAGE_SIZE,
     case_image_text,
@@ -45,7 +46,6 @@ from pathatlas.ui.present import (
     outline,
     place,
     plain,
-    query_terms,
     relevance_words,
     results_status,
     similar_label,
