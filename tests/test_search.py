@@ -69,6 +69,16 @@ def test_snippet_centres_on_query_words():
     assert len(snippet("x" * 500, "x")) == 241, "a text without spaces is cut at the width"
 
 
+def test_the_snippet_opens_at_a_word_the_web_ui_marks():
+    """The snippet opened at any word holding a query word ("globin" inside "hemoglobin"), which the UI does not mark,
+    so the window showed no marked word while "anemia" further on would have been marked."""
+    from pathatlas.retrieval.marks import marked_spans, query_terms
+
+    text = "filler " * 100 + "hemoglobin " + "filler " * 100 + "anemia " + "more " * 100
+    shown = snippet(text, "globin anemia")
+    assert marked_spans(shown, query_terms("globin anemia")) and "anemia" in shown
+
+
 def test_text_query_cites_the_right_page_and_figure(demo_index):
     hits = Searcher(demo_index).search(Query(text="koilocytes in cervical epithelium", k=5))
     top = hits[0]
