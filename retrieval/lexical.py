@@ -112,7 +112,6 @@ class Language:
 TURKISH_LANGUAGE = Language("turkish", f"{CODES['turkish']}:", passes=4, written_in=turkish)
 """Turkish, told by the letters only its alphabet has (``text.turkish``), stemmed again until the stem stays: one pass
 leaves stacked suffixes on loanwords ("karsinomlar" kept the "m" that "karsinom" loses)."""
-TURKISH = TURKISH_LANGUAGE.prefix
 TOLD = (TURKISH_LANGUAGE,)
 """The languages a text is told to be written in by its letters: no letter tells German or Spanish from English."""
 
@@ -192,11 +191,6 @@ def stems_in(lang: Language, text: str) -> list[str]:
             (_stem(lang.name, lang.passes, word), _stem(lang.name, lang.passes, ascii_folded(word)))
         )
     ]
-
-
-def turkish_stems(text: str) -> list[str]:
-    """``text``'s Turkish stems (``stems_in``)."""
-    return stems_in(TURKISH_LANGUAGE, text)
 
 
 def cjk_terms(text: str) -> list[str]:

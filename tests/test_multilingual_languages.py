@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from pathatlas.retrieval.lexical import (
     TERMS_VERSION,
+    TURKISH_LANGUAGE,
     LexicalIndex,
     _segment_name,
     analysed,
@@ -25,7 +26,6 @@ from pathatlas.retrieval.lexical import (
     stems_in,
     terms,
     tokenize,
-    turkish_stems,
 )
 from pathatlas.settings import load_settings
 from tests.helpers import hashing_settings, one_error_line, run_cli
@@ -94,8 +94,12 @@ def test_named_stems_are_not_counted_in_a_texts_length():
 def test_turkish_named_reads_every_text_by_turkish_stems_and_a_turkish_text_once():
     turkish_text = "Küçük hücreli akciğer karsinomu nöroendokrin bir tümördür; tümör hücreleri küçüktür."
     stems, extra = analysed([turkish_text, "Small cell carcinoma"], languages_of(["turkish"]))
-    assert stems[0] == tokenize([turkish_text])[0] and extra[0] == turkish_stems(turkish_text), "Turkish stems once"
-    assert stems[1] == tokenize(["Small cell carcinoma"])[0] and extra[1] == turkish_stems("Small cell carcinoma")
+    assert stems[0] == tokenize([turkish_text])[0] and extra[0] == stems_in(TURKISH_LANGUAGE, turkish_text), (
+        "Turkish stems once"
+    )
+    assert stems[1] == tokenize(["Small cell carcinoma"])[0] and extra[1] == stems_in(
+        TURKISH_LANGUAGE, "Small cell carcinoma"
+    )
     assert lookup_terms(["karsinom"], languages_of(["turkish"])) == lookup_terms(["karsinom"])
 
 
@@ -110,7 +114,7 @@ def test_unset_every_term_and_score_is_as_before(texts, query):
     looks up its terms and its Turkish stems, as before languages could be named; so every score is as it was."""
     assert analysed(texts) == (tokenize(texts), lettered_terms([searchable(t) for t in texts]))
     assert analysed(texts, languages_of(load_settings().languages)) == analysed(texts)
-    assert lookup_terms([query]) == [terms([query])[0] + turkish_stems(query)]
+    assert lookup_terms([query]) == [terms([query])[0] + stems_in(TURKISH_LANGUAGE, query)]
     index = LexicalIndex.build((str(i), {"source": str(i), "text": t}) for i, t in enumerate(texts))
     slots, scores = index.top(terms([query])[0], len(texts))  # the English terms alone: what the query scored before
     assert index.search([query], len(texts))[0] == list(

@@ -10,7 +10,15 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from pathatlas.retrieval.lexical import TURKISH, LexicalIndex, analysed, lookup_terms, terms, tokenize, turkish_stems
+from pathatlas.retrieval.lexical import (
+    TURKISH_LANGUAGE,
+    LexicalIndex,
+    analysed,
+    lookup_terms,
+    stems_in,
+    terms,
+    tokenize,
+)
 from pathatlas.retrieval.text import turkish
 from tests.helpers import run_cli
 from tests.test_case_folders import folder_with, jsonl, tile
@@ -53,7 +61,7 @@ def test_a_word_typed_without_its_turkish_letters_keeps_its_stem():
 
 
 def test_turkish_stop_words_are_no_terms_typed_either_way():
-    assert turkish_stems("için ve icin ama") == []
+    assert stems_in(TURKISH_LANGUAGE, "için ve icin ama") == []
 
 
 def test_a_text_is_turkish_by_the_letters_only_its_alphabet_has():
@@ -78,7 +86,7 @@ def test_text_without_turkish_letters_is_indexed_and_scored_as_before(texts, que
     adds (Turkish stems) is none of them, so every score is as it was."""
     stems, lettered = analysed(texts)
     assert stems == tokenize(texts)
-    assert all(t.startswith(TURKISH) for t in lookup_terms([query])[0][len(terms([query])[0]) :])
+    assert all(t.startswith(TURKISH_LANGUAGE.prefix) for t in lookup_terms([query])[0][len(terms([query])[0]) :])
     index = LexicalIndex.build((str(i), {"source": str(i), "kind": "page", "text": t}) for i, t in enumerate(texts))
     slots, scores = index.top(terms([query])[0], len(texts))
     assert index.search([query], len(texts))[0] == list(
@@ -107,6 +115,10 @@ def test_a_short_english_text_taken_for_turkish_keeps_its_english_terms():
     Turkish ones, so "kidney cell" no longer matched "Kidney cells". The Turkish stems are now added beside them."""
     caption = "Figure 3. Kidney cells, from Prof. Şahin's lab"
     stems, extra = analysed([caption])
-    assert turkish(caption) and stems[0] == tokenize([caption])[0] and any(t.startswith(TURKISH) for t in extra[0])
+    assert (
+        turkish(caption)
+        and stems[0] == tokenize([caption])[0]
+        and any(t.startswith(TURKISH_LANGUAGE.prefix) for t in extra[0])
+    )
     index = LexicalIndex.build([("c", {"source": "s", "text": caption}), ("e", {"source": "s", "text": "Liver cells"})])
     assert [rid for rid, _ in index.search(["kidney cell"], k=1)[0]] == ["c"]
