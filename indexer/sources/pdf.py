@@ -303,6 +303,35 @@ def render(page: pymupdf.Page, dpi: int, max_pixels: int, grey: bool = False) ->
     return page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY if grey else pymupdf.csRGB)
 
 
+INK_SCALE = 4
+"""A scan's render (``SCAN_DPI``) is judged for ink at a quarter of its size (75 dpi, a sixteenth of the pixels), where
+a letter's strokes still show: 0.06-0.15 s an A4 page, beside tesseract's seconds."""
+INK_NEIGHBOURHOOD = 7
+"""Pixels across (at 75 dpi, 2.4 mm: wider than a letter's stroke) around a pixel whose lightest is its paper, so that
+a photographed page's shading is paper, not ink."""
+INK_CONTRAST = 64
+"""Grey levels below its paper at which a pixel is ink: a letter's stroke, a nucleus, a drawn line."""
+WORDS_INK = 0.5
+"""The share of a scanned page's ink inside the paragraphs tesseract read from which it is a page of words (a scan);
+below it the ink is a picture's (a plate: a micrograph, a labelled diagram)."""
+
+
+def words_hold_ink(image: Image.Image, paragraphs: list[Paragraph]) -> bool:
+    """Whether the paragraphs tesseract read on a page's render (boxed in its pixels) hold ``WORDS_INK`` of its ink: a
+    scan of a page of words, however few, rather than a picture with its labels. A blank page shows no picture."""
+    from PIL import ImageChops, ImageDraw, ImageFilter
+
+    small = image.convert("L").reduce(INK_SCALE)
+    paper = small.filter(ImageFilter.MaxFilter(INK_NEIGHBOURHOOD))
+    ink = ImageChops.subtract(paper, small).point(lambda v: 255 if v > INK_CONTRAST else 0, mode="1")
+    words = Image.new("1", small.size, 0)
+    draw = ImageDraw.Draw(words)
+    for (x0, y0, x1, y1), _ in paragraphs:
+        draw.rectangle((x0 / INK_SCALE, y0 / INK_SCALE, x1 / INK_SCALE, y1 / INK_SCALE), fill=1)
+    total = ink.histogram()[255]
+    return total == 0 or ImageChops.logical_and(ink, words).histogram()[255] >= WORDS_INK * total
+
+
 class ScanReader(Protocol):
     """Reads scanned pages (``TesseractReader``): each page image's paragraphs, boxed in its pixels."""
 
@@ -530,7 +559,7 @@ class PdfSource(Source):
         "min_figure_px",
         "page_render_dpi",
         "max_page_pixels",  # caps the page renders of huge pages
-        "figure_ocr",  # its figures get their printed words
+        "figure_ocr",  # its figures get their printed words, and its pages without text are told plate or scan
     )
 
     @classmethod
@@ -587,17 +616,28 @@ class PdfSource(Source):
             sections = sections_by_page(doc.get_toc(), doc.page_count)
             templates = template_images(doc)
             without_text: set[int] = set()
-            for page, blocks, continued in self._read(doc, without_text):
+            plates: set[int] = set()
+            for page, blocks, continued in self._read(doc, without_text, plates):
                 section = sections.get(page.number + 1, "")
-                scanned = page.number in without_text
-                yield from self._page_records(page, blocks, fingerprint, book, section, continued, scanned, templates)
+                scanned, plate = page.number in without_text, page.number in plates
+                yield from self._page_records(
+                    page, blocks, fingerprint, book, section, continued, scanned, templates, plate
+                )
 
     def _read(
-        self, doc: pymupdf.Document, without_text: set[int] | None = None
+        self, doc: pymupdf.Document, without_text: set[int] | None = None, plates: set[int] | None = None
     ) -> Iterator[tuple[pymupdf.Page, list[TextBlock], str | None]]:
         """Each readable page, its text blocks as the book spells them in reading order, and the caption opening the
         next page; ``without_text`` gets the (0-based) numbers of the pages without a text layer, whatever tesseract
-        reads of them. Every page's text is read first (3 s for the 998-page book): the spelling is the whole book's, a
+        reads of them, and ``plates`` those of them that are pictures, not scans (each before its page comes).
+
+        A page without a text layer is a plate (a full-page micrograph, an atlas's figure page) in a born-digital
+        document, where at least half the pages have a text layer, unless tesseract read it as a page of words
+        (``words_hold_ink``: a scan inserted among them). Where tesseract does not read it (figure OCR off, tesseract
+        missing) nothing tells words from a picture, and such a page is most often a picture placed whole: a plate.
+        In a scanned document (most pages without a text layer) every such page is a scan, as before.
+
+        Every page's text is read first (3 s for the 998-page book): the spelling is the whole book's, a
         figure at a page's foot may find its caption on the next, and a document MuPDF had to repair is refused before
         any record when reading it went wrong (a damaged file must not replace the copy indexed before). Pages without
         a text layer are read by tesseract where figure OCR is on, a group at a time as they come."""
@@ -612,12 +652,16 @@ class PdfSource(Source):
             None if b is None else reading_order([(box, clean_text(text, spelling)) for box, text in b], height)
             for b, height in zip(raw, heights, strict=True)
         ]
+        bare = {n for n, blocks in enumerate(raw) if blocks == []}
         if without_text is not None:
-            without_text.update(n for n, blocks in enumerate(raw) if blocks == [])
-        scans = ScannedPages(self, doc, pages, spelling)
+            without_text.update(bare)
+        born_digital = len(bare) <= sum(1 for blocks in raw if blocks)
+        scans = ScannedPages(self, doc, pages, spelling, judge=born_digital and plates is not None)
         for page in doc:
             n = page.number
             scans.read_from(n)
+            if plates is not None and born_digital and n in bare and n not in scans.of_words:
+                plates.add(n)
             blocks, following = pages[n], pages[n + 1] if n + 1 < len(pages) else None
             if blocks is not None:
                 yield page, blocks, opening_caption(following, heights[n + 1]) if following else None
@@ -640,6 +684,7 @@ class PdfSource(Source):
         continued: str | None = None,
         scanned: bool = False,
         templates: Mapping[int, int] | None = None,
+        plate: bool = False,
     ) -> Iterator[Record]:
         number = page.number + 1
         try:
@@ -653,7 +698,9 @@ class PdfSource(Source):
         printed = label if label and label != str(number) else None
         yield Page(self.key, fingerprint, number, text, rendered, book, section, printed, scanned)
         yield from self._passages(page, blocks, fingerprint, book, section, printed)
-        yield from self._figures(page, blocks, fingerprint, book, continued, printed, scanned, templates)
+        yield from self._figures(
+            page, blocks, fingerprint, book, continued, printed, scanned, templates, plate, section
+        )
 
     def _passages(
         self,
@@ -697,12 +744,16 @@ class PdfSource(Source):
         page_label: str | None = None,
         scanned: bool = False,
         templates: Mapping[int, int] | None = None,
+        plate: bool = False,
+        section: str = "",
     ) -> Iterator[Figure]:
         """The page's embedded images over ``min_figure_px``, each with its caption; on a ``scanned`` page, the image
-        filling it is the page itself (its ``Page`` carries it), not a figure too; a slide master's image
-        (``templates``, from ``template_images``) only on its first page or with a caption of its own. An image the
-        page gives no caption (a slide's picture) takes the page's title (``page_title``), but a master's image does
-        not: a logo is not what each slide's title names."""
+        filling it is the page itself (its ``Page`` carries it), not a figure too, unless the page is a ``plate``
+        (``_read``: a picture, which a figure search must list); a slide master's image (``templates``, from
+        ``template_images``) only on its first page or with a caption of its own. An image the page gives no caption
+        (a slide's picture) takes the page's title (``page_title``), and a plate's picture, above which the page
+        prints nothing, the last title of its bookmark path (``section``); a master's image takes neither: a logo is
+        not what each slide's title names."""
         import pymupdf
 
         number = page.number + 1
@@ -717,7 +768,8 @@ class PdfSource(Source):
             if not xref or xref in seen:
                 continue
             seen.add(xref)
-            if min(info["width"], info["height"]) < self.settings.min_figure_px or (scanned and fills(page, info)):
+            small = min(info["width"], info["height"]) < self.settings.min_figure_px
+            if small or (scanned and not plate and fills(page, info)):
                 continue
             bbox: BBox = tuple(round(v, 1) for v in info["bbox"])
             shown.append((index, info, bbox, find_caption(bbox, body, continued)))
@@ -727,7 +779,8 @@ class PdfSource(Source):
             xref = info["xref"]
             if templates.get(xref, number) != number and (caption in claimed or not CAPTION_START.match(caption)):
                 continue
-            title = "" if caption or xref in templates else page_title(body, bbox)
+            heading = section.rsplit(" > ", 1)[-1] if plate and fills(page, info) else ""  # sections_by_page's path
+            title = "" if caption or xref in templates else page_title(body, bbox) or heading
             label, printed = figure_label(caption), figure_label(caption, printed=True)
             try:
                 image = embedded_image(doc, xref, self.settings.max_image_pixels, f"{self.path} p.{number} image")
@@ -755,14 +808,22 @@ class ScannedPages:
     """The pages of one document without a text layer, read by tesseract (``scan_reader``) where figure OCR is on:
     their paragraphs become their text blocks, so they are searched and quoted like any page. ``SCAN_GROUP`` pages
     are read in one call, as the reading reaches them (a scanned book's first pages come without waiting for its
-    last)."""
+    last). In a born-digital document (``judge``) each page read is also told a scan from a plate (``of_words``)."""
 
     def __init__(
-        self, source: PdfSource, doc: pymupdf.Document, pages: list[list[TextBlock] | None], spelling: Spelling
+        self,
+        source: PdfSource,
+        doc: pymupdf.Document,
+        pages: list[list[TextBlock] | None],
+        spelling: Spelling,
+        judge: bool = False,
     ):
-        self.source, self.doc, self.pages, self.spelling = source, doc, pages, spelling
+        self.source, self.doc, self.pages, self.spelling, self.judge = source, doc, pages, spelling, judge
         self.waiting = [n for n, blocks in enumerate(pages) if blocks == []] if source.settings.figure_ocr else []
         self.reader: ScanReader | None = None
+        self.of_words: set[int] = set()
+        """With ``judge`` (a born-digital document, where a page without text may be a plate), the pages read whose
+        words hold their ink (``words_hold_ink``): scans, not pictures."""
 
     def read_from(self, number: int) -> None:
         """Read the next group when page ``number`` (0-based) or the one after it waits (its opening caption)."""
@@ -785,6 +846,9 @@ class ScannedPages:
         images = [Image.frombytes("L", (p.width, p.height), p.samples) for p in renders.values()]
         with mupdf_let_go():
             read = self.reader.read_pages(images, SCAN_DPI)
+            if self.judge:
+                judged = zip(renders, images, read, strict=True)
+                self.of_words.update(n for n, image, paragraphs in judged if words_hold_ink(image, paragraphs))
         for n, paragraphs in zip(renders, read, strict=True):
             page = self.doc[n]
             blocks = [
