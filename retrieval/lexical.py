@@ -62,12 +62,13 @@ from pathatlas.settings import snowball_languages
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
-TERMS_VERSION = 6
+TERMS_VERSION = 7
 """What a saved segment's terms are (1: stems only; 2: Roman numerals kept as letters; 3: Roman numerals read as digits;
 4: Unicode-normalised, accents folded, CJK character pairs; 5: Turkish texts by Turkish stems; 6: by English stems
-too). Segments of another
-version are re-read from the store and kept in memory, as a search never writes the index (``Index._load_lexical``);
-the next commit saves them (an ``index`` run that changed nothing makes one for them: ``Index.needs_rewrite``)."""
+too; 7: a named language's words typed without its letters also stemmed as it spells them, ``Language.spelt``).
+Segments of another version are re-read from the store and kept in memory, as a search never writes the index
+(``Index._load_lexical``); the next commit saves them (an ``index`` run that changed nothing makes one for them:
+``Index.needs_rewrite``)."""
 LETTERED = (
     re.compile(r"\b([A-Za-z]{2,})[\s-]+(I{1,3}|IV|[A-Z0-9])\b(?![-\w])"),
     re.compile(r"(?<![\w-])([B-HJ-Z])[\s-]+([A-Za-z]{2,}?)s?\b"),
@@ -101,12 +102,14 @@ class Language:
 
     ``passes``: a word is stemmed again until it stays, at most this many times. ``written_in``: tells a text written
     in this language alone by its letters; such a text has these stems beside its English ones (whose stemmer leaves
-    its suffixes on), and every query looks them up."""
+    its suffixes on), and every query looks them up. ``spelt``: how the language writes what a keyboard without its
+    letters types (``SPELT``), as (pattern, replacement) substitutions on the word without accents."""
 
     name: str
     prefix: str
     passes: int = 1
     written_in: Callable[[str], bool] | None = None
+    spelt: tuple[tuple[str, str], ...] = ()
 
 
 TURKISH_LANGUAGE = Language("turkish", f"{CODES['turkish']}:", passes=4, written_in=turkish)
@@ -114,11 +117,29 @@ TURKISH_LANGUAGE = Language("turkish", f"{CODES['turkish']}:", passes=4, written
 leaves stacked suffixes on loanwords ("karsinomlar" kept the "m" that "karsinom" loses)."""
 TOLD = (TURKISH_LANGUAGE,)
 """The languages a text is told to be written in by its letters: no letter tells German or Spanish from English."""
+SPELT = {
+    "german": (("ae", "ä"), ("oe", "ö"), ("(?<![aeiouyäöüq])ue", "ü")),
+    "portuguese": (
+        ("cao$", "ção"),
+        ("coes$", "ções"),
+        ("ao$", "ão"),
+        ("aos$", "ãos"),
+        ("oes$", "ões"),
+        ("aes$", "ães"),
+    ),
+    "french": (("ee(s?)$", r"ée\1"),),
+}
+"""Words as each language writes what a keyboard without its letters types, where its stemmer needs them to find the
+other forms. German "Gefaesse" and "fuer" are "Gefässe" and "für" (a stop word), as Snowball 3's German reads them
+itself (PyStemmer 2's does not, and stop words are dropped before stemming); "ue" after a vowel or "q" stays ("neue",
+"Quelle"). Portuguese "inflamacao" is "inflamação", whose "-ação" is a suffix ("inflamações" shares its stem) where
+"-acao" is none; French "moderee" ends as "modérée" does, in the suffix "-ée"."""
 
 
 def language(name: str) -> Language:
     """The Snowball language ``name`` (PyStemmer's spelling) as BM25 reads it; Turkish as it reads Turkish texts."""
-    return next((told for told in TOLD if told.name == name), None) or Language(name, f"{CODES.get(name, name)}:")
+    told = next((told for told in TOLD if told.name == name), None)
+    return told or Language(name, f"{CODES.get(name, name)}:", spelt=SPELT.get(name, ()))
 
 
 def languages_of(names: Iterable[str]) -> tuple[Language, ...]:
@@ -165,32 +186,41 @@ def _snowball(name: str):
     return Stemmer.Stemmer(name), frozenset(words) | {ascii_folded(w) for w in words}
 
 
-@functools.lru_cache(maxsize=1 << 17)
-def _stem(name: str, passes: int, word: str) -> str:
-    """The stem of a lower-case word in language ``name``, without accents, stemmed again until it stays (at most
-    ``passes`` times)."""
-    stemmer = _snowball(name)[0]
-    for _ in range(passes):
+def _stem(lang: Language, word: str) -> str:
+    """The stem of a lower-case word in ``lang``, without accents, stemmed again until it stays (at most
+    ``lang.passes`` times)."""
+    stemmer = _snowball(lang.name)[0]
+    for _ in range(lang.passes):
         word, before = stemmer.stemWord(word), word
         if word == before:
             break
     return ascii_folded(word)
 
 
+def respelt(lang: Language, typed: str) -> str:
+    """A word typed without accents as ``lang`` writes it (``Language.spelt``); as typed where it has no spelling."""
+    for pattern, letters in lang.spelt:
+        typed = re.sub(pattern, letters, typed)
+    return typed
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _word_stems(lang: Language, word: str) -> tuple[str, ...]:
+    """A lower-case word's stems in ``lang`` after its prefix, none for its stop words: as written and, where they
+    differ, as typed without accents and as the language spells that (``respelt``), since a stemmer may read the
+    accents, which folding drops (Turkish vowel harmony: "damarı" loses its suffix, "damari" keeps it; Portuguese
+    "inflamacao" keeps "-acao"); so a word finds its forms typed either way."""
+    typed = ascii_folded(word)
+    spelt = respelt(lang, typed)
+    if ascii_folded(spelt) in _snowball(lang.name)[1]:
+        return ()
+    return tuple(dict.fromkeys(lang.prefix + _stem(lang, form) for form in (word, typed, spelt)))
+
+
 def stems_in(lang: Language, text: str) -> list[str]:
-    """``text``'s words but ``lang``'s stop words, as its stems after its prefix: each word's stem as written and,
-    where it differs, as typed without accents, since a stemmer may read the accents, which folding drops (Turkish
-    vowel harmony: "damarı" loses its suffix, "damari" keeps it); so a word finds its forms typed either way."""
-    stop = _snowball(lang.name)[1]
+    """``text``'s words but ``lang``'s stop words, as its stems after its prefix (``_word_stems``)."""
     words = WORD.findall(normalise(text).replace(MICRO, MU).replace("İ", "i").lower())
-    return [
-        lang.prefix + stem
-        for word in words
-        if ascii_folded(word) not in stop
-        for stem in dict.fromkeys(
-            (_stem(lang.name, lang.passes, word), _stem(lang.name, lang.passes, ascii_folded(word)))
-        )
-    ]
+    return [stem for word in words for stem in _word_stems(lang, word)]
 
 
 def cjk_terms(text: str) -> list[str]:
@@ -622,14 +652,15 @@ class LexicalIndex:
         if not manifest_path.is_file():
             return index
         document = orjson.loads(manifest_path.read_bytes())
-        if document.get("terms", 1) != TERMS_VERSION:
+        saved = SavedTerms.of(document)
+        if saved.version != TERMS_VERSION:
             return index
-        if (recorded := document.get("languages", [])) != index.languages:
+        if saved.languages != index.languages:
             log.info(
                 "BM25 of index %s was read in %s, PATHATLAS_LANGUAGES names %s: read again from the store for this "
                 "run; `pathatlas index` saves it so",
                 folder.parent,
-                ", ".join(["english", *recorded]),
+                ", ".join(["english", *saved.languages]),
                 ", ".join(["english", *index.languages]),
             )
             return index
@@ -642,6 +673,29 @@ class LexicalIndex:
             index._replace(segments, ())
         index.dirty.clear()
         return index
+
+
+@dataclass(frozen=True)
+class SavedTerms:
+    """What a saved BM25's terms are: the ``TERMS_VERSION`` that made them and the languages besides English they were
+    read in (``LexicalIndex.languages``); an index opened with other ones reads its BM25 again from the store."""
+
+    version: int
+    languages: list[str]
+
+    @classmethod
+    def of(cls, manifest: dict[str, Any]) -> SavedTerms:
+        """As a saved manifest records them; one written before languages could be named was read in English alone."""
+        return cls(manifest.get("terms", 1), manifest.get("languages", []))
+
+    @classmethod
+    def read(cls, folder: Path, name: str = "segments.json") -> SavedTerms | None:
+        """The terms of the BM25 saved as ``name`` in ``folder``; None where none was saved or it cannot be read (it
+        is read again from the store then too)."""
+        try:
+            return cls.of(orjson.loads((folder / name).read_bytes()))
+        except (OSError, ValueError, AttributeError):
+            return None
 
 
 def _tf_weights(docs: np.ndarray, tf: np.ndarray, length: np.ndarray, avg: float, chunk: int = 1 << 22) -> np.ndarray:

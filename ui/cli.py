@@ -425,13 +425,25 @@ def ui(
 def info(index: IndexOpt = None, as_json: JsonOpt = False):
     """What an index holds: encoder, store, counts, sources, and which PathAtlas wrote it."""
     from pathatlas.indexer.sources.base import RECORDS_VERSION, on_disk
-    from pathatlas.retrieval.index import Index
+    from pathatlas.retrieval.index import Index, lexical_file
+    from pathatlas.retrieval.lexical import TERMS_VERSION, SavedTerms
     from pathatlas.retrieval.ocr import engine_name
 
     settings = settings_for(index)
     with Index.open(settings.index_dir, settings) as idx:
         stats = idx.stats()
+        saved = SavedTerms.read(idx.path / "lexical", lexical_file(idx.generation.lexical))
     stats["ocr"] = {"figures": settings.figure_ocr, "queries": settings.query_ocr, "engine": engine_name()}
+    stats["bm25"] = (
+        {
+            "terms_version": saved.version,
+            "languages": ["english", *saved.languages],
+            "searched_in": ["english", *settings.languages],
+            "read_again": (saved.version, saved.languages) != (TERMS_VERSION, settings.languages),
+        }
+        if saved
+        else None
+    )
     states = {key: on_disk(key, entry) for key, entry in stats["sources"].items()}
     # indexed before the version was recorded: perhaps by this reader, which the next ``index`` run then records
     older = {key for key, entry in stats["sources"].items() if entry.get("records_version", 0) < RECORDS_VERSION}
@@ -446,6 +458,8 @@ def info(index: IndexOpt = None, as_json: JsonOpt = False):
     writer = f"PathAtlas {stats['written_by']}" if stats["written_by"] else "a PathAtlas not recording its version"
     console.print(f"writer  {writer} (index format {stats['format']})", highlight=False)
     console.print(f"ocr     {ocr_line(**stats['ocr'])}", highlight=False)
+    if bm25 := stats["bm25"]:
+        console.print(f"bm25    {bm25_line(bm25, TERMS_VERSION)}", highlight=False, markup=False)
     if stats["revisions"]:
         console.print("models  " + ", ".join(f"{space}: {model}" for space, model in stats["revisions"].items()))
     console.print(f"records {stats['records']}  by kind {stats['kinds']}  vectors {stats['vectors']}")
@@ -483,6 +497,22 @@ def ocr_line(figures: bool, queries: bool, engine: str | None) -> str:
     if not read:
         return f"off (PATHATLAS_FIGURE_OCR=0, PATHATLAS_QUERY_OCR=0); {engine} is installed"
     return f"{read}, by {engine}"
+
+
+def bm25_line(bm25: dict, terms_version: int) -> str:
+    """The languages an index's BM25 was read in (``PATHATLAS_LANGUAGES`` where it was written), and what a search
+    here does where its terms are not this one's: reads them again from the store on each open."""
+    line = f"read in {', '.join(bm25['languages'])} (terms version {bm25['terms_version']})"
+    if bm25["languages"] != bm25["searched_in"]:
+        named = bm25["languages"][1:]
+        as_indexed = f"set PATHATLAS_LANGUAGES='{json.dumps(named)}'" if named else "unset PATHATLAS_LANGUAGES"
+        return (
+            f"{line}; PATHATLAS_LANGUAGES names {', '.join(bm25['searched_in'])} here, so each open reads BM25 again "
+            f"from the store: {as_indexed} as when it was indexed, or run `pathatlas index PATHS` to save it so"
+        )
+    if bm25["read_again"]:
+        return f"{line}; this PathAtlas's is {terms_version}: each open reads BM25 again until `pathatlas index PATHS`"
+    return line
 
 
 @app.command()
