@@ -1,7 +1,7 @@
 """QA benchmark: the same answerer without retrieval, with one search, and with the agentic loop.
 
 Items come from MCQ / image-MCQ JSONL (``question``, ``options``, ``answer`` letter, optional ``image`` and
-``gold``) or yes/no and open questions (``answer`` is text; scored by exact match and token F1). A bad row
+``gold``) or yes/no and open questions (``answer`` is text; scored by exact match and token recall). A bad row
 is recorded as a failed item and the run goes on. Besides accuracy the report gives the accuracy on negated
 questions, expected calibration error with a reliability diagram, the paired bootstrap interval of each
 mode's difference from ``rag``, the LLM's unusable replies, and (``folds``) the offline answerer's weights
@@ -30,7 +30,14 @@ from pathatlas.agent.graph import Agent, evidence_from_hits
 from pathatlas.agent.plan import read_question
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, answer_letter, letter_index
 from pathatlas.agent.scoring import OptionSupport
-from pathatlas.agent.tune import Row, chapter_folds, cross_validate, expected_calibration_error
+from pathatlas.agent.tune import (
+    OpenRow,
+    Row,
+    chapter_folds,
+    cross_validate,
+    cross_validate_open,
+    expected_calibration_error,
+)
 from pathatlas.agent.writing import annotate
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.plugins import require
@@ -56,13 +63,13 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
-def token_f1(prediction: str, gold: str) -> float:
+def token_recall(prediction: str, gold: str) -> float:
+    """The share of the right answer's words (lower-cased, with repeats) the answer says. An answer that quotes a
+    sentence is long beside a few-word right answer, so F1's precision would mostly measure its length; recall is
+    what judges of long answers agree with best (Adlakha et al. 2023, "Evaluating correctness and faithfulness of
+    instruction-following models for question answering")."""
     pred, ref = re.findall(r"\w+", prediction.lower()), re.findall(r"\w+", gold.lower())
-    common = sum((Counter(pred) & Counter(ref)).values())
-    if not pred or not ref or not common:
-        return 0.0
-    precision, recall = common / len(pred), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
+    return sum((Counter(pred) & Counter(ref)).values()) / len(ref) if ref else 0.0
 
 
 @dataclass
@@ -131,9 +138,17 @@ def check_sources(items: list[Item], index: Index, path: Path) -> None:
     check_books({i.gold["book"] for i in items if i.gold.get("book")}, list(index.manifest), path)
 
 
-def text_mcq_groups(items: list[Item]) -> list[str]:
-    """The chapters of the text multiple-choice questions: what per-fold refitting splits."""
-    return [i.group for i in items if i.kind == "mcq" and i.question.image is None]
+REFITS = {"mcq": "the text multiple-choice questions", "open": "the open questions"}
+"""What per-fold refitting fits, by question kind: the option weights, the open-answer confidence map."""
+
+
+def refit_groups(items: list[Item]) -> dict[str, list[str]]:
+    """Per kind refit (as ``REFITS`` names it), the chapters of its text questions: what the folds split. Without
+    either kind, the multiple-choice one with no chapters (so a fold check says there is nothing to refit)."""
+    groups = {
+        what: [i.group for i in items if i.kind == kind and i.question.image is None] for kind, what in REFITS.items()
+    }
+    return {what: g for what, g in groups.items() if g} or {REFITS["mcq"]: []}
 
 
 def is_correct(item: Item, answer: Answer) -> float:
@@ -141,11 +156,11 @@ def is_correct(item: Item, answer: Answer) -> float:
         return float(answer.letter == item.gold_answer.upper())
     if item.kind == "yesno":
         return float(answer.text.strip().lower() == item.gold_answer.lower())
-    return token_f1(answer.text, item.gold_answer)
+    return token_recall(answer.text, item.gold_answer)
 
 
 def mean_interval(scores: list[float], samples: int = 10_000, seed: int = 0) -> tuple[float, float]:
-    """95% interval of the mean score: Wilson's when every score is right or wrong, else (token F1 of open
+    """95% interval of the mean score: Wilson's when every score is right or wrong, else (token recall of open
     questions) the percentile interval of fixed-seed bootstrap means, which fits a mean of values in [0, 1]."""
     if all(s in (0.0, 1.0) for s in scores):
         return wilson(int(sum(scores)), len(scores))
@@ -193,7 +208,7 @@ def newcombe_paired(a: list[float], b: list[float], z: float = 1.96) -> dict[str
 
 def paired(mine: dict[str, float], theirs: dict[str, float]) -> dict[str, Any] | None:
     """Two modes' scores compared by question id over the questions both answered: ``newcombe_paired`` when every
-    score is 1 or 0, else (token F1) ``paired_bootstrap``. None when they share no question (a difference of 0 with
+    score is 1 or 0, else (token recall) ``paired_bootstrap``. None when they share no question (a difference of 0 with
     the interval [0, 0] read as "the same, surely")."""
     common = [i for i in mine if i in theirs]
     if not common:
@@ -239,8 +254,8 @@ def compare_qa_runs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, 
 
     The paired answers are the held-out ones (offline weights refit per chapter fold) when both runs have them for
     the mode, else every answer; only questions both runs answered are paired (``unpaired`` counts the others). For
-    open questions (token F1) gained and lost count scores that rose and fell. The settled split is over the questions
-    both runs answered, each answer as the run gave it (held-out answers record no settled flag)."""
+    open questions (token recall) gained and lost count scores that rose and fell. The settled split is over the
+    questions both runs answered, each answer as the run gave it (held-out answers record no settled flag)."""
     out: dict[str, dict[str, Any]] = {}
     for mode in [m for m in before["modes"] if m in after["modes"]]:
         first, second = answered(before, mode), answered(after, mode)
@@ -383,6 +398,7 @@ class QABench:
             scores, hits, seconds, no_cite, failed = [], [], [], 0, len(failures)
             by_group: dict[str, list[float]] = {}
             negated, confidences, correct_by_id, rows, verbatim, gold_quoted = [], [], {}, [], [], []
+            open_rows: list[OpenRow] = []
             unusable_before = getattr(self.answerer, "parse_failures", None)
             for item in tqdm(items, desc=f"qa {mode}", leave=False):
                 started = time.perf_counter()
@@ -420,6 +436,10 @@ class QABench:
                     features, _ = self.answerer.features(item.question, weighed, evidence, support)
                     gold = letter_index(item.gold_answer, len(item.question.options))
                     rows.append(Row(item.id, item.group, features, gold, weighed.negated, weighed.statements))
+                if refit and item.kind == "open" and item.question.image is None:
+                    quoted = self.answerer.open_quote(item.question, reading, evidence)  # as the answerer quotes
+                    if quoted is not None:
+                        open_rows.append(OpenRow(item.id, item.group, quoted[1], score))
                 per_item.append(
                     {
                         "id": item.id,
@@ -460,6 +480,9 @@ class QABench:
             }
             if rows and not interrupted:
                 summary[mode]["held_out"] = cross_validate(rows, chapter_folds([r.group for r in rows], folds))
+            if open_rows and not interrupted:
+                fold_of = chapter_folds([r.group for r in open_rows], folds)
+                summary[mode]["held_out_open"] = cross_validate_open(open_rows, fold_of)
             if interrupted:
                 break
         baseline = summary.get("rag")
@@ -506,7 +529,10 @@ def scoring_note(kinds: dict[str, int]) -> str:
     if kinds.get("mcq") or kinds.get("yesno"):
         notes.append("Multiple-choice and yes/no questions score 1 or 0; chance is 1/(number of options).")
     if kinds.get("open"):
-        notes.append("Open questions score the token F1 of the answer with the right one; there is no chance level.")
+        notes.append(
+            "Open questions score the share of the right answer's words the answer says (token recall); there is no "
+            "chance level."
+        )
     notes.append(
         "95% CI: Wilson's interval when every score is 1 or 0, else a bootstrap interval of the mean score; vs rag: "
         "Newcombe's paired interval when every score is 1 or 0, else a paired bootstrap."
@@ -558,6 +584,18 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
             vs = f"{h['vs_rag']['difference']:+.3f} ({pct(h['vs_rag']['ci95'])})" if "vs_rag" in h else ""
             neg = "" if h["negated"]["accuracy"] is None else f"{h['negated']['accuracy']:.3f} ({h['negated']['n']})"
             lines.append(f"| {mode} | {h['folds']} | {h['accuracy']:.3f} | {vs} | {neg} | {h['ece']:.3f} |")
+    opened = {mode: m["held_out_open"] for mode, m in result["modes"].items() if "held_out_open" in m}
+    if opened:
+        lines += [
+            "",
+            "## Open-answer confidence refit per fold (whole chapters held out)",
+            "",
+            "| mode | folds | held-out ECE | ECE of raw coverage | weights on every question |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for mode, h in opened.items():
+            w = ", ".join(f"{v:.3f}" for v in h["all_data_weights"])
+            lines.append(f"| {mode} | {h['folds']} | {h['ece']:.3f} | {h['coverage_ece']:.3f} | {w} |")
     lines += ["", "## Reliability (confidence bins)", "", "| mode | bin | n | mean confidence | accuracy |"]
     lines.append("| --- | --- | --- | --- | --- |")
     for mode, m in result["modes"].items():

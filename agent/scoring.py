@@ -62,6 +62,12 @@ ONE_SEARCH_WEIGHTS = np.array(
 ``mentions``), fit before statement options had their own weights (zero here, so image answers and the ``rag``
 baseline's shipped answers are unchanged; the benchmark's held-out column refits them per fold)."""
 VOTE_WEIGHT = 3.0
+OPEN_CONFIDENCE = np.array([-1.585, 1.144])
+"""Open questions (no options): logistic map (intercept, slope) from the quoted sentence's coverage of the
+question's words to the share of the right answer's words it says (token recall). Fit on the 347 A&P dev stems
+asked without their options (``bench qa --open --folds 5`` refits it per chapter fold); coverage alone claimed far
+more than the sentences say (ECE 0.296 against recall), and a nearest sentence is rarely the whole answer, so on
+that book no open answer reaches ``writing.SETTLED_CONFIDENCE``."""
 """Image questions: weight of the similar cases' diagnosis votes next to the text features (untuned)."""
 
 
@@ -238,6 +244,11 @@ def option_features(
         rescale(co_mention(support, len(options))),
     ]
     return np.stack(columns, axis=1)
+
+
+def open_confidence(coverage: float, weights: np.ndarray = OPEN_CONFIDENCE) -> float:
+    """How much of the right answer a quoted sentence covering ``coverage`` of an open question says, on average."""
+    return float(1.0 / (1.0 + np.exp(-(weights[0] + weights[1] * coverage))))
 
 
 def softmax(values: np.ndarray) -> np.ndarray:

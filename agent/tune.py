@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pathatlas.agent.scoring import NEGATED_BY, design
+from pathatlas.agent.scoring import NEGATED_BY, design, open_confidence
 
 Columns = int | Sequence[int]
 """The feature column(s) a negated question is scored by (``scoring.design``)."""
@@ -105,4 +105,52 @@ def cross_validate(rows: Sequence[Row], fold_of: Sequence[int], negated_by: Colu
         "weights": weights,
         "all_data_weights": [round(float(v), 3) for v in fit_weights(rows, negated_by)],
         "correct": correct,
+    }
+
+
+class OpenRow(NamedTuple):
+    """One open question as the confidence fit sees it: its quoted sentence's coverage and the answer's score."""
+
+    id: str
+    group: str
+    coverage: float
+    score: float
+    """Token recall of the right answer (in [0, 1]): the share the confidence should predict."""
+
+
+def fit_open_confidence(rows: Sequence[OpenRow], l2: float = 0.1, steps: int = 50) -> np.ndarray:
+    """(intercept, slope) of a logistic map from coverage to score, fit by Newton's method on the scores as soft
+    labels (cross-entropy), so the mapped confidence is the expected score."""
+    x = np.array([[1.0, r.coverage] for r in rows])
+    y = np.array([r.score for r in rows])
+    w = np.zeros(2)
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        step = np.linalg.solve((x * (p * (1 - p))[:, None]).T @ x + l2 * np.eye(2), x.T @ (p - y) + l2 * w)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w
+
+
+def cross_validate_open(rows: Sequence[OpenRow], fold_of: Sequence[int]) -> dict:
+    """The open-answer confidence map fit on all folds but one and scored on that one: held-out ECE against the
+    answers' scores, beside the ECE of raw coverage (what the confidence was before it was mapped)."""
+    confidence: dict[str, float] = {}
+    weights = []
+    for fold in sorted(set(fold_of)):
+        w = fit_open_confidence([r for r, f in zip(rows, fold_of, strict=True) if f != fold])
+        weights.append([round(float(v), 3) for v in w])
+        for r, f in zip(rows, fold_of, strict=True):
+            if f == fold:
+                confidence[r.id] = open_confidence(r.coverage, w)
+    scores = [r.score for r in rows]
+    ece, bins = expected_calibration_error([confidence[r.id] for r in rows], scores)
+    return {
+        "folds": len(weights),
+        "ece": ece,
+        "coverage_ece": expected_calibration_error([r.coverage for r in rows], scores)[0],
+        "reliability": bins,
+        "weights": weights,
+        "all_data_weights": [round(float(v), 3) for v in fit_open_confidence(rows)],
     }

@@ -275,7 +275,7 @@ def test_unwritable_outputs_are_refused_before_the_run(hashing_cli):
     )
 
 
-# 7. Open questions: an interval for a mean of F1 values, and the report says how they are scored -------------------
+# 7. Open questions: an interval for a mean of recall values, and the report says how they are scored ----------------
 
 
 class Says(Answerer):
@@ -298,15 +298,15 @@ def test_right_or_wrong_scores_keep_wilsons_interval():
     assert 0.2 < low < 0.5 < high < 0.8
 
 
-def test_open_questions_get_an_interval_of_their_mean_f1(demo_index, tmp_path):
+def test_open_questions_get_an_interval_of_their_mean_recall(demo_index, tmp_path):
     rows = [{"id": f"q{n}", "question": "Which cells?", "answer": "koilocyte halo"} for n in range(10)]
     items, _ = load_items(write_rows(tmp_path / "open.jsonl", rows), 10_000_000)
     result = QABench(demo_index, Says("koilocyte")).run(items, [], modes=("no-rag",))
     summary = result["modes"]["no-rag"]
-    assert summary["accuracy"] == pytest.approx(2 / 3)  # token F1 of every answer
-    assert summary["ci95"] == pytest.approx([2 / 3, 2 / 3]), "ten equal F1 values: no spread to be unsure of"
+    assert summary["accuracy"] == pytest.approx(1 / 2)  # token recall of every answer
+    assert summary["ci95"] == pytest.approx([1 / 2, 1 / 2]), "ten equal recall values: no spread to be unsure of"
     report = markdown_report(result, "open")
-    assert "Chance is 1/(number of options)" not in report and "token F1" in report and "bootstrap" in report
+    assert "Chance is 1/(number of options)" not in report and "token recall" in report and "bootstrap" in report
 
 
 # 8. Every mode is timed from the same state -------------------------------------------------------------------

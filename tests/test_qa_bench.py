@@ -19,13 +19,21 @@ from pathatlas.agent.bench import (
     paired_bootstrap,
     plot_qa,
     quoted_verbatim,
-    token_f1,
+    token_recall,
     wilson,
 )
-from pathatlas.agent.tune import Row, chapter_folds, cross_validate, expected_calibration_error, fit_weights
+from pathatlas.agent.tune import (
+    OpenRow,
+    Row,
+    chapter_folds,
+    cross_validate,
+    cross_validate_open,
+    expected_calibration_error,
+    fit_weights,
+)
 
 
-def test_wilson_interval_and_token_f1():
+def test_wilson_interval_and_token_recall():
     lo, hi = wilson(50, 100)
     assert lo == pytest.approx(0.404, abs=0.002) and hi == pytest.approx(0.596, abs=0.002)
     assert wilson(0, 0) == (0.0, 0.0)
@@ -33,8 +41,10 @@ def test_wilson_interval_and_token_f1():
         for successes in (0, n // 2, n):
             lo, hi = wilson(successes, n)
             assert 0.0 <= lo <= successes / n <= hi <= 1.0, (successes, n)
-    assert token_f1("the koilocyte halo", "koilocyte halo") == pytest.approx(0.8)
-    assert token_f1("", "x") == 0.0
+    assert token_recall("the koilocyte halo", "koilocyte halo") == 1.0, "a longer answer saying it all is right"
+    assert token_recall("Koilocytes have a clear halo", "koilocyte halo") == 0.5
+    assert token_recall("halo halo", "halo halo halo") == pytest.approx(2 / 3), "repeats count as often as said"
+    assert token_recall("", "x") == 0.0 and token_recall("x", "") == 0.0
 
 
 def test_calibration_error_and_paired_bootstrap():
@@ -189,6 +199,38 @@ def test_qa_run_on_the_demo_index(demo_index, tmp_path):
     assert "| agentic | 1.000 |" in report and "Reliability" in report and "held-out accuracy" in report
     plot_qa(result, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").stat().st_size > 5_000
+
+
+def test_the_open_answer_confidence_is_refit_held_out_and_says_what_answers_score():
+    """Quoted sentences covering all of a question said a fifth of the right answer: coverage as confidence claimed
+    five times that. The map fit on the other chapters claims what held-out answers score."""
+    rng = np.random.default_rng(0)
+    coverage = rng.uniform(0.2, 1.0, 400)
+    rows = [OpenRow(f"q{n}", f"chapter {n % 4}", float(c), float(rng.random() < 0.2)) for n, c in enumerate(coverage)]
+    result = cross_validate_open(rows, chapter_folds([r.group for r in rows], 2))
+    assert result["folds"] == 2 and len(result["all_data_weights"]) == 2
+    assert result["coverage_ece"] > 0.35 and result["ece"] < result["coverage_ece"] / 3, result
+    assert result["all_data_weights"][1] == pytest.approx(0.0, abs=0.6), "score does not follow coverage here"
+
+
+def test_an_open_run_with_folds_reports_the_held_out_confidence(demo_index, tmp_path):
+    rows = [
+        {
+            "id": f"q{n}",
+            "question": "Which cells have a perinuclear halo?",
+            "options": ["Koilocytes", "Langhans cells"],
+            "answer": "A",
+            "chapter": f"chapter {n % 2}",
+        }
+        for n in range(6)
+    ]
+    path = tmp_path / "mcq.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    items, _ = load_items(path, 10_000_000, open_questions=True)
+    result = QABench(demo_index, OfflineAnswerer(demo_index.encoder)).run(items, [], modes=("rag",), folds=2)
+    held = result["modes"]["rag"]["held_out_open"]
+    assert held["folds"] == 2 and 0.0 <= held["ece"] <= 1.0 and "held_out" not in result["modes"]["rag"]
+    assert "## Open-answer confidence refit per fold" in markdown_report(result, "open")
 
 
 def test_open_questions_from_multiple_choice_rows_score_the_quoted_page(demo_index, tmp_path):

@@ -335,8 +335,8 @@ def bench_qa_command(
         bool,
         typer.Option(
             "--open",
-            help="Ask multiple-choice questions without their options; score the answer by token F1 with the right "
-            "option, and report how often it quotes a gold page.",
+            help="Ask multiple-choice questions without their options; score the share of the right option's words the "
+            "answer says (token recall), and report how often it quotes a gold page.",
         ),
     ] = False,
     out: Annotated[Path, typer.Option(help="Folder for report.md and plot.png.")] = Path("bench-out/qa"),
@@ -352,7 +352,7 @@ def bench_qa_command(
         load_items,
         markdown_report,
         plot_qa,
-        text_mcq_groups,
+        refit_groups,
     )
     from pathatlas.plugins import require
     from pathatlas.retrieval.bench.common import check_folds
@@ -372,7 +372,8 @@ def bench_qa_command(
     idx = Index.open(settings.index_dir, settings)
     items, failures = load_items(questions, settings.max_image_pixels, open_questions, limit)
     check_sources(items, idx, questions)
-    check_folds(text_mcq_groups(items), folds, "the text multiple-choice questions")
+    for what, groups in refit_groups(items).items():
+        check_folds(groups, folds, what)
     bench = QABench(
         idx, create_answerer(settings.answerer, settings, idx.encoder), settings.agent_rounds, settings.agent_k
     )
@@ -386,6 +387,11 @@ def bench_qa_command(
                 f"{h['accuracy']:.3f}, ECE {h['ece']:.3f}"
                 + (f", negated {h['negated']['accuracy']:.3f} (n={h['negated']['n']})" if h["negated"]["n"] else "")
                 + (f", vs rag {vs['difference']:+.3f} ({vs['ci95'][0]:+.3f} to {vs['ci95'][1]:+.3f})" if vs else "")
+            )
+        if h := m.get("held_out_open"):
+            console.print(
+                f"{mode}: open-answer confidence refit on {h['folds'] - 1} of {h['folds']} chapter folds, held out: "
+                f"ECE {h['ece']:.3f} (raw coverage {h['coverage_ece']:.3f})"
             )
     out.mkdir(parents=True, exist_ok=True)
     write_json(json_out, result)  # first: the answers are the run's work, the report and plot draw them

@@ -7,7 +7,13 @@ from dataclasses import replace
 import numpy as np
 
 from pathatlas.agent.answerers.base import Answerer
-from pathatlas.agent.evidence import evidence_sentences, option_quotes, read_with_evidence, score_sentences
+from pathatlas.agent.evidence import (
+    Sentence,
+    evidence_sentences,
+    option_quotes,
+    read_with_evidence,
+    score_sentences,
+)
 from pathatlas.agent.plan import QUESTION_WORDS, Reading, read_question
 from pathatlas.agent.questions import Answer, Evidence, Question
 from pathatlas.agent.scoring import (
@@ -19,18 +25,25 @@ from pathatlas.agent.scoring import (
     agreeing_case,
     diagnosed_option,
     diagnosis_votes,
+    open_confidence,
     option_features,
     option_logits,
     rescale,
     similar_cases,
     softmax,
 )
-from pathatlas.agent.writing import annotate
+from pathatlas.agent.writing import SETTLED_CONFIDENCE, annotate
 from pathatlas.retrieval.encoders import Encoder
 from pathatlas.retrieval.lexical import has_words
 from pathatlas.settings import Settings
 
 TEXT_KINDS = {"page", "figure", "passage"}
+
+
+def open_focus(question: Question, reading: Reading) -> str:
+    """What an open question's sentences are scored against: its focus without the words that make it a question
+    ("What do osteoclasts do?" -> "osteoclasts": "what" and "do" are rare among statements, so would weigh most)."""
+    return " ".join(QUESTION_WORDS.sub(" ", reading.focus or question.text).split())
 
 
 class OfflineAnswerer(Answerer):
@@ -147,25 +160,38 @@ class OfflineAnswerer(Answerer):
         said = f"no similar case in the index; the sentence nearest the question's words, {answer.rationale}"
         return replace(answer, confidence=0.0, settled=False, rationale=said if answer.text else answer.rationale)
 
-    def _open(self, question: Question, reading: Reading, evidence: list[Evidence]) -> Answer:
-        """Open questions: the evidence sentence that covers the question best, quoted. A question of stop words
-        alone ("the of and") asks for nothing a sentence could cover: every sentence would score 1."""
-        focus = " ".join(QUESTION_WORDS.sub(" ", reading.focus or question.text).split())
+    @staticmethod
+    def open_quote(question: Question, reading: Reading, evidence: list[Evidence]) -> tuple[Sentence, float] | None:
+        """An open question's best evidence sentence and how much of the question's words (IDF-weighted) it covers;
+        None when the question has no words to look for ("the of and": every sentence would cover all of them) or
+        nothing was found. A question printed in the book (a figure's "what do you notice?") answers nothing, so a
+        statement is preferred."""
+        focus = open_focus(question, reading)
         if not has_words(focus):
-            return Answer(None, "", 0.0, "the question has no words to look for in the evidence", [], settled=False)
+            return None
         text_evidence = [e for e in evidence if e.kind in TEXT_KINDS]
         scores = score_sentences(replace(reading, focus=focus), focus, [], evidence_sentences(text_evidence, top=5))
         if not scores.sentences:
-            return Answer(None, "", 0.0, "no evidence found", [], settled=False)
+            return None
         statements = [i for i, s in enumerate(scores.sentences) if not s.text.rstrip().endswith("?")]
         best = max(statements or range(len(scores.sentences)), key=lambda i: scores.question[i] * scores.weights[i])
-        sentence = scores.sentences[best]  # a question in the book (a figure's "what do you notice?") answers nothing
-        score = scores.question[best]
+        return scores.sentences[best], scores.question[best]
+
+    def _open(self, question: Question, reading: Reading, evidence: list[Evidence]) -> Answer:
+        """Open questions: the evidence sentence that covers the question best, quoted, at the confidence its
+        coverage earns (``scoring.open_confidence``: how much of the right answer such a sentence says)."""
+        if not has_words(open_focus(question, reading)):
+            return Answer(None, "", 0.0, "the question has no words to look for in the evidence", [], settled=False)
+        quoted = self.open_quote(question, reading, evidence)
+        if quoted is None:
+            return Answer(None, "", 0.0, "no evidence found", [], settled=False)
+        sentence, coverage = quoted
+        confidence = open_confidence(coverage)
         return Answer(
             None,
             sentence.text,
-            score,
+            confidence,
             f"quoted from {sentence.evidence.citation.label()}",
             [sentence.evidence.id],
-            settled=score >= 0.5,
+            settled=confidence >= SETTLED_CONFIDENCE,
         )
