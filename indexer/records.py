@@ -35,8 +35,9 @@ class Page:
     page_label: str | None = None
     """The page number printed on it (the PDF's page label), where that differs from ``page``; likewise below."""
     scanned: bool = False
-    """Without a text layer (a scan): whatever OCR read of it, it is found by its image too, as the image filling it
-    is not a figure of its own."""
+    """A page without a text layer, or whose text is an OCR tool's invisible layer over the picture filling it (a
+    scan): whatever OCR read of it, it is found by its image too, as the picture filling it is no figure of its own,
+    unless the page is a plate (a born-digital document's page that is one picture), whose picture is a figure too."""
     progress_units = 1
     """What a source's ``size_hint`` counts: pages, case images."""
 

@@ -1,10 +1,13 @@
 """A plate (a page of a born-digital PDF that is one full-page picture: a micrograph, an atlas's figure page) is a
-figure that a figure search lists; a scan of a page of words inserted among typed pages stays a page only."""
+figure that a figure search lists; a scan of a page of words inserted among typed pages stays a page only, and so does
+a scan under an OCR tool's invisible text layer (ocrmypdf's), whose words are its text."""
 
 from __future__ import annotations
 
 import io
 import random
+import shutil
+import subprocess
 from pathlib import Path
 
 import pymupdf
@@ -13,8 +16,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pathatlas import tesseract
 from pathatlas.errors import MissingProgramError
+from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Figure, Page
-from pathatlas.indexer.sources import pdf
+from pathatlas.indexer.sources import base, pdf
+from pathatlas.retrieval.index import Index
 from tests.helpers import hashing_settings
 
 A4 = (595, 842)
@@ -27,6 +32,8 @@ SCAN_LINES = [
 ]
 SCAN_WORDS = (200.0, 250.0, 2300.0, 1300.0)
 """Where ``scan``'s lines stand in a page's render at ``pdf.SCAN_DPI`` (its 1240 px across 595 pt: twice as large)."""
+SCAN_POINTS = A4[0] / 1240
+"""Points per pixel of ``scan``'s image filling an A4 page."""
 
 
 def png(image: Image.Image) -> bytes:
@@ -59,14 +66,25 @@ def scan() -> bytes:
     return png(image)
 
 
+def ocr_layer(page: pymupdf.Page) -> None:
+    """What ocrmypdf adds over ``scan``'s image: its lines as invisible text (render mode 3) where the image prints
+    them, so that they are selected and searched but not seen."""
+    writer = pymupdf.TextWriter(page.rect)
+    for row, line in enumerate(SCAN_LINES):
+        writer.append((120 * SCAN_POINTS, (185 + 90 * row) * SCAN_POINTS), line, fontsize=40 * SCAN_POINTS)
+    writer.write_text(page, render_mode=3)
+
+
 def build(path: Path, pages: list[str], bookmarks: list[list] | None = None) -> Path:
     """A PDF of ``pages``: "typed" (a text layer), "plate" (``micrograph`` filling the page), "scan" (``scan`` filling
-    it), or any other string: a typed page opening with it."""
+    it), "ocr" (``scan`` under ocrmypdf's ``ocr_layer``), or any other string: a typed page opening with it."""
     doc = pymupdf.open()
     for kind in pages:
         page = doc.new_page(width=A4[0], height=A4[1])
-        if kind in ("plate", "scan"):
+        if kind in ("plate", "scan", "ocr"):
             page.insert_image(page.rect, stream=micrograph() if kind == "plate" else scan(), keep_proportion=False)
+            if kind == "ocr":
+                ocr_layer(page)
         else:
             text = kind if kind != "typed" else "Necrosis is the death of cells in a living tissue."
             page.insert_textbox(pymupdf.Rect(60, 60, 535, 780), text, fontsize=12)
@@ -158,3 +176,76 @@ def test_words_hold_a_scans_ink_not_a_pictures():
     assert pdf.words_hold_ink(scan_render, words) and not pdf.words_hold_ink(plate_render, words)
     assert not pdf.words_hold_ink(scan_render, []), "words tesseract did not read are ink outside its words"
     assert pdf.words_hold_ink(Image.new("L", (2480, 3508), 240), []), "a blank page is no picture"
+
+
+class Unread:
+    """Stands in for tesseract, and fails a test that has it read a page."""
+
+    def read_pages(self, images, dpi):
+        raise AssertionError("a page with a text layer was read by OCR again")
+
+
+@pytest.mark.parametrize("pages", [["ocr", "ocr", "ocr"], ["typed", "ocr", "typed"]], ids=["book", "inserted"])
+def test_a_scan_under_an_ocr_tools_invisible_text_is_a_page_not_a_figure(pages, tmp_path, monkeypatch):
+    """A scanned book run through ocrmypdf has a text layer on every page, so each page's scan was a figure: a figure
+    search listed every page. The layer's words stay its text, found without reading the page again."""
+    monkeypatch.setattr(pdf, "scan_reader", lambda settings: Unread())
+    path = build(tmp_path / "ocred.pdf", pages)
+    pages_read, figures = read(path, hashing_settings(tmp_path, figure_ocr=True))
+    assert figures == []
+    scan_pages = [p for p, kind in zip(pages_read, pages, strict=True) if kind == "ocr"]
+    assert all(p.scanned and p.entries()[0].image is p.image for p in scan_pages), "found by its image, as a scan"
+    assert all("Coagulative necrosis preserves the outline" in p.text for p in scan_pages)
+    assert not any(p.scanned for p, kind in zip(pages_read, pages, strict=True) if kind == "typed")
+
+
+@pytest.mark.parametrize("hidden", ["", "Alternative text of the micrograph"])
+def test_a_born_digital_page_showing_its_text_over_a_full_page_picture_keeps_its_figure(hidden, tmp_path):
+    """Visible text over a picture filling the page (a slide's photo, an atlas's captioned plate) is the page's own,
+    and a little invisible text beside it makes no OCR layer: the picture stays a figure."""
+    path = tmp_path / "slide.pdf"
+    doc = pymupdf.open()
+    page = doc.new_page(width=A4[0], height=A4[1])
+    page.insert_image(page.rect, stream=micrograph(), keep_proportion=False)
+    page.insert_textbox(pymupdf.Rect(60, 700, 535, 800), "Figure 3. Caseating granuloma of the lung, H&E.", fontsize=14)
+    if hidden:
+        page.insert_text((60, 60), hidden, fontsize=8, render_mode=3)
+    doc.save(path)
+    (page_read,), (figure,) = read(path, hashing_settings(tmp_path, figure_ocr=False))
+    assert figure.label == "Figure 3" and figure.bbox == (0.0, 0.0, *map(float, A4))
+    assert not page_read.scanned
+
+
+def test_a_scan_whose_ocr_layer_is_beside_a_visible_stamp_is_still_a_scan(tmp_path):
+    """A library prints a line on each page it scanned ("Digitised by ..."): the OCR layer's words are most."""
+    path = build(tmp_path / "ocred.pdf", ["ocr"])
+    doc = pymupdf.open(path)
+    doc[0].insert_text((60, 830), "Digitised by the medical library", fontsize=7)
+    doc.save(tmp_path / "stamped.pdf")
+    (page,), figures = read(tmp_path / "stamped.pdf", hashing_settings(tmp_path, figure_ocr=False))
+    assert figures == [] and page.scanned and "Digitised" in page.text
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs the tesseract program, whose PDF is an OCR tool's")
+def test_tesseracts_own_searchable_pdf_is_a_scan_not_a_figure(tmp_path):
+    """The real thing: tesseract's PDF output (which ocrmypdf builds on) draws the scan and its words invisible."""
+    Image.open(io.BytesIO(scan())).save(tmp_path / "scan.png", dpi=(150, 150))
+    subprocess.run(["tesseract", tmp_path / "scan.png", tmp_path / "scan", "pdf"], check=True, capture_output=True)
+    (page,), figures = read(tmp_path / "scan.pdf", hashing_settings(tmp_path, figure_ocr=False))
+    assert figures == [] and page.scanned and "Coagulative necrosis" in page.text
+
+
+PLATES_BEFORE = 7
+"""The records version of the reader before plates and OCR layers."""
+
+
+def test_an_index_made_before_plates_reads_the_pdf_again(tmp_path, monkeypatch):
+    """A plain ``index`` re-reads a PDF whose records the reader before plates made (no plate a figure, every page of
+    an OCR'd scan one), not "unchanged"."""
+    settings = hashing_settings(tmp_path, figure_ocr=False)
+    path = build(tmp_path / "atlas.pdf", ["typed", "plate", "typed"])
+    with Index.open(settings.index_dir, settings, create=True) as index:
+        with monkeypatch.context() as older:
+            older.setattr(base, "RECORDS_VERSION", PLATES_BEFORE)
+            assert [s.status for s in Indexer(index, show_progress=False).add(path).sources] == ["indexed"]
+        assert [s.status for s in Indexer(index, show_progress=False).add(path).sources] == ["indexed"]

@@ -496,8 +496,8 @@ def as_shown(image: Image.Image, placement: pymupdf.Matrix) -> Image.Image:
 
 
 PAGE_FILLED = 0.8
-"""The share of a page an image covers to be the page, on a page without a text layer: a scanner's image, inset by a
-margin or not."""
+"""The share of a page an image covers to be the page, on a page without a text layer or under an OCR tool's: a
+scanner's image, inset by a margin or not."""
 
 
 def fills(page: pymupdf.Page, info: dict) -> bool:
@@ -507,6 +507,24 @@ def fills(page: pymupdf.Page, info: dict) -> bool:
 
     page_box = pymupdf.Rect(0, 0, page.cropbox.width, page.cropbox.height)
     return abs(pymupdf.Rect(info["bbox"]) & page_box) >= PAGE_FILLED * abs(page_box)
+
+
+OCR_LAYER = 0.5
+"""The share of a page's characters drawn invisible from which its text is an OCR tool's layer (ocrmypdf, tesseract's
+own PDF), not the page's own: a line a library stamps on its scans ("Digitised by ...") is visible, and fewer."""
+
+
+def behind_ocr_layer(page: pymupdf.Page) -> bool:
+    """Whether at least ``OCR_LAYER`` of the page's characters are invisible (text render mode 3, MuPDF's "ignore"
+    type): on a page an image fills, that image is a scan and its words the OCR layer over it, which a scanned book
+    has on every page. A born-digital page shows its text."""
+    shown = unseen = 0
+    for span in page.get_texttrace():
+        if span["type"] == 3:
+            unseen += len(span["chars"])
+        else:
+            shown += len(span["chars"])
+    return unseen > 0 and unseen >= OCR_LAYER * (shown + unseen)
 
 
 def first_pages_of_repeated(pages: list[set[Hashable]]) -> dict[Hashable, int]:
@@ -696,10 +714,14 @@ class PdfSource(Source):
         text = "\n".join(text for _, text in blocks)
         label = page.get_label()  # the number printed on the page, where the PDF says
         printed = label if label and label != str(number) else None
+        placements = page.get_image_info(xrefs=True)
+        # an OCR tool's scan keeps its text layer (the page's words) but is a scan all the same; checked only where an
+        # image fills the page, so a book's other pages cost nothing more
+        scanned = scanned or (any(fills(page, info) for info in placements) and behind_ocr_layer(page))
         yield Page(self.key, fingerprint, number, text, rendered, book, section, printed, scanned)
         yield from self._passages(page, blocks, fingerprint, book, section, printed)
         yield from self._figures(
-            page, blocks, fingerprint, book, continued, printed, scanned, templates, plate, section
+            page, blocks, fingerprint, book, continued, printed, scanned, templates, plate, section, placements
         )
 
     def _passages(
@@ -746,14 +768,16 @@ class PdfSource(Source):
         templates: Mapping[int, int] | None = None,
         plate: bool = False,
         section: str = "",
+        placements: list[dict] | None = None,
     ) -> Iterator[Figure]:
-        """The page's embedded images over ``min_figure_px``, each with its caption; on a ``scanned`` page, the image
-        filling it is the page itself (its ``Page`` carries it), not a figure too, unless the page is a ``plate``
-        (``_read``: a picture, which a figure search must list); a slide master's image (``templates``, from
-        ``template_images``) only on its first page or with a caption of its own. An image the page gives no caption
-        (a slide's picture) takes the page's title (``page_title``), and a plate's picture, above which the page
-        prints nothing, the last title of its bookmark path (``section``); a master's image takes neither: a logo is
-        not what each slide's title names."""
+        """The page's embedded images over ``min_figure_px``, each with its caption; on a ``scanned`` page (without a
+        text layer, or under an OCR tool's), the image filling it is the page itself (its ``Page`` carries it), not a
+        figure too, unless the page is a ``plate`` (``_read``: a picture, which a figure search must list); a slide
+        master's image (``templates``, from ``template_images``) only on its first page or with a caption of its own.
+        An image the page gives no caption (a slide's picture) takes the page's title (``page_title``), and a plate's
+        picture, above which the page prints nothing, the last title of its bookmark path (``section``); a master's
+        image takes neither: a logo is not what each slide's title names. ``placements`` are the page's
+        ``get_image_info(xrefs=True)``, where the caller has them (finding each image's xref decodes it)."""
         import pymupdf
 
         number = page.number + 1
@@ -762,7 +786,9 @@ class PdfSource(Source):
         templates = templates or {}
         seen: set[int] = set()
         shown: list[tuple[int, dict, BBox, str]] = []  # position, placement, box, caption
-        placements = sorted(page.get_image_info(xrefs=True), key=lambda info: (info["bbox"][1], info["bbox"][0]))
+        if placements is None:
+            placements = page.get_image_info(xrefs=True)
+        placements = sorted(placements, key=lambda info: (info["bbox"][1], info["bbox"][0]))
         for index, info in enumerate(placements):
             xref = info.get("xref", 0)
             if not xref or xref in seen:
