@@ -29,7 +29,7 @@ from pathatlas.agent.writing import annotate
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
 from pathatlas.retrieval.lexical import has_words
 from pathatlas.retrieval.records import Citation, Hit
-from pathatlas.retrieval.search import Query, Searcher, resolve_filters
+from pathatlas.retrieval.search import SPECIMEN, Query, Searcher, resolve_filters
 
 if TYPE_CHECKING:
     from pathatlas.settings import Settings
@@ -116,12 +116,13 @@ def evidence_from_hits(found: dict[str, Evidence], hits: list[Hit], query_id: st
     for rank, hit in enumerate(hits, start=1):
         known = found.get(hit.id)
         if known is None:
-            found[hit.id] = Evidence(
+            found[hit.id] = known = Evidence(
                 hit.id, hit.kind, hit.payload.body, hit.citation, rank, {query_id: rank}, hit.payload, hit.thumbnail
             )
         else:
             known.ranks[query_id] = rank
             known.rank = min(known.rank, rank)
+        known.same_specimen = known.same_specimen or SPECIMEN in hit.matched_by
 
 
 def fuse_ranks(found: dict[str, Evidence], weights: dict[str, float]) -> None:

@@ -112,6 +112,9 @@ class Evidence:
     ranks: dict[str, int] = field(default_factory=dict)
     payload: Payload = field(default_factory=Payload)
     thumbnail: str | None = None
+    same_specimen: bool = False
+    """A case image verified as the same specimen as the question's image (keypoints under one geometric transform,
+    ``retrieval/local.py``): another photograph of the very slide, whose diagnosis is the image's."""
 
 
 @dataclass(frozen=True)

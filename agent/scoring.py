@@ -321,7 +321,13 @@ def diagnosis_votes(options: Sequence[str], evidence: Sequence[Evidence], top: i
 
 
 def agreeing_case(options: Sequence[str], evidence: Sequence[Evidence], choice: int, top: int = 3) -> Evidence | None:
-    """Image questions: the best-ranked of the ``top`` most similar cases diagnosed as ``choice``, when most of
-    them are: the image's own evidence for the answer."""
-    agreeing = [c for c in similar_cases(evidence)[:top] if diagnosed_option(options, c) == choice]
+    """Image questions: the image's own evidence for the answer. A case verified as the same specimen, when every
+    such case is diagnosed as ``choice`` (another photograph of the very slide: a cropped phone photo of a slide the
+    index holds had one such case first and two other diagnoses next, and was left unsettled); else the best-ranked
+    of the ``top`` most similar cases diagnosed as ``choice``, when most of them are."""
+    cases = similar_cases(evidence)
+    verified = [c for c in cases if c.same_specimen]
+    if verified and all(diagnosed_option(options, c) == choice for c in verified):
+        return verified[0]
+    agreeing = [c for c in cases[:top] if diagnosed_option(options, c) == choice]
     return agreeing[0] if len(agreeing) * 2 > top else None

@@ -14,7 +14,7 @@ from pathatlas.agent.evidence import (
 )
 from pathatlas.agent.plan import Reading
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
-from pathatlas.agent.scoring import agreeing_case
+from pathatlas.agent.scoring import agreeing_case, diagnosed_option
 from pathatlas.retrieval.lexical import tokenize
 
 SETTLED_CONFIDENCE = 0.5
@@ -51,6 +51,15 @@ def fallback_quote(question: Question, reading: Reading, choice: int, evidence: 
     return Quote(best.text, best.evidence, "supports" if exception else "related", 0.0, settles=exception)
 
 
+def speaking_for(question: Question, choice: int, evidence: list[Evidence]) -> list[Evidence]:
+    """The evidence a chosen option may be quoted from: text, and cases diagnosed as it. A case's words describe its
+    own diagnosis; a secretory meningioma answer quoted a ganglioneuroma case's "mature ganglion cells in schwannian
+    stroma" as its nearest sentence."""
+    return [
+        e for e in evidence if e.text.strip() and (e.kind != "case" or diagnosed_option(question.options, e) == choice)
+    ]
+
+
 def settle(answer: Answer, question: Question, reading: Reading, evidence: list[Evidence]) -> None:
     """Make sure the chosen option quotes a sentence; the answer is settled when a quote supports the choice
     (for a plain question, a sentence naming it; for an image question, most of the three most similar cases
@@ -71,7 +80,7 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
         answer.quotes[answer.choice] = own
         answer.cited = list(dict.fromkeys([case.id, *answer.cited]))
     if not any(q.stance == "supports" for q in own):
-        quote = fallback_quote(question, reading, answer.choice, [e for e in evidence if e.text.strip()])
+        quote = fallback_quote(question, reading, answer.choice, speaking_for(question, answer.choice, evidence))
         if quote is not None and quote.text not in {q.text for q in own}:
             answer.quotes[answer.choice] = own = [quote, *own]
             answer.cited = list(dict.fromkeys([quote.evidence.id, *answer.cited]))

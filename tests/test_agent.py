@@ -378,6 +378,73 @@ def test_an_image_answer_most_of_its_nearest_cases_share_is_settled():
     assert not answered("lung squamous cell carcinoma", "lung adenocarcinoma", "lung adenocarcinoma").settled
 
 
+def test_an_image_answer_a_verified_same_specimen_case_shares_is_settled_on_it():
+    """A cropped phone photo of a slide the index holds found that slide's case first, verified as the same specimen,
+    and two cases of other diagnoses next: one of three, so it was left unsettled and quoted the ganglioneuroma case's
+    sentence as the nearest one for secretory meningioma."""
+    question = Question(
+        "Which diagnosis best fits this slide?",
+        ["Glioblastoma", "Secretory meningioma", "Ganglioneuroma"],
+        image=draw_pattern("small-blue-cells", 3),
+    )
+    cases = [
+        evidence(
+            "c6",
+            "Secretory meningioma. Meninges. pseudopsammoma bodies",
+            1,
+            kind="case",
+            diagnosis="secretory meningioma",
+        ),
+        evidence(
+            "c8",
+            "Ganglioneuroma. Adrenal gland. mature ganglion cells in schwannian stroma",
+            2,
+            kind="case",
+            diagnosis="ganglioneuroma",
+        ),
+        evidence(
+            "c5",
+            "Glioblastoma. Brain. pseudopalisading necrosis around vessels",
+            3,
+            kind="case",
+            diagnosis="glioblastoma",
+        ),
+    ]
+
+    def settled_with(verified: set[str], choice: int = 1) -> Answer:
+        found = [replace(c, same_specimen=c.id in verified) for c in cases]
+        answer = Answer(
+            choice, question.options[choice], 0.81, scores=[0.1, 0.81, 0.09] if choice == 1 else [0.1, 0.09, 0.81]
+        )
+        settle(answer, question, read_question(question), found)
+        return answer
+
+    verified = settled_with({"c6"})
+    assert verified.settled and verified.quotes[1][0].evidence.id == "c6" and verified.cited[0] == "c6"
+    unverified = settled_with(set())
+    assert not unverified.settled, "one of the three nearest cases, unverified, is no majority"
+    assert all(q.evidence.id != "c8" for q in unverified.quotes[1]), "another diagnosis' case speaks not for it"
+    assert not settled_with({"c6", "c8"}).settled, "verified specimens that disagree settle nothing"
+    assert not settled_with({"c6"}, choice=2).settled, "the verified specimen is not the chosen diagnosis"
+
+
+def test_evidence_remembers_a_hit_any_sub_query_verified_as_the_same_specimen():
+    from pathatlas.agent.graph import evidence_from_hits
+    from pathatlas.retrieval.records import Hit
+
+    def hit(matched_by: dict[str, int]) -> Hit:
+        return Hit(
+            "c6", 1.0, "case", "", Citation("cases", page=None), payload=Payload(kind="case"), matched_by=matched_by
+        )
+
+    found: dict = {}
+    evidence_from_hits(found, [hit({"visual": 1, "specimen": 1})], "img")
+    evidence_from_hits(found, [hit({"bm25": 3})], "question")
+    assert found["c6"].same_specimen and found["c6"].ranks == {"img": 1, "question": 1}
+    evidence_from_hits(other := {}, [hit({"visual": 1})], "img")
+    assert not other["c6"].same_specimen
+
+
 def test_a_question_about_an_image_it_was_not_given_claims_chance_and_settles_nothing():
     """Image MCQ dev questions asked without their image against the A&P book: the text leaned to "Benign lung
     tissue" at 0.97 (mean confidence 0.79, accuracy 0.25, ECE 0.47). Nothing in a book settles what a slide shows."""
