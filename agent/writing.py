@@ -14,7 +14,7 @@ from pathatlas.agent.evidence import (
 )
 from pathatlas.agent.plan import Reading
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
-from pathatlas.agent.scoring import agreeing_case, diagnosed_option
+from pathatlas.agent.scoring import agreeing_case, diagnosed_option, similar_cases
 from pathatlas.retrieval.lexical import tokenize
 
 SETTLED_CONFIDENCE = 0.5
@@ -141,6 +141,17 @@ def quotes_for(question: Question, reading: Reading, evidence: list[Evidence]) -
     )
 
 
+def quote_similar_cases(answer: Answer, question: Question, evidence: list[Evidence]) -> None:
+    """Image questions: each option also quotes the most similar case diagnosed as it (as related evidence, which
+    settles nothing), so an option the text never names still shows what the image resembles: "Ganglioneuroma" had
+    "no sentence in the evidence names it" beside a ganglioneuroma case among the nearest."""
+    cases = similar_cases(evidence)
+    for j, quotes in enumerate(answer.quotes):
+        case = next((c for c in cases if diagnosed_option(question.options, c) == j), None)
+        if case is not None and case.text.strip() and all(q.evidence.id != case.id for q in quotes):
+            quotes.append(Quote(case.text, case, "related", 0.0, settles=False))
+
+
 def annotate(answer: Answer, question: Question, evidence: list[Evidence]) -> None:
     """Fill in what an answerer left out: per-option quotes, the chosen option's quote, settled, a rationale
     from the quotes (an answerer's own rationale is kept after it)."""
@@ -150,6 +161,8 @@ def annotate(answer: Answer, question: Question, evidence: list[Evidence]) -> No
     if not any(answer.quotes):
         answer.quotes = quotes_for(question, reading, evidence)
     settle(answer, question, reading, evidence)
+    if question.image is not None:
+        quote_similar_cases(answer, question, evidence)
     written = rationale(question, reading, answer)
     shown = [q.evidence.id for quotes in answer.quotes for q in quotes if cite(q) in written]
     answer.cited = list(dict.fromkeys([*answer.cited, *shown]))  # every sentence the rationale quotes is cited

@@ -428,6 +428,29 @@ def test_an_image_answer_a_verified_same_specimen_case_shares_is_settled_on_it()
     assert not settled_with({"c6"}, choice=2).settled, "the verified specimen is not the chosen diagnosis"
 
 
+def test_each_option_of_an_image_question_quotes_its_most_similar_case():
+    from pathatlas.agent.writing import annotate
+
+    question = Question(
+        "Which diagnosis fits?",
+        ["Glioblastoma", "Ganglioneuroma", "Lymphoma"],
+        image=draw_pattern("small-blue-cells", 3),
+    )
+    cases = [
+        evidence("c5", "Glioblastoma. Brain. pseudopalisading necrosis", 1, kind="case", diagnosis="glioblastoma"),
+        evidence(
+            "c8", "Ganglioneuroma. Adrenal gland. mature ganglion cells", 2, kind="case", diagnosis="ganglioneuroma"
+        ),
+        evidence("c9", "Glioblastoma. Brain. microvascular proliferation", 3, kind="case", diagnosis="glioblastoma"),
+    ]
+    answer = Answer(0, "Glioblastoma", 0.7, scores=[0.7, 0.2, 0.1])
+    annotate(answer, question, cases)
+    assert [q.evidence.id for q in answer.quotes[1]] == ["c8"] and answer.quotes[1][0].stance == "related"
+    assert not answer.quotes[1][0].settles and answer.quotes[2] == [], "no case is diagnosed as lymphoma"
+    assert [q.evidence.id for q in answer.quotes[0]] == ["c5"], "the agreeing case, quoted once"
+    assert answer.settled
+
+
 def test_evidence_remembers_a_hit_any_sub_query_verified_as_the_same_specimen():
     from pathatlas.agent.graph import evidence_from_hits
     from pathatlas.retrieval.records import Hit
