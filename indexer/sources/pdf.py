@@ -509,6 +509,25 @@ def fills(page: pymupdf.Page, info: dict) -> bool:
     return abs(pymupdf.Rect(info["bbox"]) & page_box) >= PAGE_FILLED * abs(page_box)
 
 
+MASTER_MARGIN = 0.25
+"""The share of a page's width (and of its height) on each side that is its margin: a slide master draws its logo, a
+banner or a side strip there, clear of the middle (the central half of each side), where a slide shows its content."""
+
+
+def drawn_as_master(page: pymupdf.Page, info: dict) -> bool:
+    """Whether an image's placement ``info`` (``get_image_info``, unrotated points) is drawn as a slide master draws
+    its images: across the page (a background: ``fills``) or in its margins, clear of its middle (``MASTER_MARGIN``: a
+    logo in a corner, a banner along an edge). A slide's own picture reaches into the middle, however often a deck
+    shows it (a quiz's question, hint and answer)."""
+    import pymupdf
+
+    width, height = page.cropbox.width, page.cropbox.height
+    middle = pymupdf.Rect(
+        MASTER_MARGIN * width, MASTER_MARGIN * height, (1 - MASTER_MARGIN) * width, (1 - MASTER_MARGIN) * height
+    )
+    return fills(page, info) or not pymupdf.Rect(info["bbox"]).intersects(middle)
+
+
 OCR_LAYER = 0.5
 """The share of a page's characters drawn invisible from which its text is an OCR tool's layer (ocrmypdf, tesseract's
 own PDF), not the page's own: a line a library stamps on its scans ("Digitised by ...") is visible, and fewer."""
@@ -549,15 +568,29 @@ def stream_identity(doc: pymupdf.Document, xref: int) -> Hashable:
 
 def template_images(doc: pymupdf.Document) -> dict[int, int]:
     """The images of a slide master (a PowerPoint deck's logo or background, on every slide), by xref, each to the
-    first page showing it: an image (one xref, or the same bytes) on at least ``TEMPLATE_PAGES`` pages and at least
-    half of the document's. Each would be a figure of every slide, filling figure and image searches with logos; it is
-    a figure on that first page (so an image search for it still finds its deck), and on another page only where a
-    caption ("Figure ...") makes it one there. Reuse alone is not the sign: the A&P book prints one image as Figure
-    4.18 and 10.2, two pages of 998, each captioned, and both stay figures; a short handout showing one diagram on
-    two pages of two keeps both (fewer than three pages)."""
+    first page showing it: an image (one xref, or the same bytes) drawn as a master draws it (``drawn_as_master``: in
+    the page's margins or across it) on at least ``TEMPLATE_PAGES`` pages and at least half of the document's. Each
+    would be a figure of every slide, filling figure and image searches with logos; it is a figure on that first page
+    (so an image search for it still finds its deck), and on another page only where a caption ("Figure ...") makes
+    it one there. Reuse alone is not the sign: the A&P book prints one image as Figure 4.18 and 10.2, two pages of
+    998, each captioned, and both stay figures; a short handout showing one diagram on two pages of two keeps both
+    (fewer than three pages); a quiz deck showing one micrograph on its question, hint and answer slides, three of
+    five, keeps it on each, as it fills the middle of each. Only pages holding an image repeated that often
+    (``get_images``, quick) have their images placed (``get_image_info``, which decodes them)."""
     pages = [{image[0] for image in page.get_images()} for page in doc]
     identities = {xref: stream_identity(doc, xref) for xref in set().union(*pages)}
-    firsts = first_pages_of_repeated([{identities[xref] for xref in page} for page in pages])
+    repeated = first_pages_of_repeated([{identities[xref] for xref in page} for page in pages])
+    drawn = [
+        {
+            identities[info["xref"]]
+            for info in page.get_image_info(xrefs=True)
+            if identities.get(info["xref"]) in repeated and drawn_as_master(page, info)
+        }
+        if any(identities[xref] in repeated for xref in xrefs)
+        else set()
+        for page, xrefs in zip(doc, pages, strict=True)
+    ]
+    firsts = first_pages_of_repeated(drawn)
     return {xref: firsts[identity] for xref, identity in identities.items() if identity in firsts}
 
 
@@ -776,8 +809,10 @@ class PdfSource(Source):
         master's image (``templates``, from ``template_images``) only on its first page or with a caption of its own.
         An image the page gives no caption (a slide's picture) takes the page's title (``page_title``), and a plate's
         picture, above which the page prints nothing, the last title of its bookmark path (``section``); a master's
-        image takes neither: a logo is not what each slide's title names. ``placements`` are the page's
-        ``get_image_info(xrefs=True)``, where the caller has them (finding each image's xref decodes it)."""
+        image takes neither: a logo is not what each slide's title names. Figures are numbered top to bottom among the
+        page's figures (``Figure.index``, whence an unlabelled one's "p6-img1"), not among its images: a logo left out
+        takes no number. ``placements`` are the page's ``get_image_info(xrefs=True)``, where the caller has them
+        (finding each image's xref decodes it)."""
         import pymupdf
 
         number = page.number + 1
@@ -785,11 +820,11 @@ class PdfSource(Source):
         body = body_blocks(blocks, unrotated_height(page))
         templates = templates or {}
         seen: set[int] = set()
-        shown: list[tuple[int, dict, BBox, str]] = []  # position, placement, box, caption
+        shown: list[tuple[dict, BBox, str]] = []  # placement, box, caption
         if placements is None:
             placements = page.get_image_info(xrefs=True)
         placements = sorted(placements, key=lambda info: (info["bbox"][1], info["bbox"][0]))
-        for index, info in enumerate(placements):
+        for info in placements:
             xref = info.get("xref", 0)
             if not xref or xref in seen:
                 continue
@@ -798,10 +833,11 @@ class PdfSource(Source):
             if small or (scanned and not plate and fills(page, info)):
                 continue
             bbox: BBox = tuple(round(v, 1) for v in info["bbox"])
-            shown.append((index, info, bbox, find_caption(bbox, body, continued)))
+            shown.append((info, bbox, find_caption(bbox, body, continued)))
         # a master's image owns a caption no other image takes: a logo under a slide's figure finds that one's above it
-        claimed = {caption for _, info, _, caption in shown if info["xref"] not in templates}
-        for index, info, bbox, caption in shown:
+        claimed = {caption for info, _, caption in shown if info["xref"] not in templates}
+        index = 0
+        for info, bbox, caption in shown:
             xref = info["xref"]
             if templates.get(xref, number) != number and (caption in claimed or not CAPTION_START.match(caption)):
                 continue
@@ -828,6 +864,7 @@ class PdfSource(Source):
                 caption_from_title=bool(title),
                 printed_label=printed if printed != label else None,
             )
+            index += 1
 
 
 class ScannedPages:
