@@ -185,6 +185,8 @@ class Case:
 
     @property
     def text(self) -> str:
+        """What the case says of itself, its title and diagnosis first (what a quote of it opens with), each part
+        once."""
         parts = [self.title, self.diagnosis or "", organ_text(self.organ) or "", self.description]
         seen: list[str] = []
         for part in parts:
@@ -192,9 +194,20 @@ class Case:
                 seen.append(part)
         return ". ".join(seen)
 
+    def labels_of(self, image: str) -> dict[str, str]:
+        """One image's labels: its own (its stain), else the case's."""
+        return self.image_labels.get(image, self.labels)
+
+    def text_of(self, image: str) -> str:
+        """What BM25 and the text encoder read of one of its images: the case's ``text``, then that image's labels
+        by name ("Stain: PAS"), so a search by a stain, or by any other column of the metadata, finds the image."""
+        labels = [f"{name}: {value}" if name else value for name, value in self.labels_of(image).items()]
+        return ". ".join(part for part in [self.text, *labels] if part)
+
     def entries(self) -> list[Entry]:
         entries = []
         for rel_path, image in self.images:
+            text = self.text_of(rel_path)
             payload = Payload(
                 kind="case",
                 source=self.source,
@@ -204,11 +217,11 @@ class Case:
                 title=self.title,
                 diagnosis=self.diagnosis,
                 organ=self.organ,
-                labels=self.image_labels.get(rel_path, self.labels),
-                text=self.text,
+                labels=self.labels_of(rel_path),
+                text=text,
             )
             entry_id = stable_id(self.fingerprint, "case", self.case_id, rel_path)
-            entries.append(Entry(entry_id, payload, text=self.text, image=image, thumbnail=image))
+            entries.append(Entry(entry_id, payload, text=text, image=image, thumbnail=image))
         return entries
 
 

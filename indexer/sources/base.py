@@ -22,8 +22,8 @@ scanned pages read by OCR, text without invisible format characters, case metada
 control characters; 6: a figure's image turned and masked as its page shows it, a scanned page's own image no figure,
 case metadata fields in any case; 7: a slide master's image a figure only on its first page, a figure without a caption
 captioned by its page's title, a figure's label as printed; 8: a plate (a born-digital PDF's page that is one picture)
-a figure, captioned by its bookmark's title without a caption, and a scan under an OCR tool's invisible text layer a
-scanned page, found by its image and no figure)."""
+a figure, captioned by its bookmark's title without a caption, a scan under an OCR tool's invisible text layer a
+scanned page, found by its image and no figure, and a case image's labels, its stain, in its text)."""
 
 
 def hash_files(paths: list[Path], reading: Mapping[str, object] | None = None) -> str:
