@@ -1,19 +1,27 @@
 """A lecturer's case folder exported from Excel (byte order mark, ";", a Stain column): a search by stain finds the
-stained image. Hashing encoder throughout."""
+stained image, and saving labels.csv again unchanged leaves the folder's images served, ``info`` saying "ok" and
+``index`` saying "unchanged". Hashing encoder throughout."""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image
 
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Case
+from pathatlas.indexer.sources import cases as cases_module
+from pathatlas.indexer.sources.base import on_disk
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.search import Query, Searcher
-from tests.helpers import hashing_settings
+from pathatlas.ui.api.app import create_app
+from pathatlas.ui.api.routes import media
+from tests.helpers import calls_to, hashing_settings, run_cli
 
 LABELS = (
     "\ufeffImage;Case;Diagnosis;Organ;Stain;Description\r\n"
@@ -66,3 +74,43 @@ def test_a_search_by_stain_finds_the_image_in_that_stain(indexed, query, image):
         best = Searcher(index).search(Query(text=query, k=3))[0]
     assert best.payload.image == image and "bm25" in best.matched_by, (best.payload.image, best.matched_by)
     assert best.payload.body.startswith(best.payload.diagnosis), "a quote of the case still opens with its diagnosis"
+
+
+def resaved(path: Path, text: bytes) -> None:
+    """Save ``path`` again with ``text``, its modification time surely moved (coarse file system clocks)."""
+    before = path.stat()
+    path.write_bytes(text)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 2_000_000_000))
+
+
+def states(settings) -> dict[str, str]:
+    result = run_cli("info", "--json", "--index", settings.index_dir, home=settings.home)
+    return {Path(key).name: entry["on_disk"] for key, entry in json.loads(result.stdout)["sources"].items()}
+
+
+def test_labels_csv_saved_again_unchanged_is_served_ok_and_unchanged_everywhere(indexed, monkeypatch):
+    """Saving labels.csv as it was (a new modification time) made every image of the folder answer 410 and ``info``
+    call the folder changed, while ``index`` called it unchanged: the stat check now asks what the files hold, once
+    per state of them."""
+    monkeypatch.setattr(media, "SOURCE_CHECK_SECONDS", 0.0)  # each request looks at the disk again
+    settings, folder = indexed
+    labels = folder / "labels.csv"
+    with TestClient(create_app(settings)) as client:
+        index = client.app.state.engine.index
+        images = [rid for rid, _ in index.store.scan({"kind": "case"})]
+        assert all(client.get(f"/media/cases/{rid}").status_code == 200 for rid in images)
+
+        resaved(labels, labels.read_bytes())
+        (folder / "notes.txt").write_text("for next week")  # a file the folder holds but does not read
+        hashed = calls_to(monkeypatch, "hash_files", cases_module)
+        assert [client.get(f"/media/cases/{rid}").status_code for rid in images] == [200] * len(images)
+        assert len(hashed) == 1, "one hash for the files' new state, not one per image served"
+        assert states(settings) == {"Fälle Winter": "ok"}
+        assert on_disk(str(folder), index.manifest[str(folder)], settings) == "ok"
+        rerun = run_cli("index", folder, "--json", "--index", settings.index_dir, home=settings.home)
+        assert [s["status"] for s in json.loads(rerun.stdout)] == ["unchanged"]
+
+        resaved(labels, labels.read_bytes().replace(b"Ganglioneuroma", b"Neuroblastoma"))
+        gone = client.get(f"/media/cases/{images[0]}")
+        assert (gone.status_code, gone.json()["detail"]) == (410, media.CHANGED)
+        assert states(settings) == {"Fälle Winter": "changed"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
@@ -12,7 +13,7 @@ from typing import Any, ClassVar, Literal
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Record
-from pathatlas.settings import Settings
+from pathatlas.settings import Settings, load_settings
 
 RECORDS_VERSION = 8
 """Bump when the records a source yields change for the same file, so indexed sources get new ids and the next
@@ -95,24 +96,73 @@ def stat_signature(path: Path) -> str | None:
 SourceState = Literal["ok", "changed", "missing", "unknown"]
 
 
-def on_disk(key: str, entry: Mapping[str, Any]) -> SourceState:
+def on_disk(key: str, entry: Mapping[str, Any], settings: Settings | None = None) -> SourceState:
     """Whether the source a manifest entry describes is on disk as it was indexed: ``ok``; ``changed`` (its records,
     pages and highlights are of another version: re-index it); ``missing`` (moved or deleted: indexing the new place
     adds it again beside this one, so remove this one); ``unknown`` (nothing recorded to compare with). An entry
-    indexed before ``stat`` was recorded counts as changed when a file of it was modified after it was indexed."""
+    indexed before ``stat`` was recorded counts as changed when a file of it was modified after it was indexed.
+
+    Files whose sizes or times differ from those recorded are changed only if what they hold differs too
+    (``same_content``): a ``labels.csv`` saved again as it was is the same source, as ``index`` finds it. ``settings``
+    (else those of the environment) read the source as ``index`` would."""
     path = Path(key)
     if not path.exists():
         return "missing"
+    signature = stat_signature(path)
     if (recorded := entry.get("stat")) is not None:
-        return "ok" if stat_signature(path) == recorded else "changed"
-    indexed = entry.get("indexed_at")
-    if not isinstance(indexed, int | float):
-        return "unknown"
+        if signature == recorded:
+            return "ok"
+    else:
+        indexed = entry.get("indexed_at")
+        if not isinstance(indexed, int | float):
+            return "unknown"
+        try:
+            newest = max((found.st_mtime for _, found in _files(path)), default=0.0)
+        except OSError:
+            return "missing"
+        if newest <= indexed:
+            return "ok"
+    if signature is None:
+        return "changed"
+    return "ok" if same_content(key, entry, signature, settings or load_settings()) else "changed"
+
+
+_SAME_CONTENT: dict[tuple[str, str, str, str], bool] = {}
+"""``same_content``'s answers by source, stat signature, fingerprint indexed and settings read with."""
+_SAME_CONTENT_LOCK = threading.Lock()
+SAME_CONTENT_KEPT = 1024
+
+
+def same_content(key: str, entry: Mapping[str, Any], signature: str, settings: Settings) -> bool:
+    """Whether a source whose files' sizes or times changed still yields the fingerprint it was indexed with (what
+    ``index`` compares to call it unchanged). The fingerprint reads every byte (seconds for a large book or folder),
+    so each answer is kept by the files' stat ``signature``: one hash per state of the files, not one per page or
+    image served. Under a lock: the images a page viewer asks for at once wait for one hash instead of each making
+    its own."""
     try:
-        newest = max((found.st_mtime for _, found in _files(path)), default=0.0)
-    except OSError:
-        return "missing"
-    return "changed" if newest > indexed else "ok"
+        source = _source_of(Path(key), entry.get("kind"), settings)
+        if source is None:
+            return False
+        known = (key, signature, str(entry.get("fingerprint")), repr(sorted(source.reading().items())))
+        with _SAME_CONTENT_LOCK:
+            if (same := _SAME_CONTENT.get(known)) is None:
+                same = source.fingerprint() == entry.get("fingerprint")
+                if len(_SAME_CONTENT) >= SAME_CONTENT_KEPT:
+                    _SAME_CONTENT.clear()
+                _SAME_CONTENT[known] = same
+        return same
+    except Exception:  # an unreadable metadata file, a missing plug-in: not as indexed, as ``index`` would say
+        return False
+
+
+def _source_of(path: Path, kind: object, settings: Settings) -> Source | None:
+    """The source of ``kind`` at ``path`` as ``index`` would read it; None when no such kind accepts it now."""
+    from pathatlas.indexer.sources import source_types  # the registry imports this module
+
+    for source_type in source_types(settings):
+        if source_type.kind == kind and source_type.accepts(path):
+            return source_type(path, settings)
+    return None
 
 
 class Source(ABC):

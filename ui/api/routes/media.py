@@ -35,7 +35,8 @@ WEB_IMAGE_TYPES = {
 
 SOURCE_CHECK_SECONDS = 2.0
 """How long a source's state on disk (``on_disk``) is taken as known: a case folder's is a ``stat`` of each of its
-files, and a page viewer asks for several images at once."""
+files (and, once per new state of them, a hash of what they hold), and a page viewer asks for several images at
+once."""
 _checked: dict[tuple, tuple[float, str]] = {}
 CHANGED = "the source changed since it was indexed; re-index it"
 
@@ -53,7 +54,7 @@ def check_source(engine, payload: Payload) -> None:
     if known is None or now - known[0] > SOURCE_CHECK_SECONDS:
         if len(_checked) > 1024:
             _checked.clear()
-        known = _checked[key] = (now, on_disk(payload.source, entry))
+        known = _checked[key] = (now, on_disk(payload.source, entry, engine.settings))
     if known[1] == "changed":
         raise HTTPException(status.HTTP_410_GONE, CHANGED)
 
