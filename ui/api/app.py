@@ -13,6 +13,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathatlas import __version__
@@ -151,6 +152,6 @@ def allowed_methods(app: FastAPI, scope) -> set[str]:
     """Every method the OpenAPI document gives this path (several routers may serve one path)."""
     methods: set[str] = set()
     for template, operations in app.openapi()["paths"].items():
-        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), scope["path"]):
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), get_route_path(scope)):
             methods |= {method.upper() for method in operations}
     return methods

@@ -9,6 +9,7 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request, status
+from starlette._utils import get_route_path
 
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
@@ -87,7 +88,7 @@ class RequestGuard:
 
     def refusal(self, scope) -> tuple[int, str, list] | None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        method, path = scope["method"], scope["path"]
+        method, path = scope["method"], get_route_path(scope)  # behind a proxy's path prefix, as routes match it
         writes = (method == "POST" and path == "/jobs") or (method == "DELETE" and path.startswith(WRITE_PREFIXES))
         if writes and not token_ok(self.settings.api_token, headers.get("authorization")):
             return 401, "missing or wrong bearer token", [(b"www-authenticate", b"Bearer")]
