@@ -6,26 +6,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import uvicorn
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.bench_crash import make_pdf
+from tests.helpers import one_error_line, run_cli
 from tests.uploads import api_settings
 
 PREFIX = "/atlas"
 CROSS_SITE = {"Origin": "https://evil.example"}
 
 
-def indexed(root: Path, **extra) -> Settings:
-    """Settings (``api_settings``) of an index holding ``a.pdf``, two text pages."""
+def indexed(root: Path, *more: Path, **extra) -> Settings:
+    """Settings (``api_settings``) of an index holding ``a.pdf``, two text pages, and the sources ``more``."""
     settings = api_settings(root, **extra)
     index = Index.open(settings.index_dir, settings, create=True)
-    assert not Indexer(index, show_progress=False).add([make_pdf(root / "library" / "a.pdf", 2, "a")]).failed
+    pdf = make_pdf(root / "library" / "a.pdf", 2, "a")
+    assert not Indexer(index, show_progress=False).add([pdf, *more]).failed
     index.close()
     return settings
+
+
+def case_folder(folder: Path) -> Path:
+    """A case folder of one case, C-1, with one image."""
+    folder.mkdir(parents=True)
+    (folder / "cases.jsonl").write_text('{"image": "c1.jpg", "case": "C-1", "diagnosis": "granuloma"}\n')
+    Image.effect_noise((64, 64), 40).convert("RGB").save(folder / "c1.jpg", "JPEG")
+    return folder
 
 
 def source_names(client: TestClient, prefix: str = "") -> list[str]:
@@ -40,3 +53,49 @@ def test_behind_a_path_prefix_cross_origin_writes_are_still_refused(tmp_path):
         assert source_names(client, PREFIX) == ["a.pdf"], "nothing was removed"
         assert client.post(f"{PREFIX}/jobs", files={"file": ("b.pdf", b"%PDF")}, headers=CROSS_SITE).status_code == 403
         assert client.delete(f"{PREFIX}/sources/a.pdf").json() == {"removed": 2 + 2}, "same-origin: through"
+
+
+# -- 2. URLs in answers carry the proxy's prefix; serve passes it (and the proxy settings) to uvicorn --------------
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Settings:
+    """An index of ``a.pdf`` and a case folder that tests only read (no token: reads need none)."""
+    root = tmp_path_factory.mktemp("library")
+    return indexed(root, case_folder(root / "cases"))
+
+
+@pytest.fixture(scope="module")
+def prefixed(library):
+    """The service as a proxy forwards it under ``PREFIX`` (``uvicorn --root-path``)."""
+    with TestClient(create_app(library), root_path=PREFIX) as client:
+        yield client
+
+
+def test_media_urls_carry_the_root_path_and_are_served_under_it(prefixed):
+    hits = prefixed.post(f"{PREFIX}/search", json={"text": "page", "k": 2}).json()["hits"]
+    record = prefixed.get(f"{PREFIX}/records/{hits[0]['id']}").json()
+    for hit in [*hits, record]:
+        assert hit["thumbnail_url"] == f"{PREFIX}/media/thumbnails/{hit['id']}", hit["thumbnail_url"]
+        assert hit["page_url"].startswith(f"{PREFIX}/media/pages/"), hit["page_url"]
+        assert prefixed.get(hit["thumbnail_url"]).headers["content-type"] == "image/jpeg"
+        assert prefixed.get(hit["page_url"]).headers["content-type"] == "image/png"
+    answer = prefixed.post(f"{PREFIX}/ask", json={"question": "What is on page 1?"}).json()
+    urls = [c["thumbnail_url"] for c in answer["citations"] if c["thumbnail_url"]]
+    assert urls and all(url.startswith(f"{PREFIX}/media/thumbnails/") for url in urls), answer["citations"]
+    case = prefixed.post(f"{PREFIX}/search", json={"text": "granuloma", "filters": {"kind": "case"}}).json()["hits"][0]
+    image = prefixed.get(f"{PREFIX}/cases/{case['id']}").json()["images"][0]
+    assert image["url"] == f"{PREFIX}/media/cases/{case['id']}"
+    assert prefixed.get(image["url"]).headers["content-type"] == "image/jpeg"
+
+
+def test_serve_passes_the_root_path_and_proxy_settings_to_uvicorn(tmp_path, monkeypatch):
+    started: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(options))
+    settings = indexed(tmp_path)
+    serve = ("serve", "--index", settings.index_dir, "--forwarded-allow-ips", "10.0.0.1")
+    assert run_cli(*serve, "--root-path", "/atlas/", home=settings.home).exit_code == 0
+    assert run_cli(*serve, "--no-proxy-headers", home=settings.home, PATHATLAS_ROOT_PATH="/web").exit_code == 0
+    assert [(o["root_path"], o["proxy_headers"], o["forwarded_allow_ips"]) for o in started] == [
+        ("/atlas", True, "10.0.0.1"),
+        ("/web", False, "10.0.0.1"),
+    ]
+    one_error_line(run_cli(*serve, "--root-path", "atlas", home=settings.home), "--root-path 'atlas'")

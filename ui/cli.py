@@ -290,6 +290,21 @@ def serve(
     insecure: Annotated[
         bool, typer.Option(help="Allow listening beyond loopback without PATHATLAS_API_TOKEN (writes open to all).")
     ] = False,
+    root_path: Annotated[
+        str,
+        typer.Option(
+            envvar="PATHATLAS_ROOT_PATH",
+            help="The path prefix a reverse proxy serves the API under, e.g. /atlas: media URLs in answers carry it.",
+        ),
+    ] = "",
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(help="Take the client's address and scheme from X-Forwarded-For/-Proto of trusted proxies."),
+    ] = True,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(help="Proxies whose X-Forwarded headers are trusted: addresses, comma-separated, or '*'."),
+    ] = None,
 ):
     """Run the REST API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -300,10 +315,19 @@ def serve(
     settings = settings_for(index)
     if not settings.api_token and not insecure and not is_loopback(host):
         raise BadInputError(f"--host {host} listens beyond this machine: set PATHATLAS_API_TOKEN (or pass --insecure)")
+    if root_path and not root_path.startswith("/"):
+        raise BadInputError(f"--root-path {root_path!r}: give the prefix from its first slash, e.g. /atlas")
     if notice := new_index_notice(settings.index_dir):
         err_console.print(notice, highlight=False, markup=False, soft_wrap=True)
     engine = Engine(settings)  # before listening: an index that cannot be opened is one error line, not uvicorn's
-    uvicorn.run(create_app(settings, engine), host=host, port=port)
+    uvicorn.run(
+        create_app(settings, engine),
+        host=host,
+        port=port,
+        root_path=root_path.rstrip("/"),
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,  # None: uvicorn's default (FORWARDED_ALLOW_IPS, else 127.0.0.1)
+    )
 
 
 def new_index_notice(index_dir: Path) -> str | None:

@@ -13,7 +13,7 @@ from starlette._utils import get_route_path
 
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.schemas import ErrorOut
+from pathatlas.ui.api.schemas import ErrorOut, Links
 
 WRITE_PREFIXES = ("/jobs/", "/sources/")
 MULTIPART_SLACK = 1 << 20
@@ -46,6 +46,14 @@ def get_engine(request: Request) -> Engine:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def get_links(request: Request) -> Links:
+    """Media URLs under the root path the request came in at (a reverse proxy's prefix; empty when served at /)."""
+    return Links(request.scope.get("root_path", "").rstrip("/"))
+
+
+LinksDep = Annotated[Links, Depends(get_links)]
 
 
 def token_ok(expected: str | None, authorization: str | None) -> bool:

@@ -4,6 +4,7 @@ a hit that every door (CLI, REST, MCP, LangChain) shows."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, with_config
@@ -110,6 +111,23 @@ def hit_records(hits: list[Hit]) -> list[dict[str, Any]]:
     return [hit_record(hit, rank) for rank, hit in enumerate(hits, start=1)]
 
 
+@dataclass(frozen=True)
+class Links:
+    """The URLs responses give for media, under the path prefix a reverse proxy serves the API at (the request's
+    ``root_path``: ``pathatlas serve --root-path``), so a browser's ``<img src>`` reaches them through the proxy."""
+
+    root: str = ""
+
+    def thumbnail(self, record_id: str) -> str:
+        return f"{self.root}/media/thumbnails/{record_id}"
+
+    def page(self, record_id: str) -> str:
+        return f"{self.root}/media/pages/{record_id}"
+
+    def case_image(self, record_id: str) -> str:
+        return f"{self.root}/media/cases/{record_id}"
+
+
 class HitOut(BaseModel):
     """``hit_record`` as REST serves it: the thumbnail (a server file) as a URL, and the page's."""
 
@@ -149,17 +167,18 @@ class HitOut(BaseModel):
     page_url: str | None = Field(None, description="GET this for the rendered page with the hit highlighted.")
 
     @classmethod
-    def of(cls, hit: Hit, rank: int = 1) -> HitOut:
+    def of(cls, hit: Hit, rank: int = 1, links: Links = Links()) -> HitOut:
+        """``links``: the request's (``deps.get_links``); the default serves at / (the CLI's table)."""
         shown = {key: value for key, value in hit_record(hit, rank).items() if key != "thumbnail"}
         return cls(
             **shown,
-            thumbnail_url=f"/media/thumbnails/{hit.id}" if hit.thumbnail else None,
-            page_url=f"/media/pages/{hit.passage or hit.id}" if hit.citation.page is not None else None,
+            thumbnail_url=links.thumbnail(hit.id) if hit.thumbnail else None,
+            page_url=links.page(hit.passage or hit.id) if hit.citation.page is not None else None,
         )
 
     @classmethod
-    def ranked(cls, hits: list[Hit]) -> list[HitOut]:
-        return [cls.of(hit, rank) for rank, hit in enumerate(hits, start=1)]
+    def ranked(cls, hits: list[Hit], links: Links = Links()) -> list[HitOut]:
+        return [cls.of(hit, rank, links) for rank, hit in enumerate(hits, start=1)]
 
 
 MAX_QUERY_CHARS = Settings.model_fields["max_query_chars"].default
@@ -353,10 +372,10 @@ class AskResponse(BaseModel):
     trace: list[dict[str, Any]]
 
     @classmethod
-    def of(cls, result: dict[str, Any]) -> AskResponse:
+    def of(cls, result: dict[str, Any], links: Links) -> AskResponse:
         """The answer document with thumbnails as URLs (the document's are files on the server)."""
         citations = [
-            {**c, "thumbnail_url": f"/media/thumbnails/{c['evidence']}" if c.get("thumbnail") else None}
+            {**c, "thumbnail_url": links.thumbnail(c["evidence"]) if c.get("thumbnail") else None}
             for c in result.get("citations", [])
         ]
         return cls(**{**result, "citations": citations})

@@ -12,19 +12,19 @@ from PIL import Image
 from pydantic import ValidationError
 
 from pathatlas.agent.questions import Question
-from pathatlas.ui.api.deps import EngineDep, errors
+from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
 from pathatlas.ui.api.routes.search import scoped
-from pathatlas.ui.api.schemas import MAX_QUERY_CHARS, AskRequest, AskResponse, parse_filters_form
+from pathatlas.ui.api.schemas import MAX_QUERY_CHARS, AskRequest, AskResponse, Links, parse_filters_form
 from pathatlas.ui.api.uploads import read_limited
 
 router = APIRouter(tags=["ask"])
 
 
 @router.post("/ask", response_model=AskResponse, summary="Answer a question with cited evidence", responses=errors(404))
-def ask(request: AskRequest, engine: EngineDep) -> AskResponse:
+def ask(request: AskRequest, engine: EngineDep, links: LinksDep) -> AskResponse:
     filters = scoped(engine, request.filters)
     result = engine.ask(Question(request.question, request.options, filters=filters)).result()  # one at a time
-    return AskResponse.of(result.to_dict())
+    return AskResponse.of(result.to_dict(), links)
 
 
 @router.post(
@@ -32,6 +32,7 @@ def ask(request: AskRequest, engine: EngineDep) -> AskResponse:
 )
 async def ask_image(
     engine: EngineDep,
+    links: LinksDep,
     image: Annotated[UploadFile, File()],
     question: Annotated[str, Form(min_length=1, max_length=MAX_QUERY_CHARS)],
     options: Annotated[str, Form(description="JSON list of option texts, as /ask takes them")] = "[]",
@@ -49,11 +50,11 @@ async def ask_image(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
     picture = await asyncio.wrap_future(engine.open_image(data))  # a few at a time: a decode can take a gigabyte
-    return await run_in_threadpool(_ask_image, engine, picture, request)  # the models block
+    return await run_in_threadpool(_ask_image, engine, picture, request, links)  # the models block
 
 
-def _ask_image(engine, picture: Image.Image, request: AskRequest) -> AskResponse:
+def _ask_image(engine, picture: Image.Image, request: AskRequest, links: Links) -> AskResponse:
     scope = scoped(engine, request.filters)
     question = Question(request.question, request.options, picture, filters=scope)
     result = engine.ask(question).result()  # the ask lane: one at a time
-    return AskResponse.of(result.to_dict())
+    return AskResponse.of(result.to_dict(), links)

@@ -19,7 +19,7 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.base import on_disk
 from pathatlas.indexer.sources.pdf import mupdf_alone, render
 from pathatlas.retrieval.records import Payload, display_name, organ_text, source_id
-from pathatlas.ui.api.deps import EngineDep, errors
+from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
 
 router = APIRouter(tags=["media"])
 RECORD_ID = re.compile(r"^[0-9a-f]{24}$")
@@ -160,12 +160,12 @@ def web_image_type(path: Path) -> str | None:
     summary="Case details: diagnosis, organ, labels and all its images",
     responses=errors(404),
 )
-def case_details(record_id: str, engine: EngineDep) -> dict[str, Any]:
+def case_details(record_id: str, engine: EngineDep, links: LinksDep) -> dict[str, Any]:
     payload = payload_of(engine, record_id)
     if payload.kind != "case":
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not a case image")
     siblings = engine.index.store.scan({"kind": "case", "source": payload.source, "case": payload.case})
-    images = [{"id": rid, "image": Payload.from_payload(p).image, "url": f"/media/cases/{rid}"} for rid, p in siblings]
+    images = [{"id": rid, "image": Payload.from_payload(p).image, "url": links.case_image(rid)} for rid, p in siblings]
     return {
         "case": payload.case,
         "title": payload.title,

@@ -9,27 +9,28 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse
 
 from pathatlas.retrieval.records import Hit, Payload
-from pathatlas.ui.api.deps import EngineDep, errors
+from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
 from pathatlas.ui.api.routes.media import check_source, payload_of
 from pathatlas.ui.api.routes.search import source_key
-from pathatlas.ui.api.schemas import HitOut
+from pathatlas.ui.api.schemas import HitOut, Links
 
 router = APIRouter(tags=["records"], responses=errors(404))  # unknown records, pages and PDFs
 
 
-def hit_out(engine, record_id: str, payload: Payload) -> HitOut:
+def hit_out(engine, record_id: str, payload: Payload, links: Links) -> HitOut:
     hit: Hit = engine.searcher.make_hit(record_id, 0.0, {}, payload, None)
-    return HitOut.of(hit)
+    return HitOut.of(hit, links=links)
 
 
 @router.get("/records/{record_id}", response_model=HitOut, summary="One record, shaped like a search hit")
-def record(record_id: str, engine: EngineDep) -> HitOut:
-    return hit_out(engine, record_id, payload_of(engine, record_id))
+def record(record_id: str, engine: EngineDep, links: LinksDep) -> HitOut:
+    return hit_out(engine, record_id, payload_of(engine, record_id), links)
 
 
 @router.get("/pages", response_model=HitOut, summary="The page record of a book page (for previous/next page)")
 def book_page(
     engine: EngineDep,
+    links: LinksDep,
     source: str = Query(..., description="The source as hits cite it (citation.source_id, or citation.source)."),
     page: int = Query(..., ge=1),
 ) -> HitOut:
@@ -37,7 +38,7 @@ def book_page(
     for record_id, stored in engine.index.store.scan({"kind": "page", "source": key}):
         payload = Payload.from_payload(stored)
         if payload.page == page:
-            return hit_out(engine, record_id, payload)
+            return hit_out(engine, record_id, payload, links)
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no page {page} of {source} in the index")
 
 

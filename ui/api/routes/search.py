@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from pathatlas.errors import UnknownSourceError
 from pathatlas.retrieval.search import Query, as_list, resolve_filters
 from pathatlas.retrieval.similar import similar
-from pathatlas.ui.api.deps import EngineDep, errors
+from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.routes.media import payload_of
 from pathatlas.ui.api.schemas import (
@@ -23,6 +23,7 @@ from pathatlas.ui.api.schemas import (
     FacetsOut,
     FacetValue,
     HitOut,
+    Links,
     SearchRequest,
     SearchResponse,
     SimilarRequest,
@@ -58,16 +59,16 @@ def scoped(engine: Engine, filters: dict) -> dict:
         raise  # a chapter: 404 in the index's words (app.py)
 
 
-async def run_search(engine: Engine, query: Query) -> SearchResponse:
+async def run_search(engine: Engine, query: Query, links: Links) -> SearchResponse:
     if query.filters:  # resolving reads the index's sources and sections: not on the event loop
         query.filters = await run_in_threadpool(scoped, engine, query.filters)
     found = await asyncio.wrap_future(engine.search(query))  # a full queue answers 503 (see app.py)
-    return SearchResponse(hits=HitOut.ranked(found.hits), image_words=found.image_words)
+    return SearchResponse(hits=HitOut.ranked(found.hits, links), image_words=found.image_words)
 
 
 @router.post("/search", response_model=SearchResponse, summary="Search by text", responses=errors(404))
-async def search_text(request: SearchRequest, engine: EngineDep) -> SearchResponse:
-    return await run_search(engine, Query(text=request.text, k=request.k, filters=request.filters))
+async def search_text(request: SearchRequest, engine: EngineDep, links: LinksDep) -> SearchResponse:
+    return await run_search(engine, Query(text=request.text, k=request.k, filters=request.filters), links)
 
 
 @router.post(
@@ -78,6 +79,7 @@ async def search_text(request: SearchRequest, engine: EngineDep) -> SearchRespon
 )
 async def search_image(
     engine: EngineDep,
+    links: LinksDep,
     image: Annotated[UploadFile, File(description="A micrograph or figure (JPEG, PNG, TIFF...).")],
     text: Annotated[str | None, Form(max_length=MAX_QUERY_CHARS)] = None,
     k: Annotated[int, Form(ge=1, le=100)] = 10,
@@ -90,7 +92,7 @@ async def search_image(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
     picture = await asyncio.wrap_future(engine.open_image(data))  # a few at a time: a decode can take a gigabyte
-    return await run_search(engine, Query(text=text, image=picture, k=k, filters=parsed))
+    return await run_search(engine, Query(text=text, image=picture, k=k, filters=parsed), links)
 
 
 @router.post(
@@ -99,10 +101,10 @@ async def search_image(
     summary="Records that look like a given one (its stored vectors; nothing is uploaded or re-encoded)",
     responses=errors(404),
 )
-def search_similar(request: SimilarRequest, engine: EngineDep) -> SearchResponse:
+def search_similar(request: SimilarRequest, engine: EngineDep, links: LinksDep) -> SearchResponse:
     payload_of(engine, request.id)  # 404 for an unknown id
     filters = scoped(engine, request.filters)
-    return SearchResponse(hits=HitOut.ranked(similar(engine.searcher, request.id, request.k, filters)))
+    return SearchResponse(hits=HitOut.ranked(similar(engine.searcher, request.id, request.k, filters), links))
 
 
 @router.get("/facets", response_model=FacetsOut, summary="Values of each filter field in the index, with counts")
