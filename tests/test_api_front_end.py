@@ -17,7 +17,7 @@ from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import one_error_line, run_cli
-from tests.uploads import api_settings
+from tests.uploads import api_settings, upload
 
 PREFIX = "/atlas"
 CROSS_SITE = {"Origin": "https://evil.example"}
@@ -99,3 +99,16 @@ def test_serve_passes_the_root_path_and_proxy_settings_to_uvicorn(tmp_path, monk
         ("/web", False, "10.0.0.1"),
     ]
     one_error_line(run_cli(*serve, "--root-path", "atlas", home=settings.home), "--root-path 'atlas'")
+
+
+# -- 3. a page on an allowed origin can read the guard's refusals ---------------------------------
+def test_refusals_before_any_route_carry_cors_headers_for_allowed_origins(tmp_path):
+    course = "https://course.example"
+    settings = api_settings(tmp_path, cors_origins=[course], api_token="t0ken")
+    with TestClient(create_app(settings)) as client:
+        big = client.post("/search/image", files={"image": ("a.png", b"0" * (3 << 20))}, headers={"Origin": course})
+        no_token = upload(client, "a.pdf", b"%PDF", headers={"Origin": course})
+        foreign = upload(client, "a.pdf", b"%PDF", headers=CROSS_SITE)
+    assert (big.status_code, no_token.status_code, foreign.status_code) == (413, 401, 401)
+    assert big.headers["access-control-allow-origin"] == no_token.headers["access-control-allow-origin"] == course
+    assert "access-control-allow-origin" not in foreign.headers

@@ -51,11 +51,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lifespan=lifespan,
         description="Cross-modal search and agentic RAG over pathology textbooks and cases.",
     )
-    if settings.cors_origins:
+    app.add_middleware(RequestGuard, settings=settings)  # refuses before any body is read
+    if settings.cors_origins:  # outside the guard: an allowed page can read its refusals (401, 403, 411, 413) too
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
         )
-    app.add_middleware(RequestGuard, settings=settings)  # refuses before any body is read
     app.add_middleware(NoSniff)  # outermost: refusals carry it too
 
     @app.exception_handler(PathAtlasError)
