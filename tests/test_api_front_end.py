@@ -4,6 +4,7 @@ readiness, HEAD and conditional GETs. Hashing encoder and tiny files throughout.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,44 @@ def test_refusals_before_any_route_carry_cors_headers_for_allowed_origins(tmp_pa
     assert (big.status_code, no_token.status_code, foreign.status_code) == (413, 401, 401)
     assert big.headers["access-control-allow-origin"] == no_token.headers["access-control-allow-origin"] == course
     assert "access-control-allow-origin" not in foreign.headers
+
+
+# -- 4. unknown request fields are refused, not ignored -------------------------------------------
+@pytest.fixture(scope="module")
+def client(library):
+    with TestClient(create_app(library)) as test_client:
+        yield test_client
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.effect_noise((64, 64), 40).convert("RGB").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def refused_fields(response) -> list[tuple]:
+    assert response.status_code == 422, response.text
+    return [tuple(e["loc"]) for e in response.json()["detail"] if e["type"] == "extra_forbidden"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/search", {"text": "page", "filter": {"kind": "case"}}),
+        ("/search/similar", {"id": "0" * 24, "filter": {"kind": "case"}}),
+        ("/ask", {"question": "What is on page 1?", "filter": {"kind": "case"}}),
+    ],
+)
+def test_json_bodies_refuse_unknown_fields_by_name(client, path, body):
+    assert refused_fields(client.post(path, json=body)) == [("body", "filter")]
+
+
+def test_multipart_forms_refuse_unknown_fields_by_name(client):
+    image = {"image": ("a.png", png(), "image/png")}
+    mistyped = client.post("/search/image", files=image, data={"k": "2", "filter": '{"kind": "case"}'})
+    assert refused_fields(mistyped) == [("body", "filter")]
+    asked = client.post("/ask/image", files=image, data={"question": "What is it?", "option": '["a", "b"]'})
+    assert refused_fields(asked) == [("body", "option")]
+    text = {"file": ("notes.txt", b"not a book", "text/plain")}
+    assert refused_fields(client.post("/jobs", files=text, data={"name": "notes.pdf"})) == [("body", "name")]
+    assert client.post("/jobs", files=text).status_code == 415, "its own fields pass, to the route's checks"

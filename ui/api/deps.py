@@ -9,6 +9,7 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from starlette._utils import get_route_path
 
 from pathatlas.settings import Settings
@@ -69,6 +70,24 @@ def require_token(engine: EngineDep, authorization: Annotated[str | None, Header
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
         )
+
+
+async def no_unknown_form_fields(request: Request) -> None:
+    """A multipart route refuses form fields it does not take (422 naming them), as JSON bodies refuse unknown keys
+    (``extra="forbid"``): a mistyped ``filter`` would otherwise be dropped and the search run unfiltered. The form is
+    the one FastAPI already parsed for the route."""
+    taken = {field.alias for field in request.scope["route"].dependant.body_params}
+    unknown = [name for name in dict.fromkeys((await request.form()).keys()) if name not in taken]
+    if unknown:
+        raise RequestValidationError(
+            [
+                {"type": "extra_forbidden", "loc": ("body", name), "msg": "Extra inputs are not permitted"}
+                for name in unknown
+            ]
+        )
+
+
+FormOnly = Depends(no_unknown_form_fields)
 
 
 class RequestGuard:

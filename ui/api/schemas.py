@@ -267,6 +267,8 @@ OptionText = Annotated[
 
 
 class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a mistyped field ("filter") is refused, not ignored
+
     text: SearchText = Field(..., examples=["koilocytes in cervical epithelium"])
     k: int = Field(10, ge=1, le=100)
     filters: Filters = Field(
@@ -278,6 +280,8 @@ class SearchRequest(BaseModel):
 
 
 class SimilarRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     id: str = Field(..., pattern=r"^[0-9a-f]{24}$", description="A hit's id: find records that look like it.")
     k: int = Field(10, ge=1, le=100)
     filters: Filters = Field(default_factory=dict, examples=[{"kind": "case"}])
@@ -314,6 +318,8 @@ def two_or_none(options: list[str]) -> list[str]:
 
 
 class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     question: QueryText
     options: Annotated[
         list[OptionText],

@@ -12,7 +12,7 @@ from PIL import Image
 from pydantic import ValidationError
 
 from pathatlas.agent.questions import Question
-from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
+from pathatlas.ui.api.deps import EngineDep, FormOnly, LinksDep, errors
 from pathatlas.ui.api.routes.search import scoped
 from pathatlas.ui.api.schemas import MAX_QUERY_CHARS, AskRequest, AskResponse, Links, parse_filters_form
 from pathatlas.ui.api.uploads import read_limited
@@ -28,7 +28,11 @@ def ask(request: AskRequest, engine: EngineDep, links: LinksDep) -> AskResponse:
 
 
 @router.post(
-    "/ask/image", response_model=AskResponse, summary="Answer a question about an image", responses=errors(404)
+    "/ask/image",
+    dependencies=[FormOnly],
+    response_model=AskResponse,
+    summary="Answer a question about an image",
+    responses=errors(404),
 )
 async def ask_image(
     engine: EngineDep,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 
 from pathatlas.retrieval.index import AmbiguousSourceError, source_id
-from pathatlas.ui.api.deps import EngineDep, errors, require_token
+from pathatlas.ui.api.deps import EngineDep, FormOnly, errors, require_token
 from pathatlas.ui.api.engine import Job
 from pathatlas.ui.api.schemas import JobOut, SourceOut
 from pathatlas.ui.api.uploads import extract_zip, safe_name, save_limited
@@ -59,7 +59,7 @@ def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
     "/jobs",
     response_model=JobOut,
     status_code=status.HTTP_202_ACCEPTED,
-    dependencies=[Writer],
+    dependencies=[Writer, FormOnly],
     summary="Index an uploaded PDF, or a zip of a case folder (cases.jsonl or labels.csv inside)",
     description="Uploading a file of the same name again replaces that source once the new one is indexed.",
     responses=errors(400, 401, 403, 409, 411, 413, 415),

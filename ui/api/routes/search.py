@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from pathatlas.errors import UnknownSourceError
 from pathatlas.retrieval.search import Query, as_list, resolve_filters
 from pathatlas.retrieval.similar import similar
-from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
+from pathatlas.ui.api.deps import EngineDep, FormOnly, LinksDep, errors
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.routes.media import payload_of
 from pathatlas.ui.api.schemas import (
@@ -73,6 +73,7 @@ async def search_text(request: SearchRequest, engine: EngineDep, links: LinksDep
 
 @router.post(
     "/search/image",
+    dependencies=[FormOnly],
     response_model=SearchResponse,
     summary="Search by image, optionally with text",
     responses=errors(404),  # a source filter naming no source
