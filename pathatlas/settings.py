@@ -34,16 +34,37 @@ ENGLISH_STEMMERS = frozenset({"english", "porter"})
 """Snowball's English stemmers: English is always read (BM25's own stems), so naming it as a language adds nothing."""
 
 
-def snowball_languages(names: Iterable[str]) -> list[str]:
+ISO_LANGUAGES = {
+    "ar": "arabic", "hy": "armenian", "eu": "basque", "ca": "catalan", "cs": "czech", "da": "danish", "nl": "dutch",
+    "en": "english", "eo": "esperanto", "et": "estonian", "fi": "finnish", "fr": "french", "de": "german",
+    "el": "greek", "hi": "hindi", "hu": "hungarian", "id": "indonesian", "ga": "irish", "it": "italian",
+    "lt": "lithuanian", "ne": "nepali", "no": "norwegian", "nb": "norwegian", "nn": "norwegian", "fa": "persian",
+    "pl": "polish", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian", "st": "sesotho",
+    "es": "spanish", "sv": "swedish", "ta": "tamil", "tr": "turkish", "yi": "yiddish",
+}  # fmt: skip
+"""ISO 639-1 codes of Snowball's languages: ``PATHATLAS_LANGUAGES=pt,de`` is Portuguese and German."""
+
+
+def snowball_languages(names: str | Iterable[str]) -> list[str]:
     """Names Snowball knows, lower case, sorted, once each, English (always read) left out: the list an index records,
-    so the same languages in another order or case are the same index. An unknown name is a ValueError naming the
-    known ones (the settings' and a Python caller's one line)."""
+    so the same languages in another order or case are the same index. Each may be given by its ISO 639-1 code
+    ("pt", or a locale's "pt-BR"); a text is a comma-separated list (an environment variable that is not JSON). An
+    unknown name is a ValueError naming the known ones (the settings' and a Python caller's one line)."""
     import Stemmer
 
+    if isinstance(names, str):
+        if names.lstrip().startswith("["):
+            raise ValueError('not a JSON list; write \'["german", "portuguese"]\' or de,pt')
+        names = names.split(",")
     known = sorted(set(Stemmer.algorithms()) - ENGLISH_STEMMERS)
-    wanted = {name.strip().lower() for name in names} - ENGLISH_STEMMERS
+    spelt = {name.strip().lower() for name in names if name.strip()}
+    wanted = {ISO_LANGUAGES.get(name.replace("_", "-").split("-")[0], name) for name in spelt} - ENGLISH_STEMMERS
     if unknown := sorted(wanted - set(known)):
-        raise ValueError(f"unknown language {unknown[0]!r}; Snowball's are {', '.join(known)} (English: always on)")
+        codes = ", ".join(code for code, name in ISO_LANGUAGES.items() if name in known)
+        raise ValueError(
+            f"unknown language {unknown[0]!r}; give Snowball's names ({', '.join(known)}) or their ISO 639-1 codes "
+            f"({codes}), as a JSON list or separated by commas (English: always on)"
+        )
     return sorted(wanted)
 
 
@@ -205,12 +226,13 @@ class Settings(BaseSettings):
         "beside the vector search: +8-53 ms at p50 on 2 cores) and match them by BM25, so a labelled diagram "
         "finds its captions and pages; unset: on when tesseract is installed.",
     )
-    languages: list[str] = Field(
+    languages: list[str] | str = Field(  # a text is read as names separated by commas: "pt" is no JSON list
         default_factory=list,
         description="Languages of the library besides English, as Snowball names them (PyStemmer's algorithms(): "
-        "german, spanish, french, ...): BM25 also reads every text by each one's stems, so 'Entzündungen' finds "
-        "'Entzündung'. An index's BM25 records its languages; opened with others, it is read again from the store "
-        "(in memory) until `pathatlas index` saves it. Turkish texts are told by their letters without it.",
+        "german, spanish, french, ...) or by ISO 639-1 code (de, es, fr, pt), a JSON list or separated by commas: "
+        "BM25 also reads every text by each one's stems, so 'Entzündungen' finds 'Entzündung'. An index's BM25 "
+        "records its languages; opened with others, it is read again from the store (in memory) until `pathatlas "
+        "index` saves it. Turkish texts are told by their letters without it.",
     )
     passage_vectors: bool = Field(
         False, description="Give passages text vectors too (about 2.9x the text encoding time; pages always have one)."
@@ -243,7 +265,7 @@ class Settings(BaseSettings):
 
     @field_validator("languages")
     @classmethod
-    def _snowball_languages(cls, value: list[str]) -> list[str]:
+    def _snowball_languages(cls, value: list[str] | str) -> list[str]:
         """Checked and spelt once (``snowball_languages``), as the index records them."""
         return snowball_languages(value)
 

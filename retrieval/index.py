@@ -38,6 +38,7 @@ import errno
 import json
 import logging
 import os
+import shlex
 import shutil
 import threading
 import time
@@ -1016,6 +1017,8 @@ class Index:
                 names = {name, str(Path(name).expanduser().resolve())}
                 orphans = {rid: p.get("source") for rid, p in self.raw_store.scan() if p.get("source") in names}
                 if not orphans:
+                    if folder := self._folder_holding(name):
+                        raise UnknownSourceError(self._part_of_folder(name, folder)) from None
                     raise
                 with self.changing_media():
                     removed = sum(self.raw_store.delete({"source": key}) for key in set(orphans.values()))
@@ -1026,6 +1029,26 @@ class Index:
             with self.changing_media():
                 self.commit({k: v for k, v in self.manifest.items() if k != key})
             return removed
+
+    def _folder_holding(self, name: str) -> str | None:
+        """The indexed folder (a case folder) that the file ``name`` lies in, whichever Unicode form either is
+        written in; None when it lies in none."""
+        try:
+            path = Path(composed(str(Path(name).expanduser().resolve())))
+        except (ValueError, OSError):
+            return None
+        folders = {key: Path(composed(key)) for key in self.manifest}
+        return next((key for key, folder in folders.items() if path.is_relative_to(folder) and path != folder), None)
+
+    def _part_of_folder(self, name: str, folder: str) -> str:
+        """Why ``remove`` takes no file of an indexed folder, and how that file leaves the index: a folder is one
+        source, read again whole."""
+        row = " (and its row in labels.csv or cases.jsonl)" if self.manifest[folder].get("kind") == "cases" else ""
+        return (
+            f"{name!r} is a file in {folder}, which is indexed as one source: to drop it, delete the file{row} and run "
+            f"`pathatlas index {shlex.quote(folder)}` again (`pathatlas remove {shlex.quote(folder)}` drops the whole "
+            "folder)"
+        )
 
     def stats(self) -> dict[str, Any]:
         kinds = {("?" if kind is None else kind): n for kind, n in self.store.value_counts("kind").items()}

@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from pathatlas.retrieval.local import Keypoints
+from pathatlas.retrieval.text import composed
 
 BBox = tuple[float, float, float, float]
 """x0, y0, x1, y1 in PDF points (1/72 inch), origin top left, as pymupdf reports them."""
@@ -186,6 +188,9 @@ class Citation:
         return cls(payload.source, payload.page, figure, payload.bbox, payload.case, payload.image, payload.page_label)
 
     def label(self) -> str:
+        """The citation as a reader reads it: "L04.pdf, p. 13 (PDF p. 2), Abb. 1". A case image names its file unless
+        its case is named after it (an image without a case id), so two images of one case read apart: "Fälle
+        Winter, case C-05, IMG_2049.jpg"."""
         parts = [display_name(self.source)]
         if self.page is not None:
             parts.append(f"p. {self.page_label} (PDF p. {self.page})" if self.page_label else f"p. {self.page}")
@@ -193,6 +198,8 @@ class Citation:
             parts.append(self.figure)
         if self.case:
             parts.append(f"case {self.case}")
+            if self.image and composed(self.case) != composed(PurePosixPath(self.image.replace("\\", "/")).stem):
+                parts.append(self.image)
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:

@@ -15,8 +15,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from PIL import Image
 
@@ -48,7 +50,7 @@ from pathatlas.retrieval.lexical import has_words, tokenize
 from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen
 from pathatlas.retrieval.ocr import TesseractReader, WordReader, query_words, tesseract_engine
 from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Citation, Hit, Payload
-from pathatlas.retrieval.stores.base import Filters, ScoredIds, group_by_filters
+from pathatlas.retrieval.stores.base import Filters, ScoredIds, fold, group_by_filters
 
 T = TypeVar("T")
 Fused = tuple[str, float, dict[str, int]]
@@ -66,6 +68,15 @@ CHAPTER = re.compile(r"^(chapter\b|\d+\s)", re.IGNORECASE)
 CHAPTER_NUMBER = re.compile(r"(?:chapter\s*)?(\d+)\b", re.IGNORECASE)
 NO_SECTION = "\x00no such section"
 """The section filter of chapter and section filters no section satisfies both: it matches nothing, as asked."""
+HELD_FIELDS = ("kind", "organ", "diagnosis", "case", "section")
+"""Filter fields whose values are checked against those the index holds (``held_values``): a field none of whose
+values a record holds ("glioblastom") is refused, naming the closest held ones, rather than answered with no hits;
+alternatives some record holds stay a search (a course's list of organs, some not in this library). ``source`` and
+``chapter`` are resolved instead."""
+CLOSEST = 3
+"""Held values a refusal names."""
+_HELD: WeakKeyDictionary[Index, tuple[int, dict[str, dict[Any, str]]]] = WeakKeyDictionary()
+"""Per open index: the generation its held values were counted in, and per field the values (``held_values``)."""
 
 
 def whole_number(value: object, name: str, least: int) -> int:
@@ -123,10 +134,16 @@ def stripped(value: str | list | tuple | set) -> str | list[str]:
 def resolve_filters(filters: Filters, index: Index) -> Filters:
     """Filters as the stores take them, from filters as a caller gives them (``check_filters``): a source named by file
     name, id or path (as ``remove`` takes it) becomes its key, a chapter the sections under it, ``kind=page`` takes the
-    passages too (``with_passages``). Every door's filters come through here; an unknown source or chapter is refused
-    in one line. Resolved filters resolve to themselves."""
+    passages too (``with_passages``). Every door's filters come through here; an unknown source or chapter, or a field
+    of ``HELD_FIELDS`` no value of which a record holds, is refused in one line. Resolved filters resolve to
+    themselves."""
     check_filters(filters)
     resolved = {name: stripped(value) for name, value in filters.items()}  # " lung " is "lung", as the CLI reads it
+    for name in (name for name in HELD_FIELDS if name in resolved):
+        held = held_values(index, name)
+        values = as_list(resolved[name])
+        if not any(fold(name, value) in held or value == NO_SECTION for value in values):
+            raise UnknownSourceError(not_held(name, values[0], held, index))
     if "source" in resolved:
         keys = [index.resolve_source(name) for name in as_list(resolved["source"])]
         resolved["source"] = keys if len(keys) > 1 else keys[0]
@@ -136,6 +153,42 @@ def resolve_filters(filters: Filters, index: Index) -> Filters:
             sections = [s for s in as_list(resolved["section"]) if s in sections] or [NO_SECTION]
         resolved["section"] = sections
     return with_passages(resolved)
+
+
+def held_values(index: Index, name: str) -> dict[Any, str]:
+    """The values of field ``name`` the index's stored records hold (a list's items each), by the form a filter
+    matches them in (``fold``: "Glioblastoma" as "glioblastoma") to their most common spelling. Counted by the store
+    itself (field codes, Qdrant's facets: no payload read), whose records of a version not committed yet or replaced
+    may add a value that then finds nothing, as before; once per generation, since every search resolves its filters
+    again, and the agent's each sub-query."""
+    generation = index.generation.number
+    counted = _HELD.get(index)
+    if counted is None or counted[0] != generation:
+        counted = _HELD[index] = (generation, {})
+    if name not in counted[1]:
+        by_fold: dict[Any, str] = {}
+        for value, _ in sorted(index.raw_store.value_counts(name).items(), key=lambda item: (-item[1], str(item[0]))):
+            for item in value if isinstance(value, list | tuple) else (value,):
+                if isinstance(item, str) and item:  # a page outside any bookmark has the section ""
+                    by_fold.setdefault(fold(name, item), item)
+        counted[1][name] = by_fold
+    return counted[1][name]
+
+
+def not_held(name: str, value: str, held: Mapping[Any, str], index: Index) -> str:
+    """The one line refusing a filter value no record holds: the held values closest to it (by spelling, or holding
+    it: "adenocarcinoma" names "pancreatic ductal adenocarcinoma"), else the first few, else that there are none."""
+    spelt = {str(key).casefold(): spelling for key, spelling in held.items()}
+    wanted = str(fold(name, value)).casefold()
+    close = get_close_matches(wanted, list(spelt), n=CLOSEST, cutoff=0.6) + [k for k in spelt if wanted in k]
+    closest = [spelt[key] for key in dict.fromkeys(close)][:CLOSEST]
+    refused = f"no {name} {value!r} in index {index.path}"
+    if closest:
+        return f"{refused}; closest: {', '.join(map(repr, closest))}"
+    if not spelt:
+        return f"{refused}; its records have no {name}"
+    listed = ", ".join(map(repr, list(spelt.values())[:CLOSEST]))
+    return f"{refused}; it has {listed}" + (f" (+{len(spelt) - CLOSEST} more)" if len(spelt) > CLOSEST else "")
 
 
 def chapter_of(section: str) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pathatlas.errors import BadInputError
+from pathatlas.errors import BadInputError, UnknownSourceError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.retrieval.datasets import read_cases
@@ -202,8 +202,10 @@ def test_diagnosis_and_organ_filters_ignore_case_in_every_store(case_index):
     assert found(case_index, organ="SPLEEN") == {"AS-02"}
     assert found(case_index, diagnosis="tuberculosis") == found(case_index, diagnosis="TUBERCULOSIS") == {"TB-01"}
     assert found(case_index, diagnosis=["Sarcoidosis", "nothing"], organ="lung") == {"SA-03"}
-    assert found(case_index, organ="lungs") == set(), "still equality, not a prefix or a word"
-    assert found(case_index, case="tb-01") == set(), "case ids stay exact"
+    with pytest.raises(UnknownSourceError, match="no organ 'lungs'"):  # held by none: refused, not no hits
+        found(case_index, organ="lungs")  # still equality, not a prefix or a word
+    with pytest.raises(UnknownSourceError, match="closest: 'TB-01'"):
+        found(case_index, case="tb-01")  # case ids stay exact
 
 
 # -- 5, 6 and 7. CSV dialects, Windows paths, what was not read -----------------------------------------------------

@@ -6,6 +6,8 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,7 +32,12 @@ from pathatlas.ui.cli_common import (
 from pathatlas.ui.export_cli import export
 
 if TYPE_CHECKING:  # the records module loads numpy: not for --help
+    from rich.status import Status
+
+    from pathatlas.indexer.pipeline import SourceReport
+    from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.records import Hit
+    from pathatlas.retrieval.search import Searcher
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -120,11 +127,12 @@ def index(
     store_class(store or settings.store)  # a mistyped name before a path with nothing to index
     idx = Index.open(settings.index_dir, settings, create=True, store=store, defer=True)  # kept if a source commits
     report = Indexer(idx, show_progress=not as_json).add(paths, force=force)
+    sources = with_known_problems(report.sources, idx.manifest)
     if as_json:
-        print_json([s.__dict__ for s in report.sources])
+        print_json([s.__dict__ for s in sources])
     elif len(report.sources) > len(report.unfound):  # else nothing was found to index: the error lines say why
         table = Table("source", "status", "entries", "seconds", "problems")
-        for s in report.sources:
+        for s in sources:
             colour = {"failed": "red", "unchanged": "dim"}.get(s.status, "green")
             table.add_row(
                 escape(s.source),
@@ -140,6 +148,15 @@ def index(
         err_console.print(note, highlight=False, soft_wrap=True, markup=False)
     if report.failed:
         raise typer.Exit(1)
+
+
+def with_known_problems(sources: list[SourceReport], manifest: Mapping[str, dict]) -> list[SourceReport]:
+    """The run's sources, an unchanged one with the problems recorded when it was last read (what ``info`` counts),
+    since this run did not read it again to find them."""
+    return [
+        replace(s, problems=manifest.get(s.source, {}).get("problems", [])) if s.status == "unchanged" else s
+        for s in sources
+    ]
 
 
 @app.command()
@@ -178,10 +195,12 @@ def search(
 def hits_table(hits: list[Hit]) -> Table:
     """Ranked hits for a reader. Book text is escaped: Rich would take "[see below]" for markup and drop it."""
     from pathatlas.ui.api.schemas import HitOut
+    from pathatlas.ui.present import found_by
 
     table = Table("#", "relevance", "kind", "citation", "snippet", show_lines=True)
     for rank, (hit, shown) in enumerate(zip(hits, HitOut.ranked(hits), strict=True), start=1):
-        relevance = f"{shown.relevance}\n[dim]{shown.why}[/dim]"  # as the API and the web UI word it
+        why = found_by({"matched_by": hit.matched_by, "why": shown.why})  # as the web UI words it: each space apart
+        relevance = f"{shown.relevance}\n[dim]{escape(why)}[/dim]"
         printed = f"\n[dim]printed: {escape(hit.payload.ocr)}[/dim]" if hit.payload.ocr else ""  # a figure's labels
         table.add_row(str(rank), relevance, hit.kind, escape(hit.citation.label()), escape(hit.snippet) + printed)
     return table
@@ -223,23 +242,43 @@ def ask(
     """Answer a question with cited evidence: plan, search in several turns, weigh, answer.
 
     With --filter the evidence comes from those records only (e.g. source=book.pdf)."""
-    from pathatlas.agent.graph import Agent
-    from pathatlas.agent.questions import Question
-    from pathatlas.retrieval.images import open_image
-    from pathatlas.retrieval.index import Index
-    from pathatlas.retrieval.search import Searcher
+    with err_console.status("loading PathAtlas") as status:  # on stderr, erased when done: --json's stdout stays JSON
+        from pathatlas.agent.graph import Agent  # seconds of imports: within the status
+        from pathatlas.agent.questions import Question
+        from pathatlas.retrieval.images import open_image
+        from pathatlas.retrieval.index import Index
 
-    settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
-    options = [user_text(o, settings) for o in parse_options(option)]
-    picture = open_image(image, settings.max_image_pixels) if image else None
-    q = Question(user_text(question, settings), options, picture, filters=parse_filters(filter))
-    q.validate()
-    idx = Index.open(settings.index_dir, settings)
-    result = Agent.from_settings(Searcher(idx), settings).ask(q).to_dict()
+        settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
+        options = [user_text(o, settings) for o in parse_options(option)]
+        picture = open_image(image, settings.max_image_pixels) if image else None
+        q = Question(user_text(question, settings), options, picture, filters=parse_filters(filter))
+        q.validate()
+        status.update("opening the index")
+        idx = Index.open(settings.index_dir, settings)
+        result = Agent.from_settings(searcher_telling(idx, status), settings).ask(q).to_dict()
     if as_json:
         print_json(result)
         return
     print_answer(result, trace)
+
+
+def searcher_telling(index: Index, status: Status) -> Searcher:
+    """A ``Searcher`` saying on ``status`` what an ask is doing (it takes seconds): which round of searches runs, then
+    that the evidence is weighed."""
+    from pathatlas.retrieval.search import Searcher
+
+    class Telling(Searcher):
+        rounds = 0
+
+        def search_many(self, queries):
+            self.rounds += 1
+            searches = f"{len(queries)} search" + ("es" if len(queries) > 1 else "")
+            status.update(f"searching the index: round {self.rounds}, {searches}")
+            hits = super().search_many(queries)
+            status.update("weighing the evidence")
+            return hits
+
+    return Telling(index)
 
 
 STANCE_COLOURS = {"supports": "green", "contradicts": "red", "related": "dim"}

@@ -23,6 +23,9 @@ list reads as its items joined by ", "."""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif")
 """Raster image files a case may name: the API serves a case image back, and a file named .html or .svg, whatever it
 holds, is not one to keep."""
+HEIC_SUFFIXES = (".heic", ".heif")
+"""An iPhone's photos (HEIF), which Pillow does not read: their problem line says how to get JPEGs instead."""
+HEIC_HINT = "HEIC photos are not read; export them as JPEG (on iPhone: Settings > Camera > Formats > Most Compatible)"
 UNLISTED_SHOWN = 5
 """Unlisted images a note names before counting the rest."""
 
@@ -113,6 +116,9 @@ class CaseFolderSource(Source):
                     self.problems.append(
                         f"{self.metadata_path}: {row['image']!r} is listed twice in case {case_id!r}; read once"
                     )
+                    continue
+                if path.suffix.lower() in HEIC_SUFFIXES:
+                    self.problems.append(f"{path}: {HEIC_HINT}")
                     continue
                 if path.suffix.lower() not in IMAGE_SUFFIXES:
                     self.problems.append(f"{path}: not an image file ({', '.join(IMAGE_SUFFIXES)})")
