@@ -154,3 +154,20 @@ def test_multipart_forms_refuse_unknown_fields_by_name(client):
     text = {"file": ("notes.txt", b"not a book", "text/plain")}
     assert refused_fields(client.post("/jobs", files=text, data={"name": "notes.pdf"})) == [("body", "name")]
     assert client.post("/jobs", files=text).status_code == 415, "its own fields pass, to the route's checks"
+
+
+# -- 5. errors name no server path and point to API routes ----------------------------------------
+def test_errors_name_the_index_by_its_folder_and_point_to_api_routes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the server started from here with a relative --index, as "--index home/demo-index"
+    with TestClient(create_app(indexed(Path("."), home=Path("home"), index=Path("home/demo-index")))) as client:
+        replies = [
+            client.post("/search", json={"text": "page", "filters": {"chapter": "Chapter 99"}}),
+            client.post("/search", json={"text": "page", "filters": {"organ": "spleen"}}),
+            client.delete("/sources/nope.pdf"),
+        ]
+    details = [reply.json()["detail"] for reply in replies]
+    assert [reply.status_code for reply in replies] == [404, 404, 404], details
+    assert all(str(tmp_path) not in detail and "/home" not in detail for detail in details), details
+    assert details[0].startswith("no chapter 'Chapter 99' in index demo-index "), details[0]
+    assert details[1].startswith("no organ 'spleen' in index demo-index"), details[1]
+    assert "GET /sources" in details[2] and "pathatlas" not in details[2], details[2]

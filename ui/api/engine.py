@@ -341,8 +341,15 @@ class Engine:
         return self.relative(str(exc))
 
     def relative(self, message: str) -> str:
-        """Messages for API clients without server paths, nor the address of the LLM server behind the answerer."""
-        for folder in (self.uploads.resolve(), self.settings.index_dir.parent, self.settings.home):
+        """Messages for API clients without server paths: the index named by its folder's name, files under the
+        uploads, the index's parent folder or the home by their path below it; nor the address of the LLM server
+        behind the answerer. Folders are matched as absolute paths (as messages name them), longest first: a relative
+        ``--index home/x`` must not cut "home/" out of the middle of "/srv/home/x"."""
+        index = self.index.path
+        folders = {self.uploads, index.parent, self.settings.home}
+        named = {form for folder in folders for form in (folder.expanduser().absolute(), folder.resolve())}
+        message = message.replace(str(index), index.name).replace(str(index.resolve()), index.name)
+        for folder in sorted(named, key=lambda path: len(str(path)), reverse=True):
             message = message.replace(f"{folder}/", "")
         if self.settings.llm_base_url:
             message = message.replace(self.settings.llm_base_url, "the answerer's LLM server")

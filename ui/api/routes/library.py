@@ -10,9 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, HTTPException, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 
+from pathatlas.errors import UnknownSourceError
 from pathatlas.retrieval.index import AmbiguousSourceError, source_id
 from pathatlas.ui.api.deps import EngineDep, FormOnly, errors, require_token
 from pathatlas.ui.api.engine import Job
+from pathatlas.ui.api.routes.search import unknown_source
 from pathatlas.ui.api.schemas import JobOut, SourceOut
 from pathatlas.ui.api.uploads import extract_zip, safe_name, save_limited
 
@@ -47,6 +49,8 @@ def list_sources(engine: EngineDep) -> list[SourceOut]:
 def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
     try:
         return {"removed": engine.remove(source_id)}
+    except UnknownSourceError:  # the index's message names the command line's way to list them
+        raise unknown_source(source_id) from None
     except AmbiguousSourceError as exc:  # its message names server paths, which a path parameter cannot take anyway
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,

@@ -41,9 +41,12 @@ def source_key(engine: Engine, name: str) -> str:
     try:
         return engine.index.resolve_source(name)
     except UnknownSourceError:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"no source {name!r} in the index; GET /sources lists them"
-        ) from None
+        raise unknown_source(name) from None
+
+
+def unknown_source(name: str) -> HTTPException:
+    """404 for a source name or id the index does not hold, pointing to the route that lists them."""
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no source {name!r} in the index; GET /sources lists them")
 
 
 def scoped(engine: Engine, filters: dict) -> dict:
