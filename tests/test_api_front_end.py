@@ -14,8 +14,10 @@ from PIL import Image
 
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.records import Citation, Hit, Payload
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
+from pathatlas.ui.api.schemas import HitOut, hit_record
 from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import one_error_line, run_cli
 from tests.uploads import api_settings, upload
@@ -171,3 +173,22 @@ def test_errors_name_the_index_by_its_folder_and_point_to_api_routes(tmp_path, m
     assert details[0].startswith("no chapter 'Chapter 99' in index demo-index "), details[0]
     assert details[1].startswith("no organ 'spleen' in index demo-index"), details[1]
     assert "GET /sources" in details[2] and "pathatlas" not in details[2], details[2]
+
+
+# -- 6. a slide's figure is called by its slide's title ---------------------------------------------
+@pytest.mark.parametrize(
+    ("caption_from_title", "title"),
+    [(True, "Koilocytes in a Pap smear"), (False, "Lecture 4 > Cervix")],  # a printed caption: the section
+)
+def test_a_figure_captioned_by_its_slide_title_is_titled_by_it(caption_from_title, title):
+    payload = Payload(
+        kind="figure",
+        source="/srv/decks/deck.pdf",
+        page=6,
+        figure="p6-img1",
+        section="Lecture 4 > Cervix",
+        text="Koilocytes in a Pap smear",
+        caption_from_title=caption_from_title,
+    )
+    hit = Hit(id="0" * 24, score=1.0, kind="figure", snippet="", citation=Citation.of(payload), payload=payload)
+    assert hit_record(hit, 1)["title"] == HitOut.of(hit).title == title

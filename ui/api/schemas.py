@@ -75,6 +75,14 @@ def has_image(hit: Hit) -> bool:
     return hit.kind in ("figure", "case") or (hit.kind == "page" and not hit.payload.text.strip())
 
 
+def hit_title(hit: Hit) -> str:
+    """What to call a hit: a case's title; a figure whose page prints no caption by its page's title (a slide's: its
+    ``text`` then is that title, ``caption_from_title``); else its section; else its citation."""
+    payload = hit.payload
+    slide_title = payload.text.strip() if payload.caption_from_title else ""
+    return payload.title or slide_title or payload.section or hit.citation.label()
+
+
 def hit_record(hit: Hit, rank: int) -> dict[str, Any]:
     """The one JSON form of a hit, which every door shows (CLI ``--json``, REST, MCP, LangChain): what a reader sees
     (rank, relevance, why, title, the payload's fields by name) beside the stored record (``payload``, as
@@ -89,7 +97,7 @@ def hit_record(hit: Hit, rank: int) -> dict[str, Any]:
         "why": matched_why(hit.matched_by),
         "score": hit.score,
         "kind": hit.kind,
-        "title": payload.title or payload.section or hit.citation.label(),
+        "title": hit_title(hit),
         "snippet": hit.snippet,
         "citation": stored["citation"],
         "section": payload.section,
@@ -144,7 +152,11 @@ class HitOut(BaseModel):
     why: str = Field("", description="Which rankers found it and at which rank, e.g. 'words #1, meaning #3'.")
     score: float = Field(..., description="The raw fused (RRF) score; comparable only within one result list.")
     kind: str
-    title: str = Field(..., description="What to call the hit: a case's title, else its section, else its citation.")
+    title: str = Field(
+        ...,
+        description="What to call the hit: a case's title, a slide figure's slide title, else its section, else its "
+        "citation.",
+    )
     snippet: str
     citation: CitationOut
     section: str | None = None
