@@ -206,19 +206,24 @@ def test_search_json_is_only_json_even_when_a_model_talks(demo_index, tmp_path):
 
 def test_bench_startup_times_fresh_processes_and_names_a_failing_command(demo_index, tmp_path, monkeypatch):
     from pathatlas.errors import BadInputError
-    from pathatlas.ui.bench_startup import bench_startup
+    from pathatlas.ui.bench_startup import bench_startup, time_serve
 
     monkeypatch.setenv("PATHATLAS_HOME", str(demo_index.settings.home))
     from pathatlas.corpora.demo import draw_pattern
 
     draw_pattern("koilocytes", 3).save(tmp_path / "slide.png")
     result = bench_startup(demo_index.path, None, "koilocytes", repeats=1, image=tmp_path / "slide.png")
-    assert set(result) == {"help", "info", "text search", "image search"}
+    assert set(result) == {"help", "info", "text search", "image search", "serve until ready"}
     assert all(r["median_s"] > 0 and r["cpu_s"] > 0 for r in result.values())
+    served = result["serve until ready"]
+    assert 0 < served["listening_s"] <= served["median_s"] and served["heavy_modules"] is None
     assert set(result["text search"]["heavy_modules"]) <= NO_MODEL
     assert not {"torch", "torchvision"} & set(result["image search"]["heavy_modules"]), "ONNX Runtime and numpy"
     with pytest.raises(BadInputError, match="pathatlas info .* failed: .*no PathAtlas index"):
         bench_startup(tmp_path / "none", None, "x", repeats=1)
+    (tmp_path / "a-file").write_text("not an index")
+    with pytest.raises(BadInputError, match="pathatlas serve failed: .*is a file, not an index folder"):
+        time_serve(tmp_path / "a-file")
 
 
 def test_minilm_gives_the_sentence_transformers_vectors_in_numpy_torch_and_onnx_runtime(session_home):

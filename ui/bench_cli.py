@@ -523,14 +523,15 @@ def bench_startup_command(
     repeats: Annotated[int, typer.Option(min=1, help="Fresh processes per command.")] = 3,
     json_out: JsonFileOpt = None,
 ):
-    """Wall time of --help, info, a re-index, a text and an image search, each from a fresh process."""
+    """Wall time of --help, info, a re-index, a text and an image search, each from a fresh process, and of serve
+    until it is ready."""
     from pathatlas.ui.bench_startup import bench_startup
 
     settings = settings_for(index)
     result = bench_startup(settings.index_dir, source, query, repeats, image)
     table = Table("command", "median s", "best s", "CPU s", "heavy imports", title=f"{repeats} fresh processes")
     for name, row in result.items():
-        modules = ", ".join(row["heavy_modules"]) or "-"
+        modules = "not reported" if row["heavy_modules"] is None else ", ".join(row["heavy_modules"]) or "-"
         table.add_row(name, str(row["median_s"]), str(row["best_s"]), str(row["cpu_s"]), modules)
     console.print(table)
     write_json(json_out, result)

@@ -1,4 +1,5 @@
-"""Fresh-process start-up costs of the everyday commands: wall time and the heavy modules each one imports.
+"""Fresh-process start-up costs of the everyday commands: wall time and the heavy modules each one imports, and how
+long a fresh ``pathatlas serve`` takes to listen and to be ready.
 
 Every run is a new interpreter (as a user's shell starts one); nothing is written to the index (the re-index
 runs on a source the index already holds, so it finds it unchanged).
@@ -8,10 +9,12 @@ from __future__ import annotations
 
 import json
 import resource
+import socket
 import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,11 +78,73 @@ def run_once(args: list[str]) -> FreshRun:
     return run
 
 
+@dataclass
+class ServeStart:
+    listening_s: float
+    """Until /health first answers: the service listens before its models load."""
+    ready_s: float
+    """Until /health says ``ready``: the first search is answered without waiting for a model."""
+    cpu_seconds: float
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def health(port: int) -> dict | None:
+    """/health's body, or None while nothing listens on ``port``."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+            return json.loads(response.read())
+    except OSError:  # refused (not listening yet), reset, or a 503 (HTTPError): not ready either way
+        return None
+
+
+def time_serve(index: Path, timeout: float = 300.0, poll: float = 0.05) -> ServeStart:
+    """One ``pathatlas serve`` in a new interpreter on a free loopback port, polled until /health says ready, then
+    stopped."""
+    port, cpu, started = free_port(), _cpu_of_children(), time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-c", _RUN, "serve", "--index", str(index), "--port", str(port)],
+        stdout=subprocess.DEVNULL,  # uvicorn's access log
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        listening, ready = wait_ready(process, port, started, timeout, poll)
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    return ServeStart(round(listening, 2), round(ready, 2), round(_cpu_of_children() - cpu, 2))
+
+
+def wait_ready(
+    process: subprocess.Popen, port: int, started: float, timeout: float, poll: float
+) -> tuple[float, float]:
+    """Seconds from ``started`` until /health first answered and until it said ready."""
+    listening = None
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            errors = [line for line in process.stderr.read().splitlines() if not line.startswith("MODULES ")]
+            raise BadInputError(f"pathatlas serve failed: {errors[-1] if errors else 'no message'}")
+        body = health(port)
+        now = time.perf_counter() - started
+        if body is not None:
+            listening = now if listening is None else listening
+            if body.get("ready"):
+                return listening, now
+        time.sleep(poll)
+    raise BadInputError(f"pathatlas serve was not ready within {timeout:.0f} s")
+
+
 def bench_startup(
     index: Path, source: Path | None, query: str, repeats: int = 3, image: Path | None = None
 ) -> dict[str, Any]:
     """Per command over ``repeats`` fresh processes: median and best wall seconds, median CPU seconds (what a
-    busy machine distorts least) and the heavy modules loaded."""
+    busy machine distorts least) and the heavy modules loaded; for ``serve``, until it is ready (and ``listening_s``,
+    until it first answers; its modules are not reported: it is stopped, not exited)."""
     result: dict[str, Any] = {}
     for name, args in commands(index, source, query, image).items():
         runs = [run_once(args) for _ in range(repeats)]
@@ -89,4 +154,12 @@ def bench_startup(
             "cpu_s": round(statistics.median(r.cpu_seconds for r in runs), 2),
             "heavy_modules": runs[-1].heavy_modules,
         }
+    starts = [time_serve(index) for _ in range(repeats)]
+    result["serve until ready"] = {
+        "median_s": statistics.median(s.ready_s for s in starts),
+        "best_s": min(s.ready_s for s in starts),
+        "cpu_s": round(statistics.median(s.cpu_seconds for s in starts), 2),
+        "heavy_modules": None,
+        "listening_s": statistics.median(s.listening_s for s in starts),
+    }
     return result
