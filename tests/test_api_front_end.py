@@ -5,6 +5,8 @@ readiness, HEAD and conditional GETs. Hashing encoder and tiny files throughout.
 from __future__ import annotations
 
 import io
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Citation, Hit, Payload
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
+from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.schemas import HitOut, hit_record
 from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import one_error_line, run_cli
@@ -192,3 +195,26 @@ def test_a_figure_captioned_by_its_slide_title_is_titled_by_it(caption_from_titl
     )
     hit = Hit(id="0" * 24, score=1.0, kind="figure", snippet="", citation=Citation.of(payload), payload=payload)
     assert hit_record(hit, 1)["title"] == HitOut.of(hit).title == title
+
+
+# -- 7. readiness apart from liveness; limits a client can check before sending ----------------------
+def test_ready_answers_503_until_the_models_are_loaded_and_health_says_the_limits(tmp_path, monkeypatch):
+    loading = threading.Event()
+    warm_up = Engine.warm_up
+    monkeypatch.setattr(Engine, "warm_up", lambda engine: loading.wait(60) and warm_up(engine))
+    settings = api_settings(tmp_path, max_image_pixels=4_000_000)
+    with TestClient(create_app(settings)) as client:
+        try:
+            waiting = client.get("/ready")
+            health = client.get("/health")
+        finally:
+            loading.set()
+        assert (waiting.status_code, waiting.json()) == (503, {"ready": False, "problem": None})
+        assert health.status_code == 200 and not health.json()["ready"], "alive while it warms up"
+        limits = {"max_upload_mb": 1, "max_image_pixels": 4_000_000, "max_query_chars": 4000, "k_max": 100}
+        assert health.json()["limits"] == limits
+        deadline = time.monotonic() + 60
+        while not client.app.state.engine.ready.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ready = client.get("/ready")
+    assert (ready.status_code, ready.json()) == (200, {"ready": True, "problem": None})

@@ -23,7 +23,7 @@ from pathatlas.ui.api.deps import EngineDep, NoSniff, RequestGuard, errors
 from pathatlas.ui.api.engine import Engine, NotReadyError
 from pathatlas.ui.api.lanes import LaneFullError
 from pathatlas.ui.api.routes import ask, library, media, records, search
-from pathatlas.ui.api.schemas import Health
+from pathatlas.ui.api.schemas import Health, Readiness, ServiceLimits
 
 ECHO_CHARS = 200
 """Longest input a 422 reply echoes."""
@@ -121,7 +121,24 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             records=index.store.count(),
             ready=engine.ready.is_set(),
             problem=problem,
+            limits=ServiceLimits(max_upload_mb=settings.max_upload_mb, max_image_pixels=settings.max_image_pixels),
         )
+
+    @app.get(
+        "/ready",
+        response_model=Readiness,
+        tags=["service"],
+        summary="Readiness: 200 once searches answer at full speed",
+        description="503 while the models load, and while the service cannot search (`problem` says why); 200 once "
+        "they are loaded. A load balancer sends traffic on this; /health is the liveness check.",
+        responses={503: {"model": Readiness, "description": "Not ready yet, or cannot search: `problem` says why"}},
+    )
+    def ready(engine: EngineDep, response: Response) -> Readiness:
+        problem = engine.problem or store_problem(engine)
+        is_ready = problem is None and engine.ready.is_set()
+        if not is_ready:
+            response.status_code = 503
+        return Readiness(ready=is_ready, problem=problem)
 
     for module in (search, records, ask, library, media):
         app.include_router(module.router, responses=errors(400))

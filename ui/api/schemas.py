@@ -194,6 +194,8 @@ class HitOut(BaseModel):
 
 
 MAX_QUERY_CHARS = Settings.model_fields["max_query_chars"].default
+K_MAX = 100
+"""The most hits one search returns."""
 
 
 def valid_unicode(text: str) -> str:
@@ -282,7 +284,7 @@ class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a mistyped field ("filter") is refused, not ignored
 
     text: SearchText = Field(..., examples=["koilocytes in cervical epithelium"])
-    k: int = Field(10, ge=1, le=100)
+    k: int = Field(10, ge=1, le=K_MAX)
     filters: Filters = Field(
         default_factory=dict,
         examples=[{"kind": "figure"}, {"organ": ["lung", "cervix"]}],
@@ -295,7 +297,7 @@ class SimilarRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(..., pattern=r"^[0-9a-f]{24}$", description="A hit's id: find records that look like it.")
-    k: int = Field(10, ge=1, le=100)
+    k: int = Field(10, ge=1, le=K_MAX)
     filters: Filters = Field(default_factory=dict, examples=[{"kind": "case"}])
 
 
@@ -419,6 +421,20 @@ class JobOut(BaseModel):
     )
 
 
+class ServiceLimits(BaseModel):
+    """What the service refuses beyond (413, 422 or 400), so a client can check before it sends."""
+
+    max_upload_mb: int = Field(description="Largest upload (an image query, a PDF or a zip).")
+    max_image_pixels: int = Field(description="Largest image, in pixels (width times height).")
+    max_query_chars: int = Field(MAX_QUERY_CHARS, description="Longest search text, question or option.")
+    k_max: int = Field(K_MAX, description="Most hits one search returns (its k).")
+
+
+class Readiness(BaseModel):
+    ready: bool = Field(description="The models are loaded and the index can be searched.")
+    problem: str | None = Field(None, description="Why the service cannot search, in one line; null otherwise.")
+
+
 class Health(BaseModel):
     status: Literal["ok", "failing"] = Field(
         "ok", description="'failing' when the service cannot search (``problem`` says why; /health answers 503)."
@@ -434,6 +450,7 @@ class Health(BaseModel):
         description="Why the service cannot search (its models could not be loaded), in one line. Null while it warms "
         "up or is ready.",
     )
+    limits: ServiceLimits
 
 
 class ErrorOut(BaseModel):

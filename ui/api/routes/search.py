@@ -19,6 +19,7 @@ from pathatlas.ui.api.deps import EngineDep, FormOnly, LinksDep, errors
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.routes.media import payload_of
 from pathatlas.ui.api.schemas import (
+    K_MAX,
     MAX_QUERY_CHARS,
     FacetsOut,
     FacetValue,
@@ -86,7 +87,7 @@ async def search_image(
     links: LinksDep,
     image: Annotated[UploadFile, File(description="A micrograph or figure (JPEG, PNG, TIFF...).")],
     text: Annotated[str | None, Form(max_length=MAX_QUERY_CHARS)] = None,
-    k: Annotated[int, Form(ge=1, le=100)] = 10,
+    k: Annotated[int, Form(ge=1, le=K_MAX)] = 10,
     filters: Annotated[str, Form(description='JSON object, e.g. {"kind": "case"}')] = "{}",
 ) -> SearchResponse:
     try:
