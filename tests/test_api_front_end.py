@@ -218,3 +218,27 @@ def test_ready_answers_503_until_the_models_are_loaded_and_health_says_the_limit
             time.sleep(0.05)
         ready = client.get("/ready")
     assert (ready.status_code, ready.json()) == (200, {"ready": True, "problem": None})
+
+
+# -- 8. HEAD on GET routes; thumbnails revalidated by their ETag ------------------------------------
+def test_head_is_answered_as_get_without_a_body(client):
+    hit = client.post("/search", json={"text": "page", "k": 1}).json()["hits"][0]
+    for url in ("/health", hit["thumbnail_url"], hit["page_url"]):
+        got, head = client.get(url), client.head(url)
+        assert head.status_code == 200 and head.content == b"", url
+        assert head.headers["content-type"] == got.headers["content-type"], url
+        assert head.headers["content-length"] == str(len(got.content)), url
+    refused = client.head("/search")
+    assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+
+
+def test_thumbnails_are_cached_and_revalidated_by_their_etag(client):
+    hit = client.post("/search", json={"text": "page", "k": 1}).json()["hits"][0]
+    first = client.get(hit["thumbnail_url"])
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "public, max-age=86400"
+    for held in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        again = client.get(hit["thumbnail_url"], headers={"If-None-Match": held})
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag, held
+    changed = client.get(hit["thumbnail_url"], headers={"If-None-Match": '"other"'})
+    assert changed.status_code == 200 and changed.content == first.content

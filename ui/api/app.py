@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pathatlas import __version__
 from pathatlas.errors import IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
 from pathatlas.settings import Settings, load_settings, os_problem
-from pathatlas.ui.api.deps import EngineDep, NoSniff, RequestGuard, errors
+from pathatlas.ui.api.deps import EngineDep, HeadAsGet, NoSniff, RequestGuard, errors
 from pathatlas.ui.api.engine import Engine, NotReadyError
 from pathatlas.ui.api.lanes import LaneFullError
 from pathatlas.ui.api.routes import ask, library, media, records, search
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
         )
+    app.add_middleware(HeadAsGet)
     app.add_middleware(NoSniff)  # outermost: refusals carry it too
 
     @app.exception_handler(PathAtlasError)

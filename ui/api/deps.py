@@ -167,6 +167,28 @@ class NoSniff:
         await self.app(scope, receive, send_nosniff)
 
 
+class HeadAsGet:
+    """ASGI middleware: a HEAD request is answered as its GET, without the body, on every GET route (FastAPI routes
+    answer only the methods they declare; link checkers, proxies and browsers ask HEAD before they fetch)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message):
+            if message["type"] in ("http.response.body", "http.response.pathsend"):
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+
 def cross_origin(headers: dict[str, str], allowed: list[str]) -> bool:
     """A browser request from another site (Origin or Sec-Fetch-Site say so) not listed in ``allowed``."""
     origin = headers.get("origin")

@@ -8,10 +8,10 @@ import time
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pymupdf
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Header, HTTPException, Query, status
 from fastapi.responses import FileResponse, Response
 from PIL import Image
 
@@ -32,6 +32,10 @@ WEB_IMAGE_TYPES = {
 }
 """Formats (as Pillow names them) a case image is served in as it is; other readable images are sent as PNG."""
 
+
+THUMBNAIL_CACHE = "public, max-age=86400"
+"""A thumbnail's URL is its record's id, which hashes its source's content, so it keeps its picture: caches keep it a
+day (one a newer version draws anew is fetched by then, or at once on revalidation, by its ETag)."""
 
 SOURCE_CHECK_SECONDS = 2.0
 """How long a source's state on disk (``on_disk``) is taken as known: a case folder's is a ``stat`` of each of its
@@ -72,14 +76,30 @@ def payload_of(engine, record_id: str) -> Payload:
     "/media/thumbnails/{record_id}",
     response_class=FileResponse,
     summary="A hit's thumbnail (JPEG)",
-    responses={200: {"content": {"image/jpeg": {}}}, **errors(404)},
+    responses={
+        200: {"content": {"image/jpeg": {}}},
+        304: {"description": "Not modified: the ETag in If-None-Match is this thumbnail's"},
+        **errors(404),
+    },
 )
-def thumbnail(record_id: str, engine: EngineDep) -> FileResponse:
+def thumbnail(record_id: str, engine: EngineDep, if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    """304 when the client holds this version (its ETag): a page of results shows many thumbnails, again and again."""
     payload_of(engine, record_id)
     path = engine.index.thumbnail_path(record_id)
     if not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no thumbnail for this record")
-    return FileResponse(path, media_type="image/jpeg")
+    cache = {"Cache-Control": THUMBNAIL_CACHE}
+    served = FileResponse(path, media_type="image/jpeg", stat_result=path.stat(), headers=cache)
+    etag = served.headers["etag"]
+    if if_none_match and etag_matches(if_none_match, etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag, **cache})
+    return served
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """Whether an If-None-Match header names ``etag`` (compared weakly, as RFC 9110 says for it) or is ``*``."""
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag.removeprefix("W/") in tags
 
 
 @router.get(
