@@ -52,11 +52,14 @@ def fallback_quote(question: Question, reading: Reading, choice: int, evidence: 
 
 
 def speaking_for(question: Question, choice: int, evidence: list[Evidence]) -> list[Evidence]:
-    """The evidence a chosen option may be quoted from: text, and cases diagnosed as it. A case's words describe its
-    own diagnosis; a secretory meningioma answer quoted a ganglioneuroma case's "mature ganglion cells in schwannian
-    stroma" as its nearest sentence."""
+    """The evidence a chosen option may be quoted from: all but the cases diagnosed as another option. A case's words
+    describe its own diagnosis; a secretory meningioma answer quoted a ganglioneuroma case's "mature ganglion cells in
+    schwannian stroma" as its nearest sentence. A case diagnosed as no option is text like any other ("koilocytes"
+    in a condyloma's description)."""
     return [
-        e for e in evidence if e.text.strip() and (e.kind != "case" or diagnosed_option(question.options, e) == choice)
+        e
+        for e in evidence
+        if e.text.strip() and (e.kind != "case" or diagnosed_option(question.options, e) in (None, choice))
     ]
 
 
