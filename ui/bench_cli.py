@@ -523,8 +523,7 @@ def bench_startup_command(
     repeats: Annotated[int, typer.Option(min=1, help="Fresh processes per command.")] = 3,
     json_out: JsonFileOpt = None,
 ):
-    """Wall time of --help, info, a re-index, a text and an image search, each from a fresh process, and of serve
-    until it is ready."""
+    """Wall time of --help, info, a re-index, searches and serve until ready, each from a fresh process."""
     from pathatlas.ui.bench_startup import bench_startup
 
     settings = settings_for(index)
