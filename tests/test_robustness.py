@@ -280,12 +280,12 @@ def test_image_forms_check_options_and_filters_as_the_json_bodies_do(client):
     one = client.post("/ask/image", files=image, data={"question": "Which?", "options": '["x"]'})
     assert one.status_code == 400 and "one option is no choice" in one.json()["detail"]
     kinds = "page, passage, figure, case"
-    for path in ("/search/image", "/ask/image"):
-        banana = client.post(path, files=image, data={"question": "Which?", "filters": '{"kind": "banana"}'})
+    for path, words in (("/search/image", {"text": "Which?"}), ("/ask/image", {"question": "Which?"})):
+        banana = client.post(path, files=image, data={**words, "filters": '{"kind": "banana"}'})
         assert banana.status_code == 400 and banana.json()["detail"] == f"unknown kind 'banana'; use {kinds}"
-        colour = client.post(path, files=image, data={"question": "Which?", "filters": '{"colour": "red"}'})
+        colour = client.post(path, files=image, data={**words, "filters": '{"colour": "red"}'})
         assert colour.status_code == 400 and colour.json()["detail"].startswith("unknown filter field 'colour'; use")
-        number = client.post(path, files=image, data={"question": "Which?", "filters": '{"organ": 3}'})
+        number = client.post(path, files=image, data={**words, "filters": '{"organ": 3}'})
         assert number.status_code == 400 and number.json()["detail"].startswith("filter 'organ' takes text")
 
 
