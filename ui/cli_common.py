@@ -130,7 +130,7 @@ def friendly_errors(func):
                 check_json_path(kwargs.get("json_out"))
                 return func(*args, **kwargs)
         except PathAtlasError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except OSError as exc:
             from pathatlas.settings import os_problem
