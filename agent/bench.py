@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import string
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -82,19 +83,38 @@ class Item:
     gold: dict[str, Any]
     group: str
     image_path: Path | None = None
+    row: int = 0
+    """The question's line among the file's rows (1-based), as failures name it."""
+
+
+QUESTION_KEYS = ("id", "question", "options", "answer", "image", "gold", "chapter")
+"""The fields ``load_items`` reads; a file none of whose rows can be asked is refused naming its other keys."""
+
+
+def yes_no(text: str) -> str | None:
+    """ "yes" or "no" when that is the text's first word, punctuation aside ("Yes.", "no, it is not"), else None: a
+    gold written as a sentence is still a yes/no question, and an answer saying "Yes, ..." says yes."""
+    words = text.split()
+    first = words[0].strip(string.punctuation).lower() if words else ""
+    return first if first in YES_NO else None
 
 
 def load_items(
     path: Path, max_pixels: int, open_questions: bool = False, limit: int | None = None
-) -> tuple[list[Item], list[dict[str, str]]]:
-    """Valid items, and one failure record per row that cannot be asked, of the file's first ``limit`` rows (all
-    without one): a bad row past the limit is no failure of the run. ``open_questions``: a multiple-choice row is
-    asked without its options, its right option the answer text (a student types the question alone).
+) -> tuple[list[Item], list[dict[str, Any]]]:
+    """Valid items, and one failure record (``row``, ``id``, ``error``) per row that cannot be asked, of the file's
+    first ``limit`` rows (all without one): a bad row past the limit is no failure of the run. ``open_questions``: a
+    multiple-choice row is asked without its options, its right option the answer text (a student types the
+    question alone).
 
     Options may be a list or an object keyed by letters, the answer a letter in either case or the right option's
-    text (``answer_letter``); the item keeps the letter. A file without one question to ask, a line that is not a
-    JSON object, an unusable ``gold`` or an id on two rows is refused in one line: that is the file's mistake, not a
+    text (``answer_letter``); the item keeps the letter. A row without options and without an answer has nothing to
+    score and fails, naming its keys (it once ran as an open question scoring 0). A file without one question to
+    ask (then naming the keys it has that are not ``QUESTION_KEYS``), a CSV file, a line that is not a JSON
+    object, an unusable ``gold`` or an id on two rows is refused in one line: that is the file's mistake, not a
     question's, and a run over it would report zeros (or pair two questions' answers as one's)."""
+    if path.suffix.lower() in (".csv", ".tsv"):
+        raise BadInputError(f"{path}: question files are JSONL (one JSON object per line)")
     items, failures = [], []
     rows = read_jsonl(path)[:limit]
     first_row: dict[str, int] = {}
@@ -114,23 +134,37 @@ def load_items(
                 options = []
             elif options:
                 kind, answer = "mcq", answer_letter(given, options)
+            elif not answer:
+                raise BadInputError(f"no answer to score against; the row's keys: {', '.join(map(str, row))}")
+            elif said := yes_no(answer):
+                kind, answer, options = "yesno", said, ["yes", "no"]
             else:
-                kind = "yesno" if answer.lower() in YES_NO else "open"
-                if kind == "yesno":
-                    options = ["yes", "no"]
+                kind = "open"
             image_path = path.parent / row["image"] if row.get("image") else None
             image = open_image(image_path, max_pixels) if image_path else None
             question = Question(str(row.get("question") or ""), options, image, row_id)
             question.validate()
         except (PathAtlasError, KeyError, TypeError) as exc:
-            failures.append({"id": row_id, "error": str(exc)})
+            failures.append({"row": number, "id": row_id, "error": str(exc)})
             continue
         group = row.get("chapter") or (row.get("gold") or {}).get("organ") or row_id.split("-")[0]
-        items.append(Item(row_id, question, kind, answer, row.get("gold") or {}, str(group), image_path))
+        items.append(Item(row_id, question, kind, answer, row.get("gold") or {}, str(group), image_path, number))
     if not items:
-        reason = f"none of its {len(rows)} rows can be asked ({failures[0]['error']})" if rows else "no questions"
-        raise BadInputError(f"{path}: {reason}")
+        raise BadInputError(f"{path}: {unusable_file(rows, failures)}")
     return items, failures
+
+
+def unusable_file(rows: list[dict[str, Any]], failures: list[dict[str, Any]]) -> str:
+    """Why no row of a question file can be asked, in one line: the first row's error, and the keys its rows have
+    that a question file does not (a dataset in another schema: ``qid``, ``choices``, ``answer_idx``) beside the
+    expected ones."""
+    if not rows:
+        return "no questions"
+    first = failures[0]
+    reason = f"none of its {len(rows)} rows can be asked (row {first['row']}: {first['error']})"
+    if unknown := sorted({str(key) for row in rows for key in row} - set(QUESTION_KEYS)):
+        reason += f"; unknown keys {', '.join(unknown)} (a question file's keys are {', '.join(QUESTION_KEYS)})"
+    return reason
 
 
 def check_sources(items: list[Item], index: Index, path: Path) -> None:
@@ -155,7 +189,7 @@ def is_correct(item: Item, answer: Answer) -> float:
     if item.kind == "mcq":
         return float(answer.letter == item.gold_answer.upper())
     if item.kind == "yesno":
-        return float(answer.text.strip().lower() == item.gold_answer.lower())
+        return float(yes_no(answer.text) == item.gold_answer)
     return token_recall(answer.text, item.gold_answer)
 
 
@@ -286,6 +320,35 @@ def compare_qa_runs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, 
     return out
 
 
+def question_golds(run: dict[str, Any]) -> dict[str, str]:
+    """Question id -> the gold answer a ``bench qa`` result scored it against (answered questions only)."""
+    return {r["id"]: r["gold"] for r in run["items"] if "gold" in r}
+
+
+def check_same_questions(before: dict[str, Any], after: dict[str, Any]) -> str | None:
+    """Refuse, in one line, two ``bench qa`` results that asked different questions: no question id in common, a
+    shared id scored against another gold answer, or one run ``--open`` and the other not (gained and lost would
+    compare unrelated answers). A warning (returned) when their question files differ but ids and golds agree."""
+    if not {r["id"] for r in before["items"]} & {r["id"] for r in after["items"]}:
+        raise BadInputError("these runs asked different questions: they share no question id")
+    runs = before.get("run") or {}, after.get("run") or {}
+    opened = [r.get("open") for r in runs]
+    if None not in opened and opened[0] != opened[1]:
+        which = "before" if opened[0] else "after"
+        raise BadInputError(f"these runs asked different questions: only the run {which} asked them --open")
+    golds, theirs = question_golds(before), question_golds(after)
+    if differ := [i for i in golds if i in theirs and golds[i] != theirs[i]]:
+        first = differ[0]
+        raise BadInputError(
+            f"these runs asked different questions: {len(differ)} shared ids have another gold answer (first "
+            f"{first!r}: {golds[first]!r} before, {theirs[first]!r} after)"
+        )
+    hashes = [r.get("questions_sha256") for r in runs]
+    if None not in hashes and hashes[0] != hashes[1]:
+        return "the two runs' question files differ (sha256), but their shared ids have the same gold answers"
+    return None
+
+
 class PageTexts:
     """Text of cited PDF pages as a reader sees them (blocks in reading order, normalised like quotes)."""
 
@@ -328,16 +391,25 @@ def quotes_gold_page(item: Item, answer: Answer, evidence: list[Evidence]) -> bo
     return bool(cited) and on_gold_page(item.gold, cited[0].source, cited[0].page)
 
 
-def evidence_hit(item: Item, evidence: list[Evidence], k: int = 5) -> bool | None:
-    """Is gold evidence (a gold page, the gold case, or the gold diagnosis) among the top k? None if no gold."""
+def evidence_hit(item: Item, evidence: list[Evidence], k: int = 5, case_excluded: bool = False) -> bool | None:
+    """Is gold evidence (a gold page, the gold case, or the gold diagnosis) among the top k? None if no gold.
+    ``case_excluded``: the gold case was kept out of the evidence, so another case of the gold diagnosis is gold."""
     top = sorted(evidence, key=lambda e: e.rank)[:k]
     if item.gold.get("pdf_pages"):
         return any(on_gold_page(item.gold, e.citation.source, e.citation.page) for e in top)
-    if item.gold.get("case"):
+    if item.gold.get("case") and not case_excluded:
         return any(e.payload.case == item.gold["case"] for e in top)
     if item.gold.get("diagnosis"):
         return any(str(e.payload.diagnosis or "").lower() == item.gold["diagnosis"].lower() for e in top)
     return None
+
+
+def own_case_evidence(item: Item, evidence: list[Evidence]) -> int | None:
+    """How many evidence items come from the question's own case (``gold.case``, as the index's ``payload.case``):
+    other images of the very slide or patient, which answer an image question by recognition, not by reasoning.
+    None without a gold case."""
+    case = item.gold.get("case")
+    return sum(e.payload.case == case for e in evidence) if case else None
 
 
 def query_image_ids(index: Index) -> dict[str, str]:
@@ -345,21 +417,44 @@ def query_image_ids(index: Index) -> dict[str, str]:
     return {str(Path(p["source"]) / p["image"]): rid for rid, p in index.store.scan({"kind": "case"}) if p.get("image")}
 
 
+def case_record_ids(index: Index) -> dict[str, set[str]]:
+    """Case id -> record ids of its indexed images (``--exclude-case``)."""
+    cases: dict[str, set[str]] = {}
+    for rid, payload in index.store.scan({"kind": "case"}):
+        if payload.get("case"):
+            cases.setdefault(str(payload["case"]), set()).add(rid)
+    return cases
+
+
 class QABench:
-    def __init__(self, index: Index, answerer: Answerer, rounds: int = 2, k: int = 8, searcher: Searcher | None = None):
+    def __init__(
+        self,
+        index: Index,
+        answerer: Answerer,
+        rounds: int = 2,
+        k: int = 8,
+        searcher: Searcher | None = None,
+        exclude_case: bool = False,
+    ):
+        """``exclude_case``: besides the question's own image, keep every image of its gold case out of the
+        evidence (another photograph of the same slide gives the diagnosis away)."""
         self.searcher = searcher or Searcher(index)
         self.answerer = answerer
         self.agent = Agent(self.searcher, answerer, max_rounds=rounds, k=k)
         self.k = k
         self.own_images = query_image_ids(index)
+        self.case_records = case_record_ids(index) if exclude_case else {}
+        self.exclude_case = exclude_case
         self.pages = PageTexts()
 
+    def excluded(self, item: Item) -> set[str]:
+        """Record ids the question may not see: its own image, and with ``exclude_case`` its gold case's images."""
+        own = self.own_images.get(str(item.image_path.resolve())) if item.image_path else None
+        case = self.case_records.get(str(item.gold.get("case") or ""), set())
+        return case | ({own} if own else set())
+
     def ask(self, item: Item, mode: str) -> tuple[Answer, list[Evidence], OptionSupport | None]:
-        exclude = (
-            {self.own_images[str(item.image_path.resolve())]}
-            if item.image_path and str(item.image_path.resolve()) in self.own_images
-            else set()
-        )
+        exclude = self.excluded(item)
         if mode == "no-rag":
             return self.answerer.answer(item.question, []), [], None
         if mode == "rag":
@@ -384,7 +479,7 @@ class QABench:
         Ctrl-C while a question is asked ends the run there, not the program: the result holds what was answered
         (the interrupted mode over its answered questions, no held-out refit of it, later modes not run) and says
         so in ``interrupted``, so an hour of LLM answers is not lost."""
-        per_item: list[dict[str, Any]] = [{"id": f["id"], "failed": f["error"]} for f in failures]
+        per_item: list[dict[str, Any]] = [{"row": f["row"], "id": f["id"], "failed": f["error"]} for f in failures]
         summary: dict[str, Any] = {}
         refit = folds > 1 and isinstance(self.answerer, OfflineAnswerer)
         interrupted = None
@@ -397,6 +492,7 @@ class QABench:
                 break
             scores, hits, seconds, no_cite, failed = [], [], [], 0, len(failures)
             by_group: dict[str, list[float]] = {}
+            by_kind: dict[str, list[float]] = {}
             negated, confidences, correct_by_id, rows, verbatim, gold_quoted = [], [], {}, [], [], []
             open_rows: list[OpenRow] = []
             unusable_before = getattr(self.answerer, "parse_failures", None)
@@ -406,7 +502,7 @@ class QABench:
                     answer, evidence, support = self.ask(item, mode)
                 except PathAtlasError as exc:
                     failed += 1
-                    per_item.append({"id": item.id, "mode": mode, "failed": str(exc)})
+                    per_item.append({"row": item.row, "id": item.id, "mode": mode, "failed": str(exc)})
                     continue
                 except KeyboardInterrupt:
                     interrupted = f"Ctrl-C in {mode} after {len(scores)} of {len(items)} questions"
@@ -417,10 +513,11 @@ class QABench:
                 correct_by_id[item.id] = score
                 confidences.append(answer.confidence)
                 by_group.setdefault(item.group, []).append(score)
+                by_kind.setdefault(item.kind, []).append(score)
                 reading = read_question(item.question)
                 if reading.negated and item.kind == "mcq":
                     negated.append(score)
-                hit = evidence_hit(item, evidence) if mode != "no-rag" else None
+                hit = evidence_hit(item, evidence, case_excluded=self.exclude_case) if mode != "no-rag" else None
                 if hit is not None:
                     hits.append(hit)
                 no_cite += mode != "no-rag" and not answer.cited
@@ -444,6 +541,8 @@ class QABench:
                     {
                         "id": item.id,
                         "mode": mode,
+                        "kind": item.kind,
+                        "group": item.group,
                         "answer": answer.letter or answer.text,
                         "gold": item.gold_answer,
                         "score": score,
@@ -452,6 +551,7 @@ class QABench:
                         "negated": reading.negated,
                         "cited": answer.cited,
                         "evidence_hit@5": hit,
+                        "own_case_evidence": own_case_evidence(item, evidence) if mode != "no-rag" else None,
                         "quotes_gold_page": on_gold,
                         "seconds": round(seconds[-1], 3),
                     }
@@ -464,6 +564,16 @@ class QABench:
             summary[mode] = {
                 "accuracy": correct / len(scores) if scores else 0.0,
                 "ci95": list(mean_interval(scores)) if scores else [0.0, 0.0],
+                "answered": len(scores),
+                "by_kind": {
+                    kind: {
+                        "n": len(v),
+                        "metric": KIND_METRIC[kind],
+                        "score": sum(v) / len(v),
+                        "ci95": list(mean_interval(v)),
+                    }
+                    for kind, v in sorted(by_kind.items())
+                },
                 "negated": {"n": len(negated), "accuracy": sum(negated) / len(negated) if negated else None},
                 "ece": ece,
                 "reliability": bins,
@@ -494,10 +604,13 @@ class QABench:
                 if held and (vs := paired(m["held_out"]["correct"], baseline["held_out"]["correct"])):
                     m["held_out"]["vs_rag"] = vs
         kinds = dict(Counter(item.kind for item in items))
+        offline_yes_no = kinds.get("yesno") and isinstance(self.answerer, OfflineAnswerer)
         return {
             "n": len(items) + len(failures),
             "answerer": self.answerer.name,
             "kinds": kinds,
+            "metric": score_label(kinds),
+            "notes": [OFFLINE_YES_NO] if offline_yes_no else [],
             "latency": LATENCY,
             "modes": summary,
             "items": per_item,
@@ -522,6 +635,46 @@ LATENCY = (
 
 INTERRUPTED = "each mode's figures are over the questions it answered, and later modes did not run."
 
+KIND_METRIC = {"mcq": "accuracy", "yesno": "accuracy", "open": "token recall"}
+"""What a question kind's score is: right or wrong, or the share of the right answer's words said."""
+
+OFFLINE_YES_NO = (
+    'The offline answerer cannot read yes/no from evidence (it weighs "yes" and "no" as option texts), so its '
+    "yes/no figures are near the base rate."
+)
+
+HIT_AT_5 = (
+    "evidence hit@5: the share of questions with gold evidence (a gold page, the gold case, else the gold diagnosis) "
+    "among the first 5 evidence items (JSON key evidence_recall@5, kept for compatibility)"
+)
+
+
+def score_label(kinds: dict[str, int]) -> str:
+    """The name of the main score over these question kinds: accuracy, token recall (open questions only), or mean
+    score where the two mix (the per-kind table tells them apart)."""
+    metrics = {KIND_METRIC[kind] for kind, n in kinds.items() if n}
+    return metrics.pop() if len(metrics) == 1 else "mean score"
+
+
+def answered_phrase(result: dict[str, Any]) -> str:
+    """ "N questions", and how many were answered where that differs (failed rows, or a mode's failures)."""
+    answered = {mode: m.get("answered", len(m["correct"])) for mode, m in result["modes"].items()}
+    phrase = f"{result['n']} questions"
+    if not answered or set(answered.values()) == {result["n"]}:
+        return phrase
+    if len(set(answered.values())) == 1:
+        return f"{phrase}, {next(iter(answered.values()))} answered"
+    return f"{phrase}, answered " + ", ".join(f"{n} ({mode})" for mode, n in answered.items())
+
+
+def failure_lines(result: dict[str, Any]) -> list[str]:
+    """One line per failed row ("row 3 (q7): reason"), or per question a mode failed ("row 3 (q7), rag: ...")."""
+    return [
+        f"row {r.get('row', '?')} ({r['id']})" + (f", {r['mode']}" if r.get("mode") else "") + f": {r['failed']}"
+        for r in result["items"]
+        if "failed" in r
+    ]
+
 
 def scoring_note(kinds: dict[str, int]) -> str:
     """How the report's questions are scored, by the kinds it holds: chance exists for options only."""
@@ -545,15 +698,18 @@ def pct(interval: list[float]) -> str:
 
 
 def markdown_report(result: dict[str, Any], title: str) -> str:
+    kinds = result.get("kinds", {})
+    label = result.get("metric", score_label(kinds))
     lines = [
         f"# {title}",
         "",
-        f"{result['n']} questions, answerer `{result['answerer']}`. {scoring_note(result.get('kinds', {}))}",
+        f"{answered_phrase(result)}, answerer `{result['answerer']}`. {scoring_note(kinds)}",
         "",
         *([f"**Interrupted** ({result['interrupted']}): {INTERRUPTED}", ""] if result.get("interrupted") else []),
-        f"{LATENCY}.",
+        *[f"**Note:** {note}\n" for note in result.get("notes", [])],
+        f"{LATENCY}; {HIT_AT_5}.",
         "",
-        "| mode | accuracy | 95% CI | vs rag (paired 95% CI) | negated (n) | ECE | evidence recall@5 | p50 s | p95 s "
+        f"| mode | {label} | 95% CI | vs rag (paired 95% CI) | negated (n) | ECE | evidence hit@5 | p50 s | p95 s "
         "| no citation | verbatim quote | gold page quoted | unusable replies | failed |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -571,6 +727,7 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
             f"{recall} | {m['p50_s']:.2f} | {m['p95_s']:.2f} | {no_cite} | {verbatim} | {on_gold} | {unusable} | "
             f"{m['failed']} |"
         )
+    lines += by_kind_table(result)
     held = {mode: m["held_out"] for mode, m in result["modes"].items() if "held_out" in m}
     if held:
         lines += [
@@ -604,7 +761,7 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
     groups = sorted({g for m in result["modes"].values() for g in m["by_group"]})
     lines += [
         "",
-        "## Accuracy by group",
+        f"## {label[0].upper()}{label[1:]} by group",
         "",
         "| group | n | " + " | ".join(result["modes"]) + " |",
         "| --- | --- | " + " | ".join("---" for _ in result["modes"]) + " |",
@@ -613,7 +770,29 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
         n = next(m["by_group"][g]["n"] for m in result["modes"].values() if g in m["by_group"])
         cells = [f"{m['by_group'][g]['accuracy']:.2f}" if g in m["by_group"] else "" for m in result["modes"].values()]
         lines.append(f"| {g} | {n} | " + " | ".join(cells) + " |")
+    if failed := failure_lines(result):
+        lines += ["", "## Failed rows", "", *[f"- {line}" for line in failed]]
     return "\n".join(lines) + "\n"
+
+
+def by_kind_table(result: dict[str, Any]) -> list[str]:
+    """Report lines: each mode's score per question kind (yes/no right or wrong beside open token recall, which one
+    mean would mix); none for a run that did not record them."""
+    rows = [(mode, kind, k) for mode, m in result["modes"].items() for kind, k in m.get("by_kind", {}).items()]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## By kind",
+        "",
+        "| mode | kind | n | metric | score | 95% CI |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for mode, kind, k in rows:
+        lines.append(
+            f"| {mode} | {kind} | {k['n']} | {k['metric']} | {k['score']:.3f} | {k['ci95'][0]:.3f}-{k['ci95'][1]:.3f} |"
+        )
+    return lines
 
 
 def plot_qa(result: dict[str, Any], path: Path) -> None:
@@ -633,7 +812,8 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     ).T
     left.bar(modes, acc, yerr=err, capsize=4, color=["#999", "#6a9fd8", "#2a6fb8"][: len(modes)])
     left.set_ylim(0, 1)
-    left.set_title("accuracy by mode (95% CI)", fontsize=10)
+    label = result.get("metric", score_label(result.get("kinds", {})))
+    left.set_title(f"{label} by mode (95% CI)", fontsize=10)
     middle.plot([0, 1], [0, 1], ":", color="#888", label="perfect calibration")
     for mode in modes:
         bins = result["modes"][mode]["reliability"]
@@ -647,7 +827,7 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     middle.set_xlim(0, 1)
     middle.set_ylim(0, 1)
     middle.set_xlabel("confidence", fontsize=8)
-    middle.set_ylabel("accuracy", fontsize=8)
+    middle.set_ylabel(label, fontsize=8)
     middle.set_title("reliability diagram", fontsize=10)
     middle.legend(fontsize=7)
     width = 0.8 / len(modes)
@@ -657,7 +837,7 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
         right.bar(x + n * width, values, width, label=mode)
     right.set_xticks(x + width * (len(modes) - 1) / 2, [g[:18] for g in groups], rotation=60, ha="right", fontsize=7)
     right.set_ylim(0, 1)
-    right.set_title("accuracy by chapter / group", fontsize=10)
+    right.set_title(f"{label} by chapter / group", fontsize=10)
     right.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,7 @@ def test_options_keyed_by_letters_are_the_options_in_letter_order(tmp_path):
     assert items[0].gold_answer == "B"
     gapped = {**HALO, "id": "gapped", "options": {"A": "Koilocytes", "C": "Goblet cells"}}
     _, failures = load_items(write(tmp_path, HALO, gapped), 10_000_000)
-    assert failures == [{"id": "gapped", "error": "options keyed A, C: key them A, B, C... or give a list"}]
+    assert failures == [{"row": 2, "id": "gapped", "error": "options keyed A, C: key them A, B, C... or give a list"}]
 
 
 def test_the_answer_may_be_the_right_options_text_or_a_lowercase_letter(tmp_path):
@@ -57,7 +57,7 @@ def test_the_answer_may_be_the_right_options_text_or_a_lowercase_letter(tmp_path
 
 def test_a_string_of_options_is_refused_not_split_into_letters(tmp_path):
     _, failures = load_items(write(tmp_path, HALO, {**HALO, "id": "joined", "options": "a;b;c"}), 10_000_000)
-    assert failures == [{"id": "joined", "error": "options must be a list of texts, not 'a;b;c'"}]
+    assert failures == [{"row": 2, "id": "joined", "error": "options must be a list of texts, not 'a;b;c'"}]
 
 
 def test_an_id_on_two_rows_is_the_files_mistake(tmp_path):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from pathatlas.errors import BadInputError
@@ -21,6 +26,10 @@ from pathatlas.ui.cli_common import (
     settings_for,
     write_json,
 )
+
+if TYPE_CHECKING:
+    from pathatlas.retrieval.index import Index
+    from pathatlas.settings import Settings
 
 bench_app = typer.Typer(
     help="Benchmarks: speed and quality, with JSON output ('--json -' prints the JSON alone on stdout).",
@@ -278,15 +287,18 @@ LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N ques
 
 
 def qa_table(result: dict, title: str) -> Table:
-    """Each mode's figures, a row each (`bench qa`)."""
+    """Each mode's figures, a row each (`bench qa`); the score column is named by what it measures (token recall of
+    open questions is no accuracy)."""
+    from pathatlas.agent.bench import HIT_AT_5
+
     table = Table(
         "mode",
-        "accuracy",
+        result.get("metric", "accuracy"),
         "95% CI",
         "vs rag (95% CI)",
         "negated (n)",
         "ECE",
-        "evidence R@5",
+        "evidence hit@5",
         "p50 s",
         "p95 s",
         "no citation",
@@ -295,7 +307,7 @@ def qa_table(result: dict, title: str) -> Table:
         "unusable replies",
         "failed",
         title=title,
-        caption=result.get("latency"),
+        caption=f"{result.get('latency')}; {HIT_AT_5}",
     )
     for mode, m in result["modes"].items():
         vs = m.get("vs_rag")
@@ -316,6 +328,62 @@ def qa_table(result: dict, title: str) -> Table:
             str(m["failed"]),
         )
     return table
+
+
+def kind_table(result: dict) -> Table:
+    """Each mode's score per question kind: right-or-wrong accuracy apart from open token recall."""
+    table = Table("mode", "kind", "n", "metric", "score", "95% CI", title="by kind")
+    for mode, m in result["modes"].items():
+        for kind, k in m.get("by_kind", {}).items():
+            ci = f"{k['ci95'][0]:.3f}-{k['ci95'][1]:.3f}"
+            table.add_row(mode, kind, str(k["n"]), k["metric"], f"{k['score']:.3f}", ci)
+    return table
+
+
+SHOWN_FAILURES = 20
+"""Failed rows said on stderr, one line each; the rest are counted (all are in report.md and --json)."""
+
+
+def say_failures(lines: list[str]) -> None:
+    for line in lines[:SHOWN_FAILURES]:
+        err_console.print(f"[yellow]failed[/yellow] {escape(line)}", highlight=False, soft_wrap=True)
+    if len(lines) > SHOWN_FAILURES:
+        err_console.print(f"... and {len(lines) - SHOWN_FAILURES} more (report.md lists them)", highlight=False)
+
+
+def run_record(
+    questions: Path,
+    settings: Settings,
+    idx: Index,
+    folds: int,
+    open_questions: bool,
+    modes: list[str],
+    exclude_case: bool,
+) -> dict:
+    """What a ``bench qa`` result needs to be read on its own later (and ``compare-qa`` to check two runs asked the
+    same questions): which questions (file and hash), when, which code, command, index (its encoder revisions) and
+    answerer settings."""
+    from pathatlas import __version__
+
+    return {
+        "questions": str(questions.resolve()),
+        "questions_sha256": hashlib.sha256(questions.read_bytes()).hexdigest(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "pathatlas": __version__,
+        "command": sys.argv,
+        "index": str(idx.path),
+        "index_encoder": idx.meta.encoder,
+        "index_revisions": idx.meta.revisions,
+        "answerer": settings.answerer,
+        "model": settings.llm_model if settings.answerer == "llm" else None,
+        "k": settings.agent_k,
+        "rounds": settings.agent_rounds,
+        "folds": folds,
+        "open": open_questions,
+        "modes": modes,
+        "exclude_case": exclude_case,
+        "pythonhashseed": os.environ.get("PYTHONHASHSEED"),
+    }
 
 
 @bench_app.command("qa")
@@ -339,16 +407,27 @@ def bench_qa_command(
             "answer says (token recall), and report how often it quotes a gold page.",
         ),
     ] = False,
+    exclude_case: Annotated[
+        bool,
+        typer.Option(
+            "--exclude-case",
+            help="Keep every image of a question's gold case (gold.case, as the index's case id) out of its evidence, "
+            "not only the question's own image: another photograph of the same slide gives the diagnosis away.",
+        ),
+    ] = False,
     out: Annotated[Path, typer.Option(help="Folder for report.md and plot.png.")] = Path("bench-out/qa"),
     json_out: JsonFileOpt = None,
 ):
-    """Accuracy (95% CI), evidence recall@5, latency and failures per mode, per chapter or group."""
+    """Accuracy (95% CI; token recall for open questions), evidence hit@5, latency and failures per mode, per kind,
+    per chapter or group."""
     from pathatlas.agent.answerers import create_answerer
     from pathatlas.agent.bench import (
         INTERRUPTED,
         MODES,
         QABench,
+        answered_phrase,
         check_sources,
+        failure_lines,
         load_items,
         markdown_report,
         plot_qa,
@@ -374,11 +453,13 @@ def bench_qa_command(
     check_sources(items, idx, questions)
     for what, groups in refit_groups(items).items():
         check_folds(groups, folds, what)
-    bench = QABench(
-        idx, create_answerer(settings.answerer, settings, idx.encoder), settings.agent_rounds, settings.agent_k
-    )
-    result = bench.run(items, failures, chosen, folds=folds)
-    console.print(qa_table(result, f"{questions.name}: {result['n']} questions, answerer {result['answerer']}"))
+    run = run_record(questions, settings, idx, folds, open_questions, chosen, exclude_case)
+    answering = create_answerer(settings.answerer, settings, idx.encoder)
+    bench = QABench(idx, answering, settings.agent_rounds, settings.agent_k, exclude_case=exclude_case)
+    result = {"run": run, **bench.run(items, failures, chosen, folds=folds)}
+    console.print(qa_table(result, f"{questions.name}: {answered_phrase(result)}, answerer {result['answerer']}"))
+    if len(result["kinds"]) > 1:
+        console.print(kind_table(result))
     for mode, m in result["modes"].items():
         if h := m.get("held_out"):
             vs = h.get("vs_rag")
@@ -393,6 +474,9 @@ def bench_qa_command(
                 f"{mode}: open-answer confidence refit on {h['folds'] - 1} of {h['folds']} chapter folds, held out: "
                 f"ECE {h['ece']:.3f} (raw coverage {h['coverage_ece']:.3f})"
             )
+    say_failures(failure_lines(result))
+    for note in result["notes"]:
+        err_console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
     out.mkdir(parents=True, exist_ok=True)
     write_json(json_out, result)  # first: the answers are the run's work, the report and plot draw them
     (out / "report.md").write_text(markdown_report(result, f"QA benchmark: {questions.name}"))
@@ -440,9 +524,12 @@ def bench_compare_qa_command(
     Per mode: the accuracy before and after, questions gained and lost, the exact two-sided McNemar p, and the
     settled / unsettled split. Held-out answers are paired when both runs have them (--folds), every answer
     otherwise."""
-    from pathatlas.agent.bench import compare_qa_runs
+    from pathatlas.agent.bench import check_same_questions, compare_qa_runs
 
-    modes = compare_qa_runs(read_qa_result(before), read_qa_result(after))
+    first, second = read_qa_result(before), read_qa_result(after)
+    if warning := check_same_questions(first, second):
+        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
+    modes = compare_qa_runs(first, second)
     if not modes:
         raise BadInputError(f"{before} and {after} share no mode")
     table = Table(
