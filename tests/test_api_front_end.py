@@ -242,3 +242,25 @@ def test_thumbnails_are_cached_and_revalidated_by_their_etag(client):
         assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag, held
     changed = client.get(hit["thumbnail_url"], headers={"If-None-Match": '"other"'})
     assert changed.status_code == 200 and changed.content == first.content
+
+
+# -- 9. the snippet's marked words come with the hit ---------------------------------------------
+def test_a_hits_snippet_says_which_words_the_query_marks_as_the_web_ui_does(tmp_path):
+    from pathatlas.retrieval.marks import marked_spans, query_terms
+
+    hit = Hit(
+        "h",
+        1.0,
+        "page",
+        "Koilocytes have a clear, perinuclear halo; non-koilocytic cells do not.",
+        Citation("a.pdf", page=1),
+    )
+    record = hit_record(hit, 1, "koilocytes with a halo")
+    marked = [hit.snippet[start:end] for start, end in record["snippet_marks"]]
+    assert marked == ["Koilocytes", "halo", "koilocytic"], "each word the query's words start, as the UI marks them"
+    assert record["snippet_marks"] == [list(s) for s in marked_spans(hit.snippet, query_terms("koilocytes halo"))]
+    assert hit_record(hit, 1)["snippet_marks"] == [], "no query, nothing marked"
+    with TestClient(create_app(indexed(tmp_path))) as client:
+        found = client.post("/search", json={"text": "page", "k": 3}).json()["hits"]
+    marked = [h["snippet"][start:end] for h in found for start, end in h["snippet_marks"]]
+    assert marked and all(word.lower() == "page" for word in marked), "REST marks what the web UI would"

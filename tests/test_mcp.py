@@ -119,11 +119,12 @@ def test_search_matches_the_python_api(server, demo_index, arguments, query):
     hits = result_json(call(server, "search", arguments))["hits"]
     if "source" in arguments:
         query.filters["source"] = demo_index.resolve_source(arguments["source"])
-    expected = json.loads(json.dumps(public(hit_records(Searcher(demo_index).search(query)))))
+    expected = json.loads(json.dumps(public(hit_records(Searcher(demo_index).search(query), query.text))))
     assert hits == expected and hits
     assert str(demo_index.path) not in json.dumps(hits), "thumbnails are resources, not server files"
     first = hits[0]
     assert first["title"] and first["snippet"] and first["citation"]["label"].startswith("demo-")
+    assert any(h["snippet_marks"] for h in hits), "the words searched are marked in what was found"
     if "kind" in arguments:
         assert {h["kind"] for h in hits} == {"figure"} and first["citation"]["bbox"]
 

@@ -187,7 +187,8 @@ def search(
     if as_json:
         from pathatlas.ui.api.schemas import hit_records
 
-        print_json(hit_records(hits))  # the hit's one JSON form, as REST and MCP give it
+        words = " ".join(w for w in (query.text, found.image_words) if w)
+        print_json(hit_records(hits, words))  # the hit's one JSON form, as REST and MCP give it
         return
     console.print(hits_table(hits) if hits else "no hits")
 

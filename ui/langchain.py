@@ -28,13 +28,13 @@ from pathatlas.ui.api.schemas import hit_record
 from pathatlas.ui.tools import Toolbox, reraise_as, thumbnail_uri, validation_line
 
 
-def hit_document(hit: Hit, rank: int) -> Document:
+def hit_document(hit: Hit, rank: int, query: str | None = None) -> Document:
     """The hit's whole passage as content; the hit's JSON (``hit_record``: citation, score, kind, snippet...) as
     metadata, with the thumbnail's file for the program and its ``pathatlas://`` resource (``media``) as the tools give
     it."""
     passage = hit.payload.body or hit.snippet
     media = thumbnail_uri(hit.id) if hit.thumbnail else None
-    return Document(id=hit.id, page_content=passage, metadata={**hit_record(hit, rank), "media": media})
+    return Document(id=hit.id, page_content=passage, metadata={**hit_record(hit, rank, query), "media": media})
 
 
 class PathAtlasRetriever(BaseRetriever):
@@ -73,7 +73,7 @@ class PathAtlasRetriever(BaseRetriever):
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         hits = self.toolbox.hits(Query(text=query, k=self.k, filters=dict(self.filters)))
-        return [hit_document(hit, rank) for rank, hit in enumerate(hits, start=1)]
+        return [hit_document(hit, rank, query) for rank, hit in enumerate(hits, start=1)]
 
     def as_tools(self) -> list[BaseTool]:
         """``search`` and ``ask`` as LangChain tools; bad input, arguments of the wrong type included, comes back to the

@@ -96,7 +96,7 @@ class Atlas:
         thumbnail ...). ``filters``: kind, source, organ, diagnosis, case, section, chapter."""
         from pathatlas.ui.api.schemas import hit_records
 
-        return hit_records(self.hits(text, image=image, k=k, filters=filters))
+        return hit_records(self.hits(text, image=image, k=k, filters=filters), text)
 
     def ask(
         self,

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from pathatlas.agent.questions import ONE_OPTION, repeated_option
+from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.records import KINDS, Hit, organ_text
 from pathatlas.retrieval.search import USER_FILTERS
 from pathatlas.retrieval.text import CJK_RUN
@@ -83,11 +84,11 @@ def hit_title(hit: Hit) -> str:
     return payload.title or slide_title or payload.section or hit.citation.label()
 
 
-def hit_record(hit: Hit, rank: int) -> dict[str, Any]:
+def hit_record(hit: Hit, rank: int, query: str | None = None) -> dict[str, Any]:
     """The one JSON form of a hit, which every door shows (CLI ``--json``, REST, MCP, LangChain): what a reader sees
-    (rank, relevance, why, title, the payload's fields by name) beside the stored record (``payload``, as
-    ``Hit.to_dict`` gives it). ``thumbnail`` is a file on this machine: REST shows its URL instead (``HitOut``), the
-    MCP and LangChain tools its ``pathatlas://`` resource (``tools.public``)."""
+    (rank, relevance, why, title, the payload's fields by name, the snippet's words ``query`` marks) beside the stored
+    record (``payload``, as ``Hit.to_dict`` gives it). ``thumbnail`` is a file on this machine: REST shows its URL
+    instead (``HitOut``), the MCP and LangChain tools its ``pathatlas://`` resource (``tools.public``)."""
     stored, payload = hit.to_dict(), hit.payload
     return {
         "id": hit.id,
@@ -99,6 +100,7 @@ def hit_record(hit: Hit, rank: int) -> dict[str, Any]:
         "kind": hit.kind,
         "title": hit_title(hit),
         "snippet": hit.snippet,
+        "snippet_marks": [list(span) for span in marked_spans(hit.snippet, query_terms(query))],
         "citation": stored["citation"],
         "section": payload.section,
         "book": payload.book,
@@ -114,9 +116,9 @@ def hit_record(hit: Hit, rank: int) -> dict[str, Any]:
     }
 
 
-def hit_records(hits: list[Hit]) -> list[dict[str, Any]]:
+def hit_records(hits: list[Hit], query: str | None = None) -> list[dict[str, Any]]:
     """``hit_record`` of each hit, ranked from 1."""
-    return [hit_record(hit, rank) for rank, hit in enumerate(hits, start=1)]
+    return [hit_record(hit, rank, query) for rank, hit in enumerate(hits, start=1)]
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,12 @@ class HitOut(BaseModel):
         description="What to call the hit: a case's title, a slide figure's slide title, else its section, else its "
         "citation.",
     )
-    snippet: str
+    snippet: str = Field(..., description="Plain text (escape it before showing it as HTML).")
+    snippet_marks: list[tuple[int, int]] = Field(
+        [],
+        description="[start, end) character offsets of the snippet's words the query marks, by the rule the web UI "
+        "highlights with (a word starting like a query word, accents and case folded): no stemmer to port.",
+    )
     citation: CitationOut
     section: str | None = None
     book: str | None = None
@@ -179,9 +186,10 @@ class HitOut(BaseModel):
     page_url: str | None = Field(None, description="GET this for the rendered page with the hit highlighted.")
 
     @classmethod
-    def of(cls, hit: Hit, rank: int = 1, links: Links = Links()) -> HitOut:
-        """``links``: the request's (``deps.get_links``); the default serves at / (the CLI's table)."""
-        shown = {key: value for key, value in hit_record(hit, rank).items() if key != "thumbnail"}
+    def of(cls, hit: Hit, rank: int = 1, links: Links = Links(), query: str | None = None) -> HitOut:
+        """``links``: the request's (``deps.get_links``); the default serves at / (the CLI's table). ``query``: the
+        words searched, which the snippet's marks are of."""
+        shown = {key: value for key, value in hit_record(hit, rank, query).items() if key != "thumbnail"}
         return cls(
             **shown,
             thumbnail_url=links.thumbnail(hit.id) if hit.thumbnail else None,
@@ -189,8 +197,8 @@ class HitOut(BaseModel):
         )
 
     @classmethod
-    def ranked(cls, hits: list[Hit], links: Links = Links()) -> list[HitOut]:
-        return [cls.of(hit, rank, links) for rank, hit in enumerate(hits, start=1)]
+    def ranked(cls, hits: list[Hit], links: Links = Links(), query: str | None = None) -> list[HitOut]:
+        return [cls.of(hit, rank, links, query) for rank, hit in enumerate(hits, start=1)]
 
 
 MAX_QUERY_CHARS = Settings.model_fields["max_query_chars"].default

@@ -67,7 +67,8 @@ async def run_search(engine: Engine, query: Query, links: Links) -> SearchRespon
     if query.filters:  # resolving reads the index's sources and sections: not on the event loop
         query.filters = await run_in_threadpool(scoped, engine, query.filters)
     found = await asyncio.wrap_future(engine.search(query))  # a full queue answers 503 (see app.py)
-    return SearchResponse(hits=HitOut.ranked(found.hits, links), image_words=found.image_words)
+    words = " ".join(w for w in (query.text, found.image_words) if w)  # what the search read
+    return SearchResponse(hits=HitOut.ranked(found.hits, links, words), image_words=found.image_words)
 
 
 @router.post("/search", response_model=SearchResponse, summary="Search by text", responses=errors(404))
