@@ -418,8 +418,7 @@ def bench_qa_command(
     out: Annotated[Path, typer.Option(help="Folder for report.md and plot.png.")] = Path("bench-out/qa"),
     json_out: JsonFileOpt = None,
 ):
-    """Accuracy (95% CI; token recall for open questions), evidence hit@5, latency and failures per mode, per kind,
-    per chapter or group."""
+    """Accuracy (95% CI; open: token recall), evidence hit@5, latency, failures per mode, kind and chapter."""
     from pathatlas.agent.answerers import create_answerer
     from pathatlas.agent.bench import (
         INTERRUPTED,
