@@ -92,11 +92,13 @@ QUESTION_KEYS = ("id", "question", "options", "answer", "image", "gold", "chapte
 
 
 def yes_no(text: str) -> str | None:
-    """ "yes" or "no" when that is the text's first word, punctuation aside ("Yes.", "no, it is not"), else None: a
-    gold written as a sentence is still a yes/no question, and an answer saying "Yes, ..." says yes."""
+    """ "yes" or "no" when the text is that word alone or followed by punctuation ("Yes.", "no, it is not"), else
+    None: a gold written so is still a yes/no question, and an answer saying "Yes, ..." says yes; "No mitoses are
+    seen" is an open answer."""
     words = text.split()
-    first = words[0].strip(string.punctuation).lower() if words else ""
-    return first if first in YES_NO else None
+    first = words[0].lower() if words else ""
+    said = first.rstrip(string.punctuation)
+    return said if said in YES_NO and (len(words) == 1 or first != said) else None
 
 
 def load_items(

@@ -246,3 +246,9 @@ def test_an_error_with_brackets_keeps_them(quick_index, tmp_path):
     questions = write(tmp_path / "q.jsonl", {**HALO, "gold": {"pdf_pages": [5, 3]}})
     result = run_cli("bench", "qa", "--questions", questions, "--index", quick_index.path, home=tmp_path / "home")
     one_error_line(result, "gold pdf_pages [5, 3] is not [first, last] with 1 <= first <= last")
+
+
+def test_an_open_gold_opening_with_no_stays_open():
+    from pathatlas.agent.bench import yes_no
+
+    assert [yes_no(t) for t in ("Yes.", "no, it is not", "No", "No mitoses are seen")] == ["yes", "no", "no", None]
