@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
-from starlette._utils import get_route_path
 
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
@@ -88,6 +87,15 @@ async def no_unknown_form_fields(request: Request) -> None:
 
 
 FormOnly = Depends(no_unknown_form_fields)
+
+
+def get_route_path(scope) -> str:
+    """The request's path as routes match it: without the root path a reverse proxy serves the API under (the write
+    guard must see "/sources/x", not "/atlas/sources/x"). Starlette's own helper is private API."""
+    path, root = scope["path"], scope.get("root_path", "")
+    if not root or not path.startswith(root) or (path != root and path[len(root)] != "/"):
+        return path
+    return path[len(root) :]
 
 
 class RequestGuard:
