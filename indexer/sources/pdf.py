@@ -566,7 +566,18 @@ def stream_identity(doc: pymupdf.Document, xref: int) -> Hashable:
         return xref
 
 
-def template_images(doc: pymupdf.Document) -> dict[int, int]:
+@dataclass(frozen=True)
+class SlideMasters:
+    """What ``template_images`` finds in a document."""
+
+    first_pages: dict[int, int]
+    """A slide master's images, by xref, each to the (1-based) first page showing it."""
+    placements: dict[int, list[dict]]
+    """The pages' ``get_image_info(xrefs=True)`` it read, by 0-based page number: each page's records reuse them, as
+    reading them decodes every image of the page."""
+
+
+def template_images(doc: pymupdf.Document) -> SlideMasters:
     """The images of a slide master (a PowerPoint deck's logo or background, on every slide), by xref, each to the
     first page showing it: an image (one xref, or the same bytes) drawn as a master draws it (``drawn_as_master``: in
     the page's margins or across it) on at least ``TEMPLATE_PAGES`` pages and at least half of the document's. Each
@@ -580,18 +591,23 @@ def template_images(doc: pymupdf.Document) -> dict[int, int]:
     pages = [{image[0] for image in page.get_images()} for page in doc]
     identities = {xref: stream_identity(doc, xref) for xref in set().union(*pages)}
     repeated = first_pages_of_repeated([{identities[xref] for xref in page} for page in pages])
+    placements = {
+        page.number: page.get_image_info(xrefs=True)
+        for page, xrefs in zip(doc, pages, strict=True)
+        if any(identities[xref] in repeated for xref in xrefs)
+    }
     drawn = [
         {
             identities[info["xref"]]
-            for info in page.get_image_info(xrefs=True)
+            for info in placements.get(page.number, [])
             if identities.get(info["xref"]) in repeated and drawn_as_master(page, info)
         }
-        if any(identities[xref] in repeated for xref in xrefs)
-        else set()
-        for page, xrefs in zip(doc, pages, strict=True)
+        for page in doc
     ]
     firsts = first_pages_of_repeated(drawn)
-    return {xref: firsts[identity] for xref, identity in identities.items() if identity in firsts}
+    return SlideMasters(
+        {xref: firsts[identity] for xref, identity in identities.items() if identity in firsts}, placements
+    )
 
 
 def figure_label(caption: str, printed: bool = False) -> str | None:
@@ -665,14 +681,21 @@ class PdfSource(Source):
         with quiet_mupdf(), self._open() as doc:
             book = (doc.metadata or {}).get("title") or self.path.stem
             sections = sections_by_page(doc.get_toc(), doc.page_count)
-            templates = template_images(doc)
+            masters = template_images(doc)
             without_text: set[int] = set()
             plates: set[int] = set()
             for page, blocks, continued in self._read(doc, without_text, plates):
-                section = sections.get(page.number + 1, "")
-                scanned, plate = page.number in without_text, page.number in plates
                 yield from self._page_records(
-                    page, blocks, fingerprint, book, section, continued, scanned, templates, plate
+                    page,
+                    blocks,
+                    fingerprint=fingerprint,
+                    book=book,
+                    section=sections.get(page.number + 1, ""),
+                    continued=continued,
+                    scanned=page.number in without_text,
+                    templates=masters.first_pages,
+                    plate=page.number in plates,
+                    placements=masters.placements.get(page.number),
                 )
 
     def _read(
@@ -729,6 +752,7 @@ class PdfSource(Source):
         self,
         page: pymupdf.Page,
         blocks: list[TextBlock],
+        *,
         fingerprint: str,
         book: str,
         section: str = "",
@@ -736,7 +760,10 @@ class PdfSource(Source):
         scanned: bool = False,
         templates: Mapping[int, int] | None = None,
         plate: bool = False,
+        placements: list[dict] | None = None,
     ) -> Iterator[Record]:
+        """The page, its passages and its figures. ``placements`` are its ``get_image_info(xrefs=True)`` where
+        ``template_images`` read them already."""
         number = page.number + 1
         try:
             pixmap = render(page, self.settings.page_render_dpi, self.settings.max_page_pixels)
@@ -747,14 +774,25 @@ class PdfSource(Source):
         text = "\n".join(text for _, text in blocks)
         label = page.get_label()  # the number printed on the page, where the PDF says
         printed = label if label and label != str(number) else None
-        placements = page.get_image_info(xrefs=True)
+        if placements is None:
+            placements = page.get_image_info(xrefs=True)
         # an OCR tool's scan keeps its text layer (the page's words) but is a scan all the same; checked only where an
         # image fills the page, so a book's other pages cost nothing more
         scanned = scanned or (any(fills(page, info) for info in placements) and behind_ocr_layer(page))
         yield Page(self.key, fingerprint, number, text, rendered, book, section, printed, scanned)
         yield from self._passages(page, blocks, fingerprint, book, section, printed)
         yield from self._figures(
-            page, blocks, fingerprint, book, continued, printed, scanned, templates, plate, section, placements
+            page,
+            blocks,
+            fingerprint,
+            book,
+            continued,
+            page_label=printed,
+            scanned=scanned,
+            templates=templates,
+            plate=plate,
+            section=section,
+            placements=placements,
         )
 
     def _passages(
@@ -796,6 +834,7 @@ class PdfSource(Source):
         fingerprint: str,
         book: str,
         continued: str | None,
+        *,
         page_label: str | None = None,
         scanned: bool = False,
         templates: Mapping[int, int] | None = None,
