@@ -215,7 +215,9 @@ class Indexer:
                 recorded["stat"] = signature
             if recorded != known:
                 self._restat[source.key] = recorded
-            return SourceReport(source.key, "unchanged", entries=known["entries"])
+            # not read again: the problems found when it was (what ``info`` counts), for every caller alike
+            problems = list(known.get("problems", []))
+            return SourceReport(source.key, "unchanged", entries=known["entries"], problems=problems)
         self._written = []
         try:
             count = self._write(source)

@@ -6,8 +6,6 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -34,7 +32,6 @@ from pathatlas.ui.export_cli import export
 if TYPE_CHECKING:  # the records module loads numpy: not for --help
     from rich.status import Status
 
-    from pathatlas.indexer.pipeline import SourceReport
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.records import Hit
     from pathatlas.retrieval.search import Searcher
@@ -127,12 +124,11 @@ def index(
     store_class(store or settings.store)  # a mistyped name before a path with nothing to index
     idx = Index.open(settings.index_dir, settings, create=True, store=store, defer=True)  # kept if a source commits
     report = Indexer(idx, show_progress=not as_json).add(paths, force=force)
-    sources = with_known_problems(report.sources, idx.manifest)
     if as_json:
-        print_json([s.__dict__ for s in sources])
+        print_json([s.__dict__ for s in report.sources])
     elif len(report.sources) > len(report.unfound):  # else nothing was found to index: the error lines say why
         table = Table("source", "status", "entries", "seconds", "problems")
-        for s in sources:
+        for s in report.sources:
             colour = {"failed": "red", "unchanged": "dim"}.get(s.status, "green")
             table.add_row(
                 escape(s.source),
@@ -148,15 +144,6 @@ def index(
         err_console.print(note, highlight=False, soft_wrap=True, markup=False)
     if report.failed:
         raise typer.Exit(1)
-
-
-def with_known_problems(sources: list[SourceReport], manifest: Mapping[str, dict]) -> list[SourceReport]:
-    """The run's sources, an unchanged one with the problems recorded when it was last read (what ``info`` counts),
-    since this run did not read it again to find them."""
-    return [
-        replace(s, problems=manifest.get(s.source, {}).get("problems", [])) if s.status == "unchanged" else s
-        for s in sources
-    ]
 
 
 @app.command()
@@ -508,7 +495,7 @@ def info(index: IndexOpt = None, as_json: JsonOpt = False):
         if saved
         else None
     )
-    states = {key: on_disk(key, entry) for key, entry in stats["sources"].items()}
+    states = {key: on_disk(key, entry, settings) for key, entry in stats["sources"].items()}
     # indexed before the version was recorded: perhaps by this reader, which the next ``index`` run then records
     older = {key for key, entry in stats["sources"].items() if entry.get("records_version", 0) < RECORDS_VERSION}
     if as_json:

@@ -7,13 +7,14 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from contextlib import suppress
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pathatlas.errors import BadInputError
+from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.records import Record
-from pathatlas.settings import Settings, load_settings
+from pathatlas.settings import Settings
 
 RECORDS_VERSION = 8
 """Bump when the records a source yields change for the same file, so indexed sources get new ids and the next
@@ -96,7 +97,7 @@ def stat_signature(path: Path) -> str | None:
 SourceState = Literal["ok", "changed", "missing", "unknown"]
 
 
-def on_disk(key: str, entry: Mapping[str, Any], settings: Settings | None = None) -> SourceState:
+def on_disk(key: str, entry: Mapping[str, Any], settings: Settings) -> SourceState:
     """Whether the source a manifest entry describes is on disk as it was indexed: ``ok``; ``changed`` (its records,
     pages and highlights are of another version: re-index it); ``missing`` (moved or deleted: indexing the new place
     adds it again beside this one, so remove this one); ``unknown`` (nothing recorded to compare with). An entry
@@ -104,7 +105,7 @@ def on_disk(key: str, entry: Mapping[str, Any], settings: Settings | None = None
 
     Files whose sizes or times differ from those recorded are changed only if what they hold differs too
     (``same_content``): a ``labels.csv`` saved again as it was is the same source, as ``index`` finds it. ``settings``
-    (else those of the environment) read the source as ``index`` would."""
+    are the caller's (the command's, the server's): the source is read as ``index`` with them would read it."""
     path = Path(key)
     if not path.exists():
         return "missing"
@@ -124,12 +125,45 @@ def on_disk(key: str, entry: Mapping[str, Any], settings: Settings | None = None
             return "ok"
     if signature is None:
         return "changed"
-    return "ok" if same_content(key, entry, signature, settings or load_settings()) else "changed"
+    return "ok" if same_content(key, entry, signature, settings) else "changed"
+
+
+@dataclass
+class _KeyLock:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0
+    """Threads holding or waiting for ``lock``: at 0 the entry goes, so locks never outnumber the threads asking."""
+
+
+class KeyLocks:
+    """One lock per key (a source's), made when a thread first asks for it and dropped when the last one leaves: work
+    on one key waits only for work on the same key, and nothing accumulates over a server's life."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, _KeyLock] = {}
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextmanager
+    def holding(self, key: str) -> Iterator[None]:
+        with self._guard:
+            held = self._locks.setdefault(key, _KeyLock())
+            held.users += 1
+        try:
+            with held.lock:
+                yield
+        finally:
+            with self._guard:
+                held.users -= 1
+                if not held.users:
+                    del self._locks[key]
 
 
 _SAME_CONTENT: dict[tuple[str, str, str, str], bool] = {}
 """``same_content``'s answers by source, stat signature, fingerprint indexed and settings read with."""
-_SAME_CONTENT_LOCK = threading.Lock()
+_HASHING = KeyLocks()
 SAME_CONTENT_KEPT = 1024
 
 
@@ -137,21 +171,25 @@ def same_content(key: str, entry: Mapping[str, Any], signature: str, settings: S
     """Whether a source whose files' sizes or times changed still yields the fingerprint it was indexed with (what
     ``index`` compares to call it unchanged). The fingerprint reads every byte (seconds for a large book or folder),
     so each answer is kept by the files' stat ``signature``: one hash per state of the files, not one per page or
-    image served. Under a lock: the images a page viewer asks for at once wait for one hash instead of each making
-    its own."""
+    image served. Under the source's own lock: the images a page viewer asks for at once wait for one hash instead of
+    each making its own, and those of another source do not wait for it.
+
+    A source that cannot be read as indexed (a file gone or unreadable meanwhile, a metadata file now refused, a
+    plug-in no longer installed: ``OSError`` or a ``PathAtlasError``) is not the same; any other error is a bug and
+    is raised."""
     try:
         source = _source_of(Path(key), entry.get("kind"), settings)
         if source is None:
             return False
         known = (key, signature, str(entry.get("fingerprint")), repr(sorted(source.reading().items())))
-        with _SAME_CONTENT_LOCK:
+        with _HASHING.holding(key):
             if (same := _SAME_CONTENT.get(known)) is None:
                 same = source.fingerprint() == entry.get("fingerprint")
                 if len(_SAME_CONTENT) >= SAME_CONTENT_KEPT:
                     _SAME_CONTENT.clear()
                 _SAME_CONTENT[known] = same
         return same
-    except Exception:  # an unreadable metadata file, a missing plug-in: not as indexed, as ``index`` would say
+    except (OSError, PathAtlasError):  # as ``index`` would say: this source fails to read
         return False
 
 

@@ -84,7 +84,10 @@ class CaseFolderSource(Source):
 
     @property
     def metadata_path(self) -> Path:
-        return next(self.path / name for name in METADATA_FILES if (self.path / name).is_file())
+        found = next((self.path / name for name in METADATA_FILES if (self.path / name).is_file()), None)
+        if found is None:  # deleted since ``accepts``: the folder cannot be read, as a server checking it finds
+            raise BadInputError(f"{self.path}: no {' or '.join(METADATA_FILES)} in the case folder any more")
+        return found
 
     def _rows(self) -> list[Row]:
         return read_case_metadata(self.metadata_path, LIST_FIELDS)
