@@ -302,6 +302,12 @@ class Found:
     hits: list[Hit]
     image_words: str = ""
 
+    def marked_words(self, text: str | None) -> str:
+        """The words its hits' snippets mark (``hit_record``'s ``query``), as every door marks them: the query's
+        ``text`` as searched (``Query.validate`` drops one beside an image that has no word to look for) and the words
+        read in its image, which were searched too."""
+        return " ".join(words for words in (text, self.image_words) if words)
+
 
 def by_majority(head: list[Fused], payloads: Mapping[str, Payload], voters: int) -> list[Fused]:
     """``head`` after its top ``voters`` vote on a diagnosis (``fusion.majority_next``); the hits moved up for sharing

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from pathatlas.retrieval.records import Hit
+    from pathatlas.retrieval.search import Query
 
 ImageInput = str | os.PathLike | bytes | Image.Image
 
@@ -83,20 +84,19 @@ class Atlas:
         self, text: str | None = None, *, image: ImageInput | None = None, k: int = 10, filters: dict | None = None
     ) -> list[Hit]:
         """The hits of a text and/or image query as records (``Hit``: scores, payload, citation)."""
-        from pathatlas.retrieval.search import Query
-
-        query = Query(text=self._text(text), image=self._image(image), k=k, filters={} if filters is None else filters)
-        query.validate()
-        return self.searcher.find(query).hits
+        return self.searcher.find(self._query(text, image, k, filters)).hits
 
     def search(
         self, text: str | None = None, *, image: ImageInput | None = None, k: int = 10, filters: dict | None = None
     ) -> list[dict[str, Any]]:
         """The hits as ``search --json`` prints them (JSON-ready dicts: rank, relevance, why, snippet, citation,
-        thumbnail ...). ``filters``: kind, source, organ, diagnosis, case, section, chapter."""
+        thumbnail ...), the snippets marked by the query's words and those read in its image, as the other doors mark
+        them. ``filters``: kind, source, organ, diagnosis, case, section, chapter."""
         from pathatlas.ui.api.schemas import hit_records
 
-        return hit_records(self.hits(text, image=image, k=k, filters=filters), text)
+        query = self._query(text, image, k, filters)
+        found = self.searcher.find(query)
+        return hit_records(found.hits, found.marked_words(query.text))
 
     def ask(
         self,
@@ -122,6 +122,14 @@ class Atlas:
         filters = {} if filters is None else filters
         asked = Question(self._text(question), [] if options is None else options, self._image(image), filters=filters)
         return self._agents[name].ask(asked).to_dict()
+
+    def _query(self, text: str | None, image: ImageInput | None, k: int, filters: dict | None) -> Query:
+        """The checked query of ``hits`` and ``search``."""
+        from pathatlas.retrieval.search import Query
+
+        query = Query(text=self._text(text), image=self._image(image), k=k, filters={} if filters is None else filters)
+        query.validate()
+        return query
 
     def _text(self, text: object) -> object:
         """Text as the CLI takes it (valid Unicode, at most ``max_query_chars``); anything else for the query's or the

@@ -10,6 +10,7 @@ import html
 import io
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from PIL import Image, ImageDraw
@@ -146,7 +147,8 @@ RANKER_WORDS = {
 printed in the query image), the text space the meaning, the joint space matched image and text to each other (a
 text query to pictures, an image to pictures and captions), the visual space the look; keypoints verified the same
 specimen, and a hit may come up for sharing the majority diagnosis. A space searched with the query image
-(``visual:image``, ``joint:image``) is named as the space is."""
+(``visual:image``, ``joint:image``) is named as the space is. The one table of these words: the JSON ``why`` of every
+door (``matched_why``), the CLI's table and the web UI say them alike."""
 LOOK_ALIKE_RANKERS = frozenset({"visual", "visual:image", "joint:image"})
 """Rankers that compare pictures alone (an image query's dense spaces): a hit found by these only merely looks alike."""
 
@@ -156,18 +158,22 @@ def ranker_words(ranker: str) -> str:
     return RANKER_WORDS.get(ranker) or RANKER_WORDS.get(ranker.split(":")[0], ranker)
 
 
-def found_by(hit: dict[str, Any]) -> str:
-    """Which rankers found the hit and where each put it ("words #1, image-text match #3"), read from its structured
-    ``matched_by`` (ranker -> 1-based rank); a ranker named twice (a text and an image ranking of one space) counts
-    at its better rank. A hit without ``matched_by`` (an older server) keeps the API's ``why`` as written."""
-    matched = hit.get("matched_by")
-    if not matched:
-        return hit.get("why") or ""
+def matched_why(matched_by: Mapping[str, int]) -> str:
+    """Which rankers found a hit and where each put it ("words #1, image-text match #3"), from its ``matched_by``
+    (ranker -> 1-based rank); a ranker named twice (a text and an image ranking of one space) counts at its better
+    rank."""
     best: dict[str, int] = {}
-    for ranker, rank in matched.items():
+    for ranker, rank in matched_by.items():
         words = ranker_words(ranker)
         best[words] = min(rank, best.get(words, rank))
     return ", ".join(f"{words} #{rank}" for words, rank in sorted(best.items(), key=lambda item: item[1]))
+
+
+def found_by(hit: dict[str, Any]) -> str:
+    """``matched_why`` of a hit record; a hit without ``matched_by`` (an older server) keeps the API's ``why`` as
+    written."""
+    matched = hit.get("matched_by")
+    return matched_why(matched) if matched else hit.get("why") or ""
 
 
 def relevance_words(hit: dict[str, Any], look_alike: bool) -> str:

@@ -127,7 +127,8 @@ class Toolbox:
     ) -> dict[str, Any]:
         """Search the pathology library by text; returns hits with title, passage snippet, citation (source, page, bbox) and a thumbnail URI."""  # noqa: E501
         query = Query(text=text, k=k, filters=self._filters(kind, source, organ, diagnosis))
-        return {"hits": hit_records(self.hits(query), text)}
+        found = self._find(query)
+        return {"hits": hit_records(found.hits, found.marked_words(query.text))}
 
     def search_image(
         self,
@@ -141,8 +142,9 @@ class Toolbox:
     ) -> dict[str, Any]:
         """Find figures, pages and case images that look like an image (give image_base64 or image_path); same hits as search, and image_words: the words read in the image and searched ("" when none)."""  # noqa: E501
         image = self._image(image_base64, image_path)
-        found = self._find(Query(image=image, k=k, filters=self._filters(kind, source, organ, diagnosis)))
-        return {"hits": hit_records(found.hits, found.image_words), "image_words": found.image_words}
+        query = Query(image=image, k=k, filters=self._filters(kind, source, organ, diagnosis))
+        found = self._find(query)
+        return {"hits": hit_records(found.hits, found.marked_words(query.text)), "image_words": found.image_words}
 
     def ask(
         self,

@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get(
         "/health",
+        operation_id="health",
         response_model=Health,
         tags=["service"],
         summary="Liveness, version and index summary",
@@ -121,11 +122,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             records=index.store.count(),
             ready=engine.ready.is_set(),
             problem=problem,
-            limits=ServiceLimits(max_upload_mb=settings.max_upload_mb, max_image_pixels=settings.max_image_pixels),
+            limits=ServiceLimits(
+                max_upload_mb=settings.max_upload_mb,
+                max_image_pixels=settings.max_image_pixels,
+                max_query_chars=settings.max_query_chars,
+            ),
         )
 
     @app.get(
         "/ready",
+        operation_id="ready",
         response_model=Readiness,
         tags=["service"],
         summary="Readiness: 200 once searches answer at full speed",

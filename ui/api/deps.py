@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import secrets
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request, status
@@ -13,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.schemas import ErrorOut, Links
+from pathatlas.ui.api.schemas import ErrorOut, Links, too_long
 
 WRITE_PREFIXES = ("/jobs/", "/sources/")
 MULTIPART_SLACK = 1 << 20
@@ -33,7 +34,13 @@ ERROR_TEXT = {
     411: "Content-Length required for uploads",
     413: "Too large",
     415: "Unsupported file type",
+    422: "A field is missing or invalid: a list of field errors, each naming it (loc), echoing at most 200 characters",
+    503: "The service cannot take it now (a full queue: Retry-After; models that could not load; a folder it cannot "
+    "write): the detail says which",
 }
+BODY = (411, 413, 422)
+"""What a request with a body may be refused with: no Content-Length or over the upload limit (before the body is
+read), or a field that is missing or invalid."""
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -87,6 +94,13 @@ async def no_unknown_form_fields(request: Request) -> None:
 
 
 FormOnly = Depends(no_unknown_form_fields)
+
+
+def within_query_limit(engine: Engine, texts: Mapping[tuple[str | int, ...], str | None]) -> None:
+    """422 for each text (by its place in the request) longer than the service's PATHATLAS_MAX_QUERY_CHARS, as a
+    schema's ``max_length`` refuses it: the schema documents the default, the service keeps its own setting."""
+    if refused := too_long(texts, engine.settings.max_query_chars):
+        raise RequestValidationError(refused)
 
 
 def get_route_path(scope) -> str:

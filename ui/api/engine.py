@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import sys
 import threading
 import uuid
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,24 @@ from pathatlas.retrieval.search import Found, Query, Searcher
 from pathatlas.settings import Settings, os_problem
 from pathatlas.ui.api.facets import Facets, count_facets
 from pathatlas.ui.api.lanes import BatchingLane
+
+
+def without_paths(message: str, index: Path, folders: Iterable[Path]) -> str:
+    """``message`` with ``index`` named by its folder's name and paths under ``folders`` by their path below them.
+    Each is matched as absolute paths (as messages name them; a relative ``--index home/x`` must not cut "home/" out
+    of "/srv/home/x") and whole: not inside another path ("/mnt/srv/x"), nor the start of a longer name (an index
+    "/srv/book" in "/srv/book-2", an index "/book" in ".../uploads/ab12/book.pdf"); the longest first, so a home
+    beside the index ("/srv/book-home/uploads/...") loses its own folder, not the index's name."""
+
+    def forms(path: Path) -> set[str]:
+        return {str(path.expanduser().absolute()), str(path.resolve())}
+
+    shown = {f"{form}/": "" for folder in folders for form in forms(folder)}
+    shown |= {form: index.name for form in forms(index)}
+    for path in sorted(shown, key=len, reverse=True):
+        whole = "" if path.endswith("/") else r"(?![\w-]|\.[\w-])"  # a folder's path ends at its "/"
+        message = re.sub(rf"(?<![\w.~/-]){re.escape(path)}{whole}", lambda _, name=shown[path]: name, message)
+    return message
 
 
 @dataclass
@@ -341,16 +361,11 @@ class Engine:
         return self.relative(str(exc))
 
     def relative(self, message: str) -> str:
-        """Messages for API clients without server paths: the index named by its folder's name, files under the
-        uploads, the index's parent folder or the home by their path below it; nor the address of the LLM server
-        behind the answerer. Folders are matched as absolute paths (as messages name them), longest first: a relative
-        ``--index home/x`` must not cut "home/" out of the middle of "/srv/home/x"."""
+        """Messages for API clients without server paths (``without_paths``: the index by its folder's name, files
+        under the uploads, the index's parent folder or the home by their path below it), nor the address of the LLM
+        server behind the answerer."""
         index = self.index.path
-        folders = {self.uploads, index.parent, self.settings.home}
-        named = {form for folder in folders for form in (folder.expanduser().absolute(), folder.resolve())}
-        message = message.replace(str(index), index.name).replace(str(index.resolve()), index.name)
-        for folder in sorted(named, key=lambda path: len(str(path)), reverse=True):
-            message = message.replace(f"{folder}/", "")
+        message = without_paths(message, index, (self.uploads, index.parent, self.settings.home))
         if self.settings.llm_base_url:
             message = message.replace(self.settings.llm_base_url, "the answerer's LLM server")
         return message

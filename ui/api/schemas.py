@@ -4,10 +4,12 @@ a hit that every door (CLI, REST, MCP, LangChain) shows."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from pydantic_core import PydanticKnownError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from pathatlas.agent.questions import ONE_OPTION, repeated_option
@@ -16,6 +18,7 @@ from pathatlas.retrieval.records import KINDS, Hit, organ_text
 from pathatlas.retrieval.search import USER_FILTERS
 from pathatlas.retrieval.text import CJK_RUN
 from pathatlas.settings import Settings
+from pathatlas.ui.present import matched_why
 
 
 class CitationOut(BaseModel):
@@ -32,22 +35,11 @@ class CitationOut(BaseModel):
     page_label: str | None = Field(None, description="The number printed on the page, where it differs from page.")
 
 
-RANKER_NAMES = {
-    "bm25": "words",
-    "text": "meaning",
-    "joint": "meaning",
-    "visual": "appearance",
-    "specimen": "same specimen",
-    "bm25:image": "printed words",
-    "majority": "majority diagnosis",
-}
-"""What each ranker means to a reader: BM25 matched the words (of the query text, or those printed in the query
-image), a text space the meaning, image spaces the look, keypoints verified the same specimen (another view or
-section of the query's slide); an image hit after the first five may come up for sharing the diagnosis most of
-the top hits share (``fusion.majority_next``)."""
+Kind = Literal[KINDS]
+Relevance = Literal["best match", "strong match", "good match", "related"]
 
 
-def relevance_label(rank: int, relative: float) -> str:
+def relevance_label(rank: int, relative: float) -> Relevance:
     """A reader's relevance from the rank and the fused score relative to the best hit (RRF scores alone
     mean nothing to a person)."""
     if rank == 1:
@@ -57,17 +49,6 @@ def relevance_label(rank: int, relative: float) -> str:
     if relative >= 0.5:
         return "good match"
     return "related"
-
-
-def matched_why(matched_by: dict[str, int]) -> str:
-    """'words #1, meaning #3': which rankers found the hit and where they put it."""
-    best: dict[str, int] = {}
-    for ranker, rank in matched_by.items():
-        name = RANKER_NAMES.get(ranker) or RANKER_NAMES.get(ranker.split(":")[0], ranker)
-        if ranker.endswith(":image") and name == "meaning":
-            name = "appearance"
-        best[name] = min(rank, best.get(name, rank))
-    return ", ".join(f"{name} #{rank}" for name, rank in sorted(best.items(), key=lambda item: item[1]))
 
 
 def has_image(hit: Hit) -> bool:
@@ -145,7 +126,7 @@ class HitOut(BaseModel):
 
     id: str
     rank: int = Field(..., description="1-based position in the results.")
-    relevance: str = Field(..., description="best match, strong match, good match or related (from rank and score).")
+    relevance: Relevance = Field(..., description="From the rank and the fused score relative to the first hit's.")
     relative_score: float = Field(
         ...,
         description="Fused score relative to the first hit's (1.0), against every candidate searched: the same "
@@ -153,7 +134,7 @@ class HitOut(BaseModel):
     )
     why: str = Field("", description="Which rankers found it and at which rank, e.g. 'words #1, meaning #3'.")
     score: float = Field(..., description="The raw fused (RRF) score; comparable only within one result list.")
-    kind: str
+    kind: Kind
     title: str = Field(
         ...,
         description="What to call the hit: a case's title, a slide figure's slide title, else its section, else its "
@@ -202,8 +183,23 @@ class HitOut(BaseModel):
 
 
 MAX_QUERY_CHARS = Settings.model_fields["max_query_chars"].default
+"""The longest text the OpenAPI schema documents (``maxLength``): the default of PATHATLAS_MAX_QUERY_CHARS. A service
+refuses by its own setting (``too_long``), which /health's ``limits`` says."""
+DOCUMENTED_LENGTH = {"maxLength": MAX_QUERY_CHARS}
 K_MAX = 100
 """The most hits one search returns."""
+
+
+def too_long(texts: Mapping[tuple[str | int, ...], str | None], limit: int) -> list[dict[str, Any]]:
+    """Pydantic's own error for each text longer than ``limit`` (``string_too_long``, at its place in the request):
+    a text over the service's PATHATLAS_MAX_QUERY_CHARS is refused in the words a schema's ``max_length`` uses, which
+    clients already read, whatever the limit."""
+    error = PydanticKnownError("string_too_long", {"max_length": limit})
+    return [
+        {"type": error.type, "loc": where, "msg": error.message(), "input": text, "ctx": error.context}
+        for where, text in texts.items()
+        if text is not None and len(text) > limit
+    ]
 
 
 def valid_unicode(text: str) -> str:
@@ -216,7 +212,6 @@ def valid_unicode(text: str) -> str:
 
 
 FilterField = Literal[USER_FILTERS]
-Kind = Literal[KINDS]
 FilterText = Annotated[str, Field(min_length=1, pattern=r"\S")]  # as check_filters: not blank
 Filters = with_config(ConfigDict(extra="forbid"))(
     TypedDict(
@@ -270,13 +265,12 @@ def has_a_word(text: str) -> str:
     return text
 
 
-QueryText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS), AfterValidator(valid_unicode)]
+QueryText = Annotated[str, Field(min_length=1, json_schema_extra=DOCUMENTED_LENGTH), AfterValidator(valid_unicode)]
 SearchText = Annotated[
     str,
     Field(
         min_length=1,
-        max_length=MAX_QUERY_CHARS,
-        json_schema_extra={"pattern": A_WORD.pattern},  # checked by ``has_a_word``, which says what is missing
+        json_schema_extra={**DOCUMENTED_LENGTH, "pattern": A_WORD.pattern},  # ``has_a_word`` says what is missing
         description="A word to look for: two letters or digits in a row, or one Chinese, Japanese or Korean "
         "character. A text of stop words alone ('the of and') is refused with 400: it would match every record alike.",
     ),
@@ -284,7 +278,7 @@ SearchText = Annotated[
     AfterValidator(has_a_word),
 ]
 OptionText = Annotated[
-    str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S"), AfterValidator(valid_unicode)
+    str, Field(min_length=1, pattern=r"\S", json_schema_extra=DOCUMENTED_LENGTH), AfterValidator(valid_unicode)
 ]
 
 
@@ -434,7 +428,7 @@ class ServiceLimits(BaseModel):
 
     max_upload_mb: int = Field(description="Largest upload (an image query, a PDF or a zip).")
     max_image_pixels: int = Field(description="Largest image, in pixels (width times height).")
-    max_query_chars: int = Field(MAX_QUERY_CHARS, description="Longest search text, question or option.")
+    max_query_chars: int = Field(description="Longest search text, question or option (PATHATLAS_MAX_QUERY_CHARS).")
     k_max: int = Field(K_MAX, description="Most hits one search returns (its k).")
 
 

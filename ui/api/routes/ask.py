@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
@@ -12,16 +12,30 @@ from PIL import Image
 from pydantic import ValidationError
 
 from pathatlas.agent.questions import Question
-from pathatlas.ui.api.deps import EngineDep, FormOnly, LinksDep, errors
+from pathatlas.ui.api.deps import BODY, EngineDep, FormOnly, LinksDep, errors, within_query_limit
 from pathatlas.ui.api.routes.search import scoped
-from pathatlas.ui.api.schemas import MAX_QUERY_CHARS, AskRequest, AskResponse, Links, parse_filters_form
+from pathatlas.ui.api.schemas import (
+    DOCUMENTED_LENGTH,
+    AskRequest,
+    AskResponse,
+    Links,
+    parse_filters_form,
+    too_long,
+)
 from pathatlas.ui.api.uploads import read_limited
 
 router = APIRouter(tags=["ask"])
 
 
-@router.post("/ask", response_model=AskResponse, summary="Answer a question with cited evidence", responses=errors(404))
+@router.post(
+    "/ask",
+    operation_id="ask",
+    response_model=AskResponse,
+    summary="Answer a question with cited evidence",
+    responses=errors(404, *BODY, 503),
+)
 def ask(request: AskRequest, engine: EngineDep, links: LinksDep) -> AskResponse:
+    within_query_limit(engine, asked_texts(request, ("body",)))
     filters = scoped(engine, request.filters)
     result = engine.ask(Question(request.question, request.options, filters=filters)).result()  # one at a time
     return AskResponse.of(result.to_dict(), links)
@@ -29,32 +43,45 @@ def ask(request: AskRequest, engine: EngineDep, links: LinksDep) -> AskResponse:
 
 @router.post(
     "/ask/image",
+    operation_id="ask_about_image",
     dependencies=[FormOnly],
     response_model=AskResponse,
     summary="Answer a question about an image",
-    responses=errors(404),
+    responses=errors(404, *BODY, 503),
 )
 async def ask_image(
     engine: EngineDep,
     links: LinksDep,
     image: Annotated[UploadFile, File()],
-    question: Annotated[str, Form(min_length=1, max_length=MAX_QUERY_CHARS)],
+    question: Annotated[str, Form(min_length=1, json_schema_extra=DOCUMENTED_LENGTH)],
     options: Annotated[str, Form(description="JSON list of option texts, as /ask takes them")] = "[]",
     filters: Annotated[str, Form(description='JSON object, the filters of /search, e.g. {"kind": "case"}')] = "{}",
 ) -> AskResponse:
+    within_query_limit(engine, {("body", "question"): question})
     try:
         request = AskRequest(question=question, options=json.loads(options), filters=parse_filters_form(filters))
     except json.JSONDecodeError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "options must be a JSON list of strings") from exc
-    except ValidationError as exc:  # the rules of /ask (option count and length, Unicode), said in one line
-        error = exc.errors()[0]
-        where = ".".join(map(str, error["loc"]))
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{where}: {error['msg']}") from exc
+    except ValidationError as exc:  # the rules of /ask (option count, Unicode), said in one line
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, error_line(exc.errors()[0])) from exc
     except ValueError as exc:  # the filters
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    if long := too_long(asked_texts(request), engine.settings.max_query_chars):  # an option: as the rules above
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, error_line(long[0]))
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
     picture = await asyncio.wrap_future(engine.open_image(data))  # a few at a time: a decode can take a gigabyte
     return await run_in_threadpool(_ask_image, engine, picture, request, links)  # the models block
+
+
+def asked_texts(request: AskRequest, where: tuple[str, ...] = ()) -> dict[tuple[str | int, ...], str]:
+    """The question and each option by their place in the request (below ``where``), for ``too_long``."""
+    options = {(*where, "options", n): option for n, option in enumerate(request.options)}
+    return {(*where, "question"): request.question, **options}
+
+
+def error_line(error: dict[str, Any]) -> str:
+    """A validation error of the multipart form's JSON fields in one line: "options.0: String should have ..."."""
+    return f"{'.'.join(map(str, error['loc']))}: {error['msg']}"
 
 
 def _ask_image(engine, picture: Image.Image, request: AskRequest, links: Links) -> AskResponse:

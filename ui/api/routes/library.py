@@ -26,7 +26,9 @@ def job_out(job: Job) -> JobOut:
     return JobOut.model_validate(job, from_attributes=True)
 
 
-@router.get("/sources", response_model=list[SourceOut], summary="Indexed sources with counts")
+@router.get(
+    "/sources", operation_id="list_sources", response_model=list[SourceOut], summary="Indexed sources with counts"
+)
 def list_sources(engine: EngineDep) -> list[SourceOut]:
     return [
         SourceOut(
@@ -42,9 +44,10 @@ def list_sources(engine: EngineDep) -> list[SourceOut]:
 
 @router.delete(
     "/sources/{source_id}",
+    operation_id="delete_source",
     dependencies=[Writer],
     summary="Remove a source by its id (GET /sources lists them) or its unique file name",
-    responses=errors(400, 401, 404, 409),
+    responses=errors(400, 401, 403, 404, 409, 422, 503),
 )
 def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
     try:
@@ -61,12 +64,13 @@ def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
 
 @router.post(
     "/jobs",
+    operation_id="create_job",
     response_model=JobOut,
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Writer, FormOnly],
     summary="Index an uploaded PDF, or a zip of a case folder (cases.jsonl or labels.csv inside)",
     description="Uploading a file of the same name again replaces that source once the new one is indexed.",
-    responses=errors(400, 401, 403, 409, 411, 413, 415),
+    responses=errors(400, 401, 403, 409, 411, 413, 415, 422, 503),
 )
 async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> JobOut:
     name = safe_name(file.filename, "upload")
@@ -94,7 +98,11 @@ async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> 
 
 
 @router.get(
-    "/jobs/{job_id}", response_model=JobOut, summary="Status and progress of an index job", responses=errors(404)
+    "/jobs/{job_id}",
+    operation_id="get_job",
+    response_model=JobOut,
+    summary="Status and progress of an index job",
+    responses=errors(404, 422),
 )
 def get_job(job_id: str, engine: EngineDep) -> JobOut:
     if job_id not in engine.jobs:
@@ -104,10 +112,11 @@ def get_job(job_id: str, engine: EngineDep) -> JobOut:
 
 @router.delete(
     "/jobs/{job_id}",
+    operation_id="cancel_job",
     response_model=JobOut,
     dependencies=[Writer],
     summary="Cancel an index job",
-    responses=errors(401, 404),
+    responses=errors(401, 403, 404, 422),
 )
 def cancel_job(job_id: str, engine: EngineDep) -> JobOut:
     if job_id not in engine.jobs:

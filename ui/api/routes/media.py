@@ -74,12 +74,13 @@ def payload_of(engine, record_id: str) -> Payload:
 
 @router.get(
     "/media/thumbnails/{record_id}",
+    operation_id="get_thumbnail",
     response_class=FileResponse,
     summary="A hit's thumbnail (JPEG)",
     responses={
         200: {"content": {"image/jpeg": {}}},
         304: {"description": "Not modified: the ETag in If-None-Match is this thumbnail's"},
-        **errors(404),
+        **errors(404, 422),
     },
 )
 def thumbnail(record_id: str, engine: EngineDep, if_none_match: Annotated[str | None, Header()] = None) -> Response:
@@ -104,10 +105,11 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
 
 @router.get(
     "/media/pages/{record_id}",
+    operation_id="get_page_image",
     response_class=Response,
     summary="The cited page rendered as PNG, its region outlined",
     description="The dpi is lowered when the page would exceed PATHATLAS_MAX_PAGE_PIXELS.",
-    responses={200: {"content": {"image/png": {}}}, **errors(404, 410)},
+    responses={200: {"content": {"image/png": {}}}, **errors(404, 410, 422)},
 )
 def page(record_id: str, engine: EngineDep, dpi: int = Query(110, ge=36, le=300)) -> Response:
     payload = payload_of(engine, record_id)
@@ -139,9 +141,10 @@ def render_page(key: tuple, max_pixels: int) -> bytes:
 
 @router.get(
     "/media/cases/{record_id}",
+    operation_id="get_case_image",
     response_class=Response,
     summary="A case image at full size (JPEG, PNG, GIF or WebP as stored; other formats as PNG)",
-    responses={200: {"content": {t: {} for t in sorted(set(WEB_IMAGE_TYPES.values()))}}, **errors(404, 410)},
+    responses={200: {"content": {t: {} for t in sorted(set(WEB_IMAGE_TYPES.values()))}}, **errors(404, 410, 422)},
 )
 def case_image(record_id: str, engine: EngineDep) -> Response:
     """Typed by what the file holds, never by its name: the name is the uploader's (a JPEG named x.html must not
@@ -177,8 +180,9 @@ def web_image_type(path: Path) -> str | None:
 
 @router.get(
     "/cases/{record_id}",
+    operation_id="get_case",
     summary="Case details: diagnosis, organ, labels and all its images",
-    responses=errors(404),
+    responses=errors(404, 422),
 )
 def case_details(record_id: str, engine: EngineDep, links: LinksDep) -> dict[str, Any]:
     payload = payload_of(engine, record_id)

@@ -14,7 +14,7 @@ from pathatlas.ui.api.routes.media import check_source, payload_of
 from pathatlas.ui.api.routes.search import source_key
 from pathatlas.ui.api.schemas import HitOut, Links
 
-router = APIRouter(tags=["records"], responses=errors(404))  # unknown records, pages and PDFs
+router = APIRouter(tags=["records"], responses=errors(404, 422))  # unknown records, pages and PDFs
 
 
 def hit_out(engine, record_id: str, payload: Payload, links: Links) -> HitOut:
@@ -22,12 +22,22 @@ def hit_out(engine, record_id: str, payload: Payload, links: Links) -> HitOut:
     return HitOut.of(hit, links=links)
 
 
-@router.get("/records/{record_id}", response_model=HitOut, summary="One record, shaped like a search hit")
+@router.get(
+    "/records/{record_id}",
+    operation_id="get_record",
+    response_model=HitOut,
+    summary="One record, shaped like a search hit",
+)
 def record(record_id: str, engine: EngineDep, links: LinksDep) -> HitOut:
     return hit_out(engine, record_id, payload_of(engine, record_id), links)
 
 
-@router.get("/pages", response_model=HitOut, summary="The page record of a book page (for previous/next page)")
+@router.get(
+    "/pages",
+    operation_id="get_page",
+    response_model=HitOut,
+    summary="The page record of a book page (for previous/next page)",
+)
 def book_page(
     engine: EngineDep,
     links: LinksDep,
@@ -44,6 +54,7 @@ def book_page(
 
 @router.get(
     "/records/{record_id}/pdf",
+    operation_id="get_record_pdf",
     response_class=FileResponse,
     summary="The source PDF of a record",
     responses=errors(410),  # changed on disk since it was indexed: its pages are another book's

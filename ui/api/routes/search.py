@@ -15,12 +15,12 @@ from fastapi.concurrency import run_in_threadpool
 from pathatlas.errors import UnknownSourceError
 from pathatlas.retrieval.search import Query, as_list, resolve_filters
 from pathatlas.retrieval.similar import similar
-from pathatlas.ui.api.deps import EngineDep, FormOnly, LinksDep, errors
+from pathatlas.ui.api.deps import BODY, EngineDep, FormOnly, LinksDep, errors, within_query_limit
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.routes.media import payload_of
 from pathatlas.ui.api.schemas import (
+    DOCUMENTED_LENGTH,
     K_MAX,
-    MAX_QUERY_CHARS,
     FacetsOut,
     FacetValue,
     HitOut,
@@ -67,30 +67,39 @@ async def run_search(engine: Engine, query: Query, links: Links) -> SearchRespon
     if query.filters:  # resolving reads the index's sources and sections: not on the event loop
         query.filters = await run_in_threadpool(scoped, engine, query.filters)
     found = await asyncio.wrap_future(engine.search(query))  # a full queue answers 503 (see app.py)
-    words = " ".join(w for w in (query.text, found.image_words) if w)  # what the search read
-    return SearchResponse(hits=HitOut.ranked(found.hits, links, words), image_words=found.image_words)
+    hits = HitOut.ranked(found.hits, links, found.marked_words(query.text))
+    return SearchResponse(hits=hits, image_words=found.image_words)
 
 
-@router.post("/search", response_model=SearchResponse, summary="Search by text", responses=errors(404))
+@router.post(
+    "/search",
+    operation_id="search",
+    response_model=SearchResponse,
+    summary="Search by text",
+    responses=errors(404, *BODY, 503),
+)
 async def search_text(request: SearchRequest, engine: EngineDep, links: LinksDep) -> SearchResponse:
+    within_query_limit(engine, {("body", "text"): request.text})
     return await run_search(engine, Query(text=request.text, k=request.k, filters=request.filters), links)
 
 
 @router.post(
     "/search/image",
+    operation_id="search_by_image",
     dependencies=[FormOnly],
     response_model=SearchResponse,
     summary="Search by image, optionally with text",
-    responses=errors(404),  # a source filter naming no source
+    responses=errors(404, *BODY, 503),  # 404: a source filter naming no source
 )
 async def search_image(
     engine: EngineDep,
     links: LinksDep,
     image: Annotated[UploadFile, File(description="A micrograph or figure (JPEG, PNG, TIFF...).")],
-    text: Annotated[str | None, Form(max_length=MAX_QUERY_CHARS)] = None,
+    text: Annotated[str | None, Form(json_schema_extra=DOCUMENTED_LENGTH)] = None,
     k: Annotated[int, Form(ge=1, le=K_MAX)] = 10,
     filters: Annotated[str, Form(description='JSON object, e.g. {"kind": "case"}')] = "{}",
 ) -> SearchResponse:
+    within_query_limit(engine, {("body", "text"): text})
     try:
         parsed = parse_filters_form(filters)
         valid_unicode(text or "")
@@ -103,9 +112,10 @@ async def search_image(
 
 @router.post(
     "/search/similar",
+    operation_id="search_similar",
     response_model=SearchResponse,
     summary="Records that look like a given one (its stored vectors; nothing is uploaded or re-encoded)",
-    responses=errors(404),
+    responses=errors(404, *BODY),
 )
 def search_similar(request: SimilarRequest, engine: EngineDep, links: LinksDep) -> SearchResponse:
     payload_of(engine, request.id)  # 404 for an unknown id
@@ -113,7 +123,12 @@ def search_similar(request: SimilarRequest, engine: EngineDep, links: LinksDep) 
     return SearchResponse(hits=HitOut.ranked(similar(engine.searcher, request.id, request.k, filters), links))
 
 
-@router.get("/facets", response_model=FacetsOut, summary="Values of each filter field in the index, with counts")
+@router.get(
+    "/facets",
+    operation_id="facets",
+    response_model=FacetsOut,
+    summary="Values of each filter field in the index, with counts",
+)
 def facets(engine: EngineDep) -> FacetsOut:
     found = engine.facets()
 
