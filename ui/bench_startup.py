@@ -1,5 +1,5 @@
 """Fresh-process start-up costs of the everyday commands: wall time and the heavy modules each one imports, and how
-long a fresh ``pathatlas serve`` takes to listen and to be ready.
+long a fresh ``pathatlas serve`` takes to listen and to be ready (/ready).
 
 Every run is a new interpreter (as a user's shell starts one); nothing is written to the index (the re-index
 runs on a source the index already holds, so it finds it unchanged).
@@ -13,11 +13,13 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pathatlas.errors import BadInputError
 
@@ -81,9 +83,9 @@ def run_once(args: list[str]) -> FreshRun:
 @dataclass
 class ServeStart:
     listening_s: float
-    """Until /health first answers: the service listens before its models load."""
+    """Until /ready first answers (503 while the models load): the service listens before its models load."""
     ready_s: float
-    """Until /health says ``ready``: the first search is answered without waiting for a model."""
+    """Until /ready answers 200: the first search is answered without waiting for a model."""
     cpu_seconds: float
 
 
@@ -93,50 +95,83 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def health(port: int) -> dict | None:
-    """/health's body, or None while nothing listens on ``port``."""
+def readiness(port: int) -> tuple[int, dict] | None:
+    """/ready's status and body, or None while nothing listens on ``port``."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-            return json.loads(response.read())
-    except OSError:  # refused (not listening yet), reset, or a 503 (HTTPError): not ready either way
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as answered:  # 503: listening, not ready (``problem`` says when it cannot be)
+        try:
+            return answered.code, json.loads(answered.read())
+        except ValueError:
+            return answered.code, {}
+    except OSError:  # refused (not listening yet) or reset
         return None
 
 
+def serve_argv(index: Path, port: int) -> list[str]:
+    return [sys.executable, "-c", _RUN, "serve", "--index", str(index), "--port", str(port)]
+
+
 def time_serve(index: Path, timeout: float = 300.0, poll: float = 0.05) -> ServeStart:
-    """One ``pathatlas serve`` in a new interpreter on a free loopback port, polled until /health says ready, then
+    """One ``pathatlas serve`` in a new interpreter on a free loopback port, polled until /ready answers 200, then
     stopped."""
-    port, cpu, started = free_port(), _cpu_of_children(), time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-c", _RUN, "serve", "--index", str(index), "--port", str(port)],
-        stdout=subprocess.DEVNULL,  # uvicorn's access log
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        listening, ready = wait_ready(process, port, started, timeout, poll)
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)
+    port = free_port()
+    return time_server(serve_argv(index, port), port, timeout, poll)
+
+
+def time_server(argv: list[str], port: int, timeout: float, poll: float, grace: float = 5.0) -> ServeStart:
+    """The server ``argv`` starts, timed until ``port``'s /ready first answers and until it answers 200, then
+    stopped (killed if it outlives ``grace`` seconds after SIGTERM). Its stderr goes to a file, not a pipe nobody
+    reads: a chatty server would block once the pipe filled, and never get ready."""
+    cpu, started = _cpu_of_children(), time.perf_counter()
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stderr:
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, text=True)  # stdout: access log
+        try:
+            listening, ready = wait_ready(process, port, started, timeout, poll, stderr)
+        finally:
+            stop(process, grace)
     return ServeStart(round(listening, 2), round(ready, 2), round(_cpu_of_children() - cpu, 2))
 
 
+def stop(process: subprocess.Popen, grace: float) -> None:
+    """SIGTERM, then SIGKILL if the process still runs ``grace`` seconds later (one that ignores SIGTERM or hangs
+    in its shutdown would be left running)."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def last_error(stderr: IO[str]) -> str:
+    """The last line the server wrote on stderr, besides the harness's MODULES line."""
+    stderr.seek(0)
+    errors = [line for line in stderr.read().splitlines() if line.strip() and not line.startswith("MODULES ")]
+    return errors[-1] if errors else "no message"
+
+
 def wait_ready(
-    process: subprocess.Popen, port: int, started: float, timeout: float, poll: float
+    process: subprocess.Popen, port: int, started: float, timeout: float, poll: float, stderr: IO[str]
 ) -> tuple[float, float]:
-    """Seconds from ``started`` until /health first answered and until it said ready."""
+    """Seconds from ``started`` until /ready first answered and until it answered 200. Refused in one line as soon
+    as the server exits (its last stderr line) or says it cannot get ready (its ``problem``), not at the timeout."""
     listening = None
     while time.perf_counter() - started < timeout:
         if process.poll() is not None:
-            errors = [line for line in process.stderr.read().splitlines() if not line.startswith("MODULES ")]
-            raise BadInputError(f"pathatlas serve failed: {errors[-1] if errors else 'no message'}")
-        body = health(port)
+            raise BadInputError(f"pathatlas serve failed: {last_error(stderr)}")
+        answer = readiness(port)
         now = time.perf_counter() - started
-        if body is not None:
+        if answer is not None:
             listening = now if listening is None else listening
-            if body.get("ready"):
+            status, body = answer
+            if status == 200:
                 return listening, now
+            if body.get("problem"):
+                raise BadInputError(f"pathatlas serve cannot get ready: {body['problem']}")
         time.sleep(poll)
-    raise BadInputError(f"pathatlas serve was not ready within {timeout:.0f} s")
+    raise BadInputError(f"pathatlas serve was not ready within {timeout:.0f} s (last on stderr: {last_error(stderr)})")
 
 
 def bench_startup(
