@@ -174,8 +174,7 @@ def search(
     if as_json:
         from pathatlas.ui.api.schemas import hit_records
 
-        words = " ".join(w for w in (query.text, found.image_words) if w)
-        print_json(hit_records(hits, words))  # the hit's one JSON form, as REST and MCP give it
+        print_json(hit_records(hits, found.marked_words(query.text)))  # one JSON form, as REST and MCP give it
         return
     console.print(hits_table(hits) if hits else "no hits")
 
@@ -183,12 +182,10 @@ def search(
 def hits_table(hits: list[Hit]) -> Table:
     """Ranked hits for a reader. Book text is escaped: Rich would take "[see below]" for markup and drop it."""
     from pathatlas.ui.api.schemas import HitOut
-    from pathatlas.ui.present import found_by
 
     table = Table("#", "relevance", "kind", "citation", "snippet", show_lines=True)
     for rank, (hit, shown) in enumerate(zip(hits, HitOut.ranked(hits), strict=True), start=1):
-        why = found_by({"matched_by": hit.matched_by, "why": shown.why})  # as the web UI words it: each space apart
-        relevance = f"{shown.relevance}\n[dim]{escape(why)}[/dim]"
+        relevance = f"{shown.relevance}\n[dim]{escape(shown.why)}[/dim]"
         printed = f"\n[dim]printed: {escape(hit.payload.ocr)}[/dim]" if hit.payload.ocr else ""  # a figure's labels
         table.add_row(str(rank), relevance, hit.kind, escape(hit.citation.label()), escape(hit.snippet) + printed)
     return table
