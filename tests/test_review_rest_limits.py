@@ -1,5 +1,6 @@
 """The REST doors refuse texts by the service's own PATHATLAS_MAX_QUERY_CHARS, below or above the default the OpenAPI
-schema documents, in pydantic's words, and /health says the limit. Hashing encoder and a two-page PDF."""
+schema documents, in pydantic's words, and /health says the limit; so do the agents' tools. Hashing encoder and a
+two-page PDF."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from pathatlas.errors import BadInputError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.bench_crash import make_pdf
+from pathatlas.ui.tools import Toolbox
 from tests.uploads import api_settings
 
 LIMIT = 100
@@ -81,3 +84,13 @@ def test_a_limit_above_the_documented_default_is_honoured_too(tmp_path):
         too_long = client.post("/search", json={"text": words(5001)}).json()["detail"][0]
         assert too_long["ctx"] == {"max_length": 5000} and too_long["input"].endswith("(5,001 characters)")
         assert client.get("/health").json()["limits"]["max_query_chars"] == 5000
+
+
+def test_the_agents_tools_refuse_texts_over_the_services_limit_too(client):
+    """The MCP and LangChain tools (one Toolbox on the service's engine) check the same setting, not the default."""
+    toolbox = Toolbox(client.app.state.engine)
+    with pytest.raises(BadInputError, match=f"the query is {LIMIT + 1} characters long, over the limit of {LIMIT}$"):
+        toolbox.search(words(LIMIT + 1))
+    with pytest.raises(BadInputError, match=f"option 2 is {LIMIT + 1} characters long"):
+        toolbox.ask("Which page?", ["page a", words(LIMIT + 1)])
+    assert toolbox.search(words(LIMIT), k=1)["hits"], "text at the limit is searched"

@@ -24,11 +24,13 @@ from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import Found, Query
+from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.schemas import hit_records
 
-MAX_TEXT_CHARS = 4000
-"""Longest query, question or option accepted: longer text is refused, not truncated."""
+MAX_TEXT_CHARS = Settings.model_fields["max_query_chars"].default
+"""Longest query, question or option the tools' schema advertises; the tools refuse text over the service's own
+``PATHATLAS_MAX_QUERY_CHARS`` (refused, not truncated)."""
 MAX_K = 50
 THUMBNAIL_URI = "pathatlas://thumbnails/{record_id}"
 
@@ -98,9 +100,9 @@ def validation_line(error: ValidationError) -> str:
     return f"{where}: {first['msg'][:1].lower()}{first['msg'][1:]}{value}{more}"
 
 
-def check_text(value: str, name: str) -> str:
-    if len(value) > MAX_TEXT_CHARS:
-        raise BadInputError(f"{name} is {len(value):,} characters long, over the limit of {MAX_TEXT_CHARS:,}")
+def check_text(value: str, name: str, limit: int) -> str:
+    if len(value) > limit:
+        raise BadInputError(f"{name} is {len(value):,} characters long, over the limit of {limit:,}")
     return value
 
 
@@ -157,9 +159,10 @@ class Toolbox:
         source: Source = None,
     ) -> dict[str, Any]:
         """Answer a (multiple-choice) question from the library (or one source of it): the chosen option, confidence, quoted evidence and citations."""  # noqa: E501
-        check_text(question, "the question")
+        limit = self.engine.settings.max_query_chars
+        check_text(question, "the question", limit)
         for n, option in enumerate(options):
-            check_text(option, f"option {n + 1}")
+            check_text(option, f"option {n + 1}", limit)
         image = self._image(image_base64, image_path) if image_base64 or image_path else None
         filters = self._filters(None, source, None, None)
         return self.engine.ask(Question(question, list(options), image, filters=filters)).result().to_dict()
@@ -220,7 +223,7 @@ class Toolbox:
         return self._find(query).hits
 
     def _find(self, query: Query) -> Found:
-        check_text(query.text or "", "the query")
+        check_text(query.text or "", "the query", self.engine.settings.max_query_chars)
         check_k(query.k)
         return self.engine.search(query).result()  # batched with concurrent searches
 
