@@ -3,7 +3,7 @@ joint heads that map both into one ``joint`` space (see ``joint_heads.py``): the
 pathatlas-joint-v2, or the user's own from ``PATHATLAS_JOINT_HEADS``.
 
 ``visual`` is EfficientNet-Lite0 on the whole image (``towers.VISUAL``: squashed to 224 x 224, never
-cropped, ImageNet mean/std, mean pooled, averaged with its flips), L2-normalised."""
+cropped, ImageNet mean/std, mean pooled, averaged with its flips; a panorama over 2:1 tile by tile), L2-normalised."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from pathatlas.retrieval.encoders.heads_config import heads_location, read_confi
 from pathatlas.retrieval.encoders.inference_heads import InferenceHeads
 from pathatlas.retrieval.encoders.towers import (
     EFFICIENTNET_DIM,
+    HEADS_RECIPES,
     MINILM_DIM,
     MINILM_NAME,
     RECIPES,
@@ -41,7 +42,7 @@ class DefaultEncoder(Encoder):
         else:
             self._heads_at = heads_location(settings.joint_heads)
         config = heads.config if heads is not None else read_config(*self._heads_at)
-        if config is not None and config.image_recipe != VISUAL:
+        if config is not None and config.image_recipe not in HEADS_RECIPES:
             raise BadInputError(
                 f"joint heads were trained on {config.image_recipe!r} image features, but visual "
                 f"features are {VISUAL!r}: retrain them with `pathatlas train-joint`"

@@ -28,7 +28,8 @@ def file_key(path: Path) -> str:
 
 
 def cache_file(settings: Settings, image_pass: ImagePass, recipe: ImageRecipe) -> Path:
-    name = f"{image_pass.geometry}{image_pass.size}{image_pass.flip}-{recipe.normalise}-{recipe.pooling}"
+    tiled = "-panoramas" if image_pass.panoramas else ""  # a panorama's features differ: never served the other's
+    name = f"{image_pass.geometry}{image_pass.size}{image_pass.flip}{tiled}-{recipe.normalise}-{recipe.pooling}"
     return settings.cache_dir / "image-features" / f"{name}.npz"
 
 

@@ -12,7 +12,7 @@ import secrets
 import shutil
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,6 +127,9 @@ class ImagePass:
     flip: str = ""
     """Applied after the geometry; one of the dihedral group: "" (none), "h" (left-right), "v" (top-bottom),
     "r90", "r180", "r270" (rotations), "t" (transpose), "tv" (transverse)."""
+    panoramas: bool = False
+    """Cut a panorama (``panorama_tiles``) into near-square tiles first, each given the geometry, pooled features
+    averaged over them; images up to 2:1 are untouched."""
 
     def images(self, image: Image.Image) -> list[Image.Image]:
         """The backbone inputs of this pass: the geometry's images, each turned to the pass's orientation."""
@@ -134,6 +137,11 @@ class ImagePass:
 
     def shape(self, image: Image.Image) -> list[Image.Image]:
         """The geometry alone: passes sharing it (flips of one recipe) resize each image once."""
+        tiles = panorama_tiles(image) if self.panoramas else [image]
+        return [part for tile in tiles for part in self.fit(tile)]
+
+    def fit(self, image: Image.Image) -> list[Image.Image]:
+        """The geometry applied to one image (or one tile of a panorama)."""
         size = self.size
         if self.geometry == "crop":
             from torchvision import transforms  # seconds to import: only this old recipe needs it
@@ -149,9 +157,36 @@ class ImagePass:
             scale = min(size / min(width, height), 2 * size / max(width, height))
             return [image.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.BICUBIC)]
         if self.geometry == "tiles":
-            big = image.resize((2 * size, 2 * size), Image.BICUBIC)
-            return [big.crop((x, y, x + size, y + size)) for y in (0, size) for x in (0, size)]
+            return grid(image.resize((2 * size, 2 * size), Image.BICUBIC), columns=2, rows=2)
         raise ValueError(f"unknown image geometry {self.geometry!r}")
+
+
+PANORAMA_RATIO = 2
+"""An image whose long side exceeds this many times its short side is a panorama (lecturers' slides and atlases set
+micrographs side by side in a strip): squashed whole into a square, each micrograph in an 8:1 strip would be
+compressed 8x across, so it is cut into near-square tiles instead."""
+PANORAMA_TILES = 8
+"""The most tiles a panorama is cut into: each costs the recipe's passes again, and a hairline banner (2000 x 4 pixels)
+would otherwise make hundreds of backbone inputs at once."""
+
+
+def panorama_tiles(image: Image.Image) -> list[Image.Image]:
+    """A panorama cut along its long side into as many near-square tiles as the short side fits into it (rounded: each
+    tile within 4:5 to 5:4, wider beyond ``PANORAMA_TILES``); any other image whole, as it is."""
+    width, height = image.size
+    long_side, short_side = max(width, height), min(width, height)
+    if long_side <= PANORAMA_RATIO * short_side:
+        return [image]
+    count = min(round(long_side / short_side), PANORAMA_TILES)
+    return grid(image, columns=count, rows=1) if width > height else grid(image, columns=1, rows=count)
+
+
+def grid(image: Image.Image, columns: int, rows: int) -> list[Image.Image]:
+    """The image cut into ``columns`` x ``rows`` tiles of equal size (to the pixel), row by row."""
+    width, height = image.size
+    xs = [round(width * n / columns) for n in range(columns + 1)]
+    ys = [round(height * n / rows) for n in range(rows + 1)]
+    return [image.crop((xs[c], ys[r], xs[c + 1], ys[r + 1])) for r in range(rows) for c in range(columns)]
 
 
 def orient(images: list[Image.Image], flip: str) -> list[Image.Image]:
@@ -178,12 +213,19 @@ RECIPES = {
     "plain": ImageRecipe(),
     "centre-crop": ImageRecipe((ImagePass("crop"),), normalise="lite"),
     "whole+flips": ImageRecipe((ImagePass(), ImagePass(flip="h"), ImagePass(flip="v"))),
+    "whole+flips+panorama-tiles": ImageRecipe(tuple(ImagePass(flip=flip, panoramas=True) for flip in ("", "h", "v"))),
 }
 """``plain``: the baseline of every image benchmark, the whole image squashed to 224 x 224, ImageNet mean/std,
 mean pooled. ``centre-crop``: what ``visual`` meant up to pathatlas-joint-v1. ``whole+flips``: ``plain``
-averaged with its left-right and top-bottom flips."""
-VISUAL = "whole+flips"
-"""The recipe of the default encoder's ``visual`` space, chosen by cross-validation (BENCHMARKS.md)."""
+averaged with its left-right and top-bottom flips (``visual`` until panoramas were tiled: squashed whole).
+``whole+flips+panorama-tiles``: ``whole+flips`` of each near-square tile of a panorama, averaged over the tiles;
+bit for bit ``whole+flips`` on every image up to 2:1."""
+VISUAL = "whole+flips+panorama-tiles"
+"""The recipe of the default encoder's ``visual`` space, chosen by cross-validation (BENCHMARKS.md). An index records
+it (``DefaultEncoder.revisions``): one built with another recipe is refused, never silently mixed."""
+HEADS_RECIPES = ("whole+flips", VISUAL)
+"""Recipes whose features joint heads for ``visual`` may have been trained on: ``whole+flips`` is ``VISUAL`` on every
+image up to 2:1, and the shipped heads (and ``train-joint`` by default) learned from it."""
 
 
 def pool(maps: np.ndarray, pooling: str) -> np.ndarray:
@@ -263,10 +305,10 @@ class EfficientNetTower:
         if not images:
             return np.zeros((0, EFFICIENTNET_DIM), dtype=np.float32)
         rgb = [image if image.mode == "RGB" else image.convert("RGB") for image in images]  # no full-size copy
-        shaped: dict[tuple[str, int], list[list[Image.Image]]] = {}
+        shaped: dict[ImagePass, list[list[Image.Image]]] = {}
         views = []
         for image_pass in self.recipe.passes:
-            key = (image_pass.geometry, image_pass.size)
+            key = replace(image_pass, flip="")
             if key not in shaped:
                 shaped[key] = [image_pass.shape(image) for image in rgb]
             views += [orient(parts, image_pass.flip) for parts in shaped[key]]
