@@ -12,6 +12,8 @@ viewer's buttons, sliders and navigator frame of a screenshot match every other 
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,11 +49,16 @@ class Keypoints:
         return len(self.points)
 
     def save(self, path: Path) -> None:
-        """Written beside the entry's thumbnail, atomically (a reader sees the old file or the new, never half)."""
-        tmp = path.with_name(f".{path.name}.tmp")
-        with tmp.open("wb") as handle:
-            np.savez(handle, points=self.points, descriptors=self.descriptors)
-        tmp.replace(path)
+        """Written atomically (a reader sees the old file or the new, never half) through a temporary file of this
+        writer's own: two processes filling the shared keypoints cache at once must not write into each other's."""
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, points=self.points, descriptors=self.descriptors)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     @classmethod
     def load(cls, path: Path) -> Keypoints | None:

@@ -252,3 +252,15 @@ def test_bench_queries_times_image_queries_with_verification(specimen_index, set
     assert result["text"]["same_specimen_found"] == 0 and result["image"]["p95_ms"] >= result["image"]["p50_ms"] > 0
     index.settings = settings.model_copy(update={"verify_depth": 0})
     assert bench_queries(index, [], paths, repeats=1)["image"]["same_specimen_found"] == 0
+
+
+def test_keypoints_are_saved_through_a_temporary_file_of_the_writers_own(tmp_path):
+    """Two processes filling the shared keypoints cache at once: one writer's temporary file (here, the name a fixed
+    scheme would pick, still being written) is never the other's, and nothing temporary is left behind."""
+    path = tmp_path / "a.npz"
+    (tmp_path / ".a.npz.tmp").mkdir()  # another writer's file in progress, under the name a fixed scheme would pick
+    found = keypoints([draw_pattern("granuloma", 3)])[0]
+    found.save(path)
+    loaded = Keypoints.load(path)
+    assert loaded is not None and np.array_equal(loaded.descriptors, found.descriptors)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".a.npz.tmp", "a.npz"]
