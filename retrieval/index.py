@@ -550,7 +550,7 @@ class Index:
     def encoder(self) -> Encoder:
         """The index's encoder, built (models still load lazily) the first time a search or write needs it."""
         if self._encoder is None:
-            encoder = create_encoder(self.meta.encoder, self.settings)
+            encoder = create_encoder(self.meta.encoder, self.settings).for_revisions(self.meta.revisions)
             if dict(encoder.dims) != self.meta.dims:
                 raise EncoderMismatchError(
                     f"index {self.path} has vector sizes {self.meta.dims} but encoder {encoder.name!r} gives "

@@ -1,6 +1,6 @@
 """Panoramas in ``visual``: an image longer than 2:1 (a strip of micrographs side by side) is cut into near-square
 tiles, each encoded by the recipe and the features averaged, instead of being squashed 8x sideways into one square.
-Images up to 2:1 keep their vectors bit for bit; an index built before is refused, naming both recipes."""
+Images up to 2:1 keep their vectors bit for bit; an index built before keeps its recipe."""
 
 from __future__ import annotations
 
@@ -108,21 +108,30 @@ def test_feature_cache_keeps_tiled_and_squashed_features_apart(tmp_path):
     assert len(files) == 6, "a panorama's cached squashed features must never stand in for its tiled ones"
 
 
-def test_an_index_built_before_is_refused_naming_both_recipes(settings, tmp_path):
+def test_an_index_built_before_keeps_its_recipe_and_another_is_refused(settings, tmp_path, towers):
+    """An index built before panoramas were tiled is searched and extended with its own recipe (its stored vectors
+    and new ones alike, nothing to re-index on upgrade); a new index tiles; a recipe no longer made is refused."""
     from pathatlas.errors import EncoderMismatchError
     from pathatlas.retrieval.index import META_FILE, Index
 
-    folder = tmp_path / "index"
-    Index.open(folder, settings, create=True)
-    meta = json.loads((folder / META_FILE).read_text())
-    assert meta["revisions"]["visual"] == f"efficientnet-lite0 {VISUAL}"
-    meta["revisions"]["visual"] = f"efficientnet-lite0 {OLD_VISUAL}"  # as every index built before recorded it
-    (folder / META_FILE).write_text(json.dumps(meta))
+    def built_with(recipe: str) -> Index:
+        folder = tmp_path / f"{recipe}-{len(list(tmp_path.iterdir()))}"
+        Index.open(folder, settings, create=True)
+        meta = json.loads((folder / META_FILE).read_text())
+        assert meta["revisions"]["visual"] == f"efficientnet-lite0 {VISUAL}", "a new index tiles panoramas"
+        meta["revisions"]["visual"] = f"efficientnet-lite0 {recipe}"  # as an index built with ``recipe`` records it
+        (folder / META_FILE).write_text(json.dumps(meta))
+        return Index.open(folder, settings)
+
+    earlier = built_with(OLD_VISUAL).encoder
+    assert earlier.revisions()["visual"] == f"efficientnet-lite0 {OLD_VISUAL}"
+    panorama = strip([31, 32, 33, 34])
+    squashed = towers[OLD_VISUAL]([panorama])[0]
+    assert np.allclose(earlier.encode_image([panorama])["visual"][0], squashed / np.linalg.norm(squashed), atol=1e-6)
+    assert built_with(OLD_VISUAL).encoder is earlier, "one encoder per recipe: its models load once"
     with pytest.raises(EncoderMismatchError) as info:
-        _ = Index.open(folder, settings).encoder
-    message = str(info.value)
-    assert f"'efficientnet-lite0 {OLD_VISUAL}' now 'efficientnet-lite0 {VISUAL}'" in message
-    assert "re-index" in message and "\n" not in message
+        _ = built_with("centre-crop").encoder
+    assert "'efficientnet-lite0 centre-crop' now 'efficientnet-lite0 whole+flips+panorama-tiles'" in str(info.value)
 
 
 def test_heads_trained_on_the_old_recipe_still_serve(session_home, tmp_path):

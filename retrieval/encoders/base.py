@@ -70,6 +70,12 @@ class Encoder(ABC):
         two models never mix. Must not load a model. Default: nothing beyond the name."""
         return {}
 
+    def for_revisions(self, recorded: dict[str, str]) -> Encoder:
+        """The encoder to search and extend an index whose ``revisions`` are ``recorded``: an encoder that can still
+        make an earlier revision's vectors (an image recipe changed since) returns one that does, so an index built
+        before an upgrade keeps working, unmixed. Default: itself (any other revision is refused)."""
+        return self
+
     @abstractmethod
     def encode_text(self, texts: Sequence[str]) -> Embeddings: ...
 

@@ -30,13 +30,18 @@ from pathatlas.retrieval.encoders.towers import (
 )
 from pathatlas.settings import Settings
 
+VISUAL_MODEL = "efficientnet-lite0"
+
 
 class DefaultEncoder(Encoder):
     name = "default"
 
-    def __init__(self, settings: Settings, heads: InferenceHeads | None = None):
+    def __init__(self, settings: Settings, heads: InferenceHeads | None = None, recipe: str = VISUAL):
         self.settings = settings
+        self.recipe = recipe
+        """The ``visual`` recipe: ``VISUAL``, or the earlier one an index was built with (``for_revisions``)."""
         self._loading = threading.Lock()
+        self._earlier: dict[str, DefaultEncoder] = {}
         if heads is not None:
             self.__dict__["heads"] = heads
         else:
@@ -60,13 +65,25 @@ class DefaultEncoder(Encoder):
         return ("text",)
 
     def revisions(self) -> dict[str, str]:
-        revisions = {"text": MINILM_NAME, "visual": f"efficientnet-lite0 {VISUAL}"}
+        revisions = {"text": MINILM_NAME, "visual": f"{VISUAL_MODEL} {self.recipe}"}
         if "heads" in self.__dict__:  # given or already loaded
             if self.heads is not None:
                 revisions["joint"] = self.heads.revision
         elif read_config(*self._heads_at) is not None:  # read from the weights file: loads no torch
             revisions["joint"] = revision(*self._heads_at)
         return revisions
+
+    def for_revisions(self, recorded: dict[str, str]) -> DefaultEncoder:
+        """An index built with an earlier recipe the joint heads accept (``whole+flips``, before panoramas were
+        tiled) is searched and extended with that recipe: its stored vectors and new ones stay alike. A new index
+        gets ``VISUAL``."""
+        recipe = recorded.get("visual", "").removeprefix(f"{VISUAL_MODEL} ")
+        if recipe == self.recipe or recipe not in HEADS_RECIPES:
+            return self
+        with self._loading:  # one per recipe, as the registry keeps one encoder: its models load once
+            if recipe not in self._earlier:
+                self._earlier[recipe] = DefaultEncoder(self.settings, self.__dict__.get("heads"), recipe)
+            return self._earlier[recipe]
 
     # Models load on first use: a text query needs MiniLM only, an image query no MiniLM; neither imports torch once
     # the model cache holds their ONNX exports (the joint heads always run in numpy).
@@ -79,7 +96,7 @@ class DefaultEncoder(Encoder):
     def image_tower(self) -> EfficientNetTower:
         with self._loading:
             return self.__dict__.get("image_tower") or EfficientNetTower(
-                self.settings.device, RECIPES[VISUAL], self.settings.cache_dir
+                self.settings.device, RECIPES[self.recipe], self.settings.cache_dir
             )
 
     @cached_property
