@@ -4,19 +4,20 @@ Items come from MCQ / image-MCQ JSONL (``question``, ``options``, ``answer`` let
 ``gold``) or yes/no and open questions (``answer`` is text; scored by exact match and token recall). A bad row
 is recorded as a failed item and the run goes on. Besides accuracy the report gives the accuracy on negated
 questions, expected calibration error with a reliability diagram, the paired bootstrap interval of each
-mode's difference from ``rag``, the LLM's unusable replies, and (``folds``) the offline answerer's weights
-refit on all but one group of chapters and scored on the held-out one.
+mode's difference from ``rag``, the LLM's unusable replies, and (``folds``) the offline answerer's weights and
+open-answer confidence map refit on all but one group of chapters and scored on the held-out one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
+import random
 import re
 import string
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,9 @@ from tqdm.auto import tqdm
 
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.evidence import normalise, read_with_evidence
+from pathatlas.agent.evidence import REFERS_TO_OTHERS, normalise, read_with_evidence
 from pathatlas.agent.graph import Agent, evidence_from_hits
-from pathatlas.agent.plan import read_question
+from pathatlas.agent.plan import read_question, with_options
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, answer_letter, letter_index
 from pathatlas.agent.scoring import OptionSupport
 from pathatlas.agent.tune import (
@@ -73,7 +74,7 @@ def token_recall(prediction: str, gold: str) -> float:
     return sum((Counter(pred) & Counter(ref)).values()) / len(ref) if ref else 0.0
 
 
-@dataclass
+@dataclasses.dataclass
 class Item:
     id: str
     question: Question
@@ -85,6 +86,32 @@ class Item:
     image_path: Path | None = None
     row: int = 0
     """The question's line among the file's rows (1-based), as failures name it."""
+    filed_order: list[int] | None = None
+    """The file's index of each option as asked (``shuffle_options``); None when asked in the file's order."""
+
+
+def shuffle_options(item: Item, seed: int) -> Item:
+    """The multiple-choice item with its options in a fixed random order (one per seed and question id) and its
+    gold letter following its option. An option that means the others ("all of the above") keeps its place: its
+    words name no option, its place does. Other kinds are returned as they are (yes/no keep yes, no)."""
+    if item.kind != "mcq":
+        return item
+    options = item.question.options
+    movable = [j for j, option in enumerate(options) if not REFERS_TO_OTHERS.match(option)]
+    order = list(range(len(options)))
+    for place, j in zip(movable, random.Random(f"{seed}:{item.id}").sample(movable, len(movable)), strict=True):
+        order[place] = j
+    gold = LETTERS[order.index(letter_index(item.gold_answer, len(options)))]
+    question = dataclasses.replace(item.question, options=[options[j] for j in order])
+    return dataclasses.replace(item, question=question, gold_answer=gold, filed_order=order)
+
+
+def as_filed(item: Item, letter: str) -> str:
+    """An answer letter of the item as asked, as the question file letters that option: runs over the same file
+    with and without ``shuffle_options`` record comparable answers and golds."""
+    if item.filed_order is None or not letter:
+        return letter
+    return LETTERS[item.filed_order[letter_index(letter, len(item.filed_order))]]
 
 
 QUESTION_KEYS = ("id", "question", "options", "answer", "image", "gold", "chapter")
@@ -176,6 +203,30 @@ def check_sources(items: list[Item], index: Index, path: Path) -> None:
 
 REFITS = {"mcq": "the text multiple-choice questions", "open": "the open questions"}
 """What per-fold refitting fits, by question kind: the option weights, the open-answer confidence map."""
+
+REFITTED = {"mcq": "option weights", "open": "open-answer confidence map"}
+
+
+def check_refit(answerer: type[Answerer], folds: int) -> None:
+    """Refuse ``folds`` for an answerer with nothing to refit: only the offline answerer has weights and an
+    open-answer confidence map (an LLM has no offline knobs; the folds would report nothing)."""
+    if folds and not issubclass(answerer, OfflineAnswerer):
+        raise BadInputError(
+            f"--folds refits the offline answerer's option weights and open-answer confidence map; answerer "
+            f"{getattr(answerer, 'name', answerer.__name__)!r} has neither"
+        )
+
+
+def one_chapter(mode: str, kind: str, groups: list[str]) -> str | None:
+    """Why a kind's refit per fold is left out, in one line, when the questions it would fit on span one chapter
+    (a fold would be fitted on none): those answered may be fewer than those asked (failed ones; open questions
+    without a quoted sentence)."""
+    if len(set(groups)) > 1:
+        return None
+    return (
+        f"{mode}: {REFITTED[kind]} not refit per fold: {REFITS[kind]} it answered ({len(groups)}) span one chapter "
+        f"({groups[0]!r}); folds need two"
+    )
 
 
 def refit_groups(items: list[Item]) -> dict[str, list[str]]:
@@ -286,12 +337,14 @@ def settled_split(records: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def compare_qa_runs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Two ``bench qa`` results over the same questions, per mode both ran: mean score before and after, questions
-    gained and lost, exact McNemar p, and each run's settled / unsettled split.
+    gained and lost, exact McNemar p, how many answers changed, and each run's settled / unsettled split.
 
     The paired answers are the held-out ones (offline weights refit per chapter fold) when both runs have them for
     the mode, else every answer; only questions both runs answered are paired (``unpaired`` counts the others). For
     open questions (token recall) gained and lost count scores that rose and fell. The settled split is over the
-    questions both runs answered, each answer as the run gave it (held-out answers record no settled flag)."""
+    questions both runs answered, each answer as the run gave it (held-out answers record no settled flag), and so
+    is ``changed``: the questions answered otherwise (another option, by the file's letters, or another text), right
+    or wrong alike, which is what ``--shuffle-options`` moves."""
     out: dict[str, dict[str, Any]] = {}
     for mode in [m for m in before["modes"] if m in after["modes"]]:
         first, second = answered(before, mode), answered(after, mode)
@@ -313,6 +366,7 @@ def compare_qa_runs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, 
             "gained": gained,
             "lost": lost,
             "p": exact_mcnemar(gained, lost),
+            "changed": sum(first[i].get("answer") != second[i].get("answer") for i in both),
             "settled": {
                 "n": len(both),
                 "before": settled_split([first[i] for i in both]),
@@ -461,7 +515,7 @@ class QABench:
             return self.answerer.answer(item.question, []), [], None
         if mode == "rag":
             q = item.question
-            text = " ".join([q.text, *q.options]).strip() or None
+            text = with_options(q) or None
             query = Query(text=text, image=q.image, k=self.k + len(exclude), pages_per_section=0)  # as the agent
             hits = self.searcher.search(query)
             found: dict[str, Evidence] = {}
@@ -475,15 +529,18 @@ class QABench:
         return result.answer, result.evidence, result.support
 
     def run(self, items: list[Item], failures: list[dict], modes=MODES, folds: int = 0) -> dict[str, Any]:
-        """Every mode over every item; with ``folds`` (offline answerer) also held-out accuracy of weights refit
-        per group of chapters.
+        """Every mode over every item; with ``folds`` (offline answerer only: ``check_refit``) also the held-out
+        accuracy of its weights and the held-out ECE of its open-answer confidence map, each refit per group of
+        chapters (a note instead where the answered questions of a kind span one chapter).
 
         Ctrl-C while a question is asked ends the run there, not the program: the result holds what was answered
         (the interrupted mode over its answered questions, no held-out refit of it, later modes not run) and says
         so in ``interrupted``, so an hour of LLM answers is not lost."""
+        check_refit(type(self.answerer), folds)
         per_item: list[dict[str, Any]] = [{"row": f["row"], "id": f["id"], "failed": f["error"]} for f in failures]
         summary: dict[str, Any] = {}
-        refit = folds > 1 and isinstance(self.answerer, OfflineAnswerer)
+        notes: list[str] = []
+        refit = folds > 1
         interrupted = None
         for mode in modes:
             try:
@@ -545,8 +602,8 @@ class QABench:
                         "mode": mode,
                         "kind": item.kind,
                         "group": item.group,
-                        "answer": answer.letter or answer.text,
-                        "gold": item.gold_answer,
+                        "answer": as_filed(item, answer.letter) or answer.text,
+                        "gold": as_filed(item, item.gold_answer),
                         "score": score,
                         "confidence": round(answer.confidence, 4),
                         "settled": answer.settled,
@@ -590,11 +647,15 @@ class QABench:
                 "by_group": {g: {"n": len(v), "accuracy": sum(v) / len(v)} for g, v in sorted(by_group.items())},
                 "correct": correct_by_id,
             }
-            if rows and not interrupted:
-                summary[mode]["held_out"] = cross_validate(rows, chapter_folds([r.group for r in rows], folds))
-            if open_rows and not interrupted:
-                fold_of = chapter_folds([r.group for r in open_rows], folds)
-                summary[mode]["held_out_open"] = cross_validate_open(open_rows, fold_of)
+            for key, kind, fitted, check in (
+                ("held_out", "mcq", rows, cross_validate),
+                ("held_out_open", "open", open_rows, cross_validate_open),
+            ):
+                if fitted and not interrupted:
+                    if unfit := one_chapter(mode, kind, [r.group for r in fitted]):
+                        notes.append(unfit)
+                    else:
+                        summary[mode][key] = check(fitted, chapter_folds([r.group for r in fitted], folds))
             if interrupted:
                 break
         baseline = summary.get("rag")
@@ -612,7 +673,7 @@ class QABench:
             "answerer": self.answerer.name,
             "kinds": kinds,
             "metric": score_label(kinds),
-            "notes": [OFFLINE_YES_NO] if offline_yes_no else [],
+            "notes": ([OFFLINE_YES_NO] if offline_yes_no else []) + notes,
             "latency": LATENCY,
             "modes": summary,
             "items": per_item,

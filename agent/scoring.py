@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 import bm25s
 import numpy as np
 
-from pathatlas.agent.evidence import SentenceScores, option_terms
+from pathatlas.agent.evidence import REFERS_TO_OTHERS, SentenceScores, option_terms
 from pathatlas.agent.plan import IMAGE_QUERY
-from pathatlas.agent.questions import Evidence
+from pathatlas.agent.questions import Evidence, option_key
 from pathatlas.retrieval.lexical import NUMERALS, tokenize
 from pathatlas.retrieval.stores.base import ScoredIds
 
@@ -259,6 +259,15 @@ def softmax(values: np.ndarray) -> np.ndarray:
 
 LEAD_TOLERANCE = 1e-6
 """Options within this of a feature's best are tied leaders (so float noise in an encoder never picks one)."""
+
+
+def best_option(probs: np.ndarray, options: Sequence[str]) -> int:
+    """The most likely option; of options tied within ``LEAD_TOLERANCE``, the first by its words (case ignored; one
+    meaning the others, "all of the above", last: its words say nothing), not the first listed, so the answer does
+    not follow the options' order (two options of a negated question that no evidence names tie exactly: one of 347
+    dev answers changed with the order, BENCHMARKS.md)."""
+    tied = np.flatnonzero(probs >= probs.max() - LEAD_TOLERANCE)
+    return int(min(tied, key=lambda j: (bool(REFERS_TO_OTHERS.match(options[j])), option_key(options[j]))))
 
 
 def leaders(features: np.ndarray) -> np.ndarray:

@@ -359,6 +359,7 @@ def run_record(
     open_questions: bool,
     modes: list[str],
     exclude_case: bool,
+    shuffle_seed: int | None,
 ) -> dict:
     """What a ``bench qa`` result needs to be read on its own later (and ``compare-qa`` to check two runs asked the
     same questions): which questions (file and hash), when, which code, command, index (its encoder revisions) and
@@ -382,6 +383,7 @@ def run_record(
         "open": open_questions,
         "modes": modes,
         "exclude_case": exclude_case,
+        "shuffle_options": shuffle_seed,
         "pythonhashseed": os.environ.get("PYTHONHASHSEED"),
     }
 
@@ -396,8 +398,21 @@ def bench_qa_command(
     limit: LimitOpt = None,
     folds: Annotated[
         int,
-        typer.Option(help="Offline answerer: also refit its weights on all but one fold of chapters, report held out."),
+        typer.Option(
+            help="Offline answerer: also refit its option weights and its open-answer confidence map on all but one "
+            "fold of chapters, and report them held out."
+        ),
     ] = 0,
+    shuffle_seed: Annotated[
+        int | None,
+        typer.Option(
+            "--shuffle-options",
+            metavar="SEED",
+            help="Ask each multiple-choice question with its options in a random order (fixed by SEED and the "
+            "question's id; 'all of the above' keeps its place); answers and golds are recorded with the file's "
+            "letters, so compare-qa against a run without it counts the answers the order changed.",
+        ),
+    ] = None,
     rounds: Annotated[int | None, typer.Option(help="Search rounds the agent may take.")] = None,
     open_questions: Annotated[
         bool,
@@ -419,18 +434,20 @@ def bench_qa_command(
     json_out: JsonFileOpt = None,
 ):
     """Accuracy (95% CI; open: token recall), evidence hit@5, latency, failures per mode, kind and chapter."""
-    from pathatlas.agent.answerers import create_answerer
+    from pathatlas.agent.answerers import answerer_class, create_answerer
     from pathatlas.agent.bench import (
         INTERRUPTED,
         MODES,
         QABench,
         answered_phrase,
+        check_refit,
         check_sources,
         failure_lines,
         load_items,
         markdown_report,
         plot_qa,
         refit_groups,
+        shuffle_options,
     )
     from pathatlas.plugins import require
     from pathatlas.retrieval.bench.common import check_folds
@@ -444,15 +461,16 @@ def bench_qa_command(
     if out.exists() and not out.is_dir():
         raise BadInputError(f"--out {out} is a file; give a folder for report.md and plot.png")
     settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
-    if folds and settings.answerer != "offline":
-        raise BadInputError(f"--folds refits the offline answerer's weights; answerer {settings.answerer!r} has none")
+    check_refit(answerer_class(settings.answerer), folds)
     require("matplotlib", "plot")  # before the run, not after it: every run draws plot.png
     idx = Index.open(settings.index_dir, settings)
     items, failures = load_items(questions, settings.max_image_pixels, open_questions, limit)
+    if shuffle_seed is not None:
+        items = [shuffle_options(item, shuffle_seed) for item in items]
     check_sources(items, idx, questions)
     for what, groups in refit_groups(items).items():
         check_folds(groups, folds, what)
-    run = run_record(questions, settings, idx, folds, open_questions, chosen, exclude_case)
+    run = run_record(questions, settings, idx, folds, open_questions, chosen, exclude_case, shuffle_seed)
     answering = create_answerer(settings.answerer, settings, idx.encoder)
     bench = QABench(idx, answering, settings.agent_rounds, settings.agent_k, exclude_case=exclude_case)
     result = {"run": run, **bench.run(items, failures, chosen, folds=folds)}
@@ -520,9 +538,9 @@ def bench_compare_qa_command(
 ):
     """Two 'bench qa' runs compared question by question (exact McNemar p).
 
-    Per mode: the accuracy before and after, questions gained and lost, the exact two-sided McNemar p, and the
-    settled / unsettled split. Held-out answers are paired when both runs have them (--folds), every answer
-    otherwise."""
+    Per mode: the accuracy before and after, questions gained and lost, the exact two-sided McNemar p, how many
+    answers changed (another option or text, right or wrong alike), and the settled / unsettled split. Held-out
+    answers are paired when both runs have them (--folds), every answer otherwise."""
     from pathatlas.agent.bench import check_same_questions, compare_qa_runs
 
     first, second = read_qa_result(before), read_qa_result(after)
@@ -540,6 +558,7 @@ def bench_compare_qa_command(
         "gained",
         "lost",
         "McNemar p",
+        "answers changed",
         "settled before",
         "unsettled before",
         "settled after",
@@ -558,6 +577,7 @@ def bench_compare_qa_command(
             f"+{m['gained']}",
             f"-{m['lost']}",
             f"{m['p']:.3g}",
+            f"{m['changed']} of {m['settled']['n']}",
             share(settled["before"], "settled"),
             share(settled["before"], "unsettled"),
             share(settled["after"], "settled"),

@@ -15,13 +15,18 @@ ANSWERERS = {
 """Built-in names and their classes (imported on first use: ``llm`` brings LangChain)."""
 
 
-def create_answerer(name: str, settings: Settings, encoder: Encoder | None) -> Answerer:
-    """Built-ins and ``py:`` plugins are built the same way: their class's ``create(settings, encoder)``."""
+def answerer_class(name: str) -> type[Answerer]:
+    """The class a built-in name or ``py:`` plugin names, unbuilt: what it can do is known before it is made."""
     if name in ANSWERERS:
         name = f"py:{ANSWERERS[name]}"
     elif not name.startswith("py:"):
         raise UnknownNameError(f"unknown answerer {name!r}: use offline, llm or 'py:module.Class'")
-    return import_plugin(name, Answerer, "answerer").create(settings, encoder)
+    return import_plugin(name, Answerer, "answerer")
 
 
-__all__ = ["AnswerError", "Answerer", "create_answerer"]
+def create_answerer(name: str, settings: Settings, encoder: Encoder | None) -> Answerer:
+    """Built-ins and ``py:`` plugins are built the same way: their class's ``create(settings, encoder)``."""
+    return answerer_class(name).create(settings, encoder)
+
+
+__all__ = ["AnswerError", "Answerer", "answerer_class", "create_answerer"]

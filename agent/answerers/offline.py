@@ -23,6 +23,7 @@ from pathatlas.agent.scoring import (
     WEIGHTS,
     OptionSupport,
     agreeing_case,
+    best_option,
     diagnosed_option,
     diagnosis_votes,
     open_confidence,
@@ -112,7 +113,7 @@ class OfflineAnswerer(Answerer):
         # "Which diagnosis does NOT fit this slide?": the option the similar cases vote for least
         logits = logits + (-VOTE_WEIGHT if reading.negated else VOTE_WEIGHT) * rescale(votes)
         probs = softmax(logits)
-        choice = int(np.argmax(probs))
+        choice = best_option(probs, question.options)
         answer = Answer(
             choice,
             question.options[choice],
