@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ KNOWN_FIELDS = {"image", "case", "title", "diagnosis", "organ", "description"}
 CASE_FIELDS = ("diagnosis", "organ", "title", "description")
 """Fields of a case, not of one of its images: its rows must agree on them (else the first is kept, and said so)."""
 LIST_FIELDS = ("organ",)
-"""Fields a ``cases.jsonl`` list stays a list in: a case of two organs is found by a filter on either. Elsewhere a
-list reads as its items joined by ", "."""
+"""Fields that hold a list: a case of two organs is found by a filter on either, given as a ``cases.jsonl`` list or as
+text separated by ``LIST_SEPARATORS`` (a ``labels.csv`` cell, a string as the shared atlas stores it). Elsewhere a list
+reads as its items joined by ", ", and text stays whole (a diagnosis may hold a comma)."""
+LIST_SEPARATORS = re.compile("[,;]")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif")
 """Raster image files a case may name: the API serves a case image back, and a file named .html or .svg, whatever it
 holds, is not one to keep."""
@@ -31,6 +34,25 @@ UNLISTED_SHOWN = 5
 
 Row = dict[str, Any]
 """A metadata row: field to text (``LIST_FIELDS`` may hold a list of texts)."""
+
+
+def split_list(value: str | list[str]) -> str | list[str]:
+    """A ``LIST_FIELDS`` value as a case keeps it: its items split at "," and ";" ("spleen, liver" names two organs),
+    trimmed, each once (whatever its case: a filter ignores case) in their order; one item stays text, none is ""."""
+    texts = value if isinstance(value, list) else [value]
+    items: dict[str, str] = {}
+    for text in texts:
+        for item in LIST_SEPARATORS.split(text):
+            if item := item.strip():
+                items.setdefault(item.casefold(), item)
+    found = list(items.values())
+    return found[0] if len(found) == 1 else found or ""
+
+
+def split_lists(row: Row) -> Row:
+    """``row`` with its ``LIST_FIELDS`` split (``split_list``); one left without items is absent, as blanks are."""
+    split = {name: split_list(row[name]) for name in LIST_FIELDS if name in row}
+    return {name: split.get(name, value) for name, value in row.items() if split.get(name, value)}
 
 
 def group_cases(rows: list[Row]) -> dict[str, list[Row]]:
@@ -90,7 +112,7 @@ class CaseFolderSource(Source):
         return found
 
     def _rows(self) -> list[Row]:
-        return read_case_metadata(self.metadata_path, LIST_FIELDS)
+        return [split_lists(row) for row in read_case_metadata(self.metadata_path, LIST_FIELDS)]
 
     def _image_paths(self, rows: list[Row]) -> list[Path]:
         paths = []
