@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import re
@@ -90,12 +91,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(OSError)
     async def machine_error(request: Request, exc: OSError) -> JSONResponse:
-        """A folder the server cannot write (a read-only PATHATLAS_HOME or index, a full disk): 503 with one line
-        without its paths, logged with them; any other OS error stays a 500 with its traceback."""
-        if (line := os_problem(exc, settings, paths=False)) is None:
+        """A server file it cannot write: 507 when the machine has no room for it (``NO_ROOM``), 503 for a folder it
+        cannot write (a read-only PATHATLAS_HOME or index); one line without its paths, logged with them. Any other OS
+        error stays a 500 with its traceback."""
+        if (line := os_problem(exc, settings, paths=False) or no_room(exc)) is None:
             raise exc
-        log.error("%s %s: %s", request.method, request.url.path, os_problem(exc, settings))
-        return JSONResponse({"detail": line}, status_code=503)
+        log.error("%s %s: %s", request.method, request.url.path, os_problem(exc, settings) or exc)
+        return JSONResponse({"detail": line}, status_code=507 if exc.errno in NO_ROOM else 503)
 
     @app.get(
         "/health",
@@ -149,6 +151,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for module in (search, records, ask, library, media):
         app.include_router(module.router, responses=errors(400))
     return app
+
+
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+"""OS errors saying the machine has no room for what is written (a full disk, a used-up quota, a file over the size
+``ulimit -f`` or the file system allows): 507 Insufficient Storage, since the request itself was fine."""
+
+
+def no_room(exc: OSError) -> str | None:
+    """The one line for a ``NO_ROOM`` error that ``os_problem`` does not name: a write's own error carries no path,
+    and EFBIG is not in its table."""
+    if exc.errno not in NO_ROOM:
+        return None
+    return f"the server has no room to store this: {exc.strerror} ({errno.errorcode[exc.errno]}); tell its admin"
 
 
 def store_problem(engine: Engine) -> str | None:

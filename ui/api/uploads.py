@@ -139,7 +139,8 @@ def extract_zip(archive: Path, target: Path, max_bytes: int, max_members: int) -
                             if written > max_bytes:
                                 raise _unpacked_too_large(max_bytes)
                             sink.write(block)
-                except OSError as exc:  # "a.jpg" and "a.jpg/b.jpg": a file where a folder must go, or the reverse
+                except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
+                    # "a.jpg" and "a.jpg/b.jpg": a file where a folder must go, or the reverse (a full disk is no 400)
                     raise HTTPException(
                         status.HTTP_400_BAD_REQUEST,
                         f"zip member {member_name(member)!r} cannot be unpacked: {exc.strerror or exc}",

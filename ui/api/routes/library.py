@@ -80,8 +80,8 @@ async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> 
     await run_in_threadpool(engine.index.check_writable)  # a read-only index: 409 now, not a job that can only fail
     settings = engine.settings
     folder = engine.uploads / uuid.uuid4().hex[:12]
-    await run_in_threadpool(folder.mkdir, parents=True)
-    try:
+    try:  # whatever stops it (a full disk included) leaves nothing of the upload behind
+        await run_in_threadpool(folder.mkdir, parents=True)
         stored = folder / name
         await save_limited(file, stored, settings.max_upload_mb << 20)
         if suffix == "zip":
