@@ -60,7 +60,7 @@ def test_an_excel_csv_with_capitalised_columns_and_blank_rows_indexes_every_row(
         "C1": {"diagnosis": "Tuberculosis", "organ": "Lung", "images": ["a.jpg"], "labels": {"Stain": "H&E"}},
         "C2": {
             "diagnosis": "Sarcoidosis",
-            "organ": "Lymph node; hilar",
+            "organ": ["Lymph node", "hilar"],  # several organs given as text are a list (records version 9)
             "images": ["b.jpg"],
             "labels": {"Stain": "Ziehl-Neelsen"},
         },
