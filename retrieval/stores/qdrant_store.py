@@ -9,7 +9,8 @@ Two engines behind one class:
   atomic across Qdrant segments: a crash during ``commit`` can keep part of that commit.
 - server or cluster (``qdrant-client``): when ``PATHATLAS_QDRANT_URL`` is set: an ``http(s)://``
   URL, ``:memory:`` (qdrant-client's in-process twin, used by the tests) or a folder (the twin
-  persisted there). Every acknowledged write is durable on the server.
+  persisted there, which one process at a time opens: ``LocalCopyBusyError``). Every acknowledged write is durable
+  on the server.
 
 Filters are Qdrant's own (keyword payload indexes on ``FILTER_FIELDS``), which match a payload list by any of its
 items as ``matches`` does; a value of a field ``matches`` compares whatever its case (``FOLDED_FIELDS``) first
@@ -39,7 +40,7 @@ from typing import Any, TypeVar
 import numpy as np
 import orjson
 
-from pathatlas.errors import IndexMissingError, PathAtlasError
+from pathatlas.errors import IndexBusyError, IndexMissingError, PathAtlasError
 from pathatlas.retrieval.durable import write_atomic
 from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
 from pathatlas.retrieval.stores.base import FOLDED_FIELDS, Filters, ScoredIds, VectorStore, fold
@@ -107,6 +108,30 @@ def missing_collection(url: str, collection: str, location: Path, why: str = "")
         f"there ({REMOTE_FILE} records it), so an empty one is not made in its place; set PATHATLAS_QDRANT_URL (and "
         "PATHATLAS_QDRANT_COLLECTION) to where they are now, or index into a new --index"
     )
+
+
+class LocalCopyBusyError(IndexBusyError):
+    """qdrant-client's local copy (a folder, ``pathatlas export --to FOLDER``) is open in another process: its client
+    locks the folder for one process at a time, where a server or the embedded shard serves many."""
+
+
+def local_client(folder: str) -> Any:
+    """qdrant-client's local mode on ``folder``; a folder another client holds is one line instead of its RuntimeError
+    (and the CLI's 200-line traceback)."""
+    from qdrant_client import QdrantClient
+
+    try:
+        return QdrantClient(path=folder)
+    except RuntimeError as exc:
+        from portalocker.exceptions import LockException  # imported by then: the client locks with it
+
+        if not isinstance(exc.__context__, LockException):
+            raise
+        raise LocalCopyBusyError(
+            f"the local Qdrant copy at {folder} is open in another process (a server, a search) and serves one "
+            "process at a time: stop that one, or for shared access export the index to a Qdrant server (pathatlas "
+            "export --to http://host:6333) or search the index in the embedded store (--store qdrant)"
+        ) from exc
 
 
 def point_id(record_id: str) -> str:
@@ -247,7 +272,7 @@ class _ClientEngine:
         elif not Path(url).is_dir() and missing is not None:  # the twin's client would make the folder
             raise missing(" (no such folder)")
         else:
-            self.client = QdrantClient(path=url)
+            self.client = local_client(url)
         try:
             exists = self.exists()
         except PathAtlasError:
@@ -384,7 +409,7 @@ class QdrantStore(VectorStore):
             keyless = settings.model_copy(update={"qdrant_api_key": None})
             try:
                 self.engine = _ClientEngine(*self.remote, dims, keyless, shards, replication_factor, missing)
-            except MissingCollectionError:
+            except (MissingCollectionError, LocalCopyBusyError):
                 raise
             except PathAtlasError as exc:
                 raise PathAtlasError(
