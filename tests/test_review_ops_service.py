@@ -10,8 +10,13 @@ import resource
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
+from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.index import Index
+from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
+from pathatlas.ui.bench_crash import make_pdf
 from tests.uploads import api_settings, upload, zipped
 
 LIMIT_BYTES = 256 << 10
@@ -90,3 +95,35 @@ def test_a_full_disk_while_saving_is_a_507_line_leaving_nothing(client, root, mo
     assert refused.status_code == 507, refused.text
     assert refused.json()["detail"].startswith("the server has no room to store this: No space left on device (ENOSPC)")
     assert leftovers(root) == []
+
+
+# -- 2. a source PDF moved away --------------------------------------------------------------------------------------
+def indexed_library(root: pathlib.Path) -> Settings:
+    """A two-page PDF and a one-image case folder, indexed with the hashing encoder."""
+    settings = api_settings(root, api_token="t0ken")
+    cases = root / "library" / "cases"
+    cases.mkdir(parents=True)
+    Image.effect_noise((64, 64), 40).convert("RGB").save(cases / "a.png")
+    (cases / "labels.csv").write_text("image,case,diagnosis\na.png,C-1,granuloma\n")
+    index = Index.open(settings.index_dir, settings, create=True)
+    report = Indexer(index, show_progress=False).add([make_pdf(root / "library" / "book.pdf", 2, "b"), cases])
+    assert not report.failed, report.failed
+    index.close()
+    return settings
+
+
+def record_of(client, kind: str) -> str:
+    return client.post("/search", json={"text": "granuloma page", "filters": {"kind": kind}}).json()["hits"][0]["id"]
+
+
+def test_the_pdf_of_a_source_moved_away_is_gone_with_410_and_no_pdf_source_stays_404(root):
+    with TestClient(create_app(indexed_library(root))) as client:
+        page, case = record_of(client, "page"), record_of(client, "case")
+        assert client.get(f"/records/{page}/pdf").status_code == 200
+        (root / "library" / "book.pdf").rename(root / "library" / "moved.pdf")
+        for url in (f"/records/{page}/pdf", f"/media/pages/{page}"):
+            gone = client.get(url)
+            assert gone.status_code == 410, (url, gone.text)
+        assert client.get(f"/records/{page}/pdf").json() == {"detail": "the source PDF is no longer on disk"}
+        for record in (case, "0" * 32, "nope"):
+            assert client.get(f"/records/{record}/pdf").status_code == 404, record

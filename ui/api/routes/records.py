@@ -64,7 +64,9 @@ def source_pdf(record_id: str, engine: EngineDep) -> FileResponse:
     source = payload.source
     path = Path(source)
     # Only a file the index lists as a source, and only a PDF: the id never names an arbitrary path.
-    if source not in engine.index.manifest or path.suffix.lower() != ".pdf" or not path.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "this record has no source PDF on disk")
+    if source not in engine.index.manifest or path.suffix.lower() != ".pdf":
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this record has no source PDF")
+    if not path.is_file():  # moved or deleted since it was indexed, as the page views answer it
+        raise HTTPException(status.HTTP_410_GONE, "the source PDF is no longer on disk")
     check_source(engine, payload)
     return FileResponse(path, media_type="application/pdf", content_disposition_type="inline", filename=path.name)
