@@ -298,10 +298,37 @@ def lookup_terms(texts: list[str], languages: tuple[Language, ...] = ()) -> list
     ]
 
 
+FUNCTION_WORDS = frozenset(
+    """
+    what which who whom whose when where why how whatever whichever whoever
+    i me my myself we us our ours ourselves you your yours yourself yourselves he him his himself she her hers herself
+    it its itself they them their theirs themselves this that these those here there
+    something anything everything nothing someone anyone everyone somebody anybody everybody nobody
+    is am are was were be been being do does did doing have has had having
+    can could may might must shall should will would ought
+    a an the some any each every either neither no none both few many much more most other another such
+    about above across after against along among around at before behind below beneath beside besides between
+    beyond by despite during except for from in inside into near of off on onto out outside over per since through
+    throughout till to toward towards under underneath until up upon via with within without
+    and or but nor so yet if then than because while although though whether unless as also too very just only not
+    else don doesn isn aren wasn weren didn hasn haven hadn won wouldn shouldn couldn ll ve re
+    """.split()  # noqa: SIM905 - a word list reads best as words
+)
+"""English function words (interrogatives, pronouns, auxiliaries, determiners, prepositions, conjunctions) that
+``has_words`` does not count as something to look for, beyond the tokenizer's short stop list, which BM25's ranking
+keeps. Words that are also abbreviations a pathologist searches alone ("ALL", "CA") are left out."""
+
+
+@functools.cache
+def _function_stems() -> frozenset[str]:
+    return frozenset(tokenize([" ".join(FUNCTION_WORDS)])[0])
+
+
 def has_words(text: str) -> bool:
-    """Whether ``text`` has a word BM25 would look for: not only stop words ("the of and"), punctuation or single
-    letters. A query without one matches every record equally, and its text vector means nothing either."""
-    return bool(tokenize([text])[0])
+    """Whether ``text`` has a word to look for: not only function words ("what is it", "the of and":
+    ``FUNCTION_WORDS``), punctuation or single letters. A query without one matches records by filler alone ("what" on
+    a page of review questions), and its text vector means nothing either."""
+    return any(stem not in _function_stems() for stem in tokenize([text])[0])
 
 
 def document_text(payload: dict[str, Any]) -> str:

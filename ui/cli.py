@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:  # the records module loads numpy: not for --help
     from rich.status import Status
 
     from pathatlas.retrieval.index import Index
+    from pathatlas.retrieval.lexical import Language
     from pathatlas.retrieval.records import Hit
     from pathatlas.retrieval.search import Searcher
 
@@ -191,22 +194,80 @@ def hits_table(hits: list[Hit]) -> Table:
     return table
 
 
+EXAM_LABEL = re.compile(r"^\(?([A-Za-z])[.)]\s+(?=\S)")
+"""An option's label pasted with it from an exam: "A) Melanoma", "A. Melanoma", "(A) Melanoma"."""
+
+
 def parse_options(items: list[str] | None) -> list[str]:
-    """``--option A=text`` in any order (letters must run A, B, C...), or plain ``--option text`` in order."""
+    """``--option A=text`` in any order (letters must run A, B, C...), or plain ``--option text`` in order, where a
+    pasted label of its own place ("B) Eczema" as the second) is dropped. A letter given twice is refused: the later
+    text silently replaced the earlier."""
     from pathatlas.agent.questions import LETTERS
 
     options: dict[int, str] = {}
     for n, item in enumerate(items or []):
         letter, sep, text = item.partition("=")
         if sep and len(letter.strip()) == 1 and letter.strip().upper() in LETTERS:
-            options[LETTERS.index(letter.strip().upper())] = text.strip()
+            place, text = LETTERS.index(letter.strip().upper()), text.strip()
         else:
-            options[n] = item.strip()
+            place, text = n, without_own_label(item.strip(), LETTERS[n] if n < len(LETTERS) else "")
+        if place in options:
+            raise BadInputError(
+                f"--option {LETTERS[place]} is given twice ({options[place]!r} and {text!r}): give each letter once"
+            )
+        options[place] = text
     if sorted(options) != list(range(len(options))):
         raise BadInputError(
             f"--option letters must run A, B, C... without gaps; got {', '.join(LETTERS[i] for i in sorted(options))}"
         )
     return [options[i] for i in range(len(options))]
+
+
+def without_own_label(option: str, letter: str) -> str:
+    """``option`` without a pasted exam label naming ``letter`` ("A) Melanoma" as option A is "Melanoma"); a label
+    naming another letter is kept, as it may be the option's own text."""
+    label = EXAM_LABEL.match(option)
+    return option[label.end() :] if label and label[1].upper() == letter else option
+
+
+def indexed_terms(idx: Index) -> dict[str, str]:
+    """Every word's term BM25 holds in ``idx`` (in its texts and in its figures' printed words), the most frequent
+    first, each to itself: the held values ``search.not_held`` picks the closest of, as it does for a --filter value."""
+    from collections import Counter
+
+    import numpy as np
+
+    counts: Counter[str] = Counter()
+    for lexical in (idx.lexical, idx.printed_words()):
+        for segment in lexical.segments.values():
+            uses = np.bincount(segment.terms, minlength=len(segment.vocab)).tolist()
+            counts.update(dict(zip(segment.vocab, uses, strict=True)))
+    return {term: term for term, _ in counts.most_common() if " " not in term}  # not lettered pairs ("vitamin d")
+
+
+def unindexed_words(text: str, terms: Mapping[str, str], languages: tuple[Language, ...]) -> list[str]:
+    """The words of ``text`` worth looking for (``has_words``) none of whose BM25 terms ``terms`` holds, lower-case:
+    a typo ("Melanomma") or a word no indexed text uses."""
+    from pathatlas.retrieval.lexical import has_words, lookup_terms
+
+    words = dict.fromkeys(word.casefold() for word in re.findall(r"\w+", text))
+    return [w for w in words if has_words(w) and not any(t in terms for t in lookup_terms([w], languages)[0])]
+
+
+def option_warnings(options: list[str], idx: Index) -> list[str]:
+    """One line per option word no indexed text holds, naming the closest indexed terms as a --filter value's refusal
+    does: a mistyped option found no evidence, so another option won with confidence."""
+    from pathatlas.agent.questions import LETTERS
+    from pathatlas.retrieval.search import not_held
+
+    terms = indexed_terms(idx)
+    if not terms:  # an empty index: the answer says nothing was found
+        return []
+    return [
+        f"option {LETTERS[j]} {option!r}: {not_held('indexed word', word, terms, idx)}"
+        for j, option in enumerate(options)
+        for word in unindexed_words(option, terms, idx.lexical.read_in)
+    ]
 
 
 @app.command()
@@ -235,11 +296,15 @@ def ask(
 
         settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
         options = [user_text(o, settings) for o in parse_options(option)]
+        if options and not question.strip():
+            raise BadInputError("the question is empty: give its text before the --option choices")
         picture = open_image(image, settings.max_image_pixels) if image else None
         q = Question(user_text(question, settings), options, picture, filters=parse_filters(filter))
         q.validate()
         status.update("opening the index")
         idx = Index.open(settings.index_dir, settings)
+        for warning in option_warnings(options, idx):  # on stderr: --json's stdout stays JSON
+            err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
         result = Agent.from_settings(searcher_telling(idx, status), settings).ask(q).to_dict()
     if as_json:
         print_json(result)
@@ -270,16 +335,23 @@ STANCE_COLOURS = {"supports": "green", "contradicts": "red", "related": "dim"}
 
 
 def print_answer(result: dict, trace: bool = False) -> None:
-    """The answer, whether the evidence settles it, then each option (the chosen first) with its quotes."""
+    """The answer, whether the evidence settles it, then each option (the chosen first) with its quotes. A choice the
+    evidence does not settle is only leant to, with no confidence beside it (an unsettled 0.91 read as a sure answer),
+    and the options' scores say they rank the options, not how sure the answer is."""
     chosen = result["choice"]
     label = f"{result['options'][chosen]['label']}. " if chosen is not None else ""
     shown = escape(label + result["answer"]) or "[dim]none[/dim]"  # an open question the evidence cannot answer
     unanswered = result["answer"] and not (result["settled"] or result["options"])  # an open question's
     heading = "nearest sentence" if unanswered else "answer"
-    console.print(f"[bold]{heading}[/bold] {shown}  (confidence {result['confidence']:.2f})")
+    if chosen is not None and not result["settled"]:
+        console.print(f"[bold]leaning to[/bold] {shown}")
+    else:
+        console.print(f"[bold]{heading}[/bold] {shown}  (confidence {result['confidence']:.2f})")
     if not result["settled"]:
         console.print("[yellow]the evidence does not settle this[/yellow]")
     console.print(f"[dim]{escape(result['rationale'])}[/dim]")
+    if any(option["score"] is not None for option in result["options"]):
+        console.print("[dim]options, each with its score: how the answerer ranks it, not the chance it is right[/dim]")
     order = sorted(result["options"], key=lambda o: o["label"] != (label[:1] or None))
     for option in order:
         mark = "[bold green]>[/bold green]" if label and option["label"] == label[:1] else " "
