@@ -7,17 +7,23 @@ import errno
 import os
 import pathlib
 import resource
+import signal
+import subprocess
+import sys
 
 import pytest
 from fastapi.testclient import TestClient
+from filelock import FileLock
 from PIL import Image
 
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
+from pathatlas.ui.api.engine import claim_upload
 from pathatlas.ui.bench_crash import make_pdf
-from tests.uploads import api_settings, upload, zipped
+from tests.servers import job_ended
+from tests.uploads import AUTH, api_settings, upload, zipped
 
 LIMIT_BYTES = 256 << 10
 """The file size limit a test sets (``ulimit -f``): uploads over it fail while they are written."""
@@ -127,3 +133,46 @@ def test_the_pdf_of_a_source_moved_away_is_gone_with_410_and_no_pdf_source_stays
         assert client.get(f"/records/{page}/pdf").json() == {"detail": "the source PDF is no longer on disk"}
         for record in (case, "0" * 32, "nope"):
             assert client.get(f"/records/{record}/pdf").status_code == 404, record
+
+
+# -- 3. uploads a killed job left, and jobs a restart forgot -------------------------------------------------------
+KILLED_MID_UPLOAD = """
+import os, signal, sys
+from pathlib import Path
+from pathatlas.ui.api.engine import claim_upload
+folder = Path(sys.argv[1])
+claim_upload(folder, Path(sys.argv[2]))
+(folder / "big10.pdf").write_bytes(b"%PDF-1.7 half")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_restart_sweeps_this_indexs_unclaimed_upload_folders_no_source_uses(root):
+    settings = api_settings(root, api_token="t0ken")
+    with TestClient(create_app(settings)) as client:
+        job = upload(client, "kept.pdf", make_pdf(root / "kept.pdf", 2, "k").read_bytes()).json()
+        assert job_ended(client, job["id"])["status"] == "done"
+    uploads = settings.home / "uploads"
+    (kept,) = uploads.iterdir()
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_UPLOAD, uploads / "killed", settings.index_dir])
+    assert killed.returncode == -signal.SIGKILL
+    claimed = claim_upload(uploads / "claimed", settings.index_dir)  # a job of another server on this index
+    claim_upload(uploads / "other-index", root / "other-index").release()  # another index sharing the home
+    (uploads / "unmarked").mkdir()  # made before uploads were marked
+    with TestClient(create_app(settings)):
+        pass
+    assert sorted(f.name for f in uploads.iterdir()) == sorted([kept.name, "claimed", "other-index", "unmarked"])
+    claimed.release()
+    with FileLock(settings.index_dir / "write.lock"), TestClient(create_app(settings)):  # another writer: no sweep
+        assert (uploads / "claimed").is_dir()
+    with TestClient(create_app(settings)) as client:
+        assert not (uploads / "claimed").exists()
+        assert client.get("/sources").json()[0]["source"] == "kept.pdf"
+
+
+def test_a_job_this_server_process_never_ran_is_a_404_that_says_jobs_end_with_the_process(client):
+    for answer in (client.get("/jobs/510220eb22c8"), client.delete("/jobs/510220eb22c8", headers=AUTH)):
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["detail"] == (
+            "no job 510220eb22c8 in this server's life (jobs are not kept across restarts): check GET /sources"
+        )

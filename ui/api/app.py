@@ -10,6 +10,7 @@ import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         serving = engine or Engine(settings)  # the index opens once per process
+        await run_in_threadpool(serving.sweep_uploads)  # before any upload of this process
         # The models load in the background: the service answers at once, and /health says when it is ready.
         threading.Thread(target=serving.warm_up, daemon=True, name="warm-up").start()
         app.state.engine = serving

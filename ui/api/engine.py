@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from filelock import FileLock, Timeout
 from PIL import Image
 
 from pathatlas.agent.graph import Agent, AgentResult
 from pathatlas.agent.questions import Question
-from pathatlas.errors import PathAtlasError
+from pathatlas.errors import IndexBusyError, PathAtlasError
 from pathatlas.indexer.pipeline import Cancelled, Indexer, one_line
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import AmbiguousSourceError, Index, pointer_state
@@ -75,6 +76,8 @@ class Job:
     """The upload's own folder: kept (replacing same-named uploads) if the job is done, else removed with every source
     the job committed from it."""
     notes: list[str] = field(default_factory=list)
+    claim: FileLock | None = None
+    """The upload folder's claim (``claim_upload``), released when the job ends."""
 
 
 class Uploaded(NamedTuple):
@@ -88,6 +91,43 @@ class Uploaded(NamedTuple):
 
 class NotReadyError(RuntimeError):
     """The models could not be loaded (``Engine.warm_up``): searches and asks are refused with its one line (503)."""
+
+
+OWNER_FILE = ".index"
+"""In an upload folder: the index it was uploaded to, by absolute path. Several indexes may share a home's uploads; a
+service sweeps only its own index's."""
+CLAIM_FILE = ".claim"
+"""In an upload folder: locked (an OS file lock, gone with a killed process) while its upload and job run."""
+
+
+def claim_upload(folder: Path, index: Path) -> FileLock:
+    """Make an upload's folder, claimed (so no sweep takes it) and then marked as ``index``'s; the claim is held until
+    its job ends."""
+    folder.mkdir(parents=True)
+    claim = FileLock(folder / CLAIM_FILE, thread_local=False)  # the job's thread releases it
+    claim.acquire(timeout=0)  # a new folder: nobody else can hold it
+    (folder / OWNER_FILE).write_text(str(index.resolve()), encoding="utf-8")
+    return claim
+
+
+def sweep_unclaimed(folder: Path, index: Path) -> bool:
+    """Delete an upload folder of ``index`` that no process claims; whether it did. A folder without a mark (made by
+    an older version, or being made now) is left alone."""
+    try:
+        if (folder / OWNER_FILE).read_text(encoding="utf-8") != str(index.resolve()):
+            return False
+    except (OSError, UnicodeDecodeError):
+        return False
+    claim = FileLock(folder / CLAIM_FILE, thread_local=False)
+    try:
+        claim.acquire(timeout=0)
+    except Timeout:
+        return False
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        claim.release()
+    return not folder.exists()
 
 
 SEARCH_LANES = 2
@@ -248,8 +288,29 @@ class Engine:
     def uploads(self) -> Path:
         return self.settings.home / "uploads"
 
-    def submit(self, source: str, paths: list[Path], upload: Path | None = None) -> Job:
-        job = Job(uuid.uuid4().hex[:12], source, paths, upload=upload)
+    def sweep_uploads(self) -> None:
+        """At start: delete this index's upload folders that no source uses (left by a job killed mid-run), under the
+        index's write lock so no writer commits meanwhile; skipped when another process holds it (it may be indexing
+        one), and while the index is not yet on disk. Folders that a process still claims stay."""
+        if self.index.unwritten or not self.uploads.is_dir():
+            return
+        target = self._writer()
+        try:
+            with target.writing():
+                used = {upload.folder for key in target.manifest if (upload := self.uploaded(key)) is not None}
+                unused = [folder for folder in self.uploads.iterdir() if folder.name not in used and folder.is_dir()]
+                swept = [folder.name for folder in unused if sweep_unclaimed(folder, target.path)]
+        except IndexBusyError as exc:
+            log.info("upload folders not swept: %s", one_line(exc))
+            return
+        finally:
+            if target is not self.index:
+                target.close()
+        if swept:
+            log.info("removed %d upload folder(s) no source uses: %s", len(swept), ", ".join(sorted(swept)))
+
+    def submit(self, source: str, paths: list[Path], upload: Path | None = None, claim: FileLock | None = None) -> Job:
+        job = Job(uuid.uuid4().hex[:12], source, paths, upload=upload, claim=claim)
         self.jobs[job.id] = job
         threading.Thread(target=self._run, args=(job,), daemon=True, name=f"index-{job.id}").start()
         return job
@@ -273,6 +334,8 @@ class Engine:
         finally:
             if job.upload is not None and status != "done" and not self.sources_of(self.index, job.upload):
                 shutil.rmtree(job.upload, ignore_errors=True)
+            if job.claim is not None:
+                job.claim.release()
             job.status, job.error = status, error
             if status == "failed":
                 log.warning("index job %s (%s) failed: %s", job.id, job.source, problem)

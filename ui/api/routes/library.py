@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from pathatlas.errors import UnknownSourceError
 from pathatlas.retrieval.index import AmbiguousSourceError, source_id
 from pathatlas.ui.api.deps import EngineDep, FormOnly, errors, require_token
-from pathatlas.ui.api.engine import Job
+from pathatlas.ui.api.engine import Engine, Job, claim_upload
 from pathatlas.ui.api.routes.search import unknown_source
 from pathatlas.ui.api.schemas import JobOut, SourceOut
 from pathatlas.ui.api.uploads import extract_zip, safe_name, save_limited
@@ -80,8 +80,9 @@ async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> 
     await run_in_threadpool(engine.index.check_writable)  # a read-only index: 409 now, not a job that can only fail
     settings = engine.settings
     folder = engine.uploads / uuid.uuid4().hex[:12]
+    claim = None
     try:  # whatever stops it (a full disk included) leaves nothing of the upload behind
-        await run_in_threadpool(folder.mkdir, parents=True)
+        claim = await run_in_threadpool(claim_upload, folder, engine.index.path)
         stored = folder / name
         await save_limited(file, stored, settings.max_upload_mb << 20)
         if suffix == "zip":
@@ -93,8 +94,10 @@ async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> 
             stored = target
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
+        if claim is not None:
+            claim.release()
         raise
-    return job_out(engine.submit(name, [stored], upload=folder))
+    return job_out(engine.submit(name, [stored], upload=folder, claim=claim))
 
 
 @router.get(
@@ -105,9 +108,18 @@ async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> 
     responses=errors(404, 422),
 )
 def get_job(job_id: str, engine: EngineDep) -> JobOut:
+    return job_out(known_job(engine, job_id))
+
+
+def known_job(engine: Engine, job_id: str) -> Job:
+    """A job this server process ran; 404 otherwise, saying that jobs end with the process (one a restart cut short
+    left nothing in the index: GET /sources shows whether its upload is there)."""
     if job_id not in engine.jobs:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id}")
-    return job_out(engine.jobs[job_id])
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"no job {job_id} in this server's life (jobs are not kept across restarts): check GET /sources",
+        )
+    return engine.jobs[job_id]
 
 
 @router.delete(
@@ -119,8 +131,6 @@ def get_job(job_id: str, engine: EngineDep) -> JobOut:
     responses=errors(401, 403, 404, 422),
 )
 def cancel_job(job_id: str, engine: EngineDep) -> JobOut:
-    if job_id not in engine.jobs:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id}")
-    job = engine.jobs[job_id]
+    job = known_job(engine, job_id)
     job.cancel_requested = job.status in ("queued", "running")
     return job_out(job)
