@@ -1,7 +1,8 @@
 """Pure presentation helpers of the web UI (kept out of the Streamlit script so they are unit-tested):
 query terms and their highlighting, the citation a reader copies, one card per case, how many results to ask for
 next, API errors as a reader can act on them, what image results that hold no case can claim, which rankers found a
-hit in plain words, the text alternatives of images and the names of buttons, and the outline of a cited box."""
+hit in plain words, the text alternatives of images and the names of buttons, the outline of a cited box, and where
+the API's media URLs are under its base URL."""
 
 from __future__ import annotations
 
@@ -289,6 +290,31 @@ def unreachable_message(url: str | None) -> str:
     """The one sentence shown when the REST API cannot be reached (``pathatlas ui --api URL``, the server stopped)."""
     where = f" at {url}" if url else ""
     return f"The PathAtlas service{where} is not reachable; start it with `pathatlas serve` or try again."
+
+
+def served_root(openapi: Mapping[str, Any]) -> str:
+    """The path prefix the API is served under (``pathatlas serve --root-path``), as its OpenAPI document's first
+    server names it; "" when served at /."""
+    servers = openapi.get("servers") or [{}]
+    return str(servers[0].get("url") or "").rstrip("/")
+
+
+def media_path(url: str, root: str) -> str:
+    """A media URL the API gave, as a path under the UI's API base URL. The API puts its ``root`` in front
+    ("/atlas/media/pages/x"), right for a browser behind the proxy; the base URL already reaches that root, directly
+    (``http://127.0.0.1:8733`` serves "/media/...") or through the proxy (``https://host/atlas`` + "/media/..."), so the
+    root comes off."""
+    if root and (url == root or url.startswith(f"{root}/")):
+        return url[len(root) :]
+    return url
+
+
+def media_problem(refused: list[tuple[str, str]]) -> str:
+    """The one line shown for the images the API refused this run (``(path, the API's detail)`` each), in place of
+    blank cards: how many, and the first one's path and reason (a wrong PATHATLAS_API_URL or root path shows there)."""
+    path, detail = refused[0]
+    count = "1 image" if len(refused) == 1 else f"{len(refused)} images"
+    return f"{count} could not be loaded from the PathAtlas service: {path}: {detail.rstrip('.')}."
 
 
 OUTLINE_RGB, OUTLINE_POINTS = (230, 26, 26), 3

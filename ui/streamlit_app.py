@@ -10,7 +10,10 @@ at that page and a citation to copy.
 
 Accessibility: every image has a text alternative (citation, caption, case diagnosis); the results' count is a polite
 live region; buttons are named by what they open; headings go h1 (the app), h2 (a result, an option, the viewer);
-captions and quotes keep 4.5:1 contrast; an unreachable API is one sentence, and the rest of the page still draws.
+captions and quotes keep 4.5:1 contrast; an unreachable API is one sentence, and the rest of the page still draws;
+images the API refuses are one line, not blank cards. Media URLs carry the API's root path (``pathatlas serve
+--root-path``) for a browser; the UI fetches them under its own base URL (``media_path``), directly or through the
+proxy.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ from pathatlas.ui.present import (
     image_alt,
     img_html,
     look_alike_note,
+    media_path,
+    media_problem,
     more_results,
     open_label,
     outline,
@@ -48,6 +53,7 @@ from pathatlas.ui.present import (
     plain,
     relevance_words,
     results_status,
+    served_root,
     similar_label,
     stored_title,
     unreachable_message,
@@ -113,28 +119,53 @@ def call(method: str, path: str, quiet: bool = False, **kwargs) -> httpx.Respons
         return None
     if response.status_code >= 400:
         if not quiet:
-            json_body = "json" in response.headers.get("content-type", "")
-            detail = response.json().get("detail") if json_body else response.text
-            st.error(error_message(detail))
+            st.error(error_message(detail_of(response)))
             with st.expander("Details"):  # the status and body as sent, for a bug report
                 st.code(f"{method} {path}: {response.status_code}\n{response.text}", language=None, wrap_lines=True)
         return None
     return response
 
 
+def detail_of(response: httpx.Response) -> Any:
+    """An API error's ``detail`` (a sentence, or FastAPI's 422 list); the body's text where it is not JSON (a proxy's
+    own error page)."""
+    json_body = "json" in response.headers.get("content-type", "")
+    return response.json().get("detail") if json_body else response.text
+
+
+class MediaRefused(Exception):
+    """The API refused an image: its path and the API's detail. Raised where a cached function must not keep a failure
+    (a busy or restarted service serves it next run), shown by ``notice_media``."""
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def cached_root() -> str:
+    """The path prefix the API is served under (``served_root``), "" where its OpenAPI document is not served; raises
+    Unreachable, which is not cached."""
+    response = fetch("GET", "/openapi.json")
+    json_body = response.status_code < 400 and "json" in response.headers.get("content-type", "")
+    return served_root(response.json()) if json_body else ""
+
+
 @st.cache_data(ttl=600, max_entries=MEDIA_CACHED, show_spinner=False)
-def cached_media(path: str) -> bytes | None:
-    """Raises Unreachable, which is not cached: the image comes once the server is back."""
+def cached_media(path: str) -> bytes:
+    """Raises Unreachable and MediaRefused, which are not cached: the image comes once the server serves it."""
     response = fetch("GET", path)
-    return response.content if response.status_code < 400 else None
+    if response.status_code >= 400:
+        raise MediaRefused(path, error_message(detail_of(response)))
+    return response.content
 
 
-def media(path: str) -> bytes | None:
+def media(url: str) -> bytes | None:
+    """The image at a media URL the API gave (``media_path``); None where it could not be had, which the run's end
+    says in one line (``notice_media``) instead of leaving the card blank."""
     try:
-        return cached_media(path)
+        return cached_media(media_path(url, cached_root()))
     except Unreachable:
         say_unreachable()
-        return None
+    except MediaRefused as exc:
+        st.session_state.setdefault("media_refused", []).append(exc.args)
+    return None
 
 
 NO_FACETS: dict[str, Any] = {"fields": {}, "by_source": {}}
@@ -159,6 +190,12 @@ def notice_unreachable(notice) -> None:
     """The unreachable API's one sentence in ``notice`` (a placeholder above the tabs), once per run."""
     if message := st.session_state.pop("unreachable", None):
         notice.error(message)
+
+
+def notice_media(notice) -> None:
+    """The images the API refused this run as one line in ``notice`` (a placeholder above the tabs)."""
+    if refused := st.session_state.pop("media_refused", None):
+        notice.error(media_problem(refused))
 
 
 def picture(images: list[Any], alts: list[str], captions: list[str] | None = None, width: int | str = "content"):
@@ -679,6 +716,7 @@ STYLE = (
 st.markdown(STYLE, unsafe_allow_html=True)
 st.title("PathAtlas")
 notice = st.empty()  # the unreachable API's one sentence, above whichever tab is shown
+media_notice = st.empty()  # the images it refused, one line
 search, ask, library = st.tabs(["Search", "Ask", "Library"])
 with search:
     search_tab()
@@ -687,5 +725,6 @@ with ask:
 with library:
     library_tab()
 notice_unreachable(notice)
+notice_media(media_notice)
 if focus := st.session_state.pop("focus", None):
     st.html(focus_script(*focus), unsafe_allow_javascript=True)
