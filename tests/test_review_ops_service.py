@@ -4,6 +4,7 @@ uploads a crashed job left, zips full of what no source reads, /docs offline, an
 from __future__ import annotations
 
 import errno
+import io
 import os
 import pathlib
 import resource
@@ -176,3 +177,26 @@ def test_a_job_this_server_process_never_ran_is_a_404_that_says_jobs_end_with_th
         assert answer.json()["detail"] == (
             "no job 510220eb22c8 in this server's life (jobs are not kept across restarts): check GET /sources"
         )
+
+
+# -- 4. zips keep what a source reads -----------------------------------------------------------------------------
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.effect_noise((64, 64), 40).convert("RGB").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_a_zip_keeps_only_what_sources_read_and_the_job_notes_the_rest(client, root):
+    junk = [("c/zeros.bin", bytes(8 << 20)), ("c/notes.txt", b"x"), ("c/.DS_Store", b"x"), ("__MACOSX/c/._a.png", b"x")]
+    members = [("c/labels.csv", b"image,case\na.png,C-1\n"), ("c/a.png", png_bytes()), *junk]
+    job = upload(client, "bomb.zip", zipped(*members)).json()
+    ended = job_ended(client, job["id"])
+    assert ended["status"] == "done", ended
+    assert ended["notes"][0] == (
+        "4 zip member(s) left out, being no PDF, case image or cases.jsonl or labels.csv: "
+        "c/zeros.bin, c/notes.txt, c/.DS_Store, __MACOSX/c/._a.png"
+    )
+    (folder,) = leftovers(root)
+    unpacked = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert unpacked == {"bomb/c/labels.csv", "bomb/c/a.png", ".index", ".claim"}
+    assert client.get("/sources").json()[0]["kind"] == "cases"

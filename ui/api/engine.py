@@ -309,8 +309,16 @@ class Engine:
         if swept:
             log.info("removed %d upload folder(s) no source uses: %s", len(swept), ", ".join(sorted(swept)))
 
-    def submit(self, source: str, paths: list[Path], upload: Path | None = None, claim: FileLock | None = None) -> Job:
-        job = Job(uuid.uuid4().hex[:12], source, paths, upload=upload, claim=claim)
+    def submit(
+        self,
+        source: str,
+        paths: list[Path],
+        upload: Path | None = None,
+        claim: FileLock | None = None,
+        notes: list[str] | None = None,
+    ) -> Job:
+        """``notes``: what the upload itself noted (zip members left out), before the indexer's."""
+        job = Job(uuid.uuid4().hex[:12], source, paths, upload=upload, claim=claim, notes=list(notes or []))
         self.jobs[job.id] = job
         threading.Thread(target=self._run, args=(job,), daemon=True, name=f"index-{job.id}").start()
         return job
@@ -357,7 +365,7 @@ class Engine:
         whole = False
         try:
             report = Indexer(target, show_progress=False, on_progress=progress).add(job.paths)
-            job.notes = report.notes
+            job.notes = [*job.notes, *report.notes]
             whole = not report.failed and not job.cancel_requested
             if whole and job.upload is not None:
                 self._replace_older_uploads(target, job)

@@ -419,7 +419,9 @@ class JobOut(BaseModel):
     total: int = 0
     error: str | None = None
     notes: list[str] = Field(
-        default_factory=list, description="Hints for the server's operator, e.g. that figure OCR was skipped."
+        default_factory=list,
+        description="Hints for the uploader and the server's operator, e.g. zip members left out (no PDF, case image "
+        "or metadata file), or that figure OCR was skipped.",
     )
 
 

@@ -8,11 +8,13 @@ import stat
 import unicodedata
 import zipfile
 import zlib
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path, PurePosixPath
 
 from fastapi import HTTPException, UploadFile, status
 
+from pathatlas.indexer.sources.cases import HEIC_SUFFIXES, IMAGE_SUFFIXES, METADATA_FILES
 from pathatlas.retrieval.text import JOINERS, composed
 
 CHUNK = 1 << 20
@@ -110,8 +112,35 @@ def member_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def extract_zip(archive: Path, target: Path, max_bytes: int, max_members: int) -> None:
-    """Extract a case-folder zip, refusing unsafe members and stopping at the byte and member caps.
+READ_SUFFIXES = (".pdf", *IMAGE_SUFFIXES, *HEIC_SUFFIXES)
+"""What the built-in sources read from an unpacked zip, besides case folders' ``METADATA_FILES``: PDFs and case images
+(HEIC too, so a case folder's problems say how to export it)."""
+SKIPPED_SHOWN = 5
+"""Skipped zip members a job's note names; the rest are counted."""
+
+
+def read_by_sources(name: str) -> bool:
+    """Whether a zip member is something the built-in sources read; hidden files and macOS's ``__MACOSX`` copies are
+    not."""
+    parts = PurePosixPath(name).parts
+    if any(part.startswith(".") or part == "__MACOSX" for part in parts):
+        return False
+    return parts[-1] in METADATA_FILES or parts[-1].lower().endswith(READ_SUFFIXES)
+
+
+def skipped_note(skipped: list[str]) -> str:
+    """One line for the zip members an upload left out."""
+    more = len(skipped) - SKIPPED_SHOWN
+    shown = ", ".join(skipped[:SKIPPED_SHOWN]) + (f" and {more} more" if more > 0 else "")
+    return f"{len(skipped)} zip member(s) left out, being no PDF, case image or {' or '.join(METADATA_FILES)}: {shown}"
+
+
+def extract_zip(
+    archive: Path, target: Path, max_bytes: int, max_members: int, keep: Callable[[str], bool] | None = None
+) -> list[str]:
+    """Extract a case-folder zip, refusing unsafe members and stopping at the byte and member caps; members ``keep``
+    refuses are not unpacked (a gigabyte of junk beside a case folder must not fill the uploads), and their names
+    returned. ``keep=None`` unpacks every file (plug-in sources may read any).
 
     The caps hold for the bytes actually written, not only for the sizes the archive declares.
     """
@@ -123,15 +152,16 @@ def extract_zip(archive: Path, target: Path, max_bytes: int, max_members: int) -
             for member in members:
                 if problem := member_problem(member):
                     raise HTTPException(status.HTTP_400_BAD_REQUEST, f"zip member {member_name(member)!r} {problem}")
-            if sum(m.file_size for m in members) > max_bytes:
+            if sum(m.file_size for m in members) > max_bytes:  # the archive as declared: a bomb is refused whole
                 raise _unpacked_too_large(max_bytes)
+            files = [member for member in members if not member.is_dir()]
+            kept = [member for member in files if keep is None or keep(member_name(member))]
+            skipped = [member_name(member) for member in files if keep is not None and not keep(member_name(member))]
+            target.mkdir(parents=True, exist_ok=True)
             written = 0
-            for member in members:
+            for member in kept:
                 destination = target / PurePosixPath(member_name(member))
                 try:
-                    if member.is_dir():
-                        destination.mkdir(parents=True, exist_ok=True)
-                        continue
                     destination.parent.mkdir(parents=True, exist_ok=True)
                     with zipped.open(member) as source, destination.open("wb") as sink:
                         while block := source.read(CHUNK):
@@ -147,6 +177,7 @@ def extract_zip(archive: Path, target: Path, max_bytes: int, max_members: int) -
                     ) from exc
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"the upload is not a usable zip file ({exc})") from exc
+    return skipped
 
 
 def _unpacked_too_large(max_bytes: int) -> HTTPException:

@@ -16,7 +16,7 @@ from pathatlas.ui.api.deps import EngineDep, FormOnly, errors, require_token
 from pathatlas.ui.api.engine import Engine, Job, claim_upload
 from pathatlas.ui.api.routes.search import unknown_source
 from pathatlas.ui.api.schemas import JobOut, SourceOut
-from pathatlas.ui.api.uploads import extract_zip, safe_name, save_limited
+from pathatlas.ui.api.uploads import extract_zip, read_by_sources, safe_name, save_limited, skipped_note
 
 router = APIRouter(tags=["library"])
 Writer = Depends(require_token)
@@ -83,13 +83,14 @@ async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> 
     claim = None
     try:  # whatever stops it (a full disk included) leaves nothing of the upload behind
         claim = await run_in_threadpool(claim_upload, folder, engine.index.path)
-        stored = folder / name
+        stored, notes = folder / name, []
         await save_limited(file, stored, settings.max_upload_mb << 20)
         if suffix == "zip":
             target = folder / stored.stem
-            await run_in_threadpool(
-                extract_zip, stored, target, settings.max_unpacked_mb << 20, settings.max_zip_members
-            )
+            keep = None if settings.sources else read_by_sources  # what a plug-in source reads is its own
+            unpacked = (stored, target, settings.max_unpacked_mb << 20, settings.max_zip_members, keep)
+            if skipped := await run_in_threadpool(extract_zip, *unpacked):
+                notes.append(skipped_note(skipped))
             stored.unlink()
             stored = target
     except BaseException:
@@ -97,7 +98,7 @@ async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> 
         if claim is not None:
             claim.release()
         raise
-    return job_out(engine.submit(name, [stored], upload=folder, claim=claim))
+    return job_out(engine.submit(name, [stored], upload=folder, claim=claim, notes=notes))
 
 
 @router.get(
