@@ -23,7 +23,7 @@ import uvicorn
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.bench_serve import free_port
-from pathatlas.ui.present import media_path, media_problem, served_root
+from pathatlas.ui.present import media_path, media_problem, plain, served_root
 from tests.test_api_front_end import PREFIX, case_folder, indexed
 
 APP = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
@@ -108,6 +108,8 @@ def test_media_paths_keep_urls_outside_the_root_and_an_unprefixed_service():
         "the source PDF is gone."
     )
     assert media_problem(refused).startswith("2 images could not be loaded")
+    proxy_page = [("/media/pages/x", "<html>\n<head><title>502 Bad Gateway</title></head>" + " <p>nginx</p>" * 50)]
+    assert len(media_problem(proxy_page)) < 250 and "\n" not in media_problem(proxy_page)
 
 
 SEARCH_AND_OPEN = """
@@ -149,4 +151,5 @@ def test_the_ui_shows_a_prefixed_services_images_and_one_line_for_those_it_refus
     assert searched["images"] >= 3, searched  # the cards' thumbnails, the case's on its card
     assert opened["exceptions"] == [], opened
     assert len(opened["errors"]) == 1, opened["errors"]
-    assert opened["errors"][0].startswith("1 image could not be loaded from the PathAtlas service: /media/pages/")
+    line = plain("1 image could not be loaded from the PathAtlas service: /media/pages/")  # Markdown, as drawn
+    assert opened["errors"][0].startswith(line), opened["errors"]

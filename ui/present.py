@@ -311,10 +311,11 @@ def media_path(url: str, root: str) -> str:
 
 def media_problem(refused: list[tuple[str, str]]) -> str:
     """The one line shown for the images the API refused this run (``(path, the API's detail)`` each), in place of
-    blank cards: how many, and the first one's path and reason (a wrong PATHATLAS_API_URL or root path shows there)."""
+    blank cards: how many, and the first one's path and reason (a wrong PATHATLAS_API_URL or root path shows there),
+    cut short (a proxy's own error page is its body's text)."""
     path, detail = refused[0]
     count = "1 image" if len(refused) == 1 else f"{len(refused)} images"
-    return f"{count} could not be loaded from the PathAtlas service: {path}: {detail.rstrip('.')}."
+    return f"{count} could not be loaded from the PathAtlas service: {path}: {shorten(detail).rstrip('.')}."
 
 
 OUTLINE_RGB, OUTLINE_POINTS = (230, 26, 26), 3

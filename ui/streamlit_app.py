@@ -195,7 +195,7 @@ def notice_unreachable(notice) -> None:
 def notice_media(notice) -> None:
     """The images the API refused this run as one line in ``notice`` (a placeholder above the tabs)."""
     if refused := st.session_state.pop("media_refused", None):
-        notice.error(media_problem(refused))
+        notice.error(plain(media_problem(refused)))  # the service's words, shown as written
 
 
 def picture(images: list[Any], alts: list[str], captions: list[str] | None = None, width: int | str = "content"):
