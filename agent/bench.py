@@ -368,12 +368,27 @@ def compare_qa_runs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, 
             "p": exact_mcnemar(gained, lost),
             "changed": sum(first[i].get("answer") != second[i].get("answer") for i in both),
             "settled": {
+                "answers": "shipped weights",
                 "n": len(both),
                 "before": settled_split([first[i] for i in both]),
                 "after": settled_split([second[i] for i in both]),
             },
         }
     return out
+
+
+SETTLED = (
+    "settled / unsettled: n (accuracy) of the questions both runs answered, each run's answers with its shipped "
+    "weights (in-sample where the answers compared are held out)"
+)
+
+
+def unshared_modes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, str]:
+    """Mode -> "before" or "after": the modes only one run ran, which ``compare_qa_runs`` cannot pair."""
+    return {
+        **{mode: "before" for mode in before["modes"] if mode not in after["modes"]},
+        **{mode: "after" for mode in after["modes"] if mode not in before["modes"]},
+    }
 
 
 def question_golds(run: dict[str, Any]) -> dict[str, str]:
@@ -656,6 +671,8 @@ class QABench:
                         notes.append(unfit)
                     else:
                         summary[mode][key] = check(fitted, chapter_folds([r.group for r in fitted], folds))
+            if held := summary[mode].get("held_out"):
+                held["ci95"] = list(mean_interval(list(held["correct"].values())))
             if interrupted:
                 break
         baseline = summary.get("rag")
@@ -756,6 +773,21 @@ def scoring_note(kinds: dict[str, int]) -> str:
     return " ".join(notes)
 
 
+def shown_rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The rows a table or plot of a ``bench qa`` result shows, as (label, figures): with folds, each mode's held-out
+    figures (weights refit on the other chapter folds) lead, and the figures of the weights it ran with follow, marked
+    in-sample (fitted on these very questions); otherwise each mode's figures."""
+    modes = result["modes"]
+    held = [(f"{mode}, held out", m["held_out"]) for mode, m in modes.items() if "held_out" in m]
+    return held + [(f"{mode}, in-sample", m) for mode, m in modes.items()] if held else list(modes.items())
+
+
+HELD_OUT_ROWS = (
+    "held out: each chapter fold's answers with the offline weights refit on the other folds; in-sample: the "
+    "weights the run answered with, fitted on these very questions"
+)
+
+
 def pct(interval: list[float]) -> str:
     return f"{interval[0]:+.3f} to {interval[1]:+.3f}"
 
@@ -763,6 +795,7 @@ def pct(interval: list[float]) -> str:
 def markdown_report(result: dict[str, Any], title: str) -> str:
     kinds = result.get("kinds", {})
     label = result.get("metric", score_label(kinds))
+    rows = shown_rows(result)
     lines = [
         f"# {title}",
         "",
@@ -770,26 +803,14 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
         "",
         *([f"**Interrupted** ({result['interrupted']}): {INTERRUPTED}", ""] if result.get("interrupted") else []),
         *[f"**Note:** {note}\n" for note in result.get("notes", [])],
-        f"{LATENCY}; {HIT_AT_5}.",
+        f"{LATENCY}; {HIT_AT_5}" + (f"; {HELD_OUT_ROWS}." if len(rows) > len(result["modes"]) else "."),
         "",
         f"| mode | {label} | 95% CI | vs rag (paired 95% CI) | negated (n) | ECE | evidence hit@5 | p50 s | p95 s "
         "| no citation | verbatim quote | gold page quoted | unusable replies | failed |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for mode, m in result["modes"].items():
-        recall = "" if m["evidence_recall@5"] is None else f"{m['evidence_recall@5']:.3f}"
-        no_cite = "" if m["no_citation_rate"] is None else f"{m['no_citation_rate']:.3f}"
-        vs = f"{m['vs_rag']['difference']:+.3f} ({pct(m['vs_rag']['ci95'])})" if "vs_rag" in m else ""
-        negated = m["negated"]
-        neg = "" if negated["accuracy"] is None else f"{negated['accuracy']:.3f} ({negated['n']})"
-        unusable = "" if m.get("parse_failures") is None else str(m["parse_failures"])
-        verbatim = "" if m.get("verbatim_quote_rate") is None else f"{m['verbatim_quote_rate']:.3f}"
-        on_gold = "" if m.get("gold_page_quoted") is None else f"{m['gold_page_quoted']:.3f}"
-        lines.append(
-            f"| {mode} | {m['accuracy']:.3f} | {m['ci95'][0]:.3f}-{m['ci95'][1]:.3f} | {vs} | {neg} | {m['ece']:.3f} | "
-            f"{recall} | {m['p50_s']:.2f} | {m['p95_s']:.2f} | {no_cite} | {verbatim} | {on_gold} | {unusable} | "
-            f"{m['failed']} |"
-        )
+    for mode, m in rows:
+        lines.append(f"| {mode} | " + " | ".join(row_cells(m)) + " |")
     lines += by_kind_table(result)
     held = {mode: m["held_out"] for mode, m in result["modes"].items() if "held_out" in m}
     if held:
@@ -838,6 +859,31 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def row_cells(m: dict[str, Any]) -> list[str]:
+    """One ``shown_rows`` row's cells after the mode, as ``bench qa``'s table and report show them: blank where the
+    row has no such figure (a held-out row has no latency, evidence or quotes)."""
+
+    def figure(key: str, form: str = ".3f") -> str:
+        return "" if m.get(key) is None else format(m[key], form)
+
+    vs, negated = m.get("vs_rag"), m["negated"]
+    return [
+        f"{m['accuracy']:.3f}",
+        f"{m['ci95'][0]:.3f}-{m['ci95'][1]:.3f}",
+        f"{vs['difference']:+.3f} ({pct(vs['ci95'])})" if vs else "",
+        "" if negated["accuracy"] is None else f"{negated['accuracy']:.3f} ({negated['n']})",
+        f"{m['ece']:.3f}",
+        figure("evidence_recall@5"),
+        figure("p50_s", ".2f"),
+        figure("p95_s", ".2f"),
+        figure("no_citation_rate"),
+        figure("verbatim_quote_rate"),
+        figure("gold_page_quoted"),
+        figure("parse_failures", "d"),
+        figure("failed", "d"),
+    ]
+
+
 def by_kind_table(result: dict[str, Any]) -> list[str]:
     """Report lines: each mode's score per question kind (yes/no right or wrong beside open token recall, which one
     mean would mix); none for a run that did not record them."""
@@ -866,14 +912,16 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     modes = list(result["modes"])
     groups = sorted({g for m in result["modes"].values() for g in m["by_group"]})
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.2), gridspec_kw={"width_ratios": [1, 1.2, 3]})
-    acc = [result["modes"][m]["accuracy"] for m in modes]
-    err = np.array(
-        [
-            [a - result["modes"][m]["ci95"][0], result["modes"][m]["ci95"][1] - a]
-            for m, a in zip(modes, acc, strict=True)
-        ]
-    ).T
-    left.bar(modes, acc, yerr=err, capsize=4, color=["#999", "#6a9fd8", "#2a6fb8"][: len(modes)])
+    rows = shown_rows(result)
+    acc = [m["accuracy"] for _, m in rows]
+    err = np.array([[a - m["ci95"][0], m["ci95"][1] - a] for (_, m), a in zip(rows, acc, strict=True)]).T
+    in_sample = " (in-sample)" if len(rows) > len(modes) else ""
+    if in_sample:  # held out in strong blue, the shipped weights' in-sample figures pale
+        colours = ["#2a6fb8" if name.endswith("held out") else "#b8cde8" for name, _ in rows]
+    else:
+        colours = ["#999", "#6a9fd8", "#2a6fb8"][: len(rows)]
+    left.bar([name for name, _ in rows], acc, yerr=err, capsize=4, color=colours)
+    plt.setp(left.get_xticklabels(), rotation=30 if in_sample else 0, ha="right" if in_sample else "center", fontsize=8)
     left.set_ylim(0, 1)
     label = result.get("metric", score_label(result.get("kinds", {})))
     left.set_title(f"{label} by mode (95% CI)", fontsize=10)
@@ -891,7 +939,7 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     middle.set_ylim(0, 1)
     middle.set_xlabel("confidence", fontsize=8)
     middle.set_ylabel(label, fontsize=8)
-    middle.set_title("reliability diagram", fontsize=10)
+    middle.set_title(f"reliability diagram{in_sample}", fontsize=10)
     middle.legend(fontsize=7)
     width = 0.8 / len(modes)
     x = np.arange(len(groups))
@@ -900,7 +948,7 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
         right.bar(x + n * width, values, width, label=mode)
     right.set_xticks(x + width * (len(modes) - 1) / 2, [g[:18] for g in groups], rotation=60, ha="right", fontsize=7)
     right.set_ylim(0, 1)
-    right.set_title(f"{label} by chapter / group", fontsize=10)
+    right.set_title(f"{label} by chapter / group{in_sample}", fontsize=10)
     right.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,6 @@ from pathatlas.ui.cli_common import (
 
 if TYPE_CHECKING:
     from pathatlas.retrieval.index import Index
-    from pathatlas.settings import Settings
 
 bench_app = typer.Typer(
     help="Benchmarks: speed and quality, with JSON output ('--json -' prints the JSON alone on stdout).",
@@ -186,7 +185,8 @@ def retrieval_table(task: str, body: dict) -> Table:
     from pathatlas.retrieval.bench.common import losses
 
     marks = losses(body)
-    table = Table("method", "R@1", "R@5", "R@10", "MRR", "P@10", "", title=f"{task}, n={body['n']}")
+    mrr = f"MRR@{body['mrr_depth']}" if body.get("mrr_depth") else "MRR"
+    table = Table("method", "R@1", "R@5", "R@10", mrr, "P@10", "", title=f"{task}, n={body['n']}")
     table.columns[0].min_width = max(map(len, body["methods"]))  # names like visual+joint+specimen stay whole
     for name, m in body["methods"].items():
         cells = [
@@ -210,11 +210,26 @@ def bench_retrieval_command(
     index: IndexOpt = None,
     encoder: Annotated[str | None, typer.Option(help="Encoder to measure (default: PATHATLAS_ENCODER).")] = None,
     split: Annotated[
-        str, typer.Option(help="Queries from the validation part ('val') or from everything ('all').")
+        str,
+        typer.Option(
+            help="Image tasks: queries from the validation part ('val') or from everything ('all'). --mcq ignores it: "
+            "text to page asks every question with gold pages."
+        ),
     ] = "val",
     folds: Annotated[
-        int, typer.Option(help="Text to page: refit the ranker on all but one chapter fold, report each held out.")
+        int,
+        typer.Option(
+            help="Text to page: deal the questions' chapters round-robin into this many folds (at most the number of "
+            "chapters), refit the ranker on all but one fold and report each held out; 0: the shipped ranker."
+        ),
     ] = 0,
+    runs: Annotated[
+        Path | None,
+        typer.Option(
+            help="Text to page: write qrels.txt and a TREC run per method to this folder (with --folds also each "
+            "fold's qrels and default run; the default's run over every question is the pooled held-out one)."
+        ),
+    ] = None,
     json_out: JsonFileOpt = None,
     plot: Annotated[Path | None, typer.Option(help="Draw recall@k curves to this PNG.")] = None,
 ):
@@ -230,12 +245,19 @@ def bench_retrieval_command(
         raise BadInputError(f"--split {split!r}: use val or all")
     if folds == 1 or folds < 0:
         raise BadInputError(f"--folds {folds}: use 0 (no folds) or at least 2")
+    if runs is not None and mcq is None:
+        raise BadInputError("--runs writes text to page's TREC runs: give --mcq too")
+    if runs is not None and runs.exists() and not runs.is_dir():
+        raise BadInputError(f"--runs {runs} is a file; give a folder for the TREC files")
     settings = settings_for(index, encoder=encoder)
     idx = Index.open(settings.index_dir, settings) if mcq is not None else None
     enc = idx.encoder if idx is not None else create_encoder(settings.encoder, settings)
-    result = run_retrieval_bench(enc, settings, figures or [], cases or [], mcq, idx, split, folds)
+    inputs = {name: given for name, given in (("figures", figures), ("cases", cases), ("mcq", mcq)) if given}
+    measured = run_retrieval_bench(enc, settings, figures or [], cases or [], mcq, idx, split, folds, runs)
+    result = {"run": run_record(inputs, idx, {"encoder": enc.name, "folds": folds}), **measured}
     for task, body in result["tasks"].items():
-        console.print(retrieval_table(task, body))
+        pooled = ", pooled held-out folds" if body.get("folds") else ""
+        console.print(retrieval_table(task + pooled, body))
         for number, fold in enumerate(body.get("folds", [])):
             console.print(retrieval_table(f"{task} held-out fold {number} ({', '.join(fold['chapters'])})", fold))
         if fusion := body.get("fusion"):
@@ -247,6 +269,8 @@ def bench_retrieval_command(
                 f"{task}: {body.get('default')} vs {baseline}, paired p (t-test, or sign test if all differ alike): "
                 + ", ".join(f"{metric} {m['p']:.3g}" for metric, m in metrics.items())
             )
+    if written := result["tasks"].get("text_to_page", {}).get("runs"):
+        console.print(f"wrote {len(written)} TREC files to {runs}")
     write_json(json_out, result)
     if plot is not None:
         plot_curves(result, plot)
@@ -272,7 +296,9 @@ def bench_tune_text_command(
     from pathatlas.retrieval.index import Index
 
     settings = settings_for(index)
-    result = tune_text(Index.open(settings.index_dir, settings), mcq, folds, out)
+    idx = Index.open(settings.index_dir, settings)
+    measured = tune_text(idx, mcq, folds, out)
+    result = {"run": run_record({"mcq": mcq}, idx, {"folds": folds}), **measured}
     for number, fold in enumerate(result["folds"]):
         console.print(retrieval_table(f"held-out fold {number} ({', '.join(fold['chapters'])})", fold))
     console.print(retrieval_table("pooled held-out folds", result))
@@ -281,16 +307,20 @@ def bench_tune_text_command(
 
 
 QuestionsOpt = Annotated[Path, typer.Option(help="MCQ, image-MCQ, yes/no or open-question JSONL.")]
-AnswererOpt = Annotated[str | None, typer.Option(help="offline (default) or llm.")]
+AnswererOpt = Annotated[
+    str | None, typer.Option(help="offline or llm.", show_default="PATHATLAS_ANSWERER, else offline")
+]
 LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")]
 """The options ``bench qa`` and ``bench mcp`` share."""
 
 
 def qa_table(result: dict, title: str) -> Table:
-    """Each mode's figures, a row each (`bench qa`); the score column is named by what it measures (token recall of
-    open questions is no accuracy)."""
-    from pathatlas.agent.bench import HIT_AT_5
+    """Each mode's figures, a row each (`bench qa`), held-out rows first with folds (``shown_rows``); the score column
+    is named by what it measures (token recall of open questions is no accuracy)."""
+    from pathatlas.agent.bench import HELD_OUT_ROWS, HIT_AT_5, row_cells, shown_rows
 
+    rows = shown_rows(result)
+    folded = len(rows) > len(result["modes"])
     table = Table(
         "mode",
         result.get("metric", "accuracy"),
@@ -307,26 +337,10 @@ def qa_table(result: dict, title: str) -> Table:
         "unusable replies",
         "failed",
         title=title,
-        caption=f"{result.get('latency')}; {HIT_AT_5}",
+        caption="; ".join([str(result.get("latency")), HIT_AT_5, *([HELD_OUT_ROWS] if folded else [])]),
     )
-    for mode, m in result["modes"].items():
-        vs = m.get("vs_rag")
-        table.add_row(
-            mode,
-            f"{m['accuracy']:.3f}",
-            f"{m['ci95'][0]:.3f}-{m['ci95'][1]:.3f}",
-            f"{vs['difference']:+.3f} ({vs['ci95'][0]:+.3f} to {vs['ci95'][1]:+.3f})" if vs else "",
-            "" if m["negated"]["accuracy"] is None else f"{m['negated']['accuracy']:.3f} ({m['negated']['n']})",
-            f"{m['ece']:.3f}",
-            "" if m["evidence_recall@5"] is None else f"{m['evidence_recall@5']:.3f}",
-            f"{m['p50_s']:.2f}",
-            f"{m['p95_s']:.2f}",
-            "" if m["no_citation_rate"] is None else f"{m['no_citation_rate']:.3f}",
-            "" if m["verbatim_quote_rate"] is None else f"{m['verbatim_quote_rate']:.3f}",
-            "" if m["gold_page_quoted"] is None else f"{m['gold_page_quoted']:.3f}",
-            "" if m.get("parse_failures") is None else str(m["parse_failures"]),
-            str(m["failed"]),
-        )
+    for mode, m in rows:
+        table.add_row(mode, *row_cells(m))
     return table
 
 
@@ -351,41 +365,55 @@ def say_failures(lines: list[str]) -> None:
         err_console.print(f"... and {len(lines) - SHOWN_FAILURES} more (report.md lists them)", highlight=False)
 
 
-def run_record(
-    questions: Path,
-    settings: Settings,
-    idx: Index,
-    folds: int,
-    open_questions: bool,
-    modes: list[str],
-    exclude_case: bool,
-    shuffle_seed: int | None,
-) -> dict:
-    """What a ``bench qa`` result needs to be read on its own later (and ``compare-qa`` to check two runs asked the
-    same questions): which questions (file and hash), when, which code, command, index (its encoder revisions) and
-    answerer settings."""
+def run_record(inputs: dict[str, Path | list[Path]], idx: Index | None, options: dict) -> dict:
+    """What a benchmark result needs to be read on its own later (and ``compare-qa`` to check two runs asked the same
+    questions): its input files (``NAME`` and ``NAME_sha256``, a list for a repeated option), when (UTC), which code
+    (version, and the git commit with a dirty flag when PathAtlas runs from a checkout), the command line, the index
+    and its encoder revisions, the command's ``options`` and ``PYTHONHASHSEED``."""
     from pathatlas import __version__
 
-    return {
-        "questions": str(questions.resolve()),
-        "questions_sha256": hashlib.sha256(questions.read_bytes()).hexdigest(),
+    record: dict = {}
+    for name, given in inputs.items():
+        paths = given if isinstance(given, list) else [given]
+        resolved = [str(path.resolve()) for path in paths]
+        hashes = [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]
+        record[name], record[f"{name}_sha256"] = (resolved, hashes) if isinstance(given, list) else (*resolved, *hashes)
+    record |= {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "pathatlas": __version__,
+        **git_state(),
         "command": sys.argv,
-        "index": str(idx.path),
-        "index_encoder": idx.meta.encoder,
-        "index_revisions": idx.meta.revisions,
-        "answerer": settings.answerer,
-        "model": settings.llm_model if settings.answerer == "llm" else None,
-        "k": settings.agent_k,
-        "rounds": settings.agent_rounds,
-        "folds": folds,
-        "open": open_questions,
-        "modes": modes,
-        "exclude_case": exclude_case,
-        "shuffle_options": shuffle_seed,
-        "pythonhashseed": os.environ.get("PYTHONHASHSEED"),
     }
+    if idx is not None:
+        record |= {"index": str(idx.path), "index_encoder": idx.meta.encoder, "index_revisions": idx.meta.revisions}
+    return record | options | {"pythonhashseed": os.environ.get("PYTHONHASHSEED")}
+
+
+GIT_SECONDS = 5
+"""How long each git call may take before the record goes without it."""
+
+
+def git_state(root: Path | None = None) -> dict:
+    """``git_commit`` and ``git_dirty`` (tracked files changed since it; untracked ones do not count, as with ``git
+    describe --dirty``) of the checkout PathAtlas runs from, an editable install whose version alone names no commit;
+    nothing when it runs from elsewhere (a wheel) or git does not answer."""
+    import subprocess
+
+    import pathatlas
+
+    root = root or Path(pathatlas.__file__).resolve().parents[1]
+    if not (root / ".git").exists():  # not git's search upwards: a wheel in a project's venv is no checkout of ours
+        return {}
+    try:
+        commit, changed = (
+            subprocess.run(
+                ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=GIT_SECONDS, check=True
+            ).stdout
+            for args in (["rev-parse", "HEAD"], ["status", "--porcelain", "--untracked-files=no"])
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"git_commit": commit.strip(), "git_dirty": bool(changed.strip())}
 
 
 @bench_app.command("qa")
@@ -413,7 +441,10 @@ def bench_qa_command(
             "letters, so compare-qa against a run without it counts the answers the order changed.",
         ),
     ] = None,
-    rounds: Annotated[int | None, typer.Option(help="Search rounds the agent may take.")] = None,
+    rounds: Annotated[
+        int | None,
+        typer.Option(help="Search rounds the agent may take.", show_default="PATHATLAS_AGENT_ROUNDS, else 1"),
+    ] = None,
     open_questions: Annotated[
         bool,
         typer.Option(
@@ -470,7 +501,21 @@ def bench_qa_command(
     check_sources(items, idx, questions)
     for what, groups in refit_groups(items).items():
         check_folds(groups, folds, what)
-    run = run_record(questions, settings, idx, folds, open_questions, chosen, exclude_case, shuffle_seed)
+    run = run_record(
+        {"questions": questions},
+        idx,
+        {
+            "answerer": settings.answerer,
+            "model": settings.llm_model if settings.answerer == "llm" else None,
+            "k": settings.agent_k,
+            "rounds": settings.agent_rounds,
+            "folds": folds,
+            "open": open_questions,
+            "modes": chosen,
+            "exclude_case": exclude_case,
+            "shuffle_options": shuffle_seed,
+        },
+    )
     answering = create_answerer(settings.answerer, settings, idx.encoder)
     bench = QABench(idx, answering, settings.agent_rounds, settings.agent_k, exclude_case=exclude_case)
     result = {"run": run, **bench.run(items, failures, chosen, folds=folds)}
@@ -541,7 +586,7 @@ def bench_compare_qa_command(
     Per mode: the accuracy before and after, questions gained and lost, the exact two-sided McNemar p, how many
     answers changed (another option or text, right or wrong alike), and the settled / unsettled split. Held-out
     answers are paired when both runs have them (--folds), every answer otherwise."""
-    from pathatlas.agent.bench import check_same_questions, compare_qa_runs
+    from pathatlas.agent.bench import SETTLED, check_same_questions, compare_qa_runs, unshared_modes
 
     first, second = read_qa_result(before), read_qa_result(after)
     if warning := check_same_questions(first, second):
@@ -549,6 +594,10 @@ def bench_compare_qa_command(
     modes = compare_qa_runs(first, second)
     if not modes:
         raise BadInputError(f"{before} and {after} share no mode")
+    alone = unshared_modes(first, second)
+    for mode, side in alone.items():
+        err_console.print(f"{mode}: only in {before if side == 'before' else after}, not compared", highlight=False)
+    shipped = " (shipped weights)" if any(m["answers"] == "held out" for m in modes.values()) else ""
     table = Table(
         "mode",
         "answers",
@@ -559,12 +608,10 @@ def bench_compare_qa_command(
         "lost",
         "McNemar p",
         "answers changed",
-        "settled before",
-        "unsettled before",
-        "settled after",
-        "unsettled after",
+        *[f"{name}{shipped}" for name in ("settled before", "unsettled before", "settled after", "unsettled after")],
         title=f"{before} -> {after}",
-        caption="accuracy over the paired questions; settled: n (accuracy) of the questions both runs answered",
+        caption="accuracy over the paired questions (held out: each chapter fold's answers with weights refit on the "
+        f"other folds); {SETTLED}",
     )
     for mode, m in modes.items():
         accuracy = ["" if m[side] is None else f"{m[side]:.3f}" for side in ("before", "after")]
@@ -584,7 +631,8 @@ def bench_compare_qa_command(
             share(settled["after"], "unsettled"),
         )
     console.print(table)
-    write_json(json_out, {"before": str(before), "after": str(after), "modes": modes})
+    record = run_record({"before": before, "after": after}, None, {})
+    write_json(json_out, {"run": record, "before": str(before), "after": str(after), "modes": modes, "only_in": alone})
 
 
 @bench_app.command("serve")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from pathatlas.errors import BadInputError
+from pathatlas.retrieval.bench.common import splits_used
 from pathatlas.retrieval.bench.images import ImageSet, cross_modal, image_to_image
 from pathatlas.retrieval.bench.pages import text_to_page
 from pathatlas.retrieval.datasets import check_images, read_cases, read_figures
@@ -23,7 +24,10 @@ def run_retrieval_bench(
     index: Index | None = None,
     split: str = "val",
     folds: int = 0,
+    runs: Path | None = None,
 ) -> dict[str, Any]:
+    """Every task the inputs give, keyed by name; each says the queries it used (``split``), and so does the result
+    as a whole (``splits_used``). ``runs``: a folder for text to page's TREC qrels and runs (``write_trec``)."""
     tasks: dict[str, Any] = {}
     for path in figures:
         items = read_figures(path)
@@ -50,5 +54,5 @@ def run_retrieval_bench(
         if index is None:
             raise ValueError("text_to_page needs --index: an index of the book the questions cite")
         # every question with gold pages: --split picks image queries only (folds hold chapters out instead)
-        tasks["text_to_page"] = {**text_to_page(index, mcq, folds=folds), "split": "all"}
-    return {"encoder": encoder.name, "split": split, "tasks": tasks}
+        tasks["text_to_page"] = {**text_to_page(index, mcq, folds=folds, runs=runs), "split": "all"}
+    return {"encoder": encoder.name, "split": splits_used(tasks), "tasks": tasks}

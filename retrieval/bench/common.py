@@ -17,9 +17,13 @@ CURVE_K = 20
 CHANCE_DRAWS = 50
 
 
-def summarise(first_ranks: list[int | None]) -> dict[str, Any]:
-    """Recall@1/5/10 and MRR, plus the recall@k curve the plot draws."""
+def summarise(first_ranks: list[int | None], mrr_depth: int | None = None) -> dict[str, Any]:
+    """Recall@1/5/10 and MRR, plus the recall@k curve the plot draws. ``mrr_depth``: MRR@depth (a first relevant item
+    below it counts as none), so a method ranked deeper for the curve keeps the MRR of its top ``mrr_depth``, and chance
+    is cut alike; None: MRR over every rank."""
     out: dict[str, Any] = recall_and_mrr(first_ranks)
+    if mrr_depth is not None:
+        out["mrr"] = recall_and_mrr([r if r is not None and r <= mrr_depth else None for r in first_ranks])["mrr"]
     out["curve"] = [recall_and_mrr(first_ranks, cutoffs=(k,))[f"recall@{k}"] for k in range(1, CURVE_K + 1)]
     return out
 
@@ -34,8 +38,11 @@ def on_gold_page(gold: dict[str, Any], source: str, page: int | None) -> bool:
     return pages[0] <= page <= pages[-1] and (not book or holds_book(source, book))
 
 
-def chance(n_candidates: int, relevant_counts: list[int], seed: int = 0) -> dict[str, Any]:
-    """The same metrics for random rankings, averaged over fixed-seed draws."""
+def chance(
+    n_candidates: int, relevant_counts: list[int], seed: int = 0, mrr_depth: int | None = None
+) -> dict[str, Any]:
+    """The same metrics for random rankings, averaged over fixed-seed draws (MRR cut at ``mrr_depth`` as the
+    methods' is: ``summarise``)."""
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(CHANCE_DRAWS):
@@ -43,7 +50,7 @@ def chance(n_candidates: int, relevant_counts: list[int], seed: int = 0) -> dict
         for count in relevant_counts:
             positions = rng.permutation(n_candidates)[:count] if count else []
             ranks.append(int(min(positions)) + 1 if count else None)
-        draws.append(summarise(ranks))
+        draws.append(summarise(ranks, mrr_depth))
     return {
         key: (
             np.mean([d[key] for d in draws], axis=0).tolist()
@@ -71,11 +78,25 @@ def plot_curves(result: dict[str, Any], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("recall@k")
-    fig.suptitle(f"PathAtlas retrieval, encoder {result['encoder']}, {result['split']} queries", fontsize=10)
+    fig.suptitle(f"PathAtlas retrieval, encoder {result['encoder']}, {queries_phrase(result)}", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def splits_used(tasks: dict[str, Any]) -> str:
+    """The queries the tasks used, as the result's top-level ``split`` says it: their one split ("val" or "all"), or
+    "mixed" when they differ (text to page uses every question whatever ``--split`` says; each task names its own)."""
+    found = {body.get("split", "val") for body in tasks.values()}
+    return found.pop() if len(found) == 1 else "mixed"
+
+
+def queries_phrase(result: dict[str, Any]) -> str:
+    """What the plot's title says of the queries: "all queries", or each task's split where they differ."""
+    if result["split"] != "mixed":
+        return f"{result['split']} queries"
+    return "queries: " + ", ".join(f"{task} {body.get('split', 'val')}" for task, body in result["tasks"].items())
 
 
 def chapter_folds(chapters: list[str], folds: int) -> list[int]:

@@ -140,7 +140,15 @@ def cross_modal(figures: list[ImageItem], images: ImageSet, encoder: Encoder) ->
         }
         counts = [sum(same_caption[q]) for q in queries]
         methods["chance"] = chance(len(figures), counts)
-        out[task] = {"n": len(queries), "methods": methods, "default": default, "baselines": ["chance"], **body}
+        split = "all" if queries == images.queries and images.split == "all" else "val"
+        out[task] = {
+            "n": len(queries),
+            "split": split,
+            "methods": methods,
+            "default": default,
+            "baselines": ["chance"],
+            **body,
+        }
         if len(orders) > 1 and default in orders:
             gold = [{c for c, same in enumerate(same_caption[q]) if same} for q in queries]
             ranked = {name: [order[q][:CUTOFF] for q in queries] for name, order in orders.items()}
@@ -155,13 +163,13 @@ def image_to_image(
     """The task on held-out queries with every method; with split "all", also on every query without the
     learned spaces (``task`` over all queries, ``task:held-out`` over held-out ones)."""
     if images.split != "all":
-        return {task: ranked_methods(images, images.held_out, relevant, default_spaces)}
+        return {task: {**ranked_methods(images, images.held_out, relevant, default_spaces), "split": "val"}}
     if not images.learned:
-        return {task: ranked_methods(images, images.queries, relevant, default_spaces)}
+        return {task: {**ranked_methods(images, images.queries, relevant, default_spaces), "split": "all"}}
     training_free = {s: v for s, v in images.vectors.items() if s not in images.learned}
     return {
-        task: ranked_methods(images, images.queries, relevant, tuple(training_free), training_free),
-        f"{task}:held-out": ranked_methods(images, images.held_out, relevant, default_spaces),
+        task: {**ranked_methods(images, images.queries, relevant, tuple(training_free), training_free), "split": "all"},
+        f"{task}:held-out": {**ranked_methods(images, images.held_out, relevant, default_spaces), "split": "val"},
     }
 
 

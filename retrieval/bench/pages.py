@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.bench.common import (
+    CURVE_K,
     chance,
     chapter_folds,
     check_folds,
@@ -25,6 +26,7 @@ from pathatlas.retrieval.bench.common import (
     on_gold_page,
     summarise,
 )
+from pathatlas.retrieval.bench.trec import write_trec
 from pathatlas.retrieval.datasets import MCQ, check_books, read_mcq
 from pathatlas.retrieval.durable import write_atomic
 from pathatlas.retrieval.fusion import (
@@ -193,18 +195,52 @@ def prefer_simple(grid_values: list[float], learned_value: float, margin: float 
 
 
 def text_to_page(
-    index: Index, mcq_path: Path, k: int = 10, folds: int = 0, ranker: Ranker | None = None
+    index: Index,
+    mcq_path: Path,
+    k: int = 10,
+    folds: int = 0,
+    ranker: Ranker | None = None,
+    runs: Path | None = None,
 ) -> dict[str, Any]:
     """Is a page of the question's gold range among the top k pages? Query: question plus options.
 
     Without ``folds`` the default is the shipped ranker (``ranker`` or the index's); with ``folds`` it is
-    refitted on the other folds for each held-out fold.
+    refitted on the other folds for each held-out fold. ``runs``: a folder for the TREC qrels and runs.
     """
     items, pages = gold_questions(index, mcq_path)
     check_folds([item.chapter or "" for item in items], folds, f"the questions of {mcq_path}")
     candidates = collect(index, items, pages)
     ranker = ranker or Searcher(index).ranker
-    return evaluate(items, candidates, len(pages), k, folds, ranker, index.settings.pages_per_section)
+    return evaluate(items, candidates, len(pages), k, folds, ranker, index.settings.pages_per_section, runs)
+
+
+@dataclass(frozen=True)
+class PageRuns:
+    """Every method's top pages per question, and (with folds) each question's fold and the default chosen for it."""
+
+    ids: list[str]
+    gold: list[set[PageKey]]
+    ranked: dict[str, list[list[PageKey]]]
+    fold_of: list[int]
+    chosen: dict[int, Ranker]
+
+
+def rank_pages(
+    items: list[MCQ], candidates: list[Candidates], depth: int, folds: int, ranker: Ranker, per_section: int = 0
+) -> PageRuns:
+    """Every method's top ``depth`` pages per question; the default orders them as search does (``per_section``),
+    chosen on the other folds for each fold's questions (``ranker`` without folds), the baselines by their scores
+    alone."""
+    fold_of = chapter_folds([item.chapter or "" for item in items], folds) if folds else [0] * len(items)
+    chosen = {
+        fold: choose_ranker([c for c, f in zip(candidates, fold_of, strict=True) if f != fold]) if folds else ranker
+        for fold in sorted(set(fold_of))
+    }
+    ranked = {
+        DEFAULT: [ranked_pages(c, chosen[f], depth, per_section) for c, f in zip(candidates, fold_of, strict=True)],
+        **{name: [ranked_pages(c, single, depth) for c in candidates] for name, single in SINGLE.items()},
+    }
+    return PageRuns([item.id for item in items], [c.relevant for c in candidates], ranked, fold_of, chosen)
 
 
 def evaluate(
@@ -215,52 +251,60 @@ def evaluate(
     folds: int,
     ranker: Ranker,
     per_section: int = 0,
+    runs: Path | None = None,
 ) -> dict[str, Any]:
-    """Every method's top ``k`` pages per question; the default orders them as search does (``per_section``),
-    the baselines by their scores alone."""
-    fold_of = chapter_folds([item.chapter or "" for item in items], folds) if folds else [0] * len(items)
-    pages: dict[str, list[list[int]]] = {name: [] for name in (DEFAULT, *SINGLE)}
-    for cand in candidates:
-        for name, single in SINGLE.items():
-            pages[name].append(ranked_pages(cand, single, k))
-    default_for_fold = {}
-    for fold in sorted(set(fold_of)):
-        if folds:
-            default_for_fold[fold] = choose_ranker([c for c, f in zip(candidates, fold_of, strict=True) if f != fold])
-        else:
-            default_for_fold[fold] = ranker
-    pages[DEFAULT] = [
-        ranked_pages(c, default_for_fold[f], k, per_section) for c, f in zip(candidates, fold_of, strict=True)
-    ]
-    pages = {DEFAULT: pages[DEFAULT], "bm25": pages["bm25"], "dense": pages["dense"]}
-    gold = [cand.relevant for cand in candidates]
+    """Recall@1/5/10 and MRR@k of every method, with chance cut alike, and the recall curve to ``CURVE_K`` (each
+    method ranks that deep, so its curve and chance's compare at every k); each question's first gold rank per method
+    (``per_question``); with ``runs``, the rankings as TREC files there (``write_trec``)."""
+    found = rank_pages(items, candidates, max(k, CURVE_K), folds, ranker, per_section)
+    first = {
+        name: [first_relevant_rank(lists[i], found.gold[i].__contains__) for i in range(len(items))]
+        for name, lists in found.ranked.items()
+    }
 
     def task(positions: list[int]) -> dict[str, Any]:
-        methods = {
-            name: summarise([first_relevant_rank(lists[i], gold[i].__contains__) for i in positions])
-            for name, lists in pages.items()
+        methods = {name: summarise([ranks[i] for i in positions], k) for name, ranks in first.items()}
+        methods["chance"] = chance(max(page_count, 1), [len(found.gold[i]) for i in positions], mrr_depth=k)
+        body = {
+            "n": len(positions),
+            "mrr_depth": k,
+            "methods": methods,
+            "default": DEFAULT,
+            "baselines": list(BASELINES),
         }
-        methods["chance"] = chance(max(page_count, 1), [len(gold[i]) for i in positions])
-        body = {"n": len(positions), "methods": methods, "default": DEFAULT, "baselines": list(BASELINES)}
-        body["significance"] = compare_runs(
-            [items[i].id for i in positions],
-            [gold[i] for i in positions],
-            {name: [lists[i] for i in positions] for name, lists in pages.items()},
+        body["significance"] = compare_runs(  # over the top k: its MRR is the table's MRR@k
+            [found.ids[i] for i in positions],
+            [found.gold[i] for i in positions],
+            {name: [lists[i][:k] for i in positions] for name, lists in found.ranked.items()},
             DEFAULT,
         )
         return body
 
     result = task(list(range(len(items))))
     result["ranker"] = "chosen on the other folds, per fold" if folds else ranker.source
+    chapters = [item.chapter or "" for item in items]
+    result["per_question"] = [
+        {
+            "id": item.id,
+            "chapter": chapters[i],
+            **({"fold": found.fold_of[i]} if folds else {}),
+            "first_relevant_rank": {name: ranks[i] for name, ranks in first.items()},
+        }
+        for i, item in enumerate(items)
+    ]
     if folds:
-        chapters = [item.chapter or "" for item in items]
         result["folds"] = []
-        for fold in sorted(set(fold_of)):
-            positions = [i for i, f in enumerate(fold_of) if f == fold]
+        for fold, chosen in found.chosen.items():
+            positions = [i for i, f in enumerate(found.fold_of) if f == fold]
             body = task(positions)
             body["chapters"] = sorted({chapters[i] for i in positions})
-            body["ranker"] = default_for_fold[fold].to_json()
+            body["ranker"] = chosen.to_json()
             result["folds"].append(body)
+    if runs is not None:
+        written = write_trec(
+            runs, found.ids, found.gold, found.ranked, found.fold_of if folds else None, [DEFAULT] if folds else ()
+        )
+        result["runs"] = [str(path) for path in written]
     return result
 
 

@@ -1,0 +1,65 @@
+"""A retrieval task's per-question results as TREC files (qrels, and one run per method) that ranx, trec_eval and
+pytrec_eval read: a reader recomputes every reported figure, tests another metric or pairs runs of two versions."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from urllib.parse import quote
+
+from pathatlas.retrieval.durable import write_atomic
+
+
+def doc_id(item: Hashable) -> str:
+    """A ranked item as a TREC document id, which holds no whitespace: a page ``(source, page)`` as its quoted path and
+    page number ("/books/A%20P.pdf:p12"), anything else as its text."""
+    if isinstance(item, tuple) and len(item) == 2:
+        source, page = item
+        return f"{quote(str(source))}:p{page}"
+    return quote(str(item))
+
+
+def qrels_text(query_ids: Sequence[str], gold: Sequence[set]) -> str:
+    """``query 0 document 1`` per relevant item, in query order then document id order (a query id quoted as
+    ``doc_id`` quotes, which leaves letters, digits and ``-_.~/`` as they are)."""
+    return "".join(
+        f"{quote(query)} 0 {doc} 1\n"
+        for query, relevant in zip(query_ids, gold, strict=True)
+        for doc in sorted(map(doc_id, relevant))
+    )
+
+
+def run_text(query_ids: Sequence[str], ranked: Sequence[Sequence], name: str) -> str:
+    """``query Q0 document rank score name`` per ranked item; scores fall with rank (items ranked minus rank), so a
+    reader that sorts by score keeps the order. A query ranking nothing has no line (ranx: ``make_comparable=True``
+    scores it 0)."""
+    return "".join(
+        f"{quote(query)} Q0 {doc_id(item)} {rank} {len(items) - rank + 1} {name}\n"
+        for query, items in zip(query_ids, ranked, strict=True)
+        for rank, item in enumerate(items, start=1)
+    )
+
+
+def write_trec(
+    folder: Path,
+    query_ids: Sequence[str],
+    gold: Sequence[set],
+    ranked: dict[str, Sequence[Sequence]],
+    fold_of: Sequence[int] | None = None,
+    per_fold: Sequence[str] = (),
+) -> list[Path]:
+    """``qrels.txt`` and ``METHOD.trec`` per method over every query; with ``fold_of``, also ``qrels.foldN.txt`` and,
+    for the methods in ``per_fold`` (chosen per fold), ``METHOD.foldN.trec`` over fold N's queries alone (their file
+    over every query is then the pooled held-out run). Returns the files written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {folder / "qrels.txt": qrels_text(query_ids, gold)}
+    files |= {folder / f"{name}.trec": run_text(query_ids, lists, name) for name, lists in ranked.items()}
+    for fold in sorted(set(fold_of or ())):
+        mine = [i for i, f in enumerate(fold_of) if f == fold]
+        ids = [query_ids[i] for i in mine]
+        files[folder / f"qrels.fold{fold}.txt"] = qrels_text(ids, [gold[i] for i in mine])
+        for name in per_fold:
+            files[folder / f"{name}.fold{fold}.trec"] = run_text(ids, [ranked[name][i] for i in mine], name)
+    for path, text in files.items():
+        write_atomic(path, text.encode())
+    return list(files)

@@ -1,0 +1,156 @@
+"""``bench retrieval`` review findings: per-question results as TREC files ranx reads, a record of what ran in every
+benchmark's JSON, labels that say what the figures are (pooled held-out folds, the split the tasks used, MRR@10),
+methods ranked as deep as the recall curve and chance cut at the same MRR depth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pathatlas.retrieval.bench.common import CURVE_K, chance
+from pathatlas.retrieval.bench.pages import Candidates, evaluate
+from pathatlas.retrieval.datasets import MCQ
+from pathatlas.retrieval.fusion import FEATURES, Ranker
+from pathatlas.ui.bench_crash import WORDS, make_pdf
+from tests.helpers import run_cli
+
+pytestmark = pytest.mark.filterwarnings("ignore:unsafe cast")  # ranx's numba kernels on a few queries
+
+PAGES = 12
+
+
+@pytest.fixture(scope="module")
+def folded_run(tmp_path_factory) -> tuple[dict, Path, str]:
+    """``bench retrieval --folds 2 --runs`` on a 12-page book with the hashing encoder: (its JSON, the runs folder,
+    its stdout and stderr)."""
+    root = tmp_path_factory.mktemp("review-bench-retrieval")
+    book = make_pdf(root / "lib" / "book.pdf", PAGES, "v1")
+    assert run_cli("index", book, "--index", root / "idx", home=root / "home").exit_code == 0
+    rows = [
+        {
+            "id": f"q{page}",
+            "question": " ".join(WORDS[(page - 1 + i) % len(WORDS)] for i in (0, 2, 4)),
+            "options": ["a", "b"],
+            "answer": "A",
+            "gold": {"pdf_pages": [page, page]},
+            "chapter": "one" if page % 3 else "two",
+        }
+        for page in range(1, PAGES + 1)
+    ]
+    (root / "mcq.jsonl").write_text("\n".join(map(json.dumps, rows)))
+    args = ["bench", "retrieval", "--mcq", root / "mcq.jsonl", "--index", root / "idx", "--folds", 2]
+    result = run_cli(*args, "--runs", root / "runs", "--json", root / "out.json", home=root / "home")
+    assert result.exit_code == 0, result.output
+    return json.loads((root / "out.json").read_text()), root / "runs", result.output
+
+
+def ranx_figures(qrels_file: Path, run_file: Path) -> dict[str, float]:
+    from ranx import Qrels, Run, evaluate
+
+    run = Run.from_file(str(run_file), kind="trec")
+    figures = evaluate(
+        Qrels.from_file(str(qrels_file), kind="trec"),
+        run,
+        ["hit_rate@1", "hit_rate@5", "hit_rate@10", "mrr@10"],
+        make_comparable=True,  # a fold's qrels keep that fold's questions of a run over every question
+    )
+    return {
+        "recall@1": figures["hit_rate@1"],
+        "recall@5": figures["hit_rate@5"],
+        "recall@10": figures["hit_rate@10"],
+        "mrr": figures["mrr@10"],
+    }
+
+
+def test_trec_runs_load_in_ranx_and_reproduce_the_reported_figures(folded_run):
+    result, runs, _ = folded_run
+    task = result["tasks"]["text_to_page"]
+    names = {"hybrid", "bm25", "dense"}
+    assert {p.name for p in runs.iterdir()} == {
+        "qrels.txt",
+        "qrels.fold0.txt",
+        "qrels.fold1.txt",
+        "hybrid.fold0.trec",
+        "hybrid.fold1.trec",
+        *(f"{name}.trec" for name in names),
+    }
+    assert sorted(task["runs"]) == sorted(str(p) for p in runs.iterdir())
+    for name in names:  # the pooled held-out run of the default, every question's run of the baselines
+        assert ranx_figures(runs / "qrels.txt", runs / f"{name}.trec") == pytest.approx(
+            {m: task["methods"][name][m] for m in ("recall@1", "recall@5", "recall@10", "mrr")}
+        )
+    for number, fold in enumerate(task["folds"]):
+        qrels = runs / f"qrels.fold{number}.txt"
+        for name, run in (("hybrid", f"hybrid.fold{number}.trec"), ("bm25", "bm25.trec"), ("dense", "dense.trec")):
+            assert ranx_figures(qrels, runs / run) == pytest.approx(
+                {m: fold["methods"][name][m] for m in ("recall@1", "recall@5", "recall@10", "mrr")}
+            )
+
+
+def test_each_questions_first_gold_rank_per_method_is_in_the_json(folded_run):
+    result, _, _ = folded_run
+    task = result["tasks"]["text_to_page"]
+    questions = task["per_question"]
+    assert [q["id"] for q in questions] == [f"q{page}" for page in range(1, PAGES + 1)]
+    assert {q["fold"] for q in questions} == {0, 1}
+    for name in ("hybrid", "bm25", "dense"):
+        ranks = [q["first_relevant_rank"][name] for q in questions]
+        assert np.mean([r == 1 for r in ranks]) == pytest.approx(task["methods"][name]["recall@1"])
+        assert np.mean([1 / r if r and r <= 10 else 0 for r in ranks]) == pytest.approx(task["methods"][name]["mrr"])
+
+
+def test_every_benchmark_json_records_what_ran(folded_run, tmp_path):
+    from pathatlas.ui.bench_cli import git_state
+
+    result, _, _ = folded_run
+    run = result["run"]
+    mcq = Path(run["mcq"])
+    assert run["mcq_sha256"] and run["folds"] == 2 and run["encoder"] and run["index_revisions"] is not None
+    assert run["command"] and run["pathatlas"]  # sys.argv: the pytest process's, here in process
+    assert mcq.name == "mcq.jsonl" and run["index"].endswith("idx") and run["date"].endswith("+00:00")
+    assert set(git_state()) == {"git_commit", "git_dirty"}  # the suite runs from a checkout
+    assert len(run["git_commit"]) == 40 and isinstance(run["git_dirty"], bool)
+    assert git_state(tmp_path) == {}  # a folder that is no checkout: nothing, silently
+
+
+def test_the_pooled_held_out_table_and_the_split_say_what_they_hold(folded_run):
+    from pathatlas.retrieval.bench.common import queries_phrase
+
+    result, _, output = folded_run
+    assert "text_to_page, pooled held-out folds, n=12" in output
+    assert "MRR@10" in output
+    assert result["split"] == "all"  # --split val was the default, but text to page asked every question
+    assert queries_phrase(result) == "all queries"
+    mixed = {"split": "mixed", "tasks": {"text_to_page": {"split": "all"}, "text_to_image": {"split": "val"}}}
+    assert queries_phrase(mixed) == "queries: text_to_page all, text_to_image val"
+
+
+def test_help_says_what_split_and_folds_do():
+    shown = " ".join(run_cli("bench", "retrieval", "--help", COLUMNS="300").output.split())
+    assert "--mcq ignores it" in shown
+    assert "chapters round-robin" in shown and "at most the number of chapters" in shown
+
+
+def question(n: int) -> MCQ:
+    return MCQ(f"q{n}", "question", ["a", "b"], "A", chapter="one")
+
+
+def test_methods_rank_as_deep_as_the_curve_and_chance_is_cut_at_the_mrr_depth():
+    """A gold page at rank 15 of every method: the curve reaches it at k=15 (it stayed 0 when methods were cut at
+    10) while MRR@10 counts it as a miss; chance's MRR is cut at the same depth."""
+    pages = [("book.pdf", p) for p in range(1, 31)]
+    features = np.repeat(np.arange(30, 0, -1, dtype=float)[:, None], len(FEATURES), axis=1)
+    gold = np.array([p == 15 for _, p in pages])
+    candidates = [Candidates(pages, features, gold, [None] * 30, {("book.pdf", 15)}) for _ in range(2)]
+    result = evaluate([question(0), question(1)], candidates, 30, 10, 0, Ranker({"bm25": 1.0}, "bm25"))
+    for name in ("hybrid", "bm25", "dense"):
+        curve = result["methods"][name]["curve"]
+        assert len(curve) == CURVE_K and curve[13] == 0.0 and curve[14] == 1.0
+        assert result["methods"][name]["mrr"] == 0.0
+    assert result["mrr_depth"] == 10
+    assert [q["first_relevant_rank"]["bm25"] for q in result["per_question"]] == [15, 15]
+    # one relevant item among 1000: MRR@10 is H(10)/1000 = 0.0029; over every rank it would be H(1000)/1000 = 0.0075
+    assert chance(1000, [1] * 400, mrr_depth=10)["mrr"] < 0.005 < chance(1000, [1] * 400)["mrr"]
