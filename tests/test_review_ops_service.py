@@ -7,6 +7,7 @@ import errno
 import io
 import os
 import pathlib
+import re
 import resource
 import signal
 import subprocess
@@ -200,3 +201,18 @@ def test_a_zip_keeps_only_what_sources_read_and_the_job_notes_the_rest(client, r
     unpacked = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     assert unpacked == {"bomb/c/labels.csv", "bomb/c/a.png", ".index", ".claim"}
     assert client.get("/sources").json()[0]["kind"] == "cases"
+
+
+# -- 5. /docs offline ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("root_path", ["", "/atlas"])
+def test_docs_load_nothing_from_outside_the_service(root, root_path):
+    with TestClient(create_app(api_settings(root)), root_path=root_path) as client:
+        page = client.get("/docs")
+        assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+        assert not re.findall(r"https?://[^\s\"'<>]+", page.text), "a URL outside the service"
+        assert client.get("/redoc").status_code == 404, "ReDoc loads from a CDN: not served"
+        assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text) + re.findall(r"url: '([^']+)'", page.text)
+        assert {a.rsplit("/", 1)[-1] for a in assets} >= {"swagger-ui-bundle.js", "swagger-ui.css", "openapi.json"}
+        for asset in assets:
+            assert asset.startswith(f"{root_path}/"), asset
+            assert client.get(asset).status_code == 200, asset  # as uvicorn passes it: the root path in front

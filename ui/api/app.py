@@ -8,13 +8,16 @@ import logging
 import re
 import threading
 from contextlib import asynccontextmanager
+from importlib.resources import files
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathatlas import __version__
@@ -26,6 +29,7 @@ from pathatlas.ui.api.lanes import LaneFullError
 from pathatlas.ui.api.routes import ask, library, media, records, search
 from pathatlas.ui.api.schemas import Health, Readiness, ServiceLimits
 
+DOCS_ASSETS = "/docs/assets"
 ECHO_CHARS = 200
 """Longest input a 422 reply echoes."""
 log = logging.getLogger(__name__)
@@ -52,7 +56,25 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         version=__version__,
         lifespan=lifespan,
         description="Cross-modal search and agentic RAG over pathology textbooks and cases.",
+        docs_url=None,  # FastAPI's pages load Swagger UI and ReDoc from a CDN: /docs is served from the package instead
+        redoc_url=None,
     )
+    app.mount(DOCS_ASSETS, StaticFiles(directory=files("swagger_ui") / "static"), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        """Swagger UI from the files the ``swagger-ui-py`` package ships (Apache-2.0): it works offline."""
+        root = request.scope.get("root_path", "").rstrip("/")
+        assets = root + DOCS_ASSETS
+        return get_swagger_ui_html(
+            openapi_url=root + app.openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
+        )
+
     app.add_middleware(RequestGuard, settings=settings)  # refuses before any body is read
     if settings.cors_origins:  # outside the guard: an allowed page can read its refusals (401, 403, 411, 413) too
         app.add_middleware(
