@@ -160,7 +160,7 @@ def test_ask_and_search_take_a_source_by_file_name(demo_index, session_home, mon
     question = ["ask", "Which disease shows granulomas?", "--option", "A=Sarcoidosis", "--option", "B=Koilocytosis"]
     result = run_cli(*question, "--filter", "source=cases", "--index", demo_index.path, "--json")
     assert result.exit_code == 0, result.output
-    cited = json.loads(result.output)["citations"]
+    cited = json.loads(result.stdout)["citations"]
     assert cited and all(c["label"].startswith("cases, case") for c in cited), cited
     result = run_cli("search", "granuloma", "--filter", "source=demo-primer.pdf", "--index", demo_index.path, "--json")
     assert {h["citation"]["source"] for h in json.loads(result.output)} == {"demo-primer.pdf"}

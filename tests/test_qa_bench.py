@@ -196,7 +196,7 @@ def test_qa_run_on_the_demo_index(demo_index, tmp_path):
     assert agentic["verbatim_quote_rate"] == 1.0 and result["modes"]["no-rag"]["verbatim_quote_rate"] is None
     assert 0 <= agentic["ece"] <= 1 and agentic["reliability"] and agentic["negated"]["n"] == 0
     report = markdown_report(result, "demo")
-    assert "| agentic | 1.000 |" in report and "Reliability" in report and "held-out accuracy" in report
+    assert "| agentic, in-sample | 1.000 |" in report and "Reliability" in report and "held-out accuracy" in report
     plot_qa(result, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").stat().st_size > 5_000
 
