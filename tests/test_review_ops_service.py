@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import errno
 import io
+import json
+import logging
 import os
 import pathlib
 import re
@@ -12,6 +14,7 @@ import resource
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -216,3 +219,36 @@ def test_docs_load_nothing_from_outside_the_service(root, root_path):
         for asset in assets:
             assert asset.startswith(f"{root_path}/"), asset
             assert client.get(asset).status_code == 200, asset  # as uvicorn passes it: the root path in front
+
+
+# -- 6. logs an operator can read, and JSON routes that say the content type is wrong -----------------------------
+def test_the_log_says_what_is_served_when_ready_the_root_path_and_each_removal(root, caplog):
+    caplog.set_level(logging.INFO, logger="pathatlas")
+    settings = indexed_library(root).model_copy(update={"cors_origins": ["http://localhost:8501"]})
+    with TestClient(create_app(settings), root_path="/atlas") as client:
+        deadline = time.monotonic() + 60
+        while client.get("/atlas/ready").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        book = next(s for s in client.get("/atlas/sources").json() if s["source"] == "book.pdf")
+        assert client.delete(f"/atlas/sources/{book['id']}", headers=AUTH).status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("pathatlas.ui.api")]
+    assert lines[0] == (
+        "serving index index (faiss, 5 records); writes need the bearer token; CORS origins: http://localhost:8501"
+    ), lines
+    assert any(re.fullmatch(r"ready in \d+\.\d s: models loaded", line) for line in lines), lines
+    assert "requests come in under the root path /atlas" in lines
+    assert f"source {root / 'library' / 'book.pdf'} removed: 4 records" in lines, lines
+
+
+@pytest.mark.parametrize(
+    "route, body, form", [("/search", {"text": "page"}, {"k": "1"}), ("/ask", {"question": "Which page?"}, {})]
+)
+def test_json_routes_refuse_another_content_type_with_415_and_multipart_routes_still_answer(client, route, body, form):
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"content-type": content_type} if content_type else {}
+        refused = client.post(route, content=json.dumps(body), headers=headers)
+        assert refused.status_code == 415, (content_type, refused.text)
+        assert refused.json()["detail"].startswith("send the body as JSON with Content-Type: application/json")
+    assert client.post(route, json=body).status_code == 200
+    with_image = client.post(f"{route}/image", files={"image": ("a.png", png_bytes())}, data={**form, **body})
+    assert with_image.json()["detail"].endswith("cannot search by image"), "the form was read, up to the encoder"

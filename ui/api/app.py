@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI):
         serving = engine or Engine(settings)  # the index opens once per process
         await run_in_threadpool(serving.sweep_uploads)  # before any upload of this process
+        log.info("%s", serving_line(serving))
         # The models load in the background: the service answers at once, and /health says when it is ready.
         threading.Thread(target=serving.warm_up, daemon=True, name="warm-up").start()
         app.state.engine = serving
@@ -188,6 +189,18 @@ def no_room(exc: OSError) -> str | None:
     if exc.errno not in NO_ROOM:
         return None
     return f"the server has no room to store this: {exc.strerror} ({errno.errorcode[exc.errno]}); tell its admin"
+
+
+def serving_line(engine: Engine) -> str:
+    """The start-up log line: what is served and how it is guarded. The root path comes with the requests (uvicorn's
+    --root-path): the first one logs it."""
+    index, settings = engine.index, engine.settings
+    writes = "need the bearer token" if settings.api_token else "no token, taken from this machine only"
+    origins = ", ".join(settings.cors_origins) or "none"
+    return (
+        f"serving index {index.path.name} ({index.meta.store}, {index.store.count()} records); writes {writes}; "
+        f"CORS origins: {origins}"
+    )
 
 
 def store_problem(engine: Engine) -> str | None:

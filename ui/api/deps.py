@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import secrets
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.schemas import ErrorOut, Links, too_long
 
+log = logging.getLogger(__name__)
 WRITE_PREFIXES = ("/jobs/", "/sources/")
 MULTIPART_SLACK = 1 << 20
 """Bytes a multipart body may carry beyond the file itself (boundaries, headers, form fields)."""
@@ -96,6 +98,25 @@ async def no_unknown_form_fields(request: Request) -> None:
 FormOnly = Depends(no_unknown_form_fields)
 
 
+def json_content(request: Request) -> None:
+    """A JSON route refuses a body sent as another type (415): FastAPI would read it as bytes and answer 422 "Input
+    should be a valid dictionary", which hides that the header is what is wrong. (The header is read from the request,
+    not declared: it is no parameter of the route's schema.)"""
+    headers = request.headers
+    if headers.get("content-length", "0") == "0" and "transfer-encoding" not in headers:
+        return  # no body: FastAPI's 422 names the missing field
+    content_type = headers.get("content-type")
+    kind, _, subtype = (content_type or "").partition(";")[0].strip().lower().partition("/")
+    if kind != "application" or not (subtype == "json" or subtype.endswith("+json")):  # as FastAPI reads JSON
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            f"send the body as JSON with Content-Type: application/json, not {content_type or 'no Content-Type'}",
+        )
+
+
+JsonOnly = Depends(json_content)
+
+
 def within_query_limit(engine: Engine, texts: Mapping[tuple[str | int, ...], str | None]) -> None:
     """422 for each text (by its place in the request) longer than the service's PATHATLAS_MAX_QUERY_CHARS, as a
     schema's ``max_length`` refuses it: the schema documents the default, the service keeps its own setting."""
@@ -124,8 +145,13 @@ class RequestGuard:
     def __init__(self, app, settings: Settings):
         self.app = app
         self.settings = settings
+        self.root_path: str | None = None
+        """The root path requests came in under, logged when first seen (it is uvicorn's, not the app's, to know)."""
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope.get("root_path", "") != self.root_path:
+            self.root_path = scope.get("root_path", "")
+            log.info("requests come in under the root path %s", self.root_path or "/ (none)")
         if scope["type"] == "http" and (refusal := self.refusal(scope)):
             code, detail, extra = refusal
             body = json.dumps({"detail": detail}).encode()

@@ -21,6 +21,7 @@ import re
 import shutil
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -223,6 +224,7 @@ class Engine:
         When that fails (a PATHATLAS_HOME this user cannot write, a model package missing) ``ready`` stays unset and
         ``problem`` says why in one line: /health answers 503 with it and searches and asks are refused with it, so
         a load balancer takes the service out and its admin reads the reason; the log has the line with its paths."""
+        started = time.monotonic()
         try:
             encoder = self.index.encoder
             waits = []
@@ -238,6 +240,7 @@ class Engine:
             log.error("not ready, searches are refused: %s", os_problem(exc, self.settings) or one_line(exc))
             return
         self.ready.set()
+        log.info("ready in %.1f s: models loaded", time.monotonic() - started)
 
     def _check_ready(self) -> None:
         if self.problem is not None:
@@ -463,6 +466,7 @@ class Engine:
                 removed = target.remove_source(key)
             finally:
                 self._written(target)
+        log.info("source %s removed: %d records", key, removed)
         upload = self.uploaded(key)
         if upload is not None and not any(self.uploaded(k) == upload for k in self.index.manifest):
             shutil.rmtree(self.uploads / upload.folder, ignore_errors=True)  # an uploaded source: its files go too

@@ -12,7 +12,7 @@ from PIL import Image
 from pydantic import ValidationError
 
 from pathatlas.agent.questions import Question
-from pathatlas.ui.api.deps import BODY, EngineDep, FormOnly, LinksDep, errors, within_query_limit
+from pathatlas.ui.api.deps import BODY, EngineDep, FormOnly, JsonOnly, LinksDep, errors, within_query_limit
 from pathatlas.ui.api.routes.search import scoped
 from pathatlas.ui.api.schemas import (
     DOCUMENTED_LENGTH,
@@ -32,6 +32,7 @@ router = APIRouter(tags=["ask"])
     operation_id="ask",
     response_model=AskResponse,
     summary="Answer a question with cited evidence",
+    dependencies=[JsonOnly],
     responses=errors(404, *BODY, 503),
 )
 def ask(request: AskRequest, engine: EngineDep, links: LinksDep) -> AskResponse:

@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from pathatlas.errors import UnknownSourceError
 from pathatlas.retrieval.search import Query, as_list, resolve_filters
 from pathatlas.retrieval.similar import similar
-from pathatlas.ui.api.deps import BODY, EngineDep, FormOnly, LinksDep, errors, within_query_limit
+from pathatlas.ui.api.deps import BODY, EngineDep, FormOnly, JsonOnly, LinksDep, errors, within_query_limit
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.routes.media import payload_of
 from pathatlas.ui.api.schemas import (
@@ -76,6 +76,7 @@ async def run_search(engine: Engine, query: Query, links: Links) -> SearchRespon
     operation_id="search",
     response_model=SearchResponse,
     summary="Search by text",
+    dependencies=[JsonOnly],
     responses=errors(404, *BODY, 503),
 )
 async def search_text(request: SearchRequest, engine: EngineDep, links: LinksDep) -> SearchResponse:
@@ -115,6 +116,7 @@ async def search_image(
     operation_id="search_similar",
     response_model=SearchResponse,
     summary="Records that look like a given one (its stored vectors; nothing is uploaded or re-encoded)",
+    dependencies=[JsonOnly],
     responses=errors(404, *BODY),
 )
 def search_similar(request: SimilarRequest, engine: EngineDep, links: LinksDep) -> SearchResponse:
