@@ -115,7 +115,8 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
     own = answer.quotes[answer.choice] if answer.choice < len(answer.quotes) else []
     supports = [q for q in own if q.stance == "supports"]
     against = [q for q in own if q.stance == "contradicts" and q.settles]
-    parts = [] if answer.settled else [f"{NO_IMAGE if reading.image_missing else UNSETTLED}; leaning to {letter}."]
+    unsettled = f"{NO_IMAGE if reading.image_missing else UNSETTLED}; leaning to"
+    parts = [] if answer.settled or not reading.negated else [f"{unsettled} {letter}."]
     if reading.negated:
         tied = [f"{LETTERS[j]}" for j, quotes in enumerate(answer.quotes) if j != answer.choice and quotes]
         named = next((q for j, qs in enumerate(answer.quotes) if j != answer.choice for q in qs), None)
@@ -131,6 +132,8 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
             parts.append(f"{letter}. {chosen} is the closest match; nearest sentence: {cite(own[0])}.")
         else:
             parts.append(f"{letter}. {chosen}: no retrieved sentence names it.")
+        if not answer.settled:  # "leaning to B. Basal cell carcinoma: ...", the option named once
+            parts[-1] = f"{unsettled} {parts[-1]}"
     if against:
         parts.append(f"Against it: {cite(against[0])}.")
     return " ".join(parts)

@@ -309,7 +309,8 @@ def test_a_quote_that_does_not_say_what_is_asked_settles_nothing():
     ]
     answer = OfflineAnswerer(encoder=None).answer(question, found)
     assert answer.letter == "B" and not answer.settled
-    assert answer.rationale.startswith("The evidence does not settle this")
+    assert answer.rationale.startswith("The evidence does not settle this; leaning to B. erythrocyte")
+    assert answer.rationale.count("B.") == 1, "the option leant to is named once"
     said = [*found, evidence("p3", "In this imaginary book, erythrocytes are the cell type that resorbs bone.", 3)]
     assert OfflineAnswerer(encoder=None).answer(question, said).settled, "a sentence saying what is asked settles"
 
