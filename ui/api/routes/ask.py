@@ -33,7 +33,7 @@ router = APIRouter(tags=["ask"])
     response_model=AskResponse,
     summary="Answer a question with cited evidence",
     dependencies=[JsonOnly],
-    responses=errors(404, *BODY, 503),
+    responses=errors(404, *BODY, 415, 503),
 )
 def ask(request: AskRequest, engine: EngineDep, links: LinksDep) -> AskResponse:
     within_query_limit(engine, asked_texts(request, ("body",)))

@@ -70,7 +70,7 @@ def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
     dependencies=[Writer, FormOnly],
     summary="Index an uploaded PDF, or a zip of a case folder (cases.jsonl or labels.csv inside)",
     description="Uploading a file of the same name again replaces that source once the new one is indexed.",
-    responses=errors(400, 401, 403, 409, 411, 413, 415, 422, 503),
+    responses=errors(400, 401, 403, 409, 411, 413, 415, 422, 503, 507),
 )
 async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> JobOut:
     name = safe_name(file.filename, "upload")
