@@ -345,12 +345,13 @@ ENVIRONMENT_ERRORS = {
     errno.EPERM: "read-only",
     errno.ENOSPC: "full",
     errno.EDQUOT: "full",
+    errno.EFBIG: "full",  # a file over the process's or the file system's size limit (ulimit -f)
     errno.ENOTDIR: "not a folder",
 }
 """OS errors on a path that the machine, not PathAtlas, must fix, by what they say of it: it cannot be written by this
-process (a read-only mount, no permission) or at all (a full disk, a quota), or a file stands where a folder must be.
-The one table: a user's one line (``os_problem``), an unwritable index (``retrieval.index.unwritable``) and a failed
-FAISS write (which names the error only in words) read it."""
+process (a read-only mount, no permission) or at all (a full disk, a quota, a file size limit), or a file stands where
+a folder must be. The one table: a user's one line (``os_problem``), an unwritable index
+(``retrieval.index.unwritable``) and a failed FAISS write (which names the error only in words) read it."""
 
 
 def os_problem(exc: BaseException, settings: Settings | None = None, paths: bool = True) -> str | None:

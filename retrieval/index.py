@@ -133,9 +133,10 @@ def unwritable(path: Path, exc: OSError) -> IndexUnwritableError | None:
             f"index {path} is read-only ({cause}): it can be searched but not changed; make it writable for this user, "
             "or index into another --index"
         )
+    room = "a file size limit is reached" if exc.errno == errno.EFBIG else "the disk is full"
     return IndexUnwritableError(
-        f"index {path} cannot be written: the disk is full ({cause}); the index is as its last commit left it: free "
-        "space, then run again"
+        f"index {path} cannot be written: {room} ({cause}); the index is as its last commit left it: free space (or "
+        "raise the limit), then run again"
     )
 
 
