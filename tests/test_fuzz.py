@@ -117,7 +117,19 @@ def test_zip_member_names_never_leave_the_folder(parts, absolute, backslashes):
     assert (problem is not None) == escapes, (name, problem)
 
 
-plain_option = st.text(min_size=1, max_size=20).filter(lambda t: "=" not in t and t.strip() and not EXAM_LABEL.match(t))
+def unlabelled(text: str) -> bool:
+    """An option ``parse_options`` keeps as typed: no "=", not blank, and no pasted label once stripped, as it reads
+    it (" A) 0" is "0")."""
+    return "=" not in text and bool(text.strip()) and not EXAM_LABEL.match(text.strip())
+
+
+plain_option = st.text(min_size=1, max_size=20).filter(unlabelled)
+
+
+def test_the_plain_options_drawn_have_no_label_behind_spaces():
+    """The filter read the text unstripped, so " A) 0" was drawn and failed the property below by chance."""
+    assert not unlabelled(" A) 0") and not unlabelled("\t(B) x") and not unlabelled("C. Melanoma ")
+    assert unlabelled(" C. difficile") and unlabelled("0 ") and not unlabelled(" ")
 
 
 @given(st.lists(plain_option, min_size=1, max_size=6))

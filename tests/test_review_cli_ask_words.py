@@ -81,6 +81,16 @@ def test_a_pasted_exam_label_of_the_options_own_place_is_dropped():
     assert parse_options(["A=A) Melanoma", "B=Eczema"]) == ["A) Melanoma", "Eczema"], "a lettered option is as given"
 
 
+def test_a_species_initial_is_the_options_text_not_a_pasted_label():
+    """ "C. difficile" as option C was read as a label and left "difficile": a dot before a lower-case word is a
+    genus's initial; before a capital (or with a parenthesis) it is still a label."""
+    organisms = ["Staphylococcus aureus", "B. anthracis", "C. difficile", "Dermatophytes", "E. coli O157"]
+    assert parse_options(organisms) == organisms
+    assert parse_options(["Psoriasis", "Eczema", "C. Melanoma"]) == ["Psoriasis", "Eczema", "Melanoma"]
+    assert parse_options(["Psoriasis", "Eczema", "C) difficile"]) == ["Psoriasis", "Eczema", "difficile"]
+    assert parse_options(["Psoriasis", "Eczema", "(C) difficile"]) == ["Psoriasis", "Eczema", "difficile"]
+
+
 def test_an_empty_question_with_options_is_one_plain_line(tmp_path):
     options = ("--option", "A=Melanoma", "--option", "B=Eczema")
     result = run_cli("ask", "", *options, "--index", tmp_path / "idx", home=tmp_path)

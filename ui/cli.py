@@ -194,8 +194,15 @@ def hits_table(hits: list[Hit]) -> Table:
     return table
 
 
-EXAM_LABEL = re.compile(r"^\(?([A-Za-z])[.)]\s+(?=\S)")
-"""An option's label pasted with it from an exam: "A) Melanoma", "A. Melanoma", "(A) Melanoma"."""
+EXAM_LABEL = re.compile(
+    r"""^(\()?([A-Za-z])
+    (?(1)\)                   # "(A) Melanoma"
+    |(?:\)|\.(?!\s+[a-z])))  # "A) Melanoma", "A. Melanoma"; not "C. difficile", whose letter is a genus's initial
+    \s+(?=\S)""",
+    re.VERBOSE,
+)
+"""An option's label pasted with it from an exam: "A) Melanoma", "(A) Melanoma", or "A. Melanoma" where no lower-case
+word follows the dot ("E. coli O157" as option E is its whole text)."""
 
 
 def parse_options(items: list[str] | None) -> list[str]:
@@ -227,7 +234,7 @@ def without_own_label(option: str, letter: str) -> str:
     """``option`` without a pasted exam label naming ``letter`` ("A) Melanoma" as option A is "Melanoma"); a label
     naming another letter is kept, as it may be the option's own text."""
     label = EXAM_LABEL.match(option)
-    return option[label.end() :] if label and label[1].upper() == letter else option
+    return option[label.end() :] if label and label[2].upper() == letter else option
 
 
 def indexed_terms(idx: Index) -> dict[str, str]:
