@@ -23,7 +23,7 @@ import uvicorn
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.bench_serve import free_port
-from pathatlas.ui.present import media_path, media_problem, plain, served_root
+from pathatlas.ui.present import media_path, media_problem, plain, served_root, unreachable_message
 from tests.test_api_front_end import PREFIX, case_folder, indexed
 
 APP = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
@@ -44,11 +44,24 @@ def behind_proxy(app):
     return proxy
 
 
+def restarting(app, down: threading.Event):
+    """A proxy before ``app`` answering its OpenAPI document with 502 while ``down`` is set, as while the service
+    behind it restarts."""
+
+    async def proxy(scope, receive, send):
+        if scope["type"] == "http" and scope["path"].endswith("/openapi.json") and down.is_set():
+            await send({"type": "http.response.start", "status": 502, "headers": [(b"content-type", b"text/html")]})
+            return await send({"type": "http.response.body", "body": b"<html>502 Bad Gateway</html>"})
+        return await app(scope, receive, send)
+
+    return proxy
+
+
 @contextmanager
-def served(settings: Settings, through_proxy: bool) -> Iterator[str]:
+def served(settings: Settings, through_proxy: bool, down: threading.Event | None = None) -> Iterator[str]:
     """The service with ``--root-path /atlas`` in a thread; yields the base URL a UI is given: the service's own
-    address, or the proxy's address with the prefix."""
-    app = create_app(settings)
+    address, or the proxy's address with the prefix. While ``down`` is set, its OpenAPI document is a 502."""
+    app = create_app(settings) if down is None else restarting(create_app(settings), down)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -153,3 +166,45 @@ def test_the_ui_shows_a_prefixed_services_images_and_one_line_for_those_it_refus
     assert len(opened["errors"]) == 1, opened["errors"]
     line = plain("1 image could not be loaded from the PathAtlas service: /media/pages/")  # Markdown, as drawn
     assert opened["errors"][0].startswith(line), opened["errors"]
+
+
+SEARCH_TWICE = """
+import json, sys
+from streamlit.testing.v1 import AppTest
+
+def seen(app):
+    images = len(app.get("image")) + len([h for h in app.get("html") if "<img" in str(h.proto)])  # st.html: before alt
+    return {"images": images, "errors": [e.value for e in app.error], "exceptions": [e.value for e in app.exception]}
+
+app = AppTest.from_file(sys.argv[1], default_timeout=120)
+app.run()
+app.text_input[0].input("a page granuloma")
+app.button[0].click().run()
+print(json.dumps(seen(app)), flush=True)
+input()  # the test brings the service back
+app.run()
+print(json.dumps(seen(app)), flush=True)
+"""
+
+
+def test_a_502_for_the_openapi_document_is_not_kept_for_ten_minutes(tmp_path):
+    """A proxy's 502 right after a restart was cached as "no root path" for ten minutes, shared by every session: each
+    image then 404'd under the prefix twice. It is said as unreachable once, and the next run shows the images."""
+    settings = indexed(tmp_path, case_folder(tmp_path / "cases"))
+    down = threading.Event()
+    down.set()
+    with served(settings, through_proxy=False, down=down) as base:
+        env = {**os.environ, "PATHATLAS_API_URL": base, "HF_HUB_OFFLINE": "1"}
+        command = [sys.executable, "-c", SEARCH_TWICE, str(APP)]
+        app = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            restarting_run = json.loads(app.stdout.readline() or "{}")
+            down.clear()
+            next_run = json.loads(app.communicate("\n", timeout=120)[0] or "{}")
+        finally:
+            app.kill()
+    assert app.returncode == 0
+    assert restarting_run["exceptions"] == [] and restarting_run["images"] == 0, restarting_run
+    assert restarting_run["errors"] == [unreachable_message(base)], restarting_run
+    assert next_run["exceptions"] == [] and next_run["errors"] == [], next_run
+    assert next_run["images"] >= 3, next_run

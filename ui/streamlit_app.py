@@ -140,11 +140,15 @@ class MediaRefused(Exception):
 
 @st.cache_data(ttl=600, show_spinner=False)
 def cached_root() -> str:
-    """The path prefix the API is served under (``served_root``), "" where its OpenAPI document is not served; raises
-    Unreachable, which is not cached."""
+    """The path prefix the API is served under (``served_root``), "" where its OpenAPI document is not served (404).
+    Any other refusal raises Unreachable, which is not cached: a proxy's 502 while the service restarts would otherwise
+    leave every image unfound for ten minutes, in every session."""
     response = fetch("GET", "/openapi.json")
-    json_body = response.status_code < 400 and "json" in response.headers.get("content-type", "")
-    return served_root(response.json()) if json_body else ""
+    if response.status_code == 404:
+        return ""
+    if response.status_code >= 400:
+        raise Unreachable(f"GET /openapi.json: {response.status_code}")
+    return served_root(response.json()) if "json" in response.headers.get("content-type", "") else ""
 
 
 @st.cache_data(ttl=600, max_entries=MEDIA_CACHED, show_spinner=False)
