@@ -244,9 +244,8 @@ def test_the_log_says_what_is_served_when_ready_the_root_path_and_each_removal(r
     "route, body, form", [("/search", {"text": "page"}, {"k": "1"}), ("/ask", {"question": "Which page?"}, {})]
 )
 def test_json_routes_refuse_another_content_type_with_415_and_multipart_routes_still_answer(client, route, body, form):
-    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
-        headers = {"content-type": content_type} if content_type else {}
-        refused = client.post(route, content=json.dumps(body), headers=headers)
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        refused = client.post(route, content=json.dumps(body), headers={"content-type": content_type})
         assert refused.status_code == 415, (content_type, refused.text)
         assert refused.json()["detail"].startswith("send the body as JSON with Content-Type: application/json")
     assert client.post(route, json=body).status_code == 200

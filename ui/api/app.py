@@ -9,6 +9,7 @@ import re
 import threading
 from contextlib import asynccontextmanager
 from importlib.resources import files
+from inspect import signature
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -16,8 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathatlas import __version__
@@ -28,8 +28,16 @@ from pathatlas.ui.api.engine import Engine, NotReadyError
 from pathatlas.ui.api.lanes import LaneFullError
 from pathatlas.ui.api.routes import ask, library, media, records, search
 from pathatlas.ui.api.schemas import Health, Readiness, ServiceLimits
+from pathatlas.ui.api.uploads import NO_ROOM
 
 DOCS_ASSETS = "/docs/assets"
+DOCS_JS, DOCS_CSS, DOCS_FAVICON = "swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"
+DOCS_FILES = frozenset({DOCS_JS, DOCS_CSS, DOCS_FAVICON})
+"""The files of ``swagger_ui/static`` the /docs page loads: the only ones served."""
+UNTYPED_JSON = {"strict_content_type": False} if "strict_content_type" in signature(FastAPI).parameters else {}
+"""A JSON body sent without a Content-Type is read as JSON, as FastAPI did before 0.132 made that opt-in (clients
+posting ``data=json.dumps(body)`` are answered). Its CSRF guard adds nothing here: the JSON routes only read, a page can
+already post multipart forms to the image routes without a preflight, and writes have their own guard."""
 ECHO_CHARS = 200
 """Longest input a 422 reply echoes."""
 log = logging.getLogger(__name__)
@@ -59,22 +67,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         description="Cross-modal search and agentic RAG over pathology textbooks and cases.",
         docs_url=None,  # FastAPI's pages load Swagger UI and ReDoc from a CDN: /docs is served from the package instead
         redoc_url=None,
+        **UNTYPED_JSON,
     )
-    app.mount(DOCS_ASSETS, StaticFiles(directory=files("swagger_ui") / "static"), name="docs-assets")
-
-    @app.get("/docs", include_in_schema=False)
-    def docs(request: Request) -> HTMLResponse:
-        """Swagger UI from the files the ``swagger-ui-py`` package ships (Apache-2.0): it works offline."""
-        root = request.scope.get("root_path", "").rstrip("/")
-        assets = root + DOCS_ASSETS
-        return get_swagger_ui_html(
-            openapi_url=root + app.openapi_url,
-            title=f"{app.title} - Swagger UI",
-            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
-            swagger_css_url=f"{assets}/swagger-ui.css",
-            swagger_favicon_url=f"{assets}/favicon-32x32.png",
-            swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
-        )
+    add_docs(app)
 
     app.add_middleware(RequestGuard, settings=settings)  # refuses before any body is read
     if settings.cors_origins:  # outside the guard: an allowed page can read its refusals (401, 403, 411, 413) too
@@ -178,11 +173,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
-NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
-"""OS errors saying the machine has no room for what is written (a full disk, a used-up quota, a file over the size
-``ulimit -f`` or the file system allows): 507 Insufficient Storage, since the request itself was fine."""
-
-
 def no_room(exc: OSError) -> str | None:
     """The one line for a ``NO_ROOM`` error that ``os_problem`` does not name: a write's own error carries no path,
     and EFBIG is not in its table."""
@@ -201,6 +191,36 @@ def serving_line(engine: Engine) -> str:
         f"serving index {index.path.name} ({index.meta.store}, {index.store.count()} records); writes {writes}; "
         f"CORS origins: {origins}"
     )
+
+
+def add_docs(app: FastAPI) -> None:
+    """/docs: Swagger UI from the files the ``swagger-ui-py`` package ships (Apache-2.0), so it works offline. Only
+    ``DOCS_FILES`` are served (not the package's editor bundles, OAuth2 redirect page or demo initializer). Without the
+    package the service starts without /docs, saying so once."""
+    try:
+        static = files("swagger_ui") / "static"
+    except ImportError:
+        log.warning("no /docs: the swagger-ui-py package is not installed (pip install 'pathatlas[ui]')")
+        return
+
+    @app.get(f"{DOCS_ASSETS}/{{name}}", include_in_schema=False)
+    def docs_asset(name: str) -> FileResponse:
+        if name not in DOCS_FILES:
+            raise StarletteHTTPException(404, "Not Found")
+        return FileResponse(static / name)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        assets = root + DOCS_ASSETS
+        return get_swagger_ui_html(
+            openapi_url=root + app.openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{assets}/{DOCS_JS}",
+            swagger_css_url=f"{assets}/{DOCS_CSS}",
+            swagger_favicon_url=f"{assets}/{DOCS_FAVICON}",
+            swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
+        )
 
 
 def store_problem(engine: Engine) -> str | None:

@@ -100,18 +100,21 @@ FormOnly = Depends(no_unknown_form_fields)
 
 
 def json_content(request: Request) -> None:
-    """A JSON route refuses a body sent as another type (415): FastAPI would read it as bytes and answer 422 "Input
-    should be a valid dictionary", which hides that the header is what is wrong. (The header is read from the request,
-    not declared: it is no parameter of the route's schema.)"""
+    """A JSON route refuses a body declared as another type (415): FastAPI would read it as bytes and answer 422 "Input
+    should be a valid dictionary", which hides that the header is what is wrong. A body without a Content-Type is
+    let through: FastAPI reads it as JSON, and clients that send JSON without the header (``requests.post(url,
+    data=json.dumps(body))``) have always been answered. (The header is read from the request, not declared: it is no
+    parameter of the route's schema.)"""
     headers = request.headers
-    if headers.get("content-length", "0") == "0" and "transfer-encoding" not in headers:
-        return  # no body: FastAPI's 422 names the missing field
     content_type = headers.get("content-type")
-    kind, _, subtype = (content_type or "").partition(";")[0].strip().lower().partition("/")
+    no_body = headers.get("content-length", "0") == "0" and "transfer-encoding" not in headers
+    if content_type is None or no_body:  # no body: FastAPI's 422 names the missing field
+        return
+    kind, _, subtype = content_type.partition(";")[0].strip().lower().partition("/")
     if kind != "application" or not (subtype == "json" or subtype.endswith("+json")):  # as FastAPI reads JSON
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            f"send the body as JSON with Content-Type: application/json, not {content_type or 'no Content-Type'}",
+            f"send the body as JSON with Content-Type: application/json, not {content_type}",
         )
 
 
@@ -146,13 +149,14 @@ class RequestGuard:
     def __init__(self, app, settings: Settings):
         self.app = app
         self.settings = settings
-        self.root_path: str | None = None
-        """The root path requests came in under, logged when first seen (it is uvicorn's, not the app's, to know)."""
+        self.root_path_logged = False
+        """Whether the root path requests come in under was logged: once, at the first request (it is uvicorn's, not
+        the app's, to know; a proxy that sets it per request would otherwise log it on each change)."""
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope.get("root_path", "") != self.root_path:
-            self.root_path = scope.get("root_path", "")
-            log.info("requests come in under the root path %s", self.root_path or "/ (none)")
+        if scope["type"] == "http" and not self.root_path_logged:
+            self.root_path_logged = True
+            log.info("requests come in under the root path %s", scope.get("root_path", "") or "/ (none)")
         if scope["type"] == "http" and (refusal := self.refusal(scope)):
             code, detail, extra = refusal
             body = json.dumps({"detail": detail}).encode()

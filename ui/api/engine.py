@@ -107,13 +107,18 @@ def claim_upload(folder: Path, index: Path) -> FileLock:
     folder.mkdir(parents=True)
     claim = FileLock(folder / CLAIM_FILE, thread_local=False)  # the job's thread releases it
     claim.acquire(timeout=0)  # a new folder: nobody else can hold it
-    (folder / OWNER_FILE).write_text(str(index.resolve()), encoding="utf-8")
+    try:
+        (folder / OWNER_FILE).write_text(str(index.resolve()), encoding="utf-8")
+    except BaseException:  # the caller gets no claim to release: its lock's handle must not leak
+        claim.release()
+        raise
     return claim
 
 
 def sweep_unclaimed(folder: Path, index: Path) -> bool:
     """Delete an upload folder of ``index`` that no process claims; whether it did. A folder without a mark (made by
-    an older version, or being made now) is left alone."""
+    an older version, or being made now) is left alone. A claim that cannot be taken for another reason (a ``.claim``
+    of another user, a read-only home) raises its OSError."""
     try:
         if (folder / OWNER_FILE).read_text(encoding="utf-8") != str(index.resolve()):
             return False
@@ -294,7 +299,8 @@ class Engine:
     def sweep_uploads(self) -> None:
         """At start: delete this index's upload folders that no source uses (left by a job killed mid-run), under the
         index's write lock so no writer commits meanwhile; skipped when another process holds it (it may be indexing
-        one), and while the index is not yet on disk. Folders that a process still claims stay."""
+        one), and while the index is not yet on disk. Folders that a process still claims stay. A sweep an OS error
+        stops (a ``.claim`` of another user, a read-only home) is one warning: the service starts all the same."""
         if self.index.unwritten or not self.uploads.is_dir():
             return
         target = self._writer()
@@ -305,6 +311,9 @@ class Engine:
                 swept = [folder.name for folder in unused if sweep_unclaimed(folder, target.path)]
         except IndexBusyError as exc:
             log.info("upload folders not swept: %s", one_line(exc))
+            return
+        except OSError as exc:  # a claim of another user, a read-only home: one line, and the service serves
+            log.warning("upload folders not swept: %s", os_problem(exc, self.settings) or one_line(exc))
             return
         finally:
             if target is not self.index:

@@ -3,6 +3,7 @@ within caps (bytes, members) and only as plain files inside their folder."""
 
 from __future__ import annotations
 
+import errno
 import re
 import stat
 import unicodedata
@@ -24,6 +25,9 @@ SUFFIX_CHARS = 10
 NAME_BYTES = 200
 """Most bytes a stored name takes in UTF-8 (file systems allow 255): 100 characters of Chinese take 300."""
 UNSAFE_CHARS = frozenset('/\\:*?"<>|')
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+"""OS errors saying the machine has no room for what is written (a full disk, a used-up quota, a file over the size
+``ulimit -f`` or the file system allows): 507 Insufficient Storage, since the request itself was fine."""
 
 
 def safe_name(name: str | None, default: str) -> str:
@@ -169,8 +173,11 @@ def extract_zip(
                             if written > max_bytes:
                                 raise _unpacked_too_large(max_bytes)
                             sink.write(block)
-                except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
-                    # "a.jpg" and "a.jpg/b.jpg": a file where a folder must go, or the reverse (a full disk is no 400)
+                except OSError as exc:
+                    # "a.jpg" and "a.jpg/b.jpg" (a file where a folder must go, or the reverse), a name too long for
+                    # the file system: the member's fault. No room on the machine is the server's (507, not 400).
+                    if exc.errno in NO_ROOM:
+                        raise
                     raise HTTPException(
                         status.HTTP_400_BAD_REQUEST,
                         f"zip member {member_name(member)!r} cannot be unpacked: {exc.strerror or exc}",
