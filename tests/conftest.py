@@ -62,6 +62,31 @@ def hashing_cli(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
+TINY_CLIP = {
+    "embed_dim": 24,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_dir(tmp_path_factory):
+    """A randomly initialised open_clip model saved the way hf-hub repos and local folders hold one."""
+    import json
+
+    import open_clip
+    import torch
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    model = open_clip.CLIP(**TINY_CLIP)
+    folder = tmp_path_factory.mktemp("tiny-clip")
+    save_file(model.state_dict(), folder / "open_clip_model.safetensors")
+    config = {"model_cfg": TINY_CLIP, "preprocess_cfg": {"mean": [0.5] * 3, "std": [0.25] * 3}}
+    (folder / "open_clip_config.json").write_text(json.dumps(config))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def session_home(tmp_path_factory) -> Path:
     """Model caches shared by the session (the MiniLM zip is extracted once)."""

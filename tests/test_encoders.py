@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -14,34 +15,12 @@ from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError, UnknownNameError
 from pathatlas.retrieval.encoders import Encoder, create_encoder
 
-TINY_CLIP = {
-    "embed_dim": 24,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
-
 
 @pytest.fixture(scope="session")
 def default_encoder(session_home):
     from pathatlas.settings import Settings
 
     return create_encoder("default", Settings(home=session_home))
-
-
-@pytest.fixture(scope="session")
-def tiny_clip_dir(tmp_path_factory):
-    """A randomly initialised open_clip model saved the way hf-hub repos and local folders hold one."""
-    import open_clip
-    import torch
-    from safetensors.torch import save_file
-
-    torch.manual_seed(0)
-    model = open_clip.CLIP(**TINY_CLIP)
-    folder = tmp_path_factory.mktemp("tiny-clip")
-    save_file(model.state_dict(), folder / "open_clip_model.safetensors")
-    config = {"model_cfg": TINY_CLIP, "preprocess_cfg": {"mean": [0.5] * 3, "std": [0.25] * 3}}
-    (folder / "open_clip_config.json").write_text(json.dumps(config))
-    return folder
 
 
 def test_default_encoder_spaces_shapes_and_norms(default_encoder):
@@ -335,3 +314,37 @@ def test_two_processes_on_a_fresh_model_cache_write_its_file_in_turn(tmp_path):
     errors = [run.communicate(timeout=120)[1] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], errors
     assert target.read_text() == "x"
+
+
+def meet_in_pairs(work):
+    """``work`` that returns only once a second thread is in it too (a serial caller stalls, then fails)."""
+    pair = threading.Barrier(2, timeout=20)
+
+    def met(*args):
+        pair.wait()
+        return work(*args)
+
+    return met
+
+
+def test_default_encoder_prepares_images_on_several_cores(default_encoder, monkeypatch):
+    """Decoding, resizing and normalising run on the cores a model call may use (on a GPU they are the whole wait),
+    and the features are those of one image at a time."""
+    from pathatlas.retrieval.encoders.towers import EfficientNetTower
+
+    images = [draw_pattern(pattern, n) for n, pattern in enumerate(("glands", "koilocytes", "alveoli", "glands"))]
+    alone = np.vstack([default_encoder.image_tower([image]) for image in images])
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setattr(EfficientNetTower, "prepared", meet_in_pairs(EfficientNetTower.prepared))
+    assert np.allclose(default_encoder.image_tower(images), alone, atol=1e-5)
+
+
+def test_open_clip_prepares_images_on_several_cores(tiny_clip_dir, settings, monkeypatch):
+    from pathatlas.retrieval.encoders.open_clip_encoder import OpenClipEncoder
+
+    encoder = OpenClipEncoder(f"local-dir:{tiny_clip_dir}", settings, "cpu")
+    images = [draw_pattern(pattern, n) for n, pattern in enumerate(("glands", "koilocytes"))]
+    alone = np.vstack([encoder.encode_image([image])["joint"] for image in images])
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setattr(encoder, "preprocess", meet_in_pairs(encoder.preprocess))
+    assert np.allclose(encoder.encode_image(images)["joint"], alone, atol=1e-5)

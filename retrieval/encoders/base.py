@@ -12,8 +12,10 @@ from either modality are comparable.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
@@ -24,6 +26,7 @@ Embeddings = dict[str, np.ndarray]
 """Space name to an (n, dim) float32 array, rows L2-normalised."""
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
@@ -42,6 +45,25 @@ def run_batched(
         for space, array in encode(items[start : start + batch_size]).items():
             chunks.setdefault(space, []).append(array)
     return {space: np.concatenate(parts) for space, parts in chunks.items()}
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the system has one: a container's share, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def map_threads(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``[work(item) for item in items]`` on the cores one model call may use (``OMP_NUM_THREADS``, which the service
+    divides among its lanes; else every core this process may run on). For preparing images: decoding, resizing and
+    normalising release the GIL, and on a GPU they are all the wait there is (an H200 ran the backbone at 4,900
+    images a second, but prepared them one at a time at 49: BENCHMARKS.md)."""
+    from pathatlas.retrieval.encoders.onnx_cache import threads_per_call
+
+    workers = min(len(items), threads_per_call() or usable_cores())
+    if workers <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(workers, thread_name_prefix="pathatlas-prepare") as pool:
+        return list(pool.map(work, items))
 
 
 class Encoder(ABC):

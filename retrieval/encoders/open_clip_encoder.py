@@ -12,7 +12,7 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.plugins import require
-from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise, run_batched
+from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise, map_threads, run_batched
 from pathatlas.settings import Settings
 
 
@@ -46,7 +46,7 @@ class OpenClipEncoder(Encoder):
 
     @torch.inference_mode()
     def _image_batch(self, images: Sequence[Image.Image]) -> Embeddings:
-        batch = torch.stack([self.preprocess(image.convert("RGB")) for image in images]).to(self.device)
+        batch = torch.stack(map_threads(lambda image: self.preprocess(image.convert("RGB")), images)).to(self.device)
         return {"joint": l2_normalise(self.model.encode_image(batch).float().cpu().numpy())}
 
     def encode_text(self, texts: Sequence[str]) -> Embeddings:

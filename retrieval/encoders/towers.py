@@ -22,6 +22,7 @@ from PIL import Image, ImageOps
 
 from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.encoders import onnx_cache
+from pathatlas.retrieval.encoders.base import map_threads
 from pathatlas.retrieval.encoders.minilm import MiniLM
 
 if TYPE_CHECKING:
@@ -283,37 +284,47 @@ class EfficientNetTower:
                 maps = self.model.extract_features(tensor).float().cpu().numpy()
         return pool(maps, self.recipe.pooling)
 
-    def encode_inputs(self, inputs: Sequence[Sequence[Image.Image]]) -> np.ndarray:
-        """(n, 1280): per image, the mean pooled features of its inputs (several for tiles)."""
-        flat = [self.to_array(part) for parts in inputs for part in parts]
+    def encode_arrays(self, inputs: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+        """(n, 1280): per image, the mean pooled features of its normalised inputs (several for tiles)."""
+        flat = [array for arrays in inputs for array in arrays]
         out = np.zeros((len(flat), EFFICIENTNET_DIM), dtype=np.float32)
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for n, array in enumerate(flat):  # one forward per input size (``aspect`` keeps each image's own)
             by_shape.setdefault(array.shape, []).append(n)
         for rows in by_shape.values():
             out[rows] = self.features(np.stack([flat[n] for n in rows]))
-        counts = np.array([len(parts) for parts in inputs])
+        counts = np.array([len(arrays) for arrays in inputs])
         pooled = np.zeros((len(inputs), EFFICIENTNET_DIM), dtype=np.float32)
         np.add.at(pooled, np.repeat(np.arange(len(inputs)), counts), out)
         return pooled / counts[:, None].astype(np.float32)
 
     def pass_features(self, images: Sequence[Image.Image], image_pass: ImagePass) -> np.ndarray:
         """(n, 1280) features of one pass."""
-        return self.encode_inputs([image_pass.images(image) for image in images])
+        return self.encode_arrays(map_threads(lambda image: self.arrays(image_pass.images(image)), images))
+
+    def arrays(self, parts: Sequence[Image.Image]) -> list[np.ndarray]:
+        return [self.to_array(part) for part in parts]
+
+    def prepared(self, image: Image.Image) -> list[list[np.ndarray]]:
+        """One image's normalised backbone inputs, per pass: passes sharing a geometry (a recipe's flips) resize it
+        once; no full-size RGB copy of an RGB image."""
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        shaped: dict[ImagePass, list[Image.Image]] = {}
+        per_pass = []
+        for image_pass in self.recipe.passes:
+            key = replace(image_pass, flip="")
+            if key not in shaped:
+                shaped[key] = image_pass.shape(rgb)
+            per_pass.append(self.arrays(orient(shaped[key], image_pass.flip)))
+        return per_pass
 
     def __call__(self, images: Sequence[Image.Image]) -> np.ndarray:
         if not images:
             return np.zeros((0, EFFICIENTNET_DIM), dtype=np.float32)
-        rgb = [image if image.mode == "RGB" else image.convert("RGB") for image in images]  # no full-size copy
-        shaped: dict[ImagePass, list[list[Image.Image]]] = {}
-        views = []
-        for image_pass in self.recipe.passes:
-            key = replace(image_pass, flip="")
-            if key not in shaped:
-                shaped[key] = [image_pass.shape(image) for image in rgb]
-            views += [orient(parts, image_pass.flip) for parts in shaped[key]]
-        per_pass = self.encode_inputs(views).reshape(len(self.recipe.passes), len(rgb), EFFICIENTNET_DIM)
-        return average_passes(per_pass)
+        per_image = map_threads(self.prepared, images)
+        passes = range(len(self.recipe.passes))
+        per_pass = self.encode_arrays([inputs[p] for p in passes for inputs in per_image])
+        return average_passes(per_pass.reshape(len(passes), len(images), EFFICIENTNET_DIM))
 
 
 def onnx_session(load_model: Callable[[], torch.nn.Module], weights: Path, cache_dir: Path) -> Any:
