@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections import Counter
@@ -10,12 +11,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Full, Queue
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from pathatlas import tesseract
 from pathatlas.errors import BadInputError, PathAtlasError
+from pathatlas.indexer.records import IMAGE_HASH
 from pathatlas.indexer.sources import Discovered, NothingToIndexError, Paths, discover
 from pathatlas.indexer.sources.base import RECORDS_VERSION, Source, stat_signature
 from pathatlas.retrieval.durable import crash_point
@@ -24,6 +27,7 @@ from pathatlas.retrieval.index import Index, source_id, unwritable
 from pathatlas.retrieval.local import keypoints
 from pathatlas.retrieval.ocr import TesseractReader, WordReader
 from pathatlas.retrieval.records import Entry, StoredVectors
+from pathatlas.retrieval.stores.base import stored_vectors
 
 ENTRY_BATCH = 64
 OCR_GROUP = 32
@@ -60,6 +64,20 @@ class IndexReport:
     @property
     def failed(self) -> list[SourceReport]:
         return [s for s in self.sources if s.status == "failed"]
+
+
+def keeps_exact_vectors(index: Index) -> bool:
+    """Whether the index's store gives back the very vectors it was given, so that a copy of an image's equals what
+    the encoder makes of it: FAISS spaces past ``hnsw_threshold`` keep fp16 or 8-bit codes unless ``faiss_index`` is
+    ``hnsw``, and copies of those would drift further from the encoder's at each re-index."""
+    return index.meta.store != "faiss" or index.settings.faiss_index == "hnsw"
+
+
+def copy_atomic(source: Path, target: Path) -> None:
+    """``source`` copied to ``target`` through a temporary file, so no reader sees half of it."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(source, tmp)
+    tmp.replace(target)
 
 
 class Cancelled(PathAtlasError):
@@ -150,6 +168,10 @@ class Indexer:
         """Wall seconds per stage (read: parsing and rendering sources, text, images, store, thumbnails, commit)."""
         self._written: list[str] = []
         """Ids whose media files the source in progress wrote: released if it fails before its commit."""
+        self._earlier: dict[str, str] = {}
+        """For the source being written, each ``IMAGE_HASH`` its committed version holds to the id of a record holding
+        it (``_reusable``): an entry of the same bytes takes that record's image vectors, keypoints and thumbnail
+        instead of making them again (a case folder whose one label was fixed encodes no image)."""
         self._restat: dict[str, dict] = {}
         """Manifest entries of unchanged sources whose files' ``stat`` changed (touched, copied back), or indexed before
         their ``records_version`` was recorded: one commit at the end of the run records them, so that their pages
@@ -220,6 +242,7 @@ class Indexer:
             return SourceReport(source.key, "unchanged", entries=known["entries"], problems=problems)
         self._written = []
         try:
+            self._earlier = self._reusable(source.key, known, force)
             count = self._write(source)
             if not count:  # an empty cases.jsonl, a folder whose every image failed: not "indexed, 0 entries"
                 raise BadInputError(nothing_indexed(source))
@@ -247,6 +270,38 @@ class Indexer:
             return SourceReport(source.key, "failed", problems=[one_line(exc), *source.problems])
         return SourceReport(source.key, "indexed", count, time.perf_counter() - started, source.problems)
 
+    def _reusable(self, key: str, known: dict[str, Any] | None, force: bool) -> dict[str, str]:
+        """``_earlier`` for the source ``key`` whose committed version is ``known``: empty when forced (a forced run
+        makes everything anew), and where the index's vectors may be another model's than its encoder's now (an index
+        that recorded no revisions, read by an encoder that has some), so that vectors of two models never mix."""
+        if force or not known or self.index.encoder.revisions() != self.index.meta.revisions:
+            return {}
+        committed = self.index.store.scan({"source": key, "fingerprint": known["fingerprint"]})
+        return {payload[IMAGE_HASH]: record_id for record_id, payload in committed if IMAGE_HASH in payload}
+
+    def _earlier_media(self, entry: Entry, path_of: Callable[[str], Path]) -> Path | None:
+        """The media file (``path_of`` its id) of the earlier record holding ``entry``'s image, where there is one."""
+        earlier = self._earlier.get(entry.payload.extra.get(IMAGE_HASH))
+        path = path_of(earlier) if earlier is not None else None
+        return path if path is not None and path.is_file() else None
+
+    def _earlier_vectors(self, entries: list[Entry]) -> dict[str, dict[str, np.ndarray]]:
+        """Entry id to the image vectors of the earlier record holding its image, for entries whose earlier record
+        has one in every space the encoder's images fill (and a store that gives them back exactly)."""
+        spaces = self.index.encoder.image_spaces
+        earlier = {e.id: self._earlier[h] for e in entries if (h := e.payload.extra.get(IMAGE_HASH)) in self._earlier}
+        if not earlier or not spaces or not keeps_exact_vectors(self.index):
+            return {}
+        try:
+            stored = stored_vectors(self.index.raw_store, sorted(set(earlier.values())))
+        except PathAtlasError:  # a plug-in store that cannot give its vectors back: its images are encoded
+            return {}
+        return {
+            entry_id: {space: stored[record_id][space] for space in spaces}
+            for entry_id, record_id in earlier.items()
+            if all(space in stored.get(record_id, {}) for space in spaces)
+        }
+
     def _entries(self, source: Source, bar: tqdm) -> Iterator[Entry]:
         done = 0  # counted here: a disabled bar (the API's jobs) never advances its ``n``
         records = source.records()
@@ -270,7 +325,7 @@ class Indexer:
             batches = self._with_keypoints(self._with_printed_words(batched(self._entries(source, bar), ENTRY_BATCH)))
             for batch in prefetched(batches):
                 crash_point("store upsert")
-                encoded = self.encode(batch)
+                encoded = self.encode(batch, self._earlier_vectors(batch))
                 with self._stage("store"):
                     self.index.store.upsert(encoded)
                 with self._stage("thumbnails"):
@@ -304,20 +359,33 @@ class Indexer:
                     entry.payload.ocr = " ".join(words) or None
 
     def _with_keypoints(self, batches: Iterator[list[Entry]]) -> Iterator[list[Entry]]:
-        """Case images get their SIFT keypoints (``case_keypoints``), in the reading thread like OCR."""
+        """Case images get their SIFT keypoints (``case_keypoints``), in the reading thread like OCR; an image whose
+        earlier record has them takes those (``_save_thumbnails``)."""
         for batch in batches:
-            cases = [e for e in batch if e.payload.kind == "case" and e.image is not None]
-            if self.settings.case_keypoints and cases:
+            cases = (
+                [e for e in batch if e.payload.kind == "case" and e.image is not None]
+                if self.settings.case_keypoints
+                else []
+            )
+            if cases := [e for e in cases if self._earlier_media(e, self.index.keypoints_path) is None]:
                 with self._stage("keypoints"):
                     for entry, found in zip(cases, keypoints([e.image for e in cases]), strict=True):
                         entry.keypoints = found
             yield batch
 
-    def encode(self, entries: list[Entry]) -> list[StoredVectors]:
-        """One encoder call per modality per batch; image vectors win where both fill a space."""
+    def encode(
+        self, entries: list[Entry], image_vectors_of: dict[str, dict[str, np.ndarray]] | None = None
+    ) -> list[StoredVectors]:
+        """One encoder call per modality per batch; image vectors win where both fill a space. Entries whose id
+        ``image_vectors_of`` holds take those as their image vectors, and their images are not encoded."""
         encoder = self.index.encoder
+        given = image_vectors_of or {}
         texted = [i for i, e in enumerate(entries) if e.text.strip()] if encoder.text_spaces else []
-        imaged = [i for i, e in enumerate(entries) if e.image is not None] if encoder.image_spaces else []
+        imaged = (
+            [i for i, e in enumerate(entries) if e.image is not None and e.id not in given]
+            if encoder.image_spaces
+            else []
+        )
         vectors: list[dict] = [{} for _ in entries]
         with self._stage("text"):
             text_vectors = encoder.encode_text([entries[i].text for i in texted])
@@ -329,18 +397,30 @@ class Indexer:
         for space, matrix in image_vectors.items():
             for row, i in enumerate(imaged):
                 vectors[i][space] = matrix[row]
+        for entry, entry_vectors in zip(entries, vectors, strict=True):
+            entry_vectors.update(given.get(entry.id, {}))
         return [StoredVectors(e.id, e.payload.to_payload(), v) for e, v in zip(entries, vectors, strict=True)]
 
     def _save_thumbnails(self, entries: list[Entry]) -> None:
-        """Thumbnails and keypoints; an entry's id names its content, so a file already there is already right."""
+        """Thumbnails and keypoints, copied from the earlier record of the same image where it has them (its files
+        stay until the commit replacing it); an entry's id names its content, so a file already there is already
+        right."""
         self.index.media_dir.mkdir(parents=True, exist_ok=True)
         for entry in entries:
-            if entry.keypoints is not None and not self.index.keypoints_path(entry.id).exists():
+            keypoints = self.index.keypoints_path(entry.id)
+            earlier = self._earlier_media(entry, self.index.keypoints_path) if self.settings.case_keypoints else None
+            if not keypoints.exists() and (entry.keypoints is not None or earlier is not None):
                 self._written.append(entry.id)
-                entry.keypoints.save(self.index.keypoints_path(entry.id))
+                if entry.keypoints is not None:
+                    entry.keypoints.save(keypoints)
+                else:
+                    copy_atomic(earlier, keypoints)
             path = self.index.thumbnail_path(entry.id)
             if entry.thumbnail is not None and not path.exists():
                 self._written.append(entry.id)
-                tmp = path.with_name(f".{path.name}.tmp")
-                thumbnail(entry.thumbnail, self.settings.thumbnail_px).save(tmp, "JPEG", quality=85)
-                tmp.replace(path)
+                if (earlier := self._earlier_media(entry, self.index.thumbnail_path)) is not None:
+                    copy_atomic(earlier, path)
+                else:
+                    tmp = path.with_name(f".{path.name}.tmp")
+                    thumbnail(entry.thumbnail, self.settings.thumbnail_px).save(tmp, "JPEG", quality=85)
+                    tmp.replace(path)

@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from pathatlas.errors import BadInputError
-from pathatlas.indexer.records import Case, Record
+from pathatlas.indexer.records import Case, Record, image_hash
 from pathatlas.indexer.sources.base import Source, hash_files, shown
 from pathatlas.retrieval.datasets import case_of, read_case_metadata
 from pathatlas.retrieval.images import open_image, thumbnail
@@ -96,6 +98,16 @@ def case_fields(case_id: str, rows: list[Row], where: Path) -> tuple[dict[str, A
     )
 
 
+def read_image(path: Path, max_pixels: int) -> tuple[Image.Image, str]:
+    """A case image decoded (``open_image``) and the ``image_hash`` of the very bytes decoded: read once, so a file
+    saved again meanwhile never pairs one version's hash with another's vectors."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadInputError(f"cannot read image {path}: {exc.strerror or exc}") from exc
+    return open_image(data, max_pixels, name=str(path)), image_hash(data)
+
+
 class CaseFolderSource(Source):
     kind = "cases"
     reads_settings = ("case_keypoints",)  # switched on or off, the images are read again for their keypoints
@@ -135,7 +147,7 @@ class CaseFolderSource(Source):
         fingerprint = self.fingerprint()
         rows = self._rows()
         for case_id, case_rows in group_cases(rows).items():
-            images = []
+            images, hashes = [], {}
             for row, path in zip(case_rows, self._image_paths(case_rows), strict=True):
                 if any(name == row["image"] for name, _ in images):  # its entry's id is the first's: one record
                     self.problems.append(
@@ -149,7 +161,7 @@ class CaseFolderSource(Source):
                     self.problems.append(f"{path}: not an image file ({', '.join(IMAGE_SUFFIXES)})")
                     continue
                 try:
-                    image = open_image(path, self.settings.max_image_pixels)
+                    image, hashes[row["image"]] = read_image(path, self.settings.max_image_pixels)
                 except BadInputError as exc:
                     self.problems.append(str(exc))
                     continue
@@ -172,6 +184,7 @@ class CaseFolderSource(Source):
                 organ=fields.get("organ"),
                 labels=labels,
                 image_labels=own,
+                image_hashes=hashes,
             )
         self.problems.extend(self._notes(rows))
 
