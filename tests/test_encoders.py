@@ -348,3 +348,19 @@ def test_open_clip_prepares_images_on_several_cores(tiny_clip_dir, settings, mon
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     monkeypatch.setattr(encoder, "preprocess", meet_in_pairs(encoder.preprocess))
     assert np.allclose(encoder.encode_image(images)["joint"], alone, atol=1e-5)
+
+
+def test_in_fixed_chunks_runs_one_shape_and_drops_the_padding():
+    import torch
+
+    from pathatlas.retrieval.encoders.base import in_fixed_chunks
+
+    shapes = []
+
+    def doubled(batch):
+        shapes.append(tuple(batch.shape))
+        return batch * 2
+
+    batch = torch.arange(15.0).reshape(5, 3)
+    assert torch.equal(in_fixed_chunks(doubled, batch, 2), batch * 2)
+    assert shapes == [(2, 3)] * 3

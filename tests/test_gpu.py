@@ -62,3 +62,20 @@ def test_open_clip_on_the_gpu_gives_the_cpu_vectors(tiny_clip_dir, session_home)
     assert next(gpu.model.parameters()).is_cuda
     assert cosines(gpu.encode_text(PASSAGES)["joint"], cpu.encode_text(PASSAGES)["joint"]).min() > 0.9999
     assert cosines(gpu.encode_image(images())["joint"], cpu.encode_image(images())["joint"]).min() > 0.999
+
+
+def test_backbone_batches_of_any_size_run_in_one_shape(session_home, monkeypatch):
+    """cuDNN picks kernels per input shape (about 2 s each on an H200): the backbone sees one batch size."""
+    from pathatlas.retrieval.encoders.default import DefaultEncoder
+
+    tower = DefaultEncoder(Settings(home=session_home, device="cuda")).image_tower
+    extract, sizes = tower.model.extract_features, set()
+
+    def recorded(batch):
+        sizes.add(len(batch))
+        return extract(batch)
+
+    monkeypatch.setattr(tower.model, "extract_features", recorded)
+    for count in (1, 2, 5, 13):
+        assert tower(images()[:1] * count).shape == (count, 1280)
+    assert len(sizes) == 1

@@ -16,11 +16,14 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    import torch
 
 Embeddings = dict[str, np.ndarray]
 """Space name to an (n, dim) float32 array, rows L2-normalised."""
@@ -48,7 +51,7 @@ def run_batched(
 
 
 def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the system has one: a container's share, not the host's)."""
+    """Cores this process may run on: its CPU affinity where the system has one (a container's share)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -64,6 +67,22 @@ def map_threads(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return [work(item) for item in items]
     with ThreadPoolExecutor(workers, thread_name_prefix="pathatlas-prepare") as pool:
         return list(pool.map(work, items))
+
+
+def in_fixed_chunks(run: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, size: int) -> torch.Tensor:
+    """``run(batch)`` on chunks of exactly ``size`` rows, the last padded with zeros (rows of an eval-mode model never
+    meet). For CUDA: cuDNN picks its convolution kernels per input shape, about 2 s for each new batch size on an H200
+    (then 6-12 ms a call), so a run whose batches vary in size (each source's last, panorama tiles) spent more time
+    picking kernels than encoding."""
+    import torch
+
+    outputs = []
+    for start in range(0, len(batch), size):
+        chunk = batch[start : start + size]
+        if missing := size - len(chunk):
+            chunk = torch.cat([chunk, chunk.new_zeros((missing, *chunk.shape[1:]))])
+        outputs.append(run(chunk)[: size - missing])
+    return torch.cat(outputs)
 
 
 class Encoder(ABC):

@@ -12,7 +12,14 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.plugins import require
-from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise, map_threads, run_batched
+from pathatlas.retrieval.encoders.base import (
+    Embeddings,
+    Encoder,
+    in_fixed_chunks,
+    l2_normalise,
+    map_threads,
+    run_batched,
+)
 from pathatlas.settings import Settings
 
 
@@ -47,7 +54,9 @@ class OpenClipEncoder(Encoder):
     @torch.inference_mode()
     def _image_batch(self, images: Sequence[Image.Image]) -> Embeddings:
         batch = torch.stack(map_threads(lambda image: self.preprocess(image.convert("RGB")), images)).to(self.device)
-        return {"joint": l2_normalise(self.model.encode_image(batch).float().cpu().numpy())}
+        run, size = self.model.encode_image, self.settings.batch_size
+        features = in_fixed_chunks(run, batch, size) if batch.is_cuda else run(batch)
+        return {"joint": l2_normalise(features.float().cpu().numpy())}
 
     def encode_text(self, texts: Sequence[str]) -> Embeddings:
         if not texts:

@@ -22,7 +22,7 @@ from PIL import Image, ImageOps
 
 from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.encoders import onnx_cache
-from pathatlas.retrieval.encoders.base import map_threads
+from pathatlas.retrieval.encoders.base import in_fixed_chunks, map_threads
 from pathatlas.retrieval.encoders.minilm import MiniLM
 
 if TYPE_CHECKING:
@@ -32,6 +32,8 @@ MINILM_DIM = 384
 MINILM_NAME = "all-MiniLM-L6-v2"
 EFFICIENTNET_DIM = 1280
 IMAGE_SIZE = 224
+CUDA_CHUNK = 32
+"""Backbone inputs per forward on CUDA, the last chunk padded (``in_fixed_chunks``): one batch shape per input size."""
 # EfficientNet-Lite was trained on inputs scaled as (x - 127) / 128; torchvision's ImageNet models use mean/std.
 LITE_MEAN = (127.0 / 255,) * 3
 LITE_STD = (128.0 / 255,) * 3
@@ -281,7 +283,9 @@ class EfficientNetTower:
 
             with torch.inference_mode():
                 tensor = torch.from_numpy(batch).to(self.device, memory_format=torch.channels_last)
-                maps = self.model.extract_features(tensor).float().cpu().numpy()
+                run = self.model.extract_features
+                maps = in_fixed_chunks(run, tensor, CUDA_CHUNK) if tensor.is_cuda else run(tensor)
+                maps = maps.float().cpu().numpy()
         return pool(maps, self.recipe.pooling)
 
     def encode_arrays(self, inputs: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
