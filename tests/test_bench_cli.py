@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from pathatlas.ui.bench_crash import make_pdf
+from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
 from tests.helpers import run_cli
 
 QUESTIONS = [("granuloma necrosis", 1, "one"), ("gland alveolus", 2, "two"), ("nucleus stroma", 3, "one")]
@@ -119,3 +119,24 @@ def test_bench_compare_qa_json_to_stdout_and_one_line_refusals(tmp_path):
     ]:
         refused = run_cli("bench", "compare-qa", *args)
         assert refused.exit_code == 1 and message in refused.output and "Traceback" not in refused.output
+
+
+def test_bench_encode_json_to_stdout_and_one_line_refusals(hashing_cli, tmp_path):
+    from PIL import Image
+
+    (tmp_path / "images").mkdir()
+    for n in range(2):
+        Image.new("RGB", (64 + n, 48), (200, 40 * n, 90)).save(tmp_path / "images" / f"{n}.png")
+    (tmp_path / "texts.txt").write_text("granuloma\n\n  gland alveolus \nkoilocytes\n")
+    args = ("bench", "encode", "--texts", tmp_path / "texts.txt", "--images", tmp_path / "images")
+    document = json_alone(run_cli(*args, "--json", "-"))
+    assert document["texts"]["n"] == 3 and document["images"]["n"] == 2 and document["device"] == "cpu"
+    assert document["images"]["per_s"] > 0 and document["images"]["open_per_s"] > 0
+    assert document["encoder"] == HashingEncoder.name and document["prepare_threads"] >= 1
+    assert json_alone(run_cli(*args, "--limit", "1", "--json", "-"))["texts"]["n"] == 1
+
+    nothing = run_cli("bench", "encode")
+    assert nothing.exit_code == 1 and "nothing to encode" in nothing.output
+    (tmp_path / "images" / "notes.png").write_text("not an image")
+    fake = run_cli(*args)
+    assert fake.exit_code == 1 and "notes.png is not a readable image" in fake.output

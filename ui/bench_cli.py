@@ -151,12 +151,7 @@ def bench_queries_command(
     from pathatlas.retrieval.index import Index
 
     settings = settings_for(index)
-    if texts is not None and not texts.is_file():
-        raise BadInputError(f"no text file at {texts}")
-    try:
-        queries = [line.strip() for line in texts.read_text().splitlines() if line.strip()] if texts else TEXT_QUERIES
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"{texts} is not UTF-8 text (one query per line)") from exc
+    queries = text_lines(texts, "query") if texts else TEXT_QUERIES
     paths = image_files(images or [], limit)
     if not queries and not paths:
         raise BadInputError("no queries: the --texts file has no lines and no --images were given")
@@ -176,6 +171,50 @@ def bench_queries_command(
         if row := result.get(kind):
             found = (str(row["same_specimen_found"]), str(row["printed_words_found"]))
             table.add_row(kind, str(row["n"]), str(row["p50_ms"]), str(row["p95_ms"]), *found)
+    console.print(table)
+    write_json(json_out, result)
+
+
+def text_lines(path: Path, what: str) -> list[str]:
+    """The non-blank lines of a UTF-8 text file, stripped: one ``what`` each."""
+    if not path.is_file():
+        raise BadInputError(f"no text file at {path}")
+    try:
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path} is not UTF-8 text (one {what} per line)") from exc
+
+
+@bench_app.command("encode")
+@friendly_errors
+def bench_encode_command(
+    images: Annotated[
+        list[Path] | None, typer.Option(help="Images: files or folders (repeat the option for several).")
+    ] = None,
+    texts: Annotated[Path | None, typer.Option(help="Texts, one per line (passages, captions).")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many images, and as many texts.")] = 500,
+    json_out: JsonFileOpt = None,
+):
+    """Texts and images a second through the encoder on this machine (PATHATLAS_DEVICE: cpu, cuda, auto).
+
+    Models are loaded and warm; opening images (as indexing opens them) is timed apart."""
+    from pathatlas.retrieval.bench.encode import bench_encode
+    from pathatlas.retrieval.bench.speed import image_files
+
+    settings = settings_for()
+    lines = text_lines(texts, "text")[:limit] if texts else []
+    paths = image_files(images or [], limit)
+    if not lines and not paths:
+        raise BadInputError("nothing to encode: give --texts FILE (one text per line) or --images FILES_OR_FOLDERS")
+    result = bench_encode(lines, paths, settings)
+    title = (
+        f"{result['encoder']} on {result['device']} ({result['device_name']}), batches of {result['batch_size']}, "
+        f"images prepared on {result['prepare_threads']} threads"
+    )
+    table = Table("kind", "n", "per second", "opened per second", title=title)
+    for kind in ("texts", "images"):
+        if row := result.get(kind):
+            table.add_row(kind, str(row["n"]), str(row["per_s"]), str(row.get("open_per_s", "")))
     console.print(table)
     write_json(json_out, result)
 
