@@ -19,7 +19,8 @@ from pathatlas.retrieval.index import META_FILE, Index
 from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
-from pathatlas.ui.api.engine import Engine, Job
+from pathatlas.ui.api.engine import Engine
+from pathatlas.ui.api.jobs import Job
 from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import calls_to, hashing_settings, run_cli
 from tests.test_crash import disk_full_at, inject

@@ -175,11 +175,11 @@ def test_a_restart_sweeps_this_indexs_unclaimed_upload_folders_no_source_uses(ro
         assert client.get("/sources").json()[0]["source"] == "kept.pdf"
 
 
-def test_a_job_this_server_process_never_ran_is_a_404_that_says_jobs_end_with_the_process(client):
+def test_a_job_nobody_ran_is_a_404_that_says_how_long_records_are_kept(client):
     for answer in (client.get("/jobs/510220eb22c8"), client.delete("/jobs/510220eb22c8", headers=AUTH)):
         assert answer.status_code == 404, answer.text
         assert answer.json()["detail"] == (
-            "no job 510220eb22c8 in this server's life (jobs are not kept across restarts): check GET /sources"
+            "no job 510220eb22c8 of this index (job records are kept for 7 days): check GET /sources"
         )
 
 

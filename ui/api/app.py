@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI):
         serving = engine or Engine(settings)  # the index opens once per process
         await run_in_threadpool(serving.sweep_uploads)  # before any upload of this process
+        await run_in_threadpool(serving.records.forget_old)
         log.info("%s", serving_line(serving))
         # The models load in the background: the service answers at once, and /health says when it is ready.
         threading.Thread(target=serving.warm_up, daemon=True, name="warm-up").start()

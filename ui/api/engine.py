@@ -25,7 +25,6 @@ import time
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -42,6 +41,7 @@ from pathatlas.retrieval.records import display_name
 from pathatlas.retrieval.search import Found, Query, Searcher
 from pathatlas.settings import Settings, os_problem
 from pathatlas.ui.api.facets import Facets, count_facets
+from pathatlas.ui.api.jobs import CLAIM_FILE, Job, JobRecords
 from pathatlas.ui.api.lanes import BatchingLane
 
 
@@ -63,24 +63,6 @@ def without_paths(message: str, index: Path, folders: Iterable[Path]) -> str:
     return message
 
 
-@dataclass
-class Job:
-    id: str
-    source: str
-    paths: list[Path]
-    status: str = "queued"
-    done: int = 0
-    total: int = 0
-    error: str | None = None
-    cancel_requested: bool = False
-    upload: Path | None = None
-    """The upload's own folder: kept (replacing same-named uploads) if the job is done, else removed with every source
-    the job committed from it."""
-    notes: list[str] = field(default_factory=list)
-    claim: FileLock | None = None
-    """The upload folder's claim (``claim_upload``), released when the job ends."""
-
-
 class Uploaded(NamedTuple):
     """An upload as stored: its own folder under ``uploads/`` holds one entry, the PDF under the name it was sent as
     or the folder a zip was unpacked into (the zip's name without ``.zip``)."""
@@ -97,8 +79,6 @@ class NotReadyError(RuntimeError):
 OWNER_FILE = ".index"
 """In an upload folder: the index it was uploaded to, by absolute path. Several indexes may share a home's uploads; a
 service sweeps only its own index's."""
-CLAIM_FILE = ".claim"
-"""In an upload folder: locked (an OS file lock, gone with a killed process) while its upload and job run."""
 
 
 def claim_upload(folder: Path, index: Path) -> FileLock:
@@ -176,6 +156,8 @@ class Engine:
         self._swap = threading.Lock()
         self._write = threading.Lock()  # one index job at a time
         self.jobs: dict[str, Job] = {}
+        """This process's jobs; earlier processes' are in ``records``."""
+        self.records = JobRecords(settings.home / "jobs", settings.index_dir)
         self._facets: Facets | None = None
         self.ready = threading.Event()
         self.problem: str | None = None
@@ -321,6 +303,10 @@ class Engine:
         if swept:
             log.info("removed %d upload folder(s) no source uses: %s", len(swept), ", ".join(sorted(swept)))
 
+    def job(self, job_id: str) -> Job | None:
+        """A job of this process, or as an earlier process's record left it (``JobRecords.load``)."""
+        return self.jobs.get(job_id) or self.records.load(job_id)
+
     def submit(
         self,
         source: str,
@@ -332,6 +318,7 @@ class Engine:
         """``notes``: what the upload itself noted (zip members left out), before the indexer's."""
         job = Job(uuid.uuid4().hex[:12], source, paths, upload=upload, claim=claim, notes=list(notes or []))
         self.jobs[job.id] = job
+        self.records.save(job)
         threading.Thread(target=self._run, args=(job,), daemon=True, name=f"index-{job.id}").start()
         return job
 
@@ -357,6 +344,7 @@ class Engine:
             if job.claim is not None:
                 job.claim.release()
             job.status, job.error = status, error
+            self.records.save(job)
             if status == "failed":
                 log.warning("index job %s (%s) failed: %s", job.id, job.source, problem)
             else:

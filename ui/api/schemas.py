@@ -413,7 +413,9 @@ class SourceOut(BaseModel):
 
 class JobOut(BaseModel):
     id: str
-    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    status: Literal["queued", "running", "done", "failed", "cancelled", "interrupted"] = Field(
+        description="interrupted: the server stopped (a restart, a kill) before the job ended."
+    )
     source: str
     done: int = 0
     total: int = 0

@@ -13,7 +13,8 @@ from fastapi.concurrency import run_in_threadpool
 from pathatlas.errors import UnknownSourceError
 from pathatlas.retrieval.index import AmbiguousSourceError, source_id
 from pathatlas.ui.api.deps import EngineDep, FormOnly, errors, require_token
-from pathatlas.ui.api.engine import Engine, Job, claim_upload
+from pathatlas.ui.api.engine import Engine, claim_upload
+from pathatlas.ui.api.jobs import RECORD_DAYS, Job
 from pathatlas.ui.api.routes.search import unknown_source
 from pathatlas.ui.api.schemas import JobOut, SourceOut
 from pathatlas.ui.api.uploads import extract_zip, read_by_sources, safe_name, save_limited, skipped_note
@@ -113,14 +114,13 @@ def get_job(job_id: str, engine: EngineDep) -> JobOut:
 
 
 def known_job(engine: Engine, job_id: str) -> Job:
-    """A job this server process ran; 404 otherwise, saying that jobs end with the process (one a restart cut short
-    left nothing in the index: GET /sources shows whether its upload is there)."""
-    if job_id not in engine.jobs:
+    """A job of this index, run by this process or recorded by an earlier one; 404 otherwise."""
+    if (job := engine.job(job_id)) is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
-            f"no job {job_id} in this server's life (jobs are not kept across restarts): check GET /sources",
+            f"no job {job_id} of this index (job records are kept for {RECORD_DAYS} days): check GET /sources",
         )
-    return engine.jobs[job_id]
+    return job
 
 
 @router.delete(
@@ -129,9 +129,11 @@ def known_job(engine: Engine, job_id: str) -> Job:
     response_model=JobOut,
     dependencies=[Writer],
     summary="Cancel an index job",
-    responses=errors(401, 403, 404, 422),
+    responses=errors(401, 403, 404, 409, 422),
 )
 def cancel_job(job_id: str, engine: EngineDep) -> JobOut:
     job = known_job(engine, job_id)
-    job.cancel_requested = job.status in ("queued", "running")
+    if job.running and job_id not in engine.jobs:  # recorded, and its upload still claimed: another process runs it
+        raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} runs in another server process: cancel it there")
+    job.cancel_requested = job.running
     return job_out(job)

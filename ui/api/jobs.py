@@ -1,0 +1,116 @@
+"""Index jobs and their records. A job runs in the server process that took its upload; its record
+(``<PATHATLAS_HOME>/jobs/<id>.json``, written when it is submitted and when it ends) answers ``GET /jobs/{id}`` after
+a restart too, for ``RECORD_DAYS``: a client polling across a redeploy learns how its upload ended."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from filelock import FileLock
+
+from pathatlas.retrieval.durable import write_atomic
+
+log = logging.getLogger(__name__)
+
+RECORD_DAYS = 7
+"""Records older than this are deleted when a service starts."""
+JOB_ID = re.compile(r"[0-9a-f]{12}")
+"""What ``Engine.submit`` names a job: a record is looked up only by such a name, never by a path a client wrote."""
+CLAIM_FILE = ".claim"
+"""In an upload folder: locked (an OS file lock, gone with a killed process) while its upload and job run."""
+INTERRUPTED = "the server stopped before this job ended: GET /sources shows what of its upload the index holds"
+
+
+@dataclass
+class Job:
+    id: str
+    source: str
+    paths: list[Path]
+    status: str = "queued"
+    done: int = 0
+    total: int = 0
+    error: str | None = None
+    cancel_requested: bool = False
+    upload: Path | None = None
+    """The upload's own folder: kept (replacing same-named uploads) if the job is done, else removed with every source
+    the job committed from it."""
+    notes: list[str] = field(default_factory=list)
+    claim: FileLock | None = None
+    """The upload folder's claim (``claim_upload``), released when the job ends."""
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("queued", "running")
+
+
+def claimed(folder: Path | None) -> bool:
+    """Whether a process holds the upload folder's claim, i.e. its job still runs somewhere (unknown counts as yes)."""
+    if folder is None or not folder.is_dir():
+        return False
+    claim = FileLock(folder / CLAIM_FILE, thread_local=False)
+    try:
+        claim.acquire(timeout=0)
+    except OSError:  # Timeout (held), or a claim of another user
+        return True
+    claim.release()
+    return False
+
+
+class JobRecords:
+    """The job records of one index, in ``folder`` (several indexes may share a home: each reads only its own)."""
+
+    def __init__(self, folder: Path, index: Path):
+        self.folder = folder
+        self.index = str(index.resolve())
+
+    def save(self, job: Job) -> None:
+        """The job's state as of now; a record that cannot be written is one warning, never the job's failure."""
+        record = {
+            "id": job.id,
+            "index": self.index,
+            "source": job.source,
+            "status": job.status,
+            "done": job.done,
+            "total": job.total,
+            "error": job.error,
+            "notes": job.notes,
+            "upload": str(job.upload) if job.upload is not None else None,
+        }
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.folder / f"{job.id}.json", orjson.dumps(record))
+        except OSError as exc:
+            log.warning("job %s not recorded: %s", job.id, exc)
+
+    def load(self, job_id: str) -> Job | None:
+        """The job as its record left it: one whose record says it runs while no process claims its upload was cut
+        short by a restart or a kill ("interrupted"). None for a name no job of this index has."""
+        if not JOB_ID.fullmatch(job_id):
+            return None
+        try:
+            record = orjson.loads((self.folder / f"{job_id}.json").read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+        if not isinstance(record, dict) or record.get("index") != self.index:
+            return None
+        upload = Path(record["upload"]) if record.get("upload") else None
+        fields = ("source", "status", "done", "total", "error", "notes")
+        job = Job(job_id, paths=[], upload=upload, **{name: record.get(name) for name in fields})
+        if job.running and not claimed(upload):
+            job.status, job.error = "interrupted", INTERRUPTED
+        return job
+
+    def forget_old(self) -> None:
+        """At start: delete records older than ``RECORD_DAYS`` (any index's: they share the folder)."""
+        oldest = time.time() - RECORD_DAYS * 86400
+        try:
+            for path in self.folder.glob("*.json"):
+                if path.stat().st_mtime < oldest:
+                    path.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("old job records not deleted: %s", exc)
