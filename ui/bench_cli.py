@@ -265,8 +265,9 @@ def bench_retrieval_command(
     runs: Annotated[
         Path | None,
         typer.Option(
-            help="Text to page: write qrels.txt and a TREC run per method to this folder (with --folds also each "
-            "fold's qrels and default run; the default's run over every question is the pooled held-out one)."
+            help="Write each task's qrels and a TREC run per method to this folder: text to page's qrels.txt and "
+            "METHOD.trec (with --folds also each fold's qrels and default run; the default's run over every question "
+            "is the pooled held-out one), an image task's qrels.TASK.txt and TASK.METHOD.trec."
         ),
     ] = None,
     json_out: JsonFileOpt = None,
@@ -284,8 +285,6 @@ def bench_retrieval_command(
         raise BadInputError(f"--split {split!r}: use val or all")
     if folds == 1 or folds < 0:
         raise BadInputError(f"--folds {folds}: use 0 (no folds) or at least 2")
-    if runs is not None and mcq is None:
-        raise BadInputError("--runs writes text to page's TREC runs: give --mcq too")
     if runs is not None and runs.exists() and not runs.is_dir():
         raise BadInputError(f"--runs {runs} is a file; give a folder for the TREC files")
     settings = settings_for(index, encoder=encoder)
@@ -308,8 +307,8 @@ def bench_retrieval_command(
                 f"{task}: {body.get('default')} vs {baseline}, paired p (t-test, or sign test if all differ alike): "
                 + ", ".join(f"{metric} {m['p']:.3g}" for metric, m in metrics.items())
             )
-    if written := result["tasks"].get("text_to_page", {}).get("runs"):
-        console.print(f"wrote {len(written)} TREC files to {runs}")
+    if written := sum(len(body.get("runs", [])) for body in result["tasks"].values()):
+        console.print(f"wrote {written} TREC files to {runs}")
     write_json(json_out, result)
     if plot is not None:
         plot_curves(result, plot)

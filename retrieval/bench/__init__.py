@@ -27,12 +27,12 @@ def run_retrieval_bench(
     runs: Path | None = None,
 ) -> dict[str, Any]:
     """Every task the inputs give, keyed by name; each says the queries it used (``split``), and so does the result
-    as a whole (``splits_used``). ``runs``: a folder for text to page's TREC qrels and runs (``write_trec``)."""
+    as a whole (``splits_used``). ``runs``: a folder for every task's TREC qrels and runs (``write_trec``)."""
     tasks: dict[str, Any] = {}
     for path in figures:
         items = read_figures(path)
         check_images(items, path)
-        tasks.update(cross_modal(items, ImageSet(items, encoder, settings, split), encoder))
+        tasks.update(cross_modal(items, ImageSet(items, encoder, settings, split), encoder, runs))
     for path in cases:
         items = read_cases(path, diagnosed_only=False)
         check_images(items, path)
@@ -45,11 +45,11 @@ def run_retrieval_bench(
         spaces = encoder.image_spaces
         if same_case:
             tasks.update(
-                image_to_image(images, lambda a, b: a.group == b.group, "image_to_image_case" + suffix, spaces)
+                image_to_image(images, lambda a, b: a.group == b.group, "image_to_image_case" + suffix, spaces, runs)
             )
         if any(i.label for i in items):
             same_label = lambda a, b: a.label is not None and a.label == b.label  # noqa: E731
-            tasks.update(image_to_image(images, same_label, "image_to_image_label" + suffix, spaces))
+            tasks.update(image_to_image(images, same_label, "image_to_image_label" + suffix, spaces, runs))
     if mcq is not None:
         if index is None:
             raise ValueError("text_to_page needs --index: an index of the book the questions cite")

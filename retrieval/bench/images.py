@@ -20,14 +20,18 @@ held-out queries only, in the ``...:held-out`` task, so no row ever scores image
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from pathatlas.retrieval.bench.common import SIGNIFICANCE_METRICS, chance, chapter_folds, compare_runs, summarise
+from pathatlas.retrieval.bench.trec import write_trec
 from pathatlas.retrieval.datasets import ImageItem, is_validation
 from pathatlas.retrieval.encoders import Encoder, l2_normalise
 from pathatlas.retrieval.encoders.default import DefaultEncoder
@@ -96,14 +100,27 @@ class ImageSet:
         return [int(rid) for rid, _ in same_specimen(counts, self.settings.verify_inliers)]
 
     @cached_property
+    def ids(self) -> list[str]:
+        """Each image as TREC files name it: its path below the folder holding every image (a path listed twice
+        gets its row number after an ``@``, so each item keeps its own id)."""
+        paths = [i.path.resolve() for i in self.items]
+        root = Path(os.path.commonpath([p.parent for p in paths]))
+        names = [p.relative_to(root).as_posix() for p in paths]
+        repeated = {name for name, count in Counter(names).items() if count > 1}
+        return [f"{name}@{row}" if name in repeated else name for row, name in enumerate(names, start=1)]
+
+    @cached_property
     def plain(self) -> np.ndarray:
         """The plain baseline's vectors (cached like every backbone feature)."""
         return l2_normalise(recipe_views([i.path for i in self.items], "plain", self.settings)[:, 0])
 
 
-def cross_modal(figures: list[ImageItem], images: ImageSet, encoder: Encoder) -> dict[str, Any]:
+def cross_modal(
+    figures: list[ImageItem], images: ImageSet, encoder: Encoder, runs: Path | None = None
+) -> dict[str, Any]:
     """text_to_image and image_to_text over one figures file, in every space both modalities share; with
-    ``figure_ocr`` on, also BM25 between captions and the words printed in the images, alone and fused."""
+    ``figure_ocr`` on, also BM25 between captions and the words printed in the images, alone and fused. ``runs``: a
+    folder for each task's TREC files (``write_runs``; a caption is named by its figure's image)."""
     shared = [s for s in encoder.text_spaces if s in encoder.image_spaces]
     captions = [i.texts[0] for i in figures]
     text_vectors = encoder.encode_text(captions)
@@ -149,8 +166,11 @@ def cross_modal(figures: list[ImageItem], images: ImageSet, encoder: Encoder) ->
             "baselines": ["chance"],
             **body,
         }
+        gold = [{c for c, same in enumerate(same_caption[q]) if same} for q in queries]
+        if runs is not None:
+            ranked_queries = {name: [order[q] for q in queries] for name, order in orders.items()}
+            out[task]["runs"] = write_runs(runs, task, images, queries, gold, ranked_queries)
         if len(orders) > 1 and default in orders:
-            gold = [{c for c, same in enumerate(same_caption[q]) if same} for q in queries]
             ranked = {name: [order[q][:CUTOFF] for q in queries] for name, order in orders.items()}
             metrics = (*SIGNIFICANCE_METRICS, "recall@10")
             out[task]["significance"] = compare_runs([str(q) for q in queries], gold, ranked, default, metrics=metrics)
@@ -158,18 +178,31 @@ def cross_modal(figures: list[ImageItem], images: ImageSet, encoder: Encoder) ->
 
 
 def image_to_image(
-    images: ImageSet, relevant: Callable[[ImageItem, ImageItem], bool], task: str, default_spaces: tuple[str, ...]
+    images: ImageSet,
+    relevant: Callable[[ImageItem, ImageItem], bool],
+    task: str,
+    default_spaces: tuple[str, ...],
+    runs: Path | None = None,
 ) -> dict[str, Any]:
     """The task on held-out queries with every method; with split "all", also on every query without the
-    learned spaces (``task`` over all queries, ``task:held-out`` over held-out ones)."""
-    if images.split != "all":
-        return {task: {**ranked_methods(images, images.held_out, relevant, default_spaces), "split": "val"}}
-    if not images.learned:
-        return {task: {**ranked_methods(images, images.queries, relevant, default_spaces), "split": "all"}}
+    learned spaces (``task`` over all queries, ``task:held-out`` over held-out ones). ``runs``: a folder for each
+    task's TREC files (``write_runs``)."""
+    if images.split != "all" or not images.learned:  # the queries are the held-out ones unless split is "all"
+        body = ranked_methods(images, images.queries, relevant, default_spaces, runs=runs, task=task)
+        return {task: {**body, "split": "all" if images.split == "all" else "val"}}
     training_free = {s: v for s, v in images.vectors.items() if s not in images.learned}
+    held_out = f"{task}:held-out"
     return {
-        task: {**ranked_methods(images, images.queries, relevant, tuple(training_free), training_free), "split": "all"},
-        f"{task}:held-out": {**ranked_methods(images, images.held_out, relevant, default_spaces), "split": "val"},
+        task: {
+            **ranked_methods(
+                images, images.queries, relevant, tuple(training_free), training_free, runs=runs, task=task
+            ),
+            "split": "all",
+        },
+        held_out: {
+            **ranked_methods(images, images.held_out, relevant, default_spaces, runs=runs, task=held_out),
+            "split": "val",
+        },
     }
 
 
@@ -186,8 +219,11 @@ def ranked_methods(
     relevant: Callable[[ImageItem, ImageItem], bool],
     default_spaces: tuple[str, ...],
     vectors: dict[str, np.ndarray] | None = None,
+    runs: Path | None = None,
+    task: str = "",
 ) -> dict[str, Any]:
-    """Each image space, their RRF fusion (what search does with an image query), plain kNN and chance."""
+    """Each image space, their RRF fusion (what search does with an image query), plain kNN and chance; with
+    ``runs``, the task's TREC files there, named by ``task`` (``write_runs``)."""
     items = images.items
     spaces = {s: v for s, v in (vectors or images.vectors).items() if s in default_spaces}
     queries = [q for q in candidates if any(relevant(items[q], items[c]) for c in range(len(items)) if c != q)]
@@ -232,13 +268,37 @@ def ranked_methods(
         **chance(len(items) - 1, counts),
         "precision@10": float(np.mean([c / (len(items) - 1) for c in counts])) if counts else 0.0,
     }
+    written = {"runs": write_runs(runs, task, images, queries, gold, orders)} if runs is not None else {}
     return {
         "n": len(queries),
         "methods": methods,
         "default": default,
         "baselines": [PLAIN, "chance"],
         "significance": significance,
+        **written,
     }
+
+
+def write_runs(
+    folder: Path,
+    task: str,
+    images: ImageSet,
+    queries: list[int],
+    gold: list[set[int]],
+    ranked: dict[str, list[list[int]]],
+) -> list[str]:
+    """The task's qrels (``gold``: each query's relevant items, as its figures count them) and one TREC run per
+    method (``ranked``: each query's items, as deep as the task ranks them; chance, drawn at random, has none),
+    every item named by its image (``ImageSet.ids``), so a reader recomputes the task's figures."""
+    ids = images.ids
+    written = write_trec(
+        folder,
+        [ids[q] for q in queries],
+        [{ids[c] for c in relevant} for relevant in gold],
+        {name: [[ids[c] for c in order] for order in lists] for name, lists in ranked.items()},
+        task=task,
+    )
+    return [str(path) for path in written]
 
 
 OCR = "ocr-bm25"

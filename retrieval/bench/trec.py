@@ -10,6 +10,11 @@ from urllib.parse import quote
 from pathatlas.retrieval.durable import write_atomic
 
 
+def token(text: str) -> str:
+    """Text as one TREC token and file name part: letters, digits and ``-_.~+`` stay, anything else is %-quoted."""
+    return quote(text, safe="+")
+
+
 def doc_id(item: Hashable) -> str:
     """A ranked item as a TREC document id, which holds no whitespace: a page ``(source, page)`` as its quoted path and
     page number ("/books/A%20P.pdf:p12"), anything else as its text."""
@@ -34,7 +39,7 @@ def run_text(query_ids: Sequence[str], ranked: Sequence[Sequence], name: str) ->
     reader that sorts by score keeps the order. A query ranking nothing has no line (ranx: ``make_comparable=True``
     scores it 0)."""
     return "".join(
-        f"{quote(query)} Q0 {doc_id(item)} {rank} {len(items) - rank + 1} {name}\n"
+        f"{quote(query)} Q0 {doc_id(item)} {rank} {len(items) - rank + 1} {token(name)}\n"
         for query, items in zip(query_ids, ranked, strict=True)
         for rank, item in enumerate(items, start=1)
     )
@@ -47,19 +52,27 @@ def write_trec(
     ranked: dict[str, Sequence[Sequence]],
     fold_of: Sequence[int] | None = None,
     per_fold: Sequence[str] = (),
+    task: str = "",
 ) -> list[Path]:
     """``qrels.txt`` and ``METHOD.trec`` per method over every query; with ``fold_of``, also ``qrels.foldN.txt`` and,
     for the methods in ``per_fold`` (chosen per fold), ``METHOD.foldN.trec`` over fold N's queries alone (their file
-    over every query is then the pooled held-out run). Returns the files written."""
+    over every query is then the pooled held-out run). ``task``: the JSON's task key, which then names the files
+    (``qrels.TASK.txt``, ``TASK.METHOD.trec``, a ``:`` as ``.``) so several tasks share a folder. Returns the files
+    written."""
     folder.mkdir(parents=True, exist_ok=True)
-    files = {folder / "qrels.txt": qrels_text(query_ids, gold)}
-    files |= {folder / f"{name}.trec": run_text(query_ids, lists, name) for name, lists in ranked.items()}
+    prefix = token(task.replace(":", ".")) + "." if task else ""
+    files = {folder / f"qrels.{prefix}txt": qrels_text(query_ids, gold)}
+    files |= {
+        folder / f"{prefix}{token(name)}.trec": run_text(query_ids, lists, name) for name, lists in ranked.items()
+    }
     for fold in sorted(set(fold_of or ())):
         mine = [i for i, f in enumerate(fold_of) if f == fold]
         ids = [query_ids[i] for i in mine]
-        files[folder / f"qrels.fold{fold}.txt"] = qrels_text(ids, [gold[i] for i in mine])
+        files[folder / f"qrels.{prefix}fold{fold}.txt"] = qrels_text(ids, [gold[i] for i in mine])
         for name in per_fold:
-            files[folder / f"{name}.fold{fold}.trec"] = run_text(ids, [ranked[name][i] for i in mine], name)
+            files[folder / f"{prefix}{token(name)}.fold{fold}.trec"] = run_text(
+                ids, [ranked[name][i] for i in mine], name
+            )
     for path, text in files.items():
         write_atomic(path, text.encode())
     return list(files)
