@@ -133,3 +133,22 @@ def test_each_image_has_its_own_id_below_the_shared_folder_even_listed_twice(tmp
     items = [ImageItem(path, ["t"], "g") for path in paths]
     images = ImageSet(items, PixelEncoder(fast), fast, "val")
     assert images.ids == ["a/x.jpg@1", "b c/x.jpg", "a/x.jpg@3"]
+
+
+def test_two_figures_files_each_give_their_own_tasks_and_runs(tmp_path):
+    data = write_shared_layout(tmp_path / "data", per_pattern=2)
+    shutil.copytree(data / "openstax_ap2e", data / "book two")
+    figures = [data / folder / "figures.jsonl" for folder in ("openstax_ap2e", "book two")]
+    args = ["bench", "retrieval", "--figures", figures[0], "--figures", figures[1], "--split", "all"]
+    result = run_cli(*args, "--runs", tmp_path / "runs", "--json", tmp_path / "out.json", home=tmp_path / "home",
+                     PATHATLAS_ENCODER=ENCODER, PATHATLAS_FIGURE_OCR="0", PATHATLAS_QUERY_OCR="0")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    tasks = json.loads((tmp_path / "out.json").read_text())["tasks"]
+    names = {
+        f"{direction}:{folder}"
+        for direction in ("text_to_image", "image_to_text")
+        for folder in ("openstax_ap2e", "book two")
+    }
+    assert set(tasks) == names
+    written = [path for body in tasks.values() for path in body["runs"]]
+    assert len(set(written)) == len(written)  # no task's files overwrite another's

@@ -15,6 +15,12 @@ from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
 
 
+def file_suffix(path: Path, paths: list[Path]) -> str:
+    """What follows a task's name: nothing for the one file of its kind, else the file's folder name (each file of
+    several gives its own tasks: ``image_to_image_case:atlas``)."""
+    return f":{path.parent.name}" if len(paths) > 1 else ""
+
+
 def run_retrieval_bench(
     encoder: Encoder,
     settings: Settings,
@@ -32,7 +38,8 @@ def run_retrieval_bench(
     for path in figures:
         items = read_figures(path)
         check_images(items, path)
-        tasks.update(cross_modal(items, ImageSet(items, encoder, settings, split), encoder, runs))
+        images = ImageSet(items, encoder, settings, split)
+        tasks.update(cross_modal(items, images, encoder, runs, suffix=file_suffix(path, figures)))
     for path in cases:
         items = read_cases(path, diagnosed_only=False)
         check_images(items, path)
@@ -40,8 +47,7 @@ def run_retrieval_bench(
         if not same_case and not any(i.label for i in items):
             raise BadInputError(f"{path}: no two images share a case and none has a diagnosis or label to match")
         images = ImageSet(items, encoder, settings, split)
-        # One case file gives the plain task names; several are told apart by their folder names.
-        suffix = f":{path.parent.name}" if len(cases) > 1 else ""
+        suffix = file_suffix(path, cases)
         spaces = encoder.image_spaces
         if same_case:
             tasks.update(

@@ -116,11 +116,11 @@ class ImageSet:
 
 
 def cross_modal(
-    figures: list[ImageItem], images: ImageSet, encoder: Encoder, runs: Path | None = None
+    figures: list[ImageItem], images: ImageSet, encoder: Encoder, runs: Path | None = None, suffix: str = ""
 ) -> dict[str, Any]:
-    """text_to_image and image_to_text over one figures file, in every space both modalities share; with
-    ``figure_ocr`` on, also BM25 between captions and the words printed in the images, alone and fused. ``runs``: a
-    folder for each task's TREC files (``write_runs``; a caption is named by its figure's image)."""
+    """text_to_image and image_to_text (each name followed by ``suffix``) over one figures file, in every space both
+    modalities share; with ``figure_ocr`` on, also BM25 between captions and the words printed in the images, alone and
+    fused. ``runs``: a folder for each task's TREC files (``write_runs``; a caption is named by its figure's image)."""
     shared = [s for s in encoder.text_spaces if s in encoder.image_spaces]
     captions = [i.texts[0] for i in figures]
     text_vectors = encoder.encode_text(captions)
@@ -129,10 +129,11 @@ def cross_modal(
     settings = images.settings
     words = printed_words(figures, settings) if settings.figure_ocr or settings.query_ocr else None
     out: dict[str, Any] = {}
-    for task in ("text_to_image", "image_to_text"):
+    for direction in ("text_to_image", "image_to_text"):
+        task = direction + suffix
         orders: dict[str, list[list[int]]] = {}
         for space in shared:
-            if task == "text_to_image":
+            if direction == "text_to_image":
                 scores = text_vectors[space] @ images.vectors[space].T
             else:
                 scores = images.vectors[space] @ text_vectors[space].T
@@ -140,7 +141,7 @@ def cross_modal(
         default = shared[0] if shared else "chance"
         body: dict[str, Any] = {}
         if words is not None:
-            if task == "text_to_image":
+            if direction == "text_to_image":
                 texts, targets = captions, words
             else:  # an image query's words count as search counts them
                 texts, targets = [query_text(w.split()) for w in words], captions
@@ -149,7 +150,7 @@ def cross_modal(
                 body["fusion"] = fuse_with_ocr(orders, default, images, queries, same_caption)
                 # search fuses BM25 over captions and printed words with the spaces (figure_ocr), and an image
                 # query's own printed words with its image spaces (query_ocr)
-                if settings.figure_ocr if task == "text_to_image" else settings.query_ocr:
+                if settings.figure_ocr if direction == "text_to_image" else settings.query_ocr:
                     default = f"{default}+{OCR}"
         methods: dict[str, Any] = {
             name: summarise([first_relevant_rank(ranked[q], same_caption[q].__getitem__) for q in queries])
