@@ -7,7 +7,7 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -204,30 +204,78 @@ EXAM_LABEL = re.compile(
 """An option's label pasted with it from an exam: "A) Melanoma", "(A) Melanoma", or "A. Melanoma" where no lower-case
 word follows the dot ("E. coli O157" as option E is its whole text)."""
 
+ANY_LABEL = re.compile(r"^(\()?([A-Za-z])(?(1)\)|[.)])\s+(?=\S)")
+"""A letter that may be a pasted label, "A. adipose" and "C. difficile" too: read as one only where every option
+bears one, in order (``labelled_in_order``), as quizzes write them."""
+
+
+def labelled_in_order(texts: list[str]) -> bool:
+    """Whether two or more ``texts`` each start with a label of their own place, A, B, C...: then each is a label,
+    whatever follows it ("C. stratified squamous" as option C), where alone it could be a genus's initial."""
+    from pathatlas.agent.questions import LETTERS
+
+    labels = [ANY_LABEL.match(text) for text in texts]
+    return 1 < len(texts) <= len(LETTERS) and all(
+        label and label[2].upper() == letter for label, letter in zip(labels, LETTERS, strict=False)
+    )
+
+
+def label_shape(text: str) -> str:
+    """The form of ``text``'s label, its letter aside ("A." and "B." alike, "A)" or "a." not): lines pasted with
+    labels of mixed forms are not read as one list of options."""
+    label = ANY_LABEL.match(text)
+    return re.sub("[A-Z]", "A", re.sub("[a-z]", "a", label[0].strip())) if label else ""
+
+
+def pasted_options(question: str) -> tuple[str, list[str]] | None:
+    """``question`` split into its text and its options where it ends in two or more lines labelled A, B, C... in
+    one form ("...surface?\\nA. transitional\\nB. stratified columnar"), as a whole question is pasted from a quiz;
+    None otherwise (other labels, mixed forms, a line that is not an option after them, no text before them)."""
+    lines = [line.strip() for line in question.splitlines() if line.strip()]
+    first = next((n for n, line in enumerate(lines) if label_shape(line).upper() in ("A.", "A)", "(A)")), None)
+    if first is None:
+        return None
+    text, options = "\n".join(lines[:first]), lines[first:]
+    if not text or not labelled_in_order(options) or len({label_shape(o) for o in options}) > 1:
+        return None
+    return text, [ANY_LABEL.sub("", option, count=1) for option in options]
+
 
 def parse_options(items: list[str] | None) -> list[str]:
     """``--option A=text`` in any order (letters must run A, B, C...), or plain ``--option text`` in order, where a
-    pasted label of its own place ("B) Eczema" as the second) is dropped. A letter given twice is refused: the later
-    text silently replaced the earlier."""
+    pasted label of its own place ("B) Eczema" as the second) is dropped, as every option's is when all are labelled
+    in order. A letter given twice, as ``A=`` or pasted ("A) bone", "A) cartilage"), is refused: the later text
+    silently replaced the earlier, or was asked with the label as its text."""
     from pathatlas.agent.questions import LETTERS
 
+    if labelled_in_order(texts := [item.strip() for item in items or []]):
+        return [ANY_LABEL.sub("", text, count=1) for text in texts]
     options: dict[int, str] = {}
-    for n, item in enumerate(items or []):
+    pasted: dict[str, str] = {}  # each pasted label's letter: the text it labels
+    for n, item in enumerate(texts):
         letter, sep, text = item.partition("=")
         if sep and len(letter.strip()) == 1 and letter.strip().upper() in LETTERS:
             place, text = LETTERS.index(letter.strip().upper()), text.strip()
         else:
-            place, text = n, without_own_label(item.strip(), LETTERS[n] if n < len(LETTERS) else "")
+            if label := EXAM_LABEL.match(item):
+                said, labelled = label[2].upper(), item[label.end() :]
+                if said in pasted:
+                    raise given_twice(said, pasted[said], labelled)
+                pasted[said] = labelled
+            place, text = n, without_own_label(item, LETTERS[n] if n < len(LETTERS) else "")
         if place in options:
-            raise BadInputError(
-                f"--option {LETTERS[place]} is given twice ({options[place]!r} and {text!r}): give each letter once"
-            )
+            raise given_twice(LETTERS[place], options[place], text)
         options[place] = text
     if sorted(options) != list(range(len(options))):
         raise BadInputError(
             f"--option letters must run A, B, C... without gaps; got {', '.join(LETTERS[i] for i in sorted(options))}"
         )
     return [options[i] for i in range(len(options))]
+
+
+def given_twice(letter: str, first: str, second: str) -> BadInputError:
+    """The one line refusing a letter given twice, naming both texts."""
+    return BadInputError(f"--option {letter} is given twice ({first!r} and {second!r}): give each letter once")
 
 
 def without_own_label(option: str, letter: str) -> str:
@@ -237,22 +285,40 @@ def without_own_label(option: str, letter: str) -> str:
     return option[label.end() :] if label and label[2].upper() == letter else option
 
 
-def indexed_terms(idx: Index) -> dict[str, str]:
-    """Every word's term BM25 holds in ``idx`` (in its texts and in its figures' printed words), the most frequent
-    first, each to itself: the held values ``search.not_held`` picks the closest of, as it does for a --filter value."""
+def indexed_terms(idx: Index) -> set[str]:
+    """Every word's term BM25 holds in ``idx``, in its texts and in its figures' printed words."""
+    return {
+        term
+        for lexical in (idx.lexical, idx.printed_words())
+        for segment in lexical.segments.values()
+        for term in segment.vocab
+        if " " not in term  # not lettered pairs ("vitamin d")
+    }
+
+
+def indexed_spellings(idx: Index) -> dict[str, str]:
+    """The words ``idx``'s texts and figures' printed words use, lower-case, each to itself, the most used first, one
+    per stem BM25 counts (its most used word): the held values ``search.not_held`` picks the closest of, as for a
+    --filter value. BM25 keeps stems ("adipos"), which are no words to suggest; reading every record's text again
+    takes half a second for a book, so it is done only to name what a mistyped option meant."""
     from collections import Counter
 
-    import numpy as np
+    from pathatlas.retrieval.lexical import tokenize
 
-    counts: Counter[str] = Counter()
-    for lexical in (idx.lexical, idx.printed_words()):
-        for segment in lexical.segments.values():
-            uses = np.bincount(segment.terms, minlength=len(segment.vocab)).tolist()
-            counts.update(dict(zip(segment.vocab, uses, strict=True)))
-    return {term: term for term, _ in counts.most_common() if " " not in term}  # not lettered pairs ("vitamin d")
+    text_fields = (idx.lexical.text_of, idx.printed_words().text_of)
+    used: Counter[str] = Counter()
+    for _, payload in idx.store.scan():
+        for text_of in text_fields:
+            used.update(word.casefold() for word in re.findall(r"\w+", text_of(payload)))
+    words = [word for word, _ in used.most_common()]
+    spelling: dict[str, str] = {}
+    for word, stems in zip(words, tokenize(words), strict=True):
+        if stems:  # a stop word has none
+            spelling.setdefault(stems[0], word)
+    return {word: word for word in spelling.values()}
 
 
-def unindexed_words(text: str, terms: Mapping[str, str], languages: tuple[Language, ...]) -> list[str]:
+def unindexed_words(text: str, terms: Collection[str], languages: tuple[Language, ...]) -> list[str]:
     """The words of ``text`` worth looking for (``has_words``) none of whose BM25 terms ``terms`` holds, lower-case:
     a typo ("Melanomma") or a word no indexed text uses."""
     from pathatlas.retrieval.lexical import has_words, lookup_terms
@@ -262,7 +328,7 @@ def unindexed_words(text: str, terms: Mapping[str, str], languages: tuple[Langua
 
 
 def option_warnings(options: list[str], idx: Index) -> list[str]:
-    """One line per option word no indexed text holds, naming the closest indexed terms as a --filter value's refusal
+    """One line per option word no indexed text holds, naming the closest indexed words as a --filter value's refusal
     does: a mistyped option found no evidence, so another option won with confidence."""
     from pathatlas.agent.questions import LETTERS
     from pathatlas.retrieval.search import not_held
@@ -270,10 +336,15 @@ def option_warnings(options: list[str], idx: Index) -> list[str]:
     terms = indexed_terms(idx)
     if not terms:  # an empty index: the answer says nothing was found
         return []
-    return [
-        f"option {LETTERS[j]} {option!r}: {not_held('indexed word', word, terms, idx)}"
+    unindexed = [
+        (LETTERS[j], option, word)
         for j, option in enumerate(options)
         for word in unindexed_words(option, terms, idx.lexical.read_in)
+    ]
+    spellings = indexed_spellings(idx) if unindexed else {}
+    return [
+        f"option {letter} {option!r}: {not_held('indexed word', word, spellings, idx)}"
+        for letter, option, word in unindexed
     ]
 
 
@@ -297,12 +368,16 @@ def ask(
     With --filter the evidence comes from those records only (e.g. source=book.pdf)."""
     with err_console.status("loading PathAtlas") as status:  # on stderr, erased when done: --json's stdout stays JSON
         from pathatlas.agent.graph import Agent  # seconds of imports: within the status
-        from pathatlas.agent.questions import Question
+        from pathatlas.agent.questions import LETTERS, Question
         from pathatlas.retrieval.images import open_image
         from pathatlas.retrieval.index import Index
 
         settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
-        options = [user_text(o, settings) for o in parse_options(option)]
+        texts = parse_options(option)
+        if not texts and (pasted := pasted_options(question)):
+            question, texts = pasted
+            err_console.print(f"options A-{LETTERS[len(texts) - 1]} read from the question's lines", highlight=False)
+        options = [user_text(o, settings) for o in texts]
         if options and not question.strip():
             raise BadInputError("the question is empty: give its text before the --option choices")
         picture = open_image(image, settings.max_image_pixels) if image else None

@@ -1,0 +1,131 @@
+"""A student's report on ``pathatlas ask`` and options pasted from a quiz: a whole question pasted with its option
+lines is asked with those options, options all lettered in order lose their letters even before a lower-case word
+("C. stratified", not a genus's initial there), a pasted letter given twice is refused, and a mistyped option's
+warning names words the book uses, not BM25's stems. Hashing encoder and a one-page PDF: no model to load."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from pathatlas.errors import BadInputError
+from pathatlas.ui.cli import parse_options, pasted_options
+from tests.helpers import one_error_line, run_cli
+
+LECTURE = (
+    "Adipose tissue stores fat in adipocytes. Adipose tissue also cushions organs. Stratified squamous epithelium "
+    "lines the esophagus. Pseudostratified ciliated columnar epithelium moves mucus across its surface. "
+    "Transitional epithelium lines the urinary bladder."
+)
+QUESTION = "Which type of epithelial tissue moves particles across its surface?"
+OPTIONS = ["transitional", "stratified columnar", "pseudostratified ciliated columnar", "stratified squamous"]
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory) -> Path:
+    """A home whose index (``idx`` beside it) holds one page of a tissues lecture."""
+    import pymupdf
+
+    root = tmp_path_factory.mktemp("tissues")
+    doc = pymupdf.open()
+    doc.new_page().insert_textbox(pymupdf.Rect(40, 40, 560, 400), LECTURE, fontsize=11)
+    doc.save(root / "tissues.pdf")
+    result = run_cli("index", root / "tissues.pdf", "--index", root / "idx", home=root / "home")
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def ask(root: Path, *args) -> object:
+    return run_cli("ask", *args, "--json", "--index", root / "idx", home=root / "home")
+
+
+def pasted(question: str, labels: list[str], options: list[str] = OPTIONS) -> str:
+    return "\n".join([question, *(f"{label} {option}" for label, option in zip(labels, options, strict=False))])
+
+
+# -- 1. a whole question pasted with its options -----------------------------------------------------------------------
+
+
+def test_a_pasted_question_is_asked_with_its_option_lines_said_on_stderr(indexed):
+    result = ask(indexed, pasted(QUESTION, ["A.", "B.", "C.", "D."]))
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert [option["text"] for option in answer["options"]] == OPTIONS
+    assert answer["question"] == QUESTION, answer["question"]
+    assert result.stderr.strip() == "options A-D read from the question's lines", result.stderr
+
+
+@pytest.mark.parametrize("labels", [["A)", "B)"], ["(a)", "(b)"], ["a.", "b."]])
+def test_each_label_form_splits_a_pasted_question(labels):
+    assert pasted_options(pasted(QUESTION, labels)) == (QUESTION, OPTIONS[:2])
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        ["A.", "B)", "C."],  # mixed forms
+        ["A.", "b.", "C."],  # mixed case
+        ["A.", "C.", "D."],  # not consecutive
+        ["B.", "C.", "D."],  # not from A
+        ["A."],  # one line is no list of options
+    ],
+)
+def test_mixed_or_non_consecutive_labels_leave_the_question_as_it_is(labels):
+    assert pasted_options(pasted(QUESTION, labels)) is None
+
+
+def test_a_line_that_is_no_option_after_them_or_no_text_before_them_leaves_the_question_as_it_is():
+    assert pasted_options(pasted(QUESTION, ["A.", "B."]) + "\nExplain your answer.") is None
+    assert pasted_options("A. transitional\nB. stratified columnar") is None
+    assert pasted_options("A. fumigatus is a mould. Which disease does it cause?") is None
+
+
+def test_given_options_keep_a_pasted_question_whole(indexed):
+    question = pasted(QUESTION, ["A.", "B."])
+    result = ask(indexed, question, "--option", "squamous", "--option", "columnar")
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["question"] == question and [o["text"] for o in answer["options"]] == ["squamous", "columnar"]
+    assert "read from the question" not in result.stderr, result.stderr
+
+
+# -- 2. options lettered in order, and a pasted letter twice -----------------------------------------------------------
+
+
+def test_options_all_lettered_in_order_lose_their_letters_whatever_follows():
+    lettered = ["A. adipose tissue", "B. bone", "C. stratified squamous epithelium"]
+    assert parse_options(lettered) == ["adipose tissue", "bone", "stratified squamous epithelium"]
+    assert parse_options(["a) adipose tissue", "(B) bone"]) == ["adipose tissue", "bone"]
+
+
+def test_a_genus_initial_stays_where_not_every_option_is_lettered_in_order():
+    assert parse_options(["A. fumigatus", "C. albicans"]) == ["A. fumigatus", "C. albicans"], "C is not B's place"
+    organisms = ["Staphylococcus aureus", "B. anthracis", "C. difficile"]
+    assert parse_options(organisms) == organisms
+
+
+def test_a_pasted_letter_given_twice_is_refused_naming_it(indexed):
+    with pytest.raises(BadInputError, match=r"--option A is given twice \('bone' and 'cartilage'\)"):
+        parse_options(["A) bone", "A) cartilage"])
+    result = run_cli("ask", "Which?", "--option", "A) bone", "--option", "A) cartilage", home=indexed / "home")
+    one_error_line(result, "--option A is given twice")
+    assert parse_options(["C. difficile", "C. perfringens"]) == ["C. difficile", "C. perfringens"], "two genera"
+
+
+# -- 3. the warning names words ----------------------------------------------------------------------------------------
+
+
+def test_a_mistyped_options_warning_names_words_the_book_uses_never_stems(indexed):
+    result = ask(indexed, "Which tissue stores fat?", "--option", "adipos tissue", "--option", "bone")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2, result.stderr  # "adipos" and "bone": neither is in the lecture
+    assert warnings[0].startswith("warning: option A 'adipos tissue': no indexed word 'adipos'"), warnings[0]
+    closest = re.findall(r"'(\w+)'", warnings[0].partition("closest:")[2])
+    assert closest and closest[0] == "adipose", warnings[0]
+    assert "adipos" not in closest, "the word's own stem"
+    words = set(re.findall(r"\w+", LECTURE.casefold()))
+    assert set(closest) <= words, f"not words the lecture uses: {set(closest) - words}"
