@@ -18,7 +18,6 @@ from tqdm.auto import tqdm
 
 from pathatlas import tesseract
 from pathatlas.errors import BadInputError, PathAtlasError
-from pathatlas.indexer.records import IMAGE_HASH
 from pathatlas.indexer.sources import Discovered, NothingToIndexError, Paths, discover
 from pathatlas.indexer.sources.base import RECORDS_VERSION, Source, stat_signature
 from pathatlas.retrieval.durable import crash_point
@@ -169,9 +168,9 @@ class Indexer:
         self._written: list[str] = []
         """Ids whose media files the source in progress wrote: released if it fails before its commit."""
         self._earlier: dict[str, str] = {}
-        """For the source being written, each ``IMAGE_HASH`` its committed version holds to the id of a record holding
-        it (``_reusable``): an entry of the same bytes takes that record's image vectors, keypoints and thumbnail
-        instead of making them again (a case folder whose one label was fixed encodes no image)."""
+        """For the source being written, each ``Payload.image_hash`` its committed version holds to the id of a record
+        holding it (``_reusable``): an entry of the same bytes takes that record's image vectors, keypoints and
+        thumbnail instead of making them again (a case folder whose one label was fixed encodes no image)."""
         self._restat: dict[str, dict] = {}
         """Manifest entries of unchanged sources whose files' ``stat`` changed (touched, copied back), or indexed before
         their ``records_version`` was recorded: one commit at the end of the run records them, so that their pages
@@ -277,11 +276,11 @@ class Indexer:
         if force or not known or self.index.encoder.revisions() != self.index.meta.revisions:
             return {}
         committed = self.index.store.scan({"source": key, "fingerprint": known["fingerprint"]})
-        return {payload[IMAGE_HASH]: record_id for record_id, payload in committed if IMAGE_HASH in payload}
+        return {payload["image_hash"]: record_id for record_id, payload in committed if "image_hash" in payload}
 
     def _earlier_media(self, entry: Entry, path_of: Callable[[str], Path]) -> Path | None:
         """The media file (``path_of`` its id) of the earlier record holding ``entry``'s image, where there is one."""
-        earlier = self._earlier.get(entry.payload.extra.get(IMAGE_HASH))
+        earlier = self._earlier.get(entry.payload.image_hash)
         path = path_of(earlier) if earlier is not None else None
         return path if path is not None and path.is_file() else None
 
@@ -289,7 +288,7 @@ class Indexer:
         """Entry id to the image vectors of the earlier record holding its image, for entries whose earlier record
         has one in every space the encoder's images fill (and a store that gives them back exactly)."""
         spaces = self.index.encoder.image_spaces
-        earlier = {e.id: self._earlier[h] for e in entries if (h := e.payload.extra.get(IMAGE_HASH)) in self._earlier}
+        earlier = {e.id: self._earlier[h] for e in entries if (h := e.payload.image_hash) in self._earlier}
         if not earlier or not spaces or not keeps_exact_vectors(self.index):
             return {}
         try:

@@ -13,18 +13,13 @@ from PIL import Image
 
 from pathatlas.retrieval.records import BBox, Entry, Payload, organ_text
 
-IMAGE_HASH = "image_hash"
-"""Payload field of a case image's record: the hash of its file's bytes (``image_hash``). A re-index of its changed
-folder reuses the vectors, keypoints and thumbnail of each image whose bytes a record of the folder's last version
-holds (indexes written before have none: their images are encoded once more)."""
-
 
 def stable_id(*parts: object) -> str:
     return hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()[:24]
 
 
 def image_hash(data: bytes) -> str:
-    """What ``IMAGE_HASH`` holds: a content hash of an image file's bytes."""
+    """What ``Payload.image_hash`` holds: a content hash of an image file's bytes."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
@@ -231,7 +226,7 @@ class Case:
                 organ=self.organ,
                 labels=self.labels_of(rel_path),
                 text=text,
-                extra={IMAGE_HASH: self.image_hashes[rel_path]} if rel_path in self.image_hashes else {},
+                image_hash=self.image_hashes.get(rel_path),
             )
             entry_id = stable_id(self.fingerprint, "case", self.case_id, rel_path)
             entries.append(Entry(entry_id, payload, text=text, image=image, thumbnail=image))

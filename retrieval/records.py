@@ -91,6 +91,10 @@ class Payload:
     caption (``Index.printed_words``), and a hit's payload shows them, so a reader sees why a figure matched."""
     searchable: bool = True
     """False keeps the record out of BM25 (pages: their passages are indexed instead)."""
+    image_hash: str | None = None
+    """A case image's: a hash of its file's bytes. A re-index of its changed folder reuses the vectors, keypoints and
+    thumbnail of each image whose bytes a record of the folder's last version holds (records written before it was
+    kept have none: their images are encoded once more)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Stored fields this version does not know (a newer index, a plugin): kept so they round-trip."""
 
