@@ -99,6 +99,12 @@ FilterOpt = Annotated[
 ]
 
 
+INTERRUPTED = (
+    "interrupted: the sources committed before it stay indexed, the one in progress is not (the index reads as of its "
+    "last commit); run the same command again to go on"
+)
+
+
 @app.command()
 @friendly_errors
 def index(
@@ -126,7 +132,11 @@ def index(
     settings = settings_for(index, encoder=encoder)
     store_class(store or settings.store)  # a mistyped name before a path with nothing to index
     idx = Index.open(settings.index_dir, settings, create=True, store=store, defer=True)  # kept if a source commits
-    report = Indexer(idx, show_progress=not as_json).add(paths, force=force)
+    try:
+        report = Indexer(idx, show_progress=not as_json).add(paths, force=force)
+    except KeyboardInterrupt:  # typer ends the process with status 130 and says nothing
+        err_console.print(INTERRUPTED, highlight=False, soft_wrap=True, markup=False)
+        raise typer.Exit(130) from None
     if as_json:
         print_json([s.__dict__ for s in report.sources])
     elif len(report.sources) > len(report.unfound):  # else nothing was found to index: the error lines say why
@@ -803,10 +813,3 @@ def train_joint(
     summary = train(data, settings, TrainConfig(epochs=epochs, seed=seed), folder, name)
     print_json({k: v for k, v in summary.items() if k != "config"})
     console.print(f"wrote {folder}; use it with PATHATLAS_JOINT_HEADS={folder}")
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.exit(130)
