@@ -350,6 +350,12 @@ def with_relative(hits: list[Hit], pool: Sequence[float]) -> list[Hit]:
     return hits
 
 
+def found_by_look(ranks: Mapping[str, int]) -> bool:
+    """Whether an image query's look found a record (an image space, or the same-specimen check), not only the words
+    printed in the image (``PRINTED``): such a figure is the picture asked about."""
+    return any(r == SPECIMEN or (r.endswith(":image") and r != PRINTED) for r in ranks)
+
+
 def tie_break(hit: tuple[str, float]) -> tuple[float, str]:
     """Equal scores rank by id, so every store (FAISS, Qdrant) gives the same order for the same index."""
     return (-round(hit[1], 5), hit[0])
@@ -564,33 +570,41 @@ class Searcher:
     def _hits(self, query: Query, fused: list[Fused], text: str | None) -> list[Hit]:
         """Fused hits, at most one per page (a passage then shows as its page); ``text`` picks each snippet (the
         query's, or its image's words). An image query's hits are read deep enough for the diagnosis vote
-        (``by_majority``), which needs their payloads."""
+        (``by_majority``), which needs their payloads. A page's hit keeps its best record's place and says every
+        ranker that found a record of it; it shows a figure the query image itself found (``found_by_look``), whose
+        citation a user wants, even when the image's printed words placed a passage of that page first."""
         depth = query.k * 8 if query.collapse_pages else query.k
         voters = self.settings.diagnosis_vote if query.image is not None else 0
         head = fused[: max(depth, MAJORITY_KEEP + MAJORITY_WINDOW) if voters else depth]
         payloads = Payload.from_payloads(self.index.store.payloads([record_id for record_id, _, _ in head]))
         if voters:
             head = by_majority(head, payloads, voters)
-        hits: list[Hit] = []
-        by_page: dict[tuple[str, int], Hit] = {}
-        for record_id, score, ranks in head:
-            payload = payloads.get(record_id)
+        groups: dict[tuple[str, int] | str, list[Fused]] = {}
+        for found in head:
+            payload = payloads.get(found[0])
             if payload is None:
                 continue
-            key = page_key(payload) if query.collapse_pages else None
-            if key is not None and key in by_page:
-                if record_id != by_page[key].id:  # the page record of a passage's hit is that hit
-                    by_page[key].also_on_page.append(record_id)
-                continue
-            hit = self.make_hit(record_id, score, ranks, payload, text)
-            if query.collapse_pages:
-                hit = self._as_page(hit, payload)
-            hits.append(hit)
-            if key is not None:
-                by_page[key] = hit
-            if len(hits) == query.k:
-                break
+            key = (page_key(payload) if query.collapse_pages else None) or found[0]
+            if key in groups:
+                groups[key].append(found)  # read on past the k-th page: a page's later records still join it
+            elif len(groups) < query.k:
+                groups[key] = [found]
+        hits = [self._merged_hit(members, payloads, text, query) for members in groups.values()]
         return with_relative(hits, [score for _, score, _ in fused])
+
+    def _merged_hit(self, members: list[Fused], payloads: Mapping[str, Payload], text: str | None, query: Query) -> Hit:
+        """One page's hit (or a record's, uncollapsed or without a page): its best record's score, the best rank each
+        ranker gave any of its records, and the record it shows: the best, or a figure the query image's look found
+        (``found_by_look``; only image queries have such ranks)."""
+        shown = next((m for m, _, r in members if payloads[m].kind == "figure" and found_by_look(r)), members[0][0])
+        ranks: dict[str, int] = {}
+        for _, _, found in members:
+            ranks.update({r: min(rank, ranks.get(r, rank)) for r, rank in found.items()})
+        hit = self.make_hit(shown, members[0][1], ranks, payloads[shown], text)
+        if query.collapse_pages:
+            hit = self._as_page(hit, payloads[shown])
+        hit.also_on_page = [m for m, _, _ in members if m not in (shown, hit.id)]  # a passage's hit is its page's id
+        return hit
 
     def make_hit(self, record_id: str, score: float, ranks: dict[str, int], payload: Payload, text: str | None) -> Hit:
         thumb = self.index.thumbnail_path(record_id)
