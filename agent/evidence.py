@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from pathatlas.agent.plan import QUESTION_WORDS, Reading, answer_type, negated_predicate, read_question
 from pathatlas.agent.questions import Evidence, Question, Quote
 from pathatlas.retrieval.lexical import lettered_spans, tokenize
 from pathatlas.retrieval.lexical import terms as lexical_terms  # "terms" names option terms here
+from pathatlas.retrieval.records import BBox, Payload
 from pathatlas.retrieval.text import normalise as unicode_normalised
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
@@ -333,3 +334,40 @@ def option_quotes(
             quotes.append(Quote(sentence.text, sentence.evidence, stance, round(value, 4), settles=settles))
         out.append(quotes)
     return out
+
+
+@dataclass(frozen=True)
+class QuotePlace:
+    """Where a quote stands on its page: the record whose box holds it (the media route outlines that record's box)
+    and the figure whose caption it is, if any."""
+
+    record: str
+    bbox: BBox | None
+    figure: str | None = None
+
+
+def evidence_record(evidence_id: str, evidence: Payload, on_page: Mapping[str, Payload]) -> str:
+    """The record whose box an evidence item's citation gives: a page hit found through a passage carries the page's
+    id but the passage's payload and box."""
+    if evidence.kind != "passage":
+        return evidence_id
+    same = (i for i, p in on_page.items() if p.kind == "passage" and p.passage == evidence.passage)
+    return next(same, evidence_id)
+
+
+def quote_place(quote: str, evidence_id: str, evidence: Payload, on_page: Mapping[str, Payload]) -> QuotePlace:
+    """Where a quote from a page's text lies: the passage holding it (the evidence's own first; ``on_page`` holds the
+    page's passages and figures by id), else the evidence's record; and the figure whose caption record holds it,
+    since a caption read in the page's text was cited without its figure. A figure's or case's quote is its own."""
+    own = evidence_record(evidence_id, evidence, on_page)
+    if evidence.kind not in ("page", "passage"):
+        return QuotePlace(own, evidence.bbox)
+    said = normalise(quote)
+    holders = [i for i, p in on_page.items() if p.kind == "passage" and said in normalise(p.text)]
+    record = own if own in holders else next(iter(holders), own)
+    box = on_page[record].bbox if record in on_page else evidence.bbox
+    captions = (
+        p for p in on_page.values() if p.kind == "figure" and not p.caption_from_title and said in normalise(p.text)
+    )
+    figure = next(captions, None)
+    return QuotePlace(record, box, figure and (figure.figure_printed or figure.figure))

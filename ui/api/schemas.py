@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from pydantic_core import PydanticKnownError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
+from pathatlas.agent.evidence import QuotePlace
 from pathatlas.agent.questions import ONE_OPTION, repeated_option
 from pathatlas.retrieval.marks import marked_spans, query_terms
-from pathatlas.retrieval.records import KINDS, Hit, organ_text
+from pathatlas.retrieval.records import KINDS, Citation, Hit, organ_text
 from pathatlas.retrieval.search import USER_FILTERS
 from pathatlas.retrieval.text import CJK_RUN
 from pathatlas.settings import Settings
@@ -354,7 +355,12 @@ class AskRequest(BaseModel):
 
 
 class QuoteCitation(CitationOut):
-    evidence: str = Field(..., description="Record id: GET /media/pages/{evidence} shows the cited page.")
+    evidence: str = Field(..., description="The cited record's id (a passage's page, for a page found by a passage).")
+    page_url: str | None = Field(
+        None,
+        description="GET this for the page rendered with the cited box outlined (a quote's: the passage holding it).",
+    )
+    case_image_url: str | None = Field(None, description="GET this for the cited case image at full size.")
 
 
 class OptionQuote(BaseModel):
@@ -394,13 +400,44 @@ class AskResponse(BaseModel):
     trace: list[dict[str, Any]]
 
     @classmethod
-    def of(cls, result: dict[str, Any], links: Links) -> AskResponse:
-        """The answer document with thumbnails as URLs (the document's are files on the server)."""
-        citations = [
-            {**c, "thumbnail_url": links.thumbnail(c["evidence"]) if c.get("thumbnail") else None}
-            for c in result.get("citations", [])
+    def of(
+        cls, result: dict[str, Any], links: Links, places: Mapping[tuple[str, str | None], QuotePlace]
+    ) -> AskResponse:
+        """The answer document with its media as URLs (the document's thumbnails are files on the server); ``places``:
+        where each (evidence id, quote) stands, and each cited evidence's own record as (evidence id, None)."""
+        options = [
+            {
+                **option,
+                "evidence": [
+                    {**q, "citation": linked(q["citation"], links, places.get((q["citation"]["evidence"], q["quote"])))}
+                    for q in option["evidence"]
+                ],
+            }
+            for option in result["options"]
         ]
-        return cls(**{**result, "citations": citations})
+        citations = [
+            {
+                **linked(c, links, places.get((c["evidence"], None))),
+                "thumbnail_url": links.thumbnail(c["evidence"]) if c.get("thumbnail") else None,
+            }
+            for c in result["citations"]
+        ]
+        return cls(**{**result, "options": options, "citations": citations})
+
+
+def linked(citation: dict[str, Any], links: Links, place: QuotePlace | None) -> dict[str, Any]:
+    """A citation with the links a hit has: the page rendered with its box outlined (the media route outlines the
+    record's own box, so it links the record holding the quote, ``quote_place``), a case's image; a quote that is a
+    figure's caption names the figure too."""
+    if place is not None:
+        cited = replace(Citation.from_dict(citation), figure=citation["figure"] or place.figure, bbox=place.bbox)
+        citation = {**citation, **{k: v for k, v in cited.to_dict().items() if k in ("figure", "bbox", "label")}}
+    record = place.record if place is not None else citation["evidence"]
+    return {
+        **citation,
+        "page_url": links.page(record) if citation["page"] is not None else None,
+        "case_image_url": links.case_image(citation["evidence"]) if citation["case"] and citation["image"] else None,
+    }
 
 
 class SourceOut(BaseModel):

@@ -11,7 +11,10 @@ from fastapi.concurrency import run_in_threadpool
 from PIL import Image
 from pydantic import ValidationError
 
+from pathatlas.agent.evidence import QuotePlace, evidence_record, quote_place
+from pathatlas.agent.graph import AgentResult
 from pathatlas.agent.questions import Question
+from pathatlas.retrieval.records import Payload
 from pathatlas.ui.api.deps import BODY, EngineDep, FormOnly, JsonOnly, LinksDep, errors, within_query_limit
 from pathatlas.ui.api.routes.search import scoped
 from pathatlas.ui.api.schemas import (
@@ -39,7 +42,7 @@ def ask(request: AskRequest, engine: EngineDep, links: LinksDep) -> AskResponse:
     within_query_limit(engine, asked_texts(request, ("body",)))
     filters = scoped(engine, request.filters)
     result = engine.ask(Question(request.question, request.options, filters=filters)).result()  # one at a time
-    return AskResponse.of(result.to_dict(), links)
+    return answer_out(engine, result, links)
 
 
 @router.post(
@@ -89,4 +92,35 @@ def _ask_image(engine, picture: Image.Image, request: AskRequest, links: Links) 
     scope = scoped(engine, request.filters)
     question = Question(request.question, request.options, picture, filters=scope)
     result = engine.ask(question).result()  # the ask lane: one at a time
-    return AskResponse.of(result.to_dict(), links)
+    return answer_out(engine, result, links)
+
+
+def answer_out(engine, result: AgentResult, links: Links) -> AskResponse:
+    """The answer document with each citation's links, a quote's at the passage holding it (``quote_place``)."""
+    document = result.to_dict()
+    by_id = {e.id: e for e in result.evidence}
+    quoted = [(q["citation"]["evidence"], q["quote"]) for o in document["options"] for q in o["evidence"]]
+    cited = [(c["evidence"], None) for c in document["citations"]]
+    asked = [(by_id[i], quote) for i, quote in [*quoted, *cited] if i in by_id]
+    pages = records_on_pages(engine.index.store, [e.payload for e, _ in asked])
+    places: dict[tuple[str, str | None], QuotePlace] = {}
+    for e, quote in asked:
+        on_page = pages.get((e.payload.source, e.payload.page), {})
+        places[e.id, quote] = (
+            quote_place(quote, e.id, e.payload, on_page)
+            if quote is not None
+            else QuotePlace(evidence_record(e.id, e.payload, on_page), e.payload.bbox)
+        )
+    return AskResponse.of(document, links, places)
+
+
+def records_on_pages(store, cited: list[Payload]) -> dict[tuple[str, int], dict[str, Payload]]:
+    """The passages and figures of each cited page, by id: one scan per cited source."""
+    wanted = {(p.source, p.page) for p in cited if p.page is not None}
+    pages: dict[tuple[str, int], dict[str, Payload]] = {}
+    for source in {source for source, _ in wanted}:
+        for record_id, stored in store.scan({"kind": ["passage", "figure"], "source": source}):
+            payload = Payload.from_payload(stored)
+            if (source, payload.page) in wanted:
+                pages.setdefault((source, payload.page), {})[record_id] = payload
+    return pages
