@@ -249,7 +249,8 @@ class Hit:
     matched_by: dict[str, int] = field(default_factory=dict)
     """Ranker name to the 1-based rank it gave this hit, so users see why it matched."""
     also_on_page: list[str] = field(default_factory=list)
-    """Ids of lower-ranked hits from the same page, folded into this one."""
+    """Ids of the other records found on the same page, folded into this hit (it shows the best, or the figure an image
+    query's look found)."""
     passage: str | None = None
     """For a page hit: the id of the passage that matched best (its text is the snippet, its box the citation's)."""
     relative: float = 1.0

@@ -160,7 +160,9 @@ class HitOut(BaseModel):
     has_image: bool = Field(False, description="Whether 'find similar' (POST /search/similar) can use its image.")
     matched_by: dict[str, int] = {}
     passage: str | None = Field(None, description="For a page hit: the id of the passage that matched best.")
-    also_on_page: list[str] = Field([], description="Ids of lower-ranked hits on the same page, folded into this one.")
+    also_on_page: list[str] = Field(
+        [], description="Ids of the other records found on the same page, folded into this hit (the one it shows)."
+    )
     payload: dict[str, Any] = Field(
         {}, description="The record as stored, but its text (the snippet quotes it) and source (the citation names it)."
     )
