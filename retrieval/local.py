@@ -32,6 +32,11 @@ RATIO = 0.75
 """Lowe's ratio test: a match counts when its nearest descriptor is clearly nearer than the second."""
 RANSAC_PX = 6.0
 MIN_MATCHES = 6
+MAX_ZOOM = 8.0
+"""Largest scale change, either way, of a verifying transform: keypoint matching is evaluated up to zooms of about 4
+(Mikolajczyk et al. 2005), and at 8 a 768 px query covers 96 px of the candidate. A transform that shrinks the
+query to a dot instead maps many matches onto one keypoint of a pale candidate (the only one near their
+descriptors) and fits them all: the atlas' false pairs had scales of 1e-19 and 0."""
 TISSUE_DENSITY = 0.12
 """Mean optical density above which a pixel is tissue (white glass and viewer background are near 0)."""
 MIN_TISSUE_AREA = 0.005
@@ -141,9 +146,17 @@ def inliers(query: Keypoints, candidates: Sequence[Keypoints]) -> list[int]:
         if len(good) < MIN_MATCHES:
             continue
         source, target = query.points[good], candidates[n].points[nearest[good]]
-        _, mask = cv2.estimateAffinePartial2D(source, target, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX)
-        counts[n] = 0 if mask is None else int(mask.sum())
+        transform, mask = cv2.estimateAffinePartial2D(
+            source, target, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PX
+        )
+        counts[n] = int(mask.sum()) if transform is not None and plausible_zoom(transform) else 0
     return counts
+
+
+def plausible_zoom(transform: np.ndarray) -> bool:
+    """Whether a 2 x 3 similarity transform's scale is within ``MAX_ZOOM`` of 1 (see there why)."""
+    scale = float(np.hypot(transform[0, 0], transform[1, 0]))
+    return 1 / MAX_ZOOM <= scale <= MAX_ZOOM
 
 
 def same_specimen(counts: Mapping[str, int], threshold: int) -> list[tuple[str, float]]:
