@@ -61,8 +61,10 @@ def test_batched_matching_gives_the_brute_force_matchers_counts():
         good = [p[0] for p in pairs if p[0].distance < local.RATIO * p[1].distance]
         source = query.points[[m.queryIdx for m in good]]
         target = candidate.points[[m.trainIdx for m in good]]
-        _, mask = cv2.estimateAffinePartial2D(source, target, method=cv2.RANSAC, ransacReprojThreshold=local.RANSAC_PX)
-        return int(mask.sum())
+        transform, mask = cv2.estimateAffinePartial2D(
+            source, target, method=cv2.RANSAC, ransacReprojThreshold=local.RANSAC_PX
+        )
+        return int(mask.sum()) if local.plausible_zoom(transform) else 0
 
     query, *candidates = keypoints([zoomed_restained(slide(1)), slide(1), slide(2), slide(1).rotate(90, expand=True)])
     empty = Keypoints(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8))
