@@ -332,14 +332,16 @@ def snippet(text: str, query: str | None, width: int = 240) -> str:
     """A window of ``text`` around the query words it marks (``marks.marked_spans``, as the web UI highlights:
     "akciger" marks "akciğer"), else its start; it starts and ends between words ("…ecially" read as a word).
 
-    Of the windows opening a little before each marked word, the one whose distinct query words weigh most is shown
-    (``marked_weights``), the first on ties: opening at the first marked word showed "cells" and left out "goblet"
-    130 characters on, and the hit looked wrong."""
+    Of the windows opening a little before each marked word, or at it, the one whose distinct query words weigh most is
+    shown (``marked_weights``), the first on ties: opening at the first marked word showed "cells" and left out
+    "goblet" 130 characters on, and the hit looked wrong; opening only a little before each left out "Koilocytes" of
+    "Koilocytes are ... a clear perinuclear halo" for a window holding the halo's other words."""
     flat = " ".join(text.split())
     if len(flat) <= width:
         return flat
     weighted = marked_weights(flat, query_terms(query))
-    windows = [_window(flat, span_start, width) for span_start, _, _ in weighted] or [_window(flat, 0, width)]
+    anchors = [(span_start, lead) for span_start, _, _ in weighted for lead in (width // 4, 0)]
+    windows = [_window(flat, anchor, width, lead) for anchor, lead in anchors] or [_window(flat, 0, width)]
     start, end = max(windows, key=lambda window: _weight_within(weighted, window))  # max keeps the first of equals
     return ("…" if start else "") + flat[start:end].rstrip() + ("…" if end < len(flat) else "")
 
@@ -357,9 +359,10 @@ def marked_weights(text: str, terms: list[str]) -> list[tuple[int, int, tuple[st
     return sorted((start, end, mark) for (start, end), mark in weighted.items())
 
 
-def _window(flat: str, anchor: int, width: int) -> tuple[int, int]:
-    """The ``width`` characters shown from a little before ``anchor``, from the start of a word to the end of one."""
-    start = max(0, anchor - width // 4)
+def _window(flat: str, anchor: int, width: int, lead: int = 0) -> tuple[int, int]:
+    """The ``width`` characters shown from ``lead`` characters before ``anchor``, from the start of a word to the end
+    of one."""
+    start = max(0, anchor - lead)
     start = flat.rfind(" ", 0, start + 1) + 1  # back to the start of the word it fell in (0: the text's start)
     end = start + width
     if end < len(flat) and flat[end] != " " and (space := flat.rfind(" ", start, end)) > start:

@@ -102,3 +102,16 @@ def test_the_snippet_prefers_more_distinct_query_words_and_else_the_first():
     assert "halos" in snippet(text, "koilocytes halos")  # both words beat the first one alone
     first = snippet(text, "koilocytes")
     assert "koilocytes here" in first and "halos" not in first, "equal windows: the first"
+
+
+def test_the_snippet_may_open_at_a_marked_word_to_hold_the_others_after_it():
+    text = (
+        "The ectocervix is covered by non-keratinising stratified squamous epithelium. Persistent infection with "
+        "high-risk human papillomavirus (HPV) causes squamous intraepithelial lesions. Koilocytes are the hallmark of "
+        "productive HPV infection: superficial squamous cells with an enlarged, hyperchromatic, wrinkled (raisinoid) "
+        "nucleus surrounded by a sharply outlined clear perinuclear halo. Binucleation is common. Low-grade squamous "
+        "intraepithelial lesion (LSIL, CIN 1) shows koilocytic change in the upper layers; high-grade lesions show "
+        "atypical basaloid cells."
+    )
+    shown = snippet(text, "koilocytes perinuclear halo")
+    assert shown.startswith("…Koilocytes are the hallmark") and "perinuclear halo" in shown
