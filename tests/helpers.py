@@ -34,6 +34,19 @@ def run_cli(*args, home: Path | None = None, **env) -> Result:
     return CliRunner().invoke(app, [str(a) for a in args], env={k: str(v) for k, v in variables.items()})
 
 
+def indexed_lecture(root: Path, name: str, text: str) -> Path:
+    """``root`` holding ``name`` (a one-page PDF of ``text``) indexed quickly (``hashing_env``) into ``root/idx`` on the
+    home ``root/home``; returns ``root``."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    doc.new_page().insert_textbox(pymupdf.Rect(40, 40, 560, 400), text, fontsize=11)
+    doc.save(root / name)
+    result = run_cli("index", root / name, "--index", root / "idx", home=root / "home")
+    assert result.exit_code == 0, result.output
+    return root
+
+
 def one_error_line(result: Result, *words: str) -> str:
     """The command failed as a user's mistake should: exit status 1 by ``SystemExit``, no traceback, and one
     ``error:`` line holding ``words``, which it returns."""

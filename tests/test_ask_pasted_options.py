@@ -13,7 +13,7 @@ import pytest
 
 from pathatlas.errors import BadInputError
 from pathatlas.ui.cli import parse_options, pasted_options
-from tests.helpers import one_error_line, run_cli
+from tests.helpers import indexed_lecture, one_error_line, run_cli
 
 LECTURE = (
     "Adipose tissue stores fat in adipocytes. Adipose tissue also cushions organs. Stratified squamous epithelium "
@@ -27,15 +27,7 @@ OPTIONS = ["transitional", "stratified columnar", "pseudostratified ciliated col
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory) -> Path:
     """A home whose index (``idx`` beside it) holds one page of a tissues lecture."""
-    import pymupdf
-
-    root = tmp_path_factory.mktemp("tissues")
-    doc = pymupdf.open()
-    doc.new_page().insert_textbox(pymupdf.Rect(40, 40, 560, 400), LECTURE, fontsize=11)
-    doc.save(root / "tissues.pdf")
-    result = run_cli("index", root / "tissues.pdf", "--index", root / "idx", home=root / "home")
-    assert result.exit_code == 0, result.output
-    return root
+    return indexed_lecture(tmp_path_factory.mktemp("tissues"), "tissues.pdf", LECTURE)
 
 
 def ask(root: Path, *args) -> object:

@@ -17,7 +17,7 @@ from pathatlas.errors import BadInputError
 from pathatlas.retrieval.lexical import has_words
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.cli import console, parse_options, print_answer
-from tests.helpers import hashing_settings, one_error_line, run_cli
+from tests.helpers import hashing_settings, indexed_lecture, one_error_line, run_cli
 
 LECTURE = (
     "Melanoma arises from melanocytes in the basal layer of the epidermis. What is it that makes it dangerous? "
@@ -28,15 +28,7 @@ LECTURE = (
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory) -> Path:
     """A home whose index (``idx`` beside it) holds one page of a skin lecture, "what" among its words."""
-    import pymupdf
-
-    root = tmp_path_factory.mktemp("skin")
-    doc = pymupdf.open()
-    doc.new_page().insert_textbox(pymupdf.Rect(40, 40, 560, 400), LECTURE, fontsize=11)
-    doc.save(root / "skin.pdf")
-    result = run_cli("index", root / "skin.pdf", "--index", root / "idx", home=root / "home")
-    assert result.exit_code == 0, result.output
-    return root
+    return indexed_lecture(tmp_path_factory.mktemp("skin"), "skin.pdf", LECTURE)
 
 
 def ask(root: Path, *args) -> object:
