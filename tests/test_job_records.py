@@ -70,6 +70,10 @@ def test_records_are_read_by_their_own_index_and_by_job_name_only(tmp_path):
     # A record-shaped file outside the folder is never read for a name a client wrote.
     (settings.home / "secret.json").write_bytes((settings.home / "jobs" / f"{job.id}.json").read_bytes())
     assert records.load("../secret") is None and records.load("0123456789AB") is None
+    # A record this version did not write (edited by hand) is no job, not a server error.
+    record = settings.home / "jobs" / f"{job.id}.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), "status": "paused"}))
+    assert records.load(job.id) is None
 
 
 def test_records_older_than_a_week_are_deleted_at_start(tmp_path):

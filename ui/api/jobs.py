@@ -23,6 +23,8 @@ JOB_ID = re.compile(r"[0-9a-f]{12}")
 """What ``Engine.submit`` names a job: a record is looked up only by such a name, never by a path a client wrote."""
 CLAIM_FILE = ".claim"
 """In an upload folder: locked (an OS file lock, gone with a killed process) while its upload and job run."""
+STATUSES = ("queued", "running", "done", "failed", "cancelled")
+"""What a record may say; ``load`` adds "interrupted" for a running job no process claims."""
 INTERRUPTED = "the server stopped before this job ended: GET /sources shows what of its upload the index holds"
 
 
@@ -96,8 +98,8 @@ class JobRecords:
             record = orjson.loads((self.folder / f"{job_id}.json").read_bytes())
         except (OSError, orjson.JSONDecodeError):
             return None
-        if not isinstance(record, dict) or record.get("index") != self.index:
-            return None
+        if not isinstance(record, dict) or record.get("index") != self.index or record.get("status") not in STATUSES:
+            return None  # another index's, or not one this version wrote (a hand edit): no job to answer for
         upload = Path(record["upload"]) if record.get("upload") else None
         fields = ("source", "status", "done", "total", "error", "notes")
         job = Job(job_id, paths=[], upload=upload, **{name: record.get(name) for name in fields})
