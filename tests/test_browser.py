@@ -246,7 +246,9 @@ def ask(page, question: str, options: str, source: str | None = None) -> None:
 
 
 def red_pixels(image) -> int:
-    """Pixels of the outline's red in an image element as the browser shows it."""
+    """Pixels of the outline's red in an image element as the browser shows it, once it is decoded (a screenshot taken
+    while Streamlit's new image still loads is blank: 0 under a loaded CI machine)."""
+    image.evaluate("img => img.decode()")
     red, green, blue = np.asarray(Image.open(io.BytesIO(image.screenshot())).convert("RGB")).transpose(2, 0, 1)
     return int(((red > 200) & (green < 70) & (blue < 70)).sum())
 
