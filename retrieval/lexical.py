@@ -1,5 +1,6 @@
 """BM25 over the text of every entry (bm25s tokens: English stop words, Snowball stemming; plus a term for each word a
-single letter or digit tells apart, "vitamin d", which those tokens would drop). Documents and queries are read alike:
+single letter or digit tells apart, "vitamin d", and for each name written with a hyphen or an ampersand, "Ki-67" and
+"H&E", which those tokens would split or drop). Documents and queries are read alike:
 Unicode-normalised (``text.normalise``, which the PDF reader and the agent's quotes use too), Latin letters without
 accents (``text.ascii_folded``), Chinese, Japanese and Korean as overlapping character pairs (``cjk_terms``).
 
@@ -62,22 +63,31 @@ from pathatlas.settings import snowball_languages
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
-TERMS_VERSION = 7
+TERMS_VERSION = 8
 """What a saved segment's terms are (1: stems only; 2: Roman numerals kept as letters; 3: Roman numerals read as digits;
 4: Unicode-normalised, accents folded, CJK character pairs; 5: Turkish texts by Turkish stems; 6: by English stems
-too; 7: a named language's words typed without its letters also stemmed as it spells them, ``Language.spelt``).
+too; 7: a named language's words typed without its letters also stemmed as it spells them, ``Language.spelt``; 8: names
+joined by a hyphen or an ampersand, ``JOINED``).
 Segments of another version are re-read from the store and kept in memory, as a search never writes the index
 (``Index._load_lexical``); the next commit saves them (an ``index`` run that changed nothing makes one for them:
 ``Index.needs_rewrite``)."""
 LETTERED = (
     re.compile(r"\b([A-Za-z]{2,})[\s-]+(I{1,3}|IV|[A-Z0-9])\b(?![-\w])"),
-    re.compile(r"(?<![\w-])([B-HJ-Z])[\s-]+([A-Za-z]{2,}?)s?\b"),
+    re.compile(r"(?<![\w&-])(?<!& )([B-HJ-Z])[\s-]+([A-Za-z]{2,}?)s?\b"),
 )
 """A word told apart by one capital letter, digit or Roman numeral, which the stems drop: "vitamin D", "hepatitis B",
 "type 1", "B cells", "X-ray". Before a word only a capital letter counts: "A" and "I" there are an article and a
-pronoun ("A cell", "I think"), a digit there is a count ("2 kidneys"), and a lower-case letter is a word of its own."""
+pronoun ("A cell", "I think"), a digit there is a count ("2 kidneys"), a lower-case letter is a word of its own, and
+a letter after an ampersand ends a name ("H&E stain": ``JOINED``)."""
 NUMERALS = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5"}
 """Roman numerals read as digits, so "type I" and "Type 1 diabetes" are one term."""
+JOINED = (
+    re.compile(r"(?<![\w&-])([A-Za-z]{1,5})-(\d{1,3})(?![\w-])"),
+    re.compile(r"(?<![\w&-])([A-Za-z]) ?& ?([A-Za-z])(?![\w&-])"),
+)
+"""Names joined by a hyphen or an ampersand, which the stems split or drop: a short word and a number ("Ki-67",
+"HER-2", "IL-6", "CD-20"), read also as written glued ("Ki67", "HER2": one stem), and two letters around an ampersand
+("H&E", whose letters alone are no words)."""
 WORD = re.compile(r"\b\w\w+\b")
 """A word as bm25s's tokenizer reads one."""
 CODES = {
@@ -263,6 +273,18 @@ def lettered_spans(texts: list[str]) -> list[list[tuple[int, str]]]:
     ]
 
 
+def joined_terms(texts: list[str]) -> list[list[str]]:
+    """Each ``searchable`` text's joined names (``JOINED``): "ki67" as the glued word's stem, "h&e"."""
+    numbered, paired = JOINED
+    found = [
+        [("#", m[1] + m[2]) for m in numbered.finditer(text)] + [("&", f"{m[1]}&{m[2]}") for m in paired.finditer(text)]
+        for text in texts
+    ]
+    glued = sorted({word for names in found for how, word in names if how == "#"})
+    stems = {word: " ".join(t) for word, t in zip(glued, tokenize(glued), strict=True)} if glued else {}
+    return [[stems.get(word, word.lower()) if how == "#" else word.lower() for how, word in names] for names in found]
+
+
 def lettered_terms(texts: list[str]) -> list[list[str]]:
     """Each text's lettered words, as ``lettered_spans`` finds them."""
     return [[term for _, term in spans] for spans in lettered_spans(texts)]
@@ -270,14 +292,14 @@ def lettered_terms(texts: list[str]) -> list[list[str]]:
 
 def analysed(texts: list[str], languages: tuple[Language, ...] = ()) -> tuple[list[list[str]], list[list[str]]]:
     """What BM25 indexes of each text: its stems (``tokenize``'s), which BM25 counts as its length; then, not counted,
-    the stems of the language its letters tell (``TOLD``) and of each of ``languages``, and the lettered words
-    (``lettered_terms``), which read words already counted. So every text keeps its English terms and scores: a
+    the stems of the language its letters tell (``TOLD``) and of each of ``languages``, the lettered words
+    (``lettered_terms``) and the joined names (``joined_terms``), which read words already counted. So every text keeps its English terms and scores: a
     short English caption taken for Turkish ("Kidney cells, from Prof. Şahin's lab") still matches "kidney cell"."""
     folded = [searchable(text) for text in texts]
     extra = []
-    for text, lettered in zip(texts, lettered_terms(folded), strict=True):
+    for text, lettered, joined in zip(texts, lettered_terms(folded), joined_terms(folded), strict=True):
         read_in = dict.fromkeys([*(lang for lang in TOLD if lang.written_in(text)), *languages])
-        extra.append([term for lang in read_in for term in stems_in(lang, text)] + lettered)
+        extra.append([term for lang in read_in for term in stems_in(lang, text)] + lettered + joined)
     return _stems(folded), extra
 
 
@@ -289,12 +311,14 @@ def terms(texts: list[str]) -> list[list[str]]:
 
 
 def lookup_terms(texts: list[str], languages: tuple[Language, ...] = ()) -> list[list[str]]:
-    """What BM25 looks up for each query: its ``terms`` and its stems in every language texts may be read in: those
-    told by their letters (``TOLD``: a query is too short to tell its language by) and ``languages``."""
+    """What BM25 looks up for each query: its ``terms``, its joined names (``joined_terms``) and its stems in every
+    language texts may be read in: those told by their letters (``TOLD``: a query is too short to tell its language
+    by) and ``languages``."""
     looked = TOLD + tuple(lang for lang in languages if lang not in TOLD)
+    joined = joined_terms([searchable(text) for text in texts])
     return [
-        found + [t for lang in looked for t in stems_in(lang, text)]
-        for found, text in zip(terms(texts), texts, strict=True)
+        found + names + [t for lang in looked for t in stems_in(lang, text)]
+        for found, names, text in zip(terms(texts), joined, texts, strict=True)
     ]
 
 
@@ -326,9 +350,10 @@ def _function_stems() -> frozenset[str]:
 
 def has_words(text: str) -> bool:
     """Whether ``text`` has a word to look for: not only function words ("what is it", "the of and":
-    ``FUNCTION_WORDS``), punctuation or single letters. A query without one matches records by filler alone ("what" on
-    a page of review questions), and its text vector means nothing either."""
-    return any(stem not in _function_stems() for stem in tokenize([text])[0])
+    ``FUNCTION_WORDS``), punctuation or single letters, other than a joined name ("H&E": ``JOINED``). A query without
+    one matches records by filler alone ("what" on a page of review questions), and its text vector means nothing
+    either."""
+    return any(stem not in _function_stems() for stem in tokenize([text])[0]) or any(joined_terms([searchable(text)]))
 
 
 def document_text(payload: dict[str, Any]) -> str:

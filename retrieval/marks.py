@@ -62,9 +62,13 @@ HAN, KANA = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff", "\u3040-\u30ff"
 SPACELESS_TERM = re.compile(f"[{HAN}]{{2,}}|[\u30a0-\u30ff]{{2,}}")
 """A word of a spaceless script: a run of two or more kanji, or of katakana (肺腺癌, フィブローシス); the hiragana
 between them are particles and endings."""
-QUERY_WORD = re.compile(rf"{SPACELESS_TERM.pattern}|[^\W\d_{HAN}{KANA}](?:[^\W_{HAN}{KANA}]|-)+")
-"""A query's words: those of spaceless scripts, and elsewhere a letter of any script followed by letters, digits or
-hyphens ("células", "Ätiologie", "α-actinin", "καρκίνωμα")."""
+AMPERSAND_NAME = re.compile(r"(?<![\w&])[^\W\d_] ?& ?[^\W\d_](?![\w&])")
+"""Two letters joined by an ampersand, a name of their own ("H&E", "H & E"), as BM25 reads one (``lexical.JOINED``)."""
+QUERY_WORD = re.compile(
+    rf"{AMPERSAND_NAME.pattern}|{SPACELESS_TERM.pattern}|[^\W\d_{HAN}{KANA}](?:[^\W_{HAN}{KANA}]|-)+"
+)
+"""A query's words: a name joined by an ampersand, those of spaceless scripts, and elsewhere a letter of any script
+followed by letters, digits or hyphens ("células", "Ätiologie", "α-actinin", "καρκίνωμα", "Ki-67")."""
 
 
 def query_terms(text: str | None) -> list[str]:
@@ -73,7 +77,7 @@ def query_terms(text: str | None) -> list[str]:
     hyphen splits marks the word the page holds."""
     seen: list[str] = []
     for match in QUERY_WORD.finditer(normalise(text or "")):
-        word = match.group().lower()
+        word = match.group().lower().replace(" ", "")
         if (len(word) > 2 or SPACELESS_TERM.fullmatch(word)) and word not in STOPWORDS and word not in seen:
             seen.append(word)
     return seen
@@ -89,19 +93,28 @@ def _stem(term: str) -> str:
     return term if len(term) <= 5 else term[: max(5, len(term) - 2)]
 
 
+def _unhyphenated(word: str) -> str:
+    """``word`` folded, without hyphens: "Ki-67" and "Ki67", "anti-inflammatory" and "antiinflammatory" are one."""
+    return folded(word).replace("-", "")
+
+
 def marked_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
-    """(start, end) of each word of ``text`` a query's ``terms`` mark, in order: a word starting like a term (each
-    part of a hyphenated word may start one: "non-koilocytic"), and in a spaceless script each run of a term."""
+    """(start, end) of each word of ``text`` a query's ``terms`` mark, in order: a word starting like a term, hyphens
+    aside (each part of a hyphenated word may start one: "non-koilocytic"), a name joined by an ampersand written as
+    a term ("H & E" for "H&E"), and in a spaceless script each run of a term."""
     if not terms:
         return []
     spaceless = [re.escape(t) for t in terms if SPACELESS_TERM.fullmatch(t)]
-    stems = tuple(folded(_stem(t)) for t in terms if not SPACELESS_TERM.fullmatch(t))
+    named = {folded(t) for t in terms if AMPERSAND_NAME.fullmatch(t)}
+    stems = tuple(_unhyphenated(_stem(t)) for t in terms if not SPACELESS_TERM.fullmatch(t) and t not in named)
     spans = []
-    for match in re.finditer("|".join([*spaceless, TEXT_WORD.pattern]), text):
+    for match in re.finditer("|".join([*spaceless, AMPERSAND_NAME.pattern, TEXT_WORD.pattern]), text):
         word, start = match.group(), match.start()
-        if TEXT_WORD.fullmatch(word):
+        if AMPERSAND_NAME.fullmatch(word):
+            start += 0 if folded(word.replace(" ", "")) in named else len(word)
+        elif TEXT_WORD.fullmatch(word):
             starts = [0, *(i + 1 for i, c in enumerate(word) if c == "-")]
-            start += next((i for i in starts if folded(word[i:]).startswith(stems)), len(word))
+            start += next((i for i in starts if _unhyphenated(word[i:]).startswith(stems)), len(word))
         if start < match.end():
             spans.append((start, match.end()))
     return spans
