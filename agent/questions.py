@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +98,50 @@ def repeated_option(options: list[str]) -> str | None:
         if (first := seen.setdefault(option_key(option), j)) != j:
             return f"options {LETTERS[first]} and {LETTERS[j]} are the same ({option.strip()!r})"
     return None
+
+
+ANY_LABEL = re.compile(r"^(\()?([A-Za-z])(?(1)\)|[.)])\s+(?=\S)")
+"""A letter that may be a pasted label, "A. adipose" and "C. difficile" too: read as one only where every option
+bears one, in order (``labelled_in_order``), as quizzes write them."""
+
+
+def labelled_in_order(texts: list[str]) -> bool:
+    """Whether two or more ``texts`` each start with a label of their own place, A, B, C...: then each is a label,
+    whatever follows it ("C. stratified squamous" as option C), where alone it could be a genus's initial."""
+    labels = [ANY_LABEL.match(text) for text in texts]
+    return 1 < len(texts) <= len(LETTERS) and all(
+        label and label[2].upper() == letter for label, letter in zip(labels, LETTERS, strict=False)
+    )
+
+
+def label_shape(text: str) -> str:
+    """The form of ``text``'s label, its letter aside ("A." and "B." alike, "A)" or "a." not): lines pasted with
+    labels of mixed forms are not read as one list of options."""
+    label = ANY_LABEL.match(text)
+    return re.sub("[A-Z]", "A", re.sub("[a-z]", "a", label[0].strip())) if label else ""
+
+
+def pasted_options(question: str) -> tuple[str, list[str]] | None:
+    """``question`` split into its text and its options where it ends in two or more lines labelled A, B, C... in
+    one form ("...surface?\\nA. transitional\\nB. stratified columnar"), as a whole question is pasted from a quiz;
+    None otherwise (other labels, mixed forms, a line that is not an option after them, no text before them)."""
+    lines = [line.strip() for line in question.splitlines() if line.strip()]
+    first = next((n for n, line in enumerate(lines) if label_shape(line).upper() in ("A.", "A)", "(A)")), None)
+    if first is None:
+        return None
+    text, options = "\n".join(lines[:first]), lines[first:]
+    if not text or not labelled_in_order(options) or len({label_shape(o) for o in options}) > 1:
+        return None
+    return text, [ANY_LABEL.sub("", option, count=1) for option in options]
+
+
+def with_pasted_options(question: str, options: list[str]) -> tuple[str, list[str], bool]:
+    """The question's text and options as every door asks them, and whether the options were read from the
+    question's own lines: a question pasted whole with its option lines and no options given is split
+    (``pasted_options``), so it is not answered as an open question with the options inside its text. Options given
+    always win."""
+    pasted = None if options else pasted_options(question)
+    return (*pasted, True) if pasted else (question, options, False)
 
 
 @dataclass

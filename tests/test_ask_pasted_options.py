@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from pathatlas.agent.questions import pasted_options
 from pathatlas.errors import BadInputError
-from pathatlas.ui.cli import parse_options, pasted_options
+from pathatlas.ui.cli import parse_options
 from tests.helpers import indexed_lecture, one_error_line, run_cli
 
 LECTURE = (

@@ -14,12 +14,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
 
+from pathatlas.agent.questions import labelled_in_order
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.records import KINDS
 from pathatlas.retrieval.search import USER_FILTERS
 from pathatlas.ui.api.uploads import member_problem
 from pathatlas.ui.bench_crash import make_pdf
-from pathatlas.ui.cli import EXAM_LABEL, labelled_in_order, parse_filters, parse_options
+from pathatlas.ui.cli import EXAM_LABEL, parse_filters, parse_options
 from tests.servers import running_service
 from tests.uploads import AUTH, TOKEN, api_settings
 

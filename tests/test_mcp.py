@@ -29,7 +29,7 @@ from pathatlas.agent.questions import Question
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.search import Query, Searcher
-from pathatlas.ui.api.schemas import hit_records
+from pathatlas.ui.api.schemas import answer_record, hit_records
 from pathatlas.ui.bench_serve import free_port
 from pathatlas.ui.tools import MAX_K, public
 from tests.helpers import png_bytes
@@ -155,9 +155,8 @@ def test_search_image_by_base64_and_by_allowed_path(server, demo_index, images):
 def test_ask_gives_the_python_api_answer_with_citations(server, demo_index):
     answer = result_json(call(server, "ask", KOILOCYTES))
     agent = Agent(Searcher(demo_index), OfflineAnswerer(demo_index.encoder), 1, demo_index.settings.agent_k)
-    expected = json.loads(
-        json.dumps(public(agent.ask(Question(KOILOCYTES["question"], KOILOCYTES["options"])).to_dict()))
-    )
+    result = agent.ask(Question(KOILOCYTES["question"], KOILOCYTES["options"]))
+    expected = json.loads(json.dumps(public(answer_record(result, demo_index.store))))
     for field in ("choice", "answer", "confidence", "citations"):
         assert answer.get(field) == expected.get(field), field
     assert answer["citations"] and answer["citations"][0]["page"] == 1

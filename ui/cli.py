@@ -214,49 +214,13 @@ EXAM_LABEL = re.compile(
 """An option's label pasted with it from an exam: "A) Melanoma", "(A) Melanoma", or "A. Melanoma" where no lower-case
 word follows the dot ("E. coli O157" as option E is its whole text)."""
 
-ANY_LABEL = re.compile(r"^(\()?([A-Za-z])(?(1)\)|[.)])\s+(?=\S)")
-"""A letter that may be a pasted label, "A. adipose" and "C. difficile" too: read as one only where every option
-bears one, in order (``labelled_in_order``), as quizzes write them."""
-
-
-def labelled_in_order(texts: list[str]) -> bool:
-    """Whether two or more ``texts`` each start with a label of their own place, A, B, C...: then each is a label,
-    whatever follows it ("C. stratified squamous" as option C), where alone it could be a genus's initial."""
-    from pathatlas.agent.questions import LETTERS
-
-    labels = [ANY_LABEL.match(text) for text in texts]
-    return 1 < len(texts) <= len(LETTERS) and all(
-        label and label[2].upper() == letter for label, letter in zip(labels, LETTERS, strict=False)
-    )
-
-
-def label_shape(text: str) -> str:
-    """The form of ``text``'s label, its letter aside ("A." and "B." alike, "A)" or "a." not): lines pasted with
-    labels of mixed forms are not read as one list of options."""
-    label = ANY_LABEL.match(text)
-    return re.sub("[A-Z]", "A", re.sub("[a-z]", "a", label[0].strip())) if label else ""
-
-
-def pasted_options(question: str) -> tuple[str, list[str]] | None:
-    """``question`` split into its text and its options where it ends in two or more lines labelled A, B, C... in
-    one form ("...surface?\\nA. transitional\\nB. stratified columnar"), as a whole question is pasted from a quiz;
-    None otherwise (other labels, mixed forms, a line that is not an option after them, no text before them)."""
-    lines = [line.strip() for line in question.splitlines() if line.strip()]
-    first = next((n for n, line in enumerate(lines) if label_shape(line).upper() in ("A.", "A)", "(A)")), None)
-    if first is None:
-        return None
-    text, options = "\n".join(lines[:first]), lines[first:]
-    if not text or not labelled_in_order(options) or len({label_shape(o) for o in options}) > 1:
-        return None
-    return text, [ANY_LABEL.sub("", option, count=1) for option in options]
-
 
 def parse_options(items: list[str] | None) -> list[str]:
     """``--option A=text`` in any order (letters must run A, B, C...), or plain ``--option text`` in order, where a
     pasted label of its own place ("B) Eczema" as the second) is dropped, as every option's is when all are labelled
     in order. A letter given twice, as ``A=`` or pasted ("A) bone", "A) cartilage"), is refused: the later text
     silently replaced the earlier, or was asked with the label as its text."""
-    from pathatlas.agent.questions import LETTERS
+    from pathatlas.agent.questions import ANY_LABEL, LETTERS, labelled_in_order
 
     if labelled_in_order(texts := [item.strip() for item in items or []]):
         return [ANY_LABEL.sub("", text, count=1) for text in texts]
@@ -378,14 +342,14 @@ def ask(
     With --filter the evidence comes from those records only (e.g. source=book.pdf)."""
     with err_console.status("loading PathAtlas") as status:  # on stderr, erased when done: --json's stdout stays JSON
         from pathatlas.agent.graph import Agent  # seconds of imports: within the status
-        from pathatlas.agent.questions import LETTERS, Question
+        from pathatlas.agent.questions import LETTERS, Question, with_pasted_options
         from pathatlas.retrieval.images import open_image
         from pathatlas.retrieval.index import Index
+        from pathatlas.ui.api.schemas import answer_record
 
         settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
-        texts = parse_options(option)
-        if not texts and (pasted := pasted_options(question)):
-            question, texts = pasted
+        question, texts, from_question = with_pasted_options(question, parse_options(option))
+        if from_question:
             err_console.print(f"options A-{LETTERS[len(texts) - 1]} read from the question's lines", highlight=False)
         options = [user_text(o, settings) for o in texts]
         if options and not question.strip():
@@ -397,7 +361,8 @@ def ask(
         idx = Index.open(settings.index_dir, settings)
         for warning in option_warnings(options, idx):  # on stderr: --json's stdout stays JSON
             err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
-        result = Agent.from_settings(searcher_telling(idx, status), settings).ask(q).to_dict()
+        answered = Agent.from_settings(searcher_telling(idx, status), settings).ask(q)
+        result = answer_record(answered, idx.store, from_question)
     if as_json:
         print_json(result)
         return

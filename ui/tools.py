@@ -19,14 +19,14 @@ from typing import Annotated, Any
 from PIL import Image
 from pydantic import Field, ValidationError, WithJsonSchema
 
-from pathatlas.agent.questions import Question
+from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import Found, Query
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.schemas import hit_records
+from pathatlas.ui.api.schemas import answer_record, hit_records
 
 MAX_TEXT_CHARS = Settings.model_fields["max_query_chars"].default
 """Longest query, question or option the tools' schema advertises; the tools refuse text over the service's own
@@ -152,7 +152,12 @@ class Toolbox:
         self,
         question: Annotated[str, Field(description="The question."), LONG_TEXT],
         options: Annotated[
-            list[str], Field(description="Answer options in order (A, B, C...); empty for an open question.")
+            list[str],
+            Field(
+                description="Answer options in order (A, B, C...); empty for an open question, or for a question "
+                "pasted with its option lines ('...?\\nA. ...\\nB. ...'), whose lines are then its options (the "
+                "answer's options_from_question says so)."
+            ),
         ] = [],  # noqa: B006 - pydantic copies defaults; the schema shows []
         image_base64: ImageBase64 = None,
         image_path: ImagePath = None,
@@ -165,7 +170,9 @@ class Toolbox:
             check_text(option, f"option {n + 1}", limit)
         image = self._image(image_base64, image_path) if image_base64 or image_path else None
         filters = self._filters(None, source, None, None)
-        return self.engine.ask(Question(question, list(options), image, filters=filters)).result().to_dict()
+        text, asked, from_question = with_pasted_options(question, list(options))
+        result = self.engine.ask(Question(text, asked, image, filters=filters)).result()
+        return answer_record(result, self.engine.index.store, from_question)  # ``public``: thumbnails as resources
 
     def get_page(
         self,

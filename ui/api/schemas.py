@@ -1,25 +1,29 @@
-"""Request and response models of the REST API (they are its OpenAPI schema), and ``hit_record``, the one JSON form of
-a hit that every door (CLI, REST, MCP, LangChain) shows."""
+"""Request and response models of the REST API (they are its OpenAPI schema), and ``hit_record`` and ``answer_record``,
+the one JSON form of a hit and of an answer that every door (CLI, REST, MCP, LangChain) shows."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from pydantic_core import PydanticKnownError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from pathatlas.agent.evidence import QuotePlace
+from pathatlas.agent.evidence import QuotePlace, evidence_record, quote_place
 from pathatlas.agent.questions import ONE_OPTION, repeated_option
 from pathatlas.retrieval.marks import marked_spans, query_terms
-from pathatlas.retrieval.records import KINDS, Citation, Hit, organ_text
+from pathatlas.retrieval.records import KINDS, Citation, Hit, Payload, organ_text
 from pathatlas.retrieval.search import USER_FILTERS
 from pathatlas.retrieval.text import CJK_RUN
 from pathatlas.settings import Settings
 from pathatlas.ui.present import matched_why
+
+if TYPE_CHECKING:
+    from pathatlas.agent.graph import AgentResult
+    from pathatlas.retrieval.stores.base import VectorStore
 
 
 class CitationOut(BaseModel):
@@ -339,7 +343,12 @@ def two_or_none(options: list[str]) -> list[str]:
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: QueryText
+    question: QueryText = Field(
+        ...,
+        description='The question. One pasted whole with its option lines ("...?\\nA. ...\\nB. ...", labelled '
+        "A, B, C... in one form) and no options given is asked with those lines as its options: the answer's "
+        "options_from_question says so.",
+    )
     options: Annotated[
         list[OptionText],
         Field(max_length=10, json_schema_extra={"not": {"minItems": 1, "maxItems": 1}, "uniqueItems": True}),
@@ -358,6 +367,11 @@ class AskRequest(BaseModel):
 
 class QuoteCitation(CitationOut):
     evidence: str = Field(..., description="The cited record's id (a passage's page, for a page found by a passage).")
+    record: str = Field(
+        ...,
+        description="The id of the record whose box bbox is: for a quote, the passage holding it; else the evidence's "
+        "own record (a page found by a passage: that passage).",
+    )
     page_url: str | None = Field(
         None,
         description="GET this for the page rendered with the cited box outlined (a quote's: the passage holding it).",
@@ -389,9 +403,15 @@ class AnswerCitation(QuoteCitation):
 
 
 class AskResponse(BaseModel):
-    """The one JSON form of an answer (also ``pathatlas ask --json``); options in label order."""
+    """``answer_record`` as REST serves it, its media as URLs; options in label order. ``pathatlas ask --json`` prints
+    the same document without URLs (and the thumbnail as a file), the MCP ``ask`` tool with the thumbnail's resource."""
 
-    question: str
+    question: str = Field(..., description="The question asked: without its option lines where options_from_question.")
+    options_from_question: bool = Field(
+        False,
+        description="True when no options were given and the options were read from the question's own lines "
+        '(a question pasted whole, "...?\\nA. ...\\nB. ..."): given options always win.',
+    )
     choice: int | None = Field(None, description="0-based index of the chosen option; null for open questions.")
     answer: str = Field(..., description="The chosen option's text (or the answer to an open question).")
     confidence: float = Field(..., ge=0, le=1)
@@ -402,44 +422,73 @@ class AskResponse(BaseModel):
     trace: list[dict[str, Any]]
 
     @classmethod
-    def of(
-        cls, result: dict[str, Any], links: Links, places: Mapping[tuple[str, str | None], QuotePlace]
-    ) -> AskResponse:
-        """The answer document with its media as URLs (the document's thumbnails are files on the server); ``places``:
-        where each (evidence id, quote) stands, and each cited evidence's own record as (evidence id, None)."""
+    def of(cls, answer: dict[str, Any], links: Links) -> AskResponse:
+        """``answer_record``'s document with its media as URLs (the document's thumbnails are files on the server)."""
         options = [
-            {
-                **option,
-                "evidence": [
-                    {**q, "citation": linked(q["citation"], links, places.get((q["citation"]["evidence"], q["quote"])))}
-                    for q in option["evidence"]
-                ],
-            }
-            for option in result["options"]
+            {**option, "evidence": [{**q, "citation": linked(q["citation"], links)} for q in option["evidence"]]}
+            for option in answer["options"]
         ]
         citations = [
-            {
-                **linked(c, links, places.get((c["evidence"], None))),
-                "thumbnail_url": links.thumbnail(c["evidence"]) if c.get("thumbnail") else None,
-            }
-            for c in result["citations"]
+            {**linked(c, links), "thumbnail_url": links.thumbnail(c["evidence"]) if c.get("thumbnail") else None}
+            for c in answer["citations"]
         ]
-        return cls(**{**result, "options": options, "citations": citations})
+        return cls(**{**answer, "options": options, "citations": citations})
 
 
-def linked(citation: dict[str, Any], links: Links, place: QuotePlace | None) -> dict[str, Any]:
-    """A citation with the links a hit has: the page rendered with its box outlined (the media route outlines the
-    record's own box, so it links the record holding the quote, ``quote_place``), a case's image; a quote that is a
-    figure's caption names the figure too."""
-    if place is not None:
-        cited = replace(Citation.from_dict(citation), figure=citation["figure"] or place.figure, bbox=place.bbox)
-        citation = {**citation, **{k: v for k, v in cited.to_dict().items() if k in ("figure", "bbox", "label")}}
-    record = place.record if place is not None else citation["evidence"]
+def linked(citation: dict[str, Any], links: Links) -> dict[str, Any]:
+    """A placed citation (``answer_record``) with the links a hit has: the page rendered with its box outlined (the
+    media route outlines a record's own box, so it links ``record``, the one holding the quote), a case's image."""
     return {
         **citation,
-        "page_url": links.page(record) if citation["page"] is not None else None,
+        "page_url": links.page(citation["record"]) if citation["page"] is not None else None,
         "case_image_url": links.case_image(citation["evidence"]) if citation["case"] and citation["image"] else None,
     }
+
+
+def answer_record(result: AgentResult, store: VectorStore, options_from_question: bool = False) -> dict[str, Any]:
+    """The one JSON form of an answer, which every door shows (``pathatlas ask --json``, REST, MCP, LangChain):
+    ``AgentResult.to_dict`` with each citation where it stands on its page, read from ``store``. A quote's box is the
+    passage holding it and a quote that is a figure's caption names the figure (``quote_place``: the agent cites a
+    caption read in its page's text without its figure); each citation's ``record`` is the record whose box it gives.
+    ``thumbnail`` is a file on this machine: REST shows its URL instead (``AskResponse``), MCP its resource."""
+    document = result.to_dict()
+    by_id = {e.id: e for e in result.evidence}
+    cited = {c["evidence"] for c in document["citations"]}
+    cited |= {q["citation"]["evidence"] for option in document["options"] for q in option["evidence"]}
+    pages = records_on_pages(store, [by_id[i].payload for i in cited if i in by_id])
+
+    def placed(citation: dict[str, Any], quote: str | None) -> dict[str, Any]:
+        evidence = by_id.get(citation["evidence"])
+        if evidence is None:
+            return {**citation, "record": citation["evidence"]}
+        on_page = pages.get((evidence.payload.source, evidence.payload.page), {})
+        place = (
+            quote_place(quote, evidence.id, evidence.payload, on_page)
+            if quote is not None
+            else QuotePlace(evidence_record(evidence.id, evidence.payload, on_page), evidence.payload.bbox)
+        )
+        shown = replace(Citation.from_dict(citation), figure=citation["figure"] or place.figure, bbox=place.bbox)
+        fields = {k: v for k, v in shown.to_dict().items() if k in ("figure", "bbox", "label")}
+        return {**citation, **fields, "record": place.record}
+
+    options = [
+        {**option, "evidence": [{**q, "citation": placed(q["citation"], q["quote"])} for q in option["evidence"]]}
+        for option in document["options"]
+    ]
+    citations = [placed(c, None) for c in document["citations"]]
+    return {**document, "options": options, "citations": citations, "options_from_question": options_from_question}
+
+
+def records_on_pages(store: VectorStore, cited: list[Payload]) -> dict[tuple[str, int], dict[str, Payload]]:
+    """The passages and figures of each cited page, by id: one scan per cited source."""
+    wanted = {(p.source, p.page) for p in cited if p.page is not None}
+    pages: dict[tuple[str, int], dict[str, Payload]] = {}
+    for source in {source for source, _ in wanted}:
+        for record_id, stored in store.scan({"kind": ["passage", "figure"], "source": source}):
+            payload = Payload.from_payload(stored)
+            if (source, payload.page) in wanted:
+                pages.setdefault((source, payload.page), {})[record_id] = payload
+    return pages
 
 
 class SourceOut(BaseModel):

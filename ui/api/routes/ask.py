@@ -11,10 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from PIL import Image
 from pydantic import ValidationError
 
-from pathatlas.agent.evidence import QuotePlace, evidence_record, quote_place
-from pathatlas.agent.graph import AgentResult
-from pathatlas.agent.questions import Question
-from pathatlas.retrieval.records import Payload
+from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.ui.api.deps import BODY, EngineDep, FormOnly, JsonOnly, LinksDep, errors, within_query_limit
 from pathatlas.ui.api.routes.search import scoped
 from pathatlas.ui.api.schemas import (
@@ -22,12 +19,15 @@ from pathatlas.ui.api.schemas import (
     AskRequest,
     AskResponse,
     Links,
+    answer_record,
     parse_filters_form,
     too_long,
 )
 from pathatlas.ui.api.uploads import read_limited
 
 router = APIRouter(tags=["ask"])
+QUESTION_TEXT = AskRequest.model_fields["question"].description
+"""What a question may be, as /ask's schema says it (a question pasted with its option lines is split)."""
 
 
 @router.post(
@@ -40,9 +40,7 @@ router = APIRouter(tags=["ask"])
 )
 def ask(request: AskRequest, engine: EngineDep, links: LinksDep) -> AskResponse:
     within_query_limit(engine, asked_texts(request, ("body",)))
-    filters = scoped(engine, request.filters)
-    result = engine.ask(Question(request.question, request.options, filters=filters)).result()  # one at a time
-    return answer_out(engine, result, links)
+    return answered(engine, request, links)
 
 
 @router.post(
@@ -57,7 +55,7 @@ async def ask_image(
     engine: EngineDep,
     links: LinksDep,
     image: Annotated[UploadFile, File()],
-    question: Annotated[str, Form(min_length=1, json_schema_extra=DOCUMENTED_LENGTH)],
+    question: Annotated[str, Form(min_length=1, json_schema_extra=DOCUMENTED_LENGTH, description=QUESTION_TEXT)],
     options: Annotated[str, Form(description="JSON list of option texts, as /ask takes them")] = "[]",
     filters: Annotated[str, Form(description='JSON object, the filters of /search, e.g. {"kind": "case"}')] = "{}",
 ) -> AskResponse:
@@ -74,7 +72,7 @@ async def ask_image(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, error_line(long[0]))
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
     picture = await asyncio.wrap_future(engine.open_image(data))  # a few at a time: a decode can take a gigabyte
-    return await run_in_threadpool(_ask_image, engine, picture, request, links)  # the models block
+    return await run_in_threadpool(answered, engine, request, links, picture)  # the models block
 
 
 def asked_texts(request: AskRequest, where: tuple[str, ...] = ()) -> dict[tuple[str | int, ...], str]:
@@ -88,39 +86,10 @@ def error_line(error: dict[str, Any]) -> str:
     return f"{'.'.join(map(str, error['loc']))}: {error['msg']}"
 
 
-def _ask_image(engine, picture: Image.Image, request: AskRequest, links: Links) -> AskResponse:
-    scope = scoped(engine, request.filters)
-    question = Question(request.question, request.options, picture, filters=scope)
-    result = engine.ask(question).result()  # the ask lane: one at a time
-    return answer_out(engine, result, links)
-
-
-def answer_out(engine, result: AgentResult, links: Links) -> AskResponse:
-    """The answer document with each citation's links, a quote's at the passage holding it (``quote_place``)."""
-    document = result.to_dict()
-    by_id = {e.id: e for e in result.evidence}
-    quoted = [(q["citation"]["evidence"], q["quote"]) for o in document["options"] for q in o["evidence"]]
-    cited = [(c["evidence"], None) for c in document["citations"]]
-    asked = [(by_id[i], quote) for i, quote in [*quoted, *cited] if i in by_id]
-    pages = records_on_pages(engine.index.store, [e.payload for e, _ in asked])
-    places: dict[tuple[str, str | None], QuotePlace] = {}
-    for e, quote in asked:
-        on_page = pages.get((e.payload.source, e.payload.page), {})
-        places[e.id, quote] = (
-            quote_place(quote, e.id, e.payload, on_page)
-            if quote is not None
-            else QuotePlace(evidence_record(e.id, e.payload, on_page), e.payload.bbox)
-        )
-    return AskResponse.of(document, links, places)
-
-
-def records_on_pages(store, cited: list[Payload]) -> dict[tuple[str, int], dict[str, Payload]]:
-    """The passages and figures of each cited page, by id: one scan per cited source."""
-    wanted = {(p.source, p.page) for p in cited if p.page is not None}
-    pages: dict[tuple[str, int], dict[str, Payload]] = {}
-    for source in {source for source, _ in wanted}:
-        for record_id, stored in store.scan({"kind": ["passage", "figure"], "source": source}):
-            payload = Payload.from_payload(stored)
-            if (source, payload.page) in wanted:
-                pages.setdefault((source, payload.page), {})[record_id] = payload
-    return pages
+def answered(engine, request: AskRequest, links: Links, picture: Image.Image | None = None) -> AskResponse:
+    """The request asked (one at a time, the ask lane), a question pasted with its option lines split as every door
+    splits it (``with_pasted_options``), and answered with ``answer_record``'s document, its media as URLs."""
+    text, options, from_question = with_pasted_options(request.question, request.options)
+    question = Question(text, options, picture, filters=scoped(engine, request.filters))
+    result = engine.ask(question).result()
+    return AskResponse.of(answer_record(result, engine.index.store, from_question), links)
