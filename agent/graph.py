@@ -23,9 +23,9 @@ from langgraph.graph import END, START, StateGraph
 from pathatlas.agent.answerers.base import Answerer, AnswerError
 from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.plan import SubQuery, follow_ups, plan, read_question
-from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question
+from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
 from pathatlas.agent.scoring import SUPPORT_POOL, OptionSupport, support_queries
-from pathatlas.agent.writing import annotate
+from pathatlas.agent.writing import NearestQuote, annotate
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
 from pathatlas.retrieval.lexical import has_words
 from pathatlas.retrieval.records import Citation, Hit
@@ -57,6 +57,14 @@ def citation_dict(evidence: Evidence) -> dict[str, Any]:
     return {"evidence": evidence.id, **evidence.citation.to_dict()}
 
 
+def quote_dict(quote: Quote) -> dict[str, Any]:
+    """One quoted sentence in its JSON form; ``about`` (option letters) where the sentence was quoted for an option
+    it does not name by being the nearest (``NearestQuote``): what it names, so "supports" under C is not read as a
+    sentence about C when it names A and B."""
+    about = {"about": [LETTERS[j] for j in quote.about]} if isinstance(quote, NearestQuote) else {}
+    return {"quote": quote.text, "citation": citation_dict(quote.evidence), "stance": quote.stance, **about}
+
+
 def answer_document(question: Question, answer: Answer, evidence: list[Evidence], trace: list[dict]) -> dict:
     """The one JSON form of an answer (CLI --json, REST /ask, MCP): options in label order, each with its
     quoted evidence; ``choice`` is the chosen option's 0-based index."""
@@ -66,10 +74,7 @@ def answer_document(question: Question, answer: Answer, evidence: list[Evidence]
             "label": LETTERS[j],
             "text": text,
             "score": answer.scores[j] if j < len(answer.scores) else None,  # an LLM's reply names one option
-            "evidence": [
-                {"quote": q.text, "citation": citation_dict(q.evidence), "stance": q.stance}
-                for q in (answer.quotes[j] if j < len(answer.quotes) else [])
-            ],
+            "evidence": [quote_dict(q) for q in (answer.quotes[j] if j < len(answer.quotes) else [])],
         }
         for j, text in enumerate(question.options)
     ]

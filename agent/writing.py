@@ -3,6 +3,8 @@ rationale written from the quotes (pure functions shared by every answerer)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pathatlas.agent.evidence import (
     closed_privatives,
     evidence_sentences,
@@ -21,6 +23,16 @@ SETTLED_CONFIDENCE = 0.5
 """Below this (calibrated) confidence the answer says the evidence does not settle the question."""
 UNSETTLED = "The evidence does not settle this"
 NO_IMAGE = "The question asks about an image it was not given, so no text settles it"
+
+
+@dataclass(frozen=True)
+class NearestQuote(Quote):
+    """A sentence quoted for a chosen option that no sentence names (``fallback_quote``), with what it is about:
+    "The four cardinal signs of inflammation: redness, swelling, pain, and local heat" shown as supporting "fever" as
+    the exception is about the other options, and the answer document says so."""
+
+    about: tuple[int, ...] = ()
+    """The options (0-based) the sentence names (``NAMING_COVERAGE``); empty: none."""
 
 
 def fallback_quote(question: Question, reading: Reading, choice: int, evidence: list[Evidence]) -> Quote | None:
@@ -48,7 +60,16 @@ def fallback_quote(question: Question, reading: Reading, choice: int, evidence: 
     best = scores.sentences[position]
     choice_unnamed, others = key(position)[:2] if reading.negated else (False, 0)
     exception = choice_unnamed and others >= 1  # "which do not divide" names no option at all
-    return Quote(best.text, best.evidence, "supports" if exception else "related", 0.0, settles=exception)
+    about = tuple(j for j in range(len(question.options)) if scores.names(j, position))
+    stance = "supports" if exception else "related"
+    return NearestQuote(best.text, best.evidence, stance, 0.0, settles=exception, about=about)
+
+
+def other_options_named(quote: Quote, choice: int) -> list[str]:
+    """The letters of the options a quote for ``choice`` names instead of it (a ``NearestQuote`` naming others but
+    not the choice); empty when the quote is about the choice or names no option."""
+    about = quote.about if isinstance(quote, NearestQuote) else ()
+    return [] if choice in about else [LETTERS[j] for j in about]
 
 
 def speaking_for(question: Question, choice: int, evidence: list[Evidence]) -> list[Evidence]:
@@ -124,12 +145,16 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
         if tied and named is not None:
             parts.append(f"The evidence ties {', '.join(tied)} to the question, e.g. {cite(named)}.")
         if supports and (named is None or supports[0].text != named.text):  # said once is enough
-            parts.append(f"On {letter}: {cite(supports[0])}.")
+            others = other_options_named(supports[0], answer.choice)
+            which = f", a sentence naming {', '.join(others)} and not {letter}" if others else ""
+            parts.append(f"On {letter}{which}: {cite(supports[0])}.")
     else:
         if supports:
             parts.append(f"{letter}. {chosen}: {cite(supports[0])}.")
         elif own:
-            parts.append(f"{letter}. {chosen} is the closest match; nearest sentence: {cite(own[0])}.")
+            others = other_options_named(own[0], answer.choice)
+            naming = f", which names {', '.join(others)}" if others else ""
+            parts.append(f"{letter}. {chosen} is the closest match; nearest sentence: {cite(own[0])}{naming}.")
         else:
             parts.append(f"{letter}. {chosen}: no retrieved sentence names it.")
         if not answer.settled:  # "leaning to B. Basal cell carcinoma: ...", the option named once

@@ -1,0 +1,56 @@
+"""A quote shown under an option says what it is about: the sentence quoted for a chosen option that no sentence
+names (an exception's evidence, or the nearest sentence) names the options it does name (``about`` in the answer
+document), and the rationale does not present it as a sentence about the choice. Evidence is faked: no models."""
+
+from __future__ import annotations
+
+from pathatlas.agent.graph import answer_document
+from pathatlas.agent.questions import Answer, Evidence, Question
+from pathatlas.agent.writing import annotate
+from pathatlas.retrieval.records import Citation, Payload
+
+
+def page(evidence_id: str, text: str, rank: int) -> Evidence:
+    return Evidence(evidence_id, "page", text, Citation("book.pdf", page=rank), rank, payload=Payload(kind="page"))
+
+
+def answered(question: Question, choice: int, found: list[Evidence]) -> dict:
+    """The answer document for ``choice`` (a fixed, unsure choice: what is quoted is the point, not the answerer)."""
+    scores = [0.4 if j == choice else 0.6 / (len(question.options) - 1) for j in range(len(question.options))]
+    answer = Answer(choice, question.options[choice], 0.4, scores=scores)
+    annotate(answer, question, found)
+    return answer_document(question, answer, found, [])
+
+
+def test_an_exception_quoted_from_the_other_options_names_them():
+    """ "All of the following play a role in calcium homeostasis except": thyroxine was shown a "supports" quote
+    naming calcitonin, parathyroid hormone and vitamin D, and the rationale said "On A: <that sentence>"."""
+    question = Question(
+        "All of the following play a role in calcium homeostasis except",
+        ["thyroxine", "calcitonin", "parathyroid hormone", "vitamin D"],
+    )
+    others = "Calcium homeostasis is controlled by parathyroid hormone, vitamin D, and calcitonin together."
+    found = [page("p1", "Calcitonin inhibits osteoclast activity and stimulates calcium uptake by bones.", 1)]
+    found.append(page("p2", others, 2))
+    document = answered(question, 0, found)
+    (shown,) = document["options"][0]["evidence"]
+    assert shown["quote"] == others and shown["stance"] == "supports"
+    assert shown["about"] == ["B", "C", "D"], "the quote under A names B, C and D"
+    assert f'On A: "{others}' not in document["rationale"]
+    assert f'On A, a sentence naming B, C, D and not A: "{others}' in document["rationale"]
+    named = [q for option in document["options"][1:] for q in option["evidence"]]
+    assert named and all("about" not in q for q in named), "a quote found by naming its option needs no label"
+
+
+def test_the_nearest_sentence_to_an_unnamed_choice_names_what_it_is_about():
+    question = Question("Which of the following is a bone of the forearm?", ["radius", "femur", "tibia"])
+    femur = "The femur is the longest bone and is found in the thigh; the forearm holds two bones."
+    document = answered(question, 0, [page("p1", femur, 1)])
+    (shown,) = document["options"][0]["evidence"]
+    assert shown["stance"] == "related" and shown["about"] == ["B"]
+    assert document["rationale"].endswith("(book.pdf, p. 1), which names B.")
+
+    nameless = "The forearm holds two long bones side by side."
+    document = answered(question, 0, [page("p1", nameless, 1)])
+    (shown,) = document["options"][0]["evidence"]
+    assert shown["about"] == [] and "which names" not in document["rationale"]
