@@ -64,6 +64,14 @@ def test_an_image_query_takes_a_path_and_finds_its_own_case(demo_index, demo_cor
     assert hits[0]["citation"]["image"] == f"images/{image.name}"
 
 
+def test_a_question_pasted_with_its_option_lines_is_asked_with_those_options(atlas):
+    """As the CLI, REST and MCP split it: it was answered as an open question with the options inside its text."""
+    pasted = atlas.ask("Which cells show a perinuclear halo?\nA. Koilocytes\nB. Goblet cells")
+    given = atlas.ask("Which cells show a perinuclear halo?", ["Koilocytes", "Goblet cells"])
+    assert pasted["options_from_question"] and not given["options_from_question"]
+    assert {**pasted, "options_from_question": False} == given
+
+
 def test_ask_answers_with_cited_evidence_and_remove_takes_a_source_by_name(atlas):
     answer = atlas.ask("Which cells show a perinuclear halo?", ["Koilocytes", "Goblet cells"])
     assert answer["answer"] in ("Koilocytes", "Goblet cells") and answer["citations"]

@@ -108,10 +108,12 @@ class Atlas:
         answerer: str | None = None,
     ) -> dict[str, Any]:
         """Answer a (multiple-choice) question with cited evidence, as ``ask --json`` prints it: choice, answer,
-        confidence, settled, rationale, per-option quotes and citations. ``answerer``: offline (default), llm, or
+        confidence, settled, rationale, per-option quotes and citations (``answer_record``); a question pasted with
+        its option lines and no ``options`` is split as every door splits it. ``answerer``: offline (default), llm, or
         ``py:package.module.Class``."""
         from pathatlas.agent.graph import Agent
-        from pathatlas.agent.questions import Question
+        from pathatlas.agent.questions import Question, with_pasted_options
+        from pathatlas.ui.api.schemas import answer_record
 
         name = answerer or self.settings.answerer
         if name not in self._agents:
@@ -119,9 +121,9 @@ class Atlas:
             self._agents[name] = Agent.from_settings(self.searcher, settings)
         if isinstance(options, list | tuple):  # anything else is for Question.validate to refuse
             options = [self._text(option) for option in options]
-        filters = {} if filters is None else filters
-        asked = Question(self._text(question), [] if options is None else options, self._image(image), filters=filters)
-        return self._agents[name].ask(asked).to_dict()
+        text, options, from_question = with_pasted_options(self._text(question), [] if options is None else options)
+        asked = Question(text, options, self._image(image), filters={} if filters is None else filters)
+        return answer_record(self._agents[name].ask(asked), self.index.store, from_question)
 
     def _query(self, text: str | None, image: ImageInput | None, k: int, filters: dict | None) -> Query:
         """The checked query of ``hits`` and ``search``."""
