@@ -25,7 +25,7 @@ from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.plan import SubQuery, follow_ups, plan, read_question
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
 from pathatlas.agent.scoring import SUPPORT_POOL, OptionSupport, support_queries
-from pathatlas.agent.writing import NearestQuote, annotate
+from pathatlas.agent.writing import annotate
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
 from pathatlas.retrieval.lexical import has_words
 from pathatlas.retrieval.records import Citation, Hit
@@ -59,9 +59,9 @@ def citation_dict(evidence: Evidence) -> dict[str, Any]:
 
 def quote_dict(quote: Quote) -> dict[str, Any]:
     """One quoted sentence in its JSON form; ``about`` (option letters) where the sentence was quoted for an option
-    it does not name by being the nearest (``NearestQuote``): what it names, so "supports" under C is not read as a
+    it does not name by being the nearest (``Quote.about``): what it names, so "supports" under C is not read as a
     sentence about C when it names A and B."""
-    about = {"about": [LETTERS[j] for j in quote.about]} if isinstance(quote, NearestQuote) else {}
+    about = {} if quote.about is None else {"about": [LETTERS[j] for j in quote.about]}
     return {"quote": quote.text, "citation": citation_dict(quote.evidence), "stance": quote.stance, **about}
 
 

@@ -174,6 +174,11 @@ class Quote:
     score: float = 0.0
     settles: bool = True
     """False for the nearest sentence quoted for a choice that no sentence names: shown, but it settles nothing."""
+    about: tuple[int, ...] | None = None
+    """For a sentence quoted for a chosen option no sentence names (``writing.fallback_quote``), the options (0-based)
+    it names (empty: none): "The four cardinal signs of inflammation: redness, swelling, pain, and local heat" is shown
+    as supporting "fever" as the exception, and is about the other options. None: the sentence was found naming its
+    own option."""
 
 
 @dataclass

@@ -3,8 +3,6 @@ rationale written from the quotes (pure functions shared by every answerer)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pathatlas.agent.evidence import (
     closed_privatives,
     evidence_sentences,
@@ -23,16 +21,6 @@ SETTLED_CONFIDENCE = 0.5
 """Below this (calibrated) confidence the answer says the evidence does not settle the question."""
 UNSETTLED = "The evidence does not settle this"
 NO_IMAGE = "The question asks about an image it was not given, so no text settles it"
-
-
-@dataclass(frozen=True)
-class NearestQuote(Quote):
-    """A sentence quoted for a chosen option that no sentence names (``fallback_quote``), with what it is about:
-    "The four cardinal signs of inflammation: redness, swelling, pain, and local heat" shown as supporting "fever" as
-    the exception is about the other options, and the answer document says so."""
-
-    about: tuple[int, ...] = ()
-    """The options (0-based) the sentence names (``NAMING_COVERAGE``); empty: none."""
 
 
 def fallback_quote(question: Question, reading: Reading, choice: int, evidence: list[Evidence]) -> Quote | None:
@@ -62,13 +50,13 @@ def fallback_quote(question: Question, reading: Reading, choice: int, evidence: 
     exception = choice_unnamed and others >= 1  # "which do not divide" names no option at all
     about = tuple(j for j in range(len(question.options)) if scores.names(j, position))
     stance = "supports" if exception else "related"
-    return NearestQuote(best.text, best.evidence, stance, 0.0, settles=exception, about=about)
+    return Quote(best.text, best.evidence, stance, 0.0, settles=exception, about=about)
 
 
 def other_options_named(quote: Quote, choice: int) -> list[str]:
-    """The letters of the options a quote for ``choice`` names instead of it (a ``NearestQuote`` naming others but
-    not the choice); empty when the quote is about the choice or names no option."""
-    about = quote.about if isinstance(quote, NearestQuote) else ()
+    """The letters of the options a quote for ``choice`` names instead of it (``Quote.about``: a nearest sentence
+    naming others but not the choice); empty when the quote is about the choice or names no option."""
+    about = quote.about or ()
     return [] if choice in about else [LETTERS[j] for j in about]
 
 

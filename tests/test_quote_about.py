@@ -54,3 +54,28 @@ def test_the_nearest_sentence_to_an_unnamed_choice_names_what_it_is_about():
     document = answered(question, 0, [page("p1", nameless, 1)])
     (shown,) = document["options"][0]["evidence"]
     assert shown["about"] == [] and "which names" not in document["rationale"]
+
+
+def test_every_door_shows_what_such_a_quote_names():
+    """``about`` reached ``ask --json`` and MCP, but REST's model dropped it and the printed answer showed a bare
+    "supports" under A for a sentence about B, C and D."""
+    from pathatlas.ui.api.schemas import AskResponse, Links
+    from pathatlas.ui.cli import console, print_answer
+    from pathatlas.ui.present import quote_about
+
+    question = Question(
+        "All of the following play a role in calcium homeostasis except",
+        ["thyroxine", "calcitonin", "parathyroid hormone", "vitamin D"],
+    )
+    others = "Calcium homeostasis is controlled by parathyroid hormone, vitamin D, and calcitonin together."
+    document = answered(question, 0, [page("p1", others, 1)])
+    placed = [q["citation"] for o in document["options"] for q in o["evidence"]] + document["citations"]
+    for citation in placed:  # as ``answer_record`` places them (its store lookups are not the point here)
+        citation["record"] = citation["evidence"]
+    rest = AskResponse.of({**document, "options_from_question": False}, Links()).model_dump()
+    assert rest["options"][0]["evidence"][0]["about"] == ["B", "C", "D"]
+    with console.capture() as captured:
+        print_answer(document)
+    assert '(names B, C, D) "Calcium homeostasis' in " ".join(captured.get().split())
+    assert quote_about({"about": []}, "A") == "names no option"
+    assert quote_about({"about": ["A", "B"]}, "A") == quote_about({}, "A") == ""

@@ -395,6 +395,8 @@ def print_answer(result: dict, trace: bool = False) -> None:
     """The answer, whether the evidence settles it, then each option (the chosen first) with its quotes. A choice the
     evidence does not settle is only leant to, with no confidence beside it (an unsettled 0.91 read as a sure answer),
     and the options' scores say they rank the options, not how sure the answer is."""
+    from pathatlas.ui.present import quote_about
+
     chosen = result["choice"]
     label = f"{result['options'][chosen]['label']}. " if chosen is not None else ""
     shown = escape(label + result["answer"]) or "[dim]none[/dim]"  # an open question the evidence cannot answer
@@ -417,8 +419,9 @@ def print_answer(result: dict, trace: bool = False) -> None:
         for quote in option["evidence"]:
             colour = STANCE_COLOURS.get(quote["stance"], "red")
             box = f", bbox {quote['citation']['bbox']}" if quote["citation"]["bbox"] else ""
+            about = f" [dim]({about})[/dim]" if (about := quote_about(quote, option["label"])) else ""
             console.print(
-                f'    [{colour}]{quote["stance"]}[/{colour}] "{escape(quote["quote"])}" '
+                f'    [{colour}]{quote["stance"]}[/{colour}]{about} "{escape(quote["quote"])}" '
                 f"[dim]({escape(quote['citation']['label'])}{box})[/dim]"
             )
         if not option["evidence"]:

@@ -40,6 +40,16 @@ def highlight(text: str, terms: list[str]) -> str:
     return "".join(out)
 
 
+def quote_about(quote: Mapping[str, Any], label: str) -> str:
+    """What a quote shown under option ``label`` names when it does not name that option (its ``about`` letters, set
+    for the nearest sentence to a choice no sentence names): "names B, D", "names no option"; "" otherwise, so a
+    "supports" under C is not read as a sentence about C."""
+    about = quote.get("about")
+    if about is None or label in about:
+        return ""
+    return f"names {', '.join(about)}" if about else "names no option"
+
+
 def stored_title(hit: dict[str, Any]) -> str:
     """The record's own title (a case's), not the hit's ``title``, which falls back to the section or the citation."""
     return (hit.get("payload") or {}).get("title") or ""

@@ -51,6 +51,7 @@ from pathatlas.ui.present import (
     outline,
     place,
     plain,
+    quote_about,
     relevance_words,
     results_status,
     served_root,
@@ -511,12 +512,13 @@ def index_has_cases() -> bool:
 
 
 # -- ask ---------------------------------------------------------------------------------------
-def evidence_quote(item: dict[str, Any], key: str, name: str) -> None:
+def evidence_quote(item: dict[str, Any], option: str, key: str, name: str) -> None:
     citation = item.get("citation") or {}
     stance = item.get("stance", "supports")
     colour = {"supports": "green", "related": "gray"}.get(stance, "red")
     label = plain(citation.get("label") or short(citation.get("source", "")))
-    st.markdown(f"> {plain(item.get('quote', ''))}\n\n:{colour}-badge[{stance}] {label}")
+    about = f" :gray-badge[{about}]" if (about := quote_about(item, option)) else ""
+    st.markdown(f"> {plain(item.get('quote', ''))}\n\n:{colour}-badge[{stance}]{about} {label}")
     cited_evidence(citation, item.get("quote"), key, name)
 
 
@@ -603,7 +605,7 @@ def ask_tab() -> None:
                     st.caption("no quoted evidence for this option")
                 for n, item in enumerate(o.get("evidence", [])):
                     name = f"Open quote {n + 1} for {o.get('label')}"
-                    evidence_quote(item, key=f"quote-{o.get('label')}-{n}", name=name)
+                    evidence_quote(item, str(o.get("label")), key=f"quote-{o.get('label')}-{n}", name=name)
     elif answer.get("citations"):  # an open question: its evidence is the answer's citations
         st.header("Cited evidence", anchor=False)
         for n, citation in enumerate(answer["citations"]):

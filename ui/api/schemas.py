@@ -385,6 +385,11 @@ class OptionQuote(BaseModel):
     stance: Literal["supports", "contradicts", "related"] = Field(
         ..., description="related: the nearest sentence to a chosen option no sentence names; it settles nothing."
     )
+    about: list[str] | None = Field(
+        None,
+        description="Set for the sentence quoted for a chosen option no sentence names (the nearest, or a negated "
+        "question's exception): the labels of the options it names, empty for none. Null: it names its option.",
+    )
 
 
 class OptionOut(BaseModel):
