@@ -549,14 +549,29 @@ class Searcher:
         ranks: dict[str, dict[str, int]],
         text: str | None,
     ) -> Hit:
-        best = shown_member(group, payloads)
-        payload = payloads[best]
+        """A text query's page group (``_page_hits``) as one hit, with the best rank each ranker gave any member."""
         # what found the page counts, whichever record of it: a passage by words, the page vector by meaning, a
         # figure's caption on it (its hit shows the best passage; the figure is among ``also_on_page``)
         found = {r: [by_id[m] for m in group.members if m in by_id] for r, by_id in ranks.items()}
         matched = {r: min(at) for r, at in found.items() if at}
-        hit = self._as_page(self.make_hit(best, score, matched, payload, text), payload)
-        hit.also_on_page = [m for m in group.members if m not in (best, hit.id)]  # a passage's hit is its page's id
+        return self._page_hit(shown_member(group, payloads), score, matched, group.members, payloads, text)
+
+    def _page_hit(
+        self,
+        shown: str,
+        score: float,
+        ranks: dict[str, int],
+        members: list[str],
+        payloads: Mapping[str, Payload],
+        text: str | None,
+        as_page: bool = True,
+    ) -> Hit:
+        """The hit of a page's ``members`` showing ``shown`` (as its page's hit where it is a passage and
+        ``as_page``), with the other members in ``also_on_page``."""
+        hit = self.make_hit(shown, score, ranks, payloads[shown], text)
+        if as_page:
+            hit = self._as_page(hit, payloads[shown])
+        hit.also_on_page = [m for m in members if m not in (shown, hit.id)]  # a passage's hit is its page's id
         return hit
 
     def _as_page(self, hit: Hit, payload: Payload) -> Hit:
@@ -600,11 +615,8 @@ class Searcher:
         ranks: dict[str, int] = {}
         for _, _, found in members:
             ranks.update({r: min(rank, ranks.get(r, rank)) for r, rank in found.items()})
-        hit = self.make_hit(shown, members[0][1], ranks, payloads[shown], text)
-        if query.collapse_pages:
-            hit = self._as_page(hit, payloads[shown])
-        hit.also_on_page = [m for m, _, _ in members if m not in (shown, hit.id)]  # a passage's hit is its page's id
-        return hit
+        ids = [m for m, _, _ in members]
+        return self._page_hit(shown, members[0][1], ranks, ids, payloads, text, query.collapse_pages)
 
     def make_hit(self, record_id: str, score: float, ranks: dict[str, int], payload: Payload, text: str | None) -> Hit:
         thumb = self.index.thumbnail_path(record_id)
