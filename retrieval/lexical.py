@@ -88,6 +88,12 @@ JOINED = (
 """Names joined by a hyphen or an ampersand, which the stems split or drop: a short word and a number ("Ki-67",
 "HER-2", "IL-6", "CD-20"), read also as written glued ("Ki67", "HER2": one stem), and two letters around an ampersand
 ("H&E", whose letters alone are no words)."""
+TYPED_JOINED = (
+    re.compile(r"(?<![\w&-])([A-Za-z]{1,5})[ -](\d{1,3})(?![\w-])"),
+    re.compile(r"(?<![\w&-])([A-Za-z]) ?& ?([A-Za-z])(?![\w&-])|(?<![\w&-])([A-Z]) and ([A-Z])(?![\w&-])"),
+)
+"""``JOINED`` as a query types them, also with a space ("HER 2", "ki 67", "CD 20") or "and" between capitals ("H and
+E"). Queries only: in a text "page 12" or "A and B" are no names, and a query term no text holds changes no score."""
 WORD = re.compile(r"\b\w\w+\b")
 """A word as bm25s's tokenizer reads one."""
 CODES = {
@@ -273,11 +279,13 @@ def lettered_spans(texts: list[str]) -> list[list[tuple[int, str]]]:
     ]
 
 
-def joined_terms(texts: list[str]) -> list[list[str]]:
-    """Each ``searchable`` text's joined names (``JOINED``): "ki67" as the glued word's stem, "h&e"."""
-    numbered, paired = JOINED
+def joined_terms(texts: list[str], typed: bool = False) -> list[list[str]]:
+    """Each ``searchable`` text's joined names (``JOINED``, or ``TYPED_JOINED`` for a query): "ki67" as the glued
+    word's stem, "h&e"."""
+    numbered, paired = TYPED_JOINED if typed else JOINED
     found = [
-        [("#", m[1] + m[2]) for m in numbered.finditer(text)] + [("&", f"{m[1]}&{m[2]}") for m in paired.finditer(text)]
+        [("#", m[1] + m[2]) for m in numbered.finditer(text)]
+        + [("&", "&".join(filter(None, m.groups()))) for m in paired.finditer(text)]
         for text in texts
     ]
     glued = sorted({word for names in found for how, word in names if how == "#"})
@@ -293,8 +301,9 @@ def lettered_terms(texts: list[str]) -> list[list[str]]:
 def analysed(texts: list[str], languages: tuple[Language, ...] = ()) -> tuple[list[list[str]], list[list[str]]]:
     """What BM25 indexes of each text: its stems (``tokenize``'s), which BM25 counts as its length; then, not counted,
     the stems of the language its letters tell (``TOLD``) and of each of ``languages``, the lettered words
-    (``lettered_terms``) and the joined names (``joined_terms``), which read words already counted. So every text keeps its English terms and scores: a
-    short English caption taken for Turkish ("Kidney cells, from Prof. Şahin's lab") still matches "kidney cell"."""
+    (``lettered_terms``) and the joined names (``joined_terms``), which read words already counted. So every text
+    keeps its English terms and scores: a short English caption taken for Turkish ("Kidney cells, from Prof. Şahin's
+    lab") still matches "kidney cell"."""
     folded = [searchable(text) for text in texts]
     extra = []
     for text, lettered, joined in zip(texts, lettered_terms(folded), joined_terms(folded), strict=True):
@@ -311,11 +320,11 @@ def terms(texts: list[str]) -> list[list[str]]:
 
 
 def lookup_terms(texts: list[str], languages: tuple[Language, ...] = ()) -> list[list[str]]:
-    """What BM25 looks up for each query: its ``terms``, its joined names (``joined_terms``) and its stems in every
-    language texts may be read in: those told by their letters (``TOLD``: a query is too short to tell its language
-    by) and ``languages``."""
+    """What BM25 looks up for each query: its ``terms``, its joined names as typed (``TYPED_JOINED``) and its stems in
+    every language texts may be read in: those told by their letters (``TOLD``: a query is too short to tell its
+    language by) and ``languages``."""
     looked = TOLD + tuple(lang for lang in languages if lang not in TOLD)
-    joined = joined_terms([searchable(text) for text in texts])
+    joined = joined_terms([searchable(text) for text in texts], typed=True)
     return [
         found + names + [t for lang in looked for t in stems_in(lang, text)]
         for found, names, text in zip(terms(texts), joined, texts, strict=True)
@@ -350,10 +359,11 @@ def _function_stems() -> frozenset[str]:
 
 def has_words(text: str) -> bool:
     """Whether ``text`` has a word to look for: not only function words ("what is it", "the of and":
-    ``FUNCTION_WORDS``), punctuation or single letters, other than a joined name ("H&E": ``JOINED``). A query without
-    one matches records by filler alone ("what" on a page of review questions), and its text vector means nothing
-    either."""
-    return any(stem not in _function_stems() for stem in tokenize([text])[0]) or any(joined_terms([searchable(text)]))
+    ``FUNCTION_WORDS``), punctuation or single letters, other than a joined name ("H&E", "HER 2": ``TYPED_JOINED``). A
+    query without one matches records by filler alone ("what" on a page of review questions), and its text vector
+    means nothing either."""
+    words = tokenize([text])[0]
+    return any(stem not in _function_stems() for stem in words) or any(joined_terms([searchable(text)], typed=True))
 
 
 def document_text(payload: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ PAGES = {
     "he": "Sections stained with H&E show the glands.",
     "vitamin-e": "Vitamin E stains lipids; the H zone and the A band of muscle.",
     "numbers": "Sixty-seven patients, 67 of them in index cohort 2.",
+    "cd-rom": "A teaching CD of 20 slides: 20 lymph nodes, each on a CD page.",
 }
 
 
@@ -44,6 +45,22 @@ def test_a_marker_written_with_or_without_its_hyphen_finds_both_spellings_first(
 
 def test_a_glued_marker_finds_its_hyphenated_spelling():
     assert found("CD20", k=1) == ["cd20-hyphen"]
+
+
+@pytest.mark.parametrize(
+    ("query", "pages"),
+    [("ki 67", {"ki67-glued", "ki67-hyphen"}), ("HER 2", {"her2-glued", "her2-hyphen"}), ("CD 20", {"cd20-hyphen"})],
+)
+def test_a_marker_typed_with_a_space_finds_it_written_either_way(query, pages):
+    """"HER 2" was refused ("her" is a function word and "2" no word), and "CD 20" ranked the page saying "67 of them
+    in index cohort 2" with pages of other twenties: a student types the space the name has no room for."""
+    assert has_words(query)
+    assert set(found(query, k=len(pages))) == pages
+
+
+def test_h_and_e_typed_with_and_is_the_stain():
+    assert has_words("H and E") and found("H and E", k=1) == ["he"]
+    assert not has_words("the and of"), "an 'and' between words is still no name"
 
 
 def test_h_and_e_alone_is_a_query_and_finds_the_page_naming_the_stain():
