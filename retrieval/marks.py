@@ -1,11 +1,17 @@
 """Which words of a text a query marks: a hit's snippet opens at the first, the web UI highlights them all. One rule
 for both, reading words as the search reads them (``text.normalise``; accents, "ß" and case folded by
-``text.folded``): a query's words worth marking (``query_terms``), and in a text every word starting like one of
-them (a stem prefix: "koilocytes" marks "koilocyte"), in a spaceless script every run of one."""
+``text.folded``): a query's words worth marking (``query_terms``), and in a text every word of the same English stem
+as one of them, as BM25 stems ("body" marks "bodies"), or starting like a long one ("koilocytes" marks
+"koilocytic"); each part of a hyphenated word on its own, as BM25 splits it ("Mallory-Denk" marks "Mallory"), any dash
+read as a hyphen; in a spaceless script every run of one."""
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
+
+import Stemmer
 
 from pathatlas.retrieval.text import folded, normalise
 
@@ -64,57 +70,116 @@ SPACELESS_TERM = re.compile(f"[{HAN}]{{2,}}|[\u30a0-\u30ff]{{2,}}")
 between them are particles and endings."""
 AMPERSAND_NAME = re.compile(r"(?<![\w&])[^\W\d_] ?& ?[^\W\d_](?![\w&])")
 """Two letters joined by an ampersand, a name of their own ("H&E", "H & E"), as BM25 reads one (``lexical.JOINED``)."""
+DASHES = "\u2010\u2011\u2013\u2014-"
+"""Hyphen, non-breaking hyphen, en and em dash, and the ASCII hyphen: an eponym is printed with any of them
+("Reed–Sternberg") and typed with the last, so all join a word's parts alike."""
+DASH = re.compile(f"[{DASHES}]")
 QUERY_WORD = re.compile(
-    rf"{AMPERSAND_NAME.pattern}|{SPACELESS_TERM.pattern}|[^\W\d_{HAN}{KANA}](?:[^\W_{HAN}{KANA}]|-)+"
+    rf"{AMPERSAND_NAME.pattern}|{SPACELESS_TERM.pattern}|[^\W\d_{HAN}{KANA}](?:[^\W_{HAN}{KANA}]|[{DASHES}])+"
 )
 """A query's words: a name joined by an ampersand, those of spaceless scripts, and elsewhere a letter of any script
-followed by letters, digits or hyphens ("células", "Ätiologie", "α-actinin", "καρκίνωμα", "Ki-67")."""
+followed by letters, digits or dashes ("células", "Ätiologie", "α-actinin", "καρκίνωμα", "Ki-67")."""
 
 
 def query_terms(text: str | None) -> list[str]:
     """The words of a query worth highlighting (no stop words, no one- or two-letter words but two kanji, which
-    make one: 肺癌), in order; read as the search reads it (``text.normalise``), so "ﬁbrosis" or a word a soft
-    hyphen splits marks the word the page holds."""
+    make one: 肺癌), in order, dashes written as hyphens; read as the search reads it (``text.normalise``), so
+    "ﬁbrosis" or a word a soft hyphen splits marks the word the page holds."""
     seen: list[str] = []
     for match in QUERY_WORD.finditer(normalise(text or "")):
-        word = match.group().lower().replace(" ", "")
+        word = DASH.sub("-", match.group().lower().replace(" ", ""))
         if (len(word) > 2 or SPACELESS_TERM.fullmatch(word)) and word not in STOPWORDS and word not in seen:
             seen.append(word)
     return seen
 
 
-TEXT_WORD = re.compile(rf"[^\W{HAN}{KANA}]+(?:-[^\W{HAN}{KANA}]+)*")
-"""A word of a text outside the spaceless scripts (which hold no word boundaries and are matched term by term); a
-hyphen joins its parts, each of which may start a marked word ("non-koilocytic")."""
+TEXT_WORD = re.compile(rf"[^\W{HAN}{KANA}]+(?:[{DASHES}][^\W{HAN}{KANA}]+)*")
+"""A word of a text outside the spaceless scripts (which hold no word boundaries and are matched term by term); a dash
+joins its parts, each run of which may be a marked word ("non-koilocytic", "Reed–Sternberg")."""
+WORD_PART = re.compile(rf"[^{DASHES}]+")
+PREFIX_MIN = 6
+"""A term of at least this many letters also marks the words starting like it (``_prefix``): the inflections the
+stemmer leaves apart ("glands" and "glandular") and other languages' ("células" and "célula"). A shorter one would
+start unrelated words ("neu" neutrophil, "all" allele) and marks only the words of its stem."""
+HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+"""Korean letters: a Korean word takes its particles without a space (선암종은), which BM25 meets by character pairs
+(``lexical.cjk_terms``) and no English stem reads, so a Korean term of any length marks the words it starts."""
 
 
-def _stem(term: str) -> str:
-    """A prefix that also matches the term's inflections (koilocytes ~ koilocyte, glands ~ glandular)."""
-    return term if len(term) <= 5 else term[: max(5, len(term) - 2)]
+_ENGLISH = threading.local()
+"""Each thread's English Snowball stemmer (BM25's: ``lexical``): a stemmer must not be called concurrently."""
+
+
+@functools.lru_cache(maxsize=65536)
+def _read(word: str) -> tuple[str, str]:
+    """A word (or a run of its dash-joined parts) as marks compare it: folded without dashes (``_unhyphenated``), and
+    that as BM25 stems it ("bodies" and "body" are "bodi"); kept, as a page repeats its words for every term."""
+    if not hasattr(_ENGLISH, "stemmer"):
+        _ENGLISH.stemmer = Stemmer.Stemmer("english")
+    bare = _unhyphenated(word)
+    return bare, _ENGLISH.stemmer.stemWord(bare)
+
+
+def _prefix(key: str) -> str | None:
+    """The start a long key's inflections share (koilocytes ~ koilocyte, glands ~ glandular); none for a short key
+    but a Korean one, which is its own."""
+    if len(key) >= PREFIX_MIN:
+        return key[: max(PREFIX_MIN - 1, len(key) - 2)]
+    return key if HANGUL.match(key) else None
 
 
 def _unhyphenated(word: str) -> str:
-    """``word`` folded, without hyphens: "Ki-67" and "Ki67", "anti-inflammatory" and "antiinflammatory" are one."""
-    return folded(word).replace("-", "")
+    """``word`` folded, without dashes: "Ki-67" and "Ki67", "anti-inflammatory" and "antiinflammatory" are one."""
+    return DASH.sub("", folded(word))
+
+
+def _keys(term: str) -> list[str]:
+    """What a term marks a word as: itself without its hyphens ("ki67" for "Ki-67"), and, as BM25 splits it, each of
+    its parts a reader looks for (over two letters, no stop word: "mallory" and "denk" of "Mallory-Denk")."""
+    parts = [part for part in term.split("-") if len(part) > 2 and part not in STOPWORDS]
+    return [_unhyphenated(key) for key in dict.fromkeys([term, *parts])]
+
+
+def _marks(word: str, stems: frozenset[str], prefixes: tuple[str, ...]) -> bool:
+    """Whether a word (or a run of its parts) has a key's stem or starts like a long key."""
+    bare, stem = _read(word)
+    return stem in stems or bare.startswith(prefixes)
+
+
+def _marked_runs(word: str, stems: frozenset[str], prefixes: tuple[str, ...]) -> list[tuple[int, int]]:
+    """(start, end) within ``word`` of each longest run of its dash-joined parts that marks (``_marks``), left to
+    right: the whole of "Reed–Sternberg" for "Reed-Sternberg", "koilocytic" of "non-koilocytic", "Ziehl" of
+    "Ziehl-Neelsen" for "Ziehl-Nielsen"."""
+    if not DASH.search(word):  # most words: one part
+        return [(0, len(word))] if _marks(word, stems, prefixes) else []
+    parts = [part.span() for part in WORD_PART.finditer(word)]
+    runs: list[tuple[int, int]] = []
+    for start, _ in parts:
+        if runs and start < runs[-1][1]:
+            continue  # a part of the run marked before
+        ends = [end for _, end in parts if end > start and _marks(word[start:end], stems, prefixes)]
+        if ends:
+            runs.append((start, ends[-1]))
+    return runs
 
 
 def marked_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
-    """(start, end) of each word of ``text`` a query's ``terms`` mark, in order: a word starting like a term, hyphens
-    aside (each part of a hyphenated word may start one: "non-koilocytic"), a name joined by an ampersand written as
-    a term ("H & E" for "H&E"), and in a spaceless script each run of a term."""
+    """(start, end) of each word of ``text`` a query's ``terms`` mark, in order: a word of a term's English stem or,
+    for a long term, starting like it, dashes aside, each run of a dash-joined word's parts on its own
+    (``_marked_runs``), a name joined by an ampersand written as a term ("H & E" for "H&E"), and in a spaceless
+    script each run of a term."""
     if not terms:
         return []
     spaceless = [re.escape(t) for t in terms if SPACELESS_TERM.fullmatch(t)]
     named = {folded(t) for t in terms if AMPERSAND_NAME.fullmatch(t)}
-    stems = tuple(_unhyphenated(_stem(t)) for t in terms if not SPACELESS_TERM.fullmatch(t) and t not in named)
+    keys = [key for t in terms if not SPACELESS_TERM.fullmatch(t) and t not in named for key in _keys(t)]
+    stems = frozenset(_read(key)[1] for key in keys)
+    prefixes = tuple(prefix for key in keys if (prefix := _prefix(key)))
     spans = []
     for match in re.finditer("|".join([*spaceless, AMPERSAND_NAME.pattern, TEXT_WORD.pattern]), text):
         word, start = match.group(), match.start()
-        if AMPERSAND_NAME.fullmatch(word):
-            start += 0 if folded(word.replace(" ", "")) in named else len(word)
-        elif TEXT_WORD.fullmatch(word):
-            starts = [0, *(i + 1 for i, c in enumerate(word) if c == "-")]
-            start += next((i for i in starts if _unhyphenated(word[i:]).startswith(stems)), len(word))
-        if start < match.end():
-            spans.append((start, match.end()))
+        if TEXT_WORD.fullmatch(word):
+            spans += [(start + a, start + b) for a, b in _marked_runs(word, stems, prefixes)]
+        elif not AMPERSAND_NAME.fullmatch(word) or folded(word.replace(" ", "")) in named:
+            spans.append(match.span())
     return spans
