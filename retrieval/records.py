@@ -9,6 +9,7 @@ its ``Citation``) what a search hands out; ``Citation.to_dict`` is the one JSON 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import PurePosixPath
@@ -129,8 +130,25 @@ class Payload:
 
     @property
     def body(self) -> str:
-        """What a hit quotes of the record: its text, else its title."""
-        return self.text or self.title or ""
+        """What a hit quotes of the record: its text, else its title; a figure's caption less the label opening it,
+        which its citation names beside the quote ("..., Figure 21.31" over "Figure 21.31. Karposi's ..." read twice).
+        """
+        labels = (self.figure_printed, self.figure) if self.kind == "figure" else ()
+        text = next((rest for label in labels if label and (rest := after_label(self.text, label))), self.text)
+        return text or self.title or ""
+
+
+LABEL_END = r"(?![.\-]?\w)[\s.:;,\-\u2013\u2014]*"
+"""After a figure's label in its caption: the label's end (not "Figure 2" of "Figure 2.1" or "Figure 21"), then the
+punctuation and spaces setting it off ("Figure 3. ", "Fig. 3: ", "Figure 3 - ")."""
+
+
+def after_label(caption: str, label: str) -> str:
+    """``caption`` after ``label`` where the caption opens with it ("Figure 21.31. Karposi's ..." is "Karposi's ..."),
+    its spaces as printed ("Fig.3" for "Fig. 3"), any case; else "", as for a caption that is its label alone."""
+    spaced = r"\s*".join(re.escape(part) for part in label.split())
+    opening = re.match(rf"\s*{spaced}{LABEL_END}", caption, re.IGNORECASE) if spaced else None
+    return caption[opening.end() :].strip() if opening else ""
 
 
 _STORED_FIELDS = frozenset(f.name for f in fields(Payload)) - {"extra"}

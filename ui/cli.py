@@ -181,6 +181,7 @@ def search(
     query.validate()
     idx = Index.open(settings.index_dir, settings)
     found = Searcher(idx).find(query)  # which resolves the filters: a source's name, a chapter
+    print_warnings(word_warnings([(f"query {query.text!r}", query.text)] if query.text else [], idx))
     hits = found.hits
     if found.image_words:  # what the image's own words added (stderr: --json keeps stdout JSON alone)
         err_console.print(f"words read in the image: {found.image_words}", highlight=False, markup=False)
@@ -301,25 +302,24 @@ def unindexed_words(text: str, terms: Collection[str], languages: tuple[Language
     return [w for w in words if has_words(w) and not any(t in terms for t in lookup_terms([w], languages)[0])]
 
 
-def option_warnings(options: list[str], idx: Index) -> list[str]:
-    """One line per option word no indexed text holds, naming the closest indexed words as a --filter value's refusal
-    does: a mistyped option found no evidence, so another option won with confidence."""
-    from pathatlas.agent.questions import LETTERS
+def word_warnings(texts: list[tuple[str, str]], idx: Index) -> list[str]:
+    """One line per word of each named text (``(name, text)``) no indexed text holds, naming the closest indexed words
+    as a --filter value's refusal does: such a word matched nothing by its letters, so a mistyped option found no
+    evidence and another won with confidence, and a search's "best match" was found by meaning alone."""
     from pathatlas.retrieval.search import not_held
 
     terms = indexed_terms(idx)
-    if not terms:  # an empty index: the answer says nothing was found
+    if not terms:  # an empty index: the answer or search says nothing was found
         return []
-    unindexed = [
-        (LETTERS[j], option, word)
-        for j, option in enumerate(options)
-        for word in unindexed_words(option, terms, idx.lexical.read_in)
-    ]
+    unindexed = [(name, word) for name, text in texts for word in unindexed_words(text, terms, idx.lexical.read_in)]
     spellings = indexed_spellings(idx) if unindexed else {}
-    return [
-        f"option {letter} {option!r}: {not_held('indexed word', word, spellings, idx)}"
-        for letter, option, word in unindexed
-    ]
+    return [f"{name}: {not_held('indexed word', word, spellings, idx)}" for name, word in unindexed]
+
+
+def print_warnings(warnings: list[str]) -> None:
+    """Warnings on stderr, one line each: --json's stdout stays JSON."""
+    for warning in warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -359,8 +359,7 @@ def ask(
         q.validate()
         status.update("opening the index")
         idx = Index.open(settings.index_dir, settings)
-        for warning in option_warnings(options, idx):  # on stderr: --json's stdout stays JSON
-            err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
+        print_warnings(word_warnings([(f"option {LETTERS[j]} {o!r}", o) for j, o in enumerate(options)], idx))
         answered = Agent.from_settings(searcher_telling(idx, status), settings).ask(q)
         result = answer_record(answered, idx.store, from_question)
     if as_json:
