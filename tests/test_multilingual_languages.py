@@ -149,7 +149,7 @@ def recorded(index_dir) -> list[str]:
 def top_case(query: str, index, home, **env) -> str | None:
     result = run_cli("search", query, "--index", index, "--json", "--k", "1", home=home, **env)
     assert result.exit_code == 0, result.output
-    hits = [hit for hit in json.loads(result.output) if hit["matched_by"].get("bm25")]
+    hits = [hit for hit in json.loads(result.stdout) if hit["matched_by"].get("bm25")]
     return hits[0]["citation"]["case"] if hits else None
 
 
