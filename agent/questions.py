@@ -71,7 +71,8 @@ class Question:
             raise BadInputError(f"an option must be text, not {wrong[0]!r}")
         check_filters(self.filters)
         if not self.text.strip() and self.options:
-            raise BadInputError(f"question {self.id or ''}: options without a question".replace("  ", " "))
+            where = f"question {self.id}: " if self.id else ""
+            raise BadInputError(f"{where}the question is empty: options without a question")
         if not self.text.strip() and self.image is None:
             raise BadInputError("empty question: give the question text, an image, or both")
         if self.image is not None:

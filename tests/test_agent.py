@@ -147,8 +147,10 @@ def test_question_readings():
     assert letter_index("c", 4) == 2
     with pytest.raises(BadInputError):
         letter_index("E", 4)
-    with pytest.raises(BadInputError, match="options without a question"):
-        Question("", ["a", "b"]).validate()
+    with pytest.raises(BadInputError, match="^the question is empty: options without a question$"):
+        Question("", ["a", "b"]).validate()  # read "question : options without a question" without an id
+    with pytest.raises(BadInputError, match="^question q7: the question is empty"):
+        Question("", ["a", "b"], id="q7").validate()
     with pytest.raises(BadInputError, match="one option is no choice"):
         Question("Which bone is longest?", ["femur"]).validate()
     with pytest.raises(BadInputError, match=r"options A and C are the same \('Femur'\)"):
