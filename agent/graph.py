@@ -60,9 +60,9 @@ def citation_dict(evidence: Evidence) -> dict[str, Any]:
 def quote_dict(quote: Quote) -> dict[str, Any]:
     """One quoted sentence in its JSON form; ``about`` (option letters) where the sentence was quoted for an option
     it does not name by being the nearest (``Quote.about``): what it names, so "supports" under C is not read as a
-    sentence about C when it names A and B."""
-    about = {} if quote.about is None else {"about": [LETTERS[j] for j in quote.about]}
-    return {"quote": quote.text, "citation": citation_dict(quote.evidence), "stance": quote.stance, **about}
+    sentence about C when it names A and B; null elsewhere (every door gives the key, REST's model included)."""
+    about = None if quote.about is None else [LETTERS[j] for j in quote.about]
+    return {"quote": quote.text, "citation": citation_dict(quote.evidence), "stance": quote.stance, "about": about}
 
 
 def answer_document(question: Question, answer: Answer, evidence: list[Evidence], trace: list[dict]) -> dict:

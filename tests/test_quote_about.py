@@ -39,7 +39,7 @@ def test_an_exception_quoted_from_the_other_options_names_them():
     assert f'On A: "{others}' not in document["rationale"]
     assert f'On A, a sentence naming B, C, D and not A: "{others}' in document["rationale"]
     named = [q for option in document["options"][1:] for q in option["evidence"]]
-    assert named and all("about" not in q for q in named), "a quote found by naming its option needs no label"
+    assert named and all(q["about"] is None for q in named), "a quote found by naming its option needs no label"
 
 
 def test_the_nearest_sentence_to_an_unnamed_choice_names_what_it_is_about():

@@ -383,7 +383,9 @@ class OptionQuote(BaseModel):
     quote: str = Field(..., description="A sentence quoted verbatim from the cited evidence.")
     citation: QuoteCitation
     stance: Literal["supports", "contradicts", "related"] = Field(
-        ..., description="related: the nearest sentence to a chosen option no sentence names; it settles nothing."
+        ...,
+        description="related: a sentence that settles nothing: the nearest sentence to a chosen option no sentence "
+        "names, or a similar case's description under the option of its diagnosis.",
     )
     about: list[str] | None = Field(
         None,
