@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,13 +137,45 @@ def pasted_options(question: str) -> tuple[str, list[str]] | None:
     return text, [ANY_LABEL.sub("", option, count=1) for option in options]
 
 
+def unread_option_lines(question: str) -> str | None:
+    """Why lines lettered as options, A then B ("A. transitional", "B. stratified"), were not read as the question's
+    options (``pasted_options``); None where it has no such lines or they were read. One "A." line is a sentence
+    ("A. fumigatus was cultured"), not options."""
+    lines = [line.strip() for line in question.splitlines() if line.strip()]
+    first = next((n for n, line in enumerate(lines) if label_shape(line).upper() in ("A.", "A)", "(A)")), None)
+    if first is None or pasted_options(question):
+        return None
+    labelled = list(itertools.takewhile(ANY_LABEL.match, lines[first:]))
+    if len(labelled) < 2 or ANY_LABEL.match(labelled[1])[2].upper() != "B":
+        return None
+    if first == 0:
+        return "no question text before them"
+    if after := lines[first + len(labelled) :]:
+        return f"the line {after[0][:40]!r} after them is no option"
+    if len(labelled) > len(LETTERS):
+        return f"{len(labelled)} of them; at most {len(LETTERS)}"
+    if len({label_shape(line) for line in labelled}) > 1:
+        return f"their labels are of mixed forms ({', '.join(dict.fromkeys(label_shape(x) for x in labelled))})"
+    letters = ", ".join(ANY_LABEL.match(line)[2] for line in labelled)
+    return f"they are lettered {letters}, not A, B, C... in order"
+
+
 def with_pasted_options(question: str, options: list[str]) -> tuple[str, list[str], bool]:
     """The question's text and options as every door asks them, and whether the options were read from the
     question's own lines: a question pasted whole with its option lines and no options given is split
     (``pasted_options``), so it is not answered as an open question with the options inside its text. Options given
-    always win."""
-    pasted = None if options else pasted_options(question)
-    return (*pasted, True) if pasted else (question, options, False)
+    always win. Option lines that cannot be read are refused with the reason (``unread_option_lines``): answered as
+    an open question, the question's options were silently dropped."""
+    if options:
+        return question, options, False
+    if pasted := pasted_options(question):
+        return (*pasted, True)
+    if reason := unread_option_lines(question):
+        raise BadInputError(
+            f"the question's option lines were not read: {reason}; give the options one per line after the "
+            "question, lettered A, B, C... in order, or as options"
+        )
+    return question, options, False
 
 
 @dataclass

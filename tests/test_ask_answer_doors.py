@@ -6,6 +6,7 @@ says so (``options_from_question``). Hashing encoder and a one-page PDF: no mode
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,9 +14,11 @@ import anyio
 import pymupdf
 import pytest
 from fastapi.testclient import TestClient
+from mcp.server.mcpserver.exceptions import ToolError
 
 from pathatlas.agent.questions import with_pasted_options
 from pathatlas.corpora.demo import draw_pattern
+from pathatlas.errors import BadInputError
 from pathatlas.retrieval.records import Payload
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.mcp_server import build_server
@@ -156,3 +159,31 @@ def test_options_given_win_over_the_question_s_lines():
         False,
     )
     assert with_pasted_options(QUESTION, []) == (QUESTION, [], False), "an open question stays open"
+
+
+@pytest.mark.parametrize(
+    ("lines", "reason"),
+    [
+        ("\n".join(f"{letter}. option {n}" for n, letter in enumerate("ABCDEFGHIJK")), "11 of them; at most 10"),
+        ("A. goblet\nB. squamous\nC. basal\nAnswer: C", "the line 'Answer: C' after them is no option"),
+        ("A. goblet\nB. squamous\nD. basal", "they are lettered A, B, D, not A, B, C... in order"),
+        ("A. goblet\nB) squamous", "their labels are of mixed forms (A., A))"),
+    ],
+)
+def test_option_lines_that_cannot_be_read_are_refused_saying_why(service, lines, reason):
+    """Such a question was answered as an open one, its options dropped without a word (11 options given as options
+    are refused); every door now refuses it in one line naming the reason."""
+    client, toolbox = service
+    pasted = f"Which cell secretes mucus?\n{lines}"
+    with pytest.raises(BadInputError, match=re.escape(reason)):
+        with_pasted_options(pasted, [])
+    rest = client.post("/ask", json={"question": pasted})
+    assert rest.status_code == 400 and reason in rest.json()["detail"], rest.text
+    with pytest.raises(ToolError, match=re.escape(reason)):
+        anyio.run(build_server(toolbox).call_tool, "ask", {"question": pasted})
+    assert with_pasted_options(pasted, ["goblet", "squamous"])[1] == ["goblet", "squamous"], "options given win"
+
+
+def test_a_sentence_opening_with_a_genus_initial_is_no_option_line():
+    for question in ("A. fumigatus was cultured.\nWhat is it?", "Which toxin does C. difficile make?"):
+        assert with_pasted_options(question, []) == (question, [], False)
