@@ -21,11 +21,12 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import ConfigDict, Field, field_validator
 
+from pathatlas.errors import BadInputError
 from pathatlas.retrieval.records import Hit
 from pathatlas.retrieval.search import Query, check_filters
 from pathatlas.settings import Settings, load_settings
 from pathatlas.ui.api.schemas import hit_record
-from pathatlas.ui.tools import Toolbox, reraise_as, thumbnail_uri, validation_line
+from pathatlas.ui.tools import Toolbox, refuse_unknown_arguments, reraise_as, thumbnail_uri, validation_line
 
 
 def hit_document(hit: Hit, rank: int, query: str | None = None) -> Document:
@@ -35,6 +36,19 @@ def hit_document(hit: Hit, rank: int, query: str | None = None) -> Document:
     passage = hit.payload.body or hit.snippet
     media = thumbnail_uri(hit.id) if hit.thumbnail else None
     return Document(id=hit.id, page_content=passage, metadata={**hit_record(hit, rank, query), "media": media})
+
+
+class PathAtlasTool(StructuredTool):
+    """A structured tool that refuses an argument it does not take (a ``ToolException``, one line back to the model)
+    instead of dropping it, as LangChain's validation would."""
+
+    def _parse_input(self, tool_input: str | dict[str, Any], tool_call_id: str | None) -> str | dict[str, Any]:
+        if isinstance(tool_input, dict):
+            try:
+                refuse_unknown_arguments(self.name, tool_input, self.args)
+            except BadInputError as exc:
+                raise ToolException(str(exc)) from None
+        return super()._parse_input(tool_input, tool_call_id)
 
 
 class PathAtlasRetriever(BaseRetriever):
@@ -76,10 +90,10 @@ class PathAtlasRetriever(BaseRetriever):
         return [hit_document(hit, rank, query) for rank, hit in enumerate(hits, start=1)]
 
     def as_tools(self) -> list[BaseTool]:
-        """``search`` and ``ask`` as LangChain tools; bad input, arguments of the wrong type included, comes back to the
-        model as one line of text."""
+        """``search`` and ``ask`` as LangChain tools; bad input, arguments of the wrong type or that the tool does not
+        take included, comes back to the model as one line of text."""
         return [
-            StructuredTool.from_function(
+            PathAtlasTool.from_function(
                 reraise_as(getattr(self.toolbox, name), ToolException),
                 name=name,
                 handle_tool_error=True,

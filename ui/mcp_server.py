@@ -1,10 +1,10 @@
 """``pathatlas mcp``: the index as Model Context Protocol tools and resources, with the official ``mcp`` SDK.
 
 Tools are ``Toolbox`` methods (sync: the SDK runs them on worker threads, off the event loop); a
-``PathAtlasError`` becomes an MCP tool error with its one line, and so do arguments a tool's schema refuses; anything
-else is the SDK's generic tool error, and the server keeps serving. The engine (models and index) loads once, before
-serving. Neither answers nor errors name server files: a record's thumbnail is its ``pathatlas://`` resource, a source
-its name or id.
+``PathAtlasError`` becomes an MCP tool error with its one line, and so do arguments a tool's schema refuses and those
+it does not take (the SDK would drop them silently); anything else is the SDK's generic tool error, and the server
+keeps serving. The engine (models and index) loads once, before serving. Neither answers nor errors name server files:
+a record's thumbnail is its ``pathatlas://`` resource, a source its name or id.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pathatlas.errors import PathAtlasError
+from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.settings import Settings
-from pathatlas.ui.tools import THUMBNAIL_URI, Toolbox, reraise_as, validation_line
+from pathatlas.ui.tools import THUMBNAIL_URI, Toolbox, refuse_unknown_arguments, reraise_as, validation_line
 
 require("mcp", "mcp")
 
@@ -40,11 +40,17 @@ INSTRUCTIONS = (
 class PathAtlasServer(MCPServer):
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         """The SDK's call, but arguments its schema refuses (k="ten") are a tool error of one line naming the
-        argument, as the tools' own errors are, rather than pydantic's multi-line report."""
+        argument, as the tools' own errors are, rather than pydantic's multi-line report; so is an argument the tool
+        does not take, which the SDK would drop."""
+        schema = self._tool_input_schema(name)  # None for an unknown tool, which the SDK names
         try:
+            if schema is not None:
+                refuse_unknown_arguments(name, arguments, schema["properties"])
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError:  # a crash inside the tool: the SDK's generic error, whatever its cause
             raise
+        except BadInputError as exc:  # only refuse_unknown_arguments: the SDK wraps what a tool raises
+            raise ToolError(f"Error executing tool {name}: {exc}") from None
         except ToolError as exc:
             if not isinstance(exc.__cause__, ValidationError):
                 raise

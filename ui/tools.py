@@ -2,8 +2,8 @@
 
 Each public method is one tool: its docstring is the description an LLM reads, its annotated parameters
 are the JSON schema. Bad input raises ``PathAtlasError`` with one line; the MCP and LangChain layers turn
-it into their own tool error, and say an argument of the wrong type in one line too (``validation_line``). Nothing
-here writes to the index.
+it into their own tool error, and say an argument of the wrong type (``validation_line``) or one the tool does not take
+(``refuse_unknown_arguments``) in one line too. Nothing here writes to the index.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import reprlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
 
 from PIL import Image
-from pydantic import Field, ValidationError, WithJsonSchema
+from pydantic import Field, StrictInt, ValidationError, WithJsonSchema
 
 from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.errors import BadInputError, PathAtlasError
@@ -40,8 +40,9 @@ THUMBNAIL_URI = "pathatlas://thumbnails/{record_id}"
 # json_schema_extra would not.
 LONG_TEXT = WithJsonSchema({"type": "string", "maxLength": MAX_TEXT_CHARS})
 Text = Annotated[str, Field(description="What to look for: words, a phrase or a question."), LONG_TEXT]
+# Integers are strict: lax pydantic took k=true as 1 and k="3" as 3, answering what the model may not have meant.
 K = Annotated[
-    int,
+    StrictInt,
     Field(description=f"How many hits to return (1-{MAX_K})."),
     WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_K}),
 ]
@@ -98,6 +99,17 @@ def validation_line(error: ValidationError) -> str:
     value = "" if first["type"] == "missing" else f", not {reprlib.repr(first['input'])}"
     more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
     return f"{where}: {first['msg'][:1].lower()}{first['msg'][1:]}{value}{more}"
+
+
+def refuse_unknown_arguments(tool: str, arguments: Mapping[str, Any], takes: Collection[str]) -> None:
+    """Models guess argument names (``filters``, ``n``, ``type``); a tool that dropped one would answer unfiltered while
+    the model believes it filtered, so an argument the tool does not take is refused, naming those it does."""
+    unknown = [name for name in arguments if name not in takes]
+    if unknown:
+        names = ", ".join(map(repr, unknown))
+        raise BadInputError(
+            f"unknown argument{'s' if len(unknown) > 1 else ''} {names}; {tool} takes {', '.join(takes)}"
+        )
 
 
 def check_text(value: str, name: str, limit: int) -> str:
@@ -177,7 +189,7 @@ class Toolbox:
     def get_page(
         self,
         source: Annotated[str, Field(description="A hit's citation source_id or source (its file name).")],
-        page: Annotated[int, Field(description="1-based page number, as cited.")],
+        page: Annotated[StrictInt, Field(description="1-based page number, as cited.")],
     ) -> dict[str, Any]:
         """Read a whole cited page: its text and the figures on it, to read around a search hit."""
         index, searcher = self.engine.index, self.engine.searcher
