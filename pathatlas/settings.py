@@ -156,7 +156,9 @@ class Settings(BaseSettings):
         "figures chose 64 against the joint space's 1).",
     )
     weight_specimen: Weight = Field(
-        100.0, description="Weight of the same-specimen ranker: large, so a verified candidate ranks above the rest."
+        100.0,
+        description="Weight of the same-specimen ranker, which orders the verified candidates among themselves; they "
+        "rank above the rest whatever the other weights (Searcher.fuse). 0: off.",
     )
     pages_per_section: int = Field(
         1,

@@ -7,7 +7,8 @@ installed (``pathatlas.tesseract``), else as the system program, one subprocess 
 core (starting it takes about 0.2 s: most of what a lone image query's words cost). Raw output is
 cached under ``<home>/cache/ocr`` keyed by the image's pixels and the engine, so re-indexing and re-benchmarking
 read each image once. ``clean_words`` keeps what looks like words. An image query's words are read the same way
-but never cached (they are a user's upload), and count only from ``MIN_QUERY_WORDS`` (``query_words``).
+but never cached (they are a user's upload), a slide viewer's own words are dropped, and the rest count only from
+``MIN_QUERY_WORDS`` (``query_words``).
 
 A scanned page (a PDF page without a text layer) is read the same way but as a page (``TesseractReader.read_pages``):
 tesseract finds its columns and paragraphs itself, and each paragraph comes back whole, with its box, to become the
@@ -76,7 +77,16 @@ figures, whose labels it reads, are at most 768 px."""
 MIN_QUERY_WORDS = 3
 """An image query's printed words count only from this many: slide-viewer screenshots carry the viewer's controls
 ("Rotate Image", "native resolution"), which tesseract reads in 25 of the 1,090 dev atlas and LC25000 images, never
-more than two words; a labelled diagram has more (chosen on those images, which have no printed labels)."""
+more than two words; a labelled diagram has more (chosen on those images, which have no printed labels). Counted
+after ``VIEWER_WORDS`` are dropped."""
+VIEWER_WORDS = (("rotate", "image"), ("scale", "bar"), ("native", "resolution"), ("rotate",), ("zoom",), ("home",))
+"""What a slide viewer prints around the tissue (its scale bar, buttons and title bar), each a run of words read in
+a row: no words of the picture asked about, so an image query drops them before counting. Each was read or printed in
+a viewer's screenshot: "Rotate Image" (23 dev atlas screenshots), "native resolution" (one), and a tester's "Scale bar
+100 um Rotate Image Home" under a "zoom 20x" title, read "Scale bar Folate Image", whose three words put a textbook
+figure above the case. "image", "scale" and "native" go only in their pairs, since they mean things in a diagram too:
+the book's Figure 14.24 prints "Integrated image", which its caption names (dropping the word alone cost it rank 1).
+None of the book's 720 figures prints a pair, "rotate", "zoom" or "home"."""
 WORD = re.compile(r"[A-Za-z]+(?:['-][A-Za-z]+)*")
 MIN_LETTERS = 3
 VOWEL = re.compile(r"[aeiouy]", re.IGNORECASE)
@@ -198,8 +208,23 @@ def query_words(reader: WordReader, images: Sequence[Image.Image]) -> list[str]:
 
 
 def query_text(words: Sequence[str]) -> str:
-    """An image's printed words as a query: "" when they are fewer than ``MIN_QUERY_WORDS``."""
-    return " ".join(words) if len(words) >= MIN_QUERY_WORDS else ""
+    """An image's printed words as a query, a slide viewer's (``VIEWER_WORDS``) left out: "" when fewer than
+    ``MIN_QUERY_WORDS`` remain."""
+    kept = without_viewer_words(words)
+    return " ".join(kept) if len(kept) >= MIN_QUERY_WORDS else ""
+
+
+def without_viewer_words(words: Sequence[str]) -> list[str]:
+    """``words`` less each run of them that spells one of ``VIEWER_WORDS`` (any case)."""
+    lowered = [word.lower() for word in words]
+    dropped = {
+        at + n
+        for phrase in VIEWER_WORDS
+        for at in range(len(words) - len(phrase) + 1)
+        if tuple(lowered[at : at + len(phrase)]) == phrase
+        for n in range(len(phrase))
+    }
+    return [word for at, word in enumerate(words) if at not in dropped]
 
 
 class TesseractReader:

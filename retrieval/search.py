@@ -356,6 +356,14 @@ def found_by_look(ranks: Mapping[str, int]) -> bool:
     return any(r == SPECIMEN or (r.endswith(":image") and r != PRINTED) for r in ranks)
 
 
+def verified_first(fused: list[Fused]) -> list[Fused]:
+    """``fused`` with the candidates the ``specimen`` ranker verified first, each part in its fused order: the same
+    specimen is the image asked about, whatever the other weights add up to (three words a slide viewer printed, at
+    ``bm25:image``'s 256, once put a textbook figure above the verified case at 100). Pinned, not out-weighed: no
+    later weight can undo it. A ``specimen`` weight of 0 leaves that ranker out of the RRF, so nothing moves."""
+    return sorted(fused, key=lambda hit: SPECIMEN not in hit[2])
+
+
 def tie_break(hit: tuple[str, float]) -> tuple[float, str]:
     """Equal scores rank by id, so every store (FAISS, Qdrant) gives the same order for the same index."""
     return (-round(hit[1], 5), hit[0])
@@ -491,7 +499,7 @@ class Searcher:
     ) -> list[Fused]:
         """Weighted RRF. With ``query_keypoints`` (an image query's, asked for only when some of the top
         ``verify_depth`` candidates have stored keypoints), candidates verified as the same specimen join as the
-        ``specimen`` ranker, whose large weight puts them first (retrieval/local.py)."""
+        ``specimen`` ranker (retrieval/local.py) and come first (``verified_first``)."""
         weights, k = self.settings.fusion_weights(), self.settings.rrf_k
         fused = reciprocal_rank_fusion(rankings, {r: ranker_weight(r, weights) for r in rankings}, k=k)
         if query_keypoints is None or not self.settings.verify_depth:
@@ -509,7 +517,7 @@ class Searcher:
         if not specimen:
             return fused
         rankings = {**rankings, SPECIMEN: specimen}
-        return reciprocal_rank_fusion(rankings, {r: ranker_weight(r, weights) for r in rankings}, k=k)
+        return verified_first(reciprocal_rank_fusion(rankings, {r: ranker_weight(r, weights) for r in rankings}, k=k))
 
     def _page_hits(self, query: Query, rankings: dict[str, ScoredIds]) -> list[Hit]:
         """Candidates grouped by page and scored by the ranker; each hit shows its group's best member."""
