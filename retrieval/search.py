@@ -5,8 +5,8 @@ Text queries are ranked by page: a page's passages (and figures) form a group sc
 a page hit carries its best passage. The ranker reads BM25 and dense scores, not fusion weights: a ranker weighted 0
 (``PATHATLAS_WEIGHT_BM25=0``, or every dense space's) is left out of ``rankings``, so the others order the pages
 alone. Queries with an image keep weighted RRF, where the words printed in the image (``query_ocr``) join as the
-``bm25:image`` ranker; after the first five hits, the diagnosis most of the top ten share comes first
-(``diagnosis_vote``).
+``bm25:image`` ranker; candidates verified as the same specimen are then pinned first (``verified_first``), and after
+the first five hits, the diagnosis most of the top ten share comes first (``diagnosis_vote``).
 """
 
 from __future__ import annotations
