@@ -43,7 +43,7 @@ from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.local import Keypoints, cached_keypoints, inliers, same_specimen
 from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k, recall_and_mrr
 from pathatlas.retrieval.ocr import TesseractReader, query_text
-from pathatlas.retrieval.search import SPECIMEN, ranker_weight
+from pathatlas.retrieval.search import SPECIMEN, ranker_weight, verified_first
 from pathatlas.settings import Settings
 
 PLAIN = "plain-knn"
@@ -209,9 +209,9 @@ def image_to_image(
 
 def fuse_orders(orders: dict[str, list[int]], weights: dict[str, float], k: int, depth: int = 200) -> list[int]:
     """What search does with an image query: weighted RRF of each space's top ``depth`` (the settings' weights
-    and constant, so the benchmark's default row is the configured search)."""
+    and constant, so the benchmark's default row is the configured search), verified candidates first."""
     rankings = {space: [(str(c), 0.0) for c in order[:depth]] for space, order in orders.items()}
-    return [int(rid) for rid, _, _ in reciprocal_rank_fusion(rankings, weights, k=k)]
+    return [int(rid) for rid, _, _ in verified_first(reciprocal_rank_fusion(rankings, weights, k=k))]
 
 
 def ranked_methods(
