@@ -123,12 +123,17 @@ def label_shape(text: str) -> str:
     return re.sub("[A-Z]", "A", re.sub("[a-z]", "a", label[0].strip())) if label else ""
 
 
+def lettered_lines(question: str) -> tuple[list[str], int | None]:
+    """The question's non-blank lines, stripped, and the place of the first labelled A ("A.", "A)", "(A)"), if any."""
+    lines = [line.strip() for line in question.splitlines() if line.strip()]
+    return lines, next((n for n, line in enumerate(lines) if label_shape(line).upper() in ("A.", "A)", "(A)")), None)
+
+
 def pasted_options(question: str) -> tuple[str, list[str]] | None:
     """``question`` split into its text and its options where it ends in two or more lines labelled A, B, C... in
     one form ("...surface?\\nA. transitional\\nB. stratified columnar"), as a whole question is pasted from a quiz;
     None otherwise (other labels, mixed forms, a line that is not an option after them, no text before them)."""
-    lines = [line.strip() for line in question.splitlines() if line.strip()]
-    first = next((n for n, line in enumerate(lines) if label_shape(line).upper() in ("A.", "A)", "(A)")), None)
+    lines, first = lettered_lines(question)
     if first is None:
         return None
     text, options = "\n".join(lines[:first]), lines[first:]
@@ -141,8 +146,7 @@ def unread_option_lines(question: str) -> str | None:
     """Why lines lettered as options, A then B ("A. transitional", "B. stratified"), were not read as the question's
     options (``pasted_options``); None where it has no such lines or they were read. One "A." line is a sentence
     ("A. fumigatus was cultured"), not options."""
-    lines = [line.strip() for line in question.splitlines() if line.strip()]
-    first = next((n for n, line in enumerate(lines) if label_shape(line).upper() in ("A.", "A)", "(A)")), None)
+    lines, first = lettered_lines(question)
     if first is None or pasted_options(question):
         return None
     labelled = list(itertools.takewhile(ANY_LABEL.match, lines[first:]))

@@ -81,16 +81,15 @@ pronoun ("A cell", "I think"), a digit there is a count ("2 kidneys"), a lower-c
 a letter after an ampersand ends a name ("H&E stain": ``JOINED``)."""
 NUMERALS = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5"}
 """Roman numerals read as digits, so "type I" and "Type 1 diabetes" are one term."""
-JOINED = (
-    re.compile(r"(?<![\w&-])([A-Za-z]{1,5})-(\d{1,3})(?![\w-])"),
-    re.compile(r"(?<![\w&-])([A-Za-z]) ?& ?([A-Za-z])(?![\w&-])"),
-)
+NAME_WORD, NAME_NUMBER = r"(?<![\w&-])([A-Za-z]{1,5})", r"(\d{1,3})(?![\w-])"
+AMPERSAND = r"(?<![\w&-])([A-Za-z]) ?& ?([A-Za-z])(?![\w&-])"
+JOINED = (re.compile(f"{NAME_WORD}-{NAME_NUMBER}"), re.compile(AMPERSAND))
 """Names joined by a hyphen or an ampersand, which the stems split or drop: a short word and a number ("Ki-67",
 "HER-2", "IL-6", "CD-20"), read also as written glued ("Ki67", "HER2": one stem), and two letters around an ampersand
 ("H&E", whose letters alone are no words)."""
 TYPED_JOINED = (
-    re.compile(r"(?<![\w&-])([A-Za-z]{1,5})[ -](\d{1,3})(?![\w-])"),
-    re.compile(r"(?<![\w&-])([A-Za-z]) ?& ?([A-Za-z])(?![\w&-])|(?<![\w&-])([A-Z]) and ([A-Z])(?![\w&-])"),
+    re.compile(f"{NAME_WORD}[ -]{NAME_NUMBER}"),
+    re.compile(rf"{AMPERSAND}|(?<![\w&-])([A-Z]) and ([A-Z])(?![\w&-])"),
 )
 """``JOINED`` as a query types them, also with a space ("HER 2", "ki 67", "CD 20") or "and" between capitals ("H and
 E"). Queries only: in a text "page 12" or "A and B" are no names, and a query term no text holds changes no score."""
