@@ -24,12 +24,13 @@ from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
 from pathatlas.agent.answerers.offline import OfflineAnswerer
+from pathatlas.agent.document import answer_record
 from pathatlas.agent.graph import Agent
 from pathatlas.agent.questions import Question
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.search import Query, Searcher
-from pathatlas.ui.api.schemas import answer_record, hit_records
+from pathatlas.ui.api.schemas import hit_records
 from pathatlas.ui.bench_serve import free_port
 from pathatlas.ui.tools import MAX_K, public
 from tests.helpers import png_bytes

@@ -341,11 +341,11 @@ def ask(
 
     With --filter the evidence comes from those records only (e.g. source=book.pdf)."""
     with err_console.status("loading PathAtlas") as status:  # on stderr, erased when done: --json's stdout stays JSON
-        from pathatlas.agent.graph import Agent  # seconds of imports: within the status
+        from pathatlas.agent.document import answer_record  # seconds of imports: within the status
+        from pathatlas.agent.graph import Agent
         from pathatlas.agent.questions import LETTERS, Question, with_pasted_options
         from pathatlas.retrieval.images import open_image
         from pathatlas.retrieval.index import Index
-        from pathatlas.ui.api.schemas import answer_record
 
         settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
         question, texts, from_question = with_pasted_options(question, parse_options(option))

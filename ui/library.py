@@ -111,9 +111,9 @@ class Atlas:
         confidence, settled, rationale, per-option quotes and citations (``answer_record``); a question pasted with
         its option lines and no ``options`` is split as every door splits it. ``answerer``: offline (default), llm, or
         ``py:package.module.Class``."""
+        from pathatlas.agent.document import answer_record
         from pathatlas.agent.graph import Agent
         from pathatlas.agent.questions import Question, with_pasted_options
-        from pathatlas.ui.api.schemas import answer_record
 
         name = answerer or self.settings.answerer
         if name not in self._agents:

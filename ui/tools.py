@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from PIL import Image
 from pydantic import Field, StrictInt, ValidationError, WithJsonSchema
 
+from pathatlas.agent.document import answer_record
 from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.retrieval.images import open_image
@@ -26,7 +27,7 @@ from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import Found, Query
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.schemas import answer_record, hit_records
+from pathatlas.ui.api.schemas import hit_records
 
 MAX_TEXT_CHARS = Settings.model_fields["max_query_chars"].default
 """Longest query, question or option the tools' schema advertises; the tools refuse text over the service's own

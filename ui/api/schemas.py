@@ -1,29 +1,24 @@
-"""Request and response models of the REST API (they are its OpenAPI schema), and ``hit_record`` and ``answer_record``,
-the one JSON form of a hit and of an answer that every door (CLI, REST, MCP, LangChain) shows."""
+"""Request and response models of the REST API (they are its OpenAPI schema), and ``hit_record``, the one JSON form of a
+hit that every door (CLI, REST, MCP, LangChain) shows; an answer's is ``pathatlas.agent.document.answer_record``."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from pydantic_core import PydanticKnownError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from pathatlas.agent.evidence import QuotePlace, evidence_record, quote_place
 from pathatlas.agent.questions import ONE_OPTION, repeated_option
 from pathatlas.retrieval.marks import marked_spans, query_terms
-from pathatlas.retrieval.records import KINDS, Citation, Hit, Payload, organ_text
+from pathatlas.retrieval.records import KINDS, Hit, organ_text
 from pathatlas.retrieval.search import USER_FILTERS
 from pathatlas.retrieval.text import CJK_RUN
 from pathatlas.settings import Settings
 from pathatlas.ui.present import matched_why
-
-if TYPE_CHECKING:
-    from pathatlas.agent.graph import AgentResult
-    from pathatlas.retrieval.stores.base import VectorStore
 
 
 class CitationOut(BaseModel):
@@ -450,52 +445,6 @@ def linked(citation: dict[str, Any], links: Links) -> dict[str, Any]:
         "page_url": links.page(citation["record"]) if citation["page"] is not None else None,
         "case_image_url": links.case_image(citation["evidence"]) if citation["case"] and citation["image"] else None,
     }
-
-
-def answer_record(result: AgentResult, store: VectorStore, options_from_question: bool = False) -> dict[str, Any]:
-    """The one JSON form of an answer, which every door shows (``pathatlas ask --json``, REST, MCP, LangChain):
-    ``AgentResult.to_dict`` with each citation where it stands on its page, read from ``store``. A quote's box is the
-    passage holding it and a quote that is a figure's caption names the figure (``quote_place``: the agent cites a
-    caption read in its page's text without its figure); each citation's ``record`` is the record whose box it gives.
-    ``thumbnail`` is a file on this machine: REST shows its URL instead (``AskResponse``), MCP its resource."""
-    document = result.to_dict()
-    by_id = {e.id: e for e in result.evidence}
-    cited = {c["evidence"] for c in document["citations"]}
-    cited |= {q["citation"]["evidence"] for option in document["options"] for q in option["evidence"]}
-    pages = records_on_pages(store, [by_id[i].payload for i in cited if i in by_id])
-
-    def placed(citation: dict[str, Any], quote: str | None) -> dict[str, Any]:
-        evidence = by_id.get(citation["evidence"])
-        if evidence is None:
-            return {**citation, "record": citation["evidence"]}
-        on_page = pages.get((evidence.payload.source, evidence.payload.page), {})
-        place = (
-            quote_place(quote, evidence.id, evidence.payload, on_page)
-            if quote is not None
-            else QuotePlace(evidence_record(evidence.id, evidence.payload, on_page), evidence.payload.bbox)
-        )
-        shown = replace(Citation.from_dict(citation), figure=citation["figure"] or place.figure, bbox=place.bbox)
-        fields = {k: v for k, v in shown.to_dict().items() if k in ("figure", "bbox", "label")}
-        return {**citation, **fields, "record": place.record}
-
-    options = [
-        {**option, "evidence": [{**q, "citation": placed(q["citation"], q["quote"])} for q in option["evidence"]]}
-        for option in document["options"]
-    ]
-    citations = [placed(c, None) for c in document["citations"]]
-    return {**document, "options": options, "citations": citations, "options_from_question": options_from_question}
-
-
-def records_on_pages(store: VectorStore, cited: list[Payload]) -> dict[tuple[str, int], dict[str, Payload]]:
-    """The passages and figures of each cited page, by id: one scan per cited source."""
-    wanted = {(p.source, p.page) for p in cited if p.page is not None}
-    pages: dict[tuple[str, int], dict[str, Payload]] = {}
-    for source in {source for source, _ in wanted}:
-        for record_id, stored in store.scan({"kind": ["passage", "figure"], "source": source}):
-            payload = Payload.from_payload(stored)
-            if (source, payload.page) in wanted:
-                pages.setdefault((source, payload.page), {})[record_id] = payload
-    return pages
 
 
 class SourceOut(BaseModel):

@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from PIL import Image
 from pydantic import ValidationError
 
+from pathatlas.agent.document import answer_record
 from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.ui.api.deps import BODY, EngineDep, FormOnly, JsonOnly, LinksDep, errors, within_query_limit
 from pathatlas.ui.api.routes.search import scoped
@@ -19,7 +20,6 @@ from pathatlas.ui.api.schemas import (
     AskRequest,
     AskResponse,
     Links,
-    answer_record,
     parse_filters_form,
     too_long,
 )

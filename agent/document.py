@@ -1,0 +1,61 @@
+"""The one JSON form of an answer, which every door shows (``pathatlas ask --json``, REST, MCP, ``Atlas.ask``,
+LangChain): the agent's result with each citation placed on its page. It lives beside the agent, not in a door, since
+placing a quote needs the store the agent searched."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from pathatlas.agent.evidence import QuotePlace, evidence_record, quote_place
+from pathatlas.retrieval.records import Citation, Payload
+
+if TYPE_CHECKING:
+    from pathatlas.agent.graph import AgentResult
+    from pathatlas.retrieval.stores.base import VectorStore
+
+
+def answer_record(result: AgentResult, store: VectorStore, options_from_question: bool = False) -> dict[str, Any]:
+    """The one JSON form of an answer, which every door shows (``pathatlas ask --json``, REST, MCP, LangChain):
+    ``AgentResult.to_dict`` with each citation where it stands on its page, read from ``store``. A quote's box is the
+    passage holding it and a quote that is a figure's caption names the figure (``quote_place``: the agent cites a
+    caption read in its page's text without its figure); each citation's ``record`` is the record whose box it gives.
+    ``thumbnail`` is a file on this machine: REST shows its URL instead (``AskResponse``), MCP its resource."""
+    document = result.to_dict()
+    by_id = {e.id: e for e in result.evidence}
+    cited = {c["evidence"] for c in document["citations"]}
+    cited |= {q["citation"]["evidence"] for option in document["options"] for q in option["evidence"]}
+    pages = records_on_pages(store, [by_id[i].payload for i in cited if i in by_id])
+
+    def placed(citation: dict[str, Any], quote: str | None) -> dict[str, Any]:
+        evidence = by_id.get(citation["evidence"])
+        if evidence is None:
+            return {**citation, "record": citation["evidence"]}
+        on_page = pages.get((evidence.payload.source, evidence.payload.page), {})
+        place = (
+            quote_place(quote, evidence.id, evidence.payload, on_page)
+            if quote is not None
+            else QuotePlace(evidence_record(evidence.id, evidence.payload, on_page), evidence.payload.bbox)
+        )
+        shown = replace(Citation.from_dict(citation), figure=citation["figure"] or place.figure, bbox=place.bbox)
+        fields = {k: v for k, v in shown.to_dict().items() if k in ("figure", "bbox", "label")}
+        return {**citation, **fields, "record": place.record}
+
+    options = [
+        {**option, "evidence": [{**q, "citation": placed(q["citation"], q["quote"])} for q in option["evidence"]]}
+        for option in document["options"]
+    ]
+    citations = [placed(c, None) for c in document["citations"]]
+    return {**document, "options": options, "citations": citations, "options_from_question": options_from_question}
+
+
+def records_on_pages(store: VectorStore, cited: list[Payload]) -> dict[tuple[str, int], dict[str, Payload]]:
+    """The passages and figures of each cited page, by id: one scan per cited source."""
+    wanted = {(p.source, p.page) for p in cited if p.page is not None}
+    pages: dict[tuple[str, int], dict[str, Payload]] = {}
+    for source in {source for source, _ in wanted}:
+        for record_id, stored in store.scan({"kind": ["passage", "figure"], "source": source}):
+            payload = Payload.from_payload(stored)
+            if (source, payload.page) in wanted:
+                pages.setdefault((source, payload.page), {})[record_id] = payload
+    return pages
