@@ -545,8 +545,13 @@ def mcp(
     serve(settings_for(index), http, allow_dir)
 
 
-def streamlit_command(port: int) -> list[str]:
-    """The command that serves the web UI on ``port`` (``pathatlas ui``, and the browser tests run the same)."""
+READ_ONLY_ENV = "PATHATLAS_UI_READ_ONLY"
+"""Set to 1 by ``pathatlas ui`` beyond loopback: the web UI's Library shows its sources without add or remove."""
+
+
+def streamlit_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The command that serves the web UI on ``host``:``port`` (``pathatlas ui``, and the browser tests run the same):
+    Streamlit itself listens on every interface unless told."""
     return [
         sys.executable,
         "-m",
@@ -555,6 +560,8 @@ def streamlit_command(port: int) -> list[str]:
         str(Path(__file__).with_name("streamlit_app.py")),
         "--server.port",
         str(port),
+        "--server.address",
+        host,
         "--server.headless",
         "true",
         "--browser.gatherUsageStats",
@@ -570,17 +577,31 @@ def ui(
     index: IndexOpt = None,
     api: Annotated[str | None, typer.Option(help="URL of a running 'pathatlas serve' (default: in process).")] = None,
     port: Annotated[int, typer.Option(help="Port of the web UI.")] = 8501,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    insecure: Annotated[
+        bool, typer.Option(help="Offer the Library's add and remove beyond loopback (visitors write as this UI).")
+    ] = False,
 ):
-    """Open the web UI (Streamlit): search, ask, library."""
+    """Open the web UI (Streamlit): search, ask, library.
+
+    Beyond loopback (--host 0.0.0.0: a class shares it) the Library is read-only unless --insecure: every visitor's
+    write would reach the API as this UI, with its PATHATLAS_API_TOKEN."""
     import signal
     import subprocess
 
     env = dict(os.environ)
+    if not is_loopback(host) and not insecure:
+        env[READ_ONLY_ENV] = "1"
+        err_console.print(
+            f"--host {host}: the Library is read-only to visitors (no add or remove); pass --insecure to offer them",
+            highlight=False,
+            soft_wrap=True,
+        )
     if index is not None:
         env["PATHATLAS_INDEX"] = str(index)
     if api:
         env["PATHATLAS_API_URL"] = api
-    child = subprocess.Popen(streamlit_command(port), env=env)
+    child = subprocess.Popen(streamlit_command(port, host), env=env)
     # SIGTERM (kill, a service manager) or SIGHUP (the terminal closed) stops Streamlit too: it is not ours to orphan
     forwarded = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
     previous = {s: signal.signal(s, lambda signum, _frame: child.send_signal(signum)) for s in forwarded}

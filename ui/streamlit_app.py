@@ -650,6 +650,9 @@ def library_tab() -> None:
         (st.success if message[0] == "ok" else st.error)(message[1])
     for note in st.session_state.pop("library_notes", []):
         st.info(note)
+    if os.environ.get("PATHATLAS_UI_READ_ONLY") == "1":  # ``pathatlas ui --host`` beyond loopback (cli.READ_ONLY_ENV)
+        st.caption("This library is read-only here: sources are added and removed on the server ('pathatlas index').")
+        return
     upload = st.file_uploader("Add a PDF or a zipped case folder (.zip)", key="library-upload")
     if upload is not None and unsupported_file(upload.name, LIBRARY_TYPES):
         st.error(f"{plain(upload.name)} is neither a PDF nor a .zip of a case folder: choose one of those.")
