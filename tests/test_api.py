@@ -161,3 +161,12 @@ def test_bench_serve_drives_a_real_server_without_errors(demo_index):
     assert result["errors"] == 0, result["error_kinds"]
     assert result["text"]["n"] > 0 and result["image"]["n"] > 0
     assert result["throughput_rps"] > 0 and result["text"]["p95_ms"] >= result["text"]["p50_ms"]
+
+
+def test_an_unknown_id_is_echoed_cut_short(client):
+    """``DELETE /sources/<5000 characters>`` answered with all 5000 in its 404: an id is echoed as a 422's input is."""
+    long_id = "x" * 5000
+    deleted = client.delete(f"/sources/{long_id}", headers=auth())
+    for response in (deleted, client.get("/pages", params={"source": long_id, "page": 1})):
+        detail = response.json()["detail"]
+        assert response.status_code == 404 and len(detail) < 400 and "(5,000 characters)" in detail, detail

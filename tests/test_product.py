@@ -136,6 +136,8 @@ def test_presentation_helpers():
     assert citation_text(hit) == "A Book (book.pdf), p. 3, Figure 3.1. /x/book.pdf"
     untitled = {"citation": {"source": "/c/cases", "case": "DEMO-01"}, "kind": "case", "title": "cases, case DEMO-01"}
     assert citation_text(untitled) == "cases, case DEMO-01. /c/cases", "a case's display title is not its book"
+    served = {"citation": {"source": "tissues.pdf", "page": 6}, "book": "tissues", "kind": "page"}  # REST: no path
+    assert citation_text(served) == "tissues (tissues.pdf), p. 6", "the file is named once"
     case = {"kind": "case", "citation": {"source": "/c", "case": "7"}}
     assert [len(c) for c in group_cases([case, hit, dict(case), hit])] == [2, 1, 1]
 

@@ -24,6 +24,7 @@ from PIL import Image
 
 from pathatlas.ui.bench_serve import free_port
 from pathatlas.ui.present import (
+    around,
     case_image_text,
     distinct_places,
     focus_script,
@@ -55,7 +56,10 @@ def test_the_cited_box_is_outlined_at_the_dpi_asked_not_the_pngs_label():
     (top, left), (bottom, right) = red.min(axis=0), red.max(axis=0)
     scale = 110 / 72
     # the stroke (5 px) centred on the box's edges, as the API draws it: 13% small was 14 to 56 px off
-    assert np.allclose([left, top, right, bottom], [c * scale for c in bbox], atol=3), (left, top, right, bottom)
+    edges = [left, top, right, bottom]
+    assert np.allclose(edges, [c * scale for c in around(bbox)], atol=3), edges
+    inside = drawn[round(bbox[1] * scale) : round(bbox[3] * scale), round(bbox[0] * scale) : round(bbox[2] * scale)]
+    assert not ((inside[..., 0] > 200) & (inside[..., 1] < 70)).any(), "the stroke covers none of the box's letters"
 
 
 def test_the_api_labels_a_page_png_with_the_dpi_it_was_rendered_at(demo_index, tmp_path):
@@ -66,11 +70,15 @@ def test_the_api_labels_a_page_png_with_the_dpi_it_was_rendered_at(demo_index, t
     shutil.copytree(demo_index.path, index)
     with TestClient(create_app(demo_index.settings.model_copy(update={"index": index}))) as client:
         hits = client.post("/search", json={"text": "koilocytes perinuclear halo", "k": 3}).json()["hits"]
-        page_url = next(hit["page_url"] for hit in hits if hit.get("page_url"))
+        hit = next(hit for hit in hits if hit.get("page_url") and hit["citation"]["bbox"])
         for dpi in (110, 72):
-            png = client.get(page_url, params={"dpi": dpi})
+            png = client.get(hit["page_url"], params={"dpi": dpi})
             assert png.status_code == 200
             assert Image.open(io.BytesIO(png.content)).info["dpi"] == pytest.approx((dpi, dpi), abs=0.5)
+    drawn = np.asarray(Image.open(io.BytesIO(png.content)).convert("RGB"))  # 72 dpi: a pixel a point
+    red = (drawn[..., 0] > 180) & (drawn[..., 1] < 120) & (drawn[..., 2] < 120)
+    x0, y0, x1, y1 = (round(c) for c in hit["citation"]["bbox"])
+    assert red.any() and not red[y0:y1, x0:x1].any(), "the outline clears the passage's letters"
 
 
 def test_the_why_line_names_each_ranker_from_matched_by():

@@ -56,7 +56,8 @@ def stored_title(hit: dict[str, Any]) -> str:
 
 
 def citation_text(hit: dict[str, Any]) -> str:
-    """The reference a student pastes into notes: book (file), page, figure or case, and where the file is."""
+    """The reference a student pastes into notes: book (file), page, figure or case, and where the file is when the
+    citation gives its path (REST gives the file's name alone, already said)."""
     citation = hit["citation"]
     source = citation["source"]
     name = source.rsplit("/", 1)[-1]
@@ -70,7 +71,7 @@ def citation_text(hit: dict[str, Any]) -> str:
         parts.append(f"case {citation['case']}")
         if hit.get("diagnosis"):
             parts.append(hit["diagnosis"])
-    return ", ".join(parts) + f". {source}"
+    return ", ".join(parts) + (f". {source}" if source != name else "")
 
 
 def group_cases(hits: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -328,9 +329,17 @@ def media_problem(refused: list[tuple[str, str]]) -> str:
     return f"{count} could not be loaded from the PathAtlas service: {path}: {shorten(detail).rstrip('.')}."
 
 
-OUTLINE_RGB, OUTLINE_POINTS = (230, 26, 26), 3
+OUTLINE_RGB, OUTLINE_POINTS, OUTLINE_MARGIN = (230, 26, 26), 3, 3
 """The API's outline of a hit on its page (``render_page``): drawn here too where a quote cites a box its page record
-lacks."""
+lacks. It is drawn ``OUTLINE_MARGIN`` points outside the box (``around``): on the box's edge the stroke covered the
+first letter of every line and the descenders of the last."""
+
+
+def around(bbox: list[float] | tuple[float, ...]) -> tuple[float, float, float, float]:
+    """The rectangle an outline of ``bbox`` (PDF points) is drawn on: ``OUTLINE_MARGIN`` points outside it, so the
+    stroke, centred on it, clears the letters inside."""
+    x0, y0, x1, y1 = bbox
+    return x0 - OUTLINE_MARGIN, y0 - OUTLINE_MARGIN, x1 + OUTLINE_MARGIN, y1 + OUTLINE_MARGIN
 
 
 def outline(png: bytes, bbox: list[float], dpi: float) -> Image.Image:
@@ -341,7 +350,7 @@ def outline(png: bytes, bbox: list[float], dpi: float) -> Image.Image:
     page = Image.open(io.BytesIO(png)).convert("RGB")
     scale = dpi / 72
     width = max(1, round(OUTLINE_POINTS * scale))
-    x0, y0, x1, y1 = (c * scale for c in bbox)
+    x0, y0, x1, y1 = (c * scale for c in around(bbox))
     half = width // 2  # PIL draws a stroke inside the box, PyMuPDF (the API) centres it on the box's edge
     ImageDraw.Draw(page).rectangle([x0 - half, y0 - half, x1 + half, y1 + half], outline=OUTLINE_RGB, width=width)
     return page

@@ -314,8 +314,8 @@ def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str
             st.header(f"**{kind}** · {label} &nbsp; {badge}", anchor=False)  # h2 under the app's h1
             if hit["kind"] == "case":
                 about = plain(hit.get("diagnosis") or stored_title(hit) or "case")
-                images = f" · {len(card)} images" if len(card) > 1 else ""
-                st.markdown(f"**{about}** · {plain(hit.get('organ') or '')}{images}")
+                images = f"{len(card)} images" if len(card) > 1 else ""
+                st.markdown(" · ".join(filter(None, [f"**{about}**", plain(hit.get("organ") or ""), images])))
             elif hit.get("section"):
                 st.caption(plain(hit["section"]))
             if hit.get("snippet"):

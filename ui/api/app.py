@@ -23,7 +23,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pathatlas import __version__
 from pathatlas.errors import IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
 from pathatlas.settings import Settings, load_settings, os_problem
-from pathatlas.ui.api.deps import EngineDep, HeadAsGet, NoSniff, RequestGuard, errors, get_route_path
+from pathatlas.ui.api.deps import (
+    ECHO_CHARS,
+    EngineDep,
+    HeadAsGet,
+    NoSniff,
+    RequestGuard,
+    echoed,
+    errors,
+    get_route_path,
+)
 from pathatlas.ui.api.engine import Engine, NotReadyError
 from pathatlas.ui.api.lanes import LaneFullError
 from pathatlas.ui.api.routes import ask, library, media, records, search
@@ -38,8 +47,6 @@ UNTYPED_JSON = {"strict_content_type": False} if "strict_content_type" in signat
 """A JSON body sent without a Content-Type is read as JSON, as FastAPI did before 0.132 made that opt-in (clients
 posting ``data=json.dumps(body)`` are answered). Its CSRF guard adds nothing here: the JSON routes only read, a page can
 already post multipart forms to the image routes without a preflight, and writes have their own guard."""
-ECHO_CHARS = 200
-"""Longest input a 422 reply echoes."""
 log = logging.getLogger(__name__)
 
 
@@ -238,7 +245,7 @@ def brief_input(error: dict) -> dict:
     else that long (an object, a list) is left out."""
     value = error.get("input")
     if isinstance(value, str) and len(value) > ECHO_CHARS:
-        return {**error, "input": f"{value[:ECHO_CHARS]}... ({len(value):,} characters)"}
+        return {**error, "input": echoed(value)}
     if not isinstance(value, str) and len(json.dumps(value, default=str)) > ECHO_CHARS:
         return {key: item for key, item in error.items() if key != "input"}
     return error

@@ -20,6 +20,7 @@ from pathatlas.indexer.sources.base import on_disk
 from pathatlas.indexer.sources.pdf import mupdf_alone, render
 from pathatlas.retrieval.records import Payload, display_name, organ_text, source_id
 from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
+from pathatlas.ui.present import OUTLINE_POINTS, OUTLINE_RGB, around
 
 router = APIRouter(tags=["media"])
 RECORD_ID = re.compile(r"^[0-9a-f]{24}$")
@@ -130,7 +131,8 @@ def render_page(key: tuple, max_pixels: int) -> bytes:
         with mupdf_alone(), pymupdf.open(source) as doc:
             pdf_page = doc[number - 1]
             if bbox:
-                pdf_page.draw_rect(pymupdf.Rect(bbox), color=(0.9, 0.1, 0.1), width=3)
+                red = tuple(c / 255 for c in OUTLINE_RGB)
+                pdf_page.draw_rect(pymupdf.Rect(around(bbox)), color=red, width=OUTLINE_POINTS)
             pixmap = render(pdf_page, dpi, max_pixels)
             shown = min(dpi, 72 * pixmap.width / max(pdf_page.rect.width, 1e-3))  # lowered for a huge page
             pixmap.set_dpi(round(shown), round(shown))  # PyMuPDF labels every render 96 dpi: say what it is

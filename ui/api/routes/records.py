@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse
 
 from pathatlas.retrieval.records import Hit, Payload
-from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
+from pathatlas.ui.api.deps import EngineDep, LinksDep, echoed, errors
 from pathatlas.ui.api.routes.media import check_source, payload_of
 from pathatlas.ui.api.routes.search import source_key
 from pathatlas.ui.api.schemas import HitOut, Links
@@ -49,7 +49,7 @@ def book_page(
         payload = Payload.from_payload(stored)
         if payload.page == page:
             return hit_out(engine, record_id, payload, links)
-    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no page {page} of {source} in the index")
+    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no page {page} of {echoed(source)} in the index")
 
 
 @router.get(

@@ -15,7 +15,16 @@ from fastapi.concurrency import run_in_threadpool
 from pathatlas.errors import UnknownSourceError
 from pathatlas.retrieval.search import Query, as_list, resolve_filters
 from pathatlas.retrieval.similar import similar
-from pathatlas.ui.api.deps import BODY, EngineDep, FormOnly, JsonOnly, LinksDep, errors, within_query_limit
+from pathatlas.ui.api.deps import (
+    BODY,
+    EngineDep,
+    FormOnly,
+    JsonOnly,
+    LinksDep,
+    echoed,
+    errors,
+    within_query_limit,
+)
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.routes.media import payload_of
 from pathatlas.ui.api.schemas import (
@@ -47,7 +56,7 @@ def source_key(engine: Engine, name: str) -> str:
 
 def unknown_source(name: str) -> HTTPException:
     """404 for a source name or id the index does not hold, pointing to the route that lists them."""
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"no source {name!r} in the index; GET /sources lists them")
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no source {echoed(name)!r} in the index; GET /sources lists them")
 
 
 def scoped(engine: Engine, filters: dict) -> dict:
