@@ -324,6 +324,44 @@ def answered(run: dict[str, Any], mode: str) -> dict[str, dict[str, Any]]:
     return {i["id"]: i for i in run["items"] if i.get("mode") == mode and "score" in i}
 
 
+NAMING = {
+    "choice": "a sentence names the choice",
+    "another": "none names the choice, one names another option",
+    "none": "no sentence names any option",
+}
+"""What the evidence quoted for an answer names (``evidence_naming``), the slices ``bench qa`` reports per mode."""
+
+
+def evidence_naming(answer: Answer) -> str | None:
+    """Which ``NAMING`` slice an answer falls in: a quote under the choice names it (``Quote.about`` None), or none
+    does but a sentence names another option (quoted under it, or named by the choice's nearest sentence), or no
+    sentence names any option. None for an answer with no choice or no quotes (open questions, no-rag)."""
+    if answer.choice is None or not any(answer.quotes):
+        return None
+    named = {j for j, quotes in enumerate(answer.quotes) for q in quotes if q.about is None}
+    if answer.choice in named:
+        return "choice"
+    for quote in answer.quotes[answer.choice] if answer.choice < len(answer.quotes) else []:
+        named |= set(quote.about or ())
+    return "another" if named else "none"
+
+
+def naming_split(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per ``NAMING`` slice: how many answers, their mean score and mean confidence; an answerer sure of a choice no
+    sentence names claims more than its evidence gives (the twenty-third session measured this by hand)."""
+    out: dict[str, Any] = {}
+    for name in NAMING:
+        rows = [r for r in records if r.get("evidence_names") == name]
+        if rows:
+            n = len(rows)
+            out[name] = {
+                "n": n,
+                "accuracy": sum(r["score"] for r in rows) / n,
+                "confidence": sum(r["confidence"] for r in rows) / n,
+            }
+    return out
+
+
 def settled_split(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     """How many answers were settled and unsettled, and their mean scores; None for a run that did not record it."""
     if any("settled" not in r for r in records):
@@ -622,6 +660,7 @@ class QABench:
                         "score": score,
                         "confidence": round(answer.confidence, 4),
                         "settled": answer.settled,
+                        "evidence_names": evidence_naming(answer),
                         "negated": reading.negated,
                         "cited": answer.cited,
                         "evidence_hit@5": hit,
@@ -660,6 +699,7 @@ class QABench:
                 "verbatim_quote_rate": sum(verbatim) / len(verbatim) if verbatim else None,
                 "gold_page_quoted": sum(gold_quoted) / len(gold_quoted) if gold_quoted else None,
                 "by_group": {g: {"n": len(v), "accuracy": sum(v) / len(v)} for g, v in sorted(by_group.items())},
+                "by_naming": naming_split([r for r in per_item if r.get("mode") == mode and "score" in r]),
                 "correct": correct_by_id,
             }
             for key, kind, fitted, check in (
@@ -812,6 +852,7 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
     for mode, m in rows:
         lines.append(f"| {mode} | " + " | ".join(row_cells(m)) + " |")
     lines += by_kind_table(result)
+    lines += by_naming_table(result)
     held = {mode: m["held_out"] for mode, m in result["modes"].items() if "held_out" in m}
     if held:
         lines += [
@@ -901,6 +942,24 @@ def by_kind_table(result: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {mode} | {kind} | {k['n']} | {k['metric']} | {k['score']:.3f} | {k['ci95'][0]:.3f}-{k['ci95'][1]:.3f} |"
         )
+    return lines
+
+
+def by_naming_table(result: dict[str, Any]) -> list[str]:
+    """Report lines: each mode's accuracy and mean confidence by what its quotes name (``NAMING``), the slice where
+    a confident answer has no sentence naming it; none for a run without quotes."""
+    rows = [(mode, name, s) for mode, m in result["modes"].items() for name, s in m.get("by_naming", {}).items()]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## By what the quoted evidence names",
+        "",
+        "| mode | answers | n | accuracy | mean confidence |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for mode, name, s in rows:
+        lines.append(f"| {mode} | {NAMING[name]} | {s['n']} | {s['accuracy']:.3f} | {s['confidence']:.3f} |")
     return lines
 
 

@@ -507,6 +507,7 @@ def bench_qa_command(
     from pathatlas.agent.bench import (
         INTERRUPTED,
         MODES,
+        NAMING,
         QABench,
         answered_phrase,
         check_refit,
@@ -573,6 +574,15 @@ def bench_qa_command(
             console.print(
                 f"{mode}: open-answer confidence refit on {h['folds'] - 1} of {h['folds']} chapter folds, held out: "
                 f"ECE {h['ece']:.3f} (raw coverage {h['coverage_ece']:.3f})"
+            )
+        if naming := m.get("by_naming"):
+            console.print(
+                f"{mode}: by what the quotes name: "
+                + "; ".join(
+                    f"{NAMING[k]} {s['n']} (accuracy {s['accuracy']:.3f}, confidence {s['confidence']:.3f})"
+                    for k, s in naming.items()
+                ),
+                highlight=False,
             )
     say_failures(failure_lines(result))
     for note in result["notes"]:
