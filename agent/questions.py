@@ -11,6 +11,7 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.datasets import LETTERS
+from pathatlas.retrieval.lexical import has_words
 from pathatlas.retrieval.records import Citation, Payload
 from pathatlas.retrieval.search import check_filters, check_image
 from pathatlas.retrieval.stores.base import Filters
@@ -76,6 +77,11 @@ class Question:
             raise BadInputError(f"{where}the question is empty: options without a question")
         if not self.text.strip() and self.image is None:
             raise BadInputError("empty question: give the question text, an image, or both")
+        if self.image is None and not has_words(self.text):  # as a search refuses it: nothing to look for
+            raise BadInputError(
+                f"the question {self.text[:60]!r} has only common words (stop words, single letters or punctuation): "
+                "say what it asks, e.g. 'Which tissue stores fat?'"
+            )
         if self.image is not None:
             check_image(self.image)
         if len(self.options) == 1:

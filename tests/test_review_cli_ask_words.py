@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from pathatlas.agent.graph import answer_document
 from pathatlas.agent.questions import Answer, Question
+from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.lexical import has_words
 from pathatlas.ui.api.app import create_app
@@ -102,6 +103,22 @@ def test_a_query_of_function_words_alone_is_refused_by_the_cli_and_rest(indexed,
     with TestClient(create_app(settings)) as client:
         response = client.post("/search", json={"text": filler})
     assert response.status_code == 400 and "only common words" in response.json()["detail"], response.text
+
+
+@pytest.mark.parametrize("filler", ["what is it", "Which is not?"])
+def test_a_question_of_function_words_alone_is_refused_by_the_cli_and_rest(indexed, filler):
+    """ "what is it" with the options bone and cartilage was answered "A. bone", settled, quoting a sentence about
+    cartilage: the options alone decided. A question is refused as a search is, unless an image says what it asks."""
+    options = ["Melanoma", "Basal cell carcinoma"]
+    result = ask(indexed, filler, "--option", f"A={options[0]}", "--option", f"B={options[1]}")
+    one_error_line(result, "has only common words")
+    settings = hashing_settings(indexed, index=indexed / "idx")
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/ask", json={"question": filler, "options": options})
+    assert response.status_code in (400, 422) and "only common words" in response.text, response.text
+    with pytest.raises(BadInputError, match="only common words"):
+        Question(filler, options).validate()
+    Question(filler, options, image=draw_pattern("koilocytes", 1)).validate()  # of an image: asks about it
 
 
 def test_a_word_to_look_for_among_fillers_is_still_searched(indexed):
