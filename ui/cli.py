@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -35,7 +34,6 @@ if TYPE_CHECKING:  # the records module loads numpy: not for --help
     from rich.status import Status
 
     from pathatlas.retrieval.index import Index
-    from pathatlas.retrieval.lexical import Language
     from pathatlas.retrieval.records import Hit
     from pathatlas.retrieval.search import Searcher
 
@@ -260,60 +258,16 @@ def without_own_label(option: str, letter: str) -> str:
     return option[label.end() :] if label and label[2].upper() == letter else option
 
 
-def indexed_terms(idx: Index) -> set[str]:
-    """Every word's term BM25 holds in ``idx``, in its texts and in its figures' printed words."""
-    return {
-        term
-        for lexical in (idx.lexical, idx.printed_words())
-        for segment in lexical.segments.values()
-        for term in segment.vocab
-        if " " not in term  # not lettered pairs ("vitamin d")
-    }
-
-
-def indexed_spellings(idx: Index) -> dict[str, str]:
-    """The words ``idx``'s texts and figures' printed words use, lower-case, each to itself, the most used first, one
-    per stem BM25 counts (its most used word): the held values ``search.not_held`` picks the closest of, as for a
-    --filter value. BM25 keeps stems ("adipos"), which are no words to suggest; reading every record's text again
-    takes half a second for a book, so it is done only to name what a mistyped option meant."""
-    from collections import Counter
-
-    from pathatlas.retrieval.lexical import tokenize
-
-    text_fields = (idx.lexical.text_of, idx.printed_words().text_of)
-    used: Counter[str] = Counter()
-    for _, payload in idx.store.scan():
-        for text_of in text_fields:
-            used.update(word.casefold() for word in re.findall(r"\w+", text_of(payload)))
-    words = [word for word, _ in used.most_common()]
-    spelling: dict[str, str] = {}
-    for word, stems in zip(words, tokenize(words), strict=True):
-        if stems:  # a stop word has none
-            spelling.setdefault(stems[0], word)
-    return {word: word for word in spelling.values()}
-
-
-def unindexed_words(text: str, terms: Collection[str], languages: tuple[Language, ...]) -> list[str]:
-    """The words of ``text`` worth looking for (``has_words``) none of whose BM25 terms ``terms`` holds, lower-case:
-    a typo ("Melanomma") or a word no indexed text uses."""
-    from pathatlas.retrieval.lexical import has_words, lookup_terms
-
-    words = dict.fromkeys(word.casefold() for word in re.findall(r"\w+", text))
-    return [w for w in words if has_words(w) and not any(t in terms for t in lookup_terms([w], languages)[0])]
-
-
 def word_warnings(texts: list[tuple[str, str]], idx: Index) -> list[str]:
-    """One line per word of each named text (``(name, text)``) no indexed text holds, naming the closest indexed words
-    as a --filter value's refusal does: such a word matched nothing by its letters, so a mistyped option found no
-    evidence and another won with confidence, and a search's "best match" was found by meaning alone."""
+    """One line per word of each named text (``(name, text)``) no indexed text holds (``words.unknown_words``), naming
+    the closest indexed words as a --filter value's refusal does."""
     from pathatlas.retrieval.search import not_held
+    from pathatlas.ui.words import indexed_spellings, unknown_words
 
-    terms = indexed_terms(idx)
-    if not terms:  # an empty index: the answer or search says nothing was found
-        return []
-    unindexed = [(name, word) for name, text in texts for word in unindexed_words(text, terms, idx.lexical.read_in)]
-    spellings = indexed_spellings(idx) if unindexed else {}
-    return [f"{name}: {not_held('indexed word', word, spellings, idx)}" for name, word in unindexed]
+    return [
+        f"{unknown.field}: {not_held('indexed word', unknown.word, indexed_spellings(idx), idx)}"
+        for unknown in unknown_words(texts, idx)
+    ]
 
 
 def print_warnings(warnings: list[str]) -> None:

@@ -60,6 +60,7 @@ from pathatlas.ui.present import (
     unreachable_message,
     unsupported_file,
 )
+from pathatlas.ui.words import unknown_words_note
 
 st.set_page_config(page_title="PathAtlas", layout="wide", menu_items={"About": "PathAtlas: search pathology books."})
 KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
@@ -271,10 +272,12 @@ def fetch_results(k: int) -> None:
     response = call(method, path, **sized)
     if response is None:  # call() showed why; "no results" beside it would blame the query
         st.session_state.pop("hits", None)
+        st.session_state.pop("unknown_words", None)
         return
     found = response.json()
     st.session_state.k = k
     st.session_state.hits = found.get("hits", [])
+    st.session_state.unknown_words = found.get("unknown_words", [])
     st.session_state.by_image = path != "/search"
     words = found.get("image_words")  # an uploaded diagram's labels, searched as words
     st.session_state.results_title = title + (f" · words read in the image: {words}" if words else "")
@@ -488,6 +491,8 @@ def search_tab() -> None:
     status.markdown(
         f"<p role='status' aria-live='polite' class='results-status'>{html.escape(said)}</p>", unsafe_allow_html=True
     )
+    if note := unknown_words_note(st.session_state.get("unknown_words", [])):  # results found by meaning alone
+        st.warning(plain(note))
     if not hits:
         return
     selected = st.session_state.get("selected")
@@ -587,6 +592,8 @@ def ask_tab() -> None:
     text = chosen.get("text") if chosen else answer.get("answer") or ""
     shown = plain(f"{letter}. {text}" if letter and text and text != letter else (text or letter or ""))
     confidence = answer.get("confidence", 0.0)
+    if note := unknown_words_note(answer.get("unknown_words", [])):  # an option that found no evidence by its words
+        st.warning(plain(note))
     if answer.get("settled", True):
         st.success(f"Answer: {shown}  (confidence {confidence:.2f})")
     else:

@@ -89,19 +89,29 @@ def require_token(engine: EngineDep, authorization: Annotated[str | None, Header
         )
 
 
+ONCE = {"image": "give one image", "file": "give one file per job"}
+"""What a multipart field given more than once is refused with, where more than "give it once" says it."""
+
+
 async def no_unknown_form_fields(request: Request) -> None:
-    """A multipart route refuses form fields it does not take (422 naming them), as JSON bodies refuse unknown keys
-    (``extra="forbid"``): a mistyped ``filter`` would otherwise be dropped and the search run unfiltered. The form is
-    the one FastAPI already parsed for the route."""
+    """A multipart route refuses form fields it does not take, and fields given more than once (422 naming them), as
+    JSON bodies refuse unknown keys (``extra="forbid"``): a mistyped ``filter`` would otherwise be dropped and the
+    search run unfiltered, a second image or file be taken alone and the first dropped. The form is the one FastAPI
+    already parsed for the route."""
     taken = {field.alias for field in request.scope["route"].dependant.body_params}
-    unknown = [name for name in dict.fromkeys((await request.form()).keys()) if name not in taken]
-    if unknown:
-        raise RequestValidationError(
-            [
-                {"type": "extra_forbidden", "loc": ("body", name), "msg": "Extra inputs are not permitted"}
-                for name in unknown
-            ]
-        )
+    form = await request.form()
+    names = dict.fromkeys(form.keys())
+    refused = [
+        {"type": "extra_forbidden", "loc": ("body", name), "msg": "Extra inputs are not permitted"}
+        for name in names
+        if name not in taken
+    ] + [
+        {"type": "repeated_field", "loc": ("body", name), "msg": f"given {n} times: {ONCE.get(name, 'give it once')}"}
+        for name in names
+        if name in taken and (n := len(form.getlist(name))) > 1
+    ]
+    if refused:
+        raise RequestValidationError(refused)
 
 
 FormOnly = Depends(no_unknown_form_fields)

@@ -4,7 +4,7 @@ hit that every door (CLI, REST, MCP, LangChain) shows; an answer's is ``pathatla
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -305,11 +305,29 @@ class SimilarRequest(BaseModel):
     filters: Filters = Field(default_factory=dict, examples=[{"kind": "case"}])
 
 
+class UnknownWordOut(BaseModel):
+    """A word of the request that no indexed text holds (``words.UnknownWord``): a typo, or a word the library never
+    uses. It matched nothing by its letters: hits for it were found by meaning alone, an option with it found no
+    quoted evidence."""
+
+    field: str = Field(..., description='The text it is in: "text" (a search), "question", "option A", "option B"...')
+    word: str = Field(..., description="The word, lower-case.")
+    closest: list[str] = Field(..., description="The indexed words spelt closest to it (at most 3); empty when none.")
+
+
+UNKNOWN_WORDS = Field(
+    default_factory=list,
+    description="Each word of the query's texts no indexed text holds, with the closest indexed words; always "
+    "present, empty when every word is indexed.",
+)
+
+
 class SearchResponse(BaseModel):
     hits: list[HitOut]
     image_words: str = Field(
         "", description="Words read in the query image and searched by (PATHATLAS_QUERY_OCR); empty when none counted."
     )
+    unknown_words: list[UnknownWordOut] = UNKNOWN_WORDS
 
 
 class FacetValue(BaseModel):
@@ -422,9 +440,10 @@ class AskResponse(BaseModel):
     options: list[OptionOut]
     citations: list[AnswerCitation]
     trace: list[dict[str, Any]]
+    unknown_words: list[UnknownWordOut] = UNKNOWN_WORDS
 
     @classmethod
-    def of(cls, answer: dict[str, Any], links: Links) -> AskResponse:
+    def of(cls, answer: dict[str, Any], links: Links, unknown_words: Sequence[UnknownWordOut] = ()) -> AskResponse:
         """``answer_record``'s document with its media as URLs (the document's thumbnails are files on the server)."""
         options = [
             {**option, "evidence": [{**q, "citation": linked(q["citation"], links)} for q in option["evidence"]]}
@@ -434,7 +453,7 @@ class AskResponse(BaseModel):
             {**linked(c, links), "thumbnail_url": links.thumbnail(c["evidence"]) if c.get("thumbnail") else None}
             for c in answer["citations"]
         ]
-        return cls(**{**answer, "options": options, "citations": citations})
+        return cls(**{**answer, "options": options, "citations": citations, "unknown_words": list(unknown_words)})
 
 
 def linked(citation: dict[str, Any], links: Links) -> dict[str, Any]:

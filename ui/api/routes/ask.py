@@ -12,9 +12,9 @@ from PIL import Image
 from pydantic import ValidationError
 
 from pathatlas.agent.document import answer_record
-from pathatlas.agent.questions import Question, with_pasted_options
+from pathatlas.agent.questions import LETTERS, Question, with_pasted_options
 from pathatlas.ui.api.deps import BODY, EngineDep, FormOnly, JsonOnly, LinksDep, errors, within_query_limit
-from pathatlas.ui.api.routes.search import scoped
+from pathatlas.ui.api.routes.search import scoped, unknown_words_out
 from pathatlas.ui.api.schemas import (
     DOCUMENTED_LENGTH,
     AskRequest,
@@ -88,8 +88,11 @@ def error_line(error: dict[str, Any]) -> str:
 
 def answered(engine, request: AskRequest, links: Links, picture: Image.Image | None = None) -> AskResponse:
     """The request asked (one at a time, the ask lane), a question pasted with its option lines split as every door
-    splits it (``with_pasted_options``), and answered with ``answer_record``'s document, its media as URLs."""
+    splits it (``with_pasted_options``), and answered with ``answer_record``'s document, its media as URLs, naming the
+    words of the question and options that no indexed text holds."""
     text, options, from_question = with_pasted_options(request.question, request.options)
     question = Question(text, options, picture, filters=scoped(engine, request.filters))
     result = engine.ask(question).result()
-    return AskResponse.of(answer_record(result, engine.index.store, from_question), links)
+    asked = [("question", text), *((f"option {LETTERS[n]}", option) for n, option in enumerate(options))]
+    record = answer_record(result, engine.index.store, from_question)
+    return AskResponse.of(record, links, unknown_words_out(engine, asked))

@@ -1,0 +1,128 @@
+"""Which words of a query no indexed text holds, and the indexed words spelt closest to each. Such a word matched
+nothing by its letters: a mistyped option found no evidence and another won with confidence, a search's "best match"
+was found by meaning alone. Every door says so from ``unknown_words``: the CLI on stderr, REST in ``unknown_words``,
+the web UI in a line above its results."""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from difflib import get_close_matches
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from pathatlas.retrieval.index import Index
+    from pathatlas.retrieval.lexical import Language
+
+Held = TypeVar("Held")
+
+
+@dataclass(frozen=True)
+class UnknownWord:
+    """A word of a named text that no indexed text holds."""
+
+    field: str
+    """The text it is in, as the caller names it ("text", "question", "option A")."""
+    word: str
+    """Lower-case, as typed."""
+    closest: tuple[str, ...]
+    """The indexed words spelt closest to it, or holding it (at most ``search.CLOSEST``); empty when none is close."""
+
+
+def per_generation(compute: Callable[[Index], Held]) -> Callable[[Index], Held]:
+    """``compute(index)`` once per committed generation of each open index: a service answers many queries between
+    commits, and reading an index's words again takes up to half a second a book."""
+    cache: weakref.WeakKeyDictionary[Index, tuple[int, Held]] = weakref.WeakKeyDictionary()
+    lock = threading.Lock()
+
+    @functools.wraps(compute)
+    def cached(index: Index) -> Held:
+        generation = index.generation.number  # read first: a commit meanwhile makes the next call compute again
+        with lock:
+            held = cache.get(index)
+        if held is not None and held[0] == generation:
+            return held[1]
+        value = compute(index)
+        with lock:
+            cache[index] = (generation, value)
+        return value
+
+    return cached
+
+
+@per_generation
+def indexed_terms(idx: Index) -> frozenset[str]:
+    """Every word's term BM25 holds in ``idx``, in its texts and in its figures' printed words."""
+    return frozenset(
+        term
+        for lexical in (idx.lexical, idx.printed_words())
+        for segment in lexical.segments.values()
+        for term in segment.vocab
+        if " " not in term  # not lettered pairs ("vitamin d")
+    )
+
+
+@per_generation
+def indexed_spellings(idx: Index) -> dict[str, str]:
+    """The words ``idx``'s texts and figures' printed words use, lower-case, each to itself, the most used first, one
+    per stem BM25 counts (its most used word): the held values ``search.not_held`` picks the closest of, as for a
+    --filter value. BM25 keeps stems ("adipos"), which are no words to suggest; reading every record's text again
+    takes half a second for a book, so it is done only to name what a mistyped word meant."""
+    from pathatlas.retrieval.lexical import tokenize
+
+    text_fields = (idx.lexical.text_of, idx.printed_words().text_of)
+    used: Counter[str] = Counter()
+    for _, payload in idx.store.scan():
+        for text_of in text_fields:
+            used.update(word.casefold() for word in re.findall(r"\w+", text_of(payload)))
+    words = [word for word, _ in used.most_common()]
+    spelling: dict[str, str] = {}
+    for word, stems in zip(words, tokenize(words), strict=True):
+        if stems:  # a stop word has none
+            spelling.setdefault(stems[0], word)
+    return {word: word for word in spelling.values()}
+
+
+def unindexed_words(text: str, terms: Collection[str], languages: tuple[Language, ...]) -> list[str]:
+    """The words of ``text`` worth looking for (``has_words``) none of whose BM25 terms ``terms`` holds, lower-case:
+    a typo ("Melanomma") or a word no indexed text uses."""
+    from pathatlas.retrieval.lexical import has_words, lookup_terms
+
+    words = dict.fromkeys(word.casefold() for word in re.findall(r"\w+", text))
+    return [w for w in words if has_words(w) and not any(t in terms for t in lookup_terms([w], languages)[0])]
+
+
+def closest_words(word: str, spellings: Mapping[str, str]) -> tuple[str, ...]:
+    """The indexed words ``not_held`` names as closest to ``word``: spelt like it, then holding it."""
+    from pathatlas.retrieval.search import CLOSEST
+
+    close = get_close_matches(word, list(spellings), n=CLOSEST, cutoff=0.6) + [w for w in spellings if word in w]
+    return tuple(spellings[w] for w in dict.fromkeys(close))[:CLOSEST]
+
+
+def unknown_words(texts: Sequence[tuple[str, str]], idx: Index) -> list[UnknownWord]:
+    """Each word of each named text (``(field, text)``) that no indexed text holds, in order, with the indexed words
+    closest to it. An empty index has none: the answer or search says nothing was found."""
+    terms = indexed_terms(idx)
+    if not terms:
+        return []
+    languages = idx.lexical.read_in
+    unindexed = [(field, word) for field, text in texts for word in unindexed_words(text, terms, languages)]
+    spellings = indexed_spellings(idx) if unindexed else {}
+    return [UnknownWord(field, word, closest_words(word, spellings)) for field, word in unindexed]
+
+
+def unknown_words_note(unknown: Sequence[Mapping[str, Any]]) -> str:
+    """The web UI's line on a response's ``unknown_words``: "No indexed text has 'adipos' (option A); did you mean
+    adipose?", a search's words without their field (its one text); empty when there are none."""
+    if not unknown:
+        return ""
+    named = [f"'{u['word']}'" + ("" if u["field"] == "text" else f" ({u['field']})") for u in unknown]
+    listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} or {named[-1]}"
+    meant = [u["closest"][0] for u in unknown if u["closest"]]
+    return f"No indexed text has {listed}" + (f"; did you mean {', '.join(meant)}?" if meant else ".")
