@@ -4,7 +4,7 @@ hit that every door (CLI, REST, MCP, LangChain) shows; an answer's is ``pathatla
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -257,28 +257,37 @@ A_WORD = re.compile(rf"\w\w|{CJK_RUN.pattern}")
 or Korean character (each is a word: ``lexical.cjk_terms``)."""
 
 
-def has_a_word(text: str) -> str:
-    """A search text without ``A_WORD`` (emoji, punctuation, one letter) is refused in a plain line, not by the
+def a_word_in(what: str) -> Callable[[str], str]:
+    """A validator refusing ``what`` without ``A_WORD`` (emoji, punctuation, one letter) in a plain line, not by the
     pattern it fails."""
-    if not A_WORD.search(text):
-        raise ValueError(
-            "the search text has no word to look for: type two letters or digits in a row, or a CJK character"
-        )
-    return text
+
+    def has_a_word(text: str) -> str:
+        if not A_WORD.search(text):
+            raise ValueError(f"{what} has no word to look for: type two letters or digits in a row, or a CJK character")
+        return text
+
+    return has_a_word
 
 
-QueryText = Annotated[str, Field(min_length=1, json_schema_extra=DOCUMENTED_LENGTH), AfterValidator(valid_unicode)]
-SearchText = Annotated[
-    str,
-    Field(
-        min_length=1,
-        json_schema_extra={**DOCUMENTED_LENGTH, "pattern": A_WORD.pattern},  # ``has_a_word`` says what is missing
-        description="A word to look for: two letters or digits in a row, or one Chinese, Japanese or Korean "
-        "character. A text of stop words alone ('the of and') is refused with 400: it would match every record alike.",
-    ),
-    AfterValidator(valid_unicode),
-    AfterValidator(has_a_word),
-]
+def worded(what: str) -> Any:
+    """A request text that must hold a word to look for (``A_WORD``, which its schema's pattern says too): a search's
+    text, a question asked without an image."""
+    return Annotated[
+        str,
+        Field(
+            min_length=1,
+            json_schema_extra={**DOCUMENTED_LENGTH, "pattern": A_WORD.pattern},  # ``a_word_in`` says what is missing
+            description="A word to look for: two letters or digits in a row, or one Chinese, Japanese or Korean "
+            "character. A text of stop words alone ('the of and') is refused with 400: it would match every record "
+            "alike.",
+        ),
+        AfterValidator(valid_unicode),
+        AfterValidator(a_word_in(what)),
+    ]
+
+
+SearchText = worded("the search text")
+QuestionText = worded("the question")
 OptionText = Annotated[
     str, Field(min_length=1, pattern=r"\S", json_schema_extra=DOCUMENTED_LENGTH), AfterValidator(valid_unicode)
 ]
@@ -356,7 +365,7 @@ def two_or_none(options: list[str]) -> list[str]:
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: QueryText = Field(
+    question: QuestionText = Field(
         ...,
         description='The question. One pasted whole with its option lines ("...?\\nA. ...\\nB. ...", labelled '
         "A, B, C... in one form) and no options given is asked with those lines as its options: the answer's "
