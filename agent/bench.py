@@ -16,6 +16,7 @@ import math
 import random
 import re
 import string
+import textwrap
 import time
 from collections import Counter
 from pathlib import Path
@@ -43,8 +44,9 @@ from pathatlas.agent.tune import (
 from pathatlas.agent.writing import annotate
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.plugins import require
-from pathatlas.retrieval.bench.common import on_gold_page
-from pathatlas.retrieval.datasets import check_books, check_gold, read_jsonl, read_options
+from pathatlas.retrieval.bench.common import check_folds, on_gold_page
+from pathatlas.retrieval.bench.pages import check_gold_sources
+from pathatlas.retrieval.datasets import check_gold, read_jsonl, read_options
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import percentile_ms
@@ -197,8 +199,9 @@ def unusable_file(rows: list[dict[str, Any]], failures: list[dict[str, Any]]) ->
 
 
 def check_sources(items: list[Item], index: Index, path: Path) -> None:
-    """Refuse questions whose ``gold.book`` the index does not hold (their evidence recall could only be 0)."""
-    check_books({i.gold["book"] for i in items if i.gold.get("book")}, list(index.manifest), path)
+    """Refuse questions whose gold book or gold pages the index does not hold, as text to page does
+    (``check_gold_sources``): their evidence hit@5 could only be 0."""
+    check_gold_sources(index, [(i.id, i.gold) for i in items], path)
 
 
 REFITS = {"mcq": "the text multiple-choice questions", "open": "the open questions"}
@@ -229,13 +232,35 @@ def one_chapter(mode: str, kind: str, groups: list[str]) -> str | None:
     )
 
 
-def refit_groups(items: list[Item]) -> dict[str, list[str]]:
-    """Per kind refit (as ``REFITS`` names it), the chapters of its text questions: what the folds split. Without
-    either kind, the multiple-choice one with no chapters (so a fold check says there is nothing to refit)."""
-    groups = {
-        what: [i.group for i in items if i.kind == kind and i.question.image is None] for kind, what in REFITS.items()
-    }
-    return {what: g for what, g in groups.items() if g} or {REFITS["mcq"]: []}
+KIND_NAMES = {"mcq": "multiple-choice", "open": "open"}
+"""A question kind as a note names it, image and text questions alike."""
+
+
+def plan_refit(items: list[Item], folds: int) -> tuple[set[str], list[str]]:
+    """The kinds (``REFITS``) to refit per chapter fold, and a note, in one line, for each kind asked whose text
+    questions span fewer than two chapters: it is answered with the shipped weights, not refit (a fold would be fitted
+    on nothing; image questions carry no chapter). Refused in one line when a kind's chapters are fewer than
+    ``folds``: a fold would be missing. Nothing to plan without folds."""
+    if folds < 2:
+        return set(), []
+    kinds, notes = set(), []
+    for kind, what in REFITS.items():
+        asked = [i for i in items if i.kind == kind]
+        groups = [i.group for i in asked if i.question.image is None]
+        if len(set(groups)) > 1:
+            check_folds(groups, folds, what)
+            kinds.add(kind)
+        elif groups:
+            notes.append(
+                f"{REFITTED[kind]} not refit per fold: {what} ({len(groups)}) span one chapter ({groups[0]!r}); "
+                "folds need two"
+            )
+        elif asked:
+            notes.append(
+                f"{REFITTED[kind]} not refit per fold: the {len(asked)} {KIND_NAMES[kind]} questions are image "
+                "questions, which carry no chapter; folds hold out chapters of text questions"
+            )
+    return kinds, notes
 
 
 def is_correct(item: Item, answer: Answer) -> float:
@@ -584,7 +609,7 @@ class QABench:
     def run(self, items: list[Item], failures: list[dict], modes=MODES, folds: int = 0) -> dict[str, Any]:
         """Every mode over every item; with ``folds`` (offline answerer only: ``check_refit``) also the held-out
         accuracy of its weights and the held-out ECE of its open-answer confidence map, each refit per group of
-        chapters (a note instead where the answered questions of a kind span one chapter).
+        chapters (``plan_refit``: a note instead where a kind's questions, or those answered, span fewer than two).
 
         Ctrl-C while a question is asked ends the run there, not the program: the result holds what was answered
         (the interrupted mode over its answered questions, no held-out refit of it, later modes not run) and says
@@ -592,8 +617,7 @@ class QABench:
         check_refit(type(self.answerer), folds)
         per_item: list[dict[str, Any]] = [{"row": f["row"], "id": f["id"], "failed": f["error"]} for f in failures]
         summary: dict[str, Any] = {}
-        notes: list[str] = []
-        refit = folds > 1
+        refit, notes = plan_refit(items, folds)
         interrupted = None
         for mode in modes:
             try:
@@ -640,12 +664,12 @@ class QABench:
                 on_gold = quotes_gold_page(item, answer, evidence) if mode != "no-rag" else None
                 if on_gold is not None:
                     gold_quoted.append(on_gold)
-                if refit and item.kind == "mcq" and item.question.image is None:
+                if "mcq" in refit and item.kind == "mcq" and item.question.image is None:
                     weighed = read_with_evidence(item.question, evidence)  # as the answerer reads it
                     features, _ = self.answerer.features(item.question, weighed, evidence, support)
                     gold = letter_index(item.gold_answer, len(item.question.options))
                     rows.append(Row(item.id, item.group, features, gold, weighed.negated, weighed.statements))
-                if refit and item.kind == "open" and item.question.image is None:
+                if "open" in refit and item.kind == "open" and item.question.image is None:
                     quoted = self.answerer.open_quote(item.question, reading, evidence)  # as the answerer quotes
                     if quoted is not None:
                         open_rows.append(OpenRow(item.id, item.group, quoted[1], score))
@@ -730,6 +754,7 @@ class QABench:
             "answerer": self.answerer.name,
             "kinds": kinds,
             "metric": score_label(kinds),
+            "chance": chance_level(items, {r["id"] for r in per_item if "score" in r}),
             "notes": ([OFFLINE_YES_NO] if offline_yes_no else []) + notes,
             "latency": LATENCY,
             "modes": summary,
@@ -767,6 +792,24 @@ HIT_AT_5 = (
     "evidence hit@5: the share of questions with gold evidence (a gold page, the gold case, else the gold diagnosis) "
     "among the first 5 evidence items (JSON key evidence_recall@5, kept for compatibility)"
 )
+
+
+def chance_level(items: list[Item], answered: set[str]) -> dict[str, Any] | None:
+    """The accuracy of answering at random (``n``, ``accuracy``): the mean of 1/(number of options) over the answered
+    questions with options (multiple-choice, yes/no), the baseline every mode's accuracy stands beside. None without
+    such questions: an open answer has no chance level."""
+    shares = [1 / len(i.question.options) for i in items if i.kind != "open" and i.id in answered]
+    return {"n": len(shares), "accuracy": sum(shares) / len(shares)} if shares else None
+
+
+def chance_row(result: dict[str, Any]) -> tuple[str, list[str]] | None:
+    """The chance row of ``bench qa``'s table and report, as (label, cells like ``row_cells``'): the accuracy alone,
+    labelled with how many questions it is over where open ones (no chance level) are in the run too; None
+    without a chance level (open questions only, or a result written before it was recorded)."""
+    if not (chance := result.get("chance")):
+        return None
+    label = f"chance ({chance['n']} with options)" if result.get("kinds", {}).get("open") else "chance"
+    return label, [f"{chance['accuracy']:.3f}", *[""] * (ROW_CELLS - 1)]
 
 
 def score_label(kinds: dict[str, int]) -> str:
@@ -851,6 +894,8 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
     ]
     for mode, m in rows:
         lines.append(f"| {mode} | " + " | ".join(row_cells(m)) + " |")
+    if baseline := chance_row(result):
+        lines.append(f"| {baseline[0]} | " + " | ".join(baseline[1]) + " |")
     lines += by_kind_table(result)
     lines += by_naming_table(result)
     held = {mode: m["held_out"] for mode, m in result["modes"].items() if "held_out" in m}
@@ -898,6 +943,10 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
     if failed := failure_lines(result):
         lines += ["", "## Failed rows", "", *[f"- {line}" for line in failed]]
     return "\n".join(lines) + "\n"
+
+
+ROW_CELLS = 13
+"""The cells ``row_cells`` gives a row after its label."""
 
 
 def row_cells(m: dict[str, Any]) -> list[str]:
@@ -963,6 +1012,16 @@ def by_naming_table(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def tick_label(text: str, width: int = 22, lines: int = 2) -> str:
+    """A group's name as a plot's tick shows it: wrapped at words into at most ``lines`` lines of about ``width``
+    characters, an ellipsis where words are left out (a word is never cut: "The Tissue Level of Or" read as a
+    chapter of its own)."""
+    wrapped = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [text]
+    if len(wrapped) > lines:
+        wrapped = [*wrapped[: lines - 1], wrapped[lines - 1] + "…"]
+    return "\n".join(wrapped)
+
+
 def plot_qa(result: dict[str, Any], path: Path) -> None:
     require("matplotlib", "plot").use("Agg")
     import matplotlib.pyplot as plt
@@ -982,6 +1041,9 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     left.bar([name for name, _ in rows], acc, yerr=err, capsize=4, color=colours)
     plt.setp(left.get_xticklabels(), rotation=30 if in_sample else 0, ha="right" if in_sample else "center", fontsize=8)
     left.set_ylim(0, 1)
+    if baseline := chance_row(result):
+        left.axhline(result["chance"]["accuracy"], linestyle="--", color="#c0392b", linewidth=1, label=baseline[0])
+        left.legend(fontsize=7, loc="upper right")
     label = result.get("metric", score_label(result.get("kinds", {})))
     left.set_title(f"{label} by mode (95% CI)", fontsize=10)
     middle.plot([0, 1], [0, 1], ":", color="#888", label="perfect calibration")
@@ -1005,7 +1067,9 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     for n, mode in enumerate(modes):
         values = [result["modes"][mode]["by_group"].get(g, {}).get("accuracy", 0) for g in groups]
         right.bar(x + n * width, values, width, label=mode)
-    right.set_xticks(x + width * (len(modes) - 1) / 2, [g[:18] for g in groups], rotation=60, ha="right", fontsize=7)
+    ticks = [tick_label(g) for g in groups]
+    right.set_xticks(x + width * (len(modes) - 1) / 2, ticks, rotation=45, ha="right", fontsize=7)
+    plt.setp(right.get_xticklabels(), rotation_mode="anchor")  # each label's end under its bars, its lines aligned
     right.set_ylim(0, 1)
     right.set_title(f"{label} by chapter / group{in_sample}", fontsize=10)
     right.legend(fontsize=8)

@@ -32,6 +32,10 @@ def read_text(path: Path) -> str:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """A JSONL file's rows; a folder, a missing file or a line that is not JSON is refused in one line, the line
+    naming where it breaks (json's message alone stops mid-sentence: "Unterminated string starting at")."""
+    if path.is_dir():
+        raise BadInputError(f"{path} is a folder; give a dataset file (JSONL, one JSON object per line)")
     if not path.is_file():
         raise BadInputError(f"no such dataset file: {path}")
     rows = []
@@ -40,7 +44,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as exc:
-                raise BadInputError(f"{path} line {number} is not JSON: {exc.msg}") from exc
+                reason = exc.msg.removesuffix(" at")
+                raise BadInputError(f"{path} line {number} is not JSON: {reason} at column {exc.colno}") from exc
     return rows
 
 

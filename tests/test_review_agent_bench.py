@@ -85,14 +85,15 @@ def test_a_kind_answered_in_one_chapter_gets_a_note_not_a_crash(quick_index, tmp
     assert "held_out" not in rag and "held_out_open" not in rag and rag["answered"] == 4
     refit = "open-answer confidence map" if open_questions else "option weights"
     assert [n for n in result["notes"] if "refit" in n] == [
-        f"rag: {refit} not refit per fold: the {'open' if open_questions else 'text multiple-choice'} questions it "
-        "answered (4) span one chapter ('Cervix'); folds need two"
+        f"{refit} not refit per fold: the {'open' if open_questions else 'text multiple-choice'} questions (4) span "
+        "one chapter ('Cervix'); folds need two"
     ]
 
 
 def test_shuffled_options_keep_their_gold_and_all_of_the_above_its_place(tmp_path):
     rows = [
-        {"id": f"q{n}", "question": "Which?", "options": ["alpha", "beta", "gamma", "All of the above"], "answer": "B"}
+        {"id": f"q{n}", "question": "Which stain marks it?", "options": ["alpha", "beta", "gamma", "All of the above"]}
+        | {"answer": "B"}
         for n in range(8)
     ] + [{"id": "yn", "question": "Is it benign?", "answer": "yes"}]
     items, _ = load_items(write_rows(tmp_path / "q.jsonl", rows), 1)

@@ -285,6 +285,8 @@ def bench_retrieval_command(
         raise BadInputError(f"--split {split!r}: use val or all")
     if folds == 1 or folds < 0:
         raise BadInputError(f"--folds {folds}: use 0 (no folds) or at least 2")
+    if folds and mcq is None:
+        raise BadInputError(f"--folds {folds} refits the text-to-page ranker: give --mcq too")
     if runs is not None and runs.exists() and not runs.is_dir():
         raise BadInputError(f"--runs {runs} is a file; give a folder for the TREC files")
     settings = settings_for(index, encoder=encoder)
@@ -353,9 +355,9 @@ LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N ques
 
 
 def qa_table(result: dict, title: str) -> Table:
-    """Each mode's figures, a row each (`bench qa`), held-out rows first with folds (``shown_rows``); the score column
-    is named by what it measures (token recall of open questions is no accuracy)."""
-    from pathatlas.agent.bench import HELD_OUT_ROWS, HIT_AT_5, row_cells, shown_rows
+    """Each mode's figures, a row each (`bench qa`), held-out rows first with folds (``shown_rows``), and chance's
+    (``chance_row``); the score column is named by what it measures (token recall of open questions is no accuracy)."""
+    from pathatlas.agent.bench import HELD_OUT_ROWS, HIT_AT_5, chance_row, row_cells, shown_rows
 
     rows = shown_rows(result)
     folded = len(rows) > len(result["modes"])
@@ -379,6 +381,8 @@ def qa_table(result: dict, title: str) -> Table:
     )
     for mode, m in rows:
         table.add_row(mode, *row_cells(m))
+    if baseline := chance_row(result):
+        table.add_row(baseline[0], *baseline[1], style="dim")
     return table
 
 
@@ -515,12 +519,11 @@ def bench_qa_command(
         failure_lines,
         load_items,
         markdown_report,
+        plan_refit,
         plot_qa,
-        refit_groups,
         shuffle_options,
     )
     from pathatlas.plugins import require
-    from pathatlas.retrieval.bench.common import check_folds
     from pathatlas.retrieval.index import Index
 
     chosen = [m.strip() for m in modes.split(",")]
@@ -538,8 +541,7 @@ def bench_qa_command(
     if shuffle_seed is not None:
         items = [shuffle_options(item, shuffle_seed) for item in items]
     check_sources(items, idx, questions)
-    for what, groups in refit_groups(items).items():
-        check_folds(groups, folds, what)
+    plan_refit(items, folds)  # refused here, before the answerer loads; its notes come with the result
     run = run_record(
         {"questions": questions},
         idx,
@@ -622,6 +624,10 @@ def share(split: dict | None, name: str) -> str:
     return f"{part['n']}" + (f" ({part['accuracy']:.3f})" if part["accuracy"] is not None else "")
 
 
+HELD_OUT_PAIRED = " (held out: each chapter fold's answers with weights refit on the other folds)"
+"""What ``compare-qa``'s caption says of held-out answers, where a mode pairs them."""
+
+
 @bench_app.command("compare-qa")
 @friendly_errors
 def bench_compare_qa_command(
@@ -645,7 +651,8 @@ def bench_compare_qa_command(
     alone = unshared_modes(first, second)
     for mode, side in alone.items():
         err_console.print(f"{mode}: only in {before if side == 'before' else after}, not compared", highlight=False)
-    shipped = " (shipped weights)" if any(m["answers"] == "held out" for m in modes.values()) else ""
+    held_out = any(m["answers"] == "held out" for m in modes.values())
+    shipped = " (shipped weights)" if held_out else ""
     table = Table(
         "mode",
         "answers",
@@ -658,8 +665,7 @@ def bench_compare_qa_command(
         "answers changed",
         *[f"{name}{shipped}" for name in ("settled before", "unsettled before", "settled after", "unsettled after")],
         title=f"{before} -> {after}",
-        caption="accuracy over the paired questions (held out: each chapter fold's answers with weights refit on the "
-        f"other folds); {SETTLED}",
+        caption=f"accuracy over the paired questions{HELD_OUT_PAIRED if held_out else ''}; {SETTLED}",
     )
     for mode, m in modes.items():
         accuracy = ["" if m[side] is None else f"{m[side]:.3f}" for side in ("before", "after")]

@@ -37,6 +37,9 @@ def export(
     from pathatlas.retrieval.index import META_FILE, Index
     from pathatlas.retrieval.stores.qdrant_store import QdrantStore
 
+    twin = None if to == ":memory:" or to.startswith(("http://", "https://")) else Path(to).expanduser()
+    if twin is not None:
+        check_local_copy_folder(twin)
     settings = settings_for(index)
     source = Index.open(settings.index_dir, settings)
     name = collection or source.path.name or "pathatlas"
@@ -45,7 +48,6 @@ def export(
         raise BadInputError(f"{out} already exists: choose another --out")
     staging = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
-    twin = None if to == ":memory:" or to.startswith(("http://", "https://")) else Path(to).expanduser()
     made_twin = twin is not None and not twin.exists()
     target = None
     try:
@@ -79,3 +81,26 @@ def export(
     else:
         console.print(f"copied {copied} records into collection {name!r} at {to}")
         console.print(f"search it: pathatlas search --index {out} ...")
+
+
+def check_local_copy_folder(folder: Path) -> None:
+    """Refuse, in one line, an ``--to`` folder a local Qdrant copy cannot go in: a file (qdrant-client's traceback
+    otherwise), or a folder of other files, among which the copy's ``collection/`` and ``meta.json`` would land. A new
+    or empty folder is fine, and so is a local copy already (the collection goes beside those it holds)."""
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise BadInputError(f"--to {folder} is a file: give a Qdrant URL or a folder for the local copy")
+    if any(folder.iterdir()) and not is_local_copy(folder):
+        raise BadInputError(
+            f"--to {folder} holds other files and is no local Qdrant copy: give a new or empty folder (or a copy's)"
+        )
+
+
+def is_local_copy(folder: Path) -> bool:
+    """Is ``folder`` qdrant-client's local copy: a ``meta.json`` listing its collections beside their folder?"""
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(meta, dict) and "collections" in meta and (folder / "collection").is_dir()

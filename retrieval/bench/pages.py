@@ -90,13 +90,22 @@ def gold_questions(index: Index, mcq_path: Path) -> tuple[list[MCQ], set[PageKey
     items = [q for q in read_mcq(mcq_path) if q.gold_pages]
     if not items:
         raise BadInputError(f"{mcq_path} has no questions with gold pdf_pages (gold: {{book, pdf_pages}})")
+    return items, check_gold_sources(index, [(q.id, q.gold) for q in items], mcq_path)
+
+
+def check_gold_sources(index: Index, golds: list[tuple[str, dict[str, Any]]], where: Path) -> set[PageKey]:
+    """The index's pages, once every question's gold (``(id, gold)``) is known to be there: refused in one line when
+    one names a book the index lacks, or gold pages (``pdf_pages``) none of which is a page of the index. Text to page
+    and ``bench qa`` share it: such a question could only score zero, read as bad retrieval rather than the wrong
+    index."""
+    check_books({gold["book"] for _, gold in golds if gold.get("book")}, list(index.manifest), where)
     pages = index_pages(index)
-    check_books({q.book for q in items if q.book}, list(index.manifest), mcq_path)
-    if lost := [q.id for q in items if not gold_keys(q, pages)]:
+    paged = [(qid, gold) for qid, gold in golds if gold.get("pdf_pages")]
+    if lost := [qid for qid, gold in paged if not any(on_gold_page(gold, *key) for key in pages)]:
         raise BadInputError(
-            f"{mcq_path}: the gold pages of {len(lost)} questions (first {lost[0]!r}) are not pages of the index"
+            f"{where}: the gold pages of {len(lost)} questions (first {lost[0]!r}) are not pages of the index"
         )
-    return items, pages
+    return pages
 
 
 def collect(index: Index, items: list[MCQ], pages: set[PageKey], batch: int = 32) -> list[Candidates]:
