@@ -94,7 +94,9 @@ def test_a_filter_value_no_record_holds_is_refused_naming_the_closest_held_ones(
     one_error_line(
         run_cli("search", "tumour", "--index", "idx", "--filter", "organ=lung"), "no organ 'lung'", "it has 'Brain'"
     )
-    refused = run_cli("ask", "Which?", "--option", "a", "--option", "b", "--index", "idx", "--filter", "organ=lung")
+    refused = run_cli(
+        "ask", "Which tumour is it?", "--option", "a", "--option", "b", "--index", "idx", "--filter", "organ=lung"
+    )
     one_error_line(refused, "no organ 'lung'")
 
     for held in ("diagnosis=GLIOBLASTOMA", "organ=figado", "organ=FÍGADO", "case=C-05", "kind=case"):  # as matched

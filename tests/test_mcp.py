@@ -237,8 +237,12 @@ def test_bad_input_is_a_one_line_tool_error_and_the_server_keeps_serving(server,
         ("search", {"text": "granuloma", "k": "many"}, "search: k: input should be a valid integer"),
         ("search_image", {"image_base64": ["a", "list"]}, "search_image: image_base64: input should be a valid str"),
         ("get_page", {"source": "demo-primer.pdf"}, "get_page: page: field required"),
-        ("ask", {"question": "Which?", "options": "Koilocytes"}, "options: input should be a valid list, not 'Koil"),
-        ("ask", {"question": "Which?", "options": ["a", " "]}, "an option is empty"),
+        (
+            "ask",
+            {"question": "Which cells?", "options": "Koilocytes"},
+            "options: input should be a valid list, not 'Koil",
+        ),
+        ("ask", {"question": "Which cells?", "options": ["a", " "]}, "an option is empty"),
     ]
     for name, arguments, message in cases:
         result = call(server, name, arguments)

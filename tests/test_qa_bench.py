@@ -145,10 +145,10 @@ def test_bad_rows_become_failed_items(tmp_path):
     (tmp_path / "notes.png").write_text("not an image")
     Image.new("RGB", (40, 40)).save(tmp_path / "ok.png")
     rows = [
-        {"id": "good", "question": "Which?", "options": ["a", "b"], "answer": "B"},
+        {"id": "good", "question": "Which cells?", "options": ["a", "b"], "answer": "B"},
         {"id": "no-question", "question": "", "options": ["a", "b"], "answer": "A"},
-        {"id": "bad-letter", "question": "Which?", "options": ["a", "b"], "answer": "E"},
-        {"id": "bad-image", "question": "Which?", "options": ["a", "b"], "answer": "A", "image": "notes.png"},
+        {"id": "bad-letter", "question": "Which cells?", "options": ["a", "b"], "answer": "E"},
+        {"id": "bad-image", "question": "Which cells?", "options": ["a", "b"], "answer": "A", "image": "notes.png"},
         {"id": "yes-no", "question": "Is it benign?", "answer": "yes", "image": "ok.png"},
         {"id": "open", "question": "What lines the alveoli?", "answer": "type I pneumocytes"},
     ]
