@@ -18,8 +18,10 @@ from tqdm.auto import tqdm
 
 from pathatlas import tesseract
 from pathatlas.errors import BadInputError, PathAtlasError
+from pathatlas.indexer.records import Record
 from pathatlas.indexer.sources import Discovered, NothingToIndexError, Paths, discover
-from pathatlas.indexer.sources.base import RECORDS_VERSION, Source, stat_signature
+from pathatlas.indexer.sources.base import RECORDS_VERSION, Source, reader_name, stat_signature
+from pathatlas.plugins import checked_vectors
 from pathatlas.retrieval.durable import crash_point
 from pathatlas.retrieval.images import thumbnail
 from pathatlas.retrieval.index import Index, source_id, unwritable
@@ -95,6 +97,34 @@ def nothing_indexed(source: Source) -> str:
         return f"nothing to index in {source.key}: it holds no records"
     more = f" (and {len(source.problems) - 1} more problems)" if len(source.problems) > 1 else ""
     return f"nothing to index in {source.key}: {source.problems[0]}{more}"
+
+
+def own_entries(record: object, source: Source, fingerprint: str, ids: set[str]) -> list[Entry]:
+    """``record``'s entries, refused in one line naming the source's reader unless they are the source's own (its key
+    and the fingerprint just read) under ids no earlier record of it took (``ids``, which gains theirs): ``remove``
+    finds records by their source, and a store keeps one record per id, so either mistake loses records silently."""
+    reader = reader_name(type(source))
+    if not isinstance(record, Record):
+        raise PathAtlasError(f"source {reader!r} yielded a {type(record).__name__}, not a record (Page, Passage, ...)")
+    entries = record.entries()
+    for entry in entries:
+        if entry.payload.source != source.key:
+            raise PathAtlasError(
+                f"source {reader!r} yielded a record of source {entry.payload.source!r}; a record's source must be "
+                f"its Source's key, {source.key!r}"
+            )
+        if entry.payload.fingerprint != fingerprint:
+            raise PathAtlasError(
+                f"source {reader!r} yielded a record of fingerprint {entry.payload.fingerprint!r}; a record's "
+                f"fingerprint must be its Source's, {fingerprint!r} (or the source changed while it was read)"
+            )
+        if entry.id in ids:
+            raise PathAtlasError(
+                f"source {reader!r} yielded two {entry.payload.kind} records of id {entry.id}; records of a source "
+                "need distinct ids (pages, passage and figure indexes, case ids and images)"
+            )
+        ids.add(entry.id)
+    return entries
 
 
 def batched(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
@@ -242,7 +272,7 @@ class Indexer:
         self._written = []
         try:
             self._earlier = self._reusable(source.key, known, force)
-            count = self._write(source)
+            count = self._write(source, fingerprint)
             if not count:  # an empty cases.jsonl, a folder whose every image failed: not "indexed, 0 entries"
                 raise BadInputError(nothing_indexed(source))
             entry = {
@@ -254,6 +284,7 @@ class Indexer:
                 "problems": source.problems,
                 "stat": signature,
                 "records_version": RECORDS_VERSION,
+                "reader": reader_name(type(source)),
             }
             with self._stage("commit"):  # store files and BM25
                 self.index.commit({**self.index.manifest, source.key: entry})
@@ -301,13 +332,14 @@ class Indexer:
             if all(space in stored.get(record_id, {}) for space in spaces)
         }
 
-    def _entries(self, source: Source, bar: tqdm) -> Iterator[Entry]:
+    def _entries(self, source: Source, fingerprint: str, bar: tqdm) -> Iterator[Entry]:
         done = 0  # counted here: a disabled bar (the API's jobs) never advances its ``n``
+        ids: set[str] = set()
         records = source.records()
         while True:
             with self._stage("read"):
                 record = next(records, None)
-                entries = record.entries() if record is not None else []
+                entries = own_entries(record, source, fingerprint, ids) if record is not None else []
             if record is None:
                 return
             if record.progress_units:
@@ -317,11 +349,13 @@ class Indexer:
                     self.on_progress(source.key, done, bar.total or 0)
             yield from entries
 
-    def _write(self, source: Source) -> int:
+    def _write(self, source: Source, fingerprint: str) -> int:
         count = 0
         name = Path(source.key).name
         with tqdm(total=source.size_hint(), desc=name, unit="item", disable=not self.show_progress) as bar:
-            batches = self._with_keypoints(self._with_printed_words(batched(self._entries(source, bar), ENTRY_BATCH)))
+            batches = self._with_keypoints(
+                self._with_printed_words(batched(self._entries(source, fingerprint, bar), ENTRY_BATCH))
+            )
             for batch in prefetched(batches):
                 crash_point("store upsert")
                 encoded = self.encode(batch, self._earlier_vectors(batch))
@@ -386,13 +420,16 @@ class Indexer:
             else []
         )
         vectors: list[dict] = [{} for _ in entries]
+        name, dims = self.index.meta.encoder, encoder.dims
         with self._stage("text"):
             text_vectors = encoder.encode_text([entries[i].text for i in texted])
+        text_vectors = checked_vectors(text_vectors, len(texted), encoder.text_spaces, dims, name, "encode_text")
         for space, matrix in text_vectors.items():
             for row, i in enumerate(texted):
                 vectors[i][space] = matrix[row]
         with self._stage("images"):
             image_vectors = encoder.encode_image([entries[i].image for i in imaged])
+        image_vectors = checked_vectors(image_vectors, len(imaged), encoder.image_spaces, dims, name, "encode_image")
         for space, matrix in image_vectors.items():
             for row, i in enumerate(imaged):
                 vectors[i][space] = matrix[row]

@@ -23,6 +23,7 @@ from weakref import WeakKeyDictionary
 from PIL import Image
 
 from pathatlas.errors import BadInputError, UnknownSourceError
+from pathatlas.plugins import checked_vectors
 from pathatlas.retrieval.fusion import (
     DENSE_ONLY,
     MAJORITY,
@@ -175,13 +176,19 @@ def held_values(index: Index, name: str) -> dict[Any, str]:
     return counted[1][name]
 
 
+def closest_spellings(wanted: str, spellings: Mapping[str, str]) -> list[str]:
+    """The spellings (values of ``spellings``, keyed by the folded form compared) of at most ``CLOSEST`` keys closest
+    to ``wanted``: spelt like it, then holding it. What a refused filter value and an unindexed query word name."""
+    close = get_close_matches(wanted, list(spellings), n=CLOSEST, cutoff=0.6) + [k for k in spellings if wanted in k]
+    return [spellings[key] for key in dict.fromkeys(close)][:CLOSEST]
+
+
 def not_held(name: str, value: str, held: Mapping[Any, str], index: Index) -> str:
     """The one line refusing a filter value no record holds: the held values closest to it (by spelling, or holding
     it: "adenocarcinoma" names "pancreatic ductal adenocarcinoma"), else the first few, else that there are none."""
     spelt = {str(key).casefold(): spelling for key, spelling in held.items()}
     wanted = str(fold(name, value)).casefold()
-    close = get_close_matches(wanted, list(spelt), n=CLOSEST, cutoff=0.6) + [k for k in spelt if wanted in k]
-    closest = [spelt[key] for key in dict.fromkeys(close)][:CLOSEST]
+    closest = closest_spellings(wanted, spelt)
     refused = f"no {name} {value!r} in index {index.path}"
     if closest:
         return f"{refused}; closest: {', '.join(map(repr, closest))}"
@@ -404,16 +411,28 @@ class Searcher:
         self._bm25(queries, {i: queries[i].text for i in texted if "bm25" in queries[i].use}, results, "bm25", False)
         dense_text = [i for i in texted if "dense" in queries[i].use]
         if dense_text and encoder.text_spaces:
-            vectors = encoder.encode_query([queries[i].text for i in dense_text])
+            vectors = self._checked(
+                encoder.encode_query([queries[i].text for i in dense_text]), len(dense_text), "text"
+            )
             self._dense(queries, results, dense_text, vectors, suffix="")
         dense_image = [i for i in imaged if "dense" in queries[i].use]
         if dense_image:
             if not encoder.image_spaces:
                 raise BadInputError(f"encoder {encoder.name!r} cannot search by image")
-            vectors = encoder.encode_image([queries[i].image for i in dense_image])
+            vectors = self._checked(
+                encoder.encode_image([queries[i].image for i in dense_image]), len(dense_image), "image"
+            )
             self._dense(queries, results, dense_image, vectors, suffix=":image")
         weights = self.settings.fusion_weights()  # a ranker weighted 0 is off: for search, the agent and the benches
         return [{r: ranking for r, ranking in found.items() if ranker_weight(r, weights) > 0} for found in results]
+
+    def _checked(self, returned: object, rows: int, modality: str) -> dict:
+        """A query batch's vectors as the encoder protocol promises them (``checked_vectors``): a plug-in's wrong
+        width or NaN is one line naming it, not a matrix product's traceback."""
+        encoder = self.index.encoder
+        spaces = encoder.text_spaces if modality == "text" else encoder.image_spaces
+        call = "encode_query" if modality == "text" else "encode_image"
+        return checked_vectors(returned, rows, spaces, encoder.dims, self.index.meta.encoder, call)
 
     def _bm25(
         self,

@@ -36,7 +36,7 @@ def similar(searcher: Searcher, record_id: str, k: int = 10, filters: Filters | 
     pool = settings.candidates + len(same)
     rankings = {}
     for space in spaces:
-        found = index.store.search(space, stored[space], pool, filters)[0]
+        found = index.store.search(space, stored[space][None, :], pool, filters)[0]  # a batch of one
         rankings[f"{space}:image" if space in IMAGE_SPACES else space] = [(r, s) for r, s in found if r not in same]
     fused = searcher.fuse(rankings, lambda: index.keypoints(record_id))
     payloads = Payload.from_payloads(index.store.payloads([rid for rid, _, _ in fused[:k]]))

@@ -11,11 +11,22 @@ from pathatlas.errors import UnknownNameError
 from pathatlas.retrieval.records import StoredVectors
 from pathatlas.retrieval.stores import open_store, store_class
 from pathatlas.retrieval.stores.base import matches
+from pathatlas.retrieval.stores.faiss_store import FaissStore
+
+
+class BatchesOnly(FaissStore):
+    """A store as strict as the ``VectorStore`` docstring: ``search`` takes a batch of queries, shape (n, dim)."""
+
+    def search(self, space, queries, k, filters=None):
+        if np.ndim(queries) != 2:
+            raise ValueError(f"queries of shape {np.shape(queries)}: VectorStore.search takes a batch (n, dim)")
+        return super().search(space, queries, k, filters)
+
 
 DIMS = {"text": 16, "visual": 8}
 STORES = [
     *("faiss", "faiss-hnsw", "faiss-hnsw-sq8", "faiss-ivf-sq8", "faiss-ivf-sq4-rerank"),
-    *("qdrant-edge", "qdrant-memory", "qdrant-local"),
+    *("qdrant-edge", "qdrant-memory", "qdrant-local", "py:tests.test_stores.BatchesOnly"),
     *filter(None, os.environ.get("PATHATLAS_TEST_STORES", "").split(",")),
 ]
 """The stores the shared suite runs on; ``PATHATLAS_TEST_STORES="py:pkg.mod.Class"`` (comma-separated) adds yours."""
@@ -75,32 +86,32 @@ def test_search_filter_count_delete_persist(store_kind, settings, tmp_path):
     store.upsert(data)
     assert store.count() == 60 and store.count("text") == 60 and store.count("visual") == 30
 
-    (hits,) = store.search("text", data[7].vectors["text"], k=5)
+    (hits,) = store.search("text", data[7].vectors["text"][None], k=5)
     assert hits[0][0] == "r7" and hits[0][1] == pytest.approx(1.0, abs=tolerance)
     assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
 
-    (hits,) = store.search("visual", data[8].vectors["visual"], k=50)
+    (hits,) = store.search("visual", data[8].vectors["visual"][None], k=50)
     assert len(hits) == 30 and all(int(rid[1:]) % 2 == 0 for rid, _ in hits)
 
-    (hits,) = store.search("text", data[7].vectors["text"], k=100, filters={"kind": "case", "organ": "lung"})
+    (hits,) = store.search("text", data[7].vectors["text"][None], k=100, filters={"kind": "case", "organ": "lung"})
     expected = {f"r{i}" for i in range(30) if i % 3 == 0}
     assert {rid for rid, _ in hits} == expected
-    (hits,) = store.search("text", data[7].vectors["text"], k=100, filters={"organ": ["skin", "nowhere"]})
+    (hits,) = store.search("text", data[7].vectors["text"][None], k=100, filters={"organ": ["skin", "nowhere"]})
     assert {rid for rid, _ in hits} == {f"r{i}" for i in range(30, 60)}
-    assert store.search("text", data[7].vectors["text"], k=5, filters={"organ": "nowhere"}) == [[]]
+    assert store.search("text", data[7].vectors["text"][None], k=5, filters={"organ": "nowhere"}) == [[]]
 
     assert store.payloads(["r3", "missing"])["r3"]["organ"] == "lung"
     assert store.delete({"source": "src1"}) == 30
     assert store.delete({"source": "src1"}) == 0
     assert store.count() == 30 and {p["source"] for _, p in store.scan()} == {"src0"}
-    (hits,) = store.search("text", data[9].vectors["text"], k=60)
+    (hits,) = store.search("text", data[9].vectors["text"][None], k=60)
     assert len(hits) == 30 and all(int(rid[1:]) % 2 == 0 for rid, _ in hits)  # deleted records never come back
 
     store.upsert(
         [StoredVectors("r0", {"kind": "page", "source": "src0", "organ": "bone"}, {"text": data[5].vectors["text"]})]
     )
     assert store.count() == 30 and store.count("visual") == 29  # replaced, and the new r0 has no image
-    (hits,) = store.search("text", data[5].vectors["text"], k=1)
+    (hits,) = store.search("text", data[5].vectors["text"][None], k=1)
     assert hits[0][0] == "r0"
     assert {rid for rid, _ in store.scan({"organ": "bone"})} == {"r0"}
     assert store.value_counts("organ") == {"bone": 1, "lung": 14, "skin": 15}  # what scan would count
@@ -112,7 +123,7 @@ def test_search_filter_count_delete_persist(store_kind, settings, tmp_path):
         reopened = make_store(store_kind, tmp_path / "store", settings)
         assert reopened.count() == 30 and reopened.payloads(["r0"])["r0"]["organ"] == "bone"
         assert reopened.count("visual") == 29 and reopened.value_counts("organ")["bone"] == 1
-        (hits,) = reopened.search("text", data[5].vectors["text"], k=1)
+        (hits,) = reopened.search("text", data[5].vectors["text"][None], k=1)
         assert hits[0][0] == "r0"
         exported = [r for batch in reopened.records(batch=7) for r in batch]
         assert {r.id for r in exported} == {rid for rid, _ in reopened.scan()}
@@ -127,7 +138,7 @@ def test_batched_search_equals_one_query_at_a_time(store_kind, settings, tmp_pat
     store.upsert(records(rng, n=80))
     queries = unit(rng, 6, DIMS["text"])
     batched = store.search("text", queries, k=7, filters={"kind": "page"})
-    single = [store.search("text", q, k=7, filters={"kind": "page"})[0] for q in queries]
+    single = [store.search("text", q[None], k=7, filters={"kind": "page"})[0] for q in queries]
     assert [[rid for rid, _ in hits] for hits in batched] == [[rid for rid, _ in hits] for hits in single]
     store.close()
 
@@ -228,7 +239,7 @@ def test_faiss_hnsw_deletions_are_hidden_then_rebuilt_past_the_threshold(setting
     index_before = space.index
     store.delete({"source": "src0"})  # 10% of the vectors: tombstones, same index
     assert space.index is index_before and space.tombstones == 20
-    (hits,) = store.search("text", data[0].vectors["text"], k=200)
+    (hits,) = store.search("text", data[0].vectors["text"][None], k=200)
     assert len(hits) == 180 and "r0" not in {rid for rid, _ in hits}
     store.delete({"source": ["src1", "src2", "src3"]})  # past 30%: that space is rebuilt
     assert space.index is not index_before and space.tombstones == 0 and store.count("text") == 120
@@ -377,10 +388,10 @@ def test_faiss_rerank_keeps_4_bit_codes_in_memory_and_fp16_vectors_mapped_from_t
     reopened, _ = rerank_store(settings, tmp_path / "s")
     for target in (live[3], live[-1], live[100]):
         for candidate in (store, reopened):
-            (hits,) = candidate.search("text", target.vectors["text"], k=5)
+            (hits,) = candidate.search("text", target.vectors["text"][None], k=5)
             assert hits[0][0] == target.id and hits[0][1] == pytest.approx(1.0, abs=0.003)
             assert [rid for rid, _ in hits] == brute_force(live, "text", target.vectors["text"], 5)
-    (hits,) = reopened.search("text", data[0].vectors["text"], k=400)
+    (hits,) = reopened.search("text", data[0].vectors["text"][None], k=400)
     assert len(hits) == len(live) and not {rid for rid, _ in hits} & {
         r.id for r in data if r.payload["source"] == "src2"
     }
@@ -406,7 +417,9 @@ def test_faiss_rerank_crash_while_writing_its_vectors_keeps_last_commit(settings
     monkeypatch.undo()
     reopened, _ = rerank_store(settings, tmp_path / "s")
     assert reopened.count() == 200 and reopened.count("text") == 200
-    (hits,) = reopened.search("text", records(np.random.default_rng(13), n=200, sources=4)[9].vectors["text"], k=1)
+    (hits,) = reopened.search(
+        "text", records(np.random.default_rng(13), n=200, sources=4)[9].vectors["text"][None], k=1
+    )
     assert hits[0][0] == "r9"
     reopened.upsert(records(rng, n=200, prefix="y", sources=4))
     reopened.commit()
@@ -426,7 +439,7 @@ def test_legacy_faiss_snapshot_is_read(settings, tmp_path):
     (snapshot / "text.ids.json").write_text('["a"]')
     (tmp_path / "s" / "CURRENT").write_text("v000001")
     store = open_store("faiss", tmp_path / "s", DIMS, settings)
-    assert store.search("text", np.eye(16, dtype=np.float32)[0], k=1) == [[("a", pytest.approx(1.0))]]
+    assert store.search("text", np.eye(16, dtype=np.float32)[:1], k=1) == [[("a", pytest.approx(1.0))]]
     store.commit()
     assert open_store("faiss", tmp_path / "s", DIMS, settings).count() == 1
     assert not snapshot.exists()
@@ -454,7 +467,9 @@ def test_faiss_bulk_load_trains_once_and_keeps_no_second_copy_of_its_vectors(set
     assert space.kind == "ivf" and space.trained == 300
     assert [p.name for p in (tmp_path / "s").iterdir() if p.name.startswith(("base-", "delta-"))] == ["base-000001"]
     reopened = open_store("faiss", tmp_path / "s", DIMS, config)
-    (hits,) = reopened.search("text", data[42].vectors["text"], k=1, filters={"source": data[42].payload["source"]})
+    (hits,) = reopened.search(
+        "text", data[42].vectors["text"][None], k=1, filters={"source": data[42].payload["source"]}
+    )
     assert hits[0][0] == data[42].id
 
 
@@ -513,7 +528,7 @@ def test_lists_in_payloads_and_the_case_of_diagnosis_and_organ(store_kind, setti
         {"kind": "Case"},
     ):
         expected = brute_force(data, "text", query, 40, filters)
-        (hits,) = store.search("text", query, k=40, filters=filters)
+        (hits,) = store.search("text", query[None], k=40, filters=filters)
         assert {rid for rid, _ in hits} == set(expected), filters
         assert {rid for rid, _ in store.scan(filters)} == set(expected), filters
     assert len(brute_force(data, "text", query, 40, {"organ": "Lung"})) == 20

@@ -12,7 +12,6 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -98,11 +97,10 @@ def unindexed_words(text: str, terms: Collection[str], languages: tuple[Language
 
 
 def closest_words(word: str, spellings: Mapping[str, str]) -> tuple[str, ...]:
-    """The indexed words ``not_held`` names as closest to ``word``: spelt like it, then holding it."""
-    from pathatlas.retrieval.search import CLOSEST
+    """The indexed words closest to ``word`` as a refused filter value's (``search.closest_spellings``)."""
+    from pathatlas.retrieval.search import closest_spellings
 
-    close = get_close_matches(word, list(spellings), n=CLOSEST, cutoff=0.6) + [w for w in spellings if word in w]
-    return tuple(spellings[w] for w in dict.fromkeys(close))[:CLOSEST]
+    return tuple(closest_spellings(word, spellings))
 
 
 def unknown_words(texts: Sequence[tuple[str, str]], idx: Index) -> list[UnknownWord]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathatlas.agent.answerers.base import Answerer, AnswerError
 from pathatlas.errors import UnknownNameError
-from pathatlas.plugins import import_plugin
+from pathatlas.plugins import import_plugin, started
 from pathatlas.retrieval.encoders import Encoder
 from pathatlas.settings import Settings
 
@@ -26,7 +26,8 @@ def answerer_class(name: str) -> type[Answerer]:
 
 def create_answerer(name: str, settings: Settings, encoder: Encoder | None) -> Answerer:
     """Built-ins and ``py:`` plugins are built the same way: their class's ``create(settings, encoder)``."""
-    return answerer_class(name).create(settings, encoder)
+    plugin = answerer_class(name)
+    return started(name, "answerer", lambda: plugin.create(settings, encoder))
 
 
 __all__ = ["AnswerError", "Answerer", "answerer_class", "create_answerer"]

@@ -126,7 +126,36 @@ def on_disk(key: str, entry: Mapping[str, Any], settings: Settings) -> SourceSta
             return "ok"
     if signature is None:
         return "changed"
+    if unloaded_reader(entry, settings):  # no reader to compare with: indexing it again would fail as well
+        return "unknown"
     return "ok" if same_content(key, entry, signature, settings) else "changed"
+
+
+def reader_name(source_type: type[Source]) -> str:
+    """How settings name a ``Source`` class: a built-in by its kind, a plug-in by the ``py:`` name that loads it (what
+    ``PATHATLAS_SOURCES`` takes). The manifest records it per source (``reader``)."""
+    module = source_type.__module__
+    if module.startswith(f"{__package__}."):
+        return source_type.kind
+    return f"py:{module}.{source_type.__qualname__}"
+
+
+def unloaded_reader(entry: Mapping[str, Any], settings: Settings) -> str | None:
+    """The one line saying that the source plug-in which read a manifest entry's source is not loaded with
+    ``settings``, which therefore cannot tell whether it changed nor index it again; None when it is, or when the entry
+    names none (a built-in kind, a manifest written before readers were recorded)."""
+    from pathatlas.indexer.sources import source_types  # the registry imports this module
+
+    reader = entry.get("reader")
+    if not isinstance(reader, str) or not reader.startswith("py:"):
+        return None
+    try:
+        loaded = {reader_name(source_type) for source_type in source_types(settings)}
+    except PathAtlasError:  # a plug-in named in settings that does not import: none is loaded
+        loaded = set()
+    if reader in loaded:
+        return None
+    return f"source plug-in {reader} not loaded (set PATHATLAS_SOURCES)"
 
 
 @dataclass
@@ -211,6 +240,12 @@ class Source(ABC):
     cheaply, and stream ``records()``. Problems with single items (a damaged image inside a case
     folder) go to ``problems`` and the rest continues; a source that cannot be read at all raises
     ``BadInputError`` from ``records()``.
+
+    Every record is the source's own: its ``source`` is ``self.key`` (the whole file or folder, never one file
+    inside it: ``remove`` and ``info`` find records by it) and its ``fingerprint`` is ``self.fingerprint()``. Its id
+    (from fingerprint, kind, page and index, or case id and image) is unique within the source: give each ``Page`` its
+    own number, each ``Passage`` and ``Figure`` of a page its own index. ``index`` refuses a source breaking either rule
+    in one line naming it, and keeps its previous version.
 
     Words are found in ``Passage`` records: a ``Page`` is found by its text vector (and, without a text
     layer, its image), but BM25 does not read its entry, so a source yielding pages yields their text as

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from pathatlas.errors import UnknownNameError
-from pathatlas.plugins import import_plugin
+from pathatlas.plugins import import_plugin, started
 from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise
 from pathatlas.settings import Settings
 
@@ -40,7 +40,8 @@ def _build(name: str, settings: Settings, device: str) -> Encoder:
 
         return SentenceTransformerEncoder(name, name[3:], settings, device)
     if name.startswith("py:"):
-        return import_plugin(name, Encoder, "encoder")(settings)
+        plugin = import_plugin(name, Encoder, "encoder")
+        return started(name, "encoder", lambda: plugin(settings))
     raise UnknownNameError(
         f"unknown encoder {name!r}: use 'default', 'hf-hub:ORG/REPO', 'local-dir:PATH', 'st:PATH' or 'py:module.Class'"
     )

@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathatlas import __version__
+from pathatlas.agent.answerers.base import AnswerError
 from pathatlas.errors import IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
 from pathatlas.settings import Settings, load_settings, os_problem
 from pathatlas.ui.api.deps import (
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         code = 404 if isinstance(exc, IndexMissingError | UnknownSourceError) else 400
         if isinstance(exc, IndexBusyError):  # another process writes the index: try again, not a bad request
             code = 409
+        if isinstance(exc, AnswerError):  # the answerer (or its model server) failed, not the request
+            code = 502
         return JSONResponse({"detail": request.app.state.engine.client_message(exc)}, status_code=code)
 
     @app.exception_handler(RequestValidationError)

@@ -119,6 +119,12 @@ class Links:
         return f"{self.root}/media/cases/{record_id}"
 
 
+def has_rendered_pages(source: str, page: int | None) -> bool:
+    """Whether the media route renders the page a record cites: a PDF's (a source's key or name ending ``.pdf``, as
+    the ``pdf`` reader accepts); a plug-in source's pages (notes, slides exported as text) have no file to render."""
+    return page is not None and source.lower().endswith(".pdf")
+
+
 class HitOut(BaseModel):
     """``hit_record`` as REST serves it: the thumbnail (a server file) as a URL, and the page's."""
 
@@ -176,7 +182,9 @@ class HitOut(BaseModel):
         return cls(
             **shown,
             thumbnail_url=links.thumbnail(hit.id) if hit.thumbnail else None,
-            page_url=links.page(hit.passage or hit.id) if hit.citation.page is not None else None,
+            page_url=links.page(hit.passage or hit.id)
+            if has_rendered_pages(hit.citation.source, hit.citation.page)
+            else None,
         )
 
     @classmethod
@@ -470,7 +478,9 @@ def linked(citation: dict[str, Any], links: Links) -> dict[str, Any]:
     media route outlines a record's own box, so it links ``record``, the one holding the quote), a case's image."""
     return {
         **citation,
-        "page_url": links.page(citation["record"]) if citation["page"] is not None else None,
+        "page_url": links.page(citation["record"])
+        if has_rendered_pages(citation["source"], citation["page"])
+        else None,
         "case_image_url": links.case_image(citation["evidence"]) if citation["case"] and citation["image"] else None,
     }
 

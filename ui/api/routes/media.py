@@ -20,6 +20,7 @@ from pathatlas.indexer.sources.base import on_disk
 from pathatlas.indexer.sources.pdf import mupdf_alone, render
 from pathatlas.retrieval.records import Payload, display_name, organ_text, source_id
 from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
+from pathatlas.ui.api.schemas import has_rendered_pages
 from pathatlas.ui.present import OUTLINE_POINTS, OUTLINE_RGB, around
 
 router = APIRouter(tags=["media"])
@@ -116,6 +117,8 @@ def page(record_id: str, engine: EngineDep, dpi: int = Query(110, ge=36, le=300)
     payload = payload_of(engine, record_id)
     if payload.page is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this record is not on a page")
+    if not has_rendered_pages(payload.source, payload.page):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this record's source is not a PDF: its pages are not rendered")
     check_source(engine, payload)
     key = (payload.source, payload.fingerprint, payload.page, payload.bbox, dpi)
     png = render_page(key, engine.settings.max_page_pixels)
