@@ -30,7 +30,7 @@ from pathatlas.ui import words
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.schemas import HitOut, Links
 from pathatlas.ui.bench_crash import HashingEncoder
-from tests.helpers import calls_to, hashing_settings
+from tests.helpers import calls_to, hashing_settings, run_cli
 
 HERE = "py:tests.test_plugins_misbehave"
 BROKEN = "PATHATLAS_TEST_BROKEN"
@@ -216,6 +216,8 @@ def test_info_names_the_source_plugin_that_is_not_loaded(plugged, tmp_path):
     assert unloaded_reader(entry, unplugged) == f"source plug-in {HERE}.Notes not loaded (set PATHATLAS_SOURCES)"
     assert on_disk(str(folder.resolve()), entry, unplugged) == "unknown"  # not "changed": re-indexing would fail too
     assert on_disk(str(folder.resolve()), entry, settings) == "changed"
+    shown = run_cli("info", "--index", settings.index_dir, home=settings.home, PATHATLAS_ENCODER=f"{HERE}.Unreliable")
+    assert shown.exit_code == 0 and f"source plug-in {HERE}.Notes not loaded" in shown.stdout, shown.output
     older = {key: value for key, value in entry.items() if key != "reader"}  # a manifest written before readers
     assert unloaded_reader(older, unplugged) is None and on_disk(str(folder.resolve()), older, unplugged) == "changed"
 
@@ -266,7 +268,9 @@ def test_rest_answers_an_answerer_failure_502_with_a_json_detail(plugged, tmp_pa
     failing = settings.model_copy(update={"answerer": f"{HERE}.Raises"})
     with TestClient(create_app(failing)) as client:
         answered = client.post("/ask", json={"question": "What is a caseating granuloma?"})
+        documented = client.get("/openapi.json").json()["paths"]
     assert answered.status_code == 502, answered.text
+    assert all("502" in documented[path]["post"]["responses"] for path in ("/ask", "/ask/image")), "said in the schema"
     assert "answerer 'raises'" in answered.json()["detail"] and "my model fell over" in answered.json()["detail"]
 
 

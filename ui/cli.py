@@ -578,7 +578,7 @@ def ui(
 @friendly_errors
 def info(index: IndexOpt = None, as_json: JsonOpt = False):
     """What an index holds: encoder, store, counts, sources, and which PathAtlas wrote it."""
-    from pathatlas.indexer.sources.base import RECORDS_VERSION, on_disk
+    from pathatlas.indexer.sources.base import RECORDS_VERSION, on_disk, unloaded_reader
     from pathatlas.retrieval.index import Index, lexical_file
     from pathatlas.retrieval.lexical import TERMS_VERSION, SavedTerms
     from pathatlas.retrieval.ocr import engine_name
@@ -633,6 +633,9 @@ def info(index: IndexOpt = None, as_json: JsonOpt = False):
             f"{missing} source(s) missing on disk (moved or deleted): indexing them at a new place adds them again; "
             "'pathatlas remove' the old ones"
         )
+    for key, entry in stats["sources"].items():
+        if unloaded := unloaded_reader(entry, settings):
+            console.print(f"{escape(key)}: {unloaded}", highlight=False)
     if older:
         console.print(
             f"{len(older)} source(s) were read by an older PathAtlas reader, or by one not recording its version (this "

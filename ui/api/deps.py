@@ -36,6 +36,8 @@ ERROR_TEXT = {
     411: "Content-Length required for uploads",
     413: "Too large",
     415: "Unsupported media type: an upload no source reads, or a JSON route's body sent as another content type",
+    502: "The answerer failed (an LLM server down or answering nonsense, a plug-in answerer raising): the detail "
+    "names it",
     422: "A field is missing or invalid: a list of field errors, each naming it (loc), echoing at most 200 characters",
     507: "No room on the server to store the upload (a full disk or quota, a file over its size limit)",
     503: "The service cannot take it now (a full queue: Retry-After; models that could not load; a folder it cannot "

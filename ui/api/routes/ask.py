@@ -36,7 +36,7 @@ QUESTION_TEXT = AskRequest.model_fields["question"].description
     response_model=AskResponse,
     summary="Answer a question with cited evidence",
     dependencies=[JsonOnly],
-    responses=errors(404, *BODY, 415, 503),
+    responses=errors(404, *BODY, 415, 502, 503),
 )
 def ask(request: AskRequest, engine: EngineDep, links: LinksDep) -> AskResponse:
     within_query_limit(engine, asked_texts(request, ("body",)))
@@ -49,7 +49,7 @@ def ask(request: AskRequest, engine: EngineDep, links: LinksDep) -> AskResponse:
     dependencies=[FormOnly],
     response_model=AskResponse,
     summary="Answer a question about an image",
-    responses=errors(404, *BODY, 503),
+    responses=errors(404, *BODY, 502, 503),
 )
 async def ask_image(
     engine: EngineDep,
