@@ -63,11 +63,11 @@ from pathatlas.settings import snowball_languages
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
-TERMS_VERSION = 8
+TERMS_VERSION = 9
 """What a saved segment's terms are (1: stems only; 2: Roman numerals kept as letters; 3: Roman numerals read as digits;
 4: Unicode-normalised, accents folded, CJK character pairs; 5: Turkish texts by Turkish stems; 6: by English stems
 too; 7: a named language's words typed without its letters also stemmed as it spells them, ``Language.spelt``; 8: names
-joined by a hyphen or an ampersand, ``JOINED``).
+joined by a hyphen or an ampersand, ``JOINED``; 9: Latin plurals read as singulars, ``singular``).
 Segments of another version are re-read from the store and kept in memory, as a search never writes the index
 (``Index._load_lexical``); the next commit saves them (an ``index`` run that changed nothing makes one for them:
 ``Index.needs_rewrite``)."""
@@ -94,6 +94,57 @@ TYPED_JOINED = (
 """``JOINED`` as a query types them, also with a space ("HER 2", "ki 67", "CD 20") or "and" between capitals ("H and
 E"). Queries only: in a text "page 12" or "A and B" are no names, and a query term no text holds changes no score."""
 WORD = re.compile(r"\b\w\w+\b")
+LATIN_SINGULARS = {
+    **{w + "a": w + "um" for w in ("sept", "ov", "haustr", "acetabul", "reticul", "retinacul", "spectr", "strat")},
+    **{w + "a": w + "um" for w in ("diverticul", "flagell", "hil", "cavernos")},
+    **{"ganglia": "ganglion", "mitochondria": "mitochondrion", "spermatozoa": "spermatozoon", "testes": "testis"},
+    **{"foramina": "foramen", "lumina": "lumen", "corpora": "corpus", "mucous": "mucus", "villous": "villus"},
+    **{w[:-2] + "ices": w for w in ("cortex", "apex", "appendix", "matrix", "cervix", "vertex", "varix", "helix")},
+    "calyces": "calyx",
+}
+"""Latin and Greek plurals (and two adjectives) no ending rule reads, as the singular whose stem they share: "septa"
+finds "septum", "ganglia" "ganglion", "testes" "testis" (not "test"), "mucous" "mucus", "cortices" "cortex"."""
+LATIN_ENDINGS = (
+    (re.compile(r"^(?!mini$)([a-z]{3,})i$"), r"\1us"),
+    (re.compile(r"^(?!ammonia$|media$)([a-z]{3,})ia$"), r"\1ium"),
+    (re.compile(r"^([a-z]{4,})sis$"), r"\1ses"),
+    (re.compile(r"^([a-z]{3,}m)ata$"), r"\1a"),
+)
+"""Latin and Greek plural endings as the singular the English stemmer stems: "nuclei" as "nucleus" (bronchi, villi,
+stimuli, alveoli), "bacteria" as "bacterium" (atria, cilia, epithelia), "carcinomata" as "carcinoma"; and "-sis" as
+"-ses", so "metastasis" and "metastases" ("diagnosis", "diagnosed") share a stem. Checked on the A&P book's words
+(every pair of stems they join, ``tests/test_latin_forms.py``): "mini" is no plural of "minus", "ammonia" none of
+"ammonium", "media" (tunica media) none of "medium"; "-a" is no plural ending in general ("cornea" and "stratum
+corneum", "vasa recta" and "rectum" are other words), hence the list."""
+
+
+def singular(word: str) -> str:
+    """A lower-case word as its singular where it is a Latin or Greek plural (``LATIN_SINGULARS``, ``LATIN_ENDINGS``);
+    else as written."""
+    if word in LATIN_SINGULARS:
+        return LATIN_SINGULARS[word]
+    for ending, single in LATIN_ENDINGS:
+        if ending.match(word):
+            return ending.sub(single, word)
+    return word
+
+
+class EnglishStemmer:
+    """The English Snowball stemmer (PyStemmer), reading each word as its ``singular``: BM25's, the agent's and the
+    snippet marks' stems. One per thread: a Snowball stemmer must not be called concurrently."""
+
+    def __init__(self) -> None:
+        import Stemmer
+
+        self._snowball = Stemmer.Stemmer("english")
+
+    def stemWords(self, words: list[str]) -> list[str]:  # noqa: N802 (bm25s calls it by PyStemmer's name)
+        return self._snowball.stemWords([singular(word) for word in words])
+
+    def stemWord(self, word: str) -> str:  # noqa: N802
+        return self._snowball.stemWord(singular(word))
+
+
 """A word as bm25s's tokenizer reads one."""
 CODES = {
     "arabic": "ar", "armenian": "hy", "basque": "eu", "catalan": "ca", "czech": "cs", "danish": "da", "dutch": "nl",
@@ -171,8 +222,6 @@ def _tokenizer():
     never runs (its BM25 is below; the agent's ``bm25s.BM25()`` uses the numpy backends), so they are
     hidden while bm25s imports unless something already loaded them.
     """
-    import Stemmer
-
     with _import_lock:
         hidden = [name for name in ("numba", "scipy.sparse") if name not in sys.modules and "bm25s" not in sys.modules]
         try:
@@ -183,7 +232,7 @@ def _tokenizer():
                 if name in sys.modules and sys.modules[name] is None:
                     del sys.modules[name]
     return functools.partial(
-        bm25s.tokenize, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
+        bm25s.tokenize, stopwords="en", stemmer=EnglishStemmer(), return_ids=False, show_progress=False
     )
 
 

@@ -11,8 +11,7 @@ import functools
 import re
 import threading
 
-import Stemmer
-
+from pathatlas.retrieval.lexical import EnglishStemmer
 from pathatlas.retrieval.text import folded, normalise
 
 STOPWORDS = frozenset(
@@ -115,7 +114,7 @@ def _read(word: str) -> tuple[str, str]:
     """A word (or a run of its dash-joined parts) as marks compare it: folded without dashes (``_unhyphenated``), and
     that as BM25 stems it ("bodies" and "body" are "bodi"); kept, as a page repeats its words for every term."""
     if not hasattr(_ENGLISH, "stemmer"):
-        _ENGLISH.stemmer = Stemmer.Stemmer("english")
+        _ENGLISH.stemmer = EnglishStemmer()
     bare = _unhyphenated(word)
     return bare, _ENGLISH.stemmer.stemWord(bare)
 
