@@ -139,13 +139,26 @@ def _keys(term: str) -> list[str]:
     return [_unhyphenated(key) for key in dict.fromkeys([term, *parts])]
 
 
-def _marks(word: str, stems: frozenset[str], prefixes: tuple[str, ...]) -> bool:
-    """Whether a word (or a run of its parts) has a key's stem or starts like a long key."""
+INFLECTION = 2
+"""Letters a word may add after a long key's start (``_prefix``) and be marked as its inflection ("células" for
+"célula", "infecciosas" for "infecciosos"); a longer word is marked only where its stem starts with the key's
+("glandular" for "glands", "koilocytosis" for "koilocytes"). Any longer word starting alike had been marked:
+"nucleolus" for "nuclei", "bronchopulmonary" for "bronchi"."""
+
+
+def _marks(word: str, stems: frozenset[str], prefixes: tuple[tuple[str, str], ...]) -> bool:
+    """Whether a word (or a run of its parts) has a key's stem or starts like a long key as one of its inflections
+    (``prefixes``: each long key's start and stem)."""
     bare, stem = _read(word)
-    return stem in stems or bare.startswith(prefixes)
+    if stem in stems:
+        return True
+    return any(
+        bare.startswith(start) and (len(bare) - len(start) <= INFLECTION or stem.startswith(key_stem))
+        for start, key_stem in prefixes
+    )
 
 
-def _marked_runs(word: str, stems: frozenset[str], prefixes: tuple[str, ...]) -> list[tuple[int, int]]:
+def _marked_runs(word: str, stems: frozenset[str], prefixes: tuple[tuple[str, str], ...]) -> list[tuple[int, int]]:
     """(start, end) within ``word`` of each longest run of its dash-joined parts that marks (``_marks``), left to
     right: the whole of "Reed–Sternberg" for "Reed-Sternberg", "koilocytic" of "non-koilocytic", "Ziehl" of
     "Ziehl-Neelsen" for "Ziehl-Nielsen"."""
@@ -173,7 +186,7 @@ def marked_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
     named = {folded(t) for t in terms if AMPERSAND_NAME.fullmatch(t)}
     keys = [key for t in terms if not SPACELESS_TERM.fullmatch(t) and t not in named for key in _keys(t)]
     stems = frozenset(_read(key)[1] for key in keys)
-    prefixes = tuple(prefix for key in keys if (prefix := _prefix(key)))
+    prefixes = tuple((prefix, _read(key)[1]) for key in keys if (prefix := _prefix(key)))
     spans = []
     for match in re.finditer("|".join([*spaceless, AMPERSAND_NAME.pattern, TEXT_WORD.pattern]), text):
         word, start = match.group(), match.start()

@@ -158,3 +158,18 @@ REVIEWED = set(
     ]
 )
 """The stems joined on the A&P book (``pathatlas`` reads "pylori" of H. pylori as the pylorus it is named for)."""
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "marked"),
+    [
+        ("nuclei", "The nucleus, its nucleolus, two nucleoli and nucleotides.", ["nucleus"]),
+        ("bronchi", "A bronchus, bronchioles and bronchopulmonary segments.", ["bronchus"]),
+        ("glands", "Glandular epithelium lines the glands.", ["Glandular", "glands"]),
+        ("koilocytes", "A koilocytic cell; koilocytosis.", ["koilocytic", "koilocytosis"]),
+    ],
+)
+def test_a_long_term_marks_its_inflections_not_longer_words_starting_alike(query, text, marked):
+    """ "nuclei" marked "nucleolus" and "nucleoli", another organelle, and "bronchi" "bronchopulmonary": a word
+    starting like a long term is its inflection only a few letters longer or where its stem starts with the term's."""
+    assert [text[a:b] for a, b in marked_spans(text, query_terms(query))] == marked
