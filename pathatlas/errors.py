@@ -25,6 +25,11 @@ class EncoderMismatchError(PathAtlasError):
     """An index was opened with a different encoder than the one that built it."""
 
 
+class EncoderError(PathAtlasError):
+    """An encoder raised or broke its protocol (a wrong width, a NaN): the server's model, not the request, failed
+    (the REST API answers 500 with the one line naming it)."""
+
+
 class UnknownNameError(PathAtlasError):
     """A registry (encoder, store, source, answerer) has no entry of that name."""
 

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from pathatlas.errors import MissingExtraError, PathAtlasError, UnknownNameError
+from pathatlas.errors import EncoderError, MissingExtraError, PathAtlasError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -42,6 +42,17 @@ def started(name: str, what: str, build: Callable[[], T]) -> T:
         raise PathAtlasError(f"{what} {name!r} failed to start: {cause(exc)}") from exc
 
 
+def encoded(encoder: str, call: str, encode: Callable[[], T]) -> T:
+    """``encode()``, an encoder's ``call``: whatever it raises (a GPU out of memory, a plug-in's bug) is one line naming
+    the encoder as the index records it, not a traceback from inside it."""
+    try:
+        return encode()
+    except PathAtlasError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever an encoder raises, the user reads one line naming it
+        raise EncoderError(f"encoder {encoder!r}: {call} failed: {cause(exc)}") from exc
+
+
 def cause(exc: BaseException) -> str:
     """An exception as one line: its type and message ("SyntaxError: expected ':' (brokensyntax.py, line 2)")."""
     text = " ".join(str(exc).split())
@@ -58,23 +69,23 @@ def checked_vectors(
     otherwise break every later search, or be stored under no space at all."""
     named = f"encoder {encoder!r}: {call}"
     if not isinstance(returned, Mapping):
-        raise PathAtlasError(f"{named} returned {type(returned).__name__}, not a dict of space name to vectors")
+        raise EncoderError(f"{named} returned {type(returned).__name__}, not a dict of space name to vectors")
     checked = {}
     for space, vectors in returned.items():
         if space not in spaces:
             declared = ", ".join(map(repr, spaces)) or "none"
-            raise PathAtlasError(f"{named} returned space {space!r}, which it does not declare (declared: {declared})")
+            raise EncoderError(f"{named} returned space {space!r}, which it does not declare (declared: {declared})")
         try:
             array = np.asarray(vectors, dtype=np.float32)
         except (TypeError, ValueError) as exc:
-            raise PathAtlasError(f"{named} returned {space!r} vectors that are not numbers ({cause(exc)})") from None
+            raise EncoderError(f"{named} returned {space!r} vectors that are not numbers ({cause(exc)})") from None
         if array.shape != (rows, dims[space]):
-            raise PathAtlasError(
+            raise EncoderError(
                 f"{named} returned {space!r} vectors of shape {array.shape} for {rows} inputs; expected "
                 f"({rows}, {dims[space]})"
             )
         if not np.isfinite(array).all():
-            raise PathAtlasError(f"{named} returned {space!r} vectors holding NaN or infinite values")
+            raise EncoderError(f"{named} returned {space!r} vectors holding NaN or infinite values")
         checked[space] = array
     return checked
 

@@ -23,7 +23,7 @@ from weakref import WeakKeyDictionary
 from PIL import Image
 
 from pathatlas.errors import BadInputError, UnknownSourceError
-from pathatlas.plugins import checked_vectors
+from pathatlas.plugins import checked_vectors, encoded
 from pathatlas.retrieval.fusion import (
     DENSE_ONLY,
     MAJORITY,
@@ -411,28 +411,28 @@ class Searcher:
         self._bm25(queries, {i: queries[i].text for i in texted if "bm25" in queries[i].use}, results, "bm25", False)
         dense_text = [i for i in texted if "dense" in queries[i].use]
         if dense_text and encoder.text_spaces:
-            vectors = self._checked(
-                encoder.encode_query([queries[i].text for i in dense_text]), len(dense_text), "text"
-            )
+            vectors = self._encoded([queries[i].text for i in dense_text], "text")
             self._dense(queries, results, dense_text, vectors, suffix="")
         dense_image = [i for i in imaged if "dense" in queries[i].use]
         if dense_image:
             if not encoder.image_spaces:
                 raise BadInputError(f"encoder {encoder.name!r} cannot search by image")
-            vectors = self._checked(
-                encoder.encode_image([queries[i].image for i in dense_image]), len(dense_image), "image"
-            )
+            vectors = self._encoded([queries[i].image for i in dense_image], "image")
             self._dense(queries, results, dense_image, vectors, suffix=":image")
         weights = self.settings.fusion_weights()  # a ranker weighted 0 is off: for search, the agent and the benches
         return [{r: ranking for r, ranking in found.items() if ranker_weight(r, weights) > 0} for found in results]
 
-    def _checked(self, returned: object, rows: int, modality: str) -> dict:
-        """A query batch's vectors as the encoder protocol promises them (``checked_vectors``): a plug-in's wrong
-        width or NaN is one line naming it, not a matrix product's traceback."""
-        encoder = self.index.encoder
-        spaces = encoder.text_spaces if modality == "text" else encoder.image_spaces
-        call = "encode_query" if modality == "text" else "encode_image"
-        return checked_vectors(returned, rows, spaces, encoder.dims, self.index.meta.encoder, call)
+    def _encoded(self, batch: list, modality: str) -> dict:
+        """A query batch's vectors as the encoder protocol promises them (``encoded``, ``checked_vectors``): what a
+        plug-in raises, a wrong width or a NaN is one line naming it, not a traceback from inside it or a matrix
+        product's."""
+        encoder, name = self.index.encoder, self.index.meta.encoder
+        if modality == "text":
+            spaces, call, encode = encoder.text_spaces, "encode_query", encoder.encode_query
+        else:
+            spaces, call, encode = encoder.image_spaces, "encode_image", encoder.encode_image
+        returned = encoded(name, call, lambda: encode(batch))
+        return checked_vectors(returned, len(batch), spaces, encoder.dims, name, call)
 
     def _bm25(
         self,

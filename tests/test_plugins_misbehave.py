@@ -15,7 +15,7 @@ from PIL import Image
 from pathatlas.agent.answerers import AnswerError, create_answerer
 from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.questions import Question
-from pathatlas.errors import PathAtlasError, UnknownNameError
+from pathatlas.errors import EncoderError, PathAtlasError, UnknownNameError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Page, Passage, Record
 from pathatlas.indexer.sources.base import Source, hash_files, on_disk, unloaded_reader
@@ -42,6 +42,8 @@ class Unreliable(HashingEncoder):
     """The hashing encoder, broken on demand (``BROKEN``) the ways testers' plug-ins were."""
 
     def encode_text(self, texts):
+        if os.environ.get(BROKEN) == "raise":
+            raise RuntimeError("GPU on fire")
         vectors = super().encode_text(texts)["text"]
         broken = {
             "width": {"text": vectors[:, :8]},
@@ -182,12 +184,30 @@ def test_an_encoder_breaking_its_promise_fails_its_source_and_keeps_the_index(
     assert hit.citation.source == str(kept.resolve())
 
 
-def test_a_query_encoder_breaking_its_promise_is_one_line_naming_it(plugged, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [("width", "encode_query returned 'text' vectors"), ("raise", "encode_query failed: RuntimeError")],
+)
+def test_a_query_encoder_breaking_its_promise_is_one_line_naming_it(plugged, tmp_path, monkeypatch, mode, said):
     settings = plugged
     index = index_with(settings, notes(tmp_path / "kept", granuloma="Caseating granuloma"))
-    monkeypatch.setenv(BROKEN, "width")
-    with pytest.raises(PathAtlasError, match=rf"encoder '{HERE}.Unreliable': encode_query returned 'text' vectors"):
-        Searcher(index).search(Query(text="granuloma"))
+    with TestClient(create_app(settings)) as client:
+        assert client.app.state.engine.ready.wait(60), "warmed up while the encoder works"
+        monkeypatch.setenv(BROKEN, mode)
+        with pytest.raises(EncoderError, match=rf"encoder '{HERE}.Unreliable': {said}"):
+            Searcher(index).search(Query(text="granuloma"))
+        answered = client.post("/search", json={"text": "granuloma"})
+    assert answered.status_code == 500 and f"encoder '{HERE}.Unreliable'" in answered.json()["detail"], answered.text
+
+
+def test_an_encoder_raising_while_indexing_fails_its_source_naming_it(plugged, tmp_path, monkeypatch):
+    settings = plugged
+    index_with(settings, notes(tmp_path / "kept", granuloma="Caseating granuloma"))
+    monkeypatch.setenv(BROKEN, "raise")
+    index = index_with(settings, notes(tmp_path / "new", fat="Adipose tissue"))
+    (failed,) = index.report.failed
+    assert f"encoder '{HERE}.Unreliable': encode_text failed: RuntimeError: GPU on fire" in failed.problems[0]
+    assert Index.open(settings.index_dir, settings).store.count() > 0, "what was indexed before stays"
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,8 @@ class Encoder(ABC):
     Implementations set ``name`` (how errors and benchmarks call it; an index records the registry name it was
     built with, e.g. ``py:pkg.mod.Class``, and reopens with that), ``dims`` (space to dimension), and the
     spaces each modality fills. Both methods take a batch and return ``Embeddings`` with one row per
-    input, even for empty input (an array of shape (0, dim)).
+    input, even for empty input (an array of shape (0, dim)). A ``py:`` plug-in is built as ``Class(settings)``
+    (``pathatlas.settings.Settings``).
     """
 
     name: str

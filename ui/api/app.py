@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathatlas import __version__
 from pathatlas.agent.answerers.base import AnswerError
-from pathatlas.errors import IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
+from pathatlas.errors import EncoderError, IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
 from pathatlas.settings import Settings, load_settings, os_problem
 from pathatlas.ui.api.deps import (
     ECHO_CHARS,
@@ -95,6 +95,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             code = 409
         if isinstance(exc, AnswerError):  # the answerer (or its model server) failed, not the request
             code = 502
+        if isinstance(exc, EncoderError):  # the index's encoder failed: the server's model, not the request
+            code = 500
         return JSONResponse({"detail": request.app.state.engine.client_message(exc)}, status_code=code)
 
     @app.exception_handler(RequestValidationError)
