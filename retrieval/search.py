@@ -176,10 +176,14 @@ def held_values(index: Index, name: str) -> dict[Any, str]:
     return counted[1][name]
 
 
-def closest_spellings(wanted: str, spellings: Mapping[str, str]) -> list[str]:
+def closest_spellings(
+    wanted: str, spellings: Mapping[str, str], cutoff: float = 0.6, same_start: bool = False
+) -> list[str]:
     """The spellings (values of ``spellings``, keyed by the folded form compared) of at most ``CLOSEST`` keys closest
-    to ``wanted``: spelt like it, then holding it. What a refused filter value and an unindexed query word name."""
-    close = get_close_matches(wanted, list(spellings), n=CLOSEST, cutoff=0.6) + [k for k in spellings if wanted in k]
+    to ``wanted``: spelt like it (difflib's ratio at least ``cutoff``; with ``same_start``, only keys starting with its
+    letter), then holding it. What a refused filter value and an unindexed query word name."""
+    keys = [key for key in spellings if key[:1] == wanted[:1]] if same_start else list(spellings)
+    close = get_close_matches(wanted, keys, n=CLOSEST, cutoff=cutoff) + [key for key in keys if wanted in key]
     return [spellings[key] for key in dict.fromkeys(close)][:CLOSEST]
 
 

@@ -23,7 +23,7 @@ from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.words import UnknownWord, unknown_words, unknown_words_note
+from pathatlas.ui.words import UnknownWord, closest_words, unknown_words, unknown_words_note
 from tests.helpers import hashing_settings, indexed_lecture, run_cli
 
 LECTURE = "Adipose tissue stores fat in adipocytes. Compact bone is laid down in osteons around a central canal."
@@ -219,3 +219,13 @@ def test_the_search_tab_says_which_words_of_a_misspelt_query_no_indexed_text_has
     assert line.replace("\\", "") == (
         "No indexed text has 'stratifed', 'squamus' or 'epithelim'; did you mean stratified, squamous, epithelium?"
     ), line
+
+
+def test_an_unknown_word_is_offered_only_words_spelt_like_it():
+    """Among a book's words "adipos" was offered "lips, does, adds" and "mitochondria" "michigan": a wrong suggestion
+    misleads more than none."""
+    words = {w: w for w in ["lips", "does", "adds", "adipose", "michigan", "mitosis", "death", "kolata", "detail"]}
+    assert closest_words("adipos", words) == ("adipose",)
+    assert closest_words("mitochondria", words) == ()
+    assert closest_words("data", words) == ()
+    assert closest_words("stratifed", {"striated": "striated", "stratified": "stratified"})[0] == "stratified"

@@ -96,11 +96,18 @@ def unindexed_words(text: str, terms: Collection[str], languages: tuple[Language
     return [w for w in words if has_words(w) and not any(t in terms for t in lookup_terms([w], languages)[0])]
 
 
+WORD_CUTOFF = 0.75
+"""How alike an indexed word must be spelt to be offered for an unknown one (``closest_words``). Among a book's tens of
+thousands of words, a refused filter value's 0.6 offered "lips, does, adds" for "adipos" and "michigan" for
+"mitochondria": no suggestion is better than a wrong one."""
+
+
 def closest_words(word: str, spellings: Mapping[str, str]) -> tuple[str, ...]:
-    """The indexed words closest to ``word`` as a refused filter value's (``search.closest_spellings``)."""
+    """The indexed words closest to ``word`` (``search.closest_spellings``), starting with its letter and spelt at
+    least ``WORD_CUTOFF`` alike, or holding it."""
     from pathatlas.retrieval.search import closest_spellings
 
-    return tuple(closest_spellings(word, spellings))
+    return tuple(closest_spellings(word, spellings, cutoff=WORD_CUTOFF, same_start=True))
 
 
 def unknown_words(texts: Sequence[tuple[str, str]], idx: Index) -> list[UnknownWord]:
