@@ -179,6 +179,8 @@ def test_export_refuses_a_file_or_a_folder_of_other_files_and_adds_to_a_local_co
     (book / "notes.txt").write_text("mine")
     refused = run_cli(*export, "--to", book / "notes.txt", "--out", book / "x1", home=book / "home")
     assert "is a file: give a Qdrant URL or a folder" in one_error_line(refused)
+    refused = run_cli(*export, "--to", " ", "--out", book / "x0", home=book / "home")  # was read as this folder
+    assert "--to is empty" in one_error_line(refused) and not (book / "x0").exists()
     mine = book / "mine"
     mine.mkdir()
     (mine / "x.txt").write_text("mine")

@@ -37,6 +37,8 @@ def export(
     from pathatlas.retrieval.index import META_FILE, Index
     from pathatlas.retrieval.stores.qdrant_store import QdrantStore
 
+    if not to.strip():
+        raise BadInputError("--to is empty: give a Qdrant URL (http://host:6333) or a folder for a local copy")
     twin = None if to == ":memory:" or to.startswith(("http://", "https://")) else Path(to).expanduser()
     if twin is not None:
         check_local_copy_folder(twin)
