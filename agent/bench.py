@@ -41,7 +41,7 @@ from pathatlas.agent.tune import (
     cross_validate_open,
     expected_calibration_error,
 )
-from pathatlas.agent.writing import annotate
+from pathatlas.agent.writing import NAMING, annotate, evidence_naming
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.retrieval.bench.common import check_folds, on_gold_page
@@ -347,28 +347,6 @@ def sign_tail(at_least: int, changed: int) -> float:
 def answered(run: dict[str, Any], mode: str) -> dict[str, dict[str, Any]]:
     """Question id -> the per-question record of ``mode`` in a ``bench qa`` result, for questions it answered."""
     return {i["id"]: i for i in run["items"] if i.get("mode") == mode and "score" in i}
-
-
-NAMING = {
-    "choice": "a sentence names the choice",
-    "another": "none names the choice, one names another option",
-    "none": "no sentence names any option",
-}
-"""What the evidence quoted for an answer names (``evidence_naming``), the slices ``bench qa`` reports per mode."""
-
-
-def evidence_naming(answer: Answer) -> str | None:
-    """Which ``NAMING`` slice an answer falls in: a quote under the choice names it (``Quote.about`` None), or none
-    does but a sentence names another option (quoted under it, or named by the choice's nearest sentence), or no
-    sentence names any option. None for an answer with no choice or no quotes (open questions, no-rag)."""
-    if answer.choice is None or not any(answer.quotes):
-        return None
-    named = {j for j, quotes in enumerate(answer.quotes) for q in quotes if q.about is None}
-    if answer.choice in named:
-        return "choice"
-    for quote in answer.quotes[answer.choice] if answer.choice < len(answer.quotes) else []:
-        named |= set(quote.about or ())
-    return "another" if named else "none"
 
 
 def naming_split(records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -19,6 +19,11 @@ from pathatlas.retrieval.lexical import tokenize
 
 SETTLED_CONFIDENCE = 0.5
 """Below this (calibrated) confidence the answer says the evidence does not settle the question."""
+UNNAMED_CONFIDENCE = 0.4
+"""The most an unsettled answer claims when no quoted sentence names its choice (``evidence_naming``: "another" or
+"none"): image questions so answered were right a third of the time at confidence 0.66-0.76. Chosen on the
+textbook dev questions (0.3, 0.4 or 0.5, by the summed ECE of rag and agentic), reported on the image questions
+(BENCHMARKS.md)."""
 UNSETTLED = "The evidence does not settle this"
 NO_IMAGE = "The question asks about an image it was not given, so no text settles it"
 
@@ -70,6 +75,28 @@ def speaking_for(question: Question, choice: int, evidence: list[Evidence]) -> l
         for e in evidence
         if e.text.strip() and (e.kind != "case" or diagnosed_option(question.options, e) in (None, choice))
     ]
+
+
+NAMING = {
+    "choice": "a sentence names the choice",
+    "another": "none names the choice, one names another option",
+    "none": "no sentence names any option",
+}
+"""What the evidence quoted for an answer names (``evidence_naming``), the slices ``bench qa`` reports per mode."""
+
+
+def evidence_naming(answer: Answer) -> str | None:
+    """Which ``NAMING`` slice an answer falls in: a quote under the choice names it (``Quote.about`` None), or none
+    does but a sentence names another option (quoted under it, or named by the choice's nearest sentence), or no
+    sentence names any option. None for an answer with no choice or no quotes (open questions, no-rag)."""
+    if answer.choice is None or not any(answer.quotes):
+        return None
+    named = {j for j, quotes in enumerate(answer.quotes) for q in quotes if q.about is None}
+    if answer.choice in named:
+        return "choice"
+    for quote in answer.quotes[answer.choice] if answer.choice < len(answer.quotes) else []:
+        named |= set(quote.about or ())
+    return "another" if named else "none"
 
 
 def settle(answer: Answer, question: Question, reading: Reading, evidence: list[Evidence]) -> None:
@@ -182,6 +209,8 @@ def annotate(answer: Answer, question: Question, evidence: list[Evidence]) -> No
     settle(answer, question, reading, evidence)
     if question.image is not None:
         quote_similar_cases(answer, question, evidence)
+    if not answer.settled and evidence_naming(answer) in ("another", "none"):
+        answer.confidence = min(answer.confidence, UNNAMED_CONFIDENCE)
     written = rationale(question, reading, answer)
     shown = [q.evidence.id for quotes in answer.quotes for q in quotes if cite(q) in written]
     answer.cited = list(dict.fromkeys([*answer.cited, *shown]))  # every sentence the rationale quotes is cited

@@ -13,7 +13,6 @@ from pathatlas.agent.bench import (
     PageTexts,
     QABench,
     compare_qa_runs,
-    evidence_naming,
     exact_mcnemar,
     load_items,
     markdown_report,
@@ -33,6 +32,7 @@ from pathatlas.agent.tune import (
     expected_calibration_error,
     fit_weights,
 )
+from pathatlas.agent.writing import evidence_naming
 from pathatlas.retrieval.records import Citation
 
 

@@ -511,7 +511,6 @@ def bench_qa_command(
     from pathatlas.agent.bench import (
         INTERRUPTED,
         MODES,
-        NAMING,
         QABench,
         answered_phrase,
         check_refit,
@@ -523,6 +522,7 @@ def bench_qa_command(
         plot_qa,
         shuffle_options,
     )
+    from pathatlas.agent.writing import NAMING
     from pathatlas.plugins import require
     from pathatlas.retrieval.index import Index
 
