@@ -47,7 +47,7 @@ def encoded(encoder: str, call: str, encode: Callable[[], T]) -> T:
     the encoder as the index records it, not a traceback from inside it."""
     try:
         return encode()
-    except PathAtlasError:
+    except (PathAtlasError, OSError):  # an OSError names its file: the caller's handling says which (an unusable home)
         raise
     except Exception as exc:  # noqa: BLE001 - whatever an encoder raises, the user reads one line naming it
         raise EncoderError(f"encoder {encoder!r}: {call} failed: {cause(exc)}") from exc

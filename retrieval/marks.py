@@ -140,9 +140,9 @@ def _keys(term: str) -> list[str]:
 
 
 INFLECTION = 2
-"""Letters a word may add after a long key's start (``_prefix``) and be marked as its inflection ("células" for
-"célula", "infecciosas" for "infecciosos"); a longer word is marked only where its stem starts with the key's
-("glandular" for "glands", "koilocytosis" for "koilocytes"). Any longer word starting alike had been marked:
+"""Letters a word's stem may add after a long key's start (``_prefix``) and be marked as its inflection ("células"
+for "célula", "infecciosas" for "infecciosos", "cervical" for "cervix"); a longer one only where it starts with the
+key's stem ("glandular" for "glands", "koilocytosis" for "koilocytes"). Any longer word starting alike had been marked:
 "nucleolus" for "nuclei", "bronchopulmonary" for "bronchi"."""
 
 
@@ -153,7 +153,7 @@ def _marks(word: str, stems: frozenset[str], prefixes: tuple[tuple[str, str], ..
     if stem in stems:
         return True
     return any(
-        bare.startswith(start) and (len(bare) - len(start) <= INFLECTION or stem.startswith(key_stem))
+        bare.startswith(start) and (len(stem) - len(start) <= INFLECTION or stem.startswith(key_stem))
         for start, key_stem in prefixes
     )
 

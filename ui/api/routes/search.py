@@ -86,7 +86,7 @@ async def run_search(engine: Engine, query: Query, links: Links) -> SearchRespon
     found = await asyncio.wrap_future(engine.search(query))  # a full queue answers 503 (see app.py)
     hits = HitOut.ranked(found.hits, links, found.marked_words(query.text))
     texts = [("text", query.text)] if query.text else []
-    unknown = await run_in_threadpool(unknown_words_out, engine, texts)  # a new generation's words: not on the loop
+    unknown = await run_in_threadpool(unknown_words_out, engine, texts) if texts else []  # not on the loop
     return SearchResponse(hits=hits, image_words=found.image_words, unknown_words=unknown)
 
 
