@@ -18,6 +18,7 @@ from pathatlas.agent.questions import Question
 from pathatlas.errors import EncoderError, PathAtlasError, UnknownNameError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Page, Passage, Record
+from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.base import Source, hash_files, on_disk, unloaded_reader
 from pathatlas.plugins import import_plugin
 from pathatlas.retrieval import search
@@ -26,6 +27,8 @@ from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Citation, Hit
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.retrieval.similar import similar
+from pathatlas.retrieval.stores import open_store
+from pathatlas.retrieval.stores.faiss_store import FaissStore
 from pathatlas.ui import words
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.schemas import HitOut, Links
@@ -122,6 +125,16 @@ class NoImages(Encoder):
 class FailsToStart(HashingEncoder):
     def __init__(self, settings):
         raise RuntimeError("model file /models/x.bin missing")
+
+
+class StoreFailsToStart(FaissStore):
+    def __init__(self, location, dims, settings, version=None):
+        raise RuntimeError("cluster unreachable")
+
+
+class NotesFailToStart(Notes):
+    def __init__(self, path, settings):
+        raise RuntimeError("no parser for this dialect")
 
 
 class Raises(OfflineAnswerer):
@@ -267,9 +280,15 @@ def test_plugin_import_errors_say_why(tmp_path, monkeypatch):
         import_plugin(f"{HERE}.NoImages", Encoder, "encoder")
 
 
-def test_a_plugin_failing_to_start_is_one_line_naming_it(fast):
+def test_a_plugin_failing_to_start_is_one_line_naming_it(fast, tmp_path):
     with pytest.raises(PathAtlasError, match=rf"^encoder '{HERE}.FailsToStart' failed to start: RuntimeError: model"):
         create_encoder(f"{HERE}.FailsToStart", fast)
+    with pytest.raises(PathAtlasError, match=rf"^store '{HERE}.StoreFailsToStart' failed to start: RuntimeError: clu"):
+        open_store(f"{HERE}.StoreFailsToStart", tmp_path / "store", {"text": 16}, fast)
+    folder = notes(tmp_path / "n", fat="Adipose tissue")
+    sourced = fast.model_copy(update={"sources": [f"{HERE}.NotesFailToStart"]})
+    with pytest.raises(PathAtlasError, match=rf"^source '{HERE}.NotesFailToStart' failed to start: RuntimeError: no"):
+        discover([folder], sourced)
 
 
 @pytest.mark.parametrize(

@@ -6,15 +6,16 @@ Built-in kinds are ``pdf`` and ``cases``; ``PATHATLAS_SOURCES='["py:package.modu
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from pathatlas.errors import BadInputError
-from pathatlas.indexer.sources.base import Source
+from pathatlas.indexer.sources.base import Source, reader_name
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.indexer.sources.pdf import PdfSource
-from pathatlas.plugins import import_plugin
+from pathatlas.plugins import import_plugin, started
 from pathatlas.retrieval.datasets import as_on_disk
 from pathatlas.settings import Settings
 
@@ -88,6 +89,9 @@ def discover(paths: Paths, settings: Settings) -> Discovered:
 def _discover_one(path: Path, settings: Settings, types: list[type[Source]]) -> list[Source]:
     for source_type in types:
         if source_type.accepts(path):
+            name = reader_name(source_type)
+            if name.startswith("py:"):  # a plug-in's constructor failing is one line naming it
+                return [started(name, "source", functools.partial(source_type, path, settings))]
             return [source_type(path, settings)]
     if path.is_dir():
         sources: list[Source] = []

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pathatlas.errors import UnknownNameError
-from pathatlas.plugins import import_plugin
+from pathatlas.plugins import import_plugin, started
 from pathatlas.retrieval.stores.base import Filters, VectorStore, matches
 from pathatlas.settings import Settings
 
@@ -39,9 +39,15 @@ def open_store(
 ) -> VectorStore:
     """The store at ``location``; ``version`` reopens an earlier commit of a store with snapshots."""
     cls = store_class(name)
-    return (
-        cls(location, dims, settings, version=version) if version and cls.snapshots else cls(location, dims, settings)
-    )
+
+    def build() -> VectorStore:
+        return (
+            cls(location, dims, settings, version=version)
+            if version and cls.snapshots
+            else cls(location, dims, settings)
+        )
+
+    return started(name, "store", build) if name.startswith("py:") else build()
 
 
 __all__ = ["Filters", "VectorStore", "matches", "open_store", "store_class"]
