@@ -21,7 +21,7 @@ from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.records import Record
 from pathatlas.indexer.sources import Discovered, NothingToIndexError, Paths, discover
 from pathatlas.indexer.sources.base import RECORDS_VERSION, Source, reader_name, stat_signature
-from pathatlas.plugins import checked_vectors, encoded
+from pathatlas.plugins import encoded
 from pathatlas.retrieval.durable import crash_point
 from pathatlas.retrieval.images import thumbnail
 from pathatlas.retrieval.index import Index, source_id, unwritable
@@ -422,16 +422,14 @@ class Indexer:
         vectors: list[dict] = [{} for _ in entries]
         name, dims = self.index.meta.encoder, encoder.dims
         with self._stage("text"):
-            text_vectors = encoded(name, "encode_text", lambda: encoder.encode_text([entries[i].text for i in texted]))
-        text_vectors = checked_vectors(text_vectors, len(texted), encoder.text_spaces, dims, name, "encode_text")
+            texts = [entries[i].text for i in texted]
+            text_vectors = encoded(name, encoder.encode_text, texts, encoder.text_spaces, dims)
         for space, matrix in text_vectors.items():
             for row, i in enumerate(texted):
                 vectors[i][space] = matrix[row]
         with self._stage("images"):
-            image_vectors = encoded(
-                name, "encode_image", lambda: encoder.encode_image([entries[i].image for i in imaged])
-            )
-        image_vectors = checked_vectors(image_vectors, len(imaged), encoder.image_spaces, dims, name, "encode_image")
+            images = [entries[i].image for i in imaged]
+            image_vectors = encoded(name, encoder.encode_image, images, encoder.image_spaces, dims)
         for space, matrix in image_vectors.items():
             for row, i in enumerate(imaged):
                 vectors[i][space] = matrix[row]

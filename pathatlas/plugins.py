@@ -42,15 +42,20 @@ def started(name: str, what: str, build: Callable[[], T]) -> T:
         raise PathAtlasError(f"{what} {name!r} failed to start: {cause(exc)}") from exc
 
 
-def encoded(encoder: str, call: str, encode: Callable[[], T]) -> T:
-    """``encode()``, an encoder's ``call``: whatever it raises (a GPU out of memory, a plug-in's bug) is one line naming
-    the encoder as the index records it, not a traceback from inside it."""
+def encoded(
+    encoder: str, encode: Callable[[list], object], batch: list, spaces: Sequence[str], dims: Mapping[str, int]
+) -> dict[str, np.ndarray]:
+    """``encode(batch)``, one of an encoder's calls (``encode_text``, ``encode_query``, ``encode_image``), as the
+    ``Encoder`` protocol promises its vectors (``checked_vectors``); whatever it raises (a GPU out of memory, a
+    plug-in's bug) is one line naming the encoder as the index records it, not a traceback from inside it."""
+    call = getattr(encode, "__name__", "encode")
     try:
-        return encode()
+        returned = encode(batch)
     except (PathAtlasError, OSError):  # an OSError names its file: the caller's handling says which (an unusable home)
         raise
     except Exception as exc:  # noqa: BLE001 - whatever an encoder raises, the user reads one line naming it
         raise EncoderError(f"encoder {encoder!r}: {call} failed: {cause(exc)}") from exc
+    return checked_vectors(returned, len(batch), spaces, dims, encoder, call)
 
 
 def cause(exc: BaseException) -> str:

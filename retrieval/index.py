@@ -44,12 +44,13 @@ import threading
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -1070,3 +1071,27 @@ class Index:
 
     def close(self) -> None:
         self.raw_store.close()
+
+
+Held = TypeVar("Held")
+
+
+def per_generation(compute: Callable[[Index], Held]) -> Callable[[Index], Held]:
+    """``compute(index)`` once per committed generation of each open index: a service answers many queries between
+    commits, and reading an index's words again takes up to half a second a book."""
+    cache: WeakKeyDictionary[Index, tuple[int, Held]] = WeakKeyDictionary()
+    lock = threading.Lock()
+
+    @wraps(compute)
+    def cached(index: Index) -> Held:
+        generation = index.generation.number  # read first: a commit meanwhile makes the next call compute again
+        with lock:
+            held = cache.get(index)
+        if held is not None and held[0] == generation:
+            return held[1]
+        value = compute(index)
+        with lock:
+            cache[index] = (generation, value)
+        return value
+
+    return cached

@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from difflib import get_close_matches
 from functools import cached_property
 from typing import Any, TypeVar
-from weakref import WeakKeyDictionary
 
 from PIL import Image
 
 from pathatlas.errors import BadInputError, UnknownSourceError
-from pathatlas.plugins import checked_vectors, encoded
+from pathatlas.plugins import encoded
 from pathatlas.retrieval.fusion import (
     DENSE_ONLY,
     MAJORITY,
@@ -46,7 +45,7 @@ from pathatlas.retrieval.fusion import (
     term_coverage,
 )
 from pathatlas.retrieval.images import check_query_image
-from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.index import Index, per_generation
 from pathatlas.retrieval.lexical import has_words, tokenize
 from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen
 from pathatlas.retrieval.ocr import TesseractReader, WordReader, query_words, tesseract_engine
@@ -76,8 +75,6 @@ alternatives some record holds stay a search (a course's list of organs, some no
 ``chapter`` are resolved instead."""
 CLOSEST = 3
 """Held values a refusal names."""
-_HELD: WeakKeyDictionary[Index, tuple[int, dict[str, dict[Any, str]]]] = WeakKeyDictionary()
-"""Per open index: the generation its held values were counted in, and per field the values (``held_values``)."""
 
 
 def whole_number(value: object, name: str, least: int) -> int:
@@ -162,18 +159,21 @@ def held_values(index: Index, name: str) -> dict[Any, str]:
     itself (field codes, Qdrant's facets: no payload read), whose records of a version not committed yet or replaced
     may add a value that then finds nothing, as before; once per generation, since every search resolves its filters
     again, and the agent's each sub-query."""
-    generation = index.generation.number
-    counted = _HELD.get(index)
-    if counted is None or counted[0] != generation:
-        counted = _HELD[index] = (generation, {})
-    if name not in counted[1]:
+    counted = _held_fields(index)
+    if name not in counted:
         by_fold: dict[Any, str] = {}
         for value, _ in sorted(index.raw_store.value_counts(name).items(), key=lambda item: (-item[1], str(item[0]))):
             for item in value if isinstance(value, list | tuple) else (value,):
                 if isinstance(item, str) and item:  # a page outside any bookmark has the section ""
                     by_fold.setdefault(fold(name, item), item)
-        counted[1][name] = by_fold
-    return counted[1][name]
+        counted[name] = by_fold
+    return counted[name]
+
+
+@per_generation
+def _held_fields(index: Index) -> dict[str, dict[Any, str]]:
+    """Per field, the values ``held_values`` counted in the index's current generation, filled as fields are asked."""
+    return {}
 
 
 def closest_spellings(
@@ -415,28 +415,18 @@ class Searcher:
         self._bm25(queries, {i: queries[i].text for i in texted if "bm25" in queries[i].use}, results, "bm25", False)
         dense_text = [i for i in texted if "dense" in queries[i].use]
         if dense_text and encoder.text_spaces:
-            vectors = self._encoded([queries[i].text for i in dense_text], "text")
+            texts = [queries[i].text for i in dense_text]  # checked as the protocol promises (``plugins.encoded``)
+            vectors = encoded(self.index.meta.encoder, encoder.encode_query, texts, encoder.text_spaces, encoder.dims)
             self._dense(queries, results, dense_text, vectors, suffix="")
         dense_image = [i for i in imaged if "dense" in queries[i].use]
         if dense_image:
             if not encoder.image_spaces:
                 raise BadInputError(f"encoder {encoder.name!r} cannot search by image")
-            vectors = self._encoded([queries[i].image for i in dense_image], "image")
+            images = [queries[i].image for i in dense_image]
+            vectors = encoded(self.index.meta.encoder, encoder.encode_image, images, encoder.image_spaces, encoder.dims)
             self._dense(queries, results, dense_image, vectors, suffix=":image")
         weights = self.settings.fusion_weights()  # a ranker weighted 0 is off: for search, the agent and the benches
         return [{r: ranking for r, ranking in found.items() if ranker_weight(r, weights) > 0} for found in results]
-
-    def _encoded(self, batch: list, modality: str) -> dict:
-        """A query batch's vectors as the encoder protocol promises them (``encoded``, ``checked_vectors``): what a
-        plug-in raises, a wrong width or a NaN is one line naming it, not a traceback from inside it or a matrix
-        product's."""
-        encoder, name = self.index.encoder, self.index.meta.encoder
-        if modality == "text":
-            spaces, call, encode = encoder.text_spaces, "encode_query", encoder.encode_query
-        else:
-            spaces, call, encode = encoder.image_spaces, "encode_image", encoder.encode_image
-        returned = encoded(name, call, lambda: encode(batch))
-        return checked_vectors(returned, len(batch), spaces, encoder.dims, name, call)
 
     def _bm25(
         self,

@@ -23,7 +23,8 @@ from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.words import UnknownWord, closest_words, unknown_words, unknown_words_note
+from pathatlas.ui.present import unknown_words_note
+from pathatlas.ui.words import UnknownWord, closest_words, unknown_words
 from tests.helpers import hashing_settings, indexed_lecture, run_cli
 
 LECTURE = "Adipose tissue stores fat in adipocytes. Compact bone is laid down in osteons around a central canal."

@@ -11,7 +11,7 @@ import html
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PIL import Image, ImageDraw
@@ -354,3 +354,14 @@ def outline(png: bytes, bbox: list[float], dpi: float) -> Image.Image:
     half = width // 2  # PIL draws a stroke inside the box, PyMuPDF (the API) centres it on the box's edge
     ImageDraw.Draw(page).rectangle([x0 - half, y0 - half, x1 + half, y1 + half], outline=OUTLINE_RGB, width=width)
     return page
+
+
+def unknown_words_note(unknown: Sequence[Mapping[str, Any]]) -> str:
+    """The web UI's line on a response's ``unknown_words``: "No indexed text has 'adipos' (option A); did you mean
+    adipose?", a search's words without their field (its one text); empty when there are none."""
+    if not unknown:
+        return ""
+    named = [f"'{u['word']}'" + ("" if u["field"] == "text" else f" ({u['field']})") for u in unknown]
+    listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} or {named[-1]}"
+    meant = [u["closest"][0] for u in unknown if u["closest"]]
+    return f"No indexed text has {listed}" + (f"; did you mean {', '.join(meant)}?" if meant else ".")

@@ -57,10 +57,10 @@ from pathatlas.ui.present import (
     served_root,
     similar_label,
     stored_title,
+    unknown_words_note,
     unreachable_message,
     unsupported_file,
 )
-from pathatlas.ui.words import unknown_words_note
 
 st.set_page_config(page_title="PathAtlas", layout="wide", menu_items={"About": "PathAtlas: search pathology books."})
 KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}

@@ -5,20 +5,17 @@ the web UI in a line above its results."""
 
 from __future__ import annotations
 
-import functools
 import re
-import threading
-import weakref
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
+
+from pathatlas.retrieval.index import per_generation
 
 if TYPE_CHECKING:
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.lexical import Language
-
-Held = TypeVar("Held")
 
 
 @dataclass(frozen=True)
@@ -31,27 +28,6 @@ class UnknownWord:
     """Lower-case, as typed."""
     closest: tuple[str, ...]
     """The indexed words spelt closest to it, or holding it (at most ``search.CLOSEST``); empty when none is close."""
-
-
-def per_generation(compute: Callable[[Index], Held]) -> Callable[[Index], Held]:
-    """``compute(index)`` once per committed generation of each open index: a service answers many queries between
-    commits, and reading an index's words again takes up to half a second a book."""
-    cache: weakref.WeakKeyDictionary[Index, tuple[int, Held]] = weakref.WeakKeyDictionary()
-    lock = threading.Lock()
-
-    @functools.wraps(compute)
-    def cached(index: Index) -> Held:
-        generation = index.generation.number  # read first: a commit meanwhile makes the next call compute again
-        with lock:
-            held = cache.get(index)
-        if held is not None and held[0] == generation:
-            return held[1]
-        value = compute(index)
-        with lock:
-            cache[index] = (generation, value)
-        return value
-
-    return cached
 
 
 @per_generation
@@ -120,14 +96,3 @@ def unknown_words(texts: Sequence[tuple[str, str]], idx: Index) -> list[UnknownW
     unindexed = [(field, word) for field, text in texts for word in unindexed_words(text, terms, languages)]
     spellings = indexed_spellings(idx) if unindexed else {}
     return [UnknownWord(field, word, closest_words(word, spellings)) for field, word in unindexed]
-
-
-def unknown_words_note(unknown: Sequence[Mapping[str, Any]]) -> str:
-    """The web UI's line on a response's ``unknown_words``: "No indexed text has 'adipos' (option A); did you mean
-    adipose?", a search's words without their field (its one text); empty when there are none."""
-    if not unknown:
-        return ""
-    named = [f"'{u['word']}'" + ("" if u["field"] == "text" else f" ({u['field']})") for u in unknown]
-    listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} or {named[-1]}"
-    meant = [u["closest"][0] for u in unknown if u["closest"]]
-    return f"No indexed text has {listed}" + (f"; did you mean {', '.join(meant)}?" if meant else ".")
