@@ -192,3 +192,26 @@ def test_export_refuses_a_file_or_a_folder_of_other_files_and_adds_to_a_local_co
                        home=book / "home")  # fmt: skip
         assert made.exit_code == 0, made.output
     assert sorted(json.loads((book / "twin" / "meta.json").read_text())["collections"]) == ["first", "second"]
+
+
+def test_bench_qa_json_to_stdout_is_the_document_alone(book):
+    """``--json -`` prints the result alone on stdout: its tables, chance row and by-naming lines go to stderr."""
+    result = run_cli(
+        "bench",
+        "qa",
+        "--questions",
+        book / "q.jsonl",
+        "--index",
+        book / "idx",
+        "--out",
+        book / "piped",
+        "--modes",
+        "rag",
+        "--json",
+        "-",
+        home=book / "home",
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert "by_naming" in document["modes"]["rag"] and document["chance"]["n"] == 6
+    assert document["modes"]["rag"]["by_naming"] and "rag: by what the quotes name" in result.stderr
