@@ -259,3 +259,22 @@ def test_an_ignored_metadata_file_and_unlisted_images_are_noted(tmp_path, settin
     listed = folder_with(tmp_path / "all", "cases.jsonl", jsonl([{"image": "a.jpg"}, {"image": "b.jpg"}]))
     source = CaseFolderSource(listed, settings)
     assert len(list(source.records())) == 2 and source.problems == []
+
+
+def test_an_image_listed_twice_keeps_its_first_rows_labels(tmp_path, settings):
+    """The problem says the second row is not read, but its (empty) labels replaced the first's: a spreadsheet row
+    pasted again lost the image's "Stain: PAS", so a search for the stain no longer found it."""
+    rows = [{"image": "a.jpg", "case": "C1", "Stain": "PAS"}, {"image": "a.jpg", "case": "C1"}]
+    source = CaseFolderSource(folder_with(tmp_path / "dup", "cases.jsonl", jsonl(rows)), settings)
+    (case,) = list(source.records())
+    assert {e.payload.image: e.payload.labels for e in case.entries()} == {"a.jpg": {"Stain": "PAS"}}
+    assert "listed twice" in source.problems[0]
+
+
+def test_every_image_path_leaving_the_folder_is_named_in_one_refusal(tmp_path, settings):
+    """The first such row alone was named: a folder with three took three runs to fix."""
+    rows = [{"image": "a.jpg"}, {"image": "../x.jpg"}, {"image": "/etc/passwd"}, {"image": "sub/../../y.jpg"}]
+    source = CaseFolderSource(folder_with(tmp_path / "leave", "cases.jsonl", jsonl(rows)), settings)
+    with pytest.raises(BadInputError) as error:
+        source.fingerprint()
+    assert "3 image paths leave the case folder: '../x.jpg', '/etc/passwd', 'sub/../../y.jpg'" in str(error.value)

@@ -98,6 +98,12 @@ def case_fields(case_id: str, rows: list[Row], where: Path) -> tuple[dict[str, A
     )
 
 
+def first_few(names: list[str]) -> str:
+    """Names a message lists, the first ``UNLISTED_SHOWN`` and how many more: a folder's hundred is one line."""
+    more = f" (+{len(names) - UNLISTED_SHOWN} more)" if len(names) > UNLISTED_SHOWN else ""
+    return ", ".join(names[:UNLISTED_SHOWN]) + more
+
+
 def read_image(path: Path, max_pixels: int) -> tuple[Image.Image, str]:
     """A case image decoded (``open_image``) and the ``image_hash`` of the very bytes decoded: read once, so a file
     saved again meanwhile never pairs one version's hash with another's vectors."""
@@ -127,13 +133,16 @@ class CaseFolderSource(Source):
         return [split_lists(row) for row in read_case_metadata(self.metadata_path, LIST_FIELDS)]
 
     def _image_paths(self, rows: list[Row]) -> list[Path]:
-        paths = []
-        for row in rows:
-            path = (self.path / row["image"]).resolve()
-            if not path.is_relative_to(self.path):
-                raise BadInputError(f"{self.metadata_path}: image path {row['image']!r} leaves the case folder")
-            paths.append(path)
+        """Each row's image inside the folder; every row whose path leaves it is named in one refusal, so a folder
+        with several such rows is fixed in one run, not one run a row."""
+        paths = [(self.path / row["image"]).resolve() for row in rows]
+        if leaving := [repr(row["image"]) for row, path in zip(rows, paths, strict=True) if not self.holds(path)]:
+            paths_leave = "image path leaves" if len(leaving) == 1 else f"{len(leaving)} image paths leave"
+            raise BadInputError(f"{self.metadata_path}: {paths_leave} the case folder: {first_few(leaving)}")
         return paths
+
+    def holds(self, path: Path) -> bool:
+        return path.is_relative_to(self.path)
 
     def fingerprint(self) -> str:
         rows = self._rows()
@@ -171,7 +180,9 @@ class CaseFolderSource(Source):
             fields, conflict = case_fields(case_id, case_rows, self.metadata_path)
             if conflict:
                 self.problems.append(conflict)
-            own = {row["image"]: {k: v for k, v in row.items() if k not in KNOWN_FIELDS} for row in case_rows}
+            own: dict[str, dict[str, Any]] = {}
+            for row in case_rows:  # a row listed twice is read once, its first row's labels (as its case fields)
+                own.setdefault(row["image"], {k: v for k, v in row.items() if k not in KNOWN_FIELDS})
             labels = {k: v for image_labels in reversed(own.values()) for k, v in image_labels.items()}  # first wins
             yield Case(
                 source=self.key,
@@ -204,11 +215,11 @@ class CaseFolderSource(Source):
             if path.resolve() not in listed
         )
         if unlisted:
-            named = ", ".join(unlisted[:UNLISTED_SHOWN]) + (
-                f" (+{len(unlisted) - UNLISTED_SHOWN} more)" if len(unlisted) > UNLISTED_SHOWN else ""
-            )
             images = "image" if len(unlisted) == 1 else "images"
-            notes.append(f"{self.path}: {len(unlisted)} {images} not listed in {metadata.name}, not indexed: {named}")
+            notes.append(
+                f"{self.path}: {len(unlisted)} {images} not listed in {metadata.name}, not indexed: "
+                f"{first_few(unlisted)}"
+            )
         return notes
 
     def _image_files(self) -> Iterator[Path]:
