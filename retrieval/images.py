@@ -31,7 +31,8 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> 
         width, height = image.size
         if width * height > max_pixels:
             raise BadInputError(
-                f"{label} is {width}x{height} pixels, over the limit of {max_pixels:,} (PATHATLAS_MAX_IMAGE_PIXELS)"
+                f"{label} is {width}x{height} pixels, over the limit of {max_pixels:,} (PATHATLAS_MAX_IMAGE_PIXELS): "
+                f"scale it down to at most {within(width, height, max_pixels)} and try again"
             )
         image.load()
     except BadInputError:
@@ -105,13 +106,22 @@ def check_query_image(image: Image.Image) -> None:
         )
 
 
+def within(width: int, height: int, max_pixels: int) -> str:
+    """The largest size of the same shape under ``max_pixels``: what a student refused a slide scan scales it to."""
+    scale = math.sqrt(max_pixels / (width * height))
+    return f"{max(1, math.floor(width * scale))}x{max(1, math.floor(height * scale))}"
+
+
 def over_limit(label: str, refusal: str, max_pixels: int) -> str:
     """The one-line refusal of an image Pillow refused to open, in the words (and with the setting) of ours: the size
     is read from Pillow's message; the limit is the lower of the two."""
     pixels = re.search(r"\((\d+) pixels\)", refusal)
     size = f"{int(pixels[1]):,} pixels" if pixels else "too many pixels"
     limit = min(max_pixels, 2 * (Image.MAX_IMAGE_PIXELS or max_pixels))
-    return f"{label} is too large to decode safely: {size}, over the limit of {limit:,} (PATHATLAS_MAX_IMAGE_PIXELS)"
+    return (
+        f"{label} is too large to decode safely: {size}, over the limit of {limit:,} (PATHATLAS_MAX_IMAGE_PIXELS): "
+        "scale it down and try again"
+    )
 
 
 def thumbnail(image: Image.Image, longest_side: int) -> Image.Image:

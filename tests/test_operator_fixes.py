@@ -238,8 +238,16 @@ def test_an_image_over_pillows_limit_is_refused_in_our_words():
     message = str(refused.value)
     assert message == (
         "big.png is too large to decode safely: 400,000,000 pixels, over the limit of 60,000,000 "
-        "(PATHATLAS_MAX_IMAGE_PIXELS)"
+        "(PATHATLAS_MAX_IMAGE_PIXELS): scale it down and try again"
     )
+
+
+def test_an_image_over_our_limit_says_the_size_to_scale_it_to():
+    """A student refused a 12000x12000 scan read the server's setting and no way forward."""
+    with pytest.raises(BadInputError) as refused:
+        open_image(png_of_size(12_000, 6_000), 60_000_000, name="scan.png")
+    assert str(refused.value).endswith("scale it down to at most 10954x5477 and try again")
+    assert 10954 * 5477 <= 60_000_000 < 10955 * 5478
 
 
 def test_a_422_does_not_echo_a_long_input_back(client):
