@@ -25,9 +25,9 @@ def test_index_search_info_remove(demo_corpus, tmp_path, session_home, monkeypat
     assert [h["rank"] for h in hits] == [1, 2, 3] and hits[0]["relevance"] == "best match", "as the table shows"
     assert "words #1" in hits[0]["why"] and hits[0]["relative_score"] == 1.0
     assert len(json.loads(run_cli("search", "granuloma", "--index", index, "-k", "2", "--json").stdout)) == 2
-    result = run_cli("search", "qqxzv", "--index", index)  # no word BM25 knows: dense alone, scores 0 at best
-    labels = re.findall(r"(best|strong|good) match|related", result.output)
-    assert result.exit_code == 0 and labels[0] == "best" and labels[-1] in ("good", ""), result.output  # falls
+    result = run_cli("search", "qqxzv", "--index", index)  # no word BM25 knows: found by meaning alone
+    labels = re.findall(r"(?:best|strong|good) match|related", result.output)
+    assert result.exit_code == 0 and labels and set(labels) == {"related"}, result.output  # none claims a match
 
     image = demo_corpus / "cases" / "images" / "DEMO-07-1.jpg"
     result = run_cli("search", "--image", image, "--index", index, "--json", "--filter", "kind=case")

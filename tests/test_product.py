@@ -42,11 +42,12 @@ def test_hits_say_how_relevant_and_why_in_words(client):
     assert any(h["has_image"] for h in hits if h["kind"] in ("figure", "case"))
 
 
-def test_a_query_no_word_of_which_is_indexed_still_ranks_its_relevance(client):
-    """BM25 finds nothing, so the fused scores are dense deltas, 0 at best: the words still fall with the rank."""
+def test_a_query_no_word_of_which_is_indexed_claims_no_match_but_still_ranks(client):
+    """BM25 finds nothing, so every hit is found by meaning alone: each is "related" (nonsense has a nearest meaning
+    too, no "best match"), while the scores relative to the first still fall with the rank."""
     hits = client.post("/search", json={"text": "qqxzv wwkrt", "k": 8}).json()["hits"]
     assert len(hits) == 8 and all("words" not in h["why"] for h in hits)
-    assert hits[0]["relevance"] == "best match" and hits[-1]["relevance"] in ("good match", "related")
+    assert {h["relevance"] for h in hits} == {"related"}
     assert all(0 < h["relative_score"] <= 1.0 for h in hits)
     assert [h["relative_score"] for h in hits] == sorted((h["relative_score"] for h in hits), reverse=True)
 

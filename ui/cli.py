@@ -188,15 +188,16 @@ def search(
 
         print_json(hit_records(hits, found.marked_words(query.text)))  # one JSON form, as REST and MCP give it
         return
-    console.print(hits_table(hits) if hits else "no hits")
+    console.print(hits_table(hits, found.marked_words(query.text)) if hits else "no hits")
 
 
-def hits_table(hits: list[Hit]) -> Table:
-    """Ranked hits for a reader. Book text is escaped: Rich would take "[see below]" for markup and drop it."""
+def hits_table(hits: list[Hit], query: str | None = None) -> Table:
+    """Ranked hits for a reader, relevance worded as ``--json`` and REST word it for the words ``query`` searched.
+    Book text is escaped: Rich would take "[see below]" for markup and drop it."""
     from pathatlas.ui.api.schemas import HitOut
 
     table = Table("#", "relevance", "kind", "citation", "snippet", show_lines=True)
-    for rank, (hit, shown) in enumerate(zip(hits, HitOut.ranked(hits), strict=True), start=1):
+    for rank, (hit, shown) in enumerate(zip(hits, HitOut.ranked(hits, query=query), strict=True), start=1):
         relevance = f"{shown.relevance}\n[dim]{escape(shown.why)}[/dim]"
         printed = f"\n[dim]printed: {escape(hit.payload.ocr)}[/dim]" if hit.payload.ocr else ""  # a figure's labels
         table.add_row(str(rank), relevance, hit.kind, escape(hit.citation.label()), escape(hit.snippet) + printed)
@@ -720,7 +721,7 @@ def demo(
         idx = Index.open(settings.index_dir, settings, create=True)
     Indexer(idx).add([corpus])
     console.print(f"demo index at {settings.index_dir}\n[bold]search:[/bold] {query}")
-    console.print(hits_table(Searcher(idx).search(Query(text=query, k=5))))
+    console.print(hits_table(Searcher(idx).search(Query(text=query, k=5)), query))
     console.print(f'try: pathatlas search "granuloma with giant cells" --index {settings.index_dir}')
     if open_ui:
         ui(index=settings.index_dir, api=None, port=8501)

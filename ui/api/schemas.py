@@ -15,7 +15,7 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 from pathatlas.agent.questions import ONE_OPTION, repeated_option
 from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.records import KINDS, Hit, organ_text
-from pathatlas.retrieval.search import USER_FILTERS
+from pathatlas.retrieval.search import SPECIMEN, USER_FILTERS
 from pathatlas.retrieval.text import CJK_RUN
 from pathatlas.settings import Settings
 from pathatlas.ui.present import matched_why
@@ -39,9 +39,12 @@ Kind = Literal[KINDS]
 Relevance = Literal["best match", "strong match", "good match", "related"]
 
 
-def relevance_label(rank: int, relative: float) -> Relevance:
+def relevance_label(rank: int, relative: float, meaning_alone: bool = False) -> Relevance:
     """A reader's relevance from the rank and the fused score relative to the best hit (RRF scores alone
-    mean nothing to a person)."""
+    mean nothing to a person); "related" for every hit of a search found by ``meaning_alone`` (``by_meaning_alone``),
+    whose first hit is merely the nearest to the query's meaning, not a match."""
+    if meaning_alone:
+        return "related"
     if rank == 1:
         return "best match"
     if relative >= 0.75:
@@ -49,6 +52,19 @@ def relevance_label(rank: int, relative: float) -> Relevance:
     if relative >= 0.5:
         return "good match"
     return "related"
+
+
+def found_by_words_or_image(matched_by: Mapping[str, int]) -> bool:
+    """Whether BM25 (the query's words, or those printed in its image) or the query image found a hit: a ranker
+    ``bm25``, ``<space>:image`` or ``specimen``, not only a text space's meaning."""
+    return any(ranker == "bm25" or ranker.endswith(":image") or ranker == SPECIMEN for ranker in matched_by)
+
+
+def by_meaning_alone(hits: Sequence[Hit], query: str | None) -> bool:
+    """Whether a search had words (``query``) yet none of its hits was found by them or by an image: every word
+    unknown to the index or too common to count (or BM25 weighted 0). Nonsense has a nearest meaning too, so a first
+    hit's rank vouches for nothing ("xyzzy" once showed a green "best match")."""
+    return bool(query) and not any(found_by_words_or_image(hit.matched_by) for hit in hits)
 
 
 def has_image(hit: Hit) -> bool:
@@ -65,16 +81,17 @@ def hit_title(hit: Hit) -> str:
     return payload.title or slide_title or payload.section or hit.citation.label()
 
 
-def hit_record(hit: Hit, rank: int, query: str | None = None) -> dict[str, Any]:
+def hit_record(hit: Hit, rank: int, query: str | None = None, meaning_alone: bool = False) -> dict[str, Any]:
     """The one JSON form of a hit, which every door shows (CLI ``--json``, REST, MCP, LangChain): what a reader sees
     (rank, relevance, why, title, the payload's fields by name, the snippet's words ``query`` marks) beside the stored
-    record (``payload``, as ``Hit.to_dict`` gives it). ``thumbnail`` is a file on this machine: REST shows its URL
-    instead (``HitOut``), the MCP and LangChain tools its ``pathatlas://`` resource (``tools.public``)."""
+    record (``payload``, as ``Hit.to_dict`` gives it). ``meaning_alone``: its search's ``by_meaning_alone``, which only
+    the whole list tells. ``thumbnail`` is a file on this machine: REST shows its URL instead (``HitOut``), the MCP and
+    LangChain tools its ``pathatlas://`` resource (``tools.public``)."""
     stored, payload = hit.to_dict(), hit.payload
     return {
         "id": hit.id,
         "rank": rank,
-        "relevance": relevance_label(rank, hit.relative),
+        "relevance": relevance_label(rank, hit.relative, meaning_alone),
         "relative_score": round(hit.relative, 3),
         "why": matched_why(hit.matched_by),
         "score": hit.score,
@@ -99,7 +116,8 @@ def hit_record(hit: Hit, rank: int, query: str | None = None) -> dict[str, Any]:
 
 def hit_records(hits: list[Hit], query: str | None = None) -> list[dict[str, Any]]:
     """``hit_record`` of each hit, ranked from 1."""
-    return [hit_record(hit, rank, query) for rank, hit in enumerate(hits, start=1)]
+    alone = by_meaning_alone(hits, query)
+    return [hit_record(hit, rank, query, alone) for rank, hit in enumerate(hits, start=1)]
 
 
 @dataclass(frozen=True)
@@ -132,7 +150,11 @@ class HitOut(BaseModel):
 
     id: str
     rank: int = Field(..., description="1-based position in the results.")
-    relevance: Relevance = Field(..., description="From the rank and the fused score relative to the first hit's.")
+    relevance: Relevance = Field(
+        ...,
+        description="From the rank and the fused score relative to the first hit's; 'related' for every hit of a "
+        "search whose words matched no indexed text (found by meaning alone).",
+    )
     relative_score: float = Field(
         ...,
         description="Fused score relative to the first hit's (1.0), against every candidate searched: the same "
@@ -175,10 +197,12 @@ class HitOut(BaseModel):
     page_url: str | None = Field(None, description="GET this for the rendered page with the hit highlighted.")
 
     @classmethod
-    def of(cls, hit: Hit, rank: int = 1, links: Links = Links(), query: str | None = None) -> HitOut:
+    def of(
+        cls, hit: Hit, rank: int = 1, links: Links = Links(), query: str | None = None, meaning_alone: bool = False
+    ) -> HitOut:
         """``links``: the request's (``deps.get_links``); the default serves at / (the CLI's table). ``query``: the
-        words searched, which the snippet's marks are of."""
-        shown = {key: value for key, value in hit_record(hit, rank, query).items() if key != "thumbnail"}
+        words searched, which the snippet's marks are of; ``meaning_alone``: as ``hit_record`` takes it."""
+        shown = {key: value for key, value in hit_record(hit, rank, query, meaning_alone).items() if key != "thumbnail"}
         return cls(
             **shown,
             thumbnail_url=links.thumbnail(hit.id) if hit.thumbnail else None,
@@ -189,7 +213,8 @@ class HitOut(BaseModel):
 
     @classmethod
     def ranked(cls, hits: list[Hit], links: Links = Links(), query: str | None = None) -> list[HitOut]:
-        return [cls.of(hit, rank, links, query) for rank, hit in enumerate(hits, start=1)]
+        alone = by_meaning_alone(hits, query)
+        return [cls.of(hit, rank, links, query, alone) for rank, hit in enumerate(hits, start=1)]
 
 
 MAX_QUERY_CHARS = Settings.model_fields["max_query_chars"].default
