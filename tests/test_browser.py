@@ -114,6 +114,11 @@ def page(ui_url):
         browser.close()
 
 
+def start_over(page) -> None:
+    """The app as first opened: its address without the search and tab its URL keeps (a reload searches again)."""
+    page.goto(page.url.split("?", 1)[0])
+
+
 def search(page, text: str) -> None:
     page.get_by_label("Search text").fill(text)
     page.get_by_role("button", name="Search", exact=True).click()
@@ -135,7 +140,7 @@ def test_search_highlights_the_passage_and_the_viewer_outlines_it(page):
 
 
 def test_filter_by_organ_then_find_similar_from_a_case(page):
-    page.reload()
+    start_over(page)
     page.get_by_label("Search text").wait_for()
     open_menu(page, "organ", r"^lung \(\d+\)").click()
     page.keyboard.press("Escape")
@@ -186,7 +191,7 @@ def menu(page, name: str) -> list[str]:
 
 
 def test_filter_menus_offer_each_kind_once_and_chapters_in_book_order(page):
-    page.reload()
+    start_over(page)
     page.get_by_label("Search text").wait_for()
     assert sorted(menu(page, "kind")) == ["case", "figure", "page"]  # passages are found as their pages
     chapters = menu(page, "chapter")
@@ -194,7 +199,7 @@ def test_filter_menus_offer_each_kind_once_and_chapters_in_book_order(page):
 
 
 def test_image_upload_searches_by_image(page, tmp_path):
-    page.reload()
+    start_over(page)
     page.get_by_text("Search by image").click()
     uploader = page.locator("[data-testid=stFileUploader]").filter(has_text="like this image")  # not the Library's
     fake = tmp_path / "notes.png"
@@ -220,7 +225,7 @@ def test_image_upload_searches_by_image(page, tmp_path):
 
 
 def test_show_more_adds_twelve_results_until_a_new_query(page):
-    page.reload()
+    start_over(page)
     search(page, "cells")
     page.get_by_text(re.compile(r"^12 results for “cells”")).wait_for()
     page.get_by_role("button", name="Show more").click()
@@ -229,12 +234,44 @@ def test_show_more_adds_twelve_results_until_a_new_query(page):
     page.get_by_text(re.compile(r"^12 results for “epithelium”")).wait_for()
 
 
+def test_the_url_keeps_the_search_and_the_tab_for_reload_back_and_links(page):
+    """Back, Forward and Reload lost everything: the URL stayed "/", a reload cleared the query, its results and the
+    tab, and Back left the app. The URL names the search shown (its text and filters) and the tab chosen."""
+    start_over(page)
+    status, box = page.locator(".results-status[role=status]"), page.get_by_label("Search text")
+    for text in ("koilocytes", "granuloma giant cells"):
+        search(page, text)
+        expect(status).to_have_text(re.compile(rf"^\d+ results for “{text}”$"))
+    expect(page).to_have_url(re.compile(r"/\?q=granuloma\+giant\+cells$"))
+    page.reload()
+    expect(status).to_have_text(re.compile(r"^\d+ results for “granuloma giant cells”$"))
+    expect(box).to_have_value("granuloma giant cells")
+    page.go_back()  # the search before, not the page before the app
+    expect(status).to_have_text(re.compile(r"^\d+ results for “koilocytes”$"))
+    expect(box).to_have_value("koilocytes")
+    page.go_forward()
+    expect(status).to_have_text(re.compile(r"^\d+ results for “granuloma giant cells”$"))
+    finished(page)
+    page.get_by_role("tab", name="Library").click()
+    expect(page).to_have_url(re.compile(r"/\?q=granuloma\+giant\+cells&tab=Library$"))
+    page.reload()
+    expect(page.get_by_role("tab", name="Library")).to_have_attribute("aria-selected", "true")
+    page.go_back()
+    expect(page.get_by_role("tab", name="Search")).to_have_attribute("aria-selected", "true")
+    page.goto(page.url.split("?", 1)[0] + "?q=cells&organ=lung")  # a link shared: its filter chosen too
+    expect(status).to_have_text(re.compile(r"^\d+ results for “cells”$"))
+    expect(page.locator(".st-key-filter-organ")).to_contain_text("lung")
+    cards = page.locator("[class*=st-key-card-]")
+    expect(cards.first).to_contain_text("lung")
+    expect(cards.filter(has_not_text="lung")).to_have_count(0)
+
+
 KOILOCYTES = "Which cells show a clear perinuclear halo in HPV infection of the cervix?"
 
 
 def ask(page, question: str, options: str, source: str | None = None) -> None:
     """Ask in the Ask tab, from one source when ``source`` names it in the "Answer from" picker."""
-    page.reload()
+    start_over(page)
     page.get_by_role("tab", name="Ask").click()
     page.get_by_label("Question").fill(question)
     page.get_by_label("Options, one per line").fill(options)
@@ -321,7 +358,7 @@ def test_library_adds_a_pdf_with_progress_counts_it_and_removes_it(page, tmp_pat
         for n in range(2):
             doc.new_page().insert_text((72, 72), f"Tiny notes page {n + 1}: squamous metaplasia of the bronchus.")
         doc.save(pdf)
-    page.reload()
+    start_over(page)
     page.get_by_role("tab", name="Library").click()
     uploader = page.locator("[data-testid=stFileUploader]").filter(has_text="Add a PDF")
     uploader.locator("input[type=file]").set_input_files(str(pdf))
@@ -393,7 +430,7 @@ def test_results_are_announced_in_place_and_every_thumbnail_is_named(page):
     """A screen reader heard nothing when results came, and "image" for each thumbnail. The count is a polite live
     region, one element updated in place (a region inserted with its text is not read out), and every thumbnail
     has a text alternative from its citation and caption or diagnosis."""
-    page.reload()
+    start_over(page)
     box = page.get_by_label("Search text")
     assert box.get_attribute("placeholder").startswith("e.g. ")  # an example, not what looks like a typed query
     search(page, "cells")
@@ -413,7 +450,7 @@ def test_results_are_announced_in_place_and_every_thumbnail_is_named(page):
 
 def searched(page, text: str = "koilocytes in cervical epithelium"):
     """The result cards of a search, once the app has drawn them all."""
-    page.reload()
+    start_over(page)
     search(page, text)
     page.locator(".st-key-card-0 mark").first.wait_for()
     finished(page)
@@ -484,7 +521,7 @@ def test_a_file_of_the_wrong_type_is_refused_in_words(page, tmp_path):
     """Streamlit refused a GIF in a tooltip on hover only; the app now says so where the reader looks."""
     gif = tmp_path / "slide.gif"
     Image.new("RGB", (64, 64), "white").save(gif)
-    page.reload()
+    start_over(page)
     page.get_by_text("Search by image").click()
     uploader = page.locator("[data-testid=stFileUploader]").filter(has_text="like this image")
     uploader.locator("input[type=file]").set_input_files(str(gif))
@@ -508,7 +545,7 @@ def test_every_visible_button_in_the_search_tab_has_a_name(page):
     """A verifier read the first secondary button's innerText as empty: the image uploader's, in the closed "Search by
     image" expander (innerText of what is not drawn is empty). Every button shown has a name, closed or open, and
     after a search."""
-    page.reload()
+    start_over(page)
     page.get_by_label("Search text").wait_for()
     finished(page)
     buttons = page.locator("button")
@@ -583,7 +620,7 @@ def test_buttons_keep_their_words_whole_at_twice_the_text_size(page):
 def test_a_search_with_nothing_to_search_is_said_in_the_live_region(page):
     """The words "Type a query or upload an image." were a warning beside the live region: a screen reader heard
     nothing."""
-    page.reload()
+    start_over(page)
     page.get_by_role("button", name="Search", exact=True).click()
     expect(page.locator(".results-status[role=status]")).to_have_text("Type a query or upload an image.")
 

@@ -6,7 +6,8 @@ API in process over a local index (FastAPI's TestClient), so both paths run the 
 Search results are cards a reader scans (kind, citation, relevance in words, the matched passage with the
 query's words marked, thumbnail; the images of one case on one card). Opening a card shows the page viewer
 beside the results: the page at reading size with the matched passage outlined, previous/next page, the PDF
-at that page and a citation to copy.
+at that page and a citation to copy. The search shown (its text and filters) and the tab chosen are kept in the page's
+URL: a reload searches again, Back and Forward step through searches, and a search can be bookmarked or shared.
 
 Accessibility: every image has a text alternative (citation, caption, case diagnosis); the results' count is a polite
 live region; buttons are named by what they open; headings go h1 (the app), h2 (a result, an option, the viewer);
@@ -64,6 +65,8 @@ from pathatlas.ui.present import (
 
 st.set_page_config(page_title="PathAtlas", layout="wide", menu_items={"About": "PathAtlas: search pathology books."})
 KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
+FILTERS = {"kind": "Kind", "source": "Source", "organ": "Organ", "diagnosis": "Diagnosis", "chapter": "Chapter"}
+TABS = ("Search", "Ask", "Library")
 BADGE = {"best match": "green", "strong match": "green", "good match": "blue", "related": "gray"}
 READING_DPI = 110
 SEARCH_IMAGE_TYPES = ("png", "jpg", "jpeg", "tif", "tiff")
@@ -72,6 +75,7 @@ LIBRARY_TYPES = ("pdf", "zip")
 # Uploaders take any file and the app refuses the wrong type itself: Streamlit's own refusal (``type=``) is shown only
 # in a tooltip, which a keyboard or screen reader user never finds.
 IMAGE_ALT = "alt" in inspect.signature(st.image).parameters  # Streamlit before ``alt``: images drawn by st.html
+TAB_CHOSEN = "on_change" in inspect.signature(st.tabs).parameters  # before it, the tab chosen is not told to the app
 MEDIA_CACHED = 256  # thumbnails (tens of KB) and rendered pages (about 1 MB) kept for reruns, shared by sessions
 
 
@@ -228,14 +232,17 @@ def short(source: str) -> str:
 
 
 # -- search ------------------------------------------------------------------------------------
+def filter_values(name: str) -> list[dict[str, Any]]:
+    """The values filter ``name`` offers, with their counts. Passages are shown, and found, as their pages: "passage"
+    would be a second "page"."""
+    values = facets()["fields"].get(name, [])
+    return [v for v in values if v["value"] in KINDS] if name == "kind" else values
+
+
 def filter_row() -> dict[str, list[str]]:
-    fields = facets()["fields"]
-    labels = {"kind": "Kind", "source": "Source", "organ": "Organ", "diagnosis": "Diagnosis", "chapter": "Chapter"}
     chosen: dict[str, list[str]] = {}
-    for column, (name, label) in zip(st.columns(len(labels)), labels.items(), strict=True):
-        offered = fields.get(name, [])
-        if name == "kind":  # passages are shown, and found, as their pages: "passage" would be a second "page"
-            offered = [v for v in offered if v["value"] in KINDS]
+    for column, (name, label) in zip(st.columns(len(FILTERS)), FILTERS.items(), strict=True):
+        offered = filter_values(name)
         values = [v["value"] for v in offered]
         shown = {v["value"]: f"{v.get('label') or v['value']} ({v['count']})" for v in offered}
         picked = column.multiselect(
@@ -248,6 +255,49 @@ def filter_row() -> dict[str, list[str]]:
         if picked:
             chosen[name] = picked
     return chosen
+
+
+def url_search() -> tuple[str, dict[str, list[str]]]:
+    """The text search the page's URL names: its text (``q``) and filters (a parameter per value, named as the
+    filter)."""
+    params = st.query_params
+    return params.get("q", ""), {name: params.get_all(name) for name in FILTERS if params.get_all(name)}
+
+
+def keep_in_url(text: str = "", filters: dict[str, list[str]] | None = None) -> None:
+    """Name the search shown in the page's URL, beside its tab, so that a reload searches it again, Back and Forward
+    step through searches (Streamlit adds a history entry for each URL the app sets) and it can be bookmarked or
+    shared. An image or look-alike search names none: an uploaded image stays out of URLs."""
+    tab = {"tab": st.query_params["tab"]} if "tab" in st.query_params else {}
+    st.query_params.from_dict({**({"q": text} if text else {}), **(filters or {}), **tab})
+    st.session_state.url_search = url_search()
+
+
+def search_from_url() -> str | None:
+    """The text of the search the URL names where it is not the search shown (a bookmark or a link opened, a reload,
+    Back or Forward), with its text and filters put in the search form; None where the URL names the search shown.
+    A filter value the index no longer holds is left out."""
+    wanted = url_search()
+    if wanted == st.session_state.get("url_search"):
+        return None
+    st.session_state.url_search = wanted
+    text, filters = wanted
+    st.session_state["search-text"] = text
+    for name in FILTERS:
+        values = {v["value"] for v in filter_values(name)}
+        st.session_state[f"filter-{name}"] = [v for v in filters.get(name, []) if v in values]
+    return text
+
+
+def search_for(text: str, filters: dict[str, list[str]]) -> None:
+    st.session_state.terms = query_terms(text)
+    run_search("POST", "/search", f"for “{text}”", json={"text": text, "filters": filters})
+
+
+def forget_search() -> None:
+    """No search shown: the URL named none (Back to the page as first opened)."""
+    for key in ("hits", "unknown_words", "selected"):
+        st.session_state.pop(key, None)
 
 
 def run_search(method: str, path: str, title: str, **kwargs) -> None:
@@ -292,6 +342,7 @@ def find_similar(hit: dict[str, Any]) -> None:
         json={"id": hit["id"], "filters": filters},
     )
     st.session_state.terms = []
+    keep_in_url()
 
 
 def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str) -> None:
@@ -457,9 +508,10 @@ def case_view(hit: dict[str, Any]) -> None:
 
 
 def search_tab() -> None:
+    wanted = search_from_url()
     with st.form("search-form", border=False):
         row = st.container(horizontal=True, vertical_alignment="bottom")  # the button below the box when it is narrow
-        text = row.text_input("Search text", placeholder="e.g. koilocytes in cervical epithelium")
+        text = row.text_input("Search text", key="search-text", placeholder="e.g. koilocytes in cervical epithelium")
         submitted = row.form_submit_button("Search", type="primary")
     with st.expander("Search by image"):
         image = st.file_uploader("Find pages, figures and cases like this image (PNG, JPEG or TIFF)", key="image")
@@ -471,8 +523,8 @@ def search_tab() -> None:
     status = st.empty()  # the results' count, a live region: one element across reruns, so its new text is read out
     said = ""  # what the live region says: the results' count, no results, or what to type
     if submitted or (image is not None and st.session_state.get("searched_image") != image.file_id):
-        st.session_state.terms = query_terms(text)
         if image is not None:
+            st.session_state.terms = query_terms(text)
             st.session_state.searched_image = image.file_id
             run_search(
                 "POST",
@@ -481,10 +533,17 @@ def search_tab() -> None:
                 files={"image": (image.name, image.getvalue())},
                 data={"text": text or "", "filters": json.dumps(filters)},
             )
+            keep_in_url()
         elif text.strip():
-            run_search("POST", "/search", f"for “{text}”", json={"text": text, "filters": filters})
+            search_for(text, filters)
+            keep_in_url(text, filters)
         else:
             said = "Type a query or upload an image."
+    elif wanted is not None:  # the URL names another search: a link, a reload, Back or Forward
+        if wanted.strip():
+            search_for(wanted, filters)
+        else:
+            forget_search()
     hits = st.session_state.get("hits")
     if hits is not None and not said:
         said = results_status(len(hits), st.session_state.get("results_title", ""))
@@ -706,6 +765,25 @@ def library_tab() -> None:
                 st.rerun()
 
 
+def app_tabs() -> list:
+    """The app's tabs, the one the URL names (``tab``) open. Where Streamlit tells the tab chosen (``TAB_CHOSEN``) it
+    is kept in the URL, so that a reload or a link opens it and Back returns to the tab before."""
+    named = st.query_params.get("tab")
+    tab = named if named in TABS else TABS[0]
+    if not TAB_CHOSEN:
+        return st.tabs(TABS, default=tab)
+    st.session_state.tab = tab
+    return st.tabs(TABS, key="tab", on_change=keep_tab)
+
+
+def keep_tab() -> None:
+    """Tab callback: the tab chosen in the URL (the first, Search, as none)."""
+    if st.session_state.tab == TABS[0]:
+        st.query_params.pop("tab", None)
+    else:
+        st.query_params["tab"] = st.session_state.tab
+
+
 STYLE = (
     "<style>mark{background:#ffe58a;padding:0 .1em;border-radius:2px}"
     ".snippet{font-size:.95rem;line-height:1.45}.printed{font-size:.85rem;color:#555}.passage{font-size:1rem}"
@@ -733,7 +811,7 @@ st.markdown(STYLE, unsafe_allow_html=True)
 st.title("PathAtlas")
 notice = st.empty()  # the unreachable API's one sentence, above whichever tab is shown
 media_notice = st.empty()  # the images it refused, one line
-search, ask, library = st.tabs(["Search", "Ask", "Library"])
+search, ask, library = app_tabs()
 with search:
     search_tab()
 with ask:
