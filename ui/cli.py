@@ -318,7 +318,9 @@ def ask(
         answered = Agent.from_settings(searcher_telling(idx, status), settings).ask(q)
         result = answer_record(answered, idx.store, from_question)
     if as_json:
-        print_json(result)
+        from pathatlas.ui.tools import asked_texts, unknown_words_json
+
+        print_json({**result, "unknown_words": unknown_words_json(asked_texts(q.text, options), idx)})  # as REST's
         return
     print_answer(result, trace)
 

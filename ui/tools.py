@@ -20,14 +20,16 @@ from PIL import Image
 from pydantic import Field, StrictInt, ValidationError, WithJsonSchema
 
 from pathatlas.agent.document import answer_record
-from pathatlas.agent.questions import Question, with_pasted_options
+from pathatlas.agent.questions import LETTERS, Question, with_pasted_options
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.retrieval.images import open_image
+from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import Found, Query
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.schemas import hit_records
+from pathatlas.ui.api.schemas import UnknownWordOut, hit_records
+from pathatlas.ui.words import unknown_words
 
 MAX_TEXT_CHARS = Settings.model_fields["max_query_chars"].default
 """Longest query, question or option the tools' schema advertises; the tools refuse text over the service's own
@@ -119,6 +121,18 @@ def check_text(value: str, name: str, limit: int) -> str:
     return value
 
 
+def asked_texts(question: str, options: list[str]) -> list[tuple[str, str]]:
+    """A question's texts by the names ``unknown_words`` gives them: "question", "option A", "option B"..."""
+    return [("question", question), *((f"option {LETTERS[n]}", option) for n, option in enumerate(options))]
+
+
+def unknown_words_json(texts: list[tuple[str, str]], idx: Index) -> list[dict[str, Any]]:
+    """REST's ``unknown_words`` (``UnknownWordOut``) as plain JSON, for the tools and ``pathatlas ask --json``: each
+    word of ``texts`` (``(field, text)``) no indexed text holds (``words.unknown_words``), so a typo found by meaning
+    alone is named at every door, with the indexed words it may have meant."""
+    return [UnknownWordOut.model_validate(u, from_attributes=True).model_dump() for u in unknown_words(texts, idx)]
+
+
 def check_k(k: int) -> int:
     if not 1 <= k <= MAX_K:
         raise BadInputError(f"k must be between 1 and {MAX_K}, not {k}")
@@ -140,10 +154,8 @@ class Toolbox:
         organ: Organ = None,
         diagnosis: Diagnosis = None,
     ) -> dict[str, Any]:
-        """Search the pathology library by text; returns hits with title, passage snippet, citation (source, page, bbox) and a thumbnail URI."""  # noqa: E501
-        query = Query(text=text, k=k, filters=self._filters(kind, source, organ, diagnosis))
-        found = self._find(query)
-        return {"hits": hit_records(found.hits, found.marked_words(query.text))}
+        """Search the pathology library by text; returns hits (title, snippet, citation, thumbnail URI) and unknown_words: query words no indexed text holds (typos), with the closest indexed words."""  # noqa: E501
+        return self._found(Query(text=text, k=k, filters=self._filters(kind, source, organ, diagnosis)))
 
     def search_image(
         self,
@@ -157,9 +169,7 @@ class Toolbox:
     ) -> dict[str, Any]:
         """Find figures, pages and case images that look like an image (give image_base64 or image_path); same hits as search, and image_words: the words read in the image and searched ("" when none)."""  # noqa: E501
         image = self._image(image_base64, image_path)
-        query = Query(image=image, k=k, filters=self._filters(kind, source, organ, diagnosis))
-        found = self._find(query)
-        return {"hits": hit_records(found.hits, found.marked_words(query.text)), "image_words": found.image_words}
+        return self._found(Query(image=image, k=k, filters=self._filters(kind, source, organ, diagnosis)))
 
     def ask(
         self,
@@ -176,7 +186,7 @@ class Toolbox:
         image_path: ImagePath = None,
         source: Source = None,
     ) -> dict[str, Any]:
-        """Answer a (multiple-choice) question from the library (or one source of it): the chosen option, confidence, quoted evidence and citations."""  # noqa: E501
+        """Answer a (multiple-choice) question from the library (or one source of it): the chosen option, confidence, quoted evidence, citations, and unknown_words: words no indexed text holds."""  # noqa: E501
         limit = self.engine.settings.max_query_chars
         check_text(question, "the question", limit)
         for n, option in enumerate(options):
@@ -185,7 +195,8 @@ class Toolbox:
         filters = self._filters(None, source, None, None)
         text, asked, from_question = with_pasted_options(question, list(options))
         result = self.engine.ask(Question(text, asked, image, filters=filters)).result()
-        return answer_record(result, self.engine.index.store, from_question)  # ``public``: thumbnails as resources
+        record = answer_record(result, self.engine.index.store, from_question)  # ``public``: thumbnails as resources
+        return {**record, "unknown_words": unknown_words_json(asked_texts(text, asked), self.engine.index)}
 
     def get_page(
         self,
@@ -241,6 +252,17 @@ class Toolbox:
     # -- helpers -----------------------------------------------------------------------------
     def hits(self, query: Query) -> list[Hit]:
         return self._find(query).hits
+
+    def _found(self, query: Query) -> dict[str, Any]:
+        """A search's JSON as REST's ``SearchResponse`` has it: its hits, the words read in its image, and the words of
+        its text (as searched) no indexed text holds."""
+        found = self._find(query)
+        texts = [("text", query.text)] if query.text else []
+        return {
+            "hits": hit_records(found.hits, found.marked_words(query.text)),
+            "image_words": found.image_words,
+            "unknown_words": unknown_words_json(texts, self.engine.index),
+        }
 
     def _find(self, query: Query) -> Found:
         check_text(query.text or "", "the query", self.engine.settings.max_query_chars)

@@ -1,0 +1,68 @@
+"""An integrator's report: the doors disagreed. MCP's search and ask left out ``unknown_words`` (a typo REST names);
+MCP took ``kind: ""`` as no filter where REST refuses it; MCP and LangChain stopped at k 50, REST at 100; LangChain
+called the first hit of a search found by meaning alone its "best match" and took ``k=1000`` until it searched; and
+the CLI printed a model's escape sequences (a cleared screen, colours) and Rich markup to the terminal."""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import pytest
+from fastapi.testclient import TestClient
+
+from pathatlas.ui.api.app import create_app
+from pathatlas.ui.mcp_server import build_server
+from pathatlas.ui.tools import Toolbox
+from tests.helpers import run_cli
+
+TYPO = "koilocites perinuclear halo"
+ASKED = {
+    "question": "Which cells show a perinuclear halo in HPV infektion?",
+    "options": ["Koilocites", "Langhans giant cells"],
+}
+
+
+@pytest.fixture(scope="module")
+def service(demo_index):
+    """The REST service on the demo index, and the MCP server on its engine (as ``pathatlas mcp`` builds it)."""
+    with TestClient(create_app(demo_index.settings)) as client:
+        yield client, build_server(Toolbox(client.app.state.engine))
+
+
+def mcp_call(server, tool: str, arguments: dict):
+    return anyio.run(server.call_tool, tool, arguments)
+
+
+def mcp_json(server, tool: str, arguments: dict) -> dict:
+    result = mcp_call(server, tool, arguments)
+    assert not result.is_error, result.content[0].text
+    return json.loads(result.content[0].text)
+
+
+# -- 1. unknown words at every door ----------------------------------------------------------------------------------
+
+
+def test_mcp_search_and_ask_name_the_unknown_words_rest_names(service):
+    client, server = service
+    rest = client.post("/search", json={"text": TYPO}).json()["unknown_words"]
+    assert [(u["word"], u["closest"][0]) for u in rest] == [("koilocites", "koilocytes")], rest
+    searched = mcp_json(server, "search", {"text": TYPO})
+    assert searched["unknown_words"] == rest and searched["hits"]
+    assert mcp_json(server, "search", {"text": "koilocytes perinuclear halo"})["unknown_words"] == []
+    rest = client.post("/ask", json=ASKED).json()["unknown_words"]
+    assert [(u["field"], u["word"]) for u in rest] == [("question", "infektion"), ("option A", "koilocites")], rest
+    assert mcp_json(server, "ask", ASKED)["unknown_words"] == rest
+
+
+def test_cli_ask_json_names_them_too_and_search_json_stays_a_list_warning_on_stderr(service, demo_index):
+    client, _ = service
+    home, index = demo_index.settings.home, demo_index.path
+    options = [item for n, option in enumerate(ASKED["options"]) for item in ("--option", f"{'AB'[n]}={option}")]
+    asked = run_cli("ask", ASKED["question"], *options, "--index", index, "--json", PATHATLAS_HOME=home)
+    assert asked.exit_code == 0, asked.output
+    assert json.loads(asked.stdout)["unknown_words"] == client.post("/ask", json=ASKED).json()["unknown_words"]
+    searched = run_cli("search", TYPO, "--index", index, "--json", PATHATLAS_HOME=home)
+    assert searched.exit_code == 0, searched.output
+    assert isinstance(json.loads(searched.stdout), list), "search --json is the bare list of hits"
+    assert "no indexed word 'koilocites'" in searched.stderr
