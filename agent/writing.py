@@ -198,10 +198,20 @@ def quote_similar_cases(answer: Answer, question: Question, evidence: list[Evide
             quotes.append(Quote(case.text, case, "related", 0.0, settles=False))
 
 
+def with_own(written: str, own: str) -> str:
+    """The rationale written from the quotes, then an answerer's own ("Model: ..."); an answer annotated before
+    (``own`` already begins with what is written) keeps its rationale, so reading it twice says the same."""
+    if own.startswith(written):
+        return own
+    return f"{written} Model: {own}" if own and own not in written else written
+
+
 def annotate(answer: Answer, question: Question, evidence: list[Evidence]) -> None:
     """Fill in what an answerer left out: per-option quotes, the chosen option's quote, settled, a rationale
-    from the quotes (an answerer's own rationale is kept after it)."""
+    from the quotes (an answerer's own rationale is kept after it). An open answer citing no evidence is never
+    settled: nothing retrieved was shown to say it (an LLM's answer from its own memory came back settled)."""
     if answer.choice is None or not question.options:
+        answer.settled = answer.settled and bool(answer.cited)
         return
     reading = read_with_evidence(question, evidence)
     if not any(answer.quotes):
@@ -214,6 +224,4 @@ def annotate(answer: Answer, question: Question, evidence: list[Evidence]) -> No
     written = rationale(question, reading, answer)
     shown = [q.evidence.id for quotes in answer.quotes for q in quotes if cite(q) in written]
     answer.cited = list(dict.fromkeys([*answer.cited, *shown]))  # every sentence the rationale quotes is cited
-    if answer.rationale and answer.rationale not in written:
-        written = f"{written} Model: {answer.rationale}"
-    answer.rationale = written
+    answer.rationale = with_own(written, answer.rationale)

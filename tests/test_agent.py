@@ -886,16 +886,17 @@ def test_llm_sees_the_same_per_option_quotes_as_escaped_data():
     assert "</evidence>" not in block and "Goblet cells secrete mucin" in items[3]["quotes"][0]["quote"]
 
 
-def test_an_llm_answer_cites_what_its_rationale_quotes_and_claims_no_option_scores():
+def test_an_llm_answer_cites_what_its_rationale_quotes_and_scores_options_by_the_evidence():
     """An LLM's reply citing nothing gave "citations": [] beside a rationale quoting p. 1, and every option a score of
-    0.0, the chosen one too."""
+    0.0, the chosen one too; its options are scored by the evidence (the offline answerer's probabilities)."""
     found = [evidence("p1", "Koilocytes have a clear perinuclear halo in HPV infection.", 1)]
     model = FakeListChatModel(responses=['{"answer": "B", "evidence": [], "confidence": 0.9}'])
     answer = LLMAnswerer(model, retries=0).answer(KOILOCYTE_Q, found)
     annotate(answer, KOILOCYTE_Q, found)  # as the agent's answer step does for every answerer
     assert answer.letter == "B" and "perinuclear halo" in answer.rationale and answer.cited == ["p1"]
     document = answer_document(KOILOCYTE_Q, answer, found, [])
-    assert [o["score"] for o in document["options"]] == [None] * 4 and document["citations"]
+    offline = OfflineAnswerer(encoder=None).answer(KOILOCYTE_Q, found)
+    assert [o["score"] for o in document["options"]] == offline.scores and document["citations"]
 
 
 def test_llm_answerer_retries_malformed_output_then_reports():

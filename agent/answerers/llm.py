@@ -9,6 +9,10 @@ an option's text (exact, or naming one option unambiguously); anything else is s
 then reported. Unusable replies are counted (``parse_failures``) so a benchmark can report them. A server that is
 busy (429), fails (5xx) or does not answer in time is asked again after a short wait (``retry_wait``); one that refuses
 the request (400, 401, 404...) is not: asking again would be refused again.
+
+A model's stated confidence is not evidence (a wrong answer came back at 1.5): an answer's confidence is what the
+retrieved evidence backs, as the offline answerer weighs the same evidence, lowered to the model's own where that is
+lower (``earned``), and it is settled as the offline answerer's would be (``writing.annotate``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import base64
 import io
 import itertools
 import json
+import math
 import re
 import time
 
@@ -26,9 +31,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from PIL import Image
 
 from pathatlas.agent.answerers.base import Answerer, AnswerError
+from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.plan import read_question
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
-from pathatlas.agent.writing import quotes_for
+from pathatlas.agent.writing import SETTLED_CONFIDENCE, annotate, quotes_for
 from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.encoders import Encoder
 from pathatlas.settings import Settings
@@ -76,6 +82,16 @@ def retry_wait(exc: Exception, retry: int, first_wait: float) -> float | None:
         return None
     after = retry_after(exc)
     return first_wait * 2**retry if after is None else after
+
+
+def failure(exc: Exception, timeout: float | None) -> str:
+    """What went wrong with a request, in the user's terms (the client's own words, "Expecting value: line 1 column 1",
+    say nothing of the server): its first line where nothing better is known."""
+    if isinstance(exc, TIMEOUTS):
+        return f"no reply within PATHATLAS_LLM_TIMEOUT={timeout:g} s" if timeout else "no reply in time"
+    if isinstance(exc, json.JSONDecodeError):
+        return "the server's reply was not JSON"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def escaped_json(items: list[dict]) -> str:
@@ -182,8 +198,32 @@ def first_object(text: str) -> dict:
     raise ReplyError(error)
 
 
-def parse_reply(text: str, options: list[str], evidence_ids: set[str]) -> tuple[int | None, str, str, list[str], float]:
-    """(choice, answer text, rationale, cited ids, confidence) from a reply; raises ReplyError."""
+def stated_confidence(value: object) -> float | None:
+    """The model's own confidence clamped to [0, 1]; None where it gave no number ("high", NaN, true, or no key): a
+    missing one caps nothing, it does not claim 0 (a right answer without the key was never settled)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return min(1.0, max(0.0, number)) if math.isfinite(number) else None
+
+
+def earned(backed: float, stated: float | None) -> float:
+    """An answer's confidence: what the evidence backs, or the model's stated confidence where that is lower."""
+    return backed if stated is None else min(backed, stated)
+
+
+def with_stated(rationale: str, stated: float | None) -> str:
+    """The model's rationale, with the confidence it stated (kept visible: the answer's own is ``earned``)."""
+    return rationale if stated is None else f"{rationale} (stated confidence {stated:.2f})".lstrip()
+
+
+def parse_reply(
+    text: str, options: list[str], evidence_ids: set[str]
+) -> tuple[int | None, str, str, list[str], float | None]:
+    """(choice, answer text, rationale, cited ids, stated confidence or None) from a reply; raises ReplyError."""
     data = first_object(text or "")
     if not isinstance(data, dict) or not str(data.get("answer", "")).strip():
         raise ReplyError("the JSON object has no 'answer'")
@@ -192,12 +232,8 @@ def parse_reply(text: str, options: list[str], evidence_ids: set[str]) -> tuple[
     cited = data.get("evidence") or []
     if not isinstance(cited, list):
         raise ReplyError("'evidence' must be a list of ids")
-    try:
-        confidence = min(1.0, max(0.0, float(data.get("confidence", 0.0))))
-    except (TypeError, ValueError):
-        confidence = 0.0
     kept = [str(i) for i in cited if str(i) in evidence_ids]  # a model may cite only what was retrieved
-    return choice, answer, str(data.get("rationale", "")), kept, confidence
+    return choice, answer, str(data.get("rationale", "")), kept, stated_confidence(data.get("confidence"))
 
 
 class LLMAnswerer(Answerer):
@@ -214,6 +250,8 @@ class LLMAnswerer(Answerer):
         server_retries: int = 2,
         first_wait: float = 1.0,
         max_wait: float = 60.0,
+        timeout: float | None = None,
+        encoder: Encoder | None = None,
     ):
         self.model = model
         self.retries = retries
@@ -222,6 +260,10 @@ class LLMAnswerer(Answerer):
         self.first_wait = first_wait
         self.max_wait = max_wait
         """Most seconds all waits before new tries of one request may add up to."""
+        self.timeout = timeout
+        """Seconds one request may take (``PATHATLAS_LLM_TIMEOUT``), named when a request runs out of them."""
+        self.judge = OfflineAnswerer(encoder)
+        """Weighs the evidence for the options, as the offline answerer does: what an answer's confidence may reach."""
         self.with_images = with_images
         self.where = where
         self.evidence_items = evidence_items
@@ -231,7 +273,7 @@ class LLMAnswerer(Answerer):
 
     @classmethod
     def create(cls, settings: Settings, encoder: Encoder | None = None) -> LLMAnswerer:
-        """A LangChain chat model from the ``PATHATLAS_LLM_*`` settings (the encoder is not needed)."""
+        """A LangChain chat model from the ``PATHATLAS_LLM_*`` settings; the encoder weighs the evidence (``judge``)."""
         if settings.llm_provider == "ollama":
             try:
                 from langchain_ollama import ChatOllama
@@ -275,11 +317,37 @@ class LLMAnswerer(Answerer):
             server_retries=settings.llm_server_retries,
             first_wait=settings.llm_retry_wait,
             max_wait=settings.llm_timeout,
+            timeout=settings.llm_timeout,
+            encoder=encoder,
         )
 
     def answer(self, question: Question, evidence: list[Evidence]) -> Answer:
+        """The model's answer at the confidence the evidence backs (``earned``), its options scored by the evidence
+        (so an option the evidence ties with, or ranks above, the choice leaves it unsettled), settled as the offline
+        answerer's would be; an open answer is settled only at SETTLED_CONFIDENCE and citing evidence."""
         shown = evidence[: self.evidence_items]
         quotes = quotes_for(question, read_question(question), shown) if question.options else None
+        choice, text, rationale, cited, stated = self._reply(question, shown, quotes)
+        backing = self.judge.answer(question, evidence)
+        backed = backing.scores[choice] if choice is not None else backing.confidence
+        confidence = earned(backed, stated)
+        answer = Answer(
+            choice,
+            question.options[choice] if choice is not None else text,
+            confidence,
+            with_stated(rationale, stated),
+            cited,
+            scores=list(backing.scores),
+            quotes=quotes or [],
+            settled=confidence >= SETTLED_CONFIDENCE,
+        )
+        annotate(answer, question, evidence)
+        return answer
+
+    def _reply(
+        self, question: Question, shown: list[Evidence], quotes: list[list[Quote]] | None
+    ) -> tuple[int | None, str, str, list[str], float | None]:
+        """The model's first usable reply (``parse_reply``), telling it what was wrong with each unusable one."""
         messages = build_messages(question, shown, self.with_images, self.evidence_chars, quotes)
         ids = {e.id for e in shown}
         problem = ""
@@ -293,7 +361,7 @@ class LLMAnswerer(Answerer):
                 continue
             content = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
             try:
-                choice, text, rationale, cited, confidence = parse_reply(content, question.options, ids)
+                return parse_reply(content, question.options, ids)
             except ReplyError as exc:
                 self.parse_failures += 1
                 problem = str(exc)
@@ -302,25 +370,26 @@ class LLMAnswerer(Answerer):
                     AIMessage(content),
                     HumanMessage(f"That reply was unusable: {problem}. Reply again with the JSON object only."),
                 ]
-                continue
-            answer_text = question.options[choice] if choice is not None else text
-            return Answer(choice, answer_text, confidence, rationale, cited, quotes=quotes or [])
         raise AnswerError(f"{self.where} gave no usable answer after {self.retries + 1} tries ({problem})")
 
     def _invoke(self, messages: list[BaseMessage]) -> BaseMessage:
         """The model's reply, asking again while the server is busy, failing or slow (``retry_wait``), at most
-        ``server_retries`` times and ``max_wait`` seconds of waits; any other failure is one line for the user."""
+        ``server_retries`` times and ``max_wait`` seconds of waits; any other failure is one line for the user
+        (``failure``), as is a reply holding no choice (an empty ``choices``)."""
         waited = 0.0
         for retry in itertools.count():  # the last allowed try returns or raises
             try:
-                return self.model.invoke(messages)
+                generations = self.model.generate([messages]).generations[0]
             except _Truncated:
                 raise
             except Exception as exc:  # connection refused, timeout, HTTP errors
                 wait = retry_wait(exc, retry, self.first_wait) if retry < self.server_retries else None
                 if wait is None or waited + wait > self.max_wait:
                     tries = f" ({retry + 1} tries)" if retry else ""
-                    line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    raise AnswerError(f"{self.where} failed{tries}: {line}") from exc
+                    raise AnswerError(f"{self.where} failed{tries}: {failure(exc, self.timeout)}") from exc
                 time.sleep(wait)
                 waited += wait
+                continue
+            if not generations:
+                raise AnswerError(f"{self.where} failed: the reply held no choices")
+            return generations[0].message
