@@ -149,3 +149,16 @@ def test_a_timeout_names_the_setting_it_ran_out_of(settings):
         answerer = create_answerer("llm", settings.model_copy(update={**changed, "llm_base_url": url}), encoder=None)
         with pytest.raises(AnswerError, match=r"failed: no reply within PATHATLAS_LLM_TIMEOUT=0\.5 s$"):
             answerer.answer(BONE, [])
+
+
+def test_an_ollama_server_that_does_not_answer_times_out_too(settings):
+    """ChatOllama was made without PATHATLAS_LLM_TIMEOUT: a hung Ollama held the question (and the server's one
+    answering lane) for ever."""
+    pytest.importorskip("langchain_ollama")
+    changed = {"llm_provider": "ollama", "llm_model": "fake", "llm_timeout": 0.5, "llm_server_retries": 0}
+    with chat_model({"answer": "B"}, lambda: (time.sleep(3.0), (200, {}))[1]) as url:
+        answerer = create_answerer("llm", settings.model_copy(update={**changed, "llm_base_url": url}), encoder=None)
+        started = time.monotonic()
+        with pytest.raises(AnswerError, match=r"no reply within PATHATLAS_LLM_TIMEOUT=0\.5 s$"):
+            answerer.answer(BONE, [])
+        assert time.monotonic() - started < 2.5

@@ -285,6 +285,7 @@ class LLMAnswerer(Answerer):
                 temperature=0,
                 num_predict=settings.llm_max_tokens,
                 format="json" if settings.llm_json_mode else None,
+                client_kwargs={"timeout": settings.llm_timeout},  # else a hung server holds a question for ever
             )
         elif settings.llm_provider == "openai":
             from langchain_openai import ChatOpenAI
