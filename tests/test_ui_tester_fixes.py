@@ -1,0 +1,82 @@
+"""The web UI as an accessibility and UX tester found it, shown by Streamlit's AppTest over a copy of the demo index
+(the app in a process of its own, as in test_ui_fixes.py). What needs a browser (the URL kept for Reload and Back,
+the outlined box shown above the fold) is in test_browser.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pathatlas.corpora.demo import draw_pattern
+from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.index import Index
+
+APP = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
+
+
+PRELUDE = """
+import json, os, sys
+from streamlit.testing.v1 import AppTest
+
+def said(seen):
+    print(json.dumps(seen), flush=True)
+    os._exit(0)  # the in-process API's threads can abort the interpreter's exit ("terminate called without ...")
+"""
+
+
+def run_app(script: str, index: Path, home: Path) -> dict:
+    """What ``script`` (AppTest driving the app, given its path; ``said`` ends it with what it saw) says, over
+    ``index``."""
+    env = {k: v for k, v in os.environ.items() if k != "PATHATLAS_API_URL"}
+    env.update(PATHATLAS_INDEX=str(index), PATHATLAS_HOME=str(home), HF_HUB_OFFLINE="1")
+    command = [sys.executable, "-c", PRELUDE + script, str(APP)]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def library_index(demo_index, tmp_path_factory) -> Path:
+    """The demo index and a case folder of one case (two images) whose metadata also names a file that is no image."""
+    root = tmp_path_factory.mktemp("library")
+    index = root / "index"
+    shutil.copytree(demo_index.path, index)
+    folder = root / "slides-2024"
+    folder.mkdir()
+    for n in (1, 2):
+        draw_pattern("granuloma", n).save(folder / f"S-1-{n}.png")
+    (folder / "notes.txt").write_text("not an image")
+    names = ("S-1-1.png", "S-1-2.png", "notes.txt")
+    rows = [{"image": name, "case": "S-1", "diagnosis": "granuloma"} for name in names]
+    (folder / "cases.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    settings = demo_index.settings.model_copy(update={"index": index})
+    assert not Indexer(Index.open(index, settings), show_progress=False).add([folder]).failed
+    return index
+
+
+LIBRARY = """
+app = AppTest.from_file(sys.argv[1], default_timeout=180)
+app.run()
+said({"captions": [c.value for c in app.caption], "exceptions": [e.value for e in app.exception]})
+"""
+
+
+@pytest.fixture(scope="module")
+def library(library_index, demo_index) -> dict:
+    """What the Library tab shows over ``library_index``."""
+    seen = run_app(LIBRARY, library_index, demo_index.settings.home)
+    assert seen["exceptions"] == []
+    return seen
+
+
+def test_the_library_total_counts_case_images_figures_and_pages_not_passages(library):
+    """The total read "16 cases, 6 figures, 4 pages, 4 passages" for 8 cases of 16 images: kind names with an "s",
+    passages (an internal record kind, parts of pages) among them."""
+    totals = [caption for caption in library["captions"] if caption.startswith("In total:")]
+    assert totals == ["In total: 18 case images, 6 figures, 4 pages"]
