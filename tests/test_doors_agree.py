@@ -10,6 +10,7 @@ import json
 import anyio
 import pytest
 from fastapi.testclient import TestClient
+from mcp.server.mcpserver.exceptions import ToolError
 
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.mcp_server import build_server
@@ -30,14 +31,19 @@ def service(demo_index):
         yield client, build_server(Toolbox(client.app.state.engine))
 
 
-def mcp_call(server, tool: str, arguments: dict):
-    return anyio.run(server.call_tool, tool, arguments)
-
-
 def mcp_json(server, tool: str, arguments: dict) -> dict:
-    result = mcp_call(server, tool, arguments)
+    result = anyio.run(server.call_tool, tool, arguments)
     assert not result.is_error, result.content[0].text
     return json.loads(result.content[0].text)
+
+
+def mcp_error(server, tool: str, arguments: dict) -> str:
+    """The one line of the tool error a call raises (the SDK answers it to a client as an error result)."""
+    with pytest.raises(ToolError) as raised:
+        anyio.run(server.call_tool, tool, arguments)
+    said = str(raised.value)
+    assert "\n" not in said, said
+    return said
 
 
 # -- 1. unknown words at every door ----------------------------------------------------------------------------------
@@ -66,3 +72,18 @@ def test_cli_ask_json_names_them_too_and_search_json_stays_a_list_warning_on_std
     assert searched.exit_code == 0, searched.output
     assert isinstance(json.loads(searched.stdout), list), "search --json is the bare list of hits"
     assert "no indexed word 'koilocites'" in searched.stderr
+
+
+# -- 2. an empty filter is refused ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["kind", "source", "organ", "diagnosis"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_mcp_refuses_an_empty_filter_value_in_one_line_as_rest_does(service, field, value):
+    client, server = service
+    assert client.post("/search", json={"text": "granuloma", "filters": {field: value}}).status_code == 422
+    assert f"filter {field!r} takes text" in mcp_error(server, "search", {"text": "granuloma", field: value})
+
+
+def test_mcp_ask_refuses_an_empty_source(service):
+    assert "filter 'source' takes text" in mcp_error(service[1], "ask", {**ASKED, "source": ""})

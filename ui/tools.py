@@ -270,8 +270,10 @@ class Toolbox:
         return self.engine.search(query).result()  # batched with concurrent searches
 
     def _filters(self, kind: str | None, source: str | None, organ: str | None, diagnosis: str | None) -> dict:
+        """The filters given (not None): an empty value is kept for the query to refuse (``check_filters``), as REST
+        does, not taken as no filter; the searcher resolves the source."""
         filters = {"kind": kind, "source": source, "organ": organ, "diagnosis": diagnosis}
-        return {name: value for name, value in filters.items() if value}  # the searcher resolves the source
+        return {name: value for name, value in filters.items() if value is not None}
 
     def _image(self, image_base64: str | None, image_path: str | None) -> Image.Image:
         settings = self.engine.settings
