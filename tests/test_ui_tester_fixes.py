@@ -4,8 +4,10 @@ the outlined box shown above the fold) is in test_browser.py."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,3 +82,25 @@ def test_the_library_total_counts_case_images_figures_and_pages_not_passages(lib
     passages (an internal record kind, parts of pages) among them."""
     totals = [caption for caption in library["captions"] if caption.startswith("In total:")]
     assert totals == ["In total: 18 case images, 6 figures, 4 pages"]
+
+
+REFUSED = """
+app = AppTest.from_file(sys.argv[1], default_timeout=180)
+app.run()
+seen = []
+for text in ("the", "?!"):
+    app.text_input[0].input(text)
+    app.button[0].click().run()  # the search form's button
+    status = [m.value for m in app.markdown if "role='status'" in m.value]
+    seen.append({"status": status, "errors": [e.value for e in app.error]})
+said(seen)
+"""
+
+
+def test_a_refused_search_says_why_in_the_live_region(library_index, demo_index):
+    """A search of stop words or punctuation ("the", "?!") emptied the live region: its refusal was an alert alone,
+    and a screen reader heard nothing of the search's outcome."""
+    for seen in run_app(REFUSED, library_index, demo_index.settings.home):
+        (refusal,) = seen["errors"]
+        (status,) = seen["status"]
+        assert html.unescape(re.sub(r"<[^>]+>", "", status)) == refusal, seen

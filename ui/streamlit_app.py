@@ -118,18 +118,32 @@ def say_unreachable() -> None:
 
 
 def call(method: str, path: str, quiet: bool = False, **kwargs) -> httpx.Response | None:
+    """The API's answer; None where it refused (shown, unless ``quiet``) or did not answer (``reached``)."""
+    response = reached(method, path, **kwargs)
+    if response is None or response.status_code < 400:
+        return response
+    if not quiet:
+        refused(method, path, response)
+    return None
+
+
+def reached(method: str, path: str, **kwargs) -> httpx.Response | None:
+    """The API's response, whatever its status; None where no server answered (``say_unreachable``)."""
     try:
-        response = fetch(method, path, **kwargs)
+        return fetch(method, path, **kwargs)
     except Unreachable:
         say_unreachable()
         return None
-    if response.status_code >= 400:
-        if not quiet:
-            st.error(error_message(detail_of(response)))
-            with st.expander("Details"):  # the status and body as sent, for a bug report
-                st.code(f"{method} {path}: {response.status_code}\n{response.text}", language=None, wrap_lines=True)
-        return None
-    return response
+
+
+def refused(method: str, path: str, response: httpx.Response) -> str:
+    """Show an API refusal as its one line, with the status and body as sent under Details (for a bug report); the
+    line is returned for a live region to say."""
+    line = error_message(detail_of(response))
+    st.error(line)
+    with st.expander("Details"):
+        st.code(f"{method} {path}: {response.status_code}\n{response.text}", language=None, wrap_lines=True)
+    return line
 
 
 def detail_of(response: httpx.Response) -> Any:
@@ -296,7 +310,7 @@ def search_for(text: str, filters: dict[str, list[str]]) -> None:
 
 def forget_search() -> None:
     """No search shown: the URL named none (Back to the page as first opened)."""
-    for key in ("hits", "unknown_words", "selected"):
+    for key in ("hits", "unknown_words", "selected", "search_refused"):
         st.session_state.pop(key, None)
 
 
@@ -319,11 +333,14 @@ def fetch_results(k: int) -> None:
     method, path, title, kwargs = st.session_state.last_search
     body = "json" if "json" in kwargs else "data"  # a JSON body, or an uploaded image's form fields
     sized = {**kwargs, body: {**kwargs[body], "k": k if body == "json" else str(k)}}
-    response = call(method, path, **sized)
-    if response is None:  # call() showed why; "no results" beside it would blame the query
+    response = reached(method, path, **sized)
+    if response is None or response.status_code >= 400:  # why, not "no results", which would blame the query
+        why = refused(method, path, response) if response is not None else st.session_state.unreachable
+        st.session_state.search_refused = why  # for the live region (``search_tab``): an alert alone is not read out
         st.session_state.pop("hits", None)
         st.session_state.pop("unknown_words", None)
         return
+    st.session_state.pop("search_refused", None)
     found = response.json()
     st.session_state.k = k
     st.session_state.hits = found.get("hits", [])
@@ -521,7 +538,7 @@ def search_tab() -> None:
     filters = filter_row()
     st.session_state.filters = filters
     status = st.empty()  # the results' count, a live region: one element across reruns, so its new text is read out
-    said = ""  # what the live region says: the results' count, no results, or what to type
+    said = ""  # what the live region says: the results' count, no results, what to type, or why the API refused
     if submitted or (image is not None and st.session_state.get("searched_image") != image.file_id):
         if image is not None:
             st.session_state.terms = query_terms(text)
@@ -547,6 +564,7 @@ def search_tab() -> None:
     hits = st.session_state.get("hits")
     if hits is not None and not said:
         said = results_status(len(hits), st.session_state.get("results_title", ""))
+    said = said or st.session_state.get("search_refused", "")
     status.markdown(
         f"<p role='status' aria-live='polite' class='results-status'>{html.escape(said)}</p>", unsafe_allow_html=True
     )
