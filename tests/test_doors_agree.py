@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from mcp.server.mcpserver.exceptions import ToolError
 
 from pathatlas.ui.api.app import create_app
+from pathatlas.ui.langchain import PathAtlasRetriever
 from pathatlas.ui.mcp_server import build_server
 from pathatlas.ui.tools import Toolbox
 from tests.helpers import run_cli
@@ -26,9 +27,15 @@ ASKED = {
 
 @pytest.fixture(scope="module")
 def service(demo_index):
-    """The REST service on the demo index, and the MCP server on its engine (as ``pathatlas mcp`` builds it)."""
+    """The REST service on the demo index, and the tools on its engine (as ``pathatlas mcp`` builds them)."""
     with TestClient(create_app(demo_index.settings)) as client:
-        yield client, build_server(Toolbox(client.app.state.engine))
+        yield client, Toolbox(client.app.state.engine)
+
+
+@pytest.fixture(scope="module")
+def server(service):
+    """The MCP server of those tools."""
+    return build_server(service[1])
 
 
 def mcp_json(server, tool: str, arguments: dict) -> dict:
@@ -49,8 +56,8 @@ def mcp_error(server, tool: str, arguments: dict) -> str:
 # -- 1. unknown words at every door ----------------------------------------------------------------------------------
 
 
-def test_mcp_search_and_ask_name_the_unknown_words_rest_names(service):
-    client, server = service
+def test_mcp_search_and_ask_name_the_unknown_words_rest_names(service, server):
+    client = service[0]
     rest = client.post("/search", json={"text": TYPO}).json()["unknown_words"]
     assert [(u["word"], u["closest"][0]) for u in rest] == [("koilocites", "koilocytes")], rest
     searched = mcp_json(server, "search", {"text": TYPO})
@@ -62,7 +69,7 @@ def test_mcp_search_and_ask_name_the_unknown_words_rest_names(service):
 
 
 def test_cli_ask_json_names_them_too_and_search_json_stays_a_list_warning_on_stderr(service, demo_index):
-    client, _ = service
+    client = service[0]
     home, index = demo_index.settings.home, demo_index.path
     options = [item for n, option in enumerate(ASKED["options"]) for item in ("--option", f"{'AB'[n]}={option}")]
     asked = run_cli("ask", ASKED["question"], *options, "--index", index, "--json", PATHATLAS_HOME=home)
@@ -79,11 +86,31 @@ def test_cli_ask_json_names_them_too_and_search_json_stays_a_list_warning_on_std
 
 @pytest.mark.parametrize("field", ["kind", "source", "organ", "diagnosis"])
 @pytest.mark.parametrize("value", ["", "  "])
-def test_mcp_refuses_an_empty_filter_value_in_one_line_as_rest_does(service, field, value):
-    client, server = service
-    assert client.post("/search", json={"text": "granuloma", "filters": {field: value}}).status_code == 422
+def test_mcp_refuses_an_empty_filter_value_in_one_line_as_rest_does(service, server, field, value):
+    assert service[0].post("/search", json={"text": "granuloma", "filters": {field: value}}).status_code == 422
     assert f"filter {field!r} takes text" in mcp_error(server, "search", {"text": "granuloma", field: value})
 
 
-def test_mcp_ask_refuses_an_empty_source(service):
-    assert "filter 'source' takes text" in mcp_error(service[1], "ask", {**ASKED, "source": ""})
+def test_mcp_ask_refuses_an_empty_source(server):
+    assert "filter 'source' takes text" in mcp_error(server, "ask", {**ASKED, "source": ""})
+
+
+# -- 3. one k limit ---------------------------------------------------------------------------------------------------
+
+
+def test_every_door_takes_k_up_to_the_limit_health_reports(service, server):
+    client, toolbox = service
+    k_max = client.get("/health").json()["limits"]["k_max"]
+    assert client.post("/search", json={"text": "granuloma", "k": k_max}).status_code == 200
+    assert client.post("/search", json={"text": "granuloma", "k": k_max + 1}).status_code == 422
+    assert mcp_json(server, "search", {"text": "granuloma", "k": k_max})["hits"]
+    assert f"k must be between 1 and {k_max}, not {k_max + 1}" in mcp_error(
+        server, "search", {"text": "granuloma", "k": k_max + 1}
+    )
+    schemas = {tool.name: tool.input_schema["properties"] for tool in anyio.run(server.list_tools)}
+    assert {name: fields["k"]["maximum"] for name, fields in schemas.items() if "k" in fields} == {
+        "search": k_max,
+        "search_image": k_max,
+    }
+    search = PathAtlasRetriever(toolbox=toolbox).as_tools()[0]
+    assert search.args["k"]["maximum"] == k_max and search.invoke({"text": "granuloma", "k": k_max})["hits"]

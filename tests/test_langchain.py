@@ -13,8 +13,9 @@ from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
+from pathatlas.ui.api.schemas import K_MAX
 from pathatlas.ui.langchain import PathAtlasRetriever
-from pathatlas.ui.tools import MAX_K, MAX_TEXT_CHARS
+from pathatlas.ui.tools import MAX_TEXT_CHARS
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +95,9 @@ def test_the_tools_schemas_carry_the_limits_and_a_wrong_argument_is_one_line(ret
     """LangChain rebuilt the schema from the signature without json_schema_extra: a model saw no bounds on k."""
     search, ask = retriever.as_tools()
     parameters = convert_to_openai_tool(search)["function"]["parameters"]["properties"]  # what a model is sent
-    assert (parameters["k"]["minimum"], parameters["k"]["maximum"]) == (1, MAX_K) and parameters["k"]["default"] == 10
+    assert (parameters["k"]["minimum"], parameters["k"]["maximum"]) == (1, K_MAX) and parameters["k"]["default"] == 10
     assert parameters["text"]["maxLength"] == MAX_TEXT_CHARS == ask.args["question"]["maxLength"]
-    assert search.invoke({"text": "koilocytes", "k": 0}) == f"k must be between 1 and {MAX_K}, not 0"
+    assert search.invoke({"text": "koilocytes", "k": 0}) == f"k must be between 1 and {K_MAX}, not 0"
     for arguments, message in [
         ({"text": "koilocytes", "k": "many"}, "k: input should be a valid integer"),
         ({"k": 3}, "text: field required"),

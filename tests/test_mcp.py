@@ -30,9 +30,9 @@ from pathatlas.agent.questions import Question
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.search import Query, Searcher
-from pathatlas.ui.api.schemas import hit_records
+from pathatlas.ui.api.schemas import K_MAX, hit_records
 from pathatlas.ui.bench_serve import free_port
-from pathatlas.ui.tools import MAX_K, public
+from pathatlas.ui.tools import public
 from tests.helpers import png_bytes
 from tests.servers import chat_model
 
@@ -98,7 +98,7 @@ def test_tools_have_schemas_and_one_line_descriptions(server):
     assert tools["search"].input_schema["required"] == ["text"]
     assert tools["search"].input_schema["properties"]["text"]["maxLength"] == 4000
     k = tools["search"].input_schema["properties"]["k"]
-    assert (k["type"], k["minimum"], k["maximum"], k["default"]) == ("integer", 1, MAX_K, 10)
+    assert (k["type"], k["minimum"], k["maximum"], k["default"]) == ("integer", 1, K_MAX, 10)
     assert {"kind", "source", "organ", "diagnosis", "k"} <= set(tools["search"].input_schema["properties"])
     assert tools["ask"].input_schema["properties"]["options"]["type"] == "array"
     assert set(tools["get_page"].input_schema["required"]) == {"source", "page"}
@@ -232,7 +232,7 @@ def test_bad_input_is_a_one_line_tool_error_and_the_server_keeps_serving(server,
         ("ask", {"question": "why? " * 1000, "options": ["a", "b"]}, "the question is 5,000 characters long"),
         ("search", {"text": "   "}, "empty query"),
         ("search", {"text": "Is it?"}, "has only common words"),
-        ("search", {"text": "granuloma", "k": 0}, "k must be between 1 and 50"),
+        ("search", {"text": "granuloma", "k": 0}, f"k must be between 1 and {K_MAX}, not 0"),
         # arguments the schema refuses: pydantic's report was many lines
         ("search", {"text": "granuloma", "k": "many"}, "search: k: input should be a valid integer"),
         ("search_image", {"image_base64": ["a", "list"]}, "search_image: image_base64: input should be a valid str"),

@@ -28,13 +28,12 @@ from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import Found, Query
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.schemas import UnknownWordOut, hit_records
+from pathatlas.ui.api.schemas import K_MAX, UnknownWordOut, hit_records
 from pathatlas.ui.words import unknown_words
 
 MAX_TEXT_CHARS = Settings.model_fields["max_query_chars"].default
 """Longest query, question or option the tools' schema advertises; the tools refuse text over the service's own
 ``PATHATLAS_MAX_QUERY_CHARS`` (refused, not truncated)."""
-MAX_K = 50
 THUMBNAIL_URI = "pathatlas://thumbnails/{record_id}"
 
 
@@ -43,11 +42,12 @@ THUMBNAIL_URI = "pathatlas://thumbnails/{record_id}"
 # json_schema_extra would not.
 LONG_TEXT = WithJsonSchema({"type": "string", "maxLength": MAX_TEXT_CHARS})
 Text = Annotated[str, Field(description="What to look for: words, a phrase or a question."), LONG_TEXT]
-# Integers are strict: lax pydantic took k=true as 1 and k="3" as 3, answering what the model may not have meant.
+# Integers are strict: lax pydantic took k=true as 1 and k="3" as 3, answering what the model may not have meant. Their
+# limit is REST's (``K_MAX``, which /health reports): every door takes the same k.
 K = Annotated[
     StrictInt,
-    Field(description=f"How many hits to return (1-{MAX_K})."),
-    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_K}),
+    Field(description=f"How many hits to return (1-{K_MAX})."),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": K_MAX}),
 ]
 Kind = Annotated[str | None, Field(description="Only hits of this kind: page, figure or case.")]
 Source = Annotated[str | None, Field(description="Only hits from this source (file name, e.g. book.pdf, or its id).")]
@@ -134,8 +134,8 @@ def unknown_words_json(texts: list[tuple[str, str]], idx: Index) -> list[dict[st
 
 
 def check_k(k: int) -> int:
-    if not 1 <= k <= MAX_K:
-        raise BadInputError(f"k must be between 1 and {MAX_K}, not {k}")
+    if not 1 <= k <= K_MAX:
+        raise BadInputError(f"k must be between 1 and {K_MAX}, not {k}")
     return k
 
 
