@@ -4,6 +4,7 @@ the outlined box shown above the fold) is in test_browser.py."""
 
 from __future__ import annotations
 
+import ast
 import html
 import json
 import os
@@ -104,3 +105,12 @@ def test_a_refused_search_says_why_in_the_live_region(library_index, demo_index)
         (refusal,) = seen["errors"]
         (status,) = seen["status"]
         assert html.unescape(re.sub(r"<[^>]+>", "", status)) == refusal, seen
+
+
+def test_the_app_script_holds_no_bare_string_for_streamlit_to_draw():
+    """Streamlit's magic draws every bare expression of the script: a constant's docstring was drawn above the app's
+    title."""
+    tree = ast.parse(APP.read_text(encoding="utf-8"))
+    bare = [node for node in tree.body[1:] if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)]
+    drawn = [node.lineno for node in bare]
+    assert drawn == [], f"bare strings at lines {drawn}"

@@ -708,9 +708,9 @@ def ask_tab() -> None:
 
 # -- library -----------------------------------------------------------------------------------
 JOB_POLL_SECONDS = 1800
+# What the Library's total counts of each kind, in a student's words: the API counts a case's images, not its cases;
+# passages, the parts of pages a search finds, are left out. (A bare string here would be drawn: Streamlit's magic.)
 TOTALS = {"case": "case image", "figure": "figure", "page": "page"}
-"""What the Library's total counts of each kind, in a student's words: the API counts a case's images, not its cases;
-passages, the parts of pages a search finds, are left out."""
 
 
 def library_total(kinds: list[dict[str, Any]]) -> str:
