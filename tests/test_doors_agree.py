@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from mcp.server.mcpserver.exceptions import ToolError
 
+from pathatlas.errors import BadInputError
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.langchain import PathAtlasRetriever
 from pathatlas.ui.mcp_server import build_server
@@ -114,3 +115,24 @@ def test_every_door_takes_k_up_to_the_limit_health_reports(service, server):
     }
     search = PathAtlasRetriever(toolbox=toolbox).as_tools()[0]
     assert search.args["k"]["maximum"] == k_max and search.invoke({"text": "granuloma", "k": k_max})["hits"]
+
+
+# -- 4. LangChain ranks a list as the other doors do, and checks k when made -----------------------------------------
+
+
+@pytest.mark.parametrize(("text", "first"), [("xyzzyqwerty plumbus", "related"), (TYPO, "best match")])
+def test_langchain_documents_say_the_relevance_rest_says(service, text, first):
+    """A search whose words matched nothing has no "best match" (REST calls every hit "related"); one whose words
+    matched keeps it."""
+    client, toolbox = service
+    rest = client.post("/search", json={"text": text, "k": 4}).json()["hits"]
+    docs = PathAtlasRetriever(toolbox=toolbox, k=4).invoke(text)
+    assert [(d.id, d.metadata["relevance"]) for d in docs] == [(h["id"], h["relevance"]) for h in rest]
+    assert docs[0].metadata["relevance"] == first
+
+
+@pytest.mark.parametrize("k", [0, 1000])
+def test_langchain_refuses_a_k_out_of_range_when_the_retriever_is_made(service, k):
+    k_max = service[0].get("/health").json()["limits"]["k_max"]
+    with pytest.raises(BadInputError, match=f"k must be between 1 and {k_max}, not {k}"):
+        PathAtlasRetriever(toolbox=service[1], k=k)

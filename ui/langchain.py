@@ -25,17 +25,22 @@ from pathatlas.errors import BadInputError
 from pathatlas.retrieval.records import Hit
 from pathatlas.retrieval.search import Query, check_filters
 from pathatlas.settings import Settings, load_settings
-from pathatlas.ui.api.schemas import hit_record
-from pathatlas.ui.tools import Toolbox, refuse_unknown_arguments, reraise_as, thumbnail_uri, validation_line
+from pathatlas.ui.api.schemas import hit_records
+from pathatlas.ui.tools import Toolbox, check_k, refuse_unknown_arguments, reraise_as, thumbnail_uri, validation_line
 
 
-def hit_document(hit: Hit, rank: int, query: str | None = None) -> Document:
-    """The hit's whole passage as content; the hit's JSON (``hit_record``: citation, score, kind, snippet...) as
-    metadata, with the thumbnail's file for the program and its ``pathatlas://`` resource (``media``) as the tools give
-    it."""
-    passage = hit.payload.body or hit.snippet
-    media = thumbnail_uri(hit.id) if hit.thumbnail else None
-    return Document(id=hit.id, page_content=passage, metadata={**hit_record(hit, rank, query), "media": media})
+def hit_documents(hits: list[Hit], query: str) -> list[Document]:
+    """Each hit's whole passage as content; its JSON (``hit_records``, whose relevance is of the whole list: "related"
+    for all of a search found by meaning alone) as metadata, with the thumbnail's file for the program and its
+    ``pathatlas://`` resource (``media``) as the tools give it."""
+    return [
+        Document(
+            id=hit.id,
+            page_content=hit.payload.body or hit.snippet,
+            metadata={**record, "media": thumbnail_uri(hit.id) if hit.thumbnail else None},
+        )
+        for hit, record in zip(hits, hit_records(hits, query), strict=True)
+    ]
 
 
 class PathAtlasTool(StructuredTool):
@@ -68,6 +73,13 @@ class PathAtlasRetriever(BaseRetriever):
         check_filters(filters)
         return filters
 
+    @field_validator("k")
+    @classmethod
+    def _checked_k(cls, k: int) -> int:
+        """A k the tools refuse (``check_k``: 1 to REST's limit) is refused when the retriever is made, as filters are,
+        not at its first search."""
+        return check_k(k)
+
     @classmethod
     def from_index(
         cls,
@@ -86,8 +98,7 @@ class PathAtlasRetriever(BaseRetriever):
         return cls(toolbox=Toolbox(Engine(settings, create=False), allow_dirs=[Path(d) for d in allow_dirs]), **kwargs)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        hits = self.toolbox.hits(Query(text=query, k=self.k, filters=dict(self.filters)))
-        return [hit_document(hit, rank, query) for rank, hit in enumerate(hits, start=1)]
+        return hit_documents(self.toolbox.hits(Query(text=query, k=self.k, filters=dict(self.filters))), query)
 
     def as_tools(self) -> list[BaseTool]:
         """``search`` and ``ask`` as LangChain tools; bad input, arguments of the wrong type or that the tool does not
