@@ -22,6 +22,7 @@ from langgraph.graph import END, START, StateGraph
 
 from pathatlas.agent.answerers.base import Answerer, AnswerError
 from pathatlas.agent.answerers.offline import OfflineAnswerer
+from pathatlas.agent.evidence import shown_stance
 from pathatlas.agent.plan import SubQuery, follow_ups, plan, read_question
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
 from pathatlas.agent.scoring import SUPPORT_POOL, OptionSupport, support_queries
@@ -58,11 +59,13 @@ def citation_dict(evidence: Evidence) -> dict[str, Any]:
 
 
 def quote_dict(quote: Quote) -> dict[str, Any]:
-    """One quoted sentence in its JSON form; ``about`` (option letters) where the sentence was quoted for an option
-    it does not name by being the nearest (``Quote.about``): what it names, so "supports" under C is not read as a
-    sentence about C when it names A and B; null elsewhere (every door gives the key, REST's model included)."""
+    """One quoted sentence in its JSON form, with the stance it is shown with (``shown_stance``: related where it
+    settles nothing); ``about`` (option letters) where the sentence was quoted for an option it does not name by being
+    the nearest (``Quote.about``): what it names, so "supports" under C is not read as a sentence about C when it
+    names A and B; null elsewhere (every door gives the key, REST's model included)."""
     about = None if quote.about is None else [LETTERS[j] for j in quote.about]
-    return {"quote": quote.text, "citation": citation_dict(quote.evidence), "stance": quote.stance, "about": about}
+    stance = shown_stance(quote)
+    return {"quote": quote.text, "citation": citation_dict(quote.evidence), "stance": stance, "about": about}
 
 
 def answer_document(question: Question, answer: Answer, evidence: list[Evidence], trace: list[dict]) -> dict:

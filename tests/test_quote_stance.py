@@ -1,0 +1,44 @@
+"""The stance an answer shows for each quote: a sentence that names an option without saying what is asked settles
+nothing, so it is shown as related, not as supporting that option; how the answer is written is unchanged. Evidence
+is faked: no models."""
+
+from __future__ import annotations
+
+from pathatlas.agent.answerers.offline import OfflineAnswerer
+from pathatlas.agent.graph import answer_document
+from pathatlas.agent.questions import Evidence, Question
+from pathatlas.retrieval.records import Citation, Payload
+
+BONE = Question("Which cells resorb bone?", ["Osteoblasts", "Osteoclasts", "Chondrocytes"])
+BOTH = "Osteoclasts are continually breaking down old bone while osteoblasts are continually forming new bone."
+
+
+def page(evidence_id: str, text: str, rank: int) -> Evidence:
+    return Evidence(evidence_id, "page", text, Citation("book.pdf", page=rank), rank, payload=Payload(kind="page"))
+
+
+def shown(question: Question, found: list[Evidence]) -> tuple[dict, dict[tuple[str, str], str]]:
+    """The answer document, and each quote's shown stance by (option label, quote)."""
+    document = answer_document(question, OfflineAnswerer(encoder=None).answer(question, found), found, [])
+    stances = {(o["label"], q["quote"]): q["stance"] for o in document["options"] for q in o["evidence"]}
+    return document, stances
+
+
+def test_a_sentence_naming_an_option_without_saying_what_is_asked_is_related():
+    """ "Osteoclasts ... breaking down old bone while osteoblasts ... forming new bone" was a green "supports" under
+    the wrong option Osteoblasts: it names it and says "bone", not what resorbs it."""
+    said = "Osteoclasts resorb the dead bone of a fracture."
+    document, stances = shown(BONE, [page("p1", BOTH, 1), page("p2", said, 2)])
+    assert stances[("A", BOTH)] == "related" and stances[("B", BOTH)] == "related"
+    assert stances[("B", said)] == "supports", "a sentence saying what is asked of its option supports it"
+    assert document["choice"] == 1 and document["settled"]
+
+
+def test_an_unsettled_choice_shows_its_sentence_as_related_and_still_leans_on_it():
+    """Only the stance shown changes: the rationale still quotes the sentence naming the choice (read as related,
+    the answer had quoted a nearest sentence instead)."""
+    compact = "Compact bone is dense bone that forms the outer layer of every bone."
+    document, stances = shown(BONE, [page("p1", BOTH, 1), page("p2", compact, 2)])
+    assert set(stances.values()) == {"related"} and not document["settled"]
+    letter = "AB"[document["choice"]]
+    assert f'leaning to {letter}. {BONE.options[document["choice"]]}: "{BOTH}"' in document["rationale"]
