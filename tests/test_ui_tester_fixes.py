@@ -66,7 +66,13 @@ def library_index(demo_index, tmp_path_factory) -> Path:
 LIBRARY = """
 app = AppTest.from_file(sys.argv[1], default_timeout=180)
 app.run()
-said({"captions": [c.value for c in app.caption], "exceptions": [e.value for e in app.exception]})
+said({
+    "captions": [c.value for c in app.caption],
+    "headers": [h.value for h in app.header],
+    "table_name": app.table[0].proto.alt,
+    "expanders": {e.label: [m.value for m in e.markdown] for e in app.expander},
+    "exceptions": [e.value for e in app.exception],
+})
 """
 
 
@@ -83,6 +89,15 @@ def test_the_library_total_counts_case_images_figures_and_pages_not_passages(lib
     passages (an internal record kind, parts of pages) among them."""
     totals = [caption for caption in library["captions"] if caption.startswith("In total:")]
     assert totals == ["In total: 18 case images, 6 figures, 4 pages"]
+
+
+def test_the_library_lists_each_sources_problems_under_a_heading_and_a_named_table(library):
+    """The "problems" column was a count alone: an instructor could not learn which images were skipped, nor why.
+    The tab had no heading below the app's h1, and its table no caption."""
+    (problems,) = [lines for label, lines in library["expanders"].items() if label.startswith("slides")]
+    assert any("notes.txt: not an image file" in re.sub(r"\\(.)", r"\1", line) for line in problems), problems
+    assert library["headers"] == ["Indexed sources"]  # the only heading of a page without results, an h2
+    assert library["table_name"] and library["table_name"] in library["captions"]  # named, and shown above it
 
 
 REFUSED = """

@@ -76,6 +76,7 @@ LIBRARY_TYPES = ("pdf", "zip")
 # in a tooltip, which a keyboard or screen reader user never finds.
 IMAGE_ALT = "alt" in inspect.signature(st.image).parameters  # Streamlit before ``alt``: images drawn by st.html
 TAB_CHOSEN = "on_change" in inspect.signature(st.tabs).parameters  # before it, the tab chosen is not told to the app
+TABLE_ALT = "alt" in inspect.signature(st.table).parameters  # before it, a table is named by its caption for sight only
 MEDIA_CACHED = 256  # thumbnails (tens of KB) and rendered pages (about 1 MB) kept for reruns, shared by sessions
 
 
@@ -711,6 +712,17 @@ JOB_POLL_SECONDS = 1800
 # What the Library's total counts of each kind, in a student's words: the API counts a case's images, not its cases;
 # passages, the parts of pages a search finds, are left out. (A bare string here would be drawn: Streamlit's magic.)
 TOTALS = {"case": "case image", "figure": "figure", "page": "page"}
+LIBRARY_CAPTION = "Each source: what was indexed from it, and how many problems it met (listed below the table)"
+
+
+def source_problems(rows: list[dict[str, Any]]) -> None:
+    """The problems each source met (an image skipped and why, a row read once), in an expander per source that has
+    any: the table counts them, and an instructor needs to know which images were skipped and why."""
+    for row in rows:
+        if problems := row.get("problems"):
+            count = f"{len(problems)} problem{'' if len(problems) == 1 else 's'}"
+            with st.expander(plain(f"{short(row['source'])}: {count}")):
+                st.markdown("\n".join(f"- {plain(problem)}" for problem in problems))
 
 
 def library_total(kinds: list[dict[str, Any]]) -> str:
@@ -721,9 +733,11 @@ def library_total(kinds: list[dict[str, Any]]) -> str:
 
 
 def library_tab() -> None:
+    st.header("Indexed sources", anchor=False)  # h2 under the app's h1
     sources = call("GET", "/sources")
     rows = sources.json() if sources is not None else []
     counts = facets()["by_source"]  # by source id, as GET /sources lists them
+    st.caption(LIBRARY_CAPTION)
     st.table(
         [
             {
@@ -736,9 +750,11 @@ def library_tab() -> None:
                 "problems": len(r.get("problems", [])),
             }
             for r in rows
-        ]
+        ],
+        **({"alt": LIBRARY_CAPTION} if TABLE_ALT else {}),
     )
     st.caption(library_total(facets()["fields"].get("kind", [])))
+    source_problems(rows)
     if message := st.session_state.pop("library_message", None):
         (st.success if message[0] == "ok" else st.error)(message[1])
     for note in st.session_state.pop("library_notes", []):
