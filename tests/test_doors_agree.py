@@ -6,6 +6,7 @@ the CLI printed a model's escape sequences (a cleared screen, colours) and Rich 
 from __future__ import annotations
 
 import json
+import re
 
 import anyio
 import pytest
@@ -14,10 +15,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from pathatlas.errors import BadInputError
 from pathatlas.ui.api.app import create_app
+from pathatlas.ui.cli import console, print_answer
 from pathatlas.ui.langchain import PathAtlasRetriever
 from pathatlas.ui.mcp_server import build_server
 from pathatlas.ui.tools import Toolbox
 from tests.helpers import run_cli
+from tests.servers import chat_model
 
 TYPO = "koilocites perinuclear halo"
 ASKED = {
@@ -136,3 +139,57 @@ def test_langchain_refuses_a_k_out_of_range_when_the_retriever_is_made(service, 
     k_max = service[0].get("/health").json()["limits"]["k_max"]
     with pytest.raises(BadInputError, match=f"k must be between 1 and {k_max}, not {k}"):
         PathAtlasRetriever(toolbox=service[1], k=k)
+
+
+# -- 5. the CLI prints what a model or a book wrote as text ----------------------------------------------------------
+
+INJECTED = "\x1b[2J\x1b[31mRED\x1b[0m \x1b]0;owned\x07[red]alarm[/red] [\x00bold]loud :warning: \x9b"
+"""A clear screen, a colour, a window title, Rich markup (one hidden behind a NUL) and an emoji code."""
+SHOWN = "RED [red]alarm[/red] [bold]loud :warning:"
+CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def test_a_printed_answer_shows_model_and_book_text_as_text_without_terminal_commands():
+    document = {
+        "choice": 0,
+        "answer": f"Koilocytes {INJECTED}",
+        "confidence": 0.9,
+        "settled": True,
+        "rationale": f"Model: {INJECTED}",
+        "options": [
+            {
+                "label": "A",
+                "text": f"Koilocytes {INJECTED}",
+                "score": None,
+                "evidence": [
+                    {
+                        "quote": f"Koilocytes {INJECTED}",
+                        "stance": "supports",
+                        "citation": {"label": f"b.pdf {INJECTED}", "bbox": None},
+                    }
+                ],
+            },
+            {"label": "B", "text": "Goblet cells", "score": None, "evidence": []},
+        ],
+        "citations": [],
+        "trace": [],
+    }
+    with console.capture() as captured:
+        print_answer(document)
+    printed = captured.get()
+    assert not CONTROLS.search(printed) and "[2J" not in printed and "owned" not in printed, repr(printed)
+    assert printed.count(SHOWN) == 5, printed  # answer, rationale, option, quote and its citation
+
+
+def test_cli_ask_prints_an_llms_rationale_as_text_and_its_json_as_written(demo_index, monkeypatch):
+    monkeypatch.setenv("PATHATLAS_HOME", str(demo_index.settings.home))
+    reply = {"answer": "B", "evidence": [], "confidence": 0.9, "rationale": INJECTED}
+    asked = ("ask", ASKED["question"], "--option", "A=Goblet cells", "--option", "B=Koilocytes")
+    with chat_model(reply) as url:
+        llm = {"PATHATLAS_ANSWERER": "llm", "PATHATLAS_LLM_BASE_URL": url, "PATHATLAS_LLM_API_KEY": "test"}
+        plain = run_cli(*asked, "--index", demo_index.path, **llm)
+        as_json = run_cli(*asked, "--index", demo_index.path, "--json", **llm)
+    assert plain.exit_code == 0 and as_json.exit_code == 0, (plain.output, as_json.output)
+    assert not CONTROLS.search(plain.stdout) and "[2J" not in plain.stdout, repr(plain.stdout)
+    assert SHOWN in plain.stdout, plain.stdout
+    assert INJECTED in json.loads(as_json.stdout)["rationale"], "JSON keeps what the model wrote"

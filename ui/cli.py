@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from pathatlas import tesseract
 from pathatlas.errors import BadInputError, EncoderMismatchError
+from pathatlas.retrieval.text import without_controls
 from pathatlas.ui.bench_cli import bench_app
 from pathatlas.ui.cli_common import (
     IndexOpt,
@@ -38,6 +39,23 @@ if TYPE_CHECKING:  # the records module loads numpy: not for --help
     from pathatlas.retrieval.search import Searcher
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, clearing the screen
+    r"|\x1b[]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC, DCS...: a window title, a link, to their end
+    r"|\x1b[ -/]*[0-~]"  # ESC and one character: a character set, a reset
+)
+"""A terminal's command sequences (ECMA-48) that start with ESC, whole: dropping only their ESC left "[2J[31m" on the
+screen. A lone C1 control (a CSI as one character) is dropped alone (``without_controls``), as it may be a mis-decoded
+quotation mark whose text should stay."""
+
+
+def terminal_text(text: str, style: str = "") -> Text:
+    """Model or document text as a terminal shows it: as text, not Rich markup or emoji codes ("[red]", ":warning:"
+    print as typed), without the ESC sequences (a cleared screen, colours, a window title) and other control characters
+    a model's answer or a book may hold (tab and newline kept). ``--json`` prints such text as it is, escaped."""
+    return Text(without_controls(ESCAPE_SEQUENCE.sub("", text)), style=style)
 
 
 def print_version(asked: bool) -> None:
@@ -142,15 +160,17 @@ def index(
         for s in report.sources:
             colour = {"failed": "red", "unchanged": "dim"}.get(s.status, "green")
             table.add_row(
-                escape(s.source),
+                terminal_text(s.source),
                 f"[{colour}]{s.status}[/{colour}]",
                 str(s.entries),
                 f"{s.seconds:.1f}",
-                escape("\n".join(s.problems[:3]) + (f"\n(+{len(s.problems) - 3} more)" if len(s.problems) > 3 else "")),
+                terminal_text(
+                    "\n".join(s.problems[:3]) + (f"\n(+{len(s.problems) - 3} more)" if len(s.problems) > 3 else "")
+                ),
             )
         console.print(table)
     for problem in dict.fromkeys(failed.problems[0] for failed in report.failed):  # a full disk fails all alike
-        err_console.print(f"[red]error:[/red] {escape(problem)}", highlight=False, soft_wrap=True)
+        err_console.print(Text.assemble(("error:", "red"), " ", terminal_text(problem)), soft_wrap=True)
     for note in report.notes:
         err_console.print(note, highlight=False, soft_wrap=True, markup=False)
     if report.failed:
@@ -193,14 +213,15 @@ def search(
 
 def hits_table(hits: list[Hit], query: str | None = None) -> Table:
     """Ranked hits for a reader, relevance worded as ``--json`` and REST word it for the words ``query`` searched.
-    Book text is escaped: Rich would take "[see below]" for markup and drop it."""
+    Book text is ``terminal_text``: Rich would take "[see below]" for markup and drop it."""
     from pathatlas.ui.api.schemas import HitOut
 
     table = Table("#", "relevance", "kind", "citation", "snippet", show_lines=True)
     for rank, (hit, shown) in enumerate(zip(hits, HitOut.ranked(hits, query=query), strict=True), start=1):
-        relevance = f"{shown.relevance}\n[dim]{escape(shown.why)}[/dim]"
-        printed = f"\n[dim]printed: {escape(hit.payload.ocr)}[/dim]" if hit.payload.ocr else ""  # a figure's labels
-        table.add_row(str(rank), relevance, hit.kind, escape(hit.citation.label()), escape(hit.snippet) + printed)
+        relevance = Text.assemble(shown.relevance, "\n", (shown.why, "dim"))
+        printed = terminal_text(f"\nprinted: {hit.payload.ocr}", "dim") if hit.payload.ocr else ""  # a figure's labels
+        snippet = Text.assemble(terminal_text(hit.snippet), printed)
+        table.add_row(str(rank), relevance, hit.kind, terminal_text(hit.citation.label()), snippet)
     return table
 
 
@@ -274,7 +295,7 @@ def word_warnings(texts: list[tuple[str, str]], idx: Index) -> list[str]:
 def print_warnings(warnings: list[str]) -> None:
     """Warnings on stderr, one line each: --json's stdout stays JSON."""
     for warning in warnings:
-        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
+        err_console.print(Text.assemble(("warning:", "yellow"), " ", terminal_text(warning)), soft_wrap=True)
 
 
 @app.command()
@@ -350,47 +371,45 @@ STANCE_COLOURS = {"supports": "green", "contradicts": "red", "related": "dim"}
 def print_answer(result: dict, trace: bool = False) -> None:
     """The answer, whether the evidence settles it, then each option (the chosen first) with its quotes. A choice the
     evidence does not settle is only leant to, with no confidence beside it (an unsettled 0.91 read as a sure answer),
-    and the options' scores say they rank the options, not how sure the answer is."""
+    and the options' scores say they rank the options, not how sure the answer is. What the model and the books wrote
+    is ``terminal_text``."""
     from pathatlas.ui.present import quote_about
 
     chosen = result["choice"]
     label = f"{result['options'][chosen]['label']}. " if chosen is not None else ""
-    shown = escape(label + result["answer"]) or "[dim]none[/dim]"  # an open question the evidence cannot answer
+    shown = terminal_text(label + result["answer"]) or Text("none", "dim")  # an open question left unanswered
     unanswered = result["answer"] and not (result["settled"] or result["options"])  # an open question's
     heading = "nearest sentence" if unanswered else "answer"
     if chosen is not None and not result["settled"]:
-        console.print(f"[bold]leaning to[/bold] {shown}")
+        console.print(Text.assemble(("leaning to", "bold"), " ", shown))
     else:
-        console.print(f"[bold]{heading}[/bold] {shown}  (confidence {result['confidence']:.2f})")
+        console.print(Text.assemble((heading, "bold"), " ", shown, f"  (confidence {result['confidence']:.2f})"))
     if not result["settled"]:
         console.print("[yellow]the evidence does not settle this[/yellow]")
-    console.print(f"[dim]{escape(result['rationale'])}[/dim]")
+    console.print(terminal_text(result["rationale"], "dim"))
     if any(option["score"] is not None for option in result["options"]):
         console.print("[dim]options, each with its score: how the answerer ranks it, not the chance it is right[/dim]")
     order = sorted(result["options"], key=lambda o: o["label"] != (label[:1] or None))
     for option in order:
-        mark = "[bold green]>[/bold green]" if label and option["label"] == label[:1] else " "
-        score = f"  [dim](score {option['score']:.2f})[/dim]" if option["score"] is not None else ""
-        console.print(f"{mark} {option['label']}. {escape(option['text'])}{score}")
+        mark = (">", "bold green") if label and option["label"] == label[:1] else " "
+        score = (f"  (score {option['score']:.2f})", "dim") if option["score"] is not None else ""
+        console.print(Text.assemble(mark, f" {option['label']}. ", terminal_text(option["text"]), score))
         for quote in option["evidence"]:
             colour = STANCE_COLOURS.get(quote["stance"], "red")
             box = f", bbox {quote['citation']['bbox']}" if quote["citation"]["bbox"] else ""
-            about = f" [dim]({about})[/dim]" if (about := quote_about(quote, option["label"])) else ""
-            console.print(
-                f'    [{colour}]{quote["stance"]}[/{colour}]{about} "{escape(quote["quote"])}" '
-                f"[dim]({escape(quote['citation']['label'])}{box})[/dim]"
-            )
+            about = (f" ({about})", "dim") if (about := quote_about(quote, option["label"])) else ""
+            cited = terminal_text(f"({quote['citation']['label']}{box})", "dim")
+            stance = terminal_text(quote["stance"], colour)
+            console.print(Text.assemble("    ", stance, about, ' "', terminal_text(quote["quote"]), '" ', cited))
         if not option["evidence"]:
             console.print("    [dim](no sentence in the evidence names it)[/dim]")
     if not result["options"]:
         for n, c in enumerate(result["citations"], start=1):
-            console.print(f"  [{n}] {escape(c['label'])}")
+            console.print(Text.assemble(f"  [{n}] ", terminal_text(c["label"])))
     if trace:
         for step in result["trace"]:
-            console.print(
-                f"[cyan]{step['step']}[/cyan] "
-                + escape(json.dumps({k: v for k, v in step.items() if k != "step"}, ensure_ascii=False)[:400])
-            )
+            said = json.dumps({k: v for k, v in step.items() if k != "step"}, ensure_ascii=False)[:400]
+            console.print(Text.assemble(terminal_text(str(step["step"]), "cyan"), " ", terminal_text(said)))
 
 
 @app.command()
@@ -624,7 +643,7 @@ def info(index: IndexOpt = None, as_json: JsonOpt = False):
     shown = {"ok": "ok", "changed": "[yellow]changed[/yellow]", "missing": "[red]missing[/red]", "unknown": "?"}
     for key, entry in stats["sources"].items():
         problems = str(len(entry.get("problems", [])))
-        table.add_row(escape(key), entry["kind"], str(entry["entries"]), problems, shown[states[key]])
+        table.add_row(terminal_text(key), entry["kind"], str(entry["entries"]), problems, shown[states[key]])
     console.print(table)
     if changed := sum(state == "changed" for state in states.values()):
         console.print(
@@ -638,7 +657,7 @@ def info(index: IndexOpt = None, as_json: JsonOpt = False):
         )
     for key, entry in stats["sources"].items():
         if unloaded := unloaded_reader(entry, settings):
-            console.print(f"{escape(key)}: {unloaded}", highlight=False)
+            console.print(Text.assemble(terminal_text(key), f": {unloaded}"))
     if older:
         console.print(
             f"{len(older)} source(s) were read by an older PathAtlas reader, or by one not recording its version (this "
