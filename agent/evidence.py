@@ -347,8 +347,8 @@ def shown_stance(quote: Quote) -> str:
 
 @dataclass(frozen=True)
 class QuotePlace:
-    """Where a quote stands on its page: the record whose box holds it (the media route outlines that record's box)
-    and the figure whose caption it is, if any."""
+    """Where a quote stands on its page: the record whose box holds it, a caption's figure (the media route outlines
+    that record's box), and the figure whose caption it is, if any."""
 
     record: str
     bbox: BBox | None
@@ -365,18 +365,27 @@ def evidence_record(evidence_id: str, evidence: Payload, on_page: Mapping[str, P
 
 
 def quote_place(quote: str, evidence_id: str, evidence: Payload, on_page: Mapping[str, Payload]) -> QuotePlace:
-    """Where a quote from a page's text lies: the passage holding it (the evidence's own first; ``on_page`` holds the
-    page's passages and figures by id), else the evidence's record; and the figure whose caption record holds it,
-    since a caption read in the page's text was cited without its figure. A figure's or case's quote is its own."""
+    """Where a quote from a page's text lies: a figure's caption on its figure (``caption_of``: record and box, so
+    "Open" outlines the figure, not the whole passage around it, and the figure named, since a caption read in the
+    page's text was cited without its figure); else the passage holding it (the evidence's own first; ``on_page``
+    holds the page's passages and figures by id), else the evidence's record. A figure's or case's quote is its own."""
     own = evidence_record(evidence_id, evidence, on_page)
     if evidence.kind not in ("page", "passage"):
         return QuotePlace(own, evidence.bbox)
     said = normalise(quote)
+    figure = caption_of(said, on_page)
+    if figure is not None:
+        shown = on_page[figure]
+        return QuotePlace(figure, shown.bbox, shown.figure_printed or shown.figure)
     holders = [i for i, p in on_page.items() if p.kind == "passage" and said in normalise(p.text)]
     record = own if own in holders else next(iter(holders), own)
-    box = on_page[record].bbox if record in on_page else evidence.bbox
+    return QuotePlace(record, on_page[record].bbox if record in on_page else evidence.bbox)
+
+
+def caption_of(said: str, on_page: Mapping[str, Payload]) -> str | None:
+    """The id of the figure whose caption holds a (normalised) quote; a page title standing in for a caption
+    (``caption_from_title``) is the page's text, not the figure's."""
     captions = (
-        p for p in on_page.values() if p.kind == "figure" and not p.caption_from_title and said in normalise(p.text)
+        i for i, p in on_page.items() if p.kind == "figure" and not p.caption_from_title and said in normalise(p.text)
     )
-    figure = next(captions, None)
-    return QuotePlace(record, box, figure and (figure.figure_printed or figure.figure))
+    return next(captions, None)

@@ -1,7 +1,7 @@
 """One answer document through every door: ``pathatlas ask --json``, REST ``/ask`` and the MCP ``ask`` tool give each
-quote's citation its place (``answer_record``): a quote that is a figure's caption names the figure, and the box is
-the passage holding it (``record``). And a question pasted whole with its option lines is split by every door, which
-says so (``options_from_question``). Hashing encoder and a one-page PDF: no model to load."""
+quote's citation its place (``answer_record``): a quote that is a figure's caption names the figure and is boxed by
+it (``record``), not by the passage holding it. And a question pasted whole with its option lines is split by every
+door, which says so (``options_from_question``). Hashing encoder and a one-page PDF: no model to load."""
 
 from __future__ import annotations
 
@@ -87,25 +87,27 @@ def quotes(answer: dict) -> list[dict]:
     return [quote for option in answer["options"] for quote in option["evidence"]]
 
 
-def test_every_door_cites_a_caption_quote_with_its_figure_and_the_passage_holding_it(lecture, service):
+def test_every_door_cites_a_caption_quote_with_its_figure_and_the_figure_s_box(lecture, service):
+    """A caption quote was boxed by the passage holding it, so "Open" outlined the caption's text (in a longer passage
+    the prose around it too), not the figure it names."""
     client, toolbox = service
     cli = ask_cli(lecture, ASKED["question"], ASKED["options"], "--json")
     assert cli.exit_code == 0, cli.output
     rest = client.post("/ask", json=ASKED)
     assert rest.status_code == 200, rest.text
     doors = {"cli": json.loads(cli.stdout), "rest": rest.json(), "mcp": ask_mcp(toolbox, ASKED)}
-    passages = {
+    figures = {
         record_id: Payload.from_payload(stored)
-        for record_id, stored in client.app.state.engine.index.store.scan({"kind": "passage"})
+        for record_id, stored in client.app.state.engine.index.store.scan({"kind": "figure"})
     }
-    holding = next(i for i, p in passages.items() if p.text.startswith("Figure 1.1"))
+    (figure,) = figures
     for door, answer in doors.items():
         caption = next(q["citation"] for q in quotes(answer) if q["quote"].startswith("Koilocytes: Koilocytes in"))
         assert (caption["figure"], caption["label"]) == ("Figure 1.1", "lecture.pdf, p. 1, Figure 1.1"), door
-        assert (caption["record"], tuple(caption["bbox"])) == (holding, passages[holding].bbox), door
+        assert (caption["record"], tuple(caption["bbox"])) == (figure, figures[figure].bbox), door
         assert answer["options_from_question"] is False, door
     cited = [*(q["citation"] for q in quotes(doors["rest"])), *doors["rest"]["citations"]]
-    assert all(c["page_url"] == f"/media/pages/{c['record']}" for c in cited), "REST outlines the passage's box"
+    assert all(c["page_url"] == f"/media/pages/{c['record']}" for c in cited), "REST outlines the record's own box"
     assert all(c["media"].startswith("pathatlas://thumbnails/") for c in doors["mcp"]["citations"]), doors["mcp"]
     assert all(Path(c["thumbnail"]).is_file() for c in doors["cli"]["citations"]), "the CLI's own machine's file"
     everywhere = {door: [*(q["citation"] for q in quotes(a)), *a["citations"]] for door, a in doors.items()}

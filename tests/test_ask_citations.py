@@ -19,15 +19,21 @@ PAGE = {
     "p1": Payload(
         kind="passage", page=13, passage=1, bbox=(60, 530, 550, 714), text=f"Reticular tissue is a mesh.\n{CAPTION}"
     ),
-    "f14": Payload(kind="figure", page=13, figure="Figure 4.14", figure_printed="Fig. 4.14", text=CAPTION),
+    "f14": Payload(
+        kind="figure", page=13, bbox=(60, 300, 550, 520), figure="Figure 4.14", figure_printed="Fig. 4.14", text=CAPTION
+    ),
 }
 QUOTE = "Reticular Tissue: This is a loose connective tissue made up of a network of reticular fibers."
 
 
-def test_a_quote_is_placed_in_the_passage_holding_it_and_a_caption_names_its_figure():
+def test_a_quote_is_placed_in_the_passage_holding_it_and_a_caption_on_its_figure():
+    """A caption quote was labelled "Figure 4.14" but boxed by the passage holding it (prose and caption alike), so
+    "Open" outlined the wrong region."""
     page = Payload(kind="page", page=13, text="Loose connective tissue binds.\nReticular tissue is a mesh.\n" + CAPTION)
     place = quote_place(QUOTE, "page13", page, PAGE)
-    assert (place.record, place.bbox, place.figure) == ("p1", (60, 530, 550, 714), "Fig. 4.14")
+    assert (place.record, place.bbox, place.figure) == ("f14", (60, 300, 550, 520), "Fig. 4.14")
+    prose = quote_place("Reticular tissue is a mesh.", "page13", page, PAGE)
+    assert (prose.record, prose.bbox, prose.figure) == ("p1", (60, 530, 550, 714), None)
     found_by_first = Payload(kind="passage", page=13, passage=0, bbox=(60, 60, 550, 140), text=PAGE["p0"].text)
     own = quote_place("Loose connective tissue binds.", "page13", found_by_first, PAGE)
     assert (own.record, own.bbox, own.figure) == ("p0", (60, 60, 550, 140), None), "not the page's id: its box"
@@ -67,6 +73,7 @@ def test_ask_cites_each_quote_with_its_page_outlined_and_a_caption_with_its_figu
     caption = next(q for q in quotes if q["quote"].startswith("Koilocytes: Koilocytes in cervical"))
     assert caption["citation"]["figure"] == "Figure 1.1"
     assert caption["citation"]["label"] == "demo-primer.pdf, p. 1, Figure 1.1"
+    assert caption["citation"]["bbox"] == [60, 410, 300, 590], "the figure's box (the demo's), not its passage's"
     prose = next(q for q in quotes if q["quote"].startswith("Koilocytes are the hallmark"))
     assert prose["citation"]["figure"] is None, "a sentence of the page's prose is no caption"
 
