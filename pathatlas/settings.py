@@ -258,6 +258,13 @@ class Settings(BaseSettings):
         """``~`` in a path from the environment, which no shell expanded inside quotes (``PATHATLAS_HOME='~/ph'``)."""
         return value.expanduser() if value is not None else None
 
+    @field_validator("api_token")
+    @classmethod
+    def _token_stripped(cls, value: str | None) -> str | None:
+        """A token read from an env file or a secret often ends in a space or newline, which HTTP strips from every
+        header: kept, it could never match, and every write was refused as the client's fault. Blank is no token."""
+        return (value or "").strip() or None
+
     @field_validator("sources")
     @classmethod
     def _plugin_names(cls, value: list[str]) -> list[str]:
