@@ -34,6 +34,12 @@ PLANTED = f"Squamous metaplasia of the bronchial lining ![pixel]({TRACKER}) foll
 """A PDF sentence carrying Markdown: shown as text, it must never make the browser fetch the image."""
 CHAPTERS = {"10 Muscle Tissue": "Sarcomeres shorten in contraction.", "2 Bone Tissue": "Osteoblasts lay osteoid."}
 """Bookmarked chapters of a second PDF, in the file out of their numbers' order."""
+TALL = {
+    (72, 72, 540, 400): "Tendons join muscle to bone; their collagen fibres run in parallel bundles. " * 8,
+    (72, 1900, 540, 2150): "Reticulin fibres outline the hepatic sinusoids of the liver lobule, a fine silver-stained "
+    "mesh that holds the plates of hepatocytes in place. " * 4,
+}
+"""The passages of a tall page (a poster, a long scan) by their boxes: the one searched for is far below the fold."""
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"
@@ -90,8 +96,14 @@ def ui_url(demo_index, tmp_path_factory):
             doc.new_page().insert_text((72, 72), f"{title}. {text}")
         doc.set_toc([[1, title, number] for number, title in enumerate(CHAPTERS, start=1)])
         doc.save(chapters)
+    tall = planted.with_name("tall-page.pdf")
+    with pymupdf.open() as doc:
+        long_page = doc.new_page(width=612, height=2400)
+        for box, text in TALL.items():
+            long_page.insert_textbox(pymupdf.Rect(box), text, fontsize=11)
+        doc.save(tall)
     settings = demo_index.settings.model_copy(update={"index": index})
-    assert not Indexer(Index.open(index, settings), show_progress=False).add([planted, chapters]).failed
+    assert not Indexer(Index.open(index, settings), show_progress=False).add([planted, chapters, tall]).failed
     api_port, ui_port = free_port(), free_port()
     api = start_server(index, api_port)
     ui, url = start_ui(f"http://127.0.0.1:{api_port}", ui_port)
@@ -497,6 +509,23 @@ def test_the_case_viewer_names_its_images_by_the_case_not_the_file(page):
     captions = page.locator(".st-key-selected-viewer [data-testid=stImageCaption]").all_inner_texts()
     file_name = re.compile(r"/|\.(png|jpe?g|tiff?)\b", re.IGNORECASE)
     assert captions and all(c.startswith(f"Case {label}") and not file_name.search(c) for c in captions), captions
+
+
+def test_the_viewer_shows_the_outlined_passage_of_a_tall_page_in_sight(page):
+    """On a tall page the outlined passage lay below the fold: the viewer showed the page's top. It shows the strip of
+    the page around the box first, the whole page one click away."""
+    cards = searched(page, "reticulin fibres hepatic sinusoids")
+    viewer = opened(page, cards.filter(has_text="tall-page.pdf").first)
+    strip = viewer.locator("[data-testid=stImage] img").first
+    assert red_pixels(strip) > 200
+    assert strip.get_attribute("alt") == "Page 1 of tall-page.pdf, around the matched passage outlined in red"
+    shown = strip.bounding_box()
+    assert shown["y"] >= 0 and shown["y"] + shown["height"] <= page.viewport_size["height"], shown  # no scrolling
+    viewer.get_by_text("Whole page 1").click()
+    whole = viewer.locator("[data-testid=stImage] img").nth(1)
+    expect(whole).to_be_visible()
+    assert whole.get_attribute("alt").startswith("Page 1 of tall-page.pdf, the whole page")
+    assert whole.evaluate("img => img.naturalHeight") > 3 * strip.evaluate("img => img.naturalHeight")
 
 
 def test_the_citation_can_be_copied_without_hovering(page):

@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 import streamlit as st
+from PIL import Image
 
 from pathatlas.retrieval.marks import query_terms
 from pathatlas.ui.present import (
@@ -69,6 +70,7 @@ FILTERS = {"kind": "Kind", "source": "Source", "organ": "Organ", "diagnosis": "D
 TABS = ("Search", "Ask", "Library")
 BADGE = {"best match": "green", "strong match": "green", "good match": "blue", "related": "gray"}
 READING_DPI = 110
+CONTEXT_POINTS = 72  # the page shown above and below a matched box: an inch, five or six lines of a book's text
 SEARCH_IMAGE_TYPES = ("png", "jpg", "jpeg", "tif", "tiff")
 ASK_IMAGE_TYPES = ("png", "jpg", "jpeg")
 LIBRARY_TYPES = ("pdf", "zip")
@@ -485,14 +487,30 @@ def page_view(hit: dict[str, Any], state: str, nav) -> None:
             on_click="ignore",
         )
     image = media(f"{hit['page_url']}?dpi={READING_DPI}")
-    if image:
-        if hit.get("outline"):
-            outlined, image = "cited passage outlined", outline(image, hit["outline"], READING_DPI)
-        else:
-            outlined = "matched passage outlined" if hit["kind"] == "page" else "figure outlined"
-        caption = f"page {page}" + (f" ({outlined} in red)" if citation.get("bbox") else "")
-        alt = f"Page {page} of {citation['source']}" + (f", the {outlined} in red" if citation.get("bbox") else "")
-        picture([image], [alt], [caption], width="stretch")
+    if not image:
+        return
+    named = f"Page {page} of {citation['source']}"
+    if not citation.get("bbox"):
+        picture([image], [named], [f"page {page}"], width="stretch")
+        return
+    if hit.get("outline"):
+        outlined, whole = "cited passage outlined", outline(image, hit["outline"], READING_DPI)
+    else:
+        outlined = "matched passage outlined" if hit["kind"] == "page" else "figure outlined"
+        whole = Image.open(io.BytesIO(image)).convert("RGB")
+    strip = around_box(whole, citation["bbox"], READING_DPI)
+    picture([strip], [f"{named}, around the {outlined} in red"], [f"page {page} ({outlined} in red)"], width="stretch")
+    with st.expander(f"Whole page {page}"):
+        picture([whole], [f"{named}, the whole page, the {outlined} in red"], width="stretch")
+
+
+def around_box(page: Image.Image, bbox: list[float], dpi: float) -> Image.Image:
+    """The strip of ``page`` (rendered at ``dpi``) across its width from ``CONTEXT_POINTS`` above ``bbox`` (PDF points)
+    to as far below: on a tall page the outlined box lay below the fold, and the reader saw the page's top."""
+    scale = dpi / 72
+    top = max(0, round((bbox[1] - CONTEXT_POINTS) * scale))
+    bottom = min(page.height, round((bbox[3] + CONTEXT_POINTS) * scale))
+    return page.crop((0, top, page.width, max(bottom, top + 1)))
 
 
 def source_pdf(record_id: str) -> Callable[[], bytes]:
