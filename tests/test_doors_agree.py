@@ -10,6 +10,7 @@ import re
 
 import anyio
 import pytest
+import typer
 from fastapi.testclient import TestClient
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -193,3 +194,18 @@ def test_cli_ask_prints_an_llms_rationale_as_text_and_its_json_as_written(demo_i
     assert not CONTROLS.search(plain.stdout) and "[2J" not in plain.stdout, repr(plain.stdout)
     assert SHOWN in plain.stdout, plain.stdout
     assert INJECTED in json.loads(as_json.stdout)["rationale"], "JSON keeps what the model wrote"
+
+
+def test_an_error_line_prints_its_message_as_text_without_terminal_commands(capsys):
+    """The error line escaped Rich markup before dropping control characters: "[\\x00bold]" became "[bold]", read as
+    markup (the rest styled, the words gone), and an ESC sequence's tail ("[2J") was left on the screen."""
+    from pathatlas.errors import PathAtlasError
+    from pathatlas.ui.cli_common import friendly_errors
+
+    @friendly_errors
+    def failing():
+        raise PathAtlasError("[\x00bold]x\x1b[2Jy and [red]z")
+
+    with pytest.raises(typer.Exit):
+        failing()
+    assert capsys.readouterr().err.strip() == "error: [bold]xy and [red]z"

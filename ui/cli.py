@@ -16,9 +16,9 @@ from rich.text import Text
 
 from pathatlas import tesseract
 from pathatlas.errors import BadInputError, EncoderMismatchError
-from pathatlas.retrieval.text import without_controls
 from pathatlas.ui.bench_cli import bench_app
 from pathatlas.ui.cli_common import (
+    ERROR,
     IndexOpt,
     JsonOpt,
     console,
@@ -27,6 +27,7 @@ from pathatlas.ui.cli_common import (
     print_json,
     quiet_mupdf,
     settings_for,
+    terminal_text,
     user_text,
 )
 from pathatlas.ui.export_cli import export
@@ -39,23 +40,6 @@ if TYPE_CHECKING:  # the records module loads numpy: not for --help
     from pathatlas.retrieval.search import Searcher
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-ESCAPE_SEQUENCE = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, clearing the screen
-    r"|\x1b[]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC, DCS...: a window title, a link, to their end
-    r"|\x1b[ -/]*[0-~]"  # ESC and one character: a character set, a reset
-)
-"""A terminal's command sequences (ECMA-48) that start with ESC, whole: dropping only their ESC left "[2J[31m" on the
-screen. A lone C1 control (a CSI as one character) is dropped alone (``without_controls``), as it may be a mis-decoded
-quotation mark whose text should stay."""
-
-
-def terminal_text(text: str, style: str = "") -> Text:
-    """Model or document text as a terminal shows it: as text, not Rich markup or emoji codes ("[red]", ":warning:"
-    print as typed), without the ESC sequences (a cleared screen, colours, a window title) and other control characters
-    a model's answer or a book may hold (tab and newline kept). ``--json`` prints such text as it is, escaped."""
-    return Text(without_controls(ESCAPE_SEQUENCE.sub("", text)), style=style)
 
 
 def print_version(asked: bool) -> None:
@@ -170,7 +154,7 @@ def index(
             )
         console.print(table)
     for problem in dict.fromkeys(failed.problems[0] for failed in report.failed):  # a full disk fails all alike
-        err_console.print(Text.assemble(("error:", "red"), " ", terminal_text(problem)), soft_wrap=True)
+        err_console.print(ERROR, terminal_text(problem), soft_wrap=True)
     for note in report.notes:
         err_console.print(note, highlight=False, soft_wrap=True, markup=False)
     if report.failed:

@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 from contextvars import ContextVar
 from functools import wraps
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.text import Text
 
 from pathatlas.errors import BadInputError, PathAtlasError
@@ -30,13 +30,39 @@ LOG_WIDTH = 240
 the 14-column QA table to "0.…". A terminal, or COLUMNS, keeps its own width."""
 
 
+ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, clearing the screen
+    r"|\x1b[]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC, DCS...: a window title, a link, to their end
+    r"|\x1b[ -/]*[0-~]"  # ESC and one character: a character set, a reset
+)
+"""A terminal's command sequences (ECMA-48) that start with ESC, whole: dropping only their ESC left "[2J[31m" on the
+screen. A lone C1 control (a CSI as one character) is dropped alone (``without_controls``), as it may be a mis-decoded
+quotation mark whose text should stay."""
+
+
+def printable(text: str) -> str:
+    """Text without ESC sequences (whole) and other control characters (tab and newline kept)."""
+    return without_controls(ESCAPE_SEQUENCE.sub("", text))
+
+
+def terminal_text(text: str, style: str = "") -> Text:
+    """Model or document text as a terminal shows it: as text, not Rich markup or emoji codes ("[red]", ":warning:"
+    print as typed), without the ESC sequences (a cleared screen, colours, a window title) and other control characters
+    a model's answer or a book may hold (tab and newline kept). ``--json`` prints such text as it is, escaped."""
+    return Text(printable(text), style=style)
+
+
+ERROR = Text("error:", style="red")
+"""What begins every one-line error; its message follows as text (``terminal_text``), never as markup."""
+
+
 class TextConsole(Console):
     """A console that prints text as text, never as terminal commands: control characters in what it is given (an
     ESC sequence in a case's diagnosis or a file name, a BEL) are dropped before Rich styles it, in tables too, so
     indexed text cannot change the terminal's colours or window title; Rich's own styling still colours."""
 
     def render_str(self, text: str, **options) -> Text:
-        return super().render_str(without_controls(text), **options)
+        return super().render_str(printable(text), **options)
 
 
 def _console(stderr: bool = False) -> Console:
@@ -130,14 +156,14 @@ def friendly_errors(func):
                 check_json_path(kwargs.get("json_out"))
                 return func(*args, **kwargs)
         except PathAtlasError as exc:
-            err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            err_console.print(ERROR, terminal_text(str(exc)), highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except OSError as exc:
             from pathatlas.settings import os_problem
 
             if (line := os_problem(exc, LOADED.get())) is None:
                 raise
-            err_console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+            err_console.print(ERROR, terminal_text(line), highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         finally:
             console.file = None
