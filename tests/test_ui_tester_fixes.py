@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,11 @@ def run_app(script: str, index: Path, home: Path) -> dict:
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def unescaped(markdown: str) -> str:
+    """Text the app wrote as Markdown with its special characters escaped (``present.plain``), as read."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +101,7 @@ def test_the_library_lists_each_sources_problems_under_a_heading_and_a_named_tab
     """The "problems" column was a count alone: an instructor could not learn which images were skipped, nor why.
     The tab had no heading below the app's h1, and its table no caption."""
     (problems,) = [lines for label, lines in library["expanders"].items() if label.startswith("slides")]
-    assert any("notes.txt: not an image file" in re.sub(r"\\(.)", r"\1", line) for line in problems), problems
+    assert any("notes.txt: not an image file" in unescaped(line) for line in problems), problems
     assert library["headers"] == ["Indexed sources"]  # the only heading of a page without results, an h2
     assert library["table_name"] and library["table_name"] in library["captions"]  # named, and shown above it
 
@@ -129,3 +135,28 @@ def test_the_app_script_holds_no_bare_string_for_streamlit_to_draw():
     bare = [node for node in tree.body[1:] if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)]
     drawn = [node.lineno for node in bare]
     assert drawn == [], f"bare strings at lines {drawn}"
+
+
+CASES = """
+app = AppTest.from_file(sys.argv[1], default_timeout=180)
+app.run()
+app.text_input[0].input("granuloma giant cells")
+app.button[0].click().run()  # the search form's button
+cards = [h.value for h in app.header]
+opener = next(b for b in app.button if b.label.startswith("Open case "))
+opener.click().run()
+said({"cards": cards, "opened": opener.label, "headings": [h.value for h in app.header]})
+"""
+FILE_NAME = re.compile(r"/|\.(png|jpe?g|tiff?)\b", re.IGNORECASE)
+
+
+def test_a_case_is_headed_by_the_case_on_its_card_and_in_its_viewer(library_index, demo_index):
+    """A case of two images was headed by one image's file, "Case · cases, case DEMO-02, images/DEMO-02-1.jpg", on its
+    card and over its viewer: it is headed by the case, what it shows and how many images it has."""
+    seen = run_app(CASES, library_index, demo_index.settings.home)
+    cases = [unescaped(heading) for heading in seen["cards"] if heading.startswith("**Case**")]
+    assert cases and not [heading for heading in cases if FILE_NAME.search(heading)], cases
+    assert "**Case** S-1 · granuloma · 2 images" in " ".join(cases)  # the folder made here: one case, two images
+    case = unescaped(seen["opened"]).removeprefix("Open case ")
+    (viewer,) = Counter(map(unescaped, seen["headings"])) - Counter(map(unescaped, seen["cards"]))  # the one opened
+    assert re.fullmatch(rf"\*\*Case\*\* {re.escape(case)} · [^·/]+ · \d+ images", viewer), viewer

@@ -382,14 +382,10 @@ def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str
             if len(drawn) > 1:  # a case's other images, small
                 picture([image for image, _ in drawn[1:]], [alt for _, alt in drawn[1:]], width=48)
         with right:
-            kind = KINDS.get(hit["kind"], hit["kind"])
-            label = plain(hit["citation"]["label"])
             badge = f":{BADGE.get(relevance, 'gray')}-badge[{relevance}]"
-            st.header(f"**{kind}** · {label} &nbsp; {badge}", anchor=False)  # h2 under the app's h1
-            if hit["kind"] == "case":
-                about = plain(hit.get("diagnosis") or stored_title(hit) or "case")
-                images = f"{len(card)} images" if len(card) > 1 else ""
-                st.markdown(" · ".join(filter(None, [f"**{about}**", plain(hit.get("organ") or ""), images])))
+            st.header(f"{card_title(hit, len(card))} &nbsp; {badge}", anchor=False)  # h2 under the app's h1
+            if hit["kind"] == "case":  # what its heading leaves out: the organ, and which collection holds it
+                st.caption(plain(" · ".join(filter(None, [hit.get("organ"), hit["citation"]["source"]]))))
             elif hit.get("section"):
                 st.caption(plain(hit["section"]))
             if hit.get("snippet"):
@@ -406,6 +402,19 @@ def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str
                 buttons.button(
                     plain(similar_label(where)), key=f"similar-{hit['id']}", on_click=find_similar, args=(hit,)
                 )
+
+
+def card_title(hit: dict[str, Any], images: int) -> str:
+    """A result card's heading (Markdown): its kind and citation; a case's names the case (``case_title``)."""
+    if hit["kind"] == "case":
+        return case_title(hit["citation"].get("case") or "", hit.get("diagnosis") or stored_title(hit), images)
+    return f"**{KINDS.get(hit['kind'], hit['kind'])}** · {plain(hit['citation']['label'])}"
+
+
+def case_title(case: str, about: str | None, images: int) -> str:
+    """A case's heading (Markdown), on its card and over its viewer: the case, what it shows, how many images it has.
+    Its citation's label names the file of one image ("cases, case DEMO-02, images/DEMO-02-1.jpg")."""
+    return "**Case** " + plain(" · ".join(filter(None, [case, about, f"{images} images" if images > 1 else ""])))
 
 
 def open_result(hit: dict[str, Any], key: str) -> None:
@@ -446,10 +455,14 @@ def viewer(hit: dict[str, Any], state: str, level: int = 2) -> None:
     the option or citation it opened from), so headings never skip a level."""
     citation = hit["citation"]
     with st.container(border=True, key=f"{state}-viewer"):
-        (st.header if level == 2 else st.subheader)(plain(citation["label"]), anchor=False)
+        case = case_details(hit) if hit["kind"] == "case" else None
+        title = plain(citation["label"])
+        if case:
+            title = case_title(case["case"], case.get("diagnosis") or case.get("title"), len(case["images"]))
+        (st.header if level == 2 else st.subheader)(title, anchor=False)
         actions = st.container(horizontal=True)  # buttons wrap onto rows, never squeezed to a letter a line
-        if hit["kind"] == "case":
-            case_view(hit)
+        if case:
+            case_view(case)
         elif hit.get("page_url"):
             page_view(hit, state, actions)
         actions.button("Close", key=f"{state}-close", on_click=close, args=(state,))
@@ -526,11 +539,13 @@ def source_pdf(record_id: str) -> Callable[[], bytes]:
     return pdf
 
 
-def case_view(hit: dict[str, Any]) -> None:
+def case_details(hit: dict[str, Any]) -> dict[str, Any] | None:
+    """The case of a case image (``GET /cases``): its diagnosis, organ, labels and every image."""
     details = call("GET", f"/cases/{hit['id']}")
-    if details is None:
-        return
-    case = details.json()
+    return details.json() if details is not None else None
+
+
+def case_view(case: dict[str, Any]) -> None:
     diagnosis, organ = plain(case.get("diagnosis") or "n/a"), plain(case.get("organ") or "n/a")
     st.markdown(f"**Diagnosis:** {diagnosis}  \n**Organ:** {organ}")
     if case.get("labels"):
@@ -540,7 +555,6 @@ def case_view(hit: dict[str, Any]) -> None:
     shown = [(data, words) for data, words in shown if data]  # words: the case, not the image's file path
     if shown:
         picture([data for data, _ in shown], [w for _, w in shown], [plain(w) for _, w in shown], width=320)
-    st.caption(plain(f"case {case['case']} · {len(case['images'])} image(s) · {short(case.get('source') or '')}"))
 
 
 def search_tab() -> None:
