@@ -5,9 +5,10 @@ API in process over a local index (FastAPI's TestClient), so both paths run the 
 
 Search results are cards a reader scans (kind, citation, relevance in words, the matched passage with the
 query's words marked, thumbnail; the images of one case on one card). Opening a card shows the page viewer
-beside the results: the page at reading size with the matched passage outlined, previous/next page, the PDF
-at that page and a citation to copy. The search shown (its text and filters) and the tab chosen are kept in the page's
-URL: a reload searches again, Back and Forward step through searches, and a search can be bookmarked or shared.
+beside the results: the strip of the page around the matched passage, outlined, at reading size (the whole page one
+click away), previous/next page, the PDF at that page and a citation to copy; a case's viewer, its images. The search
+shown (its text and filters) and the tab chosen are kept in the page's URL: a reload searches again, Back and Forward
+step through searches, and a search can be bookmarked or shared.
 
 Accessibility: every image has a text alternative (citation, caption, case diagnosis); the results' count is a polite
 live region; buttons are named by what they open; headings go h1 (the app), h2 (a result, an option, the viewer);
