@@ -172,7 +172,7 @@ def test_uploads_are_checked_by_the_app_not_in_a_tooltip():
 
 
 SERVER_DOWN = """
-import json, sys
+import json, os, sys
 from streamlit.testing.v1 import AppTest
 
 def seen(app):
@@ -188,7 +188,8 @@ app.run()
 loaded = seen(app)
 app.text_input[0].input("granuloma with giant cells")
 app.button[0].click().run()  # the search form's button
-print(json.dumps([loaded, seen(app)]))
+print(json.dumps([loaded, seen(app)]), flush=True)
+os._exit(0)  # threads left by the in-process API can abort the interpreter's exit (134)
 """
 
 

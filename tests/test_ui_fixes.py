@@ -35,7 +35,7 @@ def test_a_failed_upload_is_named_as_uploaded_without_server_paths_or_upload_ids
 
 
 OPEN_A_PAGE = """
-import json, sys
+import json, os, sys
 from pathlib import Path
 from fastapi.testclient import TestClient
 from streamlit.testing.v1 import AppTest
@@ -54,7 +54,8 @@ app.text_input[0].input("koilocytes perinuclear halo")
 app.button[0].click().run()  # the search form's button
 opened = [button for button in app.button if (button.key or "").startswith("open-")]
 opened[0].click().run()
-print(json.dumps({"download": app.get("download_button")[0].label, "asked": asked}))
+print(json.dumps({"download": app.get("download_button")[0].label, "asked": asked}), flush=True)
+os._exit(0)  # threads left by the in-process API can abort the interpreter's exit (134)
 """
 
 
