@@ -34,7 +34,8 @@ from PIL import Image
 from pathatlas.agent.graph import Agent, AgentResult
 from pathatlas.agent.questions import Question
 from pathatlas.errors import IndexBusyError, PathAtlasError
-from pathatlas.indexer.pipeline import Cancelled, Indexer, one_line
+from pathatlas.indexer.pipeline import Cancelled, Indexer, IndexReport, one_line
+from pathatlas.indexer.sources import discover
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import AmbiguousSourceError, Index, pointer_state
 from pathatlas.retrieval.records import display_name
@@ -61,6 +62,19 @@ def without_paths(message: str, index: Path, folders: Iterable[Path]) -> str:
         whole = "" if path.endswith("/") else r"(?![\w-]|\.[\w-])"  # a folder's path ends at its "/"
         message = re.sub(rf"(?<![\w.~/-]){re.escape(path)}{whole}", lambda _, name=shown[path]: name, message)
     return message
+
+
+def source_problems(key: str, problems: list[str]) -> list[str]:
+    """A source's problems as clients read them: paths by their place beside the source (its folder's name first),
+    not on the server."""
+    return [problem.replace(str(Path(key).parent) + "/", "") for problem in problems]
+
+
+def named_problem(key: str, problem: str) -> str:
+    """A problem (``source_problems``) opening with the name its source is listed by, so a job's notes say which of
+    its sources it concerns."""
+    name = Path(key).name
+    return problem if problem.startswith((f"{name}/", f"{name}:", f"{name} ")) else f"{name}: {problem}"
 
 
 class Uploaded(NamedTuple):
@@ -355,9 +369,11 @@ class Engine:
         whole or not at all: when a source of it fails or the job is cancelled, the sources it already committed are
         removed again (``_roll_back``)."""
         job.status = "running"
+        for key, total in self._expected_units(job.paths).items():
+            job.count(key, 0, total)
 
-        def progress(_source: str, done: int, total: int) -> None:
-            job.done, job.total = done, total
+        def progress(source: str, done: int, total: int) -> None:
+            job.count(source, done, total)
             if job.cancel_requested:
                 raise Cancelled(f"job {job.id} was cancelled")
 
@@ -365,7 +381,7 @@ class Engine:
         whole = False
         try:
             report = Indexer(target, show_progress=False, on_progress=progress).add(job.paths)
-            job.notes = [*job.notes, *report.notes]
+            job.notes = [*job.notes, *self._problem_notes(job, report), *report.notes]
             whole = not report.failed and not job.cancel_requested
             if whole and job.upload is not None:
                 self._replace_older_uploads(target, job)
@@ -380,6 +396,26 @@ class Engine:
         if report.failed:
             return "failed", report.failed[0].problems[0]
         return "done", None
+
+    def _expected_units(self, paths: list[Path]) -> dict[str, int]:
+        """Each source's expected progress units (``Source.size_hint``: pages, listed images), so that a job's total
+        covers all its sources from its start. Only an estimate: paths it cannot read count nothing, and the indexer
+        reports why."""
+        try:
+            return {source.key: source.size_hint() for source in discover(paths, self.settings)}
+        except Exception:  # a plug-in source's failure included: the indexer meets it again and says so
+            return {}
+
+    def _problem_notes(self, job: Job, report: IndexReport) -> list[str]:
+        """Each source's problems (images skipped or unreadable, rows not read, pages that failed), each naming the
+        source as ``GET /sources`` lists it: the uploader learns what was left out. The first failure is the job's
+        error, not a note."""
+        error = report.failed[0] if report.failed else None
+        return [
+            self.job_error(job, named_problem(source.source, problem))
+            for source in report.sources
+            for problem in source_problems(source.source, source.problems[1 if source is error else 0 :])
+        ]
 
     def _roll_back(self, target: Index, upload: Path) -> None:
         """Remove the sources a failed or cancelled upload committed: its files go with it, and a corrected upload of

@@ -44,10 +44,19 @@ class Job:
     notes: list[str] = field(default_factory=list)
     claim: FileLock | None = None
     """The upload folder's claim (``claim_upload``), released when the job ends."""
+    units: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Per source (its key): progress units done and expected. ``done`` and ``total`` are their sums, so that a zip of
+    several case folders counts all of them, not the one in progress."""
 
     @property
     def running(self) -> bool:
         return self.status in ("queued", "running")
+
+    def count(self, source: str, done: int, total: int) -> None:
+        """A source's progress as the indexer reports it, summed into the job's."""
+        self.units[source] = (done, total)
+        self.done = sum(units[0] for units in self.units.values())
+        self.total = sum(units[1] for units in self.units.values())
 
 
 def claimed(folder: Path | None) -> bool:

@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from pathatlas.errors import UnknownSourceError
 from pathatlas.retrieval.index import AmbiguousSourceError, source_id
 from pathatlas.ui.api.deps import EngineDep, FormOnly, errors, require_token
-from pathatlas.ui.api.engine import Engine, claim_upload
+from pathatlas.ui.api.engine import Engine, claim_upload, source_problems
 from pathatlas.ui.api.jobs import RECORD_DAYS, Job
 from pathatlas.ui.api.routes.search import unknown_source
 from pathatlas.ui.api.schemas import JobOut, SourceOut
@@ -37,7 +37,7 @@ def list_sources(engine: EngineDep) -> list[SourceOut]:
             source=Path(key).name,
             kind=v["kind"],
             entries=v["entries"],
-            problems=[p.replace(str(Path(key).parent) + "/", "") for p in v.get("problems", [])],
+            problems=source_problems(key, v.get("problems", [])),
         )
         for key, v in engine.index.manifest.items()
     ]
