@@ -4,14 +4,18 @@ writes the index. Hashing encoder."""
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import logging
 import zipfile
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from pathatlas.ui.api.app import create_app
+from pathatlas.ui.api.app import create_app, no_room
 from tests.servers import job_ended
 from tests.uploads import api_settings, upload
 
@@ -51,3 +55,16 @@ def test_a_zip_of_several_case_folders_counts_all_of_them_and_notes_what_each_sk
         assert sum(name in note for note in winter) == 1, (name, job["notes"])
     assert not any(str(tmp_path) in note for note in job["notes"]), "no server path"
     assert listed["Sommer"] == []
+
+
+def test_an_upload_over_a_megabyte_on_a_machine_without_room_is_507_not_a_bad_body(tmp_path, monkeypatch, caplog):
+    """Starlette spools a file part over 1 MB to TMPDIR before the route runs; here that write meets a full disk."""
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full (Linux) to fail a write with ENOSPC")
+    monkeypatch.setattr("tempfile.TemporaryFile", lambda *args, **kwargs: open("/dev/full", "w+b"))  # noqa: SIM115
+    caplog.set_level(logging.ERROR, logger="pathatlas")
+    with TestClient(create_app(api_settings(tmp_path, max_upload_mb=3))) as client:
+        refused = upload(client, "book.pdf", b"%PDF-1.7\n" + bytes(3 << 19))
+    assert refused.status_code == 507
+    assert refused.json()["detail"] == no_room(OSError(errno.ENOSPC, "No space left on device"))
+    assert any("TMPDIR" in record.getMessage() for record in caplog.records), "the admin learns where it was written"

@@ -6,6 +6,7 @@ import errno
 import json
 import logging
 import re
+import tempfile
 import threading
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -109,6 +110,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(cause := exc.__cause__, OSError):
+            # FastAPI's "error parsing the body": Starlette spools a multipart file over 1 MB to TMPDIR before the
+            # route runs, and that write failed (a full disk, ``ulimit -f``)
+            spooled = f" (spooling the request body to {tempfile.gettempdir()}: TMPDIR)"
+            if (reply := machine_reply(request, cause, spooled)) is not None:
+                return reply
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # Starlette names only the first matching route's methods
             headers["Allow"] = ", ".join(sorted(allowed_methods(app, request.scope)))
@@ -124,12 +131,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(OSError)
     async def machine_error(request: Request, exc: OSError) -> JSONResponse:
-        """A server file it cannot write: 507 when the machine has no room for it (``NO_ROOM``), 503 for a folder it
-        cannot write (a read-only PATHATLAS_HOME or index); one line without its paths, logged with them. Any other OS
-        error stays a 500 with its traceback."""
-        if (line := os_problem(exc, settings, paths=False) or no_room(exc)) is None:
+        """An OS error ``machine_reply`` knows; any other stays a 500 with its traceback."""
+        if (reply := machine_reply(request, exc)) is None:
             raise exc
-        log.error("%s %s: %s", request.method, request.url.path, os_problem(exc, settings) or exc)
+        return reply
+
+    def machine_reply(request: Request, exc: OSError, where: str = "") -> JSONResponse | None:
+        """A server file it cannot write: 507 when the machine has no room for it (``NO_ROOM``), 503 for a folder it
+        cannot write (a read-only PATHATLAS_HOME or index); one line without its paths, logged with them and with
+        ``where``. None for other OS errors."""
+        if (line := os_problem(exc, settings, paths=False) or no_room(exc)) is None:
+            return None
+        log.error("%s %s: %s%s", request.method, request.url.path, os_problem(exc, settings) or exc, where)
         return JSONResponse({"detail": line}, status_code=507 if exc.errno in NO_ROOM else 503)
 
     @app.get(
