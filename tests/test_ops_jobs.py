@@ -8,14 +8,20 @@ import errno
 import io
 import json
 import logging
+import threading
+import time
 import zipfile
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from pathatlas.ui.api import engine as engine_module
+from pathatlas.ui.api import jobs
 from pathatlas.ui.api.app import create_app, no_room
+from pathatlas.ui.bench_crash import make_pdf
 from tests.servers import job_ended
 from tests.uploads import api_settings, upload
 
@@ -68,3 +74,62 @@ def test_an_upload_over_a_megabyte_on_a_machine_without_room_is_507_not_a_bad_bo
     assert refused.status_code == 507
     assert refused.json()["detail"] == no_room(OSError(errno.ENOSPC, "No space left on device"))
     assert any("TMPDIR" in record.getMessage() for record in caplog.records), "the admin learns where it was written"
+
+
+@pytest.fixture
+def held_job(tmp_path, monkeypatch):
+    """A service whose index job of a 5-page PDF holds after its second page until the test ends: yields (the job's id,
+    settings, a call that stops the service). The job is cancelled then, and its thread awaited."""
+    reached, go = threading.Event(), threading.Event()
+
+    class HeldIndexer(engine_module.Indexer):
+        def __init__(self, *args, on_progress, **kwargs):
+            def progress(source: str, done: int, total: int) -> None:
+                on_progress(source, done, total)
+                if done == 2:
+                    reached.set()
+                    go.wait(30)
+
+            super().__init__(*args, on_progress=progress, **kwargs)
+
+    monkeypatch.setattr(engine_module, "Indexer", HeldIndexer)
+    monkeypatch.setattr(jobs, "PROGRESS_SECONDS", 0.0, raising=False)
+    settings = api_settings(tmp_path)
+    pdf = make_pdf(tmp_path / "atlas.pdf", 5, "held").read_bytes()
+    with ExitStack() as service:
+        client = service.enter_context(TestClient(create_app(settings)))
+        job_id = upload(client, "atlas.pdf", pdf).json()["id"]
+        job = client.app.state.engine.jobs[job_id]
+        assert reached.wait(30), "the job did not start"
+        try:
+            yield job_id, settings, service.close
+        finally:
+            job.cancel_requested = True
+            go.set()
+            for thread in threading.enumerate():
+                if thread.name == f"index-{job_id}":
+                    thread.join(30)
+
+
+def recorded(settings, job_id: str) -> dict:
+    return json.loads((settings.home / "jobs" / f"{job_id}.json").read_text())
+
+
+def test_a_running_job_s_record_keeps_its_progress(held_job):
+    """What a restart after a kill reads: the record of a job that ran, with how far it got."""
+    job_id, settings, _ = held_job
+    deadline = time.monotonic() + 10
+    while (record := recorded(settings, job_id))["done"] != 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (record["status"], record["done"], record["total"]) == ("running", 2, 5)
+
+
+def test_a_service_stopped_during_a_job_logs_it_and_records_its_progress(held_job, caplog):
+    job_id, settings, stop = held_job
+    caplog.set_level(logging.WARNING, logger="pathatlas")
+    stop()  # as a SIGTERM stops the service: uvicorn ends the lifespan while the job runs
+    abandoned = [r.getMessage() for r in caplog.records if job_id in r.getMessage()]
+    assert len(abandoned) == 1 and "abandoned at shutdown" in abandoned[0], abandoned
+    assert "atlas.pdf" in abandoned[0] and "2/5" in abandoned[0]
+    record = recorded(settings, job_id)
+    assert (record["status"], record["done"], record["total"]) == ("running", 2, 5)

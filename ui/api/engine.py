@@ -10,7 +10,8 @@ freshly opened index, so searches always see the last committed state and in-fli
 the one they started with. (The embedded Qdrant shard cannot be opened
 twice, so with ``store=qdrant`` jobs write through the shared index.) A commit by another process (``pathatlas
 index`` or ``remove`` beside a running server) is noticed by a watcher thread that asks the index once a second
-(``Index.changed_on_disk``: one ``stat`` of its pointer file), and swapped in the same way.
+(``Index.changed_on_disk``: one ``stat`` of its pointer file), and swapped in the same way; the same thread keeps
+running jobs' records current (``JobRecords.keep_current``).
 """
 
 from __future__ import annotations
@@ -249,14 +250,34 @@ class Engine:
 
     def close(self) -> None:
         self._closed.set()
+        self._abandon_jobs()
         for lane in (self.text_lane, self.image_lane, self.ask_lane):
             lane.close()
         self._decoder.shutdown(wait=False, cancel_futures=True)
         self.index.close()
 
+    def _abandon_jobs(self) -> None:
+        """At shutdown (a service stopped or restarted): jobs still running die with the process. Each is logged, and
+        its record saved as it stands, so that after a restart it reads "interrupted" at the progress it had."""
+        for job in list(self.jobs.values()):
+            if job.running:
+                self.records.save(job)
+                log.warning(
+                    "index job %s (%s) abandoned at shutdown, %d/%d done, indexing %s: GET /sources shows what of it "
+                    "the index holds",
+                    job.id,
+                    job.source,
+                    job.done,
+                    job.total,
+                    ", ".join(map(str, job.paths)),
+                )
+
     def _watch(self) -> None:
         while not self._closed.wait(WATCH_SECONDS):
             self.refresh()
+            for job in list(self.jobs.values()):
+                if job.status == "running":
+                    self.records.keep_current(job)
 
     def refresh(self) -> bool:
         """Swap in the index as committed on disk when another process changed it since it was opened; whether it
@@ -371,6 +392,7 @@ class Engine:
         job.status = "running"
         for key, total in self._expected_units(job.paths).items():
             job.count(key, 0, total)
+        self.records.save(job)
 
         def progress(source: str, done: int, total: int) -> None:
             job.count(source, done, total)

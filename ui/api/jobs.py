@@ -1,11 +1,13 @@
 """Index jobs and their records. A job runs in the server process that took its upload; its record
-(``<PATHATLAS_HOME>/jobs/<id>.json``, written when it is submitted and when it ends) answers ``GET /jobs/{id}`` after
-a restart too, for ``RECORD_DAYS``: a client polling across a redeploy learns how its upload ended."""
+(``<PATHATLAS_HOME>/jobs/<id>.json``, written when it is submitted, when it starts, as it progresses
+(``PROGRESS_SECONDS``), and when it ends or the server stops) answers ``GET /jobs/{id}`` after a restart too, for
+``RECORD_DAYS``: a client polling across a redeploy learns how its upload ended, or how far it got."""
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,8 @@ log = logging.getLogger(__name__)
 
 RECORD_DAYS = 7
 """Records older than this are deleted when a service starts."""
+PROGRESS_SECONDS = 2.0
+"""Most seconds a running job's record lags its progress: what "interrupted" shows after a kill."""
 JOB_ID = re.compile(r"[0-9a-f]{12}")
 """What ``Engine.submit`` names a job: a record is looked up only by such a name, never by a path a client wrote."""
 CLAIM_FILE = ".claim"
@@ -78,6 +82,17 @@ class JobRecords:
     def __init__(self, folder: Path, index: Path):
         self.folder = folder
         self.index = str(index.resolve())
+        self._saving = threading.Lock()
+        """A job's thread and the shutdown may save one record at once: they share its temporary file."""
+        self._saved: dict[str, tuple[float, int]] = {}
+        """When each job's record was last written (``time.monotonic``), and its ``done`` then."""
+
+    def keep_current(self, job: Job) -> None:
+        """Save a job's record if its progress moved since it was saved over ``PROGRESS_SECONDS`` ago: a job cut short
+        by a kill is then read as interrupted at about the progress it had."""
+        saved, done = self._saved.get(job.id, (0.0, 0))
+        if job.done != done and time.monotonic() - saved >= PROGRESS_SECONDS:
+            self.save(job)
 
     def save(self, job: Job) -> None:
         """The job's state as of now; a record that cannot be written is one warning, never the job's failure."""
@@ -92,9 +107,11 @@ class JobRecords:
             "notes": job.notes,
             "upload": str(job.upload) if job.upload is not None else None,
         }
+        self._saved[job.id] = (time.monotonic(), job.done)  # one that cannot be written is not tried at each step
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.folder / f"{job.id}.json", orjson.dumps(record))
+            with self._saving:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                write_atomic(self.folder / f"{job.id}.json", orjson.dumps(record))
         except OSError as exc:
             log.warning("job %s not recorded: %s", job.id, exc)
 
