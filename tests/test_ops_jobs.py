@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from filelock import FileLock
 from PIL import Image
 
 from pathatlas.ui.api import engine as engine_module
@@ -133,3 +134,34 @@ def test_a_service_stopped_during_a_job_logs_it_and_records_its_progress(held_jo
     assert "atlas.pdf" in abandoned[0] and "2/5" in abandoned[0]
     record = recorded(settings, job_id)
     assert (record["status"], record["done"], record["total"]) == ("running", 2, 5)
+
+
+def test_a_job_is_refused_up_front_while_another_process_writes_the_index(tmp_path):
+    """As ``flock INDEX/write.lock`` (README's backup recipe) or a second server's job holds it: 409 in the words a
+    removal gets, and nothing of the upload kept; once the lock is free, the same upload is taken."""
+    settings = api_settings(tmp_path)
+    pdf = make_pdf(tmp_path / "atlas.pdf", 2, "busy").read_bytes()
+    with TestClient(create_app(settings)) as client:
+        assert job_ended(client, upload(client, "atlas.pdf", pdf).json()["id"])["status"] == "done"
+        source = client.get("/sources").json()[0]["id"]
+        uploads = sorted((settings.home / "uploads").iterdir())
+        with FileLock(settings.index_dir / "write.lock"):
+            refused = upload(client, "again.pdf", pdf)
+            removal = client.delete(f"/sources/{source}")
+        assert refused.status_code == removal.status_code == 409
+        assert refused.json()["detail"] == removal.json()["detail"]
+        assert sorted((settings.home / "uploads").iterdir()) == uploads
+        assert job_ended(client, upload(client, "again.pdf", pdf).json()["id"])["status"] == "done"
+
+
+def test_a_job_submitted_while_this_service_writes_waits_its_turn(tmp_path):
+    """This service's own writer (a job, a removal) holds the lock too: a new job queues behind it, never 409."""
+    settings = api_settings(tmp_path)
+    pdf = make_pdf(tmp_path / "atlas.pdf", 2, "queued").read_bytes()
+    with TestClient(create_app(settings)) as client:
+        assert job_ended(client, upload(client, "atlas.pdf", pdf).json()["id"])["status"] == "done"
+        engine = client.app.state.engine
+        with engine._write, FileLock(settings.index_dir / "write.lock"):  # as this process's writer holds them
+            queued = upload(client, "again.pdf", pdf)
+        assert queued.status_code == 202
+        assert job_ended(client, queued.json()["id"])["status"] == "done"

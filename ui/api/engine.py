@@ -24,8 +24,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -320,9 +321,8 @@ class Engine:
         stops (a ``.claim`` of another user, a read-only home) is one warning: the service starts all the same."""
         if self.index.unwritten or not self.uploads.is_dir():
             return
-        target = self._writer()
         try:
-            with target.writing():
+            with self._locked() as target:
                 used = {upload.folder for key in target.manifest if (upload := self.uploaded(key)) is not None}
                 unused = [folder for folder in self.uploads.iterdir() if folder.name not in used and folder.is_dir()]
                 swept = [folder.name for folder in unused if sweep_unclaimed(folder, target.path)]
@@ -332,11 +332,34 @@ class Engine:
         except OSError as exc:  # a claim of another user, a read-only home: one line, and the service serves
             log.warning("upload folders not swept: %s", os_problem(exc, self.settings) or one_line(exc))
             return
+        if swept:
+            log.info("removed %d upload folder(s) no source uses: %s", len(swept), ", ".join(sorted(swept)))
+
+    @contextmanager
+    def _locked(self) -> Iterator[Index]:
+        """A writer (``_writer``) holding the index's write lock for the block, then closed: for work that commits
+        nothing. Another process writing raises ``IndexBusyError`` (409), in the words a removal is refused with."""
+        target = self._writer()
+        try:
+            with target.writing():
+                yield target
         finally:
             if target is not self.index:
                 target.close()
-        if swept:
-            log.info("removed %d upload folder(s) no source uses: %s", len(swept), ", ".join(sorted(swept)))
+
+    def check_can_write(self) -> None:
+        """Refuse now, in one line, an upload whose job could only fail and its upload be thrown away: an index this
+        process cannot write (read-only), or one another process is writing (409, as ``DELETE /sources`` answers).
+        While a job or removal of this process writes, a new job waits its turn instead; an index not yet on disk has
+        no writer to wait for."""
+        self.index.check_writable()
+        if self.index.unwritten or not self._write.acquire(blocking=False):
+            return
+        try:
+            with self._locked():
+                pass
+        finally:
+            self._write.release()
 
     def job(self, job_id: str) -> Job | None:
         """A job of this process, or as an earlier process's record left it (``JobRecords.load``)."""

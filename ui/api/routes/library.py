@@ -78,7 +78,7 @@ async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> 
     suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if suffix not in ("pdf", "zip"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "upload a .pdf or a .zip of a case folder")
-    await run_in_threadpool(engine.index.check_writable)  # a read-only index: 409 now, not a job that can only fail
+    await run_in_threadpool(engine.check_can_write)  # 409 now, not a job that can only fail
     settings = engine.settings
     folder = engine.uploads / uuid.uuid4().hex[:12]
     claim = None
