@@ -108,12 +108,13 @@ class Atlas:
         answerer: str | None = None,
     ) -> dict[str, Any]:
         """Answer a (multiple-choice) question with cited evidence, as ``ask --json`` prints it: choice, answer,
-        confidence, settled, rationale, per-option quotes and citations (``answer_record``); a question pasted with
-        its option lines and no ``options`` is split as every door splits it. ``answerer``: offline (default), llm, or
-        ``py:package.module.Class``."""
+        confidence, settled, rationale, per-option quotes and citations (``answer_record``), and the words no indexed
+        text holds (``unknown_words``); a question pasted with its option lines and no ``options`` is split as every
+        door splits it. ``answerer``: offline (default), llm, or ``py:package.module.Class``."""
         from pathatlas.agent.document import answer_record
         from pathatlas.agent.graph import Agent
         from pathatlas.agent.questions import Question, with_pasted_options
+        from pathatlas.ui.tools import asked_texts, unknown_words_json
 
         name = answerer or self.settings.answerer
         if name not in self._agents:
@@ -123,7 +124,8 @@ class Atlas:
             options = [self._text(option) for option in options]
         text, options, from_question = with_pasted_options(self._text(question), [] if options is None else options)
         asked = Question(text, options, self._image(image), filters={} if filters is None else filters)
-        return answer_record(self._agents[name].ask(asked), self.index.store, from_question)
+        record = answer_record(self._agents[name].ask(asked), self.index.store, from_question)
+        return {**record, "unknown_words": unknown_words_json(asked_texts(text, options), self.index)}
 
     def _query(self, text: str | None, image: ImageInput | None, k: int, filters: dict | None) -> Query:
         """The checked query of ``hits`` and ``search``."""
