@@ -61,6 +61,12 @@ question's own words): "erythrocytes ... in the bone marrow" names an option and
 cell resorbs bone. Set by hand, not tuned (BENCHMARKS.md, "What the answer says about itself")."""
 
 
+SHOWN_SUPPORT_COVERAGE = 0.25
+"""The least share of what is asked a quote says of its option to be shown supporting it without settling it, when no
+other option's quote says as much (``shown_stances``): half of ``SETTLING_COVERAGE``, set by hand, not tuned; display
+only (answers, confidences and rationales do not read it)."""
+
+
 def normalise(text: str) -> str:
     """Unicode-normalised as the index stores pages (``text.normalise``: ligatures expanded, "µ" as printed), a
     hyphen at a line break kept but the break closed, whitespace collapsed: how quotes are compared with pages
@@ -330,19 +336,35 @@ def option_quotes(
             sentence = scores.sentences[i]
             negates = contradicts(sentence.text, scores.terms[j])
             stance = "contradicts" if negates != reading.negated else "supports"
-            settles = scores.question[i] >= SETTLING_COVERAGE
-            quotes.append(Quote(sentence.text, sentence.evidence, stance, round(value, 4), settles=settles))
+            covers = scores.question[i]
+            settles = covers >= SETTLING_COVERAGE
+            quote = Quote(sentence.text, sentence.evidence, stance, round(value, 4), settles=settles, covers=covers)
+            quotes.append(quote)
         out.append(quotes)
     return out
 
 
-def shown_stance(quote: Quote) -> str:
-    """The stance an answer shows for a quote: one naming its option without saying what is asked (``settles``
-    False) settles nothing, so it is related ("Osteoclasts are continually breaking down old bone while osteoblasts
-    are continually forming new bone" was shown supporting both for "Which cells resorb bone?"). Only as shown:
-    ``writing`` reads ``stance`` as found, and found as related it swapped the choice's best naming sentence for a
-    nearest one in 203 of the 347 dev questions' rationales."""
-    return "related" if quote.stance == "supports" and not quote.settles else quote.stance
+def shown_stance(quote: Quote, says_most: bool) -> str:
+    supports = quote.stance == "supports"
+    return "related" if supports and not (quote.settles or says_most) else quote.stance
+
+
+def shown_stances(quotes: Sequence[Sequence[Quote]]) -> list[list[str]]:
+    """The stance an answer shows for each option's quotes. A quote that settles (says most of what is asked) shows
+    its stance; so does the one that says more of what is asked of its option than any other option's quote says
+    (``Quote.covers``, at least ``SHOWN_SUPPORT_COVERAGE``): "Ligaments and tendons are made of dense regular
+    connective tissue" supports its option for a long question stem it covers a third of. Any other supporting quote
+    names its option without saying what is asked, and is shown related: "Osteoclasts are continually breaking down
+    old bone while osteoblasts are continually forming new bone" was a green "supports" under both for "Which cells
+    resorb bone?". Only as shown: ``writing`` reads ``stance`` as found (read as related, it swapped the choice's best
+    naming sentence for a nearest one in 203 of the 347 dev questions' rationales)."""
+    best = [max((q.covers for q in own if q.stance == "supports"), default=0.0) for own in quotes]
+    shown = []
+    for j, own in enumerate(quotes):
+        rivals = max((b for k, b in enumerate(best) if k != j), default=0.0)
+        says_most = best[j] >= SHOWN_SUPPORT_COVERAGE and best[j] > rivals
+        shown.append([shown_stance(q, says_most and q.covers == best[j]) for q in own])
+    return shown
 
 
 @dataclass(frozen=True)

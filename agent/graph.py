@@ -22,7 +22,7 @@ from langgraph.graph import END, START, StateGraph
 
 from pathatlas.agent.answerers.base import Answerer, AnswerError
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.evidence import shown_stance
+from pathatlas.agent.evidence import shown_stances
 from pathatlas.agent.plan import SubQuery, follow_ups, plan, read_question
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
 from pathatlas.agent.scoring import SUPPORT_POOL, OptionSupport, support_queries
@@ -58,13 +58,12 @@ def citation_dict(evidence: Evidence) -> dict[str, Any]:
     return {"evidence": evidence.id, **evidence.citation.to_dict()}
 
 
-def quote_dict(quote: Quote) -> dict[str, Any]:
-    """One quoted sentence in its JSON form, with the stance it is shown with (``shown_stance``: related where it
-    settles nothing); ``about`` (option letters) where the sentence was quoted for an option it does not name by being
-    the nearest (``Quote.about``): what it names, so "supports" under C is not read as a sentence about C when it
-    names A and B; null elsewhere (every door gives the key, REST's model included)."""
+def quote_dict(quote: Quote, stance: str) -> dict[str, Any]:
+    """One quoted sentence in its JSON form, with the stance it is shown with (``shown_stances``: related where it
+    says nothing of what is asked); ``about`` (option letters) where the sentence was quoted for an option it does not
+    name by being the nearest (``Quote.about``): what it names, so "supports" under C is not read as a sentence about C
+    when it names A and B; null elsewhere (every door gives the key, REST's model included)."""
     about = None if quote.about is None else [LETTERS[j] for j in quote.about]
-    stance = shown_stance(quote)
     return {"quote": quote.text, "citation": citation_dict(quote.evidence), "stance": stance, "about": about}
 
 
@@ -72,12 +71,14 @@ def answer_document(question: Question, answer: Answer, evidence: list[Evidence]
     """The one JSON form of an answer (CLI --json, REST /ask, MCP): options in label order, each with its
     quoted evidence; ``choice`` is the chosen option's 0-based index."""
     by_id = {e.id: e for e in evidence}
+    quotes = [answer.quotes[j] if j < len(answer.quotes) else [] for j in range(len(question.options))]
+    stances = shown_stances(quotes)
     options = [
         {
             "label": LETTERS[j],
             "text": text,
             "score": answer.scores[j] if j < len(answer.scores) else None,  # an LLM's reply names one option
-            "evidence": [quote_dict(q) for q in (answer.quotes[j] if j < len(answer.quotes) else [])],
+            "evidence": [quote_dict(q, stance) for q, stance in zip(quotes[j], stances[j], strict=True)],
         }
         for j, text in enumerate(question.options)
     ]

@@ -42,3 +42,23 @@ def test_an_unsettled_choice_shows_its_sentence_as_related_and_still_leans_on_it
     assert set(stances.values()) == {"related"} and not document["settled"]
     letter = "AB"[document["choice"]]
     assert f'leaning to {letter}. {BONE.options[document["choice"]]}: "{BOTH}"' in document["rationale"]
+
+
+def test_the_quote_saying_most_of_what_is_asked_supports_its_option_though_it_does_not_settle():
+    """Shown as related whenever it settled nothing, the one sentence answering a long question stem ("Ligaments and
+    tendons are made of dense regular connective tissue", a third of the stem's words) was as grey as every other
+    option's; a sentence as good under another option (the same one naming both) still shows neither."""
+    from pathatlas.agent.evidence import shown_stances
+    from pathatlas.agent.questions import Quote
+
+    def quote(covers: float, text: str = "s") -> Quote:
+        return Quote(text, page("p", text, 1), "supports", 0.1, settles=covers >= 0.5, covers=covers)
+
+    assert shown_stances([[quote(0.1)], [quote(0.34), quote(0.2)], [quote(0.3)]]) == [
+        ["related"],
+        ["supports", "related"],
+        ["related"],
+    ]
+    assert shown_stances([[quote(0.34)], [quote(0.34)]]) == [["related"], ["related"]], "a tie says nothing"
+    assert shown_stances([[quote(0.2)], []]) == [["related"], []], "too little of the question to support"
+    assert shown_stances([[quote(0.6), quote(0.3)], [quote(0.55)]]) == [["supports", "related"], ["supports"]]
