@@ -104,6 +104,23 @@ def first_few(names: list[str]) -> str:
     return ", ".join(names[:UNLISTED_SHOWN]) + more
 
 
+def by_file(rows: list[Row], paths: list[Path]) -> dict[Path, list[Row]]:
+    """A case's rows by the file each names (``paths``, resolved), in the order listed: "images/a.jpg" and
+    "./images/a.jpg" are one file."""
+    files: dict[Path, list[Row]] = {}
+    for row, path in zip(rows, paths, strict=True):
+        files.setdefault(path, []).append(row)
+    return files
+
+
+def listed_again(rows: list[Row], case_id: str) -> str:
+    """The problem of a file ``rows`` (two or more) all name: how often, and each other spelling of it."""
+    first = rows[0]["image"]
+    times = "twice" if len(rows) == 2 else f"{len(rows)} times"
+    others = ", ".join(repr(name) for name in dict.fromkeys(row["image"] for row in rows) if name != first)
+    return f"{first!r} is listed {times} in case {case_id!r}{f' ({others})' if others else ''}; read once"
+
+
 def read_image(path: Path, max_pixels: int) -> tuple[Image.Image, str]:
     """A case image decoded (``open_image``) and the ``image_hash`` of the very bytes decoded: read once, so a file
     saved again meanwhile never pairs one version's hash with another's vectors."""
@@ -157,12 +174,11 @@ class CaseFolderSource(Source):
         rows = self._rows()
         for case_id, case_rows in group_cases(rows).items():
             images, hashes = [], {}
-            for row, path in zip(case_rows, self._image_paths(case_rows), strict=True):
-                if any(name == row["image"] for name, _ in images):  # its entry's id is the first's: one record
-                    self.problems.append(
-                        f"{self.metadata_path}: {row['image']!r} is listed twice in case {case_id!r}; read once"
-                    )
-                    continue
+            files = by_file(case_rows, self._image_paths(case_rows))
+            for path, listed in files.items():
+                row = listed[0]  # one record a file, by its first row: its entries' ids would be the same
+                if len(listed) > 1:
+                    self.problems.append(f"{self.metadata_path}: {listed_again(listed, case_id)}")
                 if path.suffix.lower() in HEIC_SUFFIXES:
                     self.problems.append(f"{path}: {HEIC_HINT}")
                     continue
@@ -180,9 +196,9 @@ class CaseFolderSource(Source):
             fields, conflict = case_fields(case_id, case_rows, self.metadata_path)
             if conflict:
                 self.problems.append(conflict)
-            own: dict[str, dict[str, Any]] = {}
-            for row in case_rows:  # a row listed twice is read once, its first row's labels (as its case fields)
-                own.setdefault(row["image"], {k: v for k, v in row.items() if k not in KNOWN_FIELDS})
+            own = {  # a file listed twice is read once, with its first row's labels (as its case fields)
+                row["image"]: {k: v for k, v in row.items() if k not in KNOWN_FIELDS} for row, *_ in files.values()
+            }
             labels = {k: v for image_labels in reversed(own.values()) for k, v in image_labels.items()}  # first wins
             yield Case(
                 source=self.key,

@@ -1,0 +1,40 @@
+"""Four small fixes: a case image listed under several spellings, the size advice for a very long image, an empty
+filter value, and an LLM answer the evidence scores below another option."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from pathatlas.indexer.sources.cases import CaseFolderSource
+from tests.helpers import hashing_settings
+
+
+def tile(seed: int) -> Image.Image:
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (48, 48, 3), dtype=np.uint8))
+
+
+# -- 1. one record a file, however its rows spell it -----------------------------------------------------------------
+def test_an_image_listed_under_two_spellings_is_one_record_with_its_first_rows_labels(tmp_path):
+    """``images/a.jpg`` twice and ``./images/a.jpg`` once gave two records of one file, and the problem said
+    "listed twice"."""
+    folder = tmp_path / "cases"
+    (folder / "images").mkdir(parents=True)
+    for n, name in enumerate(("a.jpg", "b.jpg")):
+        tile(n).save(folder / "images" / name)
+    rows = [
+        {"image": "images/a.jpg", "case": "X", "Stain": "PAS"},
+        {"image": "images/a.jpg", "case": "X", "Stain": "H&E"},
+        {"image": "./images/a.jpg", "case": "X", "Stain": "Ziehl-Neelsen"},
+        {"image": "images/b.jpg", "case": "X", "Stain": "H&E"},
+    ]
+    (folder / "cases.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    source = CaseFolderSource(folder, hashing_settings(tmp_path))
+    (case,) = list(source.records())
+    labels = {e.payload.image: e.payload.labels for e in case.entries()}
+    assert labels == {"images/a.jpg": {"Stain": "PAS"}, "images/b.jpg": {"Stain": "H&E"}}
+    assert source.problems == [
+        f"{folder / 'cases.jsonl'}: 'images/a.jpg' is listed 3 times in case 'X' ('./images/a.jpg'); read once"
+    ]
