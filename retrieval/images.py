@@ -32,7 +32,7 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> 
         if width * height > max_pixels:
             raise BadInputError(
                 f"{label} is {width}x{height} pixels, over the limit of {max_pixels:,} (PATHATLAS_MAX_IMAGE_PIXELS): "
-                f"scale it down to at most {within(width, height, max_pixels)} and try again"
+                f"{within(width, height, max_pixels)} and try again"
             )
         image.load()
     except BadInputError:
@@ -107,9 +107,27 @@ def check_query_image(image: Image.Image) -> None:
 
 
 def within(width: int, height: int, max_pixels: int) -> str:
-    """The largest size of the same shape under ``max_pixels``: what a student refused a slide scan scales it to."""
+    """What to do with an image over ``max_pixels``: scale it to the largest size of the same shape under it (what a
+    student refused a slide scan does), or crop it (``cropped``) where that size's short side would be under
+    ``MIN_QUERY_SIDE``: a 300000x210 strip scaled to 11952x8 would be refused as too small."""
     scale = math.sqrt(max_pixels / (width * height))
-    return f"{max(1, math.floor(width * scale))}x{max(1, math.floor(height * scale))}"
+    scaled = max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+    if min(scaled) >= MIN_QUERY_SIDE:
+        return f"scale it down to at most {size(scaled)}"
+    crop = size(cropped(width, height, max_pixels))
+    return f"crop it to at most {crop} (scaled whole it would be {size(scaled)}, too small to compare)"
+
+
+def size(sides: tuple[int, int]) -> str:
+    return f"{sides[0]}x{sides[1]}"
+
+
+def cropped(width: int, height: int, max_pixels: int) -> tuple[int, int]:
+    """The largest part of the image under ``max_pixels`` (width, height): its whole short side, as much of the long
+    one as the limit leaves; a square where the short side alone is over the limit."""
+    short = max(1, min(width, height, math.isqrt(max_pixels)))
+    long = min(max(width, height), max_pixels // short)
+    return (long, short) if width >= height else (short, long)
 
 
 def over_limit(label: str, refusal: str, max_pixels: int) -> str:

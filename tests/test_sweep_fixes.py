@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
+from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.cases import CaseFolderSource
-from tests.helpers import hashing_settings
+from pathatlas.retrieval.images import check_query_image, open_image
+from tests.helpers import hashing_settings, png_bytes
+from tests.test_operator_fixes import png_of_size
 
 
 def tile(seed: int) -> Image.Image:
@@ -38,3 +42,16 @@ def test_an_image_listed_under_two_spellings_is_one_record_with_its_first_rows_l
     assert source.problems == [
         f"{folder / 'cases.jsonl'}: 'images/a.jpg' is listed 3 times in case 'X' ('./images/a.jpg'); read once"
     ]
+
+
+# -- 2. advice the app then takes ------------------------------------------------------------------------------------
+def test_a_strip_too_long_to_scale_is_told_a_crop_the_app_then_takes():
+    """A 300000x210 image over a 100000-pixel limit was told "at most 11952x8", which a search then refused as too
+    small to compare."""
+    with pytest.raises(BadInputError) as refused:
+        open_image(png_of_size(300_000, 210), 100_000, name="strip.png")
+    assert str(refused.value) == (
+        "strip.png is 300000x210 pixels, over the limit of 100,000 (PATHATLAS_MAX_IMAGE_PIXELS): crop it to at most "
+        "476x210 (scaled whole it would be 11952x8, too small to compare) and try again"
+    )
+    check_query_image(open_image(png_bytes(Image.new("RGB", (476, 210))), 100_000))  # the advice followed is taken
