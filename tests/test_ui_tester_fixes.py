@@ -160,3 +160,43 @@ def test_a_case_is_headed_by_the_case_on_its_card_and_in_its_viewer(library_inde
     case = unescaped(seen["opened"]).removeprefix("Open case ")
     (viewer,) = Counter(map(unescaped, seen["headings"])) - Counter(map(unescaped, seen["cards"]))  # the one opened
     assert re.fullmatch(rf"\*\*Case\*\* {re.escape(case)} · [^·/]+ · \d+ images", viewer), viewer
+
+
+URL_FILTERS = """
+seen = []
+for params in (
+    {"q": "granuloma", "organ": "brain"},
+    {"q": "lung", "organ": "Lung", "kind": "Case"},
+    {"q": "epithelium", "source": "demo-primer.pdf"},
+):
+    app = AppTest.from_file(sys.argv[1], default_timeout=180)
+    app.query_params.update(params)
+    app.run()
+    seen.append({
+        "url": app.query_params,
+        "menus": {m.label: m.value for m in app.multiselect},
+        "warnings": [w.value for w in app.warning],
+        "status": [m.value for m in app.markdown if "role='status'" in m.value],
+        "exceptions": [e.value for e in app.exception],
+    })
+said(seen)
+"""
+
+
+def test_a_url_filter_is_read_as_the_menus_hold_it_and_one_the_library_lacks_is_said_and_dropped(
+    library_index, demo_index
+):
+    """``/?q=granuloma&organ=brain`` and ``organ=Lung`` (the menu holds "lung") showed unfiltered results with no word
+    of it, empty menus and a URL still naming the filter: the UI compared URL values exactly, where REST ignores an
+    organ's case and takes a source by its file name."""
+    brain, lung, primer = run_app(URL_FILTERS, library_index, demo_index.settings.home)
+    for seen in (brain, lung, primer):
+        assert seen["exceptions"] == [] and re.search(r">\d+ results? for", seen["status"][0]), seen
+    assert brain["url"] == {"q": "granuloma"}  # the URL says what is shown
+    assert "filter organ=brain is not in this library; showing results without it" in map(unescaped, brain["warnings"])
+    assert (lung["menus"]["Organ"], lung["menus"]["Kind"]) == (["lung"], ["case"])
+    assert lung["url"] == {"q": "lung", "organ": "lung", "kind": "case"}
+    (source,) = primer["menus"]["Source"]  # the menu holds the source's id
+    assert primer["url"] == {"q": "epithelium", "source": source}
+    for seen in (lung, primer):
+        assert not [w for w in seen["warnings"] if "not in this library" in w], seen["warnings"]

@@ -34,6 +34,7 @@ import streamlit as st
 from PIL import Image
 
 from pathatlas.retrieval.marks import query_terms
+from pathatlas.retrieval.text import folded, normalise
 from pathatlas.ui.present import (
     PAGE_SIZE,
     case_image_text,
@@ -68,6 +69,7 @@ from pathatlas.ui.present import (
 st.set_page_config(page_title="PathAtlas", layout="wide", menu_items={"About": "PathAtlas: search pathology books."})
 KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
 FILTERS = {"kind": "Kind", "source": "Source", "organ": "Organ", "diagnosis": "Diagnosis", "chapter": "Chapter"}
+CASELESS_FILTERS = ("kind", "organ", "diagnosis")  # a URL's "organ=Lung" is the menu's "lung", as REST reads it
 TABS = ("Search", "Ask", "Library")
 BADGE = {"best match": "green", "strong match": "green", "good match": "blue", "related": "gray"}
 READING_DPI = 110
@@ -285,26 +287,60 @@ def url_search() -> tuple[str, dict[str, list[str]]]:
 def keep_in_url(text: str = "", filters: dict[str, list[str]] | None = None) -> None:
     """Name the search shown in the page's URL, beside its tab, so that a reload searches it again, Back and Forward
     step through searches (Streamlit adds a history entry for each URL the app sets) and it can be bookmarked or
-    shared. An image or look-alike search names none: an uploaded image stays out of URLs."""
+    shared. An image or look-alike search names none: an uploaded image stays out of URLs. The note of filters an
+    earlier URL named that the library lacks goes: the URL now names the search shown."""
     tab = {"tab": st.query_params["tab"]} if "tab" in st.query_params else {}
     st.query_params.from_dict({**({"q": text} if text else {}), **(filters or {}), **tab})
     st.session_state.url_search = url_search()
+    st.session_state.pop("url_dropped", None)
 
 
 def search_from_url() -> str | None:
     """The text of the search the URL names where it is not the search shown (a bookmark or a link opened, a reload,
     Back or Forward), with its text and filters put in the search form; None where the URL names the search shown.
-    A filter value the index no longer holds is left out."""
+    Filter values are read as the menus hold them (``menu_value``); one the library does not hold is left out, said
+    (``dropped_note``) and dropped from the URL, which then names the search shown. While the library's values are
+    unknown (the API unreachable) the URL is left as written."""
     wanted = url_search()
     if wanted == st.session_state.get("url_search"):
         return None
     st.session_state.url_search = wanted
+    st.session_state.pop("url_dropped", None)
     text, filters = wanted
+    read = {name: {value: menu_value(name, value) for value in values} for name, values in filters.items()}
+    kept = {name: list(dict.fromkeys(filter(None, held.values()))) for name, held in read.items() if any(held.values())}
+    if kept != filters and facets()["fields"]:
+        keep_in_url(text, kept)
+        dropped = [(name, value) for name, held in read.items() for value, found in held.items() if found is None]
+        st.session_state.url_dropped = dropped_note(dropped)
     st.session_state["search-text"] = text
     for name in FILTERS:
-        values = {v["value"] for v in filter_values(name)}
-        st.session_state[f"filter-{name}"] = [v for v in filters.get(name, []) if v in values]
+        st.session_state[f"filter-{name}"] = kept.get(name, [])
     return text
+
+
+def menu_value(name: str, value: str) -> str | None:
+    """The menu entry of filter ``name`` a URL's ``value`` names, read as REST reads a filter (an organ, diagnosis or
+    kind whatever its case or accents; a source by its file name as well as its id, the menu's value); None where the
+    library holds none. A link written by hand or by another tool says "organ=Lung" or "source=atlas.pdf"."""
+    offered = filter_values(name)
+    if name == "source":
+        found = [v for v in offered if value == v["value"]] or [v for v in offered if value == v.get("label")]
+    elif name in CASELESS_FILTERS:
+        found = [v for v in offered if folded(normalise(v["value"])) == folded(normalise(value))]
+    else:
+        found = [v for v in offered if value == v["value"]]
+    return found[0]["value"] if found else None
+
+
+def dropped_note(dropped: list[tuple[str, str]]) -> str | None:
+    """The one line naming the URL's filters the library does not hold, which the search shown leaves out."""
+    if not dropped:
+        return None
+    named = ", ".join(f"{name}={value}" for name, value in dropped)
+    if len(dropped) == 1:
+        return f"filter {named} is not in this library; showing results without it"
+    return f"filters {named} are not in this library; showing results without them"
 
 
 def search_for(text: str, filters: dict[str, list[str]]) -> None:
@@ -314,7 +350,7 @@ def search_for(text: str, filters: dict[str, list[str]]) -> None:
 
 def forget_search() -> None:
     """No search shown: the URL named none (Back to the page as first opened)."""
-    for key in ("hits", "unknown_words", "selected", "search_refused"):
+    for key in ("hits", "unknown_words", "selected", "search_refused", "url_dropped"):
         st.session_state.pop(key, None)
 
 
@@ -602,6 +638,8 @@ def search_tab() -> None:
     status.markdown(
         f"<p role='status' aria-live='polite' class='results-status'>{html.escape(said)}</p>", unsafe_allow_html=True
     )
+    if note := st.session_state.get("url_dropped"):  # a filter the link named, which the library lacks
+        st.warning(plain(note))
     if note := unknown_words_note(st.session_state.get("unknown_words", [])):  # results found by meaning alone
         st.warning(plain(note))
     if not hits:
