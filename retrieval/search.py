@@ -118,11 +118,24 @@ def check_filters(filters: object) -> None:
     if unknown := sorted(map(str, set(filters) - set(USER_FILTERS))):
         raise BadInputError(f"unknown filter field {unknown[0]!r}; use {', '.join(USER_FILTERS)}")
     for name, value in filters.items():
+        if blank(value):
+            raise BadInputError(empty_filter(name))
         values = as_list(value) if isinstance(value, str | list | tuple | set) else None
-        if not values or not all(isinstance(item, str) and item.strip() for item in values):
+        if values is None or not all(isinstance(item, str) for item in values):
             raise BadInputError(f"filter {name!r} takes text or a list of texts, not {value!r:.60}")
     if unknown := [kind for kind in as_list(filters.get("kind", [])) if kind.strip() not in KINDS]:
         raise BadInputError(f"unknown kind {unknown[0]!r}; use {', '.join(KINDS)}")
+
+
+def blank(value: object) -> bool:
+    """A filter value with nothing to match: no text, a blank one, or a list holding none or a blank one."""
+    values = as_list(value) if isinstance(value, str | list | tuple | set) else [value]
+    return not values or any(isinstance(item, str) and not item.strip() for item in values)
+
+
+def empty_filter(name: object) -> str:
+    """The refusal of a ``blank`` filter value, at every door ("" is text: saying it takes text told nothing)."""
+    return f"filter {name!r} is empty: give a value or leave it out"
 
 
 def stripped(value: str | list | tuple | set) -> str | list[str]:

@@ -93,11 +93,11 @@ def test_cli_ask_json_names_them_too_and_search_json_stays_a_list_warning_on_std
 @pytest.mark.parametrize("value", ["", "  "])
 def test_mcp_refuses_an_empty_filter_value_in_one_line_as_rest_does(service, server, field, value):
     assert service[0].post("/search", json={"text": "granuloma", "filters": {field: value}}).status_code == 422
-    assert f"filter {field!r} takes text" in mcp_error(server, "search", {"text": "granuloma", field: value})
+    assert f"filter {field!r} is empty" in mcp_error(server, "search", {"text": "granuloma", field: value})
 
 
 def test_mcp_ask_refuses_an_empty_source(server):
-    assert "filter 'source' takes text" in mcp_error(server, "ask", {**ASKED, "source": ""})
+    assert "filter 'source' is empty" in mcp_error(server, "ask", {**ASKED, "source": ""})
 
 
 # -- 3. one k limit ---------------------------------------------------------------------------------------------------

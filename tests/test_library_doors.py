@@ -82,7 +82,7 @@ def test_an_unknown_filter_field_names_the_fields_a_user_has(searcher):
         ({"image": "slide.png"}, "image must be a PIL image, not str"),
         ({"filters": "kind=figure"}, "filters must be a mapping"),
         ({"filters": {"kind": None}}, "filter 'kind' takes text or a list of texts, not None"),
-        ({"filters": {"organ": []}}, "filter 'organ' takes text or a list of texts, not []"),
+        ({"filters": {"organ": []}}, "filter 'organ' is empty: give a value or leave it out"),
         ({"use": ("nonsense",)}, "use takes a tuple of one or more of bm25, dense"),
         ({"use": "bm25"}, "use takes a tuple"),
     ],

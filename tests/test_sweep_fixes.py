@@ -4,6 +4,7 @@ filter value, and an LLM answer the evidence scores below another option."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -12,6 +13,9 @@ from PIL import Image
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.retrieval.images import check_query_image, open_image
+from pathatlas.ui.api.schemas import parse_filters_form
+from pathatlas.ui.langchain import PathAtlasRetriever
+from pathatlas.ui.tools import Toolbox
 from tests.helpers import hashing_settings, png_bytes
 from tests.test_operator_fixes import png_of_size
 
@@ -55,3 +59,15 @@ def test_a_strip_too_long_to_scale_is_told_a_crop_the_app_then_takes():
         "476x210 (scaled whole it would be 11952x8, too small to compare) and try again"
     )
     check_query_image(open_image(png_bytes(Image.new("RGB", (476, 210))), 100_000))  # the advice followed is taken
+
+
+# -- 3. an empty filter value is called empty ------------------------------------------------------------------------
+@pytest.mark.parametrize(("field", "value"), [("kind", ""), ("source", "   "), ("organ", ["lung", ""]), ("organ", [])])
+def test_an_empty_filter_value_is_refused_as_empty_in_one_message_at_every_door(field, value):
+    """ "filter 'kind' takes text or a list of texts, not ''" ('' is text); REST's forms and --filter said "unknown
+    kind ''"."""
+    said = f"^{re.escape(f'filter {field!r} is empty: give a value or leave it out')}$"
+    with pytest.raises(BadInputError, match=said):  # LangChain's retriever, the MCP tools and the library
+        PathAtlasRetriever(toolbox=Toolbox(engine=None), filters={field: value})
+    with pytest.raises(ValueError, match=said):  # REST's multipart forms and the CLI's --filter
+        parse_filters_form(json.dumps({field: value}))

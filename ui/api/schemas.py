@@ -15,7 +15,7 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 from pathatlas.agent.questions import ONE_OPTION, repeated_option
 from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.records import KINDS, Hit, organ_text
-from pathatlas.retrieval.search import SPECIMEN, USER_FILTERS
+from pathatlas.retrieval.search import SPECIMEN, USER_FILTERS, blank, empty_filter
 from pathatlas.retrieval.text import CJK_RUN
 from pathatlas.settings import Settings
 from pathatlas.ui.present import matched_why
@@ -274,8 +274,11 @@ def parse_filters_form(raw: str) -> dict[str, str | list[str]]:
         fields = ", ".join(FilterField.__args__)
         unknown = next((e["loc"][0] for e in errors if e["type"] == "extra_forbidden"), None)
         kind = next((e["input"] for e in errors if e["type"] == "literal_error" and isinstance(e["input"], str)), None)
+        empty = next((e["loc"][0] for e in errors if e["loc"] and blank(e["input"])), None)
         if unknown is not None:
             problem = f"unknown filter field {unknown!r}; use {fields}"
+        elif empty is not None:
+            problem = empty_filter(empty)
         elif kind is not None:
             problem = f"unknown kind {kind!r}; use {', '.join(KINDS)}"
         elif errors[0]["loc"]:
