@@ -24,6 +24,10 @@ UNNAMED_CONFIDENCE = 0.4
 "none"): image questions so answered were right a third of the time at confidence 0.66-0.76. Chosen on the
 textbook dev questions (0.3, 0.4 or 0.5, by the summed ECE of rag and agentic), reported on the image questions
 (BENCHMARKS.md)."""
+FAVOURED_BY = 0.01
+"""How much higher the evidence scores another option than the chosen one before a rationale says it favours that
+one (``favoured``): a gap its two decimals show, far above the offline answerer's, whose choice is its best to
+``LEAD_TOLERANCE`` and its scores' four places."""
 UNSETTLED = "The evidence does not settle this"
 NO_IMAGE = "The question asks about an image it was not given, so no text settles it"
 
@@ -153,7 +157,9 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
     against = [q for q in own if q.stance == "contradicts" and q.settles]
     unsettled = f"{NO_IMAGE if reading.image_missing else UNSETTLED}; leaning to"
     parts = [] if answer.settled or not reading.negated else [f"{unsettled} {letter}."]
-    if reading.negated:
+    if (best := favoured(answer)) is not None:  # said of a question without its image too
+        parts = [*([f"{NO_IMAGE}."] if reading.image_missing else []), overruled(question, answer, best)]
+    elif reading.negated:
         tied = [f"{LETTERS[j]}" for j, quotes in enumerate(answer.quotes) if j != answer.choice and quotes]
         named = next((q for j, qs in enumerate(answer.quotes) if j != answer.choice for q in qs), None)
         parts.append(f"The question asks for the exception: {letter}. {chosen}.")
@@ -177,6 +183,28 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
     if against:
         parts.append(f"Against it: {cite(against[0])}.")
     return " ".join(parts)
+
+
+def favoured(answer: Answer) -> int | None:
+    """The option the evidence scores ``FAVOURED_BY`` above the chosen one (a model's choice against it), None where
+    the choice is the evidence's best (the offline answerer's always is)."""
+    scores = answer.scores
+    if answer.choice is None or answer.choice >= len(scores):
+        return None
+    best = max(range(len(scores)), key=scores.__getitem__)
+    return best if scores[best] >= scores[answer.choice] + FAVOURED_BY else None
+
+
+def overruled(question: Question, answer: Answer, best: int) -> str:
+    """What a rationale says of a choice the evidence scores below option ``best``: that, with the two scores and
+    ``best``'s own quote, not the choice as "the closest match"."""
+    chosen, scores = answer.choice, answer.scores
+    said = (
+        f"The model chose {LETTERS[chosen]}. {question.options[chosen]}; the evidence favours {LETTERS[best]}. "
+        f"{question.options[best]} ({scores[best]:.2f} against {scores[chosen]:.2f})"
+    )
+    quotes = answer.quotes[best] if best < len(answer.quotes) else []
+    return f"{said}: {cite(quotes[0])}." if quotes else f"{said}."
 
 
 def quotes_for(question: Question, reading: Reading, evidence: list[Evidence]) -> list[list[Quote]]:

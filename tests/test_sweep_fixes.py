@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pathatlas.agent.questions import Question
+from pathatlas.agent.writing import NO_IMAGE
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.retrieval.images import check_query_image, open_image
@@ -17,6 +19,7 @@ from pathatlas.ui.api.schemas import parse_filters_form
 from pathatlas.ui.langchain import PathAtlasRetriever
 from pathatlas.ui.tools import Toolbox
 from tests.helpers import hashing_settings, png_bytes
+from tests.test_llm_confidence import llm_answer
 from tests.test_operator_fixes import png_of_size
 
 
@@ -71,3 +74,23 @@ def test_an_empty_filter_value_is_refused_as_empty_in_one_message_at_every_door(
         PathAtlasRetriever(toolbox=Toolbox(engine=None), filters={field: value})
     with pytest.raises(ValueError, match=said):  # REST's multipart forms and the CLI's --filter
         parse_filters_form(json.dumps({field: value}))
+
+
+# -- 4. a model's choice the evidence ranks below another option ------------------------------------------------------
+def test_an_llm_choice_the_evidence_scores_below_another_says_so_and_keeps_the_models_words():
+    """The model chose B while the evidence scored A 0.885 and B 0.115, and the rationale called B "the closest
+    match", quoting a sentence about A."""
+    answer = llm_answer({"answer": "A", "rationale": "They remodel bone.", "evidence": [], "confidence": 0.9})
+    assert answer.scores[1] > answer.scores[0] and not answer.settled
+    assert answer.rationale == (
+        f"The model chose A. Osteoblasts; the evidence favours B. Osteoclasts ({answer.scores[1]:.2f} against "
+        f'{answer.scores[0]:.2f}): "Osteoclasts break down bone; osteoclasts resorb bone matrix." (book.pdf, p. 1). '
+        "Model: They remodel bone. (stated confidence 0.90)"
+    )
+    assert "p1" in answer.cited, "the sentence quoted is cited"
+
+
+def test_so_does_one_to_a_question_about_an_image_it_was_not_given_still_saying_so():
+    question = Question("Which cells in this slide break down bone?", ["Osteoblasts", "Osteoclasts"])
+    answer = llm_answer({"answer": "A", "rationale": "They remodel bone.", "evidence": []}, question)
+    assert answer.rationale.startswith(f"{NO_IMAGE}. The model chose A. Osteoblasts; the evidence favours B.")
