@@ -261,7 +261,7 @@ class Toolbox:
         return {
             "hits": hit_records(found.hits, found.marked_words(query.text)),
             "image_words": found.image_words,
-            "unknown_words": unknown_words_json(texts, self.engine.index),
+            "unknown_words": unknown_words_json(texts, self.engine.index) if texts else [],  # REST's, an image's none
         }
 
     def _find(self, query: Query) -> Found:
