@@ -97,6 +97,17 @@ def test_the_cli_still_warns_search_and_option_words_in_its_own_lines(lecture):
     assert warned == [f"warning: option A 'adipos': {said}"]
 
 
+def test_the_cli_names_the_words_rest_names_and_none_where_none_is_close(lecture):
+    """The CLI's warning offered what a --filter value's refusal offers (spelt 0.6 alike, any first letter): "blue" for
+    "goblet", "bone" for "tone", and any indexed words where none was close; REST and the web UI offered nothing."""
+    index = (lecture / "idx").resolve()
+    searched = run_cli("search", "tone tissue", "--index", lecture / "idx", home=lecture / "home")
+    warned = [line for line in searched.stderr.splitlines() if line.startswith("warning:")]
+    assert warned == [f"warning: query 'tone tissue': no indexed word 'tone' in index {index}"]
+    with Index.open(index, hashing_settings(lecture)) as idx:
+        assert [u.closest for u in unknown_words([("query", "tone tissue")], idx)] == [()]
+
+
 # -- REST -------------------------------------------------------------------------------------------------------------
 
 

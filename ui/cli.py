@@ -266,14 +266,15 @@ def without_own_label(option: str, letter: str) -> str:
 
 def word_warnings(texts: list[tuple[str, str]], idx: Index) -> list[str]:
     """One line per word of each named text (``(name, text)``) no indexed text holds (``words.unknown_words``), naming
-    the closest indexed words as a --filter value's refusal does."""
-    from pathatlas.retrieval.search import not_held
-    from pathatlas.ui.words import indexed_spellings, unknown_words
+    the indexed words it may have meant as REST, MCP and the web UI name them (a --filter value's looser refusal
+    offered "blue" for "goblet", and listed any indexed words where none was close)."""
+    from pathatlas.ui.words import unknown_words
 
-    return [
-        f"{unknown.field}: {not_held('indexed word', unknown.word, indexed_spellings(idx), idx)}"
-        for unknown in unknown_words(texts, idx)
-    ]
+    def warning(unknown) -> str:
+        closest = f"; closest: {', '.join(map(repr, unknown.closest))}" if unknown.closest else ""
+        return f"{unknown.field}: no indexed word {unknown.word!r} in index {idx.path}{closest}"
+
+    return [warning(unknown) for unknown in unknown_words(texts, idx)]
 
 
 def print_warnings(warnings: list[str]) -> None:
