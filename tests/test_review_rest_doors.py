@@ -53,6 +53,7 @@ class FakeSearch:
     """What a search engine, a searcher and an engine answer: one figure hit, the image's words read."""
 
     settings = Settings()
+    index = None  # no index's words: a test searching with words patches them
 
     def __init__(self) -> None:
         self.queries: list[Query] = []
@@ -90,7 +91,7 @@ def test_an_image_search_marks_the_images_words_at_every_door():
 
 
 def test_a_text_and_image_search_marks_both_in_rest_and_atlas(monkeypatch):
-    monkeypatch.setattr(search_route, "unknown_words_out", lambda engine, texts: [])  # the fake has no index's words
+    monkeypatch.setattr(search_route, "unknown_words_json", lambda texts, idx: [])  # the fake has no index's words
     image = Image.effect_noise((64, 64), 40).convert("RGB")
     rest = asyncio.run(run_search(FakeSearch(), Query(text="compact", image=image), Links())).hits[0].snippet_marks
     atlas = Atlas("unused-index")

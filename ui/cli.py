@@ -324,7 +324,7 @@ def ask(
         answered = Agent.from_settings(searcher_telling(idx, status), settings).ask(q)
         result = answer_record(answered, idx.store, from_question)
     if as_json:
-        from pathatlas.ui.tools import asked_texts, unknown_words_json
+        from pathatlas.ui.words import asked_texts, unknown_words_json
 
         print_json({**result, "unknown_words": unknown_words_json(asked_texts(q.text, options), idx)})  # as REST's
         return

@@ -114,7 +114,7 @@ class Atlas:
         from pathatlas.agent.document import answer_record
         from pathatlas.agent.graph import Agent
         from pathatlas.agent.questions import Question, with_pasted_options
-        from pathatlas.ui.tools import asked_texts, unknown_words_json
+        from pathatlas.ui.words import asked_texts, unknown_words_json
 
         name = answerer or self.settings.answerer
         if name not in self._agents:

@@ -20,16 +20,15 @@ from PIL import Image
 from pydantic import Field, StrictInt, ValidationError, WithJsonSchema
 
 from pathatlas.agent.document import answer_record
-from pathatlas.agent.questions import LETTERS, Question, with_pasted_options
+from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.retrieval.images import open_image
-from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import Found, Query
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.schemas import K_MAX, UnknownWordOut, hit_records
-from pathatlas.ui.words import unknown_words
+from pathatlas.ui.api.schemas import K_MAX, hit_records
+from pathatlas.ui.words import asked_texts, unknown_words_json
 
 MAX_TEXT_CHARS = Settings.model_fields["max_query_chars"].default
 """Longest query, question or option the tools' schema advertises; the tools refuse text over the service's own
@@ -119,18 +118,6 @@ def check_text(value: str, name: str, limit: int) -> str:
     if len(value) > limit:
         raise BadInputError(f"{name} is {len(value):,} characters long, over the limit of {limit:,}")
     return value
-
-
-def asked_texts(question: str, options: list[str]) -> list[tuple[str, str]]:
-    """A question's texts by the names ``unknown_words`` gives them: "question", "option A", "option B"..."""
-    return [("question", question), *((f"option {LETTERS[n]}", option) for n, option in enumerate(options))]
-
-
-def unknown_words_json(texts: list[tuple[str, str]], idx: Index) -> list[dict[str, Any]]:
-    """REST's ``unknown_words`` (``UnknownWordOut``) as plain JSON, for the tools and ``pathatlas ask --json``: each
-    word of ``texts`` (``(field, text)``) no indexed text holds (``words.unknown_words``), so a typo found by meaning
-    alone is named at every door, with the indexed words it may have meant."""
-    return [UnknownWordOut.model_validate(u, from_attributes=True).model_dump() for u in unknown_words(texts, idx)]
 
 
 def check_k(k: int) -> int:

@@ -9,7 +9,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pathatlas.retrieval.index import per_generation
 
@@ -96,3 +96,17 @@ def unknown_words(texts: Sequence[tuple[str, str]], idx: Index) -> list[UnknownW
     unindexed = [(field, word) for field, text in texts for word in unindexed_words(text, terms, languages)]
     spellings = indexed_spellings(idx) if unindexed else {}
     return [UnknownWord(field, word, closest_words(word, spellings)) for field, word in unindexed]
+
+
+def asked_texts(question: str, options: Sequence[str]) -> list[tuple[str, str]]:
+    """A question's texts by the names ``unknown_words`` gives them: "question", "option A", "option B"..."""
+    from pathatlas.agent.questions import LETTERS
+
+    return [("question", question), *((f"option {LETTERS[n]}", option) for n, option in enumerate(options))]
+
+
+def unknown_words_json(texts: Sequence[tuple[str, str]], idx: Index) -> list[dict[str, Any]]:
+    """``unknown_words`` as every door returns it (REST's ``UnknownWordOut``, MCP, LangChain, ``ask --json``, the
+    library): each word of ``texts`` (``(field, text)``) no indexed text holds, with the indexed words it may have
+    meant, so a typo found by meaning alone is named wherever one asks."""
+    return [{"field": u.field, "word": u.word, "closest": list(u.closest)} for u in unknown_words(texts, idx)]

@@ -12,9 +12,9 @@ from PIL import Image
 from pydantic import ValidationError
 
 from pathatlas.agent.document import answer_record
-from pathatlas.agent.questions import LETTERS, Question, with_pasted_options
+from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.ui.api.deps import BODY, EngineDep, FormOnly, JsonOnly, LinksDep, errors, within_query_limit
-from pathatlas.ui.api.routes.search import scoped, unknown_words_out
+from pathatlas.ui.api.routes.search import scoped
 from pathatlas.ui.api.schemas import (
     DOCUMENTED_LENGTH,
     AskRequest,
@@ -24,6 +24,7 @@ from pathatlas.ui.api.schemas import (
     too_long,
 )
 from pathatlas.ui.api.uploads import read_limited
+from pathatlas.ui.words import asked_texts, unknown_words_json
 
 router = APIRouter(tags=["ask"])
 QUESTION_TEXT = AskRequest.model_fields["question"].description
@@ -39,7 +40,7 @@ QUESTION_TEXT = AskRequest.model_fields["question"].description
     responses=errors(404, *BODY, 415, 502, 503),
 )
 def ask(request: AskRequest, engine: EngineDep, links: LinksDep) -> AskResponse:
-    within_query_limit(engine, asked_texts(request, ("body",)))
+    within_query_limit(engine, asked_fields(request, ("body",)))
     return answered(engine, request, links)
 
 
@@ -68,14 +69,14 @@ async def ask_image(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, error_line(exc.errors()[0])) from exc
     except ValueError as exc:  # the filters
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
-    if long := too_long(asked_texts(request), engine.settings.max_query_chars):  # an option: as the rules above
+    if long := too_long(asked_fields(request), engine.settings.max_query_chars):  # an option: as the rules above
         raise HTTPException(status.HTTP_400_BAD_REQUEST, error_line(long[0]))
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
     picture = await asyncio.wrap_future(engine.open_image(data))  # a few at a time: a decode can take a gigabyte
     return await run_in_threadpool(answered, engine, request, links, picture)  # the models block
 
 
-def asked_texts(request: AskRequest, where: tuple[str, ...] = ()) -> dict[tuple[str | int, ...], str]:
+def asked_fields(request: AskRequest, where: tuple[str, ...] = ()) -> dict[tuple[str | int, ...], str]:
     """The question and each option by their place in the request (below ``where``), for ``too_long``."""
     options = {(*where, "options", n): option for n, option in enumerate(request.options)}
     return {(*where, "question"): request.question, **options}
@@ -93,6 +94,5 @@ def answered(engine, request: AskRequest, links: Links, picture: Image.Image | N
     text, options, from_question = with_pasted_options(request.question, request.options)
     question = Question(text, options, picture, filters=scoped(engine, request.filters))
     result = engine.ask(question).result()
-    asked = [("question", text), *((f"option {LETTERS[n]}", option) for n, option in enumerate(options))]
     record = answer_record(result, engine.index.store, from_question)
-    return AskResponse.of(record, links, unknown_words_out(engine, asked))
+    return AskResponse.of(record, links, unknown_words_json(asked_texts(text, options), engine.index))

@@ -37,12 +37,11 @@ from pathatlas.ui.api.schemas import (
     SearchRequest,
     SearchResponse,
     SimilarRequest,
-    UnknownWordOut,
     parse_filters_form,
     valid_unicode,
 )
 from pathatlas.ui.api.uploads import read_limited
-from pathatlas.ui.words import unknown_words
+from pathatlas.ui.words import unknown_words_json
 
 router = APIRouter(tags=["search"])
 
@@ -74,19 +73,13 @@ def scoped(engine: Engine, filters: dict) -> dict:
         raise  # a chapter: 404 in the index's words (app.py)
 
 
-def unknown_words_out(engine: Engine, texts: list[tuple[str, str]]) -> list[UnknownWordOut]:
-    """The words of ``texts`` (``(field, text)``) the open index holds nowhere (``words.unknown_words``: its words are
-    read once per committed generation, not per request), as responses list them."""
-    return [UnknownWordOut.model_validate(u, from_attributes=True) for u in unknown_words(texts, engine.index)]
-
-
 async def run_search(engine: Engine, query: Query, links: Links) -> SearchResponse:
     if query.filters:  # resolving reads the index's sources and sections: not on the event loop
         query.filters = await run_in_threadpool(scoped, engine, query.filters)
     found = await asyncio.wrap_future(engine.search(query))  # a full queue answers 503 (see app.py)
     hits = HitOut.ranked(found.hits, links, found.marked_words(query.text))
     texts = [("text", query.text)] if query.text else []
-    unknown = await run_in_threadpool(unknown_words_out, engine, texts) if texts else []  # not on the loop
+    unknown = await run_in_threadpool(unknown_words_json, texts, engine.index) if texts else []  # not on the loop
     return SearchResponse(hits=hits, image_words=found.image_words, unknown_words=unknown)
 
 
