@@ -95,6 +95,16 @@ def answer_document(question: Question, answer: Answer, evidence: list[Evidence]
     }
 
 
+def offline_scorer(answerer: Answerer) -> OfflineAnswerer | None:
+    """The offline scorer an answerer weighs the options with: itself, or the LLM answerer's ``judge`` (what its
+    confidence may reach). Such an answerer takes the agent's passage support too (``answer(q, evidence, support)``),
+    so its scores are the ones the offline answerer gives for the same searches."""
+    if isinstance(answerer, OfflineAnswerer):
+        return answerer
+    judge = getattr(answerer, "judge", None)
+    return judge if isinstance(judge, OfflineAnswerer) else None
+
+
 @dataclass
 class AgentResult:
     question: Question
@@ -165,12 +175,10 @@ class Agent:
         return cls(searcher, answerer, settings.agent_rounds, settings.agent_k)
 
     def __post_init__(self):
-        self.judge = (
-            self.answerer
-            if isinstance(self.answerer, OfflineAnswerer)
-            else OfflineAnswerer(self.searcher.index.encoder)
-        )
-        """Weighs options between rounds (the offline scorer: cheap and deterministic, whatever answers)."""
+        self.judge = offline_scorer(self.answerer) or OfflineAnswerer(self.searcher.index.encoder)
+        """Weighs options between rounds (the offline scorer: cheap and deterministic, whatever answers); the
+        answerer's own where it has one (the LLM answerer weighs what its confidence may reach), so the evidence is
+        encoded once."""
         graph = StateGraph(AgentState)
         graph.add_node("plan", self._plan)
         graph.add_node("search", self._search)
@@ -284,7 +292,7 @@ class Agent:
 
     def _answer(self, state: AgentState) -> dict:
         evidence = sorted(state["evidence"].values(), key=lambda e: e.rank)
-        if isinstance(self.answerer, OfflineAnswerer):
+        if offline_scorer(self.answerer) is not None:  # the passage support weighs in its scores
             answer = self.answerer.answer(state["question"], evidence, state["support"])
         else:
             answer = self.answerer.answer(state["question"], evidence)

@@ -162,3 +162,18 @@ def test_an_ollama_server_that_does_not_answer_times_out_too(settings):
         with pytest.raises(AnswerError, match=r"no reply within PATHATLAS_LLM_TIMEOUT=0\.5 s$"):
             answerer.answer(BONE, [])
         assert time.monotonic() - started < 2.5
+
+
+def test_the_agents_llm_answer_is_scored_as_the_offline_agent_scores_the_same_searches(demo_index):
+    """The agent gave its passage searches to the offline answerer alone: an LLM answer's earned confidence came
+    from one search's weights (0.42 where the offline agent said 0.28 for the same choice)."""
+    question = Question(
+        "Which cells show a clear perinuclear halo and a raisinoid nucleus in HPV infection?",
+        ["Langhans giant cells", "Koilocytes", "Type II pneumocytes", "Goblet cells"],
+    )
+    model = FakeListChatModel(responses=[json.dumps({"answer": "B", "evidence": []})])
+    llm = LLMAnswerer(model, retries=0, encoder=demo_index.encoder)
+    by_llm = Agent(Searcher(demo_index), llm).ask(question).to_dict()
+    offline = Agent(Searcher(demo_index), OfflineAnswerer(demo_index.encoder)).ask(question).to_dict()
+    assert [o["score"] for o in by_llm["options"]] == [o["score"] for o in offline["options"]]
+    assert by_llm["choice"] == offline["choice"] == 1 and by_llm["confidence"] == offline["confidence"]

@@ -34,6 +34,7 @@ from pathatlas.agent.answerers.base import Answerer, AnswerError
 from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.plan import read_question
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
+from pathatlas.agent.scoring import OptionSupport
 from pathatlas.agent.writing import SETTLED_CONFIDENCE, annotate, quotes_for
 from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.encoders import Encoder
@@ -322,14 +323,16 @@ class LLMAnswerer(Answerer):
             encoder=encoder,
         )
 
-    def answer(self, question: Question, evidence: list[Evidence]) -> Answer:
+    def answer(self, question: Question, evidence: list[Evidence], support: OptionSupport | None = None) -> Answer:
         """The model's answer at the confidence the evidence backs (``earned``), its options scored by the evidence
         (so an option the evidence ties with, or ranks above, the choice leaves it unsettled), settled as the offline
-        answerer's would be; an open answer is settled only at SETTLED_CONFIDENCE and citing evidence."""
+        answerer's would be; an open answer is settled only at SETTLED_CONFIDENCE and citing evidence. ``support``: the
+        agent's passage searches per option, weighed as the offline answerer weighs them (the model does not see them:
+        its evidence is the quotes)."""
         shown = evidence[: self.evidence_items]
         quotes = quotes_for(question, read_question(question), shown) if question.options else None
         choice, text, rationale, cited, stated = self._reply(question, shown, quotes)
-        backing = self.judge.answer(question, evidence)
+        backing = self.judge.answer(question, evidence, support)
         backed = backing.scores[choice] if choice is not None else backing.confidence
         confidence = earned(backed, stated)
         answer = Answer(
