@@ -80,7 +80,7 @@ def parse_filters(items: list[str] | None) -> dict[str, object]:
     values: dict[str, list[str]] = {}
     for item in items or []:
         field, sep, value = item.partition("=")
-        if not sep or not field.strip() or not value.strip():
+        if not sep or not field.strip():  # an empty value is refused below in the words every door uses
             raise BadInputError(f"--filter {item!r}: use FIELD=VALUE, e.g. kind=figure or organ=lung")
         values.setdefault(field.strip(), []).append(value.strip())
     try:
