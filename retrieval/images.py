@@ -30,10 +30,7 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> 
             image = Image.open(io.BytesIO(raw))
         width, height = image.size
         if width * height > max_pixels:
-            raise BadInputError(
-                f"{label} is {width}x{height} pixels, over the limit of {max_pixels:,} (PATHATLAS_MAX_IMAGE_PIXELS): "
-                f"{within(width, height, max_pixels)} and try again"
-            )
+            raise BadInputError(too_large(label, width, height, max_pixels))
         image.load()
     except BadInputError:
         raise
@@ -95,15 +92,26 @@ def full_scale(brightest: float, floating: bool = False) -> float:
 MIN_QUERY_SIDE = 32
 """Pixels a query image needs on each side to be compared with anything (an icon or a 1x1 pixel matches at random)."""
 
+TOO_SMALL = f"too small to compare; give one of at least {MIN_QUERY_SIDE} a side"
+
 
 def check_query_image(image: Image.Image) -> None:
     """Refuse a query image too small to see anything in (an icon, a 1x1 pixel): its nearest cases agree by chance,
     and once settled an answer on them."""
     width, height = image.size
     if min(width, height) < MIN_QUERY_SIDE:
-        raise BadInputError(
-            f"the image is {width}x{height} pixels: too small to compare; give one of at least {MIN_QUERY_SIDE} a side"
-        )
+        raise BadInputError(f"the image is {width}x{height} pixels: {TOO_SMALL}")
+
+
+def too_large(label: str, width: int, height: int, max_pixels: int) -> str:
+    """The refusal of an image over ``max_pixels``; one whose short side is under ``MIN_QUERY_SIDE`` is told at once
+    it is too small to compare, as any crop of it would be (a 1000000x30 strip told "crop it to 33333x30")."""
+    if min(width, height) < MIN_QUERY_SIDE:
+        return f"{label} is {width}x{height} pixels: {TOO_SMALL}"
+    return (
+        f"{label} is {width}x{height} pixels, over the limit of {max_pixels:,} (PATHATLAS_MAX_IMAGE_PIXELS): "
+        f"{within(width, height, max_pixels)} and try again"
+    )
 
 
 def within(width: int, height: int, max_pixels: int) -> str:

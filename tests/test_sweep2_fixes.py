@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from pathatlas.errors import BadInputError
+from pathatlas.retrieval.images import open_image
 from pathatlas.ui.cli import parse_filters
+from tests.test_operator_fixes import png_of_size
 
 
 # -- 2. an empty --filter value ---------------------------------------------------------------------------------------
@@ -16,3 +18,12 @@ def test_an_empty_cli_filter_value_is_refused_as_every_door_refuses_it(given, fi
     with pytest.raises(BadInputError) as refused:
         parse_filters(["organ=lung", given])
     assert str(refused.value) == f"filter {field!r} is empty: give a value or leave it out"
+
+
+# -- 4. a strip too thin for any crop -------------------------------------------------------------------------------
+def test_a_strip_thinner_than_a_query_needs_is_told_at_once_it_is_too_small():
+    """A 1000000x30 strip over a 1000000-pixel limit was told "crop it to at most 33333x30", then refused as too small
+    to compare."""
+    with pytest.raises(BadInputError) as refused:
+        open_image(png_of_size(1_000_000, 30), 1_000_000, name="strip.png")
+    assert str(refused.value) == "strip.png is 1000000x30 pixels: too small to compare; give one of at least 32 a side"
