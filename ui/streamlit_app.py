@@ -279,9 +279,10 @@ def filter_row() -> dict[str, list[str]]:
 
 def url_search() -> tuple[str, dict[str, list[str]]]:
     """The text search the page's URL names: its text (``q``) and filters (a parameter per value, named as the
-    filter)."""
+    filter). A blank value (``organ=``) filters nothing and is left out, as an empty menu is."""
     params = st.query_params
-    return params.get("q", ""), {name: params.get_all(name) for name in FILTERS if params.get_all(name)}
+    filters = {name: [value for value in params.get_all(name) if value.strip()] for name in FILTERS}
+    return params.get("q", ""), {name: values for name, values in filters.items() if values}
 
 
 def keep_in_url(text: str = "", filters: dict[str, list[str]] | None = None) -> None:
