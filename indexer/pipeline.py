@@ -41,7 +41,8 @@ FIGURE_OCR_MISSING = (
 T = TypeVar("T")
 
 Progress = Callable[[str, int, int], None]
-"""(source name, units done, units expected), for callers that show their own progress."""
+"""(source name, units done, units expected), for callers that show their own progress: units whose entries are
+encoded, below the expected until the source is committed, when both become the units it had."""
 
 
 @dataclass
@@ -272,7 +273,7 @@ class Indexer:
         self._written = []
         try:
             self._earlier = self._reusable(source.key, known, force)
-            count = self._write(source, fingerprint)
+            count, units = self._write(source, fingerprint)
             if not count:  # an empty cases.jsonl, a folder whose every image failed: not "indexed, 0 entries"
                 raise BadInputError(nothing_indexed(source))
             entry = {
@@ -298,6 +299,7 @@ class Indexer:
             if isinstance(exc, OSError) and (error := unwritable(self.index.path, exc)) is not None:
                 exc = error  # a full disk: one line naming the index folder (each source tries: space may come back)
             return SourceReport(source.key, "failed", problems=[one_line(exc), *source.problems])
+        self._report(source.key, units, units)  # committed: what it had, not what its listing promised (``size_hint``)
         return SourceReport(source.key, "indexed", count, time.perf_counter() - started, source.problems)
 
     def _reusable(self, key: str, known: dict[str, Any] | None, force: bool) -> dict[str, str]:
@@ -332,39 +334,52 @@ class Indexer:
             if all(space in stored.get(record_id, {}) for space in spaces)
         }
 
-    def _entries(self, source: Source, fingerprint: str, bar: tqdm) -> Iterator[Entry]:
-        done = 0  # counted here: a disabled bar (the API's jobs) never advances its ``n``
+    def _entries(self, source: Source, fingerprint: str, units: dict[str, int]) -> Iterator[Entry]:
+        """The source's entries; each record's progress units are put in ``units`` under its last entry's id, to be
+        counted once that entry is encoded (a record without entries passes its units on to the next)."""
         ids: set[str] = set()
         records = source.records()
+        pending = 0
         while True:
             with self._stage("read"):
                 record = next(records, None)
                 entries = own_entries(record, source, fingerprint, ids) if record is not None else []
             if record is None:
                 return
-            if record.progress_units:
-                done += record.progress_units
-                bar.update(record.progress_units)
-                if self.on_progress:
-                    self.on_progress(source.key, done, bar.total or 0)
+            pending += record.progress_units
+            if entries and pending:
+                units[entries[-1].id], pending = pending, 0
             yield from entries
 
-    def _write(self, source: Source, fingerprint: str) -> int:
-        count = 0
-        name = Path(source.key).name
-        with tqdm(total=source.size_hint(), desc=name, unit="item", disable=not self.show_progress) as bar:
+    def _write(self, source: Source, fingerprint: str) -> tuple[int, int]:
+        """Encode and store the source's entries: (entries, progress units) stored. Progress counts the units whose
+        entries are encoded, not those read (reading runs ahead of encoding), and a cancel comes before the batch is
+        stored: a job cancelled or stopped reads as far as it got."""
+        count = done = 0
+        units: dict[str, int] = {}
+        hint = source.size_hint()
+        with tqdm(total=hint, desc=Path(source.key).name, unit="item", disable=not self.show_progress) as bar:
             batches = self._with_keypoints(
-                self._with_printed_words(batched(self._entries(source, fingerprint, bar), ENTRY_BATCH))
+                self._with_printed_words(batched(self._entries(source, fingerprint, units), ENTRY_BATCH))
             )
             for batch in prefetched(batches):
                 crash_point("store upsert")
                 encoded = self.encode(batch, self._earlier_vectors(batch))
+                done += (batch_units := sum(units.pop(entry.id, 0) for entry in batch))
+                bar.update(batch_units)
+                self._report(source.key, min(done, max(hint, 1) - 1), hint)  # complete only once committed
                 with self._stage("store"):
                     self.index.store.upsert(encoded)
                 with self._stage("thumbnails"):
                     self._save_thumbnails(batch)
                 count += len(batch)
-        return count
+            bar.total = done  # what it had: listed rows it skipped are no units
+            bar.refresh()
+        return count, done
+
+    def _report(self, key: str, done: int, total: int) -> None:
+        if self.on_progress:
+            self.on_progress(key, done, total)
 
     def _with_printed_words(self, batches: Iterator[list[Entry]]) -> Iterator[list[Entry]]:
         """Figures get the words printed in them (``figure_ocr``), in the reading thread (so OCR overlaps
