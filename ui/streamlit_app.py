@@ -887,7 +887,9 @@ def app_tabs() -> list:
     tab = named if named in TABS else TABS[0]
     if not TAB_CHOSEN:
         return st.tabs(TABS, default=tab)
-    st.session_state.tab = tab
+    if named != st.session_state.get("url_tab", ""):  # the URL moved (a link, Back, Forward): open the tab it names
+        st.session_state.url_tab = named
+        st.session_state.tab = tab
     return st.tabs(TABS, key="tab", on_change=keep_tab)
 
 
@@ -897,6 +899,7 @@ def keep_tab() -> None:
         st.query_params.pop("tab", None)
     else:
         st.query_params["tab"] = st.session_state.tab
+    st.session_state.url_tab = st.query_params.get("tab")  # the tab is the user's: no later run sets it from the URL
 
 
 STYLE = (
