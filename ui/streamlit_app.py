@@ -882,13 +882,14 @@ def library_tab() -> None:
 
 def app_tabs() -> list:
     """The app's tabs, the one the URL names (``tab``) open. Where Streamlit tells the tab chosen (``TAB_CHOSEN``) it
-    is kept in the URL, so that a reload or a link opens it and Back returns to the tab before."""
+    is kept in the URL, so that a reload or a link opens it. Within a session the tab is the user's alone: set from the
+    URL on every run, a run that read the URL before a tab's click reached it switched back (CI found an answer
+    hidden behind the Search tab twice), so Back and Forward step through searches, not tabs."""
     named = st.query_params.get("tab")
     tab = named if named in TABS else TABS[0]
     if not TAB_CHOSEN:
         return st.tabs(TABS, default=tab)
-    if named != st.session_state.get("url_tab", ""):  # the URL moved (a link, Back, Forward): open the tab it names
-        st.session_state.url_tab = named
+    if "tab" not in st.session_state:  # a session's first run (a link, a bookmark, a reload): the tab the URL names
         st.session_state.tab = tab
     return st.tabs(TABS, key="tab", on_change=keep_tab)
 
@@ -899,7 +900,6 @@ def keep_tab() -> None:
         st.query_params.pop("tab", None)
     else:
         st.query_params["tab"] = st.session_state.tab
-    st.session_state.url_tab = st.query_params.get("tab")  # the tab is the user's: no later run sets it from the URL
 
 
 STYLE = (
