@@ -34,7 +34,7 @@ import streamlit as st
 from PIL import Image
 
 from pathatlas.retrieval.marks import query_terms
-from pathatlas.retrieval.text import folded, normalise
+from pathatlas.retrieval.stores.base import fold
 from pathatlas.ui.present import (
     PAGE_SIZE,
     case_image_text,
@@ -69,7 +69,6 @@ from pathatlas.ui.present import (
 st.set_page_config(page_title="PathAtlas", layout="wide", menu_items={"About": "PathAtlas: search pathology books."})
 KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
 FILTERS = {"kind": "Kind", "source": "Source", "organ": "Organ", "diagnosis": "Diagnosis", "chapter": "Chapter"}
-CASELESS_FILTERS = ("kind", "organ", "diagnosis")  # a URL's "organ=Lung" is the menu's "lung", as REST reads it
 TABS = ("Search", "Ask", "Library")
 BADGE = {"best match": "green", "strong match": "green", "good match": "blue", "related": "gray"}
 READING_DPI = 110
@@ -327,10 +326,9 @@ def menu_value(name: str, value: str) -> str | None:
     offered = filter_values(name)
     if name == "source":
         found = [v for v in offered if value == v["value"]] or [v for v in offered if value == v.get("label")]
-    elif name in CASELESS_FILTERS:
-        found = [v for v in offered if folded(normalise(v["value"])) == folded(normalise(value))]
-    else:
-        found = [v for v in offered if value == v["value"]]
+    else:  # as the stores compare a filter (``fold``); a kind is a lower-case name
+        wanted = fold(name, value.casefold() if name == "kind" else value)
+        found = [v for v in offered if fold(name, v["value"]) == wanted]
     return found[0]["value"] if found else None
 
 
