@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal, get_args
 
 from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pathatlas import tesseract
@@ -69,7 +70,8 @@ def snowball_languages(names: str | Iterable[str]) -> list[str]:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PATHATLAS_", env_nested_delimiter="__")
+    model_config = SettingsConfigDict(env_prefix="PATHATLAS_", env_nested_delimiter="__", hide_input_in_errors=True)
+    """Inputs stay out of pydantic's own errors, which a secret may be (``load_settings`` shows those that are not)."""
 
     home: Path = Field(default_factory=_default_home, description="Caches and the default index live here.")
     index: Path | None = Field(None, description="Index folder; defaults to <home>/index.")
@@ -79,7 +81,7 @@ class Settings(BaseSettings):
     )
     store: str = Field("faiss", description="Vector store for new indexes: faiss, qdrant, py:package.module.Class.")
     qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; unset means embedded.")
-    qdrant_api_key: str | None = None
+    qdrant_api_key: str | None = Field(None, repr=False)  # secrets (repr=False) are in no repr and no error
     qdrant_collection: str | None = Field(None, description="Collection on a Qdrant server; defaults to 'pathatlas'.")
     sources: list[str] = Field(
         default_factory=list,
@@ -179,7 +181,7 @@ class Settings(BaseSettings):
     agent_k: int = Field(8, ge=1, description="Hits each sub-query keeps as evidence.")
     llm_provider: str = Field("openai", description="openai (any OpenAI-compatible server) or ollama.")
     llm_base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8080/v1 for llama.cpp or vLLM.")
-    llm_api_key: str | None = None
+    llm_api_key: str | None = Field(None, repr=False)
     llm_model: str = "default"
     llm_timeout: float = Field(60.0, gt=0, allow_inf_nan=False, description="Seconds one LLM request may take.")
     llm_retries: int = Field(2, ge=0, description="Extra tries when the model's reply cannot be parsed.")
@@ -198,7 +200,9 @@ class Settings(BaseSettings):
     llm_json_mode: bool = Field(True, description="Ask OpenAI-compatible servers for a JSON object reply.")
     llm_images: bool = Field(False, description="Send the question image and evidence images (for VLMs).")
 
-    api_token: str | None = Field(None, description="When set, index and delete endpoints require this bearer token.")
+    api_token: str | None = Field(
+        None, repr=False, description="When set, index and delete endpoints require this bearer token."
+    )
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the REST API.")
     max_upload_mb: int = Field(200, ge=1, description="Largest upload the REST API accepts.")
     max_unpacked_mb: int = Field(2000, ge=1, description="Largest total size an uploaded zip may unpack to.")
@@ -382,6 +386,14 @@ def os_problem(exc: BaseException, settings: Settings | None = None, paths: bool
     return None
 
 
+def setting_problem(error: ErrorDetails) -> str:
+    """One refused value as ``PATHATLAS_NAME=value: why``, without the value of a secret (``repr=False``) nor of a name
+    that is no setting (a key under a wrong name; a whole object given as one)."""
+    field = Settings.model_fields.get(str(error["loc"][0]) if error["loc"] else "")
+    shown = f"={error.get('input')!r}" if field is not None and field.repr else ""
+    return f"PATHATLAS_{'_'.join(map(str, error['loc'])).upper()}{shown}: {error['msg']}"
+
+
 class _AtLeastWarning(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return record.levelno >= logging.WARNING
@@ -397,10 +409,7 @@ def load_settings(**values) -> Settings:
     try:
         return Settings(**values)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"PATHATLAS_{'_'.join(map(str, error['loc'])).upper()}={error.get('input')!r}: {error['msg']}"
-            for error in exc.errors()
-        )
+        problems = "; ".join(map(setting_problem, exc.errors()))
         raise BadInputError(f"bad setting {problems}") from None
     except SettingsError as exc:  # a list setting that is not JSON: pydantic-settings names the field, not the value
         field = re.search(r'field "(\w+)"', str(exc))

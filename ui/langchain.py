@@ -19,11 +19,12 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from pathatlas.errors import BadInputError
+from pathatlas.errors import BadInputError, UnknownSourceError
+from pathatlas.retrieval.index import AmbiguousSourceError
 from pathatlas.retrieval.records import Hit
-from pathatlas.retrieval.search import Query, check_filters
+from pathatlas.retrieval.search import Query, check_filters, resolve_filters
 from pathatlas.settings import Settings, load_settings
 from pathatlas.ui.api.schemas import hit_records
 from pathatlas.ui.tools import Toolbox, check_k, refuse_unknown_arguments, reraise_as, thumbnail_uri, validation_line
@@ -80,6 +81,18 @@ class PathAtlasRetriever(BaseRetriever):
         not at its first search."""
         return check_k(k)
 
+    @model_validator(mode="after")
+    def _held_filters(self) -> PathAtlasRetriever:
+        """Filters naming what the index does not hold (a source, an organ: ``resolve_filters``) are refused when the
+        retriever is made, in REST's words and as ``BadInputError`` as the other bad filters are, not at its first
+        search. They are kept as given: each search resolves them again, against the index as it is then."""
+        engine = self.toolbox.engine
+        try:
+            resolve_filters(self.filters, engine.index)
+        except (UnknownSourceError, AmbiguousSourceError) as exc:
+            raise BadInputError(engine.client_message(exc)) from None
+        return self
+
     @classmethod
     def from_index(
         cls,
@@ -95,7 +108,12 @@ class PathAtlasRetriever(BaseRetriever):
         settings = settings or load_settings()
         if index is not None:
             settings = settings.model_copy(update={"index": Path(index).expanduser()})
-        return cls(toolbox=Toolbox(Engine(settings, create=False), allow_dirs=[Path(d) for d in allow_dirs]), **kwargs)
+        engine = Engine(settings, create=False)
+        try:
+            return cls(toolbox=Toolbox(engine, allow_dirs=[Path(d) for d in allow_dirs]), **kwargs)
+        except Exception:  # a refused k or filter: the engine's threads and store are let go, not left running
+            engine.close()
+            raise
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return hit_documents(self.toolbox.hits(Query(text=query, k=self.k, filters=dict(self.filters))), query)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from pathatlas.errors import BadInputError
 from pathatlas.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,16 @@ if TYPE_CHECKING:
     from pathatlas.retrieval.search import Query
 
 ImageInput = str | os.PathLike | bytes | Image.Image
+PathInput = str | os.PathLike
+
+
+def listed(paths: tuple) -> list[PathInput]:
+    """``add``'s paths in one list, those in a list or tuple in their place; anything else is refused in one line, not
+    left to fail as a TypeError inside the indexer."""
+    flat = [path for given in paths for path in (given if isinstance(given, list | tuple) else [given])]
+    if wrong := [path for path in flat if not isinstance(path, PathInput)]:
+        raise BadInputError(f"add takes paths (text or os.PathLike) or lists of them, not {type(wrong[0]).__name__}")
+    return flat
 
 
 class Atlas:
@@ -38,7 +49,11 @@ class Atlas:
     exist yet is created by the first ``add``."""
 
     def __init__(self, index: str | os.PathLike | None = None, **settings: Any):
-        values = {**settings, **({"index": Path(index)} if index is not None else {})}
+        if "settings" in settings:  # refused before load_settings, whose line would name it as an unknown setting
+            raise BadInputError(
+                "Atlas takes settings by name, e.g. Atlas(index, figure_ocr=False), not a Settings object"
+            )
+        values = {**settings, **({"index": index} if index is not None else {})}  # checked as settings are: one line
         self.settings = load_settings(**values)
         self._index = None
         self._searcher = None
@@ -63,15 +78,18 @@ class Atlas:
             self._searcher = Searcher(self.index)
         return self._searcher
 
-    def add(self, *paths: str | os.PathLike, force: bool = False, progress: bool = False) -> list[dict[str, Any]]:
-        """Index PDFs, case folders and images (unchanged ones are skipped; ``force`` re-reads them): one report
-        per source (``source``, ``status``, ``entries``, ``seconds``, ``problems``), as ``index --json`` prints."""
+    def add(
+        self, *paths: PathInput | Sequence[PathInput], force: bool = False, progress: bool = False
+    ) -> list[dict[str, Any]]:
+        """Index PDFs, case folders and images, given one by one, in lists, or both (``add("a.pdf", ["b/", "c/"])``;
+        unchanged ones are skipped, ``force`` re-reads them): one report per source (``source``, ``status``,
+        ``entries``, ``seconds``, ``problems``), as ``index --json`` prints."""
         from pathatlas.indexer.pipeline import Indexer
         from pathatlas.retrieval.index import Index
 
         if self._index is None:
             self._index = Index.open(self.settings.index_dir, self.settings, create=True, defer=True)
-        report = Indexer(self._index, show_progress=progress).add(list(paths), force=force)
+        report = Indexer(self._index, show_progress=progress).add(listed(paths), force=force)
         for note in report.notes:  # what the CLI prints on stderr (figure words not read: no tesseract)
             log.warning(note)
         return [dict(source.__dict__) for source in report.sources]
@@ -130,9 +148,11 @@ class Atlas:
     def _query(self, text: str | None, image: ImageInput | None, k: int, filters: dict | None) -> Query:
         """The checked query of ``hits`` and ``search``."""
         from pathatlas.retrieval.search import Query
+        from pathatlas.ui.tools import check_k
 
         query = Query(text=self._text(text), image=self._image(image), k=k, filters={} if filters is None else filters)
         query.validate()
+        check_k(query.k)  # REST's limit, as every door's (after ``validate``, which refuses a k that is no number)
         return query
 
     def _text(self, text: object) -> object:
@@ -151,8 +171,11 @@ class Atlas:
         return open_image(image if isinstance(image, bytes) else Path(image), self.settings.max_image_pixels)
 
     def close(self) -> None:
+        """Close the index and what was built on it, so that the next use (in a new ``with`` block or not) opens it
+        again as the first did, on every store, rather than search a closed one."""
         if self._index is not None:
             self._index.close()
+        self._index, self._searcher, self._agents = None, None, {}
 
     def __enter__(self) -> Atlas:
         return self
