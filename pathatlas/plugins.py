@@ -3,21 +3,29 @@ a plug-in's mistake is one line naming it, never a traceback from deep inside th
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
-from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import numpy as np
 
 from pathatlas.errors import EncoderError, MissingExtraError, PathAtlasError, UnknownNameError
+from pathatlas.settings import ENVIRONMENT_ERRORS
 
 T = TypeVar("T")
+
+GUARDED = frozenset({"store"})
+"""Registries whose plug-ins' protocol calls are guarded here (``guarded``): an encoder's calls are checked where they
+are made (``encoded``), an answerer's by its base class (``checked_answers``), a source's failure fails its source."""
 
 
 def import_plugin(name: str, base: type, what: str) -> type:
     """Import ``py:module.Class`` and check it is a concrete ``base`` subclass; ``what`` names the registry in errors,
-    which say why (the module's own import error, the abstract methods it leaves out) in one line."""
+    which say why (the module's own import error, the abstract methods it leaves out) in one line. A plug-in of a
+    ``GUARDED`` registry comes back as its ``guarded`` subclass."""
     dotted = name.removeprefix("py:")
     module_name, _, class_name = dotted.rpartition(".")
     try:
@@ -25,21 +33,87 @@ def import_plugin(name: str, base: type, what: str) -> type:
     except (ImportError, AttributeError, ValueError, SyntaxError) as exc:
         raise UnknownNameError(f"{what} {name!r}: cannot import {dotted} ({cause(exc)})") from None
     if not (isinstance(cls, type) and issubclass(cls, base)):
-        raise UnknownNameError(f"{what} {name!r}: {dotted} is not a {base.__name__} subclass")
+        article = "an" if base.__name__[0] in "AEIOU" else "a"
+        raise UnknownNameError(f"{what} {name!r}: {dotted} is not {article} {base.__name__} subclass")
     if inspect.isabstract(cls):
         missing = ", ".join(sorted(cls.__abstractmethods__))
         raise UnknownNameError(f"{what} {name!r}: {dotted} does not define {missing} (abstract in {base.__name__})")
-    return cls
+    return guarded(cls, base, f"{what} {name!r}") if what in GUARDED else cls
+
+
+@functools.cache
+def guarded(cls: type, base: type, named: str) -> type:
+    """``cls`` with each public call ``base`` declares guarded (``failures_named``), so that a plug-in store's failure
+    (a connection reset mid-search) is one line naming it wherever the call is made, not a traceback from inside it.
+    A subclass, not a wrapper: its attributes, ``isinstance`` and its own calls to itself stay as they are."""
+    calls = {
+        call: guarded_call(getattr(cls, call), f"{named}: {call}")
+        for call, member in vars(base).items()
+        if callable(member) and not call.startswith("_")
+    }
+    return type(cls.__name__, (cls,), {**calls, "__module__": cls.__module__, "__qualname__": cls.__qualname__})
+
+
+def guarded_call(call: Callable[..., Any], named: str) -> Callable[..., Any]:
+    """``call`` whose failures, and those of the iterator it returns (``scan``'s), are ``failures_named``."""
+
+    @functools.wraps(call)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        with failures_named(named):
+            returned = call(*args, **kwargs)
+        return guarded_items(returned, named) if isinstance(returned, Iterator) else returned
+
+    return checked
+
+
+def guarded_items(items: Iterator[T], named: str) -> Iterator[T]:
+    with failures_named(named):
+        yield from items
+
+
+@contextmanager
+def failures_named(named: str) -> Iterator[None]:
+    """Whatever a plug-in's call raises as one ``PathAtlasError`` line starting with ``named`` ("store 'py:x.Y':
+    search"); passed as raised: its own ``PathAtlasError``, ``NotImplementedError`` (the protocol's idiom for a call a
+    plug-in cannot make, which its caller names) and an OS error the machine must fix (a full disk), which the
+    caller names with its path."""
+    try:
+        yield
+    except (PathAtlasError, NotImplementedError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a plug-in raises, the user reads one line naming it
+        if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRORS:
+            raise
+        raise PathAtlasError(f"{named} failed: {cause(exc)}") from exc
 
 
 def started(name: str, what: str, build: Callable[[], T]) -> T:
-    """``build()``, a plug-in's constructor: its failure (a model file missing) is one line naming the plug-in."""
+    """``build()``, a plug-in's constructor: its failure (a model file missing) is one line naming the plug-in, as is
+    an encoder without usable ``dims`` (``checked_dims``)."""
     try:
-        return build()
+        built = build()
     except PathAtlasError:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever a plug-in raises, the user reads one line naming it
         raise PathAtlasError(f"{what} {name!r} failed to start: {cause(exc)}") from exc
+    if what == "encoder":
+        checked_dims(name, built)
+    return built
+
+
+def checked_dims(name: str, encoder: Any) -> None:
+    """Refuse, in one line naming it, an encoder whose ``dims`` do not give each space it declares a positive int
+    size: an index records them when it is made and sizes its store by them, where a missing or odd one was an
+    AttributeError from inside ``Index.open`` or a store that cannot hold a vector."""
+    dims = getattr(encoder, "dims", None)
+    spaces = {*encoder.text_spaces, *encoder.image_spaces}
+    sized = isinstance(dims, Mapping) and spaces <= set(dims)
+    if not sized or not all(type(size) is int and size > 0 for size in dims.values()):
+        given = "it sets none" if dims is None else f"not {dims!r}"
+        declared = ", ".join(map(repr, sorted(spaces))) or "none"
+        raise EncoderError(
+            f"encoder {name!r}: dims must map each space it declares ({declared}) to a positive int; {given}"
+        )
 
 
 def encoded(

@@ -204,9 +204,21 @@ class Ranker:
         return cls(dict(PLAIN_WEIGHTS), "plain", pin=dict(PLAIN_PIN))
 
     @classmethod
+    def chosen(cls, path: Path | None) -> Ranker:
+        """The ranker ``PATHATLAS_RANKER_FILE`` names (``path``), else the shipped default's (``load``). A file the user
+        named must be there: a mistyped path ranked every search by the plain fusion, saying nothing."""
+        if path is not None and not path.is_file():
+            what = "a folder, not a file" if path.is_dir() else "no such file"
+            raise BadInputError(
+                f"bad setting PATHATLAS_RANKER_FILE={str(path)!r}: {what}; 'pathatlas bench tune-text' writes one"
+            )
+        return cls.load(path or RANKER_FILE)
+
+    @classmethod
     def load(cls, path: Path = RANKER_FILE) -> Ranker:
-        """The chosen ranker if its file exists, else the plain fusion; a file that is not a ranker (as ``bench
-        tune-text`` writes one) is one error line naming the setting that points at it."""
+        """The ranker in ``path`` if that file exists, else the plain fusion (the shipped default's file: none ships);
+        a file that is not a ranker (as ``bench tune-text`` writes one) is one error line naming the setting that
+        points at it."""
         if not path.is_file():
             return cls.plain()
         try:

@@ -777,8 +777,8 @@ class Index:
             lock = self._try_write_lock()
             if lock is None:
                 raise IndexBusyError(
-                    f"index {self.path} is being changed by another process (an index run, a removal or a server's "
-                    "job); try again when it has finished"
+                    f"index {self.path} is being changed by another writer (an index run, a removal or a server's "
+                    "job, in this process or another); try again when it has finished"
                 )
             self._write_lock = lock
             try:

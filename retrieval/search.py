@@ -28,7 +28,6 @@ from pathatlas.retrieval.fusion import (
     MAJORITY,
     MAJORITY_KEEP,
     MAJORITY_WINDOW,
-    RANKER_FILE,
     Group,
     Ranker,
     add_scores,
@@ -397,7 +396,7 @@ class Searcher:
     def __init__(self, index: Index, ranker: Ranker | None = None, word_reader: WordReader | None = None):
         self.index = index
         self.settings = index.settings
-        self.ranker = ranker if ranker is not None else Ranker.load(self.settings.ranker_file or RANKER_FILE)
+        self.ranker = ranker if ranker is not None else Ranker.chosen(self.settings.ranker_file)
         if word_reader is not None:
             self.__dict__["word_reader"] = word_reader
 

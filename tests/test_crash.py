@@ -233,7 +233,7 @@ def test_a_second_writer_is_refused_and_a_writer_opened_earlier_builds_on_the_la
     early = open_index(fast, store)  # opened before the next commit, like a server started earlier
     writer = open_index(fast, store)
     with writer.writing():
-        with pytest.raises(IndexBusyError, match="being changed by another process"):
+        with pytest.raises(IndexBusyError, match="being changed by another writer"):
             Indexer(early, show_progress=False).add([second])
         with pytest.raises(IndexBusyError):
             early.remove_source(str(first))

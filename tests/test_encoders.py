@@ -74,7 +74,7 @@ def test_open_clip_local_dir_loads_and_encodes(tiny_clip_dir, settings):
         ("local-dir:/no/such/folder", BadInputError, "cannot load encoder"),
         ("st:/no/such/folder", BadInputError, "no model folder"),
         ("clip-vit-b", UnknownNameError, "unknown encoder 'clip-vit-b'"),
-        ("py:pathatlas.retrieval.records.Hit", UnknownNameError, "not a Encoder subclass"),
+        ("py:pathatlas.retrieval.records.Hit", UnknownNameError, "not an Encoder subclass"),
     ],
 )
 def test_wrong_encoder_names_fail_fast_with_one_line(name, error, message, settings):

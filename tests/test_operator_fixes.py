@@ -280,5 +280,5 @@ def test_a_removal_while_another_process_writes_the_index_is_409_and_changes_not
             response = client.delete(f"/sources/{sources[0]['id']}")
     finally:
         other.close()
-    assert response.status_code == 409 and "being changed by another process" in response.json()["detail"]
+    assert response.status_code == 409 and "being changed by another writer" in response.json()["detail"]
     assert client.get("/sources").json() == sources
