@@ -183,7 +183,7 @@ def search(
     query.validate()
     idx = Index.open(settings.index_dir, settings)
     found = Searcher(idx).find(query)  # which resolves the filters: a source's name, a chapter
-    print_warnings(word_warnings([(f"query {query.text!r}", query.text)] if query.text else [], idx))
+    print_warnings(word_warnings([(named("query", query.text), query.text)] if query.text else [], idx))
     hits = found.hits
     if found.image_words:  # what the image's own words added (stderr: --json keeps stdout JSON alone)
         err_console.print(f"words read in the image: {found.image_words}", highlight=False, markup=False)
@@ -264,6 +264,18 @@ def without_own_label(option: str, letter: str) -> str:
     return option[label.end() :] if label and label[2].upper() == letter else option
 
 
+NAMED_CHARS = 40
+"""How much of a text a warning about one of its words quotes: each line quoted a pasted 4,000-character vignette
+whole."""
+
+
+def named(kind: str, text: str) -> str:
+    """How a warning names the text its word is in: ``kind`` and the text, its first ``NAMED_CHARS`` characters and an
+    ellipsis where it is longer ("query 'A 54-year-old man presents with painless…'")."""
+    shown = text if len(text) <= NAMED_CHARS else text[:NAMED_CHARS].rstrip() + "…"
+    return f"{kind} {shown!r}"
+
+
 def word_warnings(texts: list[tuple[str, str]], idx: Index) -> list[str]:
     """One line per word of each named text (``(name, text)``) no indexed text holds (``words.unknown_words``), naming
     the indexed words it may have meant as REST, MCP and the web UI name them (a --filter value's looser refusal
@@ -320,7 +332,7 @@ def ask(
         q.validate()
         status.update("opening the index")
         idx = Index.open(settings.index_dir, settings)
-        print_warnings(word_warnings([(f"option {LETTERS[j]} {o!r}", o) for j, o in enumerate(options)], idx))
+        print_warnings(word_warnings([(named(f"option {LETTERS[j]}", o), o) for j, o in enumerate(options)], idx))
         answered = Agent.from_settings(searcher_telling(idx, status), settings).ask(q)
         result = answer_record(answered, idx.store, from_question)
     if as_json:
@@ -481,6 +493,9 @@ def mcp(
         list[Path] | None,
         typer.Option("--allow-dir", help="A folder whose images search_image and ask may read by path (repeat)."),
     ] = None,
+    insecure: Annotated[
+        bool, typer.Option(help="Allow --http beyond loopback, where every client may search and ask unchecked.")
+    ] = False,
 ):
     """Serve the index to other agents over the Model Context Protocol (stdio by default).
 
@@ -501,8 +516,13 @@ def mcp(
         print(docs[0].page_content, docs[0].metadata["citation"]["label"])
         search, ask = retriever.as_tools()
     """
-    from pathatlas.ui.mcp_server import serve
+    from pathatlas.ui.mcp_server import parse_http, serve
 
+    if http and not insecure and not is_loopback(parse_http(http)[0]):
+        raise BadInputError(
+            f"--http {http} listens beyond this machine and MCP asks no token (PATHATLAS_API_TOKEN guards only "
+            "'pathatlas serve'): use 127.0.0.1:PORT (or pass --insecure)"
+        )
     serve(settings_for(index), http, allow_dir)
 
 

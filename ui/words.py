@@ -27,7 +27,8 @@ class UnknownWord:
     word: str
     """Lower-case, as typed."""
     closest: tuple[str, ...]
-    """The indexed words spelt closest to it, or holding it (at most ``search.CLOSEST``); empty when none is close."""
+    """The indexed words spelt closest to it, or holding it (at most ``search.CLOSEST``); empty when none is close
+    (``closest_words``)."""
 
 
 @per_generation
@@ -63,13 +64,24 @@ def indexed_spellings(idx: Index) -> dict[str, str]:
     return {word: word for word in spelling.values()}
 
 
+def looked_for(word: str, languages: tuple[Language, ...]) -> bool:
+    """Whether a lower-case query word is one whose absence from the index is worth naming: not a number ("745": a
+    page, a dose), nor a stop word of English (``has_words``) or of a language the index is also read in
+    (``PATHATLAS_LANGUAGES=de``: "der", "im"), which say nothing of what was searched for."""
+    from pathatlas.retrieval.lexical import has_words, stems_in
+
+    return not word.isnumeric() and has_words(word) and all(stems_in(lang, word) for lang in languages)
+
+
 def unindexed_words(text: str, terms: Collection[str], languages: tuple[Language, ...]) -> list[str]:
-    """The words of ``text`` worth looking for (``has_words``) none of whose BM25 terms ``terms`` holds, lower-case:
+    """The words of ``text`` worth looking for (``looked_for``) none of whose BM25 terms ``terms`` holds, lower-case:
     a typo ("Melanomma") or a word no indexed text uses."""
-    from pathatlas.retrieval.lexical import has_words, lookup_terms
+    from pathatlas.retrieval.lexical import lookup_terms
 
     words = dict.fromkeys(word.casefold() for word in re.findall(r"\w+", text))
-    return [w for w in words if has_words(w) and not any(t in terms for t in lookup_terms([w], languages)[0])]
+    return [
+        w for w in words if looked_for(w, languages) and not any(t in terms for t in lookup_terms([w], languages)[0])
+    ]
 
 
 WORD_CUTOFF = 0.75
@@ -78,11 +90,36 @@ thousands of words, a refused filter value's 0.6 offered "lips, does, adds" for 
 "mitochondria": no suggestion is better than a wrong one."""
 
 
+UNGUESSED_LETTERS = 3
+"""A word this short is offered no indexed words: most words of a book are one letter away from it ("le": "leu",
+"let", "leg"; "rm": "rim", "rem")."""
+SLIP_LETTERS = 5
+"""Up to this length a word is offered only the indexed words one slip of a key away (``one_slip``). In so few
+letters, difflib's ``WORD_CUTOFF`` keeps words two slips away ("foie": "five", "fine", "file") and holding it
+("mito": "mitochondria") is no likeness."""
+
+
+def one_slip(typed: str, held: str) -> bool:
+    """Whether ``held`` is ``typed`` with one letter added, dropped or changed, or two neighbours swapped ("bnoe":
+    "bone")."""
+    if abs(len(typed) - len(held)) > 1:
+        return False
+    at = next((i for i, (a, b) in enumerate(zip(typed, held, strict=False)) if a != b), min(len(typed), len(held)))
+    rest, other = typed[at:], held[at:]
+    swapped = rest[:2] == other[1::-1] and rest[2:] == other[2:]
+    return rest[1:] in (other[1:], other) or rest == other[1:] or swapped
+
+
 def closest_words(word: str, spellings: Mapping[str, str]) -> tuple[str, ...]:
     """The indexed words closest to ``word`` (``search.closest_spellings``), starting with its letter and spelt at
-    least ``WORD_CUTOFF`` alike, or holding it."""
+    least ``WORD_CUTOFF`` alike, or holding it; a short word's only one slip away (``SLIP_LETTERS``) and a very short
+    word's none (``UNGUESSED_LETTERS``)."""
     from pathatlas.retrieval.search import closest_spellings
 
+    if len(word) <= UNGUESSED_LETTERS:
+        return ()
+    if len(word) <= SLIP_LETTERS:
+        spellings = {key: spelt for key, spelt in spellings.items() if one_slip(word, key)}
     return tuple(closest_spellings(word, spellings, cutoff=WORD_CUTOFF, same_start=True))
 
 
