@@ -17,9 +17,10 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> 
     """Decode an image, refusing non-images and decompression bombs before pixels are decoded.
 
     ``max_pixels`` (PATHATLAS_MAX_IMAGE_PIXELS) is checked per call; Pillow's own process-wide guard is left
-    as it is, and its refusal (an image far over Pillow's limit) becomes the same one-line error.
+    as it is, and its refusal (an image far over Pillow's limit) becomes the same one-line error. Bytes without a
+    ``name`` are "the image given": an upload's, or the Python API's (``Atlas.search(image=b"...")``), alike.
     """
-    label = name or (str(data) if isinstance(data, Path) else "the uploaded image")
+    label = name or (str(data) if isinstance(data, Path) else "the image given")
     try:
         raw = data.read_bytes() if isinstance(data, Path) else data
     except OSError as exc:

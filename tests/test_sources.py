@@ -192,7 +192,7 @@ def test_an_oversized_image_is_refused_in_one_plain_sentence_and_without_a_warni
         with pytest.raises(BadInputError, match=r"big.png is 10000x10000 pixels, over the limit of 60,000,000 "):
             open_image(big, max_pixels=60_000_000)
         upload = big.read_bytes()
-        with pytest.raises(BadInputError, match=r"^the uploaded image is 10000x10000 pixels, over the limit"):
+        with pytest.raises(BadInputError, match=r"^the image given is 10000x10000 pixels, over the limit"):
             open_image(upload, max_pixels=60_000_000)
 
 
