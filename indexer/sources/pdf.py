@@ -18,7 +18,7 @@ from PIL import Image
 from pathatlas.errors import BadInputError, MissingProgramError
 from pathatlas.indexer.records import Figure, Page, Passage, Record
 from pathatlas.indexer.sources.base import Source, hash_files
-from pathatlas.retrieval.images import on_white, open_image, thumbnail
+from pathatlas.retrieval.images import on_white, open_image, thumbnail, too_large
 from pathatlas.retrieval.records import BBox
 from pathatlas.retrieval.text import normalise
 
@@ -456,13 +456,63 @@ def ends_whole(path: Path) -> bool:
 def embedded_image(doc: pymupdf.Document, xref: int, max_pixels: int, label: str) -> Image.Image:
     """An embedded image as the page shows it, over white: a PDF keeps an image's transparency (a PowerPoint PNG's) as
     a separate soft mask, without which what it hides shows, often black."""
-    extracted = doc.extract_image(xref)
+    extracted = extract_within(doc, xref, max_pixels, label)
     image = open_image(extracted["image"], max_pixels, label)
     if not extracted.get("smask"):
         return image
-    mask = open_image(doc.extract_image(extracted["smask"])["image"], max_pixels, f"{label}'s mask")
+    mask_label = f"{label}'s mask"
+    mask = open_image(extract_within(doc, extracted["smask"], max_pixels, mask_label)["image"], max_pixels, mask_label)
     image.putalpha(mask.convert("L").resize(image.size))
     return on_white(image)
+
+
+def extract_within(doc: pymupdf.Document, xref: int, max_pixels: int, label: str) -> dict:
+    """``extract_image``, refused (``BadInputError``) for an image whose declared size is over ``max_pixels``: MuPDF
+    decodes one stored in a form it does not hand over as it is (a Flate stream, turned into a PNG) whole, gigabytes
+    from a few compressed megabytes; and one over MuPDF's own limit (about a billion pixels, which a raised
+    ``max_pixels`` may pass) is refused in words, not MuPDF's "Overly large image"."""
+    import pymupdf
+
+    width, height = (declared(doc, xref, key) for key in ("Width", "Height"))
+    if width * height > max_pixels:
+        raise BadInputError(too_large(label, width, height, max_pixels))
+    try:
+        return doc.extract_image(xref)
+    except pymupdf.mupdf.FzErrorLimit as exc:
+        raise BadInputError(f"{label} is {width}x{height} pixels, more than MuPDF will decode") from exc
+
+
+def declared(doc: pymupdf.Document, xref: int, key: str) -> int:
+    """An image's /Width or /Height as its dictionary states it, through a reference (0 where it states none)."""
+    kind, value = doc.xref_get_key(xref, key)
+    if kind == "xref":
+        value = doc.xref_object(int(value.split()[0])).strip()
+    return int(value) if value.isdigit() else 0
+
+
+def placed_images(page: pymupdf.Page, max_pixels: int) -> list[dict]:
+    """The page's image placements (``get_image_info``), each with its image's ``xref``. MuPDF finds the xrefs by
+    decoding each image whole, and fails the page on one over its own limit, so a page holding an image over
+    ``max_pixels`` (as the page's image list declares it, read without decoding), or one MuPDF refuses, is placed
+    without decoding (``placed_by_size``): its text and other figures stay, and that image is skipped as a figure with
+    the problem noted (``extract_within``)."""
+    import pymupdf
+
+    images = page.get_images()
+    if all(width * height <= max_pixels for _, _, width, height, *_ in images):
+        try:
+            return page.get_image_info(xrefs=True)
+        except pymupdf.mupdf.FzErrorLimit:
+            pass
+    return placed_by_size(page.get_image_info(), images)
+
+
+def placed_by_size(placements: list[dict], images: list[tuple]) -> list[dict]:
+    """``placements`` (``get_image_info`` without xrefs), each given the xref of the page's one image (``get_images``)
+    of its width and height; 0 (no figure) where none or several are."""
+    sizes = Counter((width, height) for _, _, width, height, *_ in images)
+    xrefs = {(width, height): xref for xref, _, width, height, *_ in images if sizes[width, height] == 1}
+    return [{**info, "xref": xrefs.get((info["width"], info["height"]), 0)} for info in placements]
 
 
 TURNS = {
@@ -573,11 +623,11 @@ class SlideMasters:
     first_pages: dict[int, int]
     """A slide master's images, by xref, each to the (1-based) first page showing it."""
     placements: dict[int, list[dict]]
-    """The pages' ``get_image_info(xrefs=True)`` it read, by 0-based page number: each page's records reuse them, as
+    """The pages' placements (``placed_images``) it read, by 0-based page number: each page's records reuse them, as
     reading them decodes every image of the page."""
 
 
-def template_images(doc: pymupdf.Document) -> SlideMasters:
+def template_images(doc: pymupdf.Document, max_pixels: int) -> SlideMasters:
     """The images of a slide master (a PowerPoint deck's logo or background, on every slide), by xref, each to the
     first page showing it: an image (one xref, or the same bytes) drawn as a master draws it (``drawn_as_master``: in
     the page's margins or across it) on at least ``TEMPLATE_PAGES`` pages and at least half of the document's. Each
@@ -587,12 +637,12 @@ def template_images(doc: pymupdf.Document) -> SlideMasters:
     998, each captioned, and both stay figures; a short handout showing one diagram on two pages of two keeps both
     (fewer than three pages); a quiz deck showing one micrograph on its question, hint and answer slides, three of
     five, keeps it on each, as it fills the middle of each. Only pages holding an image repeated that often
-    (``get_images``, quick) have their images placed (``get_image_info``, which decodes them)."""
+    (``get_images``, quick) have their images placed (``placed_images``, which decodes those within ``max_pixels``)."""
     pages = [{image[0] for image in page.get_images()} for page in doc]
     identities = {xref: stream_identity(doc, xref) for xref in set().union(*pages)}
     repeated = first_pages_of_repeated([{identities[xref] for xref in page} for page in pages])
     placements = {
-        page.number: page.get_image_info(xrefs=True)
+        page.number: placed_images(page, max_pixels)
         for page, xrefs in zip(doc, pages, strict=True)
         if any(identities[xref] in repeated for xref in xrefs)
     }
@@ -626,6 +676,7 @@ class PdfSource(Source):
         "min_figure_px",
         "page_render_dpi",
         "max_page_pixels",  # caps the page renders of huge pages
+        "max_image_pixels",  # a figure over it is skipped: raised, the PDF is read again for its figures
         "figure_ocr",  # its figures get their printed words, and its pages without text are told plate or scan
     )
 
@@ -681,7 +732,7 @@ class PdfSource(Source):
         with quiet_mupdf(), self._open() as doc:
             book = (doc.metadata or {}).get("title") or self.path.stem
             sections = sections_by_page(doc.get_toc(), doc.page_count)
-            masters = template_images(doc)
+            masters = template_images(doc, self.settings.max_image_pixels)
             without_text: set[int] = set()
             plates: set[int] = set()
             for page, blocks, continued in self._read(doc, without_text, plates):
@@ -762,8 +813,8 @@ class PdfSource(Source):
         plate: bool = False,
         placements: list[dict] | None = None,
     ) -> Iterator[Record]:
-        """The page, its passages and its figures. ``placements`` are its ``get_image_info(xrefs=True)`` where
-        ``template_images`` read them already."""
+        """The page, its passages and its figures. ``placements`` are its ``placed_images`` where ``template_images``
+        read them already."""
         number = page.number + 1
         try:
             pixmap = render(page, self.settings.page_render_dpi, self.settings.max_page_pixels)
@@ -775,7 +826,7 @@ class PdfSource(Source):
         label = page.get_label()  # the number printed on the page, where the PDF says
         printed = label if label and label != str(number) else None
         if placements is None:
-            placements = page.get_image_info(xrefs=True)
+            placements = placed_images(page, self.settings.max_image_pixels)
         # an OCR tool's scan keeps its text layer (the page's words) but is a scan all the same; checked only where an
         # image fills the page, so a book's other pages cost nothing more
         scanned = scanned or (any(fills(page, info) for info in placements) and behind_ocr_layer(page))
@@ -850,8 +901,8 @@ class PdfSource(Source):
         picture, above which the page prints nothing, the last title of its bookmark path (``section``); a master's
         image takes neither: a logo is not what each slide's title names. Figures are numbered top to bottom among the
         page's figures (``Figure.index``, whence an unlabelled one's "p6-img1"), not among its images: a logo left out
-        takes no number. ``placements`` are the page's ``get_image_info(xrefs=True)``, where the caller has them
-        (finding each image's xref decodes it)."""
+        takes no number. ``placements`` are the page's ``placed_images``, where the caller has them (finding each
+        image's xref decodes it)."""
         import pymupdf
 
         number = page.number + 1
@@ -861,7 +912,7 @@ class PdfSource(Source):
         seen: set[int] = set()
         shown: list[tuple[dict, BBox, str]] = []  # placement, box, caption
         if placements is None:
-            placements = page.get_image_info(xrefs=True)
+            placements = placed_images(page, self.settings.max_image_pixels)
         placements = sorted(placements, key=lambda info: (info["bbox"][1], info["bbox"][0]))
         for info in placements:
             xref = info.get("xref", 0)
