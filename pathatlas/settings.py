@@ -168,10 +168,16 @@ class Settings(BaseSettings):
         description="A text search shows this many pages of each bookmark section before any section's next "
         "(0: score order alone); the top hit never moves. The agent's evidence searches use 0.",
     )
+    all_words_first: int = Field(
+        4,
+        ge=0,
+        description="A text search of at most this many words (function words aside) ranks the records holding every "
+        "one of them first, as a search box does: 'lung adenocarcinoma' finds lung tiles before colon cases. 0: off.",
+    )
     ranker_file: Path | None = Field(
         None,
         description="Text ranker weights, as 'pathatlas bench tune-text' writes them; unset: retrieval/ranker.json "
-        "if one was put there (none ships). A missing file means the plain fusion (fusion.PLAIN_WEIGHTS).",
+        "if one was put there (none ships), else the plain fusion (fusion.PLAIN_WEIGHTS). A file set here must exist.",
     )
 
     answerer: str = Field("offline", description="Answerer for ask and bench qa: offline or llm.")

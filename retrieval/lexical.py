@@ -33,6 +33,7 @@ import os
 import re
 import sys
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,11 +64,12 @@ from pathatlas.settings import snowball_languages
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
-TERMS_VERSION = 9
+TERMS_VERSION = 10
 """What a saved segment's terms are (1: stems only; 2: Roman numerals kept as letters; 3: Roman numerals read as digits;
 4: Unicode-normalised, accents folded, CJK character pairs; 5: Turkish texts by Turkish stems; 6: by English stems
 too; 7: a named language's words typed without its letters also stemmed as it spells them, ``Language.spelt``; 8: names
-joined by a hyphen or an ampersand, ``JOINED``; 9: Latin plurals read as singulars, ``singular``).
+joined by a hyphen or an ampersand, ``JOINED``; 9: Latin plurals read as singulars, ``singular``; 10: an underscore
+parts words, a lone Greek letter is read as its name, ``searchable``).
 Segments of another version are re-read from the store and kept in memory, as a search never writes the index
 (``Index._load_lexical``); the next commit saves them (an ``index`` run that changed nothing makes one for them:
 ``Index.needs_rewrite``)."""
@@ -93,7 +95,11 @@ TYPED_JOINED = (
 )
 """``JOINED`` as a query types them, also with a space ("HER 2", "ki 67", "CD 20") or "and" between capitals ("H and
 E"). Queries only: in a text "page 12" or "A and B" are no names, and a query term no text holds changes no score."""
-WORD = re.compile(r"\b\w\w+\b")
+WORD = re.compile(r"[^\W_]{2,}")
+"""A word: two letters or digits or more, parted by anything else, an underscore too (as ``searchable`` reads)."""
+GREEK_LETTER = re.compile(r"(?<![^\W\d_])[\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9](?![^\W\d_])")
+"""A Greek letter no other letter touches, read as its name: "α-cells" finds the book's "alpha cells" ("alpha (α)"
+too), "IL-1β" is "IL-1 beta", a lone letter being no word; a letter within a word ("μm") stays as it is."""
 LATIN_SINGULARS = {
     **{w + "a": w + "um" for w in ("sept", "ov", "haustr", "acetabul", "reticul", "retinacul", "spectr", "strat")},
     **{w + "a": w + "um" for w in ("diverticul", "flagell", "hil", "cavernos")},
@@ -295,8 +301,10 @@ def cjk_terms(text: str) -> list[str]:
 
 def searchable(text: str) -> str:
     """``text`` as its terms are read: normalised, accents folded; the micro sign and Greek mu one letter (a PDF
-    prints "µm", most keyboards' Greek layouts give "μm")."""
-    return ascii_folded(normalise(text)).replace(MICRO, MU)
+    prints "µm", most keyboards' Greek layouts give "μm"); an underscore parts words (a case label "lung_scc" holds
+    "scc"); a Greek letter standing alone is its name (``GREEK_LETTER``)."""
+    folded = ascii_folded(normalise(text)).replace(MICRO, MU).replace("_", " ")
+    return GREEK_LETTER.sub(lambda letter: f" {unicodedata.name(letter[0]).split()[-1].lower()} ", folded)
 
 
 def _stems(folded: list[str]) -> list[list[str]]:
@@ -412,6 +420,11 @@ def has_words(text: str) -> bool:
     means nothing either."""
     words = tokenize([text])[0]
     return any(stem not in _function_stems() for stem in words) or any(joined_terms([searchable(text)], typed=True))
+
+
+def content_terms(text: str) -> list[str]:
+    """``text``'s distinct stems but function words (``FUNCTION_WORDS``): the words a query asks for."""
+    return [stem for stem in dict.fromkeys(tokenize([text])[0]) if stem not in _function_stems()]
 
 
 def document_text(payload: dict[str, Any]) -> str:
@@ -661,9 +674,12 @@ class LexicalIndex:
             self._masks[key] = mask
         return mask
 
-    def top(self, tokens: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best (slots, BM25 scores) among documents holding a query token, best first, ties by record id
-        (not by slot, which is the order sources were read in: an index built in another order ranks alike).
+    def top(
+        self, tokens: list[str], k: int, allowed: np.ndarray | None = None, every: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best (slots, BM25 scores) among documents holding a query token (``every``: each of them, which
+        are distinct then), best first, ties by record id (not by slot, which is the order sources were read in: an
+        index built in another order ranks alike).
 
         Scores are bm25s's over all documents. Each posting's term-frequency part is precomputed at update
         time, and the query terms' posting lists (each sorted by slot) are merged by a stable sort, which
@@ -671,7 +687,7 @@ class LexicalIndex:
         """
         post = self._post
         terms = [self.vocab[t] for t in tokens if t in self.vocab]
-        if not terms or not post.n_docs or k <= 0:
+        if not terms or not post.n_docs or k <= 0 or (every and len(terms) < len(tokens)):
             return np.zeros(0, np.int64), np.zeros(0)
         touched, parts = [], []
         for term in terms:
@@ -689,8 +705,9 @@ class LexicalIndex:
         order = np.argsort(slots, kind="stable")  # each term's postings are sorted by slot: this merges a few runs
         slots, weights = slots[order], weights[order]
         starts = np.flatnonzero(np.concatenate([[True], slots[1:] != slots[:-1]]))
+        held = np.diff(np.append(starts, len(slots)))  # a slot appears once per term it holds
         slots, scores = slots[starts], np.add.reduceat(weights, starts)
-        keep = scores > 0
+        keep = (scores > 0) & (held == len(terms)) if every else scores > 0
         slots, scores = slots[keep], scores[keep]
         if len(scores) > k:  # the k best and every document tied with the last of them
             best = scores >= np.partition(scores, len(scores) - k)[len(scores) - k]
@@ -710,6 +727,15 @@ class LexicalIndex:
                 [(self.slot_ids[s], score) for s, score in zip(slots.tolist(), scores.tolist(), strict=True)]
             )
         return results
+
+    def holding_all(self, text: str, k: int, filters: Filters | None = None) -> set[str]:
+        """The ``k`` records holding each of ``text``'s ``content_terms`` that BM25 ranks best."""
+        terms = content_terms(text)
+        if not terms or not self._post.n_docs or k <= 0:
+            return set()
+        allowed = self._allowed(filters, len(self.slot_ids)) if filters else None
+        slots, _ = self.top(terms, k, allowed, every=True)
+        return {self.slot_ids[slot] for slot in slots.tolist()}
 
     def __len__(self) -> int:
         return self._post.n_docs

@@ -31,6 +31,7 @@ from pathatlas.retrieval.fusion import (
     Group,
     Ranker,
     add_scores,
+    all_words_first,
     figures_only,
     group_features,
     majority_next,
@@ -45,7 +46,7 @@ from pathatlas.retrieval.fusion import (
 )
 from pathatlas.retrieval.images import check_query_image
 from pathatlas.retrieval.index import Index, per_generation
-from pathatlas.retrieval.lexical import has_words, tokenize
+from pathatlas.retrieval.lexical import content_terms, has_words, tokenize
 from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen
 from pathatlas.retrieval.ocr import TesseractReader, WordReader, query_words, tesseract_engine
 from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Citation, Hit, Payload
@@ -555,7 +556,8 @@ class Searcher:
             ranker = self.ranker
         else:
             ranker = Ranker({"bm25": 1.0} if "bm25" in rankings else dict(DENSE_ONLY))
-        scores = ranker.score(features)
+        holding = self.holding_all(query)
+        scores = all_words_first(ranker.score(features), [not holding.isdisjoint(group.members) for group in groups])
         order = sorted(range(len(groups)), key=lambda i: -scores[i])
         per_section = self.settings.pages_per_section if query.pages_per_section is None else query.pages_per_section
         if per_section:
@@ -565,6 +567,12 @@ class Searcher:
         ranks = {r: {i: n for n, (i, _) in enumerate(ranking, start=1)} for r, ranking in rankings.items()}
         hits = [self._group_hit(groups[i], float(scores[i]), payloads, ranks, query.text) for i in order]
         return with_relative(hits, scores.tolist())
+
+    def holding_all(self, query: Query) -> set[str]:
+        """The candidates holding every word of a short query (``Settings.all_words_first``); none for a longer one."""
+        if not 0 < len(content_terms(query.text)) <= self.settings.all_words_first:
+            return set()
+        return self.index.lexical.holding_all(query.text, self.settings.candidates, query.filters)
 
     @staticmethod
     def coverage(text: str, payloads: dict[str, Payload]) -> dict[str, float]:
