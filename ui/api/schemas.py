@@ -3,12 +3,23 @@ hit that every door (CLI, REST, MCP, LangChain) shows; an answer's is ``pathatla
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PureWindowsPath
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    with_config,
+)
 from pydantic_core import PydanticKnownError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
@@ -225,6 +236,19 @@ K_MAX = 100
 """The most hits one search returns."""
 
 
+def json_integer(value: Any) -> Any:
+    """An integer as the schema's ``"type": "integer"`` takes it, ``5`` or ``5.0``: not ``true`` or ``"5"``, which lax
+    pydantic took as 1 and 5, answering what the client may not have meant. (Strict mode would refuse ``5.0`` too,
+    which JSON Schema counts an integer.)"""
+    if isinstance(value, bool | str):
+        raise PydanticKnownError("int_type")
+    return value
+
+
+HitCount = Annotated[int, Field(ge=1, le=K_MAX), BeforeValidator(json_integer)]
+"""A search's k: how many hits, a JSON integer from 1 to ``K_MAX``."""
+
+
 def too_long(texts: Mapping[tuple[str | int, ...], str | None], limit: int) -> list[dict[str, Any]]:
     """Pydantic's own error for each text longer than ``limit`` (``string_too_long``, at its place in the request):
     a text over the service's PATHATLAS_MAX_QUERY_CHARS is refused in the words a schema's ``max_length`` uses, which
@@ -276,16 +300,32 @@ def parse_filters_form(raw: str) -> dict[str, str | list[str]]:
         kind = next((e["input"] for e in errors if e["type"] == "literal_error" and isinstance(e["input"], str)), None)
         empty = next((e["loc"][0] for e in errors if e["loc"] and blank(e["input"])), None)
         if unknown is not None:
-            problem = f"unknown filter field {unknown!r}; use {fields}"
+            problem = f"unknown filter field {brief(unknown)}; use {fields}"
         elif empty is not None:
             problem = empty_filter(empty)
         elif kind is not None:
-            problem = f"unknown kind {kind!r}; use {', '.join(KINDS)}"
+            problem = f"unknown kind {brief(kind)}; use {', '.join(KINDS)}"
         elif errors[0]["loc"]:
-            problem = f"filter {errors[0]['loc'][0]!r} takes text or a list of texts, not {errors[0]['input']!r}"
+            problem = f"filter {errors[0]['loc'][0]!r} takes text or a list of texts, not {brief(errors[0]['input'])}"
         else:
             problem = f"filters must be a JSON object of field to value(s); fields: {fields}"
         raise ValueError(problem) from exc
+
+
+def brief(value: Any) -> str:
+    """``value``'s repr as an error reply echoes it (``deps.echoed``: at most ``ECHO_CHARS`` characters), so a
+    form's filters of a megabyte are not sent back whole."""
+    from pathatlas.ui.api.deps import echoed  # deps imports this module
+
+    return echoed(repr(value))
+
+
+def names_a_path(name: str) -> bool:
+    """Whether a client names a source by a path (absolute, relative, ``..``, ``~``, a drive; ``/`` or ``\\`` as
+    separators) rather than by its id or its file or folder name as GET /sources lists it. A door refuses such a name
+    as an unknown source: the index resolves paths on the server's disk, so answering them would tell a client where
+    sources live."""
+    return PureWindowsPath(name).name != name or name == ".." or os.path.expanduser(name) != name
 
 
 A_WORD = re.compile(rf"\w\w|{CJK_RUN.pattern}")
@@ -333,7 +373,7 @@ class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a mistyped field ("filter") is refused, not ignored
 
     text: SearchText = Field(..., examples=["koilocytes in cervical epithelium"])
-    k: int = Field(10, ge=1, le=K_MAX)
+    k: HitCount = 10
     filters: Filters = Field(
         default_factory=dict,
         examples=[{"kind": "figure"}, {"organ": ["lung", "cervix"]}],
@@ -346,7 +386,7 @@ class SimilarRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(..., pattern=r"^[0-9a-f]{24}$", description="A hit's id: find records that look like it.")
-    k: int = Field(10, ge=1, le=K_MAX)
+    k: HitCount = 10
     filters: Filters = Field(default_factory=dict, examples=[{"kind": "case"}])
 
 

@@ -35,6 +35,11 @@ WEB_IMAGE_TYPES = {
 """Formats (as Pillow names them) a case image is served in as it is; other readable images are sent as PNG."""
 
 
+SANDBOXED = {"Content-Security-Policy": "sandbox"}
+"""Headers of what an uploader made, served from the API's own origin (a PDF's pages, case images): a browser that
+takes one for a document runs it sandboxed, without scripts, forms, or the origin's cookies and storage (a PDF's
+embedded JavaScript). It is still shown inline."""
+
 THUMBNAIL_CACHE = "public, max-age=86400"
 """A thumbnail's URL is its record's id, which hashes its source's content, so it keeps its picture: caches keep it a
 day (one a newer version draws anew is fetched by then, or at once on revalidation, by its ETag)."""
@@ -122,7 +127,7 @@ def page(record_id: str, engine: EngineDep, dpi: int = Query(110, ge=36, le=300)
     check_source(engine, payload)
     key = (payload.source, payload.fingerprint, payload.page, payload.bbox, dpi)
     png = render_page(key, engine.settings.max_page_pixels)
-    return Response(png, media_type="image/png")
+    return Response(png, media_type="image/png", headers=SANDBOXED)
 
 
 @lru_cache(maxsize=32)
@@ -162,14 +167,14 @@ def case_image(record_id: str, engine: EngineDep) -> Response:
         raise HTTPException(status.HTTP_410_GONE, "the case image is no longer on disk")
     check_source(engine, payload)
     if media_type := web_image_type(path):
-        return FileResponse(path, media_type=media_type)
+        return FileResponse(path, media_type=media_type, headers=SANDBOXED)
     try:
         picture = engine.open_image(path).result()
     except BadInputError as exc:
         raise HTTPException(status.HTTP_410_GONE, "the case image on disk is no longer a readable image") from exc
     png = io.BytesIO()
     picture.save(png, "PNG")
-    return Response(png.getvalue(), media_type="image/png")
+    return Response(png.getvalue(), media_type="image/png", headers=SANDBOXED)
 
 
 def web_image_type(path: Path) -> str | None:

@@ -37,6 +37,7 @@ from pathatlas.ui.api.schemas import (
     SearchRequest,
     SearchResponse,
     SimilarRequest,
+    names_a_path,
     parse_filters_form,
     valid_unicode,
 )
@@ -47,12 +48,20 @@ router = APIRouter(tags=["search"])
 
 
 def source_key(engine: Engine, name: str) -> str:
-    """The index's key of a source a client names (its id or file name); 404 when it names none, 400 (with the ids)
-    when several share the name."""
+    """The index's key of a source a client names (its id, or its file or folder name as GET /sources lists it); 404
+    when it names none or names it by a path (``listed``), 400 (with the ids) when several share the name."""
     try:
-        return engine.index.resolve_source(name)
+        return engine.index.resolve_source(listed(name))
     except UnknownSourceError:
         raise unknown_source(name) from None
+
+
+def listed(name: str) -> str:
+    """``name``, refused as an unknown source (404, in the same words) when it is a path (``names_a_path``): the index
+    would find a source by its server path, so a client could probe where sources live."""
+    if names_a_path(name):
+        raise unknown_source(name)
+    return name
 
 
 def unknown_source(name: str) -> HTTPException:
@@ -62,14 +71,16 @@ def unknown_source(name: str) -> HTTPException:
 
 def scoped(engine: Engine, filters: dict) -> dict:
     """Request filters as the stores take them (``resolve_filters``, as every door's); a source or chapter naming
-    none in the index is refused (404), as MCP's is, rather than matched to nothing."""
+    none in the index, or a source named by a path (``listed``), is refused (404), as MCP's is, rather than matched to
+    nothing."""
     if not filters:
         return {}
+    sources = [listed(name.strip()) for name in as_list(filters.get("source", []))]
     try:
         return resolve_filters(filters, engine.index)
     except UnknownSourceError:
-        for name in as_list(filters.get("source", [])):
-            source_key(engine, name.strip())  # the source named wrongly, in REST's words
+        for name in sources:
+            source_key(engine, name)  # the source named wrongly, in REST's words
         raise  # a chapter: 404 in the index's words (app.py)
 
 
