@@ -6,9 +6,10 @@ API in process over a local index (FastAPI's TestClient), so both paths run the 
 Search results are cards a reader scans (kind, citation, relevance in words, the matched passage with the
 query's words marked, thumbnail; the images of one case on one card). Opening a card shows the page viewer
 beside the results: the strip of the page around the matched passage, outlined, at reading size (the whole page one
-click away), previous/next page, the PDF at that page and a citation to copy; a case's viewer, its images. The search
-shown (its text and filters) and the tab chosen are kept in the page's URL: a reload searches again, Back and Forward
-step through searches, and a search can be bookmarked or shared.
+click away), previous/next page, the PDF at that page (in process, that page downloaded as a PDF of its own) and a
+citation to copy; a case's viewer, its images. The search shown (its text and filters) and the tab chosen are kept in
+the page's URL: a reload searches again, Back and Forward step through searches, and a search can be bookmarked or
+shared.
 
 Accessibility: every image has a text alternative (citation, caption, case diagnosis); the results' count is a polite
 live region; buttons are named by what they open; headings go h1 (the app), h2 (a result, an option, the viewer);
@@ -30,9 +31,12 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pymupdf
 import streamlit as st
 from PIL import Image
 
+from pathatlas.indexer.sources.cases import HEIC_HINT, HEIC_SUFFIXES
+from pathatlas.indexer.sources.pdf import mupdf_alone
 from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.stores.base import fold
 from pathatlas.ui.present import (
@@ -59,6 +63,7 @@ from pathatlas.ui.present import (
     relevance_words,
     results_status,
     served_root,
+    shorten,
     similar_label,
     stored_title,
     unknown_words_note,
@@ -82,6 +87,8 @@ IMAGE_ALT = "alt" in inspect.signature(st.image).parameters  # Streamlit before 
 TAB_CHOSEN = "on_change" in inspect.signature(st.tabs).parameters  # before it, the tab chosen is not told to the app
 TABLE_ALT = "alt" in inspect.signature(st.table).parameters  # before it, a table is named by its caption for sight only
 MEDIA_CACHED = 256  # thumbnails (tens of KB) and rendered pages (about 1 MB) kept for reruns, shared by sessions
+QUOTED_CHARS = 60  # of a query the results line repeats: a pasted paragraph was repeated whole
+UNKNOWN_SHOWN = 8  # unknown words a warning names: a pasted paragraph's listed 31
 
 
 @st.cache_resource
@@ -250,6 +257,21 @@ def short(source: str) -> str:
     return source.rstrip("/").rsplit("/", 1)[-1]
 
 
+def not_an_image(name: str, sentence: str) -> str:
+    """``sentence``, refusing upload ``name`` as no image its uploader takes; for an iPhone's HEIC photo, followed by
+    how to get a JPEG instead, in the words a case folder's problems use."""
+    return f"{sentence} {HEIC_HINT}." if name.lower().endswith(HEIC_SUFFIXES) else sentence
+
+
+def unknown_words_line(unknown: list[dict[str, Any]]) -> str:
+    """``unknown_words_note`` of at most ``UNKNOWN_SHOWN`` words, those with a closer spelling to offer first (a typo
+    the reader can fix), and how many more: a pasted paragraph listed 31 before its one suggestion."""
+    shown = sorted(unknown, key=lambda word: not word["closest"])[:UNKNOWN_SHOWN]
+    more = len(unknown) - len(shown)
+    note = unknown_words_note(shown)
+    return f"{note} Not listed: {more} more such word{'s' if more > 1 else ''}." if more else note
+
+
 # -- search ------------------------------------------------------------------------------------
 def filter_values(name: str) -> list[dict[str, Any]]:
     """The values filter ``name`` offers, with their counts. Passages are shown, and found, as their pages: "passage"
@@ -344,13 +366,27 @@ def dropped_note(dropped: list[tuple[str, str]]) -> str | None:
 
 def search_for(text: str, filters: dict[str, list[str]]) -> None:
     st.session_state.terms = query_terms(text)
-    run_search("POST", "/search", f"for “{text}”", json={"text": text, "filters": filters})
+    run_search("POST", "/search", f"for {quoted(text)}", json={"text": text, "filters": filters})
+
+
+def quoted(text: str) -> str:
+    """A query as the results line repeats it ("for “koilocytes”"), cut to ``QUOTED_CHARS`` characters."""
+    return f"“{shorten(text, QUOTED_CHARS)}”"
 
 
 def forget_search() -> None:
     """No search shown: the URL named none (Back to the page as first opened)."""
     for key in ("hits", "unknown_words", "selected", "search_refused", "url_dropped"):
         st.session_state.pop(key, None)
+
+
+def forget_for_refused(file_id: str) -> None:
+    """A refused upload's first run: the results shown, an earlier search's, go (read under the refusal, they were
+    this file's), and the URL names no search."""
+    if st.session_state.get("searched_image") != file_id:
+        st.session_state.searched_image = file_id
+        forget_search()
+        keep_in_url()
 
 
 def run_search(method: str, path: str, title: str, **kwargs) -> None:
@@ -528,9 +564,9 @@ def page_view(hit: dict[str, Any], state: str, nav) -> None:
         nav.link_button(f"Open the PDF at page {page}", f"{api.rstrip('/')}/records/{hit['id']}/pdf#page={page}")
     else:
         nav.download_button(
-            f"Download the PDF (page {page})",
-            source_pdf(hit["id"]),
-            file_name=short(citation["source"]),
+            f"Download page {page} as a PDF",
+            page_pdf(hit["id"], page),
+            file_name=f"{os.path.splitext(short(citation['source']))[0]}-p{page}.pdf",
             mime="application/pdf",
             key=f"{state}-pdf",
             on_click="ignore",
@@ -562,15 +598,17 @@ def around_box(page: Image.Image, bbox: list[float], dpi: float) -> Image.Image:
     return page.crop((0, top, page.width, max(bottom, top + 1)))
 
 
-def source_pdf(record_id: str) -> Callable[[], bytes]:
-    """The source PDF, fetched when its button is clicked: a book's PDF is tens of MB, too much to fetch at every
-    rerun and keep for every page opened."""
+def page_pdf(record_id: str, page: int) -> Callable[[], bytes]:
+    """Page ``page`` of the record's source PDF as a PDF of its own, made when its button is clicked: the button names
+    the page (the whole book opened at page 1), and a book's PDF is tens of MB, too much to fetch at every rerun."""
     client = backend()
 
     def pdf() -> bytes:
         response = client.get(f"/records/{record_id}/pdf")
         response.raise_for_status()
-        return response.content
+        with mupdf_alone(), pymupdf.open(stream=response.content, filetype="pdf") as book, pymupdf.open() as one:
+            one.insert_pdf(book, from_page=page - 1, to_page=page - 1)
+            return one.tobytes(garbage=3, deflate=True)
 
     return pdf
 
@@ -599,10 +637,14 @@ def search_tab() -> None:
         row = st.container(horizontal=True, vertical_alignment="bottom")  # the button below the box when it is narrow
         text = row.text_input("Search text", key="search-text", placeholder="e.g. koilocytes in cervical epithelium")
         submitted = row.form_submit_button("Search", type="primary")
+    refusal = ""  # an upload's, for the live region where no search is shown
     with st.expander("Search by image"):
         image = st.file_uploader("Find pages, figures and cases like this image (PNG, JPEG or TIFF)", key="image")
         if image is not None and unsupported_file(image.name, SEARCH_IMAGE_TYPES):
-            st.error(f"{plain(image.name)} is not a PNG, JPEG or TIFF image: choose one of those to search by image.")
+            why = f"{image.name} is not a PNG, JPEG or TIFF image: choose one of those to search by image."
+            refusal = not_an_image(image.name, why)
+            st.error(plain(refusal))
+            forget_for_refused(image.file_id)
             image = None
     filters = filter_row()
     st.session_state.filters = filters
@@ -615,7 +657,7 @@ def search_tab() -> None:
             run_search(
                 "POST",
                 "/search/image",
-                f"like {image.name}" + (f" and “{text}”" if text.strip() else ""),
+                f"like {image.name}" + (f" and {quoted(text)}" if text.strip() else ""),
                 files={"image": (image.name, image.getvalue())},
                 data={"text": text or "", "filters": json.dumps(filters)},
             )
@@ -633,13 +675,13 @@ def search_tab() -> None:
     hits = st.session_state.get("hits")
     if hits is not None and not said:
         said = results_status(len(hits), st.session_state.get("results_title", ""))
-    said = said or st.session_state.get("search_refused", "")
+    said = said or st.session_state.get("search_refused", "") or refusal
     status.markdown(
         f"<p role='status' aria-live='polite' class='results-status'>{html.escape(said)}</p>", unsafe_allow_html=True
     )
     if note := st.session_state.get("url_dropped"):  # a filter the link named, which the library lacks
         st.warning(plain(note))
-    if note := unknown_words_note(st.session_state.get("unknown_words", [])):  # results found by meaning alone
+    if note := unknown_words_line(st.session_state.get("unknown_words", [])):  # results found by meaning alone
         st.warning(plain(note))
     if not hits:
         return
@@ -709,7 +751,8 @@ def ask_tab() -> None:
     options = st.text_area("Options, one per line")
     image = st.file_uploader("Image (optional; PNG or JPEG)", key="ask-image")
     if image is not None and unsupported_file(image.name, ASK_IMAGE_TYPES):
-        st.error(f"{plain(image.name)} is not a PNG or JPEG image: choose one of those, or none.")
+        why = f"{image.name} is not a PNG or JPEG image: choose one of those, or none."
+        st.error(plain(not_an_image(image.name, why)))
         image = None
     sources = {v["value"]: v.get("label") or v["value"] for v in facets()["fields"].get("source", [])}
     scope = st.multiselect(
@@ -740,7 +783,7 @@ def ask_tab() -> None:
     text = chosen.get("text") if chosen else answer.get("answer") or ""
     shown = plain(f"{letter}. {text}" if letter and text and text != letter else (text or letter or ""))
     confidence = answer.get("confidence", 0.0)
-    if note := unknown_words_note(answer.get("unknown_words", [])):  # an option that found no evidence by its words
+    if note := unknown_words_line(answer.get("unknown_words", [])):  # an option that found no evidence by its words
         st.warning(plain(note))
     if answer.get("settled", True):
         st.success(f"Answer: {shown}  (confidence {confidence:.2f})")
