@@ -73,7 +73,7 @@ def test_the_in_process_ui_opens_a_page_without_fetching_its_pdf(demo_index, tmp
     )
     assert run.returncode == 0, run.stderr[-3000:]
     seen = json.loads(run.stdout.strip().splitlines()[-1])
-    assert seen["download"] == "Download the PDF (page 1)"
+    assert seen["download"] == "Download page 1 as a PDF"
     assert any("/search" in url for url in seen["asked"]), "the app's own API was recorded"
     assert not [url for url in seen["asked"] if url.endswith("/pdf")]
 
