@@ -46,7 +46,7 @@ from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.retrieval.bench.common import check_folds, on_gold_page
 from pathatlas.retrieval.bench.pages import check_gold_sources
-from pathatlas.retrieval.datasets import check_gold, read_jsonl, read_options
+from pathatlas.retrieval.datasets import check_gold, read_options, read_questions
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import percentile_ms
@@ -136,7 +136,7 @@ def load_items(
     """Valid items, and one failure record (``row``, ``id``, ``error``) per row that cannot be asked, of the file's
     first ``limit`` rows (all without one): a bad row past the limit is no failure of the run. ``open_questions``: a
     multiple-choice row is asked without its options, its right option the answer text (a student types the
-    question alone).
+    question alone). Each item's group is ``question_group``'s.
 
     Options may be a list or an object keyed by letters, the answer a letter in either case or the right option's
     text (``answer_letter``); the item keeps the letter. A row without options and without an answer has nothing to
@@ -144,10 +144,9 @@ def load_items(
     ask (then naming the keys it has that are not ``QUESTION_KEYS``), a CSV file, a line that is not a JSON
     object, an unusable ``gold`` or an id on two rows is refused in one line: that is the file's mistake, not a
     question's, and a run over it would report zeros (or pair two questions' answers as one's)."""
-    if path.suffix.lower() in (".csv", ".tsv"):
-        raise BadInputError(f"{path}: question files are JSONL (one JSON object per line)")
     items, failures = [], []
-    rows = read_jsonl(path)[:limit]
+    rows = read_questions(path)[:limit]
+    prefixes = shared_prefixes(rows)
     first_row: dict[str, int] = {}
     for number, row in enumerate(rows, start=1):
         if not isinstance(row, dict):
@@ -178,11 +177,41 @@ def load_items(
         except (PathAtlasError, KeyError, TypeError) as exc:
             failures.append({"row": number, "id": row_id, "error": str(exc)})
             continue
-        group = row.get("chapter") or (row.get("gold") or {}).get("organ") or row_id.split("-")[0]
-        items.append(Item(row_id, question, kind, answer, row.get("gold") or {}, str(group), image_path, number))
+        group = question_group(row, row_id, prefixes)
+        items.append(Item(row_id, question, kind, answer, row.get("gold") or {}, group, image_path, number))
     if not items:
         raise BadInputError(f"{path}: {unusable_file(rows, failures)}")
     return items, failures
+
+
+GROUP_FIELDS = ("module", "organ")
+"""Fields of a question's ``gold`` that name its group where it gives no ``chapter``, in order."""
+ONE_GROUP = "all"
+"""The group of questions with nothing to group them by."""
+
+
+def id_prefix(row_id: str) -> str | None:
+    """What an id names before its first "-" (a dataset: ``atlas-BS1-HE1``); None without one."""
+    prefix, dash, _ = row_id.partition("-")
+    return prefix if dash and prefix else None
+
+
+def shared_prefixes(rows: list[Any]) -> set[str]:
+    """The id prefixes (``id_prefix``) that two rows or more share: a prefix of one row groups nothing."""
+    counts = Counter(id_prefix(str(row.get("id", ""))) for row in rows if isinstance(row, dict))
+    return {prefix for prefix, n in counts.items() if prefix and n > 1}
+
+
+def question_group(row: dict[str, Any], row_id: str, prefixes: set[str]) -> str:
+    """The group a question is scored under (by group, and the chapter folds): its ``chapter``, else its gold's module
+    or organ (``GROUP_FIELDS``), else its id's prefix where others share it (``atlas-``, ``lc25000-``: the shared
+    image questions' datasets), else its gold diagnosis, else ``ONE_GROUP``: never a group of its own, which listed
+    the by-group table question by question."""
+    gold = row.get("gold") or {}
+    prefix = id_prefix(row_id)
+    shared = prefix if prefix in prefixes else None
+    named = (row.get("chapter"), *(gold.get(name) for name in GROUP_FIELDS), shared, gold.get("diagnosis"))
+    return str(next((value for value in named if value), ONE_GROUP))
 
 
 def unusable_file(rows: list[dict[str, Any]], failures: list[dict[str, Any]]) -> str:
@@ -418,10 +447,13 @@ def compare_qa_runs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, 
     return out
 
 
-SETTLED = (
-    "settled / unsettled: n (accuracy) of the questions both runs answered, each run's answers with its shipped "
-    "weights (in-sample where the answers compared are held out)"
-)
+def settled_note(before: dict[str, Any], after: dict[str, Any], held_out: bool) -> str:
+    """``compare-qa``'s caption of its settled split: each run's own answers, which are the shipped weights' where the
+    answers paired are held out (in-sample only when both runs asked the questions they were fitted on)."""
+    note = "settled / unsettled: n (accuracy) of the questions both runs answered, each run's answers as it gave them"
+    if not held_out:
+        return note
+    return f"{note}, with the {SHIPPED}" + (", in-sample" if in_sample(before) and in_sample(after) else "")
 
 
 def unshared_modes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, str]:
@@ -693,6 +725,7 @@ class QABench:
                 "ece": ece,
                 "reliability": bins,
                 "evidence_recall@5": sum(hits) / len(hits) if hits else None,
+                "evidence_n": len(hits),
                 "p50_s": percentile_ms(seconds, 50) / 1000,
                 "p95_s": percentile_ms(seconds, 95) / 1000,
                 "failed": failed,
@@ -834,19 +867,43 @@ def scoring_note(kinds: dict[str, int]) -> str:
     return " ".join(notes)
 
 
+DEV_QUESTIONS = "mcq_dev.jsonl"
+"""The question file the offline answerer's shipped weights (``scoring.WEIGHTS``, ``scoring.OPEN_CONFIDENCE``) were
+fitted on: the shared A&P dev questions, known by the file's name, as no sha256 of it is recorded (scoring.py,
+BENCHMARKS.md)."""
+
+SHIPPED = "shipped weights (fitted on the A&P dev questions)"
+
+
+def in_sample(result: dict[str, Any]) -> bool:
+    """Did the run ask the questions the shipped weights were fitted on (``DEV_QUESTIONS``, by the name its ``run``
+    records)? Only then are figures of those weights in-sample; a user's own questions are new to them."""
+    return Path(str((result.get("run") or {}).get("questions") or "")).name == DEV_QUESTIONS
+
+
+def shipped_label(result: dict[str, Any]) -> str:
+    """What the rows of the weights a run with folds answered with are called: in-sample on the dev questions."""
+    return "in-sample" if in_sample(result) else "shipped weights"
+
+
 def shown_rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The rows a table or plot of a ``bench qa`` result shows, as (label, figures): with folds, each mode's held-out
-    figures (weights refit on the other chapter folds) lead, and the figures of the weights it ran with follow, marked
-    in-sample (fitted on these very questions); otherwise each mode's figures."""
+    figures (weights refit on the other chapter folds) lead, and the figures of the weights it ran with follow
+    (``shipped_label``); otherwise each mode's figures."""
     modes = result["modes"]
     held = [(f"{mode}, held out", m["held_out"]) for mode, m in modes.items() if "held_out" in m]
-    return held + [(f"{mode}, in-sample", m) for mode, m in modes.items()] if held else list(modes.items())
+    shipped = shipped_label(result)
+    return held + [(f"{mode}, {shipped}", m) for mode, m in modes.items()] if held else list(modes.items())
 
 
-HELD_OUT_ROWS = (
-    "held out: each chapter fold's answers with the offline weights refit on the other folds; in-sample: the "
-    "weights the run answered with, fitted on these very questions"
-)
+def held_out_rows(result: dict[str, Any]) -> str:
+    """What the rows of a run with folds are (``shown_rows``), as its table's caption and report say."""
+    shipped = (
+        "in-sample: the weights the run answered with, fitted on these very questions (the A&P dev questions)"
+        if in_sample(result)
+        else f"{SHIPPED}: the weights the run answered with"
+    )
+    return f"held out: each chapter fold's answers with the offline weights refit on the other folds; {shipped}"
 
 
 def pct(interval: list[float]) -> str:
@@ -864,7 +921,7 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
         "",
         *([f"**Interrupted** ({result['interrupted']}): {INTERRUPTED}", ""] if result.get("interrupted") else []),
         *[f"**Note:** {note}\n" for note in result.get("notes", [])],
-        f"{LATENCY}; {HIT_AT_5}" + (f"; {HELD_OUT_ROWS}." if len(rows) > len(result["modes"]) else "."),
+        f"{LATENCY}; {HIT_AT_5}" + (f"; {held_out_rows(result)}." if len(rows) > len(result["modes"]) else "."),
         "",
         f"| mode | {label} | 95% CI | vs rag (paired 95% CI) | negated (n) | ECE | evidence hit@5 | p50 s | p95 s "
         "| no citation | verbatim quote | gold page quoted | unusable replies | failed |",
@@ -906,7 +963,6 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
     for mode, m in result["modes"].items():
         for low, high, n, conf, acc in m["reliability"]:
             lines.append(f"| {mode} | {low:.1f}-{high:.1f} | {n} | {conf:.3f} | {acc:.3f} |")
-    groups = sorted({g for m in result["modes"].values() for g in m["by_group"]})
     lines += [
         "",
         f"## {label[0].upper()}{label[1:]} by group",
@@ -914,9 +970,7 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
         "| group | n | " + " | ".join(result["modes"]) + " |",
         "| --- | --- | " + " | ".join("---" for _ in result["modes"]) + " |",
     ]
-    for g in groups:
-        n = next(m["by_group"][g]["n"] for m in result["modes"].values() if g in m["by_group"])
-        cells = [f"{m['by_group'][g]['accuracy']:.2f}" if g in m["by_group"] else "" for m in result["modes"].values()]
+    for g, n, cells in group_rows(result):
         lines.append(f"| {g} | {n} | " + " | ".join(cells) + " |")
     if failed := failure_lines(result):
         lines += ["", "## Failed rows", "", *[f"- {line}" for line in failed]]
@@ -941,7 +995,7 @@ def row_cells(m: dict[str, Any]) -> list[str]:
         f"{vs['difference']:+.3f} ({pct(vs['ci95'])})" if vs else "",
         "" if negated["accuracy"] is None else f"{negated['accuracy']:.3f} ({negated['n']})",
         f"{m['ece']:.3f}",
-        figure("evidence_recall@5"),
+        evidence_cell(m),
         figure("p50_s", ".2f"),
         figure("p95_s", ".2f"),
         figure("no_citation_rate"),
@@ -949,6 +1003,30 @@ def row_cells(m: dict[str, Any]) -> list[str]:
         figure("gold_page_quoted"),
         figure("parse_failures", "d"),
         figure("failed", "d"),
+    ]
+
+
+def evidence_cell(m: dict[str, Any]) -> str:
+    """A row's evidence hit@5, with its n where fewer of the questions answered have gold evidence (its share is of
+    those alone); blank without the figure."""
+    hit, n = m.get("evidence_recall@5"), m.get("evidence_n")
+    if hit is None:
+        return ""
+    return f"{hit:.3f}" + (f" (n={n})" if n is not None and n < m["answered"] else "")
+
+
+def group_rows(result: dict[str, Any]) -> list[tuple[str, int, list[str]]]:
+    """Each group's name, its number of questions and each mode's score (blank where the mode answered none of it), as
+    the by-group table and the report list them."""
+    modes = list(result["modes"].values())
+    groups = sorted({g for m in modes for g in m["by_group"]})
+    return [
+        (
+            g,
+            next(m["by_group"][g]["n"] for m in modes if g in m["by_group"]),
+            [f"{m['by_group'][g]['accuracy']:.2f}" if g in m["by_group"] else "" for m in modes],
+        )
+        for g in groups
     ]
 
 
@@ -1011,13 +1089,13 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     rows = shown_rows(result)
     acc = [m["accuracy"] for _, m in rows]
     err = np.array([[a - m["ci95"][0], m["ci95"][1] - a] for (_, m), a in zip(rows, acc, strict=True)]).T
-    in_sample = " (in-sample)" if len(rows) > len(modes) else ""
-    if in_sample:  # held out in strong blue, the shipped weights' in-sample figures pale
+    shipped = f" ({shipped_label(result)})" if len(rows) > len(modes) else ""
+    if shipped:  # held out in strong blue, the shipped weights' figures pale
         colours = ["#2a6fb8" if name.endswith("held out") else "#b8cde8" for name, _ in rows]
     else:
         colours = ["#999", "#6a9fd8", "#2a6fb8"][: len(rows)]
     left.bar([name for name, _ in rows], acc, yerr=err, capsize=4, color=colours)
-    plt.setp(left.get_xticklabels(), rotation=30 if in_sample else 0, ha="right" if in_sample else "center", fontsize=8)
+    plt.setp(left.get_xticklabels(), rotation=30 if shipped else 0, ha="right" if shipped else "center", fontsize=8)
     left.set_ylim(0, 1)
     if baseline := chance_row(result):
         left.axhline(result["chance"]["accuracy"], linestyle="--", color="#c0392b", linewidth=1, label=baseline[0])
@@ -1038,7 +1116,7 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     middle.set_ylim(0, 1)
     middle.set_xlabel("confidence", fontsize=8)
     middle.set_ylabel(label, fontsize=8)
-    middle.set_title(f"reliability diagram{in_sample}", fontsize=10)
+    middle.set_title(f"reliability diagram{shipped}", fontsize=10)
     middle.legend(fontsize=7)
     width = 0.8 / len(modes)
     x = np.arange(len(groups))
@@ -1049,7 +1127,7 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     right.set_xticks(x + width * (len(modes) - 1) / 2, ticks, rotation=45, ha="right", fontsize=7)
     plt.setp(right.get_xticklabels(), rotation_mode="anchor")  # each label's end under its bars, its lines aligned
     right.set_ylim(0, 1)
-    right.set_title(f"{label} by chapter / group{in_sample}", fontsize=10)
+    right.set_title(f"{label} by chapter / group{shipped}", fontsize=10)
     right.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -31,13 +31,20 @@ def read_text(path: Path) -> str:
         ) from exc
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """A JSONL file's rows; a folder, a missing file or a line that is not JSON is refused in one line, the line
-    naming where it breaks (json's message alone stops mid-sentence: "Unterminated string starting at")."""
+def check_file(path: Path, kind: str) -> None:
+    """Refuse in one line a dataset path that is a folder or no file (``kind``: what the file holds), which reading
+    it would end in a traceback."""
     if path.is_dir():
-        raise BadInputError(f"{path} is a folder; give a dataset file (JSONL, one JSON object per line)")
+        raise BadInputError(f"{path} is a folder; give a dataset file ({kind})")
     if not path.is_file():
         raise BadInputError(f"no such dataset file: {path}")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """A JSONL file's rows; a folder, a missing file (``check_file``) or a line that is not JSON is refused in one
+    line, the line naming where it breaks (json's message alone stops mid-sentence: "Unterminated string starting
+    at")."""
+    check_file(path, "JSONL, one JSON object per line")
     rows = []
     for number, line in enumerate(read_text(path).splitlines(), start=1):
         if line.strip():
@@ -89,9 +96,17 @@ def read_options(value: Any) -> list:
     return [letters[letter] for letter in sorted(letters)]
 
 
+def read_questions(path: Path) -> list[dict[str, Any]]:
+    """A question file's rows (``read_jsonl``); a CSV is refused saying question files are JSONL, which its first
+    line not being JSON would leave the user to guess."""
+    if path.suffix.lower() in (".csv", ".tsv"):
+        raise BadInputError(f"{path}: question files are JSONL (one JSON object per line)")
+    return read_jsonl(path)
+
+
 def read_mcq(path: Path) -> list[MCQ]:
     items = []
-    for number, row in enumerate(read_jsonl(path), start=1):
+    for number, row in enumerate(read_questions(path), start=1):
         if not isinstance(row, dict):
             raise BadInputError(f"{path} row {number} is not a JSON object")
         gold = row.get("gold") or {}
@@ -252,6 +267,7 @@ def read_case_metadata(path: Path, list_fields: tuple[str, ...] = ()) -> list[di
             if not isinstance(row, dict):
                 raise BadInputError(f"{path} row {number} is not a JSON object")
     else:
+        check_file(path, "a case folder's metadata file")
         text = read_text(path)
         delimiter = csv_delimiter(text)
         try:

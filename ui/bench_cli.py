@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -219,6 +220,48 @@ def bench_encode_command(
     write_json(json_out, result)
 
 
+def check_destination(path: Path | None, option: str, folder: bool = False) -> None:
+    """Refuse in one line, before a benchmark runs, a destination it could not write once done: a file where a
+    ``folder`` goes or the reverse, a file on the way to it, or a place where no file can be made. A scratch file is
+    made and removed in the nearest folder that exists (``os.access`` grants root every folder, /proc's too); nothing
+    is left behind, so a refused run makes no folder."""
+    if path is None or path == STDOUT:
+        return
+    if path.exists() and path.is_dir() != folder:
+        wanted = "folder" if folder else "file name"
+        raise BadInputError(f"{option} {path} is a {'file' if folder else 'folder'}; give a {wanted}")
+    parent = path if folder else path.parent
+    nearest = next(p for p in (parent, *parent.parents) if p.exists())
+    if not nearest.is_dir():
+        raise BadInputError(f"{option} {path}: {nearest} is a file, not a folder")
+    try:
+        tempfile.TemporaryFile(dir=nearest).close()
+    except OSError as exc:
+        raise BadInputError(f"{option} {path}: cannot write in {nearest} ({exc.strerror or exc})") from None
+
+
+def case_metadata(path: Path) -> Path:
+    """A ``--cases`` value as the file to read: a case folder, as ``pathatlas index`` takes it, is read by the
+    metadata file the indexer reads there (``METADATA_FILES``, in its order); a folder without one, or no such file,
+    is refused in one line."""
+    from pathatlas.indexer.sources.cases import METADATA_FILES
+    from pathatlas.retrieval.datasets import check_file
+
+    if path.is_dir():
+        found = next((path / name for name in METADATA_FILES if (path / name).is_file()), None)
+        if found is None:
+            raise BadInputError(f"--cases {path}: a case folder holds {' or '.join(METADATA_FILES)}, this one neither")
+        return found
+    check_file(path, "a case folder or its metadata file")
+    return path
+
+
+def say_notes(task: str, body: dict) -> None:
+    """A task's notes (``notes``: what it left out, and why), one stderr line each."""
+    for note in body.get("notes", []):
+        err_console.print(f"[yellow]note:[/yellow] {escape(task)}: {escape(note)}", highlight=False, soft_wrap=True)
+
+
 def retrieval_table(task: str, body: dict) -> Table:
     """One task's methods; the default's row is marked where it scores below a baseline."""
     from pathatlas.retrieval.bench.common import losses
@@ -251,8 +294,9 @@ def bench_retrieval_command(
     split: Annotated[
         str,
         typer.Option(
-            help="Image tasks: queries from the validation part ('val') or from everything ('all'). --mcq ignores it: "
-            "text to page asks every question with gold pages."
+            help="Image tasks: queries from the held-out part ('val': groups chosen by a fixed hash, the split of the "
+            "data PathAtlas's joint heads were trained on; the output says how many queries it kept) or from "
+            "everything ('all': your own images). --mcq ignores it: text to page asks every question with gold pages."
         ),
     ] = "val",
     folds: Annotated[
@@ -274,6 +318,7 @@ def bench_retrieval_command(
     plot: Annotated[Path | None, typer.Option(help="Draw recall@k curves to this PNG.")] = None,
 ):
     """Recall@1/5/10, MRR (and precision@10 for image to image) per direction and method, with baselines and chance."""
+    from pathatlas.plugins import require
     from pathatlas.retrieval.bench import run_retrieval_bench
     from pathatlas.retrieval.bench.common import plot_curves
     from pathatlas.retrieval.encoders import create_encoder
@@ -287,13 +332,17 @@ def bench_retrieval_command(
         raise BadInputError(f"--folds {folds}: use 0 (no folds) or at least 2")
     if folds and mcq is None:
         raise BadInputError(f"--folds {folds} refits the text-to-page ranker: give --mcq too")
-    if runs is not None and runs.exists() and not runs.is_dir():
-        raise BadInputError(f"--runs {runs} is a file; give a folder for the TREC files")
+    check_destination(runs, "--runs", folder=True)
+    check_destination(json_out, "--json")
+    check_destination(plot, "--plot")
+    if plot is not None:
+        require("matplotlib", "plot")  # before the run, not after it
+    cases = [case_metadata(path) for path in cases or []]
     settings = settings_for(index, encoder=encoder)
     idx = Index.open(settings.index_dir, settings) if mcq is not None else None
     enc = idx.encoder if idx is not None else create_encoder(settings.encoder, settings)
     inputs = {name: given for name, given in (("figures", figures), ("cases", cases), ("mcq", mcq)) if given}
-    measured = run_retrieval_bench(enc, settings, figures or [], cases or [], mcq, idx, split, folds, runs)
+    measured = run_retrieval_bench(enc, settings, figures or [], cases, mcq, idx, split, folds, runs)
     result = {"run": run_record(inputs, idx, {"encoder": enc.name, "folds": folds}), **measured}
     for task, body in result["tasks"].items():
         pooled = ", pooled held-out folds" if body.get("folds") else ""
@@ -309,6 +358,7 @@ def bench_retrieval_command(
                 f"{task}: {body.get('default')} vs {baseline}, paired p (t-test, or sign test if all differ alike): "
                 + ", ".join(f"{metric} {m['p']:.3g}" for metric, m in metrics.items())
             )
+        say_notes(task, body)
     if written := sum(len(body.get("runs", [])) for body in result["tasks"].values()):
         console.print(f"wrote {written} TREC files to {runs}")
     write_json(json_out, result)
@@ -335,10 +385,13 @@ def bench_tune_text_command(
     from pathatlas.retrieval.bench.pages import tune_text
     from pathatlas.retrieval.index import Index
 
+    check_destination(out, "--out")
+    check_destination(json_out, "--json")
     settings = settings_for(index)
     idx = Index.open(settings.index_dir, settings)
     measured = tune_text(idx, mcq, folds, out)
     result = {"run": run_record({"mcq": mcq}, idx, {"folds": folds}), **measured}
+    say_notes("text_to_page", result)
     for number, fold in enumerate(result["folds"]):
         console.print(retrieval_table(f"held-out fold {number} ({', '.join(fold['chapters'])})", fold))
     console.print(retrieval_table("pooled held-out folds", result))
@@ -357,7 +410,7 @@ LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N ques
 def qa_table(result: dict, title: str) -> Table:
     """Each mode's figures, a row each (`bench qa`), held-out rows first with folds (``shown_rows``), and chance's
     (``chance_row``); the score column is named by what it measures (token recall of open questions is no accuracy)."""
-    from pathatlas.agent.bench import HELD_OUT_ROWS, HIT_AT_5, chance_row, row_cells, shown_rows
+    from pathatlas.agent.bench import HIT_AT_5, chance_row, held_out_rows, row_cells, shown_rows
 
     rows = shown_rows(result)
     folded = len(rows) > len(result["modes"])
@@ -377,12 +430,24 @@ def qa_table(result: dict, title: str) -> Table:
         "unusable replies",
         "failed",
         title=title,
-        caption="; ".join([str(result.get("latency")), HIT_AT_5, *([HELD_OUT_ROWS] if folded else [])]),
+        caption="; ".join([str(result.get("latency")), HIT_AT_5, *([held_out_rows(result)] if folded else [])]),
     )
     for mode, m in rows:
         table.add_row(mode, *row_cells(m))
     if baseline := chance_row(result):
         table.add_row(baseline[0], *baseline[1], style="dim")
+    return table
+
+
+SHOWN_GROUPS = range(2, 21)
+"""How many groups (chapters, datasets, diagnoses) the terminal's by-group table lists; report.md lists every one."""
+
+
+def group_table(result: dict, rows: list[tuple[str, int, list[str]]]) -> Table:
+    """Each group's score per mode (``rows``: ``group_rows``), as report.md's by-group section lists them."""
+    table = Table("group", "n", *result["modes"], title=f"{result.get('metric', 'accuracy')} by group")
+    for group, n, cells in rows:
+        table.add_row(group, str(n), *cells)
     return table
 
 
@@ -516,6 +581,7 @@ def bench_qa_command(
         check_refit,
         check_sources,
         failure_lines,
+        group_rows,
         load_items,
         markdown_report,
         plan_refit,
@@ -531,8 +597,8 @@ def bench_qa_command(
         raise BadInputError(f"unknown mode {unknown[0]!r}: use {', '.join(MODES)}")
     if folds == 1 or folds < 0:
         raise BadInputError(f"--folds {folds}: use 0 (no folds) or at least 2")
-    if out.exists() and not out.is_dir():
-        raise BadInputError(f"--out {out} is a file; give a folder for report.md and plot.png")
+    check_destination(out, "--out", folder=True)
+    check_destination(json_out, "--json")
     settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
     check_refit(answerer_class(settings.answerer), folds)
     require("matplotlib", "plot")  # before the run, not after it: every run draws plot.png
@@ -560,9 +626,12 @@ def bench_qa_command(
     answering = create_answerer(settings.answerer, settings, idx.encoder)
     bench = QABench(idx, answering, settings.agent_rounds, settings.agent_k, exclude_case=exclude_case)
     result = {"run": run, **bench.run(items, failures, chosen, folds=folds)}
+    write_json(json_out, result)  # first: the answers are the run's work, the tables, report and plot show them
     console.print(qa_table(result, f"{questions.name}: {answered_phrase(result)}, answerer {result['answerer']}"))
     if len(result["kinds"]) > 1:
         console.print(kind_table(result))
+    if len(groups := group_rows(result)) in SHOWN_GROUPS:
+        console.print(group_table(result, groups))
     for mode, m in result["modes"].items():
         if h := m.get("held_out"):
             vs = h.get("vs_rag")
@@ -590,7 +659,6 @@ def bench_qa_command(
     for note in result["notes"]:
         err_console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(json_out, result)  # first: the answers are the run's work, the report and plot draw them
     (out / "report.md").write_text(markdown_report(result, f"QA benchmark: {questions.name}"))
     plot_qa(result, out / "plot.png")
     console.print(f"wrote {out / 'report.md'} and {out / 'plot.png'}")
@@ -640,7 +708,7 @@ def bench_compare_qa_command(
     Per mode: the accuracy before and after, questions gained and lost, the exact two-sided McNemar p, how many
     answers changed (another option or text, right or wrong alike), and the settled / unsettled split. Held-out
     answers are paired when both runs have them (--folds), every answer otherwise."""
-    from pathatlas.agent.bench import SETTLED, check_same_questions, compare_qa_runs, unshared_modes
+    from pathatlas.agent.bench import check_same_questions, compare_qa_runs, settled_note, unshared_modes
 
     first, second = read_qa_result(before), read_qa_result(after)
     if warning := check_same_questions(first, second):
@@ -665,7 +733,8 @@ def bench_compare_qa_command(
         "answers changed",
         *[f"{name}{shipped}" for name in ("settled before", "unsettled before", "settled after", "unsettled after")],
         title=f"{before} -> {after}",
-        caption=f"accuracy over the paired questions{HELD_OUT_PAIRED if held_out else ''}; {SETTLED}",
+        caption=f"accuracy over the paired questions{HELD_OUT_PAIRED if held_out else ''}; "
+        + settled_note(first, second, held_out),
     )
     for mode, m in modes.items():
         accuracy = ["" if m[side] is None else f"{m[side]:.3f}" for side in ("before", "after")]

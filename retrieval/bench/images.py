@@ -15,14 +15,15 @@ Queries: ``split="val"`` takes the held-out part (``is_validation`` groups, and 
 description, which training never sees). ``split="all"`` adds, for image to image, the same task over every
 query (e.g. all atlas images with a case partner) with the methods that learned nothing from the data
 (``visual``, ``plain-knn``, chance); methods with trained heads (``joint`` and its fusions) are reported on
-held-out queries only, in the ``...:held-out`` task, so no row ever scores images the heads were trained on.
+held-out queries only, in the ``...:held-out`` task, so no row ever scores images the heads were trained on. A task
+whose held-out queries are fewer than all it could score says how many in its ``notes`` (``split_notes``).
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,7 @@ def cross_modal(
             "default": default,
             "baselines": ["chance"],
             **body,
+            **({} if images.learned else split_notes(len(queries), len(figures))),  # learned: held out whatever --split
         }
         gold = [{c for c, same in enumerate(same_caption[q]) if same} for q in queries]
         if runs is not None:
@@ -190,7 +192,9 @@ def image_to_image(
     task's TREC files (``write_runs``)."""
     if images.split != "all" or not images.learned:  # the queries are the held-out ones unless split is "all"
         body = ranked_methods(images, images.queries, relevant, default_spaces, runs=runs, task=task)
-        return {task: {**body, "split": "all" if images.split == "all" else "val"}}
+        every = with_partner(images.items, range(len(images.items)), relevant)
+        split = "all" if images.split == "all" else "val"
+        return {task: {**body, "split": split, **split_notes(body["n"], len(every))}}
     training_free = {s: v for s, v in images.vectors.items() if s not in images.learned}
     held_out = f"{task}:held-out"
     return {
@@ -205,6 +209,19 @@ def image_to_image(
             "split": "val",
         },
     }
+
+
+def split_notes(n: int, total: int) -> dict[str, Any]:
+    """A task's ``notes`` where the held-out split (``is_validation``, meant for the data PathAtlas's heads were
+    trained on) left queries out, which a user's own images do not need; nothing where it left none."""
+    return {"notes": [f"held-out split: {n} of {total} queries; --split all for all"]} if n < total else {}
+
+
+def with_partner(
+    items: list[ImageItem], candidates: Iterable[int], relevant: Callable[[ImageItem, ImageItem], bool]
+) -> list[int]:
+    """The candidates with another item relevant to them: the queries a task can score."""
+    return [q for q in candidates if any(relevant(items[q], items[c]) for c in range(len(items)) if c != q)]
 
 
 def fuse_orders(orders: dict[str, list[int]], weights: dict[str, float], k: int, depth: int = 200) -> list[int]:
@@ -227,7 +244,7 @@ def ranked_methods(
     ``runs``, the task's TREC files there, named by ``task`` (``write_runs``)."""
     items = images.items
     spaces = {s: v for s, v in (vectors or images.vectors).items() if s in default_spaces}
-    queries = [q for q in candidates if any(relevant(items[q], items[c]) for c in range(len(items)) if c != q)]
+    queries = with_partner(items, candidates, relevant)
     orders: dict[str, list[list[int]]] = {}
     for name, vecs in {**spaces, PLAIN: images.plain}.items():
         scores = vecs[queries] @ vecs.T

@@ -83,14 +83,18 @@ def gold_keys(item: MCQ, pages: set[PageKey]) -> set[PageKey]:
     return {key for key in pages if on_gold_page(item.gold, *key)}
 
 
-def gold_questions(index: Index, mcq_path: Path) -> tuple[list[MCQ], set[PageKey]]:
-    """The questions with gold pages, and the index's pages; refused in one line when there are no such questions,
-    when one names a book the index lacks, or when one's gold pages are not pages of the index (all of them would
-    score zero, and chance would be counted over pages that are not there)."""
-    items = [q for q in read_mcq(mcq_path) if q.gold_pages]
+def gold_questions(index: Index, mcq_path: Path) -> tuple[list[MCQ], set[PageKey], list[str]]:
+    """The questions with gold pages, the index's pages, and a note saying how many questions were left out for
+    having none (a run scoring fewer than the file holds says why); refused in one line when there are no such
+    questions, when one names a book the index lacks, or when one's gold pages are not pages of the index (all of them
+    would score zero, and chance would be counted over pages that are not there)."""
+    asked = read_mcq(mcq_path)
+    items = [q for q in asked if q.gold_pages]
     if not items:
         raise BadInputError(f"{mcq_path} has no questions with gold pdf_pages (gold: {{book, pdf_pages}})")
-    return items, check_gold_sources(index, [(q.id, q.gold) for q in items], mcq_path)
+    left_out = len(asked) - len(items)
+    notes = [f"{left_out} of {len(asked)} questions have no gold page: left out"] if left_out else []
+    return items, check_gold_sources(index, [(q.id, q.gold) for q in items], mcq_path), notes
 
 
 def check_gold_sources(index: Index, golds: list[tuple[str, dict[str, Any]]], where: Path) -> set[PageKey]:
@@ -102,9 +106,8 @@ def check_gold_sources(index: Index, golds: list[tuple[str, dict[str, Any]]], wh
     pages = index_pages(index)
     paged = [(qid, gold) for qid, gold in golds if gold.get("pdf_pages")]
     if lost := [qid for qid, gold in paged if not any(on_gold_page(gold, *key) for key in pages)]:
-        raise BadInputError(
-            f"{where}: the gold pages of {len(lost)} questions (first {lost[0]!r}) are not pages of the index"
-        )
+        which = f"question {lost[0]!r}" if len(lost) == 1 else f"{len(lost)} questions (first {lost[0]!r})"
+        raise BadInputError(f"{where}: the gold pages of {which} are not pages of the index")
     return pages
 
 
@@ -216,11 +219,12 @@ def text_to_page(
     Without ``folds`` the default is the shipped ranker (``ranker`` or the index's); with ``folds`` it is
     refitted on the other folds for each held-out fold. ``runs``: a folder for the TREC qrels and runs.
     """
-    items, pages = gold_questions(index, mcq_path)
+    items, pages, notes = gold_questions(index, mcq_path)
     check_folds([item.chapter or "" for item in items], folds, f"the questions of {mcq_path}")
     candidates = collect(index, items, pages)
     ranker = ranker or Searcher(index).ranker
-    return evaluate(items, candidates, len(pages), k, folds, ranker, index.settings.pages_per_section, runs)
+    result = evaluate(items, candidates, len(pages), k, folds, ranker, index.settings.pages_per_section, runs)
+    return {**result, "notes": notes}
 
 
 @dataclass(frozen=True)
@@ -320,7 +324,7 @@ def evaluate(
 def tune_text(index: Index, mcq_path: Path, folds: int, out: Path) -> dict[str, Any]:
     """Held-out figures with the ranker refitted per fold, then the ranker fitted on every question,
     written with what it was fitted on."""
-    items, pages = gold_questions(index, mcq_path)
+    items, pages, notes = gold_questions(index, mcq_path)
     check_folds([item.chapter or "" for item in items], folds, f"the questions of {mcq_path}")
     candidates = collect(index, items, pages)
     result = evaluate(items, candidates, len(pages), 10, folds, Ranker.plain(), index.settings.pages_per_section)
@@ -336,4 +340,4 @@ def tune_text(index: Index, mcq_path: Path, folds: int, out: Path) -> dict[str, 
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, json.dumps(body, indent=1).encode())  # search reads it: never half a file
-    return {**result, "written": str(out.absolute()), "ranker_file": body}
+    return {**result, "written": str(out.absolute()), "ranker_file": body, "notes": notes}
