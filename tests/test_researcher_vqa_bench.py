@@ -136,7 +136,7 @@ def test_scores_are_reported_per_kind_and_open_runs_say_token_recall(quick_index
         "yesno": (1, "accuracy", 1.0),
     }
     records = {r["id"]: (r["kind"], r["group"]) for r in result["items"]}
-    assert records == {"halo": ("mcq", "halo"), "yn": ("yesno", "cervix"), "open": ("open", "open")}
+    assert records == {"halo": ("mcq", "all"), "yn": ("yesno", "cervix"), "open": ("open", "all")}
     report = markdown_report(result, "mixed")
     assert result["metric"] == "mean score" and "| mode | mean score |" in report
     assert "## By kind" in report and "| no-rag | open | 1 | token recall | 0.667 |" in report

@@ -1,6 +1,6 @@
 """``bench qa`` / ``compare-qa`` review findings: with --folds the held-out figures lead and the shipped weights' rows
-say in-sample; compare-qa says its settled split is of shipped-weight answers, names the modes only one run has, and
-records what ran; the help shows the defaults of --rounds and --answerer."""
+say so (in-sample on the A&P dev questions alone); compare-qa says its settled split is of shipped-weight answers,
+names the modes only one run has, and records what ran; the help shows the defaults of --rounds and --answerer."""
 
 from __future__ import annotations
 
@@ -40,11 +40,11 @@ def folded_qa(tmp_path_factory) -> tuple[Path, str]:
     return root, result.output
 
 
-def test_held_out_rows_lead_and_shipped_weights_rows_say_in_sample(folded_qa):
+def test_held_out_rows_lead_and_shipped_weights_rows_say_so(folded_qa):
     root, output = folded_qa
     result = json.loads((root / "qa.json").read_text())
     assert all(len(m["held_out"]["ci95"]) == 2 for m in result["modes"].values())
-    labels = ["no-rag, held out", "rag, held out", "no-rag, in-sample", "rag, in-sample"]
+    labels = ["no-rag, held out", "rag, held out", "no-rag, shipped weights", "rag, shipped weights"]
     places = [output.index(label) for label in labels]
     assert places == sorted(places), output
     report = (root / "qa" / "report.md").read_text()
@@ -54,7 +54,7 @@ def test_held_out_rows_lead_and_shipped_weights_rows_say_in_sample(folded_qa):
     assert table[:4] == [f"| {label}" for label in labels]
     held = result["modes"]["rag"]["held_out"]
     assert f"| rag, held out | {held['accuracy']:.3f} | {held['ci95'][0]:.3f}-{held['ci95'][1]:.3f} |" in report
-    assert "in-sample: the weights the run answered with" in report
+    assert "shipped weights (fitted on the A&P dev questions): the weights the run answered with" in report
 
 
 def test_compare_qa_labels_the_settled_split_and_names_modes_only_one_run_has(folded_qa):
