@@ -117,6 +117,8 @@ def test_pages_and_case_images_are_served_sandboxed_and_inline(client):
         assert response.status_code == 200 and response.headers["content-security-policy"] == "sandbox", response.url
         assert "attachment" not in response.headers.get("content-disposition", ""), "still shown in the browser"
     assert [r.headers["content-type"] for r in served] == ["image/png", "image/jpeg", "image/png"]
+    pdf = client.get(f"/records/{hit['id']}/pdf").headers  # the source PDF too, shown in the browser's viewer
+    assert (pdf["content-security-policy"], pdf["content-disposition"]) == ("sandbox", 'inline; filename="book.pdf"')
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.ui.api.deps import EngineDep, LinksDep, echoed, errors
-from pathatlas.ui.api.routes.media import check_source, payload_of
+from pathatlas.ui.api.routes.media import SANDBOXED, check_source, payload_of
 from pathatlas.ui.api.routes.search import source_key
 from pathatlas.ui.api.schemas import HitOut, Links
 
@@ -69,4 +69,6 @@ def source_pdf(record_id: str, engine: EngineDep) -> FileResponse:
     if not path.is_file():  # moved or deleted since it was indexed, as the page views answer it
         raise HTTPException(status.HTTP_410_GONE, "the source PDF is no longer on disk")
     check_source(engine, payload)
-    return FileResponse(path, media_type="application/pdf", content_disposition_type="inline", filename=path.name)
+    return FileResponse(  # shown in the browser, sandboxed (``SANDBOXED``): the PDF's own JavaScript does not run
+        path, media_type="application/pdf", headers=SANDBOXED, content_disposition_type="inline", filename=path.name
+    )
