@@ -66,6 +66,11 @@ USER_FILTERS = (*(name for name in FILTER_FIELDS if name != "fingerprint"), "cha
 ``chapter``, which ``resolve_filters`` expands to the sections under it."""
 CHAPTER = re.compile(r"^(chapter\b|\d+\s)", re.IGNORECASE)
 CHAPTER_NUMBER = re.compile(r"(?:chapter\s*)?(\d+)\b", re.IGNORECASE)
+PRINTED_CHAPTER = re.compile(r"\s*chapter\s*(\d+)\b", re.IGNORECASE)
+"""A chapter's number as its first page prints it atop ("Chapter 1. Cervical Epithelium", "CHAPTER\n4"), where its
+bookmark holds the title alone."""
+ASKED_CHAPTER = re.compile(r"(?:chapter\s*)?(\d+)[.:]?(?:\s+(.+))?")
+"""A chapter as a reader names it by number, with or without a part of its title: "1", "chapter 1.", "1 cells"."""
 NO_SECTION = "\x00no such section"
 """The section filter of chapter and section filters no section satisfies both: it matches nothing, as asked."""
 HELD_FIELDS = ("kind", "organ", "diagnosis", "case", "section")
@@ -75,6 +80,9 @@ alternatives some record holds stay a search (a course's list of organs, some no
 ``chapter`` are resolved instead."""
 CLOSEST = 3
 """Held values a refusal names."""
+ECHO_CHARS = 200
+"""Longest filter value a refusal quotes, as REST's error replies (``ui.api.deps.ECHO_CHARS``): a value of a megabyte
+is not sent back whole."""
 
 
 def whole_number(value: object, name: str, least: int) -> int:
@@ -206,13 +214,18 @@ def not_held(name: str, value: str, held: Mapping[Any, str], index: Index) -> st
     spelt = {str(key).casefold(): spelling for key, spelling in held.items()}
     wanted = str(fold(name, value)).casefold()
     closest = closest_spellings(wanted, spelt)
-    refused = f"no {name} {value!r} in index {index.path}"
+    refused = f"no {name} {quoted(value)} in index {index.path}"
     if closest:
         return f"{refused}; closest: {', '.join(map(repr, closest))}"
     if not spelt:
         return f"{refused}; its records have no {name}"
     listed = ", ".join(map(repr, list(spelt.values())[:CLOSEST]))
     return f"{refused}; it has {listed}" + (f" (+{len(spelt) - CLOSEST} more)" if len(spelt) > CLOSEST else "")
+
+
+def quoted(value: str) -> str:
+    """``value`` as a refusal quotes it (its repr), cut to ``ECHO_CHARS`` characters, saying how long it was."""
+    return repr(value if len(value) <= ECHO_CHARS else f"{value[:ECHO_CHARS]}... ({len(value):,} characters)")
 
 
 def chapter_of(section: str) -> str:
@@ -229,11 +242,14 @@ class Chapters:
 
     sections: dict[str, set[str]] = field(default_factory=dict)
     """Chapter to the sections under it."""
+    printed: dict[str, set[int]] = field(default_factory=dict)
+    """Chapter to the numbers printed atop its first page (``printed_chapters``), where its bookmark gives none."""
 
     @classmethod
     def of(cls, index: Index) -> Chapters:
-        """The index's chapters, from its sections' counts (which the stores keep without reading every payload)."""
-        chapters = cls()
+        """The index's chapters, from its sections' counts (which the stores keep without reading every payload), and
+        the numbers printed on those whose bookmarks have none."""
+        chapters = cls(printed=printed_chapters(index))
         for section in index.store.value_counts("section"):
             if section:
                 chapters.add(section)
@@ -245,25 +261,32 @@ class Chapters:
         self.sections.setdefault(chapter, set()).add(section)
         return chapter
 
+    def numbers(self, chapter: str) -> set[int]:
+        """The numbers ``chapter`` is named by: its bookmark's ("4 The Tissue ..."), else those printed atop it."""
+        number = CHAPTER_NUMBER.match(chapter)
+        return {int(number.group(1))} if number else self.printed.get(chapter, set())
+
     def named(self, name: str) -> str | None:
-        """A chapter as a reader names it: whole, by its number ("12", "Chapter 12") or by a part of its title only
-        one chapter has ("nervous tissue"); None when none or several match."""
+        """A chapter as a reader names it: whole, by its number ("12", "Chapter 12.", as bookmarked or printed) with or
+        without a part of its title ("12 nervous"), or by a part of its title only one chapter has ("nervous tissue");
+        None when none or several match."""
         if name in self.sections:
             return name
-        wanted = " ".join(name.lower().split())
-        number = CHAPTER_NUMBER.fullmatch(wanted)
-        if number:
-            found = [c for c in self.sections if (m := CHAPTER_NUMBER.match(c)) and m.group(1) == number.group(1)]
-        else:
-            found = [c for c in self.sections if wanted and wanted in " ".join(c.lower().split())]
+        wanted = spaced(name)
+        found = []
+        if asked := ASKED_CHAPTER.fullmatch(wanted):
+            number, words = int(asked.group(1)), asked.group(2) or ""
+            found = [c for c in self.sections if number in self.numbers(c) and words in spaced(c)]
+        if not found and (asked is None or asked.group(2)):  # a number alone is no part of a title ("1" of "10 ...")
+            found = [c for c in self.sections if wanted and wanted in spaced(c)]
         return found[0] if len(found) == 1 else None
 
     def ordered(self) -> list[str]:
         """The chapters in the book's order: numbered ones by number ("2 Cells" before "10 Muscle"), then the rest."""
 
         def order(chapter: str) -> tuple:
-            number = CHAPTER_NUMBER.match(chapter)
-            return (0, int(number.group(1)), chapter) if number else (1, chapter.lower(), chapter)
+            numbers = self.numbers(chapter)
+            return (0, min(numbers), chapter) if numbers else (1, chapter.lower(), chapter)
 
         return sorted(self.sections, key=order)
 
@@ -275,10 +298,34 @@ class Chapters:
             chapters = self.ordered()
             listed = "; ".join(chapters[:5]) + (f" (+{len(chapters) - 5} more)" if len(chapters) > 5 else "")
             raise UnknownSourceError(
-                f"no chapter {names[named.index(None)]!r} in index {index.path} (or several match it); give its number "
-                f"or a part of its title only it has; its chapters: {listed or 'none'}"
+                f"no chapter {quoted(names[named.index(None)])} in index {index.path} (or several match it); give its "
+                f"number or a part of its title only it has; its chapters: {listed or 'none'}"
             )
         return sorted({section for chapter in named for section in self.sections[chapter]})
+
+
+def spaced(text: str) -> str:
+    """``text`` as chapter names are compared: lower case, one space between words."""
+    return " ".join(text.lower().split())
+
+
+@per_generation
+def printed_chapters(index: Index) -> dict[str, set[int]]:
+    """Chapter to the numbers printed atop its first page in each book ("Chapter 1." over the demo primer's "Cervical
+    Epithelium and HPV"), for chapters whose bookmarks give none: a reader names a chapter by the number printed. Only
+    such chapters' pages are read, once per generation."""
+    sections = [s for s in index.store.value_counts("section") if s and not CHAPTER_NUMBER.match(chapter_of(s))]
+    first: dict[tuple[str, str], Payload] = {}
+    for _, stored in index.store.scan({"kind": "page", "section": sections}) if sections else ():
+        page = Payload.from_payload(stored)
+        key = (page.source, chapter_of(page.section or ""))
+        if key not in first or (page.page or 0) < (first[key].page or 0):
+            first[key] = page
+    numbers: dict[str, set[int]] = {}
+    for (_, chapter), page in first.items():
+        if printed := PRINTED_CHAPTER.match(page.text or ""):
+            numbers.setdefault(chapter, set()).add(int(printed.group(1)))
+    return numbers
 
 
 @dataclass

@@ -26,8 +26,8 @@ from pathatlas.retrieval.index import AmbiguousSourceError
 from pathatlas.retrieval.records import Hit
 from pathatlas.retrieval.search import Query, check_filters, resolve_filters
 from pathatlas.settings import Settings, load_settings
-from pathatlas.ui.api.schemas import hit_records
-from pathatlas.ui.tools import Toolbox, check_k, refuse_unknown_arguments, reraise_as, thumbnail_uri, validation_line
+from pathatlas.ui.api.schemas import check_k, hit_records
+from pathatlas.ui.tools import Toolbox, refuse_unknown_arguments, reraise_as, thumbnail_uri, validation_line
 
 
 def hit_documents(hits: list[Hit], query: str) -> list[Document]:

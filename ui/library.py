@@ -148,7 +148,7 @@ class Atlas:
     def _query(self, text: str | None, image: ImageInput | None, k: int, filters: dict | None) -> Query:
         """The checked query of ``hits`` and ``search``."""
         from pathatlas.retrieval.search import Query
-        from pathatlas.ui.tools import check_k
+        from pathatlas.ui.api.schemas import check_k
 
         query = Query(text=self._text(text), image=self._image(image), k=k, filters={} if filters is None else filters)
         query.validate()

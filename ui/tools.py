@@ -21,13 +21,13 @@ from pydantic import Field, StrictInt, ValidationError, WithJsonSchema
 
 from pathatlas.agent.document import answer_record
 from pathatlas.agent.questions import Question, with_pasted_options
-from pathatlas.errors import BadInputError, PathAtlasError
+from pathatlas.errors import BadInputError, PathAtlasError, UnknownSourceError
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import Found, Query
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.schemas import K_MAX, hit_records
+from pathatlas.ui.api.schemas import K_MAX, check_k, hit_records, names_a_path
 from pathatlas.ui.words import asked_texts, unknown_words_json
 
 MAX_TEXT_CHARS = Settings.model_fields["max_query_chars"].default
@@ -120,12 +120,6 @@ def check_text(value: str, name: str, limit: int) -> str:
     return value
 
 
-def check_k(k: int) -> int:
-    if not 1 <= k <= K_MAX:
-        raise BadInputError(f"k must be between 1 and {K_MAX}, not {k}")
-    return k
-
-
 class Toolbox:
     def __init__(self, engine: Engine, allow_dirs: list[Path] | tuple[Path, ...] = ()):
         self.engine = engine
@@ -192,7 +186,7 @@ class Toolbox:
     ) -> dict[str, Any]:
         """Read a whole cited page: its text and the figures on it, to read around a search hit."""
         index, searcher = self.engine.index, self.engine.searcher
-        key = index.resolve_source(source)
+        key = index.resolve_source(self._listed(source))
         name = Path(key).name
         scanned = ((rid, Payload.from_payload(p)) for rid, p in index.store.scan({"source": key}))
         records = [(rid, p) for rid, p in scanned if p.page is not None]
@@ -258,9 +252,25 @@ class Toolbox:
 
     def _filters(self, kind: str | None, source: str | None, organ: str | None, diagnosis: str | None) -> dict:
         """The filters given (not None): an empty value is kept for the query to refuse (``check_filters``), as REST
-        does, not taken as no filter; the searcher resolves the source."""
-        filters = {"kind": kind, "source": source, "organ": organ, "diagnosis": diagnosis}
+        does, not taken as no filter; the searcher resolves the source (stripped, as it reads it), which a path may not
+        name (``_listed``)."""
+        filters = {
+            "kind": kind,
+            "source": source and self._listed(source.strip()),
+            "organ": organ,
+            "diagnosis": diagnosis,
+        }
         return {name: value for name, value in filters.items() if value is not None}
+
+    def _listed(self, source: str) -> str:
+        """``source``, refused as a source the index lacks is (``Index.resolve_source``'s words) when it is a path
+        (``names_a_path``), as REST refuses it: the index finds a source by its server path, so a client could probe
+        where sources live."""
+        if names_a_path(source):
+            raise UnknownSourceError(
+                f"no source {source!r} in index {self.engine.index.path}; 'pathatlas info' lists them"
+            )
+        return source
 
     def _image(self, image_base64: str | None, image_path: str | None) -> Image.Image:
         settings = self.engine.settings

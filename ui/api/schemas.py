@@ -24,6 +24,7 @@ from pydantic_core import PydanticKnownError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from pathatlas.agent.questions import ONE_OPTION, repeated_option
+from pathatlas.errors import BadInputError
 from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.records import KINDS, Hit, organ_text
 from pathatlas.retrieval.search import SPECIMEN, USER_FILTERS, blank, empty_filter
@@ -234,6 +235,14 @@ refuses by its own setting (``too_long``), which /health's ``limits`` says."""
 DOCUMENTED_LENGTH = {"maxLength": MAX_QUERY_CHARS}
 K_MAX = 100
 """The most hits one search returns."""
+
+
+def check_k(k: int) -> int:
+    """``k`` within REST's limit, refused in one line otherwise: every door (tools, LangChain, ``Atlas``) takes the
+    same k. Here, not in ``ui.tools``, so that the Python API checks it without importing the service and its agent."""
+    if not 1 <= k <= K_MAX:
+        raise BadInputError(f"k must be between 1 and {K_MAX}, not {k}")
+    return k
 
 
 def json_integer(value: Any) -> Any:

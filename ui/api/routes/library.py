@@ -15,7 +15,7 @@ from pathatlas.retrieval.index import AmbiguousSourceError, source_id
 from pathatlas.ui.api.deps import EngineDep, FormOnly, errors, require_token
 from pathatlas.ui.api.engine import Engine, claim_upload, source_problems
 from pathatlas.ui.api.jobs import RECORD_DAYS, Job
-from pathatlas.ui.api.routes.search import unknown_source
+from pathatlas.ui.api.routes.search import listed, unknown_source
 from pathatlas.ui.api.schemas import JobOut, SourceOut
 from pathatlas.ui.api.uploads import extract_zip, read_by_sources, safe_name, save_limited, skipped_note
 
@@ -52,7 +52,7 @@ def list_sources(engine: EngineDep) -> list[SourceOut]:
 )
 def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
     try:
-        return {"removed": engine.remove(source_id)}
+        return {"removed": engine.remove(listed(source_id))}  # never by a server path (``..``, ``~``): 404 as unknown
     except UnknownSourceError:  # the index's message names the command line's way to list them
         raise unknown_source(source_id) from None
     except AmbiguousSourceError as exc:  # its message names server paths, which a path parameter cannot take anyway
