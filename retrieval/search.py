@@ -603,7 +603,7 @@ class Searcher:
             ranker = self.ranker
         else:
             ranker = Ranker({"bm25": 1.0} if "bm25" in rankings else dict(DENSE_ONLY))
-        holding = self.holding_all(query)
+        holding = self.holding_all(query) if "bm25" in rankings else set()  # words off: by meaning alone, as asked
         scores = all_words_first(ranker.score(features), [not holding.isdisjoint(group.members) for group in groups])
         order = sorted(range(len(groups)), key=lambda i: -scores[i])
         per_section = self.settings.pages_per_section if query.pages_per_section is None else query.pages_per_section

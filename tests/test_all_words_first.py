@@ -55,7 +55,9 @@ def lung_heavy_cases(tmp_path_factory):
     folder.mkdir()
     rows = ["image,case,diagnosis,organ,description"]
     labels = [("benign lung tissue", "lung", "benign tissue")] * 12
-    labels += [("lung adenocarcinoma", "lung", "glands in acinar and solid patterns with mucin in the tumour cells")] * 2
+    labels += [
+        ("lung adenocarcinoma", "lung", "glands in acinar and solid patterns with mucin in the tumour cells")
+    ] * 2
     labels += [("adenocarcinoma", "colon", "adenocarcinoma")]
     for n, (diagnosis, organ, description) in enumerate(labels):
         pixels = np.random.default_rng(n).integers(0, 255, (48, 48, 3), dtype=np.uint8)
@@ -84,3 +86,11 @@ def test_a_diagnosis_typed_as_indexed_finds_it_first_where_words_alone_put_anoth
 def test_a_longer_query_keeps_the_fused_order(lung_heavy_cases):
     query = "which lung adenocarcinoma acinar pattern tissue"
     assert top_diagnoses(lung_heavy_cases, query) == top_diagnoses(lung_heavy_cases, query, all_words_first=0)
+
+
+def test_a_search_by_meaning_alone_is_not_reordered_by_words(lung_heavy_cases):
+    by_meaning = dict(weight_bm25=0)  # README: WEIGHT_BM25=0 ranks by meaning alone
+    query = "lung adenocarcinoma"
+    assert top_diagnoses(lung_heavy_cases, query, **by_meaning) == top_diagnoses(
+        lung_heavy_cases, query, all_words_first=0, **by_meaning
+    )
