@@ -25,10 +25,19 @@ travels in the payload as ``_id``. An embedded shard keeps the points it opened 
 process's ``pathatlas remove`` or ``index --force``, a second ``Index.open``) deleted since then is still found here,
 without its payload, so every read skips points without ``_id`` and the store serves what it opened, less what was
 deleted, until it is opened again (as a FAISS index read before a commit does).
+
+The embedded engine writes its files through memory maps, where a full disk is a SIGBUS that kills the process, not an
+error: each write (and each opening on tmpfs, where reading a mapped file takes room) first checks the free space
+(``require_room``) and is refused as a full disk, in the line FAISS gives, before the engine maps a page. It opens its
+files for writing even to search, so a read-only disk is refused in one line naming the remedy (``ReadOnlyShardError``).
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import re
+import shutil
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -42,6 +51,7 @@ import orjson
 
 from pathatlas.errors import IndexBusyError, IndexMissingError, PathAtlasError
 from pathatlas.retrieval.durable import write_atomic
+from pathatlas.retrieval.index import unwritable
 from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
 from pathatlas.retrieval.stores.base import FOLDED_FIELDS, Filters, ScoredIds, VectorStore, fold
 from pathatlas.settings import Settings
@@ -52,6 +62,17 @@ REMOTE_FILE = "remote.json"
 """Beside the shard's files: the server (or twin folder) and collection the store's vectors are in."""
 FACET_LIMIT = 100_000
 """Values one facet call counts (a field with more, e.g. fingerprints of that many sources, is scanned instead)."""
+MMAP_CHUNK = 32 * 2**20
+"""The embedded engine's mmap chunk: it grows its vector and payload files in sparse chunks of this size, and fills them
+through the mapping. Every write needs its own bytes free and one chunk more (the pages its payload indexes, id
+tracker and flags take), as does making a new shard."""
+FILLED_ON_READ = {"tmpfs"}
+"""File systems where reading a hole of a mapped file takes a page: the engine reads its mapped files whole when it
+opens them (``MADV_POPULATE_READ``), so there opening fills every hole of the shard's sparse files."""
+OPTIMISER_FULL = "Not enough space available for optimization"
+"""How the engine's optimiser refuses a rebuild the disk has no room for ("..., needed: 73.09 MiB, available: 7.42")."""
+ON_DEMAND = "payload_storage"
+"""A segment's folder of payloads, which the engine maps without reading them whole (they stay on disk)."""
 Fact = TypeVar("Fact")
 
 
@@ -134,6 +155,14 @@ def local_client(folder: str) -> Any:
         ) from exc
 
 
+def is_dashed_uuid(value: Any) -> bool:
+    """Whether ``value`` is a UUID as ``str(uuid.UUID(...))`` writes it."""
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
 def point_id(record_id: str) -> str:
     return str(uuid.uuid5(NAMESPACE, record_id))
 
@@ -152,12 +181,96 @@ def build_filter(models: Any, filters: Filters | None) -> Any:
     return models.Filter(must=conditions)
 
 
+class ReadOnlyShardError(IndexBusyError):
+    """The embedded shard is on a read-only disk (or its folder is not this user's to write): qdrant-edge has no
+    read-only mode and opens its files for writing even to search. An ``IndexBusyError``, as a read-only FAISS index's
+    write is: the index's place, not the request, is at fault."""
+
+
+def refuse_read_only(path: Path) -> None:
+    """Refuse a shard folder this process cannot write in one line naming the cause and the remedy, where the engine
+    would say "Failed to open mmap payload storage: Read-only file system (os error 30)"."""
+    if os.access(path, os.W_OK):
+        return
+    read_only = hasattr(os, "statvfs") and os.statvfs(path).f_flag & os.ST_RDONLY
+    cause = "on a read-only disk" if read_only else f"without write permission on {path}"
+    raise ReadOnlyShardError(
+        f"index {path.parent}: the embedded Qdrant store cannot be opened {cause} (it opens its files for writing, "
+        "even to search): copy the index to a writable disk, or index into a FAISS store (--store faiss), which "
+        "searches read-only"
+    )
+
+
+def unfilled(folder: Path) -> int:
+    """Bytes of holes in the files under ``folder`` (their size past the blocks they take) that the engine reads whole
+    when it opens them: every mapped file but the payloads' (``ON_DEMAND``). It makes its files sparse, a 32 MiB chunk
+    of a few vectors taking a few pages."""
+    holes = 0
+    for root, _, files in os.walk(folder):
+        if Path(root).name == ON_DEMAND:
+            continue
+        for name in files:
+            try:
+                found = os.stat(os.path.join(root, name))
+            except FileNotFoundError:  # an optimiser's file replaced meanwhile
+                continue
+            holes += max(0, found.st_size - found.st_blocks * 512)
+    return holes
+
+
+def file_system(path: Path) -> str:
+    """The type of the file system holding ``path`` ("ext4", "tmpfs"): its longest mount point in /proc/self/mounts;
+    "" where that is not there (not Linux)."""
+    try:
+        mounts = Path("/proc/self/mounts").read_text()
+    except OSError:
+        return ""
+    resolved, kind, longest = str(path.resolve()), "", -1
+    for line in mounts.splitlines():
+        _, point, fs_type, *_ = line.split()
+        point = re.sub(r"\\([0-7]{3})", lambda code: chr(int(code[1], 8)), point)  # "\040": a space
+        inside = resolved == point or resolved.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= longest:  # a later mount on the same point hides an earlier one
+            kind, longest = fs_type, len(point)
+    return kind
+
+
+def require_room(path: Path, needed: int) -> None:
+    """Refuse, as a full disk, a write to the shard at ``path`` that may map ``needed`` bytes the disk does not have:
+    the engine would die of SIGBUS writing them. A file system that reports no size (ramfs) is not checked."""
+    usage = shutil.disk_usage(path)
+    if usage.total and usage.free < needed:
+        need, free = -(-needed // 2**20), usage.free // 2**20  # rounded apart: the need shows above what is free
+        raise disk_full(path, f"the Qdrant store may map {need} MiB, {free} MiB are free")
+
+
+def disk_full(path: Path, why: str) -> PathAtlasError:
+    """The line a full disk is under the index holding the shard at ``path``, as FAISS's failed write gives it."""
+    return unwritable(path.parent, OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}: {why}"))
+
+
+def room_to_open(path: Path, has_data: bool) -> int:
+    """Bytes opening the shard at ``path`` may map: its holes where reading them takes space (tmpfs), and a chunk
+    where it makes a new shard."""
+    return (unfilled(path) if file_system(path) in FILLED_ON_READ else 0) + (0 if has_data else MMAP_CHUNK)
+
+
+def written_bytes(points: list[tuple[str, dict, dict]]) -> int:
+    """What upserting ``points`` adds to the shard: their vectors and their payloads as JSON."""
+    return sum(
+        sum(np.asarray(v).nbytes for v in vectors.values()) + len(orjson.dumps(payload, default=str))
+        for _, vectors, payload in points
+    )
+
+
 class _EdgeEngine:
     def __init__(self, path: Path, dims: Mapping[str, int], settings: Settings):
         import qdrant_edge as qe
 
         self.qe = qe
+        self.path = path
         path.mkdir(parents=True, exist_ok=True)
+        refuse_read_only(path)
         config = qe.EdgeConfig(
             vectors={s: qe.EdgeVectorParams(size=d, distance=qe.Distance.Dot) for s, d in dims.items()},
             hnsw_config=qe.HnswIndexConfig(
@@ -167,6 +280,7 @@ class _EdgeEngine:
             wal_enabled=False,
         )
         has_data = any(path.iterdir())
+        require_room(path, room_to_open(path, has_data))
         try:
             self.shard = qe.EdgeShard.load(str(path), config) if has_data else qe.EdgeShard.create(str(path), config)
         except Exception as exc:
@@ -178,6 +292,7 @@ class _EdgeEngine:
 
     def upsert(self, points: list[tuple[str, dict, dict]]) -> None:
         qe = self.qe
+        require_room(self.path, written_bytes(points) + MMAP_CHUNK)
         self.shard.update(
             qe.UpdateOperation.upsert_points(
                 [qe.Point(pid, vectors, payload) for pid, vectors, payload in points]  # numpy arrays as they are
@@ -185,6 +300,7 @@ class _EdgeEngine:
         )
 
     def delete(self, filters: Filters) -> None:
+        require_room(self.path, MMAP_CHUNK)  # deleted flags and payload indexes are mapped too
         self.shard.update(self.qe.UpdateOperation.delete_points_by_filter(build_filter(self.qe, filters)))
 
     def query(self, space: str, vectors: np.ndarray, k: int, filters: Filters | None) -> list[list[tuple[dict, float]]]:
@@ -239,8 +355,15 @@ class _EdgeEngine:
         return [(h.value, h.count) for h in self.shard.facet(qe.FacetRequest(field, limit=limit, exact=True)).hits]
 
     def commit(self) -> None:
+        require_room(self.path, MMAP_CHUNK)
         self.shard.flush()
-        if self.shard.optimize():  # a no-op unless a segment passed an optimiser threshold
+        try:
+            optimized = self.shard.optimize()  # a no-op unless a segment passed an optimiser threshold
+        except Exception as exc:  # it checks the room a segment's rebuild takes itself, and says so in its own words
+            if OPTIMISER_FULL not in str(exc):
+                raise
+            raise disk_full(self.path, str(exc)) from exc
+        if optimized:
             self.shard.flush()
 
     def close(self) -> None:
@@ -293,6 +416,7 @@ class _ClientEngine:
                 for field in FILTER_FIELDS:
                     self.client.create_payload_index(collection, field, models.PayloadSchemaType.KEYWORD)
         self.params = models.SearchParams(hnsw_ef=settings.hnsw_ef_search) if remote else None  # the twin is exact
+        self.remote = remote
 
     def exists(self) -> bool:
         """Whether the collection is there; a server that cannot be reached is one line."""
@@ -358,8 +482,12 @@ class _ClientEngine:
         condition = models.Filter(must=must) if must else None
         return self.client.count(self.collection, count_filter=condition, exact=True).count
 
-    def facet(self, field: str, limit: int) -> list[tuple[Any, int]]:
-        return [(h.value, h.count) for h in self.client.facet(self.collection, field, limit=limit, exact=True).hits]
+    def facet(self, field: str, limit: int) -> list[tuple[Any, int]] | None:
+        """None where the values may not be as stored: the twin's facet writes each value ``uuid.UUID`` reads (a 32-hex
+        fingerprint, an upper-case or braced UUID) as a dashed UUID, and counts such spellings of one UUID together
+        (a server's keyword index gives its values as stored)."""
+        hits = [(h.value, h.count) for h in self.client.facet(self.collection, field, limit=limit, exact=True).hits]
+        return None if not self.remote and any(map(is_dashed_uuid, (value for value, _ in hits))) else hits
 
     def commit(self) -> None:
         """The server persists each acknowledged write."""
@@ -437,13 +565,16 @@ class QdrantStore(VectorStore):
 
     def _facet(self, field: str) -> list[tuple[Any, int]] | None:
         """The values of ``field`` with their counts from its keyword index; None where the field has none (a shard or
-        collection made without one) or more values than one call returns. A value counted 0 is left out: the shard
-        keeps a deleted one in its index until it is opened again."""
+        collection made without one), more values than one call returns, or values the engine may not give as stored
+        (``_ClientEngine.facet``). A value counted 0 is left out: the shard keeps a deleted one in its index until it
+        is opened again."""
         try:
             hits = self.engine.facet(field, FACET_LIMIT)
         except Exception:
             return None
-        return [(value, count) for value, count in hits if count] if len(hits) < FACET_LIMIT else None
+        if hits is None or len(hits) >= FACET_LIMIT:
+            return None
+        return [(value, count) for value, count in hits if count]
 
     def exact(self, filters: Filters | None) -> Filters | None:
         """``filters`` as Qdrant's exact keyword match takes them: in ``FOLDED_FIELDS`` each text value becomes every
