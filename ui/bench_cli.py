@@ -289,6 +289,16 @@ def bench_retrieval_command(
     mcq: Annotated[
         Path | None, typer.Option(help="MCQ JSONL with gold pdf_pages: text to page (needs --index).")
     ] = None,
+    names: Annotated[
+        bool,
+        typer.Option(
+            "--names",
+            help="Short searches taken from the index (--index; no file needed): each case diagnosis (and 'organ "
+            "diagnosis') to its cases, each bookmark section whose path holds 1-6 words (function words aside) to its "
+            "pages, searched as typed; the default beside itself with every-word-first off "
+            "(PATHATLAS_ALL_WORDS_FIRST=0), BM25 alone, dense alone and chance.",
+        ),
+    ] = False,
     index: IndexOpt = None,
     encoder: Annotated[str | None, typer.Option(help="Encoder to measure (default: PATHATLAS_ENCODER).")] = None,
     split: Annotated[
@@ -311,21 +321,22 @@ def bench_retrieval_command(
         typer.Option(
             help="Write each task's qrels and a TREC run per method to this folder: text to page's qrels.txt and "
             "METHOD.trec (with --folds also each fold's qrels and default run; the default's run over every question "
-            "is the pooled held-out one), an image task's qrels.TASK.txt and TASK.METHOD.trec."
+            "is the pooled held-out one), an image or --names task's qrels.TASK.txt and TASK.METHOD.trec."
         ),
     ] = None,
     json_out: JsonFileOpt = None,
     plot: Annotated[Path | None, typer.Option(help="Draw recall@k curves to this PNG.")] = None,
 ):
-    """Recall@1/5/10, MRR (and precision@10 for image to image) per direction and method, with baselines and chance."""
+    """Recall@1/5/10, MRR (and precision@10 for image to image and diagnosis to cases) per direction and method, with
+    baselines and chance."""
     from pathatlas.plugins import require
     from pathatlas.retrieval.bench import run_retrieval_bench
     from pathatlas.retrieval.bench.common import plot_curves
     from pathatlas.retrieval.encoders import create_encoder
     from pathatlas.retrieval.index import Index
 
-    if not (figures or cases or mcq):
-        raise BadInputError("give at least one of --figures, --cases, --mcq")
+    if not (figures or cases or mcq or names):
+        raise BadInputError("give at least one of --figures, --cases, --mcq, --names")
     if split not in ("val", "all"):
         raise BadInputError(f"--split {split!r}: use val or all")
     if folds == 1 or folds < 0:
@@ -339,11 +350,11 @@ def bench_retrieval_command(
         require("matplotlib", "plot")  # before the run, not after it
     cases = [case_metadata(path) for path in cases or []]
     settings = settings_for(index, encoder=encoder)
-    idx = Index.open(settings.index_dir, settings) if mcq is not None else None
+    idx = Index.open(settings.index_dir, settings) if mcq is not None or names else None
     enc = idx.encoder if idx is not None else create_encoder(settings.encoder, settings)
     inputs = {name: given for name, given in (("figures", figures), ("cases", cases), ("mcq", mcq)) if given}
-    measured = run_retrieval_bench(enc, settings, figures or [], cases, mcq, idx, split, folds, runs)
-    result = {"run": run_record(inputs, idx, {"encoder": enc.name, "folds": folds}), **measured}
+    measured = run_retrieval_bench(enc, settings, figures or [], cases, mcq, idx, split, folds, runs, names)
+    result = {"run": run_record(inputs, idx, {"encoder": enc.name, "folds": folds, "names": names}), **measured}
     for task, body in result["tasks"].items():
         pooled = ", pooled held-out folds" if body.get("folds") else ""
         console.print(retrieval_table(task + pooled, body))
@@ -359,6 +370,8 @@ def bench_retrieval_command(
                 + ", ".join(f"{metric} {m['p']:.3g}" for metric, m in metrics.items())
             )
         say_notes(task, body)
+    for task, why in result.get("left_out", {}).items():
+        say_notes(task, {"notes": [f"left out: {why}"]})
     if written := sum(len(body.get("runs", [])) for body in result["tasks"].values()):
         console.print(f"wrote {written} TREC files to {runs}")
     write_json(json_out, result)

@@ -8,6 +8,7 @@ from typing import Any
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.bench.common import splits_used
 from pathatlas.retrieval.bench.images import ImageSet, cross_modal, image_to_image
+from pathatlas.retrieval.bench.names import short_searches
 from pathatlas.retrieval.bench.pages import text_to_page
 from pathatlas.retrieval.datasets import check_images, read_cases, read_figures
 from pathatlas.retrieval.encoders import Encoder
@@ -31,10 +32,13 @@ def run_retrieval_bench(
     split: str = "val",
     folds: int = 0,
     runs: Path | None = None,
+    names: bool = False,
 ) -> dict[str, Any]:
     """Every task the inputs give, keyed by name; each says the queries it used (``split``), and so does the result
-    as a whole (``splits_used``). ``runs``: a folder for every task's TREC qrels and runs (``write_trec``)."""
+    as a whole (``splits_used``). ``runs``: a folder for every task's TREC qrels and runs (``write_trec``). ``names``:
+    the index's own short searches (``short_searches``); those it has no queries for are in ``left_out``, with why."""
     tasks: dict[str, Any] = {}
+    left_out: dict[str, str] = {}
     for path in figures:
         items = read_figures(path)
         check_images(items, path)
@@ -61,4 +65,14 @@ def run_retrieval_bench(
             raise ValueError("text_to_page needs --index: an index of the book the questions cite")
         # every question with gold pages: --split picks image queries only (folds hold chapters out instead)
         tasks["text_to_page"] = {**text_to_page(index, mcq, folds=folds, runs=runs), "split": "all"}
-    return {"encoder": encoder.name, "split": splits_used(tasks), "tasks": tasks}
+    if names:
+        if index is None:
+            raise ValueError("--names needs --index: the index whose diagnoses and sections are searched for")
+        found, left_out = short_searches(index, runs)
+        tasks.update(found)
+    return {
+        "encoder": encoder.name,
+        "split": splits_used(tasks),
+        "tasks": tasks,
+        **({"left_out": left_out} if left_out else {}),
+    }

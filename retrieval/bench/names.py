@@ -1,0 +1,213 @@
+"""Short searches, as users type them into a search box (``bench retrieval --names``), with queries and gold taken from
+the index itself:
+
+- diagnosis_to_cases: each distinct case diagnosis (and "organ diagnosis" where the organ is not among the diagnosis'
+  words), filtered to cases, to the case records of that diagnosis (and organ);
+- section_to_pages: each distinct bookmark section (its path as the index holds it, "Chapter 10: Muscle Tissue > 10.8
+  Smooth Muscle") of 1 to ``TITLE_WORDS`` content words to the pages under it.
+
+Every method is a real search (``Searcher.search_many``): the default, the default with every-word-first off
+(``Settings.all_words_first`` 0: the knob measured beside its baselines), BM25 alone and dense alone (both without
+the knob, which is no part of either ranker), and chance. MCQ questions (``--mcq``) are too long to meet the knob;
+most diagnoses meet it, few bookmark paths (they hold their chapter's title too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pathatlas.errors import BadInputError
+from pathatlas.retrieval.bench.common import CURVE_K, SIGNIFICANCE_METRICS, chance, compare_runs, summarise
+from pathatlas.retrieval.bench.pages import BASELINES, DEFAULT, index_pages
+from pathatlas.retrieval.bench.trec import write_trec
+from pathatlas.retrieval.fusion import diagnosis_key, page_key
+from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.lexical import content_terms, tokenize
+from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k
+from pathatlas.retrieval.records import Hit, Payload
+from pathatlas.retrieval.search import RANKERS, Query, Searcher
+
+KNOB_OFF = "hybrid, every word first off"
+TITLE_WORDS = 6
+"""Longest section asked, in content words: a longer one is no short search."""
+MRR_DEPTH = 10
+CASES = {"kind": "case"}
+
+
+@dataclass(frozen=True)
+class Named:
+    """One short query: its text, the filters it is searched with, and the items that answer it (case record ids, or
+    pages as ``page_key``)."""
+
+    text: str
+    gold: frozenset[Hashable]
+    filters: dict[str, str]
+
+
+def organs(payload: Payload) -> list[str]:
+    """A case's organs (stored as one or a list), casefolded as the organ filter compares them."""
+    listed = payload.organ if isinstance(payload.organ, list) else [payload.organ]
+    return [organ.casefold() for organ in listed if organ]
+
+
+def of_diagnosis(key: str, organ: str | None = None) -> Callable[[Payload], bool]:
+    """Is a case of this diagnosis (``diagnosis_key``), and of ``organ`` where one is given?"""
+    return lambda case: diagnosis_key(case.diagnosis) == key and (organ is None or organ in organs(case))
+
+
+def diagnosis_queries(index: Index) -> tuple[list[Named], int]:
+    """Each diagnosis of the index's cases, and each "organ diagnosis" whose organ is not among the diagnosis' own
+    words ("spleen angiosarcoma"), spelt as the first case spells it; queries that read alike (``diagnosis_key``) are
+    asked once. Also the number of cases, among which they are searched."""
+    cases = {rid: Payload.from_payload(stored) for rid, stored in index.store.scan(CASES)}
+    asked: dict[str, tuple[str, Callable[[Payload], bool]]] = {}
+    for case in cases.values():
+        if not case.diagnosis or not content_terms(case.diagnosis):
+            continue
+        key = diagnosis_key(case.diagnosis)
+        asked.setdefault(key, (case.diagnosis, of_diagnosis(key)))
+        stems = set(tokenize([case.diagnosis])[0])
+        for organ in organs(case):
+            if not set(content_terms(organ)) <= stems:
+                text = f"{organ} {case.diagnosis}"
+                asked.setdefault(diagnosis_key(text), (text, of_diagnosis(key, organ)))
+    queries = [
+        Named(text, frozenset(rid for rid, case in cases.items() if relevant(case)), CASES)
+        for text, relevant in asked.values()
+    ]
+    return sorted(queries, key=lambda query: query.text), len(cases)
+
+
+def section_queries(index: Index) -> tuple[list[Named], int]:
+    """Each bookmark section of 1 to ``TITLE_WORDS`` content words, as the index holds it, with the pages under it;
+    also the number of pages, among which they are searched."""
+    pages: dict[str, set[Hashable]] = {}
+    for _, stored in index.store.scan():
+        payload = Payload.from_payload(stored)
+        if payload.section and (key := page_key(payload)):
+            pages.setdefault(payload.section, set()).add(key)
+    queries = [
+        Named(section, frozenset(keys), {})
+        for section, keys in sorted(pages.items())
+        if 1 <= len(content_terms(section)) <= TITLE_WORDS
+    ]
+    return queries, len(index_pages(index))
+
+
+class Unquoted(Searcher):
+    """Search as users get it, less each hit's snippet: marking the query's words in them took most of a run's time
+    (85% on the A&P book), and no figure reads them."""
+
+    def make_hit(self, record_id: str, score: float, ranks: dict[str, int], payload: Payload, text: str | None) -> Hit:
+        return super().make_hit(record_id, score, ranks, payload, None)
+
+
+def searches(index: Index) -> dict[str, tuple[Searcher, tuple[str, ...]]]:
+    """Each method as a searcher and the rankers it uses: the default, then, without every-word-first, the default,
+    BM25 alone and dense alone."""
+    off = Unquoted(index)
+    off.settings = index.settings.model_copy(update={"all_words_first": 0})
+    return {
+        DEFAULT: (Unquoted(index), RANKERS),
+        KNOB_OFF: (off, RANKERS),
+        "bm25": (off, ("bm25",)),
+        "dense": (off, ("dense",)),
+    }
+
+
+def found(hit: Hit) -> Hashable:
+    """What a hit answers with: its page (a page, passage or figure hit), else its record (a case)."""
+    return page_key(hit.payload) or hit.id
+
+
+def ranked_by(index: Index, queries: list[Named]) -> dict[str, list[list[Hashable]]]:
+    """Every method's top ``CURVE_K`` items per query, as search returns them (deep enough for the curve)."""
+    out = {}
+    for name, (searcher, use) in searches(index).items():
+        asked = [Query(text=q.text, k=CURVE_K, filters=dict(q.filters), use=use) for q in queries]
+        out[name] = [[found(hit) for hit in hits] for hits in searcher.search_many(asked)]
+    return out
+
+
+def evaluate(
+    queries: list[Named],
+    ranked: dict[str, list[list[Hashable]]],
+    candidates: int,
+    metrics: tuple[str, ...],
+    runs: Path | None = None,
+    name: str = "",
+) -> dict[str, Any]:
+    """One task's figures as every task gives them (``summarise``, ``chance``, ``compare_runs`` over the top
+    ``MRR_DEPTH``), with each query's first right rank per method: ``metrics`` are those its table shows and tests,
+    ``candidates`` how many items chance draws from. ``runs``: a folder for its TREC files, named by ``name``."""
+    ids, gold = [q.text for q in queries], [set(q.gold) for q in queries]
+    first = {
+        method: [first_relevant_rank(items, gold[i].__contains__) for i, items in enumerate(lists)]
+        for method, lists in ranked.items()
+    }
+    methods = {
+        method: {
+            **summarise(first[method], MRR_DEPTH),
+            "precision@10": precision_at_k([[item in gold[i] for item in items] for i, items in enumerate(lists)], 10),
+        }
+        for method, lists in ranked.items()
+    }
+    counts = [len(g) for g in gold]
+    methods["chance"] = {
+        **chance(candidates, counts, mrr_depth=MRR_DEPTH),
+        "precision@10": float(np.mean([count / candidates for count in counts])),
+    }
+    top = {method: [items[:MRR_DEPTH] for items in lists] for method, lists in ranked.items()}
+    body = {
+        "n": len(queries),
+        "split": "all",
+        **({"mrr_depth": MRR_DEPTH} if "mrr" in metrics else {}),
+        "methods": {method: shown(figures, metrics) for method, figures in methods.items()},
+        "default": DEFAULT,
+        "baselines": [KNOB_OFF, *BASELINES],
+        "significance": compare_runs(ids, gold, top, DEFAULT, metrics=metrics),
+        "per_question": [
+            {"id": text, "relevant": counts[i], "first_relevant_rank": {m: ranks[i] for m, ranks in first.items()}}
+            for i, text in enumerate(ids)
+        ],
+    }
+    if runs is not None:
+        body["runs"] = [str(path) for path in write_trec(runs, ids, gold, ranked, task=name)]
+    return body
+
+
+def shown(figures: dict[str, Any], metrics: tuple[str, ...]) -> dict[str, Any]:
+    """A method's ``metrics`` and its recall curve (the plot's)."""
+    return {key: value for key, value in figures.items() if key in metrics or key == "curve"}
+
+
+TASKS = {
+    "diagnosis_to_cases": (diagnosis_queries, ("recall@1", "recall@10", "precision@10"), "no case has a diagnosis"),
+    "section_to_pages": (
+        section_queries,
+        (*SIGNIFICANCE_METRICS, "recall@10"),
+        f"no bookmark section has 1 to {TITLE_WORDS} content words",
+    ),
+}
+"""Each task: its queries, the metrics it reports, and why it has none."""
+
+
+def short_searches(index: Index, runs: Path | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The tasks the index gives queries for, and those left out, each with why; refused in one line when it gives
+    none. ``runs``: a folder for each task's TREC files."""
+    tasks, left_out = {}, {}
+    for name, (queries_of, metrics, none) in TASKS.items():
+        queries, candidates = queries_of(index)
+        if not queries:
+            left_out[name] = none
+            continue
+        body = evaluate(queries, ranked_by(index, queries), candidates, metrics, runs, name)
+        tasks[name] = {**body, "all_words_first": index.settings.all_words_first}
+    if not tasks:
+        raise BadInputError(f"--names: index {index.path} has nothing to search for: {'; '.join(left_out.values())}")
+    return tasks, left_out
