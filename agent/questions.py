@@ -108,38 +108,81 @@ def repeated_option(options: list[str]) -> str | None:
     return None
 
 
-ANY_LABEL = re.compile(r"^(\()?([A-Za-z])(?(1)\)|[.)])\s+(?=\S)")
-"""A letter that may be a pasted label, "A. adipose" and "C. difficile" too: read as one only where every option
-bears one, in order (``labelled_in_order``), as quizzes write them."""
+ANY_LABEL = re.compile(r"^(\()?([A-Za-z]|[1-9][0-9]?)(?(1)\)|[.)])\s+(?=\S)")
+"""A letter or number that may be a pasted label, "A. adipose", "(1) Skeletal", and "C. difficile" too: read as one
+only where every option bears one, in order (``labelled_in_order``), as quizzes write them. "1.5 L" bears none."""
+
+
+def label_place(label: re.Match) -> int:
+    """The option a label names, 0-based: "A." and "(1)" the first."""
+    said = label[2]
+    return int(said) - 1 if said.isdigit() else ord(said.upper()) - ord("A")
 
 
 def labelled_in_order(texts: list[str]) -> bool:
-    """Whether two or more ``texts`` each start with a label of their own place, A, B, C...: then each is a label,
-    whatever follows it ("C. stratified squamous" as option C), where alone it could be a genus's initial."""
+    """Whether two or more ``texts`` each start with a label of their own place, A, B, C... or 1, 2, 3...: then each
+    is a label, whatever follows it ("C. stratified squamous" as option C), where alone it could be a genus's
+    initial."""
     labels = [ANY_LABEL.match(text) for text in texts]
-    return 1 < len(texts) <= len(LETTERS) and all(
-        label and label[2].upper() == letter for label, letter in zip(labels, LETTERS, strict=False)
-    )
+    return 1 < len(texts) <= len(LETTERS) and all(label and label_place(label) == n for n, label in enumerate(labels))
 
 
 def label_shape(text: str) -> str:
-    """The form of ``text``'s label, its letter aside ("A." and "B." alike, "A)" or "a." not): lines pasted with
-    labels of mixed forms are not read as one list of options."""
+    """The form of ``text``'s label, its letter or number aside ("A." and "B." alike, "A)", "a." or "1." not): lines
+    pasted with labels of mixed forms are not read as one list of options."""
     label = ANY_LABEL.match(text)
-    return re.sub("[A-Z]", "A", re.sub("[a-z]", "a", label[0].strip())) if label else ""
+    return re.sub("[0-9]+", "1", re.sub("[A-Z]", "A", re.sub("[a-z]", "a", label[0].strip()))) if label else ""
 
 
-def lettered_lines(question: str) -> tuple[list[str], int | None]:
-    """The question's non-blank lines, stripped, and the place of the first labelled A ("A.", "A)", "(A)"), if any."""
+def line_labels(lines: list[str]) -> list[re.Match | None]:
+    """Each line's label (``ANY_LABEL``). A number is one only among two or more lines whose labels count up from the
+    first place (1, 2, 3..., or A, B, 3...): "3. Which bone ...?" opening a question is its text."""
+    found = [ANY_LABEL.match(line) for line in lines]
+    counted = {k for run in place_runs(found) if len(run) > 1 and label_place(found[run[0]]) == 0 for k in run}
+    return [label if label and (k in counted or label[2].isalpha()) else None for k, label in enumerate(found)]
+
+
+def place_runs(labels: list[re.Match | None]) -> list[list[int]]:
+    """The places (line numbers) of each run of consecutive labelled lines whose labels count up by one."""
+    runs: list[list[int]] = []
+    for k, label in enumerate(labels):
+        if label and runs and runs[-1][-1] == k - 1 and label_place(label) == label_place(labels[k - 1]) + 1:
+            runs[-1].append(k)
+        elif label:
+            runs.append([k])
+    return runs
+
+
+def stem_lists(lines: list[str], labels: list[re.Match | None]) -> set[int]:
+    """The lines of numbered lists that belong to the question: those the question goes on to ask about (a line ending
+    in "?" after them: "1. fever", "2. rash", "What is the diagnosis?") or whose lettered options follow ("1. ...",
+    "2. ...", "A. 1 and 2", "B. 2 only")."""
+    own: set[int] = set()
+    for run in place_runs(labels):
+        after = run[-1] + 1
+        then = labels[after] if after < len(labels) else None
+        lettered_next = bool(then) and then[2].isalpha() and label_place(then) == 0
+        asked_after = any(line.endswith("?") for line in lines[after:])
+        if labels[run[0]][2].isdigit() and (lettered_next or asked_after):
+            own.update(run)
+    return own
+
+
+def labelled_lines(question: str) -> tuple[list[str], list[re.Match | None], int | None]:
+    """The question's non-blank lines, stripped, their labels (``line_labels``) and the place of the first labelled
+    line that may open its options (not one of ``stem_lists``), if any."""
     lines = [line.strip() for line in question.splitlines() if line.strip()]
-    return lines, next((n for n, line in enumerate(lines) if label_shape(line).upper() in ("A.", "A)", "(A)")), None)
+    labels = line_labels(lines)
+    own = stem_lists(lines, labels)
+    return lines, labels, next((k for k, label in enumerate(labels) if label and k not in own), None)
 
 
 def pasted_options(question: str) -> tuple[str, list[str]] | None:
-    """``question`` split into its text and its options where it ends in two or more lines labelled A, B, C... in
-    one form ("...surface?\\nA. transitional\\nB. stratified columnar"), as a whole question is pasted from a quiz;
-    None otherwise (other labels, mixed forms, a line that is not an option after them, no text before them)."""
-    lines, first = lettered_lines(question)
+    """``question`` split into its text and its options where it ends in two or more lines labelled A, B, C... or
+    1, 2, 3... in one form ("...surface?\\nA. transitional\\nB. stratified columnar"), as a whole question is pasted
+    from a quiz; None otherwise (other labels, mixed forms, a line that is not an option after them, no text before
+    them)."""
+    lines, _, first = labelled_lines(question)
     if first is None:
         return None
     text, options = "\n".join(lines[:first]), lines[first:]
@@ -149,14 +192,14 @@ def pasted_options(question: str) -> tuple[str, list[str]] | None:
 
 
 def unread_option_lines(question: str) -> str | None:
-    """Why lines lettered as options, A then B ("A. transitional", "B. stratified"), were not read as the question's
-    options (``pasted_options``); None where it has no such lines or they were read. One "A." line is a sentence
-    ("A. fumigatus was cultured"), not options."""
-    lines, first = lettered_lines(question)
+    """Why lines labelled as options, A then B ("A. transitional", "B. stratified") or 1 then 2, were not read as the
+    question's options (``pasted_options``); None where it has no such lines or they were read. One "A." line is a
+    sentence ("A. fumigatus was cultured"), not options."""
+    lines, labels, first = labelled_lines(question)
     if first is None or pasted_options(question):
         return None
-    labelled = list(itertools.takewhile(ANY_LABEL.match, lines[first:]))
-    if len(labelled) < 2 or ANY_LABEL.match(labelled[1])[2].upper() != "B":
+    labelled = list(itertools.takewhile(bool, labels[first:]))
+    if len(labelled) < 2 or label_place(labelled[1]) != 1:
         return None
     if first == 0:
         return "no question text before them"
@@ -164,10 +207,12 @@ def unread_option_lines(question: str) -> str | None:
         return f"the line {after[0][:40]!r} after them is no option"
     if len(labelled) > len(LETTERS):
         return f"{len(labelled)} of them; at most {len(LETTERS)}"
-    if len({label_shape(line) for line in labelled}) > 1:
-        return f"their labels are of mixed forms ({', '.join(dict.fromkeys(label_shape(x) for x in labelled))})"
-    letters = ", ".join(ANY_LABEL.match(line)[2] for line in labelled)
-    return f"they are lettered {letters}, not A, B, C... in order"
+    if len(shapes := dict.fromkeys(label_shape(line) for line in lines[first:])) > 1:
+        return f"their labels are of mixed forms ({', '.join(shapes)})"
+    said = ", ".join(label[2] for label in labelled)
+    if labelled[0][2].isdigit():
+        return f"they are numbered {said}, not 1, 2, 3... in order"
+    return f"they are lettered {said}, not A, B, C... in order"
 
 
 def with_pasted_options(question: str, options: list[str]) -> tuple[str, list[str], bool]:
@@ -183,7 +228,7 @@ def with_pasted_options(question: str, options: list[str]) -> tuple[str, list[st
     if reason := unread_option_lines(question):
         raise BadInputError(
             f"the question's option lines were not read: {reason}; give the options one per line after the "
-            "question, lettered A, B, C... in order, or as options"
+            "question, lettered A, B, C... or numbered 1, 2, 3... in order, or as options"
         )
     return question, options, False
 

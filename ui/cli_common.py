@@ -110,17 +110,18 @@ def settings_for(index: Path | None = None, **overrides) -> Settings:
     return settings
 
 
-def user_text(text: str | None, settings: Settings) -> str | None:
-    """A query from the command line: valid UTF-8 (bytes that are not decode as lone surrogates) and bounded."""
+def user_text(text: str | None, settings: Settings, name: str = "the query") -> str | None:
+    """A text from the command line: valid UTF-8 (bytes that are not decode as lone surrogates) and bounded. ``name``
+    says which text a refusal is about ("the question", "option A"): an ask's option was called "the query"."""
     if text is None:
         return None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise BadInputError("the query is not valid UTF-8; check the terminal's encoding") from exc
+        raise BadInputError(f"{name} is not valid UTF-8; check the terminal's encoding") from exc
     if len(text) > settings.max_query_chars:
         raise BadInputError(
-            f"the query has {len(text):,} characters, over PATHATLAS_MAX_QUERY_CHARS={settings.max_query_chars}"
+            f"{name} has {len(text):,} characters, over PATHATLAS_MAX_QUERY_CHARS={settings.max_query_chars}"
         )
     return text
 
