@@ -47,6 +47,9 @@ CLAUSE = "|"
 CLAUSE_GAP = 1_000
 """Words apart that a clause break counts for: a question word goes to an option in its own clause first."""
 PRIVATIVE_PREFIX = re.compile(r"\b(non)-(?=\w)", re.IGNORECASE)
+PARTICLES = frozenset({"down", "up", "out", "off"})
+"""Words that after another make a phrasal verb, which means what neither word does alone: "break down" bone is
+resorbing it, while "the break" is a fracture and osteoblasts "lay down" new bone."""
 FOLLOWING = re.compile(r"\b(?:(?:of|from) )?the following\b", re.IGNORECASE)
 REFERS_TO_OTHERS = re.compile(
     r"^\s*(?:all|none|any|neither|both) of (?:the )?(?:above|these|those|the options|the choices|them)\W*$", re.I
@@ -129,10 +132,30 @@ def evidence_sentences(evidence: Sequence[Evidence], top: int = 8) -> list[Sente
     texts = [s for s, _ in chosen]
     if not texts:
         return []
+    sequences = [with_phrasal_verbs(words) for words in words_in_order(texts)]
     return [
         Sentence(s, e, frozenset(sequence) - {CLAUSE}, tuple(sequence))
-        for (s, e), sequence in zip(chosen, words_in_order(texts), strict=True)
+        for (s, e), sequence in zip(chosen, sequences, strict=True)
     ]
+
+
+def phrasal_verbs(words: Sequence[str]) -> list[tuple[int, str]]:
+    """Where stems (``tokenize``'s, stop words out) pair a word with a following particle (``PARTICLES``), and the
+    pair as one term, the compound the book also writes: "breaking down" and "breakdown" are both "breakdown"."""
+    return [
+        (k, word + particle)
+        for k, (word, particle) in enumerate(zip(words, words[1:], strict=False))
+        if particle in PARTICLES and word not in PARTICLES and word != CLAUSE
+    ]
+
+
+def with_phrasal_verbs(words: list[str]) -> list[str]:
+    """A sentence's stems with each phrasal verb's term after its particle, its words kept: a sentence that says
+    "break down" says "break" too."""
+    out = list(words)
+    for k, term in reversed(phrasal_verbs(words)):
+        out.insert(k + 2, term)
+    return out
 
 
 def words_in_order(texts: list[str]) -> list[list[str]]:
@@ -242,11 +265,16 @@ def score_sentences(
 def asked_words(focus: str) -> set[str]:
     """The stems a quote must cover to say what is asked: the question's own words (``asked_text``), less those
     naming the kind of thing the answer is where others are left ("Which complement fragment is the principal
-    opsonin?": principal, opsonin; "complement fragment C5a is a chemotactic agent" says nothing asked)."""
+    opsonin?": principal, opsonin; "complement fragment C5a is a chemotactic agent" says nothing asked). A phrasal
+    verb is one word (``phrasal_verbs``): "Which cells break down bone?" was covered by "the broken bone ... around
+    the break" and by osteoblasts that "lay down" new bone."""
     if not focus.strip():
         return set()
-    asked, kind = (set(t) for t in tokenize([closed_privatives(asked_text(focus)), answer_type(focus)]))
-    return asked - kind or asked
+    words, kind = tokenize([closed_privatives(asked_text(focus)), answer_type(focus)])
+    pairs = phrasal_verbs(words)
+    paired = {k + side for k, _ in pairs for side in (0, 1)}
+    asked = {word for k, word in enumerate(words) if k not in paired} | {term for _, term in pairs}
+    return asked - set(kind) or asked
 
 
 def asked_text(focus: str) -> str:
