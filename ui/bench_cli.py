@@ -327,8 +327,7 @@ def bench_retrieval_command(
     json_out: JsonFileOpt = None,
     plot: Annotated[Path | None, typer.Option(help="Draw recall@k curves to this PNG.")] = None,
 ):
-    """Recall@1/5/10, MRR (and precision@10 for image to image and diagnosis to cases) per direction and method, with
-    baselines and chance."""
+    """Recall@1/5/10, MRR and precision@10 per direction and method, with baselines and chance."""
     from pathatlas.plugins import require
     from pathatlas.retrieval.bench import run_retrieval_bench
     from pathatlas.retrieval.bench.common import plot_curves
