@@ -54,7 +54,7 @@ def test_a_pasted_numbered_question_is_asked_with_its_options_said_on_stderr(ind
     answer = json.loads(result.stdout)
     assert [option["text"] for option in answer["options"]] == OPTIONS
     assert answer["question"] == QUESTION and answer["options_from_question"] is True
-    assert result.stderr.strip() == "options A-D read from the question's lines", result.stderr
+    assert result.stderr.strip() == "options A-D read from the question's lines (numbered 1-4)", result.stderr
 
 
 @pytest.mark.parametrize(
@@ -123,3 +123,15 @@ def test_a_refused_text_is_named_as_the_caller_names_it():
         user_text("bone \udcff", settings, "the question")
     with pytest.raises(BadInputError, match=r"^the query has 11 characters"):
         user_text("x" * 11, settings)
+
+
+def test_an_option_given_with_its_own_number_drops_it_and_ask_names_what_is_too_long(indexed):
+    """'(3) Smooth' as the third --option kept its label, where '(C) Smooth' lost it; a long option was 'the query'."""
+    from pathatlas.ui.cli import parse_options
+
+    assert parse_options(["Skeletal", "Cardiac", "(3) Smooth"]) == ["Skeletal", "Cardiac", "Smooth"]
+    result = run_cli(
+        "ask", "Which tissue?", "--option", "Skeletal", "--option", "x" * 5000, "--index", indexed / "idx",
+        home=indexed / "home",
+    )  # fmt: skip
+    assert result.exit_code != 0 and "option B has 5,000 characters" in result.output, result.output

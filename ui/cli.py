@@ -210,14 +210,14 @@ def hits_table(hits: list[Hit], query: str | None = None) -> Table:
 
 
 EXAM_LABEL = re.compile(
-    r"""^(\()?([A-Za-z])
-    (?(1)\)                   # "(A) Melanoma"
+    r"""^(\()?([A-Za-z]|[1-9][0-9]?)
+    (?(1)\)                   # "(A) Melanoma", "(3) Smooth"
     |(?:\)|\.(?!\s+[a-z])))  # "A) Melanoma", "A. Melanoma"; not "C. difficile", whose letter is a genus's initial
     \s+(?=\S)""",
     re.VERBOSE,
 )
-"""An option's label pasted with it from an exam: "A) Melanoma", "(A) Melanoma", or "A. Melanoma" where no lower-case
-word follows the dot ("E. coli O157" as option E is its whole text)."""
+"""An option's label pasted with it from an exam: "A) Melanoma", "(A) Melanoma", "(1) Melanoma", or "A. Melanoma"
+where no lower-case word follows the dot ("E. coli O157" as option E is its whole text)."""
 
 
 def parse_options(items: list[str] | None) -> list[str]:
@@ -241,7 +241,7 @@ def parse_options(items: list[str] | None) -> list[str]:
                 if said in pasted:
                     raise given_twice(said, pasted[said], labelled)
                 pasted[said] = labelled
-            place, text = n, without_own_label(item, LETTERS[n] if n < len(LETTERS) else "")
+            place, text = n, without_own_label(item, n)
         if place in options:
             raise given_twice(LETTERS[place], options[place], text)
         options[place] = text
@@ -257,11 +257,13 @@ def given_twice(letter: str, first: str, second: str) -> BadInputError:
     return BadInputError(f"--option {letter} is given twice ({first!r} and {second!r}): give each letter once")
 
 
-def without_own_label(option: str, letter: str) -> str:
-    """``option`` without a pasted exam label naming ``letter`` ("A) Melanoma" as option A is "Melanoma"); a label
-    naming another letter is kept, as it may be the option's own text."""
+def without_own_label(option: str, place: int) -> str:
+    """``option`` without a pasted exam label naming its ``place`` ("A) Melanoma" or "(1) Melanoma" as option A is
+    "Melanoma"); a label naming another place is kept, as it may be the option's own text."""
+    from pathatlas.agent.questions import label_place
+
     label = EXAM_LABEL.match(option)
-    return option[label.end() :] if label and label[2].upper() == letter else option
+    return option[label.end() :] if label and label_place(label) == place else option
 
 
 NAMED_CHARS = 40
@@ -321,14 +323,15 @@ def ask(
         from pathatlas.retrieval.index import Index
 
         settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
+        pasted = question
         question, texts, from_question = with_pasted_options(question, parse_options(option))
         if from_question:
-            err_console.print(f"options A-{LETTERS[len(texts) - 1]} read from the question's lines", highlight=False)
-        options = [user_text(o, settings) for o in texts]
+            err_console.print(pasted_note(pasted, len(texts)), highlight=False)
+        options = [user_text(o, settings, f"option {LETTERS[j]}") for j, o in enumerate(texts)]
         if options and not question.strip():
             raise BadInputError("the question is empty: give its text before the --option choices")
         picture = open_image(image, settings.max_image_pixels) if image else None
-        q = Question(user_text(question, settings), options, picture, filters=parse_filters(filter))
+        q = Question(user_text(question, settings, "the question"), options, picture, filters=parse_filters(filter))
         q.validate()
         status.update("opening the index")
         idx = Index.open(settings.index_dir, settings)
@@ -341,6 +344,16 @@ def ask(
         print_json({**result, "unknown_words": unknown_words_json(asked_texts(q.text, options), idx)})  # as REST's
         return
     print_answer(result, trace)
+
+
+def pasted_note(pasted: str, n: int) -> str:
+    """The stderr line saying that the options were read from a pasted question's lines, and that they were numbered
+    where they were ("(1) Skeletal" is A)."""
+    from pathatlas.agent.questions import ANY_LABEL, LETTERS
+
+    last = ANY_LABEL.match(pasted.strip().splitlines()[-1].strip())
+    numbered = f" (numbered 1-{n})" if last and last[2].isdigit() else ""
+    return f"options A-{LETTERS[n - 1]} read from the question's lines{numbered}"
 
 
 def searcher_telling(index: Index, status: Status) -> Searcher:
