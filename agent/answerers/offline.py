@@ -33,7 +33,7 @@ from pathatlas.agent.scoring import (
     similar_cases,
     softmax,
 )
-from pathatlas.agent.writing import SETTLED_CONFIDENCE, annotate
+from pathatlas.agent.writing import SETTLED_CONFIDENCE, annotate, one_per_case
 from pathatlas.retrieval.encoders import Encoder
 from pathatlas.retrieval.lexical import has_words
 from pathatlas.settings import Settings
@@ -136,14 +136,16 @@ class OfflineAnswerer(Answerer):
     @staticmethod
     def _open_image(evidence: list[Evidence], top: int = 5) -> Answer | None:
         """Open image questions ("What is the diagnosis?"): the similar cases' diagnoses are the options, voted as
-        for image multiple choice (``diagnosis_votes``, settled by ``agreeing_case``); the confidence is the
-        winner's share of the votes. None without a diagnosed similar case."""
-        cases = similar_cases(evidence)[:top]
-        if not cases:
+        for image multiple choice (``diagnosis_votes``, settled as there: ``agreeing_case`` over ``one_per_case``, so
+        several images of one look-alike case settle nothing); the confidence is the winner's share of the votes.
+        None without a diagnosed similar case."""
+        images = similar_cases(evidence)[:top]
+        if not images:
             return None
-        diagnoses = list(dict.fromkeys(str(case.payload.diagnosis) for case in cases))
-        votes = diagnosis_votes(diagnoses, cases, top)  # each case votes for its own diagnosis (written the same)
+        diagnoses = list(dict.fromkeys(str(image.payload.diagnosis) for image in images))
+        votes = diagnosis_votes(diagnoses, images, top)  # each image votes for its own diagnosis (written the same)
         best = int(np.argmax(votes))
+        cases = one_per_case(images)
         having = [case for case in cases if diagnosed_option(diagnoses, case) == best]
         return Answer(
             None,
@@ -151,7 +153,7 @@ class OfflineAnswerer(Answerer):
             float(votes[best] / votes.sum()),
             f"the diagnosis of {len(having)} of the {len(cases)} most similar cases",
             [case.id for case in having[:3]],
-            settled=agreeing_case(diagnoses, cases, best, top=min(3, len(cases))) is not None,
+            settled=agreeing_case(diagnoses, cases, best) is not None,
         )
 
     @staticmethod
