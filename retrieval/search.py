@@ -266,20 +266,22 @@ class Chapters:
         number = CHAPTER_NUMBER.match(chapter)
         return {int(number.group(1))} if number else self.printed.get(chapter, set())
 
-    def named(self, name: str) -> str | None:
-        """A chapter as a reader names it: whole, by its number ("12", "Chapter 12.", as bookmarked or printed) with or
-        without a part of its title ("12 nervous"), or by a part of its title only one chapter has ("nervous tissue");
-        None when none or several match."""
+    def named(self, name: str) -> list[str]:
+        """The chapters a reader names: one whole, those of a number ("12", "Chapter 12.", as bookmarked or printed;
+        every book's chapter 12 in a library of several, which a source filter narrows) with or without a part of
+        their title ("12 nervous"), or the one chapter a part of a title names ("nervous tissue"); none when none
+        matches or a part of a title several chapters share."""
         if name in self.sections:
-            return name
+            return [name]
         wanted = spaced(name)
-        found = []
         if asked := ASKED_CHAPTER.fullmatch(wanted):
             number, words = int(asked.group(1)), asked.group(2) or ""
-            found = [c for c in self.sections if number in self.numbers(c) and words in spaced(c)]
-        if not found and (asked is None or asked.group(2)):  # a number alone is no part of a title ("1" of "10 ...")
-            found = [c for c in self.sections if wanted and wanted in spaced(c)]
-        return found[0] if len(found) == 1 else None
+            if numbered := [c for c in self.sections if number in self.numbers(c) and words in spaced(c)]:
+                return numbered
+            if not words:  # a number alone is no part of a title ("1" of "10 ...")
+                return []
+        found = [c for c in self.sections if wanted and wanted in spaced(c)]
+        return found if len(found) == 1 else []
 
     def ordered(self) -> list[str]:
         """The chapters in the book's order: numbered ones by number ("2 Cells" before "10 Muscle"), then the rest."""
@@ -294,14 +296,14 @@ class Chapters:
         """The sections under the chapters ``names``; a name no chapter (or several) matches is refused, listing the
         index's chapters."""
         named = [self.named(name) for name in names]
-        if None in named:
+        if [] in named:
             chapters = self.ordered()
             listed = "; ".join(chapters[:5]) + (f" (+{len(chapters) - 5} more)" if len(chapters) > 5 else "")
             raise UnknownSourceError(
-                f"no chapter {quoted(names[named.index(None)])} in index {index.path} (or several match it); give its "
+                f"no chapter {quoted(names[named.index([])])} in index {index.path} (or several match it); give its "
                 f"number or a part of its title only it has; its chapters: {listed or 'none'}"
             )
-        return sorted({section for chapter in named for section in self.sections[chapter]})
+        return sorted({section for chapters in named for chapter in chapters for section in self.sections[chapter]})
 
 
 def spaced(text: str) -> str:

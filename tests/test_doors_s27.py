@@ -21,7 +21,7 @@ from PIL import Image
 from pathatlas.errors import UnknownSourceError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.search import Chapters, resolve_filters
+from pathatlas.retrieval.search import Chapters, Query, Searcher, resolve_filters
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.deps import ECHO_CHARS
 from pathatlas.ui.bench_crash import make_pdf
@@ -181,13 +181,32 @@ def test_the_cli_searches_a_chapter_by_its_printed_number(primer):
     assert one_error_line(refused, "no chapter '12'", "its chapters: Cells; Tissues; Bone; Muscle; Nerves (+6 more)")
 
 
-def test_a_number_alone_names_only_its_own_chapter():
+def test_a_number_names_each_books_chapter_beside_a_numbered_textbook(primer):
+    """A primer numbered only on its pages, added beside a book bookmarked "1 Anatomy": chapter=1 was refused ("several
+    match it") where before the primer came it found the book's; now each book's chapter 1, narrowed by source."""
+    doc = pymupdf.open()
+    for title in ("1 Anatomy", "2 Chemistry"):
+        doc.new_page(width=300, height=300).insert_textbox(pymupdf.Rect(20, 20, 280, 280), f"The {title} page.")
+    doc.set_toc([[1, "1 Anatomy", 1], [1, "2 Chemistry", 2]])
+    doc.save(primer / "textbook.pdf")
+    settings = hashing_settings(primer)
+    index = Index.open(settings.index_dir, settings)
+    assert not Indexer(index, show_progress=False).add([primer / "textbook.pdf"]).failed
+    assert resolve_filters({"chapter": "1"}, index)["section"] == ["1 Anatomy", "Cells"]
+    assert resolve_filters({"chapter": "Chapter 2"}, index)["section"] == ["2 Chemistry", "Tissues"]
+    book = resolve_filters({"chapter": "1", "source": "textbook.pdf"}, index)
+    found = Searcher(index).search(Query(text="page", filters={"chapter": "1", "source": "textbook.pdf"}))
+    assert book["section"] == ["1 Anatomy", "Cells"] and {h.payload.section for h in found} == {"1 Anatomy"}
+    index.close()
+
+
+def test_a_number_alone_names_only_its_own_chapters():
     chapters = Chapters({c: {c} for c in ["Chapter 10 Muscle", "Chapter 1 Cells", "12 Nerves", "1 Bone", "Top 10"]})
-    assert chapters.named("chapter 1 cells") == "Chapter 1 Cells" and chapters.named("1 bone") == "1 Bone"
-    assert chapters.named("1") is None, "two chapters 1 (two books), not chapter 10 or 12"
-    assert chapters.named("12") == "12 Nerves" and chapters.named("top 10") == "Top 10"
-    assert Chapters({c: {c} for c in ["Chapter 10 Muscle", "1 Cells", "19 Skin"]}).named("1") == "1 Cells"
-    assert Chapters({c: {c} for c in ["Chapter 10 Muscle", "19 Skin"]}).named("1") is None
+    assert chapters.named("chapter 1 cells") == ["Chapter 1 Cells"] and chapters.named("1 bone") == ["1 Bone"]
+    assert sorted(chapters.named("1")) == ["1 Bone", "Chapter 1 Cells"], "each book's chapter 1, not 10 or 12"
+    assert chapters.named("12") == ["12 Nerves"] and chapters.named("top 10") == ["Top 10"]
+    assert Chapters({c: {c} for c in ["Chapter 10 Muscle", "1 Cells", "19 Skin"]}).named("1") == ["1 Cells"]
+    assert Chapters({c: {c} for c in ["Chapter 10 Muscle", "19 Skin"]}).named("1") == []
 
 
 def test_an_unknown_chapter_is_refused(primer):

@@ -348,5 +348,5 @@ def test_chapters_list_in_book_order_and_are_named_by_number_or_title():
 
     chapters = Chapters({c: {c} for c in ["10 Muscle Tissue", "Appendix", "2 Bone Tissue", "Preface"]})
     assert chapters.ordered() == ["2 Bone Tissue", "10 Muscle Tissue", "Appendix", "Preface"]
-    assert chapters.named("chapter 10") == "10 Muscle Tissue" and chapters.named("bone") == "2 Bone Tissue"
-    assert chapters.named("tissue") is None, "a part two chapters share names neither"
+    assert chapters.named("chapter 10") == ["10 Muscle Tissue"] and chapters.named("bone") == ["2 Bone Tissue"]
+    assert chapters.named("tissue") == [], "a part two chapters share names neither"
