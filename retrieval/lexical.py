@@ -427,6 +427,13 @@ def content_terms(text: str) -> list[str]:
     return [stem for stem in dict.fromkeys(tokenize([text])[0]) if stem not in _function_stems()]
 
 
+def every_word_a_term(text: str) -> bool:
+    """Whether each word of ``text`` is read as a term of its own: a lone letter or digit ("T-cell", "G-protein",
+    "vitamin A", "type 2", "IL-6") is none but the article "a", so the records holding its ``content_terms`` need not
+    hold what was asked."""
+    return all(len(word) > 1 or word == "a" for word in re.findall(r"[^\W_]+", searchable(text)))
+
+
 def document_text(payload: dict[str, Any]) -> str:
     """What BM25 reads of a record: its section heading and text; empty without text or when not searchable. A
     figure's printed words (OCR'd labels) are a field of their own (``printed_words``)."""

@@ -46,7 +46,7 @@ from pathatlas.retrieval.fusion import (
 )
 from pathatlas.retrieval.images import check_query_image
 from pathatlas.retrieval.index import Index, per_generation
-from pathatlas.retrieval.lexical import content_terms, has_words, tokenize
+from pathatlas.retrieval.lexical import content_terms, every_word_a_term, has_words, tokenize
 from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen
 from pathatlas.retrieval.ocr import TesseractReader, WordReader, query_words, tesseract_engine
 from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Citation, Hit, Payload
@@ -606,8 +606,9 @@ class Searcher:
         else:
             ranker = Ranker({"bm25": 1.0} if "bm25" in rankings else dict(DENSE_ONLY))
         holding = self.holding_all(query) if "bm25" in rankings else set()  # words off: by meaning alone, as asked
-        scores = all_words_first(ranker.score(features), [not holding.isdisjoint(group.members) for group in groups])
-        order = sorted(range(len(groups)), key=lambda i: -scores[i])
+        scores = ranker.score(features)  # what a hit's score and relevance say; ``all_words_first`` only orders
+        placed = all_words_first(scores, [not holding.isdisjoint(group.members) for group in groups])
+        order = sorted(range(len(groups)), key=lambda i: -placed[i])
         per_section = self.settings.pages_per_section if query.pages_per_section is None else query.pages_per_section
         if per_section:
             sections = [section_of(payloads[shown_member(groups[i], payloads)]) for i in order]
@@ -618,8 +619,10 @@ class Searcher:
         return with_relative(hits, scores.tolist())
 
     def holding_all(self, query: Query) -> set[str]:
-        """The candidates holding every word of a short query (``Settings.all_words_first``); none for a longer one."""
-        if not 0 < len(content_terms(query.text)) <= self.settings.all_words_first:
+        """The candidates holding every word of a short query (``Settings.all_words_first``); none for a longer one, nor
+        for one with a word that is no term (``every_word_a_term``: "T-cell receptor" would lift every page holding
+        "cell" and "receptor")."""
+        if not 0 < len(content_terms(query.text)) <= self.settings.all_words_first or not every_word_a_term(query.text):
             return set()
         return self.index.lexical.holding_all(query.text, self.settings.candidates, query.filters)
 
