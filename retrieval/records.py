@@ -273,6 +273,10 @@ class Hit:
     """For a page hit: the id of the passage that matched best (its text is the snippet, its box the citation's)."""
     relative: float = 1.0
     """Score relative to the list's first hit (``fusion.relative_scores``): a reader's relevance words."""
+    agreeing: int | None = None
+    """An image query's hit: how many of the query's nearest candidates share its diagnosis (``search.agreement``;
+    0 without one), which says whether its badge may claim a match (``ui.api.schemas.looks_alike``); None for a text
+    query's."""
 
     def to_dict(self) -> dict[str, Any]:
         """The hit's own fields as JSON: its payload without the text (the snippet shows it) nor the source (the

@@ -12,6 +12,7 @@ the first five hits, the diagnosis most of the top ten share comes first (``diag
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from pathatlas.retrieval.fusion import (
     Ranker,
     add_scores,
     all_words_first,
+    diagnosis_key,
     figures_only,
     group_features,
     majority_next,
@@ -382,6 +384,17 @@ class Found:
         return " ".join(words for words in (text, self.image_words) if words)
 
 
+AGREEMENT_DEPTH = 10
+"""An image query's nearest candidates (fused, before the diagnosis vote) whose diagnoses ``agreement`` counts."""
+
+
+def agreement(nearest: list[Fused], payloads: Mapping[str, Payload]) -> Counter[str]:
+    """How many of an image query's ``nearest`` candidates have each diagnosis (``diagnosis_key``; those without one
+    count for none): a look-alike whose diagnosis few of its neighbours share is no evidence of it (BENCHMARKS.md)."""
+    keys = (diagnosis_key(getattr(payloads.get(rid), "diagnosis", None)) for rid, _, _ in nearest)
+    return Counter(key for key in keys if key is not None)
+
+
 def by_majority(head: list[Fused], payloads: Mapping[str, Payload], voters: int) -> list[Fused]:
     """``head`` after its top ``voters`` vote on a diagnosis (``fusion.majority_next``); the hits moved up for sharing
     it say so in ``matched_by`` (``MAJORITY``, in their order)."""
@@ -678,13 +691,16 @@ class Searcher:
     def _hits(self, query: Query, fused: list[Fused], text: str | None) -> list[Hit]:
         """Fused hits, at most one per page (a passage then shows as its page); ``text`` picks each snippet (the
         query's, or its image's words). An image query's hits are read deep enough for the diagnosis vote
-        (``by_majority``), which needs their payloads. A page's hit keeps its best record's place and says every
+        (``by_majority``), which needs their payloads, and each hit says how many of the nearest share its diagnosis
+        (``agreement``). A page's hit keeps its best record's place and says every
         ranker that found a record of it; it shows a figure the query image itself found (``found_by_look``), whose
         citation a user wants, even when the image's printed words placed a passage of that page first."""
         depth = query.k * 8 if query.collapse_pages else query.k
         voters = self.settings.diagnosis_vote if query.image is not None else 0
         head = fused[: max(depth, MAJORITY_KEEP + MAJORITY_WINDOW) if voters else depth]
-        payloads = Payload.from_payloads(self.index.store.payloads([record_id for record_id, _, _ in head]))
+        nearest = fused[:AGREEMENT_DEPTH] if query.image is not None else []
+        ids = dict.fromkeys(record_id for record_id, _, _ in head + nearest)
+        payloads = Payload.from_payloads(self.index.store.payloads(list(ids)))
         if voters:
             head = by_majority(head, payloads, voters)
         groups: dict[tuple[str, int] | str, list[Fused]] = {}
@@ -698,6 +714,10 @@ class Searcher:
             elif len(groups) < query.k:
                 groups[key] = [found]
         hits = [self._merged_hit(members, payloads, text, query) for members in groups.values()]
+        if query.image is not None:
+            shared = agreement(nearest, payloads)
+            for hit in hits:
+                hit.agreeing = shared[diagnosis_key(hit.payload.diagnosis)]
         return with_relative(hits, [score for _, score, _ in fused])
 
     def _merged_hit(self, members: list[Fused], payloads: Mapping[str, Payload], text: str | None, query: Query) -> Hit:

@@ -1,7 +1,8 @@
 """A tester's report: "xyzzyqwerty plumbus" and "recipe for chocolate cake" (no word of either indexed) listed twelve
 unrelated pages, the first a green "best match" and three "strong match": relevance came from the rank and the score
 relative to the first hit alone. Now a search whose words matched nothing, its hits found by meaning alone, calls
-every hit "related", in REST and the CLI alike; a search whose words matched, and an image search, keep their labels."""
+every hit "related", in REST and the CLI alike; a search whose words matched keeps its labels, and an image search
+its own (test_image_badges)."""
 
 from __future__ import annotations
 
@@ -61,10 +62,17 @@ def test_a_search_whose_words_match_keeps_its_best_match_first(client, demo_inde
     assert LABEL.findall(cli(demo_index, monkeypatch, SENSE))[0] == "best match"
 
 
-def test_an_image_search_keeps_its_best_match(client):
-    files = {"image": ("slide.png", png_bytes(draw_pattern("granuloma", 3)))}
-    hits = client.post("/search/image", files=files, data={"k": "3"}).json()["hits"]
-    assert hits[0]["relevance"] == "best match" and "words" not in hits[0]["why"]
+def test_an_image_search_keeps_the_best_match_of_its_same_specimen(client):
+    """An image search has no words, so no "related" for meaning alone: the indexed slide itself is its best match;
+    a new granuloma's nearest (tuberculosis and sarcoidosis, one case each) only looks alike (test_image_badges)."""
+
+    def first(image):
+        files = {"image": ("slide.png", png_bytes(image))}
+        return client.post("/search/image", files=files, data={"k": "3"}).json()["hits"][0]
+
+    same = first(draw_pattern("granuloma", 1014))  # DEMO-02's first view
+    assert same["relevance"] == "best match" and "same specimen" in same["why"] and "words" not in same["why"]
+    assert first(draw_pattern("granuloma", 3))["relevance"] == "looks alike"
 
 
 def hit(matched_by: dict[str, int], relative: float) -> Hit:

@@ -108,4 +108,4 @@ def test_fields_of_a_few_values_are_enums(served):
     _, schema = served
     hit = schema["components"]["schemas"]["HitOut"]["properties"]
     assert hit["kind"]["enum"] == list(KINDS)
-    assert hit["relevance"]["enum"] == ["best match", "strong match", "good match", "related"]
+    assert hit["relevance"]["enum"] == ["best match", "strong match", "good match", "related", "looks alike"]

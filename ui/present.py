@@ -161,8 +161,9 @@ text query to pictures, an image to pictures and captions), the visual space the
 specimen, and a hit may come up for sharing the majority diagnosis. A space searched with the query image
 (``visual:image``, ``joint:image``) is named as the space is. The one table of these words: the JSON ``why`` of every
 door (``matched_why``), the CLI's table and the web UI say them alike."""
-LOOK_ALIKE_RANKERS = frozenset({"visual", "visual:image", "joint:image"})
-"""Rankers that compare pictures alone (an image query's dense spaces): a hit found by these only merely looks alike."""
+LOOK_ALIKE_RANKERS = frozenset({"visual", "visual:image", "joint:image", "majority"})
+"""Rankers that compare pictures alone (an image query's dense spaces, and the diagnosis vote among the hits they
+found): a hit found by these only merely looks alike."""
 
 
 def ranker_words(ranker: str) -> str:

@@ -30,7 +30,7 @@ from pathatlas.retrieval.records import KINDS, Hit, organ_text
 from pathatlas.retrieval.search import SPECIMEN, USER_FILTERS, blank, empty_filter
 from pathatlas.retrieval.text import CJK_RUN
 from pathatlas.settings import Settings
-from pathatlas.ui.present import matched_why
+from pathatlas.ui.present import LOOK_ALIKE_RANKERS, matched_why
 
 
 class CitationOut(BaseModel):
@@ -48,15 +48,31 @@ class CitationOut(BaseModel):
 
 
 Kind = Literal[KINDS]
-Relevance = Literal["best match", "strong match", "good match", "related"]
+Relevance = Literal["best match", "strong match", "good match", "related", "looks alike"]
+AGREEING = 8
+"""Of an image query's 10 nearest candidates (``search.AGREEMENT_DEPTH``), how many must share a hit's diagnosis
+for a look-alike's badge to claim a match. Each half of the atlas cases and LC25000 tile groups chose 7 or 8 (the
+stricter kept); on the other half 0.989 of first hits still called "best match" had the query's diagnosis (0.874 of
+all before) and 50 of 54 wrong first hits said "looks alike" (BENCHMARKS.md)."""
 
 
-def relevance_label(rank: int, relative: float, meaning_alone: bool = False) -> Relevance:
+def looks_alike(hit: Hit) -> bool:
+    """Whether an image query's hit merely looks like the query: found by comparing pictures alone (no words, not
+    verified as the same specimen) and its diagnosis shared by fewer than ``AGREEING`` of the nearest candidates
+    (``Hit.agreeing``). Its rank would call a tinted tile's wrong diagnosis "best match" and the next "strong match"."""
+    found = set(hit.matched_by)
+    return hit.agreeing is not None and bool(found) and found <= LOOK_ALIKE_RANKERS and hit.agreeing < AGREEING
+
+
+def relevance_label(rank: int, relative: float, meaning_alone: bool = False, look_alike: bool = False) -> Relevance:
     """A reader's relevance from the rank and the fused score relative to the best hit (RRF scores alone
     mean nothing to a person); "related" for every hit of a search found by ``meaning_alone`` (``by_meaning_alone``),
-    whose first hit is merely the nearest to the query's meaning, not a match."""
+    whose first hit is merely the nearest to the query's meaning, not a match; "looks alike" for an image query's
+    hit that is no more than that (``looks_alike``)."""
     if meaning_alone:
         return "related"
+    if look_alike:
+        return "looks alike"
     if rank == 1:
         return "best match"
     if relative >= 0.75:
@@ -103,7 +119,7 @@ def hit_record(hit: Hit, rank: int, query: str | None = None, meaning_alone: boo
     return {
         "id": hit.id,
         "rank": rank,
-        "relevance": relevance_label(rank, hit.relative, meaning_alone),
+        "relevance": relevance_label(rank, hit.relative, meaning_alone, looks_alike(hit)),
         "relative_score": round(hit.relative, 3),
         "why": matched_why(hit.matched_by),
         "score": hit.score,
@@ -165,7 +181,8 @@ class HitOut(BaseModel):
     relevance: Relevance = Field(
         ...,
         description="From the rank and the fused score relative to the first hit's; 'related' for every hit of a "
-        "search whose words matched no indexed text (found by meaning alone).",
+        "search whose words matched no indexed text (found by meaning alone); 'looks alike' for an image search's hit "
+        "found by its look alone whose diagnosis few of the nearest hits share.",
     )
     relative_score: float = Field(
         ...,
