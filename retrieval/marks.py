@@ -3,7 +3,9 @@ for both, reading words as the search reads them (``text.normalise``; accents, "
 ``text.folded``): a query's words worth marking (``query_terms``), and in a text every word of the same English stem
 as one of them, as BM25 stems ("body" marks "bodies"), or starting like a long one ("koilocytes" marks
 "koilocytic"); each part of a hyphenated word on its own, as BM25 splits it ("Mallory-Denk" marks "Mallory"), any dash
-read as a hyphen; in a spaceless script every run of one."""
+read as a hyphen; an underscore parting words ("scc" marks that of "lung_scc") and a Greek letter no other letter
+touches read as its name ("beta" marks "β", "α" marks "alpha"), as BM25 reads them (``lexical.searchable``); in a
+spaceless script every run of one."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import functools
 import re
 import threading
 
-from pathatlas.retrieval.lexical import EnglishStemmer
+from pathatlas.retrieval.lexical import GREEK_LETTER, EnglishStemmer, searchable
 from pathatlas.retrieval.text import folded, normalise
 
 STOPWORDS = frozenset(
@@ -75,24 +77,35 @@ DASHES = "\u2010\u2011\u2013\u2014-"
 DASH = re.compile(f"[{DASHES}]")
 QUERY_WORD = re.compile(
     rf"{AMPERSAND_NAME.pattern}|{SPACELESS_TERM.pattern}|[^\W\d_{HAN}{KANA}](?:[^\W_{HAN}{KANA}]|[{DASHES}])+"
+    rf"|{GREEK_LETTER.pattern}"
 )
 """A query's words: a name joined by an ampersand, those of spaceless scripts, and elsewhere a letter of any script
-followed by letters, digits or dashes ("células", "Ätiologie", "α-actinin", "καρκίνωμα", "Ki-67")."""
+followed by letters, digits or dashes ("células", "Ätiologie", "α-actinin", "καρκίνωμα", "Ki-67"), or a Greek letter
+no other letter touches, a word of its own ("α", read as its name: ``_keys``)."""
 
 
 def query_terms(text: str | None) -> list[str]:
     """The words of a query worth highlighting (no stop words, no one- or two-letter words but two kanji, which
-    make one: 肺癌), in order, dashes written as hyphens; read as the search reads it (``text.normalise``), so
-    "ﬁbrosis" or a word a soft hyphen splits marks the word the page holds."""
+    make one: 肺癌, and a lone Greek letter, which is its name), in order, dashes written as hyphens; read as the search
+    reads it (``text.normalise``), so "ﬁbrosis" or a word a soft hyphen splits marks the word the page holds."""
     seen: list[str] = []
     for match in QUERY_WORD.finditer(normalise(text or "")):
         word = DASH.sub("-", match.group().lower().replace(" ", ""))
-        if (len(word) > 2 or SPACELESS_TERM.fullmatch(word)) and word not in STOPWORDS and word not in seen:
+        a_word = len(word) > 2 or SPACELESS_TERM.fullmatch(word) or GREEK_LETTER.fullmatch(word)
+        if a_word and word not in STOPWORDS and word not in seen:
             seen.append(word)
     return seen
 
 
-TEXT_WORD = re.compile(rf"[^\W{HAN}{KANA}]+(?:[{DASHES}][^\W{HAN}{KANA}]+)*")
+def greek_name(letter: str) -> str:
+    """A Greek letter no other letter touches (``GREEK_LETTER``) as BM25 reads it: its name ("beta" for "β")."""
+    return searchable(letter).strip()
+
+
+WORD_CHAR = rf"(?:(?!{GREEK_LETTER.pattern})[^\W_{HAN}{KANA}])"
+"""A letter or digit of a word: not an underscore, which parts words ("lung_scc"), nor a Greek letter no other letter
+touches, a word of its own ("IL-1β": "IL-1" and "β")."""
+TEXT_WORD = re.compile(rf"{WORD_CHAR}+(?:[{DASHES}]{WORD_CHAR}+)*")
 """A word of a text outside the spaceless scripts (which hold no word boundaries and are matched term by term); a dash
 joins its parts, each run of which may be a marked word ("non-koilocytic", "Reed–Sternberg")."""
 WORD_PART = re.compile(rf"[^{DASHES}]+")
@@ -133,10 +146,14 @@ def _unhyphenated(word: str) -> str:
 
 
 def _keys(term: str) -> list[str]:
-    """What a term marks a word as: itself without its hyphens ("ki67" for "Ki-67"), and, as BM25 splits it, each of
-    its parts a reader looks for (over two letters, no stop word: "mallory" and "denk" of "Mallory-Denk")."""
-    parts = [part for part in term.split("-") if len(part) > 2 and part not in STOPWORDS]
-    return [_unhyphenated(key) for key in dict.fromkeys([term, *parts])]
+    """What a term marks a word as, its words read as a text's (``TEXT_WORD``): each without its hyphens ("ki67" for
+    "Ki-67"), and, as BM25 splits them, each of their parts a reader looks for (over two letters, no stop word:
+    "mallory" and "denk" of "Mallory-Denk") and a lone Greek letter's name ("alpha" and "cells" of "α-cells", "il1"
+    and "beta" of "IL-1β")."""
+    words = TEXT_WORD.findall(term)
+    parts = [part for word in words for part in word.split("-") if len(part) > 2 and part not in STOPWORDS]
+    names = [greek_name(letter) for letter in GREEK_LETTER.findall(term)]
+    return [_unhyphenated(key) for key in dict.fromkeys([*words, *parts, *names])]
 
 
 INFLECTION = 2
@@ -178,8 +195,8 @@ def _marked_runs(word: str, stems: frozenset[str], prefixes: tuple[tuple[str, st
 def marked_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
     """(start, end) of each word of ``text`` a query's ``terms`` mark, in order: a word of a term's English stem or,
     for a long term, starting like it, dashes aside, each run of a dash-joined word's parts on its own
-    (``_marked_runs``), a name joined by an ampersand written as a term ("H & E" for "H&E"), and in a spaceless
-    script each run of a term."""
+    (``_marked_runs``), a name joined by an ampersand written as a term ("H & E" for "H&E"), a lone Greek letter
+    whose name a term marks, and in a spaceless script each run of a term."""
     if not terms:
         return []
     spaceless = [re.escape(t) for t in terms if SPACELESS_TERM.fullmatch(t)]
@@ -188,10 +205,13 @@ def marked_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
     stems = frozenset(_read(key)[1] for key in keys)
     prefixes = tuple((prefix, _read(key)[1]) for key in keys if (prefix := _prefix(key)))
     spans = []
-    for match in re.finditer("|".join([*spaceless, AMPERSAND_NAME.pattern, TEXT_WORD.pattern]), text):
+    words = "|".join([*spaceless, AMPERSAND_NAME.pattern, GREEK_LETTER.pattern, TEXT_WORD.pattern])
+    for match in re.finditer(words, text):
         word, start = match.group(), match.start()
         if TEXT_WORD.fullmatch(word):
             spans += [(start + a, start + b) for a, b in _marked_runs(word, stems, prefixes)]
+        elif GREEK_LETTER.fullmatch(word):
+            spans += [match.span()] if _marks(greek_name(word), stems, prefixes) else []
         elif not AMPERSAND_NAME.fullmatch(word) or folded(word.replace(" ", "")) in named:
             spans.append(match.span())
     return spans

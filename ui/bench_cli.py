@@ -240,10 +240,15 @@ def check_destination(path: Path | None, option: str, folder: bool = False) -> N
         raise BadInputError(f"{option} {path}: cannot write in {nearest} ({exc.strerror or exc})") from None
 
 
+CASE_FILE_SUFFIXES = (".jsonl", ".csv", ".tsv")
+"""What a ``--cases`` file's name ends in: a case folder's metadata is JSONL or a table (``read_case_metadata``)."""
+
+
 def case_metadata(path: Path) -> Path:
     """A ``--cases`` value as the file to read: a case folder, as ``pathatlas index`` takes it, is read by the
-    metadata file the indexer reads there (``METADATA_FILES``, in its order); a folder without one, or no such file,
-    is refused in one line."""
+    metadata file the indexer reads there (``METADATA_FILES``, in its order); a folder without one, no such file, or
+    a file of another kind (a book's PDF, which was read as a table and refused as not UTF-8) is refused in one
+    line."""
     from pathatlas.indexer.sources.cases import METADATA_FILES
     from pathatlas.retrieval.datasets import check_file
 
@@ -253,6 +258,11 @@ def case_metadata(path: Path) -> Path:
             raise BadInputError(f"--cases {path}: a case folder holds {' or '.join(METADATA_FILES)}, this one neither")
         return found
     check_file(path, "a case folder or its metadata file")
+    if path.suffix.lower() not in CASE_FILE_SUFFIXES:
+        raise BadInputError(
+            f"--cases {path}: give a case folder or its {' or '.join(METADATA_FILES)} "
+            f"(a {', '.join(CASE_FILE_SUFFIXES[:-1])} or {CASE_FILE_SUFFIXES[-1]} file)"
+        )
     return path
 
 

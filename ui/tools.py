@@ -12,6 +12,7 @@ import base64
 import binascii
 import reprlib
 from collections.abc import Callable, Collection, Mapping
+from contextlib import suppress
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,8 +24,8 @@ from pathatlas.agent.document import answer_record
 from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.errors import BadInputError, PathAtlasError, UnknownSourceError
 from pathatlas.retrieval.images import open_image
-from pathatlas.retrieval.records import Hit, Payload
-from pathatlas.retrieval.search import Found, Query
+from pathatlas.retrieval.records import KINDS, Hit, Payload
+from pathatlas.retrieval.search import Found, Query, quoted
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.schemas import K_MAX, check_k, hit_records, names_a_path
@@ -58,6 +59,20 @@ ImagePath = Annotated[
 ]
 
 
+class Echoing(PathAtlasError):
+    """A tool's refusal whose only value is the client's own, as sent (``quoted``: capped as REST's replies echo): the
+    doors pass it on unchanged, since rewriting server paths in it would change that value and, by what it cut off,
+    tell the client where the index lies."""
+
+
+class UnlistedSource(Echoing, UnknownSourceError):
+    """A source the index lacks, or one a client named by a path (``names_a_path``)."""
+
+
+class UnknownKind(Echoing, BadInputError):
+    """A kind no record has."""
+
+
 def thumbnail_uri(record_id: str) -> str:
     return THUMBNAIL_URI.format(record_id=record_id)
 
@@ -66,15 +81,15 @@ def reraise_as(
     method: Callable[..., Any], error: type[Exception], message: Callable[[PathAtlasError], str] = str
 ) -> Callable[..., Any]:
     """The same tool (same signature and description) as a model may read it: its answer without server files
-    (``public``), its one-line ``PathAtlasError`` re-raised as ``error`` (worded by ``message``), the framework's own
-    tool error, which the calling model reads instead of a traceback."""
+    (``public``), its one-line ``PathAtlasError`` re-raised as ``error`` (worded by ``message``, but an ``Echoing`` one
+    as it is), the framework's own tool error, which the calling model reads instead of a traceback."""
 
     @wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return public(method(*args, **kwargs))
         except PathAtlasError as exc:
-            raise error(message(exc)) from None
+            raise error(str(exc) if isinstance(exc, Echoing) else message(exc)) from None
 
     return call
 
@@ -112,6 +127,13 @@ def refuse_unknown_arguments(tool: str, arguments: Mapping[str, Any], takes: Col
         raise BadInputError(
             f"unknown argument{'s' if len(unknown) > 1 else ''} {names}; {tool} takes {', '.join(takes)}"
         )
+
+
+def known_kind(kind: str) -> str:
+    """``kind``, refused unless blank (``check_filters`` says so) or a kind records have, echoing it as sent."""
+    if kind.strip() and kind.strip() not in KINDS:
+        raise UnknownKind(f"unknown kind {quoted(kind)}; use {', '.join(KINDS)}")
+    return kind
 
 
 def check_text(value: str, name: str, limit: int) -> str:
@@ -186,7 +208,7 @@ class Toolbox:
     ) -> dict[str, Any]:
         """Read a whole cited page: its text and the figures on it, to read around a search hit."""
         index, searcher = self.engine.index, self.engine.searcher
-        key = index.resolve_source(self._listed(source))
+        key = self._source_key(source)
         name = Path(key).name
         scanned = ((rid, Payload.from_payload(p)) for rid, p in index.store.scan({"source": key}))
         records = [(rid, p) for rid, p in scanned if p.page is not None]
@@ -252,25 +274,26 @@ class Toolbox:
 
     def _filters(self, kind: str | None, source: str | None, organ: str | None, diagnosis: str | None) -> dict:
         """The filters given (not None): an empty value is kept for the query to refuse (``check_filters``), as REST
-        does, not taken as no filter; the searcher resolves the source (stripped, as it reads it), which a path may not
-        name (``_listed``)."""
+        does, not taken as no filter; a kind or a source (stripped, as the searcher reads them) the index lacks is
+        refused here, in words that echo it as sent (``Echoing``)."""
         filters = {
-            "kind": kind,
-            "source": source and self._listed(source.strip()),
+            "kind": kind and known_kind(kind),
+            "source": source and source.strip() and self._source_key(source.strip()),
             "organ": organ,
             "diagnosis": diagnosis,
         }
         return {name: value for name, value in filters.items() if value is not None}
 
-    def _listed(self, source: str) -> str:
-        """``source``, refused as a source the index lacks is (``Index.resolve_source``'s words) when it is a path
-        (``names_a_path``), as REST refuses it: the index finds a source by its server path, so a client could probe
-        where sources live."""
-        if names_a_path(source):
-            raise UnknownSourceError(
-                f"no source {source!r} in index {self.engine.index.path}; 'pathatlas info' lists them"
-            )
-        return source
+    def _source_key(self, source: str) -> str:
+        """The index's key of the source a client names (its id or its file or folder name), refused as REST refuses
+        it when the index lacks it or when it is a path (``names_a_path``): the index finds a source by its server
+        path, so a client could probe where sources live."""
+        if not names_a_path(source):
+            with suppress(UnknownSourceError):
+                return self.engine.index.resolve_source(source)
+        raise UnlistedSource(
+            f"no source {quoted(source)} in the index; search without it: each hit's citation names its source"
+        )
 
     def _image(self, image_base64: str | None, image_path: str | None) -> Image.Image:
         settings = self.engine.settings

@@ -110,9 +110,21 @@ def one_slip(typed: str, held: str) -> bool:
     return rest[1:] in (other[1:], other) or rest == other[1:] or swapped
 
 
-def closest_words(word: str, spellings: Mapping[str, str]) -> tuple[str, ...]:
+DIGITS = re.compile(r"\d+")
+
+
+def offered(typed: str, held: str, languages: tuple[Language, ...]) -> bool:
+    """Whether an indexed word spelt like ``typed`` may be offered for it: of the same numbers as a word with digits
+    (for "cd20", "cd25" is another marker and "her" no marker at all), and a word worth looking for (``looked_for``:
+    "her" and "here" say nothing of "her2")."""
+    numbers = DIGITS.findall(typed)
+    return (not numbers or DIGITS.findall(held) == numbers) and looked_for(held, languages)
+
+
+def closest_words(word: str, spellings: Mapping[str, str], languages: tuple[Language, ...] = ()) -> tuple[str, ...]:
     """The indexed words closest to ``word`` (``search.closest_spellings``), starting with its letter and spelt at
-    least ``WORD_CUTOFF`` alike, or holding it; a short word's only one slip away (``SLIP_LETTERS``) and a very short
+    least ``WORD_CUTOFF`` alike, or holding it, less those not to be ``offered`` for it (in an index also read in
+    ``languages``, none of their stop words); a short word's only one slip away (``SLIP_LETTERS``) and a very short
     word's none (``UNGUESSED_LETTERS``)."""
     from pathatlas.retrieval.search import closest_spellings
 
@@ -120,7 +132,8 @@ def closest_words(word: str, spellings: Mapping[str, str]) -> tuple[str, ...]:
         return ()
     if len(word) <= SLIP_LETTERS:
         spellings = {key: spelt for key, spelt in spellings.items() if one_slip(word, key)}
-    return tuple(closest_spellings(word, spellings, cutoff=WORD_CUTOFF, same_start=True))
+    closest = closest_spellings(word, spellings, cutoff=WORD_CUTOFF, same_start=True)
+    return tuple(spelt for spelt in closest if offered(word, spelt, languages))
 
 
 def unknown_words(texts: Sequence[tuple[str, str]], idx: Index) -> list[UnknownWord]:
@@ -132,7 +145,7 @@ def unknown_words(texts: Sequence[tuple[str, str]], idx: Index) -> list[UnknownW
     languages = idx.lexical.read_in
     unindexed = [(field, word) for field, text in texts for word in unindexed_words(text, terms, languages)]
     spellings = indexed_spellings(idx) if unindexed else {}
-    return [UnknownWord(field, word, closest_words(word, spellings)) for field, word in unindexed]
+    return [UnknownWord(field, word, closest_words(word, spellings, languages)) for field, word in unindexed]
 
 
 def asked_texts(question: str, options: Sequence[str]) -> list[tuple[str, str]]:
