@@ -106,9 +106,9 @@ def test_a_tool_refuses_a_source_named_by_a_server_path_as_an_unknown_one(in_lib
         tools = Toolbox(engine)
         server = build_server(tools)
 
-        def unknown(name: str) -> str:  # the index's words for a source it lacks, as a tool client reads them
-            said = f"no source {name!r} in index {engine.index.path}; 'pathatlas info' lists them"
-            return f"Error executing tool {tool}: {engine.client_message(UnknownSourceError(said))}"
+        def unknown(name: str) -> str:  # a source the index lacks, echoed as the client sent it
+            said = f"no source {name!r} in the index; search without it: each hit's citation names its source"
+            return f"Error executing tool {tool}: {said}"
 
         assert refusal(server, tool, arguments, "gone.pdf") == unknown("gone.pdf")
         assert engine.index.resolve_source("..") == str(in_library / "cases"), "the index finds it by path"
