@@ -126,7 +126,7 @@ def check_filters(filters: object) -> None:
             f"filters must be a mapping of field to value(s), e.g. {{'kind': 'figure'}}; not {filters!r:.60}"
         )
     if unknown := sorted(map(str, set(filters) - set(USER_FILTERS))):
-        raise BadInputError(f"unknown filter field {unknown[0]!r}; use {', '.join(USER_FILTERS)}")
+        raise BadInputError(f"unknown filter field {quoted(unknown[0])}; use {', '.join(USER_FILTERS)}")
     for name, value in filters.items():
         if blank(value):
             raise BadInputError(empty_filter(name))
@@ -134,7 +134,7 @@ def check_filters(filters: object) -> None:
         if values is None or not all(isinstance(item, str) for item in values):
             raise BadInputError(f"filter {name!r} takes text or a list of texts, not {value!r:.60}")
     if unknown := [kind for kind in as_list(filters.get("kind", [])) if kind.strip() not in KINDS]:
-        raise BadInputError(f"unknown kind {unknown[0]!r}; use {', '.join(KINDS)}")
+        raise BadInputError(f"unknown kind {quoted(unknown[0])}; use {', '.join(KINDS)}")
 
 
 def blank(value: object) -> bool:

@@ -112,3 +112,14 @@ def test_bench_cases_reads_a_metadata_file_of_another_name_as_before(tmp_path):
     path.write_text("image,case\n")
     read = run_cli("bench", "retrieval", "--cases", path, home=tmp_path / "home")
     one_error_line(read, f"{path} has no images to benchmark")
+
+
+def test_a_refused_kind_or_field_echoes_at_most_the_capped_value():
+    """The library and CLI echoed a 5,000-character kind whole; every door's echo is capped (``search.quoted``)."""
+    from pathatlas.errors import BadInputError
+    from pathatlas.retrieval.search import ECHO_CHARS, check_filters
+
+    for filters in ({"kind": "k" * 5000}, {"x" * 5000: "case"}):
+        with pytest.raises(BadInputError) as refused:
+            check_filters(filters)
+        assert len(str(refused.value)) < ECHO_CHARS + 120 and "(5,000 characters)" in str(refused.value)
