@@ -12,8 +12,16 @@ diagnosis is in view, and a reader comparing it wants look-alikes of any diagnos
 from __future__ import annotations
 
 from pathatlas.errors import BadInputError
+from pathatlas.retrieval.fusion import diagnosis_key
 from pathatlas.retrieval.records import Hit, Payload
-from pathatlas.retrieval.search import Searcher, resolve_filters, whole_number, with_relative
+from pathatlas.retrieval.search import (
+    AGREEMENT_DEPTH,
+    Searcher,
+    agreement,
+    resolve_filters,
+    whole_number,
+    with_relative,
+)
 from pathatlas.retrieval.stores.base import Filters, stored_vectors
 
 IMAGE_SPACES = ("visual", "joint")
@@ -39,8 +47,13 @@ def similar(searcher: Searcher, record_id: str, k: int = 10, filters: Filters | 
         found = index.store.search(space, stored[space][None, :], pool, filters)[0]  # a batch of one
         rankings[f"{space}:image" if space in IMAGE_SPACES else space] = [(r, s) for r, s in found if r not in same]
     fused = searcher.fuse(rankings, lambda: index.keypoints(record_id))
-    payloads = Payload.from_payloads(index.store.payloads([rid for rid, _, _ in fused[:k]]))
+    shown = fused[: max(k, AGREEMENT_DEPTH)]
+    payloads = Payload.from_payloads(index.store.payloads([rid for rid, _, _ in shown]))
     hits = [
         searcher.make_hit(rid, score, ranks, payloads[rid], None) for rid, score, ranks in fused[:k] if rid in payloads
     ]
+    if any(space in IMAGE_SPACES for space in spaces):  # its look-alikes' badges, as an image query's (``agreement``)
+        shared = agreement(fused[:AGREEMENT_DEPTH], payloads)
+        for hit in hits:
+            hit.agreeing = shared[diagnosis_key(hit.payload.diagnosis)]
     return with_relative(hits, [score for _, score, _ in fused])

@@ -92,3 +92,18 @@ def test_an_image_query_badge_says_whether_its_neighbours_share_the_diagnosis(ga
     assert [h.agreeing for h in gallery.search(Query(image=draw_pattern("koilocytes", 99), k=1))] == [1]  # any k
     same = gallery.search(Query(image=draw_pattern("koilocytes", 1), k=3))[0]  # the indexed slide itself
     assert "specimen" in same.matched_by and badges(same) == ["best match"]
+
+
+def test_find_similar_badges_its_look_alikes_as_an_image_query_does(gallery):
+    """'Find similar' on LC25000 lungaca1 called a squamous cell carcinoma tile 'best match' where an image search
+    of the same picture said 'looks alike': its hits carried no neighbour count."""
+    from pathatlas.retrieval.similar import similar
+
+    lsil = next(rid for rid, p in gallery.index.store.scan({}) if p.get("diagnosis") == "LSIL")
+    hits = similar(gallery, lsil, k=3)
+    assert all(hit.agreeing is not None for hit in hits) and hits[0].payload.diagnosis == "tuberculosis"
+    assert hits[0].agreeing == 8 and badges(*hits)[0] == "best match"  # eight look-alikes agree: a match of them
+    granuloma = next(rid for rid, p in gallery.index.store.scan({}) if p.get("diagnosis") == "tuberculosis")
+    near = similar(gallery, granuloma, k=8)  # the seven other granulomas and the LSIL slide
+    lone = [badge for hit, badge in zip(near, badges(*near), strict=True) if hit.payload.diagnosis == "LSIL"]
+    assert lone == ["looks alike"], "one of its ten nearest is LSIL: no match of the granuloma"
