@@ -430,9 +430,12 @@ def ranker_weight(ranker: str, weights: dict[str, float]) -> float:
 
 
 def with_relative(hits: list[Hit], pool: Sequence[float]) -> list[Hit]:
-    """``hits`` with their scores relative to the first, against every candidate they were cut from (``pool``)."""
+    """``hits`` with their scores relative to the first, against every candidate they were cut from (``pool``), each
+    at most the one's above it: a hit placed lower than its score (a short search's records lacking a word, a
+    section's second page) never reads as more relevant than those shown before it."""
+    above = 1.0
     for hit, relative in zip(hits, relative_scores([hit.score for hit in hits], pool), strict=True):
-        hit.relative = relative
+        hit.relative = above = min(relative, above)
     return hits
 
 
