@@ -168,8 +168,9 @@ def resolve_filters(filters: Filters, index: Index) -> Filters:
     if "source" in resolved:
         keys = [index.resolve_source(name) for name in as_list(resolved["source"])]
         resolved["source"] = keys if len(keys) > 1 else keys[0]
-    if "chapter" in resolved:
-        sections = Chapters.of(index).sections_under(as_list(resolved.pop("chapter")), index)
+    if "chapter" in resolved:  # among the sources asked for: "5" of a four-chapter primer is none, not another book's
+        sources = as_list(resolved["source"]) if "source" in resolved else None
+        sections = Chapters.of(index, sources).sections_under(as_list(resolved.pop("chapter")), index)
         if "section" in resolved:  # both given: the sections asked for that lie in the chapters
             sections = [s for s in as_list(resolved["section"]) if s in sections] or [NO_SECTION]
         resolved["section"] = sections
@@ -248,11 +249,13 @@ class Chapters:
     """Chapter to the numbers printed atop its first page (``printed_chapters``), where its bookmark gives none."""
 
     @classmethod
-    def of(cls, index: Index) -> Chapters:
-        """The index's chapters, from its sections' counts (which the stores keep without reading every payload), and
-        the numbers printed on those whose bookmarks have none."""
+    def of(cls, index: Index, sources: list[str] | None = None) -> Chapters:
+        """The index's chapters, or those of ``sources`` (keys), from its sections' counts (which the stores keep
+        without reading every payload; a source's, ``sections_of``), and the numbers printed on those whose bookmarks
+        have none."""
         chapters = cls(printed=printed_chapters(index))
-        for section in index.store.value_counts("section"):
+        held = index.store.value_counts("section") if sources is None else sections_of(index, sources)
+        for section in held:
             if section:
                 chapters.add(section)
         return chapters
@@ -306,6 +309,23 @@ class Chapters:
                 f"number or a part of its title only it has; its chapters: {listed or 'none'}"
             )
         return sorted({section for chapters in named for chapter in chapters for section in self.sections[chapter]})
+
+
+def sections_of(index: Index, sources: list[str]) -> set[str]:
+    """The bookmark sections of ``sources``' pages (``sections_by_source``)."""
+    by_source = sections_by_source(index)
+    return {section for source in sources for section in by_source.get(source, ())}
+
+
+@per_generation
+def sections_by_source(index: Index) -> dict[str, set[str]]:
+    """Each source's bookmark sections, read from its pages once per generation: sections are counted for the whole
+    index, and a chapter filter beside a source filter names that source's chapters."""
+    found: dict[str, set[str]] = {}
+    for _, page in index.store.scan({"kind": "page"}):
+        if page.get("section"):
+            found.setdefault(str(page.get("source")), set()).add(page["section"])
+    return found
 
 
 def spaced(text: str) -> str:

@@ -183,20 +183,26 @@ def test_the_cli_searches_a_chapter_by_its_printed_number(primer):
 
 def test_a_number_names_each_books_chapter_beside_a_numbered_textbook(primer):
     """A primer numbered only on its pages, added beside a book bookmarked "1 Anatomy": chapter=1 was refused ("several
-    match it") where before the primer came it found the book's; now each book's chapter 1, narrowed by source."""
+    match it") where before the primer came it found the book's; now each book's chapter 1. Beside a source filter, a
+    chapter is that source's: chapter=5 of the two-chapter book found nothing, silently (the primer's "Muscle")."""
     doc = pymupdf.open()
-    for title in ("1 Anatomy", "2 Chemistry"):
+    for title in ("1 Anatomy", "2 Chemistry of Cells"):
         doc.new_page(width=300, height=300).insert_textbox(pymupdf.Rect(20, 20, 280, 280), f"The {title} page.")
-    doc.set_toc([[1, "1 Anatomy", 1], [1, "2 Chemistry", 2]])
+    doc.set_toc([[1, "1 Anatomy", 1], [1, "2 Chemistry of Cells", 2]])
     doc.save(primer / "textbook.pdf")
     settings = hashing_settings(primer)
     index = Index.open(settings.index_dir, settings)
     assert not Indexer(index, show_progress=False).add([primer / "textbook.pdf"]).failed
     assert resolve_filters({"chapter": "1"}, index)["section"] == ["1 Anatomy", "Cells"]
-    assert resolve_filters({"chapter": "Chapter 2"}, index)["section"] == ["2 Chemistry", "Tissues"]
+    assert resolve_filters({"chapter": "Chapter 2"}, index)["section"] == ["2 Chemistry of Cells", "Tissues"]
     book = resolve_filters({"chapter": "1", "source": "textbook.pdf"}, index)
     found = Searcher(index).search(Query(text="page", filters={"chapter": "1", "source": "textbook.pdf"}))
-    assert book["section"] == ["1 Anatomy", "Cells"] and {h.payload.section for h in found} == {"1 Anatomy"}
+    assert book["section"] == ["1 Anatomy"] and {h.payload.section for h in found} == {"1 Anatomy"}
+    with pytest.raises(UnknownSourceError, match="no chapter '5'.*its chapters: 1 Anatomy; 2 Chemistry of Cells$"):
+        resolve_filters({"chapter": "5", "source": "textbook.pdf"}, index)  # the primer's "Muscle" matched nothing
+    with pytest.raises(UnknownSourceError, match="no chapter 'cells'"):
+        resolve_filters({"chapter": "cells"}, index)  # two books' chapters hold the word
+    assert resolve_filters({"chapter": "cells", "source": "primer.pdf"}, index)["section"] == ["Cells"]
     index.close()
 
 
