@@ -83,8 +83,8 @@ alternatives some record holds stay a search (a course's list of organs, some no
 CLOSEST = 3
 """Held values a refusal names."""
 ECHO_CHARS = 200
-"""Longest filter value a refusal quotes, as REST's error replies (``ui.api.deps.ECHO_CHARS``): a value of a megabyte
-is not sent back whole."""
+"""Longest text a refusal echoes, at every door (a filter value, a field's input, an id it does not know): a value of
+a megabyte is not sent back whole."""
 
 
 def whole_number(value: object, name: str, least: int) -> int:
@@ -226,9 +226,14 @@ def not_held(name: str, value: str, held: Mapping[Any, str], index: Index) -> st
     return f"{refused}; it has {listed}" + (f" (+{len(spelt) - CLOSEST} more)" if len(spelt) > CLOSEST else "")
 
 
+def echoed(text: str) -> str:
+    """``text`` as a refusal echoes it: at most ``ECHO_CHARS`` characters, saying how long it was when cut."""
+    return text if len(text) <= ECHO_CHARS else f"{text[:ECHO_CHARS]}... ({len(text):,} characters)"
+
+
 def quoted(value: str) -> str:
-    """``value`` as a refusal quotes it (its repr), cut to ``ECHO_CHARS`` characters, saying how long it was."""
-    return repr(value if len(value) <= ECHO_CHARS else f"{value[:ECHO_CHARS]}... ({len(value):,} characters)")
+    """``value`` as a refusal quotes it: its repr, cut (``echoed``)."""
+    return repr(echoed(value))
 
 
 def chapter_of(section: str) -> str:

@@ -21,9 +21,8 @@ from PIL import Image
 from pathatlas.errors import UnknownSourceError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.search import Chapters, Query, Searcher, resolve_filters
+from pathatlas.retrieval.search import ECHO_CHARS, Chapters, Query, Searcher, resolve_filters
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.api.deps import ECHO_CHARS
 from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.mcp_server import build_server
 from pathatlas.ui.tools import Toolbox

@@ -24,17 +24,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pathatlas import __version__
 from pathatlas.agent.answerers.base import AnswerError
 from pathatlas.errors import EncoderError, IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
+from pathatlas.retrieval.search import ECHO_CHARS, echoed
 from pathatlas.settings import Settings, load_settings, os_problem
-from pathatlas.ui.api.deps import (
-    ECHO_CHARS,
-    EngineDep,
-    HeadAsGet,
-    NoSniff,
-    RequestGuard,
-    echoed,
-    errors,
-    get_route_path,
-)
+from pathatlas.ui.api.deps import EngineDep, HeadAsGet, NoSniff, RequestGuard, errors, get_route_path
 from pathatlas.ui.api.engine import Engine, NotReadyError
 from pathatlas.ui.api.lanes import LaneFullError
 from pathatlas.ui.api.routes import ask, library, media, records, search

@@ -47,14 +47,6 @@ BODY = (411, 413, 422)
 """What a request with a body may be refused with: no Content-Length or over the upload limit (before the body is
 read), or a field that is missing or invalid."""
 
-ECHO_CHARS = 200
-"""Longest text an error reply echoes (a field's input, an id it does not know)."""
-
-
-def echoed(text: str) -> str:
-    """``text`` as an error reply quotes it: at most ``ECHO_CHARS`` characters, saying how long it was when cut."""
-    return text if len(text) <= ECHO_CHARS else f"{text[:ECHO_CHARS]}... ({len(text):,} characters)"
-
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for error codes, all with the ``ErrorOut`` body."""

@@ -27,7 +27,7 @@ from pathatlas.agent.questions import ONE_OPTION, repeated_option
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.records import KINDS, Hit, organ_text
-from pathatlas.retrieval.search import SPECIMEN, USER_FILTERS, blank, empty_filter
+from pathatlas.retrieval.search import SPECIMEN, USER_FILTERS, blank, echoed, empty_filter
 from pathatlas.retrieval.text import CJK_RUN
 from pathatlas.settings import Settings
 from pathatlas.ui.present import LOOK_ALIKE_RANKERS, matched_why
@@ -339,10 +339,8 @@ def parse_filters_form(raw: str) -> dict[str, str | list[str]]:
 
 
 def brief(value: Any) -> str:
-    """``value``'s repr as an error reply echoes it (``deps.echoed``: at most ``ECHO_CHARS`` characters), so a
-    form's filters of a megabyte are not sent back whole."""
-    from pathatlas.ui.api.deps import echoed  # deps imports this module
-
+    """``value``'s repr as an error reply echoes it (``search.echoed``), so a form's filters of a megabyte are not
+    sent back whole."""
     return echoed(repr(value))
 
 

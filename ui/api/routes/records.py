@@ -9,7 +9,8 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse
 
 from pathatlas.retrieval.records import Hit, Payload
-from pathatlas.ui.api.deps import EngineDep, LinksDep, echoed, errors
+from pathatlas.retrieval.search import echoed
+from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
 from pathatlas.ui.api.routes.media import SANDBOXED, check_source, payload_of
 from pathatlas.ui.api.routes.search import source_key
 from pathatlas.ui.api.schemas import HitOut, Links

@@ -13,7 +13,7 @@ from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 
 from pathatlas.errors import UnknownSourceError
-from pathatlas.retrieval.search import Query, as_list, resolve_filters
+from pathatlas.retrieval.search import Query, as_list, echoed, resolve_filters
 from pathatlas.retrieval.similar import similar
 from pathatlas.ui.api.deps import (
     BODY,
@@ -21,7 +21,6 @@ from pathatlas.ui.api.deps import (
     FormOnly,
     JsonOnly,
     LinksDep,
-    echoed,
     errors,
     within_query_limit,
 )
