@@ -274,7 +274,7 @@ class Hit:
     relative: float = 1.0
     """Score relative to the list's first hit (``fusion.relative_scores``): a reader's relevance words."""
     agreeing: int | None = None
-    """An image query's hit: how many of the query's nearest candidates share its diagnosis (``search.agreement``;
+    """An image query's hit: how many of the query's nearest candidates share its diagnosis (``search.with_agreement``;
     0 without one), which says whether its badge may claim a match (``ui.api.schemas.looks_alike``); None for a text
     query's."""
 

@@ -410,14 +410,17 @@ class Found:
 
 
 AGREEMENT_DEPTH = 10
-"""An image query's nearest candidates (fused, before the diagnosis vote) whose diagnoses ``agreement`` counts."""
+"""An image query's nearest candidates (fused, before the diagnosis vote) whose diagnoses ``with_agreement`` counts."""
 
 
-def agreement(nearest: list[Fused], payloads: Mapping[str, Payload]) -> Counter[str]:
-    """How many of an image query's ``nearest`` candidates have each diagnosis (``diagnosis_key``; those without one
-    count for none): a look-alike whose diagnosis few of its neighbours share is no evidence of it (BENCHMARKS.md)."""
+def with_agreement(hits: list[Hit], nearest: list[Fused], payloads: Mapping[str, Payload]) -> None:
+    """Each of an image query's hits with how many of its ``nearest`` candidates share its diagnosis
+    (``diagnosis_key``; those without one count for none): a look-alike whose diagnosis few of its neighbours share
+    is no evidence of it (BENCHMARKS.md)."""
     keys = (diagnosis_key(getattr(payloads.get(rid), "diagnosis", None)) for rid, _, _ in nearest)
-    return Counter(key for key in keys if key is not None)
+    shared = Counter(key for key in keys if key is not None)
+    for hit in hits:
+        hit.agreeing = shared[diagnosis_key(hit.payload.diagnosis)]
 
 
 def by_majority(head: list[Fused], payloads: Mapping[str, Payload], voters: int) -> list[Fused]:
@@ -720,7 +723,7 @@ class Searcher:
         """Fused hits, at most one per page (a passage then shows as its page); ``text`` picks each snippet (the
         query's, or its image's words). An image query's hits are read deep enough for the diagnosis vote
         (``by_majority``), which needs their payloads, and each hit says how many of the nearest share its diagnosis
-        (``agreement``). A page's hit keeps its best record's place and says every
+        (``with_agreement``). A page's hit keeps its best record's place and says every
         ranker that found a record of it; it shows a figure the query image itself found (``found_by_look``), whose
         citation a user wants, even when the image's printed words placed a passage of that page first."""
         depth = query.k * 8 if query.collapse_pages else query.k
@@ -743,9 +746,7 @@ class Searcher:
                 groups[key] = [found]
         hits = [self._merged_hit(members, payloads, text, query) for members in groups.values()]
         if query.image is not None:
-            shared = agreement(nearest, payloads)
-            for hit in hits:
-                hit.agreeing = shared[diagnosis_key(hit.payload.diagnosis)]
+            with_agreement(hits, nearest, payloads)
         return with_relative(hits, [score for _, score, _ in fused])
 
     def _merged_hit(self, members: list[Fused], payloads: Mapping[str, Payload], text: str | None, query: Query) -> Hit:

@@ -12,14 +12,13 @@ diagnosis is in view, and a reader comparing it wants look-alikes of any diagnos
 from __future__ import annotations
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.fusion import diagnosis_key
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import (
     AGREEMENT_DEPTH,
     Searcher,
-    agreement,
     resolve_filters,
     whole_number,
+    with_agreement,
     with_relative,
 )
 from pathatlas.retrieval.stores.base import Filters, stored_vectors
@@ -52,8 +51,6 @@ def similar(searcher: Searcher, record_id: str, k: int = 10, filters: Filters | 
     hits = [
         searcher.make_hit(rid, score, ranks, payloads[rid], None) for rid, score, ranks in fused[:k] if rid in payloads
     ]
-    if any(space in IMAGE_SPACES for space in spaces):  # its look-alikes' badges, as an image query's (``agreement``)
-        shared = agreement(fused[:AGREEMENT_DEPTH], payloads)
-        for hit in hits:
-            hit.agreeing = shared[diagnosis_key(hit.payload.diagnosis)]
+    if any(space in IMAGE_SPACES for space in spaces):  # its look-alikes' badges, as an image query's
+        with_agreement(hits, fused[:AGREEMENT_DEPTH], payloads)
     return with_relative(hits, [score for _, score, _ in fused])
