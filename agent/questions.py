@@ -168,10 +168,37 @@ def stem_lists(lines: list[str], labels: list[re.Match | None]) -> set[int]:
     return own
 
 
+INLINE_LABEL = re.compile(r"(?<!\S)(\()?([A-Za-z]|[1-9][0-9]?)(?(1)\)|[.)])\s+(?=\S)")
+"""A label inside a line, after a space: "A)" in "...bone? A) Osteoblasts B) Osteoclasts"."""
+
+
+def unfolded(question: str) -> str:
+    """``question`` with options written along its last line ("...bone? A) Osteoblasts B) Osteoclasts") put on lines of
+    their own, as quizzes copied from a web page or a PDF often come; unchanged unless labels of one form run from A
+    (or 1) in order to the end of the text, the first after "?", ":" or at a line's start. Labels of another form
+    inside an option ("A) C. difficile colitis") stay its text."""
+    labels = list(INLINE_LABEL.finditer(question))
+    for k, first in enumerate(labels):
+        before, after = question[: first.start()], question[first.start() :]
+        if label_place(first) or "\n" in after or not re.search(r"(^|[?:\n])\s*$", before):
+            continue
+        run = [first]
+        for label in labels[k + 1 :]:
+            if label_place(label) == len(run) and label_shape(label[0]) == label_shape(first[0]):
+                run.append(label)
+        if len(run) > 1:
+            ends = [label.start() for label in run[1:]] + [len(question)]
+            return "\n".join(
+                [before.rstrip(), *(question[a.start() : end].strip() for a, end in zip(run, ends, strict=True))]
+            )
+    return question
+
+
 def labelled_lines(question: str) -> tuple[list[str], list[re.Match | None], int | None]:
-    """The question's non-blank lines, stripped, their labels (``line_labels``) and the place of the first labelled
-    line that may open its options (not one of ``stem_lists``), if any."""
-    lines = [line.strip() for line in question.splitlines() if line.strip()]
+    """The question's non-blank lines (options along its last line ``unfolded``), stripped, their labels
+    (``line_labels``) and the place of the first labelled line that may open its options (not one of
+    ``stem_lists``), if any."""
+    lines = [line.strip() for line in unfolded(question).splitlines() if line.strip()]
     labels = line_labels(lines)
     own = stem_lists(lines, labels)
     return lines, labels, next((k for k, label in enumerate(labels) if label and k not in own), None)

@@ -85,6 +85,48 @@ def test_given_options_keep_a_pasted_question_whole(indexed):
     assert "read from the question" not in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize(
+    "along",
+    [
+        f"{QUESTION} A) transitional B) stratified columnar",
+        f"{QUESTION}\n(a) transitional (b) stratified columnar",
+        "Name the epithelium: 1. transitional 2. stratified columnar",
+    ],
+)
+def test_options_written_along_the_question_s_last_line_are_its_options(along):
+    text, options = pasted_options(along)
+    assert options == OPTIONS[:2] and text.rstrip(":?") in QUESTION + "Name the epithelium", text
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Vitamin A) and B) deficiencies differ how?",  # no "?" or ":" before the first
+        "Which vitamin? A) retinol",  # one label is no list
+        "Which? A) night blindness C) scurvy",  # not in order
+        "Which? A. retinol B) thiamine",  # two forms
+        "Which? A) retinol B) thiamine\nExplain why.",  # a line after them
+    ],
+)
+def test_labels_along_a_line_that_are_no_options_leave_the_question_as_it_is(sentence):
+    assert pasted_options(sentence) is None
+
+
+def test_an_option_s_own_initial_of_another_form_stays_its_text():
+    assert pasted_options("Which organism? (a) C. difficile (b) E. coli") == (
+        "Which organism?",
+        ["C. difficile", "E. coli"],
+    )
+
+
+def test_a_question_pasted_on_one_line_is_asked_with_its_options(indexed):
+    result = ask(indexed, f"{QUESTION} A) {OPTIONS[0]} B) {OPTIONS[1]} C) {OPTIONS[2]} D) {OPTIONS[3]}")
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert [option["text"] for option in answer["options"]] == OPTIONS and answer["question"] == QUESTION
+    assert answer["options_from_question"] is True, answer
+
+
 # -- 2. options lettered in order, and a pasted letter twice -----------------------------------------------------------
 
 

@@ -349,9 +349,9 @@ def ask(
 def pasted_note(pasted: str, n: int) -> str:
     """The stderr line saying that the options were read from a pasted question's lines, and that they were numbered
     where they were ("(1) Skeletal" is A)."""
-    from pathatlas.agent.questions import ANY_LABEL, LETTERS
+    from pathatlas.agent.questions import ANY_LABEL, LETTERS, unfolded
 
-    last = ANY_LABEL.match(pasted.strip().splitlines()[-1].strip())
+    last = ANY_LABEL.match(unfolded(pasted).strip().splitlines()[-1].strip())
     numbered = f" (numbered 1-{n})" if last and last[2].isdigit() else ""
     return f"options A-{LETTERS[n - 1]} read from the question's lines{numbered}"
 
