@@ -53,6 +53,19 @@ TITLE_WORDS = 20
 TEMPLATE_PAGES = 3
 """The fewest pages an image is on (besides half of the document's) to be a slide master's (``template_images``)."""
 
+MARGIN = 0.075
+"""The share of a page's height at its top and at its foot where running headers, footers and page numbers stand."""
+RUNNING_PAGES = 3
+"""The fewest pages whose margin prints a line for it to be a running header or footer (``RunningLines``). A book's
+are on every page of a chapter (24 to 56 pages each in the A&P book), a deck's footer on each slide; a heading or a
+slide's title printed that high on two pages keeps its words, as losing them costs more than keeping a header's."""
+PAGE_NUMBER = re.compile(
+    r"^\W*(?:page\s*)?(?:\d+|(?=[ivxlcdm])m{0,4}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3}))"
+    r"(?:\s*(?:of|/)\s*\d+)?\W*$",
+    re.IGNORECASE,
+)
+"""A block that is only a page's number: "12", "xiv", "- 3 -", "Page 3", "3 of 10", "3/10"."""
+
 LINE_BREAK_HYPHEN = re.compile(r"(\w+)-\n(\w+)")
 
 
@@ -144,15 +157,16 @@ def page_title(blocks: list[TextBlock], image_box: BBox) -> str:
     return text if fits and not CAPTION_START.match(text) else ""
 
 
-def body_blocks(blocks: list[TextBlock], page_height: float) -> list[TextBlock]:
-    """The page's blocks less its running headers, footers and page numbers."""
-    return [(box, text) for box, text in blocks if not is_running_line(box, text, page_height)]
+def body_blocks(blocks: list[TextBlock], page_height: float, running: RunningLines) -> list[TextBlock]:
+    """The page's blocks less its running headers, footers and page numbers (``running``, its document's)."""
+    return [(box, text) for box, text in blocks if not running.holds(box, text, page_height)]
 
 
 def opening_caption(blocks: list[TextBlock], page_height: float) -> str | None:
-    """The page's first text (running lines left out) when it is a figure caption: the caption of an image at the
-    previous page's foot, carried over the page break."""
-    body = body_blocks(blocks, page_height)
+    """The page's first text below its margins' short lines (``is_running_line``: a running header or a heading,
+    either way above it) when it is a figure caption: the caption of an image at the previous page's foot, carried
+    over the page break."""
+    body = [(box, text) for box, text in blocks if not is_running_line(box, text, page_height)]
     return body[0][1] if body and CAPTION_START.match(body[0][1]) else None
 
 
@@ -196,15 +210,49 @@ def merge_blocks(blocks: list[TextBlock], min_words: int, max_words: int) -> lis
 
 
 def is_running_line(box: BBox, text: str, page_height: float) -> bool:
-    """Running headers, footers and page numbers: short blocks in the top or bottom margin, but never a figure
-    caption (one line of it may open a page, or close one). ``page_height`` is the unrotated page's, as the blocks'
-    coordinates are (``unrotated_height``)."""
-    margin = 0.075 * page_height
-    return (
-        len(text.split()) <= 15
-        and (box[3] <= margin or box[1] >= page_height - margin)
-        and not CAPTION_START.match(text)
-    )
+    """Whether a block stands where running headers, footers and page numbers do: a short block in the top or bottom
+    margin, but never a figure caption (one line of it may open a page, or close one). A slide's title or a heading
+    may stand there too: ``RunningLines`` tells which are running lines. ``page_height`` is the unrotated page's, as
+    the blocks' coordinates are (``unrotated_height``)."""
+    return margin_of(box, page_height) is not None and len(text.split()) <= 15 and not CAPTION_START.match(text)
+
+
+def margin_of(box: BBox, page_height: float) -> str | None:
+    """Which margin a box stands in: "top" or "foot" (``MARGIN`` of the page's height), else None."""
+    margin = MARGIN * page_height
+    return "top" if box[3] <= margin else "foot" if box[1] >= page_height - margin else None
+
+
+class RunningLines:
+    """The running headers, footers and page numbers of one document: of the short blocks in a page's margins
+    (``is_running_line``), a page number ("12", "xiv", "Page 3", "3 of 10"), and a line whose words the same margin
+    of at least ``RUNNING_PAGES`` pages prints, its digits aside ("1234 Chapter 6 ..."). A slide's title or a
+    heading printed that high on one page is the page's text, in its passages and its pictures' captions. Pages count
+    as they are read (``add``; a scan's once tesseract read it)."""
+
+    def __init__(self) -> None:
+        self.pages: dict[tuple[str, str], set[int]] = {}
+        """The pages printing each margin's lines (by ``key``)."""
+
+    def add(self, number: int, blocks: list[TextBlock], page_height: float) -> None:
+        """Count the lines in the margins of page ``number`` (0-based)."""
+        for box, text in blocks:
+            if is_running_line(box, text, page_height):
+                self.pages.setdefault(self.key(box, text, page_height), set()).add(number)
+
+    def holds(self, box: BBox, text: str, page_height: float) -> bool:
+        """Whether the block is a running line of the pages added so far."""
+        if not is_running_line(box, text, page_height):
+            return False
+        printed_on = self.pages.get(self.key(box, text, page_height), ())
+        return bool(PAGE_NUMBER.match(text)) or len(printed_on) >= RUNNING_PAGES
+
+    @staticmethod
+    def key(box: BBox, text: str, page_height: float) -> tuple[str, str]:
+        """A margin line by its margin and its words, case, digits and spacing aside: a book's header beside each
+        page's number ("1234 Chapter 6 ...") is one line."""
+        folded = " ".join(re.sub(r"\d+", "#", text.casefold()).split())
+        return margin_of(box, page_height) or "", folded
 
 
 def unrotated_height(page: pymupdf.Page) -> float:
@@ -213,14 +261,16 @@ def unrotated_height(page: pymupdf.Page) -> float:
     return page.cropbox.height
 
 
-def column_sides(blocks: list[TextBlock], page_height: float) -> list[str]:
+def column_sides(blocks: list[TextBlock], page_height: float, running: RunningLines | None = None) -> list[str]:
     """Per block (top to bottom): "left" or "right" where it belongs to a stretch of the page set in two columns, else
-    "". Blocks across the middle of the text's extent (a title, a wide caption, running lines) end one stretch and
-    begin the next; a stretch is in two columns when column text (two lines or more, ``COLUMN_WIDTH`` wide, not a
-    caption) stands in each half, side by side. A table's short cells, a figure's labels and two figures' captions side
-    by side do not make columns, and a page without such a stretch reads as before."""
-    running = [is_running_line(box, text, page_height) for box, text in blocks]
-    body = [box for (box, _), run in zip(blocks, running, strict=True) if not run]
+    "". Blocks across the middle of the text's extent (a title, a wide caption, running lines: ``running``, the
+    document's; without, the page's numbers) end one stretch and begin the next; a stretch is in two columns when
+    column text (two lines or more, ``COLUMN_WIDTH`` wide, not a caption) stands in each half, side by side. A table's
+    short cells, a figure's labels and two figures' captions side by side do not make columns, and a page without such
+    a stretch reads as before."""
+    running = running or RunningLines()
+    runs = [running.holds(box, text, page_height) for box, text in blocks]
+    body = [box for (box, _), run in zip(blocks, runs, strict=True) if not run]
     sides = [""] * len(blocks)
     if len(body) < 2:
         return sides
@@ -228,7 +278,7 @@ def column_sides(blocks: list[TextBlock], page_height: float) -> list[str]:
     middle, width = (left_edge + right_edge) / 2, right_edge - left_edge
     halves = [
         "" if run or box[0] < middle < box[2] else "left" if box[2] <= middle else "right"
-        for (box, _), run in zip(blocks, running, strict=True)
+        for (box, _), run in zip(blocks, runs, strict=True)
     ]
 
     def column_text(n: int) -> bool:
@@ -246,13 +296,13 @@ def column_sides(blocks: list[TextBlock], page_height: float) -> list[str]:
     return sides
 
 
-def reading_order(blocks: list[TextBlock], page_height: float) -> list[TextBlock]:
+def reading_order(blocks: list[TextBlock], page_height: float, running: RunningLines | None = None) -> list[TextBlock]:
     """Blocks (sorted top to bottom) in reading order: a stretch in two columns (``column_sides``) reads its left
     column top to bottom, then its right; everything else keeps its place."""
     ordered: list[TextBlock] = []
     left: list[TextBlock] = []
     right: list[TextBlock] = []
-    for block, side in zip(blocks, column_sides(blocks, page_height), strict=True):
+    for block, side in zip(blocks, column_sides(blocks, page_height, running), strict=True):
         if side == "left":
             left.append(block)
         elif side == "right":
@@ -263,30 +313,65 @@ def reading_order(blocks: list[TextBlock], page_height: float) -> list[TextBlock
     return ordered + left + right
 
 
-def column_runs(blocks: list[TextBlock], page_height: float) -> list[list[TextBlock]]:
-    """Blocks in reading order cut where a column begins or ends, so that no passage joins two columns (nor a column
-    and the text across both); one run on a page without columns."""
-    runs: list[list[TextBlock]] = []
+def column_runs(blocks: list[TextBlock], page_height: float, sections: list[str]) -> list[tuple[str, list[TextBlock]]]:
+    """The page's body (``body_blocks``, reading order) cut where a column begins or ends, so that no passage joins
+    two columns (nor a column and the text across both), and where a section begins (``sections``, each block's), so
+    that none joins two sections; each run with its section. One run on a page without columns or bookmarks."""
+    runs: list[tuple[str, list[TextBlock]]] = []
     before = None
-    for block, side in zip(blocks, column_sides(blocks, page_height), strict=True):
-        if side != before or not runs:
-            runs.append([])
-        runs[-1].append(block)
-        before = side
+    for block, side, section in zip(blocks, column_sides(blocks, page_height), sections, strict=True):
+        if (side, section) != before:
+            runs.append((section, []))
+        runs[-1][1].append(block)
+        before = side, section
     return runs
 
 
-def sections_by_page(toc: list[list], page_count: int) -> dict[int, str]:
-    """The bookmark path in force on each 1-based page, from pymupdf's ``get_toc()`` rows [level, title, page]."""
+@dataclass(frozen=True)
+class PageSections:
+    """A page's bookmark paths ("Chapter 4 > 4.2 Epithelial Tissue"): the one in force at its top, and those its
+    bookmarks start, each with the point it leads to (unrotated points, top-left origin; the top-left corner for a
+    bookmark to the whole page)."""
+
+    above: str = ""
+    starts: tuple[tuple[str, float, float], ...] = ()
+    """Path, x and y of each bookmark to the page, in the bookmarks' order."""
+
+    @property
+    def last(self) -> str:
+        """The page's section: the last bookmark to it, else the one in force (the next page's ``above``)."""
+        return self.starts[-1][0] if self.starts else self.above
+
+    def of_blocks(self, blocks: list[TextBlock]) -> list[str]:
+        """Each block's section (``blocks`` in reading order): a bookmark's begins at the first block ending below its
+        point and reaching right of it (a heading of the right column begins after the left column), and holds until
+        the next one's; blocks before the page's first keep the one in force above it. Bookmarks to the same block
+        (or to the whole page) give it the last of them."""
+        begins: dict[int, str] = {}
+        for path, x, y in self.starts:
+            first = next((n for n, (box, _) in enumerate(blocks) if box[3] > y and box[2] > x), None)
+            if first is not None:
+                begins[first] = path
+        sections, current = [], self.above
+        for n in range(len(blocks)):
+            current = begins.get(n, current)
+            sections.append(current)
+        return sections
+
+
+def sections_by_page(toc: list[list], page_count: int) -> dict[int, PageSections]:
+    """The bookmarks of each 1-based page, from pymupdf's ``get_toc(simple=False)`` rows [level, title, page,
+    destination]."""
     path: list[str] = []
-    starts: dict[int, str] = {}
-    for level, title, page in toc:
+    starts: dict[int, list[tuple[str, float, float]]] = {}
+    for level, title, page, destination in toc:
         path = [*path[: level - 1], clean_text(title)]
         if 1 <= page <= page_count:
-            starts[page] = " > ".join(path)
-    sections, current = {}, ""
+            point = destination.get("to") or (0.0, 0.0)
+            starts.setdefault(page, []).append((" > ".join(path), point[0], point[1]))
+    sections, current = {}, PageSections()
     for page in range(1, page_count + 1):
-        current = starts.get(page, current)
+        current = PageSections(current.last, tuple(starts.get(page, ())))
         sections[page] = current
     return sections
 
@@ -731,17 +816,19 @@ class PdfSource(Source):
         fingerprint = self.fingerprint()
         with quiet_mupdf(), self._open() as doc:
             book = (doc.metadata or {}).get("title") or self.path.stem
-            sections = sections_by_page(doc.get_toc(), doc.page_count)
+            sections = sections_by_page(doc.get_toc(simple=False), doc.page_count)
             masters = template_images(doc, self.settings.max_image_pixels)
             without_text: set[int] = set()
             plates: set[int] = set()
-            for page, blocks, continued in self._read(doc, without_text, plates):
+            running = RunningLines()
+            for page, blocks, continued in self._read(doc, without_text, plates, running):
                 yield from self._page_records(
                     page,
                     blocks,
                     fingerprint=fingerprint,
                     book=book,
-                    section=sections.get(page.number + 1, ""),
+                    running=running,
+                    sections=sections[page.number + 1],
                     continued=continued,
                     scanned=page.number in without_text,
                     templates=masters.first_pages,
@@ -750,11 +837,17 @@ class PdfSource(Source):
                 )
 
     def _read(
-        self, doc: pymupdf.Document, without_text: set[int] | None = None, plates: set[int] | None = None
+        self,
+        doc: pymupdf.Document,
+        without_text: set[int] | None = None,
+        plates: set[int] | None = None,
+        running: RunningLines | None = None,
     ) -> Iterator[tuple[pymupdf.Page, list[TextBlock], str | None]]:
         """Each readable page, its text blocks as the book spells them in reading order, and the caption opening the
         next page; ``without_text`` gets the (0-based) numbers of the pages without a text layer, whatever tesseract
-        reads of them, and ``plates`` those of them that are pictures, not scans (each before its page comes).
+        reads of them, ``plates`` those of them that are pictures, not scans (each before its page comes), and
+        ``running`` the lines in the pages' margins (every page with a text layer before the first comes, a scan's
+        when tesseract read it).
 
         A page without a text layer is a plate (a full-page micrograph, an atlas's figure page) in a born-digital
         document, where at least half the pages have a text layer, unless tesseract read it as a page of words
@@ -773,15 +866,19 @@ class PdfSource(Source):
             self.problems.append(f"{self.path}: MuPDF reported problems reading it ({said})")
         spelling = Spelling.of("".join(text for _, text in blocks or []) for blocks in raw)
         heights = [unrotated_height(page) for page in doc]
+        cleaned = [None if b is None else [(box, clean_text(text, spelling)) for box, text in b] for b in raw]
+        running = RunningLines() if running is None else running
+        for n, blocks in enumerate(cleaned):
+            running.add(n, blocks or [], heights[n])
         pages = [
-            None if b is None else reading_order([(box, clean_text(text, spelling)) for box, text in b], height)
-            for b, height in zip(raw, heights, strict=True)
+            None if blocks is None else reading_order(blocks, height, running)
+            for blocks, height in zip(cleaned, heights, strict=True)
         ]
         bare = {n for n, blocks in enumerate(raw) if blocks == []}
         if without_text is not None:
             without_text.update(bare)
         born_digital = len(bare) <= sum(1 for blocks in raw if blocks)
-        scans = ScannedPages(self, doc, pages, spelling, judge=born_digital and plates is not None)
+        scans = ScannedPages(self, doc, pages, spelling, running, judge=born_digital and plates is not None)
         for page in doc:
             n = page.number
             scans.read_from(n)
@@ -806,15 +903,17 @@ class PdfSource(Source):
         *,
         fingerprint: str,
         book: str,
-        section: str = "",
+        running: RunningLines,
+        sections: PageSections,
         continued: str | None = None,
         scanned: bool = False,
         templates: Mapping[int, int] | None = None,
         plate: bool = False,
         placements: list[dict] | None = None,
     ) -> Iterator[Record]:
-        """The page, its passages and its figures. ``placements`` are its ``placed_images`` where ``template_images``
-        read them already."""
+        """The page, its passages and its figures. The page is filed under its last section (``PageSections.last``),
+        each passage under its own. ``running`` are its document's running lines, left out of its passages and
+        captions; ``placements`` are its ``placed_images`` where ``template_images`` read them already."""
         number = page.number + 1
         try:
             pixmap = render(page, self.settings.page_render_dpi, self.settings.max_page_pixels)
@@ -830,11 +929,12 @@ class PdfSource(Source):
         # an OCR tool's scan keeps its text layer (the page's words) but is a scan all the same; checked only where an
         # image fills the page, so a book's other pages cost nothing more
         scanned = scanned or (any(fills(page, info) for info in placements) and behind_ocr_layer(page))
-        yield Page(self.key, fingerprint, number, text, rendered, book, section, printed, scanned)
-        yield from self._passages(page, blocks, fingerprint, book, section, printed)
+        body = body_blocks(blocks, unrotated_height(page), running)
+        yield Page(self.key, fingerprint, number, text, rendered, book, sections.last, printed, scanned)
+        yield from self._passages(page, body, fingerprint, book, sections, printed)
         yield from self._figures(
             page,
-            blocks,
+            body,
             fingerprint,
             book,
             continued,
@@ -842,27 +942,27 @@ class PdfSource(Source):
             scanned=scanned,
             templates=templates,
             plate=plate,
-            section=section,
+            section=sections.last,
             placements=placements,
         )
 
     def _passages(
         self,
         page: pymupdf.Page,
-        blocks: list[TextBlock],
+        body: list[TextBlock],
         fingerprint: str,
         book: str,
-        section: str,
+        sections: PageSections,
         page_label: str | None = None,
     ) -> Iterator[Passage]:
-        height = unrotated_height(page)
+        """The passages of the page's ``body`` (``body_blocks``), each within one column and one section."""
         min_words, max_words = self.settings.passage_min_words, self.settings.passage_max_words
         groups = [
-            group
-            for run in column_runs(body_blocks(blocks, height), height)  # a passage never joins two columns
+            (section, group)
+            for section, run in column_runs(body, unrotated_height(page), sections.of_blocks(body))
             for group in merge_blocks(run, min_words, max_words)
         ]
-        for index, group in enumerate(groups):
+        for index, (section, group) in enumerate(groups):
             boxes = list(dict.fromkeys(box for box, _ in group))
             yield Passage(
                 self.key,
@@ -881,7 +981,7 @@ class PdfSource(Source):
     def _figures(
         self,
         page: pymupdf.Page,
-        blocks: list[TextBlock],
+        body: list[TextBlock],
         fingerprint: str,
         book: str,
         continued: str | None,
@@ -893,21 +993,20 @@ class PdfSource(Source):
         section: str = "",
         placements: list[dict] | None = None,
     ) -> Iterator[Figure]:
-        """The page's embedded images over ``min_figure_px``, each with its caption; on a ``scanned`` page (without a
-        text layer, or under an OCR tool's), the image filling it is the page itself (its ``Page`` carries it), not a
-        figure too, unless the page is a ``plate`` (``_read``: a picture, which a figure search must list); a slide
-        master's image (``templates``, from ``template_images``) only on its first page or with a caption of its own.
-        An image the page gives no caption (a slide's picture) takes the page's title (``page_title``), and a plate's
-        picture, above which the page prints nothing, the last title of its bookmark path (``section``); a master's
-        image takes neither: a logo is not what each slide's title names. Figures are numbered top to bottom among the
-        page's figures (``Figure.index``, whence an unlabelled one's "p6-img1"), not among its images: a logo left out
-        takes no number. ``placements`` are the page's ``placed_images``, where the caller has them (finding each
-        image's xref decodes it)."""
+        """The page's embedded images over ``min_figure_px``, each with its caption among the page's ``body``
+        (``body_blocks``); on a ``scanned`` page (without a text layer, or under an OCR tool's), the image filling it is
+        the page itself (its ``Page`` carries it), not a figure too, unless the page is a ``plate`` (``_read``: a
+        picture, which a figure search must list); a slide master's image (``templates``, from ``template_images``) only
+        on its first page or with a caption of its own. An image the page gives no caption (a slide's picture) takes the
+        page's title (``page_title``), and a plate's picture, above which the page prints nothing, the last title of its
+        bookmark path (``section``); a master's image takes neither: a logo is not what each slide's title names.
+        Figures are numbered top to bottom among the page's figures (``Figure.index``, whence an unlabelled one's
+        "p6-img1"), not among its images: a logo left out takes no number. ``placements`` are the page's
+        ``placed_images``, where the caller has them (finding each image's xref decodes it)."""
         import pymupdf
 
         number = page.number + 1
         doc = page.parent
-        body = body_blocks(blocks, unrotated_height(page))
         templates = templates or {}
         seen: set[int] = set()
         shown: list[tuple[dict, BBox, str]] = []  # placement, box, caption
@@ -961,7 +1060,8 @@ class ScannedPages:
     """The pages of one document without a text layer, read by tesseract (``scan_reader``) where figure OCR is on:
     their paragraphs become their text blocks, so they are searched and quoted like any page. ``SCAN_GROUP`` pages
     are read in one call, as the reading reaches them (a scanned book's first pages come without waiting for its
-    last). In a born-digital document (``judge``) each page read is also told a scan from a plate (``of_words``)."""
+    last), and the lines in their margins count towards the document's ``running`` lines. In a born-digital document
+    (``judge``) each page read is also told a scan from a plate (``of_words``)."""
 
     def __init__(
         self,
@@ -969,9 +1069,11 @@ class ScannedPages:
         doc: pymupdf.Document,
         pages: list[list[TextBlock] | None],
         spelling: Spelling,
+        running: RunningLines,
         judge: bool = False,
     ):
         self.source, self.doc, self.pages, self.spelling, self.judge = source, doc, pages, spelling, judge
+        self.running = running
         self.waiting = [n for n, blocks in enumerate(pages) if blocks == []] if source.settings.figure_ocr else []
         self.reader: ScanReader | None = None
         self.of_words: set[int] = set()
@@ -1002,9 +1104,13 @@ class ScannedPages:
             if self.judge:
                 judged = zip(renders, images, read, strict=True)
                 self.of_words.update(n for n, image, paragraphs in judged if words_hold_ink(image, paragraphs))
+        pages = {}
         for n, paragraphs in zip(renders, read, strict=True):
             page = self.doc[n]
             blocks = [
                 (box, clean_text(text, self.spelling)) for box, text in scanned_blocks(page, renders[n], paragraphs)
             ]
-            self.pages[n] = reading_order([b for b in blocks if b[1]], unrotated_height(page))
+            pages[n] = [b for b in blocks if b[1]]
+            self.running.add(n, pages[n], unrotated_height(page))
+        for n, blocks in pages.items():  # once the group's margins are counted
+            self.pages[n] = reading_order(blocks, unrotated_height(self.doc[n]), self.running)
