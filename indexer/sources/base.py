@@ -16,7 +16,7 @@ from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.records import Record
 from pathatlas.settings import Settings
 
-RECORDS_VERSION = 9
+RECORDS_VERSION = 10
 """Bump when the records a source yields change for the same file, so indexed sources get new ids and the next
 ``index`` re-reads them (3: a PDF's hyphenated words keep their hyphen at a line break; 4: a figure at a page's foot
 takes the caption that opens the next page, not the previous figure's; 5: page labels, two-column reading order and
@@ -26,7 +26,9 @@ case metadata fields in any case; 7: a slide master's image a figure only on its
 captioned by its page's title, a figure's label as printed; 8: a plate (a born-digital PDF's page that is one picture)
 a figure, captioned by its bookmark's title without a caption, a scan under an OCR tool's invisible text layer a
 scanned page, found by its image and no figure, and a case image's labels, its stain, in its text; 9: a case's organs
-given as text separated by "," or ";" a list, so a filter on each finds it)."""
+given as text separated by "," or ";" a list, so a filter on each finds it; 10: a short line in a page's margin is
+dropped as a running header only where it repeats or is a page number, so a slide's title keeps its words and
+captions its picture, and a passage takes the bookmark in force where it starts on the page)."""
 
 
 def hash_files(paths: list[Path], reading: Mapping[str, object] | None = None) -> str:
