@@ -27,7 +27,7 @@ from pathatlas.retrieval.records import Hit
 from pathatlas.retrieval.search import Query, check_filters, resolve_filters
 from pathatlas.settings import Settings, load_settings
 from pathatlas.ui.api.schemas import check_k, hit_records
-from pathatlas.ui.tools import Toolbox, refuse_unknown_arguments, reraise_as, thumbnail_uri, validation_line
+from pathatlas.ui.tools import Toolbox, client_tool, refuse_unknown_arguments, thumbnail_uri, validation_line
 
 
 def hit_documents(hits: list[Hit], query: str) -> list[Document]:
@@ -120,10 +120,10 @@ class PathAtlasRetriever(BaseRetriever):
 
     def as_tools(self) -> list[BaseTool]:
         """``search`` and ``ask`` as LangChain tools; bad input, arguments of the wrong type or that the tool does not
-        take included, comes back to the model as one line of text."""
+        take included, comes back to the model as one line of text, worded as MCP words it (no server paths)."""
         return [
             PathAtlasTool.from_function(
-                reraise_as(getattr(self.toolbox, name), ToolException),
+                client_tool(getattr(self.toolbox, name), self.toolbox, ToolException),
                 name=name,
                 handle_tool_error=True,
                 handle_validation_error=validation_line,

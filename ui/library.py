@@ -43,6 +43,14 @@ def listed(paths: tuple) -> list[PathInput]:
     return flat
 
 
+def check_folder(index: Path) -> None:
+    """A file given as the index is refused when the ``Atlas`` is made, in a Python caller's words: ``Index.open``
+    refuses it at first use as the CLI reads it ("give a folder with --index")."""
+    path = index.expanduser()
+    if path.exists() and not path.is_dir():
+        raise BadInputError(f"{path} is a file, not an index folder: pass Atlas a folder, e.g. Atlas('my-index')")
+
+
 class Atlas:
     """An index opened once: ``index`` is its folder (default: ``PATHATLAS_INDEX``, else ``<home>/index``);
     ``settings`` are the ``PATHATLAS_*`` settings by name (``Atlas("idx", figure_ocr=False)``). An index that does not
@@ -55,6 +63,7 @@ class Atlas:
             )
         values = {**settings, **({"index": index} if index is not None else {})}  # checked as settings are: one line
         self.settings = load_settings(**values)
+        check_folder(self.settings.index_dir)
         self._index = None
         self._searcher = None
         self._agents: dict[str, Any] = {}

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.settings import Settings
-from pathatlas.ui.tools import THUMBNAIL_URI, Toolbox, refuse_unknown_arguments, reraise_as, validation_line
+from pathatlas.ui.tools import THUMBNAIL_URI, Toolbox, client_tool, refuse_unknown_arguments, validation_line
 
 require("mcp", "mcp")
 
@@ -73,9 +73,8 @@ def build_server(toolbox: Toolbox) -> MCPServer:
 
 
 def public_tool(method: Callable[..., Any], toolbox: Toolbox) -> Callable[..., Any]:
-    """The tool as a remote client may see it: ``reraise_as`` with the SDK's ``ToolError``, its message without
-    server paths."""
-    return reraise_as(method, ToolError, toolbox.engine.client_message)
+    """The tool as an MCP client sees it: ``client_tool`` with the SDK's ``ToolError``."""
+    return client_tool(method, toolbox, ToolError)
 
 
 def parse_http(address: str) -> tuple[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import reprlib
 from collections.abc import Callable, Collection, Mapping
 from contextlib import suppress
@@ -25,10 +26,10 @@ from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.errors import BadInputError, PathAtlasError, UnknownSourceError
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.records import KINDS, Hit, Payload
-from pathatlas.retrieval.search import Found, Query, quoted
+from pathatlas.retrieval.search import Found, Query, echoed, quoted
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.schemas import K_MAX, check_k, hit_records, names_a_path
+from pathatlas.ui.api.schemas import K_MAX, a_word_in, check_k, hit_records, names_a_path
 from pathatlas.ui.words import asked_texts, unknown_words_json
 
 MAX_TEXT_CHARS = Settings.model_fields["max_query_chars"].default
@@ -49,13 +50,17 @@ K = Annotated[
     Field(description=f"How many hits to return (1-{K_MAX})."),
     WithJsonSchema({"type": "integer", "minimum": 1, "maximum": K_MAX}),
 ]
-Kind = Annotated[str | None, Field(description="Only hits of this kind: page, figure or case.")]
+Kind = Annotated[str | None, Field(description=f"Only hits of this kind: {', '.join(KINDS[:-1])} or {KINDS[-1]}.")]
 Source = Annotated[str | None, Field(description="Only hits from this source (file name, e.g. book.pdf, or its id).")]
 Organ = Annotated[str | None, Field(description="Only case images of this organ, e.g. lung.")]
 Diagnosis = Annotated[str | None, Field(description="Only case images with this diagnosis, e.g. sarcoidosis.")]
 ImageBase64 = Annotated[str | None, Field(description="An image (JPEG, PNG, TIFF...) as base64, or a data: URL.")]
 ImagePath = Annotated[
-    str | None, Field(description="Path of an image file inside a folder the server allows (its --allow-dir).")
+    str | None,
+    Field(
+        description="Path of an image file inside a folder the server allows (its --allow-dir): absolute, or "
+        "relative to that folder."
+    ),
 ]
 
 
@@ -73,12 +78,17 @@ class UnknownKind(Echoing, BadInputError):
     """A kind no record has."""
 
 
+class RefusedImagePath(Echoing, BadInputError):
+    """An ``image_path`` the server will not read: the client's own path, which the index's folder may share a parent
+    with."""
+
+
 def thumbnail_uri(record_id: str) -> str:
     return THUMBNAIL_URI.format(record_id=record_id)
 
 
 def reraise_as(
-    method: Callable[..., Any], error: type[Exception], message: Callable[[PathAtlasError], str] = str
+    method: Callable[..., Any], error: type[Exception], message: Callable[[PathAtlasError], str]
 ) -> Callable[..., Any]:
     """The same tool (same signature and description) as a model may read it: its answer without server files
     (``public``), its one-line ``PathAtlasError`` re-raised as ``error`` (worded by ``message``, but an ``Echoing`` one
@@ -92,6 +102,12 @@ def reraise_as(
             raise error(str(exc) if isinstance(exc, Echoing) else message(exc)) from None
 
     return call
+
+
+def client_tool(method: Callable[..., Any], toolbox: Toolbox, error: type[Exception]) -> Callable[..., Any]:
+    """The tool as a client of any door (MCP, LangChain) may see it: ``reraise_as`` with that framework's tool error,
+    worded by the engine's ``client_message`` (no server paths), so that no door names the index's folder."""
+    return reraise_as(method, error, toolbox.engine.client_message)
 
 
 def public(value: Any) -> Any:
@@ -134,6 +150,15 @@ def known_kind(kind: str) -> str:
     if kind.strip() and kind.strip() not in KINDS:
         raise UnknownKind(f"unknown kind {quoted(kind)}; use {', '.join(KINDS)}")
     return kind
+
+
+def worded_question(question: str) -> str:
+    """A question about an image, refused without a word to look for as REST's /ask/image refuses it (``a_word_in``):
+    the agent answered an image asked nothing with "" at confidence 0."""
+    try:
+        return a_word_in("the question")(question)
+    except ValueError as exc:
+        raise BadInputError(f"{exc}; search_image finds what looks like the image") from None
 
 
 def check_text(value: str, name: str, limit: int) -> str:
@@ -194,7 +219,10 @@ class Toolbox:
         check_text(question, "the question", limit)
         for n, option in enumerate(options):
             check_text(option, f"option {n + 1}", limit)
-        image = self._image(image_base64, image_path) if image_base64 or image_path else None
+        image = None
+        if image_base64 or image_path:
+            worded_question(question)
+            image = self._image(image_base64, image_path)
         filters = self._filters(None, source, None, None)
         text, asked, from_question = with_pasted_options(question, list(options))
         result = self.engine.ask(Question(text, asked, image, filters=filters)).result()
@@ -314,11 +342,32 @@ class Toolbox:
                 "image_path is off: no folder is allowed (pathatlas mcp --allow-dir DIR, or "
                 "PathAtlasRetriever.from_index(..., allow_dirs=[DIR])): send image_base64"
             )
-        path = Path(image_path).expanduser().resolve()
-        if not any(path.is_relative_to(folder) for folder in self.allow_dirs):
-            raise BadInputError(f"{image_path} is outside the folders this server may read")
-        if path.exists() and not path.is_file():  # a FIFO or a device would block the read, or never end it
-            raise BadInputError(f"{image_path} is not a regular file")
-        if path.is_file() and path.stat().st_size > limit_bytes:
-            raise BadInputError(f"{image_path} is over the limit of {settings.max_upload_mb} MB")
-        return open_image(path, settings.max_image_pixels, name=Path(image_path).name)
+        path, given = self._allowed_file(image_path), echoed(image_path)
+        # os.path's checks, not pathlib's, which raise on a name too long (open_image refuses it in one line). A FIFO or
+        # a device would block the read, or never end it.
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise RefusedImagePath(f"{given} is not a regular file")
+        if os.path.isfile(path) and path.stat().st_size > limit_bytes:
+            raise RefusedImagePath(f"{given} is over the limit of {settings.max_upload_mb} MB")
+        return open_image(path, settings.max_image_pixels, name=echoed(Path(image_path).name))
+
+    def _allowed_file(self, image_path: str) -> Path:
+        """The file ``image_path`` names inside the allowed folders. A relative path is read in the allowed folder
+        holding it (the server's working folder means nothing to a client), refused when several hold one: which was
+        meant is not known. An absolute path is itself (``folder / path`` is ``path``)."""
+        given = Path(image_path).expanduser()
+        inside: dict[Path, Path] = {}  # each path the allowed folders may read, to the first folder giving it
+        for folder in self.allow_dirs:
+            path = (folder / given).resolve()
+            if any(path.is_relative_to(allowed) for allowed in self.allow_dirs):
+                inside.setdefault(path, folder)
+        if not inside:
+            raise RefusedImagePath(f"{echoed(image_path)} is outside the folders this server may read")
+        held = [path for path in inside if os.path.exists(path)]
+        if len(held) > 1:
+            names = ", ".join(inside[path].name for path in held)
+            raise RefusedImagePath(
+                f"{echoed(image_path)} is in more than one folder this server may read ({names}): give its "
+                "absolute path"
+            )
+        return (held or list(inside))[0]
