@@ -7,12 +7,18 @@ import io
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
 from pathatlas.errors import BadInputError
+from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.text import plain_text
+from pathatlas.settings import Settings
 
 LETTERS = "ABCDEFGHIJ"
 """Answer letters, in option order."""
@@ -386,3 +392,93 @@ def read_cases(path: Path, diagnosed_only: bool = True) -> list[ImageItem]:
             )
         )
     return items
+
+
+THUMB = 112
+"""Side of the grey thumbnail the near-duplicate test compares (the whole image squashed to a square)."""
+CROP = 48
+"""Side of the thumbnail's centre that is compared: a turn by up to 25 degrees keeps it inside the picture."""
+TURNS = tuple(range(-25, 26, 5))
+"""Small rotations, in degrees, tried under each of the 8 rotations by quarter turns and mirrorings."""
+NEAR_DUPLICATE_CORRELATION = 0.8
+"""Pearson correlation of two centre crops above which they show the same tissue (LC25000's augmented siblings)."""
+
+
+def near_duplicate_groups(
+    items: Sequence[ImageItem | Path],
+    threshold: float = NEAR_DUPLICATE_CORRELATION,
+    max_pixels: int = Settings.model_fields["max_image_pixels"].default,
+) -> list[int]:
+    """Each image's near-duplicate group, named by its first member's position: images sharing a number show the
+    same picture turned, mirrored or slightly rotated (LC25000 made its tiles so from 250 originals per class).
+
+    Pixels only, independent of any encoder: two images are near duplicates when a view of one (the 8 quarter turns
+    and mirrorings, each further turned by ``TURNS``) correlates with the other's grey centre crop at ``threshold`` or
+    more; groups join every such pair (union-find). A benchmark that splits or scores such copies as different
+    images counts the same tissue as held out, or as another image of its diagnosis."""
+    paths = [item.path if isinstance(item, ImageItem) else item for item in items]
+    if not paths:
+        return []
+    thumbs = np.stack([grey_thumbnail(path, max_pixels) for path in paths]).reshape(len(paths), -1)
+    centres = unit_rows(centre_views(thumbs, [0])[:, 0])
+    parent = list(range(len(paths)))
+    chunk = 32  # images whose 88 views are compared at once (26 MB)
+    for start in range(0, len(paths), chunk):
+        views = unit_rows(dihedral(centre_views(thumbs[start : start + chunk], TURNS)))
+        count = len(views)  # one matrix product (BLAS), against this and later images: each pair once
+        best = (views.reshape(-1, CROP * CROP) @ centres[start:].T).reshape(count, -1, len(paths) - start).max(axis=1)
+        for query, other in zip(*np.nonzero(best >= threshold), strict=True):
+            join(parent, start + int(query), start + int(other))
+    return [root(parent, n) for n in range(len(paths))]
+
+
+def grey_thumbnail(path: Path, max_pixels: int) -> np.ndarray:
+    """The image as a viewer shows it, grey, squashed to ``THUMB`` x ``THUMB`` (bytes: 900 tiles take 11 MB)."""
+    return np.asarray(open_image(path, max_pixels).convert("L").resize((THUMB, THUMB), Image.Resampling.BILINEAR))
+
+
+def centre_views(thumbs: np.ndarray, turns: Sequence[int]) -> np.ndarray:
+    """(n, turns, CROP, CROP): each flattened thumbnail's centre crop turned by each angle (bilinear), all images at
+    once, as one gather of the four neighbours of every sampled point."""
+    centre, offsets = (THUMB - 1) / 2, np.arange(CROP) - (CROP - 1) / 2
+    angles = np.radians(np.asarray(turns, dtype=np.float64))[:, None, None]
+    across, down = offsets[None, None, :], offsets[None, :, None]
+    x = centre + np.cos(angles) * across - np.sin(angles) * down
+    y = centre + np.sin(angles) * across + np.cos(angles) * down
+    x0, y0 = np.floor(x), np.floor(y)
+    fx, fy = (x - x0).astype(np.float32), (y - y0).astype(np.float32)
+    corner = (y0 * THUMB + x0).astype(np.intp)
+    return (
+        thumbs[:, corner] * (1 - fx) * (1 - fy)
+        + thumbs[:, corner + 1] * fx * (1 - fy)
+        + thumbs[:, corner + THUMB] * (1 - fx) * fy
+        + thumbs[:, corner + THUMB + 1] * fx * fy
+    )
+
+
+def dihedral(views: np.ndarray) -> np.ndarray:
+    """(n, 8 * v, ...): the views (n, v, side, side) under the 4 quarter turns, then each mirrored."""
+    turned = [np.rot90(views, k, axes=(-2, -1)) for k in range(4)]
+    return np.concatenate(turned + [np.flip(t, axis=-1) for t in turned], axis=1)
+
+
+def unit_rows(views: np.ndarray) -> np.ndarray:
+    """Each (side, side) view flattened, centred and scaled to length 1: inner products are Pearson correlations (a
+    blank view stays zero and correlates with nothing)."""
+    flat = views.reshape(*views.shape[:-2], -1)
+    flat = flat - flat.mean(axis=-1, keepdims=True)
+    return flat / np.maximum(np.linalg.norm(flat, axis=-1, keepdims=True), 1e-6)
+
+
+def root(parent: list[int], n: int) -> int:
+    """The first member of ``n``'s group (union-find with path halving)."""
+    while parent[n] != n:
+        parent[n] = parent[parent[n]]
+        n = parent[n]
+    return n
+
+
+def join(parent: list[int], a: int, b: int) -> None:
+    """Merge the groups of ``a`` and ``b`` under the earlier root, so a group is named by its first member."""
+    first, second = sorted((root(parent, a), root(parent, b)))
+    parent[second] = first
