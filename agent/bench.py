@@ -34,12 +34,14 @@ from pathatlas.agent.plan import read_question, with_options
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, answer_letter, letter_index
 from pathatlas.agent.scoring import OptionSupport
 from pathatlas.agent.tune import (
+    FITTED_ON,
     OpenRow,
     Row,
     chapter_folds,
     cross_validate,
     cross_validate_open,
     expected_calibration_error,
+    question_fingerprint,
 )
 from pathatlas.agent.writing import NAMING, annotate, evidence_naming
 from pathatlas.errors import BadInputError, PathAtlasError
@@ -90,6 +92,9 @@ class Item:
     """The question's line among the file's rows (1-based), as failures name it."""
     filed_order: list[int] | None = None
     """The file's index of each option as asked (``shuffle_options``); None when asked in the file's order."""
+    fingerprint: str = ""
+    """``tune.question_fingerprint`` of the question as filed (its options too where ``--open`` asks it without
+    them): how the shipped weights' fitting questions (``tune.FITTED_ON``) are known."""
 
 
 def shuffle_options(item: Item, seed: int) -> Item:
@@ -157,6 +162,7 @@ def load_items(
             raise BadInputError(f"{path}: rows {first} and {number} share the id {row_id!r}; give each its own")
         try:
             options = read_options(row.get("options"))
+            fingerprint = question_fingerprint(str(row.get("question") or ""), options)
             given = row.get("answer")  # as written: 0 is a number to refuse, not "no answer"
             answer = "" if given is None else str(given).strip()
             if options and open_questions:
@@ -178,7 +184,8 @@ def load_items(
             failures.append({"row": number, "id": row_id, "error": str(exc)})
             continue
         group = question_group(row, row_id, prefixes)
-        items.append(Item(row_id, question, kind, answer, row.get("gold") or {}, group, image_path, number))
+        gold = row.get("gold") or {}
+        items.append(Item(row_id, question, kind, answer, gold, group, image_path, number, fingerprint=fingerprint))
     if not items:
         raise BadInputError(f"{path}: {unusable_file(rows, failures)}")
     return items, failures
@@ -453,7 +460,7 @@ def settled_note(before: dict[str, Any], after: dict[str, Any], held_out: bool) 
     note = "settled / unsettled: n (accuracy) of the questions both runs answered, each run's answers as it gave them"
     if not held_out:
         return note
-    return f"{note}, with the {SHIPPED}" + (", in-sample" if in_sample(before) and in_sample(after) else "")
+    return f"{note}, with the {SHIPPED}" + (", in-sample" if fitted_on(before) and fitted_on(after) else "")
 
 
 def unshared_modes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, str]:
@@ -628,6 +635,8 @@ class QABench:
         per_item: list[dict[str, Any]] = [{"row": f["row"], "id": f["id"], "failed": f["error"]} for f in failures]
         summary: dict[str, Any] = {}
         refit, notes = plan_refit(items, folds)
+        if seen := fitted_questions(items, self.answerer):
+            notes.insert(0, in_sample_note(seen, len(items)))
         interrupted = None
         for mode in modes:
             try:
@@ -765,6 +774,7 @@ class QABench:
             "answerer": self.answerer.name,
             "kinds": kinds,
             "metric": score_label(kinds),
+            "fitted_on": seen,
             "chance": chance_level(items, {r["id"] for r in per_item if "score" in r}),
             "notes": ([OFFLINE_YES_NO] if offline_yes_no else []) + notes,
             "latency": LATENCY,
@@ -868,39 +878,65 @@ def scoring_note(kinds: dict[str, int]) -> str:
 
 
 DEV_QUESTIONS = "mcq_dev.jsonl"
-"""The question file the offline answerer's shipped weights (``scoring.WEIGHTS``, ``scoring.OPEN_CONFIDENCE``) were
-fitted on: the shared A&P dev questions, known by the file's name, as no sha256 of it is recorded (scoring.py,
-BENCHMARKS.md)."""
+"""The name of the file of questions the offline answerer's shipped weights were fitted on: how ``fitted_on`` judges
+a result written before runs counted those questions by their words."""
 
 SHIPPED = "shipped weights (fitted on the A&P dev questions)"
 
 
-def in_sample(result: dict[str, Any]) -> bool:
-    """Did the run ask the questions the shipped weights were fitted on (``DEV_QUESTIONS``, by the name its ``run``
-    records)? Only then are figures of those weights in-sample; a user's own questions are new to them."""
-    return Path(str((result.get("run") or {}).get("questions") or "")).name == DEV_QUESTIONS
+def fitted_questions(items: list[Item], answerer: Answerer) -> int:
+    """How many of the items the answerer's weights were fitted on: for the offline answerer, those whose words are
+    among its shipped weights' fitting questions (``tune.FITTED_ON``), whatever their file is called; an LLM has no
+    such weights."""
+    return sum(item.fingerprint in FITTED_ON for item in items) if isinstance(answerer, OfflineAnswerer) else 0
+
+
+def in_sample_note(fitted: int, asked: int) -> str:
+    """The note of a run over questions the shipped weights were fitted on: its figures of them flatter the answerer,
+    and ``--folds`` gives figures held out."""
+    return (
+        f"in-sample: the offline answerer's shipped weights were fitted on {fitted} of these {asked} questions (the "
+        "A&P dev questions), so its figures over them are in-sample; for held-out figures run with --folds 5 (the "
+        "weights refit on the other chapters for each fold of chapters)"
+    )
+
+
+def fitted_on(result: dict[str, Any]) -> int:
+    """How many of a ``bench qa`` result's questions the shipped weights were fitted on (``fitted_questions``, as its
+    run recorded); a result written before runs recorded it counts all its questions when its question file has the
+    dev questions' name (``DEV_QUESTIONS``), none otherwise."""
+    if "fitted_on" in result:
+        return int(result["fitted_on"])
+    named = Path(str((result.get("run") or {}).get("questions") or "")).name == DEV_QUESTIONS
+    return len({r["id"] for r in result["items"]}) if named else 0
 
 
 def shipped_label(result: dict[str, Any]) -> str:
-    """What the rows of the weights a run with folds answered with are called: in-sample on the dev questions."""
-    return "in-sample" if in_sample(result) else "shipped weights"
+    """What the rows of the weights a run answered with are called: in-sample where they were fitted on some of its
+    questions (saying on how many), else the shipped weights, which a user's own questions are new to."""
+    fitted = fitted_on(result)
+    return f"in-sample (weights fitted on {fitted} of these questions)" if fitted else "shipped weights"
 
 
 def shown_rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The rows a table or plot of a ``bench qa`` result shows, as (label, figures): with folds, each mode's held-out
-    figures (weights refit on the other chapter folds) lead, and the figures of the weights it ran with follow
-    (``shipped_label``); otherwise each mode's figures."""
+    figures (weights refit on the other chapter folds) lead; the figures of the weights it ran with follow, labelled
+    ``shipped_label`` where there are held-out rows or they are in-sample, else by their mode alone."""
     modes = result["modes"]
     held = [(f"{mode}, held out", m["held_out"]) for mode, m in modes.items() if "held_out" in m]
+    if not held and not fitted_on(result):
+        return list(modes.items())
     shipped = shipped_label(result)
-    return held + [(f"{mode}, {shipped}", m) for mode, m in modes.items()] if held else list(modes.items())
+    return held + [(f"{mode}, {shipped}", m) for mode, m in modes.items()]
 
 
 def held_out_rows(result: dict[str, Any]) -> str:
     """What the rows of a run with folds are (``shown_rows``), as its table's caption and report say."""
+    fitted = fitted_on(result)
     shipped = (
-        "in-sample: the weights the run answered with, fitted on these very questions (the A&P dev questions)"
-        if in_sample(result)
+        f"in-sample: the weights the run answered with, fitted on these very questions ({fitted} of them, the A&P dev "
+        "questions)"
+        if fitted
         else f"{SHIPPED}: the weights the run answered with"
     )
     return f"held out: each chapter fold's answers with the offline weights refit on the other folds; {shipped}"
@@ -1089,19 +1125,21 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     rows = shown_rows(result)
     acc = [m["accuracy"] for _, m in rows]
     err = np.array([[a - m["ci95"][0], m["ci95"][1] - a] for (_, m), a in zip(rows, acc, strict=True)]).T
-    shipped = f" ({shipped_label(result)})" if len(rows) > len(modes) else ""
-    if shipped:  # held out in strong blue, the shipped weights' figures pale
+    folded, fitted = len(rows) > len(modes), fitted_on(result)
+    shipped = " (in-sample)" if fitted else " (shipped weights)" if folded else ""
+    if folded:  # held out in strong blue, the shipped weights' figures pale
         colours = ["#2a6fb8" if name.endswith("held out") else "#b8cde8" for name, _ in rows]
     else:
         colours = ["#999", "#6a9fd8", "#2a6fb8"][: len(rows)]
-    left.bar([name for name, _ in rows], acc, yerr=err, capsize=4, color=colours)
+    left.bar([name.split(" (")[0] for name, _ in rows], acc, yerr=err, capsize=4, color=colours)  # N: in the title
     plt.setp(left.get_xticklabels(), rotation=30 if shipped else 0, ha="right" if shipped else "center", fontsize=8)
     left.set_ylim(0, 1)
     if baseline := chance_row(result):
         left.axhline(result["chance"]["accuracy"], linestyle="--", color="#c0392b", linewidth=1, label=baseline[0])
         left.legend(fontsize=7, loc="upper right")
     label = result.get("metric", score_label(result.get("kinds", {})))
-    left.set_title(f"{label} by mode (95% CI)", fontsize=10)
+    fitted_on_these = f"\nin-sample: weights fitted on {fitted} of these" if fitted else ""
+    left.set_title(f"{label} by mode (95% CI){fitted_on_these}", fontsize=10)
     middle.plot([0, 1], [0, 1], ":", color="#888", label="perfect calibration")
     for mode in modes:
         bins = result["modes"][mode]["reliability"]

@@ -1,0 +1,106 @@
+"""``bench qa`` says what its figures are: rows over questions the offline answerer's shipped weights were fitted on
+read in-sample (the questions known by their words, whatever their file is called), with or without --folds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pathatlas.agent.answerers.base import Answerer
+from pathatlas.agent.bench import QABench, load_items, markdown_report
+from pathatlas.agent.questions import Answer
+from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.index import Index
+from tests.helpers import hashing_settings, run_cli
+
+DEV = [
+    {
+        "id": "mine-1",
+        "question": "Which of the following specialties might focus on studying all of the structures of the ankle "
+        "and foot?",
+        "options": ["microscopic anatomy", "muscle anatomy", "regional anatomy", "systemic anatomy"],
+        "answer": "C",
+    },
+    {  # options in another order, other spacing and case: the same question
+        "id": "mine-2",
+        "question": "The smallest  independently functioning biological unit of an organism is a(n) ________.",
+        "options": {"A": "Tissue", "B": "cell", "C": "organ", "D": "molecule"},
+        "answer": "B",
+    },
+]
+"""Two of the A&P dev questions the shipped weights were fitted on, as a user's renamed copy might hold them."""
+
+OWN = [
+    {"id": "own-1", "question": "Which cells have a perinuclear halo?", "options": ["Goblet", "Koilocytes"]}
+    | {"answer": "B", "chapter": "one"},
+    {  # a dev question's stem with other options is another question
+        "id": "own-2",
+        "question": "Synovial joints ________.",
+        "options": ["are fused", "have no cavity"],
+        "answer": "A",
+        "chapter": "two",
+    },
+]
+
+
+def write(path, rows):
+    path.write_text("\n".join(map(json.dumps, rows)) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def quick_index(tmp_path_factory, demo_corpus):
+    """The demo corpus indexed with the hashing encoder (quick); tests must not modify it."""
+    settings = hashing_settings(tmp_path_factory.mktemp("honesty"))
+    index = Index.open(settings.index_dir, settings, create=True)
+    assert not Indexer(index, show_progress=False).add([demo_corpus]).failed
+    yield index
+    index.close()
+
+
+def bench_qa(index, questions, out, *options):
+    """``bench qa`` (no-rag, rag; ``options``) over ``questions``: (its output in one line, its JSON, its report)."""
+    args = ["bench", "qa", "--questions", questions, "--index", index.path, "--modes", "no-rag,rag", *options]
+    result = run_cli(*args, "--out", out / "qa", "--json", out / "qa.json", home=out / "home", COLUMNS="400")
+    assert result.exit_code == 0, result.output
+    return (
+        " ".join(result.output.split()),
+        json.loads((out / "qa.json").read_text()),
+        (out / "qa/report.md").read_text(),
+    )
+
+
+def test_a_renamed_copy_of_dev_questions_reads_in_sample_without_folds(quick_index, tmp_path):
+    output, result, report = bench_qa(quick_index, write(tmp_path / "renamed.jsonl", DEV + OWN), tmp_path)
+    assert result["fitted_on"] == 2
+    label = "in-sample (weights fitted on 2 of these questions)"
+    for mode in ("no-rag", "rag"):
+        assert f"{mode}, in-sample (weights fitted on 2 of these" in output  # the terminal may wrap the label
+        assert f"| {mode}, {label} | {result['modes'][mode]['accuracy']:.3f} |" in report
+    said = "shipped weights were fitted on 2 of these 4 questions (the A&P dev questions)"
+    assert said in output and said in report
+    assert "for held-out figures run with --folds 5" in output
+
+
+def test_other_questions_in_a_file_named_as_the_dev_file_are_not_in_sample(quick_index, tmp_path):
+    output, result, report = bench_qa(quick_index, write(tmp_path / "mcq_dev.jsonl", OWN), tmp_path, "--folds", 2)
+    assert result["fitted_on"] == 0
+    assert "in-sample" not in output and "in-sample" not in report
+    assert "| rag, held out | " in report and "| rag, shipped weights | " in report
+
+
+class Says(Answerer):
+    """Always the first option: an answerer without the offline answerer's weights (an LLM's place)."""
+
+    name = "says"
+
+    def answer(self, question, evidence):
+        return Answer(0, question.options[0], 0.5)
+
+
+def test_an_answerer_without_the_shipped_weights_is_never_in_sample(quick_index, tmp_path):
+    items, failures = load_items(write(tmp_path / "mcq_dev.jsonl", DEV), 10_000_000)
+    result = QABench(quick_index, Says()).run(items, failures, modes=("no-rag",))
+    assert result["fitted_on"] == 0 and not result["notes"]
+    assert "| no-rag | " in markdown_report(result, "run")
