@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shlex
 import shutil
 import threading
 import time
@@ -24,10 +27,10 @@ from pathatlas.indexer.sources.base import RECORDS_VERSION, Source, reader_name,
 from pathatlas.plugins import encoded
 from pathatlas.retrieval.durable import crash_point
 from pathatlas.retrieval.images import thumbnail
-from pathatlas.retrieval.index import Index, source_id, unwritable
+from pathatlas.retrieval.index import Index, Manifest, source_id, unwritable
 from pathatlas.retrieval.local import keypoints
 from pathatlas.retrieval.ocr import TesseractReader, WordReader
-from pathatlas.retrieval.records import Entry, StoredVectors
+from pathatlas.retrieval.records import Entry, StoredVectors, display_name, distinct_names
 from pathatlas.retrieval.stores.base import stored_vectors
 
 ENTRY_BATCH = 64
@@ -84,6 +87,44 @@ def copy_atomic(source: Path, target: Path) -> None:
 
 class Cancelled(PathAtlasError):
     """Raised from a progress callback to stop indexing; the source in progress is not committed."""
+
+
+def content_hash(path: Path) -> str | None:
+    """What a source's files hold wherever they lie (its fingerprint hashes its path too): a file's bytes, or a folder's
+    files by name within it and bytes, hidden ones aside as ``discover`` passes them by. The manifest keeps it
+    (``content``), so that a source renamed or moved is known for the one indexed under its old name; None where a file
+    cannot be read."""
+    files = [path] if path.is_file() else sorted(path.rglob("*"))
+    digest = hashlib.blake2b(digest_size=16)
+    try:
+        for file in files:
+            inside = file.relative_to(path)
+            if file.is_file() and not any(part.startswith(".") for part in inside.parts):
+                with file.open("rb") as handle:
+                    digest.update(os.fsencode(inside) + b"\0" + hashlib.file_digest(handle, "blake2b").digest())
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def missing_copies(manifest: Manifest, keys: list[str]) -> list[str]:
+    """A note for each source of ``keys`` that holds what another source of the index held (``content_hash``) which is
+    missing on disk (a file renamed, a folder moved): both are searched, so its every hit comes twice. Named as
+    citations name them and removed by name or id, never by server path (a REST job shows its notes); the old copy is
+    not removed for the user, whose drive may only be unmounted."""
+    held = {manifest[key]["content"]: key for key in keys if manifest.get(key, {}).get("content")}
+    shared = distinct_names(manifest)
+    notes = []
+    for old, entry in manifest.items():
+        key = held.get(entry.get("content"))
+        if key is not None and old != key and not Path(old).exists():
+            removed = entry.get("id", source_id(old)) if old in shared else display_name(old)
+            notes.append(
+                f"{shared.get(key, display_name(key))} has the same content as {shared.get(old, display_name(old))}, "
+                f"which is missing on disk (renamed or moved?): both are searched; 'pathatlas remove "
+                f"{shlex.quote(removed)}' drops the old copy"
+            )
+    return notes
 
 
 def one_line(exc: BaseException) -> str:
@@ -245,6 +286,7 @@ class Indexer:
                     report.sources.append(self._add_source(source, force, stored))
                 if self._restat or self.index.needs_rewrite():  # see ``_restat``, ``Index.needs_rewrite``
                     self.index.commit({**self.index.manifest, **self._restat})
+        report.notes += missing_copies(self.index.manifest, [s.source for s in report.sources if s.status != "failed"])
         indexed = {s.source for s in report.sources if s.status == "indexed"}
         if self.settings.figure_ocr_missing and any(
             s.key in indexed and "figure_ocr" in s.reads_settings for s in sources
@@ -265,6 +307,8 @@ class Indexer:
             recorded = {**known, "records_version": RECORDS_VERSION}
             if signature is not None:
                 recorded["stat"] = signature
+            if "content" not in known:  # indexed before it was kept: a later rename of it is then told too
+                recorded["content"] = content_hash(source.path)
             if recorded != known:
                 self._restat[source.key] = recorded
             # not read again: the problems found when it was (what ``info`` counts), for every caller alike
@@ -286,6 +330,7 @@ class Indexer:
                 "stat": signature,
                 "records_version": RECORDS_VERSION,
                 "reader": reader_name(type(source)),
+                "content": content_hash(source.path),
             }
             with self._stage("commit"):  # store files and BM25
                 self.index.commit({**self.index.manifest, source.key: entry})

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import PurePosixPath
 from typing import Any
@@ -35,6 +36,28 @@ def source_id(key: str) -> str:
 def display_name(key: str) -> str:
     """What users see of a source: its file or folder name, never the server path."""
     return key.rstrip("/").rsplit("/", 1)[-1]
+
+
+def distinct_names(keys: Iterable[str]) -> dict[str, str]:
+    """Names for the sources among ``keys`` whose ``display_name`` another shares: the fewest last parts of each path
+    that no other's as many last parts spell ("year2/notes.pdf" beside "year1/notes.pdf"), so a reader tells their
+    citations apart; never the path whole from its root. Keys of a name of their own are left out."""
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        groups.setdefault(composed(display_name(key)), []).append(key)
+    return {key: name for group in groups.values() if len(group) > 1 for key, name in fewest_parts(group).items()}
+
+
+def fewest_parts(keys: list[str]) -> dict[str, str]:
+    """Each of ``keys`` by the fewest last parts of its path that no other key's as many last parts spell the same
+    (Unicode forms aside: a Mac's decomposed name reads as the composed one)."""
+    parts = {key: [part for part in PurePosixPath(key).parts if part != "/"] for key in keys}
+    names: dict[str, str] = {}
+    for n in range(1, max(map(len, parts.values()), default=0) + 1):
+        tails = {key: "/".join(own[-n:]) for key, own in parts.items()}
+        spelt = Counter(map(composed, tails.values()))
+        names.update({key: tail for key, tail in tails.items() if key not in names and spelt[composed(tail)] == 1})
+    return names
 
 
 def organ_text(organ: str | list[str] | None) -> str | None:
@@ -202,18 +225,29 @@ class Citation:
     page_label: str | None = None
     """The page number printed on the page where it differs from ``page`` (the PDF's page index, which viewers,
     benchmarks and media routes use): the label shows it first, "L04.pdf, p. 13 (PDF p. 2)"."""
+    name: str | None = None
+    """What the label and JSON call the source where its ``display_name`` would not tell it from another of its index
+    (``distinct_names``: "year2/notes.pdf"); None: its ``display_name``."""
 
     @classmethod
-    def of(cls, payload: Payload) -> Citation:
-        """The record's citation; a figure by its label as the book prints it ("Abb. 3")."""
+    def of(cls, payload: Payload, name: str | None = None) -> Citation:
+        """The record's citation, its source called ``name`` where given; a figure by its label as the book prints it
+        ("Abb. 3")."""
         figure = payload.figure_printed or payload.figure
-        return cls(payload.source, payload.page, figure, payload.bbox, payload.case, payload.image, payload.page_label)
+        return cls(
+            payload.source, payload.page, figure, payload.bbox, payload.case, payload.image, payload.page_label, name
+        )
+
+    @property
+    def source_name(self) -> str:
+        """The source as a reader sees it: by ``name``, else its ``display_name``; never by server path."""
+        return self.name or display_name(self.source)
 
     def label(self) -> str:
         """The citation as a reader reads it: "L04.pdf, p. 13 (PDF p. 2), Abb. 1". A case image names its file unless
         its case is named after it (an image without a case id), so two images of one case read apart: "Fälle
         Winter, case C-05, IMG_2049.jpg"."""
-        parts = [display_name(self.source)]
+        parts = [self.source_name]
         if self.page is not None:
             parts.append(f"p. {self.page_label} (PDF p. {self.page})" if self.page_label else f"p. {self.page}")
         if self.figure:
@@ -228,7 +262,7 @@ class Citation:
         """The one JSON form of a citation (CLI ``--json``, REST, MCP, answers): the source by name and id
         (``source_id``, which every command and route taking a source accepts), never by server path."""
         return {
-            "source": display_name(self.source),
+            "source": self.source_name,
             "source_id": source_id(self.source),
             "page": self.page,
             "figure": self.figure,
@@ -241,17 +275,20 @@ class Citation:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Citation:
-        """Back from ``to_dict`` (its ``source`` is then the name: enough to label and compare)."""
+        """Back from ``to_dict`` (its ``source`` is then the name, shown whole: "year2/notes.pdf"; enough to label and
+        compare). A server path put in its place (a benchmark matching its book) is shown by its ``display_name``."""
         bbox = data.get("bbox")
         box = tuple(bbox) if bbox else None
+        source = data["source"]
         return cls(
-            data["source"],
+            source,
             data.get("page"),
             data.get("figure"),
             box,
             data.get("case"),
             data.get("image"),
             data.get("page_label"),
+            None if PurePosixPath(source).is_absolute() else source,
         )
 
 

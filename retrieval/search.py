@@ -51,7 +51,7 @@ from pathatlas.retrieval.index import Index, per_generation
 from pathatlas.retrieval.lexical import content_terms, every_word_a_term, has_words, tokenize
 from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen
 from pathatlas.retrieval.ocr import TesseractReader, WordReader, query_words, tesseract_engine
-from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Citation, Hit, Payload
+from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Citation, Hit, Payload, distinct_names
 from pathatlas.retrieval.stores.base import Filters, ScoredIds, fold, group_by_filters
 
 T = TypeVar("T")
@@ -85,6 +85,8 @@ CLOSEST = 3
 ECHO_CHARS = 200
 """Longest text a refusal echoes, at every door (a filter value, a field's input, an id it does not know): a value of
 a megabyte is not sent back whole."""
+DEEPER = 4
+"""How many times more candidates each ranker gives when a search's candidates fold into fewer than k hits."""
 
 
 def whole_number(value: object, name: str, least: int) -> int:
@@ -357,6 +359,13 @@ def printed_chapters(index: Index) -> dict[str, set[int]]:
     return numbers
 
 
+@per_generation
+def source_names(index: Index) -> dict[str, str]:
+    """The names citations give the index's sources that share a file name (``distinct_names``), once per generation:
+    two "notes.pdf" of two years' folders read "year1/notes.pdf" and "year2/notes.pdf"."""
+    return distinct_names(index.manifest)
+
+
 @dataclass
 class Query:
     text: str | None = None
@@ -509,28 +518,29 @@ class Searcher:
     def rankings(self, queries: list[Query]) -> list[dict[str, ScoredIds]]:
         """Every ranker's candidates for a batch of queries; encoders see one batch per modality."""
         self.checked(queries)
-        return self._rankings(queries)
+        return self._rankings(queries, self.settings.candidates)
 
-    def _rankings(self, queries: list[Query]) -> list[dict[str, ScoredIds]]:
-        """``rankings`` of queries already ``checked``."""
+    def _rankings(self, queries: list[Query], pool: int) -> list[dict[str, ScoredIds]]:
+        """``rankings`` of queries already ``checked``, at most ``pool`` candidates from each ranker."""
         encoder = self.index.encoder
         results: list[dict[str, ScoredIds]] = [{} for _ in queries]
 
         texted = [i for i, q in enumerate(queries) if q.text]
         imaged = [i for i, q in enumerate(queries) if q.image is not None]
-        self._bm25(queries, {i: queries[i].text for i in texted if "bm25" in queries[i].use}, results, "bm25", False)
+        bm25 = {i: queries[i].text for i in texted if "bm25" in queries[i].use}
+        self._bm25(queries, bm25, results, "bm25", False, pool)
         dense_text = [i for i in texted if "dense" in queries[i].use]
         if dense_text and encoder.text_spaces:
             texts = [queries[i].text for i in dense_text]  # checked as the protocol promises (``plugins.encoded``)
             vectors = encoded(self.index.meta.encoder, encoder.encode_query, texts, encoder.text_spaces, encoder.dims)
-            self._dense(queries, results, dense_text, vectors, suffix="")
+            self._dense(queries, results, dense_text, vectors, "", pool)
         dense_image = [i for i in imaged if "dense" in queries[i].use]
         if dense_image:
             if not encoder.image_spaces:
                 raise BadInputError(f"encoder {encoder.name!r} cannot search by image")
             images = [queries[i].image for i in dense_image]
             vectors = encoded(self.index.meta.encoder, encoder.encode_image, images, encoder.image_spaces, encoder.dims)
-            self._dense(queries, results, dense_image, vectors, suffix=":image")
+            self._dense(queries, results, dense_image, vectors, ":image", pool)
         weights = self.settings.fusion_weights()  # a ranker weighted 0 is off: for search, the agent and the benches
         return [{r: ranking for r, ranking in found.items() if ranker_weight(r, weights) > 0} for found in results]
 
@@ -541,11 +551,12 @@ class Searcher:
         results: list[dict[str, ScoredIds]],
         ranker: str,
         printed_words: bool,
+        pool: int,
     ) -> None:
         """BM25 for the queries at ``texts``' positions, one batch per filter set. Figures' printed words are a
         field of their own, read with ``printed_words`` (an image's own words) and by figure searches; text queries
         would rank pages differently with them (BENCHMARKS.md)."""
-        positions, pool = list(texts), self.settings.candidates
+        positions = list(texts)
         for group in group_by_filters([queries[i].filters for i in positions]):
             filters, batch = queries[positions[group[0]]].filters, [texts[positions[j]] for j in group]
             found = self.index.lexical.search(batch, pool, filters)
@@ -555,14 +566,14 @@ class Searcher:
             for j, hits in zip(group, found, strict=True):
                 results[positions[j]][ranker] = hits
 
-    def _dense(self, queries, results, positions, vectors, suffix: str) -> None:
+    def _dense(self, queries, results, positions, vectors, suffix: str, pool: int) -> None:
         searchable = self.index.encoder.image_spaces if suffix else self.index.encoder.text_query_spaces()
         for space, matrix in vectors.items():
             if space not in self.index.meta.dims or space not in searchable:
                 continue
             for group in group_by_filters([queries[i].filters for i in positions]):  # rows of matrix
                 filters = queries[positions[group[0]]].filters
-                found = self.index.store.search(space, matrix[group], self.settings.candidates, filters)
+                found = self.index.store.search(space, matrix[group], pool, filters)
                 for row, hits in zip(group, found, strict=True):
                     results[positions[row]][space + suffix] = sorted(hits, key=tie_break)
 
@@ -580,18 +591,49 @@ class Searcher:
         self.checked(queries)  # before the image work starts on threads of its own
         taken = self._keypoints_beside_search(queries)
         reading = self._words_beside_search(queries)
-        rankings = self._rankings(queries)
+        pool = self.settings.candidates
+        rankings = self._rankings(queries, pool)
         printed = reading.result() if reading is not None else {}
-        self._bm25(queries, {n: words for n, words in printed.items() if words}, rankings, PRINTED, True)
+        self._bm25(queries, {n: words for n, words in printed.items() if words}, rankings, PRINTED, True, pool)
         out = []
         for n, (query, ranked) in enumerate(zip(queries, rankings, strict=True)):
             words = printed.get(n, "")
-            if query.image is None and query.collapse_pages:
-                out.append(Found(self._page_hits(query, ranked), words))
-                continue
             specimen_of = (lambda future=taken[n]: future.result()[0]) if n in taken else None
-            out.append(Found(self._hits(query, self.fuse(ranked, specimen_of), query.text or words), words))
+            out.append(Found(self._deep_hits(query, ranked, words, specimen_of), words))
         return out
+
+    def _deep_hits(
+        self,
+        query: Query,
+        ranked: dict[str, ScoredIds],
+        words: str,
+        specimen_of: Callable[[], Keypoints | None] | None,
+    ) -> list[Hit]:
+        """The hits of ``ranked``, each ranker's first ``candidates``; where they fold into fewer than ``k`` hits (many
+        passages of few pages) while a ranker gave all it was asked for, the hits of ``DEEPER`` times as many, until
+        ``k`` or every ranker gave all it has ("bone" at k 100 gave 83 of the book's 269 pages). A search whose first
+        candidates give its k hits (the usual k) is ranked from them alone, as before."""
+        pool = self.settings.candidates
+        hits = self._hits_of(query, ranked, words, specimen_of, pool)
+        while len(hits) < query.k and any(len(found) >= pool for found in ranked.values()):
+            pool *= DEEPER
+            ranked = self._rankings([query], pool)[0]
+            self._bm25([query], {0: words} if words else {}, [ranked], PRINTED, True, pool)
+            hits = self._hits_of(query, ranked, words, specimen_of, pool)
+        return hits
+
+    def _hits_of(
+        self,
+        query: Query,
+        ranked: dict[str, ScoredIds],
+        words: str,
+        specimen_of: Callable[[], Keypoints | None] | None,
+        pool: int,
+    ) -> list[Hit]:
+        """A text query's page hits (``_page_hits``), else the fused hits (``_hits``) of its rankers' candidates."""
+        if query.image is None and query.collapse_pages:
+            return self._page_hits(query, ranked, pool)
+        return self._hits(query, self.fuse(ranked, specimen_of), query.text or words)
 
     def _words_beside_search(self, queries: list[Query]) -> Future | None:
         """Image queries' printed words ({position: words}), read on a thread while the vector search runs
@@ -638,7 +680,7 @@ class Searcher:
         rankings = {**rankings, SPECIMEN: specimen}
         return verified_first(reciprocal_rank_fusion(rankings, {r: ranker_weight(r, weights) for r in rankings}, k=k))
 
-    def _page_hits(self, query: Query, rankings: dict[str, ScoredIds]) -> list[Hit]:
+    def _page_hits(self, query: Query, rankings: dict[str, ScoredIds], pool: int) -> list[Hit]:
         """Candidates grouped by page and scored by the ranker; each hit shows its group's best member."""
         ids = list(dict.fromkeys(record_id for ranking in rankings.values() for record_id, _ in ranking))
         payloads = Payload.from_payloads(self.index.store.payloads(ids))
@@ -649,7 +691,7 @@ class Searcher:
             ranker = self.ranker
         else:
             ranker = Ranker({"bm25": 1.0} if "bm25" in rankings else dict(DENSE_ONLY))
-        holding = self.holding_all(query) if "bm25" in rankings else set()  # words off: by meaning alone, as asked
+        holding = self.holding_all(query, pool) if "bm25" in rankings else set()  # words off: by meaning alone
         scores = ranker.score(features)  # what a hit's score and relevance say; ``all_words_first`` only orders
         placed = all_words_first(scores, [not holding.isdisjoint(group.members) for group in groups])
         order = sorted(range(len(groups)), key=lambda i: -placed[i])
@@ -662,13 +704,13 @@ class Searcher:
         hits = [self._group_hit(groups[i], float(scores[i]), payloads, ranks, query.text) for i in order]
         return with_relative(hits, scores.tolist())
 
-    def holding_all(self, query: Query) -> set[str]:
-        """The candidates holding every word of a short query (``Settings.all_words_first``); none for a longer one, nor
-        for one with a word that is no term (``every_word_a_term``: "T-cell receptor" would lift every page holding
-        "cell" and "receptor")."""
+    def holding_all(self, query: Query, pool: int) -> set[str]:
+        """The ``pool`` best candidates holding every word of a short query (``Settings.all_words_first``); none for a
+        longer one, nor for one with a word that is no term (``every_word_a_term``: "T-cell receptor" would lift every
+        page holding "cell" and "receptor")."""
         if not 0 < len(content_terms(query.text)) <= self.settings.all_words_first or not every_word_a_term(query.text):
             return set()
-        return self.index.lexical.holding_all(query.text, self.settings.candidates, query.filters)
+        return self.index.lexical.holding_all(query.text, pool, query.filters)
 
     @staticmethod
     def coverage(text: str, payloads: dict[str, Payload]) -> dict[str, float]:
@@ -767,7 +809,7 @@ class Searcher:
             score=score,
             kind=payload.kind,
             snippet=snippet(payload.body, text),
-            citation=Citation.of(payload),
+            citation=Citation.of(payload, source_names(self.index).get(payload.source)),
             thumbnail=str(thumb) if thumb.is_file() else None,
             payload=payload,
             matched_by=ranks,

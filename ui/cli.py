@@ -175,9 +175,10 @@ def search(
     from pathatlas.retrieval.images import open_image
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.search import Query, Searcher
+    from pathatlas.ui.api.schemas import check_k
 
     settings = settings_for(index)
-    query = Query(text=user_text(text, settings), k=k, filters=parse_filters(filter))
+    query = Query(text=user_text(text, settings), k=check_k(k), filters=parse_filters(filter))  # every door's limit
     if image is not None:
         query.image = open_image(image, settings.max_image_pixels)
     query.validate()
