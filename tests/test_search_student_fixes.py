@@ -3,7 +3,7 @@ placed first, and a snippet opened at a common query word and left the rarer one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from PIL import Image
 
 from pathatlas.retrieval.fusion import snippet
 from pathatlas.retrieval.marks import marked_spans, query_terms
+from pathatlas.retrieval.index import Generation
 from pathatlas.retrieval.search import PRINTED, Query, Searcher
 from pathatlas.settings import Settings
 from tests.helpers import hashing_settings
@@ -24,13 +25,15 @@ class FakeStore:
         return {record_id: self.stored[record_id] for record_id in ids if record_id in self.stored}
 
 
-@dataclass
+@dataclass(eq=False)
 class FakeIndex:
     """What ``Searcher._hits`` reads of an index: settings, the store's payloads and where thumbnails would be."""
 
     settings: Settings
     store: FakeStore
     media_dir: Path
+    generation: Generation = field(default_factory=Generation)
+    manifest: dict = field(default_factory=dict)
 
     def thumbnail_path(self, record_id: str) -> Path:
         return self.media_dir / f"{record_id}.jpg"
