@@ -64,12 +64,13 @@ from pathatlas.settings import snowball_languages
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
-TERMS_VERSION = 10
+TERMS_VERSION = 11
 """What a saved segment's terms are (1: stems only; 2: Roman numerals kept as letters; 3: Roman numerals read as digits;
 4: Unicode-normalised, accents folded, CJK character pairs; 5: Turkish texts by Turkish stems; 6: by English stems
 too; 7: a named language's words typed without its letters also stemmed as it spells them, ``Language.spelt``; 8: names
 joined by a hyphen or an ampersand, ``JOINED``; 9: Latin plurals read as singulars, ``singular``; 10: an underscore
-parts words, a lone Greek letter is read as its name, ``searchable``).
+parts words, a lone Greek letter is read as its name, ``searchable``; 11: British spellings read as American,
+``american``).
 Segments of another version are re-read from the store and kept in memory, as a search never writes the index
 (``Index._load_lexical``); the next commit saves them (an ``index`` run that changed nothing makes one for them:
 ``Index.needs_rewrite``)."""
@@ -135,9 +136,72 @@ def singular(word: str) -> str:
     return word
 
 
+IZED = r"[a-z]{2,}(?:al|an|as|er|es|et|eur|ic|id|il|im|in|it|og|on|or|ot|gn|mat|[ilmt]ar|[ai]ll)|ion"
+"""What precedes a British "-ise" read as "-ize": "organ", "polar", "minim", "recogn", "oxid", "traumat", "ion"...
+Not "prom" (promise), "exerc" (exercise), "expert", "advert", "prec" (precise), "treat" (treatise), "trell"
+(trellised), "rear" (rearise), nor a short "an" (anise) or "cer" (cerise): words spelt "-ise" in American English
+too."""
+TRE = "cent|fib|lit|met|calib|theat|euv"
+"""What precedes a British "-re" read as "-er" ("centre", "fibres", "centred", "manoeuvring"): a list, as "acre",
+"genre", "mitre" and "timbre" are American too."""
+AMERICAN_SPELLINGS = tuple(
+    (re.compile(pattern), spelt)
+    for pattern, spelt in (
+        ("haem", "hem"),
+        ("aemi(?=a|c)", "emi"),
+        ("anaesth", "anesth"),
+        ("paed", "ped"),
+        ("gynaec", "gynec"),
+        ("^c(?:ae|e)sar[ei]an", "cesarean"),
+        ("^aetiol", "etiol"),
+        ("^(f|c)aec(?!il)", r"\1ec"),
+        ("^leuc(?=ocyt|open|oplak|opoie|oderm|orrh|a?em)", "leuk"),
+        ("(^|o|myx|lymph|papill)oe(?=dem|soph|str[aiou])", r"\1e"),
+        ("^manoeuv", "maneuv"),
+        ("(rrh|pn)oe(?=a|ic)", r"\1e"),
+        ("^foet", "fet"),
+        ("^coeliac", "celiac"),
+        ("homoeo", "homeo"),
+        ("(tum|col|hum|behavi|lab|od|fav|vap|rig|vig|flav)our", r"\1or"),
+        (f"({TRE})re(s?)$", r"\1er\2"),
+        (f"({TRE})r(ed|ing)$", r"\1er\2"),
+        ("^sulph", "sulf"),
+        ("^mould", "mold"),
+        ("^grey(s|ish)?$", r"gray\1"),
+        (f"^({IZED})is(e|es|ed|ing|ation|ations|er|ers|able)$", r"\1iz\2"),
+        ("(cata|para|hydro|dia|hemo)lys(e|ed|ing)$", r"\1lyz\2"),
+    )
+)
+"""British medical spellings as the American ones the stemmer meets in most textbooks (the A&P book among them), so a
+student writing either finds the other: "haemoglobin", "ischaemia", "anaemic", "anaesthesia", "paediatric",
+"gynaecology", "caesarean", "aetiology", "faeces", "caecum", "leucocyte", "leucaemia"; "oedema" ("myxoedema"),
+"oesophagus", "oestrogen", "oestradiol", "manoeuvre"; "diarrhoea", "amenorrhoea", "dyspnoea", "apnoea"; "foetus",
+"coeliac", "homoeostasis"; "tumour", "colour", "humour", "behaviour", "labour", "odour", "favour", "vapour", "rigour",
+"vigour", "flavour"; "fibre", "centre(d)", "litre", "metre" (and "millilitre", "micrometre"), "calibre", "theatre";
+"sulphate", "mould", "grey"; "-ise", "-ised", "-ising", "-isation" as "-ize" after ``IZED``; "catalysed", "paralyse",
+"hydrolysing", "haemolysed". Only listed letters change: "aerobic", "Oedipus", "shoe", "poet", "coelom" and "amoeba"
+(American too), "gastroesophageal" (no "gastro-oesophageal"), "hour", "four", "pour", "your", "tour", "contour",
+"mitre", "acre" stay. Where Snowball already joins both spellings it is left to ("signalling", "labelled", "ageing");
+"analyse" keeps the stem of "analysis", which "analyze" does not share, and "lysed" is American too. Checked on the
+A&P book's words (every word whose stem it changes, ``tests/test_british_spellings.py``)."""
+
+BRITISH = re.compile("|".join(f"(?:{pattern.pattern})" for pattern, _ in AMERICAN_SPELLINGS))
+"""Any of ``AMERICAN_SPELLINGS``: most words hold none, and one search tells."""
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def american(word: str) -> str:
+    """A lower-case word as American English spells it where it is a British spelling (``AMERICAN_SPELLINGS``); else
+    as written. Kept: a text repeats its words, and each is read against every spelling."""
+    if BRITISH.search(word):
+        for pattern, spelt in AMERICAN_SPELLINGS:
+            word = pattern.sub(spelt, word)
+    return word
+
+
 class EnglishStemmer:
-    """The English Snowball stemmer (PyStemmer), reading each word as its ``singular``: BM25's, the agent's and the
-    snippet marks' stems. One per thread: a Snowball stemmer must not be called concurrently."""
+    """The English Snowball stemmer (PyStemmer), reading each word as its ``singular`` spelt ``american``: BM25's, the
+    agent's and the snippet marks' stems. One per thread: a Snowball stemmer must not be called concurrently."""
 
     def __init__(self) -> None:
         import Stemmer
@@ -145,10 +209,10 @@ class EnglishStemmer:
         self._snowball = Stemmer.Stemmer("english")
 
     def stemWords(self, words: list[str]) -> list[str]:  # noqa: N802 (bm25s calls it by PyStemmer's name)
-        return self._snowball.stemWords([singular(word) for word in words])
+        return self._snowball.stemWords([singular(american(word)) for word in words])
 
     def stemWord(self, word: str) -> str:  # noqa: N802
-        return self._snowball.stemWord(singular(word))
+        return self._snowball.stemWord(singular(american(word)))
 
 
 """A word as bm25s's tokenizer reads one."""
