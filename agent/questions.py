@@ -108,9 +108,16 @@ def repeated_option(options: list[str]) -> str | None:
     return None
 
 
-ANY_LABEL = re.compile(r"^(\()?([A-Za-z]|[1-9][0-9]?)(?(1)\)|[.)])\s+(?=\S)")
-"""A letter or number that may be a pasted label, "A. adipose", "(1) Skeletal", and "C. difficile" too: read as one
-only where every option bears one, in order (``labelled_in_order``), as quizzes write them. "1.5 L" bears none."""
+LABEL = (
+    r"(\()?([A-Za-z]|[1-9][0-9]?)"
+    r"(?(1)\)\s+|(?:[.)]\s+|(?P<loose>(?<=[A-Za-z]):\s*|:\s+|(?<=[A-Za-z])\s*[-–]\s+)))(?=\S)"
+)
+"""A letter or number and what marks it a label: "A.", "A)", "(A)", "1." and the ``loose`` forms "A:", "A:scar",
+"1: ", "A -" and "A –". A number takes a space after a colon and no dash ("3:1" and "1 - 2 days" are options)."""
+ANY_LABEL = re.compile(f"^{LABEL}")
+"""A letter or number that may be a pasted label, "A. adipose", "(1) Skeletal", "A: scar", "A - they", and "C.
+difficile" too: read as one only where every option bears one, in order (``labelled_in_order``), as quizzes write
+them. "1.5 L" bears none."""
 
 
 def label_place(label: re.Match) -> int:
@@ -135,11 +142,17 @@ def label_shape(text: str) -> str:
 
 
 def line_labels(lines: list[str]) -> list[re.Match | None]:
-    """Each line's label (``ANY_LABEL``). A number is one only among two or more lines whose labels count up from the
-    first place (1, 2, 3..., or A, B, 3...): "3. Which bone ...?" opening a question is its text."""
+    """Each line's label (``ANY_LABEL``). A number or a ``loose`` label is one only among two or more lines whose
+    labels count up from the first place (1, 2, 3..., or A, B, 3...): "3. Which bone ...?" opening a question is its
+    text, and so are "Q: Which cells ...?" and a vignette's "T: 38.5 °C"."""
     found = [ANY_LABEL.match(line) for line in lines]
     counted = {k for run in place_runs(found) if len(run) > 1 and label_place(found[run[0]]) == 0 for k in run}
-    return [label if label and (k in counted or label[2].isalpha()) else None for k, label in enumerate(found)]
+    return [label if label and (k in counted or firm(label)) else None for k, label in enumerate(found)]
+
+
+def firm(label: re.Match) -> bool:
+    """Whether a label is one even on a line of its own: a letter marked by a dot or brackets ("B.", "C)", "(D)")."""
+    return label[2].isalpha() and not label["loose"]
 
 
 def place_runs(labels: list[re.Match | None]) -> list[list[int]]:
@@ -168,7 +181,7 @@ def stem_lists(lines: list[str], labels: list[re.Match | None]) -> set[int]:
     return own
 
 
-INLINE_LABEL = re.compile(r"(?<!\S)(\()?([A-Za-z]|[1-9][0-9]?)(?(1)\)|[.)])\s+(?=\S)")
+INLINE_LABEL = re.compile(rf"(?<!\S){LABEL}")
 """A label inside a line, after a space: "A)" in "...bone? A) Osteoblasts B) Osteoclasts"."""
 
 

@@ -1,7 +1,8 @@
 """British spellings are searched as the American ones most textbooks print: a student's "Haemoglobin ... 1)
 leucocytes" found nothing of the A&P book's "hemoglobin" and "leukocytes" and leaned to osteocytes, and "oedema" was
 warned of as no indexed word. ``lexical.american`` reads a British spelling as the American before stemming, so BM25,
-the agent's evidence and snippet marks meet either; only listed spellings change, checked on the book's words."""
+the agent's evidence and snippet marks meet either; only listed spellings change, checked on the book's words.
+The same student's options labelled "A:scar tissue" and "A - they lack a nucleus" were asked with their labels."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import pytest
 import Stemmer
 
 from pathatlas.agent.evidence import names, option_terms
+from pathatlas.agent.questions import pasted_options, unfolded
 from pathatlas.retrieval import lexical
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.lexical import EnglishStemmer, LexicalIndex, american, singular, tokenize
 from pathatlas.retrieval.marks import marked_spans, query_terms
+from pathatlas.ui.cli import parse_options
 from pathatlas.ui.words import unindexed_words
 from tests.helpers import hashing_settings, indexed_lecture, run_cli
 from tests.test_latin_forms import book_words
@@ -184,3 +187,38 @@ def test_an_index_saved_before_reads_its_british_texts_again(tmp_path):
     settings = hashing_settings(tmp_path, index=tmp_path / "idx")
     with Index.open(settings.index_dir, settings) as index:
         assert [len(hits) for hits in index.lexical.search(["tumour oesophagus", "tumor esophagus"], 5)] == [1, 1]
+
+
+# -- option labels "A:" and "A -" --------------------------------------------------------------------------------------
+
+SCAR = ["scar tissue", "new cardiac muscle", "smooth muscle"]
+
+
+@pytest.mark.parametrize("label", ["{}:", "{}: ", "{} - ", "{} – ", "{}- "])
+@pytest.mark.parametrize("letters", ["ABC", "abc"])
+def test_options_labelled_with_a_colon_or_a_dash_lose_their_labels(label, letters):
+    assert parse_options([label.format(letter) + option for letter, option in zip(letters, SCAR, strict=True)]) == SCAR
+
+
+@pytest.mark.parametrize("label", ["{}:", "{} -"])
+def test_a_pasted_question_with_colon_or_dash_labels_is_split_on_its_lines_or_its_last_line(label):
+    lines = "\n".join(f"{label.format(letter)} {option}" for letter, option in zip("ABC", SCAR, strict=True))
+    question = "Which tissue replaces dead cardiac muscle?"
+    assert pasted_options(f"{question}\n{lines}") == (question, SCAR)
+    assert unfolded(f"{question} {lines.replace(chr(10), ' ')}") == f"{question}\n{lines}"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["1:1", "2:1", "3:1"], ["1 - 2 days", "2 - 4 days"], ["A:G ratio low", "albumin high"]],
+)
+def test_ratios_ranges_and_a_lone_colon_are_no_labels(options):
+    assert parse_options(options) == options
+
+
+def test_a_lone_colon_label_opening_a_line_is_the_questions_text():
+    """ "Q:" before the question and a vignette's "T: 38.5 C" are no options: a colon or dash label counts only
+    among lines lettered from A, as a number does."""
+    question = "Q: A man of 40 is feverish.\nT: 38.5 C\nP: 110\nWhat is the likely cause?"
+    assert pasted_options(f"{question}\nA. sepsis\nB. anxiety") == (question, ["sepsis", "anxiety"])
+    assert pasted_options(f"{question}\nA: sepsis\nB: anxiety") == (question, ["sepsis", "anxiety"])
