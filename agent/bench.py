@@ -48,7 +48,7 @@ from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.retrieval.bench.common import check_folds, on_gold_page
 from pathatlas.retrieval.bench.pages import check_gold_sources
-from pathatlas.retrieval.datasets import check_gold, read_options, read_questions
+from pathatlas.retrieval.datasets import case_of, check_gold, near_duplicate_groups, read_options, read_questions
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import percentile_ms
@@ -568,6 +568,34 @@ def query_image_ids(index: Index) -> dict[str, str]:
     return {str(Path(p["source"]) / p["image"]): rid for rid, p in index.store.scan({"kind": "case"}) if p.get("image")}
 
 
+def caseless_images(index: Index) -> dict[str, str]:
+    """Absolute image path -> record id of indexed case images that are their own case (given no case id, ``case_of``
+    names them by their file's stem), such as LC25000's tiles: ``--exclude-case`` has no case to keep out for them.
+    Images gone from disk since they were indexed are left out: their pixels cannot be compared."""
+    images = {
+        Path(p["source"]) / p["image"]: rid
+        for rid, p in index.store.scan({"kind": "case"})
+        if p.get("image") and p.get("case") == case_of({"image": p["image"]})
+    }
+    return {str(path): rid for path, rid in images.items() if path.is_file()}
+
+
+def near_copies(questions: list[str], indexed: dict[str, str]) -> dict[str, set[str]]:
+    """Question image path -> record ids of the ``indexed`` images in its near-duplicate group
+    (``near_duplicate_groups``: the same tissue turned or mirrored, as LC25000 augmented 250 originals per class into
+    its tiles), each question's own image among them where it is indexed."""
+    if not questions:
+        return {}
+    paths = list(dict.fromkeys([*indexed, *questions]))
+    members: dict[int, set[str]] = {}
+    groups = near_duplicate_groups([Path(path) for path in paths])
+    for path, group in zip(paths, groups, strict=True):
+        if path in indexed:
+            members.setdefault(group, set()).add(indexed[path])
+    of_path = dict(zip(paths, groups, strict=True))
+    return {path: members.get(of_path[path], set()) for path in questions}
+
+
 def case_record_ids(index: Index) -> dict[str, set[str]]:
     """Case id -> record ids of its indexed images (``--exclude-case``)."""
     cases: dict[str, set[str]] = {}
@@ -588,21 +616,43 @@ class QABench:
         exclude_case: bool = False,
     ):
         """``exclude_case``: besides the question's own image, keep every image of its gold case out of the
-        evidence (another photograph of the same slide gives the diagnosis away)."""
+        evidence (another photograph of the same slide gives the diagnosis away), and for a question without a case
+        its image's near-duplicates among the indexed images without one (``near_copies``: a turned copy of the very
+        tile is no other evidence)."""
         self.searcher = searcher or Searcher(index)
         self.answerer = answerer
         self.agent = Agent(self.searcher, answerer, max_rounds=rounds, k=k)
         self.k = k
         self.own_images = query_image_ids(index)
         self.case_records = case_record_ids(index) if exclude_case else {}
+        self.caseless = caseless_images(index) if exclude_case else {}
+        self.copies: dict[str, set[str]] = {}
         self.exclude_case = exclude_case
         self.pages = PageTexts()
 
     def excluded(self, item: Item) -> set[str]:
-        """Record ids the question may not see: its own image, and with ``exclude_case`` its gold case's images."""
-        own = self.own_images.get(str(item.image_path.resolve())) if item.image_path else None
+        """Record ids the question may not see: its own image, and with ``exclude_case`` its gold case's images, or
+        without a gold case its image's near-duplicates (``keep_out_copies``)."""
+        image = str(item.image_path.resolve()) if item.image_path else ""
+        own = self.own_images.get(image)
         case = self.case_records.get(str(item.gold.get("case") or ""), set())
-        return case | ({own} if own else set())
+        return case | self.copies.get(image, set()) | ({own} if own else set())
+
+    def keep_out_copies(self, items: list[Item]) -> str | None:
+        """With ``exclude_case``, find the near-duplicates of each image question without a gold case
+        (``near_copies``) for ``excluded``; a note saying how many were kept out, None where there were none."""
+        if not self.exclude_case:
+            return None
+        caseless = [str(i.image_path.resolve()) for i in items if i.image_path and not i.gold.get("case")]
+        self.copies = near_copies(list(dict.fromkeys(caseless)), self.caseless)
+        others = [len(self.copies[image] - {self.own_images.get(image)}) for image in caseless]
+        if not any(others):
+            return None
+        return (
+            f"--exclude-case: {sum(n > 0 for n in others)} of the {len(caseless)} image questions without a case "
+            f"(tiles such as LC25000's) had near-duplicates of their image indexed ({sum(others)} in all: the same "
+            "tissue turned or mirrored, found by pixels), kept out of their evidence as a gold case's other images are"
+        )
 
     def ask(self, item: Item, mode: str) -> tuple[Answer, list[Evidence], OptionSupport | None]:
         exclude = self.excluded(item)
@@ -637,6 +687,8 @@ class QABench:
         refit, notes = plan_refit(items, folds)
         if seen := fitted_questions(items, self.answerer):
             notes.insert(0, in_sample_note(seen, len(items)))
+        if copies := self.keep_out_copies(items):
+            notes.append(copies)
         interrupted = None
         for mode in modes:
             try:

@@ -1,17 +1,21 @@
 """``bench qa`` says what its figures are: rows over questions the offline answerer's shipped weights were fitted on
-read in-sample (the questions known by their words, whatever their file is called), with or without --folds."""
+read in-sample (the questions known by their words, whatever their file is called), with or without --folds; and
+``--exclude-case`` keeps a caseless tile's turned or mirrored copies out of its evidence, as a case's other images."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.bench import QABench, load_items, markdown_report
 from pathatlas.agent.questions import Answer
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
+from pathatlas.settings import Settings
 from tests.helpers import hashing_settings, run_cli
 
 DEV = [
@@ -104,3 +108,77 @@ def test_an_answerer_without_the_shipped_weights_is_never_in_sample(quick_index,
     result = QABench(quick_index, Says()).run(items, failures, modes=("no-rag",))
     assert result["fitted_on"] == 0 and not result["notes"]
     assert "| no-rag | " in markdown_report(result, "run")
+
+
+def texture(seed: int, side: int = 224) -> Image.Image:
+    """A tissue-like tile: random blobs smoothed, in colour."""
+    small = np.random.default_rng(seed).integers(0, 256, (side // 8, side // 8, 3), dtype=np.uint8)
+    return Image.fromarray(small).resize((side, side), Image.Resampling.BICUBIC)
+
+
+class Sees(Answerer):
+    """Records the images of the evidence it is given; answers the first option."""
+
+    name = "sees"
+
+    def __init__(self):
+        self.seen: list[set[str]] = []
+
+    def answer(self, question, evidence):
+        self.seen.append({e.payload.image for e in evidence if e.payload.image})
+        return Answer(0, question.options[0], 0.5)
+
+
+@pytest.fixture(scope="module")
+def tiles(tmp_path_factory, session_home):
+    """Tiles without case ids (as LC25000's), one a turned and mirrored copy of another, indexed with the default
+    encoder (an image query needs one that reads images) without keypoints: (index, folder)."""
+    root = tmp_path_factory.mktemp("tiles")
+    folder = root / "tiles"
+    folder.mkdir()
+    tile = texture(1)
+    tile.save(folder / "a.png")
+    tile.transpose(Image.Transpose.FLIP_LEFT_RIGHT).rotate(90).save(folder / "a-turned.png")
+    texture(2).save(folder / "b.png")
+    texture(3).save(folder / "c.png")
+    rows = ["a.png,adenocarcinoma", "a-turned.png,adenocarcinoma", "b.png,adenocarcinoma", "c.png,squamous"]
+    (folder / "labels.csv").write_text("image,diagnosis\n" + "\n".join(rows) + "\n")
+    settings = Settings(home=session_home, index=root / "index", case_keypoints=False)
+    index = Index.open(settings.index_dir, settings, create=True)
+    assert not Indexer(index, show_progress=False).add([folder]).failed
+    yield index, folder
+    index.close()
+
+
+@pytest.mark.parametrize("mode", ["rag", "agentic"])
+def test_exclude_case_keeps_a_caseless_tiles_turned_copy_out_of_its_evidence(tiles, tmp_path, mode):
+    index, folder = tiles
+    row = {"id": "t1", "question": "What does this tile show?", "options": ["Adenocarcinoma", "Squamous"]}
+    row |= {"answer": "A", "image": str(folder / "a.png"), "gold": {"diagnosis": "adenocarcinoma"}}
+    items, failures = load_items(write(tmp_path / "q.jsonl", [row]), 10_000_000)
+    plain, excluding = Sees(), Sees()
+    QABench(index, plain).run(items, failures, modes=(mode,))
+    result = QABench(index, excluding, exclude_case=True).run(items, failures, modes=(mode,))
+    assert plain.seen[-1] == {"a-turned.png", "b.png", "c.png"}, "without --exclude-case only its own image is out"
+    assert excluding.seen[-1] == {"b.png", "c.png"}
+    assert any("1 of the 1 image questions without a case" in note for note in result["notes"])
+
+
+def test_an_indexed_tile_gone_from_disk_is_left_uncompared_not_a_failed_run(tmp_path):
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    texture(1).save(folder / "a.png")
+    texture(1).transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(folder / "a-flipped.png")
+    texture(2).save(folder / "b.png")
+    (folder / "labels.csv").write_text("image,diagnosis\na.png,x\na-flipped.png,x\nb.png,y\n")
+    settings = hashing_settings(tmp_path)
+    index = Index.open(settings.index_dir, settings, create=True)
+    assert not Indexer(index, show_progress=False).add([folder]).failed
+    (folder / "b.png").unlink()
+    row = {"id": "t", "question": "Which?", "options": ["x", "y"], "answer": "A", "image": str(folder / "a.png")}
+    items, _ = load_items(write(tmp_path / "q.jsonl", [row]), 10_000_000)
+    bench = QABench(index, Sees(), exclude_case=True)
+    assert "1 of the 1 image questions without a case" in bench.keep_out_copies(items)
+    ids = {p["image"]: rid for rid, p in index.store.scan({"kind": "case"})}
+    assert bench.excluded(items[0]) == {ids["a.png"], ids["a-flipped.png"]}
+    index.close()
