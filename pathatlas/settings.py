@@ -107,7 +107,7 @@ class Settings(BaseSettings):
         4, ge=1, description="ivf-sq4-rerank: shortlist this many times k from the 4-bit codes, then re-rank exactly."
     )
     faiss_rebuild_fraction: float = Field(
-        0.2, gt=0, description="An HNSW space is rebuilt once this share of its vectors are deleted."
+        0.2, gt=0, le=1, description="An HNSW space is rebuilt once this share (0 to 1) of its vectors are deleted."
     )
     faiss_compact_fraction: float = Field(
         0.2, gt=0, description="A FAISS commit writes a full snapshot once deltas hold this share of the records."
@@ -274,6 +274,18 @@ class Settings(BaseSettings):
         """A token read from an env file or a secret often ends in a space or newline, which HTTP strips from every
         header: kept, it could never match, and every write was refused as the client's fault. Blank is no token."""
         return (value or "").strip() or None
+
+    @field_validator("qdrant_url")
+    @classmethod
+    def _qdrant_url(cls, value: str | None) -> str | None:
+        """A server's URL names its scheme: without one, 'qdrant.example.org:6333' was a folder of that name in the
+        current one (a local copy's files) and the vectors silently went there. A local copy is named by its full path
+        (as ``export --to FOLDER`` records it); ``:memory:`` is qdrant-client's twin in memory."""
+        if not value or value == ":memory:" or value.startswith(("http://", "https://")):
+            return value
+        if not Path(value).expanduser().is_absolute():
+            raise ValueError(f"no http:// or https://; write 'http://{value}' (a local Qdrant copy: its full path)")
+        return value
 
     @field_validator("sources")
     @classmethod

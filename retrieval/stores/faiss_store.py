@@ -31,12 +31,15 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import threading
 import uuid
+import zipfile
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,16 @@ EXACT_FRACTION = 0.02
 
 MASK_CACHE = 16
 """Filter bitmaps kept between writes (one byte per key each)."""
+
+
+UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, RuntimeError, sqlite3.Error)
+"""What reading a damaged store file raises: orjson's and numpy's ValueError, a delta cut short (BadZipFile; EOFError
+when empty) or missing an array (KeyError), faiss's RuntimeError, a legacy snapshot's sqlite3.Error."""
+
+
+FAISS_WHERE = re.compile(r"^Error in .*? at \S+:\d+: (Error: '.*?' failed: )?")
+"""What leads faiss's error: its C++ function, source line and failed check ("Error in void faiss::read_xb_vector(...)
+at /project/faiss/impl/index_read.cpp:276: Error: 'ret == (size)' failed: ")."""
 
 
 def _bitmap(mask: np.ndarray):
@@ -312,8 +325,21 @@ class FaissStore(VectorStore):
         self._pending_count = 0  # records upserted or removed since the last commit
         try:
             self._load(version)
-        except (OSError, ValueError, sqlite3.Error, RuntimeError) as exc:
-            raise PathAtlasError(f"FAISS store at {self.location} is damaged: {exc}") from exc
+        except UNREADABLE as exc:
+            if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRORS:
+                raise  # no permission is no damage: the CLI and the server say so in one line (os_problem)
+            raise PathAtlasError(
+                f"FAISS store at {self.location} is damaged: {self._fault(exc)}; restore it from a backup or "
+                "re-create the index"
+            ) from exc
+
+    def _fault(self, exc: BaseException) -> str:
+        """A damaged file's fault in a few words: the file (``_reading`` notes it) and the first line of what its
+        reader said (an OS error's words without the path)."""
+        said = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        said = (said or type(exc).__name__).splitlines()[0]
+        named = getattr(exc, "__notes__", [])
+        return f"{os.path.relpath(named[-1], self.location)}: {said}" if named else said
 
     @property
     def version(self) -> str | None:
@@ -522,25 +548,29 @@ class FaissStore(VectorStore):
         if text.strip().startswith(b"v0"):
             self._load_legacy(self.location / text.decode().strip())
             return
-        state = orjson.loads(text)
+        with _reading(pointer):
+            state = orjson.loads(text)
         base = self.location / state["base"]
         if not (base / "records.json").is_file():
             raise PathAtlasError(f"FAISS store at {self.location} points at a missing snapshot {base.name}")
-        self._put(orjson.loads((base / "records.json").read_bytes()))
+        with _reading(base / "records.json") as path:
+            self._put(orjson.loads(path.read_bytes()))
         self._ids.extend([None] * (state["next_key"] - len(self._ids)))
         for space, space_state in self._spaces.items():
             path = base / f"{space}.faiss"
             if path.is_file():
-                space_state.index = faiss.read_index(str(path))
+                with _reading(path):
+                    space_state.index = _read_index(path)
                 space_state.kind = _kind_of(space_state.index)
                 keys = _index_keys(space_state.index)
                 space_state.present = grow(space_state.present, int(keys.max(initial=-1)) + 1)
                 space_state.present[keys] = True
                 space_state.live = space_state.trained = len(keys)
                 if (base / f"{space}.rerank.npy").is_file():
-                    space_state.full = _FullVectors.open(base, space, space_state.dim)
+                    with _reading(base / f"{space}.rerank.npy"):
+                        space_state.full = _FullVectors.open(base, space, space_state.dim)
         for name in state["deltas"]:
-            with np.load(self.location / name) as arrays:
+            with _reading(self.location / name) as path, np.load(path) as arrays:
                 records = [tuple(r) for r in orjson.loads(arrays["records"].tobytes())]
                 vectors = {
                     f.split(".", 1)[1]: (arrays[f], arrays["vectors." + f.split(".", 1)[1]])
@@ -675,6 +705,25 @@ def _write_index(index, path: Path) -> None:
         if code is None:
             raise
         raise OSError(code, os.strerror(code), str(path)) from exc
+
+
+def _read_index(path: Path):
+    """``faiss.read_index``, whose error on a damaged file (``FAISS_WHERE`` and then "read error in PATH: 0 != 1") is
+    raised as a ValueError of its first words ("read error")."""
+    try:
+        return faiss.read_index(str(path))
+    except RuntimeError as exc:
+        raise ValueError(FAISS_WHERE.sub("", str(exc)).replace(f" in {path}", "").split(": ")[0]) from exc
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[Path]:
+    """Around reading ``path``: what a damaged file raises notes it, so the store's one line names the file."""
+    try:
+        yield path
+    except UNREADABLE as exc:
+        exc.add_note(str(path))
+        raise
 
 
 def _kind_of(index) -> str:

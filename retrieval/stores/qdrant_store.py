@@ -35,6 +35,7 @@ files for writing even to search, so a read-only disk is refused in one line nam
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import shutil
@@ -56,6 +57,8 @@ from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
 from pathatlas.retrieval.stores.base import FOLDED_FIELDS, Filters, ScoredIds, VectorStore, fold
 from pathatlas.settings import Settings
 
+log = logging.getLogger(__name__)
+
 NAMESPACE = uuid.UUID("6f0c2a52-6d1e-4c55-9d0e-3f4b1f5a2b7c")
 SCROLL_PAGE = 1024
 REMOTE_FILE = "remote.json"
@@ -73,6 +76,9 @@ OPTIMISER_FULL = "Not enough space available for optimization"
 """How the engine's optimiser refuses a rebuild the disk has no room for ("..., needed: 73.09 MiB, available: 7.42")."""
 ON_DEMAND = "payload_storage"
 """A segment's folder of payloads, which the engine maps without reading them whole (they stay on disk)."""
+PANIC = "PanicException"
+"""pyo3's exception for a panic of the engine (opening a shard whose status file is cut short): a BaseException whose
+class is made when first raised, so it is known by this name."""
 Fact = TypeVar("Fact")
 
 
@@ -117,6 +123,19 @@ def recorded_remote(location: Path) -> tuple[str, str] | None:
         return str(document["url"]), str(document["collection"])
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise PathAtlasError(f"{recorded} is damaged ({exc}); set PATHATLAS_QDRANT_URL and _COLLECTION") from exc
+
+
+def read_revisions(path: Path) -> dict[str, str] | None:
+    """The per-source revisions a commit wrote; None where none did (a store older than them) or the file is damaged:
+    every source then counts as changed and BM25 is read again from the store, where refusing would have the index
+    re-created for a file it can do without."""
+    if not path.is_file():
+        return None
+    try:
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        log.warning("%s is damaged (%s): BM25 is read again from the store", path, exc)
+        return None
 
 
 class MissingCollectionError(IndexMissingError):
@@ -283,8 +302,11 @@ class _EdgeEngine:
         require_room(path, room_to_open(path, has_data))
         try:
             self.shard = qe.EdgeShard.load(str(path), config) if has_data else qe.EdgeShard.create(str(path), config)
-        except Exception as exc:
-            raise PathAtlasError(f"cannot open the Qdrant shard at {path}: {exc}") from exc
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and type(exc).__name__ != PANIC:
+                raise  # Ctrl-C
+            advice = "; restore it from a backup or re-create the index" if has_data else ""
+            raise PathAtlasError(f"cannot open the Qdrant shard at {path}: {exc}{advice}") from exc
         if not has_data:
             for field in FILTER_FIELDS:
                 self.shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
@@ -544,8 +566,7 @@ class QdrantStore(VectorStore):
                     f"{exc} (the index folder names this server; to send it PATHATLAS_QDRANT_API_KEY, set "
                     "PATHATLAS_QDRANT_URL too)"
                 ) from exc
-        revisions = location / "revisions.json"
-        self._revisions: dict[str, str] | None = orjson.loads(revisions.read_bytes()) if revisions.is_file() else None
+        self._revisions = read_revisions(location / "revisions.json")
         if self._revisions is None and not self.engine.count(None):
             self._revisions = {}
         self._revisions_dirty = False
