@@ -1,6 +1,7 @@
 """Facets: the values of each filterable field the index holds, with counts, for filter menus and the library.
 
-Sources are counted by id (``source_id``) with their file name to show (``names``): never by server path.
+Sources are counted by id (``source_id``) with the name citations give them to show (``names``: "year2/notes.pdf"
+beside "year1/notes.pdf", else the file name): never by server path.
 A chapter is not stored on its own: it is the first level of a page's bookmark path (``section``) that reads
 like a chapter (``retrieval.search.Chapters``).
 """
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Payload, display_name, source_id
-from pathatlas.retrieval.search import Chapters
+from pathatlas.retrieval.search import Chapters, source_names
 from pathatlas.retrieval.stores.base import FOLDED_FIELDS, fold
 
 FACET_FIELDS = ("kind", "source", "organ", "diagnosis", "chapter", "section")
@@ -26,7 +27,7 @@ class Facets:
     by_source: dict[str, Counter] = field(default_factory=dict)
     """Source id to kind to count."""
     names: dict[str, str] = field(default_factory=dict)
-    """Source id to its display name."""
+    """Source id to the name citations give it (``source_names``), else its display name."""
     sections: dict[str, set[str]] = field(default_factory=dict)
     """Chapter to the sections under it (``Chapters``)."""
 
@@ -36,11 +37,11 @@ class Facets:
 
 def count_facets(index: Index) -> Facets:
     facets = Facets(index, {name: Counter() for name in FACET_FIELDS})
-    chapters = Chapters(facets.sections)
+    chapters, shared = Chapters(facets.sections), source_names(index)
     for _, stored in index.store.scan():
         record = Payload.from_payload(stored)
         source = source_id(record.source)
-        facets.names.setdefault(source, display_name(record.source))
+        facets.names.setdefault(source, shared.get(record.source, display_name(record.source)))
         facets.by_source.setdefault(source, Counter())[record.kind] += 1
         for name, value in (("kind", record.kind), ("source", source), ("organ", record.organ),
                             ("diagnosis", record.diagnosis), ("section", record.section)):  # fmt: skip

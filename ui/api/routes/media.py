@@ -19,6 +19,7 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.base import on_disk
 from pathatlas.indexer.sources.pdf import mupdf_alone, render
 from pathatlas.retrieval.records import Payload, display_name, organ_text, source_id
+from pathatlas.retrieval.search import source_names
 from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
 from pathatlas.ui.api.schemas import has_rendered_pages
 from pathatlas.ui.present import OUTLINE_POINTS, OUTLINE_RGB, around
@@ -206,7 +207,8 @@ def case_details(record_id: str, engine: EngineDep, links: LinksDep) -> dict[str
         "diagnosis": payload.diagnosis,
         "organ": organ_text(payload.organ),
         "labels": payload.labels,
-        "source": display_name(payload.source),  # responses never reveal server paths
+        # as citations name it ("year2/cases" beside "year1/cases"); responses never reveal server paths
+        "source": source_names(engine.index).get(payload.source, display_name(payload.source)),
         "source_id": source_id(payload.source),
         "images": sorted(images, key=lambda i: i["image"] or ""),
     }
