@@ -1,5 +1,6 @@
 """Sources sharing a file name (two years' "notes.pdf", two "cases" folders) are named apart by REST as citations
-name them (``source_names``): in the source facet and in case details. Hashing encoder and tiny files throughout."""
+name them (``source_names``): in the source facet, in the refusal of a name several sources share, in case details.
+Hashing encoder and tiny files throughout."""
 
 from __future__ import annotations
 
@@ -58,6 +59,16 @@ def test_the_source_facet_names_each_source_of_a_shared_name_by_its_folder(clien
     _, named, _ = library
     values = client.get("/facets").json()["fields"]["source"]
     assert {value["label"]: value["value"] for value in values} == named
+
+
+def test_a_name_several_sources_share_is_refused_naming_each_by_its_folder_and_id(client, library):
+    root, named, _ = library
+    response = client.post("/search", json={"text": "page", "filters": {"source": "notes.pdf"}})
+    detail = response.json()["detail"]
+    assert response.status_code == 400 and detail.startswith("'notes.pdf' matches several sources: "), detail
+    for name in ("year1/notes.pdf", "year2/notes.pdf"):
+        assert f"{name} (id {named[name]})" in detail, detail
+    assert str(root) not in detail, "never a server path"
 
 
 @pytest.mark.parametrize("folder", ["year1/cases", "year2/cases"])

@@ -40,7 +40,7 @@ from pathatlas.indexer.pipeline import Cancelled, Indexer, IndexReport, one_line
 from pathatlas.indexer.sources import discover
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import AmbiguousSourceError, Index, pointer_state
-from pathatlas.retrieval.records import display_name
+from pathatlas.retrieval.records import display_name, distinct_names
 from pathatlas.retrieval.search import Found, Query, Searcher
 from pathatlas.settings import Settings, os_problem
 from pathatlas.ui.api.facets import Facets, count_facets
@@ -506,10 +506,12 @@ class Engine:
         return self.relative(message)
 
     def client_message(self, exc: PathAtlasError) -> str:
-        """An error as API and tool clients read it: sources by name and id, never by server path."""
+        """An error as API and tool clients read it: sources by name and id, never by server path. Sources sharing a
+        file name are named as citations name them (``distinct_names`` of one name's sources: "year1/notes.pdf")."""
         if isinstance(exc, AmbiguousSourceError):
-            ids = ", ".join(exc.ids.values())
-            return f"{display_name(next(iter(exc.ids)))!r} matches several sources, with ids {ids}: give one of the ids"
+            names = distinct_names(exc.ids)
+            shown = ", ".join(f"{names[key]} (id {source})" for key, source in exc.ids.items())
+            return f"{display_name(next(iter(exc.ids)))!r} matches several sources: {shown}; give one of the ids"
         return self.relative(str(exc))
 
     def relative(self, message: str) -> str:
