@@ -193,6 +193,9 @@ class ImageItem:
     label: str | None = None
     """Same-label items count as relevant in same-diagnosis precision."""
     page: int | None = None
+    tile: bool = False
+    """No case of its own (a case folder's row without ``case``, as LC25000's tiles): the image benchmark groups it
+    with its turned and mirrored copies (``near_duplicate_groups``) as one case is grouped."""
 
 
 def read_figures(path: Path, context: bool = False) -> list[ImageItem]:
@@ -389,6 +392,7 @@ def read_cases(path: Path, diagnosed_only: bool = True) -> list[ImageItem]:
                 [text] if text else [],
                 case_of(row),
                 label=diagnosis,
+                tile="case" not in row,
             )
         )
     return items

@@ -6,9 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from pathatlas.retrieval.datasets import ImageItem, near_duplicate_groups
+from pathatlas.retrieval.bench.common import component_notes, losses, method_style, plot_curves
+from pathatlas.retrieval.bench.images import ImageSet, image_to_image
+from pathatlas.retrieval.datasets import ImageItem, is_validation, near_duplicate_groups, read_cases
+from tests.test_incremental_cases import PixelEncoder
 
 
 def texture(seed: int, side: int = 224) -> Image.Image:
@@ -42,3 +46,132 @@ def test_a_tile_and_its_turned_and_mirrored_copies_group_and_unrelated_tiles_do_
     assert groups == [0, 1, 0, 0, 4, 4, 6, 7]  # blank images show no tissue: nothing to call the same
     assert near_duplicate_groups(paths[:2]) == [0, 1]  # paths will do as well as items
     assert near_duplicate_groups([]) == []
+
+
+def mirrored_tiles(folder: Path) -> list[ImageItem]:
+    """Six tiles of two diagnoses, as ``read_cases`` reads a folder of tiles (no case column): tile4 (held out by the
+    fixed split) and tile0 (a training tile) are one picture and its mirror; tile5 and tile8 are held out too."""
+    folder.mkdir()
+    pictures = {
+        "tile4": (texture(1), "x"),
+        "tile0": (texture(1).transpose(Image.Transpose.FLIP_LEFT_RIGHT), "x"),
+        "tile5": (texture(2), "x"),
+        "tile1": (texture(3), "y"),
+        "tile8": (texture(4), "y"),
+        "tile2": (texture(5), "y"),
+    }
+    rows = ["image,diagnosis", *(f"{name}.png,{label}" for name, (_, label) in pictures.items())]
+    for name, (picture, _) in pictures.items():
+        picture.save(folder / f"{name}.png")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    return read_cases(folder / "labels.csv", diagnosed_only=False)
+
+
+def same_label(a: ImageItem, b: ImageItem) -> bool:
+    return a.label == b.label
+
+
+def test_a_held_out_tile_whose_mirror_trained_the_heads_is_not_held_out(tmp_path, fast):
+    items = mirrored_tiles(tmp_path / "tiles")
+    assert all(item.tile for item in items) and [is_validation(item.group) for item in items] == [1, 0, 1, 0, 1, 0]
+    images = ImageSet(items, PixelEncoder(fast), fast, "val")
+    assert [items[n].group for n in images.held_out] == ["tile5", "tile8"]
+    assert images.trained_copy == 1
+    body = image_to_image(images, same_label, "label", ("visual",))["label"]
+    assert body["n"] == 2 and body["near_duplicates"] == {"held_out_with_trained_copy": 1}
+    assert any("1 tiles of the held-out split are not counted held out" in note for note in body["notes"])
+
+
+def test_a_querys_copies_leave_its_gallery_for_every_method_and_chance(tmp_path, fast):
+    items = mirrored_tiles(tmp_path / "tiles")
+    images = ImageSet(items, PixelEncoder(fast), fast, "all")
+    body = image_to_image(images, same_label, "label", ("visual",), runs=tmp_path / "runs")["label"]
+    assert body["n"] == 6 and body["near_duplicates"] == {"queries_with_copies": 2}
+    assert any("2 of 6 queries have turned or mirrored copies" in note for note in body["notes"])
+    qrels = (tmp_path / "runs" / "qrels.label.txt").read_text().split("\n")
+    assert [line.split()[2] for line in qrels if line.startswith("tile4.png ")] == ["tile5.png"]
+    assert {"visual", "plain-knn", "visual+specimen+majority"} <= set(body["methods"])
+    for method in set(body["methods"]) - {"chance"}:
+        ranked = [line.split()[2] for line in (tmp_path / "runs" / f"label.{method}.trec").read_text().splitlines()
+                  if line.startswith("tile4.png ")]  # fmt: skip
+        assert sorted(ranked) == ["tile1.png", "tile2.png", "tile5.png", "tile8.png"], method
+    # chance draws from each query's gallery: tile4 and tile0 find 1 relevant among 4, the others 2 among 5
+    assert body["methods"]["chance"]["precision@10"] == pytest.approx((2 * 1 / 4 + 4 * 2 / 5) / 6)
+
+
+def test_over_every_query_the_default_says_it_is_searchs_without_the_learned_space(tmp_path, fast):
+    images = ImageSet(mirrored_tiles(tmp_path / "tiles"), PixelEncoder(fast), fast, "all")
+    images.learned = ("joint",)  # as the default encoder's heads, trained on the training split
+    tasks = image_to_image(images, same_label, "label", ("visual", "joint"), headline="precision@10")
+    every, held_out = tasks["label"], tasks["label:held-out"]
+    assert every["default"] == "visual+specimen+majority" and every["default_label"] == "default without joint"
+    assert any(note.startswith("visual+specimen+majority is search's default without joint") for note in every["notes"])
+    assert held_out["default"] == "visual+joint+specimen+majority" and "default_label" not in held_out
+    assert every["headline"] == held_out["headline"] == "precision@10"
+
+
+def scores(**metrics: float) -> dict[str, float]:
+    return {"recall@1": 0.5, "recall@5": 0.8, "recall@10": 0.9, "mrr": 0.6, "precision@10": 0.3, **metrics}
+
+
+def test_a_default_below_a_baseline_on_recall_at_10_is_marked():
+    task = {
+        "default": "hybrid",
+        "baselines": ["bm25"],
+        "methods": {"hybrid": scores(), "bm25": scores(**{"recall@10": 0.95})},
+    }
+    assert losses(task) == {"hybrid": [("bm25", "recall@10")]}
+
+
+def test_a_default_below_one_of_its_own_components_is_noted_apart_from_baselines():
+    default = "visual+joint+specimen+majority"
+    task = {
+        "default": default,
+        "baselines": ["plain-knn", "chance"],
+        "methods": {
+            "visual": scores(**{"recall@5": 0.9}),
+            "joint": scores(),
+            "visual+joint": scores(mrr=0.61),
+            "plain-knn": scores(**{"recall@5": 0.95}),  # a baseline: marked by losses, not here
+            "visual+other": scores(**{"recall@1": 0.9}),  # fuses what the default does not
+            default: scores(),
+            "chance": scores(**{"recall@10": 0.99}),
+        },
+        "notes": ["held-out split: 8 of 42 queries; --split all for all"],
+    }
+    noted = component_notes(task)
+    assert noted["below_components"] == {
+        "visual": {"recall@5": {"default": 0.8, "visual": 0.9}},
+        "visual+joint": {"mrr": {"default": 0.6, "visual+joint": 0.61}},
+    }
+    assert noted["notes"] == [
+        "held-out split: 8 of 42 queries; --split all for all",
+        f"the default {default} scores below its own component visual on recall@5 (0.800 vs 0.900)",
+        f"the default {default} scores below its own component visual+joint on mrr (0.600 vs 0.610)",
+    ]
+    assert losses(noted) == {default: [("plain-knn", "recall@5"), ("chance", "recall@10")]}
+    assert component_notes({**task, "methods": {default: scores(), "visual": scores()}}) == {
+        **task,
+        "methods": {default: scores(), "visual": scores()},
+    }
+
+
+def test_the_plot_draws_the_headline_precision_as_bars_and_the_default_thick(tmp_path):
+    curve = [0.5] * 20
+    body = {
+        "n": 3,
+        "default": "visual+majority",
+        "default_label": "default without joint",
+        "baselines": ["chance"],
+        "methods": {name: {**scores(), "curve": curve} for name in ("visual", "visual+majority", "chance")},
+    }
+    plain, headline = tmp_path / "plain.png", tmp_path / "headline.png"
+    plot_curves({"encoder": "e", "split": "all", "tasks": {"t": body}}, plain)
+    plot_curves({"encoder": "e", "split": "all", "tasks": {"t": {**body, "headline": "precision@10"}}}, headline)
+    assert Image.open(headline).height > 1.8 * Image.open(plain).height  # a panel of bars below the curves
+    label, style = method_style(body, "visual+majority")
+    assert (
+        label == "visual+majority (default without joint)"
+        and style["linewidth"] > method_style(body, "visual")[1]["linewidth"]
+    )
+    assert style["zorder"] > 2  # over the other lines

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.bench.common import splits_used
+from pathatlas.retrieval.bench.common import component_notes, splits_used
 from pathatlas.retrieval.bench.images import ImageSet, cross_modal, image_to_image
 from pathatlas.retrieval.bench.names import short_searches
 from pathatlas.retrieval.bench.pages import text_to_page
@@ -35,8 +35,9 @@ def run_retrieval_bench(
     names: bool = False,
 ) -> dict[str, Any]:
     """Every task the inputs give, keyed by name; each says the queries it used (``split``), and so does the result
-    as a whole (``splits_used``). ``runs``: a folder for every task's TREC qrels and runs (``write_trec``). ``names``:
-    the index's own short searches (``short_searches``); those it has no queries for are in ``left_out``, with why."""
+    as a whole (``splits_used``), and notes where its default scores below a method it fuses (``component_notes``).
+    ``runs``: a folder for every task's TREC qrels and runs (``write_trec``). ``names``: the index's own short
+    searches (``short_searches``); those it has no queries for are in ``left_out``, with why."""
     tasks: dict[str, Any] = {}
     left_out: dict[str, str] = {}
     for path in figures:
@@ -59,7 +60,8 @@ def run_retrieval_bench(
             )
         if any(i.label for i in items):
             same_label = lambda a, b: a.label is not None and a.label == b.label  # noqa: E731
-            tasks.update(image_to_image(images, same_label, "image_to_image_label" + suffix, spaces, runs))
+            task = "image_to_image_label" + suffix
+            tasks.update(image_to_image(images, same_label, task, spaces, runs, headline="precision@10"))
     if mcq is not None:
         if index is None:
             raise ValueError("text_to_page needs --index: an index of the book the questions cite")
@@ -70,6 +72,7 @@ def run_retrieval_bench(
             raise ValueError("--names needs --index: the index whose diagnoses and sections are searched for")
         found, left_out = short_searches(index, runs)
         tasks.update(found)
+    tasks = {task: component_notes(body) for task, body in tasks.items()}
     return {
         "encoder": encoder.name,
         "split": splits_used(tasks),

@@ -39,16 +39,18 @@ def on_gold_page(gold: dict[str, Any], source: str, page: int | None) -> bool:
 
 
 def chance(
-    n_candidates: int, relevant_counts: list[int], seed: int = 0, mrr_depth: int | None = None
+    n_candidates: int | list[int], relevant_counts: list[int], seed: int = 0, mrr_depth: int | None = None
 ) -> dict[str, Any]:
     """The same metrics for random rankings, averaged over fixed-seed draws (MRR cut at ``mrr_depth`` as the
-    methods' is: ``summarise``)."""
+    methods' is: ``summarise``). ``n_candidates``: how many items each query's ranking holds, one number for all or
+    one per query (an image query's gallery less its own copies)."""
     rng = np.random.default_rng(seed)
+    sizes = np.broadcast_to(n_candidates, (len(relevant_counts),)).tolist()
     draws = []
     for _ in range(CHANCE_DRAWS):
         ranks = []
-        for count in relevant_counts:
-            positions = rng.permutation(n_candidates)[:count] if count else []
+        for size, count in zip(sizes, relevant_counts, strict=True):
+            positions = rng.permutation(size)[:count] if count else []
             ranks.append(int(min(positions)) + 1 if count else None)
         draws.append(summarise(ranks, mrr_depth))
     return {
@@ -62,27 +64,61 @@ def chance(
 
 
 def plot_curves(result: dict[str, Any], path: Path) -> None:
-    """Recall@k curves, one panel per task."""
+    """Recall@k curves, one panel per task, the default's drawn thick and on top; below a task judged by a metric no
+    curve shows (its ``headline``: same-diagnosis precision@10), that metric per method as bars."""
     require("matplotlib", "plot").use("Agg")
     import matplotlib.pyplot as plt
 
     tasks = result["tasks"]
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
-    for ax, (task, body) in zip(axes[0], tasks.items(), strict=True):
+    rows = 2 if any(body.get("headline") for body in tasks.values()) else 1
+    fig, axes = plt.subplots(rows, len(tasks), figsize=(4.2 * len(tasks), 3.6 * rows), squeeze=False)
+    for column, (task, body) in enumerate(tasks.items()):
+        ax = axes[0][column]
         for method, metrics in body["methods"].items():
             ks = range(1, len(metrics["curve"]) + 1)
-            ax.plot(ks, metrics["curve"], label=method, linestyle="--" if method == "chance" else "-")
+            label, style = method_style(body, method)
+            ax.plot(ks, metrics["curve"], label=label, **style)
         ax.set_title(f"{task} (n={body['n']})", fontsize=9)
         ax.set_xlabel("k")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
+        if rows == 2:
+            plot_headline(axes[1][column], body)
     axes[0][0].set_ylabel("recall@k")
     fig.suptitle(f"PathAtlas retrieval, encoder {result['encoder']}, {queries_phrase(result)}", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def method_style(body: dict[str, Any], method: str) -> tuple[str, dict[str, Any]]:
+    """A method's legend label and line: the default's named as such (its ``default_label`` where it is not all that
+    search does), thick and drawn over the others; chance dashed."""
+    if method == body.get("default"):
+        return f"{method} ({body.get('default_label', 'default')})", {"linewidth": 2.8, "zorder": 3}
+    return method, {"linewidth": 1.2, "linestyle": "--" if method == "chance" else "-"}
+
+
+def plot_headline(ax: Any, body: dict[str, Any]) -> None:
+    """The task's ``headline`` metric per method as bars, each named inside itself (names are long), the default's
+    coloured; an empty panel without one."""
+    metric = body.get("headline")
+    if not metric:
+        ax.axis("off")
+        return
+    names = list(body["methods"])
+    values = [body["methods"][name][metric] for name in names]
+    colours = ["tab:orange" if name == body.get("default") else "gainsboro" for name in names]
+    ax.barh(range(len(names)), values, color=colours)
+    for row, (name, value) in enumerate(zip(names, values, strict=True)):
+        ax.text(0.01, row, f"{method_style(body, name)[0]}: {value:.3f}", va="center", fontsize=7)
+    ax.set_yticks([])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(metric)
+    ax.grid(alpha=0.3, axis="x")
 
 
 def splits_used(tasks: dict[str, Any]) -> str:
@@ -181,7 +217,9 @@ def same_difference_p(differences: np.ndarray) -> float | None:
     return 1.0 if differences[0] == 0 else min(1.0, 2 / 2**differences.size)
 
 
-MARKED_METRICS = ("recall@1", "recall@5", "mrr", "precision@10")
+MARKED_METRICS = ("recall@1", "recall@5", "recall@10", "mrr", "precision@10")
+"""The metrics on which a default below a baseline is marked (``losses``), or below one of its components
+(``component_losses``)."""
 
 
 def losses(task: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
@@ -202,3 +240,40 @@ def losses(task: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
         if metric in mine and metric in task["methods"][baseline] and mine[metric] < task["methods"][baseline][metric]
     ]
     return {default: found} if found else {}
+
+
+def component_losses(task: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+    """Method name -> {metric: {"default": its figure, name: theirs}} for each method the default fuses (a row whose
+    "+"-parts are some of the default's: ``visual`` of ``visual+joint+specimen+majority``) and scores below on a
+    marked metric. Not a baseline (``losses``): the fusion losing to a part of itself on some metric, which the
+    default's row alone does not show."""
+    default = task.get("default")
+    if default not in task["methods"]:
+        return {}
+    mine, parts = task["methods"][default], set(default.split("+"))
+    found = {}
+    for name, theirs in task["methods"].items():
+        if name in task.get("baselines", []) or not set(name.split("+")) < parts:
+            continue
+        below = {
+            metric: {"default": mine[metric], name: theirs[metric]}
+            for metric in MARKED_METRICS
+            if metric in mine and metric in theirs and mine[metric] < theirs[metric]
+        }
+        if below:
+            found[name] = below
+    return found
+
+
+def component_notes(task: dict[str, Any]) -> dict[str, Any]:
+    """The task's ``below_components`` (``component_losses``) and a note for each component, with its ``notes``;
+    the task unchanged where the default is below none."""
+    below = component_losses(task)
+    if not below:
+        return task
+    notes = [
+        f"the default {task['default']} scores below its own component {name} on "
+        + ", ".join(f"{metric} ({pair['default']:.3f} vs {pair[name]:.3f})" for metric, pair in metrics.items())
+        for name, metrics in below.items()
+    ]
+    return {**task, "below_components": below, "notes": [*task.get("notes", []), *notes]}

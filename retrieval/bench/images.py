@@ -6,10 +6,12 @@
 - image_to_image_label: an image to images of the same diagnosis (precision@10).
 
 Image tasks encode the dataset's own images into an in-memory exact index (the same inner products a
-FAISS flat index computes); the gallery is always the whole file, so training images stay in as
-distractors. Every task names its ``default`` method (what search does for that query) and its
-``baselines``: ``chance`` everywhere, and for image to image ``plain-knn``: cosine kNN on EfficientNet-Lite0
-features of the whole image squashed to 224 x 224 (ImageNet mean/std, mean pooled; ``towers.RECIPES["plain"]``).
+FAISS flat index computes); the gallery is the whole file, so training images stay in as distractors, less a
+query's own near duplicates (below). Every task names its ``default`` method and its ``baselines``: ``chance``
+everywhere, and for image to image ``plain-knn``: cosine kNN on EfficientNet-Lite0 features of the whole image
+squashed to 224 x 224 (ImageNet mean/std, mean pooled; ``towers.RECIPES["plain"]``). The default is what search does
+for that query, but in an image-to-image task over every query of a file the heads trained on: there it is search's
+fusion without the learned spaces, and its ``default_label`` and notes say so.
 
 Queries: ``split="val"`` takes the held-out part (``is_validation`` groups, and items without any
 description, which training never sees). ``split="all"`` adds, for image to image, the same task over every
@@ -17,6 +19,11 @@ query (e.g. all atlas images with a case partner) with the methods that learned 
 (``visual``, ``plain-knn``, chance); methods with trained heads (``joint`` and its fusions) are reported on
 held-out queries only, in the ``...:held-out`` task, so no row ever scores images the heads were trained on. A task
 whose held-out queries are fewer than all it could score says how many in its ``notes`` (``split_notes``).
+
+Tiles (images without a case of their own: LC25000 turned and mirrored 250 originals per class into its tiles) are
+grouped by ``near_duplicate_groups``: a tile is held out only if no copy of it is among the items the heads trained
+on, and a query's copies are left out of its gallery for every method and chance alike (a copy of the query is not
+another image of its diagnosis). The tasks' ``near_duplicates`` and notes say how many.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from tqdm.auto import tqdm
 
 from pathatlas.retrieval.bench.common import SIGNIFICANCE_METRICS, chance, chapter_folds, compare_runs, summarise
 from pathatlas.retrieval.bench.trec import write_trec
-from pathatlas.retrieval.datasets import ImageItem, is_validation
+from pathatlas.retrieval.datasets import NEAR_DUPLICATE_CORRELATION, ImageItem, is_validation, near_duplicate_groups
 from pathatlas.retrieval.encoders import Encoder, l2_normalise
 from pathatlas.retrieval.encoders.default import DefaultEncoder
 from pathatlas.retrieval.encoders.features import recipe_views
@@ -64,7 +71,13 @@ class ImageSet:
             self.learned = ("joint",)
         else:
             self.vectors = self._encode(encoder)
-        self.held_out = [n for n, i in enumerate(items) if is_validation(i.group) or not i.texts]
+        self.copies = copies_of(items, settings)
+        """Each item's near-duplicate group among the tiles, named by its first member; any other item is its own."""
+        validation = [is_validation(i.group) or not i.texts for i in items]
+        trained = {self.copies[n] for n, held in enumerate(validation) if not held}
+        self.held_out = [n for n, held in enumerate(validation) if held and self.copies[n] not in trained]
+        self.trained_copy = sum(validation) - len(self.held_out)
+        """Items of the held-out split left out of it: a copy of theirs is among the items the heads trained on."""
         self.queries = list(range(len(items))) if split == "all" else self.held_out
         self.split = split
         self.inliers: dict[tuple[int, int], int] = {}
@@ -114,6 +127,18 @@ class ImageSet:
     def plain(self) -> np.ndarray:
         """The plain baseline's vectors (cached like every backbone feature)."""
         return l2_normalise(recipe_views([i.path for i in self.items], "plain", self.settings)[:, 0])
+
+
+def copies_of(items: list[ImageItem], settings: Settings) -> list[int]:
+    """``ImageSet.copies``: tiles (``ImageItem.tile``) grouped by ``near_duplicate_groups``, each group named by its
+    first member's position among ``items``; every other item is its own group."""
+    tiles = [n for n, item in enumerate(items) if item.tile]
+    copies = list(range(len(items)))
+    for n, first in zip(
+        tiles, near_duplicate_groups([items[n] for n in tiles], max_pixels=settings.max_image_pixels), strict=True
+    ):
+        copies[n] = tiles[first]
+    return copies
 
 
 def cross_modal(
@@ -167,7 +192,7 @@ def cross_modal(
             "default": default,
             "baselines": ["chance"],
             **body,
-            **({} if images.learned else split_notes(len(queries), len(figures))),  # learned: held out whatever --split
+            **noted(split_notes(len(queries), len(figures)) if not images.learned else []),  # learned: always held out
         }
         gold = [{c for c, same in enumerate(same_caption[q]) if same} for q in queries]
         if runs is not None:
@@ -186,42 +211,75 @@ def image_to_image(
     task: str,
     default_spaces: tuple[str, ...],
     runs: Path | None = None,
+    headline: str | None = None,
 ) -> dict[str, Any]:
     """The task on held-out queries with every method; with split "all", also on every query without the
     learned spaces (``task`` over all queries, ``task:held-out`` over held-out ones). ``runs``: a folder for each
-    task's TREC files (``write_runs``)."""
+    task's TREC files (``write_runs``). ``headline``: the metric the task is judged by, where no recall curve shows
+    it (the plot draws it beside the curves)."""
+    shown = {"headline": headline} if headline else {}
     if images.split != "all" or not images.learned:  # the queries are the held-out ones unless split is "all"
         body = ranked_methods(images, images.queries, relevant, default_spaces, runs=runs, task=task)
-        every = with_partner(images.items, range(len(images.items)), relevant)
+        every = with_partner(images.items, range(len(images.items)), relevant, images.copies)
         split = "all" if images.split == "all" else "val"
-        return {task: {**body, "split": split, **split_notes(body["n"], len(every))}}
+        return {task: annotated({**body, "split": split, **shown}, images, split_notes(body["n"], len(every)))}
     training_free = {s: v for s, v in images.vectors.items() if s not in images.learned}
     held_out = f"{task}:held-out"
+    every = ranked_methods(images, images.queries, relevant, tuple(training_free), training_free, runs=runs, task=task)
+    held = ranked_methods(images, images.held_out, relevant, default_spaces, runs=runs, task=held_out)
+    without = f"default without {'+'.join(images.learned)}"
+    learned = (
+        f"{every['default']} is search's {without}, whose heads trained on some of these queries; {held_out} scores "
+        "search's default itself"
+    )
     return {
-        task: {
-            **ranked_methods(
-                images, images.queries, relevant, tuple(training_free), training_free, runs=runs, task=task
-            ),
-            "split": "all",
-        },
-        held_out: {
-            **ranked_methods(images, images.held_out, relevant, default_spaces, runs=runs, task=held_out),
-            "split": "val",
-        },
+        task: annotated({**every, "split": "all", "default_label": without, **shown}, images, [learned]),
+        held_out: annotated({**held, "split": "val", **shown}, images),
     }
 
 
-def split_notes(n: int, total: int) -> dict[str, Any]:
-    """A task's ``notes`` where the held-out split (``is_validation``, meant for the data PathAtlas's heads were
-    trained on) left queries out, which a user's own images do not need; nothing where it left none."""
-    return {"notes": [f"held-out split: {n} of {total} queries; --split all for all"]} if n < total else {}
+def annotated(body: dict[str, Any], images: ImageSet, notes: Iterable[str] = ()) -> dict[str, Any]:
+    """``body`` with its ``notes``: those given, then what the tiles' near duplicates changed, also counted in its
+    ``near_duplicates``: the queries whose copies left their galleries (``ranked_methods``) and, on held-out queries
+    (split "val"), the tiles the held-out split lost (``ImageSet.trained_copy``)."""
+    counts, notes = dict(body.get("near_duplicates", {})), list(notes)
+    if copied := counts.get("queries_with_copies"):
+        notes.append(
+            f"{copied} of {body['n']} queries have turned or mirrored copies among the tiles (pixel correlation >= "
+            f"{NEAR_DUPLICATE_CORRELATION}, near_duplicate_groups), left out of their galleries for every method and "
+            "chance: a copy of the query is no other image of its diagnosis"
+        )
+    if body["split"] == "val" and images.trained_copy:
+        counts["held_out_with_trained_copy"] = images.trained_copy
+        notes.append(
+            f"{images.trained_copy} tiles of the held-out split are not counted held out: a copy of theirs is in the "
+            "training split (the tiles PathAtlas's heads trained on)"
+        )
+    return {**body, **({"near_duplicates": counts} if counts else {}), **noted(notes)}
+
+
+def split_notes(n: int, total: int) -> list[str]:
+    """A task's note where the held-out split (``is_validation``, meant for the data PathAtlas's heads were trained
+    on) left queries out, which a user's own images do not need; none where it left none."""
+    return [f"held-out split: {n} of {total} queries; --split all for all"] if n < total else []
+
+
+def noted(notes: list[str]) -> dict[str, Any]:
+    """A task's ``notes`` key: absent when there are none."""
+    return {"notes": notes} if notes else {}
 
 
 def with_partner(
-    items: list[ImageItem], candidates: Iterable[int], relevant: Callable[[ImageItem, ImageItem], bool]
+    items: list[ImageItem],
+    candidates: Iterable[int],
+    relevant: Callable[[ImageItem, ImageItem], bool],
+    copies: list[int],
 ) -> list[int]:
-    """The candidates with another item relevant to them: the queries a task can score."""
-    return [q for q in candidates if any(relevant(items[q], items[c]) for c in range(len(items)) if c != q)]
+    """The candidates with another item relevant to them, not a copy of theirs (``ImageSet.copies``): the queries a
+    task can score."""
+    return [
+        q for q in candidates if any(relevant(items[q], items[c]) for c in range(len(items)) if copies[c] != copies[q])
+    ]
 
 
 def fuse_orders(orders: dict[str, list[int]], weights: dict[str, float], k: int, depth: int = 200) -> list[int]:
@@ -244,12 +302,16 @@ def ranked_methods(
     ``runs``, the task's TREC files there, named by ``task`` (``write_runs``)."""
     items = images.items
     spaces = {s: v for s, v in (vectors or images.vectors).items() if s in default_spaces}
-    queries = with_partner(items, candidates, relevant)
+    queries = with_partner(items, candidates, relevant, images.copies)
+    copies = np.asarray(images.copies)
+    own = copies[queries][:, None] == copies[None, :]  # each query and its copies
+    gallery = len(items) - own.sum(axis=1)
+    copied = int(np.sum(gallery < len(items) - 1))
     orders: dict[str, list[list[int]]] = {}
     for name, vecs in {**spaces, PLAIN: images.plain}.items():
         scores = vecs[queries] @ vecs.T
-        scores[np.arange(len(queries)), queries] = -np.inf  # a query never retrieves itself
-        orders[name] = [list(np.argsort(-row))[: len(items) - 1] for row in scores]
+        scores[own] = -np.inf  # a query never retrieves itself nor a copy of itself
+        orders[name] = [list(np.argsort(-row))[:size] for row, size in zip(scores, gallery, strict=True)]
     default = "+".join(spaces)
     settings = images.settings
     weights = {f"{s}:image": ranker_weight(f"{s}:image", settings.fusion_weights()) for s in spaces}
@@ -277,14 +339,16 @@ def ranked_methods(
         flags = [[relevant(items[queries[r]], items[c]) for c in ranked[r]] for r in range(len(queries))]
         ranks = [first_relevant_rank(range(len(f)), f.__getitem__) for f in flags]
         methods[name] = {**summarise(ranks), "precision@10": precision_at_k(flags, 10)}
-    gold = [{c for c in range(len(items)) if c != q and relevant(items[q], items[c])} for q in queries]
+    gold = [
+        {c for c in range(len(items)) if not own[r, c] and relevant(items[q], items[c])} for r, q in enumerate(queries)
+    ]
     ranked = {name: [order[:CUTOFF] for order in lists] for name, lists in orders.items()}
     metrics = (*SIGNIFICANCE_METRICS, "precision@10")
     significance = compare_runs([str(q) for q in queries], gold, ranked, default, metrics=metrics)
     counts = [len(g) for g in gold]
     methods["chance"] = {
-        **chance(len(items) - 1, counts),
-        "precision@10": float(np.mean([c / (len(items) - 1) for c in counts])) if counts else 0.0,
+        **chance(gallery.tolist(), counts),
+        "precision@10": float(np.mean([c / size for c, size in zip(counts, gallery, strict=True)])) if counts else 0.0,
     }
     written = {"runs": write_runs(runs, task, images, queries, gold, orders)} if runs is not None else {}
     return {
@@ -293,6 +357,7 @@ def ranked_methods(
         "default": default,
         "baselines": [PLAIN, "chance"],
         "significance": significance,
+        **({"near_duplicates": {"queries_with_copies": copied}} if copied else {}),
         **written,
     }
 
