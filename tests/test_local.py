@@ -166,9 +166,9 @@ def test_an_image_query_takes_its_keypoints_while_its_dense_search_runs(specimen
         started.set()
         return real_keypoints(batch)
 
-    def rankings(self, queries):
+    def rankings(self, queries, pool):
         overlapped.append(started.wait(timeout=10))  # taken after the rankings, they would never start meanwhile
-        return real_rankings(self, queries)
+        return real_rankings(self, queries, pool)
 
     monkeypatch.setattr(search, "keypoints", keypoints)
     monkeypatch.setattr(search.Searcher, "_rankings", rankings)
