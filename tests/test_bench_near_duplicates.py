@@ -175,3 +175,16 @@ def test_the_plot_draws_the_headline_precision_as_bars_and_the_default_thick(tmp
         and style["linewidth"] > method_style(body, "visual")[1]["linewidth"]
     )
     assert style["zorder"] > 2  # over the other lines
+
+
+def test_the_printed_table_names_the_default_row_as_the_run_labels_it():
+    from rich.console import Console
+
+    from pathatlas.ui.bench_cli import retrieval_table
+
+    body = {"n": 3, "default": "visual+majority", "default_label": "default without joint", "baselines": []}
+    body["methods"] = {"visual+majority": scores(), "visual": scores()}
+    console = Console(width=200, record=True)
+    console.print(retrieval_table("atlas", body))
+    row = next(line for line in console.export_text().splitlines() if "visual+majority" in line)
+    assert "default without joint" in row, row

@@ -284,7 +284,8 @@ def retrieval_table(task: str, body: dict) -> Table:
         cells = [
             f"{m[key]:.3f}" if key in m else "" for key in ("recall@1", "recall@5", "recall@10", "mrr", "precision@10")
         ]
-        note = "default" if name == body.get("default") else ("baseline" if name in body.get("baselines", []) else "")
+        default = body.get("default_label", "default")  # "default without joint" where its heads trained on these
+        note = default if name == body.get("default") else ("baseline" if name in body.get("baselines", []) else "")
         if name in marks:
             note = "[red]✗ below " + "; ".join(f"{b} on {metric}" for b, metric in marks[name]) + "[/red]"
         table.add_row(name, *cells, note)
@@ -335,7 +336,7 @@ def bench_retrieval_command(
         ),
     ] = None,
     json_out: JsonFileOpt = None,
-    plot: Annotated[Path | None, typer.Option(help="Draw recall@k curves to this PNG.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Draw recall@k curves (and P@10 bars) to this PNG.")] = None,
 ):
     """Recall@1/5/10, MRR and precision@10 per direction and method, with baselines and chance."""
     from pathatlas.plugins import require
