@@ -196,13 +196,31 @@ def relevance_words(hit: dict[str, Any], look_alike: bool) -> str:
     return "looks alike" if look_alike and rankers and rankers <= LOOK_ALIKE_RANKERS else hit["relevance"]
 
 
-def results_status(count: int, title: str) -> str:
+def results_status(count: int, title: str, images: str = "") -> str:
     """The line a screen reader announces when results arrive (a search, find similar, show more): "12 results for
     “koilocytes”", or what to try when none came (a note outside the live region is never read out); ``title`` says
-    what was searched ("for “…”", "like slide.png")."""
+    what was searched ("for “…”", "like slide.png"). ``count`` counts result cards, as their headings do, and
+    ``images`` (``grouped_images``) the case images they hold: "7 results (7 cases with 12 images) for “carcinoma”"."""
     if not count:
         return f"No results {title}".strip() + ": try other words or fewer filters."
-    return f"{count} result{'' if count == 1 else 's'} {title}".strip()
+    held = f" ({images})" if images else ""
+    return f"{count} result{'' if count == 1 else 's'}{held} {title}".strip()
+
+
+def grouped_images(cards: list[list[dict[str, Any]]]) -> str:
+    """The case images that result cards (``group_cases``) hold, where a card holds several: "7 cases with 12 images";
+    "" where each card is one hit. A count of hits announced 12 results over 7 headings."""
+    cases = [card for card in cards if card[0]["kind"] == "case"]
+    images = sum(len(card) for card in cases)
+    if images == len(cases):
+        return ""
+    return f"{len(cases)} case{'' if len(cases) == 1 else 's'} with {images} images"
+
+
+def tab_title(view: str | None, query: str = "") -> str:
+    """The browser tab's title: the query shown, the view, the app ("carcinoma – Search – PathAtlas"), so that a
+    screen reader's list of tabs and the history tell searches and views apart."""
+    return " – ".join(filter(None, [shorten(query, 60), view, "PathAtlas"]))
 
 
 def place(hit: dict[str, Any]) -> str:
@@ -253,8 +271,9 @@ def image_alt(hit: dict[str, Any], position: tuple[int, int] | None = None) -> s
     source = citation.get("source") or ""
     if hit["kind"] == "case":
         which = f", image {position[0]} of {position[1]}" if position and position[1] > 1 else ""
-        about = ", ".join(v for v in (hit.get("diagnosis") or stored_title(hit), hit.get("organ")) if v)
-        return shorten(f"Case {citation.get('case') or ''}{which}" + (f": {about}" if about else ""))
+        case = citation.get("case") or ""
+        about = ", ".join(v for v in (case_about(case, hit.get("diagnosis"), stored_title(hit)), hit.get("organ")) if v)
+        return shorten(f"Case {case}{which}" + (f": {about}" if about else ""))
     page = citation.get("page")
     where = f"p. {page} of {source}" if page is not None else source
     if hit["kind"] == "figure":
@@ -263,9 +282,21 @@ def image_alt(hit: dict[str, Any], position: tuple[int, int] | None = None) -> s
     return shorten(f"Page {page} of {source}" if page is not None else f"Page of {source}")
 
 
+def case_about(case: str, diagnosis: str | None, title: str | None) -> str:
+    """What a case shows, for its heading and text alternatives: its diagnosis, else its own title; "" where that is its
+    id again (a folder without diagnoses titles each image by its name: "Case GBD3 · GBD3" was read twice)."""
+    about = diagnosis or title or ""
+    return "" if about.strip().casefold() == case.strip().casefold() else about
+
+
+def full_size_name(case: dict[str, Any], number: int) -> str:
+    """The name of the link to a case viewer's image ``number`` as stored (it is shown shrunk to the viewer's width)."""
+    return f"Open image {number} of case {case.get('case') or ''} at full size"
+
+
 def case_image_text(case: dict[str, Any], number: int, total: int) -> str:
-    """A case image's caption and text alternative: the case, its diagnosis and organ, which of its images this is
-    (never the image's file path, which tells a reader nothing)."""
+    """A case image's text alternative in the case viewer: the case, its diagnosis and organ, which of its images this
+    is (never the image's file path, which tells a reader nothing). It is no caption too: a screen reader read both."""
     about = ", ".join(v for v in (case.get("diagnosis"), case.get("organ")) if v)
     which = f", image {number} of {total}" if total > 1 else ""
     return shorten(f"Case {case.get('case') or ''}{which}" + (f": {about}" if about else ""))

@@ -11,12 +11,14 @@ citation to copy; a case's viewer, its images. The search shown (its text and fi
 the page's URL: a reload searches again, Back and Forward step through searches, and a search can be bookmarked or
 shared.
 
-Accessibility: every image has a text alternative (citation, caption, case diagnosis); the results' count is a polite
-live region; buttons are named by what they open; headings go h1 (the app), h2 (a result, an option, the viewer);
-captions and quotes keep 4.5:1 contrast; an unreachable API is one sentence, and the rest of the page still draws;
-images the API refuses are one line, not blank cards. Media URLs carry the API's root path (``pathatlas serve
---root-path``) for a browser; the UI fetches them under its own base URL (``media_path``), directly or through the
-proxy.
+Accessibility: every image has a text alternative (citation, caption, case diagnosis), and a case's images a link to
+each at full size; the results' count (of cards, as headings) is a polite live region naming the search and its
+filters, and a filter picked searches again; Open, Find similar and Show more move keyboard focus to what they drew;
+the browser tab's title names the view; buttons are named by what they open; headings go h1 (the app), h2 (a result,
+an option, the viewer); captions and quotes keep 4.5:1 contrast; an unreachable API is one sentence, and the rest of
+the page still draws; images the API refuses are one line, not blank cards. Media URLs carry the API's root path
+(``pathatlas serve --root-path``) for a browser; the UI fetches them under its own base URL (``media_path``), directly
+or through the proxy.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import httpx
 import pymupdf
 import streamlit as st
 from PIL import Image
+from streamlit import runtime
 
 from pathatlas.indexer.sources.cases import HEIC_HINT, HEIC_SUFFIXES
 from pathatlas.indexer.sources.pdf import mupdf_alone
@@ -41,13 +44,16 @@ from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.stores.base import fold
 from pathatlas.ui.present import (
     PAGE_SIZE,
+    case_about,
     case_image_text,
     citation_text,
     distinct_places,
     error_message,
     focus_script,
     found_by,
+    full_size_name,
     group_cases,
+    grouped_images,
     highlight,
     image_alt,
     img_html,
@@ -66,6 +72,7 @@ from pathatlas.ui.present import (
     shorten,
     similar_label,
     stored_title,
+    tab_title,
     unknown_words_note,
     unreachable_message,
     unsupported_file,
@@ -75,8 +82,10 @@ st.set_page_config(page_title="PathAtlas", layout="wide", menu_items={"About": "
 KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
 FILTERS = {"kind": "Kind", "source": "Source", "organ": "Organ", "diagnosis": "Diagnosis", "chapter": "Chapter"}
 TABS = ("Search", "Ask", "Library")
+SIMILAR = "/search/similar"
 BADGE = {"best match": "green", "strong match": "green", "good match": "blue", "related": "gray"}
 READING_DPI = 110
+CASE_IMAGE_WIDTH = 320
 CONTEXT_POINTS = 72  # the page shown above and below a matched box: an inch, five or six lines of a book's text
 SEARCH_IMAGE_TYPES = ("png", "jpg", "jpeg", "tif", "tiff")
 ASK_IMAGE_TYPES = ("png", "jpg", "jpeg")
@@ -280,22 +289,56 @@ def filter_values(name: str) -> list[dict[str, Any]]:
     return [v for v in values if v["value"] in KINDS] if name == "kind" else values
 
 
-def filter_row() -> dict[str, list[str]]:
-    chosen: dict[str, list[str]] = {}
+def value_names(name: str) -> dict[str, str]:
+    """Each value filter ``name`` offers, by the name its menu shows (a source's file name, not its id)."""
+    return {v["value"]: v.get("label") or v["value"] for v in filter_values(name)}
+
+
+def filter_row() -> None:
+    """The filter menus; picking or removing a value searches again (``refilter``)."""
     for column, (name, label) in zip(st.columns(len(FILTERS)), FILTERS.items(), strict=True):
-        offered = filter_values(name)
-        values = [v["value"] for v in offered]
-        shown = {v["value"]: f"{v.get('label') or v['value']} ({v['count']})" for v in offered}
-        picked = column.multiselect(
+        counts = {v["value"]: v["count"] for v in filter_values(name)}
+        shown = {value: f"{named} ({counts[value]})" for value, named in value_names(name).items()}
+        column.multiselect(
             label,
-            values,
+            list(shown),
             key=f"filter-{name}",
             format_func=shown.__getitem__,
             placeholder="any",
+            on_change=refilter,
         )
-        if picked:
-            chosen[name] = picked
-    return chosen
+
+
+def chosen_filters() -> dict[str, list[str]]:
+    """The values picked in the filter menus, read from their state: a menu's callback runs before they are drawn."""
+    return {name: picked for name in FILTERS if (picked := st.session_state.get(f"filter-{name}"))}
+
+
+def sent_filters(path: str, chosen: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The filters a search at ``path`` sends: find similar looks for any kind of record like the one clicked."""
+    return {name: values for name, values in chosen.items() if not (path == SIMILAR and name == "kind")}
+
+
+def filters_said(filters: dict[str, list[str]]) -> str:
+    """A search's filters as its results line says them: "in organ colon or lung, kind case"."""
+    said = [
+        f"{FILTERS[name].lower()} {' or '.join(value_names(name).get(v, v) for v in values)}"
+        for name, values in filters.items()
+    ]
+    return f"in {', '.join(said)}" if said else ""
+
+
+def refilter() -> None:
+    """Filter menu callback: the search shown (by text, image or look) again under the filters now chosen, and a text
+    search's URL naming them. The unfiltered results, their count and the URL stayed until Search was pressed, and a
+    screen reader heard nothing change."""
+    if "hits" not in st.session_state and "search_refused" not in st.session_state:
+        return  # no search shown
+    method, path, title, kwargs, _ = st.session_state.last_search
+    filters = sent_filters(path, chosen_filters())
+    run_search(method, path, title, filters, **kwargs)
+    if text := st.query_params.get("q"):  # the URL names a text search alone
+        keep_in_url(text, filters)
 
 
 def url_search() -> tuple[str, dict[str, list[str]]]:
@@ -366,7 +409,7 @@ def dropped_note(dropped: list[tuple[str, str]]) -> str | None:
 
 def search_for(text: str, filters: dict[str, list[str]]) -> None:
     st.session_state.terms = query_terms(text)
-    run_search("POST", "/search", f"for {quoted(text)}", json={"text": text, "filters": filters})
+    run_search("POST", "/search", f"for {quoted(text)}", filters, json={"text": text})
 
 
 def quoted(text: str) -> str:
@@ -389,25 +432,37 @@ def forget_for_refused(file_id: str) -> None:
         keep_in_url()
 
 
-def run_search(method: str, path: str, title: str, **kwargs) -> None:
-    """A new search: its first page of results, the viewer closed; kept so that "Show more" can ask for more.
-    ``title`` says what was searched after the count ("for “koilocytes”", "like slide.png")."""
+def run_search(method: str, path: str, title: str, filters: dict[str, list[str]], **kwargs) -> None:
+    """A new search: its first page of results, the viewer closed; kept so that "Show more" can ask for more and a
+    filter picked can ask again. ``title`` says what was searched after the count ("for “koilocytes”", "like
+    slide.png"); ``kwargs``, the request without its filters and k."""
     st.session_state.selected = None
-    st.session_state.last_search = (method, path, title, kwargs)
+    st.session_state.last_search = (method, path, title, kwargs, filters)
     fetch_results(PAGE_SIZE)
 
 
 def show_more() -> None:
     """Button callback: the last search again, for more results (thumbnails already seen come from the cache)."""
     if k := more_results(st.session_state.k, len(st.session_state.hits)):  # None: a click on a stale button
+        shown = len(group_cases(st.session_state.hits))
         fetch_results(k)
+        focus_results(shown)
+
+
+def focus_results(first: int) -> None:
+    """Keyboard focus to the heading of result card ``first`` (the first of find similar's, the first new one of show
+    more's), or to the results line where no such card came: focus fell to the page's top, or stayed on the Show
+    more button, now below the new cards."""
+    cards = len(group_cases(st.session_state.get("hits") or []))
+    move_focus(f".st-key-card-{first} h2" if first < cards else ".results-status")
 
 
 def fetch_results(k: int) -> None:
     """The last search's first ``k`` results; the API ranks the same for any k, so more only adds cards below."""
-    method, path, title, kwargs = st.session_state.last_search
+    method, path, title, kwargs, filters = st.session_state.last_search
     body = "json" if "json" in kwargs else "data"  # a JSON body, or an uploaded image's form fields
-    sized = {**kwargs, body: {**kwargs[body], "k": k if body == "json" else str(k)}}
+    fields = {"filters": filters, "k": k} if body == "json" else {"filters": json.dumps(filters), "k": str(k)}
+    sized = {**kwargs, body: {**kwargs[body], **fields}}
     response = reached(method, path, **sized)
     if response is None or response.status_code >= 400:  # why, not "no results", which would blame the query
         why = refused(method, path, response) if response is not None else st.session_state.unreachable
@@ -422,19 +477,16 @@ def fetch_results(k: int) -> None:
     st.session_state.unknown_words = found.get("unknown_words", [])
     st.session_state.by_image = path != "/search"
     words = found.get("image_words")  # an uploaded diagram's labels, searched as words
-    st.session_state.results_title = title + (f" · words read in the image: {words}" if words else "")
+    said = " ".join(filter(None, [title, filters_said(filters)]))
+    st.session_state.results_title = said + (f" · words read in the image: {words}" if words else "")
 
 
 def find_similar(hit: dict[str, Any]) -> None:
-    filters = {k: v for k, v in st.session_state.get("filters", {}).items() if k != "kind"}
-    run_search(
-        "POST",
-        "/search/similar",
-        f"that look like {hit['citation']['label']}",
-        json={"id": hit["id"], "filters": filters},
-    )
+    title = f"that look like {hit['citation']['label']}"
+    run_search("POST", SIMILAR, title, sent_filters(SIMILAR, chosen_filters()), json={"id": hit["id"]})
     st.session_state.terms = []
     keep_in_url()
+    focus_results(0)
 
 
 def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str) -> None:
@@ -479,13 +531,14 @@ def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str
 def card_title(hit: dict[str, Any], images: int) -> str:
     """A result card's heading (Markdown): its kind and citation; a case's names the case (``case_title``)."""
     if hit["kind"] == "case":
-        return case_title(hit["citation"].get("case") or "", hit.get("diagnosis") or stored_title(hit), images)
+        return case_title(hit["citation"].get("case") or "", hit.get("diagnosis"), stored_title(hit), images)
     return f"**{KINDS.get(hit['kind'], hit['kind'])}** · {plain(hit['citation']['label'])}"
 
 
-def case_title(case: str, about: str | None, images: int) -> str:
-    """A case's heading (Markdown), on its card and over its viewer: the case, what it shows, how many images it has.
-    Its citation's label names the file of one image ("cases, case DEMO-02, images/DEMO-02-1.jpg")."""
+def case_title(case: str, diagnosis: str | None, title: str | None, images: int) -> str:
+    """A case's heading (Markdown), on its card and over its viewer: the case, what it shows (``case_about``), how many
+    images it has. Its citation's label names the file of one image ("cases, case DEMO-02, images/DEMO-02-1.jpg")."""
+    about = case_about(case, diagnosis, title)
     return "**Case** " + plain(" · ".join(filter(None, [case, about, f"{images} images" if images > 1 else ""])))
 
 
@@ -530,11 +583,11 @@ def viewer(hit: dict[str, Any], state: str, level: int = 2) -> None:
         case = case_details(hit) if hit["kind"] == "case" else None
         title = plain(citation["label"])
         if case:
-            title = case_title(case["case"], case.get("diagnosis") or case.get("title"), len(case["images"]))
+            title = case_title(case["case"], case.get("diagnosis"), case.get("title"), len(case["images"]))
         (st.header if level == 2 else st.subheader)(title, anchor=False)
         actions = st.container(horizontal=True)  # buttons wrap onto rows, never squeezed to a letter a line
         if case:
-            case_view(case)
+            case_view(case, state)
         elif hit.get("page_url"):
             page_view(hit, state, actions)
         actions.button("Close", key=f"{state}-close", on_click=close, args=(state,))
@@ -619,16 +672,29 @@ def case_details(hit: dict[str, Any]) -> dict[str, Any] | None:
     return details.json() if details is not None else None
 
 
-def case_view(case: dict[str, Any]) -> None:
+def case_view(case: dict[str, Any], state: str) -> None:
+    """A case's diagnosis, organ and labels, and its images, each with a link to it at full size."""
     diagnosis, organ = plain(case.get("diagnosis") or "n/a"), plain(case.get("organ") or "n/a")
     st.markdown(f"**Diagnosis:** {diagnosis}  \n**Organ:** {organ}")
     if case.get("labels"):
         st.markdown("  \n".join(f"**{plain(k)}:** {plain(str(v))}" for k, v in case["labels"].items()))
     total = len(case["images"])
-    shown = [(media(image["url"]), case_image_text(case, n, total)) for n, image in enumerate(case["images"], start=1)]
-    shown = [(data, words) for data, words in shown if data]  # words: the case, not the image's file path
-    if shown:
-        picture([data for data, _ in shown], [w for _, w in shown], [plain(w) for _, w in shown], width=320)
+    row = st.container(horizontal=True, key=f"{state}-case-images")  # their toolbars hidden (STYLE)
+    for n, image in enumerate(case["images"], start=1):
+        if data := media(image["url"]):
+            with row.container(width=CASE_IMAGE_WIDTH):
+                picture([data], [case_image_text(case, n, total)], width=CASE_IMAGE_WIDTH)
+                st.markdown(f"[{plain(full_size_name(case, n))}]({full_size_url(data, image['id'])})")
+
+
+def full_size_url(image: bytes, key: str) -> str:
+    """Where the browser gets ``image`` as stored, as a URL relative to the app's page: ``st.image`` sends an image
+    shrunk to the width it is shown at, which its Fullscreen showed no larger. Streamlit serves it as it serves the
+    images it draws, while a run draws its link; the API's media URL is out of a browser's reach where the API runs in
+    the UI's process (``pathatlas ui`` without ``--api``)."""
+    kind = Image.open(io.BytesIO(image)).format
+    kind = Image.MIME["JPEG" if kind == "MPO" else kind]  # a phone's JPEG with a preview inside is served as a JPEG
+    return runtime.get_instance().media_file_mgr.add(image, kind, f"full-size-{key}").lstrip("/")
 
 
 def search_tab() -> None:
@@ -646,8 +712,8 @@ def search_tab() -> None:
             st.error(plain(refusal))
             forget_for_refused(image.file_id)
             image = None
-    filters = filter_row()
-    st.session_state.filters = filters
+    filter_row()
+    filters = chosen_filters()
     status = st.empty()  # the results' count, a live region: one element across reruns, so its new text is read out
     said = ""  # what the live region says: the results' count, no results, what to type, or why the API refused
     if submitted or (image is not None and st.session_state.get("searched_image") != image.file_id):
@@ -658,8 +724,9 @@ def search_tab() -> None:
                 "POST",
                 "/search/image",
                 f"like {image.name}" + (f" and {quoted(text)}" if text.strip() else ""),
+                filters,
                 files={"image": (image.name, image.getvalue())},
-                data={"text": text or "", "filters": json.dumps(filters)},
+                data={"text": text or ""},
             )
             keep_in_url()
         elif text.strip():
@@ -673,8 +740,9 @@ def search_tab() -> None:
         else:
             forget_search()
     hits = st.session_state.get("hits")
+    cards = group_cases(hits or [])
     if hits is not None and not said:
-        said = results_status(len(hits), st.session_state.get("results_title", ""))
+        said = results_status(len(cards), st.session_state.get("results_title", ""), grouped_images(cards))
     said = said or st.session_state.get("search_refused", "") or refusal
     status.markdown(
         f"<p role='status' aria-live='polite' class='results-status'>{html.escape(said)}</p>", unsafe_allow_html=True
@@ -688,7 +756,6 @@ def search_tab() -> None:
     selected = st.session_state.get("selected")
     results, side = st.columns([5, 7]) if selected else (st.container(), None)
     with results:
-        cards = group_cases(hits)
         note = look_alike_note(hits, index_has_cases()) if st.session_state.get("by_image") else None
         if note:
             st.info(note)
@@ -754,7 +821,7 @@ def ask_tab() -> None:
         why = f"{image.name} is not a PNG or JPEG image: choose one of those, or none."
         st.error(plain(not_an_image(image.name, why)))
         image = None
-    sources = {v["value"]: v.get("label") or v["value"] for v in facets()["fields"].get("source", [])}
+    sources = value_names("source")
     scope = st.multiselect(
         "Answer from", list(sources), key="ask-sources", format_func=sources.__getitem__, placeholder="every source"
     )
@@ -935,6 +1002,13 @@ def app_tabs() -> list:
     return st.tabs(TABS, key="tab", on_change=keep_tab)
 
 
+def page_title() -> str:
+    """The browser tab's title for the view shown (``tab_title``); the app's name alone where Streamlit does not tell
+    the app the tab chosen (``TAB_CHOSEN``)."""
+    view = st.session_state.get("tab") if TAB_CHOSEN else None
+    return tab_title(view, st.query_params.get("q", "") if view == TABS[0] else "")
+
+
 def keep_tab() -> None:
     """Tab callback: the tab chosen in the URL (the first, Search, as none)."""
     if st.session_state.tab == TABS[0]:
@@ -958,6 +1032,10 @@ STYLE = (
     ":focus-visible{outline:2px solid #1c83e1!important;outline-offset:2px}"
     "[role=tab]:focus-visible{outline-offset:-2px!important}"  # inside the tab: the tab list clips what is outside
     "[data-testid=stElementToolbar]:focus-within{opacity:1!important}"
+    # a thumbnail's or case image's Fullscreen showed it as shrunk to its width, and dropped focus: no toolbar (a case
+    # image links to itself at full size)
+    "[class*=st-key-card-] [data-testid=stElementToolbar],[class*=-case-images] [data-testid=stElementToolbar]"
+    "{display:none!important}"
     # result, option and viewer titles are h2 (h3 under an option) for their place in the outline, not for size
     "[class*=st-key-card-] h2,[class*=st-key-option-] h2{font-size:1rem;font-weight:400;padding:0 0 .25rem}"
     "[class*=-viewer] h2,[class*=-viewer] h3{font-size:1.25rem;padding:.25rem 0}"
@@ -981,3 +1059,4 @@ notice_unreachable(notice)
 notice_media(media_notice)
 if focus := st.session_state.pop("focus", None):
     st.html(focus_script(*focus), unsafe_allow_javascript=True)
+st.set_page_config(page_title=page_title())
