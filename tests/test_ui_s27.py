@@ -150,7 +150,7 @@ def test_a_pasted_paragraph_is_named_shortly_in_the_warning_and_the_results_line
     assert len(re.findall(r"'[^']+'", listed)) == UNKNOWN_SHOWN and int(more) > 0, warning
     assert f"'{TYPO[0]}'" in listed and TYPO[1] in warning.split("did you mean")[1], warning
     line = status(seen)
-    assert re.fullmatch(r"\d+ results for “.{20,60}…”", line), line
+    assert re.fullmatch(r"\d+ results( \(.+\))? for “.{20,60}…”", line), line
     assert line.split("“")[1].removesuffix("…”") in PARAGRAPH
 
 

@@ -191,7 +191,7 @@ def test_a_url_filter_is_read_as_the_menus_hold_it_and_one_the_library_lacks_is_
     organ's case and takes a source by its file name."""
     brain, lung, primer = run_app(URL_FILTERS, library_index, demo_index.settings.home)
     for seen in (brain, lung, primer):
-        assert seen["exceptions"] == [] and re.search(r">\d+ results? for", seen["status"][0]), seen
+        assert seen["exceptions"] == [] and re.search(r">\d+ results?( \(.+\))? for", seen["status"][0]), seen
     assert brain["url"] == {"q": "granuloma"}  # the URL says what is shown
     assert "filter organ=brain is not in this library; showing results without it" in map(unescaped, brain["warnings"])
     assert (lung["menus"]["Organ"], lung["menus"]["Kind"]) == (["lung"], ["case"])
