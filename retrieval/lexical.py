@@ -64,37 +64,6 @@ from pathatlas.settings import snowball_languages
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
-NEAR_EDITS = ((6, 1),)
-"""A query term no document holds is read as the held term fewest edits away, for a term (a stem) of at least this many
-letters at most this many edits: "osteoclasst" as "osteoclast", "resorbtion" (stem "resorbt") as "resorpt", "meylin" as
-"myelin". Most misspellings are one edit (Damerau, 1964); a shorter word's one-edit neighbours are mostly other words
-("snow": "show", "cook": "cool"), and two edits read "sprinter" as "sphincter". Set a priori, not tuned: no dev
-question changes rank (BENCHMARKS.md)."""
-
-
-def edits(a: str, b: str, most: int) -> int:
-    """The edits (a letter added, dropped or changed, two neighbours swapped) that make ``a`` into ``b``, or ``most``
-    + 1 once more than ``most`` are needed."""
-    if abs(len(a) - len(b)) > most:
-        return most + 1
-    before, row = None, list(range(len(b) + 1))
-    for i, x in enumerate(a, start=1):
-        current = [i] + [0] * len(b)
-        for j, y in enumerate(b, start=1):
-            current[j] = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (x != y))
-            if before is not None and i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
-                current[j] = min(current[j], before[j - 2] + 1)
-        if min(current) > most:
-            return most + 1
-        before, row = row, current
-    return row[-1]
-
-
-def allowed_edits(term: str) -> int:
-    """How many edits ``NEAR_EDITS`` allows a query term."""
-    return max((n for letters, n in NEAR_EDITS if len(term) >= letters), default=0)
-
-
 TERMS_VERSION = 11
 """What a saved segment's terms are (1: stems only; 2: Roman numerals kept as letters; 3: Roman numerals read as digits;
 4: Unicode-normalised, accents folded, CJK character pairs; 5: Turkish texts by Turkish stems; 6: by English stems
@@ -636,7 +605,6 @@ class LexicalIndex:
         self._post = _Postings(np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.uint16),
                                np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros(0, bool), 0, 0.0)  # fmt: skip
         self._masks: dict[tuple, np.ndarray] = {}
-        self._near: dict[str, str | None] = {}
 
     # -- building ----------------------------------------------------------------------------
     @classmethod
@@ -744,7 +712,6 @@ class LexicalIndex:
         weight = _tf_weights(docs, tf, length, total_length / max(n_docs, 1))
         self._post = _Postings(indptr, docs, tf, weight, length, alive, n_docs, total_length)
         self._masks.clear()
-        self._near.clear()
 
     def _merged(self, post: _Postings, alive, new_slots, new_terms, new_tf, dropped: bool):
         """The posting lists with dead slots removed and new postings inserted, term-major, in O(postings)."""
@@ -826,33 +793,11 @@ class LexicalIndex:
         allowed = self._allowed(filters, len(self.slot_ids)) if filters else None
         results = []
         for tokens in lookup_terms(queries, self.read_in):
-            slots, scores = self.top([self.held(token) or token for token in tokens], k, allowed)
+            slots, scores = self.top(tokens, k, allowed)
             results.append(
                 [(self.slot_ids[s], score) for s, score in zip(slots.tolist(), scores.tolist(), strict=True)]
             )
         return results
-
-    def held(self, term: str) -> str | None:
-        """``term`` where a document holds it, else the held term of its first letter fewest edits away within
-        ``allowed_edits`` (most documents first), else None: a mistyped word ("osteoclasst") finds what its spelling
-        meant instead of nothing, while the searcher's unknown-word warning still names it. Terms of another
-        language's stems (prefixed) and words with digits stay as typed."""
-        post = self._post
-        index = self.vocab.get(term)
-        if index is not None and index + 1 < len(post.indptr) and post.indptr[index + 1] > post.indptr[index]:
-            return term
-        most = allowed_edits(term)
-        if not most or not term.isalpha() or not term.isascii():
-            return None
-        if term not in self._near:
-            found = [
-                (edits(term, other, most), -int(post.indptr[i + 1] - post.indptr[i]), other)
-                for other, i in self.vocab.items()
-                if other[:1] == term[:1] and i + 1 < len(post.indptr) and post.indptr[i + 1] > post.indptr[i]
-            ]
-            near = min((f for f in found if f[0] <= most), default=None)
-            self._near[term] = near[2] if near else None
-        return self._near[term]
 
     def holding_all(self, text: str, k: int, filters: Filters | None = None) -> set[str]:
         """The ``k`` records holding each of ``text``'s ``content_terms`` that BM25 ranks best."""
