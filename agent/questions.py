@@ -185,25 +185,32 @@ INLINE_LABEL = re.compile(rf"(?<!\S){LABEL}")
 """A label inside a line, after a space: "A)" in "...bone? A) Osteoblasts B) Osteoclasts"."""
 
 
+NEW_SENTENCE = re.compile(r"\?|[.!]\s+[A-Z]")
+"""What an option written along a line never holds: a question, or a new sentence ("...2) rash. What is it?" lists
+findings inside a question; "A) C. difficile" is one option)."""
+
+
 def unfolded(question: str) -> str:
     """``question`` with options written along its last line ("...bone? A) Osteoblasts B) Osteoclasts") put on lines of
     their own, as quizzes copied from a web page or a PDF often come; unchanged unless labels of one form run from A
-    (or 1) in order to the end of the text, the first after "?", ":" or at a line's start. Labels of another form
-    inside an option ("A) C. difficile colitis") stay its text."""
+    (or 1) in order to the end of the text, the first after question text ending in "?" or ":" or at a line's start,
+    and no option holds a question or a new sentence (``NEW_SENTENCE``: "Two patients: 1) a child ... and 2) an adult
+    .... What vitamin is deficient?" asks about its list). Labels of another form inside an option ("A) C. difficile
+    colitis") stay its text."""
     labels = list(INLINE_LABEL.finditer(question))
     for k, first in enumerate(labels):
         before, after = question[: first.start()], question[first.start() :]
-        if label_place(first) or "\n" in after or not re.search(r"(^|[?:\n])\s*$", before):
+        if label_place(first) or "\n" in after or not before.strip() or not re.search(r"[?:\n]\s*$", before):
             continue
+        shape = label_shape(after)
         run = [first]
         for label in labels[k + 1 :]:
-            if label_place(label) == len(run) and label_shape(label[0]) == label_shape(first[0]):
+            if label_place(label) == len(run) and label_shape(question[label.start() :]) == shape:
                 run.append(label)
-        if len(run) > 1:
-            ends = [label.start() for label in run[1:]] + [len(question)]
-            return "\n".join(
-                [before.rstrip(), *(question[a.start() : end].strip() for a, end in zip(run, ends, strict=True))]
-            )
+        ends = [label.start() for label in run[1:]] + [len(question)]
+        options = [question[a.start() : end].strip() for a, end in zip(run, ends, strict=True)]
+        if len(run) > 1 and not any(NEW_SENTENCE.search(ANY_LABEL.sub("", option, count=1)) for option in options):
+            return "\n".join([before.rstrip(), *options])
     return question
 
 

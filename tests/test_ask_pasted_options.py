@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pathatlas.agent.questions import pasted_options
+from pathatlas.agent.questions import pasted_options, with_pasted_options
 from pathatlas.errors import BadInputError
 from pathatlas.ui.cli import parse_options
 from tests.helpers import indexed_lecture, one_error_line, run_cli
@@ -106,10 +106,15 @@ def test_options_written_along_the_question_s_last_line_are_its_options(along):
         "Which? A) night blindness C) scurvy",  # not in order
         "Which? A. retinol B) thiamine",  # two forms
         "Which? A) retinol B) thiamine\nExplain why.",  # a line after them
+        "Two patients: 1) a child with rickets and 2) an adult with osteomalacia. What vitamin is deficient?",
+        "Consider: (1) fever (2) rash. What is the diagnosis?",  # a list the question asks about
+        "A. fumigatus and B. dermatitidis: which grows as a mould?",  # no question text before them
+        "Food poisoning: A) which toxin of B. cereus causes vomiting?",  # "B." is no label of "A)"'s form
     ],
 )
 def test_labels_along_a_line_that_are_no_options_leave_the_question_as_it_is(sentence):
     assert pasted_options(sentence) is None
+    assert with_pasted_options(sentence, []) == (sentence, [], False), "asked as written, not refused"
 
 
 def test_an_option_s_own_initial_of_another_form_stays_its_text():
