@@ -889,26 +889,35 @@ def ask_tab() -> None:
 
 # -- library -----------------------------------------------------------------------------------
 JOB_POLL_SECONDS = 1800
-# What the Library's total counts of each kind, in a student's words: the API counts a case's images, not its cases;
-# passages, the parts of pages a search finds, are left out. (A bare string here would be drawn: Streamlit's magic.)
+# What the Library's total counts of each kind, in a student's words: the facets count a case's images, not its cases
+# (GET /sources counts those); passages, the parts of pages a search finds, are left out. (A bare string here would be
+# drawn: Streamlit's magic.)
 TOTALS = {"case": "case image", "figure": "figure", "page": "page"}
 LIBRARY_CAPTION = "Each source: what was indexed from it, and how many problems it met (listed below the table)"
 
 
 def source_problems(rows: list[dict[str, Any]]) -> None:
     """The problems each source met (an image skipped and why, a row read once), in an expander per source that has
-    any: the table counts them, and an instructor needs to know which images were skipped and why."""
+    any, named as the table names it: the table counts them, and an instructor needs to know which images were skipped
+    and why."""
     for row in rows:
         if problems := row.get("problems"):
-            count = f"{len(problems)} problem{'' if len(problems) == 1 else 's'}"
-            with st.expander(plain(f"{short(row['source'])}: {count}")):
+            count = counted(len(problems), "problem")
+            with st.expander(plain(f"{row['source']}: {count}")):
                 st.markdown("\n".join(f"- {plain(problem)}" for problem in problems))
 
 
-def library_total(kinds: list[dict[str, Any]]) -> str:
-    """The line under the Library's table: "In total: 16 case images, 6 figures, 4 pages"."""
+def counted(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def library_total(kinds: list[dict[str, Any]], cases: int) -> str:
+    """The line under the Library's table: "In total: 16 case images, 6 figures, 4 pages", opening with the ``cases``
+    they show where some case has several images ("In total: 7 cases, 16 case images, ...")."""
     counts = {v["value"]: v["count"] for v in kinds}
-    said = [f"{n} {word}{'' if n == 1 else 's'}" for kind, word in TOTALS.items() if (n := counts.get(kind, 0))]
+    said = [counted(n, word) for kind, word in TOTALS.items() if (n := counts.get(kind, 0))]
+    if 0 < cases < counts.get("case", 0):
+        said.insert(0, counted(cases, "case"))
     return "In total: " + (", ".join(said) or "nothing indexed yet")
 
 
@@ -921,10 +930,11 @@ def library_tab() -> None:
     st.table(
         [
             {
-                "source": short(r["source"]),
+                "source": r["source"],  # whole: sources sharing a file name are named by their folders
                 "type": r["kind"],
                 "pages": counts.get(r["id"], {}).get("page", 0),
                 "figures": counts.get(r["id"], {}).get("figure", 0),
+                "cases": r["cases"],
                 "case images": counts.get(r["id"], {}).get("case", 0),
                 "entries": r["entries"],
                 "problems": len(r.get("problems", [])),
@@ -933,7 +943,7 @@ def library_tab() -> None:
         ],
         **({"alt": LIBRARY_CAPTION} if TABLE_ALT else {}),
     )
-    st.caption(library_total(facets()["fields"].get("kind", [])))
+    st.caption(library_total(facets()["fields"].get("kind", []), sum(r["cases"] for r in rows)))
     source_problems(rows)
     if message := st.session_state.pop("library_message", None):
         (st.success if message[0] == "ok" else st.error)(message[1])
@@ -974,14 +984,14 @@ def library_tab() -> None:
             st.session_state.library_notes = status.get("notes", [])
             cached_facets.clear()
             st.rerun()
-    ids = {short(r["source"]): r["id"] for r in rows}
-    if ids:
-        name = st.selectbox("Remove a source", list(ids))
-        entries = next(r["entries"] for r in rows if r["id"] == ids[name])
+    by_id = {r["id"]: r for r in rows}  # by id: two sources may share a name
+    if by_id:
+        chosen = by_id[st.selectbox("Remove a source", list(by_id), format_func=lambda i: by_id[i]["source"])]
+        name, entries = chosen["source"], chosen["entries"]
         # One click must not delete a book: the button waits for this box, kept per source (another choice unticks it)
-        sure = st.checkbox(f"Yes, remove {plain(name)} and its {entries} entries", key=f"remove-sure-{ids[name]}")
+        sure = st.checkbox(f"Yes, remove {plain(name)} and its {entries} entries", key=f"remove-sure-{chosen['id']}")
         if st.button("Remove", disabled=not sure, help=None if sure else "Tick the box above first"):
-            removed = call("DELETE", f"/sources/{ids[name]}", headers=headers())
+            removed = call("DELETE", f"/sources/{chosen['id']}", headers=headers())
             if removed is not None:
                 st.session_state.library_message = ("ok", f"removed {name}: {removed.json()['removed']} entries")
                 cached_facets.clear()

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from pathlib import Path
+from collections import Counter
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
+from pydantic import Field
 
 from pathatlas.errors import UnknownSourceError
-from pathatlas.retrieval.index import AmbiguousSourceError, source_id
+from pathatlas.retrieval.index import Index, per_generation
+from pathatlas.retrieval.records import display_name, source_id
+from pathatlas.retrieval.search import source_names
 from pathatlas.ui.api.deps import EngineDep, FormOnly, errors, require_token
 from pathatlas.ui.api.engine import Engine, claim_upload, source_problems
 from pathatlas.ui.api.jobs import RECORD_DAYS, Job
@@ -23,23 +26,43 @@ router = APIRouter(tags=["library"])
 Writer = Depends(require_token)
 
 
+class ListedSource(SourceOut):
+    """An indexed source and its counts: a case folder's entries are its images, its cases the distinct cases they
+    show (a case of three images is one)."""
+
+    cases: int = Field(0, description="Distinct cases among the source's case images (0 for a PDF).")
+
+
 def job_out(job: Job) -> JobOut:
     return JobOut.model_validate(job, from_attributes=True)
 
 
+@per_generation
+def case_counts(index: Index) -> Counter[str]:
+    """Distinct cases per source key, read from the case images' payloads once per generation (the manifest counts
+    records only)."""
+    cases = {(payload["source"], payload.get("case")) for _, payload in index.store.scan({"kind": "case"})}
+    return Counter(source for source, _ in cases)
+
+
 @router.get(
-    "/sources", operation_id="list_sources", response_model=list[SourceOut], summary="Indexed sources with counts"
+    "/sources", operation_id="list_sources", response_model=list[ListedSource], summary="Indexed sources with counts"
 )
-def list_sources(engine: EngineDep) -> list[SourceOut]:
+def list_sources(engine: EngineDep) -> list[ListedSource]:
+    """Each source by its file or folder name; sources sharing one are named as citations name them, by the folders
+    telling them apart ("year1/notes.pdf", "year2/notes.pdf"), never by a server path."""
+    index = engine.index
+    names, cases = source_names(index), case_counts(index)
     return [
-        SourceOut(
+        ListedSource(
             id=v.get("id") or source_id(key),
-            source=Path(key).name,
+            source=names.get(key, display_name(key)),
             kind=v["kind"],
             entries=v["entries"],
+            cases=cases[key],
             problems=source_problems(key, v.get("problems", [])),
         )
-        for key, v in engine.index.manifest.items()
+        for key, v in index.manifest.items()
     ]
 
 
@@ -48,19 +71,14 @@ def list_sources(engine: EngineDep) -> list[SourceOut]:
     operation_id="delete_source",
     dependencies=[Writer],
     summary="Remove a source by its id (GET /sources lists them) or its unique file name",
+    description="A file name several sources share is refused (400), naming each as GET /sources does, with its id.",
     responses=errors(400, 401, 403, 404, 409, 422, 503),
 )
 def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
-    try:
+    try:  # a name several sources share: the app's handler words it (``Engine.client_message``), no server paths
         return {"removed": engine.remove(listed(source_id))}  # never by a server path (``..``, ``~``): 404 as unknown
     except UnknownSourceError:  # the index's message names the command line's way to list them
         raise unknown_source(source_id) from None
-    except AmbiguousSourceError as exc:  # its message names server paths, which a path parameter cannot take anyway
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST,
-            f"{source_id!r} matches several sources, with ids {', '.join(exc.ids.values())}: delete one by its id "
-            "(GET /sources lists them)",
-        ) from exc
 
 
 @router.post(
