@@ -1,5 +1,5 @@
 """The library as REST and the web UI list it, where two sources share a file name (two years' "notes.pdf", three
-"cases" folders) and a case folder holds several images per case. The library of
+"cases" folders) and a case folder holds several images per case; and the numbers the Ask tab shows. The library of
 test_shared_names_rest.py (hashing encoder, tiny files) with a third case folder; the web UI driven by Streamlit's
 AppTest in a process of its own (``run_app``, as in test_ui_tester_fixes.py)."""
 
@@ -14,6 +14,7 @@ import pytest
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
+from pathatlas.ui.present import SCORES_NOTE
 from tests.helpers import hashing_env
 from tests.test_shared_names_rest import client, library, tail  # noqa: F401 - fixtures: two sources of each name
 from tests.test_ui_tester_fixes import run_app, unescaped
@@ -81,6 +82,14 @@ def library():
     }
 
 seen = {"library": library()}
+app.text_area[0].input("Which lesion has giant cells?")
+app.text_area[1].input("granuloma\\ncarcinoma")
+next(button for button in app.button if button.label == "Ask").click().run()
+seen["ask"] = {
+    "headers": [header.value for header in app.header],
+    "captions": [caption.value for caption in app.caption],
+    "alerts": [alert.value for alert in [*app.success, *app.warning]],
+}
 if "year2/notes.pdf" in seen["library"]["remove"]:  # the menu named it (one "notes.pdf" was all it offered)
     remove_menu().select_index(seen["library"]["remove"].index("year2/notes.pdf")).run()
     next(box for box in app.checkbox if box.label.startswith("Yes, remove")).check().run()
@@ -128,3 +137,14 @@ def test_the_library_counts_cases_beside_their_images(shown):
     (year3,) = [row for row in listed["table"] if row["source"] == "year3/cases"]
     assert (year3["cases"], year3["case images"]) == (len(SLIDES), sum(SLIDES.values()))
     assert "In total: 4 cases, 6 case images, 2 pages" in listed["captions"]
+
+
+def test_option_scores_are_called_scores_and_said_once_to_rank_not_to_be_chances(shown):
+    """The chosen option's heading said "support 0.89" under "confidence 0.40": two chances a student could not
+    reconcile. The CLI's words: each option's score is how the answerer ranks it."""
+    ask = shown["ask"]
+    options = [header for header in ask["headers"] if header.startswith("**")]
+    assert len(options) == 2 and all(re.search(r" · score \d\.\d\d$", header) for header in options), options
+    assert not any("support" in header for header in ask["headers"])
+    assert ask["captions"].count(SCORES_NOTE) == 1
+    assert sum("confidence" in alert for alert in ask["alerts"]) == 1, "the one number that claims a chance"

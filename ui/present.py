@@ -1,8 +1,8 @@
 """Pure presentation helpers of the web UI (kept out of the Streamlit script so they are unit-tested):
 query terms and their highlighting, the citation a reader copies, one card per case, how many results to ask for
 next, API errors as a reader can act on them, what image results that hold no case can claim, which rankers found a
-hit in plain words, the text alternatives of images and the names of buttons, the outline of a cited box, and where
-the API's media URLs are under its base URL."""
+hit in plain words, the text alternatives of images and the names of buttons, the outline of a cited box, where
+the API's media URLs are under its base URL, and an answer option's heading with what its score means."""
 
 from __future__ import annotations
 
@@ -48,6 +48,19 @@ def quote_about(quote: Mapping[str, Any], label: str) -> str:
     if about is None or label in about:
         return ""
     return f"names {', '.join(about)}" if about else "names no option"
+
+
+SCORES_NOTE = "Options, each with its score: how the answerer ranks it, not the chance it is right."
+"""Said once above an answer's options, in the words ``pathatlas ask`` prints: a heading's "support 0.89" under an
+alert's "confidence 0.40" read as two chances a student could not reconcile."""
+
+
+def option_heading(option: Mapping[str, Any], chosen: bool) -> str:
+    """An option's heading (Markdown): "**A. Adenocarcinoma** ✓ · score 0.89"; no score where the answerer gives none
+    per option (an LLM's reply names one), rather than a made-up 0.00."""
+    title = f"**{plain(str(option.get('label')))}. {plain(option.get('text') or '')}**"
+    score = f" · score {option['score']:.2f}" if option.get("score") is not None else ""
+    return f"{title}{' ✓' if chosen else ''}{score}"
 
 
 def stored_title(hit: dict[str, Any]) -> str:

@@ -44,6 +44,7 @@ from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.stores.base import fold
 from pathatlas.ui.present import (
     PAGE_SIZE,
+    SCORES_NOTE,
     case_about,
     case_image_text,
     citation_text,
@@ -62,6 +63,7 @@ from pathatlas.ui.present import (
     media_problem,
     more_results,
     open_label,
+    option_heading,
     outline,
     place,
     plain,
@@ -860,12 +862,12 @@ def ask_tab() -> None:
     if answer.get("rationale"):
         st.caption(plain(answer["rationale"]))
     if options_out:
+        if any(o.get("score") is not None for o in options_out):
+            st.caption(SCORES_NOTE)  # the confidence above is the one number that claims a chance
         ordered = sorted(options_out, key=lambda o: (o.get("label") != letter, -(o.get("score") or 0)))
         for o in ordered:
             with st.container(border=True, key=f"option-{o.get('label')}"):
-                mark = " ✓" if o.get("label") == letter else ""
-                title = f"{plain(str(o.get('label')))}. {plain(o.get('text') or '')}"
-                st.header(f"**{title}**{mark} · support {o.get('score') or 0:.2f}", anchor=False)  # h2 under the h1
+                st.header(option_heading(o, o.get("label") == letter), anchor=False)  # h2 under the h1
                 if not o.get("evidence"):
                     st.caption("no quoted evidence for this option")
                 for n, item in enumerate(o.get("evidence", [])):
