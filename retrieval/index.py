@@ -988,8 +988,9 @@ class Index:
 
     # -- sources -----------------------------------------------------------------------------
     def resolve_source(self, name: str) -> str:
-        """A manifest key from a source id, a full path, a relative path or a unique file name (in either Unicode form:
-        a name typed composed finds the file a Mac named decomposed)."""
+        """A manifest key from a source id, a full path, a relative path, a unique file name or the last folders and
+        file name that tell it apart from a namesake, as its citations name it ("year2/notes.pdf"), in either Unicode
+        form (a name typed composed finds the file a Mac named decomposed)."""
         if name in self.manifest:
             return name
         by_id = [key for key, entry in self.manifest.items() if entry.get("id", source_id(key)) == name]
@@ -1006,6 +1007,10 @@ class Index:
             return by_name[0]
         if by_name:
             raise AmbiguousSourceError(name, {key: self.manifest[key].get("id", source_id(key)) for key in by_name})
+        tail = "/" + composed(name.strip("/"))  # the name citations give it beside a namesake: "year2/notes.pdf"
+        by_tail = [key for key in self.manifest if "/" in tail[1:] and composed(key).endswith(tail)]
+        if len(by_tail) == 1:
+            return by_tail[0]
         raise UnknownSourceError(f"no source {name!r} in index {self.path}; 'pathatlas info' lists them")
 
     def remove_source(self, name: str) -> int:

@@ -61,6 +61,11 @@ def test_two_sources_of_one_file_name_are_cited_by_their_folders(tmp_path):
     assert cited("chondrocytes")["source"] == "year2/notes.pdf"
     assert cited("osteoclasts")["label"] == "year1/notes.pdf, p. 1"
     assert cited("hepatocytes")["source"] == "other.pdf"  # a name of its own stays as it was
+    filtered = run_cli(
+        "search", "cells", "--index", tmp_path / "idx", "--filter", "source=year2/notes.pdf", "--json", home=home
+    )
+    assert filtered.exit_code == 0, filtered.output  # the name a citation gives is a source filter anywhere
+    assert {hit["citation"]["source"] for hit in json.loads(filtered.stdout)} == {"year2/notes.pdf"}
 
 
 def test_a_renamed_source_indexed_again_is_noted_beside_its_missing_copy(tmp_path):

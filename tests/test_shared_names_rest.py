@@ -77,3 +77,11 @@ def test_case_details_name_the_case_folder_apart_from_its_namesake(client, libra
     details = client.get(f"/cases/{cases[folder]}").json()
     assert (details["source"], details["source_id"]) == (folder, named[folder])
     assert str(root) not in str(details)
+
+
+@pytest.mark.parametrize("name", ["year2/notes.pdf", "year2/cases"])
+def test_a_source_filter_takes_the_name_its_citations_give_it(client, name):
+    response = client.post("/search", json={"text": "year2", "k": 10, "filters": {"source": name}})
+    assert response.status_code == 200, response.text
+    hits = response.json()["hits"]
+    assert hits and {hit["citation"]["source"] for hit in hits} == {name}

@@ -29,7 +29,7 @@ from pathatlas.retrieval.records import KINDS, Hit, Payload
 from pathatlas.retrieval.search import Found, Query, echoed, quoted
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.schemas import K_MAX, a_word_in, check_k, hit_records, names_a_path
+from pathatlas.ui.api.schemas import K_MAX, a_word_in, check_k, hit_records, names_a_path_in
 from pathatlas.ui.words import asked_texts, unknown_words_json
 
 MAX_TEXT_CHARS = Settings.model_fields["max_query_chars"].default
@@ -71,7 +71,7 @@ class Echoing(PathAtlasError):
 
 
 class UnlistedSource(Echoing, UnknownSourceError):
-    """A source the index lacks, or one a client named by a path (``names_a_path``)."""
+    """A source the index lacks, or one a client named by a path (``names_a_path_in``)."""
 
 
 class UnknownKind(Echoing, BadInputError):
@@ -314,9 +314,9 @@ class Toolbox:
 
     def _source_key(self, source: str) -> str:
         """The index's key of the source a client names (its id or its file or folder name), refused as REST refuses
-        it when the index lacks it or when it is a path (``names_a_path``): the index finds a source by its server
+        it when the index lacks it or when it is a path (``names_a_path_in``): the index finds a source by its server
         path, so a client could probe where sources live."""
-        if not names_a_path(source):
+        if not names_a_path_in(source, self.engine.index):
             with suppress(UnknownSourceError):
                 return self.engine.index.resolve_source(source)
         raise UnlistedSource(

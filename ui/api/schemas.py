@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PureWindowsPath
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -27,10 +27,13 @@ from pathatlas.agent.questions import ONE_OPTION, repeated_option
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.records import KINDS, Hit, organ_text
-from pathatlas.retrieval.search import SPECIMEN, USER_FILTERS, blank, echoed, empty_filter
+from pathatlas.retrieval.search import SPECIMEN, USER_FILTERS, blank, echoed, empty_filter, source_names
 from pathatlas.retrieval.text import CJK_RUN
 from pathatlas.settings import Settings
 from pathatlas.ui.present import LOOK_ALIKE_RANKERS, matched_why
+
+if TYPE_CHECKING:
+    from pathatlas.retrieval.index import Index
 
 
 class CitationOut(BaseModel):
@@ -350,6 +353,12 @@ def names_a_path(name: str) -> bool:
     as an unknown source: the index resolves paths on the server's disk, so answering them would tell a client where
     sources live."""
     return PureWindowsPath(name).name != name or name == ".." or os.path.expanduser(name) != name
+
+
+def names_a_path_in(name: str, index: Index) -> bool:
+    """``names_a_path``, but for the name the index's citations give a source beside a namesake ("year2/notes.pdf",
+    ``search.source_names``): a client may name a source as its citations do."""
+    return names_a_path(name) and name not in source_names(index).values()
 
 
 A_WORD = re.compile(rf"\w\w|{CJK_RUN.pattern}")

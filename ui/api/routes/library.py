@@ -76,7 +76,8 @@ def list_sources(engine: EngineDep) -> list[ListedSource]:
 )
 def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
     try:  # a name several sources share: the app's handler words it (``Engine.client_message``), no server paths
-        return {"removed": engine.remove(listed(source_id))}  # never by a server path (``..``, ``~``): 404 as unknown
+        # never by a server path (``..``, ``~``): 404 as unknown
+        return {"removed": engine.remove(listed(source_id, engine))}
     except UnknownSourceError:  # the index's message names the command line's way to list them
         raise unknown_source(source_id) from None
 

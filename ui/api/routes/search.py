@@ -36,7 +36,7 @@ from pathatlas.ui.api.schemas import (
     SearchRequest,
     SearchResponse,
     SimilarRequest,
-    names_a_path,
+    names_a_path_in,
     parse_filters_form,
     valid_unicode,
 )
@@ -50,15 +50,15 @@ def source_key(engine: Engine, name: str) -> str:
     """The index's key of a source a client names (its id, or its file or folder name as GET /sources lists it); 404
     when it names none or names it by a path (``listed``), 400 (with the ids) when several share the name."""
     try:
-        return engine.index.resolve_source(listed(name))
+        return engine.index.resolve_source(listed(name, engine))
     except UnknownSourceError:
         raise unknown_source(name) from None
 
 
-def listed(name: str) -> str:
-    """``name``, refused as an unknown source (404, in the same words) when it is a path (``names_a_path``): the index
-    would find a source by its server path, so a client could probe where sources live."""
-    if names_a_path(name):
+def listed(name: str, engine: Engine) -> str:
+    """``name``, refused as an unknown source (404, in the same words) when it is a path (``names_a_path_in``): the
+    index would find a source by its server path, so a client could probe where sources live."""
+    if names_a_path_in(name, engine.index):
         raise unknown_source(name)
     return name
 
@@ -74,7 +74,7 @@ def scoped(engine: Engine, filters: dict) -> dict:
     nothing."""
     if not filters:
         return {}
-    sources = [listed(name.strip()) for name in as_list(filters.get("source", []))]
+    sources = [listed(name.strip(), engine) for name in as_list(filters.get("source", []))]
     try:
         return resolve_filters(filters, engine.index)
     except UnknownSourceError:
