@@ -290,12 +290,12 @@ def test_image_forms_check_options_and_filters_as_the_json_bodies_do(client):
 
 
 def test_a_name_several_sources_share_is_refused_naming_their_ids(client, library):
-    ids = {s["id"] for s in client.get("/sources").json() if s["source"] == "good.pdf"}
-    assert len(ids) == 2
+    listed = {s["source"]: s["id"] for s in client.get("/sources").json() if s["source"].endswith("good.pdf")}
+    assert sorted(listed) == ["one/good.pdf", "two/good.pdf"], "named by the folders telling them apart"
     response = client.delete("/sources/good.pdf")
     detail = response.json()["detail"]
-    assert response.status_code == 400 and all(i in detail for i in ids) and "GET /sources" in detail
-    assert "/" not in detail.replace("GET /sources", ""), detail
+    assert response.status_code == 400 and all(f"{name} (id {i})" in detail for name, i in listed.items()), detail
+    assert str(library.index_dir.parent) not in detail and "lib/" not in detail, "never a server path"
     index = Index.open(library.index_dir, library)
     with pytest.raises(PathAtlasError, match=r"'good.pdf' matches several sources: .*/one/good.pdf \(id \w+\), .*id"):
         index.resolve_source("good.pdf")

@@ -94,7 +94,7 @@ def test_the_library_total_counts_case_images_figures_and_pages_not_passages(lib
     """The total read "16 cases, 6 figures, 4 pages, 4 passages" for 8 cases of 16 images: kind names with an "s",
     passages (an internal record kind, parts of pages) among them."""
     totals = [caption for caption in library["captions"] if caption.startswith("In total:")]
-    assert totals == ["In total: 18 case images, 6 figures, 4 pages"]
+    assert totals == ["In total: 9 cases, 18 case images, 6 figures, 4 pages"]  # 8 demo cases and S-1
 
 
 def test_the_library_lists_each_sources_problems_under_a_heading_and_a_named_table(library):
