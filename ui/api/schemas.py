@@ -530,8 +530,8 @@ class OptionOut(BaseModel):
     text: str
     score: float | None = Field(
         ...,
-        description="How likely this option is the answer (the answerer's probability); null when the answerer "
-        "gives none per option (an LLM's reply names one).",
+        description="How the answerer ranks this option, on its own scale: not the chance it is right (the answer's "
+        "confidence claims that); null when the answerer gives none per option (an LLM's reply names one).",
     )
     evidence: list[OptionQuote]
 
@@ -587,10 +587,17 @@ def linked(citation: dict[str, Any], links: Links) -> dict[str, Any]:
 
 
 class SourceOut(BaseModel):
+    """An indexed source and its counts: a case folder's entries are its images, its cases the distinct cases they
+    show (a case of three images is one)."""
+
     id: str = Field(description="Use it in DELETE /sources/{id}.")
-    source: str = Field(description="The file or folder name (server paths are not shown).")
+    source: str = Field(
+        description="The file or folder name; sources sharing one are named by the folders telling them apart, as "
+        "their citations are ('year1/notes.pdf'). Server paths are not shown."
+    )
     kind: str
     entries: int
+    cases: int = Field(0, description="Distinct cases among the source's case images (0 for a PDF).")
     problems: list[str] = []
 
 

@@ -9,7 +9,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import Field
 
 from pathatlas.errors import UnknownSourceError
 from pathatlas.retrieval.index import Index, per_generation
@@ -26,13 +25,6 @@ router = APIRouter(tags=["library"])
 Writer = Depends(require_token)
 
 
-class ListedSource(SourceOut):
-    """An indexed source and its counts: a case folder's entries are its images, its cases the distinct cases they
-    show (a case of three images is one)."""
-
-    cases: int = Field(0, description="Distinct cases among the source's case images (0 for a PDF).")
-
-
 def job_out(job: Job) -> JobOut:
     return JobOut.model_validate(job, from_attributes=True)
 
@@ -46,15 +38,15 @@ def case_counts(index: Index) -> Counter[str]:
 
 
 @router.get(
-    "/sources", operation_id="list_sources", response_model=list[ListedSource], summary="Indexed sources with counts"
+    "/sources", operation_id="list_sources", response_model=list[SourceOut], summary="Indexed sources with counts"
 )
-def list_sources(engine: EngineDep) -> list[ListedSource]:
+def list_sources(engine: EngineDep) -> list[SourceOut]:
     """Each source by its file or folder name; sources sharing one are named as citations name them, by the folders
     telling them apart ("year1/notes.pdf", "year2/notes.pdf"), never by a server path."""
     index = engine.index
     names, cases = source_names(index), case_counts(index)
     return [
-        ListedSource(
+        SourceOut(
             id=v.get("id") or source_id(key),
             source=names.get(key, display_name(key)),
             kind=v["kind"],
