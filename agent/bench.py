@@ -42,6 +42,7 @@ from pathatlas.agent.tune import (
     cross_validate_open,
     expected_calibration_error,
     question_fingerprint,
+    unlabelled,
 )
 from pathatlas.agent.writing import NAMING, annotate, evidence_naming
 from pathatlas.errors import BadInputError, PathAtlasError
@@ -143,12 +144,14 @@ def load_items(
     multiple-choice row is asked without its options, its right option the answer text (a student types the
     question alone). Each item's group is ``question_group``'s.
 
-    Options may be a list or an object keyed by letters, the answer a letter in either case or the right option's
-    text (``answer_letter``); the item keeps the letter. A row without options and without an answer has nothing to
-    score and fails, naming its keys (it once ran as an open question scoring 0). A file without one question to
-    ask (then naming the keys it has that are not ``QUESTION_KEYS``), a CSV file, a line that is not a JSON
-    object, an unusable ``gold`` or an id on two rows is refused in one line: that is the file's mistake, not a
-    question's, and a run over it would report zeros (or pair two questions' answers as one's)."""
+    Options may be a list or an object keyed by letters, their labels in order ("A. cell", "B. organ") dropped as the
+    CLI drops them (``tune.unlabelled``: answers and fingerprints may not depend on them), the answer a letter in
+    either case or the right option's text (``answer_letter``); the item keeps the letter. A row without options and
+    without an answer has nothing to score and fails, naming its keys (it once ran as an open question scoring 0). A
+    file without one question to ask (then naming the keys it has that are not ``QUESTION_KEYS``), a CSV file, a
+    line that is not a JSON object, an unusable ``gold`` or an id on two rows is refused in one line: that is the
+    file's mistake, not a question's, and a run over it would report zeros (or pair two questions' answers as
+    one's)."""
     items, failures = [], []
     rows = read_questions(path)[:limit]
     prefixes = shared_prefixes(rows)
@@ -161,7 +164,7 @@ def load_items(
         if (first := first_row.setdefault(row_id, number)) != number:
             raise BadInputError(f"{path}: rows {first} and {number} share the id {row_id!r}; give each its own")
         try:
-            options = read_options(row.get("options"))
+            options = unlabelled(read_options(row.get("options")))
             fingerprint = question_fingerprint(str(row.get("question") or ""), options)
             given = row.get("answer")  # as written: 0 is a number to refuse, not "no answer"
             answer = "" if given is None else str(given).strip()
@@ -685,8 +688,7 @@ class QABench:
         per_item: list[dict[str, Any]] = [{"row": f["row"], "id": f["id"], "failed": f["error"]} for f in failures]
         summary: dict[str, Any] = {}
         refit, notes = plan_refit(items, folds)
-        if seen := fitted_questions(items, self.answerer):
-            notes.insert(0, in_sample_note(seen, len(items)))
+        seen = fitted_questions(items, self.answerer)
         if copies := self.keep_out_copies(items):
             notes.append(copies)
         interrupted = None
@@ -819,6 +821,9 @@ class QABench:
                 held = "held_out" in m and "held_out" in baseline
                 if held and (vs := paired(m["held_out"]["correct"], baseline["held_out"]["correct"])):
                     m["held_out"]["vs_rag"] = vs
+        if seen:
+            held = any(key in m for m in summary.values() for key in ("held_out", "held_out_open"))
+            notes.insert(0, in_sample_note(seen, len(items), held, fold_chapters(items)))
         kinds = dict(Counter(item.kind for item in items))
         offline_yes_no = kinds.get("yesno") and isinstance(self.answerer, OfflineAnswerer)
         return {
@@ -943,13 +948,30 @@ def fitted_questions(items: list[Item], answerer: Answerer) -> int:
     return sum(item.fingerprint in FITTED_ON for item in items) if isinstance(answerer, OfflineAnswerer) else 0
 
 
-def in_sample_note(fitted: int, asked: int) -> str:
-    """The note of a run over questions the shipped weights were fitted on: its figures of them flatter the answerer,
-    and ``--folds`` gives figures held out."""
-    return (
+def fold_chapters(items: list[Item]) -> int:
+    """The most chapter folds ``--folds`` takes over the items (``plan_refit``): the fewest chapters a refit kind's text
+    questions span where they span two or more; else the most any spans (below two: none can be held out)."""
+    spans = [len({i.group for i in items if i.kind == kind and i.question.image is None}) for kind in REFITS]
+    return min((n for n in spans if n > 1), default=max(spans))
+
+
+def in_sample_note(fitted: int, asked: int, held_out: bool, chapters: int) -> str:
+    """The note of a run over questions the shipped weights were fitted on: its figures of them flatter the answerer.
+    Where the run shows held-out rows those are the figures to quote; else it names the ``--folds`` the questions'
+    ``chapters`` allow, or says none can be held out (a suggestion ``check_folds`` would refuse sent users in a
+    circle)."""
+    said = (
         f"in-sample: the offline answerer's shipped weights were fitted on {fitted} of these {asked} questions (the "
-        "A&P dev questions), so its figures over them are in-sample; for held-out figures run with --folds 5 (the "
-        "weights refit on the other chapters for each fold of chapters)"
+        "A&P dev questions), so its figures over them are in-sample"
+    )
+    refit = "the weights refit on the other chapters for each fold of chapters"
+    if held_out:
+        return f"{said}; the held-out rows ({refit}) are the figures to quote"
+    if chapters < 2:
+        return f"{said}; no figures can be held out: these questions span {chapters} chapter(s), and folds need two"
+    return (
+        f"{said}; for held-out figures run with --folds {min(chapters, 5)} (at most {chapters}, the chapters these "
+        f"questions span: {refit})"
     )
 
 

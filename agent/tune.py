@@ -9,63 +9,85 @@ probabilities are the answer's confidence, so fitting them also calibrates it.
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 
+from pathatlas.agent.questions import ANY_LABEL, labelled_in_order
 from pathatlas.agent.scoring import NEGATED_BY, design, open_confidence
 
 Columns = int | Sequence[int]
 """The feature column(s) a negated question is scored by (``scoring.design``)."""
 
 
+BLANK = re.compile(r"(?:_(?:\s*_)*|\(blank\)|\[blank\]|\.\.\.)\.?")
+"""A blank to fill as question files write it, with the full stop after it if any: a run of underscores of any length
+("_____", "________", "_ _ _"), "(blank)", "[blank]" or an ellipsis ("...", and "…" once NFKC-normalised): "is a(n)
+________." and "is a(n) ..." ask alike."""
+
+
+def unlabelled(options: Sequence[str]) -> list[str]:
+    """Options pasted with their labels in order ("A. cell", "B. organ") without them, as the CLI's ``--option`` reads
+    them (``questions.labelled_in_order``); others as given. Neither an answer nor a fingerprint may depend on the
+    labels: "A. cell" is option A's "cell"."""
+    texts = [option.strip() if isinstance(option, str) else option for option in options]
+    if not all(isinstance(text, str) for text in texts) or not labelled_in_order(texts):
+        return list(options)
+    return [ANY_LABEL.sub("", text, count=1) for text in texts]
+
+
 def question_fingerprint(text: str, options: Sequence[str]) -> str:
     """A question known by its words, not by its file's name or its id: its stem and its options (in any order, as a
-    shuffled copy asks them), each NFKC-normalised, case-folded and with whitespace collapsed, hashed (sha256, 10 hex
-    digits)."""
-    words = [" ".join(unicodedata.normalize("NFKC", str(t)).casefold().split()) for t in (text, *options)]
+    shuffled copy asks them, and without labels: ``unlabelled``), each NFKC-normalised, case-folded, with every blank
+    (``BLANK``) one "_" and whitespace collapsed, hashed (sha256, 10 hex digits): a copy with shorter blanks or
+    labelled options is the same question."""
+    words = [
+        " ".join(BLANK.sub(" _ ", unicodedata.normalize("NFKC", str(t)).casefold()).split())
+        for t in (text, *unlabelled(options))
+    ]
     return hashlib.sha256("\n".join([words[0], *sorted(words[1:])]).encode()).hexdigest()[:10]
 
 
 FITTED_ON = frozenset(
     """
-    00647c607a 00e2e6b94b 00f718e628 010614dbcc 015937bdc7 01681ac611 02f5cd64f6 0369d88a54 049a4af55c 0683e64eed
-    069a1b9efc 07492a597a 07e9abc80a 086bdc830f 08c64e4221 08d7a21f03 0933743ee3 09348f24fa 0976f3351d 0988118480
-    0a8865bc8e 0b9c79673a 0ca20b6d39 0ce735f4cc 0dfe1eb124 0e35e1c44c 103434fdb0 12336a37a4 12bfc9e381 13229af187
-    133f667c61 137eb70c4b 140626835a 1486e9ea73 14a0a3b2a3 16767b7c0e 16a6a324db 173649d8d7 176f79a956 19b34e0ad9
-    19d6ccd156 1abb9a3979 1b635c3d91 1cc2e917d4 1d6c3b3558 1d9dcb0d8f 1f4c683189 20743d7e5a 20cdf8532b 213dd98753
-    2311184a84 24022ddb00 2422dbd05a 2544afbc9b 254e3094b7 2559c8b49a 25cfff5be0 25d98c935d 26dd1d02c4 27002461de
-    2727d3553d 284e0894ba 29e11898a6 2a567828c4 2ad8cc64df 2b8e2e442c 2ba1e10fec 2bc2c4724d 2c08df2247 2e36cb91e6
-    2e7082131b 2f055ca672 2f24d0a535 2f76aa3942 300ae5c3f0 30175ca400 30eccdadd8 3106a328e8 314958af3a 329a6a9d0a
-    3391021162 344b302983 353b53778d 35717779f5 3647d44883 380316afca 3912d1317b 39fbb7dce3 3a12d478fe 3ad6cf7b6b
-    3b08d2e380 3bb6a832e9 3c9b269b08 3cb4f5c3e4 3d14887913 3ecdd6628d 3f72c27f28 402d9dfcfc 40759f7f2d 41d89a5d59
-    41e3b242fe 422a986514 424d608b4a 4283776605 429717fe31 42b288e3a2 43e50fd933 440d5faea8 44268039c5 44d9572fba
-    451f0cddf0 46a23e724b 47c66abf4a 484f28df77 49743dbfa0 499d4ea49f 49c56750b8 4a6edb2329 4aa3d2cf3d 4af2beebd3
-    4b34b06ae3 4b51ab00ad 4bff02d387 4d5f3e77c1 4ebcc8beeb 4fc34390fd 509b0bb610 52270de94b 5324e2c71c 53686bcc25
-    53fa685ebc 541e7b2b3f 54299b4658 568c602a5c 56ab791899 56d619a853 56da3fda5d 5831191f5f 59eb5a4a05 5a533d895f
-    5a77823c12 5c2a58e903 5d94c20436 5ea58cff7f 5ee096500f 5f437a52f4 5fc2efd3d0 605021e535 60bb751a78 60db5dc7ca
-    6192bb16b7 62111badea 62453a4da3 627f53f2eb 62992d2eb9 63bf923be0 63db3ba910 648c70cff7 64f2fb2203 6502aae301
-    65674872b6 65806379ea 661ef042c9 6723185f59 67693ef010 67830801bf 67f6bdea9f 688709922d 68a5072dde 68a7a1f136
-    6b80e03768 6c326be526 6cab113eb2 6e9879b8b2 6f4303b869 6f5de8ea98 6f7bb893ba 70e833f1e0 7139585f19 72322c6622
-    73da2b925b 7572b70c0a 768298c9c3 76926b6d9f 77c593a016 784afb1380 79e61541a8 7c1f284655 7c3e0017d5 7d1ba5d91a
-    7f52da77e5 7f985c6a61 7f9e313384 7ffad7c7bb 801c488c97 8020baeb94 80313bbd6b 80eec66c79 81764e2c57 828b005e80
-    8426651138 86ba12d161 870ba5b30a 8a870279b8 8b186a6536 8b93e151a1 8bd98ce1bf 8ce7ac290f 8cfe6094f2 8d9d559291
-    90cc4b4291 90f5b23114 9366d678f5 93713f49a0 9404df1cfb 94cede9128 9679967ff2 975302aa1c 97645f511c 97a7c0e14b
-    97abec2cd1 98cf4a5bab 9b9ed51d4a 9cb2e9dbc7 9cec22bcc9 9d57aa7823 9e7c43dfd6 9fbfe4e44f a2ace1facb a382739ba8
-    a3cf17b73c a4f1734f95 a6300d5240 a6b2d9c955 a726d14f93 a74bad376e a7aa36207c a7ade5fca4 a829a44a5d a88e8ea800
-    a8b7abfc9f a92e0d4bad abd897fc06 abed3fb367 ac8255dc45 aca3692f96 ad88ccb856 adf17b3e94 adf231b3a5 ae8ea662eb
-    b181e49f35 b26dd756ba b4a8539b33 b5cd008a7e b61d24b6d7 b64175381a b6a7bcd4fd b7869221b8 b8afa02dd5 b8ce32d471
-    b915840b5d b9e2e515f6 baa793df8a bc5a82c987 bca2ef6b8a bce391ec9b bd2d22afb2 bd52ce4837 bdcb6472aa bde5686e41
-    be0658b2df be52aed200 be5bdc3c85 bf80afdbb9 bfc84b9bca c122e8ec7d c13f9cfa59 c2696e0b2e c26fd6076f c2c59eaa35
-    c513264d1e c587503c1d c638329bdb c7c9ad5c86 c9279616b4 cb7d47c2c6 cbb66748cf cd97b29852 cdde04d743 ced1a59c50
-    cf89570a7a cfbe634e13 d0b61c1e64 d471b83935 d4a0501bff d50ff992d7 d570e16fcc d5afda4f7c d61eadce4f d68b3fd50a
-    d7c57dc8e0 d7f1ea7bf1 d7ff951a08 d91783fa0e db3feddc28 dcf4b40a0c e0172ea3a8 e0f172ba09 e0f266c4e2 e160c58acd
-    e2b540b82f e3a4e2b4bf e4022f7f9c e4023da09f e41bb06929 e42f442557 e5af5dac01 e7471789e8 e76aa1a965 e779f320c7
-    e7a48cc93b e8445a09ae e8791612c5 e936c61975 e997d87f4c edd2d277de efd70473df f07e1cc25c f23d838dec f26b1dc490
-    f3286b8ddc f36a15c8dd f38e2d6041 f514db9e4f f6bd6a57a7 f78165bbc0 f7f6793e83 f804532bf6 f8d16affd5 fa97f85f69
-    fa99856ccd faa8cafe35 fbe9a19846 fc359d576a fc35b2c44b fd1578c9ce fff6552ed9
+    00647c607a 00f718e628 01f75e8fe1 02f5cd64f6 0369d88a54 049a4af55c 06854d69df 069a1b9efc 07e9abc80a 086bdc830f
+    08d7a21f03 0933743ee3 09348f24fa 0976f3351d 0988118480 0a8865bc8e 0b9c79673a 0ce735f4cc 0dfe1eb124 0e35e1c44c
+    0e7107b5ac 0fbe49044e 103434fdb0 1120a7e093 12336a37a4 12bfc9e381 13229af187 140626835a 1413d9232d 147a639756
+    14a0a3b2a3 15e651fc5d 16767b7c0e 16a6a324db 173649d8d7 17d351d030 197005d36b 19b34e0ad9 1a00db427e 1a4ac4e39c
+    1abb9a3979 1abbb68a11 1d6c3b3558 1d9dcb0d8f 1f4c683189 20743d7e5a 20cdf8532b 213dd98753 2311184a84 23d7bcd216
+    24022ddb00 24223440ab 2422dbd05a 24255abaf8 254e3094b7 2559c8b49a 25d98c935d 26c3993c21 26dd1d02c4 27002461de
+    2727d3553d 284e0894ba 2a725c6196 2aa1ffc0f3 2ba1e10fec 2bc2c4724d 2c5503b17d 2e36cb91e6 2f055ca672 2f252d0687
+    2f76aa3942 30175ca400 3106a328e8 314958af3a 314a2d386a 321968e0e0 3267a4968d 33135273dd 3391021162 33b9a4d26e
+    353b53778d 35717779f5 35b447b994 3647d44883 379427e14b 380316afca 383ea04451 3912d1317b 39fbb7dce3 3b08d2e380
+    3bb6a832e9 3c83f7c442 3c9b269b08 3d14887913 3ea0452bc5 3ecdd6628d 3f72c27f28 402d9dfcfc 4037aee917 40759f7f2d
+    4283776605 44268039c5 446c34ed6f 4520f150c6 4525d638d7 48fb7b7911 49743dbfa0 49c56750b8 4af2beebd3 4b34b06ae3
+    4b51ab00ad 4bff02d387 4c5cde5dd4 4d5f3e77c1 4ebcc8beeb 4fc34390fd 4fd6be675a 509b0bb610 515a53615b 5173d06a05
+    52270de94b 52d6c3b279 5324e2c71c 5359ba7328 53686bcc25 53fa685ebc 541e7b2b3f 568c602a5c 56ab791899 56d619a853
+    5831191f5f 5888e03d8e 59eb5a4a05 5b2a04adcf 5bdd9ea3cc 5c2a58e903 5d94c20436 5ea58cff7f 5ec332b8aa 5f437a52f4
+    60352a61bd 60bb751a78 61324a0bf5 6192bb16b7 61e0ff99bf 62111badea 64f2fb2203 65806379ea 6606cef0ea 661ef042c9
+    668de4bdfa 67693ef010 688709922d 68a5072dde 68a7a1f136 68efd8134e 69c1fd090a 6b7e0db218 6c326be526 6cab113eb2
+    6f5de8ea98 6f7bb893ba 6fb9689abc 6ff1288eee 70430a8d1e 70e833f1e0 7139585f19 71b5a25322 71c75fa795 71f1ce446e
+    720ab6fd43 72322c6622 73da2b925b 74cb431b59 7572b70c0a 766f42b1fb 76d170e668 778f999921 77c593a016 784afb1380
+    78b7238cb2 795aa6819b 7981e8069d 7aaad69438 7c1f284655 7c3e0017d5 7ddaa22f34 7f985c6a61 7f9e313384 7ffad7c7bb
+    80d72b4694 82c58d3369 82df4cccbe 8426651138 84c433d6c3 858b15871a 866246ab0d 86ba12d161 870ba5b30a 88e4b7b481
+    8b186a6536 8b7e199552 8bd98ce1bf 8bf8c68308 8ce7ac290f 8d9d559291 90cc4b4291 92c32db778 9366d678f5 93713f49a0
+    9404df1cfb 94cede9128 952ed4dc05 9679967ff2 97a7c0e14b 97abec2cd1 991fdf5b4c 99295eedfc 9a83ee890e 9cb2e9dbc7
+    9e7c43dfd6 9fbfe4e44f a0eea9ccc6 a2ace1facb a382739ba8 a3cf17b73c a490358c16 a60e49696d a6300d5240 a7ade5fca4
+    a925f0796e a92e0d4bad a9c6ca3883 abbdc7f758 abed3fb367 ac8255dc45 ad69afd8b8 adf231b3a5 afdb83a652 b181e49f35
+    b1d16a7246 b26dd756ba b38caa1a41 b3be5542ad b3f42408bf b4a8539b33 b5cd008a7e b6197d71f0 b61d24b6d7 b64175381a
+    b6da47d876 b7065b49b8 b7869221b8 b82d5b350c b8ce32d471 b9d64f293b ba8f4cef8f bab2b84fa1 bc0fb49909 bca2ef6b8a
+    bd2d22afb2 bd822325bc bda6f0d186 bdcb6472aa bde5686e41 be52aed200 be5bdc3c85 bf3af8b541 c00780eac8 c122e8ec7d
+    c2c59eaa35 c31fd67852 c513264d1e c587503c1d c629626a80 c638329bdb c7c9ad5c86 cda1aa884b ced1a59c50 cf89570a7a
+    cfbe634e13 d0b61c1e64 d2fbec3ab1 d41286c288 d471b83935 d50ff992d7 d570e16fcc d58a4bc6c6 d5afda4f7c d61eadce4f
+    d6f92bdbb8 d7f1ea7bf1 d7ff951a08 d885d58041 d892c11a85 d91783fa0e da2ab3319f da44e027dc db3feddc28 db56a44d25
+    dcf4b40a0c e0065ed7ea e0172ea3a8 e0f172ba09 e0f266c4e2 e3c5e7c887 e4022f7f9c e415912dd8 e41bb06929 e42f442557
+    e4b34e35f1 e5af5dac01 e5bd8b87ee e779f320c7 e7c376d4b9 e9010ccd69 e91f3d1ea8 e936c61975 e991080f0c e997d87f4c
+    ec4f3edfdb ecf01b1566 ee3b922ad8 efacdd9312 efd70473df f1ac4ef1b4 f23d838dec f26b1dc490 f36a15c8dd f4d60a468f
+    f514db9e4f f6bd6a57a7 f78165bbc0 f7f6793e83 f804532bf6 f831fa824c f8d16affd5 fb0359112d fbe9a19846 fc359d576a
+    fc35b2c44b fc363ec99c fc3cda7665 fd03f633df fd1578c9ce fd98248ceb fddf6e0976
     """.split()  # noqa: SIM905 - 347 fingerprints read best as words
 )
 """``question_fingerprint`` of each question the offline answerer's shipped weights (``scoring.WEIGHTS``,

@@ -1,6 +1,8 @@
 """``bench qa`` says what its figures are: rows over questions the offline answerer's shipped weights were fitted on
-read in-sample (the questions known by their words, whatever their file is called), with or without --folds; and
-``--exclude-case`` keeps a caseless tile's turned or mirrored copies out of its evidence, as a case's other images."""
+read in-sample (the questions known by their words, whatever their file is called, their options' labels or their
+blanks' length), with or without --folds, and the note names the figures to quote or the --folds the questions allow;
+options filed with labels are asked without them; and ``--exclude-case`` keeps a caseless tile's turned or mirrored
+copies out of its evidence, as a case's other images."""
 
 from __future__ import annotations
 
@@ -11,11 +13,15 @@ import pytest
 from PIL import Image
 
 from pathatlas.agent.answerers.base import Answerer
+from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.bench import QABench, load_items, markdown_report
 from pathatlas.agent.questions import Answer
+from pathatlas.agent.tune import FITTED_ON, question_fingerprint
 from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.datasets import read_jsonl, read_options
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
+from tests.conftest import shared_data
 from tests.helpers import hashing_settings, run_cli
 
 DEV = [
@@ -84,7 +90,85 @@ def test_a_renamed_copy_of_dev_questions_reads_in_sample_without_folds(quick_ind
         assert f"| {mode}, {label} | {result['modes'][mode]['accuracy']:.3f} |" in report
     said = "shipped weights were fitted on 2 of these 4 questions (the A&P dev questions)"
     assert said in output and said in report
-    assert "for held-out figures run with --folds 5" in output
+    assert "for held-out figures run with --folds 3 (at most 3, the chapters these questions span" in output
+
+
+def test_with_held_out_rows_the_note_says_they_are_the_figures_to_quote(quick_index, tmp_path):
+    output, result, report = bench_qa(quick_index, write(tmp_path / "q.jsonl", DEV + OWN), tmp_path, "--folds", 2)
+    assert "held_out" in result["modes"]["rag"] and "| rag, held out | " in report
+    said = "shipped weights were fitted on 2 of these 4 questions (the A&P dev questions), so its figures over them "
+    said += "are in-sample; the held-out rows (the weights refit on the other chapters for each fold of chapters) "
+    said += "are the figures to quote"
+    assert said in output and said in report
+    assert "run with --folds" not in output
+
+
+@pytest.mark.parametrize(
+    ("rows", "said"),
+    [
+        (DEV + OWN[:1], "for held-out figures run with --folds 2 (at most 2, the chapters these questions span"),
+        (DEV, "no figures can be held out: these questions span 1 chapter(s), and folds need two"),
+    ],
+)
+def test_without_held_out_rows_the_note_suggests_no_more_folds_than_chapters(quick_index, tmp_path, rows, said):
+    items, failures = load_items(write(tmp_path / "q.jsonl", rows), 10_000_000)
+    bench = QABench(quick_index, OfflineAnswerer(quick_index.encoder))
+    (note,) = [n for n in bench.run(items, failures, modes=("no-rag",))["notes"] if n.startswith("in-sample")]
+    assert said in note and "--folds 5" not in note
+    if "--folds 2" in said:  # what it suggests runs, and then shows held-out rows
+        assert "held_out" in bench.run(items, failures, modes=("no-rag",), folds=2)["modes"]["no-rag"]
+
+
+STEM = "The smallest independently functioning biological unit of an organism is a(n) ________."
+CELL = ["cell", "molecule", "organ", "tissue"]
+"""A dev question the shipped weights were fitted on, as the dev file writes it."""
+
+
+@pytest.mark.parametrize(
+    ("text", "options"),
+    [
+        (STEM, ["A. cell", "B. molecule", "C. organ", "D. tissue"]),
+        (STEM, ["(a) cell", "(b) molecule", "(c) organ", "(d) tissue"]),
+        (STEM.replace("________", "_____"), CELL),
+        (STEM.replace("________", "_ _ _"), ["A) cell", "B) molecule", "C) organ", "D) tissue"]),
+        (STEM.replace("________", "(blank)"), CELL),
+        (STEM.replace("________", "..."), CELL),
+        (STEM.replace("________.", "\u2026"), CELL),
+        (STEM.replace("________", "[BLANK]"), CELL),
+    ],
+)
+def test_a_copy_with_labelled_options_or_another_blank_is_the_dev_question(text, options):
+    assert question_fingerprint(text, options) == question_fingerprint(STEM, CELL)
+    assert question_fingerprint(text, options) in FITTED_ON
+
+
+def test_other_words_or_labels_out_of_order_are_another_question():
+    assert question_fingerprint(STEM.replace("a(n)", "the"), CELL) not in FITTED_ON
+    assert question_fingerprint(STEM, ["B. cell", "A. molecule", "C. organ", "D. tissue"]) not in FITTED_ON
+
+
+def test_fitted_on_is_every_dev_question_as_fingerprinted_now():
+    rows = read_jsonl(shared_data("openstax_ap2e/mcq_dev.jsonl"))
+    fingerprints = [question_fingerprint(row["question"], read_options(row["options"])) for row in rows]
+    assert len(rows) == len(set(fingerprints)) == 347
+    assert set(fingerprints) == FITTED_ON
+
+
+def test_options_filed_with_labels_are_asked_and_answered_without_them(quick_index, tmp_path):
+    labelled = [row | {"options": [f"{letter}. {o}" for letter, o in zip("ABCD", CELL, strict=True)]} for row in OWN]
+    plain = [row | {"options": CELL} for row in OWN]
+    asked = [
+        load_items(write(tmp_path / f"{n}.jsonl", rows), 10_000_000)[0] for n, rows in enumerate((labelled, plain))
+    ]
+    assert [i.question.options for i in asked[0]] == [CELL, CELL]
+    assert [i.fingerprint for i in asked[0]] == [i.fingerprint for i in asked[1]]
+    opened, _ = load_items(write(tmp_path / "open.jsonl", labelled), 10_000_000, open_questions=True)
+    assert [i.gold_answer for i in opened] == ["molecule", "cell"]  # the gold text, not "B. molecule"
+    bench = QABench(quick_index, OfflineAnswerer(quick_index.encoder))
+    answers = [
+        [(r["answer"], r["confidence"]) for r in bench.run(items, [], modes=("no-rag",))["items"]] for items in asked
+    ]
+    assert answers[0] == answers[1]
 
 
 def test_other_questions_in_a_file_named_as_the_dev_file_are_not_in_sample(quick_index, tmp_path):
