@@ -31,7 +31,7 @@ from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.evidence import REFERS_TO_OTHERS, normalise, read_with_evidence
 from pathatlas.agent.graph import Agent, evidence_from_hits
 from pathatlas.agent.plan import read_question, with_options
-from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, answer_letter, letter_index
+from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, answer_letter, letter_index, unlabelled
 from pathatlas.agent.scoring import OptionSupport
 from pathatlas.agent.tune import (
     FITTED_ON,
@@ -42,7 +42,6 @@ from pathatlas.agent.tune import (
     cross_validate_open,
     expected_calibration_error,
     question_fingerprint,
-    unlabelled,
 )
 from pathatlas.agent.writing import NAMING, annotate, evidence_naming
 from pathatlas.errors import BadInputError, PathAtlasError
@@ -145,7 +144,7 @@ def load_items(
     question alone). Each item's group is ``question_group``'s.
 
     Options may be a list or an object keyed by letters, their labels in order ("A. cell", "B. organ") dropped as the
-    CLI drops them (``tune.unlabelled``: answers and fingerprints may not depend on them), the answer a letter in
+    CLI drops them (``questions.unlabelled``: answers and fingerprints may not depend on them), the answer a letter in
     either case or the right option's text (``answer_letter``); the item keeps the letter. A row without options and
     without an answer has nothing to score and fails, naming its keys (it once ran as an open question scoring 0). A
     file without one question to ask (then naming the keys it has that are not ``QUESTION_KEYS``), a CSV file, a

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,6 +133,16 @@ def labelled_in_order(texts: list[str]) -> bool:
     initial."""
     labels = [ANY_LABEL.match(text) for text in texts]
     return 1 < len(texts) <= len(LETTERS) and all(label and label_place(label) == n for n, label in enumerate(labels))
+
+
+def unlabelled(options: Sequence[str]) -> list[str]:
+    """Options pasted with their labels in order ("A. cell", "B. organ") without them, as the CLI's ``--option`` reads
+    them (``questions.labelled_in_order``); others as given. Neither an answer nor a fingerprint may depend on the
+    labels: "A. cell" is option A's "cell"."""
+    texts = [option.strip() if isinstance(option, str) else option for option in options]
+    if not all(isinstance(text, str) for text in texts) or not labelled_in_order(texts):
+        return list(options)
+    return [ANY_LABEL.sub("", text, count=1) for text in texts]
 
 
 def label_shape(text: str) -> str:

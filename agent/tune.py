@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pathatlas.agent.questions import ANY_LABEL, labelled_in_order
+from pathatlas.agent.questions import unlabelled
 from pathatlas.agent.scoring import NEGATED_BY, design, open_confidence
 
 Columns = int | Sequence[int]
@@ -27,16 +27,6 @@ BLANK = re.compile(r"(?:_(?:\s*_)*|\(blank\)|\[blank\]|\.\.\.)\.?")
 """A blank to fill as question files write it, with the full stop after it if any: a run of underscores of any length
 ("_____", "________", "_ _ _"), "(blank)", "[blank]" or an ellipsis ("...", and "…" once NFKC-normalised): "is a(n)
 ________." and "is a(n) ..." ask alike."""
-
-
-def unlabelled(options: Sequence[str]) -> list[str]:
-    """Options pasted with their labels in order ("A. cell", "B. organ") without them, as the CLI's ``--option`` reads
-    them (``questions.labelled_in_order``); others as given. Neither an answer nor a fingerprint may depend on the
-    labels: "A. cell" is option A's "cell"."""
-    texts = [option.strip() if isinstance(option, str) else option for option in options]
-    if not all(isinstance(text, str) for text in texts) or not labelled_in_order(texts):
-        return list(options)
-    return [ANY_LABEL.sub("", text, count=1) for text in texts]
 
 
 def question_fingerprint(text: str, options: Sequence[str]) -> str:

@@ -226,10 +226,10 @@ def parse_options(items: list[str] | None) -> list[str]:
     pasted label of its own place ("B) Eczema" as the second) is dropped, as every option's is when all are labelled
     in order. A letter given twice, as ``A=`` or pasted ("A) bone", "A) cartilage"), is refused: the later text
     silently replaced the earlier, or was asked with the label as its text."""
-    from pathatlas.agent.questions import ANY_LABEL, LETTERS, labelled_in_order
+    from pathatlas.agent.questions import LETTERS, labelled_in_order, unlabelled
 
     if labelled_in_order(texts := [item.strip() for item in items or []]):
-        return [ANY_LABEL.sub("", text, count=1) for text in texts]
+        return unlabelled(texts)
     options: dict[int, str] = {}
     pasted: dict[str, str] = {}  # each pasted label's letter: the text it labels
     for n, item in enumerate(texts):
