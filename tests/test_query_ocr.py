@@ -111,9 +111,9 @@ def test_the_words_are_read_while_the_vector_search_runs(demo_index, monkeypatch
             started.set()
             return super().read(images)
 
-    def rankings(self, queries):
+    def rankings(self, queries, pool):
         overlapped.append(started.wait(timeout=10))  # read after the rankings, the words would never start meanwhile
-        return real_rankings(self, queries)
+        return real_rankings(self, queries, pool)
 
     monkeypatch.setattr(Searcher, "_rankings", rankings)
     reader = Reader(HALO)
