@@ -1,5 +1,5 @@
-"""Near-duplicate images (a tile and its turned or mirrored copy, as LC25000 made its tiles) found by pixels alone,
-and what the image benchmark does with them."""
+"""Near-duplicate images (a tile and its turned, mirrored or zoomed copy, as LC25000 made its tiles) found by pixels
+alone, and what the image benchmark does with them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from PIL import Image
 from pathatlas.retrieval.bench.common import component_notes, losses, method_style, plot_curves
 from pathatlas.retrieval.bench.images import ImageSet, image_to_image
 from pathatlas.retrieval.datasets import ImageItem, is_validation, near_duplicate_groups, read_cases
+from tests.helpers import run_cli
 from tests.test_incremental_cases import PixelEncoder
 
 
@@ -46,6 +47,27 @@ def test_a_tile_and_its_turned_and_mirrored_copies_group_and_unrelated_tiles_do_
     assert groups == [0, 1, 0, 0, 4, 4, 6, 7]  # blank images show no tissue: nothing to call the same
     assert near_duplicate_groups(paths[:2]) == [0, 1]  # paths will do as well as items
     assert near_duplicate_groups([]) == []
+
+
+def augmented(picture: Image.Image, degrees: float) -> Image.Image:
+    """The picture as LC25000's augmentation made its copies: turned, cropped to the largest upright square inside the
+    turned picture, and scaled back up to its size (by 1.28 at 20 degrees)."""
+    side = picture.width
+    inner = side / (np.cos(np.radians(abs(degrees))) + np.sin(np.radians(abs(degrees))))
+    box = ((side - inner) / 2, (side - inner) / 2, (side + inner) / 2, (side + inner) / 2)
+    turned = picture.rotate(degrees, resample=Image.Resampling.BILINEAR)
+    return turned.resize((side, side), Image.Resampling.BILINEAR, box=box)
+
+
+def test_a_zoomed_and_turned_copy_groups_with_its_tile_and_unrelated_tiles_still_do_not(tmp_path):
+    tile = texture(1)
+    copies = [
+        augmented(tile, 20).transpose(Image.Transpose.FLIP_LEFT_RIGHT),  # 1.28 times as large, turned and mirrored
+        augmented(tile.transpose(Image.Transpose.ROTATE_90), -12),  # 1.19 times as large, turned another way
+    ]
+    unrelated = [texture(seed) for seed in range(2, 7)] + [augmented(texture(seed), 20) for seed in range(7, 10)]
+    paths = [save(picture, tmp_path / f"{n}.png") for n, picture in enumerate([tile, *copies, *unrelated])]
+    assert near_duplicate_groups(paths) == [0, 0, 0, *range(3, 11)]
 
 
 def mirrored_tiles(folder: Path) -> list[ImageItem]:
@@ -87,7 +109,7 @@ def test_a_querys_copies_leave_its_gallery_for_every_method_and_chance(tmp_path,
     images = ImageSet(items, PixelEncoder(fast), fast, "all")
     body = image_to_image(images, same_label, "label", ("visual",), runs=tmp_path / "runs")["label"]
     assert body["n"] == 6 and body["near_duplicates"] == {"queries_with_copies": 2}
-    assert any("2 of 6 queries have turned or mirrored copies" in note for note in body["notes"])
+    assert any("2 of 6 queries have turned, mirrored or zoomed copies" in note for note in body["notes"])
     qrels = (tmp_path / "runs" / "qrels.label.txt").read_text().split("\n")
     assert [line.split()[2] for line in qrels if line.startswith("tile4.png ")] == ["tile5.png"]
     assert {"visual", "plain-knn", "visual+specimen+majority"} <= set(body["methods"])
@@ -188,3 +210,58 @@ def test_the_printed_table_names_the_default_row_as_the_run_labels_it():
     console.print(retrieval_table("atlas", body))
     row = next(line for line in console.export_text().splitlines() if "visual+majority" in line)
     assert "default without joint" in row, row
+
+
+def test_over_every_query_the_component_note_names_the_default_without_joint():
+    task = {
+        "default": "visual+specimen+majority",
+        "default_label": "default without joint",
+        "baselines": [],
+        "methods": {"visual": scores(**{"recall@10": 0.95}), "visual+specimen+majority": scores()},
+    }
+    assert component_notes(task)["notes"] == [
+        "the default without joint visual+specimen+majority scores below its own component visual on recall@10 "
+        "(0.900 vs 0.950)"
+    ]
+
+
+def test_a_default_row_below_a_baseline_keeps_its_label_beside_the_mark():
+    from rich.console import Console
+
+    from pathatlas.ui.bench_cli import retrieval_table
+
+    body = {"n": 3, "default": "visual+majority", "default_label": "default without joint", "baselines": ["plain-knn"]}
+    body["methods"] = {"visual+majority": scores(), "plain-knn": scores(**{"recall@10": 0.95})}
+    console = Console(width=200, record=True)
+    console.print(retrieval_table("lc25000", body))
+    row = next(line for line in console.export_text().splitlines() if "visual+majority" in line)
+    assert "default without joint; ✗ below plain-knn on recall@10" in row, row
+
+
+def test_a_method_keeps_its_colour_in_every_panel(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    drawn: dict[str, set] = {}
+
+    def record(figure, *args, **kwargs):  # the lines as drawn, instead of the file
+        for ax in figure.axes:
+            for line in ax.get_lines():
+                drawn.setdefault(line.get_label().split(" (")[0], set()).add(line.get_color())
+
+    monkeypatch.setattr(Figure, "savefig", record)
+
+    def methods(*names: str) -> dict:
+        return {name: {**scores(), "curve": [0.5] * 20} for name in names}
+
+    every = {"n": 3, "default": "visual+majority", "default_label": "default without joint"}
+    held_out = {"n": 2, "default": "visual+joint+majority"}
+    every["methods"] = methods("visual", "plain-knn", "visual+majority", "chance")
+    held_out["methods"] = methods("visual", "joint", "plain-knn", "visual+majority", "visual+joint+majority", "chance")
+    plot_curves({"encoder": "e", "split": "all", "tasks": {"all": every, "held-out": held_out}}, tmp_path / "p.png")
+    assert set(drawn) == set(held_out["methods"]) and all(len(colours) == 1 for colours in drawn.values()), drawn
+    assert len({colour for colours in drawn.values() for colour in colours}) == len(drawn)  # one each
+
+
+def test_the_exclude_case_help_says_a_caseless_tiles_near_duplicates_are_kept_out_too():
+    shown = " ".join(run_cli("bench", "qa", "--help", COLUMNS="300").output.replace("│", " ").split())  # box drawn
+    assert "An image without a case (an LC25000 tile) keeps its near-duplicates out too" in shown, shown

@@ -273,7 +273,8 @@ def say_notes(task: str, body: dict) -> None:
 
 
 def retrieval_table(task: str, body: dict) -> Table:
-    """One task's methods; the default's row is marked where it scores below a baseline."""
+    """One task's methods; the default's row is named so (its ``default_label``) and, after that, marked where it
+    scores below a baseline."""
     from pathatlas.retrieval.bench.common import losses
 
     marks = losses(body)
@@ -287,7 +288,7 @@ def retrieval_table(task: str, body: dict) -> Table:
         default = body.get("default_label", "default")  # "default without joint" where its heads trained on these
         note = default if name == body.get("default") else ("baseline" if name in body.get("baselines", []) else "")
         if name in marks:
-            note = "[red]✗ below " + "; ".join(f"{b} on {metric}" for b, metric in marks[name]) + "[/red]"
+            note += "; [red]✗ below " + "; ".join(f"{b} on {metric}" for b, metric in marks[name]) + "[/red]"
         table.add_row(name, *cells, note)
     return table
 
@@ -588,7 +589,9 @@ def bench_qa_command(
         typer.Option(
             "--exclude-case",
             help="Keep every image of a question's gold case (gold.case, as the index's case id) out of its evidence, "
-            "not only the question's own image: another photograph of the same slide gives the diagnosis away.",
+            "not only the question's own image: another photograph of the same slide gives the diagnosis away. An "
+            "image without a case (an LC25000 tile) keeps its near-duplicates out too: the same tissue turned, "
+            "mirrored or zoomed, found by pixels.",
         ),
     ] = False,
     out: Annotated[Path, typer.Option(help="Folder for report.md and plot.png.")] = Path("bench-out/qa"),

@@ -70,6 +70,7 @@ def plot_curves(result: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     tasks = result["tasks"]
+    colours = method_colours(tasks)
     rows = 2 if any(body.get("headline") for body in tasks.values()) else 1
     fig, axes = plt.subplots(rows, len(tasks), figsize=(4.2 * len(tasks), 3.6 * rows), squeeze=False)
     for column, (task, body) in enumerate(tasks.items()):
@@ -77,20 +78,30 @@ def plot_curves(result: dict[str, Any], path: Path) -> None:
         for method, metrics in body["methods"].items():
             ks = range(1, len(metrics["curve"]) + 1)
             label, style = method_style(body, method)
-            ax.plot(ks, metrics["curve"], label=label, **style)
+            ax.plot(ks, metrics["curve"], label=label, color=colours[method], **style)
         ax.set_title(f"{task} (n={body['n']})", fontsize=9)
         ax.set_xlabel("k")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
         if rows == 2:
-            plot_headline(axes[1][column], body)
+            plot_headline(axes[1][column], body, colours)
     axes[0][0].set_ylabel("recall@k")
     fig.suptitle(f"PathAtlas retrieval, encoder {result['encoder']}, {queries_phrase(result)}", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def method_colours(tasks: dict[str, Any]) -> dict[str, Any]:
+    """Each method's colour by its name, the same in every panel whichever order a task lists its methods in (the
+    default's thick line too): tab10 (tab20 past ten methods) dealt in order of first appearance over the tasks."""
+    import matplotlib
+
+    names = list(dict.fromkeys(name for body in tasks.values() for name in body["methods"]))
+    palette = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {name: palette(n % palette.N) for n, name in enumerate(names)}
 
 
 def method_style(body: dict[str, Any], method: str) -> tuple[str, dict[str, Any]]:
@@ -101,17 +112,17 @@ def method_style(body: dict[str, Any], method: str) -> tuple[str, dict[str, Any]
     return method, {"linewidth": 1.2, "linestyle": "--" if method == "chance" else "-"}
 
 
-def plot_headline(ax: Any, body: dict[str, Any]) -> None:
-    """The task's ``headline`` metric per method as bars, each named inside itself (names are long), the default's
-    coloured; an empty panel without one."""
+def plot_headline(ax: Any, body: dict[str, Any], colours: dict[str, Any]) -> None:
+    """The task's ``headline`` metric per method as bars, each named inside itself (names are long), the default's in
+    its line's colour (``method_colours``); an empty panel without one."""
     metric = body.get("headline")
     if not metric:
         ax.axis("off")
         return
     names = list(body["methods"])
     values = [body["methods"][name][metric] for name in names]
-    colours = ["tab:orange" if name == body.get("default") else "gainsboro" for name in names]
-    ax.barh(range(len(names)), values, color=colours)
+    shades = [colours[name] if name == body.get("default") else "gainsboro" for name in names]
+    ax.barh(range(len(names)), values, color=shades)
     for row, (name, value) in enumerate(zip(names, values, strict=True)):
         ax.text(0.01, row, f"{method_style(body, name)[0]}: {value:.3f}", va="center", fontsize=7)
     ax.set_yticks([])
@@ -272,7 +283,7 @@ def component_notes(task: dict[str, Any]) -> dict[str, Any]:
     if not below:
         return task
     notes = [
-        f"the default {task['default']} scores below its own component {name} on "
+        f"the {task.get('default_label', 'default')} {task['default']} scores below its own component {name} on "
         + ", ".join(f"{metric} ({pair['default']:.3f} vs {pair[name]:.3f})" for metric, pair in metrics.items())
         for name, metrics in below.items()
     ]

@@ -20,10 +20,10 @@ query (e.g. all atlas images with a case partner) with the methods that learned 
 held-out queries only, in the ``...:held-out`` task, so no row ever scores images the heads were trained on. A task
 whose held-out queries are fewer than all it could score says how many in its ``notes`` (``split_notes``).
 
-Tiles (images without a case of their own: LC25000 turned and mirrored 250 originals per class into its tiles) are
-grouped by ``near_duplicate_groups``: a tile is held out only if no copy of it is among the items the heads trained
-on, and a query's copies are left out of its gallery for every method and chance alike (a copy of the query is not
-another image of its diagnosis). The tasks' ``near_duplicates`` and notes say how many.
+Tiles (images without a case of their own: LC25000 turned, mirrored and zoomed 250 originals per class into its
+tiles) are grouped by ``near_duplicate_groups``: a tile is held out only if no copy of it is among the items the heads
+trained on, and a query's copies are left out of its gallery for every method and chance alike (a copy of the query is
+not another image of its diagnosis). The tasks' ``near_duplicates`` and notes say how many.
 """
 
 from __future__ import annotations
@@ -245,9 +245,9 @@ def annotated(body: dict[str, Any], images: ImageSet, notes: Iterable[str] = ())
     counts, notes = dict(body.get("near_duplicates", {})), list(notes)
     if copied := counts.get("queries_with_copies"):
         notes.append(
-            f"{copied} of {body['n']} queries have turned or mirrored copies among the tiles (pixel correlation >= "
-            f"{NEAR_DUPLICATE_CORRELATION}, near_duplicate_groups), left out of their galleries for every method and "
-            "chance: a copy of the query is no other image of its diagnosis"
+            f"{copied} of {body['n']} queries have turned, mirrored or zoomed copies among the tiles (pixel "
+            f"correlation >= {NEAR_DUPLICATE_CORRELATION}, near_duplicate_groups), left out of their galleries for "
+            "every method and chance: a copy of the query is no other image of its diagnosis"
         )
     if body["split"] == "val" and images.trained_copy:
         counts["held_out_with_trained_copy"] = images.trained_copy
