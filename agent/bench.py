@@ -584,8 +584,8 @@ def caseless_images(index: Index) -> dict[str, str]:
 
 def near_copies(questions: list[str], indexed: dict[str, str]) -> dict[str, set[str]]:
     """Question image path -> record ids of the ``indexed`` images in its near-duplicate group
-    (``near_duplicate_groups``: the same tissue turned, mirrored or zoomed, as LC25000 augmented 250 originals per class into
-    its tiles), each question's own image among them where it is indexed."""
+    (``near_duplicate_groups``: the same tissue turned, mirrored or zoomed, as LC25000 augmented 250 originals per
+    class into its tiles), each question's own image among them where it is indexed."""
     if not questions:
         return {}
     paths = list(dict.fromkeys([*indexed, *questions]))
@@ -653,7 +653,8 @@ class QABench:
         return (
             f"--exclude-case: {sum(n > 0 for n in others)} of the {len(caseless)} image questions without a case "
             f"(tiles such as LC25000's) had near-duplicates of their image indexed ({sum(others)} in all: the same "
-            "tissue turned, mirrored or zoomed, found by pixels), kept out of their evidence as a gold case's other images are"
+            "tissue turned, mirrored or zoomed, found by pixels), kept out of their evidence as a gold case's other "
+            "images are"
         )
 
     def ask(self, item: Item, mode: str) -> tuple[Answer, list[Evidence], OptionSupport | None]:
