@@ -11,6 +11,8 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,20 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"
 )
+
+
+@contextmanager
+def ui_over(index: Path) -> Iterator[str]:
+    """The URL of the web UI over a REST service of ``index``, both on free loopback ports, both stopped after."""
+    api_port, ui_port = free_port(), free_port()
+    api = start_server(index, api_port)
+    ui, url = start_ui(f"http://127.0.0.1:{api_port}", ui_port)
+    try:
+        yield url
+    finally:
+        for process in (ui, api):
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def start_ui(api: str, port: int) -> tuple[subprocess.Popen, str]:
@@ -106,13 +122,8 @@ def ui_url(demo_index, tmp_path_factory):
         doc.save(tall)
     settings = demo_index.settings.model_copy(update={"index": index})
     assert not Indexer(Index.open(index, settings), show_progress=False).add([planted, chapters, tall]).failed
-    api_port, ui_port = free_port(), free_port()
-    api = start_server(index, api_port)
-    ui, url = start_ui(f"http://127.0.0.1:{api_port}", ui_port)
-    yield url
-    for process in (ui, api):
-        process.terminate()
-        process.wait(timeout=30)
+    with ui_over(index) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ from PIL import Image
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
-from pathatlas.ui.bench_serve import free_port, start_server
 from pathatlas.ui.present import (
     case_about,
     full_size_name,
@@ -36,7 +35,7 @@ from tests.test_browser import (
     page,  # noqa: F401 - a fixture: the browser's tab on this module's ui_url
     search,
     start_over,
-    start_ui,
+    ui_over,
 )
 
 browser = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)")
@@ -57,13 +56,8 @@ def ui_url(demo_index, tmp_path_factory):
     (folder / "cases.jsonl").write_text(json.dumps(row) + "\n")
     settings = demo_index.settings.model_copy(update={"index": index})
     assert not Indexer(Index.open(index, settings), show_progress=False).add([folder]).failed
-    api_port, ui_port = free_port(), free_port()
-    api = start_server(index, api_port)
-    ui, url = start_ui(f"http://127.0.0.1:{api_port}", ui_port)
-    yield url
-    for process in (ui, api):
-        process.terminate()
-        process.wait(timeout=30)
+    with ui_over(index) as url:
+        yield url
 
 
 def status(tab):
