@@ -614,13 +614,13 @@ class Searcher:
         ``k`` or every ranker gave all it has ("bone" at k 100 gave 83 of the book's 269 pages). A search whose first
         candidates give its k hits (the usual k) is ranked from them alone, as before."""
         pool = self.settings.candidates
-        hits = self._hits_of(query, ranked, words, specimen_of, pool)
-        while len(hits) < query.k and any(len(found) >= pool for found in ranked.values()):
+        while True:
+            hits = self._hits_of(query, ranked, words, specimen_of, pool)
+            if len(hits) >= query.k or not any(len(found) >= pool for found in ranked.values()):
+                return hits
             pool *= DEEPER
             ranked = self._rankings([query], pool)[0]
             self._bm25([query], {0: words} if words else {}, [ranked], PRINTED, True, pool)
-            hits = self._hits_of(query, ranked, words, specimen_of, pool)
-        return hits
 
     def _hits_of(
         self,
