@@ -228,6 +228,9 @@ class Citation:
     name: str | None = None
     """What the label and JSON call the source where its ``display_name`` would not tell it from another of its index
     (``distinct_names``: "year2/notes.pdf"); None: its ``display_name``."""
+    key_id: str | None = None
+    """The ``source_id`` of the source's key where ``source`` is not that key (a citation read back by ``from_dict``,
+    whose ``source`` is the name): so its JSON names the same source again. None: ``source_id(source)``."""
 
     @classmethod
     def of(cls, payload: Payload, name: str | None = None) -> Citation:
@@ -263,7 +266,7 @@ class Citation:
         (``source_id``, which every command and route taking a source accepts), never by server path."""
         return {
             "source": self.source_name,
-            "source_id": source_id(self.source),
+            "source_id": self.key_id or source_id(self.source),
             "page": self.page,
             "figure": self.figure,
             "bbox": list(self.bbox) if self.bbox else None,
@@ -275,8 +278,9 @@ class Citation:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Citation:
-        """Back from ``to_dict`` (its ``source`` is then the name, shown whole: "year2/notes.pdf"; enough to label and
-        compare). A server path put in its place (a benchmark matching its book) is shown by its ``display_name``."""
+        """Back from ``to_dict``, whose dict it gives again exactly (its ``source`` is then the name, shown whole:
+        "year2/notes.pdf", beside the key's ``source_id``). A server path put in its place (a benchmark matching its
+        book) is shown by its ``display_name``."""
         bbox = data.get("bbox")
         box = tuple(bbox) if bbox else None
         source = data["source"]
@@ -289,6 +293,7 @@ class Citation:
             data.get("image"),
             data.get("page_label"),
             None if PurePosixPath(source).is_absolute() else source,
+            data.get("source_id"),
         )
 
 
