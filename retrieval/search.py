@@ -11,6 +11,8 @@ the first five hits, the diagnosis most of the top ten share comes first (``diag
 
 from __future__ import annotations
 
+import numbers
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -90,13 +92,13 @@ DEEPER = 4
 
 
 def whole_number(value: object, name: str, least: int) -> int:
-    """``value``, refused in one line unless a whole number of at least ``least`` (a "5" or a 5.5 would fail deep in
-    the search)."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    """``value`` as an int, refused in one line unless a whole number of at least ``least``: any integral type (numpy's
+    ``int64`` a caller computed k with), not a bool, a "5" or a 5.5, which would fail deep in the search."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise BadInputError(f"{name} must be a whole number, not {value!r}")
     if value < least:
         raise BadInputError(f"{name} must be at least {least}, not {value}")
-    return value
+    return int(value)
 
 
 def check_image(image: object) -> None:
@@ -119,17 +121,31 @@ def as_list(value: str | list[str] | tuple[str, ...] | set[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+def path_text(value: object) -> object:
+    """A source filter's value, a path (``pathlib.Path``, any ``os.PathLike``) as its text, as a str path is taken;
+    anything else as given, for ``check_filters`` to judge."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+def as_text(name: object, value: object) -> object:
+    """A filter's value with the paths of a ``source`` filter (one, or a list) as text (``path_text``)."""
+    if name != "source":
+        return value
+    return [path_text(item) for item in value] if isinstance(value, list | tuple | set) else path_text(value)
+
+
 def check_filters(filters: object) -> None:
-    """Filters as a caller gives them (field to a text or a list of texts). One that could only match nothing, an
-    unknown field or kind, no value, a value that is not text, is refused in one line rather than answered with no
-    hits."""
+    """Filters as a caller gives them (field to a text or a list of texts; a source may be a path too). One that could
+    only match nothing, an unknown field or kind, no value, a value that is not text, is refused in one line rather
+    than answered with no hits."""
     if not isinstance(filters, Mapping):
         raise BadInputError(
             f"filters must be a mapping of field to value(s), e.g. {{'kind': 'figure'}}; not {filters!r:.60}"
         )
     if unknown := sorted(map(str, set(filters) - set(USER_FILTERS))):
         raise BadInputError(f"unknown filter field {quoted(unknown[0])}; use {', '.join(USER_FILTERS)}")
-    for name, value in filters.items():
+    for name, given in filters.items():
+        value = as_text(name, given)
         if blank(value):
             raise BadInputError(empty_filter(name))
         values = as_list(value) if isinstance(value, str | list | tuple | set) else None
@@ -161,7 +177,7 @@ def resolve_filters(filters: Filters, index: Index) -> Filters:
     of ``HELD_FIELDS`` no value of which a record holds, is refused in one line. Resolved filters resolve to
     themselves."""
     check_filters(filters)
-    resolved = {name: stripped(value) for name, value in filters.items()}  # " lung " is "lung", as the CLI reads it
+    resolved = {name: stripped(as_text(name, value)) for name, value in filters.items()}  # " lung " is "lung"
     for name in (name for name in HELD_FIELDS if name in resolved):
         held = held_values(index, name)
         values = as_list(resolved[name])
@@ -386,9 +402,9 @@ class Query:
         self.text = (self.text or "").strip() or None
         if self.text is None and self.image is None:
             raise BadInputError("empty query: give some text, an image, or both")
-        whole_number(self.k, "k", 1)
+        self.k = whole_number(self.k, "k", 1)
         if self.pages_per_section is not None:
-            whole_number(self.pages_per_section, "pages_per_section", 0)
+            self.pages_per_section = whole_number(self.pages_per_section, "pages_per_section", 0)
         if not isinstance(self.use, tuple | list) or not self.use or any(r not in RANKERS for r in self.use):
             raise BadInputError(f"use takes a tuple of one or more of {', '.join(RANKERS)}, not {self.use!r}")
         if self.image is not None:
