@@ -63,6 +63,11 @@ ONE_SEARCH_WEIGHTS = np.array(
 baseline's shipped answers are unchanged; the benchmark's held-out column refits them per fold)."""
 VOTE_WEIGHT = 3.0
 """Image questions: weight of the similar cases' diagnosis votes next to the text features (untuned)."""
+SPECIMEN_WEIGHT = 10.0
+"""Image questions: the logit added to the option a verified same specimen is diagnosed as (``specimen_option``),
+enough to outweigh any text evidence: on the 66 atlas dev image questions every such option (35 answers, rag and
+agentic) was the right one, while on a small index of a few pages and cases the text features outweighed the votes
+and answered another option against the very slide's own diagnosis."""
 OPEN_CONFIDENCE = np.array([-1.585, 1.144])
 """Open questions (no options): logistic map (intercept, slope) from the quoted sentence's coverage of the
 question's words to the share of the right answer's words it says (token recall). Fit on the 347 A&P dev stems
@@ -329,14 +334,20 @@ def diagnosis_votes(options: Sequence[str], evidence: Sequence[Evidence], top: i
     return votes
 
 
+def specimen_option(options: Sequence[str], evidence: Sequence[Evidence]) -> int | None:
+    """Image questions: the option that every case verified as the same specimen as the question's image is diagnosed
+    as (another photograph of the very slide); None without such cases, or when they name no option or disagree."""
+    named = {diagnosed_option(options, c) for c in similar_cases(evidence) if c.same_specimen}
+    return named.pop() if len(named) == 1 and None not in named else None
+
+
 def agreeing_case(options: Sequence[str], evidence: Sequence[Evidence], choice: int, top: int = 3) -> Evidence | None:
     """Image questions: the image's own evidence for the answer. A case verified as the same specimen, when every
-    such case is diagnosed as ``choice`` (another photograph of the very slide: a cropped phone photo of a slide the
-    index holds had one such case first and two other diagnoses next, and was left unsettled); else the best-ranked
-    of the ``top`` most similar cases diagnosed as ``choice``, when most of them are."""
+    such case is diagnosed as ``choice`` (``specimen_option``: a cropped phone photo of a slide the index holds had
+    one such case first and two other diagnoses next, and was left unsettled); else the best-ranked of the ``top``
+    most similar cases diagnosed as ``choice``, when most of them are."""
     cases = similar_cases(evidence)
-    verified = [c for c in cases if c.same_specimen]
-    if verified and all(diagnosed_option(options, c) == choice for c in verified):
-        return verified[0]
+    if specimen_option(options, cases) == choice:
+        return next(c for c in cases if c.same_specimen)
     agreeing = [c for c in cases[:top] if diagnosed_option(options, c) == choice]
     return agreeing[0] if len(agreeing) * 2 > top else None

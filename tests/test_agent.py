@@ -431,6 +431,33 @@ def test_an_image_answer_a_verified_same_specimen_case_shares_is_settled_on_it()
     assert not settled_with({"c6"}, choice=2).settled, "the verified specimen is not the chosen diagnosis"
 
 
+def test_an_image_answer_follows_the_diagnosis_of_the_verified_same_specimen_against_the_text():
+    """A small index (a few book pages, ten cases): asked of an image the index holds, its case was found first and
+    verified as the same specimen, yet sentences and a look-alike case leaning to the other option won at 0.83. On the
+    atlas dev questions every option a verified specimen named was right (``SPECIMEN_WEIGHT``)."""
+    question = Question(
+        "Which diagnosis best fits this slide?",
+        ["angiosarcoma", "granular cell tumor"],
+        image=draw_pattern("small-blue-cells", 1),
+    )
+    found = [
+        evidence("p1", "Granular cell tumor cells have granular cytoplasm; a granular cell tumor is benign.", 1),
+        evidence("p2", "A granular cell tumor of the colon shows granular cell tumor cells.", 2),
+        evidence("c1", "BS1 angiosarcoma, spleen, liver", 3, kind="case", diagnosis="angiosarcoma"),
+        evidence("c2", "BS10 granular cell tumor, colon", 4, kind="case", diagnosis="granular cell tumor"),
+        evidence("c3", "BS10 granular cell tumor, colon", 5, kind="case", diagnosis="granular cell tumor"),
+    ]
+    answerer = OfflineAnswerer(encoder=None)
+    assert answerer.answer(question, found).letter == "B", "unverified, the text and look-alikes decide"
+    verified = [replace(e, same_specimen=e.id == "c1") for e in found]
+    answer = answerer.answer(question, verified)
+    assert answer.letter == "A" and answer.settled and answer.confidence > 0.9
+    negated = Question("Which diagnosis does NOT fit this slide?", question.options, image=question.image)
+    assert answerer.answer(negated, verified).letter == "B", "the slide's own diagnosis is the one that fits"
+    disagreeing = [replace(e, same_specimen=e.id in {"c1", "c2"}) for e in found]
+    assert answerer.answer(question, disagreeing).letter == "B", "verified cases that disagree decide nothing"
+
+
 def test_each_option_of_an_image_question_quotes_its_most_similar_case():
     from pathatlas.agent.writing import annotate
 

@@ -19,6 +19,7 @@ from pathatlas.agent.questions import Answer, Evidence, Question
 from pathatlas.agent.scoring import (
     FEATURES,
     ONE_SEARCH_WEIGHTS,
+    SPECIMEN_WEIGHT,
     VOTE_WEIGHT,
     WEIGHTS,
     OptionSupport,
@@ -32,6 +33,7 @@ from pathatlas.agent.scoring import (
     rescale,
     similar_cases,
     softmax,
+    specimen_option,
 )
 from pathatlas.agent.writing import SETTLED_CONFIDENCE, annotate, one_per_case
 from pathatlas.retrieval.encoders import Encoder
@@ -112,6 +114,8 @@ class OfflineAnswerer(Answerer):
         logits = option_logits(features, reading.negated, weights, reading.statements)
         # "Which diagnosis does NOT fit this slide?": the option the similar cases vote for least
         logits = logits + (-VOTE_WEIGHT if reading.negated else VOTE_WEIGHT) * rescale(votes)
+        if question.image is not None and (slide := specimen_option(question.options, evidence)) is not None:
+            logits[slide] += -SPECIMEN_WEIGHT if reading.negated else SPECIMEN_WEIGHT  # the very slide's diagnosis
         probs = softmax(logits)
         choice = best_option(probs, question.options)
         answer = Answer(
