@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shlex
 import shutil
 import threading
@@ -23,7 +21,7 @@ from pathatlas import tesseract
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.records import Record
 from pathatlas.indexer.sources import Discovered, NothingToIndexError, Paths, discover
-from pathatlas.indexer.sources.base import RECORDS_VERSION, Source, reader_name, stat_signature
+from pathatlas.indexer.sources.base import RECORDS_VERSION, Source, content_hash, reader_name, stat_signature
 from pathatlas.plugins import encoded
 from pathatlas.retrieval.durable import crash_point
 from pathatlas.retrieval.images import thumbnail
@@ -87,24 +85,6 @@ def copy_atomic(source: Path, target: Path) -> None:
 
 class Cancelled(PathAtlasError):
     """Raised from a progress callback to stop indexing; the source in progress is not committed."""
-
-
-def content_hash(path: Path) -> str | None:
-    """What a source's files hold wherever they lie (its fingerprint hashes its path too): a file's bytes, or a folder's
-    files by name within it and bytes, hidden ones aside as ``discover`` passes them by. The manifest keeps it
-    (``content``), so that a source renamed or moved is known for the one indexed under its old name; None where a file
-    cannot be read."""
-    files = [path] if path.is_file() else sorted(path.rglob("*"))
-    digest = hashlib.blake2b(digest_size=16)
-    try:
-        for file in files:
-            inside = file.relative_to(path)
-            if file.is_file() and not any(part.startswith(".") for part in inside.parts):
-                with file.open("rb") as handle:
-                    digest.update(os.fsencode(inside) + b"\0" + hashlib.file_digest(handle, "blake2b").digest())
-    except OSError:
-        return None
-    return digest.hexdigest()
 
 
 def missing_copies(manifest: Manifest, keys: list[str]) -> list[str]:

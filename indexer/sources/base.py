@@ -8,6 +8,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -30,6 +31,10 @@ given as text separated by "," or ";" a list, so a filter on each finds it; 10: 
 dropped as a running header only where it repeats or is a page number, so a slide's title keeps its words and
 captions its picture, and a passage takes the bookmark in force where it starts on the page)."""
 
+_HASHED_VERSION: ContextVar[object] = ContextVar("hashed_records_version", default=None)
+"""The records version ``hash_files`` hashes where not this reader's: ``same_content`` asks for a source's fingerprint
+as the reader that indexed it made it."""
+
 
 def hash_files(paths: list[Path], reading: Mapping[str, object] | None = None) -> str:
     """A source version's fingerprint: where its files are, what they hold, in the given order, and how they
@@ -40,7 +45,7 @@ def hash_files(paths: list[Path], reading: Mapping[str, object] | None = None) -
     ids (the old version's records go when the new one commits).
     """
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(f"records-v{RECORDS_VERSION}".encode())
+    digest.update(f"records-v{_HASHED_VERSION.get() or RECORDS_VERSION}".encode())
     for name, value in sorted((reading or {}).items()):
         digest.update(f"{name}={value!r}\0".encode())
     for path in paths:
@@ -48,6 +53,24 @@ def hash_files(paths: list[Path], reading: Mapping[str, object] | None = None) -
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
+    return digest.hexdigest()
+
+
+def content_hash(path: Path) -> str | None:
+    """What a source's files hold wherever they lie (its fingerprint hashes its path too): a file's bytes, or a folder's
+    files by name within it and bytes, hidden ones aside as ``discover`` passes them by. The manifest keeps it
+    (``content``), so that a source renamed or moved is known for the one indexed under its old name; None where a file
+    cannot be read."""
+    files = [path] if path.is_file() else sorted(path.rglob("*"))
+    digest = hashlib.blake2b(digest_size=16)
+    try:
+        for file in files:
+            inside = file.relative_to(path)
+            if file.is_file() and not any(part.startswith(".") for part in inside.parts):
+                with file.open("rb") as handle:
+                    digest.update(os.fsencode(inside) + b"\0" + hashlib.file_digest(handle, "blake2b").digest())
+    except OSError:
+        return None
     return digest.hexdigest()
 
 
@@ -107,8 +130,9 @@ def on_disk(key: str, entry: Mapping[str, Any], settings: Settings) -> SourceSta
     indexed before ``stat`` was recorded counts as changed when a file of it was modified after it was indexed.
 
     Files whose sizes or times differ from those recorded are changed only if what they hold differs too
-    (``same_content``): a ``labels.csv`` saved again as it was is the same source, as ``index`` finds it. ``settings``
-    are the caller's (the command's, the server's): the source is read as ``index`` with them would read it."""
+    (``same_content``): a ``labels.csv`` saved again as it was is the same source, as ``index`` finds it, and so is a
+    source an older reader indexed (``info`` tells that apart). ``settings`` are the caller's (the command's, the
+    server's): a source without its content recorded is read as ``index`` with them would read it."""
     path = Path(key)
     if not path.exists():
         return "missing"
@@ -193,18 +217,19 @@ class KeyLocks:
                     del self._locks[key]
 
 
-_SAME_CONTENT: dict[tuple[str, str, str, str], bool] = {}
-"""``same_content``'s answers by source, stat signature, fingerprint indexed and settings read with."""
+_SAME_CONTENT: dict[tuple[str, ...], bool] = {}
+"""``same_content``'s answers by source, stat signature, what was indexed (content, fingerprint, records version) and
+settings read with."""
 _HASHING = KeyLocks()
 SAME_CONTENT_KEPT = 1024
 
 
 def same_content(key: str, entry: Mapping[str, Any], signature: str, settings: Settings) -> bool:
-    """Whether a source whose files' sizes or times changed still yields the fingerprint it was indexed with (what
-    ``index`` compares to call it unchanged). The fingerprint reads every byte (seconds for a large book or folder),
-    so each answer is kept by the files' stat ``signature``: one hash per state of the files, not one per page or
-    image served. Under the source's own lock: the images a page viewer asks for at once wait for one hash instead of
-    each making its own, and those of another source do not wait for it.
+    """Whether a source whose files' sizes or times changed still holds what it was indexed from (``as_indexed``).
+    That reads every byte (seconds for a large book or folder), so each answer is kept by the files' stat
+    ``signature``: one hash per state of the files, not one per page or image served. Under the source's own lock: the
+    images a page viewer asks for at once wait for one hash instead of each making its own, and those of another
+    source do not wait for it.
 
     A source that cannot be read as indexed (a file gone or unreadable meanwhile, a metadata file now refused, a
     plug-in no longer installed: ``OSError`` or a ``PathAtlasError``) is not the same; any other error is a bug and
@@ -213,16 +238,32 @@ def same_content(key: str, entry: Mapping[str, Any], signature: str, settings: S
         source = _source_of(Path(key), entry.get("kind"), settings)
         if source is None:
             return False
-        known = (key, signature, str(entry.get("fingerprint")), repr(sorted(source.reading().items())))
+        indexed = (entry.get("content"), entry.get("fingerprint"), entry.get("records_version"))
+        known = (key, signature, *map(str, indexed), repr(sorted(source.reading().items())))
         with _HASHING.holding(key):
             if (same := _SAME_CONTENT.get(known)) is None:
-                same = source.fingerprint() == entry.get("fingerprint")
+                same = as_indexed(source, entry)
                 if len(_SAME_CONTENT) >= SAME_CONTENT_KEPT:
                     _SAME_CONTENT.clear()
                 _SAME_CONTENT[known] = same
         return same
     except (OSError, PathAtlasError):  # as ``index`` would say: this source fails to read
         return False
+
+
+def as_indexed(source: Source, entry: Mapping[str, Any]) -> bool:
+    """Whether ``source`` holds what its manifest ``entry`` was indexed from: its content hash where recorded (what
+    the files hold, whichever reader and settings read them), else its fingerprint (what ``index`` compares) as the
+    reader that indexed it hashed it (the fingerprint hashes ``RECORDS_VERSION``: hashed as this one's, a source
+    indexed before an upgrade and copied or touched since would count as changed, its pages and images refused). The
+    fingerprint also decides where the content differs only in files the source does not read (notes beside cases)."""
+    if (content := entry.get("content")) and content_hash(source.path) == content:
+        return True
+    hashed = _HASHED_VERSION.set(entry.get("records_version"))
+    try:
+        return source.fingerprint() == entry.get("fingerprint")
+    finally:
+        _HASHED_VERSION.reset(hashed)
 
 
 def _source_of(path: Path, kind: object, settings: Settings) -> Source | None:
