@@ -175,6 +175,29 @@ def test_an_unchanged_folder_shows_the_problems_it_was_indexed_with(hashing_cli)
     assert "unchanged" in table and "1 image not listed" in table, table
 
 
+def test_every_problem_of_a_folder_is_listed_by_info_problems(hashing_cli):
+    """``index`` showed three problems and "(+1 more)", and ``info`` only a count: the hidden one was the listed slide
+    that was never indexed. The table now says where to read them all, and ``info --problems`` lists each."""
+    case_folder(hashing_cli / "cases")
+    Image.new("RGB", (40, 40)).save(hashing_cli / "cases" / "unlisted.png")
+    with (hashing_cli / "cases" / "labels.csv").open("a") as sheet:
+        for name in ("missing_slide.jpg", "broken.jpg", "empty.jpg"):
+            sheet.write(f"{name};C-{name[:3]};Gastritis;Stomach;HE\r\n")
+    (hashing_cli / "cases" / "broken.jpg").write_text("not a picture")
+    (hashing_cli / "cases" / "empty.jpg").write_bytes(b"")
+    (source,) = json.loads(run_cli("index", "cases", "--index", "idx", "--json").stdout)
+    assert len(source["problems"]) > 3, source["problems"]
+    table = run_cli("index", "cases", "--index", "idx", "--force").stdout
+    assert "more: pathatlas info --problems" in table, table
+    summary = run_cli("info", "--index", "idx").stdout
+    assert f"{len(source['problems'])} problem(s) found while indexing: pathatlas info --problems" in summary
+    assert "missing_slide.jpg" not in summary
+    listed = run_cli("info", "--index", "idx", "--problems").stdout
+    assert (
+        "missing_slide.jpg" in listed and "broken.jpg" in listed and f"{len(source['problems'])} problem(s)" in listed
+    )
+
+
 # -- 5. what ask is doing ---------------------------------------------------------------------------------------------
 
 

@@ -149,7 +149,8 @@ def index(
                 str(s.entries),
                 f"{s.seconds:.1f}",
                 terminal_text(
-                    "\n".join(s.problems[:3]) + (f"\n(+{len(s.problems) - 3} more)" if len(s.problems) > 3 else "")
+                    "\n".join(s.problems[:3])
+                    + (f"\n(+{len(s.problems) - 3} more: pathatlas info --problems)" if len(s.problems) > 3 else "")
                 ),
             )
         console.print(table)
@@ -617,7 +618,13 @@ def ui(
 
 @app.command()
 @friendly_errors
-def info(index: IndexOpt = None, as_json: JsonOpt = False):
+def info(
+    index: IndexOpt = None,
+    as_json: JsonOpt = False,
+    list_problems: Annotated[
+        bool, typer.Option("--problems", help="List every problem found in each source (a skipped image, a bad row).")
+    ] = False,
+):
     """What an index holds: encoder, store, counts, sources, and which PathAtlas wrote it."""
     from pathatlas.indexer.sources.base import RECORDS_VERSION, on_disk, unloaded_reader
     from pathatlas.retrieval.index import Index, lexical_file
@@ -685,6 +692,14 @@ def info(index: IndexOpt = None, as_json: JsonOpt = False):
             highlight=False,
             markup=False,
         )
+    found = {key: entry.get("problems", []) for key, entry in stats["sources"].items() if entry.get("problems")}
+    if list_problems:
+        for key, listed in found.items():
+            console.print(Text.assemble(terminal_text(key, "bold"), f": {len(listed)} problem(s)"))
+            for problem in listed:
+                console.print(Text.assemble("  ", terminal_text(problem)))
+    elif found:
+        console.print(f"{sum(map(len, found.values()))} problem(s) found while indexing: pathatlas info --problems")
 
 
 def ocr_line(figures: bool, queries: bool, engine: str | None) -> str:
