@@ -48,7 +48,7 @@ from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.retrieval.bench.common import check_folds, on_gold_page
 from pathatlas.retrieval.bench.pages import check_gold_sources
-from pathatlas.retrieval.datasets import case_of, check_gold, near_duplicate_groups, read_options, read_questions
+from pathatlas.retrieval.datasets import check_gold, near_duplicate_groups, own_case_ids, read_options, read_questions
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import percentile_ms
@@ -571,13 +571,14 @@ def query_image_ids(index: Index) -> dict[str, str]:
 
 
 def caseless_images(index: Index) -> dict[str, str]:
-    """Absolute image path -> record id of indexed case images that are their own case (given no case id, ``case_of``
-    names them by their file's stem), such as LC25000's tiles: ``--exclude-case`` has no case to keep out for them.
-    Images gone from disk since they were indexed are left out: their pixels cannot be compared."""
+    """Absolute image path -> record id of indexed case images that are their own case (given no case id,
+    ``case_ids`` names them by their file's stem or path: ``own_case_ids``), such as LC25000's tiles:
+    ``--exclude-case`` has no case to keep out for them. Images gone from disk since they were indexed are left out:
+    their pixels cannot be compared."""
     images = {
         Path(p["source"]) / p["image"]: rid
         for rid, p in index.store.scan({"kind": "case"})
-        if p.get("image") and p.get("case") == case_of({"image": p["image"]})
+        if p.get("image") and p.get("case") in own_case_ids(p["image"])
     }
     return {str(path): rid for path, rid in images.items() if path.is_file()}
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError as exc:
                 reason = exc.msg.removesuffix(" at")
                 raise BadInputError(f"{path} line {number} is not JSON: {reason} at column {exc.colno}") from exc
+            except RecursionError as exc:  # json's decoder recurses once a bracket: "[[[[..." thousands deep
+                raise BadInputError(f"{path} line {number} is not JSON: nested too deeply") from exc
     return rows
 
 
@@ -299,10 +302,14 @@ def read_case_metadata(path: Path, list_fields: tuple[str, ...] = ()) -> list[di
                 f"put values that hold a {DELIMITERS[delimiter]} in double quotes"
             )
         texts: dict[str, Any] = {}
+        spelled: dict[str, str] = {}  # each field's name as the row writes it
         for key, value in row.items():
             name = field_name(key)
             if name in texts:
-                raise BadInputError(f"{path} row {number} gives {name!r} twice (as {key!r} too); keep one of them")
+                raise BadInputError(
+                    f"{path} row {number}: {spelled[name]!r} and {key!r} are the same field; keep one of them"
+                )
+            spelled[name] = key
             texts[name] = row_value(value, f"{path} row {number} field {key!r}", name in list_fields)
         row = {k: v for k, v in texts.items() if v}
         if not row:  # a blank row: Excel saves a spreadsheet's empty rows as bare separators (";;;")
@@ -371,17 +378,45 @@ def metadata_text(value: Any, where: str) -> str:
     return json.dumps(value)
 
 
-def case_of(row: dict[str, Any]) -> str:
-    """The case a metadata row belongs to: its ``case``, else its own, named by its image's stem as the metadata spells
-    it (``plain_text``: the file's name may be decomposed, as macOS writes names). The indexer and the benchmarks
-    group images by it, so a case is the same images in both."""
-    return row.get("case") or plain_text(Path(row["image"]).stem)
+def case_ids(rows: list[dict[str, Any]]) -> list[str]:
+    """Each metadata row's case: its ``case``, else its own, named by its image's stem as the metadata spells it
+    (``plain_text``: the file's name may be decomposed, as macOS writes names), or by its image's path
+    (``own_case_ids``) where another image has that id too ("lung/slide1.jpg" beside "liver/slide1.jpg", "x.tif"
+    beside "x.jpg", a case named "x"): merged, the second image would get the first's diagnosis. The indexer and
+    the benchmarks group images by it, so a case is the same images in both; a stem no other image shares keeps it,
+    so an index's ids stay as they were."""
+    own = [own_case_ids(row["image"]) for row in rows]
+    paths = [path for _, path in own]
+    ids = [row.get("case") or stem for row, (stem, _) in zip(rows, own, strict=True)]
+    while clashing := shared_by_others(rows, ids, paths):
+        for number in clashing:
+            ids[number] = paths[number]
+    return ids
+
+
+def own_case_ids(image: str) -> tuple[str, str]:
+    """The ids ``case_ids`` may give a row without ``case``: its image's stem, and its path (without "./" and the
+    like, so two spellings of one file stay one case)."""
+    return plain_text(Path(image).stem), posixpath.normpath(plain_text(image))
+
+
+def shared_by_others(rows: list[dict[str, Any]], ids: list[str], paths: list[str]) -> list[int]:
+    """The caseless rows, not yet named by their path, whose id a row naming another image has too."""
+    images: dict[str, set[str]] = {}
+    for case, path in zip(ids, paths, strict=True):
+        images.setdefault(case, set()).add(path)
+    return [
+        number
+        for number, row in enumerate(rows)
+        if "case" not in row and ids[number] != paths[number] and len(images[ids[number]]) > 1
+    ]
 
 
 def read_cases(path: Path, diagnosed_only: bool = True) -> list[ImageItem]:
     """A case folder's cases.jsonl or labels.csv; groups are cases (images without one are their own)."""
     items = []
-    for row in read_case_metadata(path):
+    rows = read_case_metadata(path)
+    for row, case in zip(rows, case_ids(rows), strict=True):
         diagnosis = row.get("diagnosis") or row.get("label")
         if diagnosis is None and diagnosed_only:
             continue
@@ -390,7 +425,7 @@ def read_cases(path: Path, diagnosed_only: bool = True) -> list[ImageItem]:
             ImageItem(
                 path.parent / row["image"],
                 [text] if text else [],
-                case_of(row),
+                case,
                 label=diagnosis,
                 tile="case" not in row,
             )

@@ -87,7 +87,7 @@ def test_cases_jsonl_keys_in_another_case_are_the_schema_fields(tmp_path):
 
 def test_a_field_given_twice_in_two_cases_is_refused_not_half_read(tmp_path):
     path = folder(tmp_path / "twice", "labels.csv", "image,Diagnosis,diagnosis\na.jpg,lipoma,fibroma\n", ("a.jpg",))
-    with pytest.raises(BadInputError, match="row 1 gives 'diagnosis' twice"):
+    with pytest.raises(BadInputError, match="row 1: 'Diagnosis' and 'diagnosis' are the same field; keep one"):
         CaseFolderSource(path, hashing_settings(tmp_path)).fingerprint()
 
 

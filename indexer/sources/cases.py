@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Iterator
@@ -13,8 +14,9 @@ from PIL import Image
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Record, image_hash
 from pathatlas.indexer.sources.base import Source, hash_files, shown
-from pathatlas.retrieval.datasets import case_of, read_case_metadata
-from pathatlas.retrieval.images import open_image, thumbnail
+from pathatlas.retrieval.datasets import case_ids, read_case_metadata
+from pathatlas.retrieval.images import MIN_QUERY_SIDE, TOO_SMALL, open_image, thumbnail
+from pathatlas.retrieval.text import plain_text
 
 METADATA_FILES = ("cases.jsonl", "labels.csv")
 KNOWN_FIELDS = {"image", "case", "title", "diagnosis", "organ", "description"}
@@ -58,11 +60,18 @@ def split_lists(row: Row) -> Row:
 
 
 def group_cases(rows: list[Row]) -> dict[str, list[Row]]:
-    """Rows sharing a ``case`` value form one case; a row without one is a case of its own (``case_of``)."""
+    """Rows sharing a ``case`` value form one case; a row without one is a case of its own (``case_ids``)."""
     cases: dict[str, list[Row]] = {}
-    for row in rows:
-        cases.setdefault(case_of(row), []).append(row)
+    for row, case in zip(rows, case_ids(rows), strict=True):
+        cases.setdefault(case, []).append(row)
     return cases
+
+
+def row_labels(row: Row) -> Row:
+    """A row's labels (its stain): its fields beyond ``KNOWN_FIELDS``, and ``label`` only beside a ``diagnosis``:
+    alone it is the diagnosis (``case_value``), which the case's text says already ("lung_n. label: lung_n")."""
+    known = KNOWN_FIELDS if "diagnosis" in row else KNOWN_FIELDS | {"label"}
+    return {k: v for k, v in row.items() if k not in known}
 
 
 def case_value(row: Row, name: str) -> Any:
@@ -121,14 +130,36 @@ def listed_again(rows: list[Row], case_id: str) -> str:
     return f"{first!r} is listed {times} in case {case_id!r}{f' ({others})' if others else ''}; read once"
 
 
-def read_image(path: Path, max_pixels: int) -> tuple[Image.Image, str]:
-    """A case image decoded (``open_image``) and the ``image_hash`` of the very bytes decoded: read once, so a file
-    saved again meanwhile never pairs one version's hash with another's vectors."""
+def read_image(path: Path, max_pixels: int) -> tuple[Image.Image, str, int]:
+    """A case image decoded (``open_image``), the ``image_hash`` of the very bytes decoded (read once, so a file
+    saved again meanwhile never pairs one version's hash with another's vectors) and its pages (``tiff_pages``).
+    An image under ``MIN_QUERY_SIDE`` a side is refused: indexed, it would be a flat card matching at random."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise BadInputError(f"cannot read image {path}: {exc.strerror or exc}") from exc
-    return open_image(data, max_pixels, name=str(path)), image_hash(data)
+    image = open_image(data, max_pixels, name=str(path))
+    if min(image.size) < MIN_QUERY_SIDE:
+        raise BadInputError(f"{path} is {image.width}x{image.height} pixels: {TOO_SMALL}")
+    return image, image_hash(data), tiff_pages(data)
+
+
+def tiff_pages(data: bytes) -> int:
+    """The pages of a TIFF (1 for other images, whose frames are an animation or a phone's preview): ``open_image``
+    decodes the first only. One whose later pages Pillow cannot count (a damaged directory: a TypeError) counts 1."""
+    with Image.open(io.BytesIO(data)) as image:
+        if image.format != "TIFF":
+            return 1
+        try:
+            return image.n_frames
+        except (OSError, SyntaxError, TypeError, ValueError):
+            return 1
+
+
+def letter_case(listed: str, found: str) -> str:
+    """The problem of a listed file missing beside one named the same but for letter case ("Slide 01.JPG"): on a
+    system that tells the two apart, it is another name; said in one line instead of a missing and an unlisted file."""
+    return f"listed {listed!r} not found; found {found!r} (names differ in letter case)"
 
 
 class CaseFolderSource(Source):
@@ -172,6 +203,7 @@ class CaseFolderSource(Source):
     def records(self) -> Iterator[Record]:
         fingerprint = self.fingerprint()
         rows = self._rows()
+        twins = self._letter_case_twins(rows)
         for case_id, case_rows in group_cases(rows).items():
             images, hashes = [], {}
             files = by_file(case_rows, self._image_paths(case_rows))
@@ -179,25 +211,18 @@ class CaseFolderSource(Source):
                 row = listed[0]  # one record a file, by its first row: its entries' ids would be the same
                 if len(listed) > 1:
                     self.problems.append(f"{self.metadata_path}: {listed_again(listed, case_id)}")
-                if path.suffix.lower() in HEIC_SUFFIXES:
-                    self.problems.append(f"{path}: {HEIC_HINT}")
-                    continue
-                if path.suffix.lower() not in IMAGE_SUFFIXES:
-                    self.problems.append(f"{path}: not an image file ({', '.join(IMAGE_SUFFIXES)})")
-                    continue
-                try:
-                    image, hashes[row["image"]] = read_image(path, self.settings.max_image_pixels)
-                except BadInputError as exc:
-                    self.problems.append(str(exc))
-                    continue
-                images.append((row["image"], thumbnail(image, 1024)))
+                if path in twins:
+                    self.problems.append(f"{self.metadata_path}: {letter_case(row['image'], twins[path])}")
+                elif read := self._read(path):
+                    image, hashes[row["image"]] = read
+                    images.append((row["image"], thumbnail(image, 1024)))
             if not images:
                 continue
             fields, conflict = case_fields(case_id, case_rows, self.metadata_path)
             if conflict:
                 self.problems.append(conflict)
             own = {  # a file listed twice is read once, with its first row's labels (as its case fields)
-                row["image"]: {k: v for k, v in row.items() if k not in KNOWN_FIELDS} for row, *_ in files.values()
+                row["image"]: row_labels(row) for row, *_ in files.values()
             }
             labels = {k: v for image_labels in reversed(own.values()) for k, v in image_labels.items()}  # first wins
             yield Case(
@@ -213,18 +238,56 @@ class CaseFolderSource(Source):
                 image_labels=own,
                 image_hashes=hashes,
             )
-        self.problems.extend(self._notes(rows))
+        self.problems.extend(self._notes(rows, twins))
 
-    def _notes(self, rows: list[Row]) -> list[str]:
+    def _read(self, path: Path) -> tuple[Image.Image, str] | None:
+        """A listed image decoded and its hash (``read_image``), or None where it cannot be indexed; either way
+        ``problems`` say what was left out (a multi-page TIFF's pages after the first)."""
+        if path.suffix.lower() in HEIC_SUFFIXES:
+            self.problems.append(f"{path}: {HEIC_HINT}")
+            return None
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            self.problems.append(f"{path}: not an image file ({', '.join(IMAGE_SUFFIXES)})")
+            return None
+        try:
+            image, digest, pages = read_image(path, self.settings.max_image_pixels)
+        except BadInputError as exc:
+            self.problems.append(str(exc))
+            return None
+        if pages > 1:
+            self.problems.append(
+                f"{path}: only page 1 of {pages} was indexed (a multi-page TIFF; save its pages as images)"
+            )
+        return image, digest
+
+    def _letter_case_twins(self, rows: list[Row]) -> dict[Path, str]:
+        """Listed files that are missing (resolved paths) to the image in the folder named the same but for letter
+        case, as the folder spells it (``letter_case``). The folder is walked only when a listed file is missing."""
+        missing = {
+            plain_text(path.relative_to(self.path).as_posix()).casefold(): path
+            for path in self._image_paths(rows)
+            if not path.exists()
+        }
+        if not missing:
+            return {}
+        twins = {}
+        for file in self._image_files():
+            relative = file.relative_to(self.path).as_posix()
+            if (listed := missing.get(plain_text(relative).casefold())) is not None:
+                twins.setdefault(listed, relative)
+        return twins
+
+    def _notes(self, rows: list[Row], twins: dict[Path, str]) -> list[str]:
         """What the folder holds that was not read: the other metadata file, images no row names (not said of a
-        metadata file without rows, which fails the folder as holding none)."""
+        metadata file without rows, which fails the folder as holding none; nor of a listed file's ``twins``, whose
+        problem names them)."""
         notes = []
         metadata = self.metadata_path
         if ignored := [name for name in METADATA_FILES if name != metadata.name and (self.path / name).is_file()]:
             notes.append(f"{self.path}: read {metadata.name} and ignored {ignored[0]} (one metadata file a folder)")
         if not rows:
             return notes
-        listed = set(self._image_paths(rows))
+        listed = {*self._image_paths(rows), *((self.path / twin).resolve() for twin in twins.values())}
         unlisted = sorted(
             shown(path.relative_to(self.path).as_posix())
             for path in self._image_files()
