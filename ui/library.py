@@ -8,7 +8,9 @@ plain values (the hit records of ``search --json``, the answer document of ``ask
         hits = atlas.search("koilocytes in cervical epithelium", filters={"kind": "figure"})
         answer = atlas.ask("Which cells show a perinuclear halo?", ["Koilocytes", "Goblet cells"])
 
-The objects underneath (``Index``, ``Searcher``, ``Agent``) stay public for what this does not cover.
+Each call first catches up with what another ``Atlas``, process or server committed to the index since (one ``stat``
+when nothing did), so a search never cites a source removed meanwhile. The objects underneath (``Index``,
+``Searcher``, ``Agent``) stay public for what this does not cover.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+import numpy as np
 from PIL import Image
 
 from pathatlas.errors import BadInputError
@@ -30,8 +33,11 @@ if TYPE_CHECKING:
     from pathatlas.retrieval.records import Hit
     from pathatlas.retrieval.search import Query
 
-ImageInput = str | os.PathLike | bytes | Image.Image
+ImageInput = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO | Image.Image | np.ndarray
 PathInput = str | os.PathLike
+IMAGE_TYPES = "a path, bytes, a binary file (open(..., 'rb'), io.BytesIO), a PIL image or a numpy array"
+GIVEN = "the image given"
+"""An image given as a value, named as ``open_image`` names bytes without a file name."""
 
 
 def listed(paths: tuple) -> list[PathInput]:
@@ -41,6 +47,69 @@ def listed(paths: tuple) -> list[PathInput]:
     if wrong := [path for path in flat if not isinstance(path, PathInput)]:
         raise BadInputError(f"add takes paths (text or os.PathLike) or lists of them, not {type(wrong[0]).__name__}")
     return flat
+
+
+def image_of(image: object, max_pixels: int) -> Image.Image:
+    """Any image a notebook holds, as REST reads an upload: a path, bytes or a binary file through ``open_image``; a
+    PIL image or an array refused over ``max_pixels`` in its words, then shown as a viewer shows it (``on_white``);
+    anything else refused in one line naming what is taken, not a TypeError from deep inside."""
+    from pathatlas.retrieval.images import on_white, open_image
+
+    if isinstance(image, str | os.PathLike):
+        return open_image(Path(image), max_pixels)
+    if isinstance(image, bytes | bytearray | memoryview):
+        return open_image(bytes(image), max_pixels)
+    if callable(getattr(image, "read", None)):
+        return open_image(file_bytes(image), max_pixels)
+    if isinstance(image, np.ndarray):
+        return on_white(array_image(image, max_pixels))
+    if not isinstance(image, Image.Image):
+        raise BadInputError(f"image must be {IMAGE_TYPES}, not {type(image).__name__}")
+    within_limit(*image.size, max_pixels)
+    return on_white(image)
+
+
+def file_bytes(file: Any) -> bytes:
+    """What a file-like holds from where it stands; one opened as text is refused in one line."""
+    data = file.read()
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise BadInputError(f"the image file gives {type(data).__name__}, not bytes: open it with open(path, 'rb')")
+    return bytes(data)
+
+
+def array_image(array: np.ndarray, max_pixels: int) -> Image.Image:
+    """A numpy image (HxW grey, HxWx3 RGB, HxWx4 RGBA, of uint8, as ``np.asarray(pil_image)`` gives it; OpenCV's BGR
+    is taken as RGB) as a PIL image, checked against ``max_pixels`` before any copy; other shapes and types are
+    refused saying what is taken (whether a float array's scale is 0-1 or 0-255 cannot be told)."""
+    grey_or_colour = array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))
+    if array.dtype != np.uint8 or not grey_or_colour:
+        shape = "x".join(map(str, array.shape))
+        raise BadInputError(f"an image array must be HxW, HxWx3 or HxWx4 of uint8 (0-255), not {shape} {array.dtype}")
+    within_limit(array.shape[1], array.shape[0], max_pixels)
+    return Image.fromarray(array)
+
+
+def within_limit(width: int, height: int, max_pixels: int) -> None:
+    """An image given as a value, held to the limit ``open_image`` holds a file's or bytes' to, in the same words."""
+    from pathatlas.retrieval.images import too_large
+
+    if width * height > max_pixels:
+        raise BadInputError(too_large(GIVEN, width, height, max_pixels))
+
+
+def source_states(index: Any, settings: Any) -> dict[str, dict[str, Any]]:
+    """Each source of ``index`` as ``pathatlas info --json`` lists it: its manifest entry, ``on_disk`` (as ``settings``
+    read it) and ``older_reader`` (read by a reader older than this one's ``RECORDS_VERSION``)."""
+    from pathatlas.indexer.sources.base import RECORDS_VERSION, on_disk
+
+    return {
+        key: {
+            **entry,
+            "on_disk": on_disk(key, entry, settings),
+            "older_reader": entry.get("records_version", 0) < RECORDS_VERSION,
+        }
+        for key, entry in index.manifest.items()
+    }
 
 
 def check_folder(index: Path) -> None:
@@ -61,6 +130,11 @@ class Atlas:
             raise BadInputError(
                 "Atlas takes settings by name, e.g. Atlas(index, figure_ocr=False), not a Settings object"
             )
+        if index is not None and not isinstance(index, PathInput):  # pydantic's words were "not a valid path for ..."
+            raise BadInputError(
+                f"bad setting PATHATLAS_INDEX={index!r}: index must be a path (str or pathlib.Path), not "
+                f"{type(index).__name__}"
+            )
         values = {**settings, **({"index": index} if index is not None else {})}  # checked as settings are: one line
         self.settings = load_settings(**values)
         check_folder(self.settings.index_dir)
@@ -75,6 +149,7 @@ class Atlas:
         as the CLI refuses it, unless ``add`` creates it."""
         from pathatlas.retrieval.index import Index
 
+        self._catch_up()
         if self._index is None:
             self._index = Index.open(self.settings.index_dir, self.settings)
         return self._index
@@ -83,29 +158,54 @@ class Atlas:
     def searcher(self):
         from pathatlas.retrieval.search import Searcher
 
+        self._catch_up()
         if self._searcher is None:
             self._searcher = Searcher(self.index)
         return self._searcher
 
+    def _catch_up(self) -> None:
+        """Every call first reads what another ``Atlas``, process or server committed to the open index since
+        (``Index.refresh``: one ``stat``, as the REST service notices a commit, when there was none), so that no
+        search cites a source removed meanwhile. The store is swapped in place: threads searching while another
+        process writes the index should each make their own ``Atlas``."""
+        if self._index is not None:
+            self._index.refresh()
+
     def add(
         self, *paths: PathInput | Sequence[PathInput], force: bool = False, progress: bool = False
     ) -> list[dict[str, Any]]:
-        """Index PDFs, case folders and images, given one by one, in lists, or both (``add("a.pdf", ["b/", "c/"])``;
+        """Index PDFs, folders of PDFs and case folders (images with ``cases.jsonl`` or ``labels.csv``; a lone image is
+        no source: put it in a case folder), given one by one, in lists, or both (``add("a.pdf", ["b/", "c/"])``;
         unchanged ones are skipped, ``force`` re-reads them): one report per source (``source``, ``status``,
-        ``entries``, ``seconds``, ``problems``), as ``index --json`` prints."""
+        ``entries``, ``seconds``, ``problems``), as ``index --json`` prints. A source that cannot be indexed (missing,
+        damaged, not a PDF or case folder) raises nothing: its report's ``status`` is ``"failed"`` and its
+        ``problems`` say why, while the others are indexed, so check each ``status``."""
         from pathatlas.indexer.pipeline import Indexer
         from pathatlas.retrieval.index import Index
 
+        paths = listed(paths)
+        if not paths:
+            raise BadInputError("add takes at least one path: a PDF, a folder of PDFs or a case folder")
         if self._index is None:
             self._index = Index.open(self.settings.index_dir, self.settings, create=True, defer=True)
-        report = Indexer(self._index, show_progress=progress).add(listed(paths), force=force)
+        report = Indexer(self._index, show_progress=progress).add(paths, force=force)
         for note in report.notes:  # what the CLI prints on stderr (figure words not read: no tesseract)
             log.warning(note)
         return [dict(source.__dict__) for source in report.sources]
 
-    def remove(self, source: str) -> int:
+    def remove(self, source: PathInput) -> int:
         """Remove a source by file name, id or path; the number of records removed."""
-        return self.index.remove_source(source)
+        if not isinstance(source, PathInput):
+            raise BadInputError(
+                f"remove takes a source's file name, id or path (text or os.PathLike), not {type(source).__name__}"
+            )
+        return self.index.remove_source(os.fspath(source))
+
+    def sources(self) -> dict[str, dict[str, Any]]:
+        """The indexed sources by path, each as ``info --json`` lists it: its manifest entry (``id``, ``kind``,
+        ``entries``, ``problems`` ...), whether it is on disk as indexed (``on_disk``: ok, changed, missing, unknown)
+        and whether an older reader read it (``older_reader``: ``add`` it again)."""
+        return source_states(self.index, self.settings)
 
     def hits(
         self, text: str | None = None, *, image: ImageInput | None = None, k: int = 10, filters: dict | None = None
@@ -124,6 +224,25 @@ class Atlas:
         query = self._query(text, image, k, filters)
         found = self.searcher.find(query)
         return hit_records(found.hits, found.marked_words(query.text))
+
+    def similar(self, record_id: str, k: int = 10, filters: dict | None = None) -> list[dict[str, Any]]:
+        """More like the record of that ``id`` (a hit's), by the vectors the index holds for it, as REST's
+        ``/search/similar`` finds them (``retrieval.similar``): hits as ``search`` gives them, the record itself and
+        its case's other images left out."""
+        from pathatlas.retrieval.search import whole_number
+        from pathatlas.retrieval.similar import similar
+        from pathatlas.ui.api.schemas import check_k, hit_records
+
+        check_k(whole_number(k, "k", 1))  # REST's limit, as ``search``'s
+        return hit_records(similar(self.searcher, record_id, k, filters))
+
+    def unknown_words(self, text: str) -> list[dict[str, Any]]:
+        """The words of a search's ``text`` that no indexed text holds, with the indexed words spelt closest (``field``,
+        ``word``, ``closest``): what REST's search and ``ask``'s ``unknown_words`` give, kept out of ``search`` so its
+        hits stay a list. A hit found for such a word was found by meaning alone: a typo, or a word the books lack."""
+        from pathatlas.ui.words import unknown_words_json
+
+        return unknown_words_json([("text", self._query(text, None, 1, None).text)], self.index)
 
     def ask(
         self,
@@ -144,9 +263,10 @@ class Atlas:
         from pathatlas.ui.words import asked_texts, unknown_words_json
 
         name = answerer or self.settings.answerer
+        searcher = self.searcher  # caught up, under the agents made on it before
         if name not in self._agents:
             settings = self.settings.model_copy(update={"answerer": name})
-            self._agents[name] = Agent.from_settings(self.searcher, settings)
+            self._agents[name] = Agent.from_settings(searcher, settings)
         if isinstance(options, list | tuple):  # anything else is for Question.validate to refuse
             options = [self._text(option) for option in options]
         text, options, from_question = with_pasted_options(self._text(question), [] if options is None else options)
@@ -172,12 +292,8 @@ class Atlas:
         return user_text(text, self.settings) if isinstance(text, str) else text
 
     def _image(self, image: ImageInput | None) -> Image.Image | None:
-        """A PIL image as given, or one read from a path or bytes with the same checks as an upload."""
-        if image is None or isinstance(image, Image.Image):
-            return image
-        from pathatlas.retrieval.images import open_image
-
-        return open_image(image if isinstance(image, bytes) else Path(image), self.settings.max_image_pixels)
+        """The query image read as an upload is (``image_of``), within ``max_image_pixels``."""
+        return None if image is None else image_of(image, self.settings.max_image_pixels)
 
     def close(self) -> None:
         """Close the index and what was built on it, so that the next use (in a new ``with`` block or not) opens it
