@@ -64,13 +64,13 @@ from pathatlas.settings import snowball_languages
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
-TERMS_VERSION = 11
+TERMS_VERSION = 12
 """What a saved segment's terms are (1: stems only; 2: Roman numerals kept as letters; 3: Roman numerals read as digits;
 4: Unicode-normalised, accents folded, CJK character pairs; 5: Turkish texts by Turkish stems; 6: by English stems
 too; 7: a named language's words typed without its letters also stemmed as it spells them, ``Language.spelt``; 8: names
 joined by a hyphen or an ampersand, ``JOINED``; 9: Latin plurals read as singulars, ``singular``; 10: an underscore
 parts words, a lone Greek letter is read as its name, ``searchable``; 11: British spellings read as American,
-``american``).
+``american``; 12: a Latin verb's noun stem read as the verb's, ``ROOT_ALTERNATIONS``).
 Segments of another version are re-read from the store and kept in memory, as a search never writes the index
 (``Index._load_lexical``); the next commit saves them (an ``index`` run that changed nothing makes one for them:
 ``Index.needs_rewrite``)."""
@@ -199,9 +199,25 @@ def american(word: str) -> str:
     return word
 
 
+ROOT_ALTERNATIONS = re.compile(r"(?<=[a-z]{2})(?:(orp)t|(um)pt|(uc)t|(ip)t|(ep)t)$")
+"""Latin verbs whose nouns end on another root, which Snowball keeps apart (resorb / resorption -> "resorb" /
+"resorpt", produce / production, consume / consumption, describe / description, receive / reception): the noun's
+stem is read as the verb's (``root``), so a question saying "resorb" finds the page saying "resorption"."""
+VERB_ROOTS = {"orp": "orb", "um": "um", "uc": "uc", "ip": "ib", "ep": "eiv"}
+
+
+def root(stem: str) -> str:
+    """A Snowball stem with its Latin noun root read as the verb's (``ROOT_ALTERNATIONS``): "absorpt" -> "absorb"."""
+    match = ROOT_ALTERNATIONS.search(stem)
+    if match is None:
+        return stem
+    return stem[: match.start()] + VERB_ROOTS[next(group for group in match.groups() if group)]
+
+
 class EnglishStemmer:
-    """The English Snowball stemmer (PyStemmer), reading each word as its ``singular`` spelt ``american``: BM25's, the
-    agent's and the snippet marks' stems. One per thread: a Snowball stemmer must not be called concurrently."""
+    """The English Snowball stemmer (PyStemmer), reading each word as its ``singular`` spelt ``american``, and the
+    stem's Latin noun root as the verb's (``root``): BM25's, the agent's and the snippet marks' stems. One per thread:
+    a Snowball stemmer must not be called concurrently."""
 
     def __init__(self) -> None:
         import Stemmer
@@ -209,10 +225,10 @@ class EnglishStemmer:
         self._snowball = Stemmer.Stemmer("english")
 
     def stemWords(self, words: list[str]) -> list[str]:  # noqa: N802 (bm25s calls it by PyStemmer's name)
-        return self._snowball.stemWords([singular(american(word)) for word in words])
+        return [root(stem) for stem in self._snowball.stemWords([singular(american(word)) for word in words])]
 
     def stemWord(self, word: str) -> str:  # noqa: N802
-        return self._snowball.stemWord(singular(american(word)))
+        return root(self._snowball.stemWord(singular(american(word))))
 
 
 """A word as bm25s's tokenizer reads one."""
