@@ -626,14 +626,16 @@ def info(
     ] = False,
 ):
     """What an index holds: encoder, store, counts, sources, and which PathAtlas wrote it."""
-    from pathatlas.indexer.sources.base import RECORDS_VERSION, on_disk, unloaded_reader
+    from pathatlas.indexer.sources.base import RECORDS_VERSION, unloaded_reader
     from pathatlas.retrieval.index import Index, lexical_file
     from pathatlas.retrieval.lexical import TERMS_VERSION, SavedTerms
     from pathatlas.retrieval.ocr import engine_name
+    from pathatlas.ui.library import source_states
 
     settings = settings_for(index)
     with Index.open(settings.index_dir, settings) as idx:
         stats = idx.stats()
+        sources = source_states(idx, settings)
         saved = SavedTerms.read(idx.path / "lexical", lexical_file(idx.generation.lexical))
     stats["ocr"] = {"figures": settings.figure_ocr, "queries": settings.query_ocr, "engine": engine_name()}
     stats["bm25"] = (
@@ -646,15 +648,11 @@ def info(
         if saved
         else None
     )
-    states = {key: on_disk(key, entry, settings) for key, entry in stats["sources"].items()}
+    states = {key: entry["on_disk"] for key, entry in sources.items()}
     # indexed before the version was recorded: perhaps by this reader, which the next ``index`` run then records
-    older = {key for key, entry in stats["sources"].items() if entry.get("records_version", 0) < RECORDS_VERSION}
+    older = {key for key, entry in sources.items() if entry["older_reader"]}
     if as_json:
-        stats["sources"] = {
-            key: {**entry, "on_disk": states[key], "older_reader": key in older}
-            for key, entry in stats["sources"].items()
-        }
-        print_json(stats)
+        print_json({**stats, "sources": sources})
         return
     console.print(f"index   {stats['index']}\nencoder {stats['encoder']}  store {stats['store']}  dims {stats['dims']}")
     writer = f"PathAtlas {stats['written_by']}" if stats["written_by"] else "a PathAtlas not recording its version"
