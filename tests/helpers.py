@@ -86,3 +86,17 @@ def calls_to(monkeypatch, name: str, *modules) -> list[tuple]:
     for module in modules:
         monkeypatch.setattr(module, name, counted)
     return calls
+
+
+def quick(root: Path, **extra) -> dict:
+    """Settings by name for an ``Atlas`` under ``root``: the hashing encoder, no keypoints (no model to load)."""
+    return {"home": root / "home", "encoder": HashingEncoder.name, "case_keypoints": False, **extra}
+
+
+def demo_atlas(root: Path, demo_corpus: Path) -> Path:
+    """``root`` with the demo primer and cases indexed into ``root/index`` by ``Atlas`` (``quick``); returns it."""
+    from pathatlas.ui.library import Atlas
+
+    with Atlas(root / "index", **quick(root)) as atlas:
+        assert [r["status"] for r in atlas.add(demo_corpus / "primer", demo_corpus / "cases")] == ["indexed"] * 2
+    return root

@@ -16,25 +16,16 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.bench_crash import HashingEncoder
 from pathatlas.ui.library import Atlas
-from tests.helpers import hashing_settings, png_bytes, run_cli
+from tests.helpers import demo_atlas, hashing_settings, png_bytes, quick, run_cli
 
 PRIMER = "demo-primer.pdf"
-
-
-def quick(root, **extra) -> dict:
-    """Settings by name for an ``Atlas`` under ``root``: the hashing encoder, no keypoints (no model to load)."""
-    return {"home": root / "home", "encoder": HashingEncoder.name, "case_keypoints": False, **extra}
 
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory, demo_corpus):
     """The demo primer and cases indexed with the hashing encoder; tests must not modify it."""
-    root = tmp_path_factory.mktemp("notebook")
-    with Atlas(root / "index", **quick(root)) as atlas:
-        assert [r["status"] for r in atlas.add(demo_corpus / "primer", demo_corpus / "cases")] == ["indexed"] * 2
-    return root
+    return demo_atlas(tmp_path_factory.mktemp("notebook"), demo_corpus)
 
 
 @pytest.fixture

@@ -11,25 +11,17 @@ from pathatlas.settings import Settings, load_settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.schemas import K_MAX
-from pathatlas.ui.bench_crash import HashingEncoder
 from pathatlas.ui.langchain import PathAtlasRetriever
 from pathatlas.ui.library import Atlas
+from tests.helpers import demo_atlas, quick
 
 SECRETS = {"api_token": "s3cret-token", "llm_api_key": "s3cret-llm-key", "qdrant_api_key": "s3cret-qdrant-key"}
-
-
-def quick(root, **extra) -> dict:
-    """Settings by name for an ``Atlas`` under ``root``: the hashing encoder, no keypoints (no model to load)."""
-    return {"home": root / "home", "encoder": HashingEncoder.name, "case_keypoints": False, **extra}
 
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory, demo_corpus):
     """The demo primer and cases indexed with the hashing encoder (FAISS); tests must not modify it."""
-    root = tmp_path_factory.mktemp("misuse")
-    with Atlas(root / "index", **quick(root)) as atlas:
-        assert [r["status"] for r in atlas.add(demo_corpus / "primer", demo_corpus / "cases")] == ["indexed"] * 2
-    return root
+    return demo_atlas(tmp_path_factory.mktemp("misuse"), demo_corpus)
 
 
 @pytest.mark.parametrize("store", ["faiss", "qdrant"])
