@@ -474,7 +474,9 @@ class Engine:
 
     def _replace_older_uploads(self, target: Index, job: Job) -> None:
         """An upload sent under the name of an earlier one replaces it, once the new one is committed: every source
-        that came from the earlier upload (a zip's case folders are named by what they hold, not by the zip)."""
+        that came from the earlier upload (a zip's case folders are named by what they hold, not by the zip). Names
+        are compared as stored, which tells apart names sent differently (``safe_name``); the job's notes say what
+        went."""
         sent = {(u.name, u.unpacked) for p in job.paths if (u := self.uploaded(str(p.resolve()))) is not None}
         replaced = {  # all found before any folder goes: ``uploaded`` looks at the folder
             key: older.folder
@@ -487,6 +489,9 @@ class Engine:
             target.remove_source(key)
         for folder in set(replaced.values()):
             shutil.rmtree(self.uploads / folder, ignore_errors=True)
+        if replaced:
+            gone = ", ".join(sorted(Path(key).name for key in replaced))
+            job.notes = [*job.notes, f"{job.source}: replaced the earlier upload of this name (removed: {gone})"]
 
     def uploaded(self, key: str) -> Uploaded | None:
         """Where a source came from, if it came from an upload (None for files indexed in place)."""

@@ -4,6 +4,7 @@ within caps (bytes, members) and only as plain files inside their folder."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import re
 import stat
 import unicodedata
@@ -24,6 +25,10 @@ SUFFIX_CHARS = 10
 """Longest suffix kept whole when a long name is shortened: the type (".pdf", ".zip") is read from it."""
 NAME_BYTES = 200
 """Most bytes a stored name takes in UTF-8 (file systems allow 255): 100 characters of Chinese take 300."""
+TAG_DIGITS = 8
+TAGGED = re.compile(rf"~[0-9a-f]{{{TAG_DIGITS}}}$")
+"""A stem ending as ``name_tag`` ends a changed name: a name sent that way is tagged too, so it cannot stand for
+another."""
 UNSAFE_CHARS = frozenset('/\\:*?"<>|')
 NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 """OS errors saying the machine has no room for what is written (a full disk, a used-up quota, a file over the size
@@ -35,18 +40,37 @@ def safe_name(name: str | None, default: str) -> str:
     which the file system counts) with its suffix kept; it never becomes a path. Letters of any script stay (a book
     named in Chinese keeps its name); separators, control and format characters, and leading dots (hidden files,
     "..") go. The suffix (the type: ".pdf", ".zip") is read from the name as sent, so a name with nothing else
-    usable still has it, after ``default``."""
-    base = composed((name or "").replace("\\", "/").rsplit("/", 1)[-1])
-    base = " ".join("".join("_" if unsafe_char(c) else c for c in base).split())
+    usable still has it, after ``default``.
+
+    A name this changed (cut short, a character dropped or replaced) ends its stem with ``name_tag`` of the name as
+    sent: an upload replaces an earlier one of the same stored name, and two names sent differently ("<a>.pdf" and
+    "a.pdf", two long names sharing their first 100 characters) must not share one."""
+    sent = composed((name or "").replace("\\", "/").rsplit("/", 1)[-1])
+    base = " ".join("".join("_" if unsafe_char(c) else c for c in sent).split())
     stem, dot, suffix = base.rpartition(".")
     if not dot or not 0 < len(suffix) < SUFFIX_CHARS or not suffix.isalnum():  # a long "suffix" is no type
         stem, suffix = base, ""
     else:
         suffix = "." + suffix
-    stem = stem.strip(" ._")[: NAME_CHARS - len(suffix)]
-    while len((stem + suffix).encode()) > NAME_BYTES:
+    stem = stem.strip(" ._") or default
+    if stem + suffix == sent and not TAGGED.search(stem) and fits(sent):
+        return sent
+    tag = name_tag(sent)
+    stem = stem[: NAME_CHARS - len(tag + suffix)]
+    while not fits(stem + tag + suffix):
         stem = stem[:-1]
-    return (stem.rstrip(" ._") or default) + suffix
+    return (stem.rstrip(" ._") or default) + tag + suffix
+
+
+def fits(name: str) -> bool:
+    """Whether a name is within ``NAME_CHARS`` and ``NAME_BYTES``."""
+    return len(name) <= NAME_CHARS and len(name.encode("utf-8", "surrogatepass")) <= NAME_BYTES
+
+
+def name_tag(sent: str) -> str:
+    """A tilde and ``TAG_DIGITS`` hex digits of a hash of the name as sent."""
+    digest = hashlib.sha256(sent.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"~{digest[:TAG_DIGITS]}"
 
 
 def unsafe_char(char: str) -> bool:

