@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
+from pathatlas.indexer.sources import discover
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.uploads import safe_name
 from pathatlas.ui.bench_crash import make_pdf
+from tests.helpers import png_bytes
 from tests.servers import job_ended
-from tests.uploads import api_settings, upload
+from tests.uploads import api_settings, upload, zipped
 
 PIXELS = 60_000_000
 LONG = "Robbins_and_Cotran_Pathologic_Basis_of_Disease_10th_edition_lecture_handout_for_second_year_students_"
@@ -73,3 +76,32 @@ def test_the_same_long_name_again_replaces_the_earlier_upload_and_says_so(client
     (stored,) = sources(client)
     assert again["notes"] == [f"{stored}: replaced the earlier upload of this name (removed: {stored})"], again
     assert client.post("/search", json={"text": "alpha beta page", "k": 5}).json()["hits"][0]["snippet"][:4] == "beta"
+
+
+# -- 2. a PDF inside a zipped case folder ----------------------------------------------------------------------------
+def case_folder(*extra: tuple[str, bytes]) -> list[tuple[str, bytes]]:
+    image = png_bytes(Image.effect_noise((64, 64), 40).convert("RGB"))
+    return [("c/cases.jsonl", b'{"image": "a.png", "diagnosis": "granuloma"}\n'), ("c/a.png", image), *extra]
+
+
+def test_a_pdf_inside_a_zipped_case_folder_is_noted_and_not_unpacked(client, tmp_path):
+    """As ``pathatlas index`` reads a case folder: as cases only, its PDFs left out (here, said so)."""
+    job = indexed(client, "cases.zip", zipped(*case_folder(("c/notes.pdf", pdf(tmp_path, "notes")))))
+    assert job["status"] == "done", job
+    assert job["notes"] == ["c/notes.pdf: a PDF inside a case folder is not indexed; upload it on its own"]
+    assert not list((tmp_path / "home" / "uploads").rglob("*.pdf")), "nothing kept that no source reads"
+    assert sources(client) == ["c"]
+
+
+def test_pathatlas_index_reads_a_case_folder_holding_a_pdf_as_cases_only(tmp_path):
+    library = tmp_path / "library"
+    for name, data in case_folder(("c/notes.pdf", pdf(tmp_path, "notes"))):
+        (library / name).parent.mkdir(parents=True, exist_ok=True)
+        (library / name).write_bytes(data)
+    assert [source.key for source in discover([library], api_settings(tmp_path))] == [str(library / "c")]
+
+
+def test_a_pdf_beside_a_case_folder_in_a_zip_is_indexed(client, tmp_path):
+    job = indexed(client, "both.zip", zipped(*case_folder(("book.pdf", pdf(tmp_path, "book")))))
+    assert job["status"] == "done" and job["notes"] == [], job
+    assert sources(client) == ["book.pdf", "c"]

@@ -10,7 +10,7 @@ import stat
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import suppress
 from pathlib import Path, PurePosixPath
 
@@ -147,28 +147,61 @@ SKIPPED_SHOWN = 5
 """Skipped zip members a job's note names; the rest are counted."""
 
 
-def read_by_sources(name: str) -> bool:
-    """Whether a zip member is something the built-in sources read; hidden files and macOS's ``__MACOSX`` copies are
-    not."""
+def read_by_sources(name: str, names: Collection[str]) -> bool:
+    """Whether a zip member is something the built-in sources read, in a zip of the files ``names``: of a type they
+    read (``of_read_type``), and not a PDF inside a case folder, which ``pathatlas index`` leaves out too (it reads
+    such a folder as cases only)."""
+    return of_read_type(name) and not (name.lower().endswith(".pdf") and in_case_folder(name, names))
+
+
+def of_read_type(name: str) -> bool:
+    """Whether a zip member is of a type the built-in sources read (``READ_SUFFIXES``, ``METADATA_FILES``); hidden
+    files and macOS's ``__MACOSX`` copies are not."""
     parts = PurePosixPath(name).parts
     if any(part.startswith(".") or part == "__MACOSX" for part in parts):
         return False
     return parts[-1] in METADATA_FILES or parts[-1].lower().endswith(READ_SUFFIXES)
 
 
+def in_case_folder(name: str, names: Collection[str]) -> bool:
+    """Whether a zip member lies in a case folder of the zip (one holding a ``METADATA_FILES`` file, at any depth
+    above the member, the zip's top included)."""
+    return any(str(folder / metadata) in names for folder in PurePosixPath(name).parents for metadata in METADATA_FILES)
+
+
 def skipped_note(skipped: list[str]) -> str:
-    """One line for the zip members an upload left out."""
-    more = len(skipped) - SKIPPED_SHOWN
-    shown = ", ".join(skipped[:SKIPPED_SHOWN]) + (f" and {more} more" if more > 0 else "")
-    return f"{len(skipped)} zip member(s) left out, being no PDF, case image or {' or '.join(METADATA_FILES)}: {shown}"
+    """One line for the zip members an upload left out: PDFs inside case folders (``read_by_sources``), told to be
+    uploaded on their own, and what no source reads."""
+    pdfs = [name for name in skipped if of_read_type(name)]
+    others = [name for name in skipped if not of_read_type(name)]
+    said = []
+    if len(pdfs) == 1:
+        said.append(f"{pdfs[0]}: a PDF inside a case folder is not indexed; upload it on its own")
+    elif pdfs:
+        said.append(f"{shown(pdfs)}: PDFs inside a case folder are not indexed; upload each on its own")
+    if others:
+        kinds = f"no PDF, case image or {' or '.join(METADATA_FILES)}"
+        said.append(f"{len(others)} zip member(s) left out, being {kinds}: {shown(others)}")
+    return ". ".join(said)
+
+
+def shown(names: list[str]) -> str:
+    """The first ``SKIPPED_SHOWN`` names, and how many more."""
+    more = len(names) - SKIPPED_SHOWN
+    return ", ".join(names[:SKIPPED_SHOWN]) + (f" and {more} more" if more > 0 else "")
 
 
 def extract_zip(
-    archive: Path, target: Path, max_bytes: int, max_members: int, keep: Callable[[str], bool] | None = None
+    archive: Path,
+    target: Path,
+    max_bytes: int,
+    max_members: int,
+    keep: Callable[[str, Collection[str]], bool] | None = None,
 ) -> list[str]:
     """Extract a case-folder zip, refusing unsafe members and stopping at the byte and member caps; members ``keep``
-    refuses are not unpacked (a gigabyte of junk beside a case folder must not fill the uploads), and their names
-    returned. ``keep=None`` unpacks every file (plug-in sources may read any).
+    refuses (asked with each member's name and the names of all the zip's files) are not unpacked (a gigabyte of junk
+    beside a case folder must not fill the uploads), and their names returned. ``keep=None`` unpacks every file
+    (plug-in sources may read any).
 
     The caps hold for the bytes actually written, not only for the sizes the archive declares.
     """
@@ -183,8 +216,13 @@ def extract_zip(
             if sum(m.file_size for m in members) > max_bytes:  # the archive as declared: a bomb is refused whole
                 raise _unpacked_too_large(max_bytes)
             files = [member for member in members if not member.is_dir()]
-            kept = [member for member in files if keep is None or keep(member_name(member))]
-            skipped = [member_name(member) for member in files if keep is not None and not keep(member_name(member))]
+            names = frozenset(member_name(member) for member in files)
+            kept, skipped = [], []
+            for member in files:
+                if keep is None or keep(member_name(member), names):
+                    kept.append(member)
+                else:
+                    skipped.append(member_name(member))
             target.mkdir(parents=True, exist_ok=True)
             written = 0
             for member in kept:
