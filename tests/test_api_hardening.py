@@ -5,6 +5,7 @@ echoed. Hashing encoder and tiny files throughout."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from PIL import Image
 
 from pathatlas.indexer.sources import discover
 from pathatlas.ui.api.app import create_app
+from pathatlas.ui.api.deps import BODY_BYTES, read_within
 from pathatlas.ui.api.uploads import safe_name
 from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import png_bytes
@@ -105,3 +107,42 @@ def test_a_pdf_beside_a_case_folder_in_a_zip_is_indexed(client, tmp_path):
     job = indexed(client, "both.zip", zipped(*case_folder(("book.pdf", pdf(tmp_path, "book")))))
     assert job["status"] == "done" and job["notes"] == [], job
     assert sources(client) == ["book.pdf", "c"]
+
+
+# -- 3. bodies of routes that take no file ---------------------------------------------------------------------------
+def chunks(count: int, read: list[int]):
+    """A body of ``count`` chunks of 256 KB, counting in ``read`` those read."""
+    yield b'{"text": "lung", "pad": "'
+    for _ in range(count):
+        read.append(1)
+        yield b"x" * (256 << 10)
+    yield b'"}'
+
+
+def test_a_json_body_over_1_mb_is_refused_before_it_is_read(tmp_path):
+    with TestClient(create_app(api_settings(tmp_path, max_upload_mb=200))) as client:  # the default upload limit
+        read: list[int] = []
+        headers = {"content-type": "application/json", "content-length": str(190 << 20)}
+        refused = client.post("/search", content=chunks(760, read), headers=headers)
+        assert (refused.status_code, refused.json()) == (413, {"detail": "request body over 1 MB"})
+        assert len(read) <= 1, f"{len(read)} chunks of the body were read before the refusal"
+        sent = client.post("/search", json={"text": "lung", "pad": "x" * (2 << 20)})
+        assert (sent.status_code, sent.json()) == (413, {"detail": "request body over 1 MB"})
+        multipart = {"content-type": "multipart/form-data; boundary=b", "content-length": str(300 << 20)}
+        upload_limit = client.post("/jobs", content=b"x", headers=multipart)
+        assert upload_limit.json() == {"detail": "upload is over the limit of 200 MB"}, "uploads keep their own limit"
+
+
+def test_a_chunked_json_body_is_read_within_the_same_limit(client):
+    refused = client.post("/ask", content=chunks(40, []), headers={"content-type": "application/json"})
+    assert (refused.status_code, refused.json()) == (413, {"detail": "request body over 1 MB"})
+    body = iter([b'{"text": "granuloma",', b' "k": 3}'])
+    assert client.post("/search", content=body, headers={"content-type": "application/json"}).status_code == 200
+    received: list[int] = []
+
+    async def receive():
+        received.append(1)
+        return {"type": "http.request", "body": b"x" * (256 << 10), "more_body": True}
+
+    assert asyncio.run(read_within(receive, BODY_BYTES)) is None
+    assert len(received) == BODY_BYTES // (256 << 10) + 1, "reading stops once over the limit"

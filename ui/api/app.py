@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import re
 import tempfile
 import threading
 from contextlib import asynccontextmanager
@@ -26,7 +25,15 @@ from pathatlas.agent.answerers.base import AnswerError
 from pathatlas.errors import EncoderError, IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
 from pathatlas.retrieval.search import ECHO_CHARS, echoed
 from pathatlas.settings import Settings, load_settings, os_problem
-from pathatlas.ui.api.deps import EngineDep, HeadAsGet, NoSniff, RequestGuard, errors, get_route_path
+from pathatlas.ui.api.deps import (
+    EngineDep,
+    HeadAsGet,
+    NoSniff,
+    RequestGuard,
+    errors,
+    get_route_path,
+    path_pattern,
+)
 from pathatlas.ui.api.engine import Engine, NotReadyError
 from pathatlas.ui.api.lanes import LaneFullError
 from pathatlas.ui.api.routes import ask, library, media, records, search
@@ -265,6 +272,6 @@ def allowed_methods(app: FastAPI, scope) -> set[str]:
     """Every method the OpenAPI document gives this path (several routers may serve one path)."""
     methods: set[str] = set()
     for template, operations in app.openapi()["paths"].items():
-        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), get_route_path(scope)):
+        if path_pattern(template).fullmatch(get_route_path(scope)):
             methods |= {method.upper() for method in operations}
     return methods

@@ -6,7 +6,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 import secrets
+from collections import deque
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -21,6 +23,11 @@ log = logging.getLogger(__name__)
 WRITE_PREFIXES = ("/jobs/", "/sources/")
 MULTIPART_SLACK = 1 << 20
 """Bytes a multipart body may carry beyond the file itself (boundaries, headers, form fields)."""
+BODY_BYTES = 1 << 20
+"""Most bytes the body of a request that is no upload may hold: a search or a question is a few kilobytes, and FastAPI
+reads a body whole (and parses it) before its route refuses anything."""
+OVER_BODY = f"request body over {BODY_BYTES >> 20} MB"
+MULTIPART = "multipart/form-data"
 FOREIGN_HOST = (
     "without PATHATLAS_API_TOKEN, writes are taken only at localhost, 127.0.0.1, [::1] or the server's own address: "
     "set PATHATLAS_API_TOKEN to write through a host name"
@@ -34,7 +41,7 @@ ERROR_TEXT = {
     409: "Another process is changing the index: try again when it has finished",
     410: "The source file is no longer readable",
     411: "Content-Length required for uploads",
-    413: "Too large",
+    413: f"Too large: an upload over the service's limit, any other body over {BODY_BYTES >> 20} MB",
     415: "Unsupported media type: an upload no source reads, or a JSON route's body sent as another content type",
     502: "The answerer failed (an LLM server down or answering nonsense, a plug-in answerer raising): the detail "
     "names it",
@@ -44,8 +51,8 @@ ERROR_TEXT = {
     "write): the detail says which",
 }
 BODY = (411, 413, 422)
-"""What a request with a body may be refused with: no Content-Length or over the upload limit (before the body is
-read), or a field that is missing or invalid."""
+"""What a request with a body may be refused with: an upload without a Content-Length, a body over its limit (before
+it is read), or a field that is missing or invalid."""
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -155,7 +162,9 @@ class RequestGuard:
     - writes (``/jobs``, ``/sources``) without the token (401); when no token is set, cross-origin writes and writes
       whose Host is not loopback or the address the connection came in on (403: any web page could otherwise make
       a visitor's browser upload and index files, directly or through a DNS name rebound to this machine);
-    - bodies without a Content-Length (411) or over the upload limit (413), so nothing big is spooled.
+    - uploads (to the routes that take a file) without a Content-Length (411) or over the upload limit (413), so
+      nothing big is spooled; any other body over ``BODY_BYTES`` (413), read first when it comes without a
+      Content-Length (chunked).
     """
 
     def __init__(self, app, settings: Settings):
@@ -164,18 +173,21 @@ class RequestGuard:
         self.root_path_logged = False
         """Whether the root path requests come in under was logged: once, at the first request (it is uvicorn's, not
         the app's, to know; a proxy that sets it per request would otherwise log it on each change)."""
+        self.upload_paths: list[re.Pattern] | None = None
+        """The paths of the routes that take a file, read from the application at its first request."""
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and not self.root_path_logged:
             self.root_path_logged = True
             log.info("requests come in under the root path %s", scope.get("root_path", "") or "/ (none)")
         if scope["type"] == "http" and (refusal := self.refusal(scope)):
-            code, detail, extra = refusal
-            body = json.dumps({"detail": detail}).encode()
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
-            await send({"type": "http.response.start", "status": code, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await refuse(send, *refusal)
             return
+        if scope["type"] == "http" and chunked(scope) and not self.upload(scope):
+            if (messages := await read_within(receive, BODY_BYTES)) is None:
+                await refuse(send, 413, OVER_BODY, [])
+                return
+            receive = replay(messages, receive)
         await self.app(scope, receive, send)
 
     def refusal(self, scope) -> tuple[int, str, list] | None:
@@ -191,12 +203,74 @@ class RequestGuard:
                 return 403, "cross-origin writes need PATHATLAS_API_TOKEN (or list the origin in cors_origins)", []
         if method in ("POST", "PUT", "PATCH"):
             length = headers.get("content-length")
-            if length is None and headers.get("transfer-encoding"):
+            upload = self.upload(scope)
+            if length is None and headers.get("transfer-encoding") and upload:
                 return 411, "send a Content-Length header", []
-            limit = (self.settings.max_upload_mb << 20) + MULTIPART_SLACK
+            limit = (self.settings.max_upload_mb << 20) + MULTIPART_SLACK if upload else BODY_BYTES
             if length is not None and (not length.isdigit() or int(length) > limit):
-                return 413, f"upload is over the limit of {self.settings.max_upload_mb} MB", []
+                return 413, f"upload is over the limit of {self.settings.max_upload_mb} MB" if upload else OVER_BODY, []
         return None
+
+    def upload(self, scope) -> bool:
+        """Whether the request goes to a route that takes a file (``upload_paths``)."""
+        if self.upload_paths is None:
+            self.upload_paths = upload_paths(scope["app"])
+        path = get_route_path(scope)
+        return any(pattern.fullmatch(path) for pattern in self.upload_paths)
+
+
+def upload_paths(app) -> list[re.Pattern]:
+    """The paths (``path_pattern``) of the routes whose body is a multipart form (/jobs, /search/image, /ask/image),
+    as the OpenAPI document lists them: the way every FastAPI version shows the routes, routers included."""
+    return [
+        path_pattern(template)
+        for template, operations in app.openapi()["paths"].items()
+        if any(MULTIPART in operation.get("requestBody", {}).get("content", {}) for operation in operations.values())
+    ]
+
+
+def path_pattern(template: str) -> re.Pattern:
+    """A route's path template ("/sources/{source_id}") as a pattern that matches its paths."""
+    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)))
+
+
+def chunked(scope) -> bool:
+    """Whether a request's body comes without a Content-Length, in chunks."""
+    names = {name.lower() for name, _ in scope["headers"]}
+    return b"transfer-encoding" in names and b"content-length" not in names
+
+
+async def read_within(receive, limit: int) -> list[dict] | None:
+    """A request's body as the messages that brought it, up to its last or the client's going away; None once they
+    hold over ``limit`` bytes (the rest is not read)."""
+    messages, size = [], 0
+    while True:
+        messages.append(message := await receive())
+        if message["type"] != "http.request":  # a disconnect: replayed too, so the route meets it as it came
+            return messages
+        size += len(message.get("body", b""))
+        if size > limit:
+            return None
+        if not message.get("more_body", False):
+            return messages
+
+
+def replay(messages: list[dict], receive):
+    """A ``receive`` that gives ``messages`` again, then whatever the connection sends next."""
+    pending = deque(messages)
+
+    async def replayed():
+        return pending.popleft() if pending else await receive()
+
+    return replayed
+
+
+async def refuse(send, code: int, detail: str, headers: list) -> None:
+    """Answer a refusal with its JSON detail, before the application sees the request."""
+    body = json.dumps({"detail": detail}).encode()
+    start = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
+    await send({"type": "http.response.start", "status": code, "headers": start})
+    await send({"type": "http.response.body", "body": body})
 
 
 def local_host(host: str, server: tuple[str, int | None] | None) -> bool:
