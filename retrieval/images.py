@@ -13,12 +13,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pathatlas.errors import BadInputError
 
 
-def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> Image.Image:
+def open_image(data: Path | bytes, max_pixels: int, name: str | None = None, query: bool = False) -> Image.Image:
     """Decode an image, refusing non-images and decompression bombs before pixels are decoded.
 
     ``max_pixels`` (PATHATLAS_MAX_IMAGE_PIXELS) is checked per call; Pillow's own process-wide guard is left
     as it is, and its refusal (an image far over Pillow's limit) becomes the same one-line error. Bytes without a
     ``name`` are "the image given": an upload's, or the Python API's (``Atlas.search(image=b"...")``), alike.
+    ``query``: decoded no larger than a search uses it (``query_factor``), so a huge query image costs little.
     """
     label = name or (str(data) if isinstance(data, Path) else "the image given")
     try:
@@ -32,6 +33,8 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> 
         width, height = image.size
         if width * height > max_pixels:
             raise BadInputError(too_large(label, width, height, max_pixels))
+        if query and (factor := query_factor(image.size)) > 1:  # a JPEG decodes at 1/2, 1/4 or 1/8 its size
+            image.draft(image.mode, (width // factor, height // factor))
         image.load()
     except BadInputError:
         raise
@@ -41,8 +44,34 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None) -> 
         raise BadInputError(f"{label} is not a readable image (JPEG, PNG, TIFF, ...)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise BadInputError(f"{label} is a damaged image: {exc}") from exc
+    if query:  # before the copies below
+        image = reduced(image)
     ImageOps.exif_transpose(image, in_place=True)  # a copy would double a 60-megapixel image's memory
-    return on_white(image)
+    image = on_white(image)
+    return reduced(image) if query else image
+
+
+QUERY_LONG_SIDE = 2048
+QUERY_SHORT_SIDE = 448
+"""The sides a query image keeps at least when decoded reduced: a search reads it at most 1600 pixels large (its
+printed words, ``ocr.QUERY_MAX_SIDE``), 768 (its keypoints, ``local.SIDE``) and 224 a tile (the encoder, up to 8
+tiles along a panorama). Below twice these nothing is reduced: such a query is decoded as the index decodes it."""
+REDUCED_MODES = ("L", "LA", "RGB", "RGBA")
+"""Modes ``Image.reduce`` averages as a viewer shows them (transparency premultiplied); others are reduced once RGB
+(``on_white``: a palette's indices are no colours to average, a 16-bit image is scaled by its brightest pixel)."""
+
+
+def query_factor(size: tuple[int, int]) -> int:
+    """The whole factor a query image of ``size`` can be reduced by, keeping ``QUERY_LONG_SIDE`` and
+    ``QUERY_SHORT_SIDE``; 1 for most."""
+    return max(1, min(max(size) // QUERY_LONG_SIDE, min(size) // QUERY_SHORT_SIDE))
+
+
+def reduced(image: Image.Image) -> Image.Image:
+    """A query image reduced by ``query_factor`` (averaging each block of pixels), in ``REDUCED_MODES``; any other
+    image as it is."""
+    factor = query_factor(image.size)
+    return image.reduce(factor) if factor > 1 and image.mode in REDUCED_MODES else image
 
 
 HIGH_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")

@@ -6,6 +6,7 @@ echoed. Hashing encoder and tiny files throughout."""
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,12 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from pathatlas.indexer.sources import discover
+from pathatlas.retrieval.images import open_image
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.deps import BODY_BYTES, read_within
 from pathatlas.ui.api.uploads import safe_name
 from pathatlas.ui.bench_crash import make_pdf
+from tests.conftest import shared_data
 from tests.helpers import png_bytes
 from tests.servers import job_ended
 from tests.uploads import api_settings, upload, zipped
@@ -146,3 +149,44 @@ def test_a_chunked_json_body_is_read_within_the_same_limit(client):
 
     assert asyncio.run(read_within(receive, BODY_BYTES)) is None
     assert len(received) == BODY_BYTES // (256 << 10) + 1, "reading stops once over the limit"
+
+
+# -- 4. huge query images ---------------------------------------------------------------------------------------------
+def encoded(image: Image.Image, form: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, form, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("form", ["PNG", "JPEG", "GIF"])  # GIF: a palette, reduced once RGB
+def test_a_huge_query_image_is_decoded_reduced_and_an_index_image_whole(form):
+    data = encoded(Image.effect_noise((4200, 900), 60).convert("RGB"), form)
+    assert open_image(data, PIXELS, query=True).size == (2100, 450)
+    assert open_image(data, PIXELS).size == (4200, 900), "what is indexed is decoded whole"
+
+
+def test_a_reduced_query_image_keeps_its_orientation_and_transparency():
+    image = Image.new("RGBA", (4200, 900), (0, 0, 0, 0))
+    image.paste((200, 0, 0, 255), (0, 0, 420, 900))
+    turned = open_image(encoded(image, "TIFF", tiffinfo={274: 6}), PIXELS, query=True)  # rotate 90° to be seen
+    assert turned.size == (450, 2100) and turned.mode == "RGB"
+    assert turned.getpixel((225, 100)) == (200, 0, 0) and turned.getpixel((225, 2000)) == (255, 255, 255)
+
+
+def test_query_images_below_twice_the_sizes_a_search_reads_are_decoded_as_before():
+    for size in ((4000, 3000), (5200, 800), (640, 480)):
+        data = encoded(Image.effect_noise(size, 60).convert("RGB"), "JPEG")
+        assert open_image(data, PIXELS, query=True).tobytes() == open_image(data, PIXELS).tobytes(), size
+
+
+def test_atlas_images_decode_identically_as_queries():
+    for path in sorted(shared_data("atlas/images").iterdir())[::50]:
+        assert open_image(path.read_bytes(), PIXELS, query=True).tobytes() == open_image(path, PIXELS).tobytes()
+
+
+def test_the_service_decodes_an_uploaded_image_reduced(client, tmp_path):
+    data = encoded(Image.effect_noise((4200, 900), 60).convert("RGB"), "PNG")
+    (tmp_path / "big.png").write_bytes(data)
+    engine = client.app.state.engine
+    assert engine.open_image(data).result().size == (2100, 450)
+    assert engine.open_image(tmp_path / "big.png").result().size == (4200, 900), "a case image served whole"

@@ -204,9 +204,11 @@ class Engine:
         return (self.text_lane if query.image is None else self.image_lane).submit(query)
 
     def open_image(self, data: Path | bytes) -> Future[Image.Image]:
-        """Decode a user's image (``retrieval.images.open_image``), at most ``DECODES`` at once: the others wait holding
-        only their encoded bytes."""
-        return self._decoder.submit(open_image, data, self.settings.max_image_pixels)
+        """Decode an image (``retrieval.images.open_image``), at most ``DECODES`` at once: the others wait holding
+        only their encoded bytes. A user's upload (bytes) is a query, decoded no larger than a search uses it; a file
+        of the index (a case image served) whole."""
+        query = isinstance(data, bytes)
+        return self._decoder.submit(open_image, data, self.settings.max_image_pixels, query=query)
 
     def ask(self, question: Question) -> Future[AgentResult]:
         self._check_ready()
