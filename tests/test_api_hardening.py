@@ -190,3 +190,14 @@ def test_the_service_decodes_an_uploaded_image_reduced(client, tmp_path):
     engine = client.app.state.engine
     assert engine.open_image(data).result().size == (2100, 450)
     assert engine.open_image(tmp_path / "big.png").result().size == (4200, 900), "a case image served whole"
+
+
+# -- 5. pages that refuse to be framed --------------------------------------------------------------------------------
+def test_html_pages_refuse_to_be_framed_and_docs_still_load(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["content-security-policy"] == "frame-ancestors 'none'"
+    assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/openapi.json").status_code == 200
+    assert "x-frame-options" not in client.get("/health").headers, "JSON is never shown in a frame"

@@ -28,8 +28,8 @@ from pathatlas.settings import Settings, load_settings, os_problem
 from pathatlas.ui.api.deps import (
     EngineDep,
     HeadAsGet,
-    NoSniff,
     RequestGuard,
+    SafetyHeaders,
     errors,
     get_route_path,
     path_pattern,
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
         )
     app.add_middleware(HeadAsGet)
-    app.add_middleware(NoSniff)  # outermost: refusals carry it too
+    app.add_middleware(SafetyHeaders)  # outermost: refusals carry its headers too
 
     @app.exception_handler(PathAtlasError)
     async def user_error(request: Request, exc: PathAtlasError) -> JSONResponse:

@@ -286,9 +286,10 @@ def local_host(host: str, server: tuple[str, int | None] | None) -> bool:
         return False
 
 
-class NoSniff:
+class SafetyHeaders:
     """ASGI middleware: every response carries ``X-Content-Type-Options: nosniff``, so a browser takes what it is sent
-    as the declared type (an uploaded image stays an image, never a page that runs scripts)."""
+    as the declared type (an uploaded image stays an image, never a page that runs scripts); HTML pages (/docs) also
+    ``NO_FRAMING``, so no other site can show them in a frame and trick a click on them."""
 
     def __init__(self, app):
         self.app = app
@@ -298,12 +299,19 @@ class NoSniff:
             await self.app(scope, receive, send)
             return
 
-        async def send_nosniff(message):
+        async def send_guarded(message):
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), (b"x-content-type-options", b"nosniff")]}
+                headers = message.get("headers", [])
+                html = any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers)
+                guards = [(b"x-content-type-options", b"nosniff"), *(NO_FRAMING if html else [])]
+                message = {**message, "headers": [*headers, *guards]}
             await send(message)
 
-        await self.app(scope, receive, send_nosniff)
+        await self.app(scope, receive, send_guarded)
+
+
+NO_FRAMING = [(b"x-frame-options", b"DENY"), (b"content-security-policy", b"frame-ancestors 'none'")]
+"""Headers forbidding any page to frame this one (clickjacking): the old header for old browsers, CSP's for new ones."""
 
 
 class HeadAsGet:
