@@ -15,6 +15,7 @@ from PIL import Image
 
 from pathatlas.indexer.sources import discover
 from pathatlas.retrieval.images import open_image
+from pathatlas.retrieval.search import ECHO_CHARS
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.deps import BODY_BYTES, read_within
 from pathatlas.ui.api.uploads import safe_name
@@ -201,3 +202,24 @@ def test_html_pages_refuse_to_be_framed_and_docs_still_load(client):
     assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
     assert client.get("/openapi.json").status_code == 200
     assert "x-frame-options" not in client.get("/health").headers, "JSON is never shown in a frame"
+
+
+# -- 6. binary input in a 422 ----------------------------------------------------------------------------------------
+def test_an_image_sent_as_a_text_field_is_not_echoed(client):
+    for size in (2, 64):  # a PNG under and over the length at which an echo is cut
+        data = png_bytes(Image.effect_noise((size, size), 40).convert("RGB"))
+        body = b'--b\r\nContent-Disposition: form-data; name="image"\r\n\r\n' + data + b"\r\n--b--\r\n"
+        refused = client.post(
+            "/search/image", content=body, headers={"content-type": "multipart/form-data; boundary=b"}
+        )
+        assert refused.status_code == 422, refused.text
+        (error,) = refused.json()["detail"]
+        assert error["input"] == f"({len(data):,} characters of binary data, not shown)", error
+        assert len(refused.content) < 300
+
+
+def test_a_long_text_is_still_echoed_cut(client):
+    refused = client.post("/search", json={"text": "lung", "k": "x" * 5000}).json()["detail"][0]
+    assert refused["input"] == f"{'x' * ECHO_CHARS}... (5,000 characters)"
+    tabbed = client.post("/search", json={"text": "lung", "k": "a\tb\nc"}).json()["detail"][0]
+    assert tabbed["input"] == "a\tb\nc", "tabs and line breaks are text"

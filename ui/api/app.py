@@ -7,6 +7,7 @@ import json
 import logging
 import tempfile
 import threading
+import unicodedata
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from inspect import signature
@@ -258,14 +259,23 @@ def store_problem(engine: Engine) -> str | None:
 
 
 def brief_input(error: dict) -> dict:
-    """A validation error whose ``input`` is at most ``ECHO_CHARS`` long: a long text is cut (and says so), anything
-    else that long (an object, a list) is left out."""
+    """A validation error whose ``input`` is at most ``ECHO_CHARS`` long: a long text is cut (and says so), a file's
+    bytes sent as a text field (an image without a file name) are not echoed but counted, and anything else that long
+    (an object, a list) is left out."""
     value = error.get("input")
+    if isinstance(value, str) and binary(value[:ECHO_CHARS]):  # what would be echoed
+        return {**error, "input": f"({len(value):,} characters of binary data, not shown)"}
     if isinstance(value, str) and len(value) > ECHO_CHARS:
         return {**error, "input": echoed(value)}
     if not isinstance(value, str) and len(json.dumps(value, default=str)) > ECHO_CHARS:
         return {key: item for key, item in error.items() if key != "input"}
     return error
+
+
+def binary(text: str) -> bool:
+    """Whether a text holds control characters other than tab, newline and carriage return: a file's bytes (a PNG
+    opens with one, a JPEG holds NULs), nothing a user typed."""
+    return any(unicodedata.category(char) == "Cc" and char not in "\t\n\r" for char in text)
 
 
 def allowed_methods(app: FastAPI, scope) -> set[str]:
