@@ -193,6 +193,36 @@ def test_the_service_decodes_an_uploaded_image_reduced(client, tmp_path):
     assert engine.open_image(tmp_path / "big.png").result().size == (4200, 900), "a case image served whole"
 
 
+def test_every_door_reads_a_huge_query_image_reduced(tmp_path, monkeypatch):
+    """REST decoded a huge query reduced, the CLI, MCP and Python doors whole: one image scored apart by door."""
+    import base64
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from pathatlas.retrieval import images
+    from pathatlas.settings import Settings
+    from pathatlas.ui.library import image_of
+    from pathatlas.ui.tools import Toolbox
+    from tests.helpers import run_cli
+
+    picture = Image.effect_noise((4200, 900), 60).convert("RGB")
+    data = encoded(picture, "PNG")
+    (tmp_path / "big.png").write_bytes(data)
+    for given in (tmp_path / "big.png", data, io.BytesIO(data), picture, np.asarray(picture)):
+        assert image_of(given, PIXELS).size == (2100, 450), type(given)
+    tools = Toolbox(SimpleNamespace(settings=Settings(home=tmp_path / "home")), allow_dirs=[tmp_path])
+    assert tools._image(base64.b64encode(data).decode(), None).size == (2100, 450)
+    assert tools._image(None, str(tmp_path / "big.png")).size == (2100, 450)
+    sizes = []
+    decode = images.open_image
+    monkeypatch.setattr(images, "open_image", lambda *a, **k: sizes.append(decode(*a, **k).size) or picture)
+    run_cli("search", "--image", tmp_path / "big.png", "--index", tmp_path / "none", home=tmp_path / "home")
+    run_cli("ask", "Which?", "--option", "A=a", "--option", "B=b", "--image", tmp_path / "big.png",
+            "--index", tmp_path / "none", home=tmp_path / "home")  # fmt: skip
+    assert sizes == [(2100, 450)] * 2
+
+
 # -- 5. pages that refuse to be framed --------------------------------------------------------------------------------
 def test_html_pages_refuse_to_be_framed_and_docs_still_load(client):
     page = client.get("/docs")

@@ -181,7 +181,7 @@ def search(
     settings = settings_for(index)
     query = Query(text=user_text(text, settings), k=check_k(k), filters=parse_filters(filter))  # every door's limit
     if image is not None:
-        query.image = open_image(image, settings.max_image_pixels)
+        query.image = open_image(image, settings.max_image_pixels, query=True)
     query.validate()
     idx = Index.open(settings.index_dir, settings)
     found = Searcher(idx).find(query)  # which resolves the filters: a source's name, a chapter
@@ -332,7 +332,7 @@ def ask(
         options = [user_text(o, settings, f"option {LETTERS[j]}") for j, o in enumerate(texts)]
         if options and not question.strip():
             raise BadInputError("the question is empty: give its text before the --option choices")
-        picture = open_image(image, settings.max_image_pixels) if image else None
+        picture = open_image(image, settings.max_image_pixels, query=True) if image else None
         q = Question(user_text(question, settings, "the question"), options, picture, filters=parse_filters(filter))
         q.validate()
         status.update("opening the index")

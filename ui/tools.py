@@ -336,7 +336,7 @@ class Toolbox:
                 raw = base64.b64decode(data, validate=True)
             except (binascii.Error, ValueError):
                 raise BadInputError("image_base64 is not valid base64") from None
-            return open_image(raw, settings.max_image_pixels, name="image_base64")
+            return open_image(raw, settings.max_image_pixels, name="image_base64", query=True)
         if not self.allow_dirs:
             raise BadInputError(
                 "image_path is off: no folder is allowed (pathatlas mcp --allow-dir DIR, or "
@@ -349,7 +349,7 @@ class Toolbox:
             raise RefusedImagePath(f"{given} is not a regular file")
         if os.path.isfile(path) and path.stat().st_size > limit_bytes:
             raise RefusedImagePath(f"{given} is over the limit of {settings.max_upload_mb} MB")
-        return open_image(path, settings.max_image_pixels, name=echoed(Path(image_path).name))
+        return open_image(path, settings.max_image_pixels, name=echoed(Path(image_path).name), query=True)
 
     def _allowed_file(self, image_path: str) -> Path:
         """The file ``image_path`` names inside the allowed folders. A relative path is read in the allowed folder
