@@ -31,7 +31,16 @@ from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.evidence import REFERS_TO_OTHERS, normalise, read_with_evidence
 from pathatlas.agent.graph import Agent, evidence_from_hits
 from pathatlas.agent.plan import read_question, with_options
-from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, answer_letter, letter_index, unlabelled
+from pathatlas.agent.questions import (
+    ANY_LABEL,
+    LETTERS,
+    Answer,
+    Evidence,
+    Question,
+    answer_letter,
+    letter_index,
+    unlabelled,
+)
 from pathatlas.agent.scoring import OptionSupport
 from pathatlas.agent.tune import (
     FITTED_ON,
@@ -135,6 +144,37 @@ def yes_no(text: str) -> str | None:
     return said if said in YES_NO and (len(words) == 1 or first != said) else None
 
 
+def answer_key(answer: Any) -> Any:
+    """A row's ``answer`` as ``answer_letter`` reads it: an option's letter with a label's marks ("D.", "(C)", "C)") as
+    the letter, as answer keys write them and as an option's own label is read (``questions.ANY_LABEL``, which a key
+    is without the option's text); any other answer as given."""
+    if not isinstance(answer, str):
+        return answer
+    text = answer.strip()
+    label = ANY_LABEL.match(f"{text} x")  # a label stands before an option's text: a key leaves that out
+    return label[2] if label and label.end() == len(text) + 1 and label[2].upper() in LETTERS else answer
+
+
+def row_answer(row: dict[str, Any], options: list[str], open_questions: bool) -> tuple[str, str, list[str]]:
+    """A row's kind (mcq, yesno or open), gold answer (an option's letter, "yes" or "no", or text) and options as
+    asked (``load_items``). Refused in one line: a row without an answer, naming its keys (it once ran as an open
+    question scoring 0), and an option's letter without options (it ran as an open question scored against "C")."""
+    given = answer_key(row.get("answer"))  # as written: 0 is a number to refuse, not "no answer"
+    answer = "" if given is None else str(given).strip()
+    if not answer:
+        raise BadInputError(f"no answer to score against; the row's keys: {', '.join(map(str, row))}")
+    if options:
+        letter = answer_letter(given, options)
+        return ("open", str(options[LETTERS.index(letter)]), []) if open_questions else ("mcq", letter, options)
+    if len(answer) == 1 and answer.upper() in LETTERS:
+        raise BadInputError(
+            f"answer {row['answer']!r} is a letter but the row has no options; give them, or the answer in words"
+        )
+    if said := yes_no(answer):
+        return "yesno", said, ["yes", "no"]
+    return "open", answer, options
+
+
 def load_items(
     path: Path, max_pixels: int, open_questions: bool = False, limit: int | None = None
 ) -> tuple[list[Item], list[dict[str, Any]]]:
@@ -145,8 +185,8 @@ def load_items(
 
     Options may be a list or an object keyed by letters, their labels in order ("A. cell", "B. organ") dropped as the
     CLI drops them (``questions.unlabelled``: answers and fingerprints may not depend on them), the answer a letter in
-    either case or the right option's text (``answer_letter``); the item keeps the letter. A row without options and
-    without an answer has nothing to score and fails, naming its keys (it once ran as an open question scoring 0). A
+    either case, with a label's marks or not ("C", "c", "(C)", "D."), or the right option's text (``row_answer``); the
+    item keeps the letter. A row without an answer, or with a letter for an answer and no options, fails. A
     file without one question to ask (then naming the keys it has that are not ``QUESTION_KEYS``), a CSV file, a
     line that is not a JSON object, an unusable ``gold`` or an id on two rows is refused in one line: that is the
     file's mistake, not a question's, and a run over it would report zeros (or pair two questions' answers as
@@ -165,19 +205,7 @@ def load_items(
         try:
             options = unlabelled(read_options(row.get("options")))
             fingerprint = question_fingerprint(str(row.get("question") or ""), options)
-            given = row.get("answer")  # as written: 0 is a number to refuse, not "no answer"
-            answer = "" if given is None else str(given).strip()
-            if options and open_questions:
-                kind, answer = "open", str(options[LETTERS.index(answer_letter(given, options))])
-                options = []
-            elif options:
-                kind, answer = "mcq", answer_letter(given, options)
-            elif not answer:
-                raise BadInputError(f"no answer to score against; the row's keys: {', '.join(map(str, row))}")
-            elif said := yes_no(answer):
-                kind, answer, options = "yesno", said, ["yes", "no"]
-            else:
-                kind = "open"
+            kind, answer, options = row_answer(row, options, open_questions)
             image_path = path.parent / row["image"] if row.get("image") else None
             image = open_image(image_path, max_pixels) if image_path else None
             question = Question(str(row.get("question") or ""), options, image, row_id)
