@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from pathatlas.retrieval.datasets import own_case_ids
 from pathatlas.retrieval.local import Keypoints
-from pathatlas.retrieval.text import composed
+from pathatlas.retrieval.text import composed, plain_text
 
 BBox = tuple[float, float, float, float]
 """x0, y0, x1, y1 in PDF points (1/72 inch), origin top left, as pymupdf reports them."""
@@ -247,19 +248,29 @@ class Citation:
         return self.name or display_name(self.source)
 
     def label(self) -> str:
-        """The citation as a reader reads it: "L04.pdf, p. 13 (PDF p. 2), Abb. 1". A case image names its file unless
-        its case is named after it (an image without a case id), so two images of one case read apart: "Fälle
-        Winter, case C-05, IMG_2049.jpg"."""
+        """The citation as a reader reads it: "L04.pdf, p. 13 (PDF p. 2), Abb. 1"; a case image as ``case_parts``
+        names it."""
         parts = [self.source_name]
         if self.page is not None:
             parts.append(f"p. {self.page_label} (PDF p. {self.page})" if self.page_label else f"p. {self.page}")
         if self.figure:
             parts.append(self.figure)
         if self.case:
-            parts.append(f"case {self.case}")
-            if self.image and composed(self.case) != composed(PurePosixPath(self.image.replace("\\", "/")).stem):
-                parts.append(self.image)
+            parts.extend(self.case_parts())
         return ", ".join(parts)
+
+    def case_parts(self) -> list[str]:
+        """A case image by its case and its file, so two images of one case read apart ("case C-05", "IMG_2049.jpg");
+        an image named after its case once (one without a case id, ``datasets.own_case_ids``): by its case where
+        that is its file's stem ("case slide1"), by its file where that is its path ("liver/slide1.jpg" beside
+        "lung/slide1.jpg"), not "case liver/slide1.jpg, liver/slide1.jpg"."""
+        if not self.image:
+            return [f"case {self.case}"]
+        stem, path = own_case_ids(self.image.replace("\\", "/"))
+        case = plain_text(self.case or "")
+        if case == path:
+            return [self.image]
+        return [f"case {self.case}"] + ([] if case == stem else [self.image])
 
     def to_dict(self) -> dict[str, Any]:
         """The one JSON form of a citation (CLI ``--json``, REST, MCP, answers): the source by name and id

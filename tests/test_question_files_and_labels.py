@@ -10,6 +10,11 @@ import json
 from pathlib import Path
 
 from pathatlas.agent.bench import load_items
+from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.records import Citation, Payload
+from tests.helpers import hashing_settings
+from tests.test_case_ids import same_names_folder
 
 CELLS = ["Osteoblast", "Osteocyte", "Osteoclast", "Chondrocyte"]
 RESORB = {"id": "resorb", "question": "Which cell resorbs bone matrix?", "options": CELLS, "answer": "C"}
@@ -78,4 +83,37 @@ def test_a_row_without_an_answer_fails_naming_its_keys_with_options_or_without(t
         "missing": "no answer to score against; the row's keys: id, question, options",
         "blank": "no answer to score against; the row's keys: id, question, options, answer",
         "bare": "no answer to score against; the row's keys: id, question",
+    }
+
+
+# 3. An image named by its path is cited once ---------------------------------------------------------------------
+
+
+def test_an_image_named_by_its_path_is_cited_by_it_once():
+    assert (
+        Citation("/srv/cases", case="liver/slide1.jpg", image="liver/slide1.jpg").label() == "cases, liver/slide1.jpg"
+    )
+    assert Citation("/srv/cases", case="slide1", image="liver/slide1.jpg").label() == "cases, case slide1"
+    assert Citation("/srv/cases", case="C-05", image="IMG_2049.jpg").label() == "cases, case C-05, IMG_2049.jpg"
+    assert Citation("/srv/cases", case="C-05").label() == "cases, case C-05"
+
+
+def test_a_case_folders_images_are_cited_as_their_case_ids_name_them(tmp_path):
+    """``case_ids`` names same-stem images by their path: they were cited "cases, case liver/slide1.jpg,
+    liver/slide1.jpg"."""
+    folder = same_names_folder(tmp_path)
+    settings = hashing_settings(tmp_path)
+    index = Index.open(settings.index_dir, settings, create=True)
+    assert not Indexer(index, show_progress=False).add([folder]).failed
+    payloads = [Payload.from_payload(stored) for _, stored in index.store.scan({"kind": "case"})]
+    index.close()
+    labels = {payload.image: Citation.of(payload).label() for payload in payloads}
+    assert labels == {
+        "lung/slide1.jpg": "cases, lung/slide1.jpg",
+        "liver/slide1.jpg": "cases, liver/slide1.jpg",
+        "x.tif": "cases, x.tif",
+        "x.jpg": "cases, x.jpg",
+        "C1.jpg": "cases, C1.jpg",
+        "y.jpg": "cases, case C1, y.jpg",
+        "solo.jpg": "cases, case solo",
     }
