@@ -51,8 +51,11 @@ ERROR_TEXT = {
     "write): the detail says which",
 }
 BODY = (411, 413, 422)
-"""What a request with a body may be refused with: an upload without a Content-Length, a body over its limit (before
-it is read), or a field that is missing or invalid."""
+"""What a request with an uploaded file may be refused with: an upload without a Content-Length, a body over its limit
+(before it is read), or a field that is missing or invalid."""
+JSON_BODY = (413, 422)
+"""What a JSON request may be refused with: a body over ``BODY_BYTES`` (read up to it when sent in chunks), or a field
+that is missing or invalid."""
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from pathatlas.agent.document import answer_record
 from pathatlas.agent.questions import Question, with_pasted_options
-from pathatlas.ui.api.deps import BODY, EngineDep, FormOnly, JsonOnly, LinksDep, errors, within_query_limit
+from pathatlas.ui.api.deps import BODY, JSON_BODY, EngineDep, FormOnly, JsonOnly, LinksDep, errors, within_query_limit
 from pathatlas.ui.api.routes.search import scoped
 from pathatlas.ui.api.schemas import (
     DOCUMENTED_LENGTH,
@@ -37,7 +37,7 @@ QUESTION_TEXT = AskRequest.model_fields["question"].description
     response_model=AskResponse,
     summary="Answer a question with cited evidence",
     dependencies=[JsonOnly],
-    responses=errors(404, *BODY, 415, 502, 503),
+    responses=errors(404, *JSON_BODY, 415, 502, 503),
 )
 def ask(request: AskRequest, engine: EngineDep, links: LinksDep) -> AskResponse:
     within_query_limit(engine, asked_fields(request, ("body",)))

@@ -17,6 +17,7 @@ from pathatlas.retrieval.search import Query, as_list, echoed, resolve_filters
 from pathatlas.retrieval.similar import similar
 from pathatlas.ui.api.deps import (
     BODY,
+    JSON_BODY,
     EngineDep,
     FormOnly,
     JsonOnly,
@@ -99,7 +100,7 @@ async def run_search(engine: Engine, query: Query, links: Links) -> SearchRespon
     response_model=SearchResponse,
     summary="Search by text",
     dependencies=[JsonOnly],
-    responses=errors(404, *BODY, 415, 503),
+    responses=errors(404, *JSON_BODY, 415, 503),
 )
 async def search_text(request: SearchRequest, engine: EngineDep, links: LinksDep) -> SearchResponse:
     within_query_limit(engine, {("body", "text"): request.text})
@@ -139,7 +140,7 @@ async def search_image(
     response_model=SearchResponse,
     summary="Records that look like a given one (its stored vectors; nothing is uploaded or re-encoded)",
     dependencies=[JsonOnly],
-    responses=errors(404, *BODY, 415),
+    responses=errors(404, *JSON_BODY, 415),
 )
 def search_similar(request: SimilarRequest, engine: EngineDep, links: LinksDep) -> SearchResponse:
     payload_of(engine, request.id)  # 404 for an unknown id
