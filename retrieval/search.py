@@ -117,6 +117,16 @@ def check_image(image: object) -> None:
         raise BadInputError(f"the query image cannot be decoded: {exc}") from exc
 
 
+def check_unicode(text: str, name: str) -> None:
+    """Refuse in one line text holding a lone surrogate ("\\ud800"), which a Python string may hold and no tokenizer
+    encodes. It says what the text holds, not where it came from: the CLI adds its terminal's encoding."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        lone = exc.object[exc.start].encode("unicode_escape").decode()
+        raise BadInputError(f"{name} holds a lone surrogate ({lone}): not valid Unicode") from exc
+
+
 def as_list(value: str | list[str] | tuple[str, ...] | set[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
@@ -172,12 +182,15 @@ def stripped(value: str | list | tuple | set) -> str | list[str]:
 
 def resolve_filters(filters: Filters, index: Index) -> Filters:
     """Filters as the stores take them, from filters as a caller gives them (``check_filters``): a source named by file
-    name, id or path (as ``remove`` takes it) becomes its key, a chapter the sections under it, ``kind=page`` takes the
-    passages too (``with_passages``). Every door's filters come through here; an unknown source or chapter, or a field
-    of ``HELD_FIELDS`` no value of which a record holds, is refused in one line. Resolved filters resolve to
-    themselves."""
+    name, id or path (as ``remove`` takes it) becomes its key, a section named by its last parts its whole path
+    (``whole_section``), a chapter the sections under it, ``kind=page`` takes the passages too (``with_passages``).
+    Every door's filters come through here; an unknown source or chapter, or a field of ``HELD_FIELDS`` no value of
+    which a record holds, is refused in one line. Resolved filters resolve to themselves."""
     check_filters(filters)
     resolved = {name: stripped(as_text(name, value)) for name, value in filters.items()}  # " lung " is "lung"
+    if "section" in resolved:
+        sections = [whole_section(value, index) for value in as_list(resolved["section"])]
+        resolved["section"] = sections if len(sections) > 1 else sections[0]
     for name in (name for name in HELD_FIELDS if name in resolved):
         held = held_values(index, name)
         values = as_list(resolved[name])
@@ -193,6 +206,53 @@ def resolve_filters(filters: Filters, index: Index) -> Filters:
             sections = [s for s in as_list(resolved["section"]) if s in sections] or [NO_SECTION]
         resolved["section"] = sections
     return with_passages(resolved)
+
+
+def whole_section(value: str, index: Index) -> str:
+    """A section filter's value as the stores match it, a section's whole bookmark path: one the index holds as
+    given; else the one held section whose last parts it names (``names_section``: "Bone Structure" or "6.3 Bone
+    Structure" of "Chapter 6: Bone Tissue and the Skeletal System > 6.3 Bone Structure"). Refused in one line, listing
+    them, where it names several ("Introduction" of each chapter); where it names none, as given (``not_held``
+    refuses it, naming the closest)."""
+    held = held_values(index, "section")
+    if value == NO_SECTION or fold("section", value) in held:
+        return value
+    tail = section_parts(value)
+    named = sorted((section for section in held.values() if names_section(tail, section)), key=book_order)
+    if len(named) > 1:
+        raise UnknownSourceError(
+            f"section {quoted(value)} names {len(named)} sections in index {index.path}: "
+            f"{first_few([repr(section) for section in named])}; give its whole path"
+        )
+    return named[0] if named else value
+
+
+def section_parts(section: str) -> list[str]:
+    """A bookmark path's parts ("Chapter 6 ... > 6.3 Bone Structure") as they are compared: case and spacing aside."""
+    return [spaced(part) for part in str(fold("section", section)).split(">") if part.strip()]
+
+
+SECTION_NUMBER = re.compile(r"^\d+(?:\.\d+)*\.?\s+")
+"""A section's number before its title ("6.3 " of "6.3 Bone Structure"), which a reader may leave out."""
+
+
+def names_section(tail: list[str], section: str) -> bool:
+    """Whether ``tail`` (``section_parts``) is ``section``'s last parts, the chapter (or more) left out, each whole or
+    without its number ("bone structure" of "6.3 Bone Structure")."""
+    parts = section_parts(section)
+    if not 0 < len(tail) <= len(parts):
+        return False
+    return all(t in (p, SECTION_NUMBER.sub("", p)) for t, p in zip(tail, parts[-len(tail) :], strict=True))
+
+
+def book_order(text: str) -> list[str | int]:
+    """``text`` as a book orders its parts: numbers by their value ("Chapter 6" before "Chapter 12")."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def first_few(texts: Sequence[str], shown: int = CLOSEST, between: str = ", ") -> str:
+    """The first ``shown`` of ``texts``, saying how many more there are: what a refusal lists."""
+    return between.join(texts[:shown]) + (f" (+{len(texts) - shown} more)" if len(texts) > shown else "")
 
 
 def held_values(index: Index, name: str) -> dict[Any, str]:
@@ -240,8 +300,7 @@ def not_held(name: str, value: str, held: Mapping[Any, str], index: Index) -> st
         return f"{refused}; closest: {', '.join(map(repr, closest))}"
     if not spelt:
         return f"{refused}; its records have no {name}"
-    listed = ", ".join(map(repr, list(spelt.values())[:CLOSEST]))
-    return f"{refused}; it has {listed}" + (f" (+{len(spelt) - CLOSEST} more)" if len(spelt) > CLOSEST else "")
+    return f"{refused}; it has {first_few([repr(value) for value in spelt.values()])}"
 
 
 def echoed(text: str) -> str:
@@ -326,7 +385,7 @@ class Chapters:
         named = [self.named(name) for name in names]
         if [] in named:
             chapters = self.ordered()
-            listed = "; ".join(chapters[:5]) + (f" (+{len(chapters) - 5} more)" if len(chapters) > 5 else "")
+            listed = first_few(chapters, 5, "; ")
             raise UnknownSourceError(
                 f"no chapter {quoted(names[named.index([])])} in index {index.path} (or several match it); give its "
                 f"number or a part of its title only it has; its chapters: {listed or 'none'}"
@@ -410,6 +469,8 @@ class Query:
         if self.image is not None:
             check_image(self.image)
         check_filters(self.filters)
+        if self.text is not None:
+            check_unicode(self.text, "text")
         if self.text is not None and not has_words(self.text):
             if self.image is None:
                 raise BadInputError(

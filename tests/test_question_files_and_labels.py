@@ -9,11 +9,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pymupdf
+import pytest
+from fastapi.testclient import TestClient
+
 from pathatlas.agent.bench import load_items
+from pathatlas.errors import BadInputError, UnknownSourceError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Citation, Payload
-from tests.helpers import hashing_settings
+from pathatlas.retrieval.search import Query, Searcher, resolve_filters
+from pathatlas.ui.api.app import create_app
+from tests.helpers import hashing_settings, one_error_line, run_cli
 from tests.test_case_ids import same_names_folder
 
 CELLS = ["Osteoblast", "Osteocyte", "Osteoclast", "Chondrocyte"]
@@ -117,3 +124,76 @@ def test_a_case_folders_images_are_cited_as_their_case_ids_name_them(tmp_path):
         "y.jpg": "cases, case C1, y.jpg",
         "solo.jpg": "cases, case solo",
     }
+
+
+# 4. A section named by its last parts ----------------------------------------------------------------------------
+
+BOOKMARKS = [
+    (1, "Chapter 1: Cells", "Cells are the units of life."),
+    (2, "Introduction", "The cell membrane encloses the cytoplasm."),
+    (2, "1.2 Cell Structure", "Organelles of the cell: mitochondria and ribosomes."),
+    (1, "Chapter 6: Bone Tissue", "Bone is a connective tissue."),
+    (2, "Introduction", "Bone tissue stores calcium."),
+    (2, "6.3 Bone Structure", "Compact bone is made of osteons; osteoclasts resorb bone."),
+]
+STRUCTURE = "Chapter 6: Bone Tissue > 6.3 Bone Structure"
+
+
+@pytest.fixture
+def bookmarked(tmp_path) -> Path:
+    """A book whose chapters each hold an "Introduction" and a numbered section, a page each, indexed into
+    ``tmp_path/index``; returns ``tmp_path``."""
+    doc = pymupdf.open()
+    for _, _, text in BOOKMARKS:
+        doc.new_page(width=300, height=300).insert_textbox(pymupdf.Rect(20, 20, 280, 280), text)
+    doc.set_toc([[level, title, page] for page, (level, title, _) in enumerate(BOOKMARKS, start=1)])
+    doc.save(tmp_path / "book.pdf")
+    settings = hashing_settings(tmp_path)
+    index = Index.open(settings.index_dir, settings, create=True)
+    assert not Indexer(index, show_progress=False).add([tmp_path / "book.pdf"]).failed
+    index.close()
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", ["Bone Structure", "6.3 Bone Structure", "bone  structure", STRUCTURE])
+def test_a_section_is_named_by_its_last_parts_with_or_without_its_number(bookmarked, name):
+    index = Index.open(bookmarked / "index", hashing_settings(bookmarked))
+    assert resolve_filters({"section": name}, index)["section"] == STRUCTURE
+    hits = Searcher(index).search(Query(text="bone", filters={"section": name}))
+    index.close()
+    assert hits and {hit.payload.section for hit in hits} == {STRUCTURE}
+
+
+def test_a_section_name_several_sections_end_in_is_refused_listing_them(bookmarked):
+    index = Index.open(bookmarked / "index", hashing_settings(bookmarked))
+    with pytest.raises(UnknownSourceError) as refused:
+        resolve_filters({"section": "introduction"}, index)
+    with pytest.raises(UnknownSourceError, match="no section 'Bone Structur'.*closest: 'Chapter 6: Bone Tissue"):
+        resolve_filters({"section": "Bone Structur"}, index)
+    index.close()
+    assert str(refused.value) == (
+        f"section 'introduction' names 2 sections in index {bookmarked / 'index'}: 'Chapter 1: Cells > "
+        "Introduction', 'Chapter 6: Bone Tissue > Introduction'; give its whole path"
+    )
+
+
+def test_the_cli_and_rest_take_a_section_by_its_last_part(bookmarked):
+    home, index = bookmarked / "home", bookmarked / "index"
+    found = run_cli("search", "bone", "--index", index, "--filter", "section=Bone Structure", "--json", home=home)
+    assert found.exit_code == 0, found.output
+    assert {hit["section"] for hit in json.loads(found.output)} == {STRUCTURE}
+    refused = run_cli("search", "bone", "--index", index, "--filter", "section=Introduction", home=home)
+    one_error_line(refused, "section 'Introduction' names 2 sections", "give its whole path")
+    with TestClient(create_app(hashing_settings(bookmarked))) as client:
+        answered = client.post("/search", json={"text": "bone", "filters": {"section": "Bone Structure"}})
+    assert answered.status_code == 200, answered.text
+    assert {hit["section"] for hit in answered.json()["hits"]} == {STRUCTURE}
+
+
+# 5. A lone surrogate ---------------------------------------------------------------------------------------------
+
+
+def test_a_lone_surrogate_in_a_query_is_refused_as_what_it_is_not_blamed_on_a_terminal():
+    with pytest.raises(BadInputError) as refused:
+        Query(text="bone \ud800").validate()
+    assert str(refused.value) == "text holds a lone surrogate (\\ud800): not valid Unicode"
