@@ -159,3 +159,17 @@ def test_atlas_is_exported_lazily_and_named_in_the_package_help():
         import pathatlas
 
         pathatlas.Atlass  # noqa: B018
+
+
+def test_a_lone_surrogate_from_python_is_not_blamed_on_a_terminal(indexed):
+    """``Atlas.search("bone \\ud800")`` said "check the terminal's encoding" to a notebook, which has none; the CLI,
+    whose arguments are such text when the terminal is not UTF-8, still says it."""
+    from pathatlas.settings import Settings
+    from pathatlas.ui.cli_common import user_text
+
+    with Atlas(indexed / "index", **quick(indexed)) as atlas, pytest.raises(BadInputError) as refused:
+        atlas.search("bone \ud800")
+    assert str(refused.value) == "the query holds a lone surrogate (\\ud800): not valid Unicode"
+    with pytest.raises(BadInputError) as typed:
+        user_text("bone \ud800", Settings(home=indexed / "home"))
+    assert str(typed.value).endswith("not valid Unicode; check the terminal's encoding")

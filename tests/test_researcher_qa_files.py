@@ -49,7 +49,7 @@ def test_the_answer_may_be_the_right_options_text_or_a_lowercase_letter(tmp_path
     errors = {f["id"]: f["error"] for f in failures}
     assert errors == {
         "neither": "answer 'Plasma cells' is neither a letter (A, B, C) nor an option",
-        "missing": "no answer: give the right option's letter",
+        "missing": "no answer to score against; the row's keys: id, question, options, answer",
     }
     opened, _ = load_items(write(tmp_path, rows[0]), 10_000_000, open_questions=True)
     assert opened[0].gold_answer == "Koilocytes" and opened[0].question.options == []

@@ -110,15 +110,20 @@ def settings_for(index: Path | None = None, **overrides) -> Settings:
     return settings
 
 
-def user_text(text: str | None, settings: Settings, name: str = "the query") -> str | None:
-    """A text from the command line: valid UTF-8 (bytes that are not decode as lone surrogates) and bounded. ``name``
-    says which text a refusal is about ("the question", "option A"): an ask's option was called "the query"."""
+def user_text(text: str | None, settings: Settings, name: str = "the query", terminal: bool = True) -> str | None:
+    """A text from the command line (``terminal``; else a Python caller's): valid Unicode (bytes that are not UTF-8
+    decode as lone surrogates) and bounded. ``name`` says which text a refusal is about ("the question", "option A"):
+    an ask's option was called "the query"."""
+    from pathatlas.retrieval.search import check_unicode
+
     if text is None:
         return None
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise BadInputError(f"{name} is not valid UTF-8; check the terminal's encoding") from exc
+        check_unicode(text, name)
+    except BadInputError as exc:
+        if terminal:  # a terminal that is not UTF-8 gives such text; a Python caller's string has no terminal
+            raise BadInputError(f"{exc}; check the terminal's encoding") from exc
+        raise
     if len(text) > settings.max_query_chars:
         raise BadInputError(
             f"{name} has {len(text):,} characters, over PATHATLAS_MAX_QUERY_CHARS={settings.max_query_chars}"

@@ -290,7 +290,7 @@ class Atlas:
         question's own checks to refuse."""
         from pathatlas.ui.cli_common import user_text
 
-        return user_text(text, self.settings) if isinstance(text, str) else text
+        return user_text(text, self.settings, terminal=False) if isinstance(text, str) else text
 
     def _image(self, image: ImageInput | None) -> Image.Image | None:
         """The query image read as an upload is (``image_of``), within ``max_image_pixels``."""
