@@ -207,7 +207,7 @@ def load_items(
             fingerprint = question_fingerprint(str(row.get("question") or ""), options)
             kind, answer, options = row_answer(row, options, open_questions)
             image_path = path.parent / row["image"] if row.get("image") else None
-            image = open_image(image_path, max_pixels) if image_path else None
+            image = open_image(image_path, max_pixels, query=True) if image_path else None
             question = Question(str(row.get("question") or ""), options, image, row_id)
             question.validate()
         except (PathAtlasError, KeyError, TypeError) as exc:
