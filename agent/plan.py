@@ -26,11 +26,23 @@ NEGATION_CUE = re.compile(
 """Words that make a question ask for the option the evidence does not support."""
 NOT_A_QUESTION_NEGATION = re.compile(
     r"\bnot only\b|\bif not\b|\bwhether or not\b|\bleast\b[^.?]*?\bto (?:the )?most\b|\bat least\b|"
-    r"\ban exception to\b",
+    r"\ban exception to\b|\btrue\s*(?:or|/)\s*false\b|\bfalse\s*(?:or|/)\s*true\b|\bT\s*/\s*F\b",
     re.IGNORECASE,
 )
 """Negation words that do not invert what is asked ("not only", "from least to most", "at least", "an exception
-to the rule": that one is asked for)."""
+to the rule": that one is asked for; "True or false:", "T/F": a statement to judge, not its exception)."""
+VERDICT = re.compile(r"^\s*(?:true|false|yes|no|correct|incorrect)\W*$", re.IGNORECASE)
+"""An option that is a verdict on the question's statement, not a term to find in the book ("True" matched "true
+ribs", "False" "false pelvis")."""
+VERDICT_LEAD = re.compile(
+    r"^\s*(?:true\s*(?:or|/)\s*false|false\s*(?:or|/)\s*true|T\s*/\s*F|yes\s*(?:or|/)\s*no)\s*[:.?-]?\s*", re.IGNORECASE
+)
+"""What only tells how to answer ("True or false: The right lung has three lobes."): no words of the statement."""
+SEVERAL = re.compile(
+    r"\b(?:which|select|choose|pick|identify|name|mark)\s+(?:the\s+|any\s+)?(two|three|four|[2-4])(?![-\w])",
+    re.IGNORECASE,
+)
+"""A question asking for more than one answer ("Which TWO ...", "Select the two correct", "choose 2")."""
 ANAPHORIC = re.compile(
     r"^(?:which|what)(?: one| option| of them| of these)?(?: (?:is|would) (?:it|that|this)(?: be)?)?\s*\??$",
     re.IGNORECASE,
@@ -85,6 +97,11 @@ class Reading:
     right option."""
     image_missing: bool = False
     """It asks about an image it was not given ("this slide"): no text can settle what the image shows."""
+    verdicts: bool = False
+    """Its options are verdicts on its statement (True/False, Yes/No, Correct/Incorrect): what the book says of the
+    statement is evidence, but no sentence names a verdict, so none settles one."""
+    several: str = ""
+    """How many answers it asks for where more than one ("two", "2"), else "": one option is not its whole answer."""
 
 
 def asking_sentence(question: str) -> str:
@@ -144,10 +161,16 @@ def statement_options(options: list[str]) -> bool:
     return bool(options) and sum(len(o.split()) >= 6 or o.rstrip().endswith(".") for o in options) * 2 > len(options)
 
 
+def verdict_options(options: list[str]) -> bool:
+    """Options that are all verdicts (``VERDICT``): "True"/"False", "yes"/"no"."""
+    return len(options) > 1 and all(VERDICT.match(option) for option in options)
+
+
 def read_question(question: Question) -> Reading:
     sentence = asking_clause(question.text)
-    negated = is_negated(question.text)
-    text = BLANKS.sub(" ___ ", question.text.strip())
+    verdicts = verdict_options(question.options)
+    negated = is_negated(question.text) and not verdicts  # a negation in a statement to judge is the statement's
+    text = BLANKS.sub(" ___ ", VERDICT_LEAD.sub("", question.text.strip()))
     focus = text.replace(sentence, NEGATION_CUE.sub(" ", sentence)) if negated and sentence else text
     asks = ASKS.search(sentence)
     return Reading(
@@ -156,6 +179,8 @@ def read_question(question: Question) -> Reading:
         asks=asks.group(1).lower() if asks else "",
         focus=" ".join(BLANKS.sub(" ", focus).replace("___", " ").split()),
         image_missing=question.image is None and bool(IMAGE_REFERENCE.search(question.text)),
+        verdicts=verdicts,
+        several=several.group(1).lower() if (several := SEVERAL.search(question.text)) else "",
     )
 
 
@@ -194,8 +219,10 @@ def key_findings(question: str) -> list[str]:
 def with_options(question: Question) -> str:
     """The question's text and its options as one query, the options in one order whatever order they are listed
     in (by their words, case ignored): the query's dense vector follows word order, and with the options as listed
-    6 of the 347 dev answers changed when they were shuffled (BENCHMARKS.md)."""
-    return " ".join([question.text, *sorted(question.options, key=option_key)]).strip()
+    6 of the 347 dev answers changed when they were shuffled (BENCHMARKS.md). Verdicts ("True or false:", "True",
+    "False") are left out: their words found "true ribs"."""
+    options = [option for option in question.options if not VERDICT.match(option)]
+    return " ".join([VERDICT_LEAD.sub("", question.text), *sorted(options, key=option_key)]).strip()
 
 
 def plan(question: Question) -> list[SubQuery]:
@@ -227,7 +254,10 @@ def keywords(text: str, exclude: set[str] = frozenset(), n: int = 4) -> list[str
 def follow_ups(question: Question, judged, round_: int) -> list[SubQuery]:
     """Next-round queries when the two leading options are close: for each, the option with the question's key
     words minus the rival's words (what separates them), and the option with the terms its best quote
-    introduces (words in neither question nor options)."""
+    introduces (words in neither question nor options). None for verdicts ("True", "False"): their words tell
+    nothing apart."""
+    if verdict_options(question.options):
+        return []
     scores = list(judged.scores)
     leading = sorted(range(len(scores)), key=lambda j: -scores[j])[:2]
     focus = read_question(question).focus

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import bm25s
 import numpy as np
 
-from pathatlas.agent.evidence import REFERS_TO_OTHERS, SentenceScores, option_terms
+from pathatlas.agent.evidence import REFERS_TO_OTHERS, SentenceScores, combination_quotes, option_terms
 from pathatlas.agent.plan import IMAGE_QUERY
 from pathatlas.agent.questions import Evidence, option_key
 from pathatlas.retrieval.lexical import NUMERALS, tokenize
@@ -260,6 +260,27 @@ def softmax(values: np.ndarray) -> np.ndarray:
     """Probabilities; equal values give equal, uninformative probabilities."""
     shifted = np.exp(values - values.max())
     return shifted / shifted.sum()
+
+
+def with_combination(probs: np.ndarray, referred: dict[int, tuple[int, ...]], quotes: Sequence) -> np.ndarray:
+    """The probabilities with a combination option ("Both A and B", "All of the above"; ``evidence.referred_options``)
+    taking the share of the options it names, where a quote settles each of them (``combination_quotes``) and no
+    option outside them scores above the least of them: each is then only part of the answer ("Both A and B" was the
+    key where the chosen "Oxytocin"'s own quote named ADH too). Of several such, the one naming the most options."""
+    fitting = [
+        j
+        for j, named in referred.items()
+        if combination_quotes(quotes, named)
+        and all(probs[k] <= probs[list(named)].min() for k in range(len(probs)) if k not in named and k not in referred)
+    ]
+    if not fitting:
+        return probs
+    combination = max(fitting, key=lambda j: len(referred[j]))
+    named = list(referred[combination])
+    out = probs.copy()
+    out[combination] += out[named].sum()
+    out[named] = 0.0
+    return out
 
 
 LEAD_TOLERANCE = 1e-6

@@ -4,20 +4,24 @@ rationale written from the quotes (pure functions shared by every answerer)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from pathatlas.agent.evidence import (
+    Sentence,
     closed_privatives,
+    combination_quotes,
     evidence_sentences,
     names,
     normalise,
     option_quotes,
     read_with_evidence,
+    referred_options,
     score_sentences,
 )
-from pathatlas.agent.plan import Reading
+from pathatlas.agent.plan import QUESTION_WORDS, Reading
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
 from pathatlas.agent.scoring import agreeing_case, diagnosed_option, similar_cases
-from pathatlas.retrieval.lexical import tokenize
+from pathatlas.retrieval.lexical import has_words, tokenize
 
 SETTLED_CONFIDENCE = 0.5
 """Below this (calibrated) confidence the answer says the evidence does not settle the question."""
@@ -32,6 +36,47 @@ one (``favoured``): a gap its two decimals show, far above the offline answerer'
 ``LEAD_TOLERANCE`` and its scores' four places."""
 UNSETTLED = "The evidence does not settle this"
 NO_IMAGE = "The question asks about an image it was not given, so no text settles it"
+VERDICTS = "the offline answerer cannot judge true/false or yes/no statements, so it scores the options alike"
+TEXT_KINDS = {"page", "figure", "passage"}
+
+
+def open_focus(question: Question, reading: Reading) -> str:
+    """What an open question's (or a statement's) sentences are scored against: its focus without the words that make
+    it a question ("What do osteoclasts do?" -> "osteoclasts": "what" and "do" are rare among statements, so would
+    weigh most)."""
+    return " ".join(QUESTION_WORDS.sub(" ", reading.focus or question.text).split())
+
+
+def nearest_sentences(
+    question: Question, reading: Reading, evidence: list[Evidence], top: int = 5
+) -> list[tuple[Sentence, float]]:
+    """The sentences of the ``top`` text evidence items by how much of the question's words (``open_focus``,
+    IDF-weighted, by rank) they cover, each with that coverage; statements first, as a question printed in the book (a
+    figure's "what do you notice?") answers nothing. None where the question has no words to look for ("the of and":
+    every sentence would cover all of them)."""
+    focus = open_focus(question, reading)
+    if not has_words(focus):
+        return []
+    text_evidence = [e for e in evidence if e.kind in TEXT_KINDS]
+    scores = score_sentences(replace(reading, focus=focus), focus, [], evidence_sentences(text_evidence, top=top))
+    order = sorted(
+        range(len(scores.sentences)),
+        key=lambda i: (scores.sentences[i].text.rstrip().endswith("?"), -scores.question[i] * scores.weights[i]),
+    )
+    return [(scores.sentences[i], scores.question[i]) for i in order]
+
+
+def statement_quotes(question: Question, reading: Reading, evidence: list[Evidence], n: int = 2) -> list[Quote]:
+    """Verdict options ("True", "False"): the sentences saying most of the question's statement, related to every
+    option alike (they name none): what the book says of it, which no verdict is read from."""
+    found = [(s, c) for s, c in nearest_sentences(question, reading, evidence) if c > 0][:n]
+    return [Quote(s.text, s.evidence, "related", 0.0, settles=False, covers=c, about=()) for s, c in found]
+
+
+def unruled(question: Question, choice: int) -> list[int]:
+    """The options meaning others ("Both A and B", "None of the above"; ``referred_options``) besides the choice: the
+    quotes for single options cannot rule them out, so an answer beside them is never settled."""
+    return [j for j in referred_options(question.text, question.options) if j != choice]
 
 
 def fallback_quote(question: Question, reading: Reading, choice: int, evidence: list[Evidence]) -> Quote | None:
@@ -132,11 +177,23 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
     never settled and claims no more than chance: the options' words in the book say nothing about that image. One no
     evidence was found for (a filter on a source that holds nothing on it) is never settled either, but keeps the
     options' likeness to the question as its confidence: on the dev questions that likeness alone is right as often
-    as it claims (two options 0.571 at 0.571, four 0.326 at 0.289), so capping it at chance understated it."""
+    as it claims (two options 0.571 at 0.571, four 0.326 at 0.289), so capping it at chance understated it.
+
+    Never settled either where quotes for single options cannot decide: options that are verdicts (True/False: the
+    sentences nearest the statement are quoted, related to every option, and the answer claims chance), a question
+    asking for several answers, and an option meaning others beside the choice ("Both A and B", "None of the above":
+    ``unruled``). A chosen combination quotes a settling sentence for each option it names (``combination_quotes``)."""
     if answer.choice is None:
         return
     while len(answer.quotes) < len(question.options):
         answer.quotes.append([])
+    if reading.verdicts:
+        found = statement_quotes(question, reading, evidence)
+        answer.quotes = [list(found) for _ in question.options]
+        answer.cited = list(dict.fromkeys([*answer.cited, *(q.evidence.id for q in found)]))
+    named = referred_options(question.text, question.options).get(answer.choice)
+    if named and not reading.negated and not any(q.stance == "supports" for q in answer.quotes[answer.choice]):
+        answer.quotes[answer.choice] = combination_quotes(answer.quotes, named) or answer.quotes[answer.choice]
     own = answer.quotes[answer.choice]
     cases = one_per_case(evidence) if question.image is not None else []
     case = agreeing_case(question.options, cases, answer.choice) if cases else None
@@ -144,7 +201,7 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
         own = [Quote(case.text, case, "supports", 1.0, settles=True), *(q for q in own if q.evidence.id != case.id)]
         answer.quotes[answer.choice] = own
         answer.cited = list(dict.fromkeys([case.id, *answer.cited]))
-    if not any(q.stance == "supports" for q in own):
+    if not any(q.stance == "supports" for q in own) and not reading.verdicts:
         quote = fallback_quote(question, reading, answer.choice, speaking_for(question, answer.choice, evidence))
         if quote is not None and quote.text not in {q.text for q in own}:
             answer.quotes[answer.choice] = own = [quote, *own]
@@ -152,10 +209,13 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
     supported = any(q.stance == "supports" and q.settles for q in own)
     own_score = answer.scores[answer.choice] if answer.choice < len(answer.scores) else None
     tied = own_score is not None and sum(score >= own_score - 1e-6 for score in answer.scores) > 1
-    if reading.image_missing or (cases and not supported):
+    if reading.image_missing or reading.verdicts or (cases and not supported):
         answer.confidence = min(answer.confidence, 1.0 / len(question.options))
     unfounded = reading.image_missing or not evidence  # nothing found that could speak to it
-    answer.settled = supported and not tied and answer.confidence >= SETTLED_CONFIDENCE and not unfounded
+    undecided = reading.verdicts or reading.several or unruled(question, answer.choice)  # quotes cannot decide these
+    answer.settled = (
+        supported and not tied and answer.confidence >= SETTLED_CONFIDENCE and not unfounded and not undecided
+    )
 
 
 def short(text: str, limit: int = 220) -> str:
@@ -173,6 +233,8 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
     process that is no cardinal sign of it)."""
     if answer.choice is None:
         return answer.rationale
+    if reading.verdicts:
+        return verdict_rationale(answer)
     letter, chosen = LETTERS[answer.choice], question.options[answer.choice]
     own = answer.quotes[answer.choice] if answer.choice < len(answer.quotes) else []
     supports = [q for q in own if q.stance == "supports"]
@@ -192,7 +254,11 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
             which = f", a sentence naming {', '.join(others)} and not {letter}" if others else ""
             parts.append(f"On {letter}{which}: {cite(supports[0])}.")
     else:
-        if supports:
+        named = referred_options(question.text, question.options).get(answer.choice)
+        if named and len(supports) == len(named):  # a combination's quotes, one per option it names
+            said = "; ".join(f"on {LETTERS[k]}, {cite(q)}" for k, q in zip(named, supports, strict=True))
+            parts.append(f"{letter}. {chosen}: {said}.")
+        elif supports:
             parts.append(f"{letter}. {chosen}: {cite(supports[0])}.")
         elif own:
             others = other_options_named(own[0], answer.choice)
@@ -204,7 +270,19 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
             parts[-1] = f"{unsettled} {parts[-1]}"
     if against:
         parts.append(f"Against it: {cite(against[0])}.")
+    if others := unruled(question, answer.choice):
+        said = " or ".join(f'"{LETTERS[j]}. {question.options[j]}"' for j in others)
+        parts.append(f"The answerer cannot rule out {said}.")
+    if reading.several:
+        parts.append(f"The question asks for {reading.several} answers and is answered as one option.")
     return " ".join(parts)
+
+
+def verdict_rationale(answer: Answer) -> str:
+    """Verdict options ("True", "False"): that no verdict is read from the book, and what it says of the statement."""
+    found = answer.quotes[answer.choice] if answer.choice < len(answer.quotes) else []
+    said = f"Related: {'; '.join(cite(q) for q in found)}." if found else "No retrieved sentence speaks to it."
+    return f"{UNSETTLED}: {VERDICTS}. {said}"
 
 
 def favoured(answer: Answer) -> int | None:
@@ -269,7 +347,7 @@ def annotate(answer: Answer, question: Question, evidence: list[Evidence]) -> No
     settle(answer, question, reading, evidence)
     if question.image is not None:
         quote_similar_cases(answer, question, evidence)
-    if not answer.settled and evidence_naming(answer) in ("another", "none"):
+    if not answer.settled and not reading.verdicts and evidence_naming(answer) in ("another", "none"):
         answer.confidence = min(answer.confidence, UNNAMED_CONFIDENCE)
     written = rationale(question, reading, answer)
     shown = [q.evidence.id for quotes in answer.quotes for q in quotes if cite(q) in written]

@@ -12,9 +12,10 @@ from pathatlas.agent.evidence import (
     evidence_sentences,
     option_quotes,
     read_with_evidence,
+    referred_options,
     score_sentences,
 )
-from pathatlas.agent.plan import QUESTION_WORDS, Reading, read_question
+from pathatlas.agent.plan import Reading, read_question
 from pathatlas.agent.questions import Answer, Evidence, Question
 from pathatlas.agent.scoring import (
     FEATURES,
@@ -34,19 +35,19 @@ from pathatlas.agent.scoring import (
     similar_cases,
     softmax,
     specimen_option,
+    with_combination,
 )
-from pathatlas.agent.writing import SETTLED_CONFIDENCE, annotate, one_per_case
+from pathatlas.agent.writing import (
+    SETTLED_CONFIDENCE,
+    TEXT_KINDS,
+    annotate,
+    nearest_sentences,
+    one_per_case,
+    open_focus,
+)
 from pathatlas.retrieval.encoders import Encoder
 from pathatlas.retrieval.lexical import has_words
 from pathatlas.settings import Settings
-
-TEXT_KINDS = {"page", "figure", "passage"}
-
-
-def open_focus(question: Question, reading: Reading) -> str:
-    """What an open question's sentences are scored against: its focus without the words that make it a question
-    ("What do osteoclasts do?" -> "osteoclasts": "what" and "do" are rare among statements, so would weigh most)."""
-    return " ".join(QUESTION_WORDS.sub(" ", reading.focus or question.text).split())
 
 
 class OfflineAnswerer(Answerer):
@@ -116,7 +117,9 @@ class OfflineAnswerer(Answerer):
         logits = logits + (-VOTE_WEIGHT if reading.negated else VOTE_WEIGHT) * rescale(votes)
         if question.image is not None and (slide := specimen_option(question.options, evidence)) is not None:
             logits[slide] += -SPECIMEN_WEIGHT if reading.negated else SPECIMEN_WEIGHT  # the very slide's diagnosis
-        probs = softmax(logits)
+        probs = softmax(np.zeros_like(logits) if reading.verdicts else logits)  # no sentence tells True from False
+        if not reading.negated:
+            probs = with_combination(probs, referred_options(question.text, question.options), quotes)
         choice = best_option(probs, question.options)
         answer = Answer(
             choice,
@@ -172,17 +175,8 @@ class OfflineAnswerer(Answerer):
         """An open question's best evidence sentence and how much of the question's words (IDF-weighted) it covers;
         None when the question has no words to look for ("the of and": every sentence would cover all of them) or
         nothing was found. A question printed in the book (a figure's "what do you notice?") answers nothing, so a
-        statement is preferred."""
-        focus = open_focus(question, reading)
-        if not has_words(focus):
-            return None
-        text_evidence = [e for e in evidence if e.kind in TEXT_KINDS]
-        scores = score_sentences(replace(reading, focus=focus), focus, [], evidence_sentences(text_evidence, top=5))
-        if not scores.sentences:
-            return None
-        statements = [i for i, s in enumerate(scores.sentences) if not s.text.rstrip().endswith("?")]
-        best = max(statements or range(len(scores.sentences)), key=lambda i: scores.question[i] * scores.weights[i])
-        return scores.sentences[best], scores.question[best]
+        statement is preferred (``writing.nearest_sentences``)."""
+        return next(iter(nearest_sentences(question, reading, evidence)), None)
 
     def _open(self, question: Question, reading: Reading, evidence: list[Evidence]) -> Answer:
         """Open questions: the evidence sentence that covers the question best, quoted, at the confidence its
