@@ -121,8 +121,8 @@ def user_text(text: str | None, settings: Settings, name: str = "the query", ter
     try:
         check_unicode(text, name)
     except BadInputError as exc:
-        if terminal:  # a terminal that is not UTF-8 gives such text; a Python caller's string has no terminal
-            raise BadInputError(f"{exc}; check the terminal's encoding") from exc
+        if terminal:  # a terminal's bytes that are not UTF-8 arrive so; a Python caller's string has no terminal
+            raise BadInputError(f"{name} is not valid UTF-8; check the terminal's encoding") from exc
         raise
     if len(text) > settings.max_query_chars:
         raise BadInputError(
