@@ -675,18 +675,27 @@ def case_details(hit: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def case_view(case: dict[str, Any], state: str) -> None:
-    """A case's diagnosis, organ and labels, and its images, each with a link to it at full size."""
+    """A case's diagnosis, organ and the labels its images share, then its images, each with its other labels (a
+    stain) below it and a link to it at full size: one image's labels were shown as the whole case's."""
     diagnosis, organ = plain(case.get("diagnosis") or "n/a"), plain(case.get("organ") or "n/a")
     st.markdown(f"**Diagnosis:** {diagnosis}  \n**Organ:** {organ}")
-    if case.get("labels"):
-        st.markdown("  \n".join(f"**{plain(k)}:** {plain(str(v))}" for k, v in case["labels"].items()))
+    shared = case.get("labels") or {}
+    if shared:
+        st.markdown(labels_text(shared))
     total = len(case["images"])
     row = st.container(horizontal=True, key=f"{state}-case-images")  # their toolbars hidden (STYLE)
     for n, image in enumerate(case["images"], start=1):
         if data := media(image["url"]):
             with row.container(width=CASE_IMAGE_WIDTH):
                 picture([data], [case_image_text(case, n, total)], width=CASE_IMAGE_WIDTH)
+                if own := {k: v for k, v in (image.get("labels") or {}).items() if k not in shared}:
+                    st.markdown(labels_text(own))
                 st.markdown(f"[{plain(full_size_name(case, n))}]({full_size_url(data, image['id'])})")
+
+
+def labels_text(labels: dict[str, Any]) -> str:
+    """Labels as Markdown lines: "**Stain:** PAS"."""
+    return "  \n".join(f"**{plain(k)}:** {plain(str(v))}" for k, v in labels.items())
 
 
 def full_size_url(image: bytes, key: str) -> str:

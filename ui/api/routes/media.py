@@ -21,7 +21,7 @@ from pathatlas.indexer.sources.pdf import mupdf_alone, render
 from pathatlas.retrieval.records import Payload, display_name, organ_text, source_id
 from pathatlas.retrieval.search import source_names
 from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
-from pathatlas.ui.api.schemas import has_rendered_pages
+from pathatlas.ui.api.schemas import Links, has_rendered_pages
 from pathatlas.ui.present import OUTLINE_POINTS, OUTLINE_RGB, around
 
 router = APIRouter(tags=["media"])
@@ -192,23 +192,36 @@ def web_image_type(path: Path) -> str | None:
 @router.get(
     "/cases/{record_id}",
     operation_id="get_case",
-    summary="Case details: diagnosis, organ, labels and all its images",
+    summary="Case details: diagnosis, organ, the labels its images share, and each image with its own labels",
     responses=errors(404, 422),
 )
 def case_details(record_id: str, engine: EngineDep, links: LinksDep) -> dict[str, Any]:
+    """The title, diagnosis and organ belong to the case; labels (a stain, notes) to each image, so the case's
+    ``labels`` are those every image shares: they were the opened image's, shown as the whole case's."""
     payload = payload_of(engine, record_id)
     if payload.kind != "case":
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not a case image")
     siblings = engine.index.store.scan({"kind": "case", "source": payload.source, "case": payload.case})
-    images = [{"id": rid, "image": Payload.from_payload(p).image, "url": links.case_image(rid)} for rid, p in siblings]
+    images = [case_image_out(rid, Payload.from_payload(p), links) for rid, p in siblings]
+    images.sort(key=lambda image: image["image"] or "")
     return {
         "case": payload.case,
         "title": payload.title,
         "diagnosis": payload.diagnosis,
         "organ": organ_text(payload.organ),
-        "labels": payload.labels,
+        "labels": shared_labels([image["labels"] for image in images]),
         # as citations name it ("year2/cases" beside "year1/cases"); responses never reveal server paths
         "source": source_names(engine.index).get(payload.source, display_name(payload.source)),
         "source_id": source_id(payload.source),
-        "images": sorted(images, key=lambda i: i["image"] or ""),
+        "images": images,
     }
+
+
+def case_image_out(record_id: str, image: Payload, links: Links) -> dict[str, Any]:
+    return {"id": record_id, "image": image.image, "url": links.case_image(record_id), "labels": image.labels or {}}
+
+
+def shared_labels(labels: list[dict[str, str]]) -> dict[str, str]:
+    """The labels every image holds with the same value (a scanner used for all), in the first image's order."""
+    first, *others = labels or [{}]
+    return {name: value for name, value in first.items() if all(other.get(name) == value for other in others)}

@@ -1,0 +1,122 @@
+"""The web UI as a medical student met it on a phone and a laptop (a tester's findings): a case's viewer showed one
+image's stain as the whole case's; "Select all" in a filter dropped every record without the field; an empty index was
+"no results: try other words"; Back left the tab chosen; on a phone the results came below five stacked filter menus
+and the viewer below every card; a healthy service was "not reachable" after a keep-alive connection closed.
+
+Hashing encoder throughout: the app runs in a process of its own through AppTest (as in test_ui_tester_fixes.py), or
+in chromium over ``pathatlas serve`` (test_browser.py's ``ui_over``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pathatlas.corpora.demo import draw_pattern
+from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.index import Index
+from pathatlas.ui.api.app import create_app
+from tests.helpers import hashing_env, hashing_settings
+
+APP = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
+ROWS = [
+    {"image": "liver/bs18_cmyk.jpg", "case": "LIV-18", "diagnosis": "cystic fibrosis", "organ": "liver",
+     "Stain": "H&E", "Notes": "old CMYK scanner", "Scanner": "Leica GT450"},
+    {"image": "liver/bs18_pas.png", "case": "LIV-18", "diagnosis": "cystic fibrosis", "organ": "liver",
+     "Stain": "PAS", "Scanner": "Leica GT450"},
+    {"image": "lung/aca.png", "case": "LUNG-A", "diagnosis": "adenocarcinoma", "organ": "lung", "Stain": "H&E"},
+    {"image": "tiles/lungaca1.png", "diagnosis": "adenocarcinoma"},  # an LC25000 tile: no case, no organ
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    """A root whose index (``root/index``, home ``root/home``) holds a case folder like the tester's: case LIV-18's
+    two images stained apart, a lung case, and a tile naming no organ."""
+    root = tmp_path_factory.mktemp("student")
+    folder = root / "csvcoll"
+    for n, row in enumerate(ROWS):
+        (folder / row["image"]).parent.mkdir(parents=True, exist_ok=True)
+        draw_pattern("glands", n).save(folder / row["image"])
+    (folder / "cases.jsonl").write_text("".join(json.dumps(row) + "\n" for row in ROWS))
+    settings = hashing_settings(root)
+    with Index.open(settings.index_dir, settings, create=True) as index:
+        assert not Indexer(index, show_progress=False).add([folder]).failed
+    return root
+
+
+def test_case_details_give_each_image_its_own_labels_and_the_case_those_all_share(library):
+    """GET /cases gave the opened image's labels as the case's and none per image: LIV-18 read "Stain: PAS" beside
+    its H&E image."""
+    with TestClient(create_app(hashing_settings(library))) as client:
+        hits = client.post("/search", json={"text": "cystic fibrosis", "filters": {"kind": ["case"]}}).json()["hits"]
+        for hit in (h for h in hits if h["citation"]["case"] == "LIV-18"):
+            details = client.get(f"/cases/{hit['id']}").json()
+            assert (details["diagnosis"], details["organ"]) == ("cystic fibrosis", "liver")
+            assert details["labels"] == {"Scanner": "Leica GT450"}, details
+            images = {image["image"]: image["labels"] for image in details["images"]}
+            assert images == {
+                "liver/bs18_cmyk.jpg": {"Stain": "H&E", "Notes": "old CMYK scanner", "Scanner": "Leica GT450"},
+                "liver/bs18_pas.png": {"Stain": "PAS", "Scanner": "Leica GT450"},
+            }
+
+
+PRELUDE = """
+import html, json, os, re, sys
+from streamlit.testing.v1 import AppTest
+
+def said(seen):
+    print(json.dumps(seen), flush=True)
+    os._exit(0)  # the in-process API's threads can abort the interpreter's exit
+
+def status(app):
+    return [html.unescape(re.sub(r"<[^>]+>", "", m.value)) for m in app.markdown if "role='status'" in m.value]
+"""
+
+
+def run_app(script: str, root: Path, index: Path | None = None, **env: str) -> dict:
+    """What ``script`` (AppTest driving the app, given its path; ``said`` ends it with what it saw) says over the
+    index at ``index`` (``root/index`` by default), home ``root/home``; ``env`` adds variables."""
+    variables = {k: v for k, v in os.environ.items() if k != "PATHATLAS_API_URL"}
+    variables.update(hashing_env(root / "home"), PATHATLAS_INDEX=str(index or root / "index"), HF_HUB_OFFLINE="1")
+    command = [sys.executable, "-c", PRELUDE + script, str(APP)]
+    run = subprocess.run(command, env={**variables, **env}, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def unescaped(markdown: str) -> str:
+    """Text the app wrote as Markdown with its special characters escaped (``present.plain``), as read."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+VIEWER = """
+app = AppTest.from_file(sys.argv[1], default_timeout=180)
+app.run()
+app.text_input[0].input("cystic fibrosis")
+app.button[0].click().run()  # the search form's button
+next(b for b in app.button if b.label.startswith("Open case LIV")).click().run()
+said({"markdown": [m.value for m in app.markdown], "exceptions": [e.value for e in app.exception]})
+"""
+
+
+def test_the_case_viewer_shows_each_images_labels_below_it_and_the_shared_ones_once(library):
+    """LIV-18's viewer read "Stain: PAS" above both images, one of them H&E: each image's own labels are below it."""
+    seen = run_app(VIEWER, library)
+    assert seen["exceptions"] == []
+    shown = [unescaped(m) for m in seen["markdown"]]
+    start = next(n for n, m in enumerate(shown) if m.startswith("**Diagnosis:** cystic fibrosis"))
+    viewer = [m for m in shown[start:] if m.startswith(("**Stain", "**Scanner", "[Open image"))]
+    assert [re.sub(r"\]\(.*\)$", "]", m) for m in viewer] == [
+        "**Scanner:** Leica GT450",
+        "**Stain:** H&E  \n**Notes:** old CMYK scanner",
+        "[Open image 1 of case LIV-18 at full size]",
+        "**Stain:** PAS",
+        "[Open image 2 of case LIV-18 at full size]",
+    ], viewer
