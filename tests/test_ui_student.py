@@ -120,3 +120,33 @@ def test_the_case_viewer_shows_each_images_labels_below_it_and_the_shared_ones_o
         "**Stain:** PAS",
         "[Open image 2 of case LIV-18 at full size]",
     ], viewer
+
+
+EVERY_ORGAN = """
+seen = {}
+for name, params in (("none", {"q": "adenocarcinoma"}), ("every", {"q": "adenocarcinoma", "organ": ["liver", "lung"]})):
+    app = AppTest.from_file(sys.argv[1], default_timeout=180)
+    app.query_params.update(params)
+    app.run()
+    seen[name] = {"url": dict(app.query_params), "organ": app.multiselect(key="filter-organ").value,
+                  "status": status(app)}
+app = AppTest.from_file(sys.argv[1], default_timeout=180)
+app.query_params.update({"q": "adenocarcinoma"})
+app.run()
+menu = app.multiselect(key="filter-organ")
+menu.set_value(["liver", "lung"]).run()  # as the menu's "Select all" picks
+seen["picked"] = {"url": dict(app.query_params), "organ": app.multiselect(key="filter-organ").value,
+                  "status": status(app), "exceptions": [e.value for e in app.exception]}
+said(seen)
+"""
+
+
+def test_a_filter_with_every_value_picked_is_no_filter(library):
+    """ "Select all" in the organ menu dropped the tile naming no organ (LC25000's have none), and the URL named every
+    organ: a filter of every value finds what none finds, its menu says "any" and the URL names none."""
+    seen = run_app(EVERY_ORGAN, library)
+    none = seen["none"]
+    assert re.match(r"\d+ results? .*for “adenocarcinoma”$", none["status"][0]), none
+    for way in ("every", "picked"):
+        assert seen[way]["status"] == none["status"], seen
+        assert seen[way]["organ"] == [] and seen[way]["url"] == {"q": "adenocarcinoma"}, seen[way]

@@ -330,10 +330,21 @@ def filters_said(filters: dict[str, list[str]]) -> str:
     return f"in {', '.join(said)}" if said else ""
 
 
+def narrows(name: str, values: list[str]) -> bool:
+    """Whether picking ``values`` in filter ``name`` leaves some value out. Every value picked (the menu's "Select
+    all") is no filter: as one, it dropped each record without the field (LC25000's tiles name no organ), and the URL
+    named every value. While the values are unknown (the API unreachable) a pick is kept."""
+    offered = value_names(name)
+    return not offered or not offered.keys() <= set(values)
+
+
 def refilter() -> None:
     """Filter menu callback: the search shown (by text, image or look) again under the filters now chosen, and a text
     search's URL naming them. The unfiltered results, their count and the URL stayed until Search was pressed, and a
-    screen reader heard nothing change."""
+    screen reader heard nothing change. A menu holding every value shows "any" again (``narrows``)."""
+    for name, values in chosen_filters().items():
+        if not narrows(name, values):
+            st.session_state[f"filter-{name}"] = []
     if "hits" not in st.session_state and "search_refused" not in st.session_state:
         return  # no search shown
     method, path, title, kwargs, _ = st.session_state.last_search
@@ -366,8 +377,8 @@ def search_from_url() -> str | None:
     """The text of the search the URL names where it is not the search shown (a bookmark or a link opened, a reload,
     Back or Forward), with its text and filters put in the search form; None where the URL names the search shown.
     Filter values are read as the menus hold them (``menu_value``); one the library does not hold is left out, said
-    (``dropped_note``) and dropped from the URL, which then names the search shown. While the library's values are
-    unknown (the API unreachable) the URL is left as written."""
+    (``dropped_note``) and dropped from the URL, which then names the search shown; so is a filter naming every value
+    (``narrows``), unsaid. While the library's values are unknown (the API unreachable) the URL is left as written."""
     wanted = url_search()
     if wanted == st.session_state.get("url_search"):
         return None
@@ -376,6 +387,7 @@ def search_from_url() -> str | None:
     text, filters = wanted
     read = {name: {value: menu_value(name, value) for value in values} for name, values in filters.items()}
     kept = {name: list(dict.fromkeys(filter(None, held.values()))) for name, held in read.items() if any(held.values())}
+    kept = {name: values for name, values in kept.items() if narrows(name, values)}
     if kept != filters and facets()["fields"]:
         keep_in_url(text, kept)
         dropped = [(name, value) for name, held in read.items() for value, found in held.items() if found is None]
