@@ -150,3 +150,26 @@ def test_a_filter_with_every_value_picked_is_no_filter(library):
     for way in ("every", "picked"):
         assert seen[way]["status"] == none["status"], seen
         assert seen[way]["organ"] == [] and seen[way]["url"] == {"q": "adenocarcinoma"}, seen[way]
+
+
+NOTHING_INDEXED = """
+app = AppTest.from_file(sys.argv[1], default_timeout=180)
+app.run()
+app.text_input[0].input("liver")
+app.button[0].click().run()  # the search form's button
+search = status(app)
+app.text_area[0].input("Which organ holds hepatocytes?")
+app.text_area[1].input("liver\\nlung")
+next(b for b in app.button if b.label == "Ask").click().run()
+answers = [a.value for a in (*app.success, *app.warning)]
+said({"search": search, "infos": [i.value for i in app.info], "answers": answers})
+"""
+
+
+def test_an_empty_index_says_nothing_is_indexed_and_how_to_add_sources(library):
+    """`pathatlas ui --index PATH` on a new or empty index answered a search with "No results for “liver”: try other
+    words" and a question with a guess from no evidence."""
+    seen = run_app(NOTHING_INDEXED, library, index=library / "new-index")
+    line = "Nothing is indexed at new-index yet: add sources in the Library tab (or 'pathatlas index')."
+    assert seen["search"] == [line]
+    assert line in seen["infos"] and seen["answers"] == [], seen

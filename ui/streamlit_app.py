@@ -765,7 +765,8 @@ def search_tab() -> None:
     hits = st.session_state.get("hits")
     cards = group_cases(hits or [])
     if hits is not None and not said:
-        said = results_status(len(cards), st.session_state.get("results_title", ""), grouped_images(cards))
+        title, images = st.session_state.get("results_title", ""), grouped_images(cards)
+        said = (not cards and nothing_indexed()) or results_status(len(cards), title, images)
     said = said or st.session_state.get("search_refused", "") or refusal
     status.markdown(
         f"<p role='status' aria-live='polite' class='results-status'>{html.escape(said)}</p>", unsafe_allow_html=True
@@ -790,6 +791,19 @@ def search_tab() -> None:
     if side is not None:
         with side:
             viewer(selected, "selected")
+
+
+def nothing_indexed() -> str:
+    """Where the library holds nothing, the line saying so and how to add sources ("No results ...: try other words"
+    blamed the query); "" where it holds something, or its contents are unknown (the API unreachable)."""
+    fields = facets()["fields"]
+    if not fields or fields.get("kind"):
+        return ""
+    health = reached("GET", "/health")
+    told = health is not None and "json" in health.headers.get("content-type", "")
+    name = (health.json().get("index") if told else None) or "this index"
+    where = "on the server ('pathatlas index')" if read_only_library() else "in the Library tab (or 'pathatlas index')"
+    return f"Nothing is indexed at {name} yet: add sources {where}."
 
 
 def index_has_cases() -> bool:
@@ -836,6 +850,28 @@ def open_cited(citation: dict[str, Any], quote: str | None, key: str) -> None:
     move_focus(".st-key-cited-viewer h3")
 
 
+def asked(question: str, options: str, image, scope: list[str]) -> dict[str, Any] | None:
+    """The API's answer to a question (``options`` as typed, one a line; ``scope``, the sources to answer from); None
+    where it refused or did not answer, or where nothing is indexed (each said): an answer from no evidence read as
+    one."""
+    if empty := nothing_indexed():
+        st.info(empty)
+        return None
+    listed = [o.strip() for o in options.splitlines() if o.strip()]
+    filters = {"source": scope} if scope else {}
+    with st.spinner("Searching and weighing the evidence..."):
+        if image is not None:
+            response = call(
+                "POST",
+                "/ask/image",
+                files={"image": (image.name, image.getvalue())},
+                data={"question": question, "options": json.dumps(listed), "filters": json.dumps(filters)},
+            )
+        else:
+            response = call("POST", "/ask", json={"question": question, "options": listed, "filters": filters})
+    return response.json() if response is not None else None
+
+
 def ask_tab() -> None:
     question = st.text_area("Question", placeholder="e.g. A cervical smear shows ... Which cells are these?")
     options = st.text_area("Options, one per line")
@@ -849,19 +885,7 @@ def ask_tab() -> None:
         "Answer from", list(sources), key="ask-sources", format_func=sources.__getitem__, placeholder="every source"
     )
     if st.button("Ask", type="primary"):
-        listed = [o.strip() for o in options.splitlines() if o.strip()]
-        filters = {"source": scope} if scope else {}
-        with st.spinner("Searching and weighing the evidence..."):
-            if image is not None:
-                response = call(
-                    "POST",
-                    "/ask/image",
-                    files={"image": (image.name, image.getvalue())},
-                    data={"question": question, "options": json.dumps(listed), "filters": json.dumps(filters)},
-                )
-            else:
-                response = call("POST", "/ask", json={"question": question, "options": listed, "filters": filters})
-        st.session_state.answer = response.json() if response is not None else None
+        st.session_state.answer = asked(question, options, image, scope)
         st.session_state.cited = None
     answer = st.session_state.get("answer")
     if not answer:
@@ -944,6 +968,12 @@ def library_total(kinds: list[dict[str, Any]], cases: int) -> str:
     return "In total: " + (", ".join(said) or "nothing indexed yet")
 
 
+def read_only_library() -> bool:
+    """Whether sources are added and removed on the server alone (``pathatlas ui --host`` beyond loopback,
+    cli.READ_ONLY_ENV)."""
+    return os.environ.get("PATHATLAS_UI_READ_ONLY") == "1"
+
+
 def library_tab() -> None:
     st.header("Indexed sources", anchor=False)  # h2 under the app's h1
     sources = call("GET", "/sources")
@@ -972,7 +1002,7 @@ def library_tab() -> None:
         (st.success if message[0] == "ok" else st.error)(message[1])
     for note in st.session_state.pop("library_notes", []):
         st.info(note)
-    if os.environ.get("PATHATLAS_UI_READ_ONLY") == "1":  # ``pathatlas ui --host`` beyond loopback (cli.READ_ONLY_ENV)
+    if read_only_library():
         st.caption("This library is read-only here: sources are added and removed on the server ('pathatlas index').")
         return
     upload = st.file_uploader("Add a PDF or a zipped case folder (.zip)", key="library-upload")
