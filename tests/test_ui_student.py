@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,55 @@ def test_an_empty_index_says_nothing_is_indexed_and_how_to_add_sources(library):
     line = "Nothing is indexed at new-index yet: add sources in the Library tab (or 'pathatlas index')."
     assert seen["search"] == [line]
     assert line in seen["infos"] and seen["answers"] == [], seen
+
+
+@pytest.fixture(scope="module")
+def ui_url(library) -> Iterator[str]:
+    """The web UI over ``pathatlas serve`` of the library's index, quick (``hashing_env``)."""
+    from tests.test_browser import ui_over  # here: that module skips itself where Playwright is missing
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in hashing_env(library / "home").items():
+            patch.setenv(name, value)
+        with ui_over(library / "index") as url:
+            yield url
+
+
+@pytest.fixture
+def chromium():
+    """Debian's chromium, headless (``test_browser.launch``), for one test."""
+    from tests.test_browser import CHROMIUM, launch, sync_api
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+def results_line(page):
+    return page.locator(".results-status[role=status]")
+
+
+def test_back_and_forward_open_the_tab_their_url_names(chromium, ui_url):
+    """Back after choosing the Ask tab dropped "tab=Ask" from the URL and left the Ask tab open: a tab chosen now
+    replaces the URL's history entry, and Back and Forward open the tab their entry names."""
+    from tests.test_browser import expect, finished, search
+
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(60_000)
+    page.goto(ui_url)
+    for text in ("adenocarcinoma", "cystic fibrosis"):
+        search(page, text)
+        expect(results_line(page)).to_have_text(re.compile(f"for “{text}”$"))
+        finished(page)
+    page.get_by_role("tab", name="Ask").click()
+    expect(page).to_have_url(re.compile(r"/\?q=cystic\+fibrosis&tab=Ask$"))
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/\?q=adenocarcinoma$"))
+    expect(page.get_by_role("tab", name="Search")).to_have_attribute("aria-selected", "true")
+    expect(results_line(page)).to_have_text(re.compile("for “adenocarcinoma”$"))
+    page.go_forward()
+    expect(page.get_by_role("tab", name="Ask")).to_have_attribute("aria-selected", "true")
+    expect(page).to_have_url(re.compile(r"/\?q=cystic\+fibrosis&tab=Ask$"))

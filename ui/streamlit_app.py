@@ -96,6 +96,9 @@ LIBRARY_TYPES = ("pdf", "zip")
 # in a tooltip, which a keyboard or screen reader user never finds.
 IMAGE_ALT = "alt" in inspect.signature(st.image).parameters  # Streamlit before ``alt``: images drawn by st.html
 TAB_CHOSEN = "on_change" in inspect.signature(st.tabs).parameters  # before it, the tab chosen is not told to the app
+TAB_BOUND = "bind" in inspect.signature(st.tabs).parameters  # Streamlit keeps the tab in the URL itself, Back included
+# An expander keyed keeps its state (open) when its name changes ("Filters (1 chosen)"); before keys, that was a new one
+EXPANDER_KEY = {"key": "filters"} if "key" in inspect.signature(st.expander).parameters else {}
 TABLE_ALT = "alt" in inspect.signature(st.table).parameters  # before it, a table is named by its caption for sight only
 MEDIA_CACHED = 256  # thumbnails (tens of KB) and rendered pages (about 1 MB) kept for reruns, shared by sessions
 QUOTED_CHARS = 60  # of a query the results line repeats: a pasted paragraph was repeated whole
@@ -366,8 +369,9 @@ def keep_in_url(text: str = "", filters: dict[str, list[str]] | None = None) -> 
     """Name the search shown in the page's URL, beside its tab, so that a reload searches it again, Back and Forward
     step through searches (Streamlit adds a history entry for each URL the app sets) and it can be bookmarked or
     shared. An image or look-alike search names none: an uploaded image stays out of URLs. The note of filters an
-    earlier URL named that the library lacks goes: the URL now names the search shown."""
-    tab = {"tab": st.query_params["tab"]} if "tab" in st.query_params else {}
+    earlier URL named that the library lacks goes: the URL now names the search shown. A tab bound to the URL
+    (``TAB_BOUND``) is Streamlit's to write."""
+    tab = {"tab": st.query_params["tab"]} if "tab" in st.query_params and not TAB_BOUND else {}
     st.query_params.from_dict({**({"q": text} if text else {}), **(filters or {}), **tab})
     st.session_state.url_search = url_search()
     st.session_state.pop("url_dropped", None)
@@ -1052,10 +1056,14 @@ def library_tab() -> None:
 
 
 def app_tabs() -> list:
-    """The app's tabs, the one the URL names (``tab``) open. Where Streamlit tells the tab chosen (``TAB_CHOSEN``) it
-    is kept in the URL, so that a reload or a link opens it. Within a session the tab is the user's alone: set from the
-    URL on every run, a run that read the URL before a tab's click reached it switched back (CI found an answer
-    hidden behind the Search tab twice), so Back and Forward step through searches, not tabs."""
+    """The app's tabs, the one the URL names (``tab``) open. Where Streamlit binds the tab to the URL (``TAB_BOUND``), a
+    tab chosen replaces the URL's history entry rather than adding one, and Back and Forward open the tab their entry
+    names: the URL had dropped "tab=Ask" on Back while the tab stayed. Before that, where Streamlit tells the tab chosen
+    (``TAB_CHOSEN``) the app keeps it in the URL, so that a reload or a link opens it; within a session the tab is then
+    the user's alone: set from the URL on every run, a run that read the URL before a tab's click reached it switched
+    back (CI found an answer hidden behind the Search tab twice)."""
+    if TAB_BOUND:
+        return st.tabs(TABS, key="tab", bind="query-params")
     named = st.query_params.get("tab")
     tab = named if named in TABS else TABS[0]
     if not TAB_CHOSEN:
