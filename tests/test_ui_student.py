@@ -176,6 +176,16 @@ def test_an_empty_index_says_nothing_is_indexed_and_how_to_add_sources(library):
     assert line in seen["infos"] and seen["answers"] == [], seen
 
 
+PHONE = {
+    "viewport": {"width": 375, "height": 667},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+    "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.0 Mobile/15E148 Safari/604.1",
+}
+
+
 @pytest.fixture(scope="module")
 def ui_url(library) -> Iterator[str]:
     """The web UI over ``pathatlas serve`` of the library's index, quick (``hashing_env``)."""
@@ -226,3 +236,29 @@ def test_back_and_forward_open_the_tab_their_url_names(chromium, ui_url):
     page.go_forward()
     expect(page.get_by_role("tab", name="Ask")).to_have_attribute("aria-selected", "true")
     expect(page).to_have_url(re.compile(r"/\?q=cystic\+fibrosis&tab=Ask$"))
+
+
+def test_on_a_phone_results_come_first_and_the_viewer_opens_below_its_card(chromium, ui_url):
+    """At 375x667 five filter menus stacked full width put the first result below the first screen, and Open drew
+    the viewer below every card (some 7000 pixels down): the filters fold into one expander counting those chosen,
+    and the viewer opens below the card opened."""
+    from tests.test_browser import expect, finished
+
+    page = chromium.new_context(**PHONE).new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{ui_url}/?q=adenocarcinoma")
+    expect(results_line(page)).to_have_text(re.compile(r"^\d+ results"))
+    finished(page)
+    filters = page.locator("[data-testid=stExpander]", has_text="Filters")
+    expect(filters.locator("details")).not_to_have_attribute("open", re.compile(".*"))  # closed
+    cards = page.locator("[class*=st-key-card-]")
+    assert cards.count() > 1 and cards.first.bounding_box()["y"] < PHONE["viewport"]["height"]  # on the first screen
+    cards.first.get_by_role("button", name=re.compile("^Open ")).click()
+    viewer = page.locator(".st-key-selected-viewer")
+    expect(viewer.get_by_text("Diagnosis:")).to_be_visible()
+    first, shown, second = (box.bounding_box() for box in (cards.nth(0), viewer, cards.nth(1)))
+    assert first["y"] + first["height"] <= shown["y"] < second["y"], (first, shown, second)
+    expect(filters.locator("summary")).to_have_text(re.compile(r"Filters$"))
+    page.goto(f"{ui_url}/?q=adenocarcinoma&organ=lung")
+    expect(results_line(page)).to_have_text(re.compile("in organ lung$"))
+    expect(filters.locator("summary")).to_have_text(re.compile(r"Filters \(1 chosen\)$"))

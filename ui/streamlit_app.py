@@ -7,9 +7,10 @@ Search results are cards a reader scans (kind, citation, relevance in words, the
 query's words marked, thumbnail; the images of one case on one card). Opening a card shows the page viewer
 beside the results: the strip of the page around the matched passage, outlined, at reading size (the whole page one
 click away), previous/next page, the PDF at that page (in process, that page downloaded as a PDF of its own) and a
-citation to copy; a case's viewer, its images. The search shown (its text and filters) and the tab chosen are kept in
-the page's URL: a reload searches again, Back and Forward step through searches, and a search can be bookmarked or
-shared.
+citation to copy; a case's viewer, its images, each with its own labels. On a phone the viewer goes below the card
+opened, and the filters into one expander. The search shown (its text and filters) and the tab chosen are kept in
+the page's URL: a reload searches again, Back and Forward step through searches (each in the tab it was left in), and
+a search can be bookmarked or shared.
 
 Accessibility: every image has a text alternative (citation, caption, case diagnosis), and a case's images a link to
 each at full size; the results' count (of cards, as headings) is a polite live region naming the search and its
@@ -300,7 +301,26 @@ def value_names(name: str) -> dict[str, str]:
 
 
 def filter_row() -> None:
-    """The filter menus; picking or removing a value searches again (``refilter``)."""
+    """The filter menus; picking or removing a value searches again (``refilter``). On a phone they are in one
+    expander, closed at first, that counts the filters chosen: five menus stacked full width put the results below the
+    first screen."""
+    with st.expander(filters_label(), **EXPANDER_KEY) if on_phone() else st.container():
+        filter_menus()
+
+
+def filters_label() -> str:
+    """The phone's filter expander's name: "Filters", "Filters (2 chosen)"."""
+    chosen = len(chosen_filters())
+    return f"Filters ({chosen} chosen)" if chosen else "Filters"
+
+
+def on_phone() -> bool:
+    """Whether the browser says it is a phone ("Mobi" in its User-Agent, as MDN advises): Streamlit tells the app no
+    screen width, and on a narrow one it stacks every column, filter menus and the viewer beside the results alike."""
+    return "Mobi" in (st.context.headers.get("User-Agent") or "")
+
+
+def filter_menus() -> None:
     for column, (name, label) in zip(st.columns(len(FILTERS)), FILTERS.items(), strict=True):
         counts = {v["value"]: v["count"] for v in filter_values(name)}
         shown = {value: f"{named} ({counts[value]})" for value, named in value_names(name).items()}
@@ -563,7 +583,7 @@ def case_title(case: str, diagnosis: str | None, title: str | None, images: int)
 def open_result(hit: dict[str, Any], key: str) -> None:
     """Button callback: open a result (its Open button's ``key``) in the viewer beside the results. Keyboard focus moves
     to the viewer's title: redrawing the results beside it dropped focus to the page's top, and the viewer comes after
-    every card in the tab order (below them all on a narrow screen)."""
+    every card in the tab order (below them all on a narrow screen, but a phone's, which goes below its card)."""
     st.session_state.selected, st.session_state.selected_from = hit, key
     move_focus(".st-key-selected-viewer h2")
 
@@ -782,7 +802,8 @@ def search_tab() -> None:
     if not hits:
         return
     selected = st.session_state.get("selected")
-    results, side = st.columns([5, 7]) if selected else (st.container(), None)
+    beside = selected is not None and not on_phone()  # a phone's viewer goes below the card it opened
+    results, side = st.columns([5, 7]) if beside else (st.container(), None)
     with results:
         note = look_alike_note(hits, index_has_cases()) if st.session_state.get("by_image") else None
         if note:
@@ -790,6 +811,8 @@ def search_tab() -> None:
         places = distinct_places([card[0] for card in cards])
         for n, (card, where) in enumerate(zip(cards, places, strict=True)):
             result_card(card, n, look_alike=note is not None, where=where)
+            if selected is not None and not beside and card[0]["id"] == selected["id"]:
+                viewer(selected, "selected")  # stacked below every card, a phone's was some 7000 pixels down
         if more_results(st.session_state.k, len(hits)):
             st.button("Show more", key="show-more", on_click=show_more)
     if side is not None:
