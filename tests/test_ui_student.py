@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -174,6 +177,72 @@ def test_an_empty_index_says_nothing_is_indexed_and_how_to_add_sources(library):
     line = "Nothing is indexed at new-index yet: add sources in the Library tab (or 'pathatlas index')."
     assert seen["search"] == [line]
     assert line in seen["infos"] and seen["answers"] == [], seen
+
+
+@contextmanager
+def closing_kept_connections(answers: dict[str, object]) -> Iterator[tuple[str, list[str]]]:
+    """A stand-in REST API on loopback, its URL and the requests it met: it answers the first request on each
+    connection (``answers`` by path, else 404) and closes a kept connection at the next one, unanswered, as uvicorn's
+    keep-alive timeout does to a request sent as it ends."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[str] = []
+
+    def serve(connection: socket.socket) -> None:
+        with connection, connection.makefile("rb") as stream:
+            for kept in (False, True):
+                head = [line for line in iter(stream.readline, b"\r\n") if line]
+                if not head:
+                    return
+                method, path, _ = head[0].decode().split(" ", 2)
+                fields = dict(line.decode().rstrip().split(": ", 1) for line in head[1:])
+                stream.read(int(fields.get("content-length", 0)))
+                seen.append(f"{method} {path}")
+                if kept:
+                    return
+                body = json.dumps(answers.get(path, {"detail": "not found"})).encode()
+                status = "200 OK" if path in answers else "404 Not Found"
+                head = f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+                connection.sendall(head.encode() + body)
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            threading.Thread(target=serve, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
+    finally:
+        listener.close()
+
+
+SOURCE = {"id": "c7358c06b126", "source": "notes.pdf", "kind": "pdf", "entries": 3, "cases": 0, "problems": []}
+FACETS = {"fields": {"kind": [{"value": "page", "count": 3}]}, "by_source": {SOURCE["id"]: {"page": 3}}}
+REMOVE = """
+app = AppTest.from_file(sys.argv[1], default_timeout=60)
+app.run()
+opened = [e.value for e in app.error]
+if not app.checkbox:  # no source listed
+    said({"opened": opened})
+app.checkbox[0].check().run()  # "Yes, remove notes.pdf and its 3 entries"
+next(b for b in app.button if b.label == "Remove").click().run()
+said({"opened": opened, "removed": [e.value for e in app.error]})
+"""
+
+
+def test_a_read_is_sent_again_where_a_kept_connection_closed_but_a_removal_is_not(library):
+    """The UI said "The PathAtlas service ... is not reachable" of a healthy service: its client reused a connection
+    the service closed as it went idle. A request that only reads is sent once more; a removal, which may have been
+    done, is not."""
+    with closing_kept_connections({"/facets": FACETS, "/sources": [SOURCE]}) as (url, seen):
+        shown = run_app(REMOVE, library, PATHATLAS_API_URL=url)
+    assert shown["opened"] == [], shown
+    assert seen.count("GET /sources") >= 2 * 3, seen  # each run's was met on a kept connection, and again on a new one
+    assert seen.count(f"DELETE /sources/{SOURCE['id']}") == 1, seen
+    assert [line for line in shown["removed"] if "is not reachable" in line], shown
 
 
 PHONE = {

@@ -86,6 +86,7 @@ KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
 FILTERS = {"kind": "Kind", "source": "Source", "organ": "Organ", "diagnosis": "Diagnosis", "chapter": "Chapter"}
 TABS = ("Search", "Ask", "Library")
 SIMILAR = "/search/similar"
+READ_ONLY_POSTS = ("/search", "/ask")  # and /search/image, /search/similar, /ask/image
 BADGE = {"best match": "green", "strong match": "green", "good match": "blue", "related": "gray"}
 READING_DPI = 110
 CASE_IMAGE_WIDTH = 320
@@ -131,11 +132,25 @@ class Unreachable(Exception):
 
 
 def fetch(method: str, path: str, **kwargs) -> httpx.Response:
-    """The API's response, whatever its status; Unreachable where no server answered."""
+    """The API's response, whatever its status; Unreachable where no server answered. A request that changes nothing
+    (``read_only``) is sent once more where its connection failed before an answer: the shared client reuses a
+    connection the service may close as it goes idle (uvicorn's 5 s keep-alive), and the UI said a healthy service was
+    not reachable."""
     try:
-        return backend().request(method, path, **kwargs)
+        try:
+            return backend().request(method, path, **kwargs)
+        except (httpx.NetworkError, httpx.RemoteProtocolError):  # not a timeout: waiting twice helps no one
+            if not read_only(method, path):
+                raise
+            return backend().request(method, path, **kwargs)
     except httpx.TransportError as exc:  # connection refused or reset, a timeout: no answer at all
         raise Unreachable(str(exc)) from exc
+
+
+def read_only(method: str, path: str) -> bool:
+    """Whether a request only reads, so that sending it twice is harmless: a GET, a search or a question; never an
+    upload to index nor a removal."""
+    return method in ("GET", "HEAD") or path.startswith(READ_ONLY_POSTS)
 
 
 def say_unreachable() -> None:
