@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.evidence import REFERS_TO_OTHERS, normalise, read_with_evidence
+from pathatlas.agent.evidence import normalise, placed_options, read_with_evidence
 from pathatlas.agent.graph import Agent, evidence_from_hits
 from pathatlas.agent.plan import read_question, with_options
 from pathatlas.agent.questions import (
@@ -108,12 +108,14 @@ class Item:
 
 def shuffle_options(item: Item, seed: int) -> Item:
     """The multiple-choice item with its options in a fixed random order (one per seed and question id) and its
-    gold letter following its option. An option that means the others ("all of the above") keeps its place: its
-    words name no option, its place does. Other kinds are returned as they are (yes/no keep yes, no)."""
+    gold letter following its option. An option that means the others ("all of the above") keeps its place, as do
+    the options it names by place ("Both A and B": A and B; ``placed_options``). Other kinds are returned as they are
+    (yes/no keep yes, no)."""
     if item.kind != "mcq":
         return item
     options = item.question.options
-    movable = [j for j, option in enumerate(options) if not REFERS_TO_OTHERS.match(option)]
+    placed = placed_options(item.question.text, options)
+    movable = [j for j in range(len(options)) if j not in placed]
     order = list(range(len(options)))
     for place, j in zip(movable, random.Random(f"{seed}:{item.id}").sample(movable, len(movable)), strict=True):
         order[place] = j

@@ -227,17 +227,32 @@ def referred_options(question: str, options: Sequence[str]) -> dict[int, tuple[i
     own = [k for k, option in enumerate(options) if not REFERS_TO_OTHERS.match(option)]
     out = {}
     for j, option in enumerate(options):
-        if not REFERS_TO_OTHERS.match(option):
+        if not REFERS_TO_OTHERS.match(option) or (places := named_places(question, option)) is None:
             continue
-        said = re.findall(rf"\b{PLACE}\b", option, re.I)
-        if any(place.isdigit() for place in said) and OWN_ITEMS.search(question):
-            continue
-        places = [int(p) - 1 if p.isdigit() else ord(p.upper()) - ord("A") for p in said]
         if not set(places) <= set(own) - {j}:
             continue
         named = places or [k for k in own if k != j and (k < j or not ABOVE.search(option))]
         out[j] = () if DENIES_OTHERS.match(option) else tuple(named)
     return out
+
+
+def named_places(question: str, option: str) -> list[int] | None:
+    """The option places an option names by letter or number ("Both A and C": 0 and 2; "1 and 3" likewise); None where
+    its numbers name the question's own items (``OWN_ITEMS``), not options."""
+    said = re.findall(rf"\b{PLACE}\b", option, re.I)
+    if any(place.isdigit() for place in said) and OWN_ITEMS.search(question):
+        return None
+    return [int(p) - 1 if p.isdigit() else ord(p.upper()) - ord("A") for p in said]
+
+
+def placed_options(question: str, options: Sequence[str]) -> set[int]:
+    """The options that an option meaning others names by place ("Both A and B", "Neither A nor B", "1 and 3") and
+    those meaning others themselves: moved, they would change what such an option says."""
+    placed = set()
+    for j, option in enumerate(options):
+        if REFERS_TO_OTHERS.match(option):
+            placed |= {j, *(named_places(question, option) or [])}
+    return {k for k in placed if k < len(options)}
 
 
 def settling_quote(quotes: Sequence[Quote]) -> Quote | None:

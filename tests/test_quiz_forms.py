@@ -125,6 +125,12 @@ def test_shuffling_keeps_options_naming_others_in_place():
     for seed in range(5):
         shuffled = shuffle_options(item, seed).question.options
         assert [shuffled[k] for k in (2, 4, 5)] == ["Both A and B", "Neither", "A and D"], shuffled
+        assert [shuffled[k] for k in (0, 1, 3)] == ["Oxytocin", "ADH", "Growth hormone"], "named by their letters"
+    more = [*options[:3], "Growth hormone", "Prolactin", "Insulin"]
+    lettered = Item("q", Question(POSTERIOR, more), "mcq", "C", {}, "g")
+    orders = {tuple(shuffle_options(lettered, seed).question.options[3:]) for seed in range(8)}
+    assert all(shuffle_options(lettered, seed).question.options[:3] == options[:3] for seed in range(8))
+    assert len(orders) > 1, "the options no other names still move"
 
 
 # -- 3. questions asking for several answers ---------------------------------------------------------------------------
