@@ -893,8 +893,8 @@ KIND_METRIC = {"mcq": "accuracy", "yesno": "accuracy", "open": "token recall"}
 """What a question kind's score is: right or wrong, or the share of the right answer's words said."""
 
 OFFLINE_YES_NO = (
-    'The offline answerer cannot read yes/no from evidence (it weighs "yes" and "no" as option texts), so its '
-    "yes/no figures are near the base rate."
+    'The offline answerer cannot read yes/no from evidence (it scores yes and no alike, and a tie goes to "no"), so '
+    'its yes/no figures are the share of questions whose answer is "no".'
 )
 
 HIT_AT_5 = (

@@ -36,7 +36,8 @@ one (``favoured``): a gap its two decimals show, far above the offline answerer'
 ``LEAD_TOLERANCE`` and its scores' four places."""
 UNSETTLED = "The evidence does not settle this"
 NO_IMAGE = "The question asks about an image it was not given, so no text settles it"
-VERDICTS = "the offline answerer cannot judge true/false or yes/no statements, so it scores the options alike"
+VERDICTS = "no sentence of the evidence says true or false, or yes or no, of a statement: it scores the options alike"
+"""Said for every answerer: a model's own verdict, if it gives one, follows as its rationale ("Model: ...")."""
 TEXT_KINDS = {"page", "figure", "passage"}
 
 
