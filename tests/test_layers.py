@@ -18,6 +18,8 @@ ALLOWED = {
     "corpora": {"corpora"},
     "ui": {"ui", "indexer", "agent", "retrieval", "corpora"},
 }
+RE_EXPORTS = {("pathatlas/__init__.py", "pathatlas.ui.library")}
+"""The package's one upward import: ``from pathatlas import Atlas``, loaded on first use (module ``__getattr__``)."""
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
@@ -44,7 +46,9 @@ def test_a_layer_imports_only_layers_below_it(layer):
         f"{path.relative_to(ROOT)}:{line} imports {module}"
         for path in files
         for line, module in imported_modules(path)
-        if module not in GROUND and layer_of(module) not in ALLOWED[layer]
+        if module not in GROUND
+        and layer_of(module) not in ALLOWED[layer]
+        and (path.relative_to(ROOT).as_posix(), module) not in RE_EXPORTS
     ]
     assert not wrong, "\n".join(wrong)
 
