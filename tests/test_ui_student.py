@@ -39,20 +39,24 @@ ROWS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory) -> Path:
-    """A root whose index (``root/index``, home ``root/home``) holds a case folder like the tester's: case LIV-18's
-    two images stained apart, a lung case, and a tile naming no organ."""
-    root = tmp_path_factory.mktemp("student")
+def case_library(root: Path, rows: list[dict]) -> Path:
+    """``root`` whose index (``root/index``, home ``root/home``) holds a case folder of ``rows``; returns it."""
     folder = root / "csvcoll"
-    for n, row in enumerate(ROWS):
+    for n, row in enumerate(rows):
         (folder / row["image"]).parent.mkdir(parents=True, exist_ok=True)
         draw_pattern("glands", n).save(folder / row["image"])
-    (folder / "cases.jsonl").write_text("".join(json.dumps(row) + "\n" for row in ROWS))
+    (folder / "cases.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     settings = hashing_settings(root)
     with Index.open(settings.index_dir, settings, create=True) as index:
         assert not Indexer(index, show_progress=False).add([folder]).failed
     return root
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    """A case folder like the tester's: case LIV-18's two images stained apart, a lung case, and a tile naming no
+    organ."""
+    return case_library(tmp_path_factory.mktemp("student"), ROWS)
 
 
 def test_case_details_give_each_image_its_own_labels_and_the_case_those_all_share(library):
@@ -154,6 +158,32 @@ def test_a_filter_with_every_value_picked_is_no_filter(library):
     for way in ("every", "picked"):
         assert seen[way]["status"] == none["status"], seen
         assert seen[way]["organ"] == [] and seen[way]["url"] == {"q": "adenocarcinoma"}, seen[way]
+
+
+ONE_ORGAN = """
+seen = {}
+for name, params in (("none", {"q": "adenocarcinoma"}), ("lung", {"q": "adenocarcinoma", "organ": "lung"})):
+    app = AppTest.from_file(sys.argv[1], default_timeout=180)
+    app.query_params.update(params)
+    app.run()
+    seen[name] = {"url": dict(app.query_params), "status": status(app)}
+app = AppTest.from_file(sys.argv[1], default_timeout=180)
+app.query_params.update({"q": "adenocarcinoma"})
+app.run()
+app.multiselect(key="filter-organ").set_value(["lung"]).run()
+seen["picked"] = {"url": dict(app.query_params), "status": status(app)}
+said(seen)
+"""
+
+
+def test_the_one_value_of_a_menu_picked_is_a_filter(tmp_path):
+    """A library whose cases all name one organ beside tiles naming none: picking that organ, its menu's only value,
+    counted as "every value" and showed the tiles too, and a shared link's organ was dropped."""
+    seen = run_app(ONE_ORGAN, case_library(tmp_path, ROWS[2:]))
+    assert seen["none"]["status"][0].startswith("2 results"), seen
+    for way in ("lung", "picked"):
+        assert seen[way]["status"][0].startswith("1 result "), seen
+        assert seen[way]["url"] == {"q": "adenocarcinoma", "organ": "lung"}, seen
 
 
 NOTHING_INDEXED = """

@@ -369,11 +369,12 @@ def filters_said(filters: dict[str, list[str]]) -> str:
 
 
 def narrows(name: str, values: list[str]) -> bool:
-    """Whether picking ``values`` in filter ``name`` leaves some value out. Every value picked (the menu's "Select
-    all") is no filter: as one, it dropped each record without the field (LC25000's tiles name no organ), and the URL
-    named every value. While the values are unknown (the API unreachable) a pick is kept."""
+    """Whether picking ``values`` in filter ``name`` is a filter. Every value of a menu of several picked (its
+    "Select all") is none: as one, it dropped each record without the field (LC25000's tiles name no organ), and the
+    URL named every value. A menu of one value has no "Select all": its value picked is a choice ("lung" where the
+    other records name no organ). While the values are unknown (the API unreachable) a pick is kept."""
     offered = value_names(name)
-    return not offered or not offered.keys() <= set(values)
+    return len(offered) < 2 or not offered.keys() <= set(values)
 
 
 def refilter() -> None:
