@@ -16,7 +16,7 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.library import Atlas
+from pathatlas.ui.library import Atlas, image_of
 from tests.helpers import demo_atlas, hashing_settings, png_bytes, quick, run_cli
 
 PRIMER = "demo-primer.pdf"
@@ -173,3 +173,17 @@ def test_a_lone_surrogate_from_python_is_not_blamed_on_a_terminal(indexed):
     with pytest.raises(BadInputError) as typed:
         user_text("bone \ud800", Settings(home=indexed / "home"))
     assert str(typed.value) == "the query is not valid UTF-8; check the terminal's encoding"
+
+
+def test_similar_takes_the_hit_itself_and_a_file_read_to_its_end_says_so(indexed):
+    """``atlas.similar(hits[0])`` raised "unhashable type: 'dict'"; a BytesIO given again, read to its end, was "not a
+    readable image"."""
+    with Atlas(indexed / "index", **quick(indexed)) as atlas:
+        hit = atlas.search("koilocytes", k=1)[0]
+        assert atlas.similar(hit, k=3) == atlas.similar(hit["id"], k=np.int64(3))
+        with pytest.raises(BadInputError, match=r"similar takes a hit or its id \(hit\['id'\]\), not NoneType"):
+            atlas.similar(None)
+    photo = io.BytesIO(png_bytes(Image.new("RGB", (64, 64), "pink")))
+    assert image_of(photo, 10_000).size == (64, 64)
+    with pytest.raises(BadInputError, match=r"read to its end before \(file.seek\(0\) first\)"):
+        image_of(photo, 10_000)

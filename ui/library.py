@@ -71,10 +71,13 @@ def image_of(image: object, max_pixels: int) -> Image.Image:
 
 
 def file_bytes(file: Any) -> bytes:
-    """What a file-like holds from where it stands; one opened as text is refused in one line."""
+    """What a file-like holds from where it stands; one opened as text is refused in one line, and one read to its end
+    (given a second time) says so rather than that the image is unreadable."""
     data = file.read()
     if not isinstance(data, bytes | bytearray | memoryview):
         raise BadInputError(f"the image file gives {type(data).__name__}, not bytes: open it with open(path, 'rb')")
+    if not data and callable(getattr(file, "tell", None)) and file.tell() > 0:
+        raise BadInputError("the image file gives no bytes: it was read to its end before (file.seek(0) first)")
     return bytes(data)
 
 
@@ -226,15 +229,18 @@ class Atlas:
         found = self.searcher.find(query)
         return hit_records(found.hits, found.marked_words(query.text))
 
-    def similar(self, record_id: str, k: int = 10, filters: dict | None = None) -> list[dict[str, Any]]:
-        """More like the record of that ``id`` (a hit's), by the vectors the index holds for it, as REST's
-        ``/search/similar`` finds them (``retrieval.similar``): hits as ``search`` gives them, the record itself and
-        its case's other images left out."""
+    def similar(self, record: str | dict, k: int = 10, filters: dict | None = None) -> list[dict[str, Any]]:
+        """More like a record, given by its id or as the hit ``search`` gave (its ``id``), by the vectors the index
+        holds for it, as REST's ``/search/similar`` finds them (``retrieval.similar``): hits as ``search`` gives them,
+        the record itself and its case's other images left out."""
         from pathatlas.retrieval.search import whole_number
         from pathatlas.retrieval.similar import similar
         from pathatlas.ui.api.schemas import check_k, hit_records
 
-        check_k(whole_number(k, "k", 1))  # REST's limit, as ``search``'s
+        record_id = record.get("id") if isinstance(record, dict) else record
+        if not isinstance(record_id, str):
+            raise BadInputError(f"similar takes a hit or its id (hit['id']), not {type(record).__name__}")
+        k = check_k(whole_number(k, "k", 1))  # REST's limit, as ``search``'s
         return hit_records(similar(self.searcher, record_id, k, filters))
 
     def unknown_words(self, text: str) -> list[dict[str, Any]]:
