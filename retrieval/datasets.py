@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import posixpath
@@ -384,14 +385,24 @@ def case_ids(rows: list[dict[str, Any]]) -> list[str]:
     (``own_case_ids``) where another image has that id too ("lung/slide1.jpg" beside "liver/slide1.jpg", "x.tif"
     beside "x.jpg", a case named "x"): merged, the second image would get the first's diagnosis. The indexer and
     the benchmarks group images by it, so a case is the same images in both; a stem no other image shares keeps it,
-    so an index's ids stay as they were."""
+    so an index's ids stay as they were. An image whose path is another image's case id ("case": "a/x.jpg" on z.jpg)
+    is named by its path and a number (``numbered``): a case id given is the curator's, and is kept."""
     own = [own_case_ids(row["image"]) for row in rows]
     paths = [path for _, path in own]
     ids = [row.get("case") or stem for row, (stem, _) in zip(rows, own, strict=True)]
-    while clashing := shared_by_others(rows, ids, paths):
+    taken = {*ids, *paths}
+    while clashing := [number for number in shared_by_others(rows, ids, paths) if ids[number] != paths[number]]:
         for number in clashing:
             ids[number] = paths[number]
+    for number in shared_by_others(rows, ids, paths):  # left: a path that is a case id given too
+        ids[number] = numbered(paths[number], taken)
     return ids
+
+
+def numbered(path: str, taken: set[str]) -> str:
+    """``path`` and the first number ("a/x.jpg (2)") that makes an id no row has or could get (``taken``): one file
+    listed twice gets one id, two files two."""
+    return next(name for n in itertools.count(2) if (name := f"{path} ({n})") not in taken)
 
 
 def own_case_ids(image: str) -> tuple[str, str]:
@@ -401,15 +412,11 @@ def own_case_ids(image: str) -> tuple[str, str]:
 
 
 def shared_by_others(rows: list[dict[str, Any]], ids: list[str], paths: list[str]) -> list[int]:
-    """The caseless rows, not yet named by their path, whose id a row naming another image has too."""
+    """The caseless rows whose id a row naming another image has too."""
     images: dict[str, set[str]] = {}
     for case, path in zip(ids, paths, strict=True):
         images.setdefault(case, set()).add(path)
-    return [
-        number
-        for number, row in enumerate(rows)
-        if "case" not in row and ids[number] != paths[number] and len(images[ids[number]]) > 1
-    ]
+    return [number for number, row in enumerate(rows) if "case" not in row and len(images[ids[number]]) > 1]
 
 
 def read_cases(path: Path, diagnosed_only: bool = True) -> list[ImageItem]:

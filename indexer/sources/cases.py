@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +68,11 @@ def group_cases(rows: list[Row]) -> dict[str, list[Row]]:
 
 
 def row_labels(row: Row) -> Row:
-    """A row's labels (its stain): its fields beyond ``KNOWN_FIELDS``, and ``label`` only beside a ``diagnosis``:
-    alone it is the diagnosis (``case_value``), which the case's text says already ("lung_n. label: lung_n")."""
-    known = KNOWN_FIELDS if "diagnosis" in row else KNOWN_FIELDS | {"label"}
+    """A row's labels (its stain): its fields beyond ``KNOWN_FIELDS``, and ``label`` only where it differs from the
+    ``diagnosis`` (``same``): alone or equal to it, it is the diagnosis (``case_value``), which the case's text says
+    already ("lung_n. label: lung_n")."""
+    diagnosis = row.get("diagnosis", row.get("label"))
+    known = KNOWN_FIELDS | {"label"} if same(row.get("label")) == same(diagnosis) else KNOWN_FIELDS
     return {k: v for k, v in row.items() if k not in known}
 
 
@@ -271,28 +273,28 @@ class CaseFolderSource(Source):
         if not missing:
             return {}
         twins = {}
-        for file in self._image_files():
+        for file in self._files(IMAGE_SUFFIXES):
             relative = file.relative_to(self.path).as_posix()
             if (listed := missing.get(plain_text(relative).casefold())) is not None:
                 twins.setdefault(listed, relative)
         return twins
 
     def _notes(self, rows: list[Row], twins: dict[Path, str]) -> list[str]:
-        """What the folder holds that was not read: the other metadata file, images no row names (not said of a
-        metadata file without rows, which fails the folder as holding none; nor of a listed file's ``twins``, whose
-        problem names them)."""
+        """What the folder holds that was not read: the other metadata file, PDFs (a case folder is read as cases only;
+        an upload's zip says so too), images no row names (not said of a metadata file without rows, which fails the
+        folder as holding none; nor of a listed file's ``twins``, whose problem names them)."""
         notes = []
         metadata = self.metadata_path
         if ignored := [name for name in METADATA_FILES if name != metadata.name and (self.path / name).is_file()]:
             notes.append(f"{self.path}: read {metadata.name} and ignored {ignored[0]} (one metadata file a folder)")
+        if pdfs := sorted(self._relative(self._files((".pdf",)))):
+            one = "a PDF inside a case folder is not indexed; index it on its own"
+            said = one if len(pdfs) == 1 else "PDFs inside a case folder are not indexed; index each on its own"
+            notes.append(f"{self.path}: {first_few(pdfs)}: {said}")
         if not rows:
             return notes
         listed = {*self._image_paths(rows), *((self.path / twin).resolve() for twin in twins.values())}
-        unlisted = sorted(
-            shown(path.relative_to(self.path).as_posix())
-            for path in self._image_files()
-            if path.resolve() not in listed
-        )
+        unlisted = sorted(self._relative(path for path in self._files(IMAGE_SUFFIXES) if path.resolve() not in listed))
         if unlisted:
             images = "image" if len(unlisted) == 1 else "images"
             notes.append(
@@ -301,10 +303,14 @@ class CaseFolderSource(Source):
             )
         return notes
 
-    def _image_files(self) -> Iterator[Path]:
-        """Image files in the folder and its subfolders, hidden ones (and macOS's ``__MACOSX``) aside."""
+    def _files(self, suffixes: tuple[str, ...]) -> Iterator[Path]:
+        """Files of these suffixes in the folder and its subfolders, hidden ones (and macOS's ``__MACOSX``) aside."""
         for folder, subfolders, files in os.walk(self.path):
             subfolders[:] = [d for d in subfolders if not d.startswith(".") and d != "__MACOSX"]
             for name in files:
-                if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES):
+                if not name.startswith(".") and name.lower().endswith(suffixes):
                     yield Path(folder, name)
+
+    def _relative(self, paths: Iterable[Path]) -> list[str]:
+        """Files of the folder as a note names them: inside it, "/" between folders, printable."""
+        return [shown(path.relative_to(self.path).as_posix()) for path in paths]

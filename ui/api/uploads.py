@@ -29,6 +29,8 @@ TAG_DIGITS = 8
 TAGGED = re.compile(rf"~[0-9a-f]{{{TAG_DIGITS}}}$")
 """A stem ending as ``name_tag`` ends a changed name: a name sent that way is tagged too, so it cannot stand for
 another."""
+CUT = "\u2026"
+"""What stands for the middle a long name loses (an ellipsis: one character, three bytes in UTF-8)."""
 UNSAFE_CHARS = frozenset('/\\:*?"<>|')
 NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 """OS errors saying the machine has no room for what is written (a full disk, a used-up quota, a file over the size
@@ -44,7 +46,8 @@ def safe_name(name: str | None, default: str) -> str:
 
     A name this changed (cut short, a character dropped or replaced) ends its stem with ``name_tag`` of the name as
     sent: an upload replaces an earlier one of the same stored name, and two names sent differently ("<a>.pdf" and
-    "a.pdf", two long names sharing their first 100 characters) must not share one."""
+    "a.pdf", two long names sharing their first 100 characters) must not share one. A name cut short keeps its
+    beginning and its end (``shortened``)."""
     sent = composed((name or "").replace("\\", "/").rsplit("/", 1)[-1])
     base = " ".join("".join("_" if unsafe_char(c) else c for c in sent).split())
     stem, dot, suffix = base.rpartition(".")
@@ -55,11 +58,22 @@ def safe_name(name: str | None, default: str) -> str:
     stem = stem.strip(" ._") or default
     if stem + suffix == sent and not TAGGED.search(stem) and fits(sent):
         return sent
-    tag = name_tag(sent)
-    stem = stem[: NAME_CHARS - len(tag + suffix)]
-    while not fits(stem + tag + suffix):
-        stem = stem[:-1]
-    return (stem.rstrip(" ._") or default) + tag + suffix
+    ending = name_tag(sent) + suffix
+    return stem + ending if fits(stem + ending) else shortened(stem, ending, default)
+
+
+def shortened(stem: str, ending: str, default: str) -> str:
+    """The longest ``stem`` + ``ending`` that ``fits``, the stem's middle left out (``cut``): the end of a long name
+    often tells it from its siblings (part A, week 2), and its beginning says what it is."""
+    names = (cut(stem, kept, default) + ending for kept in range(min(len(stem), NAME_CHARS) - 1, -1, -1))
+    return next(name for name in names if fits(name))  # keeping none of the stem, it fits
+
+
+def cut(stem: str, kept: int, default: str) -> str:
+    """The first two thirds and the last third of ``kept`` characters of ``stem``, joined by ``CUT``
+    ("Pathology_lecture_notes_…partA_week1")."""
+    tail = kept // 3
+    return (stem[: kept - tail].rstrip(" ._") or default) + CUT + stem[len(stem) - tail :].lstrip(" ._")
 
 
 def fits(name: str) -> bool:
