@@ -108,9 +108,14 @@ class IndexUnwritableError(IndexBusyError):
     index's state, not the request, is at fault."""
 
 
-def unwritable(path: Path, exc: OSError) -> IndexUnwritableError | None:
-    """``exc`` as the one line a user reads when it says the index folder at ``path`` cannot be written; None for any
-    other error, and for one about a file elsewhere (an unreadable source PDF is that source's own problem)."""
+EMBEDDED_SHARD = "edge_config.json"
+"""In ``store/``, the file marking an embedded Qdrant shard, which opens its files for writing even to search."""
+
+
+def unwritable(path: Path, exc: OSError, action: str = "written") -> IndexUnwritableError | None:
+    """``exc`` as the one line a user reads when it says the index folder at ``path`` cannot be written (or, as
+    ``action`` says, opened: an embedded Qdrant shard maps its files to open them); None for any other error, and for
+    one about a file elsewhere (an unreadable source PDF is that source's own problem)."""
     kind = ENVIRONMENT_ERRORS.get(exc.errno)
     if kind not in ("read-only", "full"):
         return None
@@ -130,13 +135,19 @@ def unwritable(path: Path, exc: OSError) -> IndexUnwritableError | None:
         where = f": {inside}" if inside.parts else ""
     cause = f"{exc.strerror or os.strerror(exc.errno)}{where}"
     if kind == "read-only":
+        searched = (
+            "it can be neither changed nor searched until write permission is restored (its embedded Qdrant store "
+            "opens its files for writing, even to search)"
+            if (path / "store" / EMBEDDED_SHARD).is_file()
+            else "it can be searched but not changed"
+        )
         return IndexUnwritableError(
-            f"index {path} is read-only ({cause}): it can be searched but not changed; make it writable for this user, "
-            "or index into another --index"
+            f"index {path} is read-only ({cause}): {searched}; make it writable for this user, or index into another "
+            "--index"
         )
     room = "a file size limit is reached" if exc.errno == errno.EFBIG else "the disk is full"
     return IndexUnwritableError(
-        f"index {path} cannot be written: {room} ({cause}); the index is as its last commit left it: free space (or "
+        f"index {path} cannot be {action}: {room} ({cause}); the index is as its last commit left it: free space (or "
         "raise the limit), then run again"
     )
 

@@ -7,6 +7,8 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -105,6 +107,27 @@ INTERRUPTED = (
 )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (systemd, ``docker stop``) raised where the run is, as Ctrl-C raises ``KeyboardInterrupt``: the same
+    unwinding keeps the index at its last commit, and the same line says so (the signal ended it without a word)."""
+
+
+def raise_terminated(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
+@contextmanager
+def terminated_as_interrupted() -> Iterator[None]:
+    """SIGTERM raises ``Terminated`` meanwhile."""
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @app.command()
 @friendly_errors
 def index(
@@ -133,10 +156,11 @@ def index(
     store_class(store or settings.store)  # a mistyped name before a path with nothing to index
     idx = Index.open(settings.index_dir, settings, create=True, store=store, defer=True)  # kept if a source commits
     try:
-        report = Indexer(idx, show_progress=not as_json).add(paths, force=force)
-    except KeyboardInterrupt:  # typer ends the process with status 130 and says nothing
+        with terminated_as_interrupted():
+            report = Indexer(idx, show_progress=not as_json).add(paths, force=force)
+    except KeyboardInterrupt as stop:  # typer ends the process with status 130 and says nothing
         err_console.print(INTERRUPTED, highlight=False, soft_wrap=True, markup=False)
-        raise typer.Exit(130) from None
+        raise typer.Exit(143 if isinstance(stop, Terminated) else 130) from None  # the shell's 128 + the signal
     if as_json:
         print_json([s.__dict__ for s in report.sources])
     elif len(report.sources) > len(report.unfound):  # else nothing was found to index: the error lines say why

@@ -10,7 +10,9 @@ Two engines behind one class:
 - server or cluster (``qdrant-client``): when ``PATHATLAS_QDRANT_URL`` is set: an ``http(s)://``
   URL, ``:memory:`` (qdrant-client's in-process twin, used by the tests) or a folder (the twin
   persisted there, which one process at a time opens: ``LocalCopyBusyError``). Every acknowledged write is durable
-  on the server.
+  on the server. A copy of the index folder (``cp -a``, a backup restored) names the same collection but not its
+  records, so each commit stamps a new token on the folder (``WRITTEN_FILE``) and on the collection (its metadata), and
+  a folder whose stamp is not the collection's is refused before it reads or writes (``CopiedIndexError``).
 
 Filters are Qdrant's own (keyword payload indexes on ``FILTER_FIELDS``), which match a payload list by any of its
 items as ``matches`` does; a value of a field ``matches`` compares whatever its case (``FOLDED_FIELDS``) first
@@ -63,6 +65,11 @@ NAMESPACE = uuid.UUID("6f0c2a52-6d1e-4c55-9d0e-3f4b1f5a2b7c")
 SCROLL_PAGE = 1024
 REMOTE_FILE = "remote.json"
 """Beside the shard's files: the server (or twin folder) and collection the store's vectors are in."""
+WRITTEN_FILE = "written.json"
+"""Beside ``REMOTE_FILE``: the token this folder's last commit stamped on its collection (``commit``), and the one the
+collection had before (``previous``): written first, so a crash before the collection's stamp leaves that one there."""
+COMMIT_KEY, FOLDER_KEY = "pathatlas_commit", "pathatlas_folder"
+"""The collection's metadata: the token of the last commit into it, and the index folder that made it."""
 FACET_LIMIT = 100_000
 """Values one facet call counts (a field with more, e.g. fingerprints of that many sources, is scanned instead)."""
 MMAP_CHUNK = 32 * 2**20
@@ -136,6 +143,42 @@ def read_revisions(path: Path) -> dict[str, str] | None:
     except orjson.JSONDecodeError as exc:
         log.warning("%s is damaged (%s): BM25 is read again from the store", path, exc)
         return None
+
+
+def read_written(location: Path) -> dict[str, str | None]:
+    """The tokens ``WRITTEN_FILE`` records; empty where no commit stamped one (an index from before stamps, or one whose
+    uncommitted store folder was dropped)."""
+    written = location / WRITTEN_FILE
+    if not written.is_file():
+        return {}
+    try:
+        document = orjson.loads(written.read_bytes())
+        return {"commit": document["commit"], "previous": document.get("previous")}
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise PathAtlasError(f"{written} is damaged ({exc}); restore the index folder from a copy") from exc
+
+
+class CopiedIndexError(IndexBusyError):
+    """An index folder that did not make the last commit into its collection: a copy of it (or another index naming
+    that collection) wrote it since, deleting or replacing records this folder lists. Its reads would miss them without
+    a word, and its writes would delete the other's records as strays. An ``IndexBusyError`` (REST answers 409): the
+    index's state, not the request, is at fault."""
+
+
+def index_folder(location: Path) -> str:
+    """The index folder of the store at ``location`` as a collection's stamp names it (symbolic links resolved)."""
+    return str(location.parent.resolve())
+
+
+def copied_index(url: str, collection: str, location: Path, writer: str | None) -> CopiedIndexError:
+    other = "another copy of this folder" if writer == index_folder(location) else f"index folder {writer}"
+    return CopiedIndexError(
+        f"index {location.parent} is not the folder that last wrote the Qdrant collection {collection!r} at {url}: "
+        f"{other} has written it since (copies of an index folder share its collection, not its records), so records "
+        "this folder lists may be gone; use the folder that wrote it last, or index the sources into a new --index "
+        "with a collection of its own (to write two copies apart, first `pathatlas export --to` one into a new "
+        "collection)"
+    )
 
 
 class MissingCollectionError(IndexMissingError):
@@ -254,18 +297,20 @@ def file_system(path: Path) -> str:
     return kind
 
 
-def require_room(path: Path, needed: int) -> None:
-    """Refuse, as a full disk, a write to the shard at ``path`` that may map ``needed`` bytes the disk does not have:
-    the engine would die of SIGBUS writing them. A file system that reports no size (ramfs) is not checked."""
+def require_room(path: Path, needed: int, action: str = "written") -> None:
+    """Refuse, as a full disk, a write to the shard at ``path`` (or its opening, as ``action`` says) that may map
+    ``needed`` bytes the disk does not have: the engine would die of SIGBUS writing them. A file system that reports no
+    size (ramfs) is not checked."""
     usage = shutil.disk_usage(path)
     if usage.total and usage.free < needed:
         need, free = -(-needed // 2**20), usage.free // 2**20  # rounded apart: the need shows above what is free
-        raise disk_full(path, f"the Qdrant store may map {need} MiB, {free} MiB are free")
+        raise disk_full(path, f"the Qdrant store may map {need} MiB, {free} MiB are free", action)
 
 
-def disk_full(path: Path, why: str) -> PathAtlasError:
-    """The line a full disk is under the index holding the shard at ``path``, as FAISS's failed write gives it."""
-    return unwritable(path.parent, OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}: {why}"))
+def disk_full(path: Path, why: str, action: str = "written") -> PathAtlasError:
+    """The line a full disk is under the index holding the shard at ``path``, as FAISS's failed write gives it; a
+    search or ``info`` that cannot open the shard reads "cannot be opened" (``action``)."""
+    return unwritable(path.parent, OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}: {why}"), action)
 
 
 def room_to_open(path: Path, has_data: bool) -> int:
@@ -299,7 +344,7 @@ class _EdgeEngine:
             wal_enabled=False,
         )
         has_data = any(path.iterdir())
-        require_room(path, room_to_open(path, has_data))
+        require_room(path, room_to_open(path, has_data), "opened" if has_data else "written")
         try:
             self.shard = qe.EdgeShard.load(str(path), config) if has_data else qe.EdgeShard.create(str(path), config)
         except BaseException as exc:
@@ -447,6 +492,15 @@ class _ClientEngine:
         except Exception as exc:
             raise PathAtlasError(f"cannot reach Qdrant at {self.url}: {str(exc).splitlines()[0]}") from exc
 
+    def written_by(self) -> tuple[str | None, str | None]:
+        """(token, index folder) of the last commit stamped on the collection; Nones where none was (a collection from
+        before stamps, a server that keeps no collection metadata)."""
+        metadata = self.client.get_collection(self.collection).config.metadata or {}
+        return metadata.get(COMMIT_KEY), metadata.get(FOLDER_KEY)
+
+    def stamp(self, token: str, folder: str) -> None:
+        self.client.update_collection(self.collection, metadata={COMMIT_KEY: token, FOLDER_KEY: folder})
+
     def upsert(self, points: list[tuple[str, dict, dict]]) -> None:
         structs = [
             self.models.PointStruct(id=pid, vector={s: v.tolist() for s, v in vectors.items()}, payload=payload)
@@ -566,6 +620,11 @@ class QdrantStore(VectorStore):
                     f"{exc} (the index folder names this server; to send it PATHATLAS_QDRANT_API_KEY, set "
                     "PATHATLAS_QDRANT_URL too)"
                 ) from exc
+        try:
+            self._owned()
+        except PathAtlasError:
+            self.engine.close()  # a twin's client holds its folder's lock
+            raise
         self._revisions = read_revisions(location / "revisions.json")
         if self._revisions is None and not self.engine.count(None):
             self._revisions = {}
@@ -575,14 +634,42 @@ class QdrantStore(VectorStore):
         self._per_state: dict[tuple[str, str], tuple[int, Any]] = {}
 
     @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """Around a write: the state after it (or after its failure part-way) is a new one, whose spellings and value
-        counts are read again. Counted when the write ends, so what was read while it ran is kept for the state
-        before it."""
+    def _writing(self) -> Iterator[str | None]:
+        """Around a write: refused first where another folder committed into the collection since (``_owned``, whose
+        token it yields), as a server's job or a long run may find; the state after it (or after its failure part-way)
+        is a new one, whose spellings and value counts are read again. Counted when the write ends, so what was read
+        while it ran is kept for the state before it."""
+        token = self._owned()
         try:
-            yield
+            yield token
         finally:
             self._writes += 1
+
+    def _shared(self) -> bool:
+        """Whether the collection outlives this process, so that a copy of the index folder can name it too."""
+        return isinstance(self.engine, _ClientEngine) and self.engine.url != ":memory:"
+
+    def _owned(self) -> str | None:
+        """The collection's commit token where this folder made that commit, or the collection holds no stamp (one made
+        before stamps, a server without collection metadata); else ``CopiedIndexError``. A folder that records no token
+        owns a stamp naming its own path: its first build was killed between the stamp and its pointer, and the
+        uncommitted store folder was dropped with its token (``Index._drop_uncommitted_store``)."""
+        if not self._shared():
+            return None
+        token, writer = self.engine.written_by()
+        written = read_written(self.location)
+        if token is None or token in written.values() or (not written and writer == index_folder(self.location)):
+            return token
+        raise copied_index(*self.remote, self.location, writer)
+
+    def _stamp(self, previous: str | None) -> None:
+        """Stamp a new commit token on this folder, then on the collection: a crash between them leaves ``previous``
+        on the collection, which this folder's ``WRITTEN_FILE`` still names."""
+        if not self._shared():
+            return
+        token = uuid.uuid4().hex
+        write_atomic(self.location / WRITTEN_FILE, orjson.dumps({"commit": token, "previous": previous}))
+        self.engine.stamp(token, index_folder(self.location))
 
     def _facet(self, field: str) -> list[tuple[Any, int]] | None:
         """The values of ``field`` with their counts from its keyword index; None where the field has none (a shard or
@@ -735,12 +822,13 @@ class QdrantStore(VectorStore):
         return None if self._revisions is None else dict(self._revisions)
 
     def commit(self) -> None:
-        if self._revisions_dirty:  # before the flush: after a crash it can only over-claim a change
-            self.location.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.location / "revisions.json", orjson.dumps(self._known_revisions()))
-            self._revisions_dirty = False
-        self._record_remote()
-        with self._writing():  # a new committed state
+        with self._writing() as token:  # a new committed state
+            if self._revisions_dirty:  # before the flush: after a crash it can only over-claim a change
+                self.location.mkdir(parents=True, exist_ok=True)
+                write_atomic(self.location / "revisions.json", orjson.dumps(self._known_revisions()))
+                self._revisions_dirty = False
+            self._record_remote()
+            self._stamp(token)
             self.engine.commit()
 
     def _record_remote(self) -> None:
@@ -754,10 +842,11 @@ class QdrantStore(VectorStore):
             write_atomic(recorded, document)
 
     def check(self) -> None:
-        """A collection on a server (or in a twin) can be deleted by its other clients while this store is open, and a
-        server can stop answering."""
+        """A collection on a server (or in a twin) can be deleted by its other clients while this store is open, a
+        server can stop answering, and a copy of the index folder can commit into it."""
         if isinstance(self.engine, _ClientEngine) and not self.engine.exists():
             raise missing_collection(*self.remote, self.location, " any more")
+        self._owned()
 
     def discard(self) -> None:
         """Delete the collection this store created on a server or in a twin (an export that failed part-way); a
