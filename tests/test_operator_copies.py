@@ -15,6 +15,7 @@ import sys
 import traceback
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -105,6 +106,27 @@ def test_a_commit_cut_between_the_folders_stamp_and_the_collections_is_no_copy(t
     result = cli(settings, "index", book(tmp_path, "beta"), "--index", settings.index_dir)
     assert result.exit_code == 0, result.output
     assert sources_found(settings) == {"alpha.pdf", "beta.pdf"}
+
+
+def test_a_server_refusing_collection_metadata_still_commits_and_says_so_once(tmp_path, monkeypatch, caplog):
+    """A Qdrant before 1.16 may answer 400 to the collection's metadata: the commit stands (copies are then not told
+    apart there, as the log says), rather than every commit failing."""
+    from qdrant_client.http.exceptions import UnexpectedResponse
+
+    settings, _ = qdrant_index(tmp_path)
+
+    def old_server(self, collection, **fields):
+        raise UnexpectedResponse(
+            400, "Bad Request", b'{"status":{"error":"unknown field `metadata`"}}', httpx.Headers()
+        )
+
+    monkeypatch.setattr("qdrant_client.QdrantClient.update_collection", old_server)
+    for name in ("beta", "gamma"):
+        result = cli(settings, "index", book(tmp_path, name), "--index", settings.index_dir)
+        assert result.exit_code == 0, result.output
+    assert sources_found(settings) == {"alpha.pdf", "beta.pdf", "gamma.pdf"}
+    warned = {r.getMessage() for r in caplog.records if "keeps no collection metadata" in r.getMessage()}
+    assert len(warned) == 1 and "use Qdrant 1.16 or later" in warned.pop()
 
 
 def test_a_first_build_cut_after_its_stamp_runs_again(tmp_path, monkeypatch):

@@ -454,6 +454,8 @@ class _ClientEngine:
 
         self.models = models
         self.url, self.collection = url, collection
+        self._unstamped = False
+        """A stamp was refused (a server without collection metadata): said once."""
         remote = url.startswith(("http://", "https://"))
         if url == ":memory:":
             self.client = QdrantClient(":memory:")
@@ -499,7 +501,21 @@ class _ClientEngine:
         return metadata.get(COMMIT_KEY), metadata.get(FOLDER_KEY)
 
     def stamp(self, token: str, folder: str) -> None:
-        self.client.update_collection(self.collection, metadata={COMMIT_KEY: token, FOLDER_KEY: folder})
+        """The commit's token on the collection. A server that refuses collection metadata (Qdrant before 1.16 may
+        answer 400 to the field) keeps none: the commit stands, copies of the folder are not told apart there, and the
+        log says so once per store."""
+        from qdrant_client.http.exceptions import UnexpectedResponse
+
+        try:
+            self.client.update_collection(self.collection, metadata={COMMIT_KEY: token, FOLDER_KEY: folder})
+        except UnexpectedResponse as exc:
+            if exc.status_code not in (400, 422):
+                raise
+            if not self._unstamped:
+                log.warning("Qdrant at %s keeps no collection metadata (%s): copies of an index folder writing "
+                            "collection %r are not told apart; use Qdrant 1.16 or later", self.url, exc.reason_phrase,
+                            self.collection)  # fmt: skip
+            self._unstamped = True
 
     def upsert(self, points: list[tuple[str, dict, dict]]) -> None:
         structs = [
