@@ -16,7 +16,15 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from pathatlas.agent.plan import QUESTION_WORDS, VERDICT, Reading, answer_type, negated_predicate, read_question
+from pathatlas.agent.plan import (
+    QUESTION_WORDS,
+    Reading,
+    answer_type,
+    negated_predicate,
+    read_question,
+    referred_options,
+    verdict_options,
+)
 from pathatlas.agent.questions import Evidence, Question, Quote
 from pathatlas.retrieval.lexical import lettered_spans, tokenize
 from pathatlas.retrieval.lexical import terms as lexical_terms  # "terms" names option terms here
@@ -51,21 +59,6 @@ PARTICLES = frozenset({"down", "up", "out", "off"})
 """Words that after another make a phrasal verb, which means what neither word does alone: "break down" bone is
 resorbing it, while "the break" is a fracture and osteoblasts "lay down" new bone."""
 FOLLOWING = re.compile(r"\b(?:(?:of|from) )?the following\b", re.IGNORECASE)
-PLACE = r"(?:[A-J]|[1-9])"
-"""An option's letter or number as another option names it ("Both A and B", "1 and 3")."""
-REFERS_TO_OTHERS = re.compile(
-    r"^\s*(?:(?:all|none|any|neither|both)(?: of)? (?:the )?(?:above|these|those|the options|the choices|them)|"
-    rf"both|neither(?: {PLACE} nor {PLACE})?|(?:both )?{PLACE}(?:, {PLACE})*,? (?:and|&) {PLACE}(?: only)?)\W*$",
-    re.I,
-)
-"""An option whose meaning is the other options' ("All of the above", "none of these", "Both A and B", "A, B and
-C", "Neither", "1 and 3"), not its own words."""
-DENIES_OTHERS = re.compile(r"^\s*(?:none|neither)\b", re.I)
-"""Of those, one saying that no other option holds ("None of the above", "Neither A nor B")."""
-ABOVE = re.compile(r"\babove\b|^\W*both\W*$", re.I)
-"""Of those naming no option by place, one meaning the options before it ("All of the above", "Both")."""
-OWN_ITEMS = re.compile(r"(?:^|\s)\(?1[.)]\s.*\s\(?2[.)]\s", re.S)
-"""A question numbering items of its own ("(1) midbrain (2) cerebellum ..."): "1 and 3" names those, not options."""
 NAMING_COVERAGE = 0.5
 """A sentence names an option when it holds at least this IDF-weighted share of the option's own words: "Cell injury
 ..." does not name "squamous cell carcinoma" (it was quoted as supporting it, through "cell")."""
@@ -205,66 +198,25 @@ def closed_privatives(text: str) -> str:
 def option_terms(question: str, options: Sequence[str]) -> list[set[str]]:
     """Each option's distinctive words: those no other option has ("vitamin d", not the "vitamin" that "vitamin K"
     shares), else those not every option has; minus the question's words where something is left. An option that
-    refers to the others ("all of the above") or is a verdict ("True", ``VERDICT``) names nothing, so "located above
-    the neck" cannot quote it, nor "true ribs" "True"."""
+    refers to the others ("all of the above", ``referred_options``) or is a verdict ("True", ``verdict_options``)
+    names nothing, so "located above the neck" cannot quote it, nor "true ribs" "True"."""
     terms = [set(t) for t in lexical_terms([closed_privatives(option) for option in options])]
     asked = set(tokenize([closed_privatives(question)])[0]) if question.strip() else set()
+    nameless = range(len(options)) if verdict_options(options) else referred_options(question, options)
     out = []
-    for j, (t, option) in enumerate(zip(terms, options, strict=True)):
+    for j, t in enumerate(terms):
         others = [u for k, u in enumerate(terms) if k != j]
         unique = t - set().union(*others)
         own = unique or (t - set.intersection(t, *others))
-        out.append(set() if REFERS_TO_OTHERS.match(option) or VERDICT.match(option) else own - asked or own)
+        out.append(set() if j in nameless else own - asked or own)
     return out
-
-
-def referred_options(question: str, options: Sequence[str]) -> dict[int, tuple[int, ...]]:
-    """Per option whose meaning is the other options' (``REFERS_TO_OTHERS``), those it says hold together: "Both A
-    and B" A and B, "All of the above" (or "Both") every option before it, "All of these" every other, each an option
-    of its own words; none for one that ``DENIES_OTHERS``. Numbers name options by place ("1 and 3": A and C) unless
-    the question numbers items of its own (``OWN_ITEMS``), which they name then. An option naming no option of its own
-    words that way ("1 and 3" of such a question, "Both A and F" of five) is left out: it is an answer in itself."""
-    own = [k for k, option in enumerate(options) if not REFERS_TO_OTHERS.match(option)]
-    out = {}
-    for j, option in enumerate(options):
-        if not REFERS_TO_OTHERS.match(option) or (places := named_places(question, option)) is None:
-            continue
-        if not set(places) <= set(own) - {j}:
-            continue
-        named = places or [k for k in own if k != j and (k < j or not ABOVE.search(option))]
-        out[j] = () if DENIES_OTHERS.match(option) else tuple(named)
-    return out
-
-
-def named_places(question: str, option: str) -> list[int] | None:
-    """The option places an option names by letter or number ("Both A and C": 0 and 2; "1 and 3" likewise); None where
-    its numbers name the question's own items (``OWN_ITEMS``), not options."""
-    said = re.findall(rf"\b{PLACE}\b", option, re.I)
-    if any(place.isdigit() for place in said) and OWN_ITEMS.search(question):
-        return None
-    return [int(p) - 1 if p.isdigit() else ord(p.upper()) - ord("A") for p in said]
 
 
 def placed_options(question: str, options: Sequence[str]) -> set[int]:
-    """The options that an option meaning others names by place ("Both A and B", "Neither A nor B", "1 and 3") and
-    those meaning others themselves: moved, they would change what such an option says."""
-    placed = set()
-    for j, option in enumerate(options):
-        if REFERS_TO_OTHERS.match(option):
-            placed |= {j, *(named_places(question, option) or [])}
-    return {k for k in placed if k < len(options)}
-
-
-def settling_quote(quotes: Sequence[Quote]) -> Quote | None:
-    """An option's first quote that supports it and says most of what is asked (``Quote.settles``), if any."""
-    return next((q for q in quotes if q.stance == "supports" and q.settles), None)
-
-
-def combination_quotes(quotes: Sequence[Sequence[Quote]], named: Sequence[int]) -> list[Quote]:
-    """A settling quote for each option a combination names ("Both A and B": one for A, one for B), in that order;
-    none unless each has one."""
-    found = [settling_quote(quotes[k]) if k < len(quotes) else None for k in named]
-    return found if named and None not in found else []
+    """The options meaning others (``referred_options``) and those they name by place ("Both A and B": A and B):
+    moved, they would change what such an option says."""
+    referred = referred_options(question, options)
+    return set(referred).union(*referred.values())
 
 
 def idf_table(token_sets: Sequence[frozenset[str]]) -> dict[str, float]:

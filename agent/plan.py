@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pathatlas.agent.questions import Question, option_key
@@ -34,6 +35,14 @@ to the rule": that one is asked for; "True or false:", "T/F": a statement to jud
 VERDICT = re.compile(r"^\s*(?:true|false|yes|no|correct|incorrect)\W*$", re.IGNORECASE)
 """An option that is a verdict on the question's statement, not a term to find in the book ("True" matched "true
 ribs", "False" "false pelvis")."""
+UNDETERMINED = re.compile(
+    r"^\s*(?:not stated|cannot be determined|can't be determined|undetermined|insufficient information|"
+    r"not enough information)\W*$",
+    re.IGNORECASE,
+)
+"""An option beside verdicts saying the statement cannot be judged ("Not stated"): a verdict too, found in no book."""
+LETTER_VERDICTS = ({"t", "f"}, {"y", "n"})
+"""Verdicts written as letters ("T"/"F", "Y"/"N"), only when the options are that pair: "F" alone may be a term."""
 VERDICT_LEAD = re.compile(
     r"^\s*(?:true\s*(?:or|/)\s*false|false\s*(?:or|/)\s*true|T\s*/\s*F|yes\s*(?:or|/)\s*no)\s*[:.?-]?\s*", re.IGNORECASE
 )
@@ -43,6 +52,20 @@ SEVERAL = re.compile(
     re.IGNORECASE,
 )
 """A question asking for more than one answer ("Which TWO ...", "Select the two correct", "choose 2")."""
+LISTING = re.compile(r",\s|\s(?:and|&)\s", re.IGNORECASE)
+"""An option that is itself a pair or list ("Radius and ulna", "cells, fibers, and ground substance")."""
+PLACE = r"(?:[A-J]|[1-9])"
+"""An option's letter or number as another option names it ("Both A and B", "1 and 3")."""
+REFERS_TO_OTHERS = re.compile(
+    r"^\s*(?:(?:all|none|any|neither|both)(?: of)? (?:the )?(?:above|these|those|the options|the choices|them)|"
+    rf"both|neither(?: {PLACE} nor {PLACE})?|(?:both )?{PLACE}(?:, {PLACE})*,? (?:and|&) {PLACE}(?: only)?)\W*$",
+    re.I,
+)
+"""The form of an option whose meaning may be the other options' ("All of the above", "none of these", "Both A and
+B", "A, B and C", "Neither", "1 and 3"): whether it is one is ``referred_options``'s to say ("A and D" may be vitamins).
+"""
+OWN_ITEMS = re.compile(r"(?:^|\s)\(?1[.)]\s.*\s\(?2[.)]\s", re.S)
+"""A question numbering items of its own ("(1) midbrain (2) cerebellum ..."): "1 and 3" names those, not options."""
 ANAPHORIC = re.compile(
     r"^(?:which|what)(?: one| option| of them| of these)?(?: (?:is|would) (?:it|that|this)(?: be)?)?\s*\??$",
     re.IGNORECASE,
@@ -161,9 +184,44 @@ def statement_options(options: list[str]) -> bool:
     return bool(options) and sum(len(o.split()) >= 6 or o.rstrip().endswith(".") for o in options) * 2 > len(options)
 
 
-def verdict_options(options: list[str]) -> bool:
-    """Options that are all verdicts (``VERDICT``): "True"/"False", "yes"/"no"."""
-    return len(options) > 1 and all(VERDICT.match(option) for option in options)
+def verdict_options(options: Sequence[str]) -> bool:
+    """Options that judge the question's statement: verdicts (``VERDICT``), perhaps beside answers that it cannot be
+    judged (``UNDETERMINED``): "True", "False", "Not stated"; or exactly a ``LETTER_VERDICTS`` pair ("T", "F")."""
+    if len(options) == 2 and {re.sub(r"\W", "", option).lower() for option in options} in LETTER_VERDICTS:
+        return True
+    judged = [option for option in options if not UNDETERMINED.match(option)]
+    return len(options) > 1 and bool(judged) and all(VERDICT.match(option) for option in judged)
+
+
+def named_places(question: str, option: str) -> list[int] | None:
+    """The option places an option names by letter or number ("Both A and C": 0 and 2; "1 and 3" likewise); None where
+    its numbers name the question's own items (``OWN_ITEMS``), not options."""
+    said = re.findall(rf"\b{PLACE}\b", option, re.I)
+    if any(place.isdigit() for place in said) and OWN_ITEMS.search(question):
+        return None
+    return [int(p) - 1 if p.isdigit() else ord(p.upper()) - ord("A") for p in said]
+
+
+def referred_options(question: str, options: Sequence[str]) -> dict[int, tuple[int, ...]]:
+    """The options meaning other options, each with the options it names by place: "Both A and B" (A, B), "1 and 3"
+    (A, C), or naming no place, "All of the above", "None of these", "Neither", "Both" (none). One whose letters or
+    numbers are not all options of their own words (not of ``REFERS_TO_OTHERS``'s form) is an answer in itself: the
+    vitamins "A and D" beside "B and C", "A, D, E and K" of four, "1 and 3" of a question numbering its own items."""
+    own = {k for k, option in enumerate(options) if not REFERS_TO_OTHERS.match(option)}
+    out = {}
+    for j, option in enumerate(options):
+        places = named_places(question, option) if REFERS_TO_OTHERS.match(option) else None
+        if places is not None and set(places) <= own:
+            out[j] = tuple(places)
+    return out
+
+
+def listed_options(question: Question) -> bool:
+    """Whether every option of its own words (not meaning others, ``referred_options``) is a pair or list
+    (``LISTING``): "Which two bones form the forearm?" over "Radius and ulna", "Tibia and fibula" asks for one."""
+    others = referred_options(question.text, question.options)
+    own = [option for j, option in enumerate(question.options) if j not in others]
+    return bool(own) and all(LISTING.search(option) for option in own)
 
 
 def read_question(question: Question) -> Reading:
@@ -173,6 +231,7 @@ def read_question(question: Question) -> Reading:
     text = BLANKS.sub(" ___ ", VERDICT_LEAD.sub("", question.text.strip()))
     focus = text.replace(sentence, NEGATION_CUE.sub(" ", sentence)) if negated and sentence else text
     asks = ASKS.search(sentence)
+    several = SEVERAL.search(question.text)
     return Reading(
         negated=negated,
         statements=statement_options(question.options),
@@ -180,7 +239,7 @@ def read_question(question: Question) -> Reading:
         focus=" ".join(BLANKS.sub(" ", focus).replace("___", " ").split()),
         image_missing=question.image is None and bool(IMAGE_REFERENCE.search(question.text)),
         verdicts=verdicts,
-        several=several.group(1).lower() if (several := SEVERAL.search(question.text)) else "",
+        several=several.group(1).lower() if several and not listed_options(question) else "",
     )
 
 
@@ -220,8 +279,8 @@ def with_options(question: Question) -> str:
     """The question's text and its options as one query, the options in one order whatever order they are listed
     in (by their words, case ignored): the query's dense vector follows word order, and with the options as listed
     6 of the 347 dev answers changed when they were shuffled (BENCHMARKS.md). Verdicts ("True or false:", "True",
-    "False") are left out: their words found "true ribs"."""
-    options = [option for option in question.options if not VERDICT.match(option)]
+    "False", "Not stated"; ``verdict_options``) are left out: their words found "true ribs"."""
+    options = [] if verdict_options(question.options) else question.options
     return " ".join([VERDICT_LEAD.sub("", question.text), *sorted(options, key=option_key)]).strip()
 
 

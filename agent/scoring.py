@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 import bm25s
 import numpy as np
 
-from pathatlas.agent.evidence import REFERS_TO_OTHERS, SentenceScores, combination_quotes, option_terms
-from pathatlas.agent.plan import IMAGE_QUERY
+from pathatlas.agent.evidence import SentenceScores, option_terms
+from pathatlas.agent.plan import IMAGE_QUERY, referred_options
 from pathatlas.agent.questions import Evidence, option_key
 from pathatlas.retrieval.lexical import NUMERALS, tokenize
 from pathatlas.retrieval.stores.base import ScoredIds
@@ -262,38 +262,18 @@ def softmax(values: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum()
 
 
-def with_combination(probs: np.ndarray, referred: dict[int, tuple[int, ...]], quotes: Sequence) -> np.ndarray:
-    """The probabilities with a combination option ("Both A and B", "All of the above"; ``evidence.referred_options``)
-    taking the share of the options it names, where a quote settles each of them (``combination_quotes``) and no
-    option outside them scores above the least of them: each is then only part of the answer ("Both A and B" was the
-    key where the chosen "Oxytocin"'s own quote named ADH too). Of several such, the one naming the most options."""
-    fitting = [
-        j
-        for j, named in referred.items()
-        if combination_quotes(quotes, named)
-        and all(probs[k] <= probs[list(named)].min() for k in range(len(probs)) if k not in named and k not in referred)
-    ]
-    if not fitting:
-        return probs
-    combination = max(fitting, key=lambda j: len(referred[j]))
-    named = list(referred[combination])
-    out = probs.copy()
-    out[combination] += out[named].sum()
-    out[named] = 0.0
-    return out
-
-
 LEAD_TOLERANCE = 1e-6
 """Options within this of a feature's best are tied leaders (so float noise in an encoder never picks one)."""
 
 
-def best_option(probs: np.ndarray, options: Sequence[str]) -> int:
+def best_option(probs: np.ndarray, options: Sequence[str], question: str = "") -> int:
     """The most likely option; of options tied within ``LEAD_TOLERANCE``, the first by its words (case ignored; one
-    meaning the others, "all of the above", last: its words say nothing), not the first listed, so the answer does
-    not follow the options' order (two options of a negated question that no evidence names tie exactly: one of 347
-    dev answers changed with the order, BENCHMARKS.md)."""
+    meaning the others, "all of the above", last: its words say nothing; ``referred_options`` of ``question``), not
+    the first listed, so the answer does not follow the options' order (two options of a negated question that no
+    evidence names tie exactly: one of 347 dev answers changed with the order, BENCHMARKS.md)."""
     tied = np.flatnonzero(probs >= probs.max() - LEAD_TOLERANCE)
-    return int(min(tied, key=lambda j: (bool(REFERS_TO_OTHERS.match(options[j])), option_key(options[j]))))
+    others = referred_options(question, options)
+    return int(min(tied, key=lambda j: (j in others, option_key(options[j]))))
 
 
 def leaders(features: np.ndarray) -> np.ndarray:

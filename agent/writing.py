@@ -9,16 +9,14 @@ from dataclasses import replace
 from pathatlas.agent.evidence import (
     Sentence,
     closed_privatives,
-    combination_quotes,
     evidence_sentences,
     names,
     normalise,
     option_quotes,
     read_with_evidence,
-    referred_options,
     score_sentences,
 )
-from pathatlas.agent.plan import QUESTION_WORDS, Reading
+from pathatlas.agent.plan import QUESTION_WORDS, Reading, referred_options
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
 from pathatlas.agent.scoring import agreeing_case, diagnosed_option, similar_cases
 from pathatlas.retrieval.lexical import has_words, tokenize
@@ -183,7 +181,7 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
     Never settled either where quotes for single options cannot decide: options that are verdicts (True/False: the
     sentences nearest the statement are quoted, related to every option, and the answer claims chance), a question
     asking for several answers, and an option meaning others beside the choice ("Both A and B", "None of the above":
-    ``unruled``). A chosen combination quotes a settling sentence for each option it names (``combination_quotes``)."""
+    ``unruled``)."""
     if answer.choice is None:
         return
     while len(answer.quotes) < len(question.options):
@@ -192,9 +190,6 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
         found = statement_quotes(question, reading, evidence)
         answer.quotes = [list(found) for _ in question.options]
         answer.cited = list(dict.fromkeys([*answer.cited, *(q.evidence.id for q in found)]))
-    named = referred_options(question.text, question.options).get(answer.choice)
-    if named and not reading.negated and not any(q.stance == "supports" for q in answer.quotes[answer.choice]):
-        answer.quotes[answer.choice] = combination_quotes(answer.quotes, named) or answer.quotes[answer.choice]
     own = answer.quotes[answer.choice]
     cases = one_per_case(evidence) if question.image is not None else []
     case = agreeing_case(question.options, cases, answer.choice) if cases else None
@@ -255,11 +250,7 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
             which = f", a sentence naming {', '.join(others)} and not {letter}" if others else ""
             parts.append(f"On {letter}{which}: {cite(supports[0])}.")
     else:
-        named = referred_options(question.text, question.options).get(answer.choice)
-        if named and len(supports) == len(named):  # a combination's quotes, one per option it names
-            said = "; ".join(f"on {LETTERS[k]}, {cite(q)}" for k, q in zip(named, supports, strict=True))
-            parts.append(f"{letter}. {chosen}: {said}.")
-        elif supports:
+        if supports:
             parts.append(f"{letter}. {chosen}: {cite(supports[0])}.")
         elif own:
             others = other_options_named(own[0], answer.choice)

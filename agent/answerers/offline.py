@@ -12,7 +12,6 @@ from pathatlas.agent.evidence import (
     evidence_sentences,
     option_quotes,
     read_with_evidence,
-    referred_options,
     score_sentences,
 )
 from pathatlas.agent.plan import Reading, read_question
@@ -35,7 +34,6 @@ from pathatlas.agent.scoring import (
     similar_cases,
     softmax,
     specimen_option,
-    with_combination,
 )
 from pathatlas.agent.writing import (
     SETTLED_CONFIDENCE,
@@ -118,9 +116,7 @@ class OfflineAnswerer(Answerer):
         if question.image is not None and (slide := specimen_option(question.options, evidence)) is not None:
             logits[slide] += -SPECIMEN_WEIGHT if reading.negated else SPECIMEN_WEIGHT  # the very slide's diagnosis
         probs = softmax(np.zeros_like(logits) if reading.verdicts else logits)  # no sentence tells True from False
-        if not reading.negated:
-            probs = with_combination(probs, referred_options(question.text, question.options), quotes)
-        choice = best_option(probs, question.options)
+        choice = best_option(probs, question.options, question.text)
         answer = Answer(
             choice,
             question.options[choice],
