@@ -158,6 +158,16 @@ def test_none_of_the_above_is_not_chosen_and_keeps_an_answer_unsettled():
     assert 'cannot rule out "C. None of the above"' in document["rationale"], document["rationale"]
 
 
+def test_an_option_meaning_others_is_not_the_exception_of_a_negated_question():
+    """ "Which is NOT ... ? ... All of the above": no sentence names it, so as the least supported option it was chosen
+    as the exception; it takes no score now, and the answer still says it cannot rule it out."""
+    question = Question("Which hormone is NOT released by the posterior pituitary?", ["Oxytocin", "Growth hormone",
+                        "Antidiuretic hormone", "All of the above"])  # fmt: skip
+    document = answered(question, [OXYTOCIN, ADH, GROWTH])
+    assert document["choice"] != 3 and document["options"][3]["score"] == 0.0, document["options"]
+    assert not document["settled"] and 'cannot rule out "D. All of the above"' in document["rationale"]
+
+
 def test_shuffling_keeps_options_naming_others_in_place():
     options = ["Oxytocin", "ADH", "Both A and B", "Growth hormone", "Neither", "A and D"]
     item = Item("q", Question(POSTERIOR, options), "mcq", "C", {}, "g")

@@ -14,7 +14,7 @@ from pathatlas.agent.evidence import (
     read_with_evidence,
     score_sentences,
 )
-from pathatlas.agent.plan import Reading, read_question
+from pathatlas.agent.plan import Reading, read_question, referred_options
 from pathatlas.agent.questions import Answer, Evidence, Question
 from pathatlas.agent.scoring import (
     FEATURES,
@@ -46,6 +46,18 @@ from pathatlas.agent.writing import (
 from pathatlas.retrieval.encoders import Encoder
 from pathatlas.retrieval.lexical import has_words
 from pathatlas.settings import Settings
+
+
+def never_others(probs: np.ndarray, question: Question) -> np.ndarray:
+    """``probs`` with none left on an option meaning others ("All of the above", "Both A and B": ``referred_options``)
+    where another option is there to take it: no sentence says of such an option what is asked, and in a negated
+    question its lack of evidence made it the exception ("Which is NOT a function of bone? ... All of the above")."""
+    others = list(referred_options(question.text, question.options))
+    if not others or len(others) == len(probs):
+        return probs
+    kept = probs.copy()
+    kept[others] = 0.0
+    return kept / kept.sum() if kept.sum() > 0 else probs
 
 
 class OfflineAnswerer(Answerer):
@@ -116,6 +128,7 @@ class OfflineAnswerer(Answerer):
         if question.image is not None and (slide := specimen_option(question.options, evidence)) is not None:
             logits[slide] += -SPECIMEN_WEIGHT if reading.negated else SPECIMEN_WEIGHT  # the very slide's diagnosis
         probs = softmax(np.zeros_like(logits) if reading.verdicts else logits)  # no sentence tells True from False
+        probs = never_others(probs, question)
         choice = best_option(probs, question.options, question.text)
         answer = Answer(
             choice,
