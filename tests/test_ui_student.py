@@ -330,10 +330,11 @@ def test_back_and_forward_open_the_tab_their_url_names(chromium, ui_url):
     expect(page).to_have_url(re.compile(r"/\?q=cystic\+fibrosis&tab=Ask$"))
     page.go_back()
     expect(page).to_have_url(re.compile(r"/\?q=adenocarcinoma$"))
-    expect(page.get_by_role("tab", name="Search")).to_have_attribute("aria-selected", "true")
-    expect(results_line(page)).to_have_text(re.compile("for “adenocarcinoma”$"))
+    # the app runs again before its tab follows the URL: seconds on a loaded machine (expect's own wait is 5 s)
+    expect(page.get_by_role("tab", name="Search")).to_have_attribute("aria-selected", "true", timeout=60_000)
+    expect(results_line(page)).to_have_text(re.compile("for “adenocarcinoma”$"), timeout=60_000)
     page.go_forward()
-    expect(page.get_by_role("tab", name="Ask")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("tab", name="Ask")).to_have_attribute("aria-selected", "true", timeout=60_000)
     expect(page).to_have_url(re.compile(r"/\?q=cystic\+fibrosis&tab=Ask$"))
 
 
