@@ -245,7 +245,10 @@ class MiniLM:
         vectors, a quarter of the CPU); vectors that are stored (``queries=False``) are always the exact ones."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # Batches of similar length pad less (sentence-transformers sorts the same way).
+        # Batches of similar length pad less (sentence-transformers sorts the same way). Queries go one by one: the
+        # 8-bit export scales its activations over the whole batch, so a query's vector (and a service's hits for
+        # it) moved with whatever other queries shared its batch.
+        batch_size = 1 if queries else batch_size
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(order), batch_size):
