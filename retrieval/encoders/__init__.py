@@ -14,7 +14,7 @@ from pathatlas.plugins import import_plugin, started
 from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise
 from pathatlas.settings import Settings
 
-_cache: dict[tuple[str, str], Encoder] = {}
+_cache: dict[tuple, Encoder] = {}
 _lock = threading.Lock()
 
 
@@ -48,11 +48,14 @@ def _build(name: str, settings: Settings, device: str) -> Encoder:
 
 
 def create_encoder(name: str, settings: Settings) -> Encoder:
-    """The encoder of that name, built on first use and shared afterwards (models are heavy)."""
+    """The encoder of that name, built on first use and shared afterwards (models are heavy) by every index whose
+    settings it reads alike: indexes on different model caches or joint heads in one process each get their own (a
+    shared one wrote and read its ONNX export in the first index's cache, so the same search scored differently in
+    a process that had opened another index first)."""
     device = resolve_device(settings.device)
     if device != settings.device:  # encoders read settings.device: hand them the resolved one, never "auto"
         settings = settings.model_copy(update={"device": device})
-    key = (name, device)
+    key = (name, device, settings.cache_dir, settings.joint_heads, settings.batch_size)
     with _lock:
         if key not in _cache:
             _cache[key] = _build(name, settings, device)
