@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, Request, params, status
 from fastapi.exceptions import RequestValidationError
 
 from pathatlas.settings import Settings
@@ -42,7 +42,8 @@ ERROR_TEXT = {
     410: "The source file is no longer readable",
     411: "Content-Length required for uploads",
     413: f"Too large: an upload over the service's limit, any other body over {BODY_BYTES >> 20} MB",
-    415: "Unsupported media type: an upload no source reads, or a JSON route's body sent as another content type",
+    415: "Unsupported media type: an upload no source reads, a JSON route's body sent as another content type, or an "
+    "upload route's body sent as no form (JSON, the file's own bytes)",
     502: "The answerer failed (an LLM server down or answering nonsense, a plug-in answerer raising): the detail "
     "names it",
     422: "A field is missing or invalid: a list of field errors, each naming it (loc), echoing at most 200 characters",
@@ -50,9 +51,9 @@ ERROR_TEXT = {
     503: "The service cannot take it now (a full queue: Retry-After; models that could not load; a folder it cannot "
     "write): the detail says which",
 }
-BODY = (411, 413, 422)
+BODY = (411, 413, 415, 422)
 """What a request with an uploaded file may be refused with: an upload without a Content-Length, a body over its limit
-(before it is read), or a field that is missing or invalid."""
+(before it is read), a body that is no form (``form_content``), or a field that is missing or invalid."""
 JSON_BODY = (413, 422)
 """What a JSON request may be refused with: a body over ``BODY_BYTES`` (read up to it when sent in chunks), or a field
 that is missing or invalid."""
@@ -97,11 +98,36 @@ ONCE = {"image": "give one image", "file": "give one file per job"}
 """What a multipart field given more than once is refused with, where more than "give it once" says it."""
 
 
+FORMS = (MULTIPART, "application/x-www-form-urlencoded")
+"""The bodies Starlette reads as a form; any other reads as an empty one."""
+
+
+def form_content(request: Request) -> None:
+    """A multipart route refuses a body that is no form (415), as a JSON route refuses one that is not JSON: an image
+    sent as JSON (base64) or as the whole body (``--data-binary @slide.jpg``) was read as an empty form and answered
+    422 "image: Field required", which hides that the body's type is what is wrong. A URL-encoded form is let through
+    (a form without its file is one: FastAPI's 422 names the missing file), and so is a request with no body."""
+    headers = request.headers
+    content_type = headers.get("content-type")
+    if headers.get("content-length", "0") == "0" and "transfer-encoding" not in headers:
+        return
+    if content_type is not None and content_type.partition(";")[0].strip().lower() in FORMS:
+        return
+    dependant = request.scope["route"].dependant
+    name = next(field.alias for field in dependant.body_params if isinstance(field.field_info, params.File))
+    raise HTTPException(
+        status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        f"send the body as {MULTIPART} with the file as its {name!r} field (curl -F {name}=@FILE), not "
+        f"{content_type or 'a body without a Content-Type'}",
+    )
+
+
 async def no_unknown_form_fields(request: Request) -> None:
-    """A multipart route refuses form fields it does not take, and fields given more than once (422 naming them), as
-    JSON bodies refuse unknown keys (``extra="forbid"``): a mistyped ``filter`` would otherwise be dropped and the
-    search run unfiltered, a second image or file be taken alone and the first dropped. The form is the one FastAPI
-    already parsed for the route."""
+    """A multipart route refuses a body that is no form (``form_content``), form fields it does not take, and fields
+    given more than once (422 naming them), as JSON bodies refuse unknown keys (``extra="forbid"``): a mistyped
+    ``filter`` would otherwise be dropped and the search run unfiltered, a second image or file be taken alone and the
+    first dropped. The form is the one FastAPI already parsed for the route."""
+    form_content(request)
     taken = {field.alias for field in request.scope["route"].dependant.body_params}
     form = await request.form()
     names = dict.fromkeys(form.keys())
