@@ -78,9 +78,14 @@ def public_tool(method: Callable[..., Any], toolbox: Toolbox) -> Callable[..., A
 
 
 def parse_http(address: str) -> tuple[str, int]:
+    """``--http HOST:PORT`` as the server binds it: an IPv6 host in brackets, as URLs write it ("[::1]:8765"), without
+    them. Refused in one line, before the index loads, when it names no port (1-65535): a port over it was an
+    OverflowError's traceback, and a bracketed host "Name or service not known", once the models had loaded."""
     host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise PathAtlasError(f"--http {address!r}: use HOST:PORT, e.g. 127.0.0.1:8765")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 1 << 16:
+        raise PathAtlasError(f"--http {address!r}: use HOST:PORT with a port of 1-65535, e.g. 127.0.0.1:8765")
     return host, int(port)
 
 
