@@ -186,10 +186,18 @@ class CaseFolderSource(Source):
         """Each row's image inside the folder; every row whose path leaves it is named in one refusal, so a folder
         with several such rows is fixed in one run, not one run a row."""
         paths = [(self.path / row["image"]).resolve() for row in rows]
-        if leaving := [repr(row["image"]) for row, path in zip(rows, paths, strict=True) if not self.holds(path)]:
+        named = zip(rows, paths, strict=True)
+        if leaving := [self._leaving(row["image"]) for row, path in named if not self.holds(path)]:
             paths_leave = "image path leaves" if len(leaving) == 1 else f"{len(leaving)} image paths leave"
             raise BadInputError(f"{self.metadata_path}: {paths_leave} the case folder: {first_few(leaving)}")
         return paths
+
+    def _leaving(self, name: str) -> str:
+        """A listed image path that leaves the folder, as its refusal names it: one whose name stays inside
+        ("scans/a.jpg") leaves through a link (to a file, or to a folder on another disk), which it says, as the name
+        alone would read as inside. The link's target stays unsaid: an upload's problems name no server path."""
+        through_link = self.holds(Path(os.path.normpath(self.path / name)))
+        return f"{name!r} (a link out of it)" if through_link else repr(name)
 
     def holds(self, path: Path) -> bool:
         return path.is_relative_to(self.path)
