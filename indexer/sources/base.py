@@ -17,7 +17,7 @@ from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.records import Record
 from pathatlas.settings import Settings
 
-RECORDS_VERSION = 11
+RECORDS_VERSION = 12
 """Bump when the records a source yields change for the same file, so indexed sources get new ids and the next
 ``index`` re-reads them (3: a PDF's hyphenated words keep their hyphen at a line break; 4: a figure at a page's foot
 takes the caption that opens the next page, not the previous figure's; 5: page labels, two-column reading order and
@@ -31,7 +31,9 @@ given as text separated by "," or ";" a list, so a filter on each finds it; 10: 
 dropped as a running header only where it repeats or is a page number, so a slide's title keeps its words and
 captions its picture, and a passage takes the bookmark in force where it starts on the page; 11: case images without a
 case id that share a file name's stem are separate cases named by their path, a label that is the diagnosis is not
-repeated as a label, an image under 32 pixels a side is not indexed)."""
+repeated as a label, an image under 32 pixels a side is not indexed; 12: a PDF whose page tree states the wrong number
+of pages is read page by page as the tree holds them, and a scan stored as strips is its page's own image, no
+figures)."""
 
 _HASHED_VERSION: ContextVar[object] = ContextVar("hashed_records_version", default=None)
 """The records version ``hash_files`` hashes where not this reader's: ``same_content`` asks for a source's fingerprint

@@ -538,6 +538,65 @@ def ends_whole(path: Path) -> bool:
         return END_OF_FILE in file.read()
 
 
+PAGE_TREE_DEPTH = 64
+"""The deepest page tree ``page_tree_counts`` walks (a 5000-page book's is 4 or 5 levels deep): a deeper one, or one
+that loops, is left to MuPDF."""
+REFERENCE = re.compile(r"(\d+) \d+ R")
+
+
+class _Unwalkable(Exception):
+    """A page tree ``page_tree_counts`` does not count: a loop, a kid that is neither a page nor a node of pages."""
+
+
+def page_tree_counts(doc: pymupdf.Document) -> dict[int, int] | None:
+    """The pages under each node of the document's page tree (by xref, its root first), counted by walking its
+    /Kids as MuPDF loads them (a node of /Kids, or a /Type /Page); None where there is no tree to walk, or one that
+    loops, nests deeper than ``PAGE_TREE_DEPTH`` or holds another kind of object (MuPDF's own count stands)."""
+    counts: dict[int, int] = {}
+
+    def walk(xref: int, depth: int) -> int:
+        kind, kids = doc.xref_get_key(xref, "Kids")
+        if kind == "xref":  # the array of kids kept as an object of its own
+            kind, kids = "array", doc.xref_object(int(kids.split()[0]), compressed=True)
+        if kind != "array":
+            if doc.xref_get_key(xref, "Type") != ("name", "/Page"):
+                raise _Unwalkable
+            return 1
+        if xref in counts or depth > PAGE_TREE_DEPTH:
+            raise _Unwalkable
+        counts[xref] = 0  # visited: a kid leading back here is a loop
+        counts[xref] = sum(walk(int(kid), depth + 1) for kid in REFERENCE.findall(kids))
+        return counts[xref]
+
+    kind, root = doc.xref_get_key(doc.pdf_catalog(), "Pages")
+    if kind != "xref":
+        return None
+    try:
+        walk(int(root.split()[0]), 0)
+    except (_Unwalkable, ValueError, RuntimeError):  # RuntimeError: MuPDF's, for a kid that is no object
+        return None
+    return counts
+
+
+def recount_pages(doc: pymupdf.Document) -> str | None:
+    """Where a PDF's page tree states (/Count) another number of pages than its /Kids hold (a damaged or hand-edited
+    file), every node's count put right in ``doc``, in memory (the file stays as it is), and the one line saying so;
+    None where they agree or the tree is not walked (``page_tree_counts``). MuPDF trusts the count it is told: past
+    one too low it reads no page (a 3-page file stating 1 gave page 1 alone, and no word why), and one too high shows
+    at the first page read (the progress promised 10 pages of 3). Whatever opens an indexed PDF to show a page of it
+    calls this too, so page 3 of such a file is the page 3 that was indexed."""
+    counts = page_tree_counts(doc)
+    if not counts:
+        return None
+    stated, held = doc.page_count, next(iter(counts.values()))
+    if stated == held:
+        return None
+    for xref, count in counts.items():
+        doc.xref_set_key(xref, "Count", str(count))
+    pages = "page" if stated == 1 else "pages"
+    return f"its page tree states {stated} {pages} but holds {held}; read all {held} (save it again to mend it)"
+
+
 def embedded_image(doc: pymupdf.Document, xref: int, max_pixels: int, label: str) -> Image.Image:
     """An embedded image as the page shows it, over white: a PDF keeps an image's transparency (a PowerPoint PNG's) as
     a separate soft mask, without which what it hides shows, often black."""
@@ -642,6 +701,48 @@ def fills(page: pymupdf.Page, info: dict) -> bool:
 
     page_box = pymupdf.Rect(0, 0, page.cropbox.width, page.cropbox.height)
     return abs(pymupdf.Rect(info["bbox"]) & page_box) >= PAGE_FILLED * abs(page_box)
+
+
+def covered(page: pymupdf.Page, boxes: list[BBox]) -> float:
+    """The share of the page (its unrotated cropbox, as ``fills`` takes it) that the union of ``boxes`` covers: each
+    box marks the cells it spans in a grid cut at every box's edges, so overlaps count once."""
+    import numpy as np
+
+    width, height = page.cropbox.width, page.cropbox.height
+    clipped = [
+        (max(0.0, x0), max(0.0, y0), min(width, x1), min(height, y1)) for x0, y0, x1, y1 in boxes if x1 > 0 and y1 > 0
+    ]
+    clipped = [box for box in clipped if box[2] > box[0] and box[3] > box[1]]
+    if not clipped or width * height <= 0:
+        return 0.0
+    xs = np.unique([v for box in clipped for v in (box[0], box[2])])
+    ys = np.unique([v for box in clipped for v in (box[1], box[3])])
+    inside = np.zeros((len(ys) - 1, len(xs) - 1), dtype=bool)
+    for x0, y0, x1, y1 in clipped:
+        inside[np.searchsorted(ys, y0) : np.searchsorted(ys, y1), np.searchsorted(xs, x0) : np.searchsorted(xs, x1)] = 1
+    return float((np.outer(np.diff(ys), np.diff(xs)) * inside).sum() / (width * height))
+
+
+def scan_parts(page: pymupdf.Page, placements: list[dict]) -> list[dict]:
+    """The image placements that are a scan of the page, on a page without a text layer or under an OCR tool's: one
+    that ``fills`` it; else the strips across it (``spans``) where together they cover ``PAGE_FILLED`` of it (a scanner
+    or PDF tool that stores a page as eight strips, each of which was a figure cut through the page's lines); else none.
+    A picture pasted over a scan, narrower than the page, is no strip: it stays a figure, as an inset scan does."""
+    whole = [info for info in placements if fills(page, info)]
+    if whole:
+        return whole
+    strips = [info for info in placements if spans(page, info)]
+    return strips if covered(page, [info["bbox"] for info in strips]) >= PAGE_FILLED else []
+
+
+def spans(page: pymupdf.Page, info: dict) -> bool:
+    """Whether an image's placement (unrotated points) reaches across ``PAGE_FILLED`` of the page's width or down as
+    much of its height: a strip of a scan, not a picture placed on the page."""
+    x0, y0, x1, y1 = info["bbox"]
+    width, height = page.cropbox.width, page.cropbox.height
+    across = min(x1, width) - max(x0, 0.0)
+    down = min(y1, height) - max(y0, 0.0)
+    return across >= PAGE_FILLED * width or down >= PAGE_FILLED * height
 
 
 MASTER_MARGIN = 0.25
@@ -780,7 +881,8 @@ class PdfSource(Source):
             return 0
 
     def _open(self) -> pymupdf.Document:
-        """The document, or a one-line ``BadInputError`` (with what MuPDF said while opening it)."""
+        """The document, its pages counted as its page tree holds them (``recount_pages``, noted once in
+        ``problems``), or a one-line ``BadInputError`` (with what MuPDF said while opening it)."""
         import pymupdf  # here, not at import: finding an unchanged PDF needs no reader (half a second)
 
         try:
@@ -796,6 +898,8 @@ class PdfSource(Source):
         if doc.needs_pass:
             doc.close()
             raise BadInputError(f"{self.path} is encrypted; decrypt it first (e.g. qpdf --decrypt)")
+        if (recounted := recount_pages(doc)) and (problem := f"{self.path}: {recounted}") not in self.problems:
+            self.problems.append(problem)
         if doc.page_count == 0:
             doc.close()
             raise BadInputError(f"{self.path} has no pages")
@@ -927,8 +1031,8 @@ class PdfSource(Source):
         if placements is None:
             placements = placed_images(page, self.settings.max_image_pixels)
         # an OCR tool's scan keeps its text layer (the page's words) but is a scan all the same; checked only where an
-        # image fills the page, so a book's other pages cost nothing more
-        scanned = scanned or (any(fills(page, info) for info in placements) and behind_ocr_layer(page))
+        # image (or strips of one) fills the page, so a book's other pages cost nothing more
+        scanned = scanned or (bool(scan_parts(page, placements)) and behind_ocr_layer(page))
         body = body_blocks(blocks, unrotated_height(page), running)
         yield Page(self.key, fingerprint, number, text, rendered, book, sections.last, printed, scanned)
         yield from self._passages(page, body, fingerprint, book, sections, printed)
@@ -994,15 +1098,16 @@ class PdfSource(Source):
         placements: list[dict] | None = None,
     ) -> Iterator[Figure]:
         """The page's embedded images over ``min_figure_px``, each with its caption among the page's ``body``
-        (``body_blocks``); on a ``scanned`` page (without a text layer, or under an OCR tool's), the image filling it is
-        the page itself (its ``Page`` carries it), not a figure too, unless the page is a ``plate`` (``_read``: a
-        picture, which a figure search must list); a slide master's image (``templates``, from ``template_images``) only
-        on its first page or with a caption of its own. An image the page gives no caption (a slide's picture) takes the
-        page's title (``page_title``), and a plate's picture, above which the page prints nothing, the last title of its
-        bookmark path (``section``); a master's image takes neither: a logo is not what each slide's title names.
-        Figures are numbered top to bottom among the page's figures (``Figure.index``, whence an unlabelled one's
-        "p6-img1"), not among its images: a logo left out takes no number. ``placements`` are the page's
-        ``placed_images``, where the caller has them (finding each image's xref decodes it)."""
+        (``body_blocks``); on a ``scanned`` page (without a text layer, or under an OCR tool's), the image filling it
+        (or the strips filling it together: ``scan_parts``) is the page itself (its ``Page`` carries it), not a figure
+        too, unless the page is a ``plate`` (``_read``: a picture, which a figure search must list); a slide master's
+        image (``templates``, from ``template_images``) only on its first page or with a caption of its own. An image
+        the page gives no caption (a slide's picture) takes the page's title (``page_title``), and a plate's picture,
+        above which the page prints nothing, the last title of its bookmark path (``section``); a master's image takes
+        neither: a logo is not what each slide's title names. Figures are numbered top to bottom among the page's
+        figures (``Figure.index``, whence an unlabelled one's "p6-img1"), not among its images: a logo left out takes no
+        number. ``placements`` are the page's ``placed_images``, where the caller has them (finding each image's xref
+        decodes it)."""
         import pymupdf
 
         number = page.number + 1
@@ -1013,13 +1118,14 @@ class PdfSource(Source):
         if placements is None:
             placements = placed_images(page, self.settings.max_image_pixels)
         placements = sorted(placements, key=lambda info: (info["bbox"][1], info["bbox"][0]))
+        scan = scan_parts(page, placements) if scanned and not plate else []
         for info in placements:
             xref = info.get("xref", 0)
             if not xref or xref in seen:
                 continue
             seen.add(xref)
             small = min(info["width"], info["height"]) < self.settings.min_figure_px
-            if small or (scanned and not plate and fills(page, info)):
+            if small or info in scan:
                 continue
             bbox: BBox = tuple(round(v, 1) for v in info["bbox"])
             shown.append((info, bbox, find_caption(bbox, body, continued)))
