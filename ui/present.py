@@ -209,6 +209,26 @@ def relevance_words(hit: dict[str, Any], look_alike: bool) -> str:
     return "looks alike" if look_alike and rankers and rankers <= LOOK_ALIKE_RANKERS else hit["relevance"]
 
 
+VALUES_NAMED = 3  # of a filter's values, the results line names this many and counts the rest
+
+
+def values_said(picked: list[str], offered: list[str]) -> str:
+    """A filter's values as the results line says them: "colon or lung"; by those left out where most of a menu's
+    values are picked ("other than benign lung tissue": its "Select all", then one unpicked), and at most
+    ``VALUES_NAMED`` of them named ("liver, lung, colon or 5 more"). The line, read out, listed 39 diagnoses."""
+    left_out = [value for value in offered if value not in picked]
+    if len(picked) > VALUES_NAMED and len(left_out) < len(picked):
+        return "other than " + listed(left_out, "and")
+    return listed(picked, "or")
+
+
+def listed(names: list[str], conjunction: str) -> str:
+    """``names`` as words ("a, b and c"), the fourth and later counted ("a, b, c and 2 more")."""
+    if len(names) > VALUES_NAMED:
+        names = [*names[:VALUES_NAMED], f"{len(names) - VALUES_NAMED} more"]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
+
+
 def results_status(count: int, title: str, images: str = "") -> str:
     """The line a screen reader announces when results arrive (a search, find similar, show more): "12 results for
     “koilocytes”", or what to try when none came (a note outside the live region is never read out); ``title`` says

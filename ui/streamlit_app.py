@@ -79,6 +79,7 @@ from pathatlas.ui.present import (
     unknown_words_note,
     unreachable_message,
     unsupported_file,
+    values_said,
 )
 
 st.set_page_config(page_title="PathAtlas", layout="wide", menu_items={"About": "PathAtlas: search pathology books."})
@@ -350,8 +351,10 @@ def filter_menus() -> None:
 
 
 def chosen_filters() -> dict[str, list[str]]:
-    """The values picked in the filter menus, read from their state: a menu's callback runs before they are drawn."""
-    return {name: picked for name in FILTERS if (picked := st.session_state.get(f"filter-{name}"))}
+    """The filters the menus hold, read from their state (a menu's callback runs before they are drawn); a menu
+    holding every value (``narrows``) filters nothing, its values left shown so that one can be unpicked."""
+    picked = {name: values for name in FILTERS if (values := st.session_state.get(f"filter-{name}"))}
+    return {name: values for name, values in picked.items() if narrows(name, values)}
 
 
 def sent_filters(path: str, chosen: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -361,18 +364,20 @@ def sent_filters(path: str, chosen: dict[str, list[str]]) -> dict[str, list[str]
 
 def filters_said(filters: dict[str, list[str]]) -> str:
     """A search's filters as its results line says them: "in organ colon or lung, kind case"."""
-    said = [
-        f"{FILTERS[name].lower()} {' or '.join(value_names(name).get(v, v) for v in values)}"
-        for name, values in filters.items()
-    ]
+    said = []
+    for name, values in filters.items():
+        named = value_names(name)
+        said.append(f"{FILTERS[name].lower()} {values_said([named.get(v, v) for v in values], list(named.values()))}")
     return f"in {', '.join(said)}" if said else ""
 
 
 def narrows(name: str, values: list[str]) -> bool:
     """Whether picking ``values`` in filter ``name`` is a filter. Every value of a menu of several picked (its
     "Select all") is none: as one, it dropped each record without the field (LC25000's tiles name no organ), and the
-    URL named every value. A menu of one value has no "Select all": its value picked is a choice ("lung" where the
-    other records name no organ). While the values are unknown (the API unreachable) a pick is kept."""
+    URL named every value; the menu keeps them shown (``chosen_filters``): emptied to "any", it left nothing to unpick,
+    and a lecturer's click meant to unpick one value picked it alone. A menu of one value has no "Select all": its
+    value picked is a choice ("lung" where the other records name no organ). While the values are unknown (the API
+    unreachable) a pick is kept."""
     offered = value_names(name)
     return len(offered) < 2 or not offered.keys() <= set(values)
 
@@ -380,10 +385,7 @@ def narrows(name: str, values: list[str]) -> bool:
 def refilter() -> None:
     """Filter menu callback: the search shown (by text, image or look) again under the filters now chosen, and a text
     search's URL naming them. The unfiltered results, their count and the URL stayed until Search was pressed, and a
-    screen reader heard nothing change. A menu holding every value shows "any" again (``narrows``)."""
-    for name, values in chosen_filters().items():
-        if not narrows(name, values):
-            st.session_state[f"filter-{name}"] = []
+    screen reader heard nothing change. A menu holding every value filters nothing (``narrows``)."""
     if "hits" not in st.session_state and "search_refused" not in st.session_state:
         return  # no search shown
     method, path, title, kwargs, _ = st.session_state.last_search
