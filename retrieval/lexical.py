@@ -64,13 +64,15 @@ from pathatlas.settings import snowball_languages
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
-TERMS_VERSION = 12
+TERMS_VERSION = 13
 """What a saved segment's terms are (1: stems only; 2: Roman numerals kept as letters; 3: Roman numerals read as digits;
 4: Unicode-normalised, accents folded, CJK character pairs; 5: Turkish texts by Turkish stems; 6: by English stems
 too; 7: a named language's words typed without its letters also stemmed as it spells them, ``Language.spelt``; 8: names
 joined by a hyphen or an ampersand, ``JOINED``; 9: Latin plurals read as singulars, ``singular``; 10: an underscore
 parts words, a lone Greek letter is read as its name, ``searchable``; 11: British spellings read as American,
-``american``; 12: a Latin verb's noun stem read as the verb's, ``ROOT_ALTERNATIONS``).
+``american``; 12: a Latin verb's noun stem read as the verb's, ``ROOT_ALTERNATIONS``; 13: "concept" kept apart from
+"conception", ``IDEAS``; "mmHg" read as "mm Hg", ``searchable``; an ion or a sign-marked name by its charge, "Ca++" as
+"Ca2+", "K+" as "k+", ``CHARGED``).
 Segments of another version are re-read from the store and kept in memory, as a search never writes the index
 (``Index._load_lexical``); the next commit saves them (an ``index`` run that changed nothing makes one for them:
 ``Index.needs_rewrite``)."""
@@ -96,6 +98,20 @@ TYPED_JOINED = (
 )
 """``JOINED`` as a query types them, also with a space ("HER 2", "ki 67", "CD 20") or "and" between capitals ("H and
 E"). Queries only: in a text "page 12" or "A and B" are no names, and a query term no text holds changes no score."""
+SIGNS = "+\u2013\u2212-"
+"""A charge's signs: plus, and minus as printed (en dash, minus sign) or typed (hyphen)."""
+CHARGED = re.compile(
+    rf"(?<![\w{SIGNS}])((?:[A-Z][a-z]?\d*)*[A-Z][a-z]?)(\d?)(\+{{1,3}}|[{SIGNS[1:]}]{{1,3}})(?![\w{SIGNS}])"
+)
+"""An ion or another name a sign ends ("K+", "H+", "Ca++", "Ca2+", "Na+", "Cl\u2013", "Rh+", blood type "O\u2212"), in a
+text starting with a capital ("T- and B-cells" have none: a hyphen there ends a word). Where the stems miss it, it is
+read as one term of its name and charge (``charged_terms``): a lone letter, which they drop ("K+", "H+", "O\u2212"), and
+a charge of two or more, which they read as two names ("Ca++" as "ca", "Ca2+" as "ca2": both are "ca2+", as the A&P
+book prints both). "Na+" and "Cl\u2013" are their stems already: a second term would count them twice."""
+TYPED_CHARGED = re.compile(CHARGED.pattern, re.IGNORECASE)
+"""``CHARGED`` as a query types it, in any case ("k+", "ca2+"): a query term no text holds changes no score."""
+MM_HG = re.compile(r"(?<=\bmm)(?=hg\b)", re.IGNORECASE)
+"""Where "mmHg", as students and clinicians type it, parts into the book's "mm Hg" (``searchable``)."""
 WORD = re.compile(r"[^\W_]{2,}")
 """A word: two letters or digits or more, parted by anything else, an underscore too (as ``searchable`` reads)."""
 GREEK_LETTER = re.compile(r"(?<![^\W\d_])[\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9](?![^\W\d_])")
@@ -204,6 +220,10 @@ ROOT_ALTERNATIONS = re.compile(r"(?<=[a-z]{2})(?:(orp)t|(um)pt|(uc)t|(ip)t|(ep)t
 "resorpt", produce / production, consume / consumption, describe / description, receive / reception): the noun's
 stem is read as the verb's (``root``), so a question saying "resorb" finds the page saying "resorption"."""
 VERB_ROOTS = {"orp": "orb", "um": "um", "uc": "uc", "ip": "ib", "ep": "eiv"}
+IDEAS = frozenset({"concept", "concepts"})
+"""Nouns whose stem ``root`` would read as a verb whose act they do not name: a "concept" is an idea, where
+"conception" (which Snowball stems alike) is conceiving a child, so "conception" finds the pages on fertilization, not
+the thirty saying "concept"."""
 
 
 def root(stem: str) -> str:
@@ -216,8 +236,8 @@ def root(stem: str) -> str:
 
 class EnglishStemmer:
     """The English Snowball stemmer (PyStemmer), reading each word as its ``singular`` spelt ``american``, and the
-    stem's Latin noun root as the verb's (``root``): BM25's, the agent's and the snippet marks' stems. One per thread:
-    a Snowball stemmer must not be called concurrently."""
+    stem's Latin noun root as the verb's (``root``) but for ``IDEAS``: BM25's, the agent's and the snippet marks'
+    stems. One per thread: a Snowball stemmer must not be called concurrently."""
 
     def __init__(self) -> None:
         import Stemmer
@@ -225,10 +245,14 @@ class EnglishStemmer:
         self._snowball = Stemmer.Stemmer("english")
 
     def stemWords(self, words: list[str]) -> list[str]:  # noqa: N802 (bm25s calls it by PyStemmer's name)
-        return [root(stem) for stem in self._snowball.stemWords([singular(american(word)) for word in words])]
+        read = [singular(american(word)) for word in words]
+        return [
+            stem if word in IDEAS else root(stem)
+            for word, stem in zip(read, self._snowball.stemWords(read), strict=True)
+        ]
 
     def stemWord(self, word: str) -> str:  # noqa: N802
-        return root(self._snowball.stemWord(singular(american(word))))
+        return self.stemWords([word])[0]
 
 
 """A word as bm25s's tokenizer reads one."""
@@ -382,8 +406,8 @@ def cjk_terms(text: str) -> list[str]:
 def searchable(text: str) -> str:
     """``text`` as its terms are read: normalised, accents folded; the micro sign and Greek mu one letter (a PDF
     prints "µm", most keyboards' Greek layouts give "μm"); an underscore parts words (a case label "lung_scc" holds
-    "scc"); a Greek letter standing alone is its name (``GREEK_LETTER``)."""
-    folded = ascii_folded(normalise(text)).replace(MICRO, MU).replace("_", " ")
+    "scc"); a Greek letter standing alone is its name (``GREEK_LETTER``); "mmHg" is "mm Hg" (``MM_HG``)."""
+    folded = MM_HG.sub(" ", ascii_folded(normalise(text)).replace(MICRO, MU).replace("_", " "))
     return GREEK_LETTER.sub(lambda letter: f" {unicodedata.name(letter[0]).split()[-1].lower()} ", folded)
 
 
@@ -429,6 +453,23 @@ def joined_terms(texts: list[str], typed: bool = False) -> list[list[str]]:
     return [[stems.get(word, word.lower()) if how == "#" else word.lower() for how, word in names] for names in found]
 
 
+def charged_terms(texts: list[str], typed: bool = False) -> list[list[str]]:
+    """Each ``searchable`` text's ions and other sign-marked names the stems miss (``CHARGED``, or ``TYPED_CHARGED``
+    for a query) as name, charge count and sign: "Ca++" and "Ca2+" as "ca2+", "K+" as "k+", "O\u2212" as "o-"."""
+    pattern = TYPED_CHARGED if typed else CHARGED
+    charged = [[charge_term(*match.groups()) for match in pattern.finditer(text)] for text in texts]
+    return [[term for term in terms if term] for terms in charged]
+
+
+def charge_term(name: str, count: str, signs: str) -> str:
+    """One charged name's term, repeated signs as their count ("++" is "2+"), any minus as a hyphen; empty where its
+    stem is the name already (one charge on a name of two letters or more: "Na+", "Cl\u2013")."""
+    count = count or (str(len(signs)) if len(signs) > 1 else "")
+    if len(name) > 1 and not count:
+        return ""
+    return f"{name.lower()}{count}{'+' if signs[0] == '+' else '-'}"
+
+
 def lettered_terms(texts: list[str]) -> list[list[str]]:
     """Each text's lettered words, as ``lettered_spans`` finds them."""
     return [[term for _, term in spans] for spans in lettered_spans(texts)]
@@ -437,14 +478,16 @@ def lettered_terms(texts: list[str]) -> list[list[str]]:
 def analysed(texts: list[str], languages: tuple[Language, ...] = ()) -> tuple[list[list[str]], list[list[str]]]:
     """What BM25 indexes of each text: its stems (``tokenize``'s), which BM25 counts as its length; then, not counted,
     the stems of the language its letters tell (``TOLD``) and of each of ``languages``, the lettered words
-    (``lettered_terms``) and the joined names (``joined_terms``), which read words already counted. So every text
+    (``lettered_terms``), the joined names (``joined_terms``) and the charged ones (``charged_terms``), which read words
+    already counted (or a lone letter, "K+", that is none). So every text
     keeps its English terms and scores: a short English caption taken for Turkish ("Kidney cells, from Prof. Şahin's
     lab") still matches "kidney cell"."""
     folded = [searchable(text) for text in texts]
     extra = []
-    for text, lettered, joined in zip(texts, lettered_terms(folded), joined_terms(folded), strict=True):
+    named = zip(texts, lettered_terms(folded), joined_terms(folded), charged_terms(folded), strict=True)
+    for text, lettered, joined, charged in named:
         read_in = dict.fromkeys([*(lang for lang in TOLD if lang.written_in(text)), *languages])
-        extra.append([term for lang in read_in for term in stems_in(lang, text)] + lettered + joined)
+        extra.append([term for lang in read_in for term in stems_in(lang, text)] + lettered + joined + charged)
     return _stems(folded), extra
 
 
@@ -456,14 +499,15 @@ def terms(texts: list[str]) -> list[list[str]]:
 
 
 def lookup_terms(texts: list[str], languages: tuple[Language, ...] = ()) -> list[list[str]]:
-    """What BM25 looks up for each query: its ``terms``, its joined names as typed (``TYPED_JOINED``) and its stems in
-    every language texts may be read in: those told by their letters (``TOLD``: a query is too short to tell its
-    language by) and ``languages``."""
+    """What BM25 looks up for each query: its ``terms``, its joined and charged names as typed (``TYPED_JOINED``,
+    ``TYPED_CHARGED``) and its stems in every language texts may be read in: those told by their letters (``TOLD``: a
+    query is too short to tell its language by) and ``languages``."""
     looked = TOLD + tuple(lang for lang in languages if lang not in TOLD)
-    joined = joined_terms([searchable(text) for text in texts], typed=True)
+    folded = [searchable(text) for text in texts]
+    named = zip(joined_terms(folded, typed=True), charged_terms(folded, typed=True), strict=True)
     return [
-        found + names + [t for lang in looked for t in stems_in(lang, text)]
-        for found, names, text in zip(terms(texts), joined, texts, strict=True)
+        found + joined + charged + [t for lang in looked for t in stems_in(lang, text)]
+        for found, (joined, charged), text in zip(terms(texts), named, texts, strict=True)
     ]
 
 
@@ -495,11 +539,16 @@ def _function_stems() -> frozenset[str]:
 
 def has_words(text: str) -> bool:
     """Whether ``text`` has a word to look for: not only function words ("what is it", "the of and":
-    ``FUNCTION_WORDS``), punctuation or single letters, other than a joined name ("H&E", "HER 2": ``TYPED_JOINED``). A
-    query without one matches records by filler alone ("what" on a page of review questions), and its text vector
-    means nothing either."""
+    ``FUNCTION_WORDS``), punctuation or single letters, other than a joined name ("H&E", "HER 2": ``TYPED_JOINED``) or
+    a charged one ("K+", "H+": ``TYPED_CHARGED``). A query without one matches records by filler alone ("what" on a
+    page of review questions), and its text vector means nothing either."""
     words = tokenize([text])[0]
-    return any(stem not in _function_stems() for stem in words) or any(joined_terms([searchable(text)], typed=True))
+    folded = [searchable(text)]
+    return (
+        any(stem not in _function_stems() for stem in words)
+        or any(joined_terms(folded, typed=True)[0])
+        or any(charged_terms(folded, typed=True)[0])
+    )
 
 
 def content_terms(text: str) -> list[str]:
