@@ -441,6 +441,24 @@ def source_names(index: Index) -> dict[str, str]:
     return distinct_names(index.manifest)
 
 
+EMPTY_QUERY = "empty query: give some text, an image, or both"
+
+
+def unsearchable(text: str) -> str | None:
+    """Why ``text`` cannot be searched on its own, in the words every door refuses it with (the command line, MCP,
+    LangChain, REST's 422): blank, or no word to look for (``has_words``: stop words, single letters, punctuation);
+    None when it can. REST refused "x" and "H&E" in other words (422) than "the of and" (400)."""
+    shown = text.strip()
+    if not shown:
+        return EMPTY_QUERY
+    if not has_words(shown):
+        return (
+            f"the query {shown[:60]!r} has only common words (stop words, single letters or punctuation): "
+            "add a word to look for"
+        )
+    return None
+
+
 @dataclass
 class Query:
     text: str | None = None
@@ -460,7 +478,7 @@ class Query:
             raise BadInputError(f"text must be a string, not {type(self.text).__name__}")
         self.text = (self.text or "").strip() or None
         if self.text is None and self.image is None:
-            raise BadInputError("empty query: give some text, an image, or both")
+            raise BadInputError(EMPTY_QUERY)
         self.k = whole_number(self.k, "k", 1)
         if self.pages_per_section is not None:
             self.pages_per_section = whole_number(self.pages_per_section, "pages_per_section", 0)
@@ -471,12 +489,9 @@ class Query:
         check_filters(self.filters)
         if self.text is not None:
             check_unicode(self.text, "text")
-        if self.text is not None and not has_words(self.text):
+        if self.text is not None and (problem := unsearchable(self.text)):
             if self.image is None:
-                raise BadInputError(
-                    f"the query {self.text[:60]!r} has only common words (stop words, single letters or "
-                    "punctuation): add a word to look for"
-                )
+                raise BadInputError(problem)
             self.text = None  # with an image, the image alone decides
 
 

@@ -58,7 +58,7 @@ def test_text_search_returns_cited_hits_with_media(client):
     assert page.status_code == 200 and page.content[:4] == b"\x89PNG"
     assert client.post("/search", json={"text": ""}).status_code == 422
     stop_words = client.post("/search", json={"text": "the of and"})  # nothing to look for is no "best match"
-    assert stop_words.status_code == 400 and "only common words" in stop_words.json()["detail"]
+    assert stop_words.status_code == 422 and "only common words" in stop_words.json()["detail"][0]["msg"]
 
 
 def test_image_search_and_bad_images(client):

@@ -27,7 +27,8 @@ def test_a_restarted_service_says_how_an_earlier_job_ended(tmp_path):
         assert client.get(f"/jobs/{job['id']}").json() == ended and ended["status"] == "done"
         again = client.get(f"/jobs/{failed['id']}").json()
         assert again == failed and again["status"] == "failed" and "broken.pdf" in again["error"]
-        assert client.delete(f"/jobs/{job['id']}", headers=AUTH).json()["status"] == "done"  # nothing to cancel
+        ended = client.delete(f"/jobs/{job['id']}", headers=AUTH)  # nothing to cancel
+        assert ended.status_code == 409 and ended.json()["detail"].endswith("already ended (done): nothing to cancel")
 
 
 def recorded_running(settings, claim: bool) -> Job:

@@ -102,7 +102,7 @@ def test_a_query_of_function_words_alone_is_refused_by_the_cli_and_rest(indexed,
     settings = hashing_settings(indexed, index=indexed / "idx")
     with TestClient(create_app(settings)) as client:
         response = client.post("/search", json={"text": filler})
-    assert response.status_code == 400 and "only common words" in response.json()["detail"], response.text
+    assert response.status_code == 422 and "only common words" in response.json()["detail"][0]["msg"], response.text
 
 
 @pytest.mark.parametrize("filler", ["what is it", "Which is not?"])

@@ -87,8 +87,8 @@ def test_rest_takes_one_ideograph_and_refuses_symbols_in_a_plain_line(text):
     with pytest.raises(ValidationError) as refused:
         SearchRequest(text=text)
     (error,) = refused.value.errors()
-    wanted = "the search text has no word to look for: type two letters or digits in a row, or a CJK character"
-    assert error["msg"] == f"Value error, {wanted}"
+    wanted = "has only common words (stop words, single letters or punctuation): add a word to look for"
+    assert error["msg"] == f"the query {text!r} {wanted}"
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ def test_mcp_get_page_and_search_image_take_only_their_arguments(server):  # noq
     said = call(server, "get_page", {"source": "demo-primer.pdf", "page": True}).content[0].text
     assert said == "Error executing tool get_page: page: input should be a valid integer, not True"
     said = call(server, "search_image", {"image": "abc"}).content[0].text
-    takes = "search_image takes image_base64, image_path, k, kind, source, organ, diagnosis"
+    takes = "search_image takes image_base64, image_path, text, k, kind, source, organ, diagnosis"
     assert said == f"Error executing tool search_image: unknown argument 'image'; {takes}"
     assert result_json(call(server, "get_page", {"source": "demo-primer.pdf", "page": 1}))["page"] == 1
 

@@ -54,6 +54,14 @@ Kind = Annotated[str | None, Field(description=f"Only hits of this kind: {', '.j
 Source = Annotated[str | None, Field(description="Only hits from this source (file name, e.g. book.pdf, or its id).")]
 Organ = Annotated[str | None, Field(description="Only case images of this organ, e.g. lung.")]
 Diagnosis = Annotated[str | None, Field(description="Only case images with this diagnosis, e.g. sarcoidosis.")]
+ImageText = Annotated[
+    str | None,
+    Field(
+        description="Words to look for beside the image (optional), as REST's /search/image takes them; without a "
+        "word to look for (stop words alone) the image alone decides."
+    ),
+    WithJsonSchema({"anyOf": [{"type": "string", "maxLength": MAX_TEXT_CHARS}, {"type": "null"}]}),
+]
 ImageBase64 = Annotated[str | None, Field(description="An image (JPEG, PNG, TIFF...) as base64, or a data: URL.")]
 ImagePath = Annotated[
     str | None,
@@ -189,15 +197,17 @@ class Toolbox:
         self,
         image_base64: ImageBase64 = None,
         image_path: ImagePath = None,
+        text: ImageText = None,
         k: K = 10,
         kind: Kind = None,
         source: Source = None,
         organ: Organ = None,
         diagnosis: Diagnosis = None,
     ) -> dict[str, Any]:
-        """Find figures, pages and case images that look like an image (give image_base64 or image_path); same hits as search, and image_words: the words read in the image and searched ("" when none)."""  # noqa: E501
+        """Find figures, pages and case images that look like an image (image_base64 or image_path), with text too if given; same hits as search, and image_words: words read in the image and searched."""  # noqa: E501
         image = self._image(image_base64, image_path)
-        return self._found(Query(image=image, k=k, filters=self._filters(kind, source, organ, diagnosis)))
+        filters = self._filters(kind, source, organ, diagnosis)
+        return self._found(Query(text=text, image=image, k=k, filters=filters))
 
     def ask(
         self,

@@ -20,14 +20,14 @@ from pydantic import (
     ValidationError,
     with_config,
 )
-from pydantic_core import PydanticKnownError
+from pydantic_core import PydanticCustomError, PydanticKnownError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from pathatlas.agent.questions import ONE_OPTION, repeated_option
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.records import KINDS, Hit, organ_text
-from pathatlas.retrieval.search import SPECIMEN, USER_FILTERS, blank, echoed, empty_filter, source_names
+from pathatlas.retrieval.search import SPECIMEN, USER_FILTERS, blank, echoed, empty_filter, source_names, unsearchable
 from pathatlas.retrieval.text import CJK_RUN
 from pathatlas.settings import Settings
 from pathatlas.ui.present import LOOK_ALIKE_RANKERS, matched_why
@@ -167,6 +167,9 @@ class Links:
     def case_image(self, record_id: str) -> str:
         return f"{self.root}/media/cases/{record_id}"
 
+    def case(self, record_id: str) -> str:
+        return f"{self.root}/cases/{record_id}"
+
 
 def has_rendered_pages(source: str, page: int | None) -> bool:
     """Whether the media route renders the page a record cites: a PDF's (a source's key or name ending ``.pdf``, as
@@ -175,7 +178,8 @@ def has_rendered_pages(source: str, page: int | None) -> bool:
 
 
 class HitOut(BaseModel):
-    """``hit_record`` as REST serves it: the thumbnail (a server file) as a URL, and the page's."""
+    """``hit_record`` as REST serves it: the thumbnail (a server file) as a URL, and the page's; a case image's case
+    and full-size image, as an answer's citation links the image (``linked``)."""
 
     model_config = ConfigDict(extra="forbid")  # a field hit_record adds must be declared here, not dropped silently
 
@@ -227,6 +231,10 @@ class HitOut(BaseModel):
     )
     thumbnail_url: str | None = Field(None, description="GET this for the hit's thumbnail.")
     page_url: str | None = Field(None, description="GET this for the rendered page with the hit highlighted.")
+    case_url: str | None = Field(
+        None, description="For a case image: GET this for its case (diagnosis, organ, labels, each of its images)."
+    )
+    case_image_url: str | None = Field(None, description="For a case image: GET this for the image at full size.")
 
     @classmethod
     def of(
@@ -241,6 +249,8 @@ class HitOut(BaseModel):
             page_url=links.page(hit.passage or hit.id)
             if has_rendered_pages(hit.citation.source, hit.citation.page)
             else None,
+            case_url=links.case(hit.id) if hit.kind == "case" else None,
+            case_image_url=links.case_image(hit.id) if hit.kind == "case" and hit.citation.image else None,
         )
 
     @classmethod
@@ -379,8 +389,8 @@ def a_word_in(what: str) -> Callable[[str], str]:
 
 
 def worded(what: str) -> Any:
-    """A request text that must hold a word to look for (``A_WORD``, which its schema's pattern says too): a search's
-    text, a question asked without an image."""
+    """A request text that must hold a word to look for (``A_WORD``, which its schema's pattern says too): a question
+    asked without an image."""
     return Annotated[
         str,
         Field(
@@ -395,7 +405,27 @@ def worded(what: str) -> Any:
     ]
 
 
-SearchText = worded("the search text")
+def searchable(text: str) -> str:
+    """A search text as every door takes it (``search.unsearchable``), else a 422 in their words (no "Value error, "
+    before them). ``A_WORD`` refused "H&E" and "K+", which the other doors search, and let "the of and" reach the
+    search, which refused it with 400 in other words."""
+    if problem := unsearchable(text):
+        raise PydanticCustomError("unsearchable_text", problem)  # no context: the text is not read as a template
+    return text
+
+
+SearchText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        json_schema_extra=DOCUMENTED_LENGTH,
+        description="What to look for: a word that is no stop word (two letters or digits in a row, one Chinese, "
+        "Japanese or Korean character, or a name such as H&E or K+). A text without one ('x', 'the of and', spaces) "
+        "is refused with 422, in the words the command line and MCP refuse it with.",
+    ),
+    AfterValidator(valid_unicode),
+    AfterValidator(searchable),
+]
 QuestionText = worded("the question")
 OptionText = Annotated[
     str, Field(min_length=1, pattern=r"\S", json_schema_extra=DOCUMENTED_LENGTH), AfterValidator(valid_unicode)
@@ -614,6 +644,11 @@ class JobOut(BaseModel):
         default_factory=list,
         description="Hints for the uploader and the server's operator, e.g. zip members left out (no PDF, case image "
         "or metadata file), or that figure OCR was skipped.",
+    )
+    cancel_requested: bool = Field(
+        False,
+        description="True once DELETE /jobs/{id} asked the job to stop: it stops at its next page or image, rolls "
+        "back what it indexed, and then reads cancelled.",
     )
 
 

@@ -138,13 +138,24 @@ def known_job(engine: Engine, job_id: str) -> Job:
     "/jobs/{job_id}",
     operation_id="cancel_job",
     response_model=JobOut,
+    status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Writer],
     summary="Cancel an index job",
-    responses=errors(401, 403, 404, 409, 422),
+    description="202: the cancel is taken (cancel_requested is true); the job stops at its next page or image, and "
+    "GET /jobs/{id} then reads cancelled. 409: the job already ended (done, failed, cancelled or interrupted), or "
+    "runs in another server process.",
+    responses={
+        **errors(401, 403, 404, 409, 422),
+        409: {**errors(409)[409], "description": "The job already ended, or runs in another server process"},
+    },
 )
 def cancel_job(job_id: str, engine: EngineDep) -> JobOut:
+    """202, as RFC 9110 answers a DELETE taken but not yet enacted: the job stops at its next step. A job that has
+    ended is 409, naming how it ended: a 200 with its status left the client to guess whether anything was cancelled."""
     job = known_job(engine, job_id)
-    if job.running and job_id not in engine.jobs:  # recorded, and its upload still claimed: another process runs it
+    if not job.running:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} already ended ({job.status}): nothing to cancel")
+    if job_id not in engine.jobs:  # recorded, and its upload still claimed: another process runs it
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} runs in another server process: cancel it there")
-    job.cancel_requested = job.running
+    job.cancel_requested = True
     return job_out(job)
