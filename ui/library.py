@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -116,18 +117,34 @@ def source_states(index: Any, settings: Any) -> dict[str, dict[str, Any]]:
     }
 
 
-def check_folder(index: Path) -> None:
-    """A file given as the index is refused when the ``Atlas`` is made, in a Python caller's words: ``Index.open``
-    refuses it at first use as the CLI reads it ("give a folder with --index")."""
+def check_folder(index: Path, caller: str = "Atlas") -> None:
+    """A file given as the index is refused when the ``Atlas`` (or the ``caller``) is made, in a Python caller's words:
+    ``Index.open`` refuses it at first use as the CLI reads it ("give a folder with --index")."""
     path = index.expanduser()
     if path.exists() and not path.is_dir():
-        raise BadInputError(f"{path} is a file, not an index folder: pass Atlas a folder, e.g. Atlas('my-index')")
+        raise BadInputError(f"{path} is a file, not an index folder: pass {caller} a folder, e.g. {caller}('my-index')")
+
+
+def option_texts(options: object) -> object:
+    """Options as a list: a list or tuple, or a column a notebook holds them in (a pandas ``Series``, a numpy array:
+    anything with ``tolist``), whose truth ``with_pasted_options`` cannot test ("the truth value of an array is
+    ambiguous"); anything else as given, for ``Question.validate`` to refuse in one line."""
+    if callable(getattr(options, "tolist", None)):
+        return options.tolist()
+    return list(options) if isinstance(options, list | tuple) else options
 
 
 class Atlas:
     """An index opened once: ``index`` is its folder (default: ``PATHATLAS_INDEX``, else ``<home>/index``);
     ``settings`` are the ``PATHATLAS_*`` settings by name (``Atlas("idx", figure_ocr=False)``). An index that does not
-    exist yet is created by the first ``add``."""
+    exist yet is created by the first ``add``.
+
+    ``add`` and ``remove`` sources, ``search`` (hit dicts, as ``search --json``) or ``hits`` (``Hit`` objects) by text,
+    image or both, ``similar`` to a hit, ``ask`` a question, list ``sources``. Mistakes (a wrong type, ``k`` outside
+    1-100, an unknown filter or source, no index there) raise one-line ``pathatlas.errors.PathAtlasError``s
+    (``BadInputError``, ``UnknownSourceError``, ``IndexMissingError`` ...). Threads may share one ``Atlas`` (while
+    another process writes the index, give each thread its own: ``_catch_up``); ``close()`` (or the end of a ``with``
+    block) lets the index go, and the next call opens it again."""
 
     def __init__(self, index: str | os.PathLike | None = None, **settings: Any):
         if "settings" in settings:  # refused before load_settings, whose line would name it as an unknown setting
@@ -146,6 +163,9 @@ class Atlas:
         self._searcher = None
         self._agents: dict[str, Any] = {}
         """Answerer name to its agent, built on first use (its sentence-vector cache serves the next questions)."""
+        self._opening = threading.RLock()
+        """Held while the index, searcher or an agent is made: threads whose first calls meet opened the index once
+        each (8 threads on the book: 8 copies of its vectors, 32 s instead of 4) rather than share one."""
 
     @property
     def index(self):
@@ -154,18 +174,21 @@ class Atlas:
         from pathatlas.retrieval.index import Index
 
         self._catch_up()
-        if self._index is None:
-            self._index = Index.open(self.settings.index_dir, self.settings)
-        return self._index
+        with self._opening:
+            if self._index is None:
+                self._index = Index.open(self.settings.index_dir, self.settings)
+            return self._index
 
     @property
     def searcher(self):
+        """The ``Searcher`` on ``index``, made on first use and shared by the calls (and threads) after."""
         from pathatlas.retrieval.search import Searcher
 
         self._catch_up()
-        if self._searcher is None:
-            self._searcher = Searcher(self.index)
-        return self._searcher
+        with self._opening:
+            if self._searcher is None:
+                self._searcher = Searcher(self.index)
+            return self._searcher
 
     def _catch_up(self) -> None:
         """Every call first reads what another ``Atlas``, process or server committed to the open index since
@@ -190,8 +213,9 @@ class Atlas:
         paths = listed(paths)
         if not paths:
             raise BadInputError("add takes at least one path: a PDF, a folder of PDFs or a case folder")
-        if self._index is None:
-            self._index = Index.open(self.settings.index_dir, self.settings, create=True, defer=True)
+        with self._opening:
+            if self._index is None:
+                self._index = Index.open(self.settings.index_dir, self.settings, create=True, defer=True)
         report = Indexer(self._index, show_progress=progress).add(paths, force=force)
         for note in report.notes:  # what the CLI prints on stderr (figure words not read: no tesseract)
             log.warning(note)
@@ -214,7 +238,8 @@ class Atlas:
     def hits(
         self, text: str | None = None, *, image: ImageInput | None = None, k: int = 10, filters: dict | None = None
     ) -> list[Hit]:
-        """The hits of a text and/or image query as records (``Hit``: scores, payload, citation)."""
+        """The hits of a text and/or image query as records (``Hit``: scores, payload, citation; ``hit.to_dict()`` is
+        JSON-ready); the arguments are ``search``'s."""
         return self.searcher.find(self._query(text, image, k, filters)).hits
 
     def search(
@@ -222,22 +247,25 @@ class Atlas:
     ) -> list[dict[str, Any]]:
         """The hits as ``search --json`` prints them (JSON-ready dicts: rank, relevance, why, snippet, citation,
         thumbnail ...), the snippets marked by the query's words and those read in its image, as the other doors mark
-        them. ``filters``: kind, source, organ, diagnosis, case, section, chapter."""
+        them. ``text``, ``image`` or both; ``image``: a path, bytes, a binary file, a PIL image or a numpy array
+        (HxW, HxWx3 or HxWx4 of uint8). ``k``: 1 to 100, REST's limit; there is no offset: for a second page of
+        ten, take ``search(text, k=20)[10:]`` (their ``rank`` says 11-20). ``filters``: kind, source,
+        organ, diagnosis, case, section, chapter to a text or a list of texts (``{"kind": "figure"}``)."""
         from pathatlas.ui.api.schemas import hit_records
 
         query = self._query(text, image, k, filters)
         found = self.searcher.find(query)
         return hit_records(found.hits, found.marked_words(query.text))
 
-    def similar(self, record: str | dict, k: int = 10, filters: dict | None = None) -> list[dict[str, Any]]:
-        """More like a record, given by its id or as the hit ``search`` gave (its ``id``), by the vectors the index
+    def similar(self, record: str | dict | Hit, k: int = 10, filters: dict | None = None) -> list[dict[str, Any]]:
+        """More like a record, given by its id or as the hit ``search`` or ``hits`` gave, by the vectors the index
         holds for it, as REST's ``/search/similar`` finds them (``retrieval.similar``): hits as ``search`` gives them,
         the record itself and its case's other images left out."""
         from pathatlas.retrieval.search import whole_number
         from pathatlas.retrieval.similar import similar
         from pathatlas.ui.api.schemas import check_k, hit_records
 
-        record_id = record.get("id") if isinstance(record, dict) else record
+        record_id = record.get("id") if isinstance(record, dict) else getattr(record, "id", record)  # or a ``Hit``
         if not isinstance(record_id, str):
             raise BadInputError(f"similar takes a hit or its id (hit['id']), not {type(record).__name__}")
         k = check_k(whole_number(k, "k", 1))  # REST's limit, as ``search``'s
@@ -263,7 +291,9 @@ class Atlas:
         """Answer a (multiple-choice) question with cited evidence, as ``ask --json`` prints it: choice, answer,
         confidence, settled, rationale, per-option quotes and citations (``answer_record``), and the words no indexed
         text holds (``unknown_words``); a question pasted with its option lines and no ``options`` is split as every
-        door splits it. ``answerer``: offline (default), llm, or ``py:package.module.Class``."""
+        door splits it. ``options``: a list or tuple of 2 to 10 texts (or a pandas Series, a numpy array), none for
+        an open question; ``image`` as ``search`` takes it; ``filters`` as ``search``'s, for the evidence;
+        ``answerer``: offline (default), llm, or ``py:package.module.Class``."""
         from pathatlas.agent.document import answer_record
         from pathatlas.agent.graph import Agent
         from pathatlas.agent.questions import Question, with_pasted_options
@@ -271,10 +301,12 @@ class Atlas:
 
         name = answerer or self.settings.answerer
         searcher = self.searcher  # caught up, under the agents made on it before
-        if name not in self._agents:
-            settings = self.settings.model_copy(update={"answerer": name})
-            self._agents[name] = Agent.from_settings(searcher, settings)
-        if isinstance(options, list | tuple):  # anything else is for Question.validate to refuse
+        with self._opening:
+            if name not in self._agents:
+                settings = self.settings.model_copy(update={"answerer": name})
+                self._agents[name] = Agent.from_settings(searcher, settings)
+        options = option_texts(options)
+        if isinstance(options, list):  # anything else is for Question.validate to refuse
             options = [self._text(option) for option in options]
         text, options, from_question = with_pasted_options(self._text(question), [] if options is None else options)
         asked = Question(text, options, self._image(image), filters={} if filters is None else filters)
@@ -305,9 +337,10 @@ class Atlas:
     def close(self) -> None:
         """Close the index and what was built on it, so that the next use (in a new ``with`` block or not) opens it
         again as the first did, on every store, rather than search a closed one."""
-        if self._index is not None:
-            self._index.close()
-        self._index, self._searcher, self._agents = None, None, {}
+        with self._opening:
+            if self._index is not None:
+                self._index.close()
+            self._index, self._searcher, self._agents = None, None, {}
 
     def __enter__(self) -> Atlas:
         return self
