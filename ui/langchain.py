@@ -4,30 +4,39 @@
 
     retriever = PathAtlasRetriever.from_index("~/.pathatlas/index", k=4)
     docs = retriever.invoke("koilocytes")      # Document(page_content=passage, metadata={citation, score, ...})
+    more = retriever.invoke("koilocytes", k=10, filters={"kind": "figure"})  # this call's k and filters
     search, ask = retriever.as_tools()          # for agent frameworks
 
-Async calls (``ainvoke``) run the search on a worker thread (LangChain's default executor), so they do
-not block the event loop.
+Async calls (``ainvoke``, ``abatch``) run the search on a worker thread (LangChain's default executor), so they do
+not block the event loop. Mistakes (a k out of 1-100, an unknown filter, source or keyword, a query that is not
+text) raise one line, ``pathatlas.errors.BadInputError``, when the retriever is made or called.
 """
 
 from __future__ import annotations
 
+import numbers
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables.config import run_in_executor
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pathatlas.errors import BadInputError, UnknownSourceError
 from pathatlas.retrieval.index import AmbiguousSourceError
 from pathatlas.retrieval.records import Hit
-from pathatlas.retrieval.search import Query, check_filters, resolve_filters
+from pathatlas.retrieval.search import Query, check_filters, resolve_filters, whole_number
 from pathatlas.settings import Settings, load_settings
 from pathatlas.ui.api.schemas import check_k, hit_records
+from pathatlas.ui.library import check_folder
 from pathatlas.ui.tools import Toolbox, client_tool, refuse_unknown_arguments, thumbnail_uri, validation_line
+
+if TYPE_CHECKING:
+    from pathatlas.ui.api.engine import Engine
 
 
 def hit_documents(hits: list[Hit], query: str) -> list[Document]:
@@ -44,6 +53,36 @@ def hit_documents(hits: list[Hit], query: str) -> list[Document]:
     ]
 
 
+def retriever_k(k: object) -> int:
+    """A retriever's k, when made or per call: a whole number (``whole_number``: not "3", 2.5, True or None, which lax
+    pydantic took as 3 or reported in lines of its own), within the tools' limit (``check_k``: 1 to REST's)."""
+    if isinstance(k, numbers.Integral) and not isinstance(k, bool):
+        return check_k(int(k))
+    return whole_number(k, "k", 1)  # refuses it: no whole number
+
+
+def held_filters(filters: object, engine: Engine) -> dict:
+    """Filters refused as a query refuses them (``check_filters``), and those naming what the index does not hold (a
+    source, an organ: ``resolve_filters``) in REST's words, each in one line (``BadInputError``); kept as given, for
+    each search to resolve against the index as it is then."""
+    check_filters(filters)
+    try:
+        resolve_filters(filters, engine.index)
+    except (UnknownSourceError, AmbiguousSourceError) as exc:
+        raise BadInputError(engine.client_message(exc)) from None
+    return dict(filters)
+
+
+def allowed_folders(allow_dirs: object) -> list[Path]:
+    """``allow_dirs`` as folders: a list or tuple of them, or one folder alone (a lone text was read letter by letter,
+    its "/" allowing the whole disk); anything else refused in one line."""
+    if isinstance(allow_dirs, str | os.PathLike):
+        allow_dirs = [allow_dirs]
+    if not isinstance(allow_dirs, list | tuple) or not all(isinstance(d, str | os.PathLike) for d in allow_dirs):
+        raise BadInputError(f"allow_dirs takes a folder or a list of folders, not {allow_dirs!r:.60}")
+    return [Path(folder) for folder in allow_dirs]
+
+
 class PathAtlasTool(StructuredTool):
     """A structured tool that refuses an argument it does not take (a ``ToolException``, one line back to the model)
     instead of dropping it, as LangChain's validation would."""
@@ -58,9 +97,13 @@ class PathAtlasTool(StructuredTool):
 
 
 class PathAtlasRetriever(BaseRetriever):
-    """Hybrid (BM25 + dense) search over a PathAtlas index, one ``Document`` per hit."""
+    """Hybrid (BM25 + dense) search over a PathAtlas index, one ``Document`` per hit (``from_index`` makes one):
+    ``invoke(text)``, ``invoke(text, k=10, filters={"kind": "figure"})`` for one call's own, ``batch``, ``ainvoke``;
+    ``k`` is 1 to 100, the documents' ``metadata`` the hit records of ``search --json``."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+    """A keyword it does not take (``n``, ``search_kwargs``) is refused: BaseRetriever's "ignore" dropped it, so a
+    retriever meant to give 10 documents gave 4."""
 
     toolbox: Toolbox
     k: int = 4
@@ -74,23 +117,18 @@ class PathAtlasRetriever(BaseRetriever):
         check_filters(filters)
         return filters
 
-    @field_validator("k")
+    @field_validator("k", mode="before")
     @classmethod
-    def _checked_k(cls, k: int) -> int:
-        """A k the tools refuse (``check_k``: 1 to REST's limit) is refused when the retriever is made, as filters are,
-        not at its first search."""
-        return check_k(k)
+    def _checked_k(cls, k: Any) -> int:
+        """A k the tools refuse (``retriever_k``) is refused when the retriever is made, as filters are, not at its
+        first search."""
+        return retriever_k(k)
 
     @model_validator(mode="after")
     def _held_filters(self) -> PathAtlasRetriever:
-        """Filters naming what the index does not hold (a source, an organ: ``resolve_filters``) are refused when the
-        retriever is made, in REST's words and as ``BadInputError`` as the other bad filters are, not at its first
-        search. They are kept as given: each search resolves them again, against the index as it is then."""
-        engine = self.toolbox.engine
-        try:
-            resolve_filters(self.filters, engine.index)
-        except (UnknownSourceError, AmbiguousSourceError) as exc:
-            raise BadInputError(engine.client_message(exc)) from None
+        """Filters naming what the index does not hold are refused when the retriever is made (``held_filters``), not
+        at its first search."""
+        held_filters(self.filters, self.toolbox.engine)
         return self
 
     @classmethod
@@ -101,22 +139,56 @@ class PathAtlasRetriever(BaseRetriever):
         allow_dirs: tuple[str | Path, ...] | list[str | Path] = (),
         **kwargs: Any,
     ):
-        """Open an existing index (read-only) with its models; ``index`` defaults to PATHATLAS_INDEX. The tools read
-        an ``image_path`` only inside ``allow_dirs`` (none by default: the model sends ``image_base64``)."""
+        """Open an existing index (read-only) with its models; ``index`` (a folder) defaults to PATHATLAS_INDEX,
+        ``settings`` to the ``PATHATLAS_*`` variables (``load_settings(...)`` makes others); ``kwargs`` are the
+        retriever's ``k`` (default 4) and ``filters``. The tools read an ``image_path`` only inside ``allow_dirs`` (a
+        folder or a list of them; none by default: the model sends ``image_base64``). Each mistake is one line
+        (``BadInputError``; ``IndexMissingError`` where the folder holds no index)."""
         from pathatlas.ui.api.engine import Engine
 
+        if index is not None and not isinstance(index, str | os.PathLike):
+            raise BadInputError(f"index must be a folder (str or pathlib.Path), not {type(index).__name__}")
+        if settings is not None and not isinstance(settings, Settings):
+            raise BadInputError(
+                f"settings must be a pathatlas Settings (load_settings(...)), not {type(settings).__name__}"
+            )
+        folders = allowed_folders(allow_dirs)
         settings = settings or load_settings()
         if index is not None:
             settings = settings.model_copy(update={"index": Path(index).expanduser()})
+        check_folder(settings.index_dir, "PathAtlasRetriever.from_index")
+        fields = [name for name in cls.model_fields if name != "toolbox"]  # k, filters and LangChain's (tags ...)
+        refuse_unknown_arguments("PathAtlasRetriever.from_index", kwargs, ["index", "settings", "allow_dirs", *fields])
         engine = Engine(settings, create=False)
         try:
-            return cls(toolbox=Toolbox(engine, allow_dirs=[Path(d) for d in allow_dirs]), **kwargs)
+            return cls(toolbox=Toolbox(engine, allow_dirs=folders), **kwargs)
+        except ValidationError as exc:  # LangChain's tags or metadata of a wrong type, in one line as the tools word it
+            engine.close()
+            raise BadInputError(f"PathAtlasRetriever {validation_line(exc)}") from None
         except Exception:  # a refused k or filter: the engine's threads and store are let go, not left running
             engine.close()
             raise
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return hit_documents(self.toolbox.hits(Query(text=query, k=self.k, filters=dict(self.filters))), query)
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **options: Any
+    ) -> list[Document]:
+        """The documents of ``query``; ``options`` given to ``invoke`` are this call's ``k`` and ``filters``, checked as
+        the retriever's own are (the retriever dropped them: ``invoke(q, k=10)`` gave 4), and nothing else."""
+        refuse_unknown_arguments("invoke", options, ("k", "filters"))
+        if not isinstance(query, str):  # the tools' length check met an int first: "object of type 'int' has no len()"
+            raise BadInputError(f"the query must be text, not {type(query).__name__}")
+        k = retriever_k(options.get("k", self.k))
+        filters = held_filters(options["filters"], self.toolbox.engine) if "filters" in options else dict(self.filters)
+        return hit_documents(self.toolbox.hits(Query(text=query, k=k, filters=filters)), query)
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **options: Any
+    ) -> list[Document]:
+        """``_get_relevant_documents`` on a worker thread, with this call's ``options``: LangChain's own passes none
+        on."""
+        return await run_in_executor(
+            None, self._get_relevant_documents, query, run_manager=run_manager.get_sync(), **options
+        )
 
     def as_tools(self) -> list[BaseTool]:
         """``search`` and ``ask`` as LangChain tools; bad input, arguments of the wrong type or that the tool does not
