@@ -127,6 +127,14 @@ def check_unicode(text: str, name: str) -> None:
         raise BadInputError(f"{name} holds a lone surrogate ({lone}): not valid Unicode") from exc
 
 
+def check_length(text: str, name: str, limit: int) -> None:
+    """Refuse in one line a query, question or option over ``limit`` characters (``PATHATLAS_MAX_QUERY_CHARS``), in the
+    same words at every door: the CLI and Python named the setting, MCP and LangChain "the limit", each its own way."""
+    if len(text) > limit:
+        over = f"over the limit of {limit:,} (PATHATLAS_MAX_QUERY_CHARS)"
+        raise BadInputError(f"{name} has {len(text):,} characters, {over}")
+
+
 def as_list(value: str | list[str] | tuple[str, ...] | set[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 

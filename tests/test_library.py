@@ -84,7 +84,7 @@ def test_ask_answers_with_cited_evidence_and_remove_takes_a_source_by_name(atlas
     ("call", "message"),
     [
         (lambda a: a.search(""), "empty query"),
-        (lambda a: a.search("x" * 5000), "over PATHATLAS_MAX_QUERY_CHARS"),
+        (lambda a: a.search("x" * 5000), "over the limit of 4,000 .PATHATLAS_MAX_QUERY_CHARS."),
         (lambda a: a.search("carcinoma", filters="kind=figure"), "filters must be a mapping"),
         (lambda a: a.search("carcinoma", filters={"organ": []}), "filter 'organ' is empty"),
         (lambda a: a.ask("Which cells?", "AB"), "options must be a list of texts"),

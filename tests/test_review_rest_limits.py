@@ -89,8 +89,11 @@ def test_a_limit_above_the_documented_default_is_honoured_too(tmp_path):
 def test_the_agents_tools_refuse_texts_over_the_services_limit_too(client):
     """The MCP and LangChain tools (one Toolbox on the service's engine) check the same setting, not the default."""
     toolbox = Toolbox(client.app.state.engine)
-    with pytest.raises(BadInputError, match=f"the query is {LIMIT + 1} characters long, over the limit of {LIMIT}$"):
+    with pytest.raises(
+        BadInputError,
+        match=rf"the query has {LIMIT + 1:,} characters, over the limit of {LIMIT:,} \(PATHATLAS_MAX_QUERY_CHARS\)$",
+    ):
         toolbox.search(words(LIMIT + 1))
-    with pytest.raises(BadInputError, match=f"option 2 is {LIMIT + 1} characters long"):
+    with pytest.raises(BadInputError, match=f"option 2 has {LIMIT + 1} characters, over the limit of {LIMIT}"):
         toolbox.ask("Which page?", ["page a", words(LIMIT + 1)])
     assert toolbox.search(words(LIMIT), k=1)["hits"], "text at the limit is searched"

@@ -114,7 +114,7 @@ def user_text(text: str | None, settings: Settings, name: str = "the query", ter
     """A text from the command line (``terminal``; else a Python caller's): valid Unicode (bytes that are not UTF-8
     decode as lone surrogates) and bounded. ``name`` says which text a refusal is about ("the question", "option A"):
     an ask's option was called "the query"."""
-    from pathatlas.retrieval.search import check_unicode
+    from pathatlas.retrieval.search import check_length, check_unicode
 
     if text is None:
         return None
@@ -124,10 +124,7 @@ def user_text(text: str | None, settings: Settings, name: str = "the query", ter
         if terminal:  # a terminal's bytes that are not UTF-8 arrive so; a Python caller's string has no terminal
             raise BadInputError(f"{name} is not valid UTF-8; check the terminal's encoding") from exc
         raise
-    if len(text) > settings.max_query_chars:
-        raise BadInputError(
-            f"{name} has {len(text):,} characters, over PATHATLAS_MAX_QUERY_CHARS={settings.max_query_chars}"
-        )
+    check_length(text, name, settings.max_query_chars)
     return text
 
 

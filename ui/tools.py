@@ -26,7 +26,7 @@ from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.errors import BadInputError, PathAtlasError, UnknownSourceError
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.records import KINDS, Hit, Payload
-from pathatlas.retrieval.search import Found, Query, echoed, quoted
+from pathatlas.retrieval.search import Found, Query, check_length, echoed, quoted
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.schemas import K_MAX, a_word_in, check_k, hit_records, names_a_path_in
@@ -170,8 +170,7 @@ def worded_question(question: str) -> str:
 
 
 def check_text(value: str, name: str, limit: int) -> str:
-    if len(value) > limit:
-        raise BadInputError(f"{name} is {len(value):,} characters long, over the limit of {limit:,}")
+    check_length(value, name, limit)
     return value
 
 
