@@ -117,24 +117,24 @@ def test_the_library_table_and_problems_name_sources_apart(shown):
     problem" above the list of one of them)."""
     listed = shown["library"]
     names = ["year1/notes.pdf", "year2/notes.pdf", "year1/cases", "year2/cases", "year3/cases"]
-    assert [row["source"] for row in listed["table"]] == names
+    assert [unescaped(row["source"]) for row in listed["table"]] == names
     assert [unescaped(label) for label in listed["expanders"] if "problem" in label] == ["year3/cases: 1 problem"]
 
 
 def test_either_source_of_a_shared_name_can_be_removed(shown):
     """The remove menu was keyed by the file name: the second "notes.pdf" overwrote the first, which could not be
     removed from the web UI."""
-    assert shown["library"]["remove"] == [row["source"] for row in shown["library"]["table"]]
+    assert shown["library"]["remove"] == [unescaped(row["source"]) for row in shown["library"]["table"]]
     removed = shown["removed"]
-    assert any(re.fullmatch(r"removed year2/notes\.pdf: \d+ entries", said) for said in removed["said"]), removed
-    assert [row["source"] for row in removed["table"]][0] == "notes.pdf", "year1's, now the one of its name"
+    assert any(re.fullmatch(r"removed year2/notes\.pdf: \d+ entries", unescaped(said)) for said in removed["said"]), removed
+    assert [unescaped(row["source"]) for row in removed["table"]][0] == "notes.pdf", "year1's, now the one of its name"
     assert len(removed["table"]) == len(shown["library"]["table"]) - 1
 
 
 def test_the_library_counts_cases_beside_their_images(shown):
     """A folder of 2 cases in 4 images was counted as 4 case images only: how many cases it holds was nowhere."""
     listed = shown["library"]
-    (year3,) = [row for row in listed["table"] if row["source"] == "year3/cases"]
+    (year3,) = [row for row in listed["table"] if unescaped(row["source"]) == "year3/cases"]
     assert (year3["cases"], year3["case images"]) == (len(SLIDES), sum(SLIDES.values()))
     assert "In total: 4 cases, 6 case images, 2 pages" in listed["captions"]
 

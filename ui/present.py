@@ -19,19 +19,29 @@ from PIL import Image, ImageDraw
 from pathatlas.retrieval.marks import marked_spans
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>:~$&])")
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+"""Unicode's explicit direction controls (embeddings, overrides, isolates): in a case label or a PDF's text, an
+override left open turns what follows it on the page around too ("Case C1 · amonicrac"), and can make a name read as
+another (Trojan Source); the browser orders right-to-left scripts by itself without them."""
+
+
+def one_line(text: str) -> str:
+    """Indexed text as the web UI shows it: on one line, without ``BIDI_CONTROLS``."""
+    return " ".join(BIDI_CONTROLS.sub("", text).split())
 
 
 def plain(text: str) -> str:
     """Indexed text (a quote, a caption, a case's diagnosis, a file name) for Streamlit's Markdown, shown as
-    written: one line, every Markdown character escaped, so a PDF or case file cannot slip in an image that
-    calls another server, a link, emphasis, LaTeX or a colour directive."""
-    return MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    written: one line (``one_line``), every Markdown character escaped, so a PDF or case file cannot slip in an image
+    that calls another server, a link, emphasis, LaTeX or a colour directive."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", one_line(text))
 
 
 def highlight(text: str, terms: list[str]) -> str:
     """``text`` as safe HTML with the words ``marks.marked_spans`` finds wrapped in ``<mark>`` (the snippet opens at
-    the first); one line, since a blank line would end the HTML block it is shown in and let Markdown read the rest."""
-    text = " ".join(text.split())
+    the first); one line (``one_line``), since a blank line would end the HTML block it is shown in and let Markdown
+    read the rest."""
+    text = one_line(text)
     out, last = [], 0
     for start, end in marked_spans(text, terms):
         out += [html.escape(text[last:start]), f"<mark>{html.escape(text[start:end])}</mark>"]
@@ -292,7 +302,7 @@ ALT_CHARS = 160  # a text alternative is read in one breath: a long caption is c
 
 
 def shorten(text: str, limit: int = ALT_CHARS) -> str:
-    text = " ".join(text.split())
+    text = one_line(text)
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 

@@ -180,10 +180,10 @@ def reached(method: str, path: str, **kwargs) -> httpx.Response | None:
 
 
 def refused(method: str, path: str, response: httpx.Response) -> str:
-    """Show an API refusal as its one line, with the status and body as sent under Details (for a bug report); the
-    line is returned for a live region to say."""
+    """Show an API refusal as its one line, as written (it may name a file or zip member of an upload), with the
+    status and body as sent under Details (for a bug report); the line is returned for a live region to say."""
     line = error_message(detail_of(response))
-    st.error(line)
+    st.error(plain(line))
     with st.expander("Details"):
         st.code(f"{method} {path}: {response.status_code}\n{response.text}", language=None, wrap_lines=True)
     return line
@@ -1028,7 +1028,7 @@ def library_tab() -> None:
     st.table(
         [
             {
-                "source": r["source"],  # whole: sources sharing a file name are named by their folders
+                "source": plain(r["source"]),  # whole: sources sharing a file name are named by their folders
                 "type": r["kind"],
                 "pages": counts.get(r["id"], {}).get("page", 0),
                 "figures": counts.get(r["id"], {}).get("figure", 0),
@@ -1043,10 +1043,10 @@ def library_tab() -> None:
     )
     st.caption(library_total(facets()["fields"].get("kind", []), sum(r["cases"] for r in rows)))
     source_problems(rows)
-    if message := st.session_state.pop("library_message", None):
-        (st.success if message[0] == "ok" else st.error)(message[1])
-    for note in st.session_state.pop("library_notes", []):
-        st.info(note)
+    if message := st.session_state.pop("library_message", None):  # names an upload, its job's error, a source
+        (st.success if message[0] == "ok" else st.error)(plain(message[1]))
+    for note in st.session_state.pop("library_notes", []):  # an upload's problems quote its file names and rows
+        st.info(plain(note))
     if read_only_library():
         st.caption("This library is read-only here: sources are added and removed on the server ('pathatlas index').")
         return
@@ -1067,7 +1067,7 @@ def library_tab() -> None:
                 status = polled.json()
                 if status["total"]:
                     done = min(1.0, status["done"] / status["total"])
-                    bar.progress(done, text=f"indexing {upload.name}: {status['done']}/{status['total']}")
+                    bar.progress(done, text=plain(f"indexing {upload.name}: {status['done']}/{status['total']}"))
                 if status["status"] not in ("queued", "running"):
                     break
                 if time.monotonic() > deadline:
