@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Figure, Page
 from pathatlas.indexer.sources.cases import CaseFolderSource
-from pathatlas.indexer.sources.pdf import PdfSource, page_tree_counts, recount_pages
+from pathatlas.indexer.sources.pdf import PdfSource, page_as_pdf, page_tree_counts, recount_pages
 from tests.helpers import hashing_settings, png_bytes, run_cli
 
 PAGE_WORDS = ["alpha granuloma", "beta infarct", "gamma thrombus", "delta embolus"]
@@ -119,6 +119,13 @@ def test_search_cites_the_page_a_miscounting_pdf_prints_a_word_on(tmp_path):
     found = run_cli("search", "thrombus", "--index", index, "--json", "-k", "1", home=home)
     assert found.exit_code == 0, found.output
     assert json.loads(found.stdout)[0]["citation"]["page"] == 3
+
+
+def test_a_page_downloaded_from_a_miscounting_pdf_is_the_page_indexed(tmp_path):
+    lying = nested(tmp_path / "book.pdf", inner=1, root_count=2)
+    for number, words in enumerate(PAGE_WORDS, start=1):
+        with pymupdf.open(stream=page_as_pdf(lying.read_bytes(), number), filetype="pdf") as one:
+            assert one.page_count == 1 and words in one[0].get_text(), (number, one[0].get_text())
 
 
 def scanned_page(lines: list[str]) -> Image.Image:

@@ -40,7 +40,7 @@ from PIL import Image
 from streamlit import runtime
 
 from pathatlas.indexer.sources.cases import HEIC_HINT, HEIC_SUFFIXES
-from pathatlas.indexer.sources.pdf import mupdf_alone
+from pathatlas.indexer.sources.pdf import mupdf_alone, page_as_pdf
 from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.stores.base import fold
 from pathatlas.ui.present import (
@@ -715,9 +715,7 @@ def page_pdf(record_id: str, page: int) -> Callable[[], bytes]:
     def pdf() -> bytes:
         response = client.get(f"/records/{record_id}/pdf")
         response.raise_for_status()
-        with mupdf_alone(), pymupdf.open(stream=response.content, filetype="pdf") as book, pymupdf.open() as one:
-            one.insert_pdf(book, from_page=page - 1, to_page=page - 1)
-            return one.tobytes(garbage=3, deflate=True)
+        return page_as_pdf(response.content, page)
 
     return pdf
 

@@ -597,6 +597,17 @@ def recount_pages(doc: pymupdf.Document) -> str | None:
     return f"its page tree states {stated} {pages} but holds {held}; read all {held} (save it again to mend it)"
 
 
+def page_as_pdf(content: bytes, page: int) -> bytes:
+    """Page ``page`` (1-based, counted as the indexer counts them: ``recount_pages``) of the PDF ``content`` as a PDF of
+    its own: what the web UI's "Download page" gives, which for a PDF miscounting its pages was another page."""
+    import pymupdf
+
+    with mupdf_alone(), pymupdf.open(stream=content, filetype="pdf") as book, pymupdf.open() as one:
+        recount_pages(book)
+        one.insert_pdf(book, from_page=page - 1, to_page=page - 1)
+        return one.tobytes(garbage=3, deflate=True)
+
+
 def embedded_image(doc: pymupdf.Document, xref: int, max_pixels: int, label: str) -> Image.Image:
     """An embedded image as the page shows it, over white: a PDF keeps an image's transparency (a PowerPoint PNG's) as
     a separate soft mask, without which what it hides shows, often black."""
