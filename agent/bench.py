@@ -132,6 +132,15 @@ def as_filed(item: Item, letter: str) -> str:
     return LETTERS[item.filed_order[letter_index(letter, len(item.filed_order))]]
 
 
+def recorded_answer(item: Item, answer: Answer) -> str:
+    """An answer as a result records it, in the gold's terms: an option's letter as the file letters it, "yes" or
+    "no" for a yes/no question (its gold is the word: the letter "B" beside the gold "yes" read as another question's
+    answer), else the answer's text."""
+    if item.kind == "yesno":
+        return yes_no(answer.text) or answer.text
+    return as_filed(item, answer.letter) or answer.text
+
+
 QUESTION_KEYS = ("id", "question", "options", "answer", "image", "gold", "chapter")
 """The fields ``load_items`` reads; a file none of whose rows can be asked is refused naming its other keys."""
 
@@ -373,8 +382,7 @@ def newcombe_paired(a: list[float], b: list[float], z: float = 1.96) -> dict[str
     both, gained, lost, neither = pairs[1.0, 1.0], pairs[1.0, 0.0], pairs[0.0, 1.0], pairs[0.0, 0.0]
     p1, p2 = sum(a) / n, sum(b) / n
     (l1, u1), (l2, u2) = wilson(int(sum(a)), n), wilson(int(sum(b)), n)
-    margins = (both + gained) * (lost + neither) * (both + lost) * (gained + neither)
-    phi = (both * neither - gained * lost) / math.sqrt(margins) if margins else 0.0
+    phi = pair_correlation(both, gained, lost, neither)
     low = p1 - p2 - math.sqrt((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2)
     high = p1 - p2 + math.sqrt((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2)
     changed = gained + lost
@@ -384,6 +392,20 @@ def newcombe_paired(a: list[float], b: list[float], z: float = 1.96) -> dict[str
         "ci95": [max(-1.0, low), min(1.0, high)],
         "p_not_better": sign_tail(gained, changed),
     }
+
+
+def pair_correlation(both: int, gained: int, lost: int, neither: int) -> float:
+    """The correlation of paired right/wrong scores as Newcombe's method 10 joins the two Wilson intervals: a positive
+    cross product (both * neither - gained * lost) less n/2, and 0 where that leaves nothing; 0 where a margin is empty.
+    Without the n/2 every question answered alike by both modes read as perfect correlation, and the interval
+    collapsed: 8 questions, none changed, gave +0.000 (+0.000 to +0.000)."""
+    margins = (both + gained) * (lost + neither) * (both + lost) * (gained + neither)
+    if not margins:
+        return 0.0
+    cross = both * neither - gained * lost
+    if cross > 0:
+        cross = max(0.0, cross - (both + gained + lost + neither) / 2)
+    return cross / math.sqrt(margins)
 
 
 def paired(mine: dict[str, float], theirs: dict[str, float]) -> dict[str, Any] | None:
@@ -783,7 +805,7 @@ class QABench:
                         "mode": mode,
                         "kind": item.kind,
                         "group": item.group,
-                        "answer": as_filed(item, answer.letter) or answer.text,
+                        "answer": recorded_answer(item, answer),
                         "gold": as_filed(item, item.gold_answer),
                         "score": score,
                         "confidence": round(answer.confidence, 4),
@@ -827,7 +849,7 @@ class QABench:
                 "no_citation_rate": no_cite / len(scores) if scores and mode != "no-rag" else None,
                 "verbatim_quote_rate": sum(verbatim) / len(verbatim) if verbatim else None,
                 "gold_page_quoted": sum(gold_quoted) / len(gold_quoted) if gold_quoted else None,
-                "by_group": {g: {"n": len(v), "accuracy": sum(v) / len(v)} for g, v in sorted(by_group.items())},
+                "by_group": {g: {"n": len(v), "accuracy": sum(v) / len(v)} for g, v in by_group.items()},
                 "by_naming": naming_split([r for r in per_item if r.get("mode") == mode and "score" in r]),
                 "correct": correct_by_id,
             }
@@ -863,7 +885,8 @@ class QABench:
             "kinds": kinds,
             "metric": score_label(kinds),
             "fitted_on": seen,
-            "chance": chance_level(items, {r["id"] for r in per_item if "score" in r}),
+            "chance": chance_level(items, answered_ids := {r["id"] for r in per_item if "score" in r}),
+            "chance_by_group": chance_by_group(items, answered_ids),
             "notes": ([OFFLINE_YES_NO] if offline_yes_no else []) + notes,
             "latency": LATENCY,
             "modes": summary,
@@ -909,6 +932,13 @@ def chance_level(items: list[Item], answered: set[str]) -> dict[str, Any] | None
     such questions: an open answer has no chance level."""
     shares = [1 / len(i.question.options) for i in items if i.kind != "open" and i.id in answered]
     return {"n": len(shares), "accuracy": sum(shares) / len(shares)} if shares else None
+
+
+def chance_by_group(items: list[Item], answered: set[str]) -> dict[str, dict[str, Any]]:
+    """Each group's ``chance_level`` (groups without options left out): a chapter of two-option questions has chance
+    0.5 beside another's 0.25, so each group's scores are read against their own."""
+    groups = {group: [i for i in items if i.group == group] for group in dict.fromkeys(i.group for i in items)}
+    return {group: level for group, members in groups.items() if (level := chance_level(members, answered))}
 
 
 def chance_row(result: dict[str, Any]) -> tuple[str, list[str]] | None:
@@ -1035,6 +1065,15 @@ def shown_rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return held + [(f"{mode}, {shipped}", m) for mode, m in modes.items()]
 
 
+def weights_note(result: dict[str, Any]) -> str:
+    """What the figures over every answer (reliability, by group) were answered with, as their titles end:
+    " (in-sample)" where the shipped weights were fitted on some of the questions, " (shipped weights)" where held-out
+    rows stand beside them (a by-group table without it read as held out), else nothing."""
+    if fitted_on(result):
+        return " (in-sample)"
+    return " (shipped weights)" if any("held_out" in m for m in result["modes"].values()) else ""
+
+
 def held_out_rows(result: dict[str, Any]) -> str:
     """What the rows of a run with folds are (``shown_rows``), as its table's caption and report say."""
     fitted = fitted_on(result)
@@ -1106,10 +1145,10 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
             lines.append(f"| {mode} | {low:.1f}-{high:.1f} | {n} | {conf:.3f} | {acc:.3f} |")
     lines += [
         "",
-        f"## {label[0].upper()}{label[1:]} by group",
+        f"## {label[0].upper()}{label[1:]} by group{weights_note(result)}",
         "",
-        "| group | n | " + " | ".join(result["modes"]) + " |",
-        "| --- | --- | " + " | ".join("---" for _ in result["modes"]) + " |",
+        "| group | n | " + " | ".join(group_columns(result)) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in group_columns(result)) + " |",
     ]
     for g, n, cells in group_rows(result):
         lines.append(f"| {g} | {n} | " + " | ".join(cells) + " |")
@@ -1156,18 +1195,37 @@ def evidence_cell(m: dict[str, Any]) -> str:
     return f"{hit:.3f}" + (f" (n={n})" if n is not None and n < m["answered"] else "")
 
 
+def ordered_groups(result: dict[str, Any]) -> list[str]:
+    """The groups of a result in the order the question file first gives them, as each mode's ``by_group`` keeps
+    them: chapters in the book's order, where sorting their names put "10" before "2" and "Joints" before "The Cell"."""
+    return list(dict.fromkeys(g for m in result["modes"].values() for g in m["by_group"]))
+
+
+def group_chances(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each group's chance (``chance_by_group``) where the run has a chance level at all: none where every question
+    answered is open."""
+    return result.get("chance_by_group", {}) if result.get("chance") else {}
+
+
+def group_columns(result: dict[str, Any]) -> list[str]:
+    """The by-group columns after the group and its n: each mode's, then chance where there is one."""
+    return [*result["modes"], *(["chance"] if group_chances(result) else [])]
+
+
 def group_rows(result: dict[str, Any]) -> list[tuple[str, int, list[str]]]:
-    """Each group's name, its number of questions and each mode's score (blank where the mode answered none of it), as
-    the by-group table and the report list them."""
+    """Each group's name, its number of questions and a cell per ``group_columns``: each mode's score (blank where the
+    mode answered none of it), then the group's chance (blank for a group of open questions), as the by-group table
+    and the report list them."""
     modes = list(result["modes"].values())
-    groups = sorted({g for m in modes for g in m["by_group"]})
+    chances = group_chances(result)
     return [
         (
             g,
             next(m["by_group"][g]["n"] for m in modes if g in m["by_group"]),
-            [f"{m['by_group'][g]['accuracy']:.2f}" if g in m["by_group"] else "" for m in modes],
+            [f"{m['by_group'][g]['accuracy']:.2f}" if g in m["by_group"] else "" for m in modes]
+            + ([f"{chances[g]['accuracy']:.2f}" if g in chances else ""] if chances else []),
         )
-        for g in groups
+        for g in ordered_groups(result)
     ]
 
 
@@ -1225,13 +1283,13 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     import numpy as np
 
     modes = list(result["modes"])
-    groups = sorted({g for m in result["modes"].values() for g in m["by_group"]})
+    groups = ordered_groups(result)
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.2), gridspec_kw={"width_ratios": [1, 1.2, 3]})
     rows = shown_rows(result)
     acc = [m["accuracy"] for _, m in rows]
     err = np.array([[a - m["ci95"][0], m["ci95"][1] - a] for (_, m), a in zip(rows, acc, strict=True)]).T
     folded, fitted = len(rows) > len(modes), fitted_on(result)
-    shipped = " (in-sample)" if fitted else " (shipped weights)" if folded else ""
+    shipped = weights_note(result)
     if folded:  # held out in strong blue, the shipped weights' figures pale
         colours = ["#2a6fb8" if name.endswith("held out") else "#b8cde8" for name, _ in rows]
     else:
@@ -1266,6 +1324,11 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     for n, mode in enumerate(modes):
         values = [result["modes"][mode]["by_group"].get(g, {}).get("accuracy", 0) for g in groups]
         right.bar(x + n * width, values, width, label=mode)
+    chances = group_chances(result)
+    levels = [(at, chances[g]["accuracy"]) for at, g in enumerate(groups) if g in chances]
+    for number, (at, level) in enumerate(levels):  # a dashed line across each group's bars: its own chance
+        span = [at - width / 2, at + 0.8 - width / 2]
+        right.plot(span, [level, level], "--", color="#c0392b", linewidth=1, label="_nolegend_" if number else "chance")
     ticks = [tick_label(g) for g in groups]
     right.set_xticks(x + width * (len(modes) - 1) / 2, ticks, rotation=45, ha="right", fontsize=7)
     plt.setp(right.get_xticklabels(), rotation_mode="anchor")  # each label's end under its bars, its lines aligned

@@ -468,8 +468,12 @@ SHOWN_GROUPS = range(2, 21)
 
 
 def group_table(result: dict, rows: list[tuple[str, int, list[str]]]) -> Table:
-    """Each group's score per mode (``rows``: ``group_rows``), as report.md's by-group section lists them."""
-    table = Table("group", "n", *result["modes"], title=f"{result.get('metric', 'accuracy')} by group")
+    """Each group's score per mode and its chance (``rows``: ``group_rows``), as report.md's by-group section lists
+    them."""
+    from pathatlas.agent.bench import group_columns, weights_note
+
+    title = f"{result.get('metric', 'accuracy')} by group{weights_note(result)}"
+    table = Table("group", "n", *group_columns(result), title=title)
     for group, n, cells in rows:
         table.add_row(group, str(n), *cells)
     return table
