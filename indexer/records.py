@@ -142,6 +142,8 @@ class Figure:
     """The caption is the page's title: the page prints none for the image (a slide's picture)."""
     printed_label: str | None = None
     """The label as its caption prints it ("Abb. 3", "Fig. 1"), where that differs from ``label`` ("Figure 3")."""
+    section: str = ""
+    """Its page's bookmark path, so a chapter or section filter finds the figures there too (it found none)."""
     progress_units = 0
 
     @property
@@ -161,6 +163,7 @@ class Figure:
             text=self.caption,
             caption_from_title=self.caption_from_title,
             figure_printed=self.printed_label,
+            section=self.section,
         )
         return [Entry(self.id, payload, text=self.caption, image=self.image, thumbnail=self.image)]
 

@@ -152,8 +152,9 @@ def diagnosis_key(label: str | None) -> str | None:
 
 def section_of(payload: Payload) -> tuple[str, str] | None:
     """A record's section for ``sections_first``: its book's bookmark path; None (a section of its own) for a page of
-    a PDF without bookmarks, a case or an image, so such pages are never taken for one shared section."""
-    return (payload.source, payload.section) if payload.section else None
+    a PDF without bookmarks, a case or an image, so such pages are never taken for one shared section, and for a
+    figure, which its page's path is on for filters only: a figure is no second page of its section."""
+    return (payload.source, payload.section) if payload.section and payload.kind != "figure" else None
 
 
 def sections_first(sections: Sequence[Hashable | None], per_section: int) -> list[int]:

@@ -33,7 +33,7 @@ captions its picture, and a passage takes the bookmark in force where it starts 
 case id that share a file name's stem are separate cases named by their path, a label that is the diagnosis is not
 repeated as a label, an image under 32 pixels a side is not indexed; 12: a PDF whose page tree states the wrong number
 of pages is read page by page as the tree holds them, and a scan stored as strips is its page's own image, no
-figures)."""
+figures; a figure carries its page's section, so chapter and section filters find it)."""
 
 _HASHED_VERSION: ContextVar[object] = ContextVar("hashed_records_version", default=None)
 """The records version ``hash_files`` hashes where not this reader's: ``same_content`` asks for a source's fingerprint

@@ -1169,6 +1169,7 @@ class PdfSource(Source):
                 page_label=page_label,
                 caption_from_title=bool(title),
                 printed_label=printed if printed != label else None,
+                section=section,
             )
             index += 1
 
