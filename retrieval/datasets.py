@@ -90,20 +90,30 @@ class MCQ:
         return " ".join([self.question, *self.options])
 
 
-def read_options(value: Any) -> list:
+def read_options(value: Any) -> list[str]:
     """A dataset row's ``options`` as a list of texts: a list as given, or an object keyed by letters
     (``{"A": ..., "B": ...}``, as MedQA writes them) in letter order. Listed as is, such an object gave its keys:
-    every question became "A, B or C?" and scored as if answered at random."""
+    every question became "A, B or C?" and scored as if answered at random. An option written as a JSON number
+    ("How many bones?" [206, 212]) is its text; anything else that is no text is refused."""
     if not value:
         return []
-    if isinstance(value, list | tuple):
-        return list(value)
-    if not isinstance(value, dict):  # a string would be listed as its characters
+    if isinstance(value, dict):
+        letters = {str(key).strip().upper(): option for key, option in value.items()}
+        if len(letters) != len(value) or sorted(letters) != list(LETTERS[: len(letters)]):  # "a" and "A": one dropped
+            raise BadInputError(f"options keyed {', '.join(map(str, value))}: key them A, B, C... or give a list")
+        value = [letters[letter] for letter in sorted(letters)]
+    if not isinstance(value, list | tuple):  # a string would be listed as its characters
         raise BadInputError(f"options must be a list of texts, not {value!r}")
-    letters = {str(key).strip().upper(): option for key, option in value.items()}
-    if len(letters) != len(value) or sorted(letters) != list(LETTERS[: len(letters)]):  # "a" and "A": one dropped
-        raise BadInputError(f"options keyed {', '.join(map(str, value))}: key them A, B, C... or give a list")
-    return [letters[letter] for letter in sorted(letters)]
+    return [option_text(option) for option in value]
+
+
+def option_text(option: Any) -> str:
+    """One option as text: a number as written in the file ("206", "7.4"), a text as given."""
+    if isinstance(option, int | float) and not isinstance(option, bool):
+        return str(option)
+    if not isinstance(option, str):
+        raise BadInputError(f"an option must be text, not {option!r}")
+    return option
 
 
 def read_questions(path: Path) -> list[dict[str, Any]]:
@@ -122,11 +132,15 @@ def read_mcq(path: Path) -> list[MCQ]:
         gold = row.get("gold") or {}
         check_gold(gold, f"{path} row {number}")
         image = row.get("image")
+        try:
+            options = read_options(row.get("options"))
+        except BadInputError as exc:  # named by file and row, as a bad gold is
+            raise BadInputError(f"{path} row {number}: {exc}") from None
         items.append(
             MCQ(
                 id=str(row.get("id", len(items))),
                 question=row.get("question") or "",
-                options=read_options(row.get("options")),
+                options=options,
                 answer=row.get("answer"),
                 image=(path.parent / image) if image else None,
                 gold=gold,
