@@ -22,6 +22,9 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None, que
     ``query``: decoded no larger than a search uses it (``query_factor``), so a huge query image costs little.
     """
     label = name or (str(data) if isinstance(data, Path) else "the image given")
+    if isinstance(data, Path) and data.is_dir():  # "" given as a path is "."
+        empty = " (an empty path names the working folder)" if str(data) == "." else ""
+        raise BadInputError(f"{label} is a folder, not an image: give an image file{empty}")
     try:
         raw = data.read_bytes() if isinstance(data, Path) else data
     except OSError as exc:
