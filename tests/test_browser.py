@@ -45,9 +45,11 @@ TALL = {
 COUNT = r"( \(\d+ cases? with \d+ images\))?"
 """What a results line says after its count where cards group a case's images ("7 results (5 cases with 12 images)")."""
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-pytestmark = pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"
 )
+"""The mark of a test that drives the web UI in a browser: other modules' browser tests take it too."""
+pytestmark = needs_chromium
 
 
 @contextmanager

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
 from pathatlas.ui.present import values_said
 from tests.test_browser import (
-    CHROMIUM,
     expect,
     finished,
+    needs_chromium,
     open_menu,
     page,  # noqa: F401 - a fixture: the browser's tab on this module's ui_url
     search,
@@ -23,7 +22,7 @@ from tests.test_browser import (
     ui_over,
 )
 
-browser = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)")
+browser = needs_chromium
 LEFT_OUT = "benign lung tissue"  # the diagnosis of the demo's DEMO-06
 
 

@@ -10,7 +10,6 @@ import io
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -28,9 +27,9 @@ from pathatlas.ui.present import (
     tab_title,
 )
 from tests.test_browser import (
-    CHROMIUM,
     expect,
     finished,
+    needs_chromium,
     open_menu,
     page,  # noqa: F401 - a fixture: the browser's tab on this module's ui_url
     search,
@@ -38,7 +37,7 @@ from tests.test_browser import (
     ui_over,
 )
 
-browser = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)")
+browser = needs_chromium
 FULL_WIDTH = 960  # the atlas-like case's image on disk; the viewer shows it 320 pixels wide
 
 
