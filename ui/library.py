@@ -105,13 +105,13 @@ def within_limit(width: int, height: int, max_pixels: int) -> None:
 def source_states(index: Any, settings: Any) -> dict[str, dict[str, Any]]:
     """Each source of ``index`` as ``pathatlas info --json`` lists it: its manifest entry, ``on_disk`` (as ``settings``
     read it) and ``older_reader`` (read by a reader older than this one's ``RECORDS_VERSION``)."""
-    from pathatlas.indexer.sources.base import RECORDS_VERSION, on_disk
+    from pathatlas.indexer.sources.base import older_reader, on_disk
 
     return {
         key: {
             **entry,
             "on_disk": on_disk(key, entry, settings),
-            "older_reader": entry.get("records_version", 0) < RECORDS_VERSION,
+            "older_reader": older_reader(entry),
         }
         for key, entry in index.manifest.items()
     }

@@ -35,6 +35,13 @@ repeated as a label, an image under 32 pixels a side is not indexed; 12: a PDF w
 of pages is read page by page as the tree holds them, and a scan stored as strips is its page's own image, no
 figures; a figure carries its page's section, so chapter and section filters find it)."""
 
+
+def older_reader(entry: dict) -> bool:
+    """Whether a manifest entry's source was read by a reader older than this one (``RECORDS_VERSION``): what
+    ``pathatlas info`` counts, and the service warns of at start."""
+    return entry.get("records_version", 0) < RECORDS_VERSION
+
+
 _HASHED_VERSION: ContextVar[object] = ContextVar("hashed_records_version", default=None)
 """The records version ``hash_files`` hashes where not this reader's: ``same_content`` asks for a source's fingerprint
 as the reader that indexed it made it."""

@@ -24,6 +24,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pathatlas import __version__
 from pathatlas.agent.answerers.base import AnswerError
 from pathatlas.errors import EncoderError, IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
+from pathatlas.indexer.sources.base import RECORDS_VERSION, older_reader
+from pathatlas.retrieval.index import lexical_file
+from pathatlas.retrieval.lexical import TERMS_VERSION, SavedTerms
 from pathatlas.retrieval.search import ECHO_CHARS, echoed
 from pathatlas.settings import Settings, load_settings, os_problem
 from pathatlas.ui.api.deps import (
@@ -64,6 +67,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         await run_in_threadpool(serving.sweep_uploads)  # before any upload of this process
         await run_in_threadpool(serving.records.forget_old)
         log.info("%s", serving_line(serving))
+        if notice := upgrade_notice(serving):
+            log.warning("%s", notice)
         # The models load in the background: the service answers at once, and /health says when it is ready.
         threading.Thread(target=serving.warm_up, daemon=True, name="warm-up").start()
         app.state.engine = serving
@@ -216,6 +221,27 @@ def serving_line(engine: Engine) -> str:
     return (
         f"serving index {index.path.name} ({index.meta.store}, {index.store.count()} records); writes {writes}; "
         f"CORS origins: {origins}"
+    )
+
+
+def upgrade_notice(engine: Engine) -> str | None:
+    """The start-up warning for an index an older PathAtlas wrote (BM25 of an older terms version, sources read by an
+    older reader), as ``pathatlas info`` says it: the service searches it as it is, so without this line an operator
+    learns neither that each start reads its BM25 again nor what upgrades it. None for an index of this version."""
+    index = engine.index
+    saved = SavedTerms.read(index.path / "lexical", lexical_file(index.generation.lexical))
+    older = sum(older_reader(entry) for entry in index.manifest.values())  # as info counts them
+    found = []
+    if saved is not None and saved.version != TERMS_VERSION:
+        found.append(f"BM25 of terms version {saved.version} (this PathAtlas's: {TERMS_VERSION}), read at each start")
+    if older:
+        found.append(f"{older} source(s) read by an older reader (records version {RECORDS_VERSION} now)")
+    if not found:
+        return None
+    return (
+        f"index {index.path.name} was written by an older PathAtlas: {'; '.join(found)}; it is searched as it is. "
+        "To upgrade it, keep a copy of the folder (earlier versions cannot read it once written), then run "
+        "`pathatlas index PATHS` on its sources (`pathatlas info` lists them) beside the service"
     )
 
 
