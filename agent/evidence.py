@@ -65,7 +65,10 @@ NAMING_COVERAGE = 0.5
 SETTLING_COVERAGE = 0.5
 """A quote settles its option only when it also says most of what the question asks (IDF-weighted share of the
 question's own words): "erythrocytes ... in the bone marrow" names an option and "bone", yet says nothing of which
-cell resorbs bone. Set by hand, not tuned (BENCHMARKS.md, "What the answer says about itself")."""
+cell resorbs bone. In a sentence naming several options only the words said of the quoted one count
+(``SentenceScores.said``): "Oligodendrocyte cells produce myelin in the central nervous system ... while the Schwann
+cell produces myelin in the peripheral nervous system" settled "Oligodendrocytes" for the peripheral one. Set by hand,
+not tuned (BENCHMARKS.md, "What the answer says about itself")."""
 
 
 SHOWN_SUPPORT_COVERAGE = 0.25
@@ -252,9 +255,12 @@ class SentenceScores:
         """Whether sentence i names option j (``NAMING_COVERAGE``): what quotes, mentions and exceptions count."""
         return self.options[j][i] >= NAMING_COVERAGE
 
+    def said(self, j: int, i: int) -> float:
+        """How much of what is asked sentence i says of option j (``said_of``; the whole coverage without it)."""
+        return self.said_of[j][i] if self.said_of is not None else self.question[i]
+
     def support(self, j: int, i: int) -> float:
-        question = self.said_of[j][i] if self.said_of is not None else self.question[i]
-        return self.weights[i] * question * self.options[j][i]
+        return self.weights[i] * self.said(j, i) * self.options[j][i]
 
 
 def score_sentences(
@@ -378,7 +384,7 @@ def option_quotes(
             negates = contradicts(sentence.text, scores.terms[j])
             stance = "contradicts" if negates != reading.negated else "supports"
             covers = scores.question[i]
-            settles = covers >= SETTLING_COVERAGE
+            settles = scores.said(j, i) >= SETTLING_COVERAGE  # "A resorbs bone while B builds it" settles A, not B
             quote = Quote(sentence.text, sentence.evidence, stance, round(value, 4), settles=settles, covers=covers)
             quotes.append(quote)
         out.append(quotes)

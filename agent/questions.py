@@ -322,8 +322,9 @@ class Quote:
     settles: bool = True
     """False for the nearest sentence quoted for a choice that no sentence names: shown, but it settles nothing."""
     covers: float = 0.0
-    """How much of what is asked the sentence says (IDF-weighted share of the question's own words): what ``settles``
-    thresholds and ``shown_stances`` compares across the options' quotes."""
+    """How much of what is asked the sentence says (IDF-weighted share of the question's own words): what
+    ``shown_stances`` compares across the options' quotes. ``settles`` thresholds the share said of this option
+    (``SentenceScores.said``: in a sentence naming several options, the words standing nearest it)."""
     about: tuple[int, ...] | None = None
     """For a sentence quoted for a chosen option no sentence names (``writing.fallback_quote``), the options (0-based)
     it names (empty: none): "The four cardinal signs of inflammation: redness, swelling, pain, and local heat" is shown
