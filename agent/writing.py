@@ -260,6 +260,10 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
             parts.append(f"{letter}. {chosen}: no retrieved sentence names it.")
         if not answer.settled:  # "leaning to B. Basal cell carcinoma: ...", the option named once
             parts[-1] = f"{unsettled} {parts[-1]}"
+        rival = saying_rival(answer)
+        if rival is not None and cite(rival[1]) not in " ".join(parts):  # said once is enough
+            said = f"{LETTERS[rival[0]]}. {question.options[rival[0]]}: {cite(rival[1])}"
+            parts.append(f"Yet a sentence says what is asked of {said}.")
     if against:
         parts.append(f"Against it: {cite(against[0])}.")
     if others := unruled(question, answer.choice):
@@ -268,6 +272,21 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
     if reading.several:
         parts.append(f"The question asks for {reading.several} answers and is answered as one option.")
     return " ".join(parts)
+
+
+def saying_rival(answer: Answer) -> tuple[int, Quote] | None:
+    """Another option and its quote saying what is asked of it (``Quote.settles``, supporting), where the choice has
+    none: the weighing outvoted it, and a reader is to see the sentence against the choice ("Which cells resorb bone?"
+    leant to osteoblasts, 0.45 against 0.42, while "The cell responsible for bone resorption ... is the osteoclast" sat
+    under C, unshown). The best scored such option; None where the choice has one or no other option does."""
+    said = [[q for q in quotes if q.stance == "supports" and q.settles] for quotes in answer.quotes]
+    if answer.choice >= len(said) or said[answer.choice]:
+        return None
+    rivals = [j for j, quotes in enumerate(said) if quotes and j < len(answer.scores)]
+    if not rivals:
+        return None
+    best = max(rivals, key=answer.scores.__getitem__)
+    return best, said[best][0]
 
 
 def verdict_rationale(answer: Answer) -> str:
