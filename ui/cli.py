@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -13,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
+from rich.padding import Padding
+from rich.table import Column, Table
 from rich.text import Text
 
 from pathatlas import tesseract
@@ -27,9 +29,11 @@ from pathatlas.ui.cli_common import (
     err_console,
     friendly_errors,
     print_json,
+    progress_shown,
     quiet_mupdf,
     settings_for,
     terminal_text,
+    tolerant_streams,
     user_text,
 )
 from pathatlas.ui.export_cli import export
@@ -64,13 +68,17 @@ def app_options(
     ] = False,
 ) -> None:
     quiet_mupdf()
+    tolerant_streams()
 
 
 app = typer.Typer(
-    help="PathAtlas: cross-modal search and agentic RAG for pathology.", no_args_is_help=True, callback=app_options
+    help="PathAtlas: cross-modal search and agentic RAG for pathology.",
+    epilog="New here? 'pathatlas demo' builds a small index and searches it; then 'pathatlas index YOUR.pdf' and "
+    "'pathatlas search \"your words\"'. Each command's --help shows examples.",
+    no_args_is_help=True,
+    callback=app_options,
 )
 app.add_typer(bench_app, name="bench")
-app.command("export")(export)
 
 
 def parse_filters(items: list[str] | None) -> dict[str, object]:
@@ -95,6 +103,7 @@ FilterOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--filter",
+        metavar="FIELD=VALUE",
         help="FIELD=VALUE (kind, source, organ, diagnosis, case, section, chapter); a source by file name or id. "
         "The value is taken whole, commas included; repeat a field for alternatives (organ=lung, then organ=liver).",
     ),
@@ -132,7 +141,8 @@ def terminated_as_interrupted() -> Iterator[None]:
 @friendly_errors
 def index(
     paths: Annotated[
-        list[Path], typer.Argument(help="PDFs, folders of PDFs, or case folders (cases.jsonl / labels.csv).")
+        list[Path],
+        typer.Argument(metavar="PATH", help="PDFs, folders of PDFs, or case folders (cases.jsonl / labels.csv)."),
     ],
     index: IndexOpt = None,
     store: Annotated[
@@ -147,7 +157,16 @@ def index(
     force: Annotated[bool, typer.Option(help="Re-index sources even if unchanged.")] = False,
     as_json: JsonOpt = False,
 ):
-    """Add sources to an index (unchanged files are skipped)."""
+    """Add sources to an index (unchanged files are skipped).
+
+    A case folder holds images and a cases.jsonl or labels.csv naming each image's case, diagnosis and organ (README,
+    "Case folders"). Without --index the index is <PATHATLAS_HOME>/index (~/.pathatlas/index).
+
+    Examples:
+        pathatlas index textbook.pdf
+        pathatlas index textbook.pdf lectures/ my-cases/ --index ~/atlas
+        pathatlas index textbook.pdf --force     # read again, unchanged
+    """
     from pathatlas.indexer.pipeline import Indexer
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.stores import store_class
@@ -157,14 +176,14 @@ def index(
     idx = Index.open(settings.index_dir, settings, create=True, store=store, defer=True)  # kept if a source commits
     try:
         with terminated_as_interrupted():
-            report = Indexer(idx, show_progress=not as_json).add(paths, force=force)
+            report = Indexer(idx, show_progress=progress_shown(as_json)).add(paths, force=force)
     except KeyboardInterrupt as stop:  # typer ends the process with status 130 and says nothing
         err_console.print(INTERRUPTED, highlight=False, soft_wrap=True, markup=False)
         raise typer.Exit(143 if isinstance(stop, Terminated) else 130) from None  # the shell's 128 + the signal
     if as_json:
         print_json([s.__dict__ for s in report.sources])
     elif len(report.sources) > len(report.unfound):  # else nothing was found to index: the error lines say why
-        table = Table("source", "status", "entries", "seconds", "problems")
+        table = Table(Column("source", overflow="fold"), "status", "entries", "seconds", "problems")
         for s in report.sources:
             colour = {"failed": "red", "unchanged": "dim"}.get(s.status, "green")
             table.add_row(
@@ -189,14 +208,21 @@ def index(
 @app.command()
 @friendly_errors
 def search(
-    text: Annotated[str | None, typer.Argument(help="What to look for.")] = None,
+    text: Annotated[str | None, typer.Argument(metavar="TEXT", help="What to look for (quote several words).")] = None,
     image: Annotated[Path | None, typer.Option(help="Find pages, figures and cases like this image.")] = None,
     index: IndexOpt = None,
     k: Annotated[int, typer.Option("--k", "-k", help="Number of hits.")] = 10,
     filter: FilterOpt = None,
     as_json: JsonOpt = False,
 ):
-    """Search by text, by image, or both."""
+    """Search by text, by image, or both.
+
+    Examples:
+        pathatlas search "koilocytes in cervical epithelium"
+        pathatlas search "granuloma with giant cells" --filter kind=figure -k 5
+        pathatlas search --image slide.jpg --filter organ=lung
+        pathatlas search "osteoclast" --json | jq -r '.[].citation.label'
+    """
     from pathatlas.retrieval.images import open_image
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.search import Query, Searcher
@@ -221,17 +247,31 @@ def search(
     console.print(hits_table(hits, found.marked_words(query.text)) if hits else "no hits")
 
 
+STACKED_BELOW = 100
+"""Terminals narrower than this many columns get the hits table in three columns, kind and relevance under the
+citation: five columns in 80 left the snippet 22 characters, and in 60 cut its words ("undifferent…")."""
+
+
 def hits_table(hits: list[Hit], query: str | None = None) -> Table:
     """Ranked hits for a reader, relevance worded as ``--json`` and REST word it for the words ``query`` searched.
-    Book text is ``terminal_text``: Rich would take "[see below]" for markup and drop it."""
+    Book text is ``terminal_text``: Rich would take "[see below]" for markup and drop it. A citation folds rather than
+    ending in "…" ("images/DEMO-01-2.j…"): it is what the reader looks up."""
     from pathatlas.ui.api.schemas import HitOut
 
-    table = Table("#", "relevance", "kind", "citation", "snippet", show_lines=True)
+    stacked = console.width < STACKED_BELOW
+    citation = Column("citation", overflow="fold", max_width=console.width // 3 if stacked else None)
+    table = Table("#", *([] if stacked else ["relevance", "kind"]), citation, "snippet", show_lines=True)
     for rank, (hit, shown) in enumerate(zip(hits, HitOut.ranked(hits, query=query), strict=True), start=1):
         relevance = Text.assemble(shown.relevance, "\n", (shown.why, "dim"))
         printed = terminal_text(f"\nprinted: {hit.payload.ocr}", "dim") if hit.payload.ocr else ""  # a figure's labels
         snippet = Text.assemble(terminal_text(hit.snippet), printed)
-        table.add_row(str(rank), relevance, hit.kind, terminal_text(hit.citation.label()), snippet)
+        cited = terminal_text(hit.citation.label())
+        about = (
+            [Text.assemble(cited, "\n", (hit.kind, "italic"), ": ", relevance)]
+            if stacked
+            else [relevance, hit.kind, cited]
+        )
+        table.add_row(str(rank), *about, snippet)
     return table
 
 
@@ -326,21 +366,32 @@ def print_warnings(warnings: list[str]) -> None:
 @app.command()
 @friendly_errors
 def ask(
-    question: Annotated[str, typer.Argument(help="The question (a vignette, 'Which ...?').")] = "",
-    option: Annotated[list[str] | None, typer.Option("--option", help="An option, as A=text (repeat).")] = None,
+    question: Annotated[
+        str, typer.Argument(metavar="QUESTION", help="The question (a vignette, 'Which ...?'), in quotes.")
+    ] = "",
+    option: Annotated[
+        list[str] | None, typer.Option("--option", metavar="A=TEXT", help="An option, as A=text (repeat).")
+    ] = None,
     image: Annotated[Path | None, typer.Option(help="An image the question is about.")] = None,
     index: IndexOpt = None,
     answerer: Annotated[
         str | None, typer.Option(help="offline (default), llm (PATHATLAS_LLM_* settings) or py:package.module.Class.")
     ] = None,
-    rounds: Annotated[int | None, typer.Option(min=1, help="Search rounds the agent may take.")] = None,
+    rounds: Annotated[
+        int | None, typer.Option(min=1, help="Search rounds the agent may take (default: 1, PATHATLAS_AGENT_ROUNDS).")
+    ] = None,
     trace: Annotated[bool, typer.Option(help="Show the agent's steps.")] = False,
     filter: FilterOpt = None,
     as_json: JsonOpt = False,
 ):
     """Answer a question with cited evidence: plan, search in several turns, weigh, answer.
 
-    With --filter the evidence comes from those records only (e.g. source=book.pdf)."""
+    With --filter the evidence comes from those records only (e.g. source=book.pdf).
+
+    Examples:
+        pathatlas ask "What resorbs bone?" --option A=osteoblast --option B=osteoclast
+        pathatlas ask "What do koilocytes show?" --filter source=book.pdf --trace
+    """
     with err_console.status("loading PathAtlas") as status:  # on stderr, erased when done: --json's stdout stays JSON
         from pathatlas.agent.document import answer_record  # seconds of imports: within the status
         from pathatlas.agent.graph import Agent
@@ -436,7 +487,8 @@ def print_answer(result: dict, trace: bool = False) -> None:
             about = (f" ({about})", "dim") if (about := quote_about(quote, option["label"])) else ""
             cited = terminal_text(f"({quote['citation']['label']}{box})", "dim")
             stance = terminal_text(quote["stance"], colour)
-            console.print(Text.assemble("    ", stance, about, ' "', terminal_text(quote["quote"]), '" ', cited))
+            quoted = Text.assemble(stance, about, ' "', terminal_text(quote["quote"]), '" ', cited)
+            console.print(Padding(quoted, (0, 0, 0, 4), expand=False))  # wrapped lines stay under their option
         if not option["evidence"]:
             console.print("    [dim](no sentence in the evidence names it)[/dim]")
     if not result["options"]:
@@ -649,7 +701,12 @@ def info(
         bool, typer.Option("--problems", help="List every problem found in each source (a skipped image, a bad row).")
     ] = False,
 ):
-    """What an index holds: encoder, store, counts, sources, and which PathAtlas wrote it."""
+    """What an index holds: encoder, store, counts, sources, and which PathAtlas wrote it.
+
+    Examples:
+        pathatlas info --index ~/atlas
+        pathatlas info --problems       # every problem found in each source
+    """
     from pathatlas.indexer.sources.base import RECORDS_VERSION, unloaded_reader
     from pathatlas.retrieval.index import Index, lexical_file
     from pathatlas.retrieval.lexical import TERMS_VERSION, SavedTerms
@@ -678,7 +735,8 @@ def info(
     if as_json:
         print_json({**stats, "sources": sources})
         return
-    console.print(f"index   {stats['index']}\nencoder {stats['encoder']}  store {stats['store']}  dims {stats['dims']}")
+    console.print(f"index   {stats['index']}", highlight=False, soft_wrap=True)
+    console.print(f"encoder {stats['encoder']}  store {stats['store']}  dims {counted(stats['dims'])}")
     writer = f"PathAtlas {stats['written_by']}" if stats["written_by"] else "a PathAtlas not recording its version"
     console.print(f"writer  {writer} (index format {stats['format']})", highlight=False)
     console.print(f"ocr     {ocr_line(**stats['ocr'])}", highlight=False)
@@ -686,8 +744,8 @@ def info(
         console.print(f"bm25    {bm25_line(bm25, TERMS_VERSION)}", highlight=False, markup=False)
     if stats["revisions"]:
         console.print("models  " + ", ".join(f"{space}: {model}" for space, model in stats["revisions"].items()))
-    console.print(f"records {stats['records']}  by kind {stats['kinds']}  vectors {stats['vectors']}")
-    table = Table("source", "kind", "entries", "problems", "on disk")
+    console.print(f"records {stats['records']} ({counted(stats['kinds'])})  vectors {counted(stats['vectors'])}")
+    table = Table(Column("source", overflow="fold"), "kind", "entries", "problems", "on disk")
     shown = {"ok": "ok", "changed": "[yellow]changed[/yellow]", "missing": "[red]missing[/red]", "unknown": "?"}
     for key, entry in stats["sources"].items():
         problems = str(len(entry.get("problems", [])))
@@ -724,6 +782,11 @@ def info(
         console.print(f"{sum(map(len, found.values()))} problem(s) found while indexing: pathatlas info --problems")
 
 
+def counted(counts: dict[str, int]) -> str:
+    """Counts by name as a reader reads them ("page 998, figure 720"), not as a Python dict ("{'page': 998, ...}")."""
+    return ", ".join(f"{name} {count}" for name, count in counts.items())
+
+
 def ocr_line(figures: bool, queries: bool, engine: str | None) -> str:
     """Whose printed words this machine reads (settings ``figure_ocr``, ``query_ocr``), and with what."""
     if engine is None:
@@ -753,10 +816,17 @@ def bm25_line(bm25: dict, terms_version: int) -> str:
 @app.command()
 @friendly_errors
 def remove(
-    source: Annotated[str, typer.Argument(help="Source path or file name, as 'pathatlas info' lists it.")],
+    source: Annotated[
+        str, typer.Argument(metavar="SOURCE", help="Source path or file name, as 'pathatlas info' lists it.")
+    ],
     index: IndexOpt = None,
 ):
-    """Delete one source and everything indexed from it."""
+    """Delete one source and everything indexed from it.
+
+    Examples:
+        pathatlas remove textbook.pdf --index ~/atlas
+        pathatlas remove /data/my-cases     # a case folder goes whole
+    """
     from pathatlas.retrieval.index import Index
 
     settings = settings_for(index)
@@ -779,7 +849,12 @@ def demo(
     ] = "koilocytes in cervical epithelium",
     open_ui: Annotated[bool, typer.Option("--ui", help="Then open the web UI on the demo index.")] = False,
 ):
-    """Build the demo corpus and its index on first run, then run an example search (and open the UI)."""
+    """Build the demo corpus and its index on first run, then run an example search (and open the UI).
+
+    Examples:
+        pathatlas demo
+        pathatlas demo --query "granuloma with giant cells" --ui
+    """
     from pathatlas.corpora.demo import build_demo_corpus
     from pathatlas.indexer.pipeline import Indexer
     from pathatlas.retrieval.index import Index
@@ -796,10 +871,11 @@ def demo(
         console.print(f"rebuilding the demo index at {settings.index_dir} for the current encoder")
         shutil.rmtree(settings.index_dir)
         idx = Index.open(settings.index_dir, settings, create=True)
-    Indexer(idx).add([corpus])
+    Indexer(idx, show_progress=progress_shown()).add([corpus])
     console.print(f"demo index at {settings.index_dir}\n[bold]search:[/bold] {query}")
     console.print(hits_table(Searcher(idx).search(Query(text=query, k=5)), query))
-    console.print(f'try: pathatlas search "granuloma with giant cells" --index {settings.index_dir}')
+    # one line however narrow the terminal: a command wrapped before its --index value lost it when pasted
+    console.print(f'try: pathatlas search "granuloma with giant cells" --index {settings.index_dir}', soft_wrap=True)
     if open_ui:
         ui(index=settings.index_dir, api=None, port=8501)
 
@@ -835,4 +911,41 @@ def train_joint(
     folder = out or settings.models_dir / name
     summary = train(data, settings, TrainConfig(epochs=epochs, seed=seed), folder, name)
     print_json({k: v for k, v in summary.items() if k != "config"})
-    console.print(f"wrote {folder}; use it with PATHATLAS_JOINT_HEADS={folder}")
+    console.print(f"wrote {folder}; use it with PATHATLAS_JOINT_HEADS={folder}", soft_wrap=True)
+
+
+FIRST_COMMANDS = ("demo", "index", "search", "ask", "info", "remove", "export")
+"""The commands of a newcomer's first hour, which ``pathatlas --help`` lists first, in this order (export, registered
+before the others, led the list)."""
+
+
+def flowing(doc: str) -> str:
+    """A command's docstring as its ``--help`` shows it: each paragraph's lines joined, as typer joins only the
+    first's (the others broke mid-sentence where the source wraps: "as this / version writes one"); an indented line
+    (an example) or a ``\\b`` line keeps its own line. The first paragraph is followed by an extra blank line: typer
+    dedents the others as one text whose first line does not count, so examples right after the first paragraph lost
+    their indent."""
+    paragraphs = []
+    for paragraph in inspect.cleandoc(doc).split("\n\n"):
+        lines = paragraph.split("\n")
+        joined = lines[0]
+        for line in lines[1:]:
+            kept = line[:1].isspace() or line.startswith("\b")
+            joined += ("\n" if kept else " ") + line
+        paragraphs.append(joined)
+    return "\n\n\n".join([paragraphs[0], "\n\n".join(paragraphs[1:])]).rstrip()
+
+
+def arrange_help(commands: list[typer.models.CommandInfo]) -> None:
+    """Order ``commands`` for ``pathatlas --help`` (``FIRST_COMMANDS`` first) and let each one's help flow."""
+
+    def name(command: typer.models.CommandInfo) -> str:
+        return command.name or command.callback.__name__.replace("_", "-")
+
+    commands.sort(key=lambda command: FIRST_COMMANDS.index(n) if (n := name(command)) in FIRST_COMMANDS else 99)
+    for command in commands:
+        command.help = command.help or flowing(command.callback.__doc__ or "")
+
+
+app.command("export")(export)
+arrange_help(app.registered_commands)

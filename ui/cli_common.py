@@ -73,6 +73,23 @@ def _console(stderr: bool = False) -> Console:
 
 console = _console()
 err_console = _console(stderr=True)
+
+
+def tolerant_streams() -> None:
+    """Text a terminal cannot encode prints as "?" instead of ending the command in a traceback: in a terminal that is
+    not UTF-8 (``PYTHONIOENCODING=latin-1``, an ASCII console) a snippet's "…" or a case's "Fälle" raised
+    UnicodeEncodeError. ``print_json`` writes UTF-8 bytes, untouched."""
+    for stream in (sys.stdout, sys.stderr):
+        if callable(reconfigure := getattr(stream, "reconfigure", None)):
+            reconfigure(errors="replace")
+
+
+def progress_shown(as_json: bool = False) -> bool:
+    """Whether a command draws progress bars (on stderr): only where stderr is a terminal, and not with ``--json``. A
+    file or a pipe kept every redraw of every bar ("2>log", "2>&1 | less")."""
+    return not as_json and err_console.is_terminal
+
+
 STDOUT = Path("-")  # ``--json -``: the JSON document goes to stdout, alone
 JSON_STREAM: ContextVar[TextIO | None] = ContextVar("json_stream", default=None)
 """The running command's own stdout, while ``console`` and ``sys.stdout`` may point at stderr."""

@@ -11,7 +11,15 @@ import typer
 from tqdm.auto import tqdm
 
 from pathatlas.errors import BadInputError, PathAtlasError
-from pathatlas.ui.cli_common import IndexOpt, JsonOpt, console, friendly_errors, print_json, settings_for
+from pathatlas.ui.cli_common import (
+    IndexOpt,
+    JsonOpt,
+    console,
+    friendly_errors,
+    print_json,
+    progress_shown,
+    settings_for,
+)
 
 
 @friendly_errors
@@ -30,9 +38,12 @@ def export(
 
     Writes a small index folder (BM25, manifest, thumbnails, and a store that records the URL and collection) as this
     version writes one, whichever version wrote INDEX (which is left as it was); search it with the same commands and
-    its --index, nothing else to set. PATHATLAS_QDRANT_URL and
-    PATHATLAS_QDRANT_COLLECTION, when set, take the place of what it records (PATHATLAS_QDRANT_API_KEY is sent only
-    to the server PATHATLAS_QDRANT_URL names).
+    its --index, nothing else to set. PATHATLAS_QDRANT_URL and PATHATLAS_QDRANT_COLLECTION, when set, take the place
+    of what it records (PATHATLAS_QDRANT_API_KEY is sent only to the server PATHATLAS_QDRANT_URL names).
+
+    Examples:
+        pathatlas export --to http://localhost:6333 --index ~/atlas
+        pathatlas export --to ~/qdrant-copy --out ~/atlas-q   # no server
     """
     from pathatlas.retrieval.index import META_FILE, Index
     from pathatlas.retrieval.stores.qdrant_store import QdrantStore
@@ -58,7 +69,8 @@ def export(
         target = QdrantStore(staging / "store", source.meta.dims, target_settings, shards, replication_factor)
         if target.count():
             raise PathAtlasError(f"collection {name!r} at {to} already holds {target.count()} points: choose another")
-        with tqdm(total=source.store.count(), desc=f"export to {name}", unit="record", disable=as_json) as bar:
+        shown = progress_shown(as_json)
+        with tqdm(total=source.store.count(), desc=f"export to {name}", unit="record", disable=not shown) as bar:
             copied = target.copy_from(source.store, progress=bar.update)
         meta = json.loads((staging / META_FILE).read_text())
         (staging / META_FILE).write_text(json.dumps({**meta, "store": "qdrant"}, indent=2))
@@ -82,7 +94,7 @@ def export(
         print_json(result)
     else:
         console.print(f"copied {copied} records into collection {name!r} at {to}")
-        console.print(f"search it: pathatlas search --index {out} ...")
+        console.print(f"search it: pathatlas search --index {out} ...", soft_wrap=True)
 
 
 def check_local_copy_folder(folder: Path) -> None:
