@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
@@ -67,6 +69,26 @@ def snowball_languages(names: str | Iterable[str]) -> list[str]:
             f"({codes}), as a JSON list or separated by commas (English: always on)"
         )
     return sorted(wanted)
+
+
+TEXT_LOG = "%(levelname)s: %(name)s: %(message)s"
+"""A log line as text (``PATHATLAS_LOG_FORMAT=text``)."""
+
+
+class JsonLines(logging.Formatter):
+    """A log record as one JSON object on one line (``PATHATLAS_LOG_FORMAT=json``): what a log collector (Loki,
+    CloudWatch, journald's JSON export) parses without a pattern for each line's shape; a traceback is one field."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
 
 
 class Settings(BaseSettings):
@@ -253,6 +275,11 @@ class Settings(BaseSettings):
         "INFO",
         description="Level of the 'pathatlas' logger (stderr): index jobs' ends, a server that is not ready. Any case.",
     )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="How log lines are written: text, or json (one object per line: time, level, logger, message) for "
+        "a log collector; `serve` writes uvicorn's access and error lines alike. Any case.",
+    )
 
     @field_validator("home", "index", "joint_heads", "ranker_file", mode="before")
     @classmethod
@@ -322,6 +349,12 @@ class Settings(BaseSettings):
         known = isinstance(value, str) and value.upper() in get_args(Settings.model_fields["log_level"].annotation)
         return value.upper() if known else value  # an unknown one is refused as it was written
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_lower(cls, value: object) -> object:
+        known = isinstance(value, str) and value.lower() in get_args(Settings.model_fields["log_format"].annotation)
+        return value.lower() if known else value
+
     @field_validator("figure_ocr", "query_ocr")
     @classmethod
     def _ocr_when_installed(cls, value: bool | None) -> bool:
@@ -339,7 +372,7 @@ class Settings(BaseSettings):
         logger.setLevel(self.log_level)
         if not logger.hasHandlers():
             handler = logging.StreamHandler()  # stderr: stdout carries --json documents and the MCP protocol
-            handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
+            handler.setFormatter(JsonLines() if self.log_format == "json" else logging.Formatter(TEXT_LOG))
             logger.addHandler(handler)
         bm25s = logging.getLogger("bm25s")
         bm25s.setLevel(logging.WARNING)  # its import sets DEBUG again: the filter outlasts that

@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # the records module loads numpy: not for --help
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.records import Hit
     from pathatlas.retrieval.search import Searcher
+    from pathatlas.settings import Settings
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -546,7 +547,33 @@ def serve(
         root_path=root_path.rstrip("/"),
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips,  # None: uvicorn's default (FORWARDED_ALLOW_IPS, else 127.0.0.1)
+        log_config=uvicorn_logging(settings),
     )
+
+
+def uvicorn_logging(settings: Settings) -> dict:
+    """uvicorn's logging, written as ``PATHATLAS_LOG_FORMAT`` says: its own (text) configuration, or the same loggers
+    and streams (errors on stderr, one access line per request on stdout) as JSON lines, so a collector reads the
+    access lines and the ``pathatlas`` logger's alike."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    if settings.log_format == "text":
+        return LOGGING_CONFIG
+    stream = {"formatter": "json", "class": "logging.StreamHandler"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "pathatlas.settings.JsonLines"}},
+        "handlers": {
+            "default": {**stream, "stream": "ext://sys.stderr"},
+            "access": {**stream, "stream": "ext://sys.stdout"},
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        },
+    }
 
 
 def new_index_notice(index_dir: Path) -> str | None:
