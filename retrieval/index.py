@@ -535,7 +535,8 @@ class Index:
                 index.check_store()
             return index
         if not create:
-            hint = "run 'pathatlas index PATH' first" if not path.exists() else "the folder is not an index"
+            named = "" if settings.index is None else f" --index {path}"  # the command to paste, the folder too
+            hint = f"run 'pathatlas index PATH{named}' first" if not path.exists() else "the folder is not an index"
             raise IndexMissingError(f"no PathAtlas index at {path}: {hint}")
         encoder = create_encoder(settings.encoder, settings)
         store_class(store or settings.store)  # an unknown store is refused before the folder names it

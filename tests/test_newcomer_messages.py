@@ -1,5 +1,6 @@
-"""An image given as a folder, or as an empty path (which Python reads as the working folder), is refused saying so,
-not "cannot read image .: Is a directory"."""
+"""Messages a newcomer meets: an image given as a folder, or as an empty path (which Python reads as the working
+folder), is refused saying so, not "cannot read image .: Is a directory"; a missing index names the command that makes
+it, its folder too."""
 
 from __future__ import annotations
 
@@ -22,3 +23,10 @@ def test_an_empty_image_path_says_it_named_the_working_folder(tmp_path, monkeypa
     with pytest.raises(BadInputError, match=r"\(an empty path names the working folder\)$"):
         open_image(Path(""), 10_000_000)
     one_error_line(run_cli("search", "--image", "", "--index", tmp_path / "idx"), "is a folder, not an image")
+
+
+def test_a_missing_index_says_the_command_that_makes_it_with_its_folder(tmp_path):
+    one_error_line(
+        run_cli("search", "granuloma", "--index", tmp_path / "atlas"),
+        f"run 'pathatlas index PATH --index {tmp_path / 'atlas'}' first",
+    )
