@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
 import warnings
 from pathlib import Path
@@ -22,7 +23,7 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None, que
     ``query``: decoded no larger than a search uses it (``query_factor``), so a huge query image costs little.
     """
     label = name or (str(data) if isinstance(data, Path) else "the image given")
-    if isinstance(data, Path) and data.is_dir():  # "" given as a path is "."
+    if isinstance(data, Path) and os.path.isdir(data):  # "" given as a path is "."; a name too long is no folder
         empty = " (an empty path names the working folder)" if str(data) == "." else ""
         raise BadInputError(f"{label} is a folder, not an image: give an image file{empty}")
     try:

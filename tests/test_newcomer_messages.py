@@ -30,3 +30,8 @@ def test_a_missing_index_says_the_command_that_makes_it_with_its_folder(tmp_path
         run_cli("search", "granuloma", "--index", tmp_path / "atlas"),
         f"run 'pathatlas index PATH --index {tmp_path / 'atlas'}' first",
     )
+
+
+def test_an_image_path_too_long_for_the_system_is_refused_in_one_line(tmp_path):
+    with pytest.raises(BadInputError, match="cannot read image"):
+        open_image(tmp_path / ("x" * 5000), 10_000_000)

@@ -25,6 +25,7 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 
 from pathatlas.agent.questions import ONE_OPTION, repeated_option
 from pathatlas.errors import BadInputError
+from pathatlas.retrieval.lexical import AMPERSAND, CHARGED
 from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.records import KINDS, Hit, organ_text
 from pathatlas.retrieval.search import SPECIMEN, USER_FILTERS, blank, echoed, empty_filter, source_names, unsearchable
@@ -414,11 +415,17 @@ def searchable(text: str) -> str:
     return text
 
 
+SEARCHABLE_PATTERN = f"{A_WORD.pattern}|{AMPERSAND}|{CHARGED.pattern}"
+"""What the schema says a search text holds (``searchable`` decides): ``A_WORD``, or a joined or charged name ("H&E",
+"K+", as the texts print them: ``lexical.AMPERSAND``, ``lexical.CHARGED``), so a client generated from it, or a fuzzer,
+does not send "0" as a search it calls valid."""
+
+
 SearchText = Annotated[
     str,
     Field(
         min_length=1,
-        json_schema_extra=DOCUMENTED_LENGTH,
+        json_schema_extra={**DOCUMENTED_LENGTH, "pattern": SEARCHABLE_PATTERN},
         description="What to look for: a word that is no stop word (two letters or digits in a row, one Chinese, "
         "Japanese or Korean character, or a name such as H&E or K+). A text without one ('x', 'the of and', spaces) "
         "is refused with 422, in the words the command line and MCP refuse it with.",
