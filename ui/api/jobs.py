@@ -1,7 +1,8 @@
 """Index jobs and their records. A job runs in the server process that took its upload; its record
 (``<PATHATLAS_HOME>/jobs/<id>.json``, written when it is submitted, when it starts, as it progresses
-(``PROGRESS_SECONDS``), and when it ends or the server stops) answers ``GET /jobs/{id}`` after a restart too, for
-``RECORD_DAYS``: a client polling across a redeploy learns how its upload ended, or how far it got."""
+(``PROGRESS_SECONDS``), when a cancel is taken, and when it ends or the server stops) answers ``GET /jobs/{id}`` after
+a restart too, for ``RECORD_DAYS``: a client polling across a redeploy learns how its upload ended, or how far it
+got."""
 
 from __future__ import annotations
 
@@ -105,6 +106,7 @@ class JobRecords:
             "total": job.total,
             "error": job.error,
             "notes": job.notes,
+            "cancel_requested": job.cancel_requested,
             "upload": str(job.upload) if job.upload is not None else None,
         }
         self._saved[job.id] = (time.monotonic(), job.done)  # one that cannot be written is not tried at each step
@@ -129,6 +131,7 @@ class JobRecords:
         upload = Path(record["upload"]) if record.get("upload") else None
         fields = ("source", "status", "done", "total", "error", "notes")
         job = Job(job_id, paths=[], upload=upload, **{name: record.get(name) for name in fields})
+        job.cancel_requested = record.get("cancel_requested") is True  # records written before it was kept: False
         if job.running and not claimed(upload):
             job.status, job.error = "interrupted", INTERRUPTED
         return job

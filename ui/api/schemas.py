@@ -172,6 +172,10 @@ class Links:
         return f"{self.root}/cases/{record_id}"
 
 
+CASE_URL_SAID = "For a case image: GET this for its case (diagnosis, organ, labels, each of its images)."
+"""What a hit's and a citation's ``case_url`` is (one wording: the same link from a search and an answer)."""
+
+
 def has_rendered_pages(source: str, page: int | None) -> bool:
     """Whether the media route renders the page a record cites: a PDF's (a source's key or name ending ``.pdf``, as
     the ``pdf`` reader accepts); a plug-in source's pages (notes, slides exported as text) have no file to render."""
@@ -232,9 +236,7 @@ class HitOut(BaseModel):
     )
     thumbnail_url: str | None = Field(None, description="GET this for the hit's thumbnail.")
     page_url: str | None = Field(None, description="GET this for the rendered page with the hit highlighted.")
-    case_url: str | None = Field(
-        None, description="For a case image: GET this for its case (diagnosis, organ, labels, each of its images)."
-    )
+    case_url: str | None = Field(None, description=CASE_URL_SAID)
     case_image_url: str | None = Field(None, description="For a case image: GET this for the image at full size.")
 
     @classmethod
@@ -545,6 +547,7 @@ class QuoteCitation(CitationOut):
         description="GET this for the page rendered with the cited box outlined (a quote's: the passage holding it).",
     )
     case_image_url: str | None = Field(None, description="GET this for the cited case image at full size.")
+    case_url: str | None = Field(None, description=CASE_URL_SAID)
 
 
 class OptionQuote(BaseModel):
@@ -613,13 +616,15 @@ class AskResponse(BaseModel):
 
 def linked(citation: dict[str, Any], links: Links) -> dict[str, Any]:
     """A placed citation (``answer_record``) with the links a hit has: the page rendered with its box outlined (the
-    media route outlines a record's own box, so it links ``record``, the one holding the quote), a case's image."""
+    media route outlines a record's own box, so it links ``record``, the one holding the quote), a case's image and
+    the case itself (an answer citing a case image linked its picture but not its diagnosis and other images)."""
     return {
         **citation,
         "page_url": links.page(citation["record"])
         if has_rendered_pages(citation["source"], citation["page"])
         else None,
         "case_image_url": links.case_image(citation["evidence"]) if citation["case"] and citation["image"] else None,
+        "case_url": links.case(citation["evidence"]) if citation["case"] else None,
     }
 
 

@@ -158,4 +158,5 @@ def cancel_job(job_id: str, engine: EngineDep) -> JobOut:
     if job_id not in engine.jobs:  # recorded, and its upload still claimed: another process runs it
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} runs in another server process: cancel it there")
     job.cancel_requested = True
+    engine.records.save(job)  # a restart before the job stops still shows the cancel was taken
     return job_out(job)
