@@ -18,7 +18,7 @@ from pathatlas.agent.evidence import (
 )
 from pathatlas.agent.plan import QUESTION_WORDS, Reading, referred_options
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
-from pathatlas.agent.scoring import agreeing_case, diagnosed_option, similar_cases
+from pathatlas.agent.scoring import LEAD_TOLERANCE, agreeing_case, diagnosed_option, similar_cases
 from pathatlas.retrieval.lexical import has_words, tokenize
 
 SETTLED_CONFIDENCE = 0.5
@@ -230,13 +230,12 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
     if answer.choice is None:
         return answer.rationale
     if reading.verdicts:
-        return verdict_rationale(answer)
+        return verdict_rationale(question, answer)
     letter, chosen = LETTERS[answer.choice], question.options[answer.choice]
     own = answer.quotes[answer.choice] if answer.choice < len(answer.quotes) else []
     supports = [q for q in own if q.stance == "supports"]
     against = [q for q in own if q.stance == "contradicts" and q.settles]
-    unsettled = f"{NO_IMAGE if reading.image_missing else UNSETTLED}; leaning to"
-    parts = [] if answer.settled or not reading.negated else [f"{unsettled} {letter}."]
+    parts = [] if answer.settled or not reading.negated else [unsettled(question, reading, answer)]
     if (best := favoured(answer)) is not None:  # said of a question without its image too
         parts = [*([f"{NO_IMAGE}."] if reading.image_missing else []), overruled(question, answer, best)]
     elif reading.negated:
@@ -259,7 +258,7 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
         else:
             parts.append(f"{letter}. {chosen}: no retrieved sentence names it.")
         if not answer.settled:  # "leaning to B. Basal cell carcinoma: ...", the option named once
-            parts[-1] = f"{unsettled} {parts[-1]}"
+            parts[-1] = unsettled(question, reading, answer, parts[-1])
         rival = saying_rival(answer)
         if rival is not None and cite(rival[1]) not in " ".join(parts):  # said once is enough
             said = f"{LETTERS[rival[0]]}. {question.options[rival[0]]}: {cite(rival[1])}"
@@ -289,11 +288,51 @@ def saying_rival(answer: Answer) -> tuple[int, Quote] | None:
     return best, said[best][0]
 
 
-def verdict_rationale(answer: Answer) -> str:
-    """Verdict options ("True", "False"): that no verdict is read from the book, and what it says of the statement."""
+def verdict_rationale(question: Question, answer: Answer) -> str:
+    """Verdict options ("True", "False"): that no verdict is read from the book, that the options' tie leans to none
+    of them, and what the book says of the statement."""
     found = answer.quotes[answer.choice] if answer.choice < len(answer.quotes) else []
     said = f"Related: {'; '.join(cite(q) for q in found)}." if found else "No retrieved sentence speaks to it."
-    return f"{UNSETTLED}: {VERDICTS}. {said}"
+    tie = tied_options(answer.scores, answer.choice)
+    return " ".join([f"{UNSETTLED}: {VERDICTS}.", *([f"{tie_said(question.options, tie)}."] if tie else []), said])
+
+
+def tied_options(scores: Sequence[float | None], choice: int) -> list[int]:
+    """The options the evidence scores alike at the top, the choice among them (to ``LEAD_TOLERANCE``, as
+    ``best_option`` ties them), in the options' order; empty where the choice leads alone or trails, or the scores
+    are not all given. A choice among tied options is no lean: the offline answerer takes the first by its words."""
+    if choice >= len(scores) or any(score is None for score in scores):
+        return []
+    own = scores[choice]
+    if any(score > own + LEAD_TOLERANCE for score in scores):
+        return []
+    tied = [j for j, score in enumerate(scores) if score >= own - LEAD_TOLERANCE]
+    return tied if len(tied) > 1 else []
+
+
+def tied_named(options: Sequence[str], tied: Sequence[int]) -> str:
+    """The options of a tie (``tied_options``) as the rationale and the command line name them: "A. True and B.
+    False", "A. x, B. y and C. z"."""
+    named = [f"{LETTERS[j]}. {options[j]}" for j in tied]
+    return f"{', '.join(named[:-1])} and {named[-1]}"
+
+
+def tie_said(options: Sequence[str], tied: Sequence[int]) -> str:
+    """What a rationale says of a tie, in place of leaning to the choice: "A. True and B. False score alike, a tie
+    leaning to neither"."""
+    none = "neither" if len(tied) == 2 else "none of them"
+    return f"{tied_named(options, tied)} score alike, a tie leaning to {none}"
+
+
+def unsettled(question: Question, reading: Reading, answer: Answer, on_choice: str = "") -> str:
+    """How an unsettled rationale opens, before ``on_choice`` (what it says of the choice, "B. Melanoma: ..."; a
+    negated question's says it next, so none): "...; leaning to B. Melanoma: ...", or where the evidence ties the
+    choice with others, that tie (``tie_said``) and then ``on_choice``: a choice by the options' words is no lean."""
+    head = NO_IMAGE if reading.image_missing else UNSETTLED
+    tie = tied_options(answer.scores, answer.choice)
+    if tie:
+        return " ".join([f"{head}: {tie_said(question.options, tie)}.", *([on_choice] if on_choice else [])])
+    return f"{head}; leaning to {on_choice or LETTERS[answer.choice] + '.'}"
 
 
 def favoured(answer: Answer) -> int | None:

@@ -458,9 +458,11 @@ STANCE_COLOURS = {"supports": "green", "contradicts": "red", "related": "dim"}
 
 def print_answer(result: dict, trace: bool = False) -> None:
     """The answer, whether the evidence settles it, then each option (the chosen first) with its quotes. A choice the
-    evidence does not settle is only leant to, with no confidence beside it (an unsettled 0.91 read as a sure answer),
-    and the options' scores say they rank the options, not how sure the answer is. What the model and the books wrote
-    is ``terminal_text``."""
+    evidence does not settle is only leant to, with no confidence beside it (an unsettled 0.91 read as a sure answer);
+    a choice among options scored alike is no lean but a tie, and the first line names them all (True/False printed
+    "leaning to B. False", only the first by its words). The options' scores say they rank the options, not how sure
+    the answer is. What the model and the books wrote is ``terminal_text``."""
+    from pathatlas.agent.writing import tied_named, tied_options
     from pathatlas.ui.present import quote_about
 
     chosen = result["choice"]
@@ -468,7 +470,11 @@ def print_answer(result: dict, trace: bool = False) -> None:
     shown = terminal_text(label + result["answer"]) or Text("none", "dim")  # an open question left unanswered
     unanswered = result["answer"] and not (result["settled"] or result["options"])  # an open question's
     heading = "nearest sentence" if unanswered else "answer"
-    if chosen is not None and not result["settled"]:
+    tie = tied_options([o["score"] for o in result["options"]], chosen) if chosen is not None else []
+    if tie and not result["settled"]:
+        named = terminal_text(tied_named([o["text"] for o in result["options"]], tie))
+        console.print(Text.assemble(("tie of", "bold"), " ", named, ("  (no lean)", "dim")))
+    elif chosen is not None and not result["settled"]:
         console.print(Text.assemble(("leaning to", "bold"), " ", shown))
     else:
         console.print(Text.assemble((heading, "bold"), " ", shown, f"  (confidence {result['confidence']:.2f})"))
@@ -526,7 +532,13 @@ def serve(
         typer.Option(help="Proxies whose X-Forwarded headers are trusted: addresses, comma-separated, or '*'."),
     ] = None,
 ):
-    """Run the REST API (OpenAPI docs at /docs)."""
+    """Run the REST API (OpenAPI docs at /docs).
+
+    Examples:
+        pathatlas serve --index ~/atlas            # then open http://127.0.0.1:8000/docs
+        pathatlas serve --root-path /atlas         # behind a reverse proxy at https://your.host/atlas
+        PATHATLAS_API_TOKEN=a-long-secret pathatlas serve --host 0.0.0.0 --port 8080
+    """
     import uvicorn
 
     from pathatlas.ui.api.app import create_app
@@ -609,7 +621,11 @@ def mcp(
     ] = None,
     allow_dir: Annotated[
         list[Path] | None,
-        typer.Option("--allow-dir", help="A folder whose images search_image and ask may read by path (repeat)."),
+        typer.Option(
+            "--allow-dir",
+            metavar="FOLDER",
+            help="A folder whose images search_image and ask may read by path (repeat).",
+        ),
     ] = None,
     insecure: Annotated[
         bool, typer.Option(help="Allow --http beyond loopback, where every client may search and ask unchecked.")
@@ -618,7 +634,14 @@ def mcp(
     """Serve the index to other agents over the Model Context Protocol (stdio by default).
 
     Tools: search, search_image, ask, get_page; thumbnails as resources pathatlas://thumbnails/{id}.
-    Nothing is written to the index. Add it to an MCP client's configuration (Claude Desktop, Cursor...):
+    Nothing is written to the index.
+
+    Examples:
+        pathatlas mcp --index ~/atlas              # on stdio, for a client that starts it
+        pathatlas mcp --http 127.0.0.1:8765        # Streamable HTTP at http://127.0.0.1:8765/mcp
+        pathatlas mcp --allow-dir ~/slides         # search_image and ask read images there by path
+
+    Add it to an MCP client's configuration (Claude Desktop, Cursor...):
 
     \b
         {"mcpServers": {"pathatlas": {
@@ -684,7 +707,13 @@ def ui(
     """Open the web UI (Streamlit): search, ask, library.
 
     Beyond loopback (--host 0.0.0.0: a class shares it) the Library is read-only unless --insecure: every visitor's
-    write would reach the API as this UI, with its PATHATLAS_API_TOKEN."""
+    write would reach the API as this UI, with its PATHATLAS_API_TOKEN.
+
+    Examples:
+        pathatlas ui --index ~/atlas               # then open http://localhost:8501
+        pathatlas ui --api http://127.0.0.1:8000   # on a running 'pathatlas serve'
+        pathatlas ui --host 0.0.0.0 --port 8600    # a class shares it, its Library read-only
+    """
     import signal
     import subprocess
 
