@@ -288,8 +288,47 @@ def retrieval_table(task: str, body: dict) -> Table:
         default = body.get("default_label", "default")  # "default without joint" where its heads trained on these
         note = default if name == body.get("default") else ("baseline" if name in body.get("baselines", []) else "")
         if name in marks:
-            note += "; [red]✗ below " + "; ".join(f"{b} on {metric}" for b, metric in marks[name]) + "[/red]"
+            note += "; " + below_mark(marks[name])
         table.add_row(name, *cells, note)
+    return table
+
+
+def below_mark(pairs: list[tuple[str, str]]) -> str:
+    """The red mark of a default below a baseline, ``(baseline, metric)`` each: the same in every table."""
+    return "[red]✗ below " + "; ".join(f"{baseline} on {metric}" for baseline, metric in pairs) + "[/red]"
+
+
+SHOWN_CHAPTERS = range(2, 31)
+"""How many chapters make a by-chapter table: one repeats the main table, more than 30 scroll it away (the JSON's
+``by_chapter`` holds every chapter)."""
+
+
+def chapter_table(task: str, body: dict) -> Table:
+    """R@1, R@5 and MRR of the default and each baseline per chapter (``by_chapter``), in the file's order of
+    chapters: a method's three figures share a cell, kept whole, so twelve figures a row fit a terminal; a chapter
+    where the default scores below BM25 is marked as ``retrieval_table`` marks its row; a chapter's name, the file's
+    text, is shown as written (never read as markup). With folds each chapter's default is the one chosen on the
+    other folds, and the title says those are held out."""
+    from pathatlas.retrieval.bench.pages import CHAPTER_METRICS
+
+    rows = body["by_chapter"]
+    shown = {"recall@1": "R@1", "recall@5": "R@5", "mrr": f"MRR@{body['mrr_depth']}"}
+    held_out = "fold" in rows[0]
+    title = f"{task} by chapter" + (": held out, each chapter's default chosen on the other folds" if held_out else "")
+    table = Table("chapter", *(["fold"] if held_out else []), "n", title=title)
+    table.columns[0].min_width = 16  # names like "The Nervous System and Nervous Tissue" wrap, not fold
+    for name in rows[0]["methods"]:
+        role = body.get("default_label", "default") if name == body.get("default") else "baseline"
+        metrics = "".join(f"{shown[metric]:<6}" for metric in CHAPTER_METRICS).rstrip()
+        table.add_column(f"{name} ({role})\n{metrics}", no_wrap=True)
+    table.add_column("")
+    for row in rows:
+        cells = [
+            " ".join(f"{figures[metric]:.3f}" for metric in CHAPTER_METRICS) for figures in row["methods"].values()
+        ]
+        mark = below_mark([("bm25", metric) for metric in row["below_bm25"]]) if row["below_bm25"] else ""
+        fold = [str(row["fold"])] if held_out else []
+        table.add_row(escape(row["chapter"]) or "(no chapter)", *fold, str(row["n"]), *cells, mark)
     return table
 
 
@@ -370,7 +409,10 @@ def bench_retrieval_command(
         pooled = ", pooled held-out folds" if body.get("folds") else ""
         console.print(retrieval_table(task + pooled, body))
         for number, fold in enumerate(body.get("folds", [])):
-            console.print(retrieval_table(f"{task} held-out fold {number} ({', '.join(fold['chapters'])})", fold))
+            chapters = escape(", ".join(fold["chapters"]))  # the file's text, never markup
+            console.print(retrieval_table(f"{task} held-out fold {number} ({chapters})", fold))
+        if len(body.get("by_chapter", [])) in SHOWN_CHAPTERS:
+            console.print(chapter_table(task, body))
         if fusion := body.get("fusion"):
             console.print(
                 f"{task}: OCR ranker weight per fold {fusion['weights']}, each chosen on {fusion['tuned_on']}"

@@ -9,6 +9,7 @@ other folds and reported on each held-out fold, so no reported figure comes from
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,20 +269,25 @@ def evaluate(
 ) -> dict[str, Any]:
     """Recall@1/5/10 and MRR@k of every method, with chance cut alike, and the recall curve to ``CURVE_K`` (each
     method ranks that deep, so its curve and chance's compare at every k); each question's first gold rank per method
-    (``per_question``); with ``runs``, the rankings as TREC files there (``write_trec``)."""
+    (``per_question``) and every chapter's figures (``by_chapter``); with ``runs``, the rankings as TREC files there
+    (``write_trec``)."""
     found = rank_pages(items, candidates, max(k, CURVE_K), folds, ranker, per_section)
     first = {
         name: [first_relevant_rank(lists[i], found.gold[i].__contains__) for i in range(len(items))]
         for name, lists in found.ranked.items()
     }
 
-    def task(positions: list[int]) -> dict[str, Any]:
+    def figures(positions: list[int]) -> dict[str, dict[str, Any]]:
+        """Every method's figures over the questions at ``positions``: the whole task's, a fold's or a chapter's."""
         methods = {name: summarise([ranks[i] for i in positions], k) for name, ranks in first.items()}
         methods["chance"] = chance(max(page_count, 1), [len(found.gold[i]) for i in positions], mrr_depth=k)
+        return methods
+
+    def task(positions: list[int]) -> dict[str, Any]:
         body = {
             "n": len(positions),
             "mrr_depth": k,
-            "methods": methods,
+            "methods": figures(positions),
             "default": DEFAULT,
             "baselines": list(BASELINES),
         }
@@ -305,6 +311,7 @@ def evaluate(
         }
         for i, item in enumerate(items)
     ]
+    result["by_chapter"] = by_chapter(chapters, figures, found.fold_of if folds else None)
     if folds:
         result["folds"] = []
         for fold, chosen in found.chosen.items():
@@ -319,6 +326,33 @@ def evaluate(
         )
         result["runs"] = [str(path) for path in written]
     return result
+
+
+CHAPTER_METRICS = ("recall@1", "recall@5", "mrr")
+"""What ``by_chapter`` gives per chapter and method (MRR@k, as the task's): one row of a chapter's table each."""
+
+
+def by_chapter(
+    chapters: list[str], figures: Callable[[list[int]], dict[str, dict[str, Any]]], fold_of: list[int] | None
+) -> list[dict[str, Any]]:
+    """Each chapter's figures (``CHAPTER_METRICS`` per method, from ``figures`` of its questions' positions), in the
+    order the file first names them, so a chapter where the default trails shows though the totals do not; each
+    says where the default is ``below_bm25``. ``fold_of``: with folds, each question's fold; a chapter lies in one,
+    so its default is the one chosen on the other folds: held-out figures."""
+    rows = []
+    for chapter in dict.fromkeys(chapters):
+        positions = [i for i, c in enumerate(chapters) if c == chapter]
+        methods = {name: {m: found[m] for m in CHAPTER_METRICS} for name, found in figures(positions).items()}
+        rows.append(
+            {
+                "chapter": chapter,
+                "n": len(positions),
+                **({"fold": fold_of[positions[0]]} if fold_of else {}),
+                "methods": methods,
+                "below_bm25": [m for m in CHAPTER_METRICS if methods[DEFAULT][m] < methods["bm25"][m]],
+            }
+        )
+    return rows
 
 
 def tune_text(index: Index, mcq_path: Path, folds: int, out: Path) -> dict[str, Any]:
