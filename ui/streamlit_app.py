@@ -34,13 +34,12 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pymupdf
 import streamlit as st
 from PIL import Image
 from streamlit import runtime
 
 from pathatlas.indexer.sources.cases import HEIC_HINT, HEIC_SUFFIXES
-from pathatlas.indexer.sources.pdf import mupdf_alone, page_as_pdf
+from pathatlas.indexer.sources.pdf import page_as_pdf
 from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.stores.base import fold
 from pathatlas.ui.present import (
@@ -105,6 +104,7 @@ EXPANDER_KEY = {"key": "filters"} if "key" in inspect.signature(st.expander).par
 TABLE_ALT = "alt" in inspect.signature(st.table).parameters  # before it, a table is named by its caption for sight only
 MEDIA_CACHED = 256  # thumbnails (tens of KB) and rendered pages (about 1 MB) kept for reruns, shared by sessions
 QUOTED_CHARS = 60  # of a query the results line repeats: a pasted paragraph was repeated whole
+CARD_ORGAN_CHARS = 80  # of a case's organ its card shows (the case viewer, all): a 3000-character one filled the card
 UNKNOWN_SHOWN = 8  # unknown words a warning names: a pasted paragraph's listed 31
 
 
@@ -565,7 +565,8 @@ def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str
             badge = f":{BADGE.get(relevance, 'gray')}-badge[{relevance}]"
             st.header(f"{card_title(hit, len(card))} &nbsp; {badge}", anchor=False)  # h2 under the app's h1
             if hit["kind"] == "case":  # what its heading leaves out: the organ, and which collection holds it
-                st.caption(plain(" · ".join(filter(None, [hit.get("organ"), hit["citation"]["source"]]))))
+                organ = shorten(hit.get("organ") or "", CARD_ORGAN_CHARS)
+                st.caption(plain(" · ".join(filter(None, [organ, hit["citation"]["source"]]))))
             elif hit.get("section"):
                 st.caption(plain(hit["section"]))
             if hit.get("snippet"):
