@@ -169,11 +169,6 @@ def worded_question(question: str) -> str:
         raise BadInputError(f"{exc}; search_image finds what looks like the image") from None
 
 
-def check_text(value: str, name: str, limit: int) -> str:
-    check_length(value, name, limit)
-    return value
-
-
 class Toolbox:
     def __init__(self, engine: Engine, allow_dirs: list[Path] | tuple[Path, ...] = ()):
         self.engine = engine
@@ -225,9 +220,9 @@ class Toolbox:
     ) -> dict[str, Any]:
         """Answer a (multiple-choice) question from the library (or one source of it): the chosen option, confidence, quoted evidence, citations, and unknown_words: words no indexed text holds."""  # noqa: E501
         limit = self.engine.settings.max_query_chars
-        check_text(question, "the question", limit)
+        check_length(question, "the question", limit)
         for n, option in enumerate(options):
-            check_text(option, f"option {n + 1}", limit)
+            check_length(option, f"option {n + 1}", limit)
         image = None
         if image_base64 or image_path:
             worded_question(question)
@@ -305,7 +300,7 @@ class Toolbox:
         }
 
     def _find(self, query: Query) -> Found:
-        check_text(query.text or "", "the query", self.engine.settings.max_query_chars)
+        check_length(query.text or "", "the query", self.engine.settings.max_query_chars)
         check_k(query.k)
         return self.engine.search(query).result()  # batched with concurrent searches
 
