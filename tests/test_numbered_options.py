@@ -117,7 +117,8 @@ def test_options_all_numbered_in_order_lose_their_numbers():
 
 def test_a_refused_text_is_named_as_the_caller_names_it():
     settings = load_settings(max_query_chars=10)
-    with pytest.raises(BadInputError, match=r"^option A has 11 characters, over the limit of 10 \(PATHATLAS_MAX_QUERY_CHARS\)$"):
+    over = r"^option A has 11 characters, over the limit of 10 \(PATHATLAS_MAX_QUERY_CHARS\)$"
+    with pytest.raises(BadInputError, match=over):
         user_text("x" * 11, settings, "option A")
     with pytest.raises(BadInputError, match=r"^the question is not valid UTF-8"):
         user_text("bone \udcff", settings, "the question")

@@ -22,6 +22,21 @@ pytestmark = pytest.mark.filterwarnings("ignore:unsafe cast")  # ranx's numba ke
 PAGES = 12
 
 
+def page_questions(pages: int, chapter_of) -> list[dict]:
+    """One question per page of ``make_pdf``'s book, its words from that page, its chapter ``chapter_of(page)``."""
+    return [
+        {
+            "id": f"q{page}",
+            "question": " ".join(WORDS[(page - 1 + i) % len(WORDS)] for i in (0, 2, 4)),
+            "options": ["a", "b"],
+            "answer": "A",
+            "gold": {"pdf_pages": [page, page]},
+            "chapter": chapter_of(page),
+        }
+        for page in range(1, pages + 1)
+    ]
+
+
 @pytest.fixture(scope="module")
 def folded_run(tmp_path_factory) -> tuple[dict, Path, str]:
     """``bench retrieval --folds 2 --runs`` on a 12-page book with the hashing encoder: (its JSON, the runs folder,
@@ -29,17 +44,7 @@ def folded_run(tmp_path_factory) -> tuple[dict, Path, str]:
     root = tmp_path_factory.mktemp("review-bench-retrieval")
     book = make_pdf(root / "lib" / "book.pdf", PAGES, "v1")
     assert run_cli("index", book, "--index", root / "idx", home=root / "home").exit_code == 0
-    rows = [
-        {
-            "id": f"q{page}",
-            "question": " ".join(WORDS[(page - 1 + i) % len(WORDS)] for i in (0, 2, 4)),
-            "options": ["a", "b"],
-            "answer": "A",
-            "gold": {"pdf_pages": [page, page]},
-            "chapter": "one" if page % 3 else "two",
-        }
-        for page in range(1, PAGES + 1)
-    ]
+    rows = page_questions(PAGES, lambda page: "one" if page % 3 else "two")
     (root / "mcq.jsonl").write_text("\n".join(map(json.dumps, rows)))
     args = ["bench", "retrieval", "--mcq", root / "mcq.jsonl", "--index", root / "idx", "--folds", 2]
     result = run_cli(*args, "--runs", root / "runs", "--json", root / "out.json", home=root / "home")

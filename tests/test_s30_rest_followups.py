@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
 
 import anyio
 import numpy as np
@@ -22,7 +21,6 @@ from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.sources.pdf import render
 from pathatlas.retrieval.index import Index
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.langchain import PathAtlasRetriever
 from pathatlas.ui.mcp_server import build_server
 from pathatlas.ui.tools import Toolbox
@@ -30,7 +28,7 @@ from tests.helpers import hashing_settings, png_bytes, run_cli
 from tests.servers import job_ended
 from tests.test_doors import service  # noqa: F401 - the REST service and tools on the demo index
 from tests.test_s30_awkward_sources import PAGE_WORDS, nested, stating, typed_pdf
-from tests.uploads import AUTH, api_settings, upload
+from tests.uploads import AUTH, api_settings, held_upload
 
 TURNS = (0, 90, 180, 270)
 CROP = pymupdf.Rect(40, 60, 380, 470)
@@ -160,18 +158,8 @@ def test_a_case_hit_links_its_case_and_its_image_and_the_schema_says_so(service)
 def test_a_cancel_taken_says_so_and_a_job_that_ended_is_409(tmp_path, monkeypatch):
     """DELETE of a running job answered 200 "running" with nothing showing the cancel was taken, and one of a
     finished job 200 as if it had been cancelled."""
-    started, go = threading.Event(), threading.Event()
-
-    def held(job):
-        job.status = "running"
-        started.set()
-        go.wait(30)
-        return ("cancelled", None) if job.cancel_requested else ("done", None)
-
     with TestClient(create_app(api_settings(tmp_path))) as client:
-        monkeypatch.setattr(client.app.state.engine, "_index_job", held)
-        job_id = upload(client, "atlas.pdf", make_pdf(tmp_path / "atlas.pdf", 2, "c").read_bytes()).json()["id"]
-        assert started.wait(30)
+        job_id, go = held_upload(client, tmp_path, monkeypatch)
         assert client.get(f"/jobs/{job_id}").json()["cancel_requested"] is False
         taken = client.delete(f"/jobs/{job_id}", headers=AUTH)
         assert taken.status_code == 202, taken.text

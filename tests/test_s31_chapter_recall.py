@@ -14,8 +14,9 @@ from pathatlas.retrieval.datasets import MCQ
 from pathatlas.retrieval.fusion import FEATURES, Ranker
 from pathatlas.retrieval.metrics import recall_and_mrr
 from pathatlas.ui.bench_cli import chapter_table
-from pathatlas.ui.bench_crash import WORDS, make_pdf
+from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import run_cli
+from tests.test_review_bench_retrieval import page_questions
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:unsafe cast"),  # ranx's numba kernels on a few queries
@@ -120,17 +121,7 @@ def book_index(tmp_path_factory):
     assert run_cli("index", book, "--index", root / "idx", home=root / "home").exit_code == 0
 
     def questions(name: str, chapter_of) -> str:
-        rows = [
-            {
-                "id": f"q{page}",
-                "question": " ".join(WORDS[(page - 1 + i) % len(WORDS)] for i in (0, 2, 4)),
-                "options": ["a", "b"],
-                "answer": "A",
-                "gold": {"pdf_pages": [page, page]},
-                "chapter": chapter_of(page),
-            }
-            for page in range(1, 13)
-        ]
+        rows = page_questions(12, chapter_of)
         (root / name).write_text("\n".join(map(json.dumps, rows)))
         return root / name
 

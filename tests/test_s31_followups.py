@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 
 import anyio
 import numpy as np
@@ -19,14 +18,13 @@ from pathatlas.agent.scoring import best_option
 from pathatlas.agent.writing import annotate
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.cli import console, print_answer
 from pathatlas.ui.mcp_server import build_server
 from pathatlas.ui.tools import Toolbox
 from tests.helpers import png_bytes, run_cli
 from tests.servers import job_ended
 from tests.test_quiz_forms import LUNG, PELVIS, RIBS, answered, page
-from tests.uploads import AUTH, api_settings, upload
+from tests.uploads import AUTH, api_settings, held_upload
 
 # -- 1. a case citation links its case, as a case hit does ------------------------------------------------------------
 
@@ -82,19 +80,9 @@ def test_an_answer_s_case_citation_links_its_case_as_a_hit_does_at_every_door(se
 def test_a_cancel_taken_is_in_the_job_s_record_so_a_restart_still_shows_it(tmp_path, monkeypatch):
     """DELETE /jobs/{id} set cancel_requested on the running job only: its record lacked it, so after a restart (or a
     kill) the job read interrupted with cancel_requested false."""
-    started, go = threading.Event(), threading.Event()
-
-    def held(job):
-        job.status = "running"
-        started.set()
-        go.wait(30)
-        return ("cancelled", None) if job.cancel_requested else ("done", None)
-
     with TestClient(create_app(api_settings(tmp_path))) as client:
         engine = client.app.state.engine
-        monkeypatch.setattr(engine, "_index_job", held)
-        job_id = upload(client, "atlas.pdf", make_pdf(tmp_path / "atlas.pdf", 2, "c").read_bytes()).json()["id"]
-        assert started.wait(30)
+        job_id, go = held_upload(client, tmp_path, monkeypatch)
         assert client.delete(f"/jobs/{job_id}", headers=AUTH).status_code == 202
         recorded = json.loads((engine.records.folder / f"{job_id}.json").read_text())
         job = engine.jobs.pop(job_id)  # as a restarted server knows it: by its record alone

@@ -10,8 +10,8 @@ from typing import Any
 from PIL import Image
 
 from pathatlas.retrieval.fusion import snippet
-from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.index import Generation
+from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.search import PRINTED, Query, Searcher
 from pathatlas.settings import Settings
 from tests.helpers import hashing_settings

@@ -4,6 +4,7 @@ memory, and an upload through a test client."""
 from __future__ import annotations
 
 import io
+import threading
 import zipfile
 from pathlib import Path
 
@@ -31,3 +32,22 @@ def zipped(*members: tuple[zipfile.ZipInfo | str, bytes]) -> bytes:
 def upload(client, name: str, data: bytes, headers=AUTH):
     """POST one file to ``/jobs`` (with the token unless ``headers`` say otherwise)."""
     return client.post("/jobs", files={"file": (name, data)}, headers=headers)
+
+
+def held_upload(client, folder: Path, monkeypatch) -> tuple[str, threading.Event]:
+    """A PDF uploaded as a job that stays running (its indexing replaced by a wait) until the returned event is set,
+    then ends cancelled if a cancel was taken, else done: (its id, the event)."""
+    from pathatlas.ui.bench_crash import make_pdf
+
+    started, go = threading.Event(), threading.Event()
+
+    def held(job):
+        job.status = "running"
+        started.set()
+        go.wait(30)
+        return ("cancelled", None) if job.cancel_requested else ("done", None)
+
+    monkeypatch.setattr(client.app.state.engine, "_index_job", held)
+    job_id = upload(client, "atlas.pdf", make_pdf(folder / "atlas.pdf", 2, "c").read_bytes()).json()["id"]
+    assert started.wait(30)
+    return job_id, go
