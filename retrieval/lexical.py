@@ -64,7 +64,7 @@ from pathatlas.settings import snowball_languages
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
-TERMS_VERSION = 13
+TERMS_VERSION = 14
 """What a saved segment's terms are (1: stems only; 2: Roman numerals kept as letters; 3: Roman numerals read as digits;
 4: Unicode-normalised, accents folded, CJK character pairs; 5: Turkish texts by Turkish stems; 6: by English stems
 too; 7: a named language's words typed without its letters also stemmed as it spells them, ``Language.spelt``; 8: names
@@ -72,21 +72,22 @@ joined by a hyphen or an ampersand, ``JOINED``; 9: Latin plurals read as singula
 parts words, a lone Greek letter is read as its name, ``searchable``; 11: British spellings read as American,
 ``american``; 12: a Latin verb's noun stem read as the verb's, ``ROOT_ALTERNATIONS``; 13: "concept" kept apart from
 "conception", ``IDEAS``; "mmHg" read as "mm Hg", ``searchable``; an ion or a sign-marked name by its charge, "Ca++" as
-"Ca2+", "K+" as "k+", ``CHARGED``).
+"Ca2+", "K+" as "k+", ``CHARGED``; 14: a number with its unit and a decimal number as one term, ``MEASURED``).
 Segments of another version are re-read from the store and kept in memory, as a search never writes the index
 (``Index._load_lexical``); the next commit saves them (an ``index`` run that changed nothing makes one for them:
 ``Index.needs_rewrite``)."""
 LETTERED = (
-    re.compile(r"\b([A-Za-z]{2,})[\s-]+(I{1,3}|IV|[A-Z0-9])\b(?![-\w])"),
+    re.compile(r"\b([A-Za-z]{2,})[\s-]+(I{1,3}|IV|[A-Z0-9])\b(?![-\w]|\.\d)"),
     re.compile(r"(?<![\w&-])(?<!& )([B-HJ-Z])[\s-]+([A-Za-z]{2,}?)s?\b"),
 )
 """A word told apart by one capital letter, digit or Roman numeral, which the stems drop: "vitamin D", "hepatitis B",
 "type 1", "B cells", "X-ray". Before a word only a capital letter counts: "A" and "I" there are an article and a
 pronoun ("A cell", "I think"), a digit there is a count ("2 kidneys"), a lower-case letter is a word of its own, and
-a letter after an ampersand ends a name ("H&E stain": ``JOINED``)."""
+a letter after an ampersand ends a name ("H&E stain": ``JOINED``). A digit before a decimal point is no letter: "pH 7.4"
+is a measure (``MEASURED``)."""
 NUMERALS = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5"}
 """Roman numerals read as digits, so "type I" and "Type 1 diabetes" are one term."""
-NAME_WORD, NAME_NUMBER = r"(?<![\w&-])([A-Za-z]{1,5})", r"(\d{1,3})(?![\w-])"
+NAME_WORD, NAME_NUMBER = r"(?<![\w&-])([A-Za-z]{1,5})", r"(\d{1,3})(?![\w-]|\.\d)"
 AMPERSAND = r"(?<![\w&-])([A-Za-z]) ?& ?([A-Za-z])(?![\w&-])"
 JOINED = (re.compile(f"{NAME_WORD}-{NAME_NUMBER}"), re.compile(AMPERSAND))
 """Names joined by a hyphen or an ampersand, which the stems split or drop: a short word and a number ("Ki-67",
@@ -110,6 +111,13 @@ a charge of two or more, which they read as two names ("Ca++" as "ca", "Ca2+" as
 book prints both). "Na+" and "Cl\u2013" are their stems already: a second term would count them twice."""
 TYPED_CHARGED = re.compile(CHARGED.pattern, re.IGNORECASE)
 """``CHARGED`` as a query types it, in any case ("k+", "ca2+"): a query term no text holds changes no score."""
+UNITS = "mm hg|mm|cm|nm|\u03bcm|ml|dl|l|mg|kg|g|mmol|meq|mosm|mv|ms|bpm|hz|\u00b0c|\u00b0f|percent|%"
+"""Units the A&P book prints after a number, as ``searchable`` reads them ("mmHg" is "mm Hg", "\u00b5m" "\u03bcm")."""
+MEASURED = re.compile(rf"(?<![\w.,])(\d+(?:\.\d+)?)(?: ?({UNITS}))?(?!\w|[.,]\d)", re.IGNORECASE)
+"""A number with its unit ("5 mm", "5mm", "120 mm Hg", "95%" as "95 percent") and a decimal number ("pH 7.4", "Figure
+7.11"), which the stems read as their parts or not at all (a digit alone is no word, "7.4" is "7" and nothing): read
+as one term more (``measured_spans``), so "5 mm" finds the pages on 5 mm before those on any "mm", and "pH 7.4" those
+saying 7.4 before any "pH" beside a 7."""
 MM_HG = re.compile(r"(?<=\bmm)(?=hg\b)", re.IGNORECASE)
 """Where "mmHg", as students and clinicians type it, parts into the book's "mm Hg" (``searchable``)."""
 WORD = re.compile(r"[^\W_]{2,}")
@@ -423,8 +431,8 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 
 
 def lettered_spans(texts: list[str]) -> list[list[tuple[int, str]]]:
-    """Each text's lettered words ("vitamin d", "type 2", "b cell") with the offset where each starts, once per
-    occurrence; a pair whose word is only a stop word ("is 7") is none."""
+    """Each text's lettered words ("vitamin d", "type 2", "b cell"), then its measures (``measured_spans``), with the
+    offset where each starts, once per occurrence; a pair whose word is only a stop word ("is 7") is none."""
     after, before = LETTERED
     found = [
         [(m.start(), (m[1], NUMERALS.get(m[2].lower(), m[2]))) for m in after.finditer(text)]
@@ -434,9 +442,24 @@ def lettered_spans(texts: list[str]) -> list[list[tuple[int, str]]]:
     words = sorted({word for pairs in found for _, pair in pairs for word in pair if len(word) > 1})
     kept = {word for word, tokens in zip(words, tokenize(words), strict=True) if tokens} if words else set()
     return [
-        [(start, " ".join(p).lower()) for start, p in pairs if all(len(w) == 1 or w in kept for w in p)]
-        for pairs in found
+        [(start, " ".join(p).lower()) for start, p in pairs if all(len(w) == 1 or w in kept for w in p)] + measured
+        for pairs, measured in zip(found, measured_spans(texts), strict=True)
     ]
+
+
+def measured_spans(texts: list[str]) -> list[list[tuple[int, str]]]:
+    """Each text's measures (``MEASURED``) with the offset where each starts: a decimal number as itself ("7.4"), a
+    number with its unit as both in lower case ("5 mm", "2.5 cm"; "%" as "percent"), the decimal alone too ("2.5"),
+    so "2.5" finds "2.5 cm"; a whole number without a unit is none (the stems hold "120", and "5" alone says little)."""
+    out = []
+    for text in texts:
+        found = []
+        for m in MEASURED.finditer(text):
+            number, unit = m[1], (m[2] or "").lower().replace("%", "percent")
+            found += [(m.start(), number)] if "." in number else []
+            found += [(m.start(), f"{number} {unit}")] if unit else []
+        out.append(found)
+    return out
 
 
 def joined_terms(texts: list[str], typed: bool = False) -> list[list[str]]:
