@@ -39,6 +39,28 @@ def display_name(key: str) -> str:
     return key.rstrip("/").rsplit("/", 1)[-1]
 
 
+PLACEHOLDER_TITLE = re.compile(
+    r"^(untitled|document\d*|slide \d+|presentation\d*|(microsoft (word|powerpoint|excel)|pdf) - .*"
+    r"|.*\.(docx?|pptx?|odt|tex|dvi|indd|pdf))$",
+    re.IGNORECASE,
+)
+"""What PDF writers leave as a document's title when nobody set one ("Microsoft Word - L04_final.docx",
+"Untitled", "Slide 1"): no book's title."""
+BOOK_TITLE_CHARS = 160
+
+
+def book_title(book: str | None, source: str) -> str | None:
+    """The title a PDF's metadata gives its book, where it tells more than its file's name ("Anatomy and Physiology
+    2e" for "book.pdf"); None where it is none (``PLACEHOLDER_TITLE``), longer than a title (``BOOK_TITLE_CHARS``) or
+    the file's name again ("L04 notes" for "L04_notes.pdf")."""
+    title = " ".join((book or "").split())
+    stem = PurePosixPath(display_name(source)).stem
+    words = re.sub(r"[\W_]+", " ", title).strip().casefold()
+    if not words or len(title) > BOOK_TITLE_CHARS or PLACEHOLDER_TITLE.match(title):
+        return None
+    return None if words == re.sub(r"[\W_]+", " ", stem).strip().casefold() else title
+
+
 def distinct_names(keys: Iterable[str]) -> dict[str, str]:
     """Names for the sources among ``keys`` whose ``display_name`` another shares: the fewest last parts of each path
     that no other's as many last parts spell ("year2/notes.pdf" beside "year1/notes.pdf"), so a reader tells their
@@ -232,14 +254,25 @@ class Citation:
     key_id: str | None = None
     """The ``source_id`` of the source's key where ``source`` is not that key (a citation read back by ``from_dict``,
     whose ``source`` is the name): so its JSON names the same source again. None: ``source_id(source)``."""
+    book: str | None = None
+    """The book's title from its PDF's metadata (``book_title``), which the label names before its file."""
 
     @classmethod
     def of(cls, payload: Payload, name: str | None = None) -> Citation:
         """The record's citation, its source called ``name`` where given; a figure by its label as the book prints it
         ("Abb. 3")."""
         figure = payload.figure_printed or payload.figure
+        book = book_title(payload.book, payload.source)
         return cls(
-            payload.source, payload.page, figure, payload.bbox, payload.case, payload.image, payload.page_label, name
+            payload.source,
+            payload.page,
+            figure,
+            payload.bbox,
+            payload.case,
+            payload.image,
+            payload.page_label,
+            name,
+            book=book,
         )
 
     @property
@@ -248,9 +281,9 @@ class Citation:
         return self.name or display_name(self.source)
 
     def label(self) -> str:
-        """The citation as a reader reads it: "L04.pdf, p. 13 (PDF p. 2), Abb. 1"; a case image as ``case_parts``
-        names it."""
-        parts = [self.source_name]
+        """The citation as a reader reads it: "L04.pdf, p. 13 (PDF p. 2), Abb. 1", a book by its title and file
+        ("Anatomy and Physiology 2e (book.pdf), p. 13"); a case image as ``case_parts`` names it."""
+        parts = [f"{self.book} ({self.source_name})" if self.book else self.source_name]
         if self.page is not None:
             parts.append(f"p. {self.page_label} (PDF p. {self.page})" if self.page_label else f"p. {self.page}")
         if self.figure:
@@ -285,6 +318,7 @@ class Citation:
             "image": self.image,
             "label": self.label(),
             "page_label": self.page_label,
+            "book": self.book,
         }
 
     @classmethod
@@ -305,6 +339,7 @@ class Citation:
             data.get("page_label"),
             None if PurePosixPath(source).is_absolute() else source,
             data.get("source_id"),
+            data.get("book"),
         )
 
 

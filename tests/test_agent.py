@@ -761,7 +761,7 @@ def test_agent_answers_text_question_with_quotes_in_the_answer_schema(demo_index
     chosen = document["options"][1]
     assert chosen["text"] == "Koilocytes" and chosen["evidence"][0]["stance"] == "supports"
     assert set(chosen["evidence"][0]["citation"]) >= {"source", "page", "bbox", "figure", "case", "label"}
-    assert document["citations"][0]["label"].startswith("demo-primer.pdf")
+    assert document["citations"][0]["label"].startswith("PathAtlas Demo Primer of Pathology (demo-primer.pdf)")
     assert json.loads(json.dumps(document)) == document
 
 

@@ -50,7 +50,7 @@ def test_health_and_openapi(client):
 def test_text_search_returns_cited_hits_with_media(client):
     response = client.post("/search", json={"text": "koilocytes perinuclear halo", "k": 3})
     hit = response.json()["hits"][0]
-    assert hit["citation"]["page"] == 1 and hit["citation"]["label"].startswith("primer.pdf")
+    assert hit["citation"]["page"] == 1 and hit["citation"]["source"] == "primer.pdf"
     thumb = client.get(hit["thumbnail_url"])
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
     figure = client.post("/search", json={"text": "koilocytes", "filters": {"kind": "figure"}}).json()["hits"][0]

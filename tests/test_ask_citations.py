@@ -72,7 +72,7 @@ def test_ask_cites_each_quote_with_its_page_outlined_and_a_caption_with_its_figu
         assert drawn[-1] == tuple(cited["bbox"]), "the page outlines the box the citation gives"
     caption = next(q for q in quotes if q["quote"].startswith("Koilocytes: Koilocytes in cervical"))
     assert caption["citation"]["figure"] == "Figure 1.1"
-    assert caption["citation"]["label"] == "demo-primer.pdf, p. 1, Figure 1.1"
+    assert caption["citation"]["label"] == "PathAtlas Demo Primer of Pathology (demo-primer.pdf), p. 1, Figure 1.1"
     assert caption["citation"]["bbox"] == [60, 410, 300, 590], "the figure's box (the demo's), not its passage's"
     prose = next(q for q in quotes if q["quote"].startswith("Koilocytes are the hallmark"))
     assert prose["citation"]["figure"] is None, "a sentence of the page's prose is no caption"

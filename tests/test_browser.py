@@ -163,7 +163,7 @@ def test_search_highlights_the_passage_and_the_viewer_outlines_it(page):
     assert "p. 1" in viewer.locator("[data-testid=stCode]").inner_text()  # the citation to copy
     page.screenshot(path=str(ARTIFACTS / "1-search-viewer.png"), full_page=True)
     viewer.get_by_role("button", name="Next page ▶").click()
-    viewer.get_by_text("demo-primer.pdf, p. 2", exact=True).wait_for()
+    viewer.get_by_text("PathAtlas Demo Primer of Pathology (demo-primer.pdf), p. 2", exact=True).wait_for()
 
 
 def test_filter_by_organ_then_find_similar_from_a_case(page):
@@ -348,7 +348,7 @@ def test_open_question_lists_its_cited_evidence_to_open(page):
         re.compile(r"(Answer|Best supported|Nearest sentence, which may not answer it): ")
     ).first.wait_for()
     cited = page.locator(".st-key-citation-0")
-    expect(cited).to_contain_text("demo-primer.pdf, p. 1")
+    expect(cited).to_contain_text("PathAtlas Demo Primer of Pathology (demo-primer.pdf), p. 1")
     cited.get_by_role("button", name="Open citation 1", exact=True).click()
     viewer = cited.locator(".st-key-cited-viewer")
     viewer.get_by_text("page 1 (cited passage outlined in red)").wait_for()

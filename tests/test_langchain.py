@@ -75,7 +75,7 @@ def test_as_tools_give_search_and_ask_with_one_line_errors(retriever):
     assert (search.name, ask.name) == ("search", "ask")
     assert {"text", "k", "kind", "source"} <= set(search.args) and "options" in ask.args
     hits = search.invoke({"text": "koilocytes", "k": 2})["hits"]
-    assert len(hits) == 2 and hits[0]["citation"]["label"].startswith("demo-")
+    assert len(hits) == 2 and hits[0]["citation"]["source"].startswith("demo-")
     answer = ask.invoke(
         {
             "question": "Which cells show a clear perinuclear halo in HPV infection of the cervix?",

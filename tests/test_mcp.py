@@ -124,7 +124,7 @@ def test_search_matches_the_python_api(server, demo_index, arguments, query):
     assert hits == expected and hits
     assert str(demo_index.path) not in json.dumps(hits), "thumbnails are resources, not server files"
     first = hits[0]
-    assert first["title"] and first["snippet"] and first["citation"]["label"].startswith("demo-")
+    assert first["title"] and first["snippet"] and first["citation"]["source"].startswith("demo-")
     assert any(h["snippet_marks"] for h in hits), "the words searched are marked in what was found"
     if "kind" in arguments:
         assert {h["kind"] for h in hits} == {"figure"} and first["citation"]["bbox"]
@@ -203,7 +203,7 @@ def test_get_page_reads_the_cited_page_and_its_figures(server, demo_index):
     page = result_json(call(server, "get_page", {"source": "demo-primer.pdf", "page": 1}))
     stored = [p for _, p in demo_index.store.scan({"kind": "page"}) if p["page"] == 1 and "primer" in p["source"]]
     assert page["text"] == stored[0]["text"] and "koilocyte" in page["text"].lower()
-    assert page["citation"]["label"] == "demo-primer.pdf, p. 1"
+    assert page["citation"]["label"] == "PathAtlas Demo Primer of Pathology (demo-primer.pdf), p. 1"
     assert "Figure 1.1" in [f["citation"]["figure"] for f in page["figures"]]
     assert all(f["media"].startswith("pathatlas://thumbnails/") for f in page["figures"])
 

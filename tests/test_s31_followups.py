@@ -29,7 +29,8 @@ from tests.uploads import AUTH, api_settings, held_upload
 # -- 1. a case citation links its case, as a case hit does ------------------------------------------------------------
 
 CITATION_CORE = {
-    "source", "source_id", "label", "page", "figure", "bbox", "case", "image", "page_label", "evidence", "record",
+    "source", "source_id", "label", "page", "figure", "bbox", "case", "image", "page_label", "book", "evidence",
+    "record",
 }  # fmt: skip
 REST_OWN = {"page_url", "case_image_url", "case_url"}
 ASKED = {"question": "What is shown?", "options": ["tuberculosis", "lung adenocarcinoma"]}  # demo cases' diagnoses

@@ -49,6 +49,7 @@ class CitationOut(BaseModel):
     case: str | None = None
     image: str | None = None
     page_label: str | None = Field(None, description="The number printed on the page, where it differs from page.")
+    book: str | None = Field(None, description="The book's title from its PDF, where it tells more than its file name.")
 
 
 Kind = Literal[KINDS]
