@@ -26,7 +26,7 @@ from pathatlas.agent.evidence import shown_stances
 from pathatlas.agent.plan import SubQuery, follow_ups, plan, read_question
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
 from pathatlas.agent.scoring import SUPPORT_POOL, OptionSupport, support_queries
-from pathatlas.agent.writing import annotate
+from pathatlas.agent.writing import annotate, tied_options
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
 from pathatlas.retrieval.lexical import has_words
 from pathatlas.retrieval.records import Citation, Hit
@@ -88,11 +88,22 @@ def answer_document(question: Question, answer: Answer, evidence: list[Evidence]
         "answer": answer.text,
         "confidence": round(float(answer.confidence), 4),
         "settled": bool(answer.settled),
+        "tied": tied_labels(answer),
         "rationale": answer.rationale,
         "options": options,
         "citations": [{**citation_dict(by_id[i]), "thumbnail": by_id[i].thumbnail} for i in answer.cited if i in by_id],
         "trace": trace,
     }
+
+
+def tied_labels(answer: Answer) -> list[str]:
+    """The labels of the options an unsettled answer's evidence scores alike at the top, its choice among them
+    (``tied_options``): its choice is then no lean but the first by its words, and every door says the tie ("tie of
+    A. True and B. False"), not "Best supported: A. True". Empty where the choice leads alone, the evidence settles
+    the question, or it is open."""
+    if answer.choice is None or answer.settled:
+        return []
+    return [LETTERS[j] for j in tied_options(answer.scores, answer.choice)]
 
 
 def offline_scorer(answerer: Answerer) -> OfflineAnswerer | None:

@@ -751,6 +751,7 @@ def test_agent_answers_text_question_with_quotes_in_the_answer_schema(demo_index
         "answer",
         "confidence",
         "settled",
+        "tied",
         "rationale",
         "options",
         "citations",

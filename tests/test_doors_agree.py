@@ -156,6 +156,7 @@ def test_a_printed_answer_shows_model_and_book_text_as_text_without_terminal_com
         "answer": f"Koilocytes {INJECTED}",
         "confidence": 0.9,
         "settled": True,
+        "tied": [],
         "rationale": f"Model: {INJECTED}",
         "options": [
             {

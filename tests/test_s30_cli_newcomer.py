@@ -85,7 +85,14 @@ def test_a_wrapped_quote_stays_indented_under_its_option(monkeypatch):
     monkeypatch.setattr(cli.console, "width", 60)
     quote = {"quote": SNIPPET, "stance": "supports", "citation": {"label": "book.pdf, p. 174", "bbox": None}}
     option = {"label": "A", "text": "osteocyte", "score": 0.7, "evidence": [quote]}
-    document = {"choice": 0, "answer": "osteocyte", "confidence": 0.7, "settled": True, "rationale": "Because."}
+    document = {
+        "choice": 0,
+        "answer": "osteocyte",
+        "confidence": 0.7,
+        "settled": True,
+        "tied": [],
+        "rationale": "Because.",
+    }
     with cli.console.capture() as captured:
         cli.print_answer({**document, "options": [option], "citations": [], "trace": []})
     lines = captured.get().splitlines()

@@ -462,7 +462,7 @@ def print_answer(result: dict, trace: bool = False) -> None:
     a choice among options scored alike is no lean but a tie, and the first line names them all (True/False printed
     "leaning to B. False", only the first by its words). The options' scores say they rank the options, not how sure
     the answer is. What the model and the books wrote is ``terminal_text``."""
-    from pathatlas.agent.writing import tied_named, tied_options
+    from pathatlas.agent.writing import tied_named
     from pathatlas.ui.present import quote_about
 
     chosen = result["choice"]
@@ -470,8 +470,8 @@ def print_answer(result: dict, trace: bool = False) -> None:
     shown = terminal_text(label + result["answer"]) or Text("none", "dim")  # an open question left unanswered
     unanswered = result["answer"] and not (result["settled"] or result["options"])  # an open question's
     heading = "nearest sentence" if unanswered else "answer"
-    tie = tied_options([o["score"] for o in result["options"]], chosen) if chosen is not None else []
-    if tie and not result["settled"]:
+    tie = [j for j, option in enumerate(result["options"]) if option["label"] in result["tied"]]
+    if tie:
         named = terminal_text(tied_named([o["text"] for o in result["options"]], tie))
         console.print(Text.assemble(("tie of", "bold"), " ", named, ("  (no lean)", "dim")))
     elif chosen is not None and not result["settled"]:

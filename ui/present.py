@@ -66,11 +66,12 @@ alert's "confidence 0.40" read as two chances a student could not reconcile."""
 
 
 def option_heading(option: Mapping[str, Any], chosen: bool) -> str:
-    """An option's heading (Markdown): "**A. Adenocarcinoma** ✓ · score 0.89"; no score where the answerer gives none
-    per option (an LLM's reply names one), rather than a made-up 0.00."""
+    """An option's heading (Markdown): "**A. Adenocarcinoma** ✓ chosen · score 0.89" (a screen reader said "check
+    mark" alone); no score where the answerer gives none per option (an LLM's reply names one), rather than a made-up
+    0.00."""
     title = f"**{plain(str(option.get('label')))}. {plain(option.get('text') or '')}**"
     score = f" · score {option['score']:.2f}" if option.get("score") is not None else ""
-    return f"{title}{' ✓' if chosen else ''}{score}"
+    return f"{title}{' ✓ chosen' if chosen else ''}{score}"
 
 
 def stored_title(hit: dict[str, Any]) -> str:

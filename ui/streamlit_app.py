@@ -15,11 +15,11 @@ a search can be bookmarked or shared.
 Accessibility: every image has a text alternative (citation, caption, case diagnosis), and a case's images a link to
 each at full size; the results' count (of cards, as headings) is a polite live region naming the search and its
 filters, and a filter picked searches again; Open, Find similar and Show more move keyboard focus to what they drew;
-the browser tab's title names the view; buttons are named by what they open; headings go h1 (the app), h2 (a result,
-an option, the viewer); captions and quotes keep 4.5:1 contrast; an unreachable API is one sentence, and the rest of
-the page still draws; images the API refuses are one line, not blank cards. Media URLs carry the API's root path
-(``pathatlas serve --root-path``) for a browser; the UI fetches them under its own base URL (``media_path``), directly
-or through the proxy.
+the browser tab's title names the view; buttons are named by what they open, an uploader's by what it takes
+(``UPLOADER_NAMES``); headings go h1 (the app), h2 (a result, an option, the viewer); captions and quotes keep 4.5:1
+contrast; an unreachable API is one sentence, and the rest of the page still draws; images the API refuses are one
+line, not blank cards. Media URLs carry the API's root path (``pathatlas serve --root-path``) for a browser; the UI
+fetches them under its own base URL (``media_path``), directly or through the proxy.
 """
 
 from __future__ import annotations
@@ -916,6 +916,17 @@ def asked(question: str, options: str, image, scope: list[str]) -> dict[str, Any
     return response.json() if response is not None else None
 
 
+def unsettled_said(options: list[dict[str, Any]], tied: list[dict[str, Any]], shown: str) -> str:
+    """What an unsettled answer's headline says after "The evidence does not settle this": the options it cannot tell
+    apart (the API's ``tied``), or the option it best supports, or an open question's nearest sentence. A True/False
+    question whose two options scored alike said "Best supported: A. True", as if A had won."""
+    if len(tied) > 1:
+        named = [plain(f"{o.get('label')}. {o.get('text') or ''}") for o in tied]
+        between = f"{named[0]} from {named[1]}" if len(named) == 2 else f"{', '.join(named[:-1])} and {named[-1]}"
+        return f"It does not tell {between} apart"
+    return f"{'Best supported' if options else 'Nearest sentence, which may not answer it'}: {shown}"
+
+
 def ask_tab() -> None:
     question = st.text_area("Question", placeholder="e.g. A cervical smear shows ... Which cells are these?")
     options = st.text_area("Options, one per line")
@@ -935,9 +946,10 @@ def ask_tab() -> None:
     if not answer:
         return
     options_out = answer.get("options") or []
+    tied = [o for o in options_out if o.get("label") in (answer.get("tied") or [])]
     choice = answer.get("choice")  # the chosen option's 0-based index; ``answer`` is its text
-    chosen = options_out[choice] if isinstance(choice, int) and 0 <= choice < len(options_out) else None
-    letter = chosen.get("label") if chosen else None
+    chosen = options_out[choice] if isinstance(choice, int) and 0 <= choice < len(options_out) and not tied else None
+    letter = chosen.get("label") if chosen else None  # none in a tie: its choice is the first by its words, no lean
     text = chosen.get("text") if chosen else answer.get("answer") or ""
     shown = plain(f"{letter}. {text}" if letter and text and text != letter else (text or letter or ""))
     confidence = answer.get("confidence", 0.0)
@@ -946,8 +958,8 @@ def ask_tab() -> None:
     if answer.get("settled", True):
         st.success(f"Answer: {shown}  (confidence {confidence:.2f})")
     else:
-        nearest = "Best supported" if options_out else "Nearest sentence, which may not answer it"
-        st.warning(f"The evidence does not settle this. {nearest}: {shown}  (confidence {confidence:.2f})")
+        said = unsettled_said(options_out, tied, shown)
+        st.warning(f"The evidence does not settle this. {said}  (confidence {confidence:.2f})")
     if answer.get("rationale"):
         st.caption(plain(answer["rationale"]))
     if options_out:
@@ -1155,6 +1167,21 @@ STYLE = (
     "{white-space:normal!important;overflow:visible!important;text-overflow:clip!important}"
     ".results-status{font-size:.9rem;margin:0}</style>"
 )
+# Each file uploader's Upload button (shown until a file is chosen) named by the uploader's label ("Upload: Image
+# (optional; PNG or JPEG)"), and its file input, which Streamlit names "file upload": a screen reader's list of buttons
+# said "Upload" alone, not what it uploads (Streamlit hides the label from assistive technology and names neither by
+# it). Installed once per page, it names uploaders as they are drawn. (A bare string here would be drawn.)
+UPLOADER_NAMES = (
+    "<script>(() => { if (window.pathatlasUploaderNames) return; window.pathatlasUploaderNames = true;"
+    " const name = () => document.querySelectorAll('[data-testid=stFileUploader]').forEach(uploader => {"
+    " const label = uploader.querySelector('[data-testid=stWidgetLabel]')?.textContent.trim(); if (!label) return;"
+    " const zone = uploader.querySelector('[data-testid=stFileUploaderDropzone]');"
+    " const named = [[zone?.querySelector('[kind=secondary]'), `Upload: ${label}`],"
+    " [zone?.querySelector('input'), label]];"
+    " for (const [element, said] of named) if (element && element.getAttribute('aria-label') !== said)"
+    " element.setAttribute('aria-label', said); });"
+    " name(); new MutationObserver(name).observe(document.body, {childList: true, subtree: true}); })()</script>"
+)
 st.markdown(STYLE, unsafe_allow_html=True)
 st.title("PathAtlas")
 notice = st.empty()  # the unreachable API's one sentence, above whichever tab is shown
@@ -1168,6 +1195,7 @@ with library:
     library_tab()
 notice_unreachable(notice)
 notice_media(media_notice)
+st.html(UPLOADER_NAMES, unsafe_allow_javascript=True)
 if focus := st.session_state.pop("focus", None):
     st.html(focus_script(*focus), unsafe_allow_javascript=True)
 st.set_page_config(page_title=page_title())

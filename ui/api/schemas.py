@@ -595,6 +595,12 @@ class AskResponse(BaseModel):
     answer: str = Field(..., description="The chosen option's text (or the answer to an open question).")
     confidence: float = Field(..., ge=0, le=1)
     settled: bool = Field(..., description="False when the evidence does not settle the question.")
+    tied: list[str] = Field(
+        [],
+        description='Labels of the options the evidence scores alike at the top, the choice among them ("A", '
+        '"B" for a True/False question it cannot tell apart): the choice is then no lean, only the first by its '
+        "words. Empty where the choice leads alone, the evidence settles the question, or it is open.",
+    )
     rationale: str
     options: list[OptionOut]
     citations: list[AnswerCitation]
