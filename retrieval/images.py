@@ -9,6 +9,7 @@ import re
 import warnings
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from pathatlas.errors import BadInputError
@@ -30,10 +31,28 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None, que
         raw = data.read_bytes() if isinstance(data, Path) else data
     except OSError as exc:
         raise BadInputError(f"cannot read image {label}: {exc.strerror or exc}") from exc
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit below decides, quietly
+        warnings.filterwarnings("ignore", CORRUPT_EXIF, UserWarning)  # Pillow's lines, naming its own source file
+        image = decoded(raw, label, max_pixels, query)
+        if query:  # before the copies below
+            image = reduced(image)
+        ImageOps.exif_transpose(image, in_place=True)  # a copy would double a 60-megapixel image's memory
+    image = on_white(image)
+    return reduced(image) if query else image
+
+
+CORRUPT_EXIF = "(Possibly )?[Cc]orrupt EXIF"
+"""Pillow's warnings about a damaged EXIF block (a phone's or an editor's): printed as two lines naming Pillow's source
+file, on stderr beside the CLI's results, though the picture is read whole; its orientation is then unknown, and the
+image is taken as stored."""
+
+
+def decoded(raw: bytes, label: str, max_pixels: int, query: bool) -> Image.Image:
+    """``raw`` decoded (``open_image``), or refused in one line: over the pixel limit, no image (``not_readable``) or
+    damaged."""
     try:
-        with warnings.catch_warnings():  # between Pillow's warning and error sizes the limit below decides, quietly
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(raw))
+        image = Image.open(io.BytesIO(raw))
         width, height = image.size
         if width * height > max_pixels:
             raise BadInputError(too_large(label, width, height, max_pixels))
@@ -45,14 +64,41 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None, que
     except Image.DecompressionBombError as exc:  # over Pillow's own limit, which it checks on opening
         raise BadInputError(over_limit(label, str(exc), max_pixels)) from exc
     except UnidentifiedImageError as exc:
-        raise BadInputError(f"{label} is not a readable image (JPEG, PNG, TIFF, ...)") from exc
+        raise BadInputError(not_readable(label, raw)) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise BadInputError(f"{label} is a damaged image: {exc}") from exc
-    if query:  # before the copies below
-        image = reduced(image)
-    ImageOps.exif_transpose(image, in_place=True)  # a copy would double a 60-megapixel image's memory
-    image = on_white(image)
-    return reduced(image) if query else image
+    return image
+
+
+HEIC_HINT = "HEIC photos are not read; export them as JPEG (on iPhone: Settings > Camera > Formats > Most Compatible)"
+"""What an iPhone's HEIF photo is told, whether a query image or a case folder's image (``indexer.sources.cases``)."""
+HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1")
+"""The ``ftyp`` brands of HEIF files (ISO/IEC 23008-12): an iPhone's photo, whatever it is named."""
+
+
+def not_readable(label: str, raw: bytes) -> str:
+    """Why bytes Pillow cannot open are no image, in words a student can act on: an empty file (a copy or download
+    that never finished), an iPhone's HEIC photo, or a PDF, SVG drawing or web page (a browser's "Save page" in place
+    of "Save image"), each named by its content, not its name; anything else as no readable image."""
+    if not raw:
+        return f"{label} is empty (0 bytes): copy or download the image again"
+    if raw[4:8] == b"ftyp" and raw[8:12] in HEIF_BRANDS:
+        return f"{label}: {HEIC_HINT}"
+    if kind := document_kind(raw):
+        return f"{label} is {kind}, not an image: save or export the picture itself as JPEG or PNG"
+    return f"{label} is not a readable image (JPEG, PNG, TIFF, ...)"
+
+
+def document_kind(raw: bytes) -> str | None:
+    """What ``raw`` is where it opens as a PDF, an SVG drawing or a web page (HTML), else None."""
+    if raw.startswith(b"%PDF-"):
+        return "a PDF"
+    head = raw[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if not head.startswith(b"<"):
+        return None
+    if b"<svg" in head:
+        return "an SVG drawing"
+    return "a web page (HTML)" if head.startswith(b"<!doctype html") or b"<html" in head else None
 
 
 QUERY_LONG_SIDE = 2048
@@ -127,6 +173,36 @@ MIN_QUERY_SIDE = 32
 """Pixels a query image needs on each side to be compared with anything (an icon or a 1x1 pixel matches at random)."""
 
 TOO_SMALL = f"too small to compare; give one of at least {MIN_QUERY_SIDE} a side"
+
+
+BORDER_TOLERANCE = 12
+"""How far (of 255, per channel) a border's pixels may stray from its corners' colour: JPEG noise around a flat fill."""
+BORDER_SHARE = 0.03
+"""The least share of a side a border must take to be trimmed (``border_trimmed``): a frame line is no border."""
+
+
+def border_trimmed(image: Image.Image) -> Image.Image | None:
+    """``image`` without the uniform border around it (a screenshot's or a slide's white or black margin, a picture
+    pasted onto a page), where its four corners share one colour and the border takes ``BORDER_SHARE`` of a side or
+    more; None where it has none, or where trimming would leave less than ``MIN_QUERY_SIDE`` a side. An image search
+    compares the query both ways (``search.Searcher``): padded with a 40 px white border, an atlas screenshot found
+    itself at rank 57."""
+    pixels = np.asarray(image.convert("RGB"), dtype=np.int16)
+    height, width = pixels.shape[:2]
+    corners = pixels[[0, 0, -1, -1], [0, -1, 0, -1]]
+    if np.abs(corners - corners[0]).max() > BORDER_TOLERANCE:
+        return None
+    content = np.abs(pixels - corners[0]).max(axis=2) > BORDER_TOLERANCE
+    rows, columns = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
+    if not len(rows):
+        return None
+    box = (int(columns[0]), int(rows[0]), int(columns[-1]) + 1, int(rows[-1]) + 1)
+    kept_width, kept_height = box[2] - box[0], box[3] - box[1]
+    if min(kept_width, kept_height) < MIN_QUERY_SIDE:
+        return None
+    if kept_width > width * (1 - BORDER_SHARE) and kept_height > height * (1 - BORDER_SHARE):
+        return None
+    return image.crop(box)
 
 
 def check_query_image(image: Image.Image) -> None:

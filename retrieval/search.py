@@ -48,7 +48,7 @@ from pathatlas.retrieval.fusion import (
     snippet,
     term_coverage,
 )
-from pathatlas.retrieval.images import check_query_image
+from pathatlas.retrieval.images import border_trimmed, check_query_image
 from pathatlas.retrieval.index import Index, per_generation
 from pathatlas.retrieval.lexical import content_terms, every_word_a_term, has_words, tokenize
 from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen
@@ -590,6 +590,15 @@ def verified_first(fused: list[Fused]) -> list[Fused]:
     return sorted(fused, key=lambda hit: SPECIMEN not in hit[2])
 
 
+def better_of(first: ScoredIds, second: ScoredIds, pool: int) -> ScoredIds:
+    """Two rankings of one query's views merged: each id by its better score, the best ``pool`` in ``tie_break``
+    order."""
+    best = dict(first)
+    for record_id, score in second:
+        best[record_id] = max(score, best.get(record_id, score))
+    return sorted(best.items(), key=tie_break)[:pool]
+
+
 def tie_break(hit: tuple[str, float]) -> tuple[float, str]:
     """Equal scores rank by id, so every store (FAISS, Qdrant) gives the same order for the same index."""
     return (-round(hit[1], 5), hit[0])
@@ -638,9 +647,7 @@ class Searcher:
         if dense_image:
             if not encoder.image_spaces:
                 raise BadInputError(f"encoder {encoder.name!r} cannot search by image")
-            images = [queries[i].image for i in dense_image]
-            vectors = encoded(self.index.meta.encoder, encoder.encode_image, images, encoder.image_spaces, encoder.dims)
-            self._dense(queries, results, dense_image, vectors, ":image", pool)
+            self._dense_images(queries, results, dense_image, pool)
         weights = self.settings.fusion_weights()  # a ranker weighted 0 is off: for search, the agent and the benches
         return [{r: ranking for r, ranking in found.items() if ranker_weight(r, weights) > 0} for found in results]
 
@@ -665,6 +672,28 @@ class Searcher:
                 found = [add_scores(a, b, pool) for a, b in zip(found, printed, strict=True)]
             for j, hits in zip(group, found, strict=True):
                 results[positions[j]][ranker] = hits
+
+    def _dense_images(self, queries: list[Query], results: list[dict[str, ScoredIds]], positions, pool: int) -> None:
+        """The image queries at ``positions`` in each image space, those with a uniform border (``border_trimmed``)
+        also without it, each record by the better of its two similarities (``better_of``): a screenshot padded
+        with a border lost its own image (rank 57 with 40 px of white, none in 100 with a wide black one), while
+        the border a record's own screenshot has still counts."""
+        encoder = self.index.encoder
+        images = [queries[i].image for i in positions]
+        trimmed = {k: cut for k, image in enumerate(images) if (cut := border_trimmed(image)) is not None}
+        both = [*images, *trimmed.values()]
+        vectors = encoded(self.index.meta.encoder, encoder.encode_image, both, encoder.image_spaces, encoder.dims)
+        given = {space: matrix[: len(images)] for space, matrix in vectors.items()}
+        self._dense(queries, results, positions, given, ":image", pool)
+        if not trimmed:
+            return
+        cut = [positions[k] for k in trimmed]
+        alternative: list[dict[str, ScoredIds]] = [{} for _ in queries]
+        rest = {space: matrix[len(images) :] for space, matrix in vectors.items()}
+        self._dense(queries, alternative, cut, rest, ":image", pool)
+        for i in cut:
+            for ranker, found in alternative[i].items():
+                results[i][ranker] = better_of(results[i].get(ranker, []), found, pool)
 
     def _dense(self, queries, results, positions, vectors, suffix: str, pool: int) -> None:
         searchable = self.index.encoder.image_spaces if suffix else self.index.encoder.text_query_spaces()
