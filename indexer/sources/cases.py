@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Record, image_hash
 from pathatlas.indexer.sources.base import Source, hash_files, shown
 from pathatlas.retrieval.datasets import case_ids, read_case_metadata
-from pathatlas.retrieval.images import MIN_QUERY_SIDE, TOO_SMALL, open_image, thumbnail
+from pathatlas.retrieval.images import HEIC_HINT, MIN_QUERY_SIDE, TOO_SMALL, open_image, thumbnail
 from pathatlas.retrieval.text import plain_text
 
 METADATA_FILES = ("cases.jsonl", "labels.csv")
@@ -32,7 +34,6 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".w
 holds, is not one to keep."""
 HEIC_SUFFIXES = (".heic", ".heif")
 """An iPhone's photos (HEIF), which Pillow does not read: their problem line says how to get JPEGs instead."""
-HEIC_HINT = "HEIC photos are not read; export them as JPEG (on iPhone: Settings > Camera > Formats > Most Compatible)"
 UNLISTED_SHOWN = 5
 """Unlisted images a note names before counting the rest."""
 
@@ -158,10 +159,20 @@ def tiff_pages(data: bytes) -> int:
             return 1
 
 
-def letter_case(listed: str, found: str) -> str:
-    """The problem of a listed file missing beside one named the same but for letter case ("Slide 01.JPG"): on a
-    system that tells the two apart, it is another name; said in one line instead of a missing and an unlisted file."""
-    return f"listed {listed!r} not found; found {found!r} (names differ in letter case)"
+def found_instead(listed: str, found: str) -> str:
+    """The problem of a listed file missing where the folder holds it under another name (``_found_elsewhere``), said
+    in one line instead of a missing and an unlisted file: named the same but for letter case ("Slide 01.JPG"), which a
+    system telling the two apart reads as another name, or moved to another subfolder (a folder's typo fixed on disk
+    but not in its rows)."""
+    if plain_text(listed).casefold() == plain_text(found).casefold():
+        return f"listed {listed!r} not found; found {found!r} (names differ in letter case)"
+    return f"listed {listed!r} not found; found {found!r} (moved? its row names its old place)"
+
+
+def name_key(path: str) -> str:
+    """What a listed file's name and a found one's are matched by (``_found_elsewhere``): the file name whatever its
+    folders, letter case and Unicode form."""
+    return plain_text(path.rsplit("/", 1)[-1]).casefold()
 
 
 class CaseFolderSource(Source):
@@ -203,9 +214,18 @@ class CaseFolderSource(Source):
         return path.is_relative_to(self.path)
 
     def fingerprint(self) -> str:
+        """The metadata file and the listed images, and what the problems say of files the folder holds unread
+        (``_found_elsewhere``, ``_notes``): a slide dropped in without its row, a PDF, or a file moved from where its
+        row says changes the folder, so the next ``index`` reads it again and says so instead of finding it unchanged
+        with the problems of before. A folder without such files keeps the fingerprint it had before they counted."""
         rows = self._rows()
         paths = [self.metadata_path, *(p for p in self._image_paths(rows) if p.is_file())]
-        return hash_files(paths, self.reading())
+        read = hash_files(paths, self.reading())
+        twins = self._found_elsewhere(rows)
+        unread = [*(f"{path}\0{found}" for path, found in sorted(twins.items())), *self._notes(rows, twins)]
+        if not unread:
+            return read
+        return hashlib.blake2b("\0".join([read, *unread]).encode(), digest_size=16).hexdigest()
 
     def size_hint(self) -> int:
         return len(self._rows())
@@ -213,7 +233,7 @@ class CaseFolderSource(Source):
     def records(self) -> Iterator[Record]:
         fingerprint = self.fingerprint()
         rows = self._rows()
-        twins = self._letter_case_twins(rows)
+        twins = self._found_elsewhere(rows)
         for case_id, case_rows in group_cases(rows).items():
             images, hashes = [], {}
             files = by_file(case_rows, self._image_paths(case_rows))
@@ -222,7 +242,7 @@ class CaseFolderSource(Source):
                 if len(listed) > 1:
                     self.problems.append(f"{self.metadata_path}: {listed_again(listed, case_id)}")
                 if path in twins:
-                    self.problems.append(f"{self.metadata_path}: {letter_case(row['image'], twins[path])}")
+                    self.problems.append(f"{self.metadata_path}: {found_instead(row['image'], twins[path])}")
                 elif read := self._read(path):
                     image, hashes[row["image"]] = read
                     images.append((row["image"], thumbnail(image, 1024)))
@@ -270,31 +290,57 @@ class CaseFolderSource(Source):
             )
         return image, digest
 
-    def _letter_case_twins(self, rows: list[Row]) -> dict[Path, str]:
-        """Listed files that are missing (resolved paths) to the image in the folder named the same but for letter
-        case, as the folder spells it (``letter_case``). The folder is walked only when a listed file is missing."""
-        missing = {
-            plain_text(path.relative_to(self.path).as_posix()).casefold(): path
-            for path in self._image_paths(rows)
-            if not path.exists()
-        }
+    def _found_elsewhere(self, rows: list[Row]) -> dict[Path, str]:
+        """Listed files that are missing (resolved paths) to the image of the folder that is the file under another
+        name, as the folder spells it (``found_instead``): named the same but for letter case (``_letter_case_twins``),
+        else moved (``_moved``). The folder is walked only when a listed file is missing."""
+        paths = self._image_paths(rows)
+        missing = [path for path in paths if not path.exists()]
         if not missing:
             return {}
+        files = {file.resolve(): file.relative_to(self.path).as_posix() for file in self._files(IMAGE_SUFFIXES)}
+        twins = self._letter_case_twins(missing, files)
+        claimed = {*paths, *((self.path / relative).resolve() for relative in twins.values())}
+        unlisted = [relative for path, relative in files.items() if path not in claimed]
+        return {**twins, **self._moved([path for path in missing if path not in twins], unlisted)}
+
+    def _letter_case_twins(self, missing: list[Path], files: dict[Path, str]) -> dict[Path, str]:
+        """Missing listed files to the folder's file (of ``files``, by resolved path) named the same but for case."""
+        spelled = {plain_text(path.relative_to(self.path).as_posix()).casefold(): path for path in missing}
         twins = {}
-        for file in self._files(IMAGE_SUFFIXES):
-            relative = file.relative_to(self.path).as_posix()
-            if (listed := missing.get(plain_text(relative).casefold())) is not None:
+        for relative in files.values():
+            if (listed := spelled.get(plain_text(relative).casefold())) is not None:
                 twins.setdefault(listed, relative)
         return twins
 
+    def _moved(self, missing: list[Path], unlisted: list[str]) -> dict[Path, str]:
+        """Missing listed files to the one image no row names (of ``unlisted``) with the same file name, where no
+        other missing file has that name: a case moved into a subfolder, or its folder renamed, and its rows left as
+        they were. Files named alike in many folders ("HE.jpg") are matched to none."""
+        names = Counter(name_key(path.name) for path in missing)
+        found: dict[str, list[str]] = {}
+        for relative in unlisted:
+            found.setdefault(name_key(relative), []).append(relative)
+        return {
+            path: found[name][0]
+            for path in missing
+            if names[name := name_key(path.name)] == 1 and len(found.get(name, [])) == 1
+        }
+
     def _notes(self, rows: list[Row], twins: dict[Path, str]) -> list[str]:
-        """What the folder holds that was not read: the other metadata file, PDFs (a case folder is read as cases only;
-        an upload's zip says so too), images no row names (not said of a metadata file without rows, which fails the
-        folder as holding none; nor of a listed file's ``twins``, whose problem names them)."""
+        """What the folder holds that was not read: the other metadata file, case folders inside it (``_nested``), PDFs
+        (a case folder is read as cases only; an upload's zip says so too), images no row names (not said of a metadata
+        file without rows, which fails the folder as holding none; nor of a listed file's ``twins``, whose problem names
+        them; nor of a case folder inside it, whose note covers its images)."""
         notes = []
         metadata = self.metadata_path
         if ignored := [name for name in METADATA_FILES if name != metadata.name and (self.path / name).is_file()]:
             notes.append(f"{self.path}: read {metadata.name} and ignored {ignored[0]} (one metadata file a folder)")
+        if nested := self._nested():
+            one = "a case folder inside a case folder is not read with it; index it on its own"
+            many = "case folders inside a case folder are not read with it; index each on its own"
+            said = one if len(nested) == 1 else many
+            notes.append(f"{self.path}: {first_few(self._relative(nested))}: {said}")
         if pdfs := sorted(self._relative(self._files((".pdf",)))):
             one = "a PDF inside a case folder is not indexed; index it on its own"
             said = one if len(pdfs) == 1 else "PDFs inside a case folder are not indexed; index each on its own"
@@ -302,7 +348,8 @@ class CaseFolderSource(Source):
         if not rows:
             return notes
         listed = {*self._image_paths(rows), *((self.path / twin).resolve() for twin in twins.values())}
-        unlisted = sorted(self._relative(path for path in self._files(IMAGE_SUFFIXES) if path.resolve() not in listed))
+        own = [path for path in self._files(IMAGE_SUFFIXES) if not any(path.is_relative_to(n) for n in nested)]
+        unlisted = sorted(self._relative(path for path in own if path.resolve() not in listed))
         if unlisted:
             images = "image" if len(unlisted) == 1 else "images"
             notes.append(
@@ -310,6 +357,12 @@ class CaseFolderSource(Source):
                 f"{first_few(unlisted)}"
             )
         return notes
+
+    def _nested(self) -> list[Path]:
+        """Subfolders holding a metadata file (``week5/labels.csv``): case folders of their own, which ``index`` reads
+        only when given one, never with this folder (whose rows may still name their images)."""
+        found = {path.parent for path in self._files(METADATA_FILES) if path.name in METADATA_FILES}
+        return sorted(found - {self.path})
 
     def _files(self, suffixes: tuple[str, ...]) -> Iterator[Path]:
         """Files of these suffixes in the folder and its subfolders, hidden ones (and macOS's ``__MACOSX``) aside."""
