@@ -332,6 +332,27 @@ def chapter_table(task: str, body: dict) -> Table:
     return table
 
 
+def print_task(task: str, body: dict) -> None:
+    """One task's tables as ``bench retrieval`` and ``bench tune-text`` print them: the main one (pooled held-out
+    folds with folds), each held-out fold's, the by-chapter table, the paired p of the default against each baseline,
+    and the task's notes on stderr."""
+    pooled = ", pooled held-out folds" if body.get("folds") else ""
+    console.print(retrieval_table(task + pooled, body))
+    for number, fold in enumerate(body.get("folds", [])):
+        chapters = escape(", ".join(fold["chapters"]))  # the file's text, never markup
+        console.print(retrieval_table(f"{task} held-out fold {number} ({chapters})", fold))
+    if len(body.get("by_chapter", [])) in SHOWN_CHAPTERS:
+        console.print(chapter_table(task, body))
+    if fusion := body.get("fusion"):
+        console.print(f"{task}: OCR ranker weight per fold {fusion['weights']}, each chosen on {fusion['tuned_on']}")
+    for baseline, metrics in body.get("significance", {}).items():
+        console.print(
+            f"{task}: {body.get('default')} vs {baseline}, paired p (t-test, or sign test if all differ alike): "
+            + ", ".join(f"{metric} {m['p']:.3g}" for metric, m in metrics.items())
+        )
+    say_notes(task, body)
+
+
 @bench_app.command("retrieval")
 @friendly_errors
 def bench_retrieval_command(
@@ -406,23 +427,7 @@ def bench_retrieval_command(
     measured = run_retrieval_bench(enc, settings, figures or [], cases, mcq, idx, split, folds, runs, names)
     result = {"run": run_record(inputs, idx, {"encoder": enc.name, "folds": folds, "names": names}), **measured}
     for task, body in result["tasks"].items():
-        pooled = ", pooled held-out folds" if body.get("folds") else ""
-        console.print(retrieval_table(task + pooled, body))
-        for number, fold in enumerate(body.get("folds", [])):
-            chapters = escape(", ".join(fold["chapters"]))  # the file's text, never markup
-            console.print(retrieval_table(f"{task} held-out fold {number} ({chapters})", fold))
-        if len(body.get("by_chapter", [])) in SHOWN_CHAPTERS:
-            console.print(chapter_table(task, body))
-        if fusion := body.get("fusion"):
-            console.print(
-                f"{task}: OCR ranker weight per fold {fusion['weights']}, each chosen on {fusion['tuned_on']}"
-            )
-        for baseline, metrics in body.get("significance", {}).items():
-            console.print(
-                f"{task}: {body.get('default')} vs {baseline}, paired p (t-test, or sign test if all differ alike): "
-                + ", ".join(f"{metric} {m['p']:.3g}" for metric, m in metrics.items())
-            )
-        say_notes(task, body)
+        print_task(task, body)
     for task, why in result.get("left_out", {}).items():
         say_notes(task, {"notes": [f"left out: {why}"]})
     if written := sum(len(body.get("runs", [])) for body in result["tasks"].values()):
@@ -444,7 +449,9 @@ def bench_tune_text_command(
     ),
     json_out: JsonFileOpt = None,
 ):
-    """Fit the text ranker: held-out figures per chapter fold, then the weights fitted on every question.
+    """Fit the text ranker: held-out figures per fold and chapter beside BM25, then weights fitted on all questions.
+
+    Each held-out table stands beside BM25 alone, dense alone and chance, with paired p.
 
     The ranker goes to --out, never over the one PathAtlas ships (an upgrade would drop it, and every index in the
     environment would rank by one book's questions); search uses it where PATHATLAS_RANKER_FILE names it."""
@@ -457,10 +464,7 @@ def bench_tune_text_command(
     idx = Index.open(settings.index_dir, settings)
     measured = tune_text(idx, mcq, folds, out)
     result = {"run": run_record({"mcq": mcq}, idx, {"folds": folds}), **measured}
-    say_notes("text_to_page", result)
-    for number, fold in enumerate(result["folds"]):
-        console.print(retrieval_table(f"held-out fold {number} ({', '.join(fold['chapters'])})", fold))
-    console.print(retrieval_table("pooled held-out folds", result))
+    print_task("text_to_page", result)
     console.print(f"wrote {result['written']}: search with it by PATHATLAS_RANKER_FILE={result['written']}")
     write_json(json_out, result)
 

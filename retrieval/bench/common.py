@@ -64,8 +64,9 @@ def chance(
 
 
 def plot_curves(result: dict[str, Any], path: Path) -> None:
-    """Recall@k curves, one panel per task, the default's drawn thick and on top; below a task judged by a metric no
-    curve shows (its ``headline``: same-diagnosis precision@10), that metric per method as bars."""
+    """Recall@k curves, one panel per task, the default's drawn thick and on top, titled as its table is (pooled
+    held-out folds where the default was chosen per fold); below a task judged by a metric no curve shows (its
+    ``headline``: same-diagnosis precision@10), that metric per method as bars."""
     require("matplotlib", "plot").use("Agg")
     import matplotlib.pyplot as plt
 
@@ -79,7 +80,7 @@ def plot_curves(result: dict[str, Any], path: Path) -> None:
             ks = range(1, len(metrics["curve"]) + 1)
             label, style = method_style(body, method)
             ax.plot(ks, metrics["curve"], label=label, color=colours[method], **style)
-        ax.set_title(f"{task} (n={body['n']})", fontsize=9)
+        ax.set_title(f"{task}{', pooled held-out folds' if body.get('folds') else ''} (n={body['n']})", fontsize=9)
         ax.set_xlabel("k")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)

@@ -42,7 +42,7 @@ from pathatlas.retrieval.fusion import (
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import first_relevant_rank
 from pathatlas.retrieval.records import Payload
-from pathatlas.retrieval.search import Query, Searcher
+from pathatlas.retrieval.search import Query, Searcher, unsearchable
 
 DEFAULT = "hybrid"
 BASELINES = ("bm25", "dense", "chance")
@@ -93,9 +93,49 @@ def gold_questions(index: Index, mcq_path: Path) -> tuple[list[MCQ], set[PageKey
     items = [q for q in asked if q.gold_pages]
     if not items:
         raise BadInputError(f"{mcq_path} has no questions with gold pdf_pages (gold: {{book, pdf_pages}})")
+    check_questions(items, mcq_path)
     left_out = len(asked) - len(items)
     notes = [f"{left_out} of {len(asked)} questions have no gold page: left out"] if left_out else []
     return items, check_gold_sources(index, [(q.id, q.gold) for q in items], mcq_path), notes
+
+
+def check_questions(items: list[MCQ], where: Path) -> None:
+    """Refuse in one line, before any question is searched, questions that cannot be scored as written: an id given
+    twice (the paired tests and the TREC runs key questions by id, so two became one and a p came from fewer questions
+    than the table's n), or a question with no text (no ``question`` field) or no word to search (the run stopped
+    halfway on its options alone, naming neither the file nor the question)."""
+    seen: set[str] = set()
+    for item in items:
+        if item.id in seen:
+            raise BadInputError(f"{where}: question id {item.id!r} is given twice; each question needs its own id")
+        seen.add(item.id)
+        if not item.question.strip():
+            raise BadInputError(f"{where}: question {item.id!r} has no 'question' text")
+        if why := unsearchable(item.search_text()):
+            raise BadInputError(f"{where}: question {item.id!r}: {why}")
+
+
+def chapter_name(item: MCQ) -> str:
+    """A question's chapter as text ("" for none): a file may number its chapters (``"chapter": 3``), and folds, titles
+    and ``by_chapter`` name them as text (a number there ended the run in a traceback)."""
+    return "" if item.chapter is None else str(item.chapter)
+
+
+def fold_notes(items: list[MCQ], folds: int, where: Path) -> list[str]:
+    """Check that ``folds`` chapter folds can be dealt from these questions (``check_folds``), saying which field folds
+    read when no question names a chapter; a note when only some name none: those are held out together, as one
+    chapter of their own, "(no chapter)" in the tables."""
+    if not folds:
+        return []
+    chapters = [chapter_name(item) for item in items]
+    unnamed = chapters.count("")
+    if unnamed == len(chapters):
+        raise BadInputError(
+            f"--folds {folds}: no question of {where} names its chapter (field 'chapter'); folds hold chapters"
+        )
+    check_folds(chapters, folds, f"the questions of {where}")
+    note = f"{unnamed} of {len(chapters)} questions name no chapter: held out together, as one chapter"
+    return [note] if unnamed else []
 
 
 def check_gold_sources(index: Index, golds: list[tuple[str, dict[str, Any]]], where: Path) -> set[PageKey]:
@@ -221,7 +261,7 @@ def text_to_page(
     refitted on the other folds for each held-out fold. ``runs``: a folder for the TREC qrels and runs.
     """
     items, pages, notes = gold_questions(index, mcq_path)
-    check_folds([item.chapter or "" for item in items], folds, f"the questions of {mcq_path}")
+    notes += fold_notes(items, folds, mcq_path)
     candidates = collect(index, items, pages)
     ranker = ranker or Searcher(index).ranker
     result = evaluate(items, candidates, len(pages), k, folds, ranker, index.settings.pages_per_section, runs)
@@ -245,7 +285,7 @@ def rank_pages(
     """Every method's top ``depth`` pages per question; the default orders them as search does (``per_section``),
     chosen on the other folds for each fold's questions (``ranker`` without folds), the baselines by their scores
     alone."""
-    fold_of = chapter_folds([item.chapter or "" for item in items], folds) if folds else [0] * len(items)
+    fold_of = chapter_folds([chapter_name(item) for item in items], folds) if folds else [0] * len(items)
     chosen = {
         fold: choose_ranker([c for c, f in zip(candidates, fold_of, strict=True) if f != fold]) if folds else ranker
         for fold in sorted(set(fold_of))
@@ -301,7 +341,7 @@ def evaluate(
 
     result = task(list(range(len(items))))
     result["ranker"] = "chosen on the other folds, per fold" if folds else ranker.source
-    chapters = [item.chapter or "" for item in items]
+    chapters = [chapter_name(item) for item in items]
     result["per_question"] = [
         {
             "id": item.id,
@@ -355,22 +395,26 @@ def by_chapter(
     return rows
 
 
+def held_out_fold(fold: dict[str, Any]) -> dict[str, Any]:
+    """A held-out fold as the ranker file records it: its chapters and n, the default's ``CHAPTER_METRICS`` and, beside
+    them, each baseline's (a figure alone said nothing of whether the fusion beat BM25 there)."""
+    figures = {name: {m: fold["methods"][name][m] for m in CHAPTER_METRICS} for name in (DEFAULT, *BASELINES)}
+    return {"chapters": fold["chapters"], "n": fold["n"], **figures.pop(DEFAULT), **figures}
+
+
 def tune_text(index: Index, mcq_path: Path, folds: int, out: Path) -> dict[str, Any]:
     """Held-out figures with the ranker refitted per fold, then the ranker fitted on every question,
     written with what it was fitted on."""
     items, pages, notes = gold_questions(index, mcq_path)
-    check_folds([item.chapter or "" for item in items], folds, f"the questions of {mcq_path}")
+    notes += fold_notes(items, folds, mcq_path)
     candidates = collect(index, items, pages)
     result = evaluate(items, candidates, len(pages), 10, folds, Ranker.plain(), index.settings.pages_per_section)
     ranker = choose_ranker(candidates)
     body = {
         **ranker.to_json(),
         "features": list(FEATURES),
-        "fitted_on": f"{mcq_path.name}: {len(items)} questions, chapters {sorted({q.chapter or '' for q in items})}",
-        "held_out": {
-            f"fold {i}": {m: fold["methods"][DEFAULT][m] for m in ("recall@1", "recall@5", "mrr")}
-            for i, fold in enumerate(result["folds"])
-        },
+        "fitted_on": f"{mcq_path.name}: {len(items)} questions, chapters {sorted(set(map(chapter_name, items)))}",
+        "held_out": {f"fold {i}": held_out_fold(fold) for i, fold in enumerate(result["folds"])},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, json.dumps(body, indent=1).encode())  # search reads it: never half a file
