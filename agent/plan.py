@@ -19,12 +19,14 @@ BLANKS = re.compile(r"_{2,}|\(\s*\)")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 NEGATION_CUE = re.compile(
-    r"\b(?:not|never|no longer|except|exception|excluding|least|false|incorrect|untrue|wrong|unlikely|"
+    r"\b(?:not|never|no longer|except|exception|excluding|least|false|incorrect(?:ly)?|untrue|wrong(?:ly)?|unlikely|"
+    r"inaccurate(?:ly)?|improperly|mismatched|"
     r"cannot|can't|isn't|aren't|doesn't|don't|wouldn't|won't|didn't|shouldn't|odd one out|none|fails? to|"
     r"unrelated|irrelevant|(?:all|save|but) (?:but )?one)\b",
     re.IGNORECASE,
 )
-"""Words that make a question ask for the option the evidence does not support."""
+"""Words that make a question ask for the option the evidence does not support, the adverbs of matching questions
+too ("Which pair is incorrectly matched?", "wrongly paired", "mismatched", "inaccurate")."""
 NOT_A_QUESTION_NEGATION = re.compile(
     r"\bnot only\b|\bif not\b|\bwhether or not\b|\bleast\b[^.?]*?\bto (?:the )?most\b|\bat least\b|"
     r"\ban exception to\b|\btrue\s*(?:or|/)\s*false\b|\bfalse\s*(?:or|/)\s*true\b|\bT\s*/\s*F\b",
@@ -66,6 +68,14 @@ B", "A, B and C", "Neither", "1 and 3"): whether it is one is ``referred_options
 """
 OWN_ITEMS = re.compile(r"(?:^|\s)\(?1[.)]\s.*\s\(?2[.)]\s", re.S)
 """A question numbering items of its own ("(1) midbrain (2) cerebellum ..."): "1 and 3" names those, not options."""
+NUMBERED_STATEMENTS = re.compile(r"(?:^|\s)\(?(?:I|i|1)[.)]\s.*\s\(?(?:II|ii|2)[.)]\s", re.S)
+"""A question numbering statements of its own, in Roman numerals or digits ("I. It is avascular. II. ...")."""
+COMBINATION = re.compile(
+    r"^(?:(?:[ivx]{1,4}|\d{1,2})\b|and|or|only|but|not|both|all|none|neither|nor|of|the|above|these|[\s,&+;])+$",
+    re.IGNORECASE,
+)
+"""An option made of the question's statement numbers and joining words only: "I only", "I and III", "1, 2 and 3",
+"II and III but not I", "All of the above"."""
 ANAPHORIC = re.compile(
     r"^(?:which|what)(?: one| option| of them| of these)?(?: (?:is|would) (?:it|that|this)(?: be)?)?\s*\??$",
     re.IGNORECASE,
@@ -125,6 +135,9 @@ class Reading:
     statement is evidence, but no sentence names a verdict, so none settles one."""
     several: str = ""
     """How many answers it asks for where more than one ("two", "2"), else "": one option is not its whole answer."""
+    combined: bool = False
+    """Its options combine its numbered statements ("I only", "I and III": ``statement_combinations``): each is a
+    judgement of every statement, which no sentence quoted for one option's words makes."""
 
 
 def asking_sentence(question: str) -> str:
@@ -240,6 +253,22 @@ def read_question(question: Question) -> Reading:
         image_missing=question.image is None and bool(IMAGE_REFERENCE.search(question.text)),
         verdicts=verdicts,
         several=several.group(1).lower() if several and not listed_options(question) else "",
+        combined=statement_combinations(question),
+    )
+
+
+def statement_combinations(question: Question) -> bool:
+    """Whether the options combine statements the question numbers ("I. ... II. ... III. ...", then "A. I only",
+    "B. I and II"): every option is numbers and joining words (``COMBINATION``), most name a number, and the
+    question numbers its statements (``NUMBERED_STATEMENTS``). Scored by their words, "I only" and "II and III" share
+    them all: such answers were wrong, one at 0.77."""
+    options = question.options
+    numbered = [re.search(r"\b(?:[ivx]{1,4}|\d{1,2})\b", option, re.I) for option in options]
+    return (
+        len(options) > 1
+        and all(COMBINATION.match(option.strip()) for option in options)
+        and sum(map(bool, numbered)) > len(options) / 2
+        and bool(NUMBERED_STATEMENTS.search(question.text))
     )
 
 

@@ -155,10 +155,31 @@ def label_shape(text: str) -> str:
 def line_labels(lines: list[str]) -> list[re.Match | None]:
     """Each line's label (``ANY_LABEL``). A number or a ``loose`` label is one only among two or more lines whose
     labels count up from the first place (1, 2, 3..., or A, B, 3...): "3. Which bone ...?" opening a question is its
-    text, and so are "Q: Which cells ...?" and a vignette's "T: 38.5 °C"."""
-    found = [ANY_LABEL.match(line) for line in lines]
+    text, and so are "Q: Which cells ...?" and a vignette's "T: 38.5 °C". Statements numbered I, II, III
+    (``roman_items``) are the question's too: "I. It is avascular." is no option I."""
+    items = roman_items(lines)
+    found = [None if k in items else ANY_LABEL.match(line) for k, line in enumerate(lines)]
     counted = {k for run in place_runs(found) if len(run) > 1 and label_place(found[run[0]]) == 0 for k in run}
     return [label if label and (k in counted or firm(label)) else None for k, label in enumerate(found)]
+
+
+ROMAN_NUMERALS = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x")
+ROMAN_ITEM = re.compile(r"^\(?(x|ix|iv|v?i{1,3}|v)[.)]\s+(?=\S)", re.IGNORECASE)
+"""A statement numbered in Roman numerals, "I. ...", "(ii) ...", "III) ...", as numbered-statement questions write them
+("I. It is avascular.", "II. ...", then "A. I only", "B. I and II")."""
+
+
+def roman_items(lines: list[str]) -> set[int]:
+    """The places of lines that number statements I, II, III... in order, two or more from I: "I." alone may be the
+    label of option I after "H."."""
+    numerals = [match[1].lower() if (match := ROMAN_ITEM.match(line)) else "" for line in lines]
+    items: set[int] = set()
+    run: list[int] = []
+    for k, numeral in enumerate(numerals):
+        counts_on = run and len(run) < len(ROMAN_NUMERALS) and numeral == ROMAN_NUMERALS[len(run)]
+        run = [*run, k] if counts_on else [k] if numeral == "i" else []
+        items.update(run if len(run) > 1 else [])
+    return items
 
 
 def firm(label: re.Match) -> bool:
@@ -204,14 +225,14 @@ findings inside a question; "A) C. difficile" is one option)."""
 def unfolded(question: str) -> str:
     """``question`` with options written along its last line ("...bone? A) Osteoblasts B) Osteoclasts") put on lines of
     their own, as quizzes copied from a web page or a PDF often come; unchanged unless labels of one form run from A
-    (or 1) in order to the end of the text, the first after question text ending in "?" or ":" or at a line's start,
-    and no option holds a question or a new sentence (``NEW_SENTENCE``: "Two patients: 1) a child ... and 2) an adult
-    .... What vitamin is deficient?" asks about its list). Labels of another form inside an option ("A) C. difficile
+    (or 1) in order to the end of the text, the first where options may start (``options_may_start``), and no
+    option holds a question or a new sentence (``NEW_SENTENCE``: "Two patients: 1) a child ... and 2) an adult ....
+    What vitamin is deficient?" asks about its list). Labels of another form inside an option ("A) C. difficile
     colitis") stay its text."""
     labels = list(INLINE_LABEL.finditer(question))
     for k, first in enumerate(labels):
         before, after = question[: first.start()], question[first.start() :]
-        if label_place(first) or "\n" in after or not before.strip() or not re.search(r"[?:\n]\s*$", before):
+        if label_place(first) or "\n" in after or not options_may_start(before):
             continue
         shape = label_shape(after)
         run = [first]
@@ -223,6 +244,14 @@ def unfolded(question: str) -> str:
         if len(run) > 1 and not any(NEW_SENTENCE.search(ANY_LABEL.sub("", option, count=1)) for option in options):
             return "\n".join([before.rstrip(), *options])
     return question
+
+
+def options_may_start(before: str) -> bool:
+    """Whether options written along a line may start after ``before``: the question's "?" or ":", a line's start, or
+    a sentence's end once the text has asked ("...true? I. It is avascular. II. ... III. ...", then "A. I only B. I and
+    II"); not a sentence's end before anything is asked ("The smear grew C. difficile. A. fumigatus was absent.")."""
+    asked = re.search(r"[?:]", before) and re.search(r"\.\s*$", before)
+    return bool(before.strip()) and bool(re.search(r"[?:\n]\s*$", before) or asked)
 
 
 def labelled_lines(question: str) -> tuple[list[str], list[re.Match | None], int | None]:

@@ -179,8 +179,9 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
     as it claims (two options 0.571 at 0.571, four 0.326 at 0.289), so capping it at chance understated it.
 
     Never settled either where quotes for single options cannot decide: options that are verdicts (True/False: the
-    sentences nearest the statement are quoted, related to every option, and the answer claims chance), a question
-    asking for several answers, and an option meaning others beside the choice ("Both A and B", "None of the above":
+    sentences nearest the statement are quoted, related to every option, and the answer claims chance), options
+    combining the question's numbered statements ("I only", "I and III": claiming chance too), a question asking for
+    several answers, and an option meaning others beside the choice ("Both A and B", "None of the above":
     ``unruled``)."""
     if answer.choice is None:
         return
@@ -205,10 +206,10 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
     supported = any(q.stance == "supports" and q.settles for q in own)
     own_score = answer.scores[answer.choice] if answer.choice < len(answer.scores) else None
     tied = own_score is not None and sum(score >= own_score - 1e-6 for score in answer.scores) > 1
-    if reading.image_missing or reading.verdicts or (cases and not supported):
+    if reading.image_missing or reading.verdicts or reading.combined or (cases and not supported):
         answer.confidence = min(answer.confidence, 1.0 / len(question.options))
     unfounded = reading.image_missing or not evidence  # nothing found that could speak to it
-    undecided = reading.verdicts or reading.several or unruled(question, answer.choice)  # quotes cannot decide these
+    undecided = reading.verdicts or reading.several or reading.combined or unruled(question, answer.choice)
     answer.settled = (
         supported and not tied and answer.confidence >= SETTLED_CONFIDENCE and not unfounded and not undecided
     )
@@ -270,7 +271,16 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
         parts.append(f"The answerer cannot rule out {said}.")
     if reading.several:
         parts.append(f"The question asks for {reading.several} answers and is answered as one option.")
+    if reading.combined:
+        parts.append(COMBINED_SAID)
     return " ".join(parts)
+
+
+COMBINED_SAID = (
+    "The options combine the numbered statements, which quotes for an option's words cannot judge: ask each statement "
+    "as True or False."
+)
+"""What a rationale adds where the options combine numbered statements (``Reading.combined``)."""
 
 
 def saying_rival(answer: Answer) -> tuple[int, Quote] | None:
