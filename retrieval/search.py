@@ -15,7 +15,7 @@ import numbers
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -63,6 +63,11 @@ PRINTED = "bm25:image"
 """The ranker of BM25 over the words printed in an image query (captions, passages, figures' printed words)."""
 SPECIMEN = "specimen"
 """The ranker of candidates verified as the same specimen as the query image (keypoints, retrieval/local.py)."""
+TRIMMED = "trimmed:image"
+"""The records an image query's view without its border found first (``Searcher._dense_images``): not a ranking, but
+candidates put to the same-specimen check beside the fused ones (``Searcher.fuse``)."""
+NOMINATED = 10
+"""How many records each image space finds for a query's trimmed view to be checked as the same specimen."""
 RANKERS = ("bm25", "dense")
 """Ranker groups a caller may switch off (benchmarks compare BM25 alone, dense alone, both)."""
 USER_FILTERS = (*(name for name in FILTER_FIELDS if name != "fingerprint"), "chapter")
@@ -590,13 +595,13 @@ def verified_first(fused: list[Fused]) -> list[Fused]:
     return sorted(fused, key=lambda hit: SPECIMEN not in hit[2])
 
 
-def better_of(first: ScoredIds, second: ScoredIds, pool: int) -> ScoredIds:
-    """Two rankings of one query's views merged: each id by its better score, the best ``pool`` in ``tie_break``
-    order."""
-    best = dict(first)
-    for record_id, score in second:
-        best[record_id] = max(score, best.get(record_id, score))
-    return sorted(best.items(), key=tie_break)[:pool]
+def nominees(rankings: Iterable[ScoredIds], first: int) -> ScoredIds:
+    """The ``first`` records of each ranking, each once, in the order the rankings give them (their scores kept)."""
+    seen: dict[str, float] = {}
+    for ranking in rankings:
+        for record_id, score in ranking[:first]:
+            seen.setdefault(record_id, score)
+    return list(seen.items())
 
 
 def tie_break(hit: tuple[str, float]) -> tuple[float, str]:
@@ -649,7 +654,10 @@ class Searcher:
                 raise BadInputError(f"encoder {encoder.name!r} cannot search by image")
             self._dense_images(queries, results, dense_image, pool)
         weights = self.settings.fusion_weights()  # a ranker weighted 0 is off: for search, the agent and the benches
-        return [{r: ranking for r, ranking in found.items() if ranker_weight(r, weights) > 0} for found in results]
+        return [
+            {r: ranking for r, ranking in found.items() if r == TRIMMED or ranker_weight(r, weights) > 0}
+            for found in results
+        ]
 
     def _bm25(
         self,
@@ -674,10 +682,11 @@ class Searcher:
                 results[positions[j]][ranker] = hits
 
     def _dense_images(self, queries: list[Query], results: list[dict[str, ScoredIds]], positions, pool: int) -> None:
-        """The image queries at ``positions`` in each image space, those with a uniform border (``border_trimmed``)
-        also without it, each record by the better of its two similarities (``better_of``): a screenshot padded
-        with a border lost its own image (rank 57 with 40 px of white, none in 100 with a wide black one), while
-        the border a record's own screenshot has still counts."""
+        """The image queries at ``positions`` in each image space; for those with a uniform border
+        (``border_trimmed``), the first records of their view without it too (``TRIMMED``), which only the
+        same-specimen check may bring in: a screenshot padded with a border lost its own image (rank 57 with 40 px
+        of white, none in 100 with a wide black one). Merged into the rankings by the better similarity, the view
+        without the border raised look-alikes of a screenshot's white margin (two image questions lost)."""
         encoder = self.index.encoder
         images = [queries[i].image for i in positions]
         trimmed = {k: cut for k, image in enumerate(images) if (cut := border_trimmed(image)) is not None}
@@ -692,8 +701,7 @@ class Searcher:
         rest = {space: matrix[len(images) :] for space, matrix in vectors.items()}
         self._dense(queries, alternative, cut, rest, ":image", pool)
         for i in cut:
-            for ranker, found in alternative[i].items():
-                results[i][ranker] = better_of(results[i].get(ranker, []), found, pool)
+            results[i][TRIMMED] = nominees(alternative[i].values(), NOMINATED)
 
     def _dense(self, queries, results, positions, vectors, suffix: str, pool: int) -> None:
         searchable = self.index.encoder.image_spaces if suffix else self.index.encoder.text_query_spaces()
@@ -789,16 +797,16 @@ class Searcher:
     ) -> list[Fused]:
         """Weighted RRF. With ``query_keypoints`` (an image query's, asked for only when some of the top
         ``verify_depth`` candidates have stored keypoints), candidates verified as the same specimen join as the
-        ``specimen`` ranker (retrieval/local.py) and come first (``verified_first``)."""
+        ``specimen`` ranker (retrieval/local.py) and come first (``verified_first``); the candidates are the fused
+        ones and those the query's view without its border found (``TRIMMED``), which rank nothing themselves."""
         weights, k = self.settings.fusion_weights(), self.settings.rrf_k
+        nominated = [rid for rid, _ in rankings.get(TRIMMED, [])]
+        rankings = {r: ranking for r, ranking in rankings.items() if r != TRIMMED}
         fused = reciprocal_rank_fusion(rankings, {r: ranker_weight(r, weights) for r in rankings}, k=k)
         if query_keypoints is None or not self.settings.verify_depth:
             return fused
-        stored = {
-            rid: found
-            for rid, _, _ in fused[: self.settings.verify_depth]
-            if (found := self.index.keypoints(rid)) is not None
-        }
+        candidates = dict.fromkeys([*(rid for rid, _, _ in fused[: self.settings.verify_depth]), *nominated])
+        stored = {rid: found for rid in candidates if (found := self.index.keypoints(rid)) is not None}
         query = query_keypoints() if stored else None
         if query is None:
             return fused

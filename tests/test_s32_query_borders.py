@@ -1,6 +1,7 @@
-"""A query image with a border around it (a screenshot's margin, a picture pasted onto a slide) is compared both as
-given and without the border: padded with 40 px of white, an atlas screenshot found itself at rank 57, and with a
-wide black border not in the first 100. Quadrant-mean fake encoder (``PixelEncoder``): no model to load."""
+"""A query image with a border around it (a screenshot's margin, a picture pasted onto a slide) also puts the records
+its view without the border finds first to the same-specimen check: padded with 40 px of white, an atlas screenshot
+found itself at rank 57, and with a wide black border not in the first 100. Quadrant-mean fake encoder
+(``PixelEncoder``): no model to load."""
 
 from __future__ import annotations
 
@@ -9,16 +10,18 @@ import pytest
 from PIL import Image
 
 from pathatlas.retrieval.images import border_trimmed
-from pathatlas.retrieval.search import Query, Searcher, better_of
+from pathatlas.retrieval.search import Query, Searcher, nominees
 from tests.helpers import hashing_settings
-from tests.test_incremental_cases import ENCODER, run, write_labels
+from tests.test_incremental_cases import ENCODER, run, slide, write_labels
 
 
 def patches(seed: int) -> Image.Image:
-    """A picture of four coloured blocks of its own, mid-tones, textured so that no edge is one flat colour."""
+    """A picture of its own: four coloured blocks (what the quadrant-mean encoder tells apart) over a texture of its
+    own (what SIFT finds keypoints on)."""
     rng = np.random.default_rng(seed)
-    blocks = rng.integers(60, 200, (2, 2, 3)).repeat(48, axis=0).repeat(48, axis=1)
-    return Image.fromarray((blocks + rng.integers(-20, 20, blocks.shape)).clip(0, 255).astype(np.uint8))
+    blocks = rng.integers(60, 200, (2, 2, 3)).repeat(96, axis=0).repeat(96, axis=1)
+    texture = np.asarray(slide(seed), dtype=np.int64) - 128
+    return Image.fromarray((blocks + texture // 3).clip(0, 255).astype(np.uint8))
 
 
 def framed(image: Image.Image, width: int, colour: str) -> Image.Image:
@@ -37,9 +40,9 @@ def test_a_uniform_border_is_trimmed_and_nothing_else():
     assert border_trimmed(framed(Image.new("RGB", (20, 20), "red"), 100, "white")) is None  # less than a query
 
 
-def test_two_rankings_merge_by_each_record_s_better_score():
-    assert better_of([("a", 0.9), ("b", 0.5)], [("b", 0.8), ("c", 0.7)], 3) == [("a", 0.9), ("b", 0.8), ("c", 0.7)]
-    assert better_of([("a", 0.9), ("b", 0.5)], [("c", 0.7)], 2) == [("a", 0.9), ("c", 0.7)]
+def test_nominees_are_each_ranking_s_first_records_once():
+    rankings = [[("a", 0.9), ("b", 0.5), ("x", 0.1)], [("b", 0.8), ("c", 0.7)]]
+    assert nominees(rankings, 2) == [("a", 0.9), ("b", 0.5), ("c", 0.7)]
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +54,13 @@ def indexed(tmp_path_factory):
     for i, name in enumerate(diagnoses):
         patches(i).save(folder / name)
     write_labels(folder, diagnoses)
-    return run(hashing_settings(root, encoder=ENCODER, case_keypoints=False), folder)[0]
+    return run(hashing_settings(root, encoder=ENCODER, case_keypoints=True, verify_depth=3), folder)[0]
 
 
 @pytest.mark.parametrize(("width", "colour"), [(40, "white"), (150, "black"), (0, "white")])
 def test_a_picture_with_a_border_finds_itself_first(indexed, width, colour):
+    """Its view without the border finds it; the same-specimen check, given only the first three fused candidates
+    (``verify_depth``), confirms it."""
     found = Searcher(indexed).search_many([Query(image=framed(patches(i), width, colour), k=1) for i in range(24)])
     assert [hits[0].payload.image for hits in found] == [f"img{i}.png" for i in range(24)]
+    assert all("specimen" in hits[0].matched_by for hits in found)
