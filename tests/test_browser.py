@@ -570,18 +570,20 @@ def test_captions_and_quotes_have_enough_contrast(page):
 
 
 def test_a_file_of_the_wrong_type_is_refused_in_words(page, tmp_path):
-    """Streamlit refused a GIF in a tooltip on hover only; the app now says so where the reader looks."""
-    gif = tmp_path / "slide.gif"
-    Image.new("RGB", (64, 64), "white").save(gif)
+    """Streamlit refused a file of another type in a tooltip on hover only; the app now says so where the reader
+    looks."""
+    gif = tmp_path / "slide.svg"
+    gif.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"/>')
     start_over(page)
     page.get_by_text("Search by image").click()
     uploader = page.locator("[data-testid=stFileUploader]").filter(has_text="like this image")
     uploader.locator("input[type=file]").set_input_files(str(gif))
-    expect(page.locator("[data-testid=stAlert]", has_text="slide.gif is not a PNG, JPEG or TIFF image")).to_be_visible()
+    refused = "slide.svg is not a JPEG, PNG, TIFF, WebP, BMP or GIF image"
+    expect(page.locator("[data-testid=stAlert]", has_text=refused)).to_be_visible()
     page.get_by_role("tab", name="Library").click()
     library = page.locator("[data-testid=stFileUploader]").filter(has_text="Add a PDF")
     library.locator("input[type=file]").set_input_files(str(gif))
-    expect(page.locator("[data-testid=stAlert]", has_text="slide.gif is neither a PDF nor a .zip")).to_be_visible()
+    expect(page.locator("[data-testid=stAlert]", has_text="slide.svg is neither a PDF nor a .zip")).to_be_visible()
     expect(page.get_by_role("button", name="Index it")).to_have_count(0)
 
 

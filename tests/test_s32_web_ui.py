@@ -133,8 +133,8 @@ def ui_url(demo_index, tmp_path_factory):
 
 
 UPLOADERS = {
-    "Search": "Find pages, figures and cases like this image (PNG, JPEG or TIFF)",
-    "Ask": "Image (optional; PNG or JPEG)",
+    "Search": "Find pages, figures and cases like this image (JPEG, PNG, TIFF, WebP, BMP or GIF)",
+    "Ask": "Image (optional; JPEG, PNG, TIFF, WebP, BMP or GIF)",
     "Library": "Add a PDF or a zipped case folder (.zip)",
 }
 """Each tab's file uploader by its label."""

@@ -38,7 +38,7 @@ import streamlit as st
 from PIL import Image
 from streamlit import runtime
 
-from pathatlas.indexer.sources.cases import HEIC_HINT, HEIC_SUFFIXES
+from pathatlas.indexer.sources.cases import HEIC_HINT, HEIC_SUFFIXES, IMAGE_SUFFIXES
 from pathatlas.indexer.sources.pdf import page_as_pdf
 from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.stores.base import fold
@@ -91,8 +91,10 @@ BADGE = {"best match": "green", "strong match": "green", "good match": "blue", "
 READING_DPI = 110
 CASE_IMAGE_WIDTH = 320
 CONTEXT_POINTS = 72  # the page shown above and below a matched box: an inch, five or six lines of a book's text
-SEARCH_IMAGE_TYPES = ("png", "jpg", "jpeg", "tif", "tiff")
-ASK_IMAGE_TYPES = ("png", "jpg", "jpeg")
+IMAGE_TYPES = tuple(suffix.lstrip(".") for suffix in IMAGE_SUFFIXES)
+"""What an image upload may be, in Search and Ask: what the API and a case folder read (a WebP saved from a browser,
+a GIF; Ask took PNG and JPEG only)."""
+IMAGE_KINDS = "JPEG, PNG, TIFF, WebP, BMP or GIF"
 LIBRARY_TYPES = ("pdf", "zip")
 # Uploaders take any file and the app refuses the wrong type itself: Streamlit's own refusal (``type=``) is shown only
 # in a tooltip, which a keyboard or screen reader user never finds.
@@ -769,9 +771,9 @@ def search_tab() -> None:
         submitted = row.form_submit_button("Search", type="primary")
     refusal = ""  # an upload's, for the live region where no search is shown
     with st.expander("Search by image"):
-        image = st.file_uploader("Find pages, figures and cases like this image (PNG, JPEG or TIFF)", key="image")
-        if image is not None and unsupported_file(image.name, SEARCH_IMAGE_TYPES):
-            why = f"{image.name} is not a PNG, JPEG or TIFF image: choose one of those to search by image."
+        image = st.file_uploader(f"Find pages, figures and cases like this image ({IMAGE_KINDS})", key="image")
+        if image is not None and unsupported_file(image.name, IMAGE_TYPES):
+            why = f"{image.name} is not a {IMAGE_KINDS} image: choose one of those to search by image."
             refusal = not_an_image(image.name, why)
             st.error(plain(refusal))
             forget_for_refused(image.file_id)
@@ -930,9 +932,9 @@ def unsettled_said(options: list[dict[str, Any]], tied: list[dict[str, Any]], sh
 def ask_tab() -> None:
     question = st.text_area("Question", placeholder="e.g. A cervical smear shows ... Which cells are these?")
     options = st.text_area("Options, one per line")
-    image = st.file_uploader("Image (optional; PNG or JPEG)", key="ask-image")
-    if image is not None and unsupported_file(image.name, ASK_IMAGE_TYPES):
-        why = f"{image.name} is not a PNG or JPEG image: choose one of those, or none."
+    image = st.file_uploader(f"Image (optional; {IMAGE_KINDS})", key="ask-image")
+    if image is not None and unsupported_file(image.name, IMAGE_TYPES):
+        why = f"{image.name} is not a {IMAGE_KINDS} image: choose one of those, or none."
         st.error(plain(not_an_image(image.name, why)))
         image = None
     sources = value_names("source")
@@ -1168,7 +1170,7 @@ STYLE = (
     ".results-status{font-size:.9rem;margin:0}</style>"
 )
 # Each file uploader's Upload button (shown until a file is chosen) named by the uploader's label ("Upload: Image
-# (optional; PNG or JPEG)"), and its file input, which Streamlit names "file upload": a screen reader's list of buttons
+# (optional; JPEG, ...)"), and its file input, which Streamlit names "file upload": a screen reader's list of buttons
 # said "Upload" alone, not what it uploads (Streamlit hides the label from assistive technology and names neither by
 # it). Installed once per page, it names uploaders as they are drawn. (A bare string here would be drawn.)
 UPLOADER_NAMES = (
