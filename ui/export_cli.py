@@ -1,9 +1,12 @@
-"""``pathatlas export``: copy an index into a Qdrant server or cluster when one machine is not enough."""
+"""``pathatlas export``: copy an index into a Qdrant server or cluster when one machine is not enough, or write
+search results (``search --json``) as a handout: CSV, Markdown, JSON or an RIS bibliography."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -20,11 +23,18 @@ from pathatlas.ui.cli_common import (
     progress_shown,
     settings_for,
 )
+from pathatlas.ui.present import one_line
 
 
 @friendly_errors
 def export(
-    to: Annotated[str, typer.Option("--to", help="Qdrant URL (http://host:6333), or a folder for a local copy.")],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="Qdrant URL (http://host:6333), or a folder for a local copy; with --hits, the handout file.",
+        ),
+    ],
     index: IndexOpt = None,
     collection: Annotated[str | None, typer.Option(help="Collection name (default: the index folder's name).")] = None,
     shards: Annotated[int | None, typer.Option(help="Shards of the new collection (cluster).")] = None,
@@ -32,9 +42,18 @@ def export(
     out: Annotated[
         Path | None, typer.Option(help="Index folder to create that searches the collection (default: INDEX-qdrant).")
     ] = None,
+    hits: Annotated[
+        Path | None,
+        typer.Option(
+            help="Search results to write as a handout (search --json output; - reads stdin); --to names "
+            "the file, its ending the format: .csv, .md, .json or .ris."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ):
-    """Copy an index's vectors and payloads into a new Qdrant collection, with payload indexes for filters.
+    """Copy an index into a new Qdrant collection, or (--hits) write search results as a handout.
+
+    The collection gets the index's vectors and payloads, with payload indexes for filters.
 
     Writes a small index folder (BM25, manifest, thumbnails, and a store that records the URL and collection) as this
     version writes one, whichever version wrote INDEX (which is left as it was); search it with the same commands and
@@ -44,7 +63,10 @@ def export(
     Examples:
         pathatlas export --to http://localhost:6333 --index ~/atlas
         pathatlas export --to ~/qdrant-copy --out ~/atlas-q   # no server
+        pathatlas search "osteoclast" --json | pathatlas export --hits - --to handout.md
     """
+    if hits is not None or handout_format(to):
+        return export_handout(hits, to, as_json)
     from pathatlas.retrieval.index import META_FILE, Index
     from pathatlas.retrieval.stores.qdrant_store import QdrantStore
 
@@ -118,3 +140,173 @@ def is_local_copy(folder: Path) -> bool:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
     return isinstance(meta, dict) and "collections" in meta and (folder / "collection").is_dir()
+
+
+HANDOUT_FORMATS = {".csv": "csv", ".md": "markdown", ".json": "json", ".ris": "ris"}
+"""A handout's format by its file's ending (``--to``)."""
+HANDOUT_COLUMNS = (
+    "rank",
+    "citation",
+    "book",
+    "source",
+    "page",
+    "figure",
+    "case",
+    "image",
+    "diagnosis",
+    "section",
+    "snippet",
+)
+"""A handout row's fields, in the order a CSV's columns and a JSON row's keys show them."""
+SNIPPET_CHARS = 300
+"""A handout's passage is cut at a word within this many characters (a case's text can run to a page)."""
+SPREADSHEET_FORMULA_START = ("=", "+", "-", "@")
+"""What Excel and LibreOffice read as a formula at a cell's start: such a CSV cell is kept as text by a leading "'"."""
+MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<#|~"})
+"""Markdown's characters that would turn indexed text (a file name "my_notes.pdf", a case "C*1") into emphasis, a
+link or HTML: escaped, so the handout shows the text as indexed; not ">", which quotes only at a line's start, where
+no indexed text goes ("Chapter 6 > 6.3" stays as written)."""
+
+
+def handout_format(to: str) -> str | None:
+    """The handout format ``--to`` names by its ending, None for a Qdrant URL or folder (whose name has none of them:
+    without this, "--to handout.csv" became a Qdrant folder named handout.csv)."""
+    return HANDOUT_FORMATS.get(Path(to).suffix.lower())
+
+
+def export_handout(hits_path: Path | None, to: str, as_json: bool) -> None:
+    """Write the hits of ``search --json`` to the file ``to`` in the format its ending names, and say how many."""
+    form = handout_format(to)
+    if form is None:
+        endings = ", ".join(HANDOUT_FORMATS)
+        raise BadInputError(f"--to {to} names no handout format: give a file ending in {endings}")
+    if hits_path is None:
+        raise BadInputError(
+            f"--to {to} is a handout file: give the results with --hits (pathatlas search ... --json > hits.json)"
+        )
+    path = Path(to).expanduser()
+    if path.is_dir():
+        raise BadInputError(f"--to {to} is a folder: give a file name ending in {path.suffix}")
+    rows = [handout_row(hit) for hit in read_hits(hits_path)]
+    if not rows:
+        raise BadInputError(f"{hits_path} holds no results: nothing to export (search for something that matches)")
+    WRITERS[form](rows, path)
+    if as_json:
+        print_json({"rows": len(rows), "format": form, "file": str(path)})
+    else:
+        console.print(f"wrote {len(rows)} results to {path} ({form})", soft_wrap=True, highlight=False)
+
+
+def read_hits(path: Path) -> list[dict]:
+    """The hits of ``search --json`` (a list), REST ``/search`` (``{"hits": [...]}``) or ``Atlas.search``, each
+    checked for the citation a handout is made of; any other file refused in one line."""
+    name = "stdin" if str(path) == "-" else str(path)
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.expanduser().read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise BadInputError(f"--hits {name}: no such file (save results with pathatlas search ... --json)") from None
+    except (IsADirectoryError, UnicodeDecodeError):
+        raise BadInputError(f"--hits {name} is not a JSON file of search results") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        raise BadInputError(f"--hits {name} is not JSON: give what pathatlas search ... --json prints") from None
+    hits = document.get("hits") if isinstance(document, dict) else document
+    if not isinstance(hits, list) or not all(is_hit(hit) for hit in hits):
+        raise BadInputError(f"--hits {name} holds no search results: give what pathatlas search ... --json prints")
+    return hits
+
+
+def is_hit(hit) -> bool:
+    """Does ``hit`` look like a search hit: a dict with a citation that has its label?"""
+    return isinstance(hit, dict) and isinstance(hit.get("citation"), dict) and bool(hit["citation"].get("label"))
+
+
+def handout_row(hit: dict) -> dict:
+    """One result as a handout lists it (``HANDOUT_COLUMNS``): the citation as PathAtlas words it, the page a reader
+    turns to (the printed one where the book numbers its pages), and the passage on one line, cut at a word."""
+    citation = hit["citation"]
+    page = citation.get("page_label") or citation.get("page")
+    row = {
+        "rank": hit.get("rank"),
+        "citation": citation["label"],
+        "book": citation.get("book"),
+        "source": citation.get("source"),
+        "page": None if page is None else str(page),
+        "figure": citation.get("figure"),
+        "case": citation.get("case"),
+        "image": citation.get("image"),
+        "diagnosis": hit.get("diagnosis"),
+        "section": hit.get("section"),
+        "snippet": cut(one_line(hit.get("snippet") or "")),
+    }
+    # On one line (as the UI shows it): a line break would split a Markdown item or make a spreadsheet row tall.
+    return {key: one_line(value) if isinstance(value, str) else value for key, value in row.items()}
+
+
+def cut(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """``text`` within ``limit`` characters, cut after a whole word with "…", never inside a word."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    if " " in head and not text[limit - 1].isspace():
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(" ,;:") + "…"
+
+
+def write_csv(rows: list[dict], to: Path) -> None:
+    """CSV as Excel opens it: UTF-8 with a BOM (else "µm" shows as "Âµm"), quoted where a cell holds a comma or a
+    quote, and no cell that a spreadsheet would run as a formula."""
+    with to.open("w", encoding="utf-8-sig", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(HANDOUT_COLUMNS)
+        writer.writerows([spreadsheet_text(row[column]) for column in HANDOUT_COLUMNS] for row in rows)
+
+
+def spreadsheet_text(value) -> str:
+    """A cell's text; one that starts as a formula does ("=HYPERLINK(...)" in a case label) kept as text."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(SPREADSHEET_FORMULA_START) else text
+
+
+def write_markdown(rows: list[dict], to: Path) -> None:
+    """A numbered list: each result's citation in bold, its section or diagnosis, and its passage quoted under it."""
+    lines = []
+    for number, row in enumerate(rows, 1):
+        about = row["diagnosis"] or row["section"]
+        heading = f"{number}. **{markdown_text(row['citation'])}**" + (f" — {markdown_text(about)}" if about else "")
+        lines.append(heading)
+        if row["snippet"] and row["snippet"] != about:
+            lines.append(f"   > {markdown_text(row['snippet'])}")
+        lines.append("")
+    to.write_text("\n".join(lines), encoding="utf-8")
+
+
+def markdown_text(text: str) -> str:
+    """Indexed text shown as written in Markdown (``MARKDOWN_SPECIAL`` escaped)."""
+    return text.translate(MARKDOWN_SPECIAL)
+
+
+def write_json(rows: list[dict], to: Path) -> None:
+    """The rows as a JSON list, non-ASCII text as written ("µm", not "\\u00b5m")."""
+    to.write_text(json.dumps(rows, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def write_ris(rows: list[dict], to: Path) -> None:
+    """An RIS bibliography (Zotero, EndNote, Mendeley), one reference per distinct citation, the full citation in its
+    note: a book's page as a section of the book (CHAP: its figure or section, the book's title, the page; a BOOK's
+    page would be read as its number of pages), anything else (a case, an untitled PDF) by its citation (GEN)."""
+    lines = []
+    for row in {row["citation"]: row for row in rows}.values():  # each citation once, where it first appears
+        if row["book"]:
+            title = row["figure"] or (row["section"] or "").rsplit(" > ", 1)[-1] or row["book"]
+            lines += ["TY  - CHAP", f"TI  - {title}", f"T2  - {row['book']}"]
+        else:
+            lines += ["TY  - GEN", f"TI  - {row['citation']}"]
+        lines += [f"SP  - {row['page']}"] if row["page"] else []
+        lines += [f"N1  - {row['citation']}", "ER  - ", ""]
+    to.write_text("\r\n".join(lines), encoding="utf-8")
+
+
+WRITERS = {"csv": write_csv, "markdown": write_markdown, "json": write_json, "ris": write_ris}
+"""Each handout format's writer."""
