@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.marks import query_terms
+from pathatlas.retrieval.records import Citation
 from pathatlas.retrieval.search import Searcher
 from pathatlas.retrieval.similar import similar
 from pathatlas.settings import Settings
@@ -133,12 +134,14 @@ def test_presentation_helpers():
     assert terms == ["cells", "koilocytes", "cervix"]
     marked = highlight("A koilocyte <b>halo</b>; cervical cells.", terms)
     assert marked == "A <mark>koilocyte</mark> &lt;b&gt;halo&lt;/b&gt;; <mark>cervical</mark> <mark>cells</mark>."
-    hit = {"citation": {"source": "/x/book.pdf", "page": 3, "figure": "Figure 3.1"}, "book": "A Book", "kind": "figure"}
-    assert citation_text(hit) == "A Book (book.pdf), p. 3, Figure 3.1. /x/book.pdf"
-    untitled = {"citation": {"source": "/c/cases", "case": "DEMO-01"}, "kind": "case", "title": "cases, case DEMO-01"}
-    assert citation_text(untitled) == "cases, case DEMO-01. /c/cases", "a case's display title is not its book"
-    served = {"citation": {"source": "tissues.pdf", "page": 6}, "book": "tissues", "kind": "page"}  # REST: no path
-    assert citation_text(served) == "tissues (tissues.pdf), p. 6", "the file is named once"
+    cited = Citation("/x/book.pdf", 3, "Figure 3.1", page_label="13", book="A Book").to_dict()
+    hit = {"citation": {**cited, "source": "/x/book.pdf"}, "book": "A Book", "kind": "figure"}
+    assert citation_text(hit) == "A Book (book.pdf), p. 13 (PDF p. 3), Figure 3.1. /x/book.pdf", "the page as printed"
+    case = Citation("/c/cases", case="DEMO-01", image="images/DEMO-01-2.jpg").to_dict()
+    untitled = {"citation": {**case, "source": "/c/cases"}, "kind": "case", "diagnosis": "LSIL"}
+    assert citation_text(untitled) == "cases, case DEMO-01, images/DEMO-01-2.jpg, LSIL. /c/cases", "as the label"
+    writer = {"citation": Citation("tissues.pdf", 6, book=None).to_dict(), "book": "Microsoft Word - tissues.docx"}
+    assert citation_text(writer) == "tissues.pdf, p. 6", "the file is named once, a writer's default title not at all"
     case = {"kind": "case", "citation": {"source": "/c", "case": "7"}}
     assert [len(c) for c in group_cases([case, hit, dict(case), hit])] == [2, 1, 1]
 

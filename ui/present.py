@@ -80,22 +80,16 @@ def stored_title(hit: dict[str, Any]) -> str:
 
 
 def citation_text(hit: dict[str, Any]) -> str:
-    """The reference a student pastes into notes: book (file), page, figure or case, and where the file is when the
-    citation gives its path (REST gives the file's name alone, already said)."""
+    """The reference a student pastes into notes: the citation's label, as every door and a handout word it (a book by
+    its title and file, the page as printed, the figure, a case and its image), a case's diagnosis after it, and
+    where the file is when the citation gives its path (REST gives the file's name alone, already said). It had
+    built its own, with the PDF's page index for the printed page and a PDF writer's default title as the book."""
     citation = hit["citation"]
     source = citation["source"]
     name = source.rsplit("/", 1)[-1]
-    title = hit.get("book") or stored_title(hit)
-    parts = [f"{title} ({name})" if title and title != name else name]
-    if citation.get("page") is not None:
-        parts.append(f"p. {citation['page']}")
-    if citation.get("figure"):
-        parts.append(citation["figure"])
-    if citation.get("case"):
-        parts.append(f"case {citation['case']}")
-        if hit.get("diagnosis"):
-            parts.append(hit["diagnosis"])
-    return ", ".join(parts) + (f". {source}" if source != name else "")
+    diagnosis = hit.get("diagnosis") if citation.get("case") else None
+    said = ", ".join(filter(None, [citation.get("label") or name, diagnosis]))
+    return said + (f". {source}" if source != name else "")
 
 
 def group_cases(hits: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
