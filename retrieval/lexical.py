@@ -64,7 +64,7 @@ from pathatlas.settings import snowball_languages
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
-TERMS_VERSION = 14
+TERMS_VERSION = 15
 """What a saved segment's terms are (1: stems only; 2: Roman numerals kept as letters; 3: Roman numerals read as digits;
 4: Unicode-normalised, accents folded, CJK character pairs; 5: Turkish texts by Turkish stems; 6: by English stems
 too; 7: a named language's words typed without its letters also stemmed as it spells them, ``Language.spelt``; 8: names
@@ -72,7 +72,9 @@ joined by a hyphen or an ampersand, ``JOINED``; 9: Latin plurals read as singula
 parts words, a lone Greek letter is read as its name, ``searchable``; 11: British spellings read as American,
 ``american``; 12: a Latin verb's noun stem read as the verb's, ``ROOT_ALTERNATIONS``; 13: "concept" kept apart from
 "conception", ``IDEAS``; "mmHg" read as "mm Hg", ``searchable``; an ion or a sign-marked name by its charge, "Ca++" as
-"Ca2+", "K+" as "k+", ``CHARGED``; 14: a number with its unit and a decimal number as one term, ``MEASURED``).
+"Ca2+", "K+" as "k+", ``CHARGED``; 14: a number with its unit and a decimal number as one term, ``MEASURED``; 15:
+Greek letters without accents and "ё" as "е", ``text.ascii_folded``; every sigma as "σ", ``SIGMAS``; a lone Greek
+letter beside a Greek word a word of Greek text, not the letter's name, ``GREEK_LETTER``).
 Segments of another version are re-read from the store and kept in memory, as a search never writes the index
 (``Index._load_lexical``); the next commit saves them (an ``index`` run that changed nothing makes one for them:
 ``Index.needs_rewrite``)."""
@@ -122,9 +124,14 @@ MM_HG = re.compile(r"(?<=\bmm)(?=hg\b)", re.IGNORECASE)
 """Where "mmHg", as students and clinicians type it, parts into the book's "mm Hg" (``searchable``)."""
 WORD = re.compile(r"[^\W_]{2,}")
 """A word: two letters or digits or more, parted by anything else, an underscore too (as ``searchable`` reads)."""
-GREEK_LETTER = re.compile(r"(?<![^\W\d_])[\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9](?![^\W\d_])")
+GREEK_WORD = "[\u0370-\u03ff\u1f00-\u1fff]{2}"
+"""The start or end of a Greek word: two Greek letters, accented or not (polytonic ones too)."""
+GREEK_LETTER = re.compile(
+    rf"(?<![^\W\d_])(?<!{GREEK_WORD}\s)[\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9](?![^\W\d_])(?!\s{GREEK_WORD})"
+)
 """A Greek letter no other letter touches, read as its name: "α-cells" finds the book's "alpha cells" ("alpha (α)"
-too), "IL-1β" is "IL-1 beta", a lone letter being no word; a letter within a word ("μm") stays as it is."""
+too), "IL-1β" is "IL-1 beta", a lone letter being no word; a letter within a word ("μm") stays as it is, and so does
+one beside a Greek word, a word of Greek text (the articles "η" and "ο": "η καρδιά" is "the heart", not "eta")."""
 LATIN_SINGULARS = {
     **{w + "a": w + "um" for w in ("sept", "ov", "haustr", "acetabul", "reticul", "retinacul", "spectr", "strat")},
     **{w + "a": w + "um" for w in ("diverticul", "flagell", "hil", "cavernos")},
@@ -411,11 +418,18 @@ def cjk_terms(text: str) -> list[str]:
     return [run[i : i + 2] for run in CJK_RUN.findall(text) for i in range(max(len(run) - 1, 1))]
 
 
+SIGMAS = str.maketrans("ςΣ", "σσ")
+"""Greek final, capital and small sigma as one letter, as Lucene's GreekLowerCaseFilter and ``str.casefold`` read them:
+"ήπατος" typed in capitals, "ΗΠΑΤΟΣ", is lower-cased with a final sigma only where the capital ends the word, and the
+unknown-words warning casefolds what it looks up ("ηπατοσ"). A lone capital is named as the small one ("sigma")."""
+
+
 def searchable(text: str) -> str:
     """``text`` as its terms are read: normalised, accents folded; the micro sign and Greek mu one letter (a PDF
-    prints "µm", most keyboards' Greek layouts give "μm"); an underscore parts words (a case label "lung_scc" holds
-    "scc"); a Greek letter standing alone is its name (``GREEK_LETTER``); "mmHg" is "mm Hg" (``MM_HG``)."""
-    folded = MM_HG.sub(" ", ascii_folded(normalise(text)).replace(MICRO, MU).replace("_", " "))
+    prints "µm", most keyboards' Greek layouts give "μm"); every sigma one letter (``SIGMAS``); an underscore parts
+    words (a case label "lung_scc" holds "scc"); a Greek letter standing alone is its name (``GREEK_LETTER``); "mmHg"
+    is "mm Hg" (``MM_HG``)."""
+    folded = MM_HG.sub(" ", ascii_folded(normalise(text)).replace(MICRO, MU).replace("_", " ").translate(SIGMAS))
     return GREEK_LETTER.sub(lambda letter: f" {unicodedata.name(letter[0]).split()[-1].lower()} ", folded)
 
 

@@ -20,13 +20,16 @@ FORMAT_PLANES = (range(0x20000), range(0xE0000, 0xE0080))
 """Where Unicode has format characters (category Cf): the first two planes and the tags."""
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 """C0 and C1 control characters but tab and newline."""
-LATIN_MARKS = re.compile(r"(?<=[A-Za-z])[\u0300-\u036f]+")
-"""Accents on a Latin letter once decomposed (NFD): "é" is "e" and an acute."""
+ACCENTS = re.compile(r"(?<=[A-Za-z\u0391-\u03a9\u03b1-\u03c9])[\u0300-\u036f]+")
+"""Accents on a Latin or Greek letter once decomposed (NFD): "é" is "e" and an acute, "ά" is "α" and a tonos. Greek
+capitals are written without the tonos ("ΚΑΡΔΙΑ" is "καρδιά"), and many type none. A Cyrillic letter's marks stay:
+"й" is a letter of its own, not an accented "и"."""
 UNACCENTED = str.maketrans(
     {"ß": "ss", "ẞ": "SS", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L",
-     "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH", "ı": "i", "ħ": "h", "Ħ": "H"}
+     "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH", "ı": "i", "ħ": "h", "Ħ": "H", "ё": "е", "Ё": "Е"}
 )  # fmt: skip
-"""Latin letters that do not decompose into a letter and an accent, as Lucene's ASCIIFoldingFilter writes them."""
+"""Latin letters that do not decompose into a letter and an accent, as Lucene's ASCIIFoldingFilter writes them; and
+the Russian "ё", which most Russian print writes "е" ("печеночный" for "печёночный")."""
 CJK_RUN = re.compile(
     "[\u1100-\u11ff\u3005\u3040-\u309f\u30a0-\u30fa\u30fc-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
     "\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]+"
@@ -71,10 +74,11 @@ def normalise(text: str) -> str:
 
 def ascii_folded(text: str) -> str:
     """Latin letters without accents, "ß" as "ss" ("etiologia" finds "etiología", "strasse" finds "Straße"), as
-    Lucene's ASCIIFoldingFilter does; other scripts as they are (a kana's voicing mark is not an accent)."""
+    Lucene's ASCIIFoldingFilter does; Greek ones without theirs ("καρδια" finds "καρδιά"), as its GreekLowerCaseFilter
+    does; "ё" as "е"; other letters as they are (a kana's voicing mark is not an accent, "й" is no "и")."""
     if text.isascii():
         return text
-    bare = LATIN_MARKS.sub("", unicodedata.normalize("NFD", text))
+    bare = ACCENTS.sub("", unicodedata.normalize("NFD", text))
     return unicodedata.normalize("NFC", bare).translate(UNACCENTED)
 
 
