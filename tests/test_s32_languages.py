@@ -11,7 +11,7 @@ import pytest
 from pathatlas.retrieval.lexical import LexicalIndex, analysed, lookup_terms
 from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.text import folded
-from tests.helpers import run_cli
+from tests.helpers import indexed_lecture, run_cli
 from tests.test_case_folders import folder_with, jsonl, tile
 
 AP_SENTENCES = {
@@ -102,3 +102,12 @@ def test_search_json_finds_a_greek_case_typed_in_capitals(tmp_path):
         top = json.loads(result.stdout)[0]
         assert (top["citation"]["case"], top["matched_by"].get("bm25")) == (case, 1), query
         assert "no indexed word" not in result.stderr, result.stderr
+
+
+def test_an_accented_typo_is_offered_the_indexed_word_as_one_typed_without_accents_is(tmp_path):
+    """ "hépatite" was told "no indexed word" with nothing offered, while "hepatite" was offered "hepatitis"."""
+    root = indexed_lecture(tmp_path, "liver.pdf", "Viral hepatitis inflames the liver; hepatitis B is chronic.")
+    for typed in ("hépatite", "hepatite"):
+        result = run_cli("search", typed, "--index", root / "idx", "--json", home=root / "home")
+        assert result.exit_code == 0, result.output
+        assert "'hepatitis'" in result.stderr, (typed, result.stderr)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pathatlas.retrieval.index import per_generation
+from pathatlas.retrieval.text import ascii_folded
 
 if TYPE_CHECKING:
     from pathatlas.retrieval.index import Index
@@ -45,10 +46,11 @@ def indexed_terms(idx: Index) -> frozenset[str]:
 
 @per_generation
 def indexed_spellings(idx: Index) -> dict[str, str]:
-    """The words ``idx``'s texts and figures' printed words use, lower-case, each to itself, the most used first, one
-    per stem BM25 counts (its most used word): the held values ``search.not_held`` picks the closest of, as for a
-    --filter value. BM25 keeps stems ("adipos"), which are no words to suggest; reading every record's text again
-    takes half a second for a book, so it is done only to name what a mistyped word meant."""
+    """The words ``idx``'s texts and figures' printed words use, lower-case, each keyed by its letters without accents
+    (``ascii_folded``), the most used first, one per stem BM25 counts (its most used word): the held values
+    ``search.not_held`` picks the closest of, as for a --filter value. BM25 keeps stems ("adipos"), which are no words
+    to suggest; reading every record's text again takes half a second for a book, so it is done only to name what a
+    mistyped word meant."""
     from pathatlas.retrieval.lexical import tokenize
 
     text_fields = (idx.lexical.text_of, idx.printed_words().text_of)
@@ -61,7 +63,10 @@ def indexed_spellings(idx: Index) -> dict[str, str]:
     for word, stems in zip(words, tokenize(words), strict=True):
         if stems:  # a stop word has none
             spelling.setdefault(stems[0], word)
-    return {word: word for word in spelling.values()}
+    by_letters: dict[str, str] = {}
+    for word in spelling.values():
+        by_letters.setdefault(ascii_folded(word), word)  # keyed as typed without accents (``closest_words``)
+    return by_letters
 
 
 def looked_for(word: str, languages: tuple[Language, ...]) -> bool:
@@ -130,9 +135,10 @@ def closest_words(word: str, spellings: Mapping[str, str], languages: tuple[Lang
 
     if len(word) <= UNGUESSED_LETTERS:
         return ()
-    if len(word) <= SLIP_LETTERS:
-        spellings = {key: spelt for key, spelt in spellings.items() if one_slip(word, key)}
-    closest = closest_spellings(word, spellings, cutoff=WORD_CUTOFF, same_start=True)
+    typed = ascii_folded(word)  # "hépatite" is offered "hepatitis", as "hepatite" is
+    if len(typed) <= SLIP_LETTERS:
+        spellings = {key: spelt for key, spelt in spellings.items() if one_slip(typed, key)}
+    closest = closest_spellings(typed, spellings, cutoff=WORD_CUTOFF, same_start=True)
     return tuple(spelt for spelt in closest if offered(word, spelt, languages))
 
 
