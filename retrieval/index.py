@@ -66,7 +66,7 @@ from pathatlas.errors import (
 )
 from pathatlas.retrieval.durable import crash_point, write_atomic
 from pathatlas.retrieval.encoders import Encoder, create_encoder
-from pathatlas.retrieval.lexical import LexicalIndex, printed_words
+from pathatlas.retrieval.lexical import TERMS_VERSION, LexicalIndex, SavedTerms, printed_words
 from pathatlas.retrieval.local import Keypoints
 from pathatlas.retrieval.records import StoredVectors, source_id
 from pathatlas.retrieval.stores import Filters, VectorStore, open_store, store_class
@@ -697,8 +697,41 @@ class Index:
             log.warning("BM25 of index %s is unreadable (%s): rebuilt from the store", self.path, exc)
             lexical = LexicalIndex(languages=self.settings.languages)
         if not lexical.segments and self.generation.sources:
+            started = time.perf_counter()
             lexical.sync(self.raw_store, self.generation.fingerprints())
+            if self._write_lock is None and (older := self.older_terms()) is not None:  # a write saves it: no news
+                log.info(  # as LexicalIndex.load tells of other languages; the service warns at start (upgrade_notice)
+                    "index %s: its BM25 (terms version %s; this PathAtlas's is %s) was read again from the store in "
+                    "%.1f s, as at each open until the index is upgraded: `%s` gives the command",
+                    self.path,
+                    older,
+                    TERMS_VERSION,
+                    time.perf_counter() - started,
+                    shlex.join(["pathatlas", "info", "--index", str(self.path)]),
+                )
         return lexical
+
+    def older_terms(self) -> int | None:
+        """The terms version of the committed generation's saved BM25 where an older PathAtlas's: each open reads that
+        BM25 again from the store (``_load_lexical``). None where it is this version's or none was saved."""
+        saved = SavedTerms.read(self.path / "lexical", lexical_file(self.generation.lexical))
+        return saved.version if saved is not None and saved.version < TERMS_VERSION else None
+
+    def upgrade(self, records_version: int) -> Upgrade | None:
+        """What of this index an older PathAtlas wrote, as ``Upgrade`` says; None where nothing is.
+        ``records_version``: the indexer's ``RECORDS_VERSION`` (the retrieval layer does not import the indexer)."""
+        older_sources = {
+            key: entry.get("records_version", 0)
+            for key, entry in self.generation.sources.items()
+            if entry.get("records_version", 0) < records_version
+        }
+        older_format = self.meta.format if self.meta.format < FORMAT_VERSION else None
+        terms = self.older_terms()
+        if not older_sources and terms is None and older_format is None:
+            return None
+        present = [key for key in self.generation.sources if Path(key).exists()]
+        command = shlex.join(["pathatlas", "index", *present, "--index", str(self.path)]) if present else None
+        return Upgrade(terms, older_sources, records_version, older_format, command)
 
     def needs_rewrite(self) -> bool:
         """Whether the committed files are not as this version writes them: another PathAtlas version's commit (or
@@ -1088,6 +1121,62 @@ class Index:
 
     def close(self) -> None:
         self.raw_store.close()
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """What of an index an older PathAtlas wrote that this one reads differently, and the one command that rewrites it
+    in this version's format (README, "Upgrading"): what ``pathatlas info`` tells an operator, and the service at
+    start. Without the command an operator had to work out which paths "PATHS" meant."""
+
+    terms_version: int | None
+    """The saved BM25's terms version, where older than ``TERMS_VERSION``: read again from the store at each open."""
+    older_sources: dict[str, int]
+    """Source -> the records version of the reader that read it (0: not recorded), where older than this one's."""
+    records_version: int
+    """This PathAtlas's reader's records version."""
+    format: int | None
+    """The index format, where older than ``FORMAT_VERSION``."""
+    command: str | None
+    """``pathatlas index`` with every source still on disk and ``--index``: it re-reads the sources an older reader
+    read (reusing the vectors of unchanged text and images), only checks the others, and commits once even when
+    nothing changed (``Index.needs_rewrite``). None when no source is on disk."""
+
+    def reasons(self) -> list[str]:
+        """What is older, one phrase each."""
+        found = []
+        if self.terms_version is not None:
+            found.append(
+                f"BM25 of terms version {self.terms_version} (this PathAtlas's: {TERMS_VERSION}), read again from the "
+                "store at each open"
+            )
+        if self.older_sources:
+            versions = ", ".join(str(v) if v else "not recorded" for v in sorted(set(self.older_sources.values())))
+            found.append(
+                f"{len(self.older_sources)} source(s) were read by an older PathAtlas reader (records version "
+                f"{versions}; this one's is {self.records_version})"
+            )
+        if self.format is not None:
+            found.append(f"index format {self.format} (this PathAtlas writes {FORMAT_VERSION})")
+        return found
+
+    def advice(self) -> str:
+        """The one thing to do, in one sentence."""
+        if self.command is None:
+            return "none of its sources is on disk here, so it cannot be upgraded: index them again from where they are"
+        return (
+            "to upgrade it, keep a copy of the folder (earlier versions cannot read it once upgraded), then run "
+            f"`{self.command}` (no --force needed; it may run beside searches and the service)"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "terms_version": self.terms_version,
+            "older_sources": self.older_sources,
+            "records_version": self.records_version,
+            "format": self.format,
+            "command": self.command,
+        }
 
 
 Held = TypeVar("Held")

@@ -39,9 +39,10 @@ def compose_service(name: str) -> dict:
 def test_a_service_on_an_index_an_older_version_wrote_says_so_at_start_and_what_upgrades_it(tmp_path, caplog):
     settings, books = as_an_older_version_wrote_it(tmp_path)
     (warning,) = start_up_warnings(settings, caplog)
-    assert warning.startswith(f"index {settings.index_dir.name} was written by an older PathAtlas: BM25 of terms")
-    assert "2 source(s) read by an older reader" in warning
-    assert "keep a copy of the folder" in warning and "`pathatlas index PATHS`" in warning
+    assert warning.startswith(f"index {settings.index_dir} was written by an older PathAtlas: BM25 of terms")
+    assert "2 source(s) were read by an older PathAtlas reader" in warning
+    command = f"`pathatlas index {books[0]} {books[1]} --index {settings.index_dir}`"
+    assert "keep a copy of the folder" in warning and command in warning, warning
     with Index.open(settings.index_dir, settings) as index:  # the remedy it names
         assert not Indexer(index, show_progress=False).add(books).failed
     assert start_up_warnings(settings, caplog) == []

@@ -774,6 +774,7 @@ def info(
         stats = idx.stats()
         sources = source_states(idx, settings)
         saved = SavedTerms.read(idx.path / "lexical", lexical_file(idx.generation.lexical))
+        upgrade = idx.upgrade(RECORDS_VERSION)
     stats["ocr"] = {"figures": settings.figure_ocr, "queries": settings.query_ocr, "engine": engine_name()}
     stats["bm25"] = (
         {
@@ -786,10 +787,8 @@ def info(
         else None
     )
     states = {key: entry["on_disk"] for key, entry in sources.items()}
-    # indexed before the version was recorded: perhaps by this reader, which the next ``index`` run then records
-    older = {key for key, entry in sources.items() if entry["older_reader"]}
     if as_json:
-        print_json({**stats, "sources": sources})
+        print_json({**stats, "sources": sources, "upgrade": upgrade and upgrade.to_json()})
         return
     console.print(f"index   {stats['index']}", highlight=False, soft_wrap=True)
     console.print(f"encoder {stats['encoder']}  store {stats['store']}  dims {counted(stats['dims'])}")
@@ -820,13 +819,12 @@ def info(
     for key, entry in stats["sources"].items():
         if unloaded := unloaded_reader(entry, settings):
             console.print(Text.assemble(terminal_text(key), f": {unloaded}"))
-    if older:
+    if upgrade:
         console.print(
-            f"{len(older)} source(s) were read by an older PathAtlas reader, or by one not recording its version (this "
-            f"one's is {RECORDS_VERSION}): run `pathatlas index PATHS`; no --force needed (it re-reads those whose "
-            "records changed and records the others)",
+            f"upgrade written by an older PathAtlas: {'; '.join(upgrade.reasons())}; {upgrade.advice()}",
             highlight=False,
             markup=False,
+            soft_wrap=True,  # the command stays one line to paste
         )
     found = {key: entry.get("problems", []) for key, entry in stats["sources"].items() if entry.get("problems")}
     if list_problems:
@@ -865,7 +863,7 @@ def bm25_line(bm25: dict, terms_version: int) -> str:
             f"from the store: {as_indexed} as when it was indexed, or run `pathatlas index PATHS` to save it so"
         )
     if bm25["read_again"]:
-        return f"{line}; this PathAtlas's is {terms_version}: each open reads BM25 again until `pathatlas index PATHS`"
+        return f"{line}; this PathAtlas's is {terms_version}: each open reads BM25 again until the upgrade below"
     return line
 
 

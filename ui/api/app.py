@@ -24,9 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pathatlas import __version__
 from pathatlas.agent.answerers.base import AnswerError
 from pathatlas.errors import EncoderError, IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
-from pathatlas.indexer.sources.base import RECORDS_VERSION, older_reader
-from pathatlas.retrieval.index import lexical_file
-from pathatlas.retrieval.lexical import TERMS_VERSION, SavedTerms
+from pathatlas.indexer.sources.base import RECORDS_VERSION
 from pathatlas.retrieval.search import ECHO_CHARS, echoed
 from pathatlas.settings import Settings, load_settings, os_problem
 from pathatlas.ui.api.deps import (
@@ -225,24 +223,15 @@ def serving_line(engine: Engine) -> str:
 
 
 def upgrade_notice(engine: Engine) -> str | None:
-    """The start-up warning for an index an older PathAtlas wrote (BM25 of an older terms version, sources read by an
-    older reader), as ``pathatlas info`` says it: the service searches it as it is, so without this line an operator
-    learns neither that each start reads its BM25 again nor what upgrades it. None for an index of this version."""
-    index = engine.index
-    saved = SavedTerms.read(index.path / "lexical", lexical_file(index.generation.lexical))
-    older = sum(older_reader(entry) for entry in index.manifest.values())  # as info counts them
-    found = []
-    if saved is not None and saved.version != TERMS_VERSION:
-        found.append(f"BM25 of terms version {saved.version} (this PathAtlas's: {TERMS_VERSION}), read at each start")
-    if older:
-        found.append(f"{older} source(s) read by an older reader (records version {RECORDS_VERSION} now)")
-    if not found:
+    """The start-up warning for an index an older PathAtlas wrote (``Index.upgrade``), as ``pathatlas info`` says it,
+    with the one command that upgrades it: the service searches it as it is, so without this line an operator learns
+    neither that each start reads its BM25 again nor what upgrades it. None for an index of this version."""
+    upgrade = engine.index.upgrade(RECORDS_VERSION)
+    if upgrade is None:
         return None
-    return (
-        f"index {index.path.name} was written by an older PathAtlas: {'; '.join(found)}; it is searched as it is. "
-        "To upgrade it, keep a copy of the folder (earlier versions cannot read it once written), then run "
-        "`pathatlas index PATHS` on its sources (`pathatlas info` lists them) beside the service"
-    )
+    reasons = "; ".join(upgrade.reasons())
+    older = f"index {engine.index.path} was written by an older PathAtlas: {reasons}"
+    return f"{older}; it is searched as it is; {upgrade.advice()}"
 
 
 def add_docs(app: FastAPI) -> None:
