@@ -103,8 +103,13 @@ TYPED_JOINED = (
 E"). Queries only: in a text "page 12" or "A and B" are no names, and a query term no text holds changes no score."""
 SIGNS = "+\u2013\u2212-"
 """A charge's signs: plus, and minus as printed (en dash, minus sign) or typed (hyphen)."""
+CHARGED_CHARS = 12
+"""The longest charged name ``CHARGED`` reads ("NH4+", "HCO3-", "H2PO4-"): looked ahead first, so a long word is no
+name to try (as a query types it, in any case, a run of letters was split every way: 24 letters took 28 ms, 300 hung
+a search)."""
 CHARGED = re.compile(
-    rf"(?<![\w{SIGNS}])((?:[A-Z][a-z]?\d*)*[A-Z][a-z]?)(\d?)(\+{{1,3}}|[{SIGNS[1:]}]{{1,3}})(?![\w{SIGNS}])"
+    rf"(?<![\w{SIGNS}])(?=\w{{1,{CHARGED_CHARS}}}[{SIGNS}])((?:[A-Z][a-z]?\d*)*[A-Z][a-z]?)(\d?)"
+    rf"(\+{{1,3}}|[{SIGNS[1:]}]{{1,3}})(?![\w{SIGNS}])"
 )
 """An ion or another name a sign ends ("K+", "H+", "Ca++", "Ca2+", "Na+", "Cl\u2013", "Rh+", blood type "O\u2212"), in a
 text starting with a capital ("T- and B-cells" have none: a hyphen there ends a word). Where the stems miss it, it is
