@@ -228,7 +228,10 @@ def search(
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.search import Query, Searcher
     from pathatlas.ui.api.schemas import check_k
+    from pathatlas.ui.library import image_file_named
 
+    if image is None and image_file_named(text):
+        raise BadInputError(f"{text.strip()!r} is an image file, not words to look for: give it with --image {text}")
     settings = settings_for(index)
     query = Query(text=user_text(text, settings), k=check_k(k), filters=parse_filters(filter))  # every door's limit
     if image is not None:

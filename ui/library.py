@@ -71,6 +71,20 @@ def image_of(image: object, max_pixels: int) -> Image.Image:
     return reduced(on_white(image))
 
 
+def image_file_named(text: object) -> bool:
+    """Whether a search's ``text`` names an image file on this machine ("slide.jpg", "~/slides/lung.png"): given as
+    words without ``image=``, a micrograph's file name was searched for its meaning, its hits all "related"."""
+    from pathatlas.indexer.sources.cases import HEIC_SUFFIXES, IMAGE_SUFFIXES
+
+    if not isinstance(text, str):
+        return False
+    path = Path(text.strip()).expanduser()
+    try:
+        return path.suffix.lower() in (*IMAGE_SUFFIXES, *HEIC_SUFFIXES) and path.is_file()
+    except (OSError, ValueError):  # a name too long for a path, or one holding a NUL: words, not a file
+        return False
+
+
 def file_bytes(file: Any) -> bytes:
     """What a file-like holds from where it stands; one opened as text is refused in one line, and one read to its end
     (given a second time) says so rather than that the image is unreadable."""
@@ -318,6 +332,11 @@ class Atlas:
         from pathatlas.retrieval.search import Query
         from pathatlas.ui.api.schemas import check_k
 
+        if image is None and image_file_named(text):
+            raise BadInputError(
+                f"{text.strip()!r} is an image file, not words to look for: give it as image= "
+                f"(atlas.search(image={text.strip()!r}), with words beside it if you like)"
+            )
         query = Query(text=self._text(text), image=self._image(image), k=k, filters={} if filters is None else filters)
         query.validate()
         check_k(query.k)  # REST's limit, as every door's (after ``validate``, which refuses a k that is no number)
