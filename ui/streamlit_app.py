@@ -91,9 +91,9 @@ BADGE = {"best match": "green", "strong match": "green", "good match": "blue", "
 READING_DPI = 110
 CASE_IMAGE_WIDTH = 320
 CONTEXT_POINTS = 72  # the page shown above and below a matched box: an inch, five or six lines of a book's text
+# What an image upload may be, in Search and Ask: what the API and a case folder read (a WebP saved from a browser, a
+# GIF; Ask took PNG and JPEG only). (A bare string here would be drawn.)
 IMAGE_TYPES = tuple(suffix.lstrip(".") for suffix in IMAGE_SUFFIXES)
-"""What an image upload may be, in Search and Ask: what the API and a case folder read (a WebP saved from a browser,
-a GIF; Ask took PNG and JPEG only)."""
 IMAGE_KINDS = "JPEG, PNG, TIFF, WebP, BMP or GIF"
 LIBRARY_TYPES = ("pdf", "zip")
 # Uploaders take any file and the app refuses the wrong type itself: Streamlit's own refusal (``type=``) is shown only
