@@ -163,7 +163,8 @@ def test_search_highlights_the_passage_and_the_viewer_outlines_it(page):
     assert "p. 1" in viewer.locator("[data-testid=stCode]").inner_text()  # the citation to copy
     page.screenshot(path=str(ARTIFACTS / "1-search-viewer.png"), full_page=True)
     viewer.get_by_role("button", name="Next page ▶").click()
-    viewer.get_by_text("PathAtlas Demo Primer of Pathology (demo-primer.pdf), p. 2", exact=True).wait_for()
+    title = "PathAtlas Demo Primer of Pathology (demo-primer.pdf), p. 2"  # the heading, as the citation to copy
+    viewer.get_by_role("heading", name=title, exact=True).wait_for()
 
 
 def test_filter_by_organ_then_find_similar_from_a_case(page):
