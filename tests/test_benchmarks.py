@@ -104,6 +104,9 @@ def test_text_to_page_on_the_demo_index(demo_index, tmp_path):
     folded = text_to_page(demo_index, path, folds=2)
     assert [fold["n"] for fold in folded["folds"]] == [1, 1]
     assert [fold["chapters"] for fold in folded["folds"]] == [["one"], ["two"]]
+    untuned = "the default is the shipped ranker (plain), chosen on the shared dev questions (mcq_dev.jsonl)"
+    assert any(note.startswith(untuned) for note in result["notes"]), result["notes"]
+    assert not any("not held out" in note for note in folded["notes"]), "folds report each fold held out"
 
 
 @pytest.mark.filterwarnings("ignore:unsafe cast")  # ranx's numba kernels on a few queries
