@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from PIL import Image
 
+from pathatlas import tesseract
 from pathatlas.errors import BadInputError, MissingProgramError
 from pathatlas.indexer.records import Figure, Page, Passage, Record
 from pathatlas.indexer.sources.base import Source, hash_files
@@ -55,6 +56,10 @@ TEMPLATE_PAGES = 3
 
 MARGIN = 0.075
 """The share of a page's height at its top and at its foot where running headers, footers and page numbers stand."""
+MAX_MARGIN = 108.0
+"""Points (1.5 inches) beyond which no margin reaches, whatever the page's height: a web page printed as one long page
+(6000 points and more) had 450 and more, where each case's headings stand ("Clinical history"), taken for running
+lines. A3 and tabloid pages (89 and 92 points) keep ``MARGIN``; only pages over 20 inches tall are capped."""
 RUNNING_PAGES = 3
 """The fewest pages whose margin prints a line for it to be a running header or footer (``RunningLines``). A book's
 are on every page of a chapter (24 to 56 pages each in the A&P book), a deck's footer on each slide; a heading or a
@@ -66,7 +71,11 @@ PAGE_NUMBER = re.compile(
 )
 """A block that is only a page's number: "12", "xiv", "- 3 -", "Page 3", "3 of 10", "3/10"."""
 
-LINE_BREAK_HYPHEN = re.compile(r"(\w+)-\n(\w+)")
+LINE_BREAK_HYPHEN = re.compile(r"(\w+)[-\u2010][ \t]*\n(\w+)")
+"""A word split at a line break: by "-" or the Unicode hyphen (U+2010, which some typesetters print), spaces after it
+allowed (a line that ends "physi- " still continues its word)."""
+PAGE_WORD = re.compile(r"^(?:(?:pages?|seite|página)(?:\s+|(?=\d))|(?:pp?|pg|pág|s)\.\s*)", re.IGNORECASE)
+"""A page label's own word for "page" ("p. 1", "Page 1", "S. 1"): a citation says "p." itself ("p. p. 1" otherwise)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +93,7 @@ class Spelling:
         hyphenated: set[str] = set()
         words: set[str] = set()
         for text in texts:
-            text = LINE_BREAK_HYPHEN.sub(" ", normalise(text).lower())
+            text = LINE_BREAK_HYPHEN.sub(" ", normalise(text).lower().replace("\u2010", "-"))
             hyphenated.update(re.findall(r"\w+(?:-\w+)+", text))
             words.update(re.findall(r"\w+", text))
         return cls(frozenset(hyphenated), frozenset(words))
@@ -218,8 +227,9 @@ def is_running_line(box: BBox, text: str, page_height: float) -> bool:
 
 
 def margin_of(box: BBox, page_height: float) -> str | None:
-    """Which margin a box stands in: "top" or "foot" (``MARGIN`` of the page's height), else None."""
-    margin = MARGIN * page_height
+    """Which margin a box stands in: "top" or "foot" (``MARGIN`` of the page's height, at most ``MAX_MARGIN``), else
+    None."""
+    margin = min(MARGIN * page_height, MAX_MARGIN)
     return "top" if box[3] <= margin else "foot" if box[1] >= page_height - margin else None
 
 
@@ -253,6 +263,20 @@ class RunningLines:
         page's number ("1234 Chapter 6 ...") is one line."""
         folded = " ".join(re.sub(r"\d+", "#", text.casefold()).split())
         return margin_of(box, page_height) or "", folded
+
+
+def printed_label(page: pymupdf.Page) -> str | None:
+    """The number printed on the page, where the PDF's page labels give one other than its place in the file ("xiv",
+    "A-3"; ``without_page_word``); else None."""
+    label = without_page_word(page.get_label())
+    return label if label and label != str(page.number + 1) else None
+
+
+def without_page_word(label: str) -> str:
+    """A page label without its word for "page" (``PAGE_WORD``): "p. 1" is "1", "Page iv" "iv"; a label that is only
+    such a word stays as it is."""
+    label = label.strip()
+    return PAGE_WORD.sub("", label).strip() or label
 
 
 def unrotated_height(page: pymupdf.Page) -> float:
@@ -1002,6 +1026,8 @@ class PdfSource(Source):
             blocks, following = pages[n], pages[n + 1] if n + 1 < len(pages) else None
             if blocks is not None:
                 yield page, blocks, opening_caption(following, heights[n + 1]) if following else None
+        if not born_digital:  # a scan's pages hold words: say where none were read (a plate's picture holds none)
+            self.problems += scans.unread()
 
     def _read_blocks(self, page: pymupdf.Page) -> list[TextBlock] | None:
         """The page's text blocks, top to bottom (None, with the problem noted, when the page cannot be read)."""
@@ -1037,8 +1063,7 @@ class PdfSource(Source):
             return
         rendered = Image.frombytes("RGB", (pixmap.width, pixmap.height), pixmap.samples)
         text = "\n".join(text for _, text in blocks)
-        label = page.get_label()  # the number printed on the page, where the PDF says
-        printed = label if label and label != str(number) else None
+        printed = printed_label(page)
         if placements is None:
             placements = placed_images(page, self.settings.max_image_pixels)
         # an OCR tool's scan keeps its text layer (the page's words) but is a scan all the same; checked only where an
@@ -1194,6 +1219,8 @@ class ScannedPages:
         self.running = running
         self.waiting = [n for n, blocks in enumerate(pages) if blocks == []] if source.settings.figure_ocr else []
         self.reader: ScanReader | None = None
+        self.wordless: list[int] = []
+        """The pages read on which tesseract found no words (0-based)."""
         self.of_words: set[int] = set()
         """With ``judge`` (a born-digital document, where a page without text may be a plate), the pages read whose
         words hold their ink (``words_hold_ink``): scans, not pictures."""
@@ -1229,6 +1256,35 @@ class ScannedPages:
                 (box, clean_text(text, self.spelling)) for box, text in scanned_blocks(page, renders[n], paragraphs)
             ]
             pages[n] = [b for b in blocks if b[1]]
+            if not pages[n]:
+                self.wordless.append(n)
             self.running.add(n, pages[n], unrotated_height(page))
         for n, blocks in pages.items():  # once the group's margins are counted
             self.pages[n] = reading_order(blocks, unrotated_height(self.doc[n]), self.running)
+
+    def unread(self) -> list[str]:
+        """The problems to note of a scanned document whose pages without a text layer no words were read from: none
+        were read, figure OCR being off (or tesseract missing), or tesseract found none on some. Such a page is indexed
+        by its image alone, and a word search never finds it: its user must hear so, not see it indexed as any page."""
+        path, settings = self.source.path, self.source.settings
+        bare = [n for n, blocks in enumerate(self.pages) if blocks == []]
+        if not settings.figure_ocr and bare:
+            missing = f"tesseract is not installed: {tesseract.INSTALL_HINT}"
+            why = missing if settings.figure_ocr_missing else "figure OCR is off; PATHATLAS_FIGURE_OCR=1 reads them"
+            return [f"{path}: no text layer on {pages_named(bare)}, not read ({why}): found by their image only"]
+        if self.wordless:
+            named = pages_named(self.wordless)
+            return [f"{path}: no text layer on {named}, and tesseract read no words there: found by their image only"]
+        return []
+
+
+def pages_named(numbers: list[int]) -> str:
+    """0-based page numbers as a reader names them, 1-based, runs as ranges: "page 4", "pages 1-3, 7"."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    named = ", ".join(f"{run[0] + 1}-{run[-1] + 1}" if len(run) > 1 else f"{run[0] + 1}" for run in runs)
+    return f"page {named}" if len(numbers) == 1 else f"pages {named}"
