@@ -169,7 +169,7 @@ def test_unreadable_pdfs_raise_one_line_errors(kind, tmp_path, settings):
     message = str(info.value)
     assert "\n" not in message and path.name in message
     if kind == "encrypted":
-        assert "encrypted" in message
+        assert "encrypted: it needs a password" in message and "qpdf --password=" in message
 
 
 def test_open_image_refuses_non_images_and_bombs(tmp_path):

@@ -932,7 +932,10 @@ class PdfSource(Source):
             raise self._damaged(f"it ends early (MuPDF: {said or 'repaired'})")
         if doc.needs_pass:
             doc.close()
-            raise BadInputError(f"{self.path} is encrypted; decrypt it first (e.g. qpdf --decrypt)")
+            raise BadInputError(
+                f"{self.path} is encrypted: it needs a password; save an unlocked copy first "
+                "(e.g. qpdf --password=PASSWORD --decrypt in.pdf out.pdf)"
+            )
         if (recounted := recount_pages(doc)) and (problem := f"{self.path}: {recounted}") not in self.problems:
             self.problems.append(problem)
         if doc.page_count == 0:
