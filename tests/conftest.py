@@ -1,8 +1,10 @@
-"""Shared fixtures: models and the demo index are built once per session; everything else is per test."""
+"""Shared fixtures: models and the demo index are built once per session; the web UI over a copy of it once per
+module (``ui_url``); everything else is per test."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -117,3 +119,72 @@ def demo_index(session_home, demo_corpus, tmp_path_factory):
     report = Indexer(index, show_progress=False).add([demo_corpus])
     assert not report.failed, report.failed
     return index
+
+
+@pytest.fixture(scope="session")
+def quick_demo(tmp_path_factory, demo_corpus) -> Path:
+    """A root holding the demo primer and cases indexed by ``Atlas`` with the hashing encoder (``helpers.demo_atlas``),
+    once per session; tests must not modify it."""
+    from tests.helpers import demo_atlas
+
+    return demo_atlas(tmp_path_factory.mktemp("quick-demo"), demo_corpus)
+
+
+@pytest.fixture
+def quick_atlas(quick_demo):
+    """``Atlas`` opened on ``quick_demo`` (``helpers.quick``) for one test, closed after."""
+    from pathatlas.ui.library import Atlas
+    from tests.helpers import quick
+
+    with Atlas(quick_demo / "index", **quick(quick_demo)) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def ui_sources() -> list[Path]:
+    """What a module's web UI (``ui_url``) serves beside the demo index: nothing, unless the module overrides this."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def ui_index(demo_index, ui_sources, tmp_path_factory) -> Path:
+    """A copy of the demo index with ``ui_sources`` added: the module's browser tests may add and remove sources. A
+    module whose web UI serves another index overrides this fixture."""
+    import shutil
+
+    from pathatlas.indexer.pipeline import Indexer
+    from pathatlas.retrieval.index import Index
+
+    index = tmp_path_factory.mktemp("ui") / "index"
+    shutil.copytree(demo_index.path, index)
+    if ui_sources:
+        settings = demo_index.settings.model_copy(update={"index": index})
+        report = Indexer(Index.open(index, settings), show_progress=False).add(ui_sources)
+        assert not report.failed, report.failed
+    return index
+
+
+@pytest.fixture(scope="module")
+def ui_url(ui_index) -> Iterator[str]:
+    """The URL of the web UI over ``pathatlas serve`` of ``ui_index``, for the module's browser tests."""
+    from tests.servers import ui_over
+
+    with ui_over(ui_index) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page(ui_url):
+    """The browser's tab on the module's web UI (``ui_url``), its app drawn: Debian's chromium (``test_browser.launch``)
+    through Playwright, one tab for the module."""
+    from tests.test_browser import ARTIFACTS, launch, sync_api  # here: that module skips itself without Playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1300})
+        tab.set_default_timeout(60_000)
+        tab.goto(ui_url)
+        tab.get_by_text("PathAtlas").first.wait_for()
+        yield tab
+        browser.close()

@@ -1,9 +1,10 @@
-"""What many test files share: settings and CLI runs with the hashing encoder (no model to load, so no wait), the
-check of a one-line CLI error, and images as PNG bytes."""
+"""What many test files share: settings and CLI runs with the hashing encoder (no model to load, so no wait), a case
+folder's search checked end to end, the check of a one-line CLI error, and images as PNG bytes."""
 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 from click.testing import Result
@@ -45,6 +46,24 @@ def indexed_lecture(root: Path, name: str, text: str) -> Path:
     result = run_cli("index", root / name, "--index", root / "idx", home=root / "home")
     assert result.exit_code == 0, result.output
     return root
+
+
+def assert_cases_found(folder: Path, rows: list[dict], expected: dict[str, str]) -> list[Result]:
+    """``rows`` indexed quickly as a case folder at ``folder`` (images a.jpg and b.jpg), its home and index beside it;
+    asserts that each query of ``expected``, searched with ``--json``, finds first the case it names, first by BM25
+    too. Returns the searches' results, for what a test checks besides."""
+    from tests.test_case_folders import folder_with, jsonl  # a test module: imported when a test calls this
+
+    home, index = folder.parent / "home", folder.parent / "index"
+    assert run_cli("index", folder_with(folder, "cases.jsonl", jsonl(rows)), "--index", index, home=home).exit_code == 0
+    results = []
+    for query, case in expected.items():
+        result = run_cli("search", query, "--index", index, "--json", "--k", "1", home=home)
+        assert result.exit_code == 0, result.output
+        top = json.loads(result.stdout)[0]
+        assert (top["citation"]["case"], top["matched_by"].get("bm25")) == (case, 1), query
+        results.append(result)
+    return results
 
 
 def one_error_line(result: Result, *words: str) -> str:

@@ -1,27 +1,40 @@
 """Servers on loopback in a thread: the real ``uvicorn`` service, for tests that need it as clients see it, and a fake
-OpenAI-compatible chat model whose replies a test controls; and the wait for an index job to end."""
+OpenAI-compatible chat model whose replies a test controls; the web UI over ``pathatlas serve`` in processes of their
+own, for the browser tests; and the wait for an index job to end."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import httpx
 import uvicorn
 
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.bench_serve import free_port
+from pathatlas.ui.bench_serve import free_port, start_server
+from pathatlas.ui.cli import streamlit_command
 
 
 @contextmanager
 def running_service(settings: Settings) -> Iterator[str]:
     """Yields the base URL; the server stops when the block ends."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error"))
+    with uvicorn_thread(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error")):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def uvicorn_thread(config: uvicorn.Config) -> Iterator[None]:
+    """A uvicorn server of ``config`` running in a thread once it has started; stopped when the block ends."""
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -29,10 +42,44 @@ def running_service(settings: Settings) -> Iterator[str]:
             raise RuntimeError("the service did not start")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextmanager
+def ui_over(index: Path) -> Iterator[str]:
+    """The URL of the web UI over a REST service of ``index``, both on free loopback ports, both stopped after."""
+    api_port, ui_port = free_port(), free_port()
+    api = start_server(index, api_port)
+    ui, url = start_ui(f"http://127.0.0.1:{api_port}", ui_port)
+    try:
+        yield url
+    finally:
+        for process in (ui, api):
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def start_ui(api: str, port: int) -> tuple[subprocess.Popen, str]:
+    """Streamlit running the app against the API at ``api``, once its page answers; and the page's URL."""
+    env = {**os.environ, "PATHATLAS_API_URL": api, "HF_HUB_OFFLINE": "1"}
+    ui = subprocess.Popen(
+        streamlit_command(port),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    return ui, url
 
 
 def job_ended(client, job_id: str, timeout: float = 120) -> dict:

@@ -6,27 +6,16 @@ Every step waits for what the user would see (an element, a text); nothing sleep
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pymupdf
 import pytest
 from PIL import Image
 
 from pathatlas.corpora.demo import draw_pattern
-from pathatlas.indexer.pipeline import Indexer
-from pathatlas.retrieval.index import Index
-from pathatlas.ui.bench_serve import free_port, start_server
-from pathatlas.ui.cli import streamlit_command
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright (the dev extra)")
 expect = sync_api.expect
@@ -52,40 +41,6 @@ needs_chromium = pytest.mark.skipif(
 pytestmark = needs_chromium
 
 
-@contextmanager
-def ui_over(index: Path) -> Iterator[str]:
-    """The URL of the web UI over a REST service of ``index``, both on free loopback ports, both stopped after."""
-    api_port, ui_port = free_port(), free_port()
-    api = start_server(index, api_port)
-    ui, url = start_ui(f"http://127.0.0.1:{api_port}", ui_port)
-    try:
-        yield url
-    finally:
-        for process in (ui, api):
-            process.terminate()
-            process.wait(timeout=30)
-
-
-def start_ui(api: str, port: int) -> tuple[subprocess.Popen, str]:
-    """Streamlit running the app against the API at ``api``, once its page answers; and the page's URL."""
-    env = {**os.environ, "PATHATLAS_API_URL": api, "HF_HUB_OFFLINE": "1"}
-    ui = subprocess.Popen(
-        streamlit_command(port),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    return ui, url
-
-
 def launch(playwright) -> Any:
     """Debian's chromium, headless, asking nothing of the network."""
     return playwright.chromium.launch(
@@ -103,9 +58,9 @@ def launch(playwright) -> Any:
 
 
 @pytest.fixture(scope="module")
-def ui_url(demo_index, tmp_path_factory):
-    index = tmp_path_factory.mktemp("browser") / "index"
-    shutil.copytree(demo_index.path, index)  # the library test adds and removes a source
+def ui_sources(tmp_path_factory) -> list[Path]:
+    """Added to the demo index this module's web UI serves (``ui_url``): a PDF with Markdown planted in its text, one
+    whose bookmarked chapters stand out of their numbers' order, and one tall page."""
     planted = tmp_path_factory.mktemp("planted") / "planted-notes.pdf"
     with pymupdf.open() as doc:
         doc.new_page().insert_textbox(pymupdf.Rect(72, 72, 540, 300), PLANTED, fontsize=10)
@@ -122,23 +77,7 @@ def ui_url(demo_index, tmp_path_factory):
         for box, text in TALL.items():
             long_page.insert_textbox(pymupdf.Rect(box), text, fontsize=11)
         doc.save(tall)
-    settings = demo_index.settings.model_copy(update={"index": index})
-    assert not Indexer(Index.open(index, settings), show_progress=False).add([planted, chapters, tall]).failed
-    with ui_over(index) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def page(ui_url):
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1300})
-        tab.set_default_timeout(60_000)
-        tab.goto(ui_url)
-        tab.get_by_text("PathAtlas").first.wait_for()
-        yield tab
-        browser.close()
+    return [planted, chapters, tall]
 
 
 def start_over(page) -> None:

@@ -17,21 +17,9 @@ from PIL import Image
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.library import Atlas, image_of
-from tests.helpers import demo_atlas, hashing_settings, png_bytes, quick, run_cli
+from tests.helpers import hashing_settings, png_bytes, quick, run_cli
 
 PRIMER = "demo-primer.pdf"
-
-
-@pytest.fixture(scope="module")
-def indexed(tmp_path_factory, demo_corpus):
-    """The demo primer and cases indexed with the hashing encoder; tests must not modify it."""
-    return demo_atlas(tmp_path_factory.mktemp("notebook"), demo_corpus)
-
-
-@pytest.fixture
-def atlas(indexed):
-    with Atlas(indexed / "index", **quick(indexed)) as opened:
-        yield opened
 
 
 def test_an_image_query_takes_an_array_a_file_like_or_a_bytearray_as_it_takes_the_file(
@@ -68,9 +56,9 @@ def test_an_image_query_takes_an_array_a_file_like_or_a_bytearray_as_it_takes_th
         (lambda a: a.add([]), r"^add takes at least one path"),
     ],
 )
-def test_what_atlas_cannot_take_is_refused_in_one_line(atlas, call, message):
+def test_what_atlas_cannot_take_is_refused_in_one_line(quick_atlas, call, message):
     with pytest.raises(PathAtlasError, match=message) as refused:
-        call(atlas)
+        call(quick_atlas)
     assert "\n" not in str(refused.value)
 
 
@@ -88,10 +76,10 @@ def test_a_source_given_as_a_path_is_removed(tmp_path, demo_corpus):
         assert atlas.remove(primer) > 0 and atlas.sources() == {}
 
 
-def test_an_image_given_as_a_value_is_held_to_the_pixel_limit_of_its_bytes(tmp_path, indexed):
+def test_an_image_given_as_a_value_is_held_to_the_pixel_limit_of_its_bytes(tmp_path, quick_demo):
     """A PIL image skipped the limit its PNG's bytes are refused over (the tester's 81-megapixel image searched)."""
     image = Image.new("RGB", (120, 100), (200, 100, 150))
-    with Atlas(indexed / "index", **quick(indexed, max_image_pixels=10_000)) as atlas:
+    with Atlas(quick_demo / "index", **quick(quick_demo, max_image_pixels=10_000)) as atlas:
         refusals = []
         for given in (png_bytes(image), image, np.asarray(image)):
             with pytest.raises(BadInputError) as refused:
@@ -122,27 +110,27 @@ def test_an_atlas_sees_what_another_committed_at_its_next_call_without_reopening
         assert [entry["kind"] for entry in reader.sources().values()] == ["cases"]
 
 
-def test_sources_are_what_info_lists(indexed, atlas):
-    info = run_cli("info", "--index", indexed / "index", "--json", home=indexed / "home")
+def test_sources_are_what_info_lists(quick_demo, quick_atlas):
+    info = run_cli("info", "--index", quick_demo / "index", "--json", home=quick_demo / "home")
     assert info.exit_code == 0, info.output
-    listed = atlas.sources()
+    listed = quick_atlas.sources()
     assert listed == json.loads(info.stdout)["sources"]
     assert {entry["on_disk"] for entry in listed.values()} == {"ok"}
 
 
-def test_similar_records_and_unknown_words_are_what_rest_gives(indexed, atlas):
+def test_similar_records_and_unknown_words_are_what_rest_gives(quick_demo, quick_atlas):
     text = "koilocytes perinuclear haloo"
-    record = atlas.search(text, k=1)[0]["id"]
-    similar = atlas.similar(record, k=3)
-    with TestClient(create_app(hashing_settings(indexed))) as client:
+    record = quick_atlas.search(text, k=1)[0]["id"]
+    similar = quick_atlas.similar(record, k=3)
+    with TestClient(create_app(hashing_settings(quick_demo))) as client:
         rest_similar = client.post("/search/similar", json={"id": record, "k": 3}).json()["hits"]
         rest_search = client.post("/search", json={"text": text}).json()
     assert [h["id"] for h in similar] == [h["id"] for h in rest_similar] and record not in {h["id"] for h in similar}
-    assert [h["rank"] for h in similar] == [1, 2, 3] and set(similar[0]) == set(atlas.search(text, k=1)[0])
-    assert atlas.unknown_words(text) == rest_search["unknown_words"] != []
-    assert atlas.unknown_words(text)[0]["word"] == "haloo"
+    assert [h["rank"] for h in similar] == [1, 2, 3] and set(similar[0]) == set(quick_atlas.search(text, k=1)[0])
+    assert quick_atlas.unknown_words(text) == rest_search["unknown_words"] != []
+    assert quick_atlas.unknown_words(text)[0]["word"] == "haloo"
     with pytest.raises(BadInputError, match=r"^k must be between 1 and 100, not 1000$"):
-        atlas.similar(record, k=1000)
+        quick_atlas.similar(record, k=1000)
 
 
 def test_atlas_is_exported_lazily_and_named_in_the_package_help():
@@ -161,24 +149,24 @@ def test_atlas_is_exported_lazily_and_named_in_the_package_help():
         pathatlas.Atlass  # noqa: B018
 
 
-def test_a_lone_surrogate_from_python_is_not_blamed_on_a_terminal(indexed):
+def test_a_lone_surrogate_from_python_is_not_blamed_on_a_terminal(quick_demo):
     """``Atlas.search("bone \\ud800")`` said "check the terminal's encoding" to a notebook, which has none; the CLI,
     whose arguments are such text when the terminal is not UTF-8, still says it."""
     from pathatlas.settings import Settings
     from pathatlas.ui.cli_common import user_text
 
-    with Atlas(indexed / "index", **quick(indexed)) as atlas, pytest.raises(BadInputError) as refused:
+    with Atlas(quick_demo / "index", **quick(quick_demo)) as atlas, pytest.raises(BadInputError) as refused:
         atlas.search("bone \ud800")
     assert str(refused.value) == "the query holds a lone surrogate (\\ud800): not valid Unicode"
     with pytest.raises(BadInputError) as typed:
-        user_text("bone \ud800", Settings(home=indexed / "home"))
+        user_text("bone \ud800", Settings(home=quick_demo / "home"))
     assert str(typed.value) == "the query is not valid UTF-8; check the terminal's encoding"
 
 
-def test_similar_takes_the_hit_itself_and_a_file_read_to_its_end_says_so(indexed):
+def test_similar_takes_the_hit_itself_and_a_file_read_to_its_end_says_so(quick_demo):
     """``atlas.similar(hits[0])`` raised "unhashable type: 'dict'"; a BytesIO given again, read to its end, was "not a
     readable image"."""
-    with Atlas(indexed / "index", **quick(indexed)) as atlas:
+    with Atlas(quick_demo / "index", **quick(quick_demo)) as atlas:
         hit = atlas.search("koilocytes", k=1)[0]
         assert atlas.similar(hit, k=3) == atlas.similar(hit["id"], k=np.int64(3))
         with pytest.raises(BadInputError, match=r"similar takes a hit or its id \(hit\['id'\]\), not NoneType"):

@@ -3,8 +3,6 @@ Turkish or an English keyboard, while English text is indexed and scored exactly
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from hypothesis import given
 from hypothesis import settings as hyp_settings
@@ -20,8 +18,7 @@ from pathatlas.retrieval.lexical import (
     tokenize,
 )
 from pathatlas.retrieval.text import turkish
-from tests.helpers import run_cli
-from tests.test_case_folders import folder_with, jsonl, tile
+from tests.helpers import assert_cases_found
 
 TURKISH_PAGE = (
     "Küçük hücreli akciğer karsinomu nöroendokrin bir tümördür. Tümör hücreleri küçüktür, çekirdekleri "
@@ -100,14 +97,7 @@ def test_search_json_finds_a_turkish_case_by_another_form_of_its_words(tmp_path)
         {"image": "a.jpg", "case": "T1", "title": "Akciğer adenokarsinomu, tümör hücreleri", "organ": "akciğer"},
         {"image": "b.jpg", "case": "T2", "title": "Karaciğer sirozu ve kronik inflamasyon", "organ": "karaciğer"},
     ]
-    folder = folder_with(tmp_path / "vakalar", "cases.jsonl", jsonl(rows), {"a.jpg": tile(0), "b.jpg": tile(1)})
-    home, index = tmp_path / "home", tmp_path / "index"
-    assert run_cli("index", folder, "--index", index, home=home).exit_code == 0
-    for query, case in [("adenokarsinom", "T1"), ("akciger tumoru", "T1"), ("KARACİĞER", "T2")]:
-        result = run_cli("search", query, "--index", index, "--json", "--k", "1", home=home)
-        assert result.exit_code == 0, result.output
-        top = json.loads(result.output)[0]
-        assert (top["citation"]["case"], top["matched_by"].get("bm25")) == (case, 1), query
+    assert_cases_found(tmp_path / "vakalar", rows, {"adenokarsinom": "T1", "akciger tumoru": "T1", "KARACİĞER": "T2"})
 
 
 def test_a_short_english_text_taken_for_turkish_keeps_its_english_terms():

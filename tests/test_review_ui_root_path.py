@@ -11,8 +11,7 @@ import os
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.bench_serve import free_port
 from pathatlas.ui.present import media_path, media_problem, plain, served_root, unreachable_message
+from tests.servers import uvicorn_thread
 from tests.test_api_front_end import PREFIX, case_folder, indexed
 
 APP = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
@@ -63,25 +63,15 @@ def served(settings: Settings, through_proxy: bool, down: threading.Event | None
     address, or the proxy's address with the prefix. While ``down`` is set, its OpenAPI document is a 502."""
     app = create_app(settings) if down is None else restarting(create_app(settings), down)
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            behind_proxy(app) if through_proxy else app,
-            host="127.0.0.1",
-            port=port,
-            root_path="" if through_proxy else PREFIX,
-            log_level="error",
-        )
+    config = uvicorn.Config(
+        behind_proxy(app) if through_proxy else app,
+        host="127.0.0.1",
+        port=port,
+        root_path="" if through_proxy else PREFIX,
+        log_level="error",
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive(), "the service did not start"
-        time.sleep(0.05)
-    try:
+    with uvicorn_thread(config):
         yield f"http://127.0.0.1:{port}{PREFIX if through_proxy else ''}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +115,7 @@ def test_media_paths_keep_urls_outside_the_root_and_an_unprefixed_service():
     assert len(media_problem(proxy_page)) < 250 and "\n" not in media_problem(proxy_page)
 
 
-SEARCH_AND_OPEN = """
+SEARCHED = """
 import json, sys
 from streamlit.testing.v1 import AppTest
 
@@ -138,10 +128,30 @@ app.run()
 app.text_input[0].input("a page granuloma")
 app.button[0].click().run()  # the search form's button
 print(json.dumps(seen(app)), flush=True)
-input()  # the test moves the book away
-next(b for b in app.button if (b.key or "").startswith("open-") and "case" not in b.label).click().run()
-print(json.dumps(seen(app)), flush=True)
+input()  # the test changes what the app meets
 """
+"""An AppTest script: what the app shows after a search (``seen``), then, once the test sends a line, what it shows
+after the script lines added to it."""
+OPEN_A_PAGE = 'next(b for b in app.button if (b.key or "").startswith("open-") and "case" not in b.label).click().run()'
+"""``SEARCHED``'s line that opens the first page found."""
+
+
+def shown_before_and_after(base: str, then: str, change: Callable[[], object]) -> tuple[dict, dict]:
+    """What the app against the service at ``base`` showed after a search, and after running ``then`` (``SEARCHED``'s
+    lines) once ``change()`` has changed what it meets. The app runs in a process of its own, as in test_ui_fixes.py."""
+    env = {**os.environ, "PATHATLAS_API_URL": base, "HF_HUB_OFFLINE": "1"}
+    script = f"{SEARCHED}{then}\nprint(json.dumps(seen(app)), flush=True)\n"
+    app = subprocess.Popen(
+        [sys.executable, "-c", script, str(APP)], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        searched = json.loads(app.stdout.readline() or "{}")
+        change()
+        after = json.loads(app.communicate("\n", timeout=120)[0] or "{}")
+    finally:
+        app.kill()
+    assert app.returncode == 0
+    return searched, after
 
 
 def test_the_ui_shows_a_prefixed_services_images_and_one_line_for_those_it_refuses(tmp_path):
@@ -149,42 +159,18 @@ def test_the_ui_shows_a_prefixed_services_images_and_one_line_for_those_it_refus
     image and no error. A page whose book was moved away since (the API answers 410) is one error line. The app runs
     in a process of its own, as in test_ui_fixes.py."""
     settings = indexed(tmp_path, case_folder(tmp_path / "cases"))
+
+    def move_the_book_away():
+        (tmp_path / "library" / "a.pdf").rename(tmp_path / "moved.pdf")
+
     with served(settings, through_proxy=False) as base:
-        env = {**os.environ, "PATHATLAS_API_URL": base, "HF_HUB_OFFLINE": "1"}
-        command = [sys.executable, "-c", SEARCH_AND_OPEN, str(APP)]
-        app = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        try:
-            searched = json.loads(app.stdout.readline() or "{}")
-            (tmp_path / "library" / "a.pdf").rename(tmp_path / "moved.pdf")
-            opened = json.loads(app.communicate("\n", timeout=120)[0] or "{}")
-        finally:
-            app.kill()
-    assert app.returncode == 0
+        searched, opened = shown_before_and_after(base, OPEN_A_PAGE, move_the_book_away)
     assert searched["exceptions"] == [] and searched["errors"] == [], searched
     assert searched["images"] >= 3, searched  # the cards' thumbnails, the case's on its card
     assert opened["exceptions"] == [], opened
     assert len(opened["errors"]) == 1, opened["errors"]
     line = plain("1 image could not be loaded from the PathAtlas service: /media/pages/")  # Markdown, as drawn
     assert opened["errors"][0].startswith(line), opened["errors"]
-
-
-SEARCH_TWICE = """
-import json, sys
-from streamlit.testing.v1 import AppTest
-
-def seen(app):
-    images = len(app.get("image")) + len([h for h in app.get("html") if "<img" in str(h.proto)])  # st.html: before alt
-    return {"images": images, "errors": [e.value for e in app.error], "exceptions": [e.value for e in app.exception]}
-
-app = AppTest.from_file(sys.argv[1], default_timeout=120)
-app.run()
-app.text_input[0].input("a page granuloma")
-app.button[0].click().run()
-print(json.dumps(seen(app)), flush=True)
-input()  # the test brings the service back
-app.run()
-print(json.dumps(seen(app)), flush=True)
-"""
 
 
 def test_a_502_for_the_openapi_document_is_not_kept_for_ten_minutes(tmp_path):
@@ -194,16 +180,7 @@ def test_a_502_for_the_openapi_document_is_not_kept_for_ten_minutes(tmp_path):
     down = threading.Event()
     down.set()
     with served(settings, through_proxy=False, down=down) as base:
-        env = {**os.environ, "PATHATLAS_API_URL": base, "HF_HUB_OFFLINE": "1"}
-        command = [sys.executable, "-c", SEARCH_TWICE, str(APP)]
-        app = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        try:
-            restarting_run = json.loads(app.stdout.readline() or "{}")
-            down.clear()
-            next_run = json.loads(app.communicate("\n", timeout=120)[0] or "{}")
-        finally:
-            app.kill()
-    assert app.returncode == 0
+        restarting_run, next_run = shown_before_and_after(base, "app.run()", down.clear)
     assert restarting_run["exceptions"] == [] and restarting_run["images"] == 0, restarting_run
     assert restarting_run["errors"] == [unreachable_message(base)], restarting_run
     assert next_run["exceptions"] == [] and next_run["errors"] == [], next_run

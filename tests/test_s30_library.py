@@ -18,22 +18,10 @@ from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
 from pathatlas.ui.langchain import PathAtlasRetriever
 from pathatlas.ui.library import Atlas
-from tests.helpers import demo_atlas, quick
+from tests.helpers import quick
 
 QUESTION = "Which cells show a clear perinuclear halo in HPV infection of the cervix?"
 OPTIONS = ["Langhans giant cells", "Koilocytes", "Goblet cells"]
-
-
-@pytest.fixture(scope="module")
-def indexed(tmp_path_factory, demo_corpus):
-    """The demo primer and cases indexed with the hashing encoder; tests must not modify it."""
-    return demo_atlas(tmp_path_factory.mktemp("s30-library"), demo_corpus)
-
-
-@pytest.fixture
-def atlas(indexed):
-    with Atlas(indexed / "index", **quick(indexed)) as opened:
-        yield opened
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +29,7 @@ def retriever(demo_index, session_home):
     return PathAtlasRetriever.from_index(demo_index.path, settings=Settings(home=session_home), k=3)
 
 
-def test_threads_whose_first_calls_meet_share_one_opened_index(indexed, monkeypatch):
+def test_threads_whose_first_calls_meet_share_one_opened_index(quick_demo, monkeypatch):
     """Each thread opened the index (and made a searcher) of its own: on the book, 8 copies of its vectors, 32 s."""
     opened = []
     real_open = Index.open.__func__
@@ -52,25 +40,25 @@ def test_threads_whose_first_calls_meet_share_one_opened_index(indexed, monkeypa
         return real_open(cls, *args, **kwargs)
 
     monkeypatch.setattr(Index, "open", classmethod(slow_open))
-    shared = Atlas(indexed / "index", **quick(indexed))
+    shared = Atlas(quick_demo / "index", **quick(quick_demo))
     with ThreadPoolExecutor(4) as threads:
         found = list(threads.map(lambda _: [hit["id"] for hit in shared.search("koilocytes", k=3)], range(4)))
     shared.close()
     assert len(opened) == 1 and found == [found[0]] * 4 and found[0]
 
 
-def test_similar_takes_a_hit_as_hits_gives_it(atlas):
+def test_similar_takes_a_hit_as_hits_gives_it(quick_atlas):
     """``hits()`` gives ``Hit`` objects, which ``similar`` refused as "not Hit" while asking for "a hit"."""
-    hit = atlas.hits("koilocytes perinuclear halo", k=1)[0]
-    assert atlas.similar(hit, k=3) == atlas.similar(hit.id, k=3) != []
+    hit = quick_atlas.hits("koilocytes perinuclear halo", k=1)[0]
+    assert quick_atlas.similar(hit, k=3) == quick_atlas.similar(hit.id, k=3) != []
 
 
 @pytest.mark.parametrize("column", [pd.Series(OPTIONS), np.array(OPTIONS)])
-def test_ask_takes_the_options_a_dataframe_holds(atlas, column):
+def test_ask_takes_the_options_a_dataframe_holds(quick_atlas, column):
     """A pandas Series or numpy array of options was a ValueError: "the truth value of ... is ambiguous"."""
-    answer = atlas.ask(QUESTION, column)
+    answer = quick_atlas.ask(QUESTION, column)
     assert [option["text"] for option in answer["options"]] == OPTIONS
-    assert answer["answer"] == atlas.ask(QUESTION, OPTIONS)["answer"] == "Koilocytes"
+    assert answer["answer"] == quick_atlas.ask(QUESTION, OPTIONS)["answer"] == "Koilocytes"
 
 
 def test_a_retriever_call_takes_its_own_k_and_filters(retriever):

@@ -1,41 +1,21 @@
 """The web UI as a lecturer met it preparing a class: "Select all" in a filter menu emptied the menu back to "any", so
 the value then clicked to leave it out was picked alone, the opposite of what was meant; and the results line, read
-out, would have listed every value picked. The browser test drives test_browser.py's tab over the demo index (eight
+out, would have listed every value picked. The browser test drives conftest.py's ``page`` over the demo index (eight
 diagnoses, one a case); the results line's words are a pure helper."""
 
 from __future__ import annotations
 
 import re
-import shutil
-
-import pytest
 
 from pathatlas.ui.present import values_said
-from tests.test_browser import (
-    expect,
-    finished,
-    needs_chromium,
-    open_menu,
-    page,  # noqa: F401 - a fixture: the browser's tab on this module's ui_url
-    search,
-    start_over,
-    ui_over,
-)
+from tests.test_browser import expect, finished, needs_chromium, open_menu, search, start_over
 
 browser = needs_chromium
 LEFT_OUT = "benign lung tissue"  # the diagnosis of the demo's DEMO-06
 
 
-@pytest.fixture(scope="module")
-def ui_url(demo_index, tmp_path_factory):
-    index = tmp_path_factory.mktemp("s30-web-ui") / "index"
-    shutil.copytree(demo_index.path, index)
-    with ui_over(index) as url:
-        yield url
-
-
 @browser
-def test_select_all_keeps_the_values_shown_so_that_one_can_be_left_out(page):  # noqa: F811
+def test_select_all_keeps_the_values_shown_so_that_one_can_be_left_out(page):
     """After "Select all" the menu showed "any": the lecturer's click on "benign lung tissue", meant to leave it out,
     picked it alone. The values stay picked and shown (still no filter: the results and URL stay those of none), one
     is unpicked by its chip, and the results, their line and the URL then leave it out, after a reload too."""

@@ -4,15 +4,12 @@ every English text of the A&P book keeps exactly the terms it had."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from pathatlas.retrieval.lexical import LexicalIndex, analysed, lookup_terms
 from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.text import folded
-from tests.helpers import indexed_lecture, run_cli
-from tests.test_case_folders import folder_with, jsonl, tile
+from tests.helpers import assert_cases_found, indexed_lecture, run_cli
 
 AP_SENTENCES = {
     "Skeletal muscle fibers can be quite large for human cells, with diameters up to 100 μm and lengths up to 30 cm "
@@ -93,14 +90,8 @@ def test_search_json_finds_a_greek_case_typed_in_capitals(tmp_path):
         {"image": "a.jpg", "case": "G1", "title": "Πνευμονία του αριστερού πνεύμονα", "organ": "πνεύμονας"},
         {"image": "b.jpg", "case": "G2", "title": "Κίρρωση του ήπατος", "organ": "ήπαρ"},
     ]
-    folder = folder_with(tmp_path / "cases", "cases.jsonl", jsonl(rows), {"a.jpg": tile(0), "b.jpg": tile(1)})
-    home, index = tmp_path / "home", tmp_path / "index"
-    assert run_cli("index", folder, "--index", index, home=home).exit_code == 0
-    for query, case in [("ΠΝΕΥΜΟΝΙΑ", "G1"), ("κιρρωση ηπατος", "G2"), ("ΗΠΑΤΟΣ", "G2")]:
-        result = run_cli("search", query, "--index", index, "--json", "--k", "1", home=home)
-        assert result.exit_code == 0, result.output
-        top = json.loads(result.stdout)[0]
-        assert (top["citation"]["case"], top["matched_by"].get("bm25")) == (case, 1), query
+    typed = {"ΠΝΕΥΜΟΝΙΑ": "G1", "κιρρωση ηπατος": "G2", "ΗΠΑΤΟΣ": "G2"}
+    for result in assert_cases_found(tmp_path / "cases", rows, typed):
         assert "no indexed word" not in result.stderr, result.stderr
 
 

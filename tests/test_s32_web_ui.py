@@ -3,26 +3,18 @@ headed "The evidence does not settle this. Best supported: A. True", as if A had
 "tie of A. True and B. False". REST now names the tie (``tied``) and the Ask tab says it. A one-page lecture indexed
 with the hashing encoder; REST by FastAPI's TestClient, the web UI by Streamlit's AppTest in a process of its own
 (``run_app``, as in test_ui_tester_fixes.py). And the file uploaders as a screen reader meets them, in
-test_browser.py's browser over the demo index: each Upload button was named "Upload" alone."""
+conftest.py's ``page`` over the demo index: each Upload button was named "Upload" alone."""
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import hashing_env, hashing_settings, indexed_lecture
-from tests.test_browser import (
-    expect,
-    finished,
-    needs_chromium,
-    page,  # noqa: F401 - a fixture: the browser's tab on this module's ui_url
-    start_over,
-    ui_over,
-)
+from tests.test_browser import expect, finished, needs_chromium, start_over
 from tests.test_ui_tester_fixes import run_app, unescaped
 
 LECTURE = "Osteoblasts lay down osteoid, the unmineralised matrix of bone. Osteoclasts resorb bone."
@@ -124,14 +116,6 @@ def test_a_settled_answer_is_still_headed_by_its_choice(shown):
     assert sum("✓ chosen" in header for header in shown["settled"]["headers"]) == 1
 
 
-@pytest.fixture(scope="module")
-def ui_url(demo_index, tmp_path_factory):
-    index = tmp_path_factory.mktemp("s32-web-ui-browser") / "index"
-    shutil.copytree(demo_index.path, index)
-    with ui_over(index) as url:
-        yield url
-
-
 UPLOADERS = {
     "Search": "Find pages, figures and cases like this image (JPEG, PNG, TIFF, WebP, BMP or GIF)",
     "Ask": "Image (optional; JPEG, PNG, TIFF, WebP, BMP or GIF)",
@@ -141,7 +125,7 @@ UPLOADERS = {
 
 
 @needs_chromium
-def test_each_upload_button_says_what_it_uploads(page):  # noqa: F811
+def test_each_upload_button_says_what_it_uploads(page):
     """A screen reader met each uploader's button as "Upload" and its file input as "file upload": the label above
     them is hidden from assistive technology. Both now carry the uploader's label, in every tab."""
     start_over(page)

@@ -4,7 +4,7 @@ image's stain as the whole case's; "Select all" in a filter dropped every record
 and the viewer below every card; a healthy service was "not reachable" after a keep-alive connection closed.
 
 Hashing encoder throughout: the app runs in a process of its own through AppTest (as in test_ui_tester_fixes.py), or
-in chromium over ``pathatlas serve`` (test_browser.py's ``ui_over``)."""
+in chromium over ``pathatlas serve`` (conftest.py's ``ui_url``)."""
 
 from __future__ import annotations
 
@@ -288,15 +288,12 @@ PHONE = {
 
 
 @pytest.fixture(scope="module")
-def ui_url(library) -> Iterator[str]:
-    """The web UI over ``pathatlas serve`` of the library's index, quick (``hashing_env``)."""
-    from tests.test_browser import ui_over  # here: that module skips itself where Playwright is missing
-
+def ui_index(library) -> Iterator[Path]:
+    """The library's index for the web UI (``ui_url``), its servers started quick (``hashing_env``)."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in hashing_env(library / "home").items():
             patch.setenv(name, value)
-        with ui_over(library / "index") as url:
-            yield url
+        yield library / "index"
 
 
 @pytest.fixture

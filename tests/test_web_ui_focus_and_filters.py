@@ -1,7 +1,7 @@
 """The web UI's search as a keyboard and screen-reader user met it (an accessibility tester's findings): a filter picked
 after a search left the unfiltered results and their line; Find similar and Show more left focus behind; a case's
 images showed shrunk in Fullscreen and were read twice; a case without a diagnosis was named twice; the count named
-hits while cards group a case's images; every tab was "PathAtlas". The browser tests drive test_browser.py's tab over
+hits while cards group a case's images; every tab was "PathAtlas". The browser tests drive conftest.py's ``page`` over
 an app of their own (a copy of the demo index and a case folder like the atlas's); the words are pure helpers."""
 
 from __future__ import annotations
@@ -9,14 +9,12 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from pathatlas.corpora.demo import draw_pattern
-from pathatlas.indexer.pipeline import Indexer
-from pathatlas.retrieval.index import Index
 from pathatlas.ui.present import (
     case_about,
     full_size_name,
@@ -26,37 +24,22 @@ from pathatlas.ui.present import (
     results_status,
     tab_title,
 )
-from tests.test_browser import (
-    expect,
-    finished,
-    needs_chromium,
-    open_menu,
-    page,  # noqa: F401 - a fixture: the browser's tab on this module's ui_url
-    search,
-    start_over,
-    ui_over,
-)
+from tests.test_browser import expect, finished, needs_chromium, open_menu, search, start_over
 
 browser = needs_chromium
 FULL_WIDTH = 960  # the atlas-like case's image on disk; the viewer shows it 320 pixels wide
 
 
 @pytest.fixture(scope="module")
-def ui_url(demo_index, tmp_path_factory):
-    """The app over the demo index and a case folder whose one image has no case id nor diagnosis, titled by its name
-    (as the atlas's GBD3)."""
-    root = tmp_path_factory.mktemp("focus-filters")
-    index = root / "index"
-    shutil.copytree(demo_index.path, index)
-    folder = root / "atlas"
+def ui_sources(tmp_path_factory) -> list[Path]:
+    """Added to the demo index this module's web UI serves (``ui_url``): a case folder whose one image has no case id
+    nor diagnosis, titled by its name (as the atlas's GBD3)."""
+    folder = tmp_path_factory.mktemp("focus-filters") / "atlas"
     (folder / "images").mkdir(parents=True)
     draw_pattern("glands", 31).resize((FULL_WIDTH, 720)).save(folder / "images" / "GBD3.jpg")
     row = {"image": "images/GBD3.jpg", "title": "GBD3", "organ": "gallbladder"}
     (folder / "cases.jsonl").write_text(json.dumps(row) + "\n")
-    settings = demo_index.settings.model_copy(update={"index": index})
-    assert not Indexer(Index.open(index, settings), show_progress=False).add([folder]).failed
-    with ui_over(index) as url:
-        yield url
+    return [folder]
 
 
 def status(tab):
@@ -72,7 +55,7 @@ def counted(tab) -> int:
 
 
 @browser
-def test_a_filter_picked_or_removed_searches_again_and_the_line_names_it(page):  # noqa: F811
+def test_a_filter_picked_or_removed_searches_again_and_the_line_names_it(page):
     """Picking organ=colon after a search left "12 results for “carcinoma”", the unfiltered cards and a URL without
     the filter until Search was pressed again; the count named 12 hits over fewer cards."""
     start_over(page)
@@ -94,7 +77,7 @@ def test_a_filter_picked_or_removed_searches_again_and_the_line_names_it(page): 
 
 
 @browser
-def test_a_filter_picked_after_an_image_search_searches_that_image_again(page, tmp_path):  # noqa: F811
+def test_a_filter_picked_after_an_image_search_searches_that_image_again(page, tmp_path):
     start_over(page)
     page.get_by_text("Search by image").click()
     image = tmp_path / "slide.png"
@@ -111,7 +94,7 @@ def test_a_filter_picked_after_an_image_search_searches_that_image_again(page, t
 
 
 @browser
-def test_show_more_and_find_similar_take_focus_to_the_new_results(page):  # noqa: F811
+def test_show_more_and_find_similar_take_focus_to_the_new_results(page):
     """Show more left focus on its button, now below the new cards; Find similar dropped it to the page's body."""
     start_over(page)
     search(page, "cells")
@@ -129,7 +112,7 @@ def test_show_more_and_find_similar_take_focus_to_the_new_results(page):  # noqa
 
 
 @browser
-def test_case_images_are_named_once_and_link_to_their_full_size(page):  # noqa: F811
+def test_case_images_are_named_once_and_link_to_their_full_size(page):
     """A card and its thumbnail read "Case GBD3 · GBD3"; a thumbnail's Fullscreen showed it at 150 pixels and a case
     image's at 320, and the case viewer captioned each image with its text alternative (read twice)."""
     start_over(page)
