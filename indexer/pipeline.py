@@ -20,8 +20,22 @@ from tqdm.auto import tqdm
 from pathatlas import tesseract
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.records import Record
-from pathatlas.indexer.sources import Discovered, NothingToIndexError, Paths, discover
-from pathatlas.indexer.sources.base import RECORDS_VERSION, Source, content_hash, reader_name, stat_signature
+from pathatlas.indexer.sources import (
+    FOLDER_HINT,
+    Discovered,
+    NothingToIndexError,
+    Paths,
+    discover,
+    source_types,
+)
+from pathatlas.indexer.sources.base import (
+    RECORDS_VERSION,
+    Source,
+    content_hash,
+    reader_name,
+    stat_signature,
+    unloaded_reader,
+)
 from pathatlas.plugins import encoded
 from pathatlas.retrieval.durable import crash_point
 from pathatlas.retrieval.images import thumbnail
@@ -30,6 +44,7 @@ from pathatlas.retrieval.local import keypoints
 from pathatlas.retrieval.ocr import TesseractReader, WordReader
 from pathatlas.retrieval.records import Entry, StoredVectors, display_name, distinct_names
 from pathatlas.retrieval.stores.base import stored_vectors
+from pathatlas.settings import Settings
 
 ENTRY_BATCH = 64
 OCR_GROUP = 32
@@ -45,6 +60,9 @@ Progress = Callable[[str, int, int], None]
 """(source name, units done, units expected), for callers that show their own progress: units read (a page rendered,
 a case image decoded with its keypoints), so that it moves page by page and image by image; below the expected until
 the source is committed, when both become the units it had. Called from the reading thread too (``prefetched``)."""
+SourceStarted = Callable[[str, int, int], None]
+"""(source name, its number from 1, the sources of the run), as each source is looked at, changed or not: a caller
+that names no paths (``Indexer.add_held``) says which of the index's sources the run is at."""
 
 
 @dataclass
@@ -88,6 +106,14 @@ class Cancelled(PathAtlasError):
     """Raised from a progress callback to stop indexing; the source in progress is not committed."""
 
 
+def removal_name(manifest: Manifest, key: str) -> str:
+    """What ``pathatlas remove`` takes to drop the source ``key`` of ``manifest``, quoted for a shell: its file or
+    folder name, or its id where another source has the same name. Never its server path (a REST job shows its
+    notes)."""
+    name = manifest[key].get("id", source_id(key)) if key in distinct_names(manifest) else display_name(key)
+    return shlex.quote(name)
+
+
 def missing_copies(manifest: Manifest, keys: list[str]) -> list[str]:
     """A note for each source of ``keys`` that holds what another source of the index held (``content_hash``) which is
     missing on disk (a file renamed, a folder moved): both are searched, so its every hit comes twice. Named as
@@ -99,13 +125,30 @@ def missing_copies(manifest: Manifest, keys: list[str]) -> list[str]:
     for old, entry in manifest.items():
         key = held.get(entry.get("content"))
         if key is not None and old != key and not Path(old).exists():
-            removed = entry.get("id", source_id(old)) if old in shared else display_name(old)
             notes.append(
                 f"{shared.get(key, display_name(key))} has the same content as {shared.get(old, display_name(old))}, "
                 f"which is missing on disk (renamed or moved?): both are searched; 'pathatlas remove "
-                f"{shlex.quote(removed)}' drops the old copy"
+                f"{removal_name(manifest, old)}' drops the old copy"
             )
     return notes
+
+
+def not_reindexable(manifest: Manifest, key: str, settings: Settings) -> str | None:
+    """Why the index's source ``key`` cannot be read again where it was indexed from, in one line: gone from disk
+    (moved, deleted, a drive not mounted), read by a source plug-in not loaded now, or no longer of its kind (a case
+    folder without its metadata file, whose PDFs ``index`` would otherwise add as sources nobody named); None where it
+    can."""
+    path, kind = Path(key), manifest[key].get("kind")
+    if not path.exists():
+        return (
+            f"{key}: not found on disk (moved, deleted or not mounted); its records stay as indexed: index it where it "
+            f"is now, then 'pathatlas remove {removal_name(manifest, key)}' drops this one"
+        )
+    if unloaded := unloaded_reader(manifest[key], settings):
+        return f"{key}: {unloaded}; its records stay as indexed"
+    if not any(reader.kind == kind and reader.accepts(path) for reader in source_types(settings)):
+        return f"{key}: no longer a {kind} source ({FOLDER_HINT}); its records stay as indexed"
+    return None
 
 
 def one_line(exc: BaseException) -> str:
@@ -209,11 +252,13 @@ class Indexer:
         show_progress: bool = True,
         on_progress: Progress | None = None,
         word_reader: WordReader | None = None,
+        on_source: SourceStarted | None = None,
     ):
         self.index = index
         self.settings = index.settings
         self.show_progress = show_progress
         self.on_progress = on_progress
+        self.on_source = on_source
         self.word_reader = word_reader
         """Reads figures' printed words; with ``figure_ocr`` on and none given, tesseract (checked in ``add``)."""
         self.stage_seconds: Counter[str] = Counter()
@@ -263,7 +308,9 @@ class Indexer:
             stored = self.index.record_counts()
             with self.index.changing_media():
                 self._restat = {}
-                for source in sources:
+                for number, source in enumerate(sources, 1):
+                    if self.on_source:
+                        self.on_source(source.key, number, len(sources))
                     report.sources.append(self._add_source(source, force, stored))
                 if self._restat or self.index.needs_rewrite():  # see ``_restat``, ``Index.needs_rewrite``
                     self.index.commit({**self.index.manifest, **self._restat})
@@ -273,6 +320,24 @@ class Indexer:
             s.key in indexed and "figure_ocr" in s.reads_settings for s in sources
         ):
             report.notes.append(FIGURE_OCR_MISSING)
+        return report
+
+    def add_held(self, force: bool = False) -> IndexReport:
+        """Index again every source the index holds, from where it was indexed (``add``: the unchanged ones are only
+        checked). A source that cannot be read there (``not_reindexable``) fails alone and keeps its records, and the
+        others are still read: a lecture folder on a drive not mounted today holds back no update of the textbook.
+        Reports come in the index's order of its sources."""
+        manifest = self.index.manifest
+        if not manifest:
+            raise BadInputError(
+                f"the index at {self.index.path} holds no sources yet: name the PDFs or folders to index "
+                f"('pathatlas index PATH --index {self.index.path}')"
+            )
+        unreadable = {key: problem for key in manifest if (problem := not_reindexable(manifest, key, self.settings))}
+        report = self.add([Path(key) for key in manifest if key not in unreadable], force=force)
+        report.sources += [SourceReport(key, "failed", problems=[problem]) for key, problem in unreadable.items()]
+        order = {key: number for number, key in enumerate(manifest)}
+        report.sources.sort(key=lambda source: order.get(source.source, len(order)))
         return report
 
     def _add_source(self, source: Source, force: bool, stored: Counter[str]) -> SourceReport:

@@ -69,7 +69,7 @@ def test_mcp_search_and_ask_name_the_unknown_words_rest_names(service, server):
     assert searched["unknown_words"] == rest and searched["hits"]
     assert mcp_json(server, "search", {"text": "koilocytes perinuclear halo"})["unknown_words"] == []
     rest = client.post("/ask", json=ASKED).json()["unknown_words"]
-    assert [(u["field"], u["word"]) for u in rest] == [("question", "infektion"), ("option A", "koilocites")], rest
+    assert [(u["field"], u["word"]) for u in rest] == [("question", "infektion"), ("option A", "Koilocites")], rest
     assert mcp_json(server, "ask", ASKED)["unknown_words"] == rest
 
 

@@ -46,7 +46,7 @@ def test_a_mistyped_option_is_warned_on_stderr_naming_the_closest_indexed_word(i
     assert json.loads(result.stdout)["options"][0]["text"] == "Melanomma", "stdout stays one JSON document"
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1, result.stderr
-    assert warnings[0].startswith("warning: option A 'Melanomma': no indexed word 'melanomma'"), warnings[0]
+    assert warnings[0].startswith("warning: option A 'Melanomma': no indexed word 'Melanomma'"), warnings[0]
     assert "closest: 'melanoma'" in warnings[0], warnings[0]
 
 

@@ -104,11 +104,11 @@ def test_a_search_word_no_indexed_text_holds_is_warned_naming_the_closest_indexe
     result = search(lecture, "Malory bodies", "--json")
     assert json.loads(result.stdout), "stdout stays one JSON document, with the hits found"
     (warning,) = warnings_of(result)
-    assert warning.startswith("warning: query 'Malory bodies': no indexed word 'malory'"), warning
+    assert warning.startswith("warning: query 'Malory bodies': no indexed word 'Malory'"), warning
     assert "closest: 'mallory'" in warning, warning
 
 
 def test_each_unindexed_word_of_a_search_is_warned_once_and_indexed_words_never(lecture):
     assert warnings_of(search(lecture, "Mallory bodies in hepatocytes")) == []
     warned = warnings_of(search(lecture, "DCIS with Malory bodies, DCIS"))
-    assert [w.split("no indexed word ")[1].split()[0] for w in warned] == ["'dcis'", "'malory'"], warned
+    assert [w.split("no indexed word ")[1].split()[0] for w in warned] == ["'DCIS'", "'Malory'"], warned

@@ -142,9 +142,14 @@ def terminated_as_interrupted() -> Iterator[None]:
 @friendly_errors
 def index(
     paths: Annotated[
-        list[Path],
-        typer.Argument(metavar="PATH", help="PDFs, folders of PDFs, or case folders (cases.jsonl / labels.csv)."),
-    ],
+        list[Path] | None,
+        typer.Argument(
+            metavar="PATH",
+            help="PDFs, folders of PDFs, or case folders (cases.jsonl / labels.csv). None: every source the index "
+            "holds, from where it was indexed.",
+            show_default=False,
+        ),
+    ] = None,
     index: IndexOpt = None,
     store: Annotated[
         str | None, typer.Option(help="Vector store for a new index: faiss, qdrant or py:package.module.Class.")
@@ -158,7 +163,7 @@ def index(
     force: Annotated[bool, typer.Option(help="Re-index sources even if unchanged.")] = False,
     as_json: JsonOpt = False,
 ):
-    """Add sources to an index (unchanged files are skipped).
+    """Add sources to an index (unchanged files are skipped); without paths, index again its sources that changed.
 
     A case folder holds images and a cases.jsonl or labels.csv naming each image's case, diagnosis and organ (README,
     "Case folders"). Without --index the index is <PATHATLAS_HOME>/index (~/.pathatlas/index).
@@ -167,6 +172,7 @@ def index(
         pathatlas index textbook.pdf
         pathatlas index textbook.pdf lectures/ my-cases/ --index ~/atlas
         pathatlas index textbook.pdf --force     # read again, unchanged
+        pathatlas index --index ~/atlas          # its sources, where changed
     """
     from pathatlas.indexer.pipeline import Indexer
     from pathatlas.retrieval.index import Index
@@ -174,10 +180,14 @@ def index(
 
     settings = settings_for(index, encoder=encoder)
     store_class(store or settings.store)  # a mistyped name before a path with nothing to index
+    if not paths:
+        refuse_no_index(settings)
     idx = Index.open(settings.index_dir, settings, create=True, store=store, defer=True)  # kept if a source commits
+    told = None if paths or as_json else tell_source  # the user named no source: each is named as the run reaches it
+    indexer = Indexer(idx, show_progress=progress_shown(as_json), on_source=told)
     try:
         with terminated_as_interrupted():
-            report = Indexer(idx, show_progress=progress_shown(as_json)).add(paths, force=force)
+            report = indexer.add(paths, force=force) if paths else indexer.add_held(force=force)
     except KeyboardInterrupt as stop:  # typer ends the process with status 130 and says nothing
         err_console.print(INTERRUPTED, highlight=False, soft_wrap=True, markup=False)
         raise typer.Exit(143 if isinstance(stop, Terminated) else 130) from None  # the shell's 128 + the signal
@@ -204,6 +214,25 @@ def index(
         err_console.print(note, highlight=False, soft_wrap=True, markup=False)
     if report.failed:
         raise typer.Exit(1)
+
+
+def refuse_no_index(settings: Settings) -> None:
+    """``index`` without paths reads again the sources of an index: where there is none, one line says so (and none
+    is made)."""
+    from pathatlas.errors import IndexMissingError
+    from pathatlas.retrieval.index import META_FILE
+
+    if not (settings.index_dir / META_FILE).is_file():
+        named = "" if settings.index is None else f" --index {settings.index_dir}"
+        raise IndexMissingError(
+            f"no PathAtlas index at {settings.index_dir} to index again: name the PDFs or folders to index "
+            f"('pathatlas index PATH{named}')"
+        )
+
+
+def tell_source(key: str, number: int, total: int) -> None:
+    """The progress line of ``index`` without paths as it reaches each source (on stderr, stdout keeping the table)."""
+    err_console.print(Text.assemble(f"({number}/{total}) ", terminal_text(key)), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -676,7 +705,10 @@ READ_ONLY_ENV = "PATHATLAS_UI_READ_ONLY"
 
 def streamlit_command(port: int, host: str = "127.0.0.1") -> list[str]:
     """The command that serves the web UI on ``host``:``port`` (``pathatlas ui``, and the browser tests run the same):
-    Streamlit itself listens on every interface unless told."""
+    Streamlit itself listens on every interface unless told, and takes uploads up to its own 200 MB, which its
+    uploaders said whatever the API refused: here up to ``PATHATLAS_MAX_UPLOAD_MB``, as the API takes them."""
+    from pathatlas.settings import load_settings
+
     return [
         sys.executable,
         "-m",
@@ -689,6 +721,8 @@ def streamlit_command(port: int, host: str = "127.0.0.1") -> list[str]:
         host,
         "--server.headless",
         "true",
+        "--server.maxUploadSize",
+        str(load_settings().max_upload_mb),
         "--browser.gatherUsageStats",
         "false",
         "--client.toolbarMode",

@@ -104,6 +104,7 @@ TAB_BOUND = "bind" in inspect.signature(st.tabs).parameters  # Streamlit keeps t
 # An expander keyed keeps its state (open) when its name changes ("Filters (1 chosen)"); before keys, that was a new one
 EXPANDER_KEY = {"key": "filters"} if "key" in inspect.signature(st.expander).parameters else {}
 TABLE_ALT = "alt" in inspect.signature(st.table).parameters  # before it, a table is named by its caption for sight only
+UPLOAD_LIMIT = "max_upload_size" in inspect.signature(st.file_uploader).parameters  # before it, Streamlit's cap alone
 MEDIA_CACHED = 256  # thumbnails (tens of KB) and rendered pages (about 1 MB) kept for reruns, shared by sessions
 QUOTED_CHARS = 60  # of a query the results line repeats: a pasted paragraph was repeated whole
 CARD_ORGAN_CHARS = 80  # of a case's organ its card shows (the case viewer, all): a 3000-character one filled the card
@@ -235,6 +236,28 @@ def media(url: str) -> bytes | None:
     except MediaRefused as exc:
         st.session_state.setdefault("media_refused", []).append(exc.args)
     return None
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def cached_upload_mb() -> int | None:
+    """The largest upload the API takes, in MB (``/health``'s ``limits``); None where it does not say. Raises
+    Unreachable, which is not cached."""
+    response = fetch("GET", "/health")  # 503 while the index cannot search: its limits still stand
+    told = "json" in response.headers.get("content-type", "")
+    return (response.json().get("limits") or {}).get("max_upload_mb") if told else None
+
+
+def upload_limit() -> dict[str, int]:
+    """The uploaders' limit: the API's (PATHATLAS_MAX_UPLOAD_MB where it runs), not above what Streamlit itself takes
+    (``server.maxUploadSize``, which ``pathatlas ui`` sets to this machine's setting), so that an uploader says the size
+    that is refused instead of Streamlit's "200MB per file"; Streamlit's own where the API does not say."""
+    if not UPLOAD_LIMIT:
+        return {}
+    try:
+        limit = cached_upload_mb()
+    except Unreachable:  # the page's other requests say so
+        return {}
+    return {"max_upload_size": min(limit, st.get_option("server.maxUploadSize"))} if limit else {}
 
 
 NO_FACETS: dict[str, Any] = {"fields": {}, "by_source": {}}
@@ -771,7 +794,9 @@ def search_tab() -> None:
         submitted = row.form_submit_button("Search", type="primary")
     refusal = ""  # an upload's, for the live region where no search is shown
     with st.expander("Search by image"):
-        image = st.file_uploader(f"Find pages, figures and cases like this image ({IMAGE_KINDS})", key="image")
+        image = st.file_uploader(
+            f"Find pages, figures and cases like this image ({IMAGE_KINDS})", key="image", **upload_limit()
+        )
         if image is not None and unsupported_file(image.name, IMAGE_TYPES):
             why = f"{image.name} is not a {IMAGE_KINDS} image: choose one of those to search by image."
             refusal = not_an_image(image.name, why)
@@ -932,7 +957,7 @@ def unsettled_said(options: list[dict[str, Any]], tied: list[dict[str, Any]], sh
 def ask_tab() -> None:
     question = st.text_area("Question", placeholder="e.g. A cervical smear shows ... Which cells are these?")
     options = st.text_area("Options, one per line")
-    image = st.file_uploader(f"Image (optional; {IMAGE_KINDS})", key="ask-image")
+    image = st.file_uploader(f"Image (optional; {IMAGE_KINDS})", key="ask-image", **upload_limit())
     if image is not None and unsupported_file(image.name, IMAGE_TYPES):
         why = f"{image.name} is not a {IMAGE_KINDS} image: choose one of those, or none."
         st.error(plain(not_an_image(image.name, why)))
@@ -1063,7 +1088,7 @@ def library_tab() -> None:
     if read_only_library():
         st.caption("This library is read-only here: sources are added and removed on the server ('pathatlas index').")
         return
-    upload = st.file_uploader("Add a PDF or a zipped case folder (.zip)", key="library-upload")
+    upload = st.file_uploader("Add a PDF or a zipped case folder (.zip)", key="library-upload", **upload_limit())
     if upload is not None and unsupported_file(upload.name, LIBRARY_TYPES):
         st.error(f"{plain(upload.name)} is neither a PDF nor a .zip of a case folder: choose one of those.")
         upload = None

@@ -26,7 +26,7 @@ class UnknownWord:
     field: str
     """The text it is in, as the caller names it ("text", "question", "option A")."""
     word: str
-    """Lower-case, as typed."""
+    """As typed (its first spelling in the text): "Straße", not the "strasse" it is looked up as."""
     closest: tuple[str, ...]
     """The indexed words spelt closest to it, or holding it (at most ``search.CLOSEST``); empty when none is close
     (``closest_words``)."""
@@ -79,13 +79,18 @@ def looked_for(word: str, languages: tuple[Language, ...]) -> bool:
 
 
 def unindexed_words(text: str, terms: Collection[str], languages: tuple[Language, ...]) -> list[str]:
-    """The words of ``text`` worth looking for (``looked_for``) none of whose BM25 terms ``terms`` holds, lower-case:
-    a typo ("Melanomma") or a word no indexed text uses."""
+    """The words of ``text`` worth looking for (``looked_for``) none of whose BM25 terms ``terms`` holds: a typo
+    ("Melanomma") or a word no indexed text uses. Each once, whatever its case, as first typed: a warning quoting
+    "strasse" for "Straße" (casefolded) named a word the user never wrote."""
     from pathatlas.retrieval.lexical import lookup_terms
 
-    words = dict.fromkeys(word.casefold() for word in re.findall(r"\w+", text))
+    typed: dict[str, str] = {}
+    for word in re.findall(r"\w+", text):
+        typed.setdefault(word.casefold(), word)
     return [
-        w for w in words if looked_for(w, languages) and not any(t in terms for t in lookup_terms([w], languages)[0])
+        spelt
+        for lower, spelt in typed.items()
+        if looked_for(lower, languages) and not any(t in terms for t in lookup_terms([lower], languages)[0])
     ]
 
 
@@ -151,7 +156,7 @@ def unknown_words(texts: Sequence[tuple[str, str]], idx: Index) -> list[UnknownW
     languages = idx.lexical.read_in
     unindexed = [(field, word) for field, text in texts for word in unindexed_words(text, terms, languages)]
     spellings = indexed_spellings(idx) if unindexed else {}
-    return [UnknownWord(field, word, closest_words(word, spellings, languages)) for field, word in unindexed]
+    return [UnknownWord(field, word, closest_words(word.casefold(), spellings, languages)) for field, word in unindexed]
 
 
 def asked_texts(question: str, options: Sequence[str]) -> list[tuple[str, str]]:

@@ -469,7 +469,7 @@ class UnknownWordOut(BaseModel):
     quoted evidence."""
 
     field: str = Field(..., description='The text it is in: "text" (a search), "question", "option A", "option B"...')
-    word: str = Field(..., description="The word, lower-case.")
+    word: str = Field(..., description="The word as typed (its first spelling in the text).")
     closest: list[str] = Field(..., description="The indexed words spelt closest to it (at most 3); empty when none.")
 
 
