@@ -7,6 +7,7 @@ import math
 import os
 import re
 import warnings
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -264,3 +265,47 @@ def thumbnail(image: Image.Image, longest_side: int) -> Image.Image:
     copy = image.copy()
     copy.thumbnail((longest_side, longest_side))
     return copy
+
+
+PANORAMA_RATIO = 2
+"""An image whose long side exceeds this many times its short side is a panorama (lecturers' slides and atlases set
+micrographs side by side in a strip): squashed whole into a square, each micrograph in an 8:1 strip would be
+compressed 8x across, so the encoder cuts it into square tiles instead (``panorama_tiles``)."""
+PANORAMA_TILES = 8
+"""The most tiles a panorama is cut into: each costs the recipe's passes again, and a hairline banner (2000 x 4 pixels)
+would otherwise make hundreds of backbone inputs at once."""
+
+
+def panorama_tiles(image: Image.Image) -> list[Image.Image]:
+    """A panorama cut along its long side into tiles as wide as its short side is long, at its own scale; any other
+    image whole, as it is.
+
+    Up to ``PANORAMA_TILES`` tiles it is cut end to end into round(ratio) equal tiles, each within 4:5 to 5:4 (a 6:1
+    strip of six micrographs gives each back as drawn). A longer one gives ``PANORAMA_TILES`` exact squares spread
+    evenly from end to end: cut into 8 equal tiles, a 12000 x 224 strip's were 1500 x 224 each, squashed 6.7x across
+    into the encoder's square, and its own micrographs found it far behind look-alikes."""
+    width, height = image.size
+    long_side, short_side = max(width, height), min(width, height)
+    if long_side <= PANORAMA_RATIO * short_side:
+        return [image]
+    count = round(long_side / short_side)
+    if count <= PANORAMA_TILES:
+        edges = [round(long_side * n / count) for n in range(count + 1)]
+        return [crop_along(image, start, end) for start, end in pairwise(edges)]
+    starts = [round((long_side - short_side) * n / (PANORAMA_TILES - 1)) for n in range(PANORAMA_TILES)]
+    return [crop_along(image, start, start + short_side) for start in starts]
+
+
+def crop_along(image: Image.Image, start: int, end: int) -> Image.Image:
+    """The part of the image from ``start`` to ``end`` along its long side, its whole short side."""
+    width, height = image.size
+    return image.crop((start, 0, end, height) if width > height else (0, start, width, end))
+
+
+def indexed_view(image: Image.Image, longest_side: int) -> Image.Image:
+    """What an index encodes of an image: ``thumbnail`` (``longest_side`` at most), but a panorama reduced as a query
+    is (``reduced``), so its tiles (``panorama_tiles``) are seen at the scale a query's are: thumbnailed to 1024, a
+    12000 x 224 strip became 1024 x 19, its tiles 19 pixels a side where a query's are 224."""
+    if max(image.size) <= PANORAMA_RATIO * min(image.size):
+        return thumbnail(image, longest_side)
+    return reduced(image)

@@ -18,7 +18,7 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Record, image_hash
 from pathatlas.indexer.sources.base import Source, hash_files, shown
 from pathatlas.retrieval.datasets import case_ids, read_case_metadata
-from pathatlas.retrieval.images import HEIC_HINT, MIN_QUERY_SIDE, TOO_SMALL, open_image, thumbnail
+from pathatlas.retrieval.images import HEIC_HINT, MIN_QUERY_SIDE, TOO_SMALL, indexed_view, open_image
 from pathatlas.retrieval.text import plain_text
 from pathatlas.settings import Settings
 
@@ -282,7 +282,7 @@ class CaseFolderSource(Source):
                     self.problems.append(f"{self.metadata_path}: {found_instead(row['image'], twins[path])}")
                 elif read := self._read(path):
                     image, hashes[row["image"]] = read
-                    images.append((row["image"], thumbnail(image, 1024)))
+                    images.append((row["image"], indexed_view(image, 1024)))
             if not images:
                 continue
             fields, conflict = case_fields(case_id, case_rows, self.metadata_path)

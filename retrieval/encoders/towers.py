@@ -24,6 +24,7 @@ from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.encoders import onnx_cache
 from pathatlas.retrieval.encoders.base import in_fixed_chunks, map_threads
 from pathatlas.retrieval.encoders.minilm import MiniLM
+from pathatlas.retrieval.images import panorama_tiles
 
 if TYPE_CHECKING:
     import torch
@@ -162,26 +163,6 @@ class ImagePass:
         if self.geometry == "tiles":
             return grid(image.resize((2 * size, 2 * size), Image.BICUBIC), columns=2, rows=2)
         raise ValueError(f"unknown image geometry {self.geometry!r}")
-
-
-PANORAMA_RATIO = 2
-"""An image whose long side exceeds this many times its short side is a panorama (lecturers' slides and atlases set
-micrographs side by side in a strip): squashed whole into a square, each micrograph in an 8:1 strip would be
-compressed 8x across, so it is cut into near-square tiles instead."""
-PANORAMA_TILES = 8
-"""The most tiles a panorama is cut into: each costs the recipe's passes again, and a hairline banner (2000 x 4 pixels)
-would otherwise make hundreds of backbone inputs at once."""
-
-
-def panorama_tiles(image: Image.Image) -> list[Image.Image]:
-    """A panorama cut along its long side into as many near-square tiles as the short side fits into it (rounded: each
-    tile within 4:5 to 5:4, wider beyond ``PANORAMA_TILES``); any other image whole, as it is."""
-    width, height = image.size
-    long_side, short_side = max(width, height), min(width, height)
-    if long_side <= PANORAMA_RATIO * short_side:
-        return [image]
-    count = min(round(long_side / short_side), PANORAMA_TILES)
-    return grid(image, columns=count, rows=1) if width > height else grid(image, columns=1, rows=count)
 
 
 def grid(image: Image.Image, columns: int, rows: int) -> list[Image.Image]:
