@@ -1094,6 +1094,10 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
     kinds = result.get("kinds", {})
     label = result.get("metric", score_label(kinds))
     rows = shown_rows(result)
+    baseline = chance_row(result)
+    mode_rows = [[mode, *row_cells(m)] for mode, m in rows] + ([[baseline[0], *baseline[1]]] if baseline else [])
+    columns = ["mode", label, "95% CI", "vs rag (paired 95% CI)", "negated (n)", "ECE", "evidence hit@5", "p50 s"]
+    columns += ["p95 s", "no citation", "verbatim quote", "gold page quoted", "unusable replies", "failed"]
     lines = [
         f"# {title}",
         "",
@@ -1103,58 +1107,69 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
         *[f"**Note:** {note}\n" for note in result.get("notes", [])],
         f"{LATENCY}; {HIT_AT_5}" + (f"; {held_out_rows(result)}." if len(rows) > len(result["modes"]) else "."),
         "",
-        f"| mode | {label} | 95% CI | vs rag (paired 95% CI) | negated (n) | ECE | evidence hit@5 | p50 s | p95 s "
-        "| no citation | verbatim quote | gold page quoted | unusable replies | failed |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *table(columns, mode_rows),
     ]
-    for mode, m in rows:
-        lines.append(f"| {mode} | " + " | ".join(row_cells(m)) + " |")
-    if baseline := chance_row(result):
-        lines.append(f"| {baseline[0]} | " + " | ".join(baseline[1]) + " |")
     lines += by_kind_table(result)
     lines += by_naming_table(result)
     held = {mode: m["held_out"] for mode, m in result["modes"].items() if "held_out" in m}
     if held:
-        lines += [
-            "",
-            "## Offline weights refit per fold (whole chapters held out)",
-            "",
-            "| mode | folds | held-out accuracy | vs rag (paired 95% CI) | negated (n) | ECE |",
-            "| --- | --- | --- | --- | --- | --- |",
-        ]
-        for mode, h in held.items():
-            vs = f"{h['vs_rag']['difference']:+.3f} ({pct(h['vs_rag']['ci95'])})" if "vs_rag" in h else ""
-            neg = "" if h["negated"]["accuracy"] is None else f"{h['negated']['accuracy']:.3f} ({h['negated']['n']})"
-            lines.append(f"| {mode} | {h['folds']} | {h['accuracy']:.3f} | {vs} | {neg} | {h['ece']:.3f} |")
+        lines += section(
+            "Offline weights refit per fold (whole chapters held out)",
+            ["mode", "folds", "held-out accuracy", "vs rag (paired 95% CI)", "negated (n)", "ECE"],
+            [
+                [mode, h["folds"], f"{h['accuracy']:.3f}", vs_rag_cell(h), negated_cell(h), f"{h['ece']:.3f}"]
+                for mode, h in held.items()
+            ],
+        )
     opened = {mode: m["held_out_open"] for mode, m in result["modes"].items() if "held_out_open" in m}
     if opened:
-        lines += [
-            "",
-            "## Open-answer confidence refit per fold (whole chapters held out)",
-            "",
-            "| mode | folds | held-out ECE | ECE of raw coverage | weights on every question |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        for mode, h in opened.items():
-            w = ", ".join(f"{v:.3f}" for v in h["all_data_weights"])
-            lines.append(f"| {mode} | {h['folds']} | {h['ece']:.3f} | {h['coverage_ece']:.3f} | {w} |")
-    lines += ["", "## Reliability (confidence bins)", "", "| mode | bin | n | mean confidence | accuracy |"]
-    lines.append("| --- | --- | --- | --- | --- |")
-    for mode, m in result["modes"].items():
-        for low, high, n, conf, acc in m["reliability"]:
-            lines.append(f"| {mode} | {low:.1f}-{high:.1f} | {n} | {conf:.3f} | {acc:.3f} |")
-    lines += [
-        "",
-        f"## {label[0].upper()}{label[1:]} by group{weights_note(result)}",
-        "",
-        "| group | n | " + " | ".join(group_columns(result)) + " |",
-        "| --- | --- | " + " | ".join("---" for _ in group_columns(result)) + " |",
-    ]
-    for g, n, cells in group_rows(result):
-        lines.append(f"| {g} | {n} | " + " | ".join(cells) + " |")
+        lines += section(
+            "Open-answer confidence refit per fold (whole chapters held out)",
+            ["mode", "folds", "held-out ECE", "ECE of raw coverage", "weights on every question"],
+            [
+                [
+                    mode,
+                    h["folds"],
+                    f"{h['ece']:.3f}",
+                    f"{h['coverage_ece']:.3f}",
+                    ", ".join(f"{v:.3f}" for v in h["all_data_weights"]),
+                ]
+                for mode, h in opened.items()
+            ],
+        )
+    lines += section(
+        "Reliability (confidence bins)",
+        ["mode", "bin", "n", "mean confidence", "accuracy"],
+        [
+            [mode, f"{low:.1f}-{high:.1f}", n, f"{conf:.3f}", f"{acc:.3f}"]
+            for mode, m in result["modes"].items()
+            for low, high, n, conf, acc in m["reliability"]
+        ],
+    )
+    lines += section(
+        f"{label[0].upper()}{label[1:]} by group{weights_note(result)}",
+        ["group", "n", *group_columns(result)],
+        [[g, n, *cells] for g, n, cells in group_rows(result)],
+    )
     if failed := failure_lines(result):
         lines += ["", "## Failed rows", "", *[f"- {line}" for line in failed]]
     return "\n".join(lines) + "\n"
+
+
+def section(title: str, columns: list[str], rows: list[list[Any]]) -> list[str]:
+    """Report lines: a ``## title`` section holding one ``table``, as each of the report's sections after the first
+    is laid out."""
+    return ["", f"## {title}", "", *table(columns, rows)]
+
+
+def table(columns: list[str], rows: list[list[Any]]) -> list[str]:
+    """A Markdown table's lines: the header naming ``columns``, its rule, then a line of cells per row."""
+    return [table_line(columns), table_line(["---"] * len(columns)), *map(table_line, rows)]
+
+
+def table_line(cells: list[Any]) -> str:
+    """One line of a Markdown table: ``cells`` as written (a blank cell stays, as ``row_cells`` leaves one)."""
+    return "| " + " | ".join(map(str, cells)) + " |"
 
 
 ROW_CELLS = 13
@@ -1168,12 +1183,11 @@ def row_cells(m: dict[str, Any]) -> list[str]:
     def figure(key: str, form: str = ".3f") -> str:
         return "" if m.get(key) is None else format(m[key], form)
 
-    vs, negated = m.get("vs_rag"), m["negated"]
     return [
         f"{m['accuracy']:.3f}",
         f"{m['ci95'][0]:.3f}-{m['ci95'][1]:.3f}",
-        f"{vs['difference']:+.3f} ({pct(vs['ci95'])})" if vs else "",
-        "" if negated["accuracy"] is None else f"{negated['accuracy']:.3f} ({negated['n']})",
+        vs_rag_cell(m),
+        negated_cell(m),
         f"{m['ece']:.3f}",
         evidence_cell(m),
         figure("p50_s", ".2f"),
@@ -1184,6 +1198,19 @@ def row_cells(m: dict[str, Any]) -> list[str]:
         figure("parse_failures", "d"),
         figure("failed", "d"),
     ]
+
+
+def vs_rag_cell(m: dict[str, Any]) -> str:
+    """A row's difference from rag with its paired 95% CI, as the table and the held-out section show it; blank for
+    rag itself (no figure)."""
+    vs = m.get("vs_rag")
+    return f"{vs['difference']:+.3f} ({pct(vs['ci95'])})" if vs else ""
+
+
+def negated_cell(m: dict[str, Any]) -> str:
+    """A row's accuracy on negated questions ("which is NOT...") with their n; blank where the run asked none."""
+    negated = m["negated"]
+    return "" if negated["accuracy"] is None else f"{negated['accuracy']:.3f} ({negated['n']})"
 
 
 def evidence_cell(m: dict[str, Any]) -> str:
@@ -1235,18 +1262,14 @@ def by_kind_table(result: dict[str, Any]) -> list[str]:
     rows = [(mode, kind, k) for mode, m in result["modes"].items() for kind, k in m.get("by_kind", {}).items()]
     if not rows:
         return []
-    lines = [
-        "",
-        "## By kind",
-        "",
-        "| mode | kind | n | metric | score | 95% CI |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for mode, kind, k in rows:
-        lines.append(
-            f"| {mode} | {kind} | {k['n']} | {k['metric']} | {k['score']:.3f} | {k['ci95'][0]:.3f}-{k['ci95'][1]:.3f} |"
-        )
-    return lines
+    return section(
+        "By kind",
+        ["mode", "kind", "n", "metric", "score", "95% CI"],
+        [
+            [mode, kind, k["n"], k["metric"], f"{k['score']:.3f}", f"{k['ci95'][0]:.3f}-{k['ci95'][1]:.3f}"]
+            for mode, kind, k in rows
+        ],
+    )
 
 
 def by_naming_table(result: dict[str, Any]) -> list[str]:
@@ -1255,16 +1278,11 @@ def by_naming_table(result: dict[str, Any]) -> list[str]:
     rows = [(mode, name, s) for mode, m in result["modes"].items() for name, s in m.get("by_naming", {}).items()]
     if not rows:
         return []
-    lines = [
-        "",
-        "## By what the quoted evidence names",
-        "",
-        "| mode | answers | n | accuracy | mean confidence |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for mode, name, s in rows:
-        lines.append(f"| {mode} | {NAMING[name]} | {s['n']} | {s['accuracy']:.3f} | {s['confidence']:.3f} |")
-    return lines
+    return section(
+        "By what the quoted evidence names",
+        ["mode", "answers", "n", "accuracy", "mean confidence"],
+        [[mode, NAMING[name], s["n"], f"{s['accuracy']:.3f}", f"{s['confidence']:.3f}"] for mode, name, s in rows],
+    )
 
 
 def tick_label(text: str, width: int = 22, lines: int = 2) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ from pydantic import ValidationError
 from pathatlas.agent.document import answer_record
 from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.ui.api.deps import BODY, JSON_BODY, EngineDep, FormOnly, JsonOnly, LinksDep, errors, within_query_limit
-from pathatlas.ui.api.routes.search import scoped
+from pathatlas.ui.api.routes.search import scoped, uploaded_image
 from pathatlas.ui.api.schemas import (
     DOCUMENTED_LENGTH,
     AskRequest,
@@ -23,7 +22,6 @@ from pathatlas.ui.api.schemas import (
     parse_filters_form,
     too_long,
 )
-from pathatlas.ui.api.uploads import read_limited
 from pathatlas.ui.words import asked_texts, unknown_words_json
 
 router = APIRouter(tags=["ask"])
@@ -71,8 +69,7 @@ async def ask_image(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     if long := too_long(asked_fields(request), engine.settings.max_query_chars):  # an option: as the rules above
         raise HTTPException(status.HTTP_400_BAD_REQUEST, error_line(long[0]))
-    data = await read_limited(image, engine.settings.max_upload_mb << 20)
-    picture = await asyncio.wrap_future(engine.open_image(data))  # a few at a time: a decode can take a gigabyte
+    picture = await uploaded_image(engine, image)
     return await run_in_threadpool(answered, engine, request, links, picture)  # the models block
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
+from PIL import Image
 
 from pathatlas.errors import UnknownSourceError
 from pathatlas.retrieval.search import Query, as_list, echoed, resolve_filters
@@ -129,9 +130,15 @@ async def search_image(
         valid_unicode(text or "")
     except ValueError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
-    data = await read_limited(image, engine.settings.max_upload_mb << 20)
-    picture = await asyncio.wrap_future(engine.open_image(data))  # a few at a time: a decode can take a gigabyte
+    picture = await uploaded_image(engine, image)
     return await run_search(engine, Query(text=text, image=picture, k=k, filters=parsed), links)
+
+
+async def uploaded_image(engine: Engine, image: UploadFile) -> Image.Image:
+    """The image a form uploaded, as /search/image and /ask/image read it: refused past the service's upload limit
+    (``read_limited``) and decoded a few at a time (``Engine.open_image``: a decode can take a gigabyte)."""
+    data = await read_limited(image, engine.settings.max_upload_mb << 20)
+    return await asyncio.wrap_future(engine.open_image(data))
 
 
 @router.post(
