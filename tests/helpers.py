@@ -11,8 +11,11 @@ from click.testing import Result
 from PIL import Image
 from typer.testing import CliRunner
 
+from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.settings import Settings
-from pathatlas.ui.bench_crash import HashingEncoder
+from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
 from pathatlas.ui.cli import app
 
 
@@ -46,6 +49,39 @@ def indexed_lecture(root: Path, name: str, text: str) -> Path:
     result = run_cli("index", root / name, "--index", root / "idx", home=root / "home")
     assert result.exit_code == 0, result.output
     return root
+
+
+def indexed_book(root: Path) -> Path:
+    """``root`` holding a three-page book (``make_pdf``'s, at ``root/lib/book.pdf``) indexed quickly (``hashing_env``)
+    into ``root/idx`` on the home ``root/home``; returns ``root``."""
+    pdf = make_pdf(root / "lib" / "book.pdf", 3, "v1")
+    assert run_cli("index", pdf, "--index", root / "idx", home=root / "home").exit_code == 0
+    return root
+
+
+def index_new(settings: Settings, *sources: Path) -> None:
+    """``sources`` indexed into a new index at ``settings.index_dir``, none failing, and the index closed: the service
+    or command a test runs next opens it."""
+    index = Index.open(settings.index_dir, settings, create=True)
+    assert not Indexer(index, show_progress=False).add(list(sources)).failed
+    index.close()
+
+
+def two_cases(folder: Path) -> Path:
+    """``folder`` made a case folder of two plain images listed in labels.csv: c0.png (case C-1, granuloma) and c1.png
+    (case C-2, fibrosis); returns it."""
+    folder.mkdir(parents=True)
+    for n, colour in enumerate(("red", "blue")):
+        Image.new("RGB", (48, 48), colour).save(folder / f"c{n}.png")
+    (folder / "labels.csv").write_text("image,case,diagnosis\nc0.png,C-1,granuloma\nc1.png,C-2,fibrosis\n")
+    return folder
+
+
+def ranked(pages: dict[str, str], query: str) -> list[str]:
+    """The ids of the ``pages`` (id: text) that BM25 alone finds for ``query``, best first."""
+    index = LexicalIndex.build((rid, {"source": rid, "text": text}) for rid, text in pages.items())
+    (hits,) = index.search([query], len(pages))
+    return [rid for rid, _ in hits]
 
 
 def assert_cases_found(folder: Path, rows: list[dict], expected: dict[str, str]) -> list[Result]:

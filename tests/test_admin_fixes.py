@@ -30,7 +30,7 @@ from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.routes import media
 from pathatlas.ui.bench_crash import make_pdf
-from tests.helpers import hashing_env, hashing_settings, one_error_line, run_cli
+from tests.helpers import hashing_env, hashing_settings, one_error_line, run_cli, two_cases
 
 
 def run(settings: Settings, *args, **env):
@@ -193,12 +193,19 @@ def qdrant_index(root: Path) -> tuple[Settings, Path]:
     return settings.model_copy(update={"qdrant_url": None}), twin
 
 
-def test_searching_a_moved_qdrant_index_says_its_collection_is_missing_and_creates_nothing(tmp_path):
-    settings, twin = qdrant_index(tmp_path)
-    moved = tmp_path / "moved"
+def moved_together(settings: Settings, twin: Path, root: Path) -> Path:
+    """``qdrant_index``'s folder and its twin moved side by side into ``root/moved``, as an operator moves both;
+    returns that folder (the index is ``moved/index``, the twin ``moved/twin``)."""
+    moved = root / "moved"
     moved.mkdir()
     shutil.move(settings.index_dir, moved / "index")
     shutil.move(twin, moved / "twin")
+    return moved
+
+
+def test_searching_a_moved_qdrant_index_says_its_collection_is_missing_and_creates_nothing(tmp_path):
+    settings, twin = qdrant_index(tmp_path)
+    moved = moved_together(settings, twin, tmp_path)
     for command in (["search", "alpha page"], ["info"], ["remove", "alpha.pdf"]):
         line = one_error_line(run(settings, *command, "--index", moved / "index"))
         assert f"the Qdrant collection 'index' at {twin.resolve()} does not exist" in line, line
@@ -366,19 +373,11 @@ def test_a_failed_faiss_index_write_is_the_os_error_it_is(tmp_path, monkeypatch)
 # -- 5. a source changed on disk --------------------------------------------------------------------------------------
 
 
-def case_folder(folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    for n, colour in enumerate(("red", "blue")):
-        Image.new("RGB", (48, 48), colour).save(folder / f"c{n}.png")
-    (folder / "labels.csv").write_text("image,label,diagnosis\nc0.png,a,granuloma\nc1.png,b,fibrosis\n")
-    return folder
-
-
 @pytest.fixture
 def served(tmp_path, monkeypatch):
     monkeypatch.setattr(media, "SOURCE_CHECK_SECONDS", 0.0)  # each request looks at the disk again
     settings, books = build(tmp_path)
-    cases = case_folder(tmp_path / "lib" / "cases")
+    cases = two_cases(tmp_path / "lib" / "cases")
     index = Index.open(settings.index_dir, settings)
     assert not Indexer(index, show_progress=False).add([cases]).failed
     page = next(rid for rid, _ in index.store.scan({"kind": "page", "source": str(books[0].resolve())}))

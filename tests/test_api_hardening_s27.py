@@ -11,12 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from pathatlas.indexer.pipeline import Indexer
-from pathatlas.retrieval.index import Index
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.schemas import K_MAX, names_a_path
 from pathatlas.ui.bench_crash import make_pdf
-from tests.helpers import png_bytes
+from tests.helpers import index_new, png_bytes
 from tests.uploads import api_settings
 
 UNKNOWN = "no source {!r} in the index; GET /sources lists them"
@@ -34,10 +32,7 @@ def library(tmp_path_factory) -> Path:
     Image.new("RGB", (40, 40), "red").save(cases / "b.tif", "TIFF")
     rows = [{"image": name, "case": name, "diagnosis": "granuloma"} for name in ("a.jpg", "b.tif")]
     (cases / "cases.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    settings = api_settings(root)
-    index = Index.open(settings.index_dir, settings, create=True)
-    assert not Indexer(index, show_progress=False).add([root / "books", cases]).failed
-    index.close()
+    index_new(api_settings(root), root / "books", cases)
     return root
 
 

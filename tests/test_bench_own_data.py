@@ -12,8 +12,8 @@ from rich.console import Console
 
 from pathatlas.agent.bench import load_items
 from pathatlas.ui.bench_cli import qa_table
-from pathatlas.ui.bench_crash import WORDS, make_pdf
-from tests.helpers import only_error_line, run_cli
+from pathatlas.ui.bench_crash import WORDS
+from tests.helpers import indexed_book, only_error_line, run_cli
 from tests.test_incremental_cases import ENCODER
 from tests.test_joint import write_shared_layout
 
@@ -38,11 +38,8 @@ def question(n: int, **fields) -> dict:
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory) -> Path:
-    """A three-page book indexed quickly into ``book/idx`` on the home ``book/home``; returns ``book``."""
-    root = tmp_path_factory.mktemp("own-book")
-    pdf = make_pdf(root / "lib" / "book.pdf", 3, "v1")
-    assert run_cli("index", pdf, "--index", root / "idx", home=root / "home").exit_code == 0
-    return root
+    """A three-page book indexed quickly into ``book/idx`` on the home ``book/home`` (``indexed_book``)."""
+    return indexed_book(tmp_path_factory.mktemp("own-book"))
 
 
 def bench(root: Path, *args, **env):

@@ -24,6 +24,17 @@ def image(eid: str, case: str | None, diagnosis: str, rank: int, source: str = "
     return Evidence(eid, "case", text, Citation(source, page=None, case=case), rank, payload=payload)
 
 
+def one_look_alike_case(other: str) -> list[Evidence]:
+    """The four case images found most similar: three of one case (BS18, peliosis) and, third, one of case BS2 with
+    the diagnosis ``other``."""
+    return [
+        image("i1", "BS18", "peliosis", 1),
+        image("i2", "BS18", "peliosis", 2),
+        image("i3", "BS2", other, 3),
+        image("i4", "BS18", "peliosis", 4),
+    ]
+
+
 def answer(question: Question, found: list[Evidence]):
     return OfflineAnswerer(encoder=None).answer(question, found)
 
@@ -31,13 +42,7 @@ def answer(question: Question, found: list[Evidence]):
 def test_images_of_one_look_alike_case_neither_settle_nor_claim_more_than_chance():
     """--exclude-case: atlas-BS1-HE1 (angiosarcoma, its case left out) found three images of one peliosis case among
     the four most similar and came back settled on peliosis at 0.84; 13 of 13 atlas answers so settled were wrong."""
-    found = [
-        image("i1", "BS18", "peliosis", 1),
-        image("i2", "BS18", "peliosis", 2),
-        image("i3", "BS2", "hepatocellular carcinoma", 3),
-        image("i4", "BS18", "peliosis", 4),
-    ]
-    looked = answer(ASKED, found)
+    looked = answer(ASKED, one_look_alike_case("hepatocellular carcinoma"))
     assert looked.letter == "B", "the choice is the similar cases' as before"
     assert not looked.settled and looked.confidence <= 1 / len(OPTIONS)
     assert looked.rationale.startswith("The evidence does not settle this; leaning to B.")
@@ -82,13 +87,7 @@ def test_an_open_image_question_on_one_look_alike_case_is_not_settled():
     """ "What is the diagnosis?" answered by three images of one case was "the diagnosis of 3 of the 4 most similar
     cases", settled."""
     question = Question("What is the diagnosis?", [], image=SLIDE)
-    one_case = [
-        image("i1", "BS18", "peliosis", 1),
-        image("i2", "BS18", "peliosis", 2),
-        image("i3", "BS2", "angiosarcoma", 3),
-        image("i4", "BS18", "peliosis", 4),
-    ]
-    looked = answer(question, one_case)
+    looked = answer(question, one_look_alike_case("angiosarcoma"))
     assert (looked.text, looked.settled, looked.cited) == ("peliosis", False, ["i1"])
     assert looked.rationale == "the diagnosis of 1 of the 2 most similar cases"
     two_cases = [

@@ -10,9 +10,10 @@ import re
 import pytest
 import Stemmer
 
-from pathatlas.retrieval.lexical import EnglishStemmer, LexicalIndex, american, root, tokenize
+from pathatlas.retrieval.lexical import EnglishStemmer, american, root, tokenize
 from pathatlas.retrieval.marks import marked_spans, query_terms
 from tests.conftest import shared_data
+from tests.helpers import ranked
 
 
 @pytest.mark.parametrize(
@@ -54,9 +55,8 @@ def test_a_search_in_the_plural_finds_the_page_in_the_singular():
         "mucus": "Goblet cells secrete mucus onto the surface.",
         "other": "Cells of the cell membrane and the cell surface.",
     }
-    index = LexicalIndex.build((rid, {"source": rid, "text": text}) for rid, text in pages.items())
-    assert index.search(["nuclei of the cell"], 1)[0][0][0] == "nucleus"
-    assert index.search(["mucous cells of the surface"], 1)[0][0][0] == "mucus"
+    assert ranked(pages, "nuclei of the cell")[0] == "nucleus"
+    assert ranked(pages, "mucous cells of the surface")[0] == "mucus"
 
 
 def test_a_snippet_marks_the_singular_of_a_plural_query():

@@ -26,7 +26,7 @@ from pathatlas.retrieval.stores.qdrant_store import CopiedIndexError
 from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.cli import INTERRUPTED
 from tests.helpers import hashing_env, hashing_settings, one_error_line
-from tests.test_admin_fixes import build, qdrant_index, run, sources_found
+from tests.test_admin_fixes import build, moved_together, qdrant_index, run, sources_found
 from tests.test_stores import make_store, unit
 
 # -- 1. copies of an index folder that share a collection -------------------------------------------------------------
@@ -82,10 +82,7 @@ def test_a_new_index_naming_a_collection_another_folder_wrote_is_refused_before_
 
 def test_a_url_index_moved_with_its_collection_and_named_again_goes_on(tmp_path):
     settings, twin = qdrant_index(tmp_path)
-    moved = tmp_path / "moved"
-    moved.mkdir()
-    shutil.move(settings.index_dir, moved / "index")
-    shutil.move(twin, moved / "twin")
+    moved = moved_together(settings, twin, tmp_path)
     beta = book(tmp_path, "beta")
     result = cli(settings, "index", beta, "--index", moved / "index", PATHATLAS_QDRANT_URL=moved / "twin")
     assert result.exit_code == 0, result.output

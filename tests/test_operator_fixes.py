@@ -25,7 +25,7 @@ from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.uploads import safe_name
 from pathatlas.ui.bench_crash import make_pdf
-from tests.helpers import hashing_settings, one_error_line, run_cli
+from tests.helpers import hashing_settings, index_new, one_error_line, run_cli
 from tests.servers import job_ended
 
 
@@ -51,11 +51,8 @@ def case_zip(*folders: str, diagnosis: str) -> bytes:
 def root(tmp_path_factory) -> Path:
     """Two books named ``good.pdf`` in different folders, indexed from the command line (not uploaded)."""
     root = tmp_path_factory.mktemp("operator")
-    settings = hashing_settings(root)
-    index = Index.open(settings.index_dir, settings, create=True)
     books = [make_pdf(root / "lib" / "one" / "good.pdf", 2, "one"), make_pdf(root / "lib" / "two" / "good.pdf", 2, "2")]
-    assert not Indexer(index, show_progress=False).add(books).failed
-    index.close()
+    index_new(hashing_settings(root), *books)
     return root
 
 
@@ -116,10 +113,7 @@ def test_reuploading_a_zip_of_several_case_folders_replaces_each_once(client):
 # -- 3. commits by another process -------------------------------------------------------------------
 def test_the_service_follows_commits_another_process_makes(tmp_path):
     settings = hashing_settings(tmp_path)
-    index = Index.open(settings.index_dir, settings, create=True)
-    books = [make_pdf(tmp_path / "keep.pdf", 2, "keep"), make_pdf(tmp_path / "gone.pdf", 2, "gone")]
-    assert not Indexer(index, show_progress=False).add(books).failed
-    index.close()
+    index_new(settings, make_pdf(tmp_path / "keep.pdf", 2, "keep"), make_pdf(tmp_path / "gone.pdf", 2, "gone"))
     with TestClient(create_app(settings)) as client:
         assert {s["source"] for s in client.get("/sources").json()} == {"keep.pdf", "gone.pdf"}
         other = Index.open(settings.index_dir, settings)  # what `pathatlas remove gone.pdf` does

@@ -13,15 +13,9 @@ from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.schemas import K_MAX
 from pathatlas.ui.langchain import PathAtlasRetriever
 from pathatlas.ui.library import Atlas
-from tests.helpers import demo_atlas, quick
+from tests.helpers import quick
 
 SECRETS = {"api_token": "s3cret-token", "llm_api_key": "s3cret-llm-key", "qdrant_api_key": "s3cret-qdrant-key"}
-
-
-@pytest.fixture(scope="module")
-def indexed(tmp_path_factory, demo_corpus):
-    """The demo primer and cases indexed with the hashing encoder (FAISS); tests must not modify it."""
-    return demo_atlas(tmp_path_factory.mktemp("misuse"), demo_corpus)
 
 
 @pytest.mark.parametrize("store", ["faiss", "qdrant"])
@@ -41,8 +35,10 @@ def test_a_closed_atlas_opens_its_index_again_at_its_next_use(store, tmp_path, d
         assert atlas.ask(*question) == answer
 
 
-def test_a_retriever_with_a_filter_value_the_index_lacks_is_refused_when_made_as_rest_refuses_it(indexed, monkeypatch):
-    settings = Settings(**quick(indexed), index=indexed / "index")
+def test_a_retriever_with_a_filter_value_the_index_lacks_is_refused_when_made_as_rest_refuses_it(
+    quick_demo, monkeypatch
+):
+    settings = Settings(**quick(quick_demo), index=quick_demo / "index")
     with TestClient(create_app(settings)) as client:
         rest = client.post("/search", json={"text": "adenocarcinoma", "filters": {"organ": "lungg"}})
     assert rest.status_code == 404
@@ -59,8 +55,8 @@ def test_a_retriever_with_a_filter_value_the_index_lacks_is_refused_when_made_as
     assert docs and {d.metadata["kind"] for d in docs} == {"case"}
 
 
-def test_atlas_refuses_a_k_over_rests_limit(indexed):
-    atlas = Atlas(indexed / "index", **quick(indexed))
+def test_atlas_refuses_a_k_over_rests_limit(quick_demo):
+    atlas = Atlas(quick_demo / "index", **quick(quick_demo))
     assert len(atlas.search("carcinoma", k=K_MAX)) <= K_MAX
     for call in (atlas.search, atlas.hits):
         with pytest.raises(BadInputError, match=rf"^k must be between 1 and {K_MAX}, not 1000$"):

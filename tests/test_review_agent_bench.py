@@ -44,6 +44,15 @@ def write_rows(path: Path, rows: list[dict]) -> Path:
 HALO = {"question": "Which cells have a perinuclear halo?", "options": ["Langhans cells", "Koilocytes"], "answer": "B"}
 
 
+def halo_items(folder: Path, count: int) -> list:
+    """``count`` copies of the halo question with four options (B, Koilocytes, the answer), all in chapter "c", as
+    ``load_items`` reads them from a file written in ``folder``."""
+    four = ["Langhans cells", "Koilocytes", "Goblet cells", "Plasma cells"]
+    rows = [HALO | {"id": f"q{n}", "chapter": "c", "options": four} for n in range(count)]
+    items, _ = load_items(write_rows(folder / "q.jsonl", rows), 1)
+    return items
+
+
 class Counting(Answerer):
     """An answerer with no offline knobs (as an LLM): picks the option named ``pick``, else the first, and counts
     the questions it was asked."""
@@ -110,12 +119,7 @@ def test_shuffled_options_keep_their_gold_and_all_of_the_above_its_place(tmp_pat
 
 
 def test_a_shuffled_run_records_the_files_letters_and_compare_counts_changed_answers(quick_index, tmp_path):
-    rows = [
-        {"id": f"q{n}", "question": "Which cells have a perinuclear halo?", "chapter": "c"}
-        | {"options": ["Langhans cells", "Koilocytes", "Goblet cells", "Plasma cells"], "answer": "B"}
-        for n in range(6)
-    ]
-    items, _ = load_items(write_rows(tmp_path / "q.jsonl", rows), 1)
+    items = halo_items(tmp_path, 6)
     moved = [shuffle_options(item, 3) for item in items]
     assert any(m.question.options != i.question.options for m, i in zip(moved, items, strict=True))
 
@@ -159,12 +163,7 @@ class Recording(Searcher):
 def test_the_query_of_a_question_with_options_does_not_follow_their_order(quick_index, tmp_path):
     """The dense query vector follows word order: with the options joined as listed, 6 of 347 dev answers changed
     when the options were shuffled."""
-    rows = [
-        {"id": f"q{n}", "question": "Which cells have a perinuclear halo?", "chapter": "c"}
-        | {"options": ["Langhans cells", "Koilocytes", "Goblet cells", "Plasma cells"], "answer": "B"}
-        for n in range(4)
-    ]
-    items, _ = load_items(write_rows(tmp_path / "q.jsonl", rows), 1)
+    items = halo_items(tmp_path, 4)
     moved = [shuffle_options(item, 5) for item in items]
     assert len({tuple(m.question.options) for m in moved}) > 1
     assert len({plan(m.question)[0].text for m in moved + items}) == 1, "the agent's first search"

@@ -11,17 +11,14 @@ import pytest
 from matplotlib.figure import Figure
 
 from pathatlas.agent.bench import paired, plot_qa
-from pathatlas.ui.bench_crash import WORDS, make_pdf
-from tests.helpers import run_cli
+from pathatlas.ui.bench_crash import WORDS
+from tests.helpers import indexed_book, run_cli
 
 
 @pytest.fixture(scope="module")
 def book(tmp_path_factory) -> Path:
-    """A three-page book indexed quickly into ``book/idx`` on the home ``book/home``; returns ``book``."""
-    root = tmp_path_factory.mktemp("s30-book")
-    pdf = make_pdf(root / "lib" / "book.pdf", 3, "v1")
-    assert run_cli("index", pdf, "--index", root / "idx", home=root / "home").exit_code == 0
-    return root
+    """A three-page book indexed quickly into ``book/idx`` on the home ``book/home`` (``indexed_book``)."""
+    return indexed_book(tmp_path_factory.mktemp("s30-book"))
 
 
 def question(n: int, options: int, chapter: int) -> dict:

@@ -13,7 +13,7 @@ from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
 from tests.helpers import hashing_settings
-from tests.test_ui_tester_fixes import run_app, unescaped
+from tests.test_ui_tester_fixes import run_app, searched, unescaped
 
 
 def case_folder(folder: Path, images: int, organ: str = "lung") -> Path:
@@ -59,15 +59,14 @@ def test_pages_count_one_by_one_before_their_batch_is_encoded(tmp_path, monkeypa
     assert events[-1] == 5
 
 
-CASE_CARD = """
-app = AppTest.from_file(sys.argv[1], default_timeout=180)
-app.run()
-app.text_input[0].input("granuloma")
-app.button[0].click().run()  # the search form's button
+CASE_CARD = (
+    searched("granuloma")
+    + """
 captions = [c.value for c in app.caption]
 next(b for b in app.button if b.label.startswith("Open case ")).click().run()
 said({"captions": captions, "viewer": [m.value for m in app.markdown], "exceptions": [e.value for e in app.exception]})
 """
+)
 
 
 def test_a_case_card_shortens_a_long_organ_and_its_viewer_shows_it_whole(tmp_path, monkeypatch):

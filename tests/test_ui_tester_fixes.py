@@ -45,6 +45,16 @@ def run_app(script: str, index: Path, home: Path) -> dict:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
+def searched(query: str) -> str:
+    """The start of a ``run_app`` script: the app drawn, then ``query`` searched with the search form's button."""
+    return f"""
+app = AppTest.from_file(sys.argv[1], default_timeout=180)
+app.run()
+app.text_input[0].input({query!r})
+app.button[0].click().run()  # the search form's button
+"""
+
+
 def unescaped(markdown: str) -> str:
     """Text the app wrote as Markdown with its special characters escaped (``present.plain``), as read."""
     return re.sub(r"\\(.)", r"\1", markdown)
@@ -137,16 +147,15 @@ def test_the_app_script_holds_no_bare_string_for_streamlit_to_draw():
     assert drawn == [], f"bare strings at lines {drawn}"
 
 
-CASES = """
-app = AppTest.from_file(sys.argv[1], default_timeout=180)
-app.run()
-app.text_input[0].input("granuloma giant cells")
-app.button[0].click().run()  # the search form's button
+CASES = (
+    searched("granuloma giant cells")
+    + """
 cards = [h.value for h in app.header]
 opener = next(b for b in app.button if b.label.startswith("Open case "))
 opener.click().run()
 said({"cards": cards, "opened": opener.label, "headings": [h.value for h in app.header]})
 """
+)
 FILE_NAME = re.compile(r"/|\.(png|jpe?g|tiff?)\b", re.IGNORECASE)
 
 

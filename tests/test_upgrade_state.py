@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.sources import base
@@ -18,15 +17,7 @@ from pathatlas.indexer.sources.base import on_disk
 from pathatlas.retrieval.index import Index
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.routes import media
-from tests.helpers import hashing_settings, run_cli
-
-
-def case_folder(folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    for n, colour in enumerate(("red", "blue")):
-        Image.new("RGB", (48, 48), colour).save(folder / f"c{n}.png")
-    (folder / "labels.csv").write_text("image,case,diagnosis\nc0.png,C-1,granuloma\nc1.png,C-2,fibrosis\n")
-    return folder
+from tests.helpers import hashing_settings, run_cli, two_cases
 
 
 def saved(path: Path, text: bytes) -> None:
@@ -41,7 +32,7 @@ def upgraded(tmp_path, monkeypatch):
     """A case folder indexed, then a PathAtlas whose reader is one version on."""
     monkeypatch.setattr(media, "SOURCE_CHECK_SECONDS", 0.0)  # each request looks at the disk again
     settings = hashing_settings(tmp_path)
-    folder = case_folder(tmp_path / "cases")
+    folder = two_cases(tmp_path / "cases")
     with Index.open(settings.index_dir, settings, create=True) as index:
         (report,) = Indexer(index, show_progress=False).add(folder).sources
         assert report.status == "indexed", report
