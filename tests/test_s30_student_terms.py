@@ -6,14 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from pathatlas.retrieval.lexical import LexicalIndex, analysed, has_words, lookup_terms
-
-
-def ranked(pages: dict[str, str], query: str) -> list[str]:
-    """The ids of the pages BM25 finds for ``query``, best first."""
-    index = LexicalIndex.build((rid, {"source": rid, "text": text}) for rid, text in pages.items())
-    (hits,) = index.search([query], len(pages))
-    return [rid for rid, _ in hits]
+from pathatlas.retrieval.lexical import analysed, has_words, lookup_terms
+from tests.helpers import ranked
 
 
 def test_conception_finds_the_pages_on_conceiving_not_those_on_concepts():
