@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from pathatlas.agent.plan import (
@@ -26,7 +26,7 @@ from pathatlas.agent.plan import (
     verdict_options,
 )
 from pathatlas.agent.questions import Evidence, Question, Quote
-from pathatlas.retrieval.lexical import lettered_spans, tokenize
+from pathatlas.retrieval.lexical import FUNCTION_WORDS, lettered_spans, tokenize
 from pathatlas.retrieval.lexical import terms as lexical_terms  # "terms" names option terms here
 from pathatlas.retrieval.records import BBox, Payload
 from pathatlas.retrieval.text import normalise as unicode_normalised
@@ -52,6 +52,13 @@ CLAUSE_BREAK = re.compile(r";\s+|:\s+|,\s+(?=(?:whereas|while|but)\b)", re.IGNOR
 granulomas suggest sarcoidosis" says "tuberculosis" of the first, though it stands nearer the second."""
 CLAUSE = "|"
 """The token between two clauses' words (no stem is one)."""
+BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|,\s+(?:not(?! only)|unlike|rather than|instead of)\b[^,;:()\[\]]*,")
+"""A bracketed clause, or one set off by commas that opens with a negation: it speaks for the name just before it,
+not for the sentence around it ("the secretion of insulin (produced by beta cells) and glucagon (produced by alpha
+cells)": beta cells produce insulin, not glucagon; "Osteoclasts, not osteoblasts, resorb bone": osteoclasts do)."""
+ASIDE = "("
+"""The token between the pieces of a clause that holds a bracketed clause (``asides``; no stem is one)."""
+NAME_WORD = re.compile(r"[\w-]+")
 CLAUSE_GAP = 1_000
 """Words apart that a clause break counts for: a question word goes to an option in its own clause first."""
 PRIVATIVE_PREFIX = re.compile(r"\b(non)-(?=\w)", re.IGNORECASE)
@@ -141,7 +148,7 @@ def evidence_sentences(evidence: Sequence[Evidence], top: int = 8) -> list[Sente
         return []
     sequences = [with_phrasal_verbs(words) for words in words_in_order(texts)]
     return [
-        Sentence(s, e, frozenset(sequence) - {CLAUSE}, tuple(sequence))
+        Sentence(s, e, frozenset(sequence) - {CLAUSE, ASIDE}, tuple(sequence))
         for (s, e), sequence in zip(chosen, sequences, strict=True)
     ]
 
@@ -152,7 +159,7 @@ def phrasal_verbs(words: Sequence[str]) -> list[tuple[int, str]]:
     return [
         (k, word + particle)
         for k, (word, particle) in enumerate(zip(words, words[1:], strict=False))
-        if particle in PARTICLES and word not in PARTICLES and word != CLAUSE
+        if particle in PARTICLES and word not in PARTICLES and word not in (CLAUSE, ASIDE)
     ]
 
 
@@ -167,15 +174,54 @@ def with_phrasal_verbs(words: list[str]) -> list[str]:
 
 def words_in_order(texts: list[str]) -> list[list[str]]:
     """Each text's stems with its lettered words where they stand ("b cells ... t cells ... thymus": "thymus" is
-    nearest "t cell"), its clauses apart (``CLAUSE`` between them), for which option a question word is said of."""
-    clauses = [CLAUSE_BREAK.split(closed_privatives(text)) for text in texts]
-    ordered = iter(clause_words([clause for parts in clauses for clause in parts]))
+    nearest "t cell"), its clauses apart (``CLAUSE`` between them) and each clause's pieces apart (``asides``,
+    ``ASIDE`` between them), for which option a question word is said of."""
+    clauses = [[asides(clause) for clause in CLAUSE_BREAK.split(closed_privatives(text))] for text in texts]
+    ordered = iter(clause_words([piece for parts in clauses for pieces in parts for piece in pieces]))
     out = []
     for parts in clauses:
-        words = next(ordered)
-        for _ in parts[1:]:
-            words = [*words, CLAUSE, *next(ordered)]
+        words: list[str] = []
+        for c, pieces in enumerate(parts):
+            words += [CLAUSE] if c else []
+            for p, _ in enumerate(pieces):
+                words += [ASIDE, *next(ordered)] if p else next(ordered)
         out.append(words)
+    return out
+
+
+def asides(clause: str) -> list[str]:
+    """A clause cut into pieces in threes: the words outside, the name just before a bracketed clause (its words back
+    to punctuation or a function word: "the secretion of insulin (": insulin; "Beta cells (": Beta cells), the
+    bracketed clause; and so on, the words after the last one closing it (pieces may be empty)."""
+    pieces, outside = [], 0
+    for bracket in BRACKETED.finditer(clause):
+        name = max(name_start(clause, bracket.start()), outside)
+        pieces += [clause[outside:name], clause[name : bracket.start()], clause[bracket.start() : bracket.end()]]
+        outside = bracket.end()
+    return [*pieces, clause[outside:]]
+
+
+def name_start(text: str, at: int) -> int:
+    """Where the name ending just before ``at`` starts: the run of words before it that are not function words
+    (``lexical.FUNCTION_WORDS``), with nothing but spaces between them."""
+    start = at
+    for word in reversed(list(NAME_WORD.finditer(text, 0, at))):
+        if text[word.end() : start].strip() or word.group().lower() in FUNCTION_WORDS:
+            break
+        start = word.start()
+    return start
+
+
+def reaches(tokens: Sequence[str]) -> list[frozenset]:
+    """Per token, the parts of its clause it speaks in (``asides``): words outside brackets speak in the clause
+    (None), a bracketed clause's words in that bracket only, and the name before a bracket in both, so a question word
+    in "insulin (produced by beta cells)" goes to beta cells, and one outside goes to an option outside first."""
+    clause, piece, out = 0, 0, []
+    for token in tokens:
+        clause += token == CLAUSE
+        piece = 0 if token == CLAUSE else piece + (token == ASIDE)
+        bracket = (clause, piece // 3)
+        out.append([frozenset({None}), frozenset({None, bracket}), frozenset({bracket})][piece % 3])
     return out
 
 
@@ -304,25 +350,36 @@ def asked_text(focus: str) -> str:
 
 def nearest_option_words(tokens: Sequence[str], asked: set[str], own: Sequence[set[str]]) -> list[set[str] | None]:
     """Per option, the question's words this sentence says of it: in a sentence naming several options, each
-    question word goes to the option named nearest to it (ties to each), so "osteoclasts resorb the dead bone;
-    ... differentiate into osteoblasts" says "resorb" of osteoclasts, not of osteoblasts. None where the sentence
-    names at most one option (every word it holds is said of that one)."""
+    question word goes to the option named nearest to it (``word_distance``; ties to each), so "osteoclasts resorb the
+    dead bone; ... differentiate into osteoblasts" says "resorb" of osteoclasts, not of osteoblasts, and "insulin
+    (produced by beta cells) and glucagon (produced by alpha cells)" says "glucagon" of alpha cells only. None where
+    the sentence names at most one option (every word it holds is said of that one)."""
     at = [[k for k, token in enumerate(tokens) if token in terms] for terms in own]  # exact: osteo-clast/-blast
     if sum(bool(positions) for positions in at) < 2:
         return [None] * len(own)
     said: list[set[str]] = [set() for _ in own]
-    clause, place = 0, []
-    for k, token in enumerate(tokens):
-        clause += token == CLAUSE
-        place.append(k + CLAUSE_GAP * clause)
+    apart = word_distance(tokens)
     for k, token in enumerate(tokens):
         if token not in asked:
             continue
-        distance = [min((abs(place[k] - place[p]) for p in positions), default=math.inf) for positions in at]
+        distance = [min((apart(k, p) for p in positions), default=math.inf) for positions in at]
         for j, d in enumerate(distance):
             if d == min(distance):
                 said[j].add(token)
     return said
+
+
+def word_distance(tokens: Sequence[str]) -> Callable[[int, int], float]:
+    """How far apart two of a sentence's words stand (by their places in ``tokens``): the words between them,
+    ``CLAUSE_GAP`` per clause break, and ``CLAUSE_GAP`` more where one stands in a bracketed clause the other does not
+    speak in (``reaches``); a bracket's edges (``ASIDE``) are no words."""
+    clause, marks, place = 0, 0, []
+    for k, token in enumerate(tokens):
+        clause += token == CLAUSE
+        marks += token == ASIDE
+        place.append(k - marks + CLAUSE_GAP * clause)
+    reach = reaches(tokens)
+    return lambda k, p: abs(place[k] - place[p]) + CLAUSE_GAP * (not reach[k] & reach[p])
 
 
 def names(terms: set[str] | list[str], option_terms: set[str] | list[str]) -> bool:
