@@ -12,7 +12,9 @@ but never cached (they are a user's upload), a slide viewer's own words are drop
 
 A scanned page (a PDF page without a text layer) is read the same way but as a page (``TesseractReader.read_pages``):
 tesseract finds its columns and paragraphs itself, and each paragraph comes back whole, with its box, to become the
-page's text and passages.
+page's text and passages. A page fed upside down or sideways reads as garbage ("mous pue pel & JO") with little
+confidence: such a page alone has its orientation detected (tesseract's OSD) and is read again turned upright, its
+boxes turned back into the page's pixels (``TesseractReader.read_pages``).
 """
 
 from __future__ import annotations
@@ -63,9 +65,26 @@ READING = (*TESSERACT_ARGS, f"conf>={MIN_CONFIDENCE}", f"short<={SHORT_WORD_LETT
 AUTOMATIC = 3
 """Page segmentation mode of a scanned page: columns and paragraphs found by tesseract, read in order."""
 PAGE_ARGS = ("--psm", str(AUTOMATIC), "-l", LANGUAGE, "-c", "=".join(NO_INVERT))
-PAGE_READING = (*PAGE_ARGS, "tsv", f"conf>={MIN_CONFIDENCE}")
+UPRIGHT_CONFIDENCE = 60.0
+"""A page whose words tesseract reads with less confidence on average (0-100) may be upside down or sideways, and has
+its orientation detected: 10 book pages at 300 dpi read upright at 90-96 (70-96 blurred at half the resolution), upside
+down or turned 90 degrees at 34-47. Upright pages above it (nearly every scan) cost nothing more."""
+ORIENTATION_LANGUAGE = "osd"
+"""Tesseract's data for orientation and script detection (``osd.traineddata``, beside English in its packages)."""
+ORIENTATION_ONLY = 0
+"""Page segmentation mode that only detects orientation and script."""
+ORIENTATION_ARGS = ("--psm", str(ORIENTATION_ONLY), "-l", ORIENTATION_LANGUAGE)
+MIN_ORIENTATION_CONFIDENCE = 2.0
+"""How much more surely (tesseract's margin over the next orientation) a doubtful page must be found turned to be read
+turned: two printed lines turned any way gave 2.9-4.0, book pages 18-34, atlas screenshots of slides (no words) none or
+0-0.3."""
+PAGE_READING = (*PAGE_ARGS, "tsv", f"conf>={MIN_CONFIDENCE}", f"upright<{UPRIGHT_CONFIDENCE}")
 """What decides the cached reading of a page besides its pixels and resolution: the raw TSV is cached (its boxes
-are needed), and prose keeps every word read with ``MIN_CONFIDENCE`` (short words included: "of", "is")."""
+are needed), prose keeps every word read with ``MIN_CONFIDENCE`` (short words included: "of", "is"), and a page read
+with less than ``UPRIGHT_CONFIDENCE`` is read again turned upright where tesseract finds it turned."""
+Turn = tuple[int, float]
+"""A page's orientation as tesseract detects it: the degrees to turn it anticlockwise to stand upright (0, 90, 180,
+270), and the confidence of it (``MIN_ORIENTATION_CONFIDENCE``)."""
 TSV_COLUMNS = 12
 """level, page_num, block_num, par_num, line_num, word_num, left, top, width, height, conf, text."""
 TSV_HEADER = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
@@ -101,8 +120,9 @@ class WordReader(Protocol):
 
 
 class TesseractEngine(Protocol):
-    """Runs tesseract: one raw text per image (``texts_by_page``), None for an image it could not read; and one TSV
-    per scanned page, read as a page at ``dpi`` (``page_tsvs``)."""
+    """Runs tesseract: one raw text per image (``texts_by_page``), None for an image it could not read; one TSV
+    per scanned page, read as a page at ``dpi`` (``page_tsvs``); and a page's orientation (``orientation``), None
+    where it cannot be told (too few letters, no ``osd.traineddata``)."""
 
     name: str
     """What runs, for reports; besides the pixels and ``READING`` it decides the texts (part of the cache key)."""
@@ -110,6 +130,8 @@ class TesseractEngine(Protocol):
     def texts(self, images: Sequence[Image.Image]) -> list[str | None]: ...
 
     def page_tsvs(self, images: Sequence[Image.Image], dpi: int) -> list[str | None]: ...
+
+    def orientation(self, image: Image.Image, dpi: int) -> Turn | None: ...
 
 
 Paragraph = tuple[tuple[float, float, float, float], str]
@@ -183,6 +205,31 @@ def paragraphs(tsv: str) -> list[Paragraph]:
     ]
 
 
+def mean_confidence(tsv: str) -> float:
+    """The average confidence (0-100) of the words of one page's TSV; 0 without any."""
+    confidences = [float(fields[10]) for fields in tsv_rows(tsv) if fields[0] == "5" and fields[-1].strip()]
+    return sum(confidences) / len(confidences) if confidences else 0.0
+
+
+def turned_back(tsv: str, degrees: int, size: tuple[int, int]) -> str:
+    """The TSV read on a page image turned ``degrees`` anticlockwise (``Image.rotate`` with ``expand``), its boxes
+    in the pixels of the page as given, of ``size``: the page's passages are boxed where its PDF shows them."""
+    width, height = size
+    back = {
+        90: lambda x, y: (width - y, x),
+        180: lambda x, y: (width - x, height - y),
+        270: lambda x, y: (y, height - x),
+    }[degrees]
+    rows = []
+    for fields in tsv_rows(tsv):
+        left, top, box_width, box_height = (int(v) for v in fields[6:10])
+        corners = [back(left, top), back(left + box_width, top + box_height)]
+        xs, ys = sorted(x for x, _ in corners), sorted(y for _, y in corners)
+        fields[6:10] = (str(xs[0]), str(ys[0]), str(xs[1] - xs[0]), str(ys[1] - ys[0]))
+        rows.append("\t".join(fields) + "\n")
+    return TSV_HEADER + "".join(rows)
+
+
 def confident(word: str, confidence: float) -> bool:
     """Whether tesseract read ``word`` surely enough to keep it (short words need more)."""
     short = sum(c.isalpha() for c in word) <= SHORT_WORD_LETTERS
@@ -247,10 +294,31 @@ class TesseractReader:
         return [clean_words(raw[k] or "") for k in keys]
 
     def read_pages(self, images: Sequence[Image.Image], dpi: int) -> list[list[Paragraph]]:
-        """Each scanned page's paragraphs (boxes in the image's pixels); ``dpi`` is what the page was rendered at."""
+        """Each scanned page's paragraphs (boxes in the image's pixels), read upright (``_upright_tsv``); ``dpi`` is
+        what the page was rendered at."""
         keys = [image_key(i, self.engine.name, (*PAGE_READING, f"{dpi} dpi")) for i in images]
-        raw = self._raw(keys, images, lambda group: self.engine.page_tsvs(group, dpi))
+        raw = self._raw(keys, images, lambda group: self._upright_tsvs(group, dpi))
         return [paragraphs(raw[k] or "") for k in keys]
+
+    def _upright_tsvs(self, images: list[Image.Image], dpi: int) -> list[str | None]:
+        """The pages' TSVs, each read as given, and again turned where that reading is doubtful (``_upright_tsv``)."""
+        tsvs = self.engine.page_tsvs(images, dpi)
+        return [None if t is None else self._upright_tsv(image, t, dpi) for image, t in zip(images, tsvs, strict=True)]
+
+    def _upright_tsv(self, image: Image.Image, tsv: str, dpi: int) -> str:
+        """``tsv``, read on the page as given; where its words are read with less than ``UPRIGHT_CONFIDENCE`` (a page
+        fed upside down or sideways reads as garbage) and tesseract finds the page turned surely enough, the page's
+        reading turned upright instead, boxed in the given page's pixels, if its words read with more confidence.
+        Where the orientation cannot be told (few letters) the page is read as given."""
+        if mean_confidence(tsv) >= UPRIGHT_CONFIDENCE:
+            return tsv
+        turn = self.engine.orientation(image, dpi)
+        if turn is None or turn[0] == 0 or turn[1] < MIN_ORIENTATION_CONFIDENCE:
+            return tsv
+        turned = self.engine.page_tsvs([image.rotate(turn[0], expand=True)], dpi)[0]
+        if turned is None or mean_confidence(turned) <= mean_confidence(tsv):
+            return tsv
+        return turned_back(turned, turn[0], image.size)
 
     def _raw(
         self, keys: list[str], images: Sequence[Image.Image], run: Callable[[list[Image.Image]], list[str | None]]
@@ -325,6 +393,12 @@ class TesseractProgram:
 
         return self._each(list(images), run)
 
+    def orientation(self, image: Image.Image, dpi: int) -> Turn | None:
+        output = self._run([image], (*ORIENTATION_ARGS, "--dpi", str(dpi)), "L")
+        degrees = re.search(r"^Orientation in degrees: (\d+)$", output or "", re.MULTILINE)
+        confidence = re.search(r"^Orientation confidence: ([\d.]+)$", output or "", re.MULTILINE)
+        return (int(degrees[1]), float(confidence[1])) if degrees and confidence else None
+
     @staticmethod
     def _each(images: list[Image.Image], run: Callable[[list[Image.Image]], list[str] | None]) -> list[str | None]:
         """``run`` over the group; when it fails, over each image alone (None for one that fails alone)."""
@@ -337,8 +411,8 @@ class TesseractProgram:
         return texts if len(texts) == count else None
 
     def _run(self, images: list[Image.Image], args: Sequence[str], mode: str = "RGB") -> str | None:
-        """The TSV of one run over the images (saved in ``mode``: a page's grey is a third of its colour), or None
-        when the run fails."""
+        """The output of one run over the images (saved in ``mode``: a page's grey is a third of its colour), or None
+        when the run fails: a TSV, or with ``ORIENTATION_ONLY`` the orientation's lines."""
         with tempfile.TemporaryDirectory(prefix="pathatlas-ocr-") as folder:
             paths = []
             for n, image in enumerate(images):
@@ -372,7 +446,7 @@ class TesseractLibrary:
         self.tesserocr = tesserocr
         self.tessdata = tessdata
         self.name = f"tesserocr {tesserocr.__version__} tesseract {tesserocr.PyTessBaseAPI.Version()} {UNKNOWN_DPI} dpi"
-        self.idle: queue.SimpleQueue = queue.SimpleQueue()
+        self.idle: dict[str, queue.SimpleQueue] = {n: queue.SimpleQueue() for n in (LANGUAGE, ORIENTATION_LANGUAGE)}
         self.slots = threading.BoundedSemaphore(max(1, readers or os.cpu_count() or 1))
         quiet_leptonica(Path(tesserocr.__file__).parent.parent / "tesserocr.libs")
 
@@ -388,27 +462,52 @@ class TesseractLibrary:
             finally:
                 api.SetPageSegMode(SPARSE_TEXT)
 
+    def orientation(self, image: Image.Image, dpi: int) -> Turn | None:
+        """Detected by a reader of ``osd.traineddata`` (``_load_orientation``); None without it."""
+        if not (Path(self.tessdata) / f"{ORIENTATION_LANGUAGE}.traineddata").is_file():
+            return None
+        try:
+            with self._api(ORIENTATION_LANGUAGE) as api:
+                try:
+                    api.SetImage(image.convert("L"))
+                    api.SetSourceResolution(dpi)
+                    found = api.DetectOrientationScript()  # None with too few letters
+                finally:
+                    api.Clear()
+        except (RuntimeError, MissingProgramError):  # a damaged osd.traineddata: read as given
+            return None
+        return (found["orient_deg"], found["orient_conf"]) if found else None
+
     @contextlib.contextmanager
-    def _api(self) -> Iterator:
-        """A loaded reader for this thread, given back for the next call when done."""
+    def _api(self, language: str = LANGUAGE) -> Iterator:
+        """A loaded reader of ``language`` for this thread, given back for the next call when done."""
         with self.slots:
             try:
-                api = self.idle.get_nowait()
+                api = self.idle[language].get_nowait()
             except queue.Empty:
-                api = self._load()
+                api = self._load() if language == LANGUAGE else self._load_orientation()
             try:
                 yield api
             finally:
-                self.idle.put(api)
+                self.idle[language].put(api)
 
     def _load(self):
-        try:
-            api = self.tesserocr.PyTessBaseAPI(path=self.tessdata, lang=LANGUAGE, psm=SPARSE_TEXT)
-        except RuntimeError as exc:  # a damaged or foreign eng.traineddata
-            message = f"tesseract could not load the English data in {self.tessdata} ({tesseract.INSTALL_HINT})"
-            raise MissingProgramError(message) from exc
+        """A reader of English, reading ``SPARSE_TEXT`` (a page: ``page_tsvs`` sets its mode)."""
+        api = self._loaded(LANGUAGE, SPARSE_TEXT, "English")
         api.SetVariable(*NO_INVERT)
         return api
+
+    def _load_orientation(self):
+        """A reader of ``osd.traineddata``, which only detects orientation: English's cannot (detecting with it
+        aborted the process)."""
+        return self._loaded(ORIENTATION_LANGUAGE, ORIENTATION_ONLY, "orientation")
+
+    def _loaded(self, language: str, mode: int, named: str):
+        try:
+            return self.tesserocr.PyTessBaseAPI(path=self.tessdata, lang=language, psm=mode)
+        except RuntimeError as exc:  # a damaged or foreign traineddata
+            message = f"tesseract could not load the {named} data in {self.tessdata} ({tesseract.INSTALL_HINT})"
+            raise MissingProgramError(message) from exc
 
     @classmethod
     def _text(cls, api, image: Image.Image) -> str | None:

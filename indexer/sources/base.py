@@ -35,8 +35,8 @@ repeated as a label, an image under 32 pixels a side is not indexed; 12: a PDF w
 of pages is read page by page as the tree holds them, and a scan stored as strips is its page's own image, no
 figures; a figure carries its page's section, so chapter and section filters find it; 13: a page label's word for
 page left out, "p. 1" cited as p. 1, a word split by U+2010 or "- " at a line break joined, a page over 20 inches
-tall keeps its headings, its margins at most 1.5 inches, and a case image over 2:1 is indexed at the scale a query
-reads it)."""
+tall keeps its headings, its margins at most 1.5 inches, a scanned page fed upside down or sideways is read upright,
+and a case image over 2:1 is indexed at the scale a query reads it)."""
 
 
 def older_reader(entry: dict) -> bool:
