@@ -717,7 +717,9 @@ class QABench:
         if mode == "rag":
             q = item.question
             text = with_options(q) or None
-            query = Query(text=text, image=q.image, k=self.k + len(exclude), pages_per_section=0)  # as the agent
+            query = Query(  # as the agent; its words list the options, which the image must choose among
+                text=text, image=q.image, k=self.k + len(exclude), pages_per_section=0, words_weight=1.0
+            )
             hits = self.searcher.search(query)
             found: dict[str, Evidence] = {}
             evidence_from_hits(found, [h for h in hits if h.id not in exclude][: self.k], "rag")

@@ -483,6 +483,10 @@ class Query:
     pages_per_section: int | None = None
     """None: the settings' ``pages_per_section``. The agent asks 0: its evidence answers more questions with the
     best section's next pages than with other sections' (BENCHMARKS.md)."""
+    words_weight: float | None = None
+    """How much an image query's words weigh beside the image, times their text-search weights; None: the settings'
+    ``weight_words_image``. A question searched with all its options asks 1: its words list the alternatives the
+    image must choose among, not what is sought (at 4 the one search of the image MCQ lost 7 of 128 answers)."""
 
     def validate(self) -> None:
         """Refuse in one line what could not be searched, or could only find nothing; the filters are checked here
@@ -495,6 +499,10 @@ class Query:
         self.k = whole_number(self.k, "k", 1)
         if self.pages_per_section is not None:
             self.pages_per_section = whole_number(self.pages_per_section, "pages_per_section", 0)
+        if self.words_weight is not None and not (
+            isinstance(self.words_weight, numbers.Real) and 0 <= self.words_weight < float("inf")
+        ):
+            raise BadInputError(f"words_weight takes a number from 0 up, not {self.words_weight!r}")
         if not isinstance(self.use, tuple | list) or not self.use or any(r not in RANKERS for r in self.use):
             raise BadInputError(f"use takes a tuple of one or more of {', '.join(RANKERS)}, not {self.use!r}")
         if self.image is not None:
@@ -569,6 +577,18 @@ def ranker_weight(ranker: str, weights: dict[str, float]) -> float:
     """Rankers are named ``bm25`` or ``<space>`` / ``<space>:image``; the weight is the ranker's own, else its
     space's."""
     return weights.get(ranker, weights.get(ranker.split(":")[0], 1.0))
+
+
+def with_words_beside_image(
+    weights: dict[str, float], rankings: Mapping[str, ScoredIds], factor: float
+) -> dict[str, float]:
+    """``weights`` with the words' rankers (those named without ``:image``: BM25 and the text query's spaces) times
+    ``factor`` where the rankings are an image query's with words: beside the image's five, a weight of 2 let the
+    image decide alone what words asked for ("like this, but squamous" found adenocarcinomas)."""
+    if not any(r.endswith(":image") for r in rankings):
+        return weights
+    words = [r for r in rankings if ":" not in r and r != SPECIMEN]
+    return {**weights, **{r: ranker_weight(r, weights) * factor for r in words}}
 
 
 def with_relative(hits: list[Hit], pool: Sequence[float]) -> list[Hit]:
@@ -770,7 +790,8 @@ class Searcher:
         """A text query's page hits (``_page_hits``), else the fused hits (``_hits``) of its rankers' candidates."""
         if query.image is None and query.collapse_pages:
             return self._page_hits(query, ranked, pool)
-        return self._hits(query, self.fuse(ranked, specimen_of), query.text or words)
+        words_weight = self.settings.weight_words_image if query.words_weight is None else query.words_weight
+        return self._hits(query, self.fuse(ranked, specimen_of, words_weight), query.text or words)
 
     def _words_beside_search(self, queries: list[Query]) -> Future | None:
         """Image queries' printed words ({position: words}), read on a thread while the vector search runs
@@ -793,15 +814,20 @@ class Searcher:
         return dict(zip(imaged, beside("pathatlas-keypoints", *work), strict=True))
 
     def fuse(
-        self, rankings: dict[str, ScoredIds], query_keypoints: Callable[[], Keypoints | None] | None = None
+        self,
+        rankings: dict[str, ScoredIds],
+        query_keypoints: Callable[[], Keypoints | None] | None = None,
+        words_weight: float = 1.0,
     ) -> list[Fused]:
         """Weighted RRF. With ``query_keypoints`` (an image query's, asked for only when some of the top
         ``verify_depth`` candidates have stored keypoints), candidates verified as the same specimen join as the
         ``specimen`` ranker (retrieval/local.py) and come first (``verified_first``); the candidates are the fused
-        ones and those the query's view without its border found (``TRIMMED``), which rank nothing themselves."""
+        ones and those the query's view without its border found (``TRIMMED``), which rank nothing themselves.
+        ``words_weight``: an image query's words' weights times this (``with_words_beside_image``)."""
         weights, k = self.settings.fusion_weights(), self.settings.rrf_k
         nominated = [rid for rid, _ in rankings.get(TRIMMED, [])]
         rankings = {r: ranking for r, ranking in rankings.items() if r != TRIMMED}
+        weights = with_words_beside_image(weights, rankings, words_weight)
         fused = reciprocal_rank_fusion(rankings, {r: ranker_weight(r, weights) for r in rankings}, k=k)
         if query_keypoints is None or not self.settings.verify_depth:
             return fused
