@@ -126,6 +126,9 @@ class TesseractEngine(Protocol):
 
     name: str
     """What runs, for reports; besides the pixels and ``READING`` it decides the texts (part of the cache key)."""
+    detects_orientation: bool
+    """Whether tesseract has its orientation data (``osd.traineddata``), without which a turned page is read as given
+    (part of a page's cache key: installing it later reads such a page again)."""
 
     def texts(self, images: Sequence[Image.Image]) -> list[str | None]: ...
 
@@ -296,7 +299,8 @@ class TesseractReader:
     def read_pages(self, images: Sequence[Image.Image], dpi: int) -> list[list[Paragraph]]:
         """Each scanned page's paragraphs (boxes in the image's pixels), read upright (``_upright_tsv``); ``dpi`` is
         what the page was rendered at."""
-        keys = [image_key(i, self.engine.name, (*PAGE_READING, f"{dpi} dpi")) for i in images]
+        turning = ORIENTATION_LANGUAGE if self.engine.detects_orientation else f"no {ORIENTATION_LANGUAGE}"
+        keys = [image_key(i, self.engine.name, (*PAGE_READING, f"{dpi} dpi", turning)) for i in images]
         raw = self._raw(keys, images, lambda group: self._upright_tsvs(group, dpi))
         return [paragraphs(raw[k] or "") for k in keys]
 
@@ -383,6 +387,10 @@ class TesseractProgram:
     def __init__(self, program: str):
         self.program = program
 
+    @property
+    def detects_orientation(self) -> bool:
+        return ORIENTATION_LANGUAGE in program_languages(self.program)
+
     def texts(self, images: Sequence[Image.Image]) -> list[str | None]:
         return self._each(list(images), lambda group: self._texts(self._run(group, TESSERACT_ARGS), len(group)))
 
@@ -433,6 +441,18 @@ class TesseractProgram:
         return done.stdout.decode("utf-8", "replace")
 
 
+@functools.cache
+def program_languages(program: str) -> frozenset[str]:
+    """The languages the tesseract ``program`` has data for (``--list-langs``: a heading, then one a line), asked once
+    per process; none where it cannot tell."""
+    try:
+        done = subprocess.run([program, "--list-langs"], capture_output=True, timeout=TIMEOUT_S, check=True)
+    except (subprocess.SubprocessError, OSError):
+        return frozenset()
+    lines = done.stdout.decode("utf-8", "replace").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and " " not in line.strip())
+
+
 class TesseractLibrary:
     """libtesseract through ``tesserocr``, loaded once per concurrent reader and kept for the next call: an image
     query's words in about 0.07 s instead of the program's 0.2 s (loading English takes 0.1 s). At most ``readers``
@@ -462,9 +482,13 @@ class TesseractLibrary:
             finally:
                 api.SetPageSegMode(SPARSE_TEXT)
 
+    @functools.cached_property
+    def detects_orientation(self) -> bool:
+        return (Path(self.tessdata) / f"{ORIENTATION_LANGUAGE}.traineddata").is_file()
+
     def orientation(self, image: Image.Image, dpi: int) -> Turn | None:
         """Detected by a reader of ``osd.traineddata`` (``_load_orientation``); None without it."""
-        if not (Path(self.tessdata) / f"{ORIENTATION_LANGUAGE}.traineddata").is_file():
+        if not self.detects_orientation:
             return None
         try:
             with self._api(ORIENTATION_LANGUAGE) as api:

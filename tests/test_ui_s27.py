@@ -23,7 +23,7 @@ PARAGRAPH = (
     "macrophages remove debris and pathogens that have reached the alveoli. The respiratory membrane is formed by the "
     "alveolar and capillary walls. Koilocytez are not found in the lung."
 )
-TYPO = ("koilocytez", "koilocytes")  # the last sentence's typo, and the indexed word it meant
+TYPO = ("Koilocytez", "koilocytes")  # the last sentence's typo as typed, and the indexed word it meant
 
 STUDENT = r"""
 import io, re

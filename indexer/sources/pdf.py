@@ -901,12 +901,21 @@ class PdfSource(Source):
         "figure_ocr",  # its figures get their printed words, and its pages without text are told plate or scan
     )
 
+    def __init__(self, path: Path, settings: Settings):
+        super().__init__(path, settings)
+        self._hashed: str | None = None
+        """The fingerprint ``fingerprint`` last found, until ``records`` reads the PDF by it."""
+
     @classmethod
     def accepts(cls, path: Path) -> bool:
         return path.is_file() and path.suffix.lower() == ".pdf"
 
     def fingerprint(self) -> str:
-        return hash_files([self.path], self.reading())
+        """The PDF's path, bytes and reading settings (``hash_files``), kept for ``records``: an ``index`` run hashes
+        a book once, not once for the fingerprint and again for its records (as ``CaseFolderSource`` keeps its
+        look)."""
+        self._hashed = hash_files([self.path], self.reading())
+        return self._hashed
 
     def size_hint(self) -> int:
         try:
@@ -955,7 +964,9 @@ class PdfSource(Source):
         return one_at_a_time(self._records())
 
     def _records(self) -> Iterator[Record]:
-        fingerprint = self.fingerprint()
+        """The PDF's records, carrying the fingerprint ``fingerprint`` last found (a hash of its own where it was not
+        asked), which ``index`` compares them with."""
+        fingerprint, self._hashed = self._hashed or self.fingerprint(), None
         with quiet_mupdf(), self._open() as doc:
             book = (doc.metadata or {}).get("title") or self.path.stem
             sections = sections_by_page(doc.get_toc(simple=False), doc.page_count)

@@ -54,9 +54,9 @@ ERROR_TEXT = {
 BODY = (411, 413, 415, 422)
 """What a request with an uploaded file may be refused with: an upload without a Content-Length, a body over its limit
 (before it is read), a body that is no form (``form_content``), or a field that is missing or invalid."""
-JSON_BODY = (413, 422)
-"""What a JSON request may be refused with: a body over ``BODY_BYTES`` (read up to it when sent in chunks), or a field
-that is missing or invalid."""
+JSON_BODY = (413, 415, 422)
+"""What a JSON request may be refused with: a body over ``BODY_BYTES`` (read up to it when sent in chunks), a body sent
+as another content type (``JsonOnly``), or a field that is missing or invalid."""
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:

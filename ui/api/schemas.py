@@ -61,12 +61,21 @@ stricter kept); on the other half 0.989 of first hits still called "best match" 
 all before) and 50 of 54 wrong first hits said "looks alike" (BENCHMARKS.md)."""
 
 
-def looks_alike(hit: Hit) -> bool:
-    """Whether an image query's hit merely looks like the query: found by comparing pictures alone (no words, not
-    verified as the same specimen) and its diagnosis shared by fewer than ``AGREEING`` of the nearest candidates
-    (``Hit.agreeing``). Its rank would call a tinted tile's wrong diagnosis "best match" and the next "strong match"."""
+def by_pictures_alone(hit: Hit) -> bool:
+    """Whether only comparing pictures found a hit (``LOOK_ALIKE_RANKERS``): no words, no verified same specimen."""
     found = set(hit.matched_by)
-    return hit.agreeing is not None and bool(found) and found <= LOOK_ALIKE_RANKERS and hit.agreeing < AGREEING
+    return bool(found) and found <= LOOK_ALIKE_RANKERS
+
+
+def looks_alike(hit: Hit, beside_words: bool = False) -> bool:
+    """Whether an image query's hit merely looks like the query: found by comparing pictures alone
+    (``by_pictures_alone``), and either its diagnosis shared by fewer than ``AGREEING`` of the nearest candidates
+    (``Hit.agreeing``) or words searched beside the image (``beside_words``: typed, or read in it) that did not find
+    it. Its rank would call a tinted tile's wrong diagnosis "best match" and the next "strong match"; and a benign lung
+    tile, the nearest look of a gallbladder searched with "keratin pearls" in LC25000, "best match" of those words."""
+    if hit.agreeing is None or not by_pictures_alone(hit):  # None: no image query's hit
+        return False
+    return beside_words or hit.agreeing < AGREEING
 
 
 def relevance_label(rank: int, relative: float, meaning_alone: bool = False, look_alike: bool = False) -> Relevance:
@@ -119,12 +128,14 @@ def hit_record(hit: Hit, rank: int, query: str | None = None, meaning_alone: boo
     (rank, relevance, why, title, the payload's fields by name, the snippet's words ``query`` marks) beside the stored
     record (``payload``, as ``Hit.to_dict`` gives it). ``meaning_alone``: its search's ``by_meaning_alone``, which only
     the whole list tells. ``thumbnail`` is a file on this machine: REST shows its URL instead (``HitOut``), the MCP and
-    LangChain tools its ``pathatlas://`` resource (``tools.public``)."""
+    LangChain tools its ``pathatlas://`` resource (``tools.public``). Words in ``query`` beside an image say a hit
+    its look alone found is none of theirs (``looks_alike``)."""
     stored, payload = hit.to_dict(), hit.payload
+    searched_words = bool(query and query.strip())
     return {
         "id": hit.id,
         "rank": rank,
-        "relevance": relevance_label(rank, hit.relative, meaning_alone, looks_alike(hit)),
+        "relevance": relevance_label(rank, hit.relative, meaning_alone, looks_alike(hit, searched_words)),
         "relative_score": round(hit.relative, 3),
         "why": matched_why(hit.matched_by),
         "score": hit.score,
@@ -195,7 +206,8 @@ class HitOut(BaseModel):
         ...,
         description="From the rank and the fused score relative to the first hit's; 'related' for every hit of a "
         "search whose words matched no indexed text (found by meaning alone); 'looks alike' for an image search's hit "
-        "found by its look alone whose diagnosis few of the nearest hits share.",
+        "found by its look alone whose diagnosis few of the nearest hits share, or which words searched beside the "
+        "image (typed, or read in it) did not find.",
     )
     relative_score: float = Field(
         ...,

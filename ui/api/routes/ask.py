@@ -35,7 +35,7 @@ QUESTION_TEXT = AskRequest.model_fields["question"].description
     response_model=AskResponse,
     summary="Answer a question with cited evidence",
     dependencies=[JsonOnly],
-    responses=errors(404, *JSON_BODY, 415, 502, 503),
+    responses=errors(404, *JSON_BODY, 502, 503),
 )
 def ask(request: AskRequest, engine: EngineDep, links: LinksDep) -> AskResponse:
     within_query_limit(engine, asked_fields(request, ("body",)))

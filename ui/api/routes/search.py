@@ -101,7 +101,7 @@ async def run_search(engine: Engine, query: Query, links: Links) -> SearchRespon
     response_model=SearchResponse,
     summary="Search by text",
     dependencies=[JsonOnly],
-    responses=errors(404, *JSON_BODY, 415, 503),
+    responses=errors(404, *JSON_BODY, 503),
 )
 async def search_text(request: SearchRequest, engine: EngineDep, links: LinksDep) -> SearchResponse:
     within_query_limit(engine, {("body", "text"): request.text})
@@ -147,7 +147,7 @@ async def uploaded_image(engine: Engine, image: UploadFile) -> Image.Image:
     response_model=SearchResponse,
     summary="Records that look like a given one (its stored vectors; nothing is uploaded or re-encoded)",
     dependencies=[JsonOnly],
-    responses=errors(404, *JSON_BODY, 415),
+    responses=errors(404, *JSON_BODY),
 )
 def search_similar(request: SimilarRequest, engine: EngineDep, links: LinksDep) -> SearchResponse:
     payload_of(engine, request.id)  # 404 for an unknown id
