@@ -15,6 +15,7 @@ from queue import Full, Queue
 from typing import Any, TypeVar
 
 import numpy as np
+from PIL import Image
 from tqdm.auto import tqdm
 
 from pathatlas import tesseract
@@ -100,6 +101,24 @@ def copy_atomic(source: Path, target: Path) -> None:
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.copyfile(source, tmp)
     tmp.replace(target)
+
+
+TALL_PAGE = 3
+"""A page over this many times taller than wide (a web page printed whole, a scroll of notes) keeps its top as its
+thumbnail (``stored_thumbnail``): shrunk whole, a 612 x 14400-point page's was 16 x 384 pixels, a grey line."""
+TOP_SHAPE = 2**0.5
+"""The height of a tall page's top its thumbnail shows, in widths: an A4 page's, at an ordinary page's scale."""
+
+
+def stored_thumbnail(entry: Entry, longest_side: int) -> Image.Image:
+    """What a hit shows of an entry: its thumbnail image shrunk to ``longest_side``; of a ``TALL_PAGE``, its top as
+    tall as an A4 page would be (where a reader starts; the page viewer shows the part around a matched passage).
+    Figures and case images are shown whole, as they are the picture."""
+    image = entry.thumbnail
+    width, height = image.size
+    if entry.payload.kind == "page" and height > TALL_PAGE * width:
+        image = image.crop((0, 0, width, round(width * TOP_SHAPE)))
+    return thumbnail(image, longest_side)
 
 
 class Cancelled(PathAtlasError):
@@ -572,5 +591,5 @@ class Indexer:
                     copy_atomic(earlier, path)
                 else:
                     tmp = path.with_name(f".{path.name}.tmp")
-                    thumbnail(entry.thumbnail, self.settings.thumbnail_px).save(tmp, "JPEG", quality=85)
+                    stored_thumbnail(entry, self.settings.thumbnail_px).save(tmp, "JPEG", quality=85)
                     tmp.replace(path)

@@ -359,12 +359,21 @@ class Hit:
     query's look found)."""
     passage: str | None = None
     """For a page hit: the id of the passage that matched best (its text is the snippet, its box the citation's)."""
+    repeated_on: list[int] = field(default_factory=list)
+    """For a page hit: the other pages of its source printing the same page (the same words and look: a handout's
+    cover printed again, a slide shown twice), folded into this hit of the first; PDF page numbers, as
+    ``Citation.page``."""
     relative: float = 1.0
     """Score relative to the list's first hit (``fusion.relative_scores``): a reader's relevance words."""
     agreeing: int | None = None
     """An image query's hit: how many of the query's nearest candidates share its diagnosis (``search.with_agreement``;
     0 without one), which says whether its badge may claim a match (``ui.api.schemas.looks_alike``); None for a text
     query's."""
+
+    def label(self) -> str:
+        """The hit's citation as a reader reads it (``Citation.label``), naming the pages that repeat it
+        (``repeated_on``): "handout.pdf, p. 1 (repeated on p. 2, 4)", by PDF page where it gives a printed one."""
+        return self.citation.label() + repeated_note(self.repeated_on, bool(self.citation.page_label))
 
     def to_dict(self) -> dict[str, Any]:
         """The hit's own fields as JSON: its payload without the text (the snippet shows it) nor the source (the
@@ -380,6 +389,15 @@ class Hit:
             "matched_by": self.matched_by,
             "also_on_page": self.also_on_page,
             "passage": self.passage,
+            "repeated_on": self.repeated_on,
             "relative": self.relative,
             "payload": {k: v for k, v in self.payload.to_payload().items() if k not in ("text", "source")},
         }
+
+
+def repeated_note(pages: list[int], printed_numbers: bool) -> str:
+    """What a page hit's label adds for the pages of its source that repeat it (``Hit.repeated_on``): " (repeated on
+    p. 2, 4)", by PDF page where the book prints other numbers; "" for none. The web UI adds the same to its cards."""
+    if not pages:
+        return ""
+    return f" (repeated on {'PDF ' if printed_numbers else ''}p. {', '.join(map(str, pages))})"

@@ -2,11 +2,13 @@
 
 Text queries are ranked by page: a page's passages (and figures) form a group scored by the linear
 ``Ranker`` in ``fusion.py``, each bookmark section's best page before any section's next (``pages_per_section``);
-a page hit carries its best passage. The ranker reads BM25 and dense scores, not fusion weights: a ranker weighted 0
-(``PATHATLAS_WEIGHT_BM25=0``, or every dense space's) is left out of ``rankings``, so the others order the pages
-alone. Queries with an image keep weighted RRF, where the words printed in the image (``query_ocr``) join as the
-``bm25:image`` ranker; candidates verified as the same specimen are then pinned first (``verified_first``), and after
-the first five hits, the diagnosis most of the top ten share comes first (``diagnosis_vote``).
+a page hit carries its best passage, and a page its source prints again (the same words and look: a handout's cover
+twice) is one hit, of its first page, naming the others (``Hit.repeated_on``). The ranker reads BM25 and dense
+scores, not fusion weights: a ranker weighted 0 (``PATHATLAS_WEIGHT_BM25=0``, or every dense space's) is left out of
+``rankings``, so the others order the pages alone. Queries with an image keep weighted RRF, where the words printed
+in the image (``query_ocr``) join as the ``bm25:image`` ranker; candidates verified as the same specimen are then
+pinned first (``verified_first``), and after the first five hits, the diagnosis most of the top ten share comes first
+(``diagnosis_vote``).
 """
 
 from __future__ import annotations
@@ -555,6 +557,21 @@ def by_majority(head: list[Fused], payloads: Mapping[str, Payload], voters: int)
     return [(head[i][0], head[i][1], {**head[i][2], MAJORITY: tags[i]}) if i in tags else head[i] for i in order]
 
 
+def page_record(group: Group, payloads: Mapping[str, Payload]) -> str | None:
+    """The id of a page group's page record: its member, else its passages' page; None for a group of figures alone
+    (a figure's payload names no page record) or of a record without a page (a case image)."""
+    kinds = [(member, payloads[member]) for member in group.members]
+    page = next((member for member, payload in kinds if payload.kind == "page"), None)
+    return page or next((payload.page_id for _, payload in kinds if payload.kind == "passage"), None)
+
+
+def page_words(page: tuple[str, Payload] | None) -> tuple[str, str] | None:
+    """A page record's source and text: a page printed twice in a source (a handout's cover, a slide shown again) reads
+    the same, character for character. None for a page without words, which is never one: blank and scanned pages
+    differ by their pictures."""
+    return (page[1].source, page[1].text) if page and page[1].text.strip() else None
+
+
 def with_passages(filters: Filters) -> Filters:
     """Filters as the stores apply them: a page's text lives in its passages, so ``kind=page`` takes them too."""
     kinds = filters.get("kind")
@@ -862,10 +879,50 @@ class Searcher:
         if per_section:
             sections = [section_of(payloads[shown_member(groups[i], payloads)]) for i in order]
             order = [order[j] for j in sections_first(sections, per_section)]
-        order = order[: query.k]
         ranks = {r: {i: n for n, (i, _) in enumerate(ranking, start=1)} for r, ranking in rankings.items()}
-        hits = [self._group_hit(groups[i], float(scores[i]), payloads, ranks, query.text) for i in order]
+        hits = [
+            self._group_hit([groups[i] for i in copies], float(scores[copies[0]]), payloads, ranks, query.text)
+            for copies in self._repeats_folded(order, groups, payloads, query.k)
+        ]
         return with_relative(hits, scores.tolist())
+
+    def _repeats_folded(
+        self, order: list[int], groups: list[Group], payloads: Mapping[str, Payload], k: int
+    ) -> list[list[int]]:
+        """The first ``k`` groups of ``order`` (positions in ``groups``) that repeat no page placed before them, each
+        with every later candidate repeating it (``page_words``, ``same_look``): a handout printing its cover twice
+        gave two hits of one text from one file, pushing another page out of the list."""
+        found = zip(order, self._pages_of([groups[i] for i in order], payloads), strict=True)
+        pages = {i: page for i, page in found if page is not None}
+        kept: list[list[int]] = []
+        by_words: dict[tuple[str, str], list[list[int]]] = {}  # the kept pages' copies, by their words
+        for i in order:
+            words = page_words(pages.get(i))
+            placed = by_words.get(words, []) if words else []
+            copies = next((copies for copies in placed if self.same_look(pages[copies[0]][0], pages[i][0])), None)
+            if copies is not None:
+                copies.append(i)
+            elif len(kept) < k:
+                kept.append([i])
+                if words:
+                    by_words.setdefault(words, []).append(kept[-1])
+        return kept
+
+    def _pages_of(self, groups: list[Group], payloads: Mapping[str, Payload]) -> list[tuple[str, Payload] | None]:
+        """Each group's page record (id and payload; ``page_record``), read from the store where no candidate was it;
+        None for a group without one."""
+        ids = [page_record(group, payloads) for group in groups]
+        missing = [record_id for record_id in ids if record_id is not None and record_id not in payloads]
+        read = Payload.from_payloads(self.index.store.payloads(missing)) if missing else {}
+        found = {**read, **payloads}
+        return [(record_id, found[record_id]) if record_id in found else None for record_id in ids]
+
+    def same_look(self, page_id: str, other_id: str) -> bool:
+        """Whether two pages of the same words (``page_words``) look the same too: their rendered thumbnails' bytes,
+        so slides of one title over different pictures stay apart."""
+        paths = map(self.index.thumbnail_path, (page_id, other_id))
+        look, other_look = (path.read_bytes() if path.is_file() else None for path in paths)
+        return look == other_look
 
     def holding_all(self, query: Query, pool: int) -> set[str]:
         """The ``pool`` best candidates holding every word of a short query (``Settings.all_words_first``); none for a
@@ -885,18 +942,24 @@ class Searcher:
 
     def _group_hit(
         self,
-        group: Group,
+        copies: list[Group],
         score: float,
         payloads: dict[str, Payload],
         ranks: dict[str, dict[str, int]],
         text: str | None,
     ) -> Hit:
-        """A text query's page group (``_page_hits``) as one hit, with the best rank each ranker gave any member."""
+        """A text query's page group (``_page_hits``) as one hit, with the best rank each ranker gave any member; of a
+        page printed more than once (``copies``, ``_repeats_folded``), the hit of its first page, naming the others in
+        ``repeated_on``."""
+        first, *others = sorted(copies, key=lambda group: group.key)  # one source's pages: by page number
         # what found the page counts, whichever record of it: a passage by words, the page vector by meaning, a
         # figure's caption on it (its hit shows the best passage; the figure is among ``also_on_page``)
-        found = {r: [by_id[m] for m in group.members if m in by_id] for r, by_id in ranks.items()}
+        members = [member for group in copies for member in group.members]
+        found = {r: [by_id[m] for m in members if m in by_id] for r, by_id in ranks.items()}
         matched = {r: min(at) for r, at in found.items() if at}
-        return self._page_hit(shown_member(group, payloads), score, matched, group.members, payloads, text)
+        hit = self._page_hit(shown_member(first, payloads), score, matched, first.members, payloads, text)
+        hit.repeated_on = [payloads[group.members[0]].page for group in others]
+        return hit
 
     def _page_hit(
         self,

@@ -298,7 +298,7 @@ def hits_table(hits: list[Hit], query: str | None = None) -> Table:
         relevance = Text.assemble(shown.relevance, "\n", (shown.why, "dim"))
         printed = terminal_text(f"\nprinted: {hit.payload.ocr}", "dim") if hit.payload.ocr else ""  # a figure's labels
         snippet = Text.assemble(terminal_text(hit.snippet), printed)
-        cited = terminal_text(hit.citation.label())
+        cited = terminal_text(hit.label())
         about = (
             [Text.assemble(cited, "\n", (hit.kind, "italic"), ": ", relevance)]
             if stacked

@@ -41,6 +41,7 @@ from streamlit import runtime
 from pathatlas.indexer.sources.cases import HEIC_HINT, HEIC_SUFFIXES, IMAGE_SUFFIXES
 from pathatlas.indexer.sources.pdf import page_as_pdf
 from pathatlas.retrieval.marks import query_terms
+from pathatlas.retrieval.records import repeated_note
 from pathatlas.retrieval.stores.base import fold
 from pathatlas.ui.present import (
     PAGE_SIZE,
@@ -614,7 +615,8 @@ def card_title(hit: dict[str, Any], images: int) -> str:
     """A result card's heading (Markdown): its kind and citation; a case's names the case (``case_title``)."""
     if hit["kind"] == "case":
         return case_title(hit["citation"].get("case") or "", hit.get("diagnosis"), stored_title(hit), images)
-    return f"**{KINDS.get(hit['kind'], hit['kind'])}** · {plain(hit['citation']['label'])}"
+    repeated = repeated_note(hit.get("repeated_on") or [], bool(hit["citation"].get("page_label")))
+    return f"**{KINDS.get(hit['kind'], hit['kind'])}** · {plain(hit['citation']['label'] + repeated)}"
 
 
 def case_title(case: str, diagnosis: str | None, title: str | None, images: int) -> str:

@@ -18,25 +18,25 @@ from pathatlas.indexer.records import Record
 from pathatlas.settings import Settings
 
 RECORDS_VERSION = 13
-"""Bump when the records a source yields change for the same file, so indexed sources get new ids and the next
-``index`` re-reads them (3: a PDF's hyphenated words keep their hyphen at a line break; 4: a figure at a page's foot
-takes the caption that opens the next page, not the previous figure's; 5: page labels, two-column reading order and
-scanned pages read by OCR, text without invisible format characters, case metadata in composed Unicode without
-control characters; 6: a figure's image turned and masked as its page shows it, a scanned page's own image no figure,
-case metadata fields in any case; 7: a slide master's image a figure only on its first page, a figure without a caption
-captioned by its page's title, a figure's label as printed; 8: a plate (a born-digital PDF's page that is one picture)
-a figure, captioned by its bookmark's title without a caption, a scan under an OCR tool's invisible text layer a
-scanned page, found by its image and no figure, and a case image's labels, its stain, in its text; 9: a case's organs
-given as text separated by "," or ";" a list, so a filter on each finds it; 10: a short line in a page's margin is
-dropped as a running header only where it repeats or is a page number, so a slide's title keeps its words and
-captions its picture, and a passage takes the bookmark in force where it starts on the page; 11: case images without a
-case id that share a file name's stem are separate cases named by their path, a label that is the diagnosis is not
-repeated as a label, an image under 32 pixels a side is not indexed; 12: a PDF whose page tree states the wrong number
-of pages is read page by page as the tree holds them, and a scan stored as strips is its page's own image, no
-figures; a figure carries its page's section, so chapter and section filters find it; 13: a page label's word for
-page left out, "p. 1" cited as p. 1, a word split by U+2010 or "- " at a line break joined, a page over 20 inches
-tall keeps its headings, its margins at most 1.5 inches, a scanned page fed upside down or sideways is read upright,
-and a case image over 2:1 is indexed at the scale a query reads it)."""
+"""Bump when the records a source yields change for the same file, so indexed sources get new ids and the next ``index``
+re-reads them (3: a PDF's hyphenated words keep their hyphen at a line break; 4: a figure at a page's foot takes the
+caption that opens the next page, not the previous figure's; 5: page labels, two-column reading order and scanned pages
+read by OCR, text without invisible format characters, case metadata in composed Unicode without control characters; 6:
+a figure's image turned and masked as its page shows it, a scanned page's own image no figure, case metadata fields in
+any case; 7: a slide master's image a figure only on its first page, a figure without a caption captioned by its page's
+title, a figure's label as printed; 8: a plate (a born-digital PDF's page that is one picture) a figure, captioned by
+its bookmark's title without a caption, a scan under an OCR tool's invisible text layer a scanned page, found by its
+image and no figure, and a case image's labels, its stain, in its text; 9: a case's organs given as text separated by
+"," or ";" a list, so a filter on each finds it; 10: a short line in a page's margin is dropped as a running header only
+where it repeats or is a page number, so a slide's title keeps its words and captions its picture, and a passage takes
+the bookmark in force where it starts on the page; 11: case images without a case id that share a file name's stem are
+separate cases named by their path, a label that is the diagnosis is not repeated as a label, an image under 32 pixels a
+side is not indexed; 12: a PDF whose page tree states the wrong number of pages is read page by page as the tree holds
+them, and a scan stored as strips is its page's own image, no figures; a figure carries its page's section, so chapter
+and section filters find it; 13: a page label's word for page left out, "p. 1" cited as p. 1, a word split by U+2010 or
+"- " at a line break joined, a page over 20 inches tall keeps its headings, its margins at most 1.5 inches, a scanned
+page fed upside down or sideways is read upright, a page over 3:1 tall thumbnailed by its top, and a case image over 2:1
+is indexed at the scale a query reads it)."""
 
 
 def older_reader(entry: dict) -> bool:

@@ -153,6 +153,7 @@ def hit_record(hit: Hit, rank: int, query: str | None = None, meaning_alone: boo
         "matched_by": hit.matched_by,
         "passage": hit.passage,
         "also_on_page": hit.also_on_page,
+        "repeated_on": hit.repeated_on,
         "thumbnail": hit.thumbnail,
         "payload": stored["payload"],
     }
@@ -243,6 +244,11 @@ class HitOut(BaseModel):
     passage: str | None = Field(None, description="For a page hit: the id of the passage that matched best.")
     also_on_page: list[str] = Field(
         [], description="Ids of the other records found on the same page, folded into this hit (the one it shows)."
+    )
+    repeated_on: list[int] = Field(
+        [],
+        description="For a page hit: the other pages (PDF page numbers) of its source printing the same page, folded "
+        "into this hit of the first.",
     )
     payload: dict[str, Any] = Field(
         {}, description="The record as stored, but its text (the snippet quotes it) and source (the citation names it)."
