@@ -729,9 +729,20 @@ class Index:
         terms = self.older_terms()
         if not older_sources and terms is None and older_format is None:
             return None
-        present = [key for key in self.generation.sources if Path(key).exists()]
-        command = shlex.join(["pathatlas", "index", *present, "--index", str(self.path)]) if present else None
-        return Upgrade(terms, older_sources, records_version, older_format, command)
+        gone = [key for key in self.generation.sources if not Path(key).exists()]
+        rewritten = terms is not None or older_format is not None or any(key not in gone for key in older_sources)
+        command = self._upgrade_command(gone) if rewritten else None
+        gone_older = [key for key in gone if key in older_sources]
+        return Upgrade(terms, older_sources, records_version, older_format, command, gone_older)
+
+    def _upgrade_command(self, gone: list[str]) -> str | None:
+        """The ``pathatlas index`` run that rewrites this index: without paths (every source it holds) where every
+        source is on disk, else naming those that are (the plain form would fail the others, exit 1); None where none
+        is."""
+        if len(gone) == len(self.generation.sources):
+            return None
+        named = [key for key in self.generation.sources if key not in gone] if gone else []
+        return shlex.join(["pathatlas", "index", *named, "--index", str(self.path)])
 
     def needs_rewrite(self) -> bool:
         """Whether the committed files are not as this version writes them: another PathAtlas version's commit (or
@@ -1138,9 +1149,14 @@ class Upgrade:
     format: int | None
     """The index format, where older than ``FORMAT_VERSION``."""
     command: str | None
-    """``pathatlas index`` with every source still on disk and ``--index``: it re-reads the sources an older reader
-    read (reusing the vectors of unchanged text and images), only checks the others, and commits once even when
-    nothing changed (``Index.needs_rewrite``). None when no source is on disk."""
+    """``pathatlas index --index FOLDER``, naming the sources still on disk where one is not: it re-reads the sources an
+    older reader read (reusing the vectors of unchanged images; text is encoded again), only checks the others, and
+    commits once even when nothing changed (``Index.needs_rewrite``). None when no source is on disk, or when what is
+    older is only in sources that are not (``gone``): run, it would leave them as they are and ``info`` would name it
+    again."""
+    gone: list[str]
+    """Sources an older reader read that are not on disk here: their records stay as it read them until indexed where
+    they are now (``pathatlas remove`` then drops the old ones)."""
 
     def reasons(self) -> list[str]:
         """What is older, one phrase each."""
@@ -1161,13 +1177,25 @@ class Upgrade:
         return found
 
     def advice(self) -> str:
-        """The one thing to do, in one sentence."""
-        if self.command is None:
+        """What to do, in one sentence: the command, and what of the sources not on disk it cannot upgrade. A copy is
+        advised only where the format changes (an earlier version then refuses the index; else it reads it)."""
+        if self.command is None and not self.gone:
             return "none of its sources is on disk here, so it cannot be upgraded: index them again from where they are"
-        return (
-            "to upgrade it, keep a copy of the folder (earlier versions cannot read it once upgraded), then run "
-            f"`{self.command}` (no --force needed; it may run beside searches and the service)"
-        )
+        steps = []
+        if self.command is not None:
+            copy = "keep a copy of the folder (earlier versions cannot read it once upgraded), then "
+            if self.format is None:
+                copy = ""
+            steps.append(
+                f"to upgrade it, {copy}run `{self.command}` (no --force needed; it may run beside searches and the "
+                "service)"
+            )
+        if self.gone:
+            steps.append(
+                f"{len(self.gone)} source(s) an older reader read are not on disk here ({', '.join(self.gone)}) and "
+                "keep the records it made: index each where it is now, then `pathatlas remove` the old one"
+            )
+        return "; ".join(steps)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -1176,6 +1204,7 @@ class Upgrade:
             "records_version": self.records_version,
             "format": self.format,
             "command": self.command,
+            "gone": self.gone,
         }
 
 

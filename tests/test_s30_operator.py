@@ -41,7 +41,7 @@ def test_a_service_on_an_index_an_older_version_wrote_says_so_at_start_and_what_
     (warning,) = start_up_warnings(settings, caplog)
     assert warning.startswith(f"index {settings.index_dir} was written by an older PathAtlas: BM25 of terms")
     assert "2 source(s) were read by an older PathAtlas reader" in warning
-    command = f"`pathatlas index {books[0]} {books[1]} --index {settings.index_dir}`"
+    command = f"`pathatlas index --index {settings.index_dir}`"
     assert "keep a copy of the folder" in warning and command in warning, warning
     with Index.open(settings.index_dir, settings) as index:  # the remedy it names
         assert not Indexer(index, show_progress=False).add(books).failed

@@ -6,6 +6,7 @@ import inspect
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
 from collections.abc import Iterator
@@ -833,7 +834,8 @@ def info(
     console.print(f"writer  {writer} (index format {stats['format']})", highlight=False)
     console.print(f"ocr     {ocr_line(**stats['ocr'])}", highlight=False)
     if bm25 := stats["bm25"]:
-        console.print(f"bm25    {bm25_line(bm25, TERMS_VERSION)}", highlight=False, markup=False)
+        line = f"bm25    {bm25_line(bm25, TERMS_VERSION, idx.path)}"
+        console.print(line, highlight=False, markup=False, soft_wrap=True)  # its command stays one line to paste
     if stats["revisions"]:
         console.print("models  " + ", ".join(f"{space}: {model}" for space, model in stats["revisions"].items()))
     console.print(f"records {stats['records']} ({counted(stats['kinds'])})  vectors {counted(stats['vectors'])}")
@@ -888,16 +890,18 @@ def ocr_line(figures: bool, queries: bool, engine: str | None) -> str:
     return f"{read}, by {engine}"
 
 
-def bm25_line(bm25: dict, terms_version: int) -> str:
+def bm25_line(bm25: dict, terms_version: int, index_path: Path) -> str:
     """The languages an index's BM25 was read in (``PATHATLAS_LANGUAGES`` where it was written), and what a search
-    here does where its terms are not this one's: reads them again from the store on each open."""
+    here does where its terms are not this one's: reads them again from the store on each open. The ``index`` run
+    that saves it in this setting's languages is named to paste (it reads no source again that did not change)."""
     line = f"read in {', '.join(bm25['languages'])} (terms version {bm25['terms_version']})"
     if bm25["languages"] != bm25["searched_in"]:
         named = bm25["languages"][1:]
         as_indexed = f"set PATHATLAS_LANGUAGES='{json.dumps(named)}'" if named else "unset PATHATLAS_LANGUAGES"
         return (
             f"{line}; PATHATLAS_LANGUAGES names {', '.join(bm25['searched_in'])} here, so each open reads BM25 again "
-            f"from the store: {as_indexed} as when it was indexed, or run `pathatlas index PATHS` to save it so"
+            f"from the store: {as_indexed} as when it was indexed, or run "
+            f"`{shlex.join(['pathatlas', 'index', '--index', str(index_path)])}` to save it so"
         )
     if bm25["read_again"]:
         return f"{line}; this PathAtlas's is {terms_version}: each open reads BM25 again until the upgrade below"
