@@ -97,7 +97,8 @@ def test_candidates_folding_into_fewer_than_k_pages_are_read_deeper(tmp_path):
     passages = " ".join(f"Bone remodels here, passage {n} of its page, with osteoclasts." for n in range(4))
     settings = hashing_settings(tmp_path, candidates=4, passage_min_words=1, passage_max_words=10)
     with Index.open(settings.index_dir, settings, create=True) as index:
-        Indexer(index, show_progress=False).add(pdf(tmp_path / "book.pdf", *[passages] * 6))
+        notes = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta")  # six pages, not one printed six times
+        Indexer(index, show_progress=False).add(pdf(tmp_path / "book.pdf", *[f"{passages} Note {n}." for n in notes]))
         asked: list[int] = []
         search = index.lexical.search
         index.lexical.search = lambda texts, k, filters=None: asked.append(k) or search(texts, k, filters)
