@@ -20,11 +20,12 @@ from pathatlas.ui.api.schemas import AGREEING, hit_records
 LOOK = {"visual:image": 1, "joint:image": 2}
 
 
-def case_hit(matched_by: dict[str, int], agreeing: int | None, relative: float = 1.0) -> Hit:
+def case_hit(matched_by: dict[str, int], agreeing: int | None = 10, relative: float = 1.0) -> Hit:
+    """A case hit of an image query, as the searcher makes it: ``agreeing`` of its 10 nearest share its diagnosis."""
     payload = Payload(kind="case", diagnosis="lung adenocarcinoma")
     citation = Citation("cases", case="C1", image="a.jpg")
     return Hit(
-        "h",
+        str(relative),
         relative,
         "case",
         "",

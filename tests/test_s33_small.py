@@ -17,34 +17,18 @@ from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.sources import pdf
 from pathatlas.retrieval import ocr
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.records import Citation, Hit, Payload
+from pathatlas.retrieval.records import Hit
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.deps import JSON_BODY
 from pathatlas.ui.api.schemas import AGREEING, HitOut, hit_records
 from pathatlas.ui.present import relevance_words
 from tests.helpers import hashing_settings
+from tests.test_image_badges import case_hit
 from tests.test_s33_ocr_orientation import LINES, printed_page
 from tests.uploads import api_settings
 
 LOOK = {"visual:image": 1, "joint:image": 1}
 WORDS = {"bm25": 1, "text": 1}
-
-
-def case_hit(matched_by: dict[str, int], relative: float, agreeing: int = 10) -> Hit:
-    """A case hit of an image query, as the searcher makes it: ``agreeing`` of its 10 nearest share its diagnosis."""
-    payload = Payload(kind="case", diagnosis="benign lung tissue")
-    citation = Citation("lc25000", case="lungn4637", image="lung_n/lungn4637.jpeg")
-    return Hit(
-        str(relative),
-        relative,
-        "case",
-        "",
-        citation,
-        payload=payload,
-        matched_by=matched_by,
-        relative=relative,
-        agreeing=agreeing,
-    )
 
 
 def badges_at_every_door(hits: list[Hit], words: str | None = "keratin pearls") -> list[str]:
@@ -61,18 +45,28 @@ def badges_at_every_door(hits: list[Hit], words: str | None = "keratin pearls") 
 def test_beside_words_a_hit_the_pictures_alone_found_looks_alike_whatever_its_rank():
     """Most of its neighbours share its diagnosis (``AGREEING``), which let an image search call it a match; the words
     asked for something else, and found the second hit."""
-    hits = [case_hit(LOOK, 1.0), case_hit(WORDS | LOOK, 0.9), case_hit(LOOK | {"majority": 1}, 0.8)]
+    hits = [
+        case_hit(LOOK, relative=1.0),
+        case_hit(WORDS | LOOK, relative=0.9),
+        case_hit(LOOK | {"majority": 1}, relative=0.8),
+    ]
     assert hits[0].agreeing >= AGREEING
     assert badges_at_every_door(hits) == ["looks alike", "strong match", "looks alike"]
 
 
 def test_beside_words_that_found_none_of_the_hits_shown_they_all_look_alike():
     """``-k 3``: the benign lung tiles came first, the squamous cell carcinoma the words found fourth."""
-    assert badges_at_every_door([case_hit(LOOK, 1.0), case_hit(LOOK, 0.9)]) == ["looks alike", "looks alike"]
+    assert badges_at_every_door([case_hit(LOOK, relative=1.0), case_hit(LOOK, relative=0.9)]) == [
+        "looks alike",
+        "looks alike",
+    ]
 
 
 def test_without_words_the_same_look_alike_keeps_its_match():
-    assert badges_at_every_door([case_hit(LOOK, 1.0), case_hit(LOOK, 0.9)], None) == ["best match", "strong match"]
+    assert badges_at_every_door([case_hit(LOOK, relative=1.0), case_hit(LOOK, relative=0.9)], None) == [
+        "best match",
+        "strong match",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -84,7 +78,7 @@ def test_without_words_the_same_look_alike_keeps_its_match():
     ],
 )
 def test_beside_words_a_hit_found_by_more_than_its_look_keeps_its_badge(found):
-    assert badges_at_every_door([case_hit(found, 1.0), case_hit(WORDS, 0.9)])[0] == "best match"
+    assert badges_at_every_door([case_hit(found, relative=1.0), case_hit(WORDS, relative=0.9)])[0] == "best match"
 
 
 def turned_page_read(tmp_path: Path, tessdata: Path) -> str:
