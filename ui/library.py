@@ -220,18 +220,28 @@ class Atlas:
         unchanged ones are skipped, ``force`` re-reads them): one report per source (``source``, ``status``,
         ``entries``, ``seconds``, ``problems``), as ``index --json`` prints. A source that cannot be indexed (missing,
         damaged, not a PDF or case folder) raises nothing: its report's ``status`` is ``"failed"`` and its
-        ``problems`` say why, while the others are indexed, so check each ``status``."""
+        ``problems`` say why, while the others are indexed, so check each ``status``. ``add()`` without arguments
+        indexes again every source the index holds, from where it was indexed, as ``pathatlas index`` without paths
+        does (refused here, a notebook had to name an edited PDF again); an empty list (a glob that matched nothing)
+        is still refused."""
         from pathatlas.indexer.pipeline import Indexer
         from pathatlas.retrieval.index import Index
 
+        if not paths:  # an index must be there: ``index`` refuses a folder holding none, as the CLI does
+            return self._reports(Indexer(self.index, show_progress=progress).add_held(force=force))
         paths = listed(paths)
         if not paths:
             raise BadInputError("add takes at least one path: a PDF, a folder of PDFs or a case folder")
         with self._opening:
             if self._index is None:
                 self._index = Index.open(self.settings.index_dir, self.settings, create=True, defer=True)
-        report = Indexer(self._index, show_progress=progress).add(paths, force=force)
-        for note in report.notes:  # what the CLI prints on stderr (figure words not read: no tesseract)
+        return self._reports(Indexer(self._index, show_progress=progress).add(paths, force=force))
+
+    @staticmethod
+    def _reports(report: Any) -> list[dict[str, Any]]:
+        """An index run's reports as ``index --json`` prints them, its notes logged as the CLI prints them on stderr
+        (figure words not read: no tesseract)."""
+        for note in report.notes:
             log.warning(note)
         return [dict(source.__dict__) for source in report.sources]
 

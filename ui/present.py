@@ -157,8 +157,10 @@ def invalid_field(field: str, error: dict[str, Any]) -> str:
 
 def look_alike_note(hits: list[dict[str, Any]], index_has_cases: bool) -> str | None:
     """The note under image results without a case: the figures and pages found only look like the image, which
-    their rank ("best match") would otherwise vouch for. None where a case was found, or nothing."""
-    if not hits or any(hit["kind"] == "case" for hit in hits):
+    their rank ("best match") would otherwise vouch for. None where a case was found, or nothing, or where the words
+    typed beside the image found a hit (``WORDS_RANKERS``): the note called pages the words found "look most alike",
+    and the API badges those its look alone found "looks alike" itself."""
+    if not hits or any(hit["kind"] == "case" or WORDS_RANKERS & set(hit.get("matched_by") or {}) for hit in hits):
         return None
     where = "No case is among these results" if index_has_cases else "This index holds no cases"
     return f"{where}: these are the figures and pages that look most alike, which need not show the same thing."
@@ -179,6 +181,9 @@ text query to pictures, an image to pictures and captions), the visual space the
 specimen, and a hit may come up for sharing the majority diagnosis. A space searched with the query image
 (``visual:image``, ``joint:image``) is named as the space is. The one table of these words: the JSON ``why`` of every
 door (``matched_why``), the CLI's table and the web UI say them alike."""
+WORDS_RANKERS = frozenset({"bm25", "text", "joint"})
+"""Rankers of a query's typed words (BM25, and the dense spaces searched with its text): beside an image, what the
+words found rather than its look."""
 LOOK_ALIKE_RANKERS = frozenset({"visual", "visual:image", "joint:image", "majority"})
 """Rankers that compare pictures alone (an image query's dense spaces, and the diagnosis vote among the hits they
 found): a hit found by these only merely looks alike."""
