@@ -202,13 +202,15 @@ app = AppTest.from_file(sys.argv[1], default_timeout=180)
 app.run()
 app.text_input[0].input(sys.argv[2])
 app.button[0].click().run()  # the search form's button
-print(json.dumps([warning.value for warning in app.warning]))
+said = [*(e.value for e in app.error), *(str(e.value) for e in app.exception), *(m.value for m in app.markdown)]
+print(json.dumps({"warnings": [warning.value for warning in app.warning], "said": said}))
 """
 
 
-def ui_warnings_for(query: str, demo_index, tmp_path) -> list[str]:
-    """The warnings the search tab shows for ``query`` over a copy of the demo index. The app runs in a process of its
-    own, as in test_ui_fixes (Streamlit parses the script; an earlier test can leave the parser unable to)."""
+def ui_warnings_for(query: str, demo_index, tmp_path) -> dict[str, list[str]]:
+    """The warnings the search tab shows for ``query`` over a copy of the demo index, and what else it ``said`` (its
+    errors and text: why, where a warning is missing). The app runs in a process of its own, as in test_ui_fixes
+    (Streamlit parses the script; an earlier test can leave the parser unable to)."""
     index = tmp_path / "index"
     if not index.exists():
         shutil.copytree(demo_index.path, index)
@@ -227,7 +229,9 @@ def ui_warnings_for(query: str, demo_index, tmp_path) -> list[str]:
 
 
 def test_the_search_tab_says_which_words_of_a_misspelt_query_no_indexed_text_has(demo_index, tmp_path):
-    (line,) = ui_warnings_for("stratifed squamus epithelim", demo_index, tmp_path)
+    shown = ui_warnings_for("stratifed squamus epithelim", demo_index, tmp_path)
+    assert len(shown["warnings"]) == 1, shown
+    (line,) = shown["warnings"]
     assert line.replace("\\", "") == (
         "No indexed text has 'stratifed', 'squamus' or 'epithelim'; did you mean stratified, squamous, epithelium?"
     ), line
