@@ -15,11 +15,13 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cache, lru_cache
 
 from pathatlas.agent.plan import (
     QUESTION_WORDS,
     Reading,
     answer_type,
+    is_negated,
     negated_predicate,
     read_question,
     referred_options,
@@ -39,6 +41,18 @@ CONTRADICTION = re.compile(
 )
 PRIVATIVE = re.compile(r"without|lacks?|lacking|absent")
 """Negations that name a lack: after another negation they make a double negative."""
+PREPOSITIONAL = re.compile(r"unlike|rather than|instead of", re.IGNORECASE)
+"""Negations that govern one name, ended by the first punctuation mark: "Unlike osteoblasts, osteoclasts resorb bone"
+says nothing against osteoclasts."""
+NEGATED_PREDICATE = re.compile(
+    r"\s+(?:(?:do|does|did|is|are|was|were|can|could|will|would|may|might|must|should|has|have|had)\s+)?"
+    r"(?:not(?!\s+only)|never|cannot|\w+n't)\b",
+    re.IGNORECASE,
+)
+"""A negated verb straight after a name: it denies what the clause says of that name ("Osteoblasts do not resorb
+bone"), while "not only" adds to it."""
+NEGATION_REACH = 40
+"""Characters after a negation that it reaches (within its clause)."""
 MIN_WORDS, MAX_WORDS = 4, 80
 HEADING_WIDTH = 0.6
 """A line shorter than this share of its text's longest line, before a line opening with a capital, stands apart: a
@@ -296,6 +310,8 @@ class SentenceScores:
     said_of: list[list[float]] | None = None
     """said_of[j][i]: the question's coverage by sentence i counting only the words that stand nearer to option j
     than to any other option it names (``nearest_option_words``); None: ``question`` for every option."""
+    contradicted: list[list[bool]] | None = None
+    """contradicted[j][i]: whether sentence i negates option j (``contradicts``); None: none does."""
 
     def names(self, j: int, i: int) -> bool:
         """Whether sentence i names option j (``NAMING_COVERAGE``): what quotes, mentions and exceptions count."""
@@ -307,6 +323,15 @@ class SentenceScores:
 
     def support(self, j: int, i: int) -> float:
         return self.weights[i] * self.said(j, i) * self.options[j][i]
+
+    def negates(self, j: int, i: int) -> bool:
+        """Whether sentence i says option j is not what it says (``contradicted``)."""
+        return self.contradicted is not None and self.contradicted[j][i]
+
+    def backing(self, j: int, i: int) -> float:
+        """``support``, none from a sentence negating the option: "Osteoblasts do not resorb bone" names osteoblasts
+        and all that is asked, and backs them for none of it."""
+        return 0.0 if self.negates(j, i) else self.support(j, i)
 
 
 def score_sentences(
@@ -324,7 +349,26 @@ def score_sentences(
     for i, sentence in enumerate(sentences):
         for j, words in enumerate(nearest_option_words(sentence.tokens, asked, own)):
             said_of[j][i] = coverage(asked, frozenset(words), idf, default) if words is not None else q[i]
-    return SentenceScores(sentences, q, o, w, own, said_of if own else None)
+    negated = negated_options(reading, question, own, sentences, o)
+    return SentenceScores(sentences, q, o, w, own, said_of if own else None, negated)
+
+
+def negated_options(
+    reading: Reading, question: str, own: Sequence[set[str]], sentences: Sequence[Sentence], named: list[list[float]]
+) -> list[list[bool]]:
+    """Per option and sentence naming any of its words, whether the sentence speaks against it (``contradicts``). A
+    question whose negated property the evidence states of one option is read plainly (``read_with_evidence``): then a
+    sentence denying that property of an option says it as asked ("Smooth muscle is not under voluntary control"),
+    and one saying the property plainly speaks against its option."""
+    asked_negated = negated_predicate(question) if is_negated(question) and not reading.negated else ""
+    wanted = set(tokenize([asked_negated])[0]) if asked_negated else set()
+    return [
+        [
+            bool(named[j][i]) and contradicts(s.text, terms) != bool(wanted and wanted <= s.terms)
+            for i, s in enumerate(sentences)
+        ]
+        for j, terms in enumerate(own)
+    ]
 
 
 def asked_words(focus: str) -> set[str]:
@@ -366,7 +410,35 @@ def nearest_option_words(tokens: Sequence[str], asked: set[str], own: Sequence[s
         for j, d in enumerate(distance):
             if d == min(distance):
                 said[j].add(token)
+    clauses = clauses_of(tokens)
+    for c, clause in enumerate(clauses[1:], start=1):
+        if elliptical(clause, set().union(*own)):
+            for j, terms in enumerate(own):
+                said[j] |= set(clauses[c - 1]) & asked if terms & set(clause) else set()
     return said
+
+
+def clauses_of(tokens: Sequence[str]) -> list[list[str]]:
+    """A sentence's stems per clause (between ``CLAUSE`` tokens), brackets' edges left out."""
+    clauses: list[list[str]] = [[]]
+    for token in tokens:
+        if token == CLAUSE:
+            clauses.append([])
+        elif token != ASIDE:
+            clauses[-1].append(token)
+    return clauses
+
+
+def elliptical(clause: Sequence[str], named: set[str]) -> bool:
+    """Whether a clause is only an option's name and function words ("but osteoclasts do", "whereas osteoclasts
+    can"): it says the clause before it of its own name, which no word of its own could be said of."""
+    return bool(set(clause) & named) and set(clause) <= named | function_stems()
+
+
+@cache
+def function_stems() -> frozenset[str]:
+    """The stems ``tokenize`` keeps of function words ("do", "doe", "can"), and of "whereas", which opens a clause."""
+    return frozenset(stem for stems in tokenize([*FUNCTION_WORDS, "whereas"]) for stem in stems)
 
 
 def word_distance(tokens: Sequence[str]) -> Callable[[int, int], float]:
@@ -384,25 +456,53 @@ def word_distance(tokens: Sequence[str]) -> Callable[[int, int], float]:
 
 def names(terms: set[str] | list[str], option_terms: set[str] | list[str]) -> bool:
     """Whether text terms (stems, as ``tokenize`` gives them) name one of an option's in any of its forms: the
-    same stem, or the same first five letters ("pupils", "pupillary"), as a reader would take it; a lettered term
-    ("vitamin d") only as itself."""
-    return any(t == o or (len(t) >= 5 and t[:5] == o[:5] and " " not in t + o) for t in terms for o in option_terms)
+    same stem, or one stem of at least five letters opening the other ("pupil", "pupillari"), as a reader would take
+    it; a lettered term ("vitamin d") only as itself. Sharing a first few letters is not enough: "osteoblast" and
+    "osteoclast" are different cells."""
+    return any(t == o or longer_form(t, o) for t in terms for o in option_terms)
+
+
+def longer_form(term: str, other: str) -> bool:
+    """Whether one of two stems is the other with a suffix, the shorter at least five letters long (no lettered
+    term: "vitamin d" is not "vitamin")."""
+    short, long = sorted((term, other), key=len)
+    return len(short) >= 5 and long.startswith(short) and " " not in long
 
 
 def contradicts(sentence: str, option_words: set[str]) -> bool:
-    """A negation within a few words before one of the option's own words (``option_terms``: "does not contain
-    X", "unlike X"); a lack after a negation affirms ("cannot be absorbed without X": X is needed), and "does not
-    caseate" names "caseating", not "non-caseating"."""
+    """A negation in the clause that names one of the option's own words (``option_terms``): within a few words
+    before it ("does not contain X", "unlike X"), or straight after the name as its verb's ("X do not resorb bone",
+    ``NEGATED_PREDICATE``). A negation stops at its clause ("X do not resorb bone, but Y do" says nothing against Y)
+    and "unlike" at its name; a lack after a negation affirms ("cannot be absorbed without X": X is needed), and
+    "does not caseate" names "caseating", not "non-caseating"."""
+    return any(names(terms, option_words) for terms in negated_terms(sentence))
+
+
+@lru_cache(maxsize=20_000)
+def negated_terms(sentence: str) -> tuple[tuple[str, ...], ...]:
+    """The stems of each stretch a sentence's negations deny (``negated_words``), per sentence once: every option is
+    checked against the same sentences, again after each of the agent's rounds."""
     text = closed_privatives(sentence)  # as written: "vitamin K" is a term of its own, "vitamin k" is not
-    negations = list(CONTRADICTION.finditer(text))
-    windows = [
-        text[match.end() : match.end() + 40]
+    negated = [words for clause in CLAUSE_BREAK.split(text) for words in negated_words(clause)]
+    return tuple(tuple(terms) for terms in clause_words(negated)) if negated else ()
+
+
+def negated_words(clause: str) -> list[str]:
+    """The stretches of a clause its negations deny: the words after each (``NEGATION_REACH``, a prepositional one's
+    to the next punctuation mark), and the name before a negated verb."""
+    negations = list(CONTRADICTION.finditer(clause))
+    after = [
+        reached(clause[match.end() : match.end() + NEGATION_REACH], match.group())
         for k, match in enumerate(negations)
         if not (k and PRIVATIVE.fullmatch(match.group().lower()))
     ]
-    if not windows:
-        return False
-    return any(names(terms, option_words) for terms in clause_words(windows))
+    before = [clause[name_start(clause, match.start()) : match.start()] for match in NEGATED_PREDICATE.finditer(clause)]
+    return after + [name for name in before if name]
+
+
+def reached(window: str, negation: str) -> str:
+    """What a negation reaches of the words after it: a prepositional one (``PREPOSITIONAL``) its name only."""
+    return re.split(r"[,;:()\[\]]", window)[0] if PREPOSITIONAL.fullmatch(negation) else window
 
 
 def read_with_evidence(question: Question, evidence: Sequence[Evidence]) -> Reading:
@@ -438,8 +538,7 @@ def option_quotes(
         quotes = []
         for value, i in ranked[:per_option]:
             sentence = scores.sentences[i]
-            negates = contradicts(sentence.text, scores.terms[j])
-            stance = "contradicts" if negates != reading.negated else "supports"
+            stance = "contradicts" if scores.negates(j, i) != reading.negated else "supports"
             covers = scores.question[i]
             settles = scores.said(j, i) >= SETTLING_COVERAGE  # "A resorbs bone while B builds it" settles A, not B
             quote = Quote(sentence.text, sentence.evidence, stance, round(value, 4), settles=settles, covers=covers)

@@ -88,9 +88,10 @@ def minmax(scores: np.ndarray) -> np.ndarray:
 
 
 def cooccurrence(scores: SentenceScores) -> np.ndarray:
-    """Per option, its best sentence: (share of the question covered) x (share of the option named)."""
+    """Per option, its best sentence not negating it (``SentenceScores.backing``): (share of the question covered) x
+    (share of the option named)."""
     n = len(scores.options)
-    return np.array([max((scores.support(j, i) for i in range(len(scores.sentences))), default=0.0) for j in range(n)])
+    return np.array([max((scores.backing(j, i) for i in range(len(scores.sentences))), default=0.0) for j in range(n)])
 
 
 def sentence_bm25(question: str, options: Sequence[str], scores: SentenceScores) -> np.ndarray:
