@@ -988,8 +988,9 @@ class Searcher:
         return hit
 
     def _hits(self, query: Query, fused: list[Fused], text: str | None) -> list[Hit]:
-        """Fused hits, at most one per page (a passage then shows as its page); ``text`` picks each snippet (the
-        query's, or its image's words). An image query's hits are read deep enough for the diagnosis vote
+        """Fused hits, at most one per page (a passage then shows as its page) and one per page printed again
+        (``_repeats_folded``: an image matching a deck's repeated slide gave a hit of each); ``text`` picks each
+        snippet (the query's, or its image's words). An image query's hits are read deep enough for the diagnosis vote
         (``by_majority``), which needs their payloads, and each hit says how many of the nearest share its diagnosis
         (``with_agreement``). A page's hit keeps its best record's place and says every
         ranker that found a record of it; it shows a figure the query image itself found (``found_by_look``), whose
@@ -1003,30 +1004,45 @@ class Searcher:
         if voters:
             head = by_majority(head, payloads, voters)
         groups: dict[tuple[str, int] | str, list[Fused]] = {}
-        for found in head:
-            payload = payloads.get(found[0])
-            if payload is None:
-                continue
-            key = (page_key(payload) if query.collapse_pages else None) or found[0]
-            if key in groups:
-                groups[key].append(found)  # read on past the k-th page: a page's later records still join it
-            elif len(groups) < query.k:
-                groups[key] = [found]
-        hits = [self._merged_hit(members, payloads, text, query) for members in groups.values()]
+        for found in head:  # every page of the head: copies of a page fold into one below (``_repeats_folded``)
+            if (payload := payloads.get(found[0])) is not None:
+                key = (page_key(payload) if query.collapse_pages else None) or found[0]
+                groups.setdefault(key, []).append(found)  # a page's later records join it
+        members = list(groups.values())
+        paged = [Group(key, [rid for rid, _, _ in found]) for key, found in groups.items()]
+        if query.collapse_pages:
+            folded = self._repeats_folded(list(range(len(paged))), paged, payloads, query.k)
+        else:  # every record, as asked
+            folded = [[i] for i in range(min(len(paged), query.k))]
+        hits = []
+        for copies in folded:
+            first, *others = sorted(copies, key=lambda i: paged[i].key)  # one source's pages: by page number
+            hit = self._merged_hit(members[first], payloads, text, query, [members[i] for i in others])
+            hit.repeated_on = [payloads[paged[i].members[0]].page for i in others]
+            hits.append(hit)
         if query.image is not None:
             with_agreement(hits, nearest, payloads)
         return with_relative(hits, [score for _, score, _ in fused])
 
-    def _merged_hit(self, members: list[Fused], payloads: Mapping[str, Payload], text: str | None, query: Query) -> Hit:
+    def _merged_hit(
+        self,
+        members: list[Fused],
+        payloads: Mapping[str, Payload],
+        text: str | None,
+        query: Query,
+        copies: Sequence[list[Fused]] = (),
+    ) -> Hit:
         """One page's hit (or a record's, uncollapsed or without a page): its best record's score, the best rank each
         ranker gave any of its records, and the record it shows: the best, or a figure the query image's look found
-        (``found_by_look``; only image queries have such ranks)."""
+        (``found_by_look``; only image queries have such ranks). Of a page printed again (``copies``: the records of
+        its other pages, ``_repeats_folded``), what found any copy found the page."""
         shown = next((m for m, _, r in members if payloads[m].kind == "figure" and found_by_look(r)), members[0][0])
         ranks: dict[str, int] = {}
-        for _, _, found in members:
+        for _, _, found in (member for page in (members, *copies) for member in page):
             ranks.update({r: min(rank, ranks.get(r, rank)) for r, rank in found.items()})
         ids = [m for m, _, _ in members]
-        return self._page_hit(shown, members[0][1], ranks, ids, payloads, text, query.collapse_pages)
+        best = max(page[0][1] for page in (members, *copies))
+        return self._page_hit(shown, best, ranks, ids, payloads, text, query.collapse_pages)
 
     def make_hit(self, record_id: str, score: float, ranks: dict[str, int], payload: Payload, text: str | None) -> Hit:
         thumb = self.index.thumbnail_path(record_id)

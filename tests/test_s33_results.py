@@ -19,6 +19,7 @@ from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Citation, Entry, Hit, Payload
 from pathatlas.retrieval.search import Query, Searcher
 from tests.helpers import hashing_settings, index_new
+from tests.test_incremental_cases import ENCODER as PIXELS
 
 COVER = "Renal handout. Glomerulonephritis and nephrotic syndrome: podocyte effacement, minimal change disease."
 NECROSIS = "Acute tubular necrosis follows ischemia; casts of tubular cells appear in the urine."
@@ -42,9 +43,9 @@ def pdf(path: Path, texts: list[str], colours: list[str | None] | None = None, s
 
 
 @contextmanager
-def searcher(root: Path, sources: list[Path]) -> Iterator[Searcher]:
-    """A searcher of an index of ``sources`` (the hashing encoder: no model to load)."""
-    settings = hashing_settings(root)
+def searcher(root: Path, sources: list[Path], **extra) -> Iterator[Searcher]:
+    """A searcher of an index of ``sources`` (the hashing encoder: no model to load; ``extra`` settings)."""
+    settings = hashing_settings(root, **extra)
     index_new(settings, *sources)
     index = Index.open(settings.index_dir, settings)
     try:
@@ -100,6 +101,22 @@ def test_the_same_page_in_two_files_stays_two_hits(tmp_path):
     """Two files each printing the cover cite two sources: both are kept, as a reader may have either."""
     hits = searched(tmp_path, [pdf(tmp_path / "lib" / "a.pdf", [COVER]), pdf(tmp_path / "lib" / "b.pdf", [COVER])])
     assert sorted(cited(hits)) == [("a.pdf", 1, []), ("b.pdf", 1, [])]
+
+
+@pytest.mark.parametrize("words", [QUERY, None], ids=["image and words", "image alone"])
+def test_an_image_search_folds_a_page_printed_again_too(tmp_path, words):
+    """An image matching a deck's repeated slide gave a hit of each copy (the fold was a search by words' alone);
+    asked uncollapsed, every record still comes."""
+    handout = pdf(tmp_path / "lib" / "duplicate.pdf", [COVER, COVER, NECROSIS, COVER])
+    other = pdf(tmp_path / "lib" / "other.pdf", [OTHER, *ASIDES])
+    image = Image.new("RGB", (64, 64), "white")
+    with searcher(tmp_path, [handout, other], encoder=PIXELS) as search:
+        hits = search.search(Query(text=words, image=image))
+        every = search.search(Query(text=words, image=image, collapse_pages=False, k=20, filters={"kind": "page"}))
+    assert sorted(page for name, page, _ in cited(hits) if name == "duplicate.pdf") == [1, 3], cited(hits)
+    assert ("duplicate.pdf", 1, [2, 4]) in cited(hits)
+    pages = [hit for hit in every if hit.kind == "page" and hit.payload.source == str(handout.resolve())]
+    assert sorted(hit.citation.page for hit in pages) == [1, 2, 3, 4]
 
 
 def test_a_repeated_page_of_a_book_with_printed_numbers_is_named_by_pdf_page():
