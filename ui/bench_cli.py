@@ -272,6 +272,19 @@ def say_notes(task: str, body: dict) -> None:
         err_console.print(f"[yellow]note:[/yellow] {escape(task)}: {escape(note)}", highlight=False, soft_wrap=True)
 
 
+COLUMNS = {
+    "recall@1": "R@1",
+    "recall@5": "R@5",
+    "recall@10": "R@10",
+    "mrr": "MRR",
+    "precision@5": "P@5",
+    "precision@10": "P@10",
+}
+"""The metrics a retrieval table shows, in order, and their headers."""
+OPTIONAL_COLUMNS = {"precision@5"}
+"""Shown only for a task reporting it (--image-words' headline): the other tables keep their columns."""
+
+
 def retrieval_table(task: str, body: dict) -> Table:
     """One task's methods; the default's row is named so (its ``default_label``) and, after that, marked where it
     scores below a baseline."""
@@ -279,12 +292,12 @@ def retrieval_table(task: str, body: dict) -> Table:
 
     marks = losses(body)
     mrr = f"MRR@{body['mrr_depth']}" if body.get("mrr_depth") else "MRR"
-    table = Table("method", "R@1", "R@5", "R@10", mrr, "P@10", "", title=f"{task}, n={body['n']}")
+    columns = {**COLUMNS, "mrr": mrr}
+    keys = [key for key in columns if key not in OPTIONAL_COLUMNS or any(key in m for m in body["methods"].values())]
+    table = Table("method", *(columns[key] for key in keys), "", title=f"{task}, n={body['n']}")
     table.columns[0].min_width = max(map(len, body["methods"]))  # names like visual+joint+specimen stay whole
     for name, m in body["methods"].items():
-        cells = [
-            f"{m[key]:.3f}" if key in m else "" for key in ("recall@1", "recall@5", "recall@10", "mrr", "precision@10")
-        ]
+        cells = [f"{m[key]:.3f}" if key in m else "" for key in keys]
         default = body.get("default_label", "default")  # "default without joint" where its heads trained on these
         note = default if name == body.get("default") else ("baseline" if name in body.get("baselines", []) else "")
         if name in marks:
@@ -332,6 +345,17 @@ def chapter_table(task: str, body: dict) -> Table:
     return table
 
 
+def part_table(task: str, parts: dict) -> Table:
+    """P@5 / R@1 of each method per part of a task's queries (``by_part``: agreeing words, conflicting words, each
+    source), so a reader sees where the default gains and where it loses."""
+    methods = [name for name in next(iter(parts.values())) if name != "n"]
+    table = Table("part", "n", *methods, title=f"{task} by part, P@5 / R@1")
+    for part, row in parts.items():
+        cells = [f"{row[name]['precision@5']:.3f} / {row[name]['recall@1']:.3f}" for name in methods]
+        table.add_row(escape(part), str(row["n"]), *cells)
+    return table
+
+
 def print_task(task: str, body: dict) -> None:
     """One task's tables as ``bench retrieval`` and ``bench tune-text`` print them: the main one (pooled held-out
     folds with folds), each held-out fold's, the by-chapter table, the paired p of the default against each baseline,
@@ -345,6 +369,14 @@ def print_task(task: str, body: dict) -> None:
         console.print(chapter_table(task, body))
     if fusion := body.get("fusion"):
         console.print(f"{task}: OCR ranker weight per fold {fusion['weights']}, each chosen on {fusion['tuned_on']}")
+    if chosen := body.get("weight_per_fold"):
+        console.print(
+            f"{task}: default words' weight {body['words_weight']:g}; weight per fold (by {chosen['by']}) "
+            f"{[f'{w:g}' for w in chosen['chosen']]}, each chosen from {[f'{w:g}' for w in chosen['grid']]} on the "
+            "other folds' P@5, then R@1"
+        )
+    if parts := body.get("by_part"):
+        console.print(part_table(task, parts))
     for baseline, metrics in body.get("significance", {}).items():
         console.print(
             f"{task}: {body.get('default')} vs {baseline}, paired p (t-test, or sign test if all differ alike): "
@@ -371,6 +403,18 @@ def bench_retrieval_command(
             "(PATHATLAS_ALL_WORDS_FIRST=0), BM25 alone, dense alone and chance.",
         ),
     ] = False,
+    image_words: Annotated[
+        bool,
+        typer.Option(
+            "--image-words",
+            help="Words typed beside an image, taken from the index (--index; no file needed): each case image with a "
+            "diagnosis (at most 40 of a diagnosis of each source, a fixed seeded sample, so LC25000's 900 tiles ask "
+            "120 and the run stays minutes) searched with its own diagnosis and with another (same source and organ "
+            "preferred); relevant: hits of the diagnosis the words ask, the image and its byte copies left out. P@5 "
+            "and R@1 of the default (PATHATLAS_WEIGHT_WORDS_IMAGE), weight 1, the weight chosen on --folds folds by "
+            "diagnosis (default 3) and scored held out, the image alone, the words alone (BM25) and chance.",
+        ),
+    ] = False,
     index: IndexOpt = None,
     encoder: Annotated[str | None, typer.Option(help="Encoder to measure (default: PATHATLAS_ENCODER).")] = None,
     split: Annotated[
@@ -385,7 +429,8 @@ def bench_retrieval_command(
         int,
         typer.Option(
             help="Text to page: deal the questions' chapters round-robin into this many folds (at most the number of "
-            "chapters), refit the ranker on all but one fold and report each held out; 0: the shipped ranker."
+            "chapters), refit the ranker on all but one fold and report each held out; 0: the shipped ranker. "
+            "--image-words: its diagnosis folds (0: 3)."
         ),
     ] = 0,
     runs: Annotated[
@@ -393,7 +438,8 @@ def bench_retrieval_command(
         typer.Option(
             help="Write each task's qrels and a TREC run per method to this folder: text to page's qrels.txt and "
             "METHOD.trec (with --folds also each fold's qrels and default run; the default's run over every question "
-            "is the pooled held-out one), an image or --names task's qrels.TASK.txt and TASK.METHOD.trec."
+            "is the pooled held-out one), an image, --names or --image-words task's qrels.TASK.txt and "
+            "TASK.METHOD.trec (--image-words: also each fold's qrels and run of the weight chosen per fold)."
         ),
     ] = None,
     json_out: JsonFileOpt = None,
@@ -403,16 +449,17 @@ def bench_retrieval_command(
     from pathatlas.plugins import require
     from pathatlas.retrieval.bench import run_retrieval_bench
     from pathatlas.retrieval.bench.common import plot_curves
+    from pathatlas.retrieval.bench.words import FOLDS
     from pathatlas.retrieval.encoders import create_encoder
     from pathatlas.retrieval.index import Index
 
-    if not (figures or cases or mcq or names):
-        raise BadInputError("give at least one of --figures, --cases, --mcq, --names")
+    if not (figures or cases or mcq or names or image_words):
+        raise BadInputError("give at least one of --figures, --cases, --mcq, --names, --image-words")
     if split not in ("val", "all"):
         raise BadInputError(f"--split {split!r}: use val or all")
     if folds == 1 or folds < 0:
         raise BadInputError(f"--folds {folds}: use 0 (no folds) or at least 2")
-    if folds and mcq is None:
+    if folds and mcq is None and not image_words:
         raise BadInputError(f"--folds {folds} refits the text-to-page ranker: give --mcq too")
     check_destination(runs, "--runs", folder=True)
     check_destination(json_out, "--json")
@@ -421,11 +468,13 @@ def bench_retrieval_command(
         require("matplotlib", "plot")  # before the run, not after it
     cases = [case_metadata(path) for path in cases or []]
     settings = settings_for(index, encoder=encoder)
-    idx = Index.open(settings.index_dir, settings) if mcq is not None or names else None
+    idx = Index.open(settings.index_dir, settings) if mcq is not None or names or image_words else None
     enc = idx.encoder if idx is not None else create_encoder(settings.encoder, settings)
     inputs = {name: given for name, given in (("figures", figures), ("cases", cases), ("mcq", mcq)) if given}
-    measured = run_retrieval_bench(enc, settings, figures or [], cases, mcq, idx, split, folds, runs, names)
-    result = {"run": run_record(inputs, idx, {"encoder": enc.name, "folds": folds, "names": names}), **measured}
+    word_folds = (folds or FOLDS) if image_words else 0
+    measured = run_retrieval_bench(enc, settings, figures or [], cases, mcq, idx, split, folds, runs, names, word_folds)
+    options = {"encoder": enc.name, "folds": folds, "names": names, "image_words": image_words}
+    result = {"run": run_record(inputs, idx, options), **measured}
     for task, body in result["tasks"].items():
         print_task(task, body)
     for task, why in result.get("left_out", {}).items():

@@ -10,6 +10,7 @@ from pathatlas.retrieval.bench.common import component_notes, splits_used
 from pathatlas.retrieval.bench.images import ImageSet, cross_modal, image_to_image
 from pathatlas.retrieval.bench.names import short_searches
 from pathatlas.retrieval.bench.pages import text_to_page
+from pathatlas.retrieval.bench.words import image_words
 from pathatlas.retrieval.datasets import check_images, read_cases, read_figures
 from pathatlas.retrieval.encoders import Encoder
 from pathatlas.retrieval.index import Index
@@ -33,11 +34,14 @@ def run_retrieval_bench(
     folds: int = 0,
     runs: Path | None = None,
     names: bool = False,
+    image_words_folds: int = 0,
 ) -> dict[str, Any]:
     """Every task the inputs give, keyed by name; each says the queries it used (``split``), and so does the result
     as a whole (``splits_used``), and notes where its default scores below a method it fuses (``component_notes``).
     ``runs``: a folder for every task's TREC qrels and runs (``write_trec``). ``names``: the index's own short
-    searches (``short_searches``); those it has no queries for are in ``left_out``, with why."""
+    searches (``short_searches``); those it has no queries for are in ``left_out``, with why. ``image_words_folds``:
+    the index's images searched with words beside them (``image_words``), the words' weight chosen on this many
+    folds by diagnosis; 0: not run."""
     tasks: dict[str, Any] = {}
     left_out: dict[str, str] = {}
     for path in figures:
@@ -72,6 +76,10 @@ def run_retrieval_bench(
             raise ValueError("--names needs --index: the index whose diagnoses and sections are searched for")
         found, left_out = short_searches(index, runs)
         tasks.update(found)
+    if image_words_folds:
+        if index is None:
+            raise ValueError("--image-words needs --index: the index whose diagnosed images are searched")
+        tasks.update(image_words(index, image_words_folds, runs))
     tasks = {task: component_notes(body) for task, body in tasks.items()}
     return {
         "encoder": encoder.name,

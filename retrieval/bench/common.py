@@ -229,7 +229,7 @@ def same_difference_p(differences: np.ndarray) -> float | None:
     return 1.0 if differences[0] == 0 else min(1.0, 2 / 2**differences.size)
 
 
-MARKED_METRICS = ("recall@1", "recall@5", "recall@10", "mrr", "precision@10")
+MARKED_METRICS = ("recall@1", "recall@5", "recall@10", "mrr", "precision@5", "precision@10")
 """The metrics on which a default below a baseline is marked (``losses``), or below one of its components
 (``component_losses``)."""
 

@@ -1,0 +1,294 @@
+"""Words beside an image (``bench retrieval --image-words``): does an image query with words find the diagnosis the
+words ask? Queries and gold come from the index itself:
+
+- each case image with a diagnosis (at most ``SAMPLE`` of each diagnosis of a source, a fixed seeded sample, so
+  900 LC25000 tiles cost 120 images), read from its file as a user uploads it, is searched twice: with words that
+  agree (its diagnosis as stored) and with words that conflict (another diagnosis of the index, picked with a fixed
+  seed: of the same source and organ where there is one, else of the same source, else any);
+- relevant: a hit whose diagnosis (``diagnosis_key``) is the one the words ask; the query image's own record and its
+  byte-identical copies (``image_hash``) are left out of its ranking and its gold.
+
+Every image search is the real ``Searcher.find_many`` with ``Query(words_weight=w)``, so the default row is what users
+get: the settings' ``weight_words_image``, 1 (the words weigh as in a text search), the weight chosen on folds by the
+query image's diagnosis and scored on the held-out fold, the image alone, the words alone (BM25) and chance.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pathatlas.errors import BadInputError
+from pathatlas.retrieval.bench.common import CURVE_K, chance, compare_runs, summarise
+from pathatlas.retrieval.bench.names import CASES, Unquoted, organs
+from pathatlas.retrieval.bench.trec import write_trec
+from pathatlas.retrieval.fusion import diagnosis_key
+from pathatlas.retrieval.images import open_image
+from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.lexical import content_terms
+from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k
+from pathatlas.retrieval.records import Payload
+from pathatlas.retrieval.search import Query
+
+TASK = "image_words_to_diagnosis"
+SAMPLE = 40
+"""Images asked per diagnosis of a source: all of an atlas' few, a seeded 40 of LC25000's 300 tiles a class."""
+SEED = 0
+GRID = (1.0, 2.0, 4.0, 8.0)
+"""The words' weights each fold chooses among."""
+FOLDS = 3
+TOP = 5
+MRR_DEPTH = 10
+DEFAULT = "image+words"
+BEFORE = "image+words x1"
+CHOSEN = "image+words, weight per fold"
+IMAGE = "image"
+WORDS = "bm25"
+METRICS = ("recall@1", "recall@5", "recall@10", "mrr", "precision@5")
+SIGNIFICANCE = ("recall@1", "precision@5")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One query: a case image of the index (its record, file and byte hash), the words typed beside it, whether they
+    agree with its own diagnosis, and its fold (by its own diagnosis)."""
+
+    record_id: str
+    payload: Payload
+    words: str
+    agree: bool
+    fold: int
+
+    @property
+    def id(self) -> str:
+        """Unique and readable: the image's source folder, its path in it, and whether the words agree."""
+        return f"{Path(self.payload.source).name}/{self.payload.image}:{'agree' if self.agree else 'conflict'}"
+
+    @property
+    def path(self) -> Path:
+        return Path(self.payload.source) / (self.payload.image or "")
+
+
+def diagnosed(index: Index) -> dict[str, Payload]:
+    """The index's case images whose diagnosis has a word to search for."""
+    cases = {rid: Payload.from_payload(stored) for rid, stored in index.store.scan(CASES)}
+    return {
+        rid: case
+        for rid, case in sorted(cases.items())
+        if case.image and case.diagnosis and content_terms(case.diagnosis)
+    }
+
+
+def sampled(images: dict[str, Payload]) -> dict[str, Payload]:
+    """At most ``SAMPLE`` images of each diagnosis of each source, the same ones on every run (seeded by the source
+    and diagnosis), so a folder of 900 tiles costs minutes, not an hour."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for rid, case in images.items():
+        groups.setdefault((case.source, diagnosis_key(case.diagnosis)), []).append(rid)
+    kept = set()
+    for (source, key), ids in groups.items():
+        kept.update(ids if len(ids) <= SAMPLE else random.Random(f"{SEED}:{source}:{key}").sample(ids, SAMPLE))
+    return {rid: case for rid, case in images.items() if rid in kept}
+
+
+def conflicting(rid: str, case: Payload, spellings: dict[str, Payload]) -> str:
+    """Another diagnosis for ``case``'s image (as its first case spells it), seeded by the record: of the same source
+    and organ where one is, else of the same source, else of any; the student's "like this, but squamous"."""
+    own = diagnosis_key(case.diagnosis)
+    others = [other for key, other in spellings.items() if key != own]
+    same_source = [other for other in others if other.source == case.source]
+    same_organ = [other for other in same_source if set(organs(other)) & set(organs(case))]
+    pick = same_organ or same_source or others
+    return random.Random(f"{SEED}:{rid}").choice(pick).diagnosis
+
+
+def diagnosis_folds(keys: list[str], folds: int) -> dict[str, int]:
+    """Each diagnosis' fold: dealt round-robin, most-asked first (then by name), so no fold holds two of the largest
+    (LC25000's three classes land one a fold)."""
+    counts = Counter(keys)
+    if len(counts) < max(folds, 2):
+        raise BadInputError(
+            f"--image-words: the index's diagnosed images have {len(counts)} diagnosis(es); "
+            f"{folds} folds by diagnosis need at least as many (and two)"
+        )
+    order = sorted(counts, key=lambda key: (-counts[key], key))
+    return {key: n % folds for n, key in enumerate(order)}
+
+
+def image_word_queries(index: Index, folds: int) -> list[Asked]:
+    """Each sampled diagnosed image with agreeing and with conflicting words; refused in one line when the index has
+    no diagnosed image, only one diagnosis, or images no longer on disk."""
+    images = diagnosed(index)
+    if not images:
+        raise BadInputError(f"--image-words: index {index.path} has no case image with a diagnosis to search for")
+    spellings: dict[str, Payload] = {}
+    for case in images.values():
+        spellings.setdefault(diagnosis_key(case.diagnosis), case)
+    chosen = sampled(images)
+    fold = diagnosis_folds([diagnosis_key(case.diagnosis) for case in chosen.values()], folds)
+    queries = []
+    for rid, case in chosen.items():
+        f = fold[diagnosis_key(case.diagnosis)]
+        queries.append(Asked(rid, case, case.diagnosis, True, f))
+        queries.append(Asked(rid, case, conflicting(rid, case, spellings), False, f))
+    missing = [path for path in dict.fromkeys(query.path for query in queries) if not path.is_file()]
+    if missing:
+        raise BadInputError(
+            f"--image-words: {len(missing)} of the index's {len(chosen)} sampled images are not on disk, e.g. "
+            f"{missing[0]}: the bench searches with the images themselves"
+        )
+    return queries
+
+
+def copies_of(index: Index) -> tuple[dict[str, set[str]], dict[str, str | None]]:
+    """Each image hash's records, and every record's diagnosis key: what gold and left-out copies are made of."""
+    by_hash: dict[str, set[str]] = {}
+    keys = {}
+    for rid, stored in index.store.scan():
+        payload = Payload.from_payload(stored)
+        keys[rid] = diagnosis_key(payload.diagnosis)
+        if payload.image_hash:
+            by_hash.setdefault(payload.image_hash, set()).add(rid)
+    return by_hash, keys
+
+
+def left_out(query: Asked, by_hash: dict[str, set[str]]) -> set[str]:
+    """The query image's own record and its byte-identical copies."""
+    return {query.record_id, *by_hash.get(query.payload.image_hash or "", ())}
+
+
+def searched(index: Index, queries: list[Asked], weights: Sequence[float], by_hash) -> dict[Any, list[list[str]]]:
+    """Each query's top ``CURVE_K`` record ids, its own image and copies left out: per words' weight (keyed by the
+    weight), for the image alone (``IMAGE``) and the words alone (``WORDS``). One ``find_many`` batch per image: its
+    search alone and with each of its words at each weight."""
+    searcher = Unquoted(index)
+    out: dict[Any, list] = {key: [None] * len(queries) for key in (*weights, IMAGE)}
+
+    def top(hits, query: Asked) -> list[str]:
+        drop = left_out(query, by_hash)
+        return [hit.id for hit in hits if hit.id not in drop][:CURVE_K]
+
+    by_image: dict[str, list[int]] = {}
+    for n, query in enumerate(queries):
+        by_image.setdefault(query.record_id, []).append(n)
+    for positions in by_image.values():
+        first = queries[positions[0]]
+        image = open_image(first.path, index.settings.max_image_pixels, query=True)
+        k = CURVE_K + len(left_out(first, by_hash))
+        asked = [Query(text=queries[n].words, image=image, k=k, words_weight=w) for n in positions for w in weights]
+        alone, *worded = [found.hits for found in searcher.find_many([Query(image=image, k=k), *asked])]
+        for j, n in enumerate(positions):
+            out[IMAGE][n] = top(alone, queries[n])
+            for w, hits in zip(weights, worded[j * len(weights) : (j + 1) * len(weights)], strict=True):
+                out[w][n] = top(hits, queries[n])
+    texts = [Query(text=query.words, k=CURVE_K + len(left_out(query, by_hash)), use=("bm25",)) for query in queries]
+    out[WORDS] = [top(hits, query) for hits, query in zip(searcher.search_many(texts), queries, strict=True)]
+    return out
+
+
+def figures(ranked: list[list[str]], gold: list[set[str]], rows: Sequence[int], curve: bool = True) -> dict[str, Any]:
+    """A method's ``METRICS`` over the queries at ``rows``, with its recall curve (the plot's) where ``curve``."""
+    first = [first_relevant_rank(ranked[i], gold[i].__contains__) for i in rows]
+    flags = [[item in gold[i] for item in ranked[i]] for i in rows]
+    shown = (*METRICS, "curve") if curve else METRICS
+    out = {key: value for key, value in summarise(first, MRR_DEPTH).items() if key in shown}
+    return {**out, "precision@5": precision_at_k(flags, TOP)}
+
+
+def weight_per_fold(by_weight: dict[float, list[list[str]]], gold, folds: list[int], count: int) -> list[float]:
+    """Each fold's weight, chosen on the other folds' queries alone: the best P@5, then top-1, then the smaller."""
+    chosen = []
+    for fold in range(count):
+        rows = [i for i, f in enumerate(folds) if f != fold]
+        scores = {w: figures(ranked, gold, rows, curve=False) for w, ranked in by_weight.items()}
+        chosen.append(max(scores, key=lambda w: (scores[w]["precision@5"], scores[w]["recall@1"], -w)))
+    return chosen
+
+
+def chance_figures(queries: list[Asked], gold: list[set[str]], records: int, by_hash) -> dict[str, Any]:
+    """Random rankings of the index's records less each query's own copies (``chance``), and their P@5."""
+    sizes = [records - len(left_out(query, by_hash)) for query in queries]
+    counts = [len(g) for g in gold]
+    found = chance(sizes, counts, mrr_depth=MRR_DEPTH)
+    out = {key: value for key, value in found.items() if key in METRICS or key == "curve"}
+    return {**out, "precision@5": float(np.mean([c / s for c, s in zip(counts, sizes, strict=True)]))}
+
+
+def parts(queries: list[Asked]) -> dict[str, list[int]]:
+    """The query groups the breakdown shows: agreeing words, conflicting words, and each source folder's images."""
+    out = {"agreeing words": [i for i, q in enumerate(queries) if q.agree]}
+    out["conflicting words"] = [i for i, q in enumerate(queries) if not q.agree]
+    for name in sorted({Path(q.payload.source).name for q in queries}):
+        out[name] = [i for i, q in enumerate(queries) if Path(q.payload.source).name == name]
+    return out
+
+
+def breakdown(ranked: dict[str, list[list[str]]], gold: list[set[str]], rows: list[int]) -> dict[str, Any]:
+    """Every method's figures over one part of the queries (``parts``), without curves."""
+    return {"n": len(rows), **{name: figures(lists, gold, rows, curve=False) for name, lists in ranked.items()}}
+
+
+def image_words(index: Index, folds: int = FOLDS, runs: Path | None = None) -> dict[str, Any]:
+    """The task's body as every retrieval task gives it (``n``, ``methods``, ``default``, ``baselines``,
+    ``significance``, ``per_question``), with the weight each fold chose and a breakdown by words and source."""
+    asked = image_word_queries(index, folds)
+    by_hash, keys = copies_of(index)
+    wanted = [{rid for rid, key in keys.items() if key == diagnosis_key(q.words)} - left_out(q, by_hash) for q in asked]
+    queries, gold = [q for q, g in zip(asked, wanted, strict=True) if g], [g for g in wanted if g]
+    default_weight = float(index.settings.weight_words_image)
+    weights = sorted({*GRID, default_weight})
+    found = searched(index, queries, weights, by_hash)
+    fold_of = [q.fold for q in queries]
+    chosen = weight_per_fold({w: found[w] for w in GRID}, gold, fold_of, folds)
+    ranked = {
+        DEFAULT: found[default_weight],
+        BEFORE: found[1.0],
+        CHOSEN: [found[chosen[f]][i] for i, f in enumerate(fold_of)],
+        IMAGE: found[IMAGE],
+        WORDS: found[WORDS],
+    }
+    everyone = range(len(queries))
+    methods = {name: figures(lists, gold, everyone) for name, lists in ranked.items()}
+    methods["chance"] = chance_figures(queries, gold, len(keys), by_hash)
+    ids = [q.id for q in queries]
+    top = {name: [items[:MRR_DEPTH] for items in lists] for name, lists in ranked.items()}
+    body = {
+        "n": len(queries),
+        "split": "all",
+        "mrr_depth": MRR_DEPTH,
+        "headline": "precision@5",
+        "methods": methods,
+        "default": DEFAULT,
+        "baselines": [BEFORE, CHOSEN, IMAGE, WORDS, "chance"],
+        "words_weight": default_weight,
+        "weight_per_fold": {"grid": list(GRID), "chosen": chosen, "folds": folds, "by": "the query image's diagnosis"},
+        "by_part": {part: breakdown(ranked, gold, rows) for part, rows in parts(queries).items()},
+        "significance": compare_runs(ids, gold, top, DEFAULT, metrics=SIGNIFICANCE),
+        "per_question": [
+            {
+                "id": q.id,
+                "words": q.words,
+                "agree": q.agree,
+                "fold": q.fold,
+                "relevant": len(gold[i]),
+                "first_relevant_rank": {
+                    name: first_relevant_rank(lists[i], gold[i].__contains__) for name, lists in ranked.items()
+                },
+            }
+            for i, q in enumerate(queries)
+        ],
+    }
+    if unanswerable := len(asked) - len(queries):
+        body["notes"] = [
+            f"left out {unanswerable} of {len(asked)} queries asking a diagnosis no other record has (an image's "
+            "own, held by it and its byte copies alone): nothing could answer them"
+        ]
+    if runs is not None:
+        body["runs"] = [str(p) for p in write_trec(runs, ids, gold, ranked, fold_of, per_fold=[CHOSEN], task=TASK)]
+    return {TASK: body}
