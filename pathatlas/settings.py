@@ -180,12 +180,11 @@ class Settings(BaseSettings):
         "figures chose 64 against the joint space's 1).",
     )
     weight_words_image: Weight = Field(
-        4.0,
+        8.0,
         description="Multiplies the weights of the words' rankers (BM25 and the text query's spaces) when words "
-        "come with an image query, so 'like this, but squamous' finds squamous cases: the majority of three diagnosis "
-        "folds' choices (4, 8, 4) on atlas and LC25000 images searched with agreeing and conflicting words "
-        "(BENCHMARKS.md). "
-        "1: the words weigh as in a text search.",
+        "come with an image query, so 'like this, but squamous' finds squamous cases: every diagnosis fold's choice "
+        "(8, 8, 8) of `pathatlas bench retrieval --image-words` on the atlas and LC25000 images searched with agreeing "
+        "and conflicting words (BENCHMARKS.md). 1: the words weigh as in a text search.",
     )
     weight_specimen: Weight = Field(
         100.0,

@@ -14,6 +14,7 @@ from PIL import Image
 from pathatlas.retrieval.bench.trec import token
 from pathatlas.retrieval.bench.words import BEFORE, CHOSEN, DEFAULT, IMAGE, TASK, WORDS, weight_per_fold
 from pathatlas.retrieval.index import Index
+from pathatlas.settings import Settings
 from tests.helpers import hashing_settings, indexed_lecture, one_error_line, run_cli
 from tests.test_incremental_cases import ENCODER
 
@@ -118,7 +119,10 @@ def test_the_table_shows_p_at_5_and_each_fold_weight_and_marks_a_default_below_t
     _, output = words_run
     shown = " ".join(output.split())
     assert f"{TASK}, n=27" in shown and "left out 1 of 28 queries" in shown and "P@5" in shown and "below" not in shown
-    assert "default words' weight 4; weight per fold (by the query image's diagnosis)" in shown
+    assert (
+        f"default words' weight {Settings().weight_words_image:g}; weight per fold (by the query image's diagnosis)"
+        in shown
+    )
     assert "by part, P@5 / R@1" in shown and "conflicting words" in shown
     # words weighing nothing beside the image: the default finds the image's own diagnosis, not the one asked
     ignored = bench(library, "--json", library / "ignored.json", PATHATLAS_WEIGHT_WORDS_IMAGE="0")
