@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 import shutil
 import threading
@@ -89,10 +90,34 @@ class IndexReport:
         return [s for s in self.sources if s.status == "failed"]
 
 
+@dataclass
+class Earlier:
+    """What the committed version of the source being written holds, by content (``Indexer._reusable``): each
+    ``Payload.image_hash`` and ``Payload.text_hash`` to the id of a record holding it. An entry of the same image
+    bytes takes that record's image vectors, keypoints and thumbnail, and one of the same ``text_key`` its text
+    vectors, instead of making them again (a case folder whose one label was fixed encodes no image; a book read
+    again by a newer reader encodes only the pages whose text it reads otherwise)."""
+
+    images: dict[str, str] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+
+
+def text_key(text: str, spaces: tuple[str, ...]) -> str:
+    """What ``Payload.text_hash`` holds: a short hash of the very text an entry's text vectors encode and of the spaces
+    they stay in (``Indexer.text_spaces_of``: a space its image fills holds the image's vector), so a record whose
+    joint vector is its picture's lends no text vector to one whose joint vector is its text's."""
+    return hashlib.blake2b("\x1f".join([*spaces, text]).encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def given_all(spaces: tuple[str, ...], given: dict[str, np.ndarray] | None) -> bool:
+    """Whether ``given`` holds a vector for each of ``spaces`` (true of none: nothing of such an encoding is kept)."""
+    return set(spaces) <= (given or {}).keys()
+
+
 def keeps_exact_vectors(index: Index) -> bool:
-    """Whether the index's store gives back the very vectors it was given, so that a copy of an image's equals what
-    the encoder makes of it: FAISS spaces past ``hnsw_threshold`` keep fp16 or 8-bit codes unless ``faiss_index`` is
-    ``hnsw``, and copies of those would drift further from the encoder's at each re-index."""
+    """Whether the index's store gives back the very vectors it was given, so that a copy of an image's (or a text's)
+    equals what the encoder makes of it: FAISS spaces past ``hnsw_threshold`` keep fp16 or 8-bit codes unless
+    ``faiss_index`` is ``hnsw``, and copies of those would drift further from the encoder's at each re-index."""
     return index.meta.store != "faiss" or index.settings.faiss_index == "hnsw"
 
 
@@ -284,10 +309,8 @@ class Indexer:
         """Wall seconds per stage (read: parsing and rendering sources, text, images, store, thumbnails, commit)."""
         self._written: list[str] = []
         """Ids whose media files the source in progress wrote: released if it fails before its commit."""
-        self._earlier: dict[str, str] = {}
-        """For the source being written, each ``Payload.image_hash`` its committed version holds to the id of a record
-        holding it (``_reusable``): an entry of the same bytes takes that record's image vectors, keypoints and
-        thumbnail instead of making them again (a case folder whose one label was fixed encodes no image)."""
+        self._earlier = Earlier()
+        """What the committed version of the source being written holds by content (``_reusable``)."""
         self._restat: dict[str, dict] = {}
         """Manifest entries of unchanged sources whose files' ``stat`` changed (touched, copied back), or indexed before
         their ``records_version`` was recorded: one commit at the end of the run records them, so that their pages
@@ -412,37 +435,66 @@ class Indexer:
         self._report(source.key, units, units)  # committed: what it had, not what its listing promised (``size_hint``)
         return SourceReport(source.key, "indexed", count, time.perf_counter() - started, source.problems)
 
-    def _reusable(self, key: str, known: dict[str, Any] | None, force: bool) -> dict[str, str]:
+    def _reusable(self, key: str, known: dict[str, Any] | None, force: bool) -> Earlier:
         """``_earlier`` for the source ``key`` whose committed version is ``known``: empty when forced (a forced run
         makes everything anew), and where the index's vectors may be another model's than its encoder's now (an index
         that recorded no revisions, read by an encoder that has some), so that vectors of two models never mix."""
         if force or not known or self.index.encoder.revisions() != self.index.meta.revisions:
-            return {}
-        committed = self.index.store.scan({"source": key, "fingerprint": known["fingerprint"]})
-        return {payload["image_hash"]: record_id for record_id, payload in committed if "image_hash" in payload}
+            return Earlier()
+        earlier = Earlier()
+        for record_id, payload in self.index.store.scan({"source": key, "fingerprint": known["fingerprint"]}):
+            if "image_hash" in payload:
+                earlier.images[payload["image_hash"]] = record_id
+            if "text_hash" in payload:
+                earlier.texts[payload["text_hash"]] = record_id
+        return earlier
 
     def _earlier_media(self, entry: Entry, path_of: Callable[[str], Path]) -> Path | None:
         """The media file (``path_of`` its id) of the earlier record holding ``entry``'s image, where there is one."""
-        earlier = self._earlier.get(entry.payload.image_hash)
+        earlier = self._earlier.images.get(entry.payload.image_hash)
         path = path_of(earlier) if earlier is not None else None
         return path if path is not None and path.is_file() else None
 
+    def text_spaces_of(self, entry: Entry) -> tuple[str, ...]:
+        """The spaces that keep ``entry``'s text vectors: none without text, and not those its image fills (an image's
+        vector wins where both fill a space, ``encode``)."""
+        encoder = self.index.encoder
+        if not entry.text.strip():
+            return ()
+        if entry.image is None or not encoder.image_spaces:
+            return encoder.text_spaces
+        return tuple(space for space in encoder.text_spaces if space not in encoder.image_spaces)
+
+    def _text_key(self, entry: Entry) -> str | None:
+        """``entry``'s ``text_key``; None where no space keeps its text's vectors."""
+        spaces = self.text_spaces_of(entry)
+        return text_key(entry.text, spaces) if spaces else None
+
     def _earlier_vectors(self, entries: list[Entry]) -> dict[str, dict[str, np.ndarray]]:
-        """Entry id to the image vectors of the earlier record holding its image, for entries whose earlier record
-        has one in every space the encoder's images fill (and a store that gives them back exactly)."""
-        spaces = self.index.encoder.image_spaces
-        earlier = {e.id: self._earlier[h] for e in entries if (h := e.payload.image_hash) in self._earlier}
-        if not earlier or not spaces or not keeps_exact_vectors(self.index):
+        """Entry id to the vectors earlier records hold for it: the image spaces' of the record holding its image, the
+        spaces of its text (``text_spaces_of``) of the record of its ``text_key``; each only where that record holds
+        all of them (and a store that gives them back exactly)."""
+        image_spaces = self.index.encoder.image_spaces
+        wanted: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for entry in entries:
+            if image_spaces and (record_id := self._earlier.images.get(entry.payload.image_hash)) is not None:
+                wanted.setdefault(entry.id, []).append((record_id, image_spaces))
+            if (record_id := self._earlier.texts.get(self._text_key(entry))) is not None:
+                wanted.setdefault(entry.id, []).append((record_id, self.text_spaces_of(entry)))
+        if not wanted or not keeps_exact_vectors(self.index):
             return {}
         try:
-            stored = stored_vectors(self.index.raw_store, sorted(set(earlier.values())))
-        except PathAtlasError:  # a plug-in store that cannot give its vectors back: its images are encoded
+            record_ids = sorted({record_id for found in wanted.values() for record_id, _ in found})
+            stored = stored_vectors(self.index.raw_store, record_ids)
+        except PathAtlasError:  # a plug-in store that cannot give its vectors back: its entries are encoded
             return {}
-        return {
-            entry_id: {space: stored[record_id][space] for space in spaces}
-            for entry_id, record_id in earlier.items()
-            if all(space in stored.get(record_id, {}) for space in spaces)
-        }
+        given: dict[str, dict[str, np.ndarray]] = {}
+        for entry_id, found in wanted.items():
+            for record_id, spaces in found:
+                held = stored.get(record_id, {})
+                if all(space in held for space in spaces):
+                    given.setdefault(entry_id, {}).update({space: held[space] for space in spaces})
+        return given
 
     def _entries(self, source: Source, fingerprint: str, tell: Callable[[int], None]) -> Iterator[Entry]:
         """The source's entries, case images with their keypoints (``_add_keypoints``); each record's progress units
@@ -540,18 +592,20 @@ class Indexer:
                     entry.keypoints = found
 
     def encode(
-        self, entries: list[Entry], image_vectors_of: dict[str, dict[str, np.ndarray]] | None = None
+        self, entries: list[Entry], earlier_vectors: dict[str, dict[str, np.ndarray]] | None = None
     ) -> list[StoredVectors]:
         """One encoder call per modality per batch; image vectors win where both fill a space. Entries whose id
-        ``image_vectors_of`` holds take those as their image vectors, and their images are not encoded."""
+        ``earlier_vectors`` holds take those vectors: their text is not encoded where they hold every space of its
+        (``text_spaces_of``), their image not where they hold every image space. Each entry's payload records its
+        ``text_key`` (``Payload.text_hash``), so that the next run finds its text vectors."""
         encoder = self.index.encoder
-        given = image_vectors_of or {}
-        texted = [i for i, e in enumerate(entries) if e.text.strip()] if encoder.text_spaces else []
-        imaged = (
-            [i for i, e in enumerate(entries) if e.image is not None and e.id not in given]
-            if encoder.image_spaces
-            else []
-        )
+        given = earlier_vectors or {}
+        texted = [i for i, e in enumerate(entries) if not given_all(self.text_spaces_of(e), given.get(e.id))]
+        imaged = [
+            i
+            for i, e in enumerate(entries)
+            if e.image is not None and not given_all(encoder.image_spaces, given.get(e.id))
+        ]
         vectors: list[dict] = [{} for _ in entries]
         name, dims = self.index.meta.encoder, encoder.dims
         with self._stage("text"):
@@ -568,6 +622,7 @@ class Indexer:
                 vectors[i][space] = matrix[row]
         for entry, entry_vectors in zip(entries, vectors, strict=True):
             entry_vectors.update(given.get(entry.id, {}))
+            entry.payload.text_hash = self._text_key(entry)
         return [StoredVectors(e.id, e.payload.to_payload(), v) for e, v in zip(entries, vectors, strict=True)]
 
     def _save_thumbnails(self, entries: list[Entry]) -> None:

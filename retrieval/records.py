@@ -142,6 +142,10 @@ class Payload:
     """A case image's: a hash of its file's bytes. A re-index of its changed folder reuses the vectors, keypoints and
     thumbnail of each image whose bytes a record of the folder's last version holds (records written before it was
     kept have none: their images are encoded once more)."""
+    text_hash: str | None = None
+    """A short hash of the text its text vectors encode and of the spaces they fill (``pipeline.text_key``), where it
+    has text vectors: a re-index of its changed source (a newer reader, a fixed label) reuses them for each entry of
+    the same hash (records written before it was kept have none: their texts are encoded once more)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Stored fields this version does not know (a newer index, a plugin): kept so they round-trip."""
 
