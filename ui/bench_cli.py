@@ -526,6 +526,47 @@ LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N ques
 """The options ``bench qa`` and ``bench mcp`` share."""
 
 
+@bench_app.command("peers")
+@friendly_errors
+def bench_peers_command(
+    mcq: Annotated[Path, typer.Option(help="MCQ JSONL with gold pdf_pages (the dev questions).")],
+    index: IndexOpt = None,
+    folds: Annotated[
+        int,
+        typer.Option(
+            help="Chapter folds: ours is refitted on the other folds and reported on each held out, as "
+            "'bench retrieval --folds' does (the peers are tuned on nothing); 0: the shipped ranker."
+        ),
+    ] = 5,
+    runs: Annotated[
+        Path | None, typer.Option(help="Write qrels.txt and a TREC run per method (METHOD.trec) to this folder.")
+    ] = None,
+    json_out: JsonFileOpt = None,
+):
+    """Text to page beside off-the-shelf peers: ours, BM25 alone, txtai hybrid, LangChain BM25+FAISS ensemble, chance.
+
+    The peers index the page texts the index holds, in 1000-character chunks (LangChain's splitter), with the MiniLM
+    PathAtlas ships; every method is scored by the questions, gold pages, folds and paired tests of
+    'bench retrieval --mcq'. Needs pip install 'pathatlas\\[peers]'."""
+    from pathatlas.retrieval.bench.peers import check_peers, peers_bench
+    from pathatlas.retrieval.index import Index
+
+    if folds == 1 or folds < 0:
+        raise BadInputError(f"--folds {folds}: use 0 (no folds) or at least 2")
+    check_peers()
+    check_destination(runs, "--runs", folder=True)
+    check_destination(json_out, "--json")
+    settings = settings_for(index)
+    idx = Index.open(settings.index_dir, settings)
+    measured = peers_bench(idx, mcq, folds, runs=runs)
+    result = {"run": run_record({"mcq": mcq}, idx, {"folds": folds}), **measured}
+    print_task("text_to_page vs peers", result)
+    chunks = result["peers"]["chunks"]["count"]
+    for name, cost in result["peers"]["cost"].items():
+        console.print(f"{name}: built over {chunks} chunks in {cost['build_s']} s, answered in {cost['search_s']} s")
+    write_json(json_out, result)
+
+
 def qa_table(result: dict, title: str) -> Table:
     """Each mode's figures, a row each (`bench qa`), held-out rows first with folds (``shown_rows``), and chance's
     (``chance_row``); the score column is named by what it measures (token recall of open questions is no accuracy)."""
