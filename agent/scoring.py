@@ -45,22 +45,25 @@ variant itself is chosen on the training chapters; BENCHMARKS.md). Without them 
 exception is the option the top evidence names least (8 of 20; flipping every feature, as for a plain
 question, scored 7)."""
 WEIGHTS = np.array(
-    [1.139, -0.538, 0.367, -1.277, 0.331, 0.219, 0.89]
-    + [0.131, -0.024, 0.934, 0.238, 0.007, 0.325, 0.301]
-    + [-0.762, 0.337, -0.453, 1.044, -0.785, -0.974, -0.518]
-    + [1.026]
+    [1.133, -0.643, 0.621, -1.32, 0.027, 0.084, 0.929]
+    + [0.359, -0.014, 0.949, 0.177, 0.182, 0.262, 0.289]
+    + [-0.869, 0.403, -0.664, 1.248, -1.531, -0.786, -0.6]
+    + [0.99]
 )
 """Conditional-logit weights (``design``): FEATURES for plain questions (less ``NEGATED_ONLY``), their
 ``leaders``, the same features again for questions whose options are statements, then the negated questions'
 one feature (``NEGATED_BY``); fit on the agent's evidence for all 347 dev questions (A&P ch. 1-14: one search
-plus the passage support; refit in the sixteenth session on its features, the ``all_data_weights`` of
-``bench qa --folds 5``); held out per chapter fold in BENCHMARKS.md."""
+plus the passage support; refit in the thirty-second session on its features, ``dense`` and ``prior`` scaled by
+``SIMILARITY_SPREAD``: the ``all_data_weights`` of ``bench qa --folds 5``); held out per chapter fold in
+BENCHMARKS.md."""
 ONE_SEARCH_WEIGHTS = np.array(
     [0.997, 0.014, 0.288, -0.618, 0.264, 0.0, 0.0] + [0.417, 0.041, 0.894, 0.31, 0.039, 0.0, 0.0] + [0.0] * 7 + [0.728]
 )
 """The same for one search's evidence (no passage support: ``rag``, image questions; negated questions scored by
 ``mentions``), fit before statement options had their own weights (zero here, so image answers and the ``rag``
-baseline's shipped answers are unchanged; the benchmark's held-out column refits them per fold)."""
+baseline's shipped answers are unchanged; the benchmark's held-out column refits them per fold) and before ``dense``
+and ``prior`` kept their gaps (``SIMILARITY_SPREAD``): refit on that run's ``rag`` rows, ``mentions`` weighed -1.10
+against -0.62, and an option that evidence names without the question's words lost to one it does not name."""
 VOTE_WEIGHT = 3.0
 """Image questions: weight of the similar cases' diagnosis votes next to the text features (untuned)."""
 SPECIMEN_WEIGHT = 10.0
@@ -82,9 +85,18 @@ def rescale(scores: np.ndarray) -> np.ndarray:
     return scores / top if top > 0 else np.zeros_like(scores)
 
 
-def minmax(scores: np.ndarray) -> np.ndarray:
-    spread = scores.max() - scores.min() if scores.size else 0.0
-    return (scores - scores.min()) / spread if spread > 0 else np.zeros_like(scores)
+SIMILARITY_SPREAD = 0.5
+"""Encoder similarity (cosine) gap between options that moves ``dense`` and ``prior`` by 1: a fixed spread, not the
+options' own, so a small gap stays small. Min-max over the options made a gap of 0.026 ("Osteoblasts are cells that
+make new bone." against "The cell responsible for bone resorption ... is the osteoclast." for "Which cells resorb
+bone?") the feature's whole range. Chosen held out (5 chapter folds, weights refit per fold) among 0.1-1.0 for each
+feature; every spread scored within four questions of 347 of min-max and of each other (BENCHMARKS.md)."""
+
+
+def similarity_gap(similarities: np.ndarray, spread: float = SIMILARITY_SPREAD) -> np.ndarray:
+    """1 for the most similar option, less by each option's gap to it over ``spread`` (below 0 past it): a
+    conditional logit sees only the gaps, and these keep their size."""
+    return 1.0 + (similarities - similarities.max()) / spread if similarities.size else similarities
 
 
 def cooccurrence(scores: SentenceScores) -> np.ndarray:
@@ -122,8 +134,9 @@ def mentions(scores: SentenceScores) -> np.ndarray:
 
 
 def dense_features(encode, question: str, focus: str, options: Sequence[str], scores: SentenceScores, top: int = 24):
-    """(closest sentence naming each option, option-question similarity), each min-max scaled; ``encode``
-    maps texts to unit vectors (None: no encoder)."""
+    """(closest sentence naming each option, option-question similarity), each as its ``similarity_gap`` (zeros
+    for the closest sentence when no sentence names an option); ``encode`` maps texts to unit vectors (None: no
+    encoder)."""
     n = len(options)
     if encode is None:
         return np.zeros(n), np.zeros(n)
@@ -146,7 +159,7 @@ def dense_features(encode, question: str, focus: str, options: Sequence[str], sc
         for j in range(n):
             named = [c for c, i in enumerate(candidates) if scores.options[j][i] > 0]
             dense[j] = similarity[j, named].max() if named else similarity[j].min()
-    return minmax(dense) if candidates else dense, minmax(prior)
+    return similarity_gap(dense) if candidates else dense, similarity_gap(prior)
 
 
 @dataclass(frozen=True)
@@ -236,7 +249,7 @@ def option_features(
     scores: SentenceScores,
     support: OptionSupport | None = None,
 ) -> np.ndarray:
-    """The FEATURES matrix, one row per option, each column in [0, 1]."""
+    """The FEATURES matrix, one row per option, each column in [0, 1] (``dense`` and ``prior`` at most 1)."""
     dense, prior = dense_features(encode, question, focus, options, scores)
     passages = passage_support(support, len(options))
     columns = [

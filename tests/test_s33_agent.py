@@ -1,5 +1,5 @@
 """Which option a quote's words are said of: a bracketed clause speaks for the name just before it, and a negated
-aside ("X, not Y, ...") for no option outside it (thirty-third session)."""
+aside ("X, not Y, ...") for no option outside it (thirty-first session)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A sentence that contrasts two names ("X do not ..., but Y do"), names that share a short prefix ("osteo-"), and
-what a negation reaches: evidence stances and the co-occurrence feature (thirty-fourth session)."""
+what a negation reaches: evidence stances and the co-occurrence feature (thirty-second session)."""
 
 from __future__ import annotations
 
