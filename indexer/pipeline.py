@@ -94,8 +94,8 @@ class IndexReport:
 class Earlier:
     """What the committed version of the source being written holds, by content (``Indexer._reusable``): each
     ``Payload.image_hash`` and ``Payload.text_hash`` to the id of a record holding it. An entry of the same image
-    bytes takes that record's image vectors, keypoints and thumbnail, and one of the same ``text_key`` its text
-    vectors, instead of making them again (a case folder whose one label was fixed encodes no image; a book read
+    (``image_hash``) takes that record's image vectors, keypoints and thumbnail, and one of the same ``text_key`` its
+    text vectors, instead of making them again (a case folder whose one label was fixed encodes no image; a book read
     again by a newer reader encodes only the pages whose text it reads otherwise)."""
 
     images: dict[str, str] = field(default_factory=dict)
@@ -477,7 +477,8 @@ class Indexer:
         image_spaces = self.index.encoder.image_spaces
         wanted: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         for entry in entries:
-            if image_spaces and (record_id := self._earlier.images.get(entry.payload.image_hash)) is not None:
+            pictured = image_spaces and entry.image is not None  # no picture, no image vectors, whatever its hash
+            if pictured and (record_id := self._earlier.images.get(entry.payload.image_hash)) is not None:
                 wanted.setdefault(entry.id, []).append((record_id, image_spaces))
             if (record_id := self._earlier.texts.get(self._text_key(entry))) is not None:
                 wanted.setdefault(entry.id, []).append((record_id, self.text_spaces_of(entry)))

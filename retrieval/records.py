@@ -139,9 +139,10 @@ class Payload:
     searchable: bool = True
     """False keeps the record out of BM25 (pages: their passages are indexed instead)."""
     image_hash: str | None = None
-    """A case image's: a hash of its file's bytes. A re-index of its changed folder reuses the vectors, keypoints and
-    thumbnail of each image whose bytes a record of the folder's last version holds (records written before it was
-    kept have none: their images are encoded once more)."""
+    """A hash of the picture its image vectors encode: a case image's file bytes (``indexer.records.image_hash``), a PDF
+    figure's, or a page's encoded by its image, decoded mode, size and pixels (``pixels_hash``). A re-index of its
+    changed source reuses the vectors, keypoints and thumbnail of each image whose hash a record of the source's last
+    version holds (records written before it was kept have none: their images are encoded once more)."""
     text_hash: str | None = None
     """A short hash of the text its text vectors encode and of the spaces they fill (``pipeline.text_key``), where it
     has text vectors: a re-index of its changed source (a newer reader, a fixed label) reuses them for each entry of
