@@ -381,9 +381,10 @@ class Hit:
         return self.citation.label() + repeated_note(self.repeated_on, bool(self.citation.page_label))
 
     def to_dict(self) -> dict[str, Any]:
-        """The hit's own fields as JSON: its payload without the text (the snippet shows it) nor the source (the
-        citation names it). What the doors print (``search --json``, REST, MCP, ``Atlas.search``) is
-        ``ui.api.schemas.hit_record``, built on this with the rank, relevance words and why it matched."""
+        """The hit's own fields as JSON: its payload without the text (the snippet shows it), the source (the
+        citation names it) nor ``text_hash`` (the indexer's key for reusing text vectors). What the doors print
+        (``search --json``, REST, MCP, ``Atlas.search``) is ``ui.api.schemas.hit_record``, built on this with the rank,
+        relevance words and why it matched."""
         return {
             "id": self.id,
             "score": self.score,
@@ -396,7 +397,7 @@ class Hit:
             "passage": self.passage,
             "repeated_on": self.repeated_on,
             "relative": self.relative,
-            "payload": {k: v for k, v in self.payload.to_payload().items() if k not in ("text", "source")},
+            "payload": {k: v for k, v in self.payload.to_payload().items() if k not in ("text", "source", "text_hash")},
         }
 
 

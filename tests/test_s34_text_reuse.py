@@ -148,7 +148,8 @@ def test_a_newer_reader_of_an_unchanged_book_encodes_no_text(settings, tmp_path,
     assert (statuses, texts) == (["indexed"], [])
     assert index.manifest[str(pdf)]["records_version"] == base.RECORDS_VERSION
     (hit,) = Searcher(index).search(Query(text="surfactant alveoli", k=1))
-    assert hit.payload.page == 2
+    assert hit.payload.page == 2 and hit.payload.text_hash
+    assert "text_hash" not in hit.to_dict()["payload"], "the indexer's key is no field a client reads"
     assert_as_from_scratch(index, settings, pdf, tmp_path)
 
 
