@@ -385,7 +385,7 @@ class Engine:
     def _run(self, job: Job) -> None:
         """Every job ends done, failed (with one line) or cancelled, whatever is raised inside it. The end is
         published last, so a client that sees a job failed finds its upload already gone (kept only while a source
-        from it is still in the index: one whose removal failed stays citable). The end is logged in one line: the
+        from it is still in the index: one whose removal failed stays citable) and its end logged, in one line: the
         error as the server sees it (with its paths); the client's ``error`` names the upload as it was sent."""
         status, problem = "failed", "the job stopped unexpectedly"
         error = problem
@@ -403,12 +403,12 @@ class Engine:
                 shutil.rmtree(job.upload, ignore_errors=True)
             if job.claim is not None:
                 job.claim.release()
-            job.status, job.error = status, error
-            self.records.save(job)
-            if status == "failed":
+            if status == "failed":  # logged before it is published: a client seeing the end finds the line
                 log.warning("index job %s (%s) failed: %s", job.id, job.source, problem)
             else:
                 log.info("index job %s (%s) %s", job.id, job.source, status)
+            job.status, job.error = status, error
+            self.records.save(job)
 
     def _index_job(self, job: Job) -> tuple[str, str | None]:
         """Index the job's files; its end as (status, the first problem as the server sees it). An upload is indexed
