@@ -146,7 +146,7 @@ def image_word_queries(index: Index, folds: int) -> list[Asked]:
     return queries
 
 
-def copies_of(index: Index) -> tuple[dict[str, set[str]], dict[str, str | None]]:
+def hashes_and_diagnoses(index: Index) -> tuple[dict[str, set[str]], dict[str, str | None]]:
     """Each image hash's records, and every record's diagnosis key: what gold and left-out copies are made of."""
     by_hash: dict[str, set[str]] = {}
     keys = {}
@@ -238,7 +238,7 @@ def image_words(index: Index, folds: int = FOLDS, runs: Path | None = None) -> d
     """The task's body as every retrieval task gives it (``n``, ``methods``, ``default``, ``baselines``,
     ``significance``, ``per_question``), with the weight each fold chose and a breakdown by words and source."""
     asked = image_word_queries(index, folds)
-    by_hash, keys = copies_of(index)
+    by_hash, keys = hashes_and_diagnoses(index)
     wanted = [{rid for rid, key in keys.items() if key == diagnosis_key(q.words)} - left_out(q, by_hash) for q in asked]
     queries, gold = [q for q, g in zip(asked, wanted, strict=True) if g], [g for g in wanted if g]
     default_weight = float(index.settings.weight_words_image)
