@@ -19,6 +19,9 @@ from pathatlas.corpora.demo import draw_pattern
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright (the dev extra)")
 expect = sync_api.expect
+expect.set_options(timeout=20_000)
+"""Playwright's assertions wait 5 s by default: on a 2-core machine busy with a benchmark, Streamlit's rerun after an
+upload took longer once (an alert not visible in 5 s). Every browser module's assertions share this setting."""
 CHROMIUM = "/usr/bin/chromium"
 TRACKER = "http://127.0.0.1:9/pixel.png"
 PLANTED = f"Squamous metaplasia of the bronchial lining ![pixel]({TRACKER}) follows years of smoking."
