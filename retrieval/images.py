@@ -28,6 +28,8 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None, que
     if isinstance(data, Path) and os.path.isdir(data):  # "" given as a path is "."; a name too long is no folder
         empty = " (an empty path names the working folder)" if str(data) == "." else ""
         raise BadInputError(f"{label} is a folder, not an image: give an image file{empty}")
+    if isinstance(data, Path) and os.path.exists(data) and not os.path.isfile(data):  # read until memory or a writer
+        raise BadInputError(f"{label} is not a regular file (a device or a pipe): give an image file")
     try:
         raw = data.read_bytes() if isinstance(data, Path) else data
     except OSError as exc:

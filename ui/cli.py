@@ -254,18 +254,17 @@ def search(
         pathatlas search --image slide.jpg --filter organ=lung
         pathatlas search "osteoclast" --json | jq -r '.[].citation.label'
     """
-    from pathatlas.retrieval.images import open_image
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.search import Query, Searcher
     from pathatlas.ui.api.schemas import check_k
-    from pathatlas.ui.library import image_file_named
+    from pathatlas.ui.library import image_file_named, image_of
 
     if image is None and image_file_named(text):
         raise BadInputError(f"{text.strip()!r} is an image file, not words to look for: give it with --image {text}")
     settings = settings_for(index)
     query = Query(text=user_text(text, settings), k=check_k(k), filters=parse_filters(filter))  # every door's limit
     if image is not None:
-        query.image = open_image(image, settings.max_image_pixels, query=True)
+        query.image = image_of(image, settings.max_image_pixels)
     query.validate()
     idx = Index.open(settings.index_dir, settings)
     found = Searcher(idx).find(query)  # which resolves the filters: a source's name, a chapter
@@ -430,8 +429,8 @@ def ask(
         from pathatlas.agent.document import answer_record  # seconds of imports: within the status
         from pathatlas.agent.graph import Agent
         from pathatlas.agent.questions import LETTERS, Question, with_pasted_options
-        from pathatlas.retrieval.images import open_image
         from pathatlas.retrieval.index import Index
+        from pathatlas.ui.library import image_of
 
         settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
         pasted = question
@@ -441,7 +440,7 @@ def ask(
         options = [user_text(o, settings, f"option {LETTERS[j]}") for j, o in enumerate(texts)]
         if options and not question.strip():
             raise BadInputError("the question is empty: give its text before the --option choices")
-        picture = open_image(image, settings.max_image_pixels, query=True) if image else None
+        picture = image_of(image, settings.max_image_pixels) if image else None
         q = Question(user_text(question, settings, "the question"), options, picture, filters=parse_filters(filter))
         q.validate()
         status.update("opening the index")
@@ -582,6 +581,8 @@ def serve(
         raise BadInputError(f"--host {host} listens beyond this machine: set PATHATLAS_API_TOKEN (or pass --insecure)")
     if root_path and not root_path.startswith("/"):
         raise BadInputError(f"--root-path {root_path!r}: give the prefix from its first slash, e.g. /atlas")
+    if not 0 < port < 1 << 16:  # uvicorn's OverflowError was a traceback, once the index had opened
+        raise BadInputError(f"--port {port}: give a port of 1-65535, e.g. 8000")
     if notice := new_index_notice(settings.index_dir):
         err_console.print(notice, highlight=False, markup=False, soft_wrap=True)
     engine = Engine(settings)  # before listening: an index that cannot be opened is one error line, not uvicorn's

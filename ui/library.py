@@ -51,14 +51,15 @@ def listed(paths: tuple) -> list[PathInput]:
 
 
 def image_of(image: object, max_pixels: int) -> Image.Image:
-    """Any image a notebook holds, as REST reads an upload: a path, bytes or a binary file through ``open_image``; a
-    PIL image or an array refused over ``max_pixels`` in its words, then shown as a viewer shows it (``on_white``);
-    anything else refused in one line naming what is taken, not a TypeError from deep inside. A huge one is reduced to
-    what a search reads, as every door's query image (``open_image(query=True)``)."""
+    """Any image a notebook holds, as REST reads an upload: a path (``~`` its user's home, as ``Atlas`` reads the
+    index's and ``image_file_named`` a text's), bytes or a binary file through ``open_image``; a PIL image or an array
+    refused over ``max_pixels`` in its words, then shown as a viewer shows it (``on_white``); anything else refused in
+    one line naming what is taken, not a TypeError from deep inside. A huge one is reduced to what a search reads, as
+    every door's query image (``open_image(query=True)``)."""
     from pathatlas.retrieval.images import on_white, open_image, reduced
 
     if isinstance(image, str | os.PathLike):
-        return open_image(Path(image), max_pixels, query=True)
+        return open_image(Path(image).expanduser(), max_pixels, query=True)
     if isinstance(image, bytes | bytearray | memoryview):
         return open_image(bytes(image), max_pixels, query=True)
     if callable(getattr(image, "read", None)):
