@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from pathatlas.errors import MissingExtraError
+from pathatlas.errors import BadInputError, MissingExtraError
 from pathatlas.retrieval.bench.pages import text_to_page
 from pathatlas.retrieval.bench.peers import (
     CHUNK_SIZE,
@@ -20,15 +20,17 @@ from pathatlas.retrieval.bench.peers import (
     OURS,
     TXTAI,
     Chunk,
+    book_pages,
     chunk_pages,
     langchain_ensemble,
     pages_ranked,
+    pdf_pages,
     peers_bench,
     txtai_hybrid,
 )
 from pathatlas.retrieval.index import Index
 from pathatlas.ui.bench_crash import make_pdf
-from tests.helpers import hashing_settings, run_cli
+from tests.helpers import hashing_settings, index_new, run_cli
 from tests.test_review_bench_retrieval import page_questions
 
 pytestmark = [
@@ -142,3 +144,25 @@ def test_the_command_prints_the_peers_beside_ours_and_refuses_one_fold_in_one_li
     methods = json.loads(ran.stdout)["methods"]
     assert list(methods) == [OURS, "bm25", TXTAI, LANGCHAIN, "chance"]
     assert all(0 <= methods[name]["recall@1"] <= 1 for name in methods)
+
+
+def test_the_peers_can_read_each_page_as_pymupdf_gives_it_and_a_missing_pdf_is_refused_in_one_line(book, tmp_path):
+    """``--peer-text pdf``: a peer's user loads the PDF page by page (running headers and all), not our page texts."""
+    import pymupdf
+
+    folder, mcq, settings = book
+    with Index.open(folder, settings) as index:
+        read = pdf_pages(index)
+        assert [key for key, _ in read] == [key for key, _ in book_pages(index)]
+        with pymupdf.open(read[0][0][0]) as pdf:
+            assert [text for _, text in read] == [pdf[page - 1].get_text() for (_, page), _ in read]
+        with pytest.raises(BadInputError, match="^--peer-text 'raw': use one of index, pdf$"):
+            peers_bench(index, mcq, folds=2, peers={"in order": in_book_order}, model=tmp_path, text="raw")
+    gone = make_pdf(tmp_path / "gone.pdf", 2, "v1")
+    local = settings.model_copy(update={"index": tmp_path / "idx"})
+    index_new(local, gone)
+    gone.unlink()
+    with Index.open(local.index_dir, local) as index, pytest.raises(BadInputError) as refused:
+        pdf_pages(index)
+    assert str(refused.value).startswith(f"--peer-text pdf: cannot read the indexed pages of {gone}: ")
+    assert "\n" not in str(refused.value)

@@ -541,6 +541,13 @@ def bench_peers_command(
     runs: Annotated[
         Path | None, typer.Option(help="Write qrels.txt and a TREC run per method (METHOD.trec) to this folder.")
     ] = None,
+    peer_text: Annotated[
+        str,
+        typer.Option(
+            help="The peers' page texts: 'index' (the page texts the index stores, as ours read them) or 'pdf' "
+            "(each PDF page's PyMuPDF get_text(), as a peer's user loading the PDF reads it, running headers and all)."
+        ),
+    ] = "index",
     json_out: JsonFileOpt = None,
 ):
     """Text to page beside off-the-shelf peers: ours, BM25 alone, txtai hybrid, LangChain BM25+FAISS ensemble, chance.
@@ -558,8 +565,8 @@ def bench_peers_command(
     check_destination(json_out, "--json")
     settings = settings_for(index)
     idx = Index.open(settings.index_dir, settings)
-    measured = peers_bench(idx, mcq, folds, runs=runs)
-    result = {"run": run_record({"mcq": mcq}, idx, {"folds": folds}), **measured}
+    measured = peers_bench(idx, mcq, folds, runs=runs, text=peer_text)
+    result = {"run": run_record({"mcq": mcq}, idx, {"folds": folds, "peer_text": peer_text}), **measured}
     print_task("text_to_page vs peers", result)
     chunks = result["peers"]["chunks"]["count"]
     for name, cost in result["peers"]["cost"].items():

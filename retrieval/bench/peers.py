@@ -3,7 +3,8 @@ BM25 + FAISS ``EnsembleRetriever`` beside PathAtlas's default, scored by the que
 folds and paired tests of ``bench retrieval --mcq`` (``text_to_page``), so a reader can re-run the comparison.
 
 Each peer is built as its user would build it from the same book: every page's text as the index stores it (its page
-payloads: the peers read the very text ours do), cut by LangChain's ``RecursiveCharacterTextSplitter`` with its
+payloads: the peers read the very text ours do), or with ``text="pdf"`` as PyMuPDF's ``get_text()`` gives it (what a
+peer's user who loads the PDF page by page reads: running headers and all), cut by LangChain's ``RecursiveCharacterTextSplitter`` with its
 defaults and 1000 characters (200 overlap; a chunk never crosses a page, and keeps its page), embedded by the MiniLM
 folder PathAtlas ships. A question asks what text to page asks (question plus options); the peer ranks chunks, and its
 pages are their pages in the order each first appears.
@@ -19,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from pathatlas.errors import BadInputError
 from pathatlas.plugins import require
 from pathatlas.retrieval.bench.common import CURVE_K, chance, compare_runs, summarise
 from pathatlas.retrieval.bench.pages import (
@@ -53,6 +55,8 @@ CHUNK_OVERLAP = 200
 CHUNK_DEPTH = 100
 """Chunks each peer ranks per question (LangChain: each retriever's ``k``): about three a page, so past the ``CURVE_K``
 pages the curve needs. LangChain's default ``k`` of 4 would rank at most 8 chunks."""
+PEER_TEXTS = ("index", "pdf")
+"""Where the peers' page texts come from: the index's page payloads, or each PDF page's own text (``pdf_pages``)."""
 OURS = "pathatlas"
 TXTAI = "txtai hybrid"
 LANGCHAIN = "langchain ensemble"
@@ -80,6 +84,22 @@ def book_pages(index: Index) -> list[tuple[PageKey, str]]:
     peer given the book would find none there."""
     pages = [((p["source"], p["page"]), p.get("text") or "") for _, p in index.store.scan({"kind": "page"})]
     return sorted((key, text) for key, text in pages if text.strip())
+
+
+def pdf_pages(index: Index) -> list[tuple[PageKey, str]]:
+    """Every indexed page's text as PyMuPDF's ``get_text()`` reads it from its PDF (a peer's user's loader), in (source,
+    page) order; a PDF that is gone or unreadable is refused in one line, pages with no text left out."""
+    import pymupdf
+
+    keys = sorted((p["source"], p["page"]) for _, p in index.store.scan({"kind": "page"}))
+    texts = []
+    for source in dict.fromkeys(source for source, _ in keys):
+        try:
+            with pymupdf.open(source) as pdf:
+                texts += [((source, page), pdf[page - 1].get_text()) for s, page in keys if s == source]
+        except (pymupdf.FileDataError, pymupdf.FileNotFoundError, IndexError) as error:
+            raise BadInputError(f"--peer-text pdf: cannot read the indexed pages of {source}: {error}") from error
+    return [(key, text) for key, text in texts if text.strip()]
 
 
 def chunk_pages(pages: Sequence[tuple[PageKey, str]], size: int = CHUNK_SIZE) -> list[Chunk]:
@@ -174,12 +194,16 @@ def peers_bench(
     runs: Path | None = None,
     peers: dict[str, PeerBuilder] | None = None,
     model: Path | None = None,
+    text: str = "index",
 ) -> dict[str, Any]:
     """Ours (held out per chapter fold with ``folds``, else the shipped ranker), our BM25 alone and each peer on the
     questions of ``mcq_path`` with gold pages, pooled and per fold; ``runs``: a folder for the TREC qrels and runs.
-    ``model``: the peers' MiniLM folder (default: the one PathAtlas ships, extracted into its cache)."""
+    ``model``: the peers' MiniLM folder (default: the one PathAtlas ships, extracted into its cache); ``text``: where
+    the peers' page texts come from (``PEER_TEXTS``)."""
     from pathatlas.retrieval.encoders.towers import extracted_minilm
 
+    if text not in PEER_TEXTS:  # before the minutes of a run
+        raise BadInputError(f"--peer-text {text!r}: use one of {', '.join(PEER_TEXTS)}")
     if peers is None:
         check_peers()
         peers = PEERS
@@ -190,7 +214,7 @@ def peers_bench(
         notes.append(untuned_note(ranker))
     depth = max(k, CURVE_K)
     ours = rank_pages(items, collect(index, items, pages), depth, folds, ranker, index.settings.pages_per_section)
-    chunks = chunk_pages(book_pages(index))
+    chunks = chunk_pages(pdf_pages(index) if text == "pdf" else book_pages(index))
     model = model or extracted_minilm(index.settings.cache_dir)
     queries = [item.search_text() for item in items]
     measured = {name: run_peer(build, chunks, queries, model, CHUNK_DEPTH) for name, build in peers.items()}
@@ -205,7 +229,7 @@ def peers_bench(
             for fold in sorted(set(ours.fold_of))
         ]
     result["peers"] = {
-        "chunks": {"count": len(chunks), "size": CHUNK_SIZE, "overlap": CHUNK_OVERLAP},
+        "chunks": {"count": len(chunks), "size": CHUNK_SIZE, "overlap": CHUNK_OVERLAP, "text": text},
         "chunks_ranked": CHUNK_DEPTH,
         "model": str(model),
         "cost": measured,
