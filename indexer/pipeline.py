@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from pathatlas import tesseract
 from pathatlas.errors import BadInputError, PathAtlasError
-from pathatlas.indexer.records import Record
+from pathatlas.indexer.records import Record, pixels_hash
 from pathatlas.indexer.sources import (
     FOLDER_HINT,
     Discovered,
@@ -96,10 +96,12 @@ class Earlier:
     ``Payload.image_hash`` and ``Payload.text_hash`` to the id of a record holding it. An entry of the same image
     (``image_hash``) takes that record's image vectors, keypoints and thumbnail, and one of the same ``text_key`` its
     text vectors, instead of making them again (a case folder whose one label was fixed encodes no image; a book read
-    again by a newer reader encodes only the pages whose text it reads otherwise)."""
+    again by a newer reader encodes only the pages whose text it reads otherwise). An entry without an image hash (a
+    text page) takes the thumbnail of the record of its ``thumbnail_key`` (``Payload.thumbnail_hash``)."""
 
     images: dict[str, str] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
+    thumbnails: dict[str, str] = field(default_factory=dict)
 
 
 def text_key(text: str, spaces: tuple[str, ...]) -> str:
@@ -144,6 +146,23 @@ def stored_thumbnail(entry: Entry, longest_side: int) -> Image.Image:
     if entry.payload.kind == "page" and height > TALL_PAGE * width:
         image = image.crop((0, 0, width, round(width * TOP_SHAPE)))
     return thumbnail(image, longest_side)
+
+
+def thumbnail_key(entry: Entry, longest_side: int) -> str | None:
+    """What ``stored_thumbnail`` makes the thumbnail of an entry without an image hash (a text page) of: its kind (a
+    tall page keeps its top), the size asked and its picture's pixels (``pixels_hash``, under a millisecond for a page
+    rendered at 40 dpi), kept as ``Payload.thumbnail_hash`` so that a page a newer reader renders alike takes a copy of
+    its thumbnail: a page edited, rendered otherwise, or asked at another size has another. None for an entry with an
+    image hash (its thumbnail goes with its image) or without a thumbnail."""
+    if entry.payload.image_hash or entry.thumbnail is None:
+        return None
+    return f"{entry.payload.kind} {longest_side}px {pixels_hash(entry.thumbnail)}"
+
+
+def existing(record_id: str | None, path_of: Callable[[str], Path]) -> Path | None:
+    """The media file (``path_of`` its id) of the record ``record_id``, where there is one."""
+    path = path_of(record_id) if record_id is not None else None
+    return path if path is not None and path.is_file() else None
 
 
 class Cancelled(PathAtlasError):
@@ -307,6 +326,10 @@ class Indexer:
         """Reads figures' printed words; with ``figure_ocr`` on and none given, tesseract (checked in ``add``)."""
         self.stage_seconds: Counter[str] = Counter()
         """Wall seconds per stage (read: parsing and rendering sources, text, images, store, thumbnails, commit)."""
+        self.tally: Counter[tuple[str, str]] = Counter()
+        """What the run made and what it took from earlier records (``Earlier``), by entry: ("texts", "encoded" or
+        "reused"), an entry's text vectors; ("images", ...), its image vectors; ("thumbnails", "made" or "reused").
+        An upgrade (a newer reader) should encode and make little, which ``bench index --upgrade`` reports."""
         self._written: list[str] = []
         """Ids whose media files the source in progress wrote: released if it fails before its commit."""
         self._earlier = Earlier()
@@ -447,13 +470,20 @@ class Indexer:
                 earlier.images[payload["image_hash"]] = record_id
             if "text_hash" in payload:
                 earlier.texts[payload["text_hash"]] = record_id
+            if "thumbnail_hash" in payload:
+                earlier.thumbnails[payload["thumbnail_hash"]] = record_id
         return earlier
 
     def _earlier_media(self, entry: Entry, path_of: Callable[[str], Path]) -> Path | None:
         """The media file (``path_of`` its id) of the earlier record holding ``entry``'s image, where there is one."""
-        earlier = self._earlier.images.get(entry.payload.image_hash)
-        path = path_of(earlier) if earlier is not None else None
-        return path if path is not None and path.is_file() else None
+        return existing(self._earlier.images.get(entry.payload.image_hash), path_of)
+
+    def _earlier_thumbnail(self, entry: Entry) -> Path | None:
+        """The thumbnail of the earlier record holding ``entry``'s image, or, for an entry without an image hash, of
+        the one whose thumbnail was made of the same (``Payload.thumbnail_hash``), where there is one."""
+        if (key := entry.payload.thumbnail_hash) is None:
+            return self._earlier_media(entry, self.index.thumbnail_path)
+        return existing(self._earlier.thumbnails.get(key), self.index.thumbnail_path)
 
     def text_spaces_of(self, entry: Entry) -> tuple[str, ...]:
         """The spaces that keep ``entry``'s text vectors: none without text, and not those its image fills (an image's
@@ -621,15 +651,28 @@ class Indexer:
         for space, matrix in image_vectors.items():
             for row, i in enumerate(imaged):
                 vectors[i][space] = matrix[row]
+        self._tally_vectors(entries, texted, imaged)
         for entry, entry_vectors in zip(entries, vectors, strict=True):
             entry_vectors.update(given.get(entry.id, {}))
             entry.payload.text_hash = self._text_key(entry)
+            entry.payload.thumbnail_hash = thumbnail_key(entry, self.settings.thumbnail_px)
         return [StoredVectors(e.id, e.payload.to_payload(), v) for e, v in zip(entries, vectors, strict=True)]
 
+    def _tally_vectors(self, entries: list[Entry], texted: list[int], imaged: list[int]) -> None:
+        """Counts ``encode``'s entries into ``tally``: those with text vectors (``text_spaces_of``) or image vectors
+        (a picture, and image spaces to encode it in) whose vectors were encoded (``texted``, ``imaged``), and the
+        others of each, which took earlier records' vectors."""
+        with_text = sum(1 for entry in entries if self.text_spaces_of(entry))
+        pictured = sum(1 for entry in entries if entry.image is not None) if self.index.encoder.image_spaces else 0
+        self.tally["texts", "encoded"] += len(texted)
+        self.tally["texts", "reused"] += with_text - len(texted)
+        self.tally["images", "encoded"] += len(imaged)
+        self.tally["images", "reused"] += pictured - len(imaged)
+
     def _save_thumbnails(self, entries: list[Entry]) -> None:
-        """Thumbnails and keypoints, copied from the earlier record of the same image where it has them (its files
-        stay until the commit replacing it); an entry's id names its content, so a file already there is already
-        right."""
+        """Thumbnails and keypoints, copied from the earlier record of the same image, or the same ``thumbnail_key``,
+        where it has them (its files stay until the commit replacing it); an entry's id names its content, so a file
+        already there is already right. Each file is written whole under another name, then renamed."""
         self.index.media_dir.mkdir(parents=True, exist_ok=True)
         for entry in entries:
             keypoints = self.index.keypoints_path(entry.id)
@@ -643,9 +686,11 @@ class Indexer:
             path = self.index.thumbnail_path(entry.id)
             if entry.thumbnail is not None and not path.exists():
                 self._written.append(entry.id)
-                if (earlier := self._earlier_media(entry, self.index.thumbnail_path)) is not None:
+                if (earlier := self._earlier_thumbnail(entry)) is not None:
                     copy_atomic(earlier, path)
+                    self.tally["thumbnails", "reused"] += 1
                 else:
+                    self.tally["thumbnails", "made"] += 1
                     tmp = path.with_name(f".{path.name}.tmp")
                     stored_thumbnail(entry, self.settings.thumbnail_px).save(tmp, "JPEG", quality=85)
                     tmp.replace(path)

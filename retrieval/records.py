@@ -147,6 +147,10 @@ class Payload:
     """A short hash of the text its text vectors encode and of the spaces they fill (``pipeline.text_key``), where it
     has text vectors: a re-index of its changed source (a newer reader, a fixed label) reuses them for each entry of
     the same hash (records written before it was kept have none: their texts are encoded once more)."""
+    thumbnail_hash: str | None = None
+    """What its thumbnail is made of where it has no ``image_hash`` (a text page: ``pipeline.thumbnail_key``, its
+    rendered pixels, kind and size): a re-index of its changed source copies the thumbnail of each entry of the same
+    hash (records written before it was kept have none: their thumbnails are made once more)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Stored fields this version does not know (a newer index, a plugin): kept so they round-trip."""
 
@@ -348,6 +352,11 @@ class Citation:
         )
 
 
+HIDDEN_FIELDS = ("text", "source", "text_hash", "thumbnail_hash")
+"""Payload fields a hit's JSON leaves out: its text (the snippet shows it), its source (the citation names it), and
+the indexer's keys for reusing text vectors and thumbnails."""
+
+
 @dataclass
 class Hit:
     id: str
@@ -381,10 +390,9 @@ class Hit:
         return self.citation.label() + repeated_note(self.repeated_on, bool(self.citation.page_label))
 
     def to_dict(self) -> dict[str, Any]:
-        """The hit's own fields as JSON: its payload without the text (the snippet shows it), the source (the
-        citation names it) nor ``text_hash`` (the indexer's key for reusing text vectors). What the doors print
-        (``search --json``, REST, MCP, ``Atlas.search``) is ``ui.api.schemas.hit_record``, built on this with the rank,
-        relevance words and why it matched."""
+        """The hit's own fields as JSON: its payload less ``HIDDEN_FIELDS``. What the doors print (``search --json``,
+        REST, MCP, ``Atlas.search``) is ``ui.api.schemas.hit_record``, built on this with the rank, relevance words and
+        why it matched."""
         return {
             "id": self.id,
             "score": self.score,
@@ -397,7 +405,7 @@ class Hit:
             "passage": self.passage,
             "repeated_on": self.repeated_on,
             "relative": self.relative,
-            "payload": {k: v for k, v in self.payload.to_payload().items() if k not in ("text", "source", "text_hash")},
+            "payload": {k: v for k, v in self.payload.to_payload().items() if k not in HIDDEN_FIELDS},
         }
 
 

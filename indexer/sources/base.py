@@ -265,6 +265,17 @@ def same_content(key: str, entry: Mapping[str, Any], signature: str, settings: S
         return False
 
 
+@contextmanager
+def hashed_as(version: object) -> Iterator[None]:
+    """Fingerprints (``hash_files``) hashed within the block as the reader of records ``version`` hashed them (None:
+    this reader): ``as_indexed`` asks as an older reader, ``bench index --upgrade`` as a newer one."""
+    hashed = _HASHED_VERSION.set(version)
+    try:
+        yield
+    finally:
+        _HASHED_VERSION.reset(hashed)
+
+
 def as_indexed(source: Source, entry: Mapping[str, Any]) -> bool:
     """Whether ``source`` holds what its manifest ``entry`` was indexed from: its content hash where recorded (what
     the files hold, whichever reader and settings read them), else its fingerprint (what ``index`` compares) as the
@@ -273,11 +284,8 @@ def as_indexed(source: Source, entry: Mapping[str, Any]) -> bool:
     fingerprint also decides where the content differs only in files the source does not read (notes beside cases)."""
     if (content := entry.get("content")) and content_hash(source.path) == content:
         return True
-    hashed = _HASHED_VERSION.set(entry.get("records_version"))
-    try:
+    with hashed_as(entry.get("records_version")):
         return source.fingerprint() == entry.get("fingerprint")
-    finally:
-        _HASHED_VERSION.reset(hashed)
 
 
 def _source_of(path: Path, kind: object, settings: Settings) -> Source | None:
