@@ -22,6 +22,7 @@ from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.schemas import HitOut, hit_record
 from pathatlas.ui.bench_crash import make_pdf
+from pathatlas.ui.bench_serve import free_port
 from tests.helpers import one_error_line, run_cli
 from tests.uploads import api_settings, upload
 
@@ -97,7 +98,7 @@ def test_serve_passes_the_root_path_and_proxy_settings_to_uvicorn(tmp_path, monk
     started: list[dict] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(options))
     settings = indexed(tmp_path)
-    serve = ("serve", "--index", settings.index_dir, "--forwarded-allow-ips", "10.0.0.1")
+    serve = ("serve", "--index", settings.index_dir, "--port", free_port(), "--forwarded-allow-ips", "10.0.0.1")
     assert run_cli(*serve, "--root-path", "/atlas/", home=settings.home).exit_code == 0
     assert run_cli(*serve, "--no-proxy-headers", home=settings.home, PATHATLAS_ROOT_PATH="/web").exit_code == 0
     assert [(o["root_path"], o["proxy_headers"], o["forwarded_allow_ips"]) for o in started] == [

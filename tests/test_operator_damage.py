@@ -19,6 +19,7 @@ from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings, load_settings
 from pathatlas.ui.bench_crash import make_pdf
+from pathatlas.ui.bench_serve import free_port
 from tests.helpers import hashing_settings, one_error_line, run_cli
 
 REMEDY = "restore it from a backup or re-create the index"
@@ -62,7 +63,7 @@ def test_a_damaged_faiss_delta_is_one_line_naming_it_at_every_command(tmp_path, 
     store = settings.index_dir / "store"
     (delta,) = store.glob("delta-*.npz")
     cut(delta, how)
-    for command in (["info"], ["search", "alpha page"], ["serve"]):
+    for command in (["info"], ["search", "alpha page"], ["serve", "--port", free_port()]):
         line = one_error_line(run_cli(*command, "--index", settings.index_dir, home=settings.home))
         assert line.startswith(f"error: FAISS store at {store} is damaged: {delta.name}: "), line
         assert line.endswith(f"; {REMEDY}"), line

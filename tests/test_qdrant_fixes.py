@@ -15,6 +15,7 @@ from qdrant_client import QdrantClient
 
 from pathatlas.retrieval.records import StoredVectors
 from pathatlas.ui.api.app import create_app
+from pathatlas.ui.bench_serve import free_port
 from tests.helpers import one_error_line
 from tests.test_admin_fixes import qdrant_index, run
 from tests.test_stores import DIMS, make_store, unit
@@ -117,7 +118,7 @@ def test_serve_on_a_deleted_collection_is_one_error_line(tmp_path, no_listening)
     client = QdrantClient(path=str(twin))
     client.delete_collection("index")
     client.close()
-    line = one_error_line(run(settings, "serve", "--index", settings.index_dir))
+    line = one_error_line(run(settings, "serve", "--index", settings.index_dir, "--port", free_port()))
     assert "the Qdrant collection 'index'" in line and "does not exist" in line, line
     client = QdrantClient(path=str(twin))
     try:
@@ -141,7 +142,7 @@ def test_serve_configured_for_a_collection_that_does_not_exist_is_one_error_line
 ):
     settings, _ = qdrant_index(tmp_path)
     env = {name: value.format(root=tmp_path) for name, value in variables.items()}
-    line = one_error_line(run(settings, "serve", "--index", settings.index_dir, **env))
+    line = one_error_line(run(settings, "serve", "--index", settings.index_dir, "--port", free_port(), **env))
     assert says in line and "set PATHATLAS_QDRANT_URL" in line, line
 
 
@@ -149,7 +150,7 @@ def test_serve_listens_with_the_index_it_opened(tmp_path, monkeypatch):
     settings, _ = qdrant_index(tmp_path)
     served = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
-    assert run(settings, "serve", "--index", settings.index_dir).exit_code == 0
+    assert run(settings, "serve", "--index", settings.index_dir, "--port", free_port()).exit_code == 0
     with TestClient(served[0]) as client:
         body = client.get("/health").json()
         assert body["status"] == "ok" and body["store"] == "qdrant" and body["records"] > 0, body

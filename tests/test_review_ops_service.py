@@ -176,11 +176,11 @@ def test_a_restart_sweeps_this_indexs_unclaimed_upload_folders_no_source_uses(ro
 
 
 def test_a_job_nobody_ran_is_a_404_that_says_how_long_records_are_kept(client):
-    for answer in (client.get("/jobs/510220eb22c8"), client.delete("/jobs/510220eb22c8", headers=AUTH)):
-        assert answer.status_code == 404, answer.text
-        assert answer.json()["detail"] == (
-            "no job 510220eb22c8 of this index (job records are kept for 7 days): check GET /sources"
-        )
+    kept = "no job 510220eb22c8 of this index (job records are kept for 7 days): "
+    looked_up, cancelled = client.get("/jobs/510220eb22c8"), client.delete("/jobs/510220eb22c8", headers=AUTH)
+    assert looked_up.status_code == cancelled.status_code == 404, (looked_up.text, cancelled.text)
+    assert looked_up.json()["detail"] == kept + "check GET /sources"
+    assert cancelled.json()["detail"] == kept + "nothing to cancel; give the job id that POST /jobs answered"
 
 
 # -- 4. zips keep what a source reads -----------------------------------------------------------------------------

@@ -575,6 +575,7 @@ def serve(
 
     from pathatlas.ui.api.app import create_app
     from pathatlas.ui.api.engine import Engine
+    from pathatlas.ui.listening import ensure_listenable
 
     settings = settings_for(index)
     if not settings.api_token and not insecure and not is_loopback(host):
@@ -583,6 +584,7 @@ def serve(
         raise BadInputError(f"--root-path {root_path!r}: give the prefix from its first slash, e.g. /atlas")
     if not 0 < port < 1 << 16:  # uvicorn's OverflowError was a traceback, once the index had opened
         raise BadInputError(f"--port {port}: give a port of 1-65535, e.g. 8000")
+    ensure_listenable(host, port)  # uvicorn said "address already in use" among INFO lines, once the index opened
     if notice := new_index_notice(settings.index_dir):
         err_console.print(notice, highlight=False, markup=False, soft_wrap=True)
     engine = Engine(settings)  # before listening: an index that cannot be opened is one error line, not uvicorn's
@@ -624,10 +626,11 @@ def uvicorn_logging(settings: Settings) -> dict:
 
 def new_index_notice(index_dir: Path) -> str | None:
     """What ``serve`` says when it starts on no index: a mistyped --index serves an empty library, which its
-    searches alone would not explain."""
+    searches alone would not explain. None where there is an index, or a file in its place, which opening the index
+    refuses in its own line: "serving an empty one" just before that refusal said the opposite."""
     from pathatlas.retrieval.index import META_FILE
 
-    if (index_dir / META_FILE).is_file():
+    if (index_dir / META_FILE).is_file() or (index_dir.exists() and not index_dir.is_dir()):
         return None
     return (
         f"no index at {index_dir} yet: serving an empty one (add sources with POST /jobs, the web UI's Library, or "

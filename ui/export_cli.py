@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import stat
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -201,6 +202,8 @@ def read_hits(path: Path) -> list[dict]:
     """The hits of ``search --json`` (a list), REST ``/search`` (``{"hits": [...]}``) or ``Atlas.search``, each
     checked for the citation a handout is made of; any other file refused in one line."""
     name = "stdin" if str(path) == "-" else str(path)
+    if name != "stdin" and is_device_or_socket(path.expanduser()):  # /dev/zero was read until memory ran out
+        raise BadInputError(f"--hits {name} is not a regular file (a device or a socket): give a file, or - for stdin")
     try:
         text = sys.stdin.read() if str(path) == "-" else path.expanduser().read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -215,6 +218,16 @@ def read_hits(path: Path) -> list[dict]:
     if not isinstance(hits, list) or not all(is_hit(hit) for hit in hits):
         raise BadInputError(f"--hits {name} holds no search results: give what pathatlas search ... --json prints")
     return hits
+
+
+def is_device_or_socket(path: Path) -> bool:
+    """Is ``path`` there but no regular file, pipe or folder (refused as no JSON file when read): a device (some never
+    end) or a socket (no file to read)? A pipe is read to its end, as stdin is: ``--hits <(pathatlas search ...)``."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:  # absent or unreadable: reading it says which
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISDIR(mode))
 
 
 def is_hit(hit) -> bool:

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.settings import Settings
+from pathatlas.ui.listening import ensure_listenable
 from pathatlas.ui.tools import THUMBNAIL_URI, Toolbox, client_tool, refuse_unknown_arguments, validation_line
 
 require("mcp", "mcp")
@@ -94,6 +95,8 @@ def serve(settings: Settings, http: str | None = None, allow_dirs: list[Path] | 
     from pathatlas.ui.api.engine import Engine
 
     address = parse_http(http) if http else None
+    if address:
+        ensure_listenable(*address, host_option="--http host", port_option="--http port")
     for folder in allow_dirs or []:
         if not folder.is_dir():
             raise PathAtlasError(f"--allow-dir {folder}: no such folder")

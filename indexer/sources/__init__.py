@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.base import Source, reader_name
-from pathatlas.indexer.sources.cases import CaseFolderSource
+from pathatlas.indexer.sources.cases import METADATA_FILES, CaseFolderSource
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.plugins import import_plugin, started
 from pathatlas.retrieval.datasets import as_on_disk
@@ -101,4 +101,6 @@ def _discover_one(path: Path, settings: Settings, types: list[type[Source]]) -> 
             if child.is_dir() or any(s.accepts(child) for s in types):
                 sources.extend(_discover_one(child, settings, types))
         return sources
+    if path.name in METADATA_FILES:  # the case list, not its folder: the images are beside it
+        raise BadInputError(f"{path} is a case folder's case list: index its folder, {path.absolute().parent}")
     raise BadInputError(f"{path} is neither a PDF nor a case folder (a folder with cases.jsonl or labels.csv)")

@@ -121,15 +121,16 @@ async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> 
     responses=errors(404, 422),
 )
 def get_job(job_id: str, engine: EngineDep) -> JobOut:
-    return job_out(known_job(engine, job_id))
+    return job_out(known_job(engine, job_id, "check GET /sources"))
 
 
-def known_job(engine: Engine, job_id: str) -> Job:
-    """A job of this index, run by this process or recorded by an earlier one; 404 otherwise."""
+def known_job(engine: Engine, job_id: str, unknown: str) -> Job:
+    """A job of this index, run by this process or recorded by an earlier one; 404 otherwise, ending with what the
+    client may do (``unknown``): a job older than its record has its source listed, if it was indexed."""
     if (job := engine.job(job_id)) is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
-            f"no job {job_id} of this index (job records are kept for {RECORD_DAYS} days): check GET /sources",
+            f"no job {job_id} of this index (job records are kept for {RECORD_DAYS} days): {unknown}",
         )
     return job
 
@@ -152,7 +153,7 @@ def known_job(engine: Engine, job_id: str) -> Job:
 def cancel_job(job_id: str, engine: EngineDep) -> JobOut:
     """202, as RFC 9110 answers a DELETE taken but not yet enacted: the job stops at its next step. A job that has
     ended is 409, naming how it ended: a 200 with its status left the client to guess whether anything was cancelled."""
-    job = known_job(engine, job_id)
+    job = known_job(engine, job_id, "nothing to cancel; give the job id that POST /jobs answered")
     if not job.running:
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} already ended ({job.status}): nothing to cancel")
     if job_id not in engine.jobs:  # recorded, and its upload still claimed: another process runs it
