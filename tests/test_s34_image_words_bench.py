@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,20 @@ import pytest
 from PIL import Image
 
 from pathatlas.retrieval.bench.trec import token
-from pathatlas.retrieval.bench.words import BEFORE, CHOSEN, DEFAULT, IMAGE, TASK, WORDS, weight_per_fold
+from pathatlas.retrieval.bench.words import (
+    BEFORE,
+    CHOSEN,
+    DEFAULT,
+    IMAGE,
+    TASK,
+    WORD,
+    WORDS,
+    Rarity,
+    image_word_queries,
+    typed_word,
+    typed_words,
+    weight_per_fold,
+)
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
 from tests.helpers import hashing_settings, indexed_lecture, one_error_line, run_cli
@@ -88,7 +102,8 @@ def test_each_diagnosed_image_asks_its_own_diagnosis_and_another_its_copies_left
     assert list(body["methods"]) == [DEFAULT, BEFORE, CHOSEN, IMAGE, WORDS, "chance"]
     asked = {q["id"]: q for q in body["per_question"]}
     own, other = asked["cases/g0.png:agree"], asked["cases/g0.png:conflict"]
-    assert own["words"] == "granuloma" and own["agree"] and not other["agree"]
+    assert own["words"] == own["asks"] == "granuloma" and own["agree"] and not other["agree"]
+    assert body["phrasing"] == "diagnosis" and other["words"] == other["asks"]  # the diagnosis as stored
     assert other["words"] in {*COLOURS, "haemorrhage"} - {"granuloma"}
     # g0's own granulomas are g1 and g2: g0 and its byte copy are neither asked for nor ranked
     assert own["relevant"] == 2 and asked["cases/g1.png:agree"]["relevant"] == 3
@@ -146,3 +161,97 @@ def test_without_an_index_or_with_none_diagnosed_it_refuses_in_one_line(library,
     lecture = indexed_lecture(tmp_path, "notes.pdf", "Squamous epithelium lines the cervix.")
     refused = run_cli("bench", "retrieval", "--image-words", "--index", lecture / "idx", home=lecture / "home")
     one_error_line(refused, "--image-words", "no case image with a diagnosis")
+
+
+LOOSE = {
+    "lung adenocarcinoma": ("lung", (200, 40, 40), 3),
+    "lung squamous cell carcinoma": ("lung", (40, 40, 200), 3),
+    "benign lung tissue": ("lung", (40, 200, 40), 3),
+    "adenocarcinoma": ("pancreas", (200, 200, 40), 2),
+    "pancreatic ductal adenocarcinoma": ("pancreas", (200, 40, 200), 2),
+    "serous carcinoma": ("ovary", (40, 200, 200), 2),
+    "ectopic adrenal tissue": ("adrenal", (120, 120, 120), 2),
+}
+"""Each diagnosis' organ, colour and number of images: "lung" is in three diagnoses and nine records, "adenocarcinoma"
+in three and seven, "carcinoma" and "tissue" in two diagnoses; the pancreas holds two diagnoses alone."""
+
+
+@pytest.fixture(scope="module")
+def loose_library(tmp_path_factory) -> Path:
+    """An index of ``LOOSE``'s images, listed in labels.csv with their diagnosis and organ."""
+    root = tmp_path_factory.mktemp("loose_words")
+    folder = root / "cases"
+    folder.mkdir()
+    rows = [("image", "diagnosis", "organ")]
+    for number, (diagnosis, (organ, colour, count)) in enumerate(LOOSE.items()):
+        for n in range(count):
+            noise = np.random.default_rng(len(rows)).integers(-20, 20, (32, 32, 3))
+            Image.fromarray(np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)).save(
+                folder / f"d{number}-{n}.png"
+            )
+            rows.append((f"d{number}-{n}.png", diagnosis, organ))
+    with (folder / "labels.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    result = run_cli("index", folder, "--index", root / "idx", **env(root))
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def test_the_word_typed_for_each_diagnosis_of_a_tiny_index(loose_library):
+    settings = hashing_settings(loose_library, index=loose_library / "idx", encoder=ENCODER)
+    index = Index.open(loose_library / "idx", settings)
+    assert typed_words(image_word_queries(index, 3, WORD)) == {
+        "adenocarcinoma": "adenocarcinoma",
+        "benign lung tissue": "benign",  # in one diagnosis; "tissue" in two, "lung" in three
+        "ectopic adrenal tissue": "ectopic",  # as rare and as long as "adrenal": the first
+        "lung adenocarcinoma": "adenocarcinoma",  # both words in three diagnoses; "lung" in more records
+        "lung squamous cell carcinoma": "squamous",  # as rare as "cell" ("carcinoma" is in two): the longer
+        "pancreatic ductal adenocarcinoma": "pancreatic",
+        "serous carcinoma": "serous",
+    }
+    rarity = Rarity.of(index, LOOSE)
+    assert (rarity.diagnoses["lung"], rarity.records["lung"]) == (3, 9)
+    assert (rarity.diagnoses["adenocarcinoma"], rarity.records["adenocarcinoma"]) == (3, 7)
+
+
+def test_the_word_rule_fewest_diagnoses_then_fewest_records_then_the_longest_then_the_first():
+    """Each level decides where the ones before it tie; a label without a one-term word is typed whole."""
+    counts = Rarity(  # by stem, as the index's terms are
+        Counter({"cell": 2, "squamous": 1, "ductal": 1, "pancreat": 1}),
+        Counter({"cell": 5, "squamous": 6, "ductal": 2, "pancreat": 3}),
+    )
+    assert typed_word("squamous cell", counts) == "squamous"  # in more records, but in one diagnosis
+    assert typed_word("pancreatic ductal", counts) == "ductal"  # as many diagnoses, fewer records
+    assert typed_word("ductal pancreatic", Rarity(Counter(), Counter())) == "pancreatic"  # all alike: the longer
+    assert typed_word("ectopic adrenal", Rarity(Counter(), Counter())) == "ectopic"  # and as long: the first
+    assert typed_word("肺腺癌", Rarity(Counter(), Counter())) == "肺腺癌"  # read as character pairs
+
+
+def test_one_word_phrasing_runs_end_to_end_relevant_the_diagnosis_asked_and_a_conflict_with_nothing_left_out(
+    loose_library,
+):
+    out = loose_library / "word.json"
+    result = bench(loose_library, "--phrasing", "word", "--json", out)
+    assert result.exit_code == 0, result.output
+    run = json.loads(out.read_text())
+    body = run["tasks"][TASK]
+    assert body["phrasing"] == run["run"]["phrasing"] == "word"
+    asked = {q["id"]: q for q in body["per_question"]}
+    own = asked["cases/d0-0.png:agree"]
+    # "adenocarcinoma" beside a lung adenocarcinoma: its two other tiles, not the pancreas' adenocarcinomas
+    assert (own["words"], own["asks"], own["relevant"]) == ("adenocarcinoma", "lung adenocarcinoma", 2)
+    # a pancreatic ductal adenocarcinoma's one conflict (the pancreas' other diagnosis) is "adenocarcinoma": left out
+    assert not [q for q in asked if q.startswith("cases/d4-") and q.endswith(":conflict")]
+    assert asked["cases/d3-0.png:conflict"]["words"] == "pancreatic"
+    assert body["n"] == 2 * 17 - 2 == len(asked)
+    shown = " ".join(result.output.split())
+    assert "left out 2 of 17 conflicting queries whose word is a word of the image's own diagnosis too" in shown
+    assert "'adenocarcinoma': adenocarcinoma, lung adenocarcinoma" in shown
+    assert "--phrasing word; default words' weight" in shown and "x4 " in shown and "x8 " in shown
+    assert set(body["weight_per_fold"]["by_weight"]) == {"1", "2", "4", "8"}
+
+
+def test_a_phrasing_unknown_or_without_image_words_is_refused_in_one_line(loose_library):
+    one_error_line(bench(loose_library, "--phrasing", "loose"), "--phrasing 'loose'", "diagnosis or word")
+    alone = run_cli("bench", "retrieval", "--names", "--index", loose_library / "idx", "--phrasing", "word")
+    one_error_line(alone, "--phrasing word", "give --image-words")

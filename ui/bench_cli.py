@@ -392,9 +392,11 @@ def print_task(task: str, body: dict) -> None:
         console.print(f"{task}: OCR ranker weight per fold {fusion['weights']}, each chosen on {fusion['tuned_on']}")
     if chosen := body.get("weight_per_fold"):
         console.print(
-            f"{task}: default words' weight {body['words_weight']:g}; weight per fold (by {chosen['by']}) "
-            f"{[f'{w:g}' for w in chosen['chosen']]}, each chosen from {[f'{w:g}' for w in chosen['grid']]} on the "
-            "other folds' P@5, then R@1"
+            f"{task}: --phrasing {body['phrasing']}; default words' weight {body['words_weight']:g}; weight "
+            f"per fold (by {chosen['by']}) {[f'{w:g}' for w in chosen['chosen']]}, each chosen from "
+            f"{[f'{w:g}' for w in chosen['grid']]} on the other folds' P@5, then R@1; P@5 / R@1 per weight over all "
+            "queries (not held out): "
+            + ", ".join(f"x{w} {m['precision@5']:.3f} / {m['recall@1']:.3f}" for w, m in chosen["by_weight"].items())
         )
     if parts := body.get("by_part"):
         console.print(part_table(task, parts))
@@ -436,6 +438,18 @@ def bench_retrieval_command(
             "diagnosis (default 3) and scored held out, the image alone, the words alone (BM25) and chance.",
         ),
     ] = False,
+    phrasing: Annotated[
+        str,
+        typer.Option(
+            help="--image-words: the words typed beside an image. 'diagnosis': the diagnosis as stored ('lung "
+            "adenocarcinoma'); 'word': as a student types it, its one most telling word: of its words, the one whose "
+            "term the fewest of the index's diagnoses hold, then the fewest case records in their text, then the "
+            "longest, then the first ('adenocarcinoma', 'squamous', 'benign'); the same for agreeing and conflicting "
+            "words. Relevant stays the diagnosis asked, also where two diagnoses share a word (the image tells "
+            "which); a conflicting word that is a word of the image's own diagnosis too conflicts with nothing and "
+            "is left out (counted in a note).",
+        ),
+    ] = "diagnosis",
     index: IndexOpt = None,
     encoder: Annotated[str | None, typer.Option(help="Encoder to measure (default: PATHATLAS_ENCODER).")] = None,
     split: Annotated[
@@ -470,7 +484,7 @@ def bench_retrieval_command(
     from pathatlas.plugins import require
     from pathatlas.retrieval.bench import run_retrieval_bench
     from pathatlas.retrieval.bench.common import plot_curves
-    from pathatlas.retrieval.bench.words import FOLDS
+    from pathatlas.retrieval.bench.words import DIAGNOSIS, FOLDS, PHRASINGS
     from pathatlas.retrieval.encoders import create_encoder
     from pathatlas.retrieval.index import Index
 
@@ -482,6 +496,10 @@ def bench_retrieval_command(
         raise BadInputError(f"--folds {folds}: use 0 (no folds) or at least 2")
     if folds and mcq is None and not image_words:
         raise BadInputError(f"--folds {folds} refits the text-to-page ranker: give --mcq too")
+    if phrasing not in PHRASINGS:
+        raise BadInputError(f"--phrasing {phrasing!r}: use {' or '.join(PHRASINGS)}")
+    if phrasing != DIAGNOSIS and not image_words:
+        raise BadInputError(f"--phrasing {phrasing} phrases the words beside --image-words' images: give --image-words")
     check_destination(runs, "--runs", folder=True)
     check_destination(json_out, "--json")
     check_destination(plot, "--plot")
@@ -493,8 +511,10 @@ def bench_retrieval_command(
     enc = idx.encoder if idx is not None else create_encoder(settings.encoder, settings)
     inputs = {name: given for name, given in (("figures", figures), ("cases", cases), ("mcq", mcq)) if given}
     word_folds = (folds or FOLDS) if image_words else 0
-    measured = run_retrieval_bench(enc, settings, figures or [], cases, mcq, idx, split, folds, runs, names, word_folds)
-    options = {"encoder": enc.name, "folds": folds, "names": names, "image_words": image_words}
+    measured = run_retrieval_bench(
+        enc, settings, figures or [], cases, mcq, idx, split, folds, runs, names, word_folds, phrasing
+    )
+    options = {"encoder": enc.name, "folds": folds, "names": names, "image_words": image_words, "phrasing": phrasing}
     result = {"run": run_record(inputs, idx, options), **measured}
     for task, body in result["tasks"].items():
         print_task(task, body)

@@ -35,13 +35,14 @@ def run_retrieval_bench(
     runs: Path | None = None,
     names: bool = False,
     image_words_folds: int = 0,
+    image_words_phrasing: str = "diagnosis",
 ) -> dict[str, Any]:
     """Every task the inputs give, keyed by name; each says the queries it used (``split``), and so does the result
     as a whole (``splits_used``), and notes where its default scores below a method it fuses (``component_notes``).
     ``runs``: a folder for every task's TREC qrels and runs (``write_trec``). ``names``: the index's own short
     searches (``short_searches``); those it has no queries for are in ``left_out``, with why. ``image_words_folds``:
     the index's images searched with words beside them (``image_words``), the words' weight chosen on this many
-    folds by diagnosis; 0: not run."""
+    folds by diagnosis, its words typed as ``image_words_phrasing`` says (``words.PHRASINGS``); 0: not run."""
     tasks: dict[str, Any] = {}
     left_out: dict[str, str] = {}
     for path in figures:
@@ -79,7 +80,7 @@ def run_retrieval_bench(
     if image_words_folds:
         if index is None:
             raise ValueError("--image-words needs --index: the index whose diagnosed images are searched")
-        tasks.update(image_words(index, image_words_folds, runs))
+        tasks.update(image_words(index, image_words_folds, runs, image_words_phrasing))
     tasks = {task: component_notes(body) for task, body in tasks.items()}
     return {
         "encoder": encoder.name,

@@ -3,21 +3,31 @@ words ask? Queries and gold come from the index itself:
 
 - each case image with a diagnosis (at most ``SAMPLE`` of each diagnosis of a source, a fixed seeded sample, so
   900 LC25000 tiles cost 120 images), read from its file as a user uploads it, is searched twice: with words that
-  agree (its diagnosis as stored) and with words that conflict (another diagnosis of the index, picked with a fixed
+  agree (its own diagnosis) and with words that conflict (another diagnosis of the index, picked with a fixed
   seed: of the same source and organ where there is one, else of the same source, else any);
+- the words (``PHRASINGS``) are the diagnosis as stored ("lung adenocarcinoma": BM25 alone finds such labels almost
+  perfectly), or as a student types it, one word (``typed_word``): of the diagnosis' words, the one whose term the
+  fewest of the index's diagnoses hold, then the fewest case records in their text, then the longest, then the first
+  ("adenocarcinoma", "squamous", "benign" for LC25000's classes); the same rule for agreeing and conflicting words.
+  Where two diagnoses get the same word ("adenocarcinoma" for "adenocarcinoma" and "lung adenocarcinoma") their
+  queries stay, the image telling which is asked; but conflicting words that are a word of the image's own diagnosis
+  too ("adenocarcinoma" beside a pancreatic ductal adenocarcinoma) conflict with nothing, so those queries are left
+  out, and counted in the notes;
 - relevant: a hit whose diagnosis (``diagnosis_key``) is the one the words ask; the query image's own record and its
   byte-identical copies (``image_hash``) are left out of its ranking and its gold.
 
 Every image search is the real ``Searcher.find_many`` with ``Query(words_weight=w)``, so the default row is what users
 get: the settings' ``weight_words_image``, 1 (the words weigh as in a text search), the weight chosen on folds by the
 query image's diagnosis and scored on the held-out fold, the image alone, the words alone (BM25) and chance.
+Every weight of the grid is reported over all queries too (``weight_per_fold["by_weight"]``, not held out).
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +41,7 @@ from pathatlas.retrieval.bench.trec import write_trec
 from pathatlas.retrieval.fusion import diagnosis_key
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.lexical import content_terms
+from pathatlas.retrieval.lexical import content_terms, document_text, tokenize
 from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k
 from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.search import Query
@@ -52,16 +62,21 @@ IMAGE = "image"
 WORDS = "bm25"
 METRICS = ("recall@1", "recall@5", "recall@10", "mrr", "precision@5")
 SIGNIFICANCE = ("recall@1", "precision@5")
+DIAGNOSIS = "diagnosis"
+WORD = "word"
+PHRASINGS = (DIAGNOSIS, WORD)
+"""How the words beside an image are typed: its diagnosis as stored, or that diagnosis' one word (``typed_word``)."""
 
 
 @dataclass(frozen=True)
 class Asked:
-    """One query: a case image of the index (its record, file and byte hash), the words typed beside it, whether they
-    agree with its own diagnosis, and its fold (by its own diagnosis)."""
+    """One query: a case image of the index (its record, file and byte hash), the words typed beside it, the diagnosis
+    they ask (relevant: its records), whether that is the image's own, and its fold (by its own diagnosis)."""
 
     record_id: str
     payload: Payload
     words: str
+    asks: str
     agree: bool
     fold: int
 
@@ -121,9 +136,54 @@ def diagnosis_folds(keys: list[str], folds: int) -> dict[str, int]:
     return {key: n % folds for n, key in enumerate(order)}
 
 
-def image_word_queries(index: Index, folds: int) -> list[Asked]:
-    """Each sampled diagnosed image with agreeing and with conflicting words; refused in one line when the index has
-    no diagnosed image, only one diagnosis, or images no longer on disk."""
+@dataclass(frozen=True)
+class Rarity:
+    """How many of the index's diagnoses, and how many of its case records' texts (as BM25 reads them), hold each
+    term: the fewer, the more a word tells."""
+
+    diagnoses: Counter[str]
+    records: Counter[str]
+
+    @classmethod
+    def of(cls, index: Index, diagnoses: Iterable[str]) -> Rarity:
+        """The counts over ``diagnoses`` (one spelling each) and the index's case records."""
+        texts = [document_text(stored) for _, stored in index.store.scan(CASES)]
+        return cls(
+            Counter(term for diagnosis in diagnoses for term in set(content_terms(diagnosis))),
+            Counter(term for terms in tokenize(texts) for term in set(terms)),
+        )
+
+
+def typed_word(diagnosis: str, rarity: Rarity) -> str:
+    """The one word of ``diagnosis`` a student types for it, as written: of its words that are a content term each,
+    the one whose term the fewest diagnoses hold, then the fewest case records ("lung adenocarcinoma": both words are
+    in three diagnoses, "adenocarcinoma" in fewer records), then the longest (more letters, a narrower word:
+    "psammoma" of "serous carcinoma with psammoma bodies"), then the first; the diagnosis whole where no word is one
+    term (a CJK label, read as character pairs)."""
+    words = re.findall(r"[^\W_]+", diagnosis)
+    candidates = [
+        (rarity.diagnoses[terms[0]], rarity.records[terms[0]], -len(word), n, word)
+        for n, word in enumerate(words)
+        if len(terms := content_terms(word)) == 1
+    ]
+    return min(candidates)[-1] if candidates else diagnosis
+
+
+def phrased(diagnosis: str, rarity: Rarity | None) -> str:
+    """The words typed for ``diagnosis``: its one word (``typed_word``) given the index's ``rarity``, else (the
+    diagnosis phrasing) the diagnosis as stored."""
+    return typed_word(diagnosis, rarity) if rarity is not None else diagnosis
+
+
+def asks_its_own(query: Asked) -> bool:
+    """Conflicting words that are words of the image's own diagnosis too ("adenocarcinoma" typed beside a pancreatic
+    ductal adenocarcinoma): they ask what the image shows, so they measure no conflict."""
+    return not query.agree and set(content_terms(query.words)) <= set(content_terms(query.payload.diagnosis))
+
+
+def image_word_queries(index: Index, folds: int, phrasing: str = DIAGNOSIS) -> list[Asked]:
+    """Each sampled diagnosed image with agreeing and with conflicting words, typed as ``phrasing`` says; refused in
+    one line when the index has no diagnosed image, only one diagnosis, or images no longer on disk."""
     images = diagnosed(index)
     if not images:
         raise BadInputError(f"--image-words: index {index.path} has no case image with a diagnosis to search for")
@@ -132,11 +192,13 @@ def image_word_queries(index: Index, folds: int) -> list[Asked]:
         spellings.setdefault(diagnosis_key(case.diagnosis), case)
     chosen = sampled(images)
     fold = diagnosis_folds([diagnosis_key(case.diagnosis) for case in chosen.values()], folds)
+    rarity = Rarity.of(index, [case.diagnosis for case in spellings.values()]) if phrasing == WORD else None
     queries = []
     for rid, case in chosen.items():
         f = fold[diagnosis_key(case.diagnosis)]
-        queries.append(Asked(rid, case, case.diagnosis, True, f))
-        queries.append(Asked(rid, case, conflicting(rid, case, spellings), False, f))
+        other = conflicting(rid, case, spellings)
+        queries.append(Asked(rid, case, phrased(case.diagnosis, rarity), case.diagnosis, True, f))
+        queries.append(Asked(rid, case, phrased(other, rarity), other, False, f))
     missing = [path for path in dict.fromkeys(query.path for query in queries) if not path.is_file()]
     if missing:
         raise BadInputError(
@@ -234,12 +296,50 @@ def breakdown(ranked: dict[str, list[list[str]]], gold: list[set[str]], rows: li
     return {"n": len(rows), **{name: figures(lists, gold, rows, curve=False) for name, lists in ranked.items()}}
 
 
-def image_words(index: Index, folds: int = FOLDS, runs: Path | None = None) -> dict[str, Any]:
+def typed_words(queries: list[Asked]) -> dict[str, str]:
+    """Each asked diagnosis (as spelled) and the words typed for it, by diagnosis: what the JSON shows a reader."""
+    return dict(sorted({q.asks: q.words for q in queries}.items(), key=lambda pair: pair[0].casefold()))
+
+
+def word_notes(posed: list[Asked], asked: list[Asked]) -> list[str]:
+    """What the one-word phrasing did to the ``posed`` queries: the conflicting ones it left out (``asks_its_own``),
+    and the words of the ``asked`` ones that stand for more than one diagnosis, whose queries stay."""
+    notes = []
+    if dropped := [q for q in posed if asks_its_own(q)]:
+        notes.append(
+            f"left out {len(dropped)} of {sum(not q.agree for q in posed)} conflicting queries whose word is a word of "
+            f"the image's own diagnosis too (e.g. '{dropped[0].words}' beside {dropped[0].payload.diagnosis}): they "
+            "conflict with nothing"
+        )
+    stands_for: dict[str, set[str]] = {}
+    for q in asked:
+        stands_for.setdefault(q.words.casefold(), set()).add(diagnosis_key(q.asks))
+    if shared := {word: keys for word, keys in stands_for.items() if len(keys) > 1}:
+        word = min(shared)
+        named = ", ".join(sorted({q.asks for q in asked if q.words.casefold() == word}, key=str.casefold))
+        notes.append(
+            f"{len(shared)} typed word(s) stand for more than one diagnosis (e.g. '{word}': {named}): their queries "
+            "stay, relevant is the diagnosis asked, the image telling which"
+        )
+    return notes
+
+
+def by_weight(found: dict[Any, list[list[str]]], gold: list[set[str]]) -> dict[str, dict[str, float]]:
+    """Every grid weight's figures over all queries (not held out), so one run compares the default with the others."""
+    everyone = range(len(gold))
+    return {f"{w:g}": figures(found[w], gold, everyone, curve=False) for w in GRID}
+
+
+def image_words(
+    index: Index, folds: int = FOLDS, runs: Path | None = None, phrasing: str = DIAGNOSIS
+) -> dict[str, Any]:
     """The task's body as every retrieval task gives it (``n``, ``methods``, ``default``, ``baselines``,
-    ``significance``, ``per_question``), with the weight each fold chose and a breakdown by words and source."""
-    asked = image_word_queries(index, folds)
+    ``significance``, ``per_question``), with the weight each fold chose, each grid weight's figures, the phrasing
+    of the words and a breakdown by words and source."""
+    posed = image_word_queries(index, folds, phrasing)
+    asked = [q for q in posed if phrasing == DIAGNOSIS or not asks_its_own(q)]
     by_hash, keys = hashes_and_diagnoses(index)
-    wanted = [{rid for rid, key in keys.items() if key == diagnosis_key(q.words)} - left_out(q, by_hash) for q in asked]
+    wanted = [{rid for rid, key in keys.items() if key == diagnosis_key(q.asks)} - left_out(q, by_hash) for q in asked]
     queries, gold = [q for q, g in zip(asked, wanted, strict=True) if g], [g for g in wanted if g]
     default_weight = float(index.settings.weight_words_image)
     weights = sorted({*GRID, default_weight})
@@ -267,13 +367,22 @@ def image_words(index: Index, folds: int = FOLDS, runs: Path | None = None) -> d
         "default": DEFAULT,
         "baselines": [BEFORE, CHOSEN, IMAGE, WORDS, "chance"],
         "words_weight": default_weight,
-        "weight_per_fold": {"grid": list(GRID), "chosen": chosen, "folds": folds, "by": "the query image's diagnosis"},
+        "phrasing": phrasing,
+        "typed_words": typed_words(queries),
+        "weight_per_fold": {
+            "grid": list(GRID),
+            "chosen": chosen,
+            "folds": folds,
+            "by": "the query image's diagnosis",
+            "by_weight": by_weight(found, gold),
+        },
         "by_part": {part: breakdown(ranked, gold, rows) for part, rows in parts(queries).items()},
         "significance": compare_runs(ids, gold, top, DEFAULT, metrics=SIGNIFICANCE),
         "per_question": [
             {
                 "id": q.id,
                 "words": q.words,
+                "asks": q.asks,
                 "agree": q.agree,
                 "fold": q.fold,
                 "relevant": len(gold[i]),
@@ -284,11 +393,14 @@ def image_words(index: Index, folds: int = FOLDS, runs: Path | None = None) -> d
             for i, q in enumerate(queries)
         ],
     }
+    notes = word_notes(posed, asked) if phrasing == WORD else []
     if unanswerable := len(asked) - len(queries):
-        body["notes"] = [
+        notes.append(
             f"left out {unanswerable} of {len(asked)} queries asking a diagnosis no other record has (an image's "
             "own, held by it and its byte copies alone): nothing could answer them"
-        ]
+        )
+    if notes:
+        body["notes"] = notes
     if runs is not None:
         body["runs"] = [str(p) for p in write_trec(runs, ids, gold, ranked, fold_of, per_fold=[CHOSEN], task=TASK)]
     return {TASK: body}
