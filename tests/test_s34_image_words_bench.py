@@ -237,12 +237,12 @@ def test_one_word_phrasing_runs_end_to_end_relevant_the_diagnosis_asked_and_a_co
     body = run["tasks"][TASK]
     assert body["phrasing"] == run["run"]["phrasing"] == "word"
     asked = {q["id"]: q for q in body["per_question"]}
-    own = asked["cases/d0-0.png:agree"]
+    own = asked["cases/d0-0.png:agree:word"]
     # "adenocarcinoma" beside a lung adenocarcinoma: its two other tiles, not the pancreas' adenocarcinomas
     assert (own["words"], own["asks"], own["relevant"]) == ("adenocarcinoma", "lung adenocarcinoma", 2)
     # a pancreatic ductal adenocarcinoma's one conflict (the pancreas' other diagnosis) is "adenocarcinoma": left out
-    assert not [q for q in asked if q.startswith("cases/d4-") and q.endswith(":conflict")]
-    assert asked["cases/d3-0.png:conflict"]["words"] == "pancreatic"
+    assert not [q for q in asked if q.startswith("cases/d4-") and q.endswith(":conflict:word")]
+    assert asked["cases/d3-0.png:conflict:word"]["words"] == "pancreatic"
     assert body["n"] == 2 * 17 - 2 == len(asked)
     shown = " ".join(result.output.split())
     assert "left out 2 of 17 conflicting queries whose word is a word of the image's own diagnosis too" in shown
@@ -252,6 +252,23 @@ def test_one_word_phrasing_runs_end_to_end_relevant_the_diagnosis_asked_and_a_co
 
 
 def test_a_phrasing_unknown_or_without_image_words_is_refused_in_one_line(loose_library):
-    one_error_line(bench(loose_library, "--phrasing", "loose"), "--phrasing 'loose'", "diagnosis or word")
+    one_error_line(bench(loose_library, "--phrasing", "loose"), "--phrasing 'loose'", "diagnosis, word or both")
     alone = run_cli("bench", "retrieval", "--names", "--index", loose_library / "idx", "--phrasing", "word")
     one_error_line(alone, "--phrasing word", "give --image-words")
+
+
+def test_both_phrasings_ask_each_image_both_ways_and_one_weight_is_chosen_for_both(loose_library):
+    """Students type the diagnosis or one word of it: ``both`` pools the two query sets, so the folds choose one weight
+    for what either kind of student gets."""
+    out = loose_library / "both.json"
+    result = bench(loose_library, "--phrasing", "both", "--json", out)
+    assert result.exit_code == 0, result.output
+    body = json.loads(out.read_text())["tasks"][TASK]
+    asked = {q["id"]: q for q in body["per_question"]}
+    assert body["n"] == len(asked) == 2 * 17 + 2 * 17 - 2  # the word's two conflicts with nothing left out
+    assert asked["cases/d0-0.png:agree"]["words"] == "lung adenocarcinoma"
+    assert asked["cases/d0-0.png:agree:word"]["words"] == "adenocarcinoma"
+    assert "cases/d4-0.png:conflict" in asked and "cases/d4-0.png:conflict:word" not in asked
+    assert body["by_part"]["typed: diagnosis"]["n"] == 34 and body["by_part"]["typed: word"]["n"] == 32
+    assert body["typed_words"]["lung adenocarcinoma"] == "adenocarcinoma"
+    assert len(body["weight_per_fold"]["chosen"]) == 3

@@ -447,7 +447,7 @@ def bench_retrieval_command(
             "longest, then the first ('adenocarcinoma', 'squamous', 'benign'); the same for agreeing and conflicting "
             "words. Relevant stays the diagnosis asked, also where two diagnoses share a word (the image tells "
             "which); a conflicting word that is a word of the image's own diagnosis too conflicts with nothing and "
-            "is left out (counted in a note).",
+            "is left out (counted in a note). 'both': each image asked both ways, one weight chosen for both.",
         ),
     ] = "diagnosis",
     index: IndexOpt = None,
@@ -497,7 +497,7 @@ def bench_retrieval_command(
     if folds and mcq is None and not image_words:
         raise BadInputError(f"--folds {folds} refits the text-to-page ranker: give --mcq too")
     if phrasing not in PHRASINGS:
-        raise BadInputError(f"--phrasing {phrasing!r}: use {' or '.join(PHRASINGS)}")
+        raise BadInputError(f"--phrasing {phrasing!r}: use {', '.join(PHRASINGS[:-1])} or {PHRASINGS[-1]}")
     if phrasing != DIAGNOSIS and not image_words:
         raise BadInputError(f"--phrasing {phrasing} phrases the words beside --image-words' images: give --image-words")
     check_destination(runs, "--runs", folder=True)

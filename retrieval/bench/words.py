@@ -64,8 +64,10 @@ METRICS = ("recall@1", "recall@5", "recall@10", "mrr", "precision@5")
 SIGNIFICANCE = ("recall@1", "precision@5")
 DIAGNOSIS = "diagnosis"
 WORD = "word"
-PHRASINGS = (DIAGNOSIS, WORD)
-"""How the words beside an image are typed: its diagnosis as stored, or that diagnosis' one word (``typed_word``)."""
+BOTH = "both"
+PHRASINGS = (DIAGNOSIS, WORD, BOTH)
+"""How the words beside an image are typed: its diagnosis as stored, that diagnosis' one word (``typed_word``), or
+each image asked both ways, the folds choosing one weight for both (students type either)."""
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,14 @@ class Asked:
     asks: str
     agree: bool
     fold: int
+    phrasing: str = DIAGNOSIS
 
     @property
     def id(self) -> str:
-        """Unique and readable: the image's source folder, its path in it, and whether the words agree."""
-        return f"{Path(self.payload.source).name}/{self.payload.image}:{'agree' if self.agree else 'conflict'}"
+        """Unique and readable: the image's source folder, its path in it, whether the words agree, and how they are
+        typed where that is one word."""
+        typed = "" if self.phrasing == DIAGNOSIS else f":{self.phrasing}"
+        return f"{Path(self.payload.source).name}/{self.payload.image}:{'agree' if self.agree else 'conflict'}{typed}"
 
     @property
     def path(self) -> Path:
@@ -178,7 +183,7 @@ def phrased(diagnosis: str, rarity: Rarity | None) -> str:
 def asks_its_own(query: Asked) -> bool:
     """Conflicting words that are words of the image's own diagnosis too ("adenocarcinoma" typed beside a pancreatic
     ductal adenocarcinoma): they ask what the image shows, so they measure no conflict."""
-    return not query.agree and set(content_terms(query.words)) <= set(content_terms(query.payload.diagnosis))
+    return query.phrasing == WORD and not query.agree and set(content_terms(query.words)) <= set(content_terms(query.payload.diagnosis))
 
 
 def image_word_queries(index: Index, folds: int, phrasing: str = DIAGNOSIS) -> list[Asked]:
@@ -192,13 +197,15 @@ def image_word_queries(index: Index, folds: int, phrasing: str = DIAGNOSIS) -> l
         spellings.setdefault(diagnosis_key(case.diagnosis), case)
     chosen = sampled(images)
     fold = diagnosis_folds([diagnosis_key(case.diagnosis) for case in chosen.values()], folds)
-    rarity = Rarity.of(index, [case.diagnosis for case in spellings.values()]) if phrasing == WORD else None
+    rarity = Rarity.of(index, [case.diagnosis for case in spellings.values()]) if phrasing != DIAGNOSIS else None
+    typed = {DIAGNOSIS: None, WORD: rarity} if phrasing == BOTH else {phrasing: rarity}
     queries = []
     for rid, case in chosen.items():
         f = fold[diagnosis_key(case.diagnosis)]
         other = conflicting(rid, case, spellings)
-        queries.append(Asked(rid, case, phrased(case.diagnosis, rarity), case.diagnosis, True, f))
-        queries.append(Asked(rid, case, phrased(other, rarity), other, False, f))
+        for how, known in typed.items():
+            queries.append(Asked(rid, case, phrased(case.diagnosis, known), case.diagnosis, True, f, how))
+            queries.append(Asked(rid, case, phrased(other, known), other, False, f, how))
     missing = [path for path in dict.fromkeys(query.path for query in queries) if not path.is_file()]
     if missing:
         raise BadInputError(
@@ -286,6 +293,8 @@ def parts(queries: list[Asked]) -> dict[str, list[int]]:
     """The query groups the breakdown shows: agreeing words, conflicting words, and each source folder's images."""
     out = {"agreeing words": [i for i, q in enumerate(queries) if q.agree]}
     out["conflicting words"] = [i for i, q in enumerate(queries) if not q.agree]
+    if len(typed := {q.phrasing for q in queries}) > 1:
+        out |= {f"typed: {how}": [i for i, q in enumerate(queries) if q.phrasing == how] for how in sorted(typed)}
     for name in sorted({Path(q.payload.source).name for q in queries}):
         out[name] = [i for i, q in enumerate(queries) if Path(q.payload.source).name == name]
     return out
@@ -298,7 +307,8 @@ def breakdown(ranked: dict[str, list[list[str]]], gold: list[set[str]], rows: li
 
 def typed_words(queries: list[Asked]) -> dict[str, str]:
     """Each asked diagnosis (as spelled) and the words typed for it, by diagnosis: what the JSON shows a reader."""
-    return dict(sorted({q.asks: q.words for q in queries}.items(), key=lambda pair: pair[0].casefold()))
+    one = [q for q in queries if q.phrasing == WORD] or queries  # both phrasings: the diagnosis types itself
+    return dict(sorted({q.asks: q.words for q in one}.items(), key=lambda pair: pair[0].casefold()))
 
 
 def word_notes(posed: list[Asked], asked: list[Asked]) -> list[str]:
@@ -337,7 +347,7 @@ def image_words(
     ``significance``, ``per_question``), with the weight each fold chose, each grid weight's figures, the phrasing
     of the words and a breakdown by words and source."""
     posed = image_word_queries(index, folds, phrasing)
-    asked = [q for q in posed if phrasing == DIAGNOSIS or not asks_its_own(q)]
+    asked = [q for q in posed if not asks_its_own(q)]
     by_hash, keys = hashes_and_diagnoses(index)
     wanted = [{rid for rid, key in keys.items() if key == diagnosis_key(q.asks)} - left_out(q, by_hash) for q in asked]
     queries, gold = [q for q, g in zip(asked, wanted, strict=True) if g], [g for g in wanted if g]
@@ -393,7 +403,8 @@ def image_words(
             for i, q in enumerate(queries)
         ],
     }
-    notes = word_notes(posed, asked) if phrasing == WORD else []
+    one = [q for q in posed if q.phrasing == WORD]
+    notes = word_notes(one, [q for q in asked if q.phrasing == WORD]) if one else []
     if unanswerable := len(asked) - len(queries):
         notes.append(
             f"left out {unanswerable} of {len(asked)} queries asking a diagnosis no other record has (an image's "
