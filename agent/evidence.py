@@ -76,6 +76,16 @@ NAME_WORD = re.compile(r"[\w-]+")
 CLAUSE_GAP = 1_000
 """Words apart that a clause break counts for: a question word goes to an option in its own clause first."""
 PRIVATIVE_PREFIX = re.compile(r"\b(non)-(?=\w)", re.IGNORECASE)
+RANKS = ("most", "least", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+"""Words that rank the word after them (English only, as negation is): "most common", "second most common", "least
+abundant", "third largest"."""
+SUPERLATIVE_END = re.compile(r"\w{3,}est$")
+"""A superlative written as one word ("largest", "greatest"; "chest" is too short to be one)."""
+RANKED_WORD = re.compile(rf"(?<![-\w])((?:(?:{'|'.join(RANKS)})\s+)*)([A-Za-z]+)\b", re.IGNORECASE)
+"""A word as written with the rank words straight before it (none before most words)."""
+PLENTY = ("common", "abundant", "numerous", "prevalent", "frequent")
+"""A superlative of how many, which the book words several ways ("the most abundant leukocytes", "the most common"
+ones): each is "common" when ranked (``quality``)."""
 PARTICLES = frozenset({"down", "up", "out", "off"})
 """Words that after another make a phrasal verb, which means what neither word does alone: "break down" bone is
 resorbing it, while "the break" is a fracture and osteoblasts "lay down" new bone."""
@@ -340,31 +350,40 @@ def score_sentences(
     focus = reading.focus or question
     own = option_terms(focus, options)
     asked = asked_words(focus) - set().union(*own)
+    ranks = {} if reading.negated else asked_ranks(focus)  # "least" makes a question negated
     idf = idf_table([s.terms for s in sentences])
     default = max(idf.values(), default=1.0)
-    q = [coverage(asked, s.terms, idf, default) if asked else 1.0 for s in sentences]
+    read = [superlative_tokens(s.tokens, ranks) if ranks else s.tokens for s in sentences]
+    q = [coverage(asked, frozenset(tokens), idf, default) if asked else 1.0 for tokens in read]
     o = [[coverage(terms, s.terms, idf, default) if terms else 0.0 for s in sentences] for terms in own]
     w = [1.0 / (1.0 + 0.15 * (s.evidence.rank - 1)) for s in sentences]
     said_of = [[0.0] * len(sentences) for _ in own]
-    for i, sentence in enumerate(sentences):
-        for j, words in enumerate(nearest_option_words(sentence.tokens, asked, own)):
+    for i, tokens in enumerate(read):
+        for j, words in enumerate(nearest_option_words(tokens, asked, own)):
             said_of[j][i] = coverage(asked, frozenset(words), idf, default) if words is not None else q[i]
-    negated = negated_options(reading, question, own, sentences, o)
+    negated = negated_options(reading, question, own, sentences, o, ranks)
     return SentenceScores(sentences, q, o, w, own, said_of if own else None, negated)
 
 
 def negated_options(
-    reading: Reading, question: str, own: Sequence[set[str]], sentences: Sequence[Sentence], named: list[list[float]]
+    reading: Reading,
+    question: str,
+    own: Sequence[set[str]],
+    sentences: Sequence[Sentence],
+    named: list[list[float]],
+    ranks: Mapping[str, tuple[str, ...]],
 ) -> list[list[bool]]:
     """Per option and sentence naming any of its words, whether the sentence speaks against it (``contradicts``). A
     question whose negated property the evidence states of one option is read plainly (``read_with_evidence``): then a
     sentence denying that property of an option says it as asked ("Smooth muscle is not under voluntary control"),
-    and one saying the property plainly speaks against its option."""
+    and one saying the property plainly speaks against its option. A sentence ranking a superlative the question
+    asks (``ranks``: ``asked_ranks``) otherwise speaks against the option it ranks (``ranked_otherwise``)."""
     asked_negated = negated_predicate(question) if is_negated(question) and not reading.negated else ""
     wanted = set(tokenize([asked_negated])[0]) if asked_negated else set()
+    ranked = [ranked_otherwise(s.tokens, ranks, own) if ranks else set() for s in sentences]
     return [
         [
-            bool(named[j][i]) and contradicts(s.text, terms) != bool(wanted and wanted <= s.terms)
+            bool(named[j][i]) and (contradicts(s.text, terms) != bool(wanted and wanted <= s.terms) or j in ranked[i])
             for i, s in enumerate(sentences)
         ]
         for j, terms in enumerate(own)
@@ -376,13 +395,17 @@ def asked_words(focus: str) -> set[str]:
     naming the kind of thing the answer is where others are left ("Which complement fragment is the principal
     opsonin?": principal, opsonin; "complement fragment C5a is a chemotactic agent" says nothing asked). A phrasal
     verb is one word (``phrasal_verbs``): "Which cells break down bone?" was covered by "the broken bone ... around
-    the break" and by osteoblasts that "lay down" new bone."""
+    the break" and by osteoblasts that "lay down" new bone. In a question asking a superlative (``asked_ranks``) its
+    "most" or "least" is its rank, checked as such (``ranked_otherwise``), no word of its own ("the most deadly" says
+    nothing of "the most common"), and a quality of how many is "common" (``quality``)."""
     if not focus.strip():
         return set()
     words, kind = tokenize([closed_privatives(asked_text(focus)), answer_type(focus)])
     pairs = phrasal_verbs(words)
     paired = {k + side for k, _ in pairs for side in (0, 1)}
     asked = {word for k, word in enumerate(words) if k not in paired} | {term for _, term in pairs}
+    ranks = asked_ranks(focus)
+    asked = {quality(word) for word in asked} - {"most", "least"} if ranks else asked
     return asked - set(kind) or asked
 
 
@@ -503,6 +526,77 @@ def negated_words(clause: str) -> list[str]:
 def reached(window: str, negation: str) -> str:
     """What a negation reaches of the words after it: a prepositional one (``PREPOSITIONAL``) its name only."""
     return re.split(r"[,;:()\[\]]", window)[0] if PREPOSITIONAL.fullmatch(negation) else window
+
+
+def superlative_rank(tokens: Sequence[str], k: int) -> tuple[str, ...] | None:
+    """How token ``k`` is ranked when it is a superlative: the rank words (``RANKS``) straight before it, holding
+    "most" or "least" ("second most common": (second, most)) or before a one-word superlative ("third largest":
+    (third,); "largest": ()); None for any other word ("a common cancer", "most" itself)."""
+    start = k
+    while start and tokens[start - 1] in RANKS:
+        start -= 1
+    rank = tuple(tokens[start:k])
+    return rank if is_superlative(rank, tokens[k]) else None
+
+
+def is_superlative(rank: tuple[str, ...], word: str) -> bool:
+    """Whether a word with these rank words before it is a superlative: "most" or "least" ranks it, or it is one."""
+    return word not in RANKS and bool({"most", "least"} & set(rank) or SUPERLATIVE_END.match(word))
+
+
+def asked_ranks(question: str) -> dict[str, tuple[str, ...]]:
+    """The qualities (``quality``) a question asks a superlative of, with their ranks, in the sentence that asks (its
+    last): "Which is the most common skin cancer?": {common: (most,)}; "What is the largest muscle?": {largest: ()}.
+    Read from the words as written, not "most" of a determiner ("Most of the bones"), an adverb ("most likely") or
+    a compound ("the lateral-most carpal bone"); none for "Squamous cell carcinomas are the second most common of the
+    skin cancers ... This cancer affects which cells?"."""
+    out = {}
+    for match in RANKED_WORD.finditer(SENTENCE_END.split(question.strip())[-1]):
+        rank, word = tuple(match.group(1).lower().split()), match.group(2)
+        stems = tokenize([word])[0]
+        if stems and is_superlative(rank, word.lower()) and not word.lower().endswith("ly"):
+            out[quality(stems[0])] = rank
+    return out
+
+
+def quality(stem: str) -> str:
+    """A ranked quality as compared: "common" for any word of how many (``PLENTY``), else itself."""
+    return "common" if stem in plenty_stems() else stem
+
+
+@cache
+def plenty_stems() -> frozenset[str]:
+    """The stems ``tokenize`` gives the words of how many (``PLENTY``), once."""
+    return frozenset(stem for stems in tokenize(list(PLENTY)) for stem in stems)
+
+
+def superlative_tokens(tokens: Sequence[str], ranks: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """A sentence's stems as a question asking a superlative (``ranks``) reads them: a ranked quality as its
+    ``quality`` ("most abundant" says "most common"), and an asked quality the sentence does not rank blanked:
+    "Basophils ... are so common they may make it difficult to see the two-lobed nucleus" says nothing of which
+    leukocytes are the most common."""
+    out = []
+    for k, token in enumerate(tokens):
+        asked = quality(token) in ranks
+        ranked = asked and superlative_rank(tokens, k) is not None
+        out.append(quality(token) if ranked else "" if asked else token)
+    return out
+
+
+def ranked_otherwise(tokens: Sequence[str], ranks: Mapping[str, tuple[str, ...]], own: Sequence[set[str]]) -> set[int]:
+    """The options a sentence ranks otherwise than the question asks: each the option named nearest (``word_distance``)
+    to a superlative of an asked quality with another rank. "Squamous cell carcinoma is the second most common skin
+    cancer" holds all of "the most common skin cancer" and says squamous cell carcinoma is not it, as "the least
+    common" would."""
+    at = [[k for k, token in enumerate(tokens) if token in terms] for terms in own]
+    apart = word_distance(tokens)
+    out: set[int] = set()
+    for k, token in enumerate(tokens):
+        rank = superlative_rank(tokens, k) if quality(token) in ranks else None
+        if rank is not None and rank != ranks[quality(token)]:
+            distance = [min((apart(k, p) for p in positions), default=math.inf) for positions in at]
+            out |= {j for j, d in enumerate(distance) if d == min(distance) < math.inf}
+    return out
 
 
 def read_with_evidence(question: Question, evidence: Sequence[Evidence]) -> Reading:
