@@ -138,7 +138,9 @@ def test_the_command_prints_the_peers_beside_ours_and_refuses_one_fold_in_one_li
         pytest.skip("needs the peers: pip install 'pathatlas[peers]'")
     folder, mcq, _ = book
     one = run_cli("bench", "peers", "--mcq", mcq, "--index", folder, "--folds", "1", home=session_home)
-    assert one.exit_code != 0 and one.output.strip().splitlines() == ["error: --folds 1: use 0 (no folds) or at least 2"]
+    assert one.exit_code != 0 and one.output.strip().splitlines() == [
+        "error: --folds 1: use 0 (no folds) or at least 2"
+    ]
     ran = run_cli("bench", "peers", "--mcq", mcq, "--index", folder, "--folds", "2", "--json", "-", home=session_home)
     assert ran.exit_code == 0, ran.output
     methods = json.loads(ran.stdout)["methods"]

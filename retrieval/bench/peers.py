@@ -4,10 +4,10 @@ folds and paired tests of ``bench retrieval --mcq`` (``text_to_page``), so a rea
 
 Each peer is built as its user would build it from the same book: every page's text as the index stores it (its page
 payloads: the peers read the very text ours do), or with ``text="pdf"`` as PyMuPDF's ``get_text()`` gives it (what a
-peer's user who loads the PDF page by page reads: running headers and all), cut by LangChain's ``RecursiveCharacterTextSplitter`` with its
-defaults and 1000 characters (200 overlap; a chunk never crosses a page, and keeps its page), embedded by the MiniLM
-folder PathAtlas ships. A question asks what text to page asks (question plus options); the peer ranks chunks, and its
-pages are their pages in the order each first appears.
+peer's user who loads the PDF page by page reads: running headers and all), cut by LangChain's
+``RecursiveCharacterTextSplitter`` with its defaults and 1000 characters (200 overlap; a chunk never crosses a page,
+and keeps its page), embedded by the MiniLM folder PathAtlas ships. A question asks what text to page asks (question
+plus options); the peer ranks chunks, and its pages are their pages in the order each first appears.
 """
 
 from __future__ import annotations

@@ -183,7 +183,11 @@ def phrased(diagnosis: str, rarity: Rarity | None) -> str:
 def asks_its_own(query: Asked) -> bool:
     """Conflicting words that are words of the image's own diagnosis too ("adenocarcinoma" typed beside a pancreatic
     ductal adenocarcinoma): they ask what the image shows, so they measure no conflict."""
-    return query.phrasing == WORD and not query.agree and set(content_terms(query.words)) <= set(content_terms(query.payload.diagnosis))
+    return (
+        query.phrasing == WORD
+        and not query.agree
+        and set(content_terms(query.words)) <= set(content_terms(query.payload.diagnosis))
+    )
 
 
 def image_word_queries(index: Index, folds: int, phrasing: str = DIAGNOSIS) -> list[Asked]:
