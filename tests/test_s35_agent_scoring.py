@@ -1,5 +1,5 @@
 """A superlative the evidence ranks otherwise ("the second most common", "the least common") or does not rank ("so
-common") in the evidence stances and the co-occurrence feature (thirty-fifth session)."""
+common") in the evidence stances and the co-occurrence feature (thirty-third session)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,14 @@ import numpy as np
 import pytest
 
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.evidence import asked_ranks, asked_words, evidence_sentences, option_quotes, score_sentences
-from pathatlas.agent.plan import read_question
-from pathatlas.agent.questions import Evidence, Question
+from pathatlas.agent.evidence import asked_ranks, asked_words, option_quotes
+from pathatlas.agent.questions import Question
 from pathatlas.agent.scoring import cooccurrence
-from pathatlas.retrieval.records import Citation, Payload
+from tests.test_s34_agent_contrast import evidence, scored
 
 COMMONEST = Question(
     "Which is the most common skin cancer?", ["basal cell carcinoma", "squamous cell carcinoma", "melanoma"]
 )
-
-
-def evidence(eid: str, text: str, rank: int = 1) -> Evidence:
-    return Evidence(eid, "page", text, Citation("book.pdf", page=rank), rank, payload=Payload(kind="page"))
-
-
-def scored(question: Question, *texts: str):
-    """The question's reading and sentence scores over one page per text, ranked as given."""
-    found = [evidence(f"p{k}", text, k) for k, text in enumerate(texts, start=1)]
-    reading = read_question(question)
-    return reading, score_sentences(reading, question.text, question.options, evidence_sentences(found))
 
 
 def stances(question: Question, *texts: str) -> list[list[str]]:

@@ -135,7 +135,7 @@ def test_a_page_thumbnail_that_keeps_no_key_is_made_anew_once(settings, tmp_path
     """An index whose pages were written before their thumbnails' key was kept: the first upgrade makes them again,
     with it."""
     with monkeypatch.context() as before:
-        before.setattr(pipeline, "thumbnail_key", lambda entry, longest_side: None)  # the thirty-fourth session's
+        before.setattr(pipeline, "thumbnail_key", lambda entry, longest_side: None)  # as the last release wrote pages
         index, _ = build(settings, write_pdf(tmp_path / "book.pdf", PAGES))
     assert not any("thumbnail_hash" in payload for _, payload in index.store.scan())
     index.close()
