@@ -182,9 +182,10 @@ class Settings(BaseSettings):
     weight_words_image: Weight = Field(
         8.0,
         description="Multiplies the weights of the words' rankers (BM25 and the text query's spaces) when words "
-        "come with an image query, so 'like this, but squamous' finds squamous cases: every diagnosis fold's choice "
-        "(8, 8, 8) of `pathatlas bench retrieval --image-words` on the atlas and LC25000 images searched with agreeing "
-        "and conflicting words (BENCHMARKS.md). 1: the words weigh as in a text search.",
+        "come with an image query and no record holds every one of them (a short search's words that some records "
+        "hold are shown first, the image ordering them at the words' text-search weights), so words beside an image "
+        "still count: every diagnosis fold's choice (8, 8, 8) of `pathatlas bench retrieval --image-words` before "
+        "held words came first (BENCHMARKS.md). 1: the words weigh as in a text search.",
     )
     weight_specimen: Weight = Field(
         100.0,

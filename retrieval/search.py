@@ -624,6 +624,20 @@ def found_by_look(ranks: Mapping[str, int]) -> bool:
     return any(r == SPECIMEN or (r.endswith(":image") and r != PRINTED) for r in ranks)
 
 
+HELD_WORDS_WEIGHT = 1.0
+"""The words' factor beside an image where records hold every word typed (``held_first`` shows those first): the
+words have chosen what comes first and the image orders it; a larger factor let BM25 order it ("adenocarcinoma":
+the atlas' short records before the lung tiles that look like the image). Every diagnosis fold of ``bench retrieval
+--image-words --phrasing both`` chose 1 of 1, 2, 4, 8 with the words held first."""
+
+
+def held_first(fused: list[Fused], holding: set[str]) -> list[Fused]:
+    """``fused`` with the candidates holding every word typed beside an image (``Searcher.holding_all``: a short
+    search's) first, each part in its fused order, as a text search places them (``all_words_first``): "like this, but
+    squamous" shows squamous cases that look like the image before look-alikes the words do not name."""
+    return sorted(fused, key=lambda hit: hit[0] not in holding) if holding else fused
+
+
 def verified_first(fused: list[Fused]) -> list[Fused]:
     """``fused`` with the candidates the ``specimen`` ranker verified first, each part in its fused order: the same
     specimen is the image asked about, whatever the other weights add up to (three words a slide viewer printed, at
@@ -807,8 +821,19 @@ class Searcher:
         """A text query's page hits (``_page_hits``), else the fused hits (``_hits``) of its rankers' candidates."""
         if query.image is None and query.collapse_pages:
             return self._page_hits(query, ranked, pool)
-        words_weight = self.settings.weight_words_image if query.words_weight is None else query.words_weight
-        return self._hits(query, self.fuse(ranked, specimen_of, words_weight), query.text or words)
+        holding = self.held_beside_image(query, ranked)
+        words_weight = query.words_weight
+        if words_weight is None:
+            words_weight = HELD_WORDS_WEIGHT if holding else self.settings.weight_words_image
+        fused = held_first(self.fuse(ranked, specimen_of, words_weight), holding)
+        return self._hits(query, fused, query.text or words)
+
+    def held_beside_image(self, query: Query, ranked: Mapping[str, ScoredIds]) -> set[str]:
+        """The records holding every word typed beside an image (a short search's, ``holding_all``): all of them, not
+        BM25's best few, which of 300 tiles labelled alike are the first ids. None for a query without an image."""
+        if query.image is None or "bm25" not in ranked:
+            return set()
+        return self.holding_all(query, len(self.index.lexical))
 
     def _words_beside_search(self, queries: list[Query]) -> Future | None:
         """Image queries' printed words ({position: words}), read on a thread while the vector search runs

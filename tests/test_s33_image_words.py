@@ -6,8 +6,18 @@ import pytest
 from PIL import Image
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.search import PRINTED, Query, Searcher, with_words_beside_image
+from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.search import (
+    HELD_WORDS_WEIGHT,
+    PRINTED,
+    Query,
+    Searcher,
+    held_first,
+    with_words_beside_image,
+)
 from pathatlas.settings import Settings
+from tests.helpers import hashing_settings, index_new
+from tests.test_incremental_cases import ENCODER
 
 ADENO = [f"adeno-{n}" for n in range(1, 6)]
 SQUAMOUS = [f"squamous-{n}" for n in range(1, 6)]
@@ -45,9 +55,10 @@ def test_only_an_image_querys_words_are_weighed_up():
     assert weighed["joint:image"] == weights["joint:image"] and weighed[PRINTED] == weights[PRINTED]
 
 
-def test_a_search_weighs_an_image_querys_words_by_the_setting_unless_the_query_says(demo_index, monkeypatch):
-    """The setting's weight reaches the fusion of a real search; a query's own ``words_weight`` (the rag baseline's
-    question with its options asks 1) overrides it."""
+def test_a_search_weighs_an_image_querys_words_by_the_setting_unless_held_or_the_query_says(demo_index, monkeypatch):
+    """Words no record holds in full weigh the setting; words some records hold (shown first) weigh as in a text
+    search, the image ordering those records; a query's own ``words_weight`` (the rag baseline's question with its
+    options asks 1) overrides either."""
     seen, fuse = [], Searcher.fuse
 
     def recording(self, rankings, query_keypoints=None, words_weight=1.0):
@@ -57,6 +68,50 @@ def test_a_search_weighs_an_image_querys_words_by_the_setting_unless_the_query_s
     monkeypatch.setattr(Searcher, "fuse", recording)
     image = Image.new("RGB", (64, 64), "pink")
     searcher = Searcher(demo_index)
+    searcher.find(Query(text="koilocytes zebrafish", image=image))
     searcher.find(Query(text="koilocytes", image=image))
-    searcher.find(Query(text="koilocytes", image=image, words_weight=1.0))
-    assert seen == [Settings().weight_words_image, 1.0]
+    searcher.find(Query(text="koilocytes", image=image, words_weight=2.0))
+    assert seen == [Settings().weight_words_image, HELD_WORDS_WEIGHT, 2.0]
+
+
+def test_records_holding_every_typed_word_come_first_each_part_in_its_fused_order():
+    fused = [("adeno-1", 0.9, {}), ("squamous-1", 0.8, {}), ("adeno-2", 0.7, {}), ("squamous-2", 0.6, {})]
+    assert [rid for rid, _, _ in held_first(fused, {"squamous-2", "squamous-1"})] == [
+        "squamous-1",
+        "squamous-2",
+        "adeno-1",
+        "adeno-2",
+    ]
+    assert held_first(fused, set()) is fused
+
+
+@pytest.fixture
+def reds_and_blues(tmp_path):
+    """Three red adenocarcinoma tiles and three blue squamous cell carcinoma tiles, indexed with an encoder reading
+    images by their colours (``PixelEncoder``)."""
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    rows = ["image,case,diagnosis"]
+    for n in range(3):
+        for colour, diagnosis in (("red", "adenocarcinoma"), ("blue", "squamous cell carcinoma")):
+            Image.new("RGB", (48, 48), colour).effect_spread(n + 1).save(folder / f"{colour}{n}.png")
+            rows.append(f"{colour}{n}.png,{colour}-{n},{diagnosis}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    settings = hashing_settings(tmp_path, encoder=ENCODER, query_ocr=False)
+    index_new(settings, folder)
+    return Index.open(settings.index_dir, settings)
+
+
+def test_an_image_searched_with_a_few_words_shows_what_they_name_first_at_any_weight(reds_and_blues):
+    """'Like this, but squamous', the words weighed low (a tenth): the red image's look-alikes came first. The records
+    holding every word typed (a short search's, as ``all_words_first`` reads it) now come first, the image ordering
+    them. A long text (the agent's question with its options) is weighed, not sorted."""
+    red = Image.new("RGB", (48, 48), "red")
+    searcher = Searcher(reds_and_blues)
+
+    def diagnoses(text: str) -> list[str]:
+        hits = searcher.find(Query(text=text, image=red, k=6, words_weight=0.1)).hits
+        return [hit.payload.diagnosis for hit in hits]
+
+    assert diagnoses("squamous")[:3] == ["squamous cell carcinoma"] * 3
+    assert diagnoses("which tumour shows keratin pearls squamous adenocarcinoma")[0] == "adenocarcinoma"

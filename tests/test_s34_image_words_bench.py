@@ -139,8 +139,10 @@ def test_the_table_shows_p_at_5_and_each_fold_weight_and_marks_a_default_below_t
         in shown
     )
     assert "by part, P@5 / R@1" in shown and "conflicting words" in shown
-    # words weighing nothing beside the image: the default finds the image's own diagnosis, not the one asked
-    ignored = bench(library, "--json", library / "ignored.json", PATHATLAS_WEIGHT_WORDS_IMAGE="0")
+    # words neither held first nor weighing anything beside the image: the default finds the image's own diagnosis
+    ignored = bench(
+        library, "--json", library / "ignored.json", PATHATLAS_WEIGHT_WORDS_IMAGE="0", PATHATLAS_ALL_WORDS_FIRST="0"
+    )
     assert ignored.exit_code == 0, ignored.output
     said = " ".join(ignored.output.split())
     assert "✗ below" in said and "bm25 on recall@1" in said and "bm25 on precision@5" in said

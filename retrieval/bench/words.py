@@ -16,9 +16,10 @@ words ask? Queries and gold come from the index itself:
 - relevant: a hit whose diagnosis (``diagnosis_key``) is the one the words ask; the query image's own record and its
   byte-identical copies (``image_hash``) are left out of its ranking and its gold.
 
-Every image search is the real ``Searcher.find_many`` with ``Query(words_weight=w)``, so the default row is what users
-get: the settings' ``weight_words_image``, 1 (the words weigh as in a text search), the weight chosen on folds by the
-query image's diagnosis and scored on the held-out fold, the image alone, the words alone (BM25) and chance.
+Every image search is the real ``Searcher.find_many``: the default row as users search (no ``words_weight``: words
+some records hold in full sort first at the words' text-search weights, others weigh ``weight_words_image``), then with
+``Query(words_weight=w)``: 1 (the words weigh as in a text search), the weight chosen on folds by the query image's
+diagnosis and scored on the held-out fold; the image alone, the words alone (BM25) and chance.
 Every weight of the grid is reported over all queries too (``weight_per_fold["by_weight"]``, not held out).
 """
 
@@ -236,10 +237,12 @@ def left_out(query: Asked, by_hash: dict[str, set[str]]) -> set[str]:
     return {query.record_id, *by_hash.get(query.payload.image_hash or "", ())}
 
 
-def searched(index: Index, queries: list[Asked], weights: Sequence[float], by_hash) -> dict[Any, list[list[str]]]:
+def searched(
+    index: Index, queries: list[Asked], weights: Sequence[float | None], by_hash
+) -> dict[Any, list[list[str]]]:
     """Each query's top ``CURVE_K`` record ids, its own image and copies left out: per words' weight (keyed by the
-    weight), for the image alone (``IMAGE``) and the words alone (``WORDS``). One ``find_many`` batch per image: its
-    search alone and with each of its words at each weight."""
+    weight; None: the search's own choice, what users get), for the image alone (``IMAGE``) and the words alone
+    (``WORDS``). One ``find_many`` batch per image: its search alone and with each of its words at each weight."""
     searcher = Unquoted(index)
     out: dict[Any, list] = {key: [None] * len(queries) for key in (*weights, IMAGE)}
 
@@ -356,12 +359,11 @@ def image_words(
     wanted = [{rid for rid, key in keys.items() if key == diagnosis_key(q.asks)} - left_out(q, by_hash) for q in asked]
     queries, gold = [q for q, g in zip(asked, wanted, strict=True) if g], [g for g in wanted if g]
     default_weight = float(index.settings.weight_words_image)
-    weights = sorted({*GRID, default_weight})
-    found = searched(index, queries, weights, by_hash)
+    found = searched(index, queries, [None, *GRID], by_hash)
     fold_of = [q.fold for q in queries]
     chosen = weight_per_fold({w: found[w] for w in GRID}, gold, fold_of, folds)
     ranked = {
-        DEFAULT: found[default_weight],
+        DEFAULT: found[None],
         BEFORE: found[1.0],
         CHOSEN: [found[chosen[f]][i] for i, f in enumerate(fold_of)],
         IMAGE: found[IMAGE],
