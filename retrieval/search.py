@@ -486,7 +486,8 @@ class Query:
     """None: the settings' ``pages_per_section``. The agent asks 0: its evidence answers more questions with the
     best section's next pages than with other sections' (BENCHMARKS.md)."""
     words_weight: float | None = None
-    """How much an image query's words weigh beside the image, times their text-search weights; None: the settings'
+    """How much an image query's words weigh beside the image, times their text-search weights; None: 1
+    (``HELD_WORDS_WEIGHT``) where records hold every word (they come first, ``held_first``), else the settings'
     ``weight_words_image``. A question searched with all its options asks 1: its words list the alternatives the
     image must choose among, not what is sought (at 4 the one search of the image MCQ lost 7 of 128 answers)."""
 
@@ -830,7 +831,8 @@ class Searcher:
 
     def held_beside_image(self, query: Query, ranked: Mapping[str, ScoredIds]) -> set[str]:
         """The records holding every word typed beside an image (a short search's, ``holding_all``): all of them, not
-        BM25's best few, which of 300 tiles labelled alike are the first ids. None for a query without an image."""
+        BM25's best few, which of 300 tiles labelled alike are the first ids. None for a query without an image or
+        without words."""
         if query.image is None or "bm25" not in ranked:
             return set()
         return self.holding_all(query, len(self.index.lexical))
