@@ -833,7 +833,7 @@ class Searcher:
         """The records holding every word typed beside an image (a short search's, ``holding_all``): all of them, not
         BM25's best few, which of 300 tiles labelled alike are the first ids. None for a query without an image or
         without words."""
-        if query.image is None or "bm25" not in ranked:
+        if query.image is None or not query.text or "bm25" not in ranked:
             return set()
         return self.holding_all(query, len(self.index.lexical))
 
