@@ -1,10 +1,10 @@
 """The rest of a new user's first hour: mistakes met following the README, each one line, before any work.
 
 ``serve`` (and ``mcp --http``) on a port in use or a host not of this machine loaded the index and the models, then
-uvicorn logged "[Errno 98] address already in use" among INFO lines; ``export --hits /dev/zero`` read until memory ran
-out; ``serve --index some.pdf`` said it served an empty index just before refusing the file; ``index atlas/cases.jsonl``
-said "neither a PDF nor a case folder" of a case folder's own list; ``DELETE /jobs/{unknown}`` pointed at
-``GET /sources``."""
+uvicorn logged "[Errno 98] address already in use" among INFO lines (``ui``: Streamlit's own timestamped line);
+``export --hits /dev/zero`` read until memory ran out; ``serve --index some.pdf`` said it served an empty index just
+before refusing the file; ``index atlas/cases.jsonl`` said "neither a PDF nor a case folder" of a case folder's own
+list; ``DELETE /jobs/{unknown}`` pointed at ``GET /sources``."""
 
 from __future__ import annotations
 
@@ -60,6 +60,14 @@ def test_serve_on_a_host_not_of_this_machine_is_one_line_before_anything_loads(t
     served = ("serve", "--index", tmp_path / "idx", "--host", host, "--port", free_port())
     result = run_cli(*served, home=tmp_path / "home", PATHATLAS_API_TOKEN="s3cret")
     one_error_line(result, says, "e.g. 127.0.0.1")
+
+
+def test_the_web_ui_on_a_port_in_use_is_one_line_before_streamlit_starts(tmp_path, monkeypatch, taken_port):
+    import subprocess
+
+    monkeypatch.setattr(subprocess, "Popen", lambda *_, **__: pytest.fail("streamlit was started"))
+    result = run_cli("ui", "--index", tmp_path / "idx", "--port", taken_port, home=tmp_path / "home")
+    one_error_line(result, f"cannot listen on 127.0.0.1 port {taken_port}: it is in use", "give another --port")
 
 
 def test_mcp_http_on_a_port_in_use_or_a_host_not_of_this_machine_is_one_line_first(tmp_path, nothing_loads, taken_port):

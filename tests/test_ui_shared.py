@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pathatlas.ui import cli
+from pathatlas.ui.bench_serve import free_port
 
 
 class Child:
@@ -45,7 +46,7 @@ def test_the_ui_listens_where_told_and_is_read_only_beyond_loopback(monkeypatch,
     monkeypatch.setattr(subprocess, "Popen", Child)
     monkeypatch.delenv(cli.READ_ONLY_ENV, raising=False)
     Child.started.clear()
-    result = CliRunner().invoke(cli.app, ["ui", "--port", "8599", *arguments])
+    result = CliRunner().invoke(cli.app, ["ui", "--port", str(free_port()), *arguments])
     assert result.exit_code == 0, result.output
     ((command, env),) = Child.started
     assert command[command.index("--server.address") + 1] == address

@@ -759,6 +759,8 @@ def ui(
     import signal
     import subprocess
 
+    from pathatlas.ui.listening import ensure_listenable
+
     env = dict(os.environ)
     if not is_loopback(host) and not insecure:
         env[READ_ONLY_ENV] = "1"
@@ -771,6 +773,7 @@ def ui(
         env["PATHATLAS_INDEX"] = str(index)
     if api:
         env["PATHATLAS_API_URL"] = api
+    ensure_listenable(host, port)  # Streamlit said "Port 8501 is not available" in a timestamped line of its own
     child = subprocess.Popen(streamlit_command(port, host), env=env)
     # SIGTERM (kill, a service manager) or SIGHUP (the terminal closed) stops Streamlit too: it is not ours to orphan
     forwarded = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
