@@ -37,6 +37,7 @@ from pathatlas.ui.present import (
     unreachable_message,
     unsupported_file,
 )
+from tests.helpers import app_test_said
 
 APP = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
 
@@ -197,13 +198,10 @@ def test_a_stopped_api_is_one_sentence_and_the_page_still_draws(tmp_path):
     """With ``pathatlas serve`` stopped, reloading the UI or searching showed httpx's ConnectError traceback."""
     api = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     env = {**os.environ, "PATHATLAS_API_URL": api, "HF_HUB_OFFLINE": "1"}
-    run = subprocess.run(
-        [sys.executable, "-c", SERVER_DOWN, str(APP)], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
+    shown = app_test_said([sys.executable, "-c", SERVER_DOWN, str(APP)], env, timeout=300)
     sentence = unreachable_message(api)
     assert sentence == f"The PathAtlas service at {api} is not reachable; start it with `pathatlas serve` or try again."
-    for seen in json.loads(run.stdout.strip().splitlines()[-1]):
+    for seen in shown:
         assert seen["exceptions"] == [], seen["exceptions"]
         assert seen["errors"] == [sentence], seen["errors"]  # once, however many calls failed
         assert seen["tabs"] == ["Search", "Ask", "Library"] and "Search text" in seen["inputs"]

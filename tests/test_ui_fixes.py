@@ -4,11 +4,9 @@ what the in-process UI (``pathatlas ui --index``) asks of its API while a reader
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -17,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
+from tests.helpers import app_test_said
 from tests.servers import job_ended
 
 
@@ -68,11 +67,7 @@ def test_the_in_process_ui_opens_a_page_without_fetching_its_pdf(demo_index, tmp
     env = {k: v for k, v in os.environ.items() if k != "PATHATLAS_API_URL"}
     env.update(PATHATLAS_INDEX=str(index), PATHATLAS_HOME=str(demo_index.settings.home), HF_HUB_OFFLINE="1")
     script = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
-    run = subprocess.run(
-        [sys.executable, "-c", OPEN_A_PAGE, str(script)], env=env, capture_output=True, text=True, timeout=600
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    seen = app_test_said([sys.executable, "-c", OPEN_A_PAGE, str(script)], env)
     assert seen["download"] == "Download page 1 as a PDF"
     assert any("/search" in url for url in seen["asked"]), "the app's own API was recorded"
     assert not [url for url in seen["asked"] if url.endswith("/pdf")]

@@ -4,7 +4,6 @@ its token."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 
 from pathatlas.ui import cli
 from pathatlas.ui.bench_serve import free_port
+from tests.helpers import app_test_said
 
 
 class Child:
@@ -80,9 +80,7 @@ def test_a_read_only_library_lists_its_sources_without_add_or_remove(demo_index,
     env.update(PATHATLAS_INDEX=str(index), PATHATLAS_HOME=str(demo_index.settings.home), HF_HUB_OFFLINE="1")
     script = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
     command = [sys.executable, "-c", LIBRARY, str(script)]
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    seen = app_test_said(command, env)
     writable, shared = seen["0"], seen["1"]
     assert "Remove" in writable["buttons"], "the check below can fail"
     assert shared["uploads"] == writable["uploads"] - 1, "the search's and ask's image uploads stay, the library's goes"

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from pathatlas.corpora.demo import draw_pattern
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.ui.api.app import create_app
-from tests.helpers import hashing_env, hashing_settings
+from tests.helpers import app_test_said, hashing_env, hashing_settings
 
 APP = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
 ROWS = [
@@ -94,9 +93,7 @@ def run_app(script: str, root: Path, index: Path | None = None, **env: str) -> d
     variables = {k: v for k, v in os.environ.items() if k != "PATHATLAS_API_URL"}
     variables.update(hashing_env(root / "home"), PATHATLAS_INDEX=str(index or root / "index"), HF_HUB_OFFLINE="1")
     command = [sys.executable, "-c", PRELUDE + script, str(APP)]
-    run = subprocess.run(command, env={**variables, **env}, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return app_test_said(command, {**variables, **env})
 
 
 def unescaped(markdown: str) -> str:

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
+from tests.helpers import app_test_said
 
 APP = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
 
@@ -40,9 +40,7 @@ def run_app(script: str, index: Path, home: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "PATHATLAS_API_URL"}
     env.update(PATHATLAS_INDEX=str(index), PATHATLAS_HOME=str(home), HF_HUB_OFFLINE="1")
     command = [sys.executable, "-c", PRELUDE + script, str(APP)]
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return app_test_said(command, env)
 
 
 def searched(query: str) -> str:

@@ -7,10 +7,8 @@ indexed alone): it is refused."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.present import unknown_words_note
 from pathatlas.ui.words import UnknownWord, closest_words, unknown_words
-from tests.helpers import hashing_settings, indexed_lecture, run_cli
+from tests.helpers import app_test_said, hashing_settings, indexed_lecture, run_cli
 
 LECTURE = "Adipose tissue stores fat in adipocytes. Compact bone is laid down in osteons around a central canal."
 
@@ -217,15 +215,7 @@ def ui_warnings_for(query: str, demo_index, tmp_path) -> dict[str, list[str]]:
     env = {k: v for k, v in os.environ.items() if k != "PATHATLAS_API_URL"}
     env.update(PATHATLAS_INDEX=str(index), PATHATLAS_HOME=str(demo_index.settings.home), HF_HUB_OFFLINE="1")
     script = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
-    run = subprocess.run(
-        [sys.executable, "-c", SEARCH_MISSPELT, str(script), query],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return app_test_said([sys.executable, "-c", SEARCH_MISSPELT, str(script), query], env)
 
 
 def test_the_search_tab_says_which_words_of_a_misspelt_query_no_indexed_text_has(demo_index, tmp_path):
