@@ -447,6 +447,8 @@ def opened(page, card) -> Any:
 def test_buttons_say_what_they_open(page):
     """Every card's buttons were named "Open" and "Find similar": a screen reader's list of buttons said nothing."""
     cards = searched(page)
+    for awaited in (r"^Open p\. 1", r"^Find similar to case DEMO-"):  # read at once, cards drawn again named none
+        cards.get_by_role("button", name=re.compile(awaited)).first.wait_for()
     names = cards.get_by_role("button", name=re.compile(r"^(Open|Find similar)")).all_inner_texts()
     assert len(names) == len(set(names)) and "Open" not in names and "Find similar" not in names, names
     assert any(n.startswith("Open p. 1") for n in names), names
