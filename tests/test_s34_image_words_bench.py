@@ -135,8 +135,8 @@ def test_the_table_shows_p_at_5_and_each_fold_weight_and_marks_a_default_below_t
     shown = " ".join(output.split())
     assert f"{TASK}, n=27" in shown and "left out 1 of 28 queries" in shown and "P@5" in shown and "below" not in shown
     assert (
-        f"default words' weight {Settings().weight_words_image:g}; weight per fold (by the query image's diagnosis)"
-        in shown
+        f"default: words some records hold in full first at x1, other words x{Settings().weight_words_image:g}; "
+        "weight per fold (by the query image's diagnosis)" in shown
     )
     assert "by part, P@5 / R@1" in shown and "conflicting words" in shown
     # words neither held first nor weighing anything beside the image: the default finds the image's own diagnosis
@@ -249,7 +249,8 @@ def test_one_word_phrasing_runs_end_to_end_relevant_the_diagnosis_asked_and_a_co
     shown = " ".join(result.output.split())
     assert "left out 2 of 17 conflicting queries whose word is a word of the image's own diagnosis too" in shown
     assert "'adenocarcinoma': adenocarcinoma, lung adenocarcinoma" in shown
-    assert "--phrasing word; default words' weight" in shown and "x4 " in shown and "x8 " in shown
+    assert "--phrasing word; default: words some records hold in full first" in shown
+    assert "x4 " in shown and "x8 " in shown
     assert set(body["weight_per_fold"]["by_weight"]) == {"1", "2", "4", "8"}
 
 

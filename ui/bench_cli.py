@@ -392,7 +392,8 @@ def print_task(task: str, body: dict) -> None:
         console.print(f"{task}: OCR ranker weight per fold {fusion['weights']}, each chosen on {fusion['tuned_on']}")
     if chosen := body.get("weight_per_fold"):
         console.print(
-            f"{task}: --phrasing {body['phrasing']}; default words' weight {body['words_weight']:g}; weight "
+            f"{task}: --phrasing {body['phrasing']}; default: words some records hold in full first at "
+            f"x{body['held_words_weight']:g}, other words x{body['words_weight']:g}; weight "
             f"per fold (by {chosen['by']}) {[f'{w:g}' for w in chosen['chosen']]}, each chosen from "
             f"{[f'{w:g}' for w in chosen['grid']]} on the other folds' P@5, then R@1; P@5 / R@1 per weight over all "
             "queries (not held out): "

@@ -45,7 +45,7 @@ from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.lexical import content_terms, document_text, tokenize
 from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k
 from pathatlas.retrieval.records import Payload
-from pathatlas.retrieval.search import Query
+from pathatlas.retrieval.search import HELD_WORDS_WEIGHT, Query
 
 TASK = "image_words_to_diagnosis"
 SAMPLE = 40
@@ -383,6 +383,7 @@ def image_words(
         "default": DEFAULT,
         "baselines": [BEFORE, CHOSEN, IMAGE, WORDS, "chance"],
         "words_weight": default_weight,
+        "held_words_weight": HELD_WORDS_WEIGHT,
         "phrasing": phrasing,
         "typed_words": typed_words(queries),
         "weight_per_fold": {
