@@ -635,7 +635,9 @@ the atlas' short records before the lung tiles that look like the image). Every 
 def held_first(fused: list[Fused], holding: set[str]) -> list[Fused]:
     """``fused`` with the candidates holding every word typed beside an image (``Searcher.holding_all``: a short
     search's) first, each part in its fused order, as a text search places them (``all_words_first``): "like this, but
-    squamous" shows squamous cases that look like the image before look-alikes the words do not name."""
+    squamous" shows squamous cases that look like the image before look-alikes the words do not name, a verified same
+    specimen (``verified_first``) included: the words ask for something else. The diagnosis vote (``by_majority``)
+    may still reorder what follows the first five hits."""
     return sorted(fused, key=lambda hit: hit[0] not in holding) if holding else fused
 
 
