@@ -93,11 +93,12 @@ class IndexReport:
 @dataclass
 class Earlier:
     """What the committed version of the source being written holds, by content (``Indexer._reusable``): each
-    ``Payload.image_hash`` and ``Payload.text_hash`` to the id of a record holding it. An entry of the same image
-    (``image_hash``) takes that record's image vectors, keypoints and thumbnail, and one of the same ``text_key`` its
-    text vectors, instead of making them again (a case folder whose one label was fixed encodes no image; a book read
-    again by a newer reader encodes only the pages whose text it reads otherwise). An entry without an image hash (a
-    text page) takes the thumbnail of the record of its ``thumbnail_key`` (``Payload.thumbnail_hash``)."""
+    ``Payload.image_hash``, ``Payload.text_hash`` and ``Payload.thumbnail_hash`` to the id of a record holding it. An
+    entry of the same image (``image_hash``) takes that record's image vectors and keypoints, one of the same
+    ``text_key`` its text vectors, and one of the same ``thumbnail_key`` (picture, kind and size) its thumbnail,
+    instead of making them again (a case folder whose one label was fixed encodes no image; a book read again by a
+    newer reader encodes only the pages whose text it reads otherwise; one read again for a new thumbnail size
+    encodes nothing and makes every thumbnail)."""
 
     images: dict[str, str] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
@@ -149,14 +150,15 @@ def stored_thumbnail(entry: Entry, longest_side: int) -> Image.Image:
 
 
 def thumbnail_key(entry: Entry, longest_side: int) -> str | None:
-    """What ``stored_thumbnail`` makes the thumbnail of an entry without an image hash (a text page) of: its kind (a
-    tall page keeps its top), the size asked and its picture's pixels (``pixels_hash``, under a millisecond for a page
-    rendered at 40 dpi), kept as ``Payload.thumbnail_hash`` so that a page a newer reader renders alike takes a copy of
-    its thumbnail: a page edited, rendered otherwise, or asked at another size has another. None for an entry with an
-    image hash (its thumbnail goes with its image) or without a thumbnail."""
-    if entry.payload.image_hash or entry.thumbnail is None:
+    """What ``stored_thumbnail`` makes an entry's thumbnail of: its kind (a tall page keeps its top), the size asked
+    and its picture (its ``image_hash``, which a figure's or case image's thumbnail is made of; a text page's rendered
+    pixels, ``pixels_hash``: under a millisecond at 40 dpi), kept as ``Payload.thumbnail_hash`` so that a picture a
+    newer reader decodes or renders alike takes a copy of its thumbnail: one edited, rendered otherwise, or asked at
+    another size (``STORED_SETTINGS``) has another, so its earlier thumbnail is never copied at the old size. None
+    for an entry without a thumbnail."""
+    if entry.thumbnail is None:
         return None
-    return f"{entry.payload.kind} {longest_side}px {pixels_hash(entry.thumbnail)}"
+    return f"{entry.payload.kind} {longest_side}px {entry.payload.image_hash or pixels_hash(entry.thumbnail)}"
 
 
 def existing(record_id: str | None, path_of: Callable[[str], Path]) -> Path | None:
@@ -479,11 +481,9 @@ class Indexer:
         return existing(self._earlier.images.get(entry.payload.image_hash), path_of)
 
     def _earlier_thumbnail(self, entry: Entry) -> Path | None:
-        """The thumbnail of the earlier record holding ``entry``'s image, or, for an entry without an image hash, of
-        the one whose thumbnail was made of the same (``Payload.thumbnail_hash``), where there is one."""
-        if (key := entry.payload.thumbnail_hash) is None:
-            return self._earlier_media(entry, self.index.thumbnail_path)
-        return existing(self._earlier.thumbnails.get(key), self.index.thumbnail_path)
+        """The thumbnail of the earlier record whose thumbnail was made of the same picture at the same size
+        (``Payload.thumbnail_hash``), where there is one."""
+        return existing(self._earlier.thumbnails.get(entry.payload.thumbnail_hash), self.index.thumbnail_path)
 
     def text_spaces_of(self, entry: Entry) -> tuple[str, ...]:
         """The spaces that keep ``entry``'s text vectors: none without text, and not those its image fills (an image's
@@ -670,9 +670,10 @@ class Indexer:
         self.tally["images", "reused"] += pictured - len(imaged)
 
     def _save_thumbnails(self, entries: list[Entry]) -> None:
-        """Thumbnails and keypoints, copied from the earlier record of the same image, or the same ``thumbnail_key``,
-        where it has them (its files stay until the commit replacing it); an entry's id names its content, so a file
-        already there is already right. Each file is written whole under another name, then renamed."""
+        """Keypoints copied from the earlier record of the same image, thumbnails from that of the same
+        ``thumbnail_key``, where it has them (its files stay until the commit replacing it); an entry's id names its
+        content and the reading settings (``STORED_SETTINGS``), so a file already there is already right. Each file is
+        written whole under another name, then renamed."""
         self.index.media_dir.mkdir(parents=True, exist_ok=True)
         for entry in entries:
             keypoints = self.index.keypoints_path(entry.id)

@@ -250,7 +250,12 @@ class Settings(BaseSettings):
 
     max_image_pixels: int = Field(60_000_000, ge=1, description="Larger images are refused (decompression bombs).")
     max_pdf_pages: int = Field(5_000, ge=1, description="PDFs with more pages are refused.")
-    thumbnail_px: int = Field(384, ge=16, description="Longest side of stored thumbnails.")
+    thumbnail_px: int = Field(
+        384,
+        ge=16,
+        description="Longest side of stored thumbnails (a page's at most its render, page_render_dpi); changed, the "
+        "next index re-reads each source and makes them anew, encoding nothing again.",
+    )
     page_render_dpi: int = Field(40, ge=10, description="DPI of page thumbnails and of image-only pages.")
     min_figure_px: int = Field(64, ge=0, description="Embedded images smaller than this (either side) are ignored.")
     passage_min_words: int = Field(60, ge=1, description="PDF text blocks merge into passages of at least this.")

@@ -148,9 +148,9 @@ class Payload:
     has text vectors: a re-index of its changed source (a newer reader, a fixed label) reuses them for each entry of
     the same hash (records written before it was kept have none: their texts are encoded once more)."""
     thumbnail_hash: str | None = None
-    """What its thumbnail is made of where it has no ``image_hash`` (a text page: ``pipeline.thumbnail_key``, its
-    rendered pixels, kind and size): a re-index of its changed source copies the thumbnail of each entry of the same
-    hash (records written before it was kept have none: their thumbnails are made once more)."""
+    """What its thumbnail is made of (``pipeline.thumbnail_key``: its kind, the size, and its ``image_hash`` or a text
+    page's rendered pixels): a re-index of its changed source copies the thumbnail of each entry of the same hash
+    (records written before it was kept have none: their thumbnails are made once more)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Stored fields this version does not know (a newer index, a plugin): kept so they round-trip."""
 

@@ -298,6 +298,14 @@ def _source_of(path: Path, kind: object, settings: Settings) -> Source | None:
     return None
 
 
+STORED_SETTINGS = ("thumbnail_px",)
+"""Settings that change what the index stores of every source's records, whichever reader yields them, so that every
+source's ``reading`` holds them. A changed one gives the source new fingerprint and record ids, so the next ``index``
+writes the new media files (thumbnails at the new size) beside those of the version still committed, which go only
+when it commits: none is overwritten in place, and a run killed at any moment leaves the last commit whole. The
+records' vectors are reused (``pipeline.Earlier``), so nothing is encoded again."""
+
+
 class Source(ABC):
     """A file or folder that yields records.
 
@@ -319,7 +327,8 @@ class Source(ABC):
 
     kind: ClassVar[str]
     reads_settings: ClassVar[tuple[str, ...]] = ()
-    """Settings that change the records this source yields; ``reading`` gives those set away from their default."""
+    """Settings that change the records this source yields; ``reading`` gives those set away from their default, and
+    those of ``STORED_SETTINGS``."""
 
     def __init__(self, path: Path, settings: Settings):
         self.path = path.resolve()
@@ -333,11 +342,12 @@ class Source(ABC):
         return shown(self.path)
 
     def reading(self) -> dict[str, object]:
-        """For the fingerprint: switching ``PATHATLAS_FIGURE_OCR`` or the passage sizes re-reads the source on
-        the next ``index``, without ``--force``; an index made with the defaults keeps its fingerprints. A default
-        resolved when settings load (``figure_ocr``: whether tesseract is installed) counts as off."""
+        """For the fingerprint: switching ``PATHATLAS_FIGURE_OCR``, the passage sizes or the thumbnail size
+        (``STORED_SETTINGS``) re-reads the source on the next ``index``, without ``--force``; an index made with the
+        defaults keeps its fingerprints. A default resolved when settings load (``figure_ocr``: whether tesseract is
+        installed) counts as off."""
         reading = {}
-        for name in self.reads_settings:
+        for name in (*STORED_SETTINGS, *self.reads_settings):
             default = type(self.settings).model_fields[name].default
             if (value := getattr(self.settings, name)) != (False if default is None else default):
                 reading[name] = value

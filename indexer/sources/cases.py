@@ -196,7 +196,10 @@ def name_key(path: str) -> str:
 
 class CaseFolderSource(Source):
     kind = "cases"
-    reads_settings = ("case_keypoints",)  # switched on or off, the images are read again for their keypoints
+    reads_settings = (
+        "case_keypoints",  # switched on or off, the images are read again for their keypoints
+        "max_image_pixels",  # an image over it is left out: raised, the folder is read again for it
+    )
 
     def __init__(self, path: Path, settings: Settings):
         super().__init__(path, settings)
