@@ -27,7 +27,7 @@ from tests.uploads import AUTH, TOKEN, api_settings
 SLOWEST_S = 10.0
 """No response may take longer (generous: the machine is shared and index jobs run meanwhile)."""
 EXAMPLES = 8
-"""Examples per operation and token state (14 operations x 2), plus schemathesis's own coverage cases."""
+"""Examples per operation and token state (every operation x 2 token states), plus schemathesis's own coverage cases."""
 FILE_UPLOADS = {"/search/image", "/ask/image", "/jobs"}
 
 

@@ -179,7 +179,7 @@ def test_a_job_nobody_ran_is_a_404_that_says_how_long_records_are_kept(client):
     kept = "no job 510220eb22c8 of this index (job records are kept for 7 days): "
     looked_up, cancelled = client.get("/jobs/510220eb22c8"), client.delete("/jobs/510220eb22c8", headers=AUTH)
     assert looked_up.status_code == cancelled.status_code == 404, (looked_up.text, cancelled.text)
-    assert looked_up.json()["detail"] == kept + "check GET /sources"
+    assert looked_up.json()["detail"] == kept + "GET /jobs lists those kept; an older job's upload is in GET /sources if it was indexed"
     assert cancelled.json()["detail"] == kept + "nothing to cancel; give the job id that POST /jobs answered"
 
 

@@ -26,6 +26,7 @@ OPERATIONS = {
     ("/sources", "get"): "list_sources",
     ("/sources/{source_id}", "delete"): "delete_source",
     ("/jobs", "post"): "create_job",
+    ("/jobs", "get"): "list_jobs",
     ("/jobs/{job_id}", "get"): "get_job",
     ("/jobs/{job_id}", "delete"): "cancel_job",
     ("/records/{record_id}", "get"): "get_record",

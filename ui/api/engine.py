@@ -44,7 +44,7 @@ from pathatlas.retrieval.records import display_name, distinct_names
 from pathatlas.retrieval.search import Found, Query, Searcher
 from pathatlas.settings import Settings, os_problem
 from pathatlas.ui.api.facets import Facets, count_facets
-from pathatlas.ui.api.jobs import CLAIM_FILE, Job, JobRecords
+from pathatlas.ui.api.jobs import CLAIM_FILE, Job, JobRecords, newest_first
 from pathatlas.ui.api.lanes import BatchingLane
 
 
@@ -366,6 +366,13 @@ class Engine:
     def job(self, job_id: str) -> Job | None:
         """A job of this process, or as an earlier process's record left it (``JobRecords.load``)."""
         return self.jobs.get(job_id) or self.records.load(job_id)
+
+    def all_jobs(self) -> list[Job]:
+        """This process's jobs as they stand now and the jobs earlier processes recorded, newest first: what a client
+        that lost a job's id looks through. (Reads files: call it off the event loop.)"""
+        mine = list(self.jobs.values())  # a copy: a job may be submitted meanwhile
+        recorded = [job for job in self.records.load_all() if job.id not in self.jobs]
+        return newest_first([*mine, *recorded])
 
     def submit(
         self,

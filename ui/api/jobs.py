@@ -52,6 +52,9 @@ class Job:
     units: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Per source (its key): progress units done and expected. ``done`` and ``total`` are their sums, so that a zip of
     several case folders counts all of them, not the one in progress."""
+    submitted: float | None = field(default_factory=time.time)
+    """When the upload was taken (Unix time): what tells a client's jobs apart in ``GET /jobs``. None in a record
+    written before it was kept."""
 
     @property
     def running(self) -> bool:
@@ -62,6 +65,29 @@ class Job:
         self.units[source] = (done, total)
         self.done = sum(units[0] for units in self.units.values())
         self.total = sum(units[1] for units in self.units.values())
+
+
+def newest_first(jobs: list[Job]) -> list[Job]:
+    """Jobs by the time they were submitted, the latest first; those without one last, in the order given (a stable
+    sort)."""
+    return sorted(jobs, key=lambda job: (job.submitted is not None, job.submitted or 0.0), reverse=True)
+
+
+def well_formed(record: dict) -> bool:
+    """Whether a record holds what this version writes, of the types it writes them in: one edited by hand into
+    another status or a count that is no number is no job, rather than a server error in every listing of jobs.
+    (``submitted`` is missing from records written before it was kept.)"""
+    counts = [record.get(name) for name in ("done", "total")]
+    notes = record.get("notes")
+    return (
+        record.get("status") in STATUSES
+        and isinstance(record.get("source"), str)
+        and all(type(count) is int for count in counts)
+        and isinstance(record.get("error"), str | None)
+        and isinstance(notes, list)
+        and all(isinstance(note, str) for note in notes)
+        and type(record.get("submitted")) in (float, int, type(None))
+    )
 
 
 def claimed(folder: Path | None) -> bool:
@@ -108,6 +134,7 @@ class JobRecords:
             "notes": job.notes,
             "cancel_requested": job.cancel_requested,
             "upload": str(job.upload) if job.upload is not None else None,
+            "submitted": job.submitted,
         }
         self._saved[job.id] = (time.monotonic(), job.done)  # one that cannot be written is not tried at each step
         try:
@@ -126,15 +153,27 @@ class JobRecords:
             record = orjson.loads((self.folder / f"{job_id}.json").read_bytes())
         except (OSError, orjson.JSONDecodeError):
             return None
-        if not isinstance(record, dict) or record.get("index") != self.index or record.get("status") not in STATUSES:
+        if not isinstance(record, dict) or record.get("index") != self.index or not well_formed(record):
             return None  # another index's, or not one this version wrote (a hand edit): no job to answer for
         upload = Path(record["upload"]) if record.get("upload") else None
-        fields = ("source", "status", "done", "total", "error", "notes")
+        fields = ("source", "status", "done", "total", "error", "notes", "submitted")
         job = Job(job_id, paths=[], upload=upload, **{name: record.get(name) for name in fields})
         job.cancel_requested = record.get("cancel_requested") is True  # records written before it was kept: False
         if job.running and not claimed(upload):
             job.status, job.error = "interrupted", INTERRUPTED
         return job
+
+    def load_all(self) -> list[Job]:
+        """Every job this index's records hold (``load``), newest first (``newest_first``); records without the time
+        their job was submitted (an earlier version wrote them) come last, the latest written first."""
+        written = []
+        for path in self.folder.glob("*.json"):  # no folder yet: no records
+            try:
+                written.append((path.stat().st_mtime, path.stem))
+            except OSError:  # deleted meanwhile (``forget_old`` of another process)
+                continue
+        jobs = (self.load(job_id) for _, job_id in sorted(written, reverse=True))
+        return newest_first([job for job in jobs if job is not None])
 
     def forget_old(self) -> None:
         """At start: delete records older than ``RECORD_DAYS`` (any index's: they share the folder)."""

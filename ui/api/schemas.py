@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import PureWindowsPath
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -668,12 +669,18 @@ class SourceOut(BaseModel):
     problems: list[str] = []
 
 
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
+"""What a job's record says (``jobs.STATUSES``), and "interrupted" for one the server stopped before it ended."""
+
+
 class JobOut(BaseModel):
     id: str
-    status: Literal["queued", "running", "done", "failed", "cancelled", "interrupted"] = Field(
-        description="interrupted: the server stopped (a restart, a kill) before the job ended."
-    )
+    status: JobStatus = Field(description="interrupted: the server stopped (a restart, a kill) before the job ended.")
     source: str
+    submitted: datetime | None = Field(
+        None,
+        description="When the upload was taken (UTC). Null for a job recorded by a version that did not keep it.",
+    )
     done: int = 0
     total: int = 0
     error: str | None = None
@@ -686,6 +693,27 @@ class JobOut(BaseModel):
         False,
         description="True once DELETE /jobs/{id} asked the job to stop: it stops at its next page or image, rolls "
         "back what it indexed, and then reads cancelled.",
+    )
+
+
+JOBS_LISTED = 50
+"""Jobs ``GET /jobs`` answers unless asked for more: a page a person reads through for a lost upload."""
+MOST_JOBS_LISTED = 500
+"""Most jobs one listing answers: every record is read for each listing anyway, but the answer (each job's notes
+included) stays well under a megabyte for a page or script to take."""
+
+
+class JobsQuery(BaseModel):
+    """``GET /jobs``'s query: a parameter it does not take (``?stauts=failed``) is refused, not ignored, as bodies'
+    unknown fields are: the listing would otherwise answer every job as if filtered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[JobStatus] = Field(
+        [], description="Only the jobs in this state; given again, in any of them (?status=failed&status=interrupted)."
+    )
+    limit: int = Field(
+        JOBS_LISTED, ge=1, le=MOST_JOBS_LISTED, description="Most jobs to answer, the most recently submitted."
     )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections import Counter
+from itertools import islice
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, HTTPException, UploadFile, status
+from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 
 from pathatlas.errors import UnknownSourceError
@@ -18,7 +19,7 @@ from pathatlas.ui.api.deps import EngineDep, FormOnly, errors, require_token
 from pathatlas.ui.api.engine import Engine, claim_upload, source_problems
 from pathatlas.ui.api.jobs import RECORD_DAYS, Job
 from pathatlas.ui.api.routes.search import listed, unknown_source
-from pathatlas.ui.api.schemas import JobOut, SourceOut
+from pathatlas.ui.api.schemas import JobOut, JobsQuery, SourceOut
 from pathatlas.ui.api.uploads import extract_zip, read_by_sources, safe_name, save_limited, skipped_note
 
 router = APIRouter(tags=["library"])
@@ -114,6 +115,22 @@ async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> 
 
 
 @router.get(
+    "/jobs",
+    operation_id="list_jobs",
+    response_model=list[JobOut],
+    summary="Index jobs, the most recently submitted first",
+    description=f"The jobs this server process runs or ran and those earlier processes recorded (kept {RECORD_DAYS} "
+    "days), each as GET /jobs/{id} answers it: a client that lost a job's id finds its upload by name and time. "
+    "Readable without the token, as every GET route is.",
+    responses=errors(422),
+)
+def list_jobs(engine: EngineDep, query: Annotated[JobsQuery, Query()]) -> list[JobOut]:
+    """A plain ``def``: FastAPI runs it in a worker thread, since every record is a file read."""
+    jobs = (job for job in engine.all_jobs() if not query.status or job.status in query.status)
+    return [job_out(job) for job in islice(jobs, query.limit)]
+
+
+@router.get(
     "/jobs/{job_id}",
     operation_id="get_job",
     response_model=JobOut,
@@ -121,7 +138,7 @@ async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> 
     responses=errors(404, 422),
 )
 def get_job(job_id: str, engine: EngineDep) -> JobOut:
-    return job_out(known_job(engine, job_id, "check GET /sources"))
+    return job_out(known_job(engine, job_id, "GET /jobs lists those kept; an older job's upload is in GET /sources if it was indexed"))
 
 
 def known_job(engine: Engine, job_id: str, unknown: str) -> Job:
