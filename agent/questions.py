@@ -306,10 +306,12 @@ def with_pasted_options(question: str, options: list[str]) -> tuple[str, list[st
     """The question's text and options as every door asks them, and whether the options were read from the
     question's own lines: a question pasted whole with its option lines and no options given is split
     (``pasted_options``), so it is not answered as an open question with the options inside its text. Options given
-    always win. Option lines that cannot be read are refused with the reason (``unread_option_lines``): answered as
-    an open question, the question's options were silently dropped."""
+    always win, read without labels pasted with them in order (``unlabelled``: "A. Koilocytes" is option A's
+    "Koilocytes"; the web form and the library asked "B. B. Koilocytes"). Option lines that cannot be read are refused
+    with the reason (``unread_option_lines``): answered as an open question, the question's options were silently
+    dropped."""
     if options:
-        return question, options, False
+        return question, unlabelled(options), False
     if pasted := pasted_options(question):
         return (*pasted, True)
     if reason := unread_option_lines(question):

@@ -87,9 +87,13 @@ def image_file_named(text: object) -> bool:
 
 
 def file_bytes(file: Any) -> bytes:
-    """What a file-like holds from where it stands; one opened as text is refused in one line, and one read to its end
+    """What a file-like holds from where it stands; one opened as text is refused in one line (an image's bytes fail
+    to decode as text before a ``str`` could be seen: a UnicodeDecodeError's traceback), and one read to its end
     (given a second time) says so rather than that the image is unreadable."""
-    data = file.read()
+    try:
+        data = file.read()
+    except UnicodeDecodeError:
+        data = ""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise BadInputError(f"the image file gives {type(data).__name__}, not bytes: open it with open(path, 'rb')")
     if not data and callable(getattr(file, "tell", None)) and file.tell() > 0:
@@ -317,8 +321,9 @@ class Atlas:
         confidence, settled, rationale, per-option quotes and citations (``answer_record``), and the words no indexed
         text holds (``unknown_words``); a question pasted with its option lines and no ``options`` is split as every
         door splits it. ``options``: a list or tuple of 2 to 10 texts (or a pandas Series, a numpy array), none for
-        an open question; ``image`` as ``search`` takes it; ``filters`` as ``search``'s, for the evidence;
-        ``answerer``: offline (default), llm, or ``py:package.module.Class``."""
+        an open question; labels pasted with them in order ("A. Koilocytes", "B. Goblet cells") are dropped, as
+        every door drops them (``with_pasted_options``); ``image`` as ``search`` takes it; ``filters`` as
+        ``search``'s, for the evidence; ``answerer``: offline (default), llm, or ``py:package.module.Class``."""
         from pathatlas.agent.document import answer_record
         from pathatlas.agent.graph import Agent
         from pathatlas.agent.questions import Question, with_pasted_options

@@ -145,12 +145,19 @@ def field_name(loc: list[Any]) -> str:
 
 
 def invalid_field(field: str, error: dict[str, Any]) -> str:
-    """One validation error as a sentence; an empty or missing field asks to be filled in, as a student reads it."""
-    shortest = (error.get("ctx") or {}).get("min_length")
+    """One validation error as a sentence; an empty or missing field asks to be filled in, and one too long says by
+    how much, as a student reads it: pydantic's words were "List should have at most 10 items after validation, not
+    12" for twelve options."""
+    context = error.get("ctx") or {}
+    shortest, longest = context.get("min_length"), context.get("max_length")
     if error.get("type") == "missing" or (error.get("type") == "string_too_short" and shortest == 1):
         return f"Please fill in the {field}."
     if error.get("type") == "string_too_short":
         return f"The {field} is too short: type at least {shortest} characters."
+    if error.get("type") == "string_too_long" and isinstance(error.get("input"), str) and longest is not None:
+        return f"The {field} has {len(error['input']):,} characters, over the limit of {longest:,}: shorten it."
+    if error.get("type") == "too_long" and longest is not None and "actual_length" in context:
+        return f"Too many {field}: give at most {longest}, not {context['actual_length']}."
     message = str(error.get("msg", "")).removeprefix("Value error, ")
     return f"{field[:1].upper()}{field[1:]}: {message}{'' if message.endswith('.') else '.'}"
 

@@ -926,7 +926,8 @@ def open_cited(citation: dict[str, Any], quote: str | None, key: str) -> None:
 def asked(question: str, options: str, image, scope: list[str]) -> dict[str, Any] | None:
     """The API's answer to a question (``options`` as typed, one a line; ``scope``, the sources to answer from); None
     where it refused or did not answer, or where nothing is indexed (each said): an answer from no evidence read as
-    one."""
+    one. Options typed with their labels in order ("A. Koilocytes") are read without them, as every door reads them
+    (``with_pasted_options``)."""
     if empty := nothing_indexed():
         st.info(empty)
         return None
@@ -1111,7 +1112,7 @@ def library_tab() -> None:
                 if status["status"] not in ("queued", "running"):
                     break
                 if time.monotonic() > deadline:
-                    status = {**status, "error": f"still {status['status']} after {JOB_POLL_SECONDS} s; see /jobs"}
+                    status = {**status, "error": f"still {status['status']} after {JOB_POLL_SECONDS} s; see GET /jobs/{status['id']}"}
                     break
                 time.sleep(0.3)
             ok = status["status"] == "done"

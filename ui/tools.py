@@ -209,9 +209,9 @@ class Toolbox:
         options: Annotated[
             list[str],
             Field(
-                description="Answer options in order (A, B, C...); empty for an open question, or for a question "
-                "pasted with its option lines ('...?\\nA. ...\\nB. ...'), whose lines are then its options (the "
-                "answer's options_from_question says so)."
+                description="Answer options in order (A, B, C...), with or without their labels ('A. ...'); empty "
+                "for an open question, or for a question pasted with its option lines ('...?\\nA. ...\\nB. ...'), "
+                "whose lines are then its options (the answer's options_from_question says so)."
             ),
         ] = [],  # noqa: B006 - pydantic copies defaults; the schema shows []
         image_base64: ImageBase64 = None,
@@ -334,6 +334,7 @@ class Toolbox:
             raise BadInputError("give the image as image_base64 or as image_path (exactly one of them)")
         if image_base64:
             data = image_base64.split(",", 1)[1] if image_base64.startswith("data:") else image_base64
+            data = "".join(data.split())  # MIME's line breaks (``base64 FILE``, ``base64.encodebytes``) are no data
             if len(data) * 3 // 4 > limit_bytes:
                 raise BadInputError(f"image_base64 is over the limit of {settings.max_upload_mb} MB")
             try:
