@@ -22,7 +22,9 @@ from pathatlas.agent.plan import (
     Reading,
     answer_type,
     is_negated,
+    negated_by_rank,
     negated_predicate,
+    question_focus,
     read_question,
     referred_options,
     verdict_options,
@@ -81,8 +83,9 @@ RANKS = ("most", "least", "second", "third", "fourth", "fifth", "sixth", "sevent
 abundant", "third largest"."""
 SUPERLATIVE_END = re.compile(r"\w{3,}est$")
 """A superlative written as one word ("largest", "greatest"; "chest" is too short to be one)."""
-RANKED_WORD = re.compile(rf"(?<![-\w])((?:(?:{'|'.join(RANKS)})\s+)*)([A-Za-z]+)\b", re.IGNORECASE)
-"""A word as written with the rank words straight before it (none before most words)."""
+RANKED_WORD = re.compile(rf"(?<![-\w])((?:(?:{'|'.join(RANKS)})[\s-]+)*)([A-Za-z]+)\b", re.IGNORECASE)
+"""A word as written with the rank words straight before it, spaced or hyphenated ("second most common",
+"second-most common"; none before most words)."""
 PLENTY = ("common", "abundant", "numerous", "prevalent", "frequent")
 """A superlative of how many, which the book words several ways ("the most abundant leukocytes", "the most common"
 ones): each is "common" when ranked (``quality``)."""
@@ -350,7 +353,7 @@ def score_sentences(
     focus = reading.focus or question
     own = option_terms(focus, options)
     asked = asked_words(focus) - set().union(*own)
-    ranks = {} if reading.negated else asked_ranks(focus)  # "least" makes a question negated
+    ranks = {} if reading.negated else asked_ranks(focus)  # a negated one asks the option the evidence backs least
     idf = idf_table([s.terms for s in sentences])
     default = max(idf.values(), default=1.0)
     read = [superlative_tokens(s.tokens, ranks) if ranks else s.tokens for s in sentences]
@@ -552,7 +555,7 @@ def asked_ranks(question: str) -> dict[str, tuple[str, ...]]:
     skin cancers ... This cancer affects which cells?"."""
     out = {}
     for match in RANKED_WORD.finditer(SENTENCE_END.split(question.strip())[-1]):
-        rank, word = tuple(match.group(1).lower().split()), match.group(2)
+        rank, word = tuple(re.findall(r"[a-z]+", match.group(1).lower())), match.group(2)
         stems = tokenize([word])[0]
         if stems and is_superlative(rank, word.lower()) and not word.lower().endswith("ly"):
             out[quality(stems[0])] = rank
@@ -600,18 +603,43 @@ def ranked_otherwise(tokens: Sequence[str], ranks: Mapping[str, tuple[str, ...]]
 
 
 def read_with_evidence(question: Question, evidence: Sequence[Evidence]) -> Reading:
-    """The question's reading, except that a negated one is read plainly when the text evidence says its negated
-    property, negated, of exactly one option: "Smooth muscle is not under voluntary control" answers "Which muscle
-    is not under voluntary control?" in its own words, with no exception left to find."""
+    """The question's reading, except that a negated one is read plainly when the text evidence answers it in its
+    own words: where it says the negated property, negated, of exactly one option ("Smooth muscle is not under
+    voluntary control" answers "Which muscle is not under voluntary control?", with no exception left to find), and
+    where a "least" the question ranks a quality by (``negated_by_rank``) is a rank the evidence states of an option
+    (``states_rank``): "Basophils are the least common leukocytes" answers "Which leukocytes are the least common?" as
+    "the most common" answers a "most" question, and "Neutrophils are the most common" speaks against neutrophils
+    (``ranked_otherwise``). Where it states no such rank, "least" still asks for the option the evidence backs least,
+    as "least likely" always does (``plan.LEAST_RANK``)."""
     reading = read_question(question)
-    wanted = set(tokenize([negated_predicate(question.text)])[0]) if reading.negated else set()
-    if not wanted:
+    if not reading.negated:
+        return reading
+    ranked = negated_by_rank(question.text)
+    wanted = set() if ranked else set(tokenize([negated_predicate(question.text)])[0])
+    if not (ranked or wanted):
         return reading
     sentences = evidence_sentences([e for e in evidence if e.kind != "case" and e.text.strip()])
+    if ranked:
+        plain = replace(reading, negated=False, focus=question_focus(question, negated=False))
+        return plain if states_rank(plain.focus, question.options, sentences) else reading
     negating = [s for s in sentences if wanted <= s.terms and CONTRADICTION.search(s.text)]
     own = option_terms(reading.focus, question.options)
     named = [j for j, terms in enumerate(own) if any(names(s.terms, terms) for s in negating)]
     return replace(reading, negated=False) if len(named) == 1 else reading
+
+
+def states_rank(focus: str, options: Sequence[str], sentences: Sequence[Sentence]) -> bool:
+    """Whether a sentence naming any of an option's own words ranks a quality the question asks (``asked_ranks``) with
+    the very rank it asks: "Basophils are the least common leukocytes" for "Which leukocytes are the least common?"."""
+    ranks = asked_ranks(focus)
+    own = option_terms(focus, options)
+    return any(
+        superlative_rank(s.tokens, k) == ranks[quality(token)]
+        for s in sentences
+        if any(names(s.terms, terms) for terms in own)
+        for k, token in enumerate(s.tokens)
+        if quality(token) in ranks
+    )
 
 
 def option_quotes(

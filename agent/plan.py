@@ -34,6 +34,14 @@ NOT_A_QUESTION_NEGATION = re.compile(
 )
 """Negation words that do not invert what is asked ("not only", "from least to most", "at least", "an exception
 to the rule": that one is asked for; "True or false:", "T/F": a statement to judge, not its exception)."""
+LEAST_RANK = re.compile(
+    r"\bleast(?=[\s-]+(?!(?:likely|probable|appropriate|accurate|correct|true|consistent|suitable|useful|helpful|"
+    r"plausible|acceptable)\b)[a-z]+)",
+    re.IGNORECASE,
+)
+"""A "least" that may rank a quality the book states ("the least common leukocytes"), as "most" does
+(``evidence.asked_ranks``): not one before a word a question judges its own options by ("least likely", "least
+appropriate"), which no book ranks them by: that "least" asks for the option the evidence does not back."""
 VERDICT = re.compile(r"^\s*(?:true|false|yes|no|correct|incorrect)\W*$", re.IGNORECASE)
 """An option that is a verdict on the question's statement, not a term to find in the book ("True" matched "true
 ribs", "False" "false pelvis")."""
@@ -192,6 +200,13 @@ def is_negated(question: str) -> bool:
     return (len(cues) + len(privatives)) % 2 == 1
 
 
+def negated_by_rank(question: str) -> bool:
+    """Whether only a "least" that may rank a quality (``LEAST_RANK``) negates the asking sentence: "Which leukocytes
+    are the least common?" (the evidence decides, ``evidence.read_with_evidence``), not "Which is least likely ...?"
+    nor "Which is not the most common?"."""
+    return is_negated(question) and not is_negated(LEAST_RANK.sub(" ", question))
+
+
 def statement_options(options: list[str]) -> bool:
     """Options that are clauses to check (long, or ending like sentences) rather than terms."""
     return bool(options) and sum(len(o.split()) >= 6 or o.rstrip().endswith(".") for o in options) * 2 > len(options)
@@ -241,20 +256,26 @@ def read_question(question: Question) -> Reading:
     sentence = asking_clause(question.text)
     verdicts = verdict_options(question.options)
     negated = is_negated(question.text) and not verdicts  # a negation in a statement to judge is the statement's
-    text = BLANKS.sub(" ___ ", VERDICT_LEAD.sub("", question.text.strip()))
-    focus = text.replace(sentence, NEGATION_CUE.sub(" ", sentence)) if negated and sentence else text
     asks = ASKS.search(sentence)
     several = SEVERAL.search(question.text)
     return Reading(
         negated=negated,
         statements=statement_options(question.options),
         asks=asks.group(1).lower() if asks else "",
-        focus=" ".join(BLANKS.sub(" ", focus).replace("___", " ").split()),
+        focus=question_focus(question, negated),
         image_missing=question.image is None and bool(IMAGE_REFERENCE.search(question.text)),
         verdicts=verdicts,
         several=several.group(1).lower() if several and not listed_options(question) else "",
         combined=statement_combinations(question),
     )
+
+
+def question_focus(question: Question, negated: bool) -> str:
+    """The question without blanks, and without the negation of its asking sentence where it is read as negated."""
+    sentence = asking_clause(question.text)
+    text = BLANKS.sub(" ___ ", VERDICT_LEAD.sub("", question.text.strip()))
+    focus = text.replace(sentence, NEGATION_CUE.sub(" ", sentence)) if negated and sentence else text
+    return " ".join(BLANKS.sub(" ", focus).replace("___", " ").split())
 
 
 def statement_combinations(question: Question) -> bool:

@@ -32,7 +32,7 @@ from PIL import Image
 
 from pathatlas.agent.answerers.base import Answerer, AnswerError
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.plan import read_question
+from pathatlas.agent.evidence import read_with_evidence
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
 from pathatlas.agent.scoring import OptionSupport
 from pathatlas.agent.writing import SETTLED_CONFIDENCE, annotate, quotes_for
@@ -330,7 +330,7 @@ class LLMAnswerer(Answerer):
         agent's passage searches per option, weighed as the offline answerer weighs them (the model does not see them:
         its evidence is the quotes)."""
         shown = evidence[: self.evidence_items]
-        quotes = quotes_for(question, read_question(question), shown) if question.options else None
+        quotes = quotes_for(question, read_with_evidence(question, shown), shown) if question.options else None
         choice, text, rationale, cited, stated = self._reply(question, shown, quotes)
         backing = self.judge.answer(question, evidence, support)
         backed = backing.scores[choice] if choice is not None else backing.confidence
