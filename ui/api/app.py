@@ -30,6 +30,7 @@ from pathatlas.settings import Settings, load_settings, os_problem
 from pathatlas.ui.api.deps import (
     EngineDep,
     HeadAsGet,
+    QueryOnly,
     RequestGuard,
     SafetyHeaders,
     errors,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         description="Cross-modal search and agentic RAG over pathology textbooks and cases.",
         docs_url=None,  # FastAPI's pages load Swagger UI and ReDoc from a CDN: /docs is served from the package instead
         redoc_url=None,
+        dependencies=[QueryOnly],  # a mistyped query parameter is refused, not ignored, on every route taking any
         **UNTYPED_JSON,
     )
     add_docs(app)

@@ -9,7 +9,7 @@ import logging
 import re
 import secrets
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request, params, status
@@ -128,23 +128,52 @@ async def no_unknown_form_fields(request: Request) -> None:
     ``filter`` would otherwise be dropped and the search run unfiltered, a second image or file be taken alone and the
     first dropped. The form is the one FastAPI already parsed for the route."""
     form_content(request)
-    taken = {field.alias for field in request.scope["route"].dependant.body_params}
+    fields = request.scope["route"].dependant.body_params
+    taken = {field.alias for field in fields}
     form = await request.form()
     names = dict.fromkeys(form.keys())
-    refused = [
-        {"type": "extra_forbidden", "loc": ("body", name), "msg": "Extra inputs are not permitted"}
-        for name in names
-        if name not in taken
-    ] + [
+    refused = unknown_names(names, taken, "body") + [
         {"type": "repeated_field", "loc": ("body", name), "msg": f"given {n} times: {ONCE.get(name, 'give it once')}"}
         for name in names
         if name in taken and (n := len(form.getlist(name))) > 1
     ]
-    if refused:
-        raise RequestValidationError(refused)
+    if refused:  # FastAPI's own check, which names the fields missing, does not run after this refusal: named here
+        missing = [field.alias for field in fields if field.field_info.is_required() and field.alias not in names]
+        raise RequestValidationError([*map(missing_field, missing), *refused])
+
+
+def unknown_names(names: Iterable[str], taken: Collection[str], where: str) -> list[dict[str, Any]]:
+    """A validation error for each of ``names`` (of a form's fields or a query's parameters: ``where``) that the route
+    does not take, as pydantic refuses a JSON body's unknown key (``extra="forbid"``)."""
+    return [
+        {"type": "extra_forbidden", "loc": (where, name), "msg": "Extra inputs are not permitted"}
+        for name in names
+        if name not in taken
+    ]
+
+
+def missing_field(name: str) -> dict[str, Any]:
+    """The validation error FastAPI answers for a form field not given."""
+    return {"type": "missing", "loc": ("body", name), "msg": "Field required", "input": None}
 
 
 FormOnly = Depends(no_unknown_form_fields)
+
+
+def no_unknown_query_parameters(request: Request) -> None:
+    """A route that takes query parameters refuses those it does not take (422 naming each), as JSON bodies refuse
+    unknown keys and forms unknown fields: a mistyped ``?dip=300`` was dropped and the page rendered at the default
+    dpi. The parameters taken are those the OpenAPI document gives the route (the way every FastAPI version shows
+    them, a query model's included). A route taking none ignores any (a cache-busting ``?v=2`` on an image's URL).
+    Every route depends on it (``create_app``)."""
+    route = request.scope["route"]
+    operation = request.app.openapi()["paths"].get(route.path_format, {}).get(request.method.lower(), {})
+    taken = {parameter["name"] for parameter in operation.get("parameters", []) if parameter["in"] == "query"}
+    if taken and (refused := unknown_names(dict.fromkeys(request.query_params.keys()), taken, "query")):
+        raise RequestValidationError(refused)
+
+
+QueryOnly = Depends(no_unknown_query_parameters)
 
 
 def json_content(request: Request) -> None:

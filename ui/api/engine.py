@@ -203,12 +203,12 @@ class Engine:
         query.validate()
         return (self.text_lane if query.image is None else self.image_lane).submit(query)
 
-    def open_image(self, data: Path | bytes) -> Future[Image.Image]:
+    def open_image(self, data: Path | bytes, name: str | None = None) -> Future[Image.Image]:
         """Decode an image (``retrieval.images.open_image``), at most ``DECODES`` at once: the others wait holding
         only their encoded bytes. A user's upload (bytes) is a query, decoded no larger than a search uses it; a file
-        of the index (a case image served) whole."""
+        of the index (a case image served) whole. ``name``: what a refusal calls it (an upload's file name)."""
         query = isinstance(data, bytes)
-        return self._decoder.submit(open_image, data, self.settings.max_image_pixels, query=query)
+        return self._decoder.submit(open_image, data, self.settings.max_image_pixels, name=name, query=query)
 
     def ask(self, question: Question) -> Future[AgentResult]:
         self._check_ready()
@@ -369,10 +369,22 @@ class Engine:
 
     def all_jobs(self) -> list[Job]:
         """This process's jobs as they stand now and the jobs earlier processes recorded, newest first: what a client
-        that lost a job's id looks through. (Reads files: call it off the event loop.)"""
+        that lost a job's id looks through; none that ended over ``RECORD_DAYS`` ago (``forget_old_jobs``). (Reads
+        files: call it off the event loop.)"""
+        self.forget_old_jobs()
         mine = list(self.jobs.values())  # a copy: a job may be submitted meanwhile
         recorded = [job for job in self.records.load_all() if job.id not in self.jobs]
         return newest_first([*mine, *recorded])
+
+    def forget_old_jobs(self) -> None:
+        """Forget this process's jobs that ended over ``RECORD_DAYS`` ago, and delete such records
+        (``JobRecords.forget_old``): a service running for weeks listed its own finished jobs long after a restart
+        would have dropped them, and kept each in memory. Called as jobs are submitted and listed: a glob of the
+        records, which a listing reads anyway."""
+        now = time.time()
+        for job in [job for job in self.jobs.values() if job.expired(now)]:  # a copy: a job may be submitted meanwhile
+            self.jobs.pop(job.id, None)
+        self.records.forget_old()
 
     def submit(
         self,
@@ -383,6 +395,7 @@ class Engine:
         notes: list[str] | None = None,
     ) -> Job:
         """``notes``: what the upload itself noted (zip members left out), before the indexer's."""
+        self.forget_old_jobs()
         job = Job(uuid.uuid4().hex[:12], source, paths, upload=upload, claim=claim, notes=list(notes or []))
         self.jobs[job.id] = job
         self.records.save(job)
@@ -414,7 +427,7 @@ class Engine:
                 log.warning("index job %s (%s) failed: %s", job.id, job.source, problem)
             else:
                 log.info("index job %s (%s) %s", job.id, job.source, status)
-            job.status, job.error = status, error
+            job.status, job.error, job.ended = status, error, time.time()
             self.records.save(job)
 
     def _index_job(self, job: Job) -> tuple[str, str | None]:

@@ -55,10 +55,17 @@ class Job:
     submitted: float | None = field(default_factory=time.time)
     """When the upload was taken (Unix time): what tells a client's jobs apart in ``GET /jobs``. None in a record
     written before it was kept."""
+    ended: float | None = None
+    """When the job ended (Unix time), as its record's last write says it (``JobRecords.forget_old`` goes by that);
+    None while it runs."""
 
     @property
     def running(self) -> bool:
         return self.status in ("queued", "running")
+
+    def expired(self, now: float) -> bool:
+        """Whether the job ended over ``RECORD_DAYS`` before ``now``: its record is gone, so its process forgets it."""
+        return self.ended is not None and self.ended < now - RECORD_DAYS * 86400
 
     def count(self, source: str, done: int, total: int) -> None:
         """A source's progress as the indexer reports it, summed into the job's."""
@@ -176,7 +183,8 @@ class JobRecords:
         return newest_first([job for job in jobs if job is not None])
 
     def forget_old(self) -> None:
-        """At start: delete records older than ``RECORD_DAYS`` (any index's: they share the folder)."""
+        """Delete records older than ``RECORD_DAYS`` (any index's: they share the folder): at start, and as jobs are
+        listed or submitted (``Engine.forget_old_jobs``)."""
         oldest = time.time() - RECORD_DAYS * 86400
         try:
             for path in self.folder.glob("*.json"):

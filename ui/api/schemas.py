@@ -19,12 +19,13 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     with_config,
 )
 from pydantic_core import PydanticCustomError, PydanticKnownError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from pathatlas.agent.questions import ONE_OPTION, repeated_option
+from pathatlas.agent.questions import ONE_OPTION, Question, repeated_option
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.lexical import AMPERSAND, CHARGED
 from pathatlas.retrieval.marks import marked_spans, query_terms
@@ -411,51 +412,70 @@ def a_word_in(what: str) -> Callable[[str], str]:
     return has_a_word
 
 
-def worded(what: str) -> Any:
-    """A request text that must hold a word to look for (``A_WORD``, which its schema's pattern says too): a question
-    asked without an image."""
-    return Annotated[
-        str,
-        Field(
-            min_length=1,
-            json_schema_extra={**DOCUMENTED_LENGTH, "pattern": A_WORD.pattern},  # ``a_word_in`` says what is missing
-            description="A word to look for: two letters or digits in a row, or one Chinese, Japanese or Korean "
-            "character. A text of stop words alone ('the of and') is refused with 400: it would match every record "
-            "alike.",
-        ),
-        AfterValidator(valid_unicode),
-        AfterValidator(a_word_in(what)),
-    ]
-
-
-def searchable(text: str) -> str:
-    """A search text as every door takes it (``search.unsearchable``), else a 422 in their words (no "Value error, "
-    before them). ``A_WORD`` refused "H&E" and "K+", which the other doors search, and let "the of and" reach the
-    search, which refused it with 400 in other words."""
-    if problem := unsearchable(text):
-        raise PydanticCustomError("unsearchable_text", problem)  # no context: the text is not read as a template
-    return text
-
-
 SEARCHABLE_PATTERN = f"{A_WORD.pattern}|{AMPERSAND}|{CHARGED.pattern}"
-"""What the schema says a search text holds (``searchable`` decides): ``A_WORD``, or a joined or charged name ("H&E",
+"""What the schema says a search text holds (``unsearchable`` decides): ``A_WORD``, or a joined or charged name ("H&E",
 "K+", as the texts print them: ``lexical.AMPERSAND``, ``lexical.CHARGED``), so a client generated from it, or a fuzzer,
 does not send "0" as a search it calls valid."""
 
 
-SearchText = Annotated[
-    str,
-    Field(
-        min_length=1,
-        json_schema_extra={**DOCUMENTED_LENGTH, "pattern": SEARCHABLE_PATTERN},
-        description="What to look for: a word that is no stop word (two letters or digits in a row, one Chinese, "
-        "Japanese or Korean character, or a name such as H&E or K+). A text without one ('x', 'the of and', spaces) "
-        "is refused with 422, in the words the command line and MCP refuse it with.",
-    ),
-    AfterValidator(valid_unicode),
-    AfterValidator(searchable),
-]
-QuestionText = worded("the question")
+def refused_by(problem: Callable[[str], str | None]) -> Callable[[str], str]:
+    """A validator refusing a request text that ``problem`` finds wanting, with a 422 in the words every door refuses
+    it with: no "Value error, " before them (as pydantic words a ``ValueError``), and an empty text in the words of a
+    blank one (pydantic's ``min_length`` said "String should have at least 1 character" for "" but these for "  ")."""
+
+    def check(text: str) -> str:
+        if said := problem(text):
+            raise PydanticCustomError("unsearchable_text", said)  # no context: the text is not read as a template
+        return text
+
+    return check
+
+
+def unaskable(text: str) -> str | None:
+    """Why ``text`` cannot be asked without an image, in the words every door refuses it with (``Question.validate``:
+    blank, or no word to look for); None when it can. /ask refused "what is it" with 400 and "x" with a 422 in
+    other words, where /search refuses both kinds alike."""
+    try:
+        Question(text).validate()
+    except BadInputError as exc:
+        return str(exc)
+    return None
+
+
+ABOUT_AN_IMAGE = "about_an_image"
+"""The validation context (a true value) of a question /ask/image asks about its image: the image makes it askable
+("What is it?"), and the route refuses one with no word at all itself."""
+
+
+def askable(text: str, info: ValidationInfo) -> str:
+    """A question /ask can answer (``unaskable``, refused in its words); any, asked about an image
+    (``ABOUT_AN_IMAGE``)."""
+    return text if (info.context or {}).get(ABOUT_AN_IMAGE) else refused_by(unaskable)(text)
+
+
+def request_text(check: Callable[..., str], description: str) -> Any:
+    """A search text or question: valid Unicode, refused by ``check`` in its own words (``refused_by``); the schema
+    states what it must hold (``SEARCHABLE_PATTERN``, at least a character) for generated clients and fuzzers."""
+    documented = {"minLength": 1, **DOCUMENTED_LENGTH, "pattern": SEARCHABLE_PATTERN}
+    return Annotated[
+        str,
+        Field(json_schema_extra=documented, description=description),
+        AfterValidator(valid_unicode),
+        AfterValidator(check),
+    ]
+
+
+SearchText = request_text(
+    refused_by(unsearchable),
+    "What to look for: a word that is no stop word (two letters or digits in a row, one Chinese, Japanese or Korean "
+    "character, or a name such as H&E or K+). A text without one ('', 'x', 'the of and', spaces) is refused with 422, "
+    "in the words the command line and MCP refuse it with.",
+)
+QuestionText = request_text(
+    askable,
+    "A word to look for, as a search text holds one. A question without one ('', 'x', 'what is it') is refused with "
+    "422, in the words the command line and MCP refuse it with (as /search refuses such a text).",
+)
 OptionText = Annotated[
     str, Field(min_length=1, pattern=r"\S", json_schema_extra=DOCUMENTED_LENGTH), AfterValidator(valid_unicode)
 ]
@@ -474,10 +494,27 @@ class SearchRequest(BaseModel):
     )
 
 
+RECORD_ID = re.compile(r"[0-9a-f]{24}")
+"""What a record's id is (hex): nothing else may reach a store or a file path."""
+NOT_A_RECORD_ID = "not a record id"
+"""The refusal of an id that is no record's (``RECORD_ID``), in the body of /search/similar as in the routes' paths."""
+
+
+def a_record_id(text: str) -> str:
+    """``text`` if it is a record's id (``RECORD_ID``), else a 422 in the words the routes taking one in their path
+    refuse it with (404 "not a record id"): the schema's pattern made it "String should match pattern ..."."""
+    if not RECORD_ID.fullmatch(text):
+        raise PydanticCustomError("record_id", NOT_A_RECORD_ID)
+    return text
+
+
+RecordId = Annotated[str, Field(json_schema_extra={"pattern": f"^{RECORD_ID.pattern}$"}), AfterValidator(a_record_id)]
+
+
 class SimilarRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(..., pattern=r"^[0-9a-f]{24}$", description="A hit's id: find records that look like it.")
+    id: RecordId = Field(..., description="A hit's id: find records that look like it.")
     k: HitCount = 10
     filters: Filters = Field(default_factory=dict, examples=[{"kind": "case"}])
 

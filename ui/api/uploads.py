@@ -48,7 +48,7 @@ def safe_name(name: str | None, default: str) -> str:
     sent: an upload replaces an earlier one of the same stored name, and two names sent differently ("<a>.pdf" and
     "a.pdf", two long names sharing their first 100 characters) must not share one. A name cut short keeps its
     beginning and its end (``shortened``)."""
-    sent = composed((name or "").replace("\\", "/").rsplit("/", 1)[-1])
+    sent = sent_name(name)
     base = " ".join("".join("_" if unsafe_char(c) else c for c in sent).split())
     stem, dot, suffix = base.rpartition(".")
     if not dot or not 0 < len(suffix) < SUFFIX_CHARS or not suffix.isalnum():  # a long "suffix" is no type
@@ -60,6 +60,12 @@ def safe_name(name: str | None, default: str) -> str:
         return sent
     ending = name_tag(sent) + suffix
     return stem + ending if fits(stem + ending) else shortened(stem, ending, default)
+
+
+def sent_name(name: str | None) -> str:
+    """The base name of a file as a client sent it ("" for none), composed (NFC): what it is stored by (``safe_name``)
+    and named by in a refusal. A browser may send a path ("C:\\fakepath\\slide.png")."""
+    return composed((name or "").replace("\\", "/").rsplit("/", 1)[-1])
 
 
 def shortened(stem: str, ending: str, default: str) -> str:

@@ -15,10 +15,12 @@ from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.ui.api.deps import BODY, JSON_BODY, EngineDep, FormOnly, JsonOnly, LinksDep, errors, within_query_limit
 from pathatlas.ui.api.routes.search import scoped, uploaded_image
 from pathatlas.ui.api.schemas import (
+    ABOUT_AN_IMAGE,
     DOCUMENTED_LENGTH,
     AskRequest,
     AskResponse,
     Links,
+    a_word_in,
     parse_filters_form,
     too_long,
 )
@@ -60,7 +62,9 @@ async def ask_image(
 ) -> AskResponse:
     within_query_limit(engine, {("body", "question"): question})
     try:
-        request = AskRequest(question=question, options=json.loads(options), filters=parse_filters_form(filters))
+        a_word_in("the question")(question)  # the image makes "What is it?" a question, not "x"
+        asked = {"question": question, "options": json.loads(options), "filters": parse_filters_form(filters)}
+        request = AskRequest.model_validate(asked, context={ABOUT_AN_IMAGE: True})
     except json.JSONDecodeError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "options must be a JSON list of strings") from exc
     except ValidationError as exc:  # the rules of /ask (option count, Unicode), said in one line

@@ -138,7 +138,11 @@ def list_jobs(engine: EngineDep, query: Annotated[JobsQuery, Query()]) -> list[J
     responses=errors(404, 422),
 )
 def get_job(job_id: str, engine: EngineDep) -> JobOut:
-    return job_out(known_job(engine, job_id, "GET /jobs lists those kept; an older job's upload is in GET /sources if it was indexed"))
+    return job_out(
+        known_job(
+            engine, job_id, "GET /jobs lists those kept; an older job's upload is in GET /sources if it was indexed"
+        )
+    )
 
 
 def known_job(engine: Engine, job_id: str, unknown: str) -> Job:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 import time
 import warnings
 from functools import lru_cache
@@ -21,11 +20,10 @@ from pathatlas.indexer.sources.pdf import mupdf_alone, recount_pages, render
 from pathatlas.retrieval.records import Payload, display_name, organ_text, source_id
 from pathatlas.retrieval.search import source_names
 from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
-from pathatlas.ui.api.schemas import Links, has_rendered_pages
+from pathatlas.ui.api.schemas import NOT_A_RECORD_ID, RECORD_ID, Links, has_rendered_pages
 from pathatlas.ui.present import OUTLINE_POINTS, OUTLINE_RGB, around
 
 router = APIRouter(tags=["media"])
-RECORD_ID = re.compile(r"^[0-9a-f]{24}$")
 WEB_IMAGE_TYPES = {
     "JPEG": "image/jpeg",
     "MPO": "image/jpeg",
@@ -72,8 +70,8 @@ def check_source(engine, payload: Payload) -> None:
 
 
 def payload_of(engine, record_id: str) -> Payload:
-    if not RECORD_ID.match(record_id):  # ids are hex: nothing else may reach a file path
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not a record id")
+    if not RECORD_ID.fullmatch(record_id):  # ids are hex: nothing else may reach a file path
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_A_RECORD_ID)
     payload = Payload.from_payloads(engine.index.store.payloads([record_id])).get(record_id)
     if payload is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such record")

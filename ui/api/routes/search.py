@@ -42,7 +42,7 @@ from pathatlas.ui.api.schemas import (
     parse_filters_form,
     valid_unicode,
 )
-from pathatlas.ui.api.uploads import read_limited
+from pathatlas.ui.api.uploads import read_limited, sent_name
 from pathatlas.ui.words import unknown_words_json
 
 router = APIRouter(tags=["search"])
@@ -136,9 +136,12 @@ async def search_image(
 
 async def uploaded_image(engine: Engine, image: UploadFile) -> Image.Image:
     """The image a form uploaded, as /search/image and /ask/image read it: refused past the service's upload limit
-    (``read_limited``) and decoded a few at a time (``Engine.open_image``: a decode can take a gigabyte)."""
+    (``read_limited``) and decoded a few at a time (``Engine.open_image``: a decode can take a gigabyte). A refusal
+    names it by its file name, cut as refusals echo names (``echoed``), as the command line and MCP name a file:
+    "the image given" told a client sending several which one was wrong no better than a status code."""
     data = await read_limited(image, engine.settings.max_upload_mb << 20)
-    return await asyncio.wrap_future(engine.open_image(data))
+    name = echoed(sent_name(image.filename)) or None  # none sent: "the image given"
+    return await asyncio.wrap_future(engine.open_image(data, name))
 
 
 @router.post(
