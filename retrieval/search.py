@@ -548,14 +548,18 @@ def with_agreement(hits: list[Hit], nearest: list[Fused], payloads: Mapping[str,
         hit.agreeing = shared[diagnosis_key(hit.payload.diagnosis)]
 
 
-def by_majority(head: list[Fused], payloads: Mapping[str, Payload], voters: int) -> list[Fused]:
+def by_majority(
+    head: list[Fused], payloads: Mapping[str, Payload], voters: int, holding: set[str] | frozenset[str] = frozenset()
+) -> list[Fused]:
     """``head`` after its top ``voters`` vote on a diagnosis (``fusion.majority_next``); the hits moved up for sharing
-    it say so in ``matched_by`` (``MAJORITY``, in their order)."""
+    it say so in ``matched_by`` (``MAJORITY``, in their order). The vote never lifts a hit above one ``holding`` every
+    word typed beside the image (``held_first``): the words asked for those, the neighbours' diagnosis did not."""
     order, agreeing = majority_next([getattr(payloads.get(rid), "diagnosis", None) for rid, _, _ in head], voters)
     if not agreeing:
         return head
     tags = {i: n for n, i in enumerate(agreeing, start=1)}
-    return [(head[i][0], head[i][1], {**head[i][2], MAJORITY: tags[i]}) if i in tags else head[i] for i in order]
+    voted = [(head[i][0], head[i][1], {**head[i][2], MAJORITY: tags[i]}) if i in tags else head[i] for i in order]
+    return held_first(voted, holding)
 
 
 def page_record(group: Group, payloads: Mapping[str, Payload]) -> str | None:
@@ -637,7 +641,7 @@ def held_first(fused: list[Fused], holding: set[str]) -> list[Fused]:
     search's) first, each part in its fused order, as a text search places them (``all_words_first``): "like this, but
     squamous" shows squamous cases that look like the image before look-alikes the words do not name, a verified same
     specimen (``verified_first``) included: the words ask for something else. The diagnosis vote (``by_majority``)
-    may still reorder what follows the first five hits."""
+    reorders each part on its own."""
     return sorted(fused, key=lambda hit: hit[0] not in holding) if holding else fused
 
 
@@ -829,7 +833,7 @@ class Searcher:
         if words_weight is None:
             words_weight = HELD_WORDS_WEIGHT if holding else self.settings.weight_words_image
         fused = held_first(self.fuse(ranked, specimen_of, words_weight), holding)
-        return self._hits(query, fused, query.text or words)
+        return self._hits(query, fused, query.text or words, holding)
 
     def held_beside_image(self, query: Query, ranked: Mapping[str, ScoredIds]) -> set[str]:
         """The records holding every word typed beside an image (a short search's, ``holding_all``): all of them, not
@@ -1016,12 +1020,13 @@ class Searcher:
             hit.thumbnail = str(thumb) if thumb.is_file() else None
         return hit
 
-    def _hits(self, query: Query, fused: list[Fused], text: str | None) -> list[Hit]:
+    def _hits(self, query: Query, fused: list[Fused], text: str | None, holding: set[str]) -> list[Hit]:
         """Fused hits, at most one per page (a passage then shows as its page) and one per page printed again
         (``_repeats_folded``: an image matching a deck's repeated slide gave a hit of each); ``text`` picks each
         snippet (the query's, or its image's words). An image query's hits are read deep enough for the diagnosis vote
         (``by_majority``), which needs their payloads, and each hit says how many of the nearest share its diagnosis
-        (``with_agreement``). A page's hit keeps its best record's place and says every
+        (``with_agreement``) and keeps the records ``holding`` the words typed beside the image first. A page's hit
+        keeps its best record's place and says every
         ranker that found a record of it; it shows a figure the query image itself found (``found_by_look``), whose
         citation a user wants, even when the image's printed words placed a passage of that page first."""
         depth = query.k * 8 if query.collapse_pages else query.k
@@ -1031,7 +1036,7 @@ class Searcher:
         ids = dict.fromkeys(record_id for record_id, _, _ in head + nearest)
         payloads = Payload.from_payloads(self.index.store.payloads(list(ids)))
         if voters:
-            head = by_majority(head, payloads, voters)
+            head = by_majority(head, payloads, voters, holding)
         groups: dict[tuple[str, int] | str, list[Fused]] = {}
         for found in head:  # every page of the head: copies of a page fold into one below (``_repeats_folded``)
             if (payload := payloads.get(found[0])) is not None:

@@ -12,6 +12,7 @@ from pathatlas.retrieval.search import (
     PRINTED,
     Query,
     Searcher,
+    by_majority,
     held_first,
     with_words_beside_image,
 )
@@ -115,3 +116,16 @@ def test_an_image_searched_with_a_few_words_shows_what_they_name_first_at_any_we
 
     assert diagnoses("squamous")[:3] == ["squamous cell carcinoma"] * 3
     assert diagnoses("which tumour shows keratin pearls squamous adenocarcinoma")[0] == "adenocarcinoma"
+
+
+def test_the_diagnosis_vote_never_lifts_a_look_alike_above_a_record_holding_the_typed_words():
+    """Six records hold the words (four adenocarcinomas, two squamous), then a look-alike adenocarcinoma that does not:
+    the neighbours vote adenocarcinoma, which lifted the look-alike above the squamous records past rank five."""
+    held = ["adeno-1", "adeno-2", "adeno-3", "adeno-4", "squamous-1", "squamous-2"]
+    head = [(rid, 1.0 - n / 10, {}) for n, rid in enumerate([*held, "look-alike"])]
+    diagnoses = {rid: rid.split("-")[0] for rid in held} | {"look-alike": "adeno"}
+    payloads = {rid: SimpleNamespace(diagnosis=diagnosis) for rid, diagnosis in diagnoses.items()}
+    unheld = [rid for rid, _, _ in by_majority(head, payloads, voters=5)]
+    assert unheld.index("look-alike") < unheld.index("squamous-2"), "the vote moves an agreeing look-alike up"
+    voted = by_majority(head, payloads, voters=5, holding=set(held))
+    assert [rid for rid, _, _ in voted] == [*held, "look-alike"]
