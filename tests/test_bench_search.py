@@ -20,7 +20,7 @@ def test_bench_search_reports_every_figure(settings, tmp_path):
     run = bench_search(2000, "faiss", settings, queries=2, workdir=tmp_path, recall_queries=10)
     assert run["records"] == 2000 and run["store"] == "faiss"
     assert run["recall@10"]["text"] == 1.0  # below the HNSW threshold search is exact
-    for kind in ("text", "text_kind", "text_source", "image", "image_kind"):
+    for kind in ("text", "text_kind", "text_source", "image", "image_kind", "image_words"):
         assert 0 < run[kind]["p50_ms"] <= run[kind]["p95_ms"]
     assert run["vector_bytes_per_record"] > 384 * 4  # float32 text vectors at least
     # RSS growth is reported, not bounded: a long-lived process (the test suite) reuses memory it freed, 0 in CI

@@ -61,7 +61,7 @@ BEFORE = "image+words x1"
 CHOSEN = "image+words, weight per fold"
 IMAGE = "image"
 WORDS = "bm25"
-METRICS = ("recall@1", "recall@5", "recall@10", "mrr", "precision@5")
+METRICS = ("recall@1", "recall@5", "recall@10", "mrr", "precision@5", "precision@10")
 SIGNIFICANCE = ("recall@1", "precision@5")
 DIAGNOSIS = "diagnosis"
 WORD = "word"
@@ -274,7 +274,7 @@ def figures(ranked: list[list[str]], gold: list[set[str]], rows: Sequence[int], 
     flags = [[item in gold[i] for item in ranked[i]] for i in rows]
     shown = (*METRICS, "curve") if curve else METRICS
     out = {key: value for key, value in summarise(first, MRR_DEPTH).items() if key in shown}
-    return {**out, "precision@5": precision_at_k(flags, TOP)}
+    return {**out, "precision@5": precision_at_k(flags, TOP), "precision@10": precision_at_k(flags, MRR_DEPTH)}
 
 
 def weight_per_fold(by_weight: dict[float, list[list[str]]], gold, folds: list[int], count: int) -> list[float]:
@@ -288,12 +288,13 @@ def weight_per_fold(by_weight: dict[float, list[list[str]]], gold, folds: list[i
 
 
 def chance_figures(queries: list[Asked], gold: list[set[str]], records: int, by_hash) -> dict[str, Any]:
-    """Random rankings of the index's records less each query's own copies (``chance``), and their P@5."""
+    """Random rankings of the index's records less each query's own copies (``chance``), and their P@5 and P@10."""
     sizes = [records - len(left_out(query, by_hash)) for query in queries]
     counts = [len(g) for g in gold]
     found = chance(sizes, counts, mrr_depth=MRR_DEPTH)
     out = {key: value for key, value in found.items() if key in METRICS or key == "curve"}
-    return {**out, "precision@5": float(np.mean([c / s for c, s in zip(counts, sizes, strict=True)]))}
+    share = float(np.mean([c / s for c, s in zip(counts, sizes, strict=True)]))
+    return {**out, "precision@5": share, "precision@10": share}
 
 
 def parts(queries: list[Asked]) -> dict[str, list[int]]:
