@@ -172,14 +172,16 @@ def test_a_corrected_passage_is_encoded_with_its_page_and_its_neighbours_are_not
     assert_as_from_scratch(index, settings, pdf, tmp_path)
 
 
-def case_folder(folder: Path, diagnoses: list[str]) -> Path:
-    """One image a case, each with its diagnosis (``labels.csv``)."""
+def case_folder(folder: Path, diagnoses: list[str], sides: list[int] | None = None) -> Path:
+    """One square noise image a case (48 pixels a side, or each of ``sides``), each with its diagnosis
+    (``labels.csv``)."""
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "labels.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["image", "diagnosis"])
         for number, diagnosis in enumerate(diagnoses):
-            pixels = np.random.default_rng(number).integers(0, 255, (48, 48, 3), dtype=np.uint8)
+            side = sides[number] if sides else 48
+            pixels = np.random.default_rng(number).integers(0, 255, (side, side, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(folder / f"img{number}.png")
             writer.writerow([f"img{number}.png", diagnosis])
     return folder

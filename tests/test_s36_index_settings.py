@@ -5,10 +5,8 @@ size limit that left an image out is raised."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -18,7 +16,7 @@ from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
 from tests.test_s34_figure_reuse import figured_pdf
-from tests.test_s34_text_reuse import small_passages
+from tests.test_s34_text_reuse import case_folder, small_passages
 
 
 @pytest.fixture
@@ -27,17 +25,9 @@ def settings(tmp_path) -> Settings:
     return small_passages(tmp_path, figure_ocr=False)
 
 
-def case_folder(folder: Path, sides: list[int]) -> Path:
-    """One square noise image a case, of each side in pixels, with its diagnosis (``labels.csv``)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "labels.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["image", "diagnosis"])
-        for number, side in enumerate(sides):
-            pixels = np.random.default_rng(number).integers(0, 255, (side, side, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(folder / f"img{number}.png")
-            writer.writerow([f"img{number}.png", f"diagnosis {number}"])
-    return folder
+def sized_cases(folder: Path, sides: list[int]) -> Path:
+    """One square noise image a case, of each side in pixels, each with a diagnosis of its own."""
+    return case_folder(folder, [f"diagnosis {number}" for number in range(len(sides))], sides)
 
 
 def indexed(settings: Settings, paths: list[Path]) -> tuple[Index, Indexer, list[str]]:
@@ -56,7 +46,7 @@ def thumbnail_sides(index: Index) -> dict[str, int]:
 
 def corpus(tmp_path: Path) -> list[Path]:
     """A PDF of text pages with figures and a plate, and a case folder of two images larger than any thumbnail."""
-    return [figured_pdf(tmp_path / "book.pdf", [1, 2]), case_folder(tmp_path / "cases", [500, 450])]
+    return [figured_pdf(tmp_path / "book.pdf", [1, 2]), sized_cases(tmp_path / "cases", [500, 450])]
 
 
 def test_a_new_thumbnail_size_remakes_every_thumbnail_and_encodes_nothing(settings, tmp_path):
@@ -124,7 +114,7 @@ def test_every_source_is_read_again_for_a_new_thumbnail_size_a_plug_in_s_too(set
 
 
 def test_a_case_image_left_out_as_too_large_is_indexed_once_the_limit_is_raised(settings, tmp_path):
-    folder = case_folder(tmp_path / "cases", [40, 100])
+    folder = sized_cases(tmp_path / "cases", [40, 100])
     index, _, _ = indexed(settings.model_copy(update={"max_image_pixels": 5000}), [folder])
     held = index.manifest[str(folder)]
     assert held["entries"] == 1 and "100x100" in " ".join(held["problems"])
