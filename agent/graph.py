@@ -27,12 +27,14 @@ from pathatlas.agent.plan import SubQuery, follow_ups, plan, read_question
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
 from pathatlas.agent.scoring import SUPPORT_POOL, OptionSupport, support_queries
 from pathatlas.agent.writing import annotate, tied_options
+from pathatlas.errors import IndexMissingError
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
 from pathatlas.retrieval.lexical import has_words
 from pathatlas.retrieval.records import Citation, Hit
 from pathatlas.retrieval.search import SPECIMEN, Query, Searcher, resolve_filters
 
 if TYPE_CHECKING:
+    from pathatlas.retrieval.index import Index
     from pathatlas.settings import Settings
 
 STOP_MARGIN = 0.3
@@ -167,6 +169,14 @@ def fuse_ranks(found: dict[str, Evidence], weights: dict[str, float]) -> None:
         found[evidence_id].rank = position
 
 
+def refuse_an_empty_index(index: Index) -> None:
+    """Refuse to ask an index that holds nothing (never indexed, or every source removed) in the web UI's words: the
+    answerer leant to an option ("osteoclast", confidence 0.55) on no evidence at all. ``IndexMissingError``: no usable
+    index, as where there is none (REST's 404)."""
+    if not index.manifest:
+        raise IndexMissingError(f"nothing is indexed at {index.path} yet: add sources to it, then ask")
+
+
 @dataclass
 class Agent:
     searcher: Searcher
@@ -203,7 +213,11 @@ class Agent:
         self.graph = graph.compile()
 
     def ask(self, question: Question, exclude_ids: set[str] | None = None) -> AgentResult:
+        """The question answered from the index's evidence; refused where the index holds none
+        (``refuse_an_empty_index``): every door (CLI, library, REST, MCP) asks through here, so none answers from no
+        evidence."""
         question.validate()
+        refuse_an_empty_index(self.searcher.index)
         question = replace(question, filters=resolve_filters(question.filters, self.searcher.index))  # as searched
         started = time.perf_counter()
         state = self.graph.invoke(

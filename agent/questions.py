@@ -16,6 +16,7 @@ from pathatlas.retrieval.lexical import has_words
 from pathatlas.retrieval.records import Citation, Payload
 from pathatlas.retrieval.search import check_filters, check_image
 from pathatlas.retrieval.stores.base import Filters
+from pathatlas.retrieval.text import CJK_RUN
 
 
 def letter_index(letter: str, n_options: int) -> int:
@@ -51,6 +52,13 @@ def option_key(option: str) -> str:
     return " ".join(option.casefold().split())
 
 
+A_WORD = re.compile(rf"\w\w|{CJK_RUN.pattern}")
+"""What a text must hold to have a word BM25 looks for: two letters or digits in a row, or one Chinese, Japanese or
+Korean character (each is a word: ``lexical.cjk_terms``). A question typed beside an image needs one: "What is it?"
+asks about the image, "x" asks nothing."""
+NO_WORD = "has no word to look for: type two letters or digits in a row, or a CJK character"
+"""How every door refuses a text without ``A_WORD`` after naming it ("the question has no word ...")."""
+
 ONE_OPTION = "one option is no choice: give two or more, or none for an open question"
 """Why a question with a single option is refused everywhere (the answerer would call that option certain)."""
 
@@ -66,6 +74,11 @@ class Question:
     takes, e.g. one textbook."""
 
     def validate(self) -> None:
+        """Refuse what no door may ask, in one line. The rule of an empty question, alike at every door: beside an
+        image, a blank one asks what the image shows, as "What is this?" does, and the options given with it are what
+        it may show (an image question printed with its options and no stem); a question typed beside it needs a word
+        (``A_WORD``: "What is it?" has one, "x" and "?" are refused). Without an image a blank question asks nothing
+        and is refused (with options: "options without a question")."""
         if not isinstance(self.text, str):
             raise BadInputError(f"the question must be text, not {type(self.text).__name__}")
         if not isinstance(self.options, list | tuple):  # a string would be taken as one option a letter
@@ -73,7 +86,7 @@ class Question:
         if wrong := [option for option in self.options if not isinstance(option, str)]:
             raise BadInputError(f"an option must be text, not {wrong[0]!r}")
         check_filters(self.filters)
-        if not self.text.strip() and self.options:
+        if not self.text.strip() and self.options and self.image is None:
             where = f"question {self.id}: " if self.id else ""
             raise BadInputError(f"{where}the question is empty: options without a question")
         if not self.text.strip() and self.image is None:
@@ -83,6 +96,8 @@ class Question:
                 f"the question {self.text[:60]!r} has only common words (stop words, single letters or punctuation): "
                 "say what it asks, e.g. 'Which tissue stores fat?'"
             )
+        if self.image is not None and self.text.strip() and not A_WORD.search(self.text):
+            raise BadInputError(f"the question {NO_WORD}")
         if self.image is not None:
             check_image(self.image)
         if len(self.options) == 1:
@@ -138,7 +153,10 @@ def labelled_in_order(texts: list[str]) -> bool:
 def unlabelled(options: Sequence[str]) -> list[str]:
     """Options pasted with their labels in order ("A. cell", "B. organ") without them, as the CLI's ``--option`` reads
     them (``questions.labelled_in_order``); others as given. Neither an answer nor a fingerprint may depend on the
-    labels: "A. cell" is option A's "cell"."""
+    labels: "A. cell" is option A's "cell". Options that are no list or tuple are given back as they are, for
+    ``Question.validate`` to refuse: a string "AB" was asked as the options "A" and "B"."""
+    if not isinstance(options, list | tuple):
+        return options
     texts = [option.strip() if isinstance(option, str) else option for option in options]
     if not all(isinstance(text, str) for text in texts) or not labelled_in_order(texts):
         return list(options)

@@ -400,7 +400,11 @@ def print_warnings(warnings: list[str]) -> None:
 @friendly_errors
 def ask(
     question: Annotated[
-        str, typer.Argument(metavar="QUESTION", help="The question (a vignette, 'Which ...?'), in quotes.")
+        str,
+        typer.Argument(
+            metavar="QUESTION",
+            help="The question (a vignette, 'Which ...?'), in quotes; none with --image asks what the image shows.",
+        ),
     ] = "",
     option: Annotated[
         list[str] | None, typer.Option("--option", metavar="A=TEXT", help="An option, as A=text (repeat).")
@@ -424,6 +428,7 @@ def ask(
     Examples:
         pathatlas ask "What resorbs bone?" --option A=osteoblast --option B=osteoclast
         pathatlas ask "What do koilocytes show?" --filter source=book.pdf --trace
+        pathatlas ask --image slide.png --option A=granuloma --option B=fibrosis
     """
     with err_console.status("loading PathAtlas") as status:  # on stderr, erased when done: --json's stdout stays JSON
         from pathatlas.agent.document import answer_record  # seconds of imports: within the status
@@ -438,8 +443,8 @@ def ask(
         if from_question:
             err_console.print(pasted_note(pasted, len(texts)), highlight=False)
         options = [user_text(o, settings, f"option {LETTERS[j]}") for j, o in enumerate(texts)]
-        if options and not question.strip():
-            raise BadInputError("the question is empty: give its text before the --option choices")
+        if options and not question.strip() and image is None:  # with an image: which option it shows (validate)
+            raise BadInputError("the question is empty: give its text before the --option choices, or an --image")
         picture = image_of(image, settings.max_image_pixels) if image else None
         q = Question(user_text(question, settings, "the question"), options, picture, filters=parse_filters(filter))
         q.validate()

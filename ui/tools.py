@@ -29,7 +29,7 @@ from pathatlas.retrieval.records import KINDS, Hit, Payload
 from pathatlas.retrieval.search import Found, Query, check_length, echoed, quoted
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.schemas import K_MAX, a_word_in, check_k, hit_records, names_a_path_in
+from pathatlas.ui.api.schemas import K_MAX, check_k, hit_records, names_a_path_in
 from pathatlas.ui.words import asked_texts, unknown_words_json
 
 MAX_TEXT_CHARS = Settings.model_fields["max_query_chars"].default
@@ -160,15 +160,6 @@ def known_kind(kind: str) -> str:
     return kind
 
 
-def worded_question(question: str) -> str:
-    """A question about an image, refused without a word to look for as REST's /ask/image refuses it (``a_word_in``):
-    the agent answered an image asked nothing with "" at confidence 0."""
-    try:
-        return a_word_in("the question")(question)
-    except ValueError as exc:
-        raise BadInputError(f"{exc}; search_image finds what looks like the image") from None
-
-
 class Toolbox:
     def __init__(self, engine: Engine, allow_dirs: list[Path] | tuple[Path, ...] = ()):
         self.engine = engine
@@ -205,7 +196,14 @@ class Toolbox:
 
     def ask(
         self,
-        question: Annotated[str, Field(description="The question."), LONG_TEXT],
+        question: Annotated[
+            str,
+            Field(
+                description="The question; empty beside an image asks what the image shows (with options: which of "
+                "them), as an image question printed without a stem does."
+            ),
+            LONG_TEXT,
+        ] = "",
         options: Annotated[
             list[str],
             Field(
@@ -223,10 +221,7 @@ class Toolbox:
         check_length(question, "the question", limit)
         for n, option in enumerate(options):
             check_length(option, f"option {n + 1}", limit)
-        image = None
-        if image_base64 or image_path:
-            worded_question(question)
-            image = self._image(image_base64, image_path)
+        image = self._image(image_base64, image_path) if image_base64 or image_path else None
         filters = self._filters(None, source, None, None)
         text, asked, from_question = with_pasted_options(question, list(options))
         result = self.engine.ask(Question(text, asked, image, filters=filters)).result()

@@ -25,13 +25,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError, PydanticKnownError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from pathatlas.agent.questions import ONE_OPTION, Question, repeated_option
+from pathatlas.agent.questions import A_WORD, NO_WORD, ONE_OPTION, Question, repeated_option
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.lexical import AMPERSAND, CHARGED
 from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.records import KINDS, Hit, organ_text
 from pathatlas.retrieval.search import SPECIMEN, USER_FILTERS, blank, echoed, empty_filter, source_names, unsearchable
-from pathatlas.retrieval.text import CJK_RUN
 from pathatlas.settings import Settings
 from pathatlas.ui.present import LOOK_ALIKE_RANKERS, matched_why
 
@@ -395,18 +394,13 @@ def names_a_path_in(name: str, index: Index) -> bool:
     return names_a_path(name) and name not in source_names(index).values()
 
 
-A_WORD = re.compile(rf"\w\w|{CJK_RUN.pattern}")
-"""What a search text must hold to have a word BM25 looks for: two letters or digits in a row, or one Chinese, Japanese
-or Korean character (each is a word: ``lexical.cjk_terms``)."""
-
-
 def a_word_in(what: str) -> Callable[[str], str]:
     """A validator refusing ``what`` without ``A_WORD`` (emoji, punctuation, one letter) in a plain line, not by the
     pattern it fails."""
 
     def has_a_word(text: str) -> str:
         if not A_WORD.search(text):
-            raise ValueError(f"{what} has no word to look for: type two letters or digits in a row, or a CJK character")
+            raise ValueError(f"{what} {NO_WORD}")
         return text
 
     return has_a_word
@@ -444,7 +438,7 @@ def unaskable(text: str) -> str | None:
 
 ABOUT_AN_IMAGE = "about_an_image"
 """The validation context (a true value) of a question /ask/image asks about its image: the image makes it askable
-("What is it?"), and the route refuses one with no word at all itself."""
+("What is it?"); a blank one asks what the image shows, and the route refuses one typed with no word itself."""
 
 
 def askable(text: str, info: ValidationInfo) -> str:

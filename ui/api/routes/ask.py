@@ -29,6 +29,10 @@ from pathatlas.ui.words import asked_texts, unknown_words_json
 router = APIRouter(tags=["ask"])
 QUESTION_TEXT = AskRequest.model_fields["question"].description
 """What a question may be, as /ask's schema says it (a question pasted with its option lines is split)."""
+IMAGE_QUESTION_TEXT = (
+    f"{QUESTION_TEXT} None (or a blank one) asks what the image shows, and the options are what it may show "
+    '(an image question printed without a stem); one typed needs a word ("What is it?", not "x").'
+)
 
 
 @router.post(
@@ -56,13 +60,14 @@ async def ask_image(
     engine: EngineDep,
     links: LinksDep,
     image: Annotated[UploadFile, File()],
-    question: Annotated[str, Form(min_length=1, json_schema_extra=DOCUMENTED_LENGTH, description=QUESTION_TEXT)],
+    question: Annotated[str, Form(json_schema_extra=DOCUMENTED_LENGTH, description=IMAGE_QUESTION_TEXT)] = "",
     options: Annotated[str, Form(description="JSON list of option texts, as /ask takes them")] = "[]",
     filters: Annotated[str, Form(description='JSON object, the filters of /search, e.g. {"kind": "case"}')] = "{}",
 ) -> AskResponse:
     within_query_limit(engine, {("body", "question"): question})
     try:
-        a_word_in("the question")(question)  # the image makes "What is it?" a question, not "x"
+        if question.strip():  # a blank one asks what the image shows (``Question.validate``): "What is it?", not "x"
+            a_word_in("the question")(question)
         asked = {"question": question, "options": json.loads(options), "filters": parse_filters_form(filters)}
         request = AskRequest.model_validate(asked, context={ABOUT_AN_IMAGE: True})
     except json.JSONDecodeError as exc:
