@@ -1112,7 +1112,8 @@ def library_tab() -> None:
                 if status["status"] not in ("queued", "running"):
                     break
                 if time.monotonic() > deadline:
-                    status = {**status, "error": f"still {status['status']} after {JOB_POLL_SECONDS} s; see GET /jobs/{status['id']}"}
+                    waited = f"still {status['status']} after {JOB_POLL_SECONDS} s; see GET /jobs/{status['id']}"
+                    status = {**status, "error": waited}
                     break
                 time.sleep(0.3)
             ok = status["status"] == "done"
