@@ -174,3 +174,13 @@ def test_a_blank_question_without_an_image_stays_refused_at_every_door(cases, cl
         "the question is empty: options without a question"
     )
     assert client.post("/ask", json={"question": "", "options": ["a", "b"]}).status_code == 422
+
+
+def test_cli_search_of_an_index_that_holds_nothing_says_so_not_only_no_hits(empty):
+    """A search there is a true "no hits" (exit 0, ``[]`` under --json), but "no hits" alone blamed the query."""
+    shown = run_cli("search", "bone", "--index", empty.index_dir, home=empty.home)
+    assert shown.exit_code == 0, shown.output
+    said = " ".join(shown.output.split())
+    assert f"nothing is indexed at {empty.index_dir} yet" in said and said.endswith("no hits"), said
+    printed = run_cli("search", "bone", "--index", empty.index_dir, "--json", home=empty.home)
+    assert json.loads(printed.stdout) == [] and "nothing is indexed" in printed.stderr

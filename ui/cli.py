@@ -269,6 +269,8 @@ def search(
     idx = Index.open(settings.index_dir, settings)
     found = Searcher(idx).find(query)  # which resolves the filters: a source's name, a chapter
     print_warnings(word_warnings([(named("query", query.text), query.text)] if query.text else [], idx))
+    if not idx.manifest:  # "no hits" blamed the query
+        print_warnings([f"nothing is indexed at {idx.path} yet: run 'pathatlas index PATH --index {idx.path}' first"])
     hits = found.hits
     if found.image_words:  # what the image's own words added (stderr: --json keeps stdout JSON alone)
         err_console.print(f"words read in the image: {found.image_words}", highlight=False, markup=False)
