@@ -169,6 +169,7 @@ def bench_queries_command(
     """p50/p95 of complete text and image searches on an existing index, with real query images.
 
     On a case index with keypoints, same-specimen verification is included."""
+    from pathatlas.retrieval.bench.common import settle_query_vectors
     from pathatlas.retrieval.bench.speed import TEXT_QUERIES, bench_queries, image_files
     from pathatlas.retrieval.index import Index
 
@@ -179,7 +180,8 @@ def bench_queries_command(
         raise BadInputError("no queries: the --texts file has no lines and no --images were given")
     idx = Index.open(settings.index_dir, settings)
     try:
-        result = bench_queries(idx, queries, paths, repeats)
+        query_vectors = settle_query_vectors(idx.encoder)
+        result = bench_queries(idx, queries, paths, repeats) | {"query_vectors": query_vectors}
     finally:
         idx.close()
     yes = {True: "yes", False: "no"}
@@ -187,6 +189,7 @@ def bench_queries_command(
     title = (
         f"{result['index']}: {result['records']} records, keypoints {yes[result['keypoints']]}, "
         f"image words read {yes[bool(result['query_ocr'])]}{engine}"
+        + (f", text queries encoded {result['query_vectors']}" if result["query_vectors"] else "")
     )
     table = Table("kind", "queries", "p50 ms", "p95 ms", "same specimen found", "printed words found", title=title)
     for kind in ("text", "image"):
@@ -484,7 +487,7 @@ def bench_retrieval_command(
     """Recall@1/5/10, MRR and precision@10 per direction and method, with baselines and chance."""
     from pathatlas.plugins import require
     from pathatlas.retrieval.bench import run_retrieval_bench
-    from pathatlas.retrieval.bench.common import plot_curves
+    from pathatlas.retrieval.bench.common import plot_curves, settle_query_vectors
     from pathatlas.retrieval.bench.words import DIAGNOSIS, FOLDS, PHRASINGS
     from pathatlas.retrieval.encoders import create_encoder
     from pathatlas.retrieval.index import Index
@@ -510,12 +513,16 @@ def bench_retrieval_command(
     settings = settings_for(index, encoder=encoder)
     idx = Index.open(settings.index_dir, settings) if mcq is not None or names or image_words else None
     enc = idx.encoder if idx is not None else create_encoder(settings.encoder, settings)
+    if index is not None and idx is None:
+        say_notes("--index", {"notes": [unread_index_note(enc.name)]})
+    query_vectors = settle_query_vectors(enc) if idx is not None else None  # the tasks that search by words
     inputs = {name: given for name, given in (("figures", figures), ("cases", cases), ("mcq", mcq)) if given}
     word_folds = (folds or FOLDS) if image_words else 0
     measured = run_retrieval_bench(
         enc, settings, figures or [], cases, mcq, idx, split, folds, runs, names, word_folds, phrasing
     )
     options = {"encoder": enc.name, "folds": folds, "names": names, "image_words": image_words, "phrasing": phrasing}
+    options |= {"query_vectors": query_vectors}
     result = {"run": run_record(inputs, idx, options), **measured}
     for task, body in result["tasks"].items():
         print_task(task, body)
@@ -527,6 +534,16 @@ def bench_retrieval_command(
     if plot is not None:
         plot_curves(result, plot)
         console.print(f"wrote {plot}")
+
+
+def unread_index_note(encoder: str) -> str:
+    """What an ``--index`` given beside image tasks alone does: nothing. ``--figures`` and ``--cases`` encode their
+    files' own images, so a researcher who named the index to measure it (or its encoder) is told so, not left to
+    read figures of another thing."""
+    return (
+        f"not read: --figures and --cases encode their files' own images with the encoder {encoder!r} "
+        "(--encoder names another); --mcq, --names and --image-words search the index"
+    )
 
 
 @bench_app.command("tune-text")
@@ -546,6 +563,7 @@ def bench_tune_text_command(
 
     The ranker goes to --out, never over the one PathAtlas ships (an upgrade would drop it, and every index in the
     environment would rank by one book's questions); search uses it where PATHATLAS_RANKER_FILE names it."""
+    from pathatlas.retrieval.bench.common import settle_query_vectors
     from pathatlas.retrieval.bench.pages import tune_text
     from pathatlas.retrieval.index import Index
 
@@ -553,8 +571,9 @@ def bench_tune_text_command(
     check_destination(json_out, "--json")
     settings = settings_for(index)
     idx = Index.open(settings.index_dir, settings)
+    query_vectors = settle_query_vectors(idx.encoder)
     measured = tune_text(idx, mcq, folds, out)
-    result = {"run": run_record({"mcq": mcq}, idx, {"folds": folds}), **measured}
+    result = {"run": run_record({"mcq": mcq}, idx, {"folds": folds, "query_vectors": query_vectors}), **measured}
     print_task("text_to_page", result)
     console.print(f"wrote {result['written']}: search with it by PATHATLAS_RANKER_FILE={result['written']}")
     write_json(json_out, result)
@@ -597,6 +616,7 @@ def bench_peers_command(
     The peers index the page texts the index holds, in 1000-character chunks (LangChain's splitter), with the MiniLM
     PathAtlas ships; every method is scored by the questions, gold pages, folds and paired tests of
     'bench retrieval --mcq'. Needs pip install 'pathatlas\\[peers]'."""
+    from pathatlas.retrieval.bench.common import settle_query_vectors
     from pathatlas.retrieval.bench.peers import check_peers, peers_bench
     from pathatlas.retrieval.index import Index
 
@@ -607,8 +627,10 @@ def bench_peers_command(
     check_destination(json_out, "--json")
     settings = settings_for(index)
     idx = Index.open(settings.index_dir, settings)
+    query_vectors = settle_query_vectors(idx.encoder)
     measured = peers_bench(idx, mcq, folds, runs=runs, text=peer_text)
-    result = {"run": run_record({"mcq": mcq}, idx, {"folds": folds, "peer_text": peer_text}), **measured}
+    options = {"folds": folds, "peer_text": peer_text, "query_vectors": query_vectors}
+    result = {"run": run_record({"mcq": mcq}, idx, options), **measured}
     print_task("text_to_page vs peers", result)
     chunks = result["peers"]["chunks"]["count"]
     for name, cost in result["peers"]["cost"].items():
@@ -805,6 +827,7 @@ def bench_qa_command(
     )
     from pathatlas.agent.writing import NAMING
     from pathatlas.plugins import require
+    from pathatlas.retrieval.bench.common import settle_query_vectors
     from pathatlas.retrieval.index import Index
 
     chosen = [m.strip() for m in modes.split(",")]
@@ -836,6 +859,7 @@ def bench_qa_command(
             "modes": chosen,
             "exclude_case": exclude_case,
             "shuffle_options": shuffle_seed,
+            "query_vectors": settle_query_vectors(idx.encoder),
         },
     )
     answering = create_answerer(settings.answerer, settings, idx.encoder)
