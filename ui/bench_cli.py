@@ -152,6 +152,12 @@ def faiss_variants(names: str) -> list[str]:
     return variants
 
 
+def encoded_as(query_vectors: str | None) -> str:
+    """A table title's note of how text queries were encoded (``settle_query_vectors``); none for an encoder whose
+    queries are its own."""
+    return f", text queries encoded {query_vectors}" if query_vectors else ""
+
+
 @bench_app.command("queries")
 @friendly_errors
 def bench_queries_command(
@@ -188,8 +194,7 @@ def bench_queries_command(
     engine = f" ({result['ocr_engine']})" if result["ocr_engine"] else ""
     title = (
         f"{result['index']}: {result['records']} records, keypoints {yes[result['keypoints']]}, "
-        f"image words read {yes[bool(result['query_ocr'])]}{engine}"
-        + (f", text queries encoded {result['query_vectors']}" if result["query_vectors"] else "")
+        f"image words read {yes[bool(result['query_ocr'])]}{engine}" + encoded_as(result["query_vectors"])
     )
     table = Table("kind", "queries", "p50 ms", "p95 ms", "same specimen found", "printed words found", title=title)
     for kind in ("text", "image"):
@@ -1006,19 +1011,25 @@ def bench_serve_command(
     json_out: JsonFileOpt = None,
 ):
     """Throughput, p50/p95/p99 latency and errors of the REST service under concurrent load on loopback."""
+    from pathatlas.retrieval.bench.common import settle_query_vectors
     from pathatlas.retrieval.index import Index
     from pathatlas.ui.bench_serve import bench_serve
 
     settings = settings_for(index)
-    Index.open(settings.index_dir, settings).close()  # fail here, not in the server, if the index is unusable
-    result = bench_serve(settings.index_dir, clients, seconds)
+    idx = Index.open(settings.index_dir, settings)  # fail here, not in the server, if the index is unusable
+    try:
+        query_vectors = settle_query_vectors(idx.encoder)  # before the server loads the model, which then reads it
+    finally:
+        idx.close()
+    result = bench_serve(settings.index_dir, clients, seconds) | {"query_vectors": query_vectors}
     table = Table(
         "kind",
         "n",
         "p50 ms",
         "p95 ms",
         "p99 ms",
-        title=f"{clients} clients, {result['seconds']} s: {result['throughput_rps']} req/s, {result['errors']} errors",
+        title=f"{clients} clients, {result['seconds']} s: {result['throughput_rps']} req/s, {result['errors']} errors"
+        + encoded_as(query_vectors),
     )
     for kind in ("text", "image", "ask"):
         m = result[kind]
@@ -1110,7 +1121,7 @@ def bench_mcp_command(
         "p50 s",
         "p95 s",
         "failed",
-        title=f"{questions.name}: {result['n']} questions",
+        title=f"{questions.name}: {result['n']} questions" + encoded_as(result["query_vectors"]),
         caption=result.get("latency"),
     )
     for mode, m in result["modes"].items():

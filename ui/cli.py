@@ -428,7 +428,7 @@ def ask(
     With --filter the evidence comes from those records only (e.g. source=book.pdf).
 
     Examples:
-        pathatlas ask "What resorbs bone?" --option A=osteoblast --option B=osteoclast
+        pathatlas ask "What resorbs bone?" --option A=neuron --option B=osteoclast
         pathatlas ask "What do koilocytes show?" --filter source=book.pdf --trace
         pathatlas ask --image slide.png --option A=granuloma --option B=fibrosis
     """
@@ -574,9 +574,9 @@ def serve(
     """Run the REST API (OpenAPI docs at /docs).
 
     Examples:
-        pathatlas serve --index ~/atlas            # then open http://127.0.0.1:8000/docs
-        pathatlas serve --root-path /atlas         # behind a reverse proxy at https://your.host/atlas
-        PATHATLAS_API_TOKEN=a-long-secret pathatlas serve --host 0.0.0.0 --port 8080
+        pathatlas serve --index ~/atlas     # then open http://127.0.0.1:8000/docs
+        pathatlas serve --root-path /atlas  # behind a proxy at your.host/atlas
+        PATHATLAS_API_TOKEN=long-secret pathatlas serve --host 0.0.0.0 --port 8080
     """
     import uvicorn
 
@@ -681,9 +681,9 @@ def mcp(
     Nothing is written to the index.
 
     Examples:
-        pathatlas mcp --index ~/atlas              # on stdio, for a client that starts it
-        pathatlas mcp --http 127.0.0.1:8765        # Streamable HTTP at http://127.0.0.1:8765/mcp
-        pathatlas mcp --allow-dir ~/slides         # search_image and ask read images there by path
+        pathatlas mcp --index ~/atlas        # on stdio (a client starts it)
+        pathatlas mcp --http 127.0.0.1:8765  # Streamable HTTP, at path /mcp
+        pathatlas mcp --allow-dir ~/slides   # tools read images there by path
 
     Add it to an MCP client's configuration (Claude Desktop, Cursor...):
 
@@ -759,9 +759,9 @@ def ui(
     write would reach the API as this UI, with its PATHATLAS_API_TOKEN.
 
     Examples:
-        pathatlas ui --index ~/atlas               # then open http://localhost:8501
-        pathatlas ui --api http://127.0.0.1:8000   # on a running 'pathatlas serve'
-        pathatlas ui --host 0.0.0.0 --port 8600    # a class shares it, its Library read-only
+        pathatlas ui --index ~/atlas              # open http://localhost:8501
+        pathatlas ui --api http://127.0.0.1:8000  # on a running 'pathatlas serve'
+        pathatlas ui --host 0.0.0.0 --port 8600   # for a class: Library read-only
     """
     import signal
     import subprocess
@@ -1046,15 +1046,24 @@ def flowing(doc: str) -> str:
 
 
 def arrange_help(commands: list[typer.models.CommandInfo]) -> None:
-    """Order ``commands`` for ``pathatlas --help`` (``FIRST_COMMANDS`` first) and let each one's help flow."""
+    """Order ``commands`` for ``pathatlas --help`` (``FIRST_COMMANDS`` first)."""
 
     def name(command: typer.models.CommandInfo) -> str:
         return command.name or command.callback.__name__.replace("_", "-")
 
     commands.sort(key=lambda command: FIRST_COMMANDS.index(n) if (n := name(command)) in FIRST_COMMANDS else 99)
-    for command in commands:
+
+
+def flow_help(commands: typer.Typer) -> None:
+    """Let the help of every command of ``commands`` flow (``flowing``), in its sub-apps too: the ``bench`` commands,
+    left out, broke mid-sentence where their docstrings wrap ("run both under one PYTHONHASHSEED (the server" /
+    "inherits the environment")."""
+    for command in commands.registered_commands:
         command.help = command.help or flowing(command.callback.__doc__ or "")
+    for group in commands.registered_groups:
+        flow_help(group.typer_instance)
 
 
 app.command("export")(export)
 arrange_help(app.registered_commands)
+flow_help(app)
