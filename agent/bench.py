@@ -3,9 +3,10 @@
 Items come from MCQ / image-MCQ JSONL (``question``, ``options``, ``answer`` letter, optional ``image`` and
 ``gold``) or yes/no and open questions (``answer`` is text; scored by exact match and token recall). A bad row
 is recorded as a failed item and the run goes on. Besides accuracy the report gives the accuracy on negated
-questions, expected calibration error with a reliability diagram, the paired bootstrap interval of each
-mode's difference from ``rag``, the LLM's unusable replies, and (``folds``) the offline answerer's weights and
-open-answer confidence map refit on all but one group of chapters and scored on the held-out one.
+questions (as the answerer read them with their evidence: ``evidence.read_with_evidence``), expected calibration
+error with a reliability diagram, the paired bootstrap interval of each mode's difference from ``rag``, the LLM's
+unusable replies, and (``folds``) the offline answerer's weights and open-answer confidence map refit on all but one
+group of chapters and scored on the held-out one.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.evidence import normalise, placed_options, read_with_evidence
 from pathatlas.agent.graph import Agent, evidence_from_hits
-from pathatlas.agent.plan import read_question, with_options
+from pathatlas.agent.plan import with_options
 from pathatlas.agent.questions import (
     ANY_LABEL,
     LETTERS,
@@ -778,7 +779,7 @@ class QABench:
                 confidences.append(answer.confidence)
                 by_group.setdefault(item.group, []).append(score)
                 by_kind.setdefault(item.kind, []).append(score)
-                reading = read_question(item.question)
+                reading = read_with_evidence(item.question, evidence)  # as answered: "least common" may be a rank
                 if reading.negated and item.kind == "mcq":
                     negated.append(score)
                 hit = evidence_hit(item, evidence, case_excluded=self.exclude_case) if mode != "no-rag" else None
@@ -793,10 +794,9 @@ class QABench:
                 if on_gold is not None:
                     gold_quoted.append(on_gold)
                 if "mcq" in refit and item.kind == "mcq" and item.question.image is None:
-                    weighed = read_with_evidence(item.question, evidence)  # as the answerer reads it
-                    features, _ = self.answerer.features(item.question, weighed, evidence, support)
+                    features, _ = self.answerer.features(item.question, reading, evidence, support)
                     gold = letter_index(item.gold_answer, len(item.question.options))
-                    rows.append(Row(item.id, item.group, features, gold, weighed.negated, weighed.statements))
+                    rows.append(Row(item.id, item.group, features, gold, reading.negated, reading.statements))
                 if "open" in refit and item.kind == "open" and item.question.image is None:
                     quoted = self.answerer.open_quote(item.question, reading, evidence)  # as the answerer quotes
                     if quoted is not None:

@@ -25,6 +25,7 @@ from pathatlas.agent.plan import (
     negated_by_rank,
     negated_predicate,
     question_focus,
+    ranks_a_quality,
     read_question,
     referred_options,
     verdict_options,
@@ -353,7 +354,7 @@ def score_sentences(
     focus = reading.focus or question
     own = option_terms(focus, options)
     asked = asked_words(focus) - set().union(*own)
-    ranks = {} if reading.negated else asked_ranks(focus)  # a negated one asks the option the evidence backs least
+    ranks = asked_ranks(focus)  # negated, the option ranked otherwise: "NOT the least common" (``plan.negates_rank``)
     idf = idf_table([s.terms for s in sentences])
     default = max(idf.values(), default=1.0)
     read = [superlative_tokens(s.tokens, ranks) if ranks else s.tokens for s in sentences]
@@ -550,14 +551,15 @@ def is_superlative(rank: tuple[str, ...], word: str) -> bool:
 def asked_ranks(question: str) -> dict[str, tuple[str, ...]]:
     """The qualities (``quality``) a question asks a superlative of, with their ranks, in the sentence that asks (its
     last): "Which is the most common skin cancer?": {common: (most,)}; "What is the largest muscle?": {largest: ()}.
-    Read from the words as written, not "most" of a determiner ("Most of the bones"), an adverb ("most likely") or
-    a compound ("the lateral-most carpal bone"); none for "Squamous cell carcinomas are the second most common of the
+    Read from the words as written, not "most" of a determiner ("Most of the bones"), an adverb ("most likely"), a
+    word that is no quality (``plan.ranks_a_quality``: "moved the least during contraction" had ranked "during") or a
+    compound ("the lateral-most carpal bone"); none for "Squamous cell carcinomas are the second most common of the
     skin cancers ... This cancer affects which cells?"."""
     out = {}
     for match in RANKED_WORD.finditer(SENTENCE_END.split(question.strip())[-1]):
         rank, word = tuple(re.findall(r"[a-z]+", match.group(1).lower())), match.group(2)
         stems = tokenize([word])[0]
-        if stems and is_superlative(rank, word.lower()) and not word.lower().endswith("ly"):
+        if stems and is_superlative(rank, word.lower()) and ranks_a_quality(word):
             out[quality(stems[0])] = rank
     return out
 
@@ -610,7 +612,7 @@ def read_with_evidence(question: Question, evidence: Sequence[Evidence]) -> Read
     (``states_rank``): "Basophils are the least common leukocytes" answers "Which leukocytes are the least common?" as
     "the most common" answers a "most" question, and "Neutrophils are the most common" speaks against neutrophils
     (``ranked_otherwise``). Where it states no such rank, "least" still asks for the option the evidence backs least,
-    as "least likely" always does (``plan.LEAST_RANK``)."""
+    as "least likely" always does (``plan.without_rank_least``)."""
     reading = read_question(question)
     if not reading.negated:
         return reading

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pathatlas.agent.questions import Question, option_key
+from pathatlas.retrieval.lexical import FUNCTION_WORDS
 
 QUESTION_OPENERS = re.compile(
     r"^(which|what|who|whom|whose|where|when|how|why|name|identify|select|choose|pick)\b.*", re.IGNORECASE | re.DOTALL
@@ -34,14 +35,50 @@ NOT_A_QUESTION_NEGATION = re.compile(
 )
 """Negation words that do not invert what is asked ("not only", "from least to most", "at least", "an exception
 to the rule": that one is asked for; "True or false:", "T/F": a statement to judge, not its exception)."""
-LEAST_RANK = re.compile(
-    r"\bleast(?=[\s-]+(?!(?:likely|probable|appropriate|accurate|correct|true|consistent|suitable|useful|helpful|"
-    r"plausible|acceptable)\b)[a-z]+)",
-    re.IGNORECASE,
+LEAST_HEDGES = frozenset(
+    {
+        "likely",
+        "probable",
+        "appropriate",
+        "accurate",
+        "correct",
+        "true",
+        "consistent",
+        "suitable",
+        "useful",
+        "helpful",
+        "plausible",
+        "acceptable",
+    }
 )
-"""A "least" that may rank a quality the book states ("the least common leukocytes"), as "most" does
-(``evidence.asked_ranks``): not one before a word a question judges its own options by ("least likely", "least
-appropriate"), which no book ranks them by: that "least" asks for the option the evidence does not back."""
+"""Words a question judges its own options by ("least likely", "least appropriate"), which no book ranks them by."""
+NO_QUALITY = FUNCTION_WORDS | {"able", "unable"}
+"""Words after "most" or "least" that are no quality a book ranks things by: function words ("moved the least during
+contraction"), "able" ("least able to cross the blood-brain barrier", an ability the question judges)."""
+LEAST = re.compile(r"\bleast(?=[\s-]+([a-z]+))", re.IGNORECASE)
+"""A "least" and the word after it, spaced or hyphenated ("least common", "least-common")."""
+
+
+def ranks_a_quality(word: str) -> bool:
+    """Whether a word after a rank word ("most", "least") may be a quality a book ranks things by ("common",
+    "abundant"): not one of ``NO_QUALITY``, nor an adverb ("most likely", "least commonly")."""
+    word = word.lower()
+    return word not in NO_QUALITY and not word.endswith("ly")
+
+
+def without_rank_least(text: str) -> str:
+    """``text`` with each "least" that may rank a quality the book states ("the least common leukocytes", as "most"
+    does: ``evidence.asked_ranks``) blanked: not one before a hedge (``LEAST_HEDGES``: that "least" asks for the option
+    the evidence does not back), nor one before a word that is no quality (``ranks_a_quality``)."""
+    return LEAST.sub(lambda least: " " if ranks_least(least) else least.group(), text)
+
+
+def ranks_least(least: re.Match) -> bool:
+    """Whether a ``LEAST`` match ranks the word after it (``without_rank_least``)."""
+    word = least.group(1)
+    return ranks_a_quality(word) and word.lower() not in LEAST_HEDGES
+
+
 VERDICT = re.compile(r"^\s*(?:true|false|yes|no|correct|incorrect)\W*$", re.IGNORECASE)
 """An option that is a verdict on the question's statement, not a term to find in the book ("True" matched "true
 ribs", "False" "false pelvis")."""
@@ -188,11 +225,21 @@ def negated_predicate(question: str) -> str:
     return match.group(1).strip() if match else ""
 
 
+def asking_parts(question: str) -> tuple[str, str]:
+    """The asking sentence with its phrases that only look negated taken out (``NOT_A_QUESTION_NEGATION``), and its
+    main clause: the sentence less its conditions and relative clauses (``SUBORDINATE``)."""
+    sentence = NOT_A_QUESTION_NEGATION.sub(" ", asking_clause(question))
+    return sentence, SUBORDINATE.sub(" ", sentence)
+
+
 def is_negated(question: str) -> bool:
     """Does the asking sentence itself carry a negation (not one cancelled by a privative, nor one inside a
-    condition or relative clause)?"""
-    sentence = NOT_A_QUESTION_NEGATION.sub(" ", asking_clause(question))
-    main = SUBORDINATE.sub(" ", sentence)
+    condition or relative clause)? A "least" that may rank a quality (``ranked_least``) negates it whatever else does:
+    alone it asks for the option ranked least or backed least (``negated_by_rank``), and beside a "not" for an option
+    the book does not rank least (``negates_rank``): no other cue cancels it."""
+    if ranked_least(question):
+        return True
+    sentence, main = asking_parts(question)
     cues = NEGATION_CUE.findall(main)
     if not cues:
         return False
@@ -200,11 +247,25 @@ def is_negated(question: str) -> bool:
     return (len(cues) + len(privatives)) % 2 == 1
 
 
+def ranked_least(question: str) -> bool:
+    """Whether the asking sentence's main clause holds a "least" that may rank a quality (``without_rank_least``)."""
+    _, main = asking_parts(question)
+    return without_rank_least(main) != main
+
+
 def negated_by_rank(question: str) -> bool:
-    """Whether only a "least" that may rank a quality (``LEAST_RANK``) negates the asking sentence: "Which leukocytes
-    are the least common?" (the evidence decides, ``evidence.read_with_evidence``), not "Which is least likely ...?"
-    nor "Which is not the most common?"."""
-    return is_negated(question) and not is_negated(LEAST_RANK.sub(" ", question))
+    """Whether only a "least" that may rank a quality negates the asking sentence: "Which leukocytes are the least
+    common?" (the evidence decides, ``evidence.read_with_evidence``), not "Which is least likely ...?" nor "Which is
+    not the most common?"."""
+    return ranked_least(question) and not is_negated(without_rank_least(question))
+
+
+def negates_rank(question: str) -> bool:
+    """Whether the asking sentence negates a "least" that ranks a quality: "Which of these is NOT the least common
+    leukocyte?" asks for one the book does not rank least (any other option, in a choice of them the one it ranks
+    otherwise: the most common); read as negated, with the rank kept as what the evidence should say
+    (``question_focus``). Its two cues had cancelled out, and it was answered the least common."""
+    return ranked_least(question) and is_negated(without_rank_least(question))
 
 
 def statement_options(options: list[str]) -> bool:
@@ -271,11 +332,20 @@ def read_question(question: Question) -> Reading:
 
 
 def question_focus(question: Question, negated: bool) -> str:
-    """The question without blanks, and without the negation of its asking sentence where it is read as negated."""
+    """The question without blanks, and without the negation of its asking sentence where it is read as negated (a
+    negated rank kept: ``unnegated``)."""
     sentence = asking_clause(question.text)
     text = BLANKS.sub(" ___ ", VERDICT_LEAD.sub("", question.text.strip()))
-    focus = text.replace(sentence, NEGATION_CUE.sub(" ", sentence)) if negated and sentence else text
+    focus = text.replace(sentence, unnegated(sentence, negates_rank(question.text))) if negated and sentence else text
     return " ".join(BLANKS.sub(" ", focus).replace("___", " ").split())
+
+
+def unnegated(sentence: str, rank_kept: bool) -> str:
+    """The sentence without its negation cues, but with each "least" that ranks a quality where ``rank_kept``
+    (``negates_rank``): "Which is NOT the least common leukocyte?" asks which option the evidence does not call the
+    least common."""
+    kept = {least.start() for least in LEAST.finditer(sentence) if ranks_least(least)} if rank_kept else set()
+    return NEGATION_CUE.sub(lambda cue: cue.group() if cue.start() in kept else " ", sentence)
 
 
 def statement_combinations(question: Question) -> bool:
