@@ -38,6 +38,11 @@ HEIC_SUFFIXES = (".heic", ".heif")
 """An iPhone's photos (HEIF), which Pillow does not read: their problem line says how to get JPEGs instead."""
 UNLISTED_SHOWN = 5
 """Unlisted images a note names before counting the rest."""
+FIELD_CHARS = 1_000
+"""Longest name or value a metadata row may give (a diagnosis, an organ, a stain is a line): each search hit and
+``/facets`` carry them whole, so one 10 MB diagnosis made every search answer 20 MB."""
+LONG_FIELD_CHARS = {"description": 20_000}
+"""Fields that may run longer than ``FIELD_CHARS``: a case's description may be a few pages."""
 
 Row = dict[str, Any]
 """A metadata row: field to text (``LIST_FIELDS`` may hold a list of texts)."""
@@ -110,6 +115,21 @@ def case_fields(case_id: str, rows: list[Row], where: Path) -> tuple[dict[str, A
         f"{where}: the rows of case {case_id!r} disagree: {'; '.join(conflicts)}; kept the first (give different "
         "cases different case ids)"
     )
+
+
+def check_lengths(row: Row, where: Path) -> None:
+    """Refuse, in one line naming the row by its image, a field name over ``FIELD_CHARS`` or a value over its limit
+    (``LONG_FIELD_CHARS``, else ``FIELD_CHARS``)."""
+    image = shown(row["image"][:80])
+    for name, value in row.items():
+        limit = LONG_FIELD_CHARS.get(name, FIELD_CHARS)
+        length = sum(map(len, value)) if isinstance(value, list) else len(value)
+        if len(name) > FIELD_CHARS:
+            raise BadInputError(
+                f"{where}: the row of {image!r} names a field of {len(name):,} characters; at most {FIELD_CHARS:,}"
+            )
+        if length > limit:
+            raise BadInputError(f"{where}: the {name} of {image!r} is {length:,} characters; at most {limit:,}")
 
 
 def first_few(names: list[str]) -> str:
@@ -218,17 +238,21 @@ class CaseFolderSource(Source):
         return found
 
     def _rows(self) -> list[Row]:
-        return [split_lists(row) for row in read_case_metadata(self.metadata_path, LIST_FIELDS)]
+        """The metadata file's rows, each within ``FIELD_CHARS`` (``check_lengths``), lists split."""
+        rows = read_case_metadata(self.metadata_path, LIST_FIELDS)
+        for row in rows:
+            check_lengths(row, self.metadata_path)
+        return [split_lists(row) for row in rows]
 
     def _image_paths(self, rows: list[Row]) -> list[Path]:
-        """Each row's image inside the folder; every row whose path leaves it is named in one refusal, so a folder
-        with several such rows is fixed in one run, not one run a row."""
-        paths = [(self.path / row["image"]).resolve() for row in rows]
-        named = zip(rows, paths, strict=True)
-        if leaving := [self._leaving(row["image"]) for row, path in named if not self.holds(path)]:
+        """Each row's image inside the folder, each name resolved once (a file listed a million times cost a million
+        look-ups, four times over); every row whose path leaves it is named in one refusal, so a folder with several
+        such rows is fixed in one run, not one run a row."""
+        resolved = {name: (self.path / name).resolve() for name in dict.fromkeys(row["image"] for row in rows)}
+        if leaving := [self._leaving(name) for name, path in resolved.items() if not self.holds(path)]:
             paths_leave = "image path leaves" if len(leaving) == 1 else f"{len(leaving)} image paths leave"
             raise BadInputError(f"{self.metadata_path}: {paths_leave} the case folder: {first_few(leaving)}")
-        return paths
+        return [resolved[row["image"]] for row in rows]
 
     def _leaving(self, name: str) -> str:
         """A listed image path that leaves the folder, as its refusal names it: one whose name stays inside
@@ -255,8 +279,8 @@ class CaseFolderSource(Source):
     def _look(self) -> FolderLook:
         """The folder looked at once: its rows read, its listed images hashed, its files walked (``_walk``)."""
         rows = self._rows()
-        paths = [self.metadata_path, *(p for p in self._image_paths(rows) if p.is_file())]
-        read = hash_files(paths, self.reading())
+        listed = dict.fromkeys(self._image_paths(rows))  # a file listed again is hashed once: it is read once
+        read = hash_files([self.metadata_path, *(path for path in listed if path.is_file())], self.reading())
         files = self._walk()
         twins = self._found_elsewhere(rows, files)
         notes = self._notes(rows, twins, files)
@@ -335,7 +359,7 @@ class CaseFolderSource(Source):
         the file under another name, as the folder spells it (``found_instead``): named the same but for letter case
         (``_letter_case_twins``), else moved (``_moved``)."""
         paths = self._image_paths(rows)
-        missing = [path for path in paths if not path.exists()]
+        missing = [path for path in dict.fromkeys(paths) if not path.exists()]
         if not missing:
             return {}
         files = {file.resolve(): file.relative_to(self.path).as_posix() for file in with_suffix(walked, IMAGE_SUFFIXES)}
