@@ -64,7 +64,7 @@ def export(
     Examples:
         pathatlas export --to http://localhost:6333 --index ~/atlas
         pathatlas export --to ~/qdrant-copy --out ~/atlas-q   # no server
-        pathatlas search "osteoclast" --json | pathatlas export --hits - --to handout.md
+        pathatlas search bone --json | pathatlas export --hits - --to handout.md
     """
     if hits is not None or handout_format(to):
         return export_handout(hits, to, as_json)

@@ -211,6 +211,16 @@ def shown(names: list[str]) -> str:
     return ", ".join(names[:SKIPPED_SHOWN]) + (f" and {more} more" if more > 0 else "")
 
 
+def repeated_name(files: list[zipfile.ZipInfo]) -> str | None:
+    """The first file name a zip holds twice, if any: unpacked, the later copy silently replaced the earlier."""
+    seen: set[str] = set()
+    for member in files:
+        if (name := member_name(member)) in seen:
+            return name
+        seen.add(name)
+    return None
+
+
 def extract_zip(
     archive: Path,
     target: Path,
@@ -236,6 +246,8 @@ def extract_zip(
             if sum(m.file_size for m in members) > max_bytes:  # the archive as declared: a bomb is refused whole
                 raise _unpacked_too_large(max_bytes)
             files = [member for member in members if not member.is_dir()]
+            if twice := repeated_name(files):  # the later copy replaced the earlier, which its row then named
+                raise HTTPException(status.HTTP_400_BAD_REQUEST, f"zip member {twice!r} appears twice")
             names = frozenset(member_name(member) for member in files)
             kept, skipped = [], []
             for member in files:
