@@ -547,11 +547,13 @@ class Indexer:
     def _write(self, source: Source, fingerprint: str) -> tuple[int, int]:
         """Encode and store the source's entries: (entries, progress units) stored. Progress counts units as they are
         read (``_entries``, in the reading thread), at most a few batches ahead of encoding (``prefetched``), and is
-        told again before each batch is stored, so that a cancel (raised by the callback) stops the batch there; a
-        lock keeps the reports of both threads in order."""
+        told before its records are read (its fingerprint, a 200,000-row metadata file read, may take tens of seconds)
+        and again before each batch is stored, so that a cancel (raised by the callback) stops there; a lock keeps the
+        reports of both threads in order."""
         count = read = 0
         lock = threading.Lock()
         hint = source.size_hint()
+        self._report(source.key, 0, hint)  # a cancel asked while the source was looked at stops before its records
         with tqdm(total=hint, desc=Path(source.key).name, unit="item", disable=not self.show_progress) as bar:
 
             def tell(units: int) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import csv
-import io
 import itertools
 import json
 import os
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,17 +52,56 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     line, the line naming where it breaks (json's message alone stops mid-sentence: "Unterminated string starting
     at")."""
     check_file(path, "JSONL, one JSON object per line")
-    rows = []
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
-        if line.strip():
+    lines = enumerate(read_text(path).splitlines(), start=1)
+    return [json_line(line, path, number) for number, line in lines if line.strip()]
+
+
+def json_line(line: str, path: Path, number: int) -> Any:
+    """One JSONL line's value, or a one-line refusal naming the file and line."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        reason = exc.msg.removesuffix(" at")
+        raise BadInputError(f"{path} line {number} is not JSON: {reason} at column {exc.colno}") from exc
+    except RecursionError as exc:  # json's decoder recurses once a bracket: "[[[[..." thousands deep
+        raise BadInputError(f"{path} line {number} is not JSON: nested too deeply") from exc
+
+
+METADATA_LINE_CHARS = csv.field_size_limit()
+"""Longest line of a case folder's metadata file (131,072 characters, with its line end): what Python's csv module
+allows a ``labels.csv`` field, given to every line, so that a ``cases.jsonl`` line without end is not read whole."""
+MAX_METADATA_LINES = 1_000_000
+"""Most lines a case folder's metadata file may have: a line lists an image, and the largest public histology sets
+(PCam's 327,680 patches, LC25000's 25,000 tiles) fit several times over; 1,000,000 rows read as dicts already take
+about a gigabyte, so a file of more is refused before its rows are read, not after memory runs out. Fixed, not
+``max_zip_members``-bound: a local folder is not an upload."""
+
+
+def metadata_lines(path: Path) -> Iterator[str]:
+    """A case folder's metadata file line by line (line ends kept, for csv), each within ``METADATA_LINE_CHARS``
+    and at most ``MAX_METADATA_LINES`` of them, each excess refused in one line naming the file and the line where it
+    is found, before what follows is read."""
+    check_file(path, "a case folder's metadata file")
+    excel = " (in Excel: CSV UTF-8)" if path.suffix.lower() == ".csv" else ""
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        for number in itertools.count(1):
             try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                reason = exc.msg.removesuffix(" at")
-                raise BadInputError(f"{path} line {number} is not JSON: {reason} at column {exc.colno}") from exc
-            except RecursionError as exc:  # json's decoder recurses once a bracket: "[[[[..." thousands deep
-                raise BadInputError(f"{path} line {number} is not JSON: nested too deeply") from exc
-    return rows
+                line = file.readline(METADATA_LINE_CHARS + 1)
+            except UnicodeDecodeError as exc:
+                raise BadInputError(f"{path} is not UTF-8 text (line {number}); save it as UTF-8{excel}") from exc
+            if not line:
+                return
+            if number > MAX_METADATA_LINES:
+                raise BadInputError(
+                    f"{path} has over {MAX_METADATA_LINES:,} lines, more than a case folder lists: split it into "
+                    "several case folders"
+                )
+            if len(line) > METADATA_LINE_CHARS:
+                raise BadInputError(
+                    f"{path} line {number} is over {METADATA_LINE_CHARS:,} characters long; a row lists one image "
+                    "and its labels"
+                )
+            yield line
 
 
 @dataclass
@@ -289,16 +327,21 @@ def read_case_metadata(path: Path, list_fields: tuple[str, ...] = ()) -> list[di
     typed on Windows). The indexer and the benchmarks read a folder through this one function.
     """
     if path.name.endswith(".jsonl"):
-        rows, delimiter = read_jsonl(path), ","
+        numbered = ((number, line) for number, line in enumerate(metadata_lines(path), 1) if line.strip())
+        rows, delimiter = [json_line(line, path, number) for number, line in numbered], ","
         for number, row in enumerate(rows, start=1):
             if not isinstance(row, dict):
                 raise BadInputError(f"{path} row {number} is not a JSON object")
     else:
-        check_file(path, "a case folder's metadata file")
-        text = read_text(path)
-        delimiter = csv_delimiter(text)
+        lines = metadata_lines(path)
+        leading = []  # blank lines before the header's, read as before (csv_delimiter skips them)
+        for line in lines:
+            leading.append(line)
+            if line.strip("\r\n"):
+                break
+        delimiter = csv_delimiter("".join(leading))
         try:
-            reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+            reader = csv.DictReader(itertools.chain(leading, lines), delimiter=delimiter)
             rows = list(reader)
         except csv.Error as exc:
             raise BadInputError(f"{path} is not a CSV file: {exc}") from exc

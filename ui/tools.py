@@ -12,6 +12,7 @@ import base64
 import binascii
 import os
 import reprlib
+import stat
 from collections.abc import Callable, Collection, Mapping
 from contextlib import suppress
 from functools import wraps
@@ -342,14 +343,44 @@ class Toolbox:
                 "image_path is off: no folder is allowed (pathatlas mcp --allow-dir DIR, or "
                 "PathAtlasRetriever.from_index(..., allow_dirs=[DIR])): send image_base64"
             )
-        path, given = self._allowed_file(image_path), echoed(image_path)
-        # os.path's checks, not pathlib's, which raise on a name too long (open_image refuses it in one line). A FIFO or
-        # a device would block the read, or never end it.
-        if os.path.exists(path) and not os.path.isfile(path):
-            raise RefusedImagePath(f"{given} is not a regular file")
-        if os.path.isfile(path) and path.stat().st_size > limit_bytes:
-            raise RefusedImagePath(f"{given} is over the limit of {settings.max_upload_mb} MB")
-        return open_image(path, settings.max_image_pixels, name=echoed(Path(image_path).name), query=True)
+        raw = self._read_allowed(self._allowed_file(image_path), image_path, limit_bytes)
+        return open_image(raw, settings.max_image_pixels, name=echoed(Path(image_path).name), query=True)
+
+    def _read_allowed(self, path: Path, image_path: str, limit_bytes: int) -> bytes:
+        """The bytes of ``path`` (``_allowed_file``), read from one descriptor that is checked to be a regular file
+        inside the allowed folders: checked by name and then opened by name again, a file the allowed folder's other
+        writers swapped for a link in between (the file, or a folder above it) was read wherever the link led. A FIFO
+        or a device would block the read, or never end it (opened without waiting, then refused)."""
+        given = echoed(image_path)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:  # missing, a name too long, a link put in its place (ELOOP)
+            name = echoed(Path(image_path).name)
+            raise RefusedImagePath(f"cannot read image {name}: {exc.strerror or exc}") from exc
+        try:
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode):  # a folder too, which a file object refuses to wrap
+                raise RefusedImagePath(f"{given} is not a regular file")
+            if not self._still_inside(path, opened):
+                raise RefusedImagePath(f"{given} is outside the folders this server may read")
+            with os.fdopen(fd, "rb", closefd=False) as file:
+                raw = file.read(limit_bytes + 1)  # the file may grow after fstat
+        finally:
+            os.close(fd)
+        if len(raw) > limit_bytes:
+            raise RefusedImagePath(f"{given} is over the limit of {self.engine.settings.max_upload_mb} MB")
+        return raw
+
+    def _still_inside(self, path: Path, opened: os.stat_result) -> bool:
+        """Whether the file opened (``opened``, its ``fstat``) is the one ``path`` resolves to now, inside the allowed
+        folders: a folder above it swapped for a link before the open, and back after, leaves another file there."""
+        now = path.resolve()
+        if not any(now.is_relative_to(allowed) for allowed in self.allow_dirs):
+            return False
+        try:
+            return os.path.samestat(opened, os.stat(now, follow_symlinks=False))
+        except OSError:  # gone since it was opened
+            return False
 
     def _allowed_file(self, image_path: str) -> Path:
         """The file ``image_path`` names inside the allowed folders. A relative path is read in the allowed folder
