@@ -365,7 +365,7 @@ def score_sentences(
     for i, tokens in enumerate(read):
         for j, words in enumerate(nearest_option_words(tokens, asked, own)):
             said_of[j][i] = coverage(asked, frozenset(words), idf, default) if words is not None else q[i]
-    negated = negated_options(reading, question, own, sentences, o, ranks)
+    negated = negated_options(reading, question, own, sentences, o, ranks, read)
     return SentenceScores(sentences, q, o, w, own, said_of if own else None, negated)
 
 
@@ -376,22 +376,34 @@ def negated_options(
     sentences: Sequence[Sentence],
     named: list[list[float]],
     ranks: Mapping[str, tuple[str, ...]],
+    read: Sequence[Sequence[str]],
 ) -> list[list[bool]]:
     """Per option and sentence naming any of its words, whether the sentence speaks against it (``contradicts``). A
     question whose negated property the evidence states of one option is read plainly (``read_with_evidence``): then a
     sentence denying that property of an option says it as asked ("Smooth muscle is not under voluntary control"),
-    and one saying the property plainly speaks against its option. A sentence ranking a superlative the question
-    asks (``ranks``: ``asked_ranks``) otherwise speaks against the option it ranks (``ranked_otherwise``)."""
+    and one saying the property plainly (its words as ``read``: "most abundant" is "most common") speaks against its
+    option. A sentence ranking a superlative the question asks (``ranks``: ``asked_ranks``) otherwise
+    (``ranked_otherwise``) speaks against the option it ranks, and read plainly for it: "Lymphocytes are the second
+    most common leukocytes" says they are "not the most common"."""
     asked_negated = negated_predicate(question) if is_negated(question) and not reading.negated else ""
     wanted = set(tokenize([asked_negated])[0]) if asked_negated else set()
     ranked = [ranked_otherwise(s.tokens, ranks, own) if ranks else set() for s in sentences]
+    said = [bool(wanted) and wanted <= set(tokens) for tokens in read]
     return [
         [
-            bool(named[j][i]) and (contradicts(s.text, terms) != bool(wanted and wanted <= s.terms) or j in ranked[i])
+            bool(named[j][i]) and against(contradicts(s.text, terms), said[i], j in ranked[i], bool(wanted))
             for i, s in enumerate(sentences)
         ]
         for j, terms in enumerate(own)
     ]
+
+
+def against(denies: bool, says_negated: bool, ranks_otherwise: bool, read_plainly: bool) -> bool:
+    """Whether a sentence speaks against an option (``negated_options``). Read plainly (a negated question the evidence
+    answers in its own words): when it either says the negated property's words or denies the option, not both, and
+    does not rank the option otherwise (which is what such a question asks); read as asked: when it denies the option
+    or ranks it otherwise."""
+    return (denies != says_negated and not ranks_otherwise) if read_plainly else (denies or ranks_otherwise)
 
 
 def asked_words(focus: str) -> set[str]:

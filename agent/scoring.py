@@ -26,17 +26,20 @@ FEATURES = (
     "passage-pair",
     "question-passages",
     "co-mention",
+    "stated",
 )
 """Per option: best sentence co-occurrence of question and option words; best BM25 of "question + option"
 over sentences naming the option; closest sentence naming the option in the text encoder's space; rank-weighted
 count of evidence items naming the option; the option's similarity to the question without evidence; then,
 from the agent's own passage searches over the whole index (``OptionSupport``, zero without them): the best
 passage holding both the question's and the option's words, how strongly the question's own best passages
-hold the option's words, and how much the option's passages also hold the other options (``co_mention``)."""
-NEGATED_ONLY = ("co-mention",)
+hold the option's words, and how much the option's passages also hold the other options (``co_mention``); last,
+whether a sentence says of the option what is asked (1), or says it is not (-1: ``stated``)."""
+NEGATED_ONLY = ("co-mention", "stated")
 """Features that speak only to a negated question (which option stands apart from the others); a plain
 question's design leaves them out."""
 NEGATED_ONLY_COLUMNS = tuple(FEATURES.index(name) for name in NEGATED_ONLY)
+STATED = FEATURES.index("stated")
 NEGATED_BY = (FEATURES.index("co-mention"), FEATURES.index("mentions"))
 """A negated question ("all of the following EXCEPT") is scored by one feature alone, against the option: the
 first of these the evidence filled. With the agent's passage searches, ``co-mention``: the three options that
@@ -121,6 +124,27 @@ def sentence_bm25(question: str, options: Sequence[str], scores: SentenceScores)
         if query:
             named = np.array([c > 0 for c in scores.options[j]])
             out[j] = float(np.where(named, model.get_scores(query), 0.0).max())
+    return out
+
+
+STATING_COVERAGE = 1.0 - 1e-9
+"""A sentence states the asked property of an option (``stated``) only when it says every word asked of it (IDF-weighted
+share, float noise aside): "The quadratus lumborum forms the posterior abdominal wall" says half of "a part of the
+anterior abdominal wall", enough to quote (``evidence.SETTLING_COVERAGE``), and states the opposite; read as stating
+it, quadratus lumborum lost the one dev answer this feature changed (BENCHMARKS.md)."""
+
+
+def stated(scores: SentenceScores) -> np.ndarray:
+    """Per option, 1 where a sentence naming it says all that is asked of it (``STATING_COVERAGE``) and does not deny
+    it, -1 where one such sentence denies it (``SentenceScores.negates``: "Basophils are the least common leukocytes"
+    of "the most common"), 0 where none does or sentences say both: what the evidence states of each option, which a
+    negated question's exception is not (``design``)."""
+    out = np.zeros(len(scores.options))
+    for j in range(len(scores.options)):
+        stating = [
+            i for i in range(len(scores.sentences)) if scores.names(j, i) and scores.said(j, i) >= STATING_COVERAGE
+        ]
+        out[j] = any(not scores.negates(j, i) for i in stating) - any(scores.negates(j, i) for i in stating)
     return out
 
 
@@ -249,7 +273,8 @@ def option_features(
     scores: SentenceScores,
     support: OptionSupport | None = None,
 ) -> np.ndarray:
-    """The FEATURES matrix, one row per option, each column in [0, 1] (``dense`` and ``prior`` at most 1)."""
+    """The FEATURES matrix, one row per option, each column in [0, 1] (``dense`` and ``prior`` at most 1, ``stated``
+    -1, 0 or 1)."""
     dense, prior = dense_features(encode, question, focus, options, scores)
     passages = passage_support(support, len(options))
     columns = [
@@ -261,6 +286,7 @@ def option_features(
         rescale(passages[:, 0]),
         rescale(passages[:, 1]),
         rescale(co_mention(support, len(options))),
+        stated(scores),
     ]
     return np.stack(columns, axis=1)
 
@@ -304,13 +330,17 @@ def design(
     """The conditional logit's inputs for one question. A plain question: its features (less ``NEGATED_ONLY``),
     their ``leaders``, the features again when the options are statements (zeros otherwise: statements to check
     weigh the signals differently from terms to pick) and a zero column. A negated one: zeros and, against each
-    option, the first column of ``negated_by`` that is not all zero (the last one if none)."""
+    option, the first column of ``negated_by`` that is not all zero (the last one if none) plus what the evidence
+    states of it (``stated``, a whole column's range): an option a sentence says the asked property of is no exception
+    however seldom it is named ("The most abundant leukocytes are the neutrophils" for "Which leukocytes are not the
+    most common?"), and one a sentence denies it of is, however often."""
     n, width = features.shape
     columns = (negated_by,) if isinstance(negated_by, int) else tuple(negated_by)
     plain = features[:, [c for c in range(width) if c not in NEGATED_ONLY_COLUMNS]]
     if negated:
         against = next((c for c in columns if features[:, c].any()), columns[-1])
-        return np.column_stack([np.zeros((n, 3 * plain.shape[1])), -features[:, against]])
+        states = features[:, STATED] if width > STATED else 0.0  # a narrower matrix (a tuner's own features) has none
+        return np.column_stack([np.zeros((n, 3 * plain.shape[1])), -(features[:, against] + states)])
     return np.column_stack([plain, leaders(plain), plain * float(statements), np.zeros(n)])
 
 
