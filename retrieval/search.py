@@ -1020,7 +1020,9 @@ class Searcher:
             hit.thumbnail = str(thumb) if thumb.is_file() else None
         return hit
 
-    def _hits(self, query: Query, fused: list[Fused], text: str | None, holding: set[str]) -> list[Hit]:
+    def _hits(
+        self, query: Query, fused: list[Fused], text: str | None, holding: set[str] | frozenset[str] = frozenset()
+    ) -> list[Hit]:
         """Fused hits, at most one per page (a passage then shows as its page) and one per page printed again
         (``_repeats_folded``: an image matching a deck's repeated slide gave a hit of each); ``text`` picks each
         snippet (the query's, or its image's words). An image query's hits are read deep enough for the diagnosis vote

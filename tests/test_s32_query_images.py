@@ -134,7 +134,7 @@ def test_files_that_are_no_image_are_named_for_what_they_are_at_every_door(name,
         atlas.search(image=path)
     assert str(refused.value) == f"{path}{told}"
     response = rest.post("/search/image", files={"image": (name, data)})
-    assert response.status_code == 400 and response.json()["detail"] == f"the image given{told}", response.text
+    assert response.status_code == 400 and response.json()["detail"] == f"{name}{told}", response.text  # its file name
 
 
 def test_bytes_of_no_known_kind_are_still_no_readable_image():

@@ -144,4 +144,4 @@ def test_cancelling_an_unknown_job_points_to_the_id_post_jobs_gave(tmp_path):
         looked_up = client.get("/jobs/zzz")
     assert answer.status_code == 404, answer.text
     assert answer.json()["detail"].endswith("nothing to cancel; give the job id that POST /jobs answered")
-    assert looked_up.json()["detail"].endswith("GET /sources if it was indexed"), "a job older than its record: its source"
+    assert looked_up.json()["detail"].endswith("GET /sources if it was indexed"), "a job older than its record"
