@@ -15,8 +15,8 @@ from pathatlas.indexer import pipeline
 from pathatlas.indexer.bench import bench_index, newer_reader
 from pathatlas.retrieval.index import Index
 from pathatlas.ui.bench_crash import make_pdf
-from tests.helpers import calls_to, run_cli
-from tests.test_s34_figure_reuse import figured_pdf
+from tests.helpers import run_cli
+from tests.test_s34_figure_reuse import figured_pdf, thumbnailed
 from tests.test_s34_text_reuse import PAGES, assert_as_from_scratch, build, small_passages, upgrade, write_pdf
 
 
@@ -24,11 +24,6 @@ from tests.test_s34_text_reuse import PAGES, assert_as_from_scratch, build, smal
 def settings(tmp_path):
     """The counting encoder; the words printed in figures not read (no tesseract run)."""
     return small_passages(tmp_path, figure_ocr=False)
-
-
-def thumbnailed(monkeypatch) -> list[tuple]:
-    """Every thumbnail made from a picture (not copied from an earlier record's), by its entry."""
-    return calls_to(monkeypatch, "stored_thumbnail", pipeline)
 
 
 def page_thumbnails(index: Index) -> dict[int, bytes]:
