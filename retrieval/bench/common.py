@@ -303,11 +303,9 @@ def settle_query_vectors(encoder: Any) -> str | None:
     PATHATLAS_HOME and 0.90 once the export was there, and ``bench peers`` ranked ours with the other vectors than
     ``bench retrieval`` did. So the export is written first, as indexing writes it: every run measures the queries
     search answers after an indexing run. None: an encoder without PathAtlas's MiniLM, whose queries are its own."""
-    from pathatlas.retrieval.encoders.minilm import MiniLM, quantised, quantised_path
+    from pathatlas.retrieval.encoders.minilm import MiniLM
 
     model = getattr(getattr(encoder, "text_tower", None), "model", None)
     if not isinstance(model, MiniLM):
         return None
-    if model.export is not None and not quantised_path(model.export).is_file():  # no export where there is no runtime
-        quantised(model.write_export())
-    return EIGHT_BIT_QUERIES if model.query_session is not None else EXACT_QUERIES
+    return EIGHT_BIT_QUERIES if model.settled_query_session() is not None else EXACT_QUERIES

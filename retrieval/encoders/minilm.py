@@ -114,6 +114,14 @@ class MiniLM:
                 self.__dict__["_session"] = onnx_cache.session(quantised(exported), threads=1)
         return self.__dict__["_session"]
 
+    def settled_query_session(self):
+        """``query_session`` as it is once any process has loaded torch (an indexing run): the 8-bit export written
+        first if missing, so the queries take that path whatever the model cache held; None without ONNX Runtime or
+        off the CPU (numpy runs them)."""
+        if self.export is not None and not quantised_path(self.export).is_file():
+            quantised(self.write_export())
+        return self.query_session
+
     def write_export(self) -> Path:
         """The ONNX export of the torch forward pass (weights as initializers), written if missing."""
         import torch
