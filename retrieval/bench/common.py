@@ -296,16 +296,13 @@ EXACT_QUERIES, EIGHT_BIT_QUERIES = "exact", "8-bit ONNX"
 
 
 def settle_query_vectors(encoder: Any) -> str | None:
-    """Make a benchmark's text queries take one path whatever the model cache held, and say which
-    (``EIGHT_BIT_QUERIES`` or ``EXACT_QUERIES``). PathAtlas's MiniLM encodes a query on its 8-bit ONNX export once the
-    cache holds one, else exactly, and the export is written by the first process that loads torch (an indexing run,
-    ``bench peers``'s peers, a query over 256 tokens): the same ``bench retrieval --mcq`` gave R@10 0.95 on a fresh
-    PATHATLAS_HOME and 0.90 once the export was there, and ``bench peers`` ranked ours with the other vectors than
-    ``bench retrieval`` did. So the export is written first, as indexing writes it: every run measures the queries
-    search answers after an indexing run. None: an encoder without PathAtlas's MiniLM, whose queries are its own."""
+    """Open the text queries' session before anything is timed, and say which path they take (``EIGHT_BIT_QUERIES``,
+    or ``EXACT_QUERIES`` without ONNX Runtime or off the CPU), for the run record. Opening it writes MiniLM's 8-bit
+    export where the model cache lacks it (about 5 s once), which would otherwise land inside the first timed query.
+    None: an encoder without PathAtlas's MiniLM, whose queries are its own."""
     from pathatlas.retrieval.encoders.minilm import MiniLM
 
     model = getattr(getattr(encoder, "text_tower", None), "model", None)
     if not isinstance(model, MiniLM):
         return None
-    return EIGHT_BIT_QUERIES if model.settled_query_session() is not None else EXACT_QUERIES
+    return EIGHT_BIT_QUERIES if model.query_session is not None else EXACT_QUERIES

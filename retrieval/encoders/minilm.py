@@ -4,12 +4,13 @@ Why not sentence-transformers: importing it (with transformers, torchvision, sci
 seconds before any work. This module reads the same files (``model.safetensors``, ``tokenizer.json``,
 ``sentence_bert_config.json``) and gives the same vectors (``tests/test_product.py`` compares both).
 
-Batches (indexing) run in torch. A query-sized batch runs in ONNX Runtime with 8-bit weights when the model's
-export is in the cache (a quarter of numpy's CPU; query vectors within cosine 0.99 of the exact ones, text to
-page unchanged: BENCHMARKS.md), else in numpy (as fast as torch at that size): a process that searches by text
-never imports torch (seconds) for it. The export is written by the first process that has torch loaded anyway
-(an indexing run, a service once an index job loaded it). The index's vectors are always the exact ones (torch, or
-numpy: the same vectors as sentence-transformers).
+Batches (indexing) run in torch. A query-sized batch runs in ONNX Runtime with 8-bit weights (a quarter of
+numpy's CPU; query vectors within cosine 0.99 of the exact ones, text to page unchanged: BENCHMARKS.md), from an
+export kept in the model cache: the first process to need it writes it (indexing, or a first search on a cache
+that lacks it: about 5 s once, the one time such a process imports torch). Every process on every machine thus
+encodes a query one way (a search that found no export used to run exactly in numpy, and rank a little otherwise
+than after any indexing run). Numpy runs them without ONNX Runtime or off the CPU. The index's vectors are always
+the exact ones (torch, or numpy: the same vectors as sentence-transformers).
 """
 
 from __future__ import annotations
@@ -102,25 +103,21 @@ class MiniLM:
     # -- ONNX Runtime or numpy: a few texts ----------------------------------------------------------
     @property
     def query_session(self):
-        """The ONNX Runtime session (8-bit weights) for query-sized batches; None (numpy runs them) without an
-        export, until a process that has torch loaded writes one."""
+        """The ONNX Runtime session (8-bit weights) for query-sized batches, its file written first if the cache
+        lacks it; None (numpy runs them) without ONNX Runtime or off the CPU."""
         if "_session" in self.__dict__ or self.export is None:
             return self.__dict__.get("_session")
-        if not quantised_path(self.export).is_file() and "torch" not in sys.modules:
-            return None
         with self._session_lock:
             if "_session" not in self.__dict__:
-                exported = self.export if self.export.is_file() else self.write_export()
-                self.__dict__["_session"] = onnx_cache.session(quantised(exported), threads=1)
+                self.__dict__["_session"] = onnx_cache.session(self.eight_bit_export(), threads=1)
         return self.__dict__["_session"]
 
-    def settled_query_session(self):
-        """``query_session`` as it is once any process has loaded torch (an indexing run): the 8-bit export written
-        first if missing, so the queries take that path whatever the model cache held; None without ONNX Runtime or
-        off the CPU (numpy runs them)."""
-        if self.export is not None and not quantised_path(self.export).is_file():
-            quantised(self.write_export())
-        return self.query_session
+    def eight_bit_export(self) -> Path:
+        """The 8-bit export's file, written (with the export, if missing too) when the cache lacks it."""
+        eight_bit = quantised_path(self.export)
+        if not eight_bit.is_file():
+            quantised(self.export if self.export.is_file() else self.write_export())
+        return eight_bit
 
     def write_export(self) -> Path:
         """The ONNX export of the torch forward pass (weights as initializers), written if missing."""
@@ -204,8 +201,8 @@ class MiniLM:
     def _embed_torch(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         import torch
 
-        if self.export is not None and not quantised_path(self.export).is_file():
-            quantised(self.write_export())  # torch is loaded now: later query processes run in ONNX Runtime
+        if self.export is not None:
+            self.eight_bit_export()  # torch is loaded now: written here, no query process need write it
         with torch.inference_mode():
             ids, mask = (torch.from_numpy(a).to(self.device) for a in (ids, mask))
             return self.forward_torch(ids, mask).float().cpu().numpy()

@@ -1,0 +1,46 @@
+"""A text query is encoded one way whatever the model cache held before: a first search on a machine where nothing
+was indexed (an index copied in, a fresh PATHATLAS_HOME) ran exactly in numpy, every later one on the 8-bit export
+some indexing run had written, so the same search ranked a little otherwise before and after."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ENCODE_A_QUERY = """
+import sys
+from pathlib import Path
+import numpy as np
+from pathatlas.retrieval.encoders import create_encoder
+from pathatlas.settings import Settings
+
+home = Path(sys.argv[1])
+encoder = create_encoder("default", Settings(home=home, index=home / "index"))
+if sys.argv[3] == "index first":  # pages enough to run in torch, as indexing runs
+    encoder.encode_text(["bone " * 300] * 2)
+vector = encoder.encode_query(["Which cells resorb bone?"])["text"]
+np.save(sys.argv[2], vector)
+print(sorted({"torch", "torchvision"} & set(sys.modules)))
+"""
+
+
+def encoded_in_a_fresh_process(home: Path, out: Path, first: str = "search only") -> tuple[np.ndarray, str]:
+    command = [sys.executable, "-c", ENCODE_A_QUERY, str(home), str(out), first]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return np.load(out), done.stdout.strip()
+
+
+def test_the_first_query_on_a_fresh_model_cache_is_encoded_as_every_later_one(tmp_path):
+    pytest.importorskip("onnxruntime")
+    home = tmp_path / "home"
+    first, first_loaded = encoded_in_a_fresh_process(home, tmp_path / "first.npy")
+    after_indexing, _ = encoded_in_a_fresh_process(home, tmp_path / "after.npy", "index first")
+    later, later_loaded = encoded_in_a_fresh_process(home, tmp_path / "later.npy")
+    assert np.array_equal(first, after_indexing) and np.array_equal(first, later)
+    assert first_loaded == "['torch']", "the first search wrote the 8-bit export, importing torch that once"
+    assert later_loaded == "[]", "later searches find the export and never import torch"
