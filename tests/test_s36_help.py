@@ -119,7 +119,7 @@ def test_bench_serve_settles_query_vectors_before_the_server_starts_and_records_
     monkeypatch.setattr(bench_serve, "bench_serve", load)
     result = run_cli("bench", "serve", "--index", book / "idx", "--seconds", 1, "--json", "-", home=book / "home")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["query_vectors"] == EIGHT_BIT_QUERIES
+    assert json.loads(result.stdout)["run"]["query_vectors"] == EIGHT_BIT_QUERIES
     assert events == ["settled", "server started"]
     assert f"text queries encoded {EIGHT_BIT_QUERIES}" in " ".join(result.stderr.split())
 
@@ -151,5 +151,5 @@ def test_bench_mcp_settles_query_vectors_before_the_server_starts_and_records_th
     result = run_cli(*args, home=book / "home")
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert document["query_vectors"] == EIGHT_BIT_QUERIES and document["modes"]["mcp"]["accuracy"] == 1.0
+    assert document["run"]["query_vectors"] == EIGHT_BIT_QUERIES and document["modes"]["mcp"]["accuracy"] == 1.0
     assert events == ["settled", "server started"]

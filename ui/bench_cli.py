@@ -1019,9 +1019,10 @@ def bench_serve_command(
     idx = Index.open(settings.index_dir, settings)  # fail here, not in the server, if the index is unusable
     try:
         query_vectors = settle_query_vectors(idx.encoder)  # before the server loads the model, which then reads it
+        run = run_record({}, idx, {"clients": clients, "seconds": seconds, "query_vectors": query_vectors})
     finally:
         idx.close()
-    result = bench_serve(settings.index_dir, clients, seconds) | {"query_vectors": query_vectors}
+    result = {"run": run, **bench_serve(settings.index_dir, clients, seconds)}
     table = Table(
         "kind",
         "n",
@@ -1121,7 +1122,7 @@ def bench_mcp_command(
         "p50 s",
         "p95 s",
         "failed",
-        title=f"{questions.name}: {result['n']} questions" + encoded_as(result["query_vectors"]),
+        title=f"{questions.name}: {result['n']} questions" + encoded_as(result["run"]["query_vectors"]),
         caption=result.get("latency"),
     )
     for mode, m in result["modes"].items():

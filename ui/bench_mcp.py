@@ -86,18 +86,30 @@ def same_answers(result: dict[str, Any], mode: str, other: str) -> dict[str, int
 def run_mcp_bench(settings: Settings, questions: Path, limit: int | None, compare: bool) -> dict[str, Any]:
     """Start ``pathatlas mcp`` on the index (stdio), ask every question through it, score like ``bench qa``.
 
-    ``query_vectors`` says how text queries were encoded (``settle_query_vectors``), settled before the server loads
-    the model, so that it and the in-process agent encode them alike whatever the model cache held."""
+    ``run`` is the record ``bench qa`` writes (``run_record``: the questions' sha256, the code, the index, the
+    settings). Its ``query_vectors`` says how text queries were encoded (``settle_query_vectors``), settled before the
+    server loads the model, so that it and the in-process agent encode them alike whatever the model cache held."""
     require("mcp", "mcp")
     from anyio.from_thread import start_blocking_portal
     from mcp import Client, StdioServerParameters
 
     from pathatlas.retrieval.bench.common import settle_query_vectors
+    from pathatlas.ui.bench_cli import run_record
 
     index = Index.open(settings.index_dir, settings)
     items, failures = load_items(questions, settings.max_image_pixels, limit=limit)  # the first rows, as bench qa
     check_sources(items, index, questions)
-    query_vectors = settle_query_vectors(index.encoder)
+    modes = ["agentic", MODE] if compare else [MODE]
+    options = {
+        "answerer": settings.answerer,
+        "model": settings.llm_model if settings.answerer == "llm" else None,
+        "k": settings.agent_k,
+        "rounds": settings.agent_rounds,
+        "limit": limit,
+        "modes": modes,
+        "query_vectors": settle_query_vectors(index.encoder),
+    }
+    run = run_record({"questions": questions}, index, options)
     server = StdioServerParameters(
         command=sys.executable,
         args=["-c", "from pathatlas.ui.cli import app; app()", "mcp", "--index", str(settings.index_dir)],
@@ -105,8 +117,7 @@ def run_mcp_bench(settings: Settings, questions: Path, limit: int | None, compar
     )
     with start_blocking_portal() as portal, portal.wrap_async_context_manager(Client(server)) as client:
         bench = MCPQABench(index, settings, lambda name, arguments: portal.call(client.call_tool, name, arguments))
-        result = bench.run(items, failures, ["agentic", MODE] if compare else [MODE])
-    result["query_vectors"] = query_vectors
+        result = {"run": run, **bench.run(items, failures, modes)}
     if compare:
         result["mcp_vs_agentic"] = same_answers(result, MODE, "agentic")
     return result
