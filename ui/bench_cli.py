@@ -20,6 +20,7 @@ from pathatlas.ui.cli_common import (
     STDOUT,
     IndexOpt,
     JsonFileOpt,
+    PathAtlasTyper,
     console,
     err_console,
     friendly_errors,
@@ -31,7 +32,7 @@ from pathatlas.ui.cli_common import (
 if TYPE_CHECKING:
     from pathatlas.retrieval.index import Index
 
-bench_app = typer.Typer(
+bench_app = PathAtlasTyper(
     help="Benchmarks: speed and quality, with JSON output ('--json -' prints the JSON alone on stdout).",
     no_args_is_help=True,
 )
@@ -420,8 +421,12 @@ def print_task(task: str, body: dict) -> None:
 @bench_app.command("retrieval")
 @friendly_errors
 def bench_retrieval_command(
-    figures: Annotated[list[Path] | None, typer.Option(help="Figures JSONL: text to image, image to text.")] = None,
-    cases: Annotated[list[Path] | None, typer.Option(help="cases.jsonl or labels.csv: image to image.")] = None,
+    figures: Annotated[
+        list[Path] | None, typer.Option(help="Figures JSONL (repeatable): text to image, image to text.")
+    ] = None,
+    cases: Annotated[
+        list[Path] | None, typer.Option(help="cases.jsonl or labels.csv (repeatable): image to image.")
+    ] = None,
     mcq: Annotated[
         Path | None, typer.Option(help="MCQ JSONL with gold pdf_pages: text to page (needs --index).")
     ] = None,
@@ -943,8 +948,8 @@ HELD_OUT_PAIRED = " (held out: each chapter fold's answers with weights refit on
 @bench_app.command("compare-qa")
 @friendly_errors
 def bench_compare_qa_command(
-    before: Annotated[Path, typer.Argument(help="A 'bench qa --json' result: the run before.")],
-    after: Annotated[Path, typer.Argument(help="Another over the same questions: the run after.")],
+    before: Annotated[Path, typer.Argument(metavar="BEFORE", help="A 'bench qa --json' result: the run before.")],
+    after: Annotated[Path, typer.Argument(metavar="AFTER", help="Another over the same questions: the run after.")],
     json_out: JsonFileOpt = None,
 ):
     """Two 'bench qa' runs compared question by question (exact McNemar p).

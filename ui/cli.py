@@ -26,6 +26,7 @@ from pathatlas.ui.cli_common import (
     ERROR,
     IndexOpt,
     JsonOpt,
+    PathAtlasTyper,
     console,
     err_console,
     friendly_errors,
@@ -73,7 +74,7 @@ def app_options(
     tolerant_streams()
 
 
-app = typer.Typer(
+app = PathAtlasTyper(
     help="PathAtlas: cross-modal search and agentic RAG for pathology.",
     epilog="New here? 'pathatlas demo' builds a small index and searches it; then 'pathatlas index YOUR.pdf' and "
     "'pathatlas search \"your words\"'. Each command's --help shows examples.",

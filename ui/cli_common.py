@@ -12,11 +12,12 @@ import sys
 from contextvars import ContextVar
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, get_args
 
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.retrieval.durable import write_atomic
@@ -88,6 +89,70 @@ def progress_shown(as_json: bool = False) -> bool:
     """Whether a command draws progress bars (on stderr): only where stderr is a terminal, and not with ``--json``. A
     file or a pipe kept every redraw of every bar ("2>log", "2>&1 | less")."""
     return not as_json and err_console.is_terminal
+
+
+VALUE_SHAPES = {Path: "PATH", int: "INTEGER", float: "FLOAT"}
+"""What help shows after an option that takes a value of this type, in the words of Click and of the metavars our
+options name (``FIELD=VALUE``, ``FOLDER``); any other type reads ``TEXT``."""
+
+
+def value_shape(param: TyperOption) -> str | None:
+    """The word help shows after ``param`` where it names no metavar: ``PATH`` for each value of a repeatable path
+    option, nothing after a flag (it takes no value). Typer shows Python's type instead (``--json <bool>``,
+    ``--images <list[Path]>``)."""
+    if param.is_flag or param.count:
+        return None
+    annotation = param.type_descriptor.annotation
+    element = get_args(annotation)[0] if param.type_descriptor.is_list else annotation
+    return VALUE_SHAPES.get(element, "TEXT")
+
+
+class ShapedOption(TyperOption):
+    """An option whose help shows its metavar, else ``value_shape``."""
+
+    def display_type_rich(self, ctx: typer.Context) -> str | None:
+        return self.metavar if self.metavar is not None else value_shape(self)
+
+
+class NamedArgument(TyperArgument):
+    """An argument whose help shows its name alone (``PATH``, ``QUESTION``), as the usage line does: a type beside it
+    read ``PATH <list[Path]>``."""
+
+    def display_type_rich(self, ctx: typer.Context) -> str | None:
+        return None
+
+
+SHAPED = {TyperOption: ShapedOption, TyperArgument: NamedArgument}
+
+
+class ShapedHelp:
+    """A command (or group) whose options and arguments, ``--help`` included, show in help as ``ShapedOption`` and
+    ``NamedArgument`` do. Typer builds its parameters itself and takes no class for them, so each is given the
+    subclass here, where every use of them (parsing, help) asks for them."""
+
+    def get_params(self, ctx: typer.Context) -> list:
+        params = super().get_params(ctx)
+        for param in params:
+            param.__class__ = SHAPED.get(type(param), type(param))
+        return params
+
+
+class ShapedCommand(ShapedHelp, TyperCommand):
+    pass
+
+
+class ShapedGroup(ShapedHelp, TyperGroup):
+    pass
+
+
+class PathAtlasTyper(typer.Typer):
+    """``typer.Typer`` whose group and commands are ``ShapedHelp``'s: one place for how every command's help reads."""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(cls=ShapedGroup, **settings)
+
+    def command(self, *args: Any, **settings: Any):
+        return super().command(*args, cls=ShapedCommand, **settings)
 
 
 STDOUT = Path("-")  # ``--json -``: the JSON document goes to stdout, alone
