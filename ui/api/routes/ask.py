@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from PIL import Image
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from pathatlas.agent.document import answer_record
 from pathatlas.agent.questions import Question, with_pasted_options
@@ -20,6 +21,7 @@ from pathatlas.ui.api.schemas import (
     AskRequest,
     AskResponse,
     Links,
+    QuestionText,
     a_word_in,
     parse_filters_form,
     too_long,
@@ -45,7 +47,7 @@ IMAGE_QUESTION_TEXT = (
 )
 def ask(request: AskRequest, engine: EngineDep, links: LinksDep) -> AskResponse:
     within_query_limit(engine, asked_fields(request, ("body",)))
-    return answered(engine, request, links)
+    return answered(engine, request, split_question(request), links)
 
 
 @router.post(
@@ -70,6 +72,9 @@ async def ask_image(
             a_word_in("the question")(question)
         asked = {"question": question, "options": json.loads(options), "filters": parse_filters_form(filters)}
         request = AskRequest.model_validate(asked, context={ABOUT_AN_IMAGE: True})
+        split = with_pasted_options(request.question, request.options)
+        if split[2]:  # what is left of one pasted with its option lines, as typed: before the image is read
+            a_word_in("the question")(split[0])
     except json.JSONDecodeError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "options must be a JSON list of strings") from exc
     except ValidationError as exc:  # the rules of /ask (option count, Unicode), said in one line
@@ -79,7 +84,28 @@ async def ask_image(
     if long := too_long(asked_fields(request), engine.settings.max_query_chars):  # an option: as the rules above
         raise HTTPException(status.HTTP_400_BAD_REQUEST, error_line(long[0]))
     picture = await uploaded_image(engine, image)
-    return await run_in_threadpool(answered, engine, request, links, picture)  # the models block
+    return await run_in_threadpool(answered, engine, request, split, links, picture)  # the models block
+
+
+QUESTION = TypeAdapter(QuestionText)
+"""/ask's rule for its question (``schemas.askable``)."""
+
+
+def split_question(request: AskRequest) -> tuple[str, list[str], bool]:
+    """/ask's question text and options as every door asks them, and whether the options were read from its lines
+    (``with_pasted_options``); the text left of one pasted with its option lines refused as /ask's schema refuses it
+    typed alone (422, in its words, at the question's place): "?" pasted above "A. Koilocytes" and "B. Mitosis" asks
+    "?", and was a 400 once split."""
+    text, options, from_question = with_pasted_options(request.question, request.options)
+    if not from_question:
+        return text, options, from_question
+    try:
+        QUESTION.validate_python(text)
+    except ValidationError as exc:
+        sent = request.question
+        refused = [{**error, "loc": ("body", "question"), "input": sent} for error in exc.errors(include_url=False)]
+        raise RequestValidationError(refused) from exc
+    return text, options, from_question
 
 
 def asked_fields(request: AskRequest, where: tuple[str, ...] = ()) -> dict[tuple[str | int, ...], str]:
@@ -93,11 +119,13 @@ def error_line(error: dict[str, Any]) -> str:
     return f"{'.'.join(map(str, error['loc']))}: {error['msg']}"
 
 
-def answered(engine, request: AskRequest, links: Links, picture: Image.Image | None = None) -> AskResponse:
-    """The request asked (one at a time, the ask lane), a question pasted with its option lines split as every door
-    splits it (``with_pasted_options``), and answered with ``answer_record``'s document, its media as URLs, naming the
-    words of the question and options that no indexed text holds."""
-    text, options, from_question = with_pasted_options(request.question, request.options)
+def answered(
+    engine, request: AskRequest, split: tuple[str, list[str], bool], links: Links, picture: Image.Image | None = None
+) -> AskResponse:
+    """The request asked (one at a time, the ask lane) as ``split`` (``with_pasted_options``), and answered with
+    ``answer_record``'s document, its media as URLs, naming the words of the question and options that no indexed
+    text holds."""
+    text, options, from_question = split
     question = Question(text, options, picture, filters=scoped(engine, request.filters))
     result = engine.ask(question).result()
     record = answer_record(result, engine.index.store, from_question)
