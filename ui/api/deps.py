@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request, params, status
+from fastapi.dependencies.utils import request_body_to_args
 from fastapi.exceptions import RequestValidationError
 
 from pathatlas.settings import Settings
@@ -126,7 +127,9 @@ async def no_unknown_form_fields(request: Request) -> None:
     """A multipart route refuses a body that is no form (``form_content``), form fields it does not take, and fields
     given more than once (422 naming them), as JSON bodies refuse unknown keys (``extra="forbid"``): a mistyped
     ``filter`` would otherwise be dropped and the search run unfiltered, a second image or file be taken alone and the
-    first dropped. The form is the one FastAPI already parsed for the route."""
+    first dropped. The form is the one FastAPI already parsed for the route. FastAPI's own check of the fields taken
+    does not run after this refusal: its errors (a field missing, ``k=abc``) are listed first, so one answer names
+    every problem of the form and fixing the unknown field meets no second refusal."""
     form_content(request)
     fields = request.scope["route"].dependant.body_params
     taken = {field.alias for field in fields}
@@ -137,9 +140,9 @@ async def no_unknown_form_fields(request: Request) -> None:
         for name in names
         if name in taken and (n := len(form.getlist(name))) > 1
     ]
-    if refused:  # FastAPI's own check, which names the fields missing, does not run after this refusal: named here
-        missing = [field.alias for field in fields if field.field_info.is_required() and field.alias not in names]
-        raise RequestValidationError([*map(missing_field, missing), *refused])
+    if refused:
+        _, invalid = await request_body_to_args(fields, form, embed_body_fields=True)  # as FastAPI checks a form
+        raise RequestValidationError([*invalid, *refused])
 
 
 def unknown_names(names: Iterable[str], taken: Collection[str], where: str) -> list[dict[str, Any]]:
@@ -150,11 +153,6 @@ def unknown_names(names: Iterable[str], taken: Collection[str], where: str) -> l
         for name in names
         if name not in taken
     ]
-
-
-def missing_field(name: str) -> dict[str, Any]:
-    """The validation error FastAPI answers for a form field not given."""
-    return {"type": "missing", "loc": ("body", name), "msg": "Field required", "input": None}
 
 
 FormOnly = Depends(no_unknown_form_fields)
