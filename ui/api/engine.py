@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import NamedTuple
 
@@ -138,6 +138,8 @@ DECODES = 2
 would decode forty at a time."""
 WATCH_SECONDS = 1.0
 """How often the engine looks whether another process committed a new generation of its index."""
+CANCEL_SECONDS = 0.1
+"""How often a job waiting for its sources to be counted looks whether a cancel was asked."""
 log = logging.getLogger(__name__)
 
 
@@ -161,6 +163,12 @@ def share_cores(lanes: int) -> None:
     except ImportError:
         return
     faiss.omp_set_num_threads(threads)
+
+
+def stop_if_cancelled(job: Job) -> None:
+    """Stop ``job`` (``Cancelled``) once a cancel of it was asked: called wherever it can stop cleanly."""
+    if job.cancel_requested:
+        raise Cancelled(f"job {job.id} was cancelled")
 
 
 class Engine:
@@ -435,19 +443,22 @@ class Engine:
         whole or not at all: when a source of it fails or the job is cancelled, the sources it already committed are
         removed again (``_roll_back``)."""
         job.status = "running"
-        for key, total in self._expected_units(job.paths).items():
+        for key, total in self._expected_units(job).items():
             job.count(key, 0, total)
         self.records.save(job)
 
         def progress(source: str, done: int, total: int) -> None:
             job.count(source, done, total)
-            if job.cancel_requested:
-                raise Cancelled(f"job {job.id} was cancelled")
+            stop_if_cancelled(job)
+
+        def source_started(*_) -> None:
+            stop_if_cancelled(job)  # asked while the index opened: before a source is looked at (its metadata read)
 
         target = self._writer()
         whole = False
         try:
-            report = Indexer(target, show_progress=False, on_progress=progress).add(job.paths)
+            indexer = Indexer(target, show_progress=False, on_progress=progress, on_source=source_started)
+            report = indexer.add(job.paths)
             job.notes = [*job.notes, *self._problem_notes(job, report), *report.notes]
             whole = not report.failed and not job.cancel_requested
             if whole and job.upload is not None:
@@ -464,10 +475,28 @@ class Engine:
             return "failed", report.failed[0].problems[0]
         return "done", None
 
-    def _expected_units(self, paths: list[Path]) -> dict[str, int]:
+    def _expected_units(self, job: Job) -> dict[str, int]:
         """Each source's expected progress units (``Source.size_hint``: pages, listed images), so that a job's total
-        covers all its sources from its start. Only an estimate: paths it cannot read count nothing, and the indexer
-        reports why."""
+        covers all its sources from its start; counted in a thread of its own, which the job waits for only until a
+        cancel is asked (``Cancelled``): a case folder's 200,000-row metadata file takes tens of seconds to count, and
+        a cancel asked meanwhile waited for all of it. A count left behind ends alone and is dropped."""
+        counted: Future[dict[str, int]] = Future()
+
+        def count() -> None:
+            try:
+                counted.set_result(self.size_hints(job.paths))
+            except BaseException as exc:  # the job fails with it, as it did counting in its own thread
+                counted.set_exception(exc)
+
+        threading.Thread(target=count, daemon=True, name=f"count-{job.id}").start()
+        while True:
+            stop_if_cancelled(job)
+            with suppress(TimeoutError):
+                return counted.result(timeout=CANCEL_SECONDS)
+
+    def size_hints(self, paths: list[Path]) -> dict[str, int]:
+        """``_expected_units``'s count. Only an estimate: paths it cannot read count nothing, and the indexer reports
+        why."""
         try:
             return {source.key: source.size_hint() for source in discover(paths, self.settings)}
         except Exception:  # a plug-in source's failure included: the indexer meets it again and says so
