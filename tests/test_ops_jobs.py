@@ -36,7 +36,7 @@ def png(colour: tuple[int, int, int]) -> bytes:
 
 def two_case_folders() -> bytes:
     """A zip of two case folders: "Winter" lists four images, one missing and one not an image, and holds one it does
-    not list; "Sommer" lists and holds two."""
+    not list (the upload keeps it not, and says so); "Sommer" lists and holds two."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for folder, images in (("Winter", ("a", "b", "missing", "fake")), ("Sommer", ("c", "d"))):
@@ -58,9 +58,11 @@ def test_a_zip_of_several_case_folders_counts_all_of_them_and_notes_what_each_sk
     assert job["status"] == "done"
     assert (job["done"], job["total"]) == (4, 4), "the images read, over both folders (6 listed): a job ends complete"
     winter = [note for note in job["notes"] if note.startswith("Winter")]
-    assert len(winter) == len(listed["Winter"]) == 3, job["notes"]
-    for name in ("missing.png", "fake.png", "unlisted.png"):
+    assert len(winter) == len(listed["Winter"]) == 2, job["notes"]
+    for name in ("missing.png", "fake.png"):
         assert sum(name in note for note in winter) == 1, (name, job["notes"])
+    left_out = [note for note in job["notes"] if note.startswith("1 image(s) left out")]
+    assert len(left_out) == 1 and "Winter/unlisted.png" in left_out[0], "the image no row lists: not kept, and said"
     assert not any(str(tmp_path) in note for note in job["notes"]), "no server path"
     assert listed["Sommer"] == []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import os
 import re
 import stat
 import unicodedata
@@ -16,8 +17,12 @@ from pathlib import Path, PurePosixPath
 
 from fastapi import HTTPException, UploadFile, status
 
-from pathatlas.indexer.sources.cases import HEIC_SUFFIXES, IMAGE_SUFFIXES, METADATA_FILES
-from pathatlas.retrieval.text import JOINERS, composed
+from pathatlas.errors import PathAtlasError
+from pathatlas.indexer.sources import discover
+from pathatlas.indexer.sources.cases import HEIC_SUFFIXES, IMAGE_SUFFIXES, METADATA_FILES, CaseFolderSource
+from pathatlas.retrieval.datasets import read_case_metadata
+from pathatlas.retrieval.text import JOINERS, composed, plain_text
+from pathatlas.settings import Settings
 
 CHUNK = 1 << 20
 NAME_CHARS = 100
@@ -191,18 +196,69 @@ def in_case_folder(name: str, names: Collection[str]) -> bool:
 
 def skipped_note(skipped: list[str]) -> str:
     """One line for the zip members an upload left out: PDFs inside case folders (``read_by_sources``), told to be
-    uploaded on their own, and what no source reads."""
-    pdfs = [name for name in skipped if of_read_type(name)]
+    uploaded on their own, images no case folder lists (``remove_unread_images``), and what no source reads."""
+    pdfs = [name for name in skipped if of_read_type(name) and name.lower().endswith(".pdf")]
+    images = [name for name in skipped if of_read_type(name) and name not in pdfs]
     others = [name for name in skipped if not of_read_type(name)]
     said = []
     if len(pdfs) == 1:
         said.append(f"{pdfs[0]}: a PDF inside a case folder is not indexed; upload it on its own")
     elif pdfs:
         said.append(f"{shown(pdfs)}: PDFs inside a case folder are not indexed; upload each on its own")
+    if images:
+        metadata = " or ".join(METADATA_FILES)
+        said.append(f"{len(images)} image(s) left out, listed in no case folder's {metadata}: {shown(images)}")
     if others:
         kinds = f"no PDF, case image or {' or '.join(METADATA_FILES)}"
         said.append(f"{len(others)} zip member(s) left out, being {kinds}: {shown(others)}")
     return ". ".join(said)
+
+
+def remove_unread_images(folder: Path, settings: Settings) -> list[str]:
+    """Delete the images of an unpacked zip (``folder``) that no source will read, and return their names as the zip
+    named them ("atlas/stray.png"): an image outside every case folder ``discover`` finds in it, or one no row of its
+    case folder's metadata names, stayed under the uploads for as long as its source. An image named as a row names
+    one, letter case aside, stays wherever it lies in its folder: a listed image missing where its row says is looked
+    for under its name, and the problem names the file found (``found_instead``). A case folder whose metadata cannot
+    be read keeps every image (its job fails and says why). Only regular files the walk of ``folder`` meets are
+    deleted: zip members are never links."""
+    try:
+        sources = discover([folder], settings)
+    except PathAtlasError:  # nothing to index: the job fails and its folder goes
+        return []
+    named = {source.path.resolve(): listed_names(source) for source in sources if isinstance(source, CaseFolderSource)}
+    removed = []
+    for path in unpacked_images(folder):
+        owner = next((case for case in named if path.resolve().is_relative_to(case)), None)
+        if owner is None or (named[owner] is not None and name_key(path.name) not in named[owner]):
+            path.unlink()
+            removed.append(path.relative_to(folder).as_posix())
+    return sorted(removed)
+
+
+def listed_names(source: CaseFolderSource) -> set[str] | None:
+    """The file names (``name_key``) of the images a case folder's metadata lists; None when it cannot be read."""
+    try:
+        rows = read_case_metadata(source.metadata_path)
+    except (PathAtlasError, OSError, UnicodeDecodeError):
+        return None
+    return {name_key(PurePosixPath(str(row["image"])).name) for row in rows}
+
+
+def name_key(name: str) -> str:
+    """A file name as a listed image missing where its row says is looked for in its folder, letter case aside."""
+    return plain_text(name).casefold()
+
+
+def unpacked_images(folder: Path) -> list[Path]:
+    """The regular image files under ``folder`` (``READ_SUFFIXES`` but PDFs), links not followed."""
+    images = (*IMAGE_SUFFIXES, *HEIC_SUFFIXES)
+    return [
+        path
+        for parent, _, files in os.walk(folder)
+        for path in (Path(parent, name) for name in files)
+        if path.name.lower().endswith(images) and path.is_file() and not path.is_symlink()
+    ]
 
 
 def shown(names: list[str]) -> str:

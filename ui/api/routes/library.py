@@ -20,7 +20,14 @@ from pathatlas.ui.api.engine import Engine, claim_upload, source_problems
 from pathatlas.ui.api.jobs import RECORD_DAYS, Job
 from pathatlas.ui.api.routes.search import listed, unknown_source
 from pathatlas.ui.api.schemas import JobOut, JobsQuery, SourceOut
-from pathatlas.ui.api.uploads import extract_zip, read_by_sources, safe_name, save_limited, skipped_note
+from pathatlas.ui.api.uploads import (
+    extract_zip,
+    read_by_sources,
+    remove_unread_images,
+    safe_name,
+    save_limited,
+    skipped_note,
+)
 
 router = APIRouter(tags=["library"])
 Writer = Depends(require_token)
@@ -102,7 +109,10 @@ async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> 
             target = folder / stored.stem
             keep = None if settings.sources else read_by_sources  # what a plug-in source reads is its own
             unpacked = (stored, target, settings.max_unpacked_mb << 20, settings.max_zip_members, keep)
-            if skipped := await run_in_threadpool(extract_zip, *unpacked):
+            skipped = await run_in_threadpool(extract_zip, *unpacked)
+            if keep is not None:  # what no built-in source will read is not kept either
+                skipped += await run_in_threadpool(remove_unread_images, target, settings)
+            if skipped:
                 notes.append(skipped_note(skipped))
             stored.unlink()
             stored = target
