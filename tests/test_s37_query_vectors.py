@@ -44,3 +44,23 @@ def test_the_first_query_on_a_fresh_model_cache_is_encoded_as_every_later_one(tm
     assert np.array_equal(first, after_indexing) and np.array_equal(first, later)
     assert first_loaded == "['torch']", "the first search wrote the 8-bit export, importing torch that once"
     assert later_loaded == "[]", "later searches find the export and never import torch"
+
+
+def test_a_model_cache_that_cannot_be_written_leaves_text_queries_exact_not_failing(session_home, tmp_path, monkeypatch):
+    """A read-only model cache (a container's image) held the model but no export: writing one there must not fail
+    every text search."""
+    pytest.importorskip("onnxruntime")
+    from pathatlas.retrieval.encoders import onnx_cache
+    from pathatlas.retrieval.encoders.minilm import MiniLM
+    from pathatlas.retrieval.encoders.towers import extracted_minilm
+
+    def read_only(target, write):
+        raise PermissionError(13, "Read-only file system", str(target))
+
+    monkeypatch.setattr(onnx_cache, "write_once", read_only)
+    model = MiniLM(extracted_minilm(session_home / "cache"), onnx_dir=tmp_path / "read-only")
+    query = ["koilocytes in cervical epithelium"]
+    encoded = model.tokenizer.encode_batch(query)
+    ids, mask = (np.array([getattr(e, field) for e in encoded]) for field in ("ids", "attention_mask"))
+    assert np.array_equal(model(query, queries=True), model._embed_numpy(ids, mask))
+    assert model.query_session is None

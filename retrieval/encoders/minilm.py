@@ -31,6 +31,8 @@ from pathatlas.retrieval.encoders import onnx_cache
 if TYPE_CHECKING:
     import torch
 
+log = logging.getLogger(__name__)
+
 NUMPY_TOKENS = 256
 """A batch of at most this many tokens (padded) runs in ONNX Runtime or numpy; a larger one in torch."""
 
@@ -109,7 +111,13 @@ class MiniLM:
             return self.__dict__.get("_session")
         with self._session_lock:
             if "_session" not in self.__dict__:
-                self.__dict__["_session"] = onnx_cache.session(self.eight_bit_export(), threads=1)
+                try:
+                    eight_bit = self.eight_bit_export()
+                except OSError as exc:  # a model cache this process may read but not write: exact queries, as before
+                    log.warning("text queries run exactly in numpy: cannot write %s (%s)", self.export, exc)
+                    self.__dict__["_session"] = None
+                else:
+                    self.__dict__["_session"] = onnx_cache.session(eight_bit, threads=1)
         return self.__dict__["_session"]
 
     def eight_bit_export(self) -> Path:
