@@ -1,6 +1,7 @@
 """A text query is encoded one way whatever the model cache held before: a first search on a machine where nothing
 was indexed (an index copied in, a fresh PATHATLAS_HOME) ran exactly in numpy, every later one on the 8-bit export
-some indexing run had written, so the same search ranked a little otherwise before and after."""
+some indexing run had written, so the same search ranked a little otherwise before and after. A model cache that cannot be written leaves each
+model on its exact path rather than failing."""
 
 from __future__ import annotations
 
@@ -64,3 +65,19 @@ def test_a_model_cache_that_cannot_be_written_leaves_text_queries_exact_not_fail
     ids, mask = (np.array([getattr(e, field) for e in encoded]) for field in ("ids", "attention_mask"))
     assert np.array_equal(model(query, queries=True), model._embed_numpy(ids, mask))
     assert model.query_session is None
+
+
+def test_a_model_cache_that_cannot_be_written_leaves_the_image_backbone_in_torch_not_failing(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from PIL import Image
+
+    from pathatlas.retrieval.encoders import onnx_cache
+    from pathatlas.retrieval.encoders.towers import EfficientNetTower, ImageRecipe
+
+    def read_only(target, write):
+        raise PermissionError(13, "Read-only file system", str(target))
+
+    monkeypatch.setattr(onnx_cache, "write_once", read_only)
+    tower = EfficientNetTower("cpu", ImageRecipe(), tmp_path / "read-only")
+    assert tower.session is None
+    assert tower([Image.new("RGB", (64, 48), (180, 90, 120))]).shape == (1, 1280)

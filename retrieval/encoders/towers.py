@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import secrets
 import shutil
@@ -28,6 +29,8 @@ from pathatlas.retrieval.images import panorama_tiles
 
 if TYPE_CHECKING:
     import torch
+
+log = logging.getLogger(__name__)
 
 MINILM_DIM = 384
 MINILM_NAME = "all-MiniLM-L6-v2"
@@ -339,5 +342,10 @@ def onnx_session(load_model: Callable[[], torch.nn.Module], weights: Path, cache
 
     if not onnx_cache.runtime_available():
         return None
-    exported = onnx_cache.write_once(onnx_cache.export_path(cache_dir, "efficientnet-lite0-maps", weights), export)
+    target = onnx_cache.export_path(cache_dir, "efficientnet-lite0-maps", weights)
+    try:
+        exported = onnx_cache.write_once(target, export)
+    except OSError as exc:  # a model cache this process may read but not write: torch runs the backbone
+        log.warning("the image backbone runs in torch: cannot write %s (%s)", target, exc)
+        return None
     return onnx_cache.session(exported, onnx_cache.threads_per_call())
