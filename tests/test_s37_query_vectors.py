@@ -1,7 +1,7 @@
 """A text query is encoded one way whatever the model cache held before: a first search on a machine where nothing
 was indexed (an index copied in, a fresh PATHATLAS_HOME) ran exactly in numpy, every later one on the 8-bit export
-some indexing run had written, so the same search ranked a little otherwise before and after. A model cache that cannot be written leaves each
-model on its exact path rather than failing."""
+some indexing run had written, so the same search ranked a little otherwise before and after. A model cache that
+cannot be written leaves each model on its exact path rather than failing."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_the_first_query_on_a_fresh_model_cache_is_encoded_as_every_later_one(tm
     assert later_loaded == "[]", "later searches find the export and never import torch"
 
 
-def test_a_model_cache_that_cannot_be_written_leaves_text_queries_exact_not_failing(session_home, tmp_path, monkeypatch):
+def test_a_model_cache_that_cannot_be_written_leaves_text_queries_exact(session_home, tmp_path, monkeypatch):
     """A read-only model cache (a container's image) held the model but no export: writing one there must not fail
     every text search."""
     pytest.importorskip("onnxruntime")
