@@ -108,7 +108,7 @@ def test_each_questions_first_gold_rank_per_method_is_in_the_json(folded_run):
 
 
 def test_every_benchmark_json_records_what_ran(folded_run, tmp_path):
-    from pathatlas.ui.bench_cli import git_state
+    from pathatlas.retrieval.bench.common import git_state
 
     result, _, _ = folded_run
     run = result["run"]

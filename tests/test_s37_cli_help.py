@@ -106,8 +106,8 @@ def eight_bit(monkeypatch):
 
 def record_of_the_shared_kind(book, monkeypatch) -> set[str]:
     """The fields ``run_record`` writes for this index, as ``bench qa`` and ``bench retrieval`` write them."""
+    from pathatlas.retrieval.bench.common import run_record
     from pathatlas.retrieval.index import Index
-    from pathatlas.ui.bench_cli import run_record
     from pathatlas.ui.cli_common import settings_for
 
     for name, value in hashing_env(book / "home").items():

@@ -93,8 +93,7 @@ def run_mcp_bench(settings: Settings, questions: Path, limit: int | None, compar
     from anyio.from_thread import start_blocking_portal
     from mcp import Client, StdioServerParameters
 
-    from pathatlas.retrieval.bench.common import settle_query_vectors
-    from pathatlas.ui.bench_cli import run_record
+    from pathatlas.retrieval.bench.common import run_record, settle_query_vectors
 
     index = Index.open(settings.index_dir, settings)
     items, failures = load_items(questions, settings.max_image_pixels, limit=limit)  # the first rows, as bench qa

@@ -1,10 +1,15 @@
 """What every benchmark task shares: recall@k with its curve, chance by random rankings, plots, chapter folds, the
-gold-page test and paired significance tests."""
+gold-page test and paired significance tests, and the record of what ran (``run_record``; for a latency also the
+cores and threads: ``machine_record``, ``threads_record``)."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,6 +17,10 @@ from pathatlas.errors import BadInputError
 from pathatlas.plugins import require
 from pathatlas.retrieval.datasets import holds_book
 from pathatlas.retrieval.metrics import recall_and_mrr
+
+if TYPE_CHECKING:
+    from pathatlas.retrieval.index import Index
+    from pathatlas.settings import Settings
 
 CURVE_K = 20
 CHANCE_DRAWS = 50
@@ -306,3 +315,107 @@ def settle_query_vectors(encoder: Any) -> str | None:
     if not isinstance(model, MiniLM):
         return None
     return EIGHT_BIT_QUERIES if model.query_session is not None else EXACT_QUERIES
+
+
+def run_record(inputs: dict[str, Path | list[Path]], idx: Index | None, options: dict) -> dict:
+    """What a benchmark result needs to be read on its own later (and ``compare-qa`` to check two runs asked the same
+    questions): its input files (``NAME`` and ``NAME_sha256``, a list for a repeated option; ``file_sha256``), when
+    (UTC), which code (version, and the git commit with a dirty flag when PathAtlas runs from a checkout), the command
+    line, the index and its encoder revisions, the command's ``options`` and ``PYTHONHASHSEED``."""
+    from pathatlas import __version__
+
+    record: dict = {}
+    for name, given in inputs.items():
+        paths = given if isinstance(given, list) else [given]
+        resolved = [str(path.resolve()) for path in paths]
+        hashes = [file_sha256(path) for path in paths]
+        record[name], record[f"{name}_sha256"] = (resolved, hashes) if isinstance(given, list) else (*resolved, *hashes)
+    record |= {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "pathatlas": __version__,
+        **git_state(),
+        "command": sys.argv,
+    }
+    if idx is not None:
+        record |= {"index": str(idx.path), "index_encoder": idx.meta.encoder, "index_revisions": idx.meta.revisions}
+    return record | options | {"pythonhashseed": os.environ.get("PYTHONHASHSEED")}
+
+
+def file_sha256(path: Path) -> str:
+    """A file's sha256, read in chunks (a 50 MB book is not held in memory at once). A folder's (``bench startup
+    --source`` re-indexes a case folder as ``index`` takes it) is the sha256 of a line per file below it, ``SHA256
+    RELATIVE/PATH``, in path order: editing, adding, removing or renaming a file changes it."""
+    if path.is_dir():
+        files = sorted((f.relative_to(path).as_posix(), f) for f in path.rglob("*") if f.is_file())
+        listing = "".join(f"{file_sha256(file)}  {name}\n" for name, file in files)
+        return hashlib.sha256(listing.encode()).hexdigest()
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+GIT_SECONDS = 5
+"""How long each git call may take before the record goes without it."""
+
+
+def git_state(root: Path | None = None) -> dict:
+    """``git_commit`` and ``git_dirty`` (tracked files changed since it; untracked ones do not count, as with ``git
+    describe --dirty``) of the checkout PathAtlas runs from, an editable install whose version alone names no commit;
+    nothing when it runs from elsewhere (a wheel) or git does not answer."""
+    import subprocess
+
+    import pathatlas
+
+    root = root or Path(pathatlas.__file__).resolve().parents[1]
+    if not (root / ".git").exists():  # not git's search upwards: a wheel in a project's venv is no checkout of ours
+        return {}
+    try:
+        commit, changed = (
+            subprocess.run(
+                ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=GIT_SECONDS, check=True
+            ).stdout
+            for args in (["rev-parse", "HEAD"], ["status", "--porcelain", "--untracked-files=no"])
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"git_commit": commit.strip(), "git_dirty": bool(changed.strip())}
+
+
+def machine_record() -> dict[str, Any]:
+    """What a latency measured in child processes (``bench serve``, ``bench startup``) depends on besides the code and
+    the index: the machine's cores, those this process may run on (a container's share, which the children inherit),
+    and ``OMP_NUM_THREADS`` (None: not set), from which PathAtlas sets its model threads: ONNX Runtime's sessions
+    and torch read it, and ``pathatlas serve`` keeps it, else gives each of its two search lanes half the cores."""
+    from pathatlas.retrieval.encoders.base import usable_cores
+
+    return {
+        "cpu_count": os.cpu_count(),
+        "usable_cores": usable_cores(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+    }
+
+
+def threads_record() -> dict[str, Any]:
+    """``machine_record`` and the threads this process's libraries ran with, for a latency measured in process; read
+    after the timed work: ONNX Runtime's per session (``threads_per_call``: 0 is its own choice, one per physical
+    core), BLAS's (numpy: exact text queries, the hashing encoder) and torch's and FAISS's where the run loaded them
+    (None: not loaded, so not used)."""
+    from threadpoolctl import threadpool_info
+
+    from pathatlas.retrieval.encoders.onnx_cache import threads_per_call
+
+    torch, faiss = sys.modules.get("torch"), sys.modules.get("faiss")
+    blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return machine_record() | {
+        "onnx_threads": threads_per_call(),
+        "blas_threads": max(blas, default=None),
+        "torch_threads": torch.get_num_threads() if torch is not None else None,
+        "faiss_threads": faiss.omp_get_max_threads() if faiss is not None else None,
+    }
+
+
+def encoder_record(settings: Settings) -> dict[str, Any]:
+    """The encoder a benchmark without an index builds with or times (``bench index``, ``search``, ``encode``): its
+    name and revisions, as an index records them (``Encoder.revisions`` loads no model)."""
+    from pathatlas.retrieval.encoders import create_encoder
+
+    return {"encoder": settings.encoder, "encoder_revisions": create_encoder(settings.encoder, settings).revisions()}
