@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -28,9 +24,6 @@ from pathatlas.ui.cli_common import (
     settings_for,
     write_json,
 )
-
-if TYPE_CHECKING:
-    from pathatlas.retrieval.index import Index
 
 bench_app = PathAtlasTyper(
     help="Benchmarks: speed and quality, with JSON output ('--json -' prints the JSON alone on stdout).",
@@ -58,11 +51,19 @@ def bench_index_command(
     --upgrade then re-indexes a copy of the index as after a release whose reader changed (every source read again),
     and reports what it reused and what it encoded or made."""
     from pathatlas.indexer.bench import TALLIED, bench_index
+    from pathatlas.retrieval.bench.common import encoder_record, run_record, threads_record
 
     if not pdf.is_file():
         raise BadInputError(f"no PDF at {pdf}")
-    result = bench_index(pdf, settings_for(), keep=keep, upgrade=upgrade)
-    shown = {k: v for k, v in result.items() if k not in ("stage_seconds", "upgrade")}
+    settings = settings_for()
+    measured = bench_index(pdf, settings, keep=keep, upgrade=upgrade)
+    options = encoder_record(settings) | {
+        "keep": str(keep) if keep else None,
+        "upgrade": upgrade,
+        "machine": threads_record(),
+    }
+    result = {"run": run_record({"pdf": pdf}, None, options), **measured}
+    shown = {k: v for k, v in measured.items() if k not in ("stage_seconds", "upgrade")}
     table = Table(*shown)
     table.add_row(*map(str, shown.values()))
     console.print(table)
@@ -103,6 +104,7 @@ def bench_search_command(
 
     Per record: build time, memory and recall@10 against exact search; p50/p95 of complete text and image searches
     (encoding included) with and without filters; adding and removing one 1000-record source."""
+    from pathatlas.retrieval.bench.common import encoder_record, run_record, threads_record
     from pathatlas.retrieval.bench.speed import bench_search, table_row
     from pathatlas.retrieval.stores import store_class
 
@@ -119,6 +121,13 @@ def bench_search_command(
     variants = faiss_variants(faiss_index or settings.faiss_index)
     if workdir:
         workdir.mkdir(parents=True, exist_ok=True)
+    options = encoder_record(settings) | {
+        "records": sizes,
+        "stores": store_names,
+        "faiss_index": variants,
+        "queries": queries,
+        "media": media,
+    }
     runs = []
     table = None
     for store in store_names:
@@ -129,14 +138,16 @@ def bench_search_command(
                 runs.append(run)
                 console.print(json.dumps(run))
                 if json_out != STDOUT:  # a file after each run, so a long sweep keeps what it measured
-                    write_json(json_out, {"runs": runs})
+                    write_json(
+                        json_out, {"run": run_record({}, None, options | {"machine": threads_record()}), "runs": runs}
+                    )
                 row = table_row(run)
                 table = table or Table(*row, title="latency in ms (complete searches, encoding included)")
                 table.add_row(*row.values())
     if table is not None:
         console.print(table)
     if json_out == STDOUT:
-        print_json({"runs": runs})
+        print_json({"run": run_record({}, None, options | {"machine": threads_record()}), "runs": runs})
 
 
 def faiss_variants(names: str) -> list[str]:
@@ -176,7 +187,7 @@ def bench_queries_command(
     """p50/p95 of complete text and image searches on an existing index, with real query images.
 
     On a case index with keypoints, same-specimen verification is included."""
-    from pathatlas.retrieval.bench.common import settle_query_vectors
+    from pathatlas.retrieval.bench.common import run_record, settle_query_vectors, threads_record
     from pathatlas.retrieval.bench.speed import TEXT_QUERIES, bench_queries, image_files
     from pathatlas.retrieval.index import Index
 
@@ -188,14 +199,17 @@ def bench_queries_command(
     idx = Index.open(settings.index_dir, settings)
     try:
         query_vectors = settle_query_vectors(idx.encoder)
-        result = bench_queries(idx, queries, paths, repeats) | {"query_vectors": query_vectors}
+        measured = bench_queries(idx, queries, paths, repeats)
+        inputs = {name: given for name, given in (("texts", texts), ("images", paths)) if given}
+        options = {"limit": limit, "repeats": repeats, "query_vectors": query_vectors, "machine": threads_record()}
+        result = {"run": run_record(inputs, idx, options), **measured}
     finally:
         idx.close()
     yes = {True: "yes", False: "no"}
     engine = f" ({result['ocr_engine']})" if result["ocr_engine"] else ""
     title = (
         f"{result['index']}: {result['records']} records, keypoints {yes[result['keypoints']]}, "
-        f"image words read {yes[bool(result['query_ocr'])]}{engine}" + encoded_as(result["query_vectors"])
+        f"image words read {yes[bool(result['query_ocr'])]}{engine}" + encoded_as(query_vectors)
     )
     table = Table("kind", "queries", "p50 ms", "p95 ms", "same specimen found", "printed words found", title=title)
     for kind in ("text", "image"):
@@ -229,6 +243,7 @@ def bench_encode_command(
     """Texts and images a second through the encoder on this machine (PATHATLAS_DEVICE: cpu, cuda, auto).
 
     Models are loaded and warm; opening images (as indexing opens them) is timed apart."""
+    from pathatlas.retrieval.bench.common import encoder_record, run_record, threads_record
     from pathatlas.retrieval.bench.encode import bench_encode
     from pathatlas.retrieval.bench.speed import image_files
 
@@ -237,7 +252,10 @@ def bench_encode_command(
     paths = image_files(images or [], limit)
     if not lines and not paths:
         raise BadInputError("nothing to encode: give --texts FILE (one text per line) or --images FILES_OR_FOLDERS")
-    result = bench_encode(lines, paths, settings)
+    measured = bench_encode(lines, paths, settings)
+    inputs = {name: given for name, given in (("texts", texts), ("images", paths)) if given}
+    options = encoder_record(settings) | {"limit": limit, "machine": threads_record()}
+    result = {"run": run_record(inputs, None, options), **measured}
     title = (
         f"{result['encoder']} on {result['device']} ({result['device_name']}), batches of {result['batch_size']}, "
         f"images prepared on {result['prepare_threads']} threads"
@@ -497,7 +515,7 @@ def bench_retrieval_command(
     """Recall@1/5/10, MRR and precision@10 per direction and method, with baselines and chance."""
     from pathatlas.plugins import require
     from pathatlas.retrieval.bench import run_retrieval_bench
-    from pathatlas.retrieval.bench.common import plot_curves, settle_query_vectors
+    from pathatlas.retrieval.bench.common import plot_curves, run_record, settle_query_vectors
     from pathatlas.retrieval.bench.words import DIAGNOSIS, FOLDS, PHRASINGS
     from pathatlas.retrieval.encoders import create_encoder
     from pathatlas.retrieval.index import Index
@@ -573,7 +591,7 @@ def bench_tune_text_command(
 
     The ranker goes to --out, never over the one PathAtlas ships (an upgrade would drop it, and every index in the
     environment would rank by one book's questions); search uses it where PATHATLAS_RANKER_FILE names it."""
-    from pathatlas.retrieval.bench.common import settle_query_vectors
+    from pathatlas.retrieval.bench.common import run_record, settle_query_vectors
     from pathatlas.retrieval.bench.pages import tune_text
     from pathatlas.retrieval.index import Index
 
@@ -626,7 +644,7 @@ def bench_peers_command(
     The peers index the page texts the index holds, in 1000-character chunks (LangChain's splitter), with the MiniLM
     PathAtlas ships; every method is scored by the questions, gold pages, folds and paired tests of
     'bench retrieval --mcq'. Needs pip install 'pathatlas\\[peers]'."""
-    from pathatlas.retrieval.bench.common import settle_query_vectors
+    from pathatlas.retrieval.bench.common import run_record, settle_query_vectors
     from pathatlas.retrieval.bench.peers import check_peers, peers_bench
     from pathatlas.retrieval.index import Index
 
@@ -717,57 +735,6 @@ def say_failures(lines: list[str]) -> None:
         err_console.print(f"... and {len(lines) - SHOWN_FAILURES} more (report.md lists them)", highlight=False)
 
 
-def run_record(inputs: dict[str, Path | list[Path]], idx: Index | None, options: dict) -> dict:
-    """What a benchmark result needs to be read on its own later (and ``compare-qa`` to check two runs asked the same
-    questions): its input files (``NAME`` and ``NAME_sha256``, a list for a repeated option), when (UTC), which code
-    (version, and the git commit with a dirty flag when PathAtlas runs from a checkout), the command line, the index
-    and its encoder revisions, the command's ``options`` and ``PYTHONHASHSEED``."""
-    from pathatlas import __version__
-
-    record: dict = {}
-    for name, given in inputs.items():
-        paths = given if isinstance(given, list) else [given]
-        resolved = [str(path.resolve()) for path in paths]
-        hashes = [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]
-        record[name], record[f"{name}_sha256"] = (resolved, hashes) if isinstance(given, list) else (*resolved, *hashes)
-    record |= {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "pathatlas": __version__,
-        **git_state(),
-        "command": sys.argv,
-    }
-    if idx is not None:
-        record |= {"index": str(idx.path), "index_encoder": idx.meta.encoder, "index_revisions": idx.meta.revisions}
-    return record | options | {"pythonhashseed": os.environ.get("PYTHONHASHSEED")}
-
-
-GIT_SECONDS = 5
-"""How long each git call may take before the record goes without it."""
-
-
-def git_state(root: Path | None = None) -> dict:
-    """``git_commit`` and ``git_dirty`` (tracked files changed since it; untracked ones do not count, as with ``git
-    describe --dirty``) of the checkout PathAtlas runs from, an editable install whose version alone names no commit;
-    nothing when it runs from elsewhere (a wheel) or git does not answer."""
-    import subprocess
-
-    import pathatlas
-
-    root = root or Path(pathatlas.__file__).resolve().parents[1]
-    if not (root / ".git").exists():  # not git's search upwards: a wheel in a project's venv is no checkout of ours
-        return {}
-    try:
-        commit, changed = (
-            subprocess.run(
-                ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=GIT_SECONDS, check=True
-            ).stdout
-            for args in (["rev-parse", "HEAD"], ["status", "--porcelain", "--untracked-files=no"])
-        )
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    return {"git_commit": commit.strip(), "git_dirty": bool(changed.strip())}
-
-
 @bench_app.command("qa")
 @friendly_errors
 def bench_qa_command(
@@ -837,7 +804,7 @@ def bench_qa_command(
     )
     from pathatlas.agent.writing import NAMING
     from pathatlas.plugins import require
-    from pathatlas.retrieval.bench.common import settle_query_vectors
+    from pathatlas.retrieval.bench.common import run_record, settle_query_vectors
     from pathatlas.retrieval.index import Index
 
     chosen = [m.strip() for m in modes.split(",")]
@@ -958,6 +925,7 @@ def bench_compare_qa_command(
     answers changed (another option or text, right or wrong alike), and the settled / unsettled split. Held-out
     answers are paired when both runs have them (--folds), every answer otherwise."""
     from pathatlas.agent.bench import check_same_questions, compare_qa_runs, settled_note, unshared_modes
+    from pathatlas.retrieval.bench.common import run_record
 
     first, second = read_qa_result(before), read_qa_result(after)
     if warning := check_same_questions(first, second):
@@ -1016,7 +984,7 @@ def bench_serve_command(
     json_out: JsonFileOpt = None,
 ):
     """Throughput, p50/p95/p99 latency and errors of the REST service under concurrent load on loopback."""
-    from pathatlas.retrieval.bench.common import settle_query_vectors
+    from pathatlas.retrieval.bench.common import machine_record, run_record, settle_query_vectors
     from pathatlas.retrieval.index import Index
     from pathatlas.ui.bench_serve import bench_serve
 
@@ -1024,7 +992,8 @@ def bench_serve_command(
     idx = Index.open(settings.index_dir, settings)  # fail here, not in the server, if the index is unusable
     try:
         query_vectors = settle_query_vectors(idx.encoder)  # before the server loads the model, which then reads it
-        run = run_record({}, idx, {"clients": clients, "seconds": seconds, "query_vectors": query_vectors})
+        options = {"clients": clients, "seconds": seconds, "query_vectors": query_vectors, "machine": machine_record()}
+        run = run_record({}, idx, options)
     finally:
         idx.close()
     result = {"run": run, **bench_serve(settings.index_dir, clients, seconds)}
@@ -1039,9 +1008,15 @@ def bench_serve_command(
     )
     for kind in ("text", "image", "ask"):
         m = result[kind]
-        table.add_row(kind, str(m["n"]), str(m["p50_ms"]), str(m["p95_ms"]), str(m["p99_ms"]))
+        table.add_row(kind, str(m["n"]), *(shown_ms(m[p]) for p in ("p50_ms", "p95_ms", "p99_ms")))
     console.print(table)
     write_json(json_out, result)
+
+
+def shown_ms(value: float | None) -> str:
+    """A latency cell: "-" where nothing was measured (None: no request of that kind succeeded), never a 0.0 that
+    reads as instant."""
+    return "-" if value is None else str(value)
 
 
 @bench_app.command("startup")
@@ -1057,12 +1032,18 @@ def bench_startup_command(
     json_out: JsonFileOpt = None,
 ):
     """Wall time of --help, info, a re-index, searches and serve until ready, each from a fresh process."""
+    from pathatlas.retrieval.bench.common import machine_record, run_record
+    from pathatlas.retrieval.index import Index
     from pathatlas.ui.bench_startup import bench_startup
 
     settings = settings_for(index)
-    result = bench_startup(settings.index_dir, source, query, repeats, image)
+    with Index.open(settings.index_dir, settings) as idx:  # its revisions; a bad index is refused here, in one line
+        inputs = {name: given for name, given in (("source", source), ("image", image)) if given}
+        run = run_record(inputs, idx, {"query": query, "repeats": repeats, "machine": machine_record()})
+    measured = bench_startup(settings.index_dir, source, query, repeats, image)
+    result = {"run": run, **measured}
     table = Table("command", "median s", "best s", "CPU s", "heavy imports", title=f"{repeats} fresh processes")
-    for name, row in result.items():
+    for name, row in measured.items():
         modules = "not reported" if row["heavy_modules"] is None else ", ".join(row["heavy_modules"]) or "-"
         table.add_row(name, str(row["median_s"]), str(row["best_s"]), str(row["cpu_s"]), modules)
     console.print(table)
@@ -1078,14 +1059,19 @@ def bench_crash_command(
     json_out: JsonFileOpt = None,
 ):
     """Kill 'pathatlas index' (and 'remove') with SIGKILL before each durable step; check every index it leaves."""
+    from pathatlas.retrieval.bench.common import run_record
     from pathatlas.ui.bench_crash import run_crash_trials
 
     if workdir:
         workdir.mkdir(parents=True, exist_ok=True)
+    store_names = [store.strip() for store in stores.split(",")]
+    record = run_record(
+        {}, None, {"trials": trials, "stores": store_names, "workdir": str(workdir) if workdir else None}
+    )
     runs = []
     table = Table("store", "trials", "killed", "inconsistent", "re-run differs", "steps per scenario")
-    for store in stores.split(","):
-        run = run_crash_trials(store.strip(), trials, workdir).to_dict()
+    for store in store_names:
+        run = run_crash_trials(store, trials, workdir).to_dict()
         runs.append(run)
         table.add_row(
             store,
@@ -1098,7 +1084,7 @@ def bench_crash_command(
         for failure in run["failures"][:5]:
             console.print(f"[red]{failure}[/red]", highlight=False)
     console.print(table)
-    write_json(json_out, {"runs": runs})
+    write_json(json_out, {"run": record, "runs": runs})
     if any(r["inconsistent"] or r["rerun_differs"] or r["failures"] for r in runs):
         raise typer.Exit(1)
 
