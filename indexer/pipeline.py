@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shlex
 import shutil
@@ -36,6 +37,7 @@ from pathatlas.indexer.sources.base import (
     content_hash,
     reader_name,
     stat_signature,
+    stoppable,
     unloaded_reader,
 )
 from pathatlas.plugins import encoded
@@ -65,6 +67,11 @@ the source is committed, when both become the units it had. Called from the read
 SourceStarted = Callable[[str, int, int], None]
 """(source name, its number from 1, the sources of the run), as each source is looked at, changed or not: a caller
 that names no paths (``Indexer.add_held``) says which of the index's sources the run is at."""
+Looking = Callable[[str], None]
+"""(source name), again and again while a source is looked at (its fingerprint: a case folder's metadata read and
+each listed image hashed, a PDF's bytes) and while its files are hashed as it is committed (``content_hash``): between
+rows, files and megabytes (``sources.base.stoppable``), so that a caller that stops the run (raising ``Cancelled``)
+stops it there rather than minutes later, its last commit as it was. Called per row and megabyte: keep it quick."""
 
 
 @dataclass
@@ -318,12 +325,14 @@ class Indexer:
         on_progress: Progress | None = None,
         word_reader: WordReader | None = None,
         on_source: SourceStarted | None = None,
+        on_look: Looking | None = None,
     ):
         self.index = index
         self.settings = index.settings
         self.show_progress = show_progress
         self.on_progress = on_progress
         self.on_source = on_source
+        self.on_look = on_look
         self.word_reader = word_reader
         """Reads figures' printed words; with ``figure_ocr`` on and none given, tesseract (checked in ``add``)."""
         self.stage_seconds: Counter[str] = Counter()
@@ -378,7 +387,8 @@ class Indexer:
                 for number, source in enumerate(sources, 1):
                     if self.on_source:
                         self.on_source(source.key, number, len(sources))
-                    report.sources.append(self._add_source(source, force, stored))
+                    with stoppable(functools.partial(self.on_look, source.key) if self.on_look else None):
+                        report.sources.append(self._add_source(source, force, stored))
                 if self._restat or self.index.needs_rewrite():  # see ``_restat``, ``Index.needs_rewrite``
                     self.index.commit({**self.index.manifest, **self._restat})
         report.notes += missing_copies(self.index.manifest, [s.source for s in report.sources if s.status != "failed"])
@@ -412,6 +422,8 @@ class Indexer:
         signature = stat_signature(Path(source.key))  # before reading: a change while it is read shows as a change
         try:
             fingerprint = source.fingerprint()
+        except Cancelled:  # stopped while it was looked at (``on_look``): nothing of it written, no failure
+            raise
         except Exception as exc:  # an unreadable metadata file, a plug-in's bug: this source fails, the run goes on
             return SourceReport(source.key, "failed", problems=[one_line(exc)])
         known = self.index.manifest.get(source.key)

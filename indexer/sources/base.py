@@ -6,7 +6,7 @@ import hashlib
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -50,6 +50,40 @@ _HASHED_VERSION: ContextVar[object] = ContextVar("hashed_records_version", defau
 as the reader that indexed it made it."""
 
 
+_STOP_CHECK: ContextVar[Callable[[], None] | None] = ContextVar("stop_check", default=None)
+"""What ``may_stop`` calls: set by ``stoppable`` around a source's look, None elsewhere."""
+HASH_BLOCK = 1 << 20
+"""Bytes a file is hashed by at a time: ``may_stop`` is asked between blocks (about a millisecond each)."""
+
+
+@contextmanager
+def stoppable(check: Callable[[], None] | None) -> Iterator[None]:
+    """Within the block, ``check`` is called wherever a long look at a source may stop (``may_stop``): between the
+    files and megabytes a fingerprint or a content hash reads, and between a case folder's steps. A folder of many or
+    large images takes minutes to hash, and a caller that stops a run (an index job's cancel: ``check`` raising) had
+    to wait for all of it. ``Source.fingerprint`` takes no arguments, as plug-ins implement it, so ``check`` comes as
+    ``hashed_as`` gives the records version: with the context, and only in the thread that set it."""
+    token = _STOP_CHECK.set(check)
+    try:
+        yield
+    finally:
+        _STOP_CHECK.reset(token)
+
+
+def may_stop() -> None:
+    """A place where a look at a source may stop: the check ``stoppable`` set, if any, is called (and may raise)."""
+    if (check := _STOP_CHECK.get()) is not None:
+        check()
+
+
+def hash_into(digest: Any, path: Path) -> None:
+    """``path``'s bytes added to ``digest`` a ``HASH_BLOCK`` at a time, ``may_stop`` asked before each."""
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(HASH_BLOCK), b""):
+            may_stop()
+            digest.update(block)
+
+
 def hash_files(paths: list[Path], reading: Mapping[str, object] | None = None) -> str:
     """A source version's fingerprint: where its files are, what they hold, in the given order, and how they
     are read (``reading``: settings away from their defaults).
@@ -64,9 +98,7 @@ def hash_files(paths: list[Path], reading: Mapping[str, object] | None = None) -
         digest.update(f"{name}={value!r}\0".encode())
     for path in paths:
         digest.update(utf8_name(path.resolve()).encode() + b"\0")
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        hash_into(digest, path)
     return digest.hexdigest()
 
 
@@ -81,8 +113,9 @@ def content_hash(path: Path) -> str | None:
         for file in files:
             inside = file.relative_to(path)
             if file.is_file() and not any(part.startswith(".") for part in inside.parts):
-                with file.open("rb") as handle:
-                    digest.update(os.fsencode(inside) + b"\0" + hashlib.file_digest(handle, "blake2b").digest())
+                hashed = hashlib.blake2b()
+                hash_into(hashed, file)
+                digest.update(os.fsencode(inside) + b"\0" + hashed.digest())
     except OSError:
         return None
     return digest.hexdigest()

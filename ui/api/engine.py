@@ -451,13 +451,16 @@ class Engine:
             job.count(source, done, total)
             stop_if_cancelled(job)
 
-        def source_started(*_) -> None:
-            stop_if_cancelled(job)  # asked while the index opened: before a source is looked at (its metadata read)
+        def looking(*_) -> None:
+            """A cancel asked while the index opened stops before a source is looked at (``on_source``); one asked
+            while it is looked at (its metadata read, its images hashed: minutes for a large folder), there
+            (``on_look``)."""
+            stop_if_cancelled(job)
 
         target = self._writer()
         whole = False
         try:
-            indexer = Indexer(target, show_progress=False, on_progress=progress, on_source=source_started)
+            indexer = Indexer(target, show_progress=False, on_progress=progress, on_source=looking, on_look=looking)
             report = indexer.add(job.paths)
             job.notes = [*job.notes, *self._problem_notes(job, report), *report.notes]
             whole = not report.failed and not job.cancel_requested
