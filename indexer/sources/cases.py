@@ -16,7 +16,7 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Record, image_hash
-from pathatlas.indexer.sources.base import Source, hash_files, shown
+from pathatlas.indexer.sources.base import Source, hash_files, may_stop, shown
 from pathatlas.retrieval.datasets import case_ids, read_case_metadata
 from pathatlas.retrieval.images import HEIC_HINT, MIN_QUERY_SIDE, TOO_SMALL, indexed_view, open_image
 from pathatlas.retrieval.text import plain_text
@@ -238,17 +238,24 @@ class CaseFolderSource(Source):
         return found
 
     def _rows(self) -> list[Row]:
-        """The metadata file's rows, each within ``FIELD_CHARS`` (``check_lengths``), lists split."""
-        rows = read_case_metadata(self.metadata_path, LIST_FIELDS)
-        for row in rows:
-            check_lengths(row, self.metadata_path)
-        return [split_lists(row) for row in rows]
+        """The metadata file's rows, each within ``FIELD_CHARS`` (``check_lengths``), lists split; a look may stop
+        between them (``may_stop``)."""
+        where = self.metadata_path  # found once: each look-up asks the disk, twice a row for 200,000 rows
+        rows = []
+        for row in read_case_metadata(where, LIST_FIELDS):
+            may_stop()
+            check_lengths(row, where)
+            rows.append(split_lists(row))
+        return rows
 
     def _image_paths(self, rows: list[Row]) -> list[Path]:
         """Each row's image inside the folder, each name resolved once (a file listed a million times cost a million
         look-ups, four times over); every row whose path leaves it is named in one refusal, so a folder with several
-        such rows is fixed in one run, not one run a row."""
-        resolved = {name: (self.path / name).resolve() for name in dict.fromkeys(row["image"] for row in rows)}
+        such rows is fixed in one run, not one run a row. Seconds for 200,000 names: a look may stop between them."""
+        resolved = {}
+        for name in dict.fromkeys(row["image"] for row in rows):
+            may_stop()
+            resolved[name] = (self.path / name).resolve()
         if leaving := [self._leaving(name) for name, path in resolved.items() if not self.holds(path)]:
             paths_leave = "image path leaves" if len(leaving) == 1 else f"{len(leaving)} image paths leave"
             raise BadInputError(f"{self.metadata_path}: {paths_leave} the case folder: {first_few(leaving)}")
@@ -277,13 +284,18 @@ class CaseFolderSource(Source):
         return self._looked.fingerprint
 
     def _look(self) -> FolderLook:
-        """The folder looked at once: its rows read, its listed images hashed, its files walked (``_walk``)."""
+        """The folder looked at once: its rows read, its listed images hashed, its files walked (``_walk``), each
+        listed file resolved once for all three. A large folder takes minutes (200,000 rows: seconds a step; its
+        images: minutes to hash), so a run stopped meanwhile (``may_stop``) stops at the next row, name, file,
+        megabyte or step."""
         rows = self._rows()
-        listed = dict.fromkeys(self._image_paths(rows))  # a file listed again is hashed once: it is read once
+        listed = list(dict.fromkeys(self._image_paths(rows)))  # a file listed again is hashed once: it is read once
         read = hash_files([self.metadata_path, *(path for path in listed if path.is_file())], self.reading())
         files = self._walk()
-        twins = self._found_elsewhere(rows, files)
-        notes = self._notes(rows, twins, files)
+        may_stop()
+        twins = self._found_elsewhere(listed, files)
+        may_stop()
+        notes = self._notes(listed, twins, files)
         unread = [*(f"{path}\0{found}" for path, found in sorted(twins.items())), *notes]
         if unread:
             read = hashlib.blake2b("\0".join([read, *unread]).encode(), digest_size=16).hexdigest()
@@ -354,17 +366,16 @@ class CaseFolderSource(Source):
             )
         return image, digest
 
-    def _found_elsewhere(self, rows: list[Row], walked: list[Path]) -> dict[Path, str]:
-        """Listed files that are missing (resolved paths) to the image of the folder (of its ``walked`` files) that is
-        the file under another name, as the folder spells it (``found_instead``): named the same but for letter case
-        (``_letter_case_twins``), else moved (``_moved``)."""
-        paths = self._image_paths(rows)
-        missing = [path for path in dict.fromkeys(paths) if not path.exists()]
+    def _found_elsewhere(self, listed: list[Path], walked: list[Path]) -> dict[Path, str]:
+        """Listed files (``listed``: resolved, each once, as ``_look`` found them) that are missing to the image of the
+        folder (of its ``walked`` files) that is the file under another name, as the folder spells it
+        (``found_instead``): named the same but for letter case (``_letter_case_twins``), else moved (``_moved``)."""
+        missing = [path for path in listed if not path.exists()]
         if not missing:
             return {}
         files = {file.resolve(): file.relative_to(self.path).as_posix() for file in with_suffix(walked, IMAGE_SUFFIXES)}
         twins = self._letter_case_twins(missing, files)
-        claimed = {*paths, *((self.path / relative).resolve() for relative in twins.values())}
+        claimed = {*listed, *((self.path / relative).resolve() for relative in twins.values())}
         unlisted = [relative for path, relative in files.items() if path not in claimed]
         return {**twins, **self._moved([path for path in missing if path not in twins], unlisted)}
 
@@ -391,11 +402,12 @@ class CaseFolderSource(Source):
             if names[name := name_key(path.name)] == 1 and len(found.get(name, [])) == 1
         }
 
-    def _notes(self, rows: list[Row], twins: dict[Path, str], files: list[Path]) -> list[str]:
+    def _notes(self, listed: list[Path], twins: dict[Path, str], files: list[Path]) -> list[str]:
         """What the folder holds (its walked ``files``) that was not read: the other metadata file, case folders inside
         it (``_nested``), PDFs (a case folder is read as cases only; an upload's zip says so too), images no row names
-        (not said of a metadata file without rows, which fails the folder as holding none; nor of a listed file's
-        ``twins``, whose problem names them; nor of a case folder inside it, whose note covers its images)."""
+        (``listed``: the files its rows name, resolved; not said of a metadata file without rows, which fails the
+        folder as holding none; nor of a listed file's ``twins``, whose problem names them; nor of a case folder inside
+        it, whose note covers its images)."""
         notes = []
         metadata = self.metadata_path
         if ignored := [name for name in METADATA_FILES if name != metadata.name and (self.path / name).is_file()]:
@@ -409,11 +421,11 @@ class CaseFolderSource(Source):
             one = "a PDF inside a case folder is not indexed; index it on its own"
             said = one if len(pdfs) == 1 else "PDFs inside a case folder are not indexed; index each on its own"
             notes.append(f"{self.path}: {first_few(pdfs)}: {said}")
-        if not rows:
+        if not listed:
             return notes
-        listed = {*self._image_paths(rows), *((self.path / twin).resolve() for twin in twins.values())}
+        named = {*listed, *((self.path / twin).resolve() for twin in twins.values())}
         own = [path for path in with_suffix(files, IMAGE_SUFFIXES) if not any(path.is_relative_to(n) for n in nested)]
-        unlisted = sorted(self._relative(path for path in own if path.resolve() not in listed))
+        unlisted = sorted(self._relative(path for path in own if path.resolve() not in named))
         if unlisted:
             images = "image" if len(unlisted) == 1 else "images"
             notes.append(
