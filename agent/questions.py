@@ -282,32 +282,29 @@ def labelled_lines(question: str) -> tuple[list[str], list[re.Match | None], int
     return lines, labels, next((k for k, label in enumerate(labels) if label and k not in own), None)
 
 
-def pasted_options(question: str) -> tuple[str, list[str]] | None:
+def option_lines(question: str) -> tuple[str, list[str]] | None:
     """``question`` split into its text and its options where it ends in two or more lines labelled A, B, C... or
-    1, 2, 3... in one form ("...surface?\\nA. transitional\\nB. stratified columnar"), as a whole question is pasted
-    from a quiz; None otherwise (other labels, mixed forms, a line that is not an option after them, no text before
-    them)."""
+    1, 2, 3... in one form; its text is blank where those lines are all it holds. None otherwise (other labels, mixed
+    forms, a line that is not an option after them)."""
     lines, _, first = labelled_lines(question)
     if first is None:
         return None
     text, options = "\n".join(lines[:first]), lines[first:]
-    if not text or not labelled_in_order(options) or len({label_shape(o) for o in options}) > 1:
+    if not labelled_in_order(options) or len({label_shape(o) for o in options}) > 1:
         return None
     return text, [ANY_LABEL.sub("", option, count=1) for option in options]
 
 
 def unread_option_lines(question: str) -> str | None:
     """Why lines labelled as options, A then B ("A. transitional", "B. stratified") or 1 then 2, were not read as the
-    question's options (``pasted_options``); None where it has no such lines or they were read. One "A." line is a
+    question's options (``option_lines``); None where it has no such lines or they were read. One "A." line is a
     sentence ("A. fumigatus was cultured"), not options."""
     lines, labels, first = labelled_lines(question)
-    if first is None or pasted_options(question):
+    if first is None or option_lines(question):
         return None
     labelled = list(itertools.takewhile(bool, labels[first:]))
     if len(labelled) < 2 or label_place(labelled[1]) != 1:
         return None
-    if first == 0:
-        return "no question text before them"
     if after := lines[first + len(labelled) :]:
         return f"the line {after[0][:40]!r} after them is no option"
     if len(labelled) > len(LETTERS):
@@ -323,14 +320,16 @@ def unread_option_lines(question: str) -> str | None:
 def with_pasted_options(question: str, options: list[str]) -> tuple[str, list[str], bool]:
     """The question's text and options as every door asks them, and whether the options were read from the
     question's own lines: a question pasted whole with its option lines and no options given is split
-    (``pasted_options``), so it is not answered as an open question with the options inside its text. Options given
+    (``option_lines``), so it is not answered as an open question with the options inside its text; one of option
+    lines alone is a blank question with those options, which each door asks or refuses as it does a blank one typed
+    with them (beside an image it asks what the image shows; without, it is refused as empty). Options given
     always win, read without labels pasted with them in order (``unlabelled``: "A. Koilocytes" is option A's
     "Koilocytes"; the web form and the library asked "B. B. Koilocytes"). Option lines that cannot be read are refused
     with the reason (``unread_option_lines``): answered as an open question, the question's options were silently
     dropped."""
     if options:
         return question, unlabelled(options), False
-    if pasted := pasted_options(question):
+    if pasted := option_lines(question):
         return (*pasted, True)
     if reason := unread_option_lines(question):
         raise BadInputError(

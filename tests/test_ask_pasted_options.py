@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pathatlas.agent.questions import pasted_options, with_pasted_options
+from pathatlas.agent.questions import option_lines, with_pasted_options
 from pathatlas.errors import BadInputError
 from pathatlas.ui.cli import parse_options
 from tests.helpers import indexed_lecture, one_error_line, run_cli
@@ -53,7 +53,7 @@ def test_a_pasted_question_is_asked_with_its_option_lines_said_on_stderr(indexed
 
 @pytest.mark.parametrize("labels", [["A)", "B)"], ["(a)", "(b)"], ["a.", "b."]])
 def test_each_label_form_splits_a_pasted_question(labels):
-    assert pasted_options(pasted(QUESTION, labels)) == (QUESTION, OPTIONS[:2])
+    assert option_lines(pasted(QUESTION, labels)) == (QUESTION, OPTIONS[:2])
 
 
 @pytest.mark.parametrize(
@@ -67,13 +67,13 @@ def test_each_label_form_splits_a_pasted_question(labels):
     ],
 )
 def test_mixed_or_non_consecutive_labels_leave_the_question_as_it_is(labels):
-    assert pasted_options(pasted(QUESTION, labels)) is None
+    assert option_lines(pasted(QUESTION, labels)) is None
 
 
-def test_a_line_that_is_no_option_after_them_or_no_text_before_them_leaves_the_question_as_it_is():
-    assert pasted_options(pasted(QUESTION, ["A.", "B."]) + "\nExplain your answer.") is None
-    assert pasted_options("A. transitional\nB. stratified columnar") is None
-    assert pasted_options("A. fumigatus is a mould. Which disease does it cause?") is None
+def test_a_line_that_is_no_option_after_them_leaves_the_question_as_it_is_and_lines_alone_are_a_blank_question():
+    assert option_lines(pasted(QUESTION, ["A.", "B."]) + "\nExplain your answer.") is None
+    assert option_lines("A. transitional\nB. stratified columnar") == ("", ["transitional", "stratified columnar"])
+    assert option_lines("A. fumigatus is a mould. Which disease does it cause?") is None
 
 
 def test_given_options_keep_a_pasted_question_whole(indexed):
@@ -94,7 +94,7 @@ def test_given_options_keep_a_pasted_question_whole(indexed):
     ],
 )
 def test_options_written_along_the_question_s_last_line_are_its_options(along):
-    text, options = pasted_options(along)
+    text, options = option_lines(along)
     assert options == OPTIONS[:2] and text.rstrip(":?") in QUESTION + "Name the epithelium", text
 
 
@@ -113,12 +113,12 @@ def test_options_written_along_the_question_s_last_line_are_its_options(along):
     ],
 )
 def test_labels_along_a_line_that_are_no_options_leave_the_question_as_it_is(sentence):
-    assert pasted_options(sentence) is None
+    assert option_lines(sentence) is None
     assert with_pasted_options(sentence, []) == (sentence, [], False), "asked as written, not refused"
 
 
 def test_an_option_s_own_initial_of_another_form_stays_its_text():
-    assert pasted_options("Which organism? (a) C. difficile (b) E. coli") == (
+    assert option_lines("Which organism? (a) C. difficile (b) E. coli") == (
         "Which organism?",
         ["C. difficile", "E. coli"],
     )

@@ -13,7 +13,7 @@ import pytest
 import Stemmer
 
 from pathatlas.agent.evidence import names, option_terms
-from pathatlas.agent.questions import pasted_options, unfolded
+from pathatlas.agent.questions import option_lines, unfolded
 from pathatlas.retrieval import lexical
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.lexical import IDEAS, EnglishStemmer, american, root, singular, tokenize
@@ -207,7 +207,7 @@ def test_options_labelled_with_a_colon_or_a_dash_lose_their_labels(label, letter
 def test_a_pasted_question_with_colon_or_dash_labels_is_split_on_its_lines_or_its_last_line(label):
     lines = "\n".join(f"{label.format(letter)} {option}" for letter, option in zip("ABC", SCAR, strict=True))
     question = "Which tissue replaces dead cardiac muscle?"
-    assert pasted_options(f"{question}\n{lines}") == (question, SCAR)
+    assert option_lines(f"{question}\n{lines}") == (question, SCAR)
     assert unfolded(f"{question} {lines.replace(chr(10), ' ')}") == f"{question}\n{lines}"
 
 
@@ -223,5 +223,5 @@ def test_a_lone_colon_label_opening_a_line_is_the_questions_text():
     """ "Q:" before the question and a vignette's "T: 38.5 C" are no options: a colon or dash label counts only
     among lines lettered from A, as a number does."""
     question = "Q: A man of 40 is feverish.\nT: 38.5 C\nP: 110\nWhat is the likely cause?"
-    assert pasted_options(f"{question}\nA. sepsis\nB. anxiety") == (question, ["sepsis", "anxiety"])
-    assert pasted_options(f"{question}\nA: sepsis\nB: anxiety") == (question, ["sepsis", "anxiety"])
+    assert option_lines(f"{question}\nA. sepsis\nB. anxiety") == (question, ["sepsis", "anxiety"])
+    assert option_lines(f"{question}\nA: sepsis\nB: anxiety") == (question, ["sepsis", "anxiety"])

@@ -73,7 +73,9 @@ async def ask_image(
         asked = {"question": question, "options": json.loads(options), "filters": parse_filters_form(filters)}
         request = AskRequest.model_validate(asked, context={ABOUT_AN_IMAGE: True})
         split = with_pasted_options(request.question, request.options)
-        if split[2]:  # what is left of one pasted with its option lines, as typed: before the image is read
+        # what is left of one pasted with its option lines, as one typed, before the image is read (a blank one
+        # asks what the image shows, with those lines as its options)
+        if split[2] and split[0].strip():
             a_word_in("the question")(split[0])
     except json.JSONDecodeError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "options must be a JSON list of strings") from exc
@@ -95,7 +97,7 @@ def split_question(request: AskRequest) -> tuple[str, list[str], bool]:
     """/ask's question text and options as every door asks them, and whether the options were read from its lines
     (``with_pasted_options``); the text left of one pasted with its option lines refused as /ask's schema refuses it
     typed alone (422, in its words, at the question's place): "?" pasted above "A. Koilocytes" and "B. Mitosis" asks
-    "?", and was a 400 once split."""
+    "?", and was a 400 once split; those lines alone (a blank first line) ask "", refused as a blank question is."""
     text, options, from_question = with_pasted_options(request.question, request.options)
     if not from_question:
         return text, options, from_question
