@@ -127,28 +127,29 @@ class MiniLM:
         return eight_bit
 
     def write_export(self) -> Path:
-        """The ONNX export of the torch forward pass (weights as initializers), written if missing."""
-        import torch
-
+        """The ONNX export of the torch forward pass (weights as initializers), written if missing; torch is imported
+        only to write it, once the cache is known to take the file."""
         model = self
 
-        class Forward(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.names = list(model.weights)
-                for n, name in enumerate(self.names):
-                    self.register_buffer(f"w{n}", model.weights[name])
+        def export(staging: Path) -> None:
+            import torch
 
-            def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-                weights = {name: getattr(self, f"w{n}") for n, name in enumerate(self.names)}
-                return model.forward_torch(ids, mask, weights)
+            class Forward(torch.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.names = list(model.weights)
+                    for n, name in enumerate(self.names):
+                        self.register_buffer(f"w{n}", model.weights[name])
 
-        example = (torch.ones(2, 8, dtype=torch.int64),) * 2
-        axes = {"ids": {0: "n", 1: "length"}, "mask": {0: "n", 1: "length"}, "vectors": {0: "n"}}
-        return onnx_cache.write_once(
-            self.export,
-            lambda staging: onnx_cache.export_module(Forward(), example, staging, ["ids", "mask"], ["vectors"], axes),
-        )
+                def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+                    weights = {name: getattr(self, f"w{n}") for n, name in enumerate(self.names)}
+                    return model.forward_torch(ids, mask, weights)
+
+            example = (torch.ones(2, 8, dtype=torch.int64),) * 2
+            axes = {"ids": {0: "n", 1: "length"}, "mask": {0: "n", 1: "length"}, "vectors": {0: "n"}}
+            onnx_cache.export_module(Forward(), example, staging, ["ids", "mask"], ["vectors"], axes)
+
+        return onnx_cache.write_once(self.export, export)
 
     def _embed_query(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         session = self.query_session
