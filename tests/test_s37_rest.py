@@ -172,7 +172,7 @@ def test_an_uploaded_zip_keeps_no_image_that_no_case_folder_lists(client):
         "junk/atlas/labels.csv",
         "junk/atlas/sub/c3.png",
     ]
-    left_out = "2 image(s) left out, listed in no case folder's cases.jsonl or labels.csv: atlas/stray.png, loose.png"
+    left_out = "2 image(s) left out, not listed by the metadata file a case folder is read by: atlas/stray.png, loose.png"
     assert left_out in job["notes"][0]
     assert "found 'sub/c3.png' (names differ in letter case)" in job["notes"][1], "kept: the problem names it"
     hits = client.post("/search", json={"text": "granuloma fibrosis", "filters": {"kind": "case"}}).json()["hits"]

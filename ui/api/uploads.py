@@ -19,9 +19,9 @@ from fastapi import HTTPException, UploadFile, status
 
 from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.sources import discover
-from pathatlas.indexer.sources.cases import HEIC_SUFFIXES, IMAGE_SUFFIXES, METADATA_FILES, CaseFolderSource
+from pathatlas.indexer.sources.cases import HEIC_SUFFIXES, IMAGE_SUFFIXES, METADATA_FILES, CaseFolderSource, name_key
 from pathatlas.retrieval.datasets import read_case_metadata
-from pathatlas.retrieval.text import JOINERS, composed, plain_text
+from pathatlas.retrieval.text import JOINERS, composed
 from pathatlas.settings import Settings
 
 CHUNK = 1 << 20
@@ -206,8 +206,8 @@ def skipped_note(skipped: list[str]) -> str:
     elif pdfs:
         said.append(f"{shown(pdfs)}: PDFs inside a case folder are not indexed; upload each on its own")
     if images:
-        metadata = " or ".join(METADATA_FILES)
-        said.append(f"{len(images)} image(s) left out, listed in no case folder's {metadata}: {shown(images)}")
+        unlisted = "not listed by the metadata file a case folder is read by"
+        said.append(f"{len(images)} image(s) left out, {unlisted}: {shown(images)}")
     if others:
         kinds = f"no PDF, case image or {' or '.join(METADATA_FILES)}"
         said.append(f"{len(others)} zip member(s) left out, being {kinds}: {shown(others)}")
@@ -242,12 +242,7 @@ def listed_names(source: CaseFolderSource) -> set[str] | None:
         rows = read_case_metadata(source.metadata_path)
     except (PathAtlasError, OSError, UnicodeDecodeError):
         return None
-    return {name_key(PurePosixPath(str(row["image"])).name) for row in rows}
-
-
-def name_key(name: str) -> str:
-    """A file name as a listed image missing where its row says is looked for in its folder, letter case aside."""
-    return plain_text(name).casefold()
+    return {name_key(str(row["image"])) for row in rows}
 
 
 def unpacked_images(folder: Path) -> list[Path]:
