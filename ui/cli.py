@@ -445,7 +445,7 @@ def ask(
         question, texts, from_question = with_pasted_options(question, parse_options(option))
         options = [user_text(o, settings, f"option {LETTERS[j]}") for j, o in enumerate(texts)]
         if options and not question.strip() and image is None:  # with an image: which option it shows (validate)
-            raise BadInputError("the question is empty: give its text before the --option choices, or an --image")
+            raise BadInputError("the question is empty: give its text before its options, or an --image")
         if from_question:  # said once the question is taken: not above the refusal of a blank one
             err_console.print(pasted_note(pasted, len(texts)), highlight=False)
         picture = image_of(image, settings.max_image_pixels) if image else None
