@@ -6,7 +6,6 @@ blank question is a 422). Fast encoders: no model is the point."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import threading
@@ -19,7 +18,7 @@ from PIL import Image
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.pipeline import Cancelled, Indexer
 from pathatlas.indexer.sources import base
-from pathatlas.indexer.sources.base import content_hash, stoppable
+from pathatlas.indexer.sources.base import HASH_BLOCK, content_hash, stoppable
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.retrieval.index import Index
@@ -32,6 +31,7 @@ from tests.helpers import index_new, one_error_line, run_cli, two_cases
 from tests.servers import job_ended
 from tests.test_doors_agree import mcp_error
 from tests.test_incremental_cases import ENCODER as PIXEL_ENCODER
+from tests.test_s37_rest import errors_of, png
 from tests.uploads import AUTH, api_settings, upload, zipped
 
 LOOKED_AT = 40
@@ -52,19 +52,13 @@ def client(root):
         yield served
 
 
-def png(shade: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (48, 48), (shade, 80, 160)).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 def case_members(folder: str, images: int) -> list[tuple[str, bytes]]:
     """Zip members of a case folder ``folder`` of ``images`` listed images, one case each."""
     names = [f"{folder}-{n:02d}.png" for n in range(images)]
     labels = "image,case,diagnosis\n" + "".join(f"{name},{folder}-{n},granuloma\n" for n, name in enumerate(names))
     return [
         (f"atlas/{folder}/labels.csv", labels.encode()),
-        *((f"atlas/{folder}/{n}", png(k)) for k, n in enumerate(names)),
+        *((f"atlas/{folder}/{n}", png((k, 80, 160))) for k, n in enumerate(names)),
     ]
 
 
@@ -151,18 +145,30 @@ def listed_only(folder: Path, rows: int) -> Path:
     return folder
 
 
-def test_a_look_at_a_long_metadata_file_may_stop_within_its_rows(tmp_path):
+@pytest.mark.parametrize("step", ["_rows", "_image_paths"])
+def test_a_look_at_a_long_metadata_file_may_stop_within_its_rows_and_names(tmp_path, monkeypatch, step):
     """Its rows read and their names resolved took seconds each at 200,000 rows, with no chance to stop: the first
-    came after both."""
+    came after both. Each step is given its own chance: the look stops inside it, before the step after it."""
     folder = listed_only(tmp_path / "cases", 2_000)
-    asked = []
+    asked, inside = [], []
+    own = getattr(CaseFolderSource, step)
 
-    def stop_at_the_hundredth() -> None:
-        asked.append(len(asked))
-        if len(asked) == 100:
-            raise Cancelled("stopped")
+    def marked(source, *args):
+        inside.append(True)
+        try:
+            return own(source, *args)
+        finally:
+            inside.pop()
 
-    with stoppable(stop_at_the_hundredth), pytest.raises(Cancelled):
+    monkeypatch.setattr(CaseFolderSource, step, marked)
+
+    def stop_at_the_hundredth_inside() -> None:
+        if inside:
+            asked.append(len(asked))
+            if len(asked) == 100:
+                raise Cancelled("stopped")
+
+    with stoppable(stop_at_the_hundredth_inside), pytest.raises(Cancelled):
         CaseFolderSource(folder, api_settings(tmp_path)).fingerprint()
 
 
@@ -188,6 +194,7 @@ def test_a_look_resolves_the_listed_names_once(tmp_path, monkeypatch):
 def test_a_content_hash_is_what_it_was_before_it_could_stop(tmp_path):
     """Manifests keep ``content``: hashed by blocks to stop between them, it must stay what ``file_digest`` made."""
     folder = two_cases(tmp_path / "cases")
+    (folder / "large.bin").write_bytes(os.urandom(HASH_BLOCK * 2 + 12345))  # hashed in three blocks
     digest = hashlib.blake2b(digest_size=16)
     for file in sorted(folder.rglob("*")):
         with file.open("rb") as handle:
@@ -202,11 +209,6 @@ OPTIONS = ["Koilocytes", "Mitosis"]
 ONLY_OPTION_LINES = ["\nA. Koilocytes\nB. Mitosis", "  \n\nA) Koilocytes\nB) Mitosis\n"]
 
 
-def errors_of(response) -> list[tuple[str, list, str]]:
-    assert response.status_code == 422, response.text
-    return [(error["type"], error["loc"], error["msg"]) for error in response.json()["detail"]]
-
-
 @pytest.mark.parametrize("pasted", ONLY_OPTION_LINES)
 def test_rest_ask_refuses_option_lines_alone_as_a_blank_question(client, pasted):
     """A 400, "option lines were not read: no question text before them", where a blank question is a 422."""
@@ -219,7 +221,7 @@ def test_rest_ask_refuses_option_lines_alone_as_a_blank_question(client, pasted)
 @pytest.mark.parametrize("pasted", ONLY_OPTION_LINES)
 def test_rest_ask_image_asks_option_lines_alone_what_the_image_shows(client, pasted):
     """Beside an image a blank question asks what it shows, its options what it may show: so do its option lines."""
-    image = {"image": ("slide.png", png(200))}
+    image = {"image": ("slide.png", png((200, 80, 160)))}
     blank = client.post("/ask/image", data={"question": "", "options": json.dumps(OPTIONS)}, files=image)
     asked = client.post("/ask/image", data={"question": pasted}, files=image)
     assert blank.status_code == asked.status_code == 200, asked.text
@@ -252,3 +254,14 @@ def test_cli_ask_refuses_option_lines_alone_as_a_blank_question(root):
     assert one_error_line(pasted) == blank
     assert "the question is empty" in blank
     assert "read from the question" not in pasted.output, "no note of options read above the refusal"
+
+
+def test_a_look_given_no_check_keeps_the_callers_own(tmp_path):
+    """``Indexer`` passes ``stoppable(None)`` when it has no ``on_look``: that hid a check a caller set around it."""
+    folder = listed_only(tmp_path / "cases", 20)
+
+    def stop() -> None:
+        raise Cancelled("stopped")
+
+    with stoppable(stop), stoppable(None), pytest.raises(Cancelled):
+        CaseFolderSource(folder, api_settings(tmp_path)).fingerprint()

@@ -62,7 +62,11 @@ def stoppable(check: Callable[[], None] | None) -> Iterator[None]:
     files and megabytes a fingerprint or a content hash reads, and between a case folder's steps. A folder of many or
     large images takes minutes to hash, and a caller that stops a run (an index job's cancel: ``check`` raising) had
     to wait for all of it. ``Source.fingerprint`` takes no arguments, as plug-ins implement it, so ``check`` comes as
-    ``hashed_as`` gives the records version: with the context, and only in the thread that set it."""
+    ``hashed_as`` gives the records version: with the context, and only in the thread that set it. None sets no check,
+    so an ``Indexer`` given no ``on_look`` keeps a caller's own around it."""
+    if check is None:
+        yield
+        return
     token = _STOP_CHECK.set(check)
     try:
         yield
