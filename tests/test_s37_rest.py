@@ -4,7 +4,6 @@ uploaded zip keeping no image that no source reads. Hashing encoder: no model is
 
 from __future__ import annotations
 
-import io
 import threading
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from PIL import Image
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.bench_crash import make_pdf
-from tests.helpers import index_new
+from tests.helpers import index_new, png_bytes
 from tests.servers import job_ended
 from tests.uploads import AUTH, api_settings, upload, zipped
 
@@ -33,10 +32,8 @@ def client(tmp_path_factory):
         yield served
 
 
-def png(colour: str) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (48, 48), colour).save(buffer, "PNG")
-    return buffer.getvalue()
+def png(colour: str | tuple[int, int, int]) -> bytes:
+    return png_bytes(Image.new("RGB", (48, 48), colour))
 
 
 def two_cases_zip(*extra: tuple[str, bytes]) -> bytes:
@@ -172,7 +169,9 @@ def test_an_uploaded_zip_keeps_no_image_that_no_case_folder_lists(client):
         "junk/atlas/labels.csv",
         "junk/atlas/sub/c3.png",
     ]
-    left_out = "2 image(s) left out, not listed by the metadata file a case folder is read by: atlas/stray.png, loose.png"
+    left_out = (
+        "2 image(s) left out, not listed by the metadata file a case folder is read by: atlas/stray.png, loose.png"
+    )
     assert left_out in job["notes"][0]
     assert "found 'sub/c3.png' (names differ in letter case)" in job["notes"][1], "kept: the problem names it"
     hits = client.post("/search", json={"text": "granuloma fibrosis", "filters": {"kind": "case"}}).json()["hits"]

@@ -482,7 +482,8 @@ class Engine:
         """Each source's expected progress units (``Source.size_hint``: pages, listed images), so that a job's total
         covers all its sources from its start; counted in a thread of its own, which the job waits for only until a
         cancel is asked (``Cancelled``): a case folder's 200,000-row metadata file takes tens of seconds to count, and
-        a cancel asked meanwhile waited for all of it. A count left behind ends alone and is dropped."""
+        a cancel asked meanwhile waited for all of it. A count left behind ends alone (a core busy until then) and is
+        dropped."""
         counted: Future[dict[str, int]] = Future()
 
         def count() -> None:
