@@ -124,27 +124,33 @@ def test_bench_serve_settles_query_vectors_before_the_server_starts_and_records_
     assert f"text queries encoded {EIGHT_BIT_QUERIES}" in " ".join(result.stderr.split())
 
 
+class FirstOptionDoor:
+    """An MCP client whose server answers the first option to every question; ``started``, where a test sets it,
+    hears the server start."""
+
+    started: list[str] | None = None
+
+    def __init__(self, server):
+        self.server = server
+
+    async def __aenter__(self):
+        if self.started is not None:
+            self.started.append("server started")
+        return self
+
+    async def __aexit__(self, *stopped):
+        return None
+
+    async def call_tool(self, name, arguments):
+        answer = {"choice": 0, "answer": arguments["options"][0], "confidence": 0.5, "citations": []}
+        return SimpleNamespace(is_error=False, content=[SimpleNamespace(text=json.dumps(answer))])
+
+
 def test_bench_mcp_settles_query_vectors_before_the_server_starts_and_records_them(book, events, monkeypatch, tmp_path):
     import mcp
 
-    class Door:
-        """An MCP client whose server answers the first option to every question."""
-
-        def __init__(self, server):
-            self.server = server
-
-        async def __aenter__(self):
-            events.append("server started")
-            return self
-
-        async def __aexit__(self, *stopped):
-            return None
-
-        async def call_tool(self, name, arguments):
-            answer = {"choice": 0, "answer": arguments["options"][0], "confidence": 0.5, "citations": []}
-            return SimpleNamespace(is_error=False, content=[SimpleNamespace(text=json.dumps(answer))])
-
-    monkeypatch.setattr(mcp, "Client", Door)
+    monkeypatch.setattr(FirstOptionDoor, "started", events)
+    monkeypatch.setattr(mcp, "Client", FirstOptionDoor)
     questions = tmp_path / "q.jsonl"
     questions.write_text(json.dumps(question(0)))
     args = ["bench", "mcp", "--questions", questions, "--index", book / "idx", "--no-compare", "--json", "-"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from types import SimpleNamespace
 
 import pytest
 import typer
@@ -20,7 +19,7 @@ from pathatlas.retrieval.bench.common import EIGHT_BIT_QUERIES
 from pathatlas.ui.cli import app
 from tests.helpers import hashing_env, indexed_book, run_cli
 from tests.test_bench_own_data import question
-from tests.test_s36_help import command_paths
+from tests.test_s36_help import FirstOptionDoor, command_paths
 
 COMMANDS = command_paths()
 PYTHON_TYPE = re.compile(r"<(?:bool|str|int|float|path|list\[|tuple\[|dict\[)[^>]*>")
@@ -141,23 +140,7 @@ def test_bench_serve_records_the_code_the_index_and_its_settings(book, eight_bit
 def test_bench_mcp_records_the_questions_code_index_and_settings(book, eight_bit, monkeypatch, tmp_path):
     import mcp
 
-    class Door:
-        """An MCP client whose server answers the first option to every question."""
-
-        def __init__(self, server):
-            pass
-
-        async def __aenter__(self):
-            return self
-
-        async def __aexit__(self, *stopped):
-            return None
-
-        async def call_tool(self, name, arguments):
-            answer = {"choice": 0, "answer": arguments["options"][0], "confidence": 0.5, "citations": []}
-            return SimpleNamespace(is_error=False, content=[SimpleNamespace(text=json.dumps(answer))])
-
-    monkeypatch.setattr(mcp, "Client", Door)
+    monkeypatch.setattr(mcp, "Client", FirstOptionDoor)
     questions = tmp_path / "q.jsonl"
     questions.write_text(json.dumps(question(0)))
     args = ["bench", "mcp", "--questions", questions, "--index", book / "idx", "--no-compare", "--json", "-"]
