@@ -46,6 +46,7 @@ from pathatlas.settings import Settings, os_problem
 from pathatlas.ui.api.facets import Facets, count_facets
 from pathatlas.ui.api.jobs import CLAIM_FILE, Job, JobRecords, newest_first
 from pathatlas.ui.api.lanes import BatchingLane
+from pathatlas.ui.api.uploads import remove_unread_images, skipped_note
 
 
 def without_paths(message: str, index: Path, folders: Iterable[Path]) -> str:
@@ -443,7 +444,7 @@ class Engine:
         whole or not at all: when a source of it fails or the job is cancelled, the sources it already committed are
         removed again (``_roll_back``)."""
         job.status = "running"
-        for key, total in self._expected_units(job).items():
+        for key, total in self._prepared(job).items():
             job.count(key, 0, total)
         self.records.save(job)
 
@@ -478,28 +479,39 @@ class Engine:
             return "failed", report.failed[0].problems[0]
         return "done", None
 
-    def _expected_units(self, job: Job) -> dict[str, int]:
-        """Each source's expected progress units (``Source.size_hint``: pages, listed images), so that a job's total
-        covers all its sources from its start; counted in a thread of its own, which the job waits for only until a
-        cancel is asked (``Cancelled``): a case folder's 200,000-row metadata file takes tens of seconds to count, and
-        a cancel asked meanwhile waited for all of it. A count left behind ends alone (a core busy until then) and is
-        dropped."""
-        counted: Future[dict[str, int]] = Future()
+    def _prepared(self, job: Job) -> dict[str, int]:
+        """The job's upload rid of the images no source will read (``unread_removed``, said in its notes), and each
+        source's expected progress units (``size_hints``), so that a job's total covers all its sources from its start.
+        Both read every case folder's metadata: in a thread of their own, which the job waits for only until a cancel
+        is asked (``Cancelled``). A 200,000-row metadata file takes tens of seconds to read, which a cancel asked
+        meanwhile waited for, and the upload's request before the job existed. What is left behind ends alone (a
+        core busy until then) and is dropped."""
+        prepared: Future[tuple[list[str], dict[str, int]]] = Future()
 
-        def count() -> None:
+        def prepare() -> None:
             try:
-                counted.set_result(self.size_hints(job.paths))
-            except BaseException as exc:  # the job fails with it, as it did counting in its own thread
-                counted.set_exception(exc)
+                prepared.set_result((self.unread_removed(job), self.size_hints(job.paths)))
+            except BaseException as exc:  # the job fails with it, as it did preparing in its own thread
+                prepared.set_exception(exc)
 
-        threading.Thread(target=count, daemon=True, name=f"count-{job.id}").start()
+        threading.Thread(target=prepare, daemon=True, name=f"prepare-{job.id}").start()
         while True:
             stop_if_cancelled(job)
             with suppress(TimeoutError):
-                return counted.result(timeout=CANCEL_SECONDS)
+                removed, hints = prepared.result(timeout=CANCEL_SECONDS)
+                if removed:
+                    job.notes = [*job.notes, skipped_note(removed)]
+                return hints
+
+    def unread_removed(self, job: Job) -> list[str]:
+        """An uploaded zip's images no built-in source will read, deleted (``remove_unread_images``); none for a PDF,
+        a folder the server was asked to index in place, or where plug-in sources read the uploads."""
+        if job.upload is None or self.settings.sources:
+            return []
+        return [name for path in job.paths if path.is_dir() for name in remove_unread_images(path, self.settings)]
 
     def size_hints(self, paths: list[Path]) -> dict[str, int]:
-        """``_expected_units``'s count. Only an estimate: paths it cannot read count nothing, and the indexer reports
+        """``_prepared``'s count. Only an estimate: paths it cannot read count nothing, and the indexer reports
         why."""
         try:
             return {source.key: source.size_hint() for source in discover(paths, self.settings)}

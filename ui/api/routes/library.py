@@ -23,7 +23,6 @@ from pathatlas.ui.api.schemas import JobOut, JobsQuery, SourceOut
 from pathatlas.ui.api.uploads import (
     extract_zip,
     read_by_sources,
-    remove_unread_images,
     safe_name,
     save_limited,
     skipped_note,
@@ -109,10 +108,7 @@ async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> 
             target = folder / stored.stem
             keep = None if settings.sources else read_by_sources  # what a plug-in source reads is its own
             unpacked = (stored, target, settings.max_unpacked_mb << 20, settings.max_zip_members, keep)
-            skipped = await run_in_threadpool(extract_zip, *unpacked)
-            if keep is not None:  # what no built-in source will read is not kept either
-                skipped += await run_in_threadpool(remove_unread_images, target, settings)
-            if skipped:
+            if skipped := await run_in_threadpool(extract_zip, *unpacked):  # the images no row lists: the job's
                 notes.append(skipped_note(skipped))
             stored.unlink()
             stored = target
