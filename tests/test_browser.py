@@ -122,13 +122,26 @@ def test_filter_by_organ_then_find_similar_from_a_case(page):
     expect(cards.first).to_contain_text("Case")
     expect(cards.filter(has_not_text="Case")).to_have_count(0)
     expect(cards.filter(has_not_text="lung")).to_have_count(0)
-    case_label = re.search(r"case (DEMO-\d+)", cards.first.inner_text()).group(1)
+    case_label = case_of(cards.first)
     cards.first.get_by_role("button", name="Find similar").click()
     page.get_by_text(re.compile(rf"results{COUNT} that look like .*case {case_label}")).wait_for()
     similar = page.locator("[class*=st-key-card-]")
     expect(similar.first).to_contain_text("Case")
     expect(similar.filter(has_text=f"case {case_label}")).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / "2-find-similar.png"), full_page=True)
+
+
+CASE_LABEL = re.compile(r"case (DEMO-\d+)")
+
+
+def case_of(card) -> str:
+    """The case a case card cites. Streamlit redraws cards in place (drawn empty, then filled), so the card is read
+    once it shows one, and again where it was redrawn between that wait and the read (a CI run met one empty)."""
+    for _ in range(10):
+        expect(card).to_contain_text(CASE_LABEL)
+        if found := CASE_LABEL.search(card.inner_text()):
+            return found.group(1)
+    raise AssertionError(f"no case cited in {card.inner_text()!r}")
 
 
 def finished(page) -> None:
@@ -471,7 +484,7 @@ def test_the_case_viewer_names_its_images_by_the_case_not_the_file(page):
     text alternatives, read twice)."""
     cards = searched(page)
     case = cards.filter(has_text="Case").first
-    label = re.search(r"case (DEMO-\d+)", case.inner_text()).group(1)
+    label = case_of(case)
     images = opened(page, case).locator("[data-testid=stImage] img")
     alts = [image.get_attribute("alt") or "" for image in images.all()]
     file_name = re.compile(r"/|\.(png|jpe?g|tiff?)\b", re.IGNORECASE)
