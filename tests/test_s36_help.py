@@ -6,6 +6,7 @@ encoded text queries by MiniLM's 8-bit export or exactly, by what the model cach
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from types import SimpleNamespace
@@ -15,7 +16,7 @@ import typer
 
 from pathatlas.retrieval.bench.common import EIGHT_BIT_QUERIES
 from pathatlas.ui.cli import app
-from tests.helpers import indexed_book, run_cli
+from tests.helpers import hashing_env, indexed_book, run_cli
 from tests.test_bench_own_data import question
 
 
@@ -108,6 +109,20 @@ def events(monkeypatch) -> list[str]:
     return happened
 
 
+def record_of_the_shared_kind(book, monkeypatch) -> set[str]:
+    """The fields ``run_record`` writes for this index, as ``bench qa`` and ``bench retrieval`` write them: ``bench
+    serve`` and ``bench mcp`` wrote none of them (input hashes, git commit, index, settings)."""
+    from pathatlas.retrieval.bench.common import run_record
+    from pathatlas.retrieval.index import Index
+    from pathatlas.ui.cli_common import settings_for
+
+    for name, value in hashing_env(book / "home").items():
+        monkeypatch.setenv(name, value)
+    settings = settings_for(book / "idx")
+    with Index.open(settings.index_dir, settings) as idx:
+        return set(run_record({}, idx, {}))
+
+
 def test_bench_serve_settles_query_vectors_before_the_server_starts_and_records_them(book, events, monkeypatch):
     import pathatlas.ui.bench_serve as bench_serve
 
@@ -117,10 +132,16 @@ def test_bench_serve_settles_query_vectors_before_the_server_starts_and_records_
         return {"seconds": seconds, "throughput_rps": 1.0, "errors": 0} | measured
 
     monkeypatch.setattr(bench_serve, "bench_serve", load)
-    result = run_cli("bench", "serve", "--index", book / "idx", "--seconds", 1, "--json", "-", home=book / "home")
+    args = ["bench", "serve", "--index", book / "idx", "--clients", 3, "--seconds", 1, "--json", "-"]
+    result = run_cli(*args, home=book / "home")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["run"]["query_vectors"] == EIGHT_BIT_QUERIES
+    document = json.loads(result.stdout)
+    run = document["run"]
+    assert (run["clients"], run["seconds"], run["query_vectors"]) == (3, 1.0, EIGHT_BIT_QUERIES)
     assert events == ["settled", "server started"]
+    assert run["index"] == str((book / "idx").resolve())
+    assert record_of_the_shared_kind(book, monkeypatch) <= set(run)
+    assert document["throughput_rps"] == 1.0  # what it measured beside the record
     assert f"text queries encoded {EIGHT_BIT_QUERIES}" in " ".join(result.stderr.split())
 
 
@@ -157,5 +178,10 @@ def test_bench_mcp_settles_query_vectors_before_the_server_starts_and_records_th
     result = run_cli(*args, home=book / "home")
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert document["run"]["query_vectors"] == EIGHT_BIT_QUERIES and document["modes"]["mcp"]["accuracy"] == 1.0
+    run = document["run"]
+    assert (run["answerer"], run["modes"], run["query_vectors"]) == ("offline", ["mcp"], EIGHT_BIT_QUERIES)
+    assert document["modes"]["mcp"]["accuracy"] == 1.0 and "query_vectors" not in document  # said once, in the run
     assert events == ["settled", "server started"]
+    assert run["questions"] == str(questions.resolve())
+    assert run["questions_sha256"] == hashlib.sha256(questions.read_bytes()).hexdigest()
+    assert record_of_the_shared_kind(book, monkeypatch) <= set(run)

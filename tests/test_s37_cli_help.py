@@ -1,25 +1,20 @@
-"""``--help`` that reads as a command line does, and the servers' benchmarks recording which code and index they ran.
+"""``--help`` that reads as a command line does.
 
 Help showed Python's types after every option: ``--json <bool>`` after a flag, ``--images <list[Path]>`` after a
 repeatable path option, ``<str>`` and ``<path>`` elsewhere, and ``PATH <list[Path]>`` for an argument. It now shows
-Click's words (``--images PATH``, ``--limit INTEGER``), nothing after a flag, an argument's name alone. ``bench serve``
-and ``bench mcp`` wrote no run record (input hashes, git commit, index, settings) where every other JSON-writing
-benchmark of an index did."""
+Click's words (``--images PATH``, ``--limit INTEGER``), nothing after a flag, an argument's name alone. (The run
+records ``bench serve`` and ``bench mcp`` now write are tested where their query vectors are: ``test_s36_help``.)"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 
 import pytest
 import typer
 
-from pathatlas.retrieval.bench.common import EIGHT_BIT_QUERIES
 from pathatlas.ui.cli import app
-from tests.helpers import hashing_env, indexed_book, run_cli
-from tests.test_bench_own_data import question
-from tests.test_s36_help import FirstOptionDoor, command_paths
+from tests.helpers import run_cli
+from tests.test_s36_help import command_paths
 
 COMMANDS = command_paths()
 PYTHON_TYPE = re.compile(r"<(?:bool|str|int|float|path|list\[|tuple\[|dict\[)[^>]*>")
@@ -85,71 +80,3 @@ def test_every_repeatable_option_says_so():
         if param.param_type_name == "option" and param.type_descriptor.is_list and "repeat" not in (param.help or "")
     ]
     assert not silent
-
-
-# -- bench serve and bench mcp write the run record the other benchmarks write ----------------------------------------
-
-
-@pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    return indexed_book(tmp_path_factory.mktemp("s37-book"))
-
-
-@pytest.fixture
-def eight_bit(monkeypatch):
-    """Text queries settled as by MiniLM's 8-bit export (the hashing encoder's are its own: none to record)."""
-    import pathatlas.retrieval.bench.common as common
-
-    monkeypatch.setattr(common, "settle_query_vectors", lambda encoder: EIGHT_BIT_QUERIES)
-
-
-def record_of_the_shared_kind(book, monkeypatch) -> set[str]:
-    """The fields ``run_record`` writes for this index, as ``bench qa`` and ``bench retrieval`` write them."""
-    from pathatlas.retrieval.bench.common import run_record
-    from pathatlas.retrieval.index import Index
-    from pathatlas.ui.cli_common import settings_for
-
-    for name, value in hashing_env(book / "home").items():
-        monkeypatch.setenv(name, value)
-    settings = settings_for(book / "idx")
-    with Index.open(settings.index_dir, settings) as idx:
-        return set(run_record({}, idx, {}))
-
-
-def test_bench_serve_records_the_code_the_index_and_its_settings(book, eight_bit, monkeypatch):
-    import pathatlas.ui.bench_serve as bench_serve
-
-    def load(index, clients, seconds):
-        figures = {"n": 1, "p50_ms": 1.0, "p95_ms": 1.0, "p99_ms": 1.0}
-        return {"seconds": seconds, "throughput_rps": 1.0, "errors": 0} | dict.fromkeys(
-            ("text", "image", "ask"), figures
-        )
-
-    monkeypatch.setattr(bench_serve, "bench_serve", load)
-    args = ["bench", "serve", "--index", book / "idx", "--clients", 3, "--seconds", 1, "--json", "-"]
-    result = run_cli(*args, home=book / "home")
-    assert result.exit_code == 0, result.output
-    document = json.loads(result.stdout)
-    run = document["run"]
-    assert record_of_the_shared_kind(book, monkeypatch) <= set(run)
-    assert run["index"] == str((book / "idx").resolve())
-    assert (run["clients"], run["seconds"], run["query_vectors"]) == (3, 1.0, EIGHT_BIT_QUERIES)
-    assert document["throughput_rps"] == 1.0  # what it measured beside the record
-
-
-def test_bench_mcp_records_the_questions_code_index_and_settings(book, eight_bit, monkeypatch, tmp_path):
-    import mcp
-
-    monkeypatch.setattr(mcp, "Client", FirstOptionDoor)
-    questions = tmp_path / "q.jsonl"
-    questions.write_text(json.dumps(question(0)))
-    args = ["bench", "mcp", "--questions", questions, "--index", book / "idx", "--no-compare", "--json", "-"]
-    result = run_cli(*args, home=book / "home")
-    assert result.exit_code == 0, result.output
-    document = json.loads(result.stdout)
-    run = document["run"]
-    assert record_of_the_shared_kind(book, monkeypatch) <= set(run)
-    assert run["questions"] == str(questions.resolve())
-    assert run["questions_sha256"] == hashlib.sha256(questions.read_bytes()).hexdigest()
-    assert (run["answerer"], run["modes"], run["query_vectors"]) == ("offline", ["mcp"], EIGHT_BIT_QUERIES)
-    assert document["modes"]["mcp"]["accuracy"] == 1.0 and "query_vectors" not in document  # said once, in the run
