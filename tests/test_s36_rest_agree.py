@@ -17,10 +17,8 @@ from fastapi.testclient import TestClient
 from pathatlas.retrieval.search import EMPTY_QUERY
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.jobs import RECORD_DAYS
-from pathatlas.ui.bench_crash import make_pdf
-from tests.helpers import index_new
 from tests.servers import job_ended
-from tests.uploads import api_settings, upload
+from tests.uploads import api_settings, book_service, upload
 
 UNKNOWN = {"type": "extra_forbidden", "msg": "Extra inputs are not permitted"}
 
@@ -28,10 +26,7 @@ UNKNOWN = {"type": "extra_forbidden", "msg": "Extra inputs are not permitted"}
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     """A service on a two-page book."""
-    root = tmp_path_factory.mktemp("agree")
-    settings = api_settings(root)
-    index_new(settings, make_pdf(root / "book.pdf", 2, "agree"))
-    with TestClient(create_app(settings)) as served:
+    with book_service(tmp_path_factory.mktemp("agree"), "agree") as served:
         yield served
 
 

@@ -12,7 +12,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
 
 from pathatlas.errors import BadInputError
@@ -22,17 +21,16 @@ from pathatlas.indexer.sources.base import HASH_BLOCK, content_hash, stoppable
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.retrieval.index import Index
-from pathatlas.ui.api.app import create_app
 from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.library import Atlas
 from pathatlas.ui.mcp_server import build_server
 from pathatlas.ui.tools import Toolbox
-from tests.helpers import index_new, one_error_line, run_cli, two_cases
+from tests.helpers import one_error_line, run_cli, two_cases
 from tests.servers import job_ended
 from tests.test_doors_agree import mcp_error
 from tests.test_incremental_cases import ENCODER as PIXEL_ENCODER
 from tests.test_s37_rest import errors_of, png
-from tests.uploads import AUTH, api_settings, upload, zipped
+from tests.uploads import AUTH, api_settings, book_service, upload, zipped
 
 LOOKED_AT = 40
 """Images of the case folder a job is cancelled while looking at."""
@@ -46,9 +44,7 @@ def root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def client(root):
     """A service on a two-page book, with an encoder that searches by image too."""
-    settings = api_settings(root, encoder=PIXEL_ENCODER)
-    index_new(settings, make_pdf(root / "book.pdf", 2, "look"))
-    with TestClient(create_app(settings)) as served:
+    with book_service(root, "look", encoder=PIXEL_ENCODER) as served:
         yield served
 
 

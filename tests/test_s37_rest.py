@@ -8,15 +8,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
 
 from pathatlas.indexer.sources.cases import CaseFolderSource
-from pathatlas.ui.api.app import create_app
-from pathatlas.ui.bench_crash import make_pdf
-from tests.helpers import index_new, png_bytes
+from tests.helpers import png_bytes
 from tests.servers import job_ended
-from tests.uploads import AUTH, api_settings, upload, zipped
+from tests.uploads import AUTH, book_service, upload, zipped
 
 PASTED_OPTIONS = "\nA. Koilocytes\nB. Mitosis"
 NO_WORD = "the question has no word to look for: type two letters or digits in a row, or a CJK character"
@@ -25,10 +22,7 @@ NO_WORD = "the question has no word to look for: type two letters or digits in a
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     """A service on a two-page book."""
-    root = tmp_path_factory.mktemp("s37")
-    settings = api_settings(root)
-    index_new(settings, make_pdf(root / "book.pdf", 2, "rest"))
-    with TestClient(create_app(settings)) as served:
+    with book_service(tmp_path_factory.mktemp("s37"), "rest") as served:
         yield served
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import threading
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pathatlas.settings import Settings
@@ -18,6 +20,21 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def api_settings(root: Path, **extra) -> Settings:
     """Home and index under ``root``, the hashing encoder, uploads up to 1 MB; ``extra`` adds or overrides."""
     return hashing_settings(root, **{"max_upload_mb": 1, **extra})
+
+
+@contextmanager
+def book_service(root: Path, words: str, **extra) -> Iterator:
+    """A service (a TestClient) on a two-page book of ``words`` indexed under ``root`` (``extra``: settings)."""
+    from fastapi.testclient import TestClient
+
+    from pathatlas.ui.api.app import create_app
+    from pathatlas.ui.bench_crash import make_pdf
+    from tests.helpers import index_new
+
+    settings = api_settings(root, **extra)
+    index_new(settings, make_pdf(root / "book.pdf", 2, words))
+    with TestClient(create_app(settings)) as served:
+        yield served
 
 
 def zipped(*members: tuple[zipfile.ZipInfo | str, bytes]) -> bytes:
