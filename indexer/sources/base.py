@@ -17,7 +17,7 @@ from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.records import Record
 from pathatlas.settings import Settings
 
-RECORDS_VERSION = 13
+RECORDS_VERSION = 14
 """Bump when the records a source yields change for the same file, so indexed sources get new ids and the next ``index``
 re-reads them (3: a PDF's hyphenated words keep their hyphen at a line break; 4: a figure at a page's foot takes the
 caption that opens the next page, not the previous figure's; 5: page labels, two-column reading order and scanned pages
@@ -36,7 +36,8 @@ them, and a scan stored as strips is its page's own image, no figures; a figure 
 and section filters find it; 13: a page label's word for page left out, "p. 1" cited as p. 1, a word split by U+2010 or
 "- " at a line break joined, a page over 20 inches tall keeps its headings, its margins at most 1.5 inches, a scanned
 page fed upside down or sideways is read upright, a page over 3:1 tall thumbnailed by its top, and a case image over 2:1
-is indexed at the scale a query reads it)."""
+is indexed at the scale a query reads it; 14: a line a PDF repeats in its top margin is kept on a page it heads, a
+cover's title that later pages print small as their running header)."""
 
 
 def older_reader(entry: dict) -> bool:
