@@ -826,9 +826,11 @@ class QABench:
             correct = sum(scores)
             ece, bins = expected_calibration_error(confidences, scores)
             unusable = getattr(self.answerer, "parse_failures", None)
+            if not scores:
+                notes.append(nothing_answered(mode, per_item))
             summary[mode] = {
-                "accuracy": correct / len(scores) if scores else 0.0,
-                "ci95": list(mean_interval(scores)) if scores else [0.0, 0.0],
+                "accuracy": correct / len(scores) if scores else None,
+                "ci95": list(mean_interval(scores)) if scores else None,
                 "answered": len(scores),
                 "by_kind": {
                     kind: {
@@ -840,12 +842,12 @@ class QABench:
                     for kind, v in sorted(by_kind.items())
                 },
                 "negated": {"n": len(negated), "accuracy": sum(negated) / len(negated) if negated else None},
-                "ece": ece,
+                "ece": ece if scores else None,
                 "reliability": bins,
                 "evidence_recall@5": sum(hits) / len(hits) if hits else None,
                 "evidence_n": len(hits),
-                "p50_s": percentile_ms(seconds, 50) / 1000,
-                "p95_s": percentile_ms(seconds, 95) / 1000,
+                "p50_s": percentile_ms(seconds, 50) / 1000 if seconds else None,
+                "p95_s": percentile_ms(seconds, 95) / 1000 if seconds else None,
                 "failed": failed,
                 "parse_failures": None if unusable is None else unusable - unusable_before,
                 "no_citation_rate": no_cite / len(scores) if scores and mode != "no-rag" else None,
@@ -913,6 +915,22 @@ LATENCY = (
 
 
 INTERRUPTED = "each mode's figures are over the questions it answered, and later modes did not run."
+
+UNMEASURED = "-"
+"""A table's cell for a figure of a mode that answered no question: no figure, where 0.000 read as a measured zero."""
+
+
+def nothing_answered(mode: str, per_item: list[dict[str, Any]]) -> str:
+    """The note of a mode every question failed in (``per_item``: the run's records so far), saying why it has no
+    figures: an accuracy of 0.0 and a latency of 0.00 s read as measured (an LLM server that was down scored 0.000)."""
+    failed = [r for r in per_item if "failed" in r and r.get("mode") in (mode, None)]
+    first = next(r for r in failed if r.get("mode") == mode)
+    return (
+        f"{mode}: no figures: none of its questions was answered ({len(failed)} failed; the first, row "
+        f"{first['row']} ({first['id']}): {first['failed']}); null in the JSON, {UNMEASURED} in the tables, "
+        "nothing plotted"
+    )
+
 
 KIND_METRIC = {"mcq": "accuracy", "yesno": "accuracy", "open": "token recall"}
 """What a question kind's score is: right or wrong, or the share of the right answer's words said."""
@@ -1180,11 +1198,15 @@ ROW_CELLS = 13
 
 def row_cells(m: dict[str, Any]) -> list[str]:
     """One ``shown_rows`` row's cells after the mode, as ``bench qa``'s table and report show them: blank where the
-    row has no such figure (a held-out row has no latency, evidence or quotes)."""
+    row has no such figure (a held-out row has no latency, evidence or quotes); ``UNMEASURED`` for every figure of a
+    mode that answered no question, its counts of unusable replies and failures alone given."""
 
     def figure(key: str, form: str = ".3f") -> str:
         return "" if m.get(key) is None else format(m[key], form)
 
+    counts = [figure("parse_failures", "d"), figure("failed", "d")]
+    if m.get("answered") == 0:
+        return [UNMEASURED] * (ROW_CELLS - len(counts)) + counts
     return [
         f"{m['accuracy']:.3f}",
         f"{m['ci95'][0]:.3f}-{m['ci95'][1]:.3f}",
@@ -1197,8 +1219,7 @@ def row_cells(m: dict[str, Any]) -> list[str]:
         figure("no_citation_rate"),
         figure("verbatim_quote_rate"),
         figure("gold_page_quoted"),
-        figure("parse_failures", "d"),
-        figure("failed", "d"),
+        *counts,
     ]
 
 
@@ -1297,6 +1318,22 @@ def tick_label(text: str, width: int = 22, lines: int = 2) -> str:
     return "\n".join(wrapped)
 
 
+def bar_name(name: str, m: dict[str, Any], asked: int) -> str:
+    """A mode's bar label: its name, and under it how many of the ``asked`` questions its figure is over where that is
+    fewer ("none answered": a mode without a bar, every question failed)."""
+    answered = m.get("answered", len(m["correct"]))
+    if answered >= asked:
+        return name
+    return f"{name}\n" + (f"{answered} of {asked} answered" if answered else "none answered")
+
+
+def error_arms(m: dict[str, Any]) -> list[float]:
+    """A bar's error arms below and above its figure (its 95% CI); none for a mode without a figure."""
+    if m["accuracy"] is None:
+        return [0.0, 0.0]
+    return [m["accuracy"] - m["ci95"][0], m["ci95"][1] - m["accuracy"]]
+
+
 def plot_qa(result: dict[str, Any], path: Path) -> None:
     require("matplotlib", "plot").use("Agg")
     import matplotlib.pyplot as plt
@@ -1306,15 +1343,18 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     groups = ordered_groups(result)
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.2), gridspec_kw={"width_ratios": [1, 1.2, 3]})
     rows = shown_rows(result)
-    acc = [m["accuracy"] for _, m in rows]
-    err = np.array([[a - m["ci95"][0], m["ci95"][1] - a] for (_, m), a in zip(rows, acc, strict=True)]).T
+    acc = [np.nan if m["accuracy"] is None else m["accuracy"] for _, m in rows]  # NaN: no bar, no error bar
+    err = np.array([error_arms(m) for _, m in rows]).T
     folded, fitted = len(rows) > len(modes), fitted_on(result)
     shipped = weights_note(result)
     if folded:  # held out in strong blue, the shipped weights' figures pale
         colours = ["#2a6fb8" if name.endswith("held out") else "#b8cde8" for name, _ in rows]
     else:
         colours = ["#999", "#6a9fd8", "#2a6fb8"][: len(rows)]
-    left.bar([name.split(" (")[0] for name, _ in rows], acc, yerr=err, capsize=4, color=colours)  # N: in the title
+    names = [bar_name(name.split(" (")[0], m, result["n"]) for name, m in rows]
+    left.bar(range(len(names)), acc, yerr=err, capsize=4, color=colours)
+    left.set_xticks(range(len(names)), names)
+    left.set_xlim(-0.5, len(names) - 0.5)  # a mode without a bar keeps its place (no data widens no axis)
     plt.setp(left.get_xticklabels(), rotation=30 if shipped else 0, ha="right" if shipped else "center", fontsize=8)
     left.set_ylim(0, 1)
     if baseline := chance_row(result):
@@ -1342,7 +1382,7 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     width = 0.8 / len(modes)
     x = np.arange(len(groups))
     for n, mode in enumerate(modes):
-        values = [result["modes"][mode]["by_group"].get(g, {}).get("accuracy", 0) for g in groups]
+        values = [result["modes"][mode]["by_group"].get(g, {}).get("accuracy", np.nan) for g in groups]  # none: no bar
         right.bar(x + n * width, values, width, label=mode)
     chances = group_chances(result)
     levels = [(at, chances[g]["accuracy"]) for at, g in enumerate(groups) if g in chances]
@@ -1352,6 +1392,8 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     ticks = [tick_label(g) for g in groups]
     right.set_xticks(x + width * (len(modes) - 1) / 2, ticks, rotation=45, ha="right", fontsize=7)
     plt.setp(right.get_xticklabels(), rotation_mode="anchor")  # each label's end under its bars, its lines aligned
+    if groups:  # a mode without bars keeps its places too
+        right.set_xlim(-width / 2 - 0.1, len(groups) - 0.1 - width / 2)
     right.set_ylim(0, 1)
     right.set_title(f"{label} by chapter / group{shipped}", fontsize=10)
     right.legend(fontsize=8)

@@ -728,6 +728,13 @@ SHOWN_FAILURES = 20
 """Failed rows said on stderr, one line each; the rest are counted (all are in report.md and --json)."""
 
 
+def say_run_notes(result: dict) -> None:
+    """A ``bench qa`` or ``bench mcp`` run's notes (what its figures are, and which it has none of), one stderr line
+    each."""
+    for note in result["notes"]:
+        err_console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
+
+
 def say_failures(lines: list[str]) -> None:
     for line in lines[:SHOWN_FAILURES]:
         err_console.print(f"[yellow]failed[/yellow] {escape(line)}", highlight=False, soft_wrap=True)
@@ -872,8 +879,7 @@ def bench_qa_command(
                 highlight=False,
             )
     say_failures(failure_lines(result))
-    for note in result["notes"]:
-        err_console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
+    say_run_notes(result)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(markdown_report(result, f"QA benchmark: {questions.name}"))
     plot_qa(result, out / "plot.png")
@@ -1103,6 +1109,7 @@ def bench_mcp_command(
 
     One `ask` tool call per question. For answer-by-answer agreement run both under one PYTHONHASHSEED (the server
     inherits the environment)."""
+    from pathatlas.agent.bench import UNMEASURED, answered_phrase, failure_lines
     from pathatlas.ui.bench_mcp import run_mcp_bench
 
     result = run_mcp_bench(settings_for(index, answerer=answerer), questions, limit, compare)
@@ -1113,20 +1120,21 @@ def bench_mcp_command(
         "p50 s",
         "p95 s",
         "failed",
-        title=f"{questions.name}: {result['n']} questions" + encoded_as(result["run"]["query_vectors"]),
+        title=f"{questions.name}: {answered_phrase(result)}" + encoded_as(result["run"]["query_vectors"]),
         caption=result.get("latency"),
     )
     for mode, m in result["modes"].items():
-        table.add_row(
-            mode,
+        figures = [
             f"{m['accuracy']:.3f}",
             f"{m['ci95'][0]:.3f}-{m['ci95'][1]:.3f}",
             f"{m['p50_s']:.2f}",
             f"{m['p95_s']:.2f}",
-            str(m["failed"]),
-        )
+        ]
+        table.add_row(mode, *(figures if m["answered"] else [UNMEASURED] * len(figures)), str(m["failed"]))
     console.print(table)
     if "mcp_vs_agentic" in result:
         same = result["mcp_vs_agentic"]
         console.print(f"same answer through MCP as in-process: {same['same']} of {same['n']} questions")
+    say_failures(failure_lines(result))
+    say_run_notes(result)
     write_json(json_out, result)
