@@ -16,7 +16,7 @@ import numpy as np
 from pathatlas.errors import BadInputError
 from pathatlas.plugins import require
 from pathatlas.retrieval.datasets import holds_book
-from pathatlas.retrieval.metrics import recall_and_mrr
+from pathatlas.retrieval.metrics import CUTOFFS
 
 if TYPE_CHECKING:
     from pathatlas.retrieval.index import Index
@@ -30,11 +30,22 @@ def summarise(first_ranks: list[int | None], mrr_depth: int | None = None) -> di
     """Recall@1/5/10 and MRR, plus the recall@k curve the plot draws. ``mrr_depth``: MRR@depth (a first relevant item
     below it counts as none), so a method ranked deeper for the curve keeps the MRR of its top ``mrr_depth``, and chance
     is cut alike; None: MRR over every rank."""
-    out: dict[str, Any] = recall_and_mrr(first_ranks)
-    if mrr_depth is not None:
-        out["mrr"] = recall_and_mrr([r if r is not None and r <= mrr_depth else None for r in first_ranks])["mrr"]
-    out["curve"] = [recall_and_mrr(first_ranks, cutoffs=(k,))[f"recall@{k}"] for k in range(1, CURVE_K + 1)]
-    return out
+    return summarise_odds([{rank: 1.0} if rank is not None else {} for rank in first_ranks], mrr_depth)
+
+
+def summarise_odds(odds: list[dict[int, float]], mrr_depth: int | None = None) -> dict[str, Any]:
+    """``summarise``'s figures from each query's chance of each rank being its first relevant one
+    (``first_rank_odds``): their expected values where ties leave the order open, the same figures where it is
+    one rank for certain."""
+    n = len(odds)
+
+    def recall(k: int) -> float:
+        return sum(sum(p for rank, p in chances.items() if rank <= k) for chances in odds) / n if n else 0.0
+
+    depth = mrr_depth or max((rank for chances in odds for rank in chances), default=0)
+    mrr = sum(sum(p / rank for rank, p in chances.items() if rank <= depth) for chances in odds) / n if n else 0.0
+    out: dict[str, Any] = {f"recall@{k}": recall(k) for k in CUTOFFS}
+    return {**out, "mrr": mrr, "curve": [recall(k) for k in range(1, CURVE_K + 1)]}
 
 
 def on_gold_page(gold: dict[str, Any], source: str, page: int | None) -> bool:

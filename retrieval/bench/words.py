@@ -25,6 +25,7 @@ Every weight of the grid is reported over all queries too (``weight_per_fold["by
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from collections import Counter
@@ -36,15 +37,15 @@ from typing import Any
 import numpy as np
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.bench.common import CURVE_K, chance, compare_runs, summarise
+from pathatlas.retrieval.bench.common import CURVE_K, chance, compare_runs, summarise_odds
 from pathatlas.retrieval.bench.names import CASES, Unquoted, organs
 from pathatlas.retrieval.bench.trec import write_trec
 from pathatlas.retrieval.fusion import diagnosis_key
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.lexical import content_terms, document_text, tokenize
-from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k
-from pathatlas.retrieval.records import Payload
+from pathatlas.retrieval.metrics import expected_precision, first_rank_odds, first_relevant_rank, tied_runs
+from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import HELD_WORDS_WEIGHT, Query
 
 TASK = "image_words_to_diagnosis"
@@ -239,16 +240,16 @@ def left_out(query: Asked, by_hash: dict[str, set[str]]) -> set[str]:
 
 def searched(
     index: Index, queries: list[Asked], weights: Sequence[float | None], by_hash
-) -> dict[Any, list[list[str]]]:
+) -> tuple[dict[Any, list[list[str]]], list[list[int]]]:
     """Each query's top ``CURVE_K`` record ids, its own image and copies left out: per words' weight (keyed by the
     weight; None: the search's own choice, what users get), for the image alone (``IMAGE``) and the words alone
-    (``WORDS``). One ``find_many`` batch per image: its search alone and with each of its words at each weight."""
+    (``WORDS``, with its runs of tied scores: ``words_alone``). One ``find_many`` batch per image: its search alone
+    and with each of its words at each weight."""
     searcher = Unquoted(index)
     out: dict[Any, list] = {key: [None] * len(queries) for key in (*weights, IMAGE)}
 
     def top(hits, query: Asked) -> list[str]:
-        drop = left_out(query, by_hash)
-        return [hit.id for hit in hits if hit.id not in drop][:CURVE_K]
+        return [hit.id for hit in kept(hits, query, by_hash)][:CURVE_K]
 
     by_image: dict[str, list[int]] = {}
     for n, query in enumerate(queries):
@@ -263,18 +264,65 @@ def searched(
             out[IMAGE][n] = top(alone, queries[n])
             for w, hits in zip(weights, worded[j * len(weights) : (j + 1) * len(weights)], strict=True):
                 out[w][n] = top(hits, queries[n])
-    texts = [Query(text=query.words, k=CURVE_K + len(left_out(query, by_hash)), use=("bm25",)) for query in queries]
-    out[WORDS] = [top(hits, query) for hits, query in zip(searcher.search_many(texts), queries, strict=True)]
-    return out
+    out[WORDS], runs = words_alone(searcher, queries, by_hash)
+    return out, runs
 
 
-def figures(ranked: list[list[str]], gold: list[set[str]], rows: Sequence[int], curve: bool = True) -> dict[str, Any]:
-    """A method's ``METRICS`` over the queries at ``rows``, with its recall curve (the plot's) where ``curve``."""
-    first = [first_relevant_rank(ranked[i], gold[i].__contains__) for i in rows]
-    flags = [[item in gold[i] for item in ranked[i]] for i in rows]
+def words_alone(searcher: Unquoted, queries: list[Asked], by_hash) -> tuple[list[list[str]], list[list[int]]]:
+    """Each query's words-alone (BM25) ranking, its own image and copies left out, and the lengths of its runs of
+    tied scores, deep enough that the run at rank ``CURVE_K`` is whole: LC25000's tiles of a class share one text, so
+    BM25 ties hundreds of them, which record ids alone put in order (``figures`` scores a run at its expected value
+    over every order). A query whose run at the cut may go on is searched again for every record BM25 finds."""
+
+    def asked(query: Asked, k: int) -> Query:
+        return Query(text=query.words, k=k + len(left_out(query, by_hash)), use=("bm25",))
+
+    first = searcher.search_many([asked(query, CURVE_K) for query in queries])
+    found = [kept(hits, query, by_hash) for hits, query in zip(first, queries, strict=True)]
+    open_ended = [
+        n for n, hits in enumerate(found) if len(hits) >= CURVE_K and hits[-1].score == hits[CURVE_K - 1].score
+    ]
+    deeper = searcher.search_many([asked(queries[n], len(searcher.index.lexical)) for n in open_ended])
+    for n, hits in zip(open_ended, deeper, strict=True):
+        found[n] = kept(hits, queries[n], by_hash)
+    ranked = [through_cut(hits) for hits in found]
+    return [[hit.id for hit in hits] for hits in ranked], [tie_runs([hit.score for hit in hits]) for hits in ranked]
+
+
+def kept(hits: list[Hit], query: Asked, by_hash) -> list[Hit]:
+    """The hits less the query image's own record and its copies (``left_out``)."""
+    drop = left_out(query, by_hash)
+    return [hit for hit in hits if hit.id not in drop]
+
+
+def through_cut(hits: list[Hit]) -> list[Hit]:
+    """The first ``CURVE_K`` hits and those tied with the last of them: the whole run the cut falls in."""
+    end = CURVE_K
+    while end < len(hits) and hits[end].score == hits[CURVE_K - 1].score:
+        end += 1
+    return hits[:end]
+
+
+def tie_runs(scores: list[float]) -> list[int]:
+    """The lengths of the runs of equal scores, in order."""
+    return [len(list(run)) for _, run in itertools.groupby(scores)]
+
+
+def figures(
+    ranked: list[list[str]],
+    gold: list[set[str]],
+    rows: Sequence[int],
+    curve: bool = True,
+    ties: list[list[int]] | None = None,
+) -> dict[str, Any]:
+    """A method's ``METRICS`` over the queries at ``rows``, with its recall curve (the plot's) where ``curve``.
+    ``ties``: each query's runs of tied scores (``words_alone``), each scored at its expected value over every order
+    of the run, not the order record ids gave it (all or none of a tied class in the top 5); None: no ties."""
+    runs = [tied_runs(ranked[i], ties[i] if ties else None, gold[i]) for i in rows]
     shown = (*METRICS, "curve") if curve else METRICS
-    out = {key: value for key, value in summarise(first, MRR_DEPTH).items() if key in shown}
-    return {**out, "precision@5": precision_at_k(flags, TOP), "precision@10": precision_at_k(flags, MRR_DEPTH)}
+    found = summarise_odds([first_rank_odds(query, CURVE_K) for query in runs], MRR_DEPTH)
+    out = {key: value for key, value in found.items() if key in shown}
+    return {**out, "precision@5": expected_precision(runs, TOP), "precision@10": expected_precision(runs, MRR_DEPTH)}
 
 
 def weight_per_fold(by_weight: dict[float, list[list[str]]], gold, folds: list[int], count: int) -> list[float]:
@@ -308,9 +356,13 @@ def parts(queries: list[Asked]) -> dict[str, list[int]]:
     return out
 
 
-def breakdown(ranked: dict[str, list[list[str]]], gold: list[set[str]], rows: list[int]) -> dict[str, Any]:
-    """Every method's figures over one part of the queries (``parts``), without curves."""
-    return {"n": len(rows), **{name: figures(lists, gold, rows, curve=False) for name, lists in ranked.items()}}
+def breakdown(ranked: dict[str, list[list[str]]], gold: list[set[str]], rows: list[int], ties) -> dict[str, Any]:
+    """Every method's figures over one part of the queries (``parts``), without curves (``ties``: by method, as
+    ``figures`` takes them)."""
+    return {
+        "n": len(rows),
+        **{name: figures(lists, gold, rows, curve=False, ties=ties.get(name)) for name, lists in ranked.items()},
+    }
 
 
 def typed_words(queries: list[Asked]) -> dict[str, str]:
@@ -360,7 +412,7 @@ def image_words(
     wanted = [{rid for rid, key in keys.items() if key == diagnosis_key(q.asks)} - left_out(q, by_hash) for q in asked]
     queries, gold = [q for q, g in zip(asked, wanted, strict=True) if g], [g for g in wanted if g]
     default_weight = float(index.settings.weight_words_image)
-    found = searched(index, queries, [None, *GRID], by_hash)
+    found, tied = searched(index, queries, [None, *GRID], by_hash)
     fold_of = [q.fold for q in queries]
     chosen = weight_per_fold({w: found[w] for w in GRID}, gold, fold_of, folds)
     ranked = {
@@ -370,8 +422,9 @@ def image_words(
         IMAGE: found[IMAGE],
         WORDS: found[WORDS],
     }
+    ties = {WORDS: tied}
     everyone = range(len(queries))
-    methods = {name: figures(lists, gold, everyone) for name, lists in ranked.items()}
+    methods = {name: figures(lists, gold, everyone, ties=ties.get(name)) for name, lists in ranked.items()}
     methods["chance"] = chance_figures(queries, gold, len(keys), by_hash)
     ids = [q.id for q in queries]
     top = {name: [items[:MRR_DEPTH] for items in lists] for name, lists in ranked.items()}
@@ -394,7 +447,7 @@ def image_words(
             "by": "the query image's diagnosis",
             "by_weight": by_weight(found, gold),
         },
-        "by_part": {part: breakdown(ranked, gold, rows) for part, rows in parts(queries).items()},
+        "by_part": {part: breakdown(ranked, gold, rows, ties) for part, rows in parts(queries).items()},
         "significance": compare_runs(ids, gold, top, DEFAULT, metrics=SIGNIFICANCE),
         "per_question": [
             {
@@ -421,5 +474,6 @@ def image_words(
     if notes:
         body["notes"] = notes
     if runs is not None:
-        body["runs"] = [str(p) for p in write_trec(runs, ids, gold, ranked, fold_of, per_fold=[CHOSEN], task=TASK)]
+        curves = {name: [items[:CURVE_K] for items in lists] for name, lists in ranked.items()}  # words alone: deeper
+        body["runs"] = [str(p) for p in write_trec(runs, ids, gold, curves, fold_of, per_fold=[CHOSEN], task=TASK)]
     return {TASK: body}
