@@ -146,13 +146,15 @@ class ShapedGroup(ShapedHelp, TyperGroup):
 
 
 class PathAtlasTyper(typer.Typer):
-    """``typer.Typer`` whose group and commands are ``ShapedHelp``'s: one place for how every command's help reads."""
+    """``typer.Typer`` whose group and commands are ``ShapedHelp``'s: one place for how every command's help reads. A
+    ``cls`` given explicitly wins (a command of a class of its own); passing it beside ours failed with "multiple values
+    for keyword argument 'cls'"."""
 
     def __init__(self, **settings: Any) -> None:
-        super().__init__(cls=ShapedGroup, **settings)
+        super().__init__(**{"cls": ShapedGroup, **settings})
 
     def command(self, *args: Any, **settings: Any):
-        return super().command(*args, cls=ShapedCommand, **settings)
+        return super().command(*args, **{"cls": ShapedCommand, **settings})
 
 
 STDOUT = Path("-")  # ``--json -``: the JSON document goes to stdout, alone
