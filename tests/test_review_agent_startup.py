@@ -14,11 +14,16 @@ import pytest
 from pathatlas.errors import BadInputError
 from pathatlas.ui.bench_startup import free_port, time_server
 
+CHECKOUT = Path(__file__).resolve().parent.parent
+"""Where ``tests.helpers`` is imported from by the fake server, a process of its own."""
+
 FAKE_SERVER = """
-import json, os, signal, sys, time
+import os, signal, sys, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-behaviour, port, pid_file = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+behaviour, port, pid_file, checkout = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+sys.path.insert(0, checkout)
+from tests.helpers import send_json
 with open(pid_file, "w") as out:
     out.write(str(os.getpid()))
 if behaviour == "exits":
@@ -41,12 +46,7 @@ class Ready(BaseHTTPRequestHandler):
             status, body = 503, {"ready": False, "problem": None}
         else:
             status, body = 200, {"ready": True, "problem": None}
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
 
     def log_message(self, *args):
         pass
@@ -65,7 +65,7 @@ def fake_server(tmp_path):
 
     def start(behaviour: str, timeout: float = 30.0):
         port = free_port()
-        argv = [sys.executable, str(script), behaviour, str(port), str(tmp_path / "pid")]
+        argv = [sys.executable, str(script), behaviour, str(port), str(tmp_path / "pid"), str(CHECKOUT)]
         began = time.perf_counter()
         try:
             return time_server(argv, port, timeout, 0.02, grace=1.0), time.perf_counter() - began

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from pathatlas.ui.bench_crash import CrashReport, make_pdf
-from tests.helpers import indexed_book, run_cli
+from tests.helpers import indexed_book, run_cli, send_json
 
 MACHINE = {"cpu_count", "usable_cores", "omp_num_threads"}
 """What every speed benchmark's ``machine`` holds; those timed in process add their libraries' threads."""
@@ -147,13 +147,7 @@ class Refusing(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802 (the name http.server calls)
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        status = 422 if self.path == "/search/image" else 200
-        body = b"{}"
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, 422 if self.path == "/search/image" else 200, {})
 
     def log_message(self, *args):
         pass
