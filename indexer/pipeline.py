@@ -174,8 +174,12 @@ def existing(record_id: str | None, path_of: Callable[[str], Path]) -> Path | No
     return path if path is not None and path.is_file() else None
 
 
-class Cancelled(PathAtlasError):
-    """Raised from a progress callback to stop indexing; the source in progress is not committed."""
+class Cancelled(BaseException):
+    """Raised from a progress or look callback (or a job's stop check, ``sources.base.stoppable``) to stop indexing;
+    the source in progress is not committed. Not a ``PathAtlasError`` nor an ``Exception``, as ``KeyboardInterrupt``
+    and asyncio's ``CancelledError`` are not: a user stopping a run is neither bad input nor a failure, and the handlers
+    of those (an unreadable metadata file keeping its folder's images, a plug-in's failure counting no units, a source
+    failing while the run goes on) took it for one, and the run went on."""
 
 
 def removal_name(manifest: Manifest, key: str) -> str:
@@ -420,10 +424,8 @@ class Indexer:
     def _add_source(self, source: Source, force: bool, stored: Counter[str]) -> SourceReport:
         started = time.perf_counter()
         signature = stat_signature(Path(source.key))  # before reading: a change while it is read shows as a change
-        try:
+        try:  # a stop while it is looked at (``on_look``: ``Cancelled``, no ``Exception``) writes nothing of it
             fingerprint = source.fingerprint()
-        except Cancelled:  # stopped while it was looked at (``on_look``): nothing of it written, no failure
-            raise
         except Exception as exc:  # an unreadable metadata file, a plug-in's bug: this source fails, the run goes on
             return SourceReport(source.key, "failed", problems=[one_line(exc)])
         known = self.index.manifest.get(source.key)
