@@ -8,6 +8,8 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from PIL import Image
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Record, image_hash
 from pathatlas.indexer.sources.base import Source, hash_files, may_stop, shown
-from pathatlas.retrieval.datasets import case_ids, read_case_metadata
+from pathatlas.retrieval.datasets import MAX_METADATA_LINES, case_ids, read_case_metadata
 from pathatlas.retrieval.images import HEIC_HINT, MIN_QUERY_SIDE, TOO_SMALL, indexed_view, open_image
 from pathatlas.retrieval.text import plain_text
 from pathatlas.settings import Settings
@@ -46,6 +48,27 @@ LONG_FIELD_CHARS = {"description": 20_000}
 
 Row = dict[str, Any]
 """A metadata row: field to text (``LIST_FIELDS`` may hold a list of texts)."""
+_KEPT_ROWS: ContextVar[dict[tuple[str, int, int, int], list[Row]] | None] = ContextVar("kept_rows", default=None)
+"""The rows ``CaseFolderSource.rows`` read within ``rows_read_once``, by metadata file (path, inode, size, mtime_ns);
+None elsewhere."""
+KEPT_ROWS_MAX = MAX_METADATA_LINES
+"""Most rows ``rows_read_once`` keeps in all (200,000 take 120 MB): as many as one folder may list, so a job keeps no
+more than one folder's look may take; a zip of more has its further folders read at each step, as before."""
+
+
+@contextmanager
+def rows_read_once() -> Iterator[None]:
+    """Within the block, a case folder's metadata file is read once while it stays as it was (same path, inode, size
+    and modification time): a REST job of an uploaded zip read each folder's 200,000 rows three times, 3.5-6 s each
+    (removing the images no row lists, counting its sources, then its look). A thread started in a copy of the
+    context (``contextvars.copy_context``) shares them. The rows are shared as read: callers must not change them.
+    At most ``KEPT_ROWS_MAX`` rows are kept. Outside a block each look reads the file again (a long-running process
+    must see it edited)."""
+    token = _KEPT_ROWS.set({})
+    try:
+        yield
+    finally:
+        _KEPT_ROWS.reset(token)
 
 
 def split_list(value: str | list[str]) -> str | list[str]:
@@ -237,12 +260,28 @@ class CaseFolderSource(Source):
             raise BadInputError(f"{self.path}: no {' or '.join(METADATA_FILES)} in the case folder any more")
         return found
 
+    def rows(self) -> list[Row]:
+        """The metadata file's rows (``_rows``), read once within ``rows_read_once`` while the file is unchanged: the
+        images it lists depend on the folder's files too (``spell_as_on_disk``), whose renames meanwhile are met as
+        they are by the look (a listed file missing)."""
+        kept = _KEPT_ROWS.get()
+        if kept is None:
+            return self._rows()
+        where = self.metadata_path
+        found = where.stat()
+        key = (str(where), found.st_ino, found.st_size, found.st_mtime_ns)
+        if (rows := kept.get(key)) is None:
+            rows = self._rows()
+            if sum(map(len, kept.values())) + len(rows) <= KEPT_ROWS_MAX:
+                kept[key] = rows
+        return rows
+
     def _rows(self) -> list[Row]:
         """The metadata file's rows, each within ``FIELD_CHARS`` (``check_lengths``), lists split; a look may stop
-        between them (``may_stop``)."""
+        between the lines and rows read and between them here (``may_stop``)."""
         where = self.metadata_path  # found once: each look-up asks the disk, twice a row for 200,000 rows
         rows = []
-        for row in read_case_metadata(where, LIST_FIELDS):
+        for row in read_case_metadata(where, LIST_FIELDS, may_stop):
             may_stop()
             check_lengths(row, where)
             rows.append(split_lists(row))
@@ -288,7 +327,7 @@ class CaseFolderSource(Source):
         listed file resolved once for all three. A large folder takes minutes (200,000 rows: seconds a step; its
         images: minutes to hash), so a run stopped meanwhile (``may_stop``) stops at the next row, name, file,
         megabyte or step."""
-        rows = self._rows()
+        rows = self.rows()
         listed = list(dict.fromkeys(self._image_paths(rows)))  # a file listed again is hashed once: it is read once
         read = hash_files([self.metadata_path, *(path for path in listed if path.is_file())], self.reading())
         files = self._walk()
@@ -302,7 +341,7 @@ class CaseFolderSource(Source):
         return FolderLook(read, rows, twins, notes)
 
     def size_hint(self) -> int:
-        return len(self._looked.rows if self._looked else self._rows())
+        return len(self._looked.rows if self._looked else self.rows())
 
     def records(self) -> Iterator[Record]:
         """The cases of the folder as ``fingerprint`` last found it (a look of its own where it was not asked): the

@@ -16,6 +16,8 @@ running jobs' records current (``JobRecords.keep_current``).
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import logging
 import os
 import re
@@ -38,6 +40,8 @@ from pathatlas.agent.questions import Question
 from pathatlas.errors import IndexBusyError, PathAtlasError
 from pathatlas.indexer.pipeline import Cancelled, Indexer, IndexReport, one_line
 from pathatlas.indexer.sources import discover
+from pathatlas.indexer.sources.base import stoppable
+from pathatlas.indexer.sources.cases import rows_read_once
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import AmbiguousSourceError, Index, pointer_state
 from pathatlas.retrieval.records import display_name, distinct_names
@@ -419,7 +423,7 @@ class Engine:
         status, problem = "failed", "the job stopped unexpectedly"
         error = problem
         try:
-            with self._write:
+            with self._write, rows_read_once():  # each case folder's metadata read once by the job
                 status, problem = self._index_job(job)
                 error = None if problem is None else self.job_error(job, problem)
         except Cancelled:
@@ -482,19 +486,22 @@ class Engine:
     def _prepared(self, job: Job) -> dict[str, int]:
         """The job's upload rid of the images no source will read (``unread_removed``, said in its notes), and each
         source's expected progress units (``size_hints``), so that a job's total covers all its sources from its start.
-        Both read every case folder's metadata: in a thread of their own, which the job waits for only until a cancel
-        is asked (``Cancelled``). A 200,000-row metadata file takes tens of seconds to read, which a cancel asked
-        meanwhile waited for, and the upload's request before the job existed. What is left behind ends alone (a
-        core busy until then) and is dropped."""
+        Both read every case folder's metadata (once: the thread runs in the job's context, ``rows_read_once``, and the
+        look then takes the rows read): in a thread of their own, which the job waits for only until a cancel is asked
+        (``Cancelled``). A 200,000-row metadata file takes seconds to read, which a cancel asked meanwhile waited for,
+        and the upload's request before the job existed. The thread stops too, at its next row or file
+        (``stoppable``), so no core stays busy for a job that ended."""
         prepared: Future[tuple[list[str], dict[str, int]]] = Future()
 
         def prepare() -> None:
             try:
-                prepared.set_result((self.unread_removed(job), self.size_hints(job.paths)))
-            except BaseException as exc:  # the job fails with it, as it did preparing in its own thread
+                with stoppable(functools.partial(stop_if_cancelled, job)):
+                    prepared.set_result((self.unread_removed(job), self.size_hints(job.paths)))
+            except BaseException as exc:  # the job ends with it (failed, or cancelled), as it did preparing itself
                 prepared.set_exception(exc)
 
-        threading.Thread(target=prepare, daemon=True, name=f"prepare-{job.id}").start()
+        context = contextvars.copy_context()
+        threading.Thread(target=context.run, args=(prepare,), daemon=True, name=f"prepare-{job.id}").start()
         while True:
             stop_if_cancelled(job)
             with suppress(TimeoutError):

@@ -20,7 +20,6 @@ from fastapi import HTTPException, UploadFile, status
 from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.cases import HEIC_SUFFIXES, IMAGE_SUFFIXES, METADATA_FILES, CaseFolderSource, name_key
-from pathatlas.retrieval.datasets import read_case_metadata
 from pathatlas.retrieval.text import JOINERS, composed
 from pathatlas.settings import Settings
 
@@ -220,8 +219,9 @@ def remove_unread_images(folder: Path, settings: Settings) -> list[str]:
     case folder's metadata names, stayed under the uploads for as long as its source. An image named as a row names
     one, letter case aside, stays wherever it lies in its folder: a listed image missing where its row says is looked
     for under its name, and the problem names the file found (``found_instead``). A case folder whose metadata cannot
-    be read keeps every image (its job fails and says why). Only regular files the walk of ``folder`` meets are
-    deleted: zip members are never links."""
+    be read keeps every image (its job fails and says why); a job's cancel seen while it is read (``Cancelled``) stops
+    before any image is deleted. Only regular files the walk of ``folder`` meets are deleted: zip members are never
+    links."""
     try:
         sources = discover([folder], settings)
     except PathAtlasError:  # nothing to index: the job fails and its folder goes
@@ -237,9 +237,11 @@ def remove_unread_images(folder: Path, settings: Settings) -> list[str]:
 
 
 def listed_names(source: CaseFolderSource) -> set[str] | None:
-    """The file names (``name_key``) of the images a case folder's metadata lists; None when it cannot be read."""
+    """The file names (``name_key``) of the images a case folder's metadata lists; None when it cannot be read. Its
+    rows as the source reads them (``CaseFolderSource.rows``: within a job, once for the job, and a cancel seen
+    between them, ``Cancelled`` being no ``PathAtlasError``)."""
     try:
-        rows = read_case_metadata(source.metadata_path)
+        rows = source.rows()
     except (PathAtlasError, OSError, UnicodeDecodeError):
         return None
     return {name_key(str(row["image"])) for row in rows}
