@@ -127,6 +127,8 @@ def test_pages_and_case_images_are_served_sandboxed_and_inline(client):
 def test_a_form_filter_refused_echoes_at_most_200_characters(client, filters, said):
     image = {"image": ("q.png", png_bytes(Image.new("RGB", (32, 32), "blue")))}
     refused = client.post("/search/image", files=image, data={"filters": json.dumps(filters)})
-    detail = refused.json()["detail"]
-    assert refused.status_code == 400 and detail.startswith(said) and " characters)" in detail
-    assert len(detail) < 200 + 120, "200 echoed characters and the line around them"
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["detail"]
+    assert error["msg"].startswith(said) and " characters)" in error["msg"]
+    assert len(error["msg"]) < 200 + 120, "200 echoed characters and the line around them"
+    assert len(error["input"]) < 200 + 30, "the form's field echoed cut short, as a JSON body's text is"

@@ -63,7 +63,7 @@ def test_a_question_about_an_image_needs_a_word_not_one_that_counts(client):
     image = {"image": ("slide.png", b"not read before the question")}
     refused = client.post("/ask/image", data={"question": "x"}, files=image)
     assert refusal(refused) == (
-        400,
+        422,
         "the question has no word to look for: type two letters or digits in a row, or a CJK character",
     )
     assert "question" not in refusal(client.post("/ask/image", data={"question": "What is it?"}, files=image))[1]

@@ -52,13 +52,13 @@ def test_a_pasted_question_without_a_word_is_refused_as_that_question_typed_alon
 
 
 def test_a_pasted_question_without_a_word_about_an_image_is_refused_as_one_typed_before_the_image_is_read(client):
-    """/ask/image refuses "x" typed with 400 in the doors' words before it reads the image; "?" pasted with its option
+    """/ask/image refuses "x" typed (422, in the doors' words) before it reads the image; "?" pasted with its option
     lines was refused only once the image had been read (an unreadable one answered first)."""
     image = {"image": ("slide.png", b"not read before the question")}
     typed = client.post("/ask/image", data={"question": "x"}, files=image)
-    assert (typed.status_code, typed.json()) == (400, {"detail": NO_WORD})
+    assert errors_of(typed) == [("unsearchable_text", ["body", "question"], NO_WORD)]
     pasted = client.post("/ask/image", data={"question": "?" + PASTED_OPTIONS}, files=image)
-    assert (pasted.status_code, pasted.json()) == (400, {"detail": NO_WORD})
+    assert errors_of(pasted) == errors_of(typed)
     blank = client.post("/ask/image", data={"question": "", "options": '["a", "b"]'}, files=image)
     assert "not a readable image" in blank.json()["detail"], "a blank question asks what the image shows"
 

@@ -12,9 +12,10 @@ from collections import deque
 from collections.abc import Collection, Iterable, Mapping
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, HTTPException, Request, params, status
-from fastapi.dependencies.utils import request_body_to_args
+from fastapi import Depends, Header, HTTPException, Request, UploadFile, params, status
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
 
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
@@ -103,7 +104,7 @@ FORMS = (MULTIPART, "application/x-www-form-urlencoded")
 """The bodies Starlette reads as a form; any other reads as an empty one."""
 
 
-def form_content(request: Request) -> None:
+def form_content(request: Request, file_field: str) -> None:
     """A multipart route refuses a body that is no form (415), as a JSON route refuses one that is not JSON: an image
     sent as JSON (base64) or as the whole body (``--data-binary @slide.jpg``) was read as an empty form and answered
     422 "image: Field required", which hides that the body's type is what is wrong. A URL-encoded form is let through
@@ -114,48 +115,58 @@ def form_content(request: Request) -> None:
         return
     if content_type is not None and content_type.partition(";")[0].strip().lower() in FORMS:
         return
-    dependant = request.scope["route"].dependant
-    name = next(field.alias for field in dependant.body_params if isinstance(field.field_info, params.File))
     raise HTTPException(
         status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-        f"send the body as {MULTIPART} with the file as its {name!r} field (curl -F {name}=@FILE), not "
+        f"send the body as {MULTIPART} with the file as its {file_field!r} field (curl -F {file_field}=@FILE), not "
         f"{content_type or 'a body without a Content-Type'}",
     )
 
 
-async def no_unknown_form_fields(request: Request) -> None:
-    """A multipart route refuses a body that is no form (``form_content``), form fields it does not take, and fields
-    given more than once (422 naming them), as JSON bodies refuse unknown keys (``extra="forbid"``): a mistyped
-    ``filter`` would otherwise be dropped and the search run unfiltered, a second image or file be taken alone and the
-    first dropped. The form is the one FastAPI already parsed for the route. FastAPI's own check of the fields taken
-    does not run after this refusal: its errors (a field missing, ``k=abc``) are listed first, so one answer names
-    every problem of the form and fixing the unknown field meets no second refusal."""
-    form_content(request)
-    fields = request.scope["route"].dependant.body_params
-    taken = {field.alias for field in fields}
-    form = await request.form()
-    names = dict.fromkeys(form.keys())
-    refused = unknown_names(names, taken, "body") + [
-        {"type": "repeated_field", "loc": ("body", name), "msg": f"given {n} times: {ONCE.get(name, 'give it once')}"}
-        for name in names
-        if name in taken and (n := len(form.getlist(name))) > 1
-    ]
-    if refused:
-        _, invalid = await request_body_to_args(fields, form, embed_body_fields=True)  # as FastAPI checks a form
-        raise RequestValidationError([*invalid, *refused])
+def form_only(form: type[BaseModel]) -> params.Depends:
+    """The guard of a route whose body is the multipart ``form`` (a model with ``extra="forbid"``, which the route
+    takes as ``Annotated[form, File()]``): a body that is no form is refused (``form_content``), and so is a field
+    given more than once (422 naming it), which FastAPI reads as its last value: a second image or file would be taken
+    alone and the first dropped. Such a refusal lists the form's other problems too (``form_errors``: unknown fields,
+    a field missing, ``k=abc``), so one answer names every problem of the form; a form with no repeated field is
+    refused by FastAPI itself, reading it as ``form``."""
+    file_field = next(name for name, field in form.model_fields.items() if field.annotation is UploadFile)
+
+    async def single_fields(request: Request) -> None:
+        form_content(request, file_field)
+        sent = await request.form()  # the form FastAPI parses for the route (the request keeps it)
+        repeated = [
+            {
+                "type": "repeated_field",
+                "loc": ("body", name),
+                "msg": f"given {n} times: {ONCE.get(name, 'give it once')}",
+            }
+            for name in dict.fromkeys(sent.keys())
+            if name in form.model_fields and (n := len(sent.getlist(name))) > 1
+        ]
+        if repeated:
+            raise RequestValidationError([*form_errors(form, sent), *repeated])
+
+    return Depends(single_fields)
 
 
-def unknown_names(names: Iterable[str], taken: Collection[str], where: str) -> list[dict[str, Any]]:
-    """A validation error for each of ``names`` (of a form's fields or a query's parameters: ``where``) that the route
-    does not take, as pydantic refuses a JSON body's unknown key (``extra="forbid"``)."""
+def form_errors(form: type[BaseModel], sent: FormData) -> list[dict[str, Any]]:
+    """The validation errors of ``sent`` read as ``form``, at their places in the body, as FastAPI refuses them: a
+    field's last value is read, and an empty one is no value (its default is taken)."""
+    try:
+        form.model_validate({name: value for name, value in sent.items() if value != ""})
+    except ValidationError as exc:
+        return [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
+    return []
+
+
+def unknown_names(names: Iterable[str], taken: Collection[str]) -> list[dict[str, Any]]:
+    """A validation error for each of a query's parameters ``names`` that the route does not take, as pydantic refuses
+    a JSON body's unknown key (``extra="forbid"``)."""
     return [
-        {"type": "extra_forbidden", "loc": (where, name), "msg": "Extra inputs are not permitted"}
+        {"type": "extra_forbidden", "loc": ("query", name), "msg": "Extra inputs are not permitted"}
         for name in names
         if name not in taken
     ]
-
-
-FormOnly = Depends(no_unknown_form_fields)
 
 
 def no_unknown_query_parameters(request: Request) -> None:
@@ -167,7 +178,7 @@ def no_unknown_query_parameters(request: Request) -> None:
     route = request.scope["route"]
     operation = request.app.openapi()["paths"].get(route.path_format, {}).get(request.method.lower(), {})
     taken = {parameter["name"] for parameter in operation.get("parameters", []) if parameter["in"] == "query"}
-    if taken and (refused := unknown_names(dict.fromkeys(request.query_params.keys()), taken, "query")):
+    if taken and (refused := unknown_names(dict.fromkeys(request.query_params.keys()), taken)):
         raise RequestValidationError(refused)
 
 

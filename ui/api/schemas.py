@@ -11,15 +11,16 @@ from datetime import datetime
 from pathlib import PureWindowsPath
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from fastapi import UploadFile
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    Json,
     TypeAdapter,
     ValidationError,
-    ValidationInfo,
     with_config,
 )
 from pydantic_core import PydanticCustomError, PydanticKnownError
@@ -394,18 +395,6 @@ def names_a_path_in(name: str, index: Index) -> bool:
     return names_a_path(name) and name not in source_names(index).values()
 
 
-def a_word_in(what: str) -> Callable[[str], str]:
-    """A validator refusing ``what`` without ``A_WORD`` (emoji, punctuation, one letter) in a plain line, not by the
-    pattern it fails."""
-
-    def has_a_word(text: str) -> str:
-        if not A_WORD.search(text):
-            raise ValueError(f"{what} {NO_WORD}")
-        return text
-
-    return has_a_word
-
-
 SEARCHABLE_PATTERN = f"{A_WORD.pattern}|{AMPERSAND}|{CHARGED.pattern}"
 """What the schema says a search text holds (``unsearchable`` decides): ``A_WORD``, or a joined or charged name ("H&E",
 "K+", as the texts print them: ``lexical.AMPERSAND``, ``lexical.CHARGED``), so a client generated from it, or a fuzzer,
@@ -436,15 +425,11 @@ def unaskable(text: str) -> str | None:
     return None
 
 
-ABOUT_AN_IMAGE = "about_an_image"
-"""The validation context (a true value) of a question /ask/image asks about its image: the image makes it askable
-("What is it?"); a blank one asks what the image shows, and the route refuses one typed with no word itself."""
-
-
-def askable(text: str, info: ValidationInfo) -> str:
-    """A question /ask can answer (``unaskable``, refused in its words); any, asked about an image
-    (``ABOUT_AN_IMAGE``)."""
-    return text if (info.context or {}).get(ABOUT_AN_IMAGE) else refused_by(unaskable)(text)
+def wordless_beside_an_image(text: str) -> str | None:
+    """Why a question typed beside an image cannot be asked: it holds no ``A_WORD`` (emoji, punctuation, one letter).
+    The image makes a question of common words askable ("What is it?"), and a blank one asks what the image shows;
+    None for those."""
+    return f"the question {NO_WORD}" if text.strip() and not A_WORD.search(text) else None
 
 
 def request_text(check: Callable[..., str], description: str) -> Any:
@@ -466,13 +451,20 @@ SearchText = request_text(
     "in the words the command line and MCP refuse it with.",
 )
 QuestionText = request_text(
-    askable,
+    refused_by(unaskable),
     "A word to look for, as a search text holds one. A question without one ('', 'x', 'what is it') is refused with "
     "422, in the words the command line and MCP refuse it with (as /search refuses such a text).",
 )
 OptionText = Annotated[
     str, Field(min_length=1, pattern=r"\S", json_schema_extra=DOCUMENTED_LENGTH), AfterValidator(valid_unicode)
 ]
+ImageQuestionText = Annotated[
+    str,
+    Field(json_schema_extra=DOCUMENTED_LENGTH),
+    AfterValidator(valid_unicode),
+    AfterValidator(refused_by(wordless_beside_an_image)),
+]
+"""A question asked about an image (/ask/image): blank, or holding a word (``wordless_beside_an_image``)."""
 
 
 class SearchRequest(BaseModel):
@@ -561,20 +553,23 @@ def two_or_none(options: list[str]) -> list[str]:
     return options
 
 
+Options = Annotated[
+    list[OptionText],
+    Field(max_length=10, json_schema_extra={"not": {"minItems": 1, "maxItems": 1}, "uniqueItems": True}),
+    AfterValidator(two_or_none),
+]
+"""A question's options, as /ask and /ask/image take them."""
+QUESTION_TEXT = (
+    'The question. One pasted whole with its option lines ("...?\\nA. ...\\nB. ...", labelled A, B, C... in one '
+    "form) and no options given is asked with those lines as its options: the answer's options_from_question says so."
+)
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: QuestionText = Field(
-        ...,
-        description='The question. One pasted whole with its option lines ("...?\\nA. ...\\nB. ...", labelled '
-        "A, B, C... in one form) and no options given is asked with those lines as its options: the answer's "
-        "options_from_question says so.",
-    )
-    options: Annotated[
-        list[OptionText],
-        Field(max_length=10, json_schema_extra={"not": {"minItems": 1, "maxItems": 1}, "uniqueItems": True}),
-        AfterValidator(two_or_none),
-    ] = Field(
+    question: QuestionText = Field(..., description=QUESTION_TEXT)
+    options: Options = Field(
         default_factory=list,
         description="None for an open question; else 2 to 10 different ones (one option is no choice; case and spacing "
         "do not make two differ).",
@@ -584,6 +579,60 @@ class AskRequest(BaseModel):
         examples=[{"source": "openstax-ap.pdf"}],
         description="Answer from these records only: the filters of /search.",
     )
+
+
+def form_filters(raw: str) -> dict[str, str | list[str]]:
+    """A form's ``filters`` field read (``parse_filters_form``), refused with 422 at the field's place in the words the
+    command line's --filter is refused with (no "Value error, " before them)."""
+    try:
+        return parse_filters_form(raw)
+    except ValueError as exc:
+        raise PydanticCustomError("invalid_filters", str(exc)) from None  # no context: not read as a template
+
+
+FormFilters = Annotated[str, AfterValidator(form_filters)]
+"""A form's filters: a JSON object sent as text, the filters of /search once validated (a dict)."""
+
+
+def form_field(default: str, description: str) -> Any:
+    """A form field whose ``default`` is validated too: the route reads the filters or options it stands for."""
+    return Field(default, validate_default=True, description=description)
+
+
+class SearchImageForm(BaseModel):
+    """/search/image's multipart form. A field it does not take is refused (422 naming it), as JSON bodies refuse
+    unknown keys: a mistyped ``filter`` would otherwise be dropped and the search run unfiltered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: UploadFile = Field(..., description="A micrograph or figure (JPEG, PNG, TIFF...).")
+    text: Annotated[str, AfterValidator(valid_unicode)] | None = Field(None, json_schema_extra=DOCUMENTED_LENGTH)
+    k: int = Field(10, ge=1, le=K_MAX)
+    filters: FormFilters = form_field("{}", 'JSON object, e.g. {"kind": "case"}')
+
+
+class AskImageForm(BaseModel):
+    """/ask/image's multipart form: /ask's rules for the options and filters, a question's own (``ImageQuestionText``);
+    a field it does not take is refused (422 naming it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: UploadFile = Field(..., description="The image asked about (JPEG, PNG, TIFF...).")
+    question: ImageQuestionText = Field(
+        "",
+        description=f"{QUESTION_TEXT} None (or a blank one) asks what the image shows, and the options are what it "
+        'may show (an image question printed without a stem); one typed needs a word ("What is it?", not "x").',
+    )
+    options: Json[Options] = form_field("[]", "JSON list of option texts, as /ask takes them")
+    filters: FormFilters = form_field("{}", 'JSON object, the filters of /search, e.g. {"kind": "case"}')
+
+
+class JobForm(BaseModel):
+    """POST /jobs's multipart form: the file to index, nothing else (another field is refused, 422 naming it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: UploadFile
 
 
 class QuoteCitation(CitationOut):

@@ -8,18 +8,18 @@ from collections import Counter
 from itertools import islice
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, HTTPException, Query, status
 from fastapi.concurrency import run_in_threadpool
 
 from pathatlas.errors import UnknownSourceError
 from pathatlas.retrieval.index import Index, per_generation
 from pathatlas.retrieval.records import display_name, source_id
 from pathatlas.retrieval.search import source_names
-from pathatlas.ui.api.deps import EngineDep, FormOnly, errors, require_token
+from pathatlas.ui.api.deps import EngineDep, errors, form_only, require_token
 from pathatlas.ui.api.engine import Engine, claim_upload, source_problems
 from pathatlas.ui.api.jobs import RECORD_DAYS, Job
 from pathatlas.ui.api.routes.search import listed, unknown_source
-from pathatlas.ui.api.schemas import JobOut, JobsQuery, SourceOut
+from pathatlas.ui.api.schemas import JobForm, JobOut, JobsQuery, SourceOut
 from pathatlas.ui.api.uploads import (
     extract_zip,
     read_by_sources,
@@ -86,12 +86,13 @@ def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
     operation_id="create_job",
     response_model=JobOut,
     status_code=status.HTTP_202_ACCEPTED,
-    dependencies=[Writer, FormOnly],
+    dependencies=[Writer, form_only(JobForm)],
     summary="Index an uploaded PDF, or a zip of a case folder (cases.jsonl or labels.csv inside)",
     description="Uploading a file of the same name again replaces that source once the new one is indexed.",
     responses=errors(400, 401, 403, 409, 411, 413, 415, 422, 503, 507),
 )
-async def create_job(engine: EngineDep, file: Annotated[UploadFile, File()]) -> JobOut:
+async def create_job(engine: EngineDep, form: Annotated[JobForm, File()]) -> JobOut:
+    file = form.file
     name = safe_name(file.filename, "upload")
     suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if suffix not in ("pdf", "zip"):

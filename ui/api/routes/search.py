@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
+from fastapi import APIRouter, File, HTTPException, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from PIL import Image
 
@@ -20,27 +20,24 @@ from pathatlas.ui.api.deps import (
     BODY,
     JSON_BODY,
     EngineDep,
-    FormOnly,
     JsonOnly,
     LinksDep,
     errors,
+    form_only,
     within_query_limit,
 )
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.routes.media import payload_of
 from pathatlas.ui.api.schemas import (
-    DOCUMENTED_LENGTH,
-    K_MAX,
     FacetsOut,
     FacetValue,
     HitOut,
     Links,
+    SearchImageForm,
     SearchRequest,
     SearchResponse,
     SimilarRequest,
     names_a_path_in,
-    parse_filters_form,
-    valid_unicode,
 )
 from pathatlas.ui.api.uploads import read_limited, sent_name
 from pathatlas.ui.words import unknown_words_json
@@ -111,27 +108,18 @@ async def search_text(request: SearchRequest, engine: EngineDep, links: LinksDep
 @router.post(
     "/search/image",
     operation_id="search_by_image",
-    dependencies=[FormOnly],
+    dependencies=[form_only(SearchImageForm)],
     response_model=SearchResponse,
     summary="Search by image, optionally with text",
     responses=errors(404, *BODY, 503),  # 404: a source filter naming no source
 )
-async def search_image(
-    engine: EngineDep,
-    links: LinksDep,
-    image: Annotated[UploadFile, File(description="A micrograph or figure (JPEG, PNG, TIFF...).")],
-    text: Annotated[str | None, Form(json_schema_extra=DOCUMENTED_LENGTH)] = None,
-    k: Annotated[int, Form(ge=1, le=K_MAX)] = 10,
-    filters: Annotated[str, Form(description='JSON object, e.g. {"kind": "case"}')] = "{}",
-) -> SearchResponse:
-    within_query_limit(engine, {("body", "text"): text})
-    try:
-        parsed = parse_filters_form(filters)
-        valid_unicode(text or "")
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
-    picture = await uploaded_image(engine, image)
-    return await run_search(engine, Query(text=text, image=picture, k=k, filters=parsed), links)
+async def search_image(engine: EngineDep, links: LinksDep, form: Annotated[SearchImageForm, File()]) -> SearchResponse:
+    """The form's fields are checked (422) before the image is read: a big upload is not decoded to be refused for
+    its words."""
+    within_query_limit(engine, {("body", "text"): form.text})
+    picture = await uploaded_image(engine, form.image)
+    query = Query(text=form.text, image=picture, k=form.k, filters=form.filters)
+    return await run_search(engine, query, links)
 
 
 async def uploaded_image(engine: Engine, image: UploadFile) -> Image.Image:
