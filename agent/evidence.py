@@ -38,7 +38,7 @@ from pathatlas.retrieval.text import normalise as unicode_normalised
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 CONTRADICTION = re.compile(
-    r"\b(?:not|no|never|neither|nor|unlike|rather than|instead of|cannot|lacks?|lacking|absent|without|"
+    r"\b(?:not(?!\s+only)|no|never|neither|nor|unlike|rather than|instead of|cannot|lacks?|lacking|absent|without|"
     r"isn't|aren't|doesn't|don't)\b",
     re.IGNORECASE,
 )
@@ -64,9 +64,27 @@ paragraph's last line, never the next sentence's start. Prose lines wrap near th
 before a capital that close no sentence are under 0.6 of it or over 0.7)."""
 JOINED_LINE_END = re.compile(r"[-\u2013\u2014]$")
 """A line end that joins the next line's word (a hyphen, a dash): never a place to cut."""
-CLAUSE_BREAK = re.compile(r";\s+|:\s+|,\s+(?=(?:whereas|while|but)\b)", re.IGNORECASE)
+CLAUSE_BREAK = re.compile(
+    r";\s+|:\s+|,\s+(?=(?:whereas|while|but|yet|though|although)\b)|\s+(?=but\b(?!\s+also))", re.IGNORECASE
+)
 """Where a sentence turns to another subject: "Caseating granulomas are typical of tuberculosis; non-caseating
-granulomas suggest sarcoidosis" says "tuberculosis" of the first, though it stands nearer the second."""
+granulomas suggest sarcoidosis" says "tuberculosis" of the first, though it stands nearer the second; "Bone is not
+resorbed by osteoblasts but by osteoclasts" says it of osteoclasts ("not only X but also Y" says it of both)."""
+CONTRASTING_OPENING = re.compile(r"(?:although|though|while|whereas)\b[^,;:]*,\s+", re.IGNORECASE)
+"""A sentence opening with a contrasting clause, ended by its first comma: "Although osteoblasts do not resorb bone,
+osteoclasts do" turns to another subject there."""
+CONTRAST = re.compile(r"\b(?:but|yet|whereas|while|although|though)\b", re.IGNORECASE)
+"""A word that turns to the other side of a contrast, where a negation's reach ends: "not osteoblasts but
+osteoclasts", "Osteoblasts do not resorb bone but osteoclasts do"."""
+RELATIVE = re.compile(r",?\s*\b(?:that|which|who)\s*$", re.IGNORECASE)
+"""A relative pronoun just before a negated verb: the verb is said of the name before it ("a short loop of Henle that
+does not dip")."""
+CONJUNCTION = re.compile(r",?\s+(?:and|or)\s+$", re.IGNORECASE)
+"""What joins the last name of a compound subject to the one before it ("Osteoblasts and osteocytes do not resorb
+bone"); a comma alone joins only before it ("Osteoblasts, osteocytes and chondrocytes"), as "In the embryo, the cells
+do not" names no compound. Not "of": "the articulating surfaces of the bones are not directly connected" then spoke
+against "bones articulate ... within a fluid-filled joint cavity" (the sentence's own point) for "Synovial joints"."""
+COORDINATION = re.compile(rf"{CONJUNCTION.pattern}|,\s+$", re.IGNORECASE)
 CLAUSE = "|"
 """The token between two clauses' words (no stem is one)."""
 BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|,\s+(?:not(?! only)|unlike|rather than|instead of)\b[^,;:()\[\]]*,")
@@ -204,7 +222,7 @@ def words_in_order(texts: list[str]) -> list[list[str]]:
     """Each text's stems with its lettered words where they stand ("b cells ... t cells ... thymus": "thymus" is
     nearest "t cell"), its clauses apart (``CLAUSE`` between them) and each clause's pieces apart (``asides``,
     ``ASIDE`` between them), for which option a question word is said of."""
-    clauses = [[asides(clause) for clause in CLAUSE_BREAK.split(closed_privatives(text))] for text in texts]
+    clauses = [[asides(clause) for clause in clause_texts(closed_privatives(text))] for text in texts]
     ordered = iter(clause_words([piece for parts in clauses for pieces in parts for piece in pieces]))
     out = []
     for parts in clauses:
@@ -215,6 +233,14 @@ def words_in_order(texts: list[str]) -> list[list[str]]:
                 words += [ASIDE, *next(ordered)] if p else next(ordered)
         out.append(words)
     return out
+
+
+def clause_texts(text: str) -> list[str]:
+    """A sentence's clauses: cut where it turns to another subject (``CLAUSE_BREAK``), and after a contrasting clause
+    it opens with (``CONTRASTING_OPENING``)."""
+    first, *rest = CLAUSE_BREAK.split(text)
+    opening = CONTRASTING_OPENING.match(first)
+    return [first[: opening.end()].rstrip(", "), first[opening.end() :], *rest] if opening else [first, *rest]
 
 
 def asides(clause: str) -> list[str]:
@@ -522,26 +548,58 @@ def negated_terms(sentence: str) -> tuple[tuple[str, ...], ...]:
     """The stems of each stretch a sentence's negations deny (``negated_words``), per sentence once: every option is
     checked against the same sentences, again after each of the agent's rounds."""
     text = closed_privatives(sentence)  # as written: "vitamin K" is a term of its own, "vitamin k" is not
-    negated = [words for clause in CLAUSE_BREAK.split(text) for words in negated_words(clause)]
+    negated = [words for clause in clause_texts(text) for words in negated_words(clause)]
     return tuple(tuple(terms) for terms in clause_words(negated)) if negated else ()
 
 
 def negated_words(clause: str) -> list[str]:
     """The stretches of a clause its negations deny: the words after each (``NEGATION_REACH``, a prepositional one's
-    to the next punctuation mark), and the name before a negated verb."""
-    negations = list(CONTRADICTION.finditer(clause))
+    to the next punctuation mark), and the subject of a negated verb (``negated_subject``). A prepositional negation in
+    a clause whose verb is negated denies nothing: "Unlike osteoclasts, osteoblasts do not resorb bone" says that
+    osteoclasts do."""
+    denied = [negated_subject(clause, verb) for verb in NEGATED_PREDICATE.finditer(clause)]
     after = [
         reached(clause[match.end() : match.end() + NEGATION_REACH], match.group())
-        for k, match in enumerate(negations)
+        for k, match in enumerate(CONTRADICTION.finditer(clause))
         if not (k and PRIVATIVE.fullmatch(match.group().lower()))
+        and not (denied and PREPOSITIONAL.fullmatch(match.group()))
     ]
-    before = [clause[name_start(clause, match.start()) : match.start()] for match in NEGATED_PREDICATE.finditer(clause)]
-    return after + [name for name in before if name]
+    return after + [name for name in denied if name]
 
 
 def reached(window: str, negation: str) -> str:
-    """What a negation reaches of the words after it: a prepositional one (``PREPOSITIONAL``) its name only."""
+    """What a negation reaches of the words after it: up to a contrast's other side (``CONTRAST``), and a
+    prepositional one (``PREPOSITIONAL``) its name only."""
+    window = CONTRAST.split(window)[0]
     return re.split(r"[,;:()\[\]]", window)[0] if PREPOSITIONAL.fullmatch(negation) else window
+
+
+def negated_subject(clause: str, verb: re.Match[str]) -> str:
+    """What a negated verb denies its predicate of: the name before it (``subject_end``), with the names a compound
+    subject joins to it (``CONJUNCTION``, then ``COORDINATION``): "Osteoblasts and osteocytes do not resorb bone"
+    denies it of both."""
+    end = subject_end(clause, verb)
+    start, joins = name_start(clause, end), CONJUNCTION
+    while start < end and (joint := joins.search(clause, 0, start)):
+        before = name_start(clause, joint.start())
+        if before == joint.start():
+            break
+        start, joins = before, COORDINATION
+    return clause[start:end]
+
+
+def subject_end(clause: str, verb: re.Match[str]) -> int:
+    """Where the subject of a negated verb ends: before an aside set off by commas or brackets between them
+    ("Osteoblasts, the bone-forming cells, do not resorb bone"; not before a bare "not": "Osteoclasts, not
+    osteoblasts," is ``BRACKETED``'s), and before a relative pronoun ("a loop of Henle that does not dip")."""
+    end = verb.start()
+    said = clause[:end].rstrip()
+    closing = said[-1:]
+    if closing in (",", ")") and verb.group().split()[0].lower() != "not":
+        opening = said.rfind("," if closing == "," else "(", 0, len(said) - 1)
+        end = opening if opening > 0 else end
+    relative = RELATIVE.search(clause, 0, end)
+    return relative.start() if relative else end
 
 
 def superlative_rank(tokens: Sequence[str], k: int) -> tuple[str, ...] | None:
