@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -49,22 +50,51 @@ def first_rank_odds(runs: list[tuple[int, int]], depth: int) -> dict[int, float]
     return {}
 
 
+def hit_chance(odds: dict[int, float], k: int) -> float:
+    """A query's chance (``first_rank_odds``) of a relevant item in its top ``k``: its expected recall@k."""
+    return sum(p for rank, p in odds.items() if rank <= k)
+
+
+def expected_reciprocal_rank(odds: dict[int, float], depth: int) -> float:
+    """A query's expected reciprocal rank over its ``first_rank_odds``, a first relevant item below ``depth`` counting
+    as none: its expected MRR@depth."""
+    return sum(p / rank for rank, p in odds.items() if rank <= depth)
+
+
+def expected_share(runs: list[tuple[int, int]], k: int) -> float:
+    """A query's expected share of its top ``k`` that is relevant, over every order of its ties (``runs`` as
+    ``first_rank_odds`` takes them): a run straddling the cut gives its share of relevant items times the places left
+    to it, where the record ids' order gave all or none."""
+    found, placed = 0.0, 0
+    for size, relevant in runs:
+        places = min(size, k - placed)
+        if places <= 0:
+            break
+        found, placed = found + relevant * places / size, placed + places
+    return found / k
+
+
 def expected_precision(runs: list[list[tuple[int, int]]], k: int) -> float:
-    """Mean over queries of the expected share of the top ``k`` that is relevant, over every order of the ties
-    (``runs``: each query's runs as ``first_rank_odds`` takes them): a run straddling the cut gives its share of
-    relevant items times the places left to it, where the record ids' order gave all or none."""
-    if not runs:
-        return 0.0
-    shares = []
-    for query in runs:
-        found, placed = 0.0, 0
-        for size, relevant in query:
-            places = min(size, k - placed)
-            if places <= 0:
-                break
-            found, placed = found + relevant * places / size, placed + places
-        shares.append(found / k)
-    return float(np.mean(shares))
+    """Mean over queries of ``expected_share``: precision@k at its expected value over every order of the ties."""
+    return float(np.mean([expected_share(query, k) for query in runs])) if runs else 0.0
+
+
+def expected_first_rank(runs: list[tuple[int, int]]) -> int | float | None:
+    """The rank of a query's first relevant item (``runs`` as ``first_rank_odds`` takes them): an int where it is
+    certain (a run of one, or of relevant items alone), else its expected value over the orders of its tie, ``p +
+    (g + 1) / (r + 1)`` for ``r`` relevant of ``g`` tied after ``p`` items (a fraction, as 1.5 for one of two);
+    None when no run holds one."""
+    placed = 0
+    for size, relevant in runs:
+        if relevant:
+            return placed + 1 if relevant == size else placed + (size + 1) / (relevant + 1)
+        placed += size
+    return None
+
+
+def tie_runs(scores: list[float]) -> list[int]:
+    """The lengths of a ranking's runs of equal scores, in order: what ``tied_runs`` takes as ``sizes``."""
+    return [len(list(run)) for _, run in itertools.groupby(scores)]
 
 
 def tied_runs(items: list, sizes: list[int] | None, gold: set) -> list[tuple[int, int]]:

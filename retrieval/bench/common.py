@@ -16,7 +16,16 @@ import numpy as np
 from pathatlas.errors import BadInputError
 from pathatlas.plugins import require
 from pathatlas.retrieval.datasets import holds_book
-from pathatlas.retrieval.metrics import CUTOFFS
+from pathatlas.retrieval.metrics import (
+    CUTOFFS,
+    expected_first_rank,
+    expected_precision,
+    expected_reciprocal_rank,
+    expected_share,
+    first_rank_odds,
+    hit_chance,
+    tied_runs,
+)
 
 if TYPE_CHECKING:
     from pathatlas.retrieval.index import Index
@@ -40,12 +49,70 @@ def summarise_odds(odds: list[dict[int, float]], mrr_depth: int | None = None) -
     n = len(odds)
 
     def recall(k: int) -> float:
-        return sum(sum(p for rank, p in chances.items() if rank <= k) for chances in odds) / n if n else 0.0
+        return sum(hit_chance(chances, k) for chances in odds) / n if n else 0.0
 
     depth = mrr_depth or max((rank for chances in odds for rank in chances), default=0)
-    mrr = sum(sum(p / rank for rank, p in chances.items() if rank <= depth) for chances in odds) / n if n else 0.0
+    mrr = sum(expected_reciprocal_rank(chances, depth) for chances in odds) / n if n else 0.0
     out: dict[str, Any] = {f"recall@{k}": recall(k) for k in CUTOFFS}
     return {**out, "mrr": mrr, "curve": [recall(k) for k in range(1, CURVE_K + 1)]}
+
+
+TIES = (
+    "a run of tied scores counts at its expected value over the run's orders, not in the order record ids gave it: "
+    "figures, paired tests (on each query's expected value) and per-question first ranks (the expected rank, a "
+    "fraction where the tie leaves it open); a TREC run gives the whole tie one score, which trec_eval orders by "
+    "document id (descending) and ranx as its sort leaves it, so either scores one order of it"
+)
+"""How a task's ``ties`` say tied scores were counted."""
+
+
+def tied_rankings(ranked: list[list], gold: list[set], ties: list[list[int]] | None) -> list[list[tuple[int, int]]]:
+    """Each query's ranking as runs of tied items, (size, relevant among them) (``tied_runs``): ``ties`` gives each
+    query's run lengths; None: no ties."""
+    return [tied_runs(items, ties[n] if ties else None, gold[n]) for n, items in enumerate(ranked)]
+
+
+def tied_figures(
+    ranked: list[list],
+    gold: list[set],
+    ties: list[list[int]] | None = None,
+    mrr_depth: int | None = None,
+    precision_at: tuple[int, ...] = (),
+) -> dict[str, Any]:
+    """``summarise``'s figures and precision at each of ``precision_at``, a run of tied scores (``ties``, as
+    ``tied_rankings`` takes them) counted at its expected value over every order of the run: LC25000's tiles of a
+    class share one text, so BM25 ties hundreds of them, and record ids alone put all or none of a class on top."""
+    runs = tied_rankings(ranked, gold, ties)
+    found = summarise_odds([first_rank_odds(query, CURVE_K) for query in runs], mrr_depth)
+    return found | {f"precision@{k}": expected_precision(runs, k) for k in precision_at}
+
+
+def first_ranks(ranked: list[list], gold: list[set], ties: list[list[int]] | None = None) -> list[int | float | None]:
+    """Each query's first relevant rank (``expected_first_rank``): where a tie leaves it open, its expected value."""
+    return [expected_first_rank(runs) for runs in tied_rankings(ranked, gold, ties)]
+
+
+def ties_record(ties: dict[str, list[list[int]]]) -> dict[str, Any]:
+    """What a task's JSON says of its tied scores: how they were counted (``TIES``), and per method the queries whose
+    ranking holds a tie."""
+    return {
+        "how": TIES,
+        "queries_with_ties": {name: sum(max(runs, default=1) > 1 for runs in sizes) for name, sizes in ties.items()},
+    }
+
+
+def expected_score(runs: list[tuple[int, int]], metric: str, depth: int) -> float:
+    """One query's ``metric`` (named as the tables name it: recall@k, mrr, precision@k) at its expected value over
+    the orders of its ties (``runs`` as ``first_rank_odds`` takes them), MRR cut at ``depth``: the score a paired
+    test compares where a method ties."""
+    if metric.startswith("precision@"):
+        return expected_share(runs, int(metric.removeprefix("precision@")))
+    odds = first_rank_odds(runs, depth)
+    if metric == "mrr":
+        return expected_reciprocal_rank(odds, depth)
+    if metric.startswith("recall@"):
+        return hit_chance(odds, int(metric.removeprefix("recall@")))
+    raise ValueError(f"no expected value for metric {metric!r}")
 
 
 def on_gold_page(gold: dict[str, Any], source: str, page: int | None) -> bool:
@@ -200,44 +267,71 @@ def compare_runs(
     default: str,
     max_p: float = 0.05,
     metrics: tuple[str, ...] = SIGNIFICANCE_METRICS,
+    ties: dict[str, list[list[int]]] | None = None,
+    depth: int | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Paired two-sided t-test (ranx) of the default against every other method, per metric (from 2 questions), or
-    the sign test where t is undefined (``same_difference_p``). ``metrics`` and the result's keys are named as the
-    tables name them (recall@k, mrr, precision@k)."""
-    from ranx import Qrels, Run, compare, evaluate
-
+    """Paired two-sided t-test (ranx's) of the default against every other method, per metric (from 2 questions), on
+    each question's score (ranx's ``evaluate``), or the sign test where t is undefined (``same_difference_p``).
+    ``metrics`` and the result's keys are named as the tables name them (recall@k, mrr, precision@k). ``depth``:
+    each ranking is scored over its top ``depth`` (None: as given). ``ties``: a method's runs of tied scores, by
+    name (``tied_rankings``), whose ranking runs through its tie at the cut: its question's score is the expected
+    value over the orders of its ties (``expected_score``), not the record ids' order, and its comparisons say so."""
     if len(query_ids) < 2:
         return {}
+    from ranx.statistical_tests import paired_student_t_test
 
-    qrels = Qrels({q: {str(g): 1 for g in pages} for q, pages in zip(query_ids, gold, strict=True)})
-    runs = []
-    for name, lists in ranked.items():
-        run = {
-            q: {str(item): float(len(items) - rank) for rank, item in enumerate(items)}
-            for q, items in zip(query_ids, lists, strict=True)
-        }
-        runs.append(Run({q: r or {"-": 0.0} for q, r in run.items()}, name=name))
-    names = {metric: ranx_metric(metric) for metric in metrics}
-    report = compare(qrels, runs, metrics=list(names.values()), stat_test="student", max_p=max_p).to_dict()
-    per_query = {
-        run.name: {theirs: np.asarray(evaluate(qrels, run, [theirs], return_mean=False)) for theirs in names.values()}
-        for run in runs
+    ties = ties or {}
+    scores = {
+        name: (
+            tied_scores(lists, gold, ties[name], metrics, depth)
+            if name in ties
+            else ranx_scores(query_ids, gold, [items[:depth] for items in lists], metrics)
+        )
+        for name, lists in ranked.items()
     }
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for name in ranked:
         if name == default:
             continue
         out[name] = {}
-        for metric, theirs in names.items():
-            p = same_difference_p(per_query[default][theirs] - per_query[name][theirs])
-            p = float(report[default]["comparisons"][name][theirs]) if p is None else p
+        for metric in metrics:
+            mine, theirs = scores[default][metric], scores[name][metric]
+            p = same_difference_p(mine - theirs)
+            p = float(paired_student_t_test(mine, theirs)[0]) if p is None else p
             out[name][metric] = {
-                "default": float(report[default]["scores"][theirs]),
-                name: float(report[name]["scores"][theirs]),
+                "default": float(mine.mean()),
+                name: float(theirs.mean()),
                 "p": p,
                 "significant": p < max_p,
             }
+            if ties.keys() & {default, name}:
+                out[name][metric]["ties"] = "each question's expected value over the orders of its tied scores"
     return out
+
+
+def ranx_scores(query_ids: list[str], gold: list[set], lists: list[list], metrics: tuple[str, ...]) -> dict[str, Any]:
+    """Each question's score per metric (named as ours; ``ranx_metric``), by ranx's ``evaluate``."""
+    from ranx import Qrels, Run, evaluate
+
+    qrels = Qrels({q: {str(g): 1 for g in relevant} for q, relevant in zip(query_ids, gold, strict=True)})
+    run = {
+        q: {str(item): float(len(items) - rank) for rank, item in enumerate(items)}
+        for q, items in zip(query_ids, lists, strict=True)
+    }
+    scored = Run({q: r or {"-": 0.0} for q, r in run.items()})
+    return {m: np.asarray(evaluate(qrels, scored, [ranx_metric(m)], return_mean=False), float) for m in metrics}
+
+
+def tied_scores(
+    lists: list[list], gold: list[set], ties: list[list[int]], metrics: tuple[str, ...], depth: int | None
+) -> dict[str, Any]:
+    """Each question's expected score per metric over the orders of its ties (``expected_score``), MRR over the top
+    ``depth`` (None: every rank)."""
+    runs = tied_rankings(lists, gold, ties)
+    return {
+        metric: np.array([expected_score(query, metric, depth or sum(size for size, _ in query)) for query in runs])
+        for metric in metrics
+    }
 
 
 def same_difference_p(differences: np.ndarray) -> float | None:

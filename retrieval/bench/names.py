@@ -8,27 +8,37 @@ the index itself:
 
 Every method is a real search (``Searcher.search_many``): the default, the default with every-word-first off
 (``Settings.all_words_first`` 0: the knob measured beside its baselines), BM25 alone and dense alone (both without
-the knob, which is no part of either ranker), and chance. MCQ questions (``--mcq``) are too long to meet the knob;
-most diagnoses meet it, few bookmark paths (they hold their chapter's title too).
+the knob, which is no part of either ranker), and chance; BM25's tied scores (LC25000's tiles of a class share one
+text) count at their expected value over the tie's orders, not the record ids' (``whole_ties``). MCQ questions
+(``--mcq``) are too long to meet the knob; most diagnoses meet it, few bookmark paths (they hold their chapter's title
+too).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.bench.common import CURVE_K, SIGNIFICANCE_METRICS, chance, compare_runs, summarise
+from pathatlas.retrieval.bench.common import (
+    CURVE_K,
+    SIGNIFICANCE_METRICS,
+    chance,
+    compare_runs,
+    first_ranks,
+    tied_figures,
+    ties_record,
+)
 from pathatlas.retrieval.bench.pages import BASELINES, DEFAULT, index_pages
 from pathatlas.retrieval.bench.trec import write_trec
 from pathatlas.retrieval.fusion import diagnosis_key, page_key
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.lexical import content_terms, tokenize
-from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k
+from pathatlas.retrieval.metrics import tie_runs
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import RANKERS, Query, Searcher
 
@@ -125,13 +135,49 @@ def found(hit: Hit) -> Hashable:
     return page_key(hit.payload) or hit.id
 
 
-def ranked_by(index: Index, queries: list[Named]) -> dict[str, list[list[Hashable]]]:
-    """Every method's top ``CURVE_K`` items per query, as search returns them (deep enough for the curve)."""
-    out = {}
+TIED = "bm25"
+"""The method whose scores tie: BM25 gives records of one text one score (LC25000's tiles of a class)."""
+
+
+def ranked_by(index: Index, queries: list[Named]) -> tuple[dict[str, list[list[Hashable]]], dict[str, list[list[int]]]]:
+    """Every method's top ``CURVE_K`` items per query, as search returns them (deep enough for the curve), BM25's
+    through its tie at the cut, with its runs of tied scores (``whole_ties``), by method."""
+    out, ties = {}, {}
     for name, (searcher, use) in searches(index).items():
         asked = [Query(text=q.text, k=CURVE_K, filters=dict(q.filters), use=use) for q in queries]
-        out[name] = [[found(hit) for hit in hits] for hits in searcher.search_many(asked)]
-    return out
+        if name == TIED:
+            hits, ties[name] = whole_ties(searcher, asked)
+        else:
+            hits = searcher.search_many(asked)
+        out[name] = [[found(hit) for hit in listed] for listed in hits]
+    return out, ties
+
+
+def whole_ties(
+    searcher: Searcher, asked: list[Query], keep: Callable[[int, list[Hit]], list[Hit]] = lambda _, hits: hits
+) -> tuple[list[list[Hit]], list[list[int]]]:
+    """Each query's hits (those ``keep`` keeps of the n-th query's) through the whole run of tied scores at rank
+    ``CURVE_K``, and the lengths of its runs of tied scores (``tie_runs``): a tie ranked by record id alone is scored
+    at its expected value over every order (``tied_figures``). A query whose run at the cut may go on is searched
+    again for every record the index holds."""
+    found = [keep(n, hits) for n, hits in enumerate(searcher.search_many(asked))]
+    open_ended = [
+        n for n, hits in enumerate(found) if len(hits) >= CURVE_K and hits[-1].score == hits[CURVE_K - 1].score
+    ]
+    every = len(searcher.index.lexical)
+    deeper = searcher.search_many([replace(asked[n], k=asked[n].k + every) for n in open_ended])
+    for n, hits in zip(open_ended, deeper, strict=True):
+        found[n] = keep(n, hits)
+    ranked = [through_cut(hits) for hits in found]
+    return ranked, [tie_runs([hit.score for hit in hits]) for hits in ranked]
+
+
+def through_cut(hits: list[Hit]) -> list[Hit]:
+    """The first ``CURVE_K`` hits and those tied with the last of them: the whole run the cut falls in."""
+    end = CURVE_K
+    while end < len(hits) and hits[end].score == hits[CURVE_K - 1].score:
+        end += 1
+    return hits[:end]
 
 
 def evaluate(
@@ -141,20 +187,18 @@ def evaluate(
     metrics: tuple[str, ...],
     runs: Path | None = None,
     name: str = "",
+    ties: dict[str, list[list[int]]] | None = None,
 ) -> dict[str, Any]:
-    """One task's figures as every task gives them (``summarise``, ``chance``, ``compare_runs`` over the top
+    """One task's figures as every task gives them (``tied_figures``, ``chance``, ``compare_runs`` over the top
     ``MRR_DEPTH``), with each query's first right rank per method: ``metrics`` are those its table shows and tests,
-    ``candidates`` how many items chance draws from. ``runs``: a folder for its TREC files, named by ``name``."""
+    ``candidates`` how many items chance draws from. ``ties``: a method's runs of tied scores by name
+    (``whole_ties``), each counted at its expected value over its orders. ``runs``: a folder for its TREC files,
+    named by ``name``."""
+    ties = ties or {}
     ids, gold = [q.text for q in queries], [set(q.gold) for q in queries]
-    first = {
-        method: [first_relevant_rank(items, gold[i].__contains__) for i, items in enumerate(lists)]
-        for method, lists in ranked.items()
-    }
+    first = {method: first_ranks(lists, gold, ties.get(method)) for method, lists in ranked.items()}
     methods = {
-        method: {
-            **summarise(first[method], MRR_DEPTH),
-            "precision@10": precision_at_k([[item in gold[i] for item in items] for i, items in enumerate(lists)], 10),
-        }
+        method: tied_figures(lists, gold, ties.get(method), MRR_DEPTH, precision_at=(10,))
         for method, lists in ranked.items()
     }
     counts = [len(g) for g in gold]
@@ -162,7 +206,6 @@ def evaluate(
         **chance(candidates, counts, mrr_depth=MRR_DEPTH),
         "precision@10": float(np.mean([count / candidates for count in counts])),
     }
-    top = {method: [items[:MRR_DEPTH] for items in lists] for method, lists in ranked.items()}
     body = {
         "n": len(queries),
         "split": "all",
@@ -170,14 +213,16 @@ def evaluate(
         "methods": {method: shown(figures, metrics) for method, figures in methods.items()},
         "default": DEFAULT,
         "baselines": [KNOB_OFF, *BASELINES],
-        "significance": compare_runs(ids, gold, top, DEFAULT, metrics=metrics),
+        "significance": compare_runs(ids, gold, ranked, DEFAULT, metrics=metrics, ties=ties, depth=MRR_DEPTH),
         "per_question": [
             {"id": text, "relevant": counts[i], "first_relevant_rank": {m: ranks[i] for m, ranks in first.items()}}
             for i, text in enumerate(ids)
         ],
     }
+    if ties:
+        body["ties"] = ties_record(ties)
     if runs is not None:
-        body["runs"] = [str(path) for path in write_trec(runs, ids, gold, ranked, task=name)]
+        body["runs"] = [str(path) for path in write_trec(runs, ids, gold, ranked, task=name, ties=ties)]
     return body
 
 
@@ -206,7 +251,8 @@ def short_searches(index: Index, runs: Path | None = None) -> tuple[dict[str, An
         if not queries:
             left_out[name] = none
             continue
-        body = evaluate(queries, ranked_by(index, queries), candidates, metrics, runs, name)
+        ranked, ties = ranked_by(index, queries)
+        body = evaluate(queries, ranked, candidates, metrics, runs, name, ties)
         tasks[name] = {**body, "all_words_first": index.settings.all_words_first}
     if not tasks:
         raise BadInputError(f"--names: index {index.path} has nothing to search for: {'; '.join(left_out.values())}")

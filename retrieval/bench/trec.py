@@ -34,15 +34,31 @@ def qrels_text(query_ids: Sequence[str], gold: Sequence[set]) -> str:
     )
 
 
-def run_text(query_ids: Sequence[str], ranked: Sequence[Sequence], name: str) -> str:
+def run_text(
+    query_ids: Sequence[str], ranked: Sequence[Sequence], name: str, ties: Sequence[Sequence[int]] | None = None
+) -> str:
     """``query Q0 document rank score name`` per ranked item; scores fall with rank (items ranked minus rank), so a
-    reader that sorts by score keeps the order. A query ranking nothing has no line (ranx: ``make_comparable=True``
-    scores it 0)."""
-    return "".join(
-        f"{quote(query)} Q0 {doc_id(item)} {rank} {len(items) - rank + 1} {token(name)}\n"
-        for query, items in zip(query_ids, ranked, strict=True)
-        for rank, item in enumerate(items, start=1)
-    )
+    reader that sorts by score keeps the order. ``ties``: each query's runs of tied scores (lengths, in order), each
+    run written with one score (its first item's), as the ranker tied them: TREC allows it, and a tie-aware reader can
+    score the run at its expected value as the JSON does; trec_eval orders equal scores by document id, descending
+    (ranx as its sort leaves them), so its figure is one order's. A query ranking nothing has no line (ranx:
+    ``make_comparable=True`` scores it 0)."""
+    lines = []
+    for n, (query, items) in enumerate(zip(query_ids, ranked, strict=True)):
+        starts = run_starts(ties[n] if ties else [1] * len(items))
+        lines += [
+            f"{quote(query)} Q0 {doc_id(item)} {rank} {len(items) - start} {token(name)}\n"
+            for rank, (item, start) in enumerate(zip(items, starts, strict=True), start=1)
+        ]
+    return "".join(lines)
+
+
+def run_starts(sizes: Sequence[int]) -> list[int]:
+    """Each item's run's first position (0-based), from the runs' lengths: what its tied score is counted from."""
+    starts: list[int] = []
+    for size in sizes:
+        starts.extend([len(starts)] * size)
+    return starts
 
 
 def write_trec(
@@ -53,17 +69,21 @@ def write_trec(
     fold_of: Sequence[int] | None = None,
     per_fold: Sequence[str] = (),
     task: str = "",
+    ties: dict[str, Sequence[Sequence[int]]] | None = None,
 ) -> list[Path]:
     """``qrels.txt`` and ``METHOD.trec`` per method over every query; with ``fold_of``, also ``qrels.foldN.txt`` and,
     for the methods in ``per_fold`` (chosen per fold), ``METHOD.foldN.trec`` over fold N's queries alone (their file
     over every query is then the pooled held-out run). ``task``: the JSON's task key, which then names the files
-    (``qrels.TASK.txt``, ``TASK.METHOD.trec``, a ``:`` as ``.``) so several tasks share a folder. Returns the files
+    (``qrels.TASK.txt``, ``TASK.METHOD.trec``, a ``:`` as ``.``) so several tasks share a folder. ``ties``: a method's
+    runs of tied scores by name (``run_text``), its lists running through the tie at the cut. Returns the files
     written."""
+    ties = ties or {}
     folder.mkdir(parents=True, exist_ok=True)
     prefix = token(task.replace(":", ".")) + "." if task else ""
     files = {folder / f"qrels.{prefix}txt": qrels_text(query_ids, gold)}
     files |= {
-        folder / f"{prefix}{token(name)}.trec": run_text(query_ids, lists, name) for name, lists in ranked.items()
+        folder / f"{prefix}{token(name)}.trec": run_text(query_ids, lists, name, ties.get(name))
+        for name, lists in ranked.items()
     }
     for fold in sorted(set(fold_of or ())):
         mine = [i for i, f in enumerate(fold_of) if f == fold]
@@ -71,7 +91,7 @@ def write_trec(
         files[folder / f"qrels.{prefix}fold{fold}.txt"] = qrels_text(ids, [gold[i] for i in mine])
         for name in per_fold:
             files[folder / f"{prefix}{token(name)}.fold{fold}.trec"] = run_text(
-                ids, [ranked[name][i] for i in mine], name
+                ids, [ranked[name][i] for i in mine], name, [ties[name][i] for i in mine] if name in ties else None
             )
     for path, text in files.items():
         write_atomic(path, text.encode())

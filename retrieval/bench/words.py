@@ -25,7 +25,6 @@ Every weight of the grid is reported over all queries too (``weight_per_fold["by
 
 from __future__ import annotations
 
-import itertools
 import random
 import re
 from collections import Counter
@@ -37,14 +36,13 @@ from typing import Any
 import numpy as np
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.bench.common import CURVE_K, chance, compare_runs, summarise_odds
-from pathatlas.retrieval.bench.names import CASES, Unquoted, organs
+from pathatlas.retrieval.bench.common import CURVE_K, chance, compare_runs, first_ranks, tied_figures, ties_record
+from pathatlas.retrieval.bench.names import CASES, Unquoted, organs, whole_ties
 from pathatlas.retrieval.bench.trec import write_trec
 from pathatlas.retrieval.fusion import diagnosis_key
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.lexical import content_terms, document_text, tokenize
-from pathatlas.retrieval.metrics import expected_precision, first_rank_odds, first_relevant_rank, tied_runs
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import HELD_WORDS_WEIGHT, Query
 
@@ -269,43 +267,19 @@ def searched(
 
 
 def words_alone(searcher: Unquoted, queries: list[Asked], by_hash) -> tuple[list[list[str]], list[list[int]]]:
-    """Each query's words-alone (BM25) ranking, its own image and copies left out, and the lengths of its runs of
-    tied scores, deep enough that the run at rank ``CURVE_K`` is whole: LC25000's tiles of a class share one text, so
-    BM25 ties hundreds of them, which record ids alone put in order (``figures`` scores a run at its expected value
-    over every order). A query whose run at the cut may go on is searched again for every record BM25 finds."""
-
-    def asked(query: Asked, k: int) -> Query:
-        return Query(text=query.words, k=k + len(left_out(query, by_hash)), use=("bm25",))
-
-    first = searcher.search_many([asked(query, CURVE_K) for query in queries])
-    found = [kept(hits, query, by_hash) for hits, query in zip(first, queries, strict=True)]
-    open_ended = [
-        n for n, hits in enumerate(found) if len(hits) >= CURVE_K and hits[-1].score == hits[CURVE_K - 1].score
-    ]
-    deeper = searcher.search_many([asked(queries[n], len(searcher.index.lexical)) for n in open_ended])
-    for n, hits in zip(open_ended, deeper, strict=True):
-        found[n] = kept(hits, queries[n], by_hash)
-    ranked = [through_cut(hits) for hits in found]
-    return [[hit.id for hit in hits] for hits in ranked], [tie_runs([hit.score for hit in hits]) for hits in ranked]
+    """Each query's words-alone (BM25) ranking, its own image and copies left out, through its tie at rank
+    ``CURVE_K``, and the lengths of its runs of tied scores (``whole_ties``): LC25000's tiles of a class share one
+    text, so BM25 ties hundreds of them, which record ids alone put in order (``figures`` scores a run at its expected
+    value over every order)."""
+    asked = [Query(text=query.words, k=CURVE_K + len(left_out(query, by_hash)), use=("bm25",)) for query in queries]
+    ranked, runs = whole_ties(searcher, asked, lambda n, hits: kept(hits, queries[n], by_hash))
+    return [[hit.id for hit in hits] for hits in ranked], runs
 
 
 def kept(hits: list[Hit], query: Asked, by_hash) -> list[Hit]:
     """The hits less the query image's own record and its copies (``left_out``)."""
     drop = left_out(query, by_hash)
     return [hit for hit in hits if hit.id not in drop]
-
-
-def through_cut(hits: list[Hit]) -> list[Hit]:
-    """The first ``CURVE_K`` hits and those tied with the last of them: the whole run the cut falls in."""
-    end = CURVE_K
-    while end < len(hits) and hits[end].score == hits[CURVE_K - 1].score:
-        end += 1
-    return hits[:end]
-
-
-def tie_runs(scores: list[float]) -> list[int]:
-    """The lengths of the runs of equal scores, in order."""
-    return [len(list(run)) for _, run in itertools.groupby(scores)]
 
 
 def figures(
@@ -318,11 +292,15 @@ def figures(
     """A method's ``METRICS`` over the queries at ``rows``, with its recall curve (the plot's) where ``curve``.
     ``ties``: each query's runs of tied scores (``words_alone``), each scored at its expected value over every order
     of the run, not the order record ids gave it (all or none of a tied class in the top 5); None: no ties."""
-    runs = [tied_runs(ranked[i], ties[i] if ties else None, gold[i]) for i in rows]
+    found = tied_figures(
+        [ranked[i] for i in rows],
+        [gold[i] for i in rows],
+        [ties[i] for i in rows] if ties else None,
+        MRR_DEPTH,
+        precision_at=(TOP, MRR_DEPTH),
+    )
     shown = (*METRICS, "curve") if curve else METRICS
-    found = summarise_odds([first_rank_odds(query, CURVE_K) for query in runs], MRR_DEPTH)
-    out = {key: value for key, value in found.items() if key in shown}
-    return {**out, "precision@5": expected_precision(runs, TOP), "precision@10": expected_precision(runs, MRR_DEPTH)}
+    return {key: value for key, value in found.items() if key in shown}
 
 
 def weight_per_fold(by_weight: dict[float, list[list[str]]], gold, folds: list[int], count: int) -> list[float]:
@@ -427,7 +405,7 @@ def image_words(
     methods = {name: figures(lists, gold, everyone, ties=ties.get(name)) for name, lists in ranked.items()}
     methods["chance"] = chance_figures(queries, gold, len(keys), by_hash)
     ids = [q.id for q in queries]
-    top = {name: [items[:MRR_DEPTH] for items in lists] for name, lists in ranked.items()}
+    first = {name: first_ranks(lists, gold, ties.get(name)) for name, lists in ranked.items()}
     body = {
         "n": len(queries),
         "split": "all",
@@ -447,8 +425,9 @@ def image_words(
             "by": "the query image's diagnosis",
             "by_weight": by_weight(found, gold),
         },
+        "ties": ties_record(ties),
         "by_part": {part: breakdown(ranked, gold, rows, ties) for part, rows in parts(queries).items()},
-        "significance": compare_runs(ids, gold, top, DEFAULT, metrics=SIGNIFICANCE),
+        "significance": compare_runs(ids, gold, ranked, DEFAULT, metrics=SIGNIFICANCE, ties=ties, depth=MRR_DEPTH),
         "per_question": [
             {
                 "id": q.id,
@@ -457,9 +436,7 @@ def image_words(
                 "agree": q.agree,
                 "fold": q.fold,
                 "relevant": len(gold[i]),
-                "first_relevant_rank": {
-                    name: first_relevant_rank(lists[i], gold[i].__contains__) for name, lists in ranked.items()
-                },
+                "first_relevant_rank": {name: ranks[i] for name, ranks in first.items()},
             }
             for i, q in enumerate(queries)
         ],
@@ -474,6 +451,6 @@ def image_words(
     if notes:
         body["notes"] = notes
     if runs is not None:
-        curves = {name: [items[:CURVE_K] for items in lists] for name, lists in ranked.items()}  # words alone: deeper
-        body["runs"] = [str(p) for p in write_trec(runs, ids, gold, curves, fold_of, per_fold=[CHOSEN], task=TASK)]
+        written = write_trec(runs, ids, gold, ranked, fold_of, per_fold=[CHOSEN], task=TASK, ties=ties)
+        body["runs"] = [str(path) for path in written]
     return {TASK: body}
