@@ -78,6 +78,25 @@ def test_a_job_form_names_its_repeated_file_beside_an_unknown_field(client):
     ]
 
 
+def test_a_text_field_sent_as_a_file_is_refused_at_its_place_not_a_server_error(client):
+    """``curl -F options=@opts.json``: FastAPI read a JSON field holding a file as a list and failed (500)."""
+    sent_as_file = client.post("/ask/image", files={"image": ("a.png", png()), "options": ("opts.json", b'["a", "b"]')})
+    assert [(kind, loc) for kind, loc, _ in errors_of(sent_as_file)] == [("json_type", ["body", "options"])]
+    text_as_file = client.post("/search/image", files={"image": ("a.png", png()), "text": ("t.txt", b"cells")})
+    assert [(kind, loc) for kind, loc, _ in errors_of(text_as_file)] == [("string_type", ["body", "text"])]
+
+
+def test_the_options_schema_takes_what_the_route_takes(client):
+    """The list's rules stood beside the JSON text, where they refused every value, the default too: a client or
+    fuzzer checking its requests against the document refused them all."""
+    jsonschema = pytest.importorskip("jsonschema")
+    options = client.get("/openapi.json").json()["components"]["schemas"]["AskImageForm"]["properties"]["options"]
+    assert all(jsonschema.Draft202012Validator(options).is_valid(text) for text in ('["a", "b"]', "[]"))
+    content = jsonschema.Draft202012Validator(options["contentSchema"])
+    assert content.is_valid(["a", "b"]) and content.is_valid([])
+    assert not content.is_valid(["a"]) and not content.is_valid(["a", "a"])
+
+
 def test_the_openapi_document_states_the_forms_rules(client):
     """The forms' schemas say what JSON bodies' say: no other field (``additionalProperties``), the options' rules
     (``contentSchema``); the routes still take multipart bodies."""

@@ -16,6 +16,7 @@ from fastapi import Depends, Header, HTTPException, Request, UploadFile, params,
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as SentFile
 
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
@@ -126,9 +127,10 @@ def form_only(form: type[BaseModel]) -> params.Depends:
     """The guard of a route whose body is the multipart ``form`` (a model with ``extra="forbid"``, which the route
     takes as ``Annotated[form, File()]``): a body that is no form is refused (``form_content``), and so is a field
     given more than once (422 naming it), which FastAPI reads as its last value: a second image or file would be taken
-    alone and the first dropped. Such a refusal lists the form's other problems too (``form_errors``: unknown fields,
-    a field missing, ``k=abc``), so one answer names every problem of the form; a form with no repeated field is
-    refused by FastAPI itself, reading it as ``form``."""
+    alone and the first dropped. A text field sent as a file (``curl -F options=@opts.json``) is refused at its place
+    (422), where FastAPI failed (500) on a field holding JSON. Such a refusal lists the form's other problems too
+    (``form_errors``: unknown fields, a field missing, ``k=abc``), so one answer names every problem of the form; any
+    other form is refused by FastAPI itself, reading it as ``form``."""
     file_field = next(name for name, field in form.model_fields.items() if field.annotation is UploadFile)
 
     async def single_fields(request: Request) -> None:
@@ -143,7 +145,8 @@ def form_only(form: type[BaseModel]) -> params.Depends:
             for name in dict.fromkeys(sent.keys())
             if name in form.model_fields and (n := len(sent.getlist(name))) > 1
         ]
-        if repeated:
+        as_files = [name for name, value in sent.multi_items() if name != file_field and isinstance(value, SentFile)]
+        if repeated or as_files:  # FastAPI reads a JSON field sent as a file as a list and fails (500)
             raise RequestValidationError([*form_errors(form, sent), *repeated])
 
     return Depends(single_fields)

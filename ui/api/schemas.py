@@ -599,9 +599,17 @@ def form_field(default: str, description: str) -> Any:
     return Field(default, validate_default=True, description=description)
 
 
+def options_rules_in_content(schema: dict[str, Any]) -> None:
+    """A form's schema with its options' list rules ("two or more", "each different") inside the JSON text's
+    ``contentSchema``: pydantic puts a ``Json[...]`` field's extras beside the text, where they refused every value,
+    the default too."""
+    options = schema["properties"]["options"]
+    options["contentSchema"] |= {key: options.pop(key) for key in ("not", "uniqueItems")}
+
+
 class SearchImageForm(BaseModel):
     """/search/image's multipart form. A field it does not take is refused (422 naming it), as JSON bodies refuse
-    unknown keys: a mistyped ``filter`` would otherwise be dropped and the search run unfiltered."""
+    unknown keys: a mistyped "filter" would otherwise be dropped and the search run unfiltered."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -612,10 +620,10 @@ class SearchImageForm(BaseModel):
 
 
 class AskImageForm(BaseModel):
-    """/ask/image's multipart form: /ask's rules for the options and filters, a question's own (``ImageQuestionText``);
-    a field it does not take is refused (422 naming it)."""
+    """/ask/image's multipart form: /ask's rules for the options and filters; a question blank (what does the image
+    show?) or holding a word. A field it does not take is refused (422 naming it)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=options_rules_in_content)
 
     image: UploadFile = Field(..., description="The image asked about (JPEG, PNG, TIFF...).")
     question: ImageQuestionText = Field(
