@@ -159,17 +159,24 @@ def whole_ties(
     """Each query's hits (those ``keep`` keeps of the n-th query's) through the whole run of tied scores at rank
     ``CURVE_K``, and the lengths of its runs of tied scores (``tie_runs``): a tie ranked by record id alone is scored
     at its expected value over every order (``tied_figures``). A query whose run at the cut may go on is searched
-    again for every record the index holds."""
+    again twice as deep until it ends, at most as deep as the index: a search for every record took 16-59 s where
+    the first searches took 2 s (269 of 350 queries on the cases index)."""
     found = [keep(n, hits) for n, hits in enumerate(searcher.search_many(asked))]
-    open_ended = [
-        n for n, hits in enumerate(found) if len(hits) >= CURVE_K and hits[-1].score == hits[CURVE_K - 1].score
-    ]
+    depth = [query.k for query in asked]
     every = len(searcher.index.lexical)
-    deeper = searcher.search_many([replace(asked[n], k=asked[n].k + every) for n in open_ended])
-    for n, hits in zip(open_ended, deeper, strict=True):
-        found[n] = keep(n, hits)
+    while open_ended := [n for n, hits in enumerate(found) if runs_on(hits) and depth[n] < asked[n].k + every]:
+        for n in open_ended:
+            depth[n] = min(2 * depth[n], asked[n].k + every)
+        deeper = searcher.search_many([replace(asked[n], k=depth[n]) for n in open_ended])
+        for n, hits in zip(open_ended, deeper, strict=True):
+            found[n] = keep(n, hits)
     ranked = [through_cut(hits) for hits in found]
     return ranked, [tie_runs([hit.score for hit in hits]) for hits in ranked]
+
+
+def runs_on(hits: list[Hit]) -> bool:
+    """Whether the run of tied scores at rank ``CURVE_K`` may go on past the last hit found."""
+    return len(hits) >= CURVE_K and hits[-1].score == hits[CURVE_K - 1].score
 
 
 def through_cut(hits: list[Hit]) -> list[Hit]:
