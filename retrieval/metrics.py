@@ -35,7 +35,7 @@ def precision_at_k(relevant_flags: Sequence[Sequence[bool]], k: int) -> float:
     return float(np.mean([sum(flags[:k]) / k for flags in relevant_flags]))
 
 
-def first_rank_odds(runs: list[tuple[int, int]], depth: int) -> dict[int, float]:
+def first_rank_chances(runs: list[tuple[int, int]], depth: int) -> dict[int, float]:
     """Each rank's chance, up to ``depth``, of being the first relevant one, over every order of the ties: ``runs``
     are a ranking's runs of tied items as (size, relevant among them), best first. Within the first run holding any
     (``r`` relevant of ``g``, after ``p`` items) the first relevant item lies at ``p + j`` with chance
@@ -50,20 +50,20 @@ def first_rank_odds(runs: list[tuple[int, int]], depth: int) -> dict[int, float]
     return {}
 
 
-def hit_chance(odds: dict[int, float], k: int) -> float:
-    """A query's chance (``first_rank_odds``) of a relevant item in its top ``k``: its expected recall@k."""
-    return sum(p for rank, p in odds.items() if rank <= k)
+def hit_chance(chances: dict[int, float], k: int) -> float:
+    """A query's chance (``first_rank_chances``) of a relevant item in its top ``k``: its expected recall@k."""
+    return sum(p for rank, p in chances.items() if rank <= k)
 
 
-def expected_reciprocal_rank(odds: dict[int, float], depth: int) -> float:
-    """A query's expected reciprocal rank over its ``first_rank_odds``, a first relevant item below ``depth`` counting
-    as none: its expected MRR@depth."""
-    return sum(p / rank for rank, p in odds.items() if rank <= depth)
+def expected_reciprocal_rank(chances: dict[int, float], depth: int) -> float:
+    """A query's expected reciprocal rank over its ``first_rank_chances``, a first relevant item below ``depth``
+    counting as none: its expected MRR@depth."""
+    return sum(p / rank for rank, p in chances.items() if rank <= depth)
 
 
 def expected_share(runs: list[tuple[int, int]], k: int) -> float:
     """A query's expected share of its top ``k`` that is relevant, over every order of its ties (``runs`` as
-    ``first_rank_odds`` takes them): a run straddling the cut gives its share of relevant items times the places left
+    ``first_rank_chances`` takes them): a run straddling the cut gives its share of relevant items times the places left
     to it, where the record ids' order gave all or none."""
     found, placed = 0.0, 0
     for size, relevant in runs:
@@ -80,7 +80,7 @@ def expected_precision(runs: list[list[tuple[int, int]]], k: int) -> float:
 
 
 def expected_first_rank(runs: list[tuple[int, int]]) -> int | float | None:
-    """The rank of a query's first relevant item (``runs`` as ``first_rank_odds`` takes them): an int where it is
+    """The rank of a query's first relevant item (``runs`` as ``first_rank_chances`` takes them): an int where it is
     certain (a run of one, or of relevant items alone), else its expected value over the orders of its tie, ``p +
     (g + 1) / (r + 1)`` for ``r`` relevant of ``g`` tied after ``p`` items (a fraction, as 1.5 for one of two);
     None when no run holds one."""

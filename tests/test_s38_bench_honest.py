@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from pathatlas.agent.answerers.base import Answerer, AnswerError
 from pathatlas.agent.bench import QABench, load_items, markdown_report, plot_qa
 from pathatlas.indexer.pipeline import Indexer
-from pathatlas.retrieval.bench.common import summarise_odds
+from pathatlas.retrieval.bench.common import summarise_chances
 from pathatlas.retrieval.bench.words import figures
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.metrics import expected_precision, first_rank_odds, tied_runs
+from pathatlas.retrieval.metrics import expected_precision, first_rank_chances, tied_runs
 from pathatlas.ui.cli_common import PathAtlasTyper
 from tests.helpers import hashing_settings
 
@@ -82,11 +82,12 @@ def test_expected_figures_of_runs_before_and_across_the_cut():
     assert runs == [(1, 0), (3, 1), (2, 1)]
     assert expected_precision([runs], 2) == pytest.approx((1 / 3) / 2)  # one place of three left to the run of b
     assert expected_precision([runs], 5) == pytest.approx((1 + 0.5) / 5)  # b surely, e in one of the two places
-    odds = first_rank_odds(runs, 20)
-    assert odds == pytest.approx({2: 1 / 3, 3: 1 / 3, 4: 1 / 3})
-    assert summarise_odds([odds], 10)["mrr"] == pytest.approx((1 / 2 + 1 / 3 + 1 / 4) / 3)
-    assert summarise_odds([odds], 10)["recall@1"] == 0.0 and summarise_odds([odds])["recall@5"] == pytest.approx(1.0)
-    assert first_rank_odds([(300, 300)], 20) == {1: 1.0}  # a tied class all relevant: its first item is surely relevant
+    chances = first_rank_chances(runs, 20)
+    assert chances == pytest.approx({2: 1 / 3, 3: 1 / 3, 4: 1 / 3})
+    assert summarise_chances([chances], 10)["mrr"] == pytest.approx((1 / 2 + 1 / 3 + 1 / 4) / 3)
+    assert summarise_chances([chances], 10)["recall@1"] == 0.0
+    assert summarise_chances([chances])["recall@5"] == pytest.approx(1.0)
+    assert first_rank_chances([(300, 300)], 20) == {1: 1.0}  # a tied class all relevant: its first surely is
 
 
 def test_a_command_may_name_its_own_class():

@@ -22,7 +22,7 @@ from pathatlas.retrieval.metrics import (
     expected_precision,
     expected_reciprocal_rank,
     expected_share,
-    first_rank_odds,
+    first_rank_chances,
     hit_chance,
     tied_runs,
 )
@@ -39,20 +39,20 @@ def summarise(first_ranks: list[int | None], mrr_depth: int | None = None) -> di
     """Recall@1/5/10 and MRR, plus the recall@k curve the plot draws. ``mrr_depth``: MRR@depth (a first relevant item
     below it counts as none), so a method ranked deeper for the curve keeps the MRR of its top ``mrr_depth``, and chance
     is cut alike; None: MRR over every rank."""
-    return summarise_odds([{rank: 1.0} if rank is not None else {} for rank in first_ranks], mrr_depth)
+    return summarise_chances([{rank: 1.0} if rank is not None else {} for rank in first_ranks], mrr_depth)
 
 
-def summarise_odds(odds: list[dict[int, float]], mrr_depth: int | None = None) -> dict[str, Any]:
+def summarise_chances(first_ranks: list[dict[int, float]], mrr_depth: int | None = None) -> dict[str, Any]:
     """``summarise``'s figures from each query's chance of each rank being its first relevant one
-    (``first_rank_odds``): their expected values where ties leave the order open, the same figures where it is
+    (``first_rank_chances``): their expected values where ties leave the order open, the same figures where it is
     one rank for certain."""
-    n = len(odds)
+    n = len(first_ranks)
 
     def recall(k: int) -> float:
-        return sum(hit_chance(chances, k) for chances in odds) / n if n else 0.0
+        return sum(hit_chance(chances, k) for chances in first_ranks) / n if n else 0.0
 
-    depth = mrr_depth or max((rank for chances in odds for rank in chances), default=0)
-    mrr = sum(expected_reciprocal_rank(chances, depth) for chances in odds) / n if n else 0.0
+    depth = mrr_depth or max((rank for chances in first_ranks for rank in chances), default=0)
+    mrr = sum(expected_reciprocal_rank(chances, depth) for chances in first_ranks) / n if n else 0.0
     out: dict[str, Any] = {f"recall@{k}": recall(k) for k in CUTOFFS}
     return {**out, "mrr": mrr, "curve": [recall(k) for k in range(1, CURVE_K + 1)]}
 
@@ -83,7 +83,7 @@ def tied_figures(
     ``tied_rankings`` takes them) counted at its expected value over every order of the run: LC25000's tiles of a
     class share one text, so BM25 ties hundreds of them, and record ids alone put all or none of a class on top."""
     runs = tied_rankings(ranked, gold, ties)
-    found = summarise_odds([first_rank_odds(query, CURVE_K) for query in runs], mrr_depth)
+    found = summarise_chances([first_rank_chances(query, CURVE_K) for query in runs], mrr_depth)
     return found | {f"precision@{k}": expected_precision(runs, k) for k in precision_at}
 
 
@@ -103,15 +103,15 @@ def ties_record(ties: dict[str, list[list[int]]]) -> dict[str, Any]:
 
 def expected_score(runs: list[tuple[int, int]], metric: str, depth: int) -> float:
     """One query's ``metric`` (named as the tables name it: recall@k, mrr, precision@k) at its expected value over
-    the orders of its ties (``runs`` as ``first_rank_odds`` takes them), MRR cut at ``depth``: the score a paired
+    the orders of its ties (``runs`` as ``first_rank_chances`` takes them), MRR cut at ``depth``: the score a paired
     test compares where a method ties."""
     if metric.startswith("precision@"):
         return expected_share(runs, int(metric.removeprefix("precision@")))
-    odds = first_rank_odds(runs, depth)
+    chances = first_rank_chances(runs, depth)
     if metric == "mrr":
-        return expected_reciprocal_rank(odds, depth)
+        return expected_reciprocal_rank(chances, depth)
     if metric.startswith("recall@"):
-        return hit_chance(odds, int(metric.removeprefix("recall@")))
+        return hit_chance(chances, int(metric.removeprefix("recall@")))
     raise ValueError(f"no expected value for metric {metric!r}")
 
 
