@@ -924,7 +924,7 @@ def nothing_answered(mode: str, per_item: list[dict[str, Any]]) -> str:
     """The note of a mode every question failed in (``per_item``: the run's records so far), saying why it has no
     figures: an accuracy of 0.0 and a latency of 0.00 s read as measured (an LLM server that was down scored 0.000)."""
     failed = [r for r in per_item if "failed" in r and r.get("mode") in (mode, None)]
-    first = next(r for r in failed if r.get("mode") == mode)
+    first = failed[0]  # a row that failed to load, or the first question this mode failed
     return (
         f"{mode}: no figures: none of its questions was answered ({len(failed)} failed; the first, row "
         f"{first['row']} ({first['id']}): {first['failed']}); null in the JSON, {UNMEASURED} in the tables, "
