@@ -40,6 +40,7 @@ from pathatlas.indexer.sources.base import (
     stoppable,
     unloaded_reader,
 )
+from pathatlas.indexer.sources.pdf import EarlierRenders, PdfSource
 from pathatlas.plugins import encoded
 from pathatlas.retrieval.durable import crash_point
 from pathatlas.retrieval.images import thumbnail
@@ -110,6 +111,9 @@ class Earlier:
     images: dict[str, str] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
     thumbnails: dict[str, str] = field(default_factory=dict)
+    pages: dict[int, str] = field(default_factory=dict)
+    """A page's number to its ``thumbnail_hash``: a PDF drawn alike renders none of its pages found by text again
+    (``pdf.EarlierRenders``)."""
 
 
 def text_key(text: str, spaces: tuple[str, ...]) -> str:
@@ -161,10 +165,11 @@ def thumbnail_key(entry: Entry, longest_side: int) -> str | None:
     and its picture (its ``image_hash``, which a figure's or case image's thumbnail is made of; a text page's rendered
     pixels, ``pixels_hash``: under a millisecond at 40 dpi), kept as ``Payload.thumbnail_hash`` so that a picture a
     newer reader decodes or renders alike takes a copy of its thumbnail: one edited, rendered otherwise, or asked at
-    another size (``STORED_SETTINGS``) has another, so its earlier thumbnail is never copied at the old size. None
-    for an entry without a thumbnail."""
+    another size (``STORED_SETTINGS``) has another, so its earlier thumbnail is never copied at the old size. An entry
+    without a thumbnail keeps the key its record gave (a page its reader did not render again: ``Page.thumbnail_hash``),
+    None where it gave none."""
     if entry.thumbnail is None:
-        return None
+        return entry.payload.thumbnail_hash
     return f"{entry.payload.kind} {longest_side}px {entry.payload.image_hash or pixels_hash(entry.thumbnail)}"
 
 
@@ -444,6 +449,8 @@ class Indexer:
         self._written = []
         try:
             self._earlier = self._reusable(source.key, known, force)
+            if isinstance(source, PdfSource):
+                source.earlier = self._earlier_renders(known)
             count, units = self._write(source, fingerprint)
             if not count:  # an empty cases.jsonl, a folder whose every image failed: not "indexed, 0 entries"
                 raise BadInputError(nothing_indexed(source))
@@ -459,6 +466,8 @@ class Indexer:
                 "reader": reader_name(type(source)),
                 "content": content_hash(source.path),
             }
+            if isinstance(source, PdfSource) and source.drawing:
+                entry["drawing"] = source.drawing  # what the next reading compares (``pdf.drawing_key``)
             with self._stage("commit"):  # store files and BM25
                 self.index.commit({**self.index.manifest, source.key: entry})
         except Cancelled:
@@ -488,7 +497,21 @@ class Indexer:
                 earlier.texts[payload["text_hash"]] = record_id
             if "thumbnail_hash" in payload:
                 earlier.thumbnails[payload["thumbnail_hash"]] = record_id
+                if payload["kind"] == "page":
+                    earlier.pages[payload["page"]] = payload["thumbnail_hash"]
         return earlier
+
+    def _earlier_renders(self, known: dict[str, Any] | None) -> EarlierRenders:
+        """What a PDF's committed reading (manifest entry ``known``) rendered, for ``PdfSource.earlier``: its drawing
+        key, and each page's thumbnail key where the index holds that thumbnail at the size asked now (a page given
+        its key is not rendered, so its thumbnail can only be copied)."""
+        size = f"page {self.settings.thumbnail_px}px "
+        held = {
+            page: key
+            for page, key in self._earlier.pages.items()
+            if key.startswith(size) and existing(self._earlier.thumbnails[key], self.index.thumbnail_path)
+        }
+        return EarlierRenders((known or {}).get("drawing"), held)
 
     def _earlier_media(self, entry: Entry, path_of: Callable[[str], Path]) -> Path | None:
         """The media file (``path_of`` its id) of the earlier record holding ``entry``'s image, where there is one."""
@@ -701,11 +724,16 @@ class Indexer:
                 else:
                     copy_atomic(earlier, keypoints)
             path = self.index.thumbnail_path(entry.id)
-            if entry.thumbnail is not None and not path.exists():
+            if (entry.thumbnail is not None or entry.payload.thumbnail_hash) and not path.exists():
                 self._written.append(entry.id)
                 if (earlier := self._earlier_thumbnail(entry)) is not None:
                     copy_atomic(earlier, path)
                     self.tally["thumbnails", "reused"] += 1
+                elif entry.thumbnail is None:  # held when the run began (``_earlier_renders``), gone since
+                    raise PathAtlasError(
+                        f"{entry.payload.source} page {entry.payload.page}: its earlier thumbnail left "
+                        f"{self.index.media_dir} while it was indexed; index again"
+                    )
                 else:
                     self.tally["thumbnails", "made"] += 1
                     tmp = path.with_name(f".{path.name}.tmp")

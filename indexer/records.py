@@ -44,8 +44,9 @@ class Page:
     fingerprint: str
     page: int
     text: str
-    image: Image.Image
-    """The rendered page (thumbnail resolution)."""
+    image: Image.Image | None
+    """The rendered page (thumbnail resolution); None for a page found by its text that its reader did not render
+    again, whose ``thumbnail_hash`` names its earlier render."""
     book: str = ""
     section: str = ""
     """The bookmark path leading to this page ("Chapter 4 > 4.2 Epithelial Tissue"), when the PDF has one."""
@@ -55,6 +56,9 @@ class Page:
     """A page without a text layer, or whose text is an OCR tool's invisible layer over the picture filling it (a
     scan): whatever OCR read of it, it is found by its image too, as the picture filling it is no figure of its own,
     unless the page is a plate (a born-digital document's page that is one picture), whose picture is a figure too."""
+    thumbnail_hash: str | None = None
+    """Where ``image`` is None: the thumbnail key (``Payload.thumbnail_hash``) of the same page rendered alike by the
+    source's earlier reading (``pdf.EarlierRenders``), whose thumbnail the indexer copies."""
     progress_units = 1
     """What a source's ``size_hint`` counts: pages, case images."""
 
@@ -78,6 +82,7 @@ class Page:
             text=self.text,
             # BM25 sees the page through its passages (page-level BM25 measured no better, BENCHMARKS.md).
             searchable=False,
+            thumbnail_hash=self.thumbnail_hash,
         )
         # Pages without a text layer (scans) are findable through their rendered image, beside any text read from it.
         image = self.image if self.scanned or not self.has_text else None

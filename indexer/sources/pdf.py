@@ -18,7 +18,7 @@ from PIL import Image
 from pathatlas import tesseract
 from pathatlas.errors import BadInputError, MissingProgramError
 from pathatlas.indexer.records import Figure, Page, Passage, Record
-from pathatlas.indexer.sources.base import Source, hash_files
+from pathatlas.indexer.sources.base import Source, content_hash, hash_files
 from pathatlas.retrieval.images import on_white, open_image, thumbnail, too_large
 from pathatlas.retrieval.records import BBox
 from pathatlas.retrieval.text import normalise
@@ -460,6 +460,38 @@ def render(page: pymupdf.Page, dpi: int, max_pixels: int, grey: bool = False) ->
     fit = (math.sqrt(sides * sides + 4 * width * height * (max_pixels - 1)) - sides) / (2 * width * height)
     zoom = min(dpi / 72, fit)
     return page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY if grey else pymupdf.csRGB)
+
+
+RENDERING = 1
+"""Raise when ``render`` draws a page otherwise for the same page and settings (other colours, its annotations left
+out, another anti-aliasing): a page render an earlier reading made is kept (``EarlierRenders``) only under the same."""
+
+
+def drawing_key(content: str | None, doc: pymupdf.Document, settings: Settings) -> str | None:
+    """What decides every page render of a PDF (``render``): its bytes (``content``, its ``content_hash``), its page
+    objects in the order read (a newer reader counting a broken page tree otherwise draws other pages under the same
+    numbers), the render settings, MuPDF's version and ``RENDERING``. Two readings of the same key render each page
+    alike, pixel for pixel. None where the file could not be hashed."""
+    import pymupdf
+
+    if content is None:
+        return None
+    pages = " ".join(str(page.xref) for page in doc)
+    drawn = [content, pages, settings.page_render_dpi, settings.max_page_pixels, pymupdf.VersionBind, RENDERING]
+    return hashlib.blake2b(repr(drawn).encode(), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class EarlierRenders:
+    """What the committed reading of a PDF rendered (``PdfSource.earlier``): its ``drawing_key``, and the thumbnail
+    key (``Payload.thumbnail_hash``) of each page whose thumbnail the index holds at the size asked now. Where this
+    reading's key is the same, such a page (one found by its text) is not rendered again: its record takes that key,
+    and the indexer a copy of its thumbnail (an upgrade of the A&P book rendered its 998 pages, 6 s of CPU, to hash
+    the pixels it rendered before)."""
+
+    drawing: str | None
+    thumbnails: Mapping[int, str]
+    """Page number (1-based) to its thumbnail key."""
 
 
 INK_SCALE = 4
@@ -955,6 +987,11 @@ class PdfSource(Source):
         super().__init__(path, settings)
         self._hashed: str | None = None
         """The fingerprint ``fingerprint`` last found, until ``records`` reads the PDF by it."""
+        self.earlier: EarlierRenders | None = None
+        """What the index's committed reading of this PDF rendered, where the indexer gives it: pages it drew alike
+        are not rendered again."""
+        self.drawing: str | None = None
+        """This reading's ``drawing_key``, once ``records`` opened the PDF: the indexer keeps it for the next one."""
 
     @classmethod
     def accepts(cls, path: Path) -> bool:
@@ -1018,6 +1055,8 @@ class PdfSource(Source):
         asked), which ``index`` compares them with."""
         fingerprint, self._hashed = self._hashed or self.fingerprint(), None
         with quiet_mupdf(), self._open() as doc:
+            self.drawing = drawing_key(content_hash(self.path), doc, self.settings)
+            kept = self.earlier.thumbnails if self.earlier and self.earlier.drawing == self.drawing else {}
             book = (doc.metadata or {}).get("title") or self.path.stem
             sections = sections_by_page(doc.get_toc(simple=False), doc.page_count)
             masters = template_images(doc, self.settings.max_image_pixels)
@@ -1037,6 +1076,7 @@ class PdfSource(Source):
                     templates=masters.first_pages,
                     plate=page.number in plates,
                     placements=masters.placements.get(page.number),
+                    drawn=kept.get(page.number + 1),
                 )
 
     def _read(
@@ -1115,17 +1155,19 @@ class PdfSource(Source):
         templates: Mapping[int, int] | None = None,
         plate: bool = False,
         placements: list[dict] | None = None,
+        drawn: str | None = None,
     ) -> Iterator[Record]:
         """The page, its passages and its figures. The page is filed under its last section (``PageSections.last``),
         each passage under its own. ``running`` are its document's running lines, left out of its passages and
-        captions; ``placements`` are its ``placed_images`` where ``template_images`` read them already."""
+        captions; ``placements`` are its ``placed_images`` where ``template_images`` read them already. ``drawn`` is the
+        thumbnail key of the page's render by an earlier reading of the same drawing (``EarlierRenders``): a page found
+        by its text is then not rendered again."""
         number = page.number + 1
         try:
-            pixmap = render(page, self.settings.page_render_dpi, self.settings.max_page_pixels)
+            rendered = None if drawn else self._rendered(page)  # a page drawn alike before renders now as well
         except Exception as exc:
             self.problems.append(f"{self.path} page {number}: cannot be read ({exc})")
             return
-        rendered = Image.frombytes("RGB", (pixmap.width, pixmap.height), pixmap.samples)
         text = "\n".join(text for _, text in blocks)
         printed = printed_label(page)
         if placements is None:
@@ -1133,8 +1175,10 @@ class PdfSource(Source):
         # an OCR tool's scan keeps its text layer (the page's words) but is a scan all the same; checked only where an
         # image (or strips of one) fills the page, so a book's other pages cost nothing more
         scanned = scanned or (bool(scan_parts(page, placements)) and behind_ocr_layer(page))
+        if rendered is None and (scanned or not text.strip()):  # found by its image, whose pixels are encoded
+            rendered, drawn = self._rendered(page), None
         body = body_blocks(blocks, unrotated_height(page), running)
-        yield Page(self.key, fingerprint, number, text, rendered, book, sections.last, printed, scanned)
+        yield Page(self.key, fingerprint, number, text, rendered, book, sections.last, printed, scanned, drawn)
         yield from self._passages(page, body, fingerprint, book, sections, printed)
         yield from self._figures(
             page,
@@ -1149,6 +1193,11 @@ class PdfSource(Source):
             section=sections.last,
             placements=placements,
         )
+
+    def _rendered(self, page: pymupdf.Page) -> Image.Image:
+        """The page as its thumbnail shows it (``render`` at ``page_render_dpi``)."""
+        pixmap = render(page, self.settings.page_render_dpi, self.settings.max_page_pixels)
+        return Image.frombytes("RGB", (pixmap.width, pixmap.height), pixmap.samples)
 
     def _passages(
         self,
