@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.plugins import require
+from pathatlas.retrieval.search import echoed
 from pathatlas.settings import Settings
 from pathatlas.ui.listening import ensure_listenable
 from pathatlas.ui.tools import THUMBNAIL_URI, Toolbox, client_tool, refuse_unknown_arguments, validation_line
@@ -42,11 +43,13 @@ class PathAtlasServer(MCPServer):
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         """The SDK's call, but arguments its schema refuses (k="ten") are a tool error of one line naming the
         argument, as the tools' own errors are, rather than pydantic's multi-line report; so is an argument the tool
-        does not take, which the SDK would drop."""
-        schema = self._tool_input_schema(name)  # None for an unknown tool, which the SDK names
+        does not take, which the SDK would drop. An unknown tool is named as the SDK names it, cut (``echoed``): the SDK
+        sent a name of a megabyte back whole."""
+        schema = self._tool_input_schema(name)
+        if schema is None:
+            raise ToolError(f"Unknown tool: {echoed(name)}")
         try:
-            if schema is not None:
-                refuse_unknown_arguments(name, arguments, schema["properties"])
+            refuse_unknown_arguments(name, arguments, schema["properties"])
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError:  # a crash inside the tool: the SDK's generic error, whatever its cause
             raise

@@ -51,6 +51,9 @@ UNTYPED_JSON = {"strict_content_type": False} if "strict_content_type" in signat
 """A JSON body sent without a Content-Type is read as JSON, as FastAPI did before 0.132 made that opt-in (clients
 posting ``data=json.dumps(body)`` are answered). Its CSRF guard adds nothing here: the JSON routes only read, a page can
 already post multipart forms to the image routes without a preflight, and writes have their own guard."""
+ERRORS_LISTED = 20
+"""Most validation errors one 422 lists, the rest counted (``unlisted``): a 1 MB body of 100,000 unknown keys was
+answered with 10 MB, one error each."""
 log = logging.getLogger(__name__)
 
 
@@ -107,10 +110,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> Response:
-        """FastAPI's 422 body, written as ASCII JSON (the input it echoes may hold lone surrogates), with long inputs
-        cut short: a 5,000-character query is not sent back whole."""
-        errors = [brief_input(error) for error in jsonable_encoder(exc.errors())]
-        body = json.dumps({"detail": errors}, ensure_ascii=True, default=str)
+        """FastAPI's 422 body, written as ASCII JSON (the input it echoes may hold lone surrogates), brief: long inputs
+        and names cut short (a 5,000-character query, a key of a megabyte, are not sent back whole), and at most
+        ``ERRORS_LISTED`` errors listed."""
+        errors = exc.errors()
+        listed = [brief_error(error) for error in jsonable_encoder(errors[:ERRORS_LISTED])]
+        body = json.dumps({"detail": listed + unlisted(len(errors))}, ensure_ascii=True, default=str)
         return Response(body, status_code=422, media_type="application/json")
 
     @app.exception_handler(StarletteHTTPException)
@@ -273,6 +278,24 @@ def store_problem(engine: Engine) -> str | None:
     except PathAtlasError as exc:
         return engine.client_message(exc)
     return None
+
+
+def brief_error(error: dict) -> dict:
+    """A validation error as a 422 lists it: its input brief (``brief_input``), and each name in its ``loc`` cut as
+    ``echoed`` cuts a text, still a string, so that clients and the web UI read the place as before: a body's, form's
+    or query's unknown key of a megabyte was sent back whole."""
+    loc = [echoed(part) if isinstance(part, str) else part for part in error["loc"]]
+    return brief_input({**error, "loc": loc})
+
+
+def unlisted(count: int) -> list[dict]:
+    """The entry closing a 422 of ``count`` errors that lists only ``ERRORS_LISTED``: how many it leaves out;
+    nothing when it lists them all."""
+    if count <= ERRORS_LISTED:
+        return []
+    left = count - ERRORS_LISTED
+    said = f"{left:,} more error{'s' if left > 1 else ''} not listed: correct these and send the request again"
+    return [{"type": "more_errors", "loc": [], "msg": said}]
 
 
 def brief_input(error: dict) -> dict:
