@@ -12,11 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from mcp.server.mcpserver.exceptions import ToolError
 
+from pathatlas.errors import BadInputError
 from pathatlas.retrieval.search import ECHO_CHARS
 from pathatlas.ui.api.app import ERRORS_LISTED, create_app
 from pathatlas.ui.mcp_server import build_server
 from pathatlas.ui.present import error_message
-from pathatlas.ui.tools import Toolbox
+from pathatlas.ui.tools import Toolbox, refuse_unknown_arguments
 from tests.uploads import api_settings
 
 MEGABYTE = "k" * 1_000_000
@@ -95,3 +96,36 @@ def test_mcp_names_an_unknown_tool_cut():
 
     assert unknown(MEGABYTE) == f"Unknown tool: {CUT}"
     assert unknown("serach") == "Unknown tool: serach", "as the SDK names it"
+
+
+def test_an_uploaded_file_in_a_refusal_is_named_by_its_file_name(client):
+    """FastAPI echoed a file's private fields (its headers, ``_max_mem_size``), and a form missing its file the whole
+    form with them."""
+    response = client.post("/jobs", data={"k": "1"}, files={"x": ("notes.png", b"abc")})
+    assert response.status_code == 422, response.text
+    assert "_max_mem_size" not in response.text and "content-disposition" not in response.text
+    inputs = {tuple(error["loc"]): error.get("input") for error in response.json()["detail"]}
+    assert inputs[("body", "x")] == "(a file: notes.png)"
+    assert inputs[("body", "file")] == {"k": "1", "x": "(a file: notes.png)"}
+
+
+def test_a_job_id_and_a_content_type_of_any_length_are_named_cut(client):
+    """``GET /jobs/<50,000 characters>`` was a 50 kB 404, a Content-Type as long a 50 kB 415."""
+    unknown_job = client.get(f"/jobs/{MEGABYTE[:50_000]}")
+    assert unknown_job.status_code == 404 and len(unknown_job.content) < 3 * ECHO_CHARS, len(unknown_job.content)
+    assert "(50,000 characters)" in unknown_job.json()["detail"]
+    typed = client.post("/search", content=b'{"text": "lung"}', headers={"content-type": f"text/{MEGABYTE[:50_000]}"})
+    assert typed.status_code == 415 and len(typed.content) < 3 * ECHO_CHARS, len(typed.content)
+
+
+def test_mcp_names_a_few_unknown_arguments_each_cut():
+    """A tool's unknown argument of a megabyte, or 5,000 of them, were named whole."""
+    with pytest.raises(BadInputError) as long_name:
+        refuse_unknown_arguments("search", {"text": "lung", MEGABYTE: 1}, ("text", "k"))
+    assert len(str(long_name.value)) < 2 * ECHO_CHARS and "(1,000,000 characters)" in str(long_name.value)
+    with pytest.raises(BadInputError) as many:
+        refuse_unknown_arguments("search", {f"x{n}": 1 for n in range(5000)}, ("text", "k"))
+    assert str(many.value) == "unknown arguments 'x0', 'x1', 'x2' (+4997 more); search takes text, k"
+    with pytest.raises(BadInputError) as few:
+        refuse_unknown_arguments("search", {"n": 1, "m": 2}, ("text", "k"))
+    assert str(few.value) == "unknown arguments 'n', 'm'; search takes text, k", "a short list reads as before"

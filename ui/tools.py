@@ -27,7 +27,7 @@ from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.errors import BadInputError, PathAtlasError, UnknownSourceError
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.records import KINDS, Hit, Payload
-from pathatlas.retrieval.search import Found, Query, check_length, echoed, quoted
+from pathatlas.retrieval.search import Found, Query, check_length, echoed, first_few, quoted
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.schemas import K_MAX, check_k, hit_records, names_a_path_in
@@ -145,10 +145,11 @@ def validation_line(error: ValidationError) -> str:
 
 def refuse_unknown_arguments(tool: str, arguments: Mapping[str, Any], takes: Collection[str]) -> None:
     """Models guess argument names (``filters``, ``n``, ``type``); a tool that dropped one would answer unfiltered while
-    the model believes it filtered, so an argument the tool does not take is refused, naming those it does."""
+    the model believes it filtered, so an argument the tool does not take is refused, naming those it does: the first
+    few, each cut (``quoted``; a name of a megabyte, or 5,000 names, were sent back whole)."""
     unknown = [name for name in arguments if name not in takes]
     if unknown:
-        names = ", ".join(map(repr, unknown))
+        names = first_few([quoted(name) for name in unknown])
         raise BadInputError(
             f"unknown argument{'s' if len(unknown) > 1 else ''} {names}; {tool} takes {', '.join(takes)}"
         )

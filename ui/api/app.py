@@ -8,9 +8,11 @@ import logging
 import tempfile
 import threading
 import unicodedata
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from inspect import signature
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -19,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.datastructures import UploadFile as SentFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pathatlas import __version__
@@ -114,7 +117,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         and names cut short (a 5,000-character query, a key of a megabyte, are not sent back whole), and at most
         ``ERRORS_LISTED`` errors listed."""
         errors = exc.errors()
-        listed = [brief_error(error) for error in jsonable_encoder(errors[:ERRORS_LISTED])]
+        listed = [brief_error(jsonable_encoder(files_named(error))) for error in errors[:ERRORS_LISTED]]
         body = json.dumps({"detail": listed + unlisted(len(errors))}, ensure_ascii=True, default=str)
         return Response(body, status_code=422, media_type="application/json")
 
@@ -286,6 +289,19 @@ def brief_error(error: dict) -> dict:
     or query's unknown key of a megabyte was sent back whole."""
     loc = [echoed(part) if isinstance(part, str) else part for part in error["loc"]]
     return brief_input({**error, "loc": loc})
+
+
+def files_named(error: dict) -> dict:
+    """A validation error whose input names each uploaded file it holds (itself, or a form's field) by its file name:
+    FastAPI echoed a file's private fields (its headers, ``_max_mem_size``), and a form missing its file the whole
+    form with them."""
+
+    def named(value: Any) -> Any:
+        if isinstance(value, SentFile):
+            return f"(a file: {value.filename})"
+        return {key: named(item) for key, item in value.items()} if isinstance(value, Mapping) else value
+
+    return {**error, "input": named(error["input"])} if "input" in error else error
 
 
 def unlisted(count: int) -> list[dict]:

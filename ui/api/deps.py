@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as SentFile
 
+from pathatlas.retrieval.search import echoed
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.schemas import ErrorOut, Links, too_long
@@ -119,7 +120,7 @@ def form_content(request: Request, file_field: str) -> None:
     raise HTTPException(
         status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
         f"send the body as {MULTIPART} with the file as its {file_field!r} field (curl -F {file_field}=@FILE), not "
-        f"{content_type or 'a body without a Content-Type'}",
+        f"{echoed(content_type) if content_type else 'a body without a Content-Type'}",
     )
 
 
@@ -203,7 +204,7 @@ def json_content(request: Request) -> None:
     if kind != "application" or not (subtype == "json" or subtype.endswith("+json")):  # as FastAPI reads JSON
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            f"send the body as JSON with Content-Type: application/json, not {content_type}",
+            f"send the body as JSON with Content-Type: application/json, not {echoed(content_type)}",
         )
 
 

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from pathatlas.errors import UnknownSourceError
 from pathatlas.retrieval.index import Index, per_generation
 from pathatlas.retrieval.records import display_name, source_id
-from pathatlas.retrieval.search import source_names
+from pathatlas.retrieval.search import echoed, source_names
 from pathatlas.ui.api.deps import EngineDep, errors, form_only, require_token
 from pathatlas.ui.api.engine import Engine, claim_upload, source_problems
 from pathatlas.ui.api.jobs import RECORD_DAYS, Job
@@ -158,7 +158,7 @@ def known_job(engine: Engine, job_id: str, unknown: str) -> Job:
     if (job := engine.job(job_id)) is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
-            f"no job {job_id} of this index (job records are kept for {RECORD_DAYS} days): {unknown}",
+            f"no job {echoed(job_id)} of this index (job records are kept for {RECORD_DAYS} days): {unknown}",
         )
     return job
 
