@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import hashlib
 import shlex
@@ -70,8 +71,9 @@ SourceStarted = Callable[[str, int, int], None]
 that names no paths (``Indexer.add_held``) says which of the index's sources the run is at."""
 Looking = Callable[[str], None]
 """(source name), again and again while a source is looked at (its fingerprint: a case folder's metadata read and
-each listed image hashed, a PDF's bytes) and while its files are hashed as it is committed (``content_hash``): between
-rows, files and megabytes (``sources.base.stoppable``), so that a caller that stops the run (raising ``Cancelled``)
+each listed image hashed, a PDF's bytes), while a case folder's records are read (its rows grouped into cases, in the
+reading thread) and while its files are hashed as it is committed (``content_hash``): between rows, files and
+megabytes (``sources.base.stoppable``), so that a caller that stops the run (raising ``Cancelled``)
 stops it there rather than minutes later, its last commit as it was. Called per row and megabyte: keep it quick."""
 
 
@@ -288,7 +290,8 @@ def batched(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
 def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
     """``items`` made in a background thread, at most ``depth`` ahead, in order: reading the next pages of a PDF
     overlaps encoding the last ones (the encoders leave a core idle part of the time). An error raised while
-    making an item is raised here, where the item would have come; leaving early stops the thread."""
+    making an item is raised here, where the item would have come; leaving early stops the thread. The thread runs in
+    a copy of the caller's context: a stop check (``stoppable``) stops the reading too."""
     end = object()
     queue: Queue = Queue(depth)
     stop = threading.Event()
@@ -311,7 +314,8 @@ def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, who raises it
             offer((end, exc))
 
-    thread = threading.Thread(target=produce, name="pathatlas-read", daemon=True)
+    context = contextvars.copy_context()  # the caller's stop check (``stoppable``) goes with the items it makes
+    thread = threading.Thread(target=context.run, args=(produce,), name="pathatlas-read", daemon=True)
     thread.start()
     try:
         while True:
