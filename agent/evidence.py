@@ -64,12 +64,16 @@ paragraph's last line, never the next sentence's start. Prose lines wrap near th
 before a capital that close no sentence are under 0.6 of it or over 0.7)."""
 JOINED_LINE_END = re.compile(r"[-\u2013\u2014]$")
 """A line end that joins the next line's word (a hyphen, a dash): never a place to cut."""
+AUXILIARY = r"(?:do|does|did|can|could|is|are|was|were|will|would|may|might|must|should|has|have|had)"
 CLAUSE_BREAK = re.compile(
-    r";\s+|:\s+|,\s+(?=(?:whereas|while|but|yet|though|although)\b)|\s+(?=but\b(?!\s+also))", re.IGNORECASE
+    r";\s+|:\s+|,\s+(?=(?:whereas|while|but|yet|though|although)\b)|\s+(?=but\b(?!\s+also))"
+    rf"|,?\s+(?=and\s+(?:the\s+)?[\w-]+(?:\s+[\w-]+){{0,2}}\s+{AUXILIARY}(?:\s+so)?\s*(?:[.,;:]|$))",
+    re.IGNORECASE,
 )
 """Where a sentence turns to another subject: "Caseating granulomas are typical of tuberculosis; non-caseating
 granulomas suggest sarcoidosis" says "tuberculosis" of the first, though it stands nearer the second; "Bone is not
-resorbed by osteoblasts but by osteoclasts" says it of osteoclasts ("not only X but also Y" says it of both)."""
+resorbed by osteoblasts but by osteoclasts" says it of osteoclasts ("not only X but also Y" says it of both);
+"Osteoblasts do not resorb bone, and osteoclasts do" says it of osteoclasts in a clause of their own."""
 CONTRASTING_OPENING = re.compile(r"(?:although|though|while|whereas)\b[^,;:]*,\s+", re.IGNORECASE)
 """A sentence opening with a contrasting clause, ended by its first comma: "Although osteoblasts do not resorb bone,
 osteoclasts do" turns to another subject there."""
@@ -82,9 +86,16 @@ does not dip")."""
 CONJUNCTION = re.compile(r",?\s+(?:and|or)\s+$", re.IGNORECASE)
 """What joins the last name of a compound subject to the one before it ("Osteoblasts and osteocytes do not resorb
 bone"); a comma alone joins only before it ("Osteoblasts, osteocytes and chondrocytes"), as "In the embryo, the cells
-do not" names no compound. Not "of": "the articulating surfaces of the bones are not directly connected" then spoke
-against "bones articulate ... within a fluid-filled joint cavity" (the sentence's own point) for "Synovial joints"."""
+do not" names no compound."""
 COORDINATION = re.compile(rf"{CONJUNCTION.pattern}|,\s+$", re.IGNORECASE)
+OF = re.compile(r"\s+of\s+(?:(?:the|a|an)\s+)?$", re.IGNORECASE)
+"""What joins a name to the one it belongs to: "The osteoblasts of the periosteum do not resorb bone" denies it of
+osteoblasts (that it denies only what is asked or the option's own, ``denies_what_counts``, keeps "the articulating
+surfaces of the bones are not directly connected" from speaking against bones that articulate)."""
+JOINED_VERB = re.compile(r",?\s+(?:and|or)$", re.IGNORECASE)
+"""A conjunction straight before a negated verb, joining it to the verb before ("build bone and do not resorb it")."""
+SUBJECT_JOIN = re.compile(rf"{CONJUNCTION.pattern}|{OF.pattern}", re.IGNORECASE)
+LIST_JOIN = re.compile(rf"{COORDINATION.pattern}|{OF.pattern}", re.IGNORECASE)
 CLAUSE = "|"
 """The token between two clauses' words (no stem is one)."""
 BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|,\s+(?:not(?! only)|unlike|rather than|instead of)\b[^,;:()\[\]]*,")
@@ -391,7 +402,7 @@ def score_sentences(
     for i, tokens in enumerate(read):
         for j, words in enumerate(nearest_option_words(tokens, asked, own)):
             said_of[j][i] = coverage(asked, frozenset(words), idf, default) if words is not None else q[i]
-    negated = negated_options(reading, question, own, sentences, o, ranks, read)
+    negated = negated_options(reading, question, own, asked, sentences, o, ranks, read)
     return SentenceScores(sentences, q, o, w, own, said_of if own else None, negated)
 
 
@@ -399,25 +410,27 @@ def negated_options(
     reading: Reading,
     question: str,
     own: Sequence[set[str]],
+    asked: set[str],
     sentences: Sequence[Sentence],
     named: list[list[float]],
     ranks: Mapping[str, tuple[str, ...]],
     read: Sequence[Sequence[str]],
 ) -> list[list[bool]]:
-    """Per option and sentence naming any of its words, whether the sentence speaks against it (``contradicts``). A
-    question whose negated property the evidence states of one option is read plainly (``read_with_evidence``): then a
-    sentence denying that property of an option says it as asked ("Smooth muscle is not under voluntary control"),
-    and one saying the property plainly (its words as ``read``: "most abundant" is "most common") speaks against its
-    option. A sentence ranking a superlative the question asks (``ranks``: ``asked_ranks``) otherwise
-    (``ranked_otherwise``) speaks against the option it ranks, and read plainly for it: "Lymphocytes are the second
-    most common leukocytes" says they are "not the most common"."""
+    """Per option and sentence naming any of its words, whether the sentence speaks against it (``contradicts``, in
+    what is ``asked`` or in the option's own words). A question whose negated property the evidence states of one
+    option is read plainly (``read_with_evidence``): then a sentence denying that property of an option says it as
+    asked ("Smooth muscle is not under voluntary control"), and one saying the property plainly (its words as
+    ``read``: "most abundant" is "most common") speaks against its option. A sentence ranking a superlative the
+    question asks (``ranks``: ``asked_ranks``) otherwise (``ranked_otherwise``) speaks against the option it ranks,
+    and read plainly for it: "Lymphocytes are the second most common leukocytes" says they are "not the most
+    common"."""
     asked_negated = negated_predicate(question) if is_negated(question) and not reading.negated else ""
     wanted = set(tokenize([asked_negated])[0]) if asked_negated else set()
     ranked = [ranked_otherwise(s.tokens, ranks, own) if ranks else set() for s in sentences]
     said = [bool(wanted) and wanted <= set(tokens) for tokens in read]
     return [
         [
-            bool(named[j][i]) and against(contradicts(s.text, terms), said[i], j in ranked[i], bool(wanted))
+            bool(named[j][i]) and against(contradicts(s.text, terms, asked), said[i], j in ranked[i], bool(wanted))
             for i, s in enumerate(sentences)
         ]
         for j, terms in enumerate(own)
@@ -534,37 +547,58 @@ def longer_form(term: str, other: str) -> bool:
     return len(short) >= 5 and long.startswith(short) and " " not in long
 
 
-def contradicts(sentence: str, option_words: set[str]) -> bool:
+def contradicts(sentence: str, option_words: set[str], asked: set[str] | None = None) -> bool:
     """A negation in the clause that names one of the option's own words (``option_terms``): within a few words
     before it ("does not contain X", "unlike X"), or straight after the name as its verb's ("X do not resorb bone",
     ``NEGATED_PREDICATE``). A negation stops at its clause ("X do not resorb bone, but Y do" says nothing against Y)
     and "unlike" at its name; a lack after a negation affirms ("cannot be absorbed without X": X is needed), and
-    "does not caseate" names "caseating", not "non-caseating"."""
-    return any(names(terms, option_words) for terms in negated_terms(sentence))
+    "does not caseate" names "caseating", not "non-caseating". Given the question's ``asked`` words, a negated verb
+    speaks against its subject only where what it denies is asked or is the option's own (``denies_what_counts``):
+    "the articulating surfaces of the bones are not directly connected" says nothing against "bones articulate ...
+    within a fluid-filled joint cavity"."""
+    return any(
+        names(terms, option_words) and denies_what_counts(predicate, option_words, asked)
+        for terms, predicate in negated_terms(sentence)
+    )
+
+
+def denies_what_counts(predicate: tuple[str, ...], option_words: set[str], asked: set[str] | None) -> bool:
+    """Whether a negation's predicate (the stems it reaches) shares the question's asked words or the option's own:
+    with no question to check (``asked`` None) or no word of its own ("but osteoblasts do not."), what it denies is
+    the rest of the sentence, and counts."""
+    said = [term for term in predicate if term not in function_stems()]
+    return asked is None or not said or names(said, asked | option_words)
 
 
 @lru_cache(maxsize=20_000)
-def negated_terms(sentence: str) -> tuple[tuple[str, ...], ...]:
-    """The stems of each stretch a sentence's negations deny (``negated_words``), per sentence once: every option is
-    checked against the same sentences, again after each of the agent's rounds."""
+def negated_terms(sentence: str) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    """The stems of each stretch a sentence's negations deny (``negated_words``) with those of what they deny it of
+    (the predicate), per sentence once: every option is checked against the same sentences, again after each of the
+    agent's rounds."""
     text = closed_privatives(sentence)  # as written: "vitamin K" is a term of its own, "vitamin k" is not
-    negated = [words for clause in clause_texts(text) for words in negated_words(clause)]
-    return tuple(tuple(terms) for terms in clause_words(negated)) if negated else ()
+    negated = [pair for clause in clause_texts(text) for pair in negated_words(clause)]
+    if not negated:
+        return ()
+    terms = clause_words([part for pair in negated for part in pair])
+    return tuple((tuple(denied), tuple(predicate)) for denied, predicate in zip(terms[::2], terms[1::2], strict=True))
 
 
-def negated_words(clause: str) -> list[str]:
-    """The stretches of a clause its negations deny: the words after each (``NEGATION_REACH``, a prepositional one's
-    to the next punctuation mark), and the subject of a negated verb (``negated_subject``). A prepositional negation in
-    a clause whose verb is negated denies nothing: "Unlike osteoclasts, osteoblasts do not resorb bone" says that
-    osteoclasts do."""
-    denied = [negated_subject(clause, verb) for verb in NEGATED_PREDICATE.finditer(clause)]
+def negated_words(clause: str) -> list[tuple[str, str]]:
+    """The stretches of a clause its negations deny, each with its predicate: the words after each negation
+    (``NEGATION_REACH``, a prepositional one's to the next punctuation mark), their own predicate, and the subject of
+    a negated verb (``negated_subject``) with the words the verb reaches. A prepositional negation in a clause whose
+    verb is negated denies nothing: "Unlike osteoclasts, osteoblasts do not resorb bone" says that osteoclasts do."""
+    verbs = list(NEGATED_PREDICATE.finditer(clause))
     after = [
         reached(clause[match.end() : match.end() + NEGATION_REACH], match.group())
         for k, match in enumerate(CONTRADICTION.finditer(clause))
         if not (k and PRIVATIVE.fullmatch(match.group().lower()))
-        and not (denied and PREPOSITIONAL.fullmatch(match.group()))
+        and not (verbs and PREPOSITIONAL.fullmatch(match.group()))
     ]
-    return after + [name for name in denied if name]
+    denied = [
+        (negated_subject(clause, verb), reached(clause[verb.end() : verb.end() + NEGATION_REACH], "")) for verb in verbs
+    ]
+    return [(words, words) for words in after] + [(name, predicate) for name, predicate in denied if name]
 
 
 def reached(window: str, negation: str) -> str:
@@ -576,16 +610,35 @@ def reached(window: str, negation: str) -> str:
 
 def negated_subject(clause: str, verb: re.Match[str]) -> str:
     """What a negated verb denies its predicate of: the name before it (``subject_end``), with the names a compound
-    subject joins to it (``CONJUNCTION``, then ``COORDINATION``): "Osteoblasts and osteocytes do not resorb bone"
-    denies it of both."""
+    subject joins to it (``SUBJECT_JOIN``, then ``LIST_JOIN`` once a conjunction has joined one): "Osteoblasts and
+    osteocytes of the periosteum do not resorb bone" denies it of all three. A verb joined to another by a
+    conjunction has that one's subject (``opening_name``): "Osteoblasts build bone and do not resorb it"."""
     end = subject_end(clause, verb)
-    start, joins = name_start(clause, end), CONJUNCTION
+    start, joins = name_start(clause, end), SUBJECT_JOIN
+    if start == end and (joint := JOINED_VERB.search(clause, 0, end)):
+        return opening_name(clause[: joint.start()])
     while start < end and (joint := joins.search(clause, 0, start)):
         before = name_start(clause, joint.start())
         if before == joint.start():
             break
-        start, joins = before, COORDINATION
+        start, joins = before, joins if OF.fullmatch(joint.group()) else LIST_JOIN
     return clause[start:end]
+
+
+def opening_name(text: str) -> str:
+    """The first name a clause holds (its first run of words that are not function words): the subject of a verb a
+    conjunction joins to its first ("Osteoblasts build bone and do not resorb it": "Osteoblasts build bone", as no
+    word is tagged a verb)."""
+    words = list(NAME_WORD.finditer(text))
+    first = next((k for k, word in enumerate(words) if word.group().lower() not in FUNCTION_WORDS), None)
+    if first is None:
+        return ""
+    last = first
+    while last + 1 < len(words) and not text[words[last].end() : words[last + 1].start()].strip():
+        if words[last + 1].group().lower() in FUNCTION_WORDS:
+            break
+        last += 1
+    return text[words[first].start() : words[last].end()]
 
 
 def subject_end(clause: str, verb: re.Match[str]) -> int:
