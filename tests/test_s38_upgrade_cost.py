@@ -138,3 +138,16 @@ def test_a_manifest_s_drawing_is_json_and_the_render_key_holds_what_decides_a_re
         assert pdf.drawing_key("bytes", doc, settings) != key
     index, _ = build(settings, pdf_path)
     json.dumps(index.manifest)
+
+
+def test_a_reading_without_a_drawing_key_keeps_no_earlier_render(settings, tmp_path, monkeypatch):
+    """A file that could not be hashed has no key, nor had an index written before the key: None equal to None kept
+    earlier renders with nothing showing the PDF draws alike."""
+    pdf_path = write_pdf(tmp_path / "book.pdf", PAGES)
+    monkeypatch.setattr(pdf, "content_hash", lambda path: None)
+    source = pdf.PdfSource(pdf_path, settings)
+    source.earlier = pdf.EarlierRenders(None, {number: "page 256px earlier" for number in range(1, len(PAGES) + 1)})
+    rendered = renders(monkeypatch)
+    pages = [record for record in source.records() if type(record).__name__ == "Page"]
+    assert source.drawing is None and all(page.image is not None for page in pages)
+    assert rendered == list(range(1, len(PAGES) + 1))

@@ -476,8 +476,9 @@ def drawing_key(content: str | None, doc: pymupdf.Document, settings: Settings) 
 
     if content is None:
         return None
-    pages = " ".join(str(page.xref) for page in doc)
-    drawn = [content, pages, settings.page_render_dpi, settings.max_page_pixels, pymupdf.VersionBind, RENDERING]
+    pages = " ".join(str(doc.page_xref(number)) for number in range(doc.page_count))
+    mupdf = (pymupdf.VersionBind, pymupdf.VersionFitz)
+    drawn = [content, pages, settings.page_render_dpi, settings.max_page_pixels, mupdf, RENDERING]
     return hashlib.blake2b(repr(drawn).encode(), digest_size=16).hexdigest()
 
 
@@ -1056,7 +1057,8 @@ class PdfSource(Source):
         fingerprint, self._hashed = self._hashed or self.fingerprint(), None
         with quiet_mupdf(), self._open() as doc:
             self.drawing = drawing_key(content_hash(self.path), doc, self.settings)
-            kept = self.earlier.thumbnails if self.earlier and self.earlier.drawing == self.drawing else {}
+            same = self.earlier is not None and self.drawing is not None and self.earlier.drawing == self.drawing
+            kept = self.earlier.thumbnails if same else {}  # no key (a file that could not be hashed): rendered
             book = (doc.metadata or {}).get("title") or self.path.stem
             sections = sections_by_page(doc.get_toc(simple=False), doc.page_count)
             masters = template_images(doc, self.settings.max_image_pixels)
