@@ -63,8 +63,9 @@ def stoppable(check: Callable[[], None] | None) -> Iterator[None]:
     files and megabytes a fingerprint or a content hash reads, and between a case folder's steps. A folder of many or
     large images takes minutes to hash, and a caller that stops a run (an index job's cancel: ``check`` raising) had
     to wait for all of it. ``Source.fingerprint`` takes no arguments, as plug-ins implement it, so ``check`` comes as
-    ``hashed_as`` gives the records version: with the context, and only in the thread that set it. None sets no check,
-    so an ``Indexer`` given no ``on_look`` keeps a caller's own around it."""
+    ``hashed_as`` gives the records version: with the context, in the thread that set it and in threads started in a
+    copy of its context (the indexer's reading thread, a job's preparing thread). None sets no check, so an
+    ``Indexer`` given no ``on_look`` keeps a caller's own around it."""
     if check is None:
         yield
         return
