@@ -67,7 +67,7 @@ JOINED_LINE_END = re.compile(r"[-\u2013\u2014]$")
 AUXILIARY = r"(?:do|does|did|can|could|is|are|was|were|will|would|may|might|must|should|has|have|had)"
 CLAUSE_BREAK = re.compile(
     r";\s+|:\s+|,\s+(?=(?:whereas|while|but|yet|though|although)\b)|\s+(?=but\b(?!\s+also))"
-    rf"|,?\s+(?=and\s+(?:the\s+)?[\w-]+(?:\s+[\w-]+){{0,2}}\s+{AUXILIARY}(?:\s+so)?\s*(?:[.,;:]|$))",
+    rf"|,?\s+(?=and\s+(?:the\s+)?[\w-]+(?:\s+[\w-]+){{0,2}}\s+{AUXILIARY}(?:\s+not|\s+so)?\s*(?:[.,;:]|$))",
     re.IGNORECASE,
 )
 """Where a sentence turns to another subject: "Caseating granulomas are typical of tuberculosis; non-caseating
@@ -595,10 +595,21 @@ def negated_words(clause: str) -> list[tuple[str, str]]:
         if not (k and PRIVATIVE.fullmatch(match.group().lower()))
         and not (verbs and PREPOSITIONAL.fullmatch(match.group()))
     ]
-    denied = [
-        (negated_subject(clause, verb), reached(clause[verb.end() : verb.end() + NEGATION_REACH], "")) for verb in verbs
-    ]
+    denied = [(negated_subject(clause, verb), verb_reach(clause, verb)) for verb in verbs]
     return [(words, words) for words in after] + [(name, predicate) for name, predicate in denied if name]
+
+
+RELATIVE_OPENED = re.compile(r",\s*(?:which|who)\s*$", re.IGNORECASE)
+"""A relative aside opened just before a negated verb: ", which do not divide, synthesize ..."."""
+
+
+def verb_reach(clause: str, verb: re.Match[str]) -> str:
+    """What a negated verb denies of its subject: the words it reaches (``reached``), within its aside where it opens
+    one (``RELATIVE_OPENED``): in "Osteoblasts, which do not divide, synthesize and secrete the collagen matrix" the
+    main clause's verb is no predicate of the negation, and it spoke against osteoblasts for "Which cells synthesize
+    and secrete the collagen matrix?"."""
+    window = reached(clause[verb.end() : verb.end() + NEGATION_REACH], "")
+    return window.split(",")[0] if RELATIVE_OPENED.search(clause, 0, verb.start()) else window
 
 
 def reached(window: str, negation: str) -> str:

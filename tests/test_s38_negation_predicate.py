@@ -1,6 +1,6 @@
 """What a negated verb denies: it speaks against its subject only where its predicate (the words the negation
 reaches) is what the question asks or the option's own; a subject joined across "of" and the subject of a verb joined
-by "and" are denied too, and "and Z do" affirms Z (thirty-eighth session)."""
+by "and" are denied too, and "and Z do" affirms Z (thirty-sixth session)."""
 
 from __future__ import annotations
 
@@ -85,3 +85,47 @@ def test_a_denied_predicate_not_asked_leaves_the_sentence_point_standing():
     read = answer(SYNOVIAL, SYNOVIAL_SAID)
     assert read.letter == "D"
     assert [q.stance for q in read.quotes[3]] == ["supports"]
+
+
+@pytest.mark.parametrize(
+    ("asked", "options", "said", "right"),
+    [
+        (
+            "Which bone cells synthesize and secrete the collagen matrix?",
+            ["Osteoblasts", "Osteoclasts", "Osteocytes", "Chondrocytes"],
+            "Osteoblasts, which do not divide, synthesize and secrete the collagen matrix and calcium salts.",
+            "A",
+        ),
+        (
+            "Which molecules are called hydrophobic?",
+            ["Nonpolar molecules", "Ions", "Polar molecules", "Salts"],
+            "Nonpolar molecules, which do not readily dissolve in water, are called hydrophobic, or water-fearing.",
+            "A",
+        ),
+        (
+            "Where is most sodium reabsorbed?",
+            ["Proximal tubule", "Collecting duct", "Loop of Henle", "Distal tubule"],
+            "Most sodium is reabsorbed in the proximal tubule, and potassium is not.",
+            "A",
+        ),
+        (
+            "Which tissue do permanent synchondroses retain?",
+            ["Hyaline cartilage", "Fibrocartilage", "Dense bone", "Elastic cartilage"],
+            "These permanent synchondroses retain their hyaline cartilage and thus do not ossify with age.",
+            "A",
+        ),
+        (
+            "Which blood type has both A and B antigens?",
+            ["Type A", "Type B", "Type AB", "Type O"],
+            "Individuals with type AB blood, which has both antigens, do not have naturally-formed antibodies to "
+            "either of these.",
+            "C",
+        ),
+    ],
+)
+def test_a_book_sentence_that_supports_an_option_is_not_read_as_denying_it(asked, options, said, right):
+    """The book's own sentences (pp. 51, 174, 268, 587; a reviewer's probe): a negation inside a ", which ...," aside
+    denies only the aside's verb, and ", and Z is not." denies Z alone. Each was answered with another option."""
+    read = answer(Question(asked, options), said)
+    assert read.letter == right
+    assert "contradicts" not in [q.stance for q in read.quotes["ABCD".index(right)]]

@@ -1,6 +1,6 @@
 """The subject of a negation in evidence sentences: a negated verb speaks against its whole subject (across an aside,
 a relative pronoun, a compound), and a contrast's other side ("but Z do", "not X but Z", "Although X do not
-..., Z do") is not negated (thirty-eighth session)."""
+..., Z do") is not negated (thirty-sixth session)."""
 
 from __future__ import annotations
 
