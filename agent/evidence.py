@@ -92,8 +92,9 @@ OF = re.compile(r"\s+of\s+(?:(?:the|a|an)\s+)?$", re.IGNORECASE)
 """What joins a name to the one it belongs to: "The osteoblasts of the periosteum do not resorb bone" denies it of
 osteoblasts (that it denies only what is asked or the option's own, ``denies_what_counts``, keeps "the articulating
 surfaces of the bones are not directly connected" from speaking against bones that articulate)."""
-JOINED_VERB = re.compile(r",?\s+(?:and|or)$", re.IGNORECASE)
-"""A conjunction straight before a negated verb, joining it to the verb before ("build bone and do not resorb it")."""
+JOINED_VERB = re.compile(r",?\s+(?:and|or)(?:\s+(?:thus|therefore|hence|so))?$", re.IGNORECASE)
+"""A conjunction straight before a negated verb, joining it to the verb before ("build bone and do not resorb it",
+"rarely possess gap junctions, and thus are not electrically coupled")."""
 SUBJECT_JOIN = re.compile(rf"{CONJUNCTION.pattern}|{OF.pattern}", re.IGNORECASE)
 LIST_JOIN = re.compile(rf"{COORDINATION.pattern}|{OF.pattern}", re.IGNORECASE)
 CLAUSE = "|"
@@ -599,6 +600,27 @@ def negated_words(clause: str) -> list[tuple[str, str]]:
     return [(words, words) for words in after] + [(name, predicate) for name, predicate in denied if name]
 
 
+LISTED = re.compile(r",\s+$")
+"""A list comma just before a name: "Osteoblasts, osteocytes, and chondrocytes" is a list, which a comma before "and"
+joins; "the liver, and certain tumors" is two clauses."""
+PLACING = (
+    r"(?:at|in|on|to|for|from|with|into|within|between|across|near|under|over|among|around|onto|toward|towards|"
+    r"along|beyond|inside|outside|below|above|behind|beside|via|throughout|during|through)"
+)
+PLACED = re.compile(rf"\b{PLACING}\s+(?:(?:the|a|an)\s+)?$", re.IGNORECASE)
+"""A preposition other than "of" and "by" just before a name: it places the name beside what the negated verb is
+said of, the name before it ("the bone at the point of impact is not broken", "molecules to the blood that could not
+otherwise enter"), while "laid down by osteoblasts that cannot resorb it" names the doer."""
+INTRODUCTION = re.compile(
+    rf"\W*(?:{PLACING}|unlike|after|before|if|when|because|since|as|thus|therefore|hence|however|moreover|instead|"
+    r"\w+ly)\b[^,;:]*,\s+",
+    re.IGNORECASE,
+)
+"""A sentence's opening phrase set off by a comma ("However, ", "Unlike sperm, ", "In central sleep apnea, "): it
+names no subject."""
+SAID_OF_NEAREST = re.compile(r",|who\b", re.IGNORECASE)
+"""A relative pronoun said of the name just before it, even a placed one: one set off by a comma, or "who" (a person,
+never a place: "lung cancer in individuals who are not tobacco users")."""
 RELATIVE_OPENED = re.compile(r",\s*(?:which|who)\s*$", re.IGNORECASE)
 """A relative aside opened just before a negated verb: ", which do not divide, synthesize ..."."""
 
@@ -620,26 +642,50 @@ def reached(window: str, negation: str) -> str:
 
 
 def negated_subject(clause: str, verb: re.Match[str]) -> str:
-    """What a negated verb denies its predicate of: the name before it (``subject_end``), with the names a compound
-    subject joins to it (``SUBJECT_JOIN``, then ``LIST_JOIN`` once a conjunction has joined one): "Osteoblasts and
-    osteocytes of the periosteum do not resorb bone" denies it of all three. A verb joined to another by a
+    """What a negated verb denies its predicate of: the name before it (``subject_end``) with the names joined to it
+    (``joined_start``), or, where that name is placed by a preposition (``PLACED``), the name the place is said of:
+    "the axons projecting from the lateral side of the retina do not decussate" denies it of the axons, not the retina.
+    A relative pronoun after a placed name is said of it when set off by a comma ("nourishment to the articular
+    cartilage, which does not contain blood vessels", ``SAID_OF_NEAREST``) or by a bare "not" ("blood vessels to
+    organs not essential"); a bare "that" or "which" may be said of either name, so of none ("molecules to the blood
+    that could not otherwise enter", "result in cell populations that do not die"). A verb joined to another by a
     conjunction has that one's subject (``opening_name``): "Osteoblasts build bone and do not resorb it"."""
     end = subject_end(clause, verb)
-    start, joins = name_start(clause, end), SUBJECT_JOIN
-    if start == end and (joint := JOINED_VERB.search(clause, 0, end)):
+    if joint := JOINED_VERB.search(clause, 0, end):
         return opening_name(clause[: joint.start()])
+    start = joined_start(clause, end)
+    relative = RELATIVE.fullmatch(clause, end, verb.start())
+    reduced = verb.group().split()[0].lower() == "not"
+    if (relative or reduced) and PLACED.search(clause, 0, start):
+        return "" if relative and not SAID_OF_NEAREST.match(relative.group().strip()) else clause[start:end]
+    while start < end and (place := PLACED.search(clause, 0, start)):
+        end = place.start()
+        start = joined_start(clause, end)
+    return clause[start:end]
+
+
+def joined_start(clause: str, end: int) -> int:
+    """Where the subject ending at ``end`` starts, with the names a compound subject joins to it (``SUBJECT_JOIN``,
+    then ``LIST_JOIN`` once a conjunction has joined one): "Osteoblasts and osteocytes of the periosteum do not resorb
+    bone" denies it of all three; a comma before the first conjunction joins only in a list (``LISTED``): "toxic to
+    the liver, and certain tumors do not respond" denies nothing of the liver."""
+    start, joins = name_start(clause, end), SUBJECT_JOIN
     while start < end and (joint := joins.search(clause, 0, start)):
         before = name_start(clause, joint.start())
-        if before == joint.start():
+        clause_joined = joins is SUBJECT_JOIN and joint.group().startswith(",") and not LISTED.search(clause, 0, before)
+        if before == joint.start() or clause_joined:
             break
         start, joins = before, joins if OF.fullmatch(joint.group()) else LIST_JOIN
-    return clause[start:end]
+    return start
 
 
 def opening_name(text: str) -> str:
     """The first name a clause holds (its first run of words that are not function words): the subject of a verb a
     conjunction joins to its first ("Osteoblasts build bone and do not resorb it": "Osteoblasts build bone", as no
-    word is tagged a verb)."""
+    word is tagged a verb), after any opening phrase (``INTRODUCTION``): "Unlike sperm, oocytes lack flagella, and
+    therefore cannot move" denies it of oocytes."""
+    while opening := INTRODUCTION.match(text):
+        text = text[opening.end() :]
     words = list(NAME_WORD.finditer(text))
     first = next((k for k, word in enumerate(words) if word.group().lower() not in FUNCTION_WORDS), None)
     if first is None:
