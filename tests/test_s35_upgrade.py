@@ -18,6 +18,7 @@ from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import run_cli
 from tests.test_s34_figure_reuse import figured_pdf, thumbnailed
 from tests.test_s34_text_reuse import PAGES, assert_as_from_scratch, build, small_passages, upgrade, write_pdf
+from tests.test_s38_upgrade_cost import renders
 
 
 @pytest.fixture
@@ -113,11 +114,11 @@ def test_a_thumbnail_asked_at_another_size_is_made_anew(settings, tmp_path, monk
     pdf = write_pdf(tmp_path / "book.pdf", PAGES)
     build(settings, pdf)
 
-    made = thumbnailed(monkeypatch)
+    made, rendered = thumbnailed(monkeypatch), renders(monkeypatch)
     with newer_reader():
         index, _, _, _ = upgrade(settings.model_copy(update={"thumbnail_px": 64}))
 
-    assert len(made) == 3
+    assert len(made) == 3 and len(rendered) == 3, "no earlier render is kept at another size"
     assert {max(Image.open(index.thumbnail_path(record_id)).size) for record_id in page_ids(index)} == {64}
 
 

@@ -111,17 +111,6 @@ def test_a_page_whose_earlier_thumbnail_is_gone_is_rendered_and_thumbnailed_agai
     assert len(thumbnails_of(index)) == 3
 
 
-def test_a_thumbnail_asked_at_another_size_renders_every_page(settings, tmp_path, monkeypatch):
-    pdf_path = write_pdf(tmp_path / "book.pdf", PAGES)
-    build(settings, pdf_path)
-
-    calls = renders(monkeypatch)
-    with newer_reader():
-        _, _, _, statuses = upgrade(settings.model_copy(update={"thumbnail_px": 64}))
-
-    assert statuses == ["indexed"] and len(calls) == 3
-
-
 def test_a_manifest_s_drawing_is_json_and_the_render_key_holds_what_decides_a_render(settings, tmp_path):
     """The key changes with the file's bytes, the page objects read, the render's resolution and pixel cap."""
     import pymupdf
