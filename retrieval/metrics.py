@@ -20,11 +20,20 @@ def first_relevant_rank(ranked: Sequence[T], is_relevant: Callable[[T], bool]) -
 
 def recall_and_mrr(first_ranks: Sequence[int | None], cutoffs: Sequence[int] = CUTOFFS) -> dict[str, float]:
     """Recall@k (a relevant item in the top k) and MRR, from each query's first relevant rank."""
-    n = len(first_ranks)
+    return expected_recall_and_mrr([{rank: 1.0} if rank is not None else {} for rank in first_ranks], cutoffs)
+
+
+def expected_recall_and_mrr(
+    chances: Sequence[dict[int, float]], cutoffs: Sequence[int] = CUTOFFS, depth: int | None = None
+) -> dict[str, float]:
+    """Recall@k and MRR (MRR@``depth`` where given) from each query's ``first_rank_chances``: their expected values
+    where tied scores leave the order open, the plain figures where each first rank is certain."""
+    n = len(chances)
     if n == 0:
         return {**{f"recall@{k}": 0.0 for k in cutoffs}, "mrr": 0.0}
-    out = {f"recall@{k}": sum(1 for r in first_ranks if r is not None and r <= k) / n for k in cutoffs}
-    out["mrr"] = sum(1.0 / r for r in first_ranks if r is not None) / n
+    depth = depth or max((rank for ranks in chances for rank in ranks), default=0)
+    out = {f"recall@{k}": sum(hit_chance(ranks, k) for ranks in chances) / n for k in cutoffs}
+    out["mrr"] = sum(expected_reciprocal_rank(ranks, depth) for ranks in chances) / n
     return out
 
 

@@ -20,6 +20,7 @@ from pathatlas.retrieval.metrics import (
     CUTOFFS,
     expected_first_rank,
     expected_precision,
+    expected_recall_and_mrr,
     expected_reciprocal_rank,
     expected_share,
     first_rank_chances,
@@ -46,15 +47,11 @@ def summarise_chances(first_ranks: list[dict[int, float]], mrr_depth: int | None
     """``summarise``'s figures from each query's chance of each rank being its first relevant one
     (``first_rank_chances``): their expected values where ties leave the order open, the same figures where it is
     one rank for certain."""
-    n = len(first_ranks)
-
-    def recall(k: int) -> float:
-        return sum(hit_chance(chances, k) for chances in first_ranks) / n if n else 0.0
-
-    depth = mrr_depth or max((rank for chances in first_ranks for rank in chances), default=0)
-    mrr = sum(expected_reciprocal_rank(chances, depth) for chances in first_ranks) / n if n else 0.0
-    out: dict[str, Any] = {f"recall@{k}": recall(k) for k in CUTOFFS}
-    return {**out, "mrr": mrr, "curve": [recall(k) for k in range(1, CURVE_K + 1)]}
+    curve = expected_recall_and_mrr(first_ranks, range(1, CURVE_K + 1))
+    return {
+        **expected_recall_and_mrr(first_ranks, CUTOFFS, mrr_depth),
+        "curve": [curve[f"recall@{k}"] for k in range(1, CURVE_K + 1)],
+    }
 
 
 TIES = (
