@@ -41,7 +41,6 @@ from pathatlas.indexer.sources.base import (
     stoppable,
     unloaded_reader,
 )
-from pathatlas.indexer.sources.pdf import EarlierRenders, PdfSource
 from pathatlas.plugins import encoded
 from pathatlas.retrieval.durable import crash_point
 from pathatlas.retrieval.images import thumbnail
@@ -114,8 +113,8 @@ class Earlier:
     texts: dict[str, str] = field(default_factory=dict)
     thumbnails: dict[str, str] = field(default_factory=dict)
     pages: dict[int, str] = field(default_factory=dict)
-    """A page's number to its ``thumbnail_hash``: a PDF drawn alike renders none of its pages found by text again
-    (``pdf.EarlierRenders``)."""
+    """A page's number to its ``thumbnail_hash``, for ``Source.recall``: a PDF drawn alike renders none of its pages
+    found by text again."""
 
 
 def text_key(text: str, spaces: tuple[str, ...]) -> str:
@@ -453,8 +452,7 @@ class Indexer:
         self._written = []
         try:
             self._earlier = self._reusable(source.key, known, force)
-            if isinstance(source, PdfSource):
-                source.earlier = self._earlier_renders(known)
+            source.recall(known, self._held_page_thumbnails())
             count, units = self._write(source, fingerprint)
             if not count:  # an empty cases.jsonl, a folder whose every image failed: not "indexed, 0 entries"
                 raise BadInputError(nothing_indexed(source))
@@ -470,8 +468,7 @@ class Indexer:
                 "reader": reader_name(type(source)),
                 "content": content_hash(source.path),
             }
-            if isinstance(source, PdfSource) and source.drawing:
-                entry["drawing"] = source.drawing  # what the next reading compares (``pdf.drawing_key``)
+            entry = {**source.remembered(), **entry}  # for the next reading's ``recall`` (a PDF's drawing key)
             with self._stage("commit"):  # store files and BM25
                 self.index.commit({**self.index.manifest, source.key: entry})
         except Cancelled:
@@ -505,17 +502,16 @@ class Indexer:
                     earlier.pages[payload["page"]] = payload["thumbnail_hash"]
         return earlier
 
-    def _earlier_renders(self, known: dict[str, Any] | None) -> EarlierRenders:
-        """What a PDF's committed reading (manifest entry ``known``) rendered, for ``PdfSource.earlier``: its drawing
-        key, and each page's thumbnail key where the index holds that thumbnail at the size asked now (a page given
-        its key is not rendered, so its thumbnail can only be copied)."""
+    def _held_page_thumbnails(self) -> dict[int, str]:
+        """Each page's thumbnail key where the index holds that thumbnail at the size asked now, for
+        ``Source.recall``: a page a reader gives its earlier key is not rendered, so its thumbnail can only be
+        copied."""
         size = f"page {self.settings.thumbnail_px}px "
-        held = {
+        return {
             page: key
             for page, key in self._earlier.pages.items()
             if key.startswith(size) and existing(self._earlier.thumbnails[key], self.index.thumbnail_path)
         }
-        return EarlierRenders((known or {}).get("drawing"), held)
 
     def _earlier_media(self, entry: Entry, path_of: Callable[[str], Path]) -> Path | None:
         """The media file (``path_of`` its id) of the earlier record holding ``entry``'s image, where there is one."""
@@ -733,7 +729,7 @@ class Indexer:
                 if (earlier := self._earlier_thumbnail(entry)) is not None:
                     copy_atomic(earlier, path)
                     self.tally["thumbnails", "reused"] += 1
-                elif entry.thumbnail is None:  # held when the run began (``_earlier_renders``), gone since
+                elif entry.thumbnail is None:  # held when the run began (``_held_page_thumbnails``), gone since
                     raise PathAtlasError(
                         f"{entry.payload.source} page {entry.payload.page}: its earlier thumbnail left "
                         f"{self.index.media_dir} while it was indexed; index again"

@@ -392,6 +392,18 @@ class Source(ABC):
                 reading[name] = value
         return reading
 
+    def recall(self, entry: Mapping[str, Any] | None, page_thumbnails: Mapping[int, str]) -> None:
+        """Before ``records``: what the index holds of this source's committed reading, its manifest ``entry`` (None
+        for a new source) and the thumbnail key (``Payload.thumbnail_hash``) of each page whose thumbnail it holds at
+        the size asked now (none on a forced run), so that a reader may skip work an earlier reading did alike (a PDF
+        renders no page it drew alike). Nothing by default."""
+        return None
+
+    def remembered(self) -> dict[str, Any]:
+        """What this reading keeps in the source's manifest entry for the next reading's ``recall`` (a PDF's drawing
+        key); nothing by default."""
+        return {}
+
     @classmethod
     @abstractmethod
     def accepts(cls, path: Path) -> bool: ...

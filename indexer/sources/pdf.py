@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from PIL import Image
 
@@ -989,10 +989,16 @@ class PdfSource(Source):
         self._hashed: str | None = None
         """The fingerprint ``fingerprint`` last found, until ``records`` reads the PDF by it."""
         self.earlier: EarlierRenders | None = None
-        """What the index's committed reading of this PDF rendered, where the indexer gives it: pages it drew alike
-        are not rendered again."""
+        """What the index's committed reading of this PDF rendered (``recall``): pages it drew alike are not rendered
+        again."""
         self.drawing: str | None = None
-        """This reading's ``drawing_key``, once ``records`` opened the PDF: the indexer keeps it for the next one."""
+        """This reading's ``drawing_key``, once ``records`` opened the PDF: kept for the next one (``remembered``)."""
+
+    def recall(self, entry: Mapping[str, Any] | None, page_thumbnails: Mapping[int, str]) -> None:
+        self.earlier = EarlierRenders((entry or {}).get("drawing"), page_thumbnails)
+
+    def remembered(self) -> dict[str, Any]:
+        return {"drawing": self.drawing} if self.drawing else {}
 
     @classmethod
     def accepts(cls, path: Path) -> bool:
