@@ -38,7 +38,7 @@ def found(query: str, k: int = 3) -> list[str]:
     ],
 )
 def test_a_marker_written_with_or_without_its_hyphen_finds_both_spellings_first(query, pages):
-    """"Ki67" shared no term with "Ki-67" (read as "ki" and "67"), and "HER-2" none with "HER2" ("her" is a stop
+    """ "Ki67" shared no term with "Ki-67" (read as "ki" and "67"), and "HER-2" none with "HER2" ("her" is a stop
     word): each found only the pages spelling it its own way."""
     assert set(found(query, k=2)) == pages
 
@@ -52,7 +52,7 @@ def test_a_glued_marker_finds_its_hyphenated_spelling():
     [("ki 67", {"ki67-glued", "ki67-hyphen"}), ("HER 2", {"her2-glued", "her2-hyphen"}), ("CD 20", {"cd20-hyphen"})],
 )
 def test_a_marker_typed_with_a_space_finds_it_written_either_way(query, pages):
-    """"HER 2" was refused ("her" is a function word and "2" no word), and "CD 20" ranked the page saying "67 of them
+    """ "HER 2" was refused ("her" is a function word and "2" no word), and "CD 20" ranked the page saying "67 of them
     in index cohort 2" with pages of other twenties: a student types the space the name has no room for."""
     assert has_words(query)
     assert set(found(query, k=len(pages))) == pages
@@ -64,7 +64,7 @@ def test_h_and_e_typed_with_and_is_the_stain():
 
 
 def test_h_and_e_alone_is_a_query_and_finds_the_page_naming_the_stain():
-    """"H&E" was refused as having only common words (its letters are no words), so a student could not look it
+    """ "H&E" was refused as having only common words (its letters are no words), so a student could not look it
     up; now it is one term, written with spaces or without."""
     assert has_words("H&E") and has_words("H & E")
     Query(text="H&E").validate()
@@ -72,7 +72,7 @@ def test_h_and_e_alone_is_a_query_and_finds_the_page_naming_the_stain():
 
 
 def test_a_letter_after_an_ampersand_is_no_lettered_word():
-    """"H&E stain" was read as "e stain" (a word told apart by a letter, like "vitamin E"), which ranked a page on
+    """ "H&E stain" was read as "e stain" (a word told apart by a letter, like "vitamin E"), which ranked a page on
     vitamin E staining lipids above the page on H&E sections."""
     assert "e stain" not in lookup_terms(["H&E stain"])[0]
     assert found("H&E stain", k=1) == ["he"]

@@ -156,7 +156,6 @@ def test_a_true_false_question_is_not_told_its_verdicts_are_unknown_words(indexe
     assert [u["field"] for u in json.loads(typo.stdout)["unknown_words"]] == ["question"]
 
 
-
 # -- 4. options combining numbered statements claim no more than chance ----------------------------------------------
 
 
