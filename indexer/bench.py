@@ -14,7 +14,8 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.pipeline import Indexer
-from pathatlas.indexer.sources.base import RECORDS_VERSION, hashed_as
+from pathatlas.indexer.sources import SOURCES
+from pathatlas.indexer.sources.base import hashed_as
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.ocr import TesseractReader, WordReader
 from pathatlas.settings import Settings
@@ -38,11 +39,12 @@ def stage_seconds(indexer: Indexer) -> dict[str, float]:
 
 
 def newer_reader() -> AbstractContextManager[None]:
-    """Sources fingerprinted as the next ``RECORDS_VERSION``'s reader fingerprints them, as ``as_indexed`` hashes them
-    as an older one's: every source of an index reads as changed, so ``index`` takes the very path of an upgrade after
-    a release whose reader changed (each source read again, its records replaced at its commit), while the records
-    are this reader's, the same as the index holds: what an upgrade can reuse, it finds."""
-    return hashed_as(RECORDS_VERSION + 1)
+    """Sources fingerprinted as a reader of a records version newer than every built-in reader's fingerprints them, as
+    ``as_indexed`` hashes them as an older one's: every PDF and case folder of an index reads as changed, so ``index``
+    takes the very path of an upgrade after a release whose readers changed (each source read again, its records
+    replaced at its commit), while the records are this version's, the same as the index holds: what an upgrade can
+    reuse, it finds."""
+    return hashed_as(1 + max(reader.records_version for reader in SOURCES.values()))
 
 
 def bench_upgrade(index_dir: Path, copy: Path, settings: Settings, reader: WordReader | None) -> dict[str, Any]:

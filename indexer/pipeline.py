@@ -33,7 +33,6 @@ from pathatlas.indexer.sources import (
     source_types,
 )
 from pathatlas.indexer.sources.base import (
-    RECORDS_VERSION,
     Source,
     content_hash,
     reader_name,
@@ -438,8 +437,8 @@ class Indexer:
             return SourceReport(source.key, "failed", problems=[one_line(exc)])
         known = self.index.manifest.get(source.key)
         if known and known["fingerprint"] == fingerprint and not force and stored[fingerprint] == known["entries"]:
-            # the fingerprint hashes ``RECORDS_VERSION``: the same one means this version's reader made its records
-            recorded = {**known, "records_version": RECORDS_VERSION}
+            # the fingerprint hashes its reader's ``records_version``: the same one means this version made its records
+            recorded = {**known, "records_version": source.records_version}
             if signature is not None:
                 recorded["stat"] = signature
             if "content" not in known:  # indexed before it was kept: a later rename of it is then told too
@@ -464,7 +463,7 @@ class Indexer:
                 "indexed_at": time.time(),
                 "problems": source.problems,
                 "stat": signature,
-                "records_version": RECORDS_VERSION,
+                "records_version": source.records_version,
                 "reader": reader_name(type(source)),
                 "content": content_hash(source.path),
             }

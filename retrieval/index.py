@@ -44,7 +44,7 @@ import threading
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import lru_cache, wraps
@@ -717,14 +717,14 @@ class Index:
         saved = SavedTerms.read(self.path / "lexical", lexical_file(self.generation.lexical))
         return saved.version if saved is not None and saved.version < TERMS_VERSION else None
 
-    def upgrade(self, records_version: int) -> Upgrade | None:
+    def upgrade(self, reader_versions: Mapping[str, int]) -> Upgrade | None:
         """What of this index an older PathAtlas wrote, as ``Upgrade`` says; None where nothing is.
-        ``records_version``: the indexer's ``RECORDS_VERSION`` (the retrieval layer does not import the indexer)."""
-        older_sources = {
-            key: entry.get("records_version", 0)
-            for key, entry in self.generation.sources.items()
-            if entry.get("records_version", 0) < records_version
-        }
+        ``reader_versions``: each reader's records version by name, the indexer's ``reader_versions`` (the retrieval
+        layer does not import the indexer), so that a source is older only where its own reader changed."""
+        older = {key: entry for key, entry in self.generation.sources.items() if older_reader(entry, reader_versions)}
+        older_sources = {key: entry.get("records_version", 0) for key, entry in older.items()}
+        readers = sorted({entry_reader(entry) for entry in older.values()})
+        older_readers = {reader: reader_versions[reader] for reader in readers}
         older_format = self.meta.format if self.meta.format < FORMAT_VERSION else None
         terms = self.older_terms()
         if not older_sources and terms is None and older_format is None:
@@ -733,7 +733,7 @@ class Index:
         rewritten = terms is not None or older_format is not None or any(key not in gone for key in older_sources)
         command = self._upgrade_command(gone) if rewritten else None
         gone_older = [key for key in gone if key in older_sources]
-        return Upgrade(terms, older_sources, records_version, older_format, command, gone_older)
+        return Upgrade(terms, older_sources, older_readers, older_format, command, gone_older)
 
     def _upgrade_command(self, gone: list[str]) -> str | None:
         """The ``pathatlas index`` run that rewrites this index: without paths (every source it holds) where every
@@ -1134,6 +1134,20 @@ class Index:
         self.raw_store.close()
 
 
+def entry_reader(entry: Mapping[str, Any]) -> str:
+    """The name of the reader that made a manifest entry's records (``reader``), or its kind, a built-in reader's name,
+    where the entry was written before readers were recorded."""
+    return entry.get("reader") or entry["kind"]
+
+
+def older_reader(entry: Mapping[str, Any], reader_versions: Mapping[str, int]) -> bool:
+    """Whether an older version of its reader (``entry_reader``) than ``reader_versions`` gives read a manifest entry's
+    source (its ``records_version``; 0 where not recorded): what ``pathatlas info`` counts, ``Index.upgrade`` lists and
+    the service warns of at start. A reader not among them (a plug-in not loaded) tells nothing: False."""
+    current = reader_versions.get(entry_reader(entry))
+    return current is not None and entry.get("records_version", 0) < current
+
+
 @dataclass(frozen=True)
 class Upgrade:
     """What of an index an older PathAtlas wrote that this one reads differently, and the one command that rewrites it
@@ -1144,8 +1158,8 @@ class Upgrade:
     """The saved BM25's terms version, where older than ``TERMS_VERSION``: read again from the store at each open."""
     older_sources: dict[str, int]
     """Source -> the records version of the reader that read it (0: not recorded), where older than this one's."""
-    records_version: int
-    """This PathAtlas's reader's records version."""
+    reader_versions: dict[str, int]
+    """Reader (``entry_reader``) -> this PathAtlas's records version of it, for the readers of ``older_sources``."""
     format: int | None
     """The index format, where older than ``FORMAT_VERSION``."""
     command: str | None
@@ -1168,9 +1182,10 @@ class Upgrade:
             )
         if self.older_sources:
             versions = ", ".join(str(v) if v else "not recorded" for v in sorted(set(self.older_sources.values())))
+            current = ", ".join(f"{reader} {version}" for reader, version in self.reader_versions.items())
             found.append(
                 f"{len(self.older_sources)} source(s) were read by an older PathAtlas reader (records version "
-                f"{versions}; this one's is {self.records_version})"
+                f"{versions}; this one's: {current})"
             )
         if self.format is not None:
             found.append(f"index format {self.format} (this PathAtlas writes {FORMAT_VERSION})")
@@ -1201,7 +1216,7 @@ class Upgrade:
         return {
             "terms_version": self.terms_version,
             "older_sources": self.older_sources,
-            "records_version": self.records_version,
+            "reader_versions": self.reader_versions,
             "format": self.format,
             "command": self.command,
             "gone": self.gone,

@@ -18,7 +18,7 @@ from pathatlas import tesseract
 from pathatlas.errors import MissingProgramError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Figure, Page
-from pathatlas.indexer.sources import base, pdf
+from pathatlas.indexer.sources import pdf
 from pathatlas.retrieval.index import Index
 from tests.helpers import hashing_settings
 
@@ -246,6 +246,6 @@ def test_an_index_made_before_plates_reads_the_pdf_again(tmp_path, monkeypatch):
     path = build(tmp_path / "atlas.pdf", ["typed", "plate", "typed"])
     with Index.open(settings.index_dir, settings, create=True) as index:
         with monkeypatch.context() as older:
-            older.setattr(base, "RECORDS_VERSION", PLATES_BEFORE)
+            older.setattr(pdf.PdfSource, "records_version", PLATES_BEFORE)
             assert [s.status for s in Indexer(index, show_progress=False).add(path).sources] == ["indexed"]
         assert [s.status for s in Indexer(index, show_progress=False).add(path).sources] == ["indexed"]

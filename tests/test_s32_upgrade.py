@@ -8,12 +8,15 @@ import json
 import logging
 import shlex
 
-from pathatlas.indexer.sources.base import RECORDS_VERSION
+from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.retrieval import lexical
 from pathatlas.retrieval.index import POINTER_FILE, Index
 from pathatlas.retrieval.search import Query, Searcher
 from tests.helpers import run_cli
 from tests.test_upgrades import as_an_older_version_wrote_it, edit
+
+RECORDS_VERSION = PdfSource.records_version
+"""The books' reader's records version."""
 
 
 def older_index(tmp_path):
@@ -77,8 +80,10 @@ def test_an_index_of_this_version_says_nothing_of_upgrading(tmp_path):
     settings, books = older_index(tmp_path)
     assert run_cli("index", *books, "--index", settings.index_dir, home=settings.home).exit_code == 0
     with Index.open(settings.index_dir, settings) as index:
-        assert index.upgrade(RECORDS_VERSION) is None
-        assert index.upgrade(RECORDS_VERSION + 1).older_sources == {str(book): RECORDS_VERSION for book in books}
+        assert index.upgrade({"pdf": RECORDS_VERSION}) is None
+        assert index.upgrade({"pdf": RECORDS_VERSION + 1}).older_sources == {
+            str(book): RECORDS_VERSION for book in books
+        }
 
 
 def test_a_search_of_an_older_index_warns_once_that_it_read_bm25_again_and_where_to_read_more(tmp_path, caplog):

@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import shlex
 
-from pathatlas.indexer.sources.base import RECORDS_VERSION
+from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.retrieval.index import META_FILE, POINTER_FILE, Index
 from tests.helpers import make_pdf, run_cli
 from tests.test_s30_operator import start_up_warnings
 from tests.test_upgrades import as_an_older_version_wrote_it, build, edit
+
+RECORDS_VERSION = PdfSource.records_version
+"""The books' reader's records version."""
 
 
 def read_by_an_older_reader(settings) -> None:
@@ -107,7 +110,7 @@ def test_only_a_gone_source_older_gives_no_command(tmp_path):
     )
     books[1].unlink()
     with Index.open(settings.index_dir, settings) as index:
-        upgrade = index.upgrade(RECORDS_VERSION)
+        upgrade = index.upgrade({"pdf": RECORDS_VERSION})
     assert upgrade.command is None and upgrade.gone == [str(books[1])]
     assert upgrade.advice().startswith("1 source(s) an older reader read are not on disk here"), upgrade.advice()
 

@@ -16,7 +16,8 @@ from PIL import Image
 
 from pathatlas.indexer import pipeline
 from pathatlas.indexer.pipeline import Indexer
-from pathatlas.indexer.sources import base
+from pathatlas.indexer.sources import SOURCES
+from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.retrieval.encoders.base import Embeddings, Encoder, l2_normalise
 from pathatlas.retrieval.index import META_FILE, Index
 from pathatlas.retrieval.records import Entry, Payload
@@ -96,11 +97,12 @@ def settings(tmp_path, request) -> Settings:
 
 @pytest.fixture
 def newer_reader(monkeypatch):
-    """What a release whose reader changed does: ``RECORDS_VERSION`` raised, so every source is read again."""
+    """What a release whose readers changed does: each one's ``records_version`` raised, so every source is read
+    again."""
 
     def bump() -> None:
-        monkeypatch.setattr(base, "RECORDS_VERSION", base.RECORDS_VERSION + 1)
-        monkeypatch.setattr(pipeline, "RECORDS_VERSION", base.RECORDS_VERSION)
+        for reader in SOURCES.values():
+            monkeypatch.setattr(reader, "records_version", reader.records_version + 1)
 
     return bump
 
@@ -146,7 +148,7 @@ def test_a_newer_reader_of_an_unchanged_book_encodes_no_text(settings, tmp_path,
     index, texts, _, statuses = upgrade(settings)
 
     assert (statuses, texts) == (["indexed"], [])
-    assert index.manifest[str(pdf)]["records_version"] == base.RECORDS_VERSION
+    assert index.manifest[str(pdf)]["records_version"] == PdfSource.records_version
     (hit,) = Searcher(index).search(Query(text="surfactant alveoli", k=1))
     assert hit.payload.page == 2 and hit.payload.text_hash
     assert "text_hash" not in hit.to_dict()["payload"], "the indexer's key is no field a client reads"

@@ -1,6 +1,7 @@
-"""After an upgrade that bumps ``RECORDS_VERSION``, a source copied, touched or restored from a backup since it was
-indexed holds what was indexed: ``on_disk`` and ``info`` call it "ok" (``info`` names it read by an older reader) and
-the server serves its images; a file whose content changed is still "changed". Hashing encoder throughout."""
+"""After an upgrade that bumps the case reader's ``records_version``, a source copied, touched or restored from a
+backup since it was indexed holds what was indexed: ``on_disk`` and ``info`` call it "ok" (``info`` names it read by an
+older reader) and the server serves its images; a file whose content changed is still "changed". Hashing encoder
+throughout."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pathatlas.indexer.pipeline import Indexer
-from pathatlas.indexer.sources import base
 from pathatlas.indexer.sources.base import on_disk
+from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.retrieval.index import Index
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.routes import media
@@ -37,7 +38,7 @@ def upgraded(tmp_path, monkeypatch):
         (report,) = Indexer(index, show_progress=False).add(folder).sources
         assert report.status == "indexed", report
         entry = index.manifest[str(folder)]
-    monkeypatch.setattr(base, "RECORDS_VERSION", base.RECORDS_VERSION + 1)
+    monkeypatch.setattr(CaseFolderSource, "records_version", CaseFolderSource.records_version + 1)
     return settings, folder, entry
 
 

@@ -14,7 +14,7 @@ import pytest
 from pathatlas import __version__
 from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.pipeline import Indexer
-from pathatlas.indexer.sources.base import RECORDS_VERSION
+from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.retrieval import lexical
 from pathatlas.retrieval.index import FORMAT_VERSION, META_FILE, POINTER_FILE, Index
 from pathatlas.retrieval.lexical import LexicalIndex
@@ -111,7 +111,7 @@ def test_an_index_run_commits_an_older_index_once_in_this_format_even_when_nothi
     assert set(meta) <= OLD_META_FIELDS, "a field an older version does not know makes it call the index damaged"
     pointer = json.loads((settings.index_dir / POINTER_FILE).read_text())
     assert pointer["writer"] == __version__
-    assert {entry["records_version"] for entry in pointer["sources"].values()} == {RECORDS_VERSION}
+    assert {entry["records_version"] for entry in pointer["sources"].values()} == {PdfSource.records_version}
     assert not reads_bm25_from_the_store(settings), "the commit saved the BM25 re-read from the store"
     generation = pointer["generation"]
     with Index.open(settings.index_dir, settings) as index:

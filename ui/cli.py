@@ -816,7 +816,7 @@ def info(
         pathatlas info --index ~/atlas
         pathatlas info --problems       # every problem found in each source
     """
-    from pathatlas.indexer.sources.base import RECORDS_VERSION, unloaded_reader
+    from pathatlas.indexer.sources.base import reader_versions, unloaded_reader
     from pathatlas.retrieval.index import Index, lexical_file
     from pathatlas.retrieval.lexical import TERMS_VERSION, SavedTerms
     from pathatlas.retrieval.ocr import engine_name
@@ -827,7 +827,7 @@ def info(
         stats = idx.stats()
         sources = source_states(idx, settings)
         saved = SavedTerms.read(idx.path / "lexical", lexical_file(idx.generation.lexical))
-        upgrade = idx.upgrade(RECORDS_VERSION)
+        upgrade = idx.upgrade(reader_versions(settings))
     stats["ocr"] = {"figures": settings.figure_ocr, "queries": settings.query_ocr, "engine": engine_name()}
     stats["bm25"] = (
         {

@@ -123,14 +123,16 @@ def within_limit(width: int, height: int, max_pixels: int) -> None:
 
 def source_states(index: Any, settings: Any) -> dict[str, dict[str, Any]]:
     """Each source of ``index`` as ``pathatlas info --json`` lists it: its manifest entry, ``on_disk`` (as ``settings``
-    read it) and ``older_reader`` (read by a reader older than this one's ``RECORDS_VERSION``)."""
-    from pathatlas.indexer.sources.base import older_reader, on_disk
+    read it) and ``older_reader`` (read by an older version of its reader than this one's: ``reader_versions``)."""
+    from pathatlas.indexer.sources.base import on_disk, reader_versions
+    from pathatlas.retrieval.index import older_reader
 
+    versions = reader_versions(settings)
     return {
         key: {
             **entry,
             "on_disk": on_disk(key, entry, settings),
-            "older_reader": older_reader(entry),
+            "older_reader": older_reader(entry, versions),
         }
         for key, entry in index.manifest.items()
     }

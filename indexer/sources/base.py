@@ -17,38 +17,13 @@ from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.records import Record
 from pathatlas.settings import Settings
 
-RECORDS_VERSION = 14
-"""Bump when the records a source yields change for the same file, so indexed sources get new ids and the next ``index``
-re-reads them (3: a PDF's hyphenated words keep their hyphen at a line break; 4: a figure at a page's foot takes the
-caption that opens the next page, not the previous figure's; 5: page labels, two-column reading order and scanned pages
-read by OCR, text without invisible format characters, case metadata in composed Unicode without control characters; 6:
-a figure's image turned and masked as its page shows it, a scanned page's own image no figure, case metadata fields in
-any case; 7: a slide master's image a figure only on its first page, a figure without a caption captioned by its page's
-title, a figure's label as printed; 8: a plate (a born-digital PDF's page that is one picture) a figure, captioned by
-its bookmark's title without a caption, a scan under an OCR tool's invisible text layer a scanned page, found by its
-image and no figure, and a case image's labels, its stain, in its text; 9: a case's organs given as text separated by
-"," or ";" a list, so a filter on each finds it; 10: a short line in a page's margin is dropped as a running header only
-where it repeats or is a page number, so a slide's title keeps its words and captions its picture, and a passage takes
-the bookmark in force where it starts on the page; 11: case images without a case id that share a file name's stem are
-separate cases named by their path, a label that is the diagnosis is not repeated as a label, an image under 32 pixels a
-side is not indexed; 12: a PDF whose page tree states the wrong number of pages is read page by page as the tree holds
-them, and a scan stored as strips is its page's own image, no figures; a figure carries its page's section, so chapter
-and section filters find it; 13: a page label's word for page left out, "p. 1" cited as p. 1, a word split by U+2010 or
-"- " at a line break joined, a page over 20 inches tall keeps its headings, its margins at most 1.5 inches, a scanned
-page fed upside down or sideways is read upright, a page over 3:1 tall thumbnailed by its top, and a case image over 2:1
-is indexed at the scale a query reads it; 14: a line a PDF repeats in its top margin is kept on a page it heads, a
-cover's title that later pages print small as their running header)."""
-
-
-def older_reader(entry: dict) -> bool:
-    """Whether a manifest entry's source was read by a reader older than this one (``RECORDS_VERSION``): what
-    ``pathatlas info`` counts, and the service warns of at start."""
-    return entry.get("records_version", 0) < RECORDS_VERSION
+DEFAULT_RECORDS_VERSION = 1
+"""A reader's records version until it declares its own (``Source.records_version``)."""
 
 
 _HASHED_VERSION: ContextVar[object] = ContextVar("hashed_records_version", default=None)
-"""The records version ``hash_files`` hashes where not this reader's: ``same_content`` asks for a source's fingerprint
-as the reader that indexed it made it."""
+"""The records version ``hash_files`` hashes where not the one its reader gives: ``same_content`` asks for a source's
+fingerprint as the reader that indexed it made it."""
 
 
 _STOP_CHECK: ContextVar[Callable[[], None] | None] = ContextVar("stop_check", default=None)
@@ -90,16 +65,19 @@ def hash_into(digest: Any, path: Path) -> None:
             digest.update(block)
 
 
-def hash_files(paths: list[Path], reading: Mapping[str, object] | None = None) -> str:
+def hash_files(
+    paths: list[Path], reading: Mapping[str, object] | None = None, records_version: int = DEFAULT_RECORDS_VERSION
+) -> str:
     """A source version's fingerprint: where its files are, what they hold, in the given order, and how they
-    are read (``reading``: settings away from their defaults).
+    are read (``reading``: settings away from their defaults; ``records_version``: its reader's, which a reader
+    passes, or bumping it reads nothing again).
 
     The manifest compares these to skip unchanged sources, and record ids derive from them, so the same
     PDF at two paths gives two sources with distinct ids, and a changed file or a changed setting gives new
     ids (the old version's records go when the new one commits).
     """
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(f"records-v{_HASHED_VERSION.get() or RECORDS_VERSION}".encode())
+    digest.update(f"records-v{_HASHED_VERSION.get() or records_version}".encode())
     for name, value in sorted((reading or {}).items()):
         digest.update(f"{name}={value!r}\0".encode())
     for path in paths:
@@ -219,20 +197,32 @@ def reader_name(source_type: type[Source]) -> str:
     return f"py:{module}.{source_type.__qualname__}"
 
 
+def loaded_readers(settings: Settings) -> list[type[Source]]:
+    """The ``Source`` classes ``settings`` load (``source_types``), or the built-ins alone where a plug-in they name
+    does not import: ``info`` and the service still describe an index then (``index`` refuses to start)."""
+    from pathatlas.indexer.sources import SOURCES, source_types  # the registry imports this module
+
+    try:
+        return source_types(settings)
+    except PathAtlasError:
+        return list(SOURCES.values())
+
+
+def reader_versions(settings: Settings) -> dict[str, int]:
+    """Each loaded reader's ``records_version`` by its name (``reader_name``), as manifest entries name their reader:
+    what ``Index.upgrade`` and ``older_reader`` compare an entry's ``records_version`` with (the retrieval layer does
+    not import the indexer)."""
+    return {reader_name(reader): reader.records_version for reader in loaded_readers(settings)}
+
+
 def unloaded_reader(entry: Mapping[str, Any], settings: Settings) -> str | None:
     """The one line saying that the source plug-in which read a manifest entry's source is not loaded with
     ``settings``, which therefore cannot tell whether it changed nor index it again; None when it is, or when the entry
     names none (a built-in kind, a manifest written before readers were recorded)."""
-    from pathatlas.indexer.sources import source_types  # the registry imports this module
-
     reader = entry.get("reader")
     if not isinstance(reader, str) or not reader.startswith("py:"):
         return None
-    try:
-        loaded = {reader_name(source_type) for source_type in source_types(settings)}
-    except PathAtlasError:  # a plug-in named in settings that does not import: none is loaded
-        loaded = set()
-    if reader in loaded:
+    if reader in {reader_name(source_type) for source_type in loaded_readers(settings)}:
         return None
     return f"source plug-in {reader} not loaded (set PATHATLAS_SOURCES)"
 
@@ -307,7 +297,8 @@ def same_content(key: str, entry: Mapping[str, Any], signature: str, settings: S
 @contextmanager
 def hashed_as(version: object) -> Iterator[None]:
     """Fingerprints (``hash_files``) hashed within the block as the reader of records ``version`` hashed them (None:
-    this reader): ``as_indexed`` asks as an older reader, ``bench index --upgrade`` as a newer one."""
+    as each reader's own ``records_version``): ``as_indexed`` asks as an older reader, ``bench index --upgrade`` as a
+    newer one."""
     hashed = _HASHED_VERSION.set(version)
     try:
         yield
@@ -318,9 +309,10 @@ def hashed_as(version: object) -> Iterator[None]:
 def as_indexed(source: Source, entry: Mapping[str, Any]) -> bool:
     """Whether ``source`` holds what its manifest ``entry`` was indexed from: its content hash where recorded (what
     the files hold, whichever reader and settings read them), else its fingerprint (what ``index`` compares) as the
-    reader that indexed it hashed it (the fingerprint hashes ``RECORDS_VERSION``: hashed as this one's, a source
-    indexed before an upgrade and copied or touched since would count as changed, its pages and images refused). The
-    fingerprint also decides where the content differs only in files the source does not read (notes beside cases)."""
+    reader that indexed it hashed it (the fingerprint hashes its reader's ``records_version``: hashed as this one's, a
+    source indexed before an upgrade and copied or touched since would count as changed, its pages and images refused).
+    The fingerprint also decides where the content differs only in files the source does not read (notes beside
+    cases)."""
     if (content := entry.get("content")) and content_hash(source.path) == content:
         return True
     with hashed_as(entry.get("records_version")):
@@ -365,6 +357,11 @@ class Source(ABC):
     """
 
     kind: ClassVar[str]
+    records_version: ClassVar[int] = DEFAULT_RECORDS_VERSION
+    """Bump it when the records this reader yields change for the same file and settings: the fingerprint hashes it
+    (``hash_files(paths, self.reading(), self.records_version)``; a fingerprint of your own must hash it too), so the
+    next ``index`` reads this reader's sources again, under new ids, and only checks the other readers' sources; until
+    then ``pathatlas info`` counts them as read by an older reader."""
     reads_settings: ClassVar[tuple[str, ...]] = ()
     """Settings that change the records this source yields; ``reading`` gives those set away from their default, and
     those of ``STORED_SETTINGS``."""

@@ -241,12 +241,14 @@ def with_suffix(files: list[Path], suffixes: tuple[str, ...]) -> list[Path]:
 
 @dataclass(frozen=True)
 class FolderLook:
-    """A case folder as one look at it found it (``CaseFolderSource.fingerprint``): its rows, the listed files found
-    under another name (``_found_elsewhere``), the notes on files it holds unread (``_notes``), and the fingerprint
-    hashing them all, which ``records`` then reads the folder by."""
+    """A case folder as one look at it found it (``CaseFolderSource.fingerprint``): its rows, the file each listed name
+    resolves to (``_image_paths``), the listed files found under another name (``_found_elsewhere``), the notes on
+    files it holds unread (``_notes``), and the fingerprint hashing them all, which ``records`` then reads the folder
+    by."""
 
     fingerprint: str
     rows: list[Row]
+    paths: dict[str, Path]
     twins: dict[Path, str]
     notes: list[str]
 
@@ -259,6 +261,13 @@ def name_key(path: str) -> str:
 
 class CaseFolderSource(Source):
     kind = "cases"
+    records_version = 14
+    """5: metadata in composed Unicode without control characters; 6: metadata fields in any case; 8: an image's
+    labels, its stain, in its case's text; 9: organs given as text separated by "," or ";" a list, so a filter on each
+    finds it; 11: images without a case id that share a file name's stem are separate cases named by their path, a label
+    that is the diagnosis is not repeated as a label, an image under 32 pixels a side is not indexed; 13: an image over
+    2:1 is indexed at the scale a query reads it. Up to 14 the version every built-in reader shared
+    (``Source.records_version``): the numbers not named here changed PDFs only."""
     reads_settings = (
         "case_keypoints",  # switched on or off, the images are read again for their keypoints
         "max_image_pixels",  # an image over it is left out: raised, the folder is read again for it
@@ -307,10 +316,12 @@ class CaseFolderSource(Source):
             rows.append(split_lists(row))
         return rows
 
-    def _image_paths(self, rows: list[Row]) -> list[Path]:
-        """Each row's image inside the folder, each name resolved once (a file listed a million times cost a million
-        look-ups, four times over); every row whose path leaves it is named in one refusal, so a folder with several
-        such rows is fixed in one run, not one run a row. Seconds for 200,000 names: a look may stop between them."""
+    def _image_paths(self, rows: list[Row]) -> dict[str, Path]:
+        """The file inside the folder each image name of ``rows`` resolves to, in the order listed, each name resolved
+        once (a file listed a million times cost a million look-ups, four times over); every row whose path leaves it
+        is named in one refusal, so a folder with several such rows is fixed in one run, not one run a row. Seconds for
+        200,000 names: a look may stop between them, and ``records`` looks its cases' files up in what the look
+        found (resolved again case by case, they took as long again)."""
         resolved = {}
         for name in dict.fromkeys(row["image"] for row in rows):
             may_stop()
@@ -318,7 +329,7 @@ class CaseFolderSource(Source):
         if leaving := [self._leaving(name) for name, path in resolved.items() if not self.holds(path)]:
             paths_leave = "image path leaves" if len(leaving) == 1 else f"{len(leaving)} image paths leave"
             raise BadInputError(f"{self.metadata_path}: {paths_leave} the case folder: {first_few(leaving)}")
-        return [resolved[row["image"]] for row in rows]
+        return resolved
 
     def _leaving(self, name: str) -> str:
         """A listed image path that leaves the folder, as its refusal names it: one whose name stays inside
@@ -348,8 +359,10 @@ class CaseFolderSource(Source):
         images: minutes to hash), so a run stopped meanwhile (``may_stop``) stops at the next row, name, file,
         megabyte or step."""
         rows = self.rows()
-        listed = list(dict.fromkeys(self._image_paths(rows)))  # a file listed again is hashed once: it is read once
-        read = hash_files([self.metadata_path, *(path for path in listed if path.is_file())], self.reading())
+        paths = self._image_paths(rows)
+        listed = list(dict.fromkeys(paths.values()))  # a file listed again is hashed once: it is read once
+        hashed = [self.metadata_path, *(path for path in listed if path.is_file())]
+        read = hash_files(hashed, self.reading(), self.records_version)
         files = self._walk()
         may_stop()
         twins = self._found_elsewhere(listed, files)
@@ -358,7 +371,7 @@ class CaseFolderSource(Source):
         unread = [*(f"{path}\0{found}" for path, found in sorted(twins.items())), *notes]
         if unread:
             read = hashlib.blake2b("\0".join([read, *unread]).encode(), digest_size=16).hexdigest()
-        return FolderLook(read, rows, twins, notes)
+        return FolderLook(read, rows, paths, twins, notes)
 
     def size_hint(self) -> int:
         return len(self._looked.rows if self._looked else self.rows())
@@ -372,7 +385,7 @@ class CaseFolderSource(Source):
         fingerprint, rows, twins, where = look.fingerprint, look.rows, look.twins, self.metadata_path
         for case_id, case_rows in group_cases(rows).items():
             images, hashes = [], {}
-            files = by_file(case_rows, self._image_paths(case_rows))
+            files = by_file(case_rows, [look.paths[row["image"]] for row in case_rows])
             for path, listed in files.items():
                 row = listed[0]  # one record a file, by its first row: its entries' ids would be the same
                 if len(listed) > 1:

@@ -973,6 +973,23 @@ def figure_label(caption: str, printed: bool = False) -> str | None:
 
 class PdfSource(Source):
     kind = "pdf"
+    records_version = 14
+    """3: a hyphenated word keeps its hyphen at a line break; 4: a figure at a page's foot takes the caption that opens
+    the next page, not the previous figure's; 5: page labels, two-column reading order and scanned pages read by OCR,
+    text without invisible format characters; 6: a figure's image turned and masked as its page shows it, a scanned
+    page's own image no figure; 7: a slide master's image a figure only on its first page, a figure without a caption
+    captioned by its page's title, a figure's label as printed; 8: a plate (a born-digital PDF's page that is one
+    picture) a figure, captioned by its bookmark's title without a caption, a scan under an OCR tool's invisible text
+    layer a scanned page, found by its image and no figure; 10: a short line in a page's margin is dropped as a running
+    header only where it repeats or is a page number, so a slide's title keeps its words and captions its picture, and a
+    passage takes the bookmark in force where it starts on the page; 12: a PDF whose page tree states the wrong number
+    of pages is read page by page as the tree holds them, and a scan stored as strips is its page's own image, no
+    figures; a figure carries its page's section, so chapter and section filters find it; 13: a page label's word for
+    page left out, "p. 1" cited as p. 1, a word split by U+2010 or "- " at a line break joined, a page over 20 inches
+    tall keeps its headings, its margins at most 1.5 inches, a scanned page fed upside down or sideways is read upright,
+    a page over 3:1 tall thumbnailed by its top; 14: a line a PDF repeats in its top margin is kept on a page it heads,
+    a cover's title that later pages print small as their running header. Up to 14 the version every built-in reader
+    shared (``Source.records_version``): the numbers not named here changed case folders only."""
     reads_settings = (
         "passage_min_words",
         "passage_max_words",
@@ -1008,7 +1025,7 @@ class PdfSource(Source):
         """The PDF's path, bytes and reading settings (``hash_files``), kept for ``records``: an ``index`` run hashes
         a book once, not once for the fingerprint and again for its records (as ``CaseFolderSource`` keeps its
         look)."""
-        self._hashed = hash_files([self.path], self.reading())
+        self._hashed = hash_files([self.path], self.reading(), self.records_version)
         return self._hashed
 
     def size_hint(self) -> int:

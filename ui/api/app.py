@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pathatlas import __version__
 from pathatlas.agent.answerers.base import AnswerError
 from pathatlas.errors import EncoderError, IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
-from pathatlas.indexer.sources.base import RECORDS_VERSION
+from pathatlas.indexer.sources.base import reader_versions
 from pathatlas.retrieval.search import ECHO_CHARS, echoed
 from pathatlas.settings import Settings, load_settings, os_problem
 from pathatlas.ui.api.deps import (
@@ -236,7 +236,7 @@ def upgrade_notice(engine: Engine) -> str | None:
     """The start-up warning for an index an older PathAtlas wrote (``Index.upgrade``), as ``pathatlas info`` says it,
     with the one command that upgrades it: the service searches it as it is, so without this line an operator learns
     neither that each start reads its BM25 again nor what upgrades it. None for an index of this version."""
-    upgrade = engine.index.upgrade(RECORDS_VERSION)
+    upgrade = engine.index.upgrade(reader_versions(engine.settings))
     if upgrade is None:
         return None
     reasons = "; ".join(upgrade.reasons())
