@@ -89,29 +89,50 @@ def go_on() -> None:
 def metadata_lines(path: Path, between_lines: StopCheck = go_on) -> Iterator[str]:
     """A case folder's metadata file line by line (line ends kept, for csv), each within ``METADATA_LINE_CHARS``
     and at most ``MAX_METADATA_LINES`` of them, each excess refused in one line naming the file and the line where it
-    is found, before what follows is read; ``between_lines`` is called before each line is read."""
+    is found, before what follows is read; ``between_lines`` is called before each line is read.
+
+    Each line is decoded on its own (``metadata_line``), so a byte that is not UTF-8 is refused naming its own line: a
+    UTF-8 text reader decodes blocks ahead, and named the line it had reached (line 1 for line 3). Read as
+    Latin-1, whose characters are the file's bytes one for one, the lines still end where a text reader ends them
+    (``\\n``, ``\\r\\n``, or an old Mac's ``\\r``)."""
     check_file(path, "a case folder's metadata file")
-    excel = " (in Excel: CSV UTF-8)" if path.suffix.lower() == ".csv" else ""
-    with path.open(encoding="utf-8-sig", newline="") as file:
+    with path.open(encoding="latin-1", newline="") as file:
         for number in itertools.count(1):
             between_lines()
-            try:
-                line = file.readline(METADATA_LINE_CHARS + 1)
-            except UnicodeDecodeError as exc:
-                raise BadInputError(f"{path} is not UTF-8 text (line {number}); save it as UTF-8{excel}") from exc
-            if not line:
+            raw = file.readline(UTF8_MAX_BYTES * (METADATA_LINE_CHARS + 1))
+            if not raw:
                 return
             if number > MAX_METADATA_LINES:
                 raise BadInputError(
                     f"{path} has over {MAX_METADATA_LINES:,} lines, more than a case folder lists: split it into "
                     "several case folders"
                 )
-            if len(line) > METADATA_LINE_CHARS:
-                raise BadInputError(
-                    f"{path} line {number} is over {METADATA_LINE_CHARS:,} characters long; a row lists one image "
-                    "and its labels"
-                )
-            yield line
+            yield metadata_line(raw, path, number)
+
+
+UTF8_MAX_BYTES = 4
+"""Most bytes a character takes in UTF-8."""
+
+
+def metadata_line(raw: str, path: Path, number: int) -> str:
+    """Line ``number`` of a metadata file read as Latin-1 (``metadata_lines``): the UTF-8 text its bytes are, the first
+    without its byte order mark (Excel's "CSV UTF-8"), refused in one line naming the line where it is not UTF-8 or is
+    over ``METADATA_LINE_CHARS`` characters. Over ``UTF8_MAX_BYTES`` bytes a character allowed, it is over whatever it
+    holds, and is refused undecoded (its read may end inside a character)."""
+    if len(raw) <= UTF8_MAX_BYTES * METADATA_LINE_CHARS:
+        data = raw.encode("latin-1")
+        try:
+            line = data.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            excel = " (in Excel: CSV UTF-8)" if path.suffix.lower() == ".csv" else ""
+            raise BadInputError(
+                f"{path} is not UTF-8 text (line {number}, byte {data[exc.start]:#04x}); save it as UTF-8{excel}"
+            ) from exc
+        if len(line) <= METADATA_LINE_CHARS:
+            return line
+    raise BadInputError(
+        f"{path} line {number} is over {METADATA_LINE_CHARS:,} characters long; a row lists one image and its labels"
+    )
 
 
 @dataclass
@@ -326,6 +347,51 @@ def field_name(name: str) -> str:
     return name.casefold() if name.casefold() in FIELDS else name
 
 
+def misnamed_fields(path: Path, rows: list[dict[str, Any]]) -> list[str]:
+    """A note for each field of ``rows`` (``read_case_metadata``'s, of the file ``path``) kept as a label whose name
+    is a variant of a field the file lacks (``meant_field``): a "Case ID" column made each image a case of its own,
+    and "Organs" an organ no filter finds, without a word. A label of its own ("Stain", "Grade") says nothing."""
+    names = dict.fromkeys(name for row in rows for name in row)
+    lacking = [name for name in FIELDS if name not in names]
+    kind = "field" if path.name.endswith(".jsonl") else "column"
+    meant = {name: meant_field(name, lacking) for name in names if name not in FIELDS}
+    return [
+        f"{path}: {kind} {name!r} kept as a label; did you mean {field!r}?" for name, field in meant.items() if field
+    ]
+
+
+TYPO_MIN_CHARS = 6
+"""Shortest folded field name (``folded_name``) a name one letter off is taken as a variant of ("Diagnose" of
+"diagnosis"): shorter ones are one letter off labels of their own ("Cause" and "case", "Tile" and "title")."""
+
+
+def meant_field(name: str, fields: Sequence[str]) -> str | None:
+    """The first of ``fields`` that ``name`` is a variant of: the same once both are folded (``folded_name``), or one
+    letter off a folded name of at least ``TYPO_MIN_CHARS``."""
+    wanted = folded_name(name)
+    return next((field for field in fields if is_variant(wanted, folded_name(field))), None)
+
+
+def folded_name(name: str) -> str:
+    """A field name without what its variants add: letter case, spaces, "_" and "-", a plural's "s" and an "id"
+    ("Case IDs", "case_id": "case")."""
+    return re.sub(r"[\s_-]+", "", name.casefold()).removesuffix("s").removesuffix("id")
+
+
+def is_variant(folded: str, field: str) -> bool:
+    """Is the folded name ``folded`` the folded field name ``field``, or one letter off it where that is long?"""
+    return folded == field or (len(field) >= TYPO_MIN_CHARS and one_edit_apart(folded, field))
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Does changing, adding or dropping at most one character make ``a`` into ``b``?"""
+    short, long = sorted((a, b), key=len)
+    if len(long) - len(short) > 1:
+        return False
+    first = len(os.path.commonprefix([short, long]))  # where they first differ
+    return short[first + (len(short) == len(long)) :] == long[first + 1 :]
+
+
 def read_case_metadata(
     path: Path, list_fields: tuple[str, ...] = (), between_rows: StopCheck = go_on
 ) -> list[dict[str, Any]]:
@@ -341,60 +407,86 @@ def read_case_metadata(
     200,000 rows take seconds to parse, clean and find on disk: ``between_rows`` is called between the lines read,
     the rows cleaned and the files looked for, so that a caller's stop check (raising) stops the read there rather
     than once it is whole (a REST job's cancel waited for each read of a folder, 3.5-6 s each).
+
+    A refusal names the file line a row starts on, the header being line 1: "row 1", the first after the header,
+    was a spreadsheet's row 2, and a count of rows drifts from the lines at each blank line.
     """
-    if path.name.endswith(".jsonl"):
-        numbered = ((number, line) for number, line in enumerate(metadata_lines(path, between_rows), 1) if line.strip())
-        rows, delimiter = [json_line(line, path, number) for number, line in numbered], ","
-        for number, row in enumerate(rows, start=1):
-            if not isinstance(row, dict):
-                raise BadInputError(f"{path} row {number} is not a JSON object")
-    else:
-        lines = metadata_lines(path, between_rows)
-        leading = []  # blank lines before the header's, read as before (csv_delimiter skips them)
-        for line in lines:
-            leading.append(line)
-            if line.strip("\r\n"):
-                break
-        delimiter = csv_delimiter("".join(leading))
-        try:
-            reader = csv.DictReader(itertools.chain(leading, lines), delimiter=delimiter)
-            rows = list(reader)
-        except csv.Error as exc:
-            raise BadInputError(f"{path} is not a CSV file: {exc}") from exc
-        header = reader.fieldnames or []
-        if rows and "image" not in map(field_name, header):
-            found = ", ".join(repr(name) for name in header) or "none"
-            raise BadInputError(
-                f"{path} has no 'image' column: reading it as separated by {DELIMITERS[delimiter]}s, its columns are "
-                f"{found}; name the column of image paths 'image'"
-            )
+    rows = jsonl_rows(path, between_rows) if path.name.endswith(".jsonl") else csv_rows(path, between_rows)
     cleaned = []
-    for number, row in enumerate(rows, start=1):
+    for number, row in rows:
         between_rows()
-        if None in row:  # csv.DictReader's key for the fields beyond the header
-            raise BadInputError(
-                f"{path} row {number} has {len(row) - 1 + len(row[None])} fields, the header {len(row) - 1}: "
-                f"put values that hold a {DELIMITERS[delimiter]} in double quotes"
-            )
         texts: dict[str, Any] = {}
         spelled: dict[str, str] = {}  # each field's name as the row writes it
         for key, value in row.items():
             name = field_name(key)
             if name in texts:
                 raise BadInputError(
-                    f"{path} row {number}: {spelled[name]!r} and {key!r} are the same field; keep one of them"
+                    f"{path} line {number}: {spelled[name]!r} and {key!r} are the same field; keep one of them"
                 )
             spelled[name] = key
-            texts[name] = row_value(value, f"{path} row {number} field {key!r}", name in list_fields)
+            texts[name] = row_value(value, f"{path} line {number} field {key!r}", name in list_fields)
         row = {k: v for k, v in texts.items() if v}
         if not row:  # a blank row: Excel saves a spreadsheet's empty rows as bare separators (";;;")
             continue
         if "image" not in row:
-            raise BadInputError(f"{path} row {number} has no 'image' field")
+            raise BadInputError(f"{path} line {number} has no 'image' field")
         row["image"] = row["image"].replace("\\", "/")
         cleaned.append(row)
     spell_as_on_disk(path.parent, cleaned, between_rows)
     return cleaned
+
+
+def jsonl_rows(path: Path, between_lines: StopCheck = go_on) -> list[tuple[int, dict[str, Any]]]:
+    """A ``cases.jsonl``'s objects, each with its file line (blank lines skipped); a line holding anything else is
+    refused."""
+    lines = enumerate(metadata_lines(path, between_lines), start=1)
+    rows = [(number, json_line(line, path, number)) for number, line in lines if line.strip()]
+    for number, row in rows:
+        if not isinstance(row, dict):
+            raise BadInputError(f"{path} line {number} is not a JSON object")
+    return rows
+
+
+def csv_rows(path: Path, between_lines: StopCheck = go_on) -> list[tuple[int, dict[str, str | None]]]:
+    """A ``labels.csv``'s rows, each a dict of the header's names (None for a field the row lacks, as
+    ``csv.DictReader`` gives) with the file line it starts on (``numbered_records``). Refused in one line: a file
+    without an ``image`` column, naming the columns read; a row with more fields than the header; a value over csv's
+    field cap (quoted, over several lines), naming the line where it is."""
+    lines = metadata_lines(path, between_lines)
+    leading = []  # blank lines before the header's, read as before (csv_delimiter skips them)
+    for line in lines:
+        leading.append(line)
+        if line.strip("\r\n"):
+            break
+    delimiter = csv_delimiter("".join(leading))
+    reader = csv.reader(itertools.chain(leading, lines), delimiter=delimiter)
+    try:
+        header = next(reader, [])
+        records = list(numbered_records(reader))
+    except csv.Error as exc:
+        raise BadInputError(f"{path} is not a CSV file (line {reader.line_num}): {exc}") from exc
+    if records and "image" not in map(field_name, header):
+        found = ", ".join(repr(name) for name in header) or "none"
+        raise BadInputError(
+            f"{path} has no 'image' column: reading it as separated by {DELIMITERS[delimiter]}s, its columns are "
+            f"{found}; name the column of image paths 'image'"
+        )
+    for number, fields in records:
+        if len(fields) > len(header):
+            raise BadInputError(
+                f"{path} line {number} has {len(fields)} fields, the header {len(header)}: put values that hold a "
+                f"{DELIMITERS[delimiter]} in double quotes"
+            )
+    return [(number, dict(itertools.zip_longest(header, fields))) for number, fields in records]
+
+
+def numbered_records(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """A ``csv.reader``'s records but blank lines, each with the line it starts on: a quoted value may span lines."""
+    start = reader.line_num + 1
+    for fields in reader:
+        if fields:
+            yield start, fields
+        start = reader.line_num + 1
 
 
 def as_on_disk(path: Path) -> Path:

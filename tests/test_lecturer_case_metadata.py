@@ -87,13 +87,13 @@ def test_cases_jsonl_keys_in_another_case_are_the_schema_fields(tmp_path):
 
 def test_a_field_given_twice_in_two_cases_is_refused_not_half_read(tmp_path):
     path = folder(tmp_path / "twice", "labels.csv", "image,Diagnosis,diagnosis\na.jpg,lipoma,fibroma\n", ("a.jpg",))
-    with pytest.raises(BadInputError, match="row 1: 'Diagnosis' and 'diagnosis' are the same field; keep one"):
+    with pytest.raises(BadInputError, match="line 2: 'Diagnosis' and 'diagnosis' are the same field; keep one"):
         CaseFolderSource(path, hashing_settings(tmp_path)).fingerprint()
 
 
 def test_a_row_with_values_but_no_image_is_still_refused(tmp_path):
     path = folder(tmp_path / "noimg", "labels.csv", "image;diagnosis\r\na.jpg;lipoma\r\n;fibroma\r\n", ("a.jpg",))
-    with pytest.raises(BadInputError, match="row 2 has no 'image' field"):
+    with pytest.raises(BadInputError, match="line 3 has no 'image' field"):
         CaseFolderSource(path, hashing_settings(tmp_path)).fingerprint()
 
 

@@ -91,7 +91,7 @@ def test_excel_case_files_are_read_or_refused_in_one_line_naming_the_file(tmp_pa
         read_case_metadata(jsonl / "cases.jsonl")
 
     extra = case_folder(tmp_path / "extra", "labels.csv", b"image,diagnosis\na.png,adenocarcinoma,lung\n")
-    with pytest.raises(BadInputError, match=r"row 1 has 3 fields, the header 2: put values that hold a comma in"):
+    with pytest.raises(BadInputError, match=r"line 2 has 3 fields, the header 2: put values that hold a comma in"):
         read_case_metadata(extra / "labels.csv")
 
     row = {"image": "a.png", "organ": ["lung", "liver"], "stage": 3, "margin": True, "note": None, "grade": [" "]}
@@ -100,7 +100,7 @@ def test_excel_case_files_are_read_or_refused_in_one_line_naming_the_file(tmp_pa
         {"image": "a.png", "organ": "lung, liver", "stage": "3", "margin": "true"}
     ]
     nested = case_folder(tmp_path / "nested", "cases.jsonl", json.dumps({"image": "a.png", "x": {"y": 1}}).encode())
-    with pytest.raises(BadInputError, match=r"row 1 field 'x' is a JSON object"):
+    with pytest.raises(BadInputError, match=r"line 1 field 'x' is a JSON object"):
         read_case_metadata(nested / "cases.jsonl")
 
 

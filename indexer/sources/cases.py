@@ -19,7 +19,7 @@ from PIL import Image
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Record, image_hash
 from pathatlas.indexer.sources.base import Source, hash_files, may_stop, shown
-from pathatlas.retrieval.datasets import MAX_METADATA_LINES, case_ids, read_case_metadata
+from pathatlas.retrieval.datasets import MAX_METADATA_LINES, case_ids, misnamed_fields, read_case_metadata
 from pathatlas.retrieval.images import HEIC_HINT, MIN_QUERY_SIDE, TOO_SMALL, indexed_view, open_image
 from pathatlas.retrieval.text import plain_text
 from pathatlas.settings import Settings
@@ -367,7 +367,7 @@ class CaseFolderSource(Source):
         may_stop()
         twins = self._found_elsewhere(listed, files)
         may_stop()
-        notes = self._notes(listed, twins, files)
+        notes = [*misnamed_fields(self.metadata_path, rows), *self._notes(listed, twins, files)]
         unread = [*(f"{path}\0{found}" for path, found in sorted(twins.items())), *notes]
         if unread:
             read = hashlib.blake2b("\0".join([read, *unread]).encode(), digest_size=16).hexdigest()
