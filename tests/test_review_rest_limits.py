@@ -80,7 +80,9 @@ def test_a_limit_above_the_documented_default_is_honoured_too(tmp_path):
         assert documented["properties"]["text"]["maxLength"] == 4000, "the schema documents the default"
         assert client.post("/search", json={"text": words(4500), "k": 1}).status_code == 200
         too_long = client.post("/search", json={"text": words(5001)}).json()["detail"][0]
-        assert too_long["ctx"] == {"max_length": 5000} and too_long["input"].endswith("(5,001 characters)")
+        assert too_long["ctx"] == {"max_length": 5000, "actual_length": 5001} and too_long["input"].endswith(
+            "(5,001 characters)"
+        )
         assert client.get("/health").json()["limits"]["max_query_chars"] == 5000
 
 

@@ -92,7 +92,7 @@ def test_too_many_options_and_too_long_a_text_are_said_in_a_readers_words():
         "loc": ["body", "text"],
         "msg": "String should have at most 4000 characters",
         "input": "x" * 5000,
-        "ctx": {"max_length": 4000},
+        "ctx": {"max_length": 4000, "actual_length": 5000},
     }
     assert error_message([text]) == "The search text has 5,000 characters, over the limit of 4,000: shorten it."
 

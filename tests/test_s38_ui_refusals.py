@@ -108,14 +108,14 @@ def test_no_refusal_shows_a_list_a_path_or_pydantics_words(client, request_):
 
 
 def test_a_long_texts_length_is_the_one_the_service_counted():
-    """The service echoes a long input cut to its first 200 characters and says how many it had; a text that only ends
-    like such an echo is counted as typed."""
+    """The service says how long a refused text was (``ctx.actual_length``) and echoes it cut to its first 200
+    characters; the message takes the count, never the echo's own length or words in it."""
     cut = {
         "type": "string_too_long",
         "loc": ["body", "text"],
         "input": "x" * 200 + "... (5,000 characters)",
-        "ctx": {"max_length": 4000},
+        "ctx": {"max_length": 4000, "actual_length": 5000},
     }
     assert error_message([cut]) == "The search text has 5,000 characters, over the limit of 4,000: shorten it."
-    typed = {**cut, "input": "x... (5,000 characters)", "ctx": {"max_length": 10}}
+    typed = {**cut, "input": "x... (5,000 characters)", "ctx": {"max_length": 10, "actual_length": 23}}
     assert error_message([typed]) == "The search text has 23 characters, over the limit of 10: shorten it."

@@ -17,7 +17,6 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from pathatlas.retrieval.marks import marked_spans
-from pathatlas.retrieval.search import ECHO_CHARS
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>:~$&])")
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
@@ -124,8 +123,6 @@ def more_results(k: int, found: int) -> int | None:
 
 
 FIELD_NAMES = {"text": "search text", "k": "number of results"}
-ECHOED_CUT = re.compile(r"(?s)(.*)\.\.\. \(([\d,]+) characters\)")
-"""A long input as a 422 echoes it (``search.echoed``): its first ``ECHO_CHARS`` characters and how many it had."""
 
 
 def error_message(detail: Any) -> str:
@@ -157,9 +154,10 @@ def the(field: str) -> str:
 
 def invalid_field(field: str, error: dict[str, Any]) -> str:
     """One validation error as a sentence; an empty or missing field asks to be filled in, and one too long says by
-    how much, as a student reads it: pydantic's words were "List should have at most 10 items after validation, not
-    12" for twelve options. A message that names its field itself ("the question has no word to look for") is not
-    headed by it again ("Question: the question has ...")."""
+    how much (the ``actual_length`` the service counted, not its echo of the text, which is cut), as a student reads
+    it: pydantic's words were "List should have at most 10 items after validation, not 12" for twelve options. A
+    message that names its field itself ("the question has no word to look for") is not headed by it again
+    ("Question: the question has ...")."""
     context = error.get("ctx") or {}
     shortest, longest = context.get("min_length"), context.get("max_length")
     named = the(field)
@@ -167,9 +165,10 @@ def invalid_field(field: str, error: dict[str, Any]) -> str:
         return f"Please fill in {named}."
     if error.get("type") == "string_too_short":
         return f"{capitalised(named)} is too short: type at least {shortest} characters."
-    if error.get("type") == "string_too_long" and isinstance(error.get("input"), str) and longest is not None:
-        length = typed_length(error["input"])
-        return f"{capitalised(named)} has {length:,} characters, over the limit of {longest:,}: shorten it."
+    if error.get("type") == "string_too_long" and longest is not None:
+        typed = context.get("actual_length")  # none from a service older than the web UI
+        has = "is" if typed is None else f"has {typed:,} characters,"
+        return f"{capitalised(named)} {has} over the limit of {longest:,}: shorten it."
     if error.get("type") == "too_long" and longest is not None and "actual_length" in context:
         return f"Too many {field}: give at most {longest}, not {context['actual_length']}."
     message = str(error.get("msg", "")).removeprefix("Value error, ")
@@ -181,13 +180,6 @@ def invalid_field(field: str, error: dict[str, Any]) -> str:
 def capitalised(text: str) -> str:
     """``text`` with its first letter upper-case, the rest as written (``str.capitalize`` lowers "JSON", "B")."""
     return text[:1].upper() + text[1:]
-
-
-def typed_length(echoed: str) -> int:
-    """The length of the text a 422 refused for its length: the count the service gives where it echoes the text cut
-    (``ECHOED_CUT``); a 5,000-character query was said to have the 222 characters of its echo."""
-    cut = ECHOED_CUT.fullmatch(echoed)
-    return int(cut[2].replace(",", "")) if cut and len(cut[1]) == ECHO_CHARS else len(echoed)
 
 
 def look_alike_note(hits: list[dict[str, Any]], index_has_cases: bool) -> str | None:

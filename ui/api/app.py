@@ -284,11 +284,21 @@ def store_problem(engine: Engine) -> str | None:
 
 
 def brief_error(error: dict) -> dict:
-    """A validation error as a 422 lists it: its input brief (``brief_input``), and each name in its ``loc`` cut as
-    ``echoed`` cuts a text, still a string, so that clients and the web UI read the place as before: a body's, form's
-    or query's unknown key of a megabyte was sent back whole."""
+    """A validation error as a 422 lists it: its input brief (``brief_input``), a too-long text's length told
+    (``length_told``), and each name in its ``loc`` cut as ``echoed`` cuts a text, still a string, so that clients and
+    the web UI read the place as before: a body's, form's or query's unknown key of a megabyte was sent back whole."""
     loc = [echoed(part) if isinstance(part, str) else part for part in error["loc"]]
-    return brief_input({**error, "loc": loc})
+    return brief_input(length_told({**error, "loc": loc}))
+
+
+def length_told(error: dict) -> dict:
+    """A text's ``string_too_long`` error with the text's length in characters in its ``ctx`` (``actual_length``, as
+    pydantic's ``too_long`` gives a list's): its input is echoed cut (``brief_input``), and a client read the length
+    back out of that display string."""
+    value = error.get("input")
+    if error["type"] != "string_too_long" or not isinstance(value, str):
+        return error
+    return {**error, "ctx": {**error.get("ctx", {}), "actual_length": len(value)}}
 
 
 def files_named(error: dict) -> dict:
