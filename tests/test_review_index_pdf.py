@@ -10,6 +10,7 @@ import numpy as np
 import pymupdf
 from PIL import Image
 
+from pathatlas.indexer.sources import pdf
 from pathatlas.indexer.sources.pdf import PdfSource
 from tests.helpers import hashing_settings, png_bytes
 
@@ -30,8 +31,8 @@ def test_a_pages_figure_options_are_given_by_name():
 
 
 def test_a_decks_pages_are_placed_once(tmp_path, monkeypatch):
-    """Each slide showing the master's logo had its images placed (``get_image_info``, which decodes each of them)
-    twice: once to find the master's images, once for its figures."""
+    """Each slide showing the master's logo had its images placed (``placed_images``) twice: once to find the
+    master's images, once for its figures."""
     logo, micrograph = (
         png_bytes(Image.fromarray(np.random.default_rng(seed).integers(0, 256, (90, 120, 3), dtype=np.uint8)))
         for seed in (1, 2)
@@ -46,13 +47,13 @@ def test_a_decks_pages_are_placed_once(tmp_path, monkeypatch):
     doc.save(tmp_path / "deck.pdf")
 
     placed: Counter[int] = Counter()
-    real = pymupdf.Page.get_image_info
+    real = pdf.placed_images
 
     def counted(page, *args, **kwargs):
         placed[page.number] += 1
         return real(page, *args, **kwargs)
 
-    monkeypatch.setattr(pymupdf.Page, "get_image_info", counted)
+    monkeypatch.setattr(pdf, "placed_images", counted)
     records = list(PdfSource(tmp_path / "deck.pdf", hashing_settings(tmp_path)).records())
     assert placed == {n: 1 for n in range(4)}
     figures = [(r.page, r.caption) for r in records if type(r).__name__ == "Figure"]

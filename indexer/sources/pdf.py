@@ -752,29 +752,29 @@ def declared(doc: pymupdf.Document, xref: int, key: str) -> int:
     return int(value) if value.isdigit() else 0
 
 
-def placed_images(page: pymupdf.Page, max_pixels: int) -> list[dict]:
-    """The page's image placements (``get_image_info``), each with its image's ``xref``. MuPDF finds the xrefs by
-    decoding each image whole, and fails the page on one over its own limit, so a page holding an image over
-    ``max_pixels`` (as the page's image list declares it, read without decoding), or one MuPDF refuses, is placed
-    without decoding (``placed_by_size``): its text and other figures stay, and that image is skipped as a figure with
-    the problem noted (``extract_within``)."""
+def placed_images(page: pymupdf.Page) -> list[dict]:
+    """The page's image placements (``get_image_info``'s), each with the ``xref`` of the image it draws: 0 for one the
+    page does not list (``get_images``: an inline image, an annotation's). Found without decoding any image, where
+    ``get_image_info(xrefs=True)`` decoded each twice to pair them by their pixels' digests (6.7 s of CPU for the A&P
+    book, 1.6 s now; a figure decodes its image once more), and failed the page on one over MuPDF's limit: drawing the
+    page loads each image it shows into MuPDF's store, keyed by its object and kept there while the text page holds
+    it, so loading a listed image again (``pdf_load_image``) finds there the very image drawn. Two images stored apart
+    with the same pixels are each their own (the digests gave both the later one's xref, so one figure). An image over
+    ``max_image_pixels`` is placed all the same, and skipped as a figure (``extract_within``)."""
     import pymupdf
 
-    images = page.get_images()
-    if all(width * height <= max_pixels for _, _, width, height, *_ in images):
-        try:
-            return page.get_image_info(xrefs=True)
-        except pymupdf.mupdf.FzErrorLimit:
-            pass
-    return placed_by_size(page.get_image_info(), images)
-
-
-def placed_by_size(placements: list[dict], images: list[tuple]) -> list[dict]:
-    """``placements`` (``get_image_info`` without xrefs), each given the xref of the page's one image (``get_images``)
-    of its width and height; 0 (no figure) where none or several are."""
-    sizes = Counter((width, height) for _, _, width, height, *_ in images)
-    xrefs = {(width, height): xref for xref, _, width, height, *_ in images if sizes[width, height] == 1}
-    return [{**info, "xref": xrefs.get((info["width"], info["height"]), 0)} for info in placements]
+    mupdf = pymupdf.mupdf
+    textpage = page.get_textpage(flags=pymupdf.TEXT_PRESERVE_IMAGES)
+    drawn = [
+        block.i_image().m_internal_value() if block.m_internal.type == mupdf.FZ_STEXT_BLOCK_IMAGE else None
+        for block in textpage.this
+    ]
+    pdf = mupdf.pdf_document_from_fz_document(page.parent.this)
+    listed = {
+        mupdf.pdf_load_image(pdf, mupdf.pdf_new_indirect(pdf, xref, 0)).m_internal_value(): xref
+        for xref, *_ in page.get_images()
+    }
+    return [{**info, "xref": listed.get(drawn[info["number"]], 0)} for info in textpage.extractIMGINFO()]
 
 
 TURNS = {
@@ -928,10 +928,10 @@ class SlideMasters:
     """A slide master's images, by xref, each to the (1-based) first page showing it."""
     placements: dict[int, list[dict]]
     """The pages' placements (``placed_images``) it read, by 0-based page number: each page's records reuse them, as
-    reading them decodes every image of the page."""
+    reading them draws the page."""
 
 
-def template_images(doc: pymupdf.Document, max_pixels: int) -> SlideMasters:
+def template_images(doc: pymupdf.Document) -> SlideMasters:
     """The images of a slide master (a PowerPoint deck's logo or background, on every slide), by xref, each to the
     first page showing it: an image (one xref, or the same bytes) drawn as a master draws it (``drawn_as_master``: in
     the page's margins or across it) on at least ``TEMPLATE_PAGES`` pages and at least half of the document's. Each
@@ -941,12 +941,12 @@ def template_images(doc: pymupdf.Document, max_pixels: int) -> SlideMasters:
     998, each captioned, and both stay figures; a short handout showing one diagram on two pages of two keeps both
     (fewer than three pages); a quiz deck showing one micrograph on its question, hint and answer slides, three of
     five, keeps it on each, as it fills the middle of each. Only pages holding an image repeated that often
-    (``get_images``, quick) have their images placed (``placed_images``, which decodes those within ``max_pixels``)."""
+    (``get_images``, quick) have their images placed (``placed_images``, which draws the page)."""
     pages = [{image[0] for image in page.get_images()} for page in doc]
     identities = {xref: stream_identity(doc, xref) for xref in set().union(*pages)}
     repeated = first_pages_of_repeated([{identities[xref] for xref in page} for page in pages])
     placements = {
-        page.number: placed_images(page, max_pixels)
+        page.number: placed_images(page)
         for page, xrefs in zip(doc, pages, strict=True)
         if any(identities[xref] in repeated for xref in xrefs)
     }
@@ -1084,7 +1084,7 @@ class PdfSource(Source):
             kept = self.earlier.thumbnails if same else {}  # no key (a file that could not be hashed): rendered
             book = (doc.metadata or {}).get("title") or self.path.stem
             sections = sections_by_page(doc.get_toc(simple=False), doc.page_count)
-            masters = template_images(doc, self.settings.max_image_pixels)
+            masters = template_images(doc)
             without_text: set[int] = set()
             plates: set[int] = set()
             running = RunningLines()
@@ -1196,7 +1196,7 @@ class PdfSource(Source):
         text = "\n".join(text for _, text in blocks)
         printed = printed_label(page)
         if placements is None:
-            placements = placed_images(page, self.settings.max_image_pixels)
+            placements = placed_images(page)
         # an OCR tool's scan keeps its text layer (the page's words) but is a scan all the same; checked only where an
         # image (or strips of one) fills the page, so a book's other pages cost nothing more
         scanned = scanned or (bool(scan_parts(page, placements)) and behind_ocr_layer(page))
@@ -1280,8 +1280,8 @@ class PdfSource(Source):
         above which the page prints nothing, the last title of its bookmark path (``section``); a master's image takes
         neither: a logo is not what each slide's title names. Figures are numbered top to bottom among the page's
         figures (``Figure.index``, whence an unlabelled one's "p6-img1"), not among its images: a logo left out takes no
-        number. ``placements`` are the page's ``placed_images``, where the caller has them (finding each image's xref
-        decodes it)."""
+        number. ``placements`` are the page's ``placed_images``, where the caller has them (placing them draws the
+        page)."""
         import pymupdf
 
         number = page.number + 1
@@ -1290,7 +1290,7 @@ class PdfSource(Source):
         seen: set[int] = set()
         shown: list[tuple[dict, BBox, str]] = []  # placement, box, caption
         if placements is None:
-            placements = placed_images(page, self.settings.max_image_pixels)
+            placements = placed_images(page)
         placements = sorted(placements, key=lambda info: (info["bbox"][1], info["bbox"][0]))
         scan = scan_parts(page, placements) if scanned and not plate else []
         for info in placements:
