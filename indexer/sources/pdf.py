@@ -973,7 +973,7 @@ def figure_label(caption: str, printed: bool = False) -> str | None:
 
 class PdfSource(Source):
     kind = "pdf"
-    records_version = 14
+    records_version = 15
     """3: a hyphenated word keeps its hyphen at a line break; 4: a figure at a page's foot takes the caption that opens
     the next page, not the previous figure's; 5: page labels, two-column reading order and scanned pages read by OCR,
     text without invisible format characters; 6: a figure's image turned and masked as its page shows it, a scanned
@@ -988,8 +988,9 @@ class PdfSource(Source):
     page left out, "p. 1" cited as p. 1, a word split by U+2010 or "- " at a line break joined, a page over 20 inches
     tall keeps its headings, its margins at most 1.5 inches, a scanned page fed upside down or sideways is read upright,
     a page over 3:1 tall thumbnailed by its top; 14: a line a PDF repeats in its top margin is kept on a page it heads,
-    a cover's title that later pages print small as their running header. Up to 14 the version every built-in reader
-    shared (``Source.records_version``): the numbers not named here changed case folders only."""
+    a cover's title that later pages print small as their running header; 15: a page's text leaves out its running
+    headers, footers and page numbers, as its passages do. Up to 14 the version every built-in reader shared
+    (``Source.records_version``): the numbers not named here changed case folders only."""
     reads_settings = (
         "passage_min_words",
         "passage_max_words",
@@ -1183,17 +1184,20 @@ class PdfSource(Source):
         drawn: str | None = None,
     ) -> Iterator[Record]:
         """The page, its passages and its figures. The page is filed under its last section (``PageSections.last``),
-        each passage under its own. ``running`` are its document's running lines, left out of its passages and
-        captions; ``placements`` are its ``placed_images`` where ``template_images`` read them already. ``drawn`` is the
-        thumbnail key of the page's render by an earlier reading of the same drawing (``EarlierRenders``): a page found
-        by its text is then not rendered again."""
+        each passage under its own. ``running`` are its document's running lines, left out of its text (its snippet and
+        what its vector encodes: the body its passages read, captions included), its passages and captions; a page
+        printing nothing else (a blank separator's number) has no text, and is found by its image. ``placements`` are
+        its ``placed_images`` where ``template_images`` read them already. ``drawn`` is the thumbnail key of the page's
+        render by an earlier reading of the same drawing (``EarlierRenders``): a page found by its text is then not
+        rendered again."""
         number = page.number + 1
         try:
             rendered = None if drawn else self._rendered(page)  # a page drawn alike before renders now as well
         except Exception as exc:
             self.problems.append(f"{self.path} page {number}: cannot be read ({exc})")
             return
-        text = "\n".join(text for _, text in blocks)
+        body = body_blocks(blocks, unrotated_height(page), running)
+        text = "\n".join(text for _, text in body)
         printed = printed_label(page)
         if placements is None:
             placements = placed_images(page)
@@ -1202,7 +1206,6 @@ class PdfSource(Source):
         scanned = scanned or (bool(scan_parts(page, placements)) and behind_ocr_layer(page))
         if rendered is None and (scanned or not text.strip()):  # found by its image, whose pixels are encoded
             rendered, drawn = self._rendered(page), None
-        body = body_blocks(blocks, unrotated_height(page), running)
         yield Page(self.key, fingerprint, number, text, rendered, book, sections.last, printed, scanned, drawn)
         yield from self._passages(page, body, fingerprint, book, sections, printed)
         yield from self._figures(
