@@ -605,14 +605,15 @@ LISTED = re.compile(r",\s+$")
 joins; "the liver, and certain tumors" is two clauses."""
 PLACING = (
     r"(?:at|in|on|to|for|from|with|into|within|between|across|near|under|over|among|around|onto|toward|towards|"
-    r"along|beyond|inside|outside|below|above|behind|beside|via|throughout|during|through)"
+    r"along|beyond|inside|outside|below|above|behind|beside|via|throughout|during|through|after|before)"
 )
-PLACED = re.compile(rf"\b{PLACING}\s+(?:(?:the|a|an)\s+)?$", re.IGNORECASE)
-"""A preposition other than "of" and "by" just before a name: it places the name beside what the negated verb is
-said of, the name before it ("the bone at the point of impact is not broken", "molecules to the blood that could not
-otherwise enter"), while "laid down by osteoblasts that cannot resorb it" names the doer."""
+PLACED = re.compile(rf"\b{PLACING}\s+(?:\w+ing\s+)?(?:(?:the|a|an)\s+)?$", re.IGNORECASE)
+"""A preposition other than "of" and "by" just before a name, or before a verb in "-ing" whose object the name is: it
+places the name beside what the negated verb is said of, the name before it ("the bone at the point of impact is not
+broken", "Scarring of skin after wound healing", "The technique for determining an Apgar score"), while "laid down by
+osteoblasts that cannot resorb it" names the doer."""
 INTRODUCTION = re.compile(
-    rf"\W*(?:{PLACING}|unlike|after|before|if|when|because|since|as|thus|therefore|hence|however|moreover|instead|"
+    rf"\W*(?:{PLACING}|unlike|if|when|because|since|as|thus|therefore|hence|however|moreover|instead|"
     r"\w+ly)\b[^,;:]*,\s+",
     re.IGNORECASE,
 )
@@ -647,21 +648,79 @@ def negated_subject(clause: str, verb: re.Match[str]) -> str:
     "the axons projecting from the lateral side of the retina do not decussate" denies it of the axons, not the retina.
     A relative pronoun after a placed name is said of it when set off by a comma ("nourishment to the articular
     cartilage, which does not contain blood vessels", ``SAID_OF_NEAREST``) or by a bare "not" ("blood vessels to
-    organs not essential"); a bare "that" or "which" may be said of either name, so of none ("molecules to the blood
-    that could not otherwise enter", "result in cell populations that do not die"). A verb joined to another by a
-    conjunction has that one's subject (``opening_name``): "Osteoblasts build bone and do not resorb it"."""
+    organs not essential"); a bare "that" or "which" of the name its verb agrees with in number (``agreeing_name``).
+    A verb joined to another by a conjunction has that one's subject (``joined_subject``): "Osteoblasts build bone
+    and do not resorb it". Any finite verb's subject is read the same way (``joined_subject`` asks it of one)."""
     end = subject_end(clause, verb)
     if joint := JOINED_VERB.search(clause, 0, end):
-        return opening_name(clause[: joint.start()])
+        return joined_subject(clause[: joint.start()])
     start = joined_start(clause, end)
     relative = RELATIVE.fullmatch(clause, end, verb.start())
     reduced = verb.group().split()[0].lower() == "not"
-    if (relative or reduced) and PLACED.search(clause, 0, start):
-        return "" if relative and not SAID_OF_NEAREST.match(relative.group().strip()) else clause[start:end]
+    if (relative or reduced) and (place := PLACED.search(clause, 0, start)):
+        if not relative or SAID_OF_NEAREST.match(relative.group().strip()):
+            return clause[start:end]
+        return agreeing_name(clause[start:end], clause[joined_start(clause, place.start()) : place.start()], verb)
     while start < end and (place := PLACED.search(clause, 0, start)):
         end = place.start()
         start = joined_start(clause, end)
     return clause[start:end]
+
+
+FINITE_VERB = re.compile(
+    rf"(?<!\bnot\s)\b{AUXILIARY}(?:\s+(?:{AUXILIARY}|be|been|being))*\b(?!\s+(?:not|never)\b)", re.IGNORECASE
+)
+"""A run of auxiliaries not negated ("is", "has been"), the finite verbs a closed list can name: the name before it is
+its clause's subject. A negated one is left to its own negation, and "have" after "does not" is its main verb."""
+BARE_RELATIVE = re.compile(r"(?<!,)\s+(?:that|which|who)\s+$", re.IGNORECASE)
+"""A relative pronoun no comma sets off, before a verb: its clause is part of a name ("those that are bound to plasma
+proteins cannot be filtered and are not readily eliminated"), not the clause a later verb continues."""
+SUBORDINATOR = re.compile(
+    r"\b(?:when|whenever|if|because|although|though|while|whereas|unless|whether)\b", re.IGNORECASE
+)
+"""A word opening a clause with its own subject right after it ("when patients suffer from diabetes"; "whether or not"
+names none); "until", "since", "once", "before" and "after" are prepositions too ("do not start until age 20 and are
+not completed")."""
+
+
+def joined_subject(before: str) -> str:
+    """The subject of a negated verb a conjunction joins to the verb phrase ending ``before``: the subject of the
+    nearest finite verb (``FINITE_VERB``: "the Krebs cycle is overloaded and cannot handle it"; "Fibroblasts generate
+    scar tissue ..., and the bulk of repair is due to ... and does not result in regeneration") or the name opening
+    the nearest subordinate clause not yet closed by a comma (``SUBORDINATOR``: "Ketones serve as fuel ... when patients
+    suffer from uncontrolled diabetes and cannot utilize"), whichever stands nearer; else the clause's opening name
+    ("Osteoblasts build bone and do not resorb it"), as no other verb is known."""
+    verbs = [verb for verb in FINITE_VERB.finditer(before) if not BARE_RELATIVE.search(before, 0, verb.start())]
+    openers = [o for o in SUBORDINATOR.finditer(before) if "," not in before[o.end() :]]
+    if verbs and not (openers and openers[-1].start() > verbs[-1].start()):
+        return negated_subject(before, verbs[-1])
+    return opening_name(before[openers[-1].end() :] if openers else before)
+
+
+VERB_NUMBER = {"is": 1, "was": 1, "has": 1, "does": 1, "are": 2, "were": 2, "have": 2, "do": 2}
+"""The number of a finite verb that shows one (a modal does not)."""
+PLURAL = re.compile(r"(?<!ss|us|is)s$", re.IGNORECASE)
+"""A plural noun's ending ("cells", "pathways"; not "mass", "virus", "pelvis")."""
+
+
+def agreeing_name(nearest: str, owner: str, verb: re.Match[str]) -> str:
+    """Which of two names a bare relative pronoun after a place is said of, the placed one (``nearest``) or the one the
+    place is said of (``owner``): the only one its verb agrees with in number ("a few cells in the body that do not
+    undergo cell division": cells; "result in cell populations that do not die": populations), the placed one where no
+    name owns the place ("than in pathways that do not use oxygen"), else neither ("the carbon within the acetoacetyl
+    CoA that is not bonded", "molecules to the blood that could not enter")."""
+    if not owner:
+        return nearest
+    number = VERB_NUMBER.get(verb.group().split()[0].lower())
+    agreeing = [name for name in (nearest, owner) if number in name_numbers(name)]
+    return agreeing[0] if len(agreeing) == 1 else ""
+
+
+def name_numbers(name: str) -> set[int]:
+    """The numbers a name's head nouns show (1 or 2): its last word's and each word's before "of" ("parts of the
+    virus": 2 and 1)."""
+    heads = re.findall(r"([\w-]+)(?:\s+of\b|\s*$)", name)
+    return {2 if PLURAL.search(head) else 1 for head in heads}
 
 
 def joined_start(clause: str, end: int) -> int:
@@ -673,20 +732,43 @@ def joined_start(clause: str, end: int) -> int:
     while start < end and (joint := joins.search(clause, 0, start)):
         before = name_start(clause, joint.start())
         clause_joined = joins is SUBJECT_JOIN and joint.group().startswith(",") and not LISTED.search(clause, 0, before)
-        if before == joint.start() or clause_joined:
+        if before == joint.start() or clause_joined or ends_clause(clause, before, joint):
             break
         start, joins = before, joins if OF.fullmatch(joint.group()) else LIST_JOIN
     return start
+
+
+OCCURRING = frozenset(
+    verb + ending for verb in ("occur", "exist", "happen", "arise", "persist", "recur") for ending in ("s", "red", "ed")
+)
+"""Verbs of occurrence, which take no object: a name ending on one is a clause ("dyspnea occurs")."""
+AUXILIARY_BEFORE = re.compile(rf"\b(?:{AUXILIARY}|cannot)\s+$", re.IGNORECASE)
+
+
+def ends_clause(clause: str, start: int, joint: re.Match[str]) -> bool:
+    """Whether the words from ``start`` to a joint (a conjunction, "of") are a verb phrase rather than a name of the
+    subject: they follow an auxiliary, so start with a verb ("that can help organize and represent information that is
+    not", "is composed of the regions of the frontal lobe that are not"), or end on a verb of occurrence
+    (``OCCURRING``: "dyspnea occurs and gas exchange cannot be performed")."""
+    words = clause[start : joint.start()].lower().split()
+    return bool(AUXILIARY_BEFORE.search(clause, 0, start)) or bool(words) and words[-1] in OCCURRING
+
+
+SUBJECT_PRONOUNS = frozenset({"i", "you", "he", "she", "it", "we", "they"})
+"""Pronouns a clause may open with as its subject, naming nothing."""
 
 
 def opening_name(text: str) -> str:
     """The first name a clause holds (its first run of words that are not function words): the subject of a verb a
     conjunction joins to its first ("Osteoblasts build bone and do not resorb it": "Osteoblasts build bone", as no
     word is tagged a verb), after any opening phrase (``INTRODUCTION``): "Unlike sperm, oocytes lack flagella, and
-    therefore cannot move" denies it of oocytes."""
+    therefore cannot move" denies it of oocytes; none where a pronoun opens it (``SUBJECT_PRONOUNS``): "They also lack
+    endoplasmic reticula and do not synthesize proteins" names no reticula."""
     while opening := INTRODUCTION.match(text):
         text = text[opening.end() :]
     words = list(NAME_WORD.finditer(text))
+    if words and words[0].group().lower() in SUBJECT_PRONOUNS:
+        return ""
     first = next((k for k, word in enumerate(words) if word.group().lower() not in FUNCTION_WORDS), None)
     if first is None:
         return ""
