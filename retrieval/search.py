@@ -1,14 +1,15 @@
 """Hybrid search: BM25 plus every vector space the query can reach.
 
-Text queries are ranked by page: a page's passages (and figures) form a group scored by the linear
-``Ranker`` in ``fusion.py``, each bookmark section's best page before any section's next (``pages_per_section``);
-a page hit carries its best passage, and a page its source prints again (the same words and look: a handout's cover
-twice) is one hit, of its first page, naming the others (``Hit.repeated_on``). The ranker reads BM25 and dense
-scores, not fusion weights: a ranker weighted 0 (``PATHATLAS_WEIGHT_BM25=0``, or every dense space's) is left out of
-``rankings``, so the others order the pages alone. Queries with an image keep weighted RRF, where the words printed
-in the image (``query_ocr``) join as the ``bm25:image`` ranker; candidates verified as the same specimen are then
-pinned first (``verified_first``), and after the first five hits, the diagnosis most of the top ten share comes first
-(``diagnosis_vote``).
+Text queries are ranked by page: a page's passages (and figures) form a group scored by the linear ``Ranker`` in
+``fusion.py``, each bookmark section's best page before any section's next (``pages_per_section``); a page hit
+carries its best passage, and a page its source prints again (the same words and look: a handout's cover twice) is
+one hit, of its first page, naming the others (``Hit.repeated_on``). A search for figures or cases alone
+(``Query.folds_pages``) ranks each record on its own: two figures of a page are two hits. The ranker reads BM25 and
+dense scores, not fusion weights: a ranker weighted 0 (``PATHATLAS_WEIGHT_BM25=0``, or every dense space's) is left
+out of ``rankings``, so the others order the pages alone. Queries with an image keep weighted RRF, where the words
+printed in the image (``query_ocr``) join as the ``bm25:image`` ranker; candidates verified as the same specimen are
+then pinned first (``verified_first``), and after the first five hits, the diagnosis most of the top ten share comes
+first (``diagnosis_vote``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import get_close_matches
 from functools import cached_property
 from typing import Any, TypeVar
@@ -474,6 +475,22 @@ def unsearchable(text: str) -> str | None:
     return None
 
 
+PAGE_KINDS = frozenset({"page", "passage"})
+"""The kinds that hold a page's text, whose records fold into their page's hit."""
+
+
+def searches_pages(filters: Filters) -> bool:
+    """Whether ``filters`` admit a page's text: no kind filter, or one naming a page or a passage."""
+    kinds = filters.get("kind")
+    return kinds is None or not PAGE_KINDS.isdisjoint(as_list(kinds))
+
+
+def unpaged(payloads: Mapping[str, Payload]) -> dict[str, Payload]:
+    """``payloads`` as a search that folds no page groups them (``Query.folds_pages``): without their pages, so each
+    record is a group of its own (``fusion.page_key``), scored by the ranker on its own words and meaning."""
+    return {record_id: replace(payload, page=None) for record_id, payload in payloads.items()}
+
+
 @dataclass
 class Query:
     text: str | None = None
@@ -490,6 +507,13 @@ class Query:
     (``HELD_WORDS_WEIGHT``) where records hold every word (they come first, ``held_first``), else the settings'
     ``weight_words_image``. A question searched with all its options asks 1: its words list the alternatives the
     image must choose among, not what is sought (at 4 the one search of the image MCQ lost 7 of 128 answers)."""
+
+    @property
+    def folds_pages(self) -> bool:
+        """Whether a page's records fold into one hit: where pages are collapsed and the kinds searched hold a page's
+        text (``searches_pages``). A figure search asks for figures: each is a hit of its own, not an id in another's
+        ``also_on_page`` ("lung" listed Figure 3.1, never Figure 3.2 of the same page)."""
+        return self.collapse_pages and searches_pages(self.filters)
 
     def validate(self) -> None:
         """Refuse in one line what could not be searched, or could only find nothing; the filters are checked here
@@ -894,12 +918,14 @@ class Searcher:
         return verified_first(reciprocal_rank_fusion(rankings, {r: ranker_weight(r, weights) for r in rankings}, k=k))
 
     def _page_hits(self, query: Query, rankings: dict[str, ScoredIds], pool: int) -> list[Hit]:
-        """Candidates grouped by page and scored by the ranker; each hit shows its group's best member."""
+        """Candidates grouped by page (each its own group where the search folds no page, ``Query.folds_pages``) and
+        scored by the ranker; each hit shows its group's best member."""
         ids = list(dict.fromkeys(record_id for ranking in rankings.values() for record_id, _ in ranking))
         payloads = Payload.from_payloads(self.index.store.payloads(ids))
         dense = [r for r in rankings if r != "bm25"]
         coverage = self.coverage(query.text, payloads) if self.ranker.weights.get("coverage") else {}
-        groups, features = group_features(rankings, payloads, dense, coverage)
+        grouped = payloads if query.folds_pages else unpaged(payloads)
+        groups, features = group_features(rankings, grouped, dense, coverage)
         if "bm25" in rankings and dense:
             ranker = self.ranker
         else:
@@ -1023,15 +1049,16 @@ class Searcher:
     def _hits(
         self, query: Query, fused: list[Fused], text: str | None, holding: set[str] | frozenset[str] = frozenset()
     ) -> list[Hit]:
-        """Fused hits, at most one per page (a passage then shows as its page) and one per page printed again
-        (``_repeats_folded``: an image matching a deck's repeated slide gave a hit of each); ``text`` picks each
-        snippet (the query's, or its image's words). An image query's hits are read deep enough for the diagnosis vote
-        (``by_majority``), which needs their payloads, and each hit says how many of the nearest share its diagnosis
-        (``with_agreement``) and keeps the records ``holding`` the words typed beside the image first. A page's hit
-        keeps its best record's place and says every
-        ranker that found a record of it; it shows a figure the query image itself found (``found_by_look``), whose
-        citation a user wants, even when the image's printed words placed a passage of that page first."""
-        depth = query.k * 8 if query.collapse_pages else query.k
+        """Fused hits, at most one per page where pages fold (``Query.folds_pages``; a passage then shows as its page)
+        and one per page printed again (``_repeats_folded``: an image matching a deck's repeated slide gave a hit of
+        each); ``text`` picks each snippet (the query's, or its image's words). An image query's hits are read deep
+        enough for the diagnosis vote (``by_majority``), which needs their payloads, and each hit says how many of the
+        nearest share its diagnosis (``with_agreement``) and keeps the records ``holding`` the words typed beside the
+        image first. A page's hit keeps its best record's place and says every ranker that found a record of it; it
+        shows a figure the query image itself found (``found_by_look``), whose citation a user wants, even when the
+        image's printed words placed a passage of that page first."""
+        folds = query.folds_pages
+        depth = query.k * 8 if folds else query.k
         voters = self.settings.diagnosis_vote if query.image is not None else 0
         head = fused[: max(depth, MAJORITY_KEEP + MAJORITY_WINDOW) if voters else depth]
         nearest = fused[:AGREEMENT_DEPTH] if query.image is not None else []
@@ -1042,11 +1069,11 @@ class Searcher:
         groups: dict[tuple[str, int] | str, list[Fused]] = {}
         for found in head:  # every page of the head: copies of a page fold into one below (``_repeats_folded``)
             if (payload := payloads.get(found[0])) is not None:
-                key = (page_key(payload) if query.collapse_pages else None) or found[0]
+                key = (page_key(payload) if folds else None) or found[0]
                 groups.setdefault(key, []).append(found)  # a page's later records join it
         members = list(groups.values())
         paged = [Group(key, [rid for rid, _, _ in found]) for key, found in groups.items()]
-        if query.collapse_pages:
+        if folds:
             folded = self._repeats_folded(list(range(len(paged))), paged, payloads, query.k)
         else:  # every record, as asked
             folded = [[i] for i in range(min(len(paged), query.k))]
@@ -1078,7 +1105,7 @@ class Searcher:
             ranks.update({r: min(rank, ranks.get(r, rank)) for r, rank in found.items()})
         ids = [m for m, _, _ in members]
         best = max(page[0][1] for page in (members, *copies))
-        return self._page_hit(shown, best, ranks, ids, payloads, text, query.collapse_pages)
+        return self._page_hit(shown, best, ranks, ids, payloads, text, query.folds_pages)
 
     def make_hit(self, record_id: str, score: float, ranks: dict[str, int], payload: Payload, text: str | None) -> Hit:
         thumb = self.index.thumbnail_path(record_id)
