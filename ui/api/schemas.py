@@ -147,7 +147,7 @@ def hit_record(hit: Hit, rank: int, query: str | None = None, meaning_alone: boo
         "snippet_marks": [list(span) for span in marked_spans(hit.snippet, query_terms(query))],
         "citation": stored["citation"],
         "section": payload.section,
-        "book": payload.book,
+        "book": stored["citation"]["book"],  # a PDF's title where it tells more than its file name, as cited
         "diagnosis": payload.diagnosis,
         "organ": organ_text(payload.organ),
         "printed_words": payload.ocr,
@@ -233,7 +233,9 @@ class HitOut(BaseModel):
     )
     citation: CitationOut
     section: str | None = None
-    book: str | None = None
+    book: str | None = Field(
+        None, description="As ``citation.book``: the book's title, where it tells more than its file name."
+    )
     diagnosis: str | None = None
     organ: str | None = None
     printed_words: str | None = Field(

@@ -1,0 +1,44 @@
+"""A hit names its book as its citation does: an untitled PDF's hit said "book": "L04" (its file's stem, or a
+placeholder title) beside ``citation.book`` null."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import run_cli
+from tests.test_lecturer_case_metadata import cases_of, folder
+from tests.test_s32_citation_titles import lecture
+
+
+@pytest.mark.parametrize(
+    ("title", "book"),
+    [
+        (None, None),
+        ("Microsoft Word - L04.docx", None),
+        ("Atlas of Gynecologic Pathology", "Atlas of Gynecologic Pathology"),
+    ],
+)
+def test_a_hits_book_is_its_citations(tmp_path, title, book):
+    lecture(tmp_path, "L04.pdf", title)
+    result = run_cli("search", "koilocytes", "--index", tmp_path / "idx", "--json", home=tmp_path / "home")
+    assert result.exit_code == 0, result.output
+    hit = json.loads(result.output)[0]
+    assert hit["book"] == hit["citation"]["book"] == book
+
+
+def test_a_case_folders_misnamed_columns_are_among_its_problems(tmp_path):
+    """A sheet headed "Case ID" and "Organs" was read as two cases labelled so, silently: the folder's problems
+    (``pathatlas index``'s list, ``info --problems``) now name each column once."""
+    path = folder(
+        tmp_path / "sheet",
+        "labels.csv",
+        "Image,Case ID,Diagnosis,Organs\na.jpg,BS1,angiosarcoma,spleen\nb.jpg,BS1,angiosarcoma,spleen\n",
+        ("a.jpg", "b.jpg"),
+    )
+    _, problems = cases_of(path, tmp_path)
+    assert [p.split(": ", 1)[1] for p in problems if "did you mean" in p] == [
+        "column 'Case ID' kept as a label; did you mean 'case'?",
+        "column 'Organs' kept as a label; did you mean 'organ'?",
+    ]
