@@ -41,7 +41,7 @@ def two_case_folders() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         for folder, images in (("Winter", ("a", "b", "missing", "fake")), ("Sommer", ("c", "d"))):
             rows = [
-                {"image": f"{name}.png", "case_id": f"{folder}-{name}", "diagnosis": "granuloma"} for name in images
+                {"image": f"{name}.png", "case": f"{folder}-{name}", "diagnosis": "granuloma"} for name in images
             ]
             archive.writestr(f"{folder}/cases.jsonl", "\n".join(map(json.dumps, rows)))
             for n, name in enumerate(images):
@@ -145,27 +145,29 @@ def test_a_job_is_refused_up_front_while_another_process_writes_the_index(tmp_pa
     removal gets, and nothing of the upload kept; once the lock is free, the same upload is taken."""
     settings = api_settings(tmp_path)
     pdf = make_pdf(tmp_path / "atlas.pdf", 2, "busy").read_bytes()
+    again = make_pdf(tmp_path / "again.pdf", 2, "busy again").read_bytes()
     with TestClient(create_app(settings)) as client:
         assert job_ended(client, upload(client, "atlas.pdf", pdf).json()["id"])["status"] == "done"
         source = client.get("/sources").json()[0]["id"]
         uploads = sorted((settings.home / "uploads").iterdir())
         with FileLock(settings.index_dir / "write.lock"):
-            refused = upload(client, "again.pdf", pdf)
+            refused = upload(client, "again.pdf", again)
             removal = client.delete(f"/sources/{source}")
         assert refused.status_code == removal.status_code == 409
         assert refused.json()["detail"] == removal.json()["detail"]
         assert sorted((settings.home / "uploads").iterdir()) == uploads
-        assert job_ended(client, upload(client, "again.pdf", pdf).json()["id"])["status"] == "done"
+        assert job_ended(client, upload(client, "again.pdf", again).json()["id"])["status"] == "done"
 
 
 def test_a_job_submitted_while_this_service_writes_waits_its_turn(tmp_path):
     """This service's own writer (a job, a removal) holds the lock too: a new job queues behind it, never 409."""
     settings = api_settings(tmp_path)
     pdf = make_pdf(tmp_path / "atlas.pdf", 2, "queued").read_bytes()
+    again = make_pdf(tmp_path / "again.pdf", 2, "queued again").read_bytes()
     with TestClient(create_app(settings)) as client:
         assert job_ended(client, upload(client, "atlas.pdf", pdf).json()["id"])["status"] == "done"
         engine = client.app.state.engine
         with engine._write, FileLock(settings.index_dir / "write.lock"):  # as this process's writer holds them
-            queued = upload(client, "again.pdf", pdf)
+            queued = upload(client, "again.pdf", again)
         assert queued.status_code == 202
         assert job_ended(client, queued.json()["id"])["status"] == "done"

@@ -222,15 +222,16 @@ def test_zip_members_that_collide_are_a_400_naming_the_member(client, order):
 
 # -- 7. files that only claim to be PDFs -----------------------------------------------------------
 @pytest.mark.parametrize(
-    "content",
+    ("content", "kind"),
     [
-        b'<html><body><p>granuloma</p><img src="file:///etc/hostname"></body></html>',
-        b"<svg xmlns='http://www.w3.org/2000/svg'><text y='20'>granuloma</text></svg>",
+        (b'<html><body><p>granuloma</p><img src="file:///etc/hostname"></body></html>', "a web page (HTML)"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'><text y='20'>granuloma</text></svg>", "an SVG drawing"),
     ],
 )
-def test_html_or_svg_named_pdf_is_refused(client, content):
-    job = job_ended(client, upload(client, "book.pdf", content).json()["id"])
-    assert job["status"] == "failed" and job["error"] == "book.pdf is not a PDF"
+def test_html_or_svg_named_pdf_is_refused(client, content, kind):
+    refused = upload(client, "book.pdf", content)
+    assert refused.status_code == 415
+    assert refused.json()["detail"] == f"book.pdf is {kind}, not a PDF: upload a .pdf or a .zip of a case folder"
     assert sources(client) == []
 
 

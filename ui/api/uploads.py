@@ -20,6 +20,8 @@ from fastapi import HTTPException, UploadFile, status
 from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.cases import HEIC_SUFFIXES, IMAGE_SUFFIXES, METADATA_FILES, CaseFolderSource, name_key
+from pathatlas.retrieval.images import document_kind
+from pathatlas.retrieval.index import Manifest
 from pathatlas.retrieval.text import JOINERS, composed
 from pathatlas.settings import Settings
 
@@ -129,6 +131,50 @@ async def save_limited(upload: UploadFile, target: Path, limit_bytes: int) -> No
                 target.unlink()
                 raise too_large(limit_bytes)
             handle.write(chunk)
+
+
+PDF_HEADER = b"%PDF-"
+HEADER_BYTES = 1024
+"""How far into a file PDF readers look for ``PDF_HEADER``: Acrobat, and MuPDF without repairing the file, take what
+some mail gateways and web servers put before it."""
+UPLOAD_TYPES = {
+    ".pdf": ("a PDF", f"no {PDF_HEADER.decode()} header in its first {HEADER_BYTES} bytes"),
+    ".zip": ("a zip file", "no zip directory at its end: not a zip, or cut short"),
+}
+"""What an upload's suffix says it is, as a refusal names it, and what showed it is not."""
+
+
+def type_problem(path: Path, name: str) -> str | None:
+    """Why the upload stored at ``path`` is not what its suffix says (``UPLOAD_TYPES``), in one line naming it as
+    sent (``name``); None where it is. Read at once as its reader reads it (a zip from its end): a text file named
+    .pdf was taken (202) and its job failed later, while an image named .png was refused on the spot."""
+    with path.open("rb") as handle:
+        head = handle.read(HEADER_BYTES)
+    suffix = path.suffix.lower()
+    if PDF_HEADER in head if suffix == ".pdf" else zipfile.is_zipfile(path):
+        return None
+    return not_of_type(name, head, *UPLOAD_TYPES[suffix])
+
+
+def not_of_type(name: str, head: bytes, expected: str, why: str) -> str:
+    """``type_problem``'s line for a file whose first bytes are ``head``: empty, a document named by its content (a
+    web page a browser saved, a PDF named .zip), or no ``expected`` for the reason ``why``."""
+    if not head:
+        return f"{name} is empty (0 bytes), not {expected}"
+    if kind := document_kind(head):
+        return f"{name} is {kind}, not {expected}"
+    return f"{name} is not {expected} ({why})"
+
+
+def indexed_copy(manifest: Manifest, content: str | None, replaced: Callable[[str], bool]) -> str | None:
+    """The source of ``manifest`` holding the same bytes (``content_hash``: ``content``) as an upload, which would stay
+    beside it, each of its pages then found and cited twice; None where none does, or ``content`` is unknown. Not one
+    the upload replaces (``replaced``: an earlier upload of its name), nor one missing on disk: the upload may restore
+    that, and its job's notes then say how to drop the old copy (``missing_copies``)."""
+    if content is None:
+        return None
+    copies = (key for key, entry in manifest.items() if entry.get("content") == content and not replaced(key))
+    return next((key for key in copies if Path(key).exists()), None)
 
 
 UTF8_NAMES = 0x800

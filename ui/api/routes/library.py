@@ -6,14 +6,16 @@ import shutil
 import uuid
 from collections import Counter
 from itertools import islice
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, status
 from fastapi.concurrency import run_in_threadpool
 
 from pathatlas.errors import UnknownSourceError
-from pathatlas.retrieval.index import Index, per_generation
-from pathatlas.retrieval.records import display_name, source_id
+from pathatlas.indexer.sources.base import content_hash
+from pathatlas.retrieval.index import Index, Manifest, per_generation
+from pathatlas.retrieval.records import display_name, distinct_names, source_id
 from pathatlas.retrieval.search import echoed, source_names
 from pathatlas.ui.api.deps import EngineDep, errors, form_only, require_token
 from pathatlas.ui.api.engine import Engine, claim_upload, source_problems
@@ -22,13 +24,17 @@ from pathatlas.ui.api.routes.search import listed, unknown_source
 from pathatlas.ui.api.schemas import JobForm, JobOut, JobsQuery, SourceOut
 from pathatlas.ui.api.uploads import (
     extract_zip,
+    indexed_copy,
     read_by_sources,
     safe_name,
     save_limited,
+    sent_name,
     skipped_note,
+    type_problem,
 )
 
 router = APIRouter(tags=["library"])
+UPLOAD_TYPES_HINT = "upload a .pdf or a .zip of a case folder"
 Writer = Depends(require_token)
 
 
@@ -88,15 +94,23 @@ def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Writer, form_only(JobForm)],
     summary="Index an uploaded PDF, or a zip of a case folder (cases.jsonl or labels.csv inside)",
-    description="Uploading a file of the same name again replaces that source once the new one is indexed.",
-    responses=errors(400, 401, 403, 409, 411, 413, 415, 422, 503, 507),
+    description="Uploading a file of the same name again replaces that source once the new one is indexed. A PDF "
+    "whose bytes an indexed source holds is refused (409), naming that source: each page would be found twice.",
+    responses={
+        **errors(400, 401, 403, 409, 411, 413, 415, 422, 503, 507),
+        409: {
+            **errors(409)[409],
+            "description": "Another process is changing the index, or the index already holds "
+            "the uploaded PDF (the detail names it)",
+        },
+    },
 )
 async def create_job(engine: EngineDep, form: Annotated[JobForm, File()]) -> JobOut:
     file = form.file
     name = safe_name(file.filename, "upload")
     suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if suffix not in ("pdf", "zip"):
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "upload a .pdf or a .zip of a case folder")
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, UPLOAD_TYPES_HINT)
     await run_in_threadpool(engine.check_can_write)  # 409 now, not a job that can only fail
     settings = engine.settings
     folder = engine.uploads / uuid.uuid4().hex[:12]
@@ -105,6 +119,7 @@ async def create_job(engine: EngineDep, form: Annotated[JobForm, File()]) -> Job
         claim = await run_in_threadpool(claim_upload, folder, engine.index.path)
         stored, notes = folder / name, []
         await save_limited(file, stored, settings.max_upload_mb << 20)
+        await run_in_threadpool(check_upload, engine, stored, echoed(sent_name(file.filename)))
         if suffix == "zip":
             target = folder / stored.stem
             keep = None if settings.sources else read_by_sources  # what a plug-in source reads is its own
@@ -119,6 +134,36 @@ async def create_job(engine: EngineDep, form: Annotated[JobForm, File()]) -> Job
             claim.release()
         raise
     return job_out(engine.submit(name, [stored], upload=folder, claim=claim, notes=notes))
+
+
+def check_upload(engine: Engine, stored: Path, name: str) -> None:
+    """Refuse at once, in one line naming the upload as sent (``name``), a file that is not what its name says (415,
+    as an image is) and a PDF the index already holds from another file (409): indexed beside it, each of its pages
+    would be found and cited twice, once by an upload id. The lecturer who meant to replace that source is told how."""
+    if problem := type_problem(stored, name):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"{problem}: {UPLOAD_TYPES_HINT}")
+    manifest = engine.index.manifest
+    if stored.suffix.lower() == ".pdf" and (key := indexed_twin(engine, manifest, stored)) is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, same_file(manifest, key, name))
+
+
+def indexed_twin(engine: Engine, manifest: Manifest, stored: Path) -> str | None:
+    """The source of ``manifest`` holding the bytes of the uploaded PDF ``stored`` (``indexed_copy``), bar an earlier
+    upload of its name, which this one replaces."""
+
+    def replaced(key: str) -> bool:
+        return (upload := engine.uploaded(key)) is not None and (upload.name, upload.unpacked) == (stored.name, False)
+
+    return indexed_copy(manifest, content_hash(stored), replaced)
+
+
+def same_file(manifest: Manifest, key: str, name: str) -> str:
+    """``check_upload``'s 409 for an upload holding what the source ``key`` holds, naming it as GET /sources does."""
+    shown, source = distinct_names(manifest).get(key, display_name(key)), manifest[key].get("id") or source_id(key)
+    return (
+        f"{name} is the same file as {shown} (id {source}), already indexed: its pages would appear twice; to index "
+        f"this upload in its place, remove that source first (DELETE /sources/{source})"
+    )
 
 
 @router.get(
