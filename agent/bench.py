@@ -6,7 +6,8 @@ is recorded as a failed item and the run goes on. Besides accuracy the report gi
 questions (as the answerer read them with their evidence: ``evidence.read_with_evidence``), expected calibration
 error with a reliability diagram, the paired bootstrap interval of each mode's difference from ``rag``, the LLM's
 unusable replies, and (``folds``) the offline answerer's weights and open-answer confidence map refit on all but one
-group of chapters and scored on the held-out one.
+group of chapters and scored on the held-out one. Chance stands beside every mode, for accuracy and for evidence hit@5
+(``hit_chance``), and a searching mode below no-rag or chance is marked (``mark_losses``).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import string
 import textwrap
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pymupdf
@@ -278,8 +280,48 @@ def unusable_file(rows: list[dict[str, Any]], failures: list[dict[str, Any]]) ->
 
 def check_sources(items: list[Item], index: Index, path: Path) -> None:
     """Refuse questions whose gold book or gold pages the index does not hold, as text to page does
-    (``check_gold_sources``): their evidence hit@5 could only be 0."""
+    (``check_gold_sources``), and questions of cases none of whose golds it holds (``check_gold_cases``): their
+    evidence hit@5 could only be 0."""
     check_gold_sources(index, [(i.id, i.gold) for i in items], path)
+    check_gold_cases(items, index, path)
+
+
+def check_gold_cases(items: list[Item], index: Index, path: Path) -> None:
+    """Refuse in one line questions whose gold names a case or diagnosis (``image_mcq_dev.jsonl``'s atlas slides and
+    LC25000 tiles) when the index holds none of their cases and none of their diagnoses: an index of a book alone
+    reported hit@5 0.000 and accuracy 0.000 as if measured. One found is enough: a file of atlas and tile questions
+    runs on an index of both, or of either (the run notes the questions whose gold evidence it lacks:
+    ``unfound_note``)."""
+    named = [i for i in items if not i.gold.get("pdf_pages") and (i.gold.get("case") or i.gold.get("diagnosis"))]
+    if not named:
+        return
+    cases = {str(case) for case in index.store.value_counts("case") if case}
+    diagnoses = {str(d).lower() for d in index.store.value_counts("diagnosis") if d}
+    if any(i.gold.get("case") in cases or str(i.gold.get("diagnosis")).lower() in diagnoses for i in named):
+        return
+    first = named[0]
+    gold = ", ".join(f"{name} {first.gold[name]!r}" for name in ("case", "label", "diagnosis") if first.gold.get(name))
+    held = f"its {len(cases)} cases are others" if cases else "it holds no case images"
+    folders = case_folders([i.image_path for i in named if i.image_path])
+    raise BadInputError(
+        f"{path}: the index holds none of the gold cases and diagnoses of its {len(named)} questions that name one "
+        f"(first {first.id!r}: {gold}); {held}, so their evidence hit@5 could only be 0: index the case folder their "
+        f"images come from (pathatlas index {' '.join(map(str, folders)) or 'FOLDER'} --index {index.path})"
+    )
+
+
+def case_folders(images: list[Path]) -> list[Path]:
+    """The case folders (a folder holding ``cases.jsonl`` or ``labels.csv``, the nearest above each image) these
+    images come from, in order: what a refusal tells a user to index."""
+    from pathatlas.indexer.sources.cases import METADATA_FILES  # the names the indexer reads a case folder by
+
+    found = (
+        next(
+            (folder for folder in image.resolve().parents if any((folder / n).is_file() for n in METADATA_FILES)), None
+        )
+        for image in images
+    )
+    return list(dict.fromkeys(folder for folder in found if folder))
 
 
 REFITS = {"mcq": "the text multiple-choice questions", "open": "the open questions"}
@@ -597,17 +639,67 @@ def quotes_gold_page(item: Item, answer: Answer, evidence: list[Evidence]) -> bo
     return bool(cited) and on_gold_page(item.gold, cited[0].source, cited[0].page)
 
 
-def evidence_hit(item: Item, evidence: list[Evidence], k: int = 5, case_excluded: bool = False) -> bool | None:
-    """Is gold evidence (a gold page, the gold case, or the gold diagnosis) among the top k? None if no gold.
-    ``case_excluded``: the gold case was kept out of the evidence, so another case of the gold diagnosis is gold."""
-    top = sorted(evidence, key=lambda e: e.rank)[:k]
-    if item.gold.get("pdf_pages"):
-        return any(on_gold_page(item.gold, e.citation.source, e.citation.page) for e in top)
-    if item.gold.get("case") and not case_excluded:
-        return any(e.payload.case == item.gold["case"] for e in top)
-    if item.gold.get("diagnosis"):
-        return any(str(e.payload.diagnosis or "").lower() == item.gold["diagnosis"].lower() for e in top)
+EVIDENCE_K = 5
+"""How many evidence items evidence hit@5 looks at, and its chance draws (``hit_chance``)."""
+
+
+class GoldKey(NamedTuple):
+    """What tells a record to be gold evidence (``gold_test``): its source and page, its case and its diagnosis."""
+
+    source: str
+    page: int | None
+    case: str | None
+    diagnosis: str | None
+
+
+def evidence_key(evidence: Evidence) -> GoldKey:
+    """An evidence item's ``GoldKey``: its page as cited (an MCP answer's evidence carries its case alone)."""
+    return GoldKey(evidence.citation.source, evidence.citation.page, evidence.payload.case, evidence.payload.diagnosis)
+
+
+def record_key(payload: dict[str, Any]) -> GoldKey:
+    """A stored record's ``GoldKey``, as its hit would be cited."""
+    return GoldKey(payload["source"], payload.get("page"), payload.get("case"), payload.get("diagnosis"))
+
+
+def gold_test(gold: dict[str, Any], case_excluded: bool = False) -> Callable[[GoldKey], bool] | None:
+    """How a record is told to be a question's gold evidence: on a gold page, else of the gold case, else of the gold
+    diagnosis; None where its gold names none of them. ``case_excluded``: the gold case was kept out of the evidence,
+    so another case of the gold diagnosis is gold. One test for the evidence (``evidence_hit``) and the index
+    (``gold_records``), so hit@5 and its chance count alike."""
+    if gold.get("pdf_pages"):
+        return lambda key: on_gold_page(gold, key.source, key.page)
+    if gold.get("case") and not case_excluded:
+        return lambda key: key.case == gold["case"]
+    if diagnosis := str(gold.get("diagnosis") or "").lower():
+        return lambda key: str(key.diagnosis or "").lower() == diagnosis
     return None
+
+
+def evidence_hit(item: Item, evidence: list[Evidence], k: int = EVIDENCE_K, case_excluded: bool = False) -> bool | None:
+    """Is gold evidence (``gold_test``: a gold page, the gold case, or the gold diagnosis) among the top k? None if no
+    gold."""
+    is_gold = gold_test(item.gold, case_excluded)
+    if is_gold is None:
+        return None
+    return any(is_gold(evidence_key(e)) for e in sorted(evidence, key=lambda e: e.rank)[:k])
+
+
+def gold_records(is_gold: Callable[[GoldKey], bool], keys: Counter[GoldKey]) -> int:
+    """How many records (``keys``: records per ``GoldKey``) count as gold evidence by ``is_gold``."""
+    return sum(n for key, n in keys.items() if is_gold(key))
+
+
+def hit_chance(records: int, gold: int, k: int = EVIDENCE_K) -> float:
+    """The chance of evidence hit@k: the probability that k records drawn at random, without replacement, from the
+    ``records`` a question may see hold at least one of the ``gold`` among them (hypergeometric):
+    1 - C(records - gold, k) / C(records, k), with k at most ``records`` (all drawn: 1 where one is gold). Where any
+    record of a diagnosis counts (an LC25000 tile of 3 balanced classes) five random records hold one about
+    1 - (2/3)^5 = 0.87 of the time, and a hit@5 near that measures little."""
+    draws = min(k, records)
+    if not draws:
+        return 0.0
+    return 1 - math.comb(records - gold, draws) / math.comb(records, draws)
 
 
 def own_case_evidence(item: Item, evidence: list[Evidence]) -> int | None:
@@ -675,6 +767,7 @@ class QABench:
         evidence (another photograph of the same slide gives the diagnosis away), and for a question without a case
         its image's near-duplicates among the indexed images without one (``near_copies``: a turned copy of the very
         tile is no other evidence)."""
+        self.index = index
         self.searcher = searcher or Searcher(index)
         self.answerer = answerer
         self.agent = Agent(self.searcher, answerer, max_rounds=rounds, k=k)
@@ -710,6 +803,22 @@ class QABench:
             "tissue turned, mirrored or zoomed, found by pixels), kept out of their evidence as a gold case's other "
             "images are"
         )
+
+    def hit_chances(self, items: list[Item]) -> dict[str, float]:
+        """Question id -> the chance of its evidence hit@5 (``hit_chance``), for the questions with gold evidence:
+        ``EVIDENCE_K`` records drawn from the index's records less those it may not see (``excluded``), its gold
+        records (``gold_test``) among them. Exact, from one pass over the index's payloads (none without gold)."""
+        golds = [(item, is_gold) for item in items if (is_gold := gold_test(item.gold, self.exclude_case))]
+        if not golds:
+            return {}
+        keys = Counter(record_key(payload) for _, payload in self.index.store.scan())
+        records = sum(keys.values())
+        chances = {}
+        for item, is_gold in golds:
+            hidden = [record_key(p) for p in self.index.store.payloads(list(self.excluded(item))).values()]
+            gold = gold_records(is_gold, keys) - sum(map(is_gold, hidden))
+            chances[item.id] = hit_chance(records - len(hidden), gold)
+        return chances
 
     def ask(self, item: Item, mode: str) -> tuple[Answer, list[Evidence], OptionSupport | None]:
         exclude = self.excluded(item)
@@ -747,6 +856,9 @@ class QABench:
         seen = fitted_questions(items, self.answerer)
         if copies := self.keep_out_copies(items):
             notes.append(copies)
+        hit_chances = self.hit_chances(items) if any(mode != "no-rag" for mode in modes) else {}
+        if unfound := unfound_note(hit_chances):
+            notes.append(unfound)
         interrupted = None
         for mode in modes:
             try:
@@ -757,6 +869,7 @@ class QABench:
                 break
             scores, hits, seconds, no_cite, failed = [], [], [], 0, len(failures)
             by_group: dict[str, list[float]] = {}
+            group_hits: dict[str, list[bool]] = {}
             by_kind: dict[str, list[float]] = {}
             negated, confidences, correct_by_id, rows, verbatim, gold_quoted = [], [], {}, [], [], []
             open_rows: list[OpenRow] = []
@@ -785,6 +898,7 @@ class QABench:
                 hit = evidence_hit(item, evidence, case_excluded=self.exclude_case) if mode != "no-rag" else None
                 if hit is not None:
                     hits.append(hit)
+                    group_hits.setdefault(item.group, []).append(hit)
                 no_cite += mode != "no-rag" and not answer.cited
                 text_mcq = item.kind == "mcq" and item.question.image is None
                 quoted = quoted_verbatim(answer, self.pages) if mode != "no-rag" and text_mcq else None
@@ -853,7 +967,10 @@ class QABench:
                 "no_citation_rate": no_cite / len(scores) if scores and mode != "no-rag" else None,
                 "verbatim_quote_rate": sum(verbatim) / len(verbatim) if verbatim else None,
                 "gold_page_quoted": sum(gold_quoted) / len(gold_quoted) if gold_quoted else None,
-                "by_group": {g: {"n": len(v), "accuracy": sum(v) / len(v)} for g, v in by_group.items()},
+                "by_group": {
+                    g: {"n": len(v), "accuracy": sum(v) / len(v), **hit_figures(group_hits.get(g, []))}
+                    for g, v in by_group.items()
+                },
                 "by_naming": naming_split([r for r in per_item if r.get("mode") == mode and "score" in r]),
                 "correct": correct_by_id,
             }
@@ -878,10 +995,13 @@ class QABench:
                 held = "held_out" in m and "held_out" in baseline
                 if held and (vs := paired(m["held_out"]["correct"], baseline["held_out"]["correct"])):
                     m["held_out"]["vs_rag"] = vs
+        mark_losses(summary, items)
         if seen:
             held = any(key in m for m in summary.values() for key in ("held_out", "held_out_open"))
             notes.insert(0, in_sample_note(seen, len(items), held, fold_chapters(items)))
         kinds = dict(Counter(item.kind for item in items))
+        searched = {r["id"] for r in per_item if "score" in r and r["mode"] != "no-rag"}
+        retrieved = {i: chance for i, chance in hit_chances.items() if i in searched}
         offline_yes_no = kinds.get("yesno") and isinstance(self.answerer, OfflineAnswerer)
         return {
             "n": len(items) + len(failures),
@@ -889,8 +1009,8 @@ class QABench:
             "kinds": kinds,
             "metric": score_label(kinds),
             "fitted_on": seen,
-            "chance": chance_level(items, answered_ids := {r["id"] for r in per_item if "score" in r}),
-            "chance_by_group": chance_by_group(items, answered_ids),
+            "chance": chance_level(items, answered_ids := {r["id"] for r in per_item if "score" in r}, retrieved),
+            "chance_by_group": chance_by_group(items, answered_ids, retrieved),
             "notes": ([OFFLINE_YES_NO] if offline_yes_no else []) + notes,
             "latency": LATENCY,
             "modes": summary,
@@ -942,33 +1062,116 @@ OFFLINE_YES_NO = (
 
 HIT_AT_5 = (
     "evidence hit@5: the share of questions with gold evidence (a gold page, the gold case, else the gold diagnosis) "
-    "among the first 5 evidence items (JSON key evidence_recall@5, kept for compatibility)"
+    "among the first 5 evidence items (JSON key evidence_recall@5, kept for compatibility); its chance: of 5 records "
+    "drawn at random from those the question may see"
 )
 
 
-def chance_level(items: list[Item], answered: set[str]) -> dict[str, Any] | None:
-    """The accuracy of answering at random (``n``, ``accuracy``): the mean of 1/(number of options) over the answered
-    questions with options (multiple-choice, yes/no), the baseline every mode's accuracy stands beside. None without
-    such questions: an open answer has no chance level."""
+def chance_level(
+    items: list[Item], answered: set[str], hit_chances: dict[str, float] | None = None
+) -> dict[str, Any] | None:
+    """The figures of answering and searching at random. ``n`` and ``accuracy``: the mean of 1/(number of options)
+    over the answered questions with options (multiple-choice, yes/no), the baseline every mode's accuracy stands
+    beside. ``evidence_recall@5`` and ``evidence_n`` (``hit_figures``): the mean ``hit_chance`` over the items
+    ``hit_chances`` has (question id -> its chance, for those a searching mode answered). None without either: an open
+    answer has no chance level."""
     shares = [1 / len(i.question.options) for i in items if i.kind != "open" and i.id in answered]
-    return {"n": len(shares), "accuracy": sum(shares) / len(shares)} if shares else None
+    level = {"n": len(shares), "accuracy": sum(shares) / len(shares)} if shares else {}
+    drawn = hit_chances or {}
+    return {**level, **hit_figures([drawn[i.id] for i in items if i.id in drawn])} or None
 
 
-def chance_by_group(items: list[Item], answered: set[str]) -> dict[str, dict[str, Any]]:
-    """Each group's ``chance_level`` (groups without options left out): a chapter of two-option questions has chance
-    0.5 beside another's 0.25, so each group's scores are read against their own."""
+def chance_by_group(
+    items: list[Item], answered: set[str], hit_chances: dict[str, float] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Each group's ``chance_level`` (groups without either figure left out): a chapter of two-option questions has
+    chance 0.5 beside another's 0.25, and LC25000's tiles an evidence hit@5 chance near 0.87 beside an atlas case's
+    near 0, so each group's scores are read against their own."""
     groups = {group: [i for i in items if i.group == group] for group in dict.fromkeys(i.group for i in items)}
-    return {group: level for group, members in groups.items() if (level := chance_level(members, answered))}
+    return {g: level for g, members in groups.items() if (level := chance_level(members, answered, hit_chances))}
+
+
+def hit_figures(hits: list[float]) -> dict[str, Any]:
+    """``evidence_recall@5`` (the mean of ``hits``: each question's hit, 1 or 0, or its chance) and ``evidence_n``;
+    nothing without hits."""
+    return {"evidence_recall@5": sum(hits) / len(hits), "evidence_n": len(hits)} if hits else {}
+
+
+def unfound_note(hit_chances: dict[str, float]) -> str | None:
+    """The note of the questions whose evidence hit@5 could only be 0 (their ``hit_chance`` is 0: the index holds no
+    record they may see of their gold page, case or diagnosis), beside others it can find (``check_gold_cases``
+    refuses a file none of whose golds it holds); None where there are none."""
+    if not (unfound := [i for i, chance in hit_chances.items() if chance == 0]):
+        return None
+    return (
+        f"evidence hit@5 of {len(unfound)} of the {len(hit_chances)} questions with gold evidence could only be 0: no "
+        "record they may see (their own image never is, nor with --exclude-case their case's) is of their gold page, "
+        f"case or diagnosis (first {unfound[0]!r}); their chance is 0 too"
+    )
+
+
+def baseline_losses(
+    scores: dict[str, float], no_rag: dict[str, float] | None, chances: dict[str, float]
+) -> dict[str, dict[str, float]]:
+    """Baseline -> ``score`` (a searching mode's mean score) and ``baseline`` (the baseline's), for each baseline the
+    mode scores below: no-rag over the questions both answered (``scores`` and ``no_rag``: question id -> score),
+    chance (``chances``: question id -> 1/(number of options)) over the questions with options it answered. A search
+    that costs answers, or does no better than a guess, is what the tables mark, as ``bench retrieval`` marks a default
+    below a baseline."""
+    below = {}
+    for baseline, theirs in (("no-rag", no_rag or {}), ("chance", chances)):
+        if not (common := [i for i in scores if i in theirs]):
+            continue
+        mine, level = (sum(figures[i] for i in common) / len(common) for figures in (scores, theirs))
+        if mine < level and not math.isclose(mine, level):
+            below[baseline] = {"score": mine, "baseline": level}
+    return below
+
+
+def mark_losses(summary: dict[str, dict[str, Any]], items: list[Item]) -> None:
+    """Record on each searching mode's figures (the whole run's, each group's, the held-out answers') the baselines
+    they score below (``baseline_losses``) as ``below_baselines``, where there are some."""
+    chances = {i.id: 1 / len(i.question.options) for i in items if i.kind != "open"}
+    group_of = {i.id: i.group for i in items}
+    plain = summary.get("no-rag", {})
+    for mode, m in summary.items():
+        if mode == "no-rag":
+            continue
+        marked = [(m, m["correct"], plain.get("correct"))]
+        marked += [
+            (figures, group_scores(m["correct"], group_of, g), group_scores(plain.get("correct"), group_of, g))
+            for g, figures in m["by_group"].items()
+        ]
+        if held := m.get("held_out"):
+            marked.append((held, held["correct"], plain.get("held_out", {}).get("correct")))
+        for figures, scores, no_rag in marked:
+            if below := baseline_losses(scores, no_rag, chances):
+                figures["below_baselines"] = below
+
+
+def group_scores(scores: dict[str, float] | None, group_of: dict[str, str], group: str) -> dict[str, float] | None:
+    """The scores (question id -> score) of one group's questions; None without scores."""
+    return None if scores is None else {i: score for i, score in scores.items() if group_of[i] == group}
 
 
 def chance_row(result: dict[str, Any]) -> tuple[str, list[str]] | None:
-    """The chance row of ``bench qa``'s table and report, as (label, cells like ``row_cells``'): the accuracy alone,
-    labelled with how many questions it is over where open ones (no chance level) are in the run too; None
-    without a chance level (open questions only, or a result written before it was recorded)."""
+    """The chance row of ``bench qa``'s table and report, as (label, cells like ``row_cells``'): the accuracy, labelled
+    with how many questions it is over where open ones (no chance level) are in the run too, and the chance of
+    evidence hit@5 (``hit_chance``) where a searching mode ran; None without a chance level (a result written before
+    it was recorded)."""
     if not (chance := result.get("chance")):
         return None
-    label = f"chance ({chance['n']} with options)" if result.get("kinds", {}).get("open") else "chance"
-    return label, [f"{chance['accuracy']:.3f}", *[""] * (ROW_CELLS - 1)]
+    accuracy = chance.get("accuracy")
+    beside_open = accuracy is not None and result.get("kinds", {}).get("open")
+    label = f"chance ({chance['n']} with options)" if beside_open else "chance"
+    cells = [figure_cell(accuracy, ".3f"), *[""] * (ROW_CELLS - 1)]
+    cells[EVIDENCE_CELL] = figure_cell(chance.get("evidence_recall@5"), ".3f")
+    return label, cells
+
+
+def figure_cell(value: float | None, form: str) -> str:
+    """A figure as a table's cell shows it; blank without one."""
+    return "" if value is None else format(value, form)
 
 
 def score_label(kinds: dict[str, int]) -> str:
@@ -1118,6 +1321,7 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
     mode_rows = [[mode, *row_cells(m)] for mode, m in rows] + ([[baseline[0], *baseline[1]]] if baseline else [])
     columns = ["mode", label, "95% CI", "vs rag (paired 95% CI)", "negated (n)", "ECE", "evidence hit@5", "p50 s"]
     columns += ["p95 s", "no citation", "verbatim quote", "gold page quoted", "unusable replies", "failed"]
+    columns, mode_rows = with_marks(columns, mode_rows, [below_words(below_pairs(m, label)) for _, m in rows])
     lines = [
         f"# {title}",
         "",
@@ -1166,14 +1370,57 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
             for low, high, n, conf, acc in m["reliability"]
         ],
     )
+    if evidence := evidence_group_rows(result):
+        lines += section(
+            "Evidence hit@5 by group, over the questions with gold evidence",
+            ["group", "n", *evidence_group_columns(result)],
+            [[g, n, *cells] for g, n, cells in evidence],
+        )
+    groups = group_rows(result)
     lines += section(
         f"{label[0].upper()}{label[1:]} by group{weights_note(result)}",
-        ["group", "n", *group_columns(result)],
-        [[g, n, *cells] for g, n, cells in group_rows(result)],
+        *with_marks(
+            ["group", "n", *group_columns(result)],
+            [[g, n, *cells] for g, n, cells in groups],
+            [group_mark_words(result, g) for g, _, _ in groups],
+        ),
     )
     if failed := failure_lines(result):
         lines += ["", "## Failed rows", "", *[f"- {line}" for line in failed]]
     return "\n".join(lines) + "\n"
+
+
+def with_marks(columns: list[str], rows: list[list[Any]], marks: list[str]) -> tuple[list[str], list[list[Any]]]:
+    """A report table's columns and rows with a last, unnamed column of ``marks`` (one per leading row; blank for the
+    rest, as chance's) where any row is marked; as they are where none is."""
+    if not any(marks):
+        return columns, rows
+    return [*columns, ""], [
+        [*row, mark] for row, mark in zip(rows, [*marks, *[""] * (len(rows) - len(marks))], strict=True)
+    ]
+
+
+def below_pairs(m: dict[str, Any], metric: str) -> list[tuple[str, str]]:
+    """(baseline, metric) for each baseline a row's figures score below (``below_baselines``): no-rag on the run's
+    ``metric``, chance on the accuracy of the questions with options."""
+    return [(baseline, "accuracy" if baseline == "chance" else metric) for baseline in m.get("below_baselines", {})]
+
+
+def below_words(pairs: list[tuple[str, str]]) -> str:
+    """The mark of a row below baselines (``below_pairs``) as ``bench retrieval`` words it: "✗ below no-rag on
+    accuracy"; blank below none."""
+    return "✗ below " + "; ".join(f"{baseline} on {metric}" for baseline, metric in pairs) if pairs else ""
+
+
+def group_mark_words(result: dict[str, Any], group: str) -> str:
+    """The mark of a by-group row, naming each mode below baselines in the group (``below_baselines``): "✗ rag below
+    no-rag, chance; agentic below chance"; blank where none is."""
+    below = [
+        f"{mode} below {', '.join(marked)}"
+        for mode, m in result["modes"].items()
+        if (marked := m["by_group"].get(group, {}).get("below_baselines"))
+    ]
+    return "✗ " + "; ".join(below) if below else ""
 
 
 def section(title: str, columns: list[str], rows: list[list[Any]]) -> list[str]:
@@ -1194,6 +1441,8 @@ def table_line(cells: list[Any]) -> str:
 
 ROW_CELLS = 13
 """The cells ``row_cells`` gives a row after its label."""
+EVIDENCE_CELL = 5
+"""Where among them ``row_cells`` puts evidence hit@5 (``evidence_cell``)."""
 
 
 def row_cells(m: dict[str, Any]) -> list[str]:
@@ -1202,7 +1451,7 @@ def row_cells(m: dict[str, Any]) -> list[str]:
     mode that answered no question, its counts of unusable replies and failures alone given."""
 
     def figure(key: str, form: str = ".3f") -> str:
-        return "" if m.get(key) is None else format(m[key], form)
+        return figure_cell(m.get(key), form)
 
     counts = [figure("parse_failures", "d"), figure("failed", "d")]
     if m.get("answered") == 0:
@@ -1252,9 +1501,10 @@ def ordered_groups(result: dict[str, Any]) -> list[str]:
 
 
 def group_chances(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each group's chance (``chance_by_group``) where the run has a chance level at all: none where every question
-    answered is open."""
-    return result.get("chance_by_group", {}) if result.get("chance") else {}
+    """Each group's chance (``chance_by_group``) where the run has a chance level at all, of the groups with an accuracy
+    chance: none where every question answered is open."""
+    chances = result.get("chance_by_group", {}) if result.get("chance") else {}
+    return {g: chance for g, chance in chances.items() if chance.get("accuracy") is not None}
 
 
 def group_columns(result: dict[str, Any]) -> list[str]:
@@ -1277,6 +1527,32 @@ def group_rows(result: dict[str, Any]) -> list[tuple[str, int, list[str]]]:
         )
         for g in ordered_groups(result)
     ]
+
+
+def evidence_group_columns(result: dict[str, Any]) -> list[str]:
+    """The evidence-by-group columns after the group and its n: each mode with evidence hit@5 per group, then chance
+    where the groups have one (``hit_chance``)."""
+    modes = [
+        mode for mode, m in result["modes"].items() if any("evidence_recall@5" in g for g in m["by_group"].values())
+    ]
+    chance = any("evidence_recall@5" in c for c in result.get("chance_by_group", {}).values())
+    return [*modes, *(["chance"] if chance and modes else [])]
+
+
+def evidence_group_rows(result: dict[str, Any]) -> list[tuple[str, int, list[str]]]:
+    """Each group's evidence hit@5 per ``evidence_group_columns`` (blank where a mode has none of it) over its questions
+    with gold evidence (n: the most any column is over), in the file's order, as the report and the terminal list
+    them; none where no mode searched."""
+    columns = evidence_group_columns(result)
+    figures = [result["modes"][mode]["by_group"] for mode in columns if mode != "chance"]
+    if "chance" in columns:
+        figures.append(result["chance_by_group"])
+    rows = []
+    for g in ordered_groups(result):
+        cells = [of_group.get(g, {}) for of_group in figures]
+        if n := max((c.get("evidence_n", 0) for c in cells), default=0):
+            rows.append((g, n, [figure_cell(c.get("evidence_recall@5"), ".2f") for c in cells]))
+    return rows
 
 
 def by_kind_table(result: dict[str, Any]) -> list[str]:
@@ -1357,7 +1633,7 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     left.set_xlim(-0.5, len(names) - 0.5)  # a mode without a bar keeps its place (no data widens no axis)
     plt.setp(left.get_xticklabels(), rotation=30 if shipped else 0, ha="right" if shipped else "center", fontsize=8)
     left.set_ylim(0, 1)
-    if baseline := chance_row(result):
+    if (baseline := chance_row(result)) and result["chance"].get("accuracy") is not None:
         left.axhline(result["chance"]["accuracy"], linestyle="--", color="#c0392b", linewidth=1, label=baseline[0])
         left.legend(fontsize=7, loc="upper right")
     label = result.get("metric", score_label(result.get("kinds", {})))

@@ -668,14 +668,18 @@ def bench_peers_command(
 
 def qa_table(result: dict, title: str) -> Table:
     """Each mode's figures, a row each (`bench qa`), held-out rows first with folds (``shown_rows``), and chance's
-    (``chance_row``); the score column is named by what it measures (token recall of open questions is no accuracy)."""
-    from pathatlas.agent.bench import HIT_AT_5, chance_row, held_out_rows, row_cells, shown_rows
+    (``chance_row``); the score column is named by what it measures (token recall of open questions is no accuracy).
+    A searching mode's row below no-rag or chance is marked as ``bench retrieval`` marks a default below a baseline
+    (``below_mark``), in a last column shown where a row is marked."""
+    from pathatlas.agent.bench import HIT_AT_5, below_pairs, chance_row, held_out_rows, row_cells, shown_rows
 
     rows = shown_rows(result)
     folded = len(rows) > len(result["modes"])
+    metric = result.get("metric", "accuracy")
+    marks = [below_mark(pairs) if (pairs := below_pairs(m, metric)) else "" for _, m in rows]
     table = Table(
         "mode",
-        result.get("metric", "accuracy"),
+        metric,
         "95% CI",
         "vs rag (95% CI)",
         "negated (n)",
@@ -688,11 +692,12 @@ def qa_table(result: dict, title: str) -> Table:
         "gold page quoted",
         "unusable replies",
         "failed",
+        *([""] if any(marks) else []),
         title=title,
         caption="; ".join([str(result.get("latency")), HIT_AT_5, *([held_out_rows(result)] if folded else [])]),
     )
-    for mode, m in rows:
-        table.add_row(mode, *row_cells(m))
+    for (mode, m), mark in zip(rows, marks, strict=True):
+        table.add_row(mode, *row_cells(m), *([mark] if any(marks) else []))
     if baseline := chance_row(result):
         table.add_row(baseline[0], *baseline[1], style="dim")
     return table
@@ -704,13 +709,28 @@ SHOWN_GROUPS = range(2, 21)
 
 def group_table(result: dict, rows: list[tuple[str, int, list[str]]]) -> Table:
     """Each group's score per mode and its chance (``rows``: ``group_rows``), as report.md's by-group section lists
-    them."""
-    from pathatlas.agent.bench import group_columns, weights_note
+    them, then where modes searched each one's evidence hit@5 and its chance (``evidence_group_rows``: report.md's
+    next section), so LC25000's tiles, where any tile of the diagnosis counts, show a chance near 0.87 beside their
+    hits; a group where a searching mode scores below no-rag or chance is marked in red (``group_mark_words``)."""
+    from pathatlas.agent.bench import (
+        evidence_group_columns,
+        evidence_group_rows,
+        group_columns,
+        group_mark_words,
+        weights_note,
+    )
 
+    hits = {group: cells for group, _, cells in evidence_group_rows(result)}
+    hit_columns = [f"hit@5 {name}" for name in evidence_group_columns(result)] if hits else []
+    marks = [f"[red]{mark}[/red]" if (mark := group_mark_words(result, group)) else "" for group, _, _ in rows]
     title = f"{result.get('metric', 'accuracy')} by group{weights_note(result)}"
-    table = Table("group", "n", *group_columns(result), title=title)
-    for group, n, cells in rows:
-        table.add_row(group, str(n), *cells)
+    if hits:
+        title += "; evidence hit@5 over the questions with gold evidence"
+    table = Table("group", "n", *group_columns(result), *hit_columns, *([""] if any(marks) else []), title=title)
+    for (group, n, cells), mark in zip(rows, marks, strict=True):
+        table.add_row(
+            escape(group), str(n), *cells, *hits.get(group, [""] * len(hit_columns)), *([mark] if any(marks) else [])
+        )
     return table
 
 
