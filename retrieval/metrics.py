@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -35,13 +35,6 @@ def expected_recall_and_mrr(
     out = {f"recall@{k}": sum(hit_chance(ranks, k) for ranks in chances) / n for k in cutoffs}
     out["mrr"] = sum(expected_reciprocal_rank(ranks, depth) for ranks in chances) / n
     return out
-
-
-def precision_at_k(relevant_flags: Sequence[Sequence[bool]], k: int) -> float:
-    """Mean over queries of the share of the top k that is relevant."""
-    if not relevant_flags:
-        return 0.0
-    return float(np.mean([sum(flags[:k]) / k for flags in relevant_flags]))
 
 
 def first_rank_chances(runs: list[tuple[int, int]], depth: int) -> dict[int, float]:
@@ -101,9 +94,18 @@ def expected_first_rank(runs: list[tuple[int, int]]) -> int | float | None:
     return None
 
 
-def tie_runs(scores: list[float]) -> list[int]:
-    """The lengths of a ranking's runs of equal scores, in order: what ``tied_runs`` takes as ``sizes``."""
+def tie_runs(scores: Sequence[Hashable]) -> list[int]:
+    """The lengths of a ranking's runs of equal scores, in order: what ``tied_runs`` takes as ``sizes``. A score may be
+    a tuple, as (verified, fused score), where more than one number orders the ranking."""
     return [len(list(run)) for _, run in itertools.groupby(scores)]
+
+
+def moved_runs(sizes: list[int], order: Sequence[int]) -> list[int]:
+    """The runs of tied scores (``tie_runs``) a ranking keeps once its items move to ``order`` (their positions before,
+    in their new order), as the diagnosis vote moves an image query's hits: tied items left side by side stay tied;
+    a run the move split stays split, as the order it was given put it."""
+    run_of = [n for n, size in enumerate(sizes) for _ in range(size)]
+    return tie_runs([run_of[position] for position in order])
 
 
 def tied_runs(items: list, sizes: list[int] | None, gold: set) -> list[tuple[int, int]]:

@@ -9,7 +9,7 @@ import pytest
 from pathatlas.retrieval.bench import run_retrieval_bench
 from pathatlas.retrieval.bench.common import chance, compare_runs, plot_curves, ranx_metric, summarise
 from pathatlas.retrieval.encoders import create_encoder
-from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k, recall_and_mrr
+from pathatlas.retrieval.metrics import expected_precision, first_relevant_rank, recall_and_mrr
 from tests.test_joint import write_shared_layout
 
 
@@ -23,7 +23,7 @@ def test_recall_mrr_precision():
         "recall@10": 0.75,
         "mrr": pytest.approx((1 + 1 / 3 + 1 / 7) / 4),
     }
-    assert precision_at_k([[True, False], [True, True]], 2) == 0.75
+    assert expected_precision([[(1, 1), (1, 0)], [(1, 1), (1, 1)]], 2) == 0.75  # untied runs: flags ranked
 
 
 def test_chance_matches_the_analytic_value():

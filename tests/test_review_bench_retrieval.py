@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pathatlas.retrieval.bench.common import CURVE_K, chance
+from pathatlas.retrieval.bench.common import CURVE_K, chance, tied_figures
 from pathatlas.retrieval.bench.pages import Candidates, evaluate
 from pathatlas.retrieval.datasets import MCQ
 from pathatlas.retrieval.fusion import FEATURES, Ranker
+from pathatlas.retrieval.metrics import expected_first_rank, tie_runs, tied_runs
 from pathatlas.ui.bench_crash import WORDS, make_pdf
 from tests.helpers import run_cli
 
@@ -53,21 +54,21 @@ def folded_run(tmp_path_factory) -> tuple[dict, Path, str]:
 
 
 def ranx_figures(qrels_file: Path, run_file: Path) -> dict[str, float]:
-    from ranx import Qrels, Run, evaluate
+    """The figures of a TREC run as ranx loads it, a run of one score read as a tie at its expected value, as the JSON
+    counts it (ranx alone scores the order its sort leaves a tie in); a question of the qrels the run does not rank
+    scores 0 (ranx's ``make_comparable``: a fold's qrels keep that fold's questions of a run over every question)."""
+    from ranx import Qrels, Run
 
-    run = Run.from_file(str(run_file), kind="trec")
-    figures = evaluate(
-        Qrels.from_file(str(qrels_file), kind="trec"),
-        run,
-        ["hit_rate@1", "hit_rate@5", "hit_rate@10", "mrr@10"],
-        make_comparable=True,  # a fold's qrels keep that fold's questions of a run over every question
+    qrels = Qrels.from_file(str(qrels_file), kind="trec").to_dict()
+    run = Run.from_file(str(run_file), kind="trec").to_dict()
+    scored = [sorted(run.get(query, {}).items(), key=lambda item: -item[1]) for query in qrels]
+    figures = tied_figures(
+        [[doc for doc, _ in ranked] for ranked in scored],
+        [set(relevant) for relevant in qrels.values()],
+        [tie_runs([score for _, score in ranked]) for ranked in scored],
+        mrr_depth=10,
     )
-    return {
-        "recall@1": figures["hit_rate@1"],
-        "recall@5": figures["hit_rate@5"],
-        "recall@10": figures["hit_rate@10"],
-        "mrr": figures["mrr@10"],
-    }
+    return {metric: figures[metric] for metric in ("recall@1", "recall@5", "recall@10", "mrr")}
 
 
 def test_trec_runs_load_in_ranx_and_reproduce_the_reported_figures(folded_run):
@@ -96,15 +97,26 @@ def test_trec_runs_load_in_ranx_and_reproduce_the_reported_figures(folded_run):
 
 
 def test_each_questions_first_gold_rank_per_method_is_in_the_json(folded_run):
-    result, _, _ = folded_run
+    result, runs, _ = folded_run
     task = result["tasks"]["text_to_page"]
     questions = task["per_question"]
     assert [q["id"] for q in questions] == [f"q{page}" for page in range(1, PAGES + 1)]
     assert {q["fold"] for q in questions} == {0, 1}
+    tied = task.get("ties", {}).get("queries_with_ties", {})
+    qrels = [line.split() for line in (runs / "qrels.txt").read_text().splitlines()]
     for name in ("hybrid", "bm25", "dense"):
         ranks = [q["first_relevant_rank"][name] for q in questions]
-        assert np.mean([r == 1 for r in ranks]) == pytest.approx(task["methods"][name]["recall@1"])
-        assert np.mean([1 / r if r and r <= 10 else 0 for r in ranks]) == pytest.approx(task["methods"][name]["mrr"])
+        if name not in tied:  # each rank certain: the figures follow from the ranks alone
+            assert np.mean([r == 1 for r in ranks]) == pytest.approx(task["methods"][name]["recall@1"])
+            assert np.mean([1 / r if r and r <= 10 else 0 for r in ranks]) == pytest.approx(
+                task["methods"][name]["mrr"]
+            )
+        lines = [line.split() for line in (runs / f"{name}.trec").read_text().splitlines()]
+        for question, rank in zip(questions, ranks, strict=True):  # a tie's rank is its expected one, from its run
+            mine = [line for line in lines if line[0] == question["id"]]
+            gold = {line[2] for line in qrels if line[0] == question["id"]}
+            runs_of = tie_runs([float(line[4]) for line in mine])
+            assert rank == pytest.approx(expected_first_rank(tied_runs([line[2] for line in mine], runs_of, gold)))
 
 
 def test_every_benchmark_json_records_what_ran(folded_run, tmp_path):

@@ -80,8 +80,65 @@ def tied_figures(
     ``tied_rankings`` takes them) counted at its expected value over every order of the run: LC25000's tiles of a
     class share one text, so BM25 ties hundreds of them, and record ids alone put all or none of a class on top."""
     runs = tied_rankings(ranked, gold, ties)
-    found = summarise_chances([first_rank_chances(query, CURVE_K) for query in runs], mrr_depth)
+    found = summarise_chances([first_rank_chances(query, ranked_count(query)) for query in runs], mrr_depth)
     return found | {f"precision@{k}": expected_precision(runs, k) for k in precision_at}
+
+
+def ranked_count(runs: list[tuple[int, int]]) -> int:
+    """How many items a query's ranking holds (``runs`` as ``tied_rankings`` gives them)."""
+    return sum(size for size, _ in runs)
+
+
+def holding_ties(ties: dict[str, list[list[int]]]) -> dict[str, list[list[int]]]:
+    """The methods (``ties`` by name, as ``tied_rankings`` takes them) whose ranking of some query holds a run of tied
+    scores: the others are scored as ranked, so where nothing ties, figures, tests and TREC runs are what they were."""
+    return {name: runs for name, runs in ties.items() if any(size > 1 for sizes in runs for size in sizes)}
+
+
+def through_tie(items: list, sizes: list[int] | None, k: int) -> tuple[list, list[int] | None]:
+    """A ranking's top ``k`` and the rest of the run of tied scores the cut falls in, with its runs' lengths (``sizes``)
+    so cut: a tie at the cut counts whole, at its expected value. None: no ties, the top ``k``."""
+    if sizes is None:
+        return items[:k], None
+    kept, end = [], 0
+    for size in sizes:
+        if end >= k:
+            break
+        kept.append(size)
+        end += size
+    return items[:end], kept
+
+
+def cut_through_ties(
+    ranked: dict[str, list[list]], ties: dict[str, list[list[int]]], k: int
+) -> tuple[dict[str, list[list]], dict[str, list[list[int]]]]:
+    """Every method's rankings (by name) cut at ``k`` through the tie at the cut (``through_tie``), and the runs of
+    those that tie (``ties``, by name), cut alike: what ``compare_runs`` takes to test the top ``k``."""
+    cut = {
+        name: [through_tie(items, ties[name][n] if name in ties else None, k) for n, items in enumerate(lists)]
+        for name, lists in ranked.items()
+    }
+    return (
+        {name: [items for items, _ in pairs] for name, pairs in cut.items()},
+        {name: [sizes for _, sizes in cut[name]] for name in ties},
+    )
+
+
+def unzipped(pairs: list[tuple[list, list[int]]]) -> tuple[list[list], list[list[int]]]:
+    """Rankings and their runs of tied scores, from (ranking, runs) pairs."""
+    return [ranked for ranked, _ in pairs], [runs for _, runs in pairs]
+
+
+def some_queries(
+    positions: list[int], ranked: dict[str, list[list]], gold: list[set], ties: dict[str, list[list[int]]]
+) -> tuple[dict[str, list[list]], list[set], dict[str, list[list[int]]]]:
+    """The queries at ``positions`` (a fold's, a chapter's): every method's rankings (by name), their gold, and the
+    runs of tied scores of the methods that tie among them (``holding_ties``)."""
+    return (
+        {name: [lists[i] for i in positions] for name, lists in ranked.items()},
+        [gold[i] for i in positions],
+        holding_ties({name: [runs[i] for i in positions] for name, runs in ties.items()}),
+    )
 
 
 def first_ranks(ranked: list[list], gold: list[set], ties: list[list[int]] | None = None) -> list[int | float | None]:

@@ -13,6 +13,11 @@ squashed to 224 x 224 (ImageNet mean/std, mean pooled; ``towers.RECIPES["plain"]
 for that query, but in an image-to-image task over every query of a file the heads trained on: there it is search's
 fusion without the learned spaces, and its ``default_label`` and notes say so.
 
+A run of tied scores (identical images; two hits whose ranks in two equally weighted spaces are swapped; captions
+holding the same printed words) counts at its expected value over the run's orders (``tied_figures``), in figures and
+paired tests, and a TREC run gives it one score: the order argsort or record ids left it in decides nothing. Where
+nothing ties (``holding_ties``) the figures are the ranking's own.
+
 Queries: ``split="val"`` takes the held-out part (``is_validation`` groups, and items without any
 description, which training never sees). ``split="all"`` adds, for image to image, the same task over every
 query (e.g. all atlas images with a case partner) with the methods that learned nothing from the data
@@ -38,7 +43,17 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from pathatlas.retrieval.bench.common import SIGNIFICANCE_METRICS, chance, chapter_folds, compare_runs, summarise
+from pathatlas.retrieval.bench.common import (
+    SIGNIFICANCE_METRICS,
+    chance,
+    chapter_folds,
+    compare_runs,
+    cut_through_ties,
+    holding_ties,
+    tied_figures,
+    ties_record,
+    unzipped,
+)
 from pathatlas.retrieval.bench.trec import write_trec
 from pathatlas.retrieval.datasets import NEAR_DUPLICATE_CORRELATION, ImageItem, is_validation, near_duplicate_groups
 from pathatlas.retrieval.encoders import Encoder, l2_normalise
@@ -49,7 +64,13 @@ from pathatlas.retrieval.fusion import MAJORITY, majority_next, reciprocal_rank_
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.local import Keypoints, cached_keypoints, inliers, same_specimen
-from pathatlas.retrieval.metrics import first_relevant_rank, precision_at_k, recall_and_mrr
+from pathatlas.retrieval.metrics import (
+    expected_recall_and_mrr,
+    first_rank_chances,
+    moved_runs,
+    tie_runs,
+    tied_runs,
+)
 from pathatlas.retrieval.ocr import TesseractReader, query_text
 from pathatlas.retrieval.search import SPECIMEN, ranker_weight, verified_first
 from pathatlas.settings import Settings
@@ -155,15 +176,18 @@ def cross_modal(
     settings = images.settings
     words = printed_words(figures, settings) if settings.figure_ocr or settings.query_ocr else None
     out: dict[str, Any] = {}
+    gold = [{c for c, same in enumerate(same_caption[q]) if same} for q in queries]
     for direction in ("text_to_image", "image_to_text"):
         task = direction + suffix
         orders: dict[str, list[list[int]]] = {}
+        ties: dict[str, list[list[int]]] = {}
         for space in shared:
             if direction == "text_to_image":
                 scores = text_vectors[space] @ images.vectors[space].T
             else:
                 scores = images.vectors[space] @ text_vectors[space].T
-            orders[space] = [list(np.argsort(-row)) for row in scores]
+            orders[space] = [np.argsort(-row).tolist() for row in scores]
+            ties[space] = runs_of(scores, orders[space])
         default = shared[0] if shared else "chance"
         body: dict[str, Any] = {}
         if words is not None:
@@ -171,18 +195,17 @@ def cross_modal(
                 texts, targets = captions, words
             else:  # an image query's words count as search counts them
                 texts, targets = [query_text(w.split()) for w in words], captions
-            orders[OCR] = bm25_orders(texts, targets)
+            orders[OCR], ties[OCR] = bm25_orders(texts, targets)
             if default in orders:
-                body["fusion"] = fuse_with_ocr(orders, default, images, queries, same_caption)
+                body["fusion"] = fuse_with_ocr(orders, ties, default, images, queries, gold)
                 # search fuses BM25 over captions and printed words with the spaces (figure_ocr), and an image
                 # query's own printed words with its image spaces (query_ocr)
                 if settings.figure_ocr if direction == "text_to_image" else settings.query_ocr:
                     default = f"{default}+{OCR}"
-        methods: dict[str, Any] = {
-            name: summarise([first_relevant_rank(ranked[q], same_caption[q].__getitem__) for q in queries])
-            for name, ranked in orders.items()
-        }
-        counts = [sum(same_caption[q]) for q in queries]
+        asked = {name: [order[q] for q in queries] for name, order in orders.items()}
+        held = holding_ties({name: [runs[q] for q in queries] for name, runs in ties.items()})
+        methods: dict[str, Any] = {name: tied_figures(ranked, gold, held.get(name)) for name, ranked in asked.items()}
+        counts = [len(relevant) for relevant in gold]
         methods["chance"] = chance(len(figures), counts)
         split = "all" if queries == images.queries and images.split == "all" else "val"
         out[task] = {
@@ -193,15 +216,16 @@ def cross_modal(
             "baselines": ["chance"],
             **body,
             **noted(split_notes(len(queries), len(figures)) if not images.learned else []),  # learned: always held out
+            **ties_shown(held),
         }
-        gold = [{c for c, same in enumerate(same_caption[q]) if same} for q in queries]
         if runs is not None:
-            ranked_queries = {name: [order[q] for q in queries] for name, order in orders.items()}
-            out[task]["runs"] = write_runs(runs, task, images, queries, gold, ranked_queries)
+            out[task]["runs"] = write_runs(runs, task, images, queries, gold, asked, held)
         if len(orders) > 1 and default in orders:
-            ranked = {name: [order[q][:CUTOFF] for q in queries] for name, order in orders.items()}
+            cut, cut_ties = cut_through_ties(asked, held, CUTOFF)
             metrics = (*SIGNIFICANCE_METRICS, "recall@10")
-            out[task]["significance"] = compare_runs([str(q) for q in queries], gold, ranked, default, metrics=metrics)
+            out[task]["significance"] = compare_runs(
+                [str(q) for q in queries], gold, cut, default, metrics=metrics, ties=cut_ties
+            )
     return out
 
 
@@ -282,11 +306,32 @@ def with_partner(
     ]
 
 
-def fuse_orders(orders: dict[str, list[int]], weights: dict[str, float], k: int, depth: int = 200) -> list[int]:
+def fuse(
+    orders: dict[str, list[int]], weights: dict[str, float], k: int, depth: int = 200
+) -> tuple[list[int], list[int]]:
     """What search does with an image query: weighted RRF of each space's top ``depth`` (the settings' weights
-    and constant, so the benchmark's default row is the configured search), verified candidates first."""
+    and constant, so the benchmark's default row is the configured search), verified candidates first; with the
+    lengths of its runs of tied fused scores (``tie_runs``: two hits whose ranks in two equally weighted spaces are
+    swapped tie), a verified candidate tied with none that is not."""
     rankings = {space: [(str(c), 0.0) for c in order[:depth]] for space, order in orders.items()}
-    return [int(rid) for rid, _, _ in verified_first(reciprocal_rank_fusion(rankings, weights, k=k))]
+    fused = verified_first(reciprocal_rank_fusion(rankings, weights, k=k))
+    return [int(rid) for rid, _, _ in fused], tie_runs([(SPECIMEN in ranks, score) for _, score, ranks in fused])
+
+
+def fuse_orders(orders: dict[str, list[int]], weights: dict[str, float], k: int, depth: int = 200) -> list[int]:
+    """``fuse``'s order alone."""
+    return fuse(orders, weights, k, depth)[0]
+
+
+def runs_of(scores: np.ndarray, orders: list[list[int]]) -> list[list[int]]:
+    """Each ranking's runs of tied scores (``tie_runs``): ``scores`` holds a row per ranking, ``orders`` its items."""
+    return [tie_runs(row[order].tolist()) for row, order in zip(scores, orders, strict=True)]
+
+
+def ties_shown(held: dict[str, list[list[int]]]) -> dict[str, Any]:
+    """A task's ``ties`` key (``ties_record``) where a method ranks some query with tied scores; absent where none
+    does, the figures then being the ranking's own."""
+    return {"ties": ties_record(held)} if held else {}
 
 
 def ranked_methods(
@@ -308,49 +353,48 @@ def ranked_methods(
     gallery = len(items) - own.sum(axis=1)
     copied = int(np.sum(gallery < len(items) - 1))
     orders: dict[str, list[list[int]]] = {}
+    ties: dict[str, list[list[int]]] = {}
     for name, vecs in {**spaces, PLAIN: images.plain}.items():
         scores = vecs[queries] @ vecs.T
         scores[own] = -np.inf  # a query never retrieves itself nor a copy of itself
-        orders[name] = [list(np.argsort(-row))[:size] for row, size in zip(scores, gallery, strict=True)]
+        orders[name] = [np.argsort(-row)[:size].tolist() for row, size in zip(scores, gallery, strict=True)]
+        ties[name] = runs_of(scores, orders[name])
     default = "+".join(spaces)
     settings = images.settings
     weights = {f"{s}:image": ranker_weight(f"{s}:image", settings.fusion_weights()) for s in spaces}
     weights[SPECIMEN] = ranker_weight(SPECIMEN, settings.fusion_weights())
     per_query = [{f"{s}:image": orders[s][r] for s in spaces} for r in range(len(queries))]
     if len(spaces) > 1:
-        orders[default] = [fuse_orders(rankings, weights, settings.rrf_k) for rankings in per_query]
+        orders[default], ties[default] = unzipped([fuse(rankings, weights, settings.rrf_k) for rankings in per_query])
     if settings.verify_depth and default in orders:  # what search adds for an image query
-        base, default = orders[default], f"{default}+{SPECIMEN}"
-        orders[default] = []
+        base, base_ties, default = orders[default], ties[default], f"{default}+{SPECIMEN}"
+        verified = []
         for r, q in enumerate(queries):
             found = images.specimen(q, base[r][: settings.verify_depth])
             rankings = {**per_query[r], SPECIMEN: found}
-            orders[default].append(fuse_orders(rankings, weights, settings.rrf_k) if found else base[r])
+            verified.append(fuse(rankings, weights, settings.rrf_k) if found else (base[r], base_ties[r]))
+        orders[default], ties[default] = unzipped(verified)
     if settings.diagnosis_vote and default in orders:  # then the nearest hits' diagnosis vote, as search does
         labels = [item.label for item in items]
-        voted = [
-            [order[i] for i in majority_next([labels[c] for c in order], settings.diagnosis_vote)[0]]
-            for order in orders[default]
-        ]
-        default = f"{default}+{MAJORITY}"
-        orders[default] = voted
-    methods: dict[str, Any] = {}
-    for name, ranked in orders.items():
-        flags = [[relevant(items[queries[r]], items[c]) for c in ranked[r]] for r in range(len(queries))]
-        ranks = [first_relevant_rank(range(len(f)), f.__getitem__) for f in flags]
-        methods[name] = {**summarise(ranks), "precision@10": precision_at_k(flags, 10)}
+        moves = [majority_next([labels[c] for c in order], settings.diagnosis_vote)[0] for order in orders[default]]
+        voted = f"{default}+{MAJORITY}"
+        orders[voted] = [[order[i] for i in moved] for order, moved in zip(orders[default], moves, strict=True)]
+        ties[voted] = [moved_runs(runs, moved) for runs, moved in zip(ties[default], moves, strict=True)]
+        default = voted
     gold = [
         {c for c in range(len(items)) if not own[r, c] and relevant(items[q], items[c])} for r, q in enumerate(queries)
     ]
-    ranked = {name: [order[:CUTOFF] for order in lists] for name, lists in orders.items()}
+    held = holding_ties(ties)
+    methods = {name: tied_figures(ranked, gold, held.get(name), precision_at=(10,)) for name, ranked in orders.items()}
+    cut, cut_ties = cut_through_ties(orders, held, CUTOFF)
     metrics = (*SIGNIFICANCE_METRICS, "precision@10")
-    significance = compare_runs([str(q) for q in queries], gold, ranked, default, metrics=metrics)
+    significance = compare_runs([str(q) for q in queries], gold, cut, default, metrics=metrics, ties=cut_ties)
     counts = [len(g) for g in gold]
     methods["chance"] = {
         **chance(gallery.tolist(), counts),
         "precision@10": float(np.mean([c / size for c, size in zip(counts, gallery, strict=True)])) if counts else 0.0,
     }
-    written = {"runs": write_runs(runs, task, images, queries, gold, orders)} if runs is not None else {}
+    written = {"runs": write_runs(runs, task, images, queries, gold, orders, held)} if runs is not None else {}
     return {
         "n": len(queries),
         "methods": methods,
@@ -358,6 +402,7 @@ def ranked_methods(
         "baselines": [PLAIN, "chance"],
         "significance": significance,
         **({"near_duplicates": {"queries_with_copies": copied}} if copied else {}),
+        **ties_shown(held),
         **written,
     }
 
@@ -369,10 +414,12 @@ def write_runs(
     queries: list[int],
     gold: list[set[int]],
     ranked: dict[str, list[list[int]]],
+    ties: dict[str, list[list[int]]] | None = None,
 ) -> list[str]:
     """The task's qrels (``gold``: each query's relevant items, as its figures count them) and one TREC run per
     method (``ranked``: each query's items, as deep as the task ranks them; chance, drawn at random, has none),
-    every item named by its image (``ImageSet.ids``), so a reader recomputes the task's figures."""
+    every item named by its image (``ImageSet.ids``), so a reader recomputes the task's figures; ``ties``: a method's
+    runs of tied scores by name, each written with one score (``run_text``)."""
     ids = images.ids
     written = write_trec(
         folder,
@@ -380,6 +427,7 @@ def write_runs(
         [{ids[c] for c in relevant} for relevant in gold],
         {name: [[ids[c] for c in order] for order in lists] for name, lists in ranked.items()},
         task=task,
+        ties=ties,
     )
     return [str(path) for path in written]
 
@@ -403,46 +451,54 @@ def printed_words(figures: list[ImageItem], settings: Settings, batch: int = 32)
     return words
 
 
-def bm25_orders(queries: list[str], documents: list[str]) -> list[list[int]]:
-    """Document positions by decreasing BM25 for each query (documents without a query word are left out)."""
+def bm25_orders(queries: list[str], documents: list[str]) -> tuple[list[list[int]], list[list[int]]]:
+    """Document positions by decreasing BM25 for each query (documents without a query word are left out), and the
+    lengths of each ranking's runs of tied scores (``tie_runs``: documents printing the same words tie)."""
     lexical = LexicalIndex.build((str(n), {"source": "bench", "text": d}) for n, d in enumerate(documents))
-    return [[int(i) for i, _ in hits] for hits in lexical.search(queries, len(documents))]
+    found = lexical.search(queries, len(documents))
+    return [[int(i) for i, _ in hits] for hits in found], [tie_runs([score for _, score in hits]) for hits in found]
 
 
 def fuse_with_ocr(
     orders: dict[str, list[list[int]]],
+    ties: dict[str, list[list[int]]],
     space: str,
     images: ImageSet,
     queries: list[int],
-    same_caption: list[list[bool]],
+    gold: list[set[int]],
 ) -> dict[str, Any]:
-    """Weighted RRF of ``space`` and the OCR ranker; the fused orders join ``orders``.
+    """Weighted RRF of ``space`` and the OCR ranker; the fused orders join ``orders`` and their runs of tied scores
+    ``ties``.
 
     The joint heads learned the training modules' captions, so a weight tuned there favours the joint space
     (it scores far better on them than on unseen modules). The weight is chosen on held-out modules instead:
     the queries' modules are dealt into folds, and each fold is ranked with the weight that gives the best
-    recall@1 + recall@5 + recall@10 + MRR on the other folds (ties: the smaller weight); no query is ranked by a
-    weight it helped choose.
+    recall@1 + recall@5 + recall@10 + MRR on the other folds (ties: the smaller weight; each query's at its expected
+    value over the orders of its tied scores); no query is ranked by a weight it helped choose.
     """
     k = images.settings.rrf_k
     fused = {
-        w: [fuse_orders({space: orders[space][q], OCR: orders[OCR][q]}, {space: 1.0, OCR: w}, k) for q in queries]
+        w: [fuse({space: orders[space][q], OCR: orders[OCR][q]}, {space: 1.0, OCR: w}, k) for q in queries]
         for w in OCR_WEIGHTS
     }
-    gain = {  # per query: recall@1 + recall@5 + recall@10 + reciprocal rank
-        w: [
-            sum(recall_and_mrr([first_relevant_rank(r, same_caption[q].__getitem__)]).values())
-            for q, r in zip(queries, rows, strict=True)
-        ]
-        for w, rows in fused.items()
+    gain = {
+        w: [query_gain(*pair, relevant) for pair, relevant in zip(rows, gold, strict=True)] for w, rows in fused.items()
     }
     fold_of = chapter_folds([images.items[q].group for q in queries], OCR_FOLDS)
     chosen: list[float] = []
-    ranked: dict[int, list[int]] = {}
+    ranked: dict[int, tuple[list[int], list[int]]] = {}
     for fold in sorted(set(fold_of)):
         tuning = [i for i, f in enumerate(fold_of) if f != fold] or list(range(len(queries)))
         weight = max(OCR_WEIGHTS, key=lambda w: (float(np.mean([gain[w][i] for i in tuning])), -w))
         chosen.append(weight)
         ranked.update({queries[i]: fused[weight][i] for i, f in enumerate(fold_of) if f == fold})
-    orders[f"{space}+{OCR}"] = [ranked.get(q, []) for q in range(len(images.items))]
+    name = f"{space}+{OCR}"
+    orders[name], ties[name] = unzipped([ranked.get(q, ([], [])) for q in range(len(images.items))])
     return {"weights": chosen, "tuned_on": f"the other folds of {len(chosen)} module folds of the held-out queries"}
+
+
+def query_gain(ranked: list[int], runs: list[int], gold: set[int]) -> float:
+    """One ranking's recall@1 + recall@5 + recall@10 + reciprocal rank, at their expected values over the orders of
+    its tied scores (``runs``, as ``tie_runs`` gives them): what the OCR weight is chosen by."""
+    chances = first_rank_chances(tied_runs(ranked, runs, gold), len(ranked))
+    return sum(expected_recall_and_mrr([chances]).values())

@@ -8,10 +8,10 @@ the index itself:
 
 Every method is a real search (``Searcher.search_many``): the default, the default with every-word-first off
 (``Settings.all_words_first`` 0: the knob measured beside its baselines), BM25 alone and dense alone (both without
-the knob, which is no part of either ranker), and chance; BM25's tied scores (LC25000's tiles of a class share one
-text) count at their expected value over the tie's orders, not the record ids' (``whole_ties``). MCQ questions
-(``--mcq``) are too long to meet the knob; most diagnoses meet it, few bookmark paths (they hold their chapter's title
-too).
+the knob, which is no part of either ranker), and chance; a method's tied scores (LC25000's tiles of a class share one
+text, which BM25 and dense alike score as one) count at their expected value over the tie's orders, not the record
+ids' (``whole_ties``). MCQ questions (``--mcq``) are too long to meet the knob; most diagnoses meet it, few bookmark
+paths (they hold their chapter's title too).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pathatlas.retrieval.bench.common import (
     chance,
     compare_runs,
     first_ranks,
+    holding_ties,
     tied_figures,
     ties_record,
 )
@@ -135,22 +136,16 @@ def found(hit: Hit) -> Hashable:
     return page_key(hit.payload) or hit.id
 
 
-TIED = "bm25"
-"""The method whose scores tie: BM25 gives records of one text one score (LC25000's tiles of a class)."""
-
-
 def ranked_by(index: Index, queries: list[Named]) -> tuple[dict[str, list[list[Hashable]]], dict[str, list[list[int]]]]:
-    """Every method's top ``CURVE_K`` items per query, as search returns them (deep enough for the curve), BM25's
-    through its tie at the cut, with its runs of tied scores (``whole_ties``), by method."""
+    """Every method's top ``CURVE_K`` items per query, as search returns them (deep enough for the curve), through the
+    tie at the cut, and the runs of tied scores (``whole_ties``) of the methods that tie (``holding_ties``), by method:
+    records of one text (LC25000's tiles of a class) get one BM25 score and one dense score."""
     out, ties = {}, {}
     for name, (searcher, use) in searches(index).items():
         asked = [Query(text=q.text, k=CURVE_K, filters=dict(q.filters), use=use) for q in queries]
-        if name == TIED:
-            hits, ties[name] = whole_ties(searcher, asked)
-        else:
-            hits = searcher.search_many(asked)
+        hits, ties[name] = whole_ties(searcher, asked)
         out[name] = [[found(hit) for hit in listed] for listed in hits]
-    return out, ties
+    return out, holding_ties(ties)
 
 
 def whole_ties(

@@ -24,8 +24,15 @@ from pathatlas.retrieval.bench.common import (
     chapter_folds,
     check_folds,
     compare_runs,
+    cut_through_ties,
+    first_ranks,
+    holding_ties,
     on_gold_page,
-    summarise,
+    some_queries,
+    through_tie,
+    tied_figures,
+    ties_record,
+    unzipped,
 )
 from pathatlas.retrieval.bench.trec import write_trec
 from pathatlas.retrieval.datasets import MCQ, check_books, read_mcq
@@ -40,7 +47,7 @@ from pathatlas.retrieval.fusion import (
     shown_member,
 )
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.metrics import first_relevant_rank
+from pathatlas.retrieval.metrics import tie_runs
 from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.search import Query, Searcher, unsearchable
 
@@ -170,13 +177,19 @@ def collect(index: Index, items: list[MCQ], pages: set[PageKey], batch: int = 32
     return out
 
 
-def ranked_pages(candidates: Candidates, ranker: Ranker, k: int, per_section: int = 0) -> list[PageKey]:
-    """The top ``k`` pages as search orders them (``per_section`` as ``Settings.pages_per_section``)."""
+def ranked_pages(
+    candidates: Candidates, ranker: Ranker, k: int, per_section: int = 0
+) -> tuple[list[PageKey], list[int]]:
+    """The top ``k`` pages as search orders them (``per_section`` as ``Settings.pages_per_section``) and the rest of
+    the run of tied scores the cut falls in, with the lengths of their runs of tied scores (``tie_runs``: the pages a
+    ranker scores alike, as BM25 every page that holds no query word); a page the sections' rule moved out of its tie
+    stays where it moved it."""
     scores = ranker.score(candidates.features)
     order = sorted(range(len(scores)), key=lambda i: -scores[i])
     if per_section:
         order = [order[j] for j in sections_first([candidates.sections[i] for i in order], per_section)]
-    return [candidates.pages[i] for i in order if candidates.pages[i] is not None][:k]
+    paged = [i for i in order if candidates.pages[i] is not None]
+    return through_tie([candidates.pages[i] for i in paged], tie_runs(scores[paged].tolist()), k)
 
 
 def fit_ranker(candidates: list[Candidates], c: float = 1.0, negatives: int = 20) -> Ranker:
@@ -304,13 +317,16 @@ def untuned_note(ranker: Ranker) -> str:
 
 @dataclass(frozen=True)
 class PageRuns:
-    """Every method's top pages per question, and (with folds) each question's fold and the default chosen for it."""
+    """Every method's top pages per question, and (with folds) each question's fold and the default chosen for it;
+    ``ties``: the runs of tied scores of the methods that tie (``holding_ties``), their pages running through the tie
+    at the cut."""
 
     ids: list[str]
     gold: list[set[PageKey]]
     ranked: dict[str, list[list[PageKey]]]
     fold_of: list[int]
     chosen: dict[int, Ranker]
+    ties: dict[str, list[list[int]]]
 
 
 def rank_pages(
@@ -324,11 +340,15 @@ def rank_pages(
         fold: choose_ranker([c for c, f in zip(candidates, fold_of, strict=True) if f != fold]) if folds else ranker
         for fold in sorted(set(fold_of))
     }
-    ranked = {
+    found = {
         DEFAULT: [ranked_pages(c, chosen[f], depth, per_section) for c, f in zip(candidates, fold_of, strict=True)],
         **{name: [ranked_pages(c, single, depth) for c in candidates] for name, single in SINGLE.items()},
     }
-    return PageRuns([item.id for item in items], [c.relevant for c in candidates], ranked, fold_of, chosen)
+    ranked, ties = {}, {}
+    for name, pairs in found.items():
+        ranked[name], ties[name] = unzipped(pairs)
+    ids, gold = [item.id for item in items], [c.relevant for c in candidates]
+    return PageRuns(ids, gold, ranked, fold_of, chosen, holding_ties(ties))
 
 
 def evaluate(
@@ -344,32 +364,31 @@ def evaluate(
     """Recall@1/5/10 and MRR@k of every method, with chance cut alike, and the recall curve to ``CURVE_K`` (each
     method ranks that deep, so its curve and chance's compare at every k); each question's first gold rank per method
     (``per_question``) and every chapter's figures (``by_chapter``); with ``runs``, the rankings as TREC files there
-    (``write_trec``)."""
+    (``write_trec``). A run of tied scores counts at its expected value over its orders (``tied_figures``), in
+    figures, paired tests and first ranks; its TREC run gives it one score."""
     found = rank_pages(items, candidates, max(k, CURVE_K), folds, ranker, per_section)
-    first = {
-        name: [first_relevant_rank(lists[i], found.gold[i].__contains__) for i in range(len(items))]
-        for name, lists in found.ranked.items()
-    }
+    first = {name: first_ranks(lists, found.gold, found.ties.get(name)) for name, lists in found.ranked.items()}
 
     def figures(positions: list[int]) -> dict[str, dict[str, Any]]:
         """Every method's figures over the questions at ``positions``: the whole task's, a fold's or a chapter's."""
-        methods = {name: summarise([ranks[i] for i in positions], k) for name, ranks in first.items()}
-        methods["chance"] = chance(max(page_count, 1), [len(found.gold[i]) for i in positions], mrr_depth=k)
+        ranked, gold, ties = some_queries(positions, found.ranked, found.gold, found.ties)
+        methods = {name: tied_figures(lists, gold, ties.get(name), k) for name, lists in ranked.items()}
+        methods["chance"] = chance(max(page_count, 1), [len(relevant) for relevant in gold], mrr_depth=k)
         return methods
 
     def task(positions: list[int]) -> dict[str, Any]:
+        ranked, gold, ties = some_queries(positions, found.ranked, found.gold, found.ties)
         body = {
             "n": len(positions),
             "mrr_depth": k,
             "methods": figures(positions),
             "default": DEFAULT,
             "baselines": list(BASELINES),
+            **({"ties": ties_record(ties)} if ties else {}),
         }
+        cut, cut_ties = cut_through_ties(ranked, ties, k)
         body["significance"] = compare_runs(  # over the top k: its MRR is the table's MRR@k
-            [found.ids[i] for i in positions],
-            [found.gold[i] for i in positions],
-            {name: [lists[i][:k] for i in positions] for name, lists in found.ranked.items()},
-            DEFAULT,
+            [found.ids[i] for i in positions], gold, cut, DEFAULT, ties=cut_ties, depth=k
         )
         return body
 
@@ -396,7 +415,13 @@ def evaluate(
             result["folds"].append(body)
     if runs is not None:
         written = write_trec(
-            runs, found.ids, found.gold, found.ranked, found.fold_of if folds else None, [DEFAULT] if folds else ()
+            runs,
+            found.ids,
+            found.gold,
+            found.ranked,
+            found.fold_of if folds else None,
+            [DEFAULT] if folds else (),
+            ties=found.ties,
         )
         result["runs"] = [str(path) for path in written]
     return result

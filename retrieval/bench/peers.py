@@ -22,7 +22,15 @@ from typing import Any
 
 from pathatlas.errors import BadInputError
 from pathatlas.plugins import require
-from pathatlas.retrieval.bench.common import CURVE_K, chance, compare_runs, summarise
+from pathatlas.retrieval.bench.common import (
+    CURVE_K,
+    chance,
+    compare_runs,
+    cut_through_ties,
+    some_queries,
+    tied_figures,
+    ties_record,
+)
 from pathatlas.retrieval.bench.pages import (
     DEFAULT,
     PageKey,
@@ -35,7 +43,6 @@ from pathatlas.retrieval.bench.pages import (
 )
 from pathatlas.retrieval.bench.trec import write_trec
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.metrics import first_relevant_rank
 from pathatlas.retrieval.search import Searcher
 
 PEERS_EXTRA = "peers"
@@ -165,24 +172,27 @@ def run_peer(build: PeerBuilder, chunks: list[Chunk], queries: list[str], model:
 
 
 def scored(
-    ids: list[str], gold: list[set[PageKey]], ranked: dict[str, list[list[PageKey]]], page_count: int, k: int
+    ids: list[str],
+    gold: list[set[PageKey]],
+    ranked: dict[str, list[list[PageKey]]],
+    page_count: int,
+    k: int,
+    ties: dict[str, list[list[int]]],
 ) -> dict[str, Any]:
     """One table, as text to page gives it: each method's figures (MRR@k), chance over the book's pages, and paired
-    tests of ours against every other method over its top k."""
-    methods = {
-        name: summarise(
-            [first_relevant_rank(pages, relevant.__contains__) for pages, relevant in zip(lists, gold, strict=True)], k
-        )
-        for name, lists in ranked.items()
-    }
+    tests of ours against every other method over its top k; ``ties``: our methods' runs of tied scores by name
+    (``rank_pages``), each counted at its expected value over its orders (a peer's order is its own)."""
+    methods = {name: tied_figures(lists, gold, ties.get(name), k) for name, lists in ranked.items()}
     methods["chance"] = chance(max(page_count, 1), [len(relevant) for relevant in gold], mrr_depth=k)
+    cut, cut_ties = cut_through_ties(ranked, ties, k)
     return {
         "n": len(ids),
         "mrr_depth": k,
         "methods": methods,
         "default": OURS,
         "baselines": [name for name in methods if name != OURS],
-        "significance": compare_runs(ids, gold, {name: [p[:k] for p in lists] for name, lists in ranked.items()}, OURS),
+        "significance": compare_runs(ids, gold, cut, OURS, ties=cut_ties, depth=k),
+        **({"ties": ties_record(ties)} if ties else {}),
     }
 
 
@@ -219,13 +229,14 @@ def peers_bench(
     queries = [item.search_text() for item in items]
     measured = {name: run_peer(build, chunks, queries, model, CHUNK_DEPTH) for name, build in peers.items()}
     ranked = {OURS: ours.ranked[DEFAULT], "bm25": ours.ranked["bm25"]}
+    ties = {name: ours.ties[method] for name, method in ((OURS, DEFAULT), ("bm25", "bm25")) if method in ours.ties}
     ranked |= {name: found.pop("ranked") for name, found in measured.items()}
-    result = scored(ours.ids, ours.gold, ranked, len(pages), k)
+    result = scored(ours.ids, ours.gold, ranked, len(pages), k, ties)
     result |= {"default_label": "held out" if folds else "shipped ranker", "notes": notes}
     if folds:
         chapters = [chapter_name(item) for item in items]
         result["folds"] = [
-            fold_table(ours.ids, ours.gold, ranked, [f == fold for f in ours.fold_of], chapters, len(pages), k)
+            fold_table(ours.ids, ours.gold, ranked, ties, [f == fold for f in ours.fold_of], chapters, len(pages), k)
             for fold in sorted(set(ours.fold_of))
         ]
     result["peers"] = {
@@ -236,7 +247,7 @@ def peers_bench(
         "versions": peer_versions(),
     }
     if runs is not None:
-        written = write_trec(runs, ours.ids, ours.gold, ranked, *((ours.fold_of, [OURS]) if folds else ()))
+        written = write_trec(runs, ours.ids, ours.gold, ranked, *((ours.fold_of, [OURS]) if folds else ()), ties=ties)
         result["runs"] = [str(path) for path in written]
     return result
 
@@ -245,6 +256,7 @@ def fold_table(
     ids: list[str],
     gold: list[set[PageKey]],
     ranked: dict[str, list[list[PageKey]]],
+    ties: dict[str, list[list[int]]],
     in_fold: list[bool],
     chapters: list[str],
     page_count: int,
@@ -253,8 +265,8 @@ def fold_table(
     """One held-out fold's table (the questions ``in_fold``): ours chosen on the other folds, the rest as they are
     (they are tuned on nothing), and the fold's chapters."""
     mine = [i for i, inside in enumerate(in_fold) if inside]
-    pick = {name: [lists[i] for i in mine] for name, lists in ranked.items()}
-    body = scored([ids[i] for i in mine], [gold[i] for i in mine], pick, page_count, k)
+    pick, fold_gold, fold_ties = some_queries(mine, ranked, gold, ties)
+    body = scored([ids[i] for i in mine], fold_gold, pick, page_count, k, fold_ties)
     return {**body, "chapters": sorted({chapters[i] for i in mine}), "default_label": "held out"}
 
 
