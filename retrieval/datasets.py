@@ -126,7 +126,7 @@ def metadata_line(raw: str, path: Path, number: int) -> str:
         except UnicodeDecodeError as exc:
             excel = " (in Excel: CSV UTF-8)" if path.suffix.lower() == ".csv" else ""
             raise BadInputError(
-                f"{path} is not UTF-8 text (line {number}, byte {data[exc.start]:#04x}); save it as UTF-8{excel}"
+                f"{path} is not UTF-8 text (line {number}, byte {exc.object[exc.start]:#04x}); save it as UTF-8{excel}"
             ) from exc
         if len(line) <= METADATA_LINE_CHARS:
             return line

@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from pathatlas.errors import BadInputError
+from pathatlas.retrieval.datasets import read_case_metadata
 from tests.helpers import run_cli
 from tests.test_lecturer_case_metadata import cases_of, folder
 from tests.test_s32_citation_titles import lecture
@@ -42,3 +44,11 @@ def test_a_case_folders_misnamed_columns_are_among_its_problems(tmp_path):
         "column 'Case ID' kept as a label; did you mean 'case'?",
         "column 'Organs' kept as a label; did you mean 'organ'?",
     ]
+
+
+def test_a_bad_byte_on_a_first_line_with_excels_byte_order_mark_is_the_one_named(tmp_path):
+    """Counted past the mark ("CSV UTF-8" writes it), the offset named the byte three further on: "0x61" for an "a"."""
+    path = tmp_path / "labels.csv"
+    path.write_bytes(b"\xef\xbb\xbfimage,case\xff\na.jpg,C1\n")
+    with pytest.raises(BadInputError, match=r"is not UTF-8 text \(line 1, byte 0xff\)"):
+        read_case_metadata(path)

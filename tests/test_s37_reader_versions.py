@@ -31,7 +31,7 @@ class NotesSource(Source):
     """A plug-in reader of ``*.notes`` files, one passage each, versioning its records as its own."""
 
     kind = "notes"
-    records_version = 3
+    records_version = 15  # a plug-in's own versions start above the one every reader once shared
 
     @classmethod
     def accepts(cls, path: Path) -> bool:
@@ -208,3 +208,22 @@ def test_a_case_folder_s_names_are_resolved_once_a_read(tmp_path, monkeypatch):
         ("C-1", ["c0.png"]),
         ("C-2", ["c1.png"]),
     ]
+
+
+class PlainNotesSource(NotesSource):
+    """A plug-in reader written before readers had versions of their own: it declares none."""
+
+    records_version = Source.records_version
+
+    def fingerprint(self) -> str:
+        return hash_files([self.path], self.reading())
+
+
+def test_a_plugin_declaring_no_version_hashes_its_sources_as_the_release_before(tmp_path):
+    """A plug-in's sources indexed when every reader hashed version 14 keep their fingerprints (a default of 1 read
+    them all again, unannounced), and count as read by this reader."""
+    notes = tmp_path / "granuloma.notes"
+    notes.write_text("Caseating granuloma.")
+    source = PlainNotesSource(notes, hashing_settings(tmp_path))
+    assert source.fingerprint() == fingerprint_as_hashed_before([notes], source.reading(), SHARED_VERSION)
+    assert source.records_version == SHARED_VERSION

@@ -17,8 +17,10 @@ from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.records import Record
 from pathatlas.settings import Settings
 
-DEFAULT_RECORDS_VERSION = 1
-"""A reader's records version until it declares its own (``Source.records_version``)."""
+DEFAULT_RECORDS_VERSION = 14
+"""A reader's records version until it declares its own (``Source.records_version``): 14, the one every reader's
+fingerprint hashed while it was one number for all, so that a plug-in's sources indexed then are not read again; a
+plug-in declaring its own starts above it."""
 
 
 _HASHED_VERSION: ContextVar[object] = ContextVar("hashed_records_version", default=None)
