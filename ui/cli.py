@@ -11,6 +11,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,6 +24,7 @@ from pathatlas import tesseract
 from pathatlas.errors import BadInputError, EncoderMismatchError
 from pathatlas.ui.bench_cli import bench_app
 from pathatlas.ui.cli_common import (
+    DEMO_INDEX,
     ERROR,
     IndexOpt,
     JsonOpt,
@@ -185,7 +187,7 @@ def index(
     if not paths:
         refuse_no_index(settings)
     idx = Index.open(settings.index_dir, settings, create=True, store=store, defer=True)  # kept if a source commits
-    told = None if paths or as_json else tell_source  # the user named no source: each is named as the run reaches it
+    told = None if paths or as_json else partial(tell_source, held=len(idx.manifest))  # named as the run reaches it
     indexer = Indexer(idx, show_progress=progress_shown(as_json), on_source=told)
     try:
         with terminated_as_interrupted():
@@ -232,8 +234,17 @@ def refuse_no_index(settings: Settings) -> None:
         )
 
 
-def tell_source(key: str, number: int, total: int) -> None:
-    """The progress line of ``index`` without paths as it reaches each source (on stderr, stdout keeping the table)."""
+def tell_source(key: str, number: int, total: int, held: int) -> None:
+    """The progress line of ``index`` without paths as it reaches each source (on stderr, stdout keeping the table).
+    Where fewer than the index's ``held`` sources are read (one not found on disk: ``not_reindexable``), the first line
+    says so: "(1/5)" alone read as if the index held five sources, not six."""
+    if number == 1 and total < held:
+        unread = held - total
+        err_console.print(
+            f"reading {total} of the index's {held} sources; {unread} cannot be read again (listed below)",
+            highlight=False,
+            soft_wrap=True,
+        )
     err_console.print(Text.assemble(f"({number}/{total}) ", terminal_text(key)), highlight=False, soft_wrap=True)
 
 
@@ -543,8 +554,43 @@ def print_answer(result: dict, trace: bool = False) -> None:
             console.print(Text.assemble(f"  [{n}] ", terminal_text(c["label"])))
     if trace:
         for step in result["trace"]:
-            said = json.dumps({k: v for k, v in step.items() if k != "step"}, ensure_ascii=False)[:400]
-            console.print(Text.assemble(terminal_text(str(step["step"]), "cyan"), " ", terminal_text(said)))
+            said = Text.assemble(terminal_text(str(step["step"]), "cyan"), " ", terminal_text(trace_line(step)))
+            console.print(said, soft_wrap=True)  # a step a line, its JSON unbroken where it is copied
+
+
+TRACE_FIELD_CHARS = 400
+"""About the most characters ``--trace`` shows of one field of an agent's step (``shortened``); ``--json`` keeps it
+whole."""
+
+
+def trace_line(step: dict) -> str:
+    """An agent's step as ``--trace`` prints it after its name: each other field as ``field=JSON``, ``shortened``. The
+    step cut at 400 characters ended mid-JSON, and a search's hits, its longest field, came last: none showed."""
+    return " ".join(
+        f"{name}={json.dumps(shortened(value, TRACE_FIELD_CHARS), ensure_ascii=False)}"
+        for name, value in step.items()
+        if name != "step"
+    )
+
+
+def shortened(value: object, room: int) -> object:
+    """``value`` shown in about ``room`` characters of JSON, still JSON: a text cut with "…", a list's first items that
+    fit then "+N more" (at least one kept), a mapping's values shortened alike."""
+    if isinstance(value, str):
+        return value if len(value) <= room else value[: room - 1] + "…"
+    if isinstance(value, dict):
+        return {name: shortened(item, room) for name, item in value.items()}
+    if not isinstance(value, list):
+        return value
+    kept: list[object] = []
+    used = 0
+    for item in value:
+        item = shortened(item, room)
+        used += len(json.dumps(item, ensure_ascii=False)) + 2
+        if kept and used > room:
+            return [*kept, f"+{len(value) - len(kept)} more"]
+        kept.append(item)
+    return kept
 
 
 @app.command()
@@ -845,8 +891,7 @@ def info(
         return
     console.print(f"index   {stats['index']}", highlight=False, soft_wrap=True)
     console.print(f"encoder {stats['encoder']}  store {stats['store']}  dims {counted(stats['dims'])}")
-    writer = f"PathAtlas {stats['written_by']}" if stats["written_by"] else "a PathAtlas not recording its version"
-    console.print(f"writer  {writer} (index format {stats['format']})", highlight=False)
+    console.print(f"writer  {writer_line(stats)}", highlight=False)
     console.print(f"ocr     {ocr_line(**stats['ocr'])}", highlight=False)
     if bm25 := stats["bm25"]:
         line = f"bm25    {bm25_line(bm25, TERMS_VERSION, idx.path)}"
@@ -888,6 +933,17 @@ def info(
                 console.print(Text.assemble("  ", terminal_text(problem)))
     elif found:
         console.print(f"{sum(map(len, found.values()))} problem(s) found while indexing: pathatlas info --problems")
+
+
+def writer_line(stats: dict) -> str:
+    """Which PathAtlas made the last commit of the index ``stats`` describe (``Index.stats``). One with no commit yet,
+    whose first ``index`` run is under way (or was stopped before its first commit), says so: "a PathAtlas not
+    recording its version" read as an index an old version wrote."""
+    if stats["written_by"]:
+        return f"PathAtlas {stats['written_by']} (index format {stats['format']})"
+    if not stats["generation"] and not stats["sources"]:
+        return "none yet: nothing committed (a first index run is under way, or was stopped before its first commit)"
+    return f"a PathAtlas not recording its version (index format {stats['format']})"
 
 
 def counted(counts: dict[str, int]) -> str:
@@ -942,10 +998,6 @@ def remove(
     settings = settings_for(index)
     removed = Index.open(settings.index_dir, settings).remove_source(source)
     console.print(f"removed {removed} entries of {source}")
-
-
-DEMO_INDEX = "demo-index"
-"""The demo's own index folder under PATHATLAS_HOME: disposable, so ``demo`` rebuilds it for another encoder."""
 
 
 @app.command()

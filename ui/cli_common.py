@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import re
+import shlex
 import sys
 from contextvars import ContextVar
 from functools import wraps
@@ -179,6 +180,8 @@ JsonFileOpt = Annotated[
 
 LOADED: ContextVar[Settings | None] = ContextVar("loaded_settings", default=None)
 """The running command's settings (``settings_for``): an OS error on its home is said naming PATHATLAS_HOME."""
+DEMO_INDEX = "demo-index"
+"""The demo's own index folder under PATHATLAS_HOME: disposable, so ``demo`` rebuilds it for another encoder."""
 
 
 def settings_for(index: Path | None = None, **overrides) -> Settings:
@@ -243,7 +246,8 @@ def friendly_errors(func):
                 check_json_path(kwargs.get("json_out"))
                 return func(*args, **kwargs)
         except PathAtlasError as exc:
-            err_console.print(ERROR, terminal_text(str(exc)), highlight=False, soft_wrap=True)
+            line = str(exc) + demo_hint(exc, LOADED.get())
+            err_console.print(ERROR, terminal_text(line), highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except OSError as exc:
             from pathatlas.settings import os_problem
@@ -258,6 +262,21 @@ def friendly_errors(func):
             LOADED.reset(loaded)
 
     return wrapper
+
+
+def demo_hint(exc: PathAtlasError, settings: Settings | None) -> str:
+    """What the error line of a command that found no index (``settings.index_dir``) adds where ``pathatlas demo``
+    built its own: the ``--index`` that reaches it. The help's next step after the demo, ``pathatlas search "your
+    words"``, said only that the default index was missing. Nothing for another error (a damaged index)."""
+    from pathatlas.errors import IndexMissingError
+    from pathatlas.retrieval.index import META_FILE
+
+    if not isinstance(exc, IndexMissingError) or settings is None:
+        return ""
+    demo, asked = (settings.home / DEMO_INDEX).absolute(), settings.index_dir.absolute()
+    if demo == asked or (asked / META_FILE).is_file() or not (demo / META_FILE).is_file():
+        return ""
+    return f"; the demo's index is at {demo}: add --index {shlex.quote(str(demo))}"
 
 
 def print_json(document: Any) -> None:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.records import Record
+from pathatlas.retrieval.index import META_FILE
 from pathatlas.settings import Settings
 
 DEFAULT_RECORDS_VERSION = 14
@@ -94,11 +95,16 @@ def content_hash(path: Path) -> str | None:
     (``content``), so that a source renamed or moved is known for the one indexed under its old name; None where a file
     cannot be read."""
     files = [path] if path.is_file() else sorted(path.rglob("*"))
+    indexes = {file.parent for file in files if file.name == META_FILE and file.parent != path}
     digest = hashlib.blake2b(digest_size=16)
     try:
         for file in files:
             inside = file.relative_to(path)
-            if file.is_file() and not any(part.startswith(".") for part in inside.parts):
+            if (
+                file.is_file()
+                and not any(part.startswith(".") for part in inside.parts)
+                and not indexes & {*file.parents}
+            ):
                 hashed = hashlib.blake2b()
                 hash_into(hashed, file)
                 digest.update(os.fsencode(inside) + b"\0" + hashed.digest())
@@ -126,16 +132,26 @@ def shown(path: Path | str) -> str:
 
 def _files(path: Path) -> Iterator[tuple[str, os.stat_result]]:
     """(name relative to ``path``, stat) of a file source's own file, or of every file under a folder source that is
-    not hidden (as ``discover`` passes hidden entries by), in a fixed order."""
+    not hidden (as ``discover`` passes hidden entries by) nor in an index folder (``is_index_folder``), in a fixed
+    order."""
     if not path.is_dir():
         yield "", path.stat()
         return
     for root, folders, names in os.walk(path):
+        if is_index_folder(Path(root), names, path):
+            folders.clear()
+            continue
         folders[:] = sorted(f for f in folders if not f.startswith("."))
         for name in sorted(n for n in names if not n.startswith(".")):
             file = Path(root, name)
             with suppress(FileNotFoundError):  # deleted meanwhile, or a broken link: not a file of the source
                 yield str(file.relative_to(path)), file.stat()
+
+
+def is_index_folder(folder: Path, names: list[str], source: Path) -> bool:
+    """Whether a folder inside a folder source (``names``: its files) is a PathAtlas index (``pathatlas index .
+    --index idx``): none of the source's, and written at each run, so counting its files changed the source for good."""
+    return META_FILE in names and folder != source
 
 
 def stat_signature(path: Path) -> str | None:

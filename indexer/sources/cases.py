@@ -18,7 +18,7 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Record, image_hash
-from pathatlas.indexer.sources.base import Source, hash_files, may_stop, shown
+from pathatlas.indexer.sources.base import Source, hash_files, is_index_folder, may_stop, shown
 from pathatlas.retrieval.datasets import MAX_METADATA_LINES, case_ids, misnamed_fields, read_case_metadata
 from pathatlas.retrieval.images import HEIC_HINT, MIN_QUERY_SIDE, TOO_SMALL, indexed_view, open_image
 from pathatlas.retrieval.text import plain_text
@@ -516,9 +516,14 @@ class CaseFolderSource(Source):
 
     def _walk(self) -> list[Path]:
         """The files in the folder and its subfolders, hidden ones (and macOS's ``__MACOSX``) aside: walked once a look
-        (``_look``), as the notes and the search for moved files each need them."""
+        (``_look``), as the notes and the search for moved files each need them. An index folder inside it
+        (``is_index_folder``) is passed by whole: its thumbnails, listed as images no row names, changed the folder at
+        each run that wrote them, so it never read as unchanged."""
         found = []
         for folder, subfolders, files in os.walk(self.path):
+            if is_index_folder(Path(folder), files, self.path):
+                subfolders.clear()
+                continue
             subfolders[:] = [d for d in subfolders if not d.startswith(".") and d != "__MACOSX"]
             found += [Path(folder, name) for name in files if not name.startswith(".")]
         return found
