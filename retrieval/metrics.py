@@ -1,4 +1,4 @@
-"""Ranking metrics as pure functions over ranked lists and a relevance test."""
+"""Ranking metrics, and paired tests of two rankers on the same queries, as pure functions."""
 
 from __future__ import annotations
 
@@ -45,11 +45,21 @@ def first_rank_chances(runs: list[tuple[int, int]], depth: int) -> dict[int, flo
     placed = 0
     for size, relevant in runs:
         if relevant:
-            ways = math.comb(size, relevant)
-            last = min(size - relevant + 1, depth - placed)
-            return {placed + j: math.comb(size - j, relevant - 1) / ways for j in range(1, last + 1)}
+            chances = first_in_tie(size, relevant, min(size - relevant + 1, depth - placed))
+            return {placed + j: chance for j, chance in enumerate(chances, start=1)}
         placed += size
     return {}
+
+
+def first_in_tie(size: int, relevant: int, last: int) -> list[float]:
+    """C(g - j, r - 1) / C(g, r) for j = 1..``last`` (``relevant`` r of ``size`` g): r / g at j = 1, then each from the
+    one before by their ratio (g - j - r + 1) / (g - j), without big integers (a random ranking is a tie of the whole
+    gallery: C(1089, 299) for each of 1,089 ranks took 20 ms a query)."""
+    if last < 1:
+        return []
+    j = np.arange(1, last)
+    ratios = (size - j - relevant + 1) / (size - j)
+    return (relevant / size * np.concatenate(([1.0], np.cumprod(ratios)))).tolist()
 
 
 def hit_chance(chances: dict[int, float], k: int) -> float:
@@ -116,6 +126,67 @@ def tied_runs(items: list, sizes: list[int] | None, gold: set) -> list[tuple[int
     return [
         (size, sum(item in gold for item in items[at : at + size])) for at, size in zip(starts[:-1], sizes, strict=True)
     ]
+
+
+EXACT_MCNEMAR = "exact McNemar"
+EXACT_FLIPS = "randomization (exact)"
+EXACT_FLIPS_UP_TO = 20
+"""Differing queries up to which the randomization test enumerates every sign flip (2**20, about a million sums);
+beyond, it draws ``RANDOM_FLIPS`` of them."""
+RANDOM_FLIPS, FLIP_SEED = 100_000, 0
+FLIP_CHUNK = 10_000
+"""Random flips drawn at once (``sign_flip_p``): 10,000 by 347 queries is 28 MB."""
+SAME_SUM = 1e-9
+"""How close a flipped sum may come to the observed one and count as reaching it: the same sum added in another order
+differs in its last bits."""
+
+
+def paired_p(mine: np.ndarray, theirs: np.ndarray) -> tuple[float, str]:
+    """Two-sided p that two methods score the same, from each query's score under both, and the test that gave it:
+    where every score is 0 or 1 (recall@k, hit@k as ranked) the exact McNemar test on the queries that differ; else
+    (MRR, precision, a recall counted at its expected value over tied scores) the paired randomization test
+    (``sign_flip_p``). Not Student's t: on 0/1 scores its normal approximation gave 5 gains and no loss p 0.02
+    (exactly 0.0625)."""
+    if np.isin(mine, (0, 1)).all() and np.isin(theirs, (0, 1)).all():
+        return exact_mcnemar_p(int(np.sum(mine > theirs)), int(np.sum(mine < theirs))), EXACT_MCNEMAR
+    return sign_flip_p(np.asarray(mine, float) - np.asarray(theirs, float))
+
+
+def exact_mcnemar_p(gained: int, lost: int) -> float:
+    """Two-sided exact McNemar p: of the ``gained + lost`` queries whose 0/1 score differs, how likely a split at least
+    this uneven is if each went either way with chance 1/2 (the binomial sign test; 1.0 when none differs)."""
+    changed = gained + lost
+    tail = sum(math.comb(changed, j) for j in range(max(gained, lost), changed + 1)) / 2**changed
+    return min(1.0, 2 * tail)
+
+
+def sign_flip_p(
+    differences: np.ndarray, exact_up_to: int = EXACT_FLIPS_UP_TO, flips: int = RANDOM_FLIPS, seed: int = FLIP_SEED
+) -> tuple[float, str]:
+    """The paired randomization (sign-flip) test of per-query ``differences``: how often flipping their signs at
+    random sums them at least as far from 0 as they are; with none differing the methods cannot be told apart (p 1).
+    Exact over every flip up to ``exact_up_to`` differing queries, else over ``flips`` draws seeded by ``seed``,
+    counted with the observed flip ((hits + 1) / (flips + 1): never p 0 from a finite draw). Returns p and the test's
+    name, which says which."""
+    differing = differences[np.abs(differences) > SAME_SUM]
+    reach = abs(differing.sum()) - SAME_SUM
+    if differing.size <= exact_up_to:
+        half = differing.size // 2
+        sums = np.add.outer(flipped_sums(differing[:half]), flipped_sums(differing[half:]))
+        return float(np.mean(np.abs(sums) >= reach)), EXACT_FLIPS
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for start in range(0, flips, FLIP_CHUNK):
+        signs = 2 * rng.integers(0, 2, size=(min(FLIP_CHUNK, flips - start), differing.size), dtype=np.int8) - 1
+        hits += int(np.sum(np.abs(signs @ differing) >= reach))
+    return (hits + 1) / (flips + 1), f"randomization ({flips:,} flips, seed {seed})"
+
+
+def flipped_sums(values: np.ndarray) -> np.ndarray:
+    """The sum of ``values`` under each of the 2**n ways to flip their signs: half the enumeration ``sign_flip_p``
+    adds to the other half's (2**10 + 2**10 sums, then their 2**20 totals, not 2**20 rows of 20 signs: 160 MB)."""
+    signs = 1 - 2 * ((np.arange(2**values.size)[:, None] >> np.arange(values.size)) & 1)
+    return signs @ values
 
 
 def percentile_ms(seconds: Sequence[float], q: float) -> float:

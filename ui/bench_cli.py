@@ -429,11 +429,18 @@ def print_task(task: str, body: dict) -> None:
     if parts := body.get("by_part"):
         console.print(part_table(task, parts))
     for baseline, metrics in body.get("significance", {}).items():
-        console.print(
-            f"{task}: {body.get('default')} vs {baseline}, paired p (t-test, or sign test if all differ alike): "
-            + ", ".join(f"{metric} {m['p']:.3g}" for metric, m in metrics.items())
-        )
+        console.print(f"{task}: {body.get('default')} vs {baseline}, paired p: {paired_p_phrase(metrics)}")
     say_notes(task, body)
+
+
+def paired_p_phrase(metrics: dict[str, dict]) -> str:
+    """Each metric's paired p (``compare_runs``), grouped by the test that gave it, named after them: a 0/1 score's
+    exact McNemar p and MRR's randomization p come from different tests, and a p read alone hides which."""
+    tests = dict.fromkeys(m["test"] for m in metrics.values())
+    return "; ".join(
+        ", ".join(f"{metric} {m['p']:.3g}" for metric, m in metrics.items() if m["test"] == test) + f" by {test}"
+        for test in tests
+    )
 
 
 @bench_app.command("retrieval")

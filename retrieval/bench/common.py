@@ -1,5 +1,5 @@
-"""What every benchmark task shares: recall@k with its curve, chance by random rankings, plots, chapter folds, the
-gold-page test and paired significance tests, and the record of what ran (``run_record``; for a latency also the
+"""What every benchmark task shares: recall@k with its curve, chance's exact figures, plots, chapter folds, the
+gold-page test and exact paired significance tests, and the record of what ran (``run_record``; for a latency also the
 cores and threads: ``machine_record``, ``threads_record``)."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathatlas.retrieval.metrics import (
     expected_share,
     first_rank_chances,
     hit_chance,
+    paired_p,
     tied_runs,
 )
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from pathatlas.settings import Settings
 
 CURVE_K = 20
-CHANCE_DRAWS = 50
 
 
 def summarise(first_ranks: list[int | None], mrr_depth: int | None = None) -> dict[str, Any]:
@@ -79,7 +79,13 @@ def tied_figures(
     """``summarise``'s figures and precision at each of ``precision_at``, a run of tied scores (``ties``, as
     ``tied_rankings`` takes them) counted at its expected value over every order of the run: LC25000's tiles of a
     class share one text, so BM25 ties hundreds of them, and record ids alone put all or none of a class on top."""
-    runs = tied_rankings(ranked, gold, ties)
+    return runs_figures(tied_rankings(ranked, gold, ties), mrr_depth, precision_at)
+
+
+def runs_figures(
+    runs: list[list[tuple[int, int]]], mrr_depth: int | None, precision_at: tuple[int, ...]
+) -> dict[str, Any]:
+    """``tied_figures`` of each query's ranking as runs of tied items, (size, relevant among them) (``tied_runs``)."""
     found = summarise_chances([first_rank_chances(query, ranked_count(query)) for query in runs], mrr_depth)
     return found | {f"precision@{k}": expected_precision(runs, k) for k in precision_at}
 
@@ -180,28 +186,18 @@ def on_gold_page(gold: dict[str, Any], source: str, page: int | None) -> bool:
 
 
 def chance(
-    n_candidates: int | list[int], relevant_counts: list[int], seed: int = 0, mrr_depth: int | None = None
+    n_candidates: int | list[int],
+    relevant_counts: list[int],
+    mrr_depth: int | None = None,
+    precision_at: tuple[int, ...] = (),
 ) -> dict[str, Any]:
-    """The same metrics for random rankings, averaged over fixed-seed draws (MRR cut at ``mrr_depth`` as the
-    methods' is: ``summarise``). ``n_candidates``: how many items each query's ranking holds, one number for all or
-    one per query (an image query's gallery less its own copies)."""
-    rng = np.random.default_rng(seed)
+    """The methods' figures (``tied_figures``; MRR cut at ``mrr_depth`` as theirs is) for a random ranking, exactly: it
+    is one tie of every candidate, so each figure is its expected value over the tie's orders, not a mean of draws
+    with their noise (R@1 = P@k = r / G, R@k = 1 - C(G - r, k) / C(G, k)). ``n_candidates`` (G): how many items each
+    query's ranking holds, one number for all or one per query (an image query's gallery less its own copies)."""
     sizes = np.broadcast_to(n_candidates, (len(relevant_counts),)).tolist()
-    draws = []
-    for _ in range(CHANCE_DRAWS):
-        ranks = []
-        for size, count in zip(sizes, relevant_counts, strict=True):
-            positions = rng.permutation(size)[:count] if count else []
-            ranks.append(int(min(positions)) + 1 if count else None)
-        draws.append(summarise(ranks, mrr_depth))
-    return {
-        key: (
-            np.mean([d[key] for d in draws], axis=0).tolist()
-            if key == "curve"
-            else float(np.mean([d[key] for d in draws]))
-        )
-        for key in draws[0]
-    }
+    whole_ties = [[(size, count)] for size, count in zip(sizes, relevant_counts, strict=True)]
+    return runs_figures(whole_ties, mrr_depth, precision_at)
 
 
 def plot_curves(result: dict[str, Any], path: Path) -> None:
@@ -324,16 +320,15 @@ def compare_runs(
     ties: dict[str, list[list[int]]] | None = None,
     depth: int | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Paired two-sided t-test (ranx's) of the default against every other method, per metric (from 2 questions), on
-    each question's score (ranx's ``evaluate``), or the sign test where t is undefined (``same_difference_p``).
-    ``metrics`` and the result's keys are named as the tables name them (recall@k, mrr, precision@k). ``depth``:
-    each ranking is scored over its top ``depth`` (None: as given). ``ties``: a method's runs of tied scores, by
-    name (``tied_rankings``), whose ranking runs through its tie at the cut: its question's score is the expected
-    value over the orders of its ties (``expected_score``), not the record ids' order, and its comparisons say so."""
+    """Paired two-sided test of the default against every other method, per metric (from 2 questions), on each
+    question's score (ranx's ``evaluate``): exact McNemar on 0/1 scores, else the paired randomization test
+    (``paired_p``), each comparison's ``test`` naming which. ``metrics`` and the result's keys are named as the tables
+    name them (recall@k, mrr, precision@k). ``depth``: each ranking is scored over its top ``depth`` (None: as given).
+    ``ties``: a method's runs of tied scores, by name (``tied_rankings``), whose ranking runs through its tie at the
+    cut: its question's score is the expected value over the orders of its ties (``expected_score``), not the record
+    ids' order, and its comparisons say so."""
     if len(query_ids) < 2:
         return {}
-    from ranx.statistical_tests import paired_student_t_test
-
     ties = ties or {}
     scores = {
         name: (
@@ -350,13 +345,13 @@ def compare_runs(
         out[name] = {}
         for metric in metrics:
             mine, theirs = scores[default][metric], scores[name][metric]
-            p = same_difference_p(mine - theirs)
-            p = float(paired_student_t_test(mine, theirs)[0]) if p is None else p
+            p, test = paired_p(mine, theirs)
             out[name][metric] = {
                 "default": float(mine.mean()),
                 name: float(theirs.mean()),
                 "p": p,
                 "significant": p < max_p,
+                "test": test,
             }
             if ties.keys() & {default, name}:
                 out[name][metric]["ties"] = "each question's expected value over the orders of its tied scores"
@@ -386,15 +381,6 @@ def tied_scores(
         metric: np.array([expected_score(query, metric, depth or sum(size for size, _ in query)) for query in runs])
         for metric in metrics
     }
-
-
-def same_difference_p(differences: np.ndarray) -> float | None:
-    """The two-sided p where Student's t is undefined, every question's difference being the same (ranx then says p 0
-    for two questions both gained: "significant" from two questions; nan for two identical methods): the exact sign
-    test, 1 when none differs and 2 / 2**n when all n moved one way. None when the differences vary."""
-    if np.ptp(differences) > 0:
-        return None
-    return 1.0 if differences[0] == 0 else min(1.0, 2 / 2**differences.size)
 
 
 MARKED_METRICS = ("recall@1", "recall@5", "recall@10", "mrr", "precision@5", "precision@10")

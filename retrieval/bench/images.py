@@ -390,10 +390,7 @@ def ranked_methods(
     metrics = (*SIGNIFICANCE_METRICS, "precision@10")
     significance = compare_runs([str(q) for q in queries], gold, cut, default, metrics=metrics, ties=cut_ties)
     counts = [len(g) for g in gold]
-    methods["chance"] = {
-        **chance(gallery.tolist(), counts),
-        "precision@10": float(np.mean([c / size for c, size in zip(counts, gallery, strict=True)])) if counts else 0.0,
-    }
+    methods["chance"] = chance(gallery.tolist(), counts, precision_at=(10,))
     written = {"runs": write_runs(runs, task, images, queries, gold, orders, held)} if runs is not None else {}
     return {
         "n": len(queries),
@@ -417,7 +414,7 @@ def write_runs(
     ties: dict[str, list[list[int]]] | None = None,
 ) -> list[str]:
     """The task's qrels (``gold``: each query's relevant items, as its figures count them) and one TREC run per
-    method (``ranked``: each query's items, as deep as the task ranks them; chance, drawn at random, has none),
+    method (``ranked``: each query's items, as deep as the task ranks them; chance, a tie of every item, has none),
     every item named by its image (``ImageSet.ids``), so a reader recomputes the task's figures; ``ties``: a method's
     runs of tied scores by name, each written with one score (``run_text``)."""
     ids = images.ids

@@ -21,8 +21,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.bench.common import (
     CURVE_K,
@@ -197,7 +195,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """One task's figures as every task gives them (``tied_figures``, ``chance``, ``compare_runs`` over the top
     ``MRR_DEPTH``), with each query's first right rank per method: ``metrics`` are those its table shows and tests,
-    ``candidates`` how many items chance draws from. ``ties``: a method's runs of tied scores by name
+    ``candidates`` how many items chance ranks. ``ties``: a method's runs of tied scores by name
     (``whole_ties``), each counted at its expected value over its orders. ``runs``: a folder for its TREC files,
     named by ``name``."""
     ties = ties or {}
@@ -208,10 +206,7 @@ def evaluate(
         for method, lists in ranked.items()
     }
     counts = [len(g) for g in gold]
-    methods["chance"] = {
-        **chance(candidates, counts, mrr_depth=MRR_DEPTH),
-        "precision@10": float(np.mean([count / candidates for count in counts])),
-    }
+    methods["chance"] = chance(candidates, counts, mrr_depth=MRR_DEPTH, precision_at=(10,))
     body = {
         "n": len(queries),
         "split": "all",
