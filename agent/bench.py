@@ -60,10 +60,17 @@ from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.plugins import require
 from pathatlas.retrieval.bench.common import check_folds, on_gold_page
 from pathatlas.retrieval.bench.pages import check_gold_sources
-from pathatlas.retrieval.datasets import check_gold, near_duplicate_groups, own_case_ids, read_options, read_questions
+from pathatlas.retrieval.datasets import (
+    METADATA_FILES,
+    check_gold,
+    near_duplicate_groups,
+    own_case_ids,
+    read_options,
+    read_questions,
+)
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.metrics import percentile_ms
+from pathatlas.retrieval.metrics import exact_mcnemar_p, percentile_ms, sign_tail
 from pathatlas.retrieval.search import Query, Searcher
 
 MODES = ("no-rag", "rag", "agentic")
@@ -313,8 +320,6 @@ def check_gold_cases(items: list[Item], index: Index, path: Path) -> None:
 def case_folders(images: list[Path]) -> list[Path]:
     """The case folders (a folder holding ``cases.jsonl`` or ``labels.csv``, the nearest above each image) these
     images come from, in order: what a refusal tells a user to index."""
-    from pathatlas.indexer.sources.cases import METADATA_FILES  # the names the indexer reads a case folder by
-
     found = (
         next(
             (folder for folder in image.resolve().parents if any((folder / n).is_file() for n in METADATA_FILES)), None
@@ -462,21 +467,6 @@ def paired(mine: dict[str, float], theirs: dict[str, float]) -> dict[str, Any] |
     return newcombe_paired(a, b) if all(s in (0.0, 1.0) for s in a + b) else paired_bootstrap(a, b)
 
 
-def exact_mcnemar(gained: int, lost: int) -> float:
-    """Two-sided exact McNemar p of two runs over the same questions: of the ``gained + lost`` questions whose score
-    changed, how likely a split at least this uneven is if each change went either way with probability 1/2 (the
-    binomial sign test on the discordant pairs; 1.0 when none changed)."""
-    if gained < 0 or lost < 0:
-        raise ValueError(f"counts of questions cannot be negative: gained {gained}, lost {lost}")
-    return min(1.0, 2 * sign_tail(max(gained, lost), gained + lost))
-
-
-def sign_tail(at_least: int, changed: int) -> float:
-    """How likely ``at_least`` of ``changed`` questions, or more, moved one way if each went either way with
-    probability 1/2: the sign test's tail (one-sided; ``exact_mcnemar`` doubles the larger side's)."""
-    return sum(math.comb(changed, j) for j in range(at_least, changed + 1)) / 2**changed
-
-
 def answered(run: dict[str, Any], mode: str) -> dict[str, dict[str, Any]]:
     """Question id -> the per-question record of ``mode`` in a ``bench qa`` result, for questions it answered."""
     return {i["id"]: i for i in run["items"] if i.get("mode") == mode and "score" in i}
@@ -539,7 +529,7 @@ def compare_qa_runs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, 
             "after": sum(b[i] for i in ids) / len(ids) if ids else None,
             "gained": gained,
             "lost": lost,
-            "p": exact_mcnemar(gained, lost),
+            "p": exact_mcnemar_p(gained, lost),
             "changed": sum(first[i].get("answer") != second[i].get("answer") for i in both),
             "settled": {
                 "answers": "shipped weights",

@@ -24,6 +24,9 @@ from pathatlas.settings import Settings
 LETTERS = "ABCDEFGHIJ"
 """Answer letters, in option order."""
 
+METADATA_FILES = ("cases.jsonl", "labels.csv")
+"""The files a case folder is read by, in the order one is chosen where it holds both."""
+
 
 def read_text(path: Path) -> str:
     """A dataset file's text: UTF-8, with or without the byte order mark Excel's "CSV UTF-8" writes. A file saved in

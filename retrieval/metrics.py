@@ -153,11 +153,18 @@ def paired_p(mine: np.ndarray, theirs: np.ndarray) -> tuple[float, str]:
 
 
 def exact_mcnemar_p(gained: int, lost: int) -> float:
-    """Two-sided exact McNemar p: of the ``gained + lost`` queries whose 0/1 score differs, how likely a split at least
-    this uneven is if each went either way with chance 1/2 (the binomial sign test; 1.0 when none differs)."""
-    changed = gained + lost
-    tail = sum(math.comb(changed, j) for j in range(max(gained, lost), changed + 1)) / 2**changed
-    return min(1.0, 2 * tail)
+    """Two-sided exact McNemar p: of the ``gained + lost`` queries (or questions) whose 0/1 score differs, how likely a
+    split at least this uneven is if each went either way with chance 1/2 (the binomial sign test; 1.0 when none
+    differs)."""
+    if gained < 0 or lost < 0:
+        raise ValueError(f"counts of questions cannot be negative: gained {gained}, lost {lost}")
+    return min(1.0, 2 * sign_tail(max(gained, lost), gained + lost))
+
+
+def sign_tail(at_least: int, changed: int) -> float:
+    """How likely ``at_least`` of ``changed`` differences, or more, went one way if each went either way with chance
+    1/2: the sign test's one-sided tail (``exact_mcnemar_p`` doubles the larger side's)."""
+    return sum(math.comb(changed, j) for j in range(at_least, changed + 1)) / 2**changed
 
 
 def sign_flip_p(

@@ -13,7 +13,6 @@ from pathatlas.agent.bench import (
     PageTexts,
     QABench,
     compare_qa_runs,
-    exact_mcnemar,
     load_items,
     markdown_report,
     paired_bootstrap,
@@ -33,6 +32,7 @@ from pathatlas.agent.tune import (
     fit_weights,
 )
 from pathatlas.agent.writing import evidence_naming
+from pathatlas.retrieval.metrics import exact_mcnemar_p
 from pathatlas.retrieval.records import Citation
 
 
@@ -63,19 +63,19 @@ def test_calibration_error_and_paired_bootstrap():
 
 def test_exact_mcnemar_is_the_two_sided_sign_test_on_changed_answers():
     # by hand: 2 * sum(C(n, j) for j <= min) / 2^n
-    assert exact_mcnemar(15, 4) == pytest.approx(2 * (1 + 19 + 171 + 969 + 3876) / 2**19)  # 0.0192
-    assert exact_mcnemar(0, 6) == exact_mcnemar(6, 0) == pytest.approx(2 / 64)
-    assert exact_mcnemar(0, 0) == 1.0 and exact_mcnemar(5, 5) == 1.0 and exact_mcnemar(3, 2) == 1.0
-    assert exact_mcnemar(12, 7) == pytest.approx(0.359, abs=5e-4)
+    assert exact_mcnemar_p(15, 4) == pytest.approx(2 * (1 + 19 + 171 + 969 + 3876) / 2**19)  # 0.0192
+    assert exact_mcnemar_p(0, 6) == exact_mcnemar_p(6, 0) == pytest.approx(2 / 64)
+    assert exact_mcnemar_p(0, 0) == 1.0 and exact_mcnemar_p(5, 5) == 1.0 and exact_mcnemar_p(3, 2) == 1.0
+    assert exact_mcnemar_p(12, 7) == pytest.approx(0.359, abs=5e-4)
     with pytest.raises(ValueError):
-        exact_mcnemar(-1, 3)
+        exact_mcnemar_p(-1, 3)
     stats = pytest.importorskip("scipy.stats")
     for gained in range(0, 25):
         for lost in range(0, 25):
             if gained + lost:
                 expected = stats.binomtest(gained, gained + lost, 0.5).pvalue
-                assert exact_mcnemar(gained, lost) == pytest.approx(expected, rel=1e-9), (gained, lost)
-    assert exact_mcnemar(480, 520) == pytest.approx(stats.binomtest(480, 1000, 0.5).pvalue, rel=1e-9)
+                assert exact_mcnemar_p(gained, lost) == pytest.approx(expected, rel=1e-9), (gained, lost)
+    assert exact_mcnemar_p(480, 520) == pytest.approx(stats.binomtest(480, 1000, 0.5).pvalue, rel=1e-9)
 
 
 def qa_run(scores: dict[str, float], settled: set[str], held_out: dict[str, float] | None = None) -> dict:

@@ -19,12 +19,17 @@ from PIL import Image
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Record, image_hash
 from pathatlas.indexer.sources.base import Source, hash_files, is_index_folder, may_stop, shown
-from pathatlas.retrieval.datasets import MAX_METADATA_LINES, case_ids, misnamed_fields, read_case_metadata
+from pathatlas.retrieval.datasets import (
+    MAX_METADATA_LINES,
+    METADATA_FILES,
+    case_ids,
+    misnamed_fields,
+    read_case_metadata,
+)
 from pathatlas.retrieval.images import HEIC_HINT, MIN_QUERY_SIDE, TOO_SMALL, indexed_view, open_image
 from pathatlas.retrieval.text import plain_text
 from pathatlas.settings import Settings
 
-METADATA_FILES = ("cases.jsonl", "labels.csv")
 KNOWN_FIELDS = {"image", "case", "title", "diagnosis", "organ", "description"}
 CASE_FIELDS = ("diagnosis", "organ", "title", "description")
 """Fields of a case, not of one of its images: its rows must agree on them (else the first is kept, and said so)."""
