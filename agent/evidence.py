@@ -56,50 +56,19 @@ NEGATED_PREDICATE = re.compile(
 bone"), while "not only" adds to it."""
 NEGATION_REACH = 40
 """Characters after a negation that it reaches (within its clause)."""
-OPPOSITE_VERBS = (("stimulate", "increase", "promote"), ("inhibit", "decrease", "reduce", "suppress"))
-"""Verbs of two opposite senses, raising what they act on and lowering it: a sentence saying that an option does to
-what is asked the opposite of what the question asks speaks against it as a negation does ("Calcitonin inhibits
-osteoclast activity" for "Which hormone stimulates osteoclast activity?", ``opposed_words``). "stimulate" and "inhibit"
-are what a hormone, a nerve or a drug does to its target; "increase", "decrease" and "reduce" what is done to an
-amount or a rate; "promote" and "suppress" to a process (growth, an immune response). Left out: "activate" and
-"inactivate", whose stem is that of "activity" and "active" too ("osteoclast activity" asks no verb), and "raise" and
-"lower", as "lower" is mostly the adjective ("the lower limb")."""
 MIN_WORDS, MAX_WORDS = 4, 80
 HEADING_WIDTH = 0.6
 """A line shorter than this share of its text's longest line, before a line opening with a capital, stands apart: a
 heading ("Brain Stem", "Proximal Convoluted Tubule (PCT)"), the tail of a sentence begun on the page before, or a
 paragraph's last line, never the next sentence's start. Prose lines wrap near the full width (in the A&P book lines
 before a capital that close no sentence are under 0.6 of it or over 0.7)."""
-CONTINUED = re.compile(r"[a-z][^\sA-Z]*(?:\s|$)")
-"""A text's first word in lower case, not a name written so ("pH", "mRNA"): the text opens mid-sentence. A bulleted or
-numbered item opens otherwise; the book's unmarked list items at a page's top ("protects internal organs", page 166)
-carry on the sentence that lists them."""
+CONTINUED = re.compile(r"(?!(?:von|van|de|du|di|da|le|la)\s)[a-z]+[,;:]?(?:\s|$)")
+"""A text's first word in lower-case letters alone, not a name written so ("pH", "mRNA", "p53", "c-kit", "von
+Willebrand"): the text opens mid-sentence. A bulleted or numbered item opens otherwise; the book's unmarked list items
+at a page's top ("protects internal organs", page 166) carry on the sentence that lists them."""
 JOINED_LINE_END = re.compile(r"[-\u2013\u2014]$")
 """A line end that joins the next line's word (a hyphen, a dash): never a place to cut."""
 AUXILIARY = r"(?:do|does|did|can|could|is|are|was|were|will|would|may|might|must|should|has|have|had)"
-
-
-def verb_forms(verbs: Sequence[str], endings: str = "e|es|ed|ing|s") -> str:
-    """A pattern for the verbs with any of these endings ("inhibit", "inhibits", "inhibited", "inhibiting"), not
-    their nouns or adjectives ("inhibition of", "inhibitory neurons"; a base form may be a noun too: ``agrees``)."""
-    return rf"\b(?:{'|'.join(verb.removesuffix('e') for verb in verbs)})(?:{endings})?\b"
-
-
-SENSE_VERB = re.compile(verb_forms([verb for sense in OPPOSITE_VERBS for verb in sense]), re.IGNORECASE)
-"""A verb of either sense: where another claim starts, which ends what an opposed verb reaches."""
-OPPOSED_VERB = tuple(
-    re.compile(
-        rf"\s+(?:also\s+)?(?:(?:(?:{AUXILIARY}|be|been)\s+(?:also\s+)?)+{verb_forms(sense, 'e|es|ed|s')}"
-        rf"|{verb_forms(sense, 'e|es|s')})",
-        re.IGNORECASE,
-    )
-    for sense in OPPOSITE_VERBS
-)
-"""Per sense, a finite verb of it straight after a name: "Calcitonin inhibits", "calcitonin can inhibit",
-"Osteoclasts are inhibited by calcitonin" (said of its subject, as a negated verb is). A participle is left out: "-ing"
-is said of another clause's subject ("..., reducing the risk") and "-ed" without an auxiliary mostly names a state
-("means reduced blood pressure")."""
-BASE_FORMS = frozenset(verb for sense in OPPOSITE_VERBS for verb in sense)
 CLAUSE_BREAK = re.compile(
     r";\s+|:\s+|,\s+(?=(?:whereas|while|but|yet|though|although)\b)|\s+(?=but\b(?!\s+also))"
     rf"|,?\s+(?=and\s+(?:the\s+)?[\w-]+(?:\s+[\w-]+){{0,2}}\s+{AUXILIARY}(?:\s+not|\s+so)?\s*(?:[.,;:]|$))",
@@ -610,46 +579,11 @@ def contradicts(sentence: str, option_words: set[str], asked: set[str] | None = 
     "does not caseate" names "caseating", not "non-caseating". Given the question's ``asked`` words, a negated verb
     speaks against its subject only where what it denies is asked or is the option's own (``denies_what_counts``):
     "the articulating surfaces of the bones are not directly connected" says nothing against "bones articulate ...
-    within a fluid-filled joint cavity". A verb of the sense opposite to the one asked speaks against its subject as a
-    negated verb does (``opposes``): "Calcitonin inhibits osteoclast activity" against calcitonin, for "Which hormone
-    stimulates osteoclast activity?"."""
-    negated = any(
+    within a fluid-filled joint cavity"."""
+    return any(
         names(terms, option_words) and denies_what_counts(predicate, option_words, asked)
         for terms, predicate in negated_terms(sentence)
     )
-    return negated or asked is not None and opposes(sentence, option_words, asked)
-
-
-def opposes(sentence: str, option_words: set[str], asked: set[str]) -> bool:
-    """Whether a verb of the sense opposite to the one asked (``opposed_sense``) has a subject naming the option and
-    reaches what is asked besides the verb (the option's own words are no object asked: "Less blood circulating means
-    reduced blood pressure" says nothing against blood vessels constricting), or nothing of its own ("whereas
-    calcitonin inhibits them")."""
-    sense = opposed_sense(asked, option_words)
-    if sense is None:
-        return False
-    wanted = asked - set().union(*sense_stems())
-    return any(
-        names(terms, option_words) and denies_what_counts(predicate, set(), wanted)
-        for terms, predicate in opposed_terms(sentence, sense)
-    )
-
-
-def opposed_sense(asked: set[str], option_words: set[str]) -> int | None:
-    """Which sense of ``OPPOSITE_VERBS`` speaks against an option: the one opposite to the sense the question asks,
-    where it asks one only; none for an option saying a change itself ("sweat glands to increase their output"), which
-    is what changes, not what acts."""
-    stems = sense_stems()
-    asks = [bool(asked & sense) for sense in stems]
-    if sum(asks) != 1 or option_words & set().union(*stems):
-        return None
-    return asks.index(False)
-
-
-@cache
-def sense_stems() -> tuple[frozenset[str], ...]:
-    """The stems ``tokenize`` gives each sense's verbs (``OPPOSITE_VERBS``): "stimulation" asks "stimulate" too."""
-    return tuple(frozenset(stem for stems in tokenize(list(sense)) for stem in stems) for sense in OPPOSITE_VERBS)
 
 
 def denies_what_counts(predicate: tuple[str, ...], option_words: set[str], asked: set[str] | None) -> bool:
@@ -665,46 +599,12 @@ def negated_terms(sentence: str) -> tuple[tuple[tuple[str, ...], tuple[str, ...]
     """The stems of each stretch a sentence's negations deny (``negated_words``) with those of what they deny it of
     (the predicate), per sentence once: every option is checked against the same sentences, again after each of the
     agent's rounds."""
-    return denied_terms(sentence, negated_words)
-
-
-@lru_cache(maxsize=20_000)
-def opposed_terms(sentence: str, sense: int) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
-    """The stems of each subject of a sense's verbs in a sentence (``opposed_words``) with those of what the verb
-    reaches, as ``negated_terms`` gives a negation's."""
-    return denied_terms(sentence, lambda clause: opposed_words(clause, sense))
-
-
-def denied_terms(
-    sentence: str, stretches: Callable[[str], list[tuple[str, str]]]
-) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
-    """The stems of the stretches of each of a sentence's clauses (``clause_texts``) that ``stretches`` finds denied,
-    each with its predicate's."""
     text = closed_privatives(sentence)  # as written: "vitamin K" is a term of its own, "vitamin k" is not
-    denied = [pair for clause in clause_texts(text) for pair in stretches(clause)]
-    if not denied:
+    negated = [pair for clause in clause_texts(text) for pair in negated_words(clause)]
+    if not negated:
         return ()
-    terms = clause_words([part for pair in denied for part in pair])
-    return tuple((tuple(name), tuple(predicate)) for name, predicate in zip(terms[::2], terms[1::2], strict=True))
-
-
-def opposed_words(clause: str, sense: int) -> list[tuple[str, str]]:
-    """The subject of each verb of a sense in a clause (``OPPOSED_VERB``), with the words the verb reaches up to the
-    next verb of either sense (``SENSE_VERB``), each read as a negated verb's (``negated_subject``, ``verb_reach``):
-    "Calcitonin inhibits osteoclast activity and stimulates calcium uptake" inhibits osteoclast activity, and "X
-    inhibits Y, which stimulates Z" says nothing of X and Z."""
-    out = []
-    for verb in OPPOSED_VERB[sense].finditer(clause):
-        subject = negated_subject(clause, verb)
-        if subject and agrees(subject, verb):
-            out.append((subject, SENSE_VERB.split(verb_reach(clause, verb))[0]))
-    return out
-
-
-def agrees(subject: str, verb: re.Match[str]) -> bool:
-    """Whether a verb of a sense is its subject's verb: a bare base form ("increase") after a singular name is a noun
-    ("a ten-fold increase in", "no significant increase in")."""
-    return verb.group().strip().lower() not in BASE_FORMS or 2 in name_numbers(subject)
+    terms = clause_words([part for pair in negated for part in pair])
+    return tuple((tuple(denied), tuple(predicate)) for denied, predicate in zip(terms[::2], terms[1::2], strict=True))
 
 
 def negated_words(clause: str) -> list[tuple[str, str]]:

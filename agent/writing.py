@@ -214,7 +214,7 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
     answer.settled = (
         supported
         and not tied
-        and not rivals_said(answer)
+        and (case is not None or not rivals_said(answer))  # the same specimen, or most similar cases, settle it
         and answer.confidence >= SETTLED_CONFIDENCE
         and not unfounded
         and not undecided

@@ -8,7 +8,7 @@ import pytest
 
 from pathatlas.agent.plan import read_question
 from pathatlas.agent.questions import Answer, Evidence, Question, Quote
-from pathatlas.agent.writing import rationale, settle
+from pathatlas.agent.writing import annotate, rationale, settle
 from pathatlas.retrieval.records import Citation, Payload
 
 RESORB = Question("Which cells resorb bone?", ["Osteoblasts", "Osteoclasts"])
@@ -91,3 +91,24 @@ def test_a_contested_exception_shows_the_rival_said_to_be_one_and_ties_only_the_
     assert written.endswith(
         'Yet a sentence says what is asked of C. Osteocytes: "Osteocytes do not resorb bone." (book.pdf, p. 3).'
     )
+
+
+def test_an_image_answer_its_own_slide_settles_is_contested_by_no_sentence():
+    """The agreeing case's quote says nothing of the question's words (its ``covers`` is 0), so any rival sentence
+    naming its option contested an answer the same specimen settled."""
+    question = Question("Which diagnosis best fits this slide?", ["Angiosarcoma", "Granuloma"], image="x.png")
+    case = Evidence(
+        "c1",
+        "case",
+        "Angiosarcoma of the scalp.",
+        Citation("atlas", case="A"),
+        1,
+        payload=Payload(kind="case", case="A", diagnosis="Angiosarcoma"),
+        same_specimen=True,
+        ranks={"image": 1},
+    )
+    rival = "Granuloma is the diagnosis that best fits a nodule of epithelioid macrophages."
+    page = Evidence("p1", "page", rival, Citation("book.pdf", page=3), 2, payload=Payload(kind="page"))
+    answer = Answer(0, "Angiosarcoma", 0.8, scores=[0.8, 0.2])
+    annotate(answer, question, [case, page])
+    assert answer.settled, answer.rationale

@@ -176,6 +176,17 @@ def test_image_questions_on_a_book_alone_are_refused_naming_the_case_folder(data
     assert not (data / "refused").exists(), "refused before any question was asked"
 
 
+def test_a_run_without_retrieval_is_not_refused_for_evidence_it_never_reads(data):
+    """no-rag reads no evidence: the questions' gold pages and cases need not be in the index."""
+    rows = [image_question(f"atlas-{n}", data / "atlas" / "images" / f"A-{n}.png", ATLAS_GOLD) for n in range(2)]
+    questions = write_rows(data / "atlas-questions-no-rag.jsonl", rows)
+    result = run_cli(
+        "bench", "qa", "--questions", questions, "--index", data / "idx", "--modes", "no-rag", "--limit", 2,
+        "--out", data / "no-rag", home=data / "home", COLUMNS="400",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
 def test_a_file_of_atlas_and_tile_questions_runs_where_the_index_holds_either(data, tmp_path):
     rows = [image_question("atlas-0", data / "atlas" / "images" / "A-0.png", ATLAS_GOLD)]
     rows.append(image_question("tile-0", data / "tiles" / "t0.png", {"label": "aca", "diagnosis": "adenocarcinoma"}))

@@ -855,7 +855,8 @@ def bench_qa_command(
     items, failures = load_items(questions, settings.max_image_pixels, open_questions, limit)
     if shuffle_seed is not None:
         items = [shuffle_options(item, shuffle_seed) for item in items]
-    check_sources(items, idx, questions)
+    if set(chosen) - {"no-rag"}:  # no-rag reads no evidence: its gold need not be indexed
+        check_sources(items, idx, questions)
     plan_refit(items, folds)  # refused here, before the answerer loads; its notes come with the result
     run = run_record(
         {"questions": questions},
