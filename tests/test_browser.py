@@ -351,7 +351,7 @@ def test_library_adds_a_pdf_with_progress_counts_it_and_removes_it(page, tmp_pat
     page.get_by_role("tab", name="Library").click()
     uploader = page.locator("[data-testid=stFileUploader]").filter(has_text="Add a PDF")
     uploader.locator("input[type=file]").set_input_files(str(pdf))
-    page.get_by_role("button", name="Index it").click()
+    page.get_by_role("button", name="Index it").click(timeout=180_000)  # the upload reruns the app: slow under load
     outcome = page.locator("[data-testid=stAlert]", has_text=re.compile(r"^(done|failed|cancelled): "))
     outcome.wait_for(timeout=240_000)  # the job encodes and commits
     page.screenshot(path=str(ARTIFACTS / "4-library-added.png"), full_page=True)
