@@ -58,7 +58,7 @@ from pathatlas.agent.tune import (
 from pathatlas.agent.writing import NAMING, annotate, evidence_naming
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.plugins import require
-from pathatlas.retrieval.bench.common import check_folds, on_gold_page
+from pathatlas.retrieval.bench.common import below_words, check_folds, on_gold_page
 from pathatlas.retrieval.bench.pages import check_gold_sources
 from pathatlas.retrieval.datasets import (
     METADATA_FILES,
@@ -1394,12 +1394,6 @@ def below_pairs(m: dict[str, Any], metric: str) -> list[tuple[str, str]]:
     """(baseline, metric) for each baseline a row's figures score below (``below_baselines``): no-rag on the run's
     ``metric``, chance on the accuracy of the questions with options."""
     return [(baseline, "accuracy" if baseline == "chance" else metric) for baseline in m.get("below_baselines", {})]
-
-
-def below_words(pairs: list[tuple[str, str]]) -> str:
-    """The mark of a row below baselines (``below_pairs``) as ``bench retrieval`` words it: "✗ below no-rag on
-    accuracy"; blank below none."""
-    return "✗ below " + "; ".join(f"{baseline} on {metric}" for baseline, metric in pairs) if pairs else ""
 
 
 def group_mark_words(result: dict[str, Any], group: str) -> str:

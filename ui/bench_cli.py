@@ -355,8 +355,11 @@ def retrieval_table(task: str, body: dict) -> Table:
 
 
 def below_mark(pairs: list[tuple[str, str]]) -> str:
-    """The red mark of a default below a baseline, ``(baseline, metric)`` each: the same in every table."""
-    return "[red]✗ below " + "; ".join(f"{baseline} on {metric}" for baseline, metric in pairs) + "[/red]"
+    """The red mark of a default below a baseline, ``(baseline, metric)`` each (``below_words``): the same in every
+    table."""
+    from pathatlas.retrieval.bench.common import below_words
+
+    return f"[red]{below_words(pairs)}[/red]"
 
 
 SHOWN_CHAPTERS = range(2, 31)

@@ -95,7 +95,7 @@ def content_hash(path: Path) -> str | None:
     (``content``), so that a source renamed or moved is known for the one indexed under its old name; None where a file
     cannot be read."""
     files = [path] if path.is_file() else sorted(path.rglob("*"))
-    indexes = {file.parent for file in files if file.name == META_FILE and file.parent != path}
+    indexes = {file.parent for file in files if is_index_folder(file.parent, [file.name], path)}
     digest = hashlib.blake2b(digest_size=16)
     try:
         for file in files:

@@ -564,3 +564,9 @@ def encoder_record(settings: Settings) -> dict[str, Any]:
     from pathatlas.retrieval.encoders import create_encoder
 
     return {"encoder": settings.encoder, "encoder_revisions": create_encoder(settings.encoder, settings).revisions()}
+
+
+def below_words(pairs: list[tuple[str, str]]) -> str:
+    """The mark of a row below its baselines, ``(baseline, metric)`` each, worded alike in every bench's tables: "✗
+    below bm25 on recall@5", "✗ below no-rag on accuracy"; blank below none."""
+    return "✗ below " + "; ".join(f"{baseline} on {metric}" for baseline, metric in pairs) if pairs else ""
