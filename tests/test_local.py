@@ -223,7 +223,6 @@ def test_more_like_this_verifies_with_the_stored_keypoints(specimen_index):
     assert hits[0].payload.case == "B" and hits[0].matched_by.get(SPECIMEN) == 1
 
 
-@pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")  # two queries: the paired t-test degenerates
 def test_the_benchmark_scores_what_search_does(settings, tmp_path):
     """``bench retrieval --cases``: the default row is visual kNN plus the specimen ranker (then the diagnosis vote),
     as in search."""

@@ -35,7 +35,6 @@ from tests.test_review_bench_retrieval import page_questions
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:unsafe cast"),  # ranx's numba kernels on a few queries
-    pytest.mark.filterwarnings("ignore:Precision loss"),  # scipy's t-test on folds of identical figures
 ]
 
 PAGES = 12
