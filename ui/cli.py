@@ -184,6 +184,7 @@ def index(
 
     settings = settings_for(index, encoder=encoder)
     store_class(store or settings.store)  # a mistyped name before a path with nothing to index
+    refuse_case_folder_index(settings)
     if not paths:
         refuse_no_index(settings)
     idx = Index.open(settings.index_dir, settings, create=True, store=store, defer=True)  # kept if a source commits
@@ -231,6 +232,22 @@ def refuse_no_index(settings: Settings) -> None:
         raise IndexMissingError(
             f"no PathAtlas index at {settings.index_dir} to index again: name the PDFs or folders to index "
             f"('pathatlas index PATH{named}')"
+        )
+
+
+def refuse_case_folder_index(settings: Settings) -> None:
+    """``index`` writes no index into a case folder (``pathatlas index . --index .`` from inside one), refusing before
+    any write: the folder's walk read the index's files as its own (its thumbnails as images no row lists, so the
+    folder changed at each run), and the index's ``media`` and ``store`` folders, which it empties of files it did not
+    write, could be the folder's (its slides deleted after a stopped run). A folder of its own inside works
+    (``is_index_folder``)."""
+    from pathatlas.indexer.sources.cases import CaseFolderSource
+
+    folder = settings.index_dir.expanduser().absolute()
+    if CaseFolderSource.accepts(folder):
+        raise BadInputError(
+            f"{folder} is a case folder: the index needs a folder of its own, which may be inside it "
+            f"(--index {folder / 'index'})"
         )
 
 
@@ -898,7 +915,8 @@ def info(
         console.print(line, highlight=False, markup=False, soft_wrap=True)  # its command stays one line to paste
     if stats["revisions"]:
         console.print("models  " + ", ".join(f"{space}: {model}" for space, model in stats["revisions"].items()))
-    console.print(f"records {stats['records']} ({counted(stats['kinds'])})  vectors {counted(stats['vectors'])}")
+    kinds = f" ({counted(stats['kinds'])})" if stats["kinds"] else ""  # an empty index: "records 0", not "0 ()"
+    console.print(f"records {stats['records']}{kinds}  vectors {counted(stats['vectors'])}")
     table = Table(Column("source", overflow="fold"), "kind", "entries", "problems", "on disk")
     shown = {"ok": "ok", "changed": "[yellow]changed[/yellow]", "missing": "[red]missing[/red]", "unknown": "?"}
     for key, entry in stats["sources"].items():
