@@ -7,6 +7,7 @@ import errno
 import hashlib
 import os
 import re
+import shutil
 import stat
 import unicodedata
 import zipfile
@@ -15,11 +16,13 @@ from collections.abc import Callable, Collection
 from contextlib import suppress
 from pathlib import Path, PurePosixPath
 
+import pymupdf
 from fastapi import HTTPException, UploadFile, status
 
 from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.cases import HEIC_SUFFIXES, IMAGE_SUFFIXES, METADATA_FILES, CaseFolderSource, name_key
+from pathatlas.indexer.sources.pdf import mupdf_alone
 from pathatlas.retrieval.images import document_kind
 from pathatlas.retrieval.index import Manifest
 from pathatlas.retrieval.text import JOINERS, composed
@@ -137,6 +140,13 @@ PDF_HEADER = b"%PDF-"
 HEADER_BYTES = 1024
 """How far into a file PDF readers look for ``PDF_HEADER``: Acrobat, and MuPDF without repairing the file, take what
 some mail gateways and web servers put before it."""
+JUNK_BYTES = 1 << 20
+"""How far into an upload named .pdf ``PDF_HEADER`` is looked for when it is not within ``HEADER_BYTES``: the bytes
+before it are cut (``without_junk``). MuPDF opens such a file only by repairing it, and reading the repaired file
+it warns of every stream ("PDF stream Length incorrect": the indexer refuses it as damaged), while the file from its
+header on reads as written (pymupdf 1.28.2, with 1 KB, 4 KB, 64 KB and 1 MB of junk before a book). No further: a
+gateway's or server's lines are far shorter, and each look past the first kilobyte asks MuPDF, which took 6 s over
+a 200 MB text file."""
 UPLOAD_TYPES = {
     ".pdf": ("a PDF", f"no {PDF_HEADER.decode()} header in its first {HEADER_BYTES} bytes"),
     ".zip": ("a zip file", "no zip directory at its end: not a zip, or cut short"),
@@ -154,6 +164,39 @@ def type_problem(path: Path, name: str) -> str | None:
     if PDF_HEADER in head if suffix == ".pdf" else zipfile.is_zipfile(path):
         return None
     return not_of_type(name, head, *UPLOAD_TYPES[suffix])
+
+
+def without_junk(path: Path) -> int:
+    """Cut from the upload named .pdf at ``path`` what comes before its ``PDF_HEADER`` where that lies past
+    ``HEADER_BYTES`` but within ``JUNK_BYTES`` (a mail gateway's or a web server's lines), and MuPDF opens the rest as a
+    PDF: the number of bytes cut, 0 where none were. The file from its header on is the PDF as it was written."""
+    with path.open("rb") as handle:
+        start = handle.read(JUNK_BYTES).find(PDF_HEADER)
+    if start == -1 or start + len(PDF_HEADER) <= HEADER_BYTES:  # none, or where readers take it (``type_problem``)
+        return 0
+    rest = path.with_name(".without-junk")
+    with path.open("rb") as source, rest.open("wb") as sink:
+        source.seek(start)
+        shutil.copyfileobj(source, sink, CHUNK)
+    if not mupdf_opens(rest):  # a text that names the header: refused as having none (``type_problem``)
+        rest.unlink()
+        return 0
+    rest.replace(path)
+    return start
+
+
+def junk_note(cut: int) -> str:
+    """A job's note for an upload ``without_junk`` cut ``cut`` bytes from."""
+    return f"the {cut} bytes before its {PDF_HEADER.decode()} header (a mail gateway's or a server's) were left out"
+
+
+def mupdf_opens(path: Path) -> bool:
+    """Whether MuPDF opens ``path`` as a PDF with pages; its complaints stay off the terminal (``mupdf_alone``)."""
+    try:
+        with mupdf_alone(), pymupdf.open(path, filetype="pdf") as doc:
+            return doc.is_pdf and doc.page_count > 0
+    except RuntimeError:  # pymupdf's FileDataError, and MuPDF's own errors
+        return False
 
 
 def not_of_type(name: str, head: bytes, expected: str, why: str) -> str:
@@ -175,6 +218,29 @@ def indexed_copy(manifest: Manifest, content: str | None, replaced: Callable[[st
         return None
     copies = (key for key, entry in manifest.items() if entry.get("content") == content and not replaced(key))
     return next((key for key in copies if Path(key).exists()), None)
+
+
+CONTENT_MARK = ".content-"
+"""An upload folder holds an empty folder named this and its upload's ``content_hash``: another upload of the same
+bytes is known by it while this one is taken and indexed, and once it is indexed, a zip too (its bytes are no file
+then, nor in the manifest). A folder holding nothing, not a file: the files of an upload folder are the upload's own
+and its claim's."""
+
+
+def mark_content(folder: Path, content: str) -> None:
+    (folder / f"{CONTENT_MARK}{content}").mkdir()
+
+
+def marked_uploads(uploads: Path, content: str) -> list[Path]:
+    """The upload folders under ``uploads`` marked as holding ``content`` (``mark_content``)."""
+    return [mark.parent for mark in uploads.glob(f"*/{CONTENT_MARK}{content}")]
+
+
+def replaces(stored: Path, folder: Path) -> bool:
+    """Whether the upload at ``stored`` replaces, once indexed, the upload of ``folder``: that one holds a file of its
+    name or, for a zip, the folder it unpacks to (``Engine._replace_older_uploads``)."""
+    names = {stored.name, stored.stem} if stored.suffix.lower() == ".zip" else {stored.name}
+    return any((folder / name).exists() for name in names)
 
 
 UTF8_NAMES = 0x800

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import uuid
 from collections import Counter
 from itertools import islice
@@ -18,24 +19,36 @@ from pathatlas.retrieval.index import Index, Manifest, per_generation
 from pathatlas.retrieval.records import display_name, distinct_names, source_id
 from pathatlas.retrieval.search import echoed, source_names
 from pathatlas.ui.api.deps import EngineDep, errors, form_only, require_token
-from pathatlas.ui.api.engine import Engine, claim_upload, source_problems
-from pathatlas.ui.api.jobs import RECORD_DAYS, Job
+from pathatlas.ui.api.engine import OWNER_FILE, Engine, claim_upload, source_problems
+from pathatlas.ui.api.jobs import RECORD_DAYS, Job, claimed
 from pathatlas.ui.api.routes.search import listed, unknown_source
 from pathatlas.ui.api.schemas import JobForm, JobOut, JobsQuery, SourceOut
 from pathatlas.ui.api.uploads import (
     extract_zip,
     indexed_copy,
+    junk_note,
+    mark_content,
+    marked_uploads,
     read_by_sources,
+    replaces,
     safe_name,
     save_limited,
     sent_name,
+    shown,
     skipped_note,
     type_problem,
+    without_junk,
 )
 
 router = APIRouter(tags=["library"])
 UPLOAD_TYPES_HINT = "upload a .pdf or a .zip of a case folder"
 Writer = Depends(require_token)
+CONTENT_CHECK = threading.Lock()
+"""Held while an upload's bytes are looked for in the index and the other uploads and then marked as its own
+(``check_upload``): two uploads of the same bytes sent at once must not both pass the look."""
+TWIN_WORDS = {".pdf": ("", "its pages"), ".zip": ("the zip of ", "each of its sources")}
+"""By an upload's suffix, what a 409 for its bytes already indexed says they came from, and what would appear
+twice."""
 
 
 def job_out(job: Job) -> JobOut:
@@ -94,14 +107,15 @@ def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Writer, form_only(JobForm)],
     summary="Index an uploaded PDF, or a zip of a case folder (cases.jsonl or labels.csv inside)",
-    description="Uploading a file of the same name again replaces that source once the new one is indexed. A PDF "
-    "whose bytes an indexed source holds is refused (409), naming that source: each page would be found twice.",
+    description="Uploading a file of the same name again replaces that source once the new one is indexed. A PDF or "
+    "zip whose bytes an indexed source, or another upload not yet indexed, holds is refused (409), naming it: each "
+    "page or case would be found twice.",
     responses={
         **errors(400, 401, 403, 409, 411, 413, 415, 422, 503, 507),
         409: {
             **errors(409)[409],
-            "description": "Another process is changing the index, or the index already holds "
-            "the uploaded PDF (the detail names it)",
+            "description": "Another process is changing the index, or the index or another upload already "
+            "holds the uploaded file (the detail names it)",
         },
     },
 )
@@ -119,6 +133,8 @@ async def create_job(engine: EngineDep, form: Annotated[JobForm, File()]) -> Job
         claim = await run_in_threadpool(claim_upload, folder, engine.index.path)
         stored, notes = folder / name, []
         await save_limited(file, stored, settings.max_upload_mb << 20)
+        if suffix == "pdf" and (cut := await run_in_threadpool(without_junk, stored)):
+            notes.append(junk_note(cut))
         await run_in_threadpool(check_upload, engine, stored, echoed(sent_name(file.filename)))
         if suffix == "zip":
             target = folder / stored.stem
@@ -138,32 +154,74 @@ async def create_job(engine: EngineDep, form: Annotated[JobForm, File()]) -> Job
 
 def check_upload(engine: Engine, stored: Path, name: str) -> None:
     """Refuse at once, in one line naming the upload as sent (``name``), a file that is not what its name says (415,
-    as an image is) and a PDF the index already holds from another file (409): indexed beside it, each of its pages
-    would be found and cited twice, once by an upload id. The lecturer who meant to replace that source is told how."""
+    as an image is) and one whose bytes the index or another upload already holds (409, ``twin_refusal``): indexed
+    beside it, each of its pages would be found and cited twice, once by an upload id. The lecturer who meant to
+    replace that source is told how. The bytes taken are marked as this upload's (``mark_content``) in one step with
+    the look, so that of two uploads of them sent at once the second is refused as it is after the first."""
     if problem := type_problem(stored, name):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"{problem}: {UPLOAD_TYPES_HINT}")
+    if (content := content_hash(stored)) is None:  # unreadable: its job says why
+        return
+    with CONTENT_CHECK:
+        if refusal := twin_refusal(engine, stored, name, content):
+            raise HTTPException(status.HTTP_409_CONFLICT, refusal)
+        mark_content(stored.parent, content)
+
+
+def twin_refusal(engine: Engine, stored: Path, name: str, content: str) -> str | None:
+    """``check_upload``'s 409 for the upload ``stored`` holding ``content``: a PDF a source of the index holds
+    (``indexed_twin``), or the bytes another upload of this index was marked with, not yet indexed (its folder still
+    claimed) or indexed; None where there is none. Not an earlier upload this one replaces (``replaces``)."""
     manifest = engine.index.manifest
-    if stored.suffix.lower() == ".pdf" and (key := indexed_twin(engine, manifest, stored)) is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, same_file(manifest, key, name))
+    if stored.suffix.lower() == ".pdf" and (key := indexed_twin(engine, manifest, stored, content)) is not None:
+        return same_file(manifest, [key], name, stored)
+    for folder in marked_uploads(engine.uploads, content):
+        if replaces(stored, folder) or not uploaded_to(folder, engine.index.path):
+            continue
+        if claimed(folder):
+            return not_yet_indexed(engine, folder, name, stored)
+        if keys := engine.sources_of(engine.index, folder):
+            return same_file(manifest, keys, name, stored)
+    return None
 
 
-def indexed_twin(engine: Engine, manifest: Manifest, stored: Path) -> str | None:
-    """The source of ``manifest`` holding the bytes of the uploaded PDF ``stored`` (``indexed_copy``), bar an earlier
-    upload of its name, which this one replaces."""
+def uploaded_to(folder: Path, index: Path) -> bool:
+    """Whether an upload folder is marked as ``index``'s (``claim_upload``): several indexes may share the uploads."""
+    try:
+        return (folder / OWNER_FILE).read_text(encoding="utf-8") == str(index.resolve())
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def indexed_twin(engine: Engine, manifest: Manifest, stored: Path, content: str) -> str | None:
+    """The source of ``manifest`` holding the bytes (``content``) of the uploaded PDF ``stored`` (``indexed_copy``),
+    bar an earlier upload of its name, which this one replaces."""
 
     def replaced(key: str) -> bool:
         return (upload := engine.uploaded(key)) is not None and (upload.name, upload.unpacked) == (stored.name, False)
 
-    return indexed_copy(manifest, content_hash(stored), replaced)
+    return indexed_copy(manifest, content, replaced)
 
 
-def same_file(manifest: Manifest, key: str, name: str) -> str:
-    """``check_upload``'s 409 for an upload holding what the source ``key`` holds, naming it as GET /sources does."""
-    shown, source = distinct_names(manifest).get(key, display_name(key)), manifest[key].get("id") or source_id(key)
+def same_file(manifest: Manifest, keys: list[str], name: str, stored: Path) -> str:
+    """``check_upload``'s 409 for an upload holding what the sources ``keys`` hold (a PDF, or what a zip unpacked
+    to), naming them as GET /sources does."""
+    came_from, twice = TWIN_WORDS[stored.suffix.lower()]
+    names, ids = distinct_names(manifest), [manifest[key].get("id") or source_id(key) for key in keys]
+    held = shown([f"{names.get(key, display_name(key))} (id {source})" for key, source in zip(keys, ids, strict=True)])
+    those, removal = ("that source", ids[0]) if len(ids) == 1 else ("those sources", "{id} for each")
     return (
-        f"{name} is the same file as {shown} (id {source}), already indexed: its pages would appear twice; to index "
-        f"this upload in its place, remove that source first (DELETE /sources/{source})"
+        f"{name} is the same file as {came_from}{held}, already indexed: {twice} would appear twice; to index this "
+        f"upload in its place, remove {those} first (DELETE /sources/{removal})"
     )
+
+
+def not_yet_indexed(engine: Engine, folder: Path, name: str, stored: Path) -> str:
+    """``check_upload``'s 409 for an upload holding the bytes of the upload of ``folder``, not yet indexed: named
+    with its job where this process runs it."""
+    job = next((job for job in list(engine.jobs.values()) if job.upload == folder), None)  # a copy: jobs are added
+    other, twice = f"{job.source} (job {job.id})" if job else "another upload", TWIN_WORDS[stored.suffix.lower()][1]
+    return f"{name} is the same file as {other}, not yet indexed: {twice} would appear twice"
 
 
 @router.get(
