@@ -48,17 +48,17 @@ variant itself is chosen on the training chapters; BENCHMARKS.md). Without them 
 exception is the option the top evidence names least (8 of 20; flipping every feature, as for a plain
 question, scored 7)."""
 WEIGHTS = np.array(
-    [1.133, -0.643, 0.621, -1.32, 0.027, 0.084, 0.929]
-    + [0.359, -0.014, 0.949, 0.177, 0.182, 0.262, 0.289]
-    + [-0.869, 0.403, -0.664, 1.248, -1.531, -0.786, -0.6]
-    + [0.99]
+    [0.623, -0.37, 0.518, -1.099, 0.171, 0.08, 0.958]
+    + [0.608, 0.015, 0.876, 0.195, 0.145, 0.26, 0.279]
+    + [-0.436, 0.139, -0.185, 0.928, -1.586, -0.974, -0.747]
+    + [1.073]
 )
 """Conditional-logit weights (``design``): FEATURES for plain questions (less ``NEGATED_ONLY``), their
 ``leaders``, the same features again for questions whose options are statements, then the negated questions'
 one feature (``NEGATED_BY``); fit on the agent's evidence for all 347 dev questions (A&P ch. 1-14: one search
-plus the passage support; refit in the thirty-second session on its features, ``dense`` and ``prior`` scaled by
-``SIMILARITY_SPREAD``: the ``all_data_weights`` of ``bench qa --folds 5``); held out per chapter fold in
-BENCHMARKS.md."""
+plus the passage support, ``dense`` and ``prior`` scaled by ``SIMILARITY_SPREAD``; refit in the thirty-eighth session
+on page texts without their running lines, PDF records version 15: the ``all_data_weights`` of ``bench qa --folds
+5``); held out per chapter fold in BENCHMARKS.md."""
 ONE_SEARCH_WEIGHTS = np.array(
     [0.997, 0.014, 0.288, -0.618, 0.264, 0.0, 0.0] + [0.417, 0.041, 0.894, 0.31, 0.039, 0.0, 0.0] + [0.0] * 7 + [0.728]
 )
