@@ -21,7 +21,7 @@ import string
 import textwrap
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -153,6 +153,9 @@ def recorded_answer(item: Item, answer: Answer) -> str:
 
 QUESTION_KEYS = ("id", "question", "options", "answer", "image", "gold", "chapter")
 """The fields ``load_items`` reads; a file none of whose rows can be asked is refused naming its other keys."""
+QUESTION_LINE = "a line: {question, options, answer}, options left out for open and yes/no questions"
+"""What a question file's line holds, as a file without one is told, in the shape ``bench retrieval --mcq`` tells it
+of its own lines ("has no questions with gold pdf_pages (gold: {book, pdf_pages})")."""
 
 
 def yes_no(text: str) -> str | None:
@@ -214,6 +217,8 @@ def load_items(
     one's)."""
     items, failures = [], []
     rows = read_questions(path)[:limit]
+    if not rows:
+        raise BadInputError(f"{path} has no questions ({QUESTION_LINE})")
     prefixes = shared_prefixes(rows)
     first_row: dict[str, int] = {}
     for number, row in enumerate(rows, start=1):
@@ -276,8 +281,6 @@ def unusable_file(rows: list[dict[str, Any]], failures: list[dict[str, Any]]) ->
     """Why no row of a question file can be asked, in one line: the first row's error, and the keys its rows have
     that a question file does not (a dataset in another schema: ``qid``, ``choices``, ``answer_idx``) beside the
     expected ones."""
-    if not rows:
-        return "no questions"
     first = failures[0]
     reason = f"none of its {len(rows)} rows can be asked (row {first['row']}: {first['error']})"
     if unknown := sorted({str(key) for row in rows for key in row} - set(QUESTION_KEYS)):
@@ -285,10 +288,13 @@ def unusable_file(rows: list[dict[str, Any]], failures: list[dict[str, Any]]) ->
     return reason
 
 
-def check_sources(items: list[Item], index: Index, path: Path) -> None:
+def check_sources(items: list[Item], index: Index, path: Path, modes: Sequence[str] = MODES) -> None:
     """Refuse questions whose gold book or gold pages the index does not hold, as text to page does
     (``check_gold_sources``), and questions of cases none of whose golds it holds (``check_gold_cases``): their
-    evidence hit@5 could only be 0."""
+    evidence hit@5 could only be 0. Not where no mode of ``modes`` searches: no-rag reads no evidence, so a run of it
+    alone needs no gold in the index (every other mode searches: rag, agentic, and ``bench mcp``'s mcp)."""
+    if not set(modes) - {"no-rag"}:
+        return
     check_gold_sources(index, [(i.id, i.gold) for i in items], path)
     check_gold_cases(items, index, path)
 
@@ -656,7 +662,7 @@ def gold_test(gold: dict[str, Any], case_excluded: bool = False) -> Callable[[Go
     """How a record is told to be a question's gold evidence: on a gold page, else of the gold case, else of the gold
     diagnosis; None where its gold names none of them. ``case_excluded``: the gold case was kept out of the evidence,
     so another case of the gold diagnosis is gold. One test for the evidence (``evidence_hit``) and the index
-    (``gold_records``), so hit@5 and its chance count alike."""
+    (``gold_units``), so hit@5 and its chance count alike."""
     if gold.get("pdf_pages"):
         return lambda key: on_gold_page(gold, key.source, key.page)
     if gold.get("case") and not case_excluded:
@@ -675,21 +681,31 @@ def evidence_hit(item: Item, evidence: list[Evidence], k: int = EVIDENCE_K, case
     return any(is_gold(evidence_key(e)) for e in sorted(evidence, key=lambda e: e.rank)[:k])
 
 
-def gold_records(is_gold: Callable[[GoldKey], bool], keys: Counter[GoldKey]) -> int:
-    """How many records (``keys``: records per ``GoldKey``) count as gold evidence by ``is_gold``."""
-    return sum(n for key, n in keys.items() if is_gold(key))
+def evidence_units(records: Iterable[tuple[str, dict[str, Any]]]) -> Counter[GoldKey]:
+    """How many evidence items the stored ``records`` (id, payload) make, per ``GoldKey``, as a search gives them: a
+    page's records (its page, passages and figures) fold into one hit of the page, and a record without a page (a
+    case image) is one of its own. Evidence hit@5 looks at such items, so its chance draws them: drawn as records, a
+    page of many passages counted many times."""
+    keys = ((rid, record_key(payload)) for rid, payload in records)
+    units = {(key.source, key.page) if key.page is not None else rid: key for rid, key in keys}
+    return Counter(units.values())
 
 
-def hit_chance(records: int, gold: int, k: int = EVIDENCE_K) -> float:
-    """The chance of evidence hit@k: the probability that k records drawn at random, without replacement, from the
-    ``records`` a question may see hold at least one of the ``gold`` among them (hypergeometric):
-    1 - C(records - gold, k) / C(records, k), with k at most ``records`` (all drawn: 1 where one is gold). Where any
-    record of a diagnosis counts (an LC25000 tile of 3 balanced classes) five random records hold one about
-    1 - (2/3)^5 = 0.87 of the time, and a hit@5 near that measures little."""
-    draws = min(k, records)
+def gold_units(is_gold: Callable[[GoldKey], bool], units: Counter[GoldKey]) -> int:
+    """How many evidence items (``units``: items per ``GoldKey``, ``evidence_units``) count as gold by ``is_gold``."""
+    return sum(n for key, n in units.items() if is_gold(key))
+
+
+def hit_chance(units: int, gold: int, k: int = EVIDENCE_K) -> float:
+    """The chance of evidence hit@k: the probability that k evidence items (``evidence_units``) drawn at random,
+    without replacement, from the ``units`` a question may see hold at least one of the ``gold`` among them
+    (hypergeometric): 1 - C(units - gold, k) / C(units, k), with k at most ``units`` (all drawn: 1 where one is
+    gold). Where any record of a diagnosis counts (an LC25000 tile of 3 balanced classes) five random tiles hold one
+    about 1 - (2/3)^5 = 0.87 of the time, and a hit@5 near that measures little."""
+    draws = min(k, units)
     if not draws:
         return 0.0
-    return 1 - math.comb(records - gold, draws) / math.comb(records, draws)
+    return 1 - math.comb(units - gold, draws) / math.comb(units, draws)
 
 
 def own_case_evidence(item: Item, evidence: list[Evidence]) -> int | None:
@@ -796,18 +812,18 @@ class QABench:
 
     def hit_chances(self, items: list[Item]) -> dict[str, float]:
         """Question id -> the chance of its evidence hit@5 (``hit_chance``), for the questions with gold evidence:
-        ``EVIDENCE_K`` records drawn from the index's records less those it may not see (``excluded``), its gold
-        records (``gold_test``) among them. Exact, from one pass over the index's payloads (none without gold)."""
+        ``EVIDENCE_K`` evidence items (pages, and records without a page: ``evidence_units``) drawn from the index's
+        less those it may not see (``excluded``: case images, each an item of its own), its gold ones (``gold_test``)
+        among them. Exact, from one pass over the index's payloads (none without gold)."""
         golds = [(item, is_gold) for item in items if (is_gold := gold_test(item.gold, self.exclude_case))]
         if not golds:
             return {}
-        keys = Counter(record_key(payload) for _, payload in self.index.store.scan())
-        records = sum(keys.values())
+        units = evidence_units(self.index.store.scan())
         chances = {}
         for item, is_gold in golds:
-            hidden = [record_key(p) for p in self.index.store.payloads(list(self.excluded(item))).values()]
-            gold = gold_records(is_gold, keys) - sum(map(is_gold, hidden))
-            chances[item.id] = hit_chance(records - len(hidden), gold)
+            hidden = evidence_units(self.index.store.payloads(list(self.excluded(item))).items())
+            gold = gold_units(is_gold, units) - gold_units(is_gold, hidden)
+            chances[item.id] = hit_chance(units.total() - hidden.total(), gold)
         return chances
 
     def ask(self, item: Item, mode: str) -> tuple[Answer, list[Evidence], OptionSupport | None]:
@@ -1052,8 +1068,9 @@ OFFLINE_YES_NO = (
 
 HIT_AT_5 = (
     "evidence hit@5: the share of questions with gold evidence (a gold page, the gold case, else the gold diagnosis) "
-    "among the first 5 evidence items (JSON key evidence_recall@5, kept for compatibility); its chance: of 5 records "
-    "drawn at random from those the question may see"
+    "among the first 5 evidence items (JSON key evidence_recall@5, kept for compatibility); its chance: of 5 evidence "
+    "items drawn at random from those the question may see (a page, or a record without one such as a case image, as "
+    "search gives them)"
 )
 
 
@@ -1594,6 +1611,33 @@ def error_arms(m: dict[str, Any]) -> list[float]:
     return [m["accuracy"] - m["ci95"][0], m["ci95"][1] - m["accuracy"]]
 
 
+ZERO_LABEL = "0.00"
+"""What a bar of a measured 0 is labelled: a bar of no height reads as a figure not measured (NaN, no bar)."""
+
+
+def label_zeros(ax, bars, values: list[float]) -> None:
+    """Label each bar whose figure is a measured 0 with ``ZERO_LABEL``, on the axis where the bar stands (on a white
+    ground, so an error bar rising from it does not cross it out)."""
+    for bar, value in zip(bars, values, strict=True):
+        if value == 0:
+            ax.annotate(
+                ZERO_LABEL,
+                (bar.get_x() + bar.get_width() / 2, 0),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"},
+            )
+
+
+def legend_beside(ax) -> None:
+    """The axes' legend to the right of its data area, where it covers no bar, line or point (the figure's layout
+    makes room for it)."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+
+
 def plot_qa(result: dict[str, Any], path: Path) -> None:
     require("matplotlib", "plot").use("Agg")
     import matplotlib.pyplot as plt
@@ -1601,7 +1645,9 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
 
     modes = list(result["modes"])
     groups = ordered_groups(result)
-    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.2), gridspec_kw={"width_ratios": [1, 1.2, 3]})
+    fig, (left, middle, right) = plt.subplots(
+        1, 3, figsize=(16, 4.2), gridspec_kw={"width_ratios": [1, 1.2, 3]}, layout="constrained"
+    )
     rows = shown_rows(result)
     acc = [np.nan if m["accuracy"] is None else m["accuracy"] for _, m in rows]  # NaN: no bar, no error bar
     err = np.array([error_arms(m) for _, m in rows]).T
@@ -1612,14 +1658,14 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
     else:
         colours = ["#999", "#6a9fd8", "#2a6fb8"][: len(rows)]
     names = [bar_name(name.split(" (")[0], m, result["n"]) for name, m in rows]
-    left.bar(range(len(names)), acc, yerr=err, capsize=4, color=colours)
+    label_zeros(left, left.bar(range(len(names)), acc, yerr=err, capsize=4, color=colours), acc)
     left.set_xticks(range(len(names)), names)
     left.set_xlim(-0.5, len(names) - 0.5)  # a mode without a bar keeps its place (no data widens no axis)
     plt.setp(left.get_xticklabels(), rotation=30 if shipped else 0, ha="right" if shipped else "center", fontsize=8)
     left.set_ylim(0, 1)
     if (baseline := chance_row(result)) and result["chance"].get("accuracy") is not None:
         left.axhline(result["chance"]["accuracy"], linestyle="--", color="#c0392b", linewidth=1, label=baseline[0])
-        left.legend(fontsize=7, loc="upper right")
+        legend_beside(left)
     label = result.get("metric", score_label(result.get("kinds", {})))
     fitted_on_these = f"\nin-sample: weights fitted on {fitted} of these" if fitted else ""
     left.set_title(f"{label} by mode (95% CI){fitted_on_these}", fontsize=10)
@@ -1632,18 +1678,19 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
                 [b[4] for b in bins],
                 "o-",
                 label=f"{mode} (ECE {result['modes'][mode]['ece']:.3f})",
+                clip_on=False,  # a bin of accuracy 0 or 1 shows its whole point on the axis
             )
     middle.set_xlim(0, 1)
     middle.set_ylim(0, 1)
     middle.set_xlabel("confidence", fontsize=8)
     middle.set_ylabel(label, fontsize=8)
     middle.set_title(f"reliability diagram{shipped}", fontsize=10)
-    middle.legend(fontsize=7)
+    legend_beside(middle)
     width = 0.8 / len(modes)
     x = np.arange(len(groups))
     for n, mode in enumerate(modes):
         values = [result["modes"][mode]["by_group"].get(g, {}).get("accuracy", np.nan) for g in groups]  # none: no bar
-        right.bar(x + n * width, values, width, label=mode)
+        label_zeros(right, right.bar(x + n * width, values, width, label=mode), values)
     chances = group_chances(result)
     levels = [(at, chances[g]["accuracy"]) for at, g in enumerate(groups) if g in chances]
     for number, (at, level) in enumerate(levels):  # a dashed line across each group's bars: its own chance
@@ -1656,8 +1703,7 @@ def plot_qa(result: dict[str, Any], path: Path) -> None:
         right.set_xlim(-width / 2 - 0.1, len(groups) - 0.1 - width / 2)
     right.set_ylim(0, 1)
     right.set_title(f"{label} by chapter / group{shipped}", fontsize=10)
-    right.legend(fontsize=8)
-    fig.tight_layout()
+    legend_beside(right)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -450,34 +450,47 @@ def paired_p_phrase(metrics: dict[str, dict]) -> str:
 @friendly_errors
 def bench_retrieval_command(
     figures: Annotated[
-        list[Path] | None, typer.Option(help="Figures JSONL (repeatable): text to image, image to text.")
+        list[Path] | None,
+        typer.Option(
+            help="Figures JSONL (repeatable): text to image, image to text, the file's own images encoded with "
+            "--encoder (no index read)."
+        ),
     ] = None,
     cases: Annotated[
-        list[Path] | None, typer.Option(help="cases.jsonl or labels.csv (repeatable): image to image.")
+        list[Path] | None,
+        typer.Option(
+            help="A case folder, or its cases.jsonl or labels.csv (repeatable): image to image, its own images encoded "
+            "with --encoder (no index read)."
+        ),
     ] = None,
     mcq: Annotated[
-        Path | None, typer.Option(help="MCQ JSONL with gold pdf_pages: text to page (needs --index).")
+        Path | None,
+        typer.Option(
+            help="MCQ JSONL with gold pdf_pages: text to page, searched in the index (--index, else the default "
+            "index), which must hold the book the questions cite."
+        ),
     ] = None,
     names: Annotated[
         bool,
         typer.Option(
             "--names",
-            help="Short searches taken from the index (--index; no file needed): each case diagnosis (and 'organ "
-            "diagnosis') to its cases, each bookmark section whose path holds 1-6 words (function words aside) to its "
-            "pages, searched as typed; the default beside itself with every-word-first off "
-            "(PATHATLAS_ALL_WORDS_FIRST=0), BM25 alone, dense alone and chance.",
+            help="Short searches taken from the index (--index, else the default index; no file needed): each case "
+            "diagnosis (and 'organ diagnosis') to its cases, each bookmark section whose path holds 1-6 words "
+            "(function words aside) to its pages, searched as typed; the default beside itself with every-word-first "
+            "off (PATHATLAS_ALL_WORDS_FIRST=0), BM25 alone, dense alone and chance.",
         ),
     ] = False,
     image_words: Annotated[
         bool,
         typer.Option(
             "--image-words",
-            help="Words typed beside an image, taken from the index (--index; no file needed): each case image with a "
-            "diagnosis (at most 40 of a diagnosis of each source, a fixed seeded sample, so LC25000's 900 tiles ask "
-            "120 and the run stays minutes) searched with its own diagnosis and with another (same source and organ "
-            "preferred); relevant: hits of the diagnosis the words ask, the image and its byte copies left out. P@5 "
-            "and R@1 of the default (PATHATLAS_WEIGHT_WORDS_IMAGE), weight 1, the weight chosen on --folds folds by "
-            "diagnosis (default 3) and scored held out, the image alone, the words alone (BM25) and chance.",
+            help="Words typed beside an image, taken from the index (--index, else the default index; no file "
+            "needed): each case image with a diagnosis (at most 40 of a diagnosis of each source, a fixed seeded "
+            "sample, so LC25000's 900 tiles ask 120 and the run stays minutes) searched with its own diagnosis and "
+            "with another (same source and organ preferred); relevant: hits of the diagnosis the words ask, the image "
+            "and its byte copies left out. P@5 and R@1 of the default (PATHATLAS_WEIGHT_WORDS_IMAGE), weight 1, the "
+            "weight chosen on --folds folds by diagnosis (default 3) and scored held out, the image alone, the words "
+            "alone (BM25) and chance.",
         ),
     ] = False,
     phrasing: Annotated[
@@ -493,19 +506,26 @@ def bench_retrieval_command(
         ),
     ] = "diagnosis",
     index: IndexOpt = None,
-    encoder: Annotated[str | None, typer.Option(help="Encoder to measure (default: PATHATLAS_ENCODER).")] = None,
+    encoder: Annotated[
+        str | None,
+        typer.Option(
+            help="Encoder --figures and --cases measure (default: PATHATLAS_ENCODER). --mcq, --names and --image-words "
+            "search with the index's own encoder: with them it must be that one."
+        ),
+    ] = None,
     split: Annotated[
         str,
         typer.Option(
-            help="Image tasks: queries from the held-out part ('val': groups chosen by a fixed hash, the split of the "
-            "data PathAtlas's joint heads were trained on; the output says how many queries it kept) or from "
-            "everything ('all': your own images). --mcq ignores it: text to page asks every question with gold pages."
+            help="--figures and --cases: queries from the held-out part ('val': groups chosen by a fixed hash, the "
+            "split of the data PathAtlas's joint heads were trained on; the output says how many queries it kept) or "
+            "from everything ('all': your own images). --mcq ignores it (text to page asks every question with gold "
+            "pages), and so do --names and --image-words."
         ),
     ] = "val",
     folds: Annotated[
         int,
         typer.Option(
-            help="Text to page: deal the questions' chapters round-robin into this many folds (at most the number of "
+            help="--mcq: deal the questions' chapters round-robin into this many folds (at most the number of "
             "chapters), refit the ranker on all but one fold and report each held out; 0: the shipped ranker. "
             "--image-words: its diagnosis folds (0: 3)."
         ),
@@ -520,7 +540,10 @@ def bench_retrieval_command(
         ),
     ] = None,
     json_out: JsonFileOpt = None,
-    plot: Annotated[Path | None, typer.Option(help="Draw recall@k curves (and P@10 bars) to this PNG.")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Draw recall@k curves (and P@10 bars) to this PNG (needs pip install 'pathatlas\\[plot]')."),
+    ] = None,
 ):
     """Recall@1/5/10, MRR and precision@10 per direction and method, with baselines and chance."""
     from pathatlas.plugins import require
@@ -601,6 +624,7 @@ def bench_tune_text_command(
 
     The ranker goes to --out, never over the one PathAtlas ships (an upgrade would drop it, and every index in the
     environment would rank by one book's questions); search uses it where PATHATLAS_RANKER_FILE names it."""
+    from pathatlas.retrieval.bench import quiet_numba_casts
     from pathatlas.retrieval.bench.common import run_record, settle_query_vectors
     from pathatlas.retrieval.bench.pages import tune_text
     from pathatlas.retrieval.index import Index
@@ -610,7 +634,8 @@ def bench_tune_text_command(
     settings = settings_for(index)
     idx = Index.open(settings.index_dir, settings)
     query_vectors = settle_query_vectors(idx.encoder)
-    measured = tune_text(idx, mcq, folds, out)
+    with quiet_numba_casts():
+        measured = tune_text(idx, mcq, folds, out)
     result = {"run": run_record({"mcq": mcq}, idx, {"folds": folds, "query_vectors": query_vectors}), **measured}
     print_task("text_to_page", result)
     console.print(f"wrote {result['written']}: search with it by PATHATLAS_RANKER_FILE={result['written']}")
@@ -654,6 +679,7 @@ def bench_peers_command(
     The peers index the page texts the index holds, in 1000-character chunks (LangChain's splitter), with the MiniLM
     PathAtlas ships; every method is scored by the questions, gold pages, folds and paired tests of
     'bench retrieval --mcq'. Needs pip install 'pathatlas\\[peers]'."""
+    from pathatlas.retrieval.bench import quiet_numba_casts
     from pathatlas.retrieval.bench.common import run_record, settle_query_vectors
     from pathatlas.retrieval.bench.peers import check_peers, peers_bench
     from pathatlas.retrieval.index import Index
@@ -666,7 +692,8 @@ def bench_peers_command(
     settings = settings_for(index)
     idx = Index.open(settings.index_dir, settings)
     query_vectors = settle_query_vectors(idx.encoder)
-    measured = peers_bench(idx, mcq, folds, runs=runs, text=peer_text)
+    with quiet_numba_casts():
+        measured = peers_bench(idx, mcq, folds, runs=runs, text=peer_text)
     options = {"folds": folds, "peer_text": peer_text, "query_vectors": query_vectors}
     result = {"run": run_record({"mcq": mcq}, idx, options), **measured}
     print_task("text_to_page vs peers", result)
@@ -858,8 +885,7 @@ def bench_qa_command(
     items, failures = load_items(questions, settings.max_image_pixels, open_questions, limit)
     if shuffle_seed is not None:
         items = [shuffle_options(item, shuffle_seed) for item in items]
-    if set(chosen) - {"no-rag"}:  # no-rag reads no evidence: its gold need not be indexed
-        check_sources(items, idx, questions)
+    check_sources(items, idx, questions, chosen)
     plan_refit(items, folds)  # refused here, before the answerer loads; its notes come with the result
     run = run_record(
         {"questions": questions},

@@ -97,8 +97,8 @@ def run_mcp_bench(settings: Settings, questions: Path, limit: int | None, compar
 
     index = Index.open(settings.index_dir, settings)
     items, failures = load_items(questions, settings.max_image_pixels, limit=limit)  # the first rows, as bench qa
-    check_sources(items, index, questions)
     modes = ["agentic", MODE] if compare else [MODE]
+    check_sources(items, index, questions, modes)
     options = {
         "answerer": settings.answerer,
         "model": settings.llm_model if settings.answerer == "llm" else None,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,22 @@ from pathatlas.retrieval.encoders import Encoder
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
 
+RANX_KERNELS = r".*[\\/]ranx[\\/]"
+"""Where numba places the warnings of ranx's kernels: a ``warnings`` module pattern matching their files' paths."""
+
+
+@contextmanager
+def quiet_numba_casts() -> Iterator[None]:
+    """Benches that score with ranx, without numba's ``NumbaTypeSafetyWarning`` ("unsafe cast from uint64 to int64")
+    on the user's terminal: numba says it when it compiles ranx's kernels (the first run after an install; its cache
+    keeps them), of a parallel loop's index read as a list's, which no bench's count of questions comes near
+    overflowing. Only that category from ranx's files is silenced, and only while the bench runs."""
+    from numba.core.errors import NumbaTypeSafetyWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=NumbaTypeSafetyWarning, module=RANX_KERNELS)
+        yield
+
 
 def file_suffix(path: Path, paths: list[Path]) -> str:
     """What follows a task's name: nothing for the one file of its kind, else the file's folder name (each file of
@@ -23,6 +42,7 @@ def file_suffix(path: Path, paths: list[Path]) -> str:
     return f":{path.parent.name}" if len(paths) > 1 else ""
 
 
+@quiet_numba_casts()
 def run_retrieval_bench(
     encoder: Encoder,
     settings: Settings,
