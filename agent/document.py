@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pathatlas.agent.evidence import QuotePlace, evidence_record, quote_place
+from pathatlas.agent.writing import recited
 from pathatlas.retrieval.records import Citation, Payload
 
 if TYPE_CHECKING:
@@ -19,8 +20,8 @@ def answer_record(result: AgentResult, store: VectorStore, options_from_question
     """The one JSON form of an answer, which every door shows (``pathatlas ask --json``, REST, MCP, LangChain):
     ``AgentResult.to_dict`` with each citation where it stands on its page, read from ``store``. A quote's box is the
     passage holding it, and a quote that is a figure's caption is placed on the figure and names it (``quote_place``:
-    the agent cites a caption read in its page's text without its figure); each citation's ``record`` is the record
-    whose box it gives.
+    the agent cites a caption read in its page's text without its figure), in the rationale too (``recited``); each
+    citation's ``record`` is the record whose box it gives.
     ``thumbnail`` is a file on this machine: REST shows its URL instead (``AskResponse``), MCP its resource."""
     document = result.to_dict()
     by_id = {e.id: e for e in result.evidence}
@@ -46,8 +47,20 @@ def answer_record(result: AgentResult, store: VectorStore, options_from_question
         {**option, "evidence": [{**q, "citation": placed(q["citation"], q["quote"])} for q in option["evidence"]]}
         for option in document["options"]
     ]
+    moved = [
+        (q["quote"], q["citation"]["label"], shown["citation"]["label"])
+        for option, shown_option in zip(document["options"], options, strict=True)
+        for q, shown in zip(option["evidence"], shown_option["evidence"], strict=True)
+    ]
     citations = [placed(c, None) for c in document["citations"]]
-    return {**document, "options": options, "citations": citations, "options_from_question": options_from_question}
+    rationale = recited(document["rationale"], moved)  # a caption quoted in it names its figure, as its quote line does
+    return {
+        **document,
+        "rationale": rationale,
+        "options": options,
+        "citations": citations,
+        "options_from_question": options_from_question,
+    }
 
 
 def records_on_pages(store: VectorStore, cited: list[Payload]) -> dict[tuple[str, int], dict[str, Payload]]:

@@ -3,7 +3,7 @@ rationale written from the quotes (pure functions shared by every answerer)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from pathatlas.agent.evidence import (
@@ -251,7 +251,51 @@ def short(text: str, limit: int = 220) -> str:
 
 
 def cite(quote: Quote) -> str:
-    return f'"{short(quote.text)}" ({quote.evidence.citation.label()})'
+    return quoted(quote.text, quote.evidence.citation.label())
+
+
+def quoted(text: str, label: str) -> str:
+    """A sentence as a rationale quotes it, with its citation's label: one form, so a quote found again under a
+    better label is recognised (``recited``)."""
+    return f'"{short(text)}" ({label})'
+
+
+def recited(rationale: str, placed: Iterable[tuple[str, str, str]]) -> str:
+    """``rationale`` with each (quote, label it was cited by, label it is shown with) cited by the label it is shown
+    with: ``answer_record`` places a caption read in its page's text on its figure, and the rationale cited "p. 1"
+    beside a quote line naming "p. 1, Figure 1.1"."""
+    for text, cited, shown in placed:
+        rationale = rationale.replace(quoted(text, cited), quoted(text, shown))
+    return rationale
+
+
+def specimen_said(case: Evidence) -> str:
+    """What an answer resting on a case verified as the same specimen as its image says first: that, and the case's
+    diagnosis. An atlas crop's answer said only "the diagnosis of 1 of the 3 most similar cases" beside confidence
+    0.81, which read as a contradiction, while the search had verified the very slide."""
+    named = case.citation.case_parts()[0] if case.citation.case else case.citation.label()
+    return f"the same specimen as {named} (verified match), diagnosed {case.payload.diagnosis}"
+
+
+def grounds(quote: Quote) -> str:
+    """A supporting quote as a rationale gives it: a case verified as the same specimen (``settle`` quotes it first
+    where the answer rests on it) said to be so (``specimen_said``) before its words."""
+    if quote.evidence.kind == "case" and quote.evidence.same_specimen:
+        return f"{specimen_said(quote.evidence)}: {cite(quote)}"
+    return cite(quote)
+
+
+def open_specimen(answer: Answer, evidence: list[Evidence]) -> None:
+    """An open image answer that a case verified as the same specimen is diagnosed as (``agreeing_case``, as
+    ``settle`` finds it for options) says so first (``specimen_said``) and cites that case; said once however often
+    it is annotated."""
+    case = agreeing_case([answer.text], one_per_case(evidence), 0) if answer.text else None
+    if case is None or not case.same_specimen:
+        return
+    said = specimen_said(case)
+    if not answer.rationale.startswith(said):
+        answer.rationale = f"{said}; {answer.rationale}" if answer.rationale else said
+    answer.cited = list(dict.fromkeys([case.id, *answer.cited]))
 
 
 def rationale(question: Question, reading: Reading, answer: Answer) -> str:
@@ -284,7 +328,7 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
             parts.append(f"On {letter}{which}: {cite(supports[0])}.")
     else:
         if supports:
-            parts.append(f"{letter}. {chosen}: {cite(supports[0])}.")
+            parts.append(f"{letter}. {chosen}: {grounds(supports[0])}.")
         elif own:
             others = other_options_named(own[0], answer.choice)
             naming = f", which names {', '.join(others)}" if others else ""
@@ -426,9 +470,12 @@ def with_own(written: str, own: str) -> str:
 
 def annotate(answer: Answer, question: Question, evidence: list[Evidence]) -> None:
     """Fill in what an answerer left out: per-option quotes, the chosen option's quote, settled, a rationale
-    from the quotes (an answerer's own rationale is kept after it). An open answer citing no evidence is never
-    settled: nothing retrieved was shown to say it (an LLM's answer from its own memory came back settled)."""
+    from the quotes (an answerer's own rationale is kept after it). An open image answer that a verified same
+    specimen is diagnosed as says so first (``open_specimen``). An open answer citing no evidence is never settled:
+    nothing retrieved was shown to say it (an LLM's answer from its own memory came back settled)."""
     if answer.choice is None or not question.options:
+        if question.image is not None:
+            open_specimen(answer, evidence)
         answer.settled = answer.settled and bool(answer.cited)
         return
     reading = read_with_evidence(question, evidence)

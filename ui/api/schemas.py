@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PureWindowsPath
@@ -658,6 +658,7 @@ class QuoteCitation(CitationOut):
     )
     case_image_url: str | None = Field(None, description="GET this for the cited case image at full size.")
     case_url: str | None = Field(None, description=CASE_URL_SAID)
+    thumbnail_url: str | None = Field(None, description="GET this for the cited record's thumbnail.")
 
 
 class OptionQuote(BaseModel):
@@ -687,7 +688,7 @@ class OptionOut(BaseModel):
 
 
 class AnswerCitation(QuoteCitation):
-    thumbnail_url: str | None = Field(None, description="GET this for the cited record's thumbnail.")
+    """What the answer rests on, linked as each quote's citation is (``linked``)."""
 
 
 class AskResponse(BaseModel):
@@ -717,25 +718,35 @@ class AskResponse(BaseModel):
     unknown_words: list[UnknownWordOut] = UNKNOWN_WORDS
 
     @classmethod
-    def of(cls, answer: dict[str, Any], links: Links, unknown_words: Sequence[UnknownWordOut] = ()) -> AskResponse:
-        """``answer_record``'s document with its media as URLs (the document's thumbnails are files on the server)."""
+    def of(
+        cls,
+        answer: dict[str, Any],
+        links: Links,
+        unknown_words: Sequence[UnknownWordOut] = (),
+        thumbnailed: Collection[str] = (),
+    ) -> AskResponse:
+        """``answer_record``'s document with its media as URLs (the document's thumbnails are files on the server);
+        ``thumbnailed``: the ids of the evidence that has a thumbnail (``Evidence.thumbnail``)."""
         options = [
-            {**option, "evidence": [{**q, "citation": linked(q["citation"], links)} for q in option["evidence"]]}
+            {
+                **option,
+                "evidence": [{**q, "citation": linked(q["citation"], links, thumbnailed)} for q in option["evidence"]],
+            }
             for option in answer["options"]
         ]
-        citations = [
-            {**linked(c, links), "thumbnail_url": links.thumbnail(c["evidence"]) if c.get("thumbnail") else None}
-            for c in answer["citations"]
-        ]
+        citations = [linked(c, links, thumbnailed) for c in answer["citations"]]
         return cls(**{**answer, "options": options, "citations": citations, "unknown_words": list(unknown_words)})
 
 
-def linked(citation: dict[str, Any], links: Links) -> dict[str, Any]:
-    """A placed citation (``answer_record``) with the links a hit has: the page rendered with its box outlined (the
-    media route outlines a record's own box, so it links ``record``, the one holding the quote), a case's image and
-    the case itself (an answer citing a case image linked its picture but not its diagnosis and other images)."""
+def linked(citation: dict[str, Any], links: Links, thumbnailed: Collection[str]) -> dict[str, Any]:
+    """A placed citation (``answer_record``) with the links a hit has: its thumbnail where the evidence has one
+    (``thumbnailed``: a quote's citation had none, its answer's citation the same record's), the page rendered with
+    its box outlined (the media route outlines a record's own box, so it links ``record``, the one holding the quote),
+    a case's image and the case itself (an answer citing a case image linked its picture but not its diagnosis and
+    other images)."""
     return {
         **citation,
+        "thumbnail_url": links.thumbnail(citation["evidence"]) if citation["evidence"] in thumbnailed else None,
         "page_url": links.page(citation["record"])
         if has_rendered_pages(citation["source"], citation["page"])
         else None,

@@ -83,10 +83,11 @@ def answered(
     engine, filters: dict, split: tuple[str, list[str], bool], links: Links, picture: Image.Image | None = None
 ) -> AskResponse:
     """The question asked (one at a time, the ask lane) as ``split`` (``with_pasted_options``) within ``filters``, and
-    answered with ``answer_record``'s document, its media as URLs, naming the words of the question and options that
-    no indexed text holds."""
+    answered with ``answer_record``'s document, its media as URLs (a thumbnail's for each cited record that has one,
+    quoted or not), naming the words of the question and options that no indexed text holds."""
     text, options, from_question = split
     question = Question(text, options, picture, filters=scoped(engine, filters))
     result = engine.ask(question).result()
     record = answer_record(result, engine.index.store, from_question)
-    return AskResponse.of(record, links, unknown_words_json(asked_texts(text, options), engine.index))
+    unknown = unknown_words_json(asked_texts(text, options), engine.index)
+    return AskResponse.of(record, links, unknown, {e.id for e in result.evidence if e.thumbnail})
