@@ -56,8 +56,9 @@ class AgentState(TypedDict):
 
 
 def citation_dict(evidence: Evidence) -> dict[str, Any]:
-    """The evidence's citation in its one JSON form, with the evidence id to open it by."""
-    return {"evidence": evidence.id, **evidence.citation.to_dict()}
+    """The evidence's citation in its one JSON form, with the evidence id to open it by and its thumbnail (a file on
+    this machine, or None), a quote's as the answer's own citations'."""
+    return {"evidence": evidence.id, **evidence.citation.to_dict(), "thumbnail": evidence.thumbnail}
 
 
 def quote_dict(quote: Quote, stance: str) -> dict[str, Any]:
@@ -93,7 +94,7 @@ def answer_document(question: Question, answer: Answer, evidence: list[Evidence]
         "tied": tied_labels(answer),
         "rationale": answer.rationale,
         "options": options,
-        "citations": [{**citation_dict(by_id[i]), "thumbnail": by_id[i].thumbnail} for i in answer.cited if i in by_id],
+        "citations": [citation_dict(by_id[i]) for i in answer.cited if i in by_id],
         "trace": trace,
     }
 

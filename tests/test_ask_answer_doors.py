@@ -110,6 +110,8 @@ def test_every_door_cites_a_caption_quote_with_its_figure_and_the_figure_s_box(l
     assert all(c["page_url"] == f"/media/pages/{c['record']}" for c in cited), "REST outlines the record's own box"
     assert all(c["media"].startswith("pathatlas://thumbnails/") for c in doors["mcp"]["citations"]), doors["mcp"]
     assert all(Path(c["thumbnail"]).is_file() for c in doors["cli"]["citations"]), "the CLI's own machine's file"
+    assert all(Path(q["citation"]["thumbnail"]).is_file() for q in quotes(doors["cli"])), "a quote's, as the answer's"
+    assert all(q["citation"]["media"].startswith("pathatlas://") for q in quotes(doors["mcp"])), doors["mcp"]
     everywhere = {door: [*(q["citation"] for q in quotes(a)), *a["citations"]] for door, a in doors.items()}
     assert not any("page_url" in c for c in everywhere["cli"]), "no server: no URLs"
     assert not any("thumbnail" in c for c in everywhere["mcp"]), "no server file"
