@@ -29,6 +29,7 @@ from pathatlas.indexer.sources import (
     Discovered,
     NothingToIndexError,
     Paths,
+    PdfSource,
     discover,
     source_types,
 )
@@ -187,19 +188,35 @@ class Cancelled(BaseException):
     failing while the run goes on) took it for one, and the run went on."""
 
 
+def pathatlas_command(*words: str, index_dir: Path | None = None) -> str:
+    """The ``pathatlas`` command a hint prints, to paste as it is: each word quoted for a shell where it must be ("my
+    notes.pdf"), then ``--index DIR`` where ``index_dir`` names the index it is about. Without it, a pasted hint acted
+    on the default index (another one, or none)."""
+    return shlex.join(["pathatlas", *words, *(["--index", str(index_dir)] if index_dir is not None else [])])
+
+
 def removal_name(manifest: Manifest, key: str) -> str:
-    """What ``pathatlas remove`` takes to drop the source ``key`` of ``manifest``, quoted for a shell: its file or
-    folder name, or its id where another source has the same name. Never its server path (a REST job shows its
-    notes)."""
-    name = manifest[key].get("id", source_id(key)) if key in distinct_names(manifest) else display_name(key)
-    return shlex.quote(name)
+    """What ``pathatlas remove`` takes to drop the source ``key`` of ``manifest``: its file or folder name, or its id
+    where another source has the same name. Never its server path (a REST job shows its notes)."""
+    return manifest[key].get("id", source_id(key)) if key in distinct_names(manifest) else display_name(key)
 
 
-def missing_copies(manifest: Manifest, keys: list[str]) -> list[str]:
+def indexed_twin(manifest: Manifest, key: str, content: str | None) -> str | None:
+    """The source of ``manifest`` other than ``key`` holding the same bytes (``content_hash``: ``content``) and still
+    on disk; None where none does, or ``content`` is unknown. One missing on disk was moved or renamed: the source at
+    ``key`` may be it, now here (``missing_copies``)."""
+    if content is None:
+        return None
+    copies = (other for other, entry in manifest.items() if other != key and entry.get("content") == content)
+    return next((other for other in copies if Path(other).exists()), None)
+
+
+def missing_copies(manifest: Manifest, keys: list[str], index_dir: Path | None = None) -> list[str]:
     """A note for each source of ``keys`` that holds what another source of the index held (``content_hash``) which is
     missing on disk (a file renamed, a folder moved): both are searched, so its every hit comes twice. Named as
     citations name them and removed by name or id, never by server path (a REST job shows its notes); the old copy is
-    not removed for the user, whose drive may only be unmounted."""
+    not removed for the user, whose drive may only be unmounted. The command to paste names ``index_dir``, if any
+    (``pathatlas_command``)."""
     held = {manifest[key]["content"]: key for key in keys if manifest.get(key, {}).get("content")}
     shared = distinct_names(manifest)
     notes = []
@@ -208,22 +225,23 @@ def missing_copies(manifest: Manifest, keys: list[str]) -> list[str]:
         if key is not None and old != key and not Path(old).exists():
             notes.append(
                 f"{shared.get(key, display_name(key))} has the same content as {shared.get(old, display_name(old))}, "
-                f"which is missing on disk (renamed or moved?): both are searched; 'pathatlas remove "
-                f"{removal_name(manifest, old)}' drops the old copy"
+                f"which is missing on disk (renamed or moved?): both are searched; "
+                f"'{pathatlas_command('remove', removal_name(manifest, old), index_dir=index_dir)}' drops the old copy"
             )
     return notes
 
 
-def not_reindexable(manifest: Manifest, key: str, settings: Settings) -> str | None:
+def not_reindexable(manifest: Manifest, key: str, settings: Settings, index_dir: Path | None = None) -> str | None:
     """Why the index's source ``key`` cannot be read again where it was indexed from, in one line: gone from disk
     (moved, deleted, a drive not mounted), read by a source plug-in not loaded now, or no longer of its kind (a case
     folder without its metadata file, whose PDFs ``index`` would otherwise add as sources nobody named); None where it
-    can."""
+    can. The command to paste names ``index_dir``, if any (``pathatlas_command``)."""
     path, kind = Path(key), manifest[key].get("kind")
     if not path.exists():
+        removal = pathatlas_command("remove", removal_name(manifest, key), index_dir=index_dir)
         return (
             f"{key}: not found on disk (moved, deleted or not mounted); its records stay as indexed: index it where it "
-            f"is now, then 'pathatlas remove {removal_name(manifest, key)}' drops this one"
+            f"is now, then '{removal}' drops this one"
         )
     if unloaded := unloaded_reader(manifest[key], settings):
         return f"{key}: {unloaded}; its records stay as indexed"
@@ -337,6 +355,8 @@ class Indexer:
         word_reader: WordReader | None = None,
         on_source: SourceStarted | None = None,
         on_look: Looking | None = None,
+        hint_index: Path | None = None,
+        skip_copies: bool = False,
     ):
         self.index = index
         self.settings = index.settings
@@ -346,6 +366,13 @@ class Indexer:
         self.on_look = on_look
         self.word_reader = word_reader
         """Reads figures' printed words; with ``figure_ocr`` on and none given, tesseract (checked in ``add``)."""
+        self.hint_index = hint_index
+        """The index folder the commands in its problems and notes name (``pathatlas_command``): the command line's
+        ``--index``; None for the default index, or a door that takes no ``--index`` (REST, a notebook's Atlas)."""
+        self.skip_copies = skip_copies
+        """Whether a PDF whose bytes a source of another path on disk holds is skipped, failing in one line that names
+        it (``_held_elsewhere``), as REST refuses its upload (409): the command line's. Not REST's job, which indexes
+        an upload replacing the earlier one of its name, bytes alike, before removing that one."""
         self.stage_seconds: Counter[str] = Counter()
         """Wall seconds per stage (read: parsing and rendering sources, text, images, store, thumbnails, commit)."""
         self.tally: Counter[tuple[str, str]] = Counter()
@@ -402,7 +429,8 @@ class Indexer:
                         report.sources.append(self._add_source(source, force, stored))
                 if self._restat or self.index.needs_rewrite():  # see ``_restat``, ``Index.needs_rewrite``
                     self.index.commit({**self.index.manifest, **self._restat})
-        report.notes += missing_copies(self.index.manifest, [s.source for s in report.sources if s.status != "failed"])
+        kept = [s.source for s in report.sources if s.status != "failed"]
+        report.notes += missing_copies(self.index.manifest, kept, self.hint_index)
         indexed = {s.source for s in report.sources if s.status == "indexed"}
         if self.settings.figure_ocr_missing and any(
             s.key in indexed and "figure_ocr" in s.reads_settings for s in sources
@@ -419,9 +447,13 @@ class Indexer:
         if not manifest:
             raise BadInputError(
                 f"the index at {self.index.path} holds no sources yet: name the PDFs or folders to index "
-                f"('pathatlas index PATH --index {self.index.path}')"
+                f"('{pathatlas_command('index', 'PATH', index_dir=self.index.path)}')"
             )
-        unreadable = {key: problem for key in manifest if (problem := not_reindexable(manifest, key, self.settings))}
+        unreadable = {
+            key: problem
+            for key in manifest
+            if (problem := not_reindexable(manifest, key, self.settings, self.hint_index))
+        }
         report = self.add([Path(key) for key in manifest if key not in unreadable], force=force)
         report.sources += [SourceReport(key, "failed", problems=[problem]) for key, problem in unreadable.items()]
         order = {key: number for number, key in enumerate(manifest)}
@@ -448,6 +480,8 @@ class Indexer:
             # not read again: the problems found when it was (what ``info`` counts), for every caller alike
             problems = list(known.get("problems", []))
             return SourceReport(source.key, "unchanged", entries=known["entries"], problems=problems)
+        if self.skip_copies and (held := self._held_elsewhere(source, known)) is not None:
+            return SourceReport(source.key, "failed", problems=[held])
         self._written = []
         try:
             self._earlier = self._reusable(source.key, known, force)
@@ -482,6 +516,25 @@ class Indexer:
             return SourceReport(source.key, "failed", problems=[one_line(exc), *source.problems])
         self._report(source.key, units, units)  # committed: what it had, not what its listing promised (``size_hint``)
         return SourceReport(source.key, "indexed", count, time.perf_counter() - started, source.problems)
+
+    def _held_elsewhere(self, source: Source, known: dict[str, Any] | None) -> str | None:
+        """Why the PDF ``source`` (committed as ``known``, if at all) is not indexed, where its bytes are new to it and
+        a source of another path on disk holds them (``indexed_twin``): beside it, each of its pages would be found and
+        cited twice. The user who meant to index it here instead is given the removal to paste. None where none does,
+        or it is no PDF (a folder is not a copy); a source read again with its bytes unchanged (a newer reader, --force)
+        is never refused, copies indexed before this check included."""
+        if source.kind != PdfSource.kind:
+            return None
+        content, manifest = content_hash(source.path), self.index.manifest
+        if known and known.get("content", content) == content:  # its own bytes (unknown: indexed before they were kept)
+            return None
+        if (twin := indexed_twin(manifest, source.key, content)) is None:
+            return None
+        removal = pathatlas_command("remove", removal_name(manifest, twin), index_dir=self.hint_index)
+        return (
+            f"{source.key} is the same file as {twin}, already indexed: skipped; to index it here instead, "
+            f"'{removal}' first"
+        )
 
     def _reusable(self, key: str, known: dict[str, Any] | None, force: bool) -> Earlier:
         """``_earlier`` for the source ``key`` whose committed version is ``known``: empty when forced (a forced run

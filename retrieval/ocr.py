@@ -365,11 +365,15 @@ def tesseract_engine(purpose: str = "figure OCR", setting: str = "PATHATLAS_FIGU
 
 
 def engine_name() -> str | None:
-    """What would read images' printed words on this machine (``pathatlas info``); None without tesseract."""
+    """What would read images' printed words on this machine, as ``pathatlas info`` says it: the engine, and the
+    resolution it reads every figure and image query at (``UNKNOWN_DPI``), which the library's ``name`` (its cache's
+    key) ends in without a word of what it is; None without tesseract."""
     try:
-        return tesseract_engine().name
+        name = tesseract_engine().name
     except MissingProgramError:
         return None
+    dpi = f"{UNKNOWN_DPI} dpi"
+    return f"{name.removesuffix(f' {dpi}')}, images read as {dpi} whatever resolution they state (tesseract's default)"
 
 
 @functools.cache

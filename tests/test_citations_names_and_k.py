@@ -81,7 +81,7 @@ def test_a_renamed_source_indexed_again_is_noted_beside_its_missing_copy(tmp_pat
         notes = [line for line in result.stderr.splitlines() if "same content" in line]
         assert notes == [
             "thyroid.pdf has the same content as rotated.pdf, which is missing on disk (renamed or moved?): both are "
-            "searched; 'pathatlas remove rotated.pdf' drops the old copy"
+            f"searched; 'pathatlas remove rotated.pdf --index {index}' drops the old copy"
         ], result.stderr
     assert run_cli("remove", "rotated.pdf", "--index", index, home=home).exit_code == 0
     assert "same content" not in run_cli("index", folder, "--index", index, home=home).stderr

@@ -71,8 +71,10 @@ def test_removing_a_photo_of_an_indexed_case_folder_says_the_folder_is_the_sourc
 
     result = run_cli("remove", "course/Fälle Winter/IMG_2070.jpg", "--index", "idx")
     line = one_error_line(result, "'course/Fälle Winter/IMG_2070.jpg'", "indexed as one source", "delete the file")
-    assert "labels.csv" in line and "pathatlas index '" in line and "Winter'` again" in line, line
-    assert run_cli("remove", "elsewhere/IMG_2070.jpg", "--index", "idx").output.count("'pathatlas info' lists") == 1
+    index = hashing_cli / "idx"
+    assert "labels.csv" in line and "pathatlas index '" in line and f"Winter' --index {index}` again" in line, line
+    unknown = run_cli("remove", "elsewhere/IMG_2070.jpg", "--index", "idx").output
+    assert unknown.count(f"'pathatlas info --index {index}' lists") == 1, unknown
     info = json.loads(run_cli("info", "--index", "idx", "--json").output)
     assert info["records"] == 4, "nothing removed"
 

@@ -71,7 +71,9 @@ def test_a_source_gone_from_disk_fails_alone_and_keeps_its_records(kept):
     (kept / "bone.pdf").rename(kept / "moved.pdf")
     (kept / "slides" / "cases.jsonl").write_text(jsonl([{**ROWS[0], "diagnosis": "sarcoidosis"}, ROWS[1]]))
     result = run_cli("index", "--index", kept / "idx", home=kept / "home")
-    one_error_line(result, str(kept / "bone.pdf"), "not found on disk", "'pathatlas remove bone.pdf'")
+    one_error_line(
+        result, str(kept / "bone.pdf"), "not found on disk", f"'pathatlas remove bone.pdf --index {kept / 'idx'}'"
+    )
     assert "(1/1)" in result.stderr  # the one source there is to read
     again = run_cli("index", "--index", kept / "idx", "--json", home=kept / "home")
     assert again.exit_code == 1 and statuses(again) == {"bone.pdf": "failed", "slides": "unchanged"}

@@ -6,7 +6,6 @@ import inspect
 import json
 import os
 import re
-import shlex
 import shutil
 import sys
 from collections.abc import Iterator
@@ -31,7 +30,10 @@ from pathatlas.ui.cli_common import (
     PathAtlasTyper,
     console,
     err_console,
+    for_this_index,
     friendly_errors,
+    hint,
+    named_index,
     print_json,
     progress_shown,
     quiet_mupdf,
@@ -189,7 +191,9 @@ def index(
         refuse_no_index(settings)
     idx = Index.open(settings.index_dir, settings, create=True, store=store, defer=True)  # kept if a source commits
     told = None if paths or as_json else partial(tell_source, held=len(idx.manifest))  # named as the run reaches it
-    indexer = Indexer(idx, show_progress=progress_shown(as_json), on_source=told)
+    indexer = Indexer(
+        idx, show_progress=progress_shown(as_json), on_source=told, hint_index=named_index(settings), skip_copies=True
+    )
     try:
         with terminated_as_interrupted():
             report = indexer.add(paths, force=force) if paths else indexer.add_held(force=force)
@@ -200,6 +204,7 @@ def index(
         print_json([s.__dict__ for s in report.sources])
     elif len(report.sources) > len(report.unfound):  # else nothing was found to index: the error lines say why
         table = Table(Column("source", overflow="fold"), "status", "entries", "seconds", "problems")
+        every_problem = hint(settings, "info", "--problems")
         for s in report.sources:
             colour = {"failed": "red", "unchanged": "dim"}.get(s.status, "green")
             table.add_row(
@@ -209,7 +214,7 @@ def index(
                 f"{s.seconds:.1f}",
                 terminal_text(
                     "\n".join(s.problems[:3])
-                    + (f"\n(+{len(s.problems) - 3} more: pathatlas info --problems)" if len(s.problems) > 3 else "")
+                    + (f"\n(+{len(s.problems) - 3} more: {every_problem})" if len(s.problems) > 3 else "")
                 ),
             )
         console.print(table)
@@ -228,10 +233,9 @@ def refuse_no_index(settings: Settings) -> None:
     from pathatlas.retrieval.index import META_FILE
 
     if not (settings.index_dir / META_FILE).is_file():
-        named = "" if settings.index is None else f" --index {settings.index_dir}"
         raise IndexMissingError(
             f"no PathAtlas index at {settings.index_dir} to index again: name the PDFs or folders to index "
-            f"('pathatlas index PATH{named}')"
+            f"('{hint(settings, 'index', 'PATH')}')"
         )
 
 
@@ -299,7 +303,7 @@ def search(
     found = Searcher(idx).find(query)  # which resolves the filters: a source's name, a chapter
     print_warnings(word_warnings([(named("query", query.text), query.text)] if query.text else [], idx))
     if not idx.manifest:  # "no hits" blamed the query
-        print_warnings([f"nothing is indexed at {idx.path} yet: run 'pathatlas index PATH --index {idx.path}' first"])
+        print_warnings([f"nothing is indexed at {idx.path} yet: run '{hint(settings, 'index', 'PATH')}' first"])
     hits = found.hits
     if found.image_words:  # what the image's own words added (stderr: --json keeps stdout JSON alone)
         err_console.print(f"words read in the image: {found.image_words}", highlight=False, markup=False)
@@ -628,7 +632,7 @@ def serve(
     ] = "",
     proxy_headers: Annotated[
         bool,
-        typer.Option(help="Take the client's address and scheme from X-Forwarded-For/-Proto of trusted proxies."),
+        typer.Option(help="Take the client's address and scheme from X-Forwarded-For and -Proto of trusted proxies."),
     ] = True,
     forwarded_allow_ips: Annotated[
         str | None,
@@ -928,11 +932,8 @@ def info(
             f"{changed} source(s) changed on disk since they were indexed: their pages and images are not shown until "
             "they are indexed again"
         )
-    if missing := sum(state == "missing" for state in states.values()):
-        console.print(
-            f"{missing} source(s) missing on disk (moved or deleted): indexing them at a new place adds them again; "
-            "'pathatlas remove' the old ones"
-        )
+    if missing := [key for key, state in states.items() if state == "missing"]:
+        console.print(missing_line(missing, stats["sources"], settings), highlight=False, markup=False, soft_wrap=True)
     for key, entry in stats["sources"].items():
         if unloaded := unloaded_reader(entry, settings):
             console.print(Text.assemble(terminal_text(key), f": {unloaded}"))
@@ -950,7 +951,21 @@ def info(
             for problem in listed:
                 console.print(Text.assemble("  ", terminal_text(problem)))
     elif found:
-        console.print(f"{sum(map(len, found.values()))} problem(s) found while indexing: pathatlas info --problems")
+        count = sum(map(len, found.values()))
+        line = f"{count} problem(s) found while indexing: {hint(settings, 'info', '--problems')}"
+        console.print(line, highlight=False, markup=False, soft_wrap=True)  # its command stays one line to paste
+
+
+def missing_line(missing: list[str], manifest: dict, settings: Settings) -> str:
+    """What ``info`` says of the sources ``missing`` on disk: indexed where they are now they come back, and the
+    commands that drop the old ones, to paste (``hint``)."""
+    from pathatlas.indexer.pipeline import removal_name
+
+    removals = "; ".join(f"'{hint(settings, 'remove', removal_name(manifest, key))}'" for key in missing)
+    return (
+        f"{len(missing)} source(s) missing on disk (moved or deleted): indexing them at a new place adds them again; "
+        f"then drop the old ones: {removals}"
+    )
 
 
 def writer_line(stats: dict) -> str:
@@ -983,6 +998,8 @@ def bm25_line(bm25: dict, terms_version: int, index_path: Path) -> str:
     """The languages an index's BM25 was read in (``PATHATLAS_LANGUAGES`` where it was written), and what a search
     here does where its terms are not this one's: reads them again from the store on each open. The ``index`` run
     that saves it in this setting's languages is named to paste (it reads no source again that did not change)."""
+    from pathatlas.indexer.pipeline import pathatlas_command
+
     line = f"read in {', '.join(bm25['languages'])} (terms version {bm25['terms_version']})"
     if bm25["languages"] != bm25["searched_in"]:
         named = bm25["languages"][1:]
@@ -990,7 +1007,7 @@ def bm25_line(bm25: dict, terms_version: int, index_path: Path) -> str:
         return (
             f"{line}; PATHATLAS_LANGUAGES names {', '.join(bm25['searched_in'])} here, so each open reads BM25 again "
             f"from the store: {as_indexed} as when it was indexed, or run "
-            f"`{shlex.join(['pathatlas', 'index', '--index', str(index_path)])}` to save it so"
+            f"`{pathatlas_command('index', index_dir=index_path)}` to save it so"
         )
     if bm25["read_again"]:
         return f"{line}; this PathAtlas's is {terms_version}: each open reads BM25 again until the upgrade below"
@@ -1011,10 +1028,14 @@ def remove(
         pathatlas remove textbook.pdf --index ~/atlas
         pathatlas remove /data/my-cases     # a case folder goes whole
     """
+    from pathatlas.errors import UnknownSourceError
     from pathatlas.retrieval.index import Index
 
     settings = settings_for(index)
-    removed = Index.open(settings.index_dir, settings).remove_source(source)
+    try:
+        removed = Index.open(settings.index_dir, settings).remove_source(source)
+    except UnknownSourceError as exc:  # the index words its commands for the default index
+        raise UnknownSourceError(for_this_index(str(exc), settings)) from None
     console.print(f"removed {removed} entries of {source}")
 
 

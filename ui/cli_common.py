@@ -165,7 +165,8 @@ JSON_STREAM: ContextVar[TextIO | None] = ContextVar("json_stream", default=None)
 IndexOpt = Annotated[
     Path | None,
     typer.Option(
-        "--index", help="Index folder (default: PATHATLAS_INDEX, else <PATHATLAS_HOME>/index; home: ~/.pathatlas)."
+        "--index",
+        help="Index folder (default: PATHATLAS_INDEX, else index/ in PATHATLAS_HOME, whose default is ~/.pathatlas).",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -176,6 +177,38 @@ JsonFileOpt = Annotated[
         help="Write results to this JSON file; '-' prints the JSON alone on stdout (tables and progress on stderr).",
     ),
 ]
+
+
+def named_index(settings: Settings) -> Path | None:
+    """The index folder a command was given (``--index`` or ``PATHATLAS_INDEX``), absolute as ``Index.open`` makes it:
+    what its hints name (``hint``). None for the default one, which a hint pasted without ``--index`` reaches."""
+    return None if settings.index is None else settings.index_dir.expanduser().absolute()
+
+
+def hint(settings: Settings, *words: str) -> str:
+    """``pathatlas WORDS`` as a command's hint prints it, to paste (``pathatlas_command``): with the ``--index`` the
+    command was given, so that the hint acts on the same index."""
+    from pathatlas.indexer.pipeline import pathatlas_command
+
+    return pathatlas_command(*words, index_dir=named_index(settings))
+
+
+QUOTED_COMMAND = re.compile(r"'(pathatlas [^']*)'|`(pathatlas [^`]*)`")
+"""A command a message quotes to paste, between single quotes or backquotes."""
+
+
+def for_this_index(message: str, settings: Settings) -> str:
+    """``message``, which the index words for the default index, with each command it quotes to paste made this
+    command's ``hint`` (``--index`` added where it has none)."""
+
+    def carried(match: re.Match) -> str:
+        words = shlex.split(match[1] or match[2])
+        if "--index" in words:
+            return match[0]
+        quote = match[0][0]
+        return f"{quote}{hint(settings, *words[1:])}{quote}"
+
+    return QUOTED_COMMAND.sub(carried, message)
 
 
 LOADED: ContextVar[Settings | None] = ContextVar("loaded_settings", default=None)
