@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from typing import TypeVar
 
@@ -87,8 +88,21 @@ def expected_share(runs: list[tuple[int, int]], k: int) -> float:
 
 
 def expected_precision(runs: list[list[tuple[int, int]]], k: int) -> float:
-    """Mean over queries of ``expected_share``: precision@k at its expected value over every order of the ties."""
+    """Mean of ``expected_share`` over rankings: precision@k at its expected value over every order of the ties, of
+    the queries, or of one query over the ways its ties can fall (``ruled_ways``)."""
     return float(np.mean([expected_share(query, k) for query in runs])) if runs else 0.0
+
+
+def mean_chances(chances: list[dict[int, float]]) -> dict[int, float]:
+    """A query's ``first_rank_chances`` over equally likely ways its ties can fall (``ruled_ways``), each way's
+    chances given: their mean, rank by rank (one way's as they are)."""
+    if len(chances) == 1:
+        return chances[0]
+    merged: dict[int, float] = {}
+    for way in chances:
+        for rank, chance in way.items():
+            merged[rank] = merged.get(rank, 0.0) + chance / len(chances)
+    return merged
 
 
 def expected_first_rank(runs: list[tuple[int, int]]) -> int | float | None:
@@ -110,12 +124,88 @@ def tie_runs(scores: Sequence[Hashable]) -> list[int]:
     return [len(list(run)) for _, run in itertools.groupby(scores)]
 
 
-def moved_runs(sizes: list[int], order: Sequence[int]) -> list[int]:
-    """The runs of tied scores (``tie_runs``) a ranking keeps once its items move to ``order`` (their positions before,
-    in their new order), as the diagnosis vote moves an image query's hits: tied items left side by side stay tied;
-    a run the move split stays split, as the order it was given put it."""
-    run_of = [n for n, size in enumerate(sizes) for _ in range(size)]
-    return tie_runs([run_of[position] for position in order])
+class Ways(list):
+    """The runs of tied scores of a ranking whose tied items a rule after the scores read or moved apart: their
+    lengths in the order shown (the rule on the order given), which a TREC run writes with one score each, and
+    ``ways``, each way the ties can fall (equally likely, ``ruled_ways``) as (items, lengths of its runs of tied items),
+    which the figures count."""
+
+    def __init__(self, sizes: list[int], ways: list[tuple[list, list[int]]]):
+        super().__init__(sizes)
+        self.ways = ways
+
+
+MAX_WAYS = 100_000
+"""Ways a ranking's ties may fall that ``ruled_ways`` enumerates, at most: a pair of tied hits that differ (in
+relevance, or in what the rule reads) falls two ways; twelve such pairs, 4,096."""
+SAMPLED_WAYS = 2_000
+"""Past ``MAX_WAYS`` (twenty look-alike slides of twenty diagnoses, say, tie 20! ways), how many orders of the tied
+runs ``ruled_ways`` draws at random (seed 0) instead: each permutation of a run as likely, as under a random order."""
+
+
+def ruled_ways(
+    sizes: list[int],
+    signatures: Sequence[Hashable],
+    touched: Sequence[bool],
+    rule: Callable[[list[int]], list[tuple[int, Hashable]]],
+) -> list[tuple[list[int], list[int]]]:
+    """Every way a ranking's ties can fall once ``rule`` reorders it, each as likely: where a rule after the scores
+    reads or splits a run of tied items (the sections' first pages, the diagnosis vote), the order the run was given
+    in decides, and the run counts at its expected value only over every order of it.
+
+    The items are positions in the order given, in runs of tied scores ``sizes``. The ``touched`` runs are taken in
+    each of their distinct orders (``arrangements``: items of one ``signature``, alike to the rule and in relevance,
+    interchangeable), the others as given; ``rule`` maps each such order to the new one, each position with the piece
+    of its run it landed in (a rule must keep an untouched run's items of one piece side by side, in the order given,
+    and must not read their order). Returns each way's positions in the new order and its runs still tied: an untouched
+    run's items of one piece; a touched run's items each alone, as their signature fixes their relevance. Refused past
+    ``MAX_WAYS``, ``SAMPLED_WAYS`` orders drawn at random stand for them."""
+    starts = np.cumsum([0, *sizes]).tolist()
+    runs = [list(range(start, start + size)) for start, size in zip(starts[:-1], sizes, strict=True)]
+    alike = [[signatures[p] for p in run] if hit else None for run, hit in zip(runs, touched, strict=True)]
+    if math.prod(order_count(group) for group in alike if group) > MAX_WAYS:
+        draw, pairs = np.random.default_rng(0), list(zip(runs, alike, strict=True))
+        orders = (
+            [draw.permutation(len(run)).tolist() if group else list(range(len(run))) for run, group in pairs]
+            for _ in range(SAMPLED_WAYS)
+        )
+    else:
+        choices = [
+            arrangements(group) if group else [list(range(len(run)))] for run, group in zip(runs, alike, strict=True)
+        ]
+        orders = itertools.product(*choices)
+    run_of = [n for n, run in enumerate(runs) for _ in run]
+    ways = []
+    for chosen in orders:
+        moved = rule([run[j] for run, order in zip(runs, chosen, strict=True) for j in order])
+        keys = [("alone", p) if touched[run_of[p]] else (run_of[p], piece) for p, piece in moved]
+        ways.append(([p for p, _ in moved], tie_runs(keys)))
+    return ways
+
+
+def order_count(signatures: Sequence[Hashable]) -> int:
+    """How many distinct orders ``arrangements`` gives: n! over each signature's count's factorial."""
+    return math.factorial(len(signatures)) // math.prod(map(math.factorial, Counter(signatures).values()))
+
+
+def arrangements(signatures: Sequence[Hashable]) -> list[list[int]]:
+    """Each distinct order of items known by their ``signatures`` alone (alike items interchangeable), as their
+    positions: under a random order of the items each is equally likely."""
+    alike: dict[Hashable, list[int]] = {}
+    for position, signature in enumerate(signatures):
+        alike.setdefault(signature, []).append(position)
+
+    def orders(left: dict[Hashable, list[int]]) -> list[list[int]]:
+        if not any(left.values()):
+            return [[]]
+        return [
+            [positions[0], *rest]
+            for signature, positions in left.items()
+            if positions
+            for rest in orders({**left, signature: positions[1:]})
+        ]
+
+    return orders(alike)
 
 
 def tied_runs(items: list, sizes: list[int] | None, gold: set) -> list[tuple[int, int]]:

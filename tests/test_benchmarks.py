@@ -7,9 +7,10 @@ import json
 import pytest
 
 from pathatlas.retrieval.bench import run_retrieval_bench
-from pathatlas.retrieval.bench.common import chance, compare_runs, plot_curves, ranx_metric, summarise
+from pathatlas.retrieval.bench.common import chance, compare_runs, plot_curves, ranx_metric
 from pathatlas.retrieval.encoders import create_encoder
 from pathatlas.retrieval.metrics import expected_precision, first_relevant_rank, recall_and_mrr
+from tests.bench_oracles import summarise
 from tests.test_joint import write_shared_layout
 
 

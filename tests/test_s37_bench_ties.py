@@ -21,14 +21,15 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from pathatlas.retrieval.bench import names
-from pathatlas.retrieval.bench.common import CURVE_K, summarise, tied_figures
+from pathatlas.retrieval.bench.common import CURVE_K, tied_figures
 from pathatlas.retrieval.bench.images import ImageSet, cross_modal, fuse, image_to_image
 from pathatlas.retrieval.bench.pages import Candidates, evaluate
 from pathatlas.retrieval.bench.peers import OURS, scored
 from pathatlas.retrieval.datasets import MCQ, ImageItem
 from pathatlas.retrieval.fusion import FEATURES, Ranker
-from pathatlas.retrieval.metrics import expected_share, first_relevant_rank, moved_runs, tie_runs
+from pathatlas.retrieval.metrics import expected_share, first_relevant_rank, ruled_ways, tie_runs
 from pathatlas.retrieval.search import SPECIMEN
+from tests.bench_oracles import summarise
 from tests.test_incremental_cases import PixelEncoder
 
 pytestmark = pytest.mark.filterwarnings("ignore:unsafe cast")  # ranx's numba kernels on a few queries
@@ -96,10 +97,16 @@ def test_without_ties_the_figures_are_exactly_the_flag_based_ones(relevant_flags
     assert tied_figures(ranked, gold, None, precision_at=(10,)) == got
 
 
+def moved(sizes: list[int], order: list[int]) -> tuple[list[int], list[int]]:
+    """The one way a rule that reads no run's order falls (``ruled_ways``): the items moved to ``order``."""
+    (way,) = ruled_ways(sizes, [None] * sum(sizes), [False] * len(sizes), lambda given: [(given[p], 0) for p in order])
+    return way
+
+
 def test_a_move_keeps_a_tie_it_leaves_side_by_side_and_a_split_stays_split():
-    assert moved_runs([1, 3, 2], [0, 2, 1, 3, 4, 5]) == [1, 3, 2]  # moved within its tie
-    assert moved_runs([1, 3, 2], [0, 1, 4, 2, 3, 5]) == [1, 1, 1, 2, 1]  # the vote put a hit inside the tie
-    assert moved_runs([], []) == []
+    assert moved([1, 3, 2], [0, 2, 1, 3, 4, 5]) == ([0, 2, 1, 3, 4, 5], [1, 3, 2])  # moved within its tie
+    assert moved([1, 3, 2], [0, 1, 4, 2, 3, 5]) == ([0, 1, 4, 2, 3, 5], [1, 1, 1, 2, 1])  # a hit put inside the tie
+    assert moved([], []) == ([], [])
 
 
 def test_image_fusion_ties_ranks_swapped_between_two_spaces_of_one_weight_but_never_a_verified_candidate():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,14 +19,16 @@ from pathatlas.plugins import require
 from pathatlas.retrieval.datasets import holds_book
 from pathatlas.retrieval.metrics import (
     CUTOFFS,
+    Ways,
     expected_first_rank,
     expected_precision,
     expected_recall_and_mrr,
     expected_reciprocal_rank,
-    expected_share,
     first_rank_chances,
     hit_chance,
+    mean_chances,
     paired_p,
+    ruled_ways,
     tied_runs,
 )
 
@@ -36,17 +39,12 @@ if TYPE_CHECKING:
 CURVE_K = 20
 
 
-def summarise(first_ranks: list[int | None], mrr_depth: int | None = None) -> dict[str, Any]:
-    """Recall@1/5/10 and MRR, plus the recall@k curve the plot draws. ``mrr_depth``: MRR@depth (a first relevant item
-    below it counts as none), so a method ranked deeper for the curve keeps the MRR of its top ``mrr_depth``, and chance
-    is cut alike; None: MRR over every rank."""
-    return summarise_chances([{rank: 1.0} if rank is not None else {} for rank in first_ranks], mrr_depth)
-
-
 def summarise_chances(first_ranks: list[dict[int, float]], mrr_depth: int | None = None) -> dict[str, Any]:
-    """``summarise``'s figures from each query's chance of each rank being its first relevant one
-    (``first_rank_chances``): their expected values where ties leave the order open, the same figures where it is
-    one rank for certain."""
+    """Recall@1/5/10 and MRR, plus the recall@k curve the plot draws, from each query's chance of each rank being its
+    first relevant one (``first_rank_chances``): their expected values where ties leave the order open, the plain
+    figures where it is one rank for certain. ``mrr_depth``: MRR@depth (a first relevant item below it counts as none),
+    so a method ranked deeper for the curve keeps the MRR of its top ``mrr_depth``, and chance is cut alike; None: MRR
+    over every rank."""
     curve = expected_recall_and_mrr(first_ranks, range(1, CURVE_K + 1))
     return {
         **expected_recall_and_mrr(first_ranks, CUTOFFS, mrr_depth),
@@ -55,57 +53,129 @@ def summarise_chances(first_ranks: list[dict[int, float]], mrr_depth: int | None
 
 
 TIES = (
-    "a run of tied scores counts at its expected value over the run's orders, not in the order record ids gave it: "
-    "figures, paired tests (on each query's expected value) and per-question first ranks (the expected rank, a "
-    "fraction where the tie leaves it open); a TREC run gives the whole tie one score, which trec_eval orders by "
-    "document id (descending) and ranx as its sort leaves it, so either scores one order of it"
+    "a run of tied scores counts at its expected value over the run's orders, not in the order record ids gave it, "
+    "each order put through the rule search applies after the scores where that rule reads or splits the run (a "
+    "section's first pages, the diagnosis vote): figures, paired tests (on each query's expected value) and "
+    "per-question first ranks (the expected rank, a fraction where the tie leaves it open); a TREC run gives the whole "
+    "tie one score, which trec_eval orders by document id (descending) and ranx as its sort leaves it, so either "
+    "scores one order of it"
 )
 """How a task's ``ties`` say tied scores were counted."""
 
 
-def tied_rankings(ranked: list[list], gold: list[set], ties: list[list[int]] | None) -> list[list[tuple[int, int]]]:
-    """Each query's ranking as runs of tied items, (size, relevant among them) (``tied_runs``): ``ties`` gives each
-    query's run lengths; None: no ties."""
-    return [tied_runs(items, ties[n] if ties else None, gold[n]) for n, items in enumerate(ranked)]
+Tie = list[int] | Ways
+"""A query's runs of tied scores: their lengths in its ranking's order, or, where a rule after the scores read or moved
+tied items apart, the ways they can fall (``ruled_ranking``)."""
+Runs = list[tuple[int, int]]
+"""A ranking as runs of tied items, (size, relevant among them), best first (``tied_runs``)."""
+
+
+def tied_rankings(ranked: list[list], gold: list[set], ties: list[Tie] | None) -> list[list[Runs]]:
+    """Each query's ranking as runs of tied items (``tied_runs``), in each way its ties can fall, equally likely (one
+    but where a rule read or moved them: ``Ways``): ``ties`` gives each query's (``Tie``); None: no ties."""
+    return [ways_of(items, ties[n] if ties else None, gold[n]) for n, items in enumerate(ranked)]
+
+
+def ways_of(items: list, tie: Tie | None, gold: set) -> list[Runs]:
+    """One query's ranking as runs of tied items in each way its ties can fall (``tied_rankings``)."""
+    if isinstance(tie, Ways):
+        return [tied_runs(way, sizes, gold) for way, sizes in tie.ways]
+    return [tied_runs(items, tie, gold)]
+
+
+def touched_runs(signatures: list[Hashable], sizes: list[int], reads: Callable[[int, int], bool]) -> list[bool]:
+    """The runs of tied items (``sizes``) that a rule reads or splits (``reads(start, size)``) and whose items differ
+    (``signatures``, as ``ruled_ways`` takes them): those ``ruled_ranking`` counts over every order."""
+    starts = np.cumsum([0, *sizes]).tolist()
+    return [
+        reads(start, size) and len(set(signatures[start : start + size])) > 1
+        for start, size in zip(starts[:-1], sizes, strict=True)
+    ]
+
+
+def ruled_ranking(
+    items: list,
+    sizes: list[int],
+    signatures: list[Hashable],
+    touched: list[bool],
+    rule: Callable[[list[int]], list[tuple[int, Hashable]]],
+) -> tuple[list, Tie]:
+    """``items`` (in runs of tied scores ``sizes``) put through a rule after the scores, as search shows them (the
+    rule on the order given) with their runs of tied scores; where the rule reads or splits a run whose items differ
+    (``touched``), with every way the runs can fall (``Ways``, from ``ruled_ways``, which says what ``signatures`` and
+    ``rule`` are), so the figures count that run at its expected value, not at the order its items were given in."""
+    shown, shown_sizes = ruled_ways(sizes, signatures, [False] * len(sizes), rule)[0]
+    ranked = [items[p] for p in shown]
+    if not any(touched):
+        return ranked, shown_sizes
+    ways = [([items[p] for p in way], way_sizes) for way, way_sizes in ruled_ways(sizes, signatures, touched, rule)]
+    return ranked, Ways(shown_sizes, ways)
 
 
 def tied_figures(
     ranked: list[list],
     gold: list[set],
-    ties: list[list[int]] | None = None,
+    ties: list[Tie] | None = None,
     mrr_depth: int | None = None,
     precision_at: tuple[int, ...] = (),
 ) -> dict[str, Any]:
-    """``summarise``'s figures and precision at each of ``precision_at``, a run of tied scores (``ties``, as
+    """``summarise_chances``' figures and precision at each of ``precision_at``, a run of tied scores (``ties``, as
     ``tied_rankings`` takes them) counted at its expected value over every order of the run: LC25000's tiles of a
     class share one text, so BM25 ties hundreds of them, and record ids alone put all or none of a class on top."""
     return runs_figures(tied_rankings(ranked, gold, ties), mrr_depth, precision_at)
 
 
-def runs_figures(
-    runs: list[list[tuple[int, int]]], mrr_depth: int | None, precision_at: tuple[int, ...]
-) -> dict[str, Any]:
-    """``tied_figures`` of each query's ranking as runs of tied items, (size, relevant among them) (``tied_runs``)."""
-    found = summarise_chances([first_rank_chances(query, ranked_count(query)) for query in runs], mrr_depth)
-    return found | {f"precision@{k}": expected_precision(runs, k) for k in precision_at}
+def runs_figures(queries: list[list[Runs]], mrr_depth: int | None, precision_at: tuple[int, ...]) -> dict[str, Any]:
+    """``tied_figures`` of each query's ranking as runs of tied items in each way its ties can fall
+    (``tied_rankings``)."""
+    found = summarise_chances([ways_chances(ways) for ways in queries], mrr_depth)
+    return found | {
+        f"precision@{k}": float(np.mean([expected_precision(ways, k) for ways in queries])) if queries else 0.0
+        for k in precision_at
+    }
 
 
-def ranked_count(runs: list[tuple[int, int]]) -> int:
-    """How many items a query's ranking holds (``runs`` as ``tied_rankings`` gives them)."""
+def ways_chances(ways: list[Runs], depth: int | None = None) -> dict[int, float]:
+    """A query's chance of each rank, to ``depth`` (None: as deep as each way ranks), being its first relevant one,
+    over every way its ties can fall (``first_rank_chances``, ``mean_chances``)."""
+    return mean_chances([first_rank_chances(runs, depth or ranked_count(runs)) for runs in ways])
+
+
+def ranked_count(runs: Runs) -> int:
+    """How many items a query's ranking holds (``runs`` as ``tied_runs`` gives them)."""
     return sum(size for size, _ in runs)
 
 
-def holding_ties(ties: dict[str, list[list[int]]]) -> dict[str, list[list[int]]]:
+def holds_tie(tie: Tie) -> bool:
+    """Does a query's ranking hold a run of tied scores, or ways its ties can fall (``Tie``)?"""
+    return isinstance(tie, Ways) or max(tie, default=1) > 1
+
+
+def holding_ties(ties: dict[str, list[Tie]]) -> dict[str, list[Tie]]:
     """The methods (``ties`` by name, as ``tied_rankings`` takes them) whose ranking of some query holds a run of tied
     scores: the others are scored as ranked, so where nothing ties, figures, tests and TREC runs are what they were."""
-    return {name: runs for name, runs in ties.items() if any(size > 1 for sizes in runs for size in sizes)}
+    return {name: runs for name, runs in ties.items() if any(map(holds_tie, runs))}
 
 
-def through_tie(items: list, sizes: list[int] | None, k: int) -> tuple[list, list[int] | None]:
+def each_way(items: list, tie: Tie, step: Callable[[list, list[int]], tuple[list, list[int]]]) -> tuple[list, Tie]:
+    """``step`` ((items, runs' lengths) -> the same, changed) on a ranking, and on each way its ties can fall."""
+    shown, sizes = step(items, list(tie))
+    if not isinstance(tie, Ways):
+        return shown, sizes
+    return shown, Ways(sizes, [step(way, way_sizes) for way, way_sizes in tie.ways])
+
+
+def through_tie(items: list, sizes: Tie | None, k: int) -> tuple[list, Tie | None]:
     """A ranking's top ``k`` and the rest of the run of tied scores the cut falls in, with its runs' lengths (``sizes``)
-    so cut: a tie at the cut counts whole, at its expected value. None: no ties, the top ``k``."""
+    so cut: a tie at the cut counts whole, at its expected value; each way its ties can fall cut alike. None: no ties,
+    the top ``k``."""
     if sizes is None:
         return items[:k], None
+    return each_way(items, sizes, lambda ranked, runs: cut_runs(ranked, runs, k))
+
+
+def cut_runs(items: list, sizes: list[int], k: int) -> tuple[list, list[int]]:
+    """``through_tie`` of one order of a ranking."""
     kept, end = [], 0
     for size in sizes:
         if end >= k:
@@ -116,8 +186,8 @@ def through_tie(items: list, sizes: list[int] | None, k: int) -> tuple[list, lis
 
 
 def cut_through_ties(
-    ranked: dict[str, list[list]], ties: dict[str, list[list[int]]], k: int
-) -> tuple[dict[str, list[list]], dict[str, list[list[int]]]]:
+    ranked: dict[str, list[list]], ties: dict[str, list[Tie]], k: int
+) -> tuple[dict[str, list[list]], dict[str, list[Tie]]]:
     """Every method's rankings (by name) cut at ``k`` through the tie at the cut (``through_tie``), and the runs of
     those that tie (``ties``, by name), cut alike: what ``compare_runs`` takes to test the top ``k``."""
     cut = {
@@ -130,14 +200,14 @@ def cut_through_ties(
     )
 
 
-def unzipped(pairs: list[tuple[list, list[int]]]) -> tuple[list[list], list[list[int]]]:
+def unzipped(pairs: list[tuple[list, Tie]]) -> tuple[list[list], list[Tie]]:
     """Rankings and their runs of tied scores, from (ranking, runs) pairs."""
     return [ranked for ranked, _ in pairs], [runs for _, runs in pairs]
 
 
 def some_queries(
-    positions: list[int], ranked: dict[str, list[list]], gold: list[set], ties: dict[str, list[list[int]]]
-) -> tuple[dict[str, list[list]], list[set], dict[str, list[list[int]]]]:
+    positions: list[int], ranked: dict[str, list[list]], gold: list[set], ties: dict[str, list[Tie]]
+) -> tuple[dict[str, list[list]], list[set], dict[str, list[Tie]]]:
     """The queries at ``positions`` (a fold's, a chapter's): every method's rankings (by name), their gold, and the
     runs of tied scores of the methods that tie among them (``holding_ties``)."""
     return (
@@ -147,29 +217,35 @@ def some_queries(
     )
 
 
-def first_ranks(ranked: list[list], gold: list[set], ties: list[list[int]] | None = None) -> list[int | float | None]:
+def first_ranks(ranked: list[list], gold: list[set], ties: list[Tie] | None = None) -> list[int | float | None]:
     """Each query's first relevant rank (``expected_first_rank``): where a tie leaves it open, its expected value."""
-    return [expected_first_rank(runs) for runs in tied_rankings(ranked, gold, ties)]
+    return [ways_first_rank(ways) for ways in tied_rankings(ranked, gold, ties)]
 
 
-def ties_record(ties: dict[str, list[list[int]]]) -> dict[str, Any]:
+def ways_first_rank(ways: list[Runs]) -> int | float | None:
+    """A query's ``expected_first_rank`` over the ways its ties can fall that rank a relevant item (the same in every
+    way but where a cut at a depth falls between them), as it is where they agree; None where none does."""
+    ranks = [rank for rank in map(expected_first_rank, ways) if rank is not None]
+    if not ranks:
+        return None
+    return ranks[0] if len(set(ranks)) == 1 else sum(ranks) / len(ranks)
+
+
+def ties_record(ties: dict[str, list[Tie]]) -> dict[str, Any]:
     """What a task's JSON says of its tied scores: how they were counted (``TIES``), and per method the queries whose
     ranking holds a tie."""
-    return {
-        "how": TIES,
-        "queries_with_ties": {name: sum(max(runs, default=1) > 1 for runs in sizes) for name, sizes in ties.items()},
-    }
+    return {"how": TIES, "queries_with_ties": {name: sum(map(holds_tie, runs)) for name, runs in ties.items()}}
 
 
-def expected_score(runs: list[tuple[int, int]], metric: str, depth: int) -> float:
+def expected_score(ways: list[Runs], metric: str, depth: int | None) -> float:
     """One query's ``metric`` (named as the tables name it: recall@k, mrr, precision@k) at its expected value over
-    the orders of its ties (``runs`` as ``first_rank_chances`` takes them), MRR cut at ``depth``: the score a paired
-    test compares where a method ties."""
+    the orders of its ties in each way they can fall (``tied_rankings``), MRR cut at ``depth`` (None: every rank): the
+    score a paired test compares where a method ties."""
     if metric.startswith("precision@"):
-        return expected_share(runs, int(metric.removeprefix("precision@")))
-    chances = first_rank_chances(runs, depth)
+        return expected_precision(ways, int(metric.removeprefix("precision@")))
+    chances = ways_chances(ways, depth)
     if metric == "mrr":
-        return expected_reciprocal_rank(chances, depth)
+        return expected_reciprocal_rank(chances, depth or max(chances, default=0))
     if metric.startswith("recall@"):
         return hit_chance(chances, int(metric.removeprefix("recall@")))
     raise ValueError(f"no expected value for metric {metric!r}")
@@ -196,21 +272,28 @@ def chance(
     with their noise (R@1 = P@k = r / G, R@k = 1 - C(G - r, k) / C(G, k)). ``n_candidates`` (G): how many items each
     query's ranking holds, one number for all or one per query (an image query's gallery less its own copies)."""
     sizes = np.broadcast_to(n_candidates, (len(relevant_counts),)).tolist()
-    whole_ties = [[(size, count)] for size, count in zip(sizes, relevant_counts, strict=True)]
+    whole_ties = [[[(size, count)]] for size, count in zip(sizes, relevant_counts, strict=True)]
     return runs_figures(whole_ties, mrr_depth, precision_at)
+
+
+LEGEND_LINE_INCHES = 0.16
+"""Height of one legend entry (7-point text), which each panel's legend below its curves adds to the figure."""
 
 
 def plot_curves(result: dict[str, Any], path: Path) -> None:
     """Recall@k curves, one panel per task, the default's drawn thick and on top, titled as its table is (pooled
-    held-out folds where the default was chosen per fold); below a task judged by a metric no curve shows (its
-    ``headline``: same-diagnosis precision@10), that metric per method as bars."""
+    held-out folds where the default was chosen per fold), each panel's legend below it, off the curves; below a task
+    judged by a metric no curve shows (its ``headline``: same-diagnosis precision@10), that metric per method as
+    bars."""
     require("matplotlib", "plot").use("Agg")
     import matplotlib.pyplot as plt
 
     tasks = result["tasks"]
     colours = method_colours(tasks)
     rows = 2 if any(body.get("headline") for body in tasks.values()) else 1
-    fig, axes = plt.subplots(rows, len(tasks), figsize=(4.2 * len(tasks), 3.6 * rows), squeeze=False)
+    legend = LEGEND_LINE_INCHES * max(len(body["methods"]) for body in tasks.values())
+    size = (4.2 * len(tasks), 3.6 * rows + legend)
+    fig, axes = plt.subplots(rows, len(tasks), figsize=size, squeeze=False, layout="constrained")
     for column, (task, body) in enumerate(tasks.items()):
         ax = axes[0][column]
         for method, metrics in body["methods"].items():
@@ -221,12 +304,11 @@ def plot_curves(result: dict[str, Any], path: Path) -> None:
         ax.set_xlabel("k")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
         if rows == 2:
             plot_headline(axes[1][column], body, colours)
     axes[0][0].set_ylabel("recall@k")
     fig.suptitle(f"PathAtlas retrieval, encoder {result['encoder']}, {queries_phrase(result)}", fontsize=10)
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -252,7 +334,8 @@ def method_style(body: dict[str, Any], method: str) -> tuple[str, dict[str, Any]
 
 def plot_headline(ax: Any, body: dict[str, Any], colours: dict[str, Any]) -> None:
     """The task's ``headline`` metric per method as bars, each named inside itself (names are long), the default's in
-    its line's colour (``method_colours``); an empty panel without one."""
+    its line's colour (``method_colours``); a bar measured at 0, which has no length, marked at 0 and labelled so,
+    lest it read as not measured; an empty panel without one."""
     metric = body.get("headline")
     if not metric:
         ax.axis("off")
@@ -261,8 +344,11 @@ def plot_headline(ax: Any, body: dict[str, Any], colours: dict[str, Any]) -> Non
     values = [body["methods"][name][metric] for name in names]
     shades = [colours[name] if name == body.get("default") else "gainsboro" for name in names]
     ax.barh(range(len(names)), values, color=shades)
+    zeros = [row for row, value in enumerate(values) if value == 0]
+    ax.scatter([0] * len(zeros), zeros, marker="D", s=24, color="dimgray", zorder=3, clip_on=False, label="measured 0")
     for row, (name, value) in enumerate(zip(names, values, strict=True)):
-        ax.text(0.01, row, f"{method_style(body, name)[0]}: {value:.3f}", va="center", fontsize=7)
+        shown = f"{value:.3f}" + (" (measured)" if value == 0 else "")
+        ax.text(0.015, row, f"{method_style(body, name)[0]}: {shown}", va="center", fontsize=7)
     ax.set_yticks([])
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
@@ -301,7 +387,7 @@ def check_folds(chapters: list[str], folds: int, what: str) -> None:
 
 
 SIGNIFICANCE_METRICS = ("recall@1", "recall@5", "mrr")
-"""Named as the tables name them (``summarise``); ``ranx_metric`` gives ranx's name."""
+"""Named as the tables name them (``summarise_chances``); ``ranx_metric`` gives ranx's name."""
 
 
 def ranx_metric(metric: str) -> str:
@@ -317,7 +403,7 @@ def compare_runs(
     default: str,
     max_p: float = 0.05,
     metrics: tuple[str, ...] = SIGNIFICANCE_METRICS,
-    ties: dict[str, list[list[int]]] | None = None,
+    ties: dict[str, list[Tie]] | None = None,
     depth: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Paired two-sided test of the default against every other method, per metric (from 2 questions), on each
@@ -372,15 +458,12 @@ def ranx_scores(query_ids: list[str], gold: list[set], lists: list[list], metric
 
 
 def tied_scores(
-    lists: list[list], gold: list[set], ties: list[list[int]], metrics: tuple[str, ...], depth: int | None
+    lists: list[list], gold: list[set], ties: list[Tie], metrics: tuple[str, ...], depth: int | None
 ) -> dict[str, Any]:
     """Each question's expected score per metric over the orders of its ties (``expected_score``), MRR over the top
     ``depth`` (None: every rank)."""
-    runs = tied_rankings(lists, gold, ties)
-    return {
-        metric: np.array([expected_score(query, metric, depth or sum(size for size, _ in query)) for query in runs])
-        for metric in metrics
-    }
+    queries = tied_rankings(lists, gold, ties)
+    return {metric: np.array([expected_score(ways, metric, depth) for ways in queries]) for metric in metrics}
 
 
 MARKED_METRICS = ("recall@1", "recall@5", "recall@10", "mrr", "precision@5", "precision@10")

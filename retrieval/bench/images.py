@@ -45,13 +45,16 @@ from tqdm.auto import tqdm
 
 from pathatlas.retrieval.bench.common import (
     SIGNIFICANCE_METRICS,
+    Tie,
     chance,
     chapter_folds,
     compare_runs,
     cut_through_ties,
     holding_ties,
+    ruled_ranking,
     tied_figures,
     ties_record,
+    touched_runs,
     unzipped,
 )
 from pathatlas.retrieval.bench.trec import write_trec
@@ -60,17 +63,18 @@ from pathatlas.retrieval.encoders import Encoder, l2_normalise
 from pathatlas.retrieval.encoders.default import DefaultEncoder
 from pathatlas.retrieval.encoders.features import recipe_views
 from pathatlas.retrieval.encoders.towers import VISUAL
-from pathatlas.retrieval.fusion import MAJORITY, majority_next, reciprocal_rank_fusion
+from pathatlas.retrieval.fusion import (
+    MAJORITY,
+    MAJORITY_KEEP,
+    MAJORITY_WINDOW,
+    diagnosis_key,
+    majority_next,
+    reciprocal_rank_fusion,
+)
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.local import Keypoints, cached_keypoints, inliers, same_specimen
-from pathatlas.retrieval.metrics import (
-    expected_recall_and_mrr,
-    first_rank_chances,
-    moved_runs,
-    tie_runs,
-    tied_runs,
-)
+from pathatlas.retrieval.metrics import expected_recall_and_mrr, first_rank_chances, tie_runs, tied_runs
 from pathatlas.retrieval.ocr import TesseractReader, query_text
 from pathatlas.retrieval.search import SPECIMEN, ranker_weight, verified_first
 from pathatlas.settings import Settings
@@ -374,16 +378,19 @@ def ranked_methods(
             rankings = {**per_query[r], SPECIMEN: found}
             verified.append(fuse(rankings, weights, settings.rrf_k) if found else (base[r], base_ties[r]))
         orders[default], ties[default] = unzipped(verified)
-    if settings.diagnosis_vote and default in orders:  # then the nearest hits' diagnosis vote, as search does
-        labels = [item.label for item in items]
-        moves = [majority_next([labels[c] for c in order], settings.diagnosis_vote)[0] for order in orders[default]]
-        voted = f"{default}+{MAJORITY}"
-        orders[voted] = [[order[i] for i in moved] for order, moved in zip(orders[default], moves, strict=True)]
-        ties[voted] = [moved_runs(runs, moved) for runs, moved in zip(ties[default], moves, strict=True)]
-        default = voted
     gold = [
         {c for c in range(len(items)) if not own[r, c] and relevant(items[q], items[c])} for r, q in enumerate(queries)
     ]
+    if settings.diagnosis_vote and default in orders:  # then the nearest hits' diagnosis vote, as search does
+        labels = [item.label for item in items]
+        voted = f"{default}+{MAJORITY}"
+        orders[voted], ties[voted] = unzipped(
+            [
+                voted_ranking(order, runs, labels, relevant, settings.diagnosis_vote)
+                for order, runs, relevant in zip(orders[default], ties[default], gold, strict=True)
+            ]
+        )
+        default = voted
     held = holding_ties(ties)
     methods = {name: tied_figures(ranked, gold, held.get(name), precision_at=(10,)) for name, ranked in orders.items()}
     cut, cut_ties = cut_through_ties(orders, held, CUTOFF)
@@ -404,6 +411,24 @@ def ranked_methods(
     }
 
 
+def voted_ranking(
+    order: list[int], sizes: list[int], labels: list[str | None], gold: set[int], voters: int
+) -> tuple[list[int], Tie]:
+    """An image query's hits after the diagnosis vote of its ``voters`` nearest (``majority_next``), as search shows
+    them, with their runs of tied scores. A run of tied hits the vote can read or move (among the first it reads and
+    its window) whose hits differ in diagnosis or relevance counts over every order of it (``ruled_ranking``): which
+    tied hit is nearer decides which votes, which the vote keeps in place and which of two it moves up."""
+    signatures = [(diagnosis_key(labels[c]), c in gold) for c in order]
+    reach = max(voters, MAJORITY_KEEP + MAJORITY_WINDOW)
+    touched = touched_runs(signatures, sizes, lambda start, _: start < reach)
+
+    def vote(positions: list[int]) -> list[tuple[int, None]]:
+        moved = majority_next([labels[order[p]] for p in positions], voters)[0]
+        return [(positions[j], None) for j in moved]
+
+    return ruled_ranking(order, sizes, signatures, touched, vote)
+
+
 def write_runs(
     folder: Path,
     task: str,
@@ -411,7 +436,7 @@ def write_runs(
     queries: list[int],
     gold: list[set[int]],
     ranked: dict[str, list[list[int]]],
-    ties: dict[str, list[list[int]]] | None = None,
+    ties: dict[str, list[Tie]] | None = None,
 ) -> list[str]:
     """The task's qrels (``gold``: each query's relevant items, as its figures count them) and one TREC run per
     method (``ranked``: each query's items, as deep as the task ranks them; chance, a tie of every item, has none),

@@ -9,7 +9,8 @@ other folds and reported on each held-out fold, so no reported figure comes from
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,18 +21,22 @@ from tqdm.auto import tqdm
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.bench.common import (
     CURVE_K,
+    Tie,
     chance,
     chapter_folds,
     check_folds,
     compare_runs,
     cut_through_ties,
+    each_way,
     first_ranks,
     holding_ties,
     on_gold_page,
+    ruled_ranking,
     some_queries,
     through_tie,
     tied_figures,
     ties_record,
+    touched_runs,
     unzipped,
 )
 from pathatlas.retrieval.bench.trec import write_trec
@@ -92,10 +97,11 @@ def gold_keys(item: MCQ, pages: set[PageKey]) -> set[PageKey]:
 
 
 def gold_questions(index: Index, mcq_path: Path) -> tuple[list[MCQ], set[PageKey], list[str]]:
-    """The questions with gold pages, the index's pages, and a note saying how many questions were left out for
-    having none (a run scoring fewer than the file holds says why); refused in one line when there are no such
-    questions, when one names a book the index lacks, or when one's gold pages are not pages of the index (all of them
-    would score zero, and chance would be counted over pages that are not there)."""
+    """The questions with gold pages, the index's pages, and notes saying how many questions were left out for
+    having none (a run scoring fewer than the file holds says why) and how many are scored on part of their gold pages
+    (``partial_gold_notes``); refused in one line when there are no such questions, when one names a book the index
+    lacks, or when one's gold pages are not pages of the index (all of them would score zero, and chance would be
+    counted over pages that are not there)."""
     asked = read_mcq(mcq_path)
     items = [q for q in asked if q.gold_pages]
     if not items:
@@ -103,7 +109,22 @@ def gold_questions(index: Index, mcq_path: Path) -> tuple[list[MCQ], set[PageKey
     check_questions(items, mcq_path)
     left_out = len(asked) - len(items)
     notes = [f"{left_out} of {len(asked)} questions have no gold page: left out"] if left_out else []
-    return items, check_gold_sources(index, [(q.id, q.gold) for q in items], mcq_path), notes
+    pages = check_gold_sources(index, [(q.id, q.gold) for q in items], mcq_path)
+    return items, pages, notes + partial_gold_notes(items, pages)
+
+
+def partial_gold_notes(items: list[MCQ], pages: set[PageKey]) -> list[str]:
+    """A note where some questions' gold pages are only partly pages of the index (a range past the last page it holds
+    of their book): those are scored on the gold pages it holds, so a question whose evidence lies on the others can
+    only miss."""
+    partial = [item for item in items if {page for _, page in gold_keys(item, pages)} < item.gold_pages]
+    if not partial:
+        return []
+    first = partial[0]
+    return [
+        f"{len(partial)} of {len(items)} questions have gold pages the index lacks (first {first.id!r}, pages "
+        f"{min(first.gold_pages)}-{max(first.gold_pages)}): scored on the gold pages it holds"
+    ]
 
 
 def check_questions(items: list[MCQ], where: Path) -> None:
@@ -177,19 +198,75 @@ def collect(index: Index, items: list[MCQ], pages: set[PageKey], batch: int = 32
     return out
 
 
-def ranked_pages(
-    candidates: Candidates, ranker: Ranker, k: int, per_section: int = 0
-) -> tuple[list[PageKey], list[int]]:
-    """The top ``k`` pages as search orders them (``per_section`` as ``Settings.pages_per_section``) and the rest of
-    the run of tied scores the cut falls in, with the lengths of their runs of tied scores (``tie_runs``: the pages a
-    ranker scores alike, as BM25 every page that holds no query word); a page the sections' rule moved out of its tie
-    stays where it moved it."""
+def ranked_pages(candidates: Candidates, ranker: Ranker, k: int, per_section: int = 0) -> tuple[list[PageKey], Tie]:
+    """The top ``k`` pages as search orders them (``per_section`` as ``Settings.pages_per_section``: ``sectioned``)
+    and the rest of the run of tied scores the cut falls in, with their runs of tied scores (``tie_runs``: the pages a
+    ranker scores alike, as BM25 every page that holds no query word), or the ways they can fall."""
     scores = ranker.score(candidates.features)
     order = sorted(range(len(scores)), key=lambda i: -scores[i])
-    if per_section:
-        order = [order[j] for j in sections_first([candidates.sections[i] for i in order], per_section)]
-    paged = [i for i in order if candidates.pages[i] is not None]
-    return through_tie([candidates.pages[i] for i in paged], tie_runs(scores[paged].tolist()), k)
+    sizes = tie_runs(scores[order].tolist())
+    groups, ties = sectioned(candidates, order, sizes, per_section) if per_section else (order, sizes)
+    return through_tie(*each_way(groups, ties, lambda ranked, runs: paged(candidates, ranked, runs)), k)
+
+
+def paged(candidates: Candidates, groups: list[int], sizes: list[int]) -> tuple[list[PageKey], list[int]]:
+    """The pages of ``groups`` (those without one left out) and their runs of tied scores (``sizes``: the groups')."""
+    run_of = [n for n, size in enumerate(sizes) for _ in range(size)]
+    kept = [(page, run) for g, run in zip(groups, run_of, strict=True) if (page := candidates.pages[g]) is not None]
+    return [page for page, _ in kept], tie_runs([run for _, run in kept])
+
+
+def sectioned(candidates: Candidates, order: list[int], sizes: list[int], per_section: int) -> tuple[list[int], Tie]:
+    """The groups in ``order`` (runs of tied scores ``sizes``) as the sections' rule shows them (``sections_first``),
+    each run split into its groups shown first and the rest. Where the rule shows some but not all of a section's tied
+    groups first (``section_fates``), which of them depends on the order they were given in: where they differ in
+    relevance, or share the run with others, the run counts over every order of it (``ruled_ranking``)."""
+    sections = [candidates.sections[i] for i in order]
+    fates = section_fates(sections, sizes, per_section)
+    signatures = [(fate, bool(candidates.gold[i])) for fate, i in zip(fates, order, strict=True)]
+    cut = [isinstance(fate, tuple) for fate in fates]
+    touched = touched_runs(signatures, sizes, lambda start, size: any(cut[start : start + size]))
+
+    def rule(positions: list[int]) -> list[tuple[int, bool]]:
+        shown = [sections[p] for p in positions]
+        first = shown_first(shown, per_section)
+        return [(positions[j], first[j]) for j in sections_first(shown, per_section)]
+
+    return ruled_ranking(order, sizes, signatures, touched, rule)
+
+
+def section_fates(sections: list, sizes: list[int], per_section: int) -> list[bool | tuple]:
+    """Where the sections' rule puts each of a ranking's groups (``sections``, in runs of tied scores ``sizes``): first
+    (True: its section has room for all its groups of the run, or it has none), after (False: no room left), or
+    ("cut", section) where the room left takes some of the run's groups of that section, not all."""
+    seen: Counter = Counter()
+    fates: list[bool | tuple] = []
+    start = 0
+    for size in sizes:
+        run = sections[start : start + size]
+        counts = Counter(section for section in run if section is not None)
+        fates += [section_fate(section, per_section - seen[section], counts[section]) for section in run]
+        seen.update(counts)
+        start += size
+    return fates
+
+
+def section_fate(section: Hashable | None, room: int, tied: int) -> bool | tuple:
+    """``section_fates`` of one group: its section has ``room`` left for ``tied`` groups of the run."""
+    if section is None or room >= tied:
+        return True
+    return ("cut", section) if room > 0 else False
+
+
+def shown_first(sections: list, per_section: int) -> list[bool]:
+    """Is each group among the first ``per_section`` of its section (or of none): the part ``sections_first`` shows
+    it in."""
+    seen: Counter = Counter()
+    first = []
+    for section in sections:
+        seen[section] += 1
+        first.append(section is None or seen[section] <= per_section)
+    return first
 
 
 def fit_ranker(candidates: list[Candidates], c: float = 1.0, negatives: int = 20) -> Ranker:
@@ -326,7 +403,7 @@ class PageRuns:
     ranked: dict[str, list[list[PageKey]]]
     fold_of: list[int]
     chosen: dict[int, Ranker]
-    ties: dict[str, list[list[int]]]
+    ties: dict[str, list[Tie]]
 
 
 def rank_pages(

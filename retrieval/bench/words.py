@@ -33,8 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.bench.common import CURVE_K, chance, compare_runs, first_ranks, tied_figures, ties_record
 from pathatlas.retrieval.bench.names import CASES, Unquoted, organs, whole_ties
@@ -299,6 +297,11 @@ def figures(
         MRR_DEPTH,
         precision_at=(TOP, MRR_DEPTH),
     )
+    return shown_figures(found, curve)
+
+
+def shown_figures(found: dict[str, Any], curve: bool = True) -> dict[str, Any]:
+    """The ``METRICS`` of a method's figures, with its recall curve where ``curve``."""
     shown = (*METRICS, "curve") if curve else METRICS
     return {key: value for key, value in found.items() if key in shown}
 
@@ -314,13 +317,9 @@ def weight_per_fold(by_weight: dict[float, list[list[str]]], gold, folds: list[i
 
 
 def chance_figures(queries: list[Asked], gold: list[set[str]], records: int, by_hash) -> dict[str, Any]:
-    """Random rankings of the index's records less each query's own copies (``chance``), and their P@5 and P@10."""
+    """Random rankings of the index's records less each query's own copies, P@5 and P@10 too, exactly (``chance``)."""
     sizes = [records - len(left_out(query, by_hash)) for query in queries]
-    counts = [len(g) for g in gold]
-    found = chance(sizes, counts, mrr_depth=MRR_DEPTH)
-    out = {key: value for key, value in found.items() if key in METRICS or key == "curve"}
-    share = float(np.mean([c / s for c, s in zip(counts, sizes, strict=True)]))
-    return {**out, "precision@5": share, "precision@10": share}
+    return shown_figures(chance(sizes, [len(g) for g in gold], mrr_depth=MRR_DEPTH, precision_at=(TOP, MRR_DEPTH)))
 
 
 def parts(queries: list[Asked]) -> dict[str, list[int]]:
