@@ -20,7 +20,7 @@ from tests.helpers import hashing_settings, png_bytes
 def test_a_pages_figure_options_are_given_by_name():
     """Eleven positional parameters: two strings or two flags given in each other's place went unnoticed."""
     figures = inspect.signature(PdfSource._figures).parameters
-    options = ["page_label", "scanned", "templates", "plate", "section", "placements"]
+    options = ["page_label", "scanned", "templates", "plate", "sections", "placements"]
     assert all(figures[name].kind is inspect.Parameter.KEYWORD_ONLY for name in options)
     records = inspect.signature(PdfSource._page_records).parameters
     assert [name for name, p in records.items() if p.kind is not inspect.Parameter.KEYWORD_ONLY] == [

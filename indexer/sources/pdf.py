@@ -20,8 +20,8 @@ from pathatlas.errors import BadInputError, MissingProgramError
 from pathatlas.indexer.records import Figure, Page, Passage, Record
 from pathatlas.indexer.sources.base import Source, content_hash, hash_files
 from pathatlas.retrieval.images import on_white, open_image, thumbnail, too_large
-from pathatlas.retrieval.records import BBox
-from pathatlas.retrieval.text import normalise
+from pathatlas.retrieval.records import BBox, book_title
+from pathatlas.retrieval.text import folded, normalise
 
 if TYPE_CHECKING:
     import pymupdf
@@ -417,20 +417,56 @@ class PageSections:
         return self.starts[-1][0] if self.starts else self.above
 
     def of_blocks(self, blocks: list[TextBlock]) -> list[str]:
-        """Each block's section (``blocks`` in reading order): a bookmark's begins at the first block ending below its
-        point and reaching right of it (a heading of the right column begins after the left column), and holds until
-        the next one's; blocks before the page's first keep the one in force above it. Bookmarks to the same block
-        (or to the whole page) give it the last of them."""
+        """Each block's section (``blocks`` in reading order): a bookmark's begins where its title is printed
+        (``prints_title``) from its point on, else at the first block ending below its point and reaching right of it
+        (a heading of the right column begins after the left column), and holds until the next one's; blocks before
+        the page's first keep the one in force above it. A book's bookmarks may all lead to its pages' tops (the A&P
+        book's 226 lead to (72, 36)): by their points alone a chapter's introduction fell under the section printed
+        below it. Bookmarks to the same block (or to the whole page) whose titles are not printed give it the last."""
         begins: dict[int, str] = {}
         for path, x, y in self.starts:
-            first = next((n for n, (box, _) in enumerate(blocks) if box[3] > y and box[2] > x), None)
-            if first is not None:
-                begins[first] = path
+            below = [n for n, (box, _) in enumerate(blocks) if box[3] > y and box[2] > x]
+            title = path.rsplit(" > ", 1)[-1]
+            if below:
+                begins[next((n for n in below if prints_title(blocks[n][1], title)), below[0])] = path
         sections, current = [], self.above
         for n in range(len(blocks)):
             current = begins.get(n, current)
             sections.append(current)
         return sections
+
+    def of_image(self, box: BBox, blocks: list[TextBlock]) -> str:
+        """The section of an image at ``box`` on the page (``blocks``, its body in reading order, ``of_blocks``): that
+        of the first block ending below the image's top and overlapping it across, its caption under it or the text
+        it stands in; else the page's ``last`` (an image at the page's foot, a plate). An introduction's figure above
+        the chapter's first section is the introduction's."""
+        sections = self.of_blocks(blocks)
+        beside = (
+            section
+            for (block, _), section in zip(blocks, sections, strict=True)
+            if block[3] > box[1] and min(block[2], box[2]) > max(block[0], box[0])
+        )
+        return next(beside, self.last)
+
+
+def title_words(text: str) -> str:
+    """A title's words as a reader compares them (``folded``), its punctuation and spacing aside: the bookmark
+    "Chapter 6: Bone Tissue" is the heading printed "CHAPTER 6" over "Bone Tissue"."""
+    return " ".join(folded(word) for word in re.findall(r"\w+", text))
+
+
+def prints_title(text: str, title: str) -> bool:
+    """Whether a block's first lines print ``title`` whole (``title_words``), the heading of the block or the block
+    itself: a title wrapped over two lines is found, a paragraph merely starting with its words ("Introduction of
+    ...") is not."""
+    wanted, printed = title_words(title), ""
+    for line in text.splitlines() if wanted else ():
+        printed = f"{printed} {title_words(line)}".strip()
+        if printed == wanted:
+            return True
+        if not wanted.startswith(f"{printed} "):
+            return False
+    return False
 
 
 def sections_by_page(toc: list[list], page_count: int) -> dict[int, PageSections]:
@@ -1012,7 +1048,7 @@ def figure_label(caption: str, printed: bool = False) -> str | None:
 
 class PdfSource(Source):
     kind = "pdf"
-    records_version = 15
+    records_version = 16
     """3: a hyphenated word keeps its hyphen at a line break; 4: a figure at a page's foot takes the caption that opens
     the next page, not the previous figure's; 5: page labels, two-column reading order and scanned pages read by OCR,
     text without invisible format characters; 6: a figure's image turned and masked as its page shows it, a scanned
@@ -1028,8 +1064,12 @@ class PdfSource(Source):
     tall keeps its headings, its margins at most 1.5 inches, a scanned page fed upside down or sideways is read upright,
     a page over 3:1 tall thumbnailed by its top; 14: a line a PDF repeats in its top margin is kept on a page it heads,
     a cover's title that later pages print small as their running header; 15: a page's text leaves out its running
-    headers, footers and page numbers, as its passages do. Up to 14 the version every built-in reader shared
-    (``Source.records_version``): the numbers not named here changed case folders only."""
+    headers, footers and page numbers, as its passages do; 16: a bookmark's section begins where its title is printed
+    on its page, not where the bookmark leads (the A&P book's all lead to its pages' tops: a chapter's introduction was
+    filed under its first section), each figure takes the section where it stands, not its page's last, and a
+    record's book is the title its citation names (``book_title``: no "Microsoft Word - x.docx"), else none. Up to 14
+    the version every built-in reader shared (``Source.records_version``): the numbers not named here changed case
+    folders only."""
     reads_settings = (
         "passage_min_words",
         "passage_max_words",
@@ -1124,7 +1164,7 @@ class PdfSource(Source):
             self.drawing = drawing_key(content_hash(self.path), doc, self.settings)
             same = self.earlier is not None and self.drawing is not None and self.earlier.drawing == self.drawing
             kept = self.earlier.thumbnails if same else {}  # no key (a file that could not be hashed): rendered
-            book = (doc.metadata or {}).get("title") or self.path.stem
+            book = book_title((doc.metadata or {}).get("title"), self.key) or ""
             sections = sections_by_page(doc.get_toc(simple=False), doc.page_count)
             masters = template_images(doc)
             without_text: set[int] = set()
@@ -1225,12 +1265,12 @@ class PdfSource(Source):
         drawn: str | None = None,
     ) -> Iterator[Record]:
         """The page, its passages and its figures. The page is filed under its last section (``PageSections.last``),
-        each passage under its own. ``running`` are its document's running lines, left out of its text (its snippet and
-        what its vector encodes: the body its passages read, captions included), its passages and captions; a page
-        printing nothing else (a blank separator's number) has no text, and is found by its image. ``placements`` are
-        its ``placed_images`` where ``template_images`` read them already. ``drawn`` is the thumbnail key of the page's
-        render by an earlier reading of the same drawing (``EarlierRenders``): a page found by its text is then not
-        rendered again."""
+        each passage and figure under its own. ``running`` are its document's running lines, left out of its text (its
+        snippet and what its vector encodes: the body its passages read, captions included), its passages and captions;
+        a page printing nothing else (a blank separator's number) has no text, and is found by its image.
+        ``placements`` are its ``placed_images`` where ``template_images`` read them already. ``drawn`` is the
+        thumbnail key of the page's render by an earlier reading of the same drawing (``EarlierRenders``): a page found
+        by its text is then not rendered again."""
         number = page.number + 1
         try:
             rendered = None if drawn else self._rendered(page)  # a page drawn alike before renders now as well
@@ -1259,7 +1299,7 @@ class PdfSource(Source):
             scanned=scanned,
             templates=templates,
             plate=plate,
-            section=sections.last,
+            sections=sections,
             placements=placements,
         )
 
@@ -1312,7 +1352,7 @@ class PdfSource(Source):
         scanned: bool = False,
         templates: Mapping[int, int] | None = None,
         plate: bool = False,
-        section: str = "",
+        sections: PageSections = PageSections(),
         placements: list[dict] | None = None,
     ) -> Iterator[Figure]:
         """The page's embedded images over ``min_figure_px``, each with its caption among the page's ``body``
@@ -1321,11 +1361,11 @@ class PdfSource(Source):
         too, unless the page is a ``plate`` (``_read``: a picture, which a figure search must list); a slide master's
         image (``templates``, from ``template_images``) only on its first page or with a caption of its own. An image
         the page gives no caption (a slide's picture) takes the page's title (``page_title``), and a plate's picture,
-        above which the page prints nothing, the last title of its bookmark path (``section``); a master's image takes
-        neither: a logo is not what each slide's title names. Figures are numbered top to bottom among the page's
-        figures (``Figure.index``, whence an unlabelled one's "p6-img1"), not among its images: a logo left out takes no
-        number. ``placements`` are the page's ``placed_images``, where the caller has them (placing them draws the
-        page)."""
+        above which the page prints nothing, the last title of its bookmark path (``sections``: each figure is filed
+        under ``PageSections.of_image``); a master's image takes neither: a logo is not what each slide's title names.
+        Figures are numbered top to bottom among the page's figures (``Figure.index``, whence an unlabelled one's
+        "p6-img1"), not among its images: a logo left out takes no number. ``placements`` are the page's
+        ``placed_images``, where the caller has them (placing them draws the page)."""
         import pymupdf
 
         number = page.number + 1
@@ -1354,6 +1394,7 @@ class PdfSource(Source):
             xref = info["xref"]
             if templates.get(xref, number) != number and (caption in claimed or not CAPTION_START.match(caption)):
                 continue
+            section = sections.of_image(bbox, body)
             heading = section.rsplit(" > ", 1)[-1] if plate and fills(page, info) else ""  # sections_by_page's path
             title = "" if caption or xref in templates else page_title(body, bbox) or heading
             label, printed = figure_label(caption), figure_label(caption, printed=True)
