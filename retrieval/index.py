@@ -79,6 +79,9 @@ POINTER_FILE = "manifest.json"
 MEDIA_PENDING = "media.pending"
 """Marks work that writes media files or replaces records: found by the next such work, that one was killed, and its
 files (of records never committed, or replaced but not yet deleted) are found only by listing the media folder."""
+KEPT_FOLDERS = ("store", "lexical", "media")
+"""The folders an index keeps in its own and cleans (files no commit names are deleted): a folder that is no index
+yet holds one is refused (``Index.open``), where a first run deleted a user's ``media/holiday.jpg``."""
 WRITE_LOCK = "write.lock"
 """Locked by the process changing the index: a second writer is refused in one line, where it would otherwise commit
 a generation built on the one it opened, silently undoing the first writer's commit."""
@@ -538,6 +541,11 @@ class Index:
             named = "" if settings.index is None else f" --index {path}"  # the command to paste, the folder too
             hint = f"run 'pathatlas index PATH{named}' first" if not path.exists() else "the folder is not an index"
             raise IndexMissingError(f"no PathAtlas index at {path}: {hint}")
+        if held := [name for name in KEPT_FOLDERS if (path / name).exists()]:
+            raise BadInputError(
+                f"{path} is not a PathAtlas index, yet holds {', '.join(held)}: an index empties such folders of "
+                "files it did not write; give a new or empty folder with --index"
+            )
         encoder = create_encoder(settings.encoder, settings)
         store_class(store or settings.store)  # an unknown store is refused before the folder names it
         kind = store or settings.store
