@@ -245,6 +245,9 @@ def replaces(stored: Path, folder: Path) -> bool:
 
 UTF8_NAMES = 0x800
 """The flag bit of a zip member whose name is UTF-8; without it, zipfile reads the name as cp437."""
+ENCRYPTED = 0x1
+"""The flag bit of a zip member stored encrypted (a password-protected zip from WinZip or 7-Zip, ZipCrypto or AES):
+zipfile reads none of it without the password."""
 
 
 def member_name(info: zipfile.ZipInfo) -> str:
@@ -264,15 +267,20 @@ def member_name(info: zipfile.ZipInfo) -> str:
 
 
 def member_problem(info: zipfile.ZipInfo) -> str | None:
-    """Why a zip member must not be unpacked (absolute, leaves the folder, a link or device), or None."""
+    """Why a zip member must not be unpacked (absolute, leaves the folder, no name, a link or device, encrypted), or
+    None. Asked of every member before any is unpacked."""
     name = member_name(info)
     path = PurePosixPath(name)
     if path.is_absolute() or re.match(r"^[A-Za-z]:", name):
         return "is an absolute path"
     if ".." in path.parts:
         return "leaves the archive"
+    if not path.parts and not info.filename.endswith("/"):  # ".", "": a file would be the folder; "./" is that folder
+        return "has no file name"
     if stat.S_IFMT(info.external_attr >> 16) not in (0, stat.S_IFREG, stat.S_IFDIR):
         return "is a link or a special file"
+    if info.flag_bits & ENCRYPTED:
+        return "is encrypted: unzip it without a password and zip it again"
     return None
 
 
