@@ -86,7 +86,17 @@ def discover(paths: Paths, settings: Settings) -> Discovered:
     return Discovered(found, failed)
 
 
-def _discover_one(path: Path, settings: Settings, types: list[type[Source]]) -> list[Source]:
+def loops_back(child: Path, folder: Path) -> bool:
+    """Whether ``child`` of the real folder ``folder`` is a link to it or to a folder above it."""
+    return child.is_symlink() and child.is_dir() and child.resolve() in (folder, *folder.parents)
+
+
+def _discover_one(
+    path: Path, settings: Settings, types: list[type[Source]], walked: set[Path] | None = None
+) -> list[Source]:
+    """The sources at ``path``; a folder is walked once (``walked``: the real folders seen), and a link inside it to
+    itself or a folder above it is not followed (``loops_back``): ``ln -s .. up`` read one PDF 41 times, and a link
+    to ``/`` walked the whole disk."""
     for source_type in types:
         if source_type.accepts(path):
             name = reader_name(source_type)
@@ -94,12 +104,16 @@ def _discover_one(path: Path, settings: Settings, types: list[type[Source]]) -> 
                 return [started(name, "source", functools.partial(source_type, path, settings))]
             return [source_type(path, settings)]
     if path.is_dir():
+        walked = set() if walked is None else walked
+        if (real := path.resolve()) in walked:
+            return []
+        walked.add(real)
         sources: list[Source] = []
         for child in sorted(path.iterdir()):
-            if child.name.startswith("."):
+            if child.name.startswith(".") or loops_back(child, real):
                 continue
             if child.is_dir() or any(s.accepts(child) for s in types):
-                sources.extend(_discover_one(child, settings, types))
+                sources.extend(_discover_one(child, settings, types, walked))
         return sources
     if path.name in METADATA_FILES:  # the case list, not its folder: the images are beside it
         raise BadInputError(f"{path} is a case folder's case list: index its folder, {path.absolute().parent}")
