@@ -31,7 +31,7 @@ from pathatlas.agent.plan import (
     verdict_options,
 )
 from pathatlas.agent.questions import Evidence, Question, Quote
-from pathatlas.retrieval.lexical import FUNCTION_WORDS, lettered_spans, tokenize
+from pathatlas.retrieval.lexical import FUNCTION_WORDS, has_words, lettered_spans, tokenize
 from pathatlas.retrieval.lexical import terms as lexical_terms  # "terms" names option terms here
 from pathatlas.retrieval.records import BBox, Payload
 from pathatlas.retrieval.text import normalise as unicode_normalised
@@ -422,11 +422,12 @@ def score_sentences(
     q = [coverage(asked, frozenset(tokens), idf, default) if asked else 1.0 for tokens in read]
     o = [[coverage(terms, s.terms, idf, default) if terms else 0.0 for s in sentences] for terms in own]
     w = [1.0 / (1.0 + 0.15 * (s.evidence.rank - 1)) for s in sentences]
+    negated = negated_options(reading, question, own, asked, sentences, o, ranks, read)
     said_of = [[0.0] * len(sentences) for _ in own]
     for i, tokens in enumerate(read):
-        for j, words in enumerate(nearest_option_words(tokens, asked, own)):
+        affirmed = [o[j][i] >= NAMING_COVERAGE and not negated[j][i] for j in range(len(own))]
+        for j, words in enumerate(nearest_option_words(tokens, asked, own, affirmed)):
             said_of[j][i] = coverage(asked, frozenset(words), idf, default) if words is not None else q[i]
-    negated = negated_options(reading, question, own, asked, sentences, o, ranks, read)
     return SentenceScores(sentences, q, o, w, own, said_of if own else None, negated)
 
 
@@ -441,20 +442,24 @@ def negated_options(
     read: Sequence[Sequence[str]],
 ) -> list[list[bool]]:
     """Per option and sentence naming any of its words, whether the sentence speaks against it (``contradicts``, in
-    what is ``asked`` or in the option's own words). A question whose negated property the evidence states of one
-    option is read plainly (``read_with_evidence``): then a sentence denying that property of an option says it as
-    asked ("Smooth muscle is not under voluntary control"), and one saying the property plainly (its words as
-    ``read``: "most abundant" is "most common") speaks against its option. A sentence ranking a superlative the
-    question asks (``ranks``: ``asked_ranks``) otherwise (``ranked_otherwise``) speaks against the option it ranks,
-    and read plainly for it: "Lymphocytes are the second most common leukocytes" says they are "not the most
-    common"."""
+    what is ``asked`` or in the option's own words), or says it moves what is asked the other way (``reversed_options``:
+    "Glucagon stimulates mechanisms that increase blood glucose levels" for what lowers it). A question whose negated
+    property the evidence states of one option is read plainly (``read_with_evidence``): then a sentence denying that
+    property of an option says it as asked ("Smooth muscle is not under voluntary control"), and one saying the
+    property plainly (its words as ``read``: "most abundant" is "most common") speaks against its option. A sentence
+    ranking a superlative the question asks (``ranks``: ``asked_ranks``) otherwise (``ranked_otherwise``) speaks
+    against the option it ranks, and read plainly for it: "Lymphocytes are the second most common leukocytes" says they
+    are "not the most common"."""
     asked_negated = negated_predicate(question) if is_negated(question) and not reading.negated else ""
     wanted = set(tokenize([asked_negated])[0]) if asked_negated else set()
     ranked = [ranked_otherwise(s.tokens, ranks, own) if ranks else set() for s in sentences]
+    direction = asked_direction(reading.focus or question)
+    reversals = [reversed_options(s.text, own, direction) if direction else set() for s in sentences]
     said = [bool(wanted) and wanted <= set(tokens) for tokens in read]
     return [
         [
-            bool(named[j][i]) and against(contradicts(s.text, terms, asked), said[i], j in ranked[i], bool(wanted))
+            bool(named[j][i])
+            and against(contradicts(s.text, terms, asked) or j in reversals[i], said[i], j in ranked[i], bool(wanted))
             for i, s in enumerate(sentences)
         ]
         for j, terms in enumerate(own)
@@ -488,18 +493,32 @@ def asked_words(focus: str) -> set[str]:
     return asked - set(kind) or asked
 
 
+HAPPENING = re.compile(
+    r"\b(?:(?:take|takes|taking|taken|took)\s+place|occur(?:s|red|ring)?|happen(?:s|ed|ing)?)\b", re.IGNORECASE
+)
+"""Verbs saying only that something happens: "Where does gas exchange take place in the lungs?" asks where, and a
+sentence saying it seldom repeats them ("alveoli that are responsible for gas exchange")."""
+
+
 def asked_text(focus: str) -> str:
     """What a question asks about, without the words that only make it a question ("Which of the following is a
-    bone of the cranium?": bone, cranium): "Following a fall, ... humerus ..." had covered the question and settled."""
-    return QUESTION_WORDS.sub(" ", FOLLOWING.sub(" ", focus))
+    bone of the cranium?": bone, cranium): "Following a fall, ... humerus ..." had covered the question and settled;
+    nor those saying only that something happens (``HAPPENING``), where other words are left."""
+    asked = QUESTION_WORDS.sub(" ", FOLLOWING.sub(" ", focus))
+    happening = HAPPENING.sub(" ", asked)
+    return happening if has_words(happening) else asked
 
 
-def nearest_option_words(tokens: Sequence[str], asked: set[str], own: Sequence[set[str]]) -> list[set[str] | None]:
+def nearest_option_words(
+    tokens: Sequence[str], asked: set[str], own: Sequence[set[str]], affirmed: Sequence[bool]
+) -> list[set[str] | None]:
     """Per option, the question's words this sentence says of it: in a sentence naming several options, each
     question word goes to the option named nearest to it (``word_distance``; ties to each), so "osteoclasts resorb the
     dead bone; ... differentiate into osteoblasts" says "resorb" of osteoclasts, not of osteoblasts, and "insulin
-    (produced by beta cells) and glucagon (produced by alpha cells)" says "glucagon" of alpha cells only. None where
-    the sentence names at most one option (every word it holds is said of that one)."""
+    (produced by beta cells) and glucagon (produced by alpha cells)" says "glucagon" of alpha cells only; an option
+    said less than another is said none (``told_apart``). None where the sentence names at most one option (every
+    word it holds is said of that one). ``affirmed``: per option, whether the sentence names it (``NAMING_COVERAGE``)
+    and does not deny it."""
     at = [[k for k, token in enumerate(tokens) if token in terms] for terms in own]  # exact: osteo-clast/-blast
     if sum(bool(positions) for positions in at) < 2:
         return [None] * len(own)
@@ -517,7 +536,44 @@ def nearest_option_words(tokens: Sequence[str], asked: set[str], own: Sequence[s
         if elliptical(clause, set().union(*own)):
             for j, terms in enumerate(own):
                 said[j] |= set(clauses[c - 1]) & asked if terms & set(clause) else set()
-    return said
+    return told_apart(tokens, said, at, affirmed)
+
+
+def told_apart(
+    tokens: Sequence[str], said: Sequence[set[str]], at: Sequence[list[int]], affirmed: Sequence[bool]
+) -> list[set[str]]:
+    """The question's words said of each option (``said``, from where each is named, ``at``), none where a sentence
+    says some of them again of another option it affirms (``affirmed``), named apart (``named_apart``), and more
+    besides: it tells the two apart on the rest. "Oligodendrocyte cells produce myelin in the central nervous system
+    ... while the Schwann cell produces myelin in the peripheral nervous system" says what is asked of the Schwann
+    cell, not of oligodendrocytes, for "Which cells produce myelin in the peripheral nervous system?". Options named
+    together are not told apart so: which of them a word stands nearest says little there ("the lambdoid suture joins
+    them to the occipital bone" follows "to the frontal bone", and "lambdoid" stands nearer "frontal"); nor are options
+    a sentence denies, nor one only a word of it names ("allows" of "a hinge joint that allows flexion")."""
+    counts = Counter(tokens)
+    rivals = [[k for k, other in enumerate(at) if affirmed[k] and named_apart(tokens, mine, other)] for mine in at]
+    return [
+        set() if any(words < said[k] and any(counts[word] > 1 for word in words) for k in rivals[j]) else set(words)
+        for j, words in enumerate(said)
+    ]
+
+
+def named_apart(tokens: Sequence[str], places: Sequence[int], others: Sequence[int]) -> bool:
+    """Whether two options' names (their places in ``tokens``) stand in clauses of their own (``word_distance``), or
+    on the two sides of a contrast ("while", "whereas": ``contrast_stems``)."""
+    if not places or not others:
+        return False
+    apart = word_distance(tokens)
+    if min(apart(p, r) for p in places for r in others) >= CLAUSE_GAP:
+        return True
+    first, second = sorted((places, others), key=min)
+    return max(first) < min(second) and bool(contrast_stems() & set(tokens[max(first) + 1 : min(second)]))
+
+
+@cache
+def contrast_stems() -> frozenset[str]:
+    """The stems ``tokenize`` keeps of the words that set one clause against another in a sentence."""
+    return frozenset(stem for stems in tokenize(["while", "whereas"]) for stem in stems)
 
 
 def clauses_of(tokens: Sequence[str]) -> list[list[str]]:
@@ -704,6 +760,116 @@ SUBORDINATOR = re.compile(
 """A word opening a clause with its own subject right after it ("when patients suffer from diabetes"; "whether or not"
 names none); "until", "since", "once", "before" and "after" are prepositions too ("do not start until age 20 and are
 not completed")."""
+
+
+DIRECTIONS = {
+    1: ("increase", "raise", "elevate", "stimulate", "enhance"),
+    -1: ("decrease", "lower", "reduce", "inhibit", "suppress"),
+}
+"""Verbs that move what they act on up (1) or down (-1): a sentence saying an option moves the question's object the
+other way denies it ("Glucagon stimulates mechanisms that increase blood glucose levels" for "Which hormone lowers
+blood glucose?": ``reversed_options``)."""
+NOT_A_VERB_AFTER = frozenset(
+    {"the", "a", "an", "its", "their", "this", "these", "those", "is", "are", "was", "were", "be", "been", "of"}
+    | set(re.findall(r"\w+", PLACING)) - {"to"}
+)
+"""Words after which a direction verb's form is an adjective or a noun ("At lower blood pressures", "the lower limb",
+"an increase in"), while after "to" it is a verb ("meant to lower blood pressure") except after ``RESPONDING``."""
+RESPONDING = frozenset({"response", "respond", "responds", "responding", "due"})
+"""Words before a "to" that is a preposition: "secreted in response to lower blood glucose" names what it answers."""
+OBJECT_JOINS = frozenset({"of", "the", "a", "an"})
+"""Function words inside a verb's object ("the level of the calcium"); any other ends it ("blood glucose in the
+liver")."""
+
+
+@dataclass(frozen=True)
+class Direction:
+    """A direction verb as a question asks it: its sense (``DIRECTIONS``) and its object's stems."""
+
+    sense: int
+    object: tuple[str, ...]
+
+
+@cache
+def direction_forms() -> dict[str, int]:
+    """Each direction verb's forms as a verb ("lower", "lowers", "lowering") with its sense; its participle is left
+    out, which the book writes mostly as an adjective ("increased blood glucose", "elevated blood pressure")."""
+    out = {}
+    for sense, verbs in DIRECTIONS.items():
+        for verb in verbs:
+            third = verb + ("es" if verb.endswith(("ss", "sh")) else "s")
+            out |= {verb: sense, third: sense, verb.removesuffix("e") + "ing": sense}
+    return out
+
+
+def direction_verbs(text: str) -> list[tuple[int, int, tuple[str, ...]]]:
+    """Each direction verb a text uses as a verb (``NOT_A_VERB_AFTER``), as (offset, sense, its object's stems)."""
+    words = list(NAME_WORD.finditer(text))
+    stems = tokenize([word.group() for word in words]) if words else []
+    out = []
+    for k, word in enumerate(words):
+        sense = direction_forms().get(word.group().lower())
+        if sense and not adjectival([w.group().lower() for w in words[max(k - 2, 0) : k]]):
+            out.append((word.start(), sense, object_stems(text, words[k:], stems[k:])))
+    return out
+
+
+def adjectival(before: Sequence[str]) -> bool:
+    """Whether a direction verb's form after these words (lower case, at most two) is no verb (``NOT_A_VERB_AFTER``,
+    ``RESPONDING``)."""
+    responding = len(before) == 2 and before[0] in RESPONDING and before[1] == "to"
+    return bool(before) and (before[-1] in NOT_A_VERB_AFTER or responding)
+
+
+def object_stems(text: str, words: Sequence[re.Match[str]], stems: Sequence[list[str]]) -> tuple[str, ...]:
+    """The stems of the words after the first of ``words`` (a verb) that name its object: up to punctuation or a
+    function word other than ``OBJECT_JOINS``."""
+    out: list[str] = []
+    for before, word, stem in zip(words, words[1:], stems[1:], strict=False):
+        if text[before.end() : word.start()].strip() or not (stem or word.group().lower() in OBJECT_JOINS):
+            break
+        out += stem
+    return tuple(out)
+
+
+def asked_direction(focus: str) -> Direction | None:
+    """The first direction verb a question asks with an object ("Which hormone lowers blood glucose?"); None without
+    one, or where its object is the answer ("What does insulin lower?")."""
+    return next((Direction(sense, said) for _, sense, said in direction_verbs(focus) if said), None)
+
+
+def reversed_options(sentence: str, own: Sequence[set[str]], direction: Direction) -> set[int]:
+    """The options a sentence says move the asked object (``asked_direction``) the other way: in a clause, a direction
+    verb whose object opens with the asked one's, said of the option named nearest before it (``option_before``), its
+    sense turned by each down verb between them ("Insulin inhibits mechanisms that increase blood glucose" lowers it).
+    The object must be the asked one: "Parathyroid hormone raises blood calcium levels and decreases calcium
+    excretion" does not lower blood calcium. Not through a negation or a subordinate clause between them, whose verb
+    has a subject of its own ("Glucagon is released when exercise lowers blood glucose")."""
+    out = set()
+    for clause in clause_texts(closed_privatives(sentence)):
+        verbs = direction_verbs(clause)
+        for at, sense, said in verbs:
+            named = option_before(clause, at, own) if said[: len(direction.object)] == direction.object else None
+            if named is None:
+                continue
+            option, start = named
+            between = clause[start:at]
+            turns = sum(other < 0 for place, other, _ in verbs if start <= place < at)
+            crossed = CONTRADICTION.search(between) or SUBORDINATOR.search(between)
+            if not crossed and sense * (-1) ** turns == -direction.sense:
+                out.add(option)
+    return out
+
+
+def option_before(clause: str, end: int, own: Sequence[set[str]]) -> tuple[int, int] | None:
+    """The one option named nearest before ``end`` in a clause and where its name starts; None where none is, or the
+    nearest name is of several."""
+    for word in reversed(list(NAME_WORD.finditer(clause, 0, end))):
+        tokens = clause_words([clause[word.start() : end]])[0]
+        named = [j for j, terms in enumerate(own) if terms and names(tokens, terms)]
+        if named:
+            return (named[0], word.start()) if len(named) == 1 else None
+    return None
 
 
 def joined_subject(before: str) -> str:
