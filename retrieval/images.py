@@ -31,7 +31,7 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None, que
     if isinstance(data, Path) and os.path.exists(data) and not os.path.isfile(data):  # read until memory or a writer
         raise BadInputError(f"{label} is not a regular file (a device or a pipe): give an image file")
     try:
-        raw = data.read_bytes() if isinstance(data, Path) else data
+        raw = capped_bytes(data, label, max_image_bytes(max_pixels)) if isinstance(data, Path) else data
     except OSError as exc:
         raise BadInputError(f"cannot read image {label}: {exc.strerror or exc}") from exc
     with warnings.catch_warnings():
@@ -43,6 +43,37 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None, que
         ImageOps.exif_transpose(image, in_place=True)  # a copy would double a 60-megapixel image's memory
     image = on_white(image)
     return reduced(image) if query else image
+
+
+IMAGE_BYTES_PER_PIXEL = 8
+"""Bytes a pixel of the largest image file read (``max_image_bytes``): an uncompressed 16-bit RGBA or CMYK TIFF, as
+a scanner writes one."""
+IMAGE_HEADROOM_BYTES = 64 << 20
+"""Bytes an image file may hold beyond its pixels (``max_image_bytes``): EXIF, an ICC profile, a TIFF's previews."""
+
+
+def max_image_bytes(max_pixels: int) -> int:
+    """The largest image file read: an uncompressed image at the pixel limit (``IMAGE_BYTES_PER_PIXEL``) and its
+    metadata (``IMAGE_HEADROOM_BYTES``). Raising PATHATLAS_MAX_IMAGE_PIXELS raises it."""
+    return max_pixels * IMAGE_BYTES_PER_PIXEL + IMAGE_HEADROOM_BYTES
+
+
+def capped_bytes(path: Path, label: str, limit: int) -> bytes:
+    """The bytes of the file at ``path``, refused by its size before a byte is read where over ``limit``: a sparse
+    3 GB file named .jpg was read whole to be found no image. A file grown since is read no further than the limit."""
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        data = file.read(limit + 1) if size <= limit else b""
+        if len(data) > limit or size > limit:
+            raise BadInputError(too_many_bytes(label, os.fstat(file.fileno()).st_size, limit))
+    return data
+
+
+def too_many_bytes(label: str, size: int, limit: int) -> str:
+    return (
+        f"{label} is {size / 2**20:,.1f} MB, over the limit of {limit / 2**20:,.1f} MB for an image "
+        f"({IMAGE_BYTES_PER_PIXEL} bytes a pixel of PATHATLAS_MAX_IMAGE_PIXELS): scale it down and try again"
+    )
 
 
 CORRUPT_EXIF = "(Possibly )?[Cc]orrupt EXIF"

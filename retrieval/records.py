@@ -34,9 +34,20 @@ def source_id(key: str) -> str:
     return hashlib.blake2b(key.encode(), digest_size=6).hexdigest()
 
 
+BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Marks, embeddings, overrides and isolates that reorder the text after them: a file named "<U+202E>fdp.exe.pdf"
+reads "pdf.exe.pdf" wherever its name is printed raw (a table, a citation, a web page)."""
+
+
+def visible(name: str) -> str:
+    """``name`` as it may be shown: each bidi control (``BIDI_CONTROLS``) written out ("<U+202E>"), so the name reads
+    in the order it is stored. Only shown names: keys and paths keep theirs, or the file would not open."""
+    return BIDI_CONTROLS.sub(lambda found: f"<U+{ord(found[0]):04X}>", name)
+
+
 def display_name(key: str) -> str:
-    """What users see of a source: its file or folder name, never the server path."""
-    return key.rstrip("/").rsplit("/", 1)[-1]
+    """What users see of a source: its file or folder name, never the server path; bidi controls shown (``visible``)."""
+    return visible(key.rstrip("/").rsplit("/", 1)[-1])
 
 
 PLACEHOLDER_TITLE = re.compile(
@@ -54,11 +65,11 @@ def book_title(book: str | None, source: str) -> str | None:
     2e" for "book.pdf"); None where it is none (``PLACEHOLDER_TITLE``), longer than a title (``BOOK_TITLE_CHARS``) or
     the file's name again ("L04 notes" for "L04_notes.pdf")."""
     title = " ".join((book or "").split())
-    stem = PurePosixPath(display_name(source)).stem
+    stem = PurePosixPath(source).stem  # as stored: its shown form spells out any bidi control
     words = re.sub(r"[\W_]+", " ", title).strip().casefold()
     if not words or len(title) > BOOK_TITLE_CHARS or PLACEHOLDER_TITLE.match(title):
         return None
-    return None if words == re.sub(r"[\W_]+", " ", stem).strip().casefold() else title
+    return None if words == re.sub(r"[\W_]+", " ", stem).strip().casefold() else visible(title)
 
 
 def distinct_names(keys: Iterable[str]) -> dict[str, str]:
@@ -79,7 +90,9 @@ def fewest_parts(keys: list[str]) -> dict[str, str]:
     for n in range(1, max(map(len, parts.values()), default=0) + 1):
         tails = {key: "/".join(own[-n:]) for key, own in parts.items()}
         spelt = Counter(map(composed, tails.values()))
-        names.update({key: tail for key, tail in tails.items() if key not in names and spelt[composed(tail)] == 1})
+        names.update(
+            {key: visible(tail) for key, tail in tails.items() if key not in names and spelt[composed(tail)] == 1}
+        )
     return names
 
 
@@ -286,8 +299,9 @@ class Citation:
 
     @property
     def source_name(self) -> str:
-        """The source as a reader sees it: by ``name``, else its ``display_name``; never by server path."""
-        return self.name or display_name(self.source)
+        """The source as a reader sees it: by ``name`` (``visible``: one read back by ``from_dict`` may be anyone's),
+        else its ``display_name``; never by server path."""
+        return visible(self.name) if self.name else display_name(self.source)
 
     def label(self) -> str:
         """The citation as a reader reads it: "L04.pdf, p. 13 (PDF p. 2), Abb. 1", a book by its title and file
