@@ -17,7 +17,9 @@ from PIL import Image
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case
 from pathatlas.indexer.sources import cases
-from pathatlas.indexer.sources.cases import CaseFolderSource, image_bytes, max_image_bytes
+from pathatlas.indexer.sources.cases import CaseFolderSource, image_bytes
+from pathatlas.retrieval import images
+from pathatlas.retrieval.images import max_image_bytes
 from tests.helpers import hashing_settings
 
 PIXEL_LIMIT = 1_000_000
@@ -70,7 +72,7 @@ def test_a_listed_pipe_is_skipped_in_one_line_and_the_rest_indexed(tmp_path):
 @pytest.fixture
 def no_headroom(monkeypatch) -> int:
     """Case images capped at their pixels alone (``IMAGE_HEADROOM_BYTES`` 0): the cap of ``PIXEL_LIMIT``, in bytes."""
-    monkeypatch.setattr(cases, "IMAGE_HEADROOM_BYTES", 0)
+    monkeypatch.setattr(images, "IMAGE_HEADROOM_BYTES", 0)
     return max_image_bytes(PIXEL_LIMIT)
 
 

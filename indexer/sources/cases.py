@@ -27,7 +27,15 @@ from pathatlas.retrieval.datasets import (
     misnamed_fields,
     read_case_metadata,
 )
-from pathatlas.retrieval.images import HEIC_HINT, MIN_QUERY_SIDE, TOO_SMALL, indexed_view, open_image
+from pathatlas.retrieval.images import (
+    HEIC_HINT,
+    IMAGE_BYTES_PER_PIXEL,
+    MIN_QUERY_SIDE,
+    TOO_SMALL,
+    indexed_view,
+    max_image_bytes,
+    open_image,
+)
 from pathatlas.retrieval.text import plain_text
 from pathatlas.settings import Settings
 
@@ -53,11 +61,6 @@ FIELD_CHARS = 1_000
 ``/facets`` carry them whole, so one 10 MB diagnosis made every search answer 20 MB."""
 LONG_FIELD_CHARS = {"description": 20_000}
 """Fields that may run longer than ``FIELD_CHARS``: a case's description may be a few pages."""
-IMAGE_BYTES_PER_PIXEL = 8
-"""Bytes a pixel of the largest image file read (``max_image_bytes``): an uncompressed 16-bit RGBA or CMYK TIFF, as
-a scanner writes one."""
-IMAGE_HEADROOM_BYTES = 64 << 20
-"""Bytes a case image file may hold beyond its pixels (``max_image_bytes``): EXIF, an ICC profile, a TIFF's previews."""
 
 Row = dict[str, Any]
 """A metadata row: field to text (``LIST_FIELDS`` may hold a list of texts)."""
@@ -218,12 +221,6 @@ def read_image(path: Path, max_pixels: int) -> tuple[Image.Image, str, int]:
     if min(image.size) < MIN_QUERY_SIDE:
         raise BadInputError(f"{path} is {image.width}x{image.height} pixels: {TOO_SMALL}")
     return image, image_hash(data), tiff_pages(data)
-
-
-def max_image_bytes(max_pixels: int) -> int:
-    """The largest case image file read: an uncompressed image at the pixel limit (``IMAGE_BYTES_PER_PIXEL``) and its
-    metadata (``IMAGE_HEADROOM_BYTES``). Raising PATHATLAS_MAX_IMAGE_PIXELS raises it, and reads the folder again."""
-    return max_pixels * IMAGE_BYTES_PER_PIXEL + IMAGE_HEADROOM_BYTES
 
 
 def image_bytes(path: Path, limit: int) -> bytes:
