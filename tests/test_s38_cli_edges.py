@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from pathatlas.retrieval import index as index_module
 from pathatlas.retrieval.index import MEDIA_PENDING, Index
 from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import hashing_settings, index_new, only_error_line, run_cli, two_cases
@@ -78,7 +79,7 @@ def test_the_folder_the_refusal_names_indexes_the_cases_unchanged_at_the_next_ru
         assert [(s["status"], s["problems"]) for s in json.loads(result.stdout)] == [(status, [])]
 
 
-def test_an_index_an_older_version_wrote_into_its_case_folder_keeps_its_records_and_the_slides(tmp_path):
+def test_an_index_an_older_version_wrote_into_its_case_folder_keeps_its_records_and_the_slides(tmp_path, monkeypatch):
     """Slides kept in the case folder's media/ were the index's media folder: after a stopped run (its marker left), the
     next run's sweep deleted every file there that no record named, the slides with them."""
     cases = tmp_path / "cases"
@@ -88,7 +89,9 @@ def test_an_index_an_older_version_wrote_into_its_case_folder_keeps_its_records_
     (cases / "labels.csv").write_text(
         "image,case,diagnosis\nmedia/slide0.png,C-1,granuloma\nmedia/slide1.png,C-2,fibrosis\n"
     )
-    index_new(hashing_settings(tmp_path, index=cases), cases)  # as the CLI wrote it before the refusal
+    with monkeypatch.context() as older:  # as a version before either refusal wrote it
+        older.setattr(index_module, "KEPT_FOLDERS", ())
+        index_new(hashing_settings(tmp_path, index=cases), cases)
     (cases / MEDIA_PENDING).touch()  # as a run stopped mid-way leaves it
     before = files_under(cases)
     only_error_line(run_cli("index", cases, "--index", cases, home=tmp_path / "home"), "is a case folder")
