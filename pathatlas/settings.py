@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import errno
 import json
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal, get_args
@@ -302,6 +303,14 @@ class Settings(BaseSettings):
             raise ValueError("empty; give a folder (or unset the variable)")
         return value
 
+    @field_validator("encoder", "store", mode="before")
+    @classmethod
+    def _name_given(cls, value: object, info: ValidationInfo) -> object:
+        """An empty name is refused as an unknown one is: ``--store ""`` became faiss unsaid."""
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(f"empty; give one of {known_names(info.field_name)}")
+        return value
+
     @field_validator("home", "index", "joint_heads", "ranker_file")
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:
@@ -414,6 +423,53 @@ class Settings(BaseSettings):
             "bm25:image": self.weight_bm25_image,
             "specimen": self.weight_specimen,
         }
+
+
+def known_names(field: str) -> str:
+    """The names a naming setting (``encoder``, ``store``) takes, as its description lists them after its colon."""
+    return Settings.model_fields[field].description.split(": ", 1)[1].rstrip(".")
+
+
+def empty_name(option: str, field: str) -> str:
+    """One line refusing an empty ``--store`` or ``--encoder``, naming what it takes."""
+    return f"{option} is empty: give one of {known_names(field)}"
+
+
+OTHER_VARIABLES = frozenset(
+    {
+        "PATHATLAS_API_URL",
+        "PATHATLAS_UI_READ_ONLY",
+        "PATHATLAS_ROOT_PATH",
+        "PATHATLAS_CRASH_AT",
+        "PATHATLAS_CRASH_COUNT",
+    }
+)
+"""``PATHATLAS_`` variables that are no setting: the web UI's, ``serve --root-path``'s and the crash bench's."""
+TEST_VARIABLES = "PATHATLAS_TEST_"
+"""The test suite's own variables (a plugin store to test) begin so."""
+
+
+def setting_variables() -> list[str]:
+    """Every setting's variable, as pydantic-settings reads it: the prefix and the field's name, in any case."""
+    prefix = Settings.model_config["env_prefix"]
+    return sorted(f"{prefix}{name}".upper() for name in Settings.model_fields)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One line for each ``PATHATLAS_`` variable that is no setting, with the closest setting's name: a mistyped one
+    (``PATHATLAS_ENCODR``) was ignored unsaid. Lines to warn, not errors: a newer setting's name set for a newer
+    install must not stop an older one."""
+    prefix = Settings.model_config["env_prefix"].upper()
+    known = setting_variables()
+    fields = [name.removeprefix(prefix) for name in known]
+    lines = []
+    for variable in sorted(environ):
+        name = variable.upper()
+        if not name.startswith(prefix) or name in known or name in OTHER_VARIABLES or name.startswith(TEST_VARIABLES):
+            continue
+        close = difflib.get_close_matches(name.removeprefix(prefix), fields, n=1)
+        lines.append(f"{variable} is not a setting" + (f" (did you mean {prefix}{close[0]}?)" if close else ""))
+    return lines
 
 
 ENVIRONMENT_ERRORS = {

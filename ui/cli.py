@@ -37,6 +37,7 @@ from pathatlas.ui.cli_common import (
     print_json,
     progress_shown,
     quiet_mupdf,
+    refuse_file_index,
     settings_for,
     terminal_text,
     tolerant_streams,
@@ -232,6 +233,7 @@ def refuse_no_index(settings: Settings) -> None:
     from pathatlas.errors import IndexMissingError
     from pathatlas.retrieval.index import META_FILE
 
+    refuse_file_index(settings)
     if not (settings.index_dir / META_FILE).is_file():
         raise IndexMissingError(
             f"no PathAtlas index at {settings.index_dir} to index again: name the PDFs or folders to index "

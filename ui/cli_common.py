@@ -56,6 +56,8 @@ def terminal_text(text: str, style: str = "") -> Text:
 
 ERROR = Text("error:", style="red")
 """What begins every one-line error; its message follows as text (``terminal_text``), never as markup."""
+WARNING = Text("warning:", style="yellow")
+"""What begins a line that a command says and goes on: a ``PATHATLAS_`` variable that is no setting."""
 
 
 class TextConsole(Console):
@@ -218,9 +220,14 @@ DEMO_INDEX = "demo-index"
 
 
 def settings_for(index: Path | None = None, **overrides) -> Settings:
-    """The command's settings, with its logging set up (``Settings.configure_logging``)."""
-    from pathatlas.settings import load_settings  # pydantic-settings costs 0.2 s; --help does without it
+    """The command's settings, with its logging set up (``Settings.configure_logging``); each ``PATHATLAS_`` variable
+    that is no setting is a warning on stderr (stdout may carry --json). pydantic-settings costs 0.2 s: imported here,
+    --help does without it."""
+    from pathatlas.settings import load_settings, unknown_variables
 
+    if LOADED.get() is None:  # the command's first settings (``demo`` asks twice): said once
+        for line in unknown_variables(os.environ):
+            err_console.print(WARNING, terminal_text(line), highlight=False, soft_wrap=True)
     values = {k: v for k, v in overrides.items() if v is not None}
     if index is not None:
         values["index"] = index
@@ -277,6 +284,7 @@ def friendly_errors(func):
         try:
             with chatter:
                 check_json_path(kwargs.get("json_out"))
+                refuse_empty_names(kwargs)
                 return func(*args, **kwargs)
         except PathAtlasError as exc:
             line = str(exc) + demo_hint(exc, LOADED.get())
@@ -295,6 +303,28 @@ def friendly_errors(func):
             LOADED.reset(loaded)
 
     return wrapper
+
+
+NAMING_OPTIONS = ("encoder", "store")
+"""Options that name an encoder or a store (the settings of those names)."""
+
+
+def refuse_empty_names(options: dict[str, Any]) -> None:
+    """``--store ""`` or ``--encoder ""`` is refused in one line, as an unknown name is: an empty one read as unset, so
+    ``--store ""`` made a faiss index unsaid."""
+    from pathatlas.settings import empty_name
+
+    for name in NAMING_OPTIONS:
+        if isinstance(value := options.get(name), str) and not value.strip():
+            raise BadInputError(empty_name(f"--{name}", name))
+
+
+def refuse_file_index(settings: Settings) -> None:
+    """A file given as the index is said to be one, as ``Index.open`` says it, before a command says what the folder
+    lacks: ``index --index FILE`` without paths said "no PathAtlas index at FILE to index again"."""
+    folder = settings.index_dir.expanduser().absolute()
+    if folder.exists() and not folder.is_dir():
+        raise BadInputError(f"{folder} is a file, not an index folder; give a folder with --index")
 
 
 def demo_hint(exc: PathAtlasError, settings: Settings | None) -> str:
