@@ -17,6 +17,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from pathatlas.retrieval.marks import marked_spans
+from pathatlas.retrieval.records import display_name, visible
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>:~$&])")
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
@@ -86,10 +87,9 @@ def citation_text(hit: dict[str, Any]) -> str:
     built its own, with the PDF's page index for the printed page and a PDF writer's default title as the book."""
     citation = hit["citation"]
     source = citation["source"]
-    name = source.rsplit("/", 1)[-1]
     diagnosis = hit.get("diagnosis") if citation.get("case") else None
-    said = ", ".join(filter(None, [citation.get("label") or name, diagnosis]))
-    return said + (f". {source}" if source != name else "")
+    said = ", ".join(filter(None, [citation.get("label") or display_name(source), diagnosis]))
+    return said + (f". {visible(source)}" if source != source.rsplit("/", 1)[-1] else "")
 
 
 def group_cases(hits: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

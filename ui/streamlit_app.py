@@ -41,7 +41,7 @@ from streamlit import runtime
 from pathatlas.indexer.sources.cases import HEIC_HINT, HEIC_SUFFIXES, IMAGE_SUFFIXES
 from pathatlas.indexer.sources.pdf import page_as_pdf
 from pathatlas.retrieval.marks import query_terms
-from pathatlas.retrieval.records import repeated_note
+from pathatlas.retrieval.records import display_name, repeated_note
 from pathatlas.retrieval.stores.base import fold
 from pathatlas.ui.present import (
     PAGE_SIZE,
@@ -308,10 +308,6 @@ def picture(images: list[Any], alts: list[str], captions: list[str] | None = Non
         st.html(img_html(image, alt, width if isinstance(width, int) else None))
         if captions:
             st.caption(captions[n])
-
-
-def short(source: str) -> str:
-    return source.rstrip("/").rsplit("/", 1)[-1]
 
 
 def not_an_image(name: str, sentence: str) -> str:
@@ -703,7 +699,7 @@ def page_view(hit: dict[str, Any], state: str, nav) -> None:
         nav.download_button(
             f"Download page {page} as a PDF",
             page_pdf(hit["id"], page),
-            file_name=f"{os.path.splitext(short(citation['source']))[0]}-p{page}.pdf",
+            file_name=f"{os.path.splitext(display_name(citation['source']))[0]}-p{page}.pdf",
             mime="application/pdf",
             key=f"{state}-pdf",
             on_click="ignore",
@@ -888,7 +884,7 @@ def evidence_quote(item: dict[str, Any], option: str, key: str, name: str) -> No
     citation = item.get("citation") or {}
     stance = item.get("stance", "supports")
     colour = {"supports": "green", "related": "gray"}.get(stance, "red")
-    label = plain(citation.get("label") or short(citation.get("source", "")))
+    label = plain(citation.get("label") or display_name(citation.get("source", "")))
     about = f" :gray-badge[{about}]" if (about := quote_about(item, option)) else ""
     st.markdown(f"> {plain(item.get('quote', ''))}\n\n:{colour}-badge[{stance}]{about} {label}")
     cited_evidence(citation, item.get("quote"), key, name)
@@ -1008,7 +1004,7 @@ def ask_tab() -> None:
         st.header("Cited evidence", anchor=False)
         for n, citation in enumerate(answer["citations"]):
             with st.container(border=True, key=f"citation-{n}"):
-                st.markdown(plain(citation.get("label") or short(citation.get("source", ""))))
+                st.markdown(plain(citation.get("label") or display_name(citation.get("source", ""))))
                 cited_evidence(citation, None, key=f"cited-{n}", name=f"Open citation {n + 1}")
     else:
         st.info("No evidence cited.")

@@ -26,7 +26,7 @@ from pathatlas.agent.document import answer_record
 from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.errors import BadInputError, PathAtlasError, UnknownSourceError
 from pathatlas.retrieval.images import open_image
-from pathatlas.retrieval.records import KINDS, Hit, Payload
+from pathatlas.retrieval.records import KINDS, Hit, Payload, display_name
 from pathatlas.retrieval.search import Found, Query, check_length, echoed, first_few, quoted
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
@@ -238,7 +238,7 @@ class Toolbox:
         """Read a whole cited page: its text and the figures on it, to read around a search hit."""
         index, searcher = self.engine.index, self.engine.searcher
         key = self._source_key(source)
-        name = Path(key).name
+        name = display_name(key)
         scanned = ((rid, Payload.from_payload(p)) for rid, p in index.store.scan({"source": key}))
         records = [(rid, p) for rid, p in scanned if p.page is not None]
         pages = {p.page: (rid, p) for rid, p in records if p.kind == "page"}

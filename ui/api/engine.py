@@ -80,7 +80,7 @@ def source_problems(key: str, problems: list[str]) -> list[str]:
 def named_problem(key: str, problem: str) -> str:
     """A problem (``source_problems``) opening with the name its source is listed by, so a job's notes say which of
     its sources it concerns."""
-    name = Path(key).name
+    name = display_name(key)
     return problem if problem.startswith((f"{name}/", f"{name}:", f"{name} ")) else f"{name}: {problem}"
 
 
@@ -564,7 +564,7 @@ class Engine:
         for folder in set(replaced.values()):
             shutil.rmtree(self.uploads / folder, ignore_errors=True)
         if replaced:
-            gone = ", ".join(sorted(Path(key).name for key in replaced))
+            gone = ", ".join(sorted(display_name(key) for key in replaced))
             job.notes = [*job.notes, f"{job.source}: replaced the earlier upload of this name (removed: {gone})"]
 
     def uploaded(self, key: str) -> Uploaded | None:
