@@ -99,6 +99,20 @@ def test_a_bookmark_whose_title_is_not_printed_begins_at_its_point():
     assert sections.of_blocks(blocks) == ["Liver", "Liver > Hepatitis B", "Liver > Hepatitis B"]
 
 
+def test_a_bookmark_never_begins_above_the_one_before_it():
+    """6.1's title is printed lower on the page; 6.2's bookmark names it otherwise than its heading: by its point 6.2
+    began at the page's top, above 6.1, and the page read 6.2 before 6.1. Now 6.2 holds from the next page."""
+    blocks = [
+        ((72, 40, 540, 80), "Introduction text."),
+        ((72, 300, 540, 320), SECTION_1),
+        ((72, 330, 540, 400), "Functions."),
+        ((72, 500, 540, 520), "6.2 Shapes of Bones"),
+    ]
+    sections = PageSections(CHAPTER, ((f"{CHAPTER} > {SECTION_1}", 72, 36), (f"{CHAPTER} > {SECTION_2}", 72, 36)))
+    assert sections.of_blocks(blocks) == [CHAPTER, *[f"{CHAPTER} > {SECTION_1}"] * 3]
+    assert sections.last == f"{CHAPTER} > {SECTION_2}"
+
+
 @pytest.mark.parametrize(
     ("title", "book"),
     [("Microsoft Word - x.docx", None), ("Anatomy and Physiology 2e", "Anatomy and Physiology 2e"), ("", None)],

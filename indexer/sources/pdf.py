@@ -422,13 +422,19 @@ class PageSections:
         (a heading of the right column begins after the left column), and holds until the next one's; blocks before
         the page's first keep the one in force above it. A book's bookmarks may all lead to its pages' tops (the A&P
         book's 226 lead to (72, 36)): by their points alone a chapter's introduction fell under the section printed
-        below it. Bookmarks to the same block (or to the whole page) whose titles are not printed give it the last."""
+        below it. Bookmarks to the same block (or to the whole page) whose titles are not printed give it the last. A
+        bookmark begins no earlier than the one before it, and one whose title is not printed begins on no block after
+        one whose title is (its point, the page's top, would put it above its predecessor; it holds from the next page,
+        ``last``): the page's sections stay in the bookmarks' order."""
         begins: dict[int, str] = {}
+        floor, titled = 0, False
         for path, x, y in self.starts:
-            below = [n for n, (box, _) in enumerate(blocks) if box[3] > y and box[2] > x]
+            below = [n for n, (box, _) in enumerate(blocks) if n >= floor and box[3] > y and box[2] > x]
             title = path.rsplit(" > ", 1)[-1]
-            if below:
-                begins[next((n for n in below if prints_title(blocks[n][1], title)), below[0])] = path
+            printed = next((n for n in below if prints_title(blocks[n][1], title)), None)
+            if printed is not None or (below and not titled):
+                floor, titled = (printed, True) if printed is not None else (below[0], False)
+                begins[floor] = path
         sections, current = [], self.above
         for n in range(len(blocks)):
             current = begins.get(n, current)
