@@ -197,8 +197,11 @@ def pathatlas_command(*words: str, index_dir: Path | None = None) -> str:
 
 def removal_name(manifest: Manifest, key: str) -> str:
     """What ``pathatlas remove`` takes to drop the source ``key`` of ``manifest``: its file or folder name, or its id
-    where another source has the same name. Never its server path (a REST job shows its notes)."""
-    return manifest[key].get("id", source_id(key)) if key in distinct_names(manifest) else display_name(key)
+    where another source has the same name or its name is shown otherwise than it is (``display_name`` writes out bidi
+    controls, which ``remove`` would not find). Never its server path (a REST job shows its notes)."""
+    shown = display_name(key)
+    plain = shown == key.rstrip("/").rsplit("/", 1)[-1]
+    return shown if plain and key not in distinct_names(manifest) else manifest[key].get("id", source_id(key))
 
 
 def indexed_twin(manifest: Manifest, key: str, content: str | None) -> str | None:

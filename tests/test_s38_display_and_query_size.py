@@ -81,3 +81,14 @@ def test_a_file_of_exactly_the_byte_cap_is_read_and_judged_by_its_content(tmp_pa
     path = sparse_file(tmp_path / "zeros.jpg", max_image_bytes(1))
     with pytest.raises(BadInputError, match="is not a readable image"):
         open_image(path, 1, query=True)
+
+
+def test_a_removal_hint_names_a_bidi_named_source_by_its_id_which_remove_finds():
+    """``removal_name`` gave the shown name, "<U+202E>fdp.exe.pdf", which ``pathatlas remove`` looks for in vain."""
+    from pathatlas.indexer.pipeline import removal_name
+    from pathatlas.retrieval.records import source_id
+
+    spoofed, plain = "/lib/\u202efdp.exe.pdf", "/lib/notes.pdf"
+    manifest = {spoofed: {"id": source_id(spoofed)}, plain: {"id": source_id(plain)}}
+    assert removal_name(manifest, spoofed) == source_id(spoofed)
+    assert removal_name(manifest, plain) == "notes.pdf"
