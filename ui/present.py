@@ -17,17 +17,15 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from pathatlas.retrieval.marks import marked_spans
-from pathatlas.retrieval.records import display_name, visible
+from pathatlas.retrieval.records import BIDI_CONTROLS, display_name, visible
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>:~$&])")
-BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-"""Unicode's explicit direction controls (embeddings, overrides, isolates): in a case label or a PDF's text, an
-override left open turns what follows it on the page around too ("Case C1 · amonicrac"), and can make a name read as
-another (Trojan Source); the browser orders right-to-left scripts by itself without them."""
 
 
 def one_line(text: str) -> str:
-    """Indexed text as the web UI shows it: on one line, without ``BIDI_CONTROLS``."""
+    """Indexed text as the web UI shows it: on one line, without ``BIDI_CONTROLS``: an override left open in a case
+    label or a PDF's text turned what follows it around too ("Case C1 · amonicrac"); the browser orders right-to-left
+    scripts by itself without them."""
     return " ".join(BIDI_CONTROLS.sub("", text).split())
 
 

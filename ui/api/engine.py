@@ -80,8 +80,9 @@ def source_problems(key: str, problems: list[str]) -> list[str]:
 def named_problem(key: str, problem: str) -> str:
     """A problem (``source_problems``) opening with the name its source is listed by, so a job's notes say which of
     its sources it concerns."""
-    name = display_name(key)
-    return problem if problem.startswith((f"{name}/", f"{name}:", f"{name} ")) else f"{name}: {problem}"
+    name, raw = display_name(key), Path(key).name  # a reader's problem may name it either way
+    said = any(problem.startswith((f"{n}/", f"{n}:", f"{n} ")) for n in {name, raw})
+    return problem if said else f"{name}: {problem}"
 
 
 class Uploaded(NamedTuple):
