@@ -377,6 +377,11 @@ class EmptyStore(VectorStore):
         return {}
 
 
+def not_a_folder(path: Path) -> BadInputError:
+    """The one line for a file given as the index (``Index.open``, and the CLI before it says what the folder lacks)."""
+    return BadInputError(f"{path} is a file, not an index folder; give a folder with --index")
+
+
 def cannot_create(path: Path, exc: OSError) -> BadInputError:
     return BadInputError(f"cannot create an index at {path}: {exc.strerror or exc}")
 
@@ -531,14 +536,14 @@ class Index:
         """
         path = Path(path).expanduser().absolute()
         if path.exists() and not path.is_dir():
-            raise BadInputError(f"{path} is a file, not an index folder; give a folder with --index")
+            raise not_a_folder(path)
         if (path / META_FILE).is_file():
             index = cls(path, read_meta(path, settings, store), None, settings)
             if not create:
                 index.check_store()
             return index
         if not create:
-            named = "" if settings.index is None else f" --index {path}"  # the command to paste, the folder too
+            named = "" if settings.index is None else f" --index {shlex.quote(str(path))}"  # to paste, the folder too
             hint = f"run 'pathatlas index PATH{named}' first" if not path.exists() else "the folder is not an index"
             raise IndexMissingError(f"no PathAtlas index at {path}: {hint}")
         if held := [name for name in KEPT_FOLDERS if (path / name).exists()]:

@@ -322,9 +322,11 @@ def refuse_empty_names(options: dict[str, Any]) -> None:
 def refuse_file_index(settings: Settings) -> None:
     """A file given as the index is said to be one, as ``Index.open`` says it, before a command says what the folder
     lacks: ``index --index FILE`` without paths said "no PathAtlas index at FILE to index again"."""
+    from pathatlas.retrieval.index import not_a_folder
+
     folder = settings.index_dir.expanduser().absolute()
     if folder.exists() and not folder.is_dir():
-        raise BadInputError(f"{folder} is a file, not an index folder; give a folder with --index")
+        raise not_a_folder(folder)
 
 
 def demo_hint(exc: PathAtlasError, settings: Settings | None) -> str:
