@@ -446,7 +446,7 @@ OTHER_VARIABLES = frozenset(
 )
 """``PATHATLAS_`` variables that are no setting: the web UI's, ``serve --root-path``'s and the crash bench's."""
 TEST_VARIABLES = "PATHATLAS_TEST_"
-"""The test suite's own variables (a plugin store to test) begin so."""
+"""The test suite's own variables (a plugin store to test, the whole book's index) begin so."""
 
 
 def setting_variables() -> list[str]:

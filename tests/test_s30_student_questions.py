@@ -1,7 +1,7 @@
 """A medical student's own quiz questions on A&P chapters 1-14 (none in the dev set), asked with `pathatlas ask`: an
 answer the evidence settles must be the book's, and an unsettled one must show the sentence that says what is asked
 of another option. The questions are below as JSON lines; the whole-book index is read where it is built
-(``PATHATLAS_BOOK_INDEX``), a small index of the book's own sentences everywhere."""
+(``PATHATLAS_TEST_BOOK_INDEX``), a small index of the book's own sentences everywhere."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ BOOK_SENTENCES = (
 )
 """Sentences of the book's pages 133, 174, 178 and 372, as printed."""
 
-BOOK_INDEX = Path(os.environ.get("PATHATLAS_BOOK_INDEX", "/work/cache/s30/book"))
+BOOK_INDEX = Path(os.environ.get("PATHATLAS_TEST_BOOK_INDEX", "/work/cache/s30/book"))
 """The whole A&P book indexed (``pathatlas index book.pdf``), read only."""
 
 

@@ -45,7 +45,8 @@ UPLOAD_TYPES_HINT = "upload a .pdf or a .zip of a case folder"
 Writer = Depends(require_token)
 CONTENT_CHECK = threading.Lock()
 """Held while an upload's bytes are looked for in the index and the other uploads and then marked as its own
-(``check_upload``): two uploads of the same bytes sent at once must not both pass the look."""
+(``check_upload``): two uploads of the same bytes sent at once must not both pass the look. One process's lock:
+servers sharing an uploads folder see each other's marks, but two of them may still both pass at the same moment."""
 TWIN_WORDS = {".pdf": ("", "its pages"), ".zip": ("the zip of ", "each of its sources")}
 """By an upload's suffix, what a 409 for its bytes already indexed says they came from, and what would appear
 twice."""
