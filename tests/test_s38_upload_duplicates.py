@@ -12,26 +12,21 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
 
 from pathatlas.ui.api import uploads
-from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.routes import library
 from pathatlas.ui.bench_crash import make_pdf
-from tests.helpers import index_new
 from tests.servers import job_ended
-from tests.uploads import api_settings, held_upload, upload
+from tests.uploads import book_service, held_upload, upload
 
 HINT = "upload a .pdf or a .zip of a case folder"
 
 
 @pytest.fixture
 def client(tmp_path):
-    """A service on an index of one book, indexed from disk."""
-    settings = api_settings(tmp_path)
-    index_new(settings, make_pdf(tmp_path / "books" / "bone-ch6.pdf", 2, "osteoid"))
-    with TestClient(create_app(settings)) as served:
+    """A service on an index of one two-page book, indexed from disk."""
+    with book_service(tmp_path, "osteoid") as served:
         yield served
 
 
@@ -82,7 +77,7 @@ def test_two_uploads_of_one_book_sent_at_once_are_taken_once(client, tmp_path, m
     detail = answers[refused].json()["detail"]
     assert detail.startswith(f"{refused} is the same file as ") and detail.endswith(": its pages would appear twice")
     assert job_ended(client, answers[taken].json()["id"])["status"] == "done"
-    assert sorted(sources(client)) == ["bone-ch6.pdf", taken]
+    assert sorted(sources(client)) == ["book.pdf", taken]
 
 
 def test_a_book_sent_while_its_twin_is_being_indexed_is_refused_until_that_job_is_cancelled(
@@ -116,7 +111,7 @@ def test_a_case_zip_sent_again_under_another_name_is_refused_naming_its_sources(
     )
     again = upload(client, "atlas.zip", cases)  # under its own name it replaces that upload
     assert job_ended(client, again.json()["id"])["status"] == "done"
-    assert sorted(sources(client)) == ["bone-ch6.pdf", "myc", "sarc"]
+    assert sorted(sources(client)) == ["book.pdf", "myc", "sarc"]
     for name in ("myc", "sarc"):
         assert client.delete(f"/sources/{sources(client)[name]}").status_code == 200
     assert job_ended(client, upload(client, "atlas (1).zip", cases).json()["id"])["status"] == "done"

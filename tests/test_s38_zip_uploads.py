@@ -10,15 +10,11 @@ import zipfile
 
 import pytest
 from fastapi import HTTPException
-from fastapi.testclient import TestClient
 from PIL import Image
 
-from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.uploads import extract_zip
-from pathatlas.ui.bench_crash import make_pdf
-from tests.helpers import index_new
 from tests.servers import job_ended
-from tests.uploads import api_settings, upload, zipped
+from tests.uploads import book_service, upload, zipped
 
 ENCRYPTED = 0x1
 LOCAL_HEADER, CENTRAL_HEADER = b"PK\x03\x04", b"PK\x01\x02"
@@ -28,10 +24,8 @@ FLAG_OFFSET = {LOCAL_HEADER: 6, CENTRAL_HEADER: 8}
 
 @pytest.fixture
 def client(tmp_path):
-    """A service on an index of one book, indexed from disk."""
-    settings = api_settings(tmp_path)
-    index_new(settings, make_pdf(tmp_path / "books" / "bone-ch6.pdf", 2, "osteoid"))
-    with TestClient(create_app(settings)) as served:
+    """A service on an index of one two-page book, indexed from disk."""
+    with book_service(tmp_path, "osteoid") as served:
         yield served
 
 
