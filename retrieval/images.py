@@ -6,6 +6,7 @@ import io
 import math
 import os
 import re
+import stat
 import warnings
 from itertools import pairwise
 from pathlib import Path
@@ -32,6 +33,8 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None, que
         raise BadInputError(f"{label} is not a regular file (a device or a pipe): give an image file")
     try:
         raw = capped_bytes(data, label, max_image_bytes(max_pixels)) if isinstance(data, Path) else data
+    except BadInputError as exc:
+        raise BadInputError(f"{exc}: scale it down and try again") from exc
     except OSError as exc:
         raise BadInputError(f"cannot read image {label}: {exc.strerror or exc}") from exc
     with warnings.catch_warnings():
@@ -59,20 +62,30 @@ def max_image_bytes(max_pixels: int) -> int:
 
 
 def capped_bytes(path: Path, label: str, limit: int) -> bytes:
-    """The bytes of the file at ``path``, refused by its size before a byte is read where over ``limit``: a sparse
-    3 GB file named .jpg was read whole to be found no image. A file grown since is read no further than the limit."""
-    with open(path, "rb") as file:
-        size = os.fstat(file.fileno()).st_size
-        data = file.read(limit + 1) if size <= limit else b""
-        if len(data) > limit or size > limit:
-            raise BadInputError(too_many_bytes(label, os.fstat(file.fileno()).st_size, limit))
-    return data
+    """The bytes of the file at ``path`` where it is a regular file of at most ``limit`` bytes, both checked on the
+    open file before a byte is read (a file checked by name and then opened by name may be another by then), opened
+    without waiting: a listed pipe blocked ``index`` forever, holding the index's write lock, and a sparse 3 GB file
+    named .jpg was read whole (3.1 GB) to be found no image. A file grown since its check is read no further than the
+    limit. One reader for case images and query images alike."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            raise BadInputError(f"{label} is not a regular file (a pipe, a device or a folder)")
+        if found.st_size <= limit:
+            with os.fdopen(fd, "rb", closefd=False) as file:
+                data = file.read(limit + 1)
+            if len(data) <= limit:
+                return data
+        raise BadInputError(too_many_bytes(label, os.fstat(fd).st_size, limit))
+    finally:
+        os.close(fd)
 
 
 def too_many_bytes(label: str, size: int, limit: int) -> str:
     return (
         f"{label} is {size / 2**20:,.1f} MB, over the limit of {limit / 2**20:,.1f} MB for an image "
-        f"({IMAGE_BYTES_PER_PIXEL} bytes a pixel of PATHATLAS_MAX_IMAGE_PIXELS): scale it down and try again"
+        f"({IMAGE_BYTES_PER_PIXEL} bytes a pixel of PATHATLAS_MAX_IMAGE_PIXELS)"
     )
 
 

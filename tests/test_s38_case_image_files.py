@@ -16,10 +16,9 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case
-from pathatlas.indexer.sources import cases
-from pathatlas.indexer.sources.cases import CaseFolderSource, image_bytes
+from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.retrieval import images
-from pathatlas.retrieval.images import max_image_bytes
+from pathatlas.retrieval.images import capped_bytes, max_image_bytes
 from tests.helpers import hashing_settings
 
 PIXEL_LIMIT = 1_000_000
@@ -82,7 +81,7 @@ def test_a_case_image_over_the_byte_cap_is_refused_by_its_size_and_the_rest_inde
     source = CaseFolderSource(folder, hashing_settings(tmp_path, max_image_pixels=PIXEL_LIMIT))
     assert [case.case_id for case in source.records()] == ["good"]
     assert source.problems == [
-        f"{folder / 'slide.jpg'} is 3,072.0 MB, over the limit of 7.6 MB for a case image "
+        f"{folder / 'slide.jpg'} is 3,072.0 MB, over the limit of 7.6 MB for an image "
         "(8 bytes a pixel of PATHATLAS_MAX_IMAGE_PIXELS): skipped"
     ]
 
@@ -108,11 +107,11 @@ def test_a_file_that_grew_after_its_size_was_checked_is_read_no_further_than_the
         fields[6] = next(sizes_when_checked, fields[6])  # st_size: 0 at the check, its own size after
         return os.stat_result(fields)
 
-    monkeypatch.setattr(cases.os, "fstat", checked_while_empty)
+    monkeypatch.setattr(os, "fstat", checked_while_empty)
     tracemalloc.start()
     try:
-        with pytest.raises(BadInputError, match=r"slide\.jpg is 64\.0 MB, over the limit of 0\.1 MB for a case image"):
-            image_bytes(grown, 100_000)
+        with pytest.raises(BadInputError, match=r"slide\.jpg is 64\.0 MB, over the limit of 0\.1 MB for an image"):
+            capped_bytes(grown, str(grown), 100_000)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

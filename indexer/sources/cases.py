@@ -6,7 +6,6 @@ import hashlib
 import io
 import os
 import re
-import stat
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -29,9 +28,9 @@ from pathatlas.retrieval.datasets import (
 )
 from pathatlas.retrieval.images import (
     HEIC_HINT,
-    IMAGE_BYTES_PER_PIXEL,
     MIN_QUERY_SIDE,
     TOO_SMALL,
+    capped_bytes,
     indexed_view,
     max_image_bytes,
     open_image,
@@ -216,46 +215,16 @@ def read_image(path: Path, max_pixels: int) -> tuple[Image.Image, str, int]:
     """A case image decoded (``open_image``), the ``image_hash`` of the very bytes decoded (read once, so a file
     saved again meanwhile never pairs one version's hash with another's vectors) and its pages (``tiff_pages``).
     An image under ``MIN_QUERY_SIDE`` a side is refused: indexed, it would be a flat card matching at random."""
-    data = image_bytes(path, max_image_bytes(max_pixels))
+    try:
+        data = capped_bytes(path, str(path), max_image_bytes(max_pixels))
+    except BadInputError as exc:
+        raise BadInputError(f"{exc}: skipped") from exc
+    except OSError as exc:
+        raise BadInputError(f"cannot read image {path}: {exc.strerror or exc}") from exc
     image = open_image(data, max_pixels, name=str(path))
     if min(image.size) < MIN_QUERY_SIDE:
         raise BadInputError(f"{path} is {image.width}x{image.height} pixels: {TOO_SMALL}")
     return image, image_hash(data), tiff_pages(data)
-
-
-def image_bytes(path: Path, limit: int) -> bytes:
-    """The bytes of ``path`` (``read_checked``), read from one descriptor: a file checked by name and then opened by
-    name may be another by then. Opened without waiting: a pipe's open waits for a writer."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-        try:
-            return read_checked(fd, path, limit)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise BadInputError(f"cannot read image {path}: {exc.strerror or exc}") from exc
-
-
-def read_checked(fd: int, path: Path, limit: int) -> bytes:
-    """The bytes of the open file ``fd`` (``path``) where it is a regular file of at most ``limit`` bytes, checked
-    before a byte is read: a listed pipe blocked ``index`` forever, holding the index's write lock, and a 3 GB file was
-    read whole (3.2 GB, 26 s) to be found no image. A file grown since its check is read no further than the limit."""
-    found = os.fstat(fd)
-    if not stat.S_ISREG(found.st_mode):
-        raise BadInputError(f"{path} is not a regular file (a pipe, a device or a folder): skipped")
-    if found.st_size <= limit:
-        with os.fdopen(fd, "rb", closefd=False) as file:
-            data = file.read(limit + 1)
-        if len(data) <= limit:
-            return data
-    raise BadInputError(too_many_bytes(path, os.fstat(fd).st_size, limit))
-
-
-def too_many_bytes(path: Path, size: int, limit: int) -> str:
-    return (
-        f"{path} is {size / 2**20:,.1f} MB, over the limit of {limit / 2**20:,.1f} MB for a case image "
-        f"({IMAGE_BYTES_PER_PIXEL} bytes a pixel of PATHATLAS_MAX_IMAGE_PIXELS): skipped"
-    )
 
 
 def tiff_pages(data: bytes) -> int:
