@@ -26,6 +26,7 @@ from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.records import Record, pixels_hash
 from pathatlas.indexer.sources import (
     FOLDER_HINT,
+    CaseFolderSource,
     Discovered,
     NothingToIndexError,
     Paths,
@@ -349,6 +350,20 @@ def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
         thread.join()
 
 
+def refuse_case_folder_index(index_dir: Path) -> None:
+    """No index is written into a case folder (``pathatlas index . --index .`` from inside one, ``serve --index`` one
+    and an upload): the folder's walk read the index's files as its own (its thumbnails as images no row lists, so the
+    folder changed at each run), and the index's ``media`` and ``store`` folders, which it empties of files it did not
+    write, could be the folder's (its slides deleted after a stopped run). A folder of its own inside works
+    (``is_index_folder``). Every ``Indexer`` checks it; the command line also before it opens the index."""
+    folder = index_dir.expanduser().absolute()
+    if CaseFolderSource.accepts(folder):
+        raise BadInputError(
+            f"{folder} is a case folder: the index needs a folder of its own, which may be inside it "
+            f"(--index {folder / 'index'})"
+        )
+
+
 class Indexer:
     def __init__(
         self,
@@ -361,6 +376,7 @@ class Indexer:
         hint_index: Path | None = None,
         skip_copies: bool = False,
     ):
+        refuse_case_folder_index(index.path)
         self.index = index
         self.settings = index.settings
         self.show_progress = show_progress

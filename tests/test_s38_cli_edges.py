@@ -6,11 +6,13 @@ kept there."""
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from pathatlas.indexer import pipeline as pipeline_module
 from pathatlas.retrieval import index as index_module
 from pathatlas.retrieval.index import MEDIA_PENDING, Index
 from pathatlas.ui.bench_crash import make_pdf
@@ -91,6 +93,7 @@ def test_an_index_an_older_version_wrote_into_its_case_folder_keeps_its_records_
     )
     with monkeypatch.context() as older:  # as a version before either refusal wrote it
         older.setattr(index_module, "KEPT_FOLDERS", ())
+        older.setattr(pipeline_module, "refuse_case_folder_index", lambda folder: None)
         index_new(hashing_settings(tmp_path, index=cases), cases)
     (cases / MEDIA_PENDING).touch()  # as a run stopped mid-way leaves it
     before = files_under(cases)
@@ -99,3 +102,41 @@ def test_an_index_an_older_version_wrote_into_its_case_folder_keeps_its_records_
     found = run_cli("search", "granuloma", "--index", cases, "--json", home=tmp_path / "home")
     assert found.exit_code == 0, found.output
     assert json.loads(found.stdout)[0]["citation"]["case"] == "C-1"
+
+
+def test_serve_on_a_case_folder_is_refused_in_one_line_before_it_listens(tmp_path):
+    cases = two_cases(tmp_path / "cases")
+    before = files_under(cases)
+    with socket.socket() as taken:  # a port in use: were the folder let through, the refusal to listen would end it
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        line = only_error_line(run_cli("serve", "--index", cases, "--port", port, home=tmp_path / "home"))
+    assert (
+        line == f"error: {cases} is a case folder: the index needs a folder of its own, which may be inside it "
+        f"(--index {cases / 'index'})"
+    )
+    assert files_under(cases) == before
+
+
+def test_an_upload_to_a_service_whose_index_is_a_case_folder_fails_in_one_line_and_writes_nothing_there(tmp_path):
+    """A service made in code (not ``serve``, which refuses first) indexed an uploaded PDF into the case folder."""
+    from fastapi.testclient import TestClient
+
+    from pathatlas.ui.api.app import create_app
+    from tests.servers import job_ended
+    from tests.uploads import upload
+
+    cases = two_cases(tmp_path / "cases")
+    before = files_under(cases)
+    settings = hashing_settings(tmp_path, index=cases)
+    with TestClient(create_app(settings)) as client:
+        sent = upload(client, "book.pdf", make_pdf(tmp_path / "book.pdf", 1, "alpha").read_bytes(), headers={})
+        assert sent.status_code == 202, sent.text
+        job = job_ended(client, sent.json()["id"])
+    assert job["status"] == "failed"
+    assert (
+        job["error"] == "cases is a case folder: the index needs a folder of its own, which may be inside it "
+        "(--index cases/index)"
+    ), "the one line, the server's paths named as it names them to clients"
+    assert files_under(cases) == before

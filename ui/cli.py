@@ -181,13 +181,13 @@ def index(
         pathatlas index textbook.pdf --force     # read again, unchanged
         pathatlas index --index ~/atlas          # its sources, where changed
     """
-    from pathatlas.indexer.pipeline import Indexer
+    from pathatlas.indexer.pipeline import Indexer, refuse_case_folder_index
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.stores import store_class
 
     settings = settings_for(index, encoder=encoder)
     store_class(store or settings.store)  # a mistyped name before a path with nothing to index
-    refuse_case_folder_index(settings)
+    refuse_case_folder_index(settings.index_dir)
     if not paths:
         refuse_no_index(settings)
     idx = Index.open(settings.index_dir, settings, create=True, store=store, defer=True)  # kept if a source commits
@@ -238,22 +238,6 @@ def refuse_no_index(settings: Settings) -> None:
         raise IndexMissingError(
             f"no PathAtlas index at {settings.index_dir} to index again: name the PDFs or folders to index "
             f"('{hint(settings, 'index', 'PATH')}')"
-        )
-
-
-def refuse_case_folder_index(settings: Settings) -> None:
-    """``index`` writes no index into a case folder (``pathatlas index . --index .`` from inside one), refusing before
-    any write: the folder's walk read the index's files as its own (its thumbnails as images no row lists, so the
-    folder changed at each run), and the index's ``media`` and ``store`` folders, which it empties of files it did not
-    write, could be the folder's (its slides deleted after a stopped run). A folder of its own inside works
-    (``is_index_folder``)."""
-    from pathatlas.indexer.sources.cases import CaseFolderSource
-
-    folder = settings.index_dir.expanduser().absolute()
-    if CaseFolderSource.accepts(folder):
-        raise BadInputError(
-            f"{folder} is a case folder: the index needs a folder of its own, which may be inside it "
-            f"(--index {folder / 'index'})"
         )
 
 
@@ -650,6 +634,7 @@ def serve(
     """
     import uvicorn
 
+    from pathatlas.indexer.pipeline import refuse_case_folder_index
     from pathatlas.ui.api.app import create_app
     from pathatlas.ui.api.engine import Engine
     from pathatlas.ui.listening import ensure_listenable
@@ -661,6 +646,7 @@ def serve(
         raise BadInputError(f"--root-path {root_path!r}: give the prefix from its first slash, e.g. /atlas")
     if not 0 < port < 1 << 16:  # uvicorn's OverflowError was a traceback, once the index had opened
         raise BadInputError(f"--port {port}: give a port of 1-65535, e.g. 8000")
+    refuse_case_folder_index(settings.index_dir)  # its uploads' index, before one is written there
     ensure_listenable(host, port)  # uvicorn said "address already in use" among INFO lines, once the index opened
     if notice := new_index_notice(settings.index_dir):
         err_console.print(notice, highlight=False, markup=False, soft_wrap=True)
