@@ -1147,8 +1147,9 @@ def shown_stances(quotes: Sequence[Sequence[Quote]]) -> list[list[str]]:
 
 @dataclass(frozen=True)
 class QuotePlace:
-    """Where a quote stands on its page: the record whose box holds it, a caption's figure (the media route outlines
-    that record's box), and the figure whose caption it is, if any."""
+    """Where a quote stands on its page: its record (the passage holding it, or the figure whose caption it is: the
+    media route outlines that record's own box), the box holding it (a caption's: its figure's with the caption's,
+    ``Payload.captioned_bbox``), and the figure whose caption it is, if any."""
 
     record: str
     bbox: BBox | None
@@ -1165,9 +1166,10 @@ def evidence_record(evidence_id: str, evidence: Payload, on_page: Mapping[str, P
 
 
 def quote_place(quote: str, evidence_id: str, evidence: Payload, on_page: Mapping[str, Payload]) -> QuotePlace:
-    """Where a quote from a page's text lies: a figure's caption on its figure (``caption_of``: record and box, so
-    "Open" outlines the figure, not the whole passage around it, and the figure named, since a caption read in the
-    page's text was cited without its figure); else the passage holding it (the evidence's own first; ``on_page``
+    """Where a quote from a page's text lies: a figure's caption on its figure (``caption_of``: its record, its box
+    grown to hold the caption printed beside it, ``Payload.captioned_bbox``, so "Open" outlines the figure and the
+    quoted words, not the whole passage around them, and the figure named, since a caption read in the page's text was
+    cited without its figure); else the passage holding it (the evidence's own first; ``on_page``
     holds the page's passages and figures by id), else the evidence's record. A figure's or case's quote is its own."""
     own = evidence_record(evidence_id, evidence, on_page)
     if evidence.kind not in ("page", "passage"):
@@ -1176,7 +1178,7 @@ def quote_place(quote: str, evidence_id: str, evidence: Payload, on_page: Mappin
     figure = caption_of(said, on_page)
     if figure is not None:
         shown = on_page[figure]
-        return QuotePlace(figure, shown.bbox, shown.figure_printed or shown.figure)
+        return QuotePlace(figure, shown.captioned_bbox, shown.figure_printed or shown.figure)
     holders = [i for i, p in on_page.items() if p.kind == "passage" and said in normalise(p.text)]
     record = own if own in holders else next(iter(holders), own)
     return QuotePlace(record, on_page[record].bbox if record in on_page else evidence.bbox)

@@ -163,6 +163,9 @@ class Figure:
     """The label as its caption prints it ("Abb. 3", "Fig. 1"), where that differs from ``label`` ("Figure 3")."""
     section: str = ""
     """Its page's bookmark path, so a chapter or section filter finds the figures there too (it found none)."""
+    caption_bbox: BBox | None = None
+    """Where its caption is printed on its page (None for one carried over from the next page, or a title standing in):
+    a quote of the caption is outlined with the figure (``Payload.captioned_bbox``), words and picture alike."""
     progress_units = 0
 
     @property
@@ -179,6 +182,7 @@ class Figure:
             page_label=self.page_label,
             figure=self.label or f"p{self.page}-img{self.index + 1}",
             bbox=self.bbox,
+            caption_bbox=self.caption_bbox,
             text=self.caption,
             caption_from_title=self.caption_from_title,
             figure_printed=self.printed_label,

@@ -29,6 +29,11 @@ BBox = tuple[float, float, float, float]
 KINDS = ("page", "passage", "figure", "case")
 
 
+def union_box(boxes: list[BBox]) -> BBox:
+    """The smallest box holding all of ``boxes``."""
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
 def source_id(key: str) -> str:
     """A short, URL-safe id for a source (its key is a server path, which never travels in a URL or response)."""
     return hashlib.blake2b(key.encode(), digest_size=6).hexdigest()
@@ -130,6 +135,9 @@ class Payload:
     bbox: BBox | None = None
     blocks: tuple[BBox, ...] | None = None
     """A passage's text block boxes, for outlining."""
+    caption_bbox: BBox | None = None
+    """Where a figure's caption is printed on its page; None for a caption carried over from the next page, a page's
+    title standing in for one, or a figure indexed before it was kept (records version 17): see ``captioned_bbox``."""
     figure: str | None = None
     """A figure's label, "Figure 3" in every book (else its place, "p3-img1")."""
     figure_printed: str | None = None
@@ -174,8 +182,9 @@ class Payload:
         else:
             payload = cls(**{k: v for k, v in stored.items() if k in _STORED_FIELDS})
             payload.extra = {k: v for k, v in stored.items() if k not in _STORED_FIELDS}
-        if payload.bbox is not None:
-            payload.bbox = tuple(payload.bbox)
+        for name in BOXES:
+            if (box := getattr(payload, name)) is not None:
+                setattr(payload, name, tuple(box))
         if payload.blocks is not None:
             payload.blocks = tuple(map(tuple, payload.blocks))
         if payload.text is None:
@@ -193,8 +202,16 @@ class Payload:
         for name, default in _DEFAULTS.items():
             value = getattr(self, name)
             if value != default:
-                out[name] = [list(b) for b in value] if name == "blocks" else list(value) if name == "bbox" else value
+                out[name] = [list(b) for b in value] if name == "blocks" else list(value) if name in BOXES else value
         return {**out, **self.extra}
+
+    @property
+    def captioned_bbox(self) -> BBox | None:
+        """A figure's box with its caption's (``caption_bbox``): what a quote of its caption outlines, so that the
+        quoted words, printed beside the picture, lie inside the box; its own box where none was kept."""
+        if self.bbox is None or self.caption_bbox is None:
+            return self.bbox
+        return union_box([self.bbox, self.caption_bbox])
 
     @property
     def body(self) -> str:
@@ -220,6 +237,8 @@ def after_label(caption: str, label: str) -> str:
 
 
 _STORED_FIELDS = frozenset(f.name for f in fields(Payload)) - {"extra"}
+BOXES = ("bbox", "caption_bbox")
+"""Payload fields holding one box: a JSON list where stored, a tuple where read."""
 _DEFAULTS = {f.name: f.default for f in fields(Payload) if f.name not in ("kind", "source", "extra")}
 
 FILTER_FIELDS = ("kind", "source", "fingerprint", "organ", "diagnosis", "case", "section")

@@ -104,10 +104,14 @@ def test_every_door_cites_a_caption_quote_with_its_figure_and_the_figure_s_box(l
     for door, answer in doors.items():
         caption = next(q["citation"] for q in quotes(answer) if q["quote"].startswith("Koilocytes: Koilocytes in"))
         assert (caption["figure"], caption["label"]) == ("Figure 1.1", "lecture.pdf, p. 1, Figure 1.1"), door
-        assert (caption["record"], tuple(caption["bbox"])) == (figure, figures[figure].bbox), door
+        assert (caption["record"], tuple(caption["bbox"])) == (figure, figures[figure].captioned_bbox), door
+        assert figures[figure].captioned_bbox != figures[figure].bbox, "the caption's box holds more than the image"
         assert answer["options_from_question"] is False, door
     cited = [*(q["citation"] for q in quotes(doors["rest"])), *doors["rest"]["citations"]]
-    assert all(c["page_url"] == f"/media/pages/{c['record']}" for c in cited), "REST outlines the record's own box"
+    caption_url = f"/media/pages/{figure}?captioned=true"  # the caption quote's page: its figure with its caption
+    assert caption_url in [c["page_url"] for c in cited]
+    others = [c for c in cited if c["page_url"] != caption_url]
+    assert others and all(c["page_url"] == f"/media/pages/{c['record']}" for c in others), "a record's own box"
     assert all(c["media"].startswith("pathatlas://thumbnails/") for c in doors["mcp"]["citations"]), doors["mcp"]
     assert all(Path(c["thumbnail"]).is_file() for c in doors["cli"]["citations"]), "the CLI's own machine's file"
     assert all(Path(q["citation"]["thumbnail"]).is_file() for q in quotes(doors["cli"])), "a quote's, as the answer's"

@@ -17,13 +17,18 @@ from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.indexer.sources.pdf import (
     PdfSource,
     Spelling,
+    caption_block,
     clean_text,
     figure_label,
-    find_caption,
     opening_caption,
 )
 from pathatlas.retrieval.images import open_image
 from tests.conftest import shared_data
+
+
+def caption_text(*args) -> str:
+    """The caption's words ``caption_block`` finds."""
+    return caption_block(*args)[1]
 
 
 def test_find_caption_prefers_figure_block_then_block_below():
@@ -33,9 +38,9 @@ def test_find_caption_prefers_figure_block_then_block_below():
         ((60.0, 210.0, 500.0, 240.0), "Plain text just below."),
         ((60.0, 260.0, 500.0, 290.0), "Figure 4.2. Goblet cells: arrows."),
     ]
-    assert find_caption(image, blocks).startswith("Figure 4.2")
-    assert find_caption(image, blocks[:2]) == "Plain text just below."
-    assert find_caption(image, blocks[:1]) == ""
+    assert caption_text(image, blocks).startswith("Figure 4.2")
+    assert caption_text(image, blocks[:2]) == "Plain text just below."
+    assert caption_text(image, blocks[:1]) == ""
     assert figure_label("Fig. 12.3b: x") == "Figure 12.3b"
     assert figure_label("Plain") is None
 
@@ -49,16 +54,16 @@ def test_figures_side_by_side_each_take_the_caption_under_them():
         ((72.0, 310.0, 290.0, 330.0), "Figure 4.1 Small round blue cells."),
         ((320.0, 310.0, 540.0, 330.0), "Figure 4.2 Benign lung."),
     ]
-    assert find_caption(left, blocks).startswith("Figure 4.1")
-    assert find_caption(right, blocks).startswith("Figure 4.2")
+    assert caption_text(left, blocks).startswith("Figure 4.1")
+    assert caption_text(right, blocks).startswith("Figure 4.2")
     above = [((box[0], 60.0, box[2], 80.0), text) for box, text in blocks]
-    assert find_caption(right, above).startswith("Figure 4.2"), "captions above them, likewise"
+    assert caption_text(right, above).startswith("Figure 4.2"), "captions above them, likewise"
     shared = [((72.0, 310.0, 540.0, 330.0), "Figure 4.1 (a) Small round blue cells. (b) Benign lung.")]
-    assert find_caption(right, shared).startswith("Figure 4.1"), "one caption under both: both take it"
+    assert caption_text(right, shared).startswith("Figure 4.1"), "one caption under both: both take it"
     kidney, flow = (158.0, 66.0, 454.0, 235.0), (158.0, 444.0, 454.0, 681.0)  # the book's p. 873
     short = [((60.0, 237.0, 150.0, 249.0), "Figure 25.8. Left Kidney"), ((60.0, 683.0, 201.0, 694.0), "Figure 25.9.")]
-    assert find_caption(kidney, short).startswith("Figure 25.8"), "a caption set left of the image is still its own"
-    assert find_caption(flow, short).startswith("Figure 25.9")
+    assert caption_text(kidney, short).startswith("Figure 25.8"), "a caption set left of the image is still its own"
+    assert caption_text(flow, short).startswith("Figure 25.9")
 
 
 def test_a_figure_at_a_pages_foot_takes_the_caption_opening_the_next_page():
@@ -76,11 +81,11 @@ def test_a_figure_at_a_pages_foot_takes_the_caption_opening_the_next_page():
     ]
     continued = opening_caption(following, 792.0)
     assert continued is not None and continued.startswith("Figure 6.8")
-    assert find_caption(first, page, continued).startswith("Figure 6.7"), "its own caption below comes first"
-    assert find_caption(second, page, continued).startswith("Figure 6.8")
-    assert find_caption(second, page, None).startswith("Figure 6.7"), "no next page: the nearest caption, as before"
+    assert caption_text(first, page, continued).startswith("Figure 6.7"), "its own caption below comes first"
+    assert caption_text(second, page, continued).startswith("Figure 6.8")
+    assert caption_text(second, page, None).startswith("Figure 6.7"), "no next page: the nearest caption, as before"
     followed = [*page, ((60.0, 730.0, 550.0, 760.0), "Text under the image on its own page.")]
-    assert find_caption(second, followed, continued).startswith("Figure 6.7"), "text follows it: not carried over"
+    assert caption_text(second, followed, continued).startswith("Figure 6.7"), "text follows it: not carried over"
     assert opening_caption(following[2:], 792.0) is None
 
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from pathatlas.agent.evidence import normalise as quote_normalise
 from pathatlas.agent.evidence import split_sentences
-from pathatlas.indexer.sources.pdf import clean_text, figure_label, find_caption
+from pathatlas.indexer.sources.pdf import caption_block, clean_text, figure_label
 from pathatlas.retrieval.lexical import LexicalIndex, has_words, tokenize
 from pathatlas.retrieval.search import Query
 from pathatlas.retrieval.stores.base import matches
@@ -24,6 +24,11 @@ PAGES = {
     "case": "臓器: 肺",
     "other": "Granulomas hold giant cells.",
 }
+
+
+def caption_text(*args) -> str:
+    """The caption's words ``caption_block`` finds."""
+    return caption_block(*args)[1]
 
 
 def nfd(text: str) -> str:
@@ -136,4 +141,4 @@ def test_figure_labels_in_other_languages(caption, label):
 
 def test_a_spanish_caption_above_the_body_text_is_the_figures():
     blocks = [((0, 210, 100, 220), "El texto sigue aquí."), ((0, 300, 100, 310), "Figura 1. Adenocarcinoma.")]
-    assert find_caption((0, 0, 100, 200), blocks) == "Figura 1. Adenocarcinoma."
+    assert caption_text((0, 0, 100, 200), blocks) == "Figura 1. Adenocarcinoma."

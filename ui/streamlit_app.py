@@ -704,7 +704,8 @@ def page_view(hit: dict[str, Any], state: str, nav) -> None:
             key=f"{state}-pdf",
             on_click="ignore",
         )
-    image = media(f"{hit['page_url']}?dpi={READING_DPI}")
+    url = hit["page_url"]
+    image = media(f"{url}{'&' if '?' in url else '?'}dpi={READING_DPI}")  # a caption quote's asks ?captioned=true
     if not image:
         return
     named = f"Page {page} of {citation['source']}"

@@ -20,7 +20,7 @@ from pathatlas.errors import BadInputError, MissingProgramError
 from pathatlas.indexer.records import Figure, Page, Passage, Record
 from pathatlas.indexer.sources.base import Source, content_hash, hash_files
 from pathatlas.retrieval.images import on_white, open_image, thumbnail, too_large
-from pathatlas.retrieval.records import BBox, book_title
+from pathatlas.retrieval.records import BBox, book_title, union_box
 from pathatlas.retrieval.text import folded, normalise
 
 if TYPE_CHECKING:
@@ -127,11 +127,12 @@ def clean_text(text: str, spelling: Spelling | None = None) -> str:
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
-def find_caption(image_box: BBox, blocks: list[TextBlock], continued: str | None = None) -> str:
-    """The image's caption: the closest block starting with Figure/Fig. below it; else ``continued``, the caption
-    opening the next page, when no text follows the image on its own (the caption ran over the page break); else the
-    closest labelled block above it; else the closest block just below it. Among labelled blocks about as near as the
-    nearest (``CAPTION_TIE``), one in the image's column comes first: two figures side by side each have their
+def caption_block(image_box: BBox, blocks: list[TextBlock], continued: str | None = None) -> tuple[BBox | None, str]:
+    """The image's caption and the box of the block printing it on the image's page (None for none, or for the next
+    page's): the closest block starting with Figure/Fig. below it; else ``continued``, the caption opening the next
+    page, when no text follows the image on its own (the caption ran over the page break); else the closest labelled
+    block above it; else the closest block just below it; else ``(None, "")``. Among labelled blocks about as near as
+    the nearest (``CAPTION_TIE``), one in the image's column comes first: two figures side by side each have their
     caption under them, at the same distance (a caption set left of a centred image is still its own)."""
 
     def overlaps_horizontally(box: BBox) -> bool:
@@ -139,25 +140,31 @@ def find_caption(image_box: BBox, blocks: list[TextBlock], continued: str | None
 
     labelled = [(box, text) for box, text in blocks if CAPTION_START.match(text)]
 
-    def nearest(gaps: list[tuple[float, BBox, str]]) -> str:
+    def nearest(gaps: list[tuple[float, BBox, str]]) -> TextBlock:
         closest = min(gap for gap, _, _ in gaps)
-        tied = [(not overlaps_horizontally(box), gap, text) for gap, box, text in gaps if gap <= closest + CAPTION_TIE]
-        return min(tied)[2]
+        tied = [
+            (not overlaps_horizontally(box), gap, text, box) for gap, box, text in gaps if gap <= closest + CAPTION_TIE
+        ]
+        *_, text, box = min(tied)
+        return box, text
 
     below = [(box[1] - image_box[3], box, text) for box, text in labelled if box[1] - image_box[3] >= -2]
     if below:
         return nearest(below)
     if continued is not None and not any(box[1] >= image_box[3] - 2 for box, _ in blocks):
-        return continued
+        return None, continued
     above = [(image_box[1] - box[3], box, text) for box, text in labelled]
     if above:
         return nearest(above)
     near = [
-        (box[1] - image_box[3], text)
+        (box[1] - image_box[3], text, box)
         for box, text in blocks
         if -2 <= box[1] - image_box[3] <= MAX_CAPTION_GAP and overlaps_horizontally(box)
     ]
-    return min(near)[1] if near else ""
+    if not near:
+        return None, ""
+    _, text, box = min(near)
+    return box, text
 
 
 def page_title(blocks: list[TextBlock], image_box: BBox) -> str:
@@ -182,10 +189,6 @@ def opening_caption(blocks: list[TextBlock], page_height: float) -> str | None:
     over the page break."""
     body = [(box, text) for box, text in blocks if not is_running_line(box, text, page_height)]
     return body[0][1] if body and CAPTION_START.match(body[0][1]) else None
-
-
-def union_box(boxes: list[BBox]) -> BBox:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def split_long(block: TextBlock, max_words: int) -> list[TextBlock]:
@@ -1054,7 +1057,7 @@ def figure_label(caption: str, printed: bool = False) -> str | None:
 
 class PdfSource(Source):
     kind = "pdf"
-    records_version = 16
+    records_version = 17
     """3: a hyphenated word keeps its hyphen at a line break; 4: a figure at a page's foot takes the caption that opens
     the next page, not the previous figure's; 5: page labels, two-column reading order and scanned pages read by OCR,
     text without invisible format characters; 6: a figure's image turned and masked as its page shows it, a scanned
@@ -1073,9 +1076,9 @@ class PdfSource(Source):
     headers, footers and page numbers, as its passages do; 16: a bookmark's section begins where its title is printed
     on its page, not where the bookmark leads (the A&P book's all lead to its pages' tops: a chapter's introduction was
     filed under its first section), each figure takes the section where it stands, not its page's last, and a
-    record's book is the title its citation names (``book_title``: no "Microsoft Word - x.docx"), else none. Up to 14
-    the version every built-in reader shared (``Source.records_version``): the numbers not named here changed case
-    folders only."""
+    record's book is the title its citation names (``book_title``: no "Microsoft Word - x.docx"), else none; 17: a
+    figure records where its caption is printed, so a caption quoted is outlined with its figure. Up to 14 the version
+    every built-in reader shared (``Source.records_version``): the numbers not named here changed case folders only."""
     reads_settings = (
         "passage_min_words",
         "passage_max_words",
@@ -1378,7 +1381,7 @@ class PdfSource(Source):
         doc = page.parent
         templates = templates or {}
         seen: set[int] = set()
-        shown: list[tuple[dict, BBox, str]] = []  # placement, box, caption
+        shown: list[tuple[dict, BBox, BBox | None, str]] = []  # placement, box, caption's box, caption
         if placements is None:
             placements = placed_images(page)
         placements = sorted(placements, key=lambda info: (info["bbox"][1], info["bbox"][0]))
@@ -1392,11 +1395,11 @@ class PdfSource(Source):
             if small or info in scan:
                 continue
             bbox: BBox = tuple(round(v, 1) for v in info["bbox"])
-            shown.append((info, bbox, find_caption(bbox, body, continued)))
+            shown.append((info, bbox, *caption_block(bbox, body, continued)))
         # a master's image owns a caption no other image takes: a logo under a slide's figure finds that one's above it
-        claimed = {caption for info, _, caption in shown if info["xref"] not in templates}
+        claimed = {caption for info, _, _, caption in shown if info["xref"] not in templates}
         index = 0
-        for info, bbox, caption in shown:
+        for info, bbox, caption_box, caption in shown:
             xref = info["xref"]
             if templates.get(xref, number) != number and (caption in claimed or not CAPTION_START.match(caption)):
                 continue
@@ -1424,6 +1427,7 @@ class PdfSource(Source):
                 caption_from_title=bool(title),
                 printed_label=printed if printed != label else None,
                 section=section,
+                caption_bbox=tuple(round(v, 1) for v in caption_box) if caption_box else None,
             )
             index += 1
 

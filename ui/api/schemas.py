@@ -177,8 +177,9 @@ class Links:
     def thumbnail(self, record_id: str) -> str:
         return f"{self.root}/media/thumbnails/{record_id}"
 
-    def page(self, record_id: str) -> str:
-        return f"{self.root}/media/pages/{record_id}"
+    def page(self, record_id: str, captioned: bool = False) -> str:
+        """The record's page with its box outlined; ``captioned``: a figure's box with its caption's."""
+        return f"{self.root}/media/pages/{record_id}" + ("?captioned=true" if captioned else "")
 
     def case_image(self, record_id: str) -> str:
         return f"{self.root}/media/cases/{record_id}"
@@ -741,13 +742,15 @@ class AskResponse(BaseModel):
 def linked(citation: dict[str, Any], links: Links, thumbnailed: Collection[str]) -> dict[str, Any]:
     """A placed citation (``answer_record``) with the links a hit has: its thumbnail where the evidence has one
     (``thumbnailed``: a quote's citation had none, its answer's citation the same record's), the page rendered with
-    its box outlined (the media route outlines a record's own box, so it links ``record``, the one holding the quote),
-    a case's image and the case itself (an answer citing a case image linked its picture but not its diagnosis and
+    its box outlined (the media route outlines a record's own box, so it links ``record``, the one holding the quote;
+    a caption quoted from a page's text, placed on its figure, with the caption's box too: ``quote_place``), a case's
+    image and the case itself (an answer citing a case image linked its picture but not its diagnosis and
     other images)."""
+    placed_elsewhere = citation["record"] != citation["evidence"]
     return {
         **citation,
         "thumbnail_url": links.thumbnail(citation["evidence"]) if citation["evidence"] in thumbnailed else None,
-        "page_url": links.page(citation["record"])
+        "page_url": links.page(citation["record"], captioned=bool(citation["figure"]) and placed_elsewhere)
         if has_rendered_pages(citation["source"], citation["page"])
         else None,
         "case_image_url": links.case_image(citation["evidence"]) if citation["case"] and citation["image"] else None,

@@ -117,14 +117,20 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
     description="The dpi is lowered when the page would exceed PATHATLAS_MAX_PAGE_PIXELS.",
     responses={200: {"content": {"image/png": {}}}, **errors(404, 410, 422)},
 )
-def page(record_id: str, engine: EngineDep, dpi: int = Query(110, ge=36, le=300)) -> Response:
+def page(
+    record_id: str,
+    engine: EngineDep,
+    dpi: int = Query(110, ge=36, le=300),
+    captioned: bool = Query(False, description="Outline a figure with its caption (where an answer quotes it)."),
+) -> Response:
     payload = payload_of(engine, record_id)
     if payload.page is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this record is not on a page")
     if not has_rendered_pages(payload.source, payload.page):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this record's source is not a PDF: its pages are not rendered")
     check_source(engine, payload)
-    key = (payload.source, payload.fingerprint, payload.page, payload.bbox, dpi)
+    box = payload.captioned_bbox if captioned else payload.bbox
+    key = (payload.source, payload.fingerprint, payload.page, box, dpi)
     png = render_page(key, engine.settings.max_page_pixels)
     return Response(png, media_type="image/png", headers=SANDBOXED)
 
