@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -487,23 +488,68 @@ a folder must be. The one table: a user's one line (``os_problem``), an unwritab
 (``retrieval.index.unwritable``) and a failed FAISS write (which names the error only in words) read it."""
 
 
+HOME_ERRORS = frozenset({errno.EEXIST, errno.ENOENT, errno.ELOOP, errno.ENAMETOOLONG})
+"""OS errors that are the machine's to fix where PATHATLAS_HOME itself is at fault (``home_fault``): a link to a drive
+not mounted (EEXIST, ENOENT), a loop of links, a path too long, a folder nothing can be made in (``/proc/1``). Not in
+``ENVIRONMENT_ERRORS``: elsewhere a missing or existing file may be damage (a store's file gone) or a bug."""
+
+
+HOME_LOOKUP = {
+    errno.ELOOP: "it is a loop of symbolic links",
+    errno.ENAMETOOLONG: "its path is too long for the file system",
+}
+"""What a failed lookup of the home folder itself says of it (``home_fault``)."""
+
+
 def os_problem(exc: BaseException, settings: Settings | None = None, paths: bool = True) -> str | None:
     """An OS error the machine must fix, as one line; None for any other error (a bug keeps its traceback).
 
-    On ``settings.home`` or a path in it, it names PATHATLAS_HOME (the admin chooses that folder); elsewhere (a
-    read-only index, a full disk) its path. ``paths=False`` leaves the paths out (what a REST client reads; the
-    server's log has them)."""
-    if not isinstance(exc, OSError) or exc.errno not in ENVIRONMENT_ERRORS:
+    On ``settings.home`` or a path in it, it names PATHATLAS_HOME (the admin chooses that folder), as it does for a
+    ``HOME_ERRORS`` error there or on a folder above it where ``home_fault`` sees what is wrong with the home;
+    elsewhere (a read-only index, a full disk) its path. ``paths=False`` leaves the paths out (what a REST client
+    reads; the server's log has them)."""
+    if not isinstance(exc, OSError):
         return None
     named = [Path(os.fsdecode(p)).absolute() for p in (exc.filename, exc.filename2) if p is not None]
     home = settings.home.absolute() if settings is not None else None
+    in_home = home is not None and any(path.is_relative_to(home) for path in named)
+    above_home = home is not None and any(home.is_relative_to(path) for path in named)  # making it failed there
+    fault = home_fault(settings.home, paths) if exc.errno in HOME_ERRORS and (in_home or above_home) else None
+    if exc.errno not in ENVIRONMENT_ERRORS and fault is None:
+        return None
     reason = f"{exc.strerror or type(exc).__name__} ({errno.errorcode.get(exc.errno or 0, 'no errno')})"
-    if home is not None and any(path == home or path.is_relative_to(home) for path in named):
+    if in_home or fault is not None:
         where = f"PATHATLAS_HOME={settings.home}" if paths else "PATHATLAS_HOME"
-        return f"{where} is not usable: {exc if paths else reason}; set it to a folder this user can write"
+        return f"{where} is not usable: {fault or (exc if paths else reason)}; set it to a folder this user can write"
     if named:
         return f"{os.fsdecode(exc.filename or exc.filename2)}: {exc.strerror}" if paths else f"a server file: {reason}"
     return None
+
+
+def home_fault(home: Path, paths: bool) -> str | None:
+    """What makes the folder ``home`` unusable, read from the folder itself: a loop of links or a path too long (its
+    own lookup fails so), a link to nothing at or above it (a drive not mounted), a file, or a folder this user cannot
+    write; the link's target only with ``paths``. None where it looks usable: an error in it is then something else."""
+    try:
+        found = home.stat()
+    except OSError as exc:
+        if exc.errno in HOME_LOOKUP:
+            return f"{HOME_LOOKUP[exc.errno]} ({errno.errorcode[exc.errno]})"
+        return dangling_link(home, paths)
+    if not stat.S_ISDIR(found.st_mode):
+        return "it is a file, not a folder"
+    return None if os.access(home, os.W_OK | os.X_OK) else "it is a folder this user cannot write"
+
+
+def dangling_link(home: Path, paths: bool) -> str | None:
+    """The link at ``home`` or a folder above it whose target is missing, as ``home_fault`` says it; None for none (a
+    home not made yet, under folders that are there)."""
+    link = next((folder for folder in (home, *home.parents) if folder.is_symlink() and not folder.exists()), None)
+    if link is None:
+        return None
+    which = "it" if link == home else (str(link) if paths else "a folder above it")
+    target = f" to {os.readlink(link)}" if paths else ""
+    return f"{which} is a dangling link{target} (a drive not mounted?)"
 
 
 def setting_problem(error: ErrorDetails) -> str:

@@ -251,10 +251,12 @@ zipfile reads none of it without the password."""
 
 
 def member_name(info: zipfile.ZipInfo) -> str:
-    """A member's name as its maker meant it, with "/" between folders, and composed (NFC): a name that looks the
-    same is the same file whoever made the zip. macOS writes names decomposed ("o" then a combining accent); a zip
-    without the UTF-8 flag holds names in UTF-8 all the same (Linux's zip) or in the OEM code page of Windows, which
-    in Western Europe is cp850 (cp437 with the accented capitals and ã, õ: "coração", not "coraç╞o")."""
+    """A member's name as its maker meant it, with "/" between folders, composed (NFC) and normalised (no "./", "//"
+    nor trailing "/"; "." for none): a name that unpacks to the same file is the same name whoever made the zip, so
+    "./c/a.jpg" repeats "c/a.jpg" (``repeated_name``) and "./c/cases.jsonl" makes "c" a case folder
+    (``in_case_folder``). macOS writes names decomposed ("o" then a combining accent); a zip without the UTF-8 flag
+    holds names in UTF-8 all the same (Linux's zip) or in the OEM code page of Windows, which in Western Europe is
+    cp850 (cp437 with the accented capitals and ã, õ: "coração", not "coraç╞o")."""
     name = info.filename
     if not info.flag_bits & UTF8_NAMES:
         with suppress(UnicodeEncodeError):  # a name zipfile did not decode (a ZipInfo made in memory) stays
@@ -263,7 +265,7 @@ def member_name(info: zipfile.ZipInfo) -> str:
                 name = raw.decode("utf-8")
             except UnicodeDecodeError:
                 name = raw.decode("cp850")
-    return composed(name.replace("\\", "/"))
+    return str(PurePosixPath(composed(name.replace("\\", "/"))))
 
 
 def member_problem(info: zipfile.ZipInfo) -> str | None:
