@@ -146,6 +146,10 @@ WATCH_SECONDS = 1.0
 """How often the engine looks whether another process committed a new generation of its index."""
 CANCEL_SECONDS = 0.1
 """How often a job waiting for its sources to be counted looks whether a cancel was asked."""
+ROLLED_BACK = (
+    "rolled back at restart: the server stopped before this job ended, so what it had indexed of the upload was removed"
+)
+"""A job's note when a start removed what the job, cut short by a kill, had committed (``_roll_back_interrupted``)."""
 log = logging.getLogger(__name__)
 
 
@@ -275,13 +279,14 @@ class Engine:
 
     def _abandon_jobs(self) -> None:
         """At shutdown (a service stopped or restarted): jobs still running die with the process. Each is logged, and
-        its record saved as it stands, so that after a restart it reads "interrupted" at the progress it had."""
+        its record saved as it stands, so that after a restart it reads "interrupted" at the progress it had, and what
+        it committed of its upload is rolled back (``sweep_uploads``)."""
         for job in list(self.jobs.values()):
             if job.running:
                 self.records.save(job)
                 log.warning(
-                    "index job %s (%s) abandoned at shutdown, %d/%d done, indexing %s: GET /sources shows what of it "
-                    "the index holds",
+                    "index job %s (%s) abandoned at shutdown, %d/%d done, indexing %s: what it committed is rolled "
+                    "back when the server starts again",
                     job.id,
                     job.source,
                     job.done,
@@ -331,25 +336,49 @@ class Engine:
         return self.settings.home / "uploads"
 
     def sweep_uploads(self) -> None:
-        """At start: delete this index's upload folders that no source uses (left by a job killed mid-run), under the
-        index's write lock so no writer commits meanwhile; skipped when another process holds it (it may be indexing
-        one), and while the index is not yet on disk. Folders that a process still claims stay. A sweep an OS error
-        stops (a ``.claim`` of another user, a read-only home) is one warning: the service starts all the same."""
+        """At start: roll back the uploads of jobs a kill cut short (``_roll_back_interrupted``), then delete this
+        index's upload folders that no source uses (theirs, and those of jobs killed before their first commit), under
+        the index's write lock so no writer commits meanwhile; skipped when another process holds it (it may be
+        indexing one), and while the index is not yet on disk. Folders that a process still claims stay. A sweep an OS
+        error stops (a ``.claim`` of another user, a read-only home) is one warning: the service starts all the same."""
         if self.index.unwritten or not self.uploads.is_dir():
             return
         try:
             with self._locked() as target:
+                rolled_back = self._roll_back_interrupted(target)
                 used = {upload.folder for key in target.manifest if (upload := self.uploaded(key)) is not None}
                 unused = [folder for folder in self.uploads.iterdir() if folder.name not in used and folder.is_dir()]
                 swept = [folder.name for folder in unused if sweep_unclaimed(folder, target.path)]
         except IndexBusyError as exc:
-            log.info("upload folders not swept: %s", one_line(exc))
+            log.info("uploads of interrupted jobs not rolled back, upload folders not swept: %s", one_line(exc))
             return
         except OSError as exc:  # a claim of another user, a read-only home: one line, and the service serves
             log.warning("upload folders not swept: %s", os_problem(exc, self.settings) or one_line(exc))
             return
+        if rolled_back:
+            self.refresh()  # served without them from the first request on
         if swept:
             log.info("removed %d upload folder(s) no source uses: %s", len(swept), ", ".join(sorted(swept)))
+
+    def _roll_back_interrupted(self, target: Index) -> bool:
+        """An upload is indexed whole or not at all (``_index_job``), across a kill too: the sources a job cut short
+        (read "interrupted": no process claims its upload) had committed from its upload are removed (``_roll_back``)
+        and its record notes it; ``sweep_uploads`` then deletes its folder. Whether any was rolled back."""
+        uploads = self.uploads.resolve()
+        rolled_back = False
+        for job in self.records.load_all():
+            if job.status != "interrupted" or job.upload is None or job.upload.resolve().parent != uploads:
+                continue  # a record's upload outside the uploads (a hand edit) must not take the index's sources
+            if not (committed := self.sources_of(target, job.upload)):
+                continue
+            self._roll_back(target, job.upload)
+            gone = ", ".join(sorted(display_name(key) for key in committed))
+            log.warning("index job %s (%s) was cut short by a stop of the server: removed %s", job.id, job.source, gone)
+            job.notes = [*job.notes, f"{ROLLED_BACK} ({gone}); upload it again"]
+            job.status = "running"  # as the killed run recorded it: read as interrupted, its upload claimed by nobody
+            self.records.save(job)
+            rolled_back = True
+        return rolled_back
 
     @contextmanager
     def _locked(self) -> Iterator[Index]:
@@ -420,7 +449,9 @@ class Engine:
         """Every job ends done, failed (with one line) or cancelled, whatever is raised inside it. The end is
         published last, so a client that sees a job failed finds its upload already gone (kept only while a source
         from it is still in the index: one whose removal failed stays citable) and its end logged, in one line: the
-        error as the server sees it (with its paths); the client's ``error`` names the upload as it was sent."""
+        error as the server sees it (with its paths); the client's ``error`` names the upload as it was sent. Only
+        then is the upload's claim released: a server starting meanwhile takes a record saying "running" of an
+        unclaimed upload for one a kill cut short, and rolls it back (``_roll_back_interrupted``)."""
         status, problem = "failed", "the job stopped unexpectedly"
         error = problem
         try:
@@ -435,14 +466,14 @@ class Engine:
         finally:
             if job.upload is not None and status != "done" and not self.sources_of(self.index, job.upload):
                 shutil.rmtree(job.upload, ignore_errors=True)
-            if job.claim is not None:
-                job.claim.release()
             if status == "failed":  # logged before it is published: a client seeing the end finds the line
                 log.warning("index job %s (%s) failed: %s", job.id, job.source, problem)
             else:
                 log.info("index job %s (%s) %s", job.id, job.source, status)
             job.status, job.error, job.ended = status, error, time.time()
             self.records.save(job)
+            if job.claim is not None:
+                job.claim.release()
 
     def _index_job(self, job: Job) -> tuple[str, str | None]:
         """Index the job's files; its end as (status, the first problem as the server sees it). An upload is indexed

@@ -30,7 +30,10 @@ CLAIM_FILE = ".claim"
 """In an upload folder: locked (an OS file lock, gone with a killed process) while its upload and job run."""
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 """What a record may say; ``load`` adds "interrupted" for a running job no process claims."""
-INTERRUPTED = "the server stopped before this job ended: GET /sources shows what of its upload the index holds"
+INTERRUPTED = (
+    "the server stopped before this job ended: a server starting on the index removes what it had indexed of the upload"
+    "; upload it again"
+)
 
 
 @dataclass
