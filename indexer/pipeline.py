@@ -350,6 +350,21 @@ def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
         thread.join()
 
 
+SAME_CONTENT = {PdfSource.kind: "is the same file as", CaseFolderSource.kind: "holds the same cases as"}
+"""The kinds of source ``Indexer._held_elsewhere`` refuses where another source holds their content
+(``content_hash``), with how its line says so."""
+
+
+def once_each(sources: Discovered) -> Discovered:
+    """``sources`` without repeats of a key (a resolved path), each where it came first: ``index book.pdf book.pdf``,
+    two links to one case folder, or a folder named beside one inside it read and committed that source twice, and
+    listed it twice."""
+    firsts: dict[str, Source] = {}
+    for source in sources:
+        firsts.setdefault(source.key, source)
+    return Discovered(list(firsts.values()), sources.failed)
+
+
 def refuse_case_folder_index(index_dir: Path) -> None:
     """No index is written into a case folder (``pathatlas index . --index .`` from inside one, ``serve --index`` one
     and an upload): the folder's walk read the index's files as its own (its thumbnails as images no row lists, so the
@@ -389,9 +404,9 @@ class Indexer:
         """The index folder the commands in its problems and notes name (``pathatlas_command``): the command line's
         ``--index``; None for the default index, or a door that takes no ``--index`` (REST, a notebook's Atlas)."""
         self.skip_copies = skip_copies
-        """Whether a PDF whose bytes a source of another path on disk holds is skipped, failing in one line that names
-        it (``_held_elsewhere``), as REST refuses its upload (409): the command line's. Not REST's job, which indexes
-        an upload replacing the earlier one of its name, bytes alike, before removing that one."""
+        """Whether a PDF or case folder whose content a source of another path on disk holds is skipped, failing in one
+        line that names it (``_held_elsewhere``), as REST refuses its upload (409): the command line's. Not REST's job,
+        which indexes an upload replacing the earlier one of its name, content alike, before removing that one."""
         self.stage_seconds: Counter[str] = Counter()
         """Wall seconds per stage (read: parsing and rendering sources, text, images, store, thumbnails, commit)."""
         self.tally: Counter[tuple[str, str]] = Counter()
@@ -428,7 +443,7 @@ class Indexer:
         if self.settings.figure_ocr and self.word_reader is None:
             self.word_reader = TesseractReader(self.settings.cache_dir)  # no tesseract: one error before any work
         try:
-            sources = discover(paths, self.settings)
+            sources = once_each(discover(paths, self.settings))
         except NothingToIndexError as exc:  # every path fails, before any write: a new index is not made
             sources = Discovered([], exc.failed)
         for path, problem in sources.failed.items():  # a path with nothing to index fails alone, as a corrupt PDF does
@@ -537,23 +552,21 @@ class Indexer:
         return SourceReport(source.key, "indexed", count, time.perf_counter() - started, source.problems)
 
     def _held_elsewhere(self, source: Source, known: dict[str, Any] | None) -> str | None:
-        """Why the PDF ``source`` (committed as ``known``, if at all) is not indexed, where its bytes are new to it and
-        a source of another path on disk holds them (``indexed_twin``): beside it, each of its pages would be found and
-        cited twice. The user who meant to index it here instead is given the removal to paste. None where none does,
-        or it is no PDF (a folder is not a copy); a source read again with its bytes unchanged (a newer reader, --force)
-        is never refused, copies indexed before this check included."""
-        if source.kind != PdfSource.kind:
+        """Why the PDF or case folder ``source`` (committed as ``known``, if at all) is not indexed, where its content
+        is new to it and a source of another path on disk holds it (``indexed_twin``): beside it, each of its pages or
+        cases would be found and cited twice (``cp -r cases cases_copy`` then indexed). The user who meant to index it
+        here instead is given the removal to paste. None where none does, or it is of another kind (a plug-in's); a
+        source read again with its content unchanged (a newer reader, --force) is never refused, copies indexed before
+        this check included."""
+        if (same_as := SAME_CONTENT.get(source.kind)) is None:
             return None
         content, manifest = content_hash(source.path), self.index.manifest
-        if known and known.get("content", content) == content:  # its own bytes (unknown: indexed before they were kept)
+        if known and known.get("content", content) == content:  # its own content (unknown: indexed before it was kept)
             return None
         if (twin := indexed_twin(manifest, source.key, content)) is None:
             return None
         removal = pathatlas_command("remove", removal_name(manifest, twin), index_dir=self.hint_index)
-        return (
-            f"{source.key} is the same file as {twin}, already indexed: skipped; to index it here instead, "
-            f"'{removal}' first"
-        )
+        return f"{source.key} {same_as} {twin}, already indexed: skipped; to index it here instead, '{removal}' first"
 
     def _reusable(self, key: str, known: dict[str, Any] | None, force: bool) -> Earlier:
         """``_earlier`` for the source ``key`` whose committed version is ``known``: empty when forced (a forced run

@@ -101,7 +101,7 @@ def test_reuploading_a_case_zip_replaces_the_sources_it_gave(client, root):
 def test_reuploading_a_zip_of_several_case_folders_replaces_each_once(client):
     """The second of two folders was kept: the first removal deleted the old upload folder, and the next source of
     it no longer looked uploaded; it stayed with its images gone (410) and its name matching two sources."""
-    for diagnosis in ("granuloma", "carcinoid"):
+    for diagnosis in ("sarcoid granuloma", "atypical carcinoid"):  # not the cases of myc: a copy of those is refused
         assert finished(client, "two.zip", case_zip("g1", "g2", diagnosis=diagnosis))["status"] == "done"
     sources = [s["source"] for s in client.get("/sources").json() if s["source"] in ("g1", "g2")]
     assert sorted(sources) == ["g1", "g2"], sources

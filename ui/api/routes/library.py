@@ -8,12 +8,14 @@ import uuid
 from collections import Counter
 from itertools import islice
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, status
 from fastapi.concurrency import run_in_threadpool
 
-from pathatlas.errors import UnknownSourceError
+from pathatlas.errors import PathAtlasError, UnknownSourceError
+from pathatlas.indexer.pipeline import SAME_CONTENT
+from pathatlas.indexer.sources import CaseFolderSource, PdfSource, discover
 from pathatlas.indexer.sources.base import content_hash
 from pathatlas.retrieval.index import Index, Manifest, per_generation
 from pathatlas.retrieval.records import display_name, distinct_names, source_id
@@ -44,12 +46,29 @@ router = APIRouter(tags=["library"])
 UPLOAD_TYPES_HINT = "upload a .pdf or a .zip of a case folder"
 Writer = Depends(require_token)
 CONTENT_CHECK = threading.Lock()
-"""Held while an upload's bytes are looked for in the index and the other uploads and then marked as its own
-(``check_upload``): two uploads of the same bytes sent at once must not both pass the look. One process's lock:
-servers sharing an uploads folder see each other's marks, but two of them may still both pass at the same moment."""
-TWIN_WORDS = {".pdf": ("", "its pages"), ".zip": ("the zip of ", "each of its sources")}
-"""By an upload's suffix, what a 409 for its bytes already indexed says they came from, and what would appear
-twice."""
+"""Held while an upload's content (its bytes, a zip's case folders) is looked for in the index and the other uploads
+and then marked as its own (``refuse_held``): two uploads of the same content sent at once must not both pass the look.
+One process's lock: servers sharing an uploads folder see each other's marks, but two of them may still both pass at
+the same moment."""
+
+
+class TwinWords(NamedTuple):
+    """How a 409 for content already held words it."""
+
+    same_as: str
+    """What the upload is to the sources or the upload holding it."""
+    came_from: str
+    """What indexed sources holding it are said to have come from."""
+    twice: str
+    """What would appear twice."""
+
+
+TWIN_WORDS = {
+    ".pdf": TwinWords(SAME_CONTENT[PdfSource.kind], "", "its pages"),
+    ".zip": TwinWords(SAME_CONTENT[PdfSource.kind], "the zip of ", "each of its sources"),
+    CaseFolderSource.kind: TwinWords(SAME_CONTENT[CaseFolderSource.kind], "", "its cases"),
+}
+"""By an upload's suffix (its bytes), or a source kind (a case folder a zip unpacked to), the words of its 409."""
 
 
 def job_out(job: Job) -> JobOut:
@@ -109,14 +128,14 @@ def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
     dependencies=[Writer, form_only(JobForm)],
     summary="Index an uploaded PDF, or a zip of a case folder (cases.jsonl or labels.csv inside)",
     description="Uploading a file of the same name again replaces that source once the new one is indexed. A PDF or "
-    "zip whose bytes an indexed source, or another upload not yet indexed, holds is refused (409), naming it: each "
-    "page or case would be found twice.",
+    "zip whose bytes, or a zip with a case folder whose files, an indexed source or another upload not yet indexed "
+    "holds is refused (409), naming it: each page or case would be found twice.",
     responses={
         **errors(400, 401, 403, 409, 411, 413, 415, 422, 503, 507),
         409: {
             **errors(409)[409],
             "description": "Another process is changing the index, or the index or another upload already "
-            "holds the uploaded file (the detail names it)",
+            "holds the uploaded file or case folder (the detail names it)",
         },
     },
 )
@@ -145,6 +164,7 @@ async def create_job(engine: EngineDep, form: Annotated[JobForm, File()]) -> Job
                 notes.append(skipped_note(skipped))
             stored.unlink()
             stored = target
+            await run_in_threadpool(check_unpacked, engine, stored, echoed(sent_name(file.filename)))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         if claim is not None:
@@ -155,34 +175,54 @@ async def create_job(engine: EngineDep, form: Annotated[JobForm, File()]) -> Job
 
 def check_upload(engine: Engine, stored: Path, name: str) -> None:
     """Refuse at once, in one line naming the upload as sent (``name``), a file that is not what its name says (415,
-    as an image is) and one whose bytes the index or another upload already holds (409, ``twin_refusal``): indexed
-    beside it, each of its pages would be found and cited twice, once by an upload id. The lecturer who meant to
-    replace that source is told how. The bytes taken are marked as this upload's (``mark_content``) in one step with
-    the look, so that of two uploads of them sent at once the second is refused as it is after the first."""
+    as an image is) and one whose bytes the index or another upload already holds (409, ``refuse_held``)."""
     if problem := type_problem(stored, name):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"{problem}: {UPLOAD_TYPES_HINT}")
     if (content := content_hash(stored)) is None:  # unreadable: its job says why
         return
+    refuse_held(engine, stored, name, {content: TWIN_WORDS[stored.suffix.lower()]})
+
+
+def check_unpacked(engine: Engine, unpacked: Path, name: str) -> None:
+    """``check_upload`` for the case folders a zip unpacked to (``unpacked``): one whose content (``content_hash``) an
+    indexed source or another upload holds is refused (409, ``refuse_held``). The zip's bytes tell little: the same
+    folder zipped again, or by another tool, makes another zip, and one indexed from disk was never zipped."""
+    try:
+        sources = discover([unpacked], engine.settings)
+    except PathAtlasError:  # nothing to index: its job says why
+        return
+    contents = (content_hash(source.path) for source in sources if source.kind == CaseFolderSource.kind)
+    refuse_held(engine, unpacked, name, dict.fromkeys(filter(None, contents), TWIN_WORDS[CaseFolderSource.kind]))
+
+
+def refuse_held(engine: Engine, upload: Path, name: str, contents: dict[str, TwinWords]) -> None:
+    """409 for the upload ``upload`` (its PDF or zip, or the folder a zip unpacked to) where the index or another
+    upload holds one of ``contents`` (``twin_refusal``, worded as each says): indexed beside it, each of its pages or
+    cases would be found and cited twice, once by an upload id. The lecturer who meant to replace that source is told
+    how. The contents taken are marked as this upload's (``mark_content``) in one step with the look, so that of two
+    uploads of them sent at once the second is refused as it is after the first."""
     with CONTENT_CHECK:
-        if refusal := twin_refusal(engine, stored, name, content):
-            raise HTTPException(status.HTTP_409_CONFLICT, refusal)
-        mark_content(stored.parent, content)
+        for content, words in contents.items():
+            if refusal := twin_refusal(engine, upload, name, content, words):
+                raise HTTPException(status.HTTP_409_CONFLICT, refusal)
+        for content in contents:
+            mark_content(upload.parent, content)
 
 
-def twin_refusal(engine: Engine, stored: Path, name: str, content: str) -> str | None:
-    """``check_upload``'s 409 for the upload ``stored`` holding ``content``: a PDF a source of the index holds
-    (``indexed_twin``), or the bytes another upload of this index was marked with, not yet indexed (its folder still
-    claimed) or indexed; None where there is none. Not an earlier upload this one replaces (``replaces``)."""
+def twin_refusal(engine: Engine, upload: Path, name: str, content: str, words: TwinWords) -> str | None:
+    """``refuse_held``'s 409 for the upload ``upload`` holding ``content``: a source of the index holding it
+    (``indexed_twin``), or another upload of this index marked with it, not yet indexed (its folder still claimed) or
+    indexed; None where there is none. Not an earlier upload this one replaces (``replaces``)."""
     manifest = engine.index.manifest
-    if stored.suffix.lower() == ".pdf" and (key := indexed_twin(engine, manifest, stored, content)) is not None:
-        return same_file(manifest, [key], name, stored)
+    if (key := indexed_twin(engine, manifest, upload, content)) is not None:
+        return same_file(manifest, [key], name, words)
     for folder in marked_uploads(engine.uploads, content):
-        if replaces(stored, folder) or not uploaded_to(folder, engine.index.path):
+        if replaces(upload, folder) or not uploaded_to(folder, engine.index.path):
             continue
         if claimed(folder):
-            return not_yet_indexed(engine, folder, name, stored)
+            return not_yet_indexed(engine, folder, name, words)
         if keys := engine.sources_of(engine.index, folder):
-            return same_file(manifest, keys, name, stored)
+            return same_file(manifest, keys, name, words)
     return None
 
 
@@ -194,35 +234,36 @@ def uploaded_to(folder: Path, index: Path) -> bool:
         return False
 
 
-def indexed_twin(engine: Engine, manifest: Manifest, stored: Path, content: str) -> str | None:
-    """The source of ``manifest`` holding the bytes (``content``) of the uploaded PDF ``stored`` (``indexed_copy``),
-    bar an earlier upload of its name, which this one replaces."""
+def indexed_twin(engine: Engine, manifest: Manifest, upload: Path, content: str) -> str | None:
+    """The source of ``manifest`` holding the content (``content``) of the upload ``upload`` (a PDF, or a case folder
+    of the folder a zip unpacked to: ``indexed_copy``), bar an earlier upload of its name, which this one replaces."""
+
+    stored_as = (upload.name, upload.is_dir())
 
     def replaced(key: str) -> bool:
-        return (upload := engine.uploaded(key)) is not None and (upload.name, upload.unpacked) == (stored.name, False)
+        return (earlier := engine.uploaded(key)) is not None and (earlier.name, earlier.unpacked) == stored_as
 
     return indexed_copy(manifest, content, replaced)
 
 
-def same_file(manifest: Manifest, keys: list[str], name: str, stored: Path) -> str:
-    """``check_upload``'s 409 for an upload holding what the sources ``keys`` hold (a PDF, or what a zip unpacked
+def same_file(manifest: Manifest, keys: list[str], name: str, words: TwinWords) -> str:
+    """``refuse_held``'s 409 for an upload holding what the sources ``keys`` hold (a PDF, or what a zip unpacked
     to), naming them as GET /sources does."""
-    came_from, twice = TWIN_WORDS[stored.suffix.lower()]
     names, ids = distinct_names(manifest), [manifest[key].get("id") or source_id(key) for key in keys]
     held = shown([f"{names.get(key, display_name(key))} (id {source})" for key, source in zip(keys, ids, strict=True)])
     those, removal = ("that source", ids[0]) if len(ids) == 1 else ("those sources", "{id} for each")
     return (
-        f"{name} is the same file as {came_from}{held}, already indexed: {twice} would appear twice; to index this "
-        f"upload in its place, remove {those} first (DELETE /sources/{removal})"
+        f"{name} {words.same_as} {words.came_from}{held}, already indexed: {words.twice} would appear twice; to index "
+        f"this upload in its place, remove {those} first (DELETE /sources/{removal})"
     )
 
 
-def not_yet_indexed(engine: Engine, folder: Path, name: str, stored: Path) -> str:
-    """``check_upload``'s 409 for an upload holding the bytes of the upload of ``folder``, not yet indexed: named
+def not_yet_indexed(engine: Engine, folder: Path, name: str, words: TwinWords) -> str:
+    """``refuse_held``'s 409 for an upload holding the bytes of the upload of ``folder``, not yet indexed: named
     with its job where this process runs it."""
     job = next((job for job in list(engine.jobs.values()) if job.upload == folder), None)  # a copy: jobs are added
-    other, twice = f"{job.source} (job {job.id})" if job else "another upload", TWIN_WORDS[stored.suffix.lower()][1]
-    return f"{name} is the same file as {other}, not yet indexed: {twice} would appear twice"
+    other = f"{job.source} (job {job.id})" if job else "another upload"
+    return f"{name} {words.same_as} {other}, not yet indexed: {words.twice} would appear twice"
 
 
 @router.get(
