@@ -440,7 +440,10 @@ def ask(
     ] = None,
     trace: Annotated[bool, typer.Option(help="Show the agent's steps.")] = False,
     filter: FilterOpt = None,
-    as_json: JsonOpt = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the answer, its evidence and the agent's steps as JSON instead of text."),
+    ] = False,
 ):
     """Answer a question with cited evidence: plan, search in several turns, weigh, answer.
 
@@ -518,8 +521,10 @@ def print_answer(result: dict, trace: bool = False) -> None:
     """The answer, whether the evidence settles it, then each option (the chosen first) with its quotes. A choice the
     evidence does not settle is only leant to, with no confidence beside it (an unsettled 0.91 read as a sure answer);
     a choice among options scored alike is no lean but a tie, and the first line names them all (True/False printed
-    "leaning to B. False", only the first by its words). The options' scores say they rank the options, not how sure
-    the answer is. What the model and the books wrote is ``terminal_text``."""
+    "leaning to B. False", only the first by its words). An open answer left unsettled is the nearest sentence to the
+    question, or, citing cases, the similar cases' diagnosis, leant to as a choice is (it was headed "nearest
+    sentence"). The options' scores say they rank the options, not how sure the answer is. What the model and the
+    books wrote is ``terminal_text``."""
     from pathatlas.agent.writing import tied_named
     from pathatlas.ui.present import quote_about
 
@@ -527,12 +532,13 @@ def print_answer(result: dict, trace: bool = False) -> None:
     label = f"{result['options'][chosen]['label']}. " if chosen is not None else ""
     shown = terminal_text(label + result["answer"]) or Text("none", "dim")  # an open question left unanswered
     unanswered = result["answer"] and not (result["settled"] or result["options"])  # an open question's
+    diagnosed = unanswered and any(c["case"] for c in result["citations"])  # similar cases' diagnosis, no sentence
     heading = "nearest sentence" if unanswered else "answer"
     tie = [j for j, option in enumerate(result["options"]) if option["label"] in result["tied"]]
     if tie:
         named = terminal_text(tied_named([o["text"] for o in result["options"]], tie))
         console.print(Text.assemble(("tie of", "bold"), " ", named, ("  (no lean)", "dim")))
-    elif chosen is not None and not result["settled"]:
+    elif diagnosed or (chosen is not None and not result["settled"]):
         console.print(Text.assemble(("leaning to", "bold"), " ", shown))
     else:
         console.print(Text.assemble((heading, "bold"), " ", shown, f"  (confidence {result['confidence']:.2f})"))

@@ -14,7 +14,7 @@ from pathatlas.agent.evidence import (
     read_with_evidence,
     score_sentences,
 )
-from pathatlas.agent.plan import Reading, read_question, referred_options
+from pathatlas.agent.plan import IMAGE_QUERY, Reading, read_question, referred_options
 from pathatlas.agent.questions import Answer, Evidence, Question
 from pathatlas.agent.scoring import (
     FEATURES,
@@ -31,7 +31,6 @@ from pathatlas.agent.scoring import (
     option_features,
     option_logits,
     rescale,
-    similar_cases,
     softmax,
     specimen_option,
 )
@@ -58,6 +57,31 @@ def never_others(probs: np.ndarray, question: Question) -> np.ndarray:
     kept = probs.copy()
     kept[others] = 0.0
     return kept / kept.sum() if kept.sum() > 0 else probs
+
+
+SETTLING_CASES = 3
+"""An open image answer is settled by most of this many most similar cases (``agreeing_case``); where fewer are found,
+nothing known takes the places left: one case alone, however many of its images, was "1 of the 1" at 1.00, unsettled."""
+
+NO_DIAGNOSIS = "\x00no diagnosis"
+"""What an image found with no diagnosis votes for in an open image answer: nothing known. No record's diagnosis is
+written so (metadata is kept without control characters: ``retrieval.text.plain_text``)."""
+
+
+def voting_for_nothing_known(item: Evidence) -> Evidence:
+    """``item`` as an open image answer counts it: a case image, or any record the question's image found (a figure),
+    that has no diagnosis votes for ``NO_DIAGNOSIS``; anything else is left as it is."""
+    if item.payload.diagnosis or not (item.kind == "case" or IMAGE_QUERY in item.ranks):
+        return item
+    return replace(item, payload=replace(item.payload, diagnosis=NO_DIAGNOSIS))
+
+
+def looked_at(having: int, looked: list[Evidence]) -> str:
+    """An open image answer's rationale: how many of the most similar cases were looked at, how many of them have
+    the answer's diagnosis and, where some have none, how many have a diagnosis at all."""
+    said = f"the diagnosis of {having} of the {len(looked)} most similar cases"
+    diagnosed = sum(case.payload.diagnosis != NO_DIAGNOSIS for case in looked)
+    return said if diagnosed == len(looked) else f"{said} ({diagnosed} of the {len(looked)} with a diagnosis)"
 
 
 class OfflineAnswerer(Answerer):
@@ -151,33 +175,42 @@ class OfflineAnswerer(Answerer):
 
     @staticmethod
     def _open_image(evidence: list[Evidence], top: int = 5) -> Answer | None:
-        """Open image questions ("What is the diagnosis?"): the similar cases' diagnoses are the options, voted as
-        for image multiple choice (``diagnosis_votes``, settled as there: ``agreeing_case`` over ``one_per_case``, so
-        several images of one look-alike case settle nothing); the confidence is the winner's share of the votes.
-        None without a diagnosed similar case."""
-        images = similar_cases(evidence)[:top]
-        if not images:
+        """Open image questions ("What is the diagnosis?"): the similar cases' diagnoses are the options, each case
+        voting once (``one_per_case``) for its own, rank-weighted as for image multiple choice (``diagnosis_votes``).
+        The cases looked at are the ``top`` most similar, or as many as it takes to hold ``top`` with a diagnosis; one
+        with none votes for nothing known (``NO_DIAGNOSIS``), so the confidence, the answer's share of the votes, counts
+        it: five undiagnosed atlas images ranked first had left one LC25000 tile at rank six with every vote (1.00).
+        Settled as image multiple choice is (``agreeing_case``: a verified same specimen, or most of the
+        ``SETTLING_CASES`` most similar cases, those with no diagnosis included). None without a similar case with a
+        diagnosis."""
+        cases = one_per_case([voting_for_nothing_known(item) for item in evidence])
+        diagnosed = [n for n, case in enumerate(cases) if case.payload.diagnosis != NO_DIAGNOSIS]
+        if not diagnosed:
             return None
-        diagnoses = list(dict.fromkeys(str(image.payload.diagnosis) for image in images))
-        votes = diagnosis_votes(diagnoses, images, top)  # each image votes for its own diagnosis (written the same)
-        best = int(np.argmax(votes))
-        cases = one_per_case(images)
-        having = [case for case in cases if diagnosed_option(diagnoses, case) == best]
+        looked = cases[: max(top, diagnosed[:top][-1] + 1)]
+        diagnoses = list(dict.fromkeys(str(case.payload.diagnosis) for case in looked))
+        votes = diagnosis_votes(diagnoses, looked, len(looked))  # each case for its own diagnosis (written the same)
+        best = max((j for j, said in enumerate(diagnoses) if said != NO_DIAGNOSIS), key=lambda j: votes[j])
+        having = [case for case in looked if diagnosed_option(diagnoses, case) == best]
+        unfilled = sum(1 / place for place in range(len(looked) + 1, SETTLING_CASES + 1))
         return Answer(
             None,
             diagnoses[best],
-            float(votes[best] / votes.sum()),
-            f"the diagnosis of {len(having)} of the {len(cases)} most similar cases",
+            float(votes[best] / (votes.sum() + unfilled)),
+            looked_at(len(having), looked),
             [case.id for case in having[:3]],
-            settled=agreeing_case(diagnoses, cases, best) is not None,
+            settled=agreeing_case(diagnoses, looked, best, SETTLING_CASES) is not None,
         )
 
     @staticmethod
     def _unseen(answer: Answer) -> Answer:
-        """An open image question no similar case answers: the text's nearest sentence never saw the image ("What is
-        the diagnosis?" covered by any sentence saying "diagnosis"), so it settles nothing and claims no confidence."""
-        said = f"no similar case in the index; the sentence nearest the question's words, {answer.rationale}"
-        return replace(answer, confidence=0.0, settled=False, rationale=said if answer.text else answer.rationale)
+        """An open image question no similar case with a diagnosis answers: said first, as the whole rationale where no
+        sentence is quoted (asked nothing but the image, against a book: "the question has no words to look for" was
+        all it said). The text's nearest sentence never saw the image ("What is the diagnosis?" covered by any sentence
+        saying "diagnosis"), so it settles nothing and claims no confidence."""
+        unseen = "no similar case in the index has a diagnosis"
+        said = f"{unseen}; the sentence nearest the question's words, {answer.rationale}" if answer.text else unseen
+        return replace(answer, confidence=0.0, settled=False, rationale=said)
 
     @staticmethod
     def open_quote(question: Question, reading: Reading, evidence: list[Evidence]) -> tuple[Sentence, float] | None:
