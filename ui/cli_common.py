@@ -124,6 +124,12 @@ class NamedArgument(TyperArgument):
     def display_type_rich(self, ctx: typer.Context) -> str | None:
         return None
 
+    def _usage_display_name(self) -> str:
+        """The usage line's name as click and man pages write it, ``SOURCE`` (Typer 0.29 writes a required one
+        ``{SOURCE}``, read as a set to pick from), an optional one ``[PATH]``, a repeated one followed by "..."."""
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")
+
 
 SHAPED = {TyperOption: ShapedOption, TyperArgument: NamedArgument}
 
