@@ -465,3 +465,18 @@ def unknown_words_note(unknown: Sequence[Mapping[str, Any]]) -> str:
     listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} or {named[-1]}"
     meant = [u["closest"][0] for u in unknown if u["closest"]]
     return f"No indexed text has {listed}" + (f"; did you mean {', '.join(meant)}?" if meant else ".")
+
+
+def unsettled_said(options: list[dict[str, Any]], tied: list[dict[str, Any]], shown: str, cases: bool = False) -> str:
+    """What an unsettled answer's headline says after "The evidence does not settle this": the options it cannot tell
+    apart (the API's ``tied``), or the option it best supports, or an open question's nearest sentence, or (``cases``:
+    it cites similar cases) their diagnosis, which no sentence gave. A True/False question whose two options scored
+    alike said "Best supported: A. True", as if A had won."""
+    if len(tied) > 1:
+        named = [plain(f"{o.get('label')}. {o.get('text') or ''}") for o in tied]
+        between = f"{named[0]} from {named[1]}" if len(named) == 2 else f"{', '.join(named[:-1])} and {named[-1]}"
+        return f"It does not tell {between} apart"
+    if options:
+        return f"Best supported: {shown}"
+    heading = "Leaning to the similar cases' diagnosis" if cases else "Nearest sentence, which may not answer it"
+    return f"{heading}: {shown}"

@@ -78,6 +78,7 @@ from pathatlas.ui.present import (
     tab_title,
     unknown_words_note,
     unreachable_message,
+    unsettled_said,
     unsupported_file,
     values_said,
 )
@@ -943,17 +944,6 @@ def asked(question: str, options: str, image, scope: list[str]) -> dict[str, Any
     return response.json() if response is not None else None
 
 
-def unsettled_said(options: list[dict[str, Any]], tied: list[dict[str, Any]], shown: str) -> str:
-    """What an unsettled answer's headline says after "The evidence does not settle this": the options it cannot tell
-    apart (the API's ``tied``), or the option it best supports, or an open question's nearest sentence. A True/False
-    question whose two options scored alike said "Best supported: A. True", as if A had won."""
-    if len(tied) > 1:
-        named = [plain(f"{o.get('label')}. {o.get('text') or ''}") for o in tied]
-        between = f"{named[0]} from {named[1]}" if len(named) == 2 else f"{', '.join(named[:-1])} and {named[-1]}"
-        return f"It does not tell {between} apart"
-    return f"{'Best supported' if options else 'Nearest sentence, which may not answer it'}: {shown}"
-
-
 def ask_tab() -> None:
     question = st.text_area("Question", placeholder="e.g. A cervical smear shows ... Which cells are these?")
     options = st.text_area("Options, one per line")
@@ -985,7 +975,8 @@ def ask_tab() -> None:
     if answer.get("settled", True):
         st.success(f"Answer: {shown}  (confidence {confidence:.2f})")
     else:
-        said = unsettled_said(options_out, tied, shown)
+        cases = any(c.get("case") for c in answer.get("citations") or [])
+        said = unsettled_said(options_out, tied, shown, cases)
         st.warning(f"The evidence does not settle this. {said}  (confidence {confidence:.2f})")
     if answer.get("rationale"):
         st.caption(plain(answer["rationale"]))
