@@ -1,5 +1,5 @@
-"""Usage lines name a required argument as click and man pages do: ``remove [OPTIONS] SOURCE``, not Typer 0.29's
-``{SOURCE}``, which read as a set of choices."""
+"""The command line's words: usage lines name a required argument as click and man pages do (`remove [OPTIONS]
+SOURCE`, not Typer 0.29's `{SOURCE}`, read as a set of choices); an empty PDF is said to be empty."""
 
 from __future__ import annotations
 
@@ -25,3 +25,13 @@ def test_usage_lines_name_arguments_without_braces(tmp_path, command, usage):
     assert re.sub(r"\s+", " ", line.strip(" │")).split(" ", 2)[2] == usage.split(" ", 1)[1], (
         "the program name is the runner's"
     )
+
+
+def test_an_empty_pdf_is_said_to_be_empty_in_one_line(tmp_path):
+    """MuPDF's own words were "is not a readable PDF: Cannot open empty file: filename='...'"."""
+    empty = tmp_path / "zero.pdf"
+    empty.touch()
+    result = run_cli("index", empty, "--index", tmp_path / "idx", home=tmp_path / "home")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {empty} is empty (0 bytes): copy or download the PDF again"], result.output

@@ -1132,6 +1132,8 @@ class PdfSource(Source):
         try:
             doc, said = mupdf_said(lambda: pymupdf.open(self.path, filetype="pdf"))
         except Exception as exc:
+            if self.path.is_file() and self.path.stat().st_size == 0:  # MuPDF: "Cannot open empty file: filename=..."
+                raise BadInputError(f"{self.path} is empty (0 bytes): copy or download the PDF again") from exc
             raise BadInputError(f"{self.path} is not a readable PDF: {exc}") from exc
         if not doc.is_pdf:  # MuPDF reads by content whatever the type says: HTML, SVG, images named .pdf
             doc.close()
