@@ -36,7 +36,6 @@ from pathatlas.indexer.sources import (
 )
 from pathatlas.indexer.sources.base import (
     Source,
-    content_hash,
     reader_name,
     stat_signature,
     stoppable,
@@ -508,7 +507,7 @@ class Indexer:
             if signature is not None:
                 recorded["stat"] = signature
             if "content" not in known:  # indexed before it was kept: a later rename of it is then told too
-                recorded["content"] = content_hash(source.path)
+                recorded["content"] = source.content_hash()
             if recorded != known:
                 self._restat[source.key] = recorded
             # not read again: the problems found when it was (what ``info`` counts), for every caller alike
@@ -533,7 +532,7 @@ class Indexer:
                 "stat": signature,
                 "records_version": source.records_version,
                 "reader": reader_name(type(source)),
-                "content": content_hash(source.path),
+                "content": source.content_hash(),
             }
             entry = {**source.remembered(), **entry}  # for the next reading's ``recall`` (a PDF's drawing key)
             with self._stage("commit"):  # store files and BM25
@@ -560,7 +559,7 @@ class Indexer:
         this check included."""
         if (same_as := SAME_CONTENT.get(source.kind)) is None:
             return None
-        content, manifest = content_hash(source.path), self.index.manifest
+        content, manifest = source.content_hash(), self.index.manifest
         if known and known.get("content", content) == content:  # its own content (unknown: indexed before it was kept)
             return None
         if (twin := indexed_twin(manifest, source.key, content)) is None:

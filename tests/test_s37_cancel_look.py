@@ -188,15 +188,16 @@ def test_a_look_resolves_the_listed_names_once(tmp_path, monkeypatch):
 
 
 def test_a_content_hash_is_what_it_was_before_it_could_stop(tmp_path):
-    """Manifests keep ``content``: hashed by blocks to stop between them, it must stay what ``file_digest`` made."""
+    """Manifests keep ``content``: hashed by blocks to stop between them, it must stay what ``file_digest`` made (of a
+    case folder: its metadata file, then the files its rows list)."""
     folder = two_cases(tmp_path / "cases")
-    (folder / "large.bin").write_bytes(os.urandom(HASH_BLOCK * 2 + 12345))  # hashed in three blocks
+    (folder / "large.png").write_bytes(os.urandom(HASH_BLOCK * 2 + 12345))  # hashed in three blocks
+    with (folder / "labels.csv").open("a") as labels:
+        labels.write("large.png,C-3,granuloma\n")
     digest = hashlib.blake2b(digest_size=16)
-    for file in sorted(folder.rglob("*")):
-        with file.open("rb") as handle:
-            digest.update(
-                os.fsencode(file.relative_to(folder)) + b"\0" + hashlib.file_digest(handle, "blake2b").digest()
-            )
+    for name in ["labels.csv", "c0.png", "c1.png", "large.png"]:
+        with (folder / name).open("rb") as handle:
+            digest.update(name.encode() + b"\0" + hashlib.file_digest(handle, "blake2b").digest())
     assert content_hash(folder) == digest.hexdigest()
 
 

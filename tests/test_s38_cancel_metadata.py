@@ -148,14 +148,15 @@ def prepared_thread(job_id: str) -> threading.Thread | None:
 def test_a_cancel_asked_while_a_job_reads_a_case_folder_s_metadata_stops_the_job_there(
     client, tmp_path, monkeypatch, step
 ):
-    """The job reads a 2,000-row metadata file: to remove an upload's unlisted images (prune), to count a folder's
-    sources (count: a folder indexed in place has nothing to prune), or to look at it (look: its file changed since it
-    was counted, as one touched meanwhile is read again). A cancel asked at its 50th line ends the job cancelled, the
-    index as it was, and the read with it: no line read after it, no read after it (the prune and count steps' own
-    thread went on to read the file whole, then again, once the job had ended)."""
+    """The job reads a 2,000-row metadata file: to remove an upload's unlisted images (prune: after the upload's own
+    read, its twin check's ``content_hash``), to count a folder's sources (count: a folder indexed in place has nothing
+    to prune), or to look at it (look: its file changed since it was counted, as one touched meanwhile is read again).
+    A cancel asked at its 50th line ends the job cancelled, the index as it was, and the read with it: no line read
+    after it, no read after it (the prune and count steps' own thread went on to read the file whole, then again, once
+    the job had ended)."""
     engine = client.app.state.engine
     before = client.get("/sources").json()
-    held = HeldRead(monkeypatch, held=2 if step == "look" else 1)
+    held = HeldRead(monkeypatch, held=1 if step == "count" else 2)
     if step == "prune":
         job_id = upload(client, "atlas.zip", zipped(*case_members("held"))).json()["id"]
     else:
@@ -188,12 +189,13 @@ def test_a_cancel_asked_while_a_job_reads_a_case_folder_s_metadata_stops_the_job
 # -- 4. a case folder's metadata read once a job --------------------------------------------------------------------
 def test_an_uploaded_zip_s_job_reads_each_case_folder_s_metadata_once(client, monkeypatch):
     """Its unlisted images removed, its sources counted, its look: three reads of each folder's metadata (3.5-6 s each
-    at 200,000 rows), one now. What is indexed is what a folder's look outside a job finds: the same fingerprint."""
+    at 200,000 rows), one now, after the one of the upload's twin check (``content_hash``: the images its rows list).
+    What is indexed is what a folder's look outside a job finds: the same fingerprint."""
     held = HeldRead(monkeypatch, held=0)
     job_id = upload(client, "twice.zip", zipped(*case_members("one"), *case_members("two"))).json()["id"]
     ended = job_ended(client, job_id)
     assert ended["status"] == "done", ended
-    assert sorted(path.parent.name for path in held.reads) == ["one", "two"]
+    assert sorted(path.parent.name for path in held.reads) == ["one", "one", "two", "two"]
     engine = client.app.state.engine
     keys = [key for key in engine.index.manifest if Path(key).name in ("one", "two")]
     assert len(keys) == 2

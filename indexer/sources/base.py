@@ -6,7 +6,7 @@ import hashlib
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -90,25 +90,43 @@ def hash_files(
 
 
 def content_hash(path: Path) -> str | None:
-    """What a source's files hold wherever they lie (its fingerprint hashes its path too): a file's bytes, or a folder's
-    files by name within it and bytes, hidden ones aside as ``discover`` passes them by. The manifest keeps it
-    (``content``), so that a source renamed or moved is known for the one indexed under its old name; None where a file
-    cannot be read."""
+    """What a source holds wherever it lies (its fingerprint hashes its path too), as the built-in reader accepting it
+    reads it with the default settings (``Source.content_hash``: with a source's own): a file's bytes, a case folder's
+    metadata file and the images it lists, another folder's files. The manifest keeps it (``content``), so that a
+    source renamed or moved is known for the one indexed under its old name; None where a file cannot be read."""
+    from pathatlas.indexer.sources import SOURCES  # the registry imports this module
+
+    if reader := next((reader for reader in SOURCES.values() if reader.accepts(path)), None):
+        return reader(path, Settings.model_construct()).content_hash()
+    return hash_held(path, every_file(path))
+
+
+def every_file(path: Path) -> Iterator[tuple[Path, bool]]:
+    """A file source's file, or a folder's files in sorted order, hidden ones aside as ``discover`` passes them by and
+    those of an index folder inside it (``is_index_folder``), each to be read (``Source.held``)."""
     files = [path] if path.is_file() else sorted(path.rglob("*"))
     indexes = {file.parent for file in files if is_index_folder(file.parent, [file.name], path)}
+    for file in files:
+        inside = file.relative_to(path)
+        if file.is_file() and not any(part.startswith(".") for part in inside.parts) and not indexes & {*file.parents}:
+            yield file, True
+
+
+def hash_held(path: Path, held: Iterable[tuple[Path, bool]]) -> str | None:
+    """The content hash of the source at ``path`` of the files it is made of (``held``): each by its name within it and
+    its bytes, or its size where its reader leaves it unread; None where a file cannot be read, or the source (its
+    metadata file) is refused."""
     digest = hashlib.blake2b(digest_size=16)
     try:
-        for file in files:
-            inside = file.relative_to(path)
-            if (
-                file.is_file()
-                and not any(part.startswith(".") for part in inside.parts)
-                and not indexes & {*file.parents}
-            ):
+        for file, read in held:
+            if read:
                 hashed = hashlib.blake2b()
                 hash_into(hashed, file)
-                digest.update(os.fsencode(inside) + b"\0" + hashed.digest())
-    except OSError:
+                held_as = hashed.digest()
+            else:
+                held_as = f"size={file.stat().st_size}".encode()
+            digest.update(os.fsencode(file.relative_to(path)) + b"\0" + held_as)
+    except (OSError, PathAtlasError):
         return None
     return digest.hexdigest()
 
@@ -326,12 +344,13 @@ def hashed_as(version: object) -> Iterator[None]:
 
 def as_indexed(source: Source, entry: Mapping[str, Any]) -> bool:
     """Whether ``source`` holds what its manifest ``entry`` was indexed from: its content hash where recorded (what
-    the files hold, whichever reader and settings read them), else its fingerprint (what ``index`` compares) as the
-    reader that indexed it hashed it (the fingerprint hashes its reader's ``records_version``: hashed as this one's, a
-    source indexed before an upgrade and copied or touched since would count as changed, its pages and images refused).
-    The fingerprint also decides where the content differs only in files the source does not read (notes beside
-    cases)."""
-    if (content := entry.get("content")) and content_hash(source.path) == content:
+    its records are made of, whichever reader version read them: ``Source.content_hash``, with the source's settings,
+    so a slide over their byte cap is not read), else its fingerprint (what ``index`` compares) as the reader that
+    indexed it hashed it (the fingerprint hashes its reader's ``records_version``: hashed as this one's, a source
+    indexed before an upgrade and copied or touched since would count as changed, its pages and images refused). The
+    fingerprint also decides where the content differs only in what the source does not read (notes beside cases),
+    or was recorded with other settings."""
+    if (content := entry.get("content")) and source.content_hash() == content:
         return True
     with hashed_as(entry.get("records_version")):
         return source.fingerprint() == entry.get("fingerprint")
@@ -418,6 +437,16 @@ class Source(ABC):
         """What this reading keeps in the source's manifest entry for the next reading's ``recall`` (a PDF's drawing
         key); nothing by default."""
         return {}
+
+    def held(self) -> Iterable[tuple[Path, bool]]:
+        """The files the source's records are made of, for its ``content_hash``: each with whether its bytes count
+        (else its size). By default every file of it (``every_file``), read; a reader that reads only some files of a
+        folder, or leaves some unread, says so (``CaseFolderSource``), so a 5 GB slide it never opens costs no read."""
+        return every_file(self.path)
+
+    def content_hash(self) -> str | None:
+        """What the source holds wherever it lies (``content_hash``), as its reader and settings read it."""
+        return hash_held(self.path, self.held())
 
     @classmethod
     @abstractmethod

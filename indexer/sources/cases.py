@@ -357,10 +357,13 @@ class CaseFolderSource(Source):
         return path.is_relative_to(self.path)
 
     def fingerprint(self) -> str:
-        """The metadata file and the listed images, and what the problems say of files the folder holds unread
-        (``_found_elsewhere``, ``_notes``): a slide dropped in without its row, a PDF, or a file moved from where its
-        row says changes the folder, so the next ``index`` reads it again and says so instead of finding it unchanged
-        with the problems of before. A folder without such files keeps the fingerprint it had before they counted.
+        """The metadata file and the listed images (by their size those ``records`` leaves unread, ``_unread``, as
+        their problem names it: a 5 GB slide over the byte cap was read whole at each look, 35 s, to be skipped), and
+        what the problems say of files the folder holds unread (``_found_elsewhere``, ``_notes``): a slide dropped in
+        without its row, a PDF, or a file moved from where its row says changes the folder, so the next ``index`` reads
+        it again and says so instead of finding it unchanged with the problems of before. A folder without such files
+        keeps the fingerprint it had before they counted; its other files (a whole-slide .svs beside its images) cost
+        no read, nor a change.
 
         The look it took (``FolderLook``) is kept for ``records``: an ``index`` run walks the folder and hashes its
         images once, not once for the fingerprint and again for the records (lc25000's 900 tiles: 4.3 s to 3.2 s
@@ -376,17 +379,41 @@ class CaseFolderSource(Source):
         rows = self.rows()
         paths = self._image_paths(rows)
         listed = list(dict.fromkeys(paths.values()))  # a file listed again is hashed once: it is read once
-        hashed = [self.metadata_path, *(path for path in listed if path.is_file())]
+        sizes = self._sizes(listed)
+        unread_sizes = {path: size for path, size in sizes.items() if self._unread(path, size)}
+        hashed = [self.metadata_path, *(path for path in sizes if path not in unread_sizes)]
         read = hash_files(hashed, self.reading(), self.records_version)
         files = self._walk()
         may_stop()
         twins = self._found_elsewhere(listed, files)
         may_stop()
         notes = [*misnamed_fields(self.metadata_path, rows), *self._notes(listed, twins, files)]
-        unread = [*(f"{path}\0{found}" for path, found in sorted(twins.items())), *notes]
+        unread = [
+            *(f"{path}\0{found}" for path, found in sorted(twins.items())),
+            *(f"{path}\0{size} bytes" for path, size in unread_sizes.items()),
+            *notes,
+        ]
         if unread:
             read = hashlib.blake2b("\0".join([read, *unread]).encode(), digest_size=16).hexdigest()
         return FolderLook(read, rows, paths, twins, notes)
+
+    def held(self) -> Iterator[tuple[Path, bool]]:
+        """What the folder's records are made of (``content_hash``): its metadata file and the files its rows list,
+        those ``records`` leaves unread (``_unread``) by their size; not its other files: a 5 GB slide beside its
+        images was read whole at each look (30 s), and adding or removing one changed the folder."""
+        yield self.metadata_path, True
+        for path, size in self._sizes(list(self._image_paths(self.rows()).values())).items():
+            yield path, not self._unread(path, size)
+
+    def _sizes(self, listed: list[Path]) -> dict[Path, int]:
+        """The sizes of the files of ``listed`` (resolved) that are on disk, each once, in order."""
+        return {path: path.stat().st_size for path in dict.fromkeys(listed) if path.is_file()}
+
+    def _unread(self, path: Path, size: int) -> bool:
+        """Whether ``records`` leaves a listed file of ``size`` bytes unread (``_read``): not an image by its name, or
+        over the byte cap (``max_image_bytes``). Its bytes then change nothing indexed."""
+        over_cap = size > max_image_bytes(self.settings.max_image_pixels)
+        return path.suffix.lower() not in IMAGE_SUFFIXES or over_cap
 
     def size_hint(self) -> int:
         return len(self._looked.rows if self._looked else self.rows())

@@ -191,7 +191,7 @@ def check_unpacked(engine: Engine, unpacked: Path, name: str) -> None:
         sources = discover([unpacked], engine.settings)
     except PathAtlasError:  # nothing to index: its job says why
         return
-    contents = (content_hash(source.path) for source in sources if source.kind == CaseFolderSource.kind)
+    contents = (source.content_hash() for source in sources if source.kind == CaseFolderSource.kind)
     refuse_held(engine, unpacked, name, dict.fromkeys(filter(None, contents), TWIN_WORDS[CaseFolderSource.kind]))
 
 
