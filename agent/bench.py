@@ -394,6 +394,28 @@ def plan_refit(items: list[Item], folds: int) -> tuple[set[str], list[str]]:
     return kinds, notes
 
 
+def held_out_answers(
+    rows: list[Row], fold_of: list[int], items: list[Item], correct: dict[str, float], chosen: dict[str, int]
+) -> dict:
+    """What a mode's held-out figures record per question beside ``correct``: ``answer`` (the option ``chosen``, as
+    ``tune.cross_validate`` gives it, by the file's letters as every answer is recorded), ``fold`` (the chapter fold it
+    was held out in, numbered from 1), and ``by_group`` (per chapter: n, held-out accuracy and its fold), the held-out
+    table beside the in-sample ``by_group``."""
+    asked = {item.id: item for item in items}
+    fold = {row.id: f + 1 for row, f in zip(rows, fold_of, strict=True)}
+    groups: dict[str, list[str]] = {}
+    for row in rows:
+        groups.setdefault(row.group, []).append(row.id)
+    return {
+        "answer": {i: as_filed(asked[i], LETTERS[c]) for i, c in chosen.items()},
+        "fold": fold,
+        "by_group": {
+            g: {"n": len(ids), "accuracy": sum(correct[i] for i in ids) / len(ids), "fold": fold[ids[0]]}
+            for g, ids in groups.items()
+        },
+    }
+
+
 def is_correct(item: Item, answer: Answer) -> float:
     if item.kind == "mcq":
         return float(answer.letter == item.gold_answer.upper())
@@ -510,11 +532,12 @@ def compare_qa_runs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, 
     gained and lost, exact McNemar p, how many answers changed, and each run's settled / unsettled split.
 
     The paired answers are the held-out ones (offline weights refit per chapter fold) when both runs have them for
-    the mode, else every answer; only questions both runs answered are paired (``unpaired`` counts the others). For
-    open questions (token recall) gained and lost count scores that rose and fell. The settled split is over the
-    questions both runs answered, each answer as the run gave it (held-out answers record no settled flag), and so
-    is ``changed``: the questions answered otherwise (another option, by the file's letters, or another text), right
-    or wrong alike, which is what ``--shuffle-options`` moves."""
+    the mode, else every answer, with a ``warning`` (``folds_warning``) where one run has them; only questions both
+    runs answered are paired (``unpaired`` counts the others). For open questions (token recall) gained and lost count
+    scores that rose and fell. ``changed`` counts the paired answers given otherwise (another option, by the file's
+    letters, or another text), right or wrong alike, which is what ``--shuffle-options`` moves: held-out answers for a
+    held-out row, None where a run did not record them. The settled split is over the questions both runs answered,
+    each answer as the run gave it (held-out answers record no settled flag)."""
     out: dict[str, dict[str, Any]] = {}
     for mode in [m for m in before["modes"] if m in after["modes"]]:
         first, second = answered(before, mode), answered(after, mode)
@@ -536,15 +559,46 @@ def compare_qa_runs(before: dict[str, Any], after: dict[str, Any]) -> dict[str, 
             "gained": gained,
             "lost": lost,
             "p": exact_mcnemar_p(gained, lost),
-            "changed": sum(first[i].get("answer") != second[i].get("answer") for i in both),
+            "changed": changed_answers(before, after, mode, ids if held else None),
             "settled": {
                 "answers": "shipped weights",
                 "n": len(both),
                 "before": settled_split([first[i] for i in both]),
                 "after": settled_split([second[i] for i in both]),
             },
+            **({"warning": warning} if (warning := folds_warning(before, after, [mode])) else {}),
         }
     return out
+
+
+def changed_answers(
+    before: dict[str, Any], after: dict[str, Any], mode: str, held_out: list[str] | None = None
+) -> int | None:
+    """How many of a mode's answers two runs gave otherwise: of the ``held_out`` questions (ids) their held-out answers
+    (None where a run recorded none: it was written before they were), else of every question both answered the
+    answers each run gave."""
+    if held_out is None:
+        first, second = answered(before, mode), answered(after, mode)
+        return sum(first[i].get("answer") != second[i].get("answer") for i in first if i in second)
+    answers = [run["modes"][mode]["held_out"].get("answer") for run in (before, after)]
+    if None in answers:
+        return None
+    return sum(answers[0].get(i) != answers[1].get(i) for i in held_out)
+
+
+def folds_warning(before: dict[str, Any], after: dict[str, Any], modes: Iterable[str] | None = None) -> str | None:
+    """The warning, in one line, of shared modes (of ``modes``, else all) that only one run held answers out for
+    (``--folds``): compare-qa pairs every answer there, the weights each run answered with, not the held-out ones."""
+    shared = [m for m in (modes or before["modes"]) if m in before["modes"] and m in after["modes"]]
+    sides = {m: ["held_out" in run["modes"][m] for run in (before, after)] for m in shared}
+    lopsided = [m for m, held in sides.items() if held[0] != held[1]]
+    if not lopsided:
+        return None
+    named = ", ".join(f"{m} (the run {'before' if sides[m][0] else 'after'})" for m in lopsided)
+    return (
+        f"only one run has held-out answers (--folds) for {named}: every answer is paired instead, each run's with "
+        "the weights it answered with; run both with --folds to pair held-out answers"
+    )
 
 
 def settled_note(before: dict[str, Any], after: dict[str, Any], held_out: bool) -> str:
@@ -572,7 +626,8 @@ def question_golds(run: dict[str, Any]) -> dict[str, str]:
 def check_same_questions(before: dict[str, Any], after: dict[str, Any]) -> str | None:
     """Refuse, in one line, two ``bench qa`` results that asked different questions: no question id in common, a
     shared id scored against another gold answer, or one run ``--open`` and the other not (gained and lost would
-    compare unrelated answers). A warning (returned) when their question files differ but ids and golds agree."""
+    compare unrelated answers). A warning (returned, one line, as compare-qa says it on stderr) when their question
+    files differ but ids and golds agree, or when only one of them held answers out (``folds_warning``)."""
     if not {r["id"] for r in before["items"]} & {r["id"] for r in after["items"]}:
         raise BadInputError("these runs asked different questions: they share no question id")
     runs = before.get("run") or {}, after.get("run") or {}
@@ -588,9 +643,9 @@ def check_same_questions(before: dict[str, Any], after: dict[str, Any]) -> str |
             f"{first!r}: {golds[first]!r} before, {theirs[first]!r} after)"
         )
     hashes = [r.get("questions_sha256") for r in runs]
-    if None not in hashes and hashes[0] != hashes[1]:
-        return "the two runs' question files differ (sha256), but their shared ids have the same gold answers"
-    return None
+    files = "the two runs' question files differ (sha256), but their shared ids have the same gold answers"
+    warnings = [files if None not in hashes and hashes[0] != hashes[1] else None, folds_warning(before, after)]
+    return "; ".join(w for w in warnings if w) or None
 
 
 class PageTexts:
@@ -991,6 +1046,8 @@ class QABench:
                         summary[mode][key] = check(fitted, chapter_folds([r.group for r in fitted], folds))
             if held := summary[mode].get("held_out"):
                 held["ci95"] = list(mean_interval(list(held["correct"].values())))
+                fold_of, chosen = chapter_folds([r.group for r in rows], folds), held.pop("chosen")
+                held |= held_out_answers(rows, fold_of, items, held["correct"], chosen)
             if interrupted:
                 break
         baseline = summary.get("rag")
@@ -1392,9 +1449,32 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
             [group_mark_words(result, g) for g, _, _ in groups],
         ),
     )
+    if held_groups := held_out_group_rows(result):
+        lines += section(
+            f"{label[0].upper()}{label[1:]} by group, held out (weights refit on the other chapter folds)",
+            ["group", "fold", "n", *held_out_modes(result)],
+            held_groups,
+        )
     if failed := failure_lines(result):
         lines += ["", "## Failed rows", "", *[f"- {line}" for line in failed]]
     return "\n".join(lines) + "\n"
+
+
+def held_out_modes(result: dict[str, Any]) -> list[str]:
+    """The modes of a result with held-out answers per chapter (``held_out_answers``; none in a result written before
+    they were recorded)."""
+    return [mode for mode, m in result["modes"].items() if "by_group" in m.get("held_out", {})]
+
+
+def held_out_group_rows(result: dict[str, Any]) -> list[list[Any]]:
+    """The held-out by-group table's rows: each chapter's fold, its number of questions and each mode's held-out
+    accuracy (blank where a mode has none of it), in the file's order."""
+    held = [result["modes"][mode]["held_out"]["by_group"] for mode in held_out_modes(result)]
+    rows = []
+    for g in dict.fromkeys(g for of_mode in held for g in of_mode):
+        first = next(of_mode[g] for of_mode in held if g in of_mode)
+        rows.append([g, first["fold"], first["n"], *[f"{m[g]['accuracy']:.2f}" if g in m else "" for m in held]])
+    return rows
 
 
 def with_marks(columns: list[str], rows: list[list[Any]], marks: list[str]) -> tuple[list[str], list[list[Any]]]:
@@ -1638,72 +1718,162 @@ def legend_beside(ax) -> None:
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
 
 
+MODE_COLOURS = {"no-rag": "#7f7f7f", "rag": "#1f77b4", "agentic": "#ff7f0e", "mcp": "#2ca02c"}
+"""Each mode's colour in every panel of ``plot_qa``: its held-out and in-sample figures differ by fill, not colour."""
+OTHER_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+def mode_colours(modes: list[str]) -> dict[str, str]:
+    """Mode -> its colour (``MODE_COLOURS``; a mode without one takes the next of ``OTHER_COLOURS``)."""
+    others = iter(OTHER_COLOURS * len(modes))
+    return {mode: MODE_COLOURS.get(mode) or next(others) for mode in modes}
+
+
+def run_settings(result: dict[str, Any]) -> str:
+    """A ``bench qa`` result's settings as the plot's title names them (its questions, index, answerer, folds, and the
+    options that change what is measured: ``--exclude-case``, ``--shuffle-options``, ``--open``), so a figure of one
+    run is not read as another's; its questions alone where the run recorded none."""
+    run = result.get("run") or {}
+    answerer = run.get("answerer") or result.get("answerer")
+    said = [
+        Path(str(run["questions"])).name if run.get("questions") else None,
+        answered_phrase(result),
+        f"index {Path(str(run['index'])).name}" if run.get("index") else None,
+        f"answerer {answerer}" + (f" ({run['model']})" if run.get("model") else "") if answerer else None,
+        *(f"{name} {run[name]}" for name in ("k", "rounds") if run.get(name) is not None),
+        f"--folds {run['folds']}" if run.get("folds") else "no folds" if "folds" in run else None,
+        "--exclude-case" if run.get("exclude_case") else None,
+        f"--shuffle-options {run['shuffle_options']}" if run.get("shuffle_options") is not None else None,
+        "--open" if run.get("open") else None,
+    ]
+    return ", ".join(part for part in said if part)
+
+
+def rows_title(result: dict[str, Any], folded: bool) -> str:
+    """What the accuracy panel's bars are: held out (weights refit per chapter fold) and, hatched, the weights the run
+    answered with (in-sample where they were fitted on some of its questions); nothing to say for a plain run."""
+    fitted = fitted_on(result)
+    in_sample = f"in-sample, fitted on {fitted} of these"
+    if folded:
+        return f"held out: refit per chapter fold;\nhatched: {in_sample if fitted else 'shipped weights'}"
+    return in_sample if fitted else ""
+
+
 def plot_qa(result: dict[str, Any], path: Path) -> None:
+    """plot.png: each mode's score (held-out bars beside the hatched bars of the weights it answered with), its
+    reliability diagram and its score by chapter, every panel saying which answers it shows (held out, in-sample),
+    each mode one colour throughout, and the run's settings (``run_settings``) over them."""
     require("matplotlib", "plot").use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
-    modes = list(result["modes"])
-    groups = ordered_groups(result)
     fig, (left, middle, right) = plt.subplots(
-        1, 3, figsize=(16, 4.2), gridspec_kw={"width_ratios": [1, 1.2, 3]}, layout="constrained"
+        1, 3, figsize=(16, 4.6), gridspec_kw={"width_ratios": [1, 1.2, 3]}, layout="constrained"
     )
+    fig.suptitle(run_settings(result), fontsize=9)
+    colours = mode_colours(list(result["modes"]))
+    label = result.get("metric", score_label(result.get("kinds", {})))
+    plot_rows(left, result, colours, label)
+    plot_reliability(middle, result, colours, label)
+    plot_groups(right, result, colours, label)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_rows(ax, result: dict[str, Any], colours: dict[str, str], label: str) -> None:
+    """The accuracy panel: a bar per ``shown_rows`` row (95% CI), in its mode's colour, hatched where it is not held
+    out when held-out rows stand beside it; chance dashed."""
     rows = shown_rows(result)
+    folded = len(rows) > len(result["modes"])
     acc = [np.nan if m["accuracy"] is None else m["accuracy"] for _, m in rows]  # NaN: no bar, no error bar
     err = np.array([error_arms(m) for _, m in rows]).T
-    folded, fitted = len(rows) > len(modes), fitted_on(result)
-    shipped = weights_note(result)
-    if folded:  # held out in strong blue, the shipped weights' figures pale
-        colours = ["#2a6fb8" if name.endswith("held out") else "#b8cde8" for name, _ in rows]
-    else:
-        colours = ["#999", "#6a9fd8", "#2a6fb8"][: len(rows)]
+    hatched = [folded and not name.endswith("held out") for name, _ in rows]
+    bars = ax.bar(range(len(rows)), acc, yerr=err, capsize=4, color=[colours[name.split(",")[0]] for name, _ in rows])
+    for bar, hatch in zip(bars, hatched, strict=True):
+        if hatch:
+            bar.set(hatch="//", alpha=0.45)
+    label_zeros(ax, bars, acc)
     names = [bar_name(name.split(" (")[0], m, result["n"]) for name, m in rows]
-    label_zeros(left, left.bar(range(len(names)), acc, yerr=err, capsize=4, color=colours), acc)
-    left.set_xticks(range(len(names)), names)
-    left.set_xlim(-0.5, len(names) - 0.5)  # a mode without a bar keeps its place (no data widens no axis)
-    plt.setp(left.get_xticklabels(), rotation=30 if shipped else 0, ha="right" if shipped else "center", fontsize=8)
-    left.set_ylim(0, 1)
+    slanted = folded or fitted_on(result)
+    ax.set_xticks(
+        range(len(names)), names, rotation=30 if slanted else 0, ha="right" if slanted else "center", fontsize=8
+    )
+    ax.set_xlim(-0.5, len(names) - 0.5)  # a mode without a bar keeps its place (no data widens no axis)
+    ax.set_ylim(0, 1)
     if (baseline := chance_row(result)) and result["chance"].get("accuracy") is not None:
-        left.axhline(result["chance"]["accuracy"], linestyle="--", color="#c0392b", linewidth=1, label=baseline[0])
-        legend_beside(left)
-    label = result.get("metric", score_label(result.get("kinds", {})))
-    fitted_on_these = f"\nin-sample: weights fitted on {fitted} of these" if fitted else ""
-    left.set_title(f"{label} by mode (95% CI){fitted_on_these}", fontsize=10)
-    middle.plot([0, 1], [0, 1], ":", color="#888", label="perfect calibration")
-    for mode in modes:
-        bins = result["modes"][mode]["reliability"]
-        if bins:
-            middle.plot(
-                [b[3] for b in bins],
-                [b[4] for b in bins],
-                "o-",
-                label=f"{mode} (ECE {result['modes'][mode]['ece']:.3f})",
-                clip_on=False,  # a bin of accuracy 0 or 1 shows its whole point on the axis
-            )
-    middle.set_xlim(0, 1)
-    middle.set_ylim(0, 1)
-    middle.set_xlabel("confidence", fontsize=8)
-    middle.set_ylabel(label, fontsize=8)
-    middle.set_title(f"reliability diagram{shipped}", fontsize=10)
-    legend_beside(middle)
-    width = 0.8 / len(modes)
+        ax.axhline(result["chance"]["accuracy"], linestyle="--", color="#c0392b", linewidth=1, label=baseline[0])
+        legend_beside(ax)
+    subtitle = rows_title(result, folded)
+    ax.set_title(f"{label} by mode (95% CI)" + (f"\n{subtitle}" if subtitle else ""), fontsize=8.5)
+
+
+def plot_reliability(ax, result: dict[str, Any], colours: dict[str, str], label: str) -> None:
+    """The reliability panel: each mode's bins in its colour, held out solid where the run has them and the answers
+    as given dashed beside them, the title saying which is which."""
+    ax.plot([0, 1], [0, 1], ":", color="#888", label="perfect calibration")
+    held = any("held_out" in m for m in result["modes"].values())
+    given = answers_name(result)
+    for mode, m in result["modes"].items():
+        curves = [("held out", m["held_out"], "o-")] if "held_out" in m else []
+        curves.append((given, m, "s--" if held else "o-"))
+        for name, figures, style in curves:
+            if bins := figures["reliability"]:
+                ax.plot(
+                    [b[3] for b in bins],
+                    [b[4] for b in bins],
+                    style,
+                    color=colours[mode],
+                    label=f"{mode}{f' {name}' if held else ''} (ECE {figures['ece']:.3f})",
+                    clip_on=False,  # a bin of accuracy 0 or 1 shows its whole point on the axis
+                )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence", fontsize=8)
+    ax.set_ylabel(label, fontsize=8)
+    which = f":\nheld out solid, {given} dashed" if held else weights_note(result)
+    ax.set_title(f"reliability diagram{which}", fontsize=9)
+    legend_beside(ax)
+
+
+def answers_name(result: dict[str, Any]) -> str:
+    """What the answers a run gave are called beside held-out ones: in-sample where the weights were fitted on some of
+    its questions, else the shipped weights'."""
+    return "in-sample" if fitted_on(result) else "shipped weights"
+
+
+def plot_groups(ax, result: dict[str, Any], colours: dict[str, str], label: str) -> None:
+    """The by-chapter panel: each mode's bars in its colour, each group's chance dashed across them. Where the run has
+    held-out answers per chapter (``held_out_answers``) each mode's held-out bar stands beside the hatched bar of the
+    answers as given, as in the accuracy panel; the title says which."""
+    groups, held = ordered_groups(result), set(held_out_modes(result))
+    given = answers_name(result)
+    columns = []  # (mode, its figures by group, legend label, hatched)
+    for mode, m in result["modes"].items():
+        if mode in held:
+            columns += [(mode, m["held_out"]["by_group"], f"{mode} held out", False)]
+        columns += [(mode, m["by_group"], f"{mode} {given}" if mode in held else mode, mode in held)]
+    width = 0.8 / len(columns)
     x = np.arange(len(groups))
-    for n, mode in enumerate(modes):
-        values = [result["modes"][mode]["by_group"].get(g, {}).get("accuracy", np.nan) for g in groups]  # none: no bar
-        label_zeros(right, right.bar(x + n * width, values, width, label=mode), values)
+    for n, (mode, by_group, name, hatched) in enumerate(columns):
+        values = [by_group.get(g, {}).get("accuracy", np.nan) for g in groups]  # none: no bar
+        bars = ax.bar(x + n * width, values, width, color=colours[mode], label=name)
+        if hatched:
+            for bar in bars:
+                bar.set(hatch="//", alpha=0.45)
+        label_zeros(ax, bars, values)
     chances = group_chances(result)
     levels = [(at, chances[g]["accuracy"]) for at, g in enumerate(groups) if g in chances]
     for number, (at, level) in enumerate(levels):  # a dashed line across each group's bars: its own chance
         span = [at - width / 2, at + 0.8 - width / 2]
-        right.plot(span, [level, level], "--", color="#c0392b", linewidth=1, label="_nolegend_" if number else "chance")
+        ax.plot(span, [level, level], "--", color="#c0392b", linewidth=1, label="_nolegend_" if number else "chance")
     ticks = [tick_label(g) for g in groups]
-    right.set_xticks(x + width * (len(modes) - 1) / 2, ticks, rotation=45, ha="right", fontsize=7)
-    plt.setp(right.get_xticklabels(), rotation_mode="anchor")  # each label's end under its bars, its lines aligned
+    # rotation_mode anchor: each label's end under its bars, its lines aligned
+    ax.set_xticks(
+        x + width * (len(columns) - 1) / 2, ticks, rotation=45, ha="right", rotation_mode="anchor", fontsize=7
+    )
     if groups:  # a mode without bars keeps its places too
-        right.set_xlim(-width / 2 - 0.1, len(groups) - 0.1 - width / 2)
-    right.set_ylim(0, 1)
-    right.set_title(f"{label} by chapter / group{shipped}", fontsize=10)
-    legend_beside(right)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        ax.set_xlim(-width / 2 - 0.1, len(groups) - 0.1 - width / 2)
+    ax.set_ylim(0, 1)
+    which = f": held out solid, {given} hatched" if held else weights_note(result)
+    ax.set_title(f"{label} by chapter / group{which}", fontsize=10)
+    legend_beside(ax)

@@ -147,8 +147,10 @@ def chapter_folds(groups: Sequence[str], folds: int) -> list[int]:
 
 
 def cross_validate(rows: Sequence[Row], fold_of: Sequence[int], negated_by: Columns = NEGATED_BY) -> dict:
-    """Weights fit on all folds but one, scored on that one: held-out accuracy, negated accuracy, ECE."""
+    """Weights fit on all folds but one, scored on that one: held-out accuracy, negated accuracy, ECE, and each
+    question's held-out choice (``chosen``: the option's index as asked)."""
     correct: dict[str, float] = {}
+    chosen: dict[str, int] = {}
     confidence: dict[str, float] = {}
     weights = []
     for fold in sorted(set(fold_of)):
@@ -158,7 +160,8 @@ def cross_validate(rows: Sequence[Row], fold_of: Sequence[int], negated_by: Colu
         for r, f in zip(rows, fold_of, strict=True):
             if f == fold:
                 p = probabilities(r, w, negated_by)
-                correct[r.id] = float(int(np.argmax(p)) == r.gold)
+                chosen[r.id] = int(np.argmax(p))
+                correct[r.id] = float(chosen[r.id] == r.gold)
                 confidence[r.id] = float(p.max())
     ids = [r.id for r in rows if r.id in correct]
     negated = [correct[r.id] for r in rows if r.negated]
@@ -172,6 +175,7 @@ def cross_validate(rows: Sequence[Row], fold_of: Sequence[int], negated_by: Colu
         "weights": weights,
         "all_data_weights": [round(float(v), 3) for v in fit_weights(rows, negated_by)],
         "correct": correct,
+        "chosen": chosen,
     }
 
 
