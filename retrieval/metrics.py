@@ -286,5 +286,41 @@ def flipped_sums(values: np.ndarray) -> np.ndarray:
     return signs @ values
 
 
+INTERVAL_RESAMPLES, INTERVAL_SEED = 10_000, 0
+"""Bootstrap draws of ``mean_interval`` and their seed: fixed, so a rerun prints the same interval."""
+INTERVALS = (
+    "95% intervals over queries: Wilson's where every query scores 0 or 1, else the percentile bootstrap of the mean "
+    f"({INTERVAL_RESAMPLES:,} resamples of the queries, seed {INTERVAL_SEED})"
+)
+"""How ``mean_interval`` reaches an interval, as tables and JSON say it."""
+
+
+def mean_interval(
+    scores: Sequence[float], resamples: int = INTERVAL_RESAMPLES, seed: int = INTERVAL_SEED
+) -> tuple[float, float]:
+    """95% interval of a mean score over queries (``INTERVALS``): Wilson's for 0/1 scores, whose bootstrap collapses
+    to a point when all agree (13 of 13 found is not certainty); else the fixed-seed percentile bootstrap (expected
+    values over ties, MRR, precision). (0, 0) with no query."""
+    values = np.asarray(scores, dtype=float)
+    if not values.size:
+        return 0.0, 0.0
+    if np.isin(values, (0, 1)).all():
+        return wilson(int(values.sum()), values.size)
+    means = values[np.random.default_rng(seed).integers(0, values.size, size=(resamples, values.size))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson's score interval of a proportion ``successes`` / ``n``: inside [0, 1], not of zero width at 0 or n, and
+    holding the proportion itself, which rounding could leave out (60 of 60: an upper bound of 0.9999999999999999, a
+    negative error bar the plot refused); (0, 0) for n 0."""
+    if n == 0:
+        return 0.0, 0.0
+    share = successes / n
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return min(share, max(0.0, centre - half)), max(share, min(1.0, centre + half))
+
+
 def percentile_ms(seconds: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(seconds) * 1000.0, q)) if seconds else 0.0

@@ -189,7 +189,8 @@ def test_the_plot_draws_the_headline_precision_as_bars_and_the_default_thick(tmp
         "methods": {name: {**scores(), "curve": curve} for name in ("visual", "visual+majority", "chance")},
     }
     plain, headline = tmp_path / "plain.png", tmp_path / "headline.png"
-    plot_curves({"encoder": "e", "split": "all", "tasks": {"t": body}}, plain)
+    curves_only = {name: {"curve": curve} for name in body["methods"]}  # no metric but the curve's: no bars
+    plot_curves({"encoder": "e", "split": "all", "tasks": {"t": {**body, "methods": curves_only}}}, plain)
     plot_curves({"encoder": "e", "split": "all", "tasks": {"t": {**body, "headline": "precision@10"}}}, headline)
     assert Image.open(headline).height > 1.8 * Image.open(plain).height  # a panel of bars below the curves
     label, style = method_style(body, "visual+majority")

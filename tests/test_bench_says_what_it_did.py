@@ -98,7 +98,9 @@ def test_folds_over_one_chapter_note_it_once_and_fewer_chapters_than_folds_are_r
 
 def test_bench_retrieval_refuses_folds_without_mcq(book):
     result = run_cli("bench", "retrieval", "--figures", book / "figures.jsonl", "--folds", 2, home=book / "home")
-    assert one_error_line(result) == "error: --folds 2 refits the text-to-page ranker: give --mcq too"
+    assert one_error_line(result) == (
+        "error: --folds 2 sets --mcq's chapter folds and --image-words' diagnosis folds: give one of them"
+    )
 
 
 @pytest.fixture(scope="module")

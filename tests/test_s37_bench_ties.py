@@ -93,7 +93,7 @@ def test_without_ties_the_figures_are_exactly_the_flag_based_ones(relevant_flags
     got = tied_figures(ranked, gold, [tie_runs(row) for row in scores], precision_at=(10,))
     ranks = [first_relevant_rank(flags, bool) for flags in relevant_flags]
     flag_based = float(np.mean([sum(flags[:10]) / 10 for flags in relevant_flags]))  # precision_at_k as it was
-    assert got == {**summarise(ranks), "precision@10": flag_based}
+    assert {k: v for k, v in got.items() if k != "ci95"} == {**summarise(ranks), "precision@10": flag_based}
     assert tied_figures(ranked, gold, None, precision_at=(10,)) == got
 
 
@@ -177,7 +177,8 @@ def test_where_no_score_ties_the_image_figures_are_the_flag_based_ones_of_its_tr
         ]
         ranks = [first_relevant_rank(found, bool) for found in flags]
         flag_based = float(np.mean([sum(found[:10]) / 10 for found in flags]))
-        assert body["methods"][method] == {**summarise(ranks), "precision@10": flag_based}, method
+        figures = {k: v for k, v in body["methods"][method].items() if k != "ci95"}
+        assert figures == {**summarise(ranks), "precision@10": flag_based}, method
 
 
 def test_a_caption_finds_two_identical_figure_images_at_their_expected_value_whichever_the_file_lists_first(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -315,7 +316,10 @@ def case_metadata(path: Path) -> Path:
 
 
 def say_notes(task: str, body: dict) -> None:
-    """A task's notes (``notes``: what it left out, and why), one stderr line each."""
+    """A task's warnings (``warnings``: too few queries to trust its figures), then its notes (``notes``: what it
+    left out, and why), one stderr line each."""
+    for warning in body.get("warnings", []):
+        err_console.print(f"[bold red]warning:[/bold red] {escape(task)}: {escape(warning)}", soft_wrap=True)
     for note in body.get("notes", []):
         err_console.print(f"[yellow]note:[/yellow] {escape(task)}: {escape(note)}", highlight=False, soft_wrap=True)
 
@@ -333,25 +337,47 @@ OPTIONAL_COLUMNS = {"precision@5"}
 """Shown only for a task reporting it (--image-words' headline): the other tables keep their columns."""
 
 
-def retrieval_table(task: str, body: dict) -> Table:
-    """One task's methods; the default's row is named so (its ``default_label``) and, after that, marked where it
-    scores below a baseline."""
+def retrieval_table(task: str, body: dict, caption: bool = True) -> Table:
+    """One task's methods, each figure with its 95% interval where it has one (``figure_cell``; the caption says how
+    it was reached); the default's row is named so (its ``default_label``) and, after that, marked where it scores
+    below a baseline. ``caption``: say how the intervals were reached (once a task: its fold tables do not repeat
+    it)."""
     from pathatlas.retrieval.bench.common import losses
+    from pathatlas.retrieval.metrics import INTERVALS
 
     marks = losses(body)
     mrr = f"MRR@{body['mrr_depth']}" if body.get("mrr_depth") else "MRR"
     columns = {**COLUMNS, "mrr": mrr}
     keys = [key for key in columns if key not in OPTIONAL_COLUMNS or any(key in m for m in body["methods"].values())]
-    table = Table("method", *(columns[key] for key in keys), "", title=f"{task}, n={body['n']}")
+    intervals = any("ci95" in m for m in body["methods"].values())
+    said = f"(lo-hi): {INTERVALS}" if intervals and caption else None
+    table = Table("method", *(columns[key] for key in keys), "", title=f"{task}, n={body['n']}", caption=said)
     table.columns[0].min_width = max(map(len, body["methods"]))  # names like visual+joint+specimen stay whole
     for name, m in body["methods"].items():
-        cells = [f"{m[key]:.3f}" if key in m else "" for key in keys]
+        cells = [figure_cell(m, key) for key in keys]
         default = body.get("default_label", "default")  # "default without joint" where its heads trained on these
         note = default if name == body.get("default") else ("baseline" if name in body.get("baselines", []) else "")
         if name in marks:
             note += "; " + below_mark(marks[name])
         table.add_row(name, *cells, note)
     return table
+
+
+def figure_cell(figures: dict, metric: str) -> str:
+    """A table's cell: the figure, and its 95% interval (``ci95``) where it has one, "0.974 (0.95-0.99)", its ends
+    rounded outwards, so the interval shown still holds the figure (chance's 0.007 in 0.01-0.01 did not); blank for a
+    metric the method lacks."""
+    if metric not in figures:
+        return ""
+    if metric not in figures.get("ci95", {}):
+        return f"{figures[metric]:.3f}"
+    low, high = figures["ci95"][metric]
+    below, above = math.floor(low * 100 + ROUNDING) / 100, math.ceil(high * 100 - ROUNDING) / 100
+    return f"{figures[metric]:.3f} ({below:.2f}-{above:.2f})"
+
+
+ROUNDING = 1e-9
+"""How far a product may miss a whole number and still count as it (0.95 * 100 is 94.99999999999999)."""
 
 
 def below_mark(pairs: list[tuple[str, str]]) -> str:
@@ -415,7 +441,7 @@ def print_task(task: str, body: dict) -> None:
     console.print(retrieval_table(task + pooled, body))
     for number, fold in enumerate(body.get("folds", [])):
         chapters = escape(", ".join(fold["chapters"]))  # the file's text, never markup
-        console.print(retrieval_table(f"{task} held-out fold {number} ({chapters})", fold))
+        console.print(retrieval_table(f"{task} held-out fold {number} ({chapters})", fold, caption=False))
     if len(body.get("by_chapter", [])) in SHOWN_CHAPTERS:
         console.print(chapter_table(task, body))
     if fusion := body.get("fusion"):
@@ -560,7 +586,9 @@ def bench_retrieval_command(
     if folds == 1 or folds < 0:
         raise BadInputError(f"--folds {folds}: use 0 (no folds) or at least 2")
     if folds and mcq is None and not image_words:
-        raise BadInputError(f"--folds {folds} refits the text-to-page ranker: give --mcq too")
+        raise BadInputError(
+            f"--folds {folds} sets --mcq's chapter folds and --image-words' diagnosis folds: give one of them"
+        )
     if phrasing not in PHRASINGS:
         raise BadInputError(f"--phrasing {phrasing!r}: use {', '.join(PHRASINGS[:-1])} or {PHRASINGS[-1]}")
     if phrasing != DIAGNOSIS and not image_words:
@@ -1027,7 +1055,7 @@ def bench_compare_qa_command(
             f"+{m['gained']}",
             f"-{m['lost']}",
             f"{m['p']:.3g}",
-            f"{m['changed']} of {m['settled']['n']}",
+            "not recorded" if m["changed"] is None else f"{m['changed']} of {m['n']}",  # held-out answers: --folds runs
             share(settled["before"], "settled"),
             share(settled["before"], "unsettled"),
             share(settled["after"], "settled"),

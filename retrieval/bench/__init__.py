@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.bench.common import component_notes, splits_used
+from pathatlas.retrieval.bench.common import component_notes, few_queries_warning, splits_used
 from pathatlas.retrieval.bench.images import ImageSet, cross_modal, image_to_image
 from pathatlas.retrieval.bench.names import short_searches
 from pathatlas.retrieval.bench.pages import text_to_page
@@ -17,6 +17,7 @@ from pathatlas.retrieval.bench.words import image_words
 from pathatlas.retrieval.datasets import check_images, read_cases, read_figures
 from pathatlas.retrieval.encoders import Encoder
 from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.metrics import INTERVALS
 from pathatlas.settings import Settings
 
 RANX_KERNELS = r".*[\\/]ranx[\\/]"
@@ -34,6 +35,12 @@ def quiet_numba_casts() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=NumbaTypeSafetyWarning, module=RANX_KERNELS)
         yield
+
+
+def warned(body: dict[str, Any]) -> dict[str, Any]:
+    """A task with its ``warnings`` (``few_queries_warning``), the task unchanged where it has none."""
+    found = few_queries_warning(body["n"])
+    return {**body, "warnings": found} if found else body
 
 
 def file_suffix(path: Path, paths: list[Path]) -> str:
@@ -62,7 +69,8 @@ def run_retrieval_bench(
     ``runs``: a folder for every task's TREC qrels and runs (``write_trec``). ``names``: the index's own short
     searches (``short_searches``); those it has no queries for are in ``left_out``, with why. ``image_words_folds``:
     the index's images searched with words beside them (``image_words``), the words' weight chosen on this many
-    folds by diagnosis, its words typed as ``image_words_phrasing`` says (``words.PHRASINGS``); 0: not run."""
+    folds by diagnosis, its words typed as ``image_words_phrasing`` says (``words.PHRASINGS``); 0: not run. Every
+    figure has its 95% interval (``ci95``, as ``intervals`` says), and a task of few queries its ``warnings``."""
     tasks: dict[str, Any] = {}
     left_out: dict[str, str] = {}
     for path in figures:
@@ -101,10 +109,11 @@ def run_retrieval_bench(
         if index is None:
             raise ValueError("--image-words needs --index: the index whose diagnosed images are searched")
         tasks.update(image_words(index, image_words_folds, runs, image_words_phrasing))
-    tasks = {task: component_notes(body) for task, body in tasks.items()}
+    tasks = {task: warned(component_notes(body)) for task, body in tasks.items()}
     return {
         "encoder": encoder.name,
         "split": splits_used(tasks),
+        "intervals": INTERVALS,
         "tasks": tasks,
         **({"left_out": left_out} if left_out else {}),
     }

@@ -27,6 +27,7 @@ from pathatlas.retrieval.metrics import (
     first_rank_chances,
     hit_chance,
     mean_chances,
+    mean_interval,
     paired_p,
     ruled_ways,
     tied_runs,
@@ -127,12 +128,22 @@ def tied_figures(
 
 def runs_figures(queries: list[list[Runs]], mrr_depth: int | None, precision_at: tuple[int, ...]) -> dict[str, Any]:
     """``tied_figures`` of each query's ranking as runs of tied items in each way its ties can fall
-    (``tied_rankings``)."""
-    found = summarise_chances([ways_chances(ways) for ways in queries], mrr_depth)
-    return found | {
-        f"precision@{k}": float(np.mean([expected_precision(ways, k) for ways in queries])) if queries else 0.0
-        for k in precision_at
+    (``tied_rankings``), with each figure's 95% interval over the queries (``ci95``: ``mean_interval``)."""
+    chances = [ways_chances(ways) for ways in queries]
+    precision = {f"precision@{k}": [expected_precision(ways, k) for ways in queries] for k in precision_at}
+    found = summarise_chances(chances, mrr_depth) | {
+        metric: float(np.mean(scores)) if scores else 0.0 for metric, scores in precision.items()
     }
+    scores = query_scores(chances, mrr_depth) | precision
+    return found | {"ci95": {metric: list(mean_interval(values)) for metric, values in scores.items()}}
+
+
+def query_scores(chances: list[dict[int, float]], mrr_depth: int | None) -> dict[str, list[float]]:
+    """Each query's recall@1/5/10 and MRR (MRR@``mrr_depth``; None: every rank) from its ``first_rank_chances``: the
+    values ``summarise_chances`` averages, which an interval resamples."""
+    scores = {f"recall@{k}": [hit_chance(ranks, k) for ranks in chances] for k in CUTOFFS}
+    scores["mrr"] = [expected_reciprocal_rank(ranks, mrr_depth or max(ranks, default=0)) for ranks in chances]
+    return scores
 
 
 def ways_chances(ways: list[Runs], depth: int | None = None) -> dict[int, float]:
@@ -222,6 +233,23 @@ def first_ranks(ranked: list[list], gold: list[set], ties: list[Tie] | None = No
     return [ways_first_rank(ways) for ways in tied_rankings(ranked, gold, ties)]
 
 
+def per_question(
+    ids: list[str], gold: list[set[int]], ranked: dict[str, list[list]], ties: dict[str, list[Tie]], names: list[str]
+) -> list[dict[str, Any]]:
+    """Each query's row of a task's ``per_question``: its id (``ids``), its gold items by name (``names[item]``), its
+    first relevant rank per method (``first_ranks``; ``ties`` by method name), so a reader finds which queries a
+    method wins or loses, not only the means."""
+    first = {method: first_ranks(lists, gold, ties.get(method)) for method, lists in ranked.items()}
+    return [
+        {
+            "id": query,
+            "gold": sorted(names[item] for item in gold[n]),
+            "first_relevant_rank": {method: ranks[n] for method, ranks in first.items()},
+        }
+        for n, query in enumerate(ids)
+    ]
+
+
 def ways_first_rank(ways: list[Runs]) -> int | float | None:
     """A query's ``expected_first_rank`` over the ways its ties can fall that rank a relevant item (the same in every
     way but where a cut at a depth falls between them), as it is where they agree; None where none does."""
@@ -280,38 +308,61 @@ LEGEND_LINE_INCHES = 0.16
 """Height of one legend entry (7-point text), which each panel's legend below its curves adds to the figure."""
 
 
+PANELS_PER_ROW = 3
+"""Tasks side by side in the plot: more make a strip too wide to read (six tasks drew 2772 by 915 pixels)."""
+BAR_METRICS = ("mrr", "precision@5", "precision@10")
+"""The metrics a table reports that no recall curve shows: drawn as bars below each task's curves."""
+
+
 def plot_curves(result: dict[str, Any], path: Path) -> None:
-    """Recall@k curves, one panel per task, the default's drawn thick and on top, titled as its table is (pooled
-    held-out folds where the default was chosen per fold), each panel's legend below it, off the curves; below a task
-    judged by a metric no curve shows (its ``headline``: same-diagnosis precision@10), that metric per method as
-    bars."""
+    """Recall@k curves, one panel per task, at most ``PANELS_PER_ROW`` tasks a row, the default's drawn thick and on
+    top, titled as its table is (pooled held-out folds where the default was chosen per fold), each panel's legend
+    below it, off the curves; below each task's curves the metrics its table reports that no curve shows
+    (``bar_metrics``: MRR, precision) per method as bars with their 95% intervals."""
     require("matplotlib", "plot").use("Agg")
     import matplotlib.pyplot as plt
 
     tasks = result["tasks"]
     colours = method_colours(tasks)
-    rows = 2 if any(body.get("headline") for body in tasks.values()) else 1
+    columns = min(PANELS_PER_ROW, len(tasks))
+    task_rows = -(-len(tasks) // columns)
+    per_task = 2 if any(bar_metrics(body) for body in tasks.values()) else 1
     legend = LEGEND_LINE_INCHES * max(len(body["methods"]) for body in tasks.values())
-    size = (4.2 * len(tasks), 3.6 * rows + legend)
-    fig, axes = plt.subplots(rows, len(tasks), figsize=size, squeeze=False, layout="constrained")
-    for column, (task, body) in enumerate(tasks.items()):
-        ax = axes[0][column]
-        for method, metrics in body["methods"].items():
-            ks = range(1, len(metrics["curve"]) + 1)
-            label, style = method_style(body, method)
-            ax.plot(ks, metrics["curve"], label=label, color=colours[method], **style)
-        ax.set_title(f"{task}{', pooled held-out folds' if body.get('folds') else ''} (n={body['n']})", fontsize=9)
-        ax.set_xlabel("k")
-        ax.set_ylim(0, 1.02)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
-        if rows == 2:
-            plot_headline(axes[1][column], body, colours)
-    axes[0][0].set_ylabel("recall@k")
+    size = (4.2 * columns, (3.6 * per_task + legend) * task_rows)
+    fig, axes = plt.subplots(per_task * task_rows, columns, figsize=size, squeeze=False, layout="constrained")
+    for number, (task, body) in enumerate(tasks.items()):
+        row, column = divmod(number, columns)
+        plot_curve(axes[per_task * row][column], task, body, colours)
+        if per_task == 2:
+            plot_bars(axes[per_task * row + 1][column], body, colours)
+    for number in range(len(tasks), task_rows * columns):  # the last row's empty places
+        row, column = divmod(number, columns)
+        for ax in axes[per_task * row : per_task * row + per_task, column]:
+            ax.axis("off")
     fig.suptitle(f"PathAtlas retrieval, encoder {result['encoder']}, {queries_phrase(result)}", fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_curve(ax: Any, task: str, body: dict[str, Any], colours: dict[str, Any]) -> None:
+    """One task's recall@k curves, its legend below them."""
+    for method, metrics in body["methods"].items():
+        ks = range(1, len(metrics["curve"]) + 1)
+        label, style = method_style(body, method)
+        ax.plot(ks, metrics["curve"], label=label, color=colours[method], **style)
+    ax.set_title(f"{task}{', pooled held-out folds' if body.get('folds') else ''} (n={body['n']})", fontsize=9)
+    ax.set_xlabel("k")
+    ax.set_ylabel("recall@k")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
+
+
+def bar_metrics(body: dict[str, Any]) -> list[str]:
+    """The metrics of a task drawn as bars: its ``headline`` first, then each of ``BAR_METRICS`` it reports."""
+    wanted = dict.fromkeys(filter(None, [body.get("headline"), *BAR_METRICS]))
+    return [metric for metric in wanted if any(metric in figures for figures in body["methods"].values())]
 
 
 def method_colours(tasks: dict[str, Any]) -> dict[str, Any]:
@@ -332,28 +383,48 @@ def method_style(body: dict[str, Any], method: str) -> tuple[str, dict[str, Any]
     return method, {"linewidth": 1.2, "linestyle": "--" if method == "chance" else "-"}
 
 
-def plot_headline(ax: Any, body: dict[str, Any], colours: dict[str, Any]) -> None:
-    """The task's ``headline`` metric per method as bars, each named inside itself (names are long), the default's in
-    its line's colour (``method_colours``); a bar measured at 0, which has no length, marked at 0 and labelled so,
-    lest it read as not measured; an empty panel without one."""
-    metric = body.get("headline")
-    if not metric:
+def plot_bars(ax: Any, body: dict[str, Any], colours: dict[str, Any]) -> None:
+    """Each of the task's ``bar_metrics`` per method as a bar with its 95% interval (``ci95``), a method's bars side
+    by side and named inside the first (names are long), the default's in its line's colour (``method_colours``); a
+    bar measured at 0, which has no length, marked at 0 and labelled so, lest it read as not measured; an empty panel
+    where the task has none."""
+    metrics = bar_metrics(body)
+    if not metrics:
         ax.axis("off")
         return
-    names = list(body["methods"])
-    values = [body["methods"][name][metric] for name in names]
-    shades = [colours[name] if name == body.get("default") else "gainsboro" for name in names]
-    ax.barh(range(len(names)), values, color=shades)
-    zeros = [row for row, value in enumerate(values) if value == 0]
-    ax.scatter([0] * len(zeros), zeros, marker="D", s=24, color="dimgray", zorder=3, clip_on=False, label="measured 0")
-    for row, (name, value) in enumerate(zip(names, values, strict=True)):
-        shown = f"{value:.3f}" + (" (measured)" if value == 0 else "")
-        ax.text(0.015, row, f"{method_style(body, name)[0]}: {shown}", va="center", fontsize=7)
+    names, height = list(body["methods"]), 0.8 / len(metrics)
+    for slot, metric in enumerate(metrics):
+        shown = [(row, name) for row, name in enumerate(names) if metric in body["methods"][name]]
+        rows = [row - 0.4 + height * (slot + 0.5) for row, _ in shown]
+        figures = [body["methods"][name] for _, name in shown]
+        values = [f[metric] for f in figures]
+        shades = [colours[name] if name == body.get("default") else "gainsboro" for _, name in shown]
+        ax.barh(rows, values, height=height * 0.9, color=shades, xerr=interval_errors(figures, metric))
+        zeros = [y for y, value in zip(rows, values, strict=True) if value == 0]
+        ax.scatter(
+            [0] * len(zeros), zeros, marker="D", s=24, color="dimgray", zorder=3, clip_on=False, label="measured 0"
+        )
+        which = f"{metric} " if len(metrics) > 1 else ""  # one metric: the axis names it
+        for y, (_, name), value in zip(rows, shown, values, strict=True):
+            named = f"{method_style(body, name)[0]}: " if slot == 0 else ""
+            measured = " (measured)" if value == 0 else ""
+            ax.text(0.015, y, f"{named}{which}{value:.3f}{measured}", va="center", fontsize=7)
     ax.set_yticks([])
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel(metric)
+    ax.set_xlabel(", ".join(metrics) + " (95% intervals)")
     ax.grid(alpha=0.3, axis="x")
+
+
+def interval_errors(figures: list[dict[str, Any]], metric: str) -> list[list[float]] | None:
+    """Each method's distance (``figures``, one each) from its ``metric`` down and up to its 95% interval's ends
+    (``ci95``), as ``barh``'s ``xerr`` takes them; None where the figures carry no interval."""
+    if not all(metric in f.get("ci95", {}) for f in figures):
+        return None
+    return [
+        [max(0.0, f[metric] - f["ci95"][metric][0]) for f in figures],
+        [max(0.0, f["ci95"][metric][1] - f[metric]) for f in figures],
+    ]
 
 
 def splits_used(tasks: dict[str, Any]) -> str:
@@ -651,5 +722,31 @@ def encoder_record(settings: Settings) -> dict[str, Any]:
 
 def below_words(pairs: list[tuple[str, str]]) -> str:
     """The mark of a row below its baselines, ``(baseline, metric)`` each, worded alike in every bench's tables: "✗
-    below bm25 on recall@5", "✗ below no-rag on accuracy"; blank below none."""
-    return "✗ below " + "; ".join(f"{baseline} on {metric}" for baseline, metric in pairs) if pairs else ""
+    below bm25 on recall@5 and recall@10; chance on mrr", "✗ below no-rag on accuracy"; blank below none."""
+    metrics: dict[str, list[str]] = {}
+    for baseline, metric in pairs:
+        metrics.setdefault(baseline, []).append(metric)
+    return (
+        "✗ below " + "; ".join(f"{baseline} on {listed(names)}" for baseline, names in metrics.items()) if pairs else ""
+    )
+
+
+def listed(words: list[str]) -> str:
+    """Words as a sentence lists them: "a", "a and b", "a, b and c"."""
+    return " and ".join(filter(None, [", ".join(words[:-1]), words[-1]]))
+
+
+FEW_QUERIES = 20
+"""Below this many queries a task's figures are warned of (``few_queries_warning``): their intervals span most of the
+scale, and a paired test can hardly reach significance."""
+
+
+def few_queries_warning(n: int) -> list[str]:
+    """A task's ``warnings``: one where it scored fewer than ``FEW_QUERIES`` queries (a held-out split of a small case
+    folder kept 2 of 18), none otherwise."""
+    if n >= FEW_QUERIES:
+        return []
+    return [
+        f"only {n} queries (fewer than {FEW_QUERIES}): read the 95% intervals, not the point figures; paired p-values "
+        "on so few queries are weak"
+    ]

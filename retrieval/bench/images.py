@@ -51,6 +51,7 @@ from pathatlas.retrieval.bench.common import (
     compare_runs,
     cut_through_ties,
     holding_ties,
+    per_question,
     ruled_ranking,
     tied_figures,
     ties_record,
@@ -221,6 +222,7 @@ def cross_modal(
             **body,
             **noted(split_notes(len(queries), len(figures)) if not images.learned else []),  # learned: always held out
             **ties_shown(held),
+            "per_question": per_question([images.ids[q] for q in queries], gold, asked, held, images.ids),
         }
         if runs is not None:
             out[task]["runs"] = write_runs(runs, task, images, queries, gold, asked, held)
@@ -407,6 +409,7 @@ def ranked_methods(
         "significance": significance,
         **({"near_duplicates": {"queries_with_copies": copied}} if copied else {}),
         **ties_shown(held),
+        "per_question": per_question([images.ids[q] for q in queries], gold, orders, held, images.ids),
         **written,
     }
 

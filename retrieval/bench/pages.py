@@ -377,17 +377,19 @@ def text_to_page(
     candidates = collect(index, items, pages)
     ranker = ranker or Searcher(index).ranker
     if not folds:
-        notes.append(untuned_note(ranker))
+        notes.append(untuned_note(ranker, index.settings.ranker_file))
     result = evaluate(items, candidates, len(pages), k, folds, ranker, index.settings.pages_per_section, runs)
     return {**result, "notes": notes}
 
 
-def untuned_note(ranker: Ranker) -> str:
+def untuned_note(ranker: Ranker, ranker_file: Path | None = None) -> str:
     """Without folds the default's figures are held out only from questions its weights were not chosen on: the
-    fallback's were chosen on the shared dev questions, a ranker file's on what its ``fitted_on`` says."""
+    fallback's were chosen on the shared dev questions, a ranker file's on what its ``fitted_on`` says. A user's
+    file (``ranker_file``, ``PATHATLAS_RANKER_FILE``) is named as the ranker in use, not the shipped one."""
     where = "the shared dev questions (mcq_dev.jsonl)" if ranker.source == "plain" else "the questions it was fitted on"
+    which = f"the ranker in use (PATHATLAS_RANKER_FILE={ranker_file})" if ranker_file else "the shipped ranker"
     return (
-        f"the default is the shipped ranker ({ranker.source}), chosen on {where}: on those questions these figures "
+        f"the default is {which} ({ranker.source}), chosen on {where}: on those questions these figures "
         "are not held out; --folds N refits it per chapter fold and reports each fold held out"
     )
 

@@ -221,7 +221,7 @@ def peers_bench(
     notes += fold_notes(items, folds, mcq_path)
     ranker = Searcher(index).ranker
     if not folds:
-        notes.append(untuned_note(ranker))
+        notes.append(untuned_note(ranker, index.settings.ranker_file))
     depth = max(k, CURVE_K)
     ours = rank_pages(items, collect(index, items, pages), depth, folds, ranker, index.settings.pages_per_section)
     chunks = chunk_pages(pdf_pages(index) if text == "pdf" else book_pages(index))

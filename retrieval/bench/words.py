@@ -301,8 +301,8 @@ def figures(
 
 
 def shown_figures(found: dict[str, Any], curve: bool = True) -> dict[str, Any]:
-    """The ``METRICS`` of a method's figures, with its recall curve where ``curve``."""
-    shown = (*METRICS, "curve") if curve else METRICS
+    """The ``METRICS`` of a method's figures and their intervals (``ci95``), with its recall curve where ``curve``."""
+    shown = (*METRICS, "ci95", "curve") if curve else (*METRICS, "ci95")
     return {key: value for key, value in found.items() if key in shown}
 
 
