@@ -70,22 +70,11 @@ from pathatlas.retrieval.datasets import (
 )
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.metrics import exact_mcnemar_p, percentile_ms, sign_tail
+from pathatlas.retrieval.metrics import exact_mcnemar_p, mean_interval, percentile_ms, sign_tail, wilson
 from pathatlas.retrieval.search import Query, Searcher
 
 MODES = ("no-rag", "rag", "agentic")
 YES_NO = {"yes", "no"}
-
-
-def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for a proportion; it holds the proportion itself, which rounding could leave out (60
-    of 60 gave an upper bound of 0.9999999999999999, a negative error bar, and the plot refused it)."""
-    if n == 0:
-        return 0.0, 0.0
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
 def token_recall(prediction: str, gold: str) -> float:
@@ -422,16 +411,6 @@ def is_correct(item: Item, answer: Answer) -> float:
     if item.kind == "yesno":
         return float(yes_no(answer.text) == item.gold_answer)
     return token_recall(answer.text, item.gold_answer)
-
-
-def mean_interval(scores: list[float], samples: int = 10_000, seed: int = 0) -> tuple[float, float]:
-    """95% interval of the mean score: Wilson's when every score is right or wrong, else (token recall of open
-    questions) the percentile interval of fixed-seed bootstrap means, which fits a mean of values in [0, 1]."""
-    if all(s in (0.0, 1.0) for s in scores):
-        return wilson(int(sum(scores)), len(scores))
-    values = np.asarray(scores, dtype=float)
-    means = values[np.random.default_rng(seed).integers(0, values.size, size=(samples, values.size))].mean(axis=1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def paired_bootstrap(a: list[float], b: list[float], samples: int = 10_000, seed: int = 0) -> dict[str, Any]:

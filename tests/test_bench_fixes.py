@@ -16,10 +16,11 @@ from PIL import Image
 
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.bench import Item, QABench, evidence_hit, load_items, markdown_report, quotes_gold_page, wilson
+from pathatlas.agent.bench import Item, QABench, evidence_hit, load_items, markdown_report, quotes_gold_page
 from pathatlas.agent.questions import Answer, Evidence, Question
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.datasets import read_mcq
+from pathatlas.retrieval.metrics import wilson
 from pathatlas.retrieval.records import Citation
 from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.bench_mcp import answer_of
@@ -292,7 +293,7 @@ class Says(Answerer):
 
 
 def test_right_or_wrong_scores_keep_wilsons_interval():
-    from pathatlas.agent.bench import mean_interval
+    from pathatlas.retrieval.metrics import mean_interval
 
     assert mean_interval([1.0, 0.0, 1.0, 1.0]) == wilson(3, 4)
     low, high = mean_interval([0.2, 0.4, 0.6, 0.8])

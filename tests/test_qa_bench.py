@@ -19,7 +19,6 @@ from pathatlas.agent.bench import (
     plot_qa,
     quoted_verbatim,
     token_recall,
-    wilson,
 )
 from pathatlas.agent.questions import Answer, Evidence, Quote
 from pathatlas.agent.tune import (
@@ -32,7 +31,7 @@ from pathatlas.agent.tune import (
     fit_weights,
 )
 from pathatlas.agent.writing import evidence_naming
-from pathatlas.retrieval.metrics import exact_mcnemar_p
+from pathatlas.retrieval.metrics import exact_mcnemar_p, wilson
 from pathatlas.retrieval.records import Citation
 
 
