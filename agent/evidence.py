@@ -422,7 +422,7 @@ def score_sentences(
     q = [coverage(asked, frozenset(tokens), idf, default) if asked else 1.0 for tokens in read]
     o = [[coverage(terms, s.terms, idf, default) if terms else 0.0 for s in sentences] for terms in own]
     w = [1.0 / (1.0 + 0.15 * (s.evidence.rank - 1)) for s in sentences]
-    negated = negated_options(reading, question, own, asked, sentences, o, ranks, read)
+    negated = negated_options(reading, question, options, own, asked, sentences, o, ranks, read)
     said_of = [[0.0] * len(sentences) for _ in own]
     for i, tokens in enumerate(read):
         affirmed = [o[j][i] >= NAMING_COVERAGE and not negated[j][i] for j in range(len(own))]
@@ -434,6 +434,7 @@ def score_sentences(
 def negated_options(
     reading: Reading,
     question: str,
+    options: Sequence[str],
     own: Sequence[set[str]],
     asked: set[str],
     sentences: Sequence[Sentence],
@@ -449,21 +450,58 @@ def negated_options(
     property plainly (its words as ``read``: "most abundant" is "most common") speaks against its option. A sentence
     ranking a superlative the question asks (``ranks``: ``asked_ranks``) otherwise (``ranked_otherwise``) speaks
     against the option it ranks, and read plainly for it: "Lymphocytes are the second most common leukocytes" says they
-    are "not the most common"."""
+    are "not the most common". So does one naming another kind of the class an option names a kind of
+    (``reclassified_options``)."""
     asked_negated = negated_predicate(question) if is_negated(question) and not reading.negated else ""
     wanted = set(tokenize([asked_negated])[0]) if asked_negated else set()
     ranked = [ranked_otherwise(s.tokens, ranks, own) if ranks else set() for s in sentences]
     direction = asked_direction(reading.focus or question)
     reversals = [reversed_options(s.text, own, direction) if direction else set() for s in sentences]
+    kinds = [kinds_said(option) for option in options]
+    reclassified = [reclassified_options(s, kinds) if any(kinds) else set() for s in sentences]
     said = [bool(wanted) and wanted <= set(tokens) for tokens in read]
     return [
         [
             bool(named[j][i])
-            and against(contradicts(s.text, terms, asked) or j in reversals[i], said[i], j in ranked[i], bool(wanted))
+            and against(
+                contradicts(s.text, terms, asked) or j in reversals[i] | reclassified[i],
+                said[i],
+                j in ranked[i],
+                bool(wanted),
+            )
             for i, s in enumerate(sentences)
         ]
         for j, terms in enumerate(own)
     ]
+
+
+KIND_OF = re.compile(r"\ban?\s+(?:type|kind|sort|variety|subtype)\s+of\s+([\w-]+)\s+([\w-]+)", re.IGNORECASE)
+"""A kind named within its class, "a type of sweat gland": the words for the kind ("sweat") and the class ("gland").
+One kind, which a thing is: "Types of Exocrine Glands" and "The second type of cartilaginous joint" list kinds."""
+
+
+def kinds_said(text: str) -> set[tuple[str, str]]:
+    """The (kind, class) stems of each "a type of sweat gland" a text says (``KIND_OF``): ("sweat", "gland")."""
+    found = KIND_OF.findall(closed_privatives(text))
+    stems = tokenize([word for pair in found for word in pair]) if found else []
+    return {(kind[0], group[0]) for kind, group in zip(stems[::2], stems[1::2], strict=True) if kind and group}
+
+
+def reclassified_options(sentence: Sentence, kinds: Sequence[set[tuple[str, str]]]) -> set[int]:
+    """The options a sentence names another kind of their class than they say (``kinds``: each option's
+    ``kinds_said``), their own kind's word said nowhere in it: "A sebaceous gland is a type of oil gland" is against
+    "are a type of sweat gland", which it names by "type" and was quoted as supporting. Only a kind within a named
+    class: a word for another in any other place is as often a synonym ("joined" for "united" by fibrocartilage)."""
+    said = kinds_said(sentence.text)
+    return {
+        j
+        for j, own in enumerate(kinds)
+        if any(
+            group == other and kind != word and kind not in sentence.terms
+            for kind, group in own
+            for word, other in said
+        )
+    }
 
 
 def against(denies: bool, says_negated: bool, ranks_otherwise: bool, read_plainly: bool) -> bool:

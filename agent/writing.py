@@ -298,6 +298,13 @@ def open_specimen(answer: Answer, evidence: list[Evidence]) -> None:
     answer.cited = list(dict.fromkeys([case.id, *answer.cited]))
 
 
+def named_option(options: Sequence[str], j: int) -> str:
+    """Option ``j`` as a rationale names it, its letter first and without the full stop an option written as a
+    sentence ends with: the rationale's own punctuation follows it ("B. They insert into the skin:", where it wrote
+    "skin.:", and "capillaries.." at a sentence's end)."""
+    return f"{LETTERS[j]}. {options[j].rstrip().rstrip('.') or options[j]}"
+
+
 def rationale(question: Question, reading: Reading, answer: Answer) -> str:
     """Two or three sentences built from the quotes: why the chosen option, what stands against it (a quote saying
     what is asked, as a settling one does: "rheumatic fever" triggering inflammation is not against fever as the one
@@ -306,7 +313,7 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
         return answer.rationale
     if reading.verdicts:
         return verdict_rationale(question, answer)
-    letter, chosen = LETTERS[answer.choice], question.options[answer.choice]
+    letter, chosen = LETTERS[answer.choice], named_option(question.options, answer.choice)
     own = answer.quotes[answer.choice] if answer.choice < len(answer.quotes) else []
     supports = [q for q in own if q.stance == "supports"]
     against = [q for q in own if q.stance == "contradicts" and q.settles]
@@ -317,7 +324,7 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
         rivals = rivals_said(answer)
         tied = [j for j, quotes in enumerate(answer.quotes) if j != answer.choice and j not in rivals and quotes]
         named = answer.quotes[tied[0]][0] if tied else None
-        parts.append(f"The question asks for the exception: {letter}. {chosen}.")
+        parts.append(f"The question asks for the exception: {chosen}.")
         if named is not None:
             parts.append(
                 f"The evidence ties {', '.join(LETTERS[j] for j in tied)} to the question, e.g. {cite(named)}."
@@ -328,23 +335,23 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
             parts.append(f"On {letter}{which}: {cite(supports[0])}.")
     else:
         if supports:
-            parts.append(f"{letter}. {chosen}: {grounds(supports[0])}.")
+            parts.append(f"{chosen}: {grounds(supports[0])}.")
         elif own:
             others = other_options_named(own[0], answer.choice)
             naming = f", which names {', '.join(others)}" if others else ""
-            parts.append(f"{letter}. {chosen} is the closest match; nearest sentence: {cite(own[0])}{naming}.")
+            parts.append(f"{chosen} is the closest match; nearest sentence: {cite(own[0])}{naming}.")
         else:
-            parts.append(f"{letter}. {chosen}: no retrieved sentence names it.")
+            parts.append(f"{chosen}: no retrieved sentence names it.")
         if not answer.settled:  # "leaning to B. Basal cell carcinoma: ...", the option named once
             parts[-1] = unsettled(question, reading, answer, parts[-1])
     rival = saying_rival(answer) if best is None else None
     if rival is not None and cite(rival[1]) not in " ".join(parts):  # said once is enough
-        said = f"{LETTERS[rival[0]]}. {question.options[rival[0]]}: {cite(rival[1])}"
+        said = f"{named_option(question.options, rival[0])}: {cite(rival[1])}"
         parts.append(f"Yet a sentence says what is asked of {said}.")
     if against:
         parts.append(f"Against it: {cite(against[0])}.")
     if others := unruled(question, answer.choice):
-        said = " or ".join(f'"{LETTERS[j]}. {question.options[j]}"' for j in others)
+        said = " or ".join(f'"{named_option(question.options, j)}"' for j in others)
         parts.append(f"The answerer cannot rule out {said}.")
     if reading.several:
         parts.append(f"The question asks for {reading.several} answers and is answered as one option.")
@@ -397,7 +404,7 @@ def tied_options(scores: Sequence[float | None], choice: int) -> list[int]:
 def tied_named(options: Sequence[str], tied: Sequence[int]) -> str:
     """The options of a tie (``tied_options``) as the rationale and the command line name them: "A. True and B.
     False", "A. x, B. y and C. z"."""
-    named = [f"{LETTERS[j]}. {options[j]}" for j in tied]
+    named = [named_option(options, j) for j in tied]
     return f"{', '.join(named[:-1])} and {named[-1]}"
 
 
@@ -434,8 +441,8 @@ def overruled(question: Question, answer: Answer, best: int) -> str:
     ``best``'s own quote, not the choice as "the closest match"."""
     chosen, scores = answer.choice, answer.scores
     said = (
-        f"The model chose {LETTERS[chosen]}. {question.options[chosen]}; the evidence favours {LETTERS[best]}. "
-        f"{question.options[best]} ({scores[best]:.2f} against {scores[chosen]:.2f})"
+        f"The model chose {named_option(question.options, chosen)}; the evidence favours "
+        f"{named_option(question.options, best)} ({scores[best]:.2f} against {scores[chosen]:.2f})"
     )
     quotes = answer.quotes[best] if best < len(answer.quotes) else []
     return f"{said}: {cite(quotes[0])}." if quotes else f"{said}."

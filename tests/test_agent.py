@@ -1051,7 +1051,7 @@ def test_a_negated_question_is_scored_by_co_mention_when_the_agent_searched_and_
     one_search[:, FEATURES.index("co-mention")] = 0.0
     assert design(one_search, True)[:, -1].tolist() == [-1.0, -0.5, 0.0]
     plain = design(features, False)
-    assert plain.shape[1] == 3 * (len(FEATURES) - len(NEGATED_ONLY)) + 1, "co-mention, stated: negated only"
+    assert plain.shape[1] == 3 * (len(FEATURES) - len(NEGATED_ONLY)) + 1, "co-mention: negated only"
     assert NEGATED_BY[0] == FEATURES.index("co-mention")
 
 

@@ -34,8 +34,9 @@ def test_what_the_evidence_states_outweighs_how_often_it_names_an_option():
     features[:, FEATURES.index("stated")] = [1.0, -1.0, 0.0]
     against = design(features, True)[:, -1]
     assert against.tolist() == [-1.2, 0.0, 0.0]
-    plain = design(features, False)
-    assert plain.shape == design(features[:, : FEATURES.index("stated")], False).shape, "plain questions: unread"
+    unstated = features.copy()
+    unstated[:, FEATURES.index("stated")] = 0.0
+    assert not np.array_equal(design(features, False), design(unstated, False)), "plain questions read it too"
 
 
 def test_a_plainly_read_not_the_most_common_takes_a_lower_rank_for_its_option():
