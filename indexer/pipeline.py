@@ -35,7 +35,9 @@ from pathatlas.indexer.sources import (
     source_types,
 )
 from pathatlas.indexer.sources.base import (
+    CONTENT_VERSION,
     Source,
+    earlier_contents,
     reader_name,
     stat_signature,
     stoppable,
@@ -506,8 +508,8 @@ class Indexer:
             recorded = {**known, "records_version": source.records_version}
             if signature is not None:
                 recorded["stat"] = signature
-            if "content" not in known:  # indexed before it was kept: a later rename of it is then told too
-                recorded["content"] = source.content_hash()
+            if known.get("content_version") != CONTENT_VERSION:  # none, or hashed as an earlier version covered it
+                recorded |= {"content": source.content_hash(), "content_version": CONTENT_VERSION}
             if recorded != known:
                 self._restat[source.key] = recorded
             # not read again: the problems found when it was (what ``info`` counts), for every caller alike
@@ -533,6 +535,7 @@ class Indexer:
                 "records_version": source.records_version,
                 "reader": reader_name(type(source)),
                 "content": source.content_hash(),
+                "content_version": CONTENT_VERSION,
             }
             entry = {**source.remembered(), **entry}  # for the next reading's ``recall`` (a PDF's drawing key)
             with self._stage("commit"):  # store files and BM25
@@ -556,13 +559,14 @@ class Indexer:
         cases would be found and cited twice (``cp -r cases cases_copy`` then indexed). The user who meant to index it
         here instead is given the removal to paste. None where none does, or it is of another kind (a plug-in's); a
         source read again with its content unchanged (a newer reader, --force) is never refused, copies indexed before
-        this check included."""
+        this check included; one an earlier version hashed otherwise, as it did (``earlier_contents``)."""
         if (same_as := SAME_CONTENT.get(source.kind)) is None:
             return None
         content, manifest = source.content_hash(), self.index.manifest
         if known and known.get("content", content) == content:  # its own content (unknown: indexed before it was kept)
             return None
-        if (twin := indexed_twin(manifest, source.key, content)) is None:
+        held = (indexed_twin(manifest, source.key, c) for c in [content, *earlier_contents(source, manifest.values())])
+        if (twin := next(filter(None, held), None)) is None:
             return None
         removal = pathatlas_command("remove", removal_name(manifest, twin), index_dir=self.hint_index)
         return f"{source.key} {same_as} {twin}, already indexed: skipped; to index it here instead, '{removal}' first"

@@ -132,3 +132,32 @@ def test_the_cases_of_a_zip_being_indexed_are_refused_in_another_zip(served, mon
         f"week2.zip holds the same cases as atlas.zip (job {job_id}), not yet indexed: its cases would appear twice",
     )
     assert job_ended(client, job_id)["status"] == "done"
+
+
+def test_a_copy_of_a_case_folder_indexed_before_its_hash_changed_is_still_skipped_and_the_hash_renewed(tmp_path):
+    """A case folder's content hash covered every file in it before the thirty-ninth session: a folder indexed then
+    keeps that hash until read again, and its copy, hashed the new way, was indexed beside it."""
+    from pathatlas.indexer.sources.base import CONTENT_VERSION, every_file, hash_held
+    from pathatlas.retrieval.index import Index
+    from tests.helpers import hashing_settings
+
+    home, index = tmp_path / "home", tmp_path / "idx"
+    cases = two_cases(tmp_path / "cases")
+    (cases / "notes.txt").write_text("unlisted: the old hash read it, the new one does not")
+    assert index_json(cases, index=index, home=home)[0] == 0
+    settings = hashing_settings(tmp_path, index=index)
+    with Index.open(index, settings) as held:  # the entry as an earlier version recorded it
+        key, entry = next(iter(held.manifest.items()))
+        old = {k: v for k, v in entry.items() if k != "content_version"} | {
+            "content": hash_held(cases, every_file(cases))
+        }
+        assert old["content"] != entry["content"]
+        held.commit({key: old})
+    copy = tmp_path / "cases_copy"
+    shutil.copytree(cases, copy)
+    refused = run_cli("index", copy, "--index", index, home=home, COLUMNS="400")
+    one_error_line(refused, f"{copy} holds the same cases as {cases}, already indexed: skipped")
+    assert run_cli("index", "--index", index, home=home).exit_code == 0  # its sources again: cases found unchanged
+    with Index.open(index, settings) as held:
+        renewed = held.manifest[key]
+    assert (renewed["content"], renewed["content_version"]) == (entry["content"], CONTENT_VERSION)

@@ -101,6 +101,24 @@ def content_hash(path: Path) -> str | None:
     return hash_held(path, every_file(path))
 
 
+CONTENT_VERSION = 2
+"""What ``content_hash`` covers, recorded beside it in a manifest entry (``content_version``): 2 since the thirty-ninth
+session, a case folder's metadata file and the images it lists (``Source.held``); before, none recorded, every file in
+it. An entry of an earlier version is hashed anew when its source is next found unchanged."""
+
+
+def earlier_contents(source: Source, entries: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The content hash ``source`` has as the first ``content_hash`` covered it (every file of a folder), where
+    ``entries`` (a manifest's) hold one of its kind recorded so: a case folder indexed before and copied since is still
+    told a copy. Empty for a reader that holds every file (``Source.held``: the same either way), or without such an
+    entry; otherwise it reads every file of the folder, unlisted ones too, so only then."""
+    if type(source).held is Source.held:
+        return []
+    if not any(e.get("kind") == source.kind and e.get("content_version") is None for e in entries):
+        return []
+    return [content] if (content := hash_held(source.path, every_file(source.path))) else []
+
+
 def every_file(path: Path) -> Iterator[tuple[Path, bool]]:
     """A file source's file, or a folder's files in sorted order, hidden ones aside as ``discover`` passes them by and
     those of an index folder inside it (``is_index_folder``), each to be read (``Source.held``)."""

@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from pathatlas.errors import PathAtlasError, UnknownSourceError
 from pathatlas.indexer.pipeline import SAME_CONTENT
 from pathatlas.indexer.sources import CaseFolderSource, PdfSource, discover
-from pathatlas.indexer.sources.base import content_hash
+from pathatlas.indexer.sources.base import content_hash, earlier_contents
 from pathatlas.retrieval.index import Index, Manifest, per_generation
 from pathatlas.retrieval.records import display_name, distinct_names, source_id
 from pathatlas.retrieval.search import echoed, source_names
@@ -191,7 +191,9 @@ def check_unpacked(engine: Engine, unpacked: Path, name: str) -> None:
         sources = discover([unpacked], engine.settings)
     except PathAtlasError:  # nothing to index: its job says why
         return
-    contents = (source.content_hash() for source in sources if source.kind == CaseFolderSource.kind)
+    folders = [source for source in sources if source.kind == CaseFolderSource.kind]
+    held = engine.index.manifest.values()
+    contents = (c for source in folders for c in [source.content_hash(), *earlier_contents(source, held)])
     refuse_held(engine, unpacked, name, dict.fromkeys(filter(None, contents), TWIN_WORDS[CaseFolderSource.kind]))
 
 
