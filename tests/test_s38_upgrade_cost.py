@@ -133,7 +133,7 @@ def test_a_reading_without_a_drawing_key_keeps_no_earlier_render(settings, tmp_p
     """A file that could not be hashed has no key, nor had an index written before the key: None equal to None kept
     earlier renders with nothing showing the PDF draws alike."""
     pdf_path = write_pdf(tmp_path / "book.pdf", PAGES)
-    monkeypatch.setattr(pdf, "content_hash", lambda path: None)
+    monkeypatch.setattr(pdf.PdfSource, "content_hash", lambda source: None)
     source = pdf.PdfSource(pdf_path, settings)
     source.earlier = pdf.EarlierRenders(None, {number: "page 256px earlier" for number in range(1, len(PAGES) + 1)})
     rendered = renders(monkeypatch)

@@ -18,7 +18,7 @@ from PIL import Image
 from pathatlas import tesseract
 from pathatlas.errors import BadInputError, MissingProgramError
 from pathatlas.indexer.records import Figure, Page, Passage, Record
-from pathatlas.indexer.sources.base import Source, content_hash, hash_files
+from pathatlas.indexer.sources.base import Source, hash_files
 from pathatlas.retrieval.images import on_white, open_image, thumbnail, too_large
 from pathatlas.retrieval.records import BBox, book_title, union_box
 from pathatlas.retrieval.text import folded, normalise
@@ -1172,7 +1172,7 @@ class PdfSource(Source):
         with quiet_mupdf(), self._open() as doc:
             for xref, (number, why) in set_aside_damaged_images(doc).items():
                 self.problems.append(f"{self.path} page {number}: skipped an image (object {xref} is damaged: {why})")
-            self.drawing = drawing_key(content_hash(self.path), doc, self.settings)
+            self.drawing = drawing_key(self.content_hash(), doc, self.settings)
             same = self.earlier is not None and self.drawing is not None and self.earlier.drawing == self.drawing
             kept = self.earlier.thumbnails if same else {}  # no key (a file that could not be hashed): rendered
             book = book_title((doc.metadata or {}).get("title"), self.key) or ""
