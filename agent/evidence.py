@@ -475,7 +475,12 @@ def negated_options(
     ]
 
 
-KIND_OF = re.compile(r"\ban?\s+(?:type|kind|sort|variety|subtype)\s+of\s+([\w-]+)\s+([\w-]+)", re.IGNORECASE)
+NOT_A_CLASS = ("called", "named", "termed", "known", "found", "located", "seen", "that", "which", "whose")
+"""Words after "a type of cell" that name no class: "a type of cell called the osteoclast" names no kind of "called"."""
+KIND_OF = re.compile(
+    rf"\ban?\s+(?:type|kind|sort|variety|subtype)\s+of\s+([\w-]+)\s+(?!(?:{'|'.join(NOT_A_CLASS)})\b)([\w-]+)",
+    re.IGNORECASE,
+)
 """A kind named within its class, "a type of sweat gland": the words for the kind ("sweat") and the class ("gland").
 One kind, which a thing is: "Types of Exocrine Glands" and "The second type of cartilaginous joint" list kinds."""
 

@@ -98,3 +98,11 @@ def test_a_rationale_names_an_option_written_as_a_sentence_without_its_own_full_
     annotate(answer, question, FACE)
     assert named in answer.rationale, answer.rationale
     assert ".:" not in answer.rationale and ".." not in answer.rationale, answer.rationale
+
+
+def test_a_type_of_cell_called_or_found_names_no_class_of_called_or_found():
+    """ "a type of cell called the osteoclast" read as kind "cell" of the class "called" (a reviewer's reading)."""
+    from pathatlas.agent.evidence import kinds_said
+
+    assert kinds_said("Osteoclasts are a type of cell called bone eaters") == set()
+    assert kinds_said("It is a type of cell found in bone, a type of oil gland") == {("oil", "gland")}
