@@ -17,7 +17,7 @@ from PIL import Image
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.pipeline import Cancelled, Indexer
 from pathatlas.indexer.sources import base
-from pathatlas.indexer.sources.base import HASH_BLOCK, content_hash, stoppable
+from pathatlas.indexer.sources.base import HASH_BLOCK, stoppable
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.retrieval.index import Index
@@ -25,7 +25,7 @@ from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.library import Atlas
 from pathatlas.ui.mcp_server import build_server
 from pathatlas.ui.tools import Toolbox
-from tests.helpers import one_error_line, run_cli, two_cases
+from tests.helpers import hashing_settings, one_error_line, run_cli, two_cases
 from tests.servers import job_ended
 from tests.test_doors_agree import mcp_error
 from tests.test_incremental_cases import ENCODER as PIXEL_ENCODER
@@ -198,7 +198,7 @@ def test_a_content_hash_is_what_it_was_before_it_could_stop(tmp_path):
     for name in ["labels.csv", "c0.png", "c1.png", "large.png"]:
         with (folder / name).open("rb") as handle:
             digest.update(name.encode() + b"\0" + hashlib.file_digest(handle, "blake2b").digest())
-    assert content_hash(folder) == digest.hexdigest()
+    assert CaseFolderSource(folder, hashing_settings(tmp_path)).content_hash() == digest.hexdigest()
 
 
 # -- 2. a question pasted as its option lines alone ------------------------------------------------------------------

@@ -5,11 +5,9 @@ compare-qa counting a row's changed answers from that row's own answers, warning
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from matplotlib.colors import to_rgb
-from matplotlib.figure import Figure
 
 from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.bench import (
@@ -19,13 +17,13 @@ from pathatlas.agent.bench import (
     compare_qa_runs,
     load_items,
     markdown_report,
-    plot_qa,
     shuffle_options,
 )
 from pathatlas.agent.tune import chapter_folds
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from tests.helpers import hashing_settings, run_cli
+from tests.test_bench_says_what_it_did import drawn
 
 QUESTIONS = [
     ("Which cells have a clear perinuclear halo?", ["Langhans cells", "Koilocytes", "Goblet cells"], "B"),
@@ -81,14 +79,6 @@ def test_each_held_out_answer_is_recorded_with_its_fold_and_a_table_per_chapter(
     assert rows[0] == f"| Cervix | {folds['Cervix']} | 3 | {rag['Cervix']['accuracy']:.2f} |" + (
         f" {folded['result']['modes']['agentic']['held_out']['by_group']['Cervix']['accuracy']:.2f} |"
     )
-
-
-def drawn(monkeypatch, result: dict, tmp_path: Path) -> Figure:
-    """The figure ``plot_qa`` draws for ``result``."""
-    figures = []
-    monkeypatch.setattr(Figure, "savefig", lambda figure, *args, **kwargs: figures.append(figure))
-    plot_qa(result, tmp_path / "plot.png")
-    return figures[0]
 
 
 def test_every_panel_says_what_it_shows_under_the_run_s_settings(folded, monkeypatch, tmp_path):

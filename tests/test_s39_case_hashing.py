@@ -52,27 +52,27 @@ def with_huge_image(folder: Path) -> Path:
 def test_a_file_no_row_lists_is_not_read_and_changes_nothing(tmp_path, monkeypatch):
     folder = two_cases(tmp_path / "cases")
     source = CaseFolderSource(folder, hashing_settings(tmp_path))
-    before = source.fingerprint(), content_hash(folder)
+    before = source.fingerprint(), source.content_hash()
     hashed = hashed_names(monkeypatch)
     slide = folder / "BS1.svs"
     slide.write_bytes(b"a whole-slide image")
-    assert (source.fingerprint(), content_hash(folder)) == before, "added"
+    assert (source.fingerprint(), source.content_hash()) == before, "added"
     moved_on(slide)
     slide.write_bytes(b"another scan")
-    assert (source.fingerprint(), content_hash(folder)) == before, "touched and edited"
+    assert (source.fingerprint(), source.content_hash()) == before, "touched and edited"
     assert "BS1.svs" not in names(hashed)
     slide.unlink()
-    assert (source.fingerprint(), content_hash(folder)) == before, "removed"
+    assert (source.fingerprint(), source.content_hash()) == before, "removed"
 
 
 def test_a_listed_image_or_the_metadata_file_edited_still_changes_the_folder(tmp_path):
     folder = two_cases(tmp_path / "cases")
     source = CaseFolderSource(folder, hashing_settings(tmp_path))
-    seen = [(source.fingerprint(), content_hash(folder))]
+    seen = [(source.fingerprint(), source.content_hash())]
     Image.new("RGB", (48, 48), "green").save(folder / "c0.png")
-    seen.append((source.fingerprint(), content_hash(folder)))
+    seen.append((source.fingerprint(), source.content_hash()))
     (folder / "labels.csv").write_text("image,case,diagnosis\nc0.png,C-1,sarcoidosis\nc1.png,C-2,fibrosis\n")
-    seen.append((source.fingerprint(), content_hash(folder)))
+    seen.append((source.fingerprint(), source.content_hash()))
     assert len({fingerprint for fingerprint, _ in seen}) == len({content for _, content in seen}) == 3
 
 

@@ -90,14 +90,9 @@ def hash_files(
 
 
 def content_hash(path: Path) -> str | None:
-    """What a source holds wherever it lies (its fingerprint hashes its path too), as the built-in reader accepting it
-    reads it with the default settings (``Source.content_hash``: with a source's own): a file's bytes, a case folder's
-    metadata file and the images it lists, another folder's files. The manifest keeps it (``content``), so that a
-    source renamed or moved is known for the one indexed under its old name; None where a file cannot be read."""
-    from pathatlas.indexer.sources import SOURCES  # the registry imports this module
-
-    if reader := next((reader for reader in SOURCES.values() if reader.accepts(path)), None):
-        return reader(path, Settings.model_construct()).content_hash()
+    """What a file holds, or every file of a folder by its name within it (``every_file``), wherever it lies (a
+    fingerprint hashes the path too): a source's own reader says what it is made of (``Source.content_hash``); this is
+    an upload's, before any reader reads it. None where a file cannot be read."""
     return hash_held(path, every_file(path))
 
 
