@@ -20,6 +20,7 @@ from pathatlas.agent.plan import QUESTION_WORDS, Reading, referred_options
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
 from pathatlas.agent.scoring import LEAD_TOLERANCE, agreeing_case, diagnosed_option, similar_cases
 from pathatlas.retrieval.lexical import has_words, tokenize
+from pathatlas.retrieval.text import in_words
 
 SETTLED_CONFIDENCE = 0.5
 """Below this (calibrated) confidence the answer says the evidence does not settle the question."""
@@ -404,8 +405,7 @@ def tied_options(scores: Sequence[float | None], choice: int) -> list[int]:
 def tied_named(options: Sequence[str], tied: Sequence[int]) -> str:
     """The options of a tie (``tied_options``) as the rationale and the command line name them: "A. True and B.
     False", "A. x, B. y and C. z"."""
-    named = [named_option(options, j) for j in tied]
-    return f"{', '.join(named[:-1])} and {named[-1]}"
+    return in_words([named_option(options, j) for j in tied])
 
 
 def tie_said(options: Sequence[str], tied: Sequence[int]) -> str:

@@ -110,3 +110,8 @@ def plain_text(text: str) -> str:
     terminal as a command (a colour change, a new window title) wherever the text is printed; and without invisible
     format characters, which would make two names that look the same two values."""
     return composed(without_invisible(without_controls(text)))
+
+
+def in_words(words: list[str], conjunction: str = "and") -> str:
+    """Words as a sentence lists them: "a", "a and b", "a, b and c" (``conjunction``: "or" for choices)."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {conjunction} {words[-1]}"

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 
 from pathatlas.retrieval.marks import marked_spans
 from pathatlas.retrieval.records import BIDI_CONTROLS, display_name, visible
+from pathatlas.retrieval.text import in_words
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>:~$&])")
 
@@ -261,7 +262,7 @@ def listed(names: list[str], conjunction: str) -> str:
     """``names`` as words ("a, b and c"), the fourth and later counted ("a, b, c and 2 more")."""
     if len(names) > VALUES_NAMED:
         names = [*names[:VALUES_NAMED], f"{len(names) - VALUES_NAMED} more"]
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
+    return in_words(names, conjunction)
 
 
 def results_status(count: int, title: str, images: str = "") -> str:
@@ -474,7 +475,7 @@ def unsettled_said(options: list[dict[str, Any]], tied: list[dict[str, Any]], sh
     alike said "Best supported: A. True", as if A had won."""
     if len(tied) > 1:
         named = [plain(f"{o.get('label')}. {o.get('text') or ''}") for o in tied]
-        between = f"{named[0]} from {named[1]}" if len(named) == 2 else f"{', '.join(named[:-1])} and {named[-1]}"
+        between = f"{named[0]} from {named[1]}" if len(named) == 2 else in_words(named)
         return f"It does not tell {between} apart"
     if options:
         return f"Best supported: {shown}"

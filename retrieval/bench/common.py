@@ -32,6 +32,7 @@ from pathatlas.retrieval.metrics import (
     ruled_ways,
     tied_runs,
 )
+from pathatlas.retrieval.text import in_words
 
 if TYPE_CHECKING:
     from pathatlas.retrieval.index import Index
@@ -726,14 +727,8 @@ def below_words(pairs: list[tuple[str, str]]) -> str:
     metrics: dict[str, list[str]] = {}
     for baseline, metric in pairs:
         metrics.setdefault(baseline, []).append(metric)
-    return (
-        "✗ below " + "; ".join(f"{baseline} on {listed(names)}" for baseline, names in metrics.items()) if pairs else ""
-    )
-
-
-def listed(words: list[str]) -> str:
-    """Words as a sentence lists them: "a", "a and b", "a, b and c"."""
-    return " and ".join(filter(None, [", ".join(words[:-1]), words[-1]]))
+    said = "; ".join(f"{baseline} on {in_words(names)}" for baseline, names in metrics.items())
+    return f"✗ below {said}" if pairs else ""
 
 
 FEW_QUERIES = 20
