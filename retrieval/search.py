@@ -647,6 +647,17 @@ def with_relative(hits: list[Hit], pool: Sequence[float]) -> list[Hit]:
     return hits
 
 
+def paged(hits: list[Hit], deeper: list[Hit], k: int) -> list[Hit]:
+    """``hits`` followed by those of ``deeper`` (a deeper pool's hits of the same query) not among them, up to ``k``,
+    none reading as more relevant than the last of ``hits``: what a search found first keeps its places."""
+    shown = {hit.id for hit in hits}
+    more = [hit for hit in deeper if hit.id not in shown][: max(k - len(hits), 0)]
+    floor = hits[-1].relative if hits else 1.0
+    for hit in more:
+        hit.relative = floor = min(hit.relative, floor)
+    return hits + more
+
+
 def found_by_look(ranks: Mapping[str, int]) -> bool:
     """Whether an image query's look found a record (an image space, or the same-specimen check), not only the words
     printed in the image (``PRINTED``): such a figure is the picture asked about."""
@@ -831,15 +842,17 @@ class Searcher:
         """The hits of ``ranked``, each ranker's first ``candidates``; where they fold into fewer than ``k`` hits (many
         passages of few pages) while a ranker gave all it was asked for, the hits of ``DEEPER`` times as many, until
         ``k`` or every ranker gave all it has ("bone" at k 100 gave 83 of the book's 269 pages). A search whose first
-        candidates give its k hits (the usual k) is ranked from them alone, as before."""
+        candidates give its k hits (the usual k) is ranked from them alone, as before. The deeper hits only follow
+        those already found, so a larger k never reorders a smaller one's hits (``paged``): ranked afresh from the
+        deeper pool, "bone"'s ninth hit at k 10 was no hit at all at k 100, as more sections' first pages came first."""
         pool = self.settings.candidates
-        while True:
-            hits = self._hits_of(query, ranked, words, specimen_of, pool)
-            if len(hits) >= query.k or not any(len(found) >= pool for found in ranked.values()):
-                return hits
+        hits = self._hits_of(query, ranked, words, specimen_of, pool)
+        while len(hits) < query.k and any(len(found) >= pool for found in ranked.values()):
             pool *= DEEPER
             ranked = self._rankings([query], pool)[0]
             self._bm25([query], {0: words} if words else {}, [ranked], PRINTED, True, pool)
+            hits = paged(hits, self._hits_of(query, ranked, words, specimen_of, pool), query.k)
+        return hits
 
     def _hits_of(
         self,
