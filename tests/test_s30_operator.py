@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
-from pathatlas.ui.api import app as api_app
 from pathatlas.ui.api.app import create_app
+from pathatlas.ui.api.routes import service
 from pathatlas.ui.cli import is_loopback
 from tests.helpers import hashing_settings
 from tests.servers import running_service
@@ -75,5 +75,5 @@ def test_the_compose_api_healthcheck_passes_on_a_healthy_service_and_fails_on_on
     settings = hashing_settings(tmp_path)
     with running_service(settings) as url:
         assert healthcheck_passes(url)
-        monkeypatch.setattr(api_app, "store_problem", lambda engine: "the index's Qdrant collection is gone")
+        monkeypatch.setattr(service, "store_problem", lambda engine: "the index's Qdrant collection is gone")
         assert not healthcheck_passes(url)

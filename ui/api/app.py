@@ -31,7 +31,6 @@ from pathatlas.indexer.sources.base import reader_versions
 from pathatlas.retrieval.search import ECHO_CHARS, echoed
 from pathatlas.settings import Settings, load_settings, os_problem
 from pathatlas.ui.api.deps import (
-    EngineDep,
     HeadAsGet,
     QueryOnly,
     RequestGuard,
@@ -42,8 +41,7 @@ from pathatlas.ui.api.deps import (
 )
 from pathatlas.ui.api.engine import Engine, NotReadyError
 from pathatlas.ui.api.lanes import LaneFullError
-from pathatlas.ui.api.routes import ask, library, media, records, search
-from pathatlas.ui.api.schemas import Health, Readiness, ServiceLimits
+from pathatlas.ui.api.routes import ask, library, media, records, search, service
 from pathatlas.ui.api.uploads import NO_ROOM
 
 DOCS_ASSETS = "/docs/assets"
@@ -99,6 +97,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
     app.add_middleware(HeadAsGet)
     app.add_middleware(SafetyHeaders)  # outermost: refusals carry its headers too
+
+    add_error_handlers(app, settings)
+    app.include_router(service.router)
+    for module in (search, records, ask, library, media):
+        app.include_router(module.router, responses=errors(400))
+    return app
+
+
+def add_error_handlers(app: FastAPI, settings: Settings) -> None:
+    """The JSON answers to requests that fail: a PathAtlasError by what went wrong (404, 400, 409, 502, 500), a brief
+    422, a 405 with every allowed method, a full lane or a service still loading 503, and a server file it cannot
+    write 507 or 503 (``machine_reply``)."""
 
     @app.exception_handler(PathAtlasError)
     async def user_error(request: Request, exc: PathAtlasError) -> JSONResponse:
@@ -157,59 +167,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             return None
         log.error("%s %s: %s%s", request.method, request.url.path, os_problem(exc, settings) or exc, where)
         return JSONResponse({"detail": line}, status_code=507 if exc.errno in NO_ROOM else 503)
-
-    @app.get(
-        "/health",
-        operation_id="health",
-        response_model=Health,
-        tags=["service"],
-        summary="Liveness, version and index summary",
-        description="200 while the service warms up (`ready` false) and once it is ready; 503, with `problem`, when "
-        "its models could not be loaded (searches and asks are refused with that line until it is fixed and the "
-        "service restarted) or when the index's vectors are gone (a Qdrant collection deleted while serving).",
-        responses={503: {"model": Health, "description": "The service cannot search; `problem` says why"}},
-    )
-    def health(engine: EngineDep, response: Response) -> Health:
-        index = engine.index
-        problem = engine.problem or store_problem(engine)
-        if problem is not None:
-            response.status_code = 503
-        return Health(
-            status="ok" if problem is None else "failing",
-            version=__version__,
-            index=index.path.name,
-            encoder=index.meta.encoder,
-            store=index.meta.store,
-            records=index.store.count(),
-            ready=engine.ready.is_set(),
-            problem=problem,
-            limits=ServiceLimits(
-                max_upload_mb=settings.max_upload_mb,
-                max_image_pixels=settings.max_image_pixels,
-                max_query_chars=settings.max_query_chars,
-            ),
-        )
-
-    @app.get(
-        "/ready",
-        operation_id="ready",
-        response_model=Readiness,
-        tags=["service"],
-        summary="Readiness: 200 once searches answer at full speed",
-        description="503 while the models load, and while the service cannot search (`problem` says why); 200 once "
-        "they are loaded. A load balancer sends traffic on this; /health is the liveness check.",
-        responses={503: {"model": Readiness, "description": "Not ready yet, or cannot search: `problem` says why"}},
-    )
-    def ready(engine: EngineDep, response: Response) -> Readiness:
-        problem = engine.problem or store_problem(engine)
-        is_ready = problem is None and engine.ready.is_set()
-        if not is_ready:
-            response.status_code = 503
-        return Readiness(ready=is_ready, problem=problem)
-
-    for module in (search, records, ask, library, media):
-        app.include_router(module.router, responses=errors(400))
-    return app
 
 
 def no_room(exc: OSError) -> str | None:
@@ -272,15 +229,6 @@ def add_docs(app: FastAPI) -> None:
             swagger_favicon_url=f"{assets}/{DOCS_FAVICON}",
             swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
         )
-
-
-def store_problem(engine: Engine) -> str | None:
-    """Why the open index's store cannot serve any more, as clients read it; None while it can."""
-    try:
-        engine.index.raw_store.check()
-    except PathAtlasError as exc:
-        return engine.client_message(exc)
-    return None
 
 
 def brief_error(error: dict) -> dict:

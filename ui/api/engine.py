@@ -43,7 +43,7 @@ from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.base import stoppable
 from pathatlas.indexer.sources.cases import rows_read_once
 from pathatlas.retrieval.images import open_image
-from pathatlas.retrieval.index import AmbiguousSourceError, Index, pointer_state
+from pathatlas.retrieval.index import AmbiguousSourceError, Index, IndexUnwritableError, pointer_state
 from pathatlas.retrieval.records import display_name, distinct_names
 from pathatlas.retrieval.search import Found, Query, Searcher
 from pathatlas.settings import Settings, os_problem
@@ -138,6 +138,55 @@ def sweep_unclaimed(folder: Path, index: Path) -> bool:
     return not folder.exists()
 
 
+UPLOADS = "uploads"
+"""The folder of a home holding its upload folders, one per upload, named by its upload id."""
+
+
+def named_uploads(keys: Iterable[str]) -> dict[str, Path]:
+    """The upload ids the sources' recorded paths name (``.../uploads/<upload id>/<name>``), each with the uploads
+    folder it is recorded under: that of the home it was uploaded to, which need not be this process's (a home moved,
+    a backup restored elsewhere, a volume mounted at another path). A user's own folder named "uploads" may add an id
+    no upload has: it only keeps a folder of that name from a sweep."""
+    named: dict[str, Path] = {}
+    for key in keys:
+        parts = Path(key).parts
+        for at, part in enumerate(parts[:-2]):
+            if part == UPLOADS:
+                named.setdefault(parts[at + 1], Path(*parts[: at + 1]))
+    return named
+
+
+def moved_uploads(named: dict[str, Path], uploads: Path) -> dict[Path, list[str]]:
+    """The upload folders under ``uploads`` whose sources the index records under another uploads folder (``named``),
+    their ids by that folder. A link from it to ``uploads`` counts as the same folder."""
+    here = uploads.resolve()
+    moved: dict[Path, list[str]] = {}
+    for upload_id, recorded in sorted(named.items()):
+        if (uploads / upload_id).is_dir() and recorded.resolve() != here:
+            moved.setdefault(recorded, []).append(upload_id)
+    return moved
+
+
+def moved_warning(recorded: Path, uploads: Path, upload_ids: list[str]) -> str:
+    """The line saying that upload folders of ``uploads`` are indexed as under ``recorded``, and what to do."""
+    old_home, home = recorded.parent, uploads.parent
+    return (
+        f"{len(upload_ids)} upload folder(s) in {uploads} hold sources the index records under {recorded} "
+        f"(PATHATLAS_HOME moved, or restored elsewhere?): kept. Their files are read where recorded, so where those "
+        f"are gone their PDFs, page previews and case images answer 410: put the home back at {old_home} (move it, or "
+        f"'ln -s {home} {old_home}'), or index the folders from here and remove the old copies (README, Backups): "
+        f"{', '.join(upload_ids)}"
+    )
+
+
+def held_names(folder: Path) -> str:
+    """What an upload folder holds (its PDF, or the folder its zip unpacked to), its marks left out; "" where it
+    cannot be listed (another user's: ``sweep_unclaimed`` leaves it)."""
+    with suppress(OSError):
+        return ", ".join(sorted(entry.name for entry in folder.iterdir() if not entry.name.startswith(".")))
+    return ""
+
+
 SEARCH_LANES = 2
 DECODES = 2
 """Users' images decoded at once: a 60-megapixel PNG takes about a gigabyte while it decodes, and the shared thread pool
@@ -198,6 +247,8 @@ class Engine:
         """Why the models could not be loaded, as clients read it (no server paths); None while all is well."""
         self._unopenable: tuple[int, int, int] | None = None
         """The pointer state of the last commit whose reopen failed: not tried again until the next commit."""
+        self._gone_said = False
+        """Whether the watcher has logged that the index is gone from disk (``index_gone``), until it is back."""
         share_cores(SEARCH_LANES)  # before any model loads: torch and ONNX Runtime read the count then
         self._open()
         self.text_lane = BatchingLane("text search", self._search_batch)
@@ -297,6 +348,7 @@ class Engine:
     def _watch(self) -> None:
         while not self._closed.wait(WATCH_SECONDS):
             self.refresh()
+            self._say_if_gone()
             for job in list(self.jobs.values()):
                 if job.status == "running":
                     self.records.keep_current(job)
@@ -320,6 +372,30 @@ class Engine:
         finally:
             self._write.release()
 
+    def index_gone(self) -> str | None:
+        """Why the open index is no longer served as on disk, as clients read it: its folder was deleted (or its
+        volume unmounted) after it committed, and searches answer from what this process loaded. None while its
+        commit is on disk, or it never committed. An index made there again (restored, ``pathatlas index``, a job) is
+        picked up by the watcher (``refresh``) as any commit is."""
+        index = self.index
+        if not (index.manifest or index.generation.number) or pointer_state(index.path) is not None:
+            return None
+        return (
+            f"index {index.path.name} is gone from disk (deleted, or its volume unmounted): searches answer from what "
+            "was loaded until it is restored or indexed again there, which the service picks up by itself"
+        )
+
+    def _say_if_gone(self) -> None:
+        """Log once that the index went (``index_gone``), and once that it is back."""
+        gone = self.index_gone() is not None
+        if gone == self._gone_said:
+            return
+        self._gone_said = gone
+        if gone:
+            log.warning("index %s is gone from disk: /ready answers 503 until it is back", self.index.path)
+        else:
+            log.info("index %s is back on disk: served again", self.index.path)
+
     def _changed_on_disk(self) -> bool:
         return self.index.changed_on_disk() and pointer_state(self.index.path) != self._unopenable
 
@@ -333,32 +409,41 @@ class Engine:
 
     @property
     def uploads(self) -> Path:
-        return self.settings.home / "uploads"
+        return self.settings.home / UPLOADS
 
     def sweep_uploads(self) -> None:
         """At start: roll back the uploads of jobs a kill cut short (``_roll_back_interrupted``), then delete this
-        index's upload folders that no source uses (theirs, and those of jobs killed before their first commit), under
+        index's upload folders that no source names (theirs, and those of jobs killed before their first commit), under
         the index's write lock so no writer commits meanwhile; skipped when another process holds it (it may be
-        indexing one), and while the index is not yet on disk. Folders that a process still claims stay. A sweep an OS
-        error stops (a ``.claim`` of another user, a read-only home) is one warning: the service starts all the same."""
+        indexing one: said at INFO, the next start sweeps), and while the index is not yet on disk. A source names its
+        folder by upload id, under whatever home it was uploaded to (``named_uploads``): a moved home's folders stay,
+        and one warning says so (``moved_warning``). Folders that a process still claims stay. A sweep that a read-only
+        index or an OS error stops (a ``.claim`` of another user, a read-only home) is one warning: the service starts
+        all the same. What is removed is a warning too: an index restored from an older copy, or made anew, no longer
+        names uploads it may be wanted for."""
         if self.index.unwritten or not self.uploads.is_dir():
             return
         try:
             with self._locked() as target:
                 rolled_back = self._roll_back_interrupted(target)
-                used = {upload.folder for key in target.manifest if (upload := self.uploaded(key)) is not None}
-                unused = [folder for folder in self.uploads.iterdir() if folder.name not in used and folder.is_dir()]
-                swept = [folder.name for folder in unused if sweep_unclaimed(folder, target.path)]
+                named = named_uploads(target.manifest)
+                unused = [folder for folder in self.uploads.iterdir() if folder.name not in named and folder.is_dir()]
+                held = {folder.name: held_names(folder) for folder in unused}
+                swept = [name for name in held if sweep_unclaimed(self.uploads / name, target.path)]
         except IndexBusyError as exc:
-            log.info("uploads of interrupted jobs not rolled back, upload folders not swept: %s", one_line(exc))
+            level = logging.WARNING if isinstance(exc, IndexUnwritableError) else logging.INFO
+            log.log(level, "uploads of interrupted jobs not rolled back, upload folders not swept: %s", one_line(exc))
             return
         except OSError as exc:  # a claim of another user, a read-only home: one line, and the service serves
             log.warning("upload folders not swept: %s", os_problem(exc, self.settings) or one_line(exc))
             return
         if rolled_back:
             self.refresh()  # served without them from the first request on
+        for recorded, upload_ids in moved_uploads(named, self.uploads).items():
+            log.warning("%s", moved_warning(recorded, self.uploads, upload_ids))
         if swept:
-            log.info("removed %d upload folder(s) no source uses: %s", len(swept), ", ".join(sorted(swept)))
+            removed = ", ".join(f"{name} ({held[name] or 'empty'})" for name in sorted(swept))
+            log.warning("removed %d upload folder(s) no source of the index names: %s", len(swept), removed)
 
     def _roll_back_interrupted(self, target: Index) -> bool:
         """An upload is indexed whole or not at all (``_index_job``), across a kill too: the sources a job cut short
@@ -425,7 +510,7 @@ class Engine:
         would have dropped them, and kept each in memory. Called as jobs are submitted and listed: a glob of the
         records, which a listing reads anyway."""
         now = time.time()
-        for job in [job for job in self.jobs.values() if job.expired(now)]:  # a copy: a job may be submitted meanwhile
+        for job in [job for job in list(self.jobs.values()) if job.expired(now)]:  # a copy: uploads submit meanwhile
             self.jobs.pop(job.id, None)
         self.records.forget_old()
 

@@ -123,11 +123,12 @@ async def read_limited(upload: UploadFile, limit_bytes: int) -> bytes:
     return bytes(data)
 
 
-async def save_limited(upload: UploadFile, target: Path, limit_bytes: int) -> None:
-    """Stream an upload to ``target``, stopping at the limit (the file is removed then)."""
+def save_limited(upload: UploadFile, target: Path, limit_bytes: int) -> None:
+    """Copy an upload (as Starlette spooled it) to ``target`` a chunk at a time, stopping at the limit (the file is
+    removed then). It blocks: a route calling it is a plain ``def``, which FastAPI runs in a worker thread."""
     written = 0
     with target.open("wb") as handle:
-        while chunk := await upload.read(CHUNK):
+        while chunk := upload.file.read(CHUNK):
             written += len(chunk)
             if written > limit_bytes:
                 handle.close()

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, NamedTuple
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, status
-from fastapi.concurrency import run_in_threadpool
 
 from pathatlas.errors import PathAtlasError, UnknownSourceError
 from pathatlas.indexer.pipeline import SAME_CONTENT
@@ -139,32 +138,34 @@ def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
         },
     },
 )
-async def create_job(engine: EngineDep, form: Annotated[JobForm, File()]) -> JobOut:
+def create_job(engine: EngineDep, form: Annotated[JobForm, File()]) -> JobOut:
+    """A plain ``def``, which FastAPI runs in a worker thread: its steps write, read, unpack and delete files (an upload
+    may be 200 MB), which on the event loop would hold up every other request."""
     file = form.file
     name = safe_name(file.filename, "upload")
     suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if suffix not in ("pdf", "zip"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, UPLOAD_TYPES_HINT)
-    await run_in_threadpool(engine.check_can_write)  # 409 now, not a job that can only fail
+    engine.check_can_write()  # 409 now, not a job that can only fail
     settings = engine.settings
     folder = engine.uploads / uuid.uuid4().hex[:12]
     claim = None
     try:  # whatever stops it (a full disk included) leaves nothing of the upload behind
-        claim = await run_in_threadpool(claim_upload, folder, engine.index.path)
+        claim = claim_upload(folder, engine.index.path)
         stored, notes = folder / name, []
-        await save_limited(file, stored, settings.max_upload_mb << 20)
-        if suffix == "pdf" and (cut := await run_in_threadpool(without_junk, stored)):
+        save_limited(file, stored, settings.max_upload_mb << 20)
+        if suffix == "pdf" and (cut := without_junk(stored)):
             notes.append(junk_note(cut))
-        await run_in_threadpool(check_upload, engine, stored, echoed(sent_name(file.filename)))
+        check_upload(engine, stored, echoed(sent_name(file.filename)))
         if suffix == "zip":
             target = folder / stored.stem
             keep = None if settings.sources else read_by_sources  # what a plug-in source reads is its own
             unpacked = (stored, target, settings.max_unpacked_mb << 20, settings.max_zip_members, keep)
-            if skipped := await run_in_threadpool(extract_zip, *unpacked):  # the images no row lists: the job's
+            if skipped := extract_zip(*unpacked):  # the images no row lists: the job's
                 notes.append(skipped_note(skipped))
             stored.unlink()
             stored = target
-            await run_in_threadpool(check_unpacked, engine, stored, echoed(sent_name(file.filename)))
+            check_unpacked(engine, stored, echoed(sent_name(file.filename)))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         if claim is not None:
