@@ -17,11 +17,11 @@ if TYPE_CHECKING:
 
 
 def answer_record(result: AgentResult, store: VectorStore, options_from_question: bool = False) -> dict[str, Any]:
-    """The one JSON form of an answer, which every door shows (``pathatlas ask --json``, REST, MCP, LangChain):
-    ``AgentResult.to_dict`` with each citation where it stands on its page, read from ``store``. A quote's box is the
-    passage holding it, and a quote that is a figure's caption is placed on the figure and names it (``quote_place``:
-    the agent cites a caption read in its page's text without its figure), in the rationale too (``recited``); each
-    citation's ``record`` is the record whose box it gives.
+    """The one JSON form of an answer, which every door shows (``pathatlas ask --json``, REST, MCP, ``Atlas.ask``,
+    LangChain): the agent's (``graph.answer_document``) with each citation where it stands on its page, read from
+    ``store``. A quote's box is the passage holding it, and a quote that is a figure's caption is placed on the figure
+    and names it (``quote_place``: the agent cites a caption read in its page's text without its figure), in the
+    rationale too (``recited``); each citation's ``record`` is the record whose box it gives.
     ``thumbnail`` is a file on this machine: REST shows its URL instead (``AskResponse``), MCP its resource."""
     document = result.to_dict()
     by_id = {e.id: e for e in result.evidence}

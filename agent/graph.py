@@ -71,8 +71,10 @@ def quote_dict(quote: Quote, stance: str) -> dict[str, Any]:
 
 
 def answer_document(question: Question, answer: Answer, evidence: list[Evidence], trace: list[dict]) -> dict:
-    """The one JSON form of an answer (CLI --json, REST /ask, MCP): options in label order, each with its
-    quoted evidence; ``choice`` is the chosen option's 0-based index."""
+    """An answer as the agent found it, the step before its one JSON form (``document.answer_record``, which every door
+    shows and which places each citation on its page, from the store): options in label order, each with its quoted
+    evidence, and the cited evidence, their citations as the evidence holds them; ``choice`` is the chosen option's
+    0-based index."""
     by_id = {e.id: e for e in evidence}
     quotes = [answer.quotes[j] if j < len(answer.quotes) else [] for j in range(len(question.options))]
     stances = shown_stances(quotes)
@@ -134,6 +136,7 @@ class AgentResult:
         return [by_id[i].citation for i in self.answer.cited if i in by_id]
 
     def to_dict(self) -> dict[str, Any]:
+        """``answer_document`` of this result: its citations not yet placed (``document.answer_record`` places them)."""
         return answer_document(self.question, self.answer, self.evidence, self.trace)
 
 

@@ -12,7 +12,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from queue import Full, Queue
 from typing import Any, TypeVar
@@ -86,6 +87,10 @@ class SourceReport:
     entries: int = 0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as ``index --json`` prints it and ``Atlas.add`` returns it: a copy, its problems too."""
+        return asdict(self)
 
 
 @dataclass
@@ -765,18 +770,16 @@ class Indexer:
         ]
         vectors: list[dict] = [{} for _ in entries]
         name, dims = self.index.meta.encoder, encoder.dims
-        with self._stage("text"):
-            texts = [entries[i].text for i in texted]
-            text_vectors = encoded(name, encoder.encode_text, texts, encoder.text_spaces, dims)
-        for space, matrix in text_vectors.items():
-            for row, i in enumerate(texted):
-                vectors[i][space] = matrix[row]
-        with self._stage("images"):
-            images = [entries[i].image for i in imaged]
-            image_vectors = encoded(name, encoder.encode_image, images, encoder.image_spaces, dims)
-        for space, matrix in image_vectors.items():
-            for row, i in enumerate(imaged):
-                vectors[i][space] = matrix[row]
+        modalities = (
+            ("text", texted, attrgetter("text"), encoder.encode_text, encoder.text_spaces),
+            ("images", imaged, attrgetter("image"), encoder.encode_image, encoder.image_spaces),
+        )
+        for stage, chosen, content, encode, spaces in modalities:  # images last: their vectors win a shared space
+            with self._stage(stage):
+                matrices = encoded(name, encode, [content(entries[i]) for i in chosen], spaces, dims)
+            for space, matrix in matrices.items():
+                for row, i in enumerate(chosen):
+                    vectors[i][space] = matrix[row]
         self._tally_vectors(entries, texted, imaged)
         for entry, entry_vectors in zip(entries, vectors, strict=True):
             entry_vectors.update(given.get(entry.id, {}))

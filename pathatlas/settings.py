@@ -39,15 +39,24 @@ ENGLISH_STEMMERS = frozenset({"english", "porter"})
 """Snowball's English stemmers: English is always read (BM25's own stems), so naming it as a language adds nothing."""
 
 
-ISO_LANGUAGES = {
-    "ar": "arabic", "hy": "armenian", "eu": "basque", "ca": "catalan", "cs": "czech", "da": "danish", "nl": "dutch",
-    "en": "english", "eo": "esperanto", "et": "estonian", "fi": "finnish", "fr": "french", "de": "german",
-    "el": "greek", "hi": "hindi", "hu": "hungarian", "id": "indonesian", "ga": "irish", "it": "italian",
-    "lt": "lithuanian", "ne": "nepali", "no": "norwegian", "nb": "norwegian", "nn": "norwegian", "fa": "persian",
-    "pl": "polish", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian", "st": "sesotho",
-    "es": "spanish", "sv": "swedish", "ta": "tamil", "tr": "turkish", "yi": "yiddish",
+ISO_CODES = {
+    "arabic": "ar", "armenian": "hy", "basque": "eu", "catalan": "ca", "czech": "cs", "danish": "da", "dutch": "nl",
+    "esperanto": "eo", "estonian": "et", "finnish": "fi", "french": "fr", "german": "de", "greek": "el", "hindi": "hi",
+    "hungarian": "hu", "indonesian": "id", "irish": "ga", "italian": "it", "lithuanian": "lt", "nepali": "ne",
+    "norwegian": "no", "persian": "fa", "polish": "pl", "portuguese": "pt", "romanian": "ro", "russian": "ru",
+    "serbian": "sr", "sesotho": "st", "spanish": "es", "swedish": "sv", "tamil": "ta", "turkish": "tr", "yiddish": "yi",
 }  # fmt: skip
-"""ISO 639-1 codes of Snowball's languages: ``PATHATLAS_LANGUAGES=pt,de`` is Portuguese and German."""
+"""Snowball's languages (PyStemmer's names) but English by their ISO 639-1 codes, the one table of them: BM25 writes a
+language's stems after its code (``lexical.CODES``; English stems are its own, after none), and a setting may name it
+by its code (``ISO_LANGUAGES``)."""
+ISO_LANGUAGES = {code: name for name, code in ISO_CODES.items()} | {
+    "en": "english",
+    "nb": "norwegian",
+    "nn": "norwegian",
+}
+"""``ISO_CODES`` the other way, a code to its language: ``PATHATLAS_LANGUAGES=pt,de`` is Portuguese and German. Also
+"en", English (always read, so naming it adds nothing), and Norwegian's two written standards, Bokmål (nb) and Nynorsk
+(nn), which its one stemmer reads."""
 
 
 def snowball_languages(names: str | Iterable[str]) -> list[str]:
@@ -65,7 +74,8 @@ def snowball_languages(names: str | Iterable[str]) -> list[str]:
     spelt = {name.strip().lower() for name in names if name.strip()}
     wanted = {ISO_LANGUAGES.get(name.replace("_", "-").split("-")[0], name) for name in spelt} - ENGLISH_STEMMERS
     if unknown := sorted(wanted - set(known)):
-        codes = ", ".join(code for code, name in ISO_LANGUAGES.items() if name in known)
+        by_language = sorted(ISO_LANGUAGES.items(), key=lambda coded: coded[1])
+        codes = ", ".join(code for code, name in by_language if name in known)
         raise ValueError(
             f"unknown language {unknown[0]!r}; give Snowball's names ({', '.join(known)}) or their ISO 639-1 codes "
             f"({codes}), as a JSON list or separated by commas (English: always on)"
@@ -151,8 +161,8 @@ class Settings(BaseSettings):
     weight_joint: Weight = 1.0
     weight_joint_image: Weight = Field(
         4.0,
-        description="Weight of the joint space for image queries; chosen on held-out folds of atlas and LC25000 "
-        "images.",
+        description="Weight of the joint space for image queries; chosen on folds of 13 atlas and 178 LC25000 queries, "
+        "the LC25000 ones not held out: their augmented copies trained the joint heads (BENCHMARKS.md).",
     )
     candidates: int = Field(100, ge=1, description="Hits each ranker contributes before fusion.")
     case_keypoints: bool = Field(
@@ -171,9 +181,9 @@ class Settings(BaseSettings):
         10,
         ge=0,
         description="An image query's top hits that vote on a diagnosis: when at least two of them and half of those "
-        "with one share a diagnosis, the diagnosed hits after the first five show its images first (LC25000 held-out "
-        "same-diagnosis precision@10 0.911 -> 0.928; the first five and hits without a diagnosis keep their places). "
-        "0: off.",
+        "with one share a diagnosis, the diagnosed hits after the first five show its images first (the first five and "
+        "hits without a diagnosis keep their places; LC25000 same-diagnosis precision@10 on the 110 tiles held out "
+        "from the joint heads: 0.890 -> 0.900, not significant, BENCHMARKS.md). 0: off.",
     )
     weight_bm25_image: Weight = Field(
         256.0,

@@ -37,22 +37,6 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def fsync_tree(folder: Path) -> None:
-    """fsync every file under ``folder``, then the folders themselves (deepest first)."""
-    crash_point(f"fsync {folder.name}")
-    folders = [folder]
-    for root, dirs, files in os.walk(folder):
-        for name in files:
-            fd = os.open(Path(root) / name, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        folders.extend(Path(root) / d for d in dirs)
-    for path in reversed(folders):
-        fsync_dir(path)
-
-
 def named(exc: OSError, path: Path) -> OSError:
     """``exc`` naming ``path`` when it names no file: a write or fsync that fails (a full disk) says only its errno, and
     the one line a user reads should say which file of which index."""

@@ -299,6 +299,32 @@ def named_by(settings: Settings, recorded: str) -> bool:
     return settings.encoder.startswith("py:") and create_encoder(settings.encoder, settings).name == recorded
 
 
+def chosen(settings: Settings, name: str) -> str | None:
+    """The encoder or store (``name``) the user chose: an option, a variable or a caller's value. None where the
+    setting is left at its default, so that an index opens with its own: one built with a plug-in was refused until
+    its ``py:`` path was set again, as "not 'default'" though nobody had asked for that."""
+    return getattr(settings, name) if name in settings.model_fields_set else None
+
+
+def other_than_asked(path: Path, name: str, recorded: str, asked: str) -> str:
+    """The one line refusing an index opened with another encoder or store (``name``) than it records."""
+    return (
+        f"index {path} was built with {name} {recorded!r}, not {asked!r} as asked: name none (no --{name}, "
+        f"PATHATLAS_{name.upper()} unset) to use the index's own, or use another --index"
+    )
+
+
+def names_code(path: Path, name: str, recorded: str, asked: str | None) -> None:
+    """Refuse to import a ``py:`` plug-in (``name``: encoder or store) that the index at ``path`` merely records and
+    nobody ``asked`` for: an index is data, shared and downloaded, and opening one never runs code it names. Built-in
+    encoders and stores it records are used unasked (``chosen``)."""
+    if recorded.startswith("py:") and asked is None:
+        raise PathAtlasError(
+            f"index {path} names code ({name} {recorded!r}); trust it explicitly with "
+            f"PATHATLAS_{name.upper()}={recorded} (or 'pathatlas index --{name} {recorded}')"
+        )
+
+
 def last_writer(path: Path) -> str | None:
     """The PathAtlas version that made the last commit of the index at ``path``, as its pointer records it; None when
     it records none (or cannot be read: what needs it whole reads it with ``Generation.read``)."""
@@ -323,22 +349,17 @@ def lexical_file(name: str) -> str:
 
 
 def read_meta(path: Path, settings: Settings, store: str | None) -> IndexMeta:
-    """The index's ``META_FILE``, refused when the settings' encoder or the ``store`` asked for is not the one it
-    records, or when it names code (a ``py:`` store) nobody asked for."""
+    """The index's ``META_FILE``, with the encoder the settings name, else its own (``chosen``); refused when the
+    encoder, or the store (``store``, else the settings'), asked for is not the one it records."""
     meta = IndexMeta.read(path)
-    if settings.encoder != meta.encoder and not named_by(settings, meta.encoder):
-        raise EncoderMismatchError(
-            f"index {path} was built with encoder {meta.encoder!r}, not {settings.encoder!r}: "
-            f"set PATHATLAS_ENCODER={meta.encoder} or use another --index"
-        )
-    if store and store != meta.store:
-        raise PathAtlasError(f"index {path} uses store {meta.store!r}, not {store!r}")
-    if meta.store.startswith("py:") and meta.store not in (store, settings.store):
-        raise PathAtlasError(  # only ``index`` has --store: the other commands read the variable
-            f"index {path} names code (store {meta.store!r}); trust it explicitly with "
-            f"PATHATLAS_STORE={meta.store} (or 'pathatlas index --store {meta.store}')"
-        )
-    meta.encoder = settings.encoder  # the name that builds it: a plug-in's own ``name`` may differ
+    encoder = chosen(settings, "encoder")
+    if encoder is not None and encoder != meta.encoder and not named_by(settings, meta.encoder):
+        raise EncoderMismatchError(other_than_asked(path, "encoder", meta.encoder, encoder))
+    asked_store = store or chosen(settings, "store")
+    if asked_store is not None and asked_store != meta.store:
+        raise PathAtlasError(other_than_asked(path, "store", meta.store, asked_store))
+    names_code(path, "store", meta.store, asked_store)
+    meta.encoder = encoder or meta.encoder  # the name that builds it: a plug-in's own ``name`` may differ
     return meta
 
 
@@ -531,8 +552,8 @@ class Index:
 
         ``defer`` makes it on disk at its first write (``writing``) instead of now: until then it is empty and its
         folder untouched, so serving a new folder fixes no store, and a first run that commits nothing leaves none.
-        An index never imports code it merely names: a ``py:`` store or encoder recorded in it is used only
-        when the caller asks for that same name (``store=`` here, or the settings).
+        It opens with the encoder and store it records; another one asked for (``store=`` here, or set in the settings)
+        is refused, and a ``py:`` plug-in it records is imported only when asked for by that name (``names_code``).
         """
         path = Path(path).expanduser().absolute()
         if path.exists() and not path.is_dir():
@@ -577,6 +598,7 @@ class Index:
     def encoder(self) -> Encoder:
         """The index's encoder, built (models still load lazily) the first time a search or write needs it."""
         if self._encoder is None:
+            names_code(self.path, "encoder", self.meta.encoder, chosen(self.settings, "encoder"))
             encoder = create_encoder(self.meta.encoder, self.settings).for_revisions(self.meta.revisions)
             if dict(encoder.dims) != self.meta.dims:
                 raise EncoderMismatchError(

@@ -60,7 +60,7 @@ from pathatlas.retrieval.text import (
     normalise,
     turkish,
 )
-from pathatlas.settings import snowball_languages
+from pathatlas.settings import ISO_CODES, snowball_languages
 
 K1, B = 1.5, 0.75
 """bm25s defaults."""
@@ -275,17 +275,10 @@ class EnglishStemmer:
         return self.stemWords([word])[0]
 
 
-"""A word as bm25s's tokenizer reads one."""
-CODES = {
-    "arabic": "ar", "armenian": "hy", "basque": "eu", "catalan": "ca", "czech": "cs", "danish": "da", "dutch": "nl",
-    "dutch_porter": "nl-porter", "esperanto": "eo", "estonian": "et", "finnish": "fi", "french": "fr", "german": "de",
-    "greek": "el", "hindi": "hi", "hungarian": "hu", "indonesian": "id", "irish": "ga", "italian": "it",
-    "lithuanian": "lt", "nepali": "ne", "norwegian": "no", "persian": "fa", "polish": "pl", "portuguese": "pt",
-    "romanian": "ro", "russian": "ru", "serbian": "sr", "sesotho": "st", "spanish": "es", "swedish": "sv",
-    "tamil": "ta", "turkish": "tr", "yiddish": "yi",
-}  # fmt: skip
-"""Snowball's languages (PyStemmer's names) by their ISO 639-1 codes, which their stems are written after; a language
-a newer PyStemmer adds is written after its name."""
+CODES = ISO_CODES | {"dutch_porter": "nl-porter"}
+"""What each Snowball language's stems (PyStemmer's names) are written after: its ISO 639-1 code, and Dutch's second
+stemmer (Porter's, which Snowball keeps beside its own) a code of its own, so that the two Dutch stemmers' stems never
+meet; a language a newer PyStemmer adds is written after its name."""
 _import_lock = threading.Lock()
 log = logging.getLogger(__name__)
 

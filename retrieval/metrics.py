@@ -19,11 +19,6 @@ def first_relevant_rank(ranked: Sequence[T], is_relevant: Callable[[T], bool]) -
     return next((rank for rank, item in enumerate(ranked, start=1) if is_relevant(item)), None)
 
 
-def recall_and_mrr(first_ranks: Sequence[int | None], cutoffs: Sequence[int] = CUTOFFS) -> dict[str, float]:
-    """Recall@k (a relevant item in the top k) and MRR, from each query's first relevant rank."""
-    return expected_recall_and_mrr([{rank: 1.0} if rank is not None else {} for rank in first_ranks], cutoffs)
-
-
 def expected_recall_and_mrr(
     chances: Sequence[dict[int, float]], cutoffs: Sequence[int] = CUTOFFS, depth: int | None = None
 ) -> dict[str, float]:

@@ -121,6 +121,21 @@ def demo_index(session_home, demo_corpus, tmp_path_factory):
     return index
 
 
+@pytest.fixture(scope="module")
+def quick_index(tmp_path_factory, demo_corpus):
+    """The demo corpus (its primer and cases DEMO-01 to -08, two images each) indexed with the hashing encoder (quick),
+    once per module that asks for it; tests must not modify it."""
+    from pathatlas.indexer.pipeline import Indexer
+    from pathatlas.retrieval.index import Index
+    from tests.helpers import hashing_settings
+
+    settings = hashing_settings(tmp_path_factory.mktemp("quick-index"))
+    index = Index.open(settings.index_dir, settings, create=True)
+    assert not Indexer(index, show_progress=False).add([demo_corpus]).failed
+    yield index
+    index.close()
+
+
 @pytest.fixture(scope="session")
 def quick_demo(tmp_path_factory, demo_corpus) -> Path:
     """A root holding the demo primer and cases indexed by ``Atlas`` with the hashing encoder (``helpers.demo_atlas``),

@@ -16,10 +16,11 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.settings import Settings
-from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
+from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.cli import app
 
 

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
+from pathatlas.retrieval.encoders.hashing import HashingEncoder
+from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import run_cli
 
 QUESTIONS = [("granuloma necrosis", 1, "one"), ("gland alveolus", 2, "two"), ("nucleus stroma", 3, "one")]

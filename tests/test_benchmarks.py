@@ -9,7 +9,7 @@ import pytest
 from pathatlas.retrieval.bench import run_retrieval_bench
 from pathatlas.retrieval.bench.common import chance, compare_runs, plot_curves, ranx_metric
 from pathatlas.retrieval.encoders import create_encoder
-from pathatlas.retrieval.metrics import expected_precision, first_relevant_rank, recall_and_mrr
+from pathatlas.retrieval.metrics import expected_precision, expected_recall_and_mrr, first_relevant_rank
 from tests.bench_oracles import summarise
 from tests.test_joint import write_shared_layout
 
@@ -17,7 +17,7 @@ from tests.test_joint import write_shared_layout
 def test_recall_mrr_precision():
     assert first_relevant_rank(["a", "b", "c"], {"b"}.__contains__) == 2
     assert first_relevant_rank(["a"], {"z"}.__contains__) is None
-    metrics = recall_and_mrr([1, 3, None, 7])
+    metrics = expected_recall_and_mrr([{1: 1.0}, {3: 1.0}, {}, {7: 1.0}])  # first ranks 1, 3, none, 7, untied
     assert metrics == {
         "recall@1": 0.25,
         "recall@5": 0.5,
@@ -134,9 +134,9 @@ def test_significance_is_keyed_and_valued_as_the_tables_recall():
 def test_image_fusion_follows_the_configured_weights():
     """The benchmark's visual+joint row fuses with the settings' weights: a zero weight leaves the other
     space's order, a heavy one puts its top first."""
-    from pathatlas.retrieval.bench.images import fuse_orders
+    from pathatlas.retrieval.bench.images import fuse
 
     orders = {"visual": [0, 1, 2, 3], "joint": [3, 2, 1, 0]}
-    assert fuse_orders(orders, {"visual": 1.0, "joint": 0.0}, k=60) == [0, 1, 2, 3]
-    assert fuse_orders(orders, {"visual": 1.0, "joint": 4.0}, k=60)[0] == 3
-    assert fuse_orders(orders, {"visual": 1.0, "joint": 1.0}, k=60)[:2] in ([0, 3], [3, 0])
+    assert fuse(orders, {"visual": 1.0, "joint": 0.0}, k=60)[0] == [0, 1, 2, 3]
+    assert fuse(orders, {"visual": 1.0, "joint": 4.0}, k=60)[0][0] == 3
+    assert fuse(orders, {"visual": 1.0, "joint": 1.0}, k=60)[0][:2] in ([0, 3], [3, 0])

@@ -19,10 +19,11 @@ import pytest
 from pathatlas.errors import IndexBusyError, PathAtlasError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval import durable
+from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
 from pathatlas.ui import bench_crash as crash
-from pathatlas.ui.bench_crash import HashingEncoder, make_pdf, snapshot_of
+from pathatlas.ui.bench_crash import make_pdf, snapshot_of
 
 STORES = ["faiss", "qdrant"]
 SCRATCH = Path("/dev/shm") if Path("/dev/shm").is_dir() else None

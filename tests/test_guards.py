@@ -17,11 +17,12 @@ from PIL import Image
 
 from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
 from pathatlas.ui.api import engine
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
+from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import hashing_settings, one_error_line, run_cli
 from tests.servers import job_ended
 from tests.uploads import AUTH, TOKEN, api_settings, upload, zipped

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pathatlas.errors import IndexMissingError, PathAtlasError, UnknownSourceError
-from pathatlas.ui.bench_crash import HashingEncoder
+from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.ui.library import Atlas
 from tests.helpers import run_cli
 

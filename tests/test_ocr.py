@@ -29,13 +29,13 @@ from pathatlas.retrieval import ocr
 from pathatlas.retrieval.bench import images as bench_images
 from pathatlas.retrieval.bench import run_retrieval_bench
 from pathatlas.retrieval.encoders import Encoder, l2_normalise
+from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.ocr import TesseractReader, clean_words
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.schemas import HitOut
-from pathatlas.ui.bench_crash import HashingEncoder
 from pathatlas.ui.cli import app
 
 needs_tesseract = pytest.mark.skipif(not tesseract.installed(), reason=f"needs tesseract ({tesseract.INSTALL_HINT})")

@@ -15,7 +15,7 @@ from PIL import Image
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Figure, Page
 from pathatlas.indexer.sources.pdf import PdfSource
-from pathatlas.ui.bench_crash import HashingEncoder
+from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.ui.library import Atlas
 from tests.helpers import hashing_settings, png_bytes, run_cli
 

@@ -18,11 +18,11 @@ from pathatlas import tesseract
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Figure, Page, Passage
 from pathatlas.indexer.sources import pdf
+from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Citation, Payload
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
-from pathatlas.ui.bench_crash import HashingEncoder
 from tests.conftest import shared_data
 
 LEFT = [

@@ -14,12 +14,12 @@ from pathatlas.agent.answerers import Answerer
 from pathatlas.errors import BadInputError, EncoderError, IndexBusyError, PathAtlasError, UnknownNameError
 from pathatlas.plugins import import_plugin
 from pathatlas.retrieval.encoders import Encoder
+from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.retrieval.fusion import Ranker
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.retrieval.stores import VectorStore, open_store, store_class
 from pathatlas.retrieval.stores.faiss_store import FaissStore
-from pathatlas.ui.bench_crash import HashingEncoder
 from tests.helpers import hashing_settings, one_error_line, run_cli
 from tests.test_plugins_misbehave import index_with, notes
 

@@ -23,6 +23,7 @@ from pathatlas.indexer.sources.base import Source, hash_files, on_disk, unloaded
 from pathatlas.plugins import import_plugin
 from pathatlas.retrieval import search
 from pathatlas.retrieval.encoders import Encoder, create_encoder
+from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Citation, Hit
 from pathatlas.retrieval.search import Query, Searcher
@@ -32,7 +33,6 @@ from pathatlas.retrieval.stores.faiss_store import FaissStore
 from pathatlas.ui import words
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.schemas import HitOut, Links
-from pathatlas.ui.bench_crash import HashingEncoder
 from tests.helpers import calls_to, hashing_settings, run_cli
 
 HERE = "py:tests.test_plugins_misbehave"

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from pathatlas.errors import BadInputError
+from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.retrieval.records import Citation, Payload, source_id
 from pathatlas.retrieval.search import Query
-from pathatlas.ui.bench_crash import HashingEncoder
 from pathatlas.ui.library import Atlas
 
 CITED = [

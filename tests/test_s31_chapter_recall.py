@@ -12,9 +12,9 @@ import pytest
 from pathatlas.retrieval.bench.pages import CHAPTER_METRICS, Candidates, evaluate
 from pathatlas.retrieval.datasets import MCQ
 from pathatlas.retrieval.fusion import FEATURES, Ranker
-from pathatlas.retrieval.metrics import recall_and_mrr
 from pathatlas.ui.bench_cli import chapter_table
 from pathatlas.ui.bench_crash import make_pdf
+from tests.bench_oracles import summarise
 from tests.helpers import run_cli
 from tests.test_review_bench_retrieval import page_questions
 
@@ -73,7 +73,7 @@ def test_a_chapters_figures_are_those_of_its_questions_ranks():
     for row in result["by_chapter"]:
         ranks = [q["first_relevant_rank"] for q in result["per_question"] if q["chapter"] == row["chapter"]]
         for method in ("hybrid", "bm25", "dense"):
-            expected = recall_and_mrr([r[method] for r in ranks])
+            expected = summarise([r[method] for r in ranks])
             assert row["methods"][method] == {metric: expected[metric] for metric in CHAPTER_METRICS}
 
 

@@ -10,8 +10,9 @@ from PIL import Image
 
 from pathatlas.indexer import pipeline
 from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.retrieval.index import Index
-from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
+from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import hashing_settings
 from tests.test_ui_tester_fixes import run_app, searched, unescaped
 

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from pathatlas.errors import BadInputError
+from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.retrieval.images import HEIC_HINT, open_image
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.bench_crash import HashingEncoder
 from pathatlas.ui.library import Atlas
 from tests.helpers import hashing_env, only_error_line, run_cli
 from tests.uploads import api_settings

@@ -13,11 +13,11 @@ from PIL import Image, ImageDraw, ImageFont
 from pathatlas import tesseract
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval import ocr
+from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.ocr import TesseractReader
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
-from pathatlas.ui.bench_crash import HashingEncoder
 from tests.helpers import png_bytes
 
 LINES = [

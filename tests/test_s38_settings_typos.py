@@ -10,8 +10,9 @@ import json
 import pytest
 
 from pathatlas.errors import BadInputError
+from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.settings import Settings, setting_variables, unknown_variables
-from pathatlas.ui.bench_crash import HashingEncoder, make_pdf
+from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.cli_common import refuse_file_index, settings_for
 from tests.helpers import hashing_settings, indexed_lecture, one_error_line, run_cli
 

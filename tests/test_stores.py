@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +16,7 @@ from pathatlas.retrieval.records import StoredVectors
 from pathatlas.retrieval.stores import open_store, store_class
 from pathatlas.retrieval.stores.base import matches
 from pathatlas.retrieval.stores.faiss_store import FaissStore
+from pathatlas.settings import Settings
 
 
 class BatchesOnly(FaissStore):
@@ -42,8 +47,12 @@ def make_store(kind: str, location, settings):
         updates["qdrant_url"] = str(location.parent / "qdrant-local")
     if kind.startswith("faiss-"):  # every space past the threshold: the ANN index does the work
         updates.update(hnsw_threshold=10, faiss_index=kind.removeprefix("faiss-"), hnsw_ef_search=256, ivf_nprobe=64)
-    name = kind if kind.startswith("py:") else "faiss" if kind.startswith("faiss") else "qdrant"
-    return open_store(name, location, DIMS, settings.model_copy(update=updates))
+    return open_store(store_name(kind), location, DIMS, settings.model_copy(update=updates))
+
+
+def store_name(kind: str) -> str:
+    """The registry name of a store of the suite (``STORES``)."""
+    return kind if kind.startswith("py:") else "faiss" if kind.startswith("faiss") else "qdrant"
 
 
 def unit(rng, n, d):
@@ -67,10 +76,30 @@ def records(rng, n=60, prefix="r", sources=2):
     return out
 
 
+def true_scores(data: list[StoredVectors], space: str, query: np.ndarray, filters=None) -> dict[str, float]:
+    """Each record's exact score for ``query``, among those with a vector in ``space`` that match ``filters``."""
+    return {r.id: float(r.vectors[space] @ query) for r in data if space in r.vectors and matches(r.payload, filters)}
+
+
 def brute_force(data: list[StoredVectors], space: str, query: np.ndarray, k: int, filters=None) -> list[str]:
-    rows = [r for r in data if space in r.vectors and matches(r.payload, filters)]
-    scores = np.array([r.vectors[space] @ query for r in rows])
-    return [rows[i].id for i in np.argsort(-scores, kind="stable")[:k]]
+    scores = true_scores(data, space, query, filters)
+    return sorted(scores, key=lambda rid: -scores[rid])[:k]  # stable: ties in the data's order
+
+
+def off_brute_force(hits, data, space: str, query: np.ndarray, k: int, filters, tolerance: float) -> list:
+    """Where ``hits`` differ from brute force's top ``k`` by more than ``tolerance``: too few or too many, an id twice
+    or outside the filters, or a rank whose record's exact score (or the score given) is not brute force's there.
+    Empty where they agree: a store whose scores are decoded from codes may swap records that close."""
+    scores = true_scores(data, space, query, filters)
+    best = sorted(scores.values(), reverse=True)[:k]
+    ids = [rid for rid, _ in hits]
+    if len(ids) != len(best) or len(set(ids)) != len(ids) or not scores.keys() >= set(ids):
+        return [ids]
+    return [
+        (rank, rid, score, scores[rid], expected)
+        for rank, ((rid, score), expected) in enumerate(zip(hits, best, strict=True))
+        if abs(scores[rid] - expected) > tolerance or abs(score - scores[rid]) > tolerance
+    ]
 
 
 @pytest.fixture(params=STORES)
@@ -143,19 +172,21 @@ def test_batched_search_equals_one_query_at_a_time(store_kind, settings, tmp_pat
     store.close()
 
 
-@pytest.mark.parametrize("kind", ["faiss", "faiss-hnsw", "qdrant-edge", "qdrant-memory"])
-def test_faiss_and_qdrant_agree_with_brute_force_in_every_space_with_filters(kind, settings, tmp_path):
+def test_every_store_agrees_with_brute_force_in_every_space_with_filters(store_kind, settings, tmp_path):
     rng = np.random.default_rng(1)
     data = records(rng, n=200, sources=5)
-    store = make_store(kind, tmp_path / kind, settings)
+    tolerance = APPROXIMATE.get(store_kind, 1e-4)
+    store = make_store(store_kind, tmp_path / "store", settings)
     store.upsert(data)
     store.commit()
     for space in DIMS:
         queries = unit(rng, 5, DIMS[space])
         for filters in (None, {"kind": "case"}, {"source": ["src1", "src3"], "organ": "skin"}):
             found = store.search(space, queries, k=10, filters=filters)
-            expected = [brute_force(data, space, q, 10, filters) for q in queries]
-            assert [[rid for rid, _ in hits] for hits in found] == expected, (space, filters)
+            off = [
+                off_brute_force(h, data, space, q, 10, filters, tolerance) for h, q in zip(found, queries, strict=True)
+            ]
+            assert not any(off), (space, filters, off)
     store.close()
 
 
@@ -245,45 +276,110 @@ def test_faiss_hnsw_deletions_are_hidden_then_rebuilt_past_the_threshold(setting
     assert space.index is not index_before and space.tombstones == 0 and store.count("text") == 120
 
 
-def test_commit_is_durable_without_os_sync_and_nothing_before_it(settings, tmp_path, monkeypatch):
-    rng = np.random.default_rng(3)
-    data = records(rng, n=20)
+def test_faiss_commit_fsyncs_what_it_writes_and_writes_nothing_before(settings, tmp_path, monkeypatch):
     fsynced = []
     real_fsync = os.fsync
-    monkeypatch.setattr(os, "sync", lambda: pytest.fail("os.sync flushes the whole machine"))
     monkeypatch.setattr(os, "fsync", lambda fd: (fsynced.append(fd), real_fsync(fd)))
     store = open_store("faiss", tmp_path / "s", DIMS, settings)
-    store.upsert(data[:10])
-    assert not (tmp_path / "s").exists() and not fsynced  # nothing written before commit
+    store.upsert(records(np.random.default_rng(3), n=10))
+    assert not (tmp_path / "s").exists() and not fsynced
     store.commit()
     assert len(fsynced) >= 4  # the files, the snapshot folder, the store folder, CURRENT
-    store.upsert(data[10:])  # never committed: the process "dies" here
-    reopened = open_store("faiss", tmp_path / "s", DIMS, settings)
-    assert reopened.count() == 10
 
 
-def test_faiss_crash_during_commit_keeps_last_commit(settings, tmp_path, monkeypatch):
-    import pathatlas.retrieval.stores.faiss_store as faiss_store
+FILE_STEPS = ("replace", "rename", "unlink", "rmdir")
+"""The ``os`` calls by which a commit changes files (renames, deletions): a crash point is just before one."""
+CRASHED, SYNCED = 70, 71
+"""Exit statuses of a ``commit_dying_at`` child that died at its crash point, or where it called ``os.sync`` (which
+flushes the whole machine: a commit fsyncs what it wrote)."""
+FIRST = records(np.random.default_rng(3), n=20)
+CHANGE = records(np.random.default_rng(4), n=10, prefix="n", sources=1)
+"""Records that replace those of source ``src0`` in ``FIRST`` (``changed``)."""
 
-    rng = np.random.default_rng(3)
-    data = records(rng, n=20)
-    store = open_store("faiss", tmp_path / "s", DIMS, settings)
-    store.upsert(data[:10])
+
+def changed(store) -> None:
+    """The change set of the commit a crash interrupts: one source's records deleted, others upserted for it."""
+    store.delete({"source": "src0"})
+    store.upsert(CHANGE)
+
+
+def held(data: list[StoredVectors]) -> tuple[dict[str, str], dict[str, int]]:
+    """What a store holding ``data`` lists: each record's source, and how many vectors each space has."""
+    return {r.id: r.payload["source"] for r in data}, {space: sum(space in r.vectors for r in data) for space in DIMS}
+
+
+LAST_COMMIT = held(FIRST)
+NEW_COMMIT = held([r for r in FIRST if r.payload["source"] != "src0"] + CHANGE)
+
+
+def contents(kind: str, location, settings) -> tuple[dict[str, str], dict[str, int]]:
+    """``held``'s view of the store at ``location``, opened anew."""
+    store = make_store(kind, location, settings)
+    try:
+        return {rid: payload["source"] for rid, payload in store.scan()}, {space: store.count(space) for space in DIMS}
+    finally:
+        store.close()
+
+
+def commit_dying_at(kind: str, location: str, home: str, crash_at: int) -> None:
+    """In a child process (``dying_commit``): a store at ``location`` that committed ``FIRST`` is ``changed`` and
+    committed again, the process dying (``os._exit``: nothing closed, nothing flushed) just before that commit's
+    ``crash_at``-th ``FILE_STEPS`` call; at 0 before the commit, past its last step just after it returns."""
+    store = make_store(kind, Path(location), Settings(home=Path(home)))
+    store.upsert(FIRST)
     store.commit()
-    store.upsert(data[10:])
+    changed(store)
+    steps = itertools.count(1)
 
-    def crash(path, data):
-        raise OSError("power cut")
+    def dying(call):
+        def step(*args, **kwargs):
+            if next(steps) == crash_at:
+                os._exit(CRASHED)
+            return call(*args, **kwargs)
 
-    monkeypatch.setattr(faiss_store, "write_atomic", crash)  # the delta is written, CURRENT is not
-    with pytest.raises(OSError):
+        return step
+
+    for name in FILE_STEPS:
+        setattr(os, name, dying(getattr(os, name)))
+    os.sync = lambda: os._exit(SYNCED)
+    if crash_at == 0:
+        os._exit(CRASHED)
+    store.commit()
+    os._exit(0)
+
+
+def dying_commit(kind: str, location, home, crash_at: int) -> int:
+    """``commit_dying_at`` in a fresh process, which leaves the files as its death left them; its exit status."""
+    call = (
+        f"from tests.test_stores import commit_dying_at; commit_dying_at{(kind, str(location), str(home), crash_at)!r}"
+    )
+    return subprocess.run([sys.executable, "-c", call], cwd=Path(__file__).parents[1]).returncode
+
+
+def test_a_crash_at_any_step_of_a_commit_leaves_the_last_commit_or_the_new_one(store_kind, settings, tmp_path):
+    """Crash points, not lucky kills: a child dies before the commit, then before each of its file steps in turn, then
+    just after it returns. Reopened, the store holds the last commit or the new one, never a mix: the new one once the
+    commit has returned, the last one where the commit never began, unless the store keeps no snapshots (a server
+    keeps each write at once; the index shows only the versions its generation lists). Running the change again then
+    ends in the new commit."""
+    if store_kind == "qdrant-memory":
+        pytest.skip("the in-memory twin has nothing to reopen")
+    writes_at_once = not store_class(store_name(store_kind)).snapshots
+    for crash_at in itertools.count():
+        location = tmp_path / f"crash-{crash_at}" / "store"
+        status = dying_commit(store_kind, location, settings.home, crash_at)
+        assert status in (CRASHED, 0), "it called os.sync" if status == SYNCED else f"the child failed ({status})"
+        allowed = (
+            [NEW_COMMIT] if status == 0 else [LAST_COMMIT, NEW_COMMIT] if crash_at or writes_at_once else [LAST_COMMIT]
+        )
+        assert contents(store_kind, location, settings) in allowed, f"a crash before file step {crash_at}"
+        store = make_store(store_kind, location, settings)
+        changed(store)
         store.commit()
-    monkeypatch.undo()
-    reopened = open_store("faiss", tmp_path / "s", DIMS, settings)
-    assert reopened.count() == 10
-    reopened.upsert(data[10:])
-    reopened.commit()  # the leftover delta is replaced, not trusted
-    assert open_store("faiss", tmp_path / "s", DIMS, settings).count() == 20
+        store.close()
+        assert contents(store_kind, location, settings) == NEW_COMMIT, f"run again after a crash at step {crash_at}"
+        if status == 0:
+            break
 
 
 def test_qdrant_edge_uncommitted_writes_are_not_durable(settings, tmp_path):

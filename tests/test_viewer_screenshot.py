@@ -122,7 +122,7 @@ def test_tesseract_reads_the_viewer_and_the_case_ranks_first(atlas_and_book):
 def test_the_image_benchmark_pins_a_verified_candidate_first_as_search_does():
     """``bench retrieval``'s image rows fuse as search does; without the pin they would score another search than the
     one shipped as soon as some weight outweighed ``specimen``'s."""
-    from pathatlas.retrieval.bench.images import fuse_orders
+    from pathatlas.retrieval.bench.images import fuse
 
     orders = {"visual:image": [1, 2, 3], SPECIMEN: [3]}
-    assert fuse_orders(orders, {"visual:image": 1000.0, SPECIMEN: 1.0}, k=60) == [3, 1, 2]
+    assert fuse(orders, {"visual:image": 1000.0, SPECIMEN: 1.0}, k=60)[0] == [3, 1, 2]

@@ -10,12 +10,12 @@ are counted first, so every state between two durable steps is visited, not only
 
 Each child is a fork of a process that has imported PathAtlas but never opened a store, so a trial costs
 milliseconds of start-up instead of seconds of imports, and no store's threads are forked. Tiny PDFs made
-here and a hashing encoder keep the model out of the way: crash safety does not depend on it.
+here and the hashing encoder (``retrieval/encoders/hashing.py``) keep the model out of the way: crash safety does
+not depend on it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.encoders.base import Embeddings, Encoder
+from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.retrieval.stores import store_class
 from pathatlas.settings import Settings
 
@@ -46,28 +46,6 @@ WORDS = [
     "stroma",
     "mitosis",
 ]
-
-
-class HashingEncoder(Encoder):
-    """Bag of hashed words in 16 dimensions: deterministic, instant, no model."""
-
-    name = "py:pathatlas.ui.bench_crash.HashingEncoder"
-    dims = {"text": 16}
-    text_spaces = ("text",)
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-
-    def encode_text(self, texts) -> Embeddings:
-        rows = np.zeros((len(texts), 16), dtype=np.float32)
-        for row, text in zip(rows, texts, strict=True):
-            row[0] = 1e-3
-            for word in text.lower().split():
-                row[hashlib.blake2b(word.encode(), digest_size=1).digest()[0] % 16] += 1.0
-        return {"text": rows / np.linalg.norm(rows, axis=1, keepdims=True)}
-
-    def encode_image(self, images) -> Embeddings:
-        return {}
 
 
 def make_pdf(path: Path, pages: int, tag: str) -> Path:

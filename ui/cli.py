@@ -202,7 +202,7 @@ def index(
         err_console.print(INTERRUPTED, highlight=False, soft_wrap=True, markup=False)
         raise typer.Exit(143 if isinstance(stop, Terminated) else 130) from None  # the shell's 128 + the signal
     if as_json:
-        print_json([s.__dict__ for s in report.sources])
+        print_json([s.to_dict() for s in report.sources])
     elif len(report.sources) > len(report.unfound):  # else nothing was found to index: the error lines say why
         table = Table(Column("source", overflow="fold"), "status", "entries", "seconds", "problems")
         every_problem = hint(settings, "info", "--problems")
@@ -1056,7 +1056,8 @@ def demo(
     from pathatlas.retrieval.search import Query, Searcher
 
     settings = settings_for(index)
-    settings = settings_for(index or settings.home / DEMO_INDEX)
+    # the encoder the settings name, as chosen: an index of another is rebuilt (the demo's) or refused (a user's)
+    settings = settings_for(index or settings.home / DEMO_INDEX, encoder=settings.encoder)
     corpus = build_demo_corpus(settings.home / "demo-corpus")
     try:
         idx = Index.open(settings.index_dir, settings, create=True)

@@ -250,7 +250,7 @@ class Atlas:
         (figure words not read: no tesseract)."""
         for note in report.notes:
             log.warning(note)
-        return [dict(source.__dict__) for source in report.sources]
+        return [source.to_dict() for source in report.sources]
 
     def remove(self, source: PathInput) -> int:
         """Remove a source by file name, id or path; the number of records removed."""

@@ -324,11 +324,6 @@ def fuse(
     return [int(rid) for rid, _, _ in fused], tie_runs([(SPECIMEN in ranks, score) for _, score, ranks in fused])
 
 
-def fuse_orders(orders: dict[str, list[int]], weights: dict[str, float], k: int, depth: int = 200) -> list[int]:
-    """``fuse``'s order alone."""
-    return fuse(orders, weights, k, depth)[0]
-
-
 def runs_of(scores: np.ndarray, orders: list[list[int]]) -> list[list[int]]:
     """Each ranking's runs of tied scores (``tie_runs``): ``scores`` holds a row per ranking, ``orders`` its items."""
     return [tie_runs(row[order].tolist()) for row, order in zip(scores, orders, strict=True)]

@@ -243,6 +243,17 @@ def build_filter(models: Any, filters: Filters | None) -> Any:
     return models.Filter(must=conditions)
 
 
+def scrolled(fetch: Callable[[Any], tuple[list[Any], Any]]) -> Iterator[tuple[dict, dict]]:
+    """Every (payload, vectors) pair of a scroll, page after page: ``fetch(offset)`` is one page's records and the
+    next page's offset, None after the last (the embedded shard's ``scroll`` and the client's alike)."""
+    offset = None
+    while True:
+        records, offset = fetch(offset)
+        yield from ((r.payload or {}, r.vector or {}) for r in records)
+        if offset is None:
+            return
+
+
 class ReadOnlyShardError(IndexBusyError):
     """The embedded shard is on a read-only disk (or its folder is not this user's to write): qdrant-edge has no
     read-only mode and opens its files for writing even to search. An ``IndexBusyError``, as a read-only FAISS index's
@@ -387,20 +398,14 @@ class _EdgeEngine:
         return [[(p.payload or {}, p.score) for p in points] for points in found]
 
     def scroll(self, filters: Filters | None, vectors: bool = False) -> Iterator[tuple[dict, dict]]:
-        offset = None
-        while True:
-            records, offset = self.shard.scroll(
+        condition = build_filter(self.qe, filters)
+        return scrolled(
+            lambda offset: self.shard.scroll(
                 self.qe.ScrollRequest(
-                    offset=offset,
-                    limit=SCROLL_PAGE,
-                    filter=build_filter(self.qe, filters),
-                    with_payload=True,
-                    with_vector=vectors,
+                    offset=offset, limit=SCROLL_PAGE, filter=condition, with_payload=True, with_vector=vectors
                 )
             )
-            yield from ((r.payload or {}, r.vector or {}) for r in records)
-            if offset is None:
-                return
+        )
 
     def retrieve(self, pids: list[str]) -> list[dict]:
         return [r.payload or {} for r in self.shard.retrieve(pids, with_payload=True, with_vector=False)]
@@ -545,19 +550,17 @@ class _ClientEngine:
         return [[(p.payload or {}, p.score) for p in response.points] for response in responses]
 
     def scroll(self, filters: Filters | None, vectors: bool = False) -> Iterator[tuple[dict, dict]]:
-        offset = None
-        while True:
-            records, offset = self.client.scroll(
+        condition = build_filter(self.models, filters)
+        return scrolled(
+            lambda offset: self.client.scroll(
                 self.collection,
-                scroll_filter=build_filter(self.models, filters),
+                scroll_filter=condition,
                 limit=SCROLL_PAGE,
                 offset=offset,
                 with_payload=True,
                 with_vectors=vectors,
             )
-            yield from ((r.payload or {}, r.vector or {}) for r in records)
-            if offset is None:
-                return
+        )
 
     def retrieve(self, pids: list[str]) -> list[dict]:
         return [r.payload or {} for r in self.client.retrieve(self.collection, pids, with_payload=True)]

@@ -30,6 +30,9 @@ CLAIM_FILE = ".claim"
 """In an upload folder: locked (an OS file lock, gone with a killed process) while its upload and job run."""
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 """What a record may say; ``load`` adds "interrupted" for a running job no process claims."""
+KEPT = ("source", "status", "done", "total", "error", "notes", "cancel_requested", "submitted")
+"""The ``Job`` fields its record keeps as they are (``JobRecords.save``, beside its id, index and upload folder) and
+``load`` gives back: what ``GET /jobs/{id}`` (``JobOut``) answers after a restart too."""
 INTERRUPTED = (
     "the server stopped before this job ended: a server starting on the index removes what it had indexed of the upload"
     "; upload it again"
@@ -136,15 +139,8 @@ class JobRecords:
         record = {
             "id": job.id,
             "index": self.index,
-            "source": job.source,
-            "status": job.status,
-            "done": job.done,
-            "total": job.total,
-            "error": job.error,
-            "notes": job.notes,
-            "cancel_requested": job.cancel_requested,
             "upload": str(job.upload) if job.upload is not None else None,
-            "submitted": job.submitted,
+            **{name: getattr(job, name) for name in KEPT},
         }
         self._saved[job.id] = (time.monotonic(), job.done)  # one that cannot be written is not tried at each step
         try:
@@ -166,8 +162,7 @@ class JobRecords:
         if not isinstance(record, dict) or record.get("index") != self.index or not well_formed(record):
             return None  # another index's, or not one this version wrote (a hand edit): no job to answer for
         upload = Path(record["upload"]) if record.get("upload") else None
-        fields = ("source", "status", "done", "total", "error", "notes", "submitted")
-        job = Job(job_id, paths=[], upload=upload, **{name: record.get(name) for name in fields})
+        job = Job(job_id, paths=[], upload=upload, **{name: record.get(name) for name in KEPT})
         job.cancel_requested = record.get("cancel_requested") is True  # records written before it was kept: False
         if job.running and not claimed(upload):
             job.status, job.error = "interrupted", INTERRUPTED
