@@ -44,6 +44,7 @@ from pathatlas.indexer.sources.base import (
     stoppable,
     unloaded_reader,
 )
+from pathatlas.paths import expanded
 from pathatlas.plugins import encoded
 from pathatlas.retrieval.durable import crash_point
 from pathatlas.retrieval.images import thumbnail
@@ -377,7 +378,7 @@ def refuse_case_folder_index(index_dir: Path) -> None:
     folder changed at each run), and the index's ``media`` and ``store`` folders, which it empties of files it did not
     write, could be the folder's (its slides deleted after a stopped run). A folder of its own inside works
     (``is_index_folder``). Every ``Indexer`` checks it; the command line also before it opens the index."""
-    folder = index_dir.expanduser().absolute()
+    folder = expanded(index_dir).absolute()
     if CaseFolderSource.accepts(folder):
         raise BadInputError(
             f"{folder} is a case folder: the index needs a folder of its own, which may be inside it "
@@ -453,7 +454,7 @@ class Indexer:
         except NothingToIndexError as exc:  # every path fails, before any write: a new index is not made
             sources = Discovered([], exc.failed)
         for path, problem in sources.failed.items():  # a path with nothing to index fails alone, as a corrupt PDF does
-            report.unfound.append(str(path.expanduser().absolute()))
+            report.unfound.append(str(expanded(path).absolute()))
             report.sources.append(SourceReport(report.unfound[-1], "failed", problems=[problem]))
         if not sources:
             return report

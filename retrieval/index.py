@@ -64,6 +64,7 @@ from pathatlas.errors import (
     PathAtlasError,
     UnknownSourceError,
 )
+from pathatlas.paths import expanded
 from pathatlas.retrieval.durable import crash_point, write_atomic
 from pathatlas.retrieval.encoders import Encoder, create_encoder
 from pathatlas.retrieval.lexical import TERMS_VERSION, LexicalIndex, SavedTerms, printed_words
@@ -555,7 +556,7 @@ class Index:
         It opens with the encoder and store it records; another one asked for (``store=`` here, or set in the settings)
         is refused, and a ``py:`` plug-in it records is imported only when asked for by that name (``names_code``).
         """
-        path = Path(path).expanduser().absolute()
+        path = expanded(path).absolute()
         if path.exists() and not path.is_dir():
             raise not_a_folder(path)
         if (path / META_FILE).is_file():
@@ -1088,7 +1089,7 @@ class Index:
         if by_id:
             return by_id[0]
         try:
-            resolved = str(Path(name).expanduser().resolve())
+            resolved = str(expanded(name).resolve())
         except (ValueError, OSError):  # a NUL byte, a path the system cannot resolve: not a source then
             resolved = None
         if resolved in self.manifest:
@@ -1112,7 +1113,7 @@ class Index:
             try:
                 key = self.resolve_source(name)
             except UnknownSourceError:
-                names = {name, str(Path(name).expanduser().resolve())}
+                names = {name, str(expanded(name).resolve())}
                 orphans = {rid: p.get("source") for rid, p in self.raw_store.scan() if p.get("source") in names}
                 if not orphans:
                     if folder := self._folder_holding(name):
@@ -1132,7 +1133,7 @@ class Index:
         """The indexed folder (a case folder) that the file ``name`` lies in, whichever Unicode form either is
         written in; None when it lies in none."""
         try:
-            path = Path(composed(str(Path(name).expanduser().resolve())))
+            path = Path(composed(str(expanded(name).resolve())))
         except (ValueError, OSError):
             return None
         folders = {key: Path(composed(key)) for key in self.manifest}

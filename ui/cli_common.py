@@ -21,6 +21,7 @@ from rich.text import Text
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from pathatlas.errors import BadInputError, PathAtlasError
+from pathatlas.paths import expanded
 from pathatlas.retrieval.durable import write_atomic
 from pathatlas.retrieval.text import without_controls
 
@@ -190,7 +191,7 @@ JsonFileOpt = Annotated[
 def named_index(settings: Settings) -> Path | None:
     """The index folder a command was given (``--index`` or ``PATHATLAS_INDEX``), absolute as ``Index.open`` makes it:
     what its hints name (``hint``). None for the default one, which a hint pasted without ``--index`` reaches."""
-    return None if settings.index is None else settings.index_dir.expanduser().absolute()
+    return None if settings.index is None else expanded(settings.index_dir).absolute()
 
 
 def hint(settings: Settings, *words: str) -> str:
@@ -330,7 +331,7 @@ def refuse_file_index(settings: Settings) -> None:
     lacks: ``index --index FILE`` without paths said "no PathAtlas index at FILE to index again"."""
     from pathatlas.retrieval.index import not_a_folder
 
-    folder = settings.index_dir.expanduser().absolute()
+    folder = expanded(settings.index_dir).absolute()
     if folder.exists() and not folder.is_dir():
         raise not_a_folder(folder)
 

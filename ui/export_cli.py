@@ -15,6 +15,7 @@ import typer
 from tqdm.auto import tqdm
 
 from pathatlas.errors import BadInputError, PathAtlasError
+from pathatlas.paths import expanded
 from pathatlas.ui.cli_common import (
     IndexOpt,
     JsonOpt,
@@ -73,7 +74,7 @@ def export(
 
     if not to.strip():
         raise BadInputError("--to is empty: give a Qdrant URL (http://host:6333) or a folder for a local copy")
-    twin = None if to == ":memory:" or to.startswith(("http://", "https://")) else Path(to).expanduser()
+    twin = None if to == ":memory:" or to.startswith(("http://", "https://")) else expanded(to)
     if twin is not None:
         check_local_copy_folder(twin)
     settings = settings_for(index)
@@ -185,7 +186,7 @@ def export_handout(hits_path: Path | None, to: str, as_json: bool) -> None:
         raise BadInputError(
             f"--to {to} is a handout file: give the results with --hits (pathatlas search ... --json > hits.json)"
         )
-    path = Path(to).expanduser()
+    path = expanded(to)
     if path.is_dir():
         raise BadInputError(f"--to {to} is a folder: give a file name ending in {path.suffix}")
     rows = [handout_row(hit) for hit in read_hits(hits_path)]
@@ -202,10 +203,10 @@ def read_hits(path: Path) -> list[dict]:
     """The hits of ``search --json`` (a list), REST ``/search`` (``{"hits": [...]}``) or ``Atlas.search``, each
     checked for the citation a handout is made of; any other file refused in one line."""
     name = "stdin" if str(path) == "-" else str(path)
-    if name != "stdin" and is_device_or_socket(path.expanduser()):  # /dev/zero was read until memory ran out
+    if name != "stdin" and is_device_or_socket(expanded(path)):  # /dev/zero was read until memory ran out
         raise BadInputError(f"--hits {name} is not a regular file (a device or a socket): give a file, or - for stdin")
     try:
-        text = sys.stdin.read() if str(path) == "-" else path.expanduser().read_text(encoding="utf-8-sig")
+        text = sys.stdin.read() if str(path) == "-" else expanded(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise BadInputError(f"--hits {name}: no such file (save results with pathatlas search ... --json)") from None
     except (IsADirectoryError, UnicodeDecodeError):

@@ -27,6 +27,7 @@ from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pathatlas.errors import BadInputError, UnknownSourceError
+from pathatlas.paths import expanded
 from pathatlas.retrieval.index import AmbiguousSourceError
 from pathatlas.retrieval.records import Hit
 from pathatlas.retrieval.search import Query, check_filters, resolve_filters, whole_number
@@ -155,7 +156,7 @@ class PathAtlasRetriever(BaseRetriever):
         folders = allowed_folders(allow_dirs)
         settings = settings or load_settings()
         if index is not None:
-            settings = settings.model_copy(update={"index": Path(index).expanduser()})
+            settings = settings.model_copy(update={"index": expanded(index)})
         check_folder(settings.index_dir, "PathAtlasRetriever.from_index")
         fields = [name for name in cls.model_fields if name != "toolbox"]  # k, filters and LangChain's (tags ...)
         refuse_unknown_arguments("PathAtlasRetriever.from_index", kwargs, ["index", "settings", "allow_dirs", *fields])

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from pathatlas.errors import BadInputError
+from pathatlas.paths import expanded
 from pathatlas.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def image_of(image: object, max_pixels: int) -> Image.Image:
     from pathatlas.retrieval.images import on_white, open_image, reduced
 
     if isinstance(image, str | os.PathLike):
-        return open_image(Path(image).expanduser(), max_pixels, query=True)
+        return open_image(expanded(image), max_pixels, query=True)
     if isinstance(image, bytes | bytearray | memoryview):
         return open_image(bytes(image), max_pixels, query=True)
     if callable(getattr(image, "read", None)):
@@ -79,7 +80,7 @@ def image_file_named(text: object) -> bool:
 
     if not isinstance(text, str):
         return False
-    path = Path(text.strip()).expanduser()
+    path = expanded(text.strip())
     try:
         return path.suffix.lower() in (*IMAGE_SUFFIXES, *HEIC_SUFFIXES) and path.is_file()
     except (OSError, ValueError):  # a name too long for a path, or one holding a NUL: words, not a file
@@ -141,7 +142,7 @@ def source_states(index: Any, settings: Any) -> dict[str, dict[str, Any]]:
 def check_folder(index: Path, caller: str = "Atlas") -> None:
     """A file given as the index is refused when the ``Atlas`` (or the ``caller``) is made, in a Python caller's words:
     ``Index.open`` refuses it at first use as the CLI reads it ("give a folder with --index")."""
-    path = index.expanduser()
+    path = expanded(index)
     if path.exists() and not path.is_dir():
         raise BadInputError(f"{path} is a file, not an index folder: pass {caller} a folder, e.g. {caller}('my-index')")
 

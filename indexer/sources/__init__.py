@@ -15,6 +15,7 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.base import Source, reader_name
 from pathatlas.indexer.sources.cases import METADATA_FILES, CaseFolderSource
 from pathatlas.indexer.sources.pdf import PdfSource
+from pathatlas.paths import expanded
 from pathatlas.plugins import import_plugin, started
 from pathatlas.retrieval.datasets import as_on_disk
 from pathatlas.settings import Settings
@@ -39,7 +40,7 @@ def as_paths(paths: Paths) -> list[Path]:
     """``paths`` as a list of ``Path`` objects, with ``~`` expanded: one path (a string is one path, not its letters)
     or several."""
     many = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-    return [Path(path).expanduser() for path in many]
+    return [expanded(path) for path in many]
 
 
 class Discovered(list[Source]):

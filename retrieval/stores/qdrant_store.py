@@ -53,6 +53,7 @@ import numpy as np
 import orjson
 
 from pathatlas.errors import IndexBusyError, IndexMissingError, PathAtlasError
+from pathatlas.paths import expanded
 from pathatlas.retrieval.durable import write_atomic
 from pathatlas.retrieval.index import unwritable
 from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
@@ -114,7 +115,7 @@ def remote_of(location: Path, settings: Settings) -> tuple[str, str] | None:
     if settings.qdrant_url:
         url = settings.qdrant_url
         if not url.startswith(("http://", "https://")) and url != ":memory:":  # a twin's folder: from anywhere
-            url = str(Path(url).expanduser().resolve())
+            url = str(expanded(url).resolve())
         recorded = None if settings.qdrant_collection else recorded_remote(location)
         return url, settings.qdrant_collection or (recorded and recorded[1]) or location.parent.name or "pathatlas"
     return recorded_remote(location)

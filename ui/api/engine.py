@@ -42,6 +42,7 @@ from pathatlas.indexer.pipeline import Cancelled, Indexer, IndexReport, one_line
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.base import stoppable
 from pathatlas.indexer.sources.cases import rows_read_once
+from pathatlas.paths import expanded
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import AmbiguousSourceError, Index, IndexUnwritableError, pointer_state
 from pathatlas.retrieval.records import display_name, distinct_names
@@ -61,7 +62,7 @@ def without_paths(message: str, index: Path, folders: Iterable[Path]) -> str:
     beside the index ("/srv/book-home/uploads/...") loses its own folder, not the index's name."""
 
     def forms(path: Path) -> set[str]:
-        return {str(path.expanduser().absolute()), str(path.resolve())}
+        return {str(expanded(path).absolute()), str(path.resolve())}
 
     shown = {f"{form}/": "" for folder in folders for form in forms(folder)}
     shown |= {form: index.name for form in forms(index)}
