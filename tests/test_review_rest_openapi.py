@@ -82,7 +82,7 @@ def test_every_error_is_documented_with_the_one_error_body(served):
 def test_routes_document_the_errors_they_answer(served, path, method, codes):
     _, schema = served
     documented = {code for code in schema["paths"][path][method]["responses"] if int(code) >= 400}
-    assert documented == codes
+    assert documented == codes | {"500"}  # a bug's answer (``add_error_handlers``), documented on every route
 
 
 def test_the_errors_provoked_are_documented_and_have_the_error_body(served):

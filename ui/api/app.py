@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     add_error_handlers(app, settings)
     app.include_router(service.router)
     for module in (search, records, ask, library, media):
-        app.include_router(module.router, responses=errors(400))
+        app.include_router(module.router, responses=errors(400, 500))
     return app
 
 
@@ -151,6 +151,13 @@ def add_error_handlers(app: FastAPI, settings: Settings) -> None:
     @app.exception_handler(NotReadyError)
     async def not_ready(_: Request, exc: NotReadyError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        """Anything else (a bug): a 500 whose body is JSON, as every other error's is and as the OpenAPI document says,
+        not Starlette's plain text; its traceback goes to the log (the server middleware raises it on), never to the
+        client."""
+        return JSONResponse({"detail": f"internal error ({type(exc).__name__}); the server logged it"}, status_code=500)
 
     @app.exception_handler(OSError)
     async def machine_error(request: Request, exc: OSError) -> JSONResponse:

@@ -51,6 +51,7 @@ ERROR_TEXT = {
     502: "The answerer failed (an LLM server down or answering nonsense, a plug-in answerer raising): the detail "
     "names it",
     422: "A field is missing or invalid: a list of field errors, each naming it (loc), echoing at most 200 characters",
+    500: "A fault of the server (a bug): the detail names its kind; the server's log holds the rest",
     507: "No room on the server to store the upload (a full disk or quota, a file over its size limit)",
     503: "The service cannot take it now (a full queue: Retry-After; models that could not load; a folder it cannot "
     "write): the detail says which",
