@@ -215,7 +215,7 @@ def test_every_door_reads_a_huge_query_image_reduced(tmp_path, monkeypatch):
     tools = Toolbox(SimpleNamespace(settings=Settings(home=tmp_path / "home")), allow_dirs=[tmp_path])
     assert tools._image(base64.b64encode(data).decode(), None).size == (2100, 450)
     assert tools._image(None, str(tmp_path / "big.png")).size == (2100, 450)
-    from pathatlas.agent.bench import load_items
+    from pathatlas.agent.bench.items import load_items
 
     row = {"id": "q", "question": "Which?", "options": ["a", "b"], "answer": "A", "image": "big.png"}
     (tmp_path / "questions.jsonl").write_text(json.dumps(row) + "\n")

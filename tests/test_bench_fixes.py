@@ -16,7 +16,11 @@ from PIL import Image
 
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.bench import Item, QABench, evidence_hit, load_items, markdown_report, quotes_gold_page
+from pathatlas.agent.bench.gold import evidence_hit
+from pathatlas.agent.bench.items import Item, load_items
+from pathatlas.agent.bench.quotes import quotes_gold_page
+from pathatlas.agent.bench.report import markdown_report
+from pathatlas.agent.bench.run import QABench
 from pathatlas.agent.questions import Answer, Evidence, Question
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.datasets import read_mcq

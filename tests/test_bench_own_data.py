@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from pathatlas.agent.bench import load_items
+from pathatlas.agent.bench.items import load_items
 from pathatlas.ui.bench_cli import qa_table
 from pathatlas.ui.bench_crash import WORDS
 from tests.helpers import indexed_book, only_error_line, run_cli

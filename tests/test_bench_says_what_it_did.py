@@ -13,7 +13,8 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from pathatlas.agent.bench import markdown_report, plot_qa
+from pathatlas.agent.bench.plot import plot_qa
+from pathatlas.agent.bench.report import markdown_report
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.datasets import read_jsonl
 from pathatlas.ui.bench_crash import WORDS, make_pdf
@@ -146,7 +147,7 @@ def test_the_accuracy_panel_draws_chance_dashed(runs, monkeypatch, tmp_path):
 
 
 def test_group_labels_under_the_bars_keep_whole_words(runs, monkeypatch, tmp_path):
-    from pathatlas.agent.bench import tick_label
+    from pathatlas.agent.bench.plot import tick_label
 
     assert tick_label("The Tissue Level of Organization") == "The Tissue Level of\nOrganization"
     long = "Support and Movement of the Skeletal System Today"

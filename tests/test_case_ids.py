@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pathatlas.agent.bench import caseless_images
+from pathatlas.agent.bench.withheld import caseless_images
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.sources.cases import CaseFolderSource

@@ -19,7 +19,8 @@ import pytest
 
 from pathatlas.agent.answerers import create_answerer
 from pathatlas.agent.answerers.base import AnswerError
-from pathatlas.agent.bench import QABench, load_items
+from pathatlas.agent.bench.items import load_items
+from pathatlas.agent.bench.run import QABench
 from pathatlas.agent.graph import Agent
 from pathatlas.agent.questions import Question
 from pathatlas.retrieval.search import Searcher

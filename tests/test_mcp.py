@@ -293,7 +293,7 @@ def test_bench_mcp_scores_the_tool_answers_like_bench_qa(demo_index, tmp_path):
     accuracy and answers as the agentic mode; a tool error is a failed item; both answer schemas parse."""
     from types import SimpleNamespace
 
-    from pathatlas.agent.bench import load_items
+    from pathatlas.agent.bench.items import load_items
     from pathatlas.ui.bench_mcp import MODE, MCPQABench, answer_of, same_answers
 
     rows = [

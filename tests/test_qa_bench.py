@@ -9,17 +9,14 @@ import pytest
 from PIL import Image
 
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.bench import (
-    PageTexts,
-    QABench,
-    compare_qa_runs,
-    load_items,
-    markdown_report,
-    paired_bootstrap,
-    plot_qa,
-    quoted_verbatim,
-    token_recall,
-)
+from pathatlas.agent.bench.compare import compare_qa_runs
+from pathatlas.agent.bench.items import load_items
+from pathatlas.agent.bench.plot import plot_qa
+from pathatlas.agent.bench.quotes import PageTexts, quoted_verbatim
+from pathatlas.agent.bench.report import markdown_report
+from pathatlas.agent.bench.run import QABench
+from pathatlas.agent.bench.scores import token_recall
+from pathatlas.agent.bench.stats import paired_bootstrap
 from pathatlas.agent.questions import Answer, Evidence, Quote
 from pathatlas.agent.tune import (
     OpenRow,

@@ -14,7 +14,9 @@ from PIL import Image
 
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.bench import QABench, load_items, markdown_report
+from pathatlas.agent.bench.items import load_items
+from pathatlas.agent.bench.report import markdown_report
+from pathatlas.agent.bench.run import QABench
 from pathatlas.agent.questions import Answer
 from pathatlas.agent.tune import FITTED_ON, question_fingerprint
 from pathatlas.indexer.pipeline import Indexer
@@ -57,16 +59,6 @@ OWN = [
 def write(path, rows):
     path.write_text("\n".join(map(json.dumps, rows)) + "\n")
     return path
-
-
-@pytest.fixture(scope="module")
-def quick_index(tmp_path_factory, demo_corpus):
-    """The demo corpus indexed with the hashing encoder (quick); tests must not modify it."""
-    settings = hashing_settings(tmp_path_factory.mktemp("honesty"))
-    index = Index.open(settings.index_dir, settings, create=True)
-    assert not Indexer(index, show_progress=False).add([demo_corpus]).failed
-    yield index
-    index.close()
 
 
 def bench_qa(index, questions, out, *options):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from pathatlas.agent.bench import load_items
+from pathatlas.agent.bench.items import load_items
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.datasets import read_mcq
 

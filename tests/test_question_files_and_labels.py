@@ -13,7 +13,7 @@ import pymupdf
 import pytest
 from fastapi.testclient import TestClient
 
-from pathatlas.agent.bench import load_items
+from pathatlas.agent.bench.items import load_items
 from pathatlas.errors import BadInputError, UnknownSourceError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index

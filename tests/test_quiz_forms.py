@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.bench import Item, shuffle_options
+from pathatlas.agent.bench.items import Item, shuffle_options
 from pathatlas.agent.graph import answer_document
 from pathatlas.agent.plan import REFERS_TO_OTHERS, follow_ups, read_question, referred_options, with_options
 from pathatlas.agent.questions import Answer, Evidence, Question

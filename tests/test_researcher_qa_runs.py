@@ -8,27 +8,18 @@ import json
 import pytest
 
 from pathatlas.agent.answerers.base import Answerer, AnswerError
-from pathatlas.agent.bench import QABench, load_items, markdown_report, paired, paired_bootstrap
+from pathatlas.agent.bench.items import load_items
+from pathatlas.agent.bench.report import markdown_report
+from pathatlas.agent.bench.run import QABench
+from pathatlas.agent.bench.stats import paired, paired_bootstrap
 from pathatlas.agent.questions import Answer
-from pathatlas.indexer.pipeline import Indexer
-from pathatlas.retrieval.index import Index
-from tests.helpers import hashing_settings, run_cli
+from tests.helpers import run_cli
 
 ROWS = [
     {"id": f"q{n}", "question": f"Which cells have a perinuclear halo ({n})?", "options": ["Goblet", "Koilocytes"]}
     | {"answer": "B", "chapter": f"ch{n % 2}"}
     for n in range(6)
 ]
-
-
-@pytest.fixture(scope="module")
-def quick_index(tmp_path_factory, demo_corpus):
-    """The demo corpus indexed with the hashing encoder (quick); tests must not modify it."""
-    settings = hashing_settings(tmp_path_factory.mktemp("researcher"))
-    index = Index.open(settings.index_dir, settings, create=True)
-    assert not Indexer(index, show_progress=False).add([demo_corpus]).failed
-    yield index
-    index.close()
 
 
 @pytest.fixture

@@ -13,13 +13,15 @@ import pytest
 
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.bench import OFFLINE_YES_NO, QABench, is_correct, load_items, markdown_report
+from pathatlas.agent.bench.items import load_items
+from pathatlas.agent.bench.outcomes import OFFLINE_YES_NO
+from pathatlas.agent.bench.report import markdown_report
+from pathatlas.agent.bench.run import QABench
+from pathatlas.agent.bench.scores import is_correct
 from pathatlas.agent.questions import Answer
 from pathatlas.errors import BadInputError
-from pathatlas.indexer.pipeline import Indexer
-from pathatlas.retrieval.index import Index
 from pathatlas.ui.bench_cli import qa_table
-from tests.helpers import hashing_settings, one_error_line, run_cli
+from tests.helpers import one_error_line, run_cli
 
 HALO = {
     "id": "halo",
@@ -38,16 +40,6 @@ VARIANT = {
 def write(path, *rows):
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     return path
-
-
-@pytest.fixture(scope="module")
-def quick_index(tmp_path_factory, demo_corpus):
-    """The demo corpus (cases DEMO-01 to -08, two images each) indexed with the hashing encoder; read only."""
-    settings = hashing_settings(tmp_path_factory.mktemp("vqa"))
-    index = Index.open(settings.index_dir, settings, create=True)
-    assert not Indexer(index, show_progress=False).add([demo_corpus]).failed
-    yield index
-    index.close()
 
 
 class SaysYesOrB(Answerer):
@@ -249,6 +241,6 @@ def test_an_error_with_brackets_keeps_them(quick_index, tmp_path):
 
 
 def test_an_open_gold_opening_with_no_stays_open():
-    from pathatlas.agent.bench import yes_no
+    from pathatlas.agent.bench.items import yes_no
 
     assert [yes_no(t) for t in ("Yes.", "no, it is not", "No", "No mitoses are seen")] == ["yes", "no", "no", None]

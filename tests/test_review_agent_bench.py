@@ -13,27 +13,18 @@ import pytest
 from pathatlas.agent.answerers import answerer_class
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.bench import QABench, as_filed, check_refit, compare_qa_runs, load_items, shuffle_options
+from pathatlas.agent.bench.compare import compare_qa_runs
+from pathatlas.agent.bench.folds import check_refit
+from pathatlas.agent.bench.items import as_filed, load_items, shuffle_options
+from pathatlas.agent.bench.run import QABench
 from pathatlas.agent.plan import plan
 from pathatlas.agent.questions import Answer, Question
 from pathatlas.agent.scoring import best_option
 from pathatlas.errors import BadInputError
-from pathatlas.indexer.pipeline import Indexer
-from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.search import Searcher
-from tests.helpers import hashing_settings, run_cli
+from tests.helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def quick_index(tmp_path_factory, demo_corpus):
-    """The demo corpus indexed with the hashing encoder (quick); tests must not modify it."""
-    settings = hashing_settings(tmp_path_factory.mktemp("review-agent"))
-    index = Index.open(settings.index_dir, settings, create=True)
-    assert not Indexer(index, show_progress=False).add([demo_corpus]).failed
-    yield index
-    index.close()
 
 
 def write_rows(path: Path, rows: list[dict]) -> Path:

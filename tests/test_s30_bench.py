@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from matplotlib.figure import Figure
 
-from pathatlas.agent.bench import paired, plot_qa
+from pathatlas.agent.bench.plot import plot_qa
+from pathatlas.agent.bench.stats import paired
 from pathatlas.ui.bench_crash import WORDS
 from tests.helpers import indexed_book, run_cli
 

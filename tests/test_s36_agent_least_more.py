@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.bench import PageTexts, QABench, load_items
+from pathatlas.agent.bench.items import load_items
+from pathatlas.agent.bench.quotes import PageTexts
+from pathatlas.agent.bench.run import QABench
 from pathatlas.agent.evidence import asked_ranks
 from pathatlas.agent.plan import is_negated, negated_by_rank, negates_rank, read_question
 from pathatlas.agent.questions import Question

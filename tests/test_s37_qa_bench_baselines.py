@@ -12,7 +12,10 @@ import pytest
 from PIL import Image
 
 from pathatlas.agent.answerers.base import Answerer
-from pathatlas.agent.bench import QABench, check_sources, load_items, markdown_report
+from pathatlas.agent.bench.gold import check_sources
+from pathatlas.agent.bench.items import load_items
+from pathatlas.agent.bench.report import markdown_report
+from pathatlas.agent.bench.run import QABench
 from pathatlas.agent.questions import Answer
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.index import Index

@@ -23,7 +23,10 @@ from PIL import Image
 from typer.main import get_command
 
 from pathatlas.agent.answerers.base import Answerer
-from pathatlas.agent.bench import QABench, check_sources, load_items, plot_qa
+from pathatlas.agent.bench.gold import check_sources
+from pathatlas.agent.bench.items import load_items
+from pathatlas.agent.bench.plot import plot_qa
+from pathatlas.agent.bench.run import QABench
 from pathatlas.agent.questions import Answer
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval import bench as retrieval_bench

@@ -16,7 +16,10 @@ import typer
 from typer.testing import CliRunner
 
 from pathatlas.agent.answerers.base import Answerer, AnswerError
-from pathatlas.agent.bench import QABench, load_items, markdown_report, plot_qa
+from pathatlas.agent.bench.items import load_items
+from pathatlas.agent.bench.plot import plot_qa
+from pathatlas.agent.bench.report import markdown_report
+from pathatlas.agent.bench.run import QABench
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.bench.common import summarise_chances
 from pathatlas.retrieval.bench.words import figures

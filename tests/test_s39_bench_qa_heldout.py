@@ -10,15 +10,10 @@ import pytest
 from matplotlib.colors import to_rgb
 
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.bench import (
-    QABench,
-    as_filed,
-    check_same_questions,
-    compare_qa_runs,
-    load_items,
-    markdown_report,
-    shuffle_options,
-)
+from pathatlas.agent.bench.compare import check_same_questions, compare_qa_runs
+from pathatlas.agent.bench.items import as_filed, load_items, shuffle_options
+from pathatlas.agent.bench.report import markdown_report
+from pathatlas.agent.bench.run import QABench
 from pathatlas.agent.tune import chapter_folds
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index

@@ -736,7 +736,7 @@ def qa_table(result: dict, title: str) -> Table:
     (``chance_row``); the score column is named by what it measures (token recall of open questions is no accuracy).
     A searching mode's row below no-rag or chance is marked as ``bench retrieval`` marks a default below a baseline
     (``below_mark``), in a last column shown where a row is marked."""
-    from pathatlas.agent.bench import HIT_AT_5, below_pairs, chance_row, held_out_rows, row_cells, shown_rows
+    from pathatlas.agent.bench.rows import HIT_AT_5, below_pairs, chance_row, held_out_rows, row_cells, shown_rows
 
     rows = shown_rows(result)
     folded = len(rows) > len(result["modes"])
@@ -777,7 +777,7 @@ def group_table(result: dict, rows: list[tuple[str, int, list[str]]]) -> Table:
     them, then where modes searched each one's evidence hit@5 and its chance (``evidence_group_rows``: report.md's
     next section), so LC25000's tiles, where any tile of the diagnosis counts, show a chance near 0.87 beside their
     hits; a group where a searching mode scores below no-rag or chance is marked in red (``group_mark_words``)."""
-    from pathatlas.agent.bench import (
+    from pathatlas.agent.bench.rows import (
         evidence_group_columns,
         evidence_group_rows,
         group_columns,
@@ -879,21 +879,13 @@ def bench_qa_command(
 ):
     """Accuracy (95% CI; open: token recall), evidence hit@5, latency, failures per mode, kind and chapter."""
     from pathatlas.agent.answerers import answerer_class, create_answerer
-    from pathatlas.agent.bench import (
-        INTERRUPTED,
-        MODES,
-        QABench,
-        answered_phrase,
-        check_refit,
-        check_sources,
-        failure_lines,
-        group_rows,
-        load_items,
-        markdown_report,
-        plan_refit,
-        plot_qa,
-        shuffle_options,
-    )
+    from pathatlas.agent.bench.folds import check_refit, plan_refit
+    from pathatlas.agent.bench.gold import check_sources
+    from pathatlas.agent.bench.items import MODES, load_items, shuffle_options
+    from pathatlas.agent.bench.plot import plot_qa
+    from pathatlas.agent.bench.report import INTERRUPTED, markdown_report
+    from pathatlas.agent.bench.rows import answered_phrase, failure_lines, group_rows
+    from pathatlas.agent.bench.run import QABench
     from pathatlas.agent.writing import NAMING
     from pathatlas.plugins import require
     from pathatlas.retrieval.bench.common import run_record, settle_query_vectors
@@ -1015,7 +1007,7 @@ def bench_compare_qa_command(
     Per mode: the accuracy before and after, questions gained and lost, the exact two-sided McNemar p, how many
     answers changed (another option or text, right or wrong alike), and the settled / unsettled split. Held-out
     answers are paired when both runs have them (--folds), every answer otherwise."""
-    from pathatlas.agent.bench import check_same_questions, compare_qa_runs, settled_note, unshared_modes
+    from pathatlas.agent.bench.compare import check_same_questions, compare_qa_runs, settled_note, unshared_modes
     from pathatlas.retrieval.bench.common import run_record
 
     first, second = read_qa_result(before), read_qa_result(after)
@@ -1194,7 +1186,8 @@ def bench_mcp_command(
 
     One `ask` tool call per question. For answer-by-answer agreement run both under one PYTHONHASHSEED (the server
     inherits the environment)."""
-    from pathatlas.agent.bench import UNMEASURED, answered_phrase, failure_lines
+    from pathatlas.agent.bench.outcomes import UNMEASURED
+    from pathatlas.agent.bench.rows import answered_phrase, failure_lines
     from pathatlas.ui.bench_mcp import run_mcp_bench
 
     result = run_mcp_bench(settings_for(index, answerer=answerer), questions, limit, compare)
