@@ -15,7 +15,7 @@ from PIL import Image
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.sources import SOURCES
-from pathatlas.indexer.sources.base import hashed_as
+from pathatlas.indexer.sources.fingerprints import hashed_as
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.ocr import TesseractReader, WordReader
 from pathatlas.settings import Settings

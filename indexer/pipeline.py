@@ -35,9 +35,9 @@ from pathatlas.indexer.sources import (
     discover,
     source_types,
 )
-from pathatlas.indexer.sources.base import (
+from pathatlas.indexer.sources.base import Source
+from pathatlas.indexer.sources.fingerprints import (
     CONTENT_VERSION,
-    Source,
     earlier_contents,
     reader_name,
     stat_signature,
@@ -76,7 +76,7 @@ Looking = Callable[[str], None]
 """(source name), again and again while a source is looked at (its fingerprint: a case folder's metadata read and
 each listed image hashed, a PDF's bytes), while a case folder's records are read (its rows grouped into cases, in the
 reading thread) and while its files are hashed as it is committed (``content_hash``): between rows, files and
-megabytes (``sources.base.stoppable``), so that a caller that stops the run (raising ``Cancelled``)
+megabytes (``sources.fingerprints.stoppable``), so that a caller that stops the run (raising ``Cancelled``)
 stops it there rather than minutes later, its last commit as it was. Called per row and megabyte: keep it quick."""
 
 
@@ -189,7 +189,7 @@ def existing(record_id: str | None, path_of: Callable[[str], Path]) -> Path | No
 
 
 class Cancelled(BaseException):
-    """Raised from a progress or look callback (or a job's stop check, ``sources.base.stoppable``) to stop indexing;
+    """Raised from a progress or look callback (or a job's stop check, ``sources.fingerprints.stoppable``) to stop indexing;
     the source in progress is not committed. Not a ``PathAtlasError`` nor an ``Exception``, as ``KeyboardInterrupt``
     and asyncio's ``CancelledError`` are not: a user stopping a run is neither bad input nor a failure, and the handlers
     of those (an unreadable metadata file keeping its folder's images, a plug-in's failure counting no units, a source

@@ -38,7 +38,11 @@ def pixels_hash(image: Image.Image) -> str:
 @dataclass
 class Page:
     """A page, found by its text vector and (without a text layer) its image; BM25 reads its words only in the
-    ``Passage`` records of the same page, which a source yielding pages must yield too."""
+    ``Passage`` records of the same page, which a source yielding pages must yield too.
+
+    A source without pages (a folder of text files) yields one per part all the same, numbered from 1 (its files in
+    name order), named by ``section`` (the file's name) and without ``image``: a passage's hit is shown as its page's,
+    under the page record's id, which opens no record where the page is missing."""
 
     source: str
     fingerprint: str
@@ -46,7 +50,8 @@ class Page:
     text: str
     image: Image.Image | None
     """The rendered page (thumbnail resolution); None for a page found by its text that its reader did not render
-    again, whose ``thumbnail_hash`` names its earlier render."""
+    again, whose ``thumbnail_hash`` names its earlier render, and for a source with nothing to render (a text file: no
+    thumbnail, no page image)."""
     book: str = ""
     section: str = ""
     """The bookmark path leading to this page ("Chapter 4 > 4.2 Epithelial Tissue"), when the PDF has one."""
@@ -108,8 +113,10 @@ class Passage:
     index: int
     """Position on the page, in reading order."""
     text: str
-    bbox: BBox
-    """Union of the block boxes."""
+    bbox: BBox | None
+    """Where it is printed on its page: the union of its block boxes, in PDF points (``BBox``), which citations carry
+    and the page viewer outlines. None for a source without a page layout (a text file), whose citations then hold no
+    box; never a made-up one such as (0, 0, 0, 0), which every door would pass on as a place on the page."""
     blocks: list[BBox] = field(default_factory=list)
     book: str = ""
     section: str = ""

@@ -82,7 +82,7 @@ about a gigabyte, so a file of more is refused before its rows are read, not aft
 
 StopCheck = Callable[[], None]
 """What a long read calls between its lines and rows (``read_case_metadata``): a caller's stop check, which raises to
-stop it (``indexer.sources.base.may_stop``, given by the indexer and the REST jobs); by default nothing."""
+stop it (``indexer.sources.fingerprints.may_stop``, given by the indexer and the REST jobs); by default nothing."""
 
 
 def go_on() -> None:

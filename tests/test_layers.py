@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUND = {"pathatlas.errors", "pathatlas.plugins", "pathatlas.settings", "pathatlas"}
+GROUND = {"pathatlas.errors", "pathatlas.paths", "pathatlas.plugins", "pathatlas.settings", "pathatlas"}
 ALLOWED = {
     "pathatlas": set(),
     "retrieval": {"retrieval"},

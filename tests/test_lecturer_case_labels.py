@@ -15,8 +15,8 @@ from PIL import Image
 
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Case
-from pathatlas.indexer.sources import base
-from pathatlas.indexer.sources.base import on_disk
+from pathatlas.indexer.sources import fingerprints as base
+from pathatlas.indexer.sources.fingerprints import on_disk
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.ui.api.app import create_app

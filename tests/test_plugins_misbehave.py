@@ -19,7 +19,8 @@ from pathatlas.errors import EncoderError, PathAtlasError, UnknownNameError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Page, Passage, Record
 from pathatlas.indexer.sources import discover
-from pathatlas.indexer.sources.base import Source, hash_files, on_disk, unloaded_reader
+from pathatlas.indexer.sources.base import Source, hash_files
+from pathatlas.indexer.sources.fingerprints import on_disk, unloaded_reader
 from pathatlas.plugins import import_plugin
 from pathatlas.retrieval import search
 from pathatlas.retrieval.encoders import Encoder, create_encoder

@@ -15,7 +15,7 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError, UnknownNameError
 from pathatlas.indexer.pipeline import Indexer
-from pathatlas.indexer.sources import base
+from pathatlas.indexer.sources import fingerprints as base
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.retrieval.index import Index
 from pathatlas.ui import cli

@@ -16,9 +16,9 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.pipeline import Cancelled, Indexer
-from pathatlas.indexer.sources import base
-from pathatlas.indexer.sources.base import HASH_BLOCK, stoppable
+from pathatlas.indexer.sources import fingerprints as base
 from pathatlas.indexer.sources.cases import CaseFolderSource
+from pathatlas.indexer.sources.fingerprints import HASH_BLOCK, stoppable
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.retrieval.index import Index
 from pathatlas.ui.bench_crash import make_pdf

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from pathatlas.indexer.sources.base import content_hash, stat_signature
+from pathatlas.indexer.sources.fingerprints import content_hash, stat_signature
 from pathatlas.retrieval.index import META_FILE, Index
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.bench_crash import make_pdf

@@ -14,8 +14,9 @@ import pytest
 
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Passage, Record
-from pathatlas.indexer.sources.base import Source, hash_files, reader_versions
+from pathatlas.indexer.sources.base import Source, hash_files
 from pathatlas.indexer.sources.cases import CaseFolderSource
+from pathatlas.indexer.sources.fingerprints import reader_versions
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.retrieval.index import POINTER_FILE, Index
 from pathatlas.ui.bench_crash import make_pdf

@@ -16,8 +16,8 @@ from PIL import Image
 
 from pathatlas.indexer.pipeline import Cancelled
 from pathatlas.indexer.sources import cases
-from pathatlas.indexer.sources.base import stoppable
 from pathatlas.indexer.sources.cases import CaseFolderSource, rows_read_once
+from pathatlas.indexer.sources.fingerprints import stoppable
 from pathatlas.retrieval import datasets
 from pathatlas.retrieval.datasets import read_case_metadata
 from pathatlas.ui.api.uploads import listed_names, remove_unread_images

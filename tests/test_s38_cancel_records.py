@@ -12,8 +12,8 @@ import pytest
 
 from pathatlas.indexer.pipeline import Cancelled, Indexer
 from pathatlas.indexer.sources import cases
-from pathatlas.indexer.sources.base import stoppable
 from pathatlas.indexer.sources.cases import CaseFolderSource
+from pathatlas.indexer.sources.fingerprints import stoppable
 from pathatlas.retrieval.index import Index
 from tests.helpers import hashing_settings
 from tests.test_s37_rest import png

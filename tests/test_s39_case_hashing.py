@@ -11,9 +11,9 @@ from pathlib import Path
 from PIL import Image
 
 from pathatlas.indexer.pipeline import Indexer
-from pathatlas.indexer.sources import base
-from pathatlas.indexer.sources.base import content_hash, on_disk
+from pathatlas.indexer.sources import fingerprints as base
 from pathatlas.indexer.sources.cases import CaseFolderSource
+from pathatlas.indexer.sources.fingerprints import content_hash, on_disk
 from pathatlas.retrieval.images import max_image_bytes
 from pathatlas.retrieval.index import Index
 from pathatlas.ui.bench_crash import make_pdf

@@ -137,7 +137,7 @@ def test_the_cases_of_a_zip_being_indexed_are_refused_in_another_zip(served, mon
 def test_a_copy_of_a_case_folder_indexed_before_its_hash_changed_is_still_skipped_and_the_hash_renewed(tmp_path):
     """A case folder's content hash covered every file in it before the thirty-ninth session: a folder indexed then
     keeps that hash until read again, and its copy, hashed the new way, was indexed beside it."""
-    from pathatlas.indexer.sources.base import CONTENT_VERSION, every_file, hash_held
+    from pathatlas.indexer.sources.fingerprints import CONTENT_VERSION, every_file, hash_held
     from pathatlas.retrieval.index import Index
     from tests.helpers import hashing_settings
 

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.pipeline import Indexer
-from pathatlas.indexer.sources.base import stat_signature
+from pathatlas.indexer.sources.fingerprints import stat_signature
 from pathatlas.retrieval.datasets import read_case_metadata, read_jsonl
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.marks import query_terms

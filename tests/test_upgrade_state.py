@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pathatlas.indexer.pipeline import Indexer
-from pathatlas.indexer.sources.base import on_disk
 from pathatlas.indexer.sources.cases import CaseFolderSource
+from pathatlas.indexer.sources.fingerprints import on_disk
 from pathatlas.retrieval.index import Index
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.routes import media

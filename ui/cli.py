@@ -877,7 +877,7 @@ def info(
         pathatlas info --index ~/atlas
         pathatlas info --problems       # every problem found in each source
     """
-    from pathatlas.indexer.sources.base import reader_versions, unloaded_reader
+    from pathatlas.indexer.sources.fingerprints import reader_versions, unloaded_reader
     from pathatlas.retrieval.index import Index, lexical_file
     from pathatlas.retrieval.lexical import TERMS_VERSION, SavedTerms
     from pathatlas.retrieval.ocr import engine_name

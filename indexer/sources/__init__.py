@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pathatlas.errors import BadInputError
-from pathatlas.indexer.sources.base import Source, reader_name
+from pathatlas.indexer.sources.base import Source
 from pathatlas.indexer.sources.cases import METADATA_FILES, CaseFolderSource
+from pathatlas.indexer.sources.fingerprints import reader_name
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.paths import expanded
 from pathatlas.plugins import import_plugin, started

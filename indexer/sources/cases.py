@@ -18,7 +18,8 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Record, image_hash
-from pathatlas.indexer.sources.base import Source, hash_files, is_index_folder, may_stop, shown
+from pathatlas.indexer.sources.base import Source
+from pathatlas.indexer.sources.fingerprints import hash_files, is_index_folder, may_stop, shown
 from pathatlas.retrieval.datasets import (
     MAX_METADATA_LINES,
     METADATA_FILES,

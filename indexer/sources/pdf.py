@@ -18,7 +18,8 @@ from PIL import Image
 from pathatlas import tesseract
 from pathatlas.errors import BadInputError, MissingProgramError
 from pathatlas.indexer.records import Figure, Page, Passage, Record
-from pathatlas.indexer.sources.base import Source, hash_files
+from pathatlas.indexer.sources.base import Source
+from pathatlas.indexer.sources.fingerprints import hash_files
 from pathatlas.retrieval.images import on_white, open_image, thumbnail, too_large
 from pathatlas.retrieval.records import BBox, book_title, union_box
 from pathatlas.retrieval.text import folded, normalise

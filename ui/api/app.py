@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pathatlas import __version__
 from pathatlas.agent.answerers.base import AnswerError
 from pathatlas.errors import EncoderError, IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
-from pathatlas.indexer.sources.base import reader_versions
+from pathatlas.indexer.sources.fingerprints import reader_versions
 from pathatlas.retrieval.search import ECHO_CHARS, echoed
 from pathatlas.settings import Settings, load_settings, os_problem
 from pathatlas.ui.api.deps import (

@@ -40,8 +40,8 @@ from pathatlas.agent.questions import Question
 from pathatlas.errors import IndexBusyError, PathAtlasError
 from pathatlas.indexer.pipeline import Cancelled, Indexer, IndexReport, one_line
 from pathatlas.indexer.sources import discover
-from pathatlas.indexer.sources.base import stoppable
 from pathatlas.indexer.sources.cases import rows_read_once
+from pathatlas.indexer.sources.fingerprints import stoppable
 from pathatlas.paths import expanded
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import AmbiguousSourceError, Index, IndexUnwritableError, pointer_state

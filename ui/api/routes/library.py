@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, status
 from pathatlas.errors import PathAtlasError, UnknownSourceError
 from pathatlas.indexer.pipeline import SAME_CONTENT
 from pathatlas.indexer.sources import CaseFolderSource, PdfSource, discover
-from pathatlas.indexer.sources.base import content_hash, earlier_contents
+from pathatlas.indexer.sources.fingerprints import content_hash, earlier_contents
 from pathatlas.retrieval.index import Index, Manifest, per_generation
 from pathatlas.retrieval.records import display_name, distinct_names, source_id
 from pathatlas.retrieval.search import echoed, source_names
