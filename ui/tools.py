@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import os
 import reprlib
 import stat
@@ -20,17 +21,30 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from PIL import Image
-from pydantic import Field, StrictInt, ValidationError, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, WithJsonSchema
 
 from pathatlas.agent.document import answer_record
 from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.errors import BadInputError, PathAtlasError, UnknownSourceError
+from pathatlas.paths import expanded
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.records import KINDS, Hit, Payload, display_name
 from pathatlas.retrieval.search import Found, Query, check_length, echoed, first_few, quoted
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.schemas import K_MAX, check_k, hit_records, names_a_path_in
+from pathatlas.ui.api.schemas import (
+    K_MAX,
+    AnswerFields,
+    CitationOut,
+    HitFields,
+    OptionOut,
+    OptionQuote,
+    PlacedCitation,
+    SearchResponse,
+    check_k,
+    hit_records,
+    names_a_path_in,
+)
 from pathatlas.ui.words import asked_texts, unknown_words_json
 
 MAX_TEXT_CHARS = Settings.model_fields["max_query_chars"].default
@@ -96,12 +110,85 @@ def thumbnail_uri(record_id: str) -> str:
     return THUMBNAIL_URI.format(record_id=record_id)
 
 
+# What each tool answers as its clients get it (``public``): MCP's outputSchema, and the model its answer is checked
+# against. A field an answer gains must be declared here (``extra="forbid"``), not sent past its schema.
+DECLARED = ConfigDict(extra="forbid")
+MEDIA = Field(description="The thumbnail's resource (read it: pathatlas://thumbnails/{id}); null where there is none.")
+
+
+class ToolHit(HitFields):
+    """A hit (``hit_record``) with its thumbnail as its resource."""
+
+    media: str | None = MEDIA
+
+
+class ToolFound(SearchResponse):
+    """What ``search`` and ``search_image`` answer: REST's search response, each hit's thumbnail as its resource."""
+
+    model_config = DECLARED
+    hits: list[ToolHit]
+
+
+class ToolCitation(PlacedCitation):
+    model_config = DECLARED
+    media: str | None = MEDIA
+
+
+class ToolQuote(OptionQuote):
+    model_config = DECLARED
+    citation: ToolCitation
+
+
+class ToolOption(OptionOut):
+    model_config = DECLARED
+    evidence: list[ToolQuote]
+
+
+class ToolAnswer(AnswerFields):
+    """What ``ask`` answers: REST's answer, each citation's thumbnail as its resource."""
+
+    model_config = DECLARED
+    options: list[ToolOption]
+    citations: list[ToolCitation]
+
+
+class ToolFigure(BaseModel):
+    model_config = DECLARED
+    id: str
+    caption: str = Field(description="The figure's caption as indexed.")
+    citation: CitationOut
+    media: str | None = MEDIA
+
+
+class ToolPage(BaseModel):
+    """What ``get_page`` answers: a cited page's text and its figures, top to bottom."""
+
+    model_config = DECLARED
+    source: str
+    page: int
+    section: str = Field(description="The page's bookmark path; empty where the book has none.")
+    text: str
+    citation: CitationOut
+    media: str | None = MEDIA
+    figures: list[ToolFigure]
+
+
+ANSWERS: dict[str, type[BaseModel]] = {
+    "search": ToolFound,
+    "search_image": ToolFound,
+    "ask": ToolAnswer,
+    "get_page": ToolPage,
+}
+"""Each tool's answer as ``public`` gives it, by the tool's name."""
+
+
 def reraise_as(
     method: Callable[..., Any], error: type[Exception], message: Callable[[PathAtlasError], str]
 ) -> Callable[..., Any]:
-    """The same tool (same signature and description) as a model may read it: its answer without server files
-    (``public``), its one-line ``PathAtlasError`` re-raised as ``error`` (worded by ``message``, but an ``Echoing`` one
-    as it is), the framework's own tool error, which the calling model reads instead of a traceback."""
+    """The same tool (same parameters and description) as a model may read it: its answer without server files
+    (``public``), typed as such (``ANSWERS``), its one-line ``PathAtlasError`` re-raised as ``error`` (worded by
+    ``message``, but an ``Echoing`` one as it is), the framework's own tool error, which the calling model reads instead
+    of a traceback."""
 
     @wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -110,6 +197,8 @@ def reraise_as(
         except PathAtlasError as exc:
             raise error(str(exc) if isinstance(exc, Echoing) else message(exc)) from None
 
+    declared = inspect.signature(method, eval_str=True).replace(return_annotation=ANSWERS[method.__name__])
+    call.__signature__ = declared  # type: ignore[attr-defined]  # what MCP derives the tool's outputSchema from
     return call
 
 
@@ -165,7 +254,7 @@ def known_kind(kind: str) -> str:
 class Toolbox:
     def __init__(self, engine: Engine, allow_dirs: list[Path] | tuple[Path, ...] = ()):
         self.engine = engine
-        self.allow_dirs = tuple(Path(d).expanduser().resolve() for d in allow_dirs)
+        self.allow_dirs = tuple(expanded(d).resolve() for d in allow_dirs)
 
     # -- tools -------------------------------------------------------------------------------
     def search(
@@ -387,7 +476,7 @@ class Toolbox:
         """The file ``image_path`` names inside the allowed folders. A relative path is read in the allowed folder
         holding it (the server's working folder means nothing to a client), refused when several hold one: which was
         meant is not known. An absolute path is itself (``folder / path`` is ``path``)."""
-        given = Path(image_path).expanduser()
+        given = expanded(image_path)
         inside: dict[Path, Path] = {}  # each path the allowed folders may read, to the first folder giving it
         for folder in self.allow_dirs:
             path = (folder / given).resolve()

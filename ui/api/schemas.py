@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PureWindowsPath
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_type_hints
 
 from fastapi import UploadFile
 from pydantic import (
@@ -28,9 +28,9 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 
 from pathatlas.agent.questions import A_WORD, NO_WORD, ONE_OPTION, Question, repeated_option
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.lexical import AMPERSAND, CHARGED
+from pathatlas.retrieval.lexical import SIGNS
 from pathatlas.retrieval.marks import marked_spans, query_terms
-from pathatlas.retrieval.records import KINDS, Hit, organ_text
+from pathatlas.retrieval.records import HIDDEN_FIELDS, KINDS, Hit, Payload, organ_text
 from pathatlas.retrieval.search import SPECIMEN, USER_FILTERS, blank, echoed, empty_filter, source_names, unsearchable
 from pathatlas.settings import Settings
 from pathatlas.ui.present import LOOK_ALIKE_RANKERS, matched_why
@@ -198,9 +198,20 @@ def has_rendered_pages(source: str, page: int | None) -> bool:
     return page is not None and source.lower().endswith(".pdf")
 
 
-class HitOut(BaseModel):
-    """``hit_record`` as REST serves it: the thumbnail (a server file) as a URL, and the page's; a case image's case
-    and full-size image, as an answer's citation links the image (``linked``)."""
+StoredPayload = with_config(ConfigDict(extra="allow"))(
+    TypedDict(
+        "StoredPayload",
+        {name: hint for name, hint in get_type_hints(Payload).items() if name not in ("extra", *HIDDEN_FIELDS)},
+        total=False,
+    )
+)
+"""A hit's ``payload``: ``Payload``'s fields as ``Hit.to_dict`` gives them, each only where it differs from its default,
+and any field a plug-in or a newer index stored (kept as it was, so more properties may come)."""
+
+
+class HitFields(BaseModel):
+    """``hit_record``'s fields but its thumbnail, a server file each door shows in its own way: REST as a URL
+    (``HitOut``), the tools as a resource (``tools.ToolHit``)."""
 
     model_config = ConfigDict(extra="forbid")  # a field hit_record adds must be declared here, not dropped silently
 
@@ -255,9 +266,15 @@ class HitOut(BaseModel):
         description="For a page hit: the other pages (PDF page numbers) of its source printing the same page, folded "
         "into this hit of the first.",
     )
-    payload: dict[str, Any] = Field(
+    payload: StoredPayload = Field(
         {}, description="The record as stored, but its text (the snippet quotes it) and source (the citation names it)."
     )
+
+
+class HitOut(HitFields):
+    """``hit_record`` as REST serves it: the thumbnail (a server file) as a URL, and the page's; a case image's case
+    and full-size image, as an answer's citation links the image (``linked``)."""
+
     thumbnail_url: str | None = Field(None, description="GET this for the hit's thumbnail.")
     page_url: str | None = Field(None, description="GET this for the rendered page with the hit highlighted.")
     case_url: str | None = Field(None, description=CASE_URL_SAID)
@@ -284,6 +301,47 @@ class HitOut(BaseModel):
     def ranked(cls, hits: list[Hit], links: Links = Links(), query: str | None = None) -> list[HitOut]:
         alone = by_meaning_alone(hits, query)
         return [cls.of(hit, rank, links, query, alone) for rank, hit in enumerate(hits, start=1)]
+
+
+UNRANKED = dict.fromkeys(("rank", "relevance", "relative_score", "score"))
+"""What a record fetched by id has of a hit's ranking: nothing (``RecordOut``)."""
+NOT_RANKED = Field(None, description="Null: no search ranked a record fetched by id.")
+
+
+class RecordOut(HitOut):
+    """A record fetched by id (GET /records/{id}, GET /pages), shaped like a search's hit; but no search ranked it, so
+    its rank, relevance and scores are null: it was shown as rank 1, a "best match" with a relative score of 1.0."""
+
+    rank: None = NOT_RANKED
+    relevance: None = NOT_RANKED
+    relative_score: None = NOT_RANKED
+    score: None = NOT_RANKED
+
+    @classmethod
+    def fetched(cls, hit: Hit, links: Links = Links()) -> RecordOut:
+        """``hit`` (one made of a stored record, ``Searcher.make_hit``) with its media as URLs and no ranking."""
+        return cls(**{**HitOut.of(hit, links=links).model_dump(), **UNRANKED})
+
+
+class CaseImageOut(BaseModel):
+    id: str = Field(description="The image's record id.")
+    image: str | None = Field(description="The image's file, as its case folder names it.")
+    url: str = Field(description="GET this for the image at full size.")
+    labels: dict[str, str] = Field(description="The image's own labels (a stain, notes), those all share included.")
+
+
+class CaseOut(BaseModel):
+    """GET /cases/{id}: a case and each of its images. The title, diagnosis and organ belong to the case; labels (a
+    stain, notes) to each image, so the case's ``labels`` are those every image shares."""
+
+    case: str | None = Field(description="The case's name, as its folder's metadata gives it.")
+    title: str | None
+    diagnosis: str | None
+    organ: str | None = Field(description="Its organ, or its organs joined by commas.")
+    labels: dict[str, str] = Field(description="The labels every image holds with the same value.")
+    source: str = Field(description="The case folder, as citations name it.")
+    source_id: str = Field(description="The case folder's id (GET /sources lists them).")
+    images: list[CaseImageOut] = Field(description="Its images, by file name.")
 
 
 MAX_QUERY_CHARS = Settings.model_fields["max_query_chars"].default
@@ -398,10 +456,22 @@ def names_a_path_in(name: str, index: Index) -> bool:
     return names_a_path(name) and name not in source_names(index).values()
 
 
-SEARCHABLE_PATTERN = f"{A_WORD.pattern}|{AMPERSAND}|{CHARGED.pattern}"
-"""What the schema says a search text holds (``unsearchable`` decides): ``A_WORD``, or a joined or charged name ("H&E",
-"K+", as the texts print them: ``lexical.AMPERSAND``, ``lexical.CHARGED``), so a client generated from it, or a fuzzer,
-does not send "0" as a search it calls valid."""
+SEARCHABLE_PATTERN = "|".join(
+    (
+        r"[^\W_]{2}",  # two letters or digits in a row (an underscore parts words, as a space does)
+        # beyond ASCII: a CJK character is a word, and "ß" is read "ss", "ﬁ" "fi", "Ⅻ" "XII". Without \x80 (a control
+        # character, no word), named apart: Hypothesis, drawing ASCII as schemathesis reads a pattern (ECMA-262), then
+        # drops this branch, where it failed drawing from an empty set of characters
+        r"[^\x00-\x7f\x80]",
+        r"[A-Za-z][ _]?&[ _]?[A-Za-z]",  # a joined name: "H&E"
+        r"[A-Za-z][ _-]\d",  # a letter and a number, read as one name ("HER 2", "A-1")
+        rf"[A-Za-z]\d?[{SIGNS}]",  # a charged name, in any case: "K+", "ca2+"
+    )
+)
+"""What the schema says a search text or question holds at least, so that a client generated from it, or a fuzzer,
+does not send "0" or "?" as a text it calls valid: no stricter than the service (``unsearchable`` decides), read as
+JSON Schema reads it (ECMA-262, whose ``\\w`` is ASCII) or as Python does. No pattern tells stop words ("by", "the of
+and") or a letter an underscore parts ("a_"): such texts match it and are refused (422), as the description says."""
 
 
 def refused_by(problem: Callable[[str], str | None]) -> Callable[[str], str]:
@@ -447,17 +517,22 @@ def request_text(check: Callable[..., str], description: str) -> Any:
     ]
 
 
+WORD_RULE = (
+    "a word that is no stop word: two letters or digits in a row (an underscore parts words, as a space does: 'a_' "
+    "holds none), one Chinese, Japanese or Korean character, or a name such as H&E, HER 2 or K+. The pattern is what "
+    "such a text holds at least; a text matching it with stop words alone ('by', 'the of and') is refused too"
+)
+"""What the schema says a search text or question must hold (``SEARCHABLE_PATTERN`` is the part a pattern can say)."""
 SearchText = request_text(
     refused_by(unsearchable),
-    "What to look for: a word that is no stop word (two letters or digits in a row, one Chinese, Japanese or Korean "
-    "character, or a name such as H&E or K+). A text without one ('', 'x', 'the of and', spaces) is refused with 422, "
-    "in the words the command line and MCP refuse it with.",
+    f"What to look for: {WORD_RULE}. A text without such a word ('', 'x', 'a_', 'the of and', spaces) is refused "
+    "with 422, in the words the command line and MCP refuse it with.",
 )
-QuestionText = request_text(
-    refused_by(unaskable),
-    "A word to look for, as a search text holds one. A question without one ('', 'x', 'what is it') is refused with "
-    "422, in the words the command line and MCP refuse it with (as /search refuses such a text).",
+QUESTION_RULE = (
+    f"It must hold {WORD_RULE}. A question without such a word ('', 'x', 'what is it') is refused with 422, in the "
+    "words the command line and MCP refuse it with (as /search refuses such a text)."
 )
+QuestionText = request_text(refused_by(unaskable), QUESTION_RULE)
 OptionText = Annotated[
     str, Field(min_length=1, pattern=r"\S", json_schema_extra=DOCUMENTED_LENGTH), AfterValidator(valid_unicode)
 ]
@@ -571,7 +646,7 @@ QUESTION_TEXT = (
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: QuestionText = Field(..., description=QUESTION_TEXT)
+    question: QuestionText = Field(..., description=f"{QUESTION_TEXT} {QUESTION_RULE}")
     options: Options = Field(
         default_factory=list,
         description="None for an open question; else 2 to 10 different ones (one option is no choice; case and spacing "
@@ -593,8 +668,19 @@ def form_filters(raw: str) -> dict[str, str | list[str]]:
         raise PydanticCustomError("invalid_filters", str(exc)) from None  # no context: not read as a template
 
 
-FormFilters = Annotated[str, AfterValidator(form_filters)]
-"""A form's filters: a JSON object sent as text, the filters of /search once validated (a dict)."""
+FormFilters = Annotated[
+    str,
+    AfterValidator(form_filters),
+    Field(json_schema_extra={"contentMediaType": "application/json", "contentSchema": FILTERS.json_schema()}),
+]
+"""A form's filters: a JSON object sent as text (the schema says so, and what the object holds), the filters of /search
+once validated (a dict)."""
+
+
+def upload_field(description: str) -> Any:
+    """A form's file: an empty one is refused (400, naming it), which the schema says (``minLength``: a part of no
+    bytes), so that a client or a fuzzer does not take it for a valid one."""
+    return Field(..., description=f"{description} An empty file is refused (400).", json_schema_extra={"minLength": 1})
 
 
 def form_field(default: str, description: str) -> Any:
@@ -616,7 +702,7 @@ class SearchImageForm(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    image: UploadFile = Field(..., description="A micrograph or figure (JPEG, PNG, TIFF...).")
+    image: UploadFile = upload_field("A micrograph or figure (JPEG, PNG, TIFF...).")
     text: Annotated[str, AfterValidator(valid_unicode)] | None = Field(None, json_schema_extra=DOCUMENTED_LENGTH)
     k: int = Field(10, ge=1, le=K_MAX)
     filters: FormFilters = form_field("{}", 'JSON object, e.g. {"kind": "case"}')
@@ -628,7 +714,7 @@ class AskImageForm(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=options_rules_in_content)
 
-    image: UploadFile = Field(..., description="The image asked about (JPEG, PNG, TIFF...).")
+    image: UploadFile = upload_field("The image asked about (JPEG, PNG, TIFF...).")
     question: ImageQuestionText = Field(
         "",
         description=f"{QUESTION_TEXT} None (or a blank one) asks what the image shows, and the options are what it "
@@ -646,13 +732,18 @@ class JobForm(BaseModel):
     file: UploadFile
 
 
-class QuoteCitation(CitationOut):
+class PlacedCitation(CitationOut):
+    """A citation of an answer (``answer_record``): the cited record, and the record whose box it gives."""
+
     evidence: str = Field(..., description="The cited record's id (a passage's page, for a page found by a passage).")
     record: str = Field(
         ...,
         description="The id of the record whose box bbox is: for a quote, the passage holding it; else the evidence's "
         "own record (a page found by a passage: that passage).",
     )
+
+
+class QuoteCitation(PlacedCitation):
     page_url: str | None = Field(
         None,
         description="GET this for the page rendered with the cited box outlined (a quote's: the passage holding it).",
@@ -692,9 +783,70 @@ class AnswerCitation(QuoteCitation):
     """What the answer rests on, linked as each quote's citation is (``linked``)."""
 
 
-class AskResponse(BaseModel):
-    """``answer_record`` as REST serves it, its media as URLs; options in label order. ``pathatlas ask --json`` prints
-    the same document without URLs (and the thumbnail as a file), the MCP ``ask`` tool with the thumbnail's resource."""
+class PlannedQuery(BaseModel):
+    id: str
+    purpose: str = Field(description="question, option, finding, image, follow-up or contrast.")
+    text: str | None = Field(description="The words searched; null for the image alone.")
+
+
+class SearchedHit(BaseModel):
+    id: str
+    kind: Kind
+    citation: str = Field(description="Its citation's label.")
+
+
+class StepOut(BaseModel):
+    """One step of the agent: the fields of its kind (``step``) are always there; a newer agent may add more."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class PlanStep(StepOut):
+    step: Literal["plan"]
+    queries: list[PlannedQuery] = Field(description="The searches planned for the question.")
+
+
+class SearchStep(StepOut):
+    step: Literal["search"]
+    round: int
+    query: str = Field(description="The planned query's id.")
+    purpose: str
+    text: str | None = Field(description="The words searched; null for the image alone.")
+    image: bool = Field(description="Whether the question's image was searched.")
+    hits: list[SearchedHit]
+
+
+class SupportStep(StepOut):
+    step: Literal["support"]
+    queries: list[str] = Field(description="The question's words, then each option's, searched by words alone.")
+    passages: list[int] = Field(description="How many passages each of those searches found.")
+
+
+class WeighStep(StepOut):
+    step: Literal["weigh"]
+    round: int
+    scores: list[float] = Field(description="Each option's score, in label order.")
+    leading: str | None = Field(description="The leading option's label.")
+    margin: float = Field(description="The lead over the runner-up.")
+    stop: Literal["separated"] | None = Field(description="'separated' where the lead ends the search.")
+    queries: list[str] = Field(description="The follow-up searches asked for.")
+
+
+class AnswerStep(StepOut):
+    step: Literal["answer"]
+    answerer: str
+    answer: str = Field(description="The chosen option's label, or the answer to an open question.")
+    confidence: float
+    cited: list[str] = Field(description="The cited records' ids.")
+    rationale: str
+
+
+TraceStep = Annotated[PlanStep | SearchStep | SupportStep | WeighStep | AnswerStep, Field(discriminator="step")]
+
+
+class AnswerFields(BaseModel):
+    """``answer_record``'s fields, options in label order, its citations as REST links their media; the tools' form
+    (``tools.ToolAnswer``) names each citation's thumbnail resource instead."""
 
     question: str = Field(..., description="The question asked: without its option lines where options_from_question.")
     options_from_question: bool = Field(
@@ -715,8 +867,13 @@ class AskResponse(BaseModel):
     rationale: str
     options: list[OptionOut]
     citations: list[AnswerCitation]
-    trace: list[dict[str, Any]]
+    trace: list[TraceStep] = Field(description="What the agent did, step by step: plan, search, weigh, answer...")
     unknown_words: list[UnknownWordOut] = UNKNOWN_WORDS
+
+
+class AskResponse(AnswerFields):
+    """``answer_record`` as REST serves it, its media as URLs. ``pathatlas ask --json`` prints the same document without
+    URLs (and the thumbnail as a file), the MCP ``ask`` tool with the thumbnail's resource."""
 
     @classmethod
     def of(

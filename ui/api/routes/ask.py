@@ -13,11 +13,94 @@ from pydantic import TypeAdapter, ValidationError
 from pathatlas.agent.document import answer_record
 from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.ui.api.deps import BODY, JSON_BODY, EngineDep, JsonOnly, LinksDep, errors, form_only, within_query_limit
-from pathatlas.ui.api.routes.search import scoped, uploaded_image
+from pathatlas.ui.api.routes.search import BOOK, CITATION_EXAMPLE, example_of, scoped, uploaded_image
 from pathatlas.ui.api.schemas import AskImageForm, AskRequest, AskResponse, ImageQuestionText, Links, QuestionText
 from pathatlas.ui.words import asked_texts, unknown_words_json
 
 router = APIRouter(tags=["ask"])
+
+P174 = {
+    **CITATION_EXAMPLE,
+    "evidence": "64967f351f4d57c8dbd70f22",
+    "record": "41e06f80fe8f007386a1ffe8",
+    "page_url": "/media/pages/41e06f80fe8f007386a1ffe8",
+    "case_image_url": None,
+    "case_url": None,
+    "thumbnail_url": "/media/thumbnails/64967f351f4d57c8dbd70f22",
+}
+P185 = {
+    **P174,
+    "label": f"{BOOK} (book.pdf), p. 185",
+    "page": 185,
+    "bbox": [60.0, 63.4, 551.4, 165.7],
+    "evidence": "3311ff293a2140d7cc876c0a",
+    "record": "479c52119b02b68a1e625154",
+    "page_url": "/media/pages/479c52119b02b68a1e625154",
+    "thumbnail_url": "/media/thumbnails/3311ff293a2140d7cc876c0a",
+}
+ASKED = "Which cells resorb bone? osteoblasts osteoclasts"
+RESORPTION = "The cell responsible for bone resorption, or breakdown, is the osteoclast."
+ASK_EXAMPLE = {
+    "question": "Which cells resorb bone?",
+    "options_from_question": False,
+    "choice": 0,
+    "answer": "osteoclasts",
+    "confidence": 0.707,
+    "settled": True,
+    "tied": [],
+    "rationale": f'A. osteoclasts: "{RESORPTION}" ({P174["label"]}).',
+    "options": [
+        {
+            "label": "A",
+            "text": "osteoclasts",
+            "score": 0.707,
+            "evidence": [{"quote": RESORPTION, "citation": P174, "stance": "supports", "about": None}],
+        },
+        {
+            "label": "B",
+            "text": "osteoblasts",
+            "score": 0.293,
+            "evidence": [
+                {
+                    "quote": "Osteoclasts are continually breaking down old bone while osteoblasts are continually "
+                    "forming new bone.",
+                    "citation": P174,
+                    "stance": "related",
+                    "about": None,
+                }
+            ],
+        },
+    ],
+    "citations": [P174, P185],
+    "trace": [
+        {"step": "plan", "queries": [{"id": "q", "purpose": "question", "text": ASKED}]},
+        {
+            "step": "search",
+            "round": 1,
+            "query": "q",
+            "purpose": "question",
+            "text": ASKED,
+            "image": False,
+            "hits": [{"id": c["evidence"], "kind": "page", "citation": c["label"]} for c in (P174, P185)],
+        },
+        {
+            "step": "support",
+            "queries": ["Which cells resorb bone?", "osteoclasts", "osteoblasts"],
+            "passages": [1000, 22, 28],
+        },
+        {
+            "step": "answer",
+            "answerer": "offline",
+            "answer": "A",
+            "confidence": 0.707,
+            "cited": [P174["evidence"], P185["evidence"]],
+            "rationale": f'A. osteoclasts: "{RESORPTION}" ({P174["label"]}).',
+        },
+    ],
+    "unknown_words": [],
+}
+"""``{"question": "Which cells resorb bone?", "options": ["osteoclasts", "osteoblasts"]}`` answered from the search
+example's book: the answer as given, but each option's first quote only and the search's first two hits."""
 
 
 @router.post(
@@ -26,7 +109,7 @@ router = APIRouter(tags=["ask"])
     response_model=AskResponse,
     summary="Answer a question with cited evidence",
     dependencies=[JsonOnly],
-    responses=errors(404, *JSON_BODY, 502, 503),
+    responses={200: example_of(ASK_EXAMPLE), **errors(404, *JSON_BODY, 502, 503)},
 )
 def ask(request: AskRequest, engine: EngineDep, links: LinksDep) -> AskResponse:
     within_query_limit(engine, asked_fields(request.question, request.options))

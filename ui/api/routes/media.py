@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 import warnings
 from functools import lru_cache
+from importlib.metadata import version
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import pymupdf
 from fastapi import APIRouter, Header, HTTPException, Query, status
@@ -15,12 +17,19 @@ from fastapi.responses import FileResponse, Response
 from PIL import Image
 
 from pathatlas.errors import BadInputError
-from pathatlas.indexer.sources.base import on_disk
+from pathatlas.indexer.sources.fingerprints import on_disk
 from pathatlas.indexer.sources.pdf import mupdf_alone, recount_pages, render
 from pathatlas.retrieval.records import Payload, display_name, organ_text, source_id
 from pathatlas.retrieval.search import source_names
 from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
-from pathatlas.ui.api.schemas import NOT_A_RECORD_ID, RECORD_ID, Links, has_rendered_pages
+from pathatlas.ui.api.schemas import (
+    NOT_A_RECORD_ID,
+    RECORD_ID,
+    CaseImageOut,
+    CaseOut,
+    Links,
+    has_rendered_pages,
+)
 from pathatlas.ui.present import OUTLINE_POINTS, OUTLINE_RGB, around
 
 router = APIRouter(tags=["media"])
@@ -42,6 +51,13 @@ embedded JavaScript). It is still shown inline."""
 THUMBNAIL_CACHE = "public, max-age=86400"
 """A thumbnail's URL is its record's id, which hashes its source's content, so it keeps its picture: caches keep it a
 day (one a newer version draws anew is fetched by then, or at once on revalidation, by its ETag)."""
+PRIVATE_CACHE = "private, max-age=3600"
+"""A rendered page or a case image: a browser keeps it an hour, so a reader going back and forth between pages and
+hits is not made to wait for a render (0.2-1 s a page) again; after that its ETag makes asking again cheap (a 304,
+nothing rendered), and a source deleted or changed on disk is seen within the hour. Private: it shows a whole page of
+an uploaded book, or a patient's image, which caches shared by several users (proxies) must not keep."""
+RENDERER = version("pathatlas")
+"""The version drawing pages: a render's ETag changes with it (a newer outline, ``draw_outline``)."""
 
 SOURCE_CHECK_SECONDS = 2.0
 """How long a source's state on disk (``on_disk``) is taken as known: a case folder's is a ``stat`` of each of its
@@ -78,16 +94,22 @@ def payload_of(engine, record_id: str) -> Payload:
     return payload
 
 
+def binary(*media_types: str) -> dict:
+    """The OpenAPI response of a file in one of ``media_types``, its schema binary: a generated client then returns its
+    bytes (one without a schema returned nothing)."""
+    return {"content": {media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in media_types}}
+
+
+CACHED = {"headers": {name: {"schema": {"type": "string"}} for name in ("ETag", "Cache-Control")}}
+NOT_MODIFIED = {304: {"description": "Not modified: the ETag in If-None-Match is this version's", **CACHED}}
+
+
 @router.get(
     "/media/thumbnails/{record_id}",
     operation_id="get_thumbnail",
     response_class=FileResponse,
     summary="A hit's thumbnail (JPEG)",
-    responses={
-        200: {"content": {"image/jpeg": {}}},
-        304: {"description": "Not modified: the ETag in If-None-Match is this thumbnail's"},
-        **errors(404, 422),
-    },
+    responses={200: binary("image/jpeg") | CACHED, **NOT_MODIFIED, **errors(404, 422)},
 )
 def thumbnail(record_id: str, engine: EngineDep, if_none_match: Annotated[str | None, Header()] = None) -> Response:
     """304 when the client holds this version (its ETag): a page of results shows many thumbnails, again and again."""
@@ -97,10 +119,15 @@ def thumbnail(record_id: str, engine: EngineDep, if_none_match: Annotated[str | 
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no thumbnail for this record")
     cache = {"Cache-Control": THUMBNAIL_CACHE}
     served = FileResponse(path, media_type="image/jpeg", stat_result=path.stat(), headers=cache)
-    etag = served.headers["etag"]
+    return not_modified(if_none_match, served.headers["etag"], THUMBNAIL_CACHE) or served
+
+
+def not_modified(if_none_match: str | None, etag: str, cache: str) -> Response | None:
+    """A 304 with ``etag`` and the ``cache`` rule where ``If-None-Match`` names ``etag``; None where the client does not
+    hold this version."""
     if if_none_match and etag_matches(if_none_match, etag):
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag, **cache})
-    return served
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag, "Cache-Control": cache})
+    return None
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:
@@ -114,14 +141,16 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
     operation_id="get_page_image",
     response_class=Response,
     summary="The cited page rendered as PNG, its region outlined",
-    description="The dpi is lowered when the page would exceed PATHATLAS_MAX_PAGE_PIXELS.",
-    responses={200: {"content": {"image/png": {}}}, **errors(404, 410, 422)},
+    description="The dpi is lowered when the page would exceed PATHATLAS_MAX_PAGE_PIXELS. Cached privately for an "
+    "hour; an If-None-Match naming its ETag is answered 304 without rendering the page.",
+    responses={200: binary("image/png") | CACHED, **NOT_MODIFIED, **errors(404, 410, 422)},
 )
 def page(
     record_id: str,
     engine: EngineDep,
     dpi: int = Query(110, ge=36, le=300),
     captioned: bool = Query(False, description="Outline a figure with its caption (where an answer quotes it)."),
+    if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     payload = payload_of(engine, record_id)
     if payload.page is None:
@@ -131,8 +160,19 @@ def page(
     check_source(engine, payload)
     box = payload.captioned_bbox if captioned else payload.bbox
     key = (payload.source, payload.fingerprint, payload.page, box, dpi)
-    png = render_page(key, engine.settings.max_page_pixels)
-    return Response(png, media_type="image/png", headers=SANDBOXED)
+    max_pixels = engine.settings.max_page_pixels
+    etag = render_etag(key, max_pixels)
+    if unchanged := not_modified(if_none_match, etag, PRIVATE_CACHE):
+        return unchanged
+    png = render_page(key, max_pixels)
+    return Response(png, media_type="image/png", headers={**SANDBOXED, "ETag": etag, "Cache-Control": PRIVATE_CACHE})
+
+
+def render_etag(key: tuple, max_pixels: int) -> str:
+    """The ETag of a page's render, known before rendering it: a hash of all that decides its pixels, ``render_page``'s
+    arguments (the source's version by its fingerprint, the page, the box outlined, the dpi, the pixel limit) and the
+    version drawing it (``RENDERER``)."""
+    return f'"{hashlib.blake2b(repr((key, max_pixels, RENDERER)).encode(), digest_size=16).hexdigest()}"'
 
 
 @lru_cache(maxsize=32)
@@ -178,11 +218,16 @@ def draw_outline(pixmap: pymupdf.Pixmap, box: pymupdf.Rect, width: float) -> Non
     operation_id="get_case_image",
     response_class=Response,
     summary="A case image at full size (JPEG, PNG, GIF or WebP as stored; other formats as PNG)",
-    responses={200: {"content": {t: {} for t in sorted(set(WEB_IMAGE_TYPES.values()))}}, **errors(404, 410, 422)},
+    description="Cached privately for an hour; an If-None-Match naming its ETag is answered 304.",
+    responses={
+        200: binary(*sorted(set(WEB_IMAGE_TYPES.values()))) | CACHED,
+        **NOT_MODIFIED,
+        **errors(404, 410, 422),
+    },
 )
-def case_image(record_id: str, engine: EngineDep) -> Response:
+def case_image(record_id: str, engine: EngineDep, if_none_match: Annotated[str | None, Header()] = None) -> Response:
     """Typed by what the file holds, never by its name: the name is the uploader's (a JPEG named x.html must not
-    reach a browser as a page)."""
+    reach a browser as a page). A format browsers do not show is sent as PNG, under the file's own ETag."""
     payload = payload_of(engine, record_id)
     if payload.kind != "case" or not payload.image:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not a case image")
@@ -190,15 +235,21 @@ def case_image(record_id: str, engine: EngineDep) -> Response:
     if not path.is_relative_to(Path(payload.source).resolve()) or not path.is_file():
         raise HTTPException(status.HTTP_410_GONE, "the case image is no longer on disk")
     check_source(engine, payload)
-    if media_type := web_image_type(path):
-        return FileResponse(path, media_type=media_type, headers=SANDBOXED)
+    media_type = web_image_type(path)
+    headers = {**SANDBOXED, "Cache-Control": PRIVATE_CACHE}
+    served = FileResponse(path, media_type=media_type or "image/png", stat_result=path.stat(), headers=headers)
+    etag = served.headers["etag"]
+    if unchanged := not_modified(if_none_match, etag, PRIVATE_CACHE):
+        return unchanged
+    if media_type:
+        return served
     try:
         picture = engine.open_image(path).result()
     except BadInputError as exc:
         raise HTTPException(status.HTTP_410_GONE, "the case image on disk is no longer a readable image") from exc
     png = io.BytesIO()
     picture.save(png, "PNG")
-    return Response(png.getvalue(), media_type="image/png", headers=SANDBOXED)
+    return Response(png.getvalue(), media_type="image/png", headers={**headers, "ETag": etag})
 
 
 def web_image_type(path: Path) -> str | None:
@@ -215,33 +266,35 @@ def web_image_type(path: Path) -> str | None:
 @router.get(
     "/cases/{record_id}",
     operation_id="get_case",
+    response_model=CaseOut,
     summary="Case details: diagnosis, organ, the labels its images share, and each image with its own labels",
     responses=errors(404, 422),
 )
-def case_details(record_id: str, engine: EngineDep, links: LinksDep) -> dict[str, Any]:
+def case_details(record_id: str, engine: EngineDep, links: LinksDep) -> CaseOut:
     """The title, diagnosis and organ belong to the case; labels (a stain, notes) to each image, so the case's
     ``labels`` are those every image shares: they were the opened image's, shown as the whole case's."""
     payload = payload_of(engine, record_id)
     if payload.kind != "case":
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not a case image")
     siblings = engine.index.store.scan({"kind": "case", "source": payload.source, "case": payload.case})
-    images = [case_image_out(rid, Payload.from_payload(p), links) for rid, p in siblings]
-    images.sort(key=lambda image: image["image"] or "")
-    return {
-        "case": payload.case,
-        "title": payload.title,
-        "diagnosis": payload.diagnosis,
-        "organ": organ_text(payload.organ),
-        "labels": shared_labels([image["labels"] for image in images]),
+    images = sorted(
+        (case_image_out(rid, Payload.from_payload(p), links) for rid, p in siblings), key=lambda out: out.image or ""
+    )
+    return CaseOut(
+        case=payload.case,
+        title=payload.title,
+        diagnosis=payload.diagnosis,
+        organ=organ_text(payload.organ),
+        labels=shared_labels([image.labels for image in images]),
         # as citations name it ("year2/cases" beside "year1/cases"); responses never reveal server paths
-        "source": source_names(engine.index).get(payload.source, display_name(payload.source)),
-        "source_id": source_id(payload.source),
-        "images": images,
-    }
+        source=source_names(engine.index).get(payload.source, display_name(payload.source)),
+        source_id=source_id(payload.source),
+        images=images,
+    )
 
 
-def case_image_out(record_id: str, image: Payload, links: Links) -> dict[str, Any]:
-    return {"id": record_id, "image": image.image, "url": links.case_image(record_id), "labels": image.labels or {}}
+def case_image_out(record_id: str, image: Payload, links: Links) -> CaseImageOut:
+    return CaseImageOut(id=record_id, image=image.image, url=links.case_image(record_id), labels=image.labels or {})
 
 
 def shared_labels(labels: list[dict[str, str]]) -> dict[str, str]:

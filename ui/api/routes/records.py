@@ -11,32 +11,71 @@ from fastapi.responses import FileResponse
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import echoed
 from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
-from pathatlas.ui.api.routes.media import SANDBOXED, check_source, payload_of
-from pathatlas.ui.api.routes.search import source_key
-from pathatlas.ui.api.schemas import HitOut, Links
+from pathatlas.ui.api.routes.media import SANDBOXED, binary, check_source, payload_of
+from pathatlas.ui.api.routes.search import BOOK, CITATION_EXAMPLE, SECTION, example_of, source_key
+from pathatlas.ui.api.schemas import Links, RecordOut
 
 router = APIRouter(tags=["records"], responses=errors(404, 422))  # unknown records, pages and PDFs
+RECORD_EXAMPLE = {
+    "id": "64967f351f4d57c8dbd70f22",
+    "rank": None,
+    "relevance": None,
+    "relative_score": None,
+    "why": "",
+    "score": None,
+    "kind": "page",
+    "title": SECTION,
+    "snippet": "Figure 6.11. Bone Cells: Four types of cells are found within bone tissue. Osteogenic cells are "
+    "undifferentiated and develop into osteoblasts. When osteoblasts get trapped within the calcified matrix, their "
+    "structure and function changes,\u2026",
+    "snippet_marks": [],
+    "citation": {**CITATION_EXAMPLE, "bbox": None},
+    "section": SECTION,
+    "book": BOOK,
+    "diagnosis": None,
+    "organ": None,
+    "printed_words": None,
+    "has_image": False,
+    "matched_by": {},
+    "passage": None,
+    "also_on_page": [],
+    "repeated_on": [],
+    "payload": {
+        "kind": "page",
+        "fingerprint": "40852cccdf01f9c97285279647bb4480",
+        "book": BOOK,
+        "page": 174,
+        "section": SECTION,
+        "searchable": False,
+    },
+    "thumbnail_url": "/media/thumbnails/64967f351f4d57c8dbd70f22",
+    "page_url": "/media/pages/64967f351f4d57c8dbd70f22",
+    "case_url": None,
+    "case_image_url": None,
+}
+"""The page record of the search example's hit (its ``id``), as the web UI opens an answer's citation of it."""
 
 
-def hit_out(engine, record_id: str, payload: Payload, links: Links) -> HitOut:
+def record_out(engine, record_id: str, payload: Payload, links: Links) -> RecordOut:
     hit: Hit = engine.searcher.make_hit(record_id, 0.0, {}, payload, None)
-    return HitOut.of(hit, links=links)
+    return RecordOut.fetched(hit, links)
 
 
 @router.get(
     "/records/{record_id}",
     operation_id="get_record",
-    response_model=HitOut,
-    summary="One record, shaped like a search hit",
+    response_model=RecordOut,
+    summary="One record, shaped like a search hit (ranked by none: its rank, relevance and scores are null)",
+    responses={200: example_of(RECORD_EXAMPLE)},
 )
-def record(record_id: str, engine: EngineDep, links: LinksDep) -> HitOut:
-    return hit_out(engine, record_id, payload_of(engine, record_id), links)
+def record(record_id: str, engine: EngineDep, links: LinksDep) -> RecordOut:
+    return record_out(engine, record_id, payload_of(engine, record_id), links)
 
 
 @router.get(
     "/pages",
     operation_id="get_page",
-    response_model=HitOut,
+    response_model=RecordOut,
     summary="The page record of a book page (for previous/next page)",
 )
 def book_page(
@@ -44,12 +83,12 @@ def book_page(
     links: LinksDep,
     source: str = Query(..., description="The source as hits cite it (citation.source_id, or citation.source)."),
     page: int = Query(..., ge=1),
-) -> HitOut:
+) -> RecordOut:
     key = source_key(engine, source)  # hits cite a file name; the index keys sources by path
     for record_id, stored in engine.index.store.scan({"kind": "page", "source": key}):
         payload = Payload.from_payload(stored)
         if payload.page == page:
-            return hit_out(engine, record_id, payload, links)
+            return record_out(engine, record_id, payload, links)
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no page {page} of {echoed(source)} in the index")
 
 
@@ -58,7 +97,7 @@ def book_page(
     operation_id="get_record_pdf",
     response_class=FileResponse,
     summary="The source PDF of a record",
-    responses=errors(410),  # changed on disk since it was indexed: its pages are another book's
+    responses={200: binary("application/pdf"), **errors(410)},  # 410: changed on disk, its pages another book's
 )
 def source_pdf(record_id: str, engine: EngineDep) -> FileResponse:
     payload = payload_of(engine, record_id)

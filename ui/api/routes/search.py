@@ -44,6 +44,74 @@ from pathatlas.ui.words import unknown_words_json
 
 router = APIRouter(tags=["search"])
 
+BOOK = "Anatomy and Physiology 2e"
+SECTION = "Chapter 6: Bone Tissue and the Skeletal System > 6.3 Bone Structure"
+CITATION_EXAMPLE = {
+    "source": "book.pdf",
+    "source_id": "2cd42bf39015",
+    "label": f"{BOOK} (book.pdf), p. 174",
+    "page": 174,
+    "figure": None,
+    "bbox": [60.0, 518.6, 551.4, 615.9],
+    "case": None,
+    "image": None,
+    "page_label": None,
+    "book": BOOK,
+}
+"""The passage the examples find and cite: OpenStax's Anatomy and Physiology 2e (CC BY 4.0) indexed as it is."""
+SEARCH_EXAMPLE = {
+    "hits": [
+        {
+            "id": "64967f351f4d57c8dbd70f22",
+            "rank": 1,
+            "relevance": "best match",
+            "relative_score": 1.0,
+            "why": "words #1, meaning #6",
+            "score": 1.856952965259552,
+            "kind": "page",
+            "title": SECTION,
+            "snippet": "The dynamic nature of bone means that new tissue is constantly formed, and old, injured, or "
+            "unnecessary bone is dissolved for repair or for calcium release. The cell responsible for bone "
+            "resorption, or breakdown, is the osteoclast. They are\u2026",
+            "snippet_marks": [[22, 26], [104, 108], [182, 186], [187, 197], [220, 230]],
+            "citation": CITATION_EXAMPLE,
+            "section": SECTION,
+            "book": BOOK,
+            "diagnosis": None,
+            "organ": None,
+            "printed_words": None,
+            "has_image": False,
+            "matched_by": {"bm25": 1, "text": 6},
+            "passage": "41e06f80fe8f007386a1ffe8",
+            "also_on_page": ["2fcdab1cdf1a9ea4ae3e7e70", "19676ed062ef68bb2827ad24", "3ed5d6315436befade566ca7"],
+            "repeated_on": [],
+            "payload": {
+                "kind": "passage",
+                "fingerprint": "40852cccdf01f9c97285279647bb4480",
+                "book": BOOK,
+                "page": 174,
+                "page_id": "64967f351f4d57c8dbd70f22",
+                "passage": 2,
+                "section": SECTION,
+                "bbox": [60.0, 518.6, 551.4, 615.9],
+                "blocks": [[60.0, 518.6, 551.4, 615.9]],
+            },
+            "thumbnail_url": "/media/thumbnails/64967f351f4d57c8dbd70f22",
+            "page_url": "/media/pages/41e06f80fe8f007386a1ffe8",
+            "case_url": None,
+            "case_image_url": None,
+        }
+    ],
+    "image_words": "",
+    "unknown_words": [],
+}
+"""What ``{"text": "osteoclasts resorb bone", "k": 1}`` finds in that book."""
+
+
+def example_of(document: dict) -> dict:
+    """The OpenAPI response showing ``document`` as its JSON example (which the interactive docs show)."""
+    return {"content": {"application/json": {"example": document}}}
+
 
 def source_key(engine: Engine, name: str) -> str:
     """The index's key of a source a client names (its id, or its file or folder name as GET /sources lists it); 404
@@ -98,7 +166,7 @@ async def run_search(engine: Engine, query: Query, links: Links) -> SearchRespon
     response_model=SearchResponse,
     summary="Search by text",
     dependencies=[JsonOnly],
-    responses=errors(404, *JSON_BODY, 503),
+    responses={200: example_of(SEARCH_EXAMPLE), **errors(404, *JSON_BODY, 503)},
 )
 async def search_text(request: SearchRequest, engine: EngineDep, links: LinksDep) -> SearchResponse:
     within_query_limit(engine, {("body", "text"): request.text})
