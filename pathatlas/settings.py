@@ -89,7 +89,11 @@ TEXT_LOG = "%(levelname)s: %(name)s: %(message)s"
 
 class JsonLines(logging.Formatter):
     """A log record as one JSON object on one line (``PATHATLAS_LOG_FORMAT=json``): what a log collector (Loki,
-    CloudWatch, journald's JSON export) parses without a pattern for each line's shape; a traceback is one field."""
+    CloudWatch, journald's JSON export) parses without a pattern for each line's shape; a traceback is one field, and
+    so is each field the record was given (``extra``: an access line's ``status``, a request's ``request_id``)."""
+
+    OWN_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
+    """A record's attributes that are not given fields (uvicorn's ``color_message`` is its message in colours)."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -98,9 +102,10 @@ class JsonLines(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        given = {key: value for key, value in vars(record).items() if key not in self.OWN_FIELDS | entry.keys()}
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+            given["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry | given, ensure_ascii=False, default=str)
 
 
 class Settings(BaseSettings):

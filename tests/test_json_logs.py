@@ -63,5 +63,6 @@ def test_a_service_asked_for_json_logs_every_line_as_json(tmp_path):
     lines = [line for line in (out + err).splitlines() if line.strip()]
     entries = [json.loads(line) for line in lines]  # every line parses
     loggers = {entry["logger"] for entry in entries}
-    assert {"uvicorn.access", "uvicorn.error", "pathatlas.ui.api.app"} <= loggers, loggers
-    assert any("POST /search" in entry["message"] for entry in entries if entry["logger"] == "uvicorn.access")
+    assert {"pathatlas.access", "uvicorn.error", "pathatlas.ui.api.app"} <= loggers, loggers
+    access = [entry for entry in entries if entry["logger"] == "pathatlas.access"]
+    assert any(entry["method"] == "POST" and entry["path"] == "/search" for entry in access), access

@@ -669,26 +669,33 @@ def serve(
 
 
 def uvicorn_logging(settings: Settings) -> dict:
-    """uvicorn's logging, written as ``PATHATLAS_LOG_FORMAT`` says: its own (text) configuration, or the same loggers
-    and streams (errors on stderr, one access line per request on stdout) as JSON lines, so a collector reads the
-    access lines and the ``pathatlas`` logger's alike."""
-    from uvicorn.config import LOGGING_CONFIG
+    """The service's logging, written as ``PATHATLAS_LOG_FORMAT`` says (text, or JSON lines a collector reads): errors
+    on stderr, uvicorn's and the ``pathatlas`` logger's alike; on stdout one access line per request, ``RequestIds``'s
+    (uvicorn's, which held the query string and no request id, is off). Each line logged while a request runs carries
+    its id (``RequestIdLogs``), so a failure's error line is tied to its access line."""
+    from pathatlas.settings import TEXT_LOG
 
-    if settings.log_format == "text":
-        return LOGGING_CONFIG
-    stream = {"formatter": "json", "class": "logging.StreamHandler"}
+    json_lines = {"()": "pathatlas.settings.JsonLines"}
+    text = settings.log_format == "text"
+    stream = {"class": "logging.StreamHandler", "filters": ["request_id"]}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "pathatlas.settings.JsonLines"}},
+        "filters": {"request_id": {"()": "pathatlas.ui.api.deps.RequestIdLogs"}},
+        "formatters": {
+            "lines": {"()": "pathatlas.ui.api.deps.RequestTagged", "fmt": TEXT_LOG} if text else json_lines,
+            "access": {"format": TEXT_LOG} if text else json_lines,  # its message names its request
+        },
         "handlers": {
-            "default": {**stream, "stream": "ext://sys.stderr"},
-            "access": {**stream, "stream": "ext://sys.stdout"},
+            "default": {**stream, "formatter": "lines", "stream": "ext://sys.stderr"},
+            "access": {**stream, "formatter": "access", "stream": "ext://sys.stdout"},
         },
         "loggers": {
             "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
             "uvicorn.error": {"level": "INFO"},
-            "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+            "uvicorn.access": {"handlers": [], "propagate": False},  # no handler: uvicorn skips its access lines
+            "pathatlas": {"handlers": ["default"], "level": settings.log_level},
+            "pathatlas.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
         },
     }
 

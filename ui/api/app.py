@@ -31,9 +31,12 @@ from pathatlas.indexer.sources.fingerprints import reader_versions
 from pathatlas.retrieval.search import ECHO_CHARS, echoed
 from pathatlas.settings import Settings, load_settings, os_problem
 from pathatlas.ui.api.deps import (
+    REQUEST_ID,
+    REQUEST_ID_HEADER,
     HeadAsGet,
     QueryOnly,
     RequestGuard,
+    RequestIds,
     SafetyHeaders,
     errors,
     get_route_path,
@@ -55,6 +58,9 @@ already post multipart forms to the image routes without a preflight, and writes
 ERRORS_LISTED = 20
 """Most validation errors one 422 lists, the rest counted (``unlisted``): a 1 MB body of 100,000 unknown keys was
 answered with 10 MB, one error each."""
+EXPOSED_HEADERS = ["ETag", "Retry-After", "Content-Disposition", REQUEST_ID_HEADER]
+"""The response headers a page on a CORS origin may read, beyond the few a browser always shows it: a conditional
+GET's tag, when a full lane frees up, an export's file name, and the id tying an answer to the server's log lines."""
 log = logging.getLogger(__name__)
 
 
@@ -93,10 +99,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(RequestGuard, settings=settings)  # refuses before any body is read
     if settings.cors_origins:  # outside the guard: an allowed page can read its refusals (401, 403, 411, 413) too
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=EXPOSED_HEADERS,
         )
     app.add_middleware(HeadAsGet)
-    app.add_middleware(SafetyHeaders)  # outermost: refusals carry its headers too
+    app.add_middleware(SafetyHeaders)  # outside the guard: refusals carry its headers too
+    app.add_middleware(RequestIds)  # outermost: refusals have an id and an access line too
 
     add_error_handlers(app, settings)
     app.include_router(service.router)
@@ -156,8 +167,9 @@ def add_error_handlers(app: FastAPI, settings: Settings) -> None:
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         """Anything else (a bug): a 500 whose body is JSON, as every other error's is and as the OpenAPI document says,
         not Starlette's plain text; its traceback goes to the log (the server middleware raises it on), never to the
-        client."""
-        return JSONResponse({"detail": f"internal error ({type(exc).__name__}); the server logged it"}, status_code=500)
+        client. Starlette answers it outside the middlewares: its id header is set here (``RequestIds`` set the id)."""
+        detail = f"internal error ({type(exc).__name__}); the server logged it"
+        return JSONResponse({"detail": detail}, status_code=500, headers={REQUEST_ID_HEADER: REQUEST_ID.get()})
 
     @app.exception_handler(OSError)
     async def machine_error(request: Request, exc: OSError) -> JSONResponse:

@@ -8,9 +8,13 @@ import json
 import logging
 import re
 import secrets
+import time
+import uuid
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping
+from contextvars import ContextVar
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, Header, HTTPException, Request, UploadFile, params, status
 from fastapi.exceptions import RequestValidationError
@@ -406,6 +410,96 @@ class HeadAsGet:
             await send(message)
 
         await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+"""The id of the request being answered (``RequestIds``); None outside a request."""
+REQUEST_ID_HEADER = "X-Request-ID"
+ID_NAME = REQUEST_ID_HEADER.lower().encode()
+"""The header's name as ASGI gives it (lower-case bytes)."""
+SENT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+"""A client's (or its proxy's) X-Request-ID that is kept: 1-64 ASCII letters, digits, dots, dashes and underscores (a
+UUID, a hex digest, nginx's $request_id). Anything else (a space, a quote, a control character: a forged log line) is
+replaced, never echoed."""
+PATH_CHARS = "/%:@!$&'()*+,;=-._~"
+"""Characters a logged path keeps (RFC 3986's, and the % of its escapes); any other, a quote or a control character, is
+percent-encoded."""
+ACCESS_LINE = '%(client)s - "%(method)s %(path)s" %(status)d in %(duration_ms).1f ms, request %(request_id)s'
+"""An access line as text; its facts are also the record's fields (``access_fields``), each a field of a JSON line."""
+access_log = logging.getLogger("pathatlas.access")
+
+
+def request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """A request's id: the X-Request-ID it came with when ``SENT_ID`` fits it, else a new one (a uuid4's hex)."""
+    sent = next((value.decode("latin-1") for name, value in headers if name.lower() == ID_NAME), "")
+    return sent if SENT_ID.fullmatch(sent) else uuid.uuid4().hex
+
+
+def access_fields(scope, status: int, seconds: float, identity: str) -> dict[str, Any]:
+    """The facts of one request's access line. The path is the one sent, percent-encoded, without its query string: a
+    query may hold what a student typed (a client sending its question as ``?text=``, refused, is still logged)."""
+    host, port = scope.get("client") or ("-", None)
+    return {
+        "method": scope["method"],
+        "path": quote(scope.get("raw_path") or scope["path"].encode(), safe=PATH_CHARS),  # ASGI's: no query
+        "status": status,
+        "duration_ms": round(seconds * 1000, 1),
+        "request_id": identity,
+        "client": host if port is None else f"{host}:{port}",
+    }
+
+
+class RequestIds:
+    """ASGI middleware: each request gets an id (``request_id``), sent back as ``X-Request-ID`` and set in
+    ``REQUEST_ID`` while it runs, so the log lines it causes carry it (``RequestIdLogs``), and ends in one access line
+    (``pathatlas.access``, ``ACCESS_LINE``) with the same id."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        identity = request_id(scope["headers"])
+        # Not reset at the end: Starlette's 500 for an exception (``unexpected``) and the server's traceback line come
+        # after this returns, in the request's own task, whose context ends with it.
+        REQUEST_ID.set(identity)
+        started, status = time.perf_counter(), 500  # no response started: an exception, which Starlette answers 500
+
+        async def send_with_id(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [*message.get("headers", []), (ID_NAME, identity.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            fields = access_fields(scope, status, time.perf_counter() - started, identity)
+            access_log.info(ACCESS_LINE, fields, extra=fields)
+
+
+class RequestIdLogs(logging.Filter):
+    """On a handler: each record logged while a request runs gets that request's id as ``request_id``, which JSON
+    lines write as a field and ``RequestTagged`` at the line's end, so an error line is tied to its access line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (identity := REQUEST_ID.get()) is not None:
+            record.request_id = identity
+        return True
+
+
+class RequestTagged(logging.Formatter):
+    """A text log line ending with ``[request ID]`` when it was logged while a request ran (``RequestIdLogs``); the
+    traceback, if any, follows. On the line itself: uvicorn's "Exception in ASGI application" ends with a newline."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        identity = getattr(record, "request_id", None)
+        return line if identity is None else f"{line.rstrip()} [request {identity}]"
 
 
 def cross_origin(headers: dict[str, str], allowed: list[str]) -> bool:
