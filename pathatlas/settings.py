@@ -9,19 +9,67 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pathatlas import tesseract
 
 DEVICE = re.compile(r"auto|cpu|mps|(cuda|xpu)(:\d+)?")
 """Devices an encoder may be put on (torch's names; ``auto``: cuda where available, else cpu)."""
+
+
+PLUGIN = "py:package.module.Class"
+"""How every registry names a plug-in class (``plugins.import_plugin`` imports it)."""
+PLUGIN_NAME = re.compile(r"py:[^\W\d]\w*(\.[^\W\d]\w*)+")
+"""A plug-in's name as ``import_plugin`` reads it, a module's dotted path and a class, checked importing nothing."""
+
+NAMES = {
+    "encoder": ("default", "hf-hub:ORG/NAME", "local-dir:PATH", "st:PATH", PLUGIN),
+    "store": ("faiss", "qdrant", PLUGIN),
+    "answerer": ("offline", "llm", PLUGIN),
+    "llm_provider": ("openai", "ollama"),
+}
+"""What each setting that names a class takes: built-in names, an encoder's forms, plug-ins. Here, light to import, so
+that a name is checked at start without importing the module that builds it (a store's libraries, LangChain), and
+those modules build these names: ``retrieval.stores.STORES``, ``agent.answerers.ANSWERERS``, ``LLMAnswerer.create``."""
+CHECKED_NAMES = ("store", "answerer", "llm_provider")
+"""Settings whose names are checked at start; an encoder's forms name any model (``hf-hub:ORG/NAME``), tried on load."""
+
+HTTP = ("http://", "https://")
+ORIGIN = re.compile(r"\*|[a-z][a-z0-9+.-]*://[^/\s]+")
+"""A browser's ``Origin``, as CORS matches it whole: scheme, host and port, no path (``*``: any)."""
+
+
+def listed(value: object) -> object:
+    """A list setting given as text: a JSON list, or items separated by commas (``PATHATLAS_SOURCES=py:a.B``,
+    ``PATHATLAS_LANGUAGES=de,pt``), for lists whose items hold no comma; anything else is left to the field's type."""
+    if not isinstance(value, str):
+        return value
+    if not value.lstrip().startswith("["):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f'not a JSON list ({exc}); write \'["a", "b"]\' or a,b') from None
+
+
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(listed)]
+"""A list setting read by ``listed``: pydantic-settings would take only JSON from the environment."""
+
+
+def http_url(value: str | None, otherwise: str = "") -> str | None:
+    """``value`` if it is an http(s) URL, or unset: 'localhost:9' failed only at its first request, naming neither the
+    scheme nor the setting. ``otherwise`` says what else the setting takes."""
+    if not value or value.startswith(HTTP):
+        return value
+    bare = value.partition("://")[2] or value
+    raise ValueError(f"no http:// or https://; write 'http://{bare}'{otherwise}")
 
 
 def _default_home() -> Path:
@@ -67,9 +115,7 @@ def snowball_languages(names: str | Iterable[str]) -> list[str]:
     import Stemmer
 
     if isinstance(names, str):
-        if names.lstrip().startswith("["):
-            raise ValueError('not a JSON list; write \'["german", "portuguese"]\' or de,pt')
-        names = names.split(",")
+        names = listed(names)
     known = sorted(set(Stemmer.algorithms()) - ENGLISH_STEMMERS)
     spelt = {name.strip().lower() for name in names if name.strip()}
     wanted = {ISO_LANGUAGES.get(name.replace("_", "-").split("-")[0], name) for name in spelt} - ENGLISH_STEMMERS
@@ -114,24 +160,28 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=_default_home, description="Caches and the default index live here.")
     index: Path | None = Field(None, description="Index folder; defaults to <home>/index.")
-    encoder: str = Field(
-        "default",
-        description="Encoder name: default, hf-hub:ORG/NAME, local-dir:PATH, st:PATH, py:package.module.Class.",
+    encoder: str = Field("default", description=f"Encoder name: {', '.join(NAMES['encoder'])}.")
+    store: str = Field(
+        "faiss",
+        description=f"Vector store of a new index: {', '.join(NAMES['store'])}. An index keeps the store it was built "
+        "with: set to another, opening it is refused, naming both (unset, each index opens with its own).",
     )
-    store: str = Field("faiss", description="Vector store for new indexes: faiss, qdrant, py:package.module.Class.")
     qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; unset means embedded.")
-    qdrant_api_key: str | None = Field(None, repr=False)  # secrets (repr=False) are in no repr and no error
+    qdrant_api_key: str | None = Field(  # secrets (repr=False) are in no repr and no error
+        None, repr=False, description="API key of a Qdrant server or cluster."
+    )
     qdrant_collection: str | None = Field(None, description="Collection on a Qdrant server; defaults to 'pathatlas'.")
-    sources: list[str] = Field(
+    sources: CommaList = Field(
         default_factory=list,
-        description="Extra Source classes ('py:package.module.Class'), asked before pdf and cases.",
+        description="Extra Source classes ('py:package.module.Class'), asked before pdf and cases; a JSON list or "
+        "separated by commas.",
     )
     device: str = Field("cpu", description="Torch device for encoders: cpu, cuda (or cuda:N), mps, auto.")
     joint_heads: Path | None = Field(
         None, description="Folder of joint heads from `pathatlas train-joint`; unset means the shipped weights."
     )
 
-    batch_size: int = Field(32, ge=1)
+    batch_size: int = Field(32, ge=1, description="Texts or images an encoder encodes at once.")
     hnsw_threshold: int = Field(20_000, ge=1, description="FAISS spaces above this many vectors use HNSW.")
     hnsw_m: int = Field(32, ge=2, description="FAISS HNSW links per node (below 2 faiss aborts the process).")
     hnsw_ef_search: int = Field(128, ge=1, description="HNSW search beam (FAISS; a Qdrant server).")
@@ -160,10 +210,14 @@ class Settings(BaseSettings):
     )
 
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
-    weight_bm25: Weight = 1.0
-    weight_text: Weight = 1.0
-    weight_visual: Weight = 1.0
-    weight_joint: Weight = 1.0
+    weight_bm25: Weight = Field(1.0, description="Weight of BM25 (words); 0: text queries rank by meaning alone.")
+    weight_text: Weight = Field(
+        1.0, description="Weight of the text space (meaning); 0: text queries rank by words alone."
+    )
+    weight_visual: Weight = Field(1.0, description="Weight of the visual space (image to image) for image queries.")
+    weight_joint: Weight = Field(
+        1.0, description="Weight of the joint space for text queries, where an encoder's search it (the default's not)."
+    )
     weight_joint_image: Weight = Field(
         4.0,
         description="Weight of the joint space for image queries; chosen on folds of 13 atlas and 178 LC25000 queries, "
@@ -227,15 +281,17 @@ class Settings(BaseSettings):
         "if one was put there (none ships), else the plain fusion (fusion.PLAIN_WEIGHTS). A file set here must exist.",
     )
 
-    answerer: str = Field("offline", description="Answerer for ask and bench qa: offline or llm.")
+    answerer: str = Field("offline", description=f"Answerer for ask and bench qa: {', '.join(NAMES['answerer'])}.")
     agent_rounds: int = Field(
         1, ge=1, description="Search rounds the agent may take (a second round is not shown to help on dev)."
     )
     agent_k: int = Field(8, ge=1, description="Hits each sub-query keeps as evidence.")
     llm_provider: str = Field("openai", description="openai (any OpenAI-compatible server) or ollama.")
-    llm_base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8080/v1 for llama.cpp or vLLM.")
-    llm_api_key: str | None = Field(None, repr=False)
-    llm_model: str = "default"
+    llm_base_url: str | None = Field(
+        None, description="URL of the LLM server, e.g. http://127.0.0.1:8080/v1 for llama.cpp or vLLM."
+    )
+    llm_api_key: str | None = Field(None, repr=False, description="API key of the LLM server (OpenAI's, for one).")
+    llm_model: str = Field("default", description="Model the LLM server is asked for.")
     llm_timeout: float = Field(60.0, gt=0, allow_inf_nan=False, description="Seconds one LLM request may take.")
     llm_retries: int = Field(2, ge=0, description="Extra tries when the model's reply cannot be parsed.")
     llm_server_retries: int = Field(
@@ -256,7 +312,18 @@ class Settings(BaseSettings):
     api_token: str | None = Field(
         None, repr=False, description="When set, index and delete endpoints require this bearer token."
     )
-    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the REST API.")
+    cors_origins: CommaList = Field(
+        default_factory=list,
+        description="Origins allowed to call the REST API (scheme://host[:port], or *), a JSON list or separated by "
+        "commas.",
+    )
+    api_url: str | None = Field(
+        None, description="The REST API the web UI talks to (a running `pathatlas serve`); unset: its own, in process."
+    )
+    ui_read_only: bool = Field(
+        False,
+        description="The web UI's Library lists sources, without add or remove (`pathatlas ui` sets it off loopback).",
+    )
     max_upload_mb: int = Field(200, ge=1, description="Largest upload the REST API accepts.")
     max_unpacked_mb: int = Field(2000, ge=1, description="Largest total size an uploaded zip may unpack to.")
     max_zip_members: int = Field(20_000, ge=1, description="Most files an uploaded zip may hold.")
@@ -290,7 +357,7 @@ class Settings(BaseSettings):
         "beside the vector search: +8-53 ms at p50 on 2 cores) and match them by BM25, so a labelled diagram "
         "finds its captions and pages; unset: on when tesseract is installed.",
     )
-    languages: list[str] | str = Field(  # a text is read as names separated by commas: "pt" is no JSON list
+    languages: CommaList = Field(
         default_factory=list,
         description="Languages of the library besides English, as Snowball names them (PyStemmer's algorithms(): "
         "german, spanish, french, ...) or by ISO 639-1 code (de, es, fr, pt), a JSON list or separated by commas: "
@@ -319,13 +386,26 @@ class Settings(BaseSettings):
             raise ValueError("empty; give a folder (or unset the variable)")
         return value
 
-    @field_validator("encoder", "store", mode="before")
+    @field_validator("encoder", *CHECKED_NAMES, mode="before")
     @classmethod
     def _name_given(cls, value: object, info: ValidationInfo) -> object:
         """An empty name is refused as an unknown one is: ``--store ""`` became faiss unsaid."""
         if isinstance(value, str) and not value.strip():
             raise ValueError(f"empty; give one of {known_names(info.field_name)}")
         return value
+
+    @field_validator(*CHECKED_NAMES)
+    @classmethod
+    def _known_name(cls, value: str, info: ValidationInfo) -> str:
+        """A built-in name or a plug-in's checked at start, importing nothing: ``PATHATLAS_ANSWERER=gpt`` was refused
+        only by the first question, in a line naming no setting."""
+        names = NAMES[info.field_name]
+        plugged = PLUGIN in names and value.startswith("py:")
+        if value in names or (plugged and PLUGIN_NAME.fullmatch(value)):
+            return value
+        if plugged:
+            raise ValueError(f"not a plug-in's path; write {PLUGIN}")
+        raise ValueError(f"unknown {info.field_name.replace('_', ' ')}; give one of {known_names(info.field_name)}")
 
     @field_validator("home", "index", "joint_heads", "ranker_file")
     @classmethod
@@ -346,22 +426,33 @@ class Settings(BaseSettings):
         """A server's URL names its scheme: without one, 'qdrant.example.org:6333' was a folder of that name in the
         current one (a local copy's files) and the vectors silently went there. A local copy is named by its full path
         (as ``export --to FOLDER`` records it); ``:memory:`` is qdrant-client's twin in memory."""
-        if not value or value == ":memory:" or value.startswith(("http://", "https://")):
+        if value == ":memory:" or (value and Path(value).expanduser().is_absolute()):
             return value
-        if not Path(value).expanduser().is_absolute():
-            raise ValueError(f"no http:// or https://; write 'http://{value}' (a local Qdrant copy: its full path)")
-        return value
+        return http_url(value, " (a local Qdrant copy: its full path)")
+
+    @field_validator("llm_base_url", "api_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return http_url(value)
 
     @field_validator("sources")
     @classmethod
     def _plugin_names(cls, value: list[str]) -> list[str]:
-        if unnamed := [name for name in value if not name.startswith("py:")]:
-            raise ValueError(f"name each source as 'py:package.module.Class', not {unnamed[0]!r}")
+        if unnamed := [name for name in value if not PLUGIN_NAME.fullmatch(name)]:
+            raise ValueError(f"name each source as {PLUGIN!r}, not {unnamed[0]!r}")
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        """Each origin as a browser sends it, which CORS compares whole: 'https://a.org/' (a path) never matched."""
+        if wrong := [origin for origin in value if not ORIGIN.fullmatch(origin)]:
+            raise ValueError(f"{wrong[0]!r} is no origin; give each as scheme://host[:port], without a path, or *")
         return value
 
     @field_validator("languages")
     @classmethod
-    def _snowball_languages(cls, value: list[str] | str) -> list[str]:
+    def _snowball_languages(cls, value: list[str]) -> list[str]:
         """Checked and spelt once (``snowball_languages``), as the index records them."""
         return snowball_languages(value)
 
@@ -442,8 +533,8 @@ class Settings(BaseSettings):
 
 
 def known_names(field: str) -> str:
-    """The names a naming setting (``encoder``, ``store``) takes, as its description lists them after its colon."""
-    return Settings.model_fields[field].description.split(": ", 1)[1].rstrip(".")
+    """The names a setting that names a class (``encoder``, ``store``, ...) takes, as one line lists them."""
+    return ", ".join(NAMES[field])
 
 
 def empty_name(option: str, field: str) -> str:
@@ -453,14 +544,12 @@ def empty_name(option: str, field: str) -> str:
 
 OTHER_VARIABLES = frozenset(
     {
-        "PATHATLAS_API_URL",
-        "PATHATLAS_UI_READ_ONLY",
         "PATHATLAS_ROOT_PATH",
         "PATHATLAS_CRASH_AT",
         "PATHATLAS_CRASH_COUNT",
     }
 )
-"""``PATHATLAS_`` variables that are no setting: the web UI's, ``serve --root-path``'s and the crash bench's."""
+"""``PATHATLAS_`` variables that are no setting: ``serve --root-path``'s and the crash bench's."""
 TEST_VARIABLES = "PATHATLAS_TEST_"
 """The test suite's own variables (a plugin store to test, the whole book's index) begin so."""
 
@@ -469,6 +558,25 @@ def setting_variables() -> list[str]:
     """Every setting's variable, as pydantic-settings reads it: the prefix and the field's name, in any case."""
     prefix = Settings.model_config["env_prefix"]
     return sorted(f"{prefix}{name}".upper() for name in Settings.model_fields)
+
+
+def described(settings: Settings) -> list[dict[str, object]]:
+    """Each setting as ``pathatlas settings`` shows it: its variable, the value in effect (a secret's only "set", or
+    None), where that came from (the environment, for settings ``load_settings`` read without values, or the default)
+    and what it does."""
+    prefix = Settings.model_config["env_prefix"]
+    secrets = {name for name, field in Settings.model_fields.items() if not field.repr}
+    values = settings.model_dump(mode="json", exclude=secrets)
+    return [
+        {
+            "variable": f"{prefix}{name}".upper(),
+            "value": "set" if name in secrets and getattr(settings, name) is not None else values.get(name),
+            "source": "environment" if name in settings.model_fields_set else "default",
+            "secret": name in secrets,
+            "description": field.description,
+        }
+        for name, field in Settings.model_fields.items()
+    ]
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
@@ -567,12 +675,16 @@ def dangling_link(home: Path, paths: bool) -> str | None:
     return f"{which} is a dangling link{target} (a drive not mounted?)"
 
 
-def setting_problem(error: ErrorDetails) -> str:
+def setting_problem(error: ErrorDetails, given: Collection[str] = ()) -> str:
     """One refused value as ``PATHATLAS_NAME=value: why``, without the value of a secret (``repr=False``) nor of a name
-    that is no setting (a key under a wrong name; a whole object given as one)."""
-    field = Settings.model_fields.get(str(error["loc"][0]) if error["loc"] else "")
+    that is no setting (a key under a wrong name; a whole object given as one). A value ``given`` by the caller (a
+    command's option, a library's argument) is named as the field it set, ``answerer='gpt'``: nobody had set
+    ``PATHATLAS_ANSWERER``."""
+    name = str(error["loc"][0]) if error["loc"] else ""
+    field = Settings.model_fields.get(name)
     shown = f"={error.get('input')!r}" if field is not None and field.repr else ""
-    return f"PATHATLAS_{'_'.join(map(str, error['loc'])).upper()}{shown}: {error['msg']}"
+    where = "_".join(map(str, error["loc"]))
+    return f"{where if name in given else 'PATHATLAS_' + where.upper()}{shown}: {error['msg']}"
 
 
 class _AtLeastWarning(logging.Filter):
@@ -583,19 +695,11 @@ class _AtLeastWarning(logging.Filter):
 def load_settings(**values) -> Settings:
     """Settings from ``PATHATLAS_*`` and ``values``; a value that does not fit is one line naming its variable."""
     from pydantic import ValidationError
-    from pydantic_settings import SettingsError
 
     from pathatlas.errors import BadInputError
 
     try:
         return Settings(**values)
     except ValidationError as exc:
-        problems = "; ".join(map(setting_problem, exc.errors()))
+        problems = "; ".join(setting_problem(error, values) for error in exc.errors())
         raise BadInputError(f"bad setting {problems}") from None
-    except SettingsError as exc:  # a list setting that is not JSON: pydantic-settings names the field, not the value
-        field = re.search(r'field "(\w+)"', str(exc))
-        name = f"PATHATLAS_{field[1].upper() if field else '*'}"
-        raise BadInputError(
-            f"bad setting {name}={os.environ.get(name)!r}: not JSON ({exc.__cause__ or exc}); write a list as "
-            '\'["a", "b"]\''
-        ) from None

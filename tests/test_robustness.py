@@ -199,8 +199,12 @@ def test_cli_filters_find_a_diagnosis_with_a_comma_and_a_chapter(library):
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("PATHATLAS_CORS_ORIGINS", "notjson", "bad setting PATHATLAS_CORS_ORIGINS='notjson': not JSON"),
-        ("PATHATLAS_SOURCES", "py:pkg.Class", "bad setting PATHATLAS_SOURCES='py:pkg.Class': not JSON"),
+        (
+            "PATHATLAS_CORS_ORIGINS",
+            "notjson",
+            "bad setting PATHATLAS_CORS_ORIGINS='notjson': Value error, 'notjson' is no origin",
+        ),
+        ("PATHATLAS_SOURCES", "py:foo", "bad setting PATHATLAS_SOURCES='py:foo': Value error, name each source as"),
         ("PATHATLAS_WEIGHT_BM25", "nan", "bad setting PATHATLAS_WEIGHT_BM25='nan': Input should be a finite number"),
         ("PATHATLAS_WEIGHT_JOINT", "-1", "bad setting PATHATLAS_WEIGHT_JOINT='-1': Input should be greater than"),
     ],

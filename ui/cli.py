@@ -1118,6 +1118,38 @@ def train_joint(
 
 
 FIRST_COMMANDS = ("demo", "index", "search", "ask", "info", "remove", "export")
+@app.command("settings")
+@friendly_errors
+def show_settings(as_json: JsonOpt = False):
+    """Show every setting: its variable, the value in effect, where it came from and what it does.
+
+    A secret (the API token, an API key) shows as set or unset, never its value. No index is read, no model loaded.
+
+    Examples:
+        pathatlas settings
+        pathatlas settings --json | jq '.[] | select(.source == "environment")'
+    """
+    from pathatlas.settings import described
+
+    settings = described(settings_for())
+    if as_json:
+        print_json(settings)
+        return
+    table = Table(Column("variable", no_wrap=True), Column("value", overflow="fold"), "from", "description")
+    for setting in settings:
+        table.add_row(
+            setting["variable"], Text(setting_text(setting["value"])), setting["source"], Text(setting["description"])
+        )
+    console.print(table)
+
+
+def setting_text(value: object) -> str:
+    """A setting's value in the settings table: as an environment variable gives it, and "unset" for none."""
+    if value is None:
+        return "unset"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 """The commands of a newcomer's first hour, which ``pathatlas --help`` lists first, in this order (export, registered
 before the others, led the list)."""
 

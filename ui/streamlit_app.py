@@ -43,6 +43,7 @@ from pathatlas.indexer.sources.pdf import page_as_pdf
 from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.records import display_name, repeated_note
 from pathatlas.retrieval.stores.base import fold
+from pathatlas.settings import Settings, load_settings
 from pathatlas.ui.present import (
     PAGE_SIZE,
     SCORES_NOTE,
@@ -113,9 +114,17 @@ CARD_ORGAN_CHARS = 80  # of a case's organ its card shows (the case viewer, all)
 UNKNOWN_SHOWN = 8  # unknown words a warning names: a pasted paragraph's listed 31
 
 
+def ui_settings() -> Settings:
+    """The settings, read once a session: the API's URL (``api_url``), its token as the server reads it (stripped, so
+    the UI sends the token the server compares), whether the Library is read-only."""
+    if "settings" not in st.session_state:
+        st.session_state.settings = load_settings()
+    return st.session_state.settings
+
+
 @st.cache_resource
 def backend():
-    url = os.environ.get("PATHATLAS_API_URL")
+    url = ui_settings().api_url
     if url:
         return httpx.Client(base_url=url, timeout=120)
     from fastapi.testclient import TestClient
@@ -128,7 +137,7 @@ def backend():
 
 
 def headers() -> dict[str, str]:
-    token = os.environ.get("PATHATLAS_API_TOKEN")
+    token = ui_settings().api_token
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
@@ -162,7 +171,7 @@ def read_only(method: str, path: str) -> bool:
 def say_unreachable() -> None:
     """Note that the API is unreachable: ``notice_unreachable`` shows it once, above the tabs, at the run's end (a
     button callback runs before the page is drawn, and every tab asks the API)."""
-    st.session_state.unreachable = unreachable_message(os.environ.get("PATHATLAS_API_URL"))
+    st.session_state.unreachable = unreachable_message(ui_settings().api_url)
 
 
 def call(method: str, path: str, quiet: bool = False, **kwargs) -> httpx.Response | None:
@@ -693,7 +702,7 @@ def page_view(hit: dict[str, Any], state: str, nav) -> None:
     previous, following = (hit, page - 1, state), (hit, page + 1, state)
     nav.button("◀ Previous page", key=f"{state}-prev", disabled=page <= 1, on_click=open_page, args=previous)
     nav.button("Next page ▶", key=f"{state}-next", on_click=open_page, args=following)
-    api = os.environ.get("PATHATLAS_API_URL")
+    api = ui_settings().api_url
     if api:
         nav.link_button(f"Open the PDF at page {page}", f"{api.rstrip('/')}/records/{hit['id']}/pdf#page={page}")
     else:
@@ -1045,7 +1054,7 @@ def library_total(kinds: list[dict[str, Any]], cases: int) -> str:
 def read_only_library() -> bool:
     """Whether sources are added and removed on the server alone (``pathatlas ui --host`` beyond loopback,
     cli.READ_ONLY_ENV)."""
-    return os.environ.get("PATHATLAS_UI_READ_ONLY") == "1"
+    return ui_settings().ui_read_only
 
 
 def library_tab() -> None:
