@@ -48,10 +48,10 @@ from pathatlas.paths import expanded
 from pathatlas.plugins import encoded
 from pathatlas.retrieval.durable import crash_point
 from pathatlas.retrieval.images import thumbnail
-from pathatlas.retrieval.index import Index, Manifest, source_id, unwritable
+from pathatlas.retrieval.index import Index, Manifest, unwritable
 from pathatlas.retrieval.local import keypoints
 from pathatlas.retrieval.ocr import TesseractReader, WordReader
-from pathatlas.retrieval.records import Entry, StoredVectors, display_name, distinct_names
+from pathatlas.retrieval.records import Entry, StoredVectors, display_name, distinct_names, source_id
 from pathatlas.retrieval.stores.base import stored_vectors
 from pathatlas.settings import Settings
 
@@ -189,11 +189,11 @@ def existing(record_id: str | None, path_of: Callable[[str], Path]) -> Path | No
 
 
 class Cancelled(BaseException):
-    """Raised from a progress or look callback (or a job's stop check, ``sources.fingerprints.stoppable``) to stop indexing;
-    the source in progress is not committed. Not a ``PathAtlasError`` nor an ``Exception``, as ``KeyboardInterrupt``
-    and asyncio's ``CancelledError`` are not: a user stopping a run is neither bad input nor a failure, and the handlers
-    of those (an unreadable metadata file keeping its folder's images, a plug-in's failure counting no units, a source
-    failing while the run goes on) took it for one, and the run went on."""
+    """Raised from a progress or look callback (or a job's stop check, ``sources.fingerprints.stoppable``) to stop
+    indexing; the source in progress is not committed. Not a ``PathAtlasError`` nor an ``Exception``, as
+    ``KeyboardInterrupt`` and asyncio's ``CancelledError`` are not: a user stopping a run is neither bad input nor a
+    failure, and the handlers of those (an unreadable metadata file keeping its folder's images, a plug-in's failure
+    counting no units, a source failing while the run goes on) took it for one, and the run went on."""
 
 
 def pathatlas_command(*words: str, index_dir: Path | None = None) -> str:
