@@ -31,9 +31,9 @@ from pathatlas.agent.plan import (
     verdict_options,
 )
 from pathatlas.agent.questions import Evidence, Question, Quote
-from pathatlas.retrieval.lexical import FUNCTION_WORDS, has_words, lettered_spans, tokenize
-from pathatlas.retrieval.lexical import terms as lexical_terms  # "terms" names option terms here
 from pathatlas.retrieval.records import BBox, Payload
+from pathatlas.retrieval.terms import FUNCTION_WORDS, MEASURED, has_words, lettered_spans, tokenize
+from pathatlas.retrieval.terms import terms as lexical_terms  # "terms" names option terms here
 from pathatlas.retrieval.text import normalise as unicode_normalised
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
@@ -113,6 +113,24 @@ NAME_WORD = re.compile(r"[\w-]+")
 CLAUSE_GAP = 1_000
 """Words apart that a clause break counts for: a question word goes to an option in its own clause first."""
 PRIVATIVE_PREFIX = re.compile(r"\b(non)-(?=\w)", re.IGNORECASE)
+COUNT_WORDS = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+)  # fmt: skip
+"""The whole numbers read one way whether typed as a word or in digits (``counts_as_printed``): those English writes as
+one word of its own, 0 to 20. Past twenty a number word is two ("twenty-six"), which one term cannot hold, and the book
+prints the number in digits, as an option would."""
+SPELLED_BELOW = 10
+"""Counts below this are read as their words, those from it in digits: as the A&P book prints them (it spells nearly
+all below ten, "three" 449 times to "3" 59; it prints most from ten in digits, "12" 31 times to "twelve" 8), and as the
+stems keep them (they drop a lone digit and keep "12")."""
+COUNT_WORD = re.compile(rf"(?<![\w-])({'|'.join(COUNT_WORDS[SPELLED_BELOW:])})(?![\w-])", re.IGNORECASE)
+"""A count from ten written as a word standing alone ("twelve", not "twenty-six")."""
+SIGN_BEFORE = re.compile(r"(?<!\d)[-+\u2212\u2013]$")
+"""A sign or hyphen ending the text before a number: "-3" is no count, nor "IL-6" or "CD-20" (names); a dash after a
+digit is a range ("2\u20135 lobes")."""
+LETTERED_BY = re.compile(r"[A-Za-z]{2,}[\s-]+$")
+"""The word a number after it may letter ("type 1"), as ``terms.LETTERED`` reads one."""
 RANKS = ("most", "least", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 """Words that rank the word after them (English only, as negation is): "most common", "second most common", "least
 abundant", "third largest"."""
@@ -257,7 +275,7 @@ def words_in_order(texts: list[str]) -> list[list[str]]:
     """Each text's stems with its lettered words where they stand ("b cells ... t cells ... thymus": "thymus" is
     nearest "t cell"), its clauses apart (``CLAUSE`` between them) and each clause's pieces apart (``asides``,
     ``ASIDE`` between them), for which option a question word is said of."""
-    clauses = [[asides(clause) for clause in clause_texts(closed_privatives(text))] for text in texts]
+    clauses = [[asides(clause) for clause in clause_texts(compared(text))] for text in texts]
     ordered = iter(clause_words([piece for parts in clauses for pieces in parts for piece in pieces]))
     out = []
     for parts in clauses:
@@ -333,13 +351,41 @@ def closed_privatives(text: str) -> str:
     return PRIVATIVE_PREFIX.sub(r"\1", text)
 
 
+def counts_as_printed(text: str) -> str:
+    """Each whole number ``COUNT_WORDS`` holds, standing alone, as the book prints it (``SPELLED_BELOW``): "3 lobes" as
+    "three lobes", "twelve pairs" as "12 pairs", so an option "3" names "The right lung consists of three lobes" (the
+    stems drop a lone digit) and "twelve" names "12 pairs of ribs". A digit keeps its form in a measure ("5 mm", "95%",
+    "7.4"), a signed number or a joined name ("-3", "IL-6"), and where it letters the word before it, a name ("type 1",
+    "Figure 7": ``terms.lettered_spans``)."""
+    text = COUNT_WORD.sub(lambda word: str(COUNT_WORDS.index(word[1].lower())), text)
+    if not any(c.isdigit() for c in text):
+        return text
+    lettered = {start for start, _ in lettered_spans([text])[0]}
+
+    def spelled(number: re.Match[str]) -> str:
+        before = text[: number.start()]
+        lettering = LETTERED_BY.search(before)
+        named = SIGN_BEFORE.search(before) or (lettering is not None and lettering.start() in lettered)
+        if number[2] or not number[1].isdigit() or int(number[1]) >= SPELLED_BELOW or named:
+            return number[0]
+        return COUNT_WORDS[int(number[1])]
+
+    return MEASURED.sub(spelled, text)
+
+
+def compared(text: str) -> str:
+    """A text as its words are compared with an option's, a question's or a sentence's: privatives closed
+    (``closed_privatives``), small whole numbers as the book prints them (``counts_as_printed``)."""
+    return counts_as_printed(closed_privatives(text))
+
+
 def option_terms(question: str, options: Sequence[str]) -> list[set[str]]:
     """Each option's distinctive words: those no other option has ("vitamin d", not the "vitamin" that "vitamin K"
     shares), else those not every option has; minus the question's words where something is left. An option that
     refers to the others ("all of the above", ``referred_options``) or is a verdict ("True", ``verdict_options``)
     names nothing, so "located above the neck" cannot quote it, nor "true ribs" "True"."""
-    terms = [set(t) for t in lexical_terms([closed_privatives(option) for option in options])]
-    asked = set(tokenize([closed_privatives(question)])[0]) if question.strip() else set()
+    terms = [set(t) for t in lexical_terms([compared(option) for option in options])]
+    asked = set(tokenize([compared(question)])[0]) if question.strip() else set()
     nameless = range(len(options)) if verdict_options(options) else referred_options(question, options)
     out = []
     for j, t in enumerate(terms):
@@ -487,7 +533,7 @@ One kind, which a thing is: "Types of Exocrine Glands" and "The second type of c
 
 def kinds_said(text: str) -> set[tuple[str, str]]:
     """The (kind, class) stems of each "a type of sweat gland" a text says (``KIND_OF``): ("sweat", "gland")."""
-    found = KIND_OF.findall(closed_privatives(text))
+    found = KIND_OF.findall(compared(text))
     stems = tokenize([word for pair in found for word in pair]) if found else []
     return {(kind[0], group[0]) for kind, group in zip(stems[::2], stems[1::2], strict=True) if kind and group}
 
@@ -527,7 +573,7 @@ def asked_words(focus: str) -> set[str]:
     nothing of "the most common"), and a quality of how many is "common" (``quality``)."""
     if not focus.strip():
         return set()
-    words, kind = tokenize([closed_privatives(asked_text(focus)), answer_type(focus)])
+    words, kind = tokenize([compared(asked_text(focus)), answer_type(focus)])
     pairs = phrasal_verbs(words)
     paired = {k + side for k, _ in pairs for side in (0, 1)}
     asked = {word for k, word in enumerate(words) if k not in paired} | {term for _, term in pairs}
@@ -698,7 +744,7 @@ def negated_terms(sentence: str) -> tuple[tuple[tuple[str, ...], tuple[str, ...]
     """The stems of each stretch a sentence's negations deny (``negated_words``) with those of what they deny it of
     (the predicate), per sentence once: every option is checked against the same sentences, again after each of the
     agent's rounds."""
-    text = closed_privatives(sentence)  # as written: "vitamin K" is a term of its own, "vitamin k" is not
+    text = compared(sentence)  # as written: "vitamin K" is a term of its own, "vitamin k" is not
     negated = [pair for clause in clause_texts(text) for pair in negated_words(clause)]
     if not negated:
         return ()
@@ -889,7 +935,7 @@ def reversed_options(sentence: str, own: Sequence[set[str]], direction: Directio
     excretion" does not lower blood calcium. Not through a negation or a subordinate clause between them, whose verb
     has a subject of its own ("Glucagon is released when exercise lowers blood glucose")."""
     out = set()
-    for clause in clause_texts(closed_privatives(sentence)):
+    for clause in clause_texts(compared(sentence)):
         verbs = direction_verbs(clause)
         for at, sense, said in verbs:
             named = option_before(clause, at, own) if said[: len(direction.object)] == direction.object else None

@@ -29,9 +29,9 @@ from pathatlas.agent.scoring import SUPPORT_POOL, OptionSupport, support_queries
 from pathatlas.agent.writing import annotate, tied_options
 from pathatlas.errors import IndexMissingError
 from pathatlas.retrieval.fusion import reciprocal_rank_fusion
-from pathatlas.retrieval.lexical import has_words
 from pathatlas.retrieval.records import Citation, Hit
 from pathatlas.retrieval.search import SPECIMEN, Query, Searcher, resolve_filters
+from pathatlas.retrieval.terms import has_words
 
 if TYPE_CHECKING:
     from pathatlas.retrieval.index import Index

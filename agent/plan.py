@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pathatlas.agent.questions import Question, option_key
-from pathatlas.retrieval.lexical import FUNCTION_WORDS
+from pathatlas.retrieval.terms import FUNCTION_WORDS
 
 QUESTION_OPENERS = re.compile(
     r"^(which|what|who|whom|whose|where|when|how|why|name|identify|select|choose|pick)\b.*", re.IGNORECASE | re.DOTALL
@@ -111,6 +111,8 @@ REFERS_TO_OTHERS = re.compile(
 """The form of an option whose meaning may be the other options' ("All of the above", "none of these", "Both A and
 B", "A, B and C", "Neither", "1 and 3"): whether it is one is ``referred_options``'s to say ("A and D" may be vitamins).
 """
+NONE_OF_THEM = re.compile(r"^\s*(?:none|neither)\b", re.IGNORECASE)
+"""An option meaning others that says none of them is the answer ("None of the above", "Neither")."""
 OWN_ITEMS = re.compile(r"(?:^|\s)\(?1[.)]\s.*\s\(?2[.)]\s", re.S)
 """A question numbering items of its own ("(1) midbrain (2) cerebellum ..."): "1 and 3" names those, not options."""
 NUMBERED_STATEMENTS = re.compile(r"(?:^|\s)\(?(?:I|i|1)[.)]\s.*\s\(?(?:II|ii|2)[.)]\s", re.S)
@@ -303,6 +305,13 @@ def referred_options(question: str, options: Sequence[str]) -> dict[int, tuple[i
         if places is not None and set(places) <= own:
             out[j] = tuple(places)
     return out
+
+
+def none_option(question: str, options: Sequence[str]) -> int | None:
+    """The option saying no other is the answer ("None of the above", "Neither": ``referred_options`` naming no place,
+    ``NONE_OF_THEM``), if there is one; "Neither A nor B" leaves the other options open, and is none."""
+    referred = referred_options(question, options)
+    return next((j for j, places in referred.items() if not places and NONE_OF_THEM.match(options[j])), None)
 
 
 def listed_options(question: Question) -> bool:

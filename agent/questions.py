@@ -12,10 +12,10 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.datasets import LETTERS
-from pathatlas.retrieval.lexical import has_words
 from pathatlas.retrieval.records import Citation, Payload
 from pathatlas.retrieval.search import check_filters, check_image
 from pathatlas.retrieval.stores.base import Filters
+from pathatlas.retrieval.terms import has_words
 from pathatlas.retrieval.text import CJK_RUN
 
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass, replace
 import bm25s
 import numpy as np
 
-from pathatlas.agent.evidence import SentenceScores, option_terms
+from pathatlas.agent.evidence import SentenceScores, compared, counts_as_printed, option_terms
 from pathatlas.agent.plan import IMAGE_QUERY, referred_options
 from pathatlas.agent.questions import Evidence, option_key
-from pathatlas.retrieval.lexical import NUMERALS, tokenize
 from pathatlas.retrieval.stores.base import ScoredIds
+from pathatlas.retrieval.terms import NUMERALS, tokenize
 
 FEATURES = (
     "cooccurrence",
@@ -119,8 +119,9 @@ def cooccurrence(scores: SentenceScores) -> np.ndarray:
 
 
 def sentence_bm25(question: str, options: Sequence[str], scores: SentenceScores) -> np.ndarray:
-    """Per option, the best BM25 of "question + option" over the sentences (and neighbour pairs) naming it."""
-    texts = [s.text for s in scores.sentences]
+    """Per option, the best BM25 of "question + option" over the sentences (and neighbour pairs) naming it, each text
+    read as options and sentences are compared (``evidence.compared``: "3" is "three")."""
+    texts = [compared(s.text) for s in scores.sentences]
     if not texts or not options:
         return np.zeros(len(options))
     tokens = tokenize(texts)
@@ -129,7 +130,7 @@ def sentence_bm25(question: str, options: Sequence[str], scores: SentenceScores)
     model = bm25s.BM25()
     model.index(tokens, show_progress=False)
     out = np.zeros(len(options))
-    for j, query in enumerate(tokenize([f"{question} {o}" for o in options])):
+    for j, query in enumerate(tokenize([compared(f"{question} {o}") for o in options])):
         if query:
             named = np.array([c > 0 for c in scores.options[j]])
             out[j] = float(np.where(named, model.get_scores(query), 0.0).max())
@@ -214,10 +215,11 @@ SUPPORT_TOP = 20
 
 def support_queries(focus: str, options: Sequence[str]) -> list[str]:
     """The question's words that name no option, then each option's distinctive words (``option_terms``), as
-    query texts: a passage that scores for both halves ties that option to what is asked."""
+    query texts: a passage that scores for both halves ties that option to what is asked. A small count is asked as
+    the book prints it (``evidence.counts_as_printed``): a lone digit is no term."""
     own = option_terms(focus, options)
     named = set().union(*own) if own else set()
-    words = [re.findall(r"\S+", text) for text in [focus, *options]]
+    words = [re.findall(r"\S+", counts_as_printed(text)) for text in [focus, *options]]
     stems = tokenize([w for ws in words for w in ws])
     stem_of = dict(zip((w for ws in words for w in ws), (set(t) for t in stems), strict=True))
     asked = " ".join(w for w in words[0] if stem_of[w] and not stem_of[w] & named)
@@ -370,15 +372,34 @@ def similar_cases(evidence: Sequence[Evidence]) -> list[Evidence]:
 
 
 def diagnosed_option(options: Sequence[str], case: Evidence) -> int | None:
-    """The option a case's diagnosis names: the one written the same (any case), else by word overlap >= half of their
-    union ("0" and "1", as some tile sets label their classes, have no words to overlap)."""
+    """The option a case's diagnosis names: the one written the same (any case); else the one option whose head (its
+    words before a comma) the diagnosis holds every word of, or that holds every word of the diagnosis
+    (``held_option``); else by word overlap >= half of their union ("0" and "1", as some tile sets label their classes,
+    have no words to overlap)."""
     written = [" ".join(o.split()).casefold() for o in options]
     if (same := " ".join(str(case.payload.diagnosis).split()).casefold()) in written:
         return written.index(same)
-    diagnosis, *named = (set(t) for t in tokenize([str(case.payload.diagnosis).lower(), *(o.lower() for o in options)]))
-    overlaps = [len(terms & diagnosis) / max(len(terms | diagnosis), 1) for terms in named]
+    texts = [str(case.payload.diagnosis), *options, *(option.split(",", 1)[0] for option in options)]
+    diagnosis, *terms = (set(t) for t in tokenize([text.lower() for text in texts]))
+    named, heads = terms[: len(options)], terms[len(options) :]
+    if (held := held_option(diagnosis, named, heads)) is not None:
+        return held
+    overlaps = [len(words & diagnosis) / max(len(words | diagnosis), 1) for words in named]
     best = int(np.argmax(overlaps))
     return best if overlaps[best] >= 0.5 else None
+
+
+def held_option(diagnosis: set[str], options: Sequence[set[str]], heads: Sequence[set[str]]) -> int | None:
+    """The one option (by its stems) whose head the diagnosis holds, or that holds the diagnosis; None where none or
+    several do. An option may describe its diagnosis after a comma ("Squamous cell carcinoma, a malignant keratinising
+    tumour"), a diagnosis may name its organ ("lung squamous cell carcinoma"): their overlap was 3 words of 7, below
+    half, and a tile of the very class voted for no option."""
+    held = [
+        j
+        for j, (words, head) in enumerate(zip(options, heads, strict=True))
+        if diagnosis and ((head and head <= diagnosis) or diagnosis <= words)
+    ]
+    return held[0] if len(held) == 1 else None
 
 
 def diagnosis_votes(options: Sequence[str], evidence: Sequence[Evidence], top: int = 10) -> np.ndarray:
@@ -397,13 +418,22 @@ def specimen_option(options: Sequence[str], evidence: Sequence[Evidence]) -> int
     return named.pop() if len(named) == 1 and None not in named else None
 
 
+def unnamed_specimen(options: Sequence[str], evidence: Sequence[Evidence]) -> Evidence | None:
+    """Image questions: the best-ranked case verified as the same specimen as the question's image whose diagnosis
+    names no option: the very slide is diagnosed as something none of the options says. None without one."""
+    return next((c for c in similar_cases(evidence) if c.same_specimen and diagnosed_option(options, c) is None), None)
+
+
 def agreeing_case(options: Sequence[str], evidence: Sequence[Evidence], choice: int, top: int = 3) -> Evidence | None:
     """Image questions: the image's own evidence for the answer. A case verified as the same specimen, when every
     such case is diagnosed as ``choice`` (``specimen_option``: a cropped phone photo of a slide the index holds had
-    one such case first and two other diagnoses next, and was left unsettled); else the best-ranked of the ``top``
+    one such case first and two other diagnoses next, and was left unsettled); else, unless such a case is diagnosed
+    as no option (``unnamed_specimen``: look-alikes say nothing against the very slide), the best-ranked of the ``top``
     most similar cases diagnosed as ``choice``, when most of them are."""
     cases = similar_cases(evidence)
     if specimen_option(options, cases) == choice:
         return next(c for c in cases if c.same_specimen)
+    if unnamed_specimen(options, cases) is not None:
+        return None
     agreeing = [c for c in cases[:top] if diagnosed_option(options, c) == choice]
     return agreeing[0] if len(agreeing) * 2 > top else None

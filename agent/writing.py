@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from pathatlas.agent.evidence import (
     Sentence,
-    closed_privatives,
+    compared,
     evidence_sentences,
     names,
     normalise,
@@ -16,10 +16,10 @@ from pathatlas.agent.evidence import (
     read_with_evidence,
     score_sentences,
 )
-from pathatlas.agent.plan import QUESTION_WORDS, Reading, referred_options
+from pathatlas.agent.plan import QUESTION_WORDS, Reading, none_option, referred_options
 from pathatlas.agent.questions import LETTERS, Answer, Evidence, Question, Quote
-from pathatlas.agent.scoring import LEAD_TOLERANCE, agreeing_case, diagnosed_option, similar_cases
-from pathatlas.retrieval.lexical import has_words, tokenize
+from pathatlas.agent.scoring import LEAD_TOLERANCE, agreeing_case, diagnosed_option, similar_cases, unnamed_specimen
+from pathatlas.retrieval.terms import has_words, tokenize
 from pathatlas.retrieval.text import in_words
 
 SETTLED_CONFIDENCE = 0.5
@@ -90,7 +90,7 @@ def fallback_quote(question: Question, reading: Reading, choice: int, evidence: 
     scores = score_sentences(reading, question.text, question.options, evidence_sentences(evidence))
     if not scores.sentences:
         return None
-    chosen = tokenize([closed_privatives(question.options[choice])])[0]
+    chosen = tokenize([compared(question.options[choice])])[0]
 
     def key(i: int) -> tuple:
         sentence, relevance = scores.sentences[i], scores.question[i] * scores.weights[i]
@@ -120,12 +120,16 @@ def speaking_for(question: Question, choice: int, evidence: list[Evidence]) -> l
     """The evidence a chosen option may be quoted from: all but the cases diagnosed as another option. A case's words
     describe its own diagnosis; a secretory meningioma answer quoted a ganglioneuroma case's "mature ganglion cells in
     schwannian stroma" as its nearest sentence. A case diagnosed as no option is text like any other ("koilocytes"
-    in a condyloma's description)."""
-    return [
-        e
-        for e in evidence
-        if e.text.strip() and (e.kind != "case" or diagnosed_option(question.options, e) in (None, choice))
-    ]
+    in a condyloma's description), but for the very slide (verified as the same specimen): its words say what the
+    image is, which no option names ("Ovary serous carcinoma, psammoma bodies" was ganglioneuroma's nearest
+    sentence)."""
+    return [e for e in evidence if e.text.strip() and (e.kind != "case" or speaks_for(question.options, choice, e))]
+
+
+def speaks_for(options: Sequence[str], choice: int, case: Evidence) -> bool:
+    """Whether a case's words may be quoted for option ``choice`` (``speaking_for``)."""
+    named = diagnosed_option(options, case)
+    return named == choice or (named is None and not case.same_specimen)
 
 
 NAMING = {
@@ -183,8 +187,9 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
     Never settled either where quotes for single options cannot decide: options that are verdicts (True/False: the
     sentences nearest the statement are quoted, related to every option, and the answer claims chance), options
     combining the question's numbered statements ("I only", "I and III": claiming chance too), a question asking for
-    several answers, and an option meaning others beside the choice ("Both A and B", "None of the above":
-    ``unruled``)."""
+    several answers, an option meaning others beside the choice ("Both A and B", "None of the above": ``unruled``),
+    and an image whose very slide (a case verified as the same specimen) is diagnosed as none of the options
+    (``unnamed_specimen``: claiming chance too, whatever its look-alikes say)."""
     if answer.choice is None:
         return
     while len(answer.quotes) < len(question.options):
@@ -208,10 +213,11 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
     supported = any(q.stance == "supports" and q.settles for q in own)
     own_score = answer.scores[answer.choice] if answer.choice < len(answer.scores) else None
     tied = own_score is not None and sum(score >= own_score - 1e-6 for score in answer.scores) > 1
-    if reading.image_missing or reading.verdicts or reading.combined or (cases and not supported):
+    unnamed = unnamed_specimen(question.options, cases) if cases else None  # the very slide is none of them
+    if reading.image_missing or reading.verdicts or reading.combined or (cases and not supported) or unnamed:
         answer.confidence = min(answer.confidence, 1.0 / len(question.options))
     unfounded = reading.image_missing or not evidence  # nothing found that could speak to it
-    undecided = reading.verdicts or reading.several or reading.combined or unruled(question, answer.choice)
+    undecided = reading.verdicts or reading.several or reading.combined or unruled(question, answer.choice) or unnamed
     answer.settled = (
         supported
         and not tied
@@ -306,10 +312,11 @@ def named_option(options: Sequence[str], j: int) -> str:
     return f"{LETTERS[j]}. {options[j].rstrip().rstrip('.') or options[j]}"
 
 
-def rationale(question: Question, reading: Reading, answer: Answer) -> str:
+def rationale(question: Question, reading: Reading, answer: Answer, slide: Evidence | None = None) -> str:
     """Two or three sentences built from the quotes: why the chosen option, what stands against it (a quote saying
     what is asked, as a settling one does: "rheumatic fever" triggering inflammation is not against fever as the one
-    process that is no cardinal sign of it)."""
+    process that is no cardinal sign of it). ``slide``: a case verified as the image's very slide, diagnosed as none of
+    the options (``unnamed_specimen``), said first."""
     if answer.choice is None:
         return answer.rationale
     if reading.verdicts:
@@ -335,7 +342,10 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
             which = f", a sentence naming {', '.join(others)} and not {letter}" if others else ""
             parts.append(f"On {letter}{which}: {cite(supports[0])}.")
     else:
-        if supports:
+        if answer.choice == none_option(question.text, question.options) and not rivals_said(answer):
+            others = in_words([LETTERS[j] for j in range(len(question.options)) if j != answer.choice], "or")
+            parts.append(f"{chosen}: no retrieved sentence says most of what is asked of {others}.")
+        elif supports:
             parts.append(f"{chosen}: {grounds(supports[0])}.")
         elif own:
             others = other_options_named(own[0], answer.choice)
@@ -353,12 +363,23 @@ def rationale(question: Question, reading: Reading, answer: Answer) -> str:
         parts.append(f"Against it: {cite(against[0])}.")
     if others := unruled(question, answer.choice):
         said = " or ".join(f'"{named_option(question.options, j)}"' for j in others)
-        parts.append(f"The answerer cannot rule out {said}.")
+        parts.append(f"The answerer cannot rule out {said}: {UNWEIGHED}.")
     if reading.several:
         parts.append(f"The question asks for {reading.several} answers and is answered as one option.")
     if reading.combined:
         parts.append(COMBINED_SAID)
-    return " ".join(parts)
+    return " ".join([*([unnamed_said(slide)] if slide is not None else []), *parts])
+
+
+UNWEIGHED = "an option meaning the others is not weighed (no sentence names it, so its score is no verdict on it)"
+"""Why a rationale cannot rule out an option meaning the others (``unruled``): "None of the above" scored 0 beside
+"Erythrocytes" at 0.93 for "Which cells secrete antibodies?", which read as the evidence ruling it out."""
+
+
+def unnamed_said(slide: Evidence) -> str:
+    """What a rationale says first where the image's very slide is diagnosed as none of the options
+    (``unnamed_specimen``): "Ganglioneuroma is the closest match" was all a serous carcinoma's own slide got."""
+    return f"The image is {specimen_said(slide)}, which none of the options names."
 
 
 COMBINED_SAID = (
@@ -489,11 +510,12 @@ def annotate(answer: Answer, question: Question, evidence: list[Evidence]) -> No
     if not any(answer.quotes):
         answer.quotes = quotes_for(question, reading, evidence)
     settle(answer, question, reading, evidence)
+    slide = unnamed_specimen(question.options, one_per_case(evidence)) if question.image is not None else None
     if question.image is not None:
         quote_similar_cases(answer, question, evidence)
     if not answer.settled and not reading.verdicts and evidence_naming(answer) in ("another", "none"):
         answer.confidence = min(answer.confidence, UNNAMED_CONFIDENCE)
-    written = rationale(question, reading, answer)
+    written = rationale(question, reading, answer, slide)
     shown = [q.evidence.id for quotes in answer.quotes for q in quotes if cite(q) in written]
     answer.cited = list(dict.fromkeys([*answer.cited, *shown]))  # every sentence the rationale quotes is cited
     answer.rationale = with_own(written, answer.rationale)

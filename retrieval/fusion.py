@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.lexical import tokenize
 from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.stores.base import ScoredIds
+from pathatlas.retrieval.terms import tokenize
 
 FEATURES = ("bm25", "dense", "bm25_rest", "bm25_rank", "dense_rank", "neighbour", "coverage", "passage_dense")
 """Per group: best BM25 / query's top BM25; best dense cosine of a page or figure minus the query's top;

@@ -52,7 +52,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-import numpy as np
 from filelock import FileLock, Timeout
 
 from pathatlas import __version__
@@ -67,12 +66,14 @@ from pathatlas.errors import (
 from pathatlas.paths import expanded
 from pathatlas.retrieval.durable import crash_point, write_atomic
 from pathatlas.retrieval.encoders import Encoder, create_encoder
-from pathatlas.retrieval.lexical import TERMS_VERSION, LexicalIndex, SavedTerms, printed_words
+from pathatlas.retrieval.lexical import LexicalIndex, SavedTerms, printed_words
 from pathatlas.retrieval.local import Keypoints
-from pathatlas.retrieval.records import StoredVectors, source_id
-from pathatlas.retrieval.stores import Filters, VectorStore, open_store, store_class
-from pathatlas.retrieval.stores.base import ScoredIds, stored_vectors
+from pathatlas.retrieval.records import source_id
+from pathatlas.retrieval.stores import VectorStore, open_store, store_class
+from pathatlas.retrieval.stores.views import EmptyStore, VisibleStore
+from pathatlas.retrieval.terms import TERMS_VERSION
 from pathatlas.retrieval.text import composed
+from pathatlas.retrieval.upgrade import FORMAT_VERSION, READ_FORMATS, Upgrade, entry_reader, older_reader
 from pathatlas.settings import ENVIRONMENT_ERRORS, Settings
 
 META_FILE = "pathatlas.json"
@@ -86,13 +87,6 @@ yet holds one is refused (``Index.open``), where a first run deleted a user's ``
 WRITE_LOCK = "write.lock"
 """Locked by the process changing the index: a second writer is refused in one line, where it would otherwise commit
 a generation built on the one it opened, silently undoing the first writer's commit."""
-FORMAT_VERSION = 2
-"""What ``pathatlas.json`` says every commit of this version wrote (2: BM25 segments as this version writes them, on
-which versions that read format 1 only failed with a traceback). Bump it when a commit writes what an older version
-would misread."""
-READ_FORMATS = (1, 2)
-"""The formats this version reads: those of older versions' indexes too, whose files it re-reads in memory where it
-must (BM25 of an older terms version), until its first commit writes them in ``FORMAT_VERSION``."""
 KEYPOINTS_CACHED = 512
 """Case images whose keypoints stay in memory (about 35 KB each): an image query verifies its top 50."""
 PAYLOAD_BATCH = 1000
@@ -364,41 +358,6 @@ def read_meta(path: Path, settings: Settings, store: str | None) -> IndexMeta:
     return meta
 
 
-class EmptyStore(VectorStore):
-    """The store of an index not on disk yet (``Index.open(defer=True)``): it holds nothing. Opening the real one
-    would create it (a Qdrant shard's folder, a server's collection) before a write has chosen it."""
-
-    kind = "empty"
-    snapshots = True  # read as it is, not through a generation
-
-    def upsert(self, records: list[StoredVectors]) -> None:
-        raise PathAtlasError(f"index {self.location.parent} is not on disk yet: write inside Index.writing()")
-
-    def delete(self, filters: Filters) -> int:
-        return 0
-
-    def search(self, space: str, queries: np.ndarray, k: int, filters: Filters | None = None) -> list[ScoredIds]:
-        return [[] for _ in queries]
-
-    def payloads(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        return {}
-
-    def vectors(self, ids: list[str]) -> dict[str, dict[str, np.ndarray]]:
-        return {}
-
-    def scan(self, filters: Filters | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        return iter(())
-
-    def count(self, space: str | None = None) -> int:
-        return 0
-
-    def commit(self) -> None:
-        """Nothing to make durable."""
-
-    def source_revisions(self) -> dict[str, str]:
-        return {}
-
-
 def not_a_folder(path: Path) -> BadInputError:
     """The one line for a file given as the index (``Index.open``, and the CLI before it says what the folder lacks)."""
     return BadInputError(f"{path} is a file, not an index folder; give a folder with --index")
@@ -433,74 +392,6 @@ class FirstWrite:
                     entry.unlink()
             for folder in self.folders:
                 folder.rmdir()
-
-
-class VisibleStore(VectorStore):
-    """A store that writes durably at once, read through the committed generation.
-
-    Only records whose ``fingerprint`` belongs to a source version of the committed generation are found,
-    so a running index job, a killed one, or a removal not yet collected never shows a partial source.
-    """
-
-    def __init__(self, inner: VectorStore, index: Index):
-        self.inner = inner
-        self.index = index
-        self.location, self.dims, self.settings = inner.location, inner.dims, inner.settings
-        self.kind = inner.kind
-
-    def _filters(self, filters: Filters | None) -> dict[str, Any]:
-        live = self.index.generation.fingerprints()
-        wanted = dict(filters or {})
-        if "fingerprint" in wanted:
-            asked = wanted["fingerprint"]
-            asked = asked if isinstance(asked, list | tuple | set) else [asked]
-            live = [fp for fp in live if fp in asked]
-        wanted["fingerprint"] = live or ["-"]  # an empty generation shows nothing
-        return wanted
-
-    def upsert(self, records: list[StoredVectors]) -> None:
-        self.inner.upsert(records)
-
-    def delete(self, filters: Filters) -> int:
-        return self.inner.delete(filters)
-
-    def search(self, space: str, queries: np.ndarray, k: int, filters: Filters | None = None) -> list[ScoredIds]:
-        return self.inner.search(space, queries, k, self._filters(filters))
-
-    def payloads(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        live = set(self.index.generation.fingerprints())
-        return {rid: p for rid, p in self.inner.payloads(ids).items() if p.get("fingerprint") in live}
-
-    def vectors(self, ids: list[str]) -> dict[str, dict[str, np.ndarray]]:
-        live = self.payloads(ids)
-        return stored_vectors(self.inner, list(live))
-
-    def scan(self, filters: Filters | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        return self.inner.scan(self._filters(filters))
-
-    def records(self, batch: int = 1000) -> Iterator[list[StoredVectors]]:
-        live = set(self.index.generation.fingerprints())
-        for records in self.inner.records(batch):
-            if visible := [r for r in records if r.payload.get("fingerprint") in live]:
-                yield visible
-
-    def value_counts(self, field: str) -> Counter[Any]:
-        """The inner store's counts (field codes, facets) when it holds live versions only, as it does between
-        runs; a scan of the live records while a run's or a crash's other versions are stored beside them."""
-        if set(self.inner.value_counts("fingerprint")) <= set(self.index.generation.fingerprints()):
-            return self.inner.value_counts(field)
-        return super().value_counts(field)
-
-    def count(self, space: str | None = None) -> int:
-        if space is None:
-            return sum(entry["entries"] for entry in self.index.generation.sources.values())
-        return self.inner.count(space)
-
-    def commit(self) -> None:
-        self.inner.commit()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 class Index:
@@ -1168,95 +1059,6 @@ class Index:
 
     def close(self) -> None:
         self.raw_store.close()
-
-
-def entry_reader(entry: Mapping[str, Any]) -> str:
-    """The name of the reader that made a manifest entry's records (``reader``), or its kind, a built-in reader's name,
-    where the entry was written before readers were recorded."""
-    return entry.get("reader") or entry["kind"]
-
-
-def older_reader(entry: Mapping[str, Any], reader_versions: Mapping[str, int]) -> bool:
-    """Whether an older version of its reader (``entry_reader``) than ``reader_versions`` gives read a manifest entry's
-    source (its ``records_version``; 0 where not recorded): what ``pathatlas info`` counts, ``Index.upgrade`` lists and
-    the service warns of at start. A reader not among them (a plug-in not loaded) tells nothing: False."""
-    current = reader_versions.get(entry_reader(entry))
-    return current is not None and entry.get("records_version", 0) < current
-
-
-@dataclass(frozen=True)
-class Upgrade:
-    """What of an index an older PathAtlas wrote that this one reads differently, and the one command that rewrites it
-    in this version's format (README, "Upgrading"): what ``pathatlas info`` tells an operator, and the service at
-    start. Without the command an operator had to work out which paths "PATHS" meant."""
-
-    terms_version: int | None
-    """The saved BM25's terms version, where older than ``TERMS_VERSION``: read again from the store at each open."""
-    older_sources: dict[str, int]
-    """Source -> the records version of the reader that read it (0: not recorded), where older than this one's."""
-    reader_versions: dict[str, int]
-    """Reader (``entry_reader``) -> this PathAtlas's records version of it, for the readers of ``older_sources``."""
-    format: int | None
-    """The index format, where older than ``FORMAT_VERSION``."""
-    command: str | None
-    """``pathatlas index --index FOLDER``, naming the sources still on disk where one is not: it re-reads the sources an
-    older reader read (reusing the vectors of unchanged images; text is encoded again), only checks the others, and
-    commits once even when nothing changed (``Index.needs_rewrite``). None when no source is on disk, or when what is
-    older is only in sources that are not (``gone``): run, it would leave them as they are and ``info`` would name it
-    again."""
-    gone: list[str]
-    """Sources an older reader read that are not on disk here: their records stay as it read them until indexed where
-    they are now (``pathatlas remove`` then drops the old ones)."""
-
-    def reasons(self) -> list[str]:
-        """What is older, one phrase each."""
-        found = []
-        if self.terms_version is not None:
-            found.append(
-                f"BM25 of terms version {self.terms_version} (this PathAtlas's: {TERMS_VERSION}), read again from the "
-                "store at each open"
-            )
-        if self.older_sources:
-            versions = ", ".join(str(v) if v else "not recorded" for v in sorted(set(self.older_sources.values())))
-            current = ", ".join(f"{reader} {version}" for reader, version in self.reader_versions.items())
-            found.append(
-                f"{len(self.older_sources)} source(s) were read by an older PathAtlas reader (records version "
-                f"{versions}; this one's: {current})"
-            )
-        if self.format is not None:
-            found.append(f"index format {self.format} (this PathAtlas writes {FORMAT_VERSION})")
-        return found
-
-    def advice(self) -> str:
-        """What to do, in one sentence: the command, and what of the sources not on disk it cannot upgrade. A copy is
-        advised only where the format changes (an earlier version then refuses the index; else it reads it)."""
-        if self.command is None and not self.gone:
-            return "none of its sources is on disk here, so it cannot be upgraded: index them again from where they are"
-        steps = []
-        if self.command is not None:
-            copy = "keep a copy of the folder (earlier versions cannot read it once upgraded), then "
-            if self.format is None:
-                copy = ""
-            steps.append(
-                f"to upgrade it, {copy}run `{self.command}` (no --force needed; it may run beside searches and the "
-                "service)"
-            )
-        if self.gone:
-            steps.append(
-                f"{len(self.gone)} source(s) an older reader read are not on disk here ({', '.join(self.gone)}) and "
-                "keep the records it made: index each where it is now, then `pathatlas remove` the old one"
-            )
-        return "; ".join(steps)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "terms_version": self.terms_version,
-            "older_sources": self.older_sources,
-            "reader_versions": self.reader_versions,
-            "format": self.format,
-            "command": self.command,
-            "gone": self.gone,
-        }
 
 
 Held = TypeVar("Held")

@@ -13,7 +13,7 @@ import functools
 import re
 import threading
 
-from pathatlas.retrieval.lexical import GREEK_LETTER, EnglishStemmer, searchable
+from pathatlas.retrieval.terms import GREEK_LETTER, EnglishStemmer, searchable
 from pathatlas.retrieval.text import folded, normalise
 
 STOPWORDS = frozenset(

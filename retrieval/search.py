@@ -53,11 +53,11 @@ from pathatlas.retrieval.fusion import (
 )
 from pathatlas.retrieval.images import border_trimmed, check_query_image
 from pathatlas.retrieval.index import Index, per_generation
-from pathatlas.retrieval.lexical import content_terms, every_word_a_term, has_words, tokenize
 from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen
 from pathatlas.retrieval.ocr import TesseractReader, WordReader, query_words, tesseract_engine
 from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Citation, Hit, Payload, distinct_names
 from pathatlas.retrieval.stores.base import Filters, ScoredIds, fold, group_by_filters
+from pathatlas.retrieval.terms import content_terms, every_word_a_term, has_words, tokenize
 
 T = TypeVar("T")
 Fused = tuple[str, float, dict[str, int]]

@@ -53,9 +53,9 @@ from pathatlas.agent.scoring import (
 from pathatlas.agent.writing import annotate, fallback_quote, quotes_for, settle
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError, UnknownNameError
-from pathatlas.retrieval.lexical import tokenize
 from pathatlas.retrieval.records import Citation, Payload
 from pathatlas.retrieval.search import Query, Searcher
+from pathatlas.retrieval.terms import tokenize
 
 KOILOCYTE_Q = Question(
     "A cervical smear shows squamous cells with a clear perinuclear halo and a wrinkled raisinoid nucleus. "

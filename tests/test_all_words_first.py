@@ -14,8 +14,9 @@ from PIL import Image
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.fusion import all_words_first
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.lexical import LexicalIndex, content_terms, every_word_a_term, tokenize
+from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.search import Query, Searcher
+from pathatlas.retrieval.terms import content_terms, every_word_a_term, tokenize
 from tests.helpers import hashing_settings
 
 WORDS = ("lung", "colon", "adenocarcinoma", "squamous", "cells", "benign", "tissue", "the", "of", "which")

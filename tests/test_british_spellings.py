@@ -15,9 +15,10 @@ import Stemmer
 from pathatlas.agent.evidence import names, option_terms
 from pathatlas.agent.questions import option_lines, unfolded
 from pathatlas.retrieval import lexical
+from pathatlas.retrieval import terms as terms_module
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.lexical import IDEAS, EnglishStemmer, american, root, singular, tokenize
 from pathatlas.retrieval.marks import marked_spans, query_terms
+from pathatlas.retrieval.terms import IDEAS, EnglishStemmer, american, root, singular, tokenize
 from pathatlas.ui.cli import parse_options
 from pathatlas.ui.words import unindexed_words
 from tests.helpers import hashing_settings, indexed_lecture, ranked, run_cli
@@ -185,7 +186,7 @@ def test_an_index_saved_before_reads_its_british_texts_again(tmp_path):
     either spelling."""
     with pytest.MonkeyPatch.context() as older:
         older.setattr(lexical, "TERMS_VERSION", 10)
-        older.setattr(lexical, "american", lambda word: word)
+        older.setattr(terms_module, "american", lambda word: word)
         indexed_lecture(tmp_path, "notes.pdf", "A tumour of the oesophagus.")
     settings = hashing_settings(tmp_path, index=tmp_path / "idx")
     with Index.open(settings.index_dir, settings) as index:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from pathatlas.retrieval.fusion import snippet
-from pathatlas.retrieval.lexical import LexicalIndex, has_words, lookup_terms
+from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.search import Query
+from pathatlas.retrieval.terms import has_words, lookup_terms
 
 PAGES = {
     "ki67-glued": "The Ki67 labelling index of the tumour was high.",

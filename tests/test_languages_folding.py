@@ -13,11 +13,12 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from pathatlas.retrieval import lexical
-from pathatlas.retrieval.lexical import (
+from pathatlas.retrieval import terms as terms_module
+from pathatlas.retrieval.lexical import LexicalIndex
+from pathatlas.retrieval.terms import (
     TERMS_VERSION,
     TURKISH_LANGUAGE,
     Language,
-    LexicalIndex,
     analysed,
     language,
     lettered_terms,
@@ -88,11 +89,11 @@ class LeavesLettersAsTyped:
 
 @pytest.fixture
 def stemmer_leaving_ue(monkeypatch):
-    real = lexical._snowball
-    monkeypatch.setattr(lexical, "_snowball", lambda name: (LeavesLettersAsTyped(), real(name)[1]))
-    lexical._word_stems.cache_clear()
+    real = terms_module._snowball
+    monkeypatch.setattr(terms_module, "_snowball", lambda name: (LeavesLettersAsTyped(), real(name)[1]))
+    terms_module._word_stems.cache_clear()
     yield
-    lexical._word_stems.cache_clear()
+    terms_module._word_stems.cache_clear()
 
 
 def test_spelt_out_umlauts_meet_whatever_the_stemmer_does_with_them(stemmer_leaving_ue):
@@ -111,10 +112,10 @@ def test_respelling_changes_no_stem_snowball_3_gives(word):
     """Where the installed stemmer reads "ae", "oe" and "ue" itself (Snowball 3), spelling them out first gives the
     same stem: an index's German terms change only for stop words so typed."""
     german = language("german")
-    stemmer = lexical._snowball("german")[0]
+    stemmer = terms_module._snowball("german")[0]
     if stemmer.stemWord("gefaesse") != stemmer.stemWord("gefässe"):
         pytest.skip("this PyStemmer's German leaves 'ae' as typed (Snowball before 3.0)")
-    assert lexical._stem(german, respelt(german, word)) == lexical._stem(german, word)
+    assert terms_module._stem(german, respelt(german, word)) == terms_module._stem(german, word)
 
 
 def test_languages_without_spellings_stem_as_before():

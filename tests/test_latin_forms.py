@@ -10,8 +10,8 @@ import re
 import pytest
 import Stemmer
 
-from pathatlas.retrieval.lexical import EnglishStemmer, american, root, tokenize
 from pathatlas.retrieval.marks import marked_spans, query_terms
+from pathatlas.retrieval.terms import EnglishStemmer, american, root, tokenize
 from tests.conftest import shared_data
 from tests.helpers import ranked
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import Stemmer
 
-from pathatlas.retrieval.lexical import EnglishStemmer, LexicalIndex, root, singular, tokenize
+from pathatlas.retrieval.lexical import LexicalIndex
+from pathatlas.retrieval.terms import EnglishStemmer, root, singular, tokenize
 from tests.test_latin_forms import book_words
 
 

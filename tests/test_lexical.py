@@ -10,10 +10,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from pathatlas.retrieval.lexical import LexicalIndex, document_text, lettered_terms, tokenize
+from pathatlas.retrieval.lexical import LexicalIndex, document_text
 from pathatlas.retrieval.records import StoredVectors
 from pathatlas.retrieval.stores import open_store
 from pathatlas.retrieval.stores.base import matches
+from pathatlas.retrieval.terms import lettered_terms, tokenize
 
 WORDS = [
     *("lung", "cancer", "koilocytes", "cervix", "epithelium", "granuloma", "giant", "cells"),

@@ -13,11 +13,10 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from pathatlas.retrieval.lexical import (
+from pathatlas.retrieval.lexical import LexicalIndex, _segment_name
+from pathatlas.retrieval.terms import (
     TERMS_VERSION,
     TURKISH_LANGUAGE,
-    LexicalIndex,
-    _segment_name,
     analysed,
     languages_of,
     lettered_terms,

@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from pathatlas.retrieval.lexical import (
+from pathatlas.retrieval.lexical import LexicalIndex
+from pathatlas.retrieval.terms import (
     TURKISH_LANGUAGE,
-    LexicalIndex,
     analysed,
     lookup_terms,
     stems_in,

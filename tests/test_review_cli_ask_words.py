@@ -15,7 +15,7 @@ from pathatlas.agent.graph import answer_document
 from pathatlas.agent.questions import Answer, Question
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.lexical import has_words
+from pathatlas.retrieval.terms import has_words
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.cli import console, parse_options, print_answer
 from tests.helpers import hashing_settings, indexed_lecture, one_error_line, run_cli

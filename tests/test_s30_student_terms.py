@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pathatlas.retrieval.lexical import analysed, has_words, lookup_terms
+from pathatlas.retrieval.terms import analysed, has_words, lookup_terms
 from tests.helpers import ranked
 
 

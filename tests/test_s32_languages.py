@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from pathatlas.retrieval.lexical import LexicalIndex, analysed, lookup_terms
+from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.marks import query_terms
+from pathatlas.retrieval.terms import analysed, lookup_terms
 from pathatlas.retrieval.text import folded
 from tests.helpers import assert_cases_found, indexed_lecture, run_cli
 

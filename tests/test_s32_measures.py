@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from pathatlas.agent.evidence import option_terms, words_in_order
-from pathatlas.retrieval.lexical import analysed, lookup_terms
+from pathatlas.retrieval.terms import analysed, lookup_terms
 from tests.test_s30_student_terms import ranked
 
 

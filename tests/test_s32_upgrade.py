@@ -9,9 +9,9 @@ import logging
 import shlex
 
 from pathatlas.indexer.sources.pdf import PdfSource
-from pathatlas.retrieval import lexical
 from pathatlas.retrieval.index import POINTER_FILE, Index
 from pathatlas.retrieval.search import Query, Searcher
+from pathatlas.retrieval.terms import TERMS_VERSION
 from tests.helpers import run_cli
 from tests.test_upgrades import as_an_older_version_wrote_it, edit
 
@@ -48,13 +48,13 @@ def test_info_names_what_is_older_and_the_one_command_that_upgrades_it(tmp_path)
     assert shown.exit_code == 0, shown.output
     upgrade = [line for line in shown.output.splitlines() if line.startswith("upgrade ")]
     assert len(upgrade) == 1, shown.output
-    assert f"BM25 of terms version {lexical.TERMS_VERSION - 1}" in upgrade[0]
+    assert f"BM25 of terms version {TERMS_VERSION - 1}" in upgrade[0]
     assert f"2 source(s) were read by an older PathAtlas reader (records version {RECORDS_VERSION - 1}; " in upgrade[0]
     assert "keep a copy of the folder" in upgrade[0] and f"run `{command}`" in upgrade[0], upgrade[0]
     assert "PATHS" not in shown.output, "an operator should not have to work out which paths"
     described = info_json(settings)["upgrade"]
     assert described["command"] == command
-    assert described["terms_version"] == lexical.TERMS_VERSION - 1
+    assert described["terms_version"] == TERMS_VERSION - 1
     assert described["older_sources"] == {str(book): RECORDS_VERSION - 1 for book in books}
 
     upgraded = run_cli(*shlex.split(command)[1:], home=settings.home)  # the command as pasted
@@ -94,7 +94,7 @@ def test_a_search_of_an_older_index_warns_once_that_it_read_bm25_again_and_where
     warned = read_again(caplog)
     assert len(warned) == 1, warned
     info = shlex.join(["pathatlas", "info", "--index", str(settings.index_dir)])
-    assert f"(terms version {lexical.TERMS_VERSION - 1}; this PathAtlas's is {lexical.TERMS_VERSION})" in warned[0]
+    assert f"(terms version {TERMS_VERSION - 1}; this PathAtlas's is {TERMS_VERSION})" in warned[0]
     assert "read again from the store in " in warned[0] and f"`{info}` gives the command" in warned[0], warned[0]
 
     caplog.clear()

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import Stemmer
 
-from pathatlas.retrieval.lexical import language
 from pathatlas.retrieval.stores import qdrant_store
+from pathatlas.retrieval.terms import language
 from pathatlas.settings import ENGLISH_STEMMERS, ISO_LANGUAGES, snowball_languages
 from pathatlas.ui.api.jobs import Job, JobRecords
 from pathatlas.ui.api.schemas import JobOut

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from pathatlas.retrieval.fusion import snippet
-from pathatlas.retrieval.lexical import tokenize
 from pathatlas.retrieval.marks import marked_spans, query_terms
+from pathatlas.retrieval.terms import tokenize
 
 
 def marked(query: str, text: str) -> list[str]:

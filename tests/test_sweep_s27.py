@@ -11,9 +11,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.lexical import languages_of
 from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.search import ECHO_CHARS
+from pathatlas.retrieval.terms import languages_of
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.mcp_server import build_server

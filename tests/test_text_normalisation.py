@@ -11,9 +11,10 @@ from pydantic import ValidationError
 from pathatlas.agent.evidence import normalise as quote_normalise
 from pathatlas.agent.evidence import split_sentences
 from pathatlas.indexer.sources.pdf import caption_block, clean_text, figure_label
-from pathatlas.retrieval.lexical import LexicalIndex, has_words, tokenize
+from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.search import Query
 from pathatlas.retrieval.stores.base import matches
+from pathatlas.retrieval.terms import has_words, tokenize
 from pathatlas.ui.api.schemas import SearchRequest
 
 PAGES = {

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from pathatlas import __version__
-from pathatlas.retrieval.index import FORMAT_VERSION, META_FILE, POINTER_FILE, Index
+from pathatlas.retrieval.index import META_FILE, POINTER_FILE, Index
+from pathatlas.retrieval.upgrade import FORMAT_VERSION
 from tests.helpers import hashing_settings, run_cli
 from tests.test_upgrades import as_an_older_version_wrote_it, files, reads_bm25_from_the_store
 

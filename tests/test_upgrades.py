@@ -16,9 +16,10 @@ from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.retrieval import lexical
-from pathatlas.retrieval.index import FORMAT_VERSION, META_FILE, POINTER_FILE, Index
+from pathatlas.retrieval.index import META_FILE, POINTER_FILE, Index
 from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.search import Query, Searcher
+from pathatlas.retrieval.upgrade import FORMAT_VERSION
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.bench_crash import make_pdf

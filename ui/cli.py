@@ -62,7 +62,7 @@ def print_version(asked: bool) -> None:
     if not asked:
         return
     from pathatlas import __version__
-    from pathatlas.retrieval.index import FORMAT_VERSION, READ_FORMATS
+    from pathatlas.retrieval.upgrade import FORMAT_VERSION, READ_FORMATS
 
     readable = ", ".join(map(str, READ_FORMATS))
     typer.echo(f"pathatlas {__version__} (writes index format {FORMAT_VERSION}, reads formats {readable})")
@@ -886,8 +886,9 @@ def info(
     """
     from pathatlas.indexer.sources.fingerprints import reader_versions, unloaded_reader
     from pathatlas.retrieval.index import Index, lexical_file
-    from pathatlas.retrieval.lexical import TERMS_VERSION, SavedTerms
+    from pathatlas.retrieval.lexical import SavedTerms
     from pathatlas.retrieval.ocr import engine_name
+    from pathatlas.retrieval.terms import TERMS_VERSION
     from pathatlas.ui.library import source_states
 
     settings = settings_for(index)
@@ -1117,7 +1118,6 @@ def train_joint(
     console.print(f"wrote {folder}; use it with PATHATLAS_JOINT_HEADS={folder}", soft_wrap=True)
 
 
-FIRST_COMMANDS = ("demo", "index", "search", "ask", "info", "remove", "export")
 @app.command("settings")
 @friendly_errors
 def show_settings(as_json: JsonOpt = False):
@@ -1150,6 +1150,7 @@ def setting_text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+FIRST_COMMANDS = ("demo", "index", "search", "ask", "info", "remove", "export")
 """The commands of a newcomer's first hour, which ``pathatlas --help`` lists first, in this order (export, registered
 before the others, led the list)."""
 

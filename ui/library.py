@@ -126,7 +126,7 @@ def source_states(index: Any, settings: Any) -> dict[str, dict[str, Any]]:
     """Each source of ``index`` as ``pathatlas info --json`` lists it: its manifest entry, ``on_disk`` (as ``settings``
     read it) and ``older_reader`` (read by an older version of its reader than this one's: ``reader_versions``)."""
     from pathatlas.indexer.sources.fingerprints import on_disk, reader_versions
-    from pathatlas.retrieval.index import older_reader
+    from pathatlas.retrieval.upgrade import older_reader
 
     versions = reader_versions(settings)
     return {

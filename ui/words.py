@@ -16,7 +16,7 @@ from pathatlas.retrieval.text import ascii_folded
 
 if TYPE_CHECKING:
     from pathatlas.retrieval.index import Index
-    from pathatlas.retrieval.lexical import Language
+    from pathatlas.retrieval.terms import Language
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def indexed_spellings(idx: Index) -> dict[str, str]:
     ``search.not_held`` picks the closest of, as for a --filter value. BM25 keeps stems ("adipos"), which are no words
     to suggest; reading every record's text again takes half a second for a book, so it is done only to name what a
     mistyped word meant."""
-    from pathatlas.retrieval.lexical import tokenize
+    from pathatlas.retrieval.terms import tokenize
 
     text_fields = (idx.lexical.text_of, idx.printed_words().text_of)
     used: Counter[str] = Counter()
@@ -73,7 +73,7 @@ def looked_for(word: str, languages: tuple[Language, ...]) -> bool:
     """Whether a lower-case query word is one whose absence from the index is worth naming: not a number ("745": a
     page, a dose), nor a stop word of English (``has_words``) or of a language the index is also read in
     (``PATHATLAS_LANGUAGES=de``: "der", "im"), which say nothing of what was searched for."""
-    from pathatlas.retrieval.lexical import has_words, stems_in
+    from pathatlas.retrieval.terms import has_words, stems_in
 
     return not word.isnumeric() and has_words(word) and all(stems_in(lang, word) for lang in languages)
 
@@ -82,7 +82,7 @@ def unindexed_words(text: str, terms: Collection[str], languages: tuple[Language
     """The words of ``text`` worth looking for (``looked_for``) none of whose BM25 terms ``terms`` holds: a typo
     ("Melanomma") or a word no indexed text uses. Each once, whatever its case, as first typed: a warning quoting
     "strasse" for "Straße" (casefolded) named a word the user never wrote."""
-    from pathatlas.retrieval.lexical import lookup_terms
+    from pathatlas.retrieval.terms import lookup_terms
 
     typed: dict[str, str] = {}
     for word in re.findall(r"\w+", text):

@@ -14,8 +14,8 @@ from pathatlas.agent.evidence import (
     read_with_evidence,
     score_sentences,
 )
-from pathatlas.agent.plan import IMAGE_QUERY, Reading, read_question, referred_options
-from pathatlas.agent.questions import Answer, Evidence, Question
+from pathatlas.agent.plan import IMAGE_QUERY, Reading, none_option, read_question, referred_options
+from pathatlas.agent.questions import Answer, Evidence, Question, Quote
 from pathatlas.agent.scoring import (
     FEATURES,
     ONE_SEARCH_WEIGHTS,
@@ -43,7 +43,7 @@ from pathatlas.agent.writing import (
     open_focus,
 )
 from pathatlas.retrieval.encoders import Encoder
-from pathatlas.retrieval.lexical import has_words
+from pathatlas.retrieval.terms import has_words
 from pathatlas.settings import Settings
 
 
@@ -57,6 +57,32 @@ def never_others(probs: np.ndarray, question: Question) -> np.ndarray:
     kept = probs.copy()
     kept[others] = 0.0
     return kept / kept.sum() if kept.sum() > 0 else probs
+
+
+NONE_SHARE = 0.5
+"""The probability "None of the above" takes where no other option has a quote saying what is asked of it
+(``none_unsaid``), the weighed options sharing the rest as weighed: nothing said for either, even odds between "one of
+them" and "none of them" (set by hand, not tuned: three dev questions have such an option). An answer so chosen names
+no quote, so it claims at most ``writing.UNNAMED_CONFIDENCE`` and is never settled."""
+
+
+def none_unsaid(probs: np.ndarray, question: Question, reading: Reading, quotes: list[list[Quote]]) -> np.ndarray:
+    """``probs`` with "None of the above" (``plan.none_option``) chosen where no other option has a quote saying what
+    is asked of it (``Quote.settles``), taking ``NONE_SHARE``: "Which cells secrete antibodies?" over Erythrocytes,
+    Platelets, Neutrophils and None of the above leant to Erythrocytes, as if the option were not there. Only for a
+    plain question with no image that quotes can speak to (not negated, asked of an image it was not given, of
+    verdicts, combinations or several answers); an image question's quotes never say what the image shows. The three
+    dev questions with such an option have no such quote: it is chosen in all three and right in two (it was 0 of 3),
+    in both modes; the held-out refit (``tune.cross_validate``) scores features alone and does not see it."""
+    none = none_option(question.text, question.options)
+    plain = not (reading.negated or reading.image_missing or reading.verdicts or reading.combined or reading.several)
+    if none is None or question.image is not None or not plain:
+        return probs
+    if any(q.stance == "supports" and q.settles for j, own in enumerate(quotes) if j != none for q in own):
+        return probs
+    weighed = probs * (1.0 - NONE_SHARE)
+    weighed[none] = NONE_SHARE + probs[none] * (1.0 - NONE_SHARE)  # none of it when ``never_others`` took it
+    return weighed
 
 
 SETTLING_CASES = 3
@@ -152,7 +178,7 @@ class OfflineAnswerer(Answerer):
         if question.image is not None and (slide := specimen_option(question.options, evidence)) is not None:
             logits[slide] += -SPECIMEN_WEIGHT if reading.negated else SPECIMEN_WEIGHT  # the very slide's diagnosis
         probs = softmax(np.zeros_like(logits) if reading.verdicts else logits)  # no sentence tells True from False
-        probs = never_others(probs, question)
+        probs = none_unsaid(never_others(probs, question), question, reading, quotes)
         choice = best_option(probs, question.options, question.text)
         answer = Answer(
             choice,

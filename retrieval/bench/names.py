@@ -36,10 +36,10 @@ from pathatlas.retrieval.bench.pages import BASELINES, DEFAULT, index_pages
 from pathatlas.retrieval.bench.trec import write_trec
 from pathatlas.retrieval.fusion import diagnosis_key, page_key
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.lexical import content_terms, tokenize
 from pathatlas.retrieval.metrics import tie_runs
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import RANKERS, Query, Searcher
+from pathatlas.retrieval.terms import content_terms, tokenize
 
 KNOB_OFF = "hybrid, every word first off"
 TITLE_WORDS = 6

@@ -40,9 +40,10 @@ from pathatlas.retrieval.bench.trec import write_trec
 from pathatlas.retrieval.fusion import diagnosis_key
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.lexical import content_terms, document_text, tokenize
+from pathatlas.retrieval.lexical import document_text
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import HELD_WORDS_WEIGHT, Query
+from pathatlas.retrieval.terms import content_terms, tokenize
 
 TASK = "image_words_to_diagnosis"
 SAMPLE = 40

@@ -28,10 +28,10 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 
 from pathatlas.agent.questions import A_WORD, NO_WORD, ONE_OPTION, Question, repeated_option
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.lexical import SIGNS
 from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.records import HIDDEN_FIELDS, KINDS, Hit, Payload, organ_text
 from pathatlas.retrieval.search import SPECIMEN, USER_FILTERS, blank, echoed, empty_filter, source_names, unsearchable
+from pathatlas.retrieval.terms import SIGNS
 from pathatlas.settings import Settings
 from pathatlas.ui.present import LOOK_ALIKE_RANKERS, matched_why
 
