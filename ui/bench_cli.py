@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -25,6 +26,9 @@ from pathatlas.ui.cli_common import (
     settings_for,
     write_json,
 )
+
+if TYPE_CHECKING:
+    from pathatlas.settings import Settings
 
 bench_app = PathAtlasTyper(
     help="Benchmarks: speed and quality, with JSON output ('--json -' prints the JSON alone on stdout).",
@@ -572,57 +576,134 @@ def bench_retrieval_command(
     ] = None,
 ):
     """Recall@1/5/10, MRR and precision@10 per direction and method, with baselines and chance."""
-    from pathatlas.plugins import require
+    request = RetrievalRequest(
+        figures=figures or [],
+        cases=cases or [],
+        mcq=mcq,
+        names=names,
+        image_words=image_words,
+        phrasing=phrasing,
+        index=index,
+        encoder=encoder,
+        split=split,
+        folds=folds,
+        runs=runs,
+        json_out=json_out,
+        plot=plot,
+    ).checked()
+    show_retrieval(run_retrieval(request), request)
+
+
+@dataclass(frozen=True)
+class RetrievalRequest:
+    """``bench retrieval``'s options: the tasks (``figures`` to ``image_words``), how they are measured, and where
+    their files go."""
+
+    figures: list[Path]
+    cases: list[Path]
+    mcq: Path | None
+    names: bool
+    image_words: bool
+    phrasing: str
+    index: Path | None
+    encoder: str | None
+    split: str
+    folds: int
+    runs: Path | None
+    json_out: Path | None
+    plot: Path | None
+
+    @property
+    def searches_index(self) -> bool:
+        """Does a task search the index (--mcq, --names, --image-words)? --figures and --cases encode their files."""
+        return self.mcq is not None or self.names or self.image_words
+
+    def checked(self) -> RetrievalRequest:
+        """This request, refused in one line before anything loads where an option is wrong or a file could not be
+        written once done; its --cases as the metadata files to read (``case_metadata``)."""
+        from pathatlas.plugins import require
+        from pathatlas.retrieval.bench.words import DIAGNOSIS, PHRASINGS
+
+        if not (self.figures or self.cases or self.searches_index):
+            raise BadInputError("give at least one of --figures, --cases, --mcq, --names, --image-words")
+        if self.split not in ("val", "all"):
+            raise BadInputError(f"--split {self.split!r}: use val or all")
+        if self.folds == 1 or self.folds < 0:
+            raise BadInputError(f"--folds {self.folds}: use 0 (no folds) or at least 2")
+        if self.folds and self.mcq is None and not self.image_words:
+            raise BadInputError(
+                f"--folds {self.folds} sets --mcq's chapter folds and --image-words' diagnosis folds: give one of them"
+            )
+        if self.phrasing not in PHRASINGS:
+            raise BadInputError(f"--phrasing {self.phrasing!r}: use {', '.join(PHRASINGS[:-1])} or {PHRASINGS[-1]}")
+        if self.phrasing != DIAGNOSIS and not self.image_words:
+            raise BadInputError(
+                f"--phrasing {self.phrasing} phrases the words beside --image-words' images: give --image-words"
+            )
+        check_destination(self.runs, "--runs", folder=True)
+        check_destination(self.json_out, "--json")
+        check_destination(self.plot, "--plot")
+        if self.plot is not None:
+            require("matplotlib", "plot")  # before the run, not after it
+        return replace(self, cases=[case_metadata(path) for path in self.cases])
+
+
+def run_retrieval(request: RetrievalRequest) -> dict:
+    """Run the tasks asked (``run_retrieval_bench``): the result with its run record."""
     from pathatlas.retrieval.bench import run_retrieval_bench
-    from pathatlas.retrieval.bench.common import plot_curves, run_record, settle_query_vectors
-    from pathatlas.retrieval.bench.words import DIAGNOSIS, FOLDS, PHRASINGS
+    from pathatlas.retrieval.bench.common import run_record, settle_query_vectors
+    from pathatlas.retrieval.bench.words import FOLDS
     from pathatlas.retrieval.encoders import create_encoder
     from pathatlas.retrieval.index import Index
 
-    if not (figures or cases or mcq or names or image_words):
-        raise BadInputError("give at least one of --figures, --cases, --mcq, --names, --image-words")
-    if split not in ("val", "all"):
-        raise BadInputError(f"--split {split!r}: use val or all")
-    if folds == 1 or folds < 0:
-        raise BadInputError(f"--folds {folds}: use 0 (no folds) or at least 2")
-    if folds and mcq is None and not image_words:
-        raise BadInputError(
-            f"--folds {folds} sets --mcq's chapter folds and --image-words' diagnosis folds: give one of them"
-        )
-    if phrasing not in PHRASINGS:
-        raise BadInputError(f"--phrasing {phrasing!r}: use {', '.join(PHRASINGS[:-1])} or {PHRASINGS[-1]}")
-    if phrasing != DIAGNOSIS and not image_words:
-        raise BadInputError(f"--phrasing {phrasing} phrases the words beside --image-words' images: give --image-words")
-    check_destination(runs, "--runs", folder=True)
-    check_destination(json_out, "--json")
-    check_destination(plot, "--plot")
-    if plot is not None:
-        require("matplotlib", "plot")  # before the run, not after it
-    cases = [case_metadata(path) for path in cases or []]
-    settings = settings_for(index, encoder=encoder)
-    idx = Index.open(settings.index_dir, settings) if mcq is not None or names or image_words else None
+    settings = settings_for(request.index, encoder=request.encoder)
+    idx = Index.open(settings.index_dir, settings) if request.searches_index else None
     enc = idx.encoder if idx is not None else create_encoder(settings.encoder, settings)
-    if index is not None and idx is None:
+    if request.index is not None and idx is None:
         say_notes("--index", {"notes": [unread_index_note(enc.name)]})
     query_vectors = settle_query_vectors(enc) if idx is not None else None  # the tasks that search by words
-    inputs = {name: given for name, given in (("figures", figures), ("cases", cases), ("mcq", mcq)) if given}
-    word_folds = (folds or FOLDS) if image_words else 0
+    given = (("figures", request.figures), ("cases", request.cases), ("mcq", request.mcq))
+    inputs = {name: files for name, files in given if files}
+    word_folds = (request.folds or FOLDS) if request.image_words else 0
     measured = run_retrieval_bench(
-        enc, settings, figures or [], cases, mcq, idx, split, folds, runs, names, word_folds, phrasing
+        enc,
+        settings,
+        request.figures,
+        request.cases,
+        request.mcq,
+        idx,
+        request.split,
+        request.folds,
+        request.runs,
+        request.names,
+        word_folds,
+        request.phrasing,
     )
-    options = {"encoder": enc.name, "folds": folds, "names": names, "image_words": image_words, "phrasing": phrasing}
-    options |= {"query_vectors": query_vectors}
-    result = {"run": run_record(inputs, idx, options), **measured}
+    options = {
+        "encoder": enc.name,
+        "folds": request.folds,
+        "names": request.names,
+        "image_words": request.image_words,
+        "phrasing": request.phrasing,
+        "query_vectors": query_vectors,
+    }
+    return {"run": run_record(inputs, idx, options), **measured}
+
+
+def show_retrieval(result: dict, request: RetrievalRequest) -> None:
+    """Each task's tables and notes, what was left out and the TREC files written; then the JSON and the plot."""
+    from pathatlas.retrieval.bench.common import plot_curves
+
     for task, body in result["tasks"].items():
         print_task(task, body)
     for task, why in result.get("left_out", {}).items():
         say_notes(task, {"notes": [f"left out: {why}"]})
     if written := sum(len(body.get("runs", [])) for body in result["tasks"].values()):
-        console.print(f"wrote {written} TREC files to {runs}")
-    write_json(json_out, result)
-    if plot is not None:
-        plot_curves(result, plot)
-        console.print(f"wrote {plot}")
+        console.print(f"wrote {written} TREC files to {request.runs}")
+    write_json(request.json_out, result)
+    if request.plot is not None:
+        plot_curves(result, request.plot)
+        console.print(f"wrote {request.plot}")
 
 
 def unread_index_note(encoder: str) -> str:
@@ -878,60 +959,133 @@ def bench_qa_command(
     json_out: JsonFileOpt = None,
 ):
     """Accuracy (95% CI; open: token recall), evidence hit@5, latency, failures per mode, kind and chapter."""
+    from pathatlas.agent.bench.report import INTERRUPTED
+
+    request = QARequest(
+        questions=questions,
+        index=index,
+        answerer=answerer,
+        modes=[m.strip() for m in modes.split(",")],
+        limit=limit,
+        folds=folds,
+        shuffle_seed=shuffle_seed,
+        rounds=rounds,
+        open_questions=open_questions,
+        exclude_case=exclude_case,
+        out=out,
+        json_out=json_out,
+    ).checked()
+    result = run_qa(request)
+    show_qa(result, request)
+    if stopped := result.get("interrupted"):
+        err_console.print(f"[yellow]interrupted:[/yellow] {stopped}; {INTERRUPTED}", highlight=False)
+        raise typer.Exit(130)
+
+
+@dataclass(frozen=True)
+class QARequest:
+    """``bench qa``'s options: the questions, how they are asked and answered, and where the results go."""
+
+    questions: Path
+    index: Path | None
+    answerer: str | None
+    modes: list[str]
+    limit: int | None
+    folds: int
+    shuffle_seed: int | None
+    rounds: int | None
+    open_questions: bool
+    exclude_case: bool
+    out: Path
+    json_out: Path | None
+
+    def checked(self) -> QARequest:
+        """This request, refused in one line before anything loads where a mode or --folds is wrong or a result could
+        not be written once done."""
+        from pathatlas.agent.bench.items import MODES
+
+        if unknown := [m for m in self.modes if m not in MODES]:
+            raise BadInputError(f"unknown mode {unknown[0]!r}: use {', '.join(MODES)}")
+        if self.folds == 1 or self.folds < 0:
+            raise BadInputError(f"--folds {self.folds}: use 0 (no folds) or at least 2")
+        check_destination(self.out, "--out", folder=True)
+        check_destination(self.json_out, "--json")
+        return self
+
+
+def run_qa(request: QARequest) -> dict:
+    """Ask the questions in each mode (``QABench``): the result with its run record. What would stop the run or its
+    plot (an answerer that cannot refit, no matplotlib, questions of sources the index lacks, folds the questions
+    cannot fill) is refused before the answerer loads."""
     from pathatlas.agent.answerers import answerer_class, create_answerer
     from pathatlas.agent.bench.folds import check_refit, plan_refit
     from pathatlas.agent.bench.gold import check_sources
-    from pathatlas.agent.bench.items import MODES, load_items, shuffle_options
-    from pathatlas.agent.bench.plot import plot_qa
-    from pathatlas.agent.bench.report import INTERRUPTED, markdown_report
-    from pathatlas.agent.bench.rows import answered_phrase, failure_lines, group_rows
+    from pathatlas.agent.bench.items import load_items, shuffle_options
     from pathatlas.agent.bench.run import QABench
-    from pathatlas.agent.writing import NAMING
     from pathatlas.plugins import require
     from pathatlas.retrieval.bench.common import run_record, settle_query_vectors
     from pathatlas.retrieval.index import Index
 
-    chosen = [m.strip() for m in modes.split(",")]
-    if unknown := [m for m in chosen if m not in MODES]:
-        raise BadInputError(f"unknown mode {unknown[0]!r}: use {', '.join(MODES)}")
-    if folds == 1 or folds < 0:
-        raise BadInputError(f"--folds {folds}: use 0 (no folds) or at least 2")
-    check_destination(out, "--out", folder=True)
-    check_destination(json_out, "--json")
-    settings = settings_for(index, answerer=answerer, agent_rounds=rounds)
-    check_refit(answerer_class(settings.answerer), folds)
+    settings = settings_for(request.index, answerer=request.answerer, agent_rounds=request.rounds)
+    check_refit(answerer_class(settings.answerer), request.folds)
     require("matplotlib", "plot")  # before the run, not after it: every run draws plot.png
     idx = Index.open(settings.index_dir, settings)
-    items, failures = load_items(questions, settings.max_image_pixels, open_questions, limit)
-    if shuffle_seed is not None:
-        items = [shuffle_options(item, shuffle_seed) for item in items]
-    check_sources(items, idx, questions, chosen)
-    plan_refit(items, folds)  # refused here, before the answerer loads; its notes come with the result
-    run = run_record(
-        {"questions": questions},
-        idx,
-        {
-            "answerer": settings.answerer,
-            "model": settings.llm_model if settings.answerer == "llm" else None,
-            "k": settings.agent_k,
-            "rounds": settings.agent_rounds,
-            "folds": folds,
-            "open": open_questions,
-            "modes": chosen,
-            "exclude_case": exclude_case,
-            "shuffle_options": shuffle_seed,
-            "query_vectors": settle_query_vectors(idx.encoder),
-        },
-    )
+    items, failures = load_items(request.questions, settings.max_image_pixels, request.open_questions, request.limit)
+    if request.shuffle_seed is not None:
+        items = [shuffle_options(item, request.shuffle_seed) for item in items]
+    check_sources(items, idx, request.questions, request.modes)
+    plan_refit(items, request.folds)  # refused here, before the answerer loads; its notes come with the result
+    options = qa_options(request, settings, settle_query_vectors(idx.encoder))
+    run = run_record({"questions": request.questions}, idx, options)
     answering = create_answerer(settings.answerer, settings, idx.encoder)
-    bench = QABench(idx, answering, settings.agent_rounds, settings.agent_k, exclude_case=exclude_case)
-    result = {"run": run, **bench.run(items, failures, chosen, folds=folds)}
-    write_json(json_out, result)  # first: the answers are the run's work, the tables, report and plot show them
-    console.print(qa_table(result, f"{questions.name}: {answered_phrase(result)}, answerer {result['answerer']}"))
+    bench = QABench(idx, answering, settings.agent_rounds, settings.agent_k, exclude_case=request.exclude_case)
+    return {"run": run, **bench.run(items, failures, request.modes, folds=request.folds)}
+
+
+def qa_options(request: QARequest, settings: Settings, query_vectors: str | None) -> dict:
+    """A ``bench qa`` run record's options: what answered, and how the questions were asked."""
+    return {
+        "answerer": settings.answerer,
+        "model": settings.llm_model if settings.answerer == "llm" else None,
+        "k": settings.agent_k,
+        "rounds": settings.agent_rounds,
+        "folds": request.folds,
+        "open": request.open_questions,
+        "modes": request.modes,
+        "exclude_case": request.exclude_case,
+        "shuffle_options": request.shuffle_seed,
+        "query_vectors": query_vectors,
+    }
+
+
+def show_qa(result: dict, request: QARequest) -> None:
+    """The JSON first (the answers are the run's work; the tables, report and plot show them), then the tables, each
+    mode's lines (``print_mode_lines``), failures and notes, and report.md and plot.png in --out."""
+    from pathatlas.agent.bench.plot import plot_qa
+    from pathatlas.agent.bench.report import markdown_report
+    from pathatlas.agent.bench.rows import answered_phrase, failure_lines, group_rows
+
+    write_json(request.json_out, result)
+    name = request.questions.name
+    console.print(qa_table(result, f"{name}: {answered_phrase(result)}, answerer {result['answerer']}"))
     if len(result["kinds"]) > 1:
         console.print(kind_table(result))
     if len(groups := group_rows(result)) in SHOWN_GROUPS:
         console.print(group_table(result, groups))
+    print_mode_lines(result)
+    say_failures(failure_lines(result))
+    say_run_notes(result)
+    request.out.mkdir(parents=True, exist_ok=True)
+    (request.out / "report.md").write_text(markdown_report(result, f"QA benchmark: {name}"))
+    plot_qa(result, request.out / "plot.png")
+    console.print(f"wrote {request.out / 'report.md'} and {request.out / 'plot.png'}")
+
+
+def print_mode_lines(result: dict) -> None:
+    """Each mode's held-out figures (--folds: option weights, then open-answer confidence) and its answers by what
+    the quotes name, a line each."""
+    from pathatlas.agent.writing import NAMING
+
     for mode, m in result["modes"].items():
         if h := m.get("held_out"):
             vs = h.get("vs_rag")
@@ -955,15 +1109,6 @@ def bench_qa_command(
                 ),
                 highlight=False,
             )
-    say_failures(failure_lines(result))
-    say_run_notes(result)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.md").write_text(markdown_report(result, f"QA benchmark: {questions.name}"))
-    plot_qa(result, out / "plot.png")
-    console.print(f"wrote {out / 'report.md'} and {out / 'plot.png'}")
-    if stopped := result.get("interrupted"):
-        err_console.print(f"[yellow]interrupted:[/yellow] {stopped}; {INTERRUPTED}", highlight=False)
-        raise typer.Exit(130)
 
 
 def read_qa_result(path: Path) -> dict:

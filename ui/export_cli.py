@@ -69,6 +69,21 @@ def export(
     """
     if hits is not None or handout_format(to):
         return export_handout(hits, to, as_json)
+    return export_copy(to, index, collection, shards, replication_factor, out, as_json)
+
+
+def export_copy(
+    to: str,
+    index: Path | None,
+    collection: str | None,
+    shards: int | None,
+    replication_factor: int | None,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Copy the index into a new collection at ``to`` (a Qdrant URL, ":memory:" or a local copy's folder), staged
+    beside ``out`` and renamed to it once committed, and say how many records it copied. A failure leaves neither
+    the collection, nor ``out``, nor a local copy's folder it made."""
     from pathatlas.retrieval.index import META_FILE, Index
     from pathatlas.retrieval.stores.qdrant_store import QdrantStore
 

@@ -258,115 +258,165 @@ def bench_search(
     """Build time, memory, recall@10 against exact, query latency with and without filters (and an image with one word
     typed beside it, which puts every record holding it first: ``held_first``), incremental updates;
     with ``media``, also what keeping the media folder costs (``media_upkeep``)."""
-    rng = np.random.default_rng(1)
     label = f"{store} {settings.faiss_index if store == 'faiss' else ''} {records:,}".replace("  ", " ")
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         local = settings.model_copy(update={"index": Path(tmp) / "index"})
         index = Index.open(local.index_dir, local, create=True, store=store)
         data = Synthetic(index.meta.dims)
         one_source = {"source": source_name(min(3, (records - 1) // SOURCE_SIZE))}  # one that exists: else refused
-        gc.collect()
-        rss_before = rss_bytes()
-        phases, cpu_phases = _build(index, data, records, label)
-        gc.collect()
-        rss_after = rss_bytes()
-        store_dir = index.path / "store"
-        # in memory: FAISS indexes (and the keys of re-ranking vectors); on disk, read through the page cache:
-        # ivf-sq4-rerank's fp16 vectors
-        vector_bytes = _files_bytes(store_dir, "*.faiss") + _files_bytes(store_dir, "*.rerank-keys.npy")
-        rerank_bytes = _files_bytes(store_dir, "*.rerank.npy")
-        store_bytes = _files_bytes(store_dir)
-
+        seconds, grown = measured_build(index, data, records, label)
+        footprint = store_footprint(index.path / "store", records)
         tqdm.write(f"{label}: recall against exact, latency")
         cpu_started = time.process_time()
-        spaces = ("text",) + (("visual",) if "visual" in index.meta.dims else ())
-        probes = {s: data.vectors(s, recall_queries, np.random.default_rng(99)) for s in spaces}
-        exact = data.exact_top(probes, records)
-        recall, store_latency = {}, {}
-        for space in spaces:
-            found = index.store.search(space, probes[space], k=10)
-            overlap = [len(e & {r for r, _ in f}) / 10 for e, f in zip(exact[space], found, strict=True)]
-            recall[space] = round(float(np.mean(overlap)), 3)
-        for name, filters in (("text", None), ("text_kind", {"kind": "figure"}), ("text_source", one_source)):
-            timings = []
-            for vector in probes["text"][:queries]:  # the store alone: one query vector, candidates as search asks
-                started = time.perf_counter()
-                index.store.search("text", vector, k=settings.candidates, filters=filters)
-                timings.append(time.perf_counter() - started)
-            store_latency[name] = round(percentile_ms(timings, 95), 2)
-
-        searcher = Searcher(index)
-        images = [noise_image(rng) for _ in range(queries)]
-        texts = [TEXT_QUERIES[i % len(TEXT_QUERIES)] + f" {i}" for i in range(queries)]
-        searcher.search(Query(text=texts[0]))  # warm up
-        searcher.search(Query(text=texts[0], filters={"kind": "figure"}))
-        encode, bm25, complete = [], [], []
-        for text in texts:  # the complete search's parts: query encoding (not the store's) and BM25
-            started = time.perf_counter()
-            index.encoder.encode_query([text])
-            encode.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            index.lexical.search([text], settings.candidates)
-            bm25.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            searcher.search(Query(text=text))
-            complete.append(time.perf_counter() - started)
-        parts = {
-            "encode_p95_ms": round(percentile_ms(encode, 95), 1),
-            "bm25_p95_ms": round(percentile_ms(bm25, 95), 1),
-            "without_encoding_p95_ms": round(
-                percentile_ms([c - e for c, e in zip(complete, encode, strict=True)], 95), 1
-            ),
-        }
-        latency = {
-            "text": _timed(searcher, [Query(text=t) for t in texts]),
-            "text_kind": _timed(searcher, [Query(text=t, filters={"kind": "figure"}) for t in texts]),
-            "text_source": _timed(searcher, [Query(text=t, filters=one_source) for t in texts]),
-            **(image_latency(searcher, images, texts) if index.encoder.image_spaces else {}),
-        }
-        batch = [Query(text=t) for t in texts[:32]]
-        started = time.perf_counter()
-        searcher.search_many(batch)
-        batched_ms = (time.perf_counter() - started) * 1000
-
-        cpu_phases["measure"] = round(time.process_time() - cpu_started, 1)
-        tqdm.write(f"{label}: add and remove one {SOURCE_SIZE}-record source")
-        extra = -(-records // SOURCE_SIZE)  # one more source, indexed then removed as the indexer does
-        chunk = data.chunk(extra * SOURCE_SIZE, SOURCE_SIZE)
-        if media:
-            tqdm.write(f"{label}: an empty thumbnail per record")
-            empty_thumbnails(index, [f"syn{n}" for n in range(records)] + [r.id for r in chunk])
-        started = time.perf_counter()
-        index.store.upsert(chunk)
-        index.commit({**index.manifest, source_name(extra): manifest_entry(extra)})
-        add_seconds = time.perf_counter() - started
-        upkeep = {"media_upkeep": media_upkeep(index, chunk, extra)} if media else {}
-        started = time.perf_counter()
-        index.remove_source(source_name(extra))
-        remove_seconds = time.perf_counter() - started
+        probes = probe_vectors(index, data, recall_queries)
+        recall = recall_at_10(index, data, probes, records)
+        store_p95 = store_latency(index, probes["text"][:queries], settings.candidates, one_source)
+        searched = search_latency(index, queries, one_source, settings.candidates)
+        seconds["phases_cpu_seconds"]["measure"] = round(time.process_time() - cpu_started, 1)
+        updated = add_and_remove_source(index, data, records, label, media)
         index.close()
     return {
         "store": store,
         "faiss_index": settings.faiss_index if store == "faiss" else None,
         "records": records,
-        "build_seconds": round(phases["upsert"] + phases["commit"], 1),
-        "phases_seconds": phases,
-        "phases_cpu_seconds": cpu_phases,
-        "vector_bytes_per_record": round(vector_bytes / records) if vector_bytes else None,
-        "rerank_disk_bytes_per_record": round(rerank_bytes / records) if rerank_bytes else None,
-        "store_bytes_per_record": round(store_bytes / records),
-        "rss_bytes_per_record": round((rss_after["VmRSS"] - rss_before["VmRSS"]) / records),
-        "rss_anon_bytes_per_record": round((rss_after["RssAnon"] - rss_before["RssAnon"]) / records),
+        **seconds,
+        **footprint,
+        **grown,
         "peak_rss_gib": round(peak_rss_bytes() / 2**30, 2),
         "recall@10": recall,
-        "store_p95_ms": store_latency,
-        **latency,
-        "text_parts": parts,
-        "batch32_text_ms": round(batched_ms, 1),
-        "add_source_seconds": round(add_seconds, 2),
-        "remove_source_seconds": round(remove_seconds, 2),
-        **upkeep,
+        "store_p95_ms": store_p95,
+        **searched,
+        **updated,
     }
+
+
+def measured_build(index: Index, data: Synthetic, records: int, label: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """Build the index (``_build``): its seconds (upsert and commit, then wall and CPU seconds per phase), and what it
+    grew this process's resident memory by per record, all of it and the anonymous part (garbage collected before
+    and after)."""
+    gc.collect()
+    before = rss_bytes()
+    wall, cpu = _build(index, data, records, label)
+    gc.collect()
+    after = rss_bytes()
+    seconds = {
+        "build_seconds": round(wall["upsert"] + wall["commit"], 1),
+        "phases_seconds": wall,
+        "phases_cpu_seconds": cpu,
+    }
+    grown = {
+        "rss_bytes_per_record": round((after["VmRSS"] - before["VmRSS"]) / records),
+        "rss_anon_bytes_per_record": round((after["RssAnon"] - before["RssAnon"]) / records),
+    }
+    return seconds, grown
+
+
+def store_footprint(store_dir: Path, records: int) -> dict[str, int | None]:
+    """Bytes per record of the store's files: in memory, FAISS indexes (and the keys of re-ranking vectors); on disk,
+    read through the page cache, ivf-sq4-rerank's fp16 vectors (None where a store has no such files); all of them."""
+    vector_bytes = _files_bytes(store_dir, "*.faiss") + _files_bytes(store_dir, "*.rerank-keys.npy")
+    rerank_bytes = _files_bytes(store_dir, "*.rerank.npy")
+    return {
+        "vector_bytes_per_record": round(vector_bytes / records) if vector_bytes else None,
+        "rerank_disk_bytes_per_record": round(rerank_bytes / records) if rerank_bytes else None,
+        "store_bytes_per_record": round(_files_bytes(store_dir) / records),
+    }
+
+
+def probe_vectors(index: Index, data: Synthetic, n: int) -> dict[str, np.ndarray]:
+    """``n`` query vectors for text, and for visual where the index has it: the same for every run."""
+    spaces = ("text",) + (("visual",) if "visual" in index.meta.dims else ())
+    return {s: data.vectors(s, n, np.random.default_rng(99)) for s in spaces}
+
+
+def recall_at_10(index: Index, data: Synthetic, probes: dict[str, np.ndarray], records: int) -> dict[str, float]:
+    """Per space, the share of the exact top 10 that the store's (approximate) search finds."""
+    exact = data.exact_top(probes, records)
+    recall = {}
+    for space, vectors in probes.items():
+        found = index.store.search(space, vectors, k=10)
+        overlap = [len(e & {r for r, _ in f}) / 10 for e, f in zip(exact[space], found, strict=True)]
+        recall[space] = round(float(np.mean(overlap)), 3)
+    return recall
+
+
+def store_latency(index: Index, vectors: np.ndarray, candidates: int, one_source: dict) -> dict[str, float]:
+    """p95 ms of the store alone, one query vector a search and as many candidates as search asks: unfiltered, and
+    filtered by kind and by source."""
+    latency = {}
+    for name, filters in (("text", None), ("text_kind", {"kind": "figure"}), ("text_source", one_source)):
+        timings = []
+        for vector in vectors:
+            started = time.perf_counter()
+            index.store.search("text", vector, k=candidates, filters=filters)
+            timings.append(time.perf_counter() - started)
+        latency[name] = round(percentile_ms(timings, 95), 2)
+    return latency
+
+
+def search_latency(index: Index, queries: int, one_source: dict, candidates: int) -> dict[str, Any]:
+    """p50/p95 of ``queries`` complete searches, models warm: text, filtered by kind and by source, and image ones
+    where the encoder searches by image (``image_latency``); the p95 of a text search's parts (``text_parts``); the
+    ms of one batch of 32 text searches."""
+    searcher = Searcher(index)
+    rng = np.random.default_rng(1)
+    images = [noise_image(rng) for _ in range(queries)]
+    texts = [TEXT_QUERIES[i % len(TEXT_QUERIES)] + f" {i}" for i in range(queries)]
+    searcher.search(Query(text=texts[0]))  # warm up
+    searcher.search(Query(text=texts[0], filters={"kind": "figure"}))
+    parts = text_parts(searcher, index, texts, candidates)
+    latency = {
+        "text": _timed(searcher, [Query(text=t) for t in texts]),
+        "text_kind": _timed(searcher, [Query(text=t, filters={"kind": "figure"}) for t in texts]),
+        "text_source": _timed(searcher, [Query(text=t, filters=one_source) for t in texts]),
+        **(image_latency(searcher, images, texts) if index.encoder.image_spaces else {}),
+    }
+    batch = [Query(text=t) for t in texts[:32]]
+    started = time.perf_counter()
+    searcher.search_many(batch)
+    batched_ms = (time.perf_counter() - started) * 1000
+    return {**latency, "text_parts": parts, "batch32_text_ms": round(batched_ms, 1)}
+
+
+def text_parts(searcher: Searcher, index: Index, texts: list[str], candidates: int) -> dict[str, float]:
+    """p95 ms of a complete text search's parts: query encoding (not the store's), BM25, and all but encoding."""
+    encode, bm25, complete = [], [], []
+    for text in texts:
+        started = time.perf_counter()
+        index.encoder.encode_query([text])
+        encode.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        index.lexical.search([text], candidates)
+        bm25.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        searcher.search(Query(text=text))
+        complete.append(time.perf_counter() - started)
+    return {
+        "encode_p95_ms": round(percentile_ms(encode, 95), 1),
+        "bm25_p95_ms": round(percentile_ms(bm25, 95), 1),
+        "without_encoding_p95_ms": round(percentile_ms([c - e for c, e in zip(complete, encode, strict=True)], 95), 1),
+    }
+
+
+def add_and_remove_source(index: Index, data: Synthetic, records: int, label: str, media: bool) -> dict[str, Any]:
+    """Seconds to add one more source of ``SOURCE_SIZE`` records (upsert and commit) and to remove it, as the indexer
+    does; with ``media``, an empty thumbnail per record first, and the media chores at this size (``media_upkeep``)
+    while the source is there."""
+    tqdm.write(f"{label}: add and remove one {SOURCE_SIZE}-record source")
+    extra = -(-records // SOURCE_SIZE)
+    chunk = data.chunk(extra * SOURCE_SIZE, SOURCE_SIZE)
+    if media:
+        tqdm.write(f"{label}: an empty thumbnail per record")
+        empty_thumbnails(index, [f"syn{n}" for n in range(records)] + [r.id for r in chunk])
+    started = time.perf_counter()
+    index.store.upsert(chunk)
+    index.commit({**index.manifest, source_name(extra): manifest_entry(extra)})
+    add_seconds = time.perf_counter() - started
+    upkeep = {"media_upkeep": media_upkeep(index, chunk, extra)} if media else {}
+    started = time.perf_counter()
+    index.remove_source(source_name(extra))
+    remove_seconds = time.perf_counter() - started
+    return {"add_source_seconds": round(add_seconds, 2), "remove_source_seconds": round(remove_seconds, 2), **upkeep}
 
 
 def empty_thumbnails(index: Index, record_ids: list[str]) -> None:
