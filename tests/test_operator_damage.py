@@ -129,7 +129,7 @@ def test_a_qdrant_url_without_its_scheme_is_refused_naming_the_url_it_means(tmp_
     line = one_error_line(result, "PATHATLAS_QDRANT_URL='qdrant.example.org:6333'", "'http://qdrant.example.org:6333'")
     assert "\n" not in line
     assert not (tmp_path / "qdrant.example.org:6333").exists(), "no folder of that name in the current one"
-    with pytest.raises(BadInputError, match="PATHATLAS_QDRANT_URL='twin'"):
+    with pytest.raises(BadInputError, match="qdrant_url='twin'"):
         load_settings(qdrant_url="twin")  # a relative folder is refused too: it would move with the current folder
 
 

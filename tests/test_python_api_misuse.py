@@ -79,7 +79,7 @@ def test_secrets_are_in_no_repr_and_no_error(tmp_path):
     assert {name: getattr(settings, name) for name in SECRETS} == SECRETS
     with pytest.raises(BadInputError, match=r"^Atlas takes settings by name") as refused:
         Atlas(tmp_path, settings=settings)
-    refusal = r"^bad setting PATHATLAS_LLM_API_KEY: Input should be a valid string; PATHATLAS_API_KEY: Extra inputs"
+    refusal = r"^bad setting llm_api_key: Input should be a valid string; api_key: Extra inputs"
     with pytest.raises(BadInputError, match=refusal) as bad:  # a key of the wrong type, and one under a wrong name
         load_settings(api_key="s3cret-misnamed", llm_api_key=["s3cret-listed"])
     with pytest.raises(ValueError) as direct:  # pydantic's own error, from Settings built directly
@@ -87,14 +87,14 @@ def test_secrets_are_in_no_repr_and_no_error(tmp_path):
     shown = [repr(settings), str(settings), str(refused.value), str(bad.value), str(direct.value)]
     assert not [text for text in shown if "s3cret" in text]
     assert len(str(refused.value)) < 120 and "\n" not in str(refused.value)
-    with pytest.raises(BadInputError, match=r"^bad setting PATHATLAS_WEIGHT_BM25=-1: "):  # other values are shown
+    with pytest.raises(BadInputError, match=r"^bad setting weight_bm25=-1: "):  # other values are shown
         load_settings(weight_bm25=-1)
 
 
 @pytest.mark.parametrize(
     ("index", "settings", "message"),
     [
-        ("idx", {"weight_bm25": -1}, r"^bad setting PATHATLAS_WEIGHT_BM25=-1: Input should be greater than"),
+        ("idx", {"weight_bm25": -1}, r"^bad setting weight_bm25=-1: Input should be greater than"),
         (123, {}, r"^bad setting PATHATLAS_INDEX=123: "),
     ],
 )
