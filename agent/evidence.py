@@ -310,7 +310,7 @@ def asides(clause: str) -> list[str]:
 
 def name_start(text: str, at: int) -> int:
     """Where the name ending just before ``at`` starts: the run of words before it that are not function words
-    (``lexical.FUNCTION_WORDS``), with nothing but spaces between them."""
+    (``terms.FUNCTION_WORDS``), with nothing but spaces between them."""
     start = at
     for word in reversed(list(NAME_WORD.finditer(text, 0, at))):
         if text[word.end() : start].strip() or word.group().lower() in FUNCTION_WORDS:

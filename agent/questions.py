@@ -54,7 +54,7 @@ def option_key(option: str) -> str:
 
 A_WORD = re.compile(rf"\w\w|{CJK_RUN.pattern}")
 """What a text must hold to have a word BM25 looks for: two letters or digits in a row, or one Chinese, Japanese or
-Korean character (each is a word: ``lexical.cjk_terms``). A question typed beside an image needs one: "What is it?"
+Korean character (each is a word: ``terms.cjk_terms``). A question typed beside an image needs one: "What is it?"
 asks about the image, "x" asks nothing."""
 NO_WORD = "has no word to look for: type two letters or digits in a row, or a CJK character"
 """How every door refuses a text without ``A_WORD`` after naming it ("the question has no word ...")."""

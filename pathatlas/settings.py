@@ -95,7 +95,7 @@ ISO_CODES = {
     "serbian": "sr", "sesotho": "st", "spanish": "es", "swedish": "sv", "tamil": "ta", "turkish": "tr", "yiddish": "yi",
 }  # fmt: skip
 """Snowball's languages (PyStemmer's names) but English by their ISO 639-1 codes, the one table of them: BM25 writes a
-language's stems after its code (``lexical.CODES``; English stems are its own, after none), and a setting may name it
+language's stems after its code (``terms.CODES``; English stems are its own, after none), and a setting may name it
 by its code (``ISO_LANGUAGES``)."""
 ISO_LANGUAGES = {code: name for name, code in ISO_CODES.items()} | {
     "en": "english",

@@ -4,7 +4,7 @@ for both, reading words as the search reads them (``text.normalise``; accents, "
 as one of them, as BM25 stems ("body" marks "bodies"), or starting like a long one ("koilocytes" marks
 "koilocytic"); each part of a hyphenated word on its own, as BM25 splits it ("Mallory-Denk" marks "Mallory"), any dash
 read as a hyphen; an underscore parting words ("scc" marks that of "lung_scc") and a Greek letter no other letter
-touches read as its name ("beta" marks "β", "α" marks "alpha"), as BM25 reads them (``lexical.searchable``); in a
+touches read as its name ("beta" marks "β", "α" marks "alpha"), as BM25 reads them (``terms.searchable``); in a
 spaceless script every run of one."""
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ SPACELESS_TERM = re.compile(f"[{HAN}]{{2,}}|[\u30a0-\u30ff]{{2,}}")
 """A word of a spaceless script: a run of two or more kanji, or of katakana (肺腺癌, フィブローシス); the hiragana
 between them are particles and endings."""
 AMPERSAND_NAME = re.compile(r"(?<![\w&])[^\W\d_] ?& ?[^\W\d_](?![\w&])")
-"""Two letters joined by an ampersand, a name of their own ("H&E", "H & E"), as BM25 reads one (``lexical.JOINED``)."""
+"""Two letters joined by an ampersand, a name of their own ("H&E", "H & E"), as BM25 reads one (``terms.JOINED``)."""
 DASHES = "\u2010\u2011\u2013\u2014-"
 """Hyphen, non-breaking hyphen, en and em dash, and the ASCII hyphen: an eponym is printed with any of them
 ("Reed–Sternberg") and typed with the last, so all join a word's parts alike."""
@@ -115,7 +115,7 @@ stemmer leaves apart ("glands" and "glandular") and other languages' ("células"
 start unrelated words ("neu" neutrophil, "all" allele) and marks only the words of its stem."""
 HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 """Korean letters: a Korean word takes its particles without a space (선암종은), which BM25 meets by character pairs
-(``lexical.cjk_terms``) and no English stem reads, so a Korean term of any length marks the words it starts."""
+(``terms.cjk_terms``) and no English stem reads, so a Korean term of any length marks the words it starts."""
 
 
 _ENGLISH = threading.local()

@@ -40,7 +40,7 @@ TURKISH_LETTERS = re.compile("[ıİğĞşŞ]")
 TURKISH_SHARE = 10
 """A text is Turkish when at least one word in this many holds one of ``TURKISH_LETTERS``: about one in four does in
 Turkish prose, and an English page naming a Turkish author ("Doğan") stays English (a short caption naming one may
-not, and keeps its English terms beside the Turkish ones: ``lexical.analysed``)."""
+not, and keeps its English terms beside the Turkish ones: ``terms.analysed``)."""
 
 
 @functools.cache

@@ -1,6 +1,6 @@
 """British spellings are searched as the American ones most textbooks print: a student's "Haemoglobin ... 1)
 leucocytes" found nothing of the A&P book's "hemoglobin" and "leukocytes" and leaned to osteocytes, and "oedema" was
-warned of as no indexed word. ``lexical.american`` reads a British spelling as the American before stemming, so BM25,
+warned of as no indexed word. ``terms.american`` reads a British spelling as the American before stemming, so BM25,
 the agent's evidence and snippet marks meet either; only listed spellings change, checked on the book's words.
 The same student's options labelled "A:scar tissue" and "A - they lack a nucleus" were asked with their labels."""
 

@@ -1,6 +1,6 @@
 """A Latin verb and its noun share a stem: a student's "Which cells resorb bone?" answered osteoblast, its page saying
 "bone resorption" never quoted, while "...responsible for bone resorption?" found it (Snowball stems "resorb" and
-"resorpt"). ``lexical.root`` reads the noun's root as the verb's for BM25, the agent's evidence and snippet marks."""
+"resorpt"). ``terms.root`` reads the noun's root as the verb's for BM25, the agent's evidence and snippet marks."""
 
 from __future__ import annotations
 
