@@ -28,6 +28,7 @@ from pathatlas.ui.cli_common import (
     IndexOpt,
     JsonOpt,
     PathAtlasTyper,
+    ProgressLines,
     console,
     err_console,
     for_this_index,
@@ -192,8 +193,14 @@ def index(
         refuse_no_index(settings)
     idx = Index.open(settings.index_dir, settings, create=True, store=store, defer=True)  # kept if a source commits
     told = None if paths or as_json else partial(tell_source, held=len(idx.manifest))  # named as the run reaches it
+    lines = None if as_json or progress_shown() else ProgressLines()  # a bar where stderr is a terminal, else lines
     indexer = Indexer(
-        idx, show_progress=progress_shown(as_json), on_source=told, hint_index=named_index(settings), skip_copies=True
+        idx,
+        show_progress=progress_shown(as_json),
+        on_source=told,
+        on_progress=lines,
+        hint_index=named_index(settings),
+        skip_copies=True,
     )
     try:
         with terminated_as_interrupted():

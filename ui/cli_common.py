@@ -10,6 +10,7 @@ import os
 import re
 import shlex
 import sys
+import time
 from contextvars import ContextVar
 from functools import wraps
 from pathlib import Path
@@ -93,6 +94,27 @@ def progress_shown(as_json: bool = False) -> bool:
     """Whether a command draws progress bars (on stderr): only where stderr is a terminal, and not with ``--json``. A
     file or a pipe kept every redraw of every bar ("2>log", "2>&1 | less")."""
     return not as_json and err_console.is_terminal
+
+
+PROGRESS_LINE_SECONDS = 30.0
+"""How often a run that draws no bar (stderr a log file, a pipe, ``docker logs``) says how far it got."""
+
+
+class ProgressLines:
+    """An ``Indexer``'s progress as a plain line on stderr at most every ``PROGRESS_LINE_SECONDS``, where no bar is
+    drawn (``progress_shown``): upgrading a 998-page book wrote "(1/1) book.pdf" to a log, then nothing for five
+    minutes."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.said = clock()
+
+    def __call__(self, key: str, done: int, total: int) -> None:
+        if (now := self.clock()) - self.said < PROGRESS_LINE_SECONDS:
+            return
+        self.said = now
+        share = f" ({done / total:.0%})" if total else ""
+        err_console.print(f"{Path(key).name}: {done} of {total} items{share}", highlight=False, markup=False)
 
 
 VALUE_SHAPES = {Path: "PATH", int: "INTEGER", float: "FLOAT"}
