@@ -393,11 +393,13 @@ def held_option(diagnosis: set[str], options: Sequence[set[str]], heads: Sequenc
     """The one option (by its stems) whose head the diagnosis holds, or that holds the diagnosis; None where none or
     several do. An option may describe its diagnosis after a comma ("Squamous cell carcinoma, a malignant keratinising
     tumour"), a diagnosis may name its organ ("lung squamous cell carcinoma"): their overlap was 3 words of 7, below
-    half, and a tile of the very class voted for no option."""
+    half, and a tile of the very class voted for no option. An option holds the diagnosis only where the diagnosis
+    says at least half its head: a case labelled "carcinoma" names no "Squamous cell carcinoma"."""
     held = [
         j
         for j, (words, head) in enumerate(zip(options, heads, strict=True))
-        if diagnosis and ((head and head <= diagnosis) or diagnosis <= words)
+        if diagnosis
+        and ((head and head <= diagnosis) or (diagnosis <= words and 2 * len(diagnosis) >= len(head or words)))
     ]
     return held[0] if len(held) == 1 else None
 

@@ -180,3 +180,14 @@ def test_serve_writes_one_json_access_line_per_request_and_none_of_uvicorns(tmp_
     assert (pages["method"], pages["path"], pages["status"]) == ("GET", "/pages", asked.status_code)
     assert pages["client"].startswith("127.0.0.1:") and "koilocyte" not in out
     assert all(json.loads(line)["logger"] != "uvicorn.access" for line in err.splitlines() if line.strip())
+
+
+def test_a_client_address_forges_no_field_of_the_access_line():
+    """Behind a proxy the address is what X-Forwarded-For said: a quote in it ended the path's field early."""
+    from pathatlas.ui.api.deps import access_fields
+
+    scope = {"method": "GET", "path": "/health", "raw_path": b"/health", "client": ('1.2.3.4" status=200 x="', 80)}
+    client = access_fields(scope, 200, 0.001, "abc")["client"]
+    assert '"' not in client and " " not in client and client.startswith("1.2.3.4")
+    ipv6 = {**scope, "client": ("[::1]", 8000)}
+    assert access_fields(ipv6, 200, 0.001, "abc")["client"] == "[::1]:8000"

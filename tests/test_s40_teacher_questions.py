@@ -126,6 +126,8 @@ def test_a_diagnosis_held_by_several_options_keeps_the_overlap_rule():
     assert diagnosed_option(["0", "1"], case("c", "x", "lung", 1)) is None, "no words hold nothing"
     held = ["Serous carcinoma", "Mucinous carcinoma"]
     assert diagnosed_option(held, case("c", "x", "ovary serous carcinoma, psammoma bodies", 1)) == 0
+    generic = ["Squamous cell carcinoma", "Adenocarcinoma"]
+    assert diagnosed_option(generic, case("c", "x", "carcinoma", 1)) is None, "a generic label names no kind of it"
 
 
 def test_an_image_question_with_described_options_keeps_the_very_tile_s_diagnosis():

@@ -131,3 +131,28 @@ def test_old_jobs_are_forgotten_while_another_upload_submits_its_job(fast, monke
     finally:
         engine.close()
     assert set(engine.jobs) == {"kept", "new"}
+
+
+def test_an_old_record_another_upload_thread_deleted_meanwhile_is_no_failure(tmp_path, monkeypatch, caplog):
+    """Uploads submit from worker threads now, each forgetting old records: one's ``stat`` of a record the other had
+    just deleted stopped the loop with a warning that old records were not deleted."""
+    import os
+
+    from pathatlas.ui.api.jobs import JobRecords
+
+    records = JobRecords(tmp_path / "jobs", tmp_path / "index")
+    records.folder.mkdir(parents=True)
+    for name in ("a", "b"):
+        (records.folder / f"{name}.json").write_text("{}")
+        os.utime(records.folder / f"{name}.json", (0, 0))
+    stat = pathlib.Path.stat
+
+    def deleted_meanwhile(path, *args, **kwargs):
+        if path.name == "a.json":
+            path.unlink()  # the other thread was first
+        return stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "stat", deleted_meanwhile)
+    records.forget_old()
+    monkeypatch.undo()
+    assert not list(records.folder.glob("*.json")) and "not deleted" not in caplog.text

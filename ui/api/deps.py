@@ -437,8 +437,10 @@ def request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
 
 def access_fields(scope, status: int, seconds: float, identity: str) -> dict[str, Any]:
     """The facts of one request's access line. The path is the one sent, percent-encoded, without its query string: a
-    query may hold what a student typed (a client sending its question as ``?text=``, refused, is still logged)."""
+    query may hold what a student typed (a client sending its question as ``?text=``, refused, is still logged). The
+    client's address is percent-encoded too."""
     host, port = scope.get("client") or ("-", None)
+    host = quote(str(host), safe=".:[]-")  # behind a proxy, what X-Forwarded-For said: no quote forges a field
     return {
         "method": scope["method"],
         "path": quote(scope.get("raw_path") or scope["path"].encode(), safe=PATH_CHARS),  # ASGI's: no query

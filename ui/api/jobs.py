@@ -6,6 +6,7 @@ got."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -182,11 +183,13 @@ class JobRecords:
 
     def forget_old(self) -> None:
         """Delete records older than ``RECORD_DAYS`` (any index's: they share the folder): at start, and as jobs are
-        listed or submitted (``Engine.forget_old_jobs``)."""
+        listed or submitted (``Engine.forget_old_jobs``), by several upload threads at once: a record another thread
+        deleted meanwhile is one less to delete, not a failure."""
         oldest = time.time() - RECORD_DAYS * 86400
         try:
             for path in self.folder.glob("*.json"):
-                if path.stat().st_mtime < oldest:
-                    path.unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    if path.stat().st_mtime < oldest:
+                        path.unlink(missing_ok=True)
         except OSError as exc:
             log.warning("old job records not deleted: %s", exc)
