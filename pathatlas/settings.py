@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal, get_args
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
@@ -560,6 +561,21 @@ def setting_variables() -> list[str]:
     return sorted(f"{prefix}{name}".upper() for name in Settings.model_fields)
 
 
+URL_SETTINGS = ("qdrant_url", "llm_base_url", "api_url")
+"""Settings whose URL may carry a password (``https://user:pass@host``) or a key in its query (``?api-key=``)."""
+
+
+def without_credentials(url: str) -> str:
+    """``url`` as ``pathatlas settings`` shows it: a password or user and the query replaced by ``***``, which may hold
+    what a secret setting would (a Qdrant password, an LLM gateway's key)."""
+    parts = urlsplit(url)
+    if not parts.scheme:
+        return url  # a local folder (``QDRANT_URL``'s copy)
+    host = parts.hostname or ""
+    netloc = ("***@" if parts.username or parts.password else "") + host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
+
+
 def described(settings: Settings) -> list[dict[str, object]]:
     """Each setting as ``pathatlas settings`` shows it: its variable, the value in effect (a secret's only "set", or
     None), where that came from (the environment, for settings ``load_settings`` read without values, or the default)
@@ -567,6 +583,7 @@ def described(settings: Settings) -> list[dict[str, object]]:
     prefix = Settings.model_config["env_prefix"]
     secrets = {name for name, field in Settings.model_fields.items() if not field.repr}
     values = settings.model_dump(mode="json", exclude=secrets)
+    values.update({name: without_credentials(values[name]) for name in URL_SETTINGS if values.get(name)})
     return [
         {
             "variable": f"{prefix}{name}".upper(),

@@ -309,13 +309,18 @@ def other_than_asked(path: Path, name: str, recorded: str, asked: str) -> str:
     )
 
 
+OPENED_UNASKED = {"encoder": ("default",), "store": ("faiss", "qdrant")}
+"""What an index may name and be opened with unasked: the shipped encoder and the built-in stores."""
+
+
 def names_code(path: Path, name: str, recorded: str, asked: str | None) -> None:
-    """Refuse to import a ``py:`` plug-in (``name``: encoder or store) that the index at ``path`` merely records and
-    nobody ``asked`` for: an index is data, shared and downloaded, and opening one never runs code it names. Built-in
-    encoders and stores it records are used unasked (``chosen``)."""
-    if recorded.startswith("py:") and asked is None:
+    """Refuse an encoder or store (``name``) that the index at ``path`` merely records and nobody ``asked`` for, unless
+    it is one ``OPENED_UNASKED``: an index is data, shared and downloaded, and opening one never runs code it names
+    (``py:``) nor fetches or reads a model it does not hold (``hf-hub:``, ``st:``, ``local-dir:``)."""
+    if asked is None and recorded not in OPENED_UNASKED[name]:
+        what = "code" if recorded.startswith("py:") else "a model outside it"
         raise PathAtlasError(
-            f"index {path} names code ({name} {recorded!r}); trust it explicitly with "
+            f"index {path} names {what} ({name} {recorded!r}); trust it explicitly with "
             f"PATHATLAS_{name.upper()}={recorded} (or 'pathatlas index --{name} {recorded}')"
         )
 
@@ -445,7 +450,8 @@ class Index:
         ``defer`` makes it on disk at its first write (``writing``) instead of now: until then it is empty and its
         folder untouched, so serving a new folder fixes no store, and a first run that commits nothing leaves none.
         It opens with the encoder and store it records; another one asked for (``store=`` here, or set in the settings)
-        is refused, and a ``py:`` plug-in it records is imported only when asked for by that name (``names_code``).
+        is refused, and one it records other than the shipped encoder and the built-in stores is used only when asked
+        for by that name (``names_code``).
         """
         path = expanded(path).absolute()
         if path.exists() and not path.is_dir():

@@ -647,11 +647,20 @@ def with_relative(hits: list[Hit], pool: Sequence[float]) -> list[Hit]:
     return hits
 
 
+def shown_as(hit: Hit) -> set[str | tuple[str, int]]:
+    """What a hit shows: a page hit its page and the pages folded into it as its repeats (a deeper pool may name the
+    same page by another of its records, a passage where the first named the page), any other hit itself."""
+    if hit.kind != "page" or hit.citation.page is None:
+        return {hit.id}
+    return {(hit.citation.source, page) for page in (hit.citation.page, *hit.repeated_on)}
+
+
 def paged(hits: list[Hit], deeper: list[Hit], k: int) -> list[Hit]:
-    """``hits`` followed by those of ``deeper`` (a deeper pool's hits of the same query) not among them, up to ``k``,
-    none reading as more relevant than the last of ``hits``: what a search found first keeps its places."""
-    shown = {hit.id for hit in hits}
-    more = [hit for hit in deeper if hit.id not in shown][: max(k - len(hits), 0)]
+    """``hits`` followed by those of ``deeper`` (a deeper pool's hits of the same query) showing nothing they show
+    (``shown_as``), up to ``k``, none reading as more relevant than the last of ``hits``: what a search found first
+    keeps its places."""
+    shown = set().union(*map(shown_as, hits))
+    more = [hit for hit in deeper if shown_as(hit).isdisjoint(shown)][: max(k - len(hits), 0)]
     floor = hits[-1].relative if hits else 1.0
     for hit in more:
         hit.relative = floor = min(hit.relative, floor)

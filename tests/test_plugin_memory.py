@@ -116,3 +116,16 @@ def test_the_rest_service_serves_with_the_plugins_the_index_was_built_with(plugi
         assert answer.status_code == 200 and answer.json()["citations"], answer.text
     with pytest.raises(EncoderMismatchError, match=f"encoder '{HashingEncoder.name}', not 'default' as asked"):
         Engine(Settings(home=tmp_path / "home", index=index, encoder="default"))
+
+
+@pytest.mark.parametrize("recorded", ["hf-hub:someone/model", "st:/models/minilm", "local-dir:/srv/clip"])
+def test_a_model_outside_the_index_is_loaded_only_once_named(tmp_path, recorded):
+    """A shared index naming a model repository or a path made ``search`` fetch or read it unasked."""
+    from pathatlas.errors import PathAtlasError
+    from pathatlas.retrieval.index import names_code
+
+    with pytest.raises(PathAtlasError, match=f"names a model outside it \\(encoder '{recorded}'\\)"):
+        names_code(tmp_path, "encoder", recorded, None)
+    names_code(tmp_path, "encoder", recorded, recorded)  # named: used
+    names_code(tmp_path, "encoder", "default", None)  # the shipped one: used unasked
+    names_code(tmp_path, "store", "qdrant", None)

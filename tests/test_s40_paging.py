@@ -37,9 +37,25 @@ def test_a_deeper_read_never_reorders_what_a_smaller_k_found(tmp_path):
 
 def test_paged_hits_follow_and_read_no_more_relevant_than_the_last_shown():
     def hit(rid: str, relative: float) -> Hit:
-        return Hit(rid, 1.0, "page", "", Citation(source="b.pdf", page=1), relative=relative)
+        return Hit(rid, 1.0, "page", "", Citation(source="b.pdf", page=ord(rid)), relative=relative)
 
     first = [hit("a", 1.0), hit("b", 0.4)]
     out = paged(first, [hit("c", 0.9), hit("a", 1.0), hit("d", 0.2), hit("e", 0.1)], k=4)
     assert [h.id for h in out] == ["a", "b", "c", "d"]
     assert [h.relative for h in out] == [1.0, 0.4, 0.4, 0.2]
+
+
+def test_a_deeper_pool_naming_a_shown_page_by_another_record_adds_it_not_again():
+    """The first pool found page 3 by its page record; the deeper one by a passage of it, and page 5 as a repeat of
+    page 4 (the same text printed twice): neither is a new hit."""
+    first = [
+        Hit("page3", 1.0, "page", "", Citation(source="b.pdf", page=3)),
+        Hit("page4", 1.0, "page", "", Citation(source="b.pdf", page=4), repeated_on=[5]),
+    ]
+    deeper = [
+        Hit("passage-of-3", 1.0, "page", "", Citation(source="b.pdf", page=3)),
+        Hit("page5", 1.0, "page", "", Citation(source="b.pdf", page=5)),
+        Hit("page3-other-book", 1.0, "page", "", Citation(source="c.pdf", page=3)),
+        Hit("fig", 1.0, "figure", "", Citation(source="b.pdf", page=3)),
+    ]
+    assert [hit.id for hit in paged(first, deeper, k=10)] == ["page3", "page4", "page3-other-book", "fig"]

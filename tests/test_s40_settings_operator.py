@@ -257,3 +257,14 @@ def test_a_value_given_by_a_command_is_named_as_given_not_as_a_variable(monkeypa
     monkeypatch.setenv("PATHATLAS_ANSWERER", "gpt")
     with pytest.raises(BadInputError, match=r"^bad setting PATHATLAS_ANSWERER='gpt'"):
         load_settings()
+
+
+def test_settings_show_no_password_or_key_written_inside_a_url(monkeypatch):
+    """A Qdrant password in its URL, an LLM gateway's key in its query: shown whole while secrets showed set/unset."""
+    monkeypatch.setenv("PATHATLAS_QDRANT_URL", "https://admin:hunter2@qdrant.example:6333")
+    monkeypatch.setenv("PATHATLAS_LLM_BASE_URL", "https://llm.example/v1?api-key=hunter3")
+    shown = run_cli("settings", "--json")
+    assert shown.exit_code == 0 and "hunter" not in shown.stdout, shown.output
+    values = {row["variable"]: row["value"] for row in json.loads(shown.stdout)}
+    assert values["PATHATLAS_QDRANT_URL"] == "https://***@qdrant.example:6333"
+    assert values["PATHATLAS_LLM_BASE_URL"] == "https://llm.example/v1?***"
