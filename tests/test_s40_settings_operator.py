@@ -268,3 +268,16 @@ def test_settings_show_no_password_or_key_written_inside_a_url(monkeypatch):
     values = {row["variable"]: row["value"] for row in json.loads(shown.stdout)}
     assert values["PATHATLAS_QDRANT_URL"] == "https://***@qdrant.example:6333"
     assert values["PATHATLAS_LLM_BASE_URL"] == "https://llm.example/v1?***"
+
+
+def test_ui_refuses_a_bad_api_url_in_one_line_before_starting_streamlit(monkeypatch):
+    """The child Streamlit process refused it on its page, after the command had said nothing."""
+    import subprocess
+
+    def started(*args, **kwargs):
+        raise AssertionError("Streamlit started")
+
+    monkeypatch.setattr(subprocess, "Popen", started)
+    one_error_line(
+        run_cli("ui", "--api", "localhost:8000"), "api_url='localhost:8000'", "write 'http://localhost:8000'"
+    )

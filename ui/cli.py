@@ -842,8 +842,10 @@ def ui(
     import signal
     import subprocess
 
+    from pathatlas.settings import load_settings
     from pathatlas.ui.listening import ensure_listenable
 
+    load_settings(**({"api_url": api} if api else {}))  # a bad value in one line here, not on the page Streamlit shows
     env = dict(os.environ)
     if not is_loopback(host) and not insecure:
         env[READ_ONLY_ENV] = "1"
