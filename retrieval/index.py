@@ -74,7 +74,7 @@ from pathatlas.retrieval.stores.views import EmptyStore, VisibleStore
 from pathatlas.retrieval.terms import TERMS_VERSION
 from pathatlas.retrieval.text import composed
 from pathatlas.retrieval.upgrade import FORMAT_VERSION, READ_FORMATS, Upgrade, entry_reader, older_reader
-from pathatlas.settings import ENVIRONMENT_ERRORS, Settings
+from pathatlas.settings import ENVIRONMENT_ERRORS, NAMES, PLUGIN, Settings
 
 META_FILE = "pathatlas.json"
 POINTER_FILE = "manifest.json"
@@ -309,7 +309,7 @@ def other_than_asked(path: Path, name: str, recorded: str, asked: str) -> str:
     )
 
 
-OPENED_UNASKED = {"encoder": ("default",), "store": ("faiss", "qdrant")}
+OPENED_UNASKED = {"encoder": ("default",), "store": tuple(name for name in NAMES["store"] if name != PLUGIN)}
 """What an index may name and be opened with unasked: the shipped encoder and the built-in stores."""
 
 
