@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from pathatlas.agent.answerers import create_answerer
-from pathatlas.agent.bench import QABench, check_sources, load_items
+from pathatlas.agent.bench.gold import check_sources
+from pathatlas.agent.bench.items import load_items
+from pathatlas.agent.bench.run import QABench
 from pathatlas.agent.questions import LETTERS, Answer, Evidence
 from pathatlas.errors import PathAtlasError
 from pathatlas.plugins import require

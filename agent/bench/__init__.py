@@ -9,15 +9,5 @@ unusable replies, and (``folds``) the offline answerer's weights and open-answer
 group of chapters and scored on the held-out one. Chance stands beside every mode, for accuracy and for evidence hit@5
 (``hit_chance``), and a searching mode below no-rag or chance is marked (``mark_losses``).
 
-Re-exported here: the entry points a caller runs, reports and compares a bench with (``ui/bench_mcp.py`` imports
-them from the package); every other name is imported from the module that defines it.
+Each name is imported from the module that defines it.
 """
-
-from pathatlas.agent.bench.compare import compare_qa_runs
-from pathatlas.agent.bench.gold import check_sources
-from pathatlas.agent.bench.items import load_items
-from pathatlas.agent.bench.plot import plot_qa
-from pathatlas.agent.bench.report import markdown_report
-from pathatlas.agent.bench.run import QABench
-
-__all__ = ["QABench", "check_sources", "compare_qa_runs", "load_items", "markdown_report", "plot_qa"]
