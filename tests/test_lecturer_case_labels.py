@@ -15,7 +15,7 @@ from PIL import Image
 
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Case
-from pathatlas.indexer.sources import fingerprints as base
+from pathatlas.indexer.sources import fingerprints
 from pathatlas.indexer.sources.fingerprints import on_disk
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.search import Query, Searcher
@@ -102,7 +102,7 @@ def test_labels_csv_saved_again_unchanged_is_served_ok_and_unchanged_everywhere(
 
         resaved(labels, labels.read_bytes())
         (folder / "notes.txt").write_text("for next week")  # a file the folder holds but does not read
-        hashed = calls_to(monkeypatch, "hash_into", base)
+        hashed = calls_to(monkeypatch, "hash_into", fingerprints)
         assert [client.get(f"/media/cases/{rid}").status_code for rid in images] == [200] * len(images)
         reads = [path.name for _, path in hashed].count("labels.csv")
         assert reads == 1, "one hash for the files' new state, not one per image served"

@@ -15,7 +15,7 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError, UnknownNameError
 from pathatlas.indexer.pipeline import Indexer
-from pathatlas.indexer.sources import fingerprints as base
+from pathatlas.indexer.sources import fingerprints
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.retrieval.index import Index
 from pathatlas.ui import cli
@@ -68,7 +68,7 @@ class FakeSource:
 
 
 def same(key: str, signature: str = "moved") -> bool:
-    return base.same_content(key, {"kind": "fake", "fingerprint": "fp"}, signature, None)
+    return fingerprints.same_content(key, {"kind": "fake", "fingerprint": "fp"}, signature, None)
 
 
 def test_hashing_one_source_does_not_hold_up_another(tmp_path, monkeypatch):
@@ -82,7 +82,7 @@ def test_hashing_one_source_does_not_hold_up_another(tmp_path, monkeypatch):
 
     book_a, book_b = str(tmp_path / "a.pdf"), str(tmp_path / "b.pdf")
     sources = {book_a: FakeSource(), book_b: FakeSource(slow)}
-    monkeypatch.setattr(base, "_source_of", lambda path, kind, settings: sources[str(path)])
+    monkeypatch.setattr(fingerprints, "_source_of", lambda path, kind, settings: sources[str(path)])
     answers: dict[str, bool] = {}
     threads = {key: threading.Thread(target=lambda k=key: answers.update({k: same(k)})) for key in sources}
     threads[book_b].start()
@@ -97,7 +97,7 @@ def test_hashing_one_source_does_not_hold_up_another(tmp_path, monkeypatch):
         for thread in threads.values():
             thread.join(WAIT)
     assert answers == {book_a: True, book_b: True}
-    assert len(base._HASHING) == 0, "no lock is kept once nobody hashes its source"
+    assert len(fingerprints._HASHING) == 0, "no lock is kept once nobody hashes its source"
 
 
 def test_asking_together_about_one_source_hashes_it_once(tmp_path, monkeypatch):
@@ -111,7 +111,7 @@ def test_asking_together_about_one_source_hashes_it_once(tmp_path, monkeypatch):
         return "fp"
 
     key = str(tmp_path / "book.pdf")
-    monkeypatch.setattr(base, "_source_of", lambda path, kind, settings: FakeSource(slow))
+    monkeypatch.setattr(fingerprints, "_source_of", lambda path, kind, settings: FakeSource(slow))
     threads = [threading.Thread(target=same, args=(key,)) for _ in range(4)]
     threads[0].start()
     assert started.wait(WAIT)
@@ -121,7 +121,7 @@ def test_asking_together_about_one_source_hashes_it_once(tmp_path, monkeypatch):
     for thread in threads:
         thread.join(WAIT)
     assert len(hashed) == 1
-    assert len(base._HASHING) == 0
+    assert len(fingerprints._HASHING) == 0
 
 
 @pytest.mark.parametrize(
@@ -132,9 +132,9 @@ def test_a_source_that_cannot_be_read_is_not_the_same(tmp_path, monkeypatch, err
     def fails() -> str:
         raise error
 
-    monkeypatch.setattr(base, "_source_of", lambda path, kind, settings: FakeSource(fails))
+    monkeypatch.setattr(fingerprints, "_source_of", lambda path, kind, settings: FakeSource(fails))
     assert same(str(tmp_path / type(error).__name__)) is False
-    assert len(base._HASHING) == 0
+    assert len(fingerprints._HASHING) == 0
 
 
 def test_a_bug_while_hashing_is_raised_not_taken_for_a_change(tmp_path, monkeypatch):
@@ -143,10 +143,10 @@ def test_a_bug_while_hashing_is_raised_not_taken_for_a_change(tmp_path, monkeypa
     def buggy() -> str:
         raise TypeError("unsupported operand")
 
-    monkeypatch.setattr(base, "_source_of", lambda path, kind, settings: FakeSource(buggy))
+    monkeypatch.setattr(fingerprints, "_source_of", lambda path, kind, settings: FakeSource(buggy))
     with pytest.raises(TypeError, match="unsupported operand"):
         same(str(tmp_path / "book.pdf"))
-    assert len(base._HASHING) == 0
+    assert len(fingerprints._HASHING) == 0
 
 
 def test_a_case_folder_whose_metadata_went_cannot_be_read(tmp_path, fast):
@@ -177,7 +177,7 @@ def test_info_judges_a_resaved_source_with_the_commands_settings(hashing_cli, mo
 
     cli_settings_for = cli.settings_for
     monkeypatch.setattr(cli, "settings_for", settings_for)
-    asked = calls_to(monkeypatch, "same_content", base)
+    asked = calls_to(monkeypatch, "same_content", fingerprints)
     result = run_cli("info", "--index", "idx", "--json")
     assert result.exit_code == 0, result.output
     assert [entry["on_disk"] for entry in json.loads(result.stdout)["sources"].values()] == ["ok"]

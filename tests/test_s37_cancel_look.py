@@ -16,7 +16,7 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.pipeline import Cancelled, Indexer
-from pathatlas.indexer.sources import fingerprints as base
+from pathatlas.indexer.sources import fingerprints
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.indexer.sources.fingerprints import HASH_BLOCK, stoppable
 from pathatlas.indexer.sources.pdf import PdfSource
@@ -66,7 +66,7 @@ def test_a_cancel_asked_while_a_case_folder_s_images_are_hashed_stops_the_job_th
     engine = client.app.state.engine
     before = client.get("/sources").json()
     hashed, committed, looking, cancelled = [], {}, threading.Event(), threading.Event()
-    named = base.utf8_name
+    named = fingerprints.utf8_name
 
     def held_at_the_first_image(path: Path) -> str:
         """The name of each file hashed (``hash_files``); the second folder's first image waits for the cancel."""
@@ -78,7 +78,7 @@ def test_a_cancel_asked_while_a_case_folder_s_images_are_hashed_stops_the_job_th
             assert cancelled.wait(30)
         return named(path)
 
-    monkeypatch.setattr(base, "utf8_name", held_at_the_first_image)
+    monkeypatch.setattr(fingerprints, "utf8_name", held_at_the_first_image)
     try:
         zip_file = zipped(*case_members("first", 2), *case_members("second", LOOKED_AT))
         job_id = upload(client, "atlas.zip", zip_file).json()["id"]
@@ -119,7 +119,7 @@ def test_a_pdf_is_looked_at_a_megabyte_at_a_time(tmp_path):
     """A PDF's look is one file hashed: a large one (a raised upload cap, a slow disk) may stop between megabytes."""
     pdf = make_pdf(tmp_path / "big.pdf", 1, "big")
     with pdf.open("ab") as handle:
-        handle.write(os.urandom(3 * base.HASH_BLOCK))
+        handle.write(os.urandom(3 * fingerprints.HASH_BLOCK))
     asked = []
 
     def stop_at_the_second_megabyte() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from pathatlas.indexer.pipeline import Indexer
-from pathatlas.indexer.sources import fingerprints as base
+from pathatlas.indexer.sources import fingerprints
 from pathatlas.indexer.sources.cases import CaseFolderSource
 from pathatlas.indexer.sources.fingerprints import content_hash, on_disk
 from pathatlas.retrieval.images import max_image_bytes
@@ -26,7 +26,7 @@ file passes at no cost."""
 
 def hashed_names(monkeypatch) -> list[tuple]:
     """The calls hashing a file's bytes from now on (``hash_into``: fingerprints and content hashes alike)."""
-    return calls_to(monkeypatch, "hash_into", base)
+    return calls_to(monkeypatch, "hash_into", fingerprints)
 
 
 def names(calls: list[tuple]) -> set[str]:
@@ -120,7 +120,7 @@ def test_a_pdf_and_a_folder_no_reader_takes_keep_their_content_hash(tmp_path):
     folder = tmp_path / "notes"
     folder.mkdir()
     (folder / "a.txt").write_text("a")
-    (folder / "b.bin").write_bytes(os.urandom(base.HASH_BLOCK + 1))
+    (folder / "b.bin").write_bytes(os.urandom(fingerprints.HASH_BLOCK + 1))
     for path, files in [(book, [book]), (folder, sorted(folder.iterdir()))]:
         digest = hashlib.blake2b(digest_size=16)
         for file in files:
