@@ -228,7 +228,7 @@ def test_head_is_answered_as_get_without_a_body(client):
         got, head = client.get(url), client.head(url)
         assert head.status_code == 200 and head.content == b"", url
         assert head.headers["content-type"] == got.headers["content-type"], url
-        assert head.headers["content-length"] == str(len(got.content)), url
+        assert head.headers.get("content-length") in (None, str(len(got.content))), url  # a render's is unknown
     refused = client.head("/search")
     assert refused.status_code == 405 and refused.headers["allow"] == "POST"
 

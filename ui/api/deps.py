@@ -16,10 +16,10 @@ from contextvars import ContextVar
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, Header, HTTPException, Request, UploadFile, params, status
+from fastapi import Depends, Header, HTTPException, Request, Response, UploadFile, params, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, Headers
 from starlette.datastructures import UploadFile as SentFile
 
 from pathatlas.retrieval.search import echoed
@@ -390,9 +390,15 @@ NO_FRAMING = [(b"x-frame-options", b"DENY"), (b"content-security-policy", b"fram
 """Headers forbidding any page to frame this one (clickjacking): the old header for old browsers, CSP's for new ones."""
 
 
+HEAD_ASKED = "head_asked"
+"""The request state's mark of a HEAD that ``HeadAsGet`` routes as its GET (``is_head``)."""
+
+
 class HeadAsGet:
     """ASGI middleware: a HEAD request is answered as its GET, without the body, on every GET route (FastAPI routes
-    answer only the methods they declare; link checkers, proxies and browsers ask HEAD before they fetch)."""
+    answer only the methods they declare; link checkers, proxies and browsers ask HEAD before they fetch). The GET's
+    request state is marked (``HEAD_ASKED``), so a route whose body costs work answers with its headers alone
+    (``is_head``, ``headers_only``)."""
 
     def __init__(self, app):
         self.app = app
@@ -409,7 +415,26 @@ class HeadAsGet:
                 message = {"type": "http.response.body", "body": b""}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+        state = {**scope.get("state", {}), HEAD_ASKED: True}  # a copy: the server's state is shared by requests
+        await self.app({**scope, "method": "GET", "state": state}, receive, send_headers_only)
+
+
+def is_head(request: Request) -> bool:
+    """Whether the request came as a HEAD (``HeadAsGet``): a link checker walking a reading list asked HEAD of each
+    page's URL, and each was rendered (0.2-1 s) for its PNG to be thrown away."""
+    return getattr(request.state, HEAD_ASKED, False)
+
+
+HeadDep = Annotated[bool, Depends(is_head)]
+
+
+def headers_only(headers: Mapping[str, str]) -> Response:
+    """A HEAD's answer: the GET's ``headers`` (a ``FileResponse``'s, or those a body to be made would have), without
+    making, reading or sending the body. A Content-Length among them is kept; none is added (Starlette's would be the
+    empty body's 0, where a HEAD's must be the GET's or none)."""
+    response = Response()
+    response.raw_headers = Headers(headers=dict(headers)).raw
+    return response
 
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)

@@ -686,12 +686,18 @@ class Engine:
             job.notes = [*job.notes, f"{job.source}: replaced the earlier upload of this name (removed: {gone})"]
 
     def uploaded(self, key: str) -> Uploaded | None:
-        """Where a source came from, if it came from an upload (None for files indexed in place)."""
-        path, uploads = Path(key), self.uploads.resolve()
-        if not path.is_relative_to(uploads) or len(path.relative_to(uploads).parts) < 2:
-            return None
-        folder, name = path.relative_to(uploads).parts[:2]
-        return Uploaded(folder, name, (uploads / folder / name).is_dir())
+        """Where a source came from, if it came from an upload (None for files indexed in place): an upload folder of
+        this home's uploads. A source recorded under another home's (``named_uploads``: the home moved, a backup
+        restored elsewhere) is one where this home holds its folder, so removing it removes that folder, not the one
+        recorded. A key is data, not a trusted path: only plain names under this home's uploads are looked at."""
+        uploads = self.uploads.resolve()
+        for folder, recorded in named_uploads([key]).items():
+            name = Path(key).relative_to(recorded).parts[1]
+            if ".." in (folder, name):  # "uploads/../home" would name the home itself
+                continue
+            if recorded == uploads or (uploads / folder).is_dir():
+                return Uploaded(folder, name, (uploads / folder / name).is_dir())
+        return None
 
     def job_error(self, job: Job, message: str) -> str:
         """A job's error as its client reads it: an upload by the name it was sent as (its folder and upload id are

@@ -21,7 +21,7 @@ from pathatlas.indexer.sources.fingerprints import on_disk
 from pathatlas.indexer.sources.pdf import mupdf_alone, recount_pages, render
 from pathatlas.retrieval.records import Payload, display_name, organ_text, source_id
 from pathatlas.retrieval.search import source_names
-from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
+from pathatlas.ui.api.deps import EngineDep, HeadDep, LinksDep, errors, headers_only
 from pathatlas.ui.api.schemas import (
     NOT_A_RECORD_ID,
     RECORD_ID,
@@ -65,6 +65,7 @@ files (and, once per new state of them, a hash of what they hold), and a page vi
 once."""
 _checked: dict[tuple, tuple[float, str]] = {}
 CHANGED = "the source changed since it was indexed; re-index it"
+PDF_GONE = "the source PDF is no longer on disk"
 
 
 def check_source(engine, payload: Payload) -> None:
@@ -111,7 +112,9 @@ NOT_MODIFIED = {304: {"description": "Not modified: the ETag in If-None-Match is
     summary="A hit's thumbnail (JPEG)",
     responses={200: binary("image/jpeg") | CACHED, **NOT_MODIFIED, **errors(404, 422)},
 )
-def thumbnail(record_id: str, engine: EngineDep, if_none_match: Annotated[str | None, Header()] = None) -> Response:
+def thumbnail(
+    record_id: str, engine: EngineDep, head: HeadDep, if_none_match: Annotated[str | None, Header()] = None
+) -> Response:
     """304 when the client holds this version (its ETag): a page of results shows many thumbnails, again and again."""
     payload_of(engine, record_id)
     path = engine.index.thumbnail_path(record_id)
@@ -119,7 +122,13 @@ def thumbnail(record_id: str, engine: EngineDep, if_none_match: Annotated[str | 
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no thumbnail for this record")
     cache = {"Cache-Control": THUMBNAIL_CACHE}
     served = FileResponse(path, media_type="image/jpeg", stat_result=path.stat(), headers=cache)
-    return not_modified(if_none_match, served.headers["etag"], THUMBNAIL_CACHE) or served
+    return not_modified(if_none_match, served.headers["etag"], THUMBNAIL_CACHE) or file_answer(served, head)
+
+
+def file_answer(served: FileResponse, head: bool) -> Response:
+    """A file served (``served``, made with its ``stat_result``: its headers are known), or for a HEAD its headers
+    alone, the file not read."""
+    return headers_only(served.headers) if head else served
 
 
 def not_modified(if_none_match: str | None, etag: str, cache: str) -> Response | None:
@@ -142,12 +151,14 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
     response_class=Response,
     summary="The cited page rendered as PNG, its region outlined",
     description="The dpi is lowered when the page would exceed PATHATLAS_MAX_PAGE_PIXELS. Cached privately for an "
-    "hour; an If-None-Match naming its ETag is answered 304 without rendering the page.",
+    "hour; an If-None-Match naming its ETag is answered 304 without rendering the page, and so is a HEAD (200, "
+    "without Content-Length).",
     responses={200: binary("image/png") | CACHED, **NOT_MODIFIED, **errors(404, 410, 422)},
 )
 def page(
     record_id: str,
     engine: EngineDep,
+    head: HeadDep,
     dpi: int = Query(110, ge=36, le=300),
     captioned: bool = Query(False, description="Outline a figure with its caption (where an answer quotes it)."),
     if_none_match: Annotated[str | None, Header()] = None,
@@ -157,6 +168,8 @@ def page(
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this record is not on a page")
     if not has_rendered_pages(payload.source, payload.page):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this record's source is not a PDF: its pages are not rendered")
+    if not Path(payload.source).is_file():  # moved or deleted: said before any render, so a HEAD says it too
+        raise HTTPException(status.HTTP_410_GONE, PDF_GONE)
     check_source(engine, payload)
     box = payload.captioned_bbox if captioned else payload.bbox
     key = (payload.source, payload.fingerprint, payload.page, box, dpi)
@@ -164,8 +177,10 @@ def page(
     etag = render_etag(key, max_pixels)
     if unchanged := not_modified(if_none_match, etag, PRIVATE_CACHE):
         return unchanged
-    png = render_page(key, max_pixels)
-    return Response(png, media_type="image/png", headers={**SANDBOXED, "ETag": etag, "Cache-Control": PRIVATE_CACHE})
+    headers = {**SANDBOXED, "ETag": etag, "Cache-Control": PRIVATE_CACHE, "Content-Type": "image/png"}
+    if head:
+        return headers_only(headers)
+    return Response(render_page(key, max_pixels), headers=headers)
 
 
 def render_etag(key: tuple, max_pixels: int) -> str:
@@ -218,14 +233,17 @@ def draw_outline(pixmap: pymupdf.Pixmap, box: pymupdf.Rect, width: float) -> Non
     operation_id="get_case_image",
     response_class=Response,
     summary="A case image at full size (JPEG, PNG, GIF or WebP as stored; other formats as PNG)",
-    description="Cached privately for an hour; an If-None-Match naming its ETag is answered 304.",
+    description="Cached privately for an hour; an If-None-Match naming its ETag is answered 304. A HEAD reads no "
+    "image (one converted to PNG is answered without Content-Length).",
     responses={
         200: binary(*sorted(set(WEB_IMAGE_TYPES.values()))) | CACHED,
         **NOT_MODIFIED,
         **errors(404, 410, 422),
     },
 )
-def case_image(record_id: str, engine: EngineDep, if_none_match: Annotated[str | None, Header()] = None) -> Response:
+def case_image(
+    record_id: str, engine: EngineDep, head: HeadDep, if_none_match: Annotated[str | None, Header()] = None
+) -> Response:
     """Typed by what the file holds, never by its name: the name is the uploader's (a JPEG named x.html must not
     reach a browser as a page). A format browsers do not show is sent as PNG, under the file's own ETag."""
     payload = payload_of(engine, record_id)
@@ -242,14 +260,17 @@ def case_image(record_id: str, engine: EngineDep, if_none_match: Annotated[str |
     if unchanged := not_modified(if_none_match, etag, PRIVATE_CACHE):
         return unchanged
     if media_type:
-        return served
+        return file_answer(served, head)
+    converted = {**headers, "ETag": etag, "Content-Type": "image/png"}
+    if head:
+        return headers_only(converted)
     try:
         picture = engine.open_image(path).result()
     except BadInputError as exc:
         raise HTTPException(status.HTTP_410_GONE, "the case image on disk is no longer a readable image") from exc
     png = io.BytesIO()
     picture.save(png, "PNG")
-    return Response(png.getvalue(), media_type="image/png", headers={**headers, "ETag": etag})
+    return Response(png.getvalue(), headers=converted)
 
 
 def web_image_type(path: Path) -> str | None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Query, status
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import echoed
-from pathatlas.ui.api.deps import EngineDep, LinksDep, errors
-from pathatlas.ui.api.routes.media import SANDBOXED, binary, check_source, payload_of
+from pathatlas.ui.api.deps import EngineDep, HeadDep, LinksDep, errors
+from pathatlas.ui.api.routes.media import PDF_GONE, SANDBOXED, binary, check_source, file_answer, payload_of
 from pathatlas.ui.api.routes.search import BOOK, CITATION_EXAMPLE, SECTION, example_of, source_key
 from pathatlas.ui.api.schemas import Links, RecordOut
 
@@ -99,7 +99,8 @@ def book_page(
     summary="The source PDF of a record",
     responses={200: binary("application/pdf"), **errors(410)},  # 410: changed on disk, its pages another book's
 )
-def source_pdf(record_id: str, engine: EngineDep) -> FileResponse:
+def source_pdf(record_id: str, engine: EngineDep, head: HeadDep) -> Response:
+    """A HEAD reads none of the file (a book may be hundreds of megabytes)."""
     payload = payload_of(engine, record_id)
     source = payload.source
     path = Path(source)
@@ -107,8 +108,14 @@ def source_pdf(record_id: str, engine: EngineDep) -> FileResponse:
     if source not in engine.index.manifest or path.suffix.lower() != ".pdf":
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this record has no source PDF")
     if not path.is_file():  # moved or deleted since it was indexed, as the page views answer it
-        raise HTTPException(status.HTTP_410_GONE, "the source PDF is no longer on disk")
+        raise HTTPException(status.HTTP_410_GONE, PDF_GONE)
     check_source(engine, payload)
-    return FileResponse(  # shown in the browser, sandboxed (``SANDBOXED``): the PDF's own JavaScript does not run
-        path, media_type="application/pdf", headers=SANDBOXED, content_disposition_type="inline", filename=path.name
+    served = FileResponse(  # shown in the browser, sandboxed (``SANDBOXED``): the PDF's own JavaScript does not run
+        path,
+        media_type="application/pdf",
+        headers=SANDBOXED,
+        content_disposition_type="inline",
+        filename=path.name,
+        stat_result=path.stat(),
     )
+    return file_answer(served, head)
