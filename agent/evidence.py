@@ -174,11 +174,18 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
+PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+"""A blank line: the end of a paragraph, whatever its last word. Lecture notes (``indexer/sources/notes.py``) set
+each bullet of a slide apart so, unpunctuated ("Squamous cell carcinoma produce keratin" above "Hepatocellular
+carcinoma secrete bile" read as one sentence naming both); a PDF's texts hold none."""
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of normalised text, each a verbatim substring of it, none running on from a heading
-    (``prose_runs``); very long runs (tables, lists) are cut at semicolons."""
+    (``prose_runs``) or across a blank line (``PARAGRAPH_BREAK``); very long runs (tables, lists) are cut at
+    semicolons."""
     out = []
-    for run in prose_runs(text):
+    for run in (run for paragraph in PARAGRAPH_BREAK.split(text) for run in prose_runs(paragraph)):
         for sentence in SENTENCE_END.split(normalise(run)):
             parts = [sentence] if len(sentence.split()) <= MAX_WORDS else re.split(r"(?<=;)\s+", sentence)
             out += [p for p in parts if MIN_WORDS <= len(p.split()) <= MAX_WORDS * 2]

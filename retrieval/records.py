@@ -101,6 +101,12 @@ def fewest_parts(keys: list[str]) -> dict[str, str]:
     return names
 
 
+def slide_label(number: int) -> str:
+    """The ``page_label`` of slide ``number`` of lecture notes (``indexer/sources/notes.py``), which have slides, not
+    pages: its citation names the slide in place of a page ("week1.qmd, slide 3", ``Citation.slide``)."""
+    return f"slide {number}"
+
+
 def organ_text(organ: str | list[str] | None) -> str | None:
     """A case's organ as a reader sees it: a case of several organs (stored as a list, so that a filter on any finds
     it) as "spleen, liver"; the stored payload keeps the list."""
@@ -324,15 +330,23 @@ class Citation:
 
     def label(self) -> str:
         """The citation as a reader reads it: "L04.pdf, p. 13 (PDF p. 2), Abb. 1", a book by its title and file
-        ("Anatomy and Physiology 2e (book.pdf), p. 13"); a case image as ``case_parts`` names it."""
+        ("Anatomy and Physiology 2e (book.pdf), p. 13"), a slide by its number ("week1.qmd, slide 3": ``slide``); a
+        case image as ``case_parts`` names it."""
         parts = [f"{self.book} ({self.source_name})" if self.book else self.source_name]
-        if self.page is not None:
+        if self.slide:
+            parts.append(self.page_label)
+        elif self.page is not None:
             parts.append(f"p. {self.page_label} (PDF p. {self.page})" if self.page_label else f"p. {self.page}")
         if self.figure:
             parts.append(self.figure)
         if self.case:
             parts.extend(self.case_parts())
         return ", ".join(parts)
+
+    @property
+    def slide(self) -> bool:
+        """Whether it cites a slide of lecture notes (its ``page_label`` is the ``slide_label`` of its page)."""
+        return self.page is not None and self.page_label == slide_label(self.page)
 
     def case_parts(self) -> list[str]:
         """A case image by its case and its file, so two images of one case read apart ("case C-05", "IMG_2049.jpg");
@@ -419,7 +433,10 @@ class Hit:
 
     def label(self) -> str:
         """The hit's citation as a reader reads it (``Citation.label``), naming the pages that repeat it
-        (``repeated_on``): "handout.pdf, p. 1 (repeated on p. 2, 4)", by PDF page where it gives a printed one."""
+        (``repeated_on``): "handout.pdf, p. 1 (repeated on p. 2, 4)", by PDF page where it gives a printed one; the
+        slides, for a slide ("week1.qmd, slide 2 (repeated on slide 9)")."""
+        if self.citation.slide:
+            return self.citation.label() + repeated_note(self.repeated_on, False, "slide")
         return self.citation.label() + repeated_note(self.repeated_on, bool(self.citation.page_label))
 
     def to_dict(self) -> dict[str, Any]:
@@ -442,9 +459,10 @@ class Hit:
         }
 
 
-def repeated_note(pages: list[int], printed_numbers: bool) -> str:
+def repeated_note(pages: list[int], printed_numbers: bool, unit: str = "p.") -> str:
     """What a page hit's label adds for the pages of its source that repeat it (``Hit.repeated_on``): " (repeated on
-    p. 2, 4)", by PDF page where the book prints other numbers; "" for none. The web UI adds the same to its cards."""
+    p. 2, 4)", by PDF page where the book prints other numbers, each named by ``unit`` ("slide" for lecture notes); ""
+    for none. The web UI adds the same to its cards."""
     if not pages:
         return ""
-    return f" (repeated on {'PDF ' if printed_numbers else ''}p. {', '.join(map(str, pages))})"
+    return f" (repeated on {'PDF ' if printed_numbers else ''}{unit} {', '.join(map(str, pages))})"

@@ -17,7 +17,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from pathatlas.retrieval.marks import marked_spans
-from pathatlas.retrieval.records import BIDI_CONTROLS, display_name, visible
+from pathatlas.retrieval.records import BIDI_CONTROLS, display_name, slide_label, visible
 from pathatlas.retrieval.text import in_words
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>:~$&])")
@@ -297,10 +297,17 @@ def place(hit: dict[str, Any]) -> str:
     citation = hit["citation"]
     if citation.get("case"):
         return f"case {citation['case']}"
-    where = f"p. {citation['page']}" if citation.get("page") is not None else citation.get("source") or "this"
+    where = page_place(citation) if citation.get("page") is not None else citation.get("source") or "this"
     if hit["kind"] == "figure":
         return f"{citation.get('figure') or 'figure'}, {where}"
     return where
+
+
+def page_place(citation: Mapping[str, Any]) -> str:
+    """A citation's page as a card names it: "p. 3" (the PDF's page, which the viewer opens), a slide of lecture notes
+    by its number ("slide 3": ``slide_label``), as its citation reads."""
+    page = citation["page"]
+    return citation["page_label"] if citation.get("page_label") == slide_label(page) else f"p. {page}"
 
 
 def distinct_places(hits: list[dict[str, Any]]) -> list[str]:
@@ -344,7 +351,7 @@ def image_alt(hit: dict[str, Any], position: tuple[int, int] | None = None) -> s
         about = ", ".join(v for v in (case_about(case, hit.get("diagnosis"), stored_title(hit)), hit.get("organ")) if v)
         return shorten(f"Case {case}{which}" + (f": {about}" if about else ""))
     page = citation.get("page")
-    where = f"p. {page} of {source}" if page is not None else source
+    where = f"{page_place(citation)} of {source}" if page is not None else source
     if hit["kind"] == "figure":
         caption = hit.get("snippet") or ""
         return shorten(f"{citation.get('figure') or 'Figure'} on {where}" + (f": {caption}" if caption else ""))

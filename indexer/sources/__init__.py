@@ -1,7 +1,8 @@
 """Registry of sources and discovery of what a user's paths contain.
 
-Built-in kinds are ``pdf`` and ``cases``; ``PATHATLAS_SOURCES='["py:package.module.Class"]'`` adds your own
-``Source`` subclasses, which are asked first whether they accept a path.
+Built-in kinds are ``pdf``, ``cases`` and ``notes`` (Markdown or Quarto lecture notes);
+``PATHATLAS_SOURCES='["py:package.module.Class"]'`` adds your own ``Source`` subclasses, which are asked first whether
+they accept a path.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.base import Source
 from pathatlas.indexer.sources.cases import METADATA_FILES, CaseFolderSource
 from pathatlas.indexer.sources.fingerprints import reader_name
+from pathatlas.indexer.sources.notes import NOTE_SUFFIXES, NotesSource, describes_its_folder
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.paths import expanded
 from pathatlas.plugins import import_plugin, started
 from pathatlas.retrieval.datasets import as_on_disk
 from pathatlas.settings import Settings
 
-SOURCES: dict[str, type[Source]] = {"pdf": PdfSource, "cases": CaseFolderSource}
+SOURCES: dict[str, type[Source]] = {"pdf": PdfSource, "cases": CaseFolderSource, "notes": NotesSource}
 
 
 def source_types(settings: Settings) -> list[type[Source]]:
@@ -62,9 +64,10 @@ class NothingToIndexError(BadInputError):
 
 
 def discover(paths: Paths, settings: Settings) -> Discovered:
-    """Expand user paths (``as_paths``) into sources: a PDF, a case folder, or a folder searched for both. A path with
-    nothing to index (missing, neither a PDF nor a case folder, a folder holding neither) fails alone, in ``failed``;
-    when every path fails, ``NothingToIndexError`` says why for each."""
+    """Expand user paths (``as_paths``) into sources: a PDF, a notes file (``NotesSource``), a case folder, or a folder
+    searched for them, each PDF and notes file in it a source of its own. A path with nothing to index (missing, none
+    of these, a folder holding none) fails alone, in ``failed``; when every path fails, ``NothingToIndexError`` says
+    why for each."""
     found: list[Source] = []
     failed: dict[Path, str] = {}
     types = source_types(settings)
@@ -75,7 +78,7 @@ def discover(paths: Paths, settings: Settings) -> Discovered:
                 raise BadInputError(f"no such file or folder: {path}")
             sources = _discover_one(path, settings, types)
             if not sources:
-                raise BadInputError(f"no PDFs or case folders found in {path} ({FOLDER_HINT})")
+                raise BadInputError(f"no PDFs, lecture notes or case folders found in {path} ({FOLDER_HINT})")
         except BadInputError as exc:
             failed[path] = str(exc)
             continue
@@ -112,11 +115,14 @@ def _discover_one(
         walked.add(real)
         sources: list[Source] = []
         for child in sorted(path.iterdir()):
-            if child.name.startswith(".") or loops_back(child, real):
+            if child.name.startswith(".") or loops_back(child, real) or describes_its_folder(child):
                 continue
             if child.is_dir() or any(s.accepts(child) for s in types):
                 sources.extend(_discover_one(child, settings, types, walked))
         return sources
     if path.name in METADATA_FILES:  # the case list, not its folder: the images are beside it
         raise BadInputError(f"{path} is a case folder's case list: index its folder, {path.absolute().parent}")
-    raise BadInputError(f"{path} is neither a PDF nor a case folder (a folder with cases.jsonl or labels.csv)")
+    raise BadInputError(
+        f"{path} is neither a PDF nor a case folder (a folder with cases.jsonl or labels.csv), nor lecture notes "
+        f"({', '.join(NOTE_SUFFIXES)})"
+    )

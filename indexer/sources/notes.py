@@ -1,0 +1,269 @@
+"""Lecture notes in Markdown or Quarto (``.md``, ``.qmd``, ``.markdown``): one ``Page`` per slide, its ``Passage``s,
+as plain text and without boxes, as a source without a page layout yields them (``base.Source``).
+
+A slide begins at each level-1 or level-2 heading (revealjs makes a slide of each ``##``) and at each horizontal rule,
+as the deck shows them, so "slide 5" is the fifth slide of the file; a slide without words (a picture alone) yields
+nothing but keeps its number. Pictures are left out: a slide's picture has no box on a page to cite, and the
+records give a figure none.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pathatlas.errors import BadInputError
+from pathatlas.indexer.records import Page, Passage, Record
+from pathatlas.indexer.sources.base import Source
+from pathatlas.indexer.sources.fingerprints import hash_files
+from pathatlas.indexer.sources.pdf import merge_blocks
+from pathatlas.retrieval.records import book_title, slide_label
+from pathatlas.retrieval.text import normalise, without_controls
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+
+NOTE_SUFFIXES = (".md", ".qmd", ".markdown")
+FOLDER_DOCUMENTS = frozenset(
+    {"README", "LICENSE", "LICENCE", "CHANGELOG", "CONTRIBUTING", "CODE_OF_CONDUCT", "AUTHORS"}
+)
+"""Names of Markdown files that describe the folder holding them (a course repository's README and licence), not
+lecture notes: a folder walk leaves them out (``describes_its_folder``); named on their own, they are indexed."""
+MIB = 1 << 20
+MAX_NOTE_BYTES = 2 * MIB
+"""The largest notes file read; a larger one is refused before it is read whole. The atlas's 76 notes hold at most
+36 KB; parsing Markdown takes about 5 s and 70 MB of memory a MiB, and a deck exported with its pictures inside
+(base64) is mostly pictures."""
+SLIDE_HEADINGS = ("h1", "h2")
+FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.DOTALL | re.MULTILINE)
+"""YAML front matter: between a first line ``---`` and the next line ``---`` (or ``...``)."""
+TEMPLATE_TITLES = frozenset({"title"})
+"""Front matter titles a slide template leaves unset (70 of the atlas's 76 notes say "Title"): no title."""
+DIV_FENCE = re.compile(r"^[ \t]*:::.*$", re.MULTILINE)
+"""A Quarto (Pandoc) div's fence line: ``::: {.notes}``, ``:::: {.columns}``, ``:::``; its words stay."""
+HEADING_ATTRIBUTES = re.compile(r"\s*\{[^{}]*\}\s*$")
+"""Pandoc attributes closing a heading: ``## Polyps {.smaller background-color="black"}``."""
+UNPAIRED_STRONG = re.compile(r"(?<![*_])(?:\*\*|__)(?![*_])")
+"""A bold marker Markdown did not pair, so read as text: slides exported from PowerPoint close it after a space
+("__Idiopathic __"), which CommonMark does not take as an end. A longer run ("____", a blank to fill) stays."""
+HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+HTML_TAG = re.compile(r"<[^>]*>")
+ROW_SEPARATOR = " | "
+"""Between the cells of a table's row, on one line."""
+BLOCK_BREAK = "\n\n"
+"""Between a slide's blocks in its page's and passages' text: a bullet ends where it ends, punctuated or not, and the
+answerer reads no sentence across it (``agent.evidence.PARAGRAPH_BREAK``)."""
+
+
+@functools.cache
+def markdown() -> MarkdownIt:
+    """The CommonMark parser with tables and strikethrough (GitHub's and Pandoc's Markdown have both)."""
+    from markdown_it import MarkdownIt  # here, not at import: only notes need it
+
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
+@dataclass
+class Slide:
+    number: int
+    """Its place in the deck, from 1."""
+    section: str
+    """Its heading, after its level-1 heading's where it is a ``##`` slide ("Neoplasia > Nomenclature")."""
+    blocks: list[str] = field(default_factory=list)
+    """Its heading, paragraphs, list items, table rows and code, as plain text in reading order."""
+
+
+def describes_its_folder(path: Path) -> bool:
+    """Whether ``path`` is a Markdown file about its folder (``FOLDER_DOCUMENTS``), which a folder walk leaves out."""
+    return path.suffix.lower() in NOTE_SUFFIXES and path.stem.upper() in FOLDER_DOCUMENTS
+
+
+def read_note(path: Path, limit: int = MAX_NOTE_BYTES) -> str:
+    """The file's text, or one ``BadInputError`` line saying why it is none: unreadable, empty, over ``limit`` bytes
+    (never read whole), binary, or not UTF-8."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(limit + 1)
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not data:
+        raise BadInputError(f"{path} is empty (0 bytes)")
+    if len(data) > limit:
+        raise BadInputError(
+            f"{path} is over {limit / MIB:g} MiB, the most a notes file may hold: split it into smaller files"
+        )
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise BadInputError(f"{path} is UTF-16 text: save it as UTF-8")
+    if b"\0" in data:
+        raise BadInputError(f"{path} is not a text file (it holds binary data)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(
+            f"{path} is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}): save it as UTF-8"
+        ) from exc
+
+
+def front_matter(note: str) -> tuple[str | None, str]:
+    """The title its YAML front matter gives (None without one, or where the YAML cannot be read) and the text after
+    the front matter."""
+    import yaml  # here, not at import: only notes need it
+
+    match = FRONT_MATTER.match(note)
+    if match is None:
+        return None, note
+    try:
+        meta = yaml.safe_load(match[1])
+    except yaml.YAMLError:
+        meta = None
+    title = meta.get("title") if isinstance(meta, dict) else None
+    return (title if isinstance(title, str) else None), note[match.end() :]
+
+
+def plain(text: str) -> str:
+    """``text`` as stored and searched (``normalise``), each line's spaces collapsed (a vertical tab, PowerPoint's line
+    break inside a title, as one), blank lines dropped."""
+    lines = (" ".join(line.split()) for line in text.split("\n"))
+    return normalise(without_controls("\n".join(line for line in lines if line)))
+
+
+def inline_text(token: Token) -> str:
+    """An inline token's words: emphasis, link and HTML markup dropped, a picture left out (its alt text too), a line
+    wrapped in the source joined with a space."""
+    words = []
+    for child in token.children or []:
+        if child.type == "text":
+            words.append(UNPAIRED_STRONG.sub("", child.content))
+        elif child.type == "code_inline":
+            words.append(child.content)
+        elif child.type == "softbreak":
+            words.append(" ")
+        elif child.type == "hardbreak":
+            words.append("\n")
+    return plain("".join(words))
+
+
+def html_text(html: str) -> str:
+    """An HTML block's words: comments and tags dropped."""
+    return plain(HTML_TAG.sub(" ", HTML_COMMENT.sub("", html)))
+
+
+def parts(tokens: list[Token]) -> Iterator[tuple[str | None, str]]:
+    """The parsed deck in reading order: ``(tag, title)`` where a slide begins (``h1``, ``h2``; ``hr``, untitled),
+    ``(None, text)`` for each block of it (a paragraph's words, "" for a paragraph of pictures alone)."""
+    heading: str | None = None
+    row: list[str] | None = None
+    for token in tokens:
+        if token.level == 0 and token.type == "hr":
+            yield "hr", ""
+        elif token.level == 0 and token.type == "heading_open" and token.tag in SLIDE_HEADINGS:
+            heading = token.tag
+        elif token.type == "tr_open":
+            row = []
+        elif token.type == "tr_close" and row is not None:
+            yield None, ROW_SEPARATOR.join(cell for cell in row if cell)
+            row = None
+        elif token.type == "inline":
+            text = inline_text(token)
+            if heading:
+                yield heading, HEADING_ATTRIBUTES.sub("", text)
+                heading = None
+            elif row is not None:
+                row.append(text)
+            else:
+                yield None, text
+        elif token.type in ("fence", "code_block"):
+            yield None, plain(token.content)
+        elif token.type == "html_block" and (text := html_text(token.content)):
+            yield None, text
+
+
+def slide_section(tag: str | None, chapter: str, title: str) -> str:
+    """A slide's ``section``: a ``#`` slide by its title, a ``##`` slide by its chapter's and its own, a slide after
+    a rule by its chapter's."""
+    if tag == "h2" and title:
+        return f"{chapter} > {title}" if chapter else title
+    return title if tag == "h1" else chapter
+
+
+def slides(body: str) -> list[Slide]:
+    """Every slide of the Markdown ``body`` (front matter removed), those without words too; a Quarto div's fences are
+    dropped, its words kept (a ``::: {.notes}`` div holds what the teacher says)."""
+    found: list[Slide] = []
+    chapter = ""
+    for tag, text in parts(markdown().parse(DIV_FENCE.sub("", body))):
+        if tag == "h1":
+            chapter = text
+        if tag or not found:  # words before the first heading make a slide of their own
+            found.append(Slide(len(found) + 1, slide_section(tag, chapter, text)))
+        if text:
+            found[-1].blocks.append(text)
+    return found
+
+
+def note_title(title: str | None, key: str) -> str:
+    """What the records' ``book`` holds: the front matter's title as a PDF's metadata title is kept
+    (``book_title``), none for a template's placeholder (``TEMPLATE_TITLES``)."""
+    if title is None or title.strip().casefold() in TEMPLATE_TITLES:
+        return ""
+    return book_title(title, key) or ""
+
+
+class NotesSource(Source):
+    """A Markdown or Quarto file of lecture notes (``NOTE_SUFFIXES``): each slide with words a ``Page`` numbered by its
+    place in the deck (``slides``) and cited by it ("week1.qmd, slide 3": ``slide_label``), named by its heading, and
+    its words as passages of the sizes a PDF's take (``pdf.merge_blocks``), without a box."""
+
+    kind = "notes"
+    reads_settings = ("passage_min_words", "passage_max_words", "passage_vectors")
+
+    @classmethod
+    def accepts(cls, path: Path) -> bool:
+        return path.is_file() and path.suffix.lower() in NOTE_SUFFIXES
+
+    def fingerprint(self) -> str:
+        return hash_files([self.path], self.reading(), self.records_version)
+
+    def size_hint(self) -> int:
+        try:
+            return len(self._read()[1])
+        except BadInputError:  # records() reports it
+            return 0
+
+    def _read(self) -> tuple[str, list[Slide]]:
+        """The deck's title (``note_title``) and its slides with words; a ``BadInputError`` where it has none."""
+        title, body = front_matter(read_note(self.path))
+        worded = [slide for slide in slides(body) if slide.blocks]
+        if not worded:
+            raise BadInputError(f"{self.path} holds no words to index (front matter, pictures or blank lines alone)")
+        return note_title(title, self.key), worded
+
+    def records(self) -> Iterator[Record]:
+        fingerprint = self.fingerprint()
+        book, worded = self._read()
+        min_words, max_words = self.settings.passage_min_words, self.settings.passage_max_words
+        for slide in worded:
+            label = slide_label(slide.number)
+            yield Page(
+                self.key, fingerprint, slide.number, BLOCK_BREAK.join(slide.blocks), None, book, slide.section, label
+            )
+            groups = merge_blocks([(None, block) for block in slide.blocks], min_words, max_words)
+            for index, group in enumerate(groups):
+                yield Passage(
+                    self.key,
+                    fingerprint,
+                    slide.number,
+                    index,
+                    BLOCK_BREAK.join(text for _, text in group),
+                    None,
+                    book=book,
+                    section=slide.section,
+                    vector=self.settings.passage_vectors,
+                    page_label=label,
+                )
