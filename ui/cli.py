@@ -637,6 +637,14 @@ def serve(
         str | None,
         typer.Option(help="Proxies whose X-Forwarded headers are trusted: addresses, comma-separated, or '*'."),
     ] = None,
+    body_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a request body may pause between chunks before it is answered 408."),
+    ] = 30.0,
+    limit_concurrency: Annotated[
+        int,
+        typer.Option(help="Open connections beyond which a request is answered 503 at once (no fd runs out)."),
+    ] = 1000,
 ):
     """Run the REST API (OpenAPI docs at /docs).
 
@@ -651,6 +659,7 @@ def serve(
     from pathatlas.ui.api.app import create_app
     from pathatlas.ui.api.engine import Engine
     from pathatlas.ui.listening import ensure_listenable
+    from pathatlas.ui.serving import BodyTimeout, raise_open_file_limit
 
     settings = settings_for(index)
     if not settings.api_token and not insecure and not is_loopback(host):
@@ -659,19 +668,25 @@ def serve(
         raise BadInputError(f"--root-path {root_path!r}: give the prefix from its first slash, e.g. /atlas")
     if not 0 < port < 1 << 16:  # uvicorn's OverflowError was a traceback, once the index had opened
         raise BadInputError(f"--port {port}: give a port of 1-65535, e.g. 8000")
+    if body_timeout <= 0 or limit_concurrency < 1:  # as a range in --help, either squeezed every option's text
+        given = f"--body-timeout {body_timeout:g} --limit-concurrency {limit_concurrency}"
+        raise BadInputError(f"{given}: give numbers above 0, e.g. --body-timeout 30 --limit-concurrency 1000")
     refuse_case_folder_index(settings.index_dir)  # its uploads' index, before one is written there
     ensure_listenable(host, port)  # uvicorn said "address already in use" among INFO lines, once the index opened
     if notice := new_index_notice(settings.index_dir):
         err_console.print(notice, highlight=False, markup=False, soft_wrap=True)
     engine = Engine(settings)  # before listening: an index that cannot be opened is one error line, not uvicorn's
+    served = BodyTimeout(create_app(settings, engine), body_timeout)
+    raise_open_file_limit()  # logged through the ``pathatlas`` logger that create_app set up
     uvicorn.run(
-        create_app(settings, engine),
+        served,
         host=host,
         port=port,
         root_path=root_path.rstrip("/"),
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips,  # None: uvicorn's default (FORWARDED_ALLOW_IPS, else 127.0.0.1)
         log_config=uvicorn_logging(settings),
+        limit_concurrency=limit_concurrency,  # counts idle connections too: uvicorn has no timeout for headers
     )
 
 
@@ -679,8 +694,11 @@ def uvicorn_logging(settings: Settings) -> dict:
     """The service's logging, written as ``PATHATLAS_LOG_FORMAT`` says (text, or JSON lines a collector reads): errors
     on stderr, uvicorn's and the ``pathatlas`` logger's alike; on stdout one access line per request, ``RequestIds``'s
     (uvicorn's, which held the query string and no request id, is off). Each line logged while a request runs carries
-    its id (``RequestIdLogs``), so a failure's error line is tied to its access line."""
+    its id (``RequestIdLogs``), so a failure's error line is tied to its access line. asyncio's errors are written as
+    the rest (they were bare lines); a flood of connections' repeated lines, asyncio's failures to accept one and
+    uvicorn's 503s over the concurrency limit, once a minute (``RepeatsThrottled``)."""
     from pathatlas.settings import TEXT_LOG
+    from pathatlas.ui.serving import ACCEPT_FAILED, OVER_CONCURRENCY
 
     json_lines = {"()": "pathatlas.settings.JsonLines"}
     text = settings.log_format == "text"
@@ -688,7 +706,11 @@ def uvicorn_logging(settings: Settings) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "pathatlas.ui.api.deps.RequestIdLogs"}},
+        "filters": {
+            "request_id": {"()": "pathatlas.ui.api.deps.RequestIdLogs"},
+            "accept_failures": {"()": "pathatlas.ui.serving.RepeatsThrottled", "prefix": ACCEPT_FAILED},
+            "over_concurrency": {"()": "pathatlas.ui.serving.RepeatsThrottled", "prefix": OVER_CONCURRENCY},
+        },
         "formatters": {
             "lines": {"()": "pathatlas.ui.api.deps.RequestTagged", "fmt": TEXT_LOG} if text else json_lines,
             "access": {"format": TEXT_LOG} if text else json_lines,  # its message names its request
@@ -699,10 +721,16 @@ def uvicorn_logging(settings: Settings) -> dict:
         },
         "loggers": {
             "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
-            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.error": {"level": "INFO", "filters": ["over_concurrency"]},
             "uvicorn.access": {"handlers": [], "propagate": False},  # no handler: uvicorn skips its access lines
             "pathatlas": {"handlers": ["default"], "level": settings.log_level},
             "pathatlas.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+            "asyncio": {
+                "handlers": ["default"],
+                "level": "WARNING",
+                "propagate": False,
+                "filters": ["accept_failures"],
+            },
         },
     }
 

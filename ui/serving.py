@@ -1,0 +1,126 @@
+"""What ``pathatlas serve`` adds around the application against clients that stall: a deadline on each chunk of a
+request's body (uvicorn waits for one forever), the process's open-file limit raised as far as the system allows, and
+the errors a flood of connections repeats (asyncio's "accept failed", uvicorn's "over the concurrency limit") logged
+once a minute."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+
+try:
+    import resource
+except ImportError:  # Windows: no limit on open files to raise
+    resource = None
+
+from pathatlas.ui.api.deps import ID_NAME, REQUEST_ID, refuse
+
+STALLED = "the request body stopped arriving: send the request again"
+ACCEPT_FAILED = "socket.accept() out of system resource"
+"""How asyncio's error begins when a new connection finds no file descriptor (EMFILE) or memory."""
+OVER_CONCURRENCY = "Exceeded concurrency limit."
+"""uvicorn's warning as it answers a request 503 over ``limit_concurrency``."""
+log = logging.getLogger(__name__)
+
+
+class BodyTimeout:
+    """ASGI middleware: a request whose next body chunk does not come within ``seconds`` is answered 408 and its
+    connection closed; the application is told the client left (``http.disconnect``) and what it answers then is
+    dropped. An upload that keeps sending, however slowly, is not cut. Without it a client that sent its headers and
+    then nothing held a connection, a file descriptor and a task for as long as it liked.
+
+    A response sent before the body was read to its end (a refusal such as 413) closes the connection too: uvicorn
+    would otherwise read, and throw away, the rest for as long as the client trickled it."""
+
+    def __init__(self, app, seconds: float):
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_left, answered, stalled = has_body(scope), False, False
+
+        async def receive_in_time():
+            nonlocal body_left, stalled
+            try:
+                async with asyncio.timeout(self.seconds):
+                    message = await receive()
+            except TimeoutError:
+                if not answered:
+                    await refuse(send, 408, STALLED, stalled_headers())
+                stalled = True
+                return {"type": "http.disconnect"}
+            body_left = body_left and message["type"] == "http.request" and message.get("more_body", False)
+            return message
+
+        async def send_unless_stalled(message):
+            nonlocal answered
+            if stalled:
+                return
+            if message["type"] == "http.response.start":
+                answered = True
+                if body_left:
+                    message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive_in_time, send_unless_stalled)
+
+
+def has_body(scope) -> bool:
+    """Whether a request comes with a body to read: chunked, or of a Content-Length above 0."""
+    headers = dict(scope["headers"])
+    return b"transfer-encoding" in headers or headers.get(b"content-length", b"0").strip() not in (b"0", b"")
+
+
+def stalled_headers() -> list[tuple[bytes, bytes]]:
+    """The 408's headers: the connection closes (its unread body cannot be told from a next request), and the
+    request's id (``RequestIds`` set it; its own header is added to what passes through it, which this does not)."""
+    identity = REQUEST_ID.get()
+    return [(b"connection", b"close"), *([(ID_NAME, identity.encode())] if identity else [])]
+
+
+def raise_open_file_limit() -> None:
+    """The soft limit on open files up to the hard one, logged once: each connection holds a file descriptor, and
+    at the usual soft limit of 1024 a burst of connections left none to accept the next one with."""
+    if resource is None:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard:
+        log.info("open files: up to %d (the hard limit)", soft)
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:  # macOS refuses an unlimited hard limit: a number must be given
+        log.warning("open files: up to %d; raising it to the hard limit failed (%s): raise ulimit -n", soft, exc)
+        return
+    log.info("open files: up to %d (raised from %d)", hard, soft)
+
+
+class RepeatsThrottled(logging.Filter):
+    """On a logger: its records that begin with ``prefix`` once per ``seconds``, saying how many were held back. Under
+    a flood of connections asyncio logged its ``ACCEPT_FAILED`` error, with a traceback, on every retry (7,000 a
+    second: 72 MB of stderr in 25 s, which slowed the service further), and uvicorn warns of each 503 over
+    ``--limit-concurrency``."""
+
+    def __init__(self, prefix: str, seconds: float = 60.0):
+        super().__init__()
+        self.prefix = prefix
+        self.seconds = seconds
+        self.last = -math.inf
+        self.held_back = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith(self.prefix):
+            return True
+        now = time.monotonic()
+        if now - self.last < self.seconds:
+            self.held_back += 1
+            return False
+        if self.held_back:
+            record.msg, record.args = f"{record.getMessage()} ({self.held_back} more since the last one)", ()
+        self.last, self.held_back = now, 0
+        return True
