@@ -311,7 +311,17 @@ class Settings(BaseSettings):
     llm_images: bool = Field(False, description="Send the question image and evidence images (for VLMs).")
 
     api_token: str | None = Field(
-        None, repr=False, description="When set, index and delete endpoints require this bearer token."
+        None,
+        repr=False,
+        description="When set, index and delete endpoints require this bearer token: the lecturer's, which may do "
+        "every write.",
+    )
+    upload_token: str | None = Field(
+        None,
+        repr=False,
+        description="A second bearer token, for students on a course server: it may upload to index and cancel jobs, "
+        "not remove a source nor replace one by uploading its name again (403: the lecturer's PATHATLAS_API_TOKEN "
+        "may). Unset: only PATHATLAS_API_TOKEN writes.",
     )
     cors_origins: CommaList = Field(
         default_factory=list,
@@ -325,7 +335,16 @@ class Settings(BaseSettings):
         False,
         description="The web UI's Library lists sources, without add or remove (`pathatlas ui` sets it off loopback).",
     )
-    max_upload_mb: int = Field(200, ge=1, description="Largest upload the REST API accepts.")
+    max_upload_mb: int = Field(200, ge=1, description="Largest upload to index (a PDF or a zip) the REST API accepts.")
+    max_query_image_mb: int = Field(
+        20,
+        ge=1,
+        description="Largest image query (/search/image, /ask/image) the REST API accepts, read whole into memory: a "
+        "phone photo or a slide screenshot is a few MB (its pixels are capped by max_image_pixels).",
+    )
+    max_jobs: int = Field(
+        8, ge=1, description="Index jobs waiting or running at once; another upload is refused (429) until one ends."
+    )
     max_unpacked_mb: int = Field(2000, ge=1, description="Largest total size an uploaded zip may unpack to.")
     max_zip_members: int = Field(20_000, ge=1, description="Most files an uploaded zip may hold.")
     max_query_chars: int = Field(4000, ge=1, description="Longest text query or question accepted.")
@@ -414,12 +433,20 @@ class Settings(BaseSettings):
         """``~`` in a path from the environment, which no shell expanded inside quotes (``PATHATLAS_HOME='~/ph'``)."""
         return value.expanduser() if value is not None else None
 
-    @field_validator("api_token")
+    @field_validator("api_token", "upload_token")
     @classmethod
     def _token_stripped(cls, value: str | None) -> str | None:
         """A token read from an env file or a secret often ends in a space or newline, which HTTP strips from every
         header: kept, it could never match, and every write was refused as the client's fault. Blank is no token."""
         return (value or "").strip() or None
+
+    @field_validator("upload_token")
+    @classmethod
+    def _students_own_token(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The upload token must not be the lecturer's: the same token would give students every write."""
+        if value is not None and value == info.data.get("api_token"):
+            raise ValueError("the same as PATHATLAS_API_TOKEN; give students a token of their own")
+        return value
 
     @field_validator("qdrant_url")
     @classmethod

@@ -21,7 +21,7 @@ TOKEN = "s3cret"
 @pytest.fixture(scope="module")
 def client(session_home, demo_corpus, tmp_path_factory):
     index = tmp_path_factory.mktemp("api") / "index"
-    settings = Settings(home=session_home, index=index, api_token=TOKEN, max_upload_mb=5)
+    settings = Settings(home=session_home, index=index, api_token=TOKEN, max_upload_mb=5, max_query_image_mb=5)
     with TestClient(create_app(settings)) as test_client:
         pdf = (demo_corpus / "primer" / "demo-primer.pdf").read_bytes()
         job = test_client.post("/jobs", files={"file": ("primer.pdf", pdf)}, headers=auth()).json()

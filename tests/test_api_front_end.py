@@ -111,7 +111,7 @@ def test_serve_passes_the_root_path_and_proxy_settings_to_uvicorn(tmp_path, monk
 # -- 3. a page on an allowed origin can read the guard's refusals ---------------------------------
 def test_refusals_before_any_route_carry_cors_headers_for_allowed_origins(tmp_path):
     course = "https://course.example"
-    settings = api_settings(tmp_path, cors_origins=[course], api_token="t0ken")
+    settings = api_settings(tmp_path, cors_origins=[course], api_token="t0ken", max_query_image_mb=1)
     with TestClient(create_app(settings)) as client:
         big = client.post("/search/image", files={"image": ("a.png", b"0" * (3 << 20))}, headers={"Origin": course})
         no_token = upload(client, "a.pdf", b"%PDF", headers={"Origin": course})
@@ -212,7 +212,14 @@ def test_ready_answers_503_until_the_models_are_loaded_and_health_says_the_limit
             loading.set()
         assert (waiting.status_code, waiting.json()) == (503, {"ready": False, "problem": None})
         assert health.status_code == 200 and not health.json()["ready"], "alive while it warms up"
-        limits = {"max_upload_mb": 1, "max_image_pixels": 4_000_000, "max_query_chars": 4000, "k_max": 100}
+        limits = {
+            "max_upload_mb": 1,
+            "max_query_image_mb": 20,
+            "max_jobs": 8,
+            "max_image_pixels": 4_000_000,
+            "max_query_chars": 4000,
+            "k_max": 100,
+        }
         assert health.json()["limits"] == limits
         deadline = time.monotonic() + 60
         while not client.app.state.engine.ready.is_set() and time.monotonic() < deadline:

@@ -163,13 +163,14 @@ said({"limits": [uploader.proto.max_upload_size_mb for uploader in app.get("file
 
 
 def test_the_uploaders_say_the_apis_limit(tmp_path):
-    """Streamlit's own limit stays its default here (200 MB, as where the app is run by ``streamlit run``): the search
-    and library uploaders say the API's 7 MB."""
+    """Streamlit's own limit stays its default here (200 MB, as where the app is run by ``streamlit run``): the library
+    uploader says the API's 7 MB, the search and ask image uploaders its 3 MB of an image query."""
     indexed_lecture(tmp_path, "bone.pdf", LECTURE)
-    quick = {**hashing_env(tmp_path / "home"), "PATHATLAS_MAX_UPLOAD_MB": "7"}
+    limits = {"PATHATLAS_MAX_UPLOAD_MB": "7", "PATHATLAS_MAX_QUERY_IMAGE_MB": "3"}
+    quick = {**hashing_env(tmp_path / "home"), **limits}
     seen = run_app(f"os.environ.update({quick!r})\n" + UPLOADERS, tmp_path / "idx", tmp_path / "home")
     assert seen["exceptions"] == []
-    assert seen["limits"] and set(seen["limits"]) == {7}
+    assert sorted(seen["limits"]) == [3, 3, 7], seen["limits"]
 
 
 # -- 4. unknown words as typed --------------------------------------------------------------------------------------

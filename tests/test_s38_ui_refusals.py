@@ -27,7 +27,9 @@ OVERSIZE = ("slide.png", b"\x89PNG" + b"0" * (2 * 1024 * 1024))
 def client(tmp_path_factory):
     """A service on a two-page book whose encoder searches by image."""
     root = tmp_path_factory.mktemp("s38-ui")
-    with book_service(root, "koilocytes mitosis cells", encoder=PIXEL_ENCODER, max_query_chars=300) as served:
+    with book_service(
+        root, "koilocytes mitosis cells", encoder=PIXEL_ENCODER, max_query_chars=300, max_query_image_mb=1
+    ) as served:
         yield served
 
 
@@ -75,7 +77,10 @@ STUDENT = {
         searched("cells", NOT_AN_IMAGE),
         "slide.png is not a readable image (JPEG, PNG, TIFF, ...)",
     ),
-    "an image over the upload limit": (asked("Which cells?", [], OVERSIZE), "upload is over the limit of 1 MB"),
+    "an image over the upload limit": (
+        asked("Which cells?", [], OVERSIZE),
+        "image query is over the limit of 1 MB (PATHATLAS_MAX_QUERY_IMAGE_MB)",
+    ),
 }
 
 

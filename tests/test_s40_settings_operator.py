@@ -46,6 +46,7 @@ def test_settings_json_lists_every_setting_its_value_source_and_description(tmp_
         "PATHATLAS_API_TOKEN": ("set", True),
         "PATHATLAS_LLM_API_KEY": ("set", True),
         "PATHATLAS_QDRANT_API_KEY": (None, True),
+        "PATHATLAS_UPLOAD_TOKEN": (None, True),
     }
     assert "s3cret" not in result.output
 

@@ -107,6 +107,7 @@ TAB_BOUND = "bind" in inspect.signature(st.tabs).parameters  # Streamlit keeps t
 # An expander keyed keeps its state (open) when its name changes ("Filters (1 chosen)"); before keys, that was a new one
 EXPANDER_KEY = {"key": "filters"} if "key" in inspect.signature(st.expander).parameters else {}
 TABLE_ALT = "alt" in inspect.signature(st.table).parameters  # before it, a table is named by its caption for sight only
+QUERY_IMAGE = "max_query_image_mb"  # /health's limit of an image query, which the search and ask uploaders say
 UPLOAD_LIMIT = "max_upload_size" in inspect.signature(st.file_uploader).parameters  # before it, Streamlit's cap alone
 MEDIA_CACHED = 256  # thumbnails (tens of KB) and rendered pages (about 1 MB) kept for reruns, shared by sessions
 QUOTED_CHARS = 60  # of a query the results line repeats: a pasted paragraph was repeated whole
@@ -137,7 +138,10 @@ def backend():
 
 
 def headers() -> dict[str, str]:
-    token = ui_settings().api_token
+    """The bearer token the UI was given: the lecturer's (PATHATLAS_API_TOKEN), else the upload token, with which the
+    API adds sources and refuses a removal in one line (shown as every refusal is, ``refused``)."""
+    settings = ui_settings()
+    token = settings.api_token or settings.upload_token
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
@@ -250,25 +254,26 @@ def media(url: str) -> bytes | None:
 
 
 @st.cache_data(ttl=600, show_spinner=False)
-def cached_upload_mb() -> int | None:
-    """The largest upload the API takes, in MB (``/health``'s ``limits``); None where it does not say. Raises
-    Unreachable, which is not cached."""
+def cached_upload_mb(limit: str) -> int | None:
+    """The API's limit ``limit`` (/health's ``limits``: ``max_upload_mb``, ``max_query_image_mb``), in MB; None where it
+    does not say. Raises Unreachable, which is not cached."""
     response = fetch("GET", "/health")  # 503 while the index cannot search: its limits still stand
     told = "json" in response.headers.get("content-type", "")
-    return (response.json().get("limits") or {}).get("max_upload_mb") if told else None
+    return (response.json().get("limits") or {}).get(limit) if told else None
 
 
-def upload_limit() -> dict[str, int]:
-    """The uploaders' limit: the API's (PATHATLAS_MAX_UPLOAD_MB where it runs), not above what Streamlit itself takes
-    (``server.maxUploadSize``, which ``pathatlas ui`` sets to this machine's setting), so that an uploader says the size
-    that is refused instead of Streamlit's "200MB per file"; Streamlit's own where the API does not say."""
+def upload_limit(limit: str = "max_upload_mb") -> dict[str, int]:
+    """An uploader's limit: the API's (``limit``: PATHATLAS_MAX_UPLOAD_MB where it runs, for an image query
+    PATHATLAS_MAX_QUERY_IMAGE_MB), not above what Streamlit itself takes (``server.maxUploadSize``, which ``pathatlas
+    ui`` sets to this machine's upload setting), so that an uploader says the size that is refused instead of
+    Streamlit's "200MB per file"; Streamlit's own where the API does not say."""
     if not UPLOAD_LIMIT:
         return {}
     try:
-        limit = cached_upload_mb()
+        megabytes = cached_upload_mb(limit)
     except Unreachable:  # the page's other requests say so
         return {}
-    return {"max_upload_size": min(limit, st.get_option("server.maxUploadSize"))} if limit else {}
+    return {"max_upload_size": min(megabytes, st.get_option("server.maxUploadSize"))} if megabytes else {}
 
 
 NO_FACETS: dict[str, Any] = {"fields": {}, "by_source": {}}
@@ -804,7 +809,7 @@ def search_tab() -> None:
     refusal = ""  # an upload's, for the live region where no search is shown
     with st.expander("Search by image"):
         image = st.file_uploader(
-            f"Find pages, figures and cases like this image ({IMAGE_KINDS})", key="image", **upload_limit()
+            f"Find pages, figures and cases like this image ({IMAGE_KINDS})", key="image", **upload_limit(QUERY_IMAGE)
         )
         if image is not None and unsupported_file(image.name, IMAGE_TYPES):
             why = f"{image.name} is not a {IMAGE_KINDS} image: choose one of those to search by image."
@@ -956,7 +961,7 @@ def asked(question: str, options: str, image, scope: list[str]) -> dict[str, Any
 def ask_tab() -> None:
     question = st.text_area("Question", placeholder="e.g. A cervical smear shows ... Which cells are these?")
     options = st.text_area("Options, one per line")
-    image = st.file_uploader(f"Image (optional; {IMAGE_KINDS})", key="ask-image", **upload_limit())
+    image = st.file_uploader(f"Image (optional; {IMAGE_KINDS})", key="ask-image", **upload_limit(QUERY_IMAGE))
     if image is not None and unsupported_file(image.name, IMAGE_TYPES):
         why = f"{image.name} is not a {IMAGE_KINDS} image: choose one of those, or none."
         st.error(plain(not_an_image(image.name, why)))

@@ -3,6 +3,7 @@ is read, and the documented error responses."""
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 import json
 import logging
@@ -28,7 +29,9 @@ from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.schemas import ErrorOut, Links, too_long
 
 log = logging.getLogger(__name__)
+JOBS = "/jobs"
 WRITE_PREFIXES = ("/jobs/", "/sources/")
+SOURCES = "/sources/"
 MULTIPART_SLACK = 1 << 20
 """Bytes a multipart body may carry beyond the file itself (boundaries, headers, form fields)."""
 BODY_BYTES = 1 << 20
@@ -44,7 +47,8 @@ FOREIGN_HOST = (
 ERROR_TEXT = {
     400: "Bad input (the detail says which)",
     401: "Missing or wrong bearer token",
-    403: "Without a configured token: a cross-origin write, or a write addressed to a host name not this machine's",
+    403: "The upload token removing or replacing a source (the lecturer's token may); without a configured token: a "
+    "cross-origin write, or a write addressed to a host name not this machine's",
     404: "Not found",
     409: "Another process is changing the index: try again when it has finished",
     410: "The source file is no longer readable",
@@ -57,6 +61,7 @@ ERROR_TEXT = {
     422: "A field is missing or invalid: a list of field errors, each naming it (loc), echoing at most 200 characters",
     500: "A fault of the server (a bug): the detail names its kind; the server's log holds the rest",
     507: "No room on the server to store the upload (a full disk or quota, a file over its size limit)",
+    429: "Too many index jobs waiting or running (PATHATLAS_MAX_JOBS): try again after Retry-After seconds",
     503: "The service cannot take it now (a full queue: Retry-After; models that could not load; a folder it cannot "
     "write): the detail says which",
 }
@@ -95,12 +100,51 @@ def token_ok(expected: str | None, authorization: str | None) -> bool:
     return scheme.lower() == "bearer" and secrets.compare_digest(token.encode(), expected.encode())
 
 
-def require_token(engine: EngineDep, authorization: Annotated[str | None, Header()] = None) -> None:
-    """Write endpoints need ``Authorization: Bearer <PATHATLAS_API_TOKEN>`` when a token is configured."""
-    if not token_ok(engine.settings.api_token, authorization):
+class Role(enum.Enum):
+    """Who a write's bearer token says sent it (``writer``)."""
+
+    LECTURER = "lecturer"
+    """PATHATLAS_API_TOKEN, or no token where none is configured: every write."""
+    UPLOADER = "uploader"
+    """PATHATLAS_UPLOAD_TOKEN: uploads and cancels, but no source removed or replaced (``lecturer_only``)."""
+
+
+def writer(settings: Settings, authorization: str | None) -> Role | None:
+    """The role the ``Authorization`` header gives a write; None (401) for neither token. The upload token counts only
+    where it is set: with it unset, every write is as it was (``token_ok``)."""
+    if settings.upload_token and token_ok(settings.upload_token, authorization):
+        return Role.UPLOADER
+    return Role.LECTURER if token_ok(settings.api_token, authorization) else None
+
+
+def lecturer_only(role: Role, method: str, path: str) -> str | None:
+    """Why ``role`` may not make the write ``method path`` (a route's path, ``get_route_path``), in one line: the upload
+    token removes no source (``DELETE /sources/{id}``). None where it may."""
+    if role is Role.UPLOADER and method == "DELETE" and path.startswith(SOURCES):
+        return "removing a source needs the lecturer's token (PATHATLAS_API_TOKEN); the upload token only adds"
+    return None
+
+
+def require_token(request: Request, engine: EngineDep, authorization: Annotated[str | None, Header()] = None) -> Role:
+    """Write endpoints need ``Authorization: Bearer <token>`` when a token is configured: PATHATLAS_API_TOKEN for every
+    write, PATHATLAS_UPLOAD_TOKEN for those ``lecturer_only`` allows it (403 otherwise). The writer's role, which
+    ``POST /jobs`` asks before an upload replaces a source (``RoleDep``)."""
+    role = writer(engine.settings, authorization)
+    if role is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
         )
+    if refusal := lecturer_only(role, request.method, get_route_path(request.scope)):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
+    return role
+
+
+RoleDep = Annotated[Role, Depends(require_token)]
+
+
+def query_image_over(settings: Settings) -> str:
+    """The 413 of an image query over PATHATLAS_MAX_QUERY_IMAGE_MB, said alike before and while it is read."""
+    return f"image query is over the limit of {settings.max_query_image_mb} MB (PATHATLAS_MAX_QUERY_IMAGE_MB)"
 
 
 ONCE = {"image": "give one image", "file": "give one file per job"}
@@ -235,12 +279,14 @@ def get_route_path(scope) -> str:
 class RequestGuard:
     """ASGI middleware: refuses before any body byte is read.
 
-    - writes (``/jobs``, ``/sources``) without the token (401); when no token is set, cross-origin writes and writes
-      whose Host is not loopback or the address the connection came in on (403: any web page could otherwise make
-      a visitor's browser upload and index files, directly or through a DNS name rebound to this machine);
-    - uploads (to the routes that take a file) without a Content-Length (411) or over the upload limit (413), so
-      nothing big is spooled; any other body over ``BODY_BYTES`` (413), read first when it comes without a
-      Content-Length (chunked).
+    - writes (``/jobs``, ``/sources``) without a token (401); with the upload token, a source's removal (403,
+      ``lecturer_only``); without a token where none is set, cross-origin writes and writes whose Host is not loopback
+      or the address the connection came in on (403: any web page could otherwise make a visitor's browser upload and
+      index files, directly or through a DNS name rebound to this machine);
+    - uploads (to the routes that take a file) without a Content-Length (411) or over their limit (413): an upload to
+      index over PATHATLAS_MAX_UPLOAD_MB, an image query over PATHATLAS_MAX_QUERY_IMAGE_MB, so nothing big is
+      spooled; any other body over ``BODY_BYTES`` (413), read first when it comes without a Content-Length (chunked);
+    - an upload to index while PATHATLAS_MAX_JOBS jobs wait or run (429, ``Engine.job_slot``).
     """
 
     def __init__(self, app, settings: Settings):
@@ -259,6 +305,9 @@ class RequestGuard:
         if scope["type"] == "http" and (refusal := self.refusal(scope)):
             await refuse(send, *refusal)
             return
+        if scope["type"] == "http" and starts_job(scope):
+            await self.within_job_slots(scope, receive, send)
+            return
         if scope["type"] == "http" and chunked(scope) and not self.upload(scope):
             if (messages := await read_within(receive, BODY_BYTES)) is None:
                 await refuse(send, 413, OVER_BODY, [])
@@ -269,10 +318,13 @@ class RequestGuard:
     def refusal(self, scope) -> tuple[int, str, list] | None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         method, path = scope["method"], get_route_path(scope)  # behind a proxy's path prefix, as routes match it
-        writes = (method == "POST" and path == "/jobs") or (method == "DELETE" and path.startswith(WRITE_PREFIXES))
-        if writes and not token_ok(self.settings.api_token, headers.get("authorization")):
+        writes = starts_job(scope) or (method == "DELETE" and path.startswith(WRITE_PREFIXES))
+        role = writer(self.settings, headers.get("authorization")) if writes else None
+        if writes and role is None:
             return 401, "missing or wrong bearer token", [(b"www-authenticate", b"Bearer")]
-        if writes and not self.settings.api_token:
+        if role is not None and (forbidden := lecturer_only(role, method, path)):
+            return 403, forbidden, []
+        if role is Role.LECTURER and not self.settings.api_token:  # no token: this machine's own pages only
             if not local_host(headers.get("host", ""), scope.get("server")):
                 return 403, FOREIGN_HOST, []
             if cross_origin(headers, self.settings.cors_origins):
@@ -282,10 +334,32 @@ class RequestGuard:
             upload = self.upload(scope)
             if length is None and headers.get("transfer-encoding") and upload:
                 return 411, "send a Content-Length header", []
-            limit = (self.settings.max_upload_mb << 20) + MULTIPART_SLACK if upload else BODY_BYTES
+            limit, over = self.body_limit(scope) if upload else (BODY_BYTES, OVER_BODY)
             if length is not None and (not length.isdigit() or int(length) > limit):
-                return 413, f"upload is over the limit of {self.settings.max_upload_mb} MB" if upload else OVER_BODY, []
+                return 413, over, []
         return None
+
+    def body_limit(self, scope) -> tuple[int, str]:
+        """The most bytes an upload's body may hold, and the 413 beyond it: a file to index is capped by
+        PATHATLAS_MAX_UPLOAD_MB, an image query (read whole into memory) by PATHATLAS_MAX_QUERY_IMAGE_MB."""
+        settings = self.settings
+        if starts_job(scope):
+            megabytes, over = settings.max_upload_mb, f"upload is over the limit of {settings.max_upload_mb} MB"
+        else:
+            megabytes, over = settings.max_query_image_mb, query_image_over(settings)
+        return (megabytes << 20) + MULTIPART_SLACK, over
+
+    async def within_job_slots(self, scope, receive, send) -> None:
+        """A ``POST /jobs`` answered while it holds one of the engine's job slots (``Engine.job_slot``), so that
+        uploads sent at once count against PATHATLAS_MAX_JOBS before any is a job; refused (429) before its body is
+        read when none is free."""
+        engine: Engine = scope["app"].state.engine
+        with engine.job_slot() as taken:
+            if not taken:
+                retry = [(b"retry-after", str(JOB_RETRY_SECONDS).encode())]
+                await refuse(send, 429, jobs_full(engine.settings), retry)
+                return
+            await self.app(scope, receive, send)
 
     def upload(self, scope) -> bool:
         """Whether the request goes to a route that takes a file (``upload_paths``)."""
@@ -293,6 +367,21 @@ class RequestGuard:
             self.upload_paths = upload_paths(scope["app"])
         path = get_route_path(scope)
         return any(pattern.fullmatch(path) for pattern in self.upload_paths)
+
+
+def starts_job(scope) -> bool:
+    """Whether a request is an upload to index (``POST /jobs``)."""
+    return scope["method"] == "POST" and get_route_path(scope) == JOBS
+
+
+JOB_RETRY_SECONDS = 30
+"""The Retry-After of a refused upload while the jobs are full: a book's job takes minutes, a small zip's seconds."""
+
+
+def jobs_full(settings: Settings) -> str:
+    return (
+        f"{settings.max_jobs} index jobs are waiting or running (PATHATLAS_MAX_JOBS): send it again once one has ended"
+    )
 
 
 def upload_paths(app) -> list[re.Pattern]:

@@ -51,7 +51,7 @@ from pathatlas.settings import Settings, os_problem
 from pathatlas.ui.api.facets import Facets, count_facets
 from pathatlas.ui.api.jobs import CLAIM_FILE, Job, JobRecords, newest_first
 from pathatlas.ui.api.lanes import BatchingLane
-from pathatlas.ui.api.uploads import remove_unread_images, skipped_note
+from pathatlas.ui.api.uploads import CONTENT_MARK, remove_unread_images, skipped_note
 
 
 def without_paths(message: str, index: Path, folders: Iterable[Path]) -> str:
@@ -93,6 +93,19 @@ class Uploaded(NamedTuple):
     folder: str
     name: str
     unpacked: bool
+
+
+def stored_as(path: Path) -> tuple[str, bool]:
+    """The (name, unpacked) an upload at ``path`` is stored by in its folder (``Uploaded``): a PDF by its name, a zip,
+    before it is unpacked too, as the folder it unpacks to (its name without ``.zip``)."""
+    if path.suffix.lower() == ".zip":
+        return path.stem, True
+    return path.name, path.is_dir()
+
+
+def content_marks(folder: Path) -> frozenset[str]:
+    """The content marks of an upload folder (``mark_content``): its bytes', and a zip's case folders' once unpacked."""
+    return frozenset(mark.name for mark in folder.glob(f"{CONTENT_MARK}*"))
 
 
 class NotReadyError(RuntimeError):
@@ -241,6 +254,9 @@ class Engine:
         self._write = threading.Lock()  # one index job at a time
         self.jobs: dict[str, Job] = {}
         """This process's jobs; earlier processes' are in ``records``."""
+        self._slots = threading.Lock()
+        self._arriving = 0
+        """Uploads taken under ``job_slot`` and not yet answered: each may become a job."""
         self.records = JobRecords(settings.home / "jobs", settings.index_dir)
         self._facets: Facets | None = None
         self.ready = threading.Event()
@@ -515,6 +531,23 @@ class Engine:
             self.jobs.pop(job.id, None)
         self.records.forget_old()
 
+    @contextmanager
+    def job_slot(self) -> Iterator[bool]:
+        """Whether an upload may become a job: fewer than PATHATLAS_MAX_JOBS jobs wait or run, counting the uploads
+        being taken (each holds its slot until it is answered, so that uploads sent at once cannot all pass). Between
+        its job's start and its answer an upload counts twice: near the cap, one sent then may be refused early, never
+        let past it."""
+        with self._slots:
+            active = sum(job.running for job in list(self.jobs.values()))  # a copy: jobs are added meanwhile
+            free = self._arriving + active < self.settings.max_jobs
+            self._arriving += free
+        try:
+            yield free
+        finally:
+            if free:
+                with self._slots:
+                    self._arriving -= 1
+
     def submit(
         self,
         source: str,
@@ -522,10 +555,20 @@ class Engine:
         upload: Path | None = None,
         claim: FileLock | None = None,
         notes: list[str] | None = None,
+        may_replace: bool = True,
     ) -> Job:
-        """``notes``: what the upload itself noted (zip members left out), before the indexer's."""
+        """``notes``: what the upload itself noted (zip members left out), before the indexer's. ``may_replace``: an
+        upload may replace an earlier one of its name holding other bytes (``replacement_refusal``)."""
         self.forget_old_jobs()
-        job = Job(uuid.uuid4().hex[:12], source, paths, upload=upload, claim=claim, notes=list(notes or []))
+        job = Job(
+            uuid.uuid4().hex[:12],
+            source,
+            paths,
+            upload=upload,
+            claim=claim,
+            notes=list(notes or []),
+            may_replace=may_replace,
+        )
         self.jobs[job.id] = job
         self.records.save(job)
         threading.Thread(target=self._run, args=(job,), daemon=True, name=f"index-{job.id}").start()
@@ -581,12 +624,14 @@ class Engine:
             stop_if_cancelled(job)
 
         target = self._writer()
-        whole = False
+        whole, refusal = False, None
         try:
             indexer = Indexer(target, show_progress=False, on_progress=progress, on_source=looking, on_look=looking)
             report = indexer.add(job.paths)
             job.notes = [*job.notes, *self._problem_notes(job, report), *report.notes]
-            whole = not report.failed and not job.cancel_requested
+            if not job.may_replace and job.upload is not None:  # an upload of its name may have come meanwhile
+                refusal = self.replacement_refusal(target, job.upload, job.paths, job.source)
+            whole = not report.failed and not job.cancel_requested and refusal is None
             if whole and job.upload is not None:
                 self._replace_older_uploads(target, job)
         finally:
@@ -597,6 +642,8 @@ class Engine:
                 self._written(target)
         if job.cancel_requested:
             return "cancelled", None
+        if refusal is not None:
+            return "failed", refusal
         if report.failed:
             return "failed", report.failed[0].problems[0]
         return "done", None
@@ -664,19 +711,37 @@ class Engine:
         """The index's sources that came from one upload folder."""
         return [key for key in index.manifest if Path(key).is_relative_to(upload.resolve())]
 
-    def _replace_older_uploads(self, target: Index, job: Job) -> None:
-        """An upload sent under the name of an earlier one replaces it, once the new one is committed: every source
-        that came from the earlier upload (a zip's case folders are named by what they hold, not by the zip). Names
-        are compared as stored, which tells apart names sent differently (``safe_name``); the job's notes say what
-        went."""
-        sent = {(u.name, u.unpacked) for p in job.paths if (u := self.uploaded(str(p.resolve()))) is not None}
-        replaced = {  # all found before any folder goes: ``uploaded`` looks at the folder
+    def replaced_by(self, index: Index, upload: Path, paths: Iterable[Path]) -> dict[str, str]:
+        """The sources of ``index`` that the upload of folder ``upload``, stored as ``paths``, replaces once it is
+        indexed, each with its upload folder: every source that came from an earlier upload of its name (a zip's case
+        folders are named by what they hold, not by the zip). Names are compared as stored (``stored_as``), which
+        tells apart names sent differently (``safe_name``)."""
+        sent = {stored_as(path) for path in paths}
+        return {  # all found before any folder goes: ``uploaded`` looks at the folder
             key: older.folder
-            for key in target.manifest
+            for key in index.manifest
             if (older := self.uploaded(key)) is not None
-            and older.folder != job.upload.name
+            and older.folder != upload.name
             and (older.name, older.unpacked) in sent
         }
+
+    def replacement_refusal(self, index: Index, upload: Path, paths: Iterable[Path], name: str) -> str | None:
+        """Why the upload of folder ``upload`` (``paths``, sent as ``name``) needs the lecturer's token, in one line:
+        it would replace an earlier upload of its name (``replaced_by``) that held other bytes. None where it replaces
+        none, or only uploads of the very same bytes sent again (their content marks alike), which replace as ever."""
+        marks = content_marks(upload)
+        replaced = set(self.replaced_by(index, upload, paths).values())
+        if not replaced or (marks and all(marks <= content_marks(self.uploads / older) for older in replaced)):
+            return None
+        return (
+            f"{name} is the name of an indexed upload: replacing it needs the lecturer's token (PATHATLAS_API_TOKEN); "
+            "upload it under another name"
+        )
+
+    def _replace_older_uploads(self, target: Index, job: Job) -> None:
+        """An upload sent under the name of an earlier one replaces it, once the new one is committed
+        (``replaced_by``); the job's notes say what went."""
+        replaced = self.replaced_by(target, job.upload, job.paths)
         for key in replaced:
             target.remove_source(key)
         for folder in set(replaced.values()):

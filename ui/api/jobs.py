@@ -65,6 +65,9 @@ class Job:
     ended: float | None = None
     """When the job ended (Unix time), as its record's last write says it (``JobRecords.forget_old`` goes by that);
     None while it runs."""
+    may_replace: bool = True
+    """Whether the upload may replace an earlier one of its name holding other bytes: not one sent with the upload
+    token (``Engine.replacement_refusal``). Not recorded: a restart rolls back a job that had not ended."""
 
     @property
     def running(self) -> bool:

@@ -981,7 +981,9 @@ class JobsQuery(BaseModel):
 class ServiceLimits(BaseModel):
     """What the service refuses beyond (413, 422 or 400), so a client can check before it sends."""
 
-    max_upload_mb: int = Field(description="Largest upload (an image query, a PDF or a zip).")
+    max_upload_mb: int = Field(description="Largest upload to index (a PDF or a zip).")
+    max_query_image_mb: int = Field(description="Largest image query (PATHATLAS_MAX_QUERY_IMAGE_MB).")
+    max_jobs: int = Field(description="Most index jobs waiting or running at once (PATHATLAS_MAX_JOBS).")
     max_image_pixels: int = Field(description="Largest image, in pixels (width times height).")
     max_query_chars: int = Field(description="Longest search text, question or option (PATHATLAS_MAX_QUERY_CHARS).")
     k_max: int = Field(K_MAX, description="Most hits one search returns (its k).")

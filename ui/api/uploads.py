@@ -9,11 +9,12 @@ import os
 import re
 import shutil
 import stat
+import threading
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Callable, Collection
-from contextlib import suppress
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
 
 import pymupdf
@@ -112,15 +113,6 @@ def too_large(limit_bytes: int) -> HTTPException:
     return HTTPException(
         status.HTTP_413_CONTENT_TOO_LARGE, f"upload is over the limit of {limit_bytes // (1 << 20)} MB"
     )
-
-
-async def read_limited(upload: UploadFile, limit_bytes: int) -> bytes:
-    data = bytearray()
-    while chunk := await upload.read(CHUNK):
-        data.extend(chunk)
-        if len(data) > limit_bytes:
-            raise too_large(limit_bytes)
-    return bytes(data)
 
 
 def save_limited(upload: UploadFile, target: Path, limit_bytes: int) -> None:
@@ -287,9 +279,11 @@ def member_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-READ_SUFFIXES = (".pdf", *IMAGE_SUFFIXES, *HEIC_SUFFIXES)
-"""What the built-in sources read from an unpacked zip, besides case folders' ``METADATA_FILES``: PDFs and case images
-(HEIC too, so a case folder's problems say how to export it)."""
+CASE_IMAGE_SUFFIXES = (*IMAGE_SUFFIXES, *HEIC_SUFFIXES)
+"""The images a case folder's rows may list (HEIC too, so its problems say how to export it)."""
+READ_SUFFIXES = (".pdf", *CASE_IMAGE_SUFFIXES)
+"""What the built-in sources read from an unpacked zip, besides case folders' ``METADATA_FILES``: PDFs and case
+images."""
 SKIPPED_SHOWN = 5
 """Skipped zip members a job's note names; the rest are counted."""
 
@@ -317,8 +311,14 @@ def in_case_folder(name: str, names: Collection[str]) -> bool:
 
 
 def skipped_note(skipped: list[str]) -> str:
-    """One line for the zip members an upload left out: PDFs inside case folders (``read_by_sources``), told to be
-    uploaded on their own, images no case folder lists (``remove_unread_images``), and what no source reads."""
+    """One line for the zip members an upload left out (``skipped_notes``)."""
+    return ". ".join(skipped_notes(skipped))
+
+
+def skipped_notes(skipped: list[str]) -> list[str]:
+    """A job's notes on the zip members an upload left out, a line a kind: PDFs inside case folders
+    (``read_by_sources``), told to be uploaded on their own, images no case folder lists (``listed_image``), and what
+    no source reads."""
     pdfs = [name for name in skipped if of_read_type(name) and name.lower().endswith(".pdf")]
     images = [name for name in skipped if of_read_type(name) and name not in pdfs]
     others = [name for name in skipped if not of_read_type(name)]
@@ -333,51 +333,64 @@ def skipped_note(skipped: list[str]) -> str:
     if others:
         kinds = f"no PDF, case image or {' or '.join(METADATA_FILES)}"
         said.append(f"{len(others)} zip member(s) left out, being {kinds}: {shown(others)}")
-    return ". ".join(said)
+    return said
 
 
 def remove_unread_images(folder: Path, settings: Settings) -> list[str]:
-    """Delete the images of an unpacked zip (``folder``) that no source will read, and return their names as the zip
-    named them ("atlas/stray.png"): an image outside every case folder ``discover`` finds in it, or one no row of its
-    case folder's metadata names, stayed under the uploads for as long as its source. An image named as a row names
-    one, letter case aside, stays wherever it lies in its folder: a listed image missing where its row says is looked
-    for under its name, and the problem names the file found (``found_instead``). A case folder whose metadata cannot
-    be read keeps every image (its job fails and says why); a job's cancel seen while it is read (``Cancelled``) stops
-    before any image is deleted. Only regular files the walk of ``folder`` meets are deleted: zip members are never
-    links."""
+    """Delete the images of an unpacked zip (``folder``) that no case folder lists (``listed_image``), and return their
+    names as the zip named them ("atlas/stray.png"). ``extract_zip`` writes none of them; an image on disk all the same
+    stayed under the uploads for as long as its source. A job's cancel seen while the metadata is read
+    (``Cancelled``) stops before any image is deleted. Only regular files the walk of ``folder`` meets are deleted: zip
+    members are never links."""
+    listings = case_folder_listings(folder, settings)
+    unread = [path for path in unpacked_images(folder) if not listed_image(path.resolve(), listings)]
+    for path in unread:
+        path.unlink()
+    return sorted(path.relative_to(folder).as_posix() for path in unread)
+
+
+def case_folder_listings(folder: Path, settings: Settings) -> dict[Path, set[str] | None]:
+    """The case folders ``discover`` finds in ``folder`` (resolved) and the names their rows list (``listed_names``);
+    none where it finds nothing to index."""
     try:
         sources = discover([folder], settings)
     except PathAtlasError:  # nothing to index: the job fails and its folder goes
-        return []
-    named = {source.path.resolve(): listed_names(source) for source in sources if isinstance(source, CaseFolderSource)}
-    removed = []
-    for path in unpacked_images(folder):
-        owner = next((case for case in named if path.resolve().is_relative_to(case)), None)
-        if owner is None or (named[owner] is not None and name_key(path.name) not in named[owner]):
-            path.unlink()
-            removed.append(path.relative_to(folder).as_posix())
-    return sorted(removed)
+        return {}
+    return {source.path.resolve(): listed_names(source) for source in sources if isinstance(source, CaseFolderSource)}
+
+
+def listed_image(path: Path, listings: dict[Path, set[str] | None]) -> bool:
+    """Whether the case folder holding the image at ``path`` (resolved; ``listings``: ``case_folder_listings``) lists
+    it: a row names its file, whatever the folders and letter case, so a listed image missing where its row says is
+    still found under its name, and the problem names the file found (``found_instead``). An image outside every case
+    folder is read by no source."""
+    owner = next((folder for folder in listings if path.is_relative_to(folder)), None)
+    return owner is not None and (listings[owner] is None or name_key(path.name) in listings[owner])
 
 
 def listed_names(source: CaseFolderSource) -> set[str] | None:
-    """The file names (``name_key``) of the images a case folder's metadata lists; None when it cannot be read. Its
-    rows as the source reads them (``CaseFolderSource.rows``: within a job, once for the job, and a cancel seen
-    between them, ``Cancelled`` being no ``PathAtlasError``)."""
+    """The file names (``name_key``) of the images a case folder's metadata lists; none when it cannot be read: the
+    folder then fails before any image of it is read, and its job says why. Its rows as the source reads them
+    (``CaseFolderSource.rows``: within a job, once for the job, and a cancel seen between them, ``Cancelled`` being no
+    ``PathAtlasError``). None, every image unpacked, where the file system refuses what the rows name (a name too
+    long for it): the member then says so in one line as it is unpacked, where the rows' bare ``OSError`` had the
+    listed image reported left out as unlisted and the job fail with the error's text."""
     try:
         rows = source.rows()
-    except (PathAtlasError, OSError, UnicodeDecodeError):
+    except OSError:
         return None
+    except (PathAtlasError, UnicodeDecodeError):
+        return set()
     return {name_key(str(row["image"])) for row in rows}
 
 
 def unpacked_images(folder: Path) -> list[Path]:
-    """The regular image files under ``folder`` (``READ_SUFFIXES`` but PDFs), links not followed."""
-    images = (*IMAGE_SUFFIXES, *HEIC_SUFFIXES)
+    """The regular image files under ``folder`` (``CASE_IMAGE_SUFFIXES``), links not followed."""
     return [
         path
         for parent, _, files in os.walk(folder)
         for path in (Path(parent, name) for name in files)
-        if path.name.lower().endswith(images) and path.is_file() and not path.is_symlink()
+        if path.name.lower().endswith(CASE_IMAGE_SUFFIXES) and path.is_file() and not path.is_symlink()
     ]
 
 
@@ -397,64 +410,192 @@ def repeated_name(files: list[zipfile.ZipInfo]) -> str | None:
     return None
 
 
-def extract_zip(
-    archive: Path,
-    target: Path,
-    max_bytes: int,
-    max_members: int,
-    keep: Callable[[str, Collection[str]], bool] | None = None,
-) -> list[str]:
-    """Extract a case-folder zip, refusing unsafe members and stopping at the byte and member caps; members ``keep``
-    refuses (asked with each member's name and the names of all the zip's files) are not unpacked (a gigabyte of junk
-    beside a case folder must not fill the uploads), and their names returned. ``keep=None`` unpacks every file
-    (plug-in sources may read any).
+BOMB_RATIO = 100
+"""Most bytes a zip member may unpack to per byte it takes in the zip, once over ``BOMB_FROM_BYTES``: JPEG and PNG
+barely compress (near 1:1), metadata some 10:1 (a million near-identical JSON rows 27:1), while a run of zeros deflates
+about 1000:1 (the reviewer's 1.9 GB image took 1.9 MB). The members to unpack together are held to it too: a bomb
+split into many small members is one bomb."""
+BOMB_FROM_BYTES = 8 << 20
+"""Unpacked size from which ``BOMB_RATIO`` holds: smaller members (a blank PNG, a short list) harm no disk."""
+KEEP_FREE_BYTES = 1 << 30
+KEEP_FREE_SHARE = 0.05
+"""What the disk holding the uploads keeps free, the larger of the two, once every zip being unpacked has written all
+it may (``ZipBudget``): a full disk fails every writer on it (the index's commits, job records, logs, other uploads),
+not only the upload that filled it. 5% is what ext4 keeps back for root; 1 GB holds on a small disk."""
+UNPACKING: list[ZipBudget] = []
+"""The zips this process is unpacking, each with the bytes it may still write."""
+UNPACKING_LOCK = threading.Lock()
 
-    The caps hold for the bytes actually written, not only for the sizes the archive declares.
-    """
+
+class ZipBudget:
+    """The bytes one zip being unpacked may still write: promised before any is written (``reserve``), and spent as
+    written (``spend``). A zip is unpacked only where the disk keeps ``KEEP_FREE_*`` free once it and every other zip
+    in ``UNPACKING`` wrote all they were promised: three 2 MB zips sent at once unpacked 1.9 GB each (5.6 GB at the
+    peak), and the worker threads run 40 at once. Servers sharing a disk do not see each other's promises."""
+
+    def __init__(self, disk: Path):
+        self.disk = disk
+        self.owed = 0
+
+    def reserve(self, size: int) -> None:
+        """Promise ``size`` more bytes, or refuse (507) where the disk has no room for them."""
+        with UNPACKING_LOCK:
+            promised = sum(budget.owed for budget in UNPACKING)
+            disk = shutil.disk_usage(self.disk)
+            if problem := no_room(disk.free, disk.total, size, promised):
+                raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE, problem)
+            self.owed += size
+
+    def spend(self, size: int) -> None:
+        with UNPACKING_LOCK:
+            self.owed -= size
+
+
+@contextmanager
+def zip_budget(disk: Path) -> Iterator[ZipBudget]:
+    """A zip's ``ZipBudget`` on ``disk``, counted in ``UNPACKING`` while it unpacks."""
+    budget = ZipBudget(disk)
+    with UNPACKING_LOCK:
+        UNPACKING.append(budget)
+    try:
+        yield budget
+    finally:
+        with UNPACKING_LOCK:
+            UNPACKING.remove(budget)
+
+
+def no_room(free: int, total: int, size: int, promised: int) -> str | None:
+    """The 507 line for a zip that would unpack ``size`` bytes on a disk of ``total`` bytes with ``free`` free, where
+    the zips being unpacked were promised ``promised`` bytes they have not yet written, leaving less than
+    ``KEEP_FREE_*``; None where it has room."""
+    keep_free = max(KEEP_FREE_BYTES, int(total * KEEP_FREE_SHARE))
+    if free - promised - size >= keep_free:
+        return None
+    others = f", {megabytes(promised)} of it promised to uploads being unpacked," if promised else ""
+    return (
+        f"no room on the server to unpack the zip now: it unpacks to {megabytes(size)}, and the disk holding the "
+        f"uploads has {megabytes(free)} free{others} and must keep {megabytes(keep_free)} free; try again later"
+    )
+
+
+def megabytes(size: int) -> str:
+    return f"{size / (1 << 20):,.1f} MB"
+
+
+def bomb_problem(members: list[zipfile.ZipInfo]) -> str | None:
+    """Why the ``members`` to unpack are a zip bomb (``BOMB_RATIO``), naming the member, or None."""
+    for member in members:
+        if squeezed(member.file_size, member.compress_size):
+            return f"zip member {member_name(member)!r} unpacks {bomb_ratio(member.file_size, member.compress_size)}"
+    unpacked, packed = sum(m.file_size for m in members), sum(m.compress_size for m in members)
+    return f"the zip's members unpack {bomb_ratio(unpacked, packed)}" if squeezed(unpacked, packed) else None
+
+
+def squeezed(unpacked: int, packed: int) -> bool:
+    return unpacked > BOMB_FROM_BYTES and unpacked > BOMB_RATIO * packed
+
+
+def bomb_ratio(unpacked: int, packed: int) -> str:
+    return (
+        f"to {megabytes(unpacked)} from {megabytes(packed)} (over {BOMB_RATIO}:1, as a zip bomb does; images and "
+        "PDFs barely compress): refused"
+    )
+
+
+def checked_files(members: list[zipfile.ZipInfo], max_bytes: int, max_members: int) -> list[zipfile.ZipInfo]:
+    """The files of a zip's ``members``, refused (400, 413) where one is unsafe (``member_problem``) or named twice,
+    or where they are over ``max_members`` or over ``max_bytes`` as declared (a bomb is refused whole)."""
+    if len(members) > max_members:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"the zip has over {max_members} members")
+    for member in members:
+        if problem := member_problem(member):
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"zip member {member_name(member)!r} {problem}")
+    if sum(m.file_size for m in members) > max_bytes:
+        raise _unpacked_too_large(max_bytes)
+    files = [member for member in members if not member.is_dir()]
+    if twice := repeated_name(files):  # the later copy replaced the earlier, which its row then named
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"zip member {twice!r} appears twice")
+    return files
+
+
+def extract_zip(
+    archive: Path, target: Path, max_bytes: int, max_members: int, settings: Settings | None = None
+) -> list[str]:
+    """Unpack a zip into ``target``, and return the names of the members left out. Nothing is written before the zip
+    passes its checks: unsafe members, the member and byte caps (``checked_files``), a bomb's ratio
+    (``bomb_problem``), and room on the disk, shared with every zip unpacking at once (``ZipBudget``). The caps hold
+    for the bytes written: each member stops at the size the zip's directory declares for it (``unpack``).
+
+    With ``settings`` (the built-in sources read the upload), only what they read is unpacked (``read_by_sources``);
+    where the zip holds case folders, of its images only those their rows list (``listed_image``): the metadata files
+    are unpacked first and read as their reader reads them, then the rest. A 2 MB zip holding a 1.9 GB run of zeros
+    beside its case was unpacked whole, the zeros deleted only by its job. A zip without metadata files (PDFs, a folder
+    that is no case folder) has its images unpacked, for its job to say why none is read. Without ``settings`` every
+    file is unpacked (plug-in sources may read any)."""
     try:
         with zipfile.ZipFile(archive) as zipped:
-            members = zipped.infolist()
-            if len(members) > max_members:
-                raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"the zip has over {max_members} members")
-            for member in members:
-                if problem := member_problem(member):
-                    raise HTTPException(status.HTTP_400_BAD_REQUEST, f"zip member {member_name(member)!r} {problem}")
-            if sum(m.file_size for m in members) > max_bytes:  # the archive as declared: a bomb is refused whole
-                raise _unpacked_too_large(max_bytes)
-            files = [member for member in members if not member.is_dir()]
-            if twice := repeated_name(files):  # the later copy replaced the earlier, which its row then named
-                raise HTTPException(status.HTTP_400_BAD_REQUEST, f"zip member {twice!r} appears twice")
+            files = checked_files(zipped.infolist(), max_bytes, max_members)
             names = frozenset(member_name(member) for member in files)
-            kept, skipped = [], []
-            for member in files:
-                if keep is None or keep(member_name(member), names):
-                    kept.append(member)
-                else:
-                    skipped.append(member_name(member))
+            wanted = [m for m in files if settings is None or read_by_sources(member_name(m), names)]
+            if problem := bomb_problem(wanted):
+                raise HTTPException(status.HTTP_400_BAD_REQUEST, problem)
             target.mkdir(parents=True, exist_ok=True)
-            written = 0
-            for member in kept:
-                destination = target / PurePosixPath(member_name(member))
-                try:
-                    destination.parent.mkdir(parents=True, exist_ok=True)
-                    with zipped.open(member) as source, destination.open("wb") as sink:
-                        while block := source.read(CHUNK):
-                            written += len(block)
-                            if written > max_bytes:
-                                raise _unpacked_too_large(max_bytes)
-                            sink.write(block)
-                except OSError as exc:
-                    # "a.jpg" and "a.jpg/b.jpg" (a file where a folder must go, or the reverse), a name too long for
-                    # the file system: the member's fault. No room on the machine is the server's (507, not 400).
-                    if exc.errno in NO_ROOM:
-                        raise
-                    raise HTTPException(
-                        status.HTTP_400_BAD_REQUEST,
-                        f"zip member {member_name(member)!r} cannot be unpacked: {exc.strerror or exc}",
-                    ) from exc
+            with zip_budget(target) as budget:
+                metadata = [m for m in wanted if settings is not None and metadata_file(member_name(m))]
+                unpack(zipped, metadata, target, budget)
+                rest = [m for m in wanted if m not in metadata]
+                kept = {*metadata, *(listed_members(rest, target, settings) if metadata else rest)}
+                unpack(zipped, [m for m in rest if m in kept], target, budget)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"the upload is not a usable zip file ({exc})") from exc
-    return skipped
+    return [member_name(member) for member in files if member not in kept]
+
+
+def metadata_file(name: str) -> bool:
+    return PurePosixPath(name).name in METADATA_FILES
+
+
+def listed_members(members: list[zipfile.ZipInfo], target: Path, settings: Settings) -> list[zipfile.ZipInfo]:
+    """The ``members`` to unpack into ``target`` that a case folder reads: its images its rows list
+    (``listed_image``, read from the metadata files unpacked there), and what is no case image (a PDF outside them)."""
+    listings, root = case_folder_listings(target, settings), target.resolve()
+    return [
+        member
+        for member in members
+        if not (name := member_name(member)).lower().endswith(CASE_IMAGE_SUFFIXES)
+        or listed_image(root / name, listings)
+    ]
+
+
+def unpack(zipped: zipfile.ZipFile, members: list[zipfile.ZipInfo], target: Path, budget: ZipBudget) -> None:
+    """Write ``members`` under ``target``, the disk's room for all of them promised first (``budget``). Their bytes
+    are counted as written: a member inflating past the size the zip's directory declares, which ``budget`` and the
+    caps were reckoned by, is refused (400)."""
+    budget.reserve(sum(member.file_size for member in members))
+    for member in members:
+        name = member_name(member)
+        destination = target / PurePosixPath(name)
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with zipped.open(member) as source, destination.open("wb") as sink:
+                written = 0
+                while block := source.read(CHUNK):
+                    written += len(block)
+                    if written > member.file_size:
+                        raise HTTPException(
+                            status.HTTP_400_BAD_REQUEST,
+                            f"zip member {name!r} unpacks to more than the {member.file_size:,} bytes the zip declares",
+                        )
+                    sink.write(block)
+                    budget.spend(len(block))
+        except OSError as exc:
+            # "a.jpg" and "a.jpg/b.jpg" (a file where a folder must go, or the reverse), a name too long for the file
+            # system: the member's fault. No room on the machine is the server's (507, not 400).
+            if exc.errno in NO_ROOM:
+                raise
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST, f"zip member {name!r} cannot be unpacked: {exc.strerror or exc}"
+            ) from exc
 
 
 def _unpacked_too_large(max_bytes: int) -> HTTPException:

@@ -15,11 +15,12 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, status
 from pathatlas.errors import PathAtlasError, UnknownSourceError
 from pathatlas.indexer.pipeline import SAME_CONTENT
 from pathatlas.indexer.sources import CaseFolderSource, PdfSource, discover
+from pathatlas.indexer.sources.cases import rows_read_once
 from pathatlas.indexer.sources.fingerprints import content_hash, earlier_contents
 from pathatlas.retrieval.index import Index, Manifest, per_generation
 from pathatlas.retrieval.records import display_name, distinct_names, source_id
 from pathatlas.retrieval.search import echoed, source_names
-from pathatlas.ui.api.deps import EngineDep, errors, form_only, require_token
+from pathatlas.ui.api.deps import EngineDep, Role, RoleDep, errors, form_only, require_token
 from pathatlas.ui.api.engine import OWNER_FILE, Engine, claim_upload, source_problems
 from pathatlas.ui.api.jobs import RECORD_DAYS, Job, claimed
 from pathatlas.ui.api.routes.search import listed, unknown_source
@@ -30,13 +31,12 @@ from pathatlas.ui.api.uploads import (
     junk_note,
     mark_content,
     marked_uploads,
-    read_by_sources,
     replaces,
     safe_name,
     save_limited,
     sent_name,
     shown,
-    skipped_note,
+    skipped_notes,
     type_problem,
     without_junk,
 )
@@ -126,11 +126,13 @@ def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Writer, form_only(JobForm)],
     summary="Index an uploaded PDF, or a zip of a case folder (cases.jsonl or labels.csv inside)",
-    description="Uploading a file of the same name again replaces that source once the new one is indexed. A PDF or "
+    description="Uploading a file of the same name again replaces that source once the new one is indexed; with the "
+    "upload token that is refused (403) unless its bytes are the same. Refused (429) while PATHATLAS_MAX_JOBS jobs "
+    "wait or run. A PDF or "
     "zip whose bytes, or a zip with a case folder whose files, an indexed source or another upload not yet indexed "
     "holds is refused (409), naming it: each page or case would be found twice.",
     responses={
-        **errors(400, 401, 403, 409, 411, 413, 415, 422, 503, 507),
+        **errors(400, 401, 403, 409, 411, 413, 415, 422, 429, 503, 507),
         409: {
             **errors(409)[409],
             "description": "Another process is changing the index, or the index or another upload already "
@@ -138,7 +140,7 @@ def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
         },
     },
 )
-def create_job(engine: EngineDep, form: Annotated[JobForm, File()]) -> JobOut:
+def create_job(engine: EngineDep, form: Annotated[JobForm, File()], role: RoleDep) -> JobOut:
     """A plain ``def``, which FastAPI runs in a worker thread: its steps write, read, unpack and delete files (an upload
     may be 200 MB), which on the event loop would hold up every other request."""
     file = form.file
@@ -157,21 +159,24 @@ def create_job(engine: EngineDep, form: Annotated[JobForm, File()]) -> JobOut:
         if suffix == "pdf" and (cut := without_junk(stored)):
             notes.append(junk_note(cut))
         check_upload(engine, stored, echoed(sent_name(file.filename)))
+        may_replace = role is Role.LECTURER
+        if not may_replace and (refusal := engine.replacement_refusal(engine.index, folder, [stored], name)):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
         if suffix == "zip":
             target = folder / stored.stem
-            keep = None if settings.sources else read_by_sources  # what a plug-in source reads is its own
-            unpacked = (stored, target, settings.max_unpacked_mb << 20, settings.max_zip_members, keep)
-            if skipped := extract_zip(*unpacked):  # the images no row lists: the job's
-                notes.append(skipped_note(skipped))
-            stored.unlink()
-            stored = target
-            check_unpacked(engine, stored, echoed(sent_name(file.filename)))
+            readers = None if settings.sources else settings  # what a plug-in source reads is its own
+            unpacked = (stored, target, settings.max_unpacked_mb << 20, settings.max_zip_members, readers)
+            with rows_read_once():  # a case folder's metadata read once: for the images to unpack, and its twin check
+                notes.extend(skipped_notes(extract_zip(*unpacked)))  # the members no source reads
+                stored.unlink()
+                stored = target
+                check_unpacked(engine, stored, echoed(sent_name(file.filename)))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         if claim is not None:
             claim.release()
         raise
-    return job_out(engine.submit(name, [stored], upload=folder, claim=claim, notes=notes))
+    return job_out(engine.submit(name, [stored], upload=folder, claim=claim, notes=notes, may_replace=may_replace))
 
 
 def check_upload(engine: Engine, stored: Path, name: str) -> None:

@@ -24,6 +24,7 @@ from pathatlas.ui.api.deps import (
     LinksDep,
     errors,
     form_only,
+    query_image_over,
     within_query_limit,
 )
 from pathatlas.ui.api.engine import Engine
@@ -39,7 +40,7 @@ from pathatlas.ui.api.schemas import (
     SimilarRequest,
     names_a_path_in,
 )
-from pathatlas.ui.api.uploads import read_limited, sent_name
+from pathatlas.ui.api.uploads import sent_name
 from pathatlas.ui.words import unknown_words_json
 
 router = APIRouter(tags=["search"])
@@ -191,11 +192,14 @@ async def search_image(engine: EngineDep, links: LinksDep, form: Annotated[Searc
 
 
 async def uploaded_image(engine: Engine, image: UploadFile) -> Image.Image:
-    """The image a form uploaded, as /search/image and /ask/image read it: refused past the service's upload limit
-    (``read_limited``) and decoded a few at a time (``Engine.open_image``: a decode can take a gigabyte). A refusal
-    names it by its file name, cut as refusals echo names (``echoed``), as the command line and MCP name a file:
-    "the image given" told a client sending several which one was wrong no better than a status code."""
-    data = await read_limited(image, engine.settings.max_upload_mb << 20)
+    """The image a form uploaded, as /search/image and /ask/image read it: refused past PATHATLAS_MAX_QUERY_IMAGE_MB,
+    which ``RequestGuard`` holds the body to before it is read (here, the file within the form, read no further), and
+    decoded a few at a time (``Engine.open_image``: a decode can take a gigabyte). A refusal names it by its file
+    name, cut as refusals echo names (``echoed``), as the command line and MCP name a file: "the image given" told a
+    client sending several which one was wrong no better than a status code."""
+    limit = engine.settings.max_query_image_mb << 20
+    if len(data := await image.read(limit + 1)) > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, query_image_over(engine.settings))
     name = echoed(sent_name(image.filename)) or None  # none sent: "the image given"
     return await asyncio.wrap_future(engine.open_image(data, name))
 

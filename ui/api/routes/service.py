@@ -40,6 +40,8 @@ def health(engine: EngineDep, response: Response) -> Health:
         problem=problem,
         limits=ServiceLimits(
             max_upload_mb=settings.max_upload_mb,
+            max_query_image_mb=settings.max_query_image_mb,
+            max_jobs=settings.max_jobs,
             max_image_pixels=settings.max_image_pixels,
             max_query_chars=settings.max_query_chars,
         ),
