@@ -253,10 +253,24 @@ def evidence_sentences(evidence: Sequence[Evidence], top: int = 8) -> list[Sente
     if not texts:
         return []
     sequences = [with_phrasal_verbs(words) for words in words_in_order(texts)]
+    headings = sorted({heading for _, e in chosen if (heading := slide_heading(e))})
+    subjects = dict(zip(headings, map(frozenset, words_in_order(headings)), strict=True))
     return [
-        Sentence(s, e, frozenset(sequence) - {CLAUSE, ASIDE}, tuple(sequence))
+        Sentence(
+            s, e, (frozenset(sequence) | subjects.get(slide_heading(e), frozenset())) - {CLAUSE, ASIDE}, tuple(sequence)
+        )
         for (s, e), sequence in zip(chosen, sequences, strict=True)
     ]
+
+
+def slide_heading(evidence: Evidence) -> str:
+    """The heading of the slide a sentence is on (its section's last part: "Lung tumours > Pulmonary Hamartoma"), whose
+    words a bullet under it is read as holding: a slide's heading is the subject of its bullets ("Most common benign
+    tumor" under "Pulmonary Hamartoma" named no option, and the answer leaned elsewhere). "" for a printed page, whose
+    sentences name their own subjects (its section is a chapter's, not the sentence's)."""
+    if not evidence.citation.slide:
+        return ""
+    return evidence.payload.section.rpartition(" > ")[2].strip()
 
 
 def phrasal_verbs(words: Sequence[str]) -> list[tuple[int, str]]:
