@@ -316,11 +316,18 @@ class RecordOut(HitOut):
     relevance: None = NOT_RANKED
     relative_score: None = NOT_RANKED
     score: None = NOT_RANKED
+    text: str = Field(
+        "",
+        description="The record's whole text, where the snippet is cut short: a page's or a slide's words, a "
+        "passage's, a figure's caption, a case's description. A slide of lecture notes has no page to render "
+        "(page_url null): this is how it is read whole.",
+    )
 
     @classmethod
     def fetched(cls, hit: Hit, links: Links = Links()) -> RecordOut:
-        """``hit`` (one made of a stored record, ``Searcher.make_hit``) with its media as URLs and no ranking."""
-        return cls(**{**HitOut.of(hit, links=links).model_dump(), **UNRANKED})
+        """``hit`` (one made of a stored record, ``Searcher.make_hit``) with its media as URLs, its whole text and no
+        ranking."""
+        return cls(**{**HitOut.of(hit, links=links).model_dump(), **UNRANKED, "text": hit.payload.text})
 
 
 class CaseImageOut(BaseModel):

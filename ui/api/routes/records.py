@@ -52,6 +52,9 @@ RECORD_EXAMPLE = {
     "page_url": "/media/pages/64967f351f4d57c8dbd70f22",
     "case_url": None,
     "case_image_url": None,
+    "text": "Figure 6.11. Bone Cells: Four types of cells are found within bone tissue. Osteogenic cells are "
+    "undifferentiated and develop into osteoblasts. When osteoblasts get trapped within the calcified matrix, their "
+    "structure and function changes, and they become osteocytes. ...",
 }
 """The page record of the search example's hit (its ``id``), as the web UI opens an answer's citation of it."""
 
