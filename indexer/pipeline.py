@@ -32,6 +32,7 @@ from pathatlas.indexer.sources import (
     NothingToIndexError,
     Paths,
     PdfSource,
+    as_paths,
     discover,
     source_types,
 )
@@ -238,6 +239,28 @@ def missing_copies(manifest: Manifest, keys: list[str], index_dir: Path | None =
                 f"{shared.get(key, display_name(key))} has the same content as {shared.get(old, display_name(old))}, "
                 f"which is missing on disk (renamed or moved?): both are searched; "
                 f"'{pathatlas_command('remove', removal_name(manifest, old), index_dir=index_dir)}' drops the old copy"
+            )
+    return notes
+
+
+def gone_from_folders(
+    manifest: Manifest, folders: list[Path], kept: list[str], index_dir: Path | None = None
+) -> list[str]:
+    """A note for each source of ``manifest`` indexed from inside one of ``folders`` (real paths, indexed again now)
+    and gone from disk: its records stay searchable, and indexing the folder said nothing of it. One whose content a
+    source of ``kept`` holds has ``missing_copies``'s note instead (renamed or moved). Nothing is removed for the user,
+    whose file may be back after a ``git checkout``; the command to paste names ``index_dir``, if any."""
+    held = {manifest[key].get("content") for key in kept if key in manifest} - {None}
+    shared = distinct_names(manifest)
+    notes = []
+    for key, entry in manifest.items():
+        path = Path(key)
+        folder = next((folder for folder in folders if path.is_relative_to(folder)), None)
+        if folder is not None and entry.get("content") not in held and not path.exists():
+            removal = pathatlas_command("remove", removal_name(manifest, key), index_dir=index_dir)
+            notes.append(
+                f"{shared.get(key, display_name(key))} was indexed from {display_name(str(folder))} and is gone: "
+                f"'{removal}' drops it"
             )
     return notes
 
@@ -472,6 +495,8 @@ class Indexer:
                     self.index.commit({**self.index.manifest, **self._restat})
         kept = [s.source for s in report.sources if s.status != "failed"]
         report.notes += missing_copies(self.index.manifest, kept, self.hint_index)
+        folders = [path.resolve() for path in as_paths(paths) if path.is_dir()]
+        report.notes += gone_from_folders(self.index.manifest, folders, kept, self.hint_index)
         indexed = {s.source for s in report.sources if s.status == "indexed"}
         if self.settings.figure_ocr_missing and any(
             s.key in indexed and "figure_ocr" in s.reads_settings for s in sources

@@ -15,7 +15,7 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Page, Passage
 from pathatlas.indexer.sources import discover
-from pathatlas.indexer.sources.notes import NotesSource, read_note, slides
+from pathatlas.indexer.sources.notes import NotesSource, front_matter, read_note, slides, without_data_uris
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Citation, Hit
 from pathatlas.ui.api.app import create_app
@@ -106,14 +106,12 @@ def week1(tmp_path) -> NotesSource:
 def test_a_slide_begins_at_each_level_one_or_two_heading_and_each_rule(week1):
     pages, _ = pages_and_passages(week1)
     assert [(p.page, p.section) for p in pages] == [
-        (2, "Skin"),
         (3, "Skin > Squamous cell carcinoma"),
         (4, "Skin"),  # after the rule: no heading of its own, its chapter's
-        (5, "Lung"),
         (6, "Lung > Granulomas"),
-    ], "the cover picture is slide 1 and has no words: it keeps its number, yields no page"
+    ], "the cover picture (1) and the chapters' title slides (2, 5) have no words but titles: no page, their numbers"
     assert all(p.image is None and p.page_label == f"slide {p.page}" for p in pages)
-    assert "Grading" in pages[1].text, "a ### heading is a line of its slide, not a slide"
+    assert "Grading" in pages[0].text, "a ### heading is a line of its slide, not a slide"
 
 
 def test_headings_and_rules_in_code_or_under_a_paragraph_are_what_markdown_makes_them():
@@ -123,6 +121,49 @@ def test_headings_and_rules_in_code_or_under_a_paragraph_are_what_markdown_makes
     assert [(s.number, s.section) for s in deck] == [(1, "One"), (2, "A line"), (3, "Three")]
     assert deck[0].blocks[-1] == "Quoted", "a heading or rule in a quote is no slide of its own"
     assert deck[0].blocks[:2] == ["One", "# a comment, not a slide\n---"], "code keeps its lines, its fence goes"
+
+
+def test_a_rule_directly_before_a_slide_heading_is_no_slide_as_pandoc_drops_it():
+    deck = slides(
+        "## A\n\nalpha\n\n---\n\n\n## B\n\nbeta\n\n---\n\n![](pic.png)\n\n## C\n\n---\n\ngamma\n\n---\n\n---\n\n# D\n"
+    )
+    assert [(s.number, s.section) for s in deck] == [
+        (1, "A"),
+        (2, "B"),
+        (3, ""),
+        (4, "C"),
+        (5, ""),
+        (6, ""),
+        (7, "D"),
+    ]
+    assert deck[4].blocks == ["gamma"], "a rule before words or a picture is a slide of its own, as it was"
+
+
+@pytest.mark.parametrize(
+    ("opening", "words"),
+    [
+        ("---\n\nDefinition: a slide's words\n\n---\n\n", ["Definition: a slide's words"]),  # blank after ``---``
+        ("---\n\n## First slide\n\n- hornbill\n\n---\n\n", ["First slide", "hornbill"]),  # the reviewer's deck
+        ("---\n- hornbill\n- puffin\n---\n\n", ["hornbill", "puffin"]),  # YAML, a list
+        ("---\nJust a line of words\n---\n\n", ["Just a line of words"]),  # YAML, a string
+    ],
+)
+def test_an_opening_rule_or_a_block_that_is_no_yaml_mapping_is_no_front_matter(opening, words):
+    title, body = front_matter(opening + "## Last slide\n\n- toucan\n")
+    deck = slides(body)
+    assert title is None and [block for slide in deck for block in slide.blocks] == [*words, "Last slide", "toucan"]
+
+
+def test_a_slide_with_no_words_but_its_title_yields_nothing_and_keeps_its_number(tmp_path):
+    deck = "# Serdar BALCI, MD\n\n## Questions?\n\n## Picture\n\n![a koilocyte](k.png)\n\n## Koilocytes\n\nHalos.\n"
+    pages, passages = pages_and_passages(NotesSource(note(tmp_path, "hpv.qmd", deck), hashing_settings(tmp_path)))
+    assert [(p.page, p.section, p.text) for p in pages] == [
+        (4, "Serdar BALCI, MD > Koilocytes", "Koilocytes\n\nHalos.")
+    ]
+    assert {p.page for p in passages} == {4}
+    titles_alone = note(tmp_path, "outline.md", "# Neoplasia\n\n## Nomenclature\n")
+    result = run_cli("index", titles_alone, "--index", tmp_path / "idx", home=tmp_path / "home")
+    assert one_error_line(result, "outline.md holds no words to index (front matter, slide titles")
 
 
 def test_front_matter_gives_the_title_and_is_not_text(week1):
@@ -148,7 +189,7 @@ def test_a_title_only_where_the_front_matter_sets_one(tmp_path, front, book):
 
 def test_markdown_is_read_as_plain_text_in_reading_order(week1):
     pages, passages = pages_and_passages(week1)
-    assert pages[1].text == (
+    assert pages[0].text == (
         "Squamous cell carcinoma\n\n"
         "Keratin pearls and intercellular bridges\n\n"
         "Invasion of the dermis\n\n"
@@ -156,9 +197,48 @@ def test_markdown_is_read_as_plain_text_in_reading_order(week1):
         "Grading\n\n"
         "Well differentiated tumours keep their keratin."
     ), "emphasis, links, bullets, a comment, a picture (its alt text too), a div's fences and attributes are dropped"
-    assert pages[2].text == 'Marker | Result\n\np63 | positive\n\ngrade = "G1"', "a table by rows, code without fences"
-    assert [p.text for p in passages if p.page == 3] == [pages[1].text], "a short slide is one passage"
+    assert pages[1].text == 'Marker | Result\n\np63 | positive\n\ngrade = "G1"', "a table by rows, code without fences"
+    assert [p.text for p in passages if p.page == 3] == [pages[0].text], "a short slide is one passage"
     assert all(p.bbox is None and p.page_label == f"slide {p.page}" for p in passages)
+
+
+def test_raw_html_blocks_end_at_block_elements_and_their_headings_begin_slides():
+    deck = slides(
+        "<section>\n<h2>Psammoma &amp; bodies</h2>\n<p>Laminated <b>calcified</b> concretions</p>\n</section>\n\n"
+        "<section>\n<h2>Second raw slide</h2>\n<ul><li>Meningioma whorls</li><li>Serous carcinoma</li></ul>"
+        "<div>Thyroid<br>papillary</div>\n</section>\n\n"
+        "- <div>\n  <h2>In a list: no slide</h2>\n  </div>\n"
+    )
+    assert [(s.number, s.section, s.blocks) for s in deck] == [
+        (1, "Psammoma & bodies", ["Psammoma & bodies", "Laminated calcified concretions"]),
+        (
+            2,
+            "Second raw slide",
+            [
+                "Second raw slide",
+                "Meningioma whorls",
+                "Serous carcinoma",
+                "Thyroid",
+                "papillary",
+                "In a list: no slide",
+            ],
+        ),
+    ]
+
+
+def test_a_line_break_tag_in_a_paragraph_or_a_table_cell_parts_the_words():
+    table = "| Kind | Death |\n|---|---|\n| Apoptosis | unwanted cells)<br />Pathologic (DNA damage) |\n"
+    (slide,) = slides("## Cell death\n\nPhysiologic<br>apoptosis<BR/>too\n\n" + table)
+    assert slide.blocks[1:] == [
+        "Physiologic\napoptosis\ntoo",
+        "Kind | Death",
+        "Apoptosis | unwanted cells) Pathologic (DNA damage)",
+    ]
+
+
+def test_quarto_shortcode_lines_are_dropped_and_includes_are_not_read():
+    (slide,) = slides("## Cervix\n\n{{< include _koilocytes.qmd >}}\n\n- CIN1 {{< fa star >}} lower third\n")
+    assert slide.blocks == ["Cervix", "CIN1 {{< fa star >}} lower third"], "a shortcode within a line stays"
 
 
 def test_slides_exported_from_powerpoint_read_as_words():
@@ -208,11 +288,35 @@ def test_a_file_that_is_no_notes_fails_in_one_line(tmp_path, content, said):
 
 def test_a_huge_file_is_refused_unread(tmp_path):
     path = note(tmp_path, "huge.md", b"## Big\n" + b"word " * 500_000)
-    with pytest.raises(BadInputError, match=r"huge.md is over 1 MiB, the most a notes file may hold"):
+    with pytest.raises(BadInputError, match=r"huge.md is over 1 MiB of text \(pictures inside it aside\), the most"):
         read_note(path, limit=1 << 20)
+    with pytest.raises(BadInputError, match=r"huge.md is over 2 MiB, the most a notes file may hold"):
+        read_note(path, file_limit=2 << 20)
     huger = note(tmp_path, "huger.md", b"word " * 500_000)
     result = run_cli("index", huger, "--index", tmp_path / "idx", home=tmp_path / "home")
-    assert one_error_line(result, "huger.md is over 2 MiB")
+    assert one_error_line(result, "huger.md is over 2 MiB of text")
+
+
+def test_pictures_inside_a_powerpoint_export_do_not_count_to_the_text_limit(tmp_path):
+    picture = b"iVBORw0KGgo" + b"A" * (3 << 20)
+    export = (
+        b"## Slide 1\n\n__Koilocytes in the cervix__\n\n![](data:image/png;base64," + picture + b")\n\n"
+        b'<img src="data:image/jpeg;base64,' + picture + b'" alt="x">\n\n## Slide 2\n\nGranuloma (data: none)\n'
+    )
+    text = read_note(note(tmp_path, "ppt.md", export))
+    assert text == (
+        '## Slide 1\n\n__Koilocytes in the cervix__\n\n![]()\n\n<img src="" alt="x">\n\n'
+        "## Slide 2\n\nGranuloma (data: none)\n"
+    )
+    with pytest.raises(BadInputError, match=r"ppt.md is over 4 MiB, the most a notes file may hold"):
+        read_note(tmp_path / "ppt.md", file_limit=4 << 20)
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 1000])
+def test_data_uris_are_dropped_wherever_the_file_is_cut_into_parts(size):
+    text = b"a](data:image/png;base64,QUJD)b<IMG SRC='data:,xyz'>c](data:zz)d" * 3
+    parts = [text[start : start + size] for start in range(0, len(text), size)]
+    assert b"".join(without_data_uris(parts)) == b"a]()b<IMG SRC=''>c](data:zz)d" * 3
 
 
 def test_a_bad_note_in_a_folder_fails_alone_and_a_broken_copy_keeps_what_was_indexed(tmp_path):
@@ -243,6 +347,11 @@ def test_a_folder_of_notes_is_one_source_a_file_read_again_only_where_it_changed
     note(notes, "week2.md", "## Fibrosis\n\nCollagen and myofibroblasts replace the parenchyma.\n")
     assert add(settings, notes) == {"week1.qmd": "unchanged", "week2.md": "indexed"}
     assert search(settings, "myofibroblasts")[0]["citation"]["label"] == "week2.md, slide 1"
+
+
+def test_index_help_names_lecture_notes(tmp_path):
+    result = run_cli("index", "--help", home=tmp_path / "home")
+    assert "lecture notes (.md, .qmd, .markdown)" in " ".join(result.output.split())
 
 
 def test_a_file_that_is_no_notes_names_what_can_be_indexed(tmp_path):
@@ -326,12 +435,40 @@ def test_each_bullet_is_a_sentence_of_its_own_to_the_answerer(tmp_path):
     }
 
 
-def test_a_folder_walk_leaves_out_the_readme_and_licence_a_named_one_is_indexed(tmp_path):
+def test_a_folder_walk_leaves_out_the_readme_licence_and_partials_a_named_one_is_indexed(tmp_path):
     course = tmp_path / "course"
-    for name in ("README.md", "LICENSE.md", "week1.qmd"):
+    for name in ("README.md", "LICENSE.md", "_koilocytes.qmd", "_shared.md", "week1.qmd"):
         note(course, name, "## Granulomas\n\nEpithelioid cells.\n")
     assert [Path(s.key).name for s in discover([course], hashing_settings(tmp_path))] == ["week1.qmd"]
     assert [s.kind for s in discover([course / "README.md"], hashing_settings(tmp_path))] == ["notes"]
+    assert [s.kind for s in discover([course / "_koilocytes.qmd"], hashing_settings(tmp_path))] == ["notes"]
+
+
+def test_a_file_gone_from_a_folder_indexed_again_gets_a_hint_a_renamed_one_its_own(tmp_path):
+    settings = hashing_settings(tmp_path)
+    notes = tmp_path / "notes"
+    note(notes, "week1.qmd", WEEK1)
+    note(notes, "week2.md", "## Fibrosis\n\nCollagen replaces the parenchyma.\n")
+    note(notes, "week3.md", "## Amyloid\n\nApple-green birefringence.\n")
+    index_new(settings, notes)
+    (notes / "week2.md").unlink()
+    (notes / "week3.md").rename(notes / "amyloid.md")
+    result = run_cli("index", notes, "--index", settings.index_dir, home=settings.home)
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    removal = f"'pathatlas remove week2.md --index {settings.index_dir}'"
+    assert f"week2.md was indexed from notes and is gone: {removal} drops it" in output
+    assert "week3.md, which is missing on disk" in output and "week3.md was indexed" not in output
+    assert output.count("is gone") == 1
+    assert search(settings, "Collagen parenchyma")[0]["citation"]["label"] == "week2.md, slide 1", "nothing removed"
+    elsewhere = run_cli(
+        "index",
+        note(tmp_path / "other", "week4.md", "## Scar\n\nType I collagen.\n"),
+        "--index",
+        settings.index_dir,
+        home=settings.home,
+    )
+    assert "is gone" not in elsewhere.output, "only a folder indexed now is looked in"
 
 
 def test_a_card_names_a_slide_as_its_citation_does_and_a_page_by_its_pdf_number():

@@ -58,7 +58,7 @@ def test_help_shows_no_python_type_and_loses_no_row(path):
     [
         (("index",), r"--json\s+Print JSON instead of a table\."),  # a flag: nothing between it and its help
         (("index",), r"--force\s+--no-force\s+Re-index sources"),
-        (("index",), r"PATH\s+PDFs, folders of PDFs"),  # an argument: its name alone
+        (("index",), r"PATH\s+PDFs, lecture notes"),  # an argument: its name alone
         (("bench", "queries"), r"--images\s+PATH\s+Query images"),  # a repeatable path option: one PATH
         (("bench", "queries"), r"--limit\s+INTEGER \[x>=1\]\s+At most"),
         (("bench", "serve"), r"--seconds\s+FLOAT \[x>=1\.0\]\s+How long"),

@@ -153,8 +153,8 @@ def index(
         list[Path] | None,
         typer.Argument(
             metavar="PATH",
-            help="PDFs, folders of PDFs, or case folders (cases.jsonl / labels.csv). None: every source the index "
-            "holds, from where it was indexed.",
+            help="PDFs, lecture notes (.md, .qmd, .markdown), folders of them, or case folders (cases.jsonl / "
+            "labels.csv). None: every source the index holds, from where it was indexed.",
             show_default=False,
         ),
     ] = None,

@@ -16,7 +16,7 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.base import Source
 from pathatlas.indexer.sources.cases import METADATA_FILES, CaseFolderSource
 from pathatlas.indexer.sources.fingerprints import reader_name
-from pathatlas.indexer.sources.notes import NOTE_SUFFIXES, NotesSource, describes_its_folder
+from pathatlas.indexer.sources.notes import NOTE_SUFFIXES, NotesSource, left_out_of_folders
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.paths import expanded
 from pathatlas.plugins import import_plugin, started
@@ -115,7 +115,7 @@ def _discover_one(
         walked.add(real)
         sources: list[Source] = []
         for child in sorted(path.iterdir()):
-            if child.name.startswith(".") or loops_back(child, real) or describes_its_folder(child):
+            if child.name.startswith(".") or loops_back(child, real) or left_out_of_folders(child):
                 continue
             if child.is_dir() or any(s.accepts(child) for s in types):
                 sources.extend(_discover_one(child, settings, types, walked))

@@ -1,10 +1,10 @@
 """Lecture notes in Markdown or Quarto (``.md``, ``.qmd``, ``.markdown``): one ``Page`` per slide, its ``Passage``s,
 as plain text and without boxes, as a source without a page layout yields them (``base.Source``).
 
-A slide begins at each level-1 or level-2 heading (revealjs makes a slide of each ``##``) and at each horizontal rule,
-as the deck shows them, so "slide 5" is the fifth slide of the file; a slide without words (a picture alone) yields
-nothing but keeps its number. Pictures are left out: a slide's picture has no box on a page to cite, and the
-records give a figure none.
+A slide begins at each level-1 or level-2 heading (revealjs makes a slide of each ``##``) and at each horizontal rule
+not directly before such a heading (Pandoc drops that rule), as the deck shows them, so "slide 5" is the fifth slide of
+the file; a slide with no words but its title (a picture and its title, an author's name) yields nothing but keeps its
+number. Pictures are left out: a slide's picture has no box on a page to cite, and the records give a figure none.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from __future__ import annotations
 import codecs
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Page, Passage, Record
@@ -34,26 +35,44 @@ FOLDER_DOCUMENTS = frozenset(
     {"README", "LICENSE", "LICENCE", "CHANGELOG", "CONTRIBUTING", "CODE_OF_CONDUCT", "AUTHORS"}
 )
 """Names of Markdown files that describe the folder holding them (a course repository's README and licence), not
-lecture notes: a folder walk leaves them out (``describes_its_folder``); named on their own, they are indexed."""
+lecture notes: a folder walk leaves them out (``left_out_of_folders``); named on their own, they are indexed."""
+PARTIAL_PREFIX = "_"
+"""What Quarto's partials begin with (``_koilocytes.qmd``): files other notes include, never rendered alone."""
 MIB = 1 << 20
 MAX_NOTE_BYTES = 2 * MIB
-"""The largest notes file read; a larger one is refused before it is read whole. The atlas's 76 notes hold at most
-36 KB; parsing Markdown takes about 5 s and 70 MB of memory a MiB, and a deck exported with its pictures inside
-(base64) is mostly pictures."""
+"""The most text a notes file may hold, pictures inside it (``DATA_URI``) aside; a larger one is refused before it is
+read whole. The atlas's 76 notes hold at most 36 KB; parsing Markdown takes about 5 s and 70 MB of memory a MiB."""
+MAX_NOTE_FILE_BYTES = 64 * MIB
+"""The largest notes file read at all, its pictures inside included: a deck exported from PowerPoint with its pictures
+inside (base64) is mostly pictures, which are dropped as the file is read (``without_data_uris``)."""
+READ_CHUNK_BYTES = MIB
+DATA_URI = re.compile(rb"""(?:\]\(<?|\bsrc=["']?)(data:[\w/.+-]{0,100}[;,])""", re.IGNORECASE)
+"""A picture inside the text: a Markdown link's (``![](data:image/png;base64,...)``) or an HTML ``src``'s ``data:`` URI,
+from ``data:`` to where ``DATA_URI_END`` ends it."""
+DATA_URI_END = re.compile(rb"""[\s)"'>]""")
+DATA_URI_START_BYTES = 120
+"""More than ``DATA_URI`` matches: a chunk's last bytes, which may hold a ``data:`` URI's start, are read with the
+next chunk."""
 SLIDE_HEADINGS = ("h1", "h2")
-FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.DOTALL | re.MULTILINE)
-"""YAML front matter: between a first line ``---`` and the next line ``---`` (or ``...``)."""
+FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(?![ \t]*\r?\n)(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.DOTALL | re.MULTILINE)
+"""YAML front matter, as Pandoc reads it: between a first line ``---`` followed by a line with words and the next line
+``---`` (or ``...``); ``front_matter`` also asks for YAML that is a mapping. Else the ``---`` is a rule."""
 TEMPLATE_TITLES = frozenset({"title"})
 """Front matter titles a slide template leaves unset (70 of the atlas's 76 notes say "Title"): no title."""
 DIV_FENCE = re.compile(r"^[ \t]*:::.*$", re.MULTILINE)
 """A Quarto (Pandoc) div's fence line: ``::: {.notes}``, ``:::: {.columns}``, ``:::``; its words stay."""
+SHORTCODE = re.compile(r"^[ \t]*\{\{<.*>\}\}[ \t]*\r?$", re.MULTILINE)
+"""A line holding a Quarto shortcode, ``{{< include _koilocytes.qmd >}}``: not words of the slide (an include is not
+read: the partial is indexed only where it is named on its own)."""
 HEADING_ATTRIBUTES = re.compile(r"\s*\{[^{}]*\}\s*$")
 """Pandoc attributes closing a heading: ``## Polyps {.smaller background-color="black"}``."""
 UNPAIRED_STRONG = re.compile(r"(?<![*_])(?:\*\*|__)(?![*_])")
 """A bold marker Markdown did not pair, so read as text: slides exported from PowerPoint close it after a space
 ("__Idiopathic __"), which CommonMark does not take as an end. A longer run ("____", a blank to fill) stays."""
-HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
-HTML_TAG = re.compile(r"<[^>]*>")
+LINE_BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
+HTML_BLOCK_TAGS = frozenset({"li", "p", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "div", "br", "section", "ul", "ol"})
+"""HTML elements that end a block of text (a sentence to the answerer) where they begin or end; other tags are a
+space."""
 ROW_SEPARATOR = " | "
 """Between the cells of a table's row, on one line."""
 BLOCK_BREAK = "\n\n"
@@ -77,27 +96,73 @@ class Slide:
     """Its heading, after its level-1 heading's where it is a ``##`` slide ("Neoplasia > Nomenclature")."""
     blocks: list[str] = field(default_factory=list)
     """Its heading, paragraphs, list items, table rows and code, as plain text in reading order."""
+    title: str = ""
+    """Its heading's words, its first block; "" for a slide a rule or the deck's first words begin."""
+
+    def has_words(self) -> bool:
+        """Whether it holds words besides its title: one with its title alone (a picture's slide, an author's name)
+        crowded search results, matching any query by its title alone."""
+        return len(self.blocks) > (1 if self.title else 0)
 
 
-def describes_its_folder(path: Path) -> bool:
-    """Whether ``path`` is a Markdown file about its folder (``FOLDER_DOCUMENTS``), which a folder walk leaves out."""
-    return path.suffix.lower() in NOTE_SUFFIXES and path.stem.upper() in FOLDER_DOCUMENTS
+def left_out_of_folders(path: Path) -> bool:
+    """Whether a folder walk leaves ``path`` out: a Markdown file about its folder (``FOLDER_DOCUMENTS``) or a Quarto
+    partial (``PARTIAL_PREFIX``)."""
+    return path.suffix.lower() in NOTE_SUFFIXES and (
+        path.stem.upper() in FOLDER_DOCUMENTS or path.name.startswith(PARTIAL_PREFIX)
+    )
 
 
-def read_note(path: Path, limit: int = MAX_NOTE_BYTES) -> str:
-    """The file's text, or one ``BadInputError`` line saying why it is none: unreadable, empty, over ``limit`` bytes
-    (never read whole), binary, or not UTF-8."""
+def chunks(file: IO[bytes], path: Path, limit: int) -> Iterator[bytes]:
+    """The file's bytes, a chunk at a time; a ``BadInputError`` once it holds over ``limit`` bytes."""
+    read = 0
+    while chunk := file.read(READ_CHUNK_BYTES):
+        read += len(chunk)
+        if read > limit:
+            raise BadInputError(f"{path} is over {limit / MIB:g} MiB, the most a notes file may hold")
+        yield chunk
+
+
+def without_data_uris(parts: Iterable[bytes]) -> Iterator[bytes]:
+    """``parts`` without their pictures' ``data:`` URIs (``DATA_URI``), read a part at a time: a URI may be longer than
+    a part, and a part may end inside one's start (``DATA_URI_START_BYTES``)."""
+    carried, inside = b"", False
+    for part in parts:
+        text, carried, position = carried + part, b"", 0
+        while position < len(text):
+            if inside:
+                if (end := DATA_URI_END.search(text, position)) is None:
+                    break  # the URI goes on in the next part
+                inside, position = False, end.start()
+            if (start := DATA_URI.search(text, position)) is None:
+                kept = max(position, len(text) - DATA_URI_START_BYTES)
+                yield text[position:kept]
+                carried = text[kept:]
+                break
+            yield text[position : start.start(1)]
+            inside, position = True, start.end()
+    if not inside:
+        yield carried
+
+
+def read_note(path: Path, limit: int = MAX_NOTE_BYTES, file_limit: int = MAX_NOTE_FILE_BYTES) -> str:
+    """The file's text without its pictures' ``data:`` URIs, or one ``BadInputError`` line saying why it is none:
+    unreadable, empty, over ``file_limit`` bytes or over ``limit`` bytes of text without them (never read whole),
+    binary, or not UTF-8."""
+    data = bytearray()
     try:
         with path.open("rb") as file:
-            data = file.read(limit + 1)
+            for part in without_data_uris(chunks(file, path, file_limit)):
+                data += part
+                if len(data) > limit:
+                    raise BadInputError(
+                        f"{path} is over {limit / MIB:g} MiB of text (pictures inside it aside), the most a notes "
+                        "file may hold: split it into smaller files"
+                    )
     except OSError as exc:
         raise BadInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if not data:
         raise BadInputError(f"{path} is empty (0 bytes)")
-    if len(data) > limit:
-        raise BadInputError(
-            f"{path} is over {limit / MIB:g} MiB, the most a notes file may hold: split it into smaller files"
-        )
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise BadInputError(f"{path} is UTF-16 text: save it as UTF-8")
     if b"\0" in data:
@@ -112,7 +177,9 @@ def read_note(path: Path, limit: int = MAX_NOTE_BYTES) -> str:
 
 def front_matter(note: str) -> tuple[str | None, str]:
     """The title its YAML front matter gives (None without one, or where the YAML cannot be read) and the text after
-    the front matter."""
+    the front matter. YAML read as no mapping (a list, a line of words) is no front matter, as to Pandoc: the ``---``
+    is a rule and the words are the first slide's; YAML that cannot be read (Pandoc refuses the file) is none of the
+    text."""
     import yaml  # here, not at import: only notes need it
 
     match = FRONT_MATTER.match(note)
@@ -122,6 +189,9 @@ def front_matter(note: str) -> tuple[str | None, str]:
         meta = yaml.safe_load(match[1])
     except yaml.YAMLError:
         meta = None
+    else:
+        if not isinstance(meta, dict | None):
+            return None, note
     title = meta.get("title") if isinstance(meta, dict) else None
     return (title if isinstance(title, str) else None), note[match.end() :]
 
@@ -144,14 +214,53 @@ def inline_text(token: Token) -> str:
             words.append(child.content)
         elif child.type == "softbreak":
             words.append(" ")
-        elif child.type == "hardbreak":
+        elif child.type == "hardbreak" or (child.type == "html_inline" and LINE_BREAK_TAG.fullmatch(child.content)):
             words.append("\n")
     return plain("".join(words))
 
 
-def html_text(html: str) -> str:
-    """An HTML block's words: comments and tags dropped."""
-    return plain(HTML_TAG.sub(" ", HTML_COMMENT.sub("", html)))
+class HtmlParts(HTMLParser):
+    """An HTML block's words as ``parts`` yields them: each block-level element (``HTML_BLOCK_TAGS``) a block of its
+    own, other tags a space, comments dropped, entities read (``&amp;`` as ``&``); a ``<h1>`` or ``<h2>`` a slide's
+    title where ``titles`` (the block is no list item's or quote's), as revealjs's ``<section><h2>`` shows it."""
+
+    def __init__(self, titles: bool):
+        super().__init__()
+        self.titles = titles
+        self.found: list[tuple[str | None, str]] = []
+        self.words: list[str] = []
+        self.heading: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_endtag(tag)
+        if self.titles and tag in SLIDE_HEADINGS:
+            self.heading = tag
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in HTML_BLOCK_TAGS:
+            self.end_block()
+        else:
+            self.words.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        self.words.append(data)
+
+    def end_block(self) -> None:
+        text, self.words = plain("".join(self.words)), []
+        if self.heading:
+            self.found.append((self.heading, text))
+            self.heading = None
+        elif text:
+            self.found.append((None, text))
+
+
+def html_parts(html: str, titles: bool) -> list[tuple[str | None, str]]:
+    """An HTML block's parts (``HtmlParts``)."""
+    parser = HtmlParts(titles)
+    parser.feed(html)
+    parser.close()
+    parser.end_block()
+    return parser.found
 
 
 def parts(tokens: list[Token]) -> Iterator[tuple[str | None, str]]:
@@ -167,7 +276,7 @@ def parts(tokens: list[Token]) -> Iterator[tuple[str | None, str]]:
         elif token.type == "tr_open":
             row = []
         elif token.type == "tr_close" and row is not None:
-            yield None, ROW_SEPARATOR.join(cell for cell in row if cell)
+            yield None, ROW_SEPARATOR.join(" ".join(cell.split("\n")) for cell in row if cell)
             row = None
         elif token.type == "inline":
             text = inline_text(token)
@@ -180,8 +289,20 @@ def parts(tokens: list[Token]) -> Iterator[tuple[str | None, str]]:
                 yield None, text
         elif token.type in ("fence", "code_block"):
             yield None, plain(token.content)
-        elif token.type == "html_block" and (text := html_text(token.content)):
-            yield None, text
+        elif token.type == "html_block":
+            yield from html_parts(token.content, titles=token.level == 0)
+
+
+def pandoc_rules(deck: Iterable[tuple[str | None, str]]) -> Iterator[tuple[str | None, str]]:
+    """``deck``'s parts (``parts``) without each rule directly before a slide's heading, which Pandoc drops: revealjs
+    shows ``## A``, ``---``, ``## B`` as two slides."""
+    rule = False
+    for tag, text in deck:
+        if rule and tag not in SLIDE_HEADINGS:
+            yield "hr", ""
+        rule = tag == "hr"
+        if not rule:
+            yield tag, text
 
 
 def slide_section(tag: str | None, chapter: str, title: str) -> str:
@@ -193,15 +314,16 @@ def slide_section(tag: str | None, chapter: str, title: str) -> str:
 
 
 def slides(body: str) -> list[Slide]:
-    """Every slide of the Markdown ``body`` (front matter removed), those without words too; a Quarto div's fences are
-    dropped, its words kept (a ``::: {.notes}`` div holds what the teacher says)."""
+    """Every slide of the Markdown ``body`` (front matter removed), those without words too; a Quarto div's fences and
+    shortcode lines are dropped, a div's words kept (a ``::: {.notes}`` div holds what the teacher says)."""
     found: list[Slide] = []
     chapter = ""
-    for tag, text in parts(markdown().parse(DIV_FENCE.sub("", body))):
+    for tag, text in pandoc_rules(parts(markdown().parse(SHORTCODE.sub("", DIV_FENCE.sub("", body))))):
         if tag == "h1":
             chapter = text
         if tag or not found:  # words before the first heading make a slide of their own
-            found.append(Slide(len(found) + 1, slide_section(tag, chapter, text)))
+            title = text if tag in SLIDE_HEADINGS else ""
+            found.append(Slide(len(found) + 1, slide_section(tag, chapter, text), title=title))
         if text:
             found[-1].blocks.append(text)
     return found
@@ -237,11 +359,14 @@ class NotesSource(Source):
             return 0
 
     def _read(self) -> tuple[str, list[Slide]]:
-        """The deck's title (``note_title``) and its slides with words; a ``BadInputError`` where it has none."""
+        """The deck's title (``note_title``) and its slides with words besides their titles; a ``BadInputError``
+        where it has none."""
         title, body = front_matter(read_note(self.path))
-        worded = [slide for slide in slides(body) if slide.blocks]
+        worded = [slide for slide in slides(body) if slide.has_words()]
         if not worded:
-            raise BadInputError(f"{self.path} holds no words to index (front matter, pictures or blank lines alone)")
+            raise BadInputError(
+                f"{self.path} holds no words to index (front matter, slide titles, pictures or blank lines alone)"
+            )
         return note_title(title, self.key), worded
 
     def records(self) -> Iterator[Record]:
