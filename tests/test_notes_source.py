@@ -475,3 +475,13 @@ def test_a_card_names_a_slide_as_its_citation_does_and_a_page_by_its_pdf_number(
     slide = {"kind": "page", "citation": {"page": 3, "page_label": "slide 3", "source": "week1.qmd"}}
     printed = {"kind": "page", "citation": {"page": 3, "page_label": "13", "source": "book.pdf"}}
     assert (place(slide), place(printed)) == ("slide 3", "p. 3")
+
+
+def test_a_decks_style_and_script_are_no_words_and_deep_lists_are_read_whole():
+    """Quarto and revealjs decks carry ``<style>`` blocks; markdown-it stops at 20 levels by default (a list twelve
+    deep lost its ninth level on, a quote 25 deep read as no words)."""
+    styled = "# A\n\n<style>\n.reveal h2 { color: red }\n</style>\n\n<script>alert(1)</script>\n\nwords here\n"
+    assert [s.blocks for s in slides(styled)] == [["A", "words here"]]
+    nested = "## Deep\n\n" + "".join("  " * i + f"- level{i}\n" for i in range(12))
+    assert slides(nested)[0].blocks[-1] == "level11"
+    assert slides("## Q\n\n" + ">" * 25 + " deep words\n")[0].blocks == ["Q", "deep words"]

@@ -19,6 +19,7 @@ from pathatlas.settings import described, load_settings
 from pathatlas.ui import streamlit_app
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.deps import RequestGuard, require_token
+from pathatlas.ui.api.routes.library import LECTURERS_JOB
 from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import png_bytes
 from tests.servers import job_ended
@@ -237,3 +238,17 @@ def test_uploads_sent_at_once_count_against_the_cap_before_they_are_jobs(tmp_pat
             assert (first, second, third) == (True, True, False)
         with engine.job_slot() as again:
             assert again, "a slot is free again once its upload is answered"
+
+
+def test_the_upload_token_cancels_no_job_the_lecturers_token_sent(client, tmp_path, monkeypatch):
+    """A cancel rolls an upload back and deletes it: a student could throw away the lecturer's uploads one by one."""
+    engine, release = client.app.state.engine, threading.Event()
+    run = engine._run
+    monkeypatch.setattr(engine, "_run", lambda job: (release.wait(60), run(job)))
+    lecturers = upload(client, "week3.pdf", pdf(tmp_path, "gamma"), AUTH).json()["id"]
+    students = upload(client, "notes.pdf", pdf(tmp_path, "delta"), STUDENT).json()["id"]
+    refused = client.delete(f"/jobs/{lecturers}", headers=STUDENT)
+    assert (refused.status_code, refused.json()["detail"]) == (403, LECTURERS_JOB)
+    assert client.delete(f"/jobs/{students}", headers=STUDENT).status_code == 202, "a student's own upload"
+    release.set()
+    assert job_ended(client, lecturers)["status"] == "done"

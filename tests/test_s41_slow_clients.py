@@ -4,6 +4,7 @@ A real server on loopback, in a process of its own, on a one-page lecture with t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ import httpx
 import pytest
 
 from pathatlas.ui.bench_serve import free_port
-from pathatlas.ui.serving import ACCEPT_FAILED, OVER_CONCURRENCY, RepeatsThrottled
+from pathatlas.ui.serving import ACCEPT_FAILED, OVER_CONCURRENCY, BodyTimeout, RepeatsThrottled
 from tests.helpers import hashing_env, indexed_lecture, run_cli
 
 BODY_TIMEOUT = 1.0
@@ -219,3 +220,29 @@ def test_serve_refuses_a_limit_of_nothing_in_one_line_before_it_listens(tmp_path
     monkeypatch.setattr(uvicorn, "run", lambda *_, **__: pytest.fail("serve went on to listen"))
     result = run_cli("serve", "--index", tmp_path / "idx", "--port", free_port(), *option, home=tmp_path / "home")
     assert result.exit_code != 0 and f"{option[0]} 0" in result.output and "give numbers above 0" in result.output
+
+
+def test_a_download_slower_than_the_body_timeout_is_sent_whole():
+    """Once the body is read, ``receive`` is no body's: a ``FileResponse`` waits on it for a disconnect while it
+    sends, and a 200 MB book to a slow reader was cut at the timeout (the rest of it dropped)."""
+    sent: list[dict] = []
+
+    async def streaming_app(scope, receive, send):  # as Starlette's FileResponse under uvicorn's ASGI 2.3
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        listener = asyncio.ensure_future(receive())
+        for _ in range(3):
+            await asyncio.sleep(0.1)  # a slow reader: each chunk waits on the client
+            await send({"type": "http.response.body", "body": b"x", "more_body": True})
+        listener.cancel()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def client_waits() -> dict:
+        await asyncio.sleep(10)
+        return {"type": "http.disconnect"}
+
+    async def record(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "headers": []}
+    asyncio.run(BodyTimeout(streaming_app, seconds=0.05)(scope, client_waits, record))
+    assert b"".join(m.get("body", b"") for m in sent) == b"xxx" and not sent[-1]["more_body"]

@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 class BodyTimeout:
     """ASGI middleware: a request whose next body chunk does not come within ``seconds`` is answered 408 and its
     connection closed; the application is told the client left (``http.disconnect``) and what it answers then is
-    dropped. An upload that keeps sending, however slowly, is not cut. Without it a client that sent its headers and
+    dropped. An upload that keeps sending, however slowly, is not cut; nor is a download once the body is read (a
+    ``FileResponse`` waits on ``receive`` for a disconnect while it sends: a 200 MB book to a slow reader was cut at the
+    timeout). Without it a client that sent its headers and
     then nothing held a connection, a file descriptor and a task for as long as it liked.
 
     A response sent before the body was read to its end (a refusal such as 413) closes the connection too: uvicorn
@@ -46,6 +48,8 @@ class BodyTimeout:
 
         async def receive_in_time():
             nonlocal body_left, stalled
+            if not body_left:  # the body is read: a response streaming a file waits here for a disconnect, untimed
+                return await receive()
             try:
                 async with asyncio.timeout(self.seconds):
                     message = await receive()

@@ -80,12 +80,17 @@ BLOCK_BREAK = "\n\n"
 answerer reads no sentence across it (``agent.evidence.PARAGRAPH_BREAK``)."""
 
 
+MAX_NESTING = 100
+"""How deep lists and quotes are read (markdown-it's CommonMark preset stops at 20 levels of tokens: a list nested
+twelve deep lost its ninth level on, and a quote 25 deep read as no words at all)."""
+
+
 @functools.cache
 def markdown() -> MarkdownIt:
     """The CommonMark parser with tables and strikethrough (GitHub's and Pandoc's Markdown have both)."""
     from markdown_it import MarkdownIt  # here, not at import: only notes need it
 
-    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    return MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable(["table", "strikethrough"])
 
 
 @dataclass
@@ -219,6 +224,10 @@ def inline_text(token: Token) -> str:
     return plain("".join(words))
 
 
+UNREAD_ELEMENTS = frozenset({"script", "style"})
+"""HTML elements whose text is code (a deck's ``<style>`` for its slides), not words of a slide."""
+
+
 class HtmlParts(HTMLParser):
     """An HTML block's words as ``parts`` yields them: each block-level element (``HTML_BLOCK_TAGS``) a block of its
     own, other tags a space, comments dropped, entities read (``&amp;`` as ``&``); a ``<h1>`` or ``<h2>`` a slide's
@@ -230,20 +239,27 @@ class HtmlParts(HTMLParser):
         self.found: list[tuple[str | None, str]] = []
         self.words: list[str] = []
         self.heading: str | None = None
+        self.unread: str | None = None
+        """The ``UNREAD_ELEMENTS`` element being read, whose text is code, not words."""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_endtag(tag)
         if self.titles and tag in SLIDE_HEADINGS:
             self.heading = tag
+        if tag in UNREAD_ELEMENTS:
+            self.unread = tag
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == self.unread:
+            self.unread = None
         if tag in HTML_BLOCK_TAGS:
             self.end_block()
         else:
             self.words.append(" ")
 
     def handle_data(self, data: str) -> None:
-        self.words.append(data)
+        if self.unread is None:
+            self.words.append(data)
 
     def end_block(self) -> None:
         text, self.words = plain("".join(self.words)), []

@@ -421,7 +421,8 @@ KEEP_FREE_BYTES = 1 << 30
 KEEP_FREE_SHARE = 0.05
 """What the disk holding the uploads keeps free, the larger of the two, once every zip being unpacked has written all
 it may (``ZipBudget``): a full disk fails every writer on it (the index's commits, job records, logs, other uploads),
-not only the upload that filled it. 5% is what ext4 keeps back for root; 1 GB holds on a small disk."""
+not only the upload that filled it. 1 GB holds on a small disk, 5% of the total on a large one; the space ext4 keeps
+back for root is counted apart (``shutil.disk_usage`` gives none of it as free)."""
 UNPACKING: list[ZipBudget] = []
 """The zips this process is unpacking, each with the bytes it may still write."""
 UNPACKING_LOCK = threading.Lock()

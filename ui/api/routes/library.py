@@ -44,6 +44,7 @@ from pathatlas.ui.api.uploads import (
 router = APIRouter(tags=["library"])
 UPLOAD_TYPES_HINT = "upload a .pdf or a .zip of a case folder"
 Writer = Depends(require_token)
+LECTURERS_JOB = "this job was sent with the lecturer's token (PATHATLAS_API_TOKEN): only that token cancels it"
 CONTENT_CHECK = threading.Lock()
 """Held while an upload's content (its bytes, a zip's case folders) is looked for in the index and the other uploads
 and then marked as its own (``refuse_held``): two uploads of the same content sent at once must not both pass the look.
@@ -331,10 +332,13 @@ def known_job(engine: Engine, job_id: str, unknown: str) -> Job:
         409: {**errors(409)[409], "description": "The job already ended, or runs in another server process"},
     },
 )
-def cancel_job(job_id: str, engine: EngineDep) -> JobOut:
+def cancel_job(job_id: str, engine: EngineDep, role: RoleDep) -> JobOut:
     """202, as RFC 9110 answers a DELETE taken but not yet enacted: the job stops at its next step. A job that has
-    ended is 409, naming how it ended: a 200 with its status left the client to guess whether anything was cancelled."""
+    ended is 409, naming how it ended: a 200 with its status left the client to guess whether anything was cancelled.
+    The upload token cancels no job the lecturer's token sent (403): a cancel rolls the upload back and deletes it."""
     job = known_job(engine, job_id, "nothing to cancel; give the job id that POST /jobs answered")
+    if role is Role.UPLOADER and job.may_replace:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, LECTURERS_JOB)
     if not job.running:
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} already ended ({job.status}): nothing to cancel")
     if job_id not in engine.jobs:  # recorded, and its upload still claimed: another process runs it
