@@ -335,6 +335,12 @@ class Settings(BaseSettings):
         False,
         description="The web UI's Library lists sources, without add or remove (`pathatlas ui` sets it off loopback).",
     )
+    ui_timeout_s: float = Field(
+        600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds the web UI waits for the REST API's answer: an LLM answerer may take minutes.",
+    )
     max_upload_mb: int = Field(200, ge=1, description="Largest upload to index (a PDF or a zip) the REST API accepts.")
     max_query_image_mb: int = Field(
         20,

@@ -200,7 +200,7 @@ def test_a_stopped_api_is_one_sentence_and_the_page_still_draws(tmp_path):
     env = {**os.environ, "PATHATLAS_API_URL": api, "HF_HUB_OFFLINE": "1"}
     shown = app_test_said([sys.executable, "-c", SERVER_DOWN, str(APP)], env, timeout=300)
     sentence = unreachable_message(api)
-    assert sentence == f"The PathAtlas service at {api} is not reachable; start it with `pathatlas serve` or try again."
+    assert sentence == f"The PathAtlas service at {api} is not reachable; start it with 'pathatlas serve' or try again."
     for seen in shown:
         assert seen["exceptions"] == [], seen["exceptions"]
         assert seen["errors"] == [sentence], seen["errors"]  # once, however many calls failed

@@ -17,7 +17,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from pathatlas.retrieval.marks import marked_spans
-from pathatlas.retrieval.records import BIDI_CONTROLS, display_name, slide_label, visible
+from pathatlas.retrieval.records import BIDI_CONTROLS, display_name, repeated_note, slide_label, visible
 from pathatlas.retrieval.text import in_words
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>:~$&])")
@@ -306,8 +306,12 @@ def place(hit: dict[str, Any]) -> str:
 def page_place(citation: Mapping[str, Any]) -> str:
     """A citation's page as a card names it: "p. 3" (the PDF's page, which the viewer opens), a slide of lecture notes
     by its number ("slide 3": ``slide_label``), as its citation reads."""
-    page = citation["page"]
-    return citation["page_label"] if citation.get("page_label") == slide_label(page) else f"p. {page}"
+    return citation["page_label"] if cites_slide(citation) else f"p. {citation['page']}"
+
+
+def cites_slide(citation: Mapping[str, Any]) -> bool:
+    """Whether a citation names a slide of lecture notes (its page's label is ``slide_label``): ``Citation.slide``."""
+    return citation.get("page") is not None and citation.get("page_label") == slide_label(citation["page"])
 
 
 def distinct_places(hits: list[dict[str, Any]]) -> list[str]:
@@ -339,9 +343,10 @@ def shorten(text: str, limit: int = ALT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def image_alt(hit: dict[str, Any], position: tuple[int, int] | None = None) -> str:
+def image_alt(hit: dict[str, Any], position: tuple[int, int] | None = None, caption: str | None = None) -> str:
     """The text alternative of a hit's thumbnail, from its citation and caption or diagnosis: "Page 3 of
-    book.pdf", "Figure 4.1 on p. 3 of book.pdf: <caption>", "Case DEMO-01, image 2 of 3: LSIL, cervix". Plain text:
+    book.pdf", "Figure 4.1 on p. 3 of book.pdf: <caption>", "Case DEMO-01, image 2 of 3: LSIL, cervix". A figure's
+    ``caption`` from its start, where its snippet is a window opening mid-sentence (``opens_mid_text``). Plain text:
     Streamlit sets it as an attribute (``html.escape`` it for HTML)."""
     citation = hit["citation"]
     source = citation.get("source") or ""
@@ -353,9 +358,25 @@ def image_alt(hit: dict[str, Any], position: tuple[int, int] | None = None) -> s
     page = citation.get("page")
     where = f"{page_place(citation)} of {source}" if page is not None else source
     if hit["kind"] == "figure":
-        caption = hit.get("snippet") or ""
+        caption = caption or hit.get("snippet") or ""
         return shorten(f"{citation.get('figure') or 'Figure'} on {where}" + (f": {caption}" if caption else ""))
     return shorten(f"Page {page} of {source}" if page is not None else f"Page of {source}")
+
+
+def opens_mid_text(snippet: str) -> bool:
+    """Whether a snippet is a window opening inside its text ("…of the lobule. Figure 3 ..."): the search's snippet
+    window marks a cut start with an ellipsis (``fusion.snippet``)."""
+    return snippet.startswith("…")
+
+
+def card_repeats(hit: Mapping[str, Any]) -> str:
+    """What a card's heading adds for the pages repeating its hit, as the hit's own label words it (``Hit.label``): a
+    slide of lecture notes by its slides ("repeated on slide 9"), a page by its PDF page where the book prints other
+    numbers. A slide repeated read "repeated on PDF p. 5"."""
+    citation, pages = hit["citation"], hit.get("repeated_on") or []
+    if cites_slide(citation):
+        return repeated_note(pages, False, "slide")
+    return repeated_note(pages, bool(citation.get("page_label")))
 
 
 def case_about(case: str, diagnosis: str | None, title: str | None) -> str:
@@ -406,9 +427,28 @@ def unsupported_file(name: str, types: tuple[str, ...]) -> bool:
 
 
 def unreachable_message(url: str | None) -> str:
-    """The one sentence shown when the REST API cannot be reached (``pathatlas ui --api URL``, the server stopped)."""
+    """The one sentence shown when the REST API cannot be reached (``pathatlas ui --api URL``, the server stopped). No
+    Markdown: the results' live region shows it as written, and read the backticks out."""
     where = f" at {url}" if url else ""
-    return f"The PathAtlas service{where} is not reachable; start it with `pathatlas serve` or try again."
+    return f"The PathAtlas service{where} is not reachable; start it with 'pathatlas serve' or try again."
+
+
+def timed_out_message(seconds: float) -> str:
+    """The sentence shown when the REST API was reached but did not answer within ``seconds`` (PATHATLAS_UI_TIMEOUT_S):
+    it may still be working (an LLM answerer can take minutes), so "not reachable" sent a student to restart it."""
+    return (
+        f"The PathAtlas service took longer than {seconds:g} s to answer, so the page stopped waiting: try again in a "
+        "while, or with a shorter question or fewer sources; if it keeps happening, ask whoever runs it to raise "
+        "PATHATLAS_UI_TIMEOUT_S."
+    )
+
+
+def service_failed_message(request_id: str | None) -> str:
+    """What a server error without a sentence of the API's own says (a 5xx whose body is a proxy's or a server's page,
+    "Internal Server Error", which tells a student nothing): what to do, and the request id (the API's X-Request-ID)
+    by which whoever runs the service finds its log line."""
+    said = "The PathAtlas service failed while answering; try again in a moment."
+    return said + (f" If it keeps failing, tell whoever runs it the request id {request_id}." if request_id else "")
 
 
 def served_root(openapi: Mapping[str, Any]) -> str:
@@ -441,6 +481,9 @@ OUTLINE_RGB, OUTLINE_POINTS, OUTLINE_MARGIN = (230, 26, 26), 3, 3
 """The API's outline of a hit on its page (``render_page``): drawn here too where a quote cites a box its page record
 lacks. It is drawn ``OUTLINE_MARGIN`` points outside the box (``around``): on the box's edge the stroke covered the
 first letter of every line and the descenders of the last."""
+HALO_RGB = (255, 255, 255)
+"""The band under the outline, half its width on either side: red alone was 1.6:1 on pink and purple H&E; red is 4.6:1
+on white, and white stands out on a dark picture."""
 
 
 def around(bbox: list[float] | tuple[float, ...]) -> tuple[float, float, float, float]:
@@ -452,16 +495,39 @@ def around(bbox: list[float] | tuple[float, ...]) -> tuple[float, float, float, 
 
 def outline(png: bytes, bbox: list[float], dpi: float) -> Image.Image:
     """The page rendered at ``dpi`` (the dpi asked of ``/media/pages``) with ``bbox`` (PDF points) outlined as the API
-    outlines a hit's own box. The scale is the dpi asked, not the PNG's dpi label: PyMuPDF labelled every render 96
-    dpi whatever its resolution, which drew the box 13% small at 110 dpi. (The API lowers the dpi only for a page
-    over PATHATLAS_MAX_PAGE_PIXELS, 12 million pixels by default: a poster, not a book page.)"""
+    outlines a hit's own box, over its halo (``HALO_RGB``). The scale is the dpi asked, not the PNG's dpi label:
+    PyMuPDF labelled every render 96 dpi whatever its resolution, which drew the box 13% small at 110 dpi. (The API
+    lowers the dpi only for a page over PATHATLAS_MAX_PAGE_PIXELS, 12 million pixels by default: a poster, not a book
+    page.)"""
     page = Image.open(io.BytesIO(png)).convert("RGB")
     scale = dpi / 72
     width = max(1, round(OUTLINE_POINTS * scale))
     x0, y0, x1, y1 = (c * scale for c in around(bbox))
     half = width // 2  # PIL draws a stroke inside the box, PyMuPDF (the API) centres it on the box's edge
-    ImageDraw.Draw(page).rectangle([x0 - half, y0 - half, x1 + half, y1 + half], outline=OUTLINE_RGB, width=width)
+    halo = max(1, half)
+    draw = ImageDraw.Draw(page)
+    for colour, reach, stroke in ((HALO_RGB, half + halo, width + 2 * halo), (OUTLINE_RGB, half, width)):
+        draw.rectangle([x0 - reach, y0 - reach, x1 + reach, y1 + reach], outline=colour, width=stroke)
     return page
+
+
+UNKNOWN_SHOWN = 8  # unknown words a warning names: a pasted paragraph's listed 31
+
+
+def unknown_words_line(unknown: list[dict[str, Any]], meaning_alone: bool = False) -> str:
+    """``unknown_words_note`` of at most ``UNKNOWN_SHOWN`` words, those with a closer spelling to offer first (a typo
+    the reader can fix), and how many more: a pasted paragraph listed 31 before its one suggestion. ``meaning_alone``
+    (results shown, none found by the words: the API's ``schemas.by_meaning_alone``) of words none of which is a typo
+    of an indexed word adds that they are likely unrelated: "xqzvwk" showed 11 cards under the line, as if they were
+    about it (a typo's meaning may still find its subject)."""
+    shown = sorted(unknown, key=lambda word: not word["closest"])[:UNKNOWN_SHOWN]
+    more = len(unknown) - len(shown)
+    note = unknown_words_note(shown)
+    if more:
+        note += f" Not listed: {more} more such word{'s' if more > 1 else ''}."
+    if note and meaning_alone and not any(word["closest"] for word in unknown):
+        note += " The results below match by meaning alone and are likely unrelated."
+    return note
 
 
 def unknown_words_note(unknown: Sequence[Mapping[str, Any]]) -> str:

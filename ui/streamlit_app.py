@@ -30,7 +30,8 @@ import io
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -41,12 +42,14 @@ from streamlit import runtime
 from pathatlas.indexer.sources.cases import HEIC_HINT, HEIC_SUFFIXES, IMAGE_SUFFIXES
 from pathatlas.indexer.sources.pdf import page_as_pdf
 from pathatlas.retrieval.marks import query_terms
-from pathatlas.retrieval.records import display_name, repeated_note
+from pathatlas.retrieval.records import display_name
 from pathatlas.retrieval.stores.base import fold
 from pathatlas.settings import Settings, load_settings
+from pathatlas.ui.api.schemas import found_by_words_or_image
 from pathatlas.ui.present import (
     PAGE_SIZE,
     SCORES_NOTE,
+    card_repeats,
     case_about,
     case_image_text,
     citation_text,
@@ -65,6 +68,7 @@ from pathatlas.ui.present import (
     media_problem,
     more_results,
     open_label,
+    opens_mid_text,
     option_heading,
     outline,
     place,
@@ -73,11 +77,13 @@ from pathatlas.ui.present import (
     relevance_words,
     results_status,
     served_root,
+    service_failed_message,
     shorten,
     similar_label,
     stored_title,
     tab_title,
-    unknown_words_note,
+    timed_out_message,
+    unknown_words_line,
     unreachable_message,
     unsettled_said,
     unsupported_file,
@@ -112,7 +118,11 @@ UPLOAD_LIMIT = "max_upload_size" in inspect.signature(st.file_uploader).paramete
 MEDIA_CACHED = 256  # thumbnails (tens of KB) and rendered pages (about 1 MB) kept for reruns, shared by sessions
 QUOTED_CHARS = 60  # of a query the results line repeats: a pasted paragraph was repeated whole
 CARD_ORGAN_CHARS = 80  # of a case's organ its card shows (the case viewer, all): a 3000-character one filled the card
-UNKNOWN_SHOWN = 8  # unknown words a warning names: a pasted paragraph's listed 31
+CONNECT_SECONDS = 10  # a service that is up accepts a connection at once; the answer may take minutes
+# The Ask tab's sources without the "Select all" row: Enter picked it ("Select 3 matches") where a reader typing a
+# source meant its best match, and every source picked is none. (The filter menus keep theirs: "Select all", then one
+# value unpicked, is how a filter leaves one value out, ``narrows``.)
+NO_SELECT_ALL = {"select_all": False} if "select_all" in inspect.signature(st.multiselect).parameters else {}
 
 
 def ui_settings() -> Settings:
@@ -125,9 +135,12 @@ def ui_settings() -> Settings:
 
 @st.cache_resource
 def backend():
-    url = ui_settings().api_url
-    if url:
-        return httpx.Client(base_url=url, timeout=120)
+    """The REST API's client: a running service's (``api_url``), waiting ``ui_timeout_s`` for an answer (an LLM
+    answerer's may take minutes; 120 s cut them off as "not reachable"), else the API in process."""
+    settings = ui_settings()
+    if settings.api_url:
+        waits = httpx.Timeout(settings.ui_timeout_s, connect=CONNECT_SECONDS)
+        return httpx.Client(base_url=settings.api_url, timeout=waits)
     from fastapi.testclient import TestClient
 
     from pathatlas.ui.api.app import create_app
@@ -150,6 +163,11 @@ class Unreachable(Exception):
     failure, shown by ``say_unreachable`` everywhere else."""
 
 
+class TimedOut(Unreachable):
+    """The REST API was reached but its answer took longer than the UI waits (``ui_timeout_s``): said as that, not as
+    a service to start (``timed_out_message``)."""
+
+
 def fetch(method: str, path: str, **kwargs) -> httpx.Response:
     """The API's response, whatever its status; Unreachable where no server answered. A request that changes nothing
     (``read_only``) is sent once more where its connection failed before an answer: the shared client reuses a
@@ -162,7 +180,9 @@ def fetch(method: str, path: str, **kwargs) -> httpx.Response:
             if not read_only(method, path):
                 raise
             return backend().request(method, path, **kwargs)
-    except httpx.TransportError as exc:  # connection refused or reset, a timeout: no answer at all
+    except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:  # connected: the service is up, and slow
+        raise TimedOut(str(exc)) from exc
+    except httpx.TransportError as exc:  # connection refused or reset, or not made in time: no answer at all
         raise Unreachable(str(exc)) from exc
 
 
@@ -172,10 +192,14 @@ def read_only(method: str, path: str) -> bool:
     return method in ("GET", "HEAD") or path.startswith(READ_ONLY_POSTS)
 
 
-def say_unreachable() -> None:
-    """Note that the API is unreachable: ``notice_unreachable`` shows it once, above the tabs, at the run's end (a
-    button callback runs before the page is drawn, and every tab asks the API)."""
-    st.session_state.unreachable = unreachable_message(ui_settings().api_url)
+def say_unreachable(failure: Unreachable) -> None:
+    """Note that the API did not answer (``failure``: unreachable, or ``TimedOut``): ``notice_unreachable`` shows it
+    once, above the tabs, at the run's end (a button callback runs before the page is drawn, and every tab asks the
+    API)."""
+    settings = ui_settings()
+    timed_out = isinstance(failure, TimedOut)
+    said = timed_out_message(settings.ui_timeout_s) if timed_out else unreachable_message(settings.api_url)
+    st.session_state.unreachable = said
 
 
 def call(method: str, path: str, quiet: bool = False, **kwargs) -> httpx.Response | None:
@@ -192,8 +216,8 @@ def reached(method: str, path: str, **kwargs) -> httpx.Response | None:
     """The API's response, whatever its status; None where no server answered (``say_unreachable``)."""
     try:
         return fetch(method, path, **kwargs)
-    except Unreachable:
-        say_unreachable()
+    except Unreachable as failure:
+        say_unreachable(failure)
         return None
 
 
@@ -209,9 +233,13 @@ def refused(method: str, path: str, response: httpx.Response) -> str:
 
 def detail_of(response: httpx.Response) -> Any:
     """An API error's ``detail`` (a sentence, or FastAPI's 422 list); the body's text where it is not JSON (a proxy's
-    own error page)."""
-    json_body = "json" in response.headers.get("content-type", "")
-    return response.json().get("detail") if json_body else response.text
+    own error page), but a server error's, which is no sentence for a student ("Internal Server Error"): what to do,
+    with its request id (``service_failed_message``)."""
+    if "json" in response.headers.get("content-type", ""):
+        return response.json().get("detail")
+    if response.status_code >= 500:
+        return service_failed_message(response.headers.get("X-Request-ID"))
+    return response.text
 
 
 class MediaRefused(Exception):
@@ -246,8 +274,8 @@ def media(url: str) -> bytes | None:
     says in one line (``notice_media``) instead of leaving the card blank."""
     try:
         return cached_media(media_path(url, cached_root()))
-    except Unreachable:
-        say_unreachable()
+    except Unreachable as failure:
+        say_unreachable(failure)
     except MediaRefused as exc:
         st.session_state.setdefault("media_refused", []).append(exc.args)
     return None
@@ -289,8 +317,8 @@ def cached_facets() -> dict[str, Any]:
 def facets() -> dict[str, Any]:
     try:
         return cached_facets()
-    except Unreachable:
-        say_unreachable()
+    except Unreachable as failure:
+        say_unreachable(failure)
         return NO_FACETS
 
 
@@ -331,15 +359,6 @@ def not_an_image(name: str, sentence: str) -> str:
     return f"{sentence} {HEIC_HINT}." if name.lower().endswith(HEIC_SUFFIXES) else sentence
 
 
-def unknown_words_line(unknown: list[dict[str, Any]]) -> str:
-    """``unknown_words_note`` of at most ``UNKNOWN_SHOWN`` words, those with a closer spelling to offer first (a typo
-    the reader can fix), and how many more: a pasted paragraph listed 31 before its one suggestion."""
-    shown = sorted(unknown, key=lambda word: not word["closest"])[:UNKNOWN_SHOWN]
-    more = len(unknown) - len(shown)
-    note = unknown_words_note(shown)
-    return f"{note} Not listed: {more} more such word{'s' if more > 1 else ''}." if more else note
-
-
 # -- search ------------------------------------------------------------------------------------
 def filter_values(name: str) -> list[dict[str, Any]]:
     """The values filter ``name`` offers, with their counts. Passages are shown, and found, as their pages: "passage"
@@ -354,10 +373,11 @@ def value_names(name: str) -> dict[str, str]:
 
 
 def filter_row() -> None:
-    """The filter menus; picking or removing a value searches again (``refilter``). On a phone they are in one
-    expander, closed at first, that counts the filters chosen: five menus stacked full width put the results below the
-    first screen."""
-    with st.expander(filters_label(), **EXPANDER_KEY) if on_phone() else st.container():
+    """The filter menus; picking or removing a value searches again (``refilter``). They are in one expander that
+    counts the filters chosen, closed at first in a window 640 px wide or less (a phone's from its first draw, by its
+    User-Agent; any other's by ``NARROW_FILTERS``), where five menus stacked full width put the results below the first
+    screen; in a wider one it is held open and drawn as a row of menus (``STYLE``)."""
+    with st.container(key="filter-row"), st.expander(filters_label(), expanded=not on_phone(), **EXPANDER_KEY):
         filter_menus()
 
 
@@ -518,11 +538,13 @@ def forget_search() -> None:
 
 def forget_for_refused(file_id: str) -> None:
     """A refused upload's first run: the results shown, an earlier search's, go (read under the refusal, they were
-    this file's), and the URL names no search."""
+    this file's), the URL names no search, and keyboard focus goes to the results line, which says why (it fell to
+    the page's body as the uploader redrew)."""
     if st.session_state.get("searched_image") != file_id:
         st.session_state.searched_image = file_id
         forget_search()
         keep_in_url()
+        move_focus(".results-status")
 
 
 def run_search(method: str, path: str, title: str, filters: dict[str, list[str]], **kwargs) -> None:
@@ -592,7 +614,7 @@ def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str
         with left:
             shown = card[:4]
             images = [(media(h["thumbnail_url"]) if h.get("thumbnail_url") else None) for h in shown]
-            alts = [image_alt(h, (i, len(card))) for i, h in enumerate(shown, start=1)]
+            alts = [image_alt(h, (i, len(card)), caption_start(h)) for i, h in enumerate(shown, start=1)]
             drawn = [(image, alt) for image, alt in zip(images, alts, strict=True) if image]
             if drawn:
                 picture([drawn[0][0]], [drawn[0][1]], width=150)
@@ -622,12 +644,31 @@ def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str
                 )
 
 
+def caption_start(hit: dict[str, Any]) -> str | None:
+    """A figure's caption from its start where its snippet opens mid-sentence (``opens_mid_text``), for its text
+    alternative: the record as stored (``GET /records``), whose snippet opens at its text's start. None otherwise, or
+    where the API does not give it."""
+    if hit["kind"] != "figure" or not opens_mid_text(hit.get("snippet") or ""):
+        return None
+    try:
+        return cached_record_start(hit["id"])
+    except Unreachable as failure:
+        say_unreachable(failure)
+        return None
+
+
+@st.cache_data(ttl=600, max_entries=MEDIA_CACHED, show_spinner=False)
+def cached_record_start(record_id: str) -> str | None:
+    """Raises Unreachable, which is not cached."""
+    response = fetch("GET", f"/records/{record_id}")
+    return response.json().get("snippet") if response.status_code < 400 else None
+
+
 def card_title(hit: dict[str, Any], images: int) -> str:
     """A result card's heading (Markdown): its kind and citation; a case's names the case (``case_title``)."""
     if hit["kind"] == "case":
         return case_title(hit["citation"].get("case") or "", hit.get("diagnosis"), stored_title(hit), images)
-    repeated = repeated_note(hit.get("repeated_on") or [], bool(hit["citation"].get("page_label")))
-    return f"**{KINDS.get(hit['kind'], hit['kind'])}** · {plain(hit['citation']['label'] + repeated)}"
+    return f"**{KINDS.get(hit['kind'], hit['kind'])}** · {plain(hit['citation']['label'] + card_repeats(hit))}"
 
 
 def case_title(case: str, diagnosis: str | None, title: str | None, images: int) -> str:
@@ -825,23 +866,27 @@ def search_tab() -> None:
         if image is not None:
             st.session_state.terms = query_terms(text)
             st.session_state.searched_image = image.file_id
-            run_search(
-                "POST",
-                "/search/image",
-                f"like {image.name}" + (f" and {quoted(text)}" if text.strip() else ""),
-                filters,
-                files={"image": (image.name, image.getvalue())},
-                data={"text": text or ""},
-            )
+            with searching(status):
+                run_search(
+                    "POST",
+                    "/search/image",
+                    f"like {image.name}" + (f" and {quoted(text)}" if text.strip() else ""),
+                    filters,
+                    files={"image": (image.name, image.getvalue())},
+                    data={"text": text or ""},
+                )
             keep_in_url()
+            move_focus(".results-status")  # it fell to the page's body as the uploader redrew
         elif text.strip():
-            search_for(text, filters)
+            with searching(status):
+                search_for(text, filters)
             keep_in_url(text, filters)
         else:
             said = "Type a query or upload an image."
     elif wanted is not None:  # the URL names another search: a link, a reload, Back or Forward
         if wanted.strip():
-            search_for(wanted, filters)
+            with searching(status):
+                search_for(wanted, filters)
         else:
             forget_search()
     hits = st.session_state.get("hits")
@@ -850,12 +895,11 @@ def search_tab() -> None:
         title, images = st.session_state.get("results_title", ""), grouped_images(cards)
         said = (not cards and nothing_indexed()) or results_status(len(cards), title, images)
     said = said or st.session_state.get("search_refused", "") or refusal
-    status.markdown(
-        f"<p role='status' aria-live='polite' class='results-status'>{html.escape(said)}</p>", unsafe_allow_html=True
-    )
+    live_status(status, said)
     if note := st.session_state.get("url_dropped"):  # a filter the link named, which the library lacks
         st.warning(plain(note))
-    if note := unknown_words_line(st.session_state.get("unknown_words", [])):  # results found by meaning alone
+    meaning_alone = bool(hits) and not any(found_by_words_or_image(hit.get("matched_by") or {}) for hit in hits)
+    if note := unknown_words_line(st.session_state.get("unknown_words", []), meaning_alone):
         st.warning(plain(note))
     if not hits:
         return
@@ -876,6 +920,23 @@ def search_tab() -> None:
     if side is not None:
         with side:
             viewer(selected, "selected")
+
+
+def live_status(status, said: str) -> None:
+    """``said`` in the results' live region (``status``, a placeholder): one element across reruns, so that each new
+    text is read out."""
+    status.markdown(
+        f"<p role='status' aria-live='polite' class='results-status'>{html.escape(said)}</p>", unsafe_allow_html=True
+    )
+
+
+@contextmanager
+def searching(status) -> Iterator[None]:
+    """While a search runs, the live region (``status``) says so and a spinner turns: a slow search left the results
+    blank and silent, where Ask said it was working."""
+    live_status(status, "Searching…")
+    with st.spinner("Searching…", show_time=True):
+        yield
 
 
 def nothing_indexed() -> str:
@@ -968,7 +1029,12 @@ def ask_tab() -> None:
         image = None
     sources = value_names("source")
     scope = st.multiselect(
-        "Answer from", list(sources), key="ask-sources", format_func=sources.__getitem__, placeholder="every source"
+        "Answer from",
+        list(sources),
+        key="ask-sources",
+        format_func=sources.__getitem__,
+        placeholder="every source",
+        **NO_SELECT_ALL,
     )
     if st.button("Ask", type="primary"):
         st.session_state.answer = asked(question, options, image, scope)
@@ -1198,7 +1264,14 @@ STYLE = (
     # a button's name is what tells it from the others: wrapped in a narrow column, never cut to "Open p. 1 of d…"
     "[data-testid=stButton] button [data-testid=stMarkdownContainer],[data-testid=stButton] button p"
     "{white-space:normal!important;overflow:visible!important;text-overflow:clip!important}"
-    ".results-status{font-size:.9rem;margin:0}</style>"
+    ".results-status{font-size:.9rem;margin:0}"
+    # wider than a phone, the filters' expander is a plain row of menus, held open (``NARROW_FILTERS``)
+    "@media (min-width:641px){.st-key-filter-row summary{display:none}.st-key-filter-row details{border:none!important}"
+    ".st-key-filter-row [data-testid=stExpanderDetails]{padding:0;border:none}}"
+    # a phone's width, whatever its User-Agent: less space above the title, and no "Press Enter to submit form" over
+    # the query typed
+    "@media (max-width:640px){[data-testid=stMainBlockContainer]{padding-top:3.5rem}"
+    "[data-testid=InputInstructions]{display:none}}</style>"
 )
 # Each file uploader's Upload button (shown until a file is chosen) named by the uploader's label ("Upload: Image
 # (optional; JPEG, ...)"), and its file input, which Streamlit names "file upload": a screen reader's list of buttons
@@ -1215,8 +1288,32 @@ UPLOADER_NAMES = (
     " element.setAttribute('aria-label', said); });"
     " name(); new MutationObserver(name).observe(document.body, {childList: true, subtree: true}); })()</script>"
 )
+# An alert saying what the results' live region says (a refused search, the service unreachable) is made a note: a
+# screen reader read the sentence twice. Installed once per page; the live region is the one voice of a search's
+# outcome. (A bare string here would be drawn.)
+ONE_VOICE = (
+    "<script>(() => { if (window.pathatlasOneVoice) return; window.pathatlasOneVoice = true;"
+    " const quiet = () => { const said = document.querySelector('.results-status')?.textContent.trim();"
+    " if (said) document.querySelectorAll('[data-testid=stAlertContainer][role=alert]').forEach(alert => {"
+    " if (alert.textContent.trim() === said) alert.setAttribute('role', 'note'); }); };"
+    " quiet(); new MutationObserver(quiet).observe(document.body,"
+    " {childList: true, subtree: true, characterData: true}); })()</script>"
+)
+# The filters' expander (``filter_row``) closed once where the window is 640 px wide or less, as on a phone, and held
+# open wider, where its name is hidden (``STYLE``): Streamlit knows no window's width, and a narrow desktop window
+# stacked the five menus above the results. A click waits for the last to be drawn (two would close it again).
+NARROW_FILTERS = (
+    "<script>(() => { if (window.pathatlasNarrowFilters) return; window.pathatlasNarrowFilters = true;"
+    " const narrow = matchMedia('(max-width: 640px)'); let closed = false, busy = false;"
+    " const fit = () => { const details = document.querySelector('.st-key-filter-row details');"
+    " if (!details || busy) return; const wanted = narrow.matches ? (closed ? details.open : false) : true;"
+    " if (narrow.matches) closed = true; if (details.open === wanted) return;"
+    " busy = true; details.querySelector('summary').click(); setTimeout(() => { busy = false; fit(); }, 300); };"
+    " narrow.addEventListener('change', () => { closed = false; fit(); });"
+    " fit(); new MutationObserver(fit).observe(document.body, {childList: true, subtree: true}); })()</script>"
+)
 st.markdown(STYLE, unsafe_allow_html=True)
-st.title("PathAtlas")
+st.title("PathAtlas", anchor=False)  # a heading's anchor link was an empty first Tab stop
 notice = st.empty()  # the unreachable API's one sentence, above whichever tab is shown
 media_notice = st.empty()  # the images it refused, one line
 search, ask, library = app_tabs()
@@ -1228,7 +1325,7 @@ with library:
     library_tab()
 notice_unreachable(notice)
 notice_media(media_notice)
-st.html(UPLOADER_NAMES, unsafe_allow_javascript=True)
+st.html(UPLOADER_NAMES + ONE_VOICE + NARROW_FILTERS, unsafe_allow_javascript=True)
 if focus := st.session_state.pop("focus", None):
     st.html(focus_script(*focus), unsafe_allow_javascript=True)
 st.set_page_config(page_title=page_title())
