@@ -107,6 +107,11 @@ def slide_label(number: int) -> str:
     return f"slide {number}"
 
 
+def is_slide(page: int | None, page_label: str | None) -> bool:
+    """Whether a page and its label name a slide of lecture notes (the label is the page's ``slide_label``)."""
+    return page is not None and page_label == slide_label(page)
+
+
 def organ_text(organ: str | list[str] | None) -> str | None:
     """A case's organ as a reader sees it: a case of several organs (stored as a list, so that a filter on any finds
     it) as "spleen, liver"; the stored payload keeps the list."""
@@ -345,8 +350,8 @@ class Citation:
 
     @property
     def slide(self) -> bool:
-        """Whether it cites a slide of lecture notes (its ``page_label`` is the ``slide_label`` of its page)."""
-        return self.page is not None and self.page_label == slide_label(self.page)
+        """Whether it cites a slide of lecture notes (``is_slide``)."""
+        return is_slide(self.page, self.page_label)
 
     def case_parts(self) -> list[str]:
         """A case image by its case and its file, so two images of one case read apart ("case C-05", "IMG_2049.jpg");

@@ -4,7 +4,6 @@ once every zip unpacking at once wrote all it may. A refusal leaves no file and 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -143,20 +142,11 @@ def lying_zip(tmp_path: Path) -> Path:
 
 
 def test_a_member_whose_directory_lies_about_its_size_stops_at_what_it_declares(tmp_path):
+    """What the disk budget relies on: ``zipfile`` reads no further than the declared size, and the lie is a 400."""
     with pytest.raises(HTTPException) as stopped:
         extract_zip(lying_zip(tmp_path), tmp_path / "out", 64 * MB, 10)
     assert stopped.value.status_code == 400
     assert (tmp_path / "out" / "a.png").stat().st_size <= 1024
-
-
-def test_a_reader_inflating_past_the_declared_size_is_stopped_there(tmp_path, monkeypatch):
-    """zipfile itself stops at the declared size; a reader that trusted a member's own header would not."""
-    liar = lying_zip(tmp_path)
-    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, member: io.BytesIO(bytes(3 * MB)))
-    with pytest.raises(HTTPException) as stopped:
-        extract_zip(liar, tmp_path / "out", 64 * MB, 10)
-    assert stopped.value.detail == "zip member 'a.png' unpacks to more than the 1,024 bytes the zip declares"
-    assert (tmp_path / "out" / "a.png").stat().st_size == 0
 
 
 # -- 4. the disk's room, shared by every zip unpacking ----------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from pathatlas.retrieval.marks import marked_spans
-from pathatlas.retrieval.records import BIDI_CONTROLS, display_name, repeated_note, slide_label, visible
+from pathatlas.retrieval.records import BIDI_CONTROLS, display_name, is_slide, repeated_note, visible
 from pathatlas.retrieval.text import in_words
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>:~$&])")
@@ -310,8 +310,8 @@ def page_place(citation: Mapping[str, Any]) -> str:
 
 
 def cites_slide(citation: Mapping[str, Any]) -> bool:
-    """Whether a citation names a slide of lecture notes (its page's label is ``slide_label``): ``Citation.slide``."""
-    return citation.get("page") is not None and citation.get("page_label") == slide_label(citation["page"])
+    """Whether a citation (as JSON) names a slide of lecture notes, as ``Citation.slide`` says (``is_slide``)."""
+    return is_slide(citation.get("page"), citation.get("page_label"))
 
 
 def distinct_places(hits: list[dict[str, Any]]) -> list[str]:
