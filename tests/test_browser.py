@@ -541,7 +541,7 @@ def test_a_file_of_the_wrong_type_is_refused_in_words(page, tmp_path):
     page.get_by_role("tab", name="Library").click()
     library = page.locator("[data-testid=stFileUploader]").filter(has_text="Add a PDF")
     library.locator("input[type=file]").set_input_files(str(gif))
-    expect(page.locator("[data-testid=stAlert]", has_text="slide.svg is neither a PDF nor a .zip")).to_be_visible()
+    expect(page.locator("[data-testid=stAlert]", has_text="slide.svg is not a PDF, lecture notes")).to_be_visible()
     expect(page.get_by_role("button", name="Index it")).to_have_count(0)
 
 

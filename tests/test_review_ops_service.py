@@ -199,7 +199,8 @@ def test_a_zip_keeps_only_what_sources_read_and_the_job_notes_the_rest(client, r
     ended = job_ended(client, job["id"])
     assert ended["status"] == "done", ended
     assert ended["notes"][0] == (
-        "4 zip member(s) left out, being no PDF, case image or cases.jsonl or labels.csv: "
+        "4 zip member(s) left out, being no PDF, notes file (.md, .qmd, .markdown), case image or cases.jsonl or "
+        "labels.csv: "
         "c/zeros.bin, c/notes.txt, c/.DS_Store, __MACOSX/c/._a.png"
     )
     (folder,) = leftovers(root)

@@ -119,7 +119,7 @@ def test_a_settled_answer_is_still_headed_by_its_choice(shown):
 UPLOADERS = {
     "Search": "Find pages, figures and cases like this image (JPEG, PNG, TIFF, WebP, BMP or GIF)",
     "Ask": "Image (optional; JPEG, PNG, TIFF, WebP, BMP or GIF)",
-    "Library": "Add a PDF or a zipped case folder (.zip)",
+    "Library": "Add a PDF, lecture notes (.md, .qmd, .markdown) or a .zip of them or of a case folder",
 }
 """Each tab's file uploader by its label."""
 

@@ -15,7 +15,7 @@ from tests.helpers import index_new
 from tests.servers import job_ended
 from tests.uploads import api_settings, upload, zipped
 
-HINT = "upload a .pdf or a .zip of a case folder"
+HINT = "upload a .pdf, lecture notes (.md, .qmd, .markdown), or a .zip of them or of a case folder"
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from pathatlas.ui.bench_crash import make_pdf
 from tests.servers import job_ended
 from tests.uploads import book_service, held_upload, upload
 
-HINT = "upload a .pdf or a .zip of a case folder"
+HINT = "upload a .pdf, lecture notes (.md, .qmd, .markdown), or a .zip of them or of a case folder"
 
 
 @pytest.fixture

@@ -101,7 +101,8 @@ def test_an_uploaded_zip_notes_each_kind_of_member_it_left_out(client):
     assert job["status"] == "done", job
     assert job["notes"][:2] == [
         "1 image(s) left out, not listed by the metadata file a case folder is read by: notes/stray.png",
-        "1 zip member(s) left out, being no PDF, case image or cases.jsonl or labels.csv: notes/readme.txt",
+        "1 zip member(s) left out, being no PDF, notes file (.md, .qmd, .markdown), case image or cases.jsonl or "
+        "labels.csv: notes/readme.txt",
     ]
 
 

@@ -231,7 +231,10 @@ def test_zip_members_that_collide_are_a_400_naming_the_member(client, order):
 def test_html_or_svg_named_pdf_is_refused(client, content, kind):
     refused = upload(client, "book.pdf", content)
     assert refused.status_code == 415
-    assert refused.json()["detail"] == f"book.pdf is {kind}, not a PDF: upload a .pdf or a .zip of a case folder"
+    assert refused.json()["detail"] == (
+        f"book.pdf is {kind}, not a PDF: upload a .pdf, lecture notes (.md, .qmd, .markdown), or a .zip of them or of "
+        "a case folder"
+    )
     assert sources(client) == []
 
 

@@ -40,6 +40,7 @@ from PIL import Image
 from streamlit import runtime
 
 from pathatlas.indexer.sources.cases import HEIC_HINT, HEIC_SUFFIXES, IMAGE_SUFFIXES
+from pathatlas.indexer.sources.notes import NOTE_SUFFIXES
 from pathatlas.indexer.sources.pdf import page_as_pdf
 from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.records import display_name
@@ -104,7 +105,8 @@ CONTEXT_POINTS = 72  # the page shown above and below a matched box: an inch, fi
 # GIF; Ask took PNG and JPEG only). (A bare string here would be drawn.)
 IMAGE_TYPES = tuple(suffix.lstrip(".") for suffix in IMAGE_SUFFIXES)
 IMAGE_KINDS = "JPEG, PNG, TIFF, WebP, BMP or GIF"
-LIBRARY_TYPES = ("pdf", "zip")
+LIBRARY_TYPES = ("pdf", *(suffix.lstrip(".") for suffix in NOTE_SUFFIXES), "zip")
+LIBRARY_KINDS = f"a PDF, lecture notes ({', '.join(NOTE_SUFFIXES)}) or a .zip of them or of a case folder"
 # Uploaders take any file and the app refuses the wrong type itself: Streamlit's own refusal (``type=``) is shown only
 # in a tooltip, which a keyboard or screen reader user never finds.
 IMAGE_ALT = "alt" in inspect.signature(st.image).parameters  # Streamlit before ``alt``: images drawn by st.html
@@ -1159,9 +1161,9 @@ def library_tab() -> None:
     if read_only_library():
         st.caption("This library is read-only here: sources are added and removed on the server ('pathatlas index').")
         return
-    upload = st.file_uploader("Add a PDF or a zipped case folder (.zip)", key="library-upload", **upload_limit())
+    upload = st.file_uploader(f"Add {LIBRARY_KINDS}", key="library-upload", **upload_limit())
     if upload is not None and unsupported_file(upload.name, LIBRARY_TYPES):
-        st.error(f"{plain(upload.name)} is neither a PDF nor a .zip of a case folder: choose one of those.")
+        st.error(f"{plain(upload.name)} is not {LIBRARY_KINDS}: choose one of those.")
         upload = None
     if upload is not None and st.button("Index it"):
         job = call("POST", "/jobs", files={"file": (upload.name, upload.getvalue())}, headers=headers())

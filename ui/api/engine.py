@@ -87,8 +87,8 @@ def named_problem(key: str, problem: str) -> str:
 
 
 class Uploaded(NamedTuple):
-    """An upload as stored: its own folder under ``uploads/`` holds one entry, the PDF under the name it was sent as
-    or the folder a zip was unpacked into (the zip's name without ``.zip``)."""
+    """An upload as stored: its own folder under ``uploads/`` holds one entry, the PDF or notes file under the name it
+    was sent as or the folder a zip was unpacked into (the zip's name without ``.zip``)."""
 
     folder: str
     name: str
@@ -96,8 +96,8 @@ class Uploaded(NamedTuple):
 
 
 def stored_as(path: Path) -> tuple[str, bool]:
-    """The (name, unpacked) an upload at ``path`` is stored by in its folder (``Uploaded``): a PDF by its name, a zip,
-    before it is unpacked too, as the folder it unpacks to (its name without ``.zip``)."""
+    """The (name, unpacked) an upload at ``path`` is stored by in its folder (``Uploaded``): a PDF or notes file by its
+    name, a zip, before it is unpacked too, as the folder it unpacks to (its name without ``.zip``)."""
     if path.suffix.lower() == ".zip":
         return path.stem, True
     return path.name, path.is_dir()

@@ -954,8 +954,8 @@ class JobOut(BaseModel):
     error: str | None = None
     notes: list[str] = Field(
         default_factory=list,
-        description="Hints for the uploader and the server's operator, e.g. zip members left out (no PDF, case image "
-        "or metadata file), or that figure OCR was skipped.",
+        description="Hints for the uploader and the server's operator, e.g. zip members left out (no PDF, notes "
+        "file, case image or metadata file; a folder's README), or that figure OCR was skipped.",
     )
     cancel_requested: bool = Field(
         False,
@@ -988,7 +988,7 @@ class JobsQuery(BaseModel):
 class ServiceLimits(BaseModel):
     """What the service refuses beyond (413, 422 or 400), so a client can check before it sends."""
 
-    max_upload_mb: int = Field(description="Largest upload to index (a PDF or a zip).")
+    max_upload_mb: int = Field(description="Largest upload to index (a PDF, a notes file or a zip).")
     max_query_image_mb: int = Field(description="Largest image query (PATHATLAS_MAX_QUERY_IMAGE_MB).")
     max_jobs: int = Field(description="Most index jobs waiting or running at once (PATHATLAS_MAX_JOBS).")
     max_image_pixels: int = Field(description="Largest image, in pixels (width times height).")

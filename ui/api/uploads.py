@@ -1,8 +1,10 @@
-"""Uploaded files: size-limited while they stream to disk, stored under names PathAtlas chooses, zips unpacked
-within caps (bytes, members) and only as plain files inside their folder."""
+"""Uploaded files (a PDF, lecture notes, a zip of them or of case folders): size-limited while they stream to disk,
+stored under names PathAtlas chooses, zips unpacked within caps (bytes, members) and only as plain files inside their
+folder."""
 
 from __future__ import annotations
 
+import codecs
 import errno
 import hashlib
 import os
@@ -23,6 +25,7 @@ from fastapi import HTTPException, UploadFile, status
 from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.cases import HEIC_SUFFIXES, IMAGE_SUFFIXES, METADATA_FILES, CaseFolderSource, name_key
+from pathatlas.indexer.sources.notes import NOTE_SUFFIXES, left_out_of_folders
 from pathatlas.indexer.sources.pdf import mupdf_alone
 from pathatlas.retrieval.images import document_kind
 from pathatlas.retrieval.index import Manifest
@@ -145,18 +148,46 @@ UPLOAD_TYPES = {
     ".zip": ("a zip file", "no zip directory at its end: not a zip, or cut short"),
 }
 """What an upload's suffix says it is, as a refusal names it, and what showed it is not."""
+UPLOAD_SUFFIXES = (*UPLOAD_TYPES, *NOTE_SUFFIXES)
+"""What an upload may be: a PDF, a zip, or lecture notes, each read as ``pathatlas index`` reads it."""
+NOTES_TEXT = "Markdown or Quarto text"
+BINARY_STARTS = {
+    PDF_HEADER: "a PDF",
+    b"\x89PNG\r\n\x1a\n": "a PNG image",
+    b"PK\x03\x04": "a zip file",
+    b"PK\x05\x06": "a zip file",  # an empty one
+}
+"""How files sent by mistake as notes begin: a deck's PDF, a slide's picture, a zipped course folder."""
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+"""Text in UTF-16 holds NUL bytes, yet is no binary file: its job fails in the notes reader's line (save it as
+UTF-8)."""
 
 
 def type_problem(path: Path, name: str) -> str | None:
-    """Why the upload stored at ``path`` is not what its suffix says (``UPLOAD_TYPES``), in one line naming it as
-    sent (``name``); None where it is. Read at once as its reader reads it (a zip from its end): a text file named
-    .pdf was taken (202) and its job failed later, while an image named .png was refused on the spot."""
+    """Why the upload stored at ``path`` is not what its suffix says (``UPLOAD_TYPES``, ``NOTES_TEXT``), in one line
+    naming it as sent (``name``); None where it is. Read at once as its reader reads it (a zip from its end, notes by
+    their first bytes: ``binary_sign``): a text file named .pdf was taken (202) and its job failed later, while an
+    image named .png was refused on the spot. A notes file's other limits (its size, UTF-8) are its reader's, said by
+    its job."""
     with path.open("rb") as handle:
         head = handle.read(HEADER_BYTES)
     suffix = path.suffix.lower()
+    if suffix in NOTE_SUFFIXES:
+        why = binary_sign(head)
+        return not_of_type(name, head, NOTES_TEXT, why or "") if why or not head else None
     if PDF_HEADER in head if suffix == ".pdf" else zipfile.is_zipfile(path):
         return None
     return not_of_type(name, head, *UPLOAD_TYPES[suffix])
+
+
+def binary_sign(head: bytes) -> str | None:
+    """What shows that an upload named as notes, whose first bytes are ``head``, is a binary file: the start of
+    another kind of file (``BINARY_STARTS``), or a NUL byte; None where nothing does."""
+    if kind := next((kind for start, kind in BINARY_STARTS.items() if head.startswith(start)), None):
+        return f"it begins as {kind} does"
+    if b"\0" in head and not head.startswith(UTF16_BOMS):
+        return f"it holds binary data: a NUL byte in its first {HEADER_BYTES} bytes"
+    return None
 
 
 def without_junk(path: Path) -> int:
@@ -281,27 +312,42 @@ def member_problem(info: zipfile.ZipInfo) -> str | None:
 
 CASE_IMAGE_SUFFIXES = (*IMAGE_SUFFIXES, *HEIC_SUFFIXES)
 """The images a case folder's rows may list (HEIC too, so its problems say how to export it)."""
-READ_SUFFIXES = (".pdf", *CASE_IMAGE_SUFFIXES)
-"""What the built-in sources read from an unpacked zip, besides case folders' ``METADATA_FILES``: PDFs and case
-images."""
+DOCUMENT_SUFFIXES = (".pdf", *NOTE_SUFFIXES)
+"""The files that are a source each: PDFs and lecture notes."""
+READ_SUFFIXES = (*DOCUMENT_SUFFIXES, *CASE_IMAGE_SUFFIXES)
+"""What the built-in sources read from an unpacked zip, besides case folders' ``METADATA_FILES``: PDFs, lecture notes
+and case images."""
+IN_CASE_FOLDER = {(".pdf",): ("a PDF", "PDFs"), NOTE_SUFFIXES: ("a notes file", "notes files")}
+"""How a job's note names the documents inside case folders that an upload left out, one and many."""
 SKIPPED_SHOWN = 5
 """Skipped zip members a job's note names; the rest are counted."""
 
 
 def read_by_sources(name: str, names: Collection[str]) -> bool:
     """Whether a zip member is something the built-in sources read, in a zip of the files ``names``: of a type they
-    read (``of_read_type``), and not a PDF inside a case folder, which ``pathatlas index`` leaves out too (it reads
-    such a folder as cases only)."""
-    return of_read_type(name) and not (name.lower().endswith(".pdf") and in_case_folder(name, names))
+    read (``of_read_type``), and not a PDF or notes file inside a case folder, which ``pathatlas index`` leaves out
+    too (it reads such a folder as cases only)."""
+    return of_read_type(name) and not (document(name) and in_case_folder(name, names))
 
 
 def of_read_type(name: str) -> bool:
     """Whether a zip member is of a type the built-in sources read (``READ_SUFFIXES``, ``METADATA_FILES``); hidden
-    files and macOS's ``__MACOSX`` copies are not."""
+    files, macOS's ``__MACOSX`` copies, and Markdown a folder walk leaves out (``folder_document``) are not."""
     parts = PurePosixPath(name).parts
-    if any(part.startswith(".") or part == "__MACOSX" for part in parts):
+    if any(part.startswith(".") or part == "__MACOSX" for part in parts) or folder_document(name):
         return False
     return parts[-1] in METADATA_FILES or parts[-1].lower().endswith(READ_SUFFIXES)
+
+
+def document(name: str) -> bool:
+    """Whether a zip member is a PDF or lecture notes (``DOCUMENT_SUFFIXES``)."""
+    return name.lower().endswith(DOCUMENT_SUFFIXES)
+
+
+def folder_document(name: str) -> bool:
+    """Whether a zip member is Markdown that ``pathatlas index`` leaves out of a folder (``left_out_of_folders``): its
+    README or licence, a Quarto partial."""
+    return left_out_of_folders(Path(PurePosixPath(name).name))
 
 
 def in_case_folder(name: str, names: Collection[str]) -> bool:
@@ -316,22 +362,30 @@ def skipped_note(skipped: list[str]) -> str:
 
 
 def skipped_notes(skipped: list[str]) -> list[str]:
-    """A job's notes on the zip members an upload left out, a line a kind: PDFs inside case folders
-    (``read_by_sources``), told to be uploaded on their own, images no case folder lists (``listed_image``), and what
-    no source reads."""
-    pdfs = [name for name in skipped if of_read_type(name) and name.lower().endswith(".pdf")]
-    images = [name for name in skipped if of_read_type(name) and name not in pdfs]
-    others = [name for name in skipped if not of_read_type(name)]
+    """A job's notes on the zip members an upload left out, a line a kind: PDFs and notes inside case folders
+    (``read_by_sources``), told to be uploaded on their own, a folder's README, licence or Quarto partials
+    (``folder_document``), images no case folder lists (``listed_image``), and what no source reads."""
+    documents = [name for name in skipped if of_read_type(name) and document(name)]
+    about_folders = [name for name in skipped if folder_document(name)]
+    images = [name for name in skipped if of_read_type(name) and name not in documents]
+    others = [name for name in skipped if not of_read_type(name) and name not in about_folders]
     said = []
-    if len(pdfs) == 1:
-        said.append(f"{pdfs[0]}: a PDF inside a case folder is not indexed; upload it on its own")
-    elif pdfs:
-        said.append(f"{shown(pdfs)}: PDFs inside a case folder are not indexed; upload each on its own")
+    for suffixes, (one, many) in IN_CASE_FOLDER.items():
+        found = [name for name in documents if name.lower().endswith(suffixes)]
+        if len(found) == 1:
+            said.append(f"{found[0]}: {one} inside a case folder is not indexed; upload it on its own")
+        elif found:
+            said.append(f"{shown(found)}: {many} inside a case folder are not indexed; upload each on its own")
+    if about_folders:
+        said.append(
+            f"{shown(about_folders)}: not indexed, being a folder's README, licence or Quarto partial, which a "
+            "folder's walk leaves out; upload one on its own to index it"
+        )
     if images:
         unlisted = "not listed by the metadata file a case folder is read by"
         said.append(f"{len(images)} image(s) left out, {unlisted}: {shown(images)}")
     if others:
-        kinds = f"no PDF, case image or {' or '.join(METADATA_FILES)}"
+        kinds = f"no PDF, notes file ({', '.join(NOTE_SUFFIXES)}), case image or {' or '.join(METADATA_FILES)}"
         said.append(f"{len(others)} zip member(s) left out, being {kinds}: {shown(others)}")
     return said
 

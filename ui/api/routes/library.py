@@ -1,4 +1,5 @@
-"""The library: indexed sources, index jobs (upload a PDF or a zipped case folder), removal."""
+"""The library: indexed sources, index jobs (upload a PDF, lecture notes, or a zip of them or of a case folder),
+removal."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathatlas.indexer.pipeline import SAME_CONTENT
 from pathatlas.indexer.sources import CaseFolderSource, PdfSource, discover
 from pathatlas.indexer.sources.cases import rows_read_once
 from pathatlas.indexer.sources.fingerprints import content_hash, earlier_contents
+from pathatlas.indexer.sources.notes import NOTE_SUFFIXES
 from pathatlas.retrieval.index import Index, Manifest, per_generation
 from pathatlas.retrieval.records import display_name, distinct_names, source_id
 from pathatlas.retrieval.search import echoed, source_names
@@ -26,6 +28,7 @@ from pathatlas.ui.api.jobs import RECORD_DAYS, Job, claimed
 from pathatlas.ui.api.routes.search import listed, unknown_source
 from pathatlas.ui.api.schemas import JobForm, JobOut, JobsQuery, SourceOut
 from pathatlas.ui.api.uploads import (
+    UPLOAD_SUFFIXES,
     extract_zip,
     indexed_copy,
     junk_note,
@@ -42,7 +45,7 @@ from pathatlas.ui.api.uploads import (
 )
 
 router = APIRouter(tags=["library"])
-UPLOAD_TYPES_HINT = "upload a .pdf or a .zip of a case folder"
+UPLOAD_TYPES_HINT = f"upload a .pdf, lecture notes ({', '.join(NOTE_SUFFIXES)}), or a .zip of them or of a case folder"
 Writer = Depends(require_token)
 LECTURERS_JOB = "this job was sent with the lecturer's token (PATHATLAS_API_TOKEN): only that token cancels it"
 CONTENT_CHECK = threading.Lock()
@@ -66,6 +69,7 @@ class TwinWords(NamedTuple):
 TWIN_WORDS = {
     ".pdf": TwinWords(SAME_CONTENT[PdfSource.kind], "", "its pages"),
     ".zip": TwinWords(SAME_CONTENT[PdfSource.kind], "the zip of ", "each of its sources"),
+    **dict.fromkeys(NOTE_SUFFIXES, TwinWords(SAME_CONTENT[PdfSource.kind], "", "its slides")),
     CaseFolderSource.kind: TwinWords(SAME_CONTENT[CaseFolderSource.kind], "", "its cases"),
 }
 """By an upload's suffix (its bytes), or a source kind (a case folder a zip unpacked to), the words of its 409."""
@@ -126,12 +130,14 @@ def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
     response_model=JobOut,
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Writer, form_only(JobForm)],
-    summary="Index an uploaded PDF, or a zip of a case folder (cases.jsonl or labels.csv inside)",
+    summary="Index an uploaded PDF, lecture notes (.md, .qmd, .markdown), or a zip of them or of a case folder",
     description="Uploading a file of the same name again replaces that source once the new one is indexed; with the "
     "upload token that is refused (403) unless its bytes are the same. Refused (429) while PATHATLAS_MAX_JOBS jobs "
-    "wait or run. A PDF or "
-    "zip whose bytes, or a zip with a case folder whose files, an indexed source or another upload not yet indexed "
-    "holds is refused (409), naming it: each page or case would be found twice.",
+    "wait or run. A file that is not what its name says (a binary file named .md) is refused (415). A zip's PDFs and "
+    "notes are indexed each as a source, its case folders (cases.jsonl or labels.csv inside) as cases; a README, "
+    "licence or Quarto partial (_name.qmd) in it is left out, as a folder's walk leaves it out. A PDF, notes or zip "
+    "file whose bytes, or a zip with a case folder whose files, an indexed source or another upload not yet indexed "
+    "holds is refused (409), naming it: each page, slide or case would be found twice.",
     responses={
         **errors(400, 401, 403, 409, 411, 413, 415, 422, 429, 503, 507),
         409: {
@@ -146,8 +152,8 @@ def create_job(engine: EngineDep, form: Annotated[JobForm, File()], role: RoleDe
     may be 200 MB), which on the event loop would hold up every other request."""
     file = form.file
     name = safe_name(file.filename, "upload")
-    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if suffix not in ("pdf", "zip"):
+    suffix = Path(name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, UPLOAD_TYPES_HINT)
     engine.check_can_write()  # 409 now, not a job that can only fail
     settings = engine.settings
@@ -157,13 +163,13 @@ def create_job(engine: EngineDep, form: Annotated[JobForm, File()], role: RoleDe
         claim = claim_upload(folder, engine.index.path)
         stored, notes = folder / name, []
         save_limited(file, stored, settings.max_upload_mb << 20)
-        if suffix == "pdf" and (cut := without_junk(stored)):
+        if suffix == ".pdf" and (cut := without_junk(stored)):
             notes.append(junk_note(cut))
         check_upload(engine, stored, echoed(sent_name(file.filename)))
         may_replace = role is Role.LECTURER
         if not may_replace and (refusal := engine.replacement_refusal(engine.index, folder, [stored], name)):
             raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
-        if suffix == "zip":
+        if suffix == ".zip":
             target = folder / stored.stem
             readers = None if settings.sources else settings  # what a plug-in source reads is its own
             unpacked = (stored, target, settings.max_unpacked_mb << 20, settings.max_zip_members, readers)
