@@ -148,3 +148,13 @@ def test_the_upload_token_replaces_notes_only_with_the_same_bytes(client):
     assert indexed(client, "week1.qmd", deck("toucan"), STUDENT)["status"] == "done", "the same file sent again"
     assert indexed(client, "week2.qmd", deck("hornbill"), STUDENT)["status"] == "done", "a new name adds"
     assert sources(client) == [("week1.qmd", "notes"), ("week2.qmd", "notes")]
+
+
+def test_a_zipped_quarto_course_leaves_out_its_front_matter_only_index_and_indexes_the_rest(client):
+    """A Quarto course holds an ``index.qmd`` of front matter alone: it failed the whole zip, where ``pathatlas index``
+    of the folder fails that file alone."""
+    members = (("course/index.qmd", b"---\ntitle: Pathology 101\n---\n"), ("course/week1.qmd", deck("toucan")))
+    job = indexed(client, "quarto.zip", zipped(*members))
+    assert job["status"] == "done", job["error"]
+    assert any(note.startswith("left out course/index.qmd: index.qmd holds no words") for note in job["notes"])
+    assert top_label(client, "toucan bird") == "week1.qmd, slide 2"

@@ -194,7 +194,7 @@ CASE_URL_SAID = "For a case image: GET this for its case (diagnosis, organ, labe
 
 def has_rendered_pages(source: str, page: int | None) -> bool:
     """Whether the media route renders the page a record cites: a PDF's (a source's key or name ending ``.pdf``, as
-    the ``pdf`` reader accepts); a plug-in source's pages (notes, slides exported as text) have no file to render."""
+    the ``pdf`` reader accepts); lecture notes' slides and a plug-in source's pages have no file to render."""
     return page is not None and source.lower().endswith(".pdf")
 
 

@@ -22,10 +22,10 @@ from pathlib import Path, PurePosixPath
 import pymupdf
 from fastapi import HTTPException, UploadFile, status
 
-from pathatlas.errors import PathAtlasError
+from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.cases import HEIC_SUFFIXES, IMAGE_SUFFIXES, METADATA_FILES, CaseFolderSource, name_key
-from pathatlas.indexer.sources.notes import NOTE_SUFFIXES, left_out_of_folders
+from pathatlas.indexer.sources.notes import NOTE_SUFFIXES, NotesSource, left_out_of_folders
 from pathatlas.indexer.sources.pdf import mupdf_alone
 from pathatlas.retrieval.images import document_kind
 from pathatlas.retrieval.index import Manifest
@@ -337,6 +337,21 @@ def of_read_type(name: str) -> bool:
     if any(part.startswith(".") or part == "__MACOSX" for part in parts) or folder_document(name):
         return False
     return parts[-1] in METADATA_FILES or parts[-1].lower().endswith(READ_SUFFIXES)
+
+
+def unreadable_notes(folder: Path, settings: Settings) -> list[str]:
+    """The notes files of an unpacked zip (``folder``) that yield nothing to index (front matter alone, a Quarto
+    course's ``index.qmd``; not UTF-8), each removed and named with its reader's line. A folder's walk fails such a
+    file alone and indexes the rest; an upload is indexed whole or not at all, and one failed the whole zip."""
+    left_out = []
+    for path in sorted(folder.rglob("*")):
+        if path.suffix.lower() in NOTE_SUFFIXES and path.is_file() and not path.is_symlink():
+            try:
+                next(NotesSource(path, settings).records(), None)  # its reader's refusal comes first
+            except BadInputError as exc:
+                path.unlink()
+                left_out.append(f"left out {path.relative_to(folder).as_posix()}: {exc}".replace(str(path), path.name))
+    return left_out
 
 
 def document(name: str) -> bool:

@@ -41,6 +41,7 @@ from pathatlas.ui.api.uploads import (
     shown,
     skipped_notes,
     type_problem,
+    unreadable_notes,
     without_junk,
 )
 
@@ -177,6 +178,7 @@ def create_job(engine: EngineDep, form: Annotated[JobForm, File()], role: RoleDe
                 notes.extend(skipped_notes(extract_zip(*unpacked)))  # the members no source reads
                 stored.unlink()
                 stored = target
+                notes.extend(unreadable_notes(stored, settings) if readers else [])
                 check_unpacked(engine, stored, echoed(sent_name(file.filename)))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
