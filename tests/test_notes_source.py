@@ -15,6 +15,7 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Page, Passage
 from pathatlas.indexer.sources import discover
+from pathatlas.indexer.sources import notes as notes_module
 from pathatlas.indexer.sources.notes import NotesSource, front_matter, read_note, slides, without_data_uris
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Citation, Hit
@@ -485,3 +486,10 @@ def test_a_decks_style_and_script_are_no_words_and_deep_lists_are_read_whole():
     nested = "## Deep\n\n" + "".join("  " * i + f"- level{i}\n" for i in range(12))
     assert slides(nested)[0].blocks[-1] == "level11"
     assert slides("## Q\n\n" + ">" * 25 + " deep words\n")[0].blocks == ["Q", "deep words"]
+
+
+def test_a_reading_parses_its_deck_once_for_the_progress_count_and_the_records(week1, monkeypatch):
+    parsed = []
+    monkeypatch.setattr(notes_module, "slides", lambda body: parsed.append(body) or slides(body))
+    assert week1.size_hint() == len({r.page for r in week1.records() if isinstance(r, Page)})
+    assert len(parsed) == 1

@@ -370,13 +370,14 @@ class NotesSource(Source):
 
     def size_hint(self) -> int:
         try:
-            return len(self._read()[1])
+            return len(self.deck[1])
         except BadInputError:  # records() reports it
             return 0
 
-    def _read(self) -> tuple[str, list[Slide]]:
+    @functools.cached_property
+    def deck(self) -> tuple[str, list[Slide]]:
         """The deck's title (``note_title``) and its slides with words besides their titles; a ``BadInputError``
-        where it has none."""
+        where it has none. Parsed once a reading: ``size_hint`` and ``records`` both ask."""
         title, body = front_matter(read_note(self.path))
         worded = [slide for slide in slides(body) if slide.has_words()]
         if not worded:
@@ -387,7 +388,7 @@ class NotesSource(Source):
 
     def records(self) -> Iterator[Record]:
         fingerprint = self.fingerprint()
-        book, worded = self._read()
+        book, worded = self.deck
         min_words, max_words = self.settings.passage_min_words, self.settings.passage_max_words
         for slide in worded:
             label = slide_label(slide.number)
