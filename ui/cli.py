@@ -659,7 +659,7 @@ def serve(
     from pathatlas.ui.api.app import create_app
     from pathatlas.ui.api.engine import Engine
     from pathatlas.ui.listening import ensure_listenable
-    from pathatlas.ui.serving import BodyTimeout, raise_open_file_limit
+    from pathatlas.ui.serving import raise_open_file_limit
 
     settings = settings_for(index)
     if not settings.api_token and not insecure and not is_loopback(host):
@@ -676,7 +676,7 @@ def serve(
     if notice := new_index_notice(settings.index_dir):
         err_console.print(notice, highlight=False, markup=False, soft_wrap=True)
     engine = Engine(settings)  # before listening: an index that cannot be opened is one error line, not uvicorn's
-    served = BodyTimeout(create_app(settings, engine), body_timeout)
+    served = create_app(settings, engine, body_timeout)
     raise_open_file_limit()  # logged through the ``pathatlas`` logger that create_app set up
     uvicorn.run(
         served,

@@ -15,7 +15,7 @@ try:
 except ImportError:  # Windows: no limit on open files to raise
     resource = None
 
-from pathatlas.ui.api.deps import ID_NAME, REQUEST_ID, refuse
+from pathatlas.ui.api.deps import refuse
 
 STALLED = "the request body stopped arriving: send the request again"
 ACCEPT_FAILED = "socket.accept() out of system resource"
@@ -34,7 +34,10 @@ class BodyTimeout:
     then nothing held a connection, a file descriptor and a task for as long as it liked.
 
     A response sent before the body was read to its end (a refusal such as 413) closes the connection too: uvicorn
-    would otherwise read, and throw away, the rest for as long as the client trickled it."""
+    would otherwise read, and throw away, the rest for as long as the client trickled it.
+
+    It lies inside ``RequestIds`` (``create_app``): the 408 has the request's id and its own access line, which gave
+    the 400 the application answered the disconnect with while this wrapped the whole application."""
 
     def __init__(self, app, seconds: float):
         self.app = app
@@ -55,7 +58,7 @@ class BodyTimeout:
                     message = await receive()
             except TimeoutError:
                 if not answered:
-                    await refuse(send, 408, STALLED, stalled_headers())
+                    await refuse(send, 408, STALLED, [(b"connection", b"close")])  # its unread body is no request
                 stalled = True
                 return {"type": "http.disconnect"}
             body_left = body_left and message["type"] == "http.request" and message.get("more_body", False)
@@ -78,13 +81,6 @@ def has_body(scope) -> bool:
     """Whether a request comes with a body to read: chunked, or of a Content-Length above 0."""
     headers = dict(scope["headers"])
     return b"transfer-encoding" in headers or headers.get(b"content-length", b"0").strip() not in (b"0", b"")
-
-
-def stalled_headers() -> list[tuple[bytes, bytes]]:
-    """The 408's headers: the connection closes (its unread body cannot be told from a next request), and the
-    request's id (``RequestIds`` set it; its own header is added to what passes through it, which this does not)."""
-    identity = REQUEST_ID.get()
-    return [(b"connection", b"close"), *([(ID_NAME, identity.encode())] if identity else [])]
 
 
 def raise_open_file_limit() -> None:

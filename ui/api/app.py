@@ -46,6 +46,7 @@ from pathatlas.ui.api.engine import Engine, NotReadyError
 from pathatlas.ui.api.lanes import LaneFullError
 from pathatlas.ui.api.routes import ask, library, media, records, search, service
 from pathatlas.ui.api.uploads import NO_ROOM
+from pathatlas.ui.serving import BodyTimeout
 
 DOCS_ASSETS = "/docs/assets"
 DOCS_JS, DOCS_CSS, DOCS_FAVICON = "swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"
@@ -64,9 +65,12 @@ GET's tag, when a full lane frees up, an export's file name, and the id tying an
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, body_timeout: float | None = None
+) -> FastAPI:
     """``engine``: one already opened on ``settings`` (``pathatlas serve`` opens it before it listens, so an index that
-    cannot be opened is refused in one line); None opens it when the application starts."""
+    cannot be opened is refused in one line); None opens it when the application starts. ``body_timeout``: seconds a
+    request's body may pause before it is answered 408 (``BodyTimeout``; ``pathatlas serve --body-timeout``)."""
     settings = settings or load_settings()
     settings.configure_logging()
 
@@ -97,6 +101,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     add_docs(app)
 
     app.add_middleware(RequestGuard, settings=settings)  # refuses before any body is read
+    if body_timeout:  # inside the id, its access line and the safety headers: a 408 has them as any refusal
+        app.add_middleware(BodyTimeout, seconds=body_timeout)
     if settings.cors_origins:  # outside the guard: an allowed page can read its refusals (401, 403, 411, 413) too
         app.add_middleware(
             CORSMiddleware,

@@ -30,6 +30,7 @@ from pathatlas.ui.api.schemas import (
     Links,
     has_rendered_pages,
 )
+from pathatlas.ui.api.uploads import HEADER_BYTES, PDF_HEADER
 from pathatlas.ui.present import HALO_RGB, OUTLINE_POINTS, OUTLINE_RGB, around
 
 router = APIRouter(tags=["media"])
@@ -69,6 +70,8 @@ once."""
 _checked: dict[tuple, tuple[float, str]] = {}
 CHANGED = "the source changed since it was indexed; re-index it"
 PDF_GONE = "the source PDF is no longer on disk"
+PDF_UNREADABLE = "the source PDF is no longer readable"
+IMAGE_UNREADABLE = "the case image on disk is no longer a readable image"
 
 
 def check_source(engine, payload: Payload) -> None:
@@ -174,6 +177,8 @@ def page(
     if not Path(payload.source).is_file():  # moved or deleted: said before any render, so a HEAD says it too
         raise HTTPException(status.HTTP_410_GONE, PDF_GONE)
     check_source(engine, payload)
+    if not has_pdf_header(Path(payload.source)):  # damaged in place or unreadable: a HEAD says it too
+        raise HTTPException(status.HTTP_410_GONE, PDF_UNREADABLE)
     box = payload.captioned_bbox if captioned else payload.bbox
     key = (payload.source, payload.fingerprint, payload.page, box, dpi)
     max_pixels = engine.settings.max_page_pixels
@@ -184,6 +189,18 @@ def page(
     if head:
         return headers_only(headers)
     return Response(render_page(key, max_pixels), headers=headers)
+
+
+def has_pdf_header(path: Path) -> bool:
+    """Whether the file at ``path`` opens and holds a PDF's header where readers look for it (``HEADER_BYTES``), as
+    every indexed PDF did (MuPDF only repairs a file without it, and the indexer refuses that as damaged): a PDF
+    overwritten in place (its size and time kept, so ``check_source`` sees no change) or made unreadable is told
+    without a render. Damage past the header only a render finds."""
+    try:
+        with path.open("rb") as pdf:
+            return PDF_HEADER in pdf.read(HEADER_BYTES)
+    except OSError:
+        return False
 
 
 def render_etag(key: tuple, max_pixels: int) -> str:
@@ -211,7 +228,7 @@ def render_page(key: tuple, max_pixels: int) -> bytes:
             pixmap.set_dpi(round(shown), round(shown))  # PyMuPDF labels every render 96 dpi: say what it is
             return pixmap.tobytes("png")
     except (RuntimeError, ValueError, IndexError) as exc:
-        raise HTTPException(status.HTTP_410_GONE, "the source PDF is no longer readable") from exc
+        raise HTTPException(status.HTTP_410_GONE, PDF_UNREADABLE) from exc
 
 
 def draw_outline(pixmap: pymupdf.Pixmap, box: pymupdf.Rect, width: float) -> None:
@@ -238,8 +255,8 @@ def draw_outline(pixmap: pymupdf.Pixmap, box: pymupdf.Rect, width: float) -> Non
     operation_id="get_case_image",
     response_class=Response,
     summary="A case image at full size (JPEG, PNG, GIF or WebP as stored; other formats as PNG)",
-    description="Cached privately for an hour; an If-None-Match naming its ETag is answered 304. A HEAD reads no "
-    "image (one converted to PNG is answered without Content-Length).",
+    description="Cached privately for an hour; an If-None-Match naming its ETag is answered 304. A HEAD decodes no "
+    "image, only reads its header (one converted to PNG is answered without Content-Length).",
     responses={
         200: binary(*sorted(set(WEB_IMAGE_TYPES.values()))) | CACHED,
         **NOT_MODIFIED,
@@ -258,7 +275,9 @@ def case_image(
     if not path.is_relative_to(Path(payload.source).resolve()) or not path.is_file():
         raise HTTPException(status.HTTP_410_GONE, "the case image is no longer on disk")
     check_source(engine, payload)
-    media_type = web_image_type(path)
+    if (stored_as := image_format(path)) is None:  # read from its header, so a HEAD says it too
+        raise HTTPException(status.HTTP_410_GONE, IMAGE_UNREADABLE)
+    media_type = WEB_IMAGE_TYPES.get(stored_as)
     headers = {**SANDBOXED, "Cache-Control": PRIVATE_CACHE}
     served = FileResponse(path, media_type=media_type or "image/png", stat_result=path.stat(), headers=headers)
     etag = served.headers["etag"]
@@ -272,19 +291,20 @@ def case_image(
     try:
         picture = engine.open_image(path).result()
     except BadInputError as exc:
-        raise HTTPException(status.HTTP_410_GONE, "the case image on disk is no longer a readable image") from exc
+        raise HTTPException(status.HTTP_410_GONE, IMAGE_UNREADABLE) from exc
     png = io.BytesIO()
     picture.save(png, "PNG")
     return Response(png.getvalue(), headers=converted)
 
 
-def web_image_type(path: Path) -> str | None:
-    """The content type of an image file browsers show as it is, read from its header; None for anything else."""
+def image_format(path: Path) -> str | None:
+    """The format of an image file as Pillow names it, read from its header (no pixel decoded); None where Pillow reads
+    no image there: damaged, unreadable, or over its pixel limit, which decoding it would fail on too."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                return WEB_IMAGE_TYPES.get(image.format or "")
+                return image.format or ""
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
 
