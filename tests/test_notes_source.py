@@ -16,7 +16,7 @@ from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Page, Passage
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources import notes as notes_module
-from pathatlas.indexer.sources.notes import NotesSource, front_matter, read_note, slides, without_data_uris
+from pathatlas.indexer.sources.notes import NotesSource, metadata, read_note, slides, without_data_uris
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Citation, Hit
 from pathatlas.ui.api.app import create_app
@@ -64,8 +64,8 @@ grade = "G1"
 
 Caseating granuloma with Langhans giant cells in tuberculosis.
 """
-"""A Quarto deck: a cover picture (slide 1, no words), a ``#`` section slide, a ``##`` slide under it, a slide after a
-rule, then a second chapter."""
+"""A Quarto deck: its title slide (slide 1, of the front matter), a cover picture (2, no words), a ``#`` section slide,
+a ``##`` slide under it, a slide after a rule, then a second chapter."""
 
 
 def pages_and_passages(source: NotesSource) -> tuple[list[Page], list[Passage]]:
@@ -107,10 +107,11 @@ def week1(tmp_path) -> NotesSource:
 def test_a_slide_begins_at_each_level_one_or_two_heading_and_each_rule(week1):
     pages, _ = pages_and_passages(week1)
     assert [(p.page, p.section) for p in pages] == [
-        (3, "Skin > Squamous cell carcinoma"),
-        (4, "Skin"),  # after the rule: no heading of its own, its chapter's
-        (6, "Lung > Granulomas"),
-    ], "the cover picture (1) and the chapters' title slides (2, 5) have no words but titles: no page, their numbers"
+        (4, "Skin > Squamous cell carcinoma"),
+        (5, "Skin"),  # after the rule: no heading of its own, its chapter's
+        (7, "Lung > Granulomas"),
+    ], "the title slide (1), the cover picture (2) and the chapters' title slides (3, 6) have no words but titles: no "
+    "page, their numbers"
     assert all(p.image is None and p.page_label == f"slide {p.page}" for p in pages)
     assert "Grading" in pages[0].text, "a ### heading is a line of its slide, not a slide"
 
@@ -150,9 +151,9 @@ def test_a_rule_directly_before_a_slide_heading_is_no_slide_as_pandoc_drops_it()
     ],
 )
 def test_an_opening_rule_or_a_block_that_is_no_yaml_mapping_is_no_front_matter(opening, words):
-    title, body = front_matter(opening + "## Last slide\n\n- toucan\n")
+    meta, body = metadata(opening + "## Last slide\n\n- toucan\n")
     deck = slides(body)
-    assert title is None and [block for slide in deck for block in slide.blocks] == [*words, "Last slide", "toucan"]
+    assert meta == {} and [block for slide in deck for block in slide.blocks] == [*words, "Last slide", "toucan"]
 
 
 def test_a_slide_with_no_words_but_its_title_yields_nothing_and_keeps_its_number(tmp_path):
@@ -199,7 +200,7 @@ def test_markdown_is_read_as_plain_text_in_reading_order(week1):
         "Well differentiated tumours keep their keratin."
     ), "emphasis, links, bullets, a comment, a picture (its alt text too), a div's fences and attributes are dropped"
     assert pages[1].text == 'Marker | Result\n\np63 | positive\n\ngrade = "G1"', "a table by rows, code without fences"
-    assert [p.text for p in passages if p.page == 3] == [pages[0].text], "a short slide is one passage"
+    assert [p.text for p in passages if p.page == 4] == [pages[0].text], "a short slide is one passage"
     assert all(p.bbox is None and p.page_label == f"slide {p.page}" for p in passages)
 
 
@@ -237,8 +238,9 @@ def test_a_line_break_tag_in_a_paragraph_or_a_table_cell_parts_the_words():
     ]
 
 
-def test_quarto_shortcode_lines_are_dropped_and_includes_are_not_read():
-    (slide,) = slides("## Cervix\n\n{{< include _koilocytes.qmd >}}\n\n- CIN1 {{< fa star >}} lower third\n")
+def test_quarto_shortcode_lines_are_dropped():
+    """An include's line is replaced by its file's text before (``with_includes``, ``tests/test_s42_notes.py``)."""
+    (slide,) = slides("## Cervix\n\n{{< pagebreak >}}\n\n- CIN1 {{< fa star >}} lower third\n")
     assert slide.blocks == ["Cervix", "CIN1 {{< fa star >}} lower third"], "a shortcode within a line stays"
 
 
@@ -330,7 +332,7 @@ def test_a_bad_note_in_a_folder_fails_alone_and_a_broken_copy_keeps_what_was_ind
     report = add(settings, notes)
     assert report == {"week1.qmd": "failed", "week2.md": "indexed"}
     found = search(settings, "Langhans giant cells")
-    assert found[0]["citation"]["label"] == "Week 1: Squamous lesions (week1.qmd), slide 6", "the last good copy"
+    assert found[0]["citation"]["label"] == "Week 1: Squamous lesions (week1.qmd), slide 7", "the last good copy"
 
 
 # -- indexing, search and answers ---------------------------------------------------------------------------------
@@ -375,8 +377,8 @@ def test_a_slide_is_found_and_cited_by_file_and_slide_without_a_box(notes_servic
     assert found.status_code == 200, found.text
     top = found.json()["hits"][0]
     assert (top["kind"], top["section"]) == ("page", "Lung > Granulomas")
-    assert top["citation"]["label"] == "Week 1: Squamous lesions (week1.qmd), slide 6"
-    assert (top["citation"]["page"], top["citation"]["page_label"], top["citation"]["bbox"]) == (6, "slide 6", None)
+    assert top["citation"]["label"] == "Week 1: Squamous lesions (week1.qmd), slide 7"
+    assert (top["citation"]["page"], top["citation"]["page_label"], top["citation"]["bbox"]) == (7, "slide 7", None)
     assert top["page_url"] is None and "Langhans" in top["snippet"]
     opened = notes_service.get(f"/records/{top['id']}")
     assert opened.status_code == 200, opened.text
@@ -390,7 +392,7 @@ def test_an_answer_from_notes_cites_the_slide(notes_service):
     assert answered.status_code == 200, answered.text
     answer = answered.json()
     assert answer["answer"] == "Langhans giant cells"
-    assert "Week 1: Squamous lesions (week1.qmd), slide 6" in [c["label"] for c in answer["citations"]]
+    assert "Week 1: Squamous lesions (week1.qmd), slide 7" in [c["label"] for c in answer["citations"]]
     assert all(citation["bbox"] is None for citation in answer["citations"])
 
 

@@ -3,25 +3,29 @@ as plain text and without boxes, as a source without a page layout yields them (
 
 A slide begins at each level-1 or level-2 heading (revealjs makes a slide of each ``##``) and at each horizontal rule
 not directly before such a heading (Pandoc drops that rule), as the deck shows them, so "slide 5" is the fifth slide of
-the file; a slide with no words but its title (a picture and its title, an author's name) yields nothing but keeps its
-number. Pictures are left out: a slide's picture has no box on a page to cite, and the records give a figure none.
+the rendered deck: after the title slide revealjs and beamer make of the front matter's title (and the table of
+contents', where asked for: ``opening_slides``), with each Quarto include's file pasted in where it is named
+(``with_includes``). A slide with no words but its title (a picture and its title, an author's name, the title slide)
+yields nothing but keeps its number. Pictures are left out: a slide's picture has no box on a page to cite, and the
+records give a figure none.
 """
 
 from __future__ import annotations
 
 import codecs
 import functools
+import hashlib
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Page, Passage, Record
 from pathatlas.indexer.sources.base import Source
-from pathatlas.indexer.sources.fingerprints import hash_files
+from pathatlas.indexer.sources.fingerprints import hash_files, hash_held
 from pathatlas.indexer.sources.pdf import merge_blocks
 from pathatlas.retrieval.records import book_title, slide_label
 from pathatlas.retrieval.text import normalise, without_controls
@@ -56,14 +60,27 @@ next chunk."""
 SLIDE_HEADINGS = ("h1", "h2")
 FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(?![ \t]*\r?\n)(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.DOTALL | re.MULTILINE)
 """YAML front matter, as Pandoc reads it: between a first line ``---`` followed by a line with words and the next line
-``---`` (or ``...``); ``front_matter`` also asks for YAML that is a mapping. Else the ``---`` is a rule."""
+``---`` (or ``...``); ``metadata`` also asks for YAML that is a mapping. Else the ``---`` is a rule."""
 TEMPLATE_TITLES = frozenset({"title"})
 """Front matter titles a slide template leaves unset (70 of the atlas's 76 notes say "Title"): no title."""
 DIV_FENCE = re.compile(r"^[ \t]*:::.*$", re.MULTILINE)
 """A Quarto (Pandoc) div's fence line: ``::: {.notes}``, ``:::: {.columns}``, ``:::``; its words stay."""
 SHORTCODE = re.compile(r"^[ \t]*\{\{<.*>\}\}[ \t]*\r?$", re.MULTILINE)
-"""A line holding a Quarto shortcode, ``{{< include _koilocytes.qmd >}}``: not words of the slide (an include is not
-read: the partial is indexed only where it is named on its own)."""
+"""A line holding a Quarto shortcode, ``{{< pagebreak >}}``: not words of the slide (an include's is read first:
+``INCLUDE``)."""
+INCLUDE = re.compile(
+    r"""^[ \t]*\{\{<[ \t]*include[ \t]+(?:"([^"\r\n]*)"|'([^'\r\n]*)'|(\S+?))[ \t]*>\}\}[ \t]*\r?$""",
+    re.MULTILINE | re.IGNORECASE,
+)
+"""A Quarto include on a line of its own, ``{{< include _koilocytes.qmd >}}`` (its file's name bare or quoted), which
+Quarto replaces by the file's text before the deck is split into slides. ``{{{< include x >}}}`` is an escaped one,
+shown as it is."""
+MAX_INCLUDE_DEPTH = 8
+"""How deep includes nest (a partial including a partial...); Quarto refuses only a file including itself, but a
+chain this deep is a mistake or a crafted upload."""
+MAX_INCLUDES = 100
+"""The most includes a deck reads, nested ones too: a course's deck names a few partials; a crafted one naming empty
+files thousands of times, in a tree of partials each naming the next many times, would be read without end."""
 HEADING_ATTRIBUTES = re.compile(r"\s*\{[^{}]*\}\s*$")
 """Pandoc attributes closing a heading: ``## Polyps {.smaller background-color="black"}``."""
 UNPAIRED_STRONG = re.compile(r"(?<![*_])(?:\*\*|__)(?![*_])")
@@ -180,25 +197,118 @@ def read_note(path: Path, limit: int = MAX_NOTE_BYTES, file_limit: int = MAX_NOT
         ) from exc
 
 
-def front_matter(note: str) -> tuple[str | None, str]:
-    """The title its YAML front matter gives (None without one, or where the YAML cannot be read) and the text after
-    the front matter. YAML read as no mapping (a list, a line of words) is no front matter, as to Pandoc: the ``---``
-    is a rule and the words are the first slide's; YAML that cannot be read (Pandoc refuses the file) is none of the
-    text."""
+def metadata(note: str) -> tuple[dict[str, Any], str]:
+    """What its YAML front matter sets (nothing without one, or where the YAML cannot be read) and the text after the
+    front matter. YAML read as no mapping (a list, a line of words) is no front matter, as to Pandoc: the ``---`` is a
+    rule and the words are the first slide's; YAML that cannot be read (Pandoc refuses the file) is none of the text."""
     import yaml  # here, not at import: only notes need it
 
     match = FRONT_MATTER.match(note)
     if match is None:
-        return None, note
+        return {}, note
     try:
         meta = yaml.safe_load(match[1])
     except yaml.YAMLError:
         meta = None
     else:
         if not isinstance(meta, dict | None):
-            return None, note
-    title = meta.get("title") if isinstance(meta, dict) else None
-    return (title if isinstance(title, str) else None), note[match.end() :]
+            return {}, note
+    return meta or {}, note[match.end() :]
+
+
+def template_true(value: object) -> bool:
+    """Whether a metadata value shows, as Pandoc's templates test it (``$if(title)$``): set, and not blank."""
+    return bool(value.strip()) if isinstance(value, str) else bool(value)
+
+
+def opening_slides(meta: Mapping[str, Any]) -> int:
+    """How many slides the rendered deck shows before its text's first: the title slide revealjs and beamer make of
+    the front matter's ``title`` (a template's "Title" too: the deck shows it; neither Pandoc nor Quarto has an option
+    to leave it out but no title), then the table of contents' where ``toc`` is set, at the top or under
+    ``format: revealjs``. A student reading "slide 3" in a citation counts these too."""
+    formats = meta.get("format")
+    revealjs = formats.get("revealjs") if isinstance(formats, dict) else None
+    options = {**meta, **(revealjs if isinstance(revealjs, dict) else {})}
+    return sum(template_true(options.get(key)) for key in ("title", "toc"))
+
+
+@dataclass(frozen=True)
+class Note:
+    """A notes file as its deck is made of it (``read_deck``)."""
+
+    text: str
+    """Its text, each include's file pasted in (``with_includes``); its front matter is read only for a deck
+    (``metadata``): a fingerprint needs only the files it includes."""
+    included: tuple[Path, ...]
+    """The files pasted in, each once, in the order first read."""
+    problems: tuple[str, ...]
+    """Why each include left out was not read, a line each."""
+
+
+def include_target(folder: Path, name: str, chain: tuple[Path, ...]) -> Path:
+    """The file an include in the deck of ``folder`` names, the includes that led to it being ``chain`` (the deck's
+    file first); a ``BadInputError`` saying why none is read: an absolute path (Quarto reads it from a project's root,
+    which a lone file or an upload does not show), a path out of ``folder``'s tree (by ``..`` or a link: an uploaded
+    zip must not read the server's files), no file, a file including itself, or a chain over ``MAX_INCLUDE_DEPTH``."""
+    if Path(name).is_absolute() or name.startswith(("/", "\\")):
+        raise BadInputError("an absolute path, which Quarto reads from the project's root, is not read")
+    try:
+        target = (folder / name).resolve()
+    except (OSError, RuntimeError) as exc:  # a loop of links
+        raise BadInputError(f"its path cannot be followed ({exc})") from exc
+    if not target.is_relative_to(folder):
+        raise BadInputError("it lies outside the deck's folder")
+    if not target.is_file():
+        raise BadInputError("no such file in the deck's folder")
+    if target in chain:
+        raise BadInputError("it includes itself")
+    if len(chain) > MAX_INCLUDE_DEPTH:
+        raise BadInputError(f"includes nest over {MAX_INCLUDE_DEPTH} deep")
+    return target
+
+
+def with_includes(path: Path, note: str, limit: int = MAX_NOTE_BYTES) -> Note:
+    """The note at ``path`` of text ``note`` with each include line (``INCLUDE``) replaced by its file's text without
+    its front matter (metadata, not words), as Quarto pastes it before splitting the deck, and includes in that text
+    alike: named from the deck's own folder (Quarto resolves an included file's includes from the deck's folder too),
+    within its tree (``include_target``), at most ``MAX_INCLUDES`` of them. An include not read is left out, with a
+    problem line; a deck over ``limit`` characters with what it includes is refused, as one file would be."""
+    folder, included, problems = path.parent.resolve(), dict[Path, None](), dict[str, None]()
+    size, reads = len(note), 0
+
+    def expanded(text: str, chain: tuple[Path, ...]) -> str:
+        def pasted(line: re.Match[str]) -> str:
+            nonlocal size, reads
+            name = next(group for group in line.groups() if group is not None)
+            reads += 1
+            if reads > MAX_INCLUDES:
+                problems[f"{path}: includes after the first {MAX_INCLUDES} not read"] = None
+                return ""
+            try:
+                target = include_target(folder, name, chain)
+                partial = metadata(read_note(target))[1]
+            except BadInputError as exc:
+                problems[f"{path}: include {name} not read: {exc}"] = None
+                return ""
+            size += len(partial)
+            if size > limit:
+                raise BadInputError(
+                    f"{path} with the files it includes is over {limit / MIB:g} MiB of text, the most a notes file "
+                    "may hold: split it into smaller files"
+                )
+            included[target] = None
+            partial = expanded(partial, (*chain, target))
+            return partial if partial.endswith("\n") else partial + "\n"  # as Quarto: the next line begins a block
+
+        return INCLUDE.sub(pasted, text)
+
+    return Note(expanded(note, (path.resolve(),)), tuple(included), tuple(problems))
+
+
+def read_deck(path: Path) -> Note:
+    """The notes file at ``path`` as its deck is made of it (``with_includes``), or one ``BadInputError`` line saying
+    why it cannot be read (``read_note``)."""
+    return with_includes(path, read_note(path))
 
 
 def plain(text: str) -> str:
@@ -345,28 +455,57 @@ def slides(body: str) -> list[Slide]:
     return found
 
 
-def note_title(title: str | None, key: str) -> str:
-    """What the records' ``book`` holds: the front matter's title as a PDF's metadata title is kept
+def note_title(title: object, key: str) -> str:
+    """What the records' ``book`` holds: the front matter's title (a string) as a PDF's metadata title is kept
     (``book_title``), none for a template's placeholder (``TEMPLATE_TITLES``)."""
-    if title is None or title.strip().casefold() in TEMPLATE_TITLES:
+    if not isinstance(title, str) or title.strip().casefold() in TEMPLATE_TITLES:
         return ""
     return book_title(title, key) or ""
 
 
 class NotesSource(Source):
-    """A Markdown or Quarto file of lecture notes (``NOTE_SUFFIXES``): each slide with words a ``Page`` numbered by its
-    place in the deck (``slides``) and cited by it ("week1.qmd, slide 3": ``slide_label``), named by its heading, and
-    its words as passages of the sizes a PDF's take (``pdf.merge_blocks``), without a box."""
+    """A Markdown or Quarto file of lecture notes (``NOTE_SUFFIXES``) with the files it includes: each slide with words
+    a ``Page`` numbered by its place in the rendered deck (``opening_slides``, ``slides``) and cited by it ("week1.qmd,
+    slide 3": ``slide_label``), named by its heading, and its words as passages of the sizes a PDF's take
+    (``pdf.merge_blocks``), without a box. An include not read is named in ``problems``."""
 
     kind = "notes"
+    records_version = 15
+    """15: a slide numbered as the rendered deck counts it, after the title slide of the front matter's title and the
+    table of contents' (``opening_slides``), and Quarto includes read (``with_includes``). Up to 14 the version every
+    built-in reader shared (``Source.records_version``)."""
     reads_settings = ("passage_min_words", "passage_max_words", "passage_vectors")
 
     @classmethod
     def accepts(cls, path: Path) -> bool:
         return path.is_file() and path.suffix.lower() in NOTE_SUFFIXES
 
+    @functools.cached_property
+    def note(self) -> Note:
+        """The file as its deck is made of it (``read_deck``), read once a reading: the fingerprint names the files it
+        includes, and the deck is parsed from the same text."""
+        return read_deck(self.path)
+
+    def included(self) -> tuple[Path, ...]:
+        """The files the note includes; none where it cannot be read (``records`` says why)."""
+        try:
+            return self.note.included
+        except BadInputError:
+            return ()
+
     def fingerprint(self) -> str:
-        return hash_files([self.path], self.reading(), self.records_version)
+        """Its file's and its includes': a changed partial reads the decks including it again."""
+        return hash_files([self.path, *self.included()], self.reading(), self.records_version)
+
+    def content_hash(self) -> str | None:
+        """The file's as ``Source.content_hash`` hashes it, so a deck without includes keeps its hash and a renamed copy
+        is still told a copy, and each include's by its path from the deck's folder (``hash_held`` names a file within
+        the source's path, which is the deck's file alone)."""
+        own, included = super().content_hash(), self.included()
+        if own is None or not included:
+            return own
+        beside = hash_held(self.path.parent, [(file, True) for file in included])
+        return None if beside is None else hashlib.blake2b(f"{own}+{beside}".encode(), digest_size=16).hexdigest()
 
     def size_hint(self) -> int:
         try:
@@ -376,15 +515,18 @@ class NotesSource(Source):
 
     @functools.cached_property
     def deck(self) -> tuple[str, list[Slide]]:
-        """The deck's title (``note_title``) and its slides with words besides their titles; a ``BadInputError``
-        where it has none. Parsed once a reading: ``size_hint`` and ``records`` both ask."""
-        title, body = front_matter(read_note(self.path))
-        worded = [slide for slide in slides(body) if slide.has_words()]
+        """The deck's title (``note_title``) and its slides with words besides their titles, numbered as the rendered
+        deck shows them (``opening_slides``); a ``BadInputError`` where it has none. Parsed once a reading:
+        ``size_hint`` and ``records`` both ask."""
+        meta, body = metadata(self.note.text)
+        self.problems.extend(self.note.problems)
+        opening = opening_slides(meta)
+        worded = [replace(slide, number=opening + slide.number) for slide in slides(body) if slide.has_words()]
         if not worded:
             raise BadInputError(
                 f"{self.path} holds no words to index (front matter, slide titles, pictures or blank lines alone)"
             )
-        return note_title(title, self.key), worded
+        return note_title(meta.get("title"), self.key), worded
 
     def records(self) -> Iterator[Record]:
         fingerprint = self.fingerprint()
