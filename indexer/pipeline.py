@@ -29,6 +29,7 @@ from pathatlas.indexer.sources import (
     FOLDER_HINT,
     CaseFolderSource,
     Discovered,
+    NotesSource,
     NothingToIndexError,
     Paths,
     PdfSource,
@@ -380,7 +381,11 @@ def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
         thread.join()
 
 
-SAME_CONTENT = {PdfSource.kind: "is the same file as", CaseFolderSource.kind: "holds the same cases as"}
+SAME_CONTENT = {
+    PdfSource.kind: "is the same file as",
+    NotesSource.kind: "is the same notes file as",
+    CaseFolderSource.kind: "holds the same cases as",
+}
 """The kinds of source ``Indexer._held_elsewhere`` refuses where another source holds their content
 (``content_hash``), with how its line says so."""
 
@@ -434,9 +439,10 @@ class Indexer:
         """The index folder the commands in its problems and notes name (``pathatlas_command``): the command line's
         ``--index``; None for the default index, or a door that takes no ``--index`` (REST, a notebook's Atlas)."""
         self.skip_copies = skip_copies
-        """Whether a PDF or case folder whose content a source of another path on disk holds is skipped, failing in one
-        line that names it (``_held_elsewhere``), as REST refuses its upload (409): the command line's. Not REST's job,
-        which indexes an upload replacing the earlier one of its name, content alike, before removing that one."""
+        """Whether a PDF, notes file or case folder whose content a source of another path on disk holds is skipped,
+        failing in one line that names it (``_held_elsewhere``), as REST refuses its upload (409): the command line's.
+        Not REST's job, which indexes an upload replacing the earlier one of its name, content alike, before removing
+        that one."""
         self.stage_seconds: Counter[str] = Counter()
         """Wall seconds per stage (read: parsing and rendering sources, text, images, store, thumbnails, commit)."""
         self.tally: Counter[tuple[str, str]] = Counter()
@@ -585,12 +591,13 @@ class Indexer:
         return SourceReport(source.key, "indexed", count, time.perf_counter() - started, source.problems)
 
     def _held_elsewhere(self, source: Source, known: dict[str, Any] | None) -> str | None:
-        """Why the PDF or case folder ``source`` (committed as ``known``, if at all) is not indexed, where its content
-        is new to it and a source of another path on disk holds it (``indexed_twin``): beside it, each of its pages or
-        cases would be found and cited twice (``cp -r cases cases_copy`` then indexed). The user who meant to index it
-        here instead is given the removal to paste. None where none does, or it is of another kind (a plug-in's); a
-        source read again with its content unchanged (a newer reader, --force) is never refused, copies indexed before
-        this check included; one an earlier version hashed otherwise, as it did (``earlier_contents``)."""
+        """Why the PDF, notes file or case folder ``source`` (committed as ``known``, if at all) is not indexed, where
+        its content is new to it and a source of another path on disk holds it (``indexed_twin``): beside it, each of
+        its pages, slides or cases would be found and cited twice (``cp -r cases cases_copy`` then indexed). The user
+        who meant to index it here instead is given the removal to paste. None where none does, or it is of another
+        kind (a plug-in's); a source read again with its content unchanged (a newer reader, --force) is never refused,
+        copies indexed before this check included; one an earlier version hashed otherwise, as it did
+        (``earlier_contents``)."""
         if (same_as := SAME_CONTENT.get(source.kind)) is None:
             return None
         content, manifest = source.content_hash(), self.index.manifest

@@ -1,6 +1,6 @@
 """Lecture notes (``.md``, ``.qmd``, ``.markdown``) are uploaded through ``POST /jobs`` as a PDF is: one file a source,
 cited by file and slide, replaced by an upload of its name (the upload token only with the same bytes), refused at
-once (415) where the file is binary; a zip's notes are indexed beside its PDFs, its README, licence and Quarto partials
+once (415) where the file is binary; a zip's notes are indexed beside its PDFs, its README and licence
 left out as a folder's walk leaves them out. Hashing encoder, tiny files."""
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def test_the_same_notes_under_another_name_are_refused_as_a_pdf_is(client):
     indexed(client, "week1.qmd", deck("toucan"))
     refused = upload(client, "copy.qmd", deck("toucan"))
     assert refused.status_code == 409
-    assert refused.json()["detail"].startswith("copy.qmd is the same file as week1.qmd (id ")
+    assert refused.json()["detail"].startswith("copy.qmd is the same notes file as week1.qmd (id ")
     assert "its slides would appear twice" in refused.json()["detail"]
 
 
@@ -111,7 +111,7 @@ def test_a_zipped_course_folder_indexes_its_notes_and_pdfs_and_leaves_out_its_re
         ("course/README.md", b"## About\n\n- how to build the kingfisher course\n"),
         ("course/LICENSE.md", b"## Licence\n\n- kingfisher licence words\n"),
         ("course/_partial.qmd", b"## Part\n\n- kingfisher partial words\n"),
-        ("course/week1.qmd", deck("toucan")),
+        ("course/week1.qmd", deck("toucan") + b"\n{{< include _partial.qmd >}}\n"),
         ("course/handouts/book.pdf", book),
     ]
     job = indexed(client, "course.zip", zipped(*members))
@@ -119,11 +119,13 @@ def test_a_zipped_course_folder_indexes_its_notes_and_pdfs_and_leaves_out_its_re
     assert sources(client) == [("book.pdf", "pdf"), ("week1.qmd", "notes")]
     assert top_label(client, "toucan bird") == "week1.qmd, slide 2"
     assert job["notes"] == [
-        "course/README.md, course/LICENSE.md, course/_partial.qmd: not indexed, being a folder's README, licence or "
-        "Quarto partial, which a folder's walk leaves out; upload one on its own to index it"
+        "course/README.md, course/LICENSE.md: not indexed, being a folder's README or licence, which a folder's walk "
+        "leaves out; upload one on its own to index it"
     ]
     hits = client.post("/search", json={"text": "kingfisher", "k": 5}).json()["hits"]
-    assert all("kingfisher" not in hit["snippet"] for hit in hits)
+    assert [(hit["citation"]["label"], hit["snippet"]) for hit in hits if "kingfisher" in hit["snippet"]] == [
+        ("week1.qmd, slide 3", "Part kingfisher partial words")
+    ], "the partial is read where week1.qmd includes it, and alone nowhere"
 
 
 def test_notes_inside_a_zipped_case_folder_are_left_out_as_its_pdfs_are(tmp_path):

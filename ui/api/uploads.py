@@ -25,7 +25,7 @@ from fastapi import HTTPException, UploadFile, status
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.cases import HEIC_SUFFIXES, IMAGE_SUFFIXES, METADATA_FILES, CaseFolderSource, name_key
-from pathatlas.indexer.sources.notes import NOTE_SUFFIXES, NotesSource, left_out_of_folders
+from pathatlas.indexer.sources.notes import NOTE_SUFFIXES, PARTIAL_PREFIX, NotesSource, left_out_of_folders
 from pathatlas.indexer.sources.pdf import mupdf_alone
 from pathatlas.retrieval.images import document_kind
 from pathatlas.retrieval.index import Manifest
@@ -173,7 +173,7 @@ def type_problem(path: Path, name: str) -> str | None:
         head = handle.read(HEADER_BYTES)
     suffix = path.suffix.lower()
     if suffix in NOTE_SUFFIXES:
-        why = binary_sign(head)
+        why = binary_sign(head) or pdf_behind_junk(path)
         return not_of_type(name, head, NOTES_TEXT, why or "") if why or not head else None
     if PDF_HEADER in head if suffix == ".pdf" else zipfile.is_zipfile(path):
         return None
@@ -190,12 +190,25 @@ def binary_sign(head: bytes) -> str | None:
     return None
 
 
+def pdf_behind_junk(path: Path) -> str | None:
+    """What shows that an upload named as notes is a PDF ``binary_sign`` does not see: other bytes before its
+    ``PDF_HEADER`` (a mail gateway's lines, as ``without_junk`` cuts from one named .pdf), and MuPDF opening it. Notes
+    whose words name the header are no PDF to MuPDF. None where it is none."""
+    start = pdf_header_at(path)
+    return f"it is a PDF after {start} bytes of other data" if start > 0 and mupdf_opens(path) else None
+
+
+def pdf_header_at(path: Path) -> int:
+    """Where ``PDF_HEADER`` begins within the first ``JUNK_BYTES`` of the file at ``path``; -1 where it does not."""
+    with path.open("rb") as handle:
+        return handle.read(JUNK_BYTES).find(PDF_HEADER)
+
+
 def without_junk(path: Path) -> int:
     """Cut from the upload named .pdf at ``path`` what comes before its ``PDF_HEADER`` where that lies past
     ``HEADER_BYTES`` but within ``JUNK_BYTES`` (a mail gateway's or a web server's lines), and MuPDF opens the rest as a
     PDF: the number of bytes cut, 0 where none were. The file from its header on is the PDF as it was written."""
-    with path.open("rb") as handle:
-        start = handle.read(JUNK_BYTES).find(PDF_HEADER)
+    start = pdf_header_at(path)
     if start == -1 or start + len(PDF_HEADER) <= HEADER_BYTES:  # none, or where readers take it (``type_problem``)
         return 0
     rest = path.with_name(".without-junk")
@@ -332,9 +345,12 @@ def read_by_sources(name: str, names: Collection[str]) -> bool:
 
 def of_read_type(name: str) -> bool:
     """Whether a zip member is of a type the built-in sources read (``READ_SUFFIXES``, ``METADATA_FILES``); hidden
-    files, macOS's ``__MACOSX`` copies, and Markdown a folder walk leaves out (``folder_document``) are not."""
+    files, macOS's ``__MACOSX`` copies, Markdown a folder walk leaves out (``folder_document``) and what lies in a
+    folder it does not enter (``in_unwalked_folder``) are not."""
     parts = PurePosixPath(name).parts
     if any(part.startswith(".") or part == "__MACOSX" for part in parts) or folder_document(name):
+        return False
+    if in_unwalked_folder(name):
         return False
     return parts[-1] in METADATA_FILES or parts[-1].lower().endswith(READ_SUFFIXES)
 
@@ -360,9 +376,18 @@ def document(name: str) -> bool:
 
 
 def folder_document(name: str) -> bool:
-    """Whether a zip member is Markdown that ``pathatlas index`` leaves out of a folder (``left_out_of_folders``): its
-    README or licence, a Quarto partial."""
-    return left_out_of_folders(Path(PurePosixPath(name).name))
+    """Whether a zip member is Markdown that ``pathatlas index`` leaves out of a folder (``left_out_of_folders``) as
+    its README or licence. A Quarto partial it leaves out too is unpacked: the notes including it read it
+    (``notes.with_includes``)."""
+    member = Path(PurePosixPath(name).name)
+    return left_out_of_folders(member) and not member.name.startswith(PARTIAL_PREFIX)
+
+
+def in_unwalked_folder(name: str) -> bool:
+    """Whether a zip member lies in a folder named as a README, licence or Quarto partial (``course/README.md/x.pdf``),
+    which ``pathatlas index`` does not enter: ``left_out_of_folders`` asks of a name alone. Unpacked, it stayed on
+    disk unindexed and unnamed."""
+    return any(left_out_of_folders(Path(folder)) for folder in PurePosixPath(name).parts[:-1])
 
 
 def in_case_folder(name: str, names: Collection[str]) -> bool:
@@ -378,12 +403,13 @@ def skipped_note(skipped: list[str]) -> str:
 
 def skipped_notes(skipped: list[str]) -> list[str]:
     """A job's notes on the zip members an upload left out, a line a kind: PDFs and notes inside case folders
-    (``read_by_sources``), told to be uploaded on their own, a folder's README, licence or Quarto partials
-    (``folder_document``), images no case folder lists (``listed_image``), and what no source reads."""
+    (``read_by_sources``), told to be uploaded on their own, a folder's README or licence (``folder_document``) and what lies in a folder so named (``in_unwalked_folder``), images no case folder lists
+    (``listed_image``), and what no source reads."""
     documents = [name for name in skipped if of_read_type(name) and document(name)]
-    about_folders = [name for name in skipped if folder_document(name)]
+    unwalked = [name for name in skipped if in_unwalked_folder(name)]
+    about_folders = [name for name in skipped if folder_document(name) and name not in unwalked]
     images = [name for name in skipped if of_read_type(name) and name not in documents]
-    others = [name for name in skipped if not of_read_type(name) and name not in about_folders]
+    others = [name for name in skipped if not (of_read_type(name) or folder_document(name) or in_unwalked_folder(name))]
     said = []
     for suffixes, (one, many) in IN_CASE_FOLDER.items():
         found = [name for name in documents if name.lower().endswith(suffixes)]
@@ -393,8 +419,13 @@ def skipped_notes(skipped: list[str]) -> list[str]:
             said.append(f"{shown(found)}: {many} inside a case folder are not indexed; upload each on its own")
     if about_folders:
         said.append(
-            f"{shown(about_folders)}: not indexed, being a folder's README, licence or Quarto partial, which a "
-            "folder's walk leaves out; upload one on its own to index it"
+            f"{shown(about_folders)}: not indexed, being a folder's README or licence, which a folder's walk "
+            "leaves out; upload one on its own to index it"
+        )
+    if unwalked:
+        said.append(
+            f"{shown(unwalked)}: not indexed, being in a folder named as a README, licence or Quarto partial, which a "
+            "folder's walk does not enter; rename the folder to index what it holds"
         )
     if images:
         unlisted = "not listed by the metadata file a case folder is read by"

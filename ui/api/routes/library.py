@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, status
 
 from pathatlas.errors import PathAtlasError, UnknownSourceError
 from pathatlas.indexer.pipeline import SAME_CONTENT
-from pathatlas.indexer.sources import CaseFolderSource, PdfSource, discover
+from pathatlas.indexer.sources import CaseFolderSource, NotesSource, PdfSource, discover
 from pathatlas.indexer.sources.cases import rows_read_once
 from pathatlas.indexer.sources.fingerprints import content_hash, earlier_contents
 from pathatlas.indexer.sources.notes import NOTE_SUFFIXES
@@ -70,7 +70,7 @@ class TwinWords(NamedTuple):
 TWIN_WORDS = {
     ".pdf": TwinWords(SAME_CONTENT[PdfSource.kind], "", "its pages"),
     ".zip": TwinWords(SAME_CONTENT[PdfSource.kind], "the zip of ", "each of its sources"),
-    **dict.fromkeys(NOTE_SUFFIXES, TwinWords(SAME_CONTENT[PdfSource.kind], "", "its slides")),
+    **dict.fromkeys(NOTE_SUFFIXES, TwinWords(SAME_CONTENT[NotesSource.kind], "", "its slides")),
     CaseFolderSource.kind: TwinWords(SAME_CONTENT[CaseFolderSource.kind], "", "its cases"),
 }
 """By an upload's suffix (its bytes), or a source kind (a case folder a zip unpacked to), the words of its 409."""
@@ -135,10 +135,12 @@ def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
     description="Uploading a file of the same name again replaces that source once the new one is indexed; with the "
     "upload token that is refused (403) unless its bytes are the same. Refused (429) while PATHATLAS_MAX_JOBS jobs "
     "wait or run. A file that is not what its name says (a binary file named .md) is refused (415). A zip's PDFs and "
-    "notes are indexed each as a source, its case folders (cases.jsonl or labels.csv inside) as cases; a README, "
-    "licence or Quarto partial (_name.qmd) in it is left out, as a folder's walk leaves it out. A PDF, notes or zip "
+    "notes are indexed each as a source, its case folders (cases.jsonl or labels.csv inside) as cases; a README or "
+    "licence in it is left out, as a folder's walk leaves it out, and a Quarto partial (_name.qmd) is read only where "
+    "notes include it. A PDF, notes or zip "
     "file whose bytes, or a zip with a case folder whose files, an indexed source or another upload not yet indexed "
-    "holds is refused (409), naming it: each page, slide or case would be found twice.",
+    "holds is refused (409), naming it: each page, slide or case would be found twice. A zip's PDF or notes file so "
+    "held, or held by a file of the zip before it, is left out, and the job's notes name what holds it.",
     responses={
         **errors(400, 401, 403, 409, 411, 413, 415, 422, 429, 503, 507),
         409: {
@@ -180,6 +182,7 @@ def create_job(engine: EngineDep, form: Annotated[JobForm, File()], role: RoleDe
                 stored = target
                 notes.extend(unreadable_notes(stored, settings) if readers else [])
                 check_unpacked(engine, stored, echoed(sent_name(file.filename)))
+                notes.extend(held_documents(engine, stored))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         if claim is not None:
@@ -210,6 +213,30 @@ def check_unpacked(engine: Engine, unpacked: Path, name: str) -> None:
     held = engine.index.manifest.values()
     contents = (c for source in folders for c in [source.content_hash(), *earlier_contents(source, held)])
     refuse_held(engine, unpacked, name, dict.fromkeys(filter(None, contents), TWIN_WORDS[CaseFolderSource.kind]))
+
+
+def held_documents(engine: Engine, unpacked: Path) -> list[str]:
+    """The PDFs and notes files of the folder a zip unpacked to (``unpacked``) whose bytes an indexed source or another
+    upload holds (``twin_refusal``), or a file of the zip kept before them: each removed, and named in a job's note
+    with what holds it, as ``pathatlas index`` of a folder skips such a copy (``Indexer._held_elsewhere``). Indexed,
+    each of its pages or slides would be found twice. Not a 409, as a lone file's: the zip's other sources are new."""
+    try:
+        sources = discover([unpacked], engine.settings)
+    except PathAtlasError:  # nothing to index: its job says why
+        return []
+    notes, kept, root = [], {}, unpacked.resolve()
+    for source in sources:
+        if source.kind not in (PdfSource.kind, NotesSource.kind) or (content := source.content_hash()) is None:
+            continue
+        member, words = source.path.relative_to(root).as_posix(), TWIN_WORDS[source.path.suffix.lower()]
+        if (first := kept.get(content)) is not None:
+            held = f"{source.path.name} {words.same_as} {first} of this zip: {words.twice} would appear twice"
+        elif (held := twin_refusal(engine, unpacked, source.path.name, content, words)) is None:
+            kept[content] = member
+            continue
+        source.path.unlink()
+        notes.append(f"left out {member}: {held}")
+    return notes
 
 
 def refuse_held(engine: Engine, upload: Path, name: str, contents: dict[str, TwinWords]) -> None:
