@@ -451,6 +451,23 @@ def service_failed_message(request_id: str | None) -> str:
     return said + (f" If it keeps failing, tell whoever runs it the request id {request_id}." if request_id else "")
 
 
+TOO_LARGE = "This is larger than the PathAtlas service, or a proxy in front of it, accepts: choose a smaller file."
+REFUSED = "The PathAtlas service, or a proxy in front of it, refused this; if it keeps happening, tell whoever runs it."
+
+
+def refusal_said(status: int, body: str, content_type: str, request_id: str | None) -> str:
+    """What a refusal without a ``detail`` of the API's own says (its body is a proxy's or a server's): a server
+    error's, what to do (``service_failed_message``); a line of plain text as written (a proxy's "Request Entity Too
+    Large" names what to fix); anything else in words by its status. A proxy's HTML page was the line, markup, status
+    and all, and JSON of other fields read "None"; the body as sent stays under the refusal's Details."""
+    if status >= 500:
+        return service_failed_message(request_id)
+    line = body.strip()
+    if content_type.startswith("text/plain") and line and "\n" not in line and len(line) <= ALT_CHARS:
+        return line
+    return TOO_LARGE if status == 413 else REFUSED
+
+
 def served_root(openapi: Mapping[str, Any]) -> str:
     """The path prefix the API is served under (``pathatlas serve --root-path``), as its OpenAPI document's first
     server names it; "" when served at /."""

@@ -75,10 +75,10 @@ from pathatlas.ui.present import (
     place,
     plain,
     quote_about,
+    refusal_said,
     relevance_words,
     results_status,
     served_root,
-    service_failed_message,
     shorten,
     similar_label,
     stored_title,
@@ -228,25 +228,47 @@ def refused(method: str, path: str, response: httpx.Response) -> str:
     status and body as sent under Details (for a bug report); the line is returned for a live region to say."""
     line = error_message(detail_of(response))
     st.error(plain(line))
-    with st.expander("Details"):
-        st.code(f"{method} {path}: {response.status_code}\n{response.text}", language=None, wrap_lines=True)
+    details(answered(method, path, response))
     return line
 
 
+def answered(method: str, path: str, response: httpx.Response) -> str:
+    """A refused request and the API's answer as sent, its status and body, for a bug report (``details``)."""
+    return f"{method} {path}: {response.status_code}\n{response.text}"
+
+
+def details(said: str) -> None:
+    """``said`` (``answered``) under a closed Details expander, below the line a student reads."""
+    with st.expander("Details"):
+        st.code(said, language=None, wrap_lines=True)
+
+
 def detail_of(response: httpx.Response) -> Any:
-    """An API error's ``detail`` (a sentence, or FastAPI's 422 list); the body's text where it is not JSON (a proxy's
-    own error page), but a server error's, which is no sentence for a student ("Internal Server Error"): what to do,
-    with its request id (``service_failed_message``)."""
-    if "json" in response.headers.get("content-type", ""):
-        return response.json().get("detail")
-    if response.status_code >= 500:
-        return service_failed_message(response.headers.get("X-Request-ID"))
-    return response.text
+    """An API error's ``detail`` (a sentence, or FastAPI's 422 list); where the body holds none (a proxy's or a
+    server's own), what ``refusal_said`` says for it."""
+    if (detail := api_detail(response)) is not None:
+        return detail
+    headers = response.headers
+    status, content_type = response.status_code, headers.get("content-type", "")
+    return refusal_said(status, response.text, content_type, headers.get("X-Request-ID"))
+
+
+def api_detail(response: httpx.Response) -> str | list | None:
+    """The ``detail`` of a JSON error body (a sentence, or FastAPI's 422 list); None where there is none: another body,
+    JSON of other fields, or a JSON content type over text that is none (a proxy's)."""
+    if "json" not in response.headers.get("content-type", ""):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return detail if isinstance(detail, str | list) else None
 
 
 class MediaRefused(Exception):
-    """The API refused an image: its path and the API's detail. Raised where a cached function must not keep a failure
-    (a busy or restarted service serves it next run), shown by ``notice_media``."""
+    """The API refused an image: its path, the API's detail and its answer as sent (``answered``). Raised where a cached
+    function must not keep a failure (a busy or restarted service serves it next run), shown by ``notice_media``."""
 
 
 @st.cache_data(ttl=600, show_spinner=False)
@@ -267,7 +289,7 @@ def cached_media(path: str) -> bytes:
     """Raises Unreachable and MediaRefused, which are not cached: the image comes once the server serves it."""
     response = fetch("GET", path)
     if response.status_code >= 400:
-        raise MediaRefused(path, error_message(detail_of(response)))
+        raise MediaRefused(path, error_message(detail_of(response)), answered("GET", path, response))
     return response.content
 
 
@@ -331,9 +353,12 @@ def notice_unreachable(notice) -> None:
 
 
 def notice_media(notice) -> None:
-    """The images the API refused this run as one line in ``notice`` (a placeholder above the tabs)."""
+    """The images the API refused this run as one line in ``notice`` (a placeholder above the tabs), what it answered
+    under Details: a proxy's error page had been the line's reason, markup and all."""
     if refused := st.session_state.pop("media_refused", None):
-        notice.error(plain(media_problem(refused)))  # the service's words, shown as written
+        with notice.container():
+            st.error(plain(media_problem([(path, said) for path, said, _ in refused])))  # the service's words
+            details("\n\n".join(dict.fromkeys(sent for _, _, sent in refused)))
 
 
 def picture(images: list[Any], alts: list[str], captions: list[str] | None = None, width: int | str = "content"):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,18 +46,20 @@ def indexed_terms(idx: Index) -> frozenset[str]:
 
 @per_generation
 def indexed_spellings(idx: Index) -> dict[str, str]:
-    """The words ``idx``'s texts and figures' printed words use, lower-case, each keyed by its letters without accents
-    (``ascii_folded``), the most used first, one per stem BM25 counts (its most used word): the held values
+    """The words ``idx``'s texts and figures' printed words use (``spellings_of``): the held values
     ``search.not_held`` picks the closest of, as for a --filter value. BM25 keeps stems ("adipos"), which are no words
     to suggest; reading every record's text again takes half a second for a book, so it is done only to name what a
     mistyped word meant."""
+    text_fields = (idx.lexical.text_of, idx.printed_words().text_of)
+    return spellings_of(text_of(payload) for _, payload in idx.store.scan() for text_of in text_fields)
+
+
+def spellings_of(texts: Iterable[str]) -> dict[str, str]:
+    """The words ``texts`` use, lower-case (``lower_case``), each keyed by its letters without accents
+    (``ascii_folded``), the most used first, one per stem BM25 counts (its most used word)."""
     from pathatlas.retrieval.terms import tokenize
 
-    text_fields = (idx.lexical.text_of, idx.printed_words().text_of)
-    used: Counter[str] = Counter()
-    for _, payload in idx.store.scan():
-        for text_of in text_fields:
-            used.update(word.casefold() for word in re.findall(r"\w+", text_of(payload)))
+    used = Counter(lower_case(word) for text in texts for word in re.findall(r"\w+", text))
     words = [word for word, _ in used.most_common()]
     spelling: dict[str, str] = {}
     for word, stems in zip(words, tokenize(words), strict=True):
@@ -67,6 +69,13 @@ def indexed_spellings(idx: Index) -> dict[str, str]:
     for word in spelling.values():
         by_letters.setdefault(ascii_folded(word), word)  # keyed as typed without accents (``closest_words``)
     return by_letters
+
+
+def lower_case(word: str) -> str:
+    """``word`` casefolded, a Turkish dotted capital "İ" as the "i" BM25 reads it as (``terms.stems_in``), not "i" and
+    a combining dot above (U+0307): the dot split "KARACİĞERİN" in two for the Turkish stemmer, so "İnflamasyonu" was
+    a word no text holds, and stayed on the indexed words offered for a typo ("İnflamasyn")."""
+    return word.casefold().replace("i\u0307", "i")
 
 
 def looked_for(word: str, languages: tuple[Language, ...]) -> bool:
@@ -86,7 +95,7 @@ def unindexed_words(text: str, terms: Collection[str], languages: tuple[Language
 
     typed: dict[str, str] = {}
     for word in re.findall(r"\w+", text):
-        typed.setdefault(word.casefold(), word)
+        typed.setdefault(lower_case(word), word)
     return [
         spelt
         for lower, spelt in typed.items()
@@ -156,7 +165,9 @@ def unknown_words(texts: Sequence[tuple[str, str]], idx: Index) -> list[UnknownW
     languages = idx.lexical.read_in
     unindexed = [(field, word) for field, text in texts for word in unindexed_words(text, terms, languages)]
     spellings = indexed_spellings(idx) if unindexed else {}
-    return [UnknownWord(field, word, closest_words(word.casefold(), spellings, languages)) for field, word in unindexed]
+    return [
+        UnknownWord(field, word, closest_words(lower_case(word), spellings, languages)) for field, word in unindexed
+    ]
 
 
 def asked_texts(question: str, options: Sequence[str]) -> list[tuple[str, str]]:
