@@ -403,8 +403,9 @@ def skipped_note(skipped: list[str]) -> str:
 
 def skipped_notes(skipped: list[str]) -> list[str]:
     """A job's notes on the zip members an upload left out, a line a kind: PDFs and notes inside case folders
-    (``read_by_sources``), told to be uploaded on their own, a folder's README or licence (``folder_document``) and what lies in a folder so named (``in_unwalked_folder``), images no case folder lists
-    (``listed_image``), and what no source reads."""
+    (``read_by_sources``), told to be uploaded on their own, a folder's README or licence (``folder_document``) and
+    what lies in a folder so named (``in_unwalked_folder``), images no case folder lists (``listed_image``), and what
+    no source reads."""
     documents = [name for name in skipped if of_read_type(name) and document(name)]
     unwalked = [name for name in skipped if in_unwalked_folder(name)]
     about_folders = [name for name in skipped if folder_document(name) and name not in unwalked]
