@@ -468,6 +468,42 @@ def refusal_said(status: int, body: str, content_type: str, request_id: str | No
     return TOO_LARGE if status == 413 else REFUSED
 
 
+SERVICE_RUNS_IT = "for whoever runs the service"
+LOOK_LATER = "reload the page later and look for it in the sources above"
+
+
+def job_unknown_message(name: str, job_id: str) -> str:
+    """What the Library says where the service no longer knows the job indexing upload ``name`` (its 404: restarted
+    without the job's record): what a lecturer can do in the page, and the job's id for whoever runs the service. The
+    API's own sentence sends a client to GET /jobs, an API path no page user can follow."""
+    return (
+        f"The PathAtlas service no longer knows the job that was indexing {name} (it may have restarted): look for "
+        f"{name} in the sources above, and add it again if it is not there. Job {job_id}, {SERVICE_RUNS_IT}."
+    )
+
+
+def job_refused_message(name: str, said: str) -> str:
+    """What the Library says where the service refused to tell how the job indexing upload ``name`` goes (a proxy's
+    502 while it restarts): its refusal in its own words (``said``), then where to look; the job may yet end."""
+    return f"How indexing {name} went is not known: {said.rstrip('.')}. It may yet be indexed: {LOOK_LATER}."
+
+
+def job_waited_message(name: str, state: str, seconds: float, job_id: str) -> str:
+    """What the Library says where the job indexing upload ``name`` is still ``state`` (queued, running) after the
+    page waited ``seconds``: where to look later, and the job's id for whoever runs the service. It said "see GET
+    /jobs/{id}", no instruction in a web page."""
+    return (
+        f"{name} is still {state} after {seconds / 60:g} minutes, so the page stopped waiting; the service goes on "
+        f"with it: {LOOK_LATER}. Job {job_id}, {SERVICE_RUNS_IT}."
+    )
+
+
+def job_unanswered_message(name: str) -> str:
+    """What the Library says where the service stopped answering while it indexed upload ``name``: the job may yet end
+    there ("unknown: the service stopped answering" said neither)."""
+    return f"The PathAtlas service stopped answering while indexing {name}; it may yet be indexed: {LOOK_LATER}."
+
+
 def served_root(openapi: Mapping[str, Any]) -> str:
     """The path prefix the API is served under (``pathatlas serve --root-path``), as its OpenAPI document's first
     server names it; "" when served at /."""

@@ -64,6 +64,10 @@ from pathatlas.ui.present import (
     highlight,
     image_alt,
     img_html,
+    job_refused_message,
+    job_unanswered_message,
+    job_unknown_message,
+    job_waited_message,
     look_alike_note,
     media_path,
     media_problem,
@@ -204,13 +208,12 @@ def say_unreachable(failure: Unreachable) -> None:
     st.session_state.unreachable = said
 
 
-def call(method: str, path: str, quiet: bool = False, **kwargs) -> httpx.Response | None:
-    """The API's answer; None where it refused (shown, unless ``quiet``) or did not answer (``reached``)."""
+def call(method: str, path: str, **kwargs) -> httpx.Response | None:
+    """The API's answer; None where it refused (shown) or did not answer (``reached``)."""
     response = reached(method, path, **kwargs)
     if response is None or response.status_code < 400:
         return response
-    if not quiet:
-        refused(method, path, response)
+    refused(method, path, response)
     return None
 
 
@@ -264,6 +267,12 @@ def api_detail(response: httpx.Response) -> str | list | None:
         return None
     detail = body.get("detail") if isinstance(body, dict) else None
     return detail if isinstance(detail, str | list) else None
+
+
+def api_has_none(response: httpx.Response) -> bool:
+    """Whether the API itself answered that what was asked for is not there (its 404, with its sentence), not a
+    proxy's 404 page for a wrong address, nor any other refusal."""
+    return response.status_code == 404 and api_detail(response) is not None
 
 
 class MediaRefused(Exception):
@@ -729,12 +738,24 @@ def move_focus(selector: str) -> None:
 
 
 def open_page(hit: dict[str, Any], page: int, state: str) -> None:
-    response = call("GET", "/pages", quiet=True, params={"source": hit["citation"]["source_id"], "page": page})
+    params = {"source": hit["citation"]["source_id"], "page": page}
+    if (record := opened("/pages", f"page {page} is not in the index", params=params)) is not None:
+        st.session_state[state] = record
+
+
+def opened(path: str, missing: str, **kwargs) -> dict[str, Any] | None:
+    """The record the API answers at ``path``, for a viewer; None where there is none, said in a toast kept until
+    closed (no time limit to read it): ``missing`` where the API says it has none (``api_has_none``), any other
+    refusal in its own words (a server's failure or a proxy's timeout read "not in the index"). Where the service did
+    not answer, the run's end says so instead."""
+    response = reached("GET", path, **kwargs)
     if response is None:
-        if not st.session_state.get("unreachable"):  # else the service is away, not the page
-            st.toast(f"page {page} is not in the index", duration="infinite")  # until closed: no time limit to read it
-        return
-    st.session_state[state] = response.json()
+        return None
+    if response.status_code < 400:
+        return response.json()
+    said = missing if api_has_none(response) else error_message(detail_of(response))
+    st.toast(plain(said), duration="infinite")
+    return None
 
 
 def viewer(hit: dict[str, Any], state: str, level: int = 2) -> None:
@@ -1008,12 +1029,9 @@ def open_cited(citation: dict[str, Any], quote: str | None, key: str) -> None:
     """Button callback: open the cited record as the answer cites it. A quote's record is often its page, whose own
     box is none and whose snippet is the page's first lines: the viewer outlines the quote's box and shows the quote
     instead (the box alone where no quote is known: the page's first lines are not what was cited)."""
-    opened = call("GET", f"/records/{citation['evidence']}", quiet=True)
-    if opened is None:
-        if not st.session_state.get("unreachable"):
-            st.toast("the cited record is no longer in the index", duration="infinite")
+    record = opened(f"/records/{citation['evidence']}", "the cited record is no longer in the index")
+    if record is None:
         return
-    record = opened.json()
     box = citation.get("bbox")
     own_box = box == record["citation"].get("bbox")
     snippet = quote or (record["snippet"] if own_box else "")
@@ -1181,6 +1199,8 @@ def library_tab() -> None:
     source_problems(rows)
     if message := st.session_state.pop("library_message", None):  # names an upload, its job's error, a source
         (st.success if message[0] == "ok" else st.error)(plain(message[1]))
+    if sent := st.session_state.pop("library_details", None):  # a refused poll's answer as sent (``job_outcome``)
+        details(sent)
     for note in st.session_state.pop("library_notes", []):  # an upload's problems quote its file names and rows
         st.info(plain(note))
     if read_only_library():
@@ -1191,34 +1211,7 @@ def library_tab() -> None:
         st.error(f"{plain(upload.name)} is not {LIBRARY_KINDS}: choose one of those.")
         upload = None
     if upload is not None and st.button("Index it"):
-        job = call("POST", "/jobs", files={"file": (upload.name, upload.getvalue())}, headers=headers())
-        if job is not None:
-            bar = st.progress(0.0, text="indexing")
-            deadline = time.monotonic() + JOB_POLL_SECONDS  # a job that never ends must not hang the page
-            while True:
-                polled = call("GET", f"/jobs/{job.json()['id']}")
-                if polled is None:  # the service went away (call() said so); the job may yet finish there
-                    status = {"status": "unknown", "done": 0, "total": 0, "error": "the service stopped answering"}
-                    break
-                status = polled.json()
-                if status["total"]:
-                    done = min(1.0, status["done"] / status["total"])
-                    bar.progress(done, text=plain(f"indexing {upload.name}: {status['done']}/{status['total']}"))
-                if status["status"] not in ("queued", "running"):
-                    break
-                if time.monotonic() > deadline:
-                    waited = f"still {status['status']} after {JOB_POLL_SECONDS} s; see GET /jobs/{status['id']}"
-                    status = {**status, "error": waited}
-                    break
-                time.sleep(0.3)
-            ok = status["status"] == "done"
-            progress = f" ({status['done']}/{status['total']} indexed)" if status["total"] else ""
-            st.session_state.library_message = ("ok" if ok else "error", f"{status['status']}: {upload.name}{progress}")
-            if not ok and status.get("error"):
-                st.session_state.library_message = ("error", f"{status['status']}: {status['error']}")
-            st.session_state.library_notes = status.get("notes", [])
-            cached_facets.clear()
-            st.rerun()
+        index_upload(upload.name, upload.getvalue())
     by_id = {r["id"]: r for r in rows}  # by id: two sources may share a name
     if by_id:
         chosen = by_id[st.selectbox("Remove a source", list(by_id), format_func=lambda i: by_id[i]["source"])]
@@ -1231,6 +1224,54 @@ def library_tab() -> None:
                 st.session_state.library_message = ("ok", f"removed {name}: {removed.json()['removed']} entries")
                 cached_facets.clear()
                 st.rerun()
+
+
+def index_upload(name: str, data: bytes) -> None:
+    """Index an uploaded file (POST /jobs), its progress on a bar, then rerun to list it; what came of it is kept for
+    that run to say (``library_message``): drawn here, it was wiped by the rerun."""
+    job = call("POST", "/jobs", files={"file": (name, data)}, headers=headers())
+    if job is None:  # refused (said) or not answered (said at the run's end): nothing to follow
+        return
+    st.session_state.library_message = job_outcome(job.json()["id"], name)
+    cached_facets.clear()
+    st.rerun()
+
+
+def job_outcome(job_id: str, name: str) -> tuple[str, str]:
+    """What came of the job indexing upload ``name`` (("ok" or "error", the line to show)), polled until it ends or
+    ``JOB_POLL_SECONDS`` pass (a job that never ends must not hang the page); its notes, and a refused poll's answer
+    as sent, are kept for the Library's next run (``library_notes``, ``library_details``)."""
+    path = f"/jobs/{job_id}"
+    bar = st.progress(0.0, text="indexing")
+    deadline = time.monotonic() + JOB_POLL_SECONDS
+    while True:
+        polled = reached("GET", path)
+        if polled is None:  # the service went away (said at the run's end); the job may yet finish there
+            return "error", job_unanswered_message(name)
+        if polled.status_code >= 400:
+            st.session_state.library_details = answered("GET", path, polled)
+            if api_has_none(polled):  # its sentence names GET /jobs: the Library says what to do in the page
+                return "error", job_unknown_message(name, job_id)
+            return "error", job_refused_message(name, error_message(detail_of(polled)))
+        status = polled.json()
+        if status["total"]:
+            done = min(1.0, status["done"] / status["total"])
+            bar.progress(done, text=plain(f"indexing {name}: {status['done']}/{status['total']}"))
+        if status["status"] not in ("queued", "running"):
+            st.session_state.library_notes = status.get("notes", [])
+            return job_ended(status, name)
+        if time.monotonic() > deadline:
+            return "error", job_waited_message(name, status["status"], JOB_POLL_SECONDS, job_id)
+        time.sleep(0.3)
+
+
+def job_ended(status: dict[str, Any], name: str) -> tuple[str, str]:
+    """The Library's line for a job that ended (GET /jobs/{id}'s ``status``): done, with how much was indexed; else
+    its state and error."""
+    if status["status"] != "done" and status.get("error"):
+        return "error", f"{status['status']}: {status['error']}"
+    progress = f" ({status['done']}/{status['total']} indexed)" if status["total"] else ""
+    return ("ok" if status["status"] == "done" else "error"), f"{status['status']}: {name}{progress}"
 
 
 def app_tabs() -> list:
