@@ -534,8 +534,9 @@ class Indexer:
 
     def _add_source(self, source: Source, force: bool, stored: Counter[str]) -> SourceReport:
         started = time.perf_counter()
-        signature = stat_signature(Path(source.key))  # before reading: a change while it is read shows as a change
         try:  # a stop while it is looked at (``on_look``: ``Cancelled``, no ``Exception``) writes nothing of it
+            included = [str(file) for file in source.included()]  # a deck's: known once it is read
+            signature = stat_signature(Path(source.key), included)  # before hashing: a change meanwhile shows
             fingerprint = source.fingerprint()
         except Exception as exc:  # an unreadable metadata file, a plug-in's bug: this source fails, the run goes on
             return SourceReport(source.key, "failed", problems=[one_line(exc)])
@@ -544,7 +545,7 @@ class Indexer:
             # the fingerprint hashes its reader's ``records_version``: the same one means this version made its records
             recorded = {**known, "records_version": source.records_version}
             if signature is not None:
-                recorded["stat"] = signature
+                recorded |= {"stat": signature, "included": included}
             if known.get("content_version") != CONTENT_VERSION:  # none, or hashed as an earlier version covered it
                 recorded |= {"content": source.content_hash(), "content_version": CONTENT_VERSION}
             if recorded != known:
@@ -569,6 +570,7 @@ class Indexer:
                 "indexed_at": time.time(),
                 "problems": source.problems,
                 "stat": signature,
+                "included": included,
                 "records_version": source.records_version,
                 "reader": reader_name(type(source)),
                 "content": source.content_hash(),

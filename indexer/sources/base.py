@@ -36,7 +36,7 @@ class Source(ABC):
     progress units ``records()`` goes through: pages, case images) and ``records()``, the stream of records. Problems
     with single items (a damaged image inside a case folder) go to ``problems`` and the rest continues; a source that
     cannot be read at all raises ``BadInputError`` from ``records()``. The rest has defaults: ``records_version``,
-    ``reads_settings``, ``held``, ``recall`` and ``remembered``.
+    ``reads_settings``, ``held``, ``included``, ``recall`` and ``remembered``.
 
     Every record is the source's own: its ``source`` is ``self.key`` (the whole file or folder, never one file
     inside it: ``remove`` and ``info`` find records by it) and its ``fingerprint`` is ``self.fingerprint()``. Its id
@@ -101,6 +101,14 @@ class Source(ABC):
         """What this reading keeps in the source's manifest entry for the next reading's ``recall`` (a PDF's drawing
         key); nothing by default."""
         return {}
+
+    def included(self) -> tuple[Path, ...]:
+        """The files outside the source's path that it reads, or would read were they there (a deck's Quarto
+        includes, a missing one too); its ``fingerprint`` hashes those it reads. The manifest records them
+        (``included``) so that the stat signature, which tells ``pathatlas info`` and the page viewer whether the
+        source changed without reading it, covers them too: a partial edited, deleted or written changes its deck.
+        None by default."""
+        return ()
 
     def held(self) -> Iterable[tuple[Path, bool]]:
         """The files the source's records are made of, for its ``content_hash``: each with whether its bytes count

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -194,16 +195,28 @@ def is_index_folder(folder: Path, names: list[str], source: Path) -> bool:
     return META_FILE in names and folder != source
 
 
-def stat_signature(path: Path) -> str | None:
-    """A source's files as the system describes them, without reading them: names, sizes and modification times. The
-    manifest records it when the source is indexed (``stat``), so that serving a page of it, or ``pathatlas info``,
-    tells in a few ``stat`` calls whether it changed since (the fingerprint hashes every byte: seconds for a large
-    book). A folder counts every file in it, read or not: an ``index`` run that finds the source unchanged records
-    its new state. None when the path is gone or unreadable."""
+def _included_files(included: Iterable[str]) -> Iterator[tuple[str, os.stat_result | None]]:
+    """(path, stat) of each file a source includes from outside its path (``Source.included``), None for one not
+    there: a deck naming a partial not yet written changes once it is."""
+    for file in included:
+        try:
+            yield file, os.stat(file)
+        except (FileNotFoundError, NotADirectoryError):
+            yield file, None
+
+
+def stat_signature(path: Path, included: Iterable[str] = ()) -> str | None:
+    """A source's files as the system describes them, without reading them: names, sizes and modification times, of
+    the files it includes from outside its path too (``Source.included``, by absolute path: a deck's partials, or
+    that one is not there). The manifest records it when the source is indexed (``stat``, with ``included``), so that
+    serving a page of it, or ``pathatlas info``, tells in a few ``stat`` calls whether it changed since (the
+    fingerprint hashes every byte: seconds for a large book). A folder counts every file in it, read or not: an
+    ``index`` run that finds the source unchanged records its new state. None when the path is gone or unreadable."""
     digest = hashlib.blake2b(digest_size=12)
     try:
-        for name, found in _files(path):
-            digest.update(os.fsencode(name) + f"\0{found.st_size}\0{found.st_mtime_ns}\0".encode())
+        for name, found in chain(_files(path), _included_files(included)):
+            state = "absent" if found is None else f"{found.st_size}\0{found.st_mtime_ns}"
+            digest.update(os.fsencode(name) + f"\0{state}\0".encode())
     except OSError:
         return None
     return digest.hexdigest()
@@ -221,11 +234,13 @@ def on_disk(key: str, entry: Mapping[str, Any], settings: Settings) -> SourceSta
     Files whose sizes or times differ from those recorded are changed only if what they hold differs too
     (``same_content``): a ``labels.csv`` saved again as it was is the same source, as ``index`` finds it, and so is a
     source an older reader indexed (``info`` tells that apart). ``settings`` are the caller's (the command's, the
-    server's): a source without its content recorded is read as ``index`` with them would read it."""
+    server's): a source without its content recorded is read as ``index`` with them would read it. The files it
+    includes (``included``: none recorded before the forty-second session) count as its own: one edited, deleted or
+    written changes it."""
     path = Path(key)
     if not path.exists():
         return "missing"
-    signature = stat_signature(path)
+    signature = stat_signature(path, entry.get("included", ()))
     if (recorded := entry.get("stat")) is not None:
         if signature == recorded:
             return "ok"

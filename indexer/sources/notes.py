@@ -241,15 +241,18 @@ class Note:
     (``metadata``): a fingerprint needs only the files it includes."""
     included: tuple[Path, ...]
     """The files pasted in, each once, in the order first read."""
+    named: tuple[Path, ...]
+    """The files within the deck's folder its includes name, each once, pasted in or not (missing, empty, nested too
+    deep): what its state on disk depends on (``NotesSource.included``)."""
     problems: tuple[str, ...]
     """Why each include left out was not read, a line each."""
 
 
-def include_target(folder: Path, name: str, chain: tuple[Path, ...]) -> Path:
-    """The file an include in the deck of ``folder`` names, the includes that led to it being ``chain`` (the deck's
-    file first); a ``BadInputError`` saying why none is read: an absolute path (Quarto reads it from a project's root,
-    which a lone file or an upload does not show), a path out of ``folder``'s tree (by ``..`` or a link: an uploaded
-    zip must not read the server's files), no file, a file including itself, or a chain over ``MAX_INCLUDE_DEPTH``."""
+def named_file(folder: Path, name: str) -> Path:
+    """The path an include in the deck of ``folder`` names, within ``folder``'s tree; a ``BadInputError`` saying why
+    none is, whatever lies there: an absolute path (Quarto reads it from a project's root, which a lone file or an
+    upload does not show), or a path out of ``folder``'s tree (by ``..`` or a link: an uploaded zip must not read the
+    server's files)."""
     if Path(name).is_absolute() or name.startswith(("/", "\\")):
         raise BadInputError("an absolute path, which Quarto reads from the project's root, is not read")
     try:
@@ -258,6 +261,13 @@ def include_target(folder: Path, name: str, chain: tuple[Path, ...]) -> Path:
         raise BadInputError(f"its path cannot be followed ({exc})") from exc
     if not target.is_relative_to(folder):
         raise BadInputError("it lies outside the deck's folder")
+    return target
+
+
+def include_target(target: Path, chain: tuple[Path, ...]) -> Path:
+    """The file an include names (``named_file``), the includes that led to it being ``chain`` (the deck's file
+    first); a ``BadInputError`` saying why it is not read: no file, a file including itself, or a chain over
+    ``MAX_INCLUDE_DEPTH``."""
     if not target.is_file():
         raise BadInputError("no such file in the deck's folder")
     if target in chain:
@@ -271,9 +281,10 @@ def with_includes(path: Path, note: str, limit: int = MAX_NOTE_BYTES) -> Note:
     """The note at ``path`` of text ``note`` with each include line (``INCLUDE``) replaced by its file's text without
     its front matter (metadata, not words), as Quarto pastes it before splitting the deck, and includes in that text
     alike: named from the deck's own folder (Quarto resolves an included file's includes from the deck's folder too),
-    within its tree (``include_target``), at most ``MAX_INCLUDES`` of them. An include not read is left out, with a
+    within its tree (``named_file``), at most ``MAX_INCLUDES`` of them. An include not read is left out, with a
     problem line; a deck over ``limit`` characters with what it includes is refused, as one file would be."""
-    folder, included, problems = path.parent.resolve(), dict[Path, None](), dict[str, None]()
+    folder, problems = path.parent.resolve(), dict[str, None]()
+    included, named = dict[Path, None](), dict[Path, None]()
     size, reads = len(note), 0
 
     def expanded(text: str, chain: tuple[Path, ...]) -> str:
@@ -285,8 +296,9 @@ def with_includes(path: Path, note: str, limit: int = MAX_NOTE_BYTES) -> Note:
                 problems[f"{path}: includes after the first {MAX_INCLUDES} not read"] = None
                 return ""
             try:
-                target = include_target(folder, name, chain)
-                partial = metadata(read_note(target))[1]
+                target = named_file(folder, name)
+                named[target] = None
+                partial = metadata(read_note(include_target(target, chain)))[1]
             except BadInputError as exc:
                 problems[f"{path}: include {name} not read: {exc}"] = None
                 return ""
@@ -302,7 +314,7 @@ def with_includes(path: Path, note: str, limit: int = MAX_NOTE_BYTES) -> Note:
 
         return INCLUDE.sub(pasted, text)
 
-    return Note(expanded(note, (path.resolve(),)), tuple(included), tuple(problems))
+    return Note(expanded(note, (path.resolve(),)), tuple(included), tuple(named), tuple(problems))
 
 
 def read_deck(path: Path) -> Note:
@@ -486,22 +498,26 @@ class NotesSource(Source):
         includes, and the deck is parsed from the same text."""
         return read_deck(self.path)
 
-    def included(self) -> tuple[Path, ...]:
-        """The files the note includes; none where it cannot be read (``records`` says why)."""
+    def readable_note(self) -> Note:
+        """The note (``note``), or one of no text and no includes where it cannot be read (``records`` says why)."""
         try:
-            return self.note.included
+            return self.note
         except BadInputError:
-            return ()
+            return Note("", (), (), ())
+
+    def included(self) -> tuple[Path, ...]:
+        """The files its includes name, pasted in or not: one edited, deleted or written changes the deck."""
+        return self.readable_note().named
 
     def fingerprint(self) -> str:
         """Its file's and its includes': a changed partial reads the decks including it again."""
-        return hash_files([self.path, *self.included()], self.reading(), self.records_version)
+        return hash_files([self.path, *self.readable_note().included], self.reading(), self.records_version)
 
     def content_hash(self) -> str | None:
         """The file's as ``Source.content_hash`` hashes it, so a deck without includes keeps its hash and a renamed copy
         is still told a copy, and each include's by its path from the deck's folder (``hash_held`` names a file within
         the source's path, which is the deck's file alone)."""
-        own, included = super().content_hash(), self.included()
+        own, included = super().content_hash(), self.readable_note().included
         if own is None or not included:
             return own
         beside = hash_held(self.path.parent, [(file, True) for file in included])
