@@ -196,6 +196,14 @@ def test_a_missing_include_is_named_in_the_runs_problems_and_the_rest_indexed(tm
     }
 
 
+def test_a_deck_of_a_missing_include_alone_names_it_once_as_it_fails(tmp_path):
+    """Its deck is parsed again where it failed (``size_hint``, then ``records``): the include was named twice."""
+    deck = note(tmp_path, "week1.qmd", "---\ntitle: Week 1\n---\n\n{{< include _gone.qmd >}}\n")
+    report = index_report(hashing_settings(tmp_path), deck)
+    assert report["week1.qmd"][0] == "failed"
+    assert report["week1.qmd"][1].count(f"{deck}: include _gone.qmd not read: no such file in the deck's folder") == 1
+
+
 def test_a_changed_partial_reads_the_deck_including_it_again(tmp_path):
     settings = hashing_settings(tmp_path)
     course = tmp_path / "course"

@@ -535,7 +535,7 @@ class NotesSource(Source):
         deck shows them (``opening_slides``); a ``BadInputError`` where it has none. Parsed once a reading:
         ``size_hint`` and ``records`` both ask."""
         meta, body = metadata(self.note.text)
-        self.problems.extend(self.note.problems)
+        self.problems.extend(p for p in self.note.problems if p not in self.problems)  # parsed again if it failed
         opening = opening_slides(meta)
         worded = [replace(slide, number=opening + slide.number) for slide in slides(body) if slide.has_words()]
         if not worded:
