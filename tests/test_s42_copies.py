@@ -103,11 +103,11 @@ def test_a_zip_leaves_out_its_copies_of_indexed_pdfs_and_notes_and_of_its_own_fi
     assert sorted(ids) == ["book.pdf", "week1.qmd", "week2.qmd"]
     assert job["notes"] == [
         f"left out course/handouts/book-copy.pdf: book-copy.pdf is the same file as book.pdf (id {ids['book.pdf']}), "
-        f"already indexed: its pages would appear twice; to index this upload in its place, remove that source first "
-        f"(DELETE /sources/{ids['book.pdf']})",
+        f"already indexed: its pages would appear twice; to index the zip's copy instead, remove that source "
+        f"(DELETE /sources/{ids['book.pdf']}) and send the zip again",
         f"left out course/notes/w1-copy.qmd: w1-copy.qmd is the same notes file as week1.qmd (id {ids['week1.qmd']}), "
-        f"already indexed: its slides would appear twice; to index this upload in its place, remove that source "
-        f"first (DELETE /sources/{ids['week1.qmd']})",
+        f"already indexed: its slides would appear twice; to index the zip's copy instead, remove that source "
+        f"(DELETE /sources/{ids['week1.qmd']}) and send the zip again",
         "left out course/week3.qmd: week3.qmd is the same notes file as course/week2.qmd of this zip: its slides "
         "would appear twice",
     ]
@@ -131,7 +131,8 @@ def test_a_zip_leaves_out_its_copy_of_an_upload_not_yet_indexed(tmp_path, monkey
     with TestClient(create_app(settings)) as client:
         job_id, go = held_upload(client, tmp_path, monkeypatch)
         try:
-            sent = upload(client, "course.zip", zipped(("c/atlas.pdf", (tmp_path / "atlas.pdf").read_bytes())))
+            atlas = (tmp_path / "atlas.pdf").read_bytes()
+            sent = upload(client, "course.zip", zipped(("c/atlas.pdf", atlas), ("c/week2.qmd", deck("kiwi"))))
         finally:
             go.set()
         assert sent.status_code == 202, sent.text

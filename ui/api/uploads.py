@@ -264,13 +264,22 @@ then, nor in the manifest). A folder holding nothing, not a file: the files of a
 and its claim's."""
 
 
-def mark_content(folder: Path, content: str) -> None:
-    (folder / f"{CONTENT_MARK}{content}").mkdir()
+MEMBER_MARK = ".member-"
+"""An upload folder of a zip holds an empty folder named this and the ``content_hash`` of each PDF or notes file of the
+zip kept to be indexed: a lone upload of the same bytes, or another zip's copy, is known by it while the zip is being
+indexed. Not a ``CONTENT_MARK``: those say what the upload is, and an upload sent again under its name replaces, with
+the upload token, only one of the same marks (``Engine.replacement_refusal``), which a zip sent before its members were
+marked would then not be. Once the zip is indexed the manifest names each member's source, so a member mark is not
+looked at: a member removed since (``DELETE /sources``) must not be taken for the zip's other sources."""
 
 
-def marked_uploads(uploads: Path, content: str) -> list[Path]:
+def mark_content(folder: Path, content: str, mark: str = CONTENT_MARK) -> None:
+    (folder / f"{mark}{content}").mkdir()
+
+
+def marked_uploads(uploads: Path, content: str, mark: str = CONTENT_MARK) -> list[Path]:
     """The upload folders under ``uploads`` marked as holding ``content`` (``mark_content``)."""
-    return [mark.parent for mark in uploads.glob(f"*/{CONTENT_MARK}{content}")]
+    return [found.parent for found in uploads.glob(f"*/{mark}{content}")]
 
 
 def replaces(stored: Path, folder: Path) -> bool:

@@ -7,6 +7,7 @@ import shutil
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Annotated, NamedTuple
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, status
 
 from pathatlas.errors import PathAtlasError, UnknownSourceError
 from pathatlas.indexer.pipeline import SAME_CONTENT
-from pathatlas.indexer.sources import CaseFolderSource, NotesSource, PdfSource, discover
+from pathatlas.indexer.sources import CaseFolderSource, NotesSource, PdfSource, Source, discover
 from pathatlas.indexer.sources.cases import rows_read_once
 from pathatlas.indexer.sources.fingerprints import content_hash, earlier_contents
 from pathatlas.indexer.sources.notes import NOTE_SUFFIXES
@@ -28,6 +29,7 @@ from pathatlas.ui.api.jobs import RECORD_DAYS, Job, claimed
 from pathatlas.ui.api.routes.search import listed, unknown_source
 from pathatlas.ui.api.schemas import JobForm, JobOut, JobsQuery, SourceOut
 from pathatlas.ui.api.uploads import (
+    MEMBER_MARK,
     UPLOAD_SUFFIXES,
     extract_zip,
     indexed_copy,
@@ -74,6 +76,13 @@ TWIN_WORDS = {
     CaseFolderSource.kind: TwinWords(SAME_CONTENT[CaseFolderSource.kind], "", "its cases"),
 }
 """By an upload's suffix (its bytes), or a source kind (a case folder a zip unpacked to), the words of its 409."""
+DOCUMENT_KINDS = (PdfSource.kind, NotesSource.kind)
+"""The sources of a zip that are one file each, left out where held elsewhere (``held_documents``)."""
+IN_ITS_PLACE = "to index this upload in its place, remove {those} first (DELETE /sources/{removal})"
+"""How the lecturer indexes an upload refused (409) for what indexed sources hold: it is sent again then."""
+ZIP_COPY_INSTEAD = "to index the zip's copy instead, remove {those} (DELETE /sources/{removal}) and send the zip again"
+"""``IN_ITS_PLACE`` for a zip's member left out (``held_documents``): it is gone from the upload, so the zip is sent
+again."""
 
 
 def job_out(job: Job) -> JobOut:
@@ -140,7 +149,8 @@ def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
     "notes include it. A PDF, notes or zip "
     "file whose bytes, or a zip with a case folder whose files, an indexed source or another upload not yet indexed "
     "holds is refused (409), naming it: each page, slide or case would be found twice. A zip's PDF or notes file so "
-    "held, or held by a file of the zip before it, is left out, and the job's notes name what holds it.",
+    "held, or held by a file of the zip before it, is left out, and the job's notes name what holds it; a zip left "
+    "with nothing to index by them is refused (409), naming them.",
     responses={
         **errors(400, 401, 403, 409, 411, 413, 415, 422, 429, 503, 507),
         409: {
@@ -168,7 +178,8 @@ def create_job(engine: EngineDep, form: Annotated[JobForm, File()], role: RoleDe
         save_limited(file, stored, settings.max_upload_mb << 20)
         if suffix == ".pdf" and (cut := without_junk(stored)):
             notes.append(junk_note(cut))
-        check_upload(engine, stored, echoed(sent_name(file.filename)))
+        sent = echoed(sent_name(file.filename))
+        check_upload(engine, stored, sent)
         may_replace = role is Role.LECTURER
         if not may_replace and (refusal := engine.replacement_refusal(engine.index, folder, [stored], name)):
             raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
@@ -181,8 +192,8 @@ def create_job(engine: EngineDep, form: Annotated[JobForm, File()], role: RoleDe
                 stored.unlink()
                 stored = target
                 notes.extend(unreadable_notes(stored, settings) if readers else [])
-                check_unpacked(engine, stored, echoed(sent_name(file.filename)))
-                notes.extend(held_documents(engine, stored))
+                check_unpacked(engine, stored, sent)
+                notes.extend(held_documents(engine, stored, sent))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         if claim is not None:
@@ -215,28 +226,49 @@ def check_unpacked(engine: Engine, unpacked: Path, name: str) -> None:
     refuse_held(engine, unpacked, name, dict.fromkeys(filter(None, contents), TWIN_WORDS[CaseFolderSource.kind]))
 
 
-def held_documents(engine: Engine, unpacked: Path) -> list[str]:
+def held_documents(engine: Engine, unpacked: Path, name: str) -> list[str]:
     """The PDFs and notes files of the folder a zip unpacked to (``unpacked``) whose bytes an indexed source or another
     upload holds (``twin_refusal``), or a file of the zip kept before them: each removed, and named in a job's note
     with what holds it, as ``pathatlas index`` of a folder skips such a copy (``Indexer._held_elsewhere``). Indexed,
-    each of its pages or slides would be found twice. Not a 409, as a lone file's: the zip's other sources are new."""
+    each of its pages or slides would be found twice. Not a 409, as a lone file's, where the zip's other sources are
+    new; a 409 in one line naming each (the zip sent as ``name``) where none is, as its job could only fail. The files
+    kept are marked as the upload's (``MEMBER_MARK``) in one step with the look, as ``refuse_held`` marks a lone file:
+    of a zip and a lone copy of its file sent at once, the second is told of the first, whichever it is."""
     try:
         sources = discover([unpacked], engine.settings)
     except PathAtlasError:  # nothing to index: its job says why
         return []
-    notes, kept, root = [], {}, unpacked.resolve()
-    for source in sources:
-        if source.kind not in (PdfSource.kind, NotesSource.kind) or (content := source.content_hash()) is None:
-            continue
-        member, words = source.path.relative_to(root).as_posix(), TWIN_WORDS[source.path.suffix.lower()]
-        if (first := kept.get(content)) is not None:
-            held = f"{source.path.name} {words.same_as} {first} of this zip: {words.twice} would appear twice"
-        elif (held := twin_refusal(engine, unpacked, source.path.name, content, words)) is None:
-            kept[content] = member
-            continue
-        source.path.unlink()
-        notes.append(f"left out {member}: {held}")
+    documents = hashed_documents(sources, unpacked.resolve())  # hashed before the look, which holds up other uploads
+    with CONTENT_CHECK:
+        notes, kept = [], {}
+        for member, path, content in documents:
+            if (held := copy_of(engine, unpacked, path, content, kept)) is None:
+                kept[content] = member
+                continue
+            path.unlink()
+            notes.append(f"left out {member}: {held}")
+        if len(notes) == len(sources):
+            raise HTTPException(status.HTTP_409_CONFLICT, f"nothing left to index in {name}: {'; '.join(notes)}")
+        for content in kept:
+            mark_content(unpacked.parent, content, MEMBER_MARK)
     return notes
+
+
+def hashed_documents(sources: list[Source], root: Path) -> list[tuple[str, Path, str]]:
+    """The PDFs and notes files of ``sources`` (found in the folder ``root``, resolved), each as (its path in the zip,
+    its path, its ``content_hash``); one that cannot be read is left to its job, which says why."""
+    documents = ((source.path, source.content_hash()) for source in sources if source.kind in DOCUMENT_KINDS)
+    return [(path.relative_to(root).as_posix(), path, content) for path, content in documents if content is not None]
+
+
+def copy_of(engine: Engine, unpacked: Path, path: Path, content: str, kept: dict[str, str]) -> str | None:
+    """What holds the file ``path`` of the folder a zip unpacked to (``unpacked``), holding ``content``: a file of the
+    zip ``kept`` before it (by content, its path in the zip), an indexed source or another upload
+    (``twin_refusal``), in a note's words; None where nothing does."""
+    words = TWIN_WORDS[path.suffix.lower()]
+    if (first := kept.get(content)) is not None:
+        return f"{path.name} {words.same_as} {first} of this zip: {words.twice} would appear twice"
+    return twin_refusal(engine, unpacked, path.name, content, words, ZIP_COPY_INSTEAD)
 
 
 def refuse_held(engine: Engine, upload: Path, name: str, contents: dict[str, TwinWords]) -> None:
@@ -253,21 +285,31 @@ def refuse_held(engine: Engine, upload: Path, name: str, contents: dict[str, Twi
             mark_content(upload.parent, content)
 
 
-def twin_refusal(engine: Engine, upload: Path, name: str, content: str, words: TwinWords) -> str | None:
+def twin_refusal(
+    engine: Engine, upload: Path, name: str, content: str, words: TwinWords, instead: str = IN_ITS_PLACE
+) -> str | None:
     """``refuse_held``'s 409 for the upload ``upload`` holding ``content``: a source of the index holding it
     (``indexed_twin``), or another upload of this index marked with it, not yet indexed (its folder still claimed) or
-    indexed; None where there is none. Not an earlier upload this one replaces (``replaces``)."""
+    indexed, or a zip not yet indexed holding it (``MEMBER_MARK``); None where there is none. Not an earlier upload
+    this one replaces (``replaces``). ``instead``: how the lecturer indexes it in place of indexed sources."""
     manifest = engine.index.manifest
     if (key := indexed_twin(engine, manifest, upload, content)) is not None:
-        return same_file(manifest, [key], name, words)
-    for folder in marked_uploads(engine.uploads, content):
-        if replaces(upload, folder) or not uploaded_to(folder, engine.index.path):
-            continue
+        return same_file(manifest, [key], name, words, instead)
+    for folder in other_uploads(engine, upload, marked_uploads(engine.uploads, content)):
         if claimed(folder):
             return not_yet_indexed(engine, folder, name, words)
         if keys := engine.sources_of(engine.index, folder):
-            return same_file(manifest, keys, name, words)
+            return same_file(manifest, keys, name, words, instead)
+    for folder in other_uploads(engine, upload, marked_uploads(engine.uploads, content, MEMBER_MARK)):
+        if claimed(folder):  # once indexed, the manifest holds what its files hold
+            return not_yet_indexed(engine, folder, name, words, "a file of ")
     return None
+
+
+def other_uploads(engine: Engine, upload: Path, folders: list[Path]) -> Iterator[Path]:
+    """The upload folders of ``folders`` uploaded to this index (``uploaded_to``) which the upload ``upload`` does
+    not replace (``replaces``)."""
+    return (folder for folder in folders if not replaces(upload, folder) and uploaded_to(folder, engine.index.path))
 
 
 def uploaded_to(folder: Path, index: Path) -> bool:
@@ -290,24 +332,24 @@ def indexed_twin(engine: Engine, manifest: Manifest, upload: Path, content: str)
     return indexed_copy(manifest, content, replaced)
 
 
-def same_file(manifest: Manifest, keys: list[str], name: str, words: TwinWords) -> str:
+def same_file(manifest: Manifest, keys: list[str], name: str, words: TwinWords, instead: str) -> str:
     """``refuse_held``'s 409 for an upload holding what the sources ``keys`` hold (a PDF, or what a zip unpacked
-    to), naming them as GET /sources does."""
+    to), naming them as GET /sources does, and how to index it ``instead`` of them."""
     names, ids = distinct_names(manifest), [manifest[key].get("id") or source_id(key) for key in keys]
     held = shown([f"{names.get(key, display_name(key))} (id {source})" for key, source in zip(keys, ids, strict=True)])
     those, removal = ("that source", ids[0]) if len(ids) == 1 else ("those sources", "{id} for each")
     return (
-        f"{name} {words.same_as} {words.came_from}{held}, already indexed: {words.twice} would appear twice; to index "
-        f"this upload in its place, remove {those} first (DELETE /sources/{removal})"
+        f"{name} {words.same_as} {words.came_from}{held}, already indexed: {words.twice} would appear twice; "
+        + instead.format(those=those, removal=removal)
     )
 
 
-def not_yet_indexed(engine: Engine, folder: Path, name: str, words: TwinWords) -> str:
-    """``refuse_held``'s 409 for an upload holding the bytes of the upload of ``folder``, not yet indexed: named
-    with its job where this process runs it."""
+def not_yet_indexed(engine: Engine, folder: Path, name: str, words: TwinWords, within: str = "") -> str:
+    """``refuse_held``'s 409 for an upload holding the bytes of the upload of ``folder`` (``within``: of a file of
+    it, a zip's), not yet indexed: named with its job where this process runs it."""
     job = next((job for job in list(engine.jobs.values()) if job.upload == folder), None)  # a copy: jobs are added
     other = f"{job.source} (job {job.id})" if job else "another upload"
-    return f"{name} {words.same_as} {other}, not yet indexed: {words.twice} would appear twice"
+    return f"{name} {words.same_as} {within}{other}, not yet indexed: {words.twice} would appear twice"
 
 
 @router.get(
