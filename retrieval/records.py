@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import PurePosixPath
 from typing import Any
@@ -338,15 +338,27 @@ class Citation:
         ("Anatomy and Physiology 2e (book.pdf), p. 13"), a slide by its number ("week1.qmd, slide 3": ``slide``); a
         case image as ``case_parts`` names it."""
         parts = [f"{self.book} ({self.source_name})" if self.book else self.source_name]
-        if self.slide:
-            parts.append(self.page_label)
-        elif self.page is not None:
-            parts.append(f"p. {self.page_label} (PDF p. {self.page})" if self.page_label else f"p. {self.page}")
+        if place := self.place():
+            parts.append(place)
         if self.figure:
             parts.append(self.figure)
         if self.case:
             parts.extend(self.case_parts())
         return ", ".join(parts)
+
+    def place(self) -> str | None:
+        """Where in its source it lies, as ``label`` names it: "slide 3", "p. 13 (PDF p. 2)", "p. 3"; None without a
+        page (a case image)."""
+        if self.slide:
+            return self.page_label
+        if self.page is None:
+            return None
+        return f"p. {self.page_label} (PDF p. {self.page})" if self.page_label else f"p. {self.page}"
+
+    def copy_label(self) -> str:
+        """The source by its name and the place, without the book's title: how a hit's label names a copy of its page
+        in another source ("week2.qmd, slide 4", ``repeated_in_note``), many of which are read in one line."""
+        return ", ".join(part for part in (self.source_name, self.place()) if part)
 
     @property
     def slide(self) -> bool:
@@ -429,6 +441,10 @@ class Hit:
     """For a page hit: the other pages of its source printing the same page (the same words and look: a handout's
     cover printed again, a slide shown twice), folded into this hit of the first; PDF page numbers, as
     ``Citation.page``."""
+    repeated_in: list[Citation] = field(default_factory=list)
+    """For a page hit: the same page (the same words and look) in other sources, folded into this hit of the source
+    whose copy the search placed best, each cited by its page or slide (no box, no figure), in order of source and
+    page: a Quarto partial included in every deck of a course gave a hit of each deck, filling the list."""
     relative: float = 1.0
     """Score relative to the list's first hit (``fusion.relative_scores``): a reader's relevance words."""
     agreeing: int | None = None
@@ -439,10 +455,13 @@ class Hit:
     def label(self) -> str:
         """The hit's citation as a reader reads it (``Citation.label``), naming the pages that repeat it
         (``repeated_on``): "handout.pdf, p. 1 (repeated on p. 2, 4)", by PDF page where it gives a printed one; the
-        slides, for a slide ("week1.qmd, slide 2 (repeated on slide 9)")."""
+        slides, for a slide ("week1.qmd, slide 2 (repeated on slide 9)"); then its copies in other sources
+        (``repeated_in_note``: "week1.qmd, slide 2 (also in week2.qmd, slide 3)")."""
         if self.citation.slide:
-            return self.citation.label() + repeated_note(self.repeated_on, False, "slide")
-        return self.citation.label() + repeated_note(self.repeated_on, bool(self.citation.page_label))
+            repeats = repeated_note(self.repeated_on, False, "slide")
+        else:
+            repeats = repeated_note(self.repeated_on, bool(self.citation.page_label))
+        return self.citation.label() + repeats + repeated_in_note(self.repeated_in)
 
     def to_dict(self) -> dict[str, Any]:
         """The hit's own fields as JSON: its payload less ``HIDDEN_FIELDS``. What the doors print (``search --json``,
@@ -459,6 +478,7 @@ class Hit:
             "also_on_page": self.also_on_page,
             "passage": self.passage,
             "repeated_on": self.repeated_on,
+            "repeated_in": [copy.to_dict() for copy in self.repeated_in],
             "relative": self.relative,
             "payload": {k: v for k, v in self.payload.to_payload().items() if k not in HIDDEN_FIELDS},
         }
@@ -471,3 +491,18 @@ def repeated_note(pages: list[int], printed_numbers: bool, unit: str = "p.") -> 
     if not pages:
         return ""
     return f" (repeated on {'PDF ' if printed_numbers else ''}{unit} {', '.join(map(str, pages))})"
+
+
+COPIES_NAMED = 3
+"""How many copies in other sources a hit's label names (``repeated_in_note``); its JSON lists them all."""
+
+
+def repeated_in_note(copies: Sequence[Citation]) -> str:
+    """What a page hit's label adds for the same page in other sources (``Hit.repeated_in``): " (also in week2.qmd,
+    slide 3; b.pdf, p. 4)", the first ``COPIES_NAMED`` and how many more (a partial in twelve decks named eleven);
+    "" for none. The web UI adds the same to its cards."""
+    if not copies:
+        return ""
+    named = "; ".join(copy.copy_label() for copy in copies[:COPIES_NAMED])
+    more = f"; and {len(copies) - COPIES_NAMED} more" if len(copies) > COPIES_NAMED else ""
+    return f" (also in {named}{more})"

@@ -2,8 +2,9 @@
 
 Text queries are ranked by page: a page's passages (and figures) form a group scored by the linear ``Ranker`` in
 ``fusion.py``, each bookmark section's best page before any section's next (``pages_per_section``); a page hit
-carries its best passage, and a page its source prints again (the same words and look: a handout's cover twice) is
-one hit, of its first page, naming the others (``Hit.repeated_on``). A search for figures or cases alone
+carries its best passage, and a page printed again (the same words and look: a handout's cover twice, a Quarto
+partial in every deck of a course) is one hit, of the first page of the source whose copy was placed best, naming the
+others (``Hit.repeated_on`` in its source, ``Hit.repeated_in`` in others). A search for figures or cases alone
 (``Query.folds_pages``) ranks each record on its own: two figures of a page are two hits. The ranker reads BM25 and
 dense scores, not fusion weights: a ranker weighted 0 (``PATHATLAS_WEIGHT_BM25=0``, or every dense space's) is left
 out of ``rankings``, so the others order the pages alone. Queries with an image keep weighted RRF, where the words
@@ -594,11 +595,31 @@ def page_record(group: Group, payloads: Mapping[str, Payload]) -> str | None:
     return page or next((payload.page_id for _, payload in kinds if payload.kind == "passage"), None)
 
 
-def page_words(page: tuple[str, Payload] | None) -> tuple[str, str] | None:
-    """A page record's source and text: a page printed twice in a source (a handout's cover, a slide shown again) reads
-    the same, character for character. None for a page without words, which is never one: blank and scanned pages
-    differ by their pictures."""
-    return (page[1].source, page[1].text) if page and page[1].text.strip() else None
+def page_words(page: tuple[str, Payload] | None) -> str | None:
+    """A page record's text: a page printed twice (a handout's cover, a slide shown again, a partial every deck of a
+    course includes) reads the same, character for character, in its source or another. None for a page without
+    words, which is never one: blank and scanned pages differ by their pictures."""
+    return page[1].text if page and page[1].text.strip() else None
+
+
+def split_copies(
+    copies: list[int], groups: Sequence[Group], payloads: Mapping[str, Payload]
+) -> tuple[int, list[int], list[int]]:
+    """A page's copies (positions in ``groups``, placed best first: ``_repeats_folded``) as its hit names them: the one
+    it shows, the first page of the source of the copy placed best (a handout's cover, not its repeat on p. 4); that
+    source's other pages (``Hit.repeated_on``); and the copies in other sources, by source and page
+    (``Hit.repeated_in``). The source placed best, not the first by name: what differs between decks including one
+    partial (their titles, the slides around it) is what the ranker weighed, and the hit's score and place are that
+    copy's."""
+    source = payloads[groups[copies[0]].members[0]].source
+    own = sorted((i for i in copies if payloads[groups[i].members[0]].source == source), key=lambda i: groups[i].key)
+    elsewhere = sorted((i for i in copies if i not in own), key=lambda i: groups[i].key)
+    return own[0], own[1:], elsewhere
+
+
+def page_citation(payload: Payload, name: str | None) -> Citation:
+    """The citation of the page a record lies on (``Hit.repeated_in``): its source and page, not its box or figure."""
+    return replace(Citation.of(payload, name), figure=None, bbox=None)
 
 
 def with_passages(filters: Filters) -> Filters:
@@ -648,11 +669,13 @@ def with_relative(hits: list[Hit], pool: Sequence[float]) -> list[Hit]:
 
 
 def shown_as(hit: Hit) -> set[str | tuple[str, int]]:
-    """What a hit shows: a page hit its page and the pages folded into it as its repeats (a deeper pool may name the
-    same page by another of its records, a passage where the first named the page), any other hit itself."""
+    """What a hit shows: a page hit its page and the pages folded into it as its repeats, in its source and others (a
+    deeper pool may name the same page by another of its records, a passage where the first named the page, or by
+    another copy), any other hit itself."""
     if hit.kind != "page" or hit.citation.page is None:
         return {hit.id}
-    return {(hit.citation.source, page) for page in (hit.citation.page, *hit.repeated_on)}
+    copies = {(copy.source, copy.page) for copy in hit.repeated_in}
+    return copies | {(hit.citation.source, page) for page in (hit.citation.page, *hit.repeated_on)}
 
 
 def paged(hits: list[Hit], deeper: list[Hit], k: int) -> list[Hit]:
@@ -962,7 +985,7 @@ class Searcher:
             order = [order[j] for j in sections_first(sections, per_section)]
         ranks = {r: {i: n for n, (i, _) in enumerate(ranking, start=1)} for r, ranking in rankings.items()}
         hits = [
-            self._group_hit([groups[i] for i in copies], float(scores[copies[0]]), payloads, ranks, query.text)
+            self._group_hit(copies, groups, float(scores[copies[0]]), payloads, ranks, query.text)
             for copies in self._repeats_folded(order, groups, payloads, query.k)
         ]
         return with_relative(hits, scores.tolist())
@@ -971,12 +994,13 @@ class Searcher:
         self, order: list[int], groups: list[Group], payloads: Mapping[str, Payload], k: int
     ) -> list[list[int]]:
         """The first ``k`` groups of ``order`` (positions in ``groups``) that repeat no page placed before them, each
-        with every later candidate repeating it (``page_words``, ``same_look``): a handout printing its cover twice
-        gave two hits of one text from one file, pushing another page out of the list."""
+        with every later candidate repeating it, in this source or another (``page_words``, ``same_look``): a handout
+        printing its cover twice gave two hits of one text from one file, and a partial every deck of a course includes
+        a hit of each deck, pushing other pages out of the list."""
         found = zip(order, self._pages_of([groups[i] for i in order], payloads), strict=True)
         pages = {i: page for i, page in found if page is not None}
         kept: list[list[int]] = []
-        by_words: dict[tuple[str, str], list[list[int]]] = {}  # the kept pages' copies, by their words
+        by_words: dict[str, list[list[int]]] = {}  # the kept pages' copies, by their words
         for i in order:
             words = page_words(pages.get(i))
             placed = by_words.get(words, []) if words else []
@@ -1023,23 +1047,33 @@ class Searcher:
 
     def _group_hit(
         self,
-        copies: list[Group],
+        copies: list[int],
+        groups: list[Group],
         score: float,
         payloads: dict[str, Payload],
         ranks: dict[str, dict[str, int]],
         text: str | None,
     ) -> Hit:
         """A text query's page group (``_page_hits``) as one hit, with the best rank each ranker gave any member; of a
-        page printed more than once (``copies``, ``_repeats_folded``), the hit of its first page, naming the others in
-        ``repeated_on``."""
-        first, *others = sorted(copies, key=lambda group: group.key)  # one source's pages: by page number
+        page printed more than once (``copies``, positions in ``groups``: ``_repeats_folded``), the hit of the copy
+        ``split_copies`` shows, naming the others (``_with_copies``)."""
+        first, own, elsewhere = split_copies(copies, groups, payloads)
         # what found the page counts, whichever record of it: a passage by words, the page vector by meaning, a
         # figure's caption on it (its hit shows the best passage; the figure is among ``also_on_page``)
-        members = [member for group in copies for member in group.members]
+        members = [member for i in copies for member in groups[i].members]
         found = {r: [by_id[m] for m in members if m in by_id] for r, by_id in ranks.items()}
         matched = {r: min(at) for r, at in found.items() if at}
-        hit = self._page_hit(shown_member(first, payloads), score, matched, first.members, payloads, text)
-        hit.repeated_on = [payloads[group.members[0]].page for group in others]
+        shown = groups[first]
+        hit = self._page_hit(shown_member(shown, payloads), score, matched, shown.members, payloads, text)
+        return self._with_copies(hit, [groups[i] for i in own], [groups[i] for i in elsewhere], payloads)
+
+    def _with_copies(self, hit: Hit, own: list[Group], elsewhere: list[Group], payloads: Mapping[str, Payload]) -> Hit:
+        """``hit`` naming the other copies of its page (``split_copies``): the pages of its source (``repeated_on``),
+        and those of other sources, each cited by its page (``repeated_in``, ``page_citation``)."""
+        names = source_names(self.index)
+        copies = [payloads[group.members[0]] for group in elsewhere]
+        hit.repeated_on = [payloads[group.members[0]].page for group in own]
+        hit.repeated_in = [page_citation(copy, names.get(copy.source)) for copy in copies]
         return hit
 
     def _page_hit(
@@ -1101,10 +1135,9 @@ class Searcher:
             folded = [[i] for i in range(min(len(paged), query.k))]
         hits = []
         for copies in folded:
-            first, *others = sorted(copies, key=lambda i: paged[i].key)  # one source's pages: by page number
-            hit = self._merged_hit(members[first], payloads, text, query, [members[i] for i in others])
-            hit.repeated_on = [payloads[paged[i].members[0]].page for i in others]
-            hits.append(hit)
+            first, own, elsewhere = split_copies(copies, paged, payloads)
+            hit = self._merged_hit(members[first], payloads, text, query, [members[i] for i in [*own, *elsewhere]])
+            hits.append(self._with_copies(hit, [paged[i] for i in own], [paged[i] for i in elsewhere], payloads))
         if query.image is not None:
             with_agreement(hits, nearest, payloads)
         return with_relative(hits, [score for _, score, _ in fused])

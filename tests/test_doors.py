@@ -21,7 +21,7 @@ QUERY, K = "koilocytes perinuclear halo", 5
 CORE = {
     "id", "rank", "relevance", "relative_score", "why", "score", "kind", "title", "snippet", "snippet_marks",
     "citation", "section", "book", "diagnosis", "organ", "printed_words", "has_image", "matched_by", "passage",
-    "also_on_page", "repeated_on", "payload",
+    "also_on_page", "repeated_on", "repeated_in", "payload",
 }  # fmt: skip
 OWN = {
     "cli": {"thumbnail"},  # a file on the user's own machine

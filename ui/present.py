@@ -17,7 +17,15 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from pathatlas.retrieval.marks import marked_spans
-from pathatlas.retrieval.records import BIDI_CONTROLS, display_name, is_slide, repeated_note, visible
+from pathatlas.retrieval.records import (
+    BIDI_CONTROLS,
+    Citation,
+    display_name,
+    is_slide,
+    repeated_in_note,
+    repeated_note,
+    visible,
+)
 from pathatlas.retrieval.text import in_words
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>:~$&])")
@@ -372,11 +380,14 @@ def opens_mid_text(snippet: str) -> bool:
 def card_repeats(hit: Mapping[str, Any]) -> str:
     """What a card's heading adds for the pages repeating its hit, as the hit's own label words it (``Hit.label``): a
     slide of lecture notes by its slides ("repeated on slide 9"), a page by its PDF page where the book prints other
-    numbers. A slide repeated read "repeated on PDF p. 5"."""
+    numbers; then its copies in other sources ("also in week2.qmd, slide 3"). A slide repeated read "repeated on PDF
+    p. 5"."""
     citation, pages = hit["citation"], hit.get("repeated_on") or []
     if cites_slide(citation):
-        return repeated_note(pages, False, "slide")
-    return repeated_note(pages, bool(citation.get("page_label")))
+        repeats = repeated_note(pages, False, "slide")
+    else:
+        repeats = repeated_note(pages, bool(citation.get("page_label")))
+    return repeats + repeated_in_note([Citation.from_dict(copy) for copy in hit.get("repeated_in") or []])
 
 
 def case_about(case: str, diagnosis: str | None, title: str | None) -> str:

@@ -156,6 +156,7 @@ def hit_record(hit: Hit, rank: int, query: str | None = None, meaning_alone: boo
         "passage": hit.passage,
         "also_on_page": hit.also_on_page,
         "repeated_on": hit.repeated_on,
+        "repeated_in": stored["repeated_in"],
         "thumbnail": hit.thumbnail,
         "payload": stored["payload"],
     }
@@ -265,6 +266,12 @@ class HitFields(BaseModel):
         [],
         description="For a page hit: the other pages (PDF page numbers) of its source printing the same page, folded "
         "into this hit of the first.",
+    )
+    repeated_in: list[CitationOut] = Field(
+        [],
+        description="For a page hit: the same page (the same words and look) in other sources, each cited by its page "
+        "or slide (source_id and page open it with GET /pages), folded into this hit of the source whose copy was "
+        "placed best: a slide every deck of a course includes is one hit, naming the other decks.",
     )
     payload: StoredPayload = Field(
         {}, description="The record as stored, but its text (the snippet quotes it) and source (the citation names it)."

@@ -40,6 +40,7 @@ RECORD_EXAMPLE = {
     "passage": None,
     "also_on_page": [],
     "repeated_on": [],
+    "repeated_in": [],
     "payload": {
         "kind": "page",
         "fingerprint": "40852cccdf01f9c97285279647bb4480",

@@ -86,6 +86,7 @@ SEARCH_EXAMPLE = {
             "passage": "41e06f80fe8f007386a1ffe8",
             "also_on_page": ["2fcdab1cdf1a9ea4ae3e7e70", "19676ed062ef68bb2827ad24", "3ed5d6315436befade566ca7"],
             "repeated_on": [],
+            "repeated_in": [],
             "payload": {
                 "kind": "passage",
                 "fingerprint": "40852cccdf01f9c97285279647bb4480",
