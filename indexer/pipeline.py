@@ -46,6 +46,7 @@ from pathatlas.indexer.sources.fingerprints import (
     stoppable,
     unloaded_reader,
 )
+from pathatlas.indexer.sources.notes import NoWordsError
 from pathatlas.paths import expanded
 from pathatlas.plugins import encoded
 from pathatlas.retrieval.durable import crash_point
@@ -86,7 +87,8 @@ stops it there rather than minutes later, its last commit as it was. Called per 
 class SourceReport:
     source: str
     status: str
-    """indexed, unchanged or failed."""
+    """indexed, unchanged, failed, or skipped: a notes file a folder walk found with nothing to index (a Quarto
+    website's ``index.qmd``), left out as README is, its problem saying why (``unread_status``)."""
     entries: int = 0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
@@ -285,6 +287,12 @@ def not_reindexable(manifest: Manifest, key: str, settings: Settings, index_dir:
     return None
 
 
+def unread_status(exc: Exception, walked: bool) -> str:
+    """The status of a source that ``exc`` stopped: skipped where it is a notes file with nothing to index that a
+    folder walk found (``Discovered.walked``), which a zip upload leaves out too; else failed."""
+    return "skipped" if walked and isinstance(exc, NoWordsError) else "failed"
+
+
 def one_line(exc: BaseException) -> str:
     """An error as the one line a user reads; errors that are not ours are named by their type."""
     text = " ".join(str(exc).split()) or type(exc).__name__
@@ -397,7 +405,7 @@ def once_each(sources: Discovered) -> Discovered:
     firsts: dict[str, Source] = {}
     for source in sources:
         firsts.setdefault(source.key, source)
-    return Discovered(list(firsts.values()), sources.failed)
+    return Discovered(list(firsts.values()), sources.failed, sources.walked)
 
 
 def refuse_case_folder_index(index_dir: Path) -> None:
@@ -496,10 +504,10 @@ class Indexer:
                     if self.on_source:
                         self.on_source(source.key, number, len(sources))
                     with stoppable(functools.partial(self.on_look, source.key) if self.on_look else None):
-                        report.sources.append(self._add_source(source, force, stored))
+                        report.sources.append(self._add_source(source, force, stored, source.key in sources.walked))
                 if self._restat or self.index.needs_rewrite():  # see ``_restat``, ``Index.needs_rewrite``
                     self.index.commit({**self.index.manifest, **self._restat})
-        kept = [s.source for s in report.sources if s.status != "failed"]
+        kept = [s.source for s in report.sources if s.status in ("indexed", "unchanged")]
         report.notes += missing_copies(self.index.manifest, kept, self.hint_index)
         folders = [path.resolve() for path in as_paths(paths) if path.is_dir()]
         report.notes += gone_from_folders(self.index.manifest, folders, kept, self.hint_index)
@@ -532,7 +540,7 @@ class Indexer:
         report.sources.sort(key=lambda source: order.get(source.source, len(order)))
         return report
 
-    def _add_source(self, source: Source, force: bool, stored: Counter[str]) -> SourceReport:
+    def _add_source(self, source: Source, force: bool, stored: Counter[str], walked: bool) -> SourceReport:
         started = time.perf_counter()
         try:  # a stop while it is looked at (``on_look``: ``Cancelled``, no ``Exception``) writes nothing of it
             included = [str(file) for file in source.included()]  # a deck's: known once it is read
@@ -588,7 +596,7 @@ class Indexer:
             self.index.release_media(self._written)
             if isinstance(exc, OSError) and (error := unwritable(self.index.path, exc)) is not None:
                 exc = error  # a full disk: one line naming the index folder (each source tries: space may come back)
-            return SourceReport(source.key, "failed", problems=[one_line(exc), *source.problems])
+            return SourceReport(source.key, unread_status(exc, walked), problems=[one_line(exc), *source.problems])
         self._report(source.key, units, units)  # committed: what it had, not what its listing promised (``size_hint``)
         return SourceReport(source.key, "indexed", count, time.perf_counter() - started, source.problems)
 

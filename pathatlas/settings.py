@@ -155,6 +155,11 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry | given, ensure_ascii=False, default=str)
 
 
+UPLOADS = "uploads"
+"""The folder of a home holding its upload folders (``Settings.uploads_dir``), one per upload, named by its upload id:
+the REST service stores uploads there, and an uploaded deck's includes stay within its own (``notes.include_scope``)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PATHATLAS_", env_nested_delimiter="__", hide_input_in_errors=True)
     """Inputs stay out of pydantic's own errors, which a secret may be (``load_settings`` shows those that are not)."""
@@ -549,6 +554,10 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.home / UPLOADS
 
     @property
     def models_dir(self) -> Path:

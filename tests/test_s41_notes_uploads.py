@@ -128,6 +128,21 @@ def test_a_zipped_course_folder_indexes_its_notes_and_pdfs_and_leaves_out_its_re
     ], "the partial is read where week1.qmd includes it, and alone nowhere"
 
 
+def test_a_zipped_quarto_project_reads_its_decks_includes_from_the_project_root(client):
+    """A deck in ``slides/`` including ``/_part.qmd`` and ``../_more.qmd`` reads them from the folder holding
+    ``_quarto.yml``, as Quarto does: the project file is unpacked with the zip (it was left out as unread)."""
+    members = [
+        ("course/_quarto.yml", b"project:\n  type: website\n"),
+        ("course/_part.qmd", b"## Part\n\n- kingfisher partial words\n"),
+        ("course/_more.qmd", b"## More\n\n- hornbill partial words\n"),
+        ("course/slides/week1.qmd", deck("toucan") + b"\n{{< include /_part.qmd >}}\n\n{{< include ../_more.qmd >}}\n"),
+    ]
+    job = indexed(client, "course.zip", zipped(*members))
+    assert (job["status"], job["notes"]) == ("done", []), job
+    assert top_label(client, "kingfisher partial") == "week1.qmd, slide 3"
+    assert top_label(client, "hornbill partial") == "week1.qmd, slide 4"
+
+
 def test_notes_inside_a_zipped_case_folder_are_left_out_as_its_pdfs_are(tmp_path):
     archive = tmp_path / "atlas.zip"
     case = [("cases/labels.csv", b"image,case\na.png,C-1\n"), ("cases/a.png", PNG)]

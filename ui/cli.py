@@ -214,7 +214,7 @@ def index(
         table = Table(Column("source", overflow="fold"), "status", "entries", "seconds", "problems")
         every_problem = hint(settings, "info", "--problems")
         for s in report.sources:
-            colour = {"failed": "red", "unchanged": "dim"}.get(s.status, "green")
+            colour = {"failed": "red", "unchanged": "dim", "skipped": "dim"}.get(s.status, "green")
             table.add_row(
                 terminal_text(s.source),
                 f"[{colour}]{s.status}[/{colour}]",

@@ -48,11 +48,14 @@ def as_paths(paths: Paths) -> list[Path]:
 
 class Discovered(list[Source]):
     """The sources ``discover`` found, in order, and the paths that held none: ``failed`` maps each to the one line
-    saying why, and the run goes on without it, as it does past a corrupt PDF."""
+    saying why, and the run goes on without it, as it does past a corrupt PDF. ``walked``: the keys of those found
+    walking a folder, none named itself, of which a notes file with nothing to index (``notes.NoWordsError``, a Quarto
+    website's ``index.qmd``) is left out, where one named fails."""
 
-    def __init__(self, sources: list[Source], failed: dict[Path, str]):
+    def __init__(self, sources: list[Source], failed: dict[Path, str], walked: frozenset[str] = frozenset()):
         super().__init__(sources)
         self.failed = failed
+        self.walked = walked
 
 
 class NothingToIndexError(BadInputError):
@@ -70,6 +73,7 @@ def discover(paths: Paths, settings: Settings) -> Discovered:
     why for each."""
     found: list[Source] = []
     failed: dict[Path, str] = {}
+    named: set[Path] = set()
     types = source_types(settings)
     for path in as_paths(paths):
         try:
@@ -86,9 +90,10 @@ def discover(paths: Paths, settings: Settings) -> Discovered:
             failed[path] = f"cannot read {path}: {exc.strerror or exc}"
             continue
         found.extend(sources)
+        named.add(path.resolve())
     if failed and not found:
         raise NothingToIndexError(failed)
-    return Discovered(found, failed)
+    return Discovered(found, failed, frozenset(source.key for source in found if source.path not in named))
 
 
 def loops_back(child: Path, folder: Path) -> bool:

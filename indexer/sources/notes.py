@@ -29,6 +29,7 @@ from pathatlas.indexer.sources.fingerprints import hash_files, hash_held
 from pathatlas.indexer.sources.pdf import merge_blocks
 from pathatlas.retrieval.records import book_title, slide_label
 from pathatlas.retrieval.text import normalise, without_controls
+from pathatlas.settings import UPLOADS
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -42,6 +43,8 @@ FOLDER_DOCUMENTS = frozenset(
 lecture notes: a folder walk leaves them out (``left_out_of_folders``); named on their own, they are indexed."""
 PARTIAL_PREFIX = "_"
 """What Quarto's partials begin with (``_koilocytes.qmd``): files other notes include, never rendered alone."""
+PROJECT_FILES = ("_quarto.yml", "_quarto.yaml")
+"""What marks a Quarto project's root folder, from which Quarto reads an include's absolute path (``/_part.qmd``)."""
 MIB = 1 << 20
 MAX_NOTE_BYTES = 2 * MIB
 """The most text a notes file may hold, pictures inside it (``DATA_URI``) aside; a larger one is refused before it is
@@ -135,6 +138,12 @@ def left_out_of_folders(path: Path) -> bool:
     )
 
 
+class NoWordsError(BadInputError):
+    """A notes file with nothing to index: empty, or front matter, slide titles and pictures alone (a Quarto website's
+    ``index.qmd``). A folder walk leaves it out with a note (``Indexer``), as a zip upload does; named on its own, it
+    fails."""
+
+
 def chunks(file: IO[bytes], path: Path, limit: int) -> Iterator[bytes]:
     """The file's bytes, a chunk at a time; a ``BadInputError`` once it holds over ``limit`` bytes."""
     read = 0
@@ -184,7 +193,7 @@ def read_note(path: Path, limit: int = MAX_NOTE_BYTES, file_limit: int = MAX_NOT
     except OSError as exc:
         raise BadInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if not data:
-        raise BadInputError(f"{path} is empty (0 bytes)")
+        raise NoWordsError(f"{path} is empty (0 bytes)")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise BadInputError(f"{path} is UTF-16 text: save it as UTF-8")
     if b"\0" in data:
@@ -242,34 +251,88 @@ class Note:
     included: tuple[Path, ...]
     """The files pasted in, each once, in the order first read."""
     named: tuple[Path, ...]
-    """The files within the deck's folder its includes name, each once, pasted in or not (missing, empty, nested too
-    deep): what its state on disk depends on (``NotesSource.included``)."""
+    """The files within its scope (``IncludeScope``) its includes name, each once, pasted in or not (missing, empty,
+    nested too deep): what its state on disk depends on (``NotesSource.included``)."""
     problems: tuple[str, ...]
     """Why each include left out was not read, a line each."""
 
 
-def named_file(folder: Path, name: str) -> Path:
-    """The path an include in the deck of ``folder`` names, within ``folder``'s tree; a ``BadInputError`` saying why
-    none is, whatever lies there: an absolute path (Quarto reads it from a project's root, which a lone file or an
-    upload does not show), or a path out of ``folder``'s tree (by ``..`` or a link: an uploaded zip must not read the
-    server's files)."""
-    if Path(name).is_absolute() or name.startswith(("/", "\\")):
+@dataclass(frozen=True)
+class IncludeScope:
+    """Where a deck's includes are read from, as Quarto reads them: a relative name from the deck's ``folder``, an
+    absolute one from its Quarto ``project``'s root (``project_root``), and never a file outside that project, or
+    outside the deck's folder where no project holds it (``named_file``)."""
+
+    folder: Path
+    """The deck's real folder."""
+    project: Path | None = None
+    """The real folder of the Quarto project holding the deck, if any."""
+
+    @property
+    def top(self) -> Path:
+        """The folder every include lies within."""
+        return self.project or self.folder
+
+    @property
+    def described(self) -> str:
+        """``top`` as a problem line names it."""
+        return (
+            "the deck's folder" if self.project is None else "the deck's Quarto project (the folder of its _quarto.yml)"
+        )
+
+
+def upload_folder(folder: Path, uploads: Path) -> Path | None:
+    """The upload folder (``uploads/<id>``) holding the real folder ``folder``: under ``uploads``, or under any folder
+    of that name (``UPLOADS``), as the server finds uploads recorded under another home (one moved or restored
+    elsewhere: ``ui.api.engine.named_uploads``); None where it lies under neither."""
+    for top in (uploads, *(parent for parent in (folder, *folder.parents) if parent.name == UPLOADS)):
+        if folder.is_relative_to(top):
+            return top.joinpath(*folder.relative_to(top).parts[:1])
+    return None
+
+
+def project_root(folder: Path, ceiling: Path | None) -> Path | None:
+    """The root of the Quarto project holding the real folder ``folder``: the nearest folder from it up holding a
+    ``PROJECT_FILES`` file, none above ``ceiling`` (an operator's ``_quarto.yml`` above the uploads must not open them
+    to an uploaded deck); None where none does."""
+    for candidate in (folder, *folder.parents):
+        if any((candidate / name).is_file() for name in PROJECT_FILES):
+            return candidate
+        if candidate == ceiling:
+            return None
+    return None
+
+
+def include_scope(path: Path, uploads: Path) -> IncludeScope:
+    """Where the includes of the deck at ``path`` are read from: its Quarto project's where one holds it, searched no
+    higher than its own upload folder for an uploaded deck (``upload_folder``, the home's ``uploads`` first)."""
+    folder = path.parent.resolve()
+    return IncludeScope(folder, project_root(folder, upload_folder(folder, uploads.resolve())))
+
+
+def named_file(scope: IncludeScope, name: str) -> Path:
+    """The path an include names, within ``scope``'s top; a ``BadInputError`` saying why none is, whatever lies there:
+    an absolute path where no Quarto project holds the deck (Quarto reads it from the project's root), or a path out of
+    the top's tree (by ``..`` or a link: an uploaded zip must not read the server's files)."""
+    absolute = Path(name).is_absolute() or name.startswith(("/", "\\"))
+    if absolute and scope.project is None:
         raise BadInputError("an absolute path, which Quarto reads from the project's root, is not read")
+    start = scope.project if absolute else scope.folder
     try:
-        target = (folder / name).resolve()
+        target = (start / name.lstrip("/\\")).resolve()
     except (OSError, RuntimeError) as exc:  # a loop of links
         raise BadInputError(f"its path cannot be followed ({exc})") from exc
-    if not target.is_relative_to(folder):
-        raise BadInputError("it lies outside the deck's folder")
+    if not target.is_relative_to(scope.top):
+        raise BadInputError(f"it lies outside {scope.described}")
     return target
 
 
-def include_target(target: Path, chain: tuple[Path, ...]) -> Path:
+def include_target(target: Path, chain: tuple[Path, ...], scope: IncludeScope) -> Path:
     """The file an include names (``named_file``), the includes that led to it being ``chain`` (the deck's file
     first); a ``BadInputError`` saying why it is not read: no file, a file including itself, or a chain over
     ``MAX_INCLUDE_DEPTH``."""
     if not target.is_file():
-        raise BadInputError("no such file in the deck's folder")
+        raise BadInputError(f"no such file in {scope.described}")
     if target in chain:
         raise BadInputError("it includes itself")
     if len(chain) > MAX_INCLUDE_DEPTH:
@@ -277,13 +340,14 @@ def include_target(target: Path, chain: tuple[Path, ...]) -> Path:
     return target
 
 
-def with_includes(path: Path, note: str, limit: int = MAX_NOTE_BYTES) -> Note:
+def with_includes(path: Path, note: str, scope: IncludeScope | None = None, limit: int = MAX_NOTE_BYTES) -> Note:
     """The note at ``path`` of text ``note`` with each include line (``INCLUDE``) replaced by its file's text without
     its front matter (metadata, not words), as Quarto pastes it before splitting the deck, and includes in that text
     alike: named from the deck's own folder (Quarto resolves an included file's includes from the deck's folder too),
-    within its tree (``named_file``), at most ``MAX_INCLUDES`` of them. An include not read is left out, with a
-    problem line; a deck over ``limit`` characters with what it includes is refused, as one file would be."""
-    folder, problems = path.parent.resolve(), dict[str, None]()
+    within ``scope`` (``named_file``; the deck's folder alone by default), at most ``MAX_INCLUDES`` of them. An include
+    not read is left out, with a problem line; a deck over ``limit`` characters with what it includes is refused, as
+    one file would be."""
+    scope, problems = scope or IncludeScope(path.parent.resolve()), dict[str, None]()
     included, named = dict[Path, None](), dict[Path, None]()
     size, reads = len(note), 0
 
@@ -296,9 +360,9 @@ def with_includes(path: Path, note: str, limit: int = MAX_NOTE_BYTES) -> Note:
                 problems[f"{path}: includes after the first {MAX_INCLUDES} not read"] = None
                 return ""
             try:
-                target = named_file(folder, name)
+                target = named_file(scope, name)
                 named[target] = None
-                partial = metadata(read_note(include_target(target, chain)))[1]
+                partial = metadata(read_note(include_target(target, chain, scope)))[1]
             except BadInputError as exc:
                 problems[f"{path}: include {name} not read: {exc}"] = None
                 return ""
@@ -317,10 +381,10 @@ def with_includes(path: Path, note: str, limit: int = MAX_NOTE_BYTES) -> Note:
     return Note(expanded(note, (path.resolve(),)), tuple(included), tuple(named), tuple(problems))
 
 
-def read_deck(path: Path) -> Note:
-    """The notes file at ``path`` as its deck is made of it (``with_includes``), or one ``BadInputError`` line saying
-    why it cannot be read (``read_note``)."""
-    return with_includes(path, read_note(path))
+def read_deck(path: Path, scope: IncludeScope) -> Note:
+    """The notes file at ``path`` as its deck is made of it (``with_includes``, within ``scope``), or one
+    ``BadInputError`` line saying why it cannot be read (``read_note``)."""
+    return with_includes(path, read_note(path), scope)
 
 
 def plain(text: str) -> str:
@@ -493,10 +557,15 @@ class NotesSource(Source):
         return path.is_file() and path.suffix.lower() in NOTE_SUFFIXES
 
     @functools.cached_property
+    def scope(self) -> IncludeScope:
+        """Where its includes are read from (``include_scope``): its Quarto project, within its upload if uploaded."""
+        return include_scope(self.path, self.settings.uploads_dir)
+
+    @functools.cached_property
     def note(self) -> Note:
         """The file as its deck is made of it (``read_deck``), read once a reading: the fingerprint names the files it
         includes, and the deck is parsed from the same text."""
-        return read_deck(self.path)
+        return read_deck(self.path, self.scope)
 
     def readable_note(self) -> Note:
         """The note (``note``), or one of no text and no includes where it cannot be read (``records`` says why)."""
@@ -515,12 +584,12 @@ class NotesSource(Source):
 
     def content_hash(self) -> str | None:
         """The file's as ``Source.content_hash`` hashes it, so a deck without includes keeps its hash and a renamed copy
-        is still told a copy, and each include's by its path from the deck's folder (``hash_held`` names a file within
-        the source's path, which is the deck's file alone)."""
+        is still told a copy, and each include's by its path from the folder includes lie within (``IncludeScope.top``:
+        ``hash_held`` names a file within the source's path, which is the deck's file alone)."""
         own, included = super().content_hash(), self.readable_note().included
         if own is None or not included:
             return own
-        beside = hash_held(self.path.parent, [(file, True) for file in included])
+        beside = hash_held(self.scope.top, [(file, True) for file in included])
         return None if beside is None else hashlib.blake2b(f"{own}+{beside}".encode(), digest_size=16).hexdigest()
 
     def size_hint(self) -> int:
@@ -539,7 +608,7 @@ class NotesSource(Source):
         opening = opening_slides(meta)
         worded = [replace(slide, number=opening + slide.number) for slide in slides(body) if slide.has_words()]
         if not worded:
-            raise BadInputError(
+            raise NoWordsError(
                 f"{self.path} holds no words to index (front matter, slide titles, pictures or blank lines alone)"
             )
         return note_title(meta.get("title"), self.key), worded

@@ -47,7 +47,7 @@ from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import AmbiguousSourceError, Index, IndexUnwritableError, pointer_state
 from pathatlas.retrieval.records import display_name, distinct_names
 from pathatlas.retrieval.search import Found, Query, Searcher
-from pathatlas.settings import Settings, os_problem
+from pathatlas.settings import UPLOADS, Settings, os_problem
 from pathatlas.ui.api.facets import Facets, count_facets
 from pathatlas.ui.api.jobs import CLAIM_FILE, Job, JobRecords, newest_first
 from pathatlas.ui.api.lanes import BatchingLane
@@ -150,10 +150,6 @@ def sweep_unclaimed(folder: Path, index: Path) -> bool:
     finally:
         claim.release()
     return not folder.exists()
-
-
-UPLOADS = "uploads"
-"""The folder of a home holding its upload folders, one per upload, named by its upload id."""
 
 
 def named_uploads(keys: Iterable[str]) -> dict[str, Path]:
@@ -426,7 +422,7 @@ class Engine:
 
     @property
     def uploads(self) -> Path:
-        return self.settings.home / UPLOADS
+        return self.settings.uploads_dir
 
     def sweep_uploads(self) -> None:
         """At start: roll back the uploads of jobs a kill cut short (``_roll_back_interrupted``), then delete this

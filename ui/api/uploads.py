@@ -25,7 +25,13 @@ from fastapi import HTTPException, UploadFile, status
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.cases import HEIC_SUFFIXES, IMAGE_SUFFIXES, METADATA_FILES, CaseFolderSource, name_key
-from pathatlas.indexer.sources.notes import NOTE_SUFFIXES, PARTIAL_PREFIX, NotesSource, left_out_of_folders
+from pathatlas.indexer.sources.notes import (
+    NOTE_SUFFIXES,
+    PARTIAL_PREFIX,
+    PROJECT_FILES,
+    NotesSource,
+    left_out_of_folders,
+)
 from pathatlas.indexer.sources.pdf import mupdf_alone
 from pathatlas.retrieval.images import document_kind
 from pathatlas.retrieval.index import Manifest
@@ -353,7 +359,8 @@ def read_by_sources(name: str, names: Collection[str]) -> bool:
 
 
 def of_read_type(name: str) -> bool:
-    """Whether a zip member is of a type the built-in sources read (``READ_SUFFIXES``, ``METADATA_FILES``); hidden
+    """Whether a zip member is of a type the built-in sources read (``READ_SUFFIXES``, ``METADATA_FILES``, a Quarto
+    project's file, from which its notes' includes are read: ``notes.PROJECT_FILES``); hidden
     files, macOS's ``__MACOSX`` copies, Markdown a folder walk leaves out (``folder_document``) and what lies in a
     folder it does not enter (``in_unwalked_folder``) are not."""
     parts = PurePosixPath(name).parts
@@ -361,7 +368,7 @@ def of_read_type(name: str) -> bool:
         return False
     if in_unwalked_folder(name):
         return False
-    return parts[-1] in METADATA_FILES or parts[-1].lower().endswith(READ_SUFFIXES)
+    return parts[-1] in (*METADATA_FILES, *PROJECT_FILES) or parts[-1].lower().endswith(READ_SUFFIXES)
 
 
 def unreadable_notes(folder: Path, settings: Settings) -> list[str]:
