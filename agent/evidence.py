@@ -5,7 +5,8 @@ Evidence text is whatever a hit carries (a page's text today, a passage's when s
 normalised the way a reader compares it with the page: ligatures expanded, hyphenated line breaks joined,
 whitespace collapsed. A sentence counts for an option only if it names the option: it must contain one of
 the option's distinctive words (not in the question, not shared by all options), so a sentence that merely
-restates the question cannot lend its generic words ("cells") to an option.
+restates the question cannot lend its generic words ("cells") to an option, and not as a word of another option it
+writes in full ("Ghon complex" names no "Ghon focus": ``taken_places``).
 """
 
 from __future__ import annotations
@@ -232,6 +233,8 @@ class Sentence:
     terms: frozenset[str]
     tokens: tuple[str, ...] = ()
     """The stemmed words in order (``terms`` as a sequence), for which option a question word stands nearest to."""
+    heading: tuple[str, ...] = ()
+    """The stemmed words in order of the slide heading it stands under (``slide_heading``), which ``terms`` holds."""
 
 
 PRINTED_PAGES = frozenset({"page", "passage"})
@@ -254,12 +257,11 @@ def evidence_sentences(evidence: Sequence[Evidence], top: int = 8) -> list[Sente
         return []
     sequences = [with_phrasal_verbs(words) for words in words_in_order(texts)]
     headings = sorted({heading for _, e in chosen if (heading := slide_heading(e))})
-    subjects = dict(zip(headings, map(frozenset, words_in_order(headings)), strict=True))
+    subjects = dict(zip(headings, map(tuple, words_in_order(headings)), strict=True))
     return [
-        Sentence(
-            s, e, (frozenset(sequence) | subjects.get(slide_heading(e), frozenset())) - {CLAUSE, ASIDE}, tuple(sequence)
-        )
+        Sentence(s, e, frozenset(sequence).union(heading) - {CLAUSE, ASIDE}, tuple(sequence), heading)
         for (s, e), sequence in zip(chosen, sequences, strict=True)
+        for heading in [subjects.get(slide_heading(e), ())]
     ]
 
 
@@ -417,6 +419,52 @@ def option_terms(question: str, options: Sequence[str]) -> list[set[str]]:
     return out
 
 
+def full_name(option: str) -> tuple[str, ...]:
+    """An option's stems in order, read as a sentence's are (``words_in_order``, ``with_phrasal_verbs``), so that
+    ``name_places`` finds where a sentence writes the option in full."""
+    return tuple(word for word in with_phrasal_verbs(words_in_order([option])[0]) if word not in (CLAUSE, ASIDE))
+
+
+def name_places(tokens: Sequence[str], name: Sequence[str]) -> list[list[int]]:
+    """The places in a sentence's stems (``Sentence.tokens``) of each run that writes ``name`` in full: its stems in
+    order, nothing between them but clause and bracket marks."""
+    words = [k for k, token in enumerate(tokens) if token not in (CLAUSE, ASIDE)]
+    runs = (words[start : start + len(name)] for start in range(len(words) - len(name) + 1))
+    return [run for run in runs if name and [tokens[k] for k in run] == list(name)]
+
+
+def taken_places(tokens: Sequence[str], full_names: Sequence[Sequence[str]]) -> list[set[int]]:
+    """Per option, the places in a sentence's stems that another option's name, written there in full
+    (``name_places``), holds and no name of its own as long does: a word there belongs to that other option. In
+    "Parenchymal lesion + Nodal involvement → Ghon complex" the "Ghon" of "Ghon complex" does not name "Ghon focus",
+    which shares it (the sentence named both and went to "Ghon focus", whose "Ghon" stood nearer the question's
+    words), while "a Ghon focus and its Ghon complex" names both."""
+    held = [name_places(tokens, name) for name in full_names]
+    out = []
+    for j, name in enumerate(full_names):
+        own = {k for run in held[j] for k in run}
+        others = (run for i, runs in enumerate(held) if i != j for run in runs)
+        out.append({k for run in others for k in run if k not in own or len(name) < len(run)})
+    return out
+
+
+def untaken_words(tokens: Sequence[str], taken: set[int]) -> frozenset[str]:
+    """The stems of ``tokens`` at places not ``taken``, clause and bracket marks aside."""
+    return frozenset(token for k, token in enumerate(tokens) if k not in taken) - {CLAUSE, ASIDE}
+
+
+def naming_words(
+    sentence: Sentence, full_names: Sequence[Sequence[str]], taken: Sequence[set[int]]
+) -> list[frozenset[str]]:
+    """Per option, the stems of a sentence and of its slide heading that may name it: all but those another option's
+    name written in full holds (``taken``: its ``taken_places`` in the sentence; the heading's are found here)."""
+    heading = taken_places(sentence.heading, full_names)
+    return [
+        untaken_words(sentence.tokens, taken[j]) | untaken_words(sentence.heading, heading[j])
+        for j in range(len(full_names))
+    ]
+
+
 def placed_options(question: str, options: Sequence[str]) -> set[int]:
     """The options meaning others (``referred_options``) and those they name by place ("Both A and B": A and B):
     moved, they would change what such an option says."""
@@ -487,13 +535,16 @@ def score_sentences(
     default = max(idf.values(), default=1.0)
     read = [superlative_tokens(s.tokens, ranks) if ranks else s.tokens for s in sentences]
     q = [coverage(asked, frozenset(tokens), idf, default) if asked else 1.0 for tokens in read]
-    o = [[coverage(terms, s.terms, idf, default) if terms else 0.0 for s in sentences] for terms in own]
+    full_names = [full_name(option) if terms else () for option, terms in zip(options, own, strict=True)]
+    taken = [taken_places(s.tokens, full_names) for s in sentences]
+    naming = [naming_words(s, full_names, places) for s, places in zip(sentences, taken, strict=True)]
+    o = [[coverage(terms, words[j], idf, default) if terms else 0.0 for words in naming] for j, terms in enumerate(own)]
     w = [1.0 / (1.0 + 0.15 * (s.evidence.rank - 1)) for s in sentences]
     negated = negated_options(reading, question, options, own, asked, sentences, o, ranks, read)
     said_of = [[0.0] * len(sentences) for _ in own]
     for i, tokens in enumerate(read):
         affirmed = [o[j][i] >= NAMING_COVERAGE and not negated[j][i] for j in range(len(own))]
-        for j, words in enumerate(nearest_option_words(tokens, asked, own, affirmed)):
+        for j, words in enumerate(nearest_option_words(tokens, asked, own, affirmed, taken[i])):
             said_of[j][i] = coverage(asked, frozenset(words), idf, default) if words is not None else q[i]
     return SentenceScores(sentences, q, o, w, own, said_of if own else None, negated)
 
@@ -620,7 +671,11 @@ def asked_text(focus: str) -> str:
 
 
 def nearest_option_words(
-    tokens: Sequence[str], asked: set[str], own: Sequence[set[str]], affirmed: Sequence[bool]
+    tokens: Sequence[str],
+    asked: set[str],
+    own: Sequence[set[str]],
+    affirmed: Sequence[bool],
+    taken: Sequence[set[int]],
 ) -> list[set[str] | None]:
     """Per option, the question's words this sentence says of it: in a sentence naming several options, each
     question word goes to the option named nearest to it (``word_distance``; ties to each), so "osteoclasts resorb the
@@ -628,8 +683,11 @@ def nearest_option_words(
     (produced by beta cells) and glucagon (produced by alpha cells)" says "glucagon" of alpha cells only; an option
     said less than another is said none (``told_apart``). None where the sentence names at most one option (every
     word it holds is said of that one). ``affirmed``: per option, whether the sentence names it (``NAMING_COVERAGE``)
-    and does not deny it."""
-    at = [[k for k, token in enumerate(tokens) if token in terms] for terms in own]  # exact: osteo-clast/-blast
+    and does not deny it; ``taken``: per option, the places another option's full name holds (``taken_places``), where
+    it is not named."""
+    at = [  # exact: osteo-clast/-blast
+        [k for k, token in enumerate(tokens) if token in terms and k not in taken[j]] for j, terms in enumerate(own)
+    ]
     if sum(bool(positions) for positions in at) < 2:
         return [None] * len(own)
     said: list[set[str]] = [set() for _ in own]
