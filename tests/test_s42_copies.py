@@ -121,7 +121,7 @@ def test_a_zip_sent_again_under_its_name_keeps_its_own_files(client):
     again = indexed(client, "course.zip", zipped(("course/week2.qmd", deck("hornbill"))))
     assert (again["status"], again["notes"]) == (
         "done",
-        ["course.zip: replaced the earlier upload of this name (removed: week2.qmd)"],
+        ["course.zip: replaced the earlier upload of this name (read again from this upload: week2.qmd)"],
     )
     assert sorted(source_ids(client)) == ["book.pdf", "week1.qmd", "week2.qmd"]
 

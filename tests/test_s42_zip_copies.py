@@ -150,5 +150,23 @@ def test_the_upload_token_replaces_a_zip_uploaded_before_its_files_were_marked_w
     again = indexed(client, "course.zip", archive.read_bytes(), STUDENT)
     assert (again["status"], again["notes"]) == (
         "done",
-        ["course.zip: replaced the earlier upload of this name (removed: week2.qmd, week3.qmd)"],
+        ["course.zip: replaced the earlier upload of this name (read again from this upload: week2.qmd, week3.qmd)"],
     )
+
+
+def test_a_course_sent_again_says_which_decks_were_read_again_and_which_it_no_longer_holds(client):
+    """Replacing an earlier upload said "removed: week2.qmd, week3.qmd" where both were read again from the new zip."""
+    client, _ = client
+    assert (
+        indexed(client, "course.zip", zipped(("c/week2.qmd", deck("kiwi")), ("c/week3.qmd", deck("emu"))))["notes"]
+        == []
+    )
+    again = indexed(client, "course.zip", zipped(("c/week2.qmd", deck("kea"))))
+    assert (again["status"], again["notes"]) == (
+        "done",
+        [
+            "course.zip: replaced the earlier upload of this name (read again from this upload: week2.qmd; removed, "
+            "not in this upload: week3.qmd)"
+        ],
+    )
+    assert sorted(source_ids(client)) == ["book.pdf", "week1.qmd", "week2.qmd"]

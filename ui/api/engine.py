@@ -152,6 +152,18 @@ def sweep_unclaimed(folder: Path, index: Path) -> bool:
     return not folder.exists()
 
 
+def replaced_words(replaced: Iterable[str], now: set[str]) -> str:
+    """What replacing an earlier upload did to its sources (``replaced``, keys), by name: those this upload holds too
+    were read again from it, the others removed. "removed: week1.qmd, ..." read as if a re-sent course had lost every
+    deck."""
+    names = sorted({display_name(key) for key in replaced})
+    again, gone = [n for n in names if n in now], [n for n in names if n not in now]
+    said = ([f"read again from this upload: {', '.join(again)}"] if again else []) + (
+        [f"removed, not in this upload: {', '.join(gone)}"] if gone else []
+    )
+    return "; ".join(said)
+
+
 def named_uploads(keys: Iterable[str]) -> dict[str, Path]:
     """The upload ids the sources' recorded paths name (``.../uploads/<upload id>/<name>``), each with the uploads
     folder it is recorded under: that of the home it was uploaded to, which need not be this process's (a home moved,
@@ -743,8 +755,15 @@ class Engine:
         for folder in set(replaced.values()):
             shutil.rmtree(self.uploads / folder, ignore_errors=True)
         if replaced:
-            gone = ", ".join(sorted(display_name(key) for key in replaced))
-            job.notes = [*job.notes, f"{job.source}: replaced the earlier upload of this name (removed: {gone})"]
+            now = {display_name(key) for key in target.manifest if self.uploaded_from(key, job.upload)}
+            job.notes = [
+                *job.notes,
+                f"{job.source}: replaced the earlier upload of this name ({replaced_words(replaced, now)})",
+            ]
+
+    def uploaded_from(self, key: str, upload: Path) -> bool:
+        """Whether the source ``key`` came from the upload of folder ``upload``."""
+        return (uploaded := self.uploaded(key)) is not None and uploaded.folder == upload.name
 
     def uploaded(self, key: str) -> Uploaded | None:
         """Where a source came from, if it came from an upload (None for files indexed in place): an upload folder of
