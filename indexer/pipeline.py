@@ -287,10 +287,20 @@ def not_reindexable(manifest: Manifest, key: str, settings: Settings, index_dir:
     return None
 
 
-def unread_status(exc: Exception, walked: bool) -> str:
+def unread_status(exc: Exception, walked: bool, indexed_before: bool, problems: list[str]) -> str:
     """The status of a source that ``exc`` stopped: skipped where it is a notes file with nothing to index that a
-    folder walk found (``Discovered.walked``), which a zip upload leaves out too; else failed."""
-    return "skipped" if walked and isinstance(exc, NoWordsError) else "failed"
+    folder walk found (``Discovered.walked``), which a zip upload leaves out too; else failed. Not one indexed before
+    (emptied since: its old slides stay searchable, which the run must say) nor one whose includes were not read
+    (its words may lie in a missing partial)."""
+    skipped = walked and isinstance(exc, NoWordsError) and not indexed_before and not problems
+    return "skipped" if skipped else "failed"
+
+
+def with_included(entry: dict[str, Any], included: list[str]) -> dict[str, Any]:
+    """A manifest entry recording the files its source includes (``Source.included``, which its ``stat`` covers), only
+    where there are some: an entry of none reads as before, so an upgrade rewrites no PDF's or case folder's entry."""
+    kept = {key: value for key, value in entry.items() if key != "included"}
+    return {**kept, "included": included} if included else kept
 
 
 def one_line(exc: BaseException) -> str:
@@ -553,7 +563,7 @@ class Indexer:
             # the fingerprint hashes its reader's ``records_version``: the same one means this version made its records
             recorded = {**known, "records_version": source.records_version}
             if signature is not None:
-                recorded |= {"stat": signature, "included": included}
+                recorded = with_included({**recorded, "stat": signature}, included)
             if known.get("content_version") != CONTENT_VERSION:  # none, or hashed as an earlier version covered it
                 recorded |= {"content": source.content_hash(), "content_version": CONTENT_VERSION}
             if recorded != known:
@@ -578,7 +588,7 @@ class Indexer:
                 "indexed_at": time.time(),
                 "problems": source.problems,
                 "stat": signature,
-                "included": included,
+                **with_included({}, included),
                 "records_version": source.records_version,
                 "reader": reader_name(type(source)),
                 "content": source.content_hash(),
@@ -596,7 +606,8 @@ class Indexer:
             self.index.release_media(self._written)
             if isinstance(exc, OSError) and (error := unwritable(self.index.path, exc)) is not None:
                 exc = error  # a full disk: one line naming the index folder (each source tries: space may come back)
-            return SourceReport(source.key, unread_status(exc, walked), problems=[one_line(exc), *source.problems])
+            status = unread_status(exc, walked, known is not None, source.problems)
+            return SourceReport(source.key, status, problems=[one_line(exc), *source.problems])
         self._report(source.key, units, units)  # committed: what it had, not what its listing promised (``size_hint``)
         return SourceReport(source.key, "indexed", count, time.perf_counter() - started, source.problems)
 

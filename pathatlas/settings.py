@@ -158,6 +158,9 @@ class JsonLines(logging.Formatter):
 UPLOADS = "uploads"
 """The folder of a home holding its upload folders (``Settings.uploads_dir``), one per upload, named by its upload id:
 the REST service stores uploads there, and an uploaded deck's includes stay within its own (``notes.include_scope``)."""
+OWNER_FILE = ".index"
+"""In an upload folder: the index it was uploaded to, by absolute path. Several indexes may share a home's uploads; a
+service sweeps only its own index's. It marks a folder as an upload's (``notes.upload_folder``)."""
 
 
 class Settings(BaseSettings):

@@ -81,7 +81,8 @@ def test_the_same_long_name_again_replaces_the_earlier_upload_and_says_so(client
     assert indexed(client, name, pdf(tmp_path, "alpha"))["notes"] == []
     again = indexed(client, name, pdf(tmp_path, "beta"))
     (stored,) = sources(client)
-    assert again["notes"] == [f"{stored}: replaced the earlier upload of this name (read again from this upload: {stored})"], again
+    replaced = f"{stored}: replaced the earlier upload of this name (read again from this upload: {stored})"
+    assert again["notes"] == [replaced], again
     assert client.post("/search", json={"text": "alpha beta page", "k": 5}).json()["hits"][0]["snippet"][:4] == "beta"
 
 

@@ -62,7 +62,8 @@ def test_a_notes_file_sent_again_under_its_name_replaces_it(client):
     indexed(client, "week1.md", deck("toucan"))
     again = indexed(client, "week1.md", deck("hornbill"))
     assert again["status"] == "done", again
-    assert "week1.md: replaced the earlier upload of this name (read again from this upload: week1.md)" in again["notes"]
+    replaced = "week1.md: replaced the earlier upload of this name (read again from this upload: week1.md)"
+    assert replaced in again["notes"]
     assert sources(client) == [("week1.md", "notes")]
     hit = client.post("/search", json={"text": "bird", "k": 1}).json()["hits"][0]
     assert "hornbill" in hit["snippet"] and "toucan" not in hit["snippet"]

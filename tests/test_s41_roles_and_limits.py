@@ -121,7 +121,8 @@ def test_the_upload_token_cannot_replace_an_upload_by_sending_its_name(client, t
     assert upload_folders(tmp_path) == folders, "nothing of the refused upload is kept"
     assert first_snippet(client, "alpha beta page").startswith("alpha")
     again = indexed(client, "week1.pdf", alpha, STUDENT)  # the very same bytes: as ever
-    assert again["notes"] == ["week1.pdf: replaced the earlier upload of this name (read again from this upload: week1.pdf)"], again
+    replaced = "week1.pdf: replaced the earlier upload of this name (read again from this upload: week1.pdf)"
+    assert again["notes"] == [replaced], again
     assert indexed(client, "week1.pdf", pdf(tmp_path, "beta"), AUTH)["status"] == "done", "the lecturer replaces"
     assert list(sources(client)) == ["week1.pdf"] and first_snippet(client, "alpha beta page").startswith("beta")
 

@@ -105,5 +105,6 @@ def test_an_entry_recorded_before_includes_were_counted_is_read_as_before_until_
     assert states_on_disk(tmp_path, index) == {"week1.qmd": "ok", "week2.qmd": "ok"}
     assert statuses(tmp_path, index) == {"week1.qmd": "unchanged", "week2.qmd": "unchanged"}
     assert entry_of(tmp_path, index, deck).get("included") == [str(partial)], "recorded as it is found unchanged"
+    assert "included" not in entry_of(tmp_path, index, deck.parent / "week2.qmd"), "none: its entry reads as before"
     partial.write_text("Langhans giant cells.\n")
     assert states_on_disk(tmp_path, index)["week1.qmd"] == "changed"

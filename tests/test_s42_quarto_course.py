@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from pathatlas.indexer.records import Page
-from pathatlas.indexer.sources.notes import UPLOADS, NotesSource
+from pathatlas.indexer.sources.notes import NotesSource
+from pathatlas.settings import OWNER_FILE, UPLOADS
 from tests.helpers import hashing_settings, one_error_line, run_cli
 
 WEEK1 = "---\ntitle: Week 1\n---\n\n## Emphysema\n\nEnlarged air spaces distal to the terminal bronchioles.\n"
@@ -144,6 +145,8 @@ def test_an_uploaded_deck_reads_nothing_outside_its_upload_folder_whatever_quart
     for folder in (tmp_path, uploads.parent, uploads):
         note(folder, "_quarto.yml", "project:\n  type: website\n")
         note(folder, "secret.qmd", "## Secret\n\nAnother upload's words.\n")
+    for upload in ("ab12cd34ef56", "0123456789ab"):  # as the server marks each upload folder (``claim_upload``)
+        note(uploads / upload, OWNER_FILE, str(tmp_path / "index"))
     unpacked = uploads / "ab12cd34ef56" / "course"
     crafted = "{{< include ../../secret.qmd >}}\n\n{{< include /secret.qmd >}}\n\n"
     deck = note(unpacked, "week1.qmd", WEEK1.replace("## Emphysema", crafted + "## Emphysema", 1))
@@ -155,3 +158,38 @@ def test_an_uploaded_deck_reads_nothing_outside_its_upload_folder_whatever_quart
     ]
     own = quarto_course(uploads / "0123456789ab" / "course")  # a zip holding its own Quarto project reads it
     assert slides_of(NotesSource(own, settings)) == EVERY_SLIDE
+
+
+def test_a_deck_emptied_since_it_was_indexed_or_worded_by_a_missing_include_fails_rather_than_skips(tmp_path):
+    """Skipped is for a walked file with nothing to index and nothing indexed before: an emptied deck's old slides stay
+    searchable, and a deck whose words lie in a partial not read may be missing them; the run says so (exit 1)."""
+    course = tmp_path / "course"
+    week1 = note(course, "week1.qmd", WEEK1)
+    note(course, "week2.qmd", "---\ntitle: Week 2\n---\n\n{{< include _gone.qmd >}}\n")
+    result, reports = index_json(tmp_path, course)
+    assert result.exit_code == 1 and reports["week2.qmd"][0] == "failed", result.output
+    week1.write_text("---\ntitle: Week 1\n---\n")
+    result, reports = index_json(tmp_path, course)
+    assert result.exit_code == 1 and reports["week1.qmd"][0] == "failed", result.output
+
+
+def test_an_upload_folders_own_hidden_files_are_never_included(tmp_path):
+    """A lone upload's deck shares its folder with the folder's ``OWNER_FILE``, which names the server's index: a
+    student's ``{{< include .index >}}`` put the server's path in a snippet."""
+    upload = tmp_path / "home" / UPLOADS / "ab12cd34ef56"
+    note(upload, OWNER_FILE, "/srv/pathatlas/index")
+    note(upload, ".hidden/part.qmd", "## Hidden\n\nWords.\n")
+    deck = note(
+        upload, "week1.qmd", WEEK1 + f"\n{{{{< include {OWNER_FILE} >}}}}\n\n{{{{< include .hidden/part.qmd >}}}}\n"
+    )
+    source = NotesSource(deck, hashing_settings(tmp_path))
+    assert "/srv/pathatlas" not in "\n".join(r.text for r in source.records() if isinstance(r, Page))
+    assert [problem.split(" not read: ")[1] for problem in source.problems] == [
+        "a hidden file or folder is not read"
+    ] * 2
+
+
+def test_a_users_own_folder_named_uploads_holding_a_quarto_project_reads_it(tmp_path):
+    """Only a folder marked as an upload's (``OWNER_FILE``) bounds the project search beyond the home's uploads."""
+    deck = quarto_course(tmp_path / "work" / UPLOADS)  # ~/uploads/_quarto.yml, ~/uploads/slides/week1.qmd
+    assert slides_of(NotesSource(deck, hashing_settings(tmp_path))) == EVERY_SLIDE

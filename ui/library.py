@@ -224,16 +224,15 @@ class Atlas:
         self, *paths: PathInput | Sequence[PathInput], force: bool = False, progress: bool = False
     ) -> list[dict[str, Any]]:
         """Index PDFs, lecture notes, folders of them and case folders (images with ``cases.jsonl`` or ``labels.csv``; a
-        lone image is no source: put it in a case folder), given one by one, in lists, or both (``add("a.pdf", ["b/",
-        "c/"])``;
-        unchanged ones are skipped, ``force`` re-reads them): one report per source (``source``, ``status``,
-        ``entries``, ``seconds``, ``problems``), as ``index --json`` prints. A source that cannot be indexed (missing,
-        damaged, not a PDF or case folder) raises nothing: its report's ``status`` is ``"failed"`` and its
-        ``problems`` say why, while the others are indexed, so check each ``status`` (``"skipped"``: a notes file found
-        in a folder with nothing to index, left out as the folder's README is). ``add()`` without arguments
-        indexes again every source the index holds, from where it was indexed, as ``pathatlas index`` without paths
-        does (refused here, a notebook had to name an edited PDF again); an empty list (a glob that matched nothing)
-        is still refused."""
+        lone image is no source: put it in a case folder), given one by one, in lists, or both (``add("a.pdf",
+        ["b/", "c/"])``; unchanged ones are skipped, ``force`` re-reads them): one report per source (``source``,
+        ``status``, ``entries``, ``seconds``, ``problems``), as ``index --json`` prints. A source that cannot be
+        indexed (missing, damaged, not a PDF or case folder) raises nothing: its report's ``status`` is ``"failed"``
+        and its ``problems`` say why, while the others are indexed, so check each ``status`` (``"skipped"``: a notes
+        file found in a folder with nothing to index, left out as the folder's README is). ``add()`` without
+        arguments indexes again every source the index holds, from where it was indexed, as ``pathatlas index``
+        without paths does (refused here, a notebook had to name an edited PDF again); an empty list (a glob that
+        matched nothing) is still refused."""
         from pathatlas.indexer.pipeline import Indexer
         from pathatlas.retrieval.index import Index
 

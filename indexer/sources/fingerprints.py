@@ -235,7 +235,7 @@ def on_disk(key: str, entry: Mapping[str, Any], settings: Settings) -> SourceSta
     (``same_content``): a ``labels.csv`` saved again as it was is the same source, as ``index`` finds it, and so is a
     source an older reader indexed (``info`` tells that apart). ``settings`` are the caller's (the command's, the
     server's): a source without its content recorded is read as ``index`` with them would read it. The files it
-    includes (``included``: none recorded before the forty-second session) count as its own: one edited, deleted or
+    includes (``included``: none in entries older versions wrote) count as its own: one edited, deleted or
     written changes it."""
     path = Path(key)
     if not path.exists():

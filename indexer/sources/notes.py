@@ -29,7 +29,7 @@ from pathatlas.indexer.sources.fingerprints import hash_files, hash_held
 from pathatlas.indexer.sources.pdf import merge_blocks
 from pathatlas.retrieval.records import book_title, slide_label
 from pathatlas.retrieval.text import normalise, without_controls
-from pathatlas.settings import UPLOADS
+from pathatlas.settings import OWNER_FILE, UPLOADS
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -73,7 +73,7 @@ SHORTCODE = re.compile(r"^[ \t]*\{\{<.*>\}\}[ \t]*\r?$", re.MULTILINE)
 ``INCLUDE``)."""
 INCLUDE = re.compile(
     r"""^[ \t]*\{\{<[ \t]*include[ \t]+(?:"([^"\r\n]*)"|'([^'\r\n]*)'|(\S+?))[ \t]*>\}\}[ \t]*\r?$""",
-    re.MULTILINE | re.IGNORECASE,
+    re.MULTILINE,
 )
 """A Quarto include on a line of its own, ``{{< include _koilocytes.qmd >}}`` (its file's name bare or quoted), which
 Quarto replaces by the file's text before the deck is split into slides. ``{{{< include x >}}}`` is an escaped one,
@@ -283,11 +283,14 @@ class IncludeScope:
 
 def upload_folder(folder: Path, uploads: Path) -> Path | None:
     """The upload folder (``uploads/<id>``) holding the real folder ``folder``: under ``uploads``, or under any folder
-    of that name (``UPLOADS``), as the server finds uploads recorded under another home (one moved or restored
-    elsewhere: ``ui.api.engine.named_uploads``); None where it lies under neither."""
+    of that name (``UPLOADS``) where it is marked as an upload's (``OWNER_FILE``), as the server finds uploads recorded
+    under another home (one moved or restored elsewhere: ``ui.api.engine.named_uploads``); None where it lies under
+    neither (a user's own folder named "uploads" holding a Quarto project is no upload)."""
     for top in (uploads, *(parent for parent in (folder, *folder.parents) if parent.name == UPLOADS)):
-        if folder.is_relative_to(top):
-            return top.joinpath(*folder.relative_to(top).parts[:1])
+        if folder.is_relative_to(top) and folder != top:
+            upload = top / folder.relative_to(top).parts[0]
+            if top == uploads or (upload / OWNER_FILE).is_file():
+                return upload
     return None
 
 
@@ -313,7 +316,8 @@ def include_scope(path: Path, uploads: Path) -> IncludeScope:
 def named_file(scope: IncludeScope, name: str) -> Path:
     """The path an include names, within ``scope``'s top; a ``BadInputError`` saying why none is, whatever lies there:
     an absolute path where no Quarto project holds the deck (Quarto reads it from the project's root), or a path out of
-    the top's tree (by ``..`` or a link: an uploaded zip must not read the server's files)."""
+    the top's tree (by ``..`` or a link: an uploaded zip must not read the server's files), or a hidden one (an upload
+    folder's ``OWNER_FILE`` names the server's index)."""
     absolute = Path(name).is_absolute() or name.startswith(("/", "\\"))
     if absolute and scope.project is None:
         raise BadInputError("an absolute path, which Quarto reads from the project's root, is not read")
@@ -324,6 +328,8 @@ def named_file(scope: IncludeScope, name: str) -> Path:
         raise BadInputError(f"its path cannot be followed ({exc})") from exc
     if not target.is_relative_to(scope.top):
         raise BadInputError(f"it lies outside {scope.described}")
+    if any(part.startswith(".") for part in target.relative_to(scope.top).parts):  # an upload folder's own files
+        raise BadInputError("a hidden file or folder is not read")
     return target
 
 

@@ -47,7 +47,7 @@ from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import AmbiguousSourceError, Index, IndexUnwritableError, pointer_state
 from pathatlas.retrieval.records import display_name, distinct_names
 from pathatlas.retrieval.search import Found, Query, Searcher
-from pathatlas.settings import UPLOADS, Settings, os_problem
+from pathatlas.settings import OWNER_FILE, UPLOADS, Settings, os_problem
 from pathatlas.ui.api.facets import Facets, count_facets
 from pathatlas.ui.api.jobs import CLAIM_FILE, Job, JobRecords, newest_first
 from pathatlas.ui.api.lanes import BatchingLane
@@ -110,11 +110,6 @@ def content_marks(folder: Path) -> frozenset[str]:
 
 class NotReadyError(RuntimeError):
     """The models could not be loaded (``Engine.warm_up``): searches and asks are refused with its one line (503)."""
-
-
-OWNER_FILE = ".index"
-"""In an upload folder: the index it was uploaded to, by absolute path. Several indexes may share a home's uploads; a
-service sweeps only its own index's."""
 
 
 def claim_upload(folder: Path, index: Path) -> FileLock:
