@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.base import Source
 from pathatlas.indexer.sources.cases import METADATA_FILES, CaseFolderSource
 from pathatlas.indexer.sources.fingerprints import reader_name
-from pathatlas.indexer.sources.notes import NOTE_SUFFIXES, NotesSource, left_out_of_folders
+from pathatlas.indexer.sources.notes import NOTE_SUFFIXES, PARTIAL_PREFIX, NotesSource, left_out_of_folders
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.paths import expanded
 from pathatlas.plugins import import_plugin, started
@@ -68,9 +68,9 @@ class NothingToIndexError(BadInputError):
 
 def discover(paths: Paths, settings: Settings) -> Discovered:
     """Expand user paths (``as_paths``) into sources: a PDF, a notes file (``NotesSource``), a case folder, or a folder
-    searched for them, each PDF and notes file in it a source of its own. A path with nothing to index (missing, none
-    of these, a folder holding none) fails alone, in ``failed``; when every path fails, ``NothingToIndexError`` says
-    why for each."""
+    searched for them, each PDF and notes file in it a source of its own (not notes in a ``_`` folder below it:
+    ``unrendered_notes``). A path with nothing to index (missing, none of these, a folder holding none) fails alone,
+    in ``failed``; when every path fails, ``NothingToIndexError`` says why for each."""
     found: list[Source] = []
     failed: dict[Path, str] = {}
     named: set[Path] = set()
@@ -101,12 +101,29 @@ def loops_back(child: Path, folder: Path) -> bool:
     return child.is_symlink() and child.is_dir() and child.resolve() in (folder, *folder.parents)
 
 
+WALK_TOP = PurePath()
+"""Where a walk's paths below the folder it was given start (``_discover_one``'s ``inside``)."""
+
+
+def unrendered_notes(inside: PurePath) -> bool:
+    """Whether ``inside`` (a path below the folder a walk was given) is a notes file in a folder Quarto renders nothing
+    of, its name beginning with ``PARTIAL_PREFIX`` (``_partials/``, ``_extensions/``, its ``_book/`` output): included
+    by decks elsewhere or a copy, never a deck, its slide numbers meaningless alone. A walk leaves it out; the PDFs and
+    case folders there are indexed as anywhere."""
+    folders = inside.parts[:-1]
+    return inside.suffix.lower() in NOTE_SUFFIXES and any(folder.startswith(PARTIAL_PREFIX) for folder in folders)
+
+
 def _discover_one(
-    path: Path, settings: Settings, types: list[type[Source]], walked: set[Path] | None = None
+    path: Path,
+    settings: Settings,
+    types: list[type[Source]],
+    walked: set[Path] | None = None,
+    inside: PurePath = WALK_TOP,
 ) -> list[Source]:
-    """The sources at ``path``; a folder is walked once (``walked``: the real folders seen), and a link inside it to
-    itself or a folder above it is not followed (``loops_back``): ``ln -s .. up`` read one PDF 41 times, and a link
-    to ``/`` walked the whole disk."""
+    """The sources at ``path`` (``inside``: its path below the folder the walk was given); a folder is walked once
+    (``walked``: the real folders seen), and a link inside it to itself or a folder above it is not followed
+    (``loops_back``): ``ln -s .. up`` read one PDF 41 times, and a link to ``/`` walked the whole disk."""
     for source_type in types:
         if source_type.accepts(path):
             name = reader_name(source_type)
@@ -122,8 +139,9 @@ def _discover_one(
         for child in sorted(path.iterdir()):
             if child.name.startswith(".") or loops_back(child, real) or left_out_of_folders(child):
                 continue
-            if child.is_dir() or any(s.accepts(child) for s in types):
-                sources.extend(_discover_one(child, settings, types, walked))
+            below = inside / child.name
+            if child.is_dir() or (not unrendered_notes(below) and any(s.accepts(child) for s in types)):
+                sources.extend(_discover_one(child, settings, types, walked, below))
         return sources
     if path.name in METADATA_FILES:  # the case list, not its folder: the images are beside it
         raise BadInputError(f"{path} is a case folder's case list: index its folder, {path.absolute().parent}")

@@ -23,7 +23,7 @@ import pymupdf
 from fastapi import HTTPException, UploadFile, status
 
 from pathatlas.errors import BadInputError, PathAtlasError
-from pathatlas.indexer.sources import discover
+from pathatlas.indexer.sources import discover, unrendered_notes
 from pathatlas.indexer.sources.cases import HEIC_SUFFIXES, IMAGE_SUFFIXES, METADATA_FILES, CaseFolderSource, name_key
 from pathatlas.indexer.sources.notes import (
     NOTE_SUFFIXES,
@@ -198,10 +198,29 @@ def binary_sign(head: bytes) -> str | None:
 
 def pdf_behind_junk(path: Path) -> str | None:
     """What shows that an upload named as notes is a PDF ``binary_sign`` does not see: other bytes before its
-    ``PDF_HEADER`` (a mail gateway's lines, as ``without_junk`` cuts from one named .pdf), and MuPDF opening it. Notes
-    whose words name the header are no PDF to MuPDF. None where it is none."""
+    ``PDF_HEADER`` (a mail gateway's lines, as ``without_junk`` cuts from one named .pdf), binary data (``utf8_text``),
+    and MuPDF opening it. Notes whose words name the header are no PDF to MuPDF, and notes teaching a PDF's structure
+    with a whole small PDF in a code block, which MuPDF opens, are text throughout. None where it is none."""
     start = pdf_header_at(path)
-    return f"it is a PDF after {start} bytes of other data" if start > 0 and mupdf_opens(path) else None
+    if start <= 0 or utf8_text(path) or not mupdf_opens(path):
+        return None
+    return f"it is a PDF after {start} bytes of other data"
+
+
+def utf8_text(path: Path) -> bool:
+    """Whether the file at ``path`` is UTF-8 text throughout, without a NUL byte, as Markdown is; a PDF's compressed
+    streams are not. Read a ``CHUNK`` at a time, and before MuPDF, which took seconds over a large text file."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                if b"\0" in chunk:
+                    return False
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)  # a character cut off at the end
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def pdf_header_at(path: Path) -> int:
@@ -372,18 +391,28 @@ def of_read_type(name: str) -> bool:
 
 
 def unreadable_notes(folder: Path, settings: Settings) -> list[str]:
-    """The notes files of an unpacked zip (``folder``) that yield nothing to index (front matter alone, a Quarto
-    course's ``index.qmd``; not UTF-8), each removed and named with its reader's line. A folder's walk fails such a
-    file alone and indexes the rest; an upload is indexed whole or not at all, and one failed the whole zip."""
+    """The notes files of an unpacked zip (``folder``) that its walk indexes (``walked_notes``) and that yield nothing
+    to index (front matter alone, a Quarto course's ``index.qmd``; not UTF-8), each removed and named with its reader's
+    line. A folder's walk fails such a file alone and indexes the rest; an upload is indexed whole or not at all, and
+    one failed the whole zip."""
     left_out = []
     for path in sorted(folder.rglob("*")):
-        if path.suffix.lower() in NOTE_SUFFIXES and path.is_file() and not path.is_symlink():
+        if walked_notes(path, folder) and path.is_file() and not path.is_symlink():
             try:
                 next(NotesSource(path, settings).records(), None)  # its reader's refusal comes first
             except BadInputError as exc:
                 path.unlink()
                 left_out.append(f"left out {path.relative_to(folder).as_posix()}: {exc}".replace(str(path), path.name))
     return left_out
+
+
+def walked_notes(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is a notes file that a walk of ``folder`` indexes: not a Quarto partial
+    (``left_out_of_folders``) nor in a ``_`` folder (``unrendered_notes``), which only the decks including them read.
+    Such a file without words of its own (a logo, a shortcode) was deleted as unreadable and named, and the deck
+    including it then read "no such file"."""
+    unwalked = left_out_of_folders(path) or unrendered_notes(path.relative_to(folder))
+    return path.suffix.lower() in NOTE_SUFFIXES and not unwalked
 
 
 def document(name: str) -> bool:
@@ -393,8 +422,8 @@ def document(name: str) -> bool:
 
 def folder_document(name: str) -> bool:
     """Whether a zip member is Markdown that ``pathatlas index`` leaves out of a folder (``left_out_of_folders``) as
-    its README or licence. A Quarto partial it leaves out too is unpacked: the notes including it read it
-    (``notes.with_includes``)."""
+    its README or licence. A Quarto partial it leaves out too is unpacked, as are the notes of a ``_`` folder
+    (``unrendered_notes``): the notes including them read them (``notes.with_includes``)."""
     member = Path(PurePosixPath(name).name)
     return left_out_of_folders(member) and not member.name.startswith(PARTIAL_PREFIX)
 
