@@ -1,5 +1,6 @@
 """What many test files share: settings and CLI runs with the hashing encoder (no model to load, so no wait), a case
-folder's search checked end to end, the check of a one-line CLI error, and images as PNG bytes."""
+folder's search checked end to end, the check of a one-line CLI error, notes files and their slides, and images as PNG
+bytes."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from pathatlas.indexer.pipeline import Indexer
+from pathatlas.indexer.records import Page
+from pathatlas.indexer.sources.notes import NotesSource
 from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.lexical import LexicalIndex
@@ -70,6 +73,24 @@ def index_new(settings: Settings, *sources: Path) -> None:
     index = Index.open(settings.index_dir, settings, create=True)
     assert not Indexer(index, show_progress=False).add(list(sources)).failed
     index.close()
+
+
+def note(folder: Path, name: str, text: str | bytes) -> Path:
+    """``folder/name`` (its folders made) holding ``text``, UTF-8 where it is a string; returns it."""
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def slides_of(source: NotesSource) -> list[tuple[int, str]]:
+    """Each slide's number and section, as the deck's pages give them."""
+    return [(r.page, r.section) for r in source.records() if isinstance(r, Page)]
+
+
+def words_of(source: NotesSource) -> str:
+    """Every slide's text, one after another."""
+    return "\n".join(r.text for r in source.records() if isinstance(r, Page))
 
 
 def two_cases(folder: Path) -> Path:

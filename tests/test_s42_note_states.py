@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pathatlas.indexer.sources.fingerprints import stat_signature
 from pathatlas.retrieval.index import Index
-from tests.helpers import hashing_settings, run_cli
+from tests.helpers import hashing_settings, note, run_cli
 from tests.test_s37_cli_edges import index_json, states_on_disk
 
 
@@ -19,13 +19,9 @@ def course(root: Path) -> tuple[Path, Path]:
     """``root/course`` holding week1.qmd, which includes _cells.qmd, and week2.qmd, which includes nothing; returns
     week1.qmd and its partial."""
     folder = root / "course"
-    folder.mkdir()
-    deck = folder / "week1.qmd"
-    deck.write_text("## Granulomas\n\nCaseous necrosis.\n\n{{< include _cells.qmd >}}\n")
-    (folder / "week2.qmd").write_text("## Fibrosis\n\nCollagen is laid down.\n")
-    partial = folder / "_cells.qmd"
-    partial.write_text("Epithelioid cells.\n")
-    return deck, partial
+    deck = note(folder, "week1.qmd", "## Granulomas\n\nCaseous necrosis.\n\n{{< include _cells.qmd >}}\n")
+    note(folder, "week2.qmd", "## Fibrosis\n\nCollagen is laid down.\n")
+    return deck, note(folder, "_cells.qmd", "Epithelioid cells.\n")
 
 
 def statuses(root: Path, index: Path) -> dict[str, str]:

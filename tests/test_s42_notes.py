@@ -17,27 +17,9 @@ from pathatlas.indexer.sources.notes import MAX_INCLUDE_DEPTH, MAX_INCLUDES, Not
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import is_slide
 from tests.conftest import shared_data
-from tests.helpers import hashing_settings, index_new, run_cli
+from tests.helpers import hashing_settings, index_new, note, run_cli, slides_of, words_of
 
 TWO_SLIDES = "## Acute inflammation\n\nNeutrophils arrive first.\n\n## Chronic inflammation\n\nMacrophages linger.\n"
-
-
-def note(folder: Path, name: str, text: str) -> Path:
-    """``folder/name`` holding ``text``; returns it."""
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
-
-
-def pages_of(source: NotesSource) -> list[tuple[int, str]]:
-    """Each page's number and section."""
-    return [(r.page, r.section) for r in source.records() if isinstance(r, Page)]
-
-
-def words_of(source: NotesSource) -> str:
-    """Every page's text, one after another."""
-    return "\n".join(r.text for r in source.records() if isinstance(r, Page))
 
 
 def index_report(settings, *paths: Path) -> dict[str, tuple[str, list[str]]]:
@@ -89,7 +71,7 @@ def test_the_atlas_notes_are_cited_by_the_slide_their_deck_shows(tmp_path):
     notes = shared_data("atlas/lecture_notes_en.jsonl").read_text().splitlines()
     (text,) = [row["text"] for row in map(json.loads, notes) if row["file"] == "injury-in-central-nervous-system.qmd"]
     source = NotesSource(note(tmp_path, "injury.qmd", text), hashing_settings(tmp_path))
-    assert pages_of(source)[:2] == [(5, "CNS"), (7, "Features of Neuronal Injury")]
+    assert slides_of(source)[:2] == [(5, "CNS"), (7, "Features of Neuronal Injury")]
 
 
 def test_a_citation_and_a_repeated_slide_name_the_slides_the_deck_shows(tmp_path):
@@ -184,7 +166,7 @@ def test_a_deck_reads_a_bounded_number_of_includes_and_text(tmp_path):
     big = note(tmp_path, "big.qmd", "## Big\n\n{{< include _big.qmd >}}\n")
     note(tmp_path, "_big.qmd", "word " * 100)
     with pytest.raises(BadInputError, match=r"big.qmd with the files it includes is over .* MiB of text, the most"):
-        with_includes(big, big.read_text(), limit=400)
+        with_includes(big, limit=400)
 
 
 def test_a_missing_include_is_named_in_the_runs_problems_and_the_rest_indexed(tmp_path):

@@ -10,28 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from pathatlas.indexer.records import Page
 from pathatlas.indexer.sources.notes import NotesSource
 from pathatlas.settings import OWNER_FILE, UPLOADS
-from tests.helpers import hashing_settings, one_error_line, run_cli
+from tests.helpers import hashing_settings, note, one_error_line, run_cli, slides_of, words_of
 
 WEEK1 = "---\ntitle: Week 1\n---\n\n## Emphysema\n\nEnlarged air spaces distal to the terminal bronchioles.\n"
 EVERY_SLIDE = [(2, "Disclaimer"), (3, "Disclaimer"), (4, "Emphysema"), (5, "References")]
 """``quarto_course``'s deck's slides as Quarto renders it: its title slide first, each partial read."""
 NO_WORDS = {"front matter alone": "---\ntitle: PATH 302\nformat: html\n---\n", "empty": ""}
-
-
-def note(folder: Path, name: str, text: str) -> Path:
-    """``folder/name`` holding ``text``; returns it."""
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
-
-
-def slides_of(source: NotesSource) -> list[tuple[int, str]]:
-    """Each slide's number and title, as the deck's pages give them."""
-    return [(r.page, r.section) for r in source.records() if isinstance(r, Page)]
 
 
 def index_json(root: Path, *paths: Path):
@@ -115,7 +101,7 @@ def test_an_include_out_of_the_quarto_project_is_left_out_and_named(tmp_path, na
     (project / "_link.qmd").symlink_to(secret)
     deck.write_text(deck.read_text() + f"\n{{{{< include {name} >}}}}\n")
     source = NotesSource(deck, hashing_settings(tmp_path))
-    assert "secret" not in "\n".join(r.text for r in source.records() if isinstance(r, Page)).casefold()
+    assert "secret" not in words_of(source).casefold()
     assert source.problems == [f"{deck}: include {name} not read: {why}"]
 
 
@@ -183,7 +169,7 @@ def test_an_upload_folders_own_hidden_files_are_never_included(tmp_path):
         upload, "week1.qmd", WEEK1 + f"\n{{{{< include {OWNER_FILE} >}}}}\n\n{{{{< include .hidden/part.qmd >}}}}\n"
     )
     source = NotesSource(deck, hashing_settings(tmp_path))
-    assert "/srv/pathatlas" not in "\n".join(r.text for r in source.records() if isinstance(r, Page))
+    assert "/srv/pathatlas" not in words_of(source)
     assert [problem.split(" not read: ")[1] for problem in source.problems] == [
         "a hidden file or folder is not read"
     ] * 2

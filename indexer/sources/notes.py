@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Page, Passage, Record
 from pathatlas.indexer.sources.base import Source
-from pathatlas.indexer.sources.fingerprints import hash_files, hash_held
+from pathatlas.indexer.sources.fingerprints import hash_files, hash_held, utf8_name
 from pathatlas.indexer.sources.pdf import merge_blocks
 from pathatlas.retrieval.records import book_title, slide_label
 from pathatlas.retrieval.text import normalise, without_controls
@@ -144,13 +144,16 @@ class NoWordsError(BadInputError):
     fails."""
 
 
-def chunks(file: IO[bytes], path: Path, limit: int) -> Iterator[bytes]:
-    """The file's bytes, a chunk at a time; a ``BadInputError`` once it holds over ``limit`` bytes."""
+def chunks(file: IO[bytes], path: Path, limit: int, digest: Any = None) -> Iterator[bytes]:
+    """The file's bytes, a chunk at a time, each added to ``digest`` (a ``hashlib`` hash) where given; a
+    ``BadInputError`` once it holds over ``limit`` bytes."""
     read = 0
     while chunk := file.read(READ_CHUNK_BYTES):
         read += len(chunk)
         if read > limit:
             raise BadInputError(f"{path} is over {limit / MIB:g} MiB, the most a notes file may hold")
+        if digest is not None:
+            digest.update(chunk)
         yield chunk
 
 
@@ -176,14 +179,16 @@ def without_data_uris(parts: Iterable[bytes]) -> Iterator[bytes]:
         yield carried
 
 
-def read_note(path: Path, limit: int = MAX_NOTE_BYTES, file_limit: int = MAX_NOTE_FILE_BYTES) -> str:
+def read_note(
+    path: Path, limit: int = MAX_NOTE_BYTES, file_limit: int = MAX_NOTE_FILE_BYTES, digest: Any = None
+) -> str:
     """The file's text without its pictures' ``data:`` URIs, or one ``BadInputError`` line saying why it is none:
     unreadable, empty, over ``file_limit`` bytes or over ``limit`` bytes of text without them (never read whole),
-    binary, or not UTF-8."""
+    binary, or not UTF-8. ``digest`` (a ``hashlib`` hash), where given, takes the file's bytes as they are read."""
     data = bytearray()
     try:
         with path.open("rb") as file:
-            for part in without_data_uris(chunks(file, path, file_limit)):
+            for part in without_data_uris(chunks(file, path, file_limit, digest)):
                 data += part
                 if len(data) > limit:
                     raise BadInputError(
@@ -243,11 +248,11 @@ def opening_slides(meta: Mapping[str, Any]) -> int:
 
 @dataclass(frozen=True)
 class Note:
-    """A notes file as its deck is made of it (``read_deck``)."""
+    """A notes file as its deck is made of it (``with_includes``)."""
 
     text: str
     """Its text, each include's file pasted in (``with_includes``); its front matter is read only for a deck
-    (``metadata``): a fingerprint needs only the files it includes."""
+    (``metadata``): a fingerprint needs only the bytes read (``read``)."""
     included: tuple[Path, ...]
     """The files pasted in, each once, in the order first read."""
     named: tuple[Path, ...]
@@ -255,6 +260,10 @@ class Note:
     nested too deep): what its state on disk depends on (``NotesSource.included``)."""
     problems: tuple[str, ...]
     """Why each include left out was not read, a line each."""
+    read: tuple[tuple[Path, str], ...]
+    """Each file as it was read: its path and the hash of its bytes (``read_note``), its own first, an include pasted
+    twice twice. What its fingerprint hashes, rather than the files read again: one saved meanwhile would give the old
+    text's records the new text's fingerprint (``NotesSource.fingerprint``)."""
 
 
 @dataclass(frozen=True)
@@ -333,9 +342,9 @@ def named_file(scope: IncludeScope, name: str) -> Path:
     return target
 
 
-def include_target(target: Path, chain: tuple[Path, ...], scope: IncludeScope) -> Path:
-    """The file an include names (``named_file``), the includes that led to it being ``chain`` (the deck's file
-    first); a ``BadInputError`` saying why it is not read: no file, a file including itself, or a chain over
+def checked_include(target: Path, chain: tuple[Path, ...], scope: IncludeScope) -> Path:
+    """``target``, the file an include names (``named_file``), the includes that led to it being ``chain`` (the deck's
+    file first); a ``BadInputError`` saying why it is not read: no file, a file including itself, or a chain over
     ``MAX_INCLUDE_DEPTH``."""
     if not target.is_file():
         raise BadInputError(f"no such file in {scope.described}")
@@ -346,15 +355,24 @@ def include_target(target: Path, chain: tuple[Path, ...], scope: IncludeScope) -
     return target
 
 
-def with_includes(path: Path, note: str, scope: IncludeScope | None = None, limit: int = MAX_NOTE_BYTES) -> Note:
-    """The note at ``path`` of text ``note`` with each include line (``INCLUDE``) replaced by its file's text without
-    its front matter (metadata, not words), as Quarto pastes it before splitting the deck, and includes in that text
-    alike: named from the deck's own folder (Quarto resolves an included file's includes from the deck's folder too),
-    within ``scope`` (``named_file``; the deck's folder alone by default), at most ``MAX_INCLUDES`` of them. An include
-    not read is left out, with a problem line; a deck over ``limit`` characters with what it includes is refused, as
-    one file would be."""
+def with_includes(path: Path, scope: IncludeScope | None = None, limit: int = MAX_NOTE_BYTES) -> Note:
+    """The notes file at ``path`` as its deck is made of it: its text (``read_note``) with each include line
+    (``INCLUDE``) replaced by its file's text without its front matter (metadata, not words), as Quarto pastes it
+    before splitting the deck, and includes in that text alike: named from the deck's own folder (Quarto resolves an
+    included file's includes from the deck's folder too), within ``scope`` (``named_file``; the deck's folder alone by
+    default), at most ``MAX_INCLUDES`` of them. An include not read is left out, with a problem line; a deck that
+    cannot be read, or over ``limit`` characters with what it includes (as one file would be), is refused in one
+    ``BadInputError`` line. Each file is hashed as it is read (``Note.read``)."""
     scope, problems = scope or IncludeScope(path.parent.resolve()), dict[str, None]()
-    included, named = dict[Path, None](), dict[Path, None]()
+    included, named, read = dict[Path, None](), dict[Path, None](), list[tuple[Path, str]]()
+
+    def text_of(file: Path) -> str:
+        digest = hashlib.blake2b(digest_size=16)
+        text = read_note(file, digest=digest)
+        read.append((file, digest.hexdigest()))
+        return text
+
+    note = text_of(path)
     size, reads = len(note), 0
 
     def expanded(text: str, chain: tuple[Path, ...]) -> str:
@@ -368,7 +386,7 @@ def with_includes(path: Path, note: str, scope: IncludeScope | None = None, limi
             try:
                 target = named_file(scope, name)
                 named[target] = None
-                partial = metadata(read_note(include_target(target, chain, scope)))[1]
+                partial = metadata(text_of(checked_include(target, chain, scope)))[1]
             except BadInputError as exc:
                 problems[f"{path}: include {name} not read: {exc}"] = None
                 return ""
@@ -384,13 +402,8 @@ def with_includes(path: Path, note: str, scope: IncludeScope | None = None, limi
 
         return INCLUDE.sub(pasted, text)
 
-    return Note(expanded(note, (path.resolve(),)), tuple(included), tuple(named), tuple(problems))
-
-
-def read_deck(path: Path, scope: IncludeScope) -> Note:
-    """The notes file at ``path`` as its deck is made of it (``with_includes``, within ``scope``), or one
-    ``BadInputError`` line saying why it cannot be read (``read_note``)."""
-    return with_includes(path, read_note(path), scope)
+    text = expanded(note, (path.resolve(),))
+    return Note(text, tuple(included), tuple(named), tuple(problems), tuple(read))
 
 
 def plain(text: str) -> str:
@@ -545,6 +558,24 @@ def note_title(title: object, key: str) -> str:
     return book_title(title, key) or ""
 
 
+class cached_reading(functools.cached_property):
+    """A ``functools.cached_property`` keeping a refusal (``BadInputError``) too, raised again without reading again:
+    ``cached_property`` keeps no exception, and a deck that cannot be read was read again, with its includes, by each
+    of ``included``, ``fingerprint``, ``content_hash`` and ``deck``."""
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        refused = f"{self.attrname} refused"  # no attribute's name: never read in place of ``attrname``'s value
+        if (error := instance.__dict__.get(refused)) is not None:
+            raise error
+        try:
+            return super().__get__(instance, owner)
+        except BadInputError as exc:
+            instance.__dict__[refused] = exc
+            raise
+
+
 class NotesSource(Source):
     """A Markdown or Quarto file of lecture notes (``NOTE_SUFFIXES``) with the files it includes: each slide with words
     a ``Page`` numbered by its place in the rendered deck (``opening_slides``, ``slides``) and cited by it ("week1.qmd,
@@ -567,26 +598,32 @@ class NotesSource(Source):
         """Where its includes are read from (``include_scope``): its Quarto project, within its upload if uploaded."""
         return include_scope(self.path, self.settings.uploads_dir)
 
-    @functools.cached_property
+    @cached_reading
     def note(self) -> Note:
-        """The file as its deck is made of it (``read_deck``), read once a reading: the fingerprint names the files it
-        includes, and the deck is parsed from the same text."""
-        return read_deck(self.path, self.scope)
+        """The file as its deck is made of it (``with_includes``), read once a reading, or refused once: the
+        fingerprint hashes the bytes read, and the deck is parsed from the same text."""
+        return with_includes(self.path, self.scope)
 
     def readable_note(self) -> Note:
-        """The note (``note``), or one of no text and no includes where it cannot be read (``records`` says why)."""
+        """The note (``note``), or one of no text, no includes and its own file read as nothing where it cannot be
+        read (``records`` says why)."""
         try:
             return self.note
         except BadInputError:
-            return Note("", (), (), ())
+            return Note("", (), (), (), ((self.path, ""),))
 
     def included(self) -> tuple[Path, ...]:
         """The files its includes name, pasted in or not: one edited, deleted or written changes the deck."""
         return self.readable_note().named
 
     def fingerprint(self) -> str:
-        """Its file's and its includes': a changed partial reads the decks including it again."""
-        return hash_files([self.path, *self.readable_note().included], self.reading(), self.records_version)
+        """What its records are made of: its file and its includes as ``note`` read them (``Note.read``), each by its
+        path and the hash of its bytes, with its reader's version and settings as ``hash_files`` hashes them. Not read
+        again: a deck saved meanwhile got the old text's records under the new text's fingerprint, and the next
+        ``index`` found it unchanged. A changed partial reads the decks including it again."""
+        read = (f"{utf8_name(file)}\0{digest}" for file, digest in self.readable_note().read)
+        joined = "\0".join([hash_files([], self.reading(), self.records_version), *read])
+        return hashlib.blake2b(joined.encode(), digest_size=16).hexdigest()
 
     def content_hash(self) -> str | None:
         """The file's as ``Source.content_hash`` hashes it, so a deck without includes keeps its hash and a renamed copy
@@ -604,13 +641,13 @@ class NotesSource(Source):
         except BadInputError:  # records() reports it
             return 0
 
-    @functools.cached_property
+    @cached_reading
     def deck(self) -> tuple[str, list[Slide]]:
         """The deck's title (``note_title``) and its slides with words besides their titles, numbered as the rendered
-        deck shows them (``opening_slides``); a ``BadInputError`` where it has none. Parsed once a reading:
-        ``size_hint`` and ``records`` both ask."""
+        deck shows them (``opening_slides``); a ``BadInputError`` where it has none. Parsed once a reading, or refused
+        once: ``size_hint`` and ``records`` both ask."""
         meta, body = metadata(self.note.text)
-        self.problems.extend(p for p in self.note.problems if p not in self.problems)  # parsed again if it failed
+        self.problems.extend(self.note.problems)
         opening = opening_slides(meta)
         worded = [replace(slide, number=opening + slide.number) for slide in slides(body) if slide.has_words()]
         if not worded:
