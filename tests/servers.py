@@ -57,9 +57,14 @@ def ui_over(index: Path) -> Iterator[str]:
     try:
         yield url
     finally:
-        for process in (ui, api):
-            process.terminate()
-            process.wait(timeout=30)
+        stop(ui, api)
+
+
+def stop(*processes: subprocess.Popen) -> None:
+    """Stop ``processes`` (a web UI, then the service it reads), each within 30 s."""
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def start_ui(api: str, port: int) -> tuple[subprocess.Popen, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from pathatlas.ui.bench_crash import make_pdf
 from tests.conftest import shared_data
 from tests.helpers import png_bytes
 from tests.servers import job_ended
-from tests.uploads import api_settings, upload, zipped
+from tests.uploads import api_settings, counted_body, upload, zipped
 
 PIXELS = 60_000_000
 LONG = "Robbins_and_Cotran_Pathologic_Basis_of_Disease_10th_edition_lecture_handout_for_second_year_students_"
@@ -116,13 +117,9 @@ def test_a_pdf_beside_a_case_folder_in_a_zip_is_indexed(client, tmp_path):
 
 
 # -- 3. bodies of routes that take no file ---------------------------------------------------------------------------
-def chunks(count: int, read: list[int]):
-    """A body of ``count`` chunks of 256 KB, counting in ``read`` those read."""
-    yield b'{"text": "lung", "pad": "'
-    for _ in range(count):
-        read.append(1)
-        yield b"x" * (256 << 10)
-    yield b'"}'
+def chunks(count: int, read: list[int]) -> Iterator[bytes]:
+    """A JSON body of ``count`` chunks of 256 KB, counting in ``read`` those read."""
+    return counted_body(b'{"text": "lung", "pad": "', b'"}', count, read)
 
 
 def test_a_json_body_over_1_mb_is_refused_before_it_is_read(tmp_path):

@@ -5,6 +5,7 @@ body is read, and index jobs waiting or running are capped. Hashing encoder and 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,7 +24,7 @@ from pathatlas.ui.api.routes.library import LECTURERS_JOB
 from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import png_bytes
 from tests.servers import job_ended
-from tests.uploads import AUTH, TOKEN, api_settings, upload, zipped
+from tests.uploads import AUTH, TOKEN, api_settings, counted_body, upload, zipped
 
 STUDENT_TOKEN = "stud3nt"
 STUDENT = {"Authorization": f"Bearer {STUDENT_TOKEN}"}
@@ -173,13 +174,10 @@ QUERY_MB = 2
 OVER_QUERY = {"detail": f"image query is over the limit of {QUERY_MB} MB (PATHATLAS_MAX_QUERY_IMAGE_MB)"}
 
 
-def chunks(count: int, read: list[int]):
+def chunks(count: int, read: list[int]) -> Iterator[bytes]:
     """A multipart body of ``count`` chunks of 256 KB, counting in ``read`` those read."""
-    yield b'--b\r\ncontent-disposition: form-data; name="image"; filename="x.png"\r\n\r\n'
-    for _ in range(count):
-        read.append(1)
-        yield b"x" * (256 << 10)
-    yield b"\r\n--b--\r\n"
+    head = b'--b\r\ncontent-disposition: form-data; name="image"; filename="x.png"\r\n\r\n'
+    return counted_body(head, b"\r\n--b--\r\n", count, read)
 
 
 @pytest.mark.parametrize("route", ["/search/image", "/ask/image"])

@@ -26,7 +26,7 @@ from pathatlas.ui import present, streamlit_app
 from pathatlas.ui.api.routes.media import draw_outline
 from pathatlas.ui.bench_serve import free_port, start_server
 from tests.helpers import png_bytes
-from tests.servers import start_ui
+from tests.servers import start_ui, stop
 
 H_AND_E = (214, 120, 178)  # eosin pink-purple, on which the red line alone was 1.6:1
 WHITE = present.HALO_RGB
@@ -234,9 +234,7 @@ def ui_url(ui_index, proxy) -> Iterator[str]:
     try:
         yield url
     finally:
-        for process in (ui, api):
-            process.terminate()
-            process.wait(timeout=30)
+        stop(ui, api)
         server.shutdown()
 
 

@@ -68,3 +68,13 @@ def held_upload(client, folder: Path, monkeypatch) -> tuple[str, threading.Event
     job_id = upload(client, "atlas.pdf", make_pdf(folder / "atlas.pdf", 2, "c").read_bytes()).json()["id"]
     assert started.wait(30)
     return job_id, go
+
+
+def counted_body(head: bytes, tail: bytes, count: int, read: list[int]) -> Iterator[bytes]:
+    """A streamed request body: ``head``, ``count`` chunks of 256 KB, each counted in ``read`` as it is sent, then
+    ``tail``; how far a refusal let it be read."""
+    yield head
+    for _ in range(count):
+        read.append(1)
+        yield b"x" * (256 << 10)
+    yield tail
