@@ -29,7 +29,7 @@ from pathatlas.indexer.sources.fingerprints import hash_files, hash_held, utf8_n
 from pathatlas.indexer.sources.pdf import merge_blocks
 from pathatlas.retrieval.records import book_title, slide_label
 from pathatlas.retrieval.text import normalise, without_controls
-from pathatlas.settings import OWNER_FILE, UPLOADS
+from pathatlas.settings import OWNER_FILE
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -291,16 +291,12 @@ class IncludeScope:
 
 
 def upload_folder(folder: Path, uploads: Path) -> Path | None:
-    """The upload folder (``uploads/<id>``) holding the real folder ``folder``: under ``uploads``, or under any folder
-    of that name (``UPLOADS``) where it is marked as an upload's (``OWNER_FILE``), as the server finds uploads recorded
-    under another home (one moved or restored elsewhere: ``ui.api.engine.named_uploads``); None where it lies under
-    neither (a user's own folder named "uploads" holding a Quarto project is no upload)."""
-    for top in (uploads, *(parent for parent in (folder, *folder.parents) if parent.name == UPLOADS)):
-        if folder.is_relative_to(top) and folder != top:
-            upload = top / folder.relative_to(top).parts[0]
-            if top == uploads or (upload / OWNER_FILE).is_file():
-                return upload
-    return None
+    """The upload folder holding the real folder ``folder``: ``uploads/<id>`` under this home's ``uploads``, else the
+    nearest folder above marked as an upload's (``OWNER_FILE``), as a home moved or restored elsewhere keeps its
+    uploads (``ui.api.engine.named_uploads``); None where it lies in neither (a user's own files)."""
+    if folder.is_relative_to(uploads) and folder != uploads:
+        return uploads / folder.relative_to(uploads).parts[0]
+    return next((above for above in (folder, *folder.parents) if (above / OWNER_FILE).is_file()), None)
 
 
 def project_root(folder: Path, ceiling: Path | None) -> Path | None:
