@@ -40,9 +40,7 @@ def two_case_folders() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for folder, images in (("Winter", ("a", "b", "missing", "fake")), ("Sommer", ("c", "d"))):
-            rows = [
-                {"image": f"{name}.png", "case": f"{folder}-{name}", "diagnosis": "granuloma"} for name in images
-            ]
+            rows = [{"image": f"{name}.png", "case": f"{folder}-{name}", "diagnosis": "granuloma"} for name in images]
             archive.writestr(f"{folder}/cases.jsonl", "\n".join(map(json.dumps, rows)))
             for n, name in enumerate(images):
                 if name != "missing":
