@@ -95,6 +95,7 @@ def test_what_became_of_an_upload_is_said_after_the_rerun_in_the_librarys_words(
 
 def test_a_refused_poll_keeps_the_answer_as_sent_under_details_past_the_rerun(monkeypatch):
     fake_api(monkeypatch, lambda: answer(502, NGINX_502))
+    monkeypatch.setattr(streamlit_app, "JOB_POLL_SECONDS", 0)  # a proxy's 502 is waited out until then
     app = indexed(UPLOAD)
     assert [expander.label for expander in app.expander] == ["Details"]
     assert f"GET /jobs/{JOB_ID}: 502" in app.code[0].value and "nginx" in app.code[0].value

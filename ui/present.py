@@ -515,6 +515,16 @@ def job_unanswered_message(name: str) -> str:
     return f"The PathAtlas service stopped answering while indexing {name}; it may yet be indexed: {LOOK_LATER}."
 
 
+def job_away_message(name: str) -> str:
+    """What the Library's progress bar says while the service does not answer how the job indexing upload ``name``
+    goes (restarting, or a proxy's 502 for it): that the page still waits, so a lecturer does not leave or upload
+    again."""
+    return (
+        f"The PathAtlas service is not answering just now (it may be restarting); still waiting to hear how indexing "
+        f"{name} goes."
+    )
+
+
 def served_root(openapi: Mapping[str, Any]) -> str:
     """The path prefix the API is served under (``pathatlas serve --root-path``), as its OpenAPI document's first
     server names it; "" when served at /."""

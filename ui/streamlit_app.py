@@ -64,6 +64,7 @@ from pathatlas.ui.present import (
     highlight,
     image_alt,
     img_html,
+    job_away_message,
     job_refused_message,
     job_unanswered_message,
     job_unknown_message,
@@ -1135,6 +1136,10 @@ def ask_tab() -> None:
 
 # -- library -----------------------------------------------------------------------------------
 JOB_POLL_SECONDS = 1800
+JOB_POLL_EVERY = 0.3  # seconds between polls of a job that runs
+JOB_RETRY_STEP = 1.0  # seconds more each time before asking again a service that did not answer
+JOB_RETRY_MOST = 30.0  # seconds at most, a Retry-After's included: a restart takes seconds to a minute
+SERVICE_AWAY = (502, 503, 504)  # a reverse proxy's answers while the service behind it restarts, the service's busy
 # What the Library's total counts of each kind, in a student's words: the facets count a case's images, not its cases
 # (GET /sources counts those); passages, the parts of pages a search finds, are left out. (A bare string here would be
 # drawn: Streamlit's magic.)
@@ -1240,20 +1245,28 @@ def index_upload(name: str, data: bytes) -> None:
 def job_outcome(job_id: str, name: str) -> tuple[str, str]:
     """What came of the job indexing upload ``name`` (("ok" or "error", the line to show)), polled until it ends or
     ``JOB_POLL_SECONDS`` pass (a job that never ends must not hang the page); its notes, and a refused poll's answer
-    as sent, are kept for the Library's next run (``library_notes``, ``library_details``)."""
+    as sent, are kept for the Library's next run (``library_notes``, ``library_details``). A poll the service did not
+    answer, or a proxy answered for it (``SERVICE_AWAY``), is asked again until then: the job goes on through a
+    restart, and one refused poll had ended the follow."""
     path = f"/jobs/{job_id}"
     bar = st.progress(0.0, text="indexing")
     deadline = time.monotonic() + JOB_POLL_SECONDS
+    done, retries = 0.0, 0  # the share indexed as last told; polls in a row the service did not answer
     while True:
-        polled = reached("GET", path)
-        if polled is None:  # the service went away (said at the run's end); the job may yet finish there
+        polled = job_poll(path)
+        if service_away(polled) and time.monotonic() < deadline:
+            bar.progress(done, text=plain(job_away_message(name)))
+            time.sleep(min(job_retry_wait(retries, polled), max(0.0, deadline - time.monotonic())))
+            retries += 1
+            continue
+        if polled is None:
             return "error", job_unanswered_message(name)
         if polled.status_code >= 400:
             st.session_state.library_details = answered("GET", path, polled)
             if api_has_none(polled):  # its sentence names GET /jobs: the Library says what to do in the page
                 return "error", job_unknown_message(name, job_id)
             return "error", job_refused_message(name, error_message(detail_of(polled)))
-        status = polled.json()
+        status, retries = polled.json(), 0
         if status["total"]:
             done = min(1.0, status["done"] / status["total"])
             bar.progress(done, text=plain(f"indexing {name}: {status['done']}/{status['total']}"))
@@ -1262,7 +1275,31 @@ def job_outcome(job_id: str, name: str) -> tuple[str, str]:
             return job_ended(status, name)
         if time.monotonic() > deadline:
             return "error", job_waited_message(name, status["status"], JOB_POLL_SECONDS, job_id)
-        time.sleep(0.3)
+        time.sleep(JOB_POLL_EVERY)
+
+
+def job_poll(path: str) -> httpx.Response | None:
+    """GET ``path`` (a job's state); None where the service did not answer, kept from the run's end (``reached`` says
+    it there): the poll is asked again, and a page that said "not reachable" above a job that went on to end misled;
+    an outage that outlasts the wait is said by ``job_outcome``."""
+    try:
+        return fetch("GET", path)
+    except Unreachable:
+        return None
+
+
+def service_away(polled: httpx.Response | None) -> bool:
+    """Whether a poll found the service away: no answer, or a proxy's (or its own busy) 502, 503 or 504."""
+    return polled is None or polled.status_code in SERVICE_AWAY
+
+
+def job_retry_wait(retries: int, polled: httpx.Response | None) -> float:
+    """Seconds before asking again a service away after ``retries`` polls in a row that found it so: its Retry-After
+    where given in seconds, else ``JOB_RETRY_STEP`` longer each time; at least ``JOB_POLL_EVERY`` (a Retry-After of 0
+    must not flood a service coming up), at most ``JOB_RETRY_MOST`` (one of an hour outlasts the page's wait)."""
+    asked = polled.headers.get("Retry-After", "").strip() if polled is not None else ""
+    wait = float(asked) if asked.isascii() and asked.isdigit() else JOB_RETRY_STEP * (retries + 1)
+    return min(max(wait, JOB_POLL_EVERY), JOB_RETRY_MOST)
 
 
 def job_ended(status: dict[str, Any], name: str) -> tuple[str, str]:
