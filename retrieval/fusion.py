@@ -14,9 +14,11 @@ import bisect
 import functools
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -351,15 +353,26 @@ def term_coverage(query_tokens: set[str], text_tokens: Sequence[str]) -> float:
     return len(query_tokens.intersection(text_tokens)) / len(query_tokens) if query_tokens else 0.0
 
 
+BLANK_LINE = re.compile(r"\n\s*\n")
+"""Between two blocks of a text (a slide's bullets, paragraphs, table rows: ``notes.BLOCK_BREAK``); a single newline
+is a line wrapped inside one (a PDF's)."""
+CLAUSE_END = re.compile(r"[.!?:;][\"'”’»)\]}]*$")
+"""The end of a sentence or clause, a closing quote or bracket after it: the block after it reads as a new one."""
+BLOCK_SEPARATOR = " · "
+"""Between two blocks in a snippet where the first ends no sentence or clause: a slide's "Causes", "TB",
+"Sarcoidosis" read "Causes TB Sarcoidosis", one phrase."""
+
+
 def snippet(text: str, query: str | None, width: int = 240) -> str:
     """A window of ``text`` around the query words it marks (``marks.marked_spans``, as the web UI highlights:
-    "akciger" marks "akciğer"), else its start; it starts and ends between words ("…ecially" read as a word).
+    "akciger" marks "akciğer"), else its start; it starts and ends between words ("…ecially" read as a word), on one
+    line, its blocks set apart (``flat_blocks``).
 
     Of the windows opening a little before each marked word, or at it, the one whose distinct query words weigh most is
     shown (``marked_weights``), the first on ties: opening at the first marked word showed "cells" and left out
     "goblet" 130 characters on, and the hit looked wrong; opening only a little before each left out "Koilocytes" of
     "Koilocytes are ... a clear perinuclear halo" for a window holding the halo's other words."""
-    flat = " ".join(text.split())
+    flat = flat_blocks(text)
     if len(flat) <= width:
         return flat
     weighted = marked_weights(flat, query_terms(query))
@@ -367,6 +380,16 @@ def snippet(text: str, query: str | None, width: int = 240) -> str:
     windows = [_window(flat, anchor, width, lead) for anchor, lead in anchors] or [_window(flat, 0, width)]
     start, end = max(windows, key=lambda window: _weight_within(weighted, window))  # max keeps the first of equals
     return ("…" if start else "") + flat[start:end].rstrip() + ("…" if end < len(flat) else "")
+
+
+def flat_blocks(text: str) -> str:
+    """``text`` on one line, its blocks apart: a block after one ending no sentence or clause after a
+    ``BLOCK_SEPARATOR``, else after a space, as every line wrapped inside a block."""
+    blocks = [words for block in BLANK_LINE.split(text) if (words := " ".join(block.split()))]
+    joined = blocks[:1]
+    for before, block in pairwise(blocks):
+        joined += [" " if CLAUSE_END.search(before) else BLOCK_SEPARATOR, block]
+    return "".join(joined)
 
 
 def marked_weights(text: str, terms: list[str]) -> list[tuple[int, int, tuple[str, float]]]:
@@ -387,10 +410,19 @@ def _window(flat: str, anchor: int, width: int, lead: int = 0) -> tuple[int, int
     of one."""
     start = max(0, anchor - lead)
     start = flat.rfind(" ", 0, start + 1) + 1  # back to the start of the word it fell in (0: the text's start)
+    if _separator_dot_at(flat, start):
+        start += len(BLOCK_SEPARATOR) - 1  # a block's first word opens it, not the separator before it
     end = start + width
     if end < len(flat) and flat[end] != " " and (space := flat.rfind(" ", start, end)) > start:
         end = space  # the last word whole would overrun the width: end before it
+    if _separator_dot_at(flat, end - 1):
+        end -= len(BLOCK_SEPARATOR) - 1  # and a block's last word ends it
     return start, end
+
+
+def _separator_dot_at(flat: str, at: int) -> bool:
+    """Whether ``flat[at]`` is the dot of a ``BLOCK_SEPARATOR`` (never at either end of a text)."""
+    return at > 0 and flat.startswith(BLOCK_SEPARATOR, at - 1)
 
 
 def _weight_within(weighted: list[tuple[int, int, tuple[str, float]]], window: tuple[int, int]) -> float:

@@ -125,7 +125,7 @@ def test_a_zipped_course_folder_indexes_its_notes_and_pdfs_and_leaves_out_its_re
     ]
     hits = client.post("/search", json={"text": "kingfisher", "k": 5}).json()["hits"]
     assert [(hit["citation"]["label"], hit["snippet"]) for hit in hits if "kingfisher" in hit["snippet"]] == [
-        ("week1.qmd, slide 3", "Part kingfisher partial words")
+        ("week1.qmd, slide 3", "Part · kingfisher partial words")
     ], "the partial is read where week1.qmd includes it, and alone nowhere"
 
 
