@@ -637,6 +637,10 @@ def serve(
         str | None,
         typer.Option(help="Proxies whose X-Forwarded headers are trusted: addresses, comma-separated, or '*'."),
     ] = None,
+    header_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a connection may take to send a request's line and headers before it is closed."),
+    ] = 10.0,
     body_timeout: Annotated[
         float,
         typer.Option(help="Seconds a request body may pause between chunks before it is answered 408."),
@@ -659,7 +663,7 @@ def serve(
     from pathatlas.ui.api.app import create_app
     from pathatlas.ui.api.engine import Engine
     from pathatlas.ui.listening import ensure_listenable
-    from pathatlas.ui.serving import raise_open_file_limit
+    from pathatlas.ui.serving import HeaderDeadline, raise_open_file_limit
 
     settings = settings_for(index)
     if not settings.api_token and not insecure and not is_loopback(host):
@@ -668,9 +672,16 @@ def serve(
         raise BadInputError(f"--root-path {root_path!r}: give the prefix from its first slash, e.g. /atlas")
     if not 0 < port < 1 << 16:  # uvicorn's OverflowError was a traceback, once the index had opened
         raise BadInputError(f"--port {port}: give a port of 1-65535, e.g. 8000")
-    if body_timeout <= 0 or limit_concurrency < 1:  # as a range in --help, either squeezed every option's text
-        given = f"--body-timeout {body_timeout:g} --limit-concurrency {limit_concurrency}"
-        raise BadInputError(f"{given}: give numbers above 0, e.g. --body-timeout 30 --limit-concurrency 1000")
+    # Checked here, not as ranges in --help (each squeezed every option's text); "not > 0" refuses nan too.
+    limits = {
+        "--header-timeout": header_timeout,
+        "--body-timeout": body_timeout,
+        "--limit-concurrency": limit_concurrency,
+    }
+    if not all(value > 0 for value in limits.values()):
+        given = " ".join(f"{option} {value:g}" for option, value in limits.items())
+        example = "--header-timeout 10 --body-timeout 30 --limit-concurrency 1000"
+        raise BadInputError(f"{given}: give numbers above 0, e.g. {example}")
     refuse_case_folder_index(settings.index_dir)  # its uploads' index, before one is written there
     ensure_listenable(host, port)  # uvicorn said "address already in use" among INFO lines, once the index opened
     if notice := new_index_notice(settings.index_dir):
@@ -686,7 +697,8 @@ def serve(
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips,  # None: uvicorn's default (FORWARDED_ALLOW_IPS, else 127.0.0.1)
         log_config=uvicorn_logging(settings),
-        limit_concurrency=limit_concurrency,  # counts idle connections too: uvicorn has no timeout for headers
+        limit_concurrency=limit_concurrency,  # counts idle connections too, each until its header deadline
+        http=partial(HeaderDeadline, header_timeout=header_timeout),  # h11 whether or not httptools is installed
     )
 
 

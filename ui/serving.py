@@ -1,7 +1,7 @@
-"""What ``pathatlas serve`` adds around the application against clients that stall: a deadline on each chunk of a
-request's body (uvicorn waits for one forever), the process's open-file limit raised as far as the system allows, and
-the errors a flood of connections repeats (asyncio's "accept failed", uvicorn's "over the concurrency limit") logged
-once a minute."""
+"""What ``pathatlas serve`` adds around the application against clients that stall: a deadline for each request's line
+and headers and one on each chunk of its body (uvicorn waits for either forever), the process's open-file limit raised
+as far as the system allows, and the errors a flood of connections repeats (asyncio's "accept failed", uvicorn's "over
+the concurrency limit") logged once a minute."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import asyncio
 import logging
 import math
 import time
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 try:
     import resource
@@ -75,6 +78,45 @@ class BodyTimeout:
             await send(message)
 
         await self.app(scope, receive_in_time, send_unless_stalled)
+
+
+class HeaderDeadline(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request's line and headers: a connection that has not sent them
+    whole within ``header_timeout`` seconds of opening, or of its last response, is closed. uvicorn has none, and each
+    byte that arrives cancels its keep-alive timer, so a client that sent nothing, or trickled its headers a byte a
+    second, held a connection (and a place under ``--limit-concurrency``) for as long as it liked. Bytes do not move
+    this deadline, and it never cuts a request whose headers came in time: its body is ``BodyTimeout``'s business, its
+    response (a long search, a download) nobody's."""
+
+    def __init__(self, *args, header_timeout: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.header_timeout = header_timeout
+        self.header_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self.start_header_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self.start_header_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.header_deadline.cancel()  # a flood of closed connections is not kept until their deadlines
+
+    def start_header_deadline(self) -> None:
+        if self.header_deadline is not None:
+            self.header_deadline.cancel()
+        self.header_deadline = self.loop.call_later(self.header_timeout, self.close_unless_headers_came)
+
+    def close_unless_headers_came(self) -> None:
+        if self.conn.their_state is not h11.IDLE:  # h11 leaves IDLE once the request line and headers are whole
+            return
+        host, port = self.client or ("a socket", "")
+        log.debug("%s:%s sent no whole request line and headers in %g s: closed", host, port, self.header_timeout)
+        self.timeout_keep_alive_handler()  # closes as uvicorn closes an idle kept-alive connection
 
 
 def has_body(scope) -> bool:
