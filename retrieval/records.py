@@ -449,7 +449,7 @@ class Hit:
     """Score relative to the list's first hit (``fusion.relative_scores``): a reader's relevance words."""
     agreeing: int | None = None
     """An image query's hit: how many of the query's nearest candidates share its diagnosis (``search.with_agreement``;
-    0 without one), which says whether its badge may claim a match (``ui.api.schemas.looks_alike``); None for a text
+    0 without one), which says whether its badge may claim a match (``ui.hits.looks_alike``); None for a text
     query's."""
 
     def label(self) -> str:
@@ -465,7 +465,7 @@ class Hit:
 
     def to_dict(self) -> dict[str, Any]:
         """The hit's own fields as JSON: its payload less ``HIDDEN_FIELDS``. What the doors print (``search --json``,
-        REST, MCP, ``Atlas.search``) is ``ui.api.schemas.hit_record``, built on this with the rank, relevance words and
+        REST, MCP, ``Atlas.search``) is ``ui.hits.hit_record``, built on this with the rank, relevance words and
         why it matched."""
         return {
             "id": self.id,

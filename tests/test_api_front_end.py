@@ -20,9 +20,10 @@ from pathatlas.retrieval.records import Citation, Hit, Payload
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.schemas import HitOut, hit_record
+from pathatlas.ui.api.schemas import HitOut
 from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.bench_serve import free_port
+from pathatlas.ui.hits import hit_record
 from tests.helpers import one_error_line, run_cli
 from tests.uploads import api_settings, upload
 

@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.api.schemas import K_MAX, names_a_path
+from pathatlas.ui.api.schemas import names_a_path
 from pathatlas.ui.bench_crash import make_pdf
+from pathatlas.ui.hits import K_MAX
 from tests.helpers import index_new, png_bytes
 from tests.uploads import api_settings
 

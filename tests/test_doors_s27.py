@@ -54,7 +54,7 @@ def library(tmp_path) -> Path:
 
 
 def test_atlas_searches_without_importing_the_service_or_the_agent(tmp_path):
-    """``check_k`` is schemas', not the tools': a first ``Atlas.search`` took 3.5 s instead of 1.5 s importing the
+    """``check_k`` is ``ui.hits``', not the tools': a first ``Atlas.search`` took 3.5 s instead of 1.5 s importing the
     REST engine and langgraph through ``ui.tools``."""
     indexed_lecture(tmp_path, "a.pdf", "Granuloma with giant cells in the lung.")
     script = f"""

@@ -15,7 +15,7 @@ from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Citation, Hit, Payload
 from pathatlas.retrieval.search import Query, Searcher
-from pathatlas.ui.api.schemas import AGREEING, hit_records
+from pathatlas.ui.hits import AGREEING, hit_records
 
 LOOK = {"visual:image": 1, "joint:image": 2}
 

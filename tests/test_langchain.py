@@ -13,7 +13,7 @@ from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
-from pathatlas.ui.api.schemas import K_MAX
+from pathatlas.ui.hits import K_MAX
 from pathatlas.ui.langchain import PathAtlasRetriever
 from pathatlas.ui.tools import MAX_TEXT_CHARS
 

@@ -136,7 +136,7 @@ def specimen_index(settings, tmp_path):
 
 def test_search_by_image_puts_the_same_specimen_first(specimen_index, settings):
     from pathatlas.retrieval.search import SPECIMEN, Query, Searcher
-    from pathatlas.ui.api.schemas import matched_why
+    from pathatlas.ui.present import matched_why
 
     index, images = specimen_index
     assert len(list(index.media_dir.glob("*.sift.npz"))) == len(images)

@@ -30,8 +30,8 @@ from pathatlas.agent.questions import Question
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.search import Query, Searcher
-from pathatlas.ui.api.schemas import K_MAX, hit_records
 from pathatlas.ui.bench_serve import free_port
+from pathatlas.ui.hits import K_MAX, hit_records
 from pathatlas.ui.tools import public
 from tests.helpers import png_bytes
 from tests.servers import chat_model

@@ -10,7 +10,7 @@ from pathatlas.errors import BadInputError
 from pathatlas.settings import Settings, load_settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.schemas import K_MAX
+from pathatlas.ui.hits import K_MAX
 from pathatlas.ui.langchain import PathAtlasRetriever
 from pathatlas.ui.library import Atlas
 from tests.helpers import quick

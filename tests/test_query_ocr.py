@@ -13,7 +13,7 @@ from pathatlas.retrieval import ocr
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.ocr import MIN_QUERY_WORDS, QUERY_MAX_SIDE, query_words
 from pathatlas.retrieval.search import PRINTED, Query, Searcher
-from pathatlas.ui.api.schemas import matched_why
+from pathatlas.ui.present import matched_why
 
 needs_tesseract = pytest.mark.skipif(not tesseract.installed(), reason=f"needs tesseract ({tesseract.INSTALL_HINT})")
 HALO = ["Koilocytes", "perinuclear", "halo"]

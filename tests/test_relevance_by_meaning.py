@@ -16,7 +16,8 @@ from pathatlas.corpora.demo import draw_pattern
 from pathatlas.retrieval.records import Citation, Hit
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.api.schemas import HitOut, by_meaning_alone, hit_records
+from pathatlas.ui.api.schemas import HitOut
+from pathatlas.ui.hits import by_meaning_alone, hit_records
 from tests.helpers import png_bytes, run_cli
 
 NONSENSE = ["xyzzyqwerty plumbus", "recipe for chocolate cake"]

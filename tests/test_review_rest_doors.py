@@ -16,7 +16,8 @@ from pathatlas.retrieval.search import Found, Query
 from pathatlas.settings import Settings
 from pathatlas.ui.api.routes import search as search_route
 from pathatlas.ui.api.routes.search import run_search
-from pathatlas.ui.api.schemas import HitOut, Links, hit_record
+from pathatlas.ui.api.schemas import HitOut, Links
+from pathatlas.ui.hits import hit_record
 from pathatlas.ui.library import Atlas
 from pathatlas.ui.present import RANKER_WORDS, found_by
 from pathatlas.ui.tools import Toolbox

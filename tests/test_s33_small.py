@@ -20,7 +20,8 @@ from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Hit
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.deps import JSON_BODY
-from pathatlas.ui.api.schemas import AGREEING, HitOut, hit_records
+from pathatlas.ui.api.schemas import HitOut
+from pathatlas.ui.hits import AGREEING, hit_records
 from pathatlas.ui.present import relevance_words
 from tests.helpers import hashing_settings
 from tests.test_image_badges import case_hit

@@ -14,7 +14,8 @@ from PIL import Image
 from pathatlas.retrieval.fusion import Group
 from pathatlas.retrieval.records import Citation, Hit, Payload
 from pathatlas.retrieval.search import Query, paged, split_copies
-from pathatlas.ui.api.schemas import HitOut, hit_record
+from pathatlas.ui.api.schemas import HitOut
+from pathatlas.ui.hits import hit_record
 from pathatlas.ui.present import card_repeats
 from tests.helpers import run_cli
 from tests.test_incremental_cases import ENCODER as PIXELS

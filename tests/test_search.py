@@ -26,7 +26,7 @@ from pathatlas.retrieval.fusion import (
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.search import Query, Searcher, ranker_weight
 from pathatlas.settings import Settings
-from pathatlas.ui.api.schemas import matched_why
+from pathatlas.ui.present import matched_why
 
 
 def test_rrf_weights_and_ranks():

@@ -282,7 +282,7 @@ def search(
     """
     from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.search import Query, Searcher
-    from pathatlas.ui.api.schemas import check_k
+    from pathatlas.ui.hits import check_k
     from pathatlas.ui.library import image_file_named, image_of
 
     if image is None and image_file_named(text):
@@ -301,7 +301,7 @@ def search(
     if found.image_words:  # what the image's own words added (stderr: --json keeps stdout JSON alone)
         err_console.print(f"words read in the image: {found.image_words}", highlight=False, markup=False)
     if as_json:
-        from pathatlas.ui.api.schemas import hit_records
+        from pathatlas.ui.hits import hit_records
 
         print_json(hit_records(hits, found.marked_words(query.text)))  # one JSON form, as REST and MCP give it
         return

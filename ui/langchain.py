@@ -32,7 +32,7 @@ from pathatlas.retrieval.index import AmbiguousSourceError
 from pathatlas.retrieval.records import Hit
 from pathatlas.retrieval.search import Query, check_filters, resolve_filters, whole_number
 from pathatlas.settings import Settings, load_settings
-from pathatlas.ui.api.schemas import check_k, hit_records
+from pathatlas.ui.hits import check_k, hit_records
 from pathatlas.ui.library import check_folder
 from pathatlas.ui.tools import Toolbox, client_tool, refuse_unknown_arguments, thumbnail_uri, validation_line
 

@@ -284,7 +284,7 @@ class Atlas:
         (HxW, HxWx3 or HxWx4 of uint8). ``k``: 1 to 100, REST's limit; there is no offset: for a second page of
         ten, take ``search(text, k=20)[10:]`` (their ``rank`` says 11-20). ``filters``: kind, source,
         organ, diagnosis, case, section, chapter to a text or a list of texts (``{"kind": "figure"}``)."""
-        from pathatlas.ui.api.schemas import hit_records
+        from pathatlas.ui.hits import hit_records
 
         query = self._query(text, image, k, filters)
         found = self.searcher.find(query)
@@ -296,7 +296,7 @@ class Atlas:
         the record itself and its case's other images left out."""
         from pathatlas.retrieval.search import whole_number
         from pathatlas.retrieval.similar import similar
-        from pathatlas.ui.api.schemas import check_k, hit_records
+        from pathatlas.ui.hits import check_k, hit_records
 
         record_id = record.get("id") if isinstance(record, dict) else getattr(record, "id", record)  # or a ``Hit``
         if not isinstance(record_id, str):
@@ -350,7 +350,7 @@ class Atlas:
     def _query(self, text: str | None, image: ImageInput | None, k: int, filters: dict | None) -> Query:
         """The checked query of ``hits`` and ``search``."""
         from pathatlas.retrieval.search import Query
-        from pathatlas.ui.api.schemas import check_k
+        from pathatlas.ui.hits import check_k
 
         if image is None and image_file_named(text):
             raise BadInputError(

@@ -591,7 +591,7 @@ UNKNOWN_SHOWN = 8  # unknown words a warning names: a pasted paragraph's listed 
 def unknown_words_line(unknown: list[dict[str, Any]], meaning_alone: bool = False) -> str:
     """``unknown_words_note`` of at most ``UNKNOWN_SHOWN`` words, those with a closer spelling to offer first (a typo
     the reader can fix), and how many more: a pasted paragraph listed 31 before its one suggestion. ``meaning_alone``
-    (results shown, none found by the words: the API's ``schemas.by_meaning_alone``) of words none of which is a typo
+    (results shown, none found by the words: ``hits.by_meaning_alone``) of words none of which is a typo
     of an indexed word adds that they are likely unrelated: "xqzvwk" showed 11 cards under the line, as if they were
     about it (a typo's meaning may still find its subject)."""
     shown = sorted(unknown, key=lambda word: not word["closest"])[:UNKNOWN_SHOWN]

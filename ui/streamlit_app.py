@@ -46,7 +46,7 @@ from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.records import display_name
 from pathatlas.retrieval.stores.base import fold
 from pathatlas.settings import Settings, load_settings
-from pathatlas.ui.api.schemas import found_by_words_or_image
+from pathatlas.ui.hits import found_by_words_or_image
 from pathatlas.ui.present import (
     PAGE_SIZE,
     SCORES_NOTE,

@@ -33,7 +33,6 @@ from pathatlas.retrieval.search import Found, Query, check_length, echoed, first
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.schemas import (
-    K_MAX,
     AnswerFields,
     CitationOut,
     HitFields,
@@ -41,10 +40,9 @@ from pathatlas.ui.api.schemas import (
     OptionQuote,
     PlacedCitation,
     SearchResponse,
-    check_k,
-    hit_records,
     names_a_path_in,
 )
+from pathatlas.ui.hits import K_MAX, check_k, hit_records
 from pathatlas.ui.words import asked_texts, unknown_words_json
 
 MAX_TEXT_CHARS = Settings.model_fields["max_query_chars"].default
