@@ -161,10 +161,12 @@ def test_health_fails_when_the_collection_is_deleted_while_serving(tmp_path):
     with TestClient(create_app(settings)) as client:
         health = client.get("/health")
         assert health.status_code == 200 and health.json()["status"] == "ok", health.json()
+        assert client.app.state.engine.ready.wait(120), "the warm-up never ended"
         store = client.app.state.engine.index.raw_store
         store.engine.client.delete_collection("index")  # as the server's other clients can
         health = client.get("/health")
         body = health.json()
         assert health.status_code == 503 and body["status"] == "failing", body
+        assert body["ready"] is False and client.get("/ready").json()["ready"] is False, "/health said ready"
         assert body["problem"].startswith("the Qdrant collection 'index' at twin does not exist any more"), body
         assert str(tmp_path) not in body["problem"], "clients never read server paths"

@@ -896,7 +896,9 @@ class Health(BaseModel):
     encoder: str
     store: str
     records: int
-    ready: bool = Field(False, description="The models are loaded: searches answer at full speed.")
+    ready: bool = Field(
+        False, description="The models are loaded and the index can be searched: as /ready says."
+    )
     problem: str | None = Field(
         None,
         description="Why the service cannot search (its models could not be loaded), in one line. Null while it warms "

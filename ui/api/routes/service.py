@@ -36,7 +36,7 @@ def health(engine: EngineDep, response: Response) -> Health:
         encoder=index.meta.encoder,
         store=index.meta.store,
         records=index.store.count(),
-        ready=engine.ready.is_set(),
+        ready=problem is None and engine.ready.is_set(),  # as /ready says: a 503 body said "ready": true
         problem=problem,
         limits=ServiceLimits(
             max_upload_mb=settings.max_upload_mb,
