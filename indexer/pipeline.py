@@ -141,13 +141,6 @@ def given_all(spaces: tuple[str, ...], given: dict[str, np.ndarray] | None) -> b
     return set(spaces) <= (given or {}).keys()
 
 
-def keeps_exact_vectors(index: Index) -> bool:
-    """Whether the index's store gives back the very vectors it was given, so that a copy of an image's (or a text's)
-    equals what the encoder makes of it: FAISS spaces past ``hnsw_threshold`` keep fp16 or 8-bit codes unless
-    ``faiss_index`` is ``hnsw``, and copies of those would drift further from the encoder's at each re-index."""
-    return index.meta.store != "faiss" or index.settings.faiss_index == "hnsw"
-
-
 def copy_atomic(source: Path, target: Path) -> None:
     """``source`` copied to ``target`` through a temporary file, so no reader sees half of it."""
     tmp = target.with_name(f".{target.name}.tmp")
@@ -216,14 +209,15 @@ def removal_name(manifest: Manifest, key: str) -> str:
     return shown if plain and key not in distinct_names(manifest) else manifest[key].get("id", source_id(key))
 
 
-def indexed_twin(manifest: Manifest, key: str, content: str | None) -> str | None:
-    """The source of ``manifest`` other than ``key`` holding the same bytes (``content_hash``: ``content``) and still
-    on disk; None where none does, or ``content`` is unknown. One missing on disk was moved or renamed: the source at
-    ``key`` may be it, now here (``missing_copies``)."""
+def indexed_copy(manifest: Manifest, content: str | None, passed_over: Callable[[str], bool]) -> str | None:
+    """The source of ``manifest`` holding the same bytes (``content_hash``: ``content``) and still on disk, bar those
+    ``passed_over`` (the source itself, an earlier upload of its name that it replaces); None where none does, or
+    ``content`` is unknown. One missing on disk was moved or renamed: the source or upload may be it, now here, and
+    its notes then say how to drop the old copy (``missing_copies``)."""
     if content is None:
         return None
-    copies = (other for other, entry in manifest.items() if other != key and entry.get("content") == content)
-    return next((other for other in copies if Path(other).exists()), None)
+    copies = (key for key, entry in manifest.items() if entry.get("content") == content and not passed_over(key))
+    return next((key for key in copies if Path(key).exists()), None)
 
 
 def missing_copies(manifest: Manifest, keys: list[str], index_dir: Path | None = None) -> list[str]:
@@ -613,7 +607,7 @@ class Indexer:
 
     def _held_elsewhere(self, source: Source, known: dict[str, Any] | None) -> str | None:
         """Why the PDF, notes file or case folder ``source`` (committed as ``known``, if at all) is not indexed, where
-        its content is new to it and a source of another path on disk holds it (``indexed_twin``): beside it, each of
+        its content is new to it and a source of another path on disk holds it (``indexed_copy``): beside it, each of
         its pages, slides or cases would be found and cited twice (``cp -r cases cases_copy`` then indexed). The user
         who meant to index it here instead is given the removal to paste. None where none does, or it is of another
         kind (a plug-in's); a source read again with its content unchanged (a newer reader, --force) is never refused,
@@ -624,7 +618,8 @@ class Indexer:
         content, manifest = source.content_hash(), self.index.manifest
         if known and known.get("content", content) == content:  # its own content (unknown: indexed before it was kept)
             return None
-        held = (indexed_twin(manifest, source.key, c) for c in [content, *earlier_contents(source, manifest.values())])
+        contents = [content, *earlier_contents(source, manifest.values())]
+        held = (indexed_copy(manifest, c, lambda key: key == source.key) for c in contents)
         if (twin := next(filter(None, held), None)) is None:
             return None
         removal = pathatlas_command("remove", removal_name(manifest, twin), index_dir=self.hint_index)
@@ -695,7 +690,7 @@ class Indexer:
                 wanted.setdefault(entry.id, []).append((record_id, image_spaces))
             if (record_id := self._earlier.texts.get(self._text_key(entry))) is not None:
                 wanted.setdefault(entry.id, []).append((record_id, self.text_spaces_of(entry)))
-        if not wanted or not keeps_exact_vectors(self.index):
+        if not wanted or not self.index.raw_store.exact_vectors:
             return {}
         try:
             record_ids = sorted({record_id for found in wanted.values() for record_id, _ in found})

@@ -25,7 +25,7 @@ def paired_bootstrap(a: list[float], b: list[float], samples: int = 10_000, seed
     }
 
 
-def newcombe_paired(a: list[float], b: list[float], z: float = 1.96) -> dict[str, Any]:
+def newcombe_paired(a: list[float], b: list[float]) -> dict[str, Any]:
     """Mean of a - b over the same questions scored 1 or 0 (``n``, at least one), with Newcombe's 95% interval for
     paired proportions (his method 10: each mode's Wilson interval, joined by the correlation of the pairs), and the
     one-sided exact McNemar p of "a is not better". Unlike resampling it stays wide for a handful of questions: one

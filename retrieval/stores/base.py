@@ -195,10 +195,22 @@ class VectorStore(ABC):
       reopens it (the previous commit is kept until the next), so an index's generation pointer decides
       which commit is live. ``snapshots = False`` (Qdrant): the index hides records of source versions its
       generation pointer does not list, by their ``fingerprint`` payload field, and deletes them later.
+    - ``opens_twice = True`` (FAISS): a second instance may open the store's location while one is open, and what it
+      commits is served by the first once opened again, so a server writes through an index of its own and swaps it
+      in after the commit (``Engine._writer``). ``False`` (Qdrant, whose local copy opens once at a time): every write
+      goes through the one open store.
+    - ``exact_vectors = True`` (Qdrant; FAISS whose ``faiss_index`` is ``hnsw``): ``vectors`` gives back the very
+      vectors ``upsert`` was given, so a re-index copies those of unchanged images and texts instead of encoding them
+      again. ``False`` where they are kept as codes (FAISS's quantised indexes) or not at all: copies would drift
+      further from the encoder's at each re-index.
+
+    Both say ``False`` unless a store says otherwise: the safe answer for a plug-in that does not.
     """
 
     kind: ClassVar[str]
     snapshots: ClassVar[bool] = False
+    opens_twice: ClassVar[bool] = False
+    exact_vectors: bool = False
     version: str | None = None
 
     def __init__(self, location: Path, dims: Mapping[str, int], settings: Settings):

@@ -306,11 +306,15 @@ class _FullVectors:
 class FaissStore(VectorStore):
     kind = "faiss"
     snapshots = True
+    opens_twice = True
 
     def __init__(self, location: Path, dims: Mapping[str, int], settings: Settings, version: str | None = None):
         if faiss is None:
             raise PathAtlasError("the faiss store needs faiss: pip install 'pathatlas[cpu]' (or [gpu])")
         super().__init__(location, dims, settings)
+        self.exact_vectors = settings.faiss_index == "hnsw"
+        """A space past ``hnsw_threshold`` (which any commit may pass) keeps 8-bit, 4-bit or PQ codes, or fp16
+        vectors, unless ``faiss_index`` is ``hnsw``."""
         self._lock = threading.RLock()
         self._ids: list[str | None] = []  # key -> record id, None once removed
         self._keys: dict[str, int] = {}

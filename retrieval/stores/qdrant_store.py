@@ -608,6 +608,8 @@ class _ClosedEngine:
 
 class QdrantStore(VectorStore):
     kind = "qdrant"
+    opens_twice = False
+    exact_vectors = True  # float32 under the Dot distance, unquantised
 
     def __init__(
         self,

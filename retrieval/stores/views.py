@@ -62,7 +62,7 @@ class VisibleStore(VectorStore):
         self.inner = inner
         self.index = index
         self.location, self.dims, self.settings = inner.location, inner.dims, inner.settings
-        self.kind = inner.kind
+        self.kind, self.opens_twice, self.exact_vectors = inner.kind, inner.opens_twice, inner.exact_vectors
 
     def _filters(self, filters: Filters | None) -> dict[str, Any]:
         live = self.index.generation.fingerprints()

@@ -47,6 +47,7 @@ from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import AmbiguousSourceError, Index, IndexUnwritableError, pointer_state
 from pathatlas.retrieval.records import display_name, distinct_names
 from pathatlas.retrieval.search import Found, Query, Searcher
+from pathatlas.retrieval.stores import store_class
 from pathatlas.settings import OWNER_FILE, UPLOADS, Settings, os_problem
 from pathatlas.ui.api.facets import Facets, count_facets
 from pathatlas.ui.api.jobs import CLAIM_FILE, Job, JobRecords, newest_first
@@ -803,9 +804,10 @@ class Engine:
         return message
 
     def _writer(self) -> Index:
-        """FAISS writes go through a private index, swapped in after it commits (Qdrant: one shard, shared). A new index
-        is made on disk by the job's first commit, for the store the settings name."""
-        if self.index.meta.store != "faiss":
+        """Writes go through a private index, swapped in after it commits, where the store opens twice
+        (``VectorStore.opens_twice``: FAISS); else through the shared one (Qdrant). A new index is made on disk by the
+        job's first commit, for the store the settings name."""
+        if not store_class(self.index.meta.store).opens_twice:
             return self.index
         return Index.open(self.settings.index_dir, self.settings, create=self.create, defer=True)
 

@@ -15,7 +15,7 @@ import threading
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
 
@@ -34,7 +34,6 @@ from pathatlas.indexer.sources.notes import (
 )
 from pathatlas.indexer.sources.pdf import mupdf_alone
 from pathatlas.retrieval.images import document_kind
-from pathatlas.retrieval.index import Manifest
 from pathatlas.retrieval.text import JOINERS, composed
 from pathatlas.settings import Settings
 
@@ -269,17 +268,6 @@ def not_of_type(name: str, head: bytes, expected: str, why: str) -> str:
     if kind := document_kind(head):
         return f"{name} is {kind}, not {expected}"
     return f"{name} is not {expected} ({why})"
-
-
-def indexed_copy(manifest: Manifest, content: str | None, replaced: Callable[[str], bool]) -> str | None:
-    """The source of ``manifest`` holding the same bytes (``content_hash``: ``content``) as an upload, which would stay
-    beside it, each of its pages then found and cited twice; None where none does, or ``content`` is unknown. Not one
-    the upload replaces (``replaced``: an earlier upload of its name), nor one missing on disk: the upload may restore
-    that, and its job's notes then say how to drop the old copy (``missing_copies``)."""
-    if content is None:
-        return None
-    copies = (key for key, entry in manifest.items() if entry.get("content") == content and not replaced(key))
-    return next((key for key in copies if Path(key).exists()), None)
 
 
 CONTENT_MARK = ".content-"

@@ -15,7 +15,7 @@ from typing import Annotated, NamedTuple
 from fastapi import APIRouter, Depends, File, HTTPException, Query, status
 
 from pathatlas.errors import PathAtlasError, UnknownSourceError
-from pathatlas.indexer.pipeline import SAME_CONTENT
+from pathatlas.indexer.pipeline import SAME_CONTENT, indexed_copy
 from pathatlas.indexer.sources import CaseFolderSource, NotesSource, PdfSource, Source, discover
 from pathatlas.indexer.sources.cases import rows_read_once
 from pathatlas.indexer.sources.fingerprints import content_hash, earlier_contents
@@ -32,7 +32,6 @@ from pathatlas.ui.api.uploads import (
     MEMBER_MARK,
     UPLOAD_SUFFIXES,
     extract_zip,
-    indexed_copy,
     junk_note,
     mark_content,
     marked_uploads,
