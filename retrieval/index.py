@@ -348,6 +348,15 @@ def lexical_file(name: str) -> str:
     return f"{name}.json" if name != "." else "segments.json"
 
 
+def url_ignored(kind: str) -> str:
+    """The line for a new index that gets the default store ``kind`` while ``PATHATLAS_QDRANT_URL`` is set: the URL
+    does not choose the store (``Settings.store``), so the vectors silently stayed out of that Qdrant."""
+    return (
+        f"PATHATLAS_QDRANT_URL is set, but a new index's store is {kind} (the default), so it is not used: for the "
+        "vectors to go to that Qdrant, name --store qdrant (or set PATHATLAS_STORE=qdrant)"
+    )
+
+
 def read_meta(path: Path, settings: Settings, store: str | None) -> IndexMeta:
     """The index's ``META_FILE``, with the encoder the settings name, else its own (``chosen``); refused when the
     encoder, or the store (``store``, else the settings'), asked for is not the one it records."""
@@ -473,6 +482,8 @@ class Index:
         encoder = create_encoder(settings.encoder, settings)
         store_class(store or settings.store)  # an unknown store is refused before the folder names it
         kind = store or settings.store
+        if settings.qdrant_url and kind != "qdrant" and (store or chosen(settings, "store")) is None:
+            log.warning(url_ignored(kind))
         meta = IndexMeta(settings.encoder, dict(encoder.dims), kind, revisions=encoder.revisions())
         index = cls(path, meta, encoder, settings, unwritten=True)
         if not defer:

@@ -943,6 +943,7 @@ def info(
     settings = settings_for(index)
     with Index.open(settings.index_dir, settings) as idx:
         stats = idx.stats()
+        stats["store_placement"] = getattr(idx.raw_store, "placement", stats["store"])  # Qdrant's: embedded or where
         sources = source_states(idx, settings)
         saved = SavedTerms.read(idx.path / "lexical", lexical_file(idx.generation.lexical))
         upgrade = idx.upgrade(reader_versions(settings))
@@ -962,7 +963,8 @@ def info(
         print_json({**stats, "sources": sources, "upgrade": upgrade and upgrade.to_json()})
         return
     console.print(f"index   {stats['index']}", highlight=False, soft_wrap=True)
-    console.print(f"encoder {stats['encoder']}  store {stats['store']}  dims {counted(stats['dims'])}")
+    line = f"encoder {stats['encoder']}  store {stats['store_placement']}  dims {counted(stats['dims'])}"
+    console.print(line, highlight=False, markup=False, soft_wrap=True)  # a URL or collection name as it is
     console.print(f"writer  {writer_line(stats)}", highlight=False)
     console.print(f"ocr     {ocr_line(**stats['ocr'])}", highlight=False)
     if bm25 := stats["bm25"]:

@@ -7,12 +7,13 @@ Two engines behind one class:
   optimisers, which do work only past Qdrant's own thresholds (``indexing_threshold`` from
   ``qdrant_indexing_threshold_kb``, ``deleted_threshold``), not on every commit. A flush is not
   atomic across Qdrant segments: a crash during ``commit`` can keep part of that commit.
-- server or cluster (``qdrant-client``): when ``PATHATLAS_QDRANT_URL`` is set: an ``http(s)://``
-  URL, ``:memory:`` (qdrant-client's in-process twin, used by the tests) or a folder (the twin
-  persisted there, which one process at a time opens: ``LocalCopyBusyError``). Every acknowledged write is durable
-  on the server. A copy of the index folder (``cp -a``, a backup restored) names the same collection but not its
-  records, so each commit stamps a new token on the folder (``WRITTEN_FILE``) and on the collection (its metadata), and
-  a folder whose stamp is not the collection's is refused before it reads or writes (``CopiedIndexError``).
+- server or cluster (``qdrant-client``): when ``PATHATLAS_QDRANT_URL`` is set and the index folder holds no shard of
+  its own (``remote_of``): an ``http(s)://`` URL, ``:memory:`` (qdrant-client's in-process twin, used by the tests) or
+  a folder (the twin persisted there, which one process at a time opens: ``LocalCopyBusyError``). Every acknowledged
+  write is durable on the server. A copy of the index folder (``cp -a``, a backup restored) names the same collection
+  but not its records, so each commit stamps a new token on the folder (``WRITTEN_FILE``) and on the collection (its
+  metadata), and a folder whose stamp is not the collection's is refused before it reads or writes
+  (``CopiedIndexError``).
 
 Filters are Qdrant's own (keyword payload indexes on ``FILTER_FIELDS``), which match a payload list by any of its
 items as ``matches`` does; a value of a field ``matches`` compares whatever its case (``FOLDED_FIELDS``) first
@@ -40,12 +41,13 @@ import errno
 import logging
 import os
 import re
+import shlex
 import shutil
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from functools import partial, wraps
+from functools import cache, partial, wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,10 +57,10 @@ import orjson
 from pathatlas.errors import IndexBusyError, IndexMissingError, PathAtlasError
 from pathatlas.paths import expanded
 from pathatlas.retrieval.durable import write_atomic
-from pathatlas.retrieval.index import unwritable
+from pathatlas.retrieval.index import EMBEDDED_SHARD, unwritable
 from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
 from pathatlas.retrieval.stores.base import FOLDED_FIELDS, Filters, ScoredIds, VectorStore, fold
-from pathatlas.settings import Settings
+from pathatlas.settings import Settings, without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +113,11 @@ def remote_of(location: Path, settings: Settings) -> tuple[str, str] | None:
     ``_COLLECTION``) when set, else what a commit through a server recorded beside the shard (``pathatlas export``
     writes such an index folder), so that the folder searches its collection without further settings. With the URL
     alone set, the collection is still the recorded one (the server moved, not the collection's name); the index
-    folder's name only names a collection nothing recorded."""
+    folder's name only names a collection nothing recorded. An index folder whose vectors are in its embedded shard
+    keeps them there whatever the URL says (``holds_own_shard``): a URL set for another index made its reads create an
+    empty collection there, and its ``index`` runs encode every source again into it."""
+    if holds_own_shard(location):
+        return None
     if settings.qdrant_url:
         url = settings.qdrant_url
         if not url.startswith(("http://", "https://")) and url != ":memory:":  # a twin's folder: from anywhere
@@ -119,6 +125,35 @@ def remote_of(location: Path, settings: Settings) -> tuple[str, str] | None:
         recorded = None if settings.qdrant_collection else recorded_remote(location)
         return url, settings.qdrant_collection or (recorded and recorded[1]) or location.parent.name or "pathatlas"
     return recorded_remote(location)
+
+
+def holds_own_shard(location: Path) -> bool:
+    """Whether the store at ``location`` is an embedded shard that no commit moved to a server (``REMOTE_FILE``)."""
+    return (location / EMBEDDED_SHARD).is_file() and not (location / REMOTE_FILE).is_file()
+
+
+@cache
+def warn_url_ignored(location: Path, url: str) -> None:
+    """Say once per process (a service opens its index's store again after each commit another process makes) that
+    ``PATHATLAS_QDRANT_URL`` does not apply to the embedded index at ``location``: set for another index, it silently
+    took this one over."""
+    log.warning(
+        "index %s keeps its vectors in its embedded Qdrant store; PATHATLAS_QDRANT_URL (%s) is not used for it (to "
+        "search them on that Qdrant, copy them there into a new index folder: pathatlas export --index %s --to URL)",
+        location.parent, without_credentials(url), shlex.quote(str(location.parent)),
+    )  # fmt: skip
+
+
+def placement(remote: tuple[str, str] | None) -> str:
+    """Where a Qdrant store's vectors are, as ``info`` says it (a URL without its credentials)."""
+    if remote is None:
+        return "qdrant (embedded, in the index folder)"
+    url, collection = remote
+    if url == ":memory:":
+        return f"qdrant in memory (qdrant-client), collection {collection}"
+    if url.startswith(("http://", "https://")):
+        return f"qdrant server {without_credentials(url)}, collection {collection}"
+    return f"qdrant local copy {url}, collection {collection}"
 
 
 def recorded_remote(location: Path) -> tuple[str, str] | None:
@@ -214,7 +249,8 @@ def local_client(folder: str) -> Any:
         raise LocalCopyBusyError(
             f"the local Qdrant copy at {folder} is open in another process (a server, a search) and serves one "
             "process at a time: stop that one, or for shared access export the index to a Qdrant server (pathatlas "
-            "export --to http://host:6333) or search the index in the embedded store (--store qdrant)"
+            "export --to http://host:6333) or index its sources into a new index in the embedded store, which serves "
+            "many processes (pathatlas index PATHS --index NEW --store qdrant, with PATHATLAS_QDRANT_URL unset)"
         ) from exc
 
 
@@ -621,6 +657,8 @@ class QdrantStore(VectorStore):
     ):
         super().__init__(location, dims, settings)
         self.remote = remote_of(location, settings)
+        if self.remote is None and settings.qdrant_url:
+            warn_url_ignored(location, settings.qdrant_url)
         # Once a commit recorded where the vectors are, their collection must be there: opening (a search, info, a
         # server) never creates it, nor an empty twin folder in place of a moved one. Only a store not committed yet
         # (a new index, an export) creates its collection.
@@ -666,6 +704,11 @@ class QdrantStore(VectorStore):
             yield token
         finally:
             self._writes += 1
+
+    @property
+    def placement(self) -> str:
+        """Where the vectors are: the embedded shard, a server, a local copy (``info`` says which)."""
+        return placement(self.remote)
 
     def _shared(self) -> bool:
         """Whether the collection outlives this process, so that a copy of the index folder can name it too."""
