@@ -96,7 +96,6 @@ from pathatlas.ui.present import (
     values_said,
 )
 
-st.set_page_config(page_title="PathAtlas", layout="wide", menu_items={"About": "PathAtlas: search pathology books."})
 KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
 FILTERS = {"kind": "Kind", "source": "Source", "organ": "Organ", "diagnosis": "Diagnosis", "chapter": "Chapter"}
 TABS = ("Search", "Ask", "Library")
@@ -114,22 +113,18 @@ LIBRARY_TYPES = ("pdf", *(suffix.lstrip(".") for suffix in NOTE_SUFFIXES), "zip"
 LIBRARY_KINDS = f"a PDF, lecture notes ({', '.join(NOTE_SUFFIXES)}) or a .zip of them or of a case folder"
 # Uploaders take any file and the app refuses the wrong type itself: Streamlit's own refusal (``type=``) is shown only
 # in a tooltip, which a keyboard or screen reader user never finds.
+#
+# What Streamlit 1.65 (October 2026) added, checked rather than required while that release is new (pyproject.toml asks
+# for 1.63: its tabs tell the app the tab chosen, expanders take a key, uploaders a size limit, menus no "Select all");
+# tests/test_s43_ui_module.py runs the image and tab fallbacks.
 IMAGE_ALT = "alt" in inspect.signature(st.image).parameters  # Streamlit before ``alt``: images drawn by st.html
-TAB_CHOSEN = "on_change" in inspect.signature(st.tabs).parameters  # before it, the tab chosen is not told to the app
 TAB_BOUND = "bind" in inspect.signature(st.tabs).parameters  # Streamlit keeps the tab in the URL itself, Back included
-# An expander keyed keeps its state (open) when its name changes ("Filters (1 chosen)"); before keys, that was a new one
-EXPANDER_KEY = {"key": "filters"} if "key" in inspect.signature(st.expander).parameters else {}
 TABLE_ALT = "alt" in inspect.signature(st.table).parameters  # before it, a table is named by its caption for sight only
 QUERY_IMAGE = "max_query_image_mb"  # /health's limit of an image query, which the search and ask uploaders say
-UPLOAD_LIMIT = "max_upload_size" in inspect.signature(st.file_uploader).parameters  # before it, Streamlit's cap alone
 MEDIA_CACHED = 256  # thumbnails (tens of KB) and rendered pages (about 1 MB) kept for reruns, shared by sessions
 QUOTED_CHARS = 60  # of a query the results line repeats: a pasted paragraph was repeated whole
 CARD_ORGAN_CHARS = 80  # of a case's organ its card shows (the case viewer, all): a 3000-character one filled the card
 CONNECT_SECONDS = 10  # a service that is up accepts a connection at once; the answer may take minutes
-# The Ask tab's sources without the "Select all" row: Enter picked it ("Select 3 matches") where a reader typing a
-# source meant its best match, and every source picked is none. (The filter menus keep theirs: "Select all", then one
-# value unpicked, is how a filter leaves one value out, ``narrows``.)
-NO_SELECT_ALL = {"select_all": False} if "select_all" in inspect.signature(st.multiselect).parameters else {}
 
 
 def ui_settings() -> Settings:
@@ -329,8 +324,6 @@ def upload_limit(limit: str = "max_upload_mb") -> dict[str, int]:
     PATHATLAS_MAX_QUERY_IMAGE_MB), not above what Streamlit itself takes (``server.maxUploadSize``, which ``pathatlas
     ui`` sets to this machine's upload setting), so that an uploader says the size that is refused instead of
     Streamlit's "200MB per file"; Streamlit's own where the API does not say."""
-    if not UPLOAD_LIMIT:
-        return {}
     try:
         megabytes = cached_upload_mb(limit)
     except Unreachable:  # the page's other requests say so
@@ -349,11 +342,17 @@ def cached_facets() -> dict[str, Any]:
 
 
 def facets() -> dict[str, Any]:
+    return unless_unreachable(cached_facets, NO_FACETS)
+
+
+def unless_unreachable(cached: Callable[..., Any], default: Any, *args: Any) -> Any:
+    """``cached(*args)`` (a cached function asking the API); ``default`` where the API did not answer, which the run's
+    end says (``say_unreachable``): the cached function raises Unreachable so as not to keep the failure."""
     try:
-        return cached_facets()
+        return cached(*args)
     except Unreachable as failure:
         say_unreachable(failure)
-        return NO_FACETS
+        return default
 
 
 def notice_unreachable(notice) -> None:
@@ -414,7 +413,8 @@ def filter_row() -> None:
     counts the filters chosen, closed at first in a window 640 px wide or less (a phone's from its first draw, by its
     User-Agent; any other's by ``NARROW_FILTERS``), where five menus stacked full width put the results below the first
     screen; in a wider one it is held open and drawn as a row of menus (``STYLE``)."""
-    with st.container(key="filter-row"), st.expander(filters_label(), expanded=not on_phone(), **EXPANDER_KEY):
+    # keyed, the expander stays open when its name changes ("Filters (1 chosen)"): unkeyed, that was a new one
+    with st.container(key="filter-row"), st.expander(filters_label(), expanded=not on_phone(), key="filters"):
         filter_menus()
 
 
@@ -687,11 +687,7 @@ def caption_start(hit: dict[str, Any]) -> str | None:
     where the API does not give it."""
     if hit["kind"] != "figure" or not opens_mid_text(hit.get("snippet") or ""):
         return None
-    try:
-        return cached_record_start(hit["id"])
-    except Unreachable as failure:
-        say_unreachable(failure)
-        return None
+    return unless_unreachable(cached_record_start, None, hit["id"])
 
 
 @st.cache_data(ttl=600, max_entries=MEDIA_CACHED, show_spinner=False)
@@ -1080,7 +1076,10 @@ def ask_tab() -> None:
         key="ask-sources",
         format_func=sources.__getitem__,
         placeholder="every source",
-        **NO_SELECT_ALL,
+        # no "Select all" row: Enter picked it ("Select 3 matches") where a reader typing a source meant its best
+        # match, and every source picked is none (the filter menus keep theirs: "Select all", then one value unpicked,
+        # is how a filter leaves one value out, ``narrows``)
+        select_all=False,
     )
     if st.button("Ask", type="primary"):
         st.session_state.answer = asked(question, options, image, scope)
@@ -1314,25 +1313,21 @@ def job_ended(status: dict[str, Any], name: str) -> tuple[str, str]:
 def app_tabs() -> list:
     """The app's tabs, the one the URL names (``tab``) open. Where Streamlit binds the tab to the URL (``TAB_BOUND``), a
     tab chosen replaces the URL's history entry rather than adding one, and Back and Forward open the tab their entry
-    names: the URL had dropped "tab=Ask" on Back while the tab stayed. Before that, where Streamlit tells the tab chosen
-    (``TAB_CHOSEN``) the app keeps it in the URL, so that a reload or a link opens it; within a session the tab is then
-    the user's alone: set from the URL on every run, a run that read the URL before a tab's click reached it switched
-    back (CI found an answer hidden behind the Search tab twice)."""
+    names: the URL had dropped "tab=Ask" on Back while the tab stayed. Before that, the app keeps the tab chosen in the
+    URL (``keep_tab``), so that a reload or a link opens it; within a session the tab is then the user's alone: set
+    from the URL on every run, a run that read the URL before a tab's click reached it switched back (CI found an
+    answer hidden behind the Search tab twice)."""
     if TAB_BOUND:
         return st.tabs(TABS, key="tab", bind="query-params")
-    named = st.query_params.get("tab")
-    tab = named if named in TABS else TABS[0]
-    if not TAB_CHOSEN:
-        return st.tabs(TABS, default=tab)
     if "tab" not in st.session_state:  # a session's first run (a link, a bookmark, a reload): the tab the URL names
-        st.session_state.tab = tab
+        named = st.query_params.get("tab")
+        st.session_state.tab = named if named in TABS else TABS[0]
     return st.tabs(TABS, key="tab", on_change=keep_tab)
 
 
 def page_title() -> str:
-    """The browser tab's title for the view shown (``tab_title``); the app's name alone where Streamlit does not tell
-    the app the tab chosen (``TAB_CHOSEN``)."""
-    view = st.session_state.get("tab") if TAB_CHOSEN else None
+    """The browser tab's title for the view shown (``tab_title``)."""
+    view = st.session_state.get("tab")
     return tab_title(view, st.query_params.get("q", "") if view == TABS[0] else "")
 
 
@@ -1417,20 +1412,32 @@ NARROW_FILTERS = (
     " narrow.addEventListener('change', () => { closed = false; fit(); });"
     " fit(); new MutationObserver(fit).observe(document.body, {childList: true, subtree: true}); })()</script>"
 )
-st.markdown(STYLE, unsafe_allow_html=True)
-st.title("PathAtlas", anchor=False)  # a heading's anchor link was an empty first Tab stop
-notice = st.empty()  # the unreachable API's one sentence, above whichever tab is shown
-media_notice = st.empty()  # the images it refused, one line
-search, ask, library = app_tabs()
-with search:
-    search_tab()
-with ask:
-    ask_tab()
-with library:
-    library_tab()
-notice_unreachable(notice)
-notice_media(media_notice)
-st.html(UPLOADER_NAMES + ONE_VOICE + NARROW_FILTERS, unsafe_allow_javascript=True)
-if focus := st.session_state.pop("focus", None):
-    st.html(focus_script(*focus), unsafe_allow_javascript=True)
-st.set_page_config(page_title=page_title())
+
+
+def main() -> None:
+    """The page, drawn on each run by Streamlit, which runs this file as ``__main__`` (``pathatlas ui``, AppTest's
+    ``from_file``): a module importing it for a function draws nothing and asks the API nothing."""
+    st.set_page_config(
+        page_title="PathAtlas", layout="wide", menu_items={"About": "PathAtlas: search pathology books."}
+    )
+    st.markdown(STYLE, unsafe_allow_html=True)
+    st.title("PathAtlas", anchor=False)  # a heading's anchor link was an empty first Tab stop
+    notice = st.empty()  # the unreachable API's one sentence, above whichever tab is shown
+    media_notice = st.empty()  # the images it refused, one line
+    search, ask, library = app_tabs()
+    with search:
+        search_tab()
+    with ask:
+        ask_tab()
+    with library:
+        library_tab()
+    notice_unreachable(notice)
+    notice_media(media_notice)
+    st.html(UPLOADER_NAMES + ONE_VOICE + NARROW_FILTERS, unsafe_allow_javascript=True)
+    if focus := st.session_state.pop("focus", None):
+        st.html(focus_script(*focus), unsafe_allow_javascript=True)
+    st.set_page_config(page_title=page_title())
+
+
+if __name__ == "__main__":
+    main()
