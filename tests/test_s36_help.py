@@ -126,7 +126,7 @@ def record_of_the_shared_kind(book, monkeypatch) -> set[str]:
 def test_bench_serve_settles_query_vectors_before_the_server_starts_and_records_them(book, events, monkeypatch):
     import pathatlas.ui.bench_serve as bench_serve
 
-    def load(index, clients, seconds):
+    def load(index, clients, seconds, **options):
         events.append("server started")
         measured = dict.fromkeys(("text", "image", "ask"), {"n": 1, "p50_ms": 1.0, "p95_ms": 1.0, "p99_ms": 1.0})
         return {"seconds": seconds, "throughput_rps": 1.0, "errors": 0} | measured

@@ -160,7 +160,11 @@ def test_bench_serve_gives_no_latency_for_a_kind_that_never_succeeded_and_names_
     threading.Thread(target=server.serve_forever, daemon=True).start()
     real = bench_serve.bench_serve
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setattr(bench_serve, "bench_serve", lambda index, clients, seconds: real(index, clients, seconds, base))
+
+    def loaded(index, clients, seconds, **options):
+        return real(index, clients, seconds, base)
+
+    monkeypatch.setattr(bench_serve, "bench_serve", loaded)
     try:
         args = ["bench", "serve", "--index", book / "idx", "--clients", 1, "--seconds", 1, "--json", "-"]
         result = run_cli(*args, home=book / "home")

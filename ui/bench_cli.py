@@ -1209,36 +1209,77 @@ def bench_serve_command(
     index: IndexOpt = None,
     clients: Annotated[int, typer.Option(min=1, help="Concurrent clients.")] = 20,
     seconds: Annotated[float, typer.Option(min=1.0, help="How long the load runs (at least a second).")] = 30.0,
+    think: Annotated[
+        float,
+        typer.Option(min=0.0, help="Seconds each client pauses between requests (±50%, seeded), as a student reads."),
+    ] = 0.0,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Load the service running at this URL (its proxy's, with any path prefix) instead of starting one; "
+            "PATHATLAS_API_TOKEN, when set, is sent as its bearer token."
+        ),
+    ] = None,
     json_out: JsonFileOpt = None,
 ):
-    """Throughput, p50/p95/p99 latency and errors of the REST service under concurrent load on loopback."""
-    from pathatlas.retrieval.bench.common import machine_record, run_record, settle_query_vectors
-    from pathatlas.retrieval.index import Index
-    from pathatlas.ui.bench_serve import bench_serve
+    """Throughput, p50/p95/p99 latency and errors of the REST service under concurrent load: one started on loopback,
+    or the one at --url."""
+    from pathatlas.retrieval.bench.common import machine_record
+    from pathatlas.ui.bench_serve import bearer, bench_serve
 
     settings = settings_for(index)
-    idx = Index.open(settings.index_dir, settings)  # fail here, not in the server, if the index is unusable
-    try:
-        query_vectors = settle_query_vectors(idx.encoder)  # before the server loads the model, which then reads it
-        options = {"clients": clients, "seconds": seconds, "query_vectors": query_vectors, "machine": machine_record()}
-        run = run_record({}, idx, options)
-    finally:
-        idx.close()
-    result = {"run": run, **bench_serve(settings.index_dir, clients, seconds)}
-    table = Table(
-        "kind",
-        "n",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        title=f"{clients} clients, {result['seconds']} s: {result['throughput_rps']} req/s, {result['errors']} errors"
-        + encoded_as(query_vectors),
-    )
+    headers = bearer(settings.api_token)
+    options = {"clients": clients, "seconds": seconds, "think_s": think}
+    if url is None:
+        run = loopback_record(settings, options | {"machine": machine_record()})
+    else:
+        if index is not None:
+            say_notes("--index", {"notes": ["not read: the service at --url searches its own index"]})
+        run = remote_record(url, headers, options)
+    index_dir = None if url else settings.index_dir
+    result = {"run": run, **bench_serve(index_dir, clients, seconds, base=url, think=think, headers=headers)}
+    table = Table("kind", "n", "p50 ms", "p95 ms", "p99 ms", title=serve_title(result))
     for kind in ("text", "image", "ask"):
         m = result[kind]
         table.add_row(kind, str(m["n"]), *(shown_ms(m[p]) for p in ("p50_ms", "p95_ms", "p99_ms")))
     console.print(table)
+    if kinds := result.get("error_kinds"):
+        counts = ", ".join(f"{kind} ({count})" for kind, count in sorted(kinds.items()))
+        console.print(f"errors by kind: {escape(counts)}", highlight=False)
     write_json(json_out, result)
+
+
+def loopback_record(settings: Settings, options: dict) -> dict:
+    """The run record of a service started on loopback, read from its index: opened here so that an unusable one
+    fails before the server starts, and its query model settled (``settle_query_vectors``) before the server loads it,
+    which then reads the same export."""
+    from pathatlas.retrieval.bench.common import run_record, settle_query_vectors
+    from pathatlas.retrieval.index import Index
+
+    with Index.open(settings.index_dir, settings) as idx:
+        served = {"store": idx.meta.store, "records": idx.store.count(), "service": "loopback"}
+        return run_record({}, idx, options | {"query_vectors": settle_query_vectors(idx.encoder)}) | served
+
+
+def remote_record(url: str, headers: dict[str, str], options: dict) -> dict:
+    """The run record of the service at ``url``, from its ``GET /health`` (a URL that cannot be measured is refused
+    there, before any load), naming the URL without credentials, on its command line too."""
+    from pathatlas.retrieval.bench.common import run_record
+    from pathatlas.ui.bench_serve import public_url, service_health, service_record
+
+    health, shown = service_health(url, headers), public_url(url)
+    record = run_record({}, None, options) | service_record(health) | {"service": shown}
+    return record | {"command": [arg.replace(url, shown) for arg in record["command"]]}
+
+
+def serve_title(result: dict) -> str:
+    """``bench serve``'s table title: the load (clients and their pace), what it got, how text queries were encoded."""
+    run = result["run"]
+    pace = f"think {run['think_s']} s ±50%" if run["think_s"] else "back to back"
+    return (
+        f"{run['clients']} clients ({pace}), {result['seconds']} s: {result['throughput_rps']} req/s, "
+        f"{result['errors']} errors" + encoded_as(run.get("query_vectors"))
+    )
 
 
 def shown_ms(value: float | None) -> str:

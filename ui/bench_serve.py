@@ -1,24 +1,29 @@
-"""Load on the REST service: N concurrent clients on loopback for a bounded time.
+"""Load on the REST service: N concurrent clients for a bounded time, each pausing as a student reading results does.
 
-The service runs as its own process (``pathatlas serve``), so the load generator does not share its
-interpreter; traffic goes to 127.0.0.1 only, and the run stops by itself after ``seconds``.
+The service runs as its own process: one ``pathatlas serve`` started on loopback, so the load generator does not share
+its interpreter, or one already deployed (``base``: its URL, through its proxy). Traffic goes to that address only, and
+the run stops by itself after ``seconds``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
+import random
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from pathatlas.corpora.demo import draw_pattern
+from pathatlas.errors import BadInputError
 from pathatlas.retrieval.bench.speed import TEXT_QUERIES
 from pathatlas.retrieval.metrics import percentile_ms
 
@@ -71,27 +76,53 @@ def png_bytes(seed: int) -> bytes:
     return buffer.getvalue()
 
 
-async def client(n: int, base: str, until: float, samples: dict[str, list[float]], errors: dict[str, int]) -> None:
-    """One user: mostly text searches, an image search every 4th request (the first one), an ask every 10th."""
-    images = [png_bytes(n * 100 + i) for i in range(3)]
-    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-        step = 0
-        while time.perf_counter() < until:
-            kind = "ask" if step % 10 == 9 else "image" if step % 4 == 0 else "text"
-            started = time.perf_counter()
-            try:
-                if kind == "text":
-                    response = await http.post("/search", json={"text": TEXT_QUERIES[(n + step) % len(TEXT_QUERIES)]})
-                elif kind == "image":
-                    response = await http.post("/search/image", files={"image": ("q.png", images[step % 3])})
-                else:
-                    response = await http.post("/ask", json=ASK)
-                response.raise_for_status()
-                samples[kind].append(time.perf_counter() - started)
-            except httpx.HTTPError as exc:
-                counted = f"{kind}: {error_kind(exc)}"
-                errors[counted] = errors.get(counted, 0) + 1
-            step += 1
+def pauses(think: float, seed: int) -> Iterator[float]:
+    """A client's waits before each request: the first a share of ``think`` (students do not all press enter at the
+    same moment), then ``think`` seconds jittered ±50%, as long as a student reads results; the same each run for a
+    ``seed``. All 0 for ``think`` 0: back to back."""
+    rng = random.Random(seed)
+    yield rng.uniform(0, think)
+    while True:
+        yield rng.uniform(0.5, 1.5) * think
+
+
+def user_images(n: int) -> list[bytes]:
+    """The three images user ``n`` searches by, drawn before the load starts: drawing them inside it held the event
+    loop for seconds (20 users, 60 images), when no user sent anything."""
+    return [png_bytes(n * 100 + i) for i in range(3)]
+
+
+async def client(
+    n: int,
+    http: httpx.AsyncClient,
+    images: list[bytes],
+    until: float,
+    think: float,
+    samples: dict[str, list[float]],
+    errors: dict[str, int],
+) -> None:
+    """User ``n``: mostly text searches, an image search every 4th request, an ask every 10th, each after a pause
+    (``pauses``) that never runs past ``until``. User ``n`` starts ``n`` requests into that cycle, so the users
+    together keep its mix in a short run too: a student pausing 5 s makes 6 requests in 30 s, never a 10th."""
+    for step, wait in enumerate(pauses(think, n)):
+        await asyncio.sleep(min(wait, max(until - time.perf_counter(), 0.0)))
+        if time.perf_counter() >= until:
+            return
+        turn = n + step
+        kind = "ask" if turn % 10 == 9 else "image" if turn % 4 == 0 else "text"
+        started = time.perf_counter()
+        try:
+            if kind == "text":
+                response = await http.post("/search", json={"text": TEXT_QUERIES[turn % len(TEXT_QUERIES)]})
+            elif kind == "image":
+                response = await http.post("/search/image", files={"image": ("q.png", images[step % 3])})
+            else:
+                response = await http.post("/ask", json=ASK)
+            response.raise_for_status()
+            samples[kind].append(time.perf_counter() - started)
+        except httpx.HTTPError as exc:
+            counted = f"{kind}: {error_kind(exc)}"
+            errors[counted] = errors.get(counted, 0) + 1
 
 
 def error_kind(exc: httpx.HTTPError) -> str:
@@ -111,23 +142,41 @@ def latencies(seconds: list[float]) -> dict[str, Any]:
     }
 
 
-def bench_serve(index: Path, clients: int = 20, seconds: float = 30.0, base: str | None = None) -> dict[str, Any]:
+def bench_serve(
+    index: Path | None,
+    clients: int = 20,
+    seconds: float = 30.0,
+    base: str | None = None,
+    think: float = 0.0,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The load on the service at ``base`` (None: one started on ``index`` for the run, on loopback), every request
+    with ``headers`` (``bearer``), each client pausing ``think`` seconds between requests (``pauses``)."""
+    images = [user_images(n) for n in range(clients)]
+    samples: dict[str, list[float]] = {"text": [], "image": [], "ask": []}
+    errors: dict[str, int] = {}
     process = None
     if base is None:
         port = free_port()
         process = start_server(index, port)
         base = f"http://127.0.0.1:{port}"
-    samples: dict[str, list[float]] = {"text": [], "image": [], "ask": []}
-    errors: dict[str, int] = {}
+
+    async def run_all() -> float:
+        """The load's seconds, timed once every user has its connection pool (each ~50 ms to make, TLS's included)."""
+        async with contextlib.AsyncExitStack() as stack:  # a connection pool per user, as each student's browser
+            users = [
+                await stack.enter_async_context(httpx.AsyncClient(base_url=base, headers=headers, timeout=60))
+                for _ in range(clients)
+            ]
+            started = time.perf_counter()
+            until = started + seconds
+            await asyncio.gather(
+                *(client(n, http, images[n], until, think, samples, errors) for n, http in enumerate(users))
+            )
+            return time.perf_counter() - started
+
     try:
-        started = time.perf_counter()
-        until = started + seconds
-
-        async def run_all() -> None:
-            await asyncio.gather(*(client(n, base, until, samples, errors) for n in range(clients)))
-
-        asyncio.run(run_all())
-        elapsed = time.perf_counter() - started
+        elapsed = asyncio.run(run_all())
     finally:
         if process is not None:
             process.terminate()
@@ -141,4 +190,69 @@ def bench_serve(index: Path, clients: int = 20, seconds: float = 30.0, base: str
         "errors": sum(errors.values()),
         "error_kinds": errors,
         **{kind: latencies(timings) for kind, timings in samples.items()},
+    }
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    """The header every request carries where PATHATLAS_API_TOKEN is set, as the service reads it: searches and asks
+    are open, but a proxy in front of a course's service may take only requests bearing it."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def public_url(url: str) -> str:
+    """``url`` as a record or a message may show it: without a user, password, query or fragment, which may hold
+    credentials."""
+    try:
+        return str(httpx.URL(url).copy_with(username=None, password=None, query=None, fragment=None))
+    except httpx.InvalidURL:
+        return "the URL given"
+
+
+HEALTH_FACTS = {"version", "index", "encoder", "store", "records"}
+"""What a PathAtlas service's ``GET /health`` holds that a run records (``service_record``)."""
+
+
+def service_health(base: str, headers: dict[str, str]) -> dict[str, Any]:
+    """The deployed service's ``GET /health``, checked before any load: a URL that does not answer, answers for no
+    PathAtlas service, refuses the token or cannot search yet is one line (``BadInputError``), not a run of errors."""
+    shown = public_url(base)
+    try:
+        with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
+            answer = http.get("/health")
+    except httpx.UnsupportedProtocol:
+        raise BadInputError(f"--url {shown}: give it with its scheme, http:// or https://") from None
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise BadInputError(
+            f"--url {shown}: no answer to GET /health ({type(exc).__name__}); is the service up there?"
+        ) from None
+    return checked_health(shown, answer, token_sent=bool(headers))
+
+
+def checked_health(shown: str, answer: httpx.Response, token_sent: bool) -> dict[str, Any]:
+    """``service_health``'s reading of the answer (``shown``: the URL as messages name it)."""
+    said = f"--url {shown} answered GET /health with HTTP {answer.status_code}"
+    if answer.status_code in (401, 403):
+        token = "was refused" if token_sent else "is not set"
+        raise BadInputError(f"{said}: PATHATLAS_API_TOKEN {token}; set the token the service or its proxy takes")
+    try:
+        health = answer.json()
+    except ValueError:
+        health = None
+    if not isinstance(health, dict) or not health.keys() >= HEALTH_FACTS:
+        raise BadInputError(f"{said}, and not as a PathAtlas service: give the address 'pathatlas serve' answers at")
+    if health.get("problem") or answer.status_code != 200:
+        raise BadInputError(f"{said}: it cannot search ({health.get('problem') or 'no reason given'})")
+    if not health.get("ready", True):
+        raise BadInputError(f"--url {shown} is still loading its models: run again once GET /ready answers 200")
+    return health
+
+
+def service_record(health: dict[str, Any]) -> dict[str, Any]:
+    """What a run against a deployed service records of it, from its ``GET /health``."""
+    return {
+        "service_version": health["version"],
+        "index": health["index"],
+        "index_encoder": health["encoder"],
+        "store": health["store"],
+        "records": health["records"],
     }

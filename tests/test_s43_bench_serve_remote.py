@@ -1,0 +1,158 @@
+"""``bench serve`` measures a deployed service, at the pace of students, and says what it measured.
+
+An operator (300 students, a reverse proxy, a token) could not measure the service they run: ``bench serve`` always
+started its own on loopback, its clients fired back to back, so nothing related "clients" to students, and its record
+named neither store nor service. Now ``--url`` loads a running service (PATHATLAS_API_TOKEN sent as its bearer token;
+a URL that does not answer is one line, before any load), ``--think`` paces each client like a student reading
+results, and the record says ``store``, ``service`` and ``think_s``; the errors by kind are printed under the table.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import islice
+
+import httpx
+import pytest
+
+import pathatlas.ui.bench_serve as bench_serve
+from pathatlas.ui.bench_serve import free_port, start_server
+from tests.helpers import hashing_env, indexed_book, only_error_line, run_cli, send_json
+
+TOKEN = "course-token-s43"
+PREFIX = "/atlas"
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """``pathatlas serve`` (hashing encoder: text searches only) on a three-page book, with PATHATLAS_API_TOKEN set;
+    its base URL."""
+    root = indexed_book(tmp_path_factory.mktemp("served"))
+    port = free_port()
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in {**hashing_env(root / "home"), "PATHATLAS_API_TOKEN": TOKEN}.items():
+            env.setenv(name, value)
+        process = start_server(root / "idx", port)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=30)
+
+
+class TokenProxy(BaseHTTPRequestHandler):
+    """An operator's reverse proxy: serves the service under ``PREFIX`` and lets through only requests bearing the
+    token, reads included (the service itself asks it of writes alone)."""
+
+    def forward(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            send_json(self, 401, {"detail": "the proxy wants the course token"})
+            return
+        upstream = self.server.upstream + self.path.removeprefix(PREFIX)
+        headers = {"Content-Type": self.headers.get("Content-Type", "application/json")}
+        answer = httpx.request(self.command, upstream, content=body, headers=headers, timeout=60)
+        self.send_response(answer.status_code)
+        self.send_header("Content-Type", answer.headers.get("content-type", "application/json"))
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    do_GET = do_POST = forward
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def proxied(service):
+    """The service behind ``TokenProxy``: its URL, with the path prefix."""
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), TokenProxy)
+    proxy.upstream = service
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{proxy.server_address[1]}{PREFIX}"
+    proxy.shutdown()
+
+
+def bench(tmp_path, *options, clients: int = 2, **env):
+    """``bench serve`` of ``clients`` for two seconds, its JSON alone on stdout, on an empty home: no index there."""
+    return run_cli(
+        "bench", "serve", "--clients", clients, "--seconds", 2, *options, "--json", "-", home=tmp_path, **env
+    )
+
+
+def document_of(result) -> dict:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_url_loads_the_given_service_and_starts_none(service, tmp_path, monkeypatch):
+    def no_server(*args):
+        raise AssertionError("bench serve --url started a service of its own")
+
+    monkeypatch.setattr(bench_serve, "start_server", no_server)
+    # the home is empty: had the command opened its (default) index, it would have failed there
+    host = service.removeprefix("http://")
+    document = document_of(bench(tmp_path, "--url", f"http://student:hunter2@{host}"))
+    assert document["text"]["n"] > 0
+    assert set(document["error_kinds"]) == {"image: HTTP 400"}  # the hashing encoder searches text only
+    run, health = document["run"], httpx.get(f"{service}/health").json()
+    facts = (run["service_version"], run["index"], run["index_encoder"], run["store"], run["records"])
+    assert facts == (health["version"], health["index"], health["encoder"], "faiss", health["records"])
+    assert run["service"] == service  # named without the credentials the URL held
+    assert "hunter2" not in json.dumps(document)
+
+
+def test_the_token_is_sent_so_a_service_behind_a_token_proxy_is_measured(service, proxied, tmp_path):
+    document = document_of(bench(tmp_path, "--url", proxied, PATHATLAS_API_TOKEN=TOKEN))
+    assert document["text"]["n"] > 0 and set(document["error_kinds"]) == {"image: HTTP 400"}  # no 401
+    assert document["run"]["service"] == proxied
+    without = run_cli("bench", "serve", "--url", proxied, "--seconds", 1, home=tmp_path)
+    only_error_line(without, "HTTP 401", "PATHATLAS_API_TOKEN is not set")
+    # which of its requests the service itself refuses without the token: writes; searches are open
+    assert httpx.post(f"{service}/search", json={"text": "epithelium"}).status_code == 200
+    assert httpx.delete(f"{service}/sources/book").status_code == 401
+
+
+def test_an_unreachable_url_is_one_line_before_any_load(tmp_path):
+    result = run_cli("bench", "serve", "--url", f"http://127.0.0.1:{free_port()}", "--seconds", 1, home=tmp_path)
+    assert "127.0.0.1" in only_error_line(result, "no answer to GET /health")
+
+
+def test_think_time_paces_each_client(service, tmp_path):
+    paced = bench(tmp_path, "--url", service, "--think", 0.2)
+    back_to_back = document_of(bench(tmp_path, "--url", service))
+    issued = [(doc["requests"] + doc["errors"]) / doc["clients"] for doc in (document_of(paced), back_to_back)]
+    assert 0 < issued[0] < issued[1] and issued[0] <= 1 + 2 / 0.1, issued  # each pause after the first is 0.1-0.3 s
+    assert "2 clients (think 0.2 s ±50%)" in paced.stderr and "errors by kind: image: HTTP 400" in paced.stderr
+
+
+def test_paced_users_keep_the_mix_of_requests_in_a_short_run(service, tmp_path):
+    """Ten students pausing 0.5 s make about four requests each in two seconds: none reached its 10th, the ask, when
+    every user began the cycle at its start."""
+    document = document_of(bench(tmp_path, "--url", service, "--think", 0.5, clients=10))
+    assert document["ask"]["n"] >= 1 and document["text"]["n"] >= 5, document
+
+
+def test_pauses_are_jittered_about_the_think_time_and_the_same_each_run():
+    from pathatlas.ui.bench_serve import pauses
+
+    waits = list(islice(pauses(1.0, seed=7), 200))
+    assert waits == list(islice(pauses(1.0, seed=7), 200)) != list(islice(pauses(1.0, seed=8), 200))
+    assert 0 <= waits[0] <= 1 and all(0.5 <= wait <= 1.5 for wait in waits[1:])
+    assert set(islice(pauses(0.0, seed=7), 20)) == {0.0}
+
+
+def test_json_alone_holds_store_service_and_think(service, tmp_path):
+    run = document_of(bench(tmp_path, "--url", service, "--think", 0.1))["run"]
+    assert (run["store"], run["service"], run["think_s"]) == ("faiss", service, 0.1)
+
+
+def test_a_loopback_run_records_its_store_and_says_loopback(tmp_path):
+    root = indexed_book(tmp_path)
+    result = run_cli(
+        "bench", "serve", "--index", root / "idx", "--clients", 1, "--seconds", 1, "--json", "-", home=root / "home"
+    )
+    run = document_of(result)["run"]
+    assert (run["service"], run["store"], run["records"], run["think_s"]) == ("loopback", "faiss", 6, 0.0)
+    assert "1 clients (back to back)" in result.stderr
