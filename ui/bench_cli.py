@@ -141,12 +141,12 @@ def bench_search_command(
             for size in sizes:
                 run = bench_search(size, store, local, queries=queries, workdir=workdir, media=media)
                 runs.append(run)
-                console.print(json.dumps(run))
+                row = table_row(run)
+                err_console.print(f"measured {row['store']}, {row['records']} records", highlight=False)
                 if json_out != STDOUT:  # a file after each run, so a long sweep keeps what it measured
                     write_json(
                         json_out, {"run": run_record({}, None, options | {"machine": threads_record()}), "runs": runs}
                     )
-                row = table_row(run)
                 table = table or Table(*row, title="latency in ms (complete searches, encoding included)")
                 table.add_row(*row.values())
     if table is not None:
@@ -354,17 +354,33 @@ def retrieval_table(task: str, body: dict, caption: bool = True) -> Table:
     columns = {**COLUMNS, "mrr": mrr}
     keys = [key for key in columns if key not in OPTIONAL_COLUMNS or any(key in m for m in body["methods"].values())]
     intervals = any("ci95" in m for m in body["methods"].values())
-    said = f"(lo-hi): {INTERVALS}" if intervals and caption else None
+    said = f"(lo-hi): {INTERVALS}; {OUTWARDS}" if intervals and caption else None
     table = Table("method", *(columns[key] for key in keys), "", title=f"{task}, n={body['n']}", caption=said)
     table.columns[0].min_width = max(map(len, body["methods"]))  # names like visual+joint+specimen stay whole
     for name, m in body["methods"].items():
         cells = [figure_cell(m, key) for key in keys]
-        default = body.get("default_label", "default")  # "default without joint" where its heads trained on these
-        note = default if name == body.get("default") else ("baseline" if name in body.get("baselines", []) else "")
+        note = method_role(name, body)
         if name in marks:
             note += "; " + below_mark(marks[name])
         table.add_row(name, *cells, note)
     return table
+
+
+def method_role(name: str, body: dict) -> str:
+    """What a table's method row is: the default (its ``default_label``: "default without joint" where its heads
+    trained on these), an ablation (``--names``' default with every-word-first off, ``KNOB_OFF``: it measures that
+    knob, no outside bar to clear, though the task's ``baselines`` list it), a baseline, or nothing said."""
+    from pathatlas.retrieval.bench.names import KNOB_OFF
+
+    if name == body.get("default"):
+        return body.get("default_label", "default")
+    if name == KNOB_OFF:
+        return "ablation"
+    return "baseline" if name in body.get("baselines", []) else ""
+
+
+OUTWARDS = "ends rounded outwards, so each shown interval holds its figure (the JSON's ci95 is unrounded)"
+"""Why a table's interval ends can differ from the JSON's rounded to the nearest (``figure_cell``)."""
 
 
 def figure_cell(figures: dict, metric: str) -> str:
@@ -439,13 +455,18 @@ def part_table(task: str, parts: dict) -> Table:
 
 def print_task(task: str, body: dict) -> None:
     """One task's tables as ``bench retrieval`` and ``bench tune-text`` print them: the main one (pooled held-out
-    folds with folds), each held-out fold's, the by-chapter table, the paired p of the default against each baseline,
-    and the task's notes on stderr."""
+    folds with folds), each held-out fold's with the ranker it chose, the by-chapter table, the paired p of the default
+    against each baseline, and the task's notes on stderr."""
     pooled = ", pooled held-out folds" if body.get("folds") else ""
     console.print(retrieval_table(task + pooled, body))
     for number, fold in enumerate(body.get("folds", [])):
         chapters = escape(", ".join(fold["chapters"]))  # the file's text, never markup
         console.print(retrieval_table(f"{task} held-out fold {number} ({chapters})", fold, caption=False))
+        if ranker := fold.get("ranker"):
+            choice = escape(ranker["source"])
+            console.print(f"{task} held-out fold {number}: ranker chosen on the other folds: {choice}", highlight=False)
+    if any("ranker" in fold for fold in body.get("folds", [])):
+        say_notes(task, {"notes": [FOLD_CHOICES]})
     if len(body.get("by_chapter", [])) in SHOWN_CHAPTERS:
         console.print(chapter_table(task, body))
     if fusion := body.get("fusion"):
@@ -461,18 +482,48 @@ def print_task(task: str, body: dict) -> None:
         )
     if parts := body.get("by_part"):
         console.print(part_table(task, parts))
-    for baseline, metrics in body.get("significance", {}).items():
-        console.print(f"{task}: {body.get('default')} vs {baseline}, paired p: {paired_p_phrase(metrics)}")
+    if significance := body.get("significance"):
+        for baseline, metrics in significance.items():
+            console.print(f"{task}: {body.get('default')} vs {baseline}, paired p: {paired_p_phrase(metrics)}")
+        console.print(f"{task}: {significance_legend(significance)}", highlight=False)
     say_notes(task, body)
 
 
+FOLD_CHOICES = (
+    "each fold's ranker was chosen on the other folds, but the grids and rules it was chosen among were designed on "
+    "these same questions: only the weights are held out"
+)
+"""Said under a task's held-out folds, as a run without folds says its figures are not held out."""
+SIGNIFICANT = "*"
+"""The mark of a paired p significant after Holm-Bonferroni (``compare_runs``' ``significant``)."""
+
+
 def paired_p_phrase(metrics: dict[str, dict]) -> str:
-    """Each metric's paired p (``compare_runs``), grouped by the test that gave it, named after them: a 0/1 score's
-    exact McNemar p and MRR's randomization p come from different tests, and a p read alone hides which."""
+    """Each metric's paired p (``compare_runs``; ``shown_p``), grouped by the test that gave it, named after them: a
+    0/1 score's exact McNemar p and MRR's randomization p come from different tests, and a p read alone hides which."""
     tests = dict.fromkeys(m["test"] for m in metrics.values())
     return "; ".join(
-        ", ".join(f"{metric} {m['p']:.3g}" for metric, m in metrics.items() if m["test"] == test) + f" by {test}"
+        ", ".join(f"{metric} {shown_p(m)}" for metric, m in metrics.items() if m["test"] == test) + f" by {test}"
         for test in tests
+    )
+
+
+def shown_p(comparison: dict) -> str:
+    """One paired p as printed: "<= 1e-05" where it is the least its random flips can give (``p_floor``: the true p
+    is at most that), "0.00342*" where significant (``SIGNIFICANT``)."""
+    bound = "<= " if comparison["p_floor"] else ""
+    return f"{bound}{comparison['p']:.3g}{SIGNIFICANT if comparison['significant'] else ''}"
+
+
+def significance_legend(significance: dict[str, dict]) -> str:
+    """What a task's ``SIGNIFICANT`` marks mean: Holm-Bonferroni over every paired test the task ran, the p shown
+    being each test's own."""
+    from pathatlas.retrieval.bench.common import SIGNIFICANCE_LEVEL
+
+    tests = sum(map(len, significance.values()))
+    return (
+        f"{SIGNIFICANT} significant at {SIGNIFICANCE_LEVEL:g} after Holm-Bonferroni over these {tests} paired tests "
+        "(each p shown is its own test's, uncorrected; the JSON's p_holm is corrected)"
     )
 
 

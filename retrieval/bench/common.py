@@ -19,6 +19,8 @@ from pathatlas.plugins import require
 from pathatlas.retrieval.datasets import holds_book
 from pathatlas.retrieval.metrics import (
     CUTOFFS,
+    FLIP_SEED,
+    RANDOM_FLIPS,
     Ways,
     expected_first_rank,
     expected_precision,
@@ -458,8 +460,12 @@ def check_folds(chapters: list[str], folds: int, what: str) -> None:
         )
 
 
-SIGNIFICANCE_METRICS = ("recall@1", "recall@5", "mrr")
+SIGNIFICANCE_METRICS = ("recall@1", "recall@5", "recall@10", "mrr")
 """Named as the tables name them (``summarise_chances``); ``ranx_metric`` gives ranx's name."""
+SIGNIFICANCE_LEVEL = 0.05
+"""The family-wise level of a task's paired tests (``holm_adjusted``)."""
+RANDOM_FLIPS_TEST = f"randomization ({RANDOM_FLIPS:,} flips, seed {FLIP_SEED})"
+"""The test name ``sign_flip_p`` gives a p drawn from random flips, whose least value is a bound (``at_floor``)."""
 
 
 def ranx_metric(metric: str) -> str:
@@ -473,7 +479,7 @@ def compare_runs(
     gold: list[set],
     ranked: dict[str, list[list]],
     default: str,
-    max_p: float = 0.05,
+    max_p: float = SIGNIFICANCE_LEVEL,
     metrics: tuple[str, ...] = SIGNIFICANCE_METRICS,
     ties: dict[str, list[Tie]] | None = None,
     depth: int | None = None,
@@ -484,7 +490,9 @@ def compare_runs(
     name them (recall@k, mrr, precision@k). ``depth``: each ranking is scored over its top ``depth`` (None: as given).
     ``ties``: a method's runs of tied scores, by name (``tied_rankings``), whose ranking runs through its tie at the
     cut: its question's score is the expected value over the orders of its ties (``expected_score``), not the record
-    ids' order, and its comparisons say so."""
+    ids' order, and its comparisons say so. Each comparison's ``p`` is its test's own (``p_floor``: a bound, the least
+    p its random flips can give); ``p_holm`` is Holm-Bonferroni's over all of them, the family a task tests at once
+    (up to ~20 for an image task), and ``significant`` is ``p_holm < max_p``."""
     if len(query_ids) < 2:
         return {}
     ties = ties or {}
@@ -508,12 +516,40 @@ def compare_runs(
                 "default": float(mine.mean()),
                 name: float(theirs.mean()),
                 "p": p,
-                "significant": p < max_p,
+                "p_floor": at_floor(p, test),
                 "test": test,
             }
             if ties.keys() & {default, name}:
                 out[name][metric]["ties"] = "each question's expected value over the orders of its tied scores"
+    return with_holm(out, max_p)
+
+
+def at_floor(p: float, test: str) -> bool:
+    """Is ``p`` the least a test can give, so that the true p is at most it? Only random flips have a floor: none of
+    ``RANDOM_FLIPS`` reached the observed sum, (0 + 1) / (flips + 1) (printed "1e-05"; exact tests give their p)."""
+    return test == RANDOM_FLIPS_TEST and p <= 1 / (RANDOM_FLIPS + 1)
+
+
+def with_holm(comparisons: dict[str, dict[str, Any]], level: float) -> dict[str, dict[str, Any]]:
+    """``comparisons`` (baseline -> metric -> test) with each test's Holm-Bonferroni p over all of them (``p_holm``)
+    and ``significant`` at ``level`` by it: a task tests every baseline on every metric at once, and uncorrected,
+    one p in twenty below 0.05 would be marked where nothing differs."""
+    tests = [(name, metric, found) for name, metrics in comparisons.items() for metric, found in metrics.items()]
+    out: dict[str, dict[str, Any]] = {name: {} for name in comparisons}
+    for (name, metric, found), adjusted in zip(tests, holm_adjusted([t[2]["p"] for t in tests]), strict=True):
+        out[name][metric] = found | {"p_holm": adjusted, "significant": adjusted < level}
     return out
+
+
+def holm_adjusted(p_values: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p of each of ``p_values`` (in their order): the i-th smallest of m times m - i + 1,
+    never below a smaller p's, at most 1; one below a level rejects at that family-wise level."""
+    order = sorted(range(len(p_values)), key=p_values.__getitem__)
+    adjusted, running = [1.0] * len(p_values), 0.0
+    for rank, position in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[position]))
+        adjusted[position] = running
+    return adjusted
 
 
 def ranx_scores(query_ids: list[str], gold: list[set], lists: list[list], metrics: tuple[str, ...]) -> dict[str, Any]:

@@ -3,7 +3,8 @@ pytrec_eval read: a reader recomputes every reported figure, tests another metri
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections import Counter
+from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,12 +17,31 @@ def token(text: str) -> str:
 
 
 def doc_id(item: Hashable) -> str:
-    """A ranked item as a TREC document id, which holds no whitespace: a page ``(source, page)`` as its quoted path and
-    page number ("/books/A%20P.pdf:p12"), anything else as its text."""
-    if isinstance(item, tuple) and len(item) == 2:
+    """A ranked item as a TREC document id, which holds no whitespace: a page ``(source, page)`` as its quoted source
+    and page number ("A%20P.pdf:p12", as ``write_trec`` names the source: ``file_names``), anything else as its text."""
+    if is_page(item):
         source, page = item
         return f"{quote(str(source))}:p{page}"
     return quote(str(item))
+
+
+def is_page(item: Hashable) -> bool:
+    """Is a ranked item a page, ``(source, page)``?"""
+    return isinstance(item, tuple) and len(item) == 2
+
+
+def file_names(items: Iterable[Hashable]) -> dict[str, str]:
+    """Each page source among ``items`` -> its file name where no other source among them has that name, else its
+    path as indexed: ids that do not carry the folder a book was indexed from, so runs of an index built elsewhere
+    match these qrels."""
+    names = {str(item[0]): Path(str(item[0])).name for item in items if is_page(item)}
+    counts = Counter(names.values())
+    return {source: name if name and counts[name] == 1 else source for source, name in names.items()}
+
+
+def by_file_name(item: Hashable, names: dict[str, str]) -> Hashable:
+    """A page with its source as ``file_names`` names it; anything else as it is."""
+    return (names[str(item[0])], item[1]) if is_page(item) else item
 
 
 def qrels_text(query_ids: Sequence[str], gold: Sequence[set]) -> str:
@@ -53,6 +73,11 @@ def run_text(
     return "".join(lines)
 
 
+def flat(ranked: dict[str, Sequence[Sequence]]) -> list[Hashable]:
+    """Every item every method ranks for any query."""
+    return [item for lists in ranked.values() for items in lists for item in items]
+
+
 def run_starts(sizes: Sequence[int]) -> list[int]:
     """Each item's run's first position (0-based), from the runs' lengths: what its tied score is counted from."""
     starts: list[int] = []
@@ -75,9 +100,14 @@ def write_trec(
     for the methods in ``per_fold`` (chosen per fold), ``METHOD.foldN.trec`` over fold N's queries alone (their file
     over every query is then the pooled held-out run). ``task``: the JSON's task key, which then names the files
     (``qrels.TASK.txt``, ``TASK.METHOD.trec``, a ``:`` as ``.``) so several tasks share a folder. ``ties``: a method's
-    runs of tied scores by name (``run_text``), its lists running through the tie at the cut. Returns the files
-    written."""
+    runs of tied scores by name (``run_text``), its lists running through the tie at the cut. A page's source is named
+    by its file name where that is unique among the files' pages (``file_names``). Returns the files written."""
     ties = ties or {}
+    names = file_names([*(item for relevant in gold for item in relevant), *flat(ranked)])
+    gold = [{by_file_name(item, names) for item in relevant} for relevant in gold]
+    ranked = {
+        name: [[by_file_name(item, names) for item in items] for items in lists] for name, lists in ranked.items()
+    }
     folder.mkdir(parents=True, exist_ok=True)
     prefix = token(task.replace(":", ".")) + "." if task else ""
     files = {folder / f"qrels.{prefix}txt": qrels_text(query_ids, gold)}
