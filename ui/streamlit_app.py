@@ -466,12 +466,10 @@ def filters_said(filters: dict[str, list[str]]) -> str:
 
 
 def narrows(name: str, values: list[str]) -> bool:
-    """Whether picking ``values`` in filter ``name`` is a filter. Every value of a menu of several picked (its
-    "Select all") is none: as one, it dropped each record without the field (LC25000's tiles name no organ), and the
-    URL named every value; the menu keeps them shown (``chosen_filters``): emptied to "any", it left nothing to unpick,
-    and a lecturer's click meant to unpick one value picked it alone. A menu of one value has no "Select all": its
-    value picked is a choice ("lung" where the other records name no organ). While the values are unknown (the API
-    unreachable) a pick is kept."""
+    """Whether picking ``values`` in filter ``name`` is a filter. Every value of a menu of several picked is none (a
+    filter would drop each record without the field: LC25000's tiles name no organ), though the menu keeps them shown
+    (``chosen_filters``) so that one can be unpicked. One value picked from a menu of one is a choice ("lung" where the
+    other records name no organ). While the values are unknown (the API unreachable) a pick is kept."""
     offered = value_names(name)
     return len(offered) < 2 or not offered.keys() <= set(values)
 
@@ -1311,12 +1309,10 @@ def job_ended(status: dict[str, Any], name: str) -> tuple[str, str]:
 
 
 def app_tabs() -> list:
-    """The app's tabs, the one the URL names (``tab``) open. Where Streamlit binds the tab to the URL (``TAB_BOUND``), a
-    tab chosen replaces the URL's history entry rather than adding one, and Back and Forward open the tab their entry
-    names: the URL had dropped "tab=Ask" on Back while the tab stayed. Before that, the app keeps the tab chosen in the
-    URL (``keep_tab``), so that a reload or a link opens it; within a session the tab is then the user's alone: set
-    from the URL on every run, a run that read the URL before a tab's click reached it switched back (CI found an
-    answer hidden behind the Search tab twice)."""
+    """The app's tabs, the one the URL names (``tab``) open. Where Streamlit binds the tab to the URL (``TAB_BOUND``),
+    Back and Forward open the tab their history entry names. Else the app keeps the tab chosen in the URL
+    (``keep_tab``) so that a reload or a link opens it, and reads the URL only on a session's first run: read on every
+    run, a run that read it before a tab's click reached it switched the tab back."""
     if TAB_BOUND:
         return st.tabs(TABS, key="tab", bind="query-params")
     if "tab" not in st.session_state:  # a session's first run (a link, a bookmark, a reload): the tab the URL names
