@@ -70,7 +70,7 @@ def http_url(value: str | None, otherwise: str = "") -> str | None:
     if not value or value.startswith(HTTP):
         return value
     bare = value.partition("://")[2] or value
-    raise ValueError(f"no http:// or https://; write 'http://{bare}'{otherwise}")
+    raise ValueError(f"no http:// or https://; write '{without_credentials(f'http://{bare}')}'{otherwise}")
 
 
 def _default_home() -> Path:
@@ -617,6 +617,7 @@ def without_credentials(url: str) -> str:
     if not parts.scheme:
         return url  # a local folder (``QDRANT_URL``'s copy)
     host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
     netloc = ("***@" if parts.username or parts.password else "") + host + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
 

@@ -834,8 +834,9 @@ class Index:
                 "committed: run again"
             )
         self.generation, self._pointer = current, pointer
-        self.raw_store.close()  # FAISS: open the committed snapshot; embedded Qdrant: its shard as written since
-        self._attach_store()
+        held = self.raw_store
+        self._attach_store()  # FAISS: the committed snapshot; embedded Qdrant: the process's one shard, still held
+        held.close()  # after: closing first let go of the shard's lock for a moment, which another process could take
         self._lexical = None
 
     def commit(self, sources: Manifest | None = None) -> None:

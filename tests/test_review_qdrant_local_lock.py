@@ -34,7 +34,7 @@ def test_a_local_copy_open_in_another_process_is_one_error_line_and_opens_once_i
         assert holder.stdout.readline() == "holding\n"
         line = one_error_line(run(settings, "search", "alpha page", "--index", settings.index_dir))
         assert f"the local Qdrant copy at {twin.resolve()} is open in another process" in line, line
-        assert "Qdrant server" in line and "embedded store" in line, line
+        assert "Qdrant server" in line and "--store faiss" in line, line
     finally:
         holder.communicate("", timeout=60)
     assert "alpha.pdf" in run(settings, "search", "alpha page", "--index", settings.index_dir).output

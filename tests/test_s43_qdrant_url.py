@@ -108,7 +108,7 @@ def test_info_says_where_the_vectors_are(tmp_path, monkeypatch):
     monkeypatch.setattr(qdrant_client, "QdrantClient", lambda *_, **__: local_client(path=str(served)))
     server, _ = build(tmp_path / "server", store="qdrant", qdrant_url="https://reader:s3cret@qdrant.test:6333/?k=v")
     line, placement = info_lines(server.model_copy(update={"qdrant_url": None}), server.index_dir)
-    assert placement == "qdrant server https://***@qdrant.test:6333/?***, collection index" and placement in line
+    assert placement == "qdrant server https://qdrant.test:6333/, collection index" and placement in line
     line, placement = info_lines(server, server.index_dir, PATHATLAS_QDRANT_URL="http://qdrant.test:6333")
     assert placement == "qdrant server http://qdrant.test:6333, collection index"
 
@@ -123,5 +123,5 @@ def test_a_busy_local_copy_names_a_way_that_exists(settings, tmp_path):
         first.close()
     said = str(refused.value)
     assert "(--store qdrant)" not in said  # `search` has no such option
-    assert "pathatlas index PATHS --index NEW --store qdrant, with PATHATLAS_QDRANT_URL unset" in said, said
+    assert "pathatlas index PATHS --index NEW --store faiss" in said, said
     assert "pathatlas export --to http://host:6333" in said

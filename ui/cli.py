@@ -943,7 +943,7 @@ def info(
     settings = settings_for(index)
     with Index.open(settings.index_dir, settings) as idx:
         stats = idx.stats()
-        stats["store_placement"] = getattr(idx.raw_store, "placement", stats["store"])  # Qdrant's: embedded or where
+        stats["store_placement"] = idx.store.placement
         sources = source_states(idx, settings)
         saved = SavedTerms.read(idx.path / "lexical", lexical_file(idx.generation.lexical))
         upgrade = idx.upgrade(reader_versions(settings))

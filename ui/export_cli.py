@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.paths import expanded
+from pathatlas.settings import without_credentials
 from pathatlas.ui.cli_common import (
     IndexOpt,
     JsonOpt,
@@ -95,6 +96,7 @@ def export_copy(
     settings = settings_for(index)
     source = Index.open(settings.index_dir, settings)
     name = collection or source.path.name or "pathatlas"
+    shown_url = without_credentials(to)  # a password or key in the URL is never printed
     out = out or source.path.with_name(source.path.name + "-qdrant")
     if out.exists():
         raise BadInputError(f"{out} already exists: choose another --out")
@@ -107,7 +109,9 @@ def export_copy(
         target_settings = settings.model_copy(update={"qdrant_url": to, "qdrant_collection": name})
         target = QdrantStore(staging / "store", source.meta.dims, target_settings, shards, replication_factor)
         if target.count():
-            raise PathAtlasError(f"collection {name!r} at {to} already holds {target.count()} points: choose another")
+            raise PathAtlasError(
+                f"collection {name!r} at {shown_url} already holds {target.count()} points: choose another"
+            )
         shown = progress_shown(as_json)
         with tqdm(total=source.store.count(), desc=f"export to {name}", unit="record", disable=not shown) as bar:
             copied = target.copy_from(source.store, progress=bar.update)
@@ -128,11 +132,11 @@ def export_copy(
             shutil.rmtree(staging, ignore_errors=True)
             if made_twin:
                 shutil.rmtree(twin, ignore_errors=True)
-    result = {"records": copied, "collection": name, "url": to, "index": str(out)}
+    result = {"records": copied, "collection": name, "url": shown_url, "index": str(out)}
     if as_json:
         print_json(result)
     else:
-        console.print(f"copied {copied} records into collection {name!r} at {to}")
+        console.print(f"copied {copied} records into collection {name!r} at {shown_url}")
         console.print(f"search it: pathatlas search --index {out} ...", soft_wrap=True)
 
 

@@ -218,6 +218,12 @@ class VectorStore(ABC):
         self.dims = dict(dims)
         self.settings = settings
 
+    @property
+    def placement(self) -> str:
+        """Where the vectors are, as ``info`` and the service's start-up line say it: the store's kind, unless the
+        store says more (Qdrant: its embedded shard, or a server by its URL without credentials)."""
+        return self.kind
+
     @abstractmethod
     def upsert(self, records: list[StoredVectors]) -> None: ...
 

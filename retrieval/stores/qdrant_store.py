@@ -2,8 +2,8 @@
 
 Two engines behind one class:
 
-- embedded (``qdrant-edge-py``): the Qdrant engine in process, an on-disk shard at ``location``.
-  Its WAL is off, so nothing is durable before ``commit`` (a flush); ``commit`` then runs the
+- embedded (``qdrant-edge-py``): the Qdrant engine in process, an on-disk shard at ``location`` that one process at a
+  time holds (below). Its WAL is off, so nothing is durable before ``commit`` (a flush); ``commit`` then runs the
   optimisers, which do work only past Qdrant's own thresholds (``indexing_threshold`` from
   ``qdrant_indexing_threshold_kb``, ``deleted_threshold``), not on every commit. A flush is not
   atomic across Qdrant segments: a crash during ``commit`` can keep part of that commit.
@@ -24,10 +24,16 @@ batch of queries is one ``query_batch`` call. Per-source revisions (for BM25 upd
 beside the shard, written before the flush, so after a crash they can only claim more change than happened.
 
 Qdrant point ids must be integers or UUIDs, so each record id maps to a UUID5 and the record id
-travels in the payload as ``_id``. An embedded shard keeps the points it opened with: a point another store (another
-process's ``pathatlas remove`` or ``index --force``, a second ``Index.open``) deleted since then is still found here,
-without its payload, so every read skips points without ``_id`` and the store serves what it opened, less what was
-deleted, until it is opened again (as a FAISS index read before a commit does).
+travels in the payload as ``_id``; every read skips points without it.
+
+An embedded shard is held by one process at a time (``HOLDER_LOCK``; another is refused in one line,
+``ShardHeldError``). qdrant-edge keeps a loaded shard's whole state in its process and writes it back when it closes,
+flushes or is dropped, even where it only read: a second holder loaded before a commit and dropped after it undid that
+commit (the next opener zeroed its vectors for good), and one opened and closed between two commits of a writer failed
+the second. In the process, every store open on the folder uses one loaded shard (``hold``), closed when the last store
+is closed or garbage-collected: a store open before another (a second ``Index.open``: ``pathatlas remove`` run in
+process, a service's reopened index) wrote sees those writes at once, less the records its index's generation does not
+list, and no longer finds a record deleted since (where a FAISS index read before a commit still does).
 
 The embedded engine writes its files through memory maps, where a full disk is a SIGBUS that kills the process, not an
 error: each write (and each opening on tmpfs, where reading a mapped file takes room) first checks the free space
@@ -43,16 +49,21 @@ import os
 import re
 import shlex
 import shutil
+import threading
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache, partial, wraps
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import orjson
+from filelock import FileLock, Timeout
 
 from pathatlas.errors import IndexBusyError, IndexMissingError, PathAtlasError
 from pathatlas.paths import expanded
@@ -67,7 +78,8 @@ log = logging.getLogger(__name__)
 NAMESPACE = uuid.UUID("6f0c2a52-6d1e-4c55-9d0e-3f4b1f5a2b7c")
 SCROLL_PAGE = 1024
 REMOTE_FILE = "remote.json"
-"""Beside the shard's files: the server (or twin folder) and collection the store's vectors are in."""
+"""Beside the shard's files: the server (its URL without credentials: ``recorded_url``) or twin folder, and the
+collection the store's vectors are in."""
 WRITTEN_FILE = "written.json"
 """Beside ``REMOTE_FILE``: the token this folder's last commit stamped on its collection (``commit``), and the one the
 collection had before (``previous``): written first, so a crash before the collection's stamp leaves that one there."""
@@ -86,6 +98,9 @@ OPTIMISER_FULL = "Not enough space available for optimization"
 """How the engine's optimiser refuses a rebuild the disk has no room for ("..., needed: 73.09 MiB, available: 7.42")."""
 ON_DEMAND = "payload_storage"
 """A segment's folder of payloads, which the engine maps without reading them whole (they stay on disk)."""
+HOLDER_LOCK = "holder.lock"
+"""In the embedded shard's folder: locked (an OS file lock) by the one process that has the shard loaded, from before
+it loads it until after it closes it (``hold``)."""
 PANIC = "PanicException"
 """pyo3's exception for a panic of the engine (opening a shard whose status file is cut short): a BaseException whose
 class is made when first raised, so it is known by this name."""
@@ -156,6 +171,16 @@ def placement(remote: tuple[str, str] | None) -> str:
     return f"qdrant local copy {url}, collection {collection}"
 
 
+def recorded_url(url: str) -> str:
+    """``url`` as ``REMOTE_FILE`` records it: a server's without the user, password and query, which qdrant-client does
+    not send (it connects to the scheme, host, port and path; the API key is ``PATHATLAS_QDRANT_API_KEY``) and anyone
+    reading the index folder would read there; a twin's folder as it is."""
+    if not url.startswith(("http://", "https://")):
+        return url
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
 def recorded_remote(location: Path) -> tuple[str, str] | None:
     """(URL, collection) that a commit recorded in ``REMOTE_FILE``; None where none did."""
     recorded = location / REMOTE_FILE
@@ -209,11 +234,11 @@ def index_folder(location: Path) -> str:
 def copied_index(url: str, collection: str, location: Path, writer: str | None) -> CopiedIndexError:
     other = "another copy of this folder" if writer == index_folder(location) else f"index folder {writer}"
     return CopiedIndexError(
-        f"index {location.parent} is not the folder that last wrote the Qdrant collection {collection!r} at {url}: "
-        f"{other} has written it since (copies of an index folder share its collection, not its records), so records "
-        "this folder lists may be gone; use the folder that wrote it last, or index the sources into a new --index "
-        "with a collection of its own (to write two copies apart, first `pathatlas export --to` one into a new "
-        "collection)"
+        f"index {location.parent} is not the folder that last wrote the Qdrant collection {collection!r} at "
+        f"{without_credentials(url)}: {other} has written it since (copies of an index folder share its collection, "
+        "not its records), so records this folder lists may be gone; use the folder that wrote it last, or index the "
+        "sources into a new --index with a collection of its own (to write two copies apart, first `pathatlas export "
+        "--to` one into a new collection)"
     )
 
 
@@ -223,15 +248,17 @@ class MissingCollectionError(IndexMissingError):
 
 def missing_collection(url: str, collection: str, location: Path, why: str = "") -> MissingCollectionError:
     return MissingCollectionError(
-        f"the Qdrant collection {collection!r} at {url} does not exist{why}: index {location.parent} keeps its vectors "
-        f"there ({REMOTE_FILE} records it), so an empty one is not made in its place; set PATHATLAS_QDRANT_URL (and "
-        "PATHATLAS_QDRANT_COLLECTION) to where they are now, or index into a new --index"
+        f"the Qdrant collection {collection!r} at {without_credentials(url)} does not exist{why}: index "
+        f"{location.parent} keeps its vectors there ({REMOTE_FILE} records it), so an empty one is not made in its "
+        "place; set PATHATLAS_QDRANT_URL (and PATHATLAS_QDRANT_COLLECTION) to where they are now, or index into a new "
+        "--index"
     )
 
 
 class LocalCopyBusyError(IndexBusyError):
     """qdrant-client's local copy (a folder, ``pathatlas export --to FOLDER``) is open in another process: its client
-    locks the folder for one process at a time, where a server or the embedded shard serves many."""
+    locks the folder for one process at a time, as the embedded shard is held (``ShardHeldError``); a server serves
+    many."""
 
 
 def local_client(folder: str) -> Any:
@@ -249,8 +276,8 @@ def local_client(folder: str) -> Any:
         raise LocalCopyBusyError(
             f"the local Qdrant copy at {folder} is open in another process (a server, a search) and serves one "
             "process at a time: stop that one, or for shared access export the index to a Qdrant server (pathatlas "
-            "export --to http://host:6333) or index its sources into a new index in the embedded store, which serves "
-            "many processes (pathatlas index PATHS --index NEW --store qdrant, with PATHATLAS_QDRANT_URL unset)"
+            "export --to http://host:6333) or index its sources into a new index in a FAISS store, which many "
+            "processes read at once (pathatlas index PATHS --index NEW --store faiss)"
         ) from exc
 
 
@@ -375,6 +402,101 @@ def written_bytes(points: list[tuple[str, dict, dict]]) -> int:
     )
 
 
+class ShardHeldError(IndexBusyError):
+    """The embedded shard is loaded by another process. qdrant-edge keeps a loaded shard's whole state in its process
+    and writes it back when it closes, flushes or is dropped, even where it only read: a second process holding it
+    undid the first's commits (their vectors zeroed for good), or made its next commit fail."""
+
+
+def shard_held(path: Path) -> ShardHeldError:
+    return ShardHeldError(
+        f"index {path.parent} is open in another process (a `pathatlas serve` or `ui`, an `index` run, a search): its "
+        "embedded Qdrant store is held by one process at a time; stop that one and run again, or, for several "
+        "processes at once, index into a FAISS store (--store faiss), which many processes read at once, or copy the "
+        f"index to a Qdrant server (pathatlas export --index {shlex.quote(str(path.parent))} --to http://host:6333)"
+    )
+
+
+@dataclass
+class LoadedShard:
+    """A shard this process loaded, with its folder's ``HOLDER_LOCK``, and how many open stores use it."""
+
+    shard: Any
+    holder: FileLock
+    users: int = 0
+
+
+LOADED: dict[Path, LoadedShard] = {}
+"""This process's loaded shards by resolved folder: every store open on a folder uses its one shard, so none keeps a
+copy that another's commit made stale."""
+LOADING = threading.RLock()
+"""Around ``LOADED``'s changes. Reentrant: a store garbage-collected unclosed lets go of its shard (``let_go``) in
+whatever thread the collector runs, which may be inside ``hold``."""
+
+
+def hold(folder: Path, load: Callable[[], Any]) -> Any:
+    """The shard at ``folder`` (resolved): the one this process loaded, else ``load()``'s, under ``HOLDER_LOCK`` (taken
+    first: another process holding it is refused, ``ShardHeldError``). Each call is matched by one ``let_go``."""
+    with LOADING:
+        loaded = LOADED.get(folder)
+        if loaded is None:
+            holder = FileLock(folder / HOLDER_LOCK, thread_local=False)  # let go in whichever thread closes last
+            try:
+                holder.acquire(timeout=0)
+            except Timeout:
+                raise shard_held(folder) from None
+            try:
+                loaded = LoadedShard(load(), holder)
+            except BaseException:
+                holder.release()
+                raise
+            LOADED[folder] = loaded
+        loaded.users += 1
+        return loaded.shard
+
+
+def let_go(folder: Path) -> None:
+    """A store of this process is done with the shard at ``folder``: the last one closes it (which writes it back),
+    then releases ``HOLDER_LOCK`` for other processes."""
+    with LOADING:
+        loaded = LOADED[folder]
+        loaded.users -= 1
+        if loaded.users:
+            return
+        del LOADED[folder]
+        try:
+            loaded.shard.close()
+        finally:
+            loaded.holder.release()
+
+
+def load_shard(path: Path, dims: Mapping[str, int], settings: Settings) -> Any:
+    """The shard at ``path``, made there (with its payload indexes) where the folder holds none."""
+    import qdrant_edge as qe
+
+    config = qe.EdgeConfig(
+        vectors={s: qe.EdgeVectorParams(size=d, distance=qe.Distance.Dot) for s, d in dims.items()},
+        hnsw_config=qe.HnswIndexConfig(
+            m=settings.qdrant_hnsw_m, ef_construct=settings.qdrant_ef_construct, full_scan_threshold=10_000
+        ),
+        optimizers=qe.EdgeOptimizersConfig(indexing_threshold=settings.qdrant_indexing_threshold_kb),
+        wal_enabled=False,
+    )
+    has_data = any(entry.name != HOLDER_LOCK for entry in path.iterdir())
+    require_room(path, room_to_open(path, has_data), "opened" if has_data else "written")
+    try:
+        shard = qe.EdgeShard.load(str(path), config) if has_data else qe.EdgeShard.create(str(path), config)
+    except BaseException as exc:
+        if not isinstance(exc, Exception) and type(exc).__name__ != PANIC:
+            raise  # Ctrl-C
+        advice = "; restore it from a backup or re-create the index" if has_data else ""
+        raise PathAtlasError(f"cannot open the Qdrant shard at {path}: {exc}{advice}") from exc
+    if not has_data:
+        for field in FILTER_FIELDS:
+            shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
+    return shard
+
+
 class _EdgeEngine:
     def __init__(self, path: Path, dims: Mapping[str, int], settings: Settings):
         import qdrant_edge as qe
@@ -383,26 +505,11 @@ class _EdgeEngine:
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
         refuse_read_only(path)
-        config = qe.EdgeConfig(
-            vectors={s: qe.EdgeVectorParams(size=d, distance=qe.Distance.Dot) for s, d in dims.items()},
-            hnsw_config=qe.HnswIndexConfig(
-                m=settings.qdrant_hnsw_m, ef_construct=settings.qdrant_ef_construct, full_scan_threshold=10_000
-            ),
-            optimizers=qe.EdgeOptimizersConfig(indexing_threshold=settings.qdrant_indexing_threshold_kb),
-            wal_enabled=False,
-        )
-        has_data = any(path.iterdir())
-        require_room(path, room_to_open(path, has_data), "opened" if has_data else "written")
-        try:
-            self.shard = qe.EdgeShard.load(str(path), config) if has_data else qe.EdgeShard.create(str(path), config)
-        except BaseException as exc:
-            if not isinstance(exc, Exception) and type(exc).__name__ != PANIC:
-                raise  # Ctrl-C
-            advice = "; restore it from a backup or re-create the index" if has_data else ""
-            raise PathAtlasError(f"cannot open the Qdrant shard at {path}: {exc}{advice}") from exc
-        if not has_data:
-            for field in FILTER_FIELDS:
-                self.shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
+        folder = path.resolve()
+        self.shard = hold(folder, partial(load_shard, path, dims, settings))
+        self._let_go = weakref.finalize(self, let_go, folder)
+        """Once: at ``close``, or where the store is never closed, when it is garbage-collected (a service's index
+        swapped out) or at exit."""
         self.ef = settings.hnsw_ef_search
 
     def upsert(self, points: list[tuple[str, dict, dict]]) -> None:
@@ -476,7 +583,7 @@ class _EdgeEngine:
             self.shard.flush()
 
     def close(self) -> None:
-        self.shard.close()
+        self._let_go()
 
 
 class _ClientEngine:
@@ -534,7 +641,8 @@ class _ClientEngine:
         try:
             return self.client.collection_exists(self.collection)
         except Exception as exc:
-            raise PathAtlasError(f"cannot reach Qdrant at {self.url}: {str(exc).splitlines()[0]}") from exc
+            shown = without_credentials(self.url)
+            raise PathAtlasError(f"cannot reach Qdrant at {shown}: {str(exc).splitlines()[0]}") from exc
 
     def written_by(self) -> tuple[str | None, str | None]:
         """(token, index folder) of the last commit stamped on the collection; Nones where none was (a collection from
@@ -555,8 +663,8 @@ class _ClientEngine:
                 raise
             if not self._unstamped:
                 log.warning("Qdrant at %s keeps no collection metadata (%s): copies of an index folder writing "
-                            "collection %r are not told apart; use Qdrant 1.16 or later", self.url, exc.reason_phrase,
-                            self.collection)  # fmt: skip
+                            "collection %r are not told apart; use Qdrant 1.16 or later", without_credentials(self.url),
+                            exc.reason_phrase, self.collection)  # fmt: skip
             self._unstamped = True
 
     def upsert(self, points: list[tuple[str, dict, dict]]) -> None:
@@ -897,10 +1005,12 @@ class QdrantStore(VectorStore):
             self.engine.commit()
 
     def _record_remote(self) -> None:
-        """Write where the vectors are (``REMOTE_FILE``) once a commit puts them on a server or in a twin's folder."""
+        """Write where the vectors are (``REMOTE_FILE``) once a commit puts them on a server or in a twin's folder,
+        without the URL's credentials (``recorded_url``): a record an older version wrote with them is read as it is,
+        and written again without them by the next commit."""
         if self.remote is None or self.remote[0] == ":memory:":
             return
-        document = orjson.dumps({"url": self.remote[0], "collection": self.remote[1]})
+        document = orjson.dumps({"url": recorded_url(self.remote[0]), "collection": self.remote[1]})
         recorded = self.location / REMOTE_FILE
         if not recorded.is_file() or recorded.read_bytes() != document:
             self.location.mkdir(parents=True, exist_ok=True)

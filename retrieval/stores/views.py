@@ -64,6 +64,10 @@ class VisibleStore(VectorStore):
         self.location, self.dims, self.settings = inner.location, inner.dims, inner.settings
         self.kind, self.opens_twice, self.exact_vectors = inner.kind, inner.opens_twice, inner.exact_vectors
 
+    @property
+    def placement(self) -> str:
+        return self.inner.placement
+
     def _filters(self, filters: Filters | None) -> dict[str, Any]:
         live = self.index.generation.fingerprints()
         wanted = dict(filters or {})

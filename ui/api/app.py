@@ -203,13 +203,14 @@ def no_room(exc: OSError) -> str | None:
 
 
 def serving_line(engine: Engine) -> str:
-    """The start-up log line: what is served and how it is guarded. The root path comes with the requests (uvicorn's
-    --root-path): the first one logs it."""
+    """The start-up log line: what is served, where its vectors are (``VectorStore.placement``: a server's URL without
+    its credentials) and how it is guarded. The root path comes with the requests (uvicorn's --root-path): the first
+    one logs it."""
     index, settings = engine.index, engine.settings
     writes = "need the bearer token" if settings.api_token else "no token, taken from this machine only"
     origins = ", ".join(settings.cors_origins) or "none"
     return (
-        f"serving index {index.path.name} ({index.meta.store}, {index.store.count()} records); writes {writes}; "
+        f"serving index {index.path.name} ({index.store.placement}, {index.store.count()} records); writes {writes}; "
         f"CORS origins: {origins}"
     )
 
