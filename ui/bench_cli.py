@@ -1273,8 +1273,9 @@ def bench_serve_command(
     ] = None,
     json_out: JsonFileOpt = None,
 ):
-    """Throughput, p50/p95/p99 latency and errors of the REST service under concurrent load: one started on loopback,
-    or the one at --url."""
+    """Throughput, p50/p95/p99 latency and errors of the REST service under load: on loopback, or at --url.
+
+    One it starts on loopback over --index, or the one deployed at --url (its token from PATHATLAS_API_TOKEN)."""
     from pathatlas.retrieval.bench.common import machine_record
     from pathatlas.ui.bench_serve import bearer, bench_serve
 
