@@ -92,15 +92,13 @@ def test_url_loads_the_given_service_and_starts_none(service, tmp_path, monkeypa
 
     monkeypatch.setattr(bench_serve, "start_server", no_server)
     # the home is empty: had the command opened its (default) index, it would have failed there
-    host = service.removeprefix("http://")
-    document = document_of(bench(tmp_path, "--url", f"http://student:hunter2@{host}"))
+    document = document_of(bench(tmp_path, "--url", service))
     assert document["text"]["n"] > 0
     assert set(document["error_kinds"]) == {"image: HTTP 400"}  # the hashing encoder searches text only
     run, health = document["run"], httpx.get(f"{service}/health").json()
     facts = (run["service_version"], run["index"], run["index_encoder"], run["store"], run["records"])
     assert facts == (health["version"], health["index"], health["encoder"], "faiss", health["records"])
-    assert run["service"] == service  # named without the credentials the URL held
-    assert "hunter2" not in json.dumps(document)
+    assert run["service"] == service
 
 
 def test_the_token_is_sent_so_a_service_behind_a_token_proxy_is_measured(service, proxied, tmp_path):
@@ -112,6 +110,16 @@ def test_the_token_is_sent_so_a_service_behind_a_token_proxy_is_measured(service
     # which of its requests the service itself refuses without the token: writes; searches are open
     assert httpx.post(f"{service}/search", json={"text": "epithelium"}).status_code == 200
     assert httpx.delete(f"{service}/sources/book").status_code == 401
+
+
+@pytest.mark.parametrize("extra", ["student:hunter2@", "", "?tok=hunter2"])
+def test_a_url_with_a_user_or_query_is_refused_in_one_line_without_them(service, tmp_path, extra):
+    """httpx sent a user as Basic auth in place of the token, and glued a query into every path (/health?... 404)."""
+    host = service.removeprefix("http://")
+    url = f"http://{extra}{host}/" if "@" in extra else f"http://{host}/{extra}#part" if extra else f"{service}/#part"
+    result = run_cli("bench", "serve", "--url", url, "--seconds", 1, home=tmp_path)
+    assert "hunter2" not in result.output
+    only_error_line(result, "give the service's address alone", "PATHATLAS_API_TOKEN")
 
 
 def test_an_unreachable_url_is_one_line_before_any_load(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import os
 import random
@@ -70,6 +71,7 @@ def start_server(index: Path, port: int, timeout: float = 300.0, ready: bool = T
     raise RuntimeError(f"the service did not answer on port {port} within {timeout:.0f} s")
 
 
+@functools.cache
 def png_bytes(seed: int) -> bytes:
     buffer = io.BytesIO()
     draw_pattern(PATTERNS[seed % len(PATTERNS)], seed).save(buffer, "PNG")
@@ -86,10 +88,14 @@ def pauses(think: float, seed: int) -> Iterator[float]:
         yield rng.uniform(0.5, 1.5) * think
 
 
+IMAGE_POOL = 24
+"""How many distinct query images the users share: each takes 0.4 s to draw, and 50 users' own three took a minute."""
+
+
 def user_images(n: int) -> list[bytes]:
-    """The three images user ``n`` searches by, drawn before the load starts: drawing them inside it held the event
-    loop for seconds (20 users, 60 images), when no user sent anything."""
-    return [png_bytes(n * 100 + i) for i in range(3)]
+    """The three images user ``n`` searches by, of ``IMAGE_POOL``, drawn before the load starts: drawing them inside it
+    held the event loop for seconds (20 users, 60 images), when no user sent anything."""
+    return [png_bytes((3 * n + i) % IMAGE_POOL) for i in range(3)]
 
 
 async def client(
@@ -162,7 +168,8 @@ def bench_serve(
         base = f"http://127.0.0.1:{port}"
 
     async def run_all() -> float:
-        """The load's seconds, timed once every user has its connection pool (each ~50 ms to make, TLS's included)."""
+        """The load's seconds, timed once every user has its connection pool (each ~50 ms to make); its connections,
+        TLS handshakes included, are made by the first requests, within the time."""
         async with contextlib.AsyncExitStack() as stack:  # a connection pool per user, as each student's browser
             users = [
                 await stack.enter_async_context(httpx.AsyncClient(base_url=base, headers=headers, timeout=60))
@@ -208,6 +215,16 @@ def public_url(url: str) -> str:
         return "the URL given"
 
 
+def has_extras(url: str) -> bool:
+    """Whether ``url`` holds a user, password, query or fragment: httpx sends a user as Basic auth over the bearer
+    token, and glues a query into every request's path (GET /health?tok=1 answered 404)."""
+    try:
+        parts = httpx.URL(url)
+    except httpx.InvalidURL:
+        return False  # said by the request's own error
+    return bool(parts.userinfo or parts.query or parts.fragment)
+
+
 HEALTH_FACTS = {"version", "index", "encoder", "store", "records"}
 """What a PathAtlas service's ``GET /health`` holds that a run records (``service_record``)."""
 
@@ -216,6 +233,11 @@ def service_health(base: str, headers: dict[str, str]) -> dict[str, Any]:
     """The deployed service's ``GET /health``, checked before any load: a URL that does not answer, answers for no
     PathAtlas service, refuses the token or cannot search yet is one line (``BadInputError``), not a run of errors."""
     shown = public_url(base)
+    if has_extras(base):
+        raise BadInputError(
+            f"--url {shown}: give the service's address alone, without a user, password, query or fragment (the "
+            "token goes in PATHATLAS_API_TOKEN)"
+        )
     try:
         with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
             answer = http.get("/health")
