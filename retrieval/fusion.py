@@ -356,8 +356,9 @@ def term_coverage(query_tokens: set[str], text_tokens: Sequence[str]) -> float:
 BLANK_LINE = re.compile(r"\n\s*\n")
 """Between two blocks of a text (a slide's bullets, paragraphs, table rows: ``notes.BLOCK_BREAK``); a single newline
 is a line wrapped inside one (a PDF's)."""
-CLAUSE_END = re.compile(r"[.!?:;][\"'”’»)\]}]*$")
-"""The end of a sentence or clause, a closing quote or bracket after it: the block after it reads as a new one."""
+CLAUSE_END = re.compile(r"(?<!\.\.)[.!?:;][\"'”’»)\]}]*$")
+"""The end of a sentence or clause, a closing quote or bracket after it: the block after it reads as a new one. A
+trailing ellipsis ("Lymphoma...", as "…" is read) trails off: the next block still needs setting apart."""
 BLOCK_SEPARATOR = " · "
 """Between two blocks in a snippet where the first ends no sentence or clause: a slide's "Causes", "TB",
 "Sarcoidosis" read "Causes TB Sarcoidosis", one phrase."""

@@ -52,6 +52,12 @@ def test_a_block_ending_a_sentence_or_clause_is_followed_by_a_space(block):
     assert snippet(f"Causes\n\n{block}\n\nSarcoidosis", None) == f"Causes · {block} Sarcoidosis"
 
 
+@pytest.mark.parametrize("block", ["Lymphoma...", "Lymphoma…", "Lymphoma ..."])
+def test_a_block_trailing_off_in_an_ellipsis_is_still_set_apart(block):
+    """Notes read "…" as "...": either spelling trails off rather than ending the bullet's sentence."""
+    assert snippet(f"Causes\n\n{block}\n\nSarcoidosis", None) == f"Causes · {block} · Sarcoidosis"
+
+
 def test_a_single_newline_is_a_space_and_any_blank_line_a_break():
     """A PDF's passage wraps its lines with single newlines: one paragraph, as before; a line of spaces is blank."""
     text = "Granulomas are\ncollections of\r\nmacrophages\n \t\nCaseating\n\n\nNon-caseating"
