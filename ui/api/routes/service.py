@@ -26,7 +26,7 @@ router = APIRouter(tags=["service"])
 )
 def health(engine: EngineDep, response: Response) -> Health:
     index, settings = engine.index, engine.settings
-    problem = engine.problem or store_problem(engine)
+    is_ready, problem = readiness(engine)
     if problem is not None:
         response.status_code = 503
     return Health(
@@ -36,7 +36,7 @@ def health(engine: EngineDep, response: Response) -> Health:
         encoder=index.meta.encoder,
         store=index.meta.store,
         records=index.store.count(),
-        ready=problem is None and engine.ready.is_set(),  # as /ready says: a 503 body said "ready": true
+        ready=is_ready,
         problem=problem,
         limits=ServiceLimits(
             max_upload_mb=settings.max_upload_mb,
@@ -58,11 +58,17 @@ def health(engine: EngineDep, response: Response) -> Health:
     responses={503: {"model": Readiness, "description": "Not ready yet, or cannot search: `problem` says why"}},
 )
 def ready(engine: EngineDep, response: Response) -> Readiness:
-    problem = engine.problem or store_problem(engine)
-    is_ready = problem is None and engine.ready.is_set()
+    is_ready, problem = readiness(engine)
     if not is_ready:
         response.status_code = 503
     return Readiness(ready=is_ready, problem=problem)
+
+
+def readiness(engine: Engine) -> tuple[bool, str | None]:
+    """Whether the service answers searches at full speed, and why it cannot search at all (None while it can): what
+    /health and /ready both say, so that they never disagree (a 503 /health once said "ready": true)."""
+    problem = engine.problem or store_problem(engine)
+    return problem is None and engine.ready.is_set(), problem
 
 
 def store_problem(engine: Engine) -> str | None:
