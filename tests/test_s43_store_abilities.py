@@ -4,7 +4,6 @@ bytes, and ``newcombe_paired``'s interval is 95% by contract."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from pathatlas.agent.bench.stats import newcombe_paired
@@ -14,7 +13,6 @@ from pathatlas.retrieval.stores.faiss_store import FaissStore
 from pathatlas.ui.api.engine import Engine
 from tests.helpers import hashing_settings
 from tests.test_s34_text_reuse import PAGES, build, small_passages, upgrade, write_pdf
-from tests.test_stores import STORES, make_store, records
 
 PLUGGED = f"py:{__name__}.Plugged"
 
@@ -70,24 +68,6 @@ def test_a_re_index_copies_vectors_only_from_a_store_that_keeps_them_exact(tmp_p
 
     assert statuses == ["indexed"]
     assert len(texts) == (2 if copied else len(first)), texts
-
-
-@pytest.fixture(params=STORES)
-def store_kind(request):
-    return request.param
-
-
-def test_each_store_says_truly_whether_it_gives_back_the_very_vectors_it_was_given(store_kind, settings, tmp_path):
-    data = records(np.random.default_rng(0))
-    store = make_store(store_kind, tmp_path / "store", settings)
-    try:
-        store.upsert(data)
-        store.commit()
-        given = store.vectors([r.id for r in data])
-        kept = all(np.array_equal(given[r.id][space], r.vectors[space]) for r in data for space in r.vectors)
-        assert store.exact_vectors == kept
-    finally:
-        store.close()
 
 
 def test_an_indexed_copy_is_one_on_disk_holding_the_bytes_bar_those_passed_over(tmp_path):

@@ -172,6 +172,20 @@ def test_batched_search_equals_one_query_at_a_time(store_kind, settings, tmp_pat
     store.close()
 
 
+def test_each_store_says_truly_whether_it_gives_back_the_very_vectors_it_was_given(store_kind, settings, tmp_path):
+    """``exact_vectors``: a re-index copies vectors from a store that says so rather than encode again."""
+    data = records(np.random.default_rng(0))
+    store = make_store(store_kind, tmp_path / "store", settings)
+    try:
+        store.upsert(data)
+        store.commit()
+        given = store.vectors([r.id for r in data])
+        kept = all(np.array_equal(given[r.id][space], r.vectors[space]) for r in data for space in r.vectors)
+        assert store.exact_vectors == kept
+    finally:
+        store.close()
+
+
 def test_every_store_agrees_with_brute_force_in_every_space_with_filters(store_kind, settings, tmp_path):
     rng = np.random.default_rng(1)
     data = records(rng, n=200, sources=5)
