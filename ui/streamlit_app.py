@@ -1244,7 +1244,8 @@ def job_outcome(job_id: str, name: str) -> tuple[str, str]:
     ``JOB_POLL_SECONDS`` pass (a job that never ends must not hang the page); its notes, and a refused poll's answer
     as sent, are kept for the Library's next run (``library_notes``, ``library_details``). A poll the service did not
     answer, or a proxy answered for it (``SERVICE_AWAY``), is asked again until then: the job goes on through a
-    restart, and one refused poll had ended the follow."""
+    network blip or a proxy's brief 502 (a restart of the service itself ends it, as "interrupted"), and one refused
+    poll had ended the follow."""
     path = f"/jobs/{job_id}"
     bar = st.progress(0.0, text="indexing")
     deadline = time.monotonic() + JOB_POLL_SECONDS
