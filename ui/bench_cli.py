@@ -1314,14 +1314,13 @@ def loopback_record(settings: Settings, options: dict) -> dict:
 
 
 def remote_record(url: str, headers: dict[str, str], options: dict) -> dict:
-    """The run record of the service at ``url``, from its ``GET /health`` (a URL that cannot be measured is refused
-    there, before any load), naming the URL without credentials, on its command line too."""
+    """The run record of the service at ``url``, from its ``GET /health``: a URL that cannot be measured, or holds a
+    user, password or query, is refused there, before any load."""
     from pathatlas.retrieval.bench.common import run_record
-    from pathatlas.ui.bench_serve import public_url, service_health, service_record
+    from pathatlas.ui.bench_serve import service_health, service_record
 
-    health, shown = service_health(url, headers), public_url(url)
-    record = run_record({}, None, options) | service_record(health) | {"service": shown}
-    return record | {"command": [arg.replace(url, shown) for arg in record["command"]]}
+    health = service_health(url, headers)
+    return run_record({}, None, options) | service_record(health) | {"service": url}
 
 
 def serve_title(result: dict) -> str:

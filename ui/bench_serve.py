@@ -27,6 +27,7 @@ from pathatlas.corpora.demo import draw_pattern
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.bench.speed import TEXT_QUERIES
 from pathatlas.retrieval.metrics import percentile_ms
+from pathatlas.settings import without_credentials
 
 PATTERNS = ["koilocytes", "granuloma", "glands", "keratin-pearls", "alveoli", "small-blue-cells"]
 
@@ -206,15 +207,6 @@ def bearer(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def public_url(url: str) -> str:
-    """``url`` as a record or a message may show it: without a user, password, query or fragment, which may hold
-    credentials."""
-    try:
-        return str(httpx.URL(url).copy_with(username=None, password=None, query=None, fragment=None))
-    except httpx.InvalidURL:
-        return "the URL given"
-
-
 def has_extras(url: str) -> bool:
     """Whether ``url`` holds a user, password, query or fragment: httpx sends a user as Basic auth over the bearer
     token, and glues a query into every request's path (GET /health?tok=1 answered 404)."""
@@ -232,7 +224,7 @@ HEALTH_FACTS = {"version", "index", "encoder", "store", "records"}
 def service_health(base: str, headers: dict[str, str]) -> dict[str, Any]:
     """The deployed service's ``GET /health``, checked before any load: a URL that does not answer, answers for no
     PathAtlas service, refuses the token or cannot search yet is one line (``BadInputError``), not a run of errors."""
-    shown = public_url(base)
+    shown = without_credentials(base)
     if has_extras(base):
         raise BadInputError(
             f"--url {shown}: give the service's address alone, without a user, password, query or fragment (the "
