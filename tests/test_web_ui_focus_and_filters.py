@@ -131,6 +131,8 @@ def test_case_images_are_named_once_and_link_to_their_full_size(page):
     expect(link).to_be_visible()
     finished(page)
     shown = viewer.locator("[data-testid=stImage] img")
+    # drawn, the image may still be on its way: its width is read once the browser has it
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=shown.element_handle())
     assert shown.evaluate("img => img.naturalWidth") == 320
     assert shown.get_attribute("alt") == "Case GBD3: gallbladder"
     expect(viewer.locator("[data-testid=stImageCaption]")).to_have_count(0)
