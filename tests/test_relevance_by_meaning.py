@@ -96,4 +96,4 @@ def test_only_a_search_with_words_that_found_nothing_by_them_is_by_meaning_alone
     assert by_meaning_alone(hits, query) is alone
     labels = [record["relevance"] for record in hit_records(hits, query)]
     assert labels == (["related", "related"] if alone else ["best match", "strong match"])
-    assert [shown.relevance for shown in HitOut.ranked(hits, query=query)] == labels, "REST and the CLI's table"
+    assert [shown.relevance for shown in HitOut.ranked(hits, query=query)] == labels, "REST"

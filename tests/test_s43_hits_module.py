@@ -1,6 +1,6 @@
-"""A hit's one JSON form (``ui.hits``) lives apart from the REST models, so a door that only searches does not import
-FastAPI: ``Atlas.search`` imported it (about 250 ms of the schema module's 650) for ``hit_records`` and ``check_k``.
-Hashing encoder and a one-page PDF."""
+"""A hit's one JSON form (``ui.hits``) and the filters every door takes (``ui.filters``) live apart from the REST
+models, so a door that only searches, ``Atlas.search`` or ``pathatlas search``, does not import FastAPI (about 250 ms
+of the schema module's 650). Hashing encoder and a one-page PDF."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from tests.helpers import indexed_lecture
+from tests.helpers import hashing_env, indexed_lecture
 
 
 def imported_after(script: str) -> list[str]:
@@ -40,3 +40,17 @@ except BadInputError as exc:
 print('fastapi' in sys.modules)
 """
     assert imported_after(script) == ["best match True", "k must be between 1 and 100, not 101", "False"]
+
+
+def test_the_command_line_searches_with_filters_without_fastapi(tmp_path):
+    indexed_lecture(tmp_path, "a.pdf", "Granuloma with giant cells in the lung.")
+    script = f"""
+import os, sys
+os.environ.update({hashing_env(tmp_path / "home")!r}, COLUMNS="200")
+from pathatlas.ui.cli import app
+app(["search", "granuloma", "--index", {str(tmp_path / "idx")!r}, "--filter", "kind=page"], standalone_mode=False)
+print('fastapi' in sys.modules)
+"""
+    table, fastapi_loaded = (lines := imported_after(script))[:-1], lines[-1]
+    assert any("best match" in line and "a.pdf, p. 1" in line for line in table), "\n".join(lines)
+    assert fastapi_loaded == "False"

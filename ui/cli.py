@@ -94,7 +94,7 @@ def parse_filters(items: list[str] | None) -> dict[str, object]:
     """``--filter FIELD=VALUE`` pairs. A value is taken whole, commas included ("adenocarcinoma, lung"); the same field
     given again adds an alternative (any may match), and different fields must all match. The fields and kinds are
     those REST takes, checked before any model loads."""
-    from pathatlas.ui.api.schemas import parse_filters_form
+    from pathatlas.ui.filters import parse_filters_form
 
     values: dict[str, list[str]] = {}
     for item in items or []:
@@ -317,13 +317,13 @@ def hits_table(hits: list[Hit], query: str | None = None) -> Table:
     """Ranked hits for a reader, relevance worded as ``--json`` and REST word it for the words ``query`` searched.
     Book text is ``terminal_text``: Rich would take "[see below]" for markup and drop it. A citation folds rather than
     ending in "…" ("images/DEMO-01-2.j…"): it is what the reader looks up."""
-    from pathatlas.ui.api.schemas import HitOut
+    from pathatlas.ui.hits import hit_records
 
     stacked = console.width < STACKED_BELOW
     citation = Column("citation", overflow="fold", max_width=console.width // 3 if stacked else None)
     table = Table("#", *([] if stacked else ["relevance", "kind"]), citation, "snippet", show_lines=True)
-    for rank, (hit, shown) in enumerate(zip(hits, HitOut.ranked(hits, query=query), strict=True), start=1):
-        relevance = Text.assemble(shown.relevance, "\n", (shown.why, "dim"))
+    for hit, shown in zip(hits, hit_records(hits, query), strict=True):
+        relevance = Text.assemble(shown["relevance"], "\n", (shown["why"], "dim"))
         printed = terminal_text(f"\nprinted: {hit.payload.ocr}", "dim") if hit.payload.ocr else ""  # a figure's labels
         snippet = Text.assemble(terminal_text(hit.snippet), printed)
         cited = terminal_text(hit.label())
@@ -332,7 +332,7 @@ def hits_table(hits: list[Hit], query: str | None = None) -> Table:
             if stacked
             else [relevance, hit.kind, cited]
         )
-        table.add_row(str(rank), *about, snippet)
+        table.add_row(str(shown["rank"]), *about, snippet)
     return table
 
 

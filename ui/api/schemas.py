@@ -20,8 +20,6 @@ from pydantic import (
     ConfigDict,
     Field,
     Json,
-    TypeAdapter,
-    ValidationError,
     with_config,
 )
 from pydantic_core import PydanticCustomError, PydanticKnownError
@@ -29,11 +27,12 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 
 from pathatlas.agent.questions import A_WORD, NO_WORD, ONE_OPTION, Question, repeated_option
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.records import HIDDEN_FIELDS, KINDS, Hit, Payload
-from pathatlas.retrieval.search import USER_FILTERS, blank, echoed, empty_filter, source_names, unsearchable
+from pathatlas.retrieval.records import HIDDEN_FIELDS, Hit, Payload
+from pathatlas.retrieval.search import source_names, unsearchable
 from pathatlas.retrieval.terms import SIGNS
 from pathatlas.settings import Settings
-from pathatlas.ui.hits import K_MAX, Relevance, by_meaning_alone, hit_record
+from pathatlas.ui.filters import FILTERS, Filters, Kind, parse_filters_form
+from pathatlas.ui.hits import K_MAX, Relevance, hit_record, hit_records
 
 if TYPE_CHECKING:
     from pathatlas.retrieval.index import Index
@@ -52,9 +51,6 @@ class CitationOut(BaseModel):
     image: str | None = None
     page_label: str | None = Field(None, description="The number printed on the page, where it differs from page.")
     book: str | None = Field(None, description="The book's title from its PDF, where it tells more than its file name.")
-
-
-Kind = Literal[KINDS]
 
 
 @dataclass(frozen=True)
@@ -180,9 +176,14 @@ class HitOut(HitFields):
     def of(
         cls, hit: Hit, rank: int = 1, links: Links = Links(), query: str | None = None, meaning_alone: bool = False
     ) -> HitOut:
-        """``links``: the request's (``deps.get_links``); the default serves at / (the CLI's table). ``query``: the
-        words searched, which the snippet's marks are of; ``meaning_alone``: as ``hit_record`` takes it."""
-        shown = {key: value for key, value in hit_record(hit, rank, query, meaning_alone).items() if key != "thumbnail"}
+        """``links``: the request's (``deps.get_links``); the default serves at /. ``query``: the words searched, which
+        the snippet's marks are of; ``meaning_alone``: as ``hit_record`` takes it."""
+        return cls.served(hit, hit_record(hit, rank, query, meaning_alone), links)
+
+    @classmethod
+    def served(cls, hit: Hit, record: dict[str, Any], links: Links) -> HitOut:
+        """``hit``'s ``hit_record`` (``record``) with its media as ``links`` give them, not as server files."""
+        shown = {key: value for key, value in record.items() if key != "thumbnail"}
         return cls(
             **shown,
             thumbnail_url=links.thumbnail(hit.id) if hit.thumbnail else None,
@@ -195,8 +196,8 @@ class HitOut(HitFields):
 
     @classmethod
     def ranked(cls, hits: list[Hit], links: Links = Links(), query: str | None = None) -> list[HitOut]:
-        alone = by_meaning_alone(hits, query)
-        return [cls.of(hit, rank, links, query, alone) for rank, hit in enumerate(hits, start=1)]
+        """``hit_records``, ranked as every door ranks them, served with ``links``."""
+        return [cls.served(hit, record, links) for hit, record in zip(hits, hit_records(hits, query), strict=True)]
 
 
 UNRANKED = dict.fromkeys(("rank", "relevance", "relative_score", "score"))
@@ -285,54 +286,6 @@ def valid_unicode(text: str) -> str:
     except UnicodeEncodeError as exc:
         raise ValueError("text is not valid Unicode (a lone surrogate)") from exc
     return text
-
-
-FilterField = Literal[USER_FILTERS]
-FilterText = Annotated[str, Field(min_length=1, pattern=r"\S")]  # as check_filters: not blank
-Filters = with_config(ConfigDict(extra="forbid"))(
-    TypedDict(
-        "Filters",
-        {
-            **{name: FilterText | Annotated[list[FilterText], Field(min_length=1)] for name in FilterField.__args__},
-            "kind": Kind | Annotated[list[Kind], Field(min_length=1)],
-        },
-        total=False,
-    )
-)
-"""A filter names a field the stores index (or ``chapter``) and, for ``kind``, a kind records have, with a value (an
-empty one would match nothing); anything else is refused, not matched to nothing (and the OpenAPI schema says so, so
-clients and fuzzers know it)."""
-FILTERS = TypeAdapter(Filters)
-
-
-def parse_filters_form(raw: str) -> dict[str, str | list[str]]:
-    """The JSON object a multipart form carries as ``filters`` (and ``--filter`` on the command line), checked as the
-    JSON bodies' filters are; the error names what is wrong: an unknown field or kind, or a value that is not text."""
-    try:
-        return FILTERS.validate_json(raw)
-    except ValidationError as exc:
-        errors = exc.errors()
-        fields = ", ".join(FilterField.__args__)
-        unknown = next((e["loc"][0] for e in errors if e["type"] == "extra_forbidden"), None)
-        kind = next((e["input"] for e in errors if e["type"] == "literal_error" and isinstance(e["input"], str)), None)
-        empty = next((e["loc"][0] for e in errors if e["loc"] and blank(e["input"])), None)
-        if unknown is not None:
-            problem = f"unknown filter field {brief(unknown)}; use {fields}"
-        elif empty is not None:
-            problem = empty_filter(empty)
-        elif kind is not None:
-            problem = f"unknown kind {brief(kind)}; use {', '.join(KINDS)}"
-        elif errors[0]["loc"]:
-            problem = f"filter {errors[0]['loc'][0]!r} takes text or a list of texts, not {brief(errors[0]['input'])}"
-        else:
-            problem = f"filters must be a JSON object of field to value(s); fields: {fields}"
-        raise ValueError(problem) from exc
-
-
-def brief(value: Any) -> str:
-    """``value``'s repr as an error reply echoes it (``search.echoed``), so a form's filters of a megabyte are not
-    sent back whole."""
-    return echoed(repr(value))
 
 
 def names_a_path(name: str) -> bool:
