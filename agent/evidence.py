@@ -197,7 +197,7 @@ def whole_sentences(text: str) -> list[str]:
     """A text's sentences (``split_sentences``) less its first where the text opens mid-sentence (``CONTINUED``): the
     rest of a sentence begun on the page before, or in the passage before (a long block's passages are cut between
     words), says nothing of the subject it lost: "undergoes remodeling, in which resorption ... where osteoblasts lay
-    new bone" opens the A&P book's page 183 and was quoted for osteoblasts as resorbing bone (nearly half its pages
+    new bone" opens the A&P book's page 183 and would be quoted for osteoblasts as resorbing bone (nearly half its pages
     open mid-sentence). A text of one sentence keeps it: a slide's or a note's line written lower-case is all it
     says."""
     sentences = split_sentences(text)
@@ -268,8 +268,8 @@ def evidence_sentences(evidence: Sequence[Evidence], top: int = 8) -> list[Sente
 def slide_heading(evidence: Evidence) -> str:
     """The heading of the slide a sentence is on (its section's last part: "Lung tumours > Pulmonary Hamartoma"), whose
     words a bullet under it is read as holding: a slide's heading is the subject of its bullets ("Most common benign
-    tumor" under "Pulmonary Hamartoma" named no option, and the answer leaned elsewhere). "" for a printed page, whose
-    sentences name their own subjects (its section is a chapter's, not the sentence's)."""
+    tumor" under "Pulmonary Hamartoma" would name no option alone, and the answer would lean elsewhere). "" for a
+    printed page, whose sentences name their own subjects (its section is a chapter's, not the sentence's)."""
     if not evidence.citation.slide:
         return ""
     return evidence.payload.section.rpartition(" > ")[2].strip()
@@ -437,8 +437,8 @@ def taken_places(tokens: Sequence[str], full_names: Sequence[Sequence[str]]) -> 
     """Per option, the places in a sentence's stems that another option's name, written there in full
     (``name_places``), holds and no name of its own as long does: a word there belongs to that other option. In
     "Parenchymal lesion + Nodal involvement → Ghon complex" the "Ghon" of "Ghon complex" does not name "Ghon focus",
-    which shares it (the sentence named both and went to "Ghon focus", whose "Ghon" stood nearer the question's
-    words), while "a Ghon focus and its Ghon complex" names both."""
+    which shares it (read as naming both, the sentence would go to "Ghon focus", whose "Ghon" stands nearer the
+    question's words), while "a Ghon focus and its Ghon complex" names both."""
     held = [name_places(tokens, name) for name in full_names]
     out = []
     for j, name in enumerate(full_names):
@@ -613,8 +613,9 @@ def kinds_said(text: str) -> set[tuple[str, str]]:
 def reclassified_options(sentence: Sentence, kinds: Sequence[set[tuple[str, str]]]) -> set[int]:
     """The options a sentence names another kind of their class than they say (``kinds``: each option's
     ``kinds_said``), their own kind's word said nowhere in it: "A sebaceous gland is a type of oil gland" is against
-    "are a type of sweat gland", which it names by "type" and was quoted as supporting. Only a kind within a named
-    class: a word for another in any other place is as often a synonym ("joined" for "united" by fibrocartilage)."""
+    "are a type of sweat gland", which it names by "type" and would otherwise be quoted as supporting. Only a kind
+    within a named class: a word for another in any other place is as often a synonym ("joined" for "united" by
+    fibrocartilage)."""
     said = kinds_said(sentence.text)
     return {
         j
@@ -639,10 +640,10 @@ def asked_words(focus: str) -> set[str]:
     """The stems a quote must cover to say what is asked: the question's own words (``asked_text``), less those
     naming the kind of thing the answer is where others are left ("Which complement fragment is the principal
     opsonin?": principal, opsonin; "complement fragment C5a is a chemotactic agent" says nothing asked). A phrasal
-    verb is one word (``phrasal_verbs``): "Which cells break down bone?" was covered by "the broken bone ... around
-    the break" and by osteoblasts that "lay down" new bone. In a question asking a superlative (``asked_ranks``) its
-    "most" or "least" is its rank, checked as such (``ranked_otherwise``), no word of its own ("the most deadly" says
-    nothing of "the most common"), and a quality of how many is "common" (``quality``)."""
+    verb is one word (``phrasal_verbs``): "Which cells break down bone?" would otherwise be covered by "the broken bone
+    ... around the break" and by osteoblasts that "lay down" new bone. In a question asking a superlative
+    (``asked_ranks``) its "most" or "least" is its rank, checked as such (``ranked_otherwise``), no word of its own
+    ("the most deadly" says nothing of "the most common"), and a quality of how many is "common" (``quality``)."""
     if not focus.strip():
         return set()
     words, kind = tokenize([compared(asked_text(focus)), answer_type(focus)])
@@ -663,8 +664,8 @@ sentence saying it seldom repeats them ("alveoli that are responsible for gas ex
 
 def asked_text(focus: str) -> str:
     """What a question asks about, without the words that only make it a question ("Which of the following is a
-    bone of the cranium?": bone, cranium): "Following a fall, ... humerus ..." had covered the question and settled;
-    nor those saying only that something happens (``HAPPENING``), where other words are left."""
+    bone of the cranium?": bone, cranium): "Following a fall, ... humerus ..." would otherwise cover the question and
+    settle; nor those saying only that something happens (``HAPPENING``), where other words are left."""
     asked = QUESTION_WORDS.sub(" ", FOLLOWING.sub(" ", focus))
     happening = HAPPENING.sub(" ", asked)
     return happening if has_words(happening) else asked
@@ -1171,7 +1172,7 @@ def asked_ranks(question: str) -> dict[str, tuple[str, ...]]:
     """The qualities (``quality``) a question asks a superlative of, with their ranks, in the sentence that asks (its
     last): "Which is the most common skin cancer?": {common: (most,)}; "What is the largest muscle?": {largest: ()}.
     Read from the words as written, not "most" of a determiner ("Most of the bones"), an adverb ("most likely"), a
-    word that is no quality (``plan.ranks_a_quality``: "moved the least during contraction" had ranked "during") or a
+    word that is no quality (``plan.ranks_a_quality``: "moved the least during contraction" would rank "during") or a
     compound ("the lateral-most carpal bone"); none for "Squamous cell carcinomas are the second most common of the
     skin cancers ... This cancer affects which cells?"."""
     out = {}
@@ -1301,9 +1302,9 @@ def shown_stances(quotes: Sequence[Sequence[Quote]]) -> list[list[str]]:
     (``Quote.covers``, at least ``SHOWN_SUPPORT_COVERAGE``): "Ligaments and tendons are made of dense regular
     connective tissue" supports its option for a long question stem it covers a third of. Any other supporting quote
     names its option without saying what is asked, and is shown related: "Osteoclasts are continually breaking down
-    old bone while osteoblasts are continually forming new bone" was a green "supports" under both for "Which cells
-    resorb bone?". Only as shown: ``writing`` reads ``stance`` as found (read as related, it swapped the choice's best
-    naming sentence for a nearest one in 203 of the 347 dev questions' rationales)."""
+    old bone while osteoblasts are continually forming new bone" would otherwise be a green "supports" under both for
+    "Which cells resorb bone?". Only as shown: ``writing`` reads ``stance`` as found (read as related, it would swap the
+    choice's best naming sentence for a nearest one in 203 of the 347 dev questions' rationales)."""
     best = [max((q.covers for q in own if q.stance == "supports"), default=0.0) for own in quotes]
     shown = []
     for j, own in enumerate(quotes):
@@ -1336,9 +1337,9 @@ def evidence_record(evidence_id: str, evidence: Payload, on_page: Mapping[str, P
 def quote_place(quote: str, evidence_id: str, evidence: Payload, on_page: Mapping[str, Payload]) -> QuotePlace:
     """Where a quote from a page's text lies: a figure's caption on its figure (``caption_of``: its record, its box
     grown to hold the caption printed beside it, ``Payload.captioned_bbox``, so "Open" outlines the figure and the
-    quoted words, not the whole passage around them, and the figure named, since a caption read in the page's text was
-    cited without its figure); else the passage holding it (the evidence's own first; ``on_page``
-    holds the page's passages and figures by id), else the evidence's record. A figure's or case's quote is its own."""
+    quoted words, not the whole passage around them, and the figure named, since a caption read in the page's text would
+    otherwise be cited without its figure); else the passage holding it (the evidence's own first; ``on_page`` holds the
+    page's passages and figures by id), else the evidence's record. A figure's or case's quote is its own."""
     own = evidence_record(evidence_id, evidence, on_page)
     if evidence.kind not in ("page", "passage"):
         return QuotePlace(own, evidence.bbox)

@@ -175,8 +175,8 @@ def fuse_ranks(found: dict[str, Evidence], weights: dict[str, float]) -> None:
 
 def refuse_an_empty_index(index: Index) -> None:
     """Refuse to ask an index that holds nothing (never indexed, or every source removed) in the web UI's words: the
-    answerer leant to an option ("osteoclast", confidence 0.55) on no evidence at all. ``IndexMissingError``: no usable
-    index, as where there is none (REST's 404)."""
+    answerer would otherwise lean to an option ("osteoclast", confidence 0.55) on no evidence at all.
+    ``IndexMissingError``: no usable index, as where there is none (REST's 404)."""
     if not index.manifest:
         raise IndexMissingError(f"nothing is indexed at {index.path} yet: add sources to it, then ask")
 

@@ -266,7 +266,7 @@ def negates_rank(question: str) -> bool:
     """Whether the asking sentence negates a "least" that ranks a quality: "Which of these is NOT the least common
     leukocyte?" asks for one the book does not rank least (any other option, in a choice of them the one it ranks
     otherwise: the most common); read as negated, with the rank kept as what the evidence should say
-    (``question_focus``). Its two cues had cancelled out, and it was answered the least common."""
+    (``question_focus``). Its two cues would otherwise cancel out, and it would be answered the least common."""
     return ranked_least(question) and is_negated(without_rank_least(question))
 
 
@@ -361,7 +361,7 @@ def statement_combinations(question: Question) -> bool:
     """Whether the options combine statements the question numbers ("I. ... II. ... III. ...", then "A. I only",
     "B. I and II"): every option is numbers and joining words (``COMBINATION``), most name a number, and the
     question numbers its statements (``NUMBERED_STATEMENTS``). Scored by their words, "I only" and "II and III" share
-    them all: such answers were wrong, one at 0.77."""
+    them all: such answers would be wrong, one at 0.77."""
     options = question.options
     numbered = [re.search(r"\b(?:[ivx]{1,4}|\d{1,2})\b", option, re.I) for option in options]
     return (
@@ -406,9 +406,9 @@ def key_findings(question: str) -> list[str]:
 
 def with_options(question: Question) -> str:
     """The question's text and its options as one query, the options in one order whatever order they are listed
-    in (by their words, case ignored): the query's dense vector follows word order, and with the options as listed
-    6 of the 347 dev answers changed when they were shuffled (BENCHMARKS.md). Verdicts ("True or false:", "True",
-    "False", "Not stated"; ``verdict_options``) are left out: their words found "true ribs"."""
+    in (by their words, case ignored): the query's dense vector follows word order, and with the options as listed,
+    shuffling them changes 6 of the 347 dev answers (BENCHMARKS.md). Verdicts ("True or false:", "True", "False", "Not
+    stated"; ``verdict_options``) are left out: their words found "true ribs"."""
     options = [] if verdict_options(question.options) else question.options
     return " ".join([VERDICT_LEAD.sub("", question.text), *sorted(options, key=option_key)]).strip()
 

@@ -154,7 +154,7 @@ def unlabelled(options: Sequence[str]) -> list[str]:
     """Options pasted with their labels in order ("A. cell", "B. organ") without them, as the CLI's ``--option`` reads
     them (``questions.labelled_in_order``); others as given. Neither an answer nor a fingerprint may depend on the
     labels: "A. cell" is option A's "cell". Options that are no list or tuple are given back as they are, for
-    ``Question.validate`` to refuse: a string "AB" was asked as the options "A" and "B"."""
+    ``Question.validate`` to refuse: a string "AB" would be asked as the options "A" and "B"."""
     if not isinstance(options, list | tuple):
         return options
     texts = [option.strip() if isinstance(option, str) else option for option in options]
@@ -324,9 +324,9 @@ def with_pasted_options(question: str, options: list[str]) -> tuple[str, list[st
     lines alone is a blank question with those options, which each door asks or refuses as it does a blank one typed
     with them (beside an image it asks what the image shows; without, it is refused as empty). Options given
     always win, read without labels pasted with them in order (``unlabelled``: "A. Koilocytes" is option A's
-    "Koilocytes"; the web form and the library asked "B. B. Koilocytes"). Option lines that cannot be read are refused
-    with the reason (``unread_option_lines``): answered as an open question, the question's options were silently
-    dropped."""
+    "Koilocytes"; kept, the web form and the library would ask "B. B. Koilocytes"). Option lines that cannot be read are
+    refused with the reason (``unread_option_lines``): answered as an open question, the question's options would be
+    silently dropped."""
     if options:
         return question, unlabelled(options), False
     if pasted := option_lines(question):

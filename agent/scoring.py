@@ -148,9 +148,9 @@ def stated(scores: SentenceScores) -> np.ndarray:
     """Per option, 1 where a sentence naming it says all that is asked of it (``STATING_COVERAGE``) and does not deny
     it, -1 where one such sentence denies it (``SentenceScores.negates``: "Basophils are the least common leukocytes"
     of "the most common"), 0 where none does or sentences say both: what the evidence states of each option, which a
-    plain question's answer is and a negated question's exception is not (``design``). For plain questions, held out
-    (5 chapter folds, the thirty-ninth session's evidence), stating half of what is asked
-    (``evidence.SETTLING_COVERAGE``) instead scored the same in ``rag`` and 0.608 against 0.622 in ``agentic``."""
+    plain question's answer is and a negated question's exception is not (``design``). For plain questions, held out (5
+    chapter folds), stating half of what is asked (``evidence.SETTLING_COVERAGE``) instead scores the same in ``rag``
+    and 0.608 against 0.622 in ``agentic``."""
     out = np.zeros(len(scores.options))
     for j in range(len(scores.options)):
         stating = [
@@ -323,7 +323,7 @@ def best_option(probs: np.ndarray, options: Sequence[str], question: str = "") -
     """The most likely option; of options tied within ``LEAD_TOLERANCE``, the first by its words (case ignored; one
     meaning the others, "all of the above", last: its words say nothing; ``referred_options`` of ``question``), not
     the first listed, so the answer does not follow the options' order (two options of a negated question that no
-    evidence names tie exactly: one of 347 dev answers changed with the order, BENCHMARKS.md)."""
+    evidence names tie exactly: one of 347 dev answers would change with the order, BENCHMARKS.md)."""
     tied = np.flatnonzero(probs >= probs.max() - LEAD_TOLERANCE)
     others = referred_options(question, options)
     return int(min(tied, key=lambda j: (j in others, option_key(options[j]))))
@@ -392,9 +392,9 @@ def diagnosed_option(options: Sequence[str], case: Evidence) -> int | None:
 def held_option(diagnosis: set[str], options: Sequence[set[str]], heads: Sequence[set[str]]) -> int | None:
     """The one option (by its stems) whose head the diagnosis holds, or that holds the diagnosis; None where none or
     several do. An option may describe its diagnosis after a comma ("Squamous cell carcinoma, a malignant keratinising
-    tumour"), a diagnosis may name its organ ("lung squamous cell carcinoma"): their overlap was 3 words of 7, below
-    half, and a tile of the very class voted for no option. An option holds the diagnosis only where the diagnosis
-    says at least half its head: a case labelled "carcinoma" names no "Squamous cell carcinoma"."""
+    tumour"), a diagnosis may name its organ ("lung squamous cell carcinoma"): their overlap is 3 words of 7, below
+    half, so by overlap a tile of the very class would vote for no option. An option holds the diagnosis only where the
+    diagnosis says at least half its head: a case labelled "carcinoma" names no "Squamous cell carcinoma"."""
     held = [
         j
         for j, (words, head) in enumerate(zip(options, heads, strict=True))
@@ -428,10 +428,10 @@ def unnamed_specimen(options: Sequence[str], evidence: Sequence[Evidence]) -> Ev
 
 def agreeing_case(options: Sequence[str], evidence: Sequence[Evidence], choice: int, top: int = 3) -> Evidence | None:
     """Image questions: the image's own evidence for the answer. A case verified as the same specimen, when every
-    such case is diagnosed as ``choice`` (``specimen_option``: a cropped phone photo of a slide the index holds had
-    one such case first and two other diagnoses next, and was left unsettled); else, unless such a case is diagnosed
-    as no option (``unnamed_specimen``: look-alikes say nothing against the very slide), the best-ranked of the ``top``
-    most similar cases diagnosed as ``choice``, when most of them are."""
+    such case is diagnosed as ``choice`` (``specimen_option``: a cropped phone photo of a slide the index holds can have
+    one such case first and two other diagnoses next, which a majority would leave unsettled); else, unless such a case
+    is diagnosed as no option (``unnamed_specimen``: look-alikes say nothing against the very slide), the best-ranked of
+    the ``top`` most similar cases diagnosed as ``choice``, when most of them are."""
     cases = similar_cases(evidence)
     if specimen_option(options, cases) == choice:
         return next(c for c in cases if c.same_specimen)

@@ -118,11 +118,11 @@ def other_options_named(quote: Quote, choice: int) -> list[str]:
 
 def speaking_for(question: Question, choice: int, evidence: list[Evidence]) -> list[Evidence]:
     """The evidence a chosen option may be quoted from: all but the cases diagnosed as another option. A case's words
-    describe its own diagnosis; a secretory meningioma answer quoted a ganglioneuroma case's "mature ganglion cells in
-    schwannian stroma" as its nearest sentence. A case diagnosed as no option is text like any other ("koilocytes"
-    in a condyloma's description), but for the very slide (verified as the same specimen): its words say what the
-    image is, which no option names ("Ovary serous carcinoma, psammoma bodies" was ganglioneuroma's nearest
-    sentence)."""
+    describe its own diagnosis; a secretory meningioma answer would otherwise quote a ganglioneuroma case's "mature
+    ganglion cells in schwannian stroma" as its nearest sentence. A case diagnosed as no option is text like any other
+    ("koilocytes" in a condyloma's description), but for the very slide (verified as the same specimen): its words say
+    what the image is, which no option names ("Ovary serous carcinoma, psammoma bodies" would be ganglioneuroma's
+    nearest sentence)."""
     return [e for e in evidence if e.text.strip() and (e.kind != "case" or speaks_for(question.options, choice, e))]
 
 
@@ -156,9 +156,9 @@ def evidence_naming(answer: Answer) -> str | None:
 
 def one_per_case(evidence: Sequence[Evidence]) -> list[Evidence]:
     """The similar cases, each case once: its image verified as the same specimen if any is, else its most similar
-    one. A case is one patient's diagnosis however many of its images are found: three photographs of one look-alike
-    case were "most of the three most similar" and settled atlas answers whose own case the index did not hold (13
-    of 13 such settled answers wrong). An image without a case id is a case of its own."""
+    one. A case is one patient's diagnosis however many of its images are found: counted per image, three photographs of
+    one look-alike case would be "most of the three most similar" and settle atlas answers whose own case the index does
+    not hold (13 of 13 such settled answers wrong). An image without a case id is a case of its own."""
     kept: dict[tuple[str, str], Evidence] = {}
     for image in similar_cases(evidence):
         key = (image.payload.source, image.payload.case or image.id)
@@ -176,13 +176,14 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
 
     An image answer that neither the similar cases so found nor a quote settle rests on look-alikes (another
     specimen's diagnosis, or none) and claims no more than chance: with the question's own case out of the index
-    (``bench qa --exclude-case``) such answers were right 6 % (rag) and 22 % (agentic) of the time at 0.55 and 0.39.
-    An unverified image of the question's own case is no more than a look-alike to it (with that case indexed such
-    answers are right 39-46 % at 0.25, BENCHMARKS.md). A question about an image it was not given ("this slide") is
-    never settled and claims no more than chance: the options' words in the book say nothing about that image. One no
-    evidence was found for (a filter on a source that holds nothing on it) is never settled either, but keeps the
-    options' likeness to the question as its confidence: on the dev questions that likeness alone is right as often
-    as it claims (two options 0.571 at 0.571, four 0.326 at 0.289), so capping it at chance understated it.
+    (``bench qa --exclude-case``) such answers are right 6 % (rag) and 22 % (agentic) of the time, where uncapped they
+    would claim 0.55 and 0.39. An unverified image of the question's own case is no more than a look-alike to it (with
+    that case indexed such answers are right 39-46 % at 0.25, BENCHMARKS.md). A question about an image it was not given
+    ("this slide") is never settled and claims no more than chance: the options' words in the book say nothing about
+    that image. One no evidence was found for (a filter on a source that holds nothing on it) is never settled either,
+    but keeps the options' likeness to the question as its confidence: on the dev questions that likeness alone is right
+    as often as it claims (two options 0.571 at 0.571, four 0.326 at 0.289), so capping it at chance would understate
+    it.
 
     Never settled either where quotes for single options cannot decide: options that are verdicts (True/False: the
     sentences nearest the statement are quoted, related to every option, and the answer claims chance), options
@@ -232,9 +233,9 @@ def rivals_said(answer: Answer) -> dict[int, Quote]:
     """Per option besides the choice, its first quote saying what is asked of it (supporting, ``Quote.settles``) as
     fully as the choice's own best such quote says it (``Quote.covers``; any, where the choice has none). Any contests
     the choice: evidence as good as its own, however the weighing scored them, so the answer is not settled beside it
-    ("Which cells resorb bone?" settled on osteoblasts, from a fragment carried over a page break, while "The cell
-    responsible for bone resorption ... is the osteoclast" settled osteoclasts); "Intrinsic factor is required for
-    vitamin B12 absorption in the small intestine" says less of calcium's absorption than "Vitamin D is required for
+    ("Which cells resorb bone?" would otherwise settle on osteoblasts, from a fragment carried over a page break, while
+    "The cell responsible for bone resorption ... is the osteoclast" settles osteoclasts); "Intrinsic factor is required
+    for vitamin B12 absorption in the small intestine" says less of calcium's absorption than "Vitamin D is required for
     the absorption of calcium" and contests nothing. Which of two such quotes is right is the weighing's to say; the
     rationale shows the rival's (``saying_rival``). On the A&P dev questions this leaves 64 of 80 rag answers settled
     (right 0.891, against 0.850 of the 80; agentic 69 of 83, 0.855 against 0.819)."""
@@ -258,10 +259,10 @@ def short(text: str, limit: int = 220) -> str:
 
 
 def cite(quote: Quote) -> str:
-    return quoted(quote.text, quote.evidence.citation.label())
+    return labelled_quote(quote.text, quote.evidence.citation.label())
 
 
-def quoted(text: str, label: str) -> str:
+def labelled_quote(text: str, label: str) -> str:
     """A sentence as a rationale quotes it, with its citation's label: one form, so a quote found again under a
     better label is recognised (``recited``)."""
     return f'"{short(text)}" ({label})'
@@ -269,17 +270,17 @@ def quoted(text: str, label: str) -> str:
 
 def recited(rationale: str, placed: Iterable[tuple[str, str, str]]) -> str:
     """``rationale`` with each (quote, label it was cited by, label it is shown with) cited by the label it is shown
-    with: ``answer_record`` places a caption read in its page's text on its figure, and the rationale cited "p. 1"
+    with: ``answer_record`` places a caption read in its page's text on its figure, else the rationale would cite "p. 1"
     beside a quote line naming "p. 1, Figure 1.1"."""
     for text, cited, shown in placed:
-        rationale = rationale.replace(quoted(text, cited), quoted(text, shown))
+        rationale = rationale.replace(labelled_quote(text, cited), labelled_quote(text, shown))
     return rationale
 
 
 def specimen_said(case: Evidence) -> str:
     """What an answer resting on a case verified as the same specimen as its image says first: that, and the case's
-    diagnosis. An atlas crop's answer said only "the diagnosis of 1 of the 3 most similar cases" beside confidence
-    0.81, which read as a contradiction, while the search had verified the very slide."""
+    diagnosis. Without it an atlas crop's answer would say only "the diagnosis of 1 of the 3 most similar cases" beside
+    confidence 0.81, which reads as a contradiction while the search has verified the very slide."""
     named = case.citation.case_parts()[0] if case.citation.case else case.citation.label()
     return f"the same specimen as {named} (verified match), diagnosed {case.payload.diagnosis}"
 
@@ -307,8 +308,8 @@ def open_specimen(answer: Answer, evidence: list[Evidence]) -> None:
 
 def named_option(options: Sequence[str], j: int) -> str:
     """Option ``j`` as a rationale names it, its letter first and without the full stop an option written as a
-    sentence ends with: the rationale's own punctuation follows it ("B. They insert into the skin:", where it wrote
-    "skin.:", and "capillaries.." at a sentence's end)."""
+    sentence ends with: the rationale's own punctuation follows it ("B. They insert into the skin:", not "skin.:", nor
+    "capillaries.." at a sentence's end)."""
     return f"{LETTERS[j]}. {options[j].rstrip().rstrip('.') or options[j]}"
 
 
@@ -378,7 +379,8 @@ UNWEIGHED = "an option meaning the others is not weighed (no sentence names it, 
 
 def unnamed_said(slide: Evidence) -> str:
     """What a rationale says first where the image's very slide is diagnosed as none of the options
-    (``unnamed_specimen``): "Ganglioneuroma is the closest match" was all a serous carcinoma's own slide got."""
+    (``unnamed_specimen``): without it, "Ganglioneuroma is the closest match" would be all a serous carcinoma's own
+    slide gets."""
     return f"The image is {specimen_said(slide)}, which none of the options names."
 
 
@@ -391,8 +393,8 @@ COMBINED_SAID = (
 
 def saying_rival(answer: Answer) -> tuple[int, Quote] | None:
     """Another option and its quote saying what is asked of it (``rivals_said``), the best scored such option: a reader
-    is to see the sentence against the choice, whether the weighing outvoted it ("Which cells resorb bone?" leant to
-    osteoblasts, 0.45 against 0.42, while "The cell responsible for bone resorption ... is the osteoclast" sat under C,
+    is to see the sentence against the choice, whether the weighing outvoted it ("Which cells resorb bone?" may lean to
+    osteoblasts, 0.45 against 0.42, while "The cell responsible for bone resorption ... is the osteoclast" sits under C,
     unshown) or the choice has such a quote too (why it is not settled). None where no other option has one."""
     rivals = {j: quote for j, quote in rivals_said(answer).items() if j < len(answer.scores)}
     if not rivals:
@@ -479,8 +481,9 @@ def quotes_for(question: Question, reading: Reading, evidence: list[Evidence]) -
 
 def quote_similar_cases(answer: Answer, question: Question, evidence: list[Evidence]) -> None:
     """Image questions: each option also quotes the most similar case diagnosed as it (as related evidence, which
-    settles nothing), so an option the text never names still shows what the image resembles: "Ganglioneuroma" had
-    "no sentence in the evidence names it" beside a ganglioneuroma case among the nearest."""
+    settles nothing), so an option the text never names still shows what the image resembles: without it,
+    "Ganglioneuroma" would have "no sentence in the evidence names it" beside a ganglioneuroma case among the
+    nearest."""
     cases = similar_cases(evidence)
     for j, quotes in enumerate(answer.quotes):
         case = next((c for c in cases if diagnosed_option(question.options, c) == j), None)
@@ -500,7 +503,7 @@ def annotate(answer: Answer, question: Question, evidence: list[Evidence]) -> No
     """Fill in what an answerer left out: per-option quotes, the chosen option's quote, settled, a rationale
     from the quotes (an answerer's own rationale is kept after it). An open image answer that a verified same
     specimen is diagnosed as says so first (``open_specimen``). An open answer citing no evidence is never settled:
-    nothing retrieved was shown to say it (an LLM's answer from its own memory came back settled)."""
+    nothing retrieved was shown to say it (else an LLM's answer from its own memory would come back settled)."""
     if answer.choice is None or not question.options:
         if question.image is not None:
             open_specimen(answer, evidence)

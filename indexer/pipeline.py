@@ -190,7 +190,7 @@ class Cancelled(BaseException):
     indexing; the source in progress is not committed. Not a ``PathAtlasError`` nor an ``Exception``, as
     ``KeyboardInterrupt`` and asyncio's ``CancelledError`` are not: a user stopping a run is neither bad input nor a
     failure, and the handlers of those (an unreadable metadata file keeping its folder's images, a plug-in's failure
-    counting no units, a source failing while the run goes on) took it for one, and the run went on."""
+    counting no units, a source failing while the run goes on) would take it for one, and the run would go on."""
 
 
 def pathatlas_command(*words: str, index_dir: Path | None = None) -> str:
@@ -292,7 +292,8 @@ def unread_status(exc: Exception, walked: bool, indexed_before: bool, problems: 
 
 def with_included(entry: dict[str, Any], included: list[str]) -> dict[str, Any]:
     """A manifest entry recording the files its source includes (``Source.included``, which its ``stat`` covers), only
-    where there are some: an entry of none reads as before, so an upgrade rewrites no PDF's or case folder's entry."""
+    where there are some: an entry of none keeps the form older versions wrote, so an upgrade rewrites no PDF's or case
+    folder's entry."""
     kept = {key: value for key, value in entry.items() if key != "included"}
     return {**kept, "included": included} if included else kept
 
@@ -404,8 +405,8 @@ SAME_CONTENT = {
 
 def once_each(sources: Discovered) -> Discovered:
     """``sources`` without repeats of a key (a resolved path), each where it came first: ``index book.pdf book.pdf``,
-    two links to one case folder, or a folder named beside one inside it read and committed that source twice, and
-    listed it twice."""
+    two links to one case folder, or a folder named beside one inside it would read and commit that source twice, and
+    list it twice."""
     firsts: dict[str, Source] = {}
     for source in sources:
         firsts.setdefault(source.key, source)
@@ -414,9 +415,9 @@ def once_each(sources: Discovered) -> Discovered:
 
 def refuse_case_folder_index(index_dir: Path) -> None:
     """No index is written into a case folder (``pathatlas index . --index .`` from inside one, ``serve --index`` one
-    and an upload): the folder's walk read the index's files as its own (its thumbnails as images no row lists, so the
-    folder changed at each run), and the index's ``media`` and ``store`` folders, which it empties of files it did not
-    write, could be the folder's (its slides deleted after a stopped run). A folder of its own inside works
+    and an upload): the folder's walk would read the index's files as its own (its thumbnails as images no row lists, so
+    the folder would change at each run), and the index's ``media`` and ``store`` folders, which it empties of files it
+    did not write, could be the folder's (its slides deleted after a stopped run). A folder of its own inside works
     (``is_index_folder``). Every ``Indexer`` checks it; the command line also before it opens the index."""
     folder = expanded(index_dir).absolute()
     if CaseFolderSource.accepts(folder):
@@ -707,8 +708,8 @@ class Indexer:
 
     def _entries(self, source: Source, fingerprint: str, tell: Callable[[int], None]) -> Iterator[Entry]:
         """The source's entries, case images with their keypoints (``_add_keypoints``); each record's progress units
-        are told (``tell``) once it is read so, before the next is read: an upload of 250 case images read "0/250"
-        for 12 s, then moved 64 at a time, when progress waited for each batch's keypoints and encoding."""
+        are told (``tell``) once it is read so, before the next is read: were progress to wait for each batch's
+        keypoints and encoding, an upload of 250 case images would read "0/250" for 12 s, then move 64 at a time."""
         ids: set[str] = set()
         records = source.records()
         while True:

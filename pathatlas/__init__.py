@@ -18,8 +18,8 @@ import os
 from importlib.metadata import PackageNotFoundError, version
 
 # Before torch loads: its OpenMP threads otherwise spin between operations, taking the cores that figure OCR's
-# tesseract runs need while indexing (the A&P book with OCR: 142.6 s instead of 164.2 s side by side; without
-# OCR no change, 72.8 s against 71.5 s). A value the user set wins.
+# tesseract runs need while indexing (the A&P book with OCR: 142.6 s against 164.2 s spinning, side by side; without OCR
+# no change, 72.8 s against 71.5 s). A value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:

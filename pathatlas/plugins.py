@@ -103,7 +103,7 @@ def started(name: str, what: str, build: Callable[[], T]) -> T:
 
 def checked_dims(name: str, encoder: Any) -> None:
     """Refuse, in one line naming it, an encoder whose ``dims`` do not give each space it declares a positive int
-    size: an index records them when it is made and sizes its store by them, where a missing or odd one was an
+    size: an index records them when it is made and sizes its store by them, where a missing or odd one would be an
     AttributeError from inside ``Index.open`` or a store that cannot hold a vector."""
     dims = getattr(encoder, "dims", None)
     spaces = {*encoder.text_spaces, *encoder.image_spaces}

@@ -47,7 +47,7 @@ ORIGIN = re.compile(r"\*|[a-z][a-z0-9+.-]*://[^/\s]+")
 """A browser's ``Origin``, as CORS matches it whole: scheme, host and port, no path (``*``: any)."""
 
 
-def listed(value: object) -> object:
+def list_from_text(value: object) -> object:
     """A list setting given as text: a JSON list, or items separated by commas (``PATHATLAS_SOURCES=py:a.B``,
     ``PATHATLAS_LANGUAGES=de,pt``), for lists whose items hold no comma; anything else is left to the field's type."""
     if not isinstance(value, str):
@@ -60,13 +60,13 @@ def listed(value: object) -> object:
         raise ValueError(f'not a JSON list ({exc}); write \'["a", "b"]\' or a,b') from None
 
 
-CommaList = Annotated[list[str], NoDecode, BeforeValidator(listed)]
-"""A list setting read by ``listed``: pydantic-settings would take only JSON from the environment."""
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(list_from_text)]
+"""A list setting read by ``list_from_text``: pydantic-settings would take only JSON from the environment."""
 
 
 def http_url(value: str | None, otherwise: str = "") -> str | None:
-    """``value`` if it is an http(s) URL, or unset: 'localhost:9' failed only at its first request, naming neither the
-    scheme nor the setting. ``otherwise`` says what else the setting takes."""
+    """``value`` if it is an http(s) URL, or unset: 'localhost:9' would otherwise fail only at its first request, naming
+    neither the scheme nor the setting. ``otherwise`` says what else the setting takes."""
     if not value or value.startswith(HTTP):
         return value
     bare = value.partition("://")[2] or value
@@ -116,7 +116,7 @@ def snowball_languages(names: str | Iterable[str]) -> list[str]:
     import Stemmer
 
     if isinstance(names, str):
-        names = listed(names)
+        names = list_from_text(names)
     known = sorted(set(Stemmer.algorithms()) - ENGLISH_STEMMERS)
     spelt = {name.strip().lower() for name in names if name.strip()}
     wanted = {ISO_LANGUAGES.get(name.replace("_", "-").split("-")[0], name) for name in spelt} - ENGLISH_STEMMERS
@@ -415,7 +415,8 @@ class Settings(BaseSettings):
     @field_validator("home", "index", "joint_heads", "ranker_file", mode="before")
     @classmethod
     def _path_given(cls, value: object) -> object:
-        """An empty path would mean the current folder (``PATHATLAS_HOME=`` wrote caches wherever a command ran)."""
+        """An empty path would mean the current folder (``PATHATLAS_HOME=`` would write caches wherever a command
+        runs)."""
         if isinstance(value, str) and not value.strip():
             raise ValueError("empty; give a folder (or unset the variable)")
         return value
@@ -423,7 +424,7 @@ class Settings(BaseSettings):
     @field_validator("encoder", *CHECKED_NAMES, mode="before")
     @classmethod
     def _name_given(cls, value: object, info: ValidationInfo) -> object:
-        """An empty name is refused as an unknown one is: ``--store ""`` became faiss unsaid."""
+        """An empty name is refused as an unknown one is: ``--store ""`` would otherwise become faiss unsaid."""
         if isinstance(value, str) and not value.strip():
             raise ValueError(f"empty; give one of {known_names(info.field_name)}")
         return value
@@ -431,8 +432,8 @@ class Settings(BaseSettings):
     @field_validator(*CHECKED_NAMES)
     @classmethod
     def _known_name(cls, value: str, info: ValidationInfo) -> str:
-        """A built-in name or a plug-in's checked at start, importing nothing: ``PATHATLAS_ANSWERER=gpt`` was refused
-        only by the first question, in a line naming no setting."""
+        """A built-in name or a plug-in's checked at start, importing nothing: ``PATHATLAS_ANSWERER=gpt`` would
+        otherwise be refused only by the first question, in a line naming no setting."""
         names = NAMES[info.field_name]
         plugged = PLUGIN in names and value.startswith("py:")
         if value in names or (plugged and PLUGIN_NAME.fullmatch(value)):
@@ -451,7 +452,8 @@ class Settings(BaseSettings):
     @classmethod
     def _token_stripped(cls, value: str | None) -> str | None:
         """A token read from an env file or a secret often ends in a space or newline, which HTTP strips from every
-        header: kept, it could never match, and every write was refused as the client's fault. Blank is no token."""
+        header: kept, it could never match, and every write would be refused as the client's fault. Blank is no
+        token."""
         return (value or "").strip() or None
 
     @field_validator("upload_token")
@@ -465,9 +467,9 @@ class Settings(BaseSettings):
     @field_validator("qdrant_url")
     @classmethod
     def _qdrant_url(cls, value: str | None) -> str | None:
-        """A server's URL names its scheme: without one, 'qdrant.example.org:6333' was a folder of that name in the
-        current one (a local copy's files) and the vectors silently went there. A local copy is named by its full path
-        (as ``export --to FOLDER`` records it); ``:memory:`` is qdrant-client's twin in memory."""
+        """A server's URL names its scheme: without one, 'qdrant.example.org:6333' would be a folder of that name in the
+        current one (a local copy's files) and the vectors would silently go there. A local copy is named by its full
+        path (as ``export --to FOLDER`` records it); ``:memory:`` is qdrant-client's twin in memory."""
         if value == ":memory:" or (value and Path(value).expanduser().is_absolute()):
             return value
         return http_url(value, " (a local Qdrant copy: its full path)")
@@ -487,7 +489,7 @@ class Settings(BaseSettings):
     @field_validator("cors_origins")
     @classmethod
     def _origins(cls, value: list[str]) -> list[str]:
-        """Each origin as a browser sends it, which CORS compares whole: 'https://a.org/' (a path) never matched."""
+        """Each origin as a browser sends it, which CORS compares whole: 'https://a.org/' (a path) would never match."""
         if wrong := [origin for origin in value if not ORIGIN.fullmatch(origin)]:
             raise ValueError(f"{wrong[0]!r} is no origin; give each as scheme://host[:port], without a path, or *")
         return value
@@ -644,8 +646,8 @@ def described(settings: Settings) -> list[dict[str, object]]:
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """One line for each ``PATHATLAS_`` variable that is no setting, with the closest setting's name: a mistyped one
-    (``PATHATLAS_ENCODR``) was ignored unsaid. Lines to warn, not errors: a newer setting's name set for a newer
-    install must not stop an older one."""
+    (``PATHATLAS_ENCODR``) would otherwise be ignored unsaid. Lines to warn, not errors: a newer setting's name set for
+    a newer install must not stop an older one."""
     prefix = Settings.model_config["env_prefix"].upper()
     known = setting_variables()
     fields = [name.removeprefix(prefix) for name in known]

@@ -95,9 +95,9 @@ def metadata_lines(path: Path, between_lines: StopCheck = go_on) -> Iterator[str
     is found, before what follows is read; ``between_lines`` is called before each line is read.
 
     Each line is decoded on its own (``metadata_line``), so a byte that is not UTF-8 is refused naming its own line: a
-    UTF-8 text reader decodes blocks ahead, and named the line it had reached (line 1 for line 3). Read as
-    Latin-1, whose characters are the file's bytes one for one, the lines still end where a text reader ends them
-    (``\\n``, ``\\r\\n``, or an old Mac's ``\\r``)."""
+    UTF-8 text reader decodes blocks ahead, and would name the line it has reached (line 1 for line 3). Read as Latin-1,
+    whose characters are the file's bytes one for one, the lines still end where a text reader ends them (``\\n``,
+    ``\\r\\n``, or an old Mac's ``\\r``)."""
     check_file(path, "a case folder's metadata file")
     with path.open(encoding="latin-1", newline="") as file:
         for number in itertools.count(1):
@@ -164,8 +164,8 @@ class MCQ:
 
 def read_options(value: Any) -> list[str]:
     """A dataset row's ``options`` as a list of texts: a list as given, or an object keyed by letters
-    (``{"A": ..., "B": ...}``, as MedQA writes them) in letter order. Listed as is, such an object gave its keys:
-    every question became "A, B or C?" and scored as if answered at random. An option written as a JSON number
+    (``{"A": ..., "B": ...}``, as MedQA writes them) in letter order. Listed as is, such an object would give its keys:
+    every question would become "A, B or C?" and score as if answered at random. An option written as a JSON number
     ("How many bones?" [206, 212]) is its text; anything else that is no text is refused."""
     if not value:
         return []
@@ -352,8 +352,8 @@ def field_name(name: str) -> str:
 
 def misnamed_fields(path: Path, rows: list[dict[str, Any]]) -> list[str]:
     """A note for each field of ``rows`` (``read_case_metadata``'s, of the file ``path``) kept as a label whose name
-    is a variant of a field the file lacks (``meant_field``): a "Case ID" column made each image a case of its own,
-    and "Organs" an organ no filter finds, without a word. A label of its own ("Stain", "Grade") says nothing."""
+    is a variant of a field the file lacks (``meant_field``): a "Case ID" column makes each image a case of its own, and
+    "Organs" an organ no filter finds, which nothing else says. A label of its own ("Stain", "Grade") says nothing."""
     names = dict.fromkeys(name for row in rows for name in row)
     lacking = [name for name in FIELDS if name not in names]
     kind = "field" if path.name.endswith(".jsonl") else "column"
@@ -409,10 +409,10 @@ def read_case_metadata(
 
     200,000 rows take seconds to parse, clean and find on disk: ``between_rows`` is called between the lines read,
     the rows cleaned and the files looked for, so that a caller's stop check (raising) stops the read there rather
-    than once it is whole (a REST job's cancel waited for each read of a folder, 3.5-6 s each).
+    than once it is whole (a REST job's cancel would otherwise wait for each read of a folder, 3.5-6 s each).
 
-    A refusal names the file line a row starts on, the header being line 1: "row 1", the first after the header,
-    was a spreadsheet's row 2, and a count of rows drifts from the lines at each blank line.
+    A refusal names the file line a row starts on, the header being line 1: "row 1", the first after the header, would
+    be a spreadsheet's row 2, and a count of rows drifts from the lines at each blank line.
     """
     rows = jsonl_rows(path, between_rows) if path.name.endswith(".jsonl") else csv_rows(path, between_rows)
     cleaned = []
@@ -456,7 +456,7 @@ def csv_rows(path: Path, between_lines: StopCheck = go_on) -> list[tuple[int, di
     without an ``image`` column, naming the columns read; a row with more fields than the header; a value over csv's
     field cap (quoted, over several lines), naming the line where it is."""
     lines = metadata_lines(path, between_lines)
-    leading = []  # blank lines before the header's, read as before (csv_delimiter skips them)
+    leading = []  # up to the header's line, read again by the reader (csv_delimiter skips blank ones)
     for line in lines:
         leading.append(line)
         if line.strip("\r\n"):
@@ -657,7 +657,7 @@ def near_duplicate_groups(
         best = (views.reshape(-1, CROP * CROP) @ centres.T).reshape(count, -1, len(paths)).max(axis=1)
         for query, other in zip(*np.nonzero(best >= threshold), strict=True):
             join(parent, start + int(query), int(other))
-    return [root(parent, n) for n in range(len(paths))]
+    return [group_root(parent, n) for n in range(len(paths))]
 
 
 def grey_thumbnail(path: Path, max_pixels: int) -> np.ndarray:
@@ -701,7 +701,7 @@ def unit_rows(views: np.ndarray) -> np.ndarray:
     return (flat / np.maximum(np.linalg.norm(flat, axis=-1, keepdims=True), 1e-6)).reshape(views.shape)
 
 
-def root(parent: list[int], n: int) -> int:
+def group_root(parent: list[int], n: int) -> int:
     """The first member of ``n``'s group (union-find with path halving)."""
     while parent[n] != n:
         parent[n] = parent[parent[n]]
@@ -711,5 +711,5 @@ def root(parent: list[int], n: int) -> int:
 
 def join(parent: list[int], a: int, b: int) -> None:
     """Merge the groups of ``a`` and ``b`` under the earlier root, so a group is named by its first member."""
-    first, second = sorted((root(parent, a), root(parent, b)))
+    first, second = sorted((group_root(parent, a), group_root(parent, b)))
     parent[second] = first

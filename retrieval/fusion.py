@@ -219,7 +219,7 @@ class Ranker:
     @classmethod
     def chosen(cls, path: Path | None) -> Ranker:
         """The ranker ``PATHATLAS_RANKER_FILE`` names (``path``), else the shipped default's (``load``). A file the user
-        named must be there: a mistyped path ranked every search by the plain fusion, saying nothing."""
+        named must be there: a mistyped path would rank every search by the plain fusion, saying nothing."""
         if path is not None and not path.is_file():
             what = "a folder, not a file" if path.is_dir() else "no such file"
             raise BadInputError(
@@ -366,13 +366,13 @@ BLOCK_SEPARATOR = " · "
 
 def snippet(text: str, query: str | None, width: int = 240) -> str:
     """A window of ``text`` around the query words it marks (``marks.marked_spans``, as the web UI highlights:
-    "akciger" marks "akciğer"), else its start; it starts and ends between words ("…ecially" read as a word), on one
-    line, its blocks set apart (``flat_blocks``).
+    "akciger" marks "akciğer"), else its start; it starts and ends between words (not "…ecially", read as a word), on
+    one line, its blocks set apart (``flat_blocks``).
 
     Of the windows opening a little before each marked word, or at it, the one whose distinct query words weigh most is
-    shown (``marked_weights``), the first on ties: opening at the first marked word showed "cells" and left out
-    "goblet" 130 characters on, and the hit looked wrong; opening only a little before each left out "Koilocytes" of
-    "Koilocytes are ... a clear perinuclear halo" for a window holding the halo's other words."""
+    shown (``marked_weights``), the first on ties: opening at the first marked word would show "cells" and leave out
+    "goblet" 130 characters on, and the hit would look wrong; opening only a little before each would leave out
+    "Koilocytes" of "Koilocytes are ... a clear perinuclear halo" for a window holding the halo's other words."""
     flat = flat_blocks(text)
     if len(flat) <= width:
         return flat

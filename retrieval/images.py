@@ -64,9 +64,9 @@ def max_image_bytes(max_pixels: int) -> int:
 def capped_bytes(path: Path, label: str, limit: int) -> bytes:
     """The bytes of the file at ``path`` where it is a regular file of at most ``limit`` bytes, both checked on the
     open file before a byte is read (a file checked by name and then opened by name may be another by then), opened
-    without waiting: a listed pipe blocked ``index`` forever, holding the index's write lock, and a sparse 3 GB file
-    named .jpg was read whole (3.1 GB) to be found no image. A file grown since its check is read no further than the
-    limit. One reader for case images and query images alike."""
+    without waiting: a listed pipe would block ``index`` forever, holding the index's write lock, and a sparse 3 GB file
+    named .jpg would be read whole (3.1 GB) to be found no image. A file grown since its check is read no further than
+    the limit. One reader for case images and query images alike."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         found = os.fstat(fd)
@@ -253,8 +253,8 @@ def border_trimmed(image: Image.Image) -> Image.Image | None:
 
 
 def check_query_image(image: Image.Image) -> None:
-    """Refuse a query image too small to see anything in (an icon, a 1x1 pixel): its nearest cases agree by chance,
-    and once settled an answer on them."""
+    """Refuse a query image too small to see anything in (an icon, a 1x1 pixel): its nearest cases agree by chance, and
+    could settle an answer on them."""
     width, height = image.size
     if min(width, height) < MIN_QUERY_SIDE:
         raise BadInputError(f"the image is {width}x{height} pixels: {TOO_SMALL}")
@@ -262,7 +262,7 @@ def check_query_image(image: Image.Image) -> None:
 
 def too_large(label: str, width: int, height: int, max_pixels: int) -> str:
     """The refusal of an image over ``max_pixels``; one whose short side is under ``MIN_QUERY_SIDE`` is told at once
-    it is too small to compare, as any crop of it would be (a 1000000x30 strip told "crop it to 33333x30")."""
+    it is too small to compare, as any crop of it would be (a 1000000x30 strip is not told "crop it to 33333x30")."""
     if min(width, height) < MIN_QUERY_SIDE:
         return f"{label} is {width}x{height} pixels: {TOO_SMALL}"
     return (
@@ -328,8 +328,8 @@ def panorama_tiles(image: Image.Image) -> list[Image.Image]:
 
     Up to ``PANORAMA_TILES`` tiles it is cut end to end into round(ratio) equal tiles, each within 4:5 to 5:4 (a 6:1
     strip of six micrographs gives each back as drawn). A longer one gives ``PANORAMA_TILES`` exact squares spread
-    evenly from end to end: cut into 8 equal tiles, a 12000 x 224 strip's were 1500 x 224 each, squashed 6.7x across
-    into the encoder's square, and its own micrographs found it far behind look-alikes."""
+    evenly from end to end: cut into 8 equal tiles, a 12000 x 224 strip's would be 1500 x 224 each, squashed 6.7x across
+    into the encoder's square, and its own micrographs would find it far behind look-alikes."""
     width, height = image.size
     long_side, short_side = max(width, height), min(width, height)
     if long_side <= PANORAMA_RATIO * short_side:
@@ -351,7 +351,7 @@ def crop_along(image: Image.Image, start: int, end: int) -> Image.Image:
 def indexed_view(image: Image.Image, longest_side: int) -> Image.Image:
     """What an index encodes of an image: ``thumbnail`` (``longest_side`` at most), but a panorama reduced as a query
     is (``reduced``), so its tiles (``panorama_tiles``) are seen at the scale a query's are: thumbnailed to 1024, a
-    12000 x 224 strip became 1024 x 19, its tiles 19 pixels a side where a query's are 224."""
+    12000 x 224 strip would become 1024 x 19, its tiles 19 pixels a side where a query's are 224."""
     if max(image.size) <= PANORAMA_RATIO * min(image.size):
         return thumbnail(image, longest_side)
     return reduced(image)

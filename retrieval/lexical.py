@@ -453,8 +453,8 @@ class SavedTerms:
 
 
 def _tf_weights(docs: np.ndarray, tf: np.ndarray, length: np.ndarray, avg: float, chunk: int = 1 << 22) -> np.ndarray:
-    """BM25's term-frequency part per posting, in float32 as it always was; in chunks (a million documents hold
-    about 40M postings, and float temporaries of all of them would cost more than the postings)."""
+    """BM25's term-frequency part per posting, in float32, the precision bm25s scores in; in chunks (a million documents
+    hold about 40M postings, and float temporaries of all of them would cost more than the postings)."""
     weight = np.empty(len(docs), np.float32)
     for start in range(0, len(docs), chunk):
         tf_part = tf[start : start + chunk].astype(np.float32)

@@ -50,7 +50,7 @@ def first_rank_chances(runs: list[tuple[int, int]], depth: int) -> dict[int, flo
 def first_in_tie(size: int, relevant: int, last: int) -> list[float]:
     """C(g - j, r - 1) / C(g, r) for j = 1..``last`` (``relevant`` r of ``size`` g): r / g at j = 1, then each from the
     one before by their ratio (g - j - r + 1) / (g - j), without big integers (a random ranking is a tie of the whole
-    gallery: C(1089, 299) for each of 1,089 ranks took 20 ms a query)."""
+    gallery: C(1089, 299) for each of 1,089 ranks would take 20 ms a query)."""
     if last < 1:
         return []
     j = np.arange(1, last)
@@ -72,7 +72,7 @@ def expected_reciprocal_rank(chances: dict[int, float], depth: int) -> float:
 def expected_share(runs: list[tuple[int, int]], k: int) -> float:
     """A query's expected share of its top ``k`` that is relevant, over every order of its ties (``runs`` as
     ``first_rank_chances`` takes them): a run straddling the cut gives its share of relevant items times the places left
-    to it, where the record ids' order gave all or none."""
+    to it, where the record ids' order would give all or none."""
     found, placed = 0.0, 0
     for size, relevant in runs:
         places = min(size, k - placed)
@@ -308,7 +308,7 @@ def mean_interval(
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson's score interval of a proportion ``successes`` / ``n``: inside [0, 1], not of zero width at 0 or n, and
     holding the proportion itself, which rounding could leave out (60 of 60: an upper bound of 0.9999999999999999, a
-    negative error bar the plot refused); (0, 0) for n 0."""
+    negative error bar the plot would refuse); (0, 0) for n 0."""
     if n == 0:
         return 0.0, 0.0
     share = successes / n

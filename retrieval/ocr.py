@@ -428,7 +428,7 @@ class TesseractProgram:
         with tempfile.TemporaryDirectory(prefix="pathatlas-ocr-") as folder:
             paths = []
             for n, image in enumerate(images):
-                paths.append(Path(folder) / f"{n}.ppm")  # uncompressed: PNG's encoder took 36 ms a figure
+                paths.append(Path(folder) / f"{n}.ppm")  # uncompressed: PNG's encoder takes 36 ms a figure
                 image.convert(mode).save(paths[-1], "PPM")
             listing = Path(folder) / "images.txt"
             listing.write_text("".join(f"{p}\n" for p in paths), encoding="utf-8")
@@ -557,8 +557,8 @@ class TesseractLibrary:
 
 def quiet_leptonica(libs: Path) -> None:
     """Silence the image library under tesseract, which prints notes such as "Error in boxClipToRectangle" on
-    stderr for harmless cases; the program's were captured with its output, the library's would reach the
-    user's terminal. The wheel's own copy is the one loaded (``setMsgSeverity``, L_SEVERITY_NONE)."""
+    stderr for harmless cases; the program's are captured with its output, the library's would reach the user's
+    terminal. The wheel's own copy is the one loaded (``setMsgSeverity``, L_SEVERITY_NONE)."""
     for library in libs.glob("libleptonica*.so*"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(str(library)).setMsgSeverity(6)

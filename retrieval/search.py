@@ -113,7 +113,7 @@ def whole_number(value: object, name: str, least: int) -> int:
 def check_image(image: object) -> None:
     """A query's image: a PIL image (a file's name would fail deep in the encoder), large enough to compare
     (``check_query_image``), and decoded here: an ``Image.open`` decodes on first use, and a query's OCR and its
-    encoding use it at once, in two threads (a lazily opened file failed one search in four, at random)."""
+    encoding use it at once, in two threads (a lazily opened file would fail one search in four, at random)."""
     if not isinstance(image, Image.Image):
         raise BadInputError(
             f"image must be a PIL image, not {type(image).__name__}: open a file with "
@@ -276,8 +276,8 @@ def held_values(index: Index, name: str) -> dict[Any, str]:
     """The values of field ``name`` the index's stored records hold (a list's items each), by the form a filter
     matches them in (``fold``: "Glioblastoma" as "glioblastoma") to their most common spelling. Counted by the store
     itself (field codes, Qdrant's facets: no payload read), whose records of a version not committed yet or replaced
-    may add a value that then finds nothing, as before; once per generation, since every search resolves its filters
-    again, and the agent's each sub-query."""
+    may add a value that then finds nothing; once per generation, since every search resolves its filters again, and the
+    agent's each sub-query."""
     counted = _held_fields(index)
     if name not in counted:
         by_fold: dict[Any, str] = {}
@@ -513,7 +513,7 @@ class Query:
     def folds_pages(self) -> bool:
         """Whether a page's records fold into one hit: where pages are collapsed and the kinds searched hold a page's
         text (``searches_pages``). A figure search asks for figures: each is a hit of its own, not an id in another's
-        ``also_on_page`` ("lung" listed Figure 3.1, never Figure 3.2 of the same page)."""
+        ``also_on_page`` (folded, "lung" would list Figure 3.1, never Figure 3.2 of the same page)."""
         return self.collapse_pages and searches_pages(self.filters)
 
     def validate(self) -> None:
@@ -578,7 +578,7 @@ def by_majority(
 ) -> list[Fused]:
     """``head`` after its top ``voters`` vote on a diagnosis (``fusion.majority_next``); the hits moved up for sharing
     it say so in ``matched_by`` (``MAJORITY``, in their order). The vote never lifts a hit above one ``holding`` every
-    word typed beside the image (``held_first``): the words asked for those, the neighbours' diagnosis did not."""
+    word typed beside the image (``held_first``): the words ask for those, the neighbours' diagnosis does not."""
     order, agreeing = majority_next([getattr(payloads.get(rid), "diagnosis", None) for rid, _, _ in head], voters)
     if not agreeing:
         return head
@@ -715,8 +715,8 @@ def held_first(fused: list[Fused], holding: set[str]) -> list[Fused]:
 def verified_first(fused: list[Fused]) -> list[Fused]:
     """``fused`` with the candidates the ``specimen`` ranker verified first, each part in its fused order: the same
     specimen is the image asked about, whatever the other weights add up to (three words a slide viewer printed, at
-    ``bm25:image``'s 256, once put a textbook figure above the verified case at 100). Pinned, not out-weighed: no
-    later weight can undo it. A ``specimen`` weight of 0 leaves that ranker out of the RRF, so nothing moves."""
+    ``bm25:image``'s 256, could put a textbook figure above the verified case at 100). Pinned, not out-weighed: no later
+    weight can undo it. A ``specimen`` weight of 0 leaves that ranker out of the RRF, so nothing moves."""
     return sorted(fused, key=lambda hit: SPECIMEN not in hit[2])
 
 
@@ -809,9 +809,9 @@ class Searcher:
     def _dense_images(self, queries: list[Query], results: list[dict[str, ScoredIds]], positions, pool: int) -> None:
         """The image queries at ``positions`` in each image space; for those with a uniform border
         (``border_trimmed``), the first records of their view without it too (``TRIMMED``), which only the
-        same-specimen check may bring in: a screenshot padded with a border lost its own image (rank 57 with 40 px
-        of white, none in 100 with a wide black one). Merged into the rankings by the better similarity, the view
-        without the border raised look-alikes of a screenshot's white margin (two image questions lost)."""
+        same-specimen check may bring in: without it, a screenshot padded with a border loses its own image (rank 57
+        with 40 px of white, none in 100 with a wide black one). Merged into the rankings by the better similarity, the
+        view without the border would raise look-alikes of a screenshot's white margin (two image questions lost)."""
         encoder = self.index.encoder
         images = [queries[i].image for i in positions]
         trimmed = {k: cut for k, image in enumerate(images) if (cut := border_trimmed(image)) is not None}
@@ -873,10 +873,11 @@ class Searcher:
     ) -> list[Hit]:
         """The hits of ``ranked``, each ranker's first ``candidates``; where they fold into fewer than ``k`` hits (many
         passages of few pages) while a ranker gave all it was asked for, the hits of ``DEEPER`` times as many, until
-        ``k`` or every ranker gave all it has ("bone" at k 100 gave 83 of the book's 269 pages). A search whose first
-        candidates give its k hits (the usual k) is ranked from them alone, as before. The deeper hits only follow
-        those already found, so a larger k never reorders a smaller one's hits (``paged``): ranked afresh from the
-        deeper pool, "bone"'s ninth hit at k 10 was no hit at all at k 100, as more sections' first pages came first."""
+        ``k`` or every ranker gave all it has ("bone" at k 100 would give 83 of the book's 269 pages). A search whose
+        first candidates give its k hits (the usual k) is ranked from them alone. The deeper hits only follow those
+        already found, so a larger k never reorders a smaller one's hits (``paged``): ranked afresh from the deeper
+        pool, "bone"'s ninth hit at k 10 would be no hit at all at k 100, as more sections' first pages would come
+        first."""
         pool = self.settings.candidates
         hits = self._hits_of(query, ranked, words, specimen_of, pool)
         while len(hits) < query.k and any(len(found) >= pool for found in ranked.values()):
@@ -995,8 +996,8 @@ class Searcher:
     ) -> list[list[int]]:
         """The first ``k`` groups of ``order`` (positions in ``groups``) that repeat no page placed before them, each
         with every later candidate repeating it, in this source or another (``page_words``, ``same_look``): a handout
-        printing its cover twice gave two hits of one text from one file, and a partial every deck of a course includes
-        a hit of each deck, pushing other pages out of the list."""
+        printing its cover twice would give two hits of one text from one file, and a partial every deck of a course
+        includes a hit of each deck, pushing other pages out of the list."""
         found = zip(order, self._pages_of([groups[i] for i in order], payloads), strict=True)
         pages = {i: page for i, page in found if page is not None}
         kept: list[list[int]] = []
@@ -1106,8 +1107,8 @@ class Searcher:
         self, query: Query, fused: list[Fused], text: str | None, holding: set[str] | frozenset[str] = frozenset()
     ) -> list[Hit]:
         """Fused hits, at most one per page where pages fold (``Query.folds_pages``; a passage then shows as its page)
-        and one per page printed again (``_repeats_folded``: an image matching a deck's repeated slide gave a hit of
-        each); ``text`` picks each snippet (the query's, or its image's words). An image query's hits are read deep
+        and one per page printed again (``_repeats_folded``: an image matching a deck's repeated slide would give a hit
+        of each); ``text`` picks each snippet (the query's, or its image's words). An image query's hits are read deep
         enough for the diagnosis vote (``by_majority``), which needs their payloads, and each hit says how many of the
         nearest share its diagnosis (``with_agreement``) and keeps the records ``holding`` the words typed beside the
         image first. A page's hit keeps its best record's place and says every ranker that found a record of it; it

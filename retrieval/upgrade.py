@@ -35,7 +35,7 @@ def older_reader(entry: Mapping[str, Any], reader_versions: Mapping[str, int]) -
 class Upgrade:
     """What of an index an older PathAtlas wrote that this one reads differently, and the one command that rewrites it
     in this version's format (README, "Upgrading"): what ``pathatlas info`` tells an operator, and the service at
-    start. Without the command an operator had to work out which paths "PATHS" meant."""
+    start. Without the command an operator would have to work out which paths "PATHS" means."""
 
     terms_version: int | None
     """The saved BM25's terms version, where older than ``TERMS_VERSION``: read again from the store at each open."""

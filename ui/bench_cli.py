@@ -300,7 +300,7 @@ CASE_FILE_SUFFIXES = (".jsonl", ".csv", ".tsv")
 def case_metadata(path: Path) -> Path:
     """A ``--cases`` value as the file to read: a case folder, as ``pathatlas index`` takes it, is read by the
     metadata file the indexer reads there (``METADATA_FILES``, in its order); a folder without one, no such file, or
-    a file of another kind (a book's PDF, which was read as a table and refused as not UTF-8) is refused in one
+    a file of another kind (a book's PDF, which would be read as a table and refused as not UTF-8) is refused in one
     line."""
     from pathatlas.indexer.sources.cases import METADATA_FILES
     from pathatlas.retrieval.datasets import check_file
@@ -385,7 +385,7 @@ OUTWARDS = "ends rounded outwards, so each shown interval holds its figure (the 
 
 def figure_cell(figures: dict, metric: str) -> str:
     """A table's cell: the figure, and its 95% interval (``ci95``) where it has one, "0.974 (0.95-0.99)", its ends
-    rounded outwards, so the interval shown still holds the figure (chance's 0.007 in 0.01-0.01 did not); blank for a
+    rounded outwards, so the interval shown still holds the figure (chance's 0.007 in 0.01-0.01 would not); blank for a
     metric the method lacks."""
     if metric not in figures:
         return ""

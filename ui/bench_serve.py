@@ -95,7 +95,7 @@ IMAGE_POOL = 24
 
 def user_images(n: int) -> list[bytes]:
     """The three images user ``n`` searches by, of ``IMAGE_POOL``, drawn before the load starts: drawing them inside it
-    held the event loop for seconds (20 users, 60 images), when no user sent anything."""
+    would hold the event loop for seconds (20 users, 60 images), while no user sends anything."""
     return [png_bytes((3 * n + i) % IMAGE_POOL) for i in range(3)]
 
 
@@ -209,7 +209,7 @@ def bearer(token: str | None) -> dict[str, str]:
 
 def has_extras(url: str) -> bool:
     """Whether ``url`` holds a user, password, query or fragment: httpx sends a user as Basic auth over the bearer
-    token, and glues a query into every request's path (GET /health?tok=1 answered 404)."""
+    token, and glues a query into every request's path (GET /health?tok=1 answers 404)."""
     try:
         parts = httpx.URL(url)
     except httpx.InvalidURL:

@@ -83,7 +83,7 @@ err_console = _console(stderr=True)
 
 def tolerant_streams() -> None:
     """Text a terminal cannot encode prints as "?" instead of ending the command in a traceback: in a terminal that is
-    not UTF-8 (``PYTHONIOENCODING=latin-1``, an ASCII console) a snippet's "…" or a case's "Fälle" raised
+    not UTF-8 (``PYTHONIOENCODING=latin-1``, an ASCII console) a snippet's "…" or a case's "Fälle" would raise
     UnicodeEncodeError. ``print_json`` writes UTF-8 bytes, untouched."""
     for stream in (sys.stdout, sys.stderr):
         if callable(reconfigure := getattr(stream, "reconfigure", None)):
@@ -92,7 +92,7 @@ def tolerant_streams() -> None:
 
 def progress_shown(as_json: bool = False) -> bool:
     """Whether a command draws progress bars (on stderr): only where stderr is a terminal, and not with ``--json``. A
-    file or a pipe kept every redraw of every bar ("2>log", "2>&1 | less")."""
+    file or a pipe would keep every redraw of every bar ("2>log", "2>&1 | less")."""
     return not as_json and err_console.is_terminal
 
 
@@ -179,8 +179,8 @@ class ShapedGroup(ShapedHelp, TyperGroup):
 
 class PathAtlasTyper(typer.Typer):
     """``typer.Typer`` whose group and commands are ``ShapedHelp``'s: one place for how every command's help reads. A
-    ``cls`` given explicitly wins (a command of a class of its own); passing it beside ours failed with "multiple values
-    for keyword argument 'cls'"."""
+    ``cls`` given explicitly wins (a command of a class of its own); passing it beside ours would fail with "multiple
+    values for keyword argument 'cls'"."""
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**{"cls": ShapedGroup, **settings})
@@ -269,7 +269,7 @@ def settings_for(index: Path | None = None, **overrides) -> Settings:
 def user_text(text: str | None, settings: Settings, name: str = "the query", terminal: bool = True) -> str | None:
     """A text from the command line (``terminal``; else a Python caller's): valid Unicode (bytes that are not UTF-8
     decode as lone surrogates) and bounded. ``name`` says which text a refusal is about ("the question", "option A"):
-    an ask's option was called "the query"."""
+    an ask's option is not "the query"."""
     from pathatlas.retrieval.search import check_length, check_unicode
 
     if text is None:
@@ -339,8 +339,8 @@ NAMING_OPTIONS = ("encoder", "store")
 
 
 def refuse_empty_names(options: dict[str, Any]) -> None:
-    """``--store ""`` or ``--encoder ""`` is refused in one line, as an unknown name is: an empty one read as unset, so
-    ``--store ""`` made a faiss index unsaid."""
+    """``--store ""`` or ``--encoder ""`` is refused in one line, as an unknown name is: an empty one would read as
+    unset, so ``--store ""`` would make a faiss index unsaid."""
     from pathatlas.settings import empty_name
 
     for name in NAMING_OPTIONS:
@@ -350,7 +350,7 @@ def refuse_empty_names(options: dict[str, Any]) -> None:
 
 def refuse_file_index(settings: Settings) -> None:
     """A file given as the index is said to be one, as ``Index.open`` says it, before a command says what the folder
-    lacks: ``index --index FILE`` without paths said "no PathAtlas index at FILE to index again"."""
+    lacks: ``index --index FILE`` without paths would say "no PathAtlas index at FILE to index again"."""
     from pathatlas.retrieval.index import not_a_folder
 
     folder = expanded(settings.index_dir).absolute()
@@ -361,7 +361,8 @@ def refuse_file_index(settings: Settings) -> None:
 def demo_hint(exc: PathAtlasError, settings: Settings | None) -> str:
     """What the error line of a command that found no index (``settings.index_dir``) adds where ``pathatlas demo``
     built its own: the ``--index`` that reaches it. The help's next step after the demo, ``pathatlas search "your
-    words"``, said only that the default index was missing. Nothing for another error (a damaged index)."""
+    words"``, would otherwise say only that the default index is missing. Nothing for another error (a damaged
+    index)."""
     from pathatlas.errors import IndexMissingError
     from pathatlas.retrieval.index import META_FILE
 

@@ -26,7 +26,7 @@ from pathatlas.ui.cli_common import (
     progress_shown,
     settings_for,
 )
-from pathatlas.ui.present import one_line
+from pathatlas.ui.present import display_line
 
 
 @friendly_errors
@@ -191,7 +191,7 @@ no indexed text goes ("Chapter 6 > 6.3" stays as written)."""
 
 def handout_format(to: str) -> str | None:
     """The handout format ``--to`` names by its ending, None for a Qdrant URL or folder (whose name has none of them:
-    without this, "--to handout.csv" became a Qdrant folder named handout.csv)."""
+    without this, "--to handout.csv" would become a Qdrant folder named handout.csv)."""
     return HANDOUT_FORMATS.get(Path(to).suffix.lower())
 
 
@@ -222,7 +222,7 @@ def read_hits(path: Path) -> list[dict]:
     """The hits of ``search --json`` (a list), REST ``/search`` (``{"hits": [...]}``) or ``Atlas.search``, each
     checked for the citation a handout is made of; any other file refused in one line."""
     name = "stdin" if str(path) == "-" else str(path)
-    if name != "stdin" and is_device_or_socket(expanded(path)):  # /dev/zero was read until memory ran out
+    if name != "stdin" and is_device_or_socket(expanded(path)):  # read, /dev/zero would fill memory
         raise BadInputError(f"--hits {name} is not a regular file (a device or a socket): give a file, or - for stdin")
     try:
         text = sys.stdin.read() if str(path) == "-" else expanded(path).read_text(encoding="utf-8-sig")
@@ -271,10 +271,10 @@ def handout_row(hit: dict) -> dict:
         "image": citation.get("image"),
         "diagnosis": hit.get("diagnosis"),
         "section": hit.get("section"),
-        "snippet": cut(one_line(hit.get("snippet") or "")),
+        "snippet": cut(display_line(hit.get("snippet") or "")),
     }
     # On one line (as the UI shows it): a line break would split a Markdown item or make a spreadsheet row tall.
-    return {key: one_line(value) if isinstance(value, str) else value for key, value in row.items()}
+    return {key: display_line(value) if isinstance(value, str) else value for key, value in row.items()}
 
 
 def cut(text: str, limit: int = SNIPPET_CHARS) -> str:

@@ -56,7 +56,7 @@ def hit_documents(hits: list[Hit], query: str) -> list[Document]:
 
 def retriever_k(k: object) -> int:
     """A retriever's k, when made or per call: a whole number (``whole_number``: not "3", 2.5, True or None, which lax
-    pydantic took as 3 or reported in lines of its own), within the tools' limit (``check_k``: 1 to REST's)."""
+    pydantic would take as 3 or report in lines of its own), within the tools' limit (``check_k``: 1 to REST's)."""
     if isinstance(k, numbers.Integral) and not isinstance(k, bool):
         return check_k(int(k))
     return whole_number(k, "k", 1)  # refuses it: no whole number
@@ -75,8 +75,8 @@ def held_filters(filters: object, engine: Engine) -> dict:
 
 
 def allowed_folders(allow_dirs: object) -> list[Path]:
-    """``allow_dirs`` as folders: a list or tuple of them, or one folder alone (a lone text was read letter by letter,
-    its "/" allowing the whole disk); anything else refused in one line."""
+    """``allow_dirs`` as folders: a list or tuple of them, or one folder alone (a lone text would be read letter by
+    letter, its "/" allowing the whole disk); anything else refused in one line."""
     if isinstance(allow_dirs, str | os.PathLike):
         allow_dirs = [allow_dirs]
     if not isinstance(allow_dirs, list | tuple) or not all(isinstance(d, str | os.PathLike) for d in allow_dirs):
@@ -174,7 +174,8 @@ class PathAtlasRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **options: Any
     ) -> list[Document]:
         """The documents of ``query``; ``options`` given to ``invoke`` are this call's ``k`` and ``filters``, checked as
-        the retriever's own are (the retriever dropped them: ``invoke(q, k=10)`` gave 4), and nothing else."""
+        the retriever's own are (LangChain's retriever would drop them: ``invoke(q, k=10)`` would give 4), and nothing
+        else."""
         refuse_unknown_arguments("invoke", options, ("k", "filters"))
         if not isinstance(query, str):  # the tools' length check met an int first: "object of type 'int' has no len()"
             raise BadInputError(f"the query must be text, not {type(query).__name__}")

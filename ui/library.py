@@ -42,7 +42,7 @@ GIVEN = "the image given"
 """An image given as a value, named as ``open_image`` names bytes without a file name."""
 
 
-def listed(paths: tuple) -> list[PathInput]:
+def flattened_paths(paths: tuple) -> list[PathInput]:
     """``add``'s paths in one list, those in a list or tuple in their place; anything else is refused in one line, not
     left to fail as a TypeError inside the indexer."""
     flat = [path for given in paths for path in (given if isinstance(given, list | tuple) else [given])]
@@ -75,7 +75,7 @@ def image_of(image: object, max_pixels: int) -> Image.Image:
 
 def image_file_named(text: object) -> bool:
     """Whether a search's ``text`` names an image file on this machine ("slide.jpg", "~/slides/lung.png"): given as
-    words without ``image=``, a micrograph's file name was searched for its meaning, its hits all "related"."""
+    words without ``image=``, a micrograph's file name would be searched for its meaning, its hits all "related"."""
     from pathatlas.indexer.sources.cases import HEIC_SUFFIXES, IMAGE_SUFFIXES
 
     if not isinstance(text, str):
@@ -173,7 +173,7 @@ class Atlas:
             raise BadInputError(
                 "Atlas takes settings by name, e.g. Atlas(index, figure_ocr=False), not a Settings object"
             )
-        if index is not None and not isinstance(index, PathInput):  # pydantic's words were "not a valid path for ..."
+        if index is not None and not isinstance(index, PathInput):  # pydantic would say "not a valid path for ..."
             raise BadInputError(
                 f"bad setting PATHATLAS_INDEX={index!r}: index must be a path (str or pathlib.Path), not "
                 f"{type(index).__name__}"
@@ -231,14 +231,14 @@ class Atlas:
         and its ``problems`` say why, while the others are indexed, so check each ``status`` (``"skipped"``: a notes
         file found in a folder with nothing to index, left out as the folder's README is). ``add()`` without
         arguments indexes again every source the index holds, from where it was indexed, as ``pathatlas index``
-        without paths does (refused here, a notebook had to name an edited PDF again); an empty list (a glob that
+        without paths does (refused here, a notebook would have to name an edited PDF again); an empty list (a glob that
         matched nothing) is still refused."""
         from pathatlas.indexer.pipeline import Indexer
         from pathatlas.retrieval.index import Index
 
         if not paths:  # an index must be there: ``index`` refuses a folder holding none, as the CLI does
             return self._reports(Indexer(self.index, show_progress=progress).add_held(force=force))
-        paths = listed(paths)
+        paths = flattened_paths(paths)
         if not paths:
             raise BadInputError("add takes at least one path: a PDF, a folder of PDFs or a case folder")
         with self._opening:

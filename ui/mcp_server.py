@@ -49,7 +49,7 @@ class PathAtlasServer(MCPServer):
         """The SDK's call, but arguments its schema refuses (k="ten") are a tool error of one line naming the
         argument, as the tools' own errors are, rather than pydantic's multi-line report; so is an argument the tool
         does not take, which the SDK would drop. An unknown tool is named as the SDK names it, cut (``echoed``): the SDK
-        sent a name of a megabyte back whole."""
+        would send a name of a megabyte back whole."""
         schema = self._tool_input_schema(name)
         if schema is None:
             raise ToolError(f"Unknown tool: {echoed(name)}")
@@ -88,7 +88,7 @@ def public_tool(method: Callable[..., Any], toolbox: Toolbox) -> Callable[..., A
 
 def parse_http(address: str) -> tuple[str, int]:
     """``--http HOST:PORT`` as the server binds it: an IPv6 host in brackets, as URLs write it ("[::1]:8765"), without
-    them. Refused in one line, before the index loads, when it names no port (1-65535): a port over it was an
+    them. Refused in one line, before the index loads, when it names no port (1-65535): a port over it would be an
     OverflowError's traceback, and a bracketed host "Name or service not known", once the models had loaded."""
     host, sep, port = address.rpartition(":")
     if host.startswith("[") and host.endswith("]"):

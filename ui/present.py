@@ -31,25 +31,25 @@ from pathatlas.retrieval.text import in_words
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>:~$&])")
 
 
-def one_line(text: str) -> str:
+def display_line(text: str) -> str:
     """Indexed text as the web UI shows it: on one line, without ``BIDI_CONTROLS``: an override left open in a case
-    label or a PDF's text turned what follows it around too ("Case C1 · amonicrac"); the browser orders right-to-left
-    scripts by itself without them."""
+    label or a PDF's text would turn what follows it around too ("Case C1 · amonicrac"); the browser orders
+    right-to-left scripts by itself without them."""
     return " ".join(BIDI_CONTROLS.sub("", text).split())
 
 
 def plain(text: str) -> str:
     """Indexed text (a quote, a caption, a case's diagnosis, a file name) for Streamlit's Markdown, shown as
-    written: one line (``one_line``), every Markdown character escaped, so a PDF or case file cannot slip in an image
-    that calls another server, a link, emphasis, LaTeX or a colour directive."""
-    return MARKDOWN_SPECIAL.sub(r"\\\1", one_line(text))
+    written: one line (``display_line``), every Markdown character escaped, so a PDF or case file cannot slip in an
+    image that calls another server, a link, emphasis, LaTeX or a colour directive."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", display_line(text))
 
 
 def highlight(text: str, terms: list[str]) -> str:
     """``text`` as safe HTML with the words ``marks.marked_spans`` finds wrapped in ``<mark>`` (the snippet opens at
-    the first); one line (``one_line``), since a blank line would end the HTML block it is shown in and let Markdown
+    the first); one line (``display_line``), since a blank line would end the HTML block it is shown in and let Markdown
     read the rest."""
-    text = one_line(text)
+    text = display_line(text)
     out, last = [], 0
     for start, end in marked_spans(text, terms):
         out += [html.escape(text[last:start]), f"<mark>{html.escape(text[start:end])}</mark>"]
@@ -74,8 +74,8 @@ alert's "confidence 0.40" read as two chances a student could not reconcile."""
 
 
 def option_heading(option: Mapping[str, Any], chosen: bool) -> str:
-    """An option's heading (Markdown): "**A. Adenocarcinoma** ✓ chosen · score 0.89" (a screen reader said "check
-    mark" alone); no score where the answerer gives none per option (an LLM's reply names one), rather than a made-up
+    """An option's heading (Markdown): "**A. Adenocarcinoma** ✓ chosen · score 0.89" (a ✓ alone, a screen reader says
+    "check mark"); no score where the answerer gives none per option (an LLM's reply names one), rather than a made-up
     0.00."""
     title = f"**{plain(str(option.get('label')))}. {plain(option.get('text') or '')}**"
     score = f" · score {option['score']:.2f}" if option.get("score") is not None else ""
@@ -90,8 +90,8 @@ def stored_title(hit: dict[str, Any]) -> str:
 def citation_text(hit: dict[str, Any]) -> str:
     """The reference a student pastes into notes: the citation's label, as every door and a handout word it (a book by
     its title and file, the page as printed, the figure, a case and its image), a case's diagnosis after it, and
-    where the file is when the citation gives its path (REST gives the file's name alone, already said). It had
-    built its own, with the PDF's page index for the printed page and a PDF writer's default title as the book."""
+    where the file is when the citation gives its path (REST gives the file's name alone, already said). One of its own
+    would take the PDF's page index for the printed page and a PDF writer's default title for the book."""
     citation = hit["citation"]
     source = citation["source"]
     diagnosis = hit.get("diagnosis") if citation.get("case") else None
@@ -139,12 +139,12 @@ def error_message(detail: Any) -> str:
         return str(detail)
     sentences = {}  # by field: a field of a union type is reported once per branch
     for error in detail:
-        field = field_name(error.get("loc", []))
+        field = request_field_words(error.get("loc", []))
         sentences.setdefault(field, invalid_field(field, error))
     return " ".join(sentences.values())
 
 
-def field_name(loc: list[Any]) -> str:
+def request_field_words(loc: list[Any]) -> str:
     """A request field as words ("filters kind"): where in the body (its first element) and the union branch
     tried (``literal['page',...]``) mean nothing to a reader. An option is named by its letter ("option B"), as the
     answer heads it: its place in the list (``["body", "options", 1]``) was "the options"."""
@@ -162,7 +162,7 @@ def the(field: str) -> str:
 def invalid_field(field: str, error: dict[str, Any]) -> str:
     """One validation error as a sentence; an empty or missing field asks to be filled in, and one too long says by
     how much (the ``actual_length`` the service counted, not its echo of the text, which is cut), as a student reads
-    it: pydantic's words were "List should have at most 10 items after validation, not 12" for twelve options. A
+    it: pydantic's words would be "List should have at most 10 items after validation, not 12" for twelve options. A
     message that names its field itself ("the question has no word to look for") is not headed by it again
     ("Question: the question has ...")."""
     context = error.get("ctx") or {}
@@ -192,7 +192,7 @@ def capitalised(text: str) -> str:
 def look_alike_note(hits: list[dict[str, Any]], index_has_cases: bool) -> str | None:
     """The note under image results without a case: the figures and pages found only look like the image, which
     their rank ("best match") would otherwise vouch for. None where a case was found, or nothing, or where the words
-    typed beside the image found a hit (``WORDS_RANKERS``): the note called pages the words found "look most alike",
+    typed beside the image found a hit (``WORDS_RANKERS``): the note would call pages the words found "look most alike",
     and the API badges those its look alone found "looks alike" itself."""
     if not hits or any(hit["kind"] == "case" or WORDS_RANKERS & set(hit.get("matched_by") or {}) for hit in hits):
         return None
@@ -259,14 +259,15 @@ VALUES_NAMED = 3  # of a filter's values, the results line names this many and c
 def values_said(picked: list[str], offered: list[str]) -> str:
     """A filter's values as the results line says them: "colon or lung"; by those left out where most of a menu's
     values are picked ("other than benign lung tissue": its "Select all", then one unpicked), and at most
-    ``VALUES_NAMED`` of them named ("liver, lung, colon or 5 more"). The line, read out, listed 39 diagnoses."""
+    ``VALUES_NAMED`` of them named ("liver, lung, colon or 5 more"). Read out, a line naming every value would list 39
+    diagnoses."""
     left_out = [value for value in offered if value not in picked]
     if len(picked) > VALUES_NAMED and len(left_out) < len(picked):
-        return "other than " + listed(left_out, "and")
-    return listed(picked, "or")
+        return "other than " + names_in_words(left_out, "and")
+    return names_in_words(picked, "or")
 
 
-def listed(names: list[str], conjunction: str) -> str:
+def names_in_words(names: list[str], conjunction: str) -> str:
     """``names`` as words ("a, b and c"), the fourth and later counted ("a, b, c and 2 more")."""
     if len(names) > VALUES_NAMED:
         names = [*names[:VALUES_NAMED], f"{len(names) - VALUES_NAMED} more"]
@@ -347,7 +348,7 @@ ALT_CHARS = 160  # a text alternative is read in one breath: a long caption is c
 
 
 def shorten(text: str, limit: int = ALT_CHARS) -> str:
-    text = one_line(text)
+    text = display_line(text)
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
@@ -380,8 +381,8 @@ def opens_mid_text(snippet: str) -> bool:
 def card_repeats(hit: Mapping[str, Any]) -> str:
     """What a card's heading adds for the pages repeating its hit, as the hit's own label words it (``Hit.label``): a
     slide of lecture notes by its slides ("repeated on slide 9"), a page by its PDF page where the book prints other
-    numbers; then its copies in other sources ("also in week2.qmd, slide 3"). A slide repeated read "repeated on PDF
-    p. 5"."""
+    numbers; then its copies in other sources ("also in week2.qmd, slide 3"). A repeated slide does not read "repeated
+    on PDF p. 5"."""
     citation, pages = hit["citation"], hit.get("repeated_on") or []
     if cites_slide(citation):
         repeats = repeated_note(pages, False, "slide")
@@ -392,7 +393,7 @@ def card_repeats(hit: Mapping[str, Any]) -> str:
 
 def case_about(case: str, diagnosis: str | None, title: str | None) -> str:
     """What a case shows, for its heading and text alternatives: its diagnosis, else its own title; "" where that is its
-    id again (a folder without diagnoses titles each image by its name: "Case GBD3 · GBD3" was read twice)."""
+    id again (a folder without diagnoses titles each image by its name: "Case GBD3 · GBD3" would read it twice)."""
     about = diagnosis or title or ""
     return "" if about.strip().casefold() == case.strip().casefold() else about
 
@@ -439,14 +440,15 @@ def unsupported_file(name: str, types: tuple[str, ...]) -> bool:
 
 def unreachable_message(url: str | None) -> str:
     """The one sentence shown when the REST API cannot be reached (``pathatlas ui --api URL``, the server stopped). No
-    Markdown: the results' live region shows it as written, and read the backticks out."""
+    Markdown: the results' live region shows it as written, and would read the backticks out."""
     where = f" at {url}" if url else ""
     return f"The PathAtlas service{where} is not reachable; start it with 'pathatlas serve' or try again."
 
 
 def timed_out_message(seconds: float) -> str:
     """The sentence shown when the REST API was reached but did not answer within ``seconds`` (PATHATLAS_UI_TIMEOUT_S):
-    it may still be working (an LLM answerer can take minutes), so "not reachable" sent a student to restart it."""
+    it may still be working (an LLM answerer can take minutes), so "not reachable" would send a student to restart
+    it."""
     return (
         f"The PathAtlas service took longer than {seconds:g} s to answer, so the page stopped waiting: try again in a "
         "while, or with a shorter question or fewer sources; if it keeps happening, ask whoever runs it to raise "
@@ -469,8 +471,9 @@ REFUSED = "The PathAtlas service, or a proxy in front of it, refused this; if it
 def refusal_said(status: int, body: str, content_type: str, request_id: str | None) -> str:
     """What a refusal without a ``detail`` of the API's own says (its body is a proxy's or a server's): a server
     error's, what to do (``service_failed_message``); a line of plain text as written (a proxy's "Request Entity Too
-    Large" names what to fix); anything else in words by its status. A proxy's HTML page was the line, markup, status
-    and all, and JSON of other fields read "None"; the body as sent stays under the refusal's Details."""
+    Large" names what to fix); anything else in words by its status. Shown as is, a proxy's HTML page would be the line,
+    markup, status and all, and JSON of other fields would read "None"; the body as sent stays under the refusal's
+    Details."""
     if status >= 500:
         return service_failed_message(request_id)
     line = body.strip()
@@ -501,8 +504,8 @@ def job_refused_message(name: str, said: str) -> str:
 
 def job_waited_message(name: str, state: str, seconds: float, job_id: str) -> str:
     """What the Library says where the job indexing upload ``name`` is still ``state`` (queued, running) after the
-    page waited ``seconds``: where to look later, and the job's id for whoever runs the service. It said "see GET
-    /jobs/{id}", no instruction in a web page."""
+    page waited ``seconds``: where to look later, and the job's id for whoever runs the service. "See GET /jobs/{id}" is
+    no instruction in a web page."""
     return (
         f"{name} is still {state} after {seconds / 60:g} minutes, so the page stopped waiting; the service goes on "
         f"with it: {LOOK_LATER}. Job {job_id}, {SERVICE_RUNS_IT}."
@@ -511,7 +514,7 @@ def job_waited_message(name: str, state: str, seconds: float, job_id: str) -> st
 
 def job_unanswered_message(name: str) -> str:
     """What the Library says where the service stopped answering while it indexed upload ``name``: the job may yet end
-    there ("unknown: the service stopped answering" said neither)."""
+    there ("unknown: the service stopped answering" says neither)."""
     return f"The PathAtlas service stopped answering while indexing {name}; it may yet be indexed: {LOOK_LATER}."
 
 
@@ -585,15 +588,15 @@ def outline(png: bytes, bbox: list[float], dpi: float) -> Image.Image:
     return page
 
 
-UNKNOWN_SHOWN = 8  # unknown words a warning names: a pasted paragraph's listed 31
+UNKNOWN_SHOWN = 8  # unknown words a warning names: a pasted paragraph may hold 31
 
 
 def unknown_words_line(unknown: list[dict[str, Any]], meaning_alone: bool = False) -> str:
     """``unknown_words_note`` of at most ``UNKNOWN_SHOWN`` words, those with a closer spelling to offer first (a typo
-    the reader can fix), and how many more: a pasted paragraph listed 31 before its one suggestion. ``meaning_alone``
-    (results shown, none found by the words: ``hits.by_meaning_alone``) of words none of which is a typo
-    of an indexed word adds that they are likely unrelated: "xqzvwk" showed 11 cards under the line, as if they were
-    about it (a typo's meaning may still find its subject)."""
+    the reader can fix), and how many more: a pasted paragraph would list 31 before its one suggestion.
+    ``meaning_alone`` (results shown, none found by the words: ``hits.by_meaning_alone``) of words none of which is a
+    typo of an indexed word adds that they are likely unrelated: "xqzvwk" would show 11 cards under the line, as if they
+    were about it (a typo's meaning may still find its subject)."""
     shown = sorted(unknown, key=lambda word: not word["closest"])[:UNKNOWN_SHOWN]
     more = len(unknown) - len(shown)
     note = unknown_words_note(shown)
@@ -618,8 +621,8 @@ def unknown_words_note(unknown: Sequence[Mapping[str, Any]]) -> str:
 def unsettled_said(options: list[dict[str, Any]], tied: list[dict[str, Any]], shown: str, cases: bool = False) -> str:
     """What an unsettled answer's headline says after "The evidence does not settle this": the options it cannot tell
     apart (the API's ``tied``), or the option it best supports, or an open question's nearest sentence, or (``cases``:
-    it cites similar cases) their diagnosis, which no sentence gave. A True/False question whose two options scored
-    alike said "Best supported: A. True", as if A had won."""
+    it cites similar cases) their diagnosis, which no sentence gave. A True/False question whose two options score alike
+    would otherwise say "Best supported: A. True", as if A had won."""
     if len(tied) > 1:
         named = [plain(f"{o.get('label')}. {o.get('text') or ''}") for o in tied]
         between = f"{named[0]} from {named[1]}" if len(named) == 2 else in_words(named)

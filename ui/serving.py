@@ -32,15 +32,15 @@ class BodyTimeout:
     """ASGI middleware: a request whose next body chunk does not come within ``seconds`` is answered 408 and its
     connection closed; the application is told the client left (``http.disconnect``) and what it answers then is
     dropped. An upload that keeps sending, however slowly, is not cut; nor is a download once the body is read (a
-    ``FileResponse`` waits on ``receive`` for a disconnect while it sends: a 200 MB book to a slow reader was cut at the
-    timeout). Without it a client that sent its headers and
-    then nothing held a connection, a file descriptor and a task for as long as it liked.
+    ``FileResponse`` waits on ``receive`` for a disconnect while it sends: a 200 MB book to a slow reader would be cut
+    at the timeout). Without it a client that sends its headers and then nothing would hold a connection, a file
+    descriptor and a task for as long as it likes.
 
     A response sent before the body was read to its end (a refusal such as 413) closes the connection too: uvicorn
     would otherwise read, and throw away, the rest for as long as the client trickled it.
 
-    It lies inside ``RequestIds`` (``create_app``): the 408 has the request's id and its own access line, which gave
-    the 400 the application answered the disconnect with while this wrapped the whole application."""
+    It lies inside ``RequestIds`` (``create_app``): the 408 has the request's id and its own access line, which would
+    give the 400 the application answers the disconnect with were this to wrap the whole application."""
 
     def __init__(self, app, seconds: float):
         self.app = app
@@ -83,10 +83,10 @@ class BodyTimeout:
 class HeaderDeadline(H11Protocol):
     """uvicorn's h11 protocol with a deadline for each request's line and headers: a connection that has not sent them
     whole within ``header_timeout`` seconds of opening, or of its last response, is closed. uvicorn has none, and each
-    byte that arrives cancels its keep-alive timer, so a client that sent nothing, or trickled its headers a byte a
-    second, held a connection (and a place under ``--limit-concurrency``) for as long as it liked. Bytes do not move
-    this deadline, and it never cuts a request whose headers came in time: its body is ``BodyTimeout``'s business, its
-    response (a long search, a download) nobody's."""
+    byte that arrives cancels its keep-alive timer, so a client that sends nothing, or trickles its headers a byte a
+    second, would hold a connection (and a place under ``--limit-concurrency``) for as long as it likes. Bytes do not
+    move this deadline, and it never cuts a request whose headers came in time: its body is ``BodyTimeout``'s business,
+    its response (a long search, a download) nobody's."""
 
     def __init__(self, *args, header_timeout: float, **kwargs):
         super().__init__(*args, **kwargs)
@@ -127,7 +127,7 @@ def has_body(scope) -> bool:
 
 def raise_open_file_limit() -> None:
     """The soft limit on open files up to the hard one, logged once: each connection holds a file descriptor, and
-    at the usual soft limit of 1024 a burst of connections left none to accept the next one with."""
+    at the usual soft limit of 1024 a burst of connections would leave none to accept the next one with."""
     if resource is None:
         return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -143,9 +143,9 @@ def raise_open_file_limit() -> None:
 
 
 class RepeatsThrottled(logging.Filter):
-    """On a logger: its records that begin with ``prefix`` once per ``seconds``, saying how many were held back. Under
-    a flood of connections asyncio logged its ``ACCEPT_FAILED`` error, with a traceback, on every retry (7,000 a
-    second: 72 MB of stderr in 25 s, which slowed the service further), and uvicorn warns of each 503 over
+    """On a logger: its records that begin with ``prefix`` once per ``seconds``, saying how many were held back. Under a
+    flood of connections asyncio logs its ``ACCEPT_FAILED`` error, with a traceback, on every retry (7,000 a second: 72
+    MB of stderr in 25 s, which slows the service further), and uvicorn warns of each 503 over
     ``--limit-concurrency``."""
 
     def __init__(self, prefix: str, seconds: float = 60.0):

@@ -56,8 +56,8 @@ THUMBNAIL_URI = "pathatlas://thumbnails/{record_id}"
 # json_schema_extra would not.
 LONG_TEXT = WithJsonSchema({"type": "string", "maxLength": MAX_TEXT_CHARS})
 Text = Annotated[str, Field(description="What to look for: words, a phrase or a question."), LONG_TEXT]
-# Integers are strict: lax pydantic took k=true as 1 and k="3" as 3, answering what the model may not have meant. Their
-# limit is REST's (``K_MAX``, which /health reports): every door takes the same k.
+# Integers are strict: lax pydantic would take k=true as 1 and k="3" as 3, answering what the model may not have meant.
+# Their limit is REST's (``K_MAX``, which /health reports): every door takes the same k.
 K = Annotated[
     StrictInt,
     Field(description=f"How many hits to return (1-{K_MAX})."),
@@ -233,7 +233,7 @@ def validation_line(error: ValidationError) -> str:
 def refuse_unknown_arguments(tool: str, arguments: Mapping[str, Any], takes: Collection[str]) -> None:
     """Models guess argument names (``filters``, ``n``, ``type``); a tool that dropped one would answer unfiltered while
     the model believes it filtered, so an argument the tool does not take is refused, naming those it does: the first
-    few, each cut (``quoted``; a name of a megabyte, or 5,000 names, were sent back whole)."""
+    few, each cut (``quoted``; a name of a megabyte, or 5,000 names, would otherwise be sent back whole)."""
     unknown = [name for name in arguments if name not in takes]
     if unknown:
         names = first_few([quoted(name) for name in unknown])
@@ -437,8 +437,8 @@ class Toolbox:
     def _read_allowed(self, path: Path, image_path: str, limit_bytes: int) -> bytes:
         """The bytes of ``path`` (``_allowed_file``), read from one descriptor that is checked to be a regular file
         inside the allowed folders: checked by name and then opened by name again, a file the allowed folder's other
-        writers swapped for a link in between (the file, or a folder above it) was read wherever the link led. A FIFO
-        or a device would block the read, or never end it (opened without waiting, then refused)."""
+        writers swapped for a link in between (the file, or a folder above it) would be read wherever the link leads. A
+        FIFO or a device would block the read, or never end it (opened without waiting, then refused)."""
         given = echoed(image_path)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))

@@ -1,7 +1,7 @@
-"""Which words of a query no indexed text holds, and the indexed words spelt closest to each. Such a word matched
-nothing by its letters: a mistyped option found no evidence and another won with confidence, a search's "best match"
-was found by meaning alone. Every door says so from ``unknown_words``: the CLI on stderr, REST in ``unknown_words``,
-the web UI in a line above its results."""
+"""Which words of a query no indexed text holds, and the indexed words spelt closest to each. Such a word matches
+nothing by its letters: a mistyped option finds no evidence and another wins with confidence, a search's "best match" is
+found by meaning alone. Every door says so from ``unknown_words``: the CLI on stderr, REST in ``unknown_words``, the web
+UI in a line above its results."""
 
 from __future__ import annotations
 
@@ -73,8 +73,8 @@ def spellings_of(texts: Iterable[str]) -> dict[str, str]:
 
 def lower_case(word: str) -> str:
     """``word`` casefolded, a Turkish dotted capital "İ" as the "i" BM25 reads it as (``terms.stems_in``), not "i" and
-    a combining dot above (U+0307): the dot split "KARACİĞERİN" in two for the Turkish stemmer, so "İnflamasyonu" was
-    a word no text holds, and stayed on the indexed words offered for a typo ("İnflamasyn")."""
+    a combining dot above (U+0307): the dot would split "KARACİĞERİN" in two for the Turkish stemmer, so "İnflamasyonu"
+    would be a word no text holds, and stay on the indexed words offered for a typo ("İnflamasyn")."""
     return word.casefold().replace("i\u0307", "i")
 
 

@@ -10,7 +10,7 @@ then reported. Unusable replies are counted (``parse_failures``) so a benchmark 
 busy (429), fails (5xx) or does not answer in time is asked again after a short wait (``retry_wait``); one that refuses
 the request (400, 401, 404...) is not: asking again would be refused again.
 
-A model's stated confidence is not evidence (a wrong answer came back at 1.5): an answer's confidence is what the
+A model's stated confidence is not evidence (a wrong answer can come back at 1.5): an answer's confidence is what the
 retrieved evidence backs, as the offline answerer weighs the same evidence, lowered to the model's own where that is
 lower (``earned``), and it is settled as the offline answerer's would be (``writing.annotate``).
 """

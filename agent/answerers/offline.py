@@ -50,7 +50,8 @@ from pathatlas.settings import Settings
 def never_others(probs: np.ndarray, question: Question) -> np.ndarray:
     """``probs`` with none left on an option meaning others ("All of the above", "Both A and B": ``referred_options``)
     where another option is there to take it: no sentence says of such an option what is asked, and in a negated
-    question its lack of evidence made it the exception ("Which is NOT a function of bone? ... All of the above")."""
+    question its lack of evidence would make it the exception ("Which is NOT a function of bone? ... All of the
+    above")."""
     others = list(referred_options(question.text, question.options))
     if not others or len(others) == len(probs):
         return probs
@@ -69,11 +70,11 @@ no quote, so it claims at most ``writing.UNNAMED_CONFIDENCE`` and is never settl
 def none_unsaid(probs: np.ndarray, question: Question, reading: Reading, quotes: list[list[Quote]]) -> np.ndarray:
     """``probs`` with "None of the above" (``plan.none_option``) chosen where no other option has a quote saying what
     is asked of it (``Quote.settles``), taking ``NONE_SHARE``: "Which cells secrete antibodies?" over Erythrocytes,
-    Platelets, Neutrophils and None of the above leant to Erythrocytes, as if the option were not there. Only for a
-    plain question with no image that quotes can speak to (not negated, asked of an image it was not given, of
-    verdicts, combinations or several answers); an image question's quotes never say what the image shows. The three
-    dev questions with such an option have no such quote: it is chosen in all three and right in two (it was 0 of 3),
-    in both modes; the held-out refit (``tune.cross_validate``) scores features alone and does not see it."""
+    Platelets, Neutrophils and None of the above would otherwise lean to Erythrocytes, as if the option were not there.
+    Only for a plain question with no image that quotes can speak to (not negated, asked of an image it was not given,
+    of verdicts, combinations or several answers); an image question's quotes never say what the image shows. The three
+    dev questions with such an option have no such quote: it is chosen in all three and right in two (0 of 3 without
+    it), in both modes; the held-out refit (``tune.cross_validate``) scores features alone and does not see it."""
     none = none_option(question.text, question.options)
     plain = not (reading.negated or reading.image_missing or reading.verdicts or reading.combined or reading.several)
     if none is None or question.image is not None or not plain:
@@ -205,8 +206,8 @@ class OfflineAnswerer(Answerer):
         voting once (``one_per_case``) for its own, rank-weighted as for image multiple choice (``diagnosis_votes``).
         The cases looked at are the ``top`` most similar, or as many as it takes to hold ``top`` with a diagnosis; one
         with none votes for nothing known (``NO_DIAGNOSIS``), so the confidence, the answer's share of the votes, counts
-        it: five undiagnosed atlas images ranked first had left one LC25000 tile at rank six with every vote (1.00).
-        Settled as image multiple choice is (``agreeing_case``: a verified same specimen, or most of the
+        it: else, with five undiagnosed atlas images ranked first, one LC25000 tile at rank six would take every vote
+        (1.00). Settled as image multiple choice is (``agreeing_case``: a verified same specimen, or most of the
         ``SETTLING_CASES`` most similar cases, those with no diagnosis included). None without a similar case with a
         diagnosis."""
         cases = one_per_case([voting_for_nothing_known(item) for item in evidence])
@@ -231,9 +232,9 @@ class OfflineAnswerer(Answerer):
     @staticmethod
     def _unseen(answer: Answer) -> Answer:
         """An open image question no similar case with a diagnosis answers: said first, as the whole rationale where no
-        sentence is quoted (asked nothing but the image, against a book: "the question has no words to look for" was
-        all it said). The text's nearest sentence never saw the image ("What is the diagnosis?" covered by any sentence
-        saying "diagnosis"), so it settles nothing and claims no confidence."""
+        sentence is quoted (asked nothing but the image, against a book, "the question has no words to look for" would
+        be all it says). The text's nearest sentence never saw the image ("What is the diagnosis?" covered by any
+        sentence saying "diagnosis"), so it settles nothing and claims no confidence."""
         unseen = "no similar case in the index has a diagnosis"
         said = f"{unseen}; the sentence nearest the question's words, {answer.rationale}" if answer.text else unseen
         return replace(answer, confidence=0.0, settled=False, rationale=said)

@@ -145,8 +145,8 @@ def fold_chapters(items: list[Item]) -> int:
 def in_sample_note(fitted: int, asked: int, held_out: bool, chapters: int) -> str:
     """The note of a run over questions the shipped weights were fitted on: its figures of them flatter the answerer.
     Where the run shows held-out rows those are the figures to quote; else it names the ``--folds`` the questions'
-    ``chapters`` allow, or says none can be held out (a suggestion ``check_folds`` would refuse sent users in a
-    circle)."""
+    ``chapters`` allow, or says none can be held out (a suggestion that ``check_folds`` would refuse would send users in
+    a circle)."""
     said = (
         f"in-sample: the offline answerer's shipped weights were fitted on {fitted} of these {asked} questions (the "
         "A&P dev questions), so its figures over them are in-sample"

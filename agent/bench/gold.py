@@ -114,7 +114,7 @@ def evidence_units(records: Iterable[tuple[str, dict[str, Any]]]) -> Counter[Gol
     """How many evidence items the stored ``records`` (id, payload) make, per ``GoldKey``, as a search gives them: a
     page's records (its page, passages and figures) fold into one hit of the page, and a record without a page (a
     case image) is one of its own. Evidence hit@5 looks at such items, so its chance draws them: drawn as records, a
-    page of many passages counted many times."""
+    page of many passages would count many times."""
     keys = ((rid, record_key(payload)) for rid, payload in records)
     units = {(key.source, key.page) if key.page is not None else rid: key for rid, key in keys}
     return Counter(units.values())

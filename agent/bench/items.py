@@ -98,8 +98,9 @@ def answer_key(answer: Any) -> Any:
 
 def row_answer(row: dict[str, Any], options: list[str], open_questions: bool) -> tuple[str, str, list[str]]:
     """A row's kind (mcq, yesno or open), gold answer (an option's letter, "yes" or "no", or text) and options as
-    asked (``load_items``). Refused in one line: a row without an answer, naming its keys (it once ran as an open
-    question scoring 0), and an option's letter without options (it ran as an open question scored against "C")."""
+    asked (``load_items``). Refused in one line: a row without an answer, naming its keys (asked as an open question it
+    would score 0), and an option's letter without options (it would be asked as an open question scored against
+    "C")."""
     given = answer_key(row.get("answer"))  # as written: 0 is a number to refuse, not "no answer"
     answer = "" if given is None else str(given).strip()
     if not answer:
@@ -186,7 +187,7 @@ def shared_prefixes(rows: list[Any]) -> set[str]:
 def question_group(row: dict[str, Any], row_id: str, prefixes: set[str]) -> str:
     """The group a question is scored under (by group, and the chapter folds): its ``chapter``, else its gold's module
     or organ (``GROUP_FIELDS``), else its id's prefix where others share it (``atlas-``, ``lc25000-``: the shared
-    image questions' datasets), else its gold diagnosis, else ``ONE_GROUP``: never a group of its own, which listed
+    image questions' datasets), else its gold diagnosis, else ``ONE_GROUP``: never a group of its own, which would list
     the by-group table question by question."""
     gold = row.get("gold") or {}
     prefix = id_prefix(row_id)

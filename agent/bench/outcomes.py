@@ -144,7 +144,7 @@ def with_vs_rag(m: dict[str, Any], rag: dict[str, Any]) -> dict[str, Any]:
 
 def naming_split(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Per ``NAMING`` slice: how many answers, their mean score and mean confidence; an answerer sure of a choice no
-    sentence names claims more than its evidence gives (the twenty-third session measured this by hand)."""
+    sentence names claims more than its evidence gives."""
     out: dict[str, Any] = {}
     for name in NAMING:
         rows = [r for r in records if r.get("evidence_names") == name]
@@ -169,7 +169,8 @@ UNMEASURED = "-"
 
 def nothing_answered(mode: str, per_item: list[dict[str, Any]]) -> str:
     """The note of a mode every question failed in (``per_item``: the run's records so far), saying why it has no
-    figures: an accuracy of 0.0 and a latency of 0.00 s read as measured (an LLM server that was down scored 0.000)."""
+    figures: an accuracy of 0.0 and a latency of 0.00 s read as measured (an LLM server that is down would score
+    0.000)."""
     failed = [r for r in per_item if "failed" in r and r.get("mode") in (mode, None)]
     first = failed[0]  # a row that failed to load, or the first question this mode failed
     return (

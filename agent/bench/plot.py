@@ -24,7 +24,7 @@ from pathatlas.plugins import require
 
 def tick_label(text: str, width: int = 22, lines: int = 2) -> str:
     """A group's name as a plot's tick shows it: wrapped at words into at most ``lines`` lines of about ``width``
-    characters, an ellipsis where words are left out (a word is never cut: "The Tissue Level of Or" read as a
+    characters, an ellipsis where words are left out (a word is never cut: "The Tissue Level of Or" would read as a
     chapter of its own)."""
     wrapped = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [text]
     if len(wrapped) > lines:

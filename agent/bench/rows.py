@@ -77,7 +77,7 @@ def shown_rows(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 def weights_note(result: dict[str, Any]) -> str:
     """What the figures over every answer (reliability, by group) were answered with, as their titles end:
     " (in-sample)" where the shipped weights were fitted on some of the questions, " (shipped weights)" where held-out
-    rows stand beside them (a by-group table without it read as held out), else nothing."""
+    rows stand beside them (a by-group table without it would read as held out), else nothing."""
     if fitted_on(result):
         return " (in-sample)"
     return " (shipped weights)" if any("held_out" in m for m in result["modes"].values()) else ""
@@ -191,7 +191,8 @@ def evidence_cell(m: dict[str, Any]) -> str:
 
 def ordered_groups(result: dict[str, Any]) -> list[str]:
     """The groups of a result in the order the question file first gives them, as each mode's ``by_group`` keeps
-    them: chapters in the book's order, where sorting their names put "10" before "2" and "Joints" before "The Cell"."""
+    them: chapters in the book's order, where sorting their names would put "10" before "2" and "Joints" before "The
+    Cell"."""
     return list(dict.fromkeys(g for m in result["modes"].values() for g in m["by_group"]))
 
 

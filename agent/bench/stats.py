@@ -50,8 +50,8 @@ def newcombe_paired(a: list[float], b: list[float]) -> dict[str, Any]:
 def pair_correlation(both: int, gained: int, lost: int, neither: int) -> float:
     """The correlation of paired right/wrong scores as Newcombe's method 10 joins the two Wilson intervals: a positive
     cross product (both * neither - gained * lost) less n/2, and 0 where that leaves nothing; 0 where a margin is empty.
-    Without the n/2 every question answered alike by both modes read as perfect correlation, and the interval
-    collapsed: 8 questions, none changed, gave +0.000 (+0.000 to +0.000)."""
+    Without the n/2 every question answered alike by both modes would read as perfect correlation, and the interval
+    would collapse: 8 questions, none changed, would give +0.000 (+0.000 to +0.000)."""
     margins = (both + gained) * (lost + neither) * (both + lost) * (gained + neither)
     if not margins:
         return 0.0
@@ -64,7 +64,7 @@ def pair_correlation(both: int, gained: int, lost: int, neither: int) -> float:
 def paired(mine: dict[str, float], theirs: dict[str, float]) -> dict[str, Any] | None:
     """Two modes' scores compared by question id over the questions both answered: ``newcombe_paired`` when every
     score is 1 or 0, else (token recall) ``paired_bootstrap``. None when they share no question (a difference of 0 with
-    the interval [0, 0] read as "the same, surely")."""
+    the interval [0, 0] would read as "the same, surely")."""
     common = [i for i in mine if i in theirs]
     if not common:
         return None

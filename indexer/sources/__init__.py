@@ -123,7 +123,8 @@ def _discover_one(
 ) -> list[Source]:
     """The sources at ``path`` (``inside``: its path below the folder the walk was given); a folder is walked once
     (``walked``: the real folders seen), and a link inside it to itself or a folder above it is not followed
-    (``loops_back``): ``ln -s .. up`` read one PDF 41 times, and a link to ``/`` walked the whole disk."""
+    (``loops_back``): followed, ``ln -s .. up`` would read one PDF 41 times, and a link to ``/`` would walk the whole
+    disk."""
     for source_type in types:
         if source_type.accepts(path):
             name = reader_name(source_type)

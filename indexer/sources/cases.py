@@ -75,9 +75,9 @@ more than one folder's look may take; a zip of more has its further folders read
 @contextmanager
 def rows_read_once() -> Iterator[None]:
     """Within the block, a case folder's metadata file is read once while it stays as it was (same path, inode, size
-    and modification time): a REST job of an uploaded zip read each folder's 200,000 rows three times, 3.5-6 s each
-    (removing the images no row lists, counting its sources, then its look). A thread started in a copy of the
-    context (``contextvars.copy_context``) shares them. The rows are shared as read: callers must not change them.
+    and modification time): a REST job of an uploaded zip would otherwise read each folder's 200,000 rows three times,
+    3.5-6 s each (removing the images no row lists, counting its sources, then its look). A thread started in a copy of
+    the context (``contextvars.copy_context``) shares them. The rows are shared as read: callers must not change them.
     At most ``KEPT_ROWS_MAX`` rows are kept. Outside a block each look reads the file again (a long-running process
     must see it edited)."""
     token = _KEPT_ROWS.set({})
@@ -108,8 +108,8 @@ def split_lists(row: Row) -> Row:
 
 class StoppableRows(list):
     """Rows that any loop over them (``case_ids``, ``by_file``, ``case_fields``) goes through ``STOP_EVERY_ROWS`` at a
-    time, asking ``may_stop`` before each group: grouping 200,000 rows into cases took 1-1.5 s, and a case of that
-    many rows as long again, in which a job's cancel waited."""
+    time, asking ``may_stop`` before each group: grouping 200,000 rows into cases takes 1-1.5 s, and a case of that many
+    rows as long again, which a job's cancel would otherwise wait out."""
 
     def __iter__(self) -> Iterator[Row]:
         if len(self) <= STOP_EVERY_ROWS:  # a few milliseconds at most: looped over as a plain list, as quickly
@@ -334,10 +334,10 @@ class CaseFolderSource(Source):
 
     def _image_paths(self, rows: list[Row]) -> dict[str, Path]:
         """The file inside the folder each image name of ``rows`` resolves to, in the order listed, each name resolved
-        once (a file listed a million times cost a million look-ups, four times over); every row whose path leaves it
-        is named in one refusal, so a folder with several such rows is fixed in one run, not one run a row. Seconds for
-        200,000 names: a look may stop between them, and ``records`` looks its cases' files up in what the look
-        found (resolved again case by case, they took as long again)."""
+        once (a file listed a million times would cost a million look-ups, four times over); every row whose path leaves
+        it is named in one refusal, so a folder with several such rows is fixed in one run, not one run a row. Seconds
+        for 200,000 names: a look may stop between them, and ``records`` looks its cases' files up in what the look
+        found (resolved again case by case, they would take as long again)."""
         resolved = {}
         for name in dict.fromkeys(row["image"] for row in rows):
             may_stop()
@@ -359,16 +359,16 @@ class CaseFolderSource(Source):
 
     def fingerprint(self) -> str:
         """The metadata file and the listed images (by their size those ``records`` leaves unread, ``_unread``, as
-        their problem names it: a 5 GB slide over the byte cap was read whole at each look, 35 s, to be skipped), and
-        what the problems say of files the folder holds unread (``_found_elsewhere``, ``_notes``): a slide dropped in
-        without its row, a PDF, or a file moved from where its row says changes the folder, so the next ``index`` reads
-        it again and says so instead of finding it unchanged with the problems of before. A folder without such files
-        keeps the fingerprint it had before they counted; its other files (a whole-slide .svs beside its images) cost
-        no read, nor a change.
+        their problem names it: a 5 GB slide over the byte cap would be read whole at each look, 35 s, only to be
+        skipped), and what the problems say of files the folder holds unread (``_found_elsewhere``, ``_notes``): a slide
+        dropped in without its row, a PDF, or a file moved from where its row says changes the folder, so the next
+        ``index`` reads it again and says so instead of finding it unchanged with the problems of before. A folder
+        without such files keeps the fingerprint that versions not counting them gave it; its other files (a whole-slide
+        .svs beside its images) cost no read, nor a change.
 
         The look it took (``FolderLook``) is kept for ``records``: an ``index`` run walks the folder and hashes its
-        images once, not once for the fingerprint and again for the records (lc25000's 900 tiles: 4.3 s to 3.2 s
-        with the hashing encoder)."""
+        images once, not once for the fingerprint and again for the records (lc25000's 900 tiles: 3.2 s with the hashing
+        encoder, against 4.3 s looking twice)."""
         self._looked = self._look()
         return self._looked.fingerprint
 
@@ -400,8 +400,8 @@ class CaseFolderSource(Source):
 
     def held(self) -> Iterator[tuple[Path, bool]]:
         """What the folder's records are made of (``content_hash``): its metadata file and the files its rows list,
-        those ``records`` leaves unread (``_unread``) by their size; not its other files: a 5 GB slide beside its
-        images was read whole at each look (30 s), and adding or removing one changed the folder."""
+        those ``records`` leaves unread (``_unread``) by their size; not its other files: a 5 GB slide beside its images
+        would be read whole at each look (30 s), and adding or removing one would change the folder."""
         yield self.metadata_path, True
         for path, size in self._sizes(list(self._image_paths(self.rows()).values())).items():
             yield path, not self._unread(path, size)
@@ -560,8 +560,8 @@ class CaseFolderSource(Source):
     def _walk(self) -> list[Path]:
         """The files in the folder and its subfolders, hidden ones (and macOS's ``__MACOSX``) aside: walked once a look
         (``_look``), as the notes and the search for moved files each need them. An index folder inside it
-        (``is_index_folder``) is passed by whole: its thumbnails, listed as images no row names, changed the folder at
-        each run that wrote them, so it never read as unchanged."""
+        (``is_index_folder``) is passed by whole: its thumbnails, listed as images no row names, would change the folder
+        at each run that wrote them, so it would never read as unchanged."""
         found = []
         for folder, subfolders, files in os.walk(self.path):
             if is_index_folder(Path(folder), files, self.path):

@@ -47,10 +47,10 @@ HASH_BLOCK = 1 << 20
 def stoppable(check: Callable[[], None] | None) -> Iterator[None]:
     """Within the block, ``check`` is called wherever a long look at a source may stop (``may_stop``): between the
     files and megabytes a fingerprint or a content hash reads, and between a case folder's steps. A folder of many or
-    large images takes minutes to hash, and a caller that stops a run (an index job's cancel: ``check`` raising) had
-    to wait for all of it. ``Source.fingerprint`` takes no arguments, as plug-ins implement it, so ``check`` comes as
-    ``hashed_as`` gives the records version: with the context, in the thread that set it and in threads started in a
-    copy of its context (the indexer's reading thread, a job's preparing thread). None sets no check, so an
+    large images takes minutes to hash, and a caller that stops a run (an index job's cancel: ``check`` raising) would
+    otherwise wait for all of it. ``Source.fingerprint`` takes no arguments, as plug-ins implement it, so ``check``
+    comes as ``hashed_as`` gives the records version: with the context, in the thread that set it and in threads started
+    in a copy of its context (the indexer's reading thread, a job's preparing thread). None sets no check, so an
     ``Indexer`` given no ``on_look`` keeps a caller's own around it."""
     if check is None:
         yield
@@ -191,7 +191,8 @@ def _files(path: Path) -> Iterator[tuple[str, os.stat_result]]:
 
 def is_index_folder(folder: Path, names: list[str], source: Path) -> bool:
     """Whether a folder inside a folder source (``names``: its files) is a PathAtlas index (``pathatlas index .
-    --index idx``): none of the source's, and written at each run, so counting its files changed the source for good."""
+    --index idx``): none of the source's, and written at each run, so counting its files would change the source at
+    every run."""
     return META_FILE in names and folder != source
 
 

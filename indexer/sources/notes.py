@@ -402,7 +402,7 @@ def with_includes(path: Path, scope: IncludeScope | None = None, limit: int = MA
     return Note(text, tuple(included), tuple(named), tuple(problems), tuple(read))
 
 
-def plain(text: str) -> str:
+def searchable_text(text: str) -> str:
     """``text`` as stored and searched (``normalise``), each line's spaces collapsed (a vertical tab, PowerPoint's line
     break inside a title, as one), blank lines dropped."""
     lines = (" ".join(line.split()) for line in text.split("\n"))
@@ -422,7 +422,7 @@ def inline_text(token: Token) -> str:
             words.append(" ")
         elif child.type == "hardbreak" or (child.type == "html_inline" and LINE_BREAK_TAG.fullmatch(child.content)):
             words.append("\n")
-    return plain("".join(words))
+    return searchable_text("".join(words))
 
 
 UNREAD_ELEMENTS = frozenset({"script", "style"})
@@ -463,7 +463,7 @@ class HtmlParts(HTMLParser):
             self.words.append(data)
 
     def end_block(self) -> None:
-        text, self.words = plain("".join(self.words)), []
+        text, self.words = searchable_text("".join(self.words)), []
         if self.heading:
             self.found.append((self.heading, text))
             self.heading = None
@@ -505,7 +505,7 @@ def parts(tokens: list[Token]) -> Iterator[tuple[str | None, str]]:
             else:
                 yield None, text
         elif token.type in ("fence", "code_block"):
-            yield None, plain(token.content)
+            yield None, searchable_text(token.content)
         elif token.type == "html_block":
             yield from html_parts(token.content, titles=token.level == 0)
 
@@ -556,8 +556,8 @@ def note_title(title: object, key: str) -> str:
 
 class cached_reading(functools.cached_property):
     """A ``functools.cached_property`` keeping a refusal (``BadInputError``) too, raised again without reading again:
-    ``cached_property`` keeps no exception, and a deck that cannot be read was read again, with its includes, by each
-    of ``included``, ``fingerprint``, ``content_hash`` and ``deck``."""
+    ``cached_property`` keeps no exception, and a deck that cannot be read would be read again, with its includes, by
+    each of ``included``, ``fingerprint``, ``content_hash`` and ``deck``."""
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
@@ -615,8 +615,8 @@ class NotesSource(Source):
     def fingerprint(self) -> str:
         """What its records are made of: its file and its includes as ``note`` read them (``Note.read``), each by its
         path and the hash of its bytes, with its reader's version and settings as ``hash_files`` hashes them. Not read
-        again: a deck saved meanwhile got the old text's records under the new text's fingerprint, and the next
-        ``index`` found it unchanged. A changed partial reads the decks including it again."""
+        again: a deck saved meanwhile would otherwise get the old text's records under the new text's fingerprint, and
+        the next ``index`` would find it unchanged. A changed partial reads the decks including it again."""
         read = (f"{utf8_name(file)}\0{digest}" for file, digest in self.readable_note().read)
         joined = "\0".join([hash_files([], self.reading(), self.records_version), *read])
         return hashlib.blake2b(joined.encode(), digest_size=16).hexdigest()

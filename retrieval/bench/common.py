@@ -167,7 +167,8 @@ def holds_tie(tie: Tie) -> bool:
 
 def holding_ties(ties: dict[str, list[Tie]]) -> dict[str, list[Tie]]:
     """The methods (``ties`` by name, as ``tied_rankings`` takes them) whose ranking of some query holds a run of tied
-    scores: the others are scored as ranked, so where nothing ties, figures, tests and TREC runs are what they were."""
+    scores: the others are scored as ranked, so where nothing ties, figures, tests and TREC runs are the ranking's
+    own."""
     return {name: runs for name, runs in ties.items() if any(map(holds_tie, runs))}
 
 
@@ -774,7 +775,7 @@ scale, and a paired test can hardly reach significance."""
 
 def few_queries_warning(n: int) -> list[str]:
     """A task's ``warnings``: one where it scored fewer than ``FEW_QUERIES`` queries (a held-out split of a small case
-    folder kept 2 of 18), none otherwise."""
+    folder can keep 2 of 18), none otherwise."""
     if n >= FEW_QUERIES:
         return []
     return [

@@ -109,7 +109,7 @@ def section_queries(index: Index) -> tuple[list[Named], int]:
 
 
 class Unquoted(Searcher):
-    """Search as users get it, less each hit's snippet: marking the query's words in them took most of a run's time
+    """Search as users get it, less each hit's snippet: marking the query's words in them takes most of a run's time
     (85% on the A&P book), and no figure reads them."""
 
     def make_hit(self, record_id: str, score: float, ranks: dict[str, int], payload: Payload, text: str | None) -> Hit:
@@ -152,8 +152,8 @@ def whole_ties(
     """Each query's hits (those ``keep`` keeps of the n-th query's) through the whole run of tied scores at rank
     ``CURVE_K``, and the lengths of its runs of tied scores (``tie_runs``): a tie ranked by record id alone is scored
     at its expected value over every order (``tied_figures``). A query whose run at the cut may go on is searched
-    again twice as deep until it ends or every match is found, at most as deep as the index: a search for every
-    record took 16-59 s where the first searches took 2 s (269 of 350 queries on the cases index)."""
+    again twice as deep until it ends or every match is found, at most as deep as the index: a search for every record
+    would take 16-59 s where the first searches take 2 s (269 of 350 queries on the cases index)."""
     first = searcher.search_many(asked)
     found = [keep(n, hits) for n, hits in enumerate(first)]
     depth = [query.k for query in asked]
@@ -211,7 +211,7 @@ def evaluate(
         "n": len(queries),
         "split": "all",
         **({"mrr_depth": MRR_DEPTH} if "mrr" in metrics else {}),
-        "methods": {method: shown(figures, metrics) for method, figures in methods.items()},
+        "methods": {method: reported_figures(figures, metrics) for method, figures in methods.items()},
         "default": DEFAULT,
         "baselines": [KNOB_OFF, *BASELINES],
         "significance": compare_runs(ids, gold, ranked, DEFAULT, metrics=metrics, ties=ties, depth=MRR_DEPTH),
@@ -227,7 +227,7 @@ def evaluate(
     return body
 
 
-def shown(figures: dict[str, Any], metrics: tuple[str, ...]) -> dict[str, Any]:
+def reported_figures(figures: dict[str, Any], metrics: tuple[str, ...]) -> dict[str, Any]:
     """A method's ``metrics`` and its recall curve (the plot's)."""
     return {key: value for key, value in figures.items() if key in metrics or key == "curve"}
 

@@ -129,9 +129,9 @@ def partial_gold_notes(items: list[MCQ], pages: set[PageKey]) -> list[str]:
 
 def check_questions(items: list[MCQ], where: Path) -> None:
     """Refuse in one line, before any question is searched, questions that cannot be scored as written: an id given
-    twice (the paired tests and the TREC runs key questions by id, so two became one and a p came from fewer questions
-    than the table's n), or a question with no text (no ``question`` field) or no word to search (the run stopped
-    halfway on its options alone, naming neither the file nor the question)."""
+    twice (the paired tests and the TREC runs key questions by id, so two would become one and a p would come from fewer
+    questions than the table's n), or a question with no text (no ``question`` field) or no word to search (the run
+    would stop halfway on its options alone, naming neither the file nor the question)."""
     seen: set[str] = set()
     for item in items:
         if item.id in seen:
@@ -206,10 +206,10 @@ def ranked_pages(candidates: Candidates, ranker: Ranker, k: int, per_section: in
     order = sorted(range(len(scores)), key=lambda i: -scores[i])
     sizes = tie_runs(scores[order].tolist())
     groups, ties = sectioned(candidates, order, sizes, per_section) if per_section else (order, sizes)
-    return through_tie(*each_way(groups, ties, lambda ranked, runs: paged(candidates, ranked, runs)), k)
+    return through_tie(*each_way(groups, ties, lambda ranked, runs: group_pages(candidates, ranked, runs)), k)
 
 
-def paged(candidates: Candidates, groups: list[int], sizes: list[int]) -> tuple[list[PageKey], list[int]]:
+def group_pages(candidates: Candidates, groups: list[int], sizes: list[int]) -> tuple[list[PageKey], list[int]]:
     """The pages of ``groups`` (those without one left out) and their runs of tied scores (``sizes``: the groups')."""
     run_of = [n for n, size in enumerate(sizes) for _ in range(size)]
     kept = [(page, run) for g, run in zip(groups, run_of, strict=True) if (page := candidates.pages[g]) is not None]
@@ -310,8 +310,8 @@ def choose_ranker(candidates: list[Candidates]) -> Ranker:
     ranker with BM25's top pinned (only when it wins by more than ``LEARNED_MARGIN`` and ``learned_holds_up``);
     ties go to the simplest (earliest) option.
 
-    Unpinned rankers are not candidates: when they were, the choice made on four chapter folds lost recall@1 to
-    BM25 on two held-out folds (BENCHMARKS.md), and the default must never rank below BM25 at rank 1.
+    Unpinned rankers are not candidates: among them, the choice made on four chapter folds loses recall@1 to BM25 on two
+    held-out folds (BENCHMARKS.md), and the default must never rank below BM25 at rank 1.
     """
     options = grid_options()
     grid_values = [objective(option, candidates) * len(candidates) for option in options]
@@ -342,7 +342,7 @@ def learned_option(candidates: list[Candidates]) -> Ranker:
 def learned_holds_up(candidates: list[Candidates], options: list[Ranker]) -> bool:
     """Whether the learned ranker, fitted on one half of the questions, beats the grid fusion chosen on that half
     on the other half (both ways, summed): a linear model over eight features can fit a few dozen questions it
-    will not rank well after, and the margin alone judged it on the questions it was fitted on."""
+    will not rank well after, and the margin alone would judge it on the questions it was fitted on."""
     halves = candidates[0::2], candidates[1::2]
     learned_total = grid_total = 0.0
     for fit_on, judge_on in (halves, halves[::-1]):
@@ -535,7 +535,7 @@ def by_chapter(
 
 def held_out_fold(fold: dict[str, Any]) -> dict[str, Any]:
     """A held-out fold as the ranker file records it: its chapters and n, the default's ``CHAPTER_METRICS`` and, beside
-    them, each baseline's (a figure alone said nothing of whether the fusion beat BM25 there)."""
+    them, each baseline's (a figure alone says nothing of whether the fusion beats BM25 there)."""
     figures = {name: {m: fold["methods"][name][m] for m in CHAPTER_METRICS} for name in (DEFAULT, *BASELINES)}
     return {"chapters": fold["chapters"], "n": fold["n"], **figures.pop(DEFAULT), **figures}
 

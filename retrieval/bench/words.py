@@ -323,7 +323,7 @@ def chance_figures(queries: list[Asked], gold: list[set[str]], records: int, by_
     return shown_figures(chance(sizes, [len(g) for g in gold], mrr_depth=MRR_DEPTH, precision_at=(TOP, MRR_DEPTH)))
 
 
-def parts(queries: list[Asked]) -> dict[str, list[int]]:
+def query_groups(queries: list[Asked]) -> dict[str, list[int]]:
     """The query groups the breakdown shows: agreeing words, conflicting words, and each source folder's images."""
     out = {"agreeing words": [i for i, q in enumerate(queries) if q.agree]}
     out["conflicting words"] = [i for i, q in enumerate(queries) if not q.agree]
@@ -335,7 +335,7 @@ def parts(queries: list[Asked]) -> dict[str, list[int]]:
 
 
 def breakdown(ranked: dict[str, list[list[str]]], gold: list[set[str]], rows: list[int], ties) -> dict[str, Any]:
-    """Every method's figures over one part of the queries (``parts``), without curves (``ties``: by method, as
+    """Every method's figures over one part of the queries (``query_groups``), without curves (``ties``: by method, as
     ``figures`` takes them)."""
     return {
         "n": len(rows),
@@ -426,7 +426,7 @@ def image_words(
             "by_weight": by_weight(found, gold),
         },
         "ties": ties_record(ties),
-        "by_part": {part: breakdown(ranked, gold, rows, ties) for part, rows in parts(queries).items()},
+        "by_part": {part: breakdown(ranked, gold, rows, ties) for part, rows in query_groups(queries).items()},
         "significance": compare_runs(ids, gold, ranked, DEFAULT, metrics=SIGNIFICANCE, ties=ties, depth=MRR_DEPTH),
         "per_question": [
             {

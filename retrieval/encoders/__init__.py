@@ -50,8 +50,8 @@ def _build(name: str, settings: Settings, device: str) -> Encoder:
 def create_encoder(name: str, settings: Settings) -> Encoder:
     """The encoder of that name, built on first use and shared afterwards (models are heavy) by every index whose
     settings it reads alike: indexes on different model caches or joint heads in one process each get their own (a
-    shared one wrote and read its ONNX export in the first index's cache, so the same search scored differently in
-    a process that had opened another index first)."""
+    shared one would write and read its ONNX export in the first index's cache, so the same search would score
+    differently in a process that had opened another index first)."""
     device = resolve_device(settings.device)
     if device != settings.device:  # encoders read settings.device: hand them the resolved one, never "auto"
         settings = settings.model_copy(update={"device": device})

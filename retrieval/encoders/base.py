@@ -58,8 +58,8 @@ def usable_cores() -> int:
 def map_threads(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """``[work(item) for item in items]`` on the cores one model call may use (``OMP_NUM_THREADS``, which the service
     divides among its lanes; else every core this process may run on). For preparing images: decoding, resizing and
-    normalising release the GIL, and on a GPU they are all the wait there is (an H200 ran the backbone at 4,900
-    images a second, but prepared them one at a time at 49: BENCHMARKS.md)."""
+    normalising release the GIL, and on a GPU they are all the wait there is (an H200 runs the backbone at 4,900 images
+    a second, but prepares them one at a time at 49: BENCHMARKS.md)."""
     from pathatlas.retrieval.encoders.onnx_cache import threads_per_call
 
     workers = min(len(items), threads_per_call() or usable_cores())

@@ -74,9 +74,9 @@ class DefaultEncoder(Encoder):
         return revisions
 
     def for_revisions(self, recorded: dict[str, str]) -> DefaultEncoder:
-        """An index built with an earlier recipe the joint heads accept (``whole+flips``, before panoramas were
-        tiled) is searched and extended with that recipe: its stored vectors and new ones stay alike. A new index
-        gets ``VISUAL``."""
+        """An index built with an earlier recipe the joint heads accept (``whole+flips``, which does not tile panoramas)
+        is searched and extended with that recipe: its stored vectors and new ones stay alike. A new index gets
+        ``VISUAL``."""
         recipe = recorded.get("visual", "").removeprefix(f"{VISUAL_MODEL} ")
         if recipe == self.recipe or recipe not in HEADS_RECIPES:
             return self

@@ -8,9 +8,9 @@ Batches (indexing) run in torch. A query-sized batch runs in ONNX Runtime with 8
 numpy's CPU; query vectors within cosine 0.99 of the exact ones, text to page unchanged: BENCHMARKS.md), from an
 export kept in the model cache: the first process to need it writes it (indexing, or a first search on a cache
 that lacks it: about 5 s once, the one time such a process imports torch). Every process on every machine thus
-encodes a query one way (a search that found no export used to run exactly in numpy, and rank a little otherwise
-than after any indexing run). Numpy runs them without ONNX Runtime or off the CPU. The index's vectors are always
-the exact ones (torch, or numpy: the same vectors as sentence-transformers).
+encodes a query one way (a search that found no export and ran exactly in numpy would rank a little otherwise than after
+any indexing run). Numpy runs them without ONNX Runtime or off the CPU. The index's vectors are always the exact ones
+(torch, or numpy: the same vectors as sentence-transformers).
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ class MiniLM:
             if "_session" not in self.__dict__:
                 try:
                     eight_bit = self.eight_bit_export()
-                except OSError as exc:  # a model cache this process may read but not write: exact queries, as before
+                except OSError as exc:  # a model cache this process may read but not write: exact queries in numpy
                     log.warning("text queries run exactly in numpy: cannot write %s (%s)", self.export, exc)
                     self.__dict__["_session"] = None
                 else:
@@ -165,8 +165,8 @@ class MiniLM:
         return ThreadpoolController()
 
     def _embed_numpy(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        # Matrices this small gain nothing from BLAS threads, and idle ones spin: on a busy machine a query
-        # took 30x longer (CPU and wall) with OpenBLAS's default threads than with one.
+        # Matrices this small gain nothing from BLAS threads, and idle ones spin: on a busy machine a query takes 30x
+        # longer (CPU and wall) with OpenBLAS's default threads than with one.
         with self._blas.limit(limits=1, user_api="blas"):
             return self._forward_numpy(ids, mask)
 

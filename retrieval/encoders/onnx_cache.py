@@ -47,8 +47,8 @@ _writing = threading.Lock()
 def write_once(target: Path, write: Callable[[Path], None]) -> Path:
     """``target``, written by ``write(staging)`` first if missing; a crash never leaves a half file there. One process
     and one thread at a time (a lock file beside it): two processes on a fresh model cache (``serve`` and ``index``)
-    both exported, and onnxruntime's quantiser writes a fixed ``-inferred.onnx`` beside its input, which the other
-    process then deleted under it (FileNotFoundError)."""
+    would both export, and onnxruntime's quantiser writes a fixed ``-inferred.onnx`` beside its input, which the other
+    process would then delete under it (FileNotFoundError)."""
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
