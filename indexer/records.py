@@ -63,7 +63,7 @@ class Page:
     unless the page is a plate (a born-digital document's page that is one picture), whose picture is a figure too."""
     thumbnail_hash: str | None = None
     """Where ``image`` is None: the thumbnail key (``Payload.thumbnail_hash``) of the same page rendered alike by the
-    source's earlier reading (``pdf.EarlierRenders``), whose thumbnail the indexer copies."""
+    source's earlier reading (``pdf.drawing.EarlierRenders``), whose thumbnail the indexer copies."""
     progress_units = 1
     """What a source's ``size_hint`` counts: pages, case images."""
 

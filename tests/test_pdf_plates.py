@@ -18,7 +18,9 @@ from pathatlas import tesseract
 from pathatlas.errors import MissingProgramError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Figure, Page
-from pathatlas.indexer.sources import pdf
+from pathatlas.indexer.sources.pdf import PdfSource
+from pathatlas.indexer.sources.pdf import ocr as pdf_ocr
+from pathatlas.indexer.sources.pdf.scans import words_hold_ink
 from pathatlas.retrieval.index import Index
 from tests.helpers import hashing_settings
 
@@ -95,7 +97,7 @@ def build(path: Path, pages: list[str], bookmarks: list[list] | None = None) -> 
 
 
 def read(path: Path, settings) -> tuple[list[Page], list[Figure]]:
-    records = list(pdf.PdfSource(path, settings).records())
+    records = list(PdfSource(path, settings).records())
     return [r for r in records if isinstance(r, Page)], [r for r in records if isinstance(r, Figure)]
 
 
@@ -114,9 +116,9 @@ class NoTesseract:
 @pytest.mark.parametrize("ocr", ["off", "missing", "read"])
 def test_a_full_page_picture_among_typed_pages_is_a_figure(ocr, tmp_path, monkeypatch):
     """The plate was dropped as a scan's own image: its page kept its image, but a figure search never listed it."""
-    monkeypatch.setattr(pdf, "scan_reader", NoTesseract if ocr == "missing" else lambda settings: WordsAt())
+    monkeypatch.setattr(pdf_ocr, "scan_reader", NoTesseract if ocr == "missing" else lambda settings: WordsAt())
     path = build(tmp_path / "atlas.pdf", ["typed", "plate", "typed"])
-    source = pdf.PdfSource(path, hashing_settings(tmp_path, figure_ocr=ocr != "off"))
+    source = PdfSource(path, hashing_settings(tmp_path, figure_ocr=ocr != "off"))
     records = list(source.records())
     (figure,) = [r for r in records if isinstance(r, Figure)]
     assert figure.page == 2 and figure.bbox == (0.0, 0.0, *map(float, A4))
@@ -127,7 +129,7 @@ def test_a_full_page_picture_among_typed_pages_is_a_figure(ocr, tmp_path, monkey
 
 def test_a_scanned_page_of_words_among_typed_pages_stays_a_page_only(tmp_path, monkeypatch):
     """Tesseract reads the scan's words where all its ink is; the plate's ink lies outside them: one figure."""
-    monkeypatch.setattr(pdf, "scan_reader", lambda settings: WordsAt())
+    monkeypatch.setattr(pdf_ocr, "scan_reader", lambda settings: WordsAt())
     path = build(tmp_path / "lecture.pdf", ["typed", "scan", "plate", "typed"])
     pages, figures = read(path, hashing_settings(tmp_path, figure_ocr=True))
     assert [f.page for f in figures] == [3], "the plate is a figure, the scan is not"
@@ -173,9 +175,9 @@ def test_words_hold_a_scans_ink_not_a_pictures():
     scan_render = Image.open(io.BytesIO(scan())).resize((2480, 3508))
     plate_render = Image.open(io.BytesIO(micrograph())).convert("L").resize((2480, 3508))
     words = [(SCAN_WORDS, "Coagulative necrosis")]
-    assert pdf.words_hold_ink(scan_render, words) and not pdf.words_hold_ink(plate_render, words)
-    assert not pdf.words_hold_ink(scan_render, []), "words tesseract did not read are ink outside its words"
-    assert pdf.words_hold_ink(Image.new("L", (2480, 3508), 240), []), "a blank page is no picture"
+    assert words_hold_ink(scan_render, words) and not words_hold_ink(plate_render, words)
+    assert not words_hold_ink(scan_render, []), "words tesseract did not read are ink outside its words"
+    assert words_hold_ink(Image.new("L", (2480, 3508), 240), []), "a blank page is no picture"
 
 
 class Unread:
@@ -189,7 +191,7 @@ class Unread:
 def test_a_scan_under_an_ocr_tools_invisible_text_is_a_page_not_a_figure(pages, tmp_path, monkeypatch):
     """A scanned book run through ocrmypdf has a text layer on every page, so each page's scan was a figure: a figure
     search listed every page. The layer's words stay its text, found without reading the page again."""
-    monkeypatch.setattr(pdf, "scan_reader", lambda settings: Unread())
+    monkeypatch.setattr(pdf_ocr, "scan_reader", lambda settings: Unread())
     path = build(tmp_path / "ocred.pdf", pages)
     pages_read, figures = read(path, hashing_settings(tmp_path, figure_ocr=True))
     assert figures == []
@@ -246,6 +248,6 @@ def test_an_index_made_before_plates_reads_the_pdf_again(tmp_path, monkeypatch):
     path = build(tmp_path / "atlas.pdf", ["typed", "plate", "typed"])
     with Index.open(settings.index_dir, settings, create=True) as index:
         with monkeypatch.context() as older:
-            older.setattr(pdf.PdfSource, "records_version", PLATES_BEFORE)
+            older.setattr(PdfSource, "records_version", PLATES_BEFORE)
             assert [s.status for s in Indexer(index, show_progress=False).add(path).sources] == ["indexed"]
         assert [s.status for s in Indexer(index, show_progress=False).add(path).sources] == ["indexed"]

@@ -15,9 +15,14 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from pathatlas import tesseract
+from pathatlas.errors import BadInputError
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Figure, Page, Passage
-from pathatlas.indexer.sources import pdf
+from pathatlas.indexer.sources.pdf import PdfSource, mupdf_alone
+from pathatlas.indexer.sources.pdf import ocr as pdf_ocr
+from pathatlas.indexer.sources.pdf.columns import reading_order
+from pathatlas.indexer.sources.pdf.running import is_running_line
+from pathatlas.indexer.sources.pdf.text import clean_text
 from pathatlas.retrieval.encoders.hashing import HashingEncoder
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Citation, Payload
@@ -51,7 +56,7 @@ def make_index(tmp_path) -> Index:
 
 
 def records(path, settings: Settings) -> list:
-    return list(pdf.PdfSource(path, settings).records())
+    return list(PdfSource(path, settings).records())
 
 
 def png(image: Image.Image) -> bytes:
@@ -125,7 +130,7 @@ def test_a_pdf_mupdf_repairs_whole_is_still_indexed(tmp_path, settings):
     PDF reads as before."""
     path = repaired_whole(tmp_path / "offset.pdf", handout(tmp_path / "good.pdf").read_bytes())
     assert pymupdf.open(path).is_repaired
-    source = pdf.PdfSource(path, settings)
+    source = PdfSource(path, settings)
     pages = [r for r in source.records() if isinstance(r, Page)]
     assert [p.section for p in pages] == ["Part 1", "Part 2", "Part 3"] and "Amyloidosis" in pages[2].text
     assert source.problems == []
@@ -133,7 +138,7 @@ def test_a_pdf_mupdf_repairs_whole_is_still_indexed(tmp_path, settings):
 
 def test_a_page_mupdf_reads_with_errors_is_indexed_with_one_problem_line(tmp_path, settings, capfd):
     """A content stream with a syntax error in an otherwise sound PDF: its page is kept, what MuPDF said is noted."""
-    source = pdf.PdfSource(glitched(tmp_path / "glitch.pdf"), settings)
+    source = PdfSource(glitched(tmp_path / "glitch.pdf"), settings)
     [page_record] = [r for r in source.records() if isinstance(r, Page)]
     assert "Squamous epithelium" in page_record.text
     assert len(source.problems) == 1 and "syntax error in content stream" in source.problems[0]
@@ -176,7 +181,7 @@ def test_a_page_of_one_column_keeps_its_order():
         ((320.0, 360.0, 540.0, 372.0), "Parasites and allergy"),
         ((60.0, 400.0, 550.0, 500.0), "More text of the one column\nover two lines."),
     ]
-    assert pdf.reading_order(blocks, 792.0) == blocks
+    assert reading_order(blocks, 792.0) == blocks
 
 
 def test_a_citation_shows_the_printed_page_number_beside_the_pdf_page(tmp_path):
@@ -231,8 +236,8 @@ def test_a_one_line_caption_opening_the_next_page_is_not_a_running_header(tmp_pa
     doc.save(tmp_path / "caption.pdf")
     [figure] = [r for r in records(tmp_path / "caption.pdf", settings) if isinstance(r, Figure)]
     assert figure.page == 1 and figure.label == "Figure 3.2"
-    assert not pdf.is_running_line((50.0, 41.0, 260.0, 53.0), "Figure 3.2 Angiosarcoma of the spleen, H&E.", 842.0)
-    assert pdf.is_running_line((50.0, 41.0, 260.0, 53.0), "Lecture 3 | Soft tissue tumours", 842.0)
+    assert not is_running_line((50.0, 41.0, 260.0, 53.0), "Figure 3.2 Angiosarcoma of the spleen, H&E.", 842.0)
+    assert is_running_line((50.0, 41.0, 260.0, 53.0), "Lecture 3 | Soft tissue tumours", 842.0)
 
 
 def scanned_pdf(path, lines: list[str]):
@@ -264,7 +269,7 @@ class FakeScanReader:
 @pytest.mark.parametrize("figure_ocr", [True, False])
 def test_a_scanned_pages_text_is_its_text_and_passages_in_page_points(tmp_path, monkeypatch, figure_ocr):
     reader = FakeScanReader()
-    monkeypatch.setattr(pdf, "scan_reader", lambda settings: reader)
+    monkeypatch.setattr(pdf_ocr, "scan_reader", lambda settings: reader)
     doc = pymupdf.open()
     for _ in range(3):  # three scans: read in one call
         page = doc.new_page(width=595, height=842)
@@ -278,8 +283,8 @@ def test_a_scanned_pages_text_is_its_text_and_passages_in_page_points(tmp_path, 
         assert reader.calls == [] and [p.text for p in pages] == ["", "", ""] and passages == []
         return
     assert [p.text for p in pages] == ["Coagulative necrosis preserves\nthe architecture"] * 3
-    assert reader.calls == [(3, pdf.SCAN_DPI)], "one call for the three"
-    scale = 72 / pdf.SCAN_DPI  # pixels at 300 dpi to points (the render's whole pixels round a little)
+    assert reader.calls == [(3, pdf_ocr.SCAN_DPI)], "one call for the three"
+    scale = 72 / pdf_ocr.SCAN_DPI  # pixels at 300 dpi to points (the render's whole pixels round a little)
     for passage in passages:
         assert passage.bbox == pytest.approx([v * scale for v in (300, 600, 1500, 900)], abs=0.2)
 
@@ -294,7 +299,7 @@ def test_a_page_renders_while_another_pdfs_scans_are_read(tmp_path, monkeypatch)
             done.wait(timeout=30)  # until the render beside it finished (or not: then the test fails below)
             return super().read_pages(images, dpi)
 
-    monkeypatch.setattr(pdf, "scan_reader", lambda settings: SlowScanReader())
+    monkeypatch.setattr(pdf_ocr, "scan_reader", lambda settings: SlowScanReader())
     doc = pymupdf.open()
     page = doc.new_page(width=595, height=842)
     page.insert_image(page.rect, stream=png(Image.new("L", (595, 842), 240)))
@@ -305,7 +310,7 @@ def test_a_page_renders_while_another_pdfs_scans_are_read(tmp_path, monkeypatch)
         read = pool.submit(records, tmp_path / "scans.pdf", settings)
         assert reading.wait(timeout=30)
         started = time.perf_counter()
-        with pdf.mupdf_alone(), pymupdf.open(other) as shown:
+        with mupdf_alone(), pymupdf.open(other) as shown:
             shown[0].get_pixmap(dpi=20)
         waited = time.perf_counter() - started
         done.set()
@@ -331,7 +336,7 @@ def test_a_scanned_page_is_found_and_cited_like_any_page(tmp_path):
 
 
 def test_the_micro_sign_stays_as_printed():
-    assert pdf.clean_text("7.5 \u00b5m \ufb01brin, 2 \u03bcg") == "7.5 \u00b5m fibrin, 2 \u03bcg"
+    assert clean_text("7.5 \u00b5m \ufb01brin, 2 \u03bcg") == "7.5 \u00b5m fibrin, 2 \u03bcg"
 
 
 def test_pdfs_read_at_once_each_keep_what_mupdf_said_of_them(tmp_path, settings):
@@ -348,11 +353,11 @@ def test_pdfs_read_at_once_each_keep_what_mupdf_said_of_them(tmp_path, settings)
     def read(path) -> set[str]:
         outcomes = set()
         for _ in range(ROUNDS):
-            source = pdf.PdfSource(path, settings)
+            source = PdfSource(path, settings)
             together.wait()
             try:
                 pages = [r for r in source.records() if isinstance(r, Page)]
-            except pdf.BadInputError as exc:
+            except BadInputError as exc:
                 outcomes.add(str(exc).replace(str(tmp_path), ""))
             else:
                 outcomes.add(f"{len(pages)} pages; problems: {' | '.join(source.problems)}".replace(str(tmp_path), ""))

@@ -11,9 +11,9 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from pathatlas.errors import PathAtlasError
+from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.records import Page
-from pathatlas.indexer.sources import pdf
+from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.ui.api.routes import media
@@ -80,10 +80,10 @@ def test_pages_rendered_beside_readings_add_nothing_to_what_mupdf_said_of_them(t
     def read(path) -> set[str]:
         outcomes = set()
         for _ in range(ROUNDS):
-            source = pdf.PdfSource(path, settings)
+            source = PdfSource(path, settings)
             try:
                 pages = [r for r in source.records() if isinstance(r, Page)]
-            except pdf.BadInputError as exc:
+            except BadInputError as exc:
                 outcomes.add(str(exc).replace(str(tmp_path), ""))
             else:
                 outcomes.add(f"{len(pages)} pages; problems: {' | '.join(source.problems)}")

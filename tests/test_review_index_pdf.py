@@ -10,8 +10,10 @@ import numpy as np
 import pymupdf
 from PIL import Image
 
-from pathatlas.indexer.sources import pdf
 from pathatlas.indexer.sources.pdf import PdfSource
+from pathatlas.indexer.sources.pdf import source as pdf_source
+from pathatlas.indexer.sources.pdf import templates as pdf_templates
+from pathatlas.indexer.sources.pdf.images import placed_images
 from tests.helpers import hashing_settings, png_bytes
 
 # -- 4. a PDF's figures: options by name, each page's images placed once ---------------------------------------------
@@ -47,13 +49,14 @@ def test_a_decks_pages_are_placed_once(tmp_path, monkeypatch):
     doc.save(tmp_path / "deck.pdf")
 
     placed: Counter[int] = Counter()
-    real = pdf.placed_images
+    real = placed_images
 
     def counted(page, *args, **kwargs):
         placed[page.number] += 1
         return real(page, *args, **kwargs)
 
-    monkeypatch.setattr(pdf, "placed_images", counted)
+    monkeypatch.setattr(pdf_source, "placed_images", counted)  # a page's records
+    monkeypatch.setattr(pdf_templates, "placed_images", counted)  # pages a master may be on
     records = list(PdfSource(tmp_path / "deck.pdf", hashing_settings(tmp_path)).records())
     assert placed == {n: 1 for n in range(4)}
     figures = [(r.page, r.caption) for r in records if type(r).__name__ == "Figure"]

@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Figure, Page
 from pathatlas.indexer.sources.cases import CaseFolderSource
-from pathatlas.indexer.sources.pdf import PdfSource, page_as_pdf, page_tree_counts, recount_pages
+from pathatlas.indexer.sources.pdf import PdfSource, page_as_pdf, recount_pages
+from pathatlas.indexer.sources.pdf.damage import page_tree_counts
 from tests.helpers import hashing_settings, png_bytes, run_cli
 
 PAGE_WORDS = ["alpha granuloma", "beta infarct", "gamma thrombus", "delta embolus"]

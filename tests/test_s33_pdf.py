@@ -10,7 +10,9 @@ from PIL import Image
 
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Page, Passage
-from pathatlas.indexer.sources import pdf
+from pathatlas.indexer.sources.pdf import PdfSource
+from pathatlas.indexer.sources.pdf import ocr as pdf_ocr
+from pathatlas.indexer.sources.pdf.text import Spelling, clean_text, without_page_word
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
 from tests.test_pdf_reading import make_index, png, records
@@ -52,7 +54,7 @@ def test_a_page_labelled_p_1_is_cited_as_p_1_not_p_p_1(tmp_path):
     ],
 )
 def test_only_a_labels_word_for_page_is_left_out(label, printed):
-    assert pdf.without_page_word(label) == printed
+    assert without_page_word(label) == printed
 
 
 @pytest.mark.parametrize(
@@ -66,7 +68,7 @@ def test_only_a_labels_word_for_page_is_left_out(label, printed):
 def test_a_word_split_by_a_unicode_hyphen_or_before_a_space_is_joined(printed, read):
     """A line ending "physi- " or "hepato\u2010" (U+2010, the Unicode hyphen) kept both halves, and a search for
     "physiology" missed the page; a word the document prints with a Unicode hyphen keeps one at a line break."""
-    assert pdf.clean_text(printed, pdf.Spelling.of([printed])) == read
+    assert clean_text(printed, Spelling.of([printed])) == read
 
 
 def test_a_pdf_line_ending_in_a_hyphen_and_a_space_is_read_whole(tmp_path, settings):
@@ -92,7 +94,7 @@ def scans(path, pages: int = 3, typed: int = 0):
 
 
 def read(path, settings) -> tuple[list, list[str]]:
-    source = pdf.PdfSource(path, settings)
+    source = PdfSource(path, settings)
     return list(source.records()), source.problems
 
 
@@ -120,7 +122,7 @@ class BlankScanReader:
 
 
 def test_scanned_pages_tesseract_reads_no_word_on_are_named(tmp_path, monkeypatch):
-    monkeypatch.setattr(pdf, "scan_reader", lambda settings: BlankScanReader())
+    monkeypatch.setattr(pdf_ocr, "scan_reader", lambda settings: BlankScanReader())
     found, problems = read(scans(tmp_path / "scan.pdf"), Settings(home=tmp_path / "home", figure_ocr=True))
     assert [r.text for r in found if isinstance(r, Page)] == ["", "Coagulative necrosis", ""]
     assert problems == [
@@ -130,8 +132,8 @@ def test_scanned_pages_tesseract_reads_no_word_on_are_named(tmp_path, monkeypatc
 
 
 def test_pages_are_named_as_a_reader_counts_them():
-    assert pdf.pages_named([3]) == "page 4"
-    assert pdf.pages_named([6, 0, 1, 2, 9, 10]) == "pages 1-3, 7, 10-11"
+    assert pdf_ocr.pages_named([3]) == "page 4"
+    assert pdf_ocr.pages_named([6, 0, 1, 2, 9, 10]) == "pages 1-3, 7, 10-11"
 
 
 def test_a_long_pages_headings_are_no_running_lines(tmp_path, settings):

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from pathatlas import tesseract
 from pathatlas.indexer.pipeline import Indexer
-from pathatlas.indexer.sources import pdf
+from pathatlas.indexer.sources.pdf import source as pdf_source
 from pathatlas.retrieval import ocr
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import Hit
@@ -118,15 +118,15 @@ def test_a_pdf_is_hashed_once_per_index_run_and_its_records_carry_that_hash(tmp_
     doc.new_page().insert_text((72, 72), "Coagulative necrosis preserves the architecture of dead cells.")
     doc.save(tmp_path / "notes.pdf")
     hashed = []
-    real_hash = pdf.hash_files
-    monkeypatch.setattr(pdf, "hash_files", lambda *args: hashed.append(args[0]) or real_hash(*args))
+    real_hash = pdf_source.hash_files
+    monkeypatch.setattr(pdf_source, "hash_files", lambda *args: hashed.append(args[0]) or real_hash(*args))
     settings = hashing_settings(tmp_path)
     index = Index.open(settings.index_dir, settings, create=True)
     assert not Indexer(index, show_progress=False).add([tmp_path / "notes.pdf"]).failed
     assert len(hashed) == 1
     fingerprint = index.manifest[str((tmp_path / "notes.pdf").resolve())]["fingerprint"]
     assert {payload["fingerprint"] for _, payload in index.store.scan({})} == {fingerprint}
-    source = pdf.PdfSource(tmp_path / "notes.pdf", settings)
+    source = pdf_source.PdfSource(tmp_path / "notes.pdf", settings)
     assert next(iter(source.records())).fingerprint == fingerprint  # records asked alone hash the PDF themselves
 
 

@@ -13,8 +13,10 @@ import pymupdf
 from PIL import Image
 
 from pathatlas.indexer.records import Figure
-from pathatlas.indexer.sources import pdf
-from pathatlas.indexer.sources.pdf import PdfSource, placed_images
+from pathatlas.indexer.sources.pdf import PdfSource
+from pathatlas.indexer.sources.pdf import source as pdf_source
+from pathatlas.indexer.sources.pdf import templates as pdf_templates
+from pathatlas.indexer.sources.pdf.images import placed_images
 from tests.helpers import calls_to, hashing_settings, png_bytes
 
 
@@ -105,7 +107,8 @@ def test_a_reading_extracts_each_figure_once_and_gives_the_figures_of_two_passes
     assert decoded == [] and len(read) == 5, "the picture twice on page 1 is one figure; the inline one is no figure"
     per_image = Counter(xref for _, xref in extracted)
     assert sorted(per_image.values()) == [1, 1, 1, 2], "once a figure: the first picture on each of its two pages"
-    monkeypatch.setattr(pdf, "placed_images", two_pass)
+    monkeypatch.setattr(pdf_source, "placed_images", two_pass)  # a page's records
+    monkeypatch.setattr(pdf_templates, "placed_images", two_pass)  # pages a master may be on
     assert figures() == read
 
 
@@ -122,13 +125,14 @@ def test_a_decks_pages_are_placed_once(tmp_path, monkeypatch):
             page.insert_image(pymupdf.Rect(160, 120, 560, 420), stream=micrograph)
     doc.save(tmp_path / "deck.pdf")
     placed: Counter[int] = Counter()
-    real = pdf.placed_images
+    real = placed_images
 
     def counted(page: pymupdf.Page) -> list[dict]:
         placed[page.number] += 1
         return real(page)
 
-    monkeypatch.setattr(pdf, "placed_images", counted)
+    monkeypatch.setattr(pdf_source, "placed_images", counted)  # a page's records
+    monkeypatch.setattr(pdf_templates, "placed_images", counted)  # pages a master may be on
     records = list(PdfSource(tmp_path / "deck.pdf", hashing_settings(tmp_path)).records())
     assert placed == {n: 1 for n in range(4)}
     assert [(r.page, r.caption) for r in records if isinstance(r, Figure)] == [(1, ""), (2, "Granulomas, part 2")]

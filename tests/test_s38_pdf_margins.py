@@ -9,8 +9,9 @@ import pymupdf
 from PIL import Image
 
 from pathatlas.indexer.records import Figure, Passage
-from pathatlas.indexer.sources import pdf
 from pathatlas.indexer.sources.pdf import PdfSource
+from pathatlas.indexer.sources.pdf.running import RunningLines, line_height
+from pathatlas.indexer.sources.pdf.text import TextBlock
 from tests.helpers import png_bytes
 
 BODY = "Copper accumulates in hepatocytes, then in the brain and the cornea; serum ceruloplasmin is low. " * 3
@@ -63,8 +64,8 @@ def test_a_handouts_heading_opening_each_page_is_kept_its_small_running_header_d
         assert "handout 4" not in text
 
 
-def running_of(pages: list[list[pdf.TextBlock]], height: float = 792.0) -> pdf.RunningLines:
-    running = pdf.RunningLines()
+def running_of(pages: list[list[TextBlock]], height: float = 792.0) -> RunningLines:
+    running = RunningLines()
     for number, blocks in enumerate(pages):
         running.add(number, blocks, height)
     return running
@@ -84,4 +85,4 @@ def test_a_repeated_line_heads_its_page_only_printed_larger_than_the_body_and_as
     assert running.on_page([HEADER, TEXT], 792.0) == [True, False], "a running header, smaller than the text"
     assert running.on_page([banner, heading, TEXT], 792.0) == [True, False, False], "...but a heading is larger"
     assert running.on_page([HEADER], 792.0) == [True], "the only text on its page, yet no larger than the body's"
-    assert pdf.line_height(*TEXT) == 14.0 and pdf.line_height((0.0, 0.0, 10.0, 11.0), "one line\n") == 11.0
+    assert line_height(*TEXT) == 14.0 and line_height((0.0, 0.0, 10.0, 11.0), "one line\n") == 11.0

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from pathatlas.indexer.records import Figure, Page, Passage
-from pathatlas.indexer.sources.pdf import PageSections, PdfSource, prints_title
+from pathatlas.indexer.sources.pdf import PdfSource
+from pathatlas.indexer.sources.pdf.sections import PageSections, prints_title
 from pathatlas.retrieval.records import Citation
 from tests.helpers import png_bytes
 

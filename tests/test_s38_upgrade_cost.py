@@ -11,7 +11,10 @@ import json
 import pytest
 
 from pathatlas.indexer.bench import newer_reader
-from pathatlas.indexer.sources import pdf
+from pathatlas.indexer.sources.pdf import drawing as pdf_drawing
+from pathatlas.indexer.sources.pdf import ocr as pdf_ocr
+from pathatlas.indexer.sources.pdf import source as pdf_source
+from pathatlas.indexer.sources.pdf.drawing import EarlierRenders, drawing_key
 from pathatlas.retrieval.index import Index
 from tests.test_s34_figure_reuse import figured_pdf, thumbnailed
 from tests.test_s34_text_reuse import PAGES, assert_as_from_scratch, build, small_passages, upgrade, write_pdf
@@ -26,13 +29,14 @@ def settings(tmp_path):
 def renders(monkeypatch) -> list[int]:
     """The (1-based) number of each page rendered from here on, in the order rendered."""
     numbers: list[int] = []
-    real = pdf.render
+    real = pdf_drawing.render
 
     def counted(page, *args, **kwargs):
         numbers.append(page.number + 1)
         return real(page, *args, **kwargs)
 
-    monkeypatch.setattr(pdf, "render", counted)
+    monkeypatch.setattr(pdf_source, "render", counted)  # a thumbnail
+    monkeypatch.setattr(pdf_ocr, "render", counted)  # a scan for tesseract
     return numbers
 
 
@@ -78,7 +82,7 @@ def test_a_page_drawn_otherwise_is_rendered_again(settings, tmp_path, monkeypatc
     pdf_path = write_pdf(tmp_path / "book.pdf", PAGES)
     build(settings, pdf_path)
     if change == "another rendering":
-        monkeypatch.setattr(pdf, "RENDERING", pdf.RENDERING + 1)
+        monkeypatch.setattr(pdf_drawing, "RENDERING", pdf_drawing.RENDERING + 1)
     else:
         write_pdf(pdf_path, [PAGES[0], [PAGES[1][0], "surfactant keeps the alveoli from collapsing"], PAGES[2]])
 
@@ -117,14 +121,14 @@ def test_a_manifest_s_drawing_is_json_and_the_render_key_holds_what_decides_a_re
 
     pdf_path = write_pdf(tmp_path / "book.pdf", PAGES)
     with pymupdf.open(pdf_path) as doc:
-        key = pdf.drawing_key("bytes", doc, settings)
-        assert pdf.drawing_key("bytes", doc, settings) == key
-        assert pdf.drawing_key("other bytes", doc, settings) != key
-        assert pdf.drawing_key(None, doc, settings) is None
+        key = drawing_key("bytes", doc, settings)
+        assert drawing_key("bytes", doc, settings) == key
+        assert drawing_key("other bytes", doc, settings) != key
+        assert drawing_key(None, doc, settings) is None
         for setting, value in [("page_render_dpi", 41), ("max_page_pixels", 10_000)]:
-            assert pdf.drawing_key("bytes", doc, settings.model_copy(update={setting: value})) != key
+            assert drawing_key("bytes", doc, settings.model_copy(update={setting: value})) != key
         doc.move_page(2, 0)
-        assert pdf.drawing_key("bytes", doc, settings) != key
+        assert drawing_key("bytes", doc, settings) != key
     index, _ = build(settings, pdf_path)
     json.dumps(index.manifest)
 
@@ -133,9 +137,9 @@ def test_a_reading_without_a_drawing_key_keeps_no_earlier_render(settings, tmp_p
     """A file that could not be hashed has no key, nor had an index written before the key: None equal to None kept
     earlier renders with nothing showing the PDF draws alike."""
     pdf_path = write_pdf(tmp_path / "book.pdf", PAGES)
-    monkeypatch.setattr(pdf.PdfSource, "content_hash", lambda source: None)
-    source = pdf.PdfSource(pdf_path, settings)
-    source.earlier = pdf.EarlierRenders(None, {number: "page 256px earlier" for number in range(1, len(PAGES) + 1)})
+    monkeypatch.setattr(pdf_source.PdfSource, "content_hash", lambda source: None)
+    source = pdf_source.PdfSource(pdf_path, settings)
+    source.earlier = EarlierRenders(None, {number: "page 256px earlier" for number in range(1, len(PAGES) + 1)})
     rendered = renders(monkeypatch)
     pages = [record for record in source.records() if type(record).__name__ == "Page"]
     assert source.drawing is None and all(page.image is not None for page in pages)

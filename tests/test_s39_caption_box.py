@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from pathatlas.agent.evidence import quote_place
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.indexer.records import Figure, Page, Passage
-from pathatlas.indexer.sources import pdf
+from pathatlas.indexer.sources.pdf import source as pdf_source
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import BBox, Payload
 from tests.helpers import hashing_settings, png_bytes
@@ -81,7 +81,7 @@ def book(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def read(book, tmp_path_factory) -> list:
-    return list(pdf.PdfSource(book, hashing_settings(tmp_path_factory.mktemp("read"))).records())
+    return list(pdf_source.PdfSource(book, hashing_settings(tmp_path_factory.mktemp("read"))).records())
 
 
 def payloads(records: list, page: int) -> dict[str, Payload]:
@@ -139,10 +139,10 @@ def test_an_index_read_by_the_reader_before_gains_caption_boxes_without_encoding
     """What ``pathatlas index`` does to an index records version 16 wrote: it reads the PDF again and stores each
     figure's caption box, and every text and image vector is the one it held."""
     settings = hashing_settings(tmp_path, encoder=COUNTING)
-    boxed = pdf.caption_block
+    boxed = pdf_source.caption_block
     with pytest.MonkeyPatch.context() as before:
-        before.setattr(pdf.PdfSource, "records_version", 16)
-        before.setattr(pdf, "caption_block", lambda *args: (None, boxed(*args)[1]))
+        before.setattr(pdf_source.PdfSource, "records_version", 16)
+        before.setattr(pdf_source, "caption_block", lambda *args: (None, boxed(*args)[1]))
         with Index.open(settings.index_dir, settings, create=True) as index:
             images = index.encoder.images  # its one instance counts every test's
             assert [s.status for s in Indexer(index, show_progress=False).add([book]).sources] == ["indexed"]

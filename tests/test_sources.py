@@ -14,14 +14,10 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Case, Figure, Page
 from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.cases import CaseFolderSource
-from pathatlas.indexer.sources.pdf import (
-    PdfSource,
-    Spelling,
-    caption_block,
-    clean_text,
-    figure_label,
-    opening_caption,
-)
+from pathatlas.indexer.sources.pdf import PdfSource
+from pathatlas.indexer.sources.pdf.captions import caption_block, figure_label
+from pathatlas.indexer.sources.pdf.running import opening_caption
+from pathatlas.indexer.sources.pdf.text import Spelling, clean_text
 from pathatlas.retrieval.images import open_image
 from tests.conftest import shared_data
 

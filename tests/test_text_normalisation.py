@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from pathatlas.agent.evidence import normalise as quote_normalise
 from pathatlas.agent.evidence import split_sentences
-from pathatlas.indexer.sources.pdf import caption_block, clean_text, figure_label
+from pathatlas.indexer.sources.pdf.captions import caption_block, figure_label
+from pathatlas.indexer.sources.pdf.text import clean_text
 from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.search import Query
 from pathatlas.retrieval.stores.base import matches

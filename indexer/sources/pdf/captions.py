@@ -1,0 +1,76 @@
+"""A figure's caption among its page's text blocks, its label, and the page title that names a picture without one."""
+
+from __future__ import annotations
+
+import re
+
+from pathatlas.indexer.sources.pdf.text import TextBlock
+from pathatlas.retrieval.records import BBox
+
+CAPTION_START = re.compile(r"^\s*(fig(?:ure|ura)?\.?|abb(?:ildung|\.))\s*(\d+[\w.\-]*)", re.IGNORECASE)
+"""A figure's label opening a block: "Figure 1.", "Fig. 2", Spanish, Italian and Portuguese "Figura 3", German "Abb. 4"
+and "Abbildung 5"."""
+MAX_CAPTION_GAP = 72.0
+"""Points between an image and the block below it beyond which that block is not its caption."""
+CAPTION_TIE = 6.0
+"""Points within which two labelled blocks are as near an image as each other (half a caption line)."""
+TITLE_WORDS = 20
+"""The most words of a page's title (``page_title``); a paragraph opening a page is longer."""
+
+
+def caption_block(image_box: BBox, blocks: list[TextBlock], continued: str | None = None) -> tuple[BBox | None, str]:
+    """The image's caption and the box of the block printing it on the image's page (None for none, or for the next
+    page's): the closest block starting with Figure/Fig. below it; else ``continued``, the caption opening the next
+    page, when no text follows the image on its own (the caption ran over the page break); else the closest labelled
+    block above it; else the closest block just below it; else ``(None, "")``. Among labelled blocks about as near as
+    the nearest (``CAPTION_TIE``), one in the image's column comes first: two figures side by side each have their
+    caption under them, at the same distance (a caption set left of a centred image is still its own)."""
+
+    def overlaps_horizontally(box: BBox) -> bool:
+        return min(box[2], image_box[2]) - max(box[0], image_box[0]) > 0
+
+    labelled = [(box, text) for box, text in blocks if CAPTION_START.match(text)]
+
+    def nearest(gaps: list[tuple[float, BBox, str]]) -> TextBlock:
+        closest = min(gap for gap, _, _ in gaps)
+        tied = [
+            (not overlaps_horizontally(box), gap, text, box) for gap, box, text in gaps if gap <= closest + CAPTION_TIE
+        ]
+        *_, text, box = min(tied)
+        return box, text
+
+    below = [(box[1] - image_box[3], box, text) for box, text in labelled if box[1] - image_box[3] >= -2]
+    if below:
+        return nearest(below)
+    if continued is not None and not any(box[1] >= image_box[3] - 2 for box, _ in blocks):
+        return None, continued
+    above = [(image_box[1] - box[3], box, text) for box, text in labelled]
+    if above:
+        return nearest(above)
+    near = [
+        (box[1] - image_box[3], text, box)
+        for box, text in blocks
+        if -2 <= box[1] - image_box[3] <= MAX_CAPTION_GAP and overlaps_horizontally(box)
+    ]
+    if not near:
+        return None, ""
+    _, text, box = min(near)
+    return box, text
+
+
+def page_title(blocks: list[TextBlock], image_box: BBox) -> str:
+    """The page's title where it stands above the image, else "": its first block (``blocks`` are its body, in
+    reading order) when that ends above the image's top, has at most ``TITLE_WORDS`` words and is no figure caption.
+    A slide's picture has no caption: the slide's title is what says what it shows."""
+    if not blocks:
+        return ""
+    box, text = blocks[0]
+    fits = box[3] <= image_box[1] + 2 and len(text.split()) <= TITLE_WORDS
+    return text if fits and not CAPTION_START.match(text) else ""
+
+
+def figure_label(caption: str, printed: bool = False) -> str | None:
+    """The label of the figure the caption opens: "Figure N" whatever the book prints, the name every book shares;
+    with ``printed``, as the book prints it ("Abb. 3", "Figura 2", "Fig. 1"), which its citation shows."""
+    match = CAPTION_START.match(caption)
+    return f"{match.group(1) if printed else 'Figure'} {match.group(2).rstrip('.:')}" if match else None
