@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from pathatlas.errors import BadInputError
 from pathatlas.settings import described, load_settings
-from pathatlas.ui import streamlit_app
+from pathatlas.ui import web_client
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.deps import RequestGuard, require_token
 from pathatlas.ui.api.routes.library import LECTURERS_JOB
@@ -163,10 +163,10 @@ def test_a_students_upload_taken_before_the_lecturers_of_its_name_does_not_repla
 
 def test_the_web_ui_sends_the_lecturers_token_else_the_upload_token(tmp_path, monkeypatch):
     both = api_settings(tmp_path, api_token=TOKEN, upload_token=STUDENT_TOKEN)
-    monkeypatch.setattr(streamlit_app, "ui_settings", lambda: both)
-    assert streamlit_app.headers() == AUTH
-    monkeypatch.setattr(streamlit_app, "ui_settings", lambda: api_settings(tmp_path, upload_token=STUDENT_TOKEN))
-    assert streamlit_app.headers() == STUDENT
+    monkeypatch.setattr(web_client, "ui_settings", lambda: both)
+    assert web_client.headers() == AUTH
+    monkeypatch.setattr(web_client, "ui_settings", lambda: api_settings(tmp_path, upload_token=STUDENT_TOKEN))
+    assert web_client.headers() == STUDENT
 
 
 # -- 4. image queries: their own limit, before and while they are read ----------------------------------------------

@@ -22,7 +22,7 @@ from PIL import Image
 
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.settings import Settings
-from pathatlas.ui import present, streamlit_app
+from pathatlas.ui import present, web_client
 from pathatlas.ui.api.routes.media import draw_outline
 from pathatlas.ui.bench_serve import free_port, start_server
 from tests.helpers import png_bytes
@@ -64,14 +64,14 @@ def slow_service() -> Iterator[str]:
 
 def said_after_asking(monkeypatch, settings: Settings) -> str:
     """What the app notes (``say_unreachable``) after an /ask through its own client, made for ``settings``."""
-    monkeypatch.setattr(streamlit_app, "ui_settings", lambda: settings)
-    streamlit_app.backend.clear()
-    streamlit_app.st.session_state.pop("unreachable", None)
+    monkeypatch.setattr(web_client, "ui_settings", lambda: settings)
+    web_client.backend.clear()
+    web_client.st.session_state.pop("unreachable", None)
     try:
-        assert streamlit_app.reached("POST", "/ask", json={}) is None
-        return streamlit_app.st.session_state.pop("unreachable")
+        assert web_client.reached("POST", "/ask", json={}) is None
+        return web_client.st.session_state.pop("unreachable")
     finally:
-        streamlit_app.backend.clear()
+        web_client.backend.clear()
 
 
 def test_an_answer_slower_than_the_wait_is_said_as_slow_not_as_a_service_to_start(monkeypatch, slow_service):
@@ -84,12 +84,12 @@ def test_an_answer_slower_than_the_wait_is_said_as_slow_not_as_a_service_to_star
 
 def test_the_ui_waits_minutes_for_an_answer_and_seconds_for_a_connection(monkeypatch):
     """An LLM answerer's answer may take minutes: 120 s cut one off. The wait is a setting, checked as the others."""
-    monkeypatch.setattr(streamlit_app, "ui_settings", lambda: Settings(api_url="http://127.0.0.1:9"))
-    streamlit_app.backend.clear()
+    monkeypatch.setattr(web_client, "ui_settings", lambda: Settings(api_url="http://127.0.0.1:9"))
+    web_client.backend.clear()
     try:
-        timeout = streamlit_app.backend().timeout
+        timeout = web_client.backend().timeout
     finally:
-        streamlit_app.backend.clear()
+        web_client.backend.clear()
     assert timeout.read == Settings().ui_timeout_s == 600 and timeout.connect <= 10
     monkeypatch.setenv("PATHATLAS_UI_TIMEOUT_S", "90")
     assert Settings().ui_timeout_s == 90
@@ -102,12 +102,12 @@ def test_a_server_error_without_a_sentence_says_what_to_do_and_its_request_id():
     failed = httpx.Response(
         500, text="Internal Server Error", headers={"X-Request-ID": "req-42", "Content-Type": "text/plain"}
     )
-    line = present.error_message(streamlit_app.detail_of(failed))
+    line = present.error_message(web_client.detail_of(failed))
     assert "Internal Server Error" not in line and "try again" in line and line.endswith("request id req-42.")
     anonymous = httpx.Response(502, text="<html>Bad Gateway</html>", headers={"Content-Type": "text/html"})
-    assert "request id" not in streamlit_app.detail_of(anonymous)
+    assert "request id" not in web_client.detail_of(anonymous)
     refused = httpx.Response(413, text="Request Entity Too Large", headers={"Content-Type": "text/plain"})
-    assert streamlit_app.detail_of(refused) == "Request Entity Too Large"  # a proxy's refusal names what to fix
+    assert web_client.detail_of(refused) == "Request Entity Too Large"  # a proxy's refusal names what to fix
 
 
 def test_the_unreachable_line_holds_no_markdown_for_the_live_region_to_read():

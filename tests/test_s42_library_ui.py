@@ -12,7 +12,7 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pathatlas.ui import present, streamlit_app
+from pathatlas.ui import present, web_client, web_library
 
 JOB_ID = "0f3c9a"
 UPLOAD = "notes.md"
@@ -30,7 +30,7 @@ def json_answer(status: int, body: object) -> httpx.Response:
 
 
 def stopped_answering() -> httpx.Response:
-    raise streamlit_app.Unreachable("connection refused")
+    raise web_client.Unreachable("connection refused")
 
 
 def fake_api(monkeypatch, poll: Callable[[], httpx.Response]) -> None:
@@ -45,16 +45,17 @@ def fake_api(monkeypatch, poll: Callable[[], httpx.Response]) -> None:
     def fetch(method: str, path: str, **kwargs) -> httpx.Response:
         return answers[method, path]()
 
-    monkeypatch.setattr(streamlit_app, "fetch", fetch)
-    monkeypatch.setattr(streamlit_app, "facets", lambda: streamlit_app.NO_FACETS)
-    monkeypatch.setattr(streamlit_app, "upload_limit", lambda *limit: {})
-    monkeypatch.setattr(streamlit_app, "read_only_library", lambda: False)
+    for module in (web_client, web_library):  # the Library's requests, and its polls of the job
+        monkeypatch.setattr(module, "fetch", fetch)
+    monkeypatch.setattr(web_library, "facets", lambda: web_client.NO_FACETS)
+    monkeypatch.setattr(web_library, "upload_limit", lambda *limit: {})
+    monkeypatch.setattr(web_library, "read_only_library", lambda: False)
 
 
 def library() -> None:
-    from pathatlas.ui import streamlit_app
+    from pathatlas.ui import web_library
 
-    streamlit_app.library_tab()
+    web_library.library_tab()
 
 
 def indexed(upload: str) -> AppTest:
@@ -86,7 +87,7 @@ def test_what_became_of_an_upload_is_said_after_the_rerun_in_the_librarys_words(
     never "the service stopped answering" for a service that answered, nor an API path; the job's id for whoever runs
     the service where the service holds it."""
     fake_api(monkeypatch, poll)
-    monkeypatch.setattr(streamlit_app, "JOB_POLL_SECONDS", 0)
+    monkeypatch.setattr(web_library, "JOB_POLL_SECONDS", 0)
     [line] = [error.value for error in indexed(UPLOAD).error]
     assert line == present.plain(said)
     assert "GET /" not in line and "see GET" not in line
@@ -95,7 +96,7 @@ def test_what_became_of_an_upload_is_said_after_the_rerun_in_the_librarys_words(
 
 def test_a_refused_poll_keeps_the_answer_as_sent_under_details_past_the_rerun(monkeypatch):
     fake_api(monkeypatch, lambda: answer(502, NGINX_502))
-    monkeypatch.setattr(streamlit_app, "JOB_POLL_SECONDS", 0)  # a proxy's 502 is waited out until then
+    monkeypatch.setattr(web_library, "JOB_POLL_SECONDS", 0)  # a proxy's 502 is waited out until then
     app = indexed(UPLOAD)
     assert [expander.label for expander in app.expander] == ["Details"]
     assert f"GET /jobs/{JOB_ID}: 502" in app.code[0].value and "nginx" in app.code[0].value
@@ -110,16 +111,16 @@ def test_the_job_wording_names_the_upload_and_what_to_do_in_the_page():
 
 # -- Open on a page or a cited record ------------------------------------------------------------------------------
 def open_next_page() -> None:
-    from pathatlas.ui import streamlit_app
+    from pathatlas.ui import web_viewer
 
     hit = {"id": "r1", "kind": "page", "citation": {"source_id": "s1", "source": "book.pdf", "page": 2}}
-    streamlit_app.open_page(hit, 3, "selected")
+    web_viewer.open_page(hit, 3, "selected")
 
 
 def open_cited_record() -> None:
-    from pathatlas.ui import streamlit_app
+    from pathatlas.ui import web_ask
 
-    streamlit_app.open_cited({"evidence": "r9", "bbox": None}, None, "quote-A-0")
+    web_ask.open_cited({"evidence": "r9", "bbox": None}, None, "quote-A-0")
 
 
 MISSING = {
@@ -142,7 +143,7 @@ API_503 = json_answer(503, {"detail": "The index is being rebuilt: try again in 
     ids=["api-404", "proxy-504", "api-503", "proxy-404"],
 )
 def test_open_says_not_in_the_index_only_where_the_api_says_so(monkeypatch, draw, refusal, said):
-    monkeypatch.setattr(streamlit_app, "fetch", lambda method, path, **kwargs: refusal)
+    monkeypatch.setattr(web_client, "fetch", lambda method, path, **kwargs: refusal)
     app = AppTest.from_function(draw, default_timeout=60).run()
     assert not app.exception, app.exception
     [toast] = [toast.value for toast in app.toast]

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pathatlas.retrieval.terms import analysed
-from pathatlas.ui import present, streamlit_app
+from pathatlas.ui import present, web_client
 from pathatlas.ui.words import closest_words, lower_case, spellings_of, unindexed_words
 
 TURKISH_NOTES = (
@@ -64,25 +64,25 @@ def answer(status: int, body: str, content_type: str) -> httpx.Response:
     ids=["proxy-413-page", "proxy-404-page", "json-without-detail", "json-that-is-none", "text-line", "api-detail"],
 )
 def test_a_refusal_without_the_apis_sentence_is_said_in_words(response, said):
-    assert present.error_message(streamlit_app.detail_of(response)) == said
+    assert present.error_message(web_client.detail_of(response)) == said
 
 
 def refused_upload() -> None:
     """The app's refusal of an upload (POST /jobs), as the Library draws it."""
-    from pathatlas.ui import streamlit_app
+    from pathatlas.ui import web_client
 
-    streamlit_app.refused("POST", "/jobs", streamlit_app.fetch("POST", "/jobs"))
+    web_client.refused("POST", "/jobs", web_client.fetch("POST", "/jobs"))
 
 
 def refused_image() -> None:
     """An image the service refused, as a card asks for it and the page's end says so."""
     import streamlit as st
 
-    from pathatlas.ui import streamlit_app
+    from pathatlas.ui import web_client
 
     notice = st.empty()
-    assert streamlit_app.media("/media/pages/s42?dpi=110") is None
-    streamlit_app.notice_media(notice)
+    assert web_client.media("/media/pages/s42?dpi=110") is None
+    web_client.notice_media(notice)
 
 
 @pytest.mark.parametrize(
@@ -96,8 +96,8 @@ def refused_image() -> None:
 def test_a_proxys_error_page_is_under_details_not_in_the_line(monkeypatch, draw, refusal, said):
     """A proxy's 413 page refusing a PDF, or its 404 page for an image, was the reason the line gave; the page as
     sent is kept under the closed Details, for a bug report."""
-    monkeypatch.setattr(streamlit_app, "fetch", lambda method, path, **kwargs: refusal)
-    monkeypatch.setattr(streamlit_app, "cached_root", lambda: "")
+    monkeypatch.setattr(web_client, "fetch", lambda method, path, **kwargs: refusal)
+    monkeypatch.setattr(web_client, "cached_root", lambda: "")
     drawn = AppTest.from_function(draw, default_timeout=60).run()
     assert not drawn.exception, drawn.exception
     [line] = [error.value for error in drawn.error]

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pathatlas.ui import present, streamlit_app
+from pathatlas.ui import present, web_library
 from tests.test_s42_library_ui import (
     FORGOTTEN,
     JOB_ID,
@@ -52,18 +52,18 @@ class Polls:
 @pytest.fixture
 def quick_retries(monkeypatch):
     """Waits between polls of an away service of 10 ms, so a test's outage lasts moments."""
-    monkeypatch.setattr(streamlit_app, "JOB_RETRY_MOST", 0.01)
+    monkeypatch.setattr(web_library, "JOB_RETRY_MOST", 0.01)
 
 
 def library_then_notice() -> None:
     """The Library, then the run's end as the app draws it: the unreachable API's sentence (``notice_unreachable``)."""
     import streamlit as st
 
-    from pathatlas.ui import streamlit_app
+    from pathatlas.ui import web_client, web_library
 
     notice = st.empty()
-    streamlit_app.library_tab()
-    streamlit_app.notice_unreachable(notice)
+    web_library.library_tab()
+    web_client.notice_unreachable(notice)
 
 
 def followed(monkeypatch, polls: Polls) -> AppTest:
@@ -104,7 +104,7 @@ def test_a_job_followed_through_an_outage_is_said_done_with_no_error_line(monkey
 def test_another_refusal_after_an_outage_ends_the_follow_at_once(monkeypatch, quick_retries, refusal, said):
     """The service back, but without the job (a restart lost its record) or refusing the token: asked again, the
     answer would be the same for the page's whole wait."""
-    monkeypatch.setattr(streamlit_app, "JOB_POLL_SECONDS", 5)  # a retried refusal fails here, not after 30 minutes
+    monkeypatch.setattr(web_library, "JOB_POLL_SECONDS", 5)  # a retried refusal fails here, not after 30 minutes
     polls = Polls(BUSY_503, refusal)
     app = followed(monkeypatch, polls)
     assert polls.asked == 2
@@ -120,7 +120,7 @@ def test_another_refusal_after_an_outage_ends_the_follow_at_once(monkeypatch, qu
     ids=["connection-refused", "proxy-502"],
 )
 def test_an_outage_past_the_pages_wait_is_said_as_before_once_asked_again(monkeypatch, quick_retries, away, said):
-    monkeypatch.setattr(streamlit_app, "JOB_POLL_SECONDS", 0.2)
+    monkeypatch.setattr(web_library, "JOB_POLL_SECONDS", 0.2)
     polls = Polls(away)
     app = followed(monkeypatch, polls)
     assert polls.asked > 2
@@ -130,14 +130,14 @@ def test_an_outage_past_the_pages_wait_is_said_as_before_once_asked_again(monkey
 
 def job_followed(job_id: str, name: str) -> None:
     """``job_outcome`` alone, so that its progress bar stays drawn (the Library reruns over it)."""
-    from pathatlas.ui import streamlit_app
+    from pathatlas.ui import web_library
 
-    streamlit_app.job_outcome(job_id, name)
+    web_library.job_outcome(job_id, name)
 
 
 def test_the_bar_says_the_service_is_not_answering_and_keeps_the_share_indexed(monkeypatch, quick_retries):
     fake_api(monkeypatch, Polls(still_running, stopped_answering))
-    monkeypatch.setattr(streamlit_app, "JOB_POLL_SECONDS", 1)  # past the 0.3 s before the poll after 2/9
+    monkeypatch.setattr(web_library, "JOB_POLL_SECONDS", 1)  # past the 0.3 s before the poll after 2/9
     app = AppTest.from_function(job_followed, default_timeout=60, args=(JOB_ID, UPLOAD)).run()
     [bar] = app.get("progress")
     assert bar.proto.text == present.plain(present.job_away_message(UPLOAD))
@@ -150,11 +150,11 @@ def away_for(retry_after: str | None) -> httpx.Response:
 
 
 def test_an_away_service_is_asked_again_later_each_time_as_it_asks_within_bounds():
-    waits = [streamlit_app.job_retry_wait(retries, None) for retries in range(40)]
+    waits = [web_library.job_retry_wait(retries, None) for retries in range(40)]
     assert waits == sorted(waits) and waits[0] < waits[1] < waits[2]
-    assert waits[-1] == streamlit_app.JOB_RETRY_MOST
-    assert streamlit_app.job_retry_wait(0, away_for("7")) == 7  # the service's Retry-After
-    assert streamlit_app.job_retry_wait(0, away_for("3600")) == streamlit_app.JOB_RETRY_MOST  # past the page's wait
-    assert streamlit_app.job_retry_wait(0, away_for("0")) == streamlit_app.JOB_POLL_EVERY  # no flood
-    by_date = streamlit_app.job_retry_wait(3, away_for("Wed, 21 Oct 2015 07:28:00 GMT"))
-    assert by_date == streamlit_app.job_retry_wait(3, away_for(None)) == waits[3]  # a date: the page's own step
+    assert waits[-1] == web_library.JOB_RETRY_MOST
+    assert web_library.job_retry_wait(0, away_for("7")) == 7  # the service's Retry-After
+    assert web_library.job_retry_wait(0, away_for("3600")) == web_library.JOB_RETRY_MOST  # past the page's wait
+    assert web_library.job_retry_wait(0, away_for("0")) == web_library.JOB_POLL_EVERY  # no flood
+    by_date = web_library.job_retry_wait(3, away_for("Wed, 21 Oct 2015 07:28:00 GMT"))
+    assert by_date == web_library.job_retry_wait(3, away_for(None)) == waits[3]  # a date: the page's own step

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from pathatlas.ui import streamlit_app
+from pathatlas.ui import streamlit_app, web_common
 from tests.helpers import app_test_said, send_json
 
 APP = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
@@ -103,14 +103,14 @@ def two_pictures(thumbnail: bytes) -> None:
     """A thumbnail's bytes and a page outlined here (a PIL image), as a card and the viewer draw them."""
     from PIL import Image
 
-    from pathatlas.ui import streamlit_app
+    from pathatlas.ui import web_common
 
     page = Image.new("RGB", (8, 8), "white")
-    streamlit_app.picture([thumbnail, page], ["Figure 2 <b>of</b> atlas.pdf", "Page 3 of atlas.pdf"], ["a", "b"])
+    web_common.picture([thumbnail, page], ["Figure 2 <b>of</b> atlas.pdf", "Page 3 of atlas.pdf"], ["a", "b"])
 
 
 def test_before_image_alt_each_image_is_drawn_with_its_escaped_text_alternative(monkeypatch):
-    monkeypatch.setattr(streamlit_app, "IMAGE_ALT", False)
+    monkeypatch.setattr(web_common, "IMAGE_ALT", False)
     app = AppTest.from_function(two_pictures, default_timeout=60, args=(png(),)).run()
     assert not app.exception, app.exception
     drawn = [element.proto.body for element in app.get("html")]

@@ -1,0 +1,155 @@
+"""The Ask tab: a question, its options and an optional image; the answer, each option with its quoted evidence,
+and a quote's record opened in a viewer right below it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from pathatlas.retrieval.records import display_name
+from pathatlas.ui.present import (
+    SCORES_NOTE,
+    option_heading,
+    plain,
+    quote_about,
+    unknown_words_line,
+    unsettled_said,
+    unsupported_file,
+)
+from pathatlas.ui.web_client import call, nothing_indexed, upload_limit
+from pathatlas.ui.web_common import IMAGE_KINDS, IMAGE_TYPES, QUERY_IMAGE, move_focus, not_an_image
+from pathatlas.ui.web_search_state import value_names
+from pathatlas.ui.web_viewer import opened, viewer
+
+
+def evidence_quote(item: dict[str, Any], option: str, key: str, name: str) -> None:
+    citation = item.get("citation") or {}
+    stance = item.get("stance", "supports")
+    colour = {"supports": "green", "related": "gray"}.get(stance, "red")
+    label = plain(citation.get("label") or display_name(citation.get("source", "")))
+    about = f" :gray-badge[{about}]" if (about := quote_about(item, option)) else ""
+    st.markdown(f"> {plain(item.get('quote', ''))}\n\n:{colour}-badge[{stance}]{about} {label}")
+    cited_evidence(citation, item.get("quote"), key, name)
+
+
+def cited_evidence(citation: dict[str, Any], quote: str | None, key: str, name: str) -> None:
+    """The Open button of one piece of cited evidence (``name``: "Open quote 2 for B", its accessible name, distinct
+    from the other quotes'); the viewer opens right below the button clicked, where the reader is looking, not below
+    every option, its title a heading under the option's."""
+    if citation.get("evidence"):
+        st.button(name, key=key, on_click=open_cited, args=(citation, quote, key))
+    if st.session_state.get("cited") and st.session_state.get("cited_at") == key:
+        viewer(st.session_state.cited, "cited", level=3)
+
+
+def open_cited(citation: dict[str, Any], quote: str | None, key: str) -> None:
+    """Button callback: open the cited record as the answer cites it. A quote's record is often its page, whose own
+    box is none and whose snippet is the page's first lines: the viewer outlines the quote's box and shows the quote
+    instead (the box alone where no quote is known: the page's first lines are not what was cited)."""
+    record = opened(f"/records/{citation['evidence']}", "the cited record is no longer in the index")
+    if record is None:
+        return
+    box = citation.get("bbox")
+    own_box = box == record["citation"].get("bbox")
+    snippet = quote or (record["snippet"] if own_box else "")
+    cited = {**record["citation"], "bbox": box}
+    st.session_state.cited = {**record, "citation": cited, "snippet": snippet, "outline": None if own_box else box}
+    st.session_state.cited_at = st.session_state.cited_from = key
+    move_focus(".st-key-cited-viewer h3")
+
+
+def asked(question: str, options: str, image, scope: list[str]) -> dict[str, Any] | None:
+    """The API's answer to a question (``options`` as typed, one a line; ``scope``, the sources to answer from); None
+    where it refused or did not answer, or where nothing is indexed (each said): an answer from no evidence read as
+    one. Options typed with their labels in order ("A. Koilocytes") are read without them, as every door reads them
+    (``with_pasted_options``)."""
+    if empty := nothing_indexed():
+        st.info(empty)
+        return None
+    listed = [o.strip() for o in options.splitlines() if o.strip()]
+    filters = {"source": scope} if scope else {}
+    with st.spinner("Searching and weighing the evidence..."):
+        if image is not None:
+            response = call(
+                "POST",
+                "/ask/image",
+                files={"image": (image.name, image.getvalue())},
+                data={"question": question, "options": json.dumps(listed), "filters": json.dumps(filters)},
+            )
+        else:
+            response = call("POST", "/ask", json={"question": question, "options": listed, "filters": filters})
+    return response.json() if response is not None else None
+
+
+def ask_tab() -> None:
+    question = st.text_area("Question", placeholder="e.g. A cervical smear shows ... Which cells are these?")
+    options = st.text_area("Options, one per line")
+    image = st.file_uploader(f"Image (optional; {IMAGE_KINDS})", key="ask-image", **upload_limit(QUERY_IMAGE))
+    if image is not None and unsupported_file(image.name, IMAGE_TYPES):
+        why = f"{image.name} is not a {IMAGE_KINDS} image: choose one of those, or none."
+        st.error(plain(not_an_image(image.name, why)))
+        image = None
+    sources = value_names("source")
+    scope = st.multiselect(
+        "Answer from",
+        list(sources),
+        key="ask-sources",
+        format_func=sources.__getitem__,
+        placeholder="every source",
+        # no "Select all" row: Enter picked it ("Select 3 matches") where a reader typing a source meant its best
+        # match, and every source picked is none (the filter menus keep theirs: "Select all", then one value unpicked,
+        # is how a filter leaves one value out, ``narrows``)
+        select_all=False,
+    )
+    if st.button("Ask", type="primary"):
+        st.session_state.answer = asked(question, options, image, scope)
+        st.session_state.cited = None
+    answer = st.session_state.get("answer")
+    if not answer:
+        return
+    options_out = answer.get("options") or []
+    tied = [o for o in options_out if o.get("label") in (answer.get("tied") or [])]
+    choice = answer.get("choice")  # the chosen option's 0-based index; ``answer`` is its text
+    chosen = options_out[choice] if isinstance(choice, int) and 0 <= choice < len(options_out) and not tied else None
+    letter = chosen.get("label") if chosen else None  # none in a tie: its choice is the first by its words, no lean
+    text = chosen.get("text") if chosen else answer.get("answer") or ""
+    shown = plain(f"{letter}. {text}" if letter and text and text != letter else (text or letter or ""))
+    confidence = answer.get("confidence", 0.0)
+    if note := unknown_words_line(answer.get("unknown_words", [])):  # an option that found no evidence by its words
+        st.warning(plain(note))
+    if answer.get("settled", True):
+        st.success(f"Answer: {shown}  (confidence {confidence:.2f})")
+    else:
+        cases = any(c.get("case") for c in answer.get("citations") or [])
+        said = unsettled_said(options_out, tied, shown, cases)
+        st.warning(f"The evidence does not settle this. {said}  (confidence {confidence:.2f})")
+    if answer.get("rationale"):
+        st.caption(plain(answer["rationale"]))
+    if options_out:
+        if any(o.get("score") is not None for o in options_out):
+            st.caption(SCORES_NOTE)  # the confidence above is the one number that claims a chance
+        ordered = sorted(options_out, key=lambda o: (o.get("label") != letter, -(o.get("score") or 0)))
+        for o in ordered:
+            with st.container(border=True, key=f"option-{o.get('label')}"):
+                st.header(option_heading(o, o.get("label") == letter), anchor=False)  # h2 under the h1
+                if not o.get("evidence"):
+                    st.caption("no quoted evidence for this option")
+                for n, item in enumerate(o.get("evidence", [])):
+                    name = f"Open quote {n + 1} for {o.get('label')}"
+                    evidence_quote(item, str(o.get("label")), key=f"quote-{o.get('label')}-{n}", name=name)
+    elif answer.get("citations"):  # an open question: its evidence is the answer's citations
+        st.header("Cited evidence", anchor=False)
+        for n, citation in enumerate(answer["citations"]):
+            with st.container(border=True, key=f"citation-{n}"):
+                st.markdown(plain(citation.get("label") or display_name(citation.get("source", ""))))
+                cited_evidence(citation, None, key=f"cited-{n}", name=f"Open citation {n + 1}")
+    else:
+        st.info("No evidence cited.")
+    with st.expander("Agent steps"):
+        for step in answer.get("trace", []):
+            st.markdown(
+                f"**{step['step']}** "
+                + ", ".join(plain(f"{k}: {v}") for k, v in step.items() if k not in ("step", "hits"))
+            )

@@ -1,0 +1,289 @@
+"""The web UI's client of the REST API, and how it says the API's failures: one line a student reads, what the API
+answered under Details, and an unreachable service once above the tabs. Every tab asks the API through here, so a
+refusal reads the same wherever it happens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import streamlit as st
+
+from pathatlas.settings import Settings, load_settings
+from pathatlas.ui.present import (
+    error_message,
+    media_path,
+    media_problem,
+    plain,
+    refusal_said,
+    served_root,
+    timed_out_message,
+    unreachable_message,
+)
+
+READ_ONLY_POSTS = ("/search", "/ask")  # and /search/image, /search/similar, /ask/image
+MEDIA_CACHED = 256  # thumbnails (tens of KB) and rendered pages (about 1 MB) kept for reruns, shared by sessions
+CONNECT_SECONDS = 10  # a service that is up accepts a connection at once; the answer may take minutes
+
+
+def ui_settings() -> Settings:
+    """The settings, read once a session: the API's URL (``api_url``), its token as the server reads it (stripped, so
+    the UI sends the token the server compares), whether the Library is read-only."""
+    if "settings" not in st.session_state:
+        st.session_state.settings = load_settings()
+    return st.session_state.settings
+
+
+@st.cache_resource
+def backend():
+    """The REST API's client: a running service's (``api_url``), waiting ``ui_timeout_s`` for an answer (an LLM
+    answerer's may take minutes; 120 s cut them off as "not reachable"), else the API in process."""
+    settings = ui_settings()
+    if settings.api_url:
+        waits = httpx.Timeout(settings.ui_timeout_s, connect=CONNECT_SECONDS)
+        return httpx.Client(base_url=settings.api_url, timeout=waits)
+    from fastapi.testclient import TestClient
+
+    from pathatlas.ui.api.app import create_app
+
+    client = TestClient(create_app())
+    client.__enter__()  # run the app's lifespan once: models and index load here
+    return client
+
+
+def headers() -> dict[str, str]:
+    """The bearer token the UI was given: the lecturer's (PATHATLAS_API_TOKEN), else the upload token, with which the
+    API adds sources and refuses a removal in one line (shown as every refusal is, ``refused``)."""
+    settings = ui_settings()
+    token = settings.api_token or settings.upload_token
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+class Unreachable(Exception):
+    """The REST API did not answer (stopped, or not started): raised where a cached function must not keep a
+    failure, shown by ``say_unreachable`` everywhere else."""
+
+
+class TimedOut(Unreachable):
+    """The REST API was reached but its answer took longer than the UI waits (``ui_timeout_s``): said as that, not as
+    a service to start (``timed_out_message``)."""
+
+
+def fetch(method: str, path: str, **kwargs) -> httpx.Response:
+    """The API's response, whatever its status; Unreachable where no server answered. A request that changes nothing
+    (``read_only``) is sent once more where its connection failed before an answer: the shared client reuses a
+    connection the service may close as it goes idle (uvicorn's 5 s keep-alive), and the UI said a healthy service was
+    not reachable."""
+    try:
+        try:
+            return backend().request(method, path, **kwargs)
+        except (httpx.NetworkError, httpx.RemoteProtocolError):  # not a timeout: waiting twice helps no one
+            if not read_only(method, path):
+                raise
+            return backend().request(method, path, **kwargs)
+    except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:  # connected: the service is up, and slow
+        raise TimedOut(str(exc)) from exc
+    except httpx.TransportError as exc:  # connection refused or reset, or not made in time: no answer at all
+        raise Unreachable(str(exc)) from exc
+
+
+def read_only(method: str, path: str) -> bool:
+    """Whether a request only reads, so that sending it twice is harmless: a GET, a search or a question; never an
+    upload to index nor a removal."""
+    return method in ("GET", "HEAD") or path.startswith(READ_ONLY_POSTS)
+
+
+def say_unreachable(failure: Unreachable) -> None:
+    """Note that the API did not answer (``failure``: unreachable, or ``TimedOut``): ``notice_unreachable`` shows it
+    once, above the tabs, at the run's end (a button callback runs before the page is drawn, and every tab asks the
+    API)."""
+    settings = ui_settings()
+    timed_out = isinstance(failure, TimedOut)
+    said = timed_out_message(settings.ui_timeout_s) if timed_out else unreachable_message(settings.api_url)
+    st.session_state.unreachable = said
+
+
+def call(method: str, path: str, **kwargs) -> httpx.Response | None:
+    """The API's answer; None where it refused (shown) or did not answer (``reached``)."""
+    response = reached(method, path, **kwargs)
+    if response is None or response.status_code < 400:
+        return response
+    refused(method, path, response)
+    return None
+
+
+def reached(method: str, path: str, **kwargs) -> httpx.Response | None:
+    """The API's response, whatever its status; None where no server answered (``say_unreachable``)."""
+    try:
+        return fetch(method, path, **kwargs)
+    except Unreachable as failure:
+        say_unreachable(failure)
+        return None
+
+
+def refused(method: str, path: str, response: httpx.Response) -> str:
+    """Show an API refusal as its one line, as written (it may name a file or zip member of an upload), with the
+    status and body as sent under Details (for a bug report); the line is returned for a live region to say."""
+    line = error_message(detail_of(response))
+    st.error(plain(line))
+    details(answered(method, path, response))
+    return line
+
+
+def answered(method: str, path: str, response: httpx.Response) -> str:
+    """A refused request and the API's answer as sent, its status and body, for a bug report (``details``)."""
+    return f"{method} {path}: {response.status_code}\n{response.text}"
+
+
+def details(said: str) -> None:
+    """``said`` (``answered``) under a closed Details expander, below the line a student reads."""
+    with st.expander("Details"):
+        st.code(said, language=None, wrap_lines=True)
+
+
+def detail_of(response: httpx.Response) -> Any:
+    """An API error's ``detail`` (a sentence, or FastAPI's 422 list); where the body holds none (a proxy's or a
+    server's own), what ``refusal_said`` says for it."""
+    if (detail := api_detail(response)) is not None:
+        return detail
+    headers = response.headers
+    status, content_type = response.status_code, headers.get("content-type", "")
+    return refusal_said(status, response.text, content_type, headers.get("X-Request-ID"))
+
+
+def api_detail(response: httpx.Response) -> str | list | None:
+    """The ``detail`` of a JSON error body (a sentence, or FastAPI's 422 list); None where there is none: another body,
+    JSON of other fields, or a JSON content type over text that is none (a proxy's)."""
+    if "json" not in response.headers.get("content-type", ""):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return detail if isinstance(detail, str | list) else None
+
+
+def api_has_none(response: httpx.Response) -> bool:
+    """Whether the API itself answered that what was asked for is not there (its 404, with its sentence), not a
+    proxy's 404 page for a wrong address, nor any other refusal."""
+    return response.status_code == 404 and api_detail(response) is not None
+
+
+class MediaRefused(Exception):
+    """The API refused an image: its path, the API's detail and its answer as sent (``answered``). Raised where a cached
+    function must not keep a failure (a busy or restarted service serves it next run), shown by ``notice_media``."""
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def cached_root() -> str:
+    """The path prefix the API is served under (``served_root``), "" where its OpenAPI document is not served (404).
+    Any other refusal raises Unreachable, which is not cached: a proxy's 502 while the service restarts would otherwise
+    leave every image unfound for ten minutes, in every session."""
+    response = fetch("GET", "/openapi.json")
+    if response.status_code == 404:
+        return ""
+    if response.status_code >= 400:
+        raise Unreachable(f"GET /openapi.json: {response.status_code}")
+    return served_root(response.json()) if "json" in response.headers.get("content-type", "") else ""
+
+
+@st.cache_data(ttl=600, max_entries=MEDIA_CACHED, show_spinner=False)
+def cached_media(path: str) -> bytes:
+    """Raises Unreachable and MediaRefused, which are not cached: the image comes once the server serves it."""
+    response = fetch("GET", path)
+    if response.status_code >= 400:
+        raise MediaRefused(path, error_message(detail_of(response)), answered("GET", path, response))
+    return response.content
+
+
+def media(url: str) -> bytes | None:
+    """The image at a media URL the API gave (``media_path``); None where it could not be had, which the run's end
+    says in one line (``notice_media``) instead of leaving the card blank."""
+    try:
+        return cached_media(media_path(url, cached_root()))
+    except Unreachable as failure:
+        say_unreachable(failure)
+    except MediaRefused as exc:
+        st.session_state.setdefault("media_refused", []).append(exc.args)
+    return None
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def cached_upload_mb(limit: str) -> int | None:
+    """The API's limit ``limit`` (/health's ``limits``: ``max_upload_mb``, ``max_query_image_mb``), in MB; None where it
+    does not say. Raises Unreachable, which is not cached."""
+    response = fetch("GET", "/health")  # 503 while the index cannot search: its limits still stand
+    told = "json" in response.headers.get("content-type", "")
+    return (response.json().get("limits") or {}).get(limit) if told else None
+
+
+def upload_limit(limit: str = "max_upload_mb") -> dict[str, int]:
+    """An uploader's limit: the API's (``limit``: PATHATLAS_MAX_UPLOAD_MB where it runs, for an image query
+    PATHATLAS_MAX_QUERY_IMAGE_MB), not above what Streamlit itself takes (``server.maxUploadSize``, which ``pathatlas
+    ui`` sets to this machine's upload setting), so that an uploader says the size that is refused instead of
+    Streamlit's "200MB per file"; Streamlit's own where the API does not say."""
+    try:
+        megabytes = cached_upload_mb(limit)
+    except Unreachable:  # the page's other requests say so
+        return {}
+    return {"max_upload_size": min(megabytes, st.get_option("server.maxUploadSize"))} if megabytes else {}
+
+
+NO_FACETS: dict[str, Any] = {"fields": {}, "by_source": {}}
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_facets() -> dict[str, Any]:
+    """Raises Unreachable, which is not cached: the filters come back with the server, not a minute later."""
+    response = fetch("GET", "/facets")
+    return response.json() if response.status_code < 400 else NO_FACETS
+
+
+def facets() -> dict[str, Any]:
+    return unless_unreachable(cached_facets, NO_FACETS)
+
+
+def unless_unreachable(cached: Callable[..., Any], default: Any, *args: Any) -> Any:
+    """``cached(*args)`` (a cached function asking the API); ``default`` where the API did not answer, which the run's
+    end says (``say_unreachable``): the cached function raises Unreachable so as not to keep the failure."""
+    try:
+        return cached(*args)
+    except Unreachable as failure:
+        say_unreachable(failure)
+        return default
+
+
+def notice_unreachable(notice) -> None:
+    """The unreachable API's one sentence in ``notice`` (a placeholder above the tabs), once per run."""
+    if message := st.session_state.pop("unreachable", None):
+        notice.error(message)
+
+
+def notice_media(notice) -> None:
+    """The images the API refused this run as one line in ``notice`` (a placeholder above the tabs), what it answered
+    under Details: a proxy's error page had been the line's reason, markup and all."""
+    if refused := st.session_state.pop("media_refused", None):
+        with notice.container():
+            st.error(plain(media_problem([(path, said) for path, said, _ in refused])))  # the service's words
+            details("\n\n".join(dict.fromkeys(sent for _, _, sent in refused)))
+
+
+def nothing_indexed() -> str:
+    """Where the library holds nothing, the line saying so and how to add sources ("No results ...: try other words"
+    blamed the query); "" where it holds something, or its contents are unknown (the API unreachable)."""
+    fields = facets()["fields"]
+    if not fields or fields.get("kind"):
+        return ""
+    health = reached("GET", "/health")
+    told = health is not None and "json" in health.headers.get("content-type", "")
+    name = (health.json().get("index") if told else None) or "this index"
+    where = "on the server ('pathatlas index')" if read_only_library() else "in the Library tab (or 'pathatlas index')"
+    return f"Nothing is indexed at {name} yet: add sources {where}."
+
+
+def read_only_library() -> bool:
+    """Whether sources are added and removed on the server alone (``pathatlas ui --host`` beyond loopback,
+    cli.READ_ONLY_ENV)."""
+    return ui_settings().ui_read_only

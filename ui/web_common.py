@@ -1,0 +1,59 @@
+"""What the web UI's tabs draw alike: images with their text alternatives, image uploads and their refusal, keyboard
+focus moved at the run's end; and the Streamlit features the app checks for rather than requires."""
+
+from __future__ import annotations
+
+import inspect
+import io
+from typing import Any
+
+import streamlit as st
+
+from pathatlas.indexer.sources.cases import HEIC_HINT, HEIC_SUFFIXES, IMAGE_SUFFIXES
+from pathatlas.ui.present import img_html
+
+# What an image upload may be, in Search and Ask: what the API and a case folder read (a WebP saved from a browser, a
+# GIF; Ask took PNG and JPEG only). Uploaders take any file and the app refuses the wrong type itself: Streamlit's own
+# refusal (``type=``) is shown only in a tooltip, which a keyboard or screen reader user never finds.
+IMAGE_TYPES = tuple(suffix.lstrip(".") for suffix in IMAGE_SUFFIXES)
+IMAGE_KINDS = "JPEG, PNG, TIFF, WebP, BMP or GIF"
+QUERY_IMAGE = "max_query_image_mb"  # /health's limit of an image query, which the search and ask uploaders say
+
+# What Streamlit 1.65 (October 2026) added, checked rather than required while that release is new (pyproject.toml asks
+# for 1.63: its tabs tell the app the tab chosen, expanders take a key, uploaders a size limit, menus no "Select all");
+# tests/test_s43_ui_module.py runs the image and tab fallbacks.
+IMAGE_ALT = "alt" in inspect.signature(st.image).parameters  # Streamlit before ``alt``: images drawn by st.html
+TAB_BOUND = "bind" in inspect.signature(st.tabs).parameters  # Streamlit keeps the tab in the URL itself, Back included
+TABLE_ALT = "alt" in inspect.signature(st.table).parameters  # before it, a table is named by its caption for sight only
+
+
+def picture(images: list[Any], alts: list[str], captions: list[str] | None = None, width: int | str = "content"):
+    """``st.image`` of one or more images (bytes or PIL), each with its text alternative and optional caption (side
+    by side); before Streamlit's ``alt``, escaped ``<img>`` elements in st.html, one below the other."""
+    if IMAGE_ALT:
+        if len(images) == 1:
+            st.image(images[0], caption=captions[0] if captions else None, width=width, alt=alts[0])
+        else:
+            st.image(images, caption=captions, width=width, alt=alts)
+        return
+    for n, (image, alt) in enumerate(zip(images, alts, strict=True)):
+        if not isinstance(image, bytes):  # a PIL image (a page outlined here)
+            buffer = io.BytesIO()
+            image.save(buffer, "PNG")
+            image = buffer.getvalue()
+        st.html(img_html(image, alt, width if isinstance(width, int) else None))
+        if captions:
+            st.caption(captions[n])
+
+
+def not_an_image(name: str, sentence: str) -> str:
+    """``sentence``, refusing upload ``name`` as no image its uploader takes; for an iPhone's HEIC photo, followed by
+    how to get a JPEG instead, in the words a case folder's problems use."""
+    return f"{sentence} {HEIC_HINT}." if name.lower().endswith(HEIC_SUFFIXES) else sentence
+
+
+def move_focus(selector: str) -> None:
+    """Ask the end of this run to move keyboard focus to ``selector`` (``focus_script``); a count makes each request
+    a new element, which runs its script, where the last run asked the same."""
+    st.session_state.focus = (selector, st.session_state.get("focus_count", 0) + 1)
+    st.session_state.focus_count = st.session_state.focus[1]

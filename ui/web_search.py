@@ -1,0 +1,275 @@
+"""The Search tab: the search form, the filter menus, the results line (a live region) and the result cards, with
+the viewer beside them."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import streamlit as st
+
+from pathatlas.retrieval.marks import query_terms
+from pathatlas.ui.hits import found_by_words_or_image
+from pathatlas.ui.present import (
+    card_repeats,
+    distinct_places,
+    found_by,
+    group_cases,
+    grouped_images,
+    highlight,
+    image_alt,
+    look_alike_note,
+    more_results,
+    open_label,
+    opens_mid_text,
+    plain,
+    relevance_words,
+    results_status,
+    shorten,
+    similar_label,
+    stored_title,
+    unknown_words_line,
+    unsupported_file,
+)
+from pathatlas.ui.web_client import (
+    MEDIA_CACHED,
+    facets,
+    fetch,
+    media,
+    nothing_indexed,
+    unless_unreachable,
+    upload_limit,
+)
+from pathatlas.ui.web_common import IMAGE_KINDS, IMAGE_TYPES, QUERY_IMAGE, move_focus, not_an_image, picture
+from pathatlas.ui.web_search_state import (
+    FILTERS,
+    KINDS,
+    chosen_filters,
+    filter_values,
+    find_similar,
+    forget_for_refused,
+    forget_search,
+    keep_in_url,
+    quoted,
+    refilter,
+    run_search,
+    search_for,
+    search_from_url,
+    show_more,
+    value_names,
+)
+from pathatlas.ui.web_viewer import case_title, viewer
+
+BADGE = {"best match": "green", "strong match": "green", "good match": "blue", "related": "gray"}
+CARD_ORGAN_CHARS = 80  # of a case's organ its card shows (the case viewer, all): a 3000-character one filled the card
+
+
+def filter_row() -> None:
+    """The filter menus; picking or removing a value searches again (``refilter``). They are in one expander that
+    counts the filters chosen, closed at first in a window 640 px wide or less (a phone's from its first draw, by its
+    User-Agent; any other's by ``NARROW_FILTERS``), where five menus stacked full width put the results below the first
+    screen; in a wider one it is held open and drawn as a row of menus (``STYLE``)."""
+    # keyed, the expander stays open when its name changes ("Filters (1 chosen)"): unkeyed, that was a new one
+    with st.container(key="filter-row"), st.expander(filters_label(), expanded=not on_phone(), key="filters"):
+        filter_menus()
+
+
+def filters_label() -> str:
+    """The phone's filter expander's name: "Filters", "Filters (2 chosen)"."""
+    chosen = len(chosen_filters())
+    return f"Filters ({chosen} chosen)" if chosen else "Filters"
+
+
+def on_phone() -> bool:
+    """Whether the browser says it is a phone ("Mobi" in its User-Agent, as MDN advises): Streamlit tells the app no
+    screen width, and on a narrow one it stacks every column, filter menus and the viewer beside the results alike."""
+    return "Mobi" in (st.context.headers.get("User-Agent") or "")
+
+
+def filter_menus() -> None:
+    for column, (name, label) in zip(st.columns(len(FILTERS)), FILTERS.items(), strict=True):
+        counts = {v["value"]: v["count"] for v in filter_values(name)}
+        shown = {value: f"{named} ({counts[value]})" for value, named in value_names(name).items()}
+        column.multiselect(
+            label,
+            list(shown),
+            key=f"filter-{name}",
+            format_func=shown.__getitem__,
+            placeholder="any",
+            on_change=refilter,
+        )
+
+
+def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str) -> None:
+    """One result card; ``where`` names the hit in its buttons, distinct from the other cards' (``distinct_places``)."""
+    hit = card[0]
+    relevance = relevance_words(hit, look_alike)
+    terms = st.session_state.get("terms", [])
+    with st.container(border=True, key=f"card-{n}"):
+        left, right = st.columns([1, 4])
+        with left:
+            shown = card[:4]
+            images = [(media(h["thumbnail_url"]) if h.get("thumbnail_url") else None) for h in shown]
+            alts = [image_alt(h, (i, len(card)), caption_start(h)) for i, h in enumerate(shown, start=1)]
+            drawn = [(image, alt) for image, alt in zip(images, alts, strict=True) if image]
+            if drawn:
+                picture([drawn[0][0]], [drawn[0][1]], width=150)
+            if len(drawn) > 1:  # a case's other images, small
+                picture([image for image, _ in drawn[1:]], [alt for _, alt in drawn[1:]], width=48)
+        with right:
+            badge = f":{BADGE.get(relevance, 'gray')}-badge[{relevance}]"
+            st.header(f"{card_title(hit, len(card))} &nbsp; {badge}", anchor=False)  # h2 under the app's h1
+            if hit["kind"] == "case":  # what its heading leaves out: the organ, and which collection holds it
+                organ = shorten(hit.get("organ") or "", CARD_ORGAN_CHARS)
+                st.caption(plain(" · ".join(filter(None, [organ, hit["citation"]["source"]]))))
+            elif hit.get("section"):
+                st.caption(plain(hit["section"]))
+            if hit.get("snippet"):
+                st.markdown(f"<div class='snippet'>{highlight(hit['snippet'], terms)}</div>", unsafe_allow_html=True)
+            if hit.get("printed_words"):  # a figure's labels, read from its image: often why it matched
+                words = highlight(hit["printed_words"], terms)
+                st.markdown(f"<div class='printed'>Printed in the figure: {words}</div>", unsafe_allow_html=True)
+            why = found_by(hit)
+            st.caption(plain(f"#{hit['rank']} · found by {why}" if why else f"#{hit['rank']}"))
+            buttons = st.container(horizontal=True)
+            key = f"open-{hit['id']}"
+            buttons.button(plain(open_label(where)), key=key, on_click=open_result, args=(hit, key))
+            if hit.get("has_image"):
+                buttons.button(
+                    plain(similar_label(where)), key=f"similar-{hit['id']}", on_click=find_similar, args=(hit,)
+                )
+
+
+def caption_start(hit: dict[str, Any]) -> str | None:
+    """A figure's caption from its start where its snippet opens mid-sentence (``opens_mid_text``), for its text
+    alternative: the record as stored (``GET /records``), whose snippet opens at its text's start. None otherwise, or
+    where the API does not give it."""
+    if hit["kind"] != "figure" or not opens_mid_text(hit.get("snippet") or ""):
+        return None
+    return unless_unreachable(cached_record_start, None, hit["id"])
+
+
+@st.cache_data(ttl=600, max_entries=MEDIA_CACHED, show_spinner=False)
+def cached_record_start(record_id: str) -> str | None:
+    """Raises Unreachable, which is not cached."""
+    response = fetch("GET", f"/records/{record_id}")
+    return response.json().get("snippet") if response.status_code < 400 else None
+
+
+def card_title(hit: dict[str, Any], images: int) -> str:
+    """A result card's heading (Markdown): its kind and citation; a case's names the case (``case_title``)."""
+    if hit["kind"] == "case":
+        return case_title(hit["citation"].get("case") or "", hit.get("diagnosis"), stored_title(hit), images)
+    return f"**{KINDS.get(hit['kind'], hit['kind'])}** · {plain(hit['citation']['label'] + card_repeats(hit))}"
+
+
+def open_result(hit: dict[str, Any], key: str) -> None:
+    """Button callback: open a result (its Open button's ``key``) in the viewer beside the results. Keyboard focus moves
+    to the viewer's title: redrawing the results beside it dropped focus to the page's top, and the viewer comes after
+    every card in the tab order (below them all on a narrow screen, but a phone's, which goes below its card)."""
+    st.session_state.selected, st.session_state.selected_from = hit, key
+    move_focus(".st-key-selected-viewer h2")
+
+
+def search_tab() -> None:
+    wanted = search_from_url()
+    with st.form("search-form", border=False):
+        row = st.container(horizontal=True, vertical_alignment="bottom")  # the button below the box when it is narrow
+        text = row.text_input("Search text", key="search-text", placeholder="e.g. koilocytes in cervical epithelium")
+        submitted = row.form_submit_button("Search", type="primary")
+    refusal = ""  # an upload's, for the live region where no search is shown
+    with st.expander("Search by image"):
+        image = st.file_uploader(
+            f"Find pages, figures and cases like this image ({IMAGE_KINDS})", key="image", **upload_limit(QUERY_IMAGE)
+        )
+        if image is not None and unsupported_file(image.name, IMAGE_TYPES):
+            why = f"{image.name} is not a {IMAGE_KINDS} image: choose one of those to search by image."
+            refusal = not_an_image(image.name, why)
+            st.error(plain(refusal))
+            forget_for_refused(image.file_id)
+            image = None
+    filter_row()
+    filters = chosen_filters()
+    status = st.empty()  # the results' count, a live region: one element across reruns, so its new text is read out
+    said = ""  # what the live region says: the results' count, no results, what to type, or why the API refused
+    if submitted or (image is not None and st.session_state.get("searched_image") != image.file_id):
+        if image is not None:
+            st.session_state.terms = query_terms(text)
+            st.session_state.searched_image = image.file_id
+            with searching(status):
+                run_search(
+                    "POST",
+                    "/search/image",
+                    f"like {image.name}" + (f" and {quoted(text)}" if text.strip() else ""),
+                    filters,
+                    files={"image": (image.name, image.getvalue())},
+                    data={"text": text or ""},
+                )
+            keep_in_url()
+            move_focus(".results-status")  # it fell to the page's body as the uploader redrew
+        elif text.strip():
+            with searching(status):
+                search_for(text, filters)
+            keep_in_url(text, filters)
+        else:
+            said = "Type a query or upload an image."
+    elif wanted is not None:  # the URL names another search: a link, a reload, Back or Forward
+        if wanted.strip():
+            with searching(status):
+                search_for(wanted, filters)
+        else:
+            forget_search()
+    hits = st.session_state.get("hits")
+    cards = group_cases(hits or [])
+    if hits is not None and not said:
+        title, images = st.session_state.get("results_title", ""), grouped_images(cards)
+        said = (not cards and nothing_indexed()) or results_status(len(cards), title, images)
+    said = said or st.session_state.get("search_refused", "") or refusal
+    live_status(status, said)
+    if note := st.session_state.get("url_dropped"):  # a filter the link named, which the library lacks
+        st.warning(plain(note))
+    meaning_alone = bool(hits) and not any(found_by_words_or_image(hit.get("matched_by") or {}) for hit in hits)
+    if note := unknown_words_line(st.session_state.get("unknown_words", []), meaning_alone):
+        st.warning(plain(note))
+    if not hits:
+        return
+    selected = st.session_state.get("selected")
+    beside = selected is not None and not on_phone()  # a phone's viewer goes below the card it opened
+    results, side = st.columns([5, 7]) if beside else (st.container(), None)
+    with results:
+        note = look_alike_note(hits, index_has_cases()) if st.session_state.get("by_image") else None
+        if note:
+            st.info(note)
+        places = distinct_places([card[0] for card in cards])
+        for n, (card, where) in enumerate(zip(cards, places, strict=True)):
+            result_card(card, n, look_alike=note is not None, where=where)
+            if selected is not None and not beside and card[0]["id"] == selected["id"]:
+                viewer(selected, "selected")  # stacked below every card, a phone's was some 7000 pixels down
+        if more_results(st.session_state.k, len(hits)):
+            st.button("Show more", key="show-more", on_click=show_more)
+    if side is not None:
+        with side:
+            viewer(selected, "selected")
+
+
+def live_status(status, said: str) -> None:
+    """``said`` in the results' live region (``status``, a placeholder): one element across reruns, so that each new
+    text is read out."""
+    status.markdown(
+        f"<p role='status' aria-live='polite' class='results-status'>{html.escape(said)}</p>", unsafe_allow_html=True
+    )
+
+
+@contextmanager
+def searching(status) -> Iterator[None]:
+    """While a search runs, the live region (``status``) says so and a spinner turns: a slow search left the results
+    blank and silent, where Ask said it was working."""
+    live_status(status, "Searching…")
+    with st.spinner("Searching…", show_time=True):
+        yield
+
+
+def index_has_cases() -> bool:
+    return any(v["value"] == "case" and v["count"] for v in facets()["fields"].get("kind", []))

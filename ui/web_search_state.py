@@ -1,0 +1,227 @@
+"""The search shown, as the session keeps it: what was asked, under which filters, named in the page's URL, and its
+results. Apart from the Search tab's drawing because a viewer opened from Ask starts one too (Find similar)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from pathatlas.retrieval.marks import query_terms
+from pathatlas.retrieval.stores.base import fold
+from pathatlas.ui.present import PAGE_SIZE, group_cases, more_results, shorten, values_said
+from pathatlas.ui.web_client import facets, reached, refused
+from pathatlas.ui.web_common import TAB_BOUND, move_focus
+
+KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
+FILTERS = {"kind": "Kind", "source": "Source", "organ": "Organ", "diagnosis": "Diagnosis", "chapter": "Chapter"}
+SIMILAR = "/search/similar"
+QUOTED_CHARS = 60  # of a query the results line repeats: a pasted paragraph was repeated whole
+
+
+def filter_values(name: str) -> list[dict[str, Any]]:
+    """The values filter ``name`` offers, with their counts. Passages are shown, and found, as their pages: "passage"
+    would be a second "page"."""
+    values = facets()["fields"].get(name, [])
+    return [v for v in values if v["value"] in KINDS] if name == "kind" else values
+
+
+def value_names(name: str) -> dict[str, str]:
+    """Each value filter ``name`` offers, by the name its menu shows (a source's file name, not its id)."""
+    return {v["value"]: v.get("label") or v["value"] for v in filter_values(name)}
+
+
+def chosen_filters() -> dict[str, list[str]]:
+    """The filters the menus hold, read from their state (a menu's callback runs before they are drawn); a menu
+    holding every value (``narrows``) filters nothing, its values left shown so that one can be unpicked."""
+    picked = {name: values for name in FILTERS if (values := st.session_state.get(f"filter-{name}"))}
+    return {name: values for name, values in picked.items() if narrows(name, values)}
+
+
+def sent_filters(path: str, chosen: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The filters a search at ``path`` sends: find similar looks for any kind of record like the one clicked."""
+    return {name: values for name, values in chosen.items() if not (path == SIMILAR and name == "kind")}
+
+
+def filters_said(filters: dict[str, list[str]]) -> str:
+    """A search's filters as its results line says them: "in organ colon or lung, kind case"."""
+    said = []
+    for name, values in filters.items():
+        named = value_names(name)
+        said.append(f"{FILTERS[name].lower()} {values_said([named.get(v, v) for v in values], list(named.values()))}")
+    return f"in {', '.join(said)}" if said else ""
+
+
+def narrows(name: str, values: list[str]) -> bool:
+    """Whether picking ``values`` in filter ``name`` is a filter. Every value of a menu of several picked is none (a
+    filter would drop each record without the field: LC25000's tiles name no organ), though the menu keeps them shown
+    (``chosen_filters``) so that one can be unpicked. One value picked from a menu of one is a choice ("lung" where the
+    other records name no organ). While the values are unknown (the API unreachable) a pick is kept."""
+    offered = value_names(name)
+    return len(offered) < 2 or not offered.keys() <= set(values)
+
+
+def refilter() -> None:
+    """Filter menu callback: the search shown (by text, image or look) again under the filters now chosen, and a text
+    search's URL naming them. The unfiltered results, their count and the URL stayed until Search was pressed, and a
+    screen reader heard nothing change. A menu holding every value filters nothing (``narrows``)."""
+    if "hits" not in st.session_state and "search_refused" not in st.session_state:
+        return  # no search shown
+    method, path, title, kwargs, _ = st.session_state.last_search
+    filters = sent_filters(path, chosen_filters())
+    run_search(method, path, title, filters, **kwargs)
+    if text := st.query_params.get("q"):  # the URL names a text search alone
+        keep_in_url(text, filters)
+
+
+def url_search() -> tuple[str, dict[str, list[str]]]:
+    """The text search the page's URL names: its text (``q``) and filters (a parameter per value, named as the
+    filter). A blank value (``organ=``) filters nothing and is left out, as an empty menu is."""
+    params = st.query_params
+    filters = {name: [value for value in params.get_all(name) if value.strip()] for name in FILTERS}
+    return params.get("q", ""), {name: values for name, values in filters.items() if values}
+
+
+def keep_in_url(text: str = "", filters: dict[str, list[str]] | None = None) -> None:
+    """Name the search shown in the page's URL, beside its tab, so that a reload searches it again, Back and Forward
+    step through searches (Streamlit adds a history entry for each URL the app sets) and it can be bookmarked or
+    shared. An image or look-alike search names none: an uploaded image stays out of URLs. The note of filters an
+    earlier URL named that the library lacks goes: the URL now names the search shown. A tab bound to the URL
+    (``TAB_BOUND``) is Streamlit's to write."""
+    tab = {"tab": st.query_params["tab"]} if "tab" in st.query_params and not TAB_BOUND else {}
+    st.query_params.from_dict({**({"q": text} if text else {}), **(filters or {}), **tab})
+    st.session_state.url_search = url_search()
+    st.session_state.pop("url_dropped", None)
+
+
+def search_from_url() -> str | None:
+    """The text of the search the URL names where it is not the search shown (a bookmark or a link opened, a reload,
+    Back or Forward), with its text and filters put in the search form; None where the URL names the search shown.
+    Filter values are read as the menus hold them (``menu_value``); one the library does not hold is left out, said
+    (``dropped_note``) and dropped from the URL, which then names the search shown; so is a filter naming every value
+    (``narrows``), unsaid. While the library's values are unknown (the API unreachable) the URL is left as written."""
+    wanted = url_search()
+    if wanted == st.session_state.get("url_search"):
+        return None
+    st.session_state.url_search = wanted
+    st.session_state.pop("url_dropped", None)
+    text, filters = wanted
+    read = {name: {value: menu_value(name, value) for value in values} for name, values in filters.items()}
+    kept = {name: list(dict.fromkeys(filter(None, held.values()))) for name, held in read.items() if any(held.values())}
+    kept = {name: values for name, values in kept.items() if narrows(name, values)}
+    if kept != filters and facets()["fields"]:
+        keep_in_url(text, kept)
+        dropped = [(name, value) for name, held in read.items() for value, found in held.items() if found is None]
+        st.session_state.url_dropped = dropped_note(dropped)
+    st.session_state["search-text"] = text
+    for name in FILTERS:
+        st.session_state[f"filter-{name}"] = kept.get(name, [])
+    return text
+
+
+def menu_value(name: str, value: str) -> str | None:
+    """The menu entry of filter ``name`` a URL's ``value`` names, read as REST reads a filter (an organ, diagnosis or
+    kind whatever its case or accents; a source by its file name as well as its id, the menu's value); None where the
+    library holds none. A link written by hand or by another tool says "organ=Lung" or "source=atlas.pdf"."""
+    offered = filter_values(name)
+    if name == "source":
+        found = [v for v in offered if value == v["value"]] or [v for v in offered if value == v.get("label")]
+    else:  # as the stores compare a filter (``fold``); a kind is a lower-case name
+        wanted = fold(name, value.casefold() if name == "kind" else value)
+        found = [v for v in offered if fold(name, v["value"]) == wanted]
+    return found[0]["value"] if found else None
+
+
+def dropped_note(dropped: list[tuple[str, str]]) -> str | None:
+    """The one line naming the URL's filters the library does not hold, which the search shown leaves out."""
+    if not dropped:
+        return None
+    named = ", ".join(f"{name}={value}" for name, value in dropped)
+    if len(dropped) == 1:
+        return f"filter {named} is not in this library; showing results without it"
+    return f"filters {named} are not in this library; showing results without them"
+
+
+def search_for(text: str, filters: dict[str, list[str]]) -> None:
+    st.session_state.terms = query_terms(text)
+    run_search("POST", "/search", f"for {quoted(text)}", filters, json={"text": text})
+
+
+def quoted(text: str) -> str:
+    """A query as the results line repeats it ("for “koilocytes”"), cut to ``QUOTED_CHARS`` characters."""
+    return f"“{shorten(text, QUOTED_CHARS)}”"
+
+
+def forget_search() -> None:
+    """No search shown: the URL named none (Back to the page as first opened)."""
+    for key in ("hits", "unknown_words", "selected", "search_refused", "url_dropped"):
+        st.session_state.pop(key, None)
+
+
+def forget_for_refused(file_id: str) -> None:
+    """A refused upload's first run: the results shown, an earlier search's, go (read under the refusal, they were
+    this file's), the URL names no search, and keyboard focus goes to the results line, which says why (it fell to
+    the page's body as the uploader redrew)."""
+    if st.session_state.get("searched_image") != file_id:
+        st.session_state.searched_image = file_id
+        forget_search()
+        keep_in_url()
+        move_focus(".results-status")
+
+
+def run_search(method: str, path: str, title: str, filters: dict[str, list[str]], **kwargs) -> None:
+    """A new search: its first page of results, the viewer closed; kept so that "Show more" can ask for more and a
+    filter picked can ask again. ``title`` says what was searched after the count ("for “koilocytes”", "like
+    slide.png"); ``kwargs``, the request without its filters and k."""
+    st.session_state.selected = None
+    st.session_state.last_search = (method, path, title, kwargs, filters)
+    fetch_results(PAGE_SIZE)
+
+
+def show_more() -> None:
+    """Button callback: the last search again, for more results (thumbnails already seen come from the cache)."""
+    if k := more_results(st.session_state.k, len(st.session_state.hits)):  # None: a click on a stale button
+        shown = len(group_cases(st.session_state.hits))
+        fetch_results(k)
+        focus_results(shown)
+
+
+def focus_results(first: int) -> None:
+    """Keyboard focus to the heading of result card ``first`` (the first of find similar's, the first new one of show
+    more's), or to the results line where no such card came: focus fell to the page's top, or stayed on the Show
+    more button, now below the new cards."""
+    cards = len(group_cases(st.session_state.get("hits") or []))
+    move_focus(f".st-key-card-{first} h2" if first < cards else ".results-status")
+
+
+def fetch_results(k: int) -> None:
+    """The last search's first ``k`` results; the API ranks the same for any k, so more only adds cards below."""
+    method, path, title, kwargs, filters = st.session_state.last_search
+    body = "json" if "json" in kwargs else "data"  # a JSON body, or an uploaded image's form fields
+    fields = {"filters": filters, "k": k} if body == "json" else {"filters": json.dumps(filters), "k": str(k)}
+    sized = {**kwargs, body: {**kwargs[body], **fields}}
+    response = reached(method, path, **sized)
+    if response is None or response.status_code >= 400:  # why, not "no results", which would blame the query
+        why = refused(method, path, response) if response is not None else st.session_state.unreachable
+        st.session_state.search_refused = why  # for the live region (``search_tab``): an alert alone is not read out
+        st.session_state.pop("hits", None)
+        st.session_state.pop("unknown_words", None)
+        return
+    st.session_state.pop("search_refused", None)
+    found = response.json()
+    st.session_state.k = k
+    st.session_state.hits = found.get("hits", [])
+    st.session_state.unknown_words = found.get("unknown_words", [])
+    st.session_state.by_image = path != "/search"
+    words = found.get("image_words")  # an uploaded diagram's labels, searched as words
+    said = " ".join(filter(None, [title, filters_said(filters)]))
+    st.session_state.results_title = said + (f" · words read in the image: {words}" if words else "")
+
+
+def find_similar(hit: dict[str, Any]) -> None:
+    title = f"that look like {hit['citation']['label']}"
+    run_search("POST", SIMILAR, title, sent_filters(SIMILAR, chosen_filters()), json={"id": hit["id"]})
+    st.session_state.terms = []
+    keep_in_url()
+    focus_results(0)

@@ -1,0 +1,202 @@
+"""The viewer of one record, opened from a search result or from a cited quote in Ask: a page with its passage
+outlined, or a case's images with their labels, and the citation to copy."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+from PIL import Image
+from streamlit import runtime
+
+from pathatlas.indexer.sources.pdf import page_as_pdf
+from pathatlas.retrieval.records import display_name
+from pathatlas.ui.present import (
+    case_about,
+    case_image_text,
+    citation_text,
+    error_message,
+    full_size_name,
+    highlight,
+    outline,
+    place,
+    plain,
+    similar_label,
+)
+from pathatlas.ui.web_client import api_has_none, backend, call, detail_of, media, reached, ui_settings
+from pathatlas.ui.web_common import move_focus, picture
+from pathatlas.ui.web_search_state import find_similar
+
+READING_DPI = 110
+CASE_IMAGE_WIDTH = 320
+CONTEXT_POINTS = 72  # the page shown above and below a matched box: an inch, five or six lines of a book's text
+
+
+def case_title(case: str, diagnosis: str | None, title: str | None, images: int) -> str:
+    """A case's heading (Markdown), on its card and over its viewer: the case, what it shows (``case_about``), how many
+    images it has. Its citation's label names the file of one image ("cases, case DEMO-02, images/DEMO-02-1.jpg")."""
+    about = case_about(case, diagnosis, title)
+    return "**Case** " + plain(" · ".join(filter(None, [case, about, f"{images} images" if images > 1 else ""])))
+
+
+def close(state: str) -> None:
+    """Button callback: close the viewer kept in ``st.session_state[state]``; keyboard focus goes back to the button
+    that opened it (the Close button's removal dropped it to the page's top)."""
+    st.session_state[state] = None
+    if origin := st.session_state.pop(f"{state}_from", None):
+        move_focus(f".st-key-{origin} button")
+
+
+def open_page(hit: dict[str, Any], page: int, state: str) -> None:
+    params = {"source": hit["citation"]["source_id"], "page": page}
+    if (record := opened("/pages", f"page {page} is not in the index", params=params)) is not None:
+        st.session_state[state] = record
+
+
+def opened(path: str, missing: str, **kwargs) -> dict[str, Any] | None:
+    """The record the API answers at ``path``, for a viewer; None where there is none, said in a toast kept until
+    closed (no time limit to read it): ``missing`` where the API says it has none (``api_has_none``), any other
+    refusal in its own words (a server's failure or a proxy's timeout read "not in the index"). Where the service did
+    not answer, the run's end says so instead."""
+    response = reached("GET", path, **kwargs)
+    if response is None:
+        return None
+    if response.status_code < 400:
+        return response.json()
+    said = missing if api_has_none(response) else error_message(detail_of(response))
+    st.toast(plain(said), duration="infinite")
+    return None
+
+
+def viewer(hit: dict[str, Any], state: str, level: int = 2) -> None:
+    """The hit in ``st.session_state[state]`` at reading size: its page with the passage outlined, or the
+    case's images; closing it clears that state. Its title is a heading of ``level`` (2 beside the results, 3 under
+    the option or citation it opened from), so headings never skip a level."""
+    citation = hit["citation"]
+    with st.container(border=True, key=f"{state}-viewer"):
+        case = case_details(hit) if hit["kind"] == "case" else None
+        title = plain(citation["label"])
+        if case:
+            title = case_title(case["case"], case.get("diagnosis"), case.get("title"), len(case["images"]))
+        (st.header if level == 2 else st.subheader)(title, anchor=False)
+        actions = st.container(horizontal=True)  # buttons wrap onto rows, never squeezed to a letter a line
+        if case:
+            case_view(case, state)
+        elif hit.get("page_url"):
+            page_view(hit, state, actions)
+        actions.button("Close", key=f"{state}-close", on_click=close, args=(state,))
+        terms = st.session_state.get("terms", [])
+        if hit.get("snippet"):
+            st.markdown(
+                f"<blockquote class='passage'>{highlight(hit['snippet'], terms)}</blockquote>",
+                unsafe_allow_html=True,
+            )
+        st.caption("Citation to copy: select its text, or press the Copy to clipboard button beside it")
+        st.code(citation_text(hit), language=None, wrap_lines=True)  # its copy button is kept visible (STYLE)
+        if hit.get("has_image"):
+            st.button(
+                plain(similar_label(place(hit))), key=f"{state}-similar-{hit['id']}", on_click=find_similar, args=(hit,)
+            )
+
+
+def page_view(hit: dict[str, Any], state: str, nav) -> None:
+    """The page with its passage outlined; its previous/next and PDF buttons go in ``nav``, the viewer's button row."""
+    citation = hit["citation"]
+    page = citation["page"]
+    previous, following = (hit, page - 1, state), (hit, page + 1, state)
+    nav.button("◀ Previous page", key=f"{state}-prev", disabled=page <= 1, on_click=open_page, args=previous)
+    nav.button("Next page ▶", key=f"{state}-next", on_click=open_page, args=following)
+    api = ui_settings().api_url
+    if api:
+        nav.link_button(f"Open the PDF at page {page}", f"{api.rstrip('/')}/records/{hit['id']}/pdf#page={page}")
+    else:
+        nav.download_button(
+            f"Download page {page} as a PDF",
+            page_pdf(hit["id"], page),
+            file_name=f"{os.path.splitext(display_name(citation['source']))[0]}-p{page}.pdf",
+            mime="application/pdf",
+            key=f"{state}-pdf",
+            on_click="ignore",
+        )
+    url = hit["page_url"]
+    image = media(f"{url}{'&' if '?' in url else '?'}dpi={READING_DPI}")  # a caption quote's asks ?captioned=true
+    if not image:
+        return
+    named = f"Page {page} of {citation['source']}"
+    if not citation.get("bbox"):
+        picture([image], [named], [f"page {page}"], width="stretch")
+        return
+    if hit.get("outline"):
+        outlined, whole = "cited passage outlined", outline(image, hit["outline"], READING_DPI)
+    else:
+        outlined = "matched passage outlined" if hit["kind"] == "page" else "figure outlined"
+        whole = Image.open(io.BytesIO(image)).convert("RGB")
+    strip = around_box(whole, citation["bbox"], READING_DPI)
+    picture([strip], [f"{named}, around the {outlined} in red"], [f"page {page} ({outlined} in red)"], width="stretch")
+    with st.expander(f"Whole page {page}"):
+        picture([whole], [f"{named}, the whole page, the {outlined} in red"], width="stretch")
+
+
+def around_box(page: Image.Image, bbox: list[float], dpi: float) -> Image.Image:
+    """The strip of ``page`` (rendered at ``dpi``) across its width from ``CONTEXT_POINTS`` above ``bbox`` (PDF points)
+    to as far below: on a tall page the outlined box lay below the fold, and the reader saw the page's top."""
+    scale = dpi / 72
+    top = max(0, round((bbox[1] - CONTEXT_POINTS) * scale))
+    bottom = min(page.height, round((bbox[3] + CONTEXT_POINTS) * scale))
+    return page.crop((0, top, page.width, max(bottom, top + 1)))
+
+
+def page_pdf(record_id: str, page: int) -> Callable[[], bytes]:
+    """Page ``page`` of the record's source PDF as a PDF of its own, made when its button is clicked: the button names
+    the page (the whole book opened at page 1), and a book's PDF is tens of MB, too much to fetch at every rerun."""
+    client = backend()
+
+    def pdf() -> bytes:
+        response = client.get(f"/records/{record_id}/pdf")
+        response.raise_for_status()
+        return page_as_pdf(response.content, page)
+
+    return pdf
+
+
+def case_details(hit: dict[str, Any]) -> dict[str, Any] | None:
+    """The case of a case image (``GET /cases``): its diagnosis, organ, labels and every image."""
+    details = call("GET", f"/cases/{hit['id']}")
+    return details.json() if details is not None else None
+
+
+def case_view(case: dict[str, Any], state: str) -> None:
+    """A case's diagnosis, organ and the labels its images share, then its images, each with its other labels (a
+    stain) below it and a link to it at full size: one image's labels were shown as the whole case's."""
+    diagnosis, organ = plain(case.get("diagnosis") or "n/a"), plain(case.get("organ") or "n/a")
+    st.markdown(f"**Diagnosis:** {diagnosis}  \n**Organ:** {organ}")
+    shared = case.get("labels") or {}
+    if shared:
+        st.markdown(labels_text(shared))
+    total = len(case["images"])
+    row = st.container(horizontal=True, key=f"{state}-case-images")  # their toolbars hidden (STYLE)
+    for n, image in enumerate(case["images"], start=1):
+        if data := media(image["url"]):
+            with row.container(width=CASE_IMAGE_WIDTH):
+                picture([data], [case_image_text(case, n, total)], width=CASE_IMAGE_WIDTH)
+                if own := {k: v for k, v in (image.get("labels") or {}).items() if k not in shared}:
+                    st.markdown(labels_text(own))
+                st.markdown(f"[{plain(full_size_name(case, n))}]({full_size_url(data, image['id'])})")
+
+
+def labels_text(labels: dict[str, Any]) -> str:
+    """Labels as Markdown lines: "**Stain:** PAS"."""
+    return "  \n".join(f"**{plain(k)}:** {plain(str(v))}" for k, v in labels.items())
+
+
+def full_size_url(image: bytes, key: str) -> str:
+    """Where the browser gets ``image`` as stored, as a URL relative to the app's page: ``st.image`` sends an image
+    shrunk to the width it is shown at, which its Fullscreen showed no larger. Streamlit serves it as it serves the
+    images it draws, while a run draws its link; the API's media URL is out of a browser's reach where the API runs in
+    the UI's process (``pathatlas ui`` without ``--api``)."""
+    kind = Image.open(io.BytesIO(image)).format
+    kind = Image.MIME["JPEG" if kind == "MPO" else kind]  # a phone's JPEG with a preview inside is served as a JPEG
+    return runtime.get_instance().media_file_mgr.add(image, kind, f"full-size-{key}").lstrip("/")
