@@ -1086,7 +1086,8 @@ def remove(
 
     settings = settings_for(index)
     try:
-        removed = Index.open(settings.index_dir, settings).remove_source(source)
+        with Index.open(settings.index_dir, settings) as opened:
+            removed = opened.remove_source(source)
     except UnknownSourceError as exc:  # the index words its commands for the default index
         raise UnknownSourceError(for_this_index(str(exc), settings)) from None
     console.print(f"removed {removed} entries of {source}")

@@ -18,10 +18,11 @@ Two engines behind one class:
 Filters are Qdrant's own (keyword payload indexes on ``FILTER_FIELDS``), which match a payload list by any of its
 items as ``matches`` does; a value of a field ``matches`` compares whatever its case (``FOLDED_FIELDS``) first
 becomes the spellings the field holds (``QdrantStore.exact``), read once per state of the store (as the counts of a
-field's values are, ``value_counts``): each write through it starts a new one, and what another process commits is
-served by a store opened again (the generation pointer changed; until then the index hides those records anyway). A
-batch of queries is one ``query_batch`` call. Per-source revisions (for BM25 updates) live in ``revisions.json``
-beside the shard, written before the flush, so after a crash they can only claim more change than happened.
+field's values are, ``value_counts``): each write through it starts a new one, as does a write through another store of
+the process on the same embedded shard (``Writes``), and what another process commits is served by a store opened again
+(the generation pointer changed; until then the index hides those records anyway). A batch of queries is one
+``query_batch`` call. Per-source revisions (for BM25 updates) live in ``revisions.json`` beside the shard, written
+before the flush, so after a crash they can only claim more change than happened.
 
 Qdrant point ids must be integers or UUIDs, so each record id maps to a UUID5 and the record id
 travels in the payload as ``_id``; every read skips points without it.
@@ -33,7 +34,9 @@ commit (the next opener zeroed its vectors for good), and one opened and closed 
 the second. In the process, every store open on the folder uses one loaded shard (``hold``), closed when the last store
 is closed or garbage-collected: a store open before another (a second ``Index.open``: ``pathatlas remove`` run in
 process, a service's reopened index) wrote sees those writes at once, less the records its index's generation does not
-list, and no longer finds a record deleted since (where a FAISS index read before a commit still does).
+list, and no longer finds a record deleted since (where a FAISS index read before a commit still does). A child forked
+from a process holding a shard (a ``fork`` multiprocessing pool, a pre-forking server's workers) neither uses nor closes
+it (``forget_inherited``).
 
 The embedded engine writes its files through memory maps, where a full disk is a SIGBUS that kills the process, not an
 error: each write (and each opening on tmpfs, where reading a mapped file takes room) first checks the free space
@@ -43,6 +46,8 @@ files for writing even to search, so a read-only disk is refused in one line nam
 
 from __future__ import annotations
 
+import ctypes
+import dataclasses
 import errno
 import logging
 import os
@@ -107,13 +112,22 @@ class is made when first raised, so it is known by this name."""
 Fact = TypeVar("Fact")
 
 
+@dataclass
+class Writes:
+    """Writes (``QdrantStore._writing``) this process made to one embedded shard, through whichever of its stores, or
+    through one store's client: each starts a new state, for which ``per_state`` keeps what it read."""
+
+    count: int = 0
+
+
 def per_state(read: Callable[[QdrantStore, str], Fact]) -> Callable[[QdrantStore, str], Fact]:
-    """``read(store, field)`` asked once per state of the store (``QdrantStore._writing``) and kept until a write
-    through the store: repeated searches and counts make no round trip for what only a write changes."""
+    """``read(store, field)`` asked once per state of the store (``Writes``) and kept until a write through it or,
+    on an embedded shard, through any store of the process: repeated searches and counts make no round trip for what
+    only a write changes."""
 
     @wraps(read)
     def kept(store: QdrantStore, field: str) -> Fact:
-        state = store._writes
+        state = store.engine.writes.count
         if (cached := store._per_state.get((read.__name__, field))) is not None and cached[0] == state:
             return cached[1]
         fact = read(store, field)
@@ -419,11 +433,14 @@ def shard_held(path: Path) -> ShardHeldError:
 
 @dataclass
 class LoadedShard:
-    """A shard this process loaded, with its folder's ``HOLDER_LOCK``, and how many open stores use it."""
+    """A shard this process loaded, with its folder's ``HOLDER_LOCK``, how many open stores use it (``engines``: those
+    not collected yet), and the writes they made to it."""
 
     shard: Any
     holder: FileLock
     users: int = 0
+    engines: weakref.WeakSet[_EdgeEngine] = dataclasses.field(default_factory=weakref.WeakSet)
+    writes: Writes = dataclasses.field(default_factory=Writes)
 
 
 LOADED: dict[Path, LoadedShard] = {}
@@ -434,12 +451,46 @@ LOADING = threading.RLock()
 whatever thread the collector runs, which may be inside ``hold``."""
 
 
-def hold(folder: Path, load: Callable[[], Any]) -> Any:
+class InheritedShard:
+    """What a forked child's engines use in place of the shard its parent holds (``forget_inherited``): each call is
+    refused in one line, where the engine would wait for ever on threads that stayed in the parent."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def __getattr__(self, name: str) -> Any:
+        raise shard_held(self.folder)
+
+
+def forget_inherited() -> None:
+    """In a child just forked from this process: forget the shards it holds, which stay the parent's. Closing the
+    child's copy of one, or dropping it (collected, or at the child's exit), writes the parent's state back from before
+    the parent's later commits, zeroing their vectors for good, and an older filelock's release in the child unlocks
+    the parent's ``HOLDER_LOCK``: so each is kept to the child's end (a reference nothing drops, exit included) and its
+    engines are refused. The child, as any other process, is refused the folder (``ShardHeldError``)."""
+    global LOADING
+    LOADING = threading.RLock()  # a thread that stayed in the parent may have held it
+    for folder, loaded in LOADED.items():
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(loaded))
+        for engine in loaded.engines:
+            engine.shard = InheritedShard(folder)
+    LOADED.clear()
+
+
+@cache
+def forget_when_forked() -> None:
+    """Once per process, before it first loads a shard: ``forget_inherited`` in its forked children."""
+    if hasattr(os, "register_at_fork"):  # no fork without it (Windows)
+        os.register_at_fork(after_in_child=forget_inherited)
+
+
+def hold(folder: Path, load: Callable[[], Any]) -> LoadedShard:
     """The shard at ``folder`` (resolved): the one this process loaded, else ``load()``'s, under ``HOLDER_LOCK`` (taken
     first: another process holding it is refused, ``ShardHeldError``). Each call is matched by one ``let_go``."""
     with LOADING:
         loaded = LOADED.get(folder)
         if loaded is None:
+            forget_when_forked()
             holder = FileLock(folder / HOLDER_LOCK, thread_local=False)  # let go in whichever thread closes last
             try:
                 holder.acquire(timeout=0)
@@ -452,14 +503,15 @@ def hold(folder: Path, load: Callable[[], Any]) -> Any:
                 raise
             LOADED[folder] = loaded
         loaded.users += 1
-        return loaded.shard
+        return loaded
 
 
-def let_go(folder: Path) -> None:
-    """A store of this process is done with the shard at ``folder``: the last one closes it (which writes it back),
-    then releases ``HOLDER_LOCK`` for other processes."""
+def let_go(folder: Path, loaded: LoadedShard) -> None:
+    """A store of this process is done with ``loaded``, the shard at ``folder``: the last one closes it (which writes it
+    back), then releases ``HOLDER_LOCK`` for other processes. One a forked child inherited is left as it is."""
     with LOADING:
-        loaded = LOADED[folder]
+        if LOADED.get(folder) is not loaded:
+            return  # the parent's (forget_inherited)
         loaded.users -= 1
         if loaded.users:
             return
@@ -506,8 +558,11 @@ class _EdgeEngine:
         path.mkdir(parents=True, exist_ok=True)
         refuse_read_only(path)
         folder = path.resolve()
-        self.shard = hold(folder, partial(load_shard, path, dims, settings))
-        self._let_go = weakref.finalize(self, let_go, folder)
+        loaded = hold(folder, partial(load_shard, path, dims, settings))
+        loaded.engines.add(self)
+        self.shard = loaded.shard
+        self.writes = loaded.writes
+        self._let_go = weakref.finalize(self, let_go, folder, loaded)
         """Once: at ``close``, or where the store is never closed, when it is garbage-collected (a service's index
         swapped out) or at exit."""
         self.ef = settings.hnsw_ef_search
@@ -635,6 +690,7 @@ class _ClientEngine:
                     self.client.create_payload_index(collection, field, models.PayloadSchemaType.KEYWORD)
         self.params = models.SearchParams(hnsw_ef=settings.hnsw_ef_search) if remote else None  # the twin is exact
         self.remote = remote
+        self.writes = Writes()  # through this client only: another store's on a server's collection is not counted
 
     def exists(self) -> bool:
         """Whether the collection is there; a server that cannot be reached is one line."""
@@ -797,8 +853,6 @@ class QdrantStore(VectorStore):
         if self._revisions is None and not self.engine.count(None):
             self._revisions = {}
         self._revisions_dirty = False
-        self._writes = 0
-        """Writes through this store so far: what ``per_state`` reads is kept for the state it was read in."""
         self._per_state: dict[tuple[str, str], tuple[int, Any]] = {}
 
     @contextmanager
@@ -811,7 +865,7 @@ class QdrantStore(VectorStore):
         try:
             yield token
         finally:
-            self._writes += 1
+            self.engine.writes.count += 1
 
     @property
     def placement(self) -> str:
