@@ -120,7 +120,7 @@ def test_rest_refuses_writes_to_a_read_only_index_with_409_and_the_line(tmp_path
         assert removed.json()["detail"].startswith("index index is read-only"), removed.json()
         sent = client.post("/jobs", files={"file": ("gamma.pdf", make_pdf(tmp_path / "g.pdf", 1, "g").read_bytes())})
         assert sent.status_code == 409 and "is read-only" in sent.json()["detail"], sent.text
-        assert client.app.state.engine.jobs == {}  # refused before a job was made
+        assert client.app.state.jobs.by_id == {}  # refused before a job was made
         assert len(client.get("/sources").json()) == 2
 
 

@@ -198,21 +198,21 @@ def test_a_failed_job_is_logged_in_one_line_and_its_client_reads_no_server_path(
 def test_a_cancelled_job_is_logged(client, tmp_path, caplog, monkeypatch):
     """Logged before its end is published: a client seeing it cancelled finds the line, however slow the logging
     (the line came after the status, and a quick client missed it in a loaded CI run)."""
-    from pathatlas.ui.api import engine as engine_module
+    from pathatlas.ui.api import indexing
 
     caplog.set_level(logging.INFO, logger="pathatlas")
-    engine = client.app.state.engine
+    jobs = client.app.state.jobs
 
     def cancelled(job):
         raise Cancelled(f"job {job.id} was cancelled")
 
     def slow_info(*args, **kwargs):
         time.sleep(0.5)
-        logging.Logger.info(engine_module.log, *args, **kwargs)
+        logging.Logger.info(indexing.log, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "_index_job", cancelled)
-    monkeypatch.setattr(engine_module.log, "info", slow_info)
-    job = engine.submit("book.pdf", [tmp_path / "book.pdf"])
+    monkeypatch.setattr(jobs, "_index_job", cancelled)
+    monkeypatch.setattr(indexing.log, "info", slow_info)
+    job = jobs.submit("book.pdf", [tmp_path / "book.pdf"])
     assert job_ended(client, job.id)["status"] == "cancelled"
     assert any(r.getMessage() == f"index job {job.id} (book.pdf) cancelled" for r in caplog.records), caplog.text
 

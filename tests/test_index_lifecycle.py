@@ -20,6 +20,7 @@ from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.search import Query, Searcher
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
+from pathatlas.ui.api.indexing import Jobs
 from pathatlas.ui.api.jobs import Job
 from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import calls_to, hashing_settings, run_cli
@@ -68,11 +69,12 @@ def test_serving_a_new_folder_writes_nothing_and_the_first_index_records_the_sto
 def test_a_server_makes_a_new_index_with_its_first_job_that_commits(tmp_path, store):
     settings = hashing_settings(tmp_path, store=store)
     engine = Engine(settings)
+    jobs = Jobs.around(engine)
     try:
-        failed = ended(engine.submit("broken.pdf", [not_a_pdf(tmp_path / "broken.pdf")]))
+        failed = ended(jobs.submit("broken.pdf", [not_a_pdf(tmp_path / "broken.pdf")]))
         assert failed.status == "failed" and "not a readable PDF" in failed.error
         assert not settings.index_dir.exists(), "a first job that committed nothing leaves no folder"
-        done = ended(engine.submit("a.pdf", [make_pdf(tmp_path / "a.pdf", 2, "a")]))
+        done = ended(jobs.submit("a.pdf", [make_pdf(tmp_path / "a.pdf", 2, "a")]))
         assert done.status == "done", done.error
         assert json.loads((settings.index_dir / META_FILE).read_text())["store"] == store
         assert engine.search(Query(text="granuloma", k=3)).result().hits

@@ -10,8 +10,8 @@ import time
 from fastapi.testclient import TestClient
 
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.api.engine import claim_upload
 from pathatlas.ui.api.jobs import INTERRUPTED, Job, JobRecords
+from pathatlas.ui.api.upload_folder import claim_upload
 from pathatlas.ui.bench_crash import make_pdf
 from tests.servers import job_ended
 from tests.uploads import AUTH, api_settings, upload

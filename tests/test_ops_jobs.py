@@ -20,8 +20,7 @@ from filelock import FileLock
 from PIL import Image
 
 from pathatlas.indexer import pipeline
-from pathatlas.ui.api import engine as engine_module
-from pathatlas.ui.api import jobs
+from pathatlas.ui.api import indexing, jobs
 from pathatlas.ui.api.app import create_app, no_room
 from pathatlas.ui.bench_crash import make_pdf
 from tests.servers import job_ended
@@ -84,7 +83,7 @@ def held_job(tmp_path, monkeypatch):
     settings, a call that stops the service). The job is cancelled then, and its thread awaited."""
     reached, go = threading.Event(), threading.Event()
 
-    class HeldIndexer(engine_module.Indexer):
+    class HeldIndexer(indexing.Indexer):
         def __init__(self, *args, on_progress, **kwargs):
             def progress(source: str, done: int, total: int) -> None:
                 on_progress(source, done, total)
@@ -94,7 +93,7 @@ def held_job(tmp_path, monkeypatch):
 
             super().__init__(*args, on_progress=progress, **kwargs)
 
-    monkeypatch.setattr(engine_module, "Indexer", HeldIndexer)
+    monkeypatch.setattr(indexing, "Indexer", HeldIndexer)
     monkeypatch.setattr(pipeline, "ENTRY_BATCH", 1)  # progress counts encoded batches: one entry each, page by page
     monkeypatch.setattr(jobs, "PROGRESS_SECONDS", 0.0, raising=False)
     settings = api_settings(tmp_path)
@@ -102,7 +101,7 @@ def held_job(tmp_path, monkeypatch):
     with ExitStack() as service:
         client = service.enter_context(TestClient(create_app(settings)))
         job_id = upload(client, "atlas.pdf", pdf).json()["id"]
-        job = client.app.state.engine.jobs[job_id]
+        job = client.app.state.jobs.by_id[job_id]
         assert reached.wait(30), "the job did not start"
         try:
             yield job_id, settings, service.close
@@ -164,8 +163,8 @@ def test_a_job_submitted_while_this_service_writes_waits_its_turn(tmp_path):
     again = make_pdf(tmp_path / "again.pdf", 2, "queued again").read_bytes()
     with TestClient(create_app(settings)) as client:
         assert job_ended(client, upload(client, "atlas.pdf", pdf).json()["id"])["status"] == "done"
-        engine = client.app.state.engine
-        with engine._write, FileLock(settings.index_dir / "write.lock"):  # as this process's writer holds them
+        writer = client.app.state.jobs.writer
+        with writer.lock, FileLock(settings.index_dir / "write.lock"):  # as this process's writer holds them
             queued = upload(client, "again.pdf", again)
         assert queued.status_code == 202
         assert job_ended(client, queued.json()["id"])["status"] == "done"

@@ -18,9 +18,9 @@ from filelock import FileLock, Timeout
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
-from pathatlas.ui.api import engine as engine_module
+from pathatlas.ui.api import upload_folder
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.api.engine import CLAIM_FILE, OWNER_FILE, claim_upload
+from pathatlas.ui.api.upload_folder import CLAIM_FILE, OWNER_FILE, claim_upload
 from pathatlas.ui.bench_crash import make_pdf
 from tests.uploads import api_settings, upload, zipped
 
@@ -103,7 +103,7 @@ def test_a_sweep_an_os_error_stops_is_one_warning_and_the_service_serves(tmp_pat
                 raise OSError(error, os.strerror(error), self.lock_file)
             return super().acquire(*args, **kwargs)
 
-    monkeypatch.setattr(engine_module, "FileLock", Unclaimable)
+    monkeypatch.setattr(upload_folder, "FileLock", Unclaimable)
     caplog.set_level(logging.INFO, logger="pathatlas")
     with TestClient(create_app(settings)) as client:
         assert client.get("/health").status_code == 200

@@ -25,7 +25,7 @@ from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.api.engine import claim_upload
+from pathatlas.ui.api.upload_folder import claim_upload
 from pathatlas.ui.bench_crash import make_pdf
 from tests.servers import job_ended
 from tests.uploads import AUTH, api_settings, upload, zipped
@@ -144,7 +144,7 @@ def test_the_pdf_of_a_source_moved_away_is_gone_with_410_and_no_pdf_source_stays
 KILLED_MID_UPLOAD = """
 import os, signal, sys
 from pathlib import Path
-from pathatlas.ui.api.engine import claim_upload
+from pathatlas.ui.api.upload_folder import claim_upload
 folder = Path(sys.argv[1])
 claim_upload(folder, Path(sys.argv[2]))
 (folder / "big10.pdf").write_bytes(b"%PDF-1.7 half")

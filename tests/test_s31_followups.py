@@ -82,14 +82,14 @@ def test_a_cancel_taken_is_in_the_job_s_record_so_a_restart_still_shows_it(tmp_p
     """DELETE /jobs/{id} set cancel_requested on the running job only: its record lacked it, so after a restart (or a
     kill) the job read interrupted with cancel_requested false."""
     with TestClient(create_app(api_settings(tmp_path))) as client:
-        engine = client.app.state.engine
+        jobs = client.app.state.jobs
         job_id, go = held_upload(client, tmp_path, monkeypatch)
         assert client.delete(f"/jobs/{job_id}", headers=AUTH).status_code == 202
-        recorded = json.loads((engine.records.folder / f"{job_id}.json").read_text())
-        job = engine.jobs.pop(job_id)  # as a restarted server knows it: by its record alone
+        recorded = json.loads((jobs.records.folder / f"{job_id}.json").read_text())
+        job = jobs.by_id.pop(job_id)  # as a restarted server knows it: by its record alone
         job.claim.release()  # as a kill releases it
         restarted = client.get(f"/jobs/{job_id}").json()
-        engine.jobs[job_id] = job
+        jobs.by_id[job_id] = job
         go.set()
         assert job_ended(client, job_id)["status"] == "cancelled"
     assert recorded["cancel_requested"] is True

@@ -98,8 +98,8 @@ def test_the_listing_is_read_without_the_token_off_the_event_loop(tmp_path, monk
     is a file read, so it never runs on the event loop that serves searches."""
     settings = api_settings(tmp_path, api_token="t0ken")
     with TestClient(create_app(settings)) as client:
-        engine = client.app.state.engine
-        all_jobs = engine.all_jobs
+        jobs = client.app.state.jobs
+        all_jobs = jobs.all_jobs
         on_loop = []
 
         def recorded():
@@ -110,7 +110,7 @@ def test_the_listing_is_read_without_the_token_off_the_event_loop(tmp_path, monk
                 on_loop.append(False)
             return all_jobs()
 
-        monkeypatch.setattr(engine, "all_jobs", recorded)
+        monkeypatch.setattr(jobs, "all_jobs", recorded)
         assert client.get("/jobs").status_code == 200 and on_loop == [False]
         operation = client.get("/openapi.json").json()["paths"]["/jobs"]["get"]
     assert operation["operationId"] == "list_jobs"

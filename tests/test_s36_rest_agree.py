@@ -138,20 +138,20 @@ def test_an_unreadable_upload_is_named_by_its_file_name(client, route):
 
 
 def test_a_long_running_service_forgets_its_own_jobs_past_the_records_lifetime(tmp_path):
-    """``engine.jobs`` was never pruned: a service running for weeks listed its finished jobs past ``RECORD_DAYS``
+    """``Jobs.by_id`` was never pruned: a service running for weeks listed its finished jobs past ``RECORD_DAYS``
     (a restart drops their records), and kept each in memory."""
     settings = api_settings(tmp_path)
     with TestClient(create_app(settings)) as client:
-        engine = client.app.state.engine
+        jobs = client.app.state.jobs
         old, recent = (job_ended(client, upload(client, f"b{n}.pdf", b"%PDF-1.7 no").json()["id"]) for n in range(2))
         records = {job["id"]: settings.home / "jobs" / f"{job['id']}.json" for job in (old, recent)}
         for record in records.values():  # the end is published before the record is written
             while json.loads(record.read_text())["status"] != "failed":
                 time.sleep(0.05)
         weeks_ago = time.time() - (RECORD_DAYS + 1) * 86400
-        engine.jobs[old["id"]].ended = weeks_ago
+        jobs.by_id[old["id"]].ended = weeks_ago
         os.utime(records[old["id"]], (weeks_ago, weeks_ago))
         assert [job["id"] for job in client.get("/jobs").json()] == [recent["id"]]
-        assert old["id"] not in engine.jobs and recent["id"] in engine.jobs
+        assert old["id"] not in jobs.by_id and recent["id"] in jobs.by_id
         assert client.get(f"/jobs/{old['id']}").status_code == 404
         assert not records[old["id"]].exists() and records[recent["id"]].exists()

@@ -63,7 +63,7 @@ def test_a_cancel_asked_while_a_case_folder_s_images_are_hashed_stops_the_job_th
     """An upload of two case folders: the first is committed, then the second is looked at (each listed image hashed
     for its fingerprint), and the cancel asked while its first image is hashed was seen only once every image had
     been. The job ends there, and the first folder's commit is rolled back: the index is as it was."""
-    engine = client.app.state.engine
+    jobs = client.app.state.jobs
     before = client.get("/sources").json()
     hashed, committed, looking, cancelled = [], {}, threading.Event(), threading.Event()
     named = fingerprints.utf8_name
@@ -73,7 +73,7 @@ def test_a_cancel_asked_while_a_case_folder_s_images_are_hashed_stops_the_job_th
         if path.parent.name == "second" and path.suffix == ".png":
             hashed.append(path.name)
             if not looking.is_set():  # the job's progress: a source's units are complete once it is committed
-                committed.update((Path(k).name, u) for job in list(engine.jobs.values()) for k, u in job.units.items())
+                committed.update((Path(k).name, u) for job in list(jobs.by_id.values()) for k, u in job.units.items())
             looking.set()
             assert cancelled.wait(30)
         return named(path)

@@ -107,9 +107,9 @@ def test_a_cancel_asked_while_a_case_folder_is_counted_stops_the_job_at_once(cli
 def test_a_cancel_asked_once_the_sources_are_counted_stops_before_a_case_folder_is_read(client, monkeypatch):
     """A cancel asked after the count (while the index opened) was seen only after the folder's metadata was read and
     its images hashed (its fingerprint), at the first progress report."""
-    engine = client.app.state.engine
+    jobs = client.app.state.jobs
     counted, go, looked = threading.Event(), threading.Event(), []
-    count, fingerprint = engine._prepared, CaseFolderSource.fingerprint
+    count, fingerprint = jobs._prepared, CaseFolderSource.fingerprint
 
     def count_then_hold(job):
         units = count(job)
@@ -121,7 +121,7 @@ def test_a_cancel_asked_once_the_sources_are_counted_stops_before_a_case_folder_
         looked.append(source.path.name)
         return fingerprint(source)
 
-    monkeypatch.setattr(engine, "_prepared", count_then_hold)
+    monkeypatch.setattr(jobs, "_prepared", count_then_hold)
     monkeypatch.setattr(CaseFolderSource, "fingerprint", looked_at)
     try:
         job_id = upload(client, "atlas.zip", two_cases_zip()).json()["id"]
@@ -136,7 +136,7 @@ def test_a_cancel_asked_once_the_sources_are_counted_stops_before_a_case_folder_
 # -- 4. what an uploaded zip holds that no source reads --------------------------------------------------------------
 def uploaded_files(client) -> list[str]:
     """The files under the uploads, below each upload's folder ("atlas/atlas/c0.png"), its marks aside."""
-    uploads = client.app.state.engine.uploads
+    uploads = client.app.state.jobs.uploads.path
     files = (path.relative_to(uploads) for path in uploads.rglob("*") if path.is_file())
     return sorted(Path(*path.parts[1:]).as_posix() for path in files if not path.name.startswith("."))
 
@@ -176,7 +176,7 @@ def test_an_uploaded_zip_keeps_no_image_that_no_case_folder_lists(client):
 
 
 def test_a_zip_member_leaving_its_folder_is_still_refused_before_anything_is_kept(client, tmp_path):
-    uploads = client.app.state.engine.uploads
+    uploads = client.app.state.jobs.uploads.path
     before = sorted(uploads.iterdir()) if uploads.is_dir() else []
     refused = upload(client, "escape.zip", two_cases_zip(("../x.png", png("red")), ("atlas/stray.png", png("green"))))
     assert (refused.status_code, refused.json()["detail"]) == (400, "zip member '../x.png' leaves the archive")
@@ -187,17 +187,17 @@ def test_a_zip_member_leaving_its_folder_is_still_refused_before_anything_is_kep
 def test_an_upload_is_answered_before_its_unread_images_go_and_a_cancel_stops_that(client, monkeypatch):
     """Reading every case folder's metadata to find the images no row lists ran inside the upload's request (1.4 s at
     50,000 rows) before any job existed to cancel: the job does it now, where a cancel is seen."""
-    from pathatlas.ui.api import engine as engine_module
+    from pathatlas.ui.api import indexing
 
     pruning, go = threading.Event(), threading.Event()
-    prune = engine_module.remove_unread_images
+    prune = indexing.remove_unread_images
 
     def slow_prune(folder, settings):
         pruning.set()
         go.wait(60)
         return prune(folder, settings)
 
-    monkeypatch.setattr(engine_module, "remove_unread_images", slow_prune)
+    monkeypatch.setattr(indexing, "remove_unread_images", slow_prune)
     try:
         job_id = upload(client, "slow.zip", two_cases_zip(("atlas/stray.png", png("green")))).json()["id"]
         assert pruning.wait(30), "the job prunes the upload"

@@ -92,10 +92,10 @@ def test_a_cancel_while_an_upload_s_unlisted_images_are_found_stops_before_any_i
 
 
 def test_a_cancel_while_a_job_counts_its_sources_is_not_counted_as_none(client, tmp_path):
-    """``Engine.size_hints`` counts nothing for a source it cannot read (``except Exception``): a cancel was one."""
+    """``Jobs.size_hints`` counts nothing for a source it cannot read (``except Exception``): a cancel was one."""
     folder = case_folder(tmp_path / "cases", rows=10)
     with stoppable(stop), pytest.raises(Cancelled):
-        client.app.state.engine.size_hints([folder])
+        client.app.state.jobs.size_hints([folder])
 
 
 # -- 2. a metadata file's read may stop between its rows ------------------------------------------------------------
@@ -140,7 +140,7 @@ class HeldRead:
 
 
 def prepared_thread(job_id: str) -> threading.Thread | None:
-    """The thread that removes a job's unlisted images and counts its sources (``Engine._prepared``), while it runs."""
+    """The thread that removes a job's unlisted images and counts its sources (``Jobs._prepared``), while it runs."""
     return next((thread for thread in threading.enumerate() if thread.name == f"prepare-{job_id}"), None)
 
 
@@ -154,7 +154,7 @@ def test_a_cancel_asked_while_a_job_reads_a_case_folder_s_metadata_stops_the_job
     A cancel asked at its 50th line ends the job cancelled, the index as it was, and the read with it: no line read
     after it, no read after it (the prune and count steps' own thread went on to read the file whole, then again, once
     the job had ended)."""
-    engine = client.app.state.engine
+    jobs = client.app.state.jobs
     before = client.get("/sources").json()
     held = HeldRead(monkeypatch, held=1 if step == "count" else 2)
     if step == "prune":
@@ -162,7 +162,7 @@ def test_a_cancel_asked_while_a_job_reads_a_case_folder_s_metadata_stops_the_job
     else:
         folder = case_folder(tmp_path / "held")
         if step == "look":
-            counted = engine.size_hints
+            counted = jobs.size_hints
 
             def counted_then_touched(paths):
                 hints = counted(paths)
@@ -170,8 +170,8 @@ def test_a_cancel_asked_while_a_job_reads_a_case_folder_s_metadata_stops_the_job
                 os.utime(folder / "labels.csv", ns=(found.st_atime_ns, found.st_mtime_ns + 1_000_000))
                 return hints
 
-            monkeypatch.setattr(engine, "size_hints", counted_then_touched)
-        job_id = engine.submit("held", [folder]).id
+            monkeypatch.setattr(jobs, "size_hints", counted_then_touched)
+        job_id = jobs.submit("held", [folder]).id
     try:
         assert held.reading.wait(60), job_ended(client, job_id)
         assert client.delete(f"/jobs/{job_id}", headers=AUTH).status_code == 202

@@ -122,7 +122,7 @@ def test_the_cases_of_a_zip_being_indexed_are_refused_in_another_zip(served, mon
         go.wait(30)
         return "done", None
 
-    monkeypatch.setattr(client.app.state.engine, "_index_job", held)
+    monkeypatch.setattr(client.app.state.jobs, "_index_job", held)
     job_id = upload(client, "atlas.zip", case_zip(cases, "myc")).json()["id"]
     assert started.wait(30)
     refused = upload(client, "week2.zip", case_zip(cases, "myc", reverse=True))

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from filelock import FileLock
 
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.api.engine import claim_upload
 from pathatlas.ui.api.jobs import INTERRUPTED, Job, JobRecords, claimed
+from pathatlas.ui.api.upload_folder import claim_upload
 from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import index_new
 from tests.servers import job_ended
@@ -88,7 +88,7 @@ def test_a_job_s_end_is_recorded_before_its_upload_is_released(tmp_path, monkeyp
     rolls it back: the record must say the job ended first."""
     settings = api_settings(tmp_path)
     with TestClient(create_app(settings)) as client:
-        records = client.app.state.engine.records
+        records = client.app.state.jobs.records
         saves = []
         save = records.save
 

@@ -43,7 +43,7 @@ def case_folder(folder: str, image: str) -> list[tuple[str, bytes]]:
 
 
 def uploaded_files(client) -> list[Path]:
-    return [path for path in client.app.state.engine.uploads.rglob("*") if path.is_file()]
+    return [path for path in client.app.state.jobs.uploads.path.rglob("*") if path.is_file()]
 
 
 @pytest.mark.parametrize("again", ["./c/a.jpg", "c//a.jpg", "c/./a.jpg"])

@@ -15,6 +15,7 @@ from PIL import Image
 
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.engine import Engine
+from pathatlas.ui.api.indexing import Jobs
 from pathatlas.ui.api.jobs import Job
 from pathatlas.ui.bench_crash import make_pdf
 from tests.servers import job_ended
@@ -55,7 +56,7 @@ def steps(tmp_path, monkeypatch) -> list[tuple[str, bool]]:
     """The file work of uploads under ``tmp_path``, as (its step, whether it ran on the event loop): opening a file for
     writing, each write, unlinking a file, removing a folder, submitting a job."""
     recorded: list[tuple[str, bool]] = []
-    opened, unlink, rmtree, submit = pathlib.Path.open, pathlib.Path.unlink, shutil.rmtree, Engine.submit
+    opened, unlink, rmtree, submit = pathlib.Path.open, pathlib.Path.unlink, shutil.rmtree, Jobs.submit
 
     def under_uploads(path) -> bool:
         return "uploads" in pathlib.Path(path).relative_to(tmp_path).parts if path.is_relative_to(tmp_path) else False
@@ -75,14 +76,14 @@ def steps(tmp_path, monkeypatch) -> list[tuple[str, bool]]:
 
         return run
 
-    def recorded_submit(engine, *args, **kwargs):
+    def recorded_submit(jobs, *args, **kwargs):
         recorded.append(("submit", on_event_loop()))
-        return submit(engine, *args, **kwargs)
+        return submit(jobs, *args, **kwargs)
 
     monkeypatch.setattr(pathlib.Path, "open", recorded_open)
     monkeypatch.setattr(pathlib.Path, "unlink", recorded_step("unlink", unlink))
     monkeypatch.setattr(shutil, "rmtree", recorded_step("rmtree", rmtree))
-    monkeypatch.setattr(Engine, "submit", recorded_submit)
+    monkeypatch.setattr(Jobs, "submit", recorded_submit)
     return recorded
 
 
@@ -117,20 +118,21 @@ def test_old_jobs_are_forgotten_while_another_upload_submits_its_job(fast, monke
     listing) looks through the jobs for those to forget: the look goes through a copy, never raising "dictionary
     changed size during iteration". The other thread's submission is played at the first job looked at."""
     engine = Engine(fast)
+    jobs = Jobs.around(engine)
     old = Job("old", "old.pdf", [], status="done", ended=0.0)
-    engine.jobs = {old.id: old, "kept": Job("kept", "kept.pdf", [])}
+    jobs.by_id = {old.id: old, "kept": Job("kept", "kept.pdf", [])}
     expired = Job.expired
 
     def submitted_meanwhile(job: Job, now: float) -> bool:
-        engine.jobs.setdefault("new", Job("new", "new.pdf", []))
+        jobs.by_id.setdefault("new", Job("new", "new.pdf", []))
         return expired(job, now)
 
     monkeypatch.setattr(Job, "expired", submitted_meanwhile)
     try:
-        engine.forget_old_jobs()
+        jobs.forget_old_jobs()
     finally:
         engine.close()
-    assert set(engine.jobs) == {"kept", "new"}
+    assert set(jobs.by_id) == {"kept", "new"}
 
 
 def test_an_old_record_another_upload_thread_deleted_meanwhile_is_no_failure(tmp_path, monkeypatch, caplog):

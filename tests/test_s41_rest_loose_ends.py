@@ -161,7 +161,7 @@ def test_a_moved_homes_upload_is_this_homes_and_its_removal_cleans_only_this_hom
         engine = client.app.state.engine
         (key,) = engine.index.manifest
         assert Path(key).parent == old.resolve(), "the index records the upload under the old home"
-        upload_of = engine.uploaded(key)
+        upload_of = client.app.state.jobs.uploads.uploaded(key)
         assert (upload_of.folder, upload_of.name, upload_of.unpacked) == (old.name, "x.pdf", False)
         (source,) = client.get("/sources").json()
         assert source["source"] == "x.pdf"
@@ -185,7 +185,7 @@ def test_a_key_climbing_out_of_an_uploads_folder_is_no_upload(restored):
     _, settings = restored
     uploads = settings.home / "uploads"
     with TestClient(create_app(settings)) as client:
-        engine = client.app.state.engine
+        uploads_of = client.app.state.jobs.uploads
         for key in (f"{uploads.resolve()}/../jobs/x.pdf", "/elsewhere/uploads/../jobs/x.pdf"):
             assert (uploads / ".." / "jobs").is_dir()
-            assert engine.uploaded(key) is None, key  # removing its source would have removed the home's jobs
+            assert uploads_of.uploaded(key) is None, key  # removing its source would have removed the home's jobs

@@ -143,15 +143,15 @@ def test_the_upload_token_cannot_replace_a_zipped_case_folder_by_its_name(client
 def test_a_students_upload_taken_before_the_lecturers_of_its_name_does_not_replace_it(client, tmp_path, monkeypatch):
     """Checked again when the job would replace: the student's job waited while the lecturer's upload of the same name
     was taken and indexed."""
-    engine, lecturer_done = client.app.state.engine, threading.Event()
-    run = engine._run
+    jobs, lecturer_done = client.app.state.jobs, threading.Event()
+    run = jobs._run
 
     def students_wait(job):
         if not job.may_replace:
             lecturer_done.wait(60)
         run(job)
 
-    monkeypatch.setattr(engine, "_run", students_wait)
+    monkeypatch.setattr(jobs, "_run", students_wait)
     student = upload(client, "week2.pdf", pdf(tmp_path, "beta"), STUDENT)
     assert student.status_code == 202, "nothing of that name is indexed yet"
     assert indexed(client, "week2.pdf", pdf(tmp_path, "alpha"), AUTH)["status"] == "done"
@@ -213,7 +213,7 @@ def test_uploads_beyond_the_jobs_cap_are_refused_before_their_body_is_read(tmp_p
             go.wait(60)
             return "done", None
 
-        monkeypatch.setattr(client.app.state.engine, "_index_job", held)
+        monkeypatch.setattr(client.app.state.jobs, "_index_job", held)
         jobs = [upload(client, f"{tag}.pdf", pdf(tmp_path, tag), AUTH) for tag in ("alpha", "beta")]
         assert [job.status_code for job in jobs] == [202, 202]
         folders, read = upload_folders(tmp_path), []
@@ -232,18 +232,18 @@ def test_uploads_beyond_the_jobs_cap_are_refused_before_their_body_is_read(tmp_p
 def test_uploads_sent_at_once_count_against_the_cap_before_they_are_jobs(tmp_path):
     """Each upload holds its slot while it is taken: two taken at once fill a cap of two, though neither is a job."""
     with TestClient(create_app(api_settings(tmp_path, max_jobs=2))) as client:
-        engine = client.app.state.engine
-        with engine.job_slot() as first, engine.job_slot() as second, engine.job_slot() as third:
+        jobs = client.app.state.jobs
+        with jobs.job_slot() as first, jobs.job_slot() as second, jobs.job_slot() as third:
             assert (first, second, third) == (True, True, False)
-        with engine.job_slot() as again:
+        with jobs.job_slot() as again:
             assert again, "a slot is free again once its upload is answered"
 
 
 def test_the_upload_token_cancels_no_job_the_lecturers_token_sent(client, tmp_path, monkeypatch):
     """A cancel rolls an upload back and deletes it: a student could throw away the lecturer's uploads one by one."""
-    engine, release = client.app.state.engine, threading.Event()
-    run = engine._run
-    monkeypatch.setattr(engine, "_run", lambda job: (release.wait(60), run(job)))
+    jobs, release = client.app.state.jobs, threading.Event()
+    run = jobs._run
+    monkeypatch.setattr(jobs, "_run", lambda job: (release.wait(60), run(job)))
     lecturers = upload(client, "week3.pdf", pdf(tmp_path, "gamma"), AUTH).json()["id"]
     students = upload(client, "notes.pdf", pdf(tmp_path, "delta"), STUDENT).json()["id"]
     refused = client.delete(f"/jobs/{lecturers}", headers=STUDENT)

@@ -42,14 +42,14 @@ def client(tmp_path):
 @contextmanager
 def jobs_held(client, monkeypatch) -> Iterator[None]:
     """Index jobs sent meanwhile wait, their uploads claimed, until the block is left, and are then indexed."""
-    engine, go = client.app.state.engine, threading.Event()
-    index_job = engine._index_job
+    jobs, go = client.app.state.jobs, threading.Event()
+    index_job = jobs._index_job
 
     def held(job):
         go.wait(30)
         return index_job(job)
 
-    monkeypatch.setattr(engine, "_index_job", held)
+    monkeypatch.setattr(jobs, "_index_job", held)
     try:
         yield
     finally:
@@ -81,7 +81,7 @@ def test_a_zip_of_nothing_but_copies_is_refused_at_once_naming_each_twin_and_kee
         f"index the zip's copy instead, remove that source (DELETE /sources/{ids['week1.qmd']}) and send the zip again",
     )
     assert [claim.is_locked for claim in claims] == [False]
-    assert list(client.app.state.engine.uploads.iterdir()) == []
+    assert list(client.app.state.jobs.uploads.path.iterdir()) == []
     assert client.get("/jobs").json() == []
     assert source_ids(client) == ids
 
@@ -138,12 +138,12 @@ def test_a_file_removed_from_an_indexed_zip_may_be_uploaded_alone(client, tmp_pa
 
 def test_the_upload_token_replaces_a_zip_uploaded_before_its_files_were_marked_with_the_same_zip(client, tmp_path):
     """Such a zip's folder holds its bytes' mark alone; the same zip sent again replaces it as before, not failing at
-    its job's end for marks the earlier one lacks (``Engine.replacement_refusal``)."""
+    its job's end for marks the earlier one lacks (``UploadFolder.replacement_refusal``)."""
     client, _ = client
     archive = tmp_path / "course.zip"
     archive.write_bytes(zipped(("c/week2.qmd", deck("kiwi")), ("c/week3.qmd", deck("emu"))))
     assert indexed(client, "course.zip", archive.read_bytes(), STUDENT)["status"] == "done"
-    [folder] = client.app.state.engine.uploads.iterdir()
+    [folder] = client.app.state.jobs.uploads.path.iterdir()
     for mark in folder.glob(".*-*"):
         if mark.name != f"{CONTENT_MARK}{content_hash(archive)}":
             mark.rmdir()

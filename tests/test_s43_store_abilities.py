@@ -11,6 +11,7 @@ from pathatlas.indexer.pipeline import indexed_copy
 from pathatlas.retrieval import stores
 from pathatlas.retrieval.stores.faiss_store import FaissStore
 from pathatlas.ui.api.engine import Engine
+from pathatlas.ui.api.indexing import Jobs
 from tests.helpers import hashing_settings
 from tests.test_s34_text_reuse import PAGES, build, small_passages, upgrade, write_pdf
 
@@ -42,7 +43,7 @@ def test_a_server_writes_through_an_index_of_its_own_only_where_the_store_opens_
     tmp_path, contrary_faiss, store, private
 ):
     engine = Engine(hashing_settings(tmp_path, store=store))
-    writer = engine._writer()
+    writer = Jobs.around(engine).writer.target()
     try:
         assert (writer is not engine.index) == private
     finally:

@@ -125,7 +125,7 @@ def test_a_job_cancelled_after_its_first_source_committed_keeps_nothing(client, 
 
     def then_cancel(self, *args, **kwargs):
         report = add_source(self, *args, **kwargs)
-        for job in client.app.state.engine.jobs.values():
+        for job in client.app.state.jobs.by_id.values():
             job.cancel_requested = True  # the next source's first page stops it
         return report
 

@@ -64,7 +64,7 @@ def held_upload(client, folder: Path, monkeypatch) -> tuple[str, threading.Event
         go.wait(30)
         return ("cancelled", None) if job.cancel_requested else ("done", None)
 
-    monkeypatch.setattr(client.app.state.engine, "_index_job", held)
+    monkeypatch.setattr(client.app.state.jobs, "_index_job", held)
     job_id = upload(client, "atlas.pdf", make_pdf(folder / "atlas.pdf", 2, "c").read_bytes()).json()["id"]
     assert started.wait(30)
     return job_id, go

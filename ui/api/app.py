@@ -43,9 +43,10 @@ from pathatlas.ui.api.deps import (
     path_pattern,
 )
 from pathatlas.ui.api.engine import Engine, NotReadyError
+from pathatlas.ui.api.indexing import Jobs
 from pathatlas.ui.api.lanes import LaneFullError
 from pathatlas.ui.api.routes import ask, library, media, records, search, service
-from pathatlas.ui.api.uploads import NO_ROOM
+from pathatlas.ui.api.uploads import NO_ROOM, NoRoomError, UnusableZipError, UploadRefusedError, UploadTooLargeError
 from pathatlas.ui.serving import BodyTimeout
 
 DOCS_ASSETS = "/docs/assets"
@@ -62,6 +63,8 @@ answered with 10 MB, one error each."""
 EXPOSED_HEADERS = ["ETag", "Retry-After", "Content-Disposition", REQUEST_ID_HEADER]
 """The response headers a page on a CORS origin may read, beyond the few a browser always shows it: a conditional
 GET's tag, when a full lane frees up, an export's file name, and the id tying an answer to the server's log lines."""
+UPLOAD_REFUSALS = {UploadTooLargeError: 413, UnusableZipError: 400, NoRoomError: 507}
+"""The status of each kind of upload refusal (``UploadRefusedError``)."""
 log = logging.getLogger(__name__)
 
 
@@ -77,15 +80,17 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         serving = engine or Engine(settings)  # the index opens once per process
-        await run_in_threadpool(serving.sweep_uploads)  # before any upload of this process
-        await run_in_threadpool(serving.records.forget_old)
+        jobs = Jobs.around(serving)
+        await run_in_threadpool(jobs.sweep_uploads)  # before any upload of this process
+        await run_in_threadpool(jobs.records.forget_old)
         log.info("%s", serving_line(serving))
         if notice := upgrade_notice(serving):
             log.warning("%s", notice)
         # The models load in the background: the service answers at once, and /health says when it is ready.
         threading.Thread(target=serving.warm_up, daemon=True, name="warm-up").start()
-        app.state.engine = serving
+        app.state.engine, app.state.jobs = serving, jobs
         yield
+        jobs.abandon()
         serving.close()
 
     app = FastAPI(
@@ -123,9 +128,9 @@ def create_app(
 
 
 def add_error_handlers(app: FastAPI, settings: Settings) -> None:
-    """The JSON answers to requests that fail: a PathAtlasError by what went wrong (404, 400, 409, 502, 500), a brief
-    422, a 405 with every allowed method, a full lane or a service still loading 503, and a server file it cannot
-    write 507 or 503 (``machine_reply``)."""
+    """The JSON answers to requests that fail: a PathAtlasError by what went wrong (404, 400, 409, 502, 500), an upload
+    refused by its kind (``UPLOAD_REFUSALS``), a brief 422, a 405 with every allowed method, a full lane or a service
+    still loading 503, and a server file it cannot write 507 or 503 (``machine_reply``)."""
 
     @app.exception_handler(PathAtlasError)
     async def user_error(request: Request, exc: PathAtlasError) -> JSONResponse:
@@ -137,6 +142,12 @@ def add_error_handlers(app: FastAPI, settings: Settings) -> None:
         if isinstance(exc, EncoderError):  # the index's encoder failed: the server's model, not the request
             code = 500
         return JSONResponse({"detail": request.app.state.engine.client_message(exc)}, status_code=code)
+
+    @app.exception_handler(UploadRefusedError)
+    async def upload_refused(_: Request, exc: UploadRefusedError) -> JSONResponse:
+        """Its line as it is: it names the upload and its members as sent, never a server path."""
+        code = next(code for kind, code in UPLOAD_REFUSALS.items() if isinstance(exc, kind))
+        return JSONResponse({"detail": str(exc)}, status_code=code)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> Response:

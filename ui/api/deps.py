@@ -1,5 +1,5 @@
-"""FastAPI dependencies and guards: the shared engine, the write-token check, limits enforced before a body
-is read, and the documented error responses."""
+"""FastAPI dependencies and guards: the process's shared objects (the served index, its writer, upload folder and index
+jobs), the write-token check, limits enforced before a body is read, and the documented error responses."""
 
 from __future__ import annotations
 
@@ -26,7 +26,10 @@ from starlette.datastructures import UploadFile as SentFile
 from pathatlas.retrieval.search import echoed
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
+from pathatlas.ui.api.indexing import Jobs
 from pathatlas.ui.api.schemas import ErrorOut, Links, too_long
+from pathatlas.ui.api.upload_folder import UploadFolder
+from pathatlas.ui.api.writer import IndexWriter
 
 log = logging.getLogger(__name__)
 JOBS = "/jobs"
@@ -82,7 +85,25 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+def get_jobs(request: Request) -> Jobs:
+    """The index jobs of the served index, with the writer and the upload folder they share (``Jobs.around``)."""
+    return request.app.state.jobs
+
+
 EngineDep = Annotated[Engine, Depends(get_engine)]
+JobsDep = Annotated[Jobs, Depends(get_jobs)]
+
+
+def get_writer(jobs: JobsDep) -> IndexWriter:
+    return jobs.writer
+
+
+def get_uploads(jobs: JobsDep) -> UploadFolder:
+    return jobs.uploads
+
+
+WriterDep = Annotated[IndexWriter, Depends(get_writer)]
+UploadsDep = Annotated[UploadFolder, Depends(get_uploads)]
 
 
 def get_links(request: Request) -> Links:
@@ -286,7 +307,7 @@ class RequestGuard:
     - uploads (to the routes that take a file) without a Content-Length (411) or over their limit (413): an upload to
       index over PATHATLAS_MAX_UPLOAD_MB, an image query over PATHATLAS_MAX_QUERY_IMAGE_MB, so nothing big is
       spooled; any other body over ``BODY_BYTES`` (413), read first when it comes without a Content-Length (chunked);
-    - an upload to index while PATHATLAS_MAX_JOBS jobs wait or run (429, ``Engine.job_slot``).
+    - an upload to index while PATHATLAS_MAX_JOBS jobs wait or run (429, ``Jobs.job_slot``).
     """
 
     def __init__(self, app, settings: Settings):
@@ -350,14 +371,14 @@ class RequestGuard:
         return (megabytes << 20) + MULTIPART_SLACK, over
 
     async def within_job_slots(self, scope, receive, send) -> None:
-        """A ``POST /jobs`` answered while it holds one of the engine's job slots (``Engine.job_slot``), so that
+        """A ``POST /jobs`` answered while it holds one of the job slots (``Jobs.job_slot``), so that
         uploads sent at once count against PATHATLAS_MAX_JOBS before any is a job; refused (429) before its body is
         read when none is free."""
-        engine: Engine = scope["app"].state.engine
-        with engine.job_slot() as taken:
+        jobs: Jobs = scope["app"].state.jobs
+        with jobs.job_slot() as taken:
             if not taken:
                 retry = [(b"retry-after", str(JOB_RETRY_SECONDS).encode())]
-                await refuse(send, 429, jobs_full(engine.settings), retry)
+                await refuse(send, 429, jobs_full(jobs.engine.settings), retry)
                 return
             await self.app(scope, receive, send)
 

@@ -26,7 +26,7 @@ RECORD_DAYS = 7
 PROGRESS_SECONDS = 2.0
 """Most seconds a running job's record lags its progress: what "interrupted" shows after a kill."""
 JOB_ID = re.compile(r"[0-9a-f]{12}")
-"""What ``Engine.submit`` names a job: a record is looked up only by such a name, never by a path a client wrote."""
+"""What ``Jobs.submit`` names a job: a record is looked up only by such a name, never by a path a client wrote."""
 CLAIM_FILE = ".claim"
 """In an upload folder: locked (an OS file lock, gone with a killed process) while its upload and job run."""
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
@@ -67,7 +67,7 @@ class Job:
     None while it runs."""
     may_replace: bool = True
     """Whether the upload may replace an earlier one of its name holding other bytes: not one sent with the upload
-    token (``Engine.replacement_refusal``). Not recorded: a restart rolls back a job that had not ended."""
+    token (``UploadFolder.replacement_refusal``). Not recorded: a restart rolls back a job that had not ended."""
 
     @property
     def running(self) -> bool:
@@ -186,7 +186,7 @@ class JobRecords:
 
     def forget_old(self) -> None:
         """Delete records older than ``RECORD_DAYS`` (any index's: they share the folder): at start, and as jobs are
-        listed or submitted (``Engine.forget_old_jobs``), by several upload threads at once: a record another thread
+        listed or submitted (``Jobs.forget_old_jobs``), by several upload threads at once: a record another thread
         deleted meanwhile is one less to delete, not a failure."""
         oldest = time.time() - RECORD_DAYS * 86400
         try:

@@ -18,9 +18,9 @@ import zlib
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import pymupdf
-from fastapi import HTTPException, UploadFile, status
 
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.sources import discover, unrendered_notes
@@ -53,6 +53,23 @@ UNSAFE_CHARS = frozenset('/\\:*?"<>|')
 NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 """OS errors saying the machine has no room for what is written (a full disk, a used-up quota, a file over the size
 ``ulimit -f`` or the file system allows): 507 Insufficient Storage, since the request itself was fine."""
+
+
+class UploadRefusedError(PathAtlasError):
+    """An upload refused as it is taken, in one line saying why; each kind is answered with its own status
+    (``app.UPLOAD_REFUSALS``)."""
+
+
+class UploadTooLargeError(UploadRefusedError):
+    """Over a cap: the upload's bytes, or a zip's members or the bytes they unpack to (413)."""
+
+
+class UnusableZipError(UploadRefusedError):
+    """A zip that is not unpacked: not a zip, damaged, a bomb, or a member that is unsafe or cannot be written (400)."""
+
+
+class NoRoomError(UploadRefusedError):
+    """The disk holding the uploads has no room to unpack a zip now: the server's lack, not the request's (507)."""
 
 
 def safe_name(name: str | None, default: str) -> str:
@@ -117,23 +134,18 @@ def unsafe_char(char: str) -> bool:
     return char in UNSAFE_CHARS or (unicodedata.category(char)[0] == "C" and char not in JOINERS)
 
 
-def too_large(limit_bytes: int) -> HTTPException:
-    return HTTPException(
-        status.HTTP_413_CONTENT_TOO_LARGE, f"upload is over the limit of {limit_bytes // (1 << 20)} MB"
-    )
-
-
-def save_limited(upload: UploadFile, target: Path, limit_bytes: int) -> None:
-    """Copy an upload (as Starlette spooled it) to ``target`` a chunk at a time, stopping at the limit (the file is
-    removed then). It blocks: a route calling it is a plain ``def``, which FastAPI runs in a worker thread."""
+def save_limited(sent: BinaryIO, target: Path, limit_bytes: int) -> None:
+    """Copy an upload's bytes (``sent``: the file Starlette spooled it to) to ``target`` a chunk at a time, stopping
+    at the limit (the file is removed then). It blocks: a route calling it is a plain ``def``, which FastAPI runs in a
+    worker thread."""
     written = 0
     with target.open("wb") as handle:
-        while chunk := upload.file.read(CHUNK):
+        while chunk := sent.read(CHUNK):
             written += len(chunk)
             if written > limit_bytes:
                 handle.close()
                 target.unlink()
-                raise too_large(limit_bytes)
+                raise UploadTooLargeError(f"upload is over the limit of {limit_bytes // (1 << 20)} MB")
             handle.write(chunk)
 
 
@@ -281,8 +293,8 @@ MEMBER_MARK = ".member-"
 """An upload folder of a zip holds an empty folder named this and the ``content_hash`` of each PDF or notes file of the
 zip kept to be indexed: a lone upload of the same bytes, or another zip's copy, is known by it while the zip is being
 indexed. Not a ``CONTENT_MARK``: those say what the upload is, and an upload sent again under its name replaces, with
-the upload token, only one of the same marks (``Engine.replacement_refusal``), which a zip sent before its members were
-marked would then not be. Once the zip is indexed the manifest names each member's source, so a member mark is not
+the upload token, only one of the same marks (``UploadFolder.replacement_refusal``), which a zip sent before its members
+were marked would then not be. Once the zip is indexed the manifest names each member's source, so a member mark is not
 looked at: a member removed since (``DELETE /sources``) must not be taken for the zip's other sources."""
 
 
@@ -297,7 +309,7 @@ def marked_uploads(uploads: Path, content: str, mark: str = CONTENT_MARK) -> lis
 
 def replaces(stored: Path, folder: Path) -> bool:
     """Whether the upload at ``stored`` replaces, once indexed, the upload of ``folder``: that one holds a file of its
-    name or, for a zip, the folder it unpacks to (``Engine._replace_older_uploads``)."""
+    name or, for a zip, the folder it unpacks to (``UploadFolder.replace_older``)."""
     names = {stored.name, stored.stem} if stored.suffix.lower() == ".zip" else {stored.name}
     return any((folder / name).exists() for name in names)
 
@@ -573,12 +585,12 @@ class ZipBudget:
         self.owed = 0
 
     def reserve(self, size: int) -> None:
-        """Promise ``size`` more bytes, or refuse (507) where the disk has no room for them."""
+        """Promise ``size`` more bytes, or refuse (``NoRoomError``) where the disk has no room for them."""
         with UNPACKING_LOCK:
             promised = sum(budget.owed for budget in UNPACKING)
             disk = shutil.disk_usage(self.disk)
             if problem := no_room(disk.free, disk.total, size, promised):
-                raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE, problem)
+                raise NoRoomError(problem)
             self.owed += size
 
     def spend(self, size: int) -> None:
@@ -638,18 +650,19 @@ def bomb_ratio(unpacked: int, packed: int) -> str:
 
 
 def checked_files(members: list[zipfile.ZipInfo], max_bytes: int, max_members: int) -> list[zipfile.ZipInfo]:
-    """The files of a zip's ``members``, refused (400, 413) where one is unsafe (``member_problem``) or named twice,
-    or where they are over ``max_members`` or over ``max_bytes`` as declared (a bomb is refused whole)."""
+    """The files of a zip's ``members``, refused (``UnusableZipError``) where one is unsafe (``member_problem``) or
+    named twice, or (``UploadTooLargeError``) where they are over ``max_members`` or over ``max_bytes`` as declared (a
+    bomb is refused whole)."""
     if len(members) > max_members:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"the zip has over {max_members} members")
+        raise UploadTooLargeError(f"the zip has over {max_members} members")
     for member in members:
         if problem := member_problem(member):
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"zip member {member_name(member)!r} {problem}")
+            raise UnusableZipError(f"zip member {member_name(member)!r} {problem}")
     if sum(m.file_size for m in members) > max_bytes:
-        raise _unpacked_too_large(max_bytes)
+        raise UploadTooLargeError(f"the zip unpacks to over {max_bytes // (1 << 20)} MB (PATHATLAS_MAX_UNPACKED_MB)")
     files = [member for member in members if not member.is_dir()]
     if twice := repeated_name(files):  # the later copy replaced the earlier, which its row then named
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"zip member {twice!r} appears twice")
+        raise UnusableZipError(f"zip member {twice!r} appears twice")
     return files
 
 
@@ -673,7 +686,7 @@ def extract_zip(
             names = frozenset(member_name(member) for member in files)
             wanted = [m for m in files if settings is None or read_by_sources(member_name(m), names)]
             if problem := bomb_problem(wanted):
-                raise HTTPException(status.HTTP_400_BAD_REQUEST, problem)
+                raise UnusableZipError(problem)
             target.mkdir(parents=True, exist_ok=True)
             with zip_budget(target) as budget:
                 metadata = [m for m in wanted if settings is not None and metadata_file(member_name(m))]
@@ -682,7 +695,7 @@ def extract_zip(
                 kept = {*metadata, *(listed_members(rest, target, settings) if metadata else rest)}
                 unpack(zipped, [m for m in rest if m in kept], target, budget)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error) as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"the upload is not a usable zip file ({exc})") from exc
+        raise UnusableZipError(f"the upload is not a usable zip file ({exc})") from exc
     return [member_name(member) for member in files if member not in kept]
 
 
@@ -721,13 +734,4 @@ def unpack(zipped: zipfile.ZipFile, members: list[zipfile.ZipInfo], target: Path
             # system: the member's fault. No room on the machine is the server's (507, not 400).
             if exc.errno in NO_ROOM:
                 raise
-            raise HTTPException(
-                status.HTTP_400_BAD_REQUEST, f"zip member {name!r} cannot be unpacked: {exc.strerror or exc}"
-            ) from exc
-
-
-def _unpacked_too_large(max_bytes: int) -> HTTPException:
-    return HTTPException(
-        status.HTTP_413_CONTENT_TOO_LARGE,
-        f"the zip unpacks to over {max_bytes // (1 << 20)} MB (PATHATLAS_MAX_UNPACKED_MB)",
-    )
+            raise UnusableZipError(f"zip member {name!r} cannot be unpacked: {exc.strerror or exc}") from exc

@@ -23,11 +23,24 @@ from pathatlas.indexer.sources.notes import NOTE_SUFFIXES
 from pathatlas.retrieval.index import Index, Manifest, per_generation
 from pathatlas.retrieval.records import display_name, distinct_names, source_id
 from pathatlas.retrieval.search import echoed, source_names
-from pathatlas.ui.api.deps import EngineDep, Role, RoleDep, errors, form_only, require_token
-from pathatlas.ui.api.engine import OWNER_FILE, Engine, claim_upload, source_problems
+from pathatlas.settings import OWNER_FILE
+from pathatlas.ui.api.deps import (
+    EngineDep,
+    JobsDep,
+    Role,
+    RoleDep,
+    UploadsDep,
+    WriterDep,
+    errors,
+    form_only,
+    require_token,
+)
+from pathatlas.ui.api.engine import source_problems
+from pathatlas.ui.api.indexing import Jobs
 from pathatlas.ui.api.jobs import RECORD_DAYS, Job, claimed
 from pathatlas.ui.api.routes.search import listed, unknown_source
 from pathatlas.ui.api.schemas import JobForm, JobOut, JobsQuery, SourceOut
+from pathatlas.ui.api.upload_folder import UploadFolder, claim_upload, sources_of
 from pathatlas.ui.api.uploads import (
     MEMBER_MARK,
     UPLOAD_SUFFIXES,
@@ -125,10 +138,10 @@ def list_sources(engine: EngineDep) -> list[SourceOut]:
     description="A file name several sources share is refused (400), naming each as GET /sources does, with its id.",
     responses=errors(400, 401, 403, 404, 409, 422, 503),
 )
-def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
+def delete_source(source_id: str, engine: EngineDep, writer: WriterDep) -> dict[str, int]:
     try:  # a name several sources share: the app's handler words it (``Engine.client_message``), no server paths
         # never by a server path (``..``, ``~``): 404 as unknown
-        return {"removed": engine.remove(listed(source_id, engine))}
+        return {"removed": writer.remove(listed(source_id, engine))}
     except UnknownSourceError:  # the index's message names the command line's way to list them
         raise unknown_source(source_id) from None
 
@@ -159,7 +172,14 @@ def delete_source(source_id: str, engine: EngineDep) -> dict[str, int]:
         },
     },
 )
-def create_job(engine: EngineDep, form: Annotated[JobForm, File()], role: RoleDep) -> JobOut:
+def create_job(
+    engine: EngineDep,
+    writer: WriterDep,
+    uploads: UploadsDep,
+    jobs: JobsDep,
+    form: Annotated[JobForm, File()],
+    role: RoleDep,
+) -> JobOut:
     """A plain ``def``, which FastAPI runs in a worker thread: its steps write, read, unpack and delete files (an upload
     may be 200 MB), which on the event loop would hold up every other request."""
     file = form.file
@@ -167,20 +187,20 @@ def create_job(engine: EngineDep, form: Annotated[JobForm, File()], role: RoleDe
     suffix = Path(name).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, UPLOAD_TYPES_HINT)
-    engine.check_can_write()  # 409 now, not a job that can only fail
+    writer.check_can_write()  # 409 now, not a job that can only fail
     settings = engine.settings
-    folder = engine.uploads / uuid.uuid4().hex[:12]
+    folder = uploads.path / uuid.uuid4().hex[:12]
     claim = None
     try:  # whatever stops it (a full disk included) leaves nothing of the upload behind
         claim = claim_upload(folder, engine.index.path)
         stored, notes = folder / name, []
-        save_limited(file, stored, settings.max_upload_mb << 20)
+        save_limited(file.file, stored, settings.max_upload_mb << 20)
         if suffix == ".pdf" and (cut := without_junk(stored)):
             notes.append(junk_note(cut))
         sent = echoed(sent_name(file.filename))
-        check_upload(engine, stored, sent)
+        check_upload(jobs, stored, sent)
         may_replace = role is Role.LECTURER
-        if not may_replace and (refusal := engine.replacement_refusal(engine.index, folder, [stored], name)):
+        if not may_replace and (refusal := uploads.replacement_refusal(engine.index, folder, [stored], name)):
             raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
         if suffix == ".zip":
             target = folder / stored.stem
@@ -191,41 +211,41 @@ def create_job(engine: EngineDep, form: Annotated[JobForm, File()], role: RoleDe
                 stored.unlink()
                 stored = target
                 notes.extend(unreadable_notes(stored, settings) if readers else [])
-                check_unpacked(engine, stored, sent)
-                notes.extend(held_documents(engine, stored, sent))
+                check_unpacked(jobs, stored, sent)
+                notes.extend(held_documents(jobs, stored, sent))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         if claim is not None:
             claim.release()
         raise
-    return job_out(engine.submit(name, [stored], upload=folder, claim=claim, notes=notes, may_replace=may_replace))
+    return job_out(jobs.submit(name, [stored], upload=folder, claim=claim, notes=notes, may_replace=may_replace))
 
 
-def check_upload(engine: Engine, stored: Path, name: str) -> None:
+def check_upload(jobs: Jobs, stored: Path, name: str) -> None:
     """Refuse at once, in one line naming the upload as sent (``name``), a file that is not what its name says (415,
     as an image is) and one whose bytes the index or another upload already holds (409, ``refuse_held``)."""
     if problem := type_problem(stored, name):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"{problem}: {UPLOAD_TYPES_HINT}")
     if (content := content_hash(stored)) is None:  # unreadable: its job says why
         return
-    refuse_held(engine, stored, name, {content: TWIN_WORDS[stored.suffix.lower()]})
+    refuse_held(jobs, stored, name, {content: TWIN_WORDS[stored.suffix.lower()]})
 
 
-def check_unpacked(engine: Engine, unpacked: Path, name: str) -> None:
+def check_unpacked(jobs: Jobs, unpacked: Path, name: str) -> None:
     """``check_upload`` for the case folders a zip unpacked to (``unpacked``): one whose content (``content_hash``) an
     indexed source or another upload holds is refused (409, ``refuse_held``). The zip's bytes tell little: the same
     folder zipped again, or by another tool, makes another zip, and one indexed from disk was never zipped."""
     try:
-        sources = discover([unpacked], engine.settings)
+        sources = discover([unpacked], jobs.engine.settings)
     except PathAtlasError:  # nothing to index: its job says why
         return
     folders = [source for source in sources if source.kind == CaseFolderSource.kind]
-    held = engine.index.manifest.values()
+    held = jobs.engine.index.manifest.values()
     contents = (c for source in folders for c in [source.content_hash(), *earlier_contents(source, held)])
-    refuse_held(engine, unpacked, name, dict.fromkeys(filter(None, contents), TWIN_WORDS[CaseFolderSource.kind]))
+    refuse_held(jobs, unpacked, name, dict.fromkeys(filter(None, contents), TWIN_WORDS[CaseFolderSource.kind]))
 
 
-def held_documents(engine: Engine, unpacked: Path, name: str) -> list[str]:
+def held_documents(jobs: Jobs, unpacked: Path, name: str) -> list[str]:
     """The PDFs and notes files of the folder a zip unpacked to (``unpacked``) whose bytes an indexed source or another
     upload holds (``twin_refusal``), or a file of the zip kept before them: each removed, and named in a job's note
     with what holds it, as ``pathatlas index`` of a folder skips such a copy (``Indexer._held_elsewhere``). Indexed,
@@ -234,14 +254,14 @@ def held_documents(engine: Engine, unpacked: Path, name: str) -> list[str]:
     kept are marked as the upload's (``MEMBER_MARK``) in one step with the look, as ``refuse_held`` marks a lone file:
     of a zip and a lone copy of its file sent at once, the second is told of the first, whichever it is."""
     try:
-        sources = discover([unpacked], engine.settings)
+        sources = discover([unpacked], jobs.engine.settings)
     except PathAtlasError:  # nothing to index: its job says why
         return []
     documents = hashed_documents(sources, unpacked.resolve())  # hashed before the look, which holds up other uploads
     with CONTENT_CHECK:
         notes, kept = [], {}
         for member, path, content in documents:
-            if (held := copy_of(engine, unpacked, path, content, kept)) is None:
+            if (held := copy_of(jobs, unpacked, path, content, kept)) is None:
                 kept[content] = member
                 continue
             path.unlink()
@@ -260,17 +280,17 @@ def hashed_documents(sources: list[Source], root: Path) -> list[tuple[str, Path,
     return [(path.relative_to(root).as_posix(), path, content) for path, content in documents if content is not None]
 
 
-def copy_of(engine: Engine, unpacked: Path, path: Path, content: str, kept: dict[str, str]) -> str | None:
+def copy_of(jobs: Jobs, unpacked: Path, path: Path, content: str, kept: dict[str, str]) -> str | None:
     """What holds the file ``path`` of the folder a zip unpacked to (``unpacked``), holding ``content``: a file of the
     zip ``kept`` before it (by content, its path in the zip), an indexed source or another upload
     (``twin_refusal``), in a note's words; None where nothing does."""
     words = TWIN_WORDS[path.suffix.lower()]
     if (first := kept.get(content)) is not None:
         return f"{path.name} {words.same_as} {first} of this zip: {words.twice} would appear twice"
-    return twin_refusal(engine, unpacked, path.name, content, words, ZIP_COPY_INSTEAD)
+    return twin_refusal(jobs, unpacked, path.name, content, words, ZIP_COPY_INSTEAD)
 
 
-def refuse_held(engine: Engine, upload: Path, name: str, contents: dict[str, TwinWords]) -> None:
+def refuse_held(jobs: Jobs, upload: Path, name: str, contents: dict[str, TwinWords]) -> None:
     """409 for the upload ``upload`` (its PDF or zip, or the folder a zip unpacked to) where the index or another
     upload holds one of ``contents`` (``twin_refusal``, worded as each says): indexed beside it, each of its pages or
     cases would be found and cited twice, once by an upload id. The lecturer who meant to replace that source is told
@@ -278,37 +298,38 @@ def refuse_held(engine: Engine, upload: Path, name: str, contents: dict[str, Twi
     uploads of them sent at once the second is refused as it is after the first."""
     with CONTENT_CHECK:
         for content, words in contents.items():
-            if refusal := twin_refusal(engine, upload, name, content, words):
+            if refusal := twin_refusal(jobs, upload, name, content, words):
                 raise HTTPException(status.HTTP_409_CONFLICT, refusal)
         for content in contents:
             mark_content(upload.parent, content)
 
 
 def twin_refusal(
-    engine: Engine, upload: Path, name: str, content: str, words: TwinWords, instead: str = IN_ITS_PLACE
+    jobs: Jobs, upload: Path, name: str, content: str, words: TwinWords, instead: str = IN_ITS_PLACE
 ) -> str | None:
     """``refuse_held``'s 409 for the upload ``upload`` holding ``content``: a source of the index holding it
     (``indexed_twin``), or another upload of this index marked with it, not yet indexed (its folder still claimed) or
     indexed, or a zip not yet indexed holding it (``MEMBER_MARK``); None where there is none. Not an earlier upload
     this one replaces (``replaces``). ``instead``: how the lecturer indexes it in place of indexed sources."""
+    engine, uploads = jobs.engine, jobs.uploads
     manifest = engine.index.manifest
-    if (key := indexed_twin(engine, manifest, upload, content)) is not None:
+    if (key := indexed_twin(uploads, manifest, upload, content)) is not None:
         return same_file(manifest, [key], name, words, instead)
-    for folder in other_uploads(engine, upload, marked_uploads(engine.uploads, content)):
+    for folder in other_uploads(engine.index, upload, marked_uploads(uploads.path, content)):
         if claimed(folder):
-            return not_yet_indexed(engine, folder, name, words)
-        if keys := engine.sources_of(engine.index, folder):
+            return not_yet_indexed(jobs, folder, name, words)
+        if keys := sources_of(engine.index, folder):
             return same_file(manifest, keys, name, words, instead)
-    for folder in other_uploads(engine, upload, marked_uploads(engine.uploads, content, MEMBER_MARK)):
+    for folder in other_uploads(engine.index, upload, marked_uploads(uploads.path, content, MEMBER_MARK)):
         if claimed(folder):  # once indexed, the manifest holds what its files hold
-            return not_yet_indexed(engine, folder, name, words, "a file of ")
+            return not_yet_indexed(jobs, folder, name, words, "a file of ")
     return None
 
 
-def other_uploads(engine: Engine, upload: Path, folders: list[Path]) -> Iterator[Path]:
-    """The upload folders of ``folders`` uploaded to this index (``uploaded_to``) which the upload ``upload`` does
+def other_uploads(index: Index, upload: Path, folders: list[Path]) -> Iterator[Path]:
+    """The upload folders of ``folders`` uploaded to ``index`` (``uploaded_to``) which the upload ``upload`` does
     not replace (``replaces``)."""
-    return (folder for folder in folders if not replaces(upload, folder) and uploaded_to(folder, engine.index.path))
+    return (folder for folder in folders if not replaces(upload, folder) and uploaded_to(folder, index.path))
 
 
 def uploaded_to(folder: Path, index: Path) -> bool:
@@ -319,14 +340,14 @@ def uploaded_to(folder: Path, index: Path) -> bool:
         return False
 
 
-def indexed_twin(engine: Engine, manifest: Manifest, upload: Path, content: str) -> str | None:
+def indexed_twin(uploads: UploadFolder, manifest: Manifest, upload: Path, content: str) -> str | None:
     """The source of ``manifest`` holding the content (``content``) of the upload ``upload`` (a PDF, or a case folder
     of the folder a zip unpacked to: ``indexed_copy``), bar an earlier upload of its name, which this one replaces."""
 
     stored_as = (upload.name, upload.is_dir())
 
     def replaced(key: str) -> bool:
-        return (earlier := engine.uploaded(key)) is not None and (earlier.name, earlier.unpacked) == stored_as
+        return (earlier := uploads.uploaded(key)) is not None and (earlier.name, earlier.unpacked) == stored_as
 
     return indexed_copy(manifest, content, replaced)
 
@@ -343,10 +364,10 @@ def same_file(manifest: Manifest, keys: list[str], name: str, words: TwinWords, 
     )
 
 
-def not_yet_indexed(engine: Engine, folder: Path, name: str, words: TwinWords, within: str = "") -> str:
+def not_yet_indexed(jobs: Jobs, folder: Path, name: str, words: TwinWords, within: str = "") -> str:
     """``refuse_held``'s 409 for an upload holding the bytes of the upload of ``folder`` (``within``: of a file of
     it, a zip's), not yet indexed: named with its job where this process runs it."""
-    job = next((job for job in list(engine.jobs.values()) if job.upload == folder), None)  # a copy: jobs are added
+    job = next((job for job in list(jobs.by_id.values()) if job.upload == folder), None)  # a copy: jobs are added
     other = f"{job.source} (job {job.id})" if job else "another upload"
     return f"{name} {words.same_as} {within}{other}, not yet indexed: {words.twice} would appear twice"
 
@@ -361,10 +382,10 @@ def not_yet_indexed(engine: Engine, folder: Path, name: str, words: TwinWords, w
     "Readable without the token, as every GET route is.",
     responses=errors(422),
 )
-def list_jobs(engine: EngineDep, query: Annotated[JobsQuery, Query()]) -> list[JobOut]:
+def list_jobs(jobs: JobsDep, query: Annotated[JobsQuery, Query()]) -> list[JobOut]:
     """A plain ``def``: FastAPI runs it in a worker thread, since every record is a file read."""
-    jobs = (job for job in engine.all_jobs() if not query.status or job.status in query.status)
-    return [job_out(job) for job in islice(jobs, query.limit)]
+    listed = (job for job in jobs.all_jobs() if not query.status or job.status in query.status)
+    return [job_out(job) for job in islice(listed, query.limit)]
 
 
 @router.get(
@@ -374,18 +395,18 @@ def list_jobs(engine: EngineDep, query: Annotated[JobsQuery, Query()]) -> list[J
     summary="Status and progress of an index job",
     responses=errors(404, 422),
 )
-def get_job(job_id: str, engine: EngineDep) -> JobOut:
+def get_job(job_id: str, jobs: JobsDep) -> JobOut:
     return job_out(
         known_job(
-            engine, job_id, "GET /jobs lists those kept; an older job's upload is in GET /sources if it was indexed"
+            jobs, job_id, "GET /jobs lists those kept; an older job's upload is in GET /sources if it was indexed"
         )
     )
 
 
-def known_job(engine: Engine, job_id: str, unknown: str) -> Job:
+def known_job(jobs: Jobs, job_id: str, unknown: str) -> Job:
     """A job of this index, run by this process or recorded by an earlier one; 404 otherwise, ending with what the
     client may do (``unknown``): a job older than its record has its source listed, if it was indexed."""
-    if (job := engine.job(job_id)) is None:
+    if (job := jobs.job(job_id)) is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
             f"no job {echoed(job_id)} of this index (job records are kept for {RECORD_DAYS} days): {unknown}",
@@ -408,17 +429,17 @@ def known_job(engine: Engine, job_id: str, unknown: str) -> Job:
         409: {**errors(409)[409], "description": "The job already ended, or runs in another server process"},
     },
 )
-def cancel_job(job_id: str, engine: EngineDep, role: RoleDep) -> JobOut:
+def cancel_job(job_id: str, jobs: JobsDep, role: RoleDep) -> JobOut:
     """202, as RFC 9110 answers a DELETE taken but not yet enacted: the job stops at its next step. A job that has
     ended is 409, naming how it ended: a 200 with its status left the client to guess whether anything was cancelled.
     The upload token cancels no job the lecturer's token sent (403): a cancel rolls the upload back and deletes it."""
-    job = known_job(engine, job_id, "nothing to cancel; give the job id that POST /jobs answered")
+    job = known_job(jobs, job_id, "nothing to cancel; give the job id that POST /jobs answered")
     if role is Role.UPLOADER and job.may_replace:
         raise HTTPException(status.HTTP_403_FORBIDDEN, LECTURERS_JOB)
     if not job.running:
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} already ended ({job.status}): nothing to cancel")
-    if job_id not in engine.jobs:  # recorded, and its upload still claimed: another process runs it
+    if job_id not in jobs.by_id:  # recorded, and its upload still claimed: another process runs it
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} runs in another server process: cancel it there")
     job.cancel_requested = True
-    engine.records.save(job)  # a restart before the job stops still shows the cancel was taken
+    jobs.records.save(job)  # a restart before the job stops still shows the cancel was taken
     return job_out(job)
