@@ -8,7 +8,6 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import bm25s
 import numpy as np
 
 from pathatlas.agent.evidence import SentenceScores, compared, counts_as_printed, option_terms
@@ -127,6 +126,8 @@ def sentence_bm25(question: str, options: Sequence[str], scores: SentenceScores)
     tokens = tokenize(texts)
     if not any(tokens):
         return np.zeros(len(options))
+    import bm25s  # loaded by ``tokenize`` without the numba and scipy it imports at its top (``terms._tokenizer``)
+
     model = bm25s.BM25()
     model.index(tokens, show_progress=False)
     out = np.zeros(len(options))

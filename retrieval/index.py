@@ -49,7 +49,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import lru_cache, wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
 from filelock import FileLock, Timeout
@@ -1082,22 +1082,44 @@ class Index:
 Held = TypeVar("Held")
 
 
+@dataclass
+class _Computation(Generic[Held]):
+    """One function's value for one generation of one index, computed by the first caller while the others wait."""
+
+    generation: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: bool = False
+    value: Held | None = None
+
+    def value_of(self, compute: Callable[[Index], Held], index: Index) -> Held:
+        """The value, computed under ``lock`` unless a caller before has: a raising ``compute`` leaves it undone, so
+        the next caller tries again."""
+        if not self.done:
+            with self.lock:
+                if not self.done:  # false for a caller that waited while another computed it
+                    self.value = compute(index)
+                    self.done = True
+        return self.value
+
+
 def per_generation(compute: Callable[[Index], Held]) -> Callable[[Index], Held]:
     """``compute(index)`` once per committed generation of each open index: a service answers many queries between
-    commits, and reading an index's words again takes up to half a second a book."""
-    cache: WeakKeyDictionary[Index, tuple[int, Held]] = WeakKeyDictionary()
+    commits, and reading an index's words again takes up to half a second a book. Callers meeting a value not yet
+    computed wait for one computation of it (a class's first typos after a start reach REST's threads together);
+    callers for other indexes or generations do not wait on it."""
+    computations: WeakKeyDictionary[Index, _Computation[Held]] = WeakKeyDictionary()
     lock = threading.Lock()
+
+    def computation(index: Index) -> _Computation[Held]:
+        generation = index.generation.number  # read first: a commit meanwhile makes the next call compute again
+        with lock:
+            held = computations.get(index)
+            if held is None or held.generation != generation:
+                held = computations[index] = _Computation(generation)
+            return held
 
     @wraps(compute)
     def cached(index: Index) -> Held:
-        generation = index.generation.number  # read first: a commit meanwhile makes the next call compute again
-        with lock:
-            held = cache.get(index)
-        if held is not None and held[0] == generation:
-            return held[1]
-        value = compute(index)
-        with lock:
-            cache[index] = (generation, value)
-        return value
+        return computation(index).value_of(compute, index)
 
     return cached
