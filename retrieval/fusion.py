@@ -16,7 +16,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -98,9 +98,12 @@ class Group:
     """Record ids, best first."""
 
 
-def shown_member(group: Group, payloads: Mapping[str, Payload]) -> str:
-    """The record a group's hit shows: its best passage, else its best member (a figure or page record)."""
-    return next((m for m in group.members if payloads[m].kind == "passage"), group.members[0])
+def shown_member(group: Group, payloads: Mapping[str, Payload], named: Collection[str] = frozenset()) -> str:
+    """The record a group's hit shows: a figure the query names by its label (``named``: what was asked for, whose
+    citation a reader wants), else its best passage, else its best member (a figure or page record)."""
+    asked = [m for m in group.members if m in named]
+    passages = [m for m in group.members if payloads[m].kind == "passage"]
+    return (asked or passages or group.members)[0]
 
 
 MAJORITY = "majority"
@@ -177,14 +180,20 @@ def sections_first(sections: Sequence[Hashable | None], per_section: int) -> lis
     return first + rest
 
 
+def placed_first(scores: np.ndarray, chosen: Sequence[bool]) -> np.ndarray:
+    """``scores`` with the ``chosen`` groups above the others, each side in its own order: what a text search puts
+    first whatever the ranker weighs (``all_words_first``; the figures a query names by label, ``figure_labels``)."""
+    first = np.asarray(chosen, bool)
+    if not first.any() or first.all():
+        return scores
+    return np.where(first, scores + (scores.max() - scores.min()) + 1.0, scores)
+
+
 def all_words_first(scores: np.ndarray, holding: Sequence[bool]) -> np.ndarray:
     """``scores`` with the groups ``holding`` every word of a short query above the others, each side in its own
     order, as a search box ranks: BM25 alone lets short records holding one word win where another word is in most
     records ("lung adenocarcinoma" over 900 lung tiles: colon cases first)."""
-    full = np.asarray(holding, bool)
-    if not full.any() or full.all():
-        return scores
-    return np.where(full, scores + (scores.max() - scores.min()) + 1.0, scores)
+    return placed_first(scores, holding)
 
 
 def _linear(features: np.ndarray, weights: Mapping[str, float]) -> np.ndarray:
@@ -260,11 +269,13 @@ def group_features(
     payloads: Mapping[str, Payload],
     dense_rankers: Sequence[str],
     coverage: Mapping[str, float] | None = None,
+    named: Sequence[str] = (),
 ) -> tuple[list[Group], np.ndarray]:
     """Groups of the candidates and their feature rows (columns as ``FEATURES``).
 
     ``coverage`` maps a record id to the share of query terms it contains (computed by the caller,
-    who has the tokenizer); records absent from it count 0.
+    who has the tokenizer); records absent from it count 0. ``named``: records grouped though no ranker may have
+    found them (figures a query names by label), after every candidate, so that no candidate's features change.
     """
     bm25 = dict(rankings.get("bm25", []))
     top_bm25 = max(bm25.values(), default=0.0) or 1.0
@@ -281,7 +292,8 @@ def group_features(
     top_passage = max((v for i, v in dense.items() if is_passage[i]), default=None)
 
     by_key: dict[tuple[str, int] | str, list[str]] = {}
-    for record_id in dict.fromkeys([i for i, _ in rankings.get("bm25", [])] + [i for r in lists for i, _ in r]):
+    candidates = [i for i, _ in rankings.get("bm25", [])] + [i for r in lists for i, _ in r]
+    for record_id in dict.fromkeys([*candidates, *named]):
         payload = payloads.get(record_id)
         if payload is None:
             continue

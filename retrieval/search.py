@@ -4,7 +4,8 @@ Text queries are ranked by page: a page's passages (and figures) form a group sc
 ``fusion.py``, each bookmark section's best page before any section's next (``pages_per_section``); a page hit
 carries its best passage, and a page printed again (the same words and look: a handout's cover twice, a Quarto
 partial in every deck of a course) is one hit, of the first page of the source whose copy was placed best, naming the
-others (``Hit.repeated_on`` in its source, ``Hit.repeated_in`` in others). A search for figures or cases alone
+others (``Hit.repeated_on`` in its source, ``Hit.repeated_in`` in others); the figures a text query names by their
+printed label ("Figure 6.3") come first (``figure_labels``). A search for figures or cases alone
 (``Query.folds_pages``) ranks each record on its own: two figures of a page are two hits. The ranker reads BM25 and
 dense scores, not fusion weights: a ranker weighted 0 (``PATHATLAS_WEIGHT_BM25=0``, or every dense space's) is left
 out of ``rankings``, so the others order the pages alone. Queries with an image keep weighted RRF, where the words
@@ -19,7 +20,7 @@ import numbers
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from difflib import get_close_matches
@@ -30,6 +31,7 @@ from PIL import Image
 
 from pathatlas.errors import BadInputError, UnknownSourceError
 from pathatlas.plugins import encoded
+from pathatlas.retrieval.figure_labels import label_key, named_figures, named_labels
 from pathatlas.retrieval.fusion import (
     DENSE_ONLY,
     MAJORITY,
@@ -44,6 +46,7 @@ from pathatlas.retrieval.fusion import (
     group_features,
     majority_next,
     page_key,
+    placed_first,
     reciprocal_rank_fusion,
     relative_scores,
     section_of,
@@ -57,7 +60,7 @@ from pathatlas.retrieval.index import Index, per_generation
 from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen
 from pathatlas.retrieval.ocr import TesseractReader, WordReader, query_words, tesseract_engine
 from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Citation, Hit, Payload, distinct_names
-from pathatlas.retrieval.stores.base import Filters, ScoredIds, fold, group_by_filters
+from pathatlas.retrieval.stores.base import Filters, ScoredIds, fold, group_by_filters, matches
 from pathatlas.retrieval.terms import content_terms, every_word_a_term, has_words, tokenize
 
 T = TypeVar("T")
@@ -67,6 +70,9 @@ PRINTED = "bm25:image"
 """The ranker of BM25 over the words printed in an image query (captions, passages, figures' printed words)."""
 SPECIMEN = "specimen"
 """The ranker of candidates verified as the same specimen as the query image (keypoints, retrieval/local.py)."""
+LABEL = "label"
+"""The ranker name a text search's hit carries in ``matched_by`` where it shows a figure the query names by its label
+(``Searcher.named_figures``), put first for that: its place among such hits."""
 TRIMMED = "trimmed:image"
 """The records an image query's view without its border found first (``Searcher._dense_images``): not a ranking, but
 candidates put to the same-specimen check beside the fused ones (``Searcher.fuse``)."""
@@ -425,6 +431,15 @@ def sections_by_source(index: Index) -> dict[str, set[str]]:
         if page.get("section"):
             found.setdefault(str(page.get("source")), set()).add(page["section"])
     return found
+
+
+@per_generation
+def figure_labels(index: Index) -> dict[str, dict[str, Any]]:
+    """Each figure printed with a number (``label_key``): its label and the fields filters match, by id, read once per
+    generation (0.6 s for a book of 720 figures), on the first search naming a figure."""
+    kept = (*FILTER_FIELDS, "figure")
+    figures = index.store.scan({"kind": "figure"})
+    return {rid: {name: found.get(name) for name in kept} for rid, found in figures if label_key(found.get("figure"))}
 
 
 def spaced(text: str) -> str:
@@ -965,31 +980,46 @@ class Searcher:
 
     def _page_hits(self, query: Query, rankings: dict[str, ScoredIds], pool: int) -> list[Hit]:
         """Candidates grouped by page (each its own group where the search folds no page, ``Query.folds_pages``) and
-        scored by the ranker; each hit shows its group's best member."""
-        ids = list(dict.fromkeys(record_id for ranking in rankings.values() for record_id, _ in ranking))
+        scored by the ranker; each hit shows its group's best member. Where words are searched, the figures the query
+        names by label (``named_figures``) come first, shown by their groups' hits, and those holding every word of a
+        short query next (``holding_all``)."""
+        named = self.named_figures(query) if "bm25" in rankings else set()
+        ids = list(dict.fromkeys([*(record_id for ranking in rankings.values() for record_id, _ in ranking), *named]))
         payloads = Payload.from_payloads(self.index.store.payloads(ids))
         dense = [r for r in rankings if r != "bm25"]
         coverage = self.coverage(query.text, payloads) if self.ranker.weights.get("coverage") else {}
         grouped = payloads if query.folds_pages else unpaged(payloads)
-        groups, features = group_features(rankings, grouped, dense, coverage)
+        groups, features = group_features(rankings, grouped, dense, coverage, sorted(named))
         if "bm25" in rankings and dense:
             ranker = self.ranker
         else:
             ranker = Ranker({"bm25": 1.0} if "bm25" in rankings else dict(DENSE_ONLY))
         holding = self.holding_all(query, pool) if "bm25" in rankings else set()  # words off: by meaning alone
-        scores = ranker.score(features)  # what a hit's score and relevance say; ``all_words_first`` only orders
+        scores = ranker.score(features)  # what a hit's score and relevance say; ``placed_first`` only orders
         placed = all_words_first(scores, [not holding.isdisjoint(group.members) for group in groups])
+        placed = placed_first(placed, [not named.isdisjoint(group.members) for group in groups])
         order = sorted(range(len(groups)), key=lambda i: -placed[i])
         per_section = self.settings.pages_per_section if query.pages_per_section is None else query.pages_per_section
         if per_section:
-            sections = [section_of(payloads[shown_member(groups[i], payloads)]) for i in order]
+            sections = [section_of(payloads[shown_member(groups[i], payloads, named)]) for i in order]
             order = [order[j] for j in sections_first(sections, per_section)]
         ranks = {r: {i: n for n, (i, _) in enumerate(ranking, start=1)} for r, ranking in rankings.items()}
+        shown_named = [member for i in order for member in groups[i].members if member in named]
+        ranks[LABEL] = {record_id: n for n, record_id in enumerate(shown_named, start=1)}
         hits = [
-            self._group_hit(copies, groups, float(scores[copies[0]]), payloads, ranks, query.text)
+            self._group_hit(copies, groups, float(scores[copies[0]]), payloads, ranks, query.text, named)
             for copies in self._repeats_folded(order, groups, payloads, query.k)
         ]
         return with_relative(hits, scores.tolist())
+
+    def named_figures(self, query: Query) -> set[str]:
+        """The figures a text query names by their label (``figure_labels.named_figures``) among those its filters
+        admit, found whatever their words: a text search puts them first. Labels are read only for a query naming
+        one (``figure_labels``)."""
+        if not query.text or not named_labels(query.text):
+            return set()
+        admitted = {rid: held for rid, held in figure_labels(self.index).items() if matches(held, query.filters)}
+        return named_figures(query.text, {rid: held["figure"] for rid, held in admitted.items()})
 
     def _repeats_folded(
         self, order: list[int], groups: list[Group], payloads: Mapping[str, Payload], k: int
@@ -1054,10 +1084,12 @@ class Searcher:
         payloads: dict[str, Payload],
         ranks: dict[str, dict[str, int]],
         text: str | None,
+        named: Collection[str] = frozenset(),
     ) -> Hit:
         """A text query's page group (``_page_hits``) as one hit, with the best rank each ranker gave any member; of a
         page printed more than once (``copies``, positions in ``groups``: ``_repeats_folded``), the hit of the copy
-        ``split_copies`` shows, naming the others (``_with_copies``)."""
+        ``split_copies`` shows, naming the others (``_with_copies``); a figure the query ``named`` where the page holds
+        one (``shown_member``)."""
         first, own, elsewhere = split_copies(copies, groups, payloads)
         # what found the page counts, whichever record of it: a passage by words, the page vector by meaning, a
         # figure's caption on it (its hit shows the best passage; the figure is among ``also_on_page``)
@@ -1065,7 +1097,7 @@ class Searcher:
         found = {r: [by_id[m] for m in members if m in by_id] for r, by_id in ranks.items()}
         matched = {r: min(at) for r, at in found.items() if at}
         shown = groups[first]
-        hit = self._page_hit(shown_member(shown, payloads), score, matched, shown.members, payloads, text)
+        hit = self._page_hit(shown_member(shown, payloads, named), score, matched, shown.members, payloads, text)
         return self._with_copies(hit, [groups[i] for i in own], [groups[i] for i in elsewhere], payloads)
 
     def _with_copies(self, hit: Hit, own: list[Group], elsewhere: list[Group], payloads: Mapping[str, Payload]) -> Hit:
