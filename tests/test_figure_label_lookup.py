@@ -137,3 +137,16 @@ def test_the_rule_keeps_to_the_filters(library):
 def test_a_named_figure_no_ranker_found_comes_first(library):
     hits = search(library, NAMED, {"kind": "figure", "source": "anatomy.pdf"}, candidates=1)
     assert shown(hits[:1]) == [("anatomy.pdf", 1, NAMED)]
+
+
+def test_a_figure_found_by_its_label_alone_is_worded_as_found(library):
+    """"Fig. 6-3" holds no indexed word, so meaning alone would find the rest: the named figure is still a best match
+    found by its figure label, not "related"."""
+    from pathatlas.ui.hits import hit_records
+    from pathatlas.ui.present import RANKER_WORDS
+
+    query = "Fig. 6-3"
+    hits = search(library, query, {"kind": "figure"})
+    first = hit_records(hits, query)[0]
+    assert (first["citation"]["figure"], first["relevance"]) == (NAMED, "best match")
+    assert LABEL in hits[0].matched_by and RANKER_WORDS[LABEL] == "figure label"

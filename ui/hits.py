@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.marks import marked_spans, query_terms
 from pathatlas.retrieval.records import Hit, organ_text
-from pathatlas.retrieval.search import SPECIMEN
+from pathatlas.retrieval.search import LABEL, SPECIMEN
 from pathatlas.ui.present import LOOK_ALIKE_RANKERS, matched_why
 
 Relevance = Literal["best match", "strong match", "good match", "related", "looks alike"]
@@ -57,9 +57,10 @@ def relevance_label(rank: int, relative: float, meaning_alone: bool = False, loo
 
 
 def found_by_words_or_image(matched_by: Mapping[str, int]) -> bool:
-    """Whether BM25 (the query's words, or those printed in its image) or the query image found a hit: a ranker
-    ``bm25``, ``<space>:image`` or ``specimen``, not only a text space's meaning."""
-    return any(ranker == "bm25" or ranker.endswith(":image") or ranker == SPECIMEN for ranker in matched_by)
+    """Whether BM25 (the query's words, or those printed in its image), a figure label the query named, or the query
+    image found a hit: a ranker ``bm25``, ``label``, ``<space>:image`` or ``specimen``, not only a text space's
+    meaning."""
+    return any(ranker in ("bm25", LABEL, SPECIMEN) or ranker.endswith(":image") for ranker in matched_by)
 
 
 def by_meaning_alone(hits: Sequence[Hit], query: str | None) -> bool:

@@ -203,6 +203,7 @@ def look_alike_note(hits: list[dict[str, Any]], index_has_cases: bool) -> str | 
 RANKER_WORDS = {
     "bm25": "words",
     "bm25:image": "printed words",
+    "label": "figure label",
     "text": "meaning",
     "joint": "image-text match",
     "visual": "appearance",
