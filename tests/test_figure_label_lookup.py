@@ -150,3 +150,12 @@ def test_a_figure_found_by_its_label_alone_is_worded_as_found(library):
     first = hit_records(hits, query)[0]
     assert (first["citation"]["figure"], first["relevance"]) == (NAMED, "best match")
     assert LABEL in hits[0].matched_by and RANKER_WORDS[LABEL] == "figure label"
+
+
+def test_a_figure_label_is_no_unknown_word_but_a_typo_beside_it_is():
+    from pathatlas.ui.words import unindexed_words
+
+    terms = {"muscl", "bone"}
+    assert unindexed_words("fig 11.1 muscle", terms, ()) == []
+    assert unindexed_words("Fig. 6-3 bone tisue", terms, ()) == ["tisue"]
+    assert unindexed_words("fig bone", terms, ()) == ["fig"], "the word alone names no figure"

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pathatlas.retrieval.figure_labels import LABEL
 from pathatlas.retrieval.index import per_generation
 from pathatlas.retrieval.text import ascii_folded
 
@@ -90,11 +91,12 @@ def looked_for(word: str, languages: tuple[Language, ...]) -> bool:
 def unindexed_words(text: str, terms: Collection[str], languages: tuple[Language, ...]) -> list[str]:
     """The words of ``text`` worth looking for (``looked_for``) none of whose BM25 terms ``terms`` holds: a typo
     ("Melanomma") or a word no indexed text uses. Each once, whatever its case, as first typed: a warning quoting
-    "strasse" for "Straße" (casefolded) named a word the user never wrote."""
+    "strasse" for "Straße" (casefolded) named a word the user never wrote. A figure's label ("fig 11.1") names a
+    figure, not words to look for (``figure_labels``)."""
     from pathatlas.retrieval.terms import lookup_terms
 
     typed: dict[str, str] = {}
-    for word in re.findall(r"\w+", text):
+    for word in re.findall(r"\w+", LABEL.sub(" ", text)):
         typed.setdefault(lower_case(word), word)
     return [
         spelt
