@@ -75,14 +75,15 @@ def case_folder(tmp_path_factory) -> Path:
 
 
 def test_an_index_that_image_tasks_alone_never_read_is_said_unread(case_folder, tmp_path):
-    """The README's own example gave ``--cases ... --index ~/cases-index``: the images were encoded from the file by
-    PATHATLAS_ENCODER and the index never opened, so a missing index, or one of another encoder, went unnoticed."""
-    args = ["bench", "retrieval", "--cases", case_folder, "--split", "all", "--json", "-"]
+    """``--figures ... --index ~/cases-index``: the images are encoded from the file by PATHATLAS_ENCODER and the index
+    never opened, so a missing index, or one of another encoder, would go unnoticed but for the note."""
+    figures = case_folder.parent / "openstax_ap2e" / "figures.jsonl"
+    args = ["bench", "retrieval", "--figures", figures, "--split", "all", "--json", "-"]
     result = run_cli(*args, "--index", tmp_path / "no-such-index", home=tmp_path / "home", PATHATLAS_ENCODER=ENCODER)
     assert result.exit_code == 0, result.output
     said = " ".join(result.stderr.split())
-    assert "note: --index: not read: --figures and --cases encode their files' own images" in said
-    assert "image_to_image_case" in json.loads(result.stdout)["tasks"]  # stdout stays the JSON alone
+    assert "note: --index: not read: --figures encodes its file's own images" in said
+    assert "text_to_image" in json.loads(result.stdout)["tasks"]  # stdout stays the JSON alone
 
     plain = run_cli(*args, home=tmp_path / "home", PATHATLAS_ENCODER=ENCODER)
     assert plain.exit_code == 0 and "--index" not in plain.stderr

@@ -336,29 +336,30 @@ COLUMNS = {
     "precision@5": "P@5",
     "precision@10": "P@10",
 }
-"""The metrics a retrieval table shows, in order, and their headers."""
-OPTIONAL_COLUMNS = {"precision@5"}
-"""Shown only for a task reporting it (--image-words' headline): the other tables keep their columns."""
+"""The metrics a retrieval table may show, in order, and their headers: each task's table shows those it reports, so
+no empty column takes the width a 100-column terminal needs for the method's role and marks."""
 
 
 def retrieval_table(task: str, body: dict, caption: bool = True) -> Table:
     """One task's methods, each figure with its 95% interval where it has one (``figure_cell``; the caption says how
-    it was reached); the default's row is named so (its ``default_label``) and, after that, marked where it scores
-    below a baseline. ``caption``: say how the intervals were reached (once a task: its fold tables do not repeat
-    it)."""
+    it was reached) and ``SIGNIFICANT`` where it differs from the default's by the table's own paired test
+    (``significant_cells``); the default's row is named so (its ``default_label``) and, after that, marked where it
+    scores below a baseline. ``caption``: say how the intervals were reached (once a task: its fold tables do not
+    repeat it)."""
     from pathatlas.retrieval.bench.common import losses
     from pathatlas.retrieval.metrics import INTERVALS
 
-    marks = losses(body)
+    marks, significant = losses(body), significant_cells(body)
     mrr = f"MRR@{body['mrr_depth']}" if body.get("mrr_depth") else "MRR"
     columns = {**COLUMNS, "mrr": mrr}
-    keys = [key for key in columns if key not in OPTIONAL_COLUMNS or any(key in m for m in body["methods"].values())]
+    keys = [key for key in columns if any(key in m for m in body["methods"].values())]
     intervals = any("ci95" in m for m in body["methods"].values())
     said = f"(lo-hi): {INTERVALS}; {OUTWARDS}" if intervals and caption else None
     table = Table("method", *(columns[key] for key in keys), "", title=f"{task}, n={body['n']}", caption=said)
-    table.columns[0].min_width = max(map(len, body["methods"]))  # names like visual+joint+specimen stay whole
+    # names like visual+joint+specimen stay whole; one of several words may wrap between them
+    table.columns[0].min_width = max(len(word) for name in body["methods"] for word in name.split())
     for name, m in body["methods"].items():
-        cells = [figure_cell(m, key) for key in keys]
+        cells = [figure_cell(m, key, SIGNIFICANT if (name, key) in significant else "") for key in keys]
         note = method_role(name, body)
         if name in marks:
             note += "; " + below_mark(marks[name])
@@ -366,15 +367,24 @@ def retrieval_table(task: str, body: dict, caption: bool = True) -> Table:
     return table
 
 
+def significant_cells(body: dict) -> set[tuple[str, str]]:
+    """(method, metric) of each figure that differs from the default's significantly (``compare_runs``' Holm-Bonferroni
+    ``significant`` over the paired tests of the table's own queries: a fold's within that fold)."""
+    return {
+        (name, metric)
+        for name, metrics in body.get("significance", {}).items()
+        for metric, test in metrics.items()
+        if test["significant"]
+    }
+
+
 def method_role(name: str, body: dict) -> str:
     """What a table's method row is: the default (its ``default_label``: "default without joint" where its heads
-    trained on these), an ablation (``--names``' default with every-word-first off, ``KNOB_OFF``: it measures that
-    knob, no outside bar to clear, though the task's ``baselines`` list it), a baseline, or nothing said."""
-    from pathatlas.retrieval.bench.names import KNOB_OFF
-
+    trained on these), an ablation (the default with a part removed, as ``--names``' with every-word-first off: it
+    measures that part, no outside bar to clear), a baseline, or nothing said."""
     if name == body.get("default"):
         return body.get("default_label", "default")
-    if name == KNOB_OFF:
+    if name in body.get("ablations", []):
         return "ablation"
     return "baseline" if name in body.get("baselines", []) else ""
 
@@ -383,17 +393,17 @@ OUTWARDS = "ends rounded outwards, so each shown interval holds its figure (the 
 """Why a table's interval ends can differ from the JSON's rounded to the nearest (``figure_cell``)."""
 
 
-def figure_cell(figures: dict, metric: str) -> str:
-    """A table's cell: the figure, and its 95% interval (``ci95``) where it has one, "0.974 (0.95-0.99)", its ends
-    rounded outwards, so the interval shown still holds the figure (chance's 0.007 in 0.01-0.01 would not); blank for a
-    metric the method lacks."""
+def figure_cell(figures: dict, metric: str, mark: str = "") -> str:
+    """A table's cell: the figure with its ``mark`` ("0.974*": ``significant_cells``), and its 95% interval (``ci95``)
+    where it has one, "0.974 (0.95-0.99)", its ends rounded outwards, so the interval shown still holds the figure
+    (chance's 0.007 in 0.01-0.01 would not); blank for a metric the method lacks."""
     if metric not in figures:
         return ""
     if metric not in figures.get("ci95", {}):
-        return f"{figures[metric]:.3f}"
+        return f"{figures[metric]:.3f}{mark}"
     low, high = figures["ci95"][metric]
     below, above = math.floor(low * 100 + ROUNDING) / 100, math.ceil(high * 100 - ROUNDING) / 100
-    return f"{figures[metric]:.3f} ({below:.2f}-{above:.2f})"
+    return f"{figures[metric]:.3f}{mark} ({below:.2f}-{above:.2f})"
 
 
 ROUNDING = 1e-9
@@ -465,6 +475,8 @@ def print_task(task: str, body: dict) -> None:
         if ranker := fold.get("ranker"):
             choice = escape(ranker["source"])
             console.print(f"{task} held-out fold {number}: ranker chosen on the other folds: {choice}", highlight=False)
+    if tested := [fold["significance"] for fold in body.get("folds", []) if fold.get("significance")]:
+        console.print(f"{task} held-out folds: {fold_marks_legend(tested)}", highlight=False)
     if any("ranker" in fold for fold in body.get("folds", [])):
         say_notes(task, {"notes": [FOLD_CHOICES]})
     if len(body.get("by_chapter", [])) in SHOWN_CHAPTERS:
@@ -516,15 +528,31 @@ def shown_p(comparison: dict) -> str:
 
 
 def significance_legend(significance: dict[str, dict]) -> str:
-    """What a task's ``SIGNIFICANT`` marks mean: Holm-Bonferroni over every paired test the task ran, the p shown
-    being each test's own."""
+    """What a task's ``SIGNIFICANT`` marks mean, beside a p and beside a figure of its main table: Holm-Bonferroni over
+    every paired test the task ran, the p shown being each test's own."""
+    return (
+        f"{SIGNIFICANT} significant {holm_family([significance], 'these')} (beside a figure of the table: it differs "
+        "from the default's; each p shown is its own test's, uncorrected; the JSON's p_holm is corrected)"
+    )
+
+
+def fold_marks_legend(folds: list[dict[str, dict]]) -> str:
+    """What ``SIGNIFICANT`` beside a figure of a held-out fold's table means (``folds``: each fold's ``significance``):
+    the fold's own tests, corrected within the fold, not across folds."""
+    family = holm_family(folds, "each fold's own")
+    return (
+        f"{SIGNIFICANT} beside a figure: it differs from the default's, significant {family}, not corrected across "
+        "folds (each p: the significance of each of the JSON's folds)"
+    )
+
+
+def holm_family(tested: list[dict[str, dict]], whose: str) -> str:
+    """The level and the family of paired tests a mark is significant over, "at 0.05 after Holm-Bonferroni over these
+    8 paired tests": ``tested`` holds each family's ``significance`` (a task's one, or each fold's)."""
     from pathatlas.retrieval.bench.common import SIGNIFICANCE_LEVEL
 
-    tests = sum(map(len, significance.values()))
-    return (
-        f"{SIGNIFICANT} significant at {SIGNIFICANCE_LEVEL:g} after Holm-Bonferroni over these {tests} paired tests "
-        "(each p shown is its own test's, uncorrected; the JSON's p_holm is corrected)"
-    )
+    sizes = "/".join(str(size) for size in sorted({sum(map(len, family.values())) for family in tested}))
+    return f"at {SIGNIFICANCE_LEVEL:g} after Holm-Bonferroni over {whose} {sizes} paired tests"
 
 
 @bench_app.command("retrieval")
@@ -541,7 +569,8 @@ def bench_retrieval_command(
         list[Path] | None,
         typer.Option(
             help="A case folder, or its cases.jsonl or labels.csv (repeatable): image to image, its own images encoded "
-            "with --encoder (no index read)."
+            "with --encoder; with --index, the index's stored vectors of those images instead (it must hold every "
+            "one of them, the same bytes)."
         ),
     ] = None,
     mcq: Annotated[
@@ -591,7 +620,7 @@ def bench_retrieval_command(
         str | None,
         typer.Option(
             help="Encoder --figures and --cases measure (default: PATHATLAS_ENCODER). --mcq, --names and --image-words "
-            "search with the index's own encoder: with them it must be that one."
+            "search with the index's own encoder, and --cases with --index reads its vectors: then it must be that one."
         ),
     ] = None,
     split: Annotated[
@@ -666,8 +695,19 @@ class RetrievalRequest:
 
     @property
     def searches_index(self) -> bool:
-        """Does a task search the index (--mcq, --names, --image-words)? --figures and --cases encode their files."""
+        """Does a task search the index (--mcq, --names, --image-words)? --figures and --cases read their files."""
         return self.mcq is not None or self.names or self.image_words
+
+    @property
+    def measures_stored(self) -> bool:
+        """Do --cases measure the stored vectors of their images in an --index named (not the default index, which a
+        user who named none did not ask to measure)?"""
+        return bool(self.cases) and self.index is not None
+
+    @property
+    def reads_index(self) -> bool:
+        """Does a task read the index (``searches_index``, ``measures_stored``)?"""
+        return self.searches_index or self.measures_stored
 
     def checked(self) -> RetrievalRequest:
         """This request, refused in one line before anything loads where an option is wrong or a file could not be
@@ -701,17 +741,20 @@ class RetrievalRequest:
 
 def run_retrieval(request: RetrievalRequest) -> dict:
     """Run the tasks asked (``run_retrieval_bench``): the result with its run record."""
+    from pathatlas.indexer.records import image_hash
     from pathatlas.retrieval.bench import run_retrieval_bench
     from pathatlas.retrieval.bench.common import run_record, settle_query_vectors
+    from pathatlas.retrieval.bench.stored import StoredImages
     from pathatlas.retrieval.bench.words import FOLDS
     from pathatlas.retrieval.encoders import create_encoder
     from pathatlas.retrieval.index import Index
 
     settings = settings_for(request.index, encoder=request.encoder)
-    idx = Index.open(settings.index_dir, settings) if request.searches_index else None
+    idx = Index.open(settings.index_dir, settings) if request.reads_index else None
     enc = idx.encoder if idx is not None else create_encoder(settings.encoder, settings)
     if request.index is not None and idx is None:
         say_notes("--index", {"notes": [unread_index_note(enc.name)]})
+    stored = StoredImages(idx, image_hash) if idx is not None and request.measures_stored else None
     query_vectors = settle_query_vectors(enc) if idx is not None else None  # the tasks that search by words
     given = (("figures", request.figures), ("cases", request.cases), ("mcq", request.mcq))
     inputs = {name: files for name, files in given if files}
@@ -729,6 +772,7 @@ def run_retrieval(request: RetrievalRequest) -> dict:
         request.names,
         word_folds,
         request.phrasing,
+        stored,
     )
     options = {
         "encoder": enc.name,
@@ -758,12 +802,13 @@ def show_retrieval(result: dict, request: RetrievalRequest) -> None:
 
 
 def unread_index_note(encoder: str) -> str:
-    """What an ``--index`` given beside image tasks alone does: nothing. ``--figures`` and ``--cases`` encode their
-    files' own images, so a researcher who named the index to measure it (or its encoder) is told so, not left to
-    read figures of another thing."""
+    """What an ``--index`` given beside ``--figures`` alone does: nothing. It encodes its file's own images, so a
+    researcher who named the index to measure it (or its encoder) is told so, not left to read figures of another
+    thing."""
     return (
-        f"not read: --figures and --cases encode their files' own images with the encoder {encoder!r} "
-        "(--encoder names another); --mcq, --names and --image-words search the index"
+        f"not read: --figures encodes its file's own images with the encoder {encoder!r} (--encoder names another); "
+        "--cases measures the index's own vectors of the folder's images, and --mcq, --names and --image-words search "
+        "the index"
     )
 
 

@@ -13,6 +13,7 @@ from pathatlas.retrieval.bench.common import component_notes, few_queries_warnin
 from pathatlas.retrieval.bench.images import ImageSet, cross_modal, image_to_image
 from pathatlas.retrieval.bench.names import short_searches
 from pathatlas.retrieval.bench.pages import text_to_page
+from pathatlas.retrieval.bench.stored import StoredImages
 from pathatlas.retrieval.bench.words import image_words
 from pathatlas.retrieval.datasets import check_images, read_cases, read_figures
 from pathatlas.retrieval.encoders import Encoder
@@ -43,6 +44,14 @@ def warned(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "warnings": found} if found else body
 
 
+def from_stored(body: dict[str, Any], stored: StoredImages | None, count: int) -> dict[str, Any]:
+    """An image task measured on an index's stored vectors (``stored``), saying so (``vectors_from`` and a note of
+    ``count`` images); the task unchanged where its images were encoded."""
+    if stored is None:
+        return body
+    return {**body, "vectors_from": str(stored.index.path), "notes": [*body.get("notes", []), stored.note(count)]}
+
+
 def file_suffix(path: Path, paths: list[Path]) -> str:
     """What follows a task's name: nothing for the one file of its kind, else the file's folder name (each file of
     several gives its own tasks: ``image_to_image_case:atlas``)."""
@@ -63,14 +72,17 @@ def run_retrieval_bench(
     names: bool = False,
     image_words_folds: int = 0,
     image_words_phrasing: str = "diagnosis",
+    stored: StoredImages | None = None,
 ) -> dict[str, Any]:
     """Every task the inputs give, keyed by name; each says the queries it used (``split``), and so does the result
     as a whole (``splits_used``), and notes where its default scores below a method it fuses (``component_notes``).
     ``runs``: a folder for every task's TREC qrels and runs (``write_trec``). ``names``: the index's own short
     searches (``short_searches``); those it has no queries for are in ``left_out``, with why. ``image_words_folds``:
     the index's images searched with words beside them (``image_words``), the words' weight chosen on this many
-    folds by diagnosis, its words typed as ``image_words_phrasing`` says (``words.PHRASINGS``); 0: not run. Every
-    figure has its 95% interval (``ci95``, as ``intervals`` says), and a task of few queries its ``warnings``."""
+    folds by diagnosis, its words typed as ``image_words_phrasing`` says (``words.PHRASINGS``); 0: not run.
+    ``stored``: the case images an index holds, whose stored vectors ``cases`` measure instead of encoding them (each
+    such task says so in its ``notes`` and names the index in ``vectors_from``). Every figure has its 95% interval
+    (``ci95``, as ``intervals`` says), and a task of few queries its ``warnings``."""
     tasks: dict[str, Any] = {}
     left_out: dict[str, str] = {}
     for path in figures:
@@ -84,17 +96,19 @@ def run_retrieval_bench(
         same_case = any(sum(j.group == i.group for j in items) > 1 for i in items)
         if not same_case and not any(i.label for i in items):
             raise BadInputError(f"{path}: no two images share a case and none has a diagnosis or label to match")
-        images = ImageSet(items, encoder, settings, split)
-        suffix = file_suffix(path, cases)
         spaces = encoder.image_spaces
+        vectors = stored.vectors(items, spaces, path.parent) if stored is not None else None
+        images = ImageSet(items, encoder, settings, split, vectors)
+        suffix = file_suffix(path, cases)
+        found: dict[str, Any] = {}
         if same_case:
-            tasks.update(
-                image_to_image(images, lambda a, b: a.group == b.group, "image_to_image_case" + suffix, spaces, runs)
-            )
+            same_group = lambda a, b: a.group == b.group  # noqa: E731
+            found |= image_to_image(images, same_group, "image_to_image_case" + suffix, spaces, runs)
         if any(i.label for i in items):
             same_label = lambda a, b: a.label is not None and a.label == b.label  # noqa: E731
             task = "image_to_image_label" + suffix
-            tasks.update(image_to_image(images, same_label, task, spaces, runs, headline="precision@10"))
+            found |= image_to_image(images, same_label, task, spaces, runs, headline="precision@10")
+        tasks.update({name: from_stored(body, stored, len(items)) for name, body in found.items()})
     if mcq is not None:
         if index is None:
             raise ValueError("text_to_page needs --index: an index of the book the questions cite")

@@ -581,21 +581,23 @@ MARKED_METRICS = ("recall@1", "recall@5", "recall@10", "mrr", "precision@5", "pr
 
 
 def losses(task: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
-    """Method name -> [(baseline, metric)] where that row is the default and it scores below the baseline.
+    """Method name -> [(baseline, metric)] where that row is the default and it scores below the baseline, or below
+    one of its ablations (the part that ablation removes costs the default there).
 
     The convention every task result follows: ``n``, ``methods`` {name: metrics}, ``default`` (a method
-    name) and ``baselines`` (method names); tasks without a ``default`` mark nothing.
+    name), ``baselines`` (method names: simpler systems the default must beat) and, where it has any, ``ablations``
+    (method names: the default with a part removed); tasks without a ``default`` mark nothing.
     """
     default = task.get("default")
     if default is None or default not in task["methods"]:
         return {}
     mine = task["methods"][default]
     found = [
-        (baseline, metric)
-        for baseline in task.get("baselines", [])
-        if baseline in task["methods"]
+        (name, metric)
+        for name in [*task.get("baselines", []), *task.get("ablations", [])]
+        if name in task["methods"]
         for metric in MARKED_METRICS
-        if metric in mine and metric in task["methods"][baseline] and mine[metric] < task["methods"][baseline][metric]
+        if metric in mine and metric in task["methods"][name] and mine[metric] < task["methods"][name][metric]
     ]
     return {default: found} if found else {}
 
@@ -603,15 +605,16 @@ def losses(task: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
 def component_losses(task: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
     """Method name -> {metric: {"default": its figure, name: theirs}} for each method the default fuses (a row whose
     "+"-parts are some of the default's: ``visual`` of ``visual+joint+specimen+majority``) and scores below on a
-    marked metric. Not a baseline (``losses``): the fusion losing to a part of itself on some metric, which the
-    default's row alone does not show."""
+    marked metric. Not a baseline nor an ablation (``losses`` marks those): the fusion losing to a part of itself on
+    some metric, which the default's row alone does not show."""
     default = task.get("default")
     if default not in task["methods"]:
         return {}
     mine, parts = task["methods"][default], set(default.split("+"))
+    marked = {*task.get("baselines", []), *task.get("ablations", [])}
     found = {}
     for name, theirs in task["methods"].items():
-        if name in task.get("baselines", []) or not set(name.split("+")) < parts:
+        if name in marked or not set(name.split("+")) < parts:
             continue
         below = {
             metric: {"default": mine[metric], name: theirs[metric]}

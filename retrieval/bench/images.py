@@ -84,17 +84,26 @@ PLAIN = "plain-knn"
 
 
 class ImageSet:
-    """A dataset's images encoded once, with the image spaces the encoder fills."""
+    """A dataset's images encoded once, with the image spaces the encoder fills; or, ``vectors`` given (an index's
+    own: ``stored.StoredImages``), those, a row per item in each space."""
 
-    def __init__(self, items: list[ImageItem], encoder: Encoder, settings: Settings, split: str):
+    def __init__(
+        self,
+        items: list[ImageItem],
+        encoder: Encoder,
+        settings: Settings,
+        split: str,
+        vectors: dict[str, np.ndarray] | None = None,
+    ):
         self.items = items
         self.settings = settings
-        self.learned: tuple[str, ...] = ()
+        self.learned: tuple[str, ...] = ("joint",) if isinstance(encoder, DefaultEncoder) else ()
         """Spaces made by heads trained on these datasets (PathAtlas's own): scored on held-out queries only."""
-        if isinstance(encoder, DefaultEncoder):  # backbone features cached per file, heads applied afresh
+        if vectors is not None:
+            self.vectors = vectors
+        elif isinstance(encoder, DefaultEncoder):  # backbone features cached per file, heads applied afresh
             views = recipe_views([i.path for i in items], VISUAL, settings)
             self.vectors = encoder.embed_image_features(views.mean(axis=1))
-            self.learned = ("joint",)
         else:
             self.vectors = self._encode(encoder)
         self.copies = copies_of(items, settings)

@@ -6,12 +6,12 @@ the index itself:
 - section_to_pages: each distinct bookmark section (its path as the index holds it, "Chapter 10: Muscle Tissue > 10.8
   Smooth Muscle") of 1 to ``TITLE_WORDS`` content words to the pages under it.
 
-Every method is a real search (``Searcher.search_many``): the default, the default with every-word-first off
-(``Settings.all_words_first`` 0: the knob measured beside its baselines), BM25 alone and dense alone (both without
-the knob, which is no part of either ranker), and chance; a method's tied scores (LC25000's tiles of a class share one
-text, which BM25 and dense alike score as one) count at their expected value over the tie's orders, not the record
-ids' (``whole_ties``). MCQ questions (``--mcq``) are too long to meet the knob; most diagnoses meet it, few bookmark
-paths (they hold their chapter's title too).
+Every method is a real search (``Searcher.search_many``): the default; its ablation, the default with every-word-first
+off (``Settings.all_words_first`` 0: what the knob adds, a task's ``ablations``); and its ``baselines``, BM25 alone and
+dense alone (both without the knob, which is no part of either ranker) and chance. A method's tied scores (LC25000's
+tiles of a class share one text, which BM25 and dense alike score as one) count at their expected value over the
+tie's orders, not the record ids' (``whole_ties``). MCQ questions (``--mcq``) are too long to meet the knob; most
+diagnoses meet it, few bookmark paths (they hold their chapter's title too).
 """
 
 from __future__ import annotations
@@ -213,7 +213,8 @@ def evaluate(
         **({"mrr_depth": MRR_DEPTH} if "mrr" in metrics else {}),
         "methods": {method: reported_figures(figures, metrics) for method, figures in methods.items()},
         "default": DEFAULT,
-        "baselines": [KNOB_OFF, *BASELINES],
+        "baselines": list(BASELINES),
+        "ablations": [KNOB_OFF],
         "significance": compare_runs(ids, gold, ranked, DEFAULT, metrics=metrics, ties=ties, depth=MRR_DEPTH),
         "per_question": [
             {"id": text, "relevant": counts[i], "first_relevant_rank": {m: ranks[i] for m, ranks in first.items()}}
