@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.marks import marked_spans, query_terms
+from pathatlas.retrieval.marks import marked_spans_by_term, query_terms
 from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.stores.base import ScoredIds
 from pathatlas.retrieval.terms import tokenize
@@ -409,7 +409,7 @@ def marked_weights(text: str, terms: list[str]) -> list[tuple[int, int, tuple[st
     """Each span of ``text`` a query term marks, in order, with the term and its weight there: log(1 + marks /
     the term's marks), an idf within the text, so a word the text repeats ("cells") says less about where the
     match is than one it holds once ("goblet"). A word two terms mark counts for the first."""
-    by_term = {term: marked_spans(text, [term]) for term in terms}
+    by_term = marked_spans_by_term(text, terms)
     total = sum(len(spans) for spans in by_term.values())
     weighted: dict[tuple[int, int], tuple[str, float]] = {}
     for term, spans in by_term.items():

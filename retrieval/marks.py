@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from collections.abc import Collection, Iterable, Iterator
+from typing import NamedTuple
 
 from pathatlas.retrieval.terms import GREEK_LETTER, EnglishStemmer, searchable
 from pathatlas.retrieval.text import folded, normalise
@@ -163,55 +165,131 @@ key's stem ("glandular" for "glands", "koilocytosis" for "koilocytes"). Any long
 "nucleolus" for "nuclei", "bronchopulmonary" for "bronchi"."""
 
 
-def _marks(word: str, stems: frozenset[str], prefixes: tuple[tuple[str, str], ...]) -> bool:
-    """Whether a word (or a run of its parts) has a key's stem or starts like a long key as one of its inflections
-    (``prefixes``: each long key's start and stem)."""
-    bare, stem = _read(word)
-    if stem in stems:
-        return True
-    return any(
-        bare.startswith(start) and (len(stem) - len(start) <= INFLECTION or stem.startswith(key_stem))
-        for start, key_stem in prefixes
+class MarkRules(NamedTuple):
+    """What a query's terms mark, read from them once (``_mark_rules``) for every word of every text shown for it."""
+
+    spaceless: tuple[str, ...]
+    """The terms of a spaceless script, each marking its every run."""
+    names: dict[str, frozenset[str]]
+    """Each name joined by an ampersand, folded, to the terms written as it ("h&e" for "H & E")."""
+    by_stem: dict[str, frozenset[str]]
+    """Each key's English stem (``_read``) to the terms of that key (``_keys``)."""
+    prefixed: tuple[tuple[str, str, str], ...]
+    """(start, stem, term) of each long key: the start its inflections share (``_prefix``) and its stem."""
+
+
+@functools.lru_cache(maxsize=256)
+def _mark_rules(terms: tuple[str, ...]) -> MarkRules:
+    """The rules of ``terms``: a spaceless script's term marks its runs, a name joined by an ampersand the name written
+    any way, any other term the words of its keys' stems or inflections (``_keys``); kept, as a query's every hit and
+    snippet asks for them."""
+    spaceless = tuple(term for term in terms if SPACELESS_TERM.fullmatch(term))
+    named = [term for term in terms if AMPERSAND_NAME.fullmatch(term)]
+    keyed = [(key, term) for term in terms if term not in spaceless and term not in named for key in _keys(term)]
+    return MarkRules(
+        spaceless=spaceless,
+        names=_grouped((folded(term), term) for term in named),
+        by_stem=_grouped((_read(key)[1], term) for key, term in keyed),
+        prefixed=tuple((prefix, _read(key)[1], term) for key, term in keyed if (prefix := _prefix(key))),
     )
 
 
-def _marked_runs(word: str, stems: frozenset[str], prefixes: tuple[tuple[str, str], ...]) -> list[tuple[int, int]]:
-    """(start, end) within ``word`` of each longest run of its dash-joined parts that marks (``_marks``), left to
-    right: the whole of "Reed–Sternberg" for "Reed-Sternberg", "koilocytic" of "non-koilocytic", "Ziehl" of
-    "Ziehl-Neelsen" for "Ziehl-Nielsen"."""
+def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    """Each first of ``pairs`` to the set of the seconds paired with it."""
+    groups: dict[str, set[str]] = {}
+    for key, term in pairs:
+        groups.setdefault(key, set()).add(term)
+    return {key: frozenset(group) for key, group in groups.items()}
+
+
+def _marking_terms(word: str, rules: MarkRules) -> frozenset[str]:
+    """The terms marking a word (or a run of its parts): those of a key of its stem, and those of a long key it starts
+    like as one of its inflections (``INFLECTION``)."""
+    bare, stem = _read(word)
+    inflected = [
+        term
+        for start, key_stem, term in rules.prefixed
+        if bare.startswith(start) and (len(stem) - len(start) <= INFLECTION or stem.startswith(key_stem))
+    ]
+    return rules.by_stem.get(stem, frozenset()).union(inflected)
+
+
+Span = tuple[int, int]
+WORD = re.compile("|".join([AMPERSAND_NAME.pattern, GREEK_LETTER.pattern, TEXT_WORD.pattern]))
+"""A word of a text outside the spaceless scripts: a name joined by an ampersand, a lone Greek letter, or a run of
+letters and digits its dashes join (``TEXT_WORD``)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _words_pattern(spaceless: tuple[str, ...]) -> re.Pattern[str]:
+    """The words of a text as marks read them (``WORD``), the runs of ``spaceless`` terms first."""
+    return re.compile("|".join([*map(re.escape, spaceless), WORD.pattern]))
+
+
+def _words_marked(
+    text: str, rules: MarkRules, spaceless: tuple[str, ...]
+) -> Iterator[tuple[list[Span], dict[Span, frozenset[str]]]]:
+    """Each word of ``text`` some term marks, in one scan: its dash-joined parts (one for most words) and the terms
+    marking each run of them ((start, end) in ``text``); a lone Greek letter (even one a Greek word beside it makes
+    part of a text word, "α" of "καρκίνωμα α-κύτταρα", once read alone) marks as its name, a run of a ``spaceless``
+    term as that term."""
+    for match in _words_pattern(spaceless).finditer(text):
+        word, start = match.group(), match.start()
+        if word in spaceless:
+            parts, marking = [match.span()], {match.span(): frozenset([word])}
+        elif GREEK_LETTER.fullmatch(word):
+            parts, marking = [match.span()], {match.span(): _marking_terms(greek_name(word), rules)}
+        elif AMPERSAND_NAME.fullmatch(word):
+            parts, marking = [match.span()], {match.span(): rules.names.get(folded(word.replace(" ", "")), frozenset())}
+        else:
+            parts = [(start + a, start + b) for a, b in _part_spans(word)]
+            marking = {(a, b): _marking_terms(text[a:b], rules) for a, _ in parts for _, b in parts if b > a}
+        if any(marking.values()):
+            yield parts, marking
+
+
+def _part_spans(word: str) -> list[Span]:
+    """(start, end) within ``word`` of each of its dash-joined parts."""
     if not DASH.search(word):  # most words: one part
-        return [(0, len(word))] if _marks(word, stems, prefixes) else []
-    parts = [part.span() for part in WORD_PART.finditer(word)]
-    runs: list[tuple[int, int]] = []
+        return [(0, len(word))]
+    return [part.span() for part in WORD_PART.finditer(word)]
+
+
+def _longest_runs(parts: list[Span], marked: Collection[Span]) -> list[Span]:
+    """Each longest run of a word's ``parts`` that marks (in ``marked``), left to right: the whole of "Reed–Sternberg"
+    for "Reed-Sternberg", "koilocytic" of "non-koilocytic", "Ziehl" of "Ziehl-Neelsen" for "Ziehl-Nielsen"."""
+    runs: list[Span] = []
     for start, _ in parts:
         if runs and start < runs[-1][1]:
             continue  # a part of the run marked before
-        ends = [end for _, end in parts if end > start and _marks(word[start:end], stems, prefixes)]
+        ends = [end for _, end in parts if (start, end) in marked]
         if ends:
             runs.append((start, ends[-1]))
     return runs
 
 
-def marked_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
+def marked_spans(text: str, terms: list[str]) -> list[Span]:
     """(start, end) of each word of ``text`` a query's ``terms`` mark, in order: a word of a term's English stem or,
-    for a long term, starting like it, dashes aside, each run of a dash-joined word's parts on its own
-    (``_marked_runs``), a name joined by an ampersand written as a term ("H & E" for "H&E"), a lone Greek letter
+    for a long term, starting like it, dashes aside, each longest run of a dash-joined word's parts some term marks
+    (``_longest_runs``), a name joined by an ampersand written as a term ("H & E" for "H&E"), a lone Greek letter
     whose name a term marks, and in a spaceless script each run of a term."""
     if not terms:
         return []
-    spaceless = [re.escape(t) for t in terms if SPACELESS_TERM.fullmatch(t)]
-    named = {folded(t) for t in terms if AMPERSAND_NAME.fullmatch(t)}
-    keys = [key for t in terms if not SPACELESS_TERM.fullmatch(t) and t not in named for key in _keys(t)]
-    stems = frozenset(_read(key)[1] for key in keys)
-    prefixes = tuple((prefix, _read(key)[1]) for key in keys if (prefix := _prefix(key)))
+    rules = _mark_rules(tuple(terms))
     spans = []
-    words = "|".join([*spaceless, AMPERSAND_NAME.pattern, GREEK_LETTER.pattern, TEXT_WORD.pattern])
-    for match in re.finditer(words, text):
-        word, start = match.group(), match.start()
-        if TEXT_WORD.fullmatch(word):
-            spans += [(start + a, start + b) for a, b in _marked_runs(word, stems, prefixes)]
-        elif GREEK_LETTER.fullmatch(word):
-            spans += [match.span()] if _marks(greek_name(word), stems, prefixes) else []
-        elif not AMPERSAND_NAME.fullmatch(word) or folded(word.replace(" ", "")) in named:
-            spans.append(match.span())
+    for parts, marking in _words_marked(text, rules, rules.spaceless):
+        spans += _longest_runs(parts, {run for run, marking_terms in marking.items() if marking_terms})
     return spans
+
+
+def marked_spans_by_term(text: str, terms: list[str]) -> dict[str, list[Span]]:
+    """Each term's ``marked_spans(text, [term])``, in the order of ``terms``, the words of ``text`` read once for all
+    of them: a snippet weighs each term's marks (``fusion.marked_weights``), and a scan per term was most of a text
+    search's time. A spaceless script's term is sought on its own, as its runs may overlap another's."""
+    rules = _mark_rules(tuple(terms))
+    by_term = {term: marked_spans(text, [term]) if term in rules.spaceless else [] for term in terms}
+    for parts, marking in _words_marked(text, rules, spaceless=()):
+        for term in frozenset().union(*marking.values()):
+            marked = {run for run, marking_terms in marking.items() if term in marking_terms}
+            by_term[term] += _longest_runs(parts, marked)
+    return by_term
