@@ -4,6 +4,7 @@ placing a quote needs the store the agent searched."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -21,18 +22,19 @@ def answer_record(result: AgentResult, store: VectorStore, options_from_question
     LangChain): the agent's (``graph.answer_document``) with each citation where it stands on its page, read from
     ``store``. A quote's box is the passage holding it, and a quote that is a figure's caption is placed on the figure
     and names it (``quote_place``: the agent cites a caption read in its page's text without its figure), in the
-    rationale too (``recited``); each citation's ``record`` is the record whose box it gives.
-    ``thumbnail`` is a file on this machine: REST shows its URL instead (``AskResponse``), MCP its resource."""
+    rationale too (``recited``); each citation's ``record`` is the record whose box it gives, and its ``thumbnail``
+    that of the record it names (``thumbnail_record``: the figure's, not its page's). ``thumbnail`` is a file on this
+    machine: REST shows its URL instead (``AskResponse``), MCP its resource."""
     document = result.to_dict()
     by_id = {e.id: e for e in result.evidence}
     cited = {c["evidence"] for c in document["citations"]}
     cited |= {q["citation"]["evidence"] for option in document["options"] for q in option["evidence"]}
     pages = records_on_pages(store, [by_id[i].payload for i in cited if i in by_id])
 
-    def placed(citation: dict[str, Any], quote: str | None) -> dict[str, Any]:
+    def place_fields(citation: dict[str, Any], quote: str | None) -> dict[str, Any]:
         evidence = by_id.get(citation["evidence"])
         if evidence is None:
-            return {**citation, "record": citation["evidence"]}
+            return {"record": citation["evidence"]}
         on_page = pages.get((evidence.payload.source, evidence.payload.page), {})
         place = (
             quote_place(quote, evidence.id, evidence.payload, on_page)
@@ -41,7 +43,11 @@ def answer_record(result: AgentResult, store: VectorStore, options_from_question
         )
         shown = replace(Citation.from_dict(citation), figure=citation["figure"] or place.figure, bbox=place.bbox)
         fields = {k: v for k, v in shown.to_dict().items() if k in ("figure", "bbox", "label")}
-        return {**citation, **fields, "record": place.record}
+        return {**fields, "record": place.record}
+
+    def placed(citation: dict[str, Any], quote: str | None) -> dict[str, Any]:
+        shown = {**citation, **place_fields(citation, quote)}
+        return {**shown, "thumbnail": result.thumbnail_of(thumbnail_record(shown))}
 
     options = [
         {**option, "evidence": [{**q, "citation": placed(q["citation"], q["quote"])} for q in option["evidence"]]}
@@ -61,6 +67,13 @@ def answer_record(result: AgentResult, store: VectorStore, options_from_question
         "citations": citations,
         "options_from_question": options_from_question,
     }
+
+
+def thumbnail_record(citation: Mapping[str, Any]) -> str:
+    """The record whose thumbnail a placed citation (``answer_record``) shows, in every door: the figure it names (a
+    caption quoted from its page's text is placed on its figure), else the cited evidence (a passage has no thumbnail:
+    its page's is shown)."""
+    return citation["record"] if citation["figure"] else citation["evidence"]
 
 
 def records_on_pages(store: VectorStore, cited: list[Payload]) -> dict[tuple[str, int], dict[str, Payload]]:

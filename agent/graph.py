@@ -15,7 +15,9 @@ round searches for what the best evidence introduced and for what separates the 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -57,7 +59,8 @@ class AgentState(TypedDict):
 
 def citation_dict(evidence: Evidence) -> dict[str, Any]:
     """The evidence's citation in its one JSON form, with the evidence id to open it by and its thumbnail (a file on
-    this machine, or None), a quote's as the answer's own citations'."""
+    this machine, or None), a quote's as the answer's own citations'. Placing it (``document.answer_record``) may show
+    another record's thumbnail: a caption quoted from a page's text shows its figure's."""
     return {"evidence": evidence.id, **evidence.citation.to_dict(), "thumbnail": evidence.thumbnail}
 
 
@@ -127,6 +130,9 @@ class AgentResult:
     answer: Answer
     evidence: list[Evidence]
     trace: list[dict[str, Any]]
+    thumbnail_of: Callable[[str], str | None]
+    """A record's thumbnail in the index asked (``thumbnail_file``): the answer shows that of each record it cites,
+    which may be no evidence (a figure whose caption was quoted from its page's text)."""
     seconds: float = 0.0
     support: OptionSupport | None = None
 
@@ -171,6 +177,13 @@ def fuse_ranks(found: dict[str, Evidence], weights: dict[str, float]) -> None:
     fused = reciprocal_rank_fusion(ordered, weights, k=EVIDENCE_RRF_K)
     for position, (evidence_id, _, _) in enumerate(fused, start=1):
         found[evidence_id].rank = position
+
+
+def thumbnail_file(index: Index, record_id: str) -> str | None:
+    """The record's thumbnail as its search hit shows it (``Searcher.make_hit``): a file on this machine; None for a
+    record without one (a passage)."""
+    path = index.thumbnail_path(record_id)
+    return str(path) if path.is_file() else None
 
 
 def refuse_an_empty_index(index: Index) -> None:
@@ -239,7 +252,8 @@ class Agent:
         )
         evidence = sorted(state["evidence"].values(), key=lambda e: e.rank)
         seconds = time.perf_counter() - started
-        return AgentResult(question, state["answer"], evidence, state["trace"], seconds, state["support"])
+        thumbnail_of = partial(thumbnail_file, self.searcher.index)
+        return AgentResult(question, state["answer"], evidence, state["trace"], thumbnail_of, seconds, state["support"])
 
     # -- nodes -------------------------------------------------------------------------------
     def _plan(self, state: AgentState) -> dict:

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pathatlas.agent.answerers.offline import OfflineAnswerer
+from pathatlas.agent.document import thumbnail_record
 from pathatlas.agent.questions import Evidence, Question
 from pathatlas.agent.writing import annotate
 from pathatlas.corpora.demo import draw_pattern
@@ -97,11 +98,12 @@ def test_each_quote_s_citation_links_its_thumbnail_as_the_answer_s_citations_do(
     }
     answer = client.post("/ask", json=body).json()
     quoted = [q["citation"] for option in answer["options"] for q in option["evidence"]]
-    assert quoted and all(c["thumbnail_url"] == f"/media/thumbnails/{c['evidence']}" for c in quoted), quoted
+    shown = [f"/media/thumbnails/{thumbnail_record(c)}" for c in quoted]  # a caption quote's: its figure's
+    assert quoted and [c["thumbnail_url"] for c in quoted] == shown, quoted
     assert all(client.get(c["thumbnail_url"]).status_code == 200 for c in quoted)
     answers = {c["evidence"]: c["thumbnail_url"] for c in answer["citations"]}
-    assert any(c["evidence"] in answers for c in quoted)
-    assert all(answers[c["evidence"]] == c["thumbnail_url"] for c in quoted if c["evidence"] in answers)
+    same = [c for c in quoted if c["evidence"] in answers and not c["figure"]]  # placed on the evidence
+    assert same and all(answers[c["evidence"]] == c["thumbnail_url"] for c in same)
 
 
 def test_a_caption_quoted_in_the_rationale_names_its_figure_as_its_quote_line_does(client):
@@ -115,3 +117,23 @@ def test_a_caption_quoted_in_the_rationale_names_its_figure_as_its_quote_line_do
     for quote in captions:
         label = quote["citation"]["label"]
         assert label.endswith(", Figure 1.1") and f'" ({label})' in answer["rationale"], answer["rationale"]
+
+
+def test_the_mcp_ask_tool_gives_a_caption_quote_its_figure_s_thumbnail(client):
+    import json
+
+    import anyio
+
+    from pathatlas.ui import tools
+    from pathatlas.ui.mcp_server import build_server
+
+    body = {
+        "question": "A cervical smear shows squamous cells with a clear perinuclear halo. Which cells are these?",
+        "options": ["Langhans giant cells", "Koilocytes", "Goblet cells"],
+    }
+    called = anyio.run(build_server(tools.Toolbox(client.app.state.engine)).call_tool, "ask", body)
+    assert not called.is_error, called.content[0].text
+    answer = json.loads(called.content[0].text)
+    quoted = [q["citation"] for option in answer["options"] for q in option["evidence"]]
+    assert any(c["figure"] and c["record"] != c["evidence"] for c in quoted)
+    assert all(c["media"] == f"pathatlas://thumbnails/{thumbnail_record(c)}" for c in quoted), quoted

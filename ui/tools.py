@@ -23,7 +23,7 @@ from typing import Annotated, Any
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, WithJsonSchema
 
-from pathatlas.agent.document import answer_record
+from pathatlas.agent.document import answer_record, thumbnail_record
 from pathatlas.agent.questions import Question, with_pasted_options
 from pathatlas.errors import BadInputError, PathAtlasError, UnknownSourceError
 from pathatlas.paths import expanded
@@ -215,7 +215,7 @@ def public(value: Any) -> Any:
         return value
     shown = {key: public(item) for key, item in value.items() if key != "thumbnail"}
     if "thumbnail" in value:
-        record_id = value.get("id") or value.get("evidence")
+        record_id = value.get("id") or (thumbnail_record(value) if "evidence" in value else None)
         shown["media"] = thumbnail_uri(record_id) if value["thumbnail"] and record_id else None
     return shown
 

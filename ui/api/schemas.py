@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PureWindowsPath
@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError, PydanticKnownError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
+from pathatlas.agent.document import thumbnail_record
 from pathatlas.agent.questions import A_WORD, NO_WORD, ONE_OPTION, Question, repeated_option
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.records import HIDDEN_FIELDS, Hit, Payload
@@ -727,24 +728,20 @@ class AskResponse(AnswerFields):
         answer: dict[str, Any],
         links: Links,
         unknown_words: Sequence[UnknownWordOut] = (),
-        thumbnailed: Collection[str] = (),
     ) -> AskResponse:
-        """``answer_record``'s document with its media as URLs (the document's thumbnails are files on the server);
-        ``thumbnailed``: the ids of the evidence that has a thumbnail (``Evidence.thumbnail``)."""
+        """``answer_record``'s document with its media as URLs (the document's thumbnails are files on the server;
+        each citation says its own, ``linked``)."""
         options = [
-            {
-                **option,
-                "evidence": [{**q, "citation": linked(q["citation"], links, thumbnailed)} for q in option["evidence"]],
-            }
+            {**option, "evidence": [{**q, "citation": linked(q["citation"], links)} for q in option["evidence"]]}
             for option in answer["options"]
         ]
-        citations = [linked(c, links, thumbnailed) for c in answer["citations"]]
+        citations = [linked(c, links) for c in answer["citations"]]
         return cls(**{**answer, "options": options, "citations": citations, "unknown_words": list(unknown_words)})
 
 
-def linked(citation: dict[str, Any], links: Links, thumbnailed: Collection[str]) -> dict[str, Any]:
-    """A placed citation (``answer_record``) with the links a hit has: its thumbnail where the evidence has one
-    (``thumbnailed``: a quote's citation had none, its answer's citation the same record's), the page rendered with
+def linked(citation: dict[str, Any], links: Links) -> dict[str, Any]:
+    """A placed citation (``answer_record``) with the links a hit has: the thumbnail it shows (``thumbnail_record``'s:
+    a caption quoted from a page's text shows its figure's, as a search shows that figure), the page rendered with
     its box outlined (the media route outlines a record's own box, so it links ``record``, the one holding the quote;
     a caption quoted from a page's text, placed on its figure, with the caption's box too: ``quote_place``), a case's
     image and the case itself (an answer citing a case image linked its picture but not its diagnosis and
@@ -752,7 +749,7 @@ def linked(citation: dict[str, Any], links: Links, thumbnailed: Collection[str])
     placed_elsewhere = citation["record"] != citation["evidence"]
     return {
         **citation,
-        "thumbnail_url": links.thumbnail(citation["evidence"]) if citation["evidence"] in thumbnailed else None,
+        "thumbnail_url": links.thumbnail(thumbnail_record(citation)) if citation["thumbnail"] else None,
         "page_url": links.page(citation["record"], captioned=bool(citation["figure"]) and placed_elsewhere)
         if has_rendered_pages(citation["source"], citation["page"])
         else None,

@@ -173,4 +173,4 @@ def answered(
     result = engine.ask(question).result()
     record = answer_record(result, engine.index.store, from_question)
     unknown = unknown_words_json(asked_texts(text, options), engine.index)
-    return AskResponse.of(record, links, unknown, {e.id for e in result.evidence if e.thumbnail})
+    return AskResponse.of(record, links, unknown)
