@@ -24,7 +24,9 @@ from pathatlas.retrieval.local import Keypoints
 from pathatlas.retrieval.text import composed, plain_text
 
 BBox = tuple[float, float, float, float]
-"""x0, y0, x1, y1 in PDF points (1/72 inch), origin top left, as pymupdf reports them."""
+"""x0, y0, x1, y1 in PDF points (1/72 inch) on the page as stored, before its /Rotate turns it for showing, from the
+top left of its crop box, as pymupdf reports them: a picture of a turned page shows a box where the page's
+``rotation_matrix`` takes it."""
 
 KINDS = ("page", "passage", "figure", "case")
 
@@ -144,8 +146,10 @@ class Payload:
     section: str | None = None
     """The bookmark path leading to the page ("Chapter 4 > 4.2 Epithelial Tissue")."""
     bbox: BBox | None = None
+    """Where the record is printed on its page: a passage's the union of its ``blocks``, what its citation gives."""
     blocks: tuple[BBox, ...] | None = None
-    """A passage's text block boxes, for outlining."""
+    """A passage's text blocks' boxes (a long block's piece boxed by its own lines), which its page's render outlines,
+    those printed close together as one: their union, ``bbox``, may hold a figure printed between two of them."""
     caption_bbox: BBox | None = None
     """Where a figure's caption is printed on its page; None for a caption carried over from the next page, a page's
     title standing in for one, or a figure indexed before it was kept (records version 17): see ``captioned_bbox``."""

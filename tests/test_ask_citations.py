@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from pathatlas.agent.evidence import quote_place
 from pathatlas.corpora.demo import draw_pattern
-from pathatlas.retrieval.records import Payload
+from pathatlas.retrieval.records import Payload, union_box
 from pathatlas.ui.api import routes
 from pathatlas.ui.api.app import create_app
 from tests.helpers import png_bytes
@@ -51,7 +51,7 @@ def outlined_boxes(monkeypatch) -> list:
     drawn, render = [], routes.media.render_page
 
     def recording(key, max_pixels):
-        drawn.append(key[3])
+        drawn.append(union_box(key[3]))
         return render(key, max_pixels)
 
     monkeypatch.setattr(routes.media, "render_page", recording)

@@ -92,7 +92,7 @@ def test_pages_rendered_beside_readings_add_nothing_to_what_mupdf_said_of_them(t
     def render() -> int:
         renders = 0
         while not read_all.is_set():
-            media.render_page.__wrapped__((shown_page, "", 1, (72, 60, 300, 80), 40), 10**6)  # the render, not a cache
+            media.render_page.__wrapped__((shown_page, "", 1, ((72, 60, 300, 80),), 40), 10**6)  # not a cache
             renders += 1
         return renders
 

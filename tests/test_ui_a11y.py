@@ -78,8 +78,8 @@ def test_the_api_labels_a_page_png_with_the_dpi_it_was_rendered_at(demo_index, t
             assert Image.open(io.BytesIO(png.content)).info["dpi"] == pytest.approx((dpi, dpi), abs=0.5)
     drawn = np.asarray(Image.open(io.BytesIO(png.content)).convert("RGB"))  # 72 dpi: a pixel a point
     red = (drawn[..., 0] > 180) & (drawn[..., 1] < 120) & (drawn[..., 2] < 120)
-    x0, y0, x1, y1 = (round(c) for c in hit["citation"]["bbox"])
-    assert red.any() and not red[y0:y1, x0:x1].any(), "the outline clears the passage's letters"
+    blocks = [[round(c) for c in box] for box in hit["payload"]["blocks"]]
+    assert red.any() and not any(red[y0:y1, x0:x1].any() for x0, y0, x1, y1 in blocks), "it clears the letters"
 
 
 def test_the_why_line_names_each_ranker_from_matched_by():

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 from pathatlas.retrieval.marks import marked_spans
 from pathatlas.retrieval.records import (
     BIDI_CONTROLS,
+    BBox,
     Citation,
     display_name,
     is_slide,
@@ -571,16 +572,43 @@ def around(bbox: list[float] | tuple[float, ...]) -> tuple[float, float, float, 
     return x0 - OUTLINE_MARGIN, y0 - OUTLINE_MARGIN, x1 + OUTLINE_MARGIN, y1 + OUTLINE_MARGIN
 
 
+PAGE_TURN_KEY = "Rotate"
+"""The PNG text field in which a page's render (``render_page``) says how far its page is turned for showing: the PDF's
+/Rotate, 0, 90, 180 or 270 degrees clockwise. A box is in the page's unrotated points (``BBox``), so drawing it on the
+render, or cropping the render around it, takes that turn (``shown_box``)."""
+
+
+def page_turn(picture: Image.Image) -> int:
+    """How far the page a render shows is turned (``PAGE_TURN_KEY``; its converted copies keep it); 0 where the render
+    does not say."""
+    turn = str(picture.info.get(PAGE_TURN_KEY, "0"))
+    return int(turn) % 360 if turn.isdigit() else 0
+
+
+def shown_box(bbox: Sequence[float], turn: int, size: tuple[int, int], dpi: float) -> BBox:
+    """Where a render at ``dpi`` (``size`` pixels) of a page turned ``turn`` degrees (``page_turn``) shows ``bbox``
+    (unrotated points), in its pixels: the page's ``rotation_matrix``, its unrotated size read off the render's."""
+    scale = dpi / 72
+    width, height = size[0] / scale, size[1] / scale  # the page as shown, in points
+    x0, y0, x1, y1 = bbox
+    turned = {
+        90: (width - y1, x0, width - y0, x1),
+        180: (width - x1, height - y1, width - x0, height - y0),
+        270: (y0, height - x1, y1, height - x0),
+    }.get(turn, (x0, y0, x1, y1))
+    left, top, right, bottom = (c * scale for c in turned)
+    return left, top, right, bottom
+
+
 def outline(png: bytes, bbox: list[float], dpi: float) -> Image.Image:
     """The page rendered at ``dpi`` (the dpi asked of ``/media/pages``) with ``bbox`` (PDF points) outlined as the API
-    outlines a hit's own box, over its halo (``HALO_RGB``). The scale is the dpi asked, not the PNG's dpi label:
-    PyMuPDF labelled every render 96 dpi whatever its resolution, which drew the box 13% small at 110 dpi. (The API
-    lowers the dpi only for a page over PATHATLAS_MAX_PAGE_PIXELS, 12 million pixels by default: a poster, not a book
-    page.)"""
+    outlines a hit's own box, over its halo (``HALO_RGB``), where the turned page shows it (``shown_box``). The scale is
+    the dpi asked, not the PNG's dpi label: PyMuPDF labelled every render 96 dpi whatever its resolution, which drew the
+    box 13% small at 110 dpi. (The API lowers the dpi only for a page over PATHATLAS_MAX_PAGE_PIXELS, 12 million pixels
+    by default: a poster, not a book page.)"""
     page = Image.open(io.BytesIO(png)).convert("RGB")
-    scale = dpi / 72
-    width = max(1, round(OUTLINE_POINTS * scale))
-    x0, y0, x1, y1 = (c * scale for c in around(bbox))
+    width = max(1, round(OUTLINE_POINTS * dpi / 72))
+    x0, y0, x1, y1 = shown_box(around(bbox), page_turn(page), page.size, dpi)
     half = width // 2  # PIL draws a stroke inside the box, PyMuPDF (the API) centres it on the box's edge
     halo = max(1, half)
     draw = ImageDraw.Draw(page)

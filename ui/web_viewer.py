@@ -22,8 +22,10 @@ from pathatlas.ui.present import (
     full_size_name,
     highlight,
     outline,
+    page_turn,
     place,
     plain,
+    shown_box,
     similar_label,
 )
 from pathatlas.ui.web_client import api_has_none, backend, call, detail_of, media, reached, ui_settings
@@ -142,10 +144,12 @@ def page_view(hit: dict[str, Any], state: str, nav) -> None:
 
 def around_box(page: Image.Image, bbox: list[float], dpi: float) -> Image.Image:
     """The strip of ``page`` (rendered at ``dpi``) across its width from ``CONTEXT_POINTS`` above ``bbox`` (PDF points)
-    to as far below: on a tall page the outlined box lay below the fold, and the reader saw the page's top."""
+    to as far below, where the turned page shows it (``shown_box``): on a tall page the outlined box lay below the
+    fold, and the reader saw the page's top."""
     scale = dpi / 72
-    top = max(0, round((bbox[1] - CONTEXT_POINTS) * scale))
-    bottom = min(page.height, round((bbox[3] + CONTEXT_POINTS) * scale))
+    _, y0, _, y1 = shown_box(bbox, page_turn(page), page.size, dpi)
+    top = max(0, round(y0 - CONTEXT_POINTS * scale))
+    bottom = min(page.height, round(y1 + CONTEXT_POINTS * scale))
     return page.crop((0, top, page.width, max(bottom, top + 1)))
 
 

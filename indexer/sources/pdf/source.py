@@ -23,7 +23,15 @@ from pathatlas.indexer.sources.pdf.running import RunningLines, body_blocks, ope
 from pathatlas.indexer.sources.pdf.scans import behind_ocr_layer, fills, scan_parts
 from pathatlas.indexer.sources.pdf.sections import PageSections, sections_by_page
 from pathatlas.indexer.sources.pdf.templates import template_images
-from pathatlas.indexer.sources.pdf.text import Spelling, TextBlock, clean_text, merge_blocks, printed_label
+from pathatlas.indexer.sources.pdf.text import (
+    Line,
+    Spelling,
+    TextBlock,
+    clean_text,
+    merge_blocks,
+    printed_label,
+    printed_lines,
+)
 from pathatlas.retrieval.images import thumbnail
 from pathatlas.retrieval.records import BBox, book_title, union_box
 
@@ -35,7 +43,7 @@ if TYPE_CHECKING:
 
 class PdfSource(Source):
     kind = "pdf"
-    records_version = 17
+    records_version = 18
     """3: a hyphenated word keeps its hyphen at a line break; 4: a figure at a page's foot takes the caption that opens
     the next page, not the previous figure's; 5: page labels, two-column reading order and scanned pages read by OCR,
     text without invisible format characters; 6: a figure's image turned and masked as its page shows it, a scanned
@@ -55,8 +63,9 @@ class PdfSource(Source):
     on its page, not where the bookmark leads (the A&P book's all lead to its pages' tops: a chapter's introduction was
     filed under its first section), each figure takes the section where it stands, not its page's last, and a
     record's book is the title its citation names (``book_title``: no "Microsoft Word - x.docx"), else none; 17: a
-    figure records where its caption is printed, so a caption quoted is outlined with its figure. Up to 14 the version
-    every built-in reader shared (``Source.records_version``): the numbers not named here changed case folders only."""
+    figure records where its caption is printed, so a caption quoted is outlined with its figure; 18: each piece of a
+    long block split into passages is boxed by its own lines, not the whole block. Up to 14 the version every built-in
+    reader shared (``Source.records_version``): the numbers not named here changed case folders only."""
     reads_settings = (
         "passage_min_words",
         "passage_max_words",
@@ -308,10 +317,11 @@ class PdfSource(Source):
     ) -> Iterator[Passage]:
         """The passages of the page's ``body`` (``body_blocks``), each within one column and one section."""
         min_words, max_words = self.settings.passage_min_words, self.settings.passage_max_words
+        lines = long_block_lines(page, body, max_words)
         groups = [
             (section, group)
             for section, run in column_runs(body, unrotated_height(page), sections.of_blocks(body))
-            for group in merge_blocks(run, min_words, max_words)
+            for group in merge_blocks(run, min_words, max_words, lines)
         ]
         for index, (section, group) in enumerate(groups):
             boxes = list(dict.fromkeys(box for box, _ in group))
@@ -410,3 +420,13 @@ class PdfSource(Source):
                 caption_bbox=tuple(round(v, 1) for v in caption_box) if caption_box else None,
             )
             index += 1
+
+
+def long_block_lines(page: pymupdf.Page, blocks: list[TextBlock], max_words: int) -> dict[BBox, list[Line]]:
+    """The printed lines of each of the page's ``blocks`` over ``max_words`` words, by block box: ``split_long`` boxes
+    each piece of such a block by its own lines. The page's words are read only where it has such a block."""
+    long = [box for box, text in blocks if len(text.split()) > max_words]
+    if not long:
+        return {}
+    words = page.get_text("words")
+    return {box: printed_lines(words, box) for box in long}

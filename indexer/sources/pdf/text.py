@@ -4,11 +4,12 @@ blocks grouped into passages."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pathatlas.retrieval.records import BBox
+from pathatlas.retrieval.records import BBox, union_box
 from pathatlas.retrieval.text import normalise
 
 if TYPE_CHECKING:
@@ -66,27 +67,72 @@ def clean_text(text: str, spelling: Spelling | None = None) -> str:
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
-def split_long(block: TextBlock, max_words: int) -> list[TextBlock]:
-    """A block over ``max_words`` becomes near-equal word runs that share its box (the encoder truncates)."""
+Line = tuple[BBox, str]
+"""A printed line of a text block: its box and its words as the PDF holds them."""
+Word = tuple[float, float, float, float, str, int, int, int]
+"""A word as pymupdf's ``get_text("words")`` gives it: its box, text, and the numbers of its block, line and word."""
+
+
+def printed_lines(words: Sequence[Word], box: BBox) -> list[Line]:
+    """The lines of the text block at ``box``, in the PDF's order, from its page's ``words``: those whose centre lies in
+    the box, of the block most of them belong to (a neighbour's word reaching in is left out)."""
+    inside = [w for w in words if box[0] <= (w[0] + w[2]) / 2 <= box[2] and box[1] <= (w[1] + w[3]) / 2 <= box[3]]
+    if not inside:
+        return []
+    block = Counter(w[5] for w in inside).most_common(1)[0][0]
+    lines: dict[int, list[Word]] = {}
+    for word in inside:
+        if word[5] == block:
+            lines.setdefault(word[6], []).append(word)
+    return [(union_box([w[:4] for w in line]), " ".join(w[4] for w in line)) for line in lines.values()]
+
+
+def line_spans(lines: Sequence[Line], words: int) -> list[tuple[BBox, int, int]]:
+    """Each line's box and the range of its block's ``words`` (as ``clean_text`` reads them) it prints; a word split
+    across two lines ("physi-/ology") is in both. Empty where the lines do not hold those words (an OCR'd paragraph,
+    whose page has no words to read)."""
+    spans = []
+    for n, (box, text) in enumerate(lines):
+        end = len(clean_text("\n".join(t for _, t in lines[: n + 1])).split())
+        spans.append((box, end - len(clean_text(text).split()), end))
+    return spans if spans and spans[-1][2] == words else []
+
+
+def split_long(block: TextBlock, max_words: int, lines: Sequence[Line] = ()) -> list[TextBlock]:
+    """A block over ``max_words`` becomes near-equal word runs (the encoder truncates), each boxed by the ``lines`` it
+    is printed on, so that its outline holds its own words, not the whole paragraph's; by the block's box where its
+    lines are not known."""
     box, text = block
     words = text.split()
     if len(words) <= max_words:
         return [block]
     parts = -(-len(words) // max_words)
     size = -(-len(words) // parts)
-    return [(box, " ".join(words[i : i + size])) for i in range(0, len(words), size)]
+    spans = line_spans(lines, len(words))
+    return [(run_box(spans, i, i + size, box), " ".join(words[i : i + size])) for i in range(0, len(words), size)]
 
 
-def merge_blocks(blocks: list[TextBlock], min_words: int, max_words: int) -> list[list[TextBlock]]:
+def run_box(spans: Sequence[tuple[BBox, int, int]], start: int, end: int, block: BBox) -> BBox:
+    """The union of the boxes of the lines (``line_spans``) printing words ``start`` to ``end``; ``block`` where
+    there are none."""
+    boxes = [box for box, first, last in spans if first < end and last > start]
+    return union_box(boxes) if boxes else block
+
+
+def merge_blocks(
+    blocks: list[TextBlock], min_words: int, max_words: int, lines: Mapping[BBox, Sequence[Line]] | None = None
+) -> list[list[TextBlock]]:
     """Group consecutive blocks (reading order) until a group reaches ``min_words``, never past ``max_words``.
 
     Short blocks (headings, labels) join the text after them; a short tail joins the group before it
-    when that stays within ``max_words``.
+    when that stays within ``max_words``. A block over ``max_words`` is split (``split_long``), its pieces boxed by its
+    printed ``lines`` where given (by block box).
     """
+    lines = lines or {}
     groups: list[list[TextBlock]] = []
     current: list[TextBlock] = []
     count = 0
-    for piece in (p for block in blocks for p in split_long(block, max_words)):
+    for piece in (p for block in blocks for p in split_long(block, max_words, lines.get(block[0], ()))):
         words = len(piece[1].split())
         if current and (count >= min_words or count + words > max_words):
             groups.append(current)

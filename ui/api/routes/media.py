@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import time
 import warnings
+import zlib
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
@@ -19,7 +22,7 @@ from PIL import Image
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.fingerprints import on_disk
 from pathatlas.indexer.sources.pdf import mupdf_alone, recount_pages, render
-from pathatlas.retrieval.records import Payload, display_name, organ_text, source_id
+from pathatlas.retrieval.records import BBox, Payload, display_name, organ_text, source_id, union_box
 from pathatlas.retrieval.search import source_names
 from pathatlas.ui.api.deps import EngineDep, HeadDep, LinksDep, errors, headers_only
 from pathatlas.ui.api.schemas import (
@@ -31,7 +34,7 @@ from pathatlas.ui.api.schemas import (
     has_rendered_pages,
 )
 from pathatlas.ui.api.uploads import HEADER_BYTES, PDF_HEADER
-from pathatlas.ui.present import HALO_RGB, OUTLINE_POINTS, OUTLINE_RGB, around
+from pathatlas.ui.present import HALO_RGB, OUTLINE_MARGIN, OUTLINE_POINTS, OUTLINE_RGB, PAGE_TURN_KEY, around
 
 router = APIRouter(tags=["media"])
 WEB_IMAGE_TYPES = {
@@ -57,9 +60,10 @@ PRIVATE_CACHE = "private, max-age=3600"
 hits is not made to wait for a render (0.2-1 s a page) again; after that its ETag makes asking again cheap (a 304,
 nothing rendered), and a source deleted or changed on disk is seen within the hour. Private: it shows a whole page of
 an uploaded book, or a patient's image, which caches shared by several users (proxies) must not keep."""
-OUTLINE_DRAWING = 2
+OUTLINE_DRAWING = 3
 """How ``draw_outline`` draws, counted: raise it when the outline changes (2: a white band under the red line, seen on
-pink and purple stains), so a browser holding a render of the same version asks for the new one."""
+pink and purple stains; 3: a passage's blocks outlined apart where a figure lies between them, the render saying how
+its page is turned, ``PAGE_TURN_KEY``), so a browser holding a render of the same version asks for the new one."""
 RENDERER = f"{version('pathatlas')}+outline{OUTLINE_DRAWING}"
 """The version drawing pages: a render's ETag changes with it (a newer outline, ``draw_outline``)."""
 
@@ -179,8 +183,7 @@ def page(
     check_source(engine, payload)
     if not has_pdf_header(Path(payload.source)):  # damaged in place or unreadable: a HEAD says it too
         raise HTTPException(status.HTTP_410_GONE, PDF_UNREADABLE)
-    box = payload.captioned_bbox if captioned else payload.bbox
-    key = (payload.source, payload.fingerprint, payload.page, box, dpi)
+    key = (payload.source, payload.fingerprint, payload.page, outlined_boxes(payload, captioned), dpi)
     max_pixels = engine.settings.max_page_pixels
     etag = render_etag(key, max_pixels)
     if unchanged := not_modified(if_none_match, etag, PRIVATE_CACHE):
@@ -189,6 +192,34 @@ def page(
     if head:
         return headers_only(headers)
     return Response(render_page(key, max_pixels), headers=headers)
+
+
+OUTLINE_GAP = 2 * (OUTLINE_MARGIN + OUTLINE_POINTS)
+"""Blocks of a passage printed closer than this, in points, are outlined as one (``outlined_boxes``): an outline of each
+would cross the other's letters, and nothing else printed fits between them (the A&P book's paragraphs and headings
+lie 3-8 points apart, a figure between two of a passage's blocks 80 or more)."""
+
+
+def outlined_boxes(payload: Payload, captioned: bool) -> tuple[BBox, ...]:
+    """The boxes a render of the record's page outlines: a passage's blocks, each run of them printed close together
+    as one (``close_runs``), so that a figure printed between two is not outlined as if quoted; a figure's box (with
+    its caption's where ``captioned``)."""
+    if payload.blocks and not captioned:
+        return close_runs(payload.blocks, OUTLINE_GAP)
+    box = payload.captioned_bbox if captioned else payload.bbox
+    return (box,) if box else ()
+
+
+def close_runs(blocks: Sequence[BBox], gap: float) -> tuple[BBox, ...]:
+    """``blocks`` (reading order) as the boxes of their runs: a block starting less than ``gap`` below the run before it
+    joins that run."""
+    runs = [blocks[0]]
+    for block in blocks[1:]:
+        if block[1] - runs[-1][3] < gap:
+            runs[-1] = union_box([runs[-1], block])
+        else:
+            runs.append(block)
+    return tuple(runs)
 
 
 def has_pdf_header(path: Path) -> bool:
@@ -212,21 +243,21 @@ def render_etag(key: tuple, max_pixels: int) -> str:
 
 @lru_cache(maxsize=32)
 def render_page(key: tuple, max_pixels: int) -> bytes:
-    """PNG of a page (cached by source version, page, box and dpi), at most ``max_pixels`` pixels; rendered while no
-    PDF's reading gathers MuPDF's warnings (``mupdf_alone``)."""
-    source, _, number, bbox, dpi = key
+    """PNG of a page (cached by source version, page, boxes outlined and dpi), at most ``max_pixels`` pixels, saying how
+    its page is turned (``PAGE_TURN_KEY``); rendered while no PDF's reading gathers MuPDF's warnings
+    (``mupdf_alone``)."""
+    source, _, number, boxes, dpi = key
     try:
         with mupdf_alone(), pymupdf.open(source) as doc:
             recount_pages(doc)  # page N is the page N indexed, whatever the page tree states
             pdf_page = doc[number - 1]
             pixmap = render(pdf_page, dpi, max_pixels)
             zoom = pixmap.width / max(pdf_page.rect.width, 1e-3)  # below dpi / 72 for a huge page
-            if bbox:
-                shown_box = pymupdf.Rect(around(bbox)) * pdf_page.rotation_matrix * pymupdf.Matrix(zoom, zoom)
-                draw_outline(pixmap, shown_box, OUTLINE_POINTS * zoom)
+            for box in boxes:
+                draw_outline(pixmap, pymupdf.Rect(around(box)) * pdf_page.rotation_matrix * zoom, OUTLINE_POINTS * zoom)
             shown = min(dpi, 72 * zoom)
             pixmap.set_dpi(round(shown), round(shown))  # PyMuPDF labels every render 96 dpi: say what it is
-            return pixmap.tobytes("png")
+            return with_text(pixmap.tobytes("png"), PAGE_TURN_KEY, str(pdf_page.rotation))
     except (RuntimeError, ValueError, IndexError) as exc:
         raise HTTPException(status.HTTP_410_GONE, PDF_UNREADABLE) from exc
 
@@ -248,6 +279,18 @@ def draw_outline(pixmap: pymupdf.Pixmap, box: pymupdf.Rect, width: float) -> Non
             (inner.x1, outer.y0, outer.x1, outer.y1),
         ):
             pixmap.set_rect(pymupdf.Rect(edge).irect, colour)  # clipped to the picture
+
+
+PNG_HEADER_END = 33
+"""Where a PNG's header chunk (IHDR) ends: its 8-byte signature, then the chunk's length, type, 13 bytes and CRC."""
+
+
+def with_text(png: bytes, key: str, value: str) -> bytes:
+    """``png`` with the text field ``key`` (a tEXt chunk) right after its header, where a reader finds it before the
+    pixels (Pillow's ``Image.info``): added to the encoded bytes, the pixels not encoded again."""
+    data = key.encode("latin-1") + b"\0" + value.encode("latin-1")
+    chunk = struct.pack(">I", len(data)) + b"tEXt" + data + struct.pack(">I", zlib.crc32(b"tEXt" + data))
+    return png[:PNG_HEADER_END] + chunk + png[PNG_HEADER_END:]
 
 
 @router.get(
