@@ -645,15 +645,17 @@ EXACT_QUERIES, EIGHT_BIT_QUERIES = "exact", "8-bit ONNX"
 
 
 def settle_query_vectors(encoder: Any) -> str | None:
-    """Open the text queries' session before anything is timed, and say which path they take (``EIGHT_BIT_QUERIES``,
-    or ``EXACT_QUERIES`` without ONNX Runtime or off the CPU), for the run record. Opening it writes MiniLM's 8-bit
-    export where the model cache lacks it (about 5 s once), which would otherwise land inside the first timed query.
-    None: an encoder without PathAtlas's MiniLM, whose queries are its own."""
+    """Open the text queries' sessions before anything is timed, and say which path they take (``EIGHT_BIT_QUERIES``,
+    or ``EXACT_QUERIES`` without ONNX Runtime or off the CPU), for the run record. Opening them writes MiniLM's exports
+    where the model cache lacks them (about 5 s once) and loads the fp32 one that long texts take (about 90 MB), which
+    would otherwise land inside the first timed query. None: an encoder without PathAtlas's MiniLM, whose queries are
+    its own."""
     from pathatlas.retrieval.encoders.minilm import MiniLM
 
     model = getattr(getattr(encoder, "text_tower", None), "model", None)
     if not isinstance(model, MiniLM):
         return None
+    model.exact_session  # noqa: B018 - loaded here, not inside a timed query
     return EIGHT_BIT_QUERIES if model.query_session is not None else EXACT_QUERIES
 
 

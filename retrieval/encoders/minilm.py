@@ -4,13 +4,15 @@ Why not sentence-transformers: importing it (with transformers, torchvision, sci
 seconds before any work. This module reads the same files (``model.safetensors``, ``tokenizer.json``,
 ``sentence_bert_config.json``) and gives the same vectors (``tests/test_product.py`` compares both).
 
-Batches (indexing) run in torch. A query-sized batch runs in ONNX Runtime with 8-bit weights (a quarter of
-numpy's CPU; query vectors within cosine 0.99 of the exact ones, text to page unchanged: BENCHMARKS.md), from an
-export kept in the model cache: the first process to need it writes it (indexing, or a first search on a cache
-that lacks it: about 5 s once, the one time such a process imports torch). Every process on every machine thus
-encodes a query one way (a search that found no export and ran exactly in numpy would rank a little otherwise than after
-any indexing run). Numpy runs them without ONNX Runtime or off the CPU. The index's vectors are always the exact ones
-(torch, or numpy: the same vectors as sentence-transformers).
+On the CPU batches run in ONNX Runtime, on exports kept in the model cache: a query-sized batch on the 8-bit export
+(a quarter of numpy's CPU; query vectors within cosine 0.99 of the exact ones, text to page unchanged: BENCHMARKS.md),
+a larger one on the fp32 export (torch's vectors within 1e-6, and no slower: an ask encodes some thirty evidence
+passages, and importing torch for them costs a first ask 8.6 s and 0.5 GB). The first process to need the exports
+writes both (indexing, or a first search or ask on a cache that lacks them: about 5 s once, the one time such a process
+imports torch). Every process on every machine thus encodes a query one way (a search that found no export and ran
+exactly in numpy would rank a little otherwise than after any indexing run). Without ONNX Runtime, off the CPU, or where
+the cache cannot take the exports, numpy runs small batches and torch larger ones. Vectors that are stored are always
+the exact ones (the same as sentence-transformers).
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,7 +35,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NUMPY_TOKENS = 256
-"""A batch of at most this many tokens (padded) runs in ONNX Runtime or numpy; a larger one in torch."""
+"""A batch of at most this many tokens (padded) runs on the 8-bit export (queries) or in numpy; a larger one on the fp32
+export or in torch."""
+
+EXPORT_PIECE = 8
+"""Texts per run of the fp32 export. Cut to its longest text, a piece of texts sorted by length pads little: an ask's
+evidence texts took 0.55-0.65 of torch's CPU in pieces of 8 against 1.0 in one batch of up to 64; batches of full-length
+book passages (indexing) about the same CPU as torch (0.9-1.05) in 0.8-1.0 of its wall time, on 2 busy cores."""
 
 
 def erf(x: np.ndarray) -> np.ndarray:
@@ -42,6 +50,18 @@ def erf(x: np.ndarray) -> np.ndarray:
     t = 1 / (1 + np.float32(0.3275911) * a)
     poly = ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t
     return np.copysign(1 - poly * np.exp(-a * a), x)
+
+
+def in_pieces(
+    run: Callable[[np.ndarray, np.ndarray], np.ndarray], ids: np.ndarray, mask: np.ndarray, size: int
+) -> np.ndarray:
+    """``run(ids, mask)`` on ``size`` rows at a time, each piece cut to its longest text (padding is on the right)."""
+    pieces = []
+    for start in range(0, len(ids), size):
+        rows = slice(start, start + size)
+        length = int(mask[rows].sum(1).max())
+        pieces.append(run(ids[rows, :length], mask[rows, :length]))
+    return np.concatenate(pieces)
 
 
 def quantised(exported: Path) -> Path:
@@ -89,7 +109,7 @@ class MiniLM:
         self.arrays = load_file(weights)
         usable = device == "cpu" and onnx_dir is not None and onnx_cache.runtime_available()
         self.export = onnx_cache.export_path(onnx_dir, "all-minilm-l6-v2", weights) if usable else None
-        self._session_lock = threading.Lock()
+        self._session_lock = threading.RLock()
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length)
         self.tokenizer.enable_padding(pad_id=config.get("pad_token_id", 0))
@@ -101,23 +121,45 @@ class MiniLM:
 
         return {k: torch.from_numpy(v).to(self.device) for k, v in self.arrays.items()}
 
-    # -- ONNX Runtime or numpy: a few texts ----------------------------------------------------------
+    # -- ONNX Runtime ---------------------------------------------------------------------------
+    def _once(self, key: str, make: Callable[[], Any]) -> Any:
+        """``make()``, run by one thread once: each session holds its export's weights in memory."""
+        if key not in self.__dict__:
+            with self._session_lock:
+                if key not in self.__dict__:
+                    self.__dict__[key] = make()
+        return self.__dict__[key]
+
     @property
-    def query_session(self):
-        """The ONNX Runtime session (8-bit weights) for query-sized batches, its file written first if the cache
-        lacks it; None (numpy runs them) without ONNX Runtime or off the CPU."""
-        if "_session" in self.__dict__ or self.export is None:
-            return self.__dict__.get("_session")
-        with self._session_lock:
-            if "_session" not in self.__dict__:
-                try:
-                    eight_bit = self.eight_bit_export()
-                except OSError as exc:  # a model cache this process may read but not write: exact queries in numpy
-                    log.warning("text queries run exactly in numpy: cannot write %s (%s)", self.export, exc)
-                    self.__dict__["_session"] = None
-                else:
-                    self.__dict__["_session"] = onnx_cache.session(eight_bit, threads=1)
-        return self.__dict__["_session"]
+    def exports(self) -> Path | None:
+        """The fp32 export, its 8-bit twin beside it, both written first if the cache lacks them; None without ONNX
+        Runtime, off the CPU, or where the cache cannot take them."""
+        return None if self.export is None else self._once("_exports", self._written_exports)
+
+    def _written_exports(self) -> Path | None:
+        try:
+            self.eight_bit_export()
+            return self.write_export()
+        except OSError as exc:  # a model cache this process may read but not write
+            log.warning("text queries run exactly in numpy, long texts in torch: cannot write %s: %s", self.export, exc)
+            return None
+
+    def _session_on(self, key: str, path_of: Callable[[Path], Path], threads: int) -> Any:
+        def open_session() -> Any:
+            exported = self.exports
+            return None if exported is None else onnx_cache.session(path_of(exported), threads)
+
+        return self._once(key, open_session)
+
+    @property
+    def query_session(self) -> Any:
+        """The session on the 8-bit export for query-sized batches; None (numpy runs them) without the exports."""
+        return self._session_on("_query_session", quantised_path, threads=1)
+
+    @property
+    def exact_session(self) -> Any:
+        """The session on the fp32 export for larger batches; None (torch runs them) without the exports."""
+        return self._session_on("_exact_session", lambda exported: exported, threads=onnx_cache.threads_per_call())
 
     def eight_bit_export(self) -> Path:
         """The 8-bit export's file, written (with the export, if missing too) when the cache lacks it."""
@@ -157,6 +199,13 @@ class MiniLM:
             return self._embed_numpy(ids, mask)
         return session.run(None, {"ids": ids, "mask": mask})[0]
 
+    def _embed_long(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        session = self.exact_session
+        if session is None:
+            return self._embed_torch(ids, mask)
+        return in_pieces(lambda i, m: session.run(None, {"ids": i, "mask": m})[0], ids, mask, EXPORT_PIECE)
+
+    # -- numpy: a few texts ----------------------------------------------------------------------
     @cached_property
     def _blas(self):
         """The process's BLAS pools, found once (``threadpool_limits`` rescans the libraries: ~2 ms a call)."""
@@ -205,12 +254,10 @@ class MiniLM:
         pooled = (x * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
 
-    # -- torch: batches -------------------------------------------------------------------------
+    # -- torch: larger batches without the exports ----------------------------------------------
     def _embed_torch(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         import torch
 
-        if self.export is not None:
-            self.eight_bit_export()  # torch is loaded now: written here, no query process need write it
         with torch.inference_mode():
             ids, mask = (torch.from_numpy(a).to(self.device) for a in (ids, mask))
             return self.forward_torch(ids, mask).float().cpu().numpy()
@@ -270,5 +317,5 @@ class MiniLM:
             ids = np.array([e.ids for e in encoded], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
             small = self._embed_query if queries else self._embed_numpy
-            out[chunk] = (small if ids.size <= NUMPY_TOKENS else self._embed_torch)(ids, mask)
+            out[chunk] = (small if ids.size <= NUMPY_TOKENS else self._embed_long)(ids, mask)
         return out

@@ -1,8 +1,9 @@
 """ONNX exports of the torch backbones, made once per model cache, and ONNX Runtime sessions over them.
 
-Why: at the sizes PathAtlas runs them (one image, one short query) ONNX Runtime needs about half the CPU of
-eager torch or numpy for the same vectors. An export is named after its weights file and the torch version
-that wrote it, so new weights export anew; finding one imports neither torch nor onnxruntime.
+Why: at the sizes PathAtlas runs them (one image, one short query, an ask's evidence passages) ONNX Runtime needs
+about half the CPU of eager torch or numpy for the same vectors, and a process that runs no other model never imports
+torch. An export is named after its weights file and the torch version that wrote it, so new weights export anew;
+finding one imports neither torch nor onnxruntime.
 """
 
 from __future__ import annotations
