@@ -115,8 +115,9 @@ class Passage:
     text: str
     bbox: BBox | None
     """Where it is printed on its page: the union of its block boxes, in PDF points (``BBox``), which citations carry;
-    the page render outlines the blocks themselves (``Payload.blocks``), so a figure between them stays clear. None for a source without a page layout (a text file), whose citations then hold no
-    box; never a made-up one such as (0, 0, 0, 0), which every door would pass on as a place on the page."""
+    the page render outlines the blocks themselves (``Payload.blocks``), so a figure between them stays clear. None for
+    a source without a page layout (a text file), whose citations then hold no box; never a made-up one such as (0, 0,
+    0, 0), which every door would pass on as a place on the page."""
     blocks: list[BBox] = field(default_factory=list)
     book: str = ""
     section: str = ""

@@ -17,7 +17,7 @@ def test_a_bug_answers_500_in_json_naming_its_kind_only(quick_demo, monkeypatch)
 
     app = create_app(Settings(index=quick_demo / "index", **quick(quick_demo)))
     with TestClient(app, raise_server_exceptions=False) as client:
-        assert client.get("/ready").status_code == 200
+        assert client.app.state.engine.ready.wait(60) and client.get("/ready").status_code == 200
         monkeypatch.setattr(Searcher, "find_many", broken)
         response = client.post("/search", json={"text": "granuloma"})
         documented = client.get("/openapi.json").json()["paths"]["/search"]["post"]["responses"]

@@ -86,6 +86,7 @@ def create_app(
         log.info("%s", serving_line(serving))
         if notice := upgrade_notice(serving):
             log.warning("%s", notice)
+        app.openapi()  # its document is read by every request (``QueryOnly``): built once before any, not by the first
         # The models load in the background: the service answers at once, and /health says when it is ready.
         threading.Thread(target=serving.warm_up, daemon=True, name="warm-up").start()
         app.state.engine, app.state.jobs = serving, jobs

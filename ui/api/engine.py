@@ -23,10 +23,11 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from pathatlas.agent.graph import Agent, AgentResult
+from pathatlas.agent.answerers import Answerer, create_answerer
 from pathatlas.agent.questions import Question
 from pathatlas.errors import PathAtlasError
 from pathatlas.indexer.pipeline import one_line
@@ -38,6 +39,10 @@ from pathatlas.retrieval.search import Found, Query, Searcher
 from pathatlas.settings import Settings, os_problem
 from pathatlas.ui.api.facets import Facets, count_facets
 from pathatlas.ui.api.lanes import BatchingLane
+from pathatlas.ui.words import indexed_spellings, indexed_terms
+
+if TYPE_CHECKING:
+    from pathatlas.agent.graph import Agent, AgentResult
 
 
 def without_paths(message: str, index: Path, folders: Iterable[Path]) -> str:
@@ -62,6 +67,15 @@ def source_problems(key: str, problems: list[str]) -> list[str]:
     """A source's problems as clients read them: paths by their place beside the source (its folder's name first),
     not on the server."""
     return [problem.replace(str(Path(key).parent) + "/", "") for problem in problems]
+
+
+def agent_of(searcher: Searcher, answerer: Answerer, settings: Settings) -> Agent:
+    """The agent the settings describe, its module imported here: it imports langgraph, seconds that
+    ``Engine.warm_up`` pays in the background rather than ``pathatlas serve`` before its port opens. The answerer is
+    made beforehand (``Engine.swap_in``), so a misconfigured one still stops the service at its start."""
+    from pathatlas.agent.graph import Agent
+
+    return Agent(searcher, answerer, settings.agent_rounds, settings.agent_k)
 
 
 class NotReadyError(RuntimeError):
@@ -136,7 +150,7 @@ class Engine:
         return self.searcher.find_many(queries)
 
     def _ask_one(self, questions: list[Question]) -> list[AgentResult]:
-        return [self.agent.ask(questions[0])]
+        return [self.agent().ask(questions[0])]
 
     def search(self, query: Query) -> Future[Found]:
         """Queue a search; concurrent ones are encoded and searched as one batch."""
@@ -165,28 +179,46 @@ class Engine:
         return facets
 
     def warm_up(self) -> None:
-        """Load the encoder's models through the lanes (one tiny query per modality), then set ``ready``.
+        """Do in the background what the first requests would otherwise wait for, then set ``ready``: build the agent
+        (``agent``: langgraph's import), load the encoder's models through the lanes (one tiny query per modality) and
+        read the index's words every text search looks its query up in (``indexed_terms``). Once ready, read the
+        spellings a first typo would wait for (``indexed_spellings``): seconds for a book, needed by typos only.
 
-        When that fails (a PATHATLAS_HOME this user cannot write, a model package missing) ``ready`` stays unset and
-        ``problem`` says why in one line: /health answers 503 with it and searches and asks are refused with it, so
-        a load balancer takes the service out and its admin reads the reason; the log has the line with its paths."""
+        When the agent or the models fail (a PATHATLAS_HOME this user cannot write, a model package missing) ``ready``
+        stays unset and ``problem`` says why in one line: /health answers 503 with it and searches and asks are
+        refused with it, so a load balancer takes the service out and its admin reads the reason; the log has the line
+        with its paths. Words that cannot be read are only logged: the searches needing them read them again."""
         started = time.monotonic()
         try:
-            encoder = self.index.encoder
-            waits = []
-            if encoder.text_spaces:
-                waits.append(self.search(Query(text="warm up", k=1)))
-            if encoder.image_spaces:
-                waits.append(self.search(Query(image=Image.new("RGB", (32, 32)), k=1)))
-            for future in waits:
-                future.result()
+            self.agent()
+            self._load_models()
         except Exception as exc:
             unnamed = f"the models could not be loaded ({type(exc).__name__}); the server's log says why"
             self.problem = os_problem(exc, self.settings, paths=False) or unnamed
             log.error("not ready, searches are refused: %s", os_problem(exc, self.settings) or one_line(exc))
             return
+        self._read_ahead(indexed_terms)
         self.ready.set()
         log.info("ready in %.1f s: models loaded", time.monotonic() - started)
+        self._read_ahead(indexed_spellings)
+
+    def _load_models(self) -> None:
+        """One tiny query per modality the encoder has, through its lane."""
+        encoder = self.index.encoder
+        waits = []
+        if encoder.text_spaces:
+            waits.append(self.search(Query(text="warm up", k=1)))
+        if encoder.image_spaces:
+            waits.append(self.search(Query(image=Image.new("RGB", (32, 32)), k=1)))
+        for future in waits:
+            future.result()
+
+    def _read_ahead(self, words: Callable[[Index], object]) -> None:
+        """``words`` of the served index (``ui.words``, kept per generation) read before a request needs them."""
+        try:
+            words(self.index)
+        except Exception as exc:
+            log.warning("could not read the index's words ahead of the searches needing them: %s", one_line(exc))
 
     def _check_ready(self) -> None:
         if self.problem is not None:
@@ -258,13 +290,26 @@ class Engine:
         return self.index.changed_on_disk() and pointer_state(self.index.path) != self._unopenable
 
     def swap_in(self) -> None:
-        """Serve the index as committed on disk from now on, with a searcher and an agent of its own."""
+        """Serve the index as committed on disk from now on, with a searcher and an agent of its own (``agent``), built
+        here once the engine is ready so that an ask after a commit waits for none."""
         index = Index.open(self.settings.index_dir, self.settings, create=self.create, defer=True)
         index.check_store()  # served, not written: a store without its records would answer every search with nothing
         searcher = Searcher(index)
-        agent = Agent.from_settings(searcher, self.settings)
+        answerer = create_answerer(self.settings.answerer, self.settings, index.encoder)
+        agent = agent_of(searcher, answerer, self.settings) if self.ready.is_set() else None
         with self._swap:
-            self.index, self.searcher, self.agent = index, searcher, agent
+            self.index, self.searcher, self._answerer, self._agent = index, searcher, answerer, agent
+
+    def agent(self) -> Agent:
+        """The served index's agent, built on first use (``warm_up`` builds the first)."""
+        with self._swap:
+            searcher, answerer, agent = self.searcher, self._answerer, self._agent
+        if agent is None:
+            agent = agent_of(searcher, answerer, self.settings)
+            with self._swap:
+                if self.searcher is searcher:  # not swapped out meanwhile
+                    self._agent = agent
+        return agent
 
     def client_message(self, exc: PathAtlasError) -> str:
         """An error as API and tool clients read it: sources by name and id, never by server path. Sources sharing a
