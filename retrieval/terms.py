@@ -125,9 +125,9 @@ LATIN_ENDINGS = (
 """Latin and Greek plural endings as the singular the English stemmer stems: "nuclei" as "nucleus" (bronchi, villi,
 stimuli, alveoli), "bacteria" as "bacterium" (atria, cilia, epithelia), "carcinomata" as "carcinoma"; and "-sis" as
 "-ses", so "metastasis" and "metastases" ("diagnosis", "diagnosed") share a stem. Checked on the A&P book's words
-(every pair of stems they join, ``tests/test_latin_forms.py``): "mini" is no plural of "minus", "ammonia" none of
-"ammonium", "media" (tunica media) none of "medium"; "-a" is no plural ending in general ("cornea" and "stratum
-corneum", "vasa recta" and "rectum" are other words), hence the list."""
+(every pair of stems they join, ``tests/retrieval/test_latin_forms.py``): "mini" is no plural of "minus", "ammonia"
+none of "ammonium", "media" (tunica media) none of "medium"; "-a" is no plural ending in general ("cornea" and
+"stratum corneum", "vasa recta" and "rectum" are other words), hence the list."""
 
 
 def singular(word: str) -> str:
@@ -188,7 +188,7 @@ student writing either finds the other: "haemoglobin", "ischaemia", "anaemic", "
 (American too), "gastroesophageal" (no "gastro-oesophageal"), "hour", "four", "pour", "your", "tour", "contour",
 "mitre", "acre" stay. Where Snowball already joins both spellings it is left to ("signalling", "labelled", "ageing");
 "analyse" keeps the stem of "analysis", which "analyze" does not share, and "lysed" is American too. Checked on the
-A&P book's words (every word whose stem it changes, ``tests/test_british_spellings.py``)."""
+A&P book's words (every word whose stem it changes, ``tests/retrieval/test_british_spellings.py``)."""
 
 BRITISH = re.compile("|".join(f"(?:{pattern.pattern})" for pattern, _ in AMERICAN_SPELLINGS))
 """Any of ``AMERICAN_SPELLINGS``: most words hold none, and one search tells."""

@@ -192,7 +192,7 @@ def ui_url(ui_index) -> Iterator[str]:
 def page(ui_url):
     """The browser's tab on the module's web UI (``ui_url``), its app drawn: Debian's chromium (``test_browser.launch``)
     through Playwright, one tab for the module."""
-    from tests.test_browser import ARTIFACTS, launch, sync_api  # here: that module skips itself without Playwright
+    from tests.ui.test_browser import ARTIFACTS, launch, sync_api  # here: that module skips itself without Playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as playwright:

@@ -114,7 +114,7 @@ def assert_cases_found(folder: Path, rows: list[dict], expected: dict[str, str])
     """``rows`` indexed quickly as a case folder at ``folder`` (images a.jpg and b.jpg), its home and index beside it;
     asserts that each query of ``expected``, searched with ``--json``, finds first the case it names, first by BM25
     too. Returns the searches' results, for what a test checks besides."""
-    from tests.test_case_folders import folder_with, jsonl  # a test module: imported when a test calls this
+    from tests.indexer.test_case_folders import folder_with, jsonl  # a test module: imported when a test calls this
 
     home, index = folder.parent / "home", folder.parent / "index"
     assert run_cli("index", folder_with(folder, "cases.jsonl", jsonl(rows)), "--index", index, home=home).exit_code == 0

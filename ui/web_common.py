@@ -21,7 +21,7 @@ QUERY_IMAGE = "max_query_image_mb"  # /health's limit of an image query, which t
 
 # What Streamlit 1.65 (October 2026) added, checked rather than required while that release is new (pyproject.toml asks
 # for 1.63: its tabs tell the app the tab chosen, expanders take a key, uploaders a size limit, menus no "Select all");
-# tests/test_s43_ui_module.py runs the image and tab fallbacks.
+# tests/ui/test_web_ui_module.py runs the image and tab fallbacks.
 IMAGE_ALT = "alt" in inspect.signature(st.image).parameters  # Streamlit before ``alt``: images drawn by st.html
 TAB_BOUND = "bind" in inspect.signature(st.tabs).parameters  # Streamlit keeps the tab in the URL itself, Back included
 TABLE_ALT = "alt" in inspect.signature(st.table).parameters  # before it, a table is named by its caption for sight only

@@ -52,7 +52,8 @@ class Source(ABC):
     citation carries it and the page viewer outlines it. A source without a page layout (a folder of text files) gives
     ``Passage.bbox`` None, and its citations hold no box; a made-up one such as (0, 0, 0, 0) would be passed on as a
     place on the page. It still yields a ``Page`` per part (a file), numbered from 1 and named by ``section``, with
-    ``image`` None: a passage's hit is shown under its page's id. ``tests/test_s40_text_source.py`` is such a source.
+    ``image`` None: a passage's hit is shown under its page's id. ``tests/indexer/test_text_source_plugin.py`` is such
+    a source.
     """
 
     kind: ClassVar[str]

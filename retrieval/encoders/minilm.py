@@ -2,7 +2,7 @@
 
 Why not sentence-transformers: importing it (with transformers, torchvision, scikit-learn) costs several
 seconds before any work. This module reads the same files (``model.safetensors``, ``tokenizer.json``,
-``sentence_bert_config.json``) and gives the same vectors (``tests/test_product.py`` compares both).
+``sentence_bert_config.json``) and gives the same vectors (``tests/ui/test_product.py`` compares both).
 
 On the CPU batches run in ONNX Runtime, on exports kept in the model cache: a query-sized batch on the 8-bit export
 (a quarter of numpy's CPU; query vectors within cosine 0.99 of the exact ones, text to page unchanged: BENCHMARKS.md),

@@ -176,7 +176,7 @@ class FieldCodes:
 class VectorStore(ABC):
     """A persistent collection of records, each with vectors in some of the index's spaces.
 
-    What every store guarantees (the shared suite in ``tests/test_stores.py`` checks it):
+    What every store guarantees (the shared suite in ``tests/retrieval/test_stores.py`` checks it):
 
     - ``upsert`` replaces a record with the same id; a record may lack some spaces.
     - ``search`` takes a batch of query vectors for one space and returns, per query, up to ``k``
