@@ -4,8 +4,10 @@ bytes."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
 import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler
@@ -207,3 +209,20 @@ def send_json(handler: BaseHTTPRequestHandler, status: int, body: Any) -> None:
     handler.send_header("Content-Length", str(len(data)))
     handler.end_headers()
     handler.wfile.write(data)
+
+
+def imported_after(script: str) -> list[str]:
+    """The lines ``script`` prints, run in a fresh interpreter (a module imported once stays in ``sys.modules``)."""
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=os.environ, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout.splitlines()
+
+
+def on_event_loop() -> bool:
+    """Whether the calling thread runs an event loop (an async route's code, which holds up every other request); a
+    worker thread does not."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

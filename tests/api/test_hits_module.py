@@ -4,18 +4,7 @@ of the schema module's 650). Hashing encoder and a one-page PDF."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
-from tests.helpers import hashing_env, indexed_lecture
-
-
-def imported_after(script: str) -> list[str]:
-    """The lines ``script`` prints, run in a fresh interpreter (a module imported once stays in ``sys.modules``)."""
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=os.environ, timeout=120)
-    assert ran.returncode == 0, ran.stderr
-    return ran.stdout.splitlines()
+from tests.helpers import hashing_env, imported_after, indexed_lecture
 
 
 def test_the_hit_form_imports_no_web_framework():

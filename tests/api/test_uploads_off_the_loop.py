@@ -4,7 +4,6 @@ so an upload of 200 MB does not hold up every other request while it is written.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import pathlib
 import shutil
@@ -18,17 +17,9 @@ from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.indexing import Jobs
 from pathatlas.ui.api.jobs import Job
 from pathatlas.ui.bench_crash import make_pdf
+from tests.helpers import on_event_loop
 from tests.servers import job_ended
 from tests.uploads import api_settings, upload, zipped
-
-
-def on_event_loop() -> bool:
-    """Whether this thread is running an event loop (a worker thread is not)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 class RecordedWrites:

@@ -3,9 +3,6 @@ at once, and importing the agent's scoring loads no BM25 library it may never ru
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from pathatlas.retrieval.index import per_generation
+from tests.helpers import imported_after
 
 THREADS = 8
 
@@ -95,13 +93,6 @@ def test_a_commit_computes_again_and_other_indexes_wait_on_no_computation():
         assert blocked.result(timeout=10) == 1
     opened.generation.number = 2
     assert cached(opened) == 2
-
-
-def imported_after(script: str) -> list[str]:
-    """The lines ``script`` prints, run in a fresh interpreter (a module imported once stays in ``sys.modules``)."""
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=os.environ, timeout=120)
-    assert ran.returncode == 0, ran.stderr
-    return ran.stdout.splitlines()
 
 
 @pytest.mark.parametrize("module", ["pathatlas.agent.scoring", "pathatlas.agent.graph"])
