@@ -77,12 +77,12 @@ def thumbnail_record(citation: Mapping[str, Any]) -> str:
 
 
 def records_on_pages(store: VectorStore, cited: list[Payload]) -> dict[tuple[str, int], dict[str, Payload]]:
-    """The passages and figures of each cited page, by id: one scan per cited source."""
+    """The passages and figures of each cited page, by id: one scan per cited source, decoding only the records of a
+    cited page (a book's source holds thousands)."""
     wanted = {(p.source, p.page) for p in cited if p.page is not None}
     pages: dict[tuple[str, int], dict[str, Payload]] = {}
     for source in {source for source, _ in wanted}:
         for record_id, stored in store.scan({"kind": ["passage", "figure"], "source": source}):
-            payload = Payload.from_payload(stored)
-            if (source, payload.page) in wanted:
-                pages.setdefault((source, payload.page), {})[record_id] = payload
+            if (source, stored.get("page")) in wanted:
+                pages.setdefault((source, stored["page"]), {})[record_id] = Payload.from_payload(stored)
     return pages
