@@ -98,9 +98,11 @@ def test_the_openapi_document_is_built_at_start_up_only(quick_demo, monkeypatch)
     assert builds == ["PathAtlas"]
 
 
-def test_importing_the_service_leaves_langgraph_for_the_warm_up():
-    """``pathatlas serve`` opens its port without the seconds langgraph takes to import."""
-    script = "import sys, pathatlas.ui.api.app; print(sorted(m for m in sys.modules if m.split('.')[0] == 'langgraph'))"
+@pytest.mark.parametrize("module", ["langgraph", "pymupdf"])
+def test_importing_the_service_leaves_slow_imports_for_the_warm_up(module):
+    """``pathatlas serve`` opens its port without the seconds langgraph and MuPDF take to import (the agent's graph
+    and page renders need them, the warm-up imports them)."""
+    script = f"import sys, pathatlas.ui.api.app; print(sorted(m for m in sys.modules if m.split('.')[0] == {module!r}))"
     assert imported_after(script) == ["[]"]
 
 

@@ -203,7 +203,10 @@ class Engine:
         self._read_ahead(indexed_spellings)
 
     def _load_models(self) -> None:
-        """One tiny query per modality the encoder has, through its lane."""
+        """One tiny query per modality the encoder has, through its lane; and MuPDF, which the first page render would
+        otherwise import."""
+        import pymupdf  # noqa: F401
+
         encoder = self.index.encoder
         waits = []
         if encoder.text_spaces:

@@ -20,8 +20,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-import pymupdf
-
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.sources import discover, unrendered_notes
 from pathatlas.indexer.sources.cases import HEIC_SUFFIXES, IMAGE_SUFFIXES, METADATA_FILES, CaseFolderSource, name_key
@@ -266,6 +264,8 @@ def junk_note(cut: int) -> str:
 def mupdf_opens(path: Path) -> bool:
     """Whether MuPDF opens ``path`` as a PDF with pages; its complaints stay off the terminal (``mupdf_alone``)."""
     try:
+        import pymupdf  # an upload's job needs it, not the service's start
+
         with mupdf_alone(), pymupdf.open(path, filetype="pdf") as doc:
             return doc.is_pdf and doc.page_count > 0
     except RuntimeError:  # pymupdf's FileDataError, and MuPDF's own errors

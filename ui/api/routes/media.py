@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pymupdf
 from fastapi import APIRouter, Header, HTTPException, Query, status
 from fastapi.responses import FileResponse, Response
 from PIL import Image
@@ -35,6 +34,9 @@ from pathatlas.ui.api.schemas import (
 )
 from pathatlas.ui.api.uploads import HEADER_BYTES, PDF_HEADER
 from pathatlas.ui.present import HALO_RGB, OUTLINE_MARGIN, OUTLINE_POINTS, OUTLINE_RGB, PAGE_TURN_KEY, around
+
+if TYPE_CHECKING:
+    import pymupdf
 
 router = APIRouter(tags=["media"])
 WEB_IMAGE_TYPES = {
@@ -248,6 +250,8 @@ def render_page(key: tuple, max_pixels: int) -> bytes:
     (``mupdf_alone``)."""
     source, _, number, boxes, dpi = key
     try:
+        import pymupdf  # a page render needs it, not the service's start (the warm-up imports it)
+
         with mupdf_alone(), pymupdf.open(source) as doc:
             recount_pages(doc)  # page N is the page N indexed, whatever the page tree states
             pdf_page = doc[number - 1]
@@ -268,6 +272,8 @@ def draw_outline(pixmap: pymupdf.Pixmap, box: pymupdf.Rect, width: float) -> Non
     and the halo keeps it seen on any picture. Drawn on the picture, where the page shows the box (its unrotated points
     turned by the page's ``rotation_matrix``), not into the page: on a page both turned by /Rotate and trimmed by a crop
     box not at 0,0, MuPDF placed a drawn rectangle 36-73 points off the passage."""
+    import pymupdf
+
     half = max(width, 1) / 2
     for colour, reach in ((HALO_RGB, 2 * half), (OUTLINE_RGB, half)):
         outer = box + (-reach, -reach, reach, reach)
