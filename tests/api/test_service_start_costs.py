@@ -114,3 +114,25 @@ def test_a_misconfigured_answerer_still_stops_the_service_at_its_start(quick_dem
     settings = Settings(index=quick_demo / "index", answerer="llm", llm_base_url=None, **quick(quick_demo))
     with pytest.raises(PathAtlasError), TestClient(create_app(settings)):
         pass
+
+
+def test_running_out_of_open_files_while_warming_up_is_tried_again(quick_demo, monkeypatch):
+    """A flood of connections while the models load takes the process's open files for a moment: the service warms
+    up once they close, rather than staying unready for good."""
+    import errno
+
+    from pathatlas.ui.api import engine as engine_module
+
+    load, failures = engine_module.Engine._load_models, []
+
+    def out_of_files_once(self):
+        if not failures:
+            failures.append(1)
+            raise OSError(errno.EMFILE, "Too many open files")
+        return load(self)
+
+    monkeypatch.setattr(engine_module.Engine, "_load_models", out_of_files_once)
+    monkeypatch.setattr(engine_module, "WARM_UP_WAIT", 0.01)
+    with TestClient(create_app(Settings(index=quick_demo / "index", **quick(quick_demo)))) as client:
+        assert client.app.state.engine.ready.wait(60), client.app.state.engine.problem
+        assert failures and client.get("/ready").status_code == 200

@@ -37,7 +37,8 @@ UPLOAD_HEAD = (
 @contextmanager
 def served(root: Path, *options: str, open_files: tuple[int, int] | None = None) -> Iterator[tuple[str, int, Path]]:
     """``pathatlas serve`` of ``root``'s lecture with ``options``, started under the ``open_files`` limits (soft,
-    hard) when given; yields its URL, process id and stderr's file once it answers, and stops it after."""
+    hard) when given; yields its URL, process id and stderr's file once it is ready (warmed up: nothing more is
+    logged unasked), and stops it after."""
     port = free_port()
     command = [sys.executable, "-c", "from pathatlas.ui.cli import app; app()", "serve", "--index", str(root / "idx")]
     limits = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, open_files)) if open_files else None
@@ -53,7 +54,7 @@ def served(root: Path, *options: str, open_files: tuple[int, int] | None = None)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while not answers(url):
+        while not answers(url, "/ready"):
             assert time.monotonic() < deadline and server.poll() is None, "the service did not start"
             time.sleep(0.1)
         yield url, server.pid, log
@@ -66,9 +67,9 @@ def served(root: Path, *options: str, open_files: tuple[int, int] | None = None)
             server.wait()
 
 
-def answers(url: str) -> bool:
+def answers(url: str, route: str = "/health") -> bool:
     try:
-        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+        return httpx.get(f"{url}{route}", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 

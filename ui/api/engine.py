@@ -14,6 +14,7 @@ The same thread keeps running jobs' records current (``on_watch``, ``Jobs``).
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -76,6 +77,17 @@ def agent_of(searcher: Searcher, answerer: Answerer, settings: Settings) -> Agen
     from pathatlas.agent.graph import Agent
 
     return Agent(searcher, answerer, settings.agent_rounds, settings.agent_k)
+
+
+WARM_UP_TRIES = 30
+WARM_UP_WAIT = 1.0
+"""How often, and how far apart, the warm-up tries again after running out of open files."""
+
+
+def out_of_files(exc: BaseException) -> bool:
+    """Whether ``exc`` is this process (EMFILE) or the machine (ENFILE) out of open files: it passes once the
+    connections holding them close."""
+    return isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE)
 
 
 class NotReadyError(RuntimeError):
@@ -187,16 +199,24 @@ class Engine:
         When the agent or the models fail (a PATHATLAS_HOME this user cannot write, a model package missing) ``ready``
         stays unset and ``problem`` says why in one line: /health answers 503 with it and searches and asks are
         refused with it, so a load balancer takes the service out and its admin reads the reason; the log has the line
-        with its paths. Words that cannot be read are only logged: the searches needing them read them again."""
+        with its paths. Running out of open files (a flood of connections while it loads) passes, so it tries again
+        (``WARM_UP_TRIES``) rather than leave the service unready for good. Words that cannot be read are only logged:
+        the searches needing them read them again."""
         started = time.monotonic()
-        try:
-            self.agent()
-            self._load_models()
-        except Exception as exc:
-            unnamed = f"the models could not be loaded ({type(exc).__name__}); the server's log says why"
-            self.problem = os_problem(exc, self.settings, paths=False) or unnamed
-            log.error("not ready, searches are refused: %s", os_problem(exc, self.settings) or one_line(exc))
-            return
+        for attempt in range(1, WARM_UP_TRIES + 1):
+            try:
+                self.agent()
+                self._load_models()
+                break
+            except Exception as exc:
+                if out_of_files(exc) and attempt < WARM_UP_TRIES:
+                    log.warning("warming up: %s; trying again in %.0f s", one_line(exc), WARM_UP_WAIT)
+                    time.sleep(WARM_UP_WAIT)
+                    continue
+                unnamed = f"the models could not be loaded ({type(exc).__name__}); the server's log says why"
+                self.problem = os_problem(exc, self.settings, paths=False) or unnamed
+                log.error("not ready, searches are refused: %s", os_problem(exc, self.settings) or one_line(exc))
+                return
         self._read_ahead(indexed_terms)
         self.ready.set()
         log.info("ready in %.1f s: models loaded", time.monotonic() - started)
