@@ -4,6 +4,7 @@ refusal reads the same wherever it happens."""
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,9 @@ def backend():
 
     client = TestClient(create_app())
     client.__enter__()  # run the app's lifespan once: models and index load here
+    # ...and end it as the process exits: the engine stops its threads before the interpreter tears down the native
+    # libraries under them (a warm-up still loading a model aborted the process at exit).
+    atexit.register(client.__exit__, None, None, None)
     return client
 
 

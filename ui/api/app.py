@@ -6,7 +6,6 @@ import errno
 import json
 import logging
 import tempfile
-import threading
 import unicodedata
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
@@ -44,7 +43,7 @@ from pathatlas.ui.api.deps import (
 )
 from pathatlas.ui.api.engine import Engine, NotReadyError
 from pathatlas.ui.api.indexing import Jobs
-from pathatlas.ui.api.lanes import LaneFullError
+from pathatlas.ui.api.lanes import LaneClosedError, LaneFullError
 from pathatlas.ui.api.routes import ask, library, media, records, search, service
 from pathatlas.ui.api.uploads import NO_ROOM, NoRoomError, UnusableZipError, UploadRefusedError, UploadTooLargeError
 from pathatlas.ui.serving import BodyTimeout
@@ -88,7 +87,7 @@ def create_app(
             log.warning("%s", notice)
         app.openapi()  # its document is read by every request (``QueryOnly``): built once before any, not by the first
         # The models load in the background: the service answers at once, and /health says when it is ready.
-        threading.Thread(target=serving.warm_up, daemon=True, name="warm-up").start()
+        serving.start_warm_up()
         app.state.engine, app.state.jobs = serving, jobs
         yield
         jobs.abandon()
@@ -178,7 +177,8 @@ def add_error_handlers(app: FastAPI, settings: Settings) -> None:
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(NotReadyError)
-    async def not_ready(_: Request, exc: NotReadyError) -> JSONResponse:
+    @app.exception_handler(LaneClosedError)  # the service stops: another replica, or this one restarted, answers
+    async def not_ready(_: Request, exc: NotReadyError | LaneClosedError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
     @app.exception_handler(Exception)

@@ -100,6 +100,8 @@ DECODES = 2
 would decode forty at a time."""
 WATCH_SECONDS = 1.0
 """How often the engine looks whether another process committed a new generation of its index."""
+CLOSE_WAIT = 30.0
+"""Seconds ``Engine.close`` waits for each of its threads: the longest step the warm-up or a reopen takes."""
 log = logging.getLogger(__name__)
 
 
@@ -156,7 +158,9 @@ class Engine:
         self.ask_lane = BatchingLane("ask", self._ask_one, max_batch=1, max_waiting=64, niceness=10)
         self._decoder = ThreadPoolExecutor(DECODES, thread_name_prefix="decode")
         self._closed = threading.Event()
-        threading.Thread(target=self._watch, daemon=True, name="index-watch").start()
+        self._watcher = threading.Thread(target=self._watch, daemon=True, name="index-watch")
+        self._watcher.start()
+        self._warmer: threading.Thread | None = None
 
     def _search_batch(self, queries: list[Query]) -> list[Found]:
         return self.searcher.find_many(queries)
@@ -204,11 +208,15 @@ class Engine:
         the searches needing them read them again."""
         started = time.monotonic()
         for attempt in range(1, WARM_UP_TRIES + 1):
+            if self._closed.is_set():
+                return
             try:
                 self.agent()
                 self._load_models()
                 break
             except Exception as exc:
+                if self._closed.is_set():  # closed while it loaded: the lanes refused its query
+                    return
                 if out_of_files(exc) and attempt < WARM_UP_TRIES:
                     log.warning("warming up: %s; trying again in %.0f s", one_line(exc), WARM_UP_WAIT)
                     time.sleep(WARM_UP_WAIT)
@@ -221,6 +229,11 @@ class Engine:
         self.ready.set()
         log.info("ready in %.1f s: models loaded", time.monotonic() - started)
         self._read_ahead(indexed_spellings)
+
+    def start_warm_up(self) -> None:
+        """Run ``warm_up`` in a thread of its own, which ``close`` waits for."""
+        self._warmer = threading.Thread(target=self.warm_up, daemon=True, name="warm-up")
+        self._warmer.start()
 
     def _load_models(self) -> None:
         """One tiny query per modality the encoder has, through its lane; and MuPDF, which the first page render would
@@ -238,6 +251,8 @@ class Engine:
 
     def _read_ahead(self, words: Callable[[Index], object]) -> None:
         """``words`` of the served index (``ui.words``, kept per generation) read before a request needs them."""
+        if self._closed.is_set():
+            return
         try:
             words(self.index)
         except Exception as exc:
@@ -248,9 +263,16 @@ class Engine:
             raise NotReadyError(self.problem)
 
     def close(self) -> None:
+        """Stop serving: the lanes run what was queued and refuse what comes later, the watcher and the warm-up stop
+        at their next step, then the index closes. No thread of the engine is left in a model's, OCR's or the store's
+        native code for the process's exit to tear down under it: a warm-up still loading Tesseract or ONNX Runtime
+        as the interpreter exited aborted the process ("terminate called without an active exception")."""
         self._closed.set()
         for lane in (self.text_lane, self.image_lane, self.ask_lane):
             lane.close()
+        for thread in (self._watcher, self._warmer):
+            if thread is not None:
+                thread.join(timeout=CLOSE_WAIT)
         self._decoder.shutdown(wait=False, cancel_futures=True)
         self.index.close()
 

@@ -51,6 +51,8 @@ class BatchingLane(Generic[In, Out]):
         self._queue: queue.Queue[tuple[In, Future[Out]] | None] = queue.Queue()
         self.batches = 0
         self.items = 0
+        self._closing = threading.Lock()
+        self._closed = False
         self._worker = threading.Thread(target=self._loop, name=f"lane-{name}", daemon=True)
         self._worker.start()
 
@@ -60,14 +62,21 @@ class BatchingLane(Generic[In, Out]):
 
     def submit(self, item: In) -> Future[Out]:
         future: Future[Out] = Future()
-        if self._queue.qsize() >= self.max_waiting:
-            future.set_exception(LaneFullError(f"the {self.name} queue is full ({self.max_waiting}); try again"))
-            return future
-        self._queue.put((item, future))
+        with self._closing:
+            if self._closed:
+                future.set_exception(LaneClosedError(f"the {self.name} lane has closed"))
+            elif self._queue.qsize() >= self.max_waiting:
+                future.set_exception(LaneFullError(f"the {self.name} queue is full ({self.max_waiting}); try again"))
+            else:
+                self._queue.put((item, future))
         return future
 
     def close(self) -> None:
-        self._queue.put(None)
+        """Run what was queued, then stop; work submitted from now on is refused (``LaneClosedError``), so none
+        waits for an answer that never comes."""
+        with self._closing:
+            self._closed = True
+            self._queue.put(None)
         self._worker.join(timeout=30)
 
     def _loop(self) -> None:
@@ -115,3 +124,7 @@ class BatchingLane(Generic[In, Out]):
 
 class LaneFullError(RuntimeError):
     """More work is waiting than the service accepts; the client should retry later (HTTP 503)."""
+
+
+class LaneClosedError(RuntimeError):
+    """The lane's service is stopping: the work was not run."""
