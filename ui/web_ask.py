@@ -46,16 +46,17 @@ def cited_evidence(citation: dict[str, Any], quote: str | None, key: str, name: 
 
 def open_cited(citation: dict[str, Any], quote: str | None, key: str) -> None:
     """Button callback: open the cited record as the answer cites it. A quote's record is often its page, whose own
-    box is none and whose snippet is the page's first lines: the viewer outlines the quote's box and shows the quote
-    instead (the box alone where no quote is known: the page's first lines are not what was cited)."""
+    box is none and whose snippet is the page's first lines: the viewer shows the quote instead (nothing where no quote
+    is known: the page's first lines are not what was cited), and the page as the citation's ``page_url`` renders it,
+    the record holding the quote outlined by the API as every door outlines it (a passage's blocks apart where a
+    figure lies between them)."""
     record = opened(f"/records/{citation['evidence']}", "the cited record is no longer in the index")
     if record is None:
         return
     box = citation.get("bbox")
-    own_box = box == record["citation"].get("bbox")
-    snippet = quote or (record["snippet"] if own_box else "")
-    cited = {**record["citation"], "bbox": box}
-    st.session_state.cited = {**record, "citation": cited, "snippet": snippet, "outline": None if own_box else box}
+    snippet = quote or (record["snippet"] if box == record["citation"].get("bbox") else "")
+    shown = {"citation": {**record["citation"], "bbox": box}, "snippet": snippet, "page_url": citation.get("page_url")}
+    st.session_state.cited = {**record, **shown, "cited": True}
     st.session_state.cited_at = st.session_state.cited_from = key
     move_focus(".st-key-cited-viewer h3")
 

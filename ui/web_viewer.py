@@ -21,7 +21,6 @@ from pathatlas.ui.present import (
     error_message,
     full_size_name,
     highlight,
-    outline,
     page_turn,
     place,
     plain,
@@ -131,15 +130,20 @@ def page_view(hit: dict[str, Any], state: str, nav) -> None:
     if not citation.get("bbox"):
         picture([image], [named], [f"page {page}"], width="stretch")
         return
-    if hit.get("outline"):
-        outlined, whole = "cited passage outlined", outline(image, hit["outline"], READING_DPI)
-    else:
-        outlined = "matched passage outlined" if hit["kind"] == "page" else "figure outlined"
-        whole = Image.open(io.BytesIO(image)).convert("RGB")
+    outlined = outlined_name(hit)
+    whole = Image.open(io.BytesIO(image)).convert("RGB")
     strip = around_box(whole, citation["bbox"], READING_DPI)
     picture([strip], [f"{named}, around the {outlined} in red"], [f"page {page} ({outlined} in red)"], width="stretch")
     with st.expander(f"Whole page {page}"):
         picture([whole], [f"{named}, the whole page, the {outlined} in red"], width="stretch")
+
+
+def outlined_name(hit: dict[str, Any]) -> str:
+    """What the page's red outline marks, as its pictures' text alternatives name it: an answer's cited passage
+    (``open_cited``), a search's matched passage, or a figure."""
+    if hit.get("cited"):
+        return "cited passage outlined"
+    return "matched passage outlined" if hit["kind"] == "page" else "figure outlined"
 
 
 def around_box(page: Image.Image, bbox: list[float], dpi: float) -> Image.Image:
