@@ -1,20 +1,19 @@
 """Pure presentation helpers of the web UI (kept out of the Streamlit script so they are unit-tested):
 query terms and their highlighting, the citation a reader copies, one card per case, how many results to ask for
 next, API errors as a reader can act on them, what image results that hold no case can claim, which rankers found a
-hit in plain words, the text alternatives of images and the names of buttons, the outline of a cited box, where
+hit in plain words, the text alternatives of images and the names of buttons, where a box lies on a turned page, where
 the API's media URLs are under its base URL, and an answer option's heading with what its score means."""
 
 from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from pathatlas.retrieval.marks import marked_spans
 from pathatlas.retrieval.records import (
@@ -557,9 +556,8 @@ def media_problem(refused: list[tuple[str, str]]) -> str:
 
 
 OUTLINE_RGB, OUTLINE_POINTS, OUTLINE_MARGIN = (230, 26, 26), 3, 3
-"""The API's outline of a hit on its page (``render_page``): drawn here too where a quote cites a box its page record
-lacks. It is drawn ``OUTLINE_MARGIN`` points outside the box (``around``): on the box's edge the stroke covered the
-first letter of every line and the descenders of the last."""
+"""The API's outline of a hit on its page (``render_page``), drawn ``OUTLINE_MARGIN`` points outside the box
+(``around``): on the box's edge the stroke covered the first letter of every line and the descenders of the last."""
 HALO_RGB = (255, 255, 255)
 """The band under the outline, half its width on either side: red alone was 1.6:1 on pink and purple H&E; red is 4.6:1
 on white, and white stands out on a dark picture."""
@@ -598,23 +596,6 @@ def shown_box(bbox: Sequence[float], turn: int, size: tuple[int, int], dpi: floa
     }.get(turn, (x0, y0, x1, y1))
     left, top, right, bottom = (c * scale for c in turned)
     return left, top, right, bottom
-
-
-def outline(png: bytes, bbox: list[float], dpi: float) -> Image.Image:
-    """The page rendered at ``dpi`` (the dpi asked of ``/media/pages``) with ``bbox`` (PDF points) outlined as the API
-    outlines a hit's own box, over its halo (``HALO_RGB``), where the turned page shows it (``shown_box``). The scale is
-    the dpi asked, not the PNG's dpi label: PyMuPDF labelled every render 96 dpi whatever its resolution, which drew the
-    box 13% small at 110 dpi. (The API lowers the dpi only for a page over PATHATLAS_MAX_PAGE_PIXELS, 12 million pixels
-    by default: a poster, not a book page.)"""
-    page = Image.open(io.BytesIO(png)).convert("RGB")
-    width = max(1, round(OUTLINE_POINTS * dpi / 72))
-    x0, y0, x1, y1 = shown_box(around(bbox), page_turn(page), page.size, dpi)
-    half = width // 2  # PIL draws a stroke inside the box, PyMuPDF (the API) centres it on the box's edge
-    halo = max(1, half)
-    draw = ImageDraw.Draw(page)
-    for colour, reach, stroke in ((HALO_RGB, half + halo, width + 2 * halo), (OUTLINE_RGB, half, width)):
-        draw.rectangle([x0 - reach, y0 - reach, x1 + reach, y1 + reach], outline=colour, width=stroke)
-    return page
 
 
 UNKNOWN_SHOWN = 8  # unknown words a warning names: a pasted paragraph may hold 31

@@ -14,7 +14,6 @@ from PIL import Image
 
 from pathatlas.indexer.sources.pdf.text import clean_text, split_long
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.present import outline
 from pathatlas.ui.web_viewer import READING_DPI, around_box
 from tests.helpers import hashing_settings, index_new, png_bytes
 
@@ -100,11 +99,6 @@ def red(picture: Image.Image | bytes) -> np.ndarray:
     return (rgb[..., 0] > 180) & (rgb[..., 1] < 90) & (rgb[..., 2] < 90)
 
 
-def box_of(mask: np.ndarray) -> tuple[int, int, int, int]:
-    rows, columns = np.nonzero(mask)
-    return columns.min(), rows.min(), columns.max(), rows.max()
-
-
 def test_each_piece_of_a_long_paragraph_is_boxed_by_its_own_lines(library):
     client, books = library
     passages = records(client, "long.pdf", "passage")
@@ -148,14 +142,3 @@ def test_a_turned_pages_strip_holds_its_outline(library):
     strip = around_box(whole, payload["bbox"], READING_DPI)
     assert red(whole).sum() > 1000
     assert red(strip).sum() == red(whole).sum(), "the strip holds the whole outline"
-
-
-def test_the_uis_outline_on_a_turned_page_lands_where_the_apis_does(library):
-    client, _ = library
-    ((passage, payload),) = records(client, "turned.pdf", "passage")
-    ((page, _),) = records(client, "turned.pdf", "page")
-    bare = rendered(client, page)
-    assert not red(bare).any(), "a page record outlines nothing"
-    drawn_here = box_of(red(outline(bare, payload["bbox"], READING_DPI)))
-    drawn_by_api = box_of(red(rendered(client, passage)))
-    assert np.abs(np.subtract(drawn_here, drawn_by_api)).max() <= 3

@@ -17,21 +17,18 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import pymupdf
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from pathatlas.ui.bench_serve import free_port
 from pathatlas.ui.present import (
-    around,
     case_image_text,
     distinct_places,
     focus_script,
     found_by,
     image_alt,
     img_html,
-    outline,
     relevance_words,
     results_status,
     unreachable_message,
@@ -40,27 +37,6 @@ from pathatlas.ui.present import (
 from tests.helpers import app_test_said
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "streamlit_app.py"
-
-
-def test_the_cited_box_is_outlined_at_the_dpi_asked_not_the_pngs_label():
-    """The API's page PNG at 110 dpi said 96 dpi (PyMuPDF's label for every render), and the outline read the label:
-    the box was drawn 13% small, up and left of the passage cited."""
-    with pymupdf.open() as doc:
-        pixmap = doc.new_page(width=612, height=792).get_pixmap(matrix=pymupdf.Matrix(110 / 72, 110 / 72))
-    png = pixmap.tobytes("png")
-    assert Image.open(io.BytesIO(png)).info["dpi"][0] == pytest.approx(
-        96, abs=0.5
-    )  # the label an older API still sends
-    bbox = [72.0, 144.0, 288.0, 360.0]  # x0, y0, x1, y1 in points
-    drawn = np.asarray(outline(png, bbox, 110))
-    red = np.argwhere((drawn[..., 0] > 200) & (drawn[..., 1] < 70) & (drawn[..., 2] < 70))
-    (top, left), (bottom, right) = red.min(axis=0), red.max(axis=0)
-    scale = 110 / 72
-    # the stroke (5 px) centred on the box's edges, as the API draws it: 13% small was 14 to 56 px off
-    edges = [left, top, right, bottom]
-    assert np.allclose(edges, [c * scale for c in around(bbox)], atol=3), edges
-    inside = drawn[round(bbox[1] * scale) : round(bbox[3] * scale), round(bbox[0] * scale) : round(bbox[2] * scale)]
-    assert not ((inside[..., 0] > 200) & (inside[..., 1] < 70)).any(), "the stroke covers none of the box's letters"
 
 
 def test_the_api_labels_a_page_png_with_the_dpi_it_was_rendered_at(demo_index, tmp_path):

@@ -18,14 +18,12 @@ import httpx
 import numpy as np
 import pymupdf
 import pytest
-from PIL import Image
 
 from pathatlas.corpora.demo import draw_pattern
 from pathatlas.settings import Settings
 from pathatlas.ui import present, web_client
 from pathatlas.ui.api.routes.media import draw_outline
 from pathatlas.ui.bench_serve import free_port, start_server
-from tests.helpers import png_bytes
 from tests.servers import start_ui, stop
 
 H_AND_E = (214, 120, 178)  # eosin pink-purple, on which the red line alone was 1.6:1
@@ -156,12 +154,6 @@ def beside_the_red(drawn: np.ndarray) -> np.ndarray:
     bottom = top + int(np.argmin(red[top:]))  # the first row below the stroke
     assert red[top] and bottom > top
     return np.array([middle[top - 1], middle[bottom]])
-
-
-def test_the_uis_outline_is_drawn_over_a_white_halo():
-    page = Image.new("RGB", (400, 400), H_AND_E)
-    drawn = np.asarray(present.outline(png_bytes(page), [72, 72, 216, 216], 144))
-    assert (beside_the_red(drawn) == WHITE).all()
 
 
 def test_the_apis_outline_is_drawn_over_a_white_halo():
