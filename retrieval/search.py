@@ -750,10 +750,19 @@ def tie_break(hit: tuple[str, float]) -> tuple[float, str]:
 
 
 class Searcher:
-    def __init__(self, index: Index, ranker: Ranker | None = None, word_reader: WordReader | None = None):
+    def __init__(
+        self,
+        index: Index,
+        ranker: Ranker | None = None,
+        word_reader: WordReader | None = None,
+        labels_first: bool = True,
+    ):
         self.index = index
         self.settings = index.settings
         self.ranker = ranker if ranker is not None else Ranker.chosen(self.settings.ranker_file)
+        self.labels_first = labels_first
+        """Whether figures a text query names by label come first (``named_figures``); off, ``bench retrieval
+        --labels`` measures what the rule adds."""
         if word_reader is not None:
             self.__dict__["word_reader"] = word_reader
 
@@ -1016,7 +1025,7 @@ class Searcher:
         """The figures a text query names by their label (``figure_labels.named_figures``) among those its filters
         admit, found whatever their words: a text search puts them first. Labels are read only for a query naming
         one (``figure_labels``)."""
-        if not query.text or not named_labels(query.text):
+        if not self.labels_first or not query.text or not named_labels(query.text):
             return set()
         admitted = {rid: held for rid, held in figure_labels(self.index).items() if matches(held, query.filters)}
         return named_figures(query.text, {rid: held["figure"] for rid, held in admitted.items()})

@@ -590,6 +590,16 @@ def bench_retrieval_command(
             "off (PATHATLAS_ALL_WORDS_FIRST=0), BM25 alone, dense alone and chance.",
         ),
     ] = False,
+    labels: Annotated[
+        bool,
+        typer.Option(
+            "--labels",
+            help="Figure labels taken from the index (--index, else the default index; no file needed): each label "
+            "its figures print, typed as 'Figure 6.3', 'fig 6.3' and 'Fig. 6-3' (a task each), searched among the "
+            "figures; relevant: every figure printing it. The default beside itself with the label rule off, BM25 "
+            "alone and chance.",
+        ),
+    ] = False,
     image_words: Annotated[
         bool,
         typer.Option(
@@ -619,8 +629,9 @@ def bench_retrieval_command(
     encoder: Annotated[
         str | None,
         typer.Option(
-            help="Encoder --figures and --cases measure (default: PATHATLAS_ENCODER). --mcq, --names and --image-words "
-            "search with the index's own encoder, and --cases with --index reads its vectors: then it must be that one."
+            help="Encoder --figures and --cases measure (default: PATHATLAS_ENCODER). --labels, --mcq, --names and "
+            "--image-words search with the index's own encoder, and --cases with --index reads its vectors: then it "
+            "must be that one."
         ),
     ] = None,
     split: Annotated[
@@ -629,7 +640,7 @@ def bench_retrieval_command(
             help="--figures and --cases: queries from the held-out part ('val': groups chosen by a fixed hash, the "
             "split of the data PathAtlas's joint heads were trained on; the output says how many queries it kept) or "
             "from everything ('all': your own images). --mcq ignores it (text to page asks every question with gold "
-            "pages), and so do --names and --image-words."
+            "pages), and so do --names, --labels and --image-words."
         ),
     ] = "val",
     folds: Annotated[
@@ -645,7 +656,7 @@ def bench_retrieval_command(
         typer.Option(
             help="Write each task's qrels and a TREC run per method to this folder: text to page's qrels.txt and "
             "METHOD.trec (with --folds also each fold's qrels and default run; the default's run over every question "
-            "is the pooled held-out one), an image, --names or --image-words task's qrels.TASK.txt and "
+            "is the pooled held-out one), an image, --names, --labels or --image-words task's qrels.TASK.txt and "
             "TASK.METHOD.trec (--image-words: also each fold's qrels and run of the weight chosen per fold)."
         ),
     ] = None,
@@ -661,6 +672,7 @@ def bench_retrieval_command(
         cases=cases or [],
         mcq=mcq,
         names=names,
+        labels=labels,
         image_words=image_words,
         phrasing=phrasing,
         index=index,
@@ -683,6 +695,7 @@ class RetrievalRequest:
     cases: list[Path]
     mcq: Path | None
     names: bool
+    labels: bool
     image_words: bool
     phrasing: str
     index: Path | None
@@ -695,8 +708,9 @@ class RetrievalRequest:
 
     @property
     def searches_index(self) -> bool:
-        """Does a task search the index (--mcq, --names, --image-words)? --figures and --cases read their files."""
-        return self.mcq is not None or self.names or self.image_words
+        """Does a task search the index (--mcq, --names, --labels, --image-words)? --figures and --cases read their
+        files."""
+        return self.mcq is not None or self.names or self.labels or self.image_words
 
     @property
     def measures_stored(self) -> bool:
@@ -716,7 +730,7 @@ class RetrievalRequest:
         from pathatlas.retrieval.bench.words import DIAGNOSIS, PHRASINGS
 
         if not (self.figures or self.cases or self.searches_index):
-            raise BadInputError("give at least one of --figures, --cases, --mcq, --names, --image-words")
+            raise BadInputError("give at least one of --figures, --cases, --mcq, --names, --labels, --image-words")
         if self.split not in ("val", "all"):
             raise BadInputError(f"--split {self.split!r}: use val or all")
         if self.folds == 1 or self.folds < 0:
@@ -773,11 +787,13 @@ def run_retrieval(request: RetrievalRequest) -> dict:
         word_folds,
         request.phrasing,
         stored,
+        labels=request.labels,
     )
     options = {
         "encoder": enc.name,
         "folds": request.folds,
         "names": request.names,
+        "labels": request.labels,
         "image_words": request.image_words,
         "phrasing": request.phrasing,
         "query_vectors": query_vectors,
@@ -807,8 +823,8 @@ def unread_index_note(encoder: str) -> str:
     thing."""
     return (
         f"not read: --figures encodes its file's own images with the encoder {encoder!r} (--encoder names another); "
-        "--cases measures the index's own vectors of the folder's images, and --mcq, --names and --image-words search "
-        "the index"
+        "--cases measures the index's own vectors of the folder's images, and --mcq, --names, --labels and "
+        "--image-words search the index"
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.bench.common import component_notes, few_queries_warning, splits_used
 from pathatlas.retrieval.bench.images import ImageSet, cross_modal, image_to_image
+from pathatlas.retrieval.bench.labels import label_lookups
 from pathatlas.retrieval.bench.names import short_searches
 from pathatlas.retrieval.bench.pages import text_to_page
 from pathatlas.retrieval.bench.stored import StoredImages
@@ -73,6 +74,7 @@ def run_retrieval_bench(
     image_words_folds: int = 0,
     image_words_phrasing: str = "diagnosis",
     stored: StoredImages | None = None,
+    labels: bool = False,
 ) -> dict[str, Any]:
     """Every task the inputs give, keyed by name; each says the queries it used (``split``), and so does the result
     as a whole (``splits_used``), and notes where its default scores below a method it fuses (``component_notes``).
@@ -81,7 +83,8 @@ def run_retrieval_bench(
     the index's images searched with words beside them (``image_words``), the words' weight chosen on this many
     folds by diagnosis, its words typed as ``image_words_phrasing`` says (``words.PHRASINGS``); 0: not run.
     ``stored``: the case images an index holds, whose stored vectors ``cases`` measure instead of encoding them (each
-    such task says so in its ``notes`` and names the index in ``vectors_from``). Every figure has its 95% interval
+    such task says so in its ``notes`` and names the index in ``vectors_from``). ``labels``: each figure label the
+    index prints, typed as users type it, to its figures (``label_lookups``). Every figure has its 95% interval
     (``ci95``, as ``intervals`` says), and a task of few queries its ``warnings``."""
     tasks: dict[str, Any] = {}
     left_out: dict[str, str] = {}
@@ -119,6 +122,10 @@ def run_retrieval_bench(
             raise ValueError("--names needs --index: the index whose diagnoses and sections are searched for")
         found, left_out = short_searches(index, runs)
         tasks.update(found)
+    if labels:
+        if index is None:
+            raise ValueError("--labels needs --index: the index whose figures are asked for by their labels")
+        tasks.update(label_lookups(index, runs))
     if image_words_folds:
         if index is None:
             raise ValueError("--image-words needs --index: the index whose diagnosed images are searched")
