@@ -139,10 +139,10 @@ def page_view(hit: dict[str, Any], state: str, nav) -> None:
 
 
 def outlined_name(hit: dict[str, Any]) -> str:
-    """What the page's red outline marks, as its pictures' text alternatives name it: an answer's cited passage
-    (``open_cited``), a search's matched passage, or a figure."""
+    """What the page's red outline marks, as its pictures' text alternatives name it: an answer's cited passage or
+    figure (``open_cited``; a caption quote's is its figure), a search's matched passage, or a figure."""
     if hit.get("cited"):
-        return "cited passage outlined"
+        return "cited figure outlined" if hit["citation"].get("figure") else "cited passage outlined"
     return "matched passage outlined" if hit["kind"] == "page" else "figure outlined"
 
 

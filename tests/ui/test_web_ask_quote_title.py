@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pathatlas.ui.web_viewer import outlined_name
 from tests.api.test_ask_answer_doors import ASKED, MIN_WORDS, OPTIONS, QUESTION, lecture  # noqa: F401 - a fixture
 from tests.helpers import hashing_env
 from tests.ui.test_web_ui_library_and_search_lines import run_app, unescaped
@@ -57,3 +58,10 @@ def test_an_opened_quote_is_titled_and_copied_as_its_citation_line_a_caption_s_w
     for quote in opened_quotes:
         assert [unescaped(title) for title in quote["titles"]] == [quote["cited"]]
         assert quote["copied"] == [quote["cited"]]
+
+
+def test_an_opened_caption_quote_says_its_figure_is_outlined_and_a_prose_quote_its_passage():
+    caption = {"cited": True, "kind": "page", "citation": {"figure": "Figure 1.1", "label": "lecture.pdf, p. 1"}}
+    prose = {"cited": True, "kind": "page", "citation": {"figure": None, "label": "lecture.pdf, p. 1"}}
+    assert (outlined_name(caption), outlined_name(prose)) == ("cited figure outlined", "cited passage outlined")
+    assert outlined_name({"kind": "page", "citation": {}}) == "matched passage outlined"
