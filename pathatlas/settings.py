@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import stat
+import sys
 from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -544,7 +545,7 @@ class Settings(BaseSettings):
         logger = logging.getLogger("pathatlas")
         logger.setLevel(self.log_level)
         if not logger.hasHandlers():
-            handler = logging.StreamHandler()  # stderr: stdout carries --json documents and the MCP protocol
+            handler = _StderrNow()  # stderr: stdout carries --json documents and the MCP protocol
             handler.setFormatter(JsonLines() if self.log_format == "json" else logging.Formatter(TEXT_LOG))
             logger.addHandler(handler)
         bm25s = logging.getLogger("bm25s")
@@ -750,6 +751,23 @@ def setting_problem(error: ErrorDetails, given: Collection[str] = ()) -> str:
     shown = f"={error.get('input')!r}" if field is not None and field.repr else ""
     where = "_".join(map(str, error["loc"]))
     return f"{where if name in given else 'PATHATLAS_' + where.upper()}{shown}: {error['msg']}"
+
+
+class _StderrNow(logging.StreamHandler):
+    """A handler writing to ``sys.stderr`` as it is when a line is logged, not when the handler was made: a host that
+    lends the process a stderr of its own and closes it (a CLI test runner, a notebook cell's capture) kept every later
+    line from being logged ("--- Logging error ---", ValueError: I/O operation on closed file)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _):
+        pass
 
 
 class _AtLeastWarning(logging.Filter):
