@@ -12,18 +12,18 @@ evidence there is. Nothing is tuned on these queries, so there are no folds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.bench.common import CURVE_K, chance, holding_ties, tied_figures
-from pathatlas.retrieval.bench.names import MRR_DEPTH, Named, Unquoted, evaluate, whole_ties
+from pathatlas.retrieval.bench.names import Methods, Named, Unquoted, evaluate, ranked_by
 from pathatlas.retrieval.bench.pages import DEFAULT
 from pathatlas.retrieval.figure_labels import label_key
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.search import RANKERS, Query, Searcher
+from pathatlas.retrieval.search import RANKERS
 
 RULE_OFF = "hybrid, label rule off"
 BASELINES = ("bm25", "chance")
@@ -67,7 +67,7 @@ def printed_labels(index: Index) -> tuple[list[Printed], int]:
     return sorted(labels, key=lambda label: (label.pages, label.key)), figures
 
 
-def searches(index: Index) -> dict[str, tuple[Searcher, tuple[str, ...]]]:
+def searches(index: Index) -> Methods:
     """Each method as a searcher and the rankers it uses: the default, the default with the label rule off, and BM25
     alone (without the rule or every-word-first)."""
     bare = Unquoted(index, labels_first=False)
@@ -79,55 +79,22 @@ def searches(index: Index) -> dict[str, tuple[Searcher, tuple[str, ...]]]:
     }
 
 
-def ranked_by(
-    methods: dict[str, tuple[Searcher, tuple[str, ...]]], texts: list[str]
-) -> tuple[dict[str, list[list[Hashable]]], dict[str, list[list[int]]]]:
-    """Every method's top ``CURVE_K`` figures per query through the tie at the cut, as record ids, and the runs of
-    tied scores of the methods that tie (``whole_ties``)."""
-    out, ties = {}, {}
-    for name, (searcher, use) in methods.items():
-        asked = [Query(text=text, k=CURVE_K, filters=dict(FIGURES), use=use) for text in texts]
-        hits, ties[name] = whole_ties(searcher, asked)
-        out[name] = [[hit.id for hit in listed] for listed in hits]
-    return out, holding_ties(ties)
-
-
-def form_task(
-    labels: list[Printed],
-    figures: int,
-    form: str,
-    methods: dict[str, tuple[Searcher, tuple[str, ...]]],
-    runs: Path | None,
-) -> dict[str, Any]:
-    """One form's task (``names.evaluate``'s figures with their ``intervals``), each query's row with its gold pages,
-    and its notes."""
+def form_task(labels: list[Printed], figures: int, form: str, methods: Methods, runs: Path | None) -> dict[str, Any]:
+    """One form's task: ``names.evaluate``'s figures of the figure records each method ranks, each query's row with
+    its gold pages, and its notes."""
     texts = [FORMS[form](label.key) for label in labels]
     queries = [Named(text, label.figures, FIGURES) for text, label in zip(texts, labels, strict=True)]
-    ranked, ties = ranked_by(methods, texts)
-    body = evaluate(queries, ranked, figures, METRICS, runs, f"{TASK}:{form}", ties)
+    ranked, ties = ranked_by(methods, queries, attrgetter("id"))
+    task = f"{TASK}:{form}"
+    body = evaluate(queries, ranked, figures, METRICS, runs, task, ties, baselines=BASELINES, ablations=(RULE_OFF,))
     rows = [{**row, "gold_pages": list(label.pages)} for row, label in zip(body["per_question"], labels, strict=True)]
-    shown = intervals(queries, ranked, ties, figures)
     return {
         **body,
-        "methods": {method: {**found, "ci95": shown[method]} for method, found in body["methods"].items()},
         "per_question": rows,
-        "baselines": list(BASELINES),
-        "ablations": [RULE_OFF],
         "form": texts[0],
         "filters": FIGURES,
         "notes": notes(labels, figures, texts[0]),
     }
-
-
-def intervals(
-    queries: list[Named], ranked: dict[str, list[list[Hashable]]], ties: dict[str, list[list[int]]], figures: int
-) -> dict[str, dict[str, list[float]]]:
-    """Each method's 95% interval of each of ``METRICS`` (``tied_figures``' ``ci95``; chance's among ``figures``),
-    which ``names.evaluate`` keeps out of a method's figures."""
-    gold = [set(query.gold) for query in queries]
-    found = {method: tied_figures(lists, gold, ties.get(method), MRR_DEPTH) for method, lists in ranked.items()}
-    found["chance"] = chance(figures, [len(relevant) for relevant in gold], mrr_depth=MRR_DEPTH)
-    return {method: {metric: found[method]["ci95"][metric] for metric in METRICS} for method in found}
 
 
 def notes(labels: list[Printed], figures: int, example: str) -> list[str]:

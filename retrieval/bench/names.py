@@ -46,6 +46,8 @@ TITLE_WORDS = 6
 """Longest section asked, in content words: a longer one is no short search."""
 MRR_DEPTH = 10
 CASES = {"kind": "case"}
+Methods = dict[str, tuple[Searcher, tuple[str, ...]]]
+"""Each method a table shows, by name: the searcher that runs it and the rankers it uses."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ class Unquoted(Searcher):
         return super().make_hit(record_id, score, ranks, payload, None)
 
 
-def searches(index: Index) -> dict[str, tuple[Searcher, tuple[str, ...]]]:
+def searches(index: Index) -> Methods:
     """Each method as a searcher and the rankers it uses: the default, then, without every-word-first, the default,
     BM25 alone and dense alone."""
     off = Unquoted(index)
@@ -134,15 +136,18 @@ def found(hit: Hit) -> Hashable:
     return page_key(hit.payload) or hit.id
 
 
-def ranked_by(index: Index, queries: list[Named]) -> tuple[dict[str, list[list[Hashable]]], dict[str, list[list[int]]]]:
-    """Every method's top ``CURVE_K`` items per query, as search returns them (deep enough for the curve), through the
-    tie at the cut, and the runs of tied scores (``whole_ties``) of the methods that tie (``holding_ties``), by method:
-    records of one text (LC25000's tiles of a class) get one BM25 score and one dense score."""
+def ranked_by(
+    methods: Methods, queries: list[Named], item: Callable[[Hit], Hashable]
+) -> tuple[dict[str, list[list[Hashable]]], dict[str, list[list[int]]]]:
+    """Every method's top ``CURVE_K`` items per query (``item`` of each hit: what its gold is made of), as search
+    returns them (deep enough for the curve), through the tie at the cut, and the runs of tied scores (``whole_ties``)
+    of the methods that tie (``holding_ties``), by method: records of one text (LC25000's tiles of a class) get one
+    BM25 score and one dense score."""
     out, ties = {}, {}
-    for name, (searcher, use) in searches(index).items():
+    for name, (searcher, use) in methods.items():
         asked = [Query(text=q.text, k=CURVE_K, filters=dict(q.filters), use=use) for q in queries]
         hits, ties[name] = whole_ties(searcher, asked)
-        out[name] = [[found(hit) for hit in listed] for listed in hits]
+        out[name] = [[item(hit) for hit in listed] for listed in hits]
     return out, holding_ties(ties)
 
 
@@ -192,12 +197,15 @@ def evaluate(
     runs: Path | None = None,
     name: str = "",
     ties: dict[str, list[list[int]]] | None = None,
+    baselines: tuple[str, ...] = BASELINES,
+    ablations: tuple[str, ...] = (KNOB_OFF,),
 ) -> dict[str, Any]:
     """One task's figures as every task gives them (``tied_figures``, ``chance``, ``compare_runs`` over the top
     ``MRR_DEPTH``), with each query's first right rank per method: ``metrics`` are those its table shows and tests,
     ``candidates`` how many items chance ranks. ``ties``: a method's runs of tied scores by name
     (``whole_ties``), each counted at its expected value over its orders. ``runs``: a folder for its TREC files,
-    named by ``name``."""
+    named by ``name``. ``baselines`` and ``ablations``: the methods beside the default, as its table labels them
+    (chance is always computed)."""
     ties = ties or {}
     ids, gold = [q.text for q in queries], [set(q.gold) for q in queries]
     first = {method: first_ranks(lists, gold, ties.get(method)) for method, lists in ranked.items()}
@@ -213,8 +221,8 @@ def evaluate(
         **({"mrr_depth": MRR_DEPTH} if "mrr" in metrics else {}),
         "methods": {method: reported_figures(figures, metrics) for method, figures in methods.items()},
         "default": DEFAULT,
-        "baselines": list(BASELINES),
-        "ablations": [KNOB_OFF],
+        "baselines": list(baselines),
+        "ablations": list(ablations),
         "significance": compare_runs(ids, gold, ranked, DEFAULT, metrics=metrics, ties=ties, depth=MRR_DEPTH),
         "per_question": [
             {"id": text, "relevant": counts[i], "first_relevant_rank": {m: ranks[i] for m, ranks in first.items()}}
@@ -229,8 +237,10 @@ def evaluate(
 
 
 def reported_figures(figures: dict[str, Any], metrics: tuple[str, ...]) -> dict[str, Any]:
-    """A method's ``metrics`` and its recall curve (the plot's)."""
-    return {key: value for key, value in figures.items() if key in metrics or key == "curve"}
+    """A method's ``metrics``, its recall curve (the plot's) and the 95% interval of each of ``metrics`` (``ci95``),
+    which the table shows beside its figure."""
+    shown = {key: value for key, value in figures.items() if key in metrics or key == "curve"}
+    return shown | {"ci95": {metric: figures["ci95"][metric] for metric in metrics}}
 
 
 TASKS = {
@@ -248,12 +258,13 @@ def short_searches(index: Index, runs: Path | None = None) -> tuple[dict[str, An
     """The tasks the index gives queries for, and those left out, each with why; refused in one line when it gives
     none. ``runs``: a folder for each task's TREC files."""
     tasks, left_out = {}, {}
+    methods = searches(index)
     for name, (queries_of, metrics, none) in TASKS.items():
         queries, candidates = queries_of(index)
         if not queries:
             left_out[name] = none
             continue
-        ranked, ties = ranked_by(index, queries)
+        ranked, ties = ranked_by(methods, queries, found)
         body = evaluate(queries, ranked, candidates, metrics, runs, name, ties)
         tasks[name] = {**body, "all_words_first": index.settings.all_words_first}
     if not tasks:

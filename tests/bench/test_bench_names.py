@@ -5,6 +5,7 @@ the baselines."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -97,13 +98,24 @@ def test_each_task_asks_the_index_own_names_with_the_default_beside_its_ablation
         assert set(task["methods"]) == METHODS and task["default"] == "hybrid"
         assert task["baselines"] == ["bm25", "dense", "chance"] and task["ablations"] == [KNOB_OFF]
         assert set(task["significance"]) == METHODS - {"hybrid", "chance"}
-    assert set(cases["methods"]["bm25"]) == {"recall@1", "recall@10", "precision@10", "curve"}
-    assert set(sections["methods"]["bm25"]) == {"recall@1", "recall@5", "recall@10", "mrr", "curve"}
+    assert set(cases["methods"]["bm25"]) == {"recall@1", "recall@10", "precision@10", "curve", "ci95"}
+    assert set(sections["methods"]["bm25"]) == {"recall@1", "recall@5", "recall@10", "mrr", "curve", "ci95"}
     assert sections["methods"]["hybrid"]["recall@1"] == 1.0  # each section's own page first
     shown = " ".join(output.split())
     assert "diagnosis_to_cases, n=7" in shown and "section_to_pages, n=2" in shown and "MRR@10" in shown
     assert f"hybrid vs {KNOB_OFF}, paired p" in shown and "hybrid vs bm25, paired p" in shown
     assert result["run"]["names"] is True and "left_out" not in result
+
+
+def test_every_figure_of_every_method_carries_a_95_interval_that_holds_it(names_run):
+    result, output = names_run
+    for task in result["tasks"].values():
+        for figures in task["methods"].values():
+            shown = {metric: value for metric, value in figures.items() if metric not in ("curve", "ci95")}
+            assert set(figures["ci95"]) == set(shown)
+            assert all(low <= shown[metric] <= high for metric, (low, high) in figures["ci95"].items())
+    assert "(lo-hi): 95% intervals over queries" in " ".join(output.split())
+    assert re.search(r"│ dense +│ \d\.\d{3} \(\d\.\d\d-\d\.\d\d\) │", output)  # beside the figure in the table
 
 
 def test_a_diagnosis_bm25_ranks_second_is_first_by_the_default_which_ranks_every_word_first(names_run):

@@ -248,10 +248,9 @@ class Ranked:
         return [[hit(f"r{n}", s) for n, s in enumerate(self.scores[: q.k])] for q in queries]
 
 
-def test_names_counts_dense_ties_as_it_counts_bm25s_and_leaves_a_row_without_ties_as_ranked(monkeypatch):
+def test_names_counts_dense_ties_as_it_counts_bm25s_and_leaves_a_row_without_ties_as_ranked():
     """Records of one text get one dense score as they get one BM25 score."""
     tied = [3.0, *[1.0] * 30]
     methods = {"hybrid": (Ranked([float(-n) for n in range(40)]), ()), "dense": (Ranked(tied), ("dense",))}
-    monkeypatch.setattr(names, "searches", lambda index: methods)
-    ranked, ties = names.ranked_by(None, [names.Named("benign", frozenset({"r5"}), {})])
+    ranked, ties = names.ranked_by(methods, [names.Named("benign", frozenset({"r5"}), {})], names.found)
     assert ties == {"dense": [[1, 30]]} and len(ranked["dense"][0]) == 31 and len(ranked["hybrid"][0]) == CURVE_K
