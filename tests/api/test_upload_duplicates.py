@@ -14,8 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image
 
-from pathatlas.ui.api import uploads
-from pathatlas.ui.api.routes import library
+from pathatlas.ui.api import duplicates, uploads
 from pathatlas.ui.bench_crash import make_pdf
 from tests.servers import job_ended
 from tests.uploads import book_service, held_upload, upload
@@ -53,7 +52,7 @@ def test_two_uploads_of_one_book_sent_at_once_are_taken_once(client, tmp_path, m
     look and the mark are one step, so the other never comes and the wait ends (half a second)."""
     book = make_pdf(tmp_path / "notes.pdf", 2, "haversian").read_bytes()
     hashed, looking = threading.Barrier(2, timeout=30), threading.Barrier(2, timeout=0.5)
-    content_hash, marked_uploads = library.content_hash, uploads.marked_uploads
+    content_hash, marked_uploads = duplicates.content_hash, uploads.marked_uploads
 
     def hashed_together(path):
         hashed.wait()
@@ -65,8 +64,8 @@ def test_two_uploads_of_one_book_sent_at_once_are_taken_once(client, tmp_path, m
             looking.wait()
         return found
 
-    monkeypatch.setattr(library, "content_hash", hashed_together)
-    monkeypatch.setattr(library, "marked_uploads", looking_together)
+    monkeypatch.setattr(duplicates, "content_hash", hashed_together)
+    monkeypatch.setattr(duplicates, "marked_uploads", looking_together)
     names = ["week1.pdf", "week1 (1).pdf"]
     with ThreadPoolExecutor(2) as pool:
         answers = dict(zip(names, pool.map(lambda name: upload(client, name, book), names), strict=True))

@@ -41,6 +41,7 @@ from pathatlas.ui.api.deps import (
     get_route_path,
     path_pattern,
 )
+from pathatlas.ui.api.duplicates import HeldElsewhereError
 from pathatlas.ui.api.engine import Engine, NotReadyError
 from pathatlas.ui.api.indexing import Jobs
 from pathatlas.ui.api.lanes import LaneClosedError, LaneFullError
@@ -62,7 +63,7 @@ answered with 10 MB, one error each."""
 EXPOSED_HEADERS = ["ETag", "Retry-After", "Content-Disposition", REQUEST_ID_HEADER]
 """The response headers a page on a CORS origin may read, beyond the few a browser always shows it: a conditional
 GET's tag, when a full lane frees up, an export's file name, and the id tying an answer to the server's log lines."""
-UPLOAD_REFUSALS = {UploadTooLargeError: 413, UnusableZipError: 400, NoRoomError: 507}
+UPLOAD_REFUSALS = {UploadTooLargeError: 413, UnusableZipError: 400, HeldElsewhereError: 409, NoRoomError: 507}
 """The status of each kind of upload refusal (``UploadRefusedError``)."""
 log = logging.getLogger(__name__)
 

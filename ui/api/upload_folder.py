@@ -56,14 +56,19 @@ def claim_upload(folder: Path, index: Path) -> FileLock:
     return claim
 
 
+def uploaded_to(folder: Path, index: Path) -> bool:
+    """Whether an upload folder is marked as ``index``'s (``claim_upload``): several indexes may share the uploads."""
+    try:
+        return (folder / OWNER_FILE).read_text(encoding="utf-8") == str(index.resolve())
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def sweep_unclaimed(folder: Path, index: Path) -> bool:
     """Delete an upload folder of ``index`` that no process claims; whether it did. A folder without a mark (made by
     an older version, or being made now) is left alone. A claim that cannot be taken for another reason (a ``.claim``
     of another user, a read-only home) raises its OSError."""
-    try:
-        if (folder / OWNER_FILE).read_text(encoding="utf-8") != str(index.resolve()):
-            return False
-    except (OSError, UnicodeDecodeError):
+    if not uploaded_to(folder, index):
         return False
     claim = FileLock(folder / CLAIM_FILE, thread_local=False)
     try:

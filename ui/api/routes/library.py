@@ -4,26 +4,21 @@ removal."""
 from __future__ import annotations
 
 import shutil
-import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Annotated, NamedTuple
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, status
 
-from pathatlas.errors import PathAtlasError, UnknownSourceError
-from pathatlas.indexer.pipeline import SAME_CONTENT, indexed_copy
-from pathatlas.indexer.sources import CaseFolderSource, NotesSource, PdfSource, Source, discover
+from pathatlas.errors import UnknownSourceError
 from pathatlas.indexer.sources.cases import rows_read_once
-from pathatlas.indexer.sources.fingerprints import content_hash, earlier_contents
 from pathatlas.indexer.sources.notes import NOTE_SUFFIXES
-from pathatlas.retrieval.index import Index, Manifest, per_generation
-from pathatlas.retrieval.records import display_name, distinct_names, source_id
+from pathatlas.retrieval.index import Index, per_generation
+from pathatlas.retrieval.records import display_name, source_id
 from pathatlas.retrieval.search import echoed, source_names
-from pathatlas.settings import OWNER_FILE
+from pathatlas.settings import Settings
 from pathatlas.ui.api.deps import (
     EngineDep,
     JobsDep,
@@ -35,24 +30,20 @@ from pathatlas.ui.api.deps import (
     form_only,
     require_token,
 )
+from pathatlas.ui.api.duplicates import check_copies
 from pathatlas.ui.api.engine import source_problems
 from pathatlas.ui.api.indexing import Jobs
-from pathatlas.ui.api.jobs import RECORD_DAYS, Job, claimed
+from pathatlas.ui.api.jobs import RECORD_DAYS, Job
 from pathatlas.ui.api.routes.search import listed, unknown_source
 from pathatlas.ui.api.schemas import JobForm, JobOut, JobsQuery, SourceOut
-from pathatlas.ui.api.upload_folder import UploadFolder, claim_upload, sources_of
+from pathatlas.ui.api.upload_folder import claim_upload
 from pathatlas.ui.api.uploads import (
-    MEMBER_MARK,
     UPLOAD_SUFFIXES,
     extract_zip,
     junk_note,
-    mark_content,
-    marked_uploads,
-    replaces,
     safe_name,
     save_limited,
     sent_name,
-    shown,
     skipped_notes,
     type_problem,
     unreadable_notes,
@@ -63,38 +54,6 @@ router = APIRouter(tags=["library"])
 UPLOAD_TYPES_HINT = f"upload a .pdf, lecture notes ({', '.join(NOTE_SUFFIXES)}), or a .zip of them or of a case folder"
 Writer = Depends(require_token)
 LECTURERS_JOB = "this job was sent with the lecturer's token (PATHATLAS_API_TOKEN): only that token cancels it"
-CONTENT_CHECK = threading.Lock()
-"""Held while an upload's content (its bytes, a zip's case folders) is looked for in the index and the other uploads
-and then marked as its own (``refuse_held``): two uploads of the same content sent at once must not both pass the look.
-One process's lock: servers sharing an uploads folder see each other's marks, but two of them may still both pass at
-the same moment."""
-
-
-class TwinWords(NamedTuple):
-    """How a 409 for content already held words it."""
-
-    same_as: str
-    """What the upload is to the sources or the upload holding it."""
-    came_from: str
-    """What indexed sources holding it are said to have come from."""
-    twice: str
-    """What would appear twice."""
-
-
-TWIN_WORDS = {
-    ".pdf": TwinWords(SAME_CONTENT[PdfSource.kind], "", "its pages"),
-    ".zip": TwinWords(SAME_CONTENT[PdfSource.kind], "the zip of ", "each of its sources"),
-    **dict.fromkeys(NOTE_SUFFIXES, TwinWords(SAME_CONTENT[NotesSource.kind], "", "its slides")),
-    CaseFolderSource.kind: TwinWords(SAME_CONTENT[CaseFolderSource.kind], "", "its cases"),
-}
-"""By an upload's suffix (its bytes), or a source kind (a case folder a zip unpacked to), the words of its 409."""
-DOCUMENT_KINDS = (PdfSource.kind, NotesSource.kind)
-"""The sources of a zip that are one file each, left out where held elsewhere (``held_documents``)."""
-IN_ITS_PLACE = "to index this upload in its place, remove {those} first (DELETE /sources/{removal})"
-"""How the lecturer indexes an upload refused (409) for what indexed sources hold: it is sent again then."""
-ZIP_COPY_INSTEAD = "to index the zip's copy instead, remove {those} (DELETE /sources/{removal}) and send the zip again"
-"""``IN_ITS_PLACE`` for a zip's member left out (``held_documents``): it is gone from the upload, so the zip is sent
-again."""
 
 
 def job_out(job: Job) -> JobOut:
@@ -198,21 +157,16 @@ def create_job(
         if suffix == ".pdf" and (cut := without_junk(stored)):
             notes.append(junk_note(cut))
         sent = echoed(sent_name(file.filename))
-        check_upload(jobs, stored, sent)
+        if problem := type_problem(stored, sent):  # not what its name says, refused as an image is
+            raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"{problem}: {UPLOAD_TYPES_HINT}")
+        notes.extend(check_copies(jobs, stored, sent))
         may_replace = role is Role.LECTURER
         if not may_replace and (refusal := uploads.replacement_refusal(engine.index, folder, [stored], name)):
             raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
         if suffix == ".zip":
-            target = folder / stored.stem
-            readers = None if settings.sources else settings  # what a plug-in source reads is its own
-            unpacked = (stored, target, settings.max_unpacked_mb << 20, settings.max_zip_members, readers)
-            with rows_read_once():  # a case folder's metadata read once: for the images to unpack, and its twin check
-                notes.extend(skipped_notes(extract_zip(*unpacked)))  # the members no source reads
-                stored.unlink()
-                stored = target
-                notes.extend(unreadable_notes(stored, settings) if readers else [])
-                check_unpacked(jobs, stored, sent)
-                notes.extend(held_documents(jobs, stored, sent))
+            with rows_read_once():  # a case folder's metadata read once: for the images to unpack, and its copy check
+                stored, unpacked_notes = unpacked_zip(stored, settings)
+                notes.extend(unpacked_notes + check_copies(jobs, stored, sent))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         if claim is not None:
@@ -221,155 +175,16 @@ def create_job(
     return job_out(jobs.submit(name, [stored], upload=folder, claim=claim, notes=notes, may_replace=may_replace))
 
 
-def check_upload(jobs: Jobs, stored: Path, name: str) -> None:
-    """Refuse at once, in one line naming the upload as sent (``name``), a file that is not what its name says (415,
-    as an image is) and one whose bytes the index or another upload already holds (409, ``refuse_held``)."""
-    if problem := type_problem(stored, name):
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"{problem}: {UPLOAD_TYPES_HINT}")
-    if (content := content_hash(stored)) is None:  # unreadable: its job says why
-        return
-    refuse_held(jobs, stored, name, {content: TWIN_WORDS[stored.suffix.lower()]})
-
-
-def check_unpacked(jobs: Jobs, unpacked: Path, name: str) -> None:
-    """``check_upload`` for the case folders a zip unpacked to (``unpacked``): one whose content (``content_hash``) an
-    indexed source or another upload holds is refused (409, ``refuse_held``). The zip's bytes tell little: the same
-    folder zipped again, or by another tool, makes another zip, and one indexed from disk was never zipped."""
-    try:
-        sources = discover([unpacked], jobs.engine.settings)
-    except PathAtlasError:  # nothing to index: its job says why
-        return
-    folders = [source for source in sources if source.kind == CaseFolderSource.kind]
-    held = jobs.engine.index.manifest.values()
-    contents = (c for source in folders for c in [source.content_hash(), *earlier_contents(source, held)])
-    refuse_held(jobs, unpacked, name, dict.fromkeys(filter(None, contents), TWIN_WORDS[CaseFolderSource.kind]))
-
-
-def held_documents(jobs: Jobs, unpacked: Path, name: str) -> list[str]:
-    """The PDFs and notes files of the folder a zip unpacked to (``unpacked``) whose bytes an indexed source or another
-    upload holds (``twin_refusal``), or a file of the zip kept before them: each removed, and named in a job's note
-    with what holds it, as ``pathatlas index`` of a folder skips such a copy (``Indexer._held_elsewhere``). Indexed,
-    each of its pages or slides would be found twice. Not a 409, as a lone file's, where the zip's other sources are
-    new; a 409 in one line naming each (the zip sent as ``name``) where none is, as its job could only fail. The files
-    kept are marked as the upload's (``MEMBER_MARK``) in one step with the look, as ``refuse_held`` marks a lone file:
-    of a zip and a lone copy of its file sent at once, the second is told of the first, whichever it is."""
-    try:
-        sources = discover([unpacked], jobs.engine.settings)
-    except PathAtlasError:  # nothing to index: its job says why
-        return []
-    documents = hashed_documents(sources, unpacked.resolve())  # hashed before the look, which holds up other uploads
-    with CONTENT_CHECK:
-        notes, kept = [], {}
-        for member, path, content in documents:
-            if (held := copy_of(jobs, unpacked, path, content, kept)) is None:
-                kept[content] = member
-                continue
-            path.unlink()
-            notes.append(f"left out {member}: {held}")
-        if len(notes) == len(sources):
-            raise HTTPException(status.HTTP_409_CONFLICT, f"nothing left to index in {name}: {'; '.join(notes)}")
-        for content in kept:
-            mark_content(unpacked.parent, content, MEMBER_MARK)
-    return notes
-
-
-def hashed_documents(sources: list[Source], root: Path) -> list[tuple[str, Path, str]]:
-    """The PDFs and notes files of ``sources`` (found in the folder ``root``, resolved), each as (its path in the zip,
-    its path, its ``content_hash``); one that cannot be read is left to its job, which says why."""
-    documents = ((source.path, source.content_hash()) for source in sources if source.kind in DOCUMENT_KINDS)
-    return [(path.relative_to(root).as_posix(), path, content) for path, content in documents if content is not None]
-
-
-def copy_of(jobs: Jobs, unpacked: Path, path: Path, content: str, kept: dict[str, str]) -> str | None:
-    """What holds the file ``path`` of the folder a zip unpacked to (``unpacked``), holding ``content``: a file of the
-    zip ``kept`` before it (by content, its path in the zip), an indexed source or another upload
-    (``twin_refusal``), in a note's words; None where nothing does."""
-    words = TWIN_WORDS[path.suffix.lower()]
-    if (first := kept.get(content)) is not None:
-        return f"{path.name} {words.same_as} {first} of this zip: {words.twice} would appear twice"
-    return twin_refusal(jobs, unpacked, path.name, content, words, ZIP_COPY_INSTEAD)
-
-
-def refuse_held(jobs: Jobs, upload: Path, name: str, contents: dict[str, TwinWords]) -> None:
-    """409 for the upload ``upload`` (its PDF or zip, or the folder a zip unpacked to) where the index or another
-    upload holds one of ``contents`` (``twin_refusal``, worded as each says): indexed beside it, each of its pages or
-    cases would be found and cited twice, once by an upload id. The lecturer who meant to replace that source is told
-    how. The contents taken are marked as this upload's (``mark_content``) in one step with the look, so that of two
-    uploads of them sent at once the second is refused as it is after the first."""
-    with CONTENT_CHECK:
-        for content, words in contents.items():
-            if refusal := twin_refusal(jobs, upload, name, content, words):
-                raise HTTPException(status.HTTP_409_CONFLICT, refusal)
-        for content in contents:
-            mark_content(upload.parent, content)
-
-
-def twin_refusal(
-    jobs: Jobs, upload: Path, name: str, content: str, words: TwinWords, instead: str = IN_ITS_PLACE
-) -> str | None:
-    """``refuse_held``'s 409 for the upload ``upload`` holding ``content``: a source of the index holding it
-    (``indexed_twin``), or another upload of this index marked with it, not yet indexed (its folder still claimed) or
-    indexed, or a zip not yet indexed holding it (``MEMBER_MARK``); None where there is none. Not an earlier upload
-    this one replaces (``replaces``). ``instead``: how the lecturer indexes it in place of indexed sources."""
-    engine, uploads = jobs.engine, jobs.uploads
-    manifest = engine.index.manifest
-    if (key := indexed_twin(uploads, manifest, upload, content)) is not None:
-        return same_file(manifest, [key], name, words, instead)
-    for folder in other_uploads(engine.index, upload, marked_uploads(uploads.path, content)):
-        if claimed(folder):
-            return not_yet_indexed(jobs, folder, name, words)
-        if keys := sources_of(engine.index, folder):
-            return same_file(manifest, keys, name, words, instead)
-    for folder in other_uploads(engine.index, upload, marked_uploads(uploads.path, content, MEMBER_MARK)):
-        if claimed(folder):  # once indexed, the manifest holds what its files hold
-            return not_yet_indexed(jobs, folder, name, words, "a file of ")
-    return None
-
-
-def other_uploads(index: Index, upload: Path, folders: list[Path]) -> Iterator[Path]:
-    """The upload folders of ``folders`` uploaded to ``index`` (``uploaded_to``) which the upload ``upload`` does
-    not replace (``replaces``)."""
-    return (folder for folder in folders if not replaces(upload, folder) and uploaded_to(folder, index.path))
-
-
-def uploaded_to(folder: Path, index: Path) -> bool:
-    """Whether an upload folder is marked as ``index``'s (``claim_upload``): several indexes may share the uploads."""
-    try:
-        return (folder / OWNER_FILE).read_text(encoding="utf-8") == str(index.resolve())
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
-def indexed_twin(uploads: UploadFolder, manifest: Manifest, upload: Path, content: str) -> str | None:
-    """The source of ``manifest`` holding the content (``content``) of the upload ``upload`` (a PDF, or a case folder
-    of the folder a zip unpacked to: ``indexed_copy``), bar an earlier upload of its name, which this one replaces."""
-
-    stored_as = (upload.name, upload.is_dir())
-
-    def replaced(key: str) -> bool:
-        return (earlier := uploads.uploaded(key)) is not None and (earlier.name, earlier.unpacked) == stored_as
-
-    return indexed_copy(manifest, content, replaced)
-
-
-def same_file(manifest: Manifest, keys: list[str], name: str, words: TwinWords, instead: str) -> str:
-    """``refuse_held``'s 409 for an upload holding what the sources ``keys`` hold (a PDF, or what a zip unpacked
-    to), naming them as GET /sources does, and how to index it ``instead`` of them."""
-    names, ids = distinct_names(manifest), [manifest[key].get("id") or source_id(key) for key in keys]
-    held = shown([f"{names.get(key, display_name(key))} (id {source})" for key, source in zip(keys, ids, strict=True)])
-    those, removal = ("that source", ids[0]) if len(ids) == 1 else ("those sources", "{id} for each")
-    return (
-        f"{name} {words.same_as} {words.came_from}{held}, already indexed: {words.twice} would appear twice; "
-        + instead.format(those=those, removal=removal)
+def unpacked_zip(stored: Path, settings: Settings) -> tuple[Path, list[str]]:
+    """The folder the uploaded zip ``stored`` unpacks to beside it, the zip deleted, with the notes naming what it
+    leaves out: the members no source reads, and the notes files that yield nothing to index."""
+    target = stored.parent / stored.stem
+    readers = None if settings.sources else settings  # what a plug-in source reads is its own
+    notes = skipped_notes(
+        extract_zip(stored, target, settings.max_unpacked_mb << 20, settings.max_zip_members, readers)
     )
-
-
-def not_yet_indexed(jobs: Jobs, folder: Path, name: str, words: TwinWords, within: str = "") -> str:
-    """``refuse_held``'s 409 for an upload holding the bytes of the upload of ``folder`` (``within``: of a file of
-    it, a zip's), not yet indexed: named with its job where this process runs it."""
-    job = next((job for job in list(jobs.by_id.values()) if job.upload == folder), None)  # a copy: jobs are added
-    other = f"{job.source} (job {job.id})" if job else "another upload"
-    return f"{name} {words.same_as} {within}{other}, not yet indexed: {words.twice} would appear twice"
+    stored.unlink()
+    return target, notes + (unreadable_notes(target, settings) if readers else [])
 
 
 @router.get(
