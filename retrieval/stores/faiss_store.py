@@ -13,6 +13,10 @@ Filters never loop in Python: each filter field keeps an int32 code per key, a f
 bitmap over keys (cached until the next write) and FAISS applies it through ``IDSelectorBitmap``;
 when few records match, they are scored exactly instead.
 
+Reads share the store (``_ReadWriteLock``): FAISS searches a built index from many threads at once, outside the GIL,
+so a service's text and image lanes search together; a write waits for the reads in flight and holds the store alone,
+so no read meets it half applied.
+
 Layout of ``location``::
 
     CURRENT            the live state (JSON: base, deltas, revisions), replaced atomically
@@ -37,7 +41,7 @@ import sqlite3
 import threading
 import uuid
 import zipfile
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,6 +86,45 @@ when empty) or missing an array (KeyError), faiss's RuntimeError, a legacy snaps
 FAISS_WHERE = re.compile(r"^Error in .*? at \S+:\d+: (Error: '.*?' failed: )?")
 """What leads faiss's error: its C++ function, source line and failed check ("Error in void faiss::read_xb_vector(...)
 at /project/faiss/impl/index_read.cpp:276: Error: 'ret == (size)' failed: ")."""
+
+
+class _ReadWriteLock:
+    """Reads together, each write alone. A waiting write goes before reads that come after it: a service's searches
+    arriving all the time would otherwise keep it waiting for good. Not reentrant."""
+
+    def __init__(self):
+        self._turn = threading.Condition()
+        self._reads = 0
+        self._writing = False
+        self._writes_waiting = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._turn:
+            self._turn.wait_for(lambda: not (self._writing or self._writes_waiting))
+            self._reads += 1
+        try:
+            yield
+        finally:
+            with self._turn:
+                self._reads -= 1
+                self._turn.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._turn:
+            self._writes_waiting += 1
+            try:
+                self._turn.wait_for(lambda: not (self._writing or self._reads))
+            finally:
+                self._writes_waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._turn:
+                self._writing = False
+                self._turn.notify_all()
 
 
 def _bitmap(mask: np.ndarray):
@@ -183,15 +226,19 @@ class _Space:
         self.present[keys] = True
         self.live += len(keys)
 
+    def unsettled(self) -> bool:
+        """Whether the space is due to switch to the ANN index, or to retrain an IVF that grew 8x (``settle``)."""
+        return (self.kind == "flat" and self.live > self.settings.hnsw_threshold) or (
+            self.kind == "ivf" and self.live > 8 * self.trained
+        )
+
     def settle(self) -> None:
         """Switch to the ANN index, or retrain an IVF that grew 8x, if due.
 
         Called at commit and search, not per add: a bulk load of any size trains once, on the exact
         vectors of the flat index, instead of retraining on vectors decoded from quantised codes.
         """
-        if (self.kind == "flat" and self.live > self.settings.hnsw_threshold) or (
-            self.kind == "ivf" and self.live > 8 * self.trained
-        ):
+        if self.unsettled():
             self.rebuild()
 
     def remove(self, keys: np.ndarray) -> None:
@@ -315,7 +362,7 @@ class FaissStore(VectorStore):
         self.exact_vectors = settings.faiss_index == "hnsw"
         """A space past ``hnsw_threshold`` (which any commit may pass) keeps 8-bit, 4-bit or PQ codes, or fp16
         vectors, unless ``faiss_index`` is ``hnsw``."""
-        self._lock = threading.RLock()
+        self._lock = _ReadWriteLock()
         self._ids: list[str | None] = []  # key -> record id, None once removed
         self._keys: dict[str, int] = {}
         self._payloads: dict[str, dict[str, Any]] = {}
@@ -323,7 +370,7 @@ class FaissStore(VectorStore):
         self._fields = FieldCodes()
         self._spaces = {space: _Space(dim, settings) for space, dim in self.dims.items()}
         self._revisions: dict[str, str] = {}
-        self._masks: dict[tuple, np.ndarray] = {}
+        self._masks: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._state: dict[str, Any] = {"version": 0, "base": None, "deltas": [], "delta_records": 0, "base_records": 0}
         self._pending = _Delta()
         self._pending_count = 0  # records upserted or removed since the last commit
@@ -406,7 +453,7 @@ class FaissStore(VectorStore):
                 field_mask[[self._keys[rid] for rid, p in self._payloads.items() if matches(p, {field: wanted})]] = True
             mask &= field_mask
         if len(self._masks) >= MASK_CACHE:  # e.g. BM25 reading 1000 sources one by one: keep memory bounded
-            self._masks.pop(next(iter(self._masks)))
+            self._masks.popitem(last=False)  # one step, as reads sharing the cache need
         self._masks[cache_key] = mask
         return mask
 
@@ -418,7 +465,7 @@ class FaissStore(VectorStore):
     def upsert(self, records: list[StoredVectors]) -> None:
         if not records:
             return
-        with self._lock:
+        with self._lock.writing():
             latest = {record.id: record for record in records}  # the last of duplicate ids wins
             replaced = np.array([self._keys[rid] for rid in latest if rid in self._keys], dtype=np.int64)
             touched = {p.get("source") for p in (self._payloads[self._ids[k]] for k in replaced.tolist())}
@@ -437,7 +484,7 @@ class FaissStore(VectorStore):
             self._touch(touched)
 
     def delete(self, filters: Filters) -> int:
-        with self._lock:
+        with self._lock.writing():
             keys = np.flatnonzero(self._mask(filters)).astype(np.int64)
             if not len(keys):
                 return 0
@@ -474,7 +521,7 @@ class FaissStore(VectorStore):
             self._pending.extend(delta)
 
     def commit(self) -> None:
-        with self._lock:
+        with self._lock.writing():
             if not self._pending_count:
                 return
             self.location.mkdir(parents=True, exist_ok=True)
@@ -600,11 +647,13 @@ class FaissStore(VectorStore):
     # -- reads ----------------------------------------------------------------------------------
     def search(self, space: str, queries: np.ndarray, k: int, filters: Filters | None = None) -> list[ScoredIds]:
         queries = np.ascontiguousarray(np.atleast_2d(np.asarray(queries, dtype=np.float32)))
-        with self._lock:
-            state = self._spaces.get(space)
+        state = self._spaces.get(space)
+        if state is not None and state.unsettled():  # grown past its index since the last commit: rebuilt alone
+            with self._lock.writing():
+                state.settle()
+        with self._lock.reading():
             if state is None or not state.live or k <= 0:
                 return [[] for _ in queries]
-            state.settle()
             scores, keys = state.search(queries, k, self._mask(filters) if filters else None)
             ids = self._ids
             return [
@@ -613,11 +662,11 @@ class FaissStore(VectorStore):
             ]
 
     def payloads(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        with self._lock:
+        with self._lock.reading():
             return {rid: self._payloads[rid] for rid in ids if rid in self._payloads}
 
     def vectors(self, ids: list[str]) -> dict[str, dict[str, np.ndarray]]:
-        with self._lock:
+        with self._lock.reading():
             keys = {rid: self._keys[rid] for rid in ids if rid in self._keys and rid in self._payloads}
             found: dict[str, dict[str, np.ndarray]] = {rid: {} for rid in keys}
             for space, state in self._spaces.items():
@@ -630,7 +679,7 @@ class FaissStore(VectorStore):
         return found
 
     def scan(self, filters: Filters | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        with self._lock:
+        with self._lock.reading():
             if filters:
                 ids = [self._ids[key] for key in np.flatnonzero(self._mask(filters)).tolist()]
                 items = [(rid, self._payloads[rid]) for rid in ids]
@@ -639,10 +688,10 @@ class FaissStore(VectorStore):
         return iter(items)
 
     def records(self, batch: int = 1000) -> Iterator[list[StoredVectors]]:
-        with self._lock:
+        with self._lock.reading():
             keys = np.array(sorted(self._keys.values()), dtype=np.int64)
         for start in range(0, len(keys), batch):
-            with self._lock:
+            with self._lock.reading():
                 chunk = keys[start : start + batch]
                 chunk = chunk[self._alive[chunk]]
                 out = {int(k): StoredVectors(self._ids[k], self._payloads[self._ids[k]], {}) for k in chunk.tolist()}
@@ -665,11 +714,11 @@ class FaissStore(VectorStore):
     def value_counts(self, field: str) -> Counter[Any]:
         if field not in self._fields.codes:
             return super().value_counts(field)
-        with self._lock:
+        with self._lock.reading():
             return self._fields.counts(field, np.flatnonzero(self._alive))
 
     def source_revisions(self) -> dict[str, str]:
-        with self._lock:
+        with self._lock.reading():
             return dict(self._revisions)
 
 
