@@ -149,6 +149,10 @@ class Engine:
         """The pointer state of the last commit whose reopen failed: not tried again until the next commit."""
         self._gone_said = False
         """Whether the watcher has logged that the index is gone from disk (``index_gone``), until it is back."""
+        self._words = threading.Lock()
+        self._words_due = False
+        """Whether a commit was served since the words' reader (``read_words_ahead``) last began reading."""
+        self._word_reader: threading.Thread | None = None
         share_cores(SEARCH_LANES)  # before any model loads: torch and ONNX Runtime read the count then
         self.swap_in()
         self.text_lane = BatchingLane("text search", self._search_batch)
@@ -270,7 +274,9 @@ class Engine:
         self._closed.set()
         for lane in (self.text_lane, self.image_lane, self.ask_lane):
             lane.close()
-        for thread in (self._watcher, self._warmer):
+        with self._words:
+            word_reader = self._word_reader
+        for thread in (self._watcher, self._warmer, word_reader):
             if thread is not None:
                 thread.join(timeout=CLOSE_WAIT)
         self._decoder.shutdown(wait=False, cancel_futures=True)
@@ -336,7 +342,8 @@ class Engine:
 
     def swap_in(self) -> None:
         """Serve the index as committed on disk from now on, with a searcher and an agent of its own (``agent``), built
-        here once the engine is ready so that an ask after a commit waits for none."""
+        here once the engine is ready so that an ask after a commit waits for none, nor a search for its words
+        (``read_words_ahead``)."""
         index = Index.open(self.settings.index_dir, self.settings, create=self.create, defer=True)
         index.check_store()  # served, not written: a store without its records would answer every search with nothing
         searcher = Searcher(index)
@@ -344,6 +351,30 @@ class Engine:
         agent = agent_of(searcher, answerer, self.settings) if self.ready.is_set() else None
         with self._swap:
             self.index, self.searcher, self._answerer, self._agent = index, searcher, answerer, agent
+        self.read_words_ahead()
+
+    def read_words_ahead(self) -> None:
+        """Read the served generation's words (``indexed_terms``, then ``indexed_spellings``) in the background, as the
+        warm-up read the first's: after a commit, a book's first search waited 0.4 s for them and its first typo 1.3 s.
+        Returns at once; one reader thread at a time, reading again while commits come, so a class's uploads never
+        queue readings. None before the engine is ready (the warm-up reads them) or once it is closed."""
+        if not self.ready.is_set():
+            return
+        with self._words:
+            self._words_due = True
+            if self._word_reader is None and not self._closed.is_set():
+                self._word_reader = threading.Thread(target=self._read_served_words, daemon=True, name="read-ahead")
+                self._word_reader.start()
+
+    def _read_served_words(self) -> None:
+        while True:
+            with self._words:
+                if not self._words_due or self._closed.is_set():
+                    self._word_reader = None
+                    return
+                self._words_due = False
+            self._read_ahead(indexed_terms)
+            self._read_ahead(indexed_spellings)
 
     def agent(self) -> Agent:
         """The served index's agent, built on first use (``warm_up`` builds the first)."""

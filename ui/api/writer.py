@@ -42,10 +42,12 @@ class IndexWriter:
 
     def written(self, target: Index) -> None:
         """After a job's writes: a private index's commits swapped in; the shared one knows its own commits, so the
-        watcher does not reopen it for them."""
+        watcher does not reopen it for them, and only their words are read ahead (``Engine.read_words_ahead``)."""
         if target is not self.engine.index:
             target.close()
             self.engine.swap_in()
+        else:
+            self.engine.read_words_ahead()
 
     @contextmanager
     def writing(self) -> Iterator[Index]:
