@@ -377,9 +377,14 @@ BLOCK_SEPARATOR = " · "
 
 
 def snippet(text: str, query: str | None, width: int = 240) -> str:
-    """A window of ``text`` around the query words it marks (``marks.marked_spans``, as the web UI highlights:
-    "akciger" marks "akciğer"), else its start; it starts and ends between words (not "…ecially", read as a word), on
-    one line, its blocks set apart (``flat_blocks``).
+    """``marked_snippet`` of the words ``query`` marks (``marks.query_terms``)."""
+    return marked_snippet(text, query_terms(query), width)
+
+
+def marked_snippet(text: str, terms: list[str], width: int = 240) -> str:
+    """A window of ``text`` around the words a query's ``terms`` (``marks.query_terms``, read once for all its hits)
+    mark (``marks.marked_spans``, as the web UI highlights: "akciger" marks "akciğer"), else its start; it starts and
+    ends between words (not "…ecially", read as a word), on one line, its blocks set apart (``flat_blocks``).
 
     Of the windows opening a little before each marked word, or at it, the one whose distinct query words weigh most is
     shown (``marked_weights``), the first on ties: opening at the first marked word would show "cells" and leave out
@@ -388,7 +393,7 @@ def snippet(text: str, query: str | None, width: int = 240) -> str:
     flat = flat_blocks(text)
     if len(flat) <= width:
         return flat
-    weighted = marked_weights(flat, query_terms(query))
+    weighted = marked_weights(flat, terms)
     anchors = [(span_start, lead) for span_start, _, _ in weighted for lead in (width // 4, 0)]
     windows = [_window(flat, anchor, width, lead) for anchor, lead in anchors] or [_window(flat, 0, width)]
     start, end = max(windows, key=lambda window: _weight_within(weighted, window))  # max keeps the first of equals

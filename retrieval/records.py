@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -425,12 +425,36 @@ HIDDEN_FIELDS = ("text", "source", "text_hash", "thumbnail_hash")
 the indexer's keys for reusing text vectors and thumbnails."""
 
 
+T = TypeVar("T")
+
+
+class OnFirstRead(Generic[T]):
+    """A dataclass field given as its value or as a function making it, which runs when the field is first read, its
+    value kept: ``Hit.snippet`` scans its record's text for the query's words, and the agent, which weighs the records'
+    own texts, reads no snippet."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = f"_{name}"
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> T:
+        if instance is None:  # asked of the class: no default, so the dataclass field is required
+            raise AttributeError(self.key[1:])
+        value = instance.__dict__[self.key]
+        if callable(value):
+            value = instance.__dict__[self.key] = value()
+        return value
+
+    def __set__(self, instance: object, value: T | Callable[[], T]) -> None:
+        instance.__dict__[self.key] = value
+
+
 @dataclass
 class Hit:
     id: str
     score: float
     kind: str
-    snippet: str
+    snippet: OnFirstRead[str] = OnFirstRead()
+    """What the hit quotes of its record: text, or the function making it when first read (``Searcher.make_hit``)."""
     citation: Citation
     thumbnail: str | None = None
     payload: Payload = field(default_factory=Payload)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from difflib import get_close_matches
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, TypeVar
 
 from PIL import Image
@@ -45,6 +45,7 @@ from pathatlas.retrieval.fusion import (
     figures_only,
     group_features,
     majority_next,
+    marked_snippet,
     page_key,
     placed_first,
     reciprocal_rank_fusion,
@@ -52,12 +53,12 @@ from pathatlas.retrieval.fusion import (
     section_of,
     sections_first,
     shown_member,
-    snippet,
     term_coverage,
 )
 from pathatlas.retrieval.images import border_trimmed, check_query_image
 from pathatlas.retrieval.index import Index, per_generation
 from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen
+from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.ocr import TesseractReader, WordReader, query_words, tesseract_engine
 from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Citation, Hit, Payload, distinct_names
 from pathatlas.retrieval.stores.base import Filters, ScoredIds, fold, group_by_filters, matches
@@ -903,12 +904,13 @@ class Searcher:
         pool, "bone"'s ninth hit at k 10 would be no hit at all at k 100, as more sections' first pages would come
         first."""
         pool = self.settings.candidates
-        hits = self._hits_of(query, ranked, words, specimen_of, pool)
+        marked = query_terms(query.text or words)  # read once for the snippets of every pool's hits
+        hits = self._hits_of(query, ranked, words, marked, specimen_of, pool)
         while len(hits) < query.k and any(len(found) >= pool for found in ranked.values()):
             pool *= DEEPER
             ranked = self._rankings([query], pool)[0]
             self._bm25([query], {0: words} if words else {}, [ranked], PRINTED, True, pool)
-            hits = paged(hits, self._hits_of(query, ranked, words, specimen_of, pool), query.k)
+            hits = paged(hits, self._hits_of(query, ranked, words, marked, specimen_of, pool), query.k)
         return hits
 
     def _hits_of(
@@ -916,18 +918,20 @@ class Searcher:
         query: Query,
         ranked: dict[str, ScoredIds],
         words: str,
+        marked: list[str],
         specimen_of: Callable[[], Keypoints | None] | None,
         pool: int,
     ) -> list[Hit]:
-        """A text query's page hits (``_page_hits``), else the fused hits (``_hits``) of its rankers' candidates."""
+        """A text query's page hits (``_page_hits``), else the fused hits (``_hits``) of its rankers' candidates, their
+        snippets opening at the words ``marked`` (``marks.query_terms`` of its text, else of its image's ``words``)."""
         if query.image is None and query.collapse_pages:
-            return self._page_hits(query, ranked, pool)
+            return self._page_hits(query, ranked, pool, marked)
         holding = self.held_beside_image(query, ranked)
         words_weight = query.words_weight
         if words_weight is None:
             words_weight = HELD_WORDS_WEIGHT if holding else self.settings.weight_words_image
         fused = held_first(self.fuse(ranked, specimen_of, words_weight), holding)
-        return self._hits(query, fused, query.text or words, holding)
+        return self._hits(query, fused, marked, holding)
 
     def held_beside_image(self, query: Query, ranked: Mapping[str, ScoredIds]) -> set[str]:
         """The records holding every word typed beside an image (a short search's, ``holding_all``): all of them, not
@@ -987,7 +991,7 @@ class Searcher:
         rankings = {**rankings, SPECIMEN: specimen}
         return verified_first(reciprocal_rank_fusion(rankings, {r: ranker_weight(r, weights) for r in rankings}, k=k))
 
-    def _page_hits(self, query: Query, rankings: dict[str, ScoredIds], pool: int) -> list[Hit]:
+    def _page_hits(self, query: Query, rankings: dict[str, ScoredIds], pool: int, marked: list[str]) -> list[Hit]:
         """Candidates grouped by page (each its own group where the search folds no page, ``Query.folds_pages``) and
         scored by the ranker; each hit shows its group's best member. Where words are searched, the figures the query
         names by label (``named_figures``) come first, shown by their groups' hits, and those holding every word of a
@@ -1016,7 +1020,7 @@ class Searcher:
         shown_named = [member for i in order for member in groups[i].members if member in named]
         ranks[LABEL] = {record_id: n for n, record_id in enumerate(shown_named, start=1)}
         hits = [
-            self._group_hit(copies, groups, float(scores[copies[0]]), payloads, ranks, query.text, named)
+            self._group_hit(copies, groups, float(scores[copies[0]]), payloads, ranks, marked, named)
             for copies in self._repeats_folded(order, groups, payloads, query.k)
         ]
         return with_relative(hits, scores.tolist())
@@ -1092,7 +1096,7 @@ class Searcher:
         score: float,
         payloads: dict[str, Payload],
         ranks: dict[str, dict[str, int]],
-        text: str | None,
+        marked: list[str],
         named: Collection[str] = frozenset(),
     ) -> Hit:
         """A text query's page group (``_page_hits``) as one hit, with the best rank each ranker gave any member; of a
@@ -1106,7 +1110,7 @@ class Searcher:
         found = {r: [by_id[m] for m in members if m in by_id] for r, by_id in ranks.items()}
         matched = {r: min(at) for r, at in found.items() if at}
         shown = groups[first]
-        hit = self._page_hit(shown_member(shown, payloads, named), score, matched, shown.members, payloads, text)
+        hit = self._page_hit(shown_member(shown, payloads, named), score, matched, shown.members, payloads, marked)
         return self._with_copies(hit, [groups[i] for i in own], [groups[i] for i in elsewhere], payloads)
 
     def _with_copies(self, hit: Hit, own: list[Group], elsewhere: list[Group], payloads: Mapping[str, Payload]) -> Hit:
@@ -1125,12 +1129,12 @@ class Searcher:
         ranks: dict[str, int],
         members: list[str],
         payloads: Mapping[str, Payload],
-        text: str | None,
+        marked: list[str],
         as_page: bool = True,
     ) -> Hit:
         """The hit of a page's ``members`` showing ``shown`` (as its page's hit where it is a passage and
         ``as_page``), with the other members in ``also_on_page``."""
-        hit = self.make_hit(shown, score, ranks, payloads[shown], text)
+        hit = self.make_hit(shown, score, ranks, payloads[shown], marked)
         if as_page:
             hit = self._as_page(hit, payloads[shown])
         hit.also_on_page = [m for m in members if m not in (shown, hit.id)]  # a passage's hit is its page's id
@@ -1145,16 +1149,16 @@ class Searcher:
         return hit
 
     def _hits(
-        self, query: Query, fused: list[Fused], text: str | None, holding: set[str] | frozenset[str] = frozenset()
+        self, query: Query, fused: list[Fused], marked: list[str], holding: set[str] | frozenset[str] = frozenset()
     ) -> list[Hit]:
         """Fused hits, at most one per page where pages fold (``Query.folds_pages``; a passage then shows as its page)
         and one per page printed again (``_repeats_folded``: an image matching a deck's repeated slide would give a hit
-        of each); ``text`` picks each snippet (the query's, or its image's words). An image query's hits are read deep
-        enough for the diagnosis vote (``by_majority``), which needs their payloads, and each hit says how many of the
-        nearest share its diagnosis (``with_agreement``) and keeps the records ``holding`` the words typed beside the
-        image first. A page's hit keeps its best record's place and says every ranker that found a record of it; it
-        shows a figure the query image itself found (``found_by_look``), whose citation a user wants, even when the
-        image's printed words placed a passage of that page first."""
+        of each); each snippet opens at the words ``marked`` (the query's, or its image's words). An image query's hits
+        are read deep enough for the diagnosis vote (``by_majority``), which needs their payloads, and each hit says how
+        many of the nearest share its diagnosis (``with_agreement``) and keeps the records ``holding`` the words typed
+        beside the image first. A page's hit keeps its best record's place and says every ranker that found a record of
+        it; it shows a figure the query image itself found (``found_by_look``), whose citation a user wants, even when
+        the image's printed words placed a passage of that page first."""
         folds = query.folds_pages
         depth = query.k * 8 if folds else query.k
         voters = self.settings.diagnosis_vote if query.image is not None else 0
@@ -1178,7 +1182,7 @@ class Searcher:
         hits = []
         for copies in folded:
             first, own, elsewhere = split_copies(copies, paged, payloads)
-            hit = self._merged_hit(members[first], payloads, text, query, [members[i] for i in [*own, *elsewhere]])
+            hit = self._merged_hit(members[first], payloads, marked, query, [members[i] for i in [*own, *elsewhere]])
             hits.append(self._with_copies(hit, [paged[i] for i in own], [paged[i] for i in elsewhere], payloads))
         if query.image is not None:
             with_agreement(hits, nearest, payloads)
@@ -1188,7 +1192,7 @@ class Searcher:
         self,
         members: list[Fused],
         payloads: Mapping[str, Payload],
-        text: str | None,
+        marked: list[str],
         query: Query,
         copies: Sequence[list[Fused]] = (),
     ) -> Hit:
@@ -1202,15 +1206,19 @@ class Searcher:
             ranks.update({r: min(rank, ranks.get(r, rank)) for r, rank in found.items()})
         ids = [m for m, _, _ in members]
         best = max(page[0][1] for page in (members, *copies))
-        return self._page_hit(shown, best, ranks, ids, payloads, text, query.folds_pages)
+        return self._page_hit(shown, best, ranks, ids, payloads, marked, query.folds_pages)
 
-    def make_hit(self, record_id: str, score: float, ranks: dict[str, int], payload: Payload, text: str | None) -> Hit:
+    def make_hit(
+        self, record_id: str, score: float, ranks: dict[str, int], payload: Payload, marked: list[str] | None
+    ) -> Hit:
+        """The hit of a record, its snippet made when first read (``Hit.snippet``) around the words a query ``marked``
+        (``marks.query_terms``; None: a record shown on its own, from its start)."""
         thumb = self.index.thumbnail_path(record_id)
         return Hit(
             id=record_id,
             score=score,
             kind=payload.kind,
-            snippet=snippet(payload.body, text),
+            snippet=partial(marked_snippet, payload.body, marked or []),
             citation=Citation.of(payload, source_names(self.index).get(payload.source)),
             thumbnail=str(thumb) if thumb.is_file() else None,
             payload=payload,

@@ -497,7 +497,11 @@ def analysed(texts: list[str], languages: tuple[Language, ...] = ()) -> tuple[li
 def terms(texts: list[str]) -> list[list[str]]:
     """The stems, then the lettered words, of each text, so "vitamin D" finds the pages on vitamin D before those on
     vitamin K."""
-    folded = [searchable(text) for text in texts]
+    return _terms([searchable(text) for text in texts])
+
+
+def _terms(folded: list[str]) -> list[list[str]]:
+    """``terms`` of ``searchable`` texts."""
     return [stems + extra for stems, extra in zip(_stems(folded), lettered_terms(folded), strict=True)]
 
 
@@ -510,7 +514,7 @@ def lookup_terms(texts: list[str], languages: tuple[Language, ...] = ()) -> list
     named = zip(joined_terms(folded, typed=True), charged_terms(folded, typed=True), strict=True)
     return [
         found + joined + charged + [t for lang in looked for t in stems_in(lang, text)]
-        for found, (joined, charged), text in zip(terms(texts), named, texts, strict=True)
+        for found, (joined, charged), text in zip(_terms(folded), named, texts, strict=True)
     ]
 
 
@@ -545,10 +549,9 @@ def has_words(text: str) -> bool:
     ``FUNCTION_WORDS``), punctuation or single letters, other than a joined name ("H&E", "HER 2": ``TYPED_JOINED``) or
     a charged one ("K+", "H+": ``TYPED_CHARGED``). A query without one matches records by filler alone ("what" on a
     page of review questions), and its text vector means nothing either."""
-    words = tokenize([text])[0]
     folded = [searchable(text)]
     return (
-        any(stem not in _function_stems() for stem in words)
+        any(stem not in _function_stems() for stem in _stems(folded)[0])
         or any(joined_terms(folded, typed=True)[0])
         or any(charged_terms(folded, typed=True)[0])
     )
