@@ -84,13 +84,16 @@ def hit_title(hit: Hit) -> str:
     return payload.title or slide_title or payload.section or hit.citation.label()
 
 
-def hit_record(hit: Hit, rank: int, query: str | None = None, meaning_alone: bool = False) -> dict[str, Any]:
+def hit_record(
+    hit: Hit, rank: int, query: str | None = None, meaning_alone: bool = False, marked: list[str] | None = None
+) -> dict[str, Any]:
     """The one JSON form of a hit, which every door shows (CLI ``--json``, REST, MCP, LangChain): what a reader sees
     (rank, relevance, why, title, the payload's fields by name, the snippet's words ``query`` marks) beside the stored
     record (``payload``, as ``Hit.to_dict`` gives it). ``meaning_alone``: its search's ``by_meaning_alone``, which only
     the whole list tells. ``thumbnail`` is a file on this machine: REST shows its URL instead (``HitOut``), the MCP and
     LangChain tools its ``pathatlas://`` resource (``tools.public``). Words in ``query`` beside an image say a hit
-    its look alone found is none of theirs (``looks_alike``)."""
+    its look alone found is none of theirs (``looks_alike``). ``marked``: ``query_terms(query)``, read once for a
+    whole list (``hit_records``)."""
     stored, payload = hit.to_dict(), hit.payload
     searched_words = bool(query and query.strip())
     return {
@@ -103,7 +106,9 @@ def hit_record(hit: Hit, rank: int, query: str | None = None, meaning_alone: boo
         "kind": hit.kind,
         "title": hit_title(hit),
         "snippet": hit.snippet,
-        "snippet_marks": [list(span) for span in marked_spans(hit.snippet, query_terms(query))],
+        "snippet_marks": [
+            list(span) for span in marked_spans(hit.snippet, query_terms(query) if marked is None else marked)
+        ],
         "citation": stored["citation"],
         "section": payload.section,
         "book": stored["citation"]["book"],  # a PDF's title where it tells more than its file name, as cited
@@ -123,8 +128,8 @@ def hit_record(hit: Hit, rank: int, query: str | None = None, meaning_alone: boo
 
 def hit_records(hits: list[Hit], query: str | None = None) -> list[dict[str, Any]]:
     """``hit_record`` of each hit, ranked from 1."""
-    alone = by_meaning_alone(hits, query)
-    return [hit_record(hit, rank, query, alone) for rank, hit in enumerate(hits, start=1)]
+    alone, marked = by_meaning_alone(hits, query), query_terms(query)
+    return [hit_record(hit, rank, query, alone, marked) for rank, hit in enumerate(hits, start=1)]
 
 
 K_MAX = 100
