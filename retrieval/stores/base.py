@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -114,6 +115,9 @@ class FieldCodes:
         self.folds: dict[str, tuple[int, dict[Any, list[int]]]] = {}
         """Per field of ``FOLDED_FIELDS`` or ``listed``: how many of its distinct values are folded, and each fold (of a
         value, or of an item of a list) to the codes holding it (``_codes_by_fold``)."""
+        self._folding = threading.Lock()
+        """Held while values are folded: searches sharing a store's read lock (FAISS) meet here, and two folding the
+        same new values at once listed their codes twice."""
 
     def put(self, rows: np.ndarray, payloads: Sequence[Mapping[str, Any]]) -> None:
         """Codes of ``payloads`` at ``rows``: per field one pass of dict lookups and one array write."""
@@ -155,11 +159,12 @@ class FieldCodes:
         holding it. Values only ever get new codes, so each is folded once, when a mask first meets it: a filter
         of many sections over many distinct sections folds only the filter's values."""
         values = self.values[field]
-        folded, by_fold = self.folds.get(field, (0, {}))
-        for value in islice(values, folded, None):  # codes are given in order: the values not folded yet
-            for item in value if isinstance(value, tuple) else (value,):
-                by_fold.setdefault(fold(field, item), []).append(values[value])
-        self.folds[field] = (len(values), by_fold)
+        with self._folding:
+            folded, by_fold = self.folds.get(field, (0, {}))
+            for value in islice(values, folded, None):  # codes are given in order: the values not folded yet
+                for item in value if isinstance(value, tuple) else (value,):
+                    by_fold.setdefault(fold(field, item), []).append(values[value])
+            self.folds[field] = (len(values), by_fold)
         return by_fold
 
     def values_of(self, field: str, rows: np.ndarray) -> set[Any]:

@@ -181,3 +181,29 @@ def test_searches_during_replacing_writes_see_each_write_whole(store):
     wholes = (sorted(old), sorted(old + [f"extra{i}" for i in range(3)]))
     halves = [found for found in seen if found not in wholes]
     assert seen and not halves, f"{len(halves)} of {len(seen)} searches met a write half applied: {halves[0]}"
+
+
+def test_searches_folding_the_same_new_filter_values_at_once_list_each_code_once(monkeypatch):
+    """Reads share the store, so two filtered searches may fold a field's new values together (``FieldCodes``); the
+    second waits for the first (a fold waiting for the other search gives up after a second), and each code is listed
+    once."""
+    from pathatlas.retrieval.stores import base
+
+    met = threading.Barrier(2, timeout=1.0)
+    fold = base.fold
+
+    def meeting(field, value):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            met.wait()
+        return fold(field, value)
+
+    codes = base.FieldCodes()
+    codes.put(np.arange(2), [{"section": name} for name in ("Bone", "Skin")])
+    assert codes.mask("section", "Bone", 2).tolist() == [True, False]  # folded: later values add to these folds
+    codes.put(np.arange(2, 4), [{"section": name} for name in ("Lung", "bone")])
+    monkeypatch.setattr(base, "fold", meeting)
+    with ThreadPoolExecutor(2) as pool:
+        masks = list(pool.map(lambda _: codes.mask("section", "Bone", 4).tolist(), range(2)))
+    assert masks == [[True, False, False, False]] * 2
+    _, by_fold = codes.folds["section"]
+    assert all(len(listed) == len(set(listed)) for listed in by_fold.values()), by_fold
