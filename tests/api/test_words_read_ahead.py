@@ -142,3 +142,27 @@ def test_a_closing_engine_waits_for_the_reading_in_flight_and_a_closed_one_reads
     served.read_words_ahead()
     time.sleep(0.2)
     assert reads.reads == read, "a closed engine read words"
+
+
+def test_a_commit_served_while_the_warm_up_reads_has_its_words_read_too(tmp_path, monkeypatch):
+    """Another process commits while the warm-up reads the first generation's terms, before the engine is ready: the
+    generation swapped in then is read once the engine is ready, not left to its first search."""
+    settings = hashing_settings(tmp_path)
+    index_new(settings, make_pdf(tmp_path / "first.pdf", 1, "hepatocyte"))
+    reads, engine = WordReads(monkeypatch), Engine(settings)
+    terms = engine_module.indexed_terms
+
+    def a_commit_lands(index: Index):
+        words = terms(index)
+        if len(reads.reads) == 1:  # the warm-up's reading of the first generation
+            commit_elsewhere(engine, make_pdf(tmp_path / "lecture.pdf", 1, "glomerulus"))
+        return words
+
+    monkeypatch.setattr(engine_module, "indexed_terms", a_commit_lands)
+    try:
+        first = engine.index
+        engine.warm_up()
+        assert engine.ready.is_set() and engine.index is not first, "the commit was served while it warmed up"
+        assert reads.wait_for(engine.index) == set(WORDS)
+    finally:
+        engine.close()

@@ -201,8 +201,9 @@ class Engine:
     def warm_up(self) -> None:
         """Do in the background what the first requests would otherwise wait for, then set ``ready``: build the agent
         (``agent``: langgraph's import), load the encoder's models through the lanes (one tiny query per modality) and
-        read the index's words every text search looks its query up in (``indexed_terms``). Once ready, read the
-        spellings a first typo would wait for (``indexed_spellings``): seconds for a book, needed by typos only.
+        read the index's words every text search looks its query up in (``indexed_terms``). Once ready, the words'
+        reader (``read_words_ahead``) reads the spellings a first typo would wait for (``indexed_spellings``: seconds
+        for a book, needed by typos only), and the terms of a generation swapped in while it loaded.
 
         When the agent or the models fail (a PATHATLAS_HOME this user cannot write, a model package missing) ``ready``
         stays unset and ``problem`` says why in one line: /health answers 503 with it and searches and asks are
@@ -232,7 +233,7 @@ class Engine:
         self._read_ahead(indexed_terms)
         self.ready.set()
         log.info("ready in %.1f s: models loaded", time.monotonic() - started)
-        self._read_ahead(indexed_spellings)
+        self.read_words_ahead()  # the spellings, and the terms of a generation swapped in while it loaded
 
     def start_warm_up(self) -> None:
         """Run ``warm_up`` in a thread of its own, which ``close`` waits for."""
@@ -363,8 +364,9 @@ class Engine:
         with self._words:
             self._words_due = True
             if self._word_reader is None and not self._closed.is_set():
-                self._word_reader = threading.Thread(target=self._read_served_words, daemon=True, name="read-ahead")
-                self._word_reader.start()
+                reader = threading.Thread(target=self._read_served_words, daemon=True, name="read-ahead")
+                reader.start()  # before it is kept: one that cannot start is never joined (``close``)
+                self._word_reader = reader
 
     def _read_served_words(self) -> None:
         while True:
