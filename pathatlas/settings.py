@@ -769,6 +769,10 @@ class _StderrNow(logging.StreamHandler):
     def stream(self, _):
         pass
 
+    def setStream(self, stream):  # noqa: N802 - logging's name
+        """Nothing to set: it writes to ``sys.stderr`` of the moment (None: no stream was replaced)."""
+        return None
+
 
 class _AtLeastWarning(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:

@@ -24,3 +24,5 @@ def test_lines_logged_after_a_lent_stderr_closes_reach_the_stderr_of_the_moment(
     monkeypatch.setattr(sys, "stderr", later)
     logging.getLogger("pathatlas.x").info("after it closed")
     assert later.getvalue().endswith("after it closed\n") and "Logging error" not in later.getvalue(), later.getvalue()
+    (handler,) = logger.handlers
+    assert handler.setStream(io.StringIO()) is None, "no stream replaced: it writes to the stderr of the moment"
