@@ -6,20 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-import pymupdf
 import pytest
-from PIL import Image
 
 from pathatlas.retrieval.bench.labels import RULE_OFF
-from tests.helpers import indexed_lecture, one_error_line, png_bytes, run_cli
+from tests.helpers import indexed_lecture, one_error_line, run_cli
+from tests.retrieval.test_figure_label_lookup import LONG_CAPTION, figure_chapter
 
 pytestmark = pytest.mark.filterwarnings("ignore:unsafe cast")  # ranx's numba kernels on a few queries
 
-LONG_CAPTION = (
-    "Bones are classified by shape as long, short, flat, irregular or sesamoid, each drawn here beside the skeleton "
-    "with its joints and the muscles that move it"
-)
 FIGURES = [
     ("6.2 Bone Classification", f"Figure 6.3. {LONG_CAPTION}"),
     ("6.3 Bone Structure", "Figure 6.4. Compact bone"),
@@ -35,28 +29,11 @@ TASKS = ["label_to_figure:figure", "label_to_figure:fig", "label_to_figure:fig_d
 METHODS = {"hybrid", RULE_OFF, "bm25", "chance"}
 
 
-def labelled_book(path: Path) -> Path:
-    """A chapter of ``FIGURES``, each page a picture above its caption, under its section's bookmark."""
-    doc = pymupdf.open()
-    toc = [[1, "Chapter 6 Bone Tissue", 1]]
-    for number, (section, caption) in enumerate(FIGURES, start=1):
-        page = doc.new_page(width=300, height=400)
-        pixels = np.random.default_rng(number).integers(0, 255, (96, 96, 3), dtype=np.uint8)
-        page.insert_image(pymupdf.Rect(20, 40, 140, 160), stream=png_bytes(Image.fromarray(pixels)))
-        page.insert_textbox(pymupdf.Rect(20, 170, 280, 320), caption, fontsize=9)
-        if section not in (entry[1] for entry in toc):
-            toc.append([2, section, number])
-    doc.set_toc(toc)
-    doc.save(path)
-    doc.close()
-    return path
-
-
 @pytest.fixture(scope="module")
 def labels_run(tmp_path_factory) -> tuple[dict, str, Path]:
     """``bench retrieval --labels`` on the book, with its TREC runs: its JSON, its output and the runs' folder."""
     root = tmp_path_factory.mktemp("labels")
-    indexed = run_cli("index", labelled_book(root / "bones.pdf"), "--index", root / "idx", home=root / "home")
+    indexed = run_cli("index", figure_chapter(root / "bones.pdf", FIGURES), "--index", root / "idx", home=root / "home")
     assert indexed.exit_code == 0, indexed.output
     args = ["bench", "retrieval", "--labels", "--index", root / "idx", "--json", root / "out.json"]
     result = run_cli(*args, "--runs", root / "runs", home=root / "home")

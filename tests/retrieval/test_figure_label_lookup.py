@@ -26,24 +26,30 @@ LONG_CAPTION = (
 )
 
 
-def book(path: Path, seed: int) -> Path:
-    """A chapter whose Figure 6.3, long captioned, lies in section 6.2, before section "6.3 Bone Structure" and its
-    five short-captioned figures, one figure a page."""
-    figures = [("6.2 Bone Classification", NAMED, LONG_CAPTION)]
-    figures += [("6.3 Bone Structure", f"Figure 6.{n}", "Compact bone") for n in range(4, 9)]
+def figure_chapter(path: Path, figures: list[tuple[str, str]], seed: int = 0) -> Path:
+    """Chapter 6 of ``figures`` (section, caption), one a page: a picture (of ``seed``) above its caption, under its
+    section's bookmark."""
     doc = pymupdf.open()
     toc = [[1, "Chapter 6 Bone Tissue", 1]]
-    for number, (section, label, caption) in enumerate(figures, start=1):
+    for number, (section, caption) in enumerate(figures, start=1):
         page = doc.new_page(width=300, height=400)
         pixels = np.random.default_rng(seed * 100 + number).integers(0, 255, (96, 96, 3), dtype=np.uint8)
         page.insert_image(pymupdf.Rect(20, 40, 140, 160), stream=png_bytes(Image.fromarray(pixels)))
-        page.insert_textbox(pymupdf.Rect(20, 170, 280, 320), f"{label}. {caption}", fontsize=9)
+        page.insert_textbox(pymupdf.Rect(20, 170, 280, 320), caption, fontsize=9)
         if section not in (entry[1] for entry in toc):
             toc.append([2, section, number])
     doc.set_toc(toc)
     doc.save(path)
     doc.close()
     return path
+
+
+def book(path: Path, seed: int) -> Path:
+    """A chapter whose Figure 6.3, long captioned, lies in section 6.2, before section "6.3 Bone Structure" and its
+    five short-captioned figures, one figure a page."""
+    figures = [("6.2 Bone Classification", f"{NAMED}. {LONG_CAPTION}")]
+    figures += [("6.3 Bone Structure", f"Figure 6.{n}. Compact bone") for n in range(4, 9)]
+    return figure_chapter(path, figures, seed)
 
 
 @pytest.fixture(scope="module")
