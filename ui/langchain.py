@@ -6,6 +6,11 @@
     docs = retriever.invoke("koilocytes")      # Document(page_content=passage, metadata={citation, score, ...})
     more = retriever.invoke("koilocytes", k=10, filters={"kind": "figure"})  # this call's k and filters
     search, ask = retriever.as_tools()          # for agent frameworks
+    retriever.close()                           # or: with PathAtlasRetriever.from_index(...) as retriever:
+
+A retriever holds an engine (models, the index, their threads): ``close()`` or the end of a ``with`` block releases
+it, and one never closed is closed at the interpreter's exit, so no engine thread is left in native model code for
+the exit to abort ("terminate called without an active exception").
 
 Async calls (``ainvoke``, ``abatch``) run the search on a worker thread (LangChain's default executor), so they do
 not block the event loop. Mistakes (a k out of 1-100, an unknown filter, source or keyword, a query that is not
@@ -14,6 +19,7 @@ text) raise one line, ``pathatlas.errors.BadInputError``, when the retriever is 
 
 from __future__ import annotations
 
+import atexit
 import numbers
 import os
 from pathlib import Path
@@ -100,7 +106,8 @@ class PathAtlasTool(StructuredTool):
 class PathAtlasRetriever(BaseRetriever):
     """Hybrid (BM25 + dense) search over a PathAtlas index, one ``Document`` per hit (``from_index`` makes one):
     ``invoke(text)``, ``invoke(text, k=10, filters={"kind": "figure"})`` for one call's own, ``batch``, ``ainvoke``;
-    ``k`` is 1 to 100, the documents' ``metadata`` the hit records of ``search --json``."""
+    ``k`` is 1 to 100, the documents' ``metadata`` the hit records of ``search --json``. ``close()`` (or a ``with``
+    block) releases its engine."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
     """A keyword it does not take (``n``, ``search_kwargs``) is refused: BaseRetriever's "ignore" dropped it, so a
@@ -162,13 +169,29 @@ class PathAtlasRetriever(BaseRetriever):
         refuse_unknown_arguments("PathAtlasRetriever.from_index", kwargs, ["index", "settings", "allow_dirs", *fields])
         engine = Engine(settings, create=False)
         try:
-            return cls(toolbox=Toolbox(engine, allow_dirs=folders), **kwargs)
+            retriever = cls(toolbox=Toolbox(engine, allow_dirs=folders), **kwargs)
         except ValidationError as exc:  # LangChain's tags or metadata of a wrong type, in one line as the tools word it
             engine.close()
             raise BadInputError(f"PathAtlasRetriever {validation_line(exc)}") from None
         except Exception:  # a refused k or filter: the engine's threads and store are let go, not left running
             engine.close()
             raise
+        atexit.register(engine.close)  # for a retriever never closed
+        return retriever
+
+    def close(self) -> None:
+        """Release the engine (its threads, models and index), which copies (``model_copy``) share; later searches are
+        refused (``LaneClosedError``), and closing again does nothing. The close kept for the interpreter's exit is
+        dropped, so the engine is not held in memory until then."""
+        engine = self.toolbox.engine
+        atexit.unregister(engine.close)
+        engine.close()
+
+    def __enter__(self) -> PathAtlasRetriever:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **options: Any

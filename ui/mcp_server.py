@@ -3,8 +3,9 @@
 Tools are ``Toolbox`` methods (sync: the SDK runs them on worker threads, off the event loop); a
 ``PathAtlasError`` becomes an MCP tool error with its one line, and so do arguments a tool's schema refuses and those
 it does not take (the SDK would drop them silently); anything else is the SDK's generic tool error, and the server
-keeps serving. The engine (models and index) loads once, before serving. Neither answers nor errors name server files:
-a record's thumbnail is its ``pathatlas://`` resource, a source its name or id.
+keeps serving. The engine (models and index) loads once, before serving, and is closed once the event loop has ended
+(``serve``), not in the SDK's lifespan on it: closing waits for the engine's threads. Neither answers nor errors name
+server files: a record's thumbnail is its ``pathatlas://`` resource, a source its name or id.
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ def parse_http(address: str) -> tuple[str, int]:
 
 
 def serve(settings: Settings, http: str | None = None, allow_dirs: list[Path] | None = None) -> None:
-    """Load the index once, then serve over stdio (the default) or Streamable HTTP at ``/mcp``."""
+    """Load the index once, then serve over stdio (the default) or Streamable HTTP at ``/mcp``; the engine is closed
+    when serving ends, however it ends (the client hanging up, Ctrl-C, an error), so none of its threads is left in
+    native model code for the process's exit to abort ("terminate called without an active exception")."""
     from pathatlas.ui.api.engine import Engine
 
     address = parse_http(http) if http else None
@@ -110,8 +113,11 @@ def serve(settings: Settings, http: str | None = None, allow_dirs: list[Path] | 
             raise PathAtlasError(f"--allow-dir {folder}: no such folder")
     with redirect_stdout(sys.stderr):  # model loaders print; stdout is the stdio transport's wire
         engine = Engine(settings, create=False)
-    server = build_server(Toolbox(engine, allow_dirs or []))
-    if address is None:
-        server.run("stdio")
-    else:
-        server.run("streamable-http", host=address[0], port=address[1])
+    try:
+        server = build_server(Toolbox(engine, allow_dirs or []))
+        if address is None:
+            server.run("stdio")
+        else:
+            server.run("streamable-http", host=address[0], port=address[1])
+    finally:
+        engine.close()
