@@ -165,7 +165,7 @@ other option's quote says as much (``shown_stances``): half of ``SETTLING_COVERA
 only (answers, confidences and rationales do not read it)."""
 
 
-def normalise(text: str) -> str:
+def quote_normalise(text: str) -> str:
     """Unicode-normalised as the index stores pages (``text.normalise``: ligatures expanded, "µ" as printed), a
     hyphen at a line break kept but the break closed, whitespace collapsed: how quotes are compared with pages
     (``bench.quoted_verbatim`` also sets hyphens aside: the index joins a word split across lines, and keeps a
@@ -187,7 +187,7 @@ def split_sentences(text: str) -> list[str]:
     semicolons."""
     out = []
     for run in (run for paragraph in PARAGRAPH_BREAK.split(text) for run in prose_runs(paragraph)):
-        for sentence in SENTENCE_END.split(normalise(run)):
+        for sentence in SENTENCE_END.split(quote_normalise(run)):
             parts = [sentence] if len(sentence.split()) <= MAX_WORDS else re.split(r"(?<=;)\s+", sentence)
             out += [p for p in parts if MIN_WORDS <= len(p.split()) <= MAX_WORDS * 2]
     return out
@@ -201,7 +201,7 @@ def whole_sentences(text: str) -> list[str]:
     open mid-sentence). A text of one sentence keeps it: a slide's or a note's line written lower-case is all it
     says."""
     sentences = split_sentences(text)
-    opening = normalise(text)
+    opening = quote_normalise(text)
     continued = len(sentences) > 1 and CONTINUED.match(opening) and opening.startswith(sentences[0])
     return sentences[1:] if continued else sentences
 
@@ -1343,12 +1343,12 @@ def quote_place(quote: str, evidence_id: str, evidence: Payload, on_page: Mappin
     own = evidence_record(evidence_id, evidence, on_page)
     if evidence.kind not in ("page", "passage"):
         return QuotePlace(own, evidence.bbox)
-    said = normalise(quote)
+    said = quote_normalise(quote)
     figure = caption_of(said, on_page)
     if figure is not None:
         shown = on_page[figure]
         return QuotePlace(figure, shown.captioned_bbox, shown.figure_printed or shown.figure)
-    holders = [i for i, p in on_page.items() if p.kind == "passage" and said in normalise(p.text)]
+    holders = [i for i, p in on_page.items() if p.kind == "passage" and said in quote_normalise(p.text)]
     record = own if own in holders else next(iter(holders), own)
     return QuotePlace(record, on_page[record].bbox if record in on_page else evidence.bbox)
 
@@ -1357,6 +1357,8 @@ def caption_of(said: str, on_page: Mapping[str, Payload]) -> str | None:
     """The id of the figure whose caption holds a (normalised) quote; a page title standing in for a caption
     (``caption_from_title``) is the page's text, not the figure's."""
     captions = (
-        i for i, p in on_page.items() if p.kind == "figure" and not p.caption_from_title and said in normalise(p.text)
+        i
+        for i, p in on_page.items()
+        if p.kind == "figure" and not p.caption_from_title and said in quote_normalise(p.text)
     )
     return next(captions, None)

@@ -11,8 +11,8 @@ from pathatlas.agent.evidence import (
     compared,
     evidence_sentences,
     names,
-    normalise,
     option_quotes,
+    quote_normalise,
     read_with_evidence,
     score_sentences,
 )
@@ -254,7 +254,7 @@ def rivals_said(answer: Answer) -> dict[int, Quote]:
 
 
 def short(text: str, limit: int = 220) -> str:
-    flat = normalise(text)
+    flat = quote_normalise(text)
     return flat if len(flat) <= limit else flat[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 

@@ -18,11 +18,6 @@ def stable_id(*parts: object) -> str:
     return hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()[:24]
 
 
-def image_hash(data: bytes) -> str:
-    """What ``Payload.image_hash`` holds for a case image: a content hash of its file's bytes."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
 def pixels_hash(image: Image.Image) -> str:
     """What ``Payload.image_hash`` holds for a picture a source decodes itself (a PDF's figure, a page rendered for its
     image vectors): a content hash of its mode, size and pixels (and palette), the very input of its image vectors and

@@ -28,7 +28,7 @@ def expected_recall_and_mrr(
     if n == 0:
         return {**{f"recall@{k}": 0.0 for k in cutoffs}, "mrr": 0.0}
     depth = depth or max((rank for ranks in chances for rank in ranks), default=0)
-    out = {f"recall@{k}": sum(hit_chance(ranks, k) for ranks in chances) / n for k in cutoffs}
+    out = {f"recall@{k}": sum(expected_recall(ranks, k) for ranks in chances) / n for k in cutoffs}
     out["mrr"] = sum(expected_reciprocal_rank(ranks, depth) for ranks in chances) / n
     return out
 
@@ -58,7 +58,7 @@ def first_in_tie(size: int, relevant: int, last: int) -> list[float]:
     return (relevant / size * np.concatenate(([1.0], np.cumprod(ratios)))).tolist()
 
 
-def hit_chance(chances: dict[int, float], k: int) -> float:
+def expected_recall(chances: dict[int, float], k: int) -> float:
     """A query's chance (``first_rank_chances``) of a relevant item in its top ``k``: its expected recall@k."""
     return sum(p for rank, p in chances.items() if rank <= k)
 

@@ -120,6 +120,12 @@ def organ_text(organ: str | list[str] | None) -> str | None:
     return ", ".join(organ) if isinstance(organ, list) else organ
 
 
+def image_hash(data: bytes) -> str:
+    """What ``Payload.image_hash`` holds for a case image: a content hash of its file's bytes. Here, not in the
+    indexer, because a benchmark matches a folder's files to the index's records by it (``bench.stored``)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 @dataclass(slots=True)
 class Payload:
     """The stored form of a record, one flat shape for every kind (a field a kind lacks is None).
@@ -175,7 +181,7 @@ class Payload:
     searchable: bool = True
     """False keeps the record out of BM25 (pages: their passages are indexed instead)."""
     image_hash: str | None = None
-    """A hash of the picture its image vectors encode: a case image's file bytes (``indexer.records.image_hash``), a PDF
+    """A hash of the picture its image vectors encode: a case image's file bytes (``image_hash``), a PDF
     figure's, or a page's encoded by its image, decoded mode, size and pixels (``pixels_hash``). A re-index of its
     changed source reuses the vectors, keypoints and thumbnail of each image whose hash a record of the source's last
     version holds (records written before it was kept have none: their images are encoded once more)."""

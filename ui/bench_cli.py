@@ -755,7 +755,6 @@ class RetrievalRequest:
 
 def run_retrieval(request: RetrievalRequest) -> dict:
     """Run the tasks asked (``run_retrieval_bench``): the result with its run record."""
-    from pathatlas.indexer.records import image_hash
     from pathatlas.retrieval.bench import run_retrieval_bench
     from pathatlas.retrieval.bench.common import run_record, settle_query_vectors
     from pathatlas.retrieval.bench.stored import StoredImages
@@ -768,7 +767,7 @@ def run_retrieval(request: RetrievalRequest) -> dict:
     enc = idx.encoder if idx is not None else create_encoder(settings.encoder, settings)
     if request.index is not None and idx is None:
         say_notes("--index", {"notes": [unread_index_note(enc.name)]})
-    stored = StoredImages(idx, image_hash) if idx is not None and request.measures_stored else None
+    stored = StoredImages(idx) if idx is not None and request.measures_stored else None
     query_vectors = settle_query_vectors(enc) if idx is not None else None  # the tasks that search by words
     given = (("figures", request.figures), ("cases", request.cases), ("mcq", request.mcq))
     inputs = {name: files for name, files in given if files}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pymupdf
 
 from pathatlas.agent.bench.items import Item
-from pathatlas.agent.evidence import normalise
+from pathatlas.agent.evidence import quote_normalise
 from pathatlas.agent.questions import Answer, Evidence
 from pathatlas.retrieval.bench.common import on_gold_page
 
@@ -22,7 +22,7 @@ class PageTexts:
             try:
                 with pymupdf.open(source) as doc:
                     blocks = doc[page - 1].get_text("blocks", sort=True)
-                self.pages[key] = normalise("\n".join(b[4] for b in blocks if b[6] == 0))
+                self.pages[key] = quote_normalise("\n".join(b[4] for b in blocks if b[6] == 0))
             except Exception:  # not a readable PDF (moved, or a case image): nothing to compare with
                 self.pages[key] = None
         return self.pages[key]
@@ -40,7 +40,7 @@ def quoted_verbatim(answer: Answer, pages: PageTexts) -> bool | None:
     checked = [(q, text) for q, text in checked if text is not None]
     if not checked and answer.quotes[answer.choice]:
         return None
-    return any(normalise(q.text).replace("-", "") in text.replace("-", "") for q, text in checked)
+    return any(quote_normalise(q.text).replace("-", "") in text.replace("-", "") for q, text in checked)
 
 
 def quotes_gold_page(item: Item, answer: Answer, evidence: list[Evidence]) -> bool | None:

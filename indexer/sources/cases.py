@@ -17,7 +17,7 @@ from typing import Any
 from PIL import Image
 
 from pathatlas.errors import BadInputError
-from pathatlas.indexer.records import Case, Record, image_hash
+from pathatlas.indexer.records import Case, Record
 from pathatlas.indexer.sources.base import Source
 from pathatlas.indexer.sources.fingerprints import hash_files, is_index_folder, may_stop, shown
 from pathatlas.retrieval.datasets import (
@@ -36,6 +36,7 @@ from pathatlas.retrieval.images import (
     max_image_bytes,
     open_image,
 )
+from pathatlas.retrieval.records import image_hash
 from pathatlas.retrieval.text import plain_text
 from pathatlas.settings import Settings
 

@@ -24,10 +24,10 @@ from pathatlas.retrieval.metrics import (
     Ways,
     expected_first_rank,
     expected_precision,
+    expected_recall,
     expected_recall_and_mrr,
     expected_reciprocal_rank,
     first_rank_chances,
-    hit_chance,
     mean_chances,
     mean_interval,
     paired_p,
@@ -144,7 +144,7 @@ def runs_figures(queries: list[list[Runs]], mrr_depth: int | None, precision_at:
 def query_scores(chances: list[dict[int, float]], mrr_depth: int | None) -> dict[str, list[float]]:
     """Each query's recall@1/5/10 and MRR (MRR@``mrr_depth``; None: every rank) from its ``first_rank_chances``: the
     values ``summarise_chances`` averages, which an interval resamples."""
-    scores = {f"recall@{k}": [hit_chance(ranks, k) for ranks in chances] for k in CUTOFFS}
+    scores = {f"recall@{k}": [expected_recall(ranks, k) for ranks in chances] for k in CUTOFFS}
     scores["mrr"] = [expected_reciprocal_rank(ranks, mrr_depth or max(ranks, default=0)) for ranks in chances]
     return scores
 
@@ -279,7 +279,7 @@ def expected_score(ways: list[Runs], metric: str, depth: int | None) -> float:
     if metric == "mrr":
         return expected_reciprocal_rank(chances, depth or max(chances, default=0))
     if metric.startswith("recall@"):
-        return hit_chance(chances, int(metric.removeprefix("recall@")))
+        return expected_recall(chances, int(metric.removeprefix("recall@")))
     raise ValueError(f"no expected value for metric {metric!r}")
 
 

@@ -7,7 +7,6 @@ changed, added or left unindexed since is refused, never measured through anothe
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,18 +14,17 @@ import numpy as np
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.datasets import ImageItem
 from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.records import image_hash
 from pathatlas.retrieval.stores.base import stored_vectors
 
 CASE_RECORDS = {"kind": "case"}
 
 
 class StoredImages:
-    """The case images an index holds, by the hash indexing took of each file's bytes. ``hash_bytes`` is that hash
-    (``indexer.records.image_hash``, which this layer may not import), so the two can never disagree."""
+    """The case images an index holds, by the hash indexing took of each file's bytes (``image_hash``)."""
 
-    def __init__(self, index: Index, hash_bytes: Callable[[bytes], str]):
+    def __init__(self, index: Index):
         self.index = index
-        self.hash_bytes = hash_bytes
         self.by_hash = {
             payload["image_hash"]: record_id
             for record_id, payload in index.store.scan(CASE_RECORDS)
@@ -37,7 +35,7 @@ class StoredImages:
         """Each of ``spaces``' vectors of ``items``, a row each, as the index stores them for a case image of the same
         bytes; refused in one line naming the folder (``where``) where it holds none for some item, or lacks a space
         of one."""
-        ids = [self.by_hash.get(self.hash_bytes(item.path.read_bytes())) for item in items]
+        ids = [self.by_hash.get(image_hash(item.path.read_bytes())) for item in items]
         if missing := [item.path for item, record_id in zip(items, ids, strict=True) if record_id is None]:
             raise BadInputError(f"--cases {where} --index {self.index.path}: {unheld(missing, len(items))}")
         found = stored_vectors(self.index.store, list(dict.fromkeys(ids)))

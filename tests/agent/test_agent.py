@@ -19,9 +19,9 @@ from pathatlas.agent.evidence import (
     contradicts,
     evidence_sentences,
     names,
-    normalise,
     option_quotes,
     option_terms,
+    quote_normalise,
     read_with_evidence,
     score_sentences,
     split_sentences,
@@ -162,7 +162,7 @@ def test_sentences_are_verbatim_after_normalisation():
     page = "The ﬁrst layer is the stratum basale.\nIt holds pigment-\nproducing cells. Cells divide here often."
     sentences = split_sentences(page)
     assert sentences[0] == "The first layer is the stratum basale."
-    assert all(s in normalise(page) for s in sentences) and "pigment-producing cells." in sentences[1]
+    assert all(s in quote_normalise(page) for s in sentences) and "pigment-producing cells." in sentences[1]
 
 
 def test_option_quotes_support_and_contradict():
@@ -797,7 +797,7 @@ def test_every_chosen_option_quotes_a_sentence_found_verbatim_on_its_page(demo_i
     pdf = next(demo_corpus.rglob("*.pdf"))
     with pymupdf.open(pdf) as doc:
         pages = {  # the page's text blocks in reading order, as a reader (and the indexer) sees them
-            n + 1: normalise("\n".join(b[4] for b in page.get_text("blocks", sort=True) if b[6] == 0))
+            n + 1: quote_normalise("\n".join(b[4] for b in page.get_text("blocks", sort=True) if b[6] == 0))
             for n, page in enumerate(doc)
         }
     for question in questions:
@@ -807,7 +807,7 @@ def test_every_chosen_option_quotes_a_sentence_found_verbatim_on_its_page(demo_i
         for quote in (q for option in document["options"] for q in option["evidence"]):
             page = quote["citation"]["page"]
             if quote["citation"]["source"].endswith(".pdf"):
-                assert normalise(quote["quote"]) in pages[page], (question.text, quote)
+                assert quote_normalise(quote["quote"]) in pages[page], (question.text, quote)
 
 
 def test_agent_searches_again_only_while_options_are_close(demo_index):

@@ -4,7 +4,7 @@ and the rationale's claims stand on its quotes."""
 from __future__ import annotations
 
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.evidence import normalise, split_sentences
+from pathatlas.agent.evidence import quote_normalise, split_sentences
 from pathatlas.agent.plan import read_question
 from pathatlas.agent.questions import Answer, Evidence, Question, Quote
 from pathatlas.agent.writing import rationale
@@ -42,7 +42,7 @@ def test_a_heading_or_a_sentence_tail_from_the_page_before_is_not_quoted_as_the_
         "Cartilage, a semi-rigid connective tissue, eases movement at the Joints of the ribcage and limbs, where "
         "bones meet." in sentences
     ), "a full-width line before a capital is prose, not a heading"
-    assert all(s in normalise(page) for s in sentences)
+    assert all(s in quote_normalise(page) for s in sentences)
 
     question = Question("Which tissue forms most of the adult skeleton?", ["osseous tissue", "cartilage"])
     answer = OfflineAnswerer(encoder=None).answer(question, [evidence("p1", page)])

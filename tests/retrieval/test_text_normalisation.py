@@ -8,8 +8,7 @@ import unicodedata
 import pytest
 from pydantic import ValidationError
 
-from pathatlas.agent.evidence import normalise as quote_normalise
-from pathatlas.agent.evidence import split_sentences
+from pathatlas.agent.evidence import quote_normalise, split_sentences
 from pathatlas.indexer.sources.pdf.captions import caption_block, figure_label
 from pathatlas.indexer.sources.pdf.text import clean_text
 from pathatlas.retrieval.lexical import LexicalIndex
