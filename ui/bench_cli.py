@@ -1331,19 +1331,44 @@ def bench_serve_command(
             "PATHATLAS_API_TOKEN, when set, is sent as its bearer token."
         ),
     ] = None,
+    after_upload: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Then upload this many one-page PDFs (POST /jobs), one at a time, to a copy of --index served on "
+            "loopback, and time the first search after each commit, the first typo of the word it added, and the "
+            "next searches. --index is left as it was.",
+        ),
+    ] = 0,
+    upload_pause: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Seconds from an upload's job ending to the first search after it, as a lecturer reads that it is "
+            "indexed (0: at once, while the service may still read the new words).",
+        ),
+    ] = 3.0,
     json_out: JsonFileOpt = None,
 ):
     """Throughput, p50/p95/p99 latency and errors of the REST service under load: on loopback, or at --url.
 
-    One it starts on loopback over --index, or the one deployed at --url (its token from PATHATLAS_API_TOKEN)."""
+    One it starts on loopback over --index, or the one deployed at --url (its token from PATHATLAS_API_TOKEN). With
+    --after-upload, then the searches after a lecturer's uploads, on a copy of --index."""
     from pathatlas.retrieval.bench.common import machine_record
-    from pathatlas.ui.bench_serve import bearer, bench_serve
+    from pathatlas.ui.bench_serve import after_upload_table, bearer, bench_after_upload, bench_serve, check_copyable
 
+    if after_upload and url is not None:
+        raise BadInputError(
+            "--after-upload uploads to a copy of --index served on loopback: the service at --url would keep them"
+        )
     settings = settings_for(index)
     headers = bearer(settings.api_token)
     options = {"clients": clients, "seconds": seconds, "think_s": think}
     if url is None:
+        options |= {"after_upload": after_upload, "upload_pause_s": upload_pause}
         run = loopback_record(settings, options | {"machine": machine_record()})
+        if after_upload:
+            check_copyable(run["store"])  # before the load
     else:
         if index is not None:
             say_notes("--index", {"notes": ["not read: the service at --url searches its own index"]})
@@ -1358,6 +1383,9 @@ def bench_serve_command(
     if kinds := result.get("error_kinds"):
         counts = ", ".join(f"{kind} ({count})" for kind, count in sorted(kinds.items()))
         console.print(f"errors by kind: {escape(counts)}", highlight=False)
+    if after_upload:
+        result["after_upload"] = bench_after_upload(settings, after_upload, upload_pause, headers)
+        console.print(after_upload_table(result["after_upload"]))
     write_json(json_out, result)
 
 

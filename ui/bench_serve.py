@@ -13,21 +13,25 @@ import functools
 import io
 import os
 import random
+import shutil
 import socket
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
+from rich.table import Table
 
 from pathatlas.corpora.demo import draw_pattern
-from pathatlas.errors import BadInputError
+from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.retrieval.bench.speed import TEXT_QUERIES
 from pathatlas.retrieval.metrics import percentile_ms
-from pathatlas.settings import without_credentials
+from pathatlas.settings import Settings, without_credentials
 
 PATTERNS = ["koilocytes", "granuloma", "glands", "keratin-pearls", "alveoli", "small-blue-cells"]
 
@@ -43,9 +47,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(index: Path, port: int, timeout: float = 300.0, ready: bool = True) -> subprocess.Popen:
-    """``pathatlas serve`` on loopback; returns once it answers (and, with ``ready``, has loaded its models)."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+def start_server(
+    index: Path, port: int, timeout: float = 300.0, ready: bool = True, env: Mapping[str, str] | None = None
+) -> subprocess.Popen:
+    """``pathatlas serve`` on loopback, with ``env`` over this process's variables; returns once it answers (and, with
+    ``ready``, has loaded its models)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     command = [
         sys.executable,
         "-c",
@@ -199,6 +206,163 @@ def bench_serve(
         "error_kinds": errors,
         **{kind: latencies(timings) for kind, timings in samples.items()},
     }
+
+
+FOLLOWING = 3
+"""Searches timed after each upload's first search and first typo: what searches cost once its words are read."""
+JOB_POLL_SECONDS = 0.1
+"""How often the upload case asks whether its job ended: its pause before the first search starts within this of the
+commit being published."""
+JOB_TIMEOUT = 600.0
+"""Seconds an upload's job may take, the encoder's first load included, before the case gives up on it."""
+AFTER_UPLOAD_ROWS = {
+    "job": "job (upload to done)",
+    "first_search": "first search",
+    "first_typo": "first typo",
+    "following": f"next {FOLLOWING} searches",
+}
+"""The upload case's timings (``bench_after_upload``), as its table names them."""
+
+
+def check_copyable(store: str) -> None:
+    """Refuse, in one line, an index whose copy the upload case cannot keep to itself: a FAISS store's vectors are in
+    the index folder; a Qdrant or plug-in store's may be on a server, which the copy's uploads would then change."""
+    if store != "faiss":
+        raise BadInputError(
+            f"--after-upload uploads into a copy of the index folder, and this index's {store} store may keep its "
+            "vectors outside it, where the uploads would land: give a FAISS index"
+        )
+
+
+def made_up_word(seed: int) -> str:
+    """A word no book uses, the same for a ``seed``: consonant-vowel pairs with a lesion's ending."""
+    rng = random.Random(seed)
+    return "".join(rng.choice("bdfgklmnprstvz") + rng.choice("aeiou") for _ in range(5)) + "osis"
+
+
+def misspelt(word: str) -> str:
+    """``word`` with its 5th and 6th letters swapped (one slip of the fingers), as a student types it."""
+    return word[:4] + word[5] + word[4] + word[6:]
+
+
+def lecture_pdf(word: str) -> bytes:
+    """A one-page lecture note on ``word`` among terms the book uses: what a lecturer uploads."""
+    import pymupdf
+
+    named = word.capitalize()
+    text = (
+        f"{named}\n\n{named} is a chronic lesion of the squamous epithelium. Biopsies show granulomas with caseating "
+        f"necrosis, koilocytes and keratin pearls; {word} is told apart from squamous metaplasia by its mitotic "
+        "figures and the small round blue cells at its edge."
+    )
+    doc = pymupdf.open()
+    doc.new_page().insert_textbox(pymupdf.Rect(50, 50, 550, 750), text, fontsize=11)
+    return doc.tobytes()
+
+
+def linked_home(settings: Settings, into: Path) -> Path:
+    """A home at ``into`` sharing the caches and models of ``settings``' home (links): a server on it loads the models
+    exported there, and keeps its uploads and job records to itself."""
+    moved = settings.model_copy(update={"home": into})
+    for shared, link in ((settings.cache_dir, moved.cache_dir), (settings.models_dir, moved.models_dir)):
+        if shared.is_dir():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(shared.resolve(), target_is_directory=True)
+    return into
+
+
+def answer_of(response: httpx.Response) -> Any:
+    """A successful answer's JSON; any other is one line naming the request, its status and what the service said."""
+    if response.is_success:
+        return response.json()
+    request = response.request
+    raise PathAtlasError(
+        f"{request.method} {request.url.path} answered HTTP {response.status_code}: {response.text[:300]}"
+    )
+
+
+def indexed(http: httpx.Client, name: str, pdf: bytes) -> float:
+    """Seconds from sending ``pdf`` as the web UI's Library does (POST /jobs) to its job ending done, asked every
+    ``JOB_POLL_SECONDS``; a job that ends otherwise, or runs past ``JOB_TIMEOUT``, is one line."""
+    started = time.perf_counter()
+    job = answer_of(http.post("/jobs", files={"file": (name, pdf)}))
+    while job["status"] in ("queued", "running"):
+        if time.perf_counter() - started > JOB_TIMEOUT:
+            raise PathAtlasError(f"the job indexing {name} did not end within {JOB_TIMEOUT:.0f} s")
+        time.sleep(JOB_POLL_SECONDS)
+        job = answer_of(http.get(f"/jobs/{job['id']}"))
+    if job["status"] != "done":
+        raise PathAtlasError(f"the job indexing {name} ended {job['status']}: {job['error']}")
+    return time.perf_counter() - started
+
+
+def timed_search(http: httpx.Client, text: str) -> tuple[float, dict[str, Any]]:
+    """Seconds a text search took, as its client waited for it, and its answer."""
+    started = time.perf_counter()
+    response = http.post("/search", json={"text": text})
+    seconds = time.perf_counter() - started
+    return seconds, answer_of(response)
+
+
+def upload_timings(http: httpx.Client, n: int, pause: float) -> dict[str, list[float]]:
+    """Upload ``n`` of the case (``bench_after_upload``): its job's seconds, then its searches', by
+    ``AFTER_UPLOAD_ROWS``. Its first search, for its new word, must find it: else the commit it timed was not served."""
+    word, name = made_up_word(n), f"after-upload-{n + 1}.pdf"
+    job = indexed(http, name, lecture_pdf(word))
+    time.sleep(pause)
+    first, found = timed_search(http, word)
+    if not any(hit["citation"]["source"] == name for hit in found["hits"]):
+        raise PathAtlasError(f"a search for {word!r} did not find {name} after its job ended: no commit of it served")
+    typo, _ = timed_search(http, misspelt(word))
+    texts = (TEXT_QUERIES[(n * FOLLOWING + i) % len(TEXT_QUERIES)] for i in range(FOLLOWING))
+    following = [timed_search(http, text)[0] for text in texts]
+    return {"job": [job], "first_search": [first], "first_typo": [typo], "following": following}
+
+
+def spread(seconds: list[float]) -> dict[str, Any]:
+    """``n``, and the median and range of ``seconds``, in ms."""
+    ms = [1000 * second for second in seconds]
+    return {
+        "n": len(ms),
+        "median_ms": round(statistics.median(ms), 1),
+        "min_ms": round(min(ms), 1),
+        "max_ms": round(max(ms), 1),
+    }
+
+
+def bench_after_upload(
+    settings: Settings, uploads: int, pause: float, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The searches after an upload, as a lecturer makes them: ``uploads`` one-page PDFs sent one at a time to a
+    service on loopback over a copy of the settings' index, each followed, ``pause`` seconds after its job ended, by a
+    search for the word it added, one with that word misspelt, and ``FOLLOWING`` more (``upload_timings``); each
+    timing's median and range (``spread``). The copy and the service's home (``linked_home``) are temporary: the
+    index and home of ``settings`` keep nothing of the uploads."""
+    timings: dict[str, list[float]] = {kind: [] for kind in AFTER_UPLOAD_ROWS}
+    with tempfile.TemporaryDirectory(prefix="pathatlas-after-upload-") as tmp:
+        copy = shutil.copytree(settings.index_dir, Path(tmp) / "index")
+        home = linked_home(settings, Path(tmp) / "home")
+        port = free_port()
+        process = start_server(copy, port, env={"PATHATLAS_HOME": str(home)})
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60) as http:
+                for n in range(uploads):
+                    for kind, seconds in upload_timings(http, n, pause).items():
+                        timings[kind].extend(seconds)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    return {"uploads": uploads, "pause_s": pause, **{kind: spread(seconds) for kind, seconds in timings.items()}}
+
+
+def after_upload_table(case: dict[str, Any]) -> Table:
+    """``bench_after_upload``'s timings: median and range of each."""
+    title = f"{case['uploads']} uploads to a copy of the index, each searched {case['pause_s']} s after its job ended"
+    table = Table("after an upload", "n", "median ms", "range ms", title=title)
+    for kind, label in AFTER_UPLOAD_ROWS.items():
+        m = case[kind]
+        table.add_row(label, str(m["n"]), str(m["median_ms"]), f"{m['min_ms']}-{m['max_ms']}")
+    return table
 
 
 def bearer(token: str | None) -> dict[str, str]:

@@ -5,19 +5,26 @@ started its own on loopback, its clients fired back to back, so nothing related 
 named neither store nor service. Now ``--url`` loads a running service (PATHATLAS_API_TOKEN sent as its bearer token;
 a URL that does not answer is one line, before any load), ``--think`` paces each client like a student reading
 results, and the record says ``store``, ``service`` and ``think_s``; the errors by kind are printed under the table.
+
+The first search after an upload, and the first typo, were timed by a helper's script, never by a command:
+``--after-upload N`` uploads N one-page PDFs through POST /jobs to a copy of the index served on loopback and times the
+searches after each commit, leaving the index it was given and its home as they were.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import islice
+from pathlib import Path
 
 import httpx
 import pytest
 
 import pathatlas.ui.bench_serve as bench_serve
+from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.bench_serve import free_port, start_server
 from tests.helpers import hashing_env, indexed_book, only_error_line, run_cli, send_json
 
@@ -164,3 +171,40 @@ def test_a_loopback_run_records_its_store_and_says_loopback(tmp_path):
     run = document_of(result)["run"]
     assert (run["service"], run["store"], run["records"], run["think_s"]) == ("loopback", "faiss", 6, 0.0)
     assert "1 clients (back to back)" in result.stderr
+
+
+def contents(folder: Path) -> dict[str, str]:
+    """Every file under ``folder``, by its path below it, with its bytes' hash."""
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_after_upload_times_the_searches_after_each_commit_on_a_copy_of_the_index(tmp_path):
+    root = indexed_book(tmp_path)
+    before = contents(root)
+    result = run_cli(
+        "bench", "serve", "--index", root / "idx", "--clients", 1, "--seconds", 1, "--after-upload", 2,
+        "--upload-pause", 0, "--json", "-", home=root / "home",
+    )  # fmt: skip
+    document = document_of(result)
+    case = document["after_upload"]
+    assert (case["uploads"], case["pause_s"]) == (2, 0.0)
+    counts = {kind: case[kind]["n"] for kind in ("job", "first_search", "first_typo", "following")}
+    assert counts == {"job": 2, "first_search": 2, "first_typo": 2, "following": 6}
+    assert all(0 < case[kind]["min_ms"] <= case[kind]["median_ms"] <= case[kind]["max_ms"] for kind in counts)
+    assert (document["run"]["after_upload"], document["run"]["upload_pause_s"]) == (2, 0.0)
+    assert "2 uploads to a copy of the index" in result.stderr and "first typo" in result.stderr
+    assert contents(root) == before  # the index, its book and its home: the uploads went to the copy's
+
+
+def test_after_upload_is_refused_in_one_line_where_it_would_change_the_index_searched(service, tmp_path):
+    result = run_cli("bench", "serve", "--url", service, "--after-upload", 1, home=tmp_path)
+    only_error_line(result, "--after-upload uploads to a copy of --index")
+    root = tmp_path / "qdrant"
+    pdf = make_pdf(root / "lib" / "book.pdf", 1, "v1")
+    assert run_cli("index", pdf, "--index", root / "idx", "--store", "qdrant", home=root / "home").exit_code == 0
+    result = run_cli("bench", "serve", "--index", root / "idx", "--after-upload", 1, home=root / "home")
+    only_error_line(result, "qdrant store may keep its vectors outside it", "give a FAISS index")
