@@ -63,18 +63,20 @@ def start_server(
         "--port",
         str(port),
     ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the service exited: {process.stderr.read().decode()[-500:]}")
-        try:
-            health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
-            if health.status_code == 200 and (health.json().get("ready", True) or not ready):
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
+    with tempfile.TemporaryFile() as errors:  # not a pipe: one nobody reads fills, and the service blocks on its logs
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if process.poll() is not None:
+                errors.seek(0)
+                raise RuntimeError(f"the service exited: {errors.read().decode(errors='replace')[-500:]}")
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                if health.status_code == 200 and (health.json().get("ready", True) or not ready):
+                    return process
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
     process.kill()
     raise RuntimeError(f"the service did not answer on port {port} within {timeout:.0f} s")
 

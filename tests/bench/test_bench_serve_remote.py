@@ -208,3 +208,20 @@ def test_after_upload_is_refused_in_one_line_where_it_would_change_the_index_sea
     assert run_cli("index", pdf, "--index", root / "idx", "--store", "qdrant", home=root / "home").exit_code == 0
     result = run_cli("bench", "serve", "--index", root / "idx", "--after-upload", 1, home=root / "home")
     only_error_line(result, "qdrant store may keep its vectors outside it", "give a FAISS index")
+
+
+def test_a_service_that_writes_much_to_stderr_still_starts(tmp_path, monkeypatch):
+    """``start_server`` piped the service's stderr and read it only if the service died: once the pipe filled (64 KiB
+    of log lines), the service blocked on its next log line. A ``sitecustomize`` makes this one write 1 MiB first."""
+    root = indexed_book(tmp_path)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text("import sys\nsys.stderr.write('x' * (1 << 20))\n")
+    for name, value in hashing_env(root / "home").items():
+        monkeypatch.setenv(name, value)
+    port = free_port()
+    process = start_server(root / "idx", port, timeout=60, env={"PYTHONPATH": str(tmp_path / "site")})
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
