@@ -167,8 +167,11 @@ class Figure:
     section: str = ""
     """Its page's bookmark path, so a chapter or section filter finds the figures there too (it found none)."""
     caption_bbox: BBox | None = None
-    """Where its caption is printed on its page (None for one carried over from the next page, or a title standing in):
-    a quote of the caption is outlined with the figure (``Payload.captioned_bbox``), words and picture alike."""
+    """Where its caption is printed (None for a title standing in): on its page, where a quote of the caption is
+    outlined with the figure (``Payload.captioned_bbox``), words and picture alike; else on ``caption_page``."""
+    caption_page: int | None = None
+    """The page printing its caption where that is not its own (a figure at a page's foot whose caption opens the
+    next page), which its citation names beside its own."""
     progress_units = 0
 
     @property
@@ -186,6 +189,7 @@ class Figure:
             figure=self.label or f"p{self.page}-img{self.index + 1}",
             bbox=self.bbox,
             caption_bbox=self.caption_bbox,
+            caption_page=self.caption_page,
             text=self.caption,
             caption_from_title=self.caption_from_title,
             figure_printed=self.printed_label,

@@ -157,8 +157,12 @@ class Payload:
     """A passage's text blocks' boxes (a long block's piece boxed by its own lines), which its page's render outlines,
     those printed close together as one: their union, ``bbox``, may hold a figure printed between two of them."""
     caption_bbox: BBox | None = None
-    """Where a figure's caption is printed on its page; None for a caption carried over from the next page, a page's
-    title standing in for one, or a figure indexed before it was kept (records version 17): see ``captioned_bbox``."""
+    """Where a figure's caption is printed: on its page (see ``captioned_bbox``), else on ``caption_page``; None for a
+    page's title standing in for one, or a figure indexed before it was kept (records version 17; version 19 for one on
+    ``caption_page``)."""
+    caption_page: int | None = None
+    """The page printing a figure's caption where that is not the figure's (a figure at a page's foot whose caption
+    opens the next page: 17 in the A&P book); None where it is the figure's."""
     figure: str | None = None
     """A figure's label, "Figure 3" in every book (else its place, "p3-img1")."""
     figure_printed: str | None = None
@@ -229,8 +233,9 @@ class Payload:
     @property
     def captioned_bbox(self) -> BBox | None:
         """A figure's box with its caption's (``caption_bbox``): what a quote of its caption outlines, so that the
-        quoted words, printed beside the picture, lie inside the box; its own box where none was kept."""
-        if self.bbox is None or self.caption_bbox is None:
+        quoted words, printed beside the picture, lie inside the box; its own box where none was kept, or where the
+        caption is printed on another page (``caption_page``), whose box is no place on this one."""
+        if self.bbox is None or self.caption_bbox is None or self.caption_page is not None:
             return self.bbox
         return union_box([self.bbox, self.caption_bbox])
 
@@ -318,11 +323,17 @@ class Citation:
     whose ``source`` is the name): so its JSON names the same source again. None: ``source_id(source)``."""
     book: str | None = None
     """The book's title from its PDF's metadata (``book_title``), which the label names before its file."""
+    caption_page: int | None = None
+    """The page printing a figure's caption where that is not ``page`` (``Payload.caption_page``: a caption opening
+    the next page), which the label names; None where the caption is printed beside the figure."""
+    caption_bbox: BBox | None = None
+    """Where that caption is printed on ``caption_page``: a second box, on its own page, beside the figure's ``bbox``
+    on ``page``."""
 
     @classmethod
     def of(cls, payload: Payload, name: str | None = None) -> Citation:
         """The record's citation, its source called ``name`` where given; a figure by its label as the book prints it
-        ("Abb. 3")."""
+        ("Abb. 3"), and by its caption's page and box where those are on another page."""
         figure = payload.figure_printed or payload.figure
         book = book_title(payload.book, payload.source)
         return cls(
@@ -335,6 +346,8 @@ class Citation:
             payload.page_label,
             name,
             book=book,
+            caption_page=payload.caption_page,
+            caption_bbox=payload.caption_bbox if payload.caption_page is not None else None,
         )
 
     @property
@@ -346,12 +359,15 @@ class Citation:
     def label(self) -> str:
         """The citation as a reader reads it: "L04.pdf, p. 13 (PDF p. 2), Abb. 1", a book by its title and file
         ("Anatomy and Physiology 2e (book.pdf), p. 13"), a slide by its number ("week1.qmd, slide 3": ``slide``); a
-        case image as ``case_parts`` names it."""
+        case image as ``case_parts`` names it; a figure whose caption is printed on another page with that page
+        ("p. 170 (PDF p. 171), Figure 6.8 (caption on PDF p. 172)": the book's page labels are the figure page's)."""
         parts = [f"{self.book} ({self.source_name})" if self.book else self.source_name]
         if place := self.place():
             parts.append(place)
         if self.figure:
-            parts.append(self.figure)
+            printed = "PDF " if self.page_label else ""
+            elsewhere = f" (caption on {printed}p. {self.caption_page})" if self.caption_page is not None else ""
+            parts.append(self.figure + elsewhere)
         if self.case:
             parts.extend(self.case_parts())
         return ", ".join(parts)
@@ -390,7 +406,10 @@ class Citation:
 
     def to_dict(self) -> dict[str, Any]:
         """The one JSON form of a citation (CLI ``--json``, REST, MCP, answers): the source by name and id
-        (``source_id``, which every command and route taking a source accepts), never by server path."""
+        (``source_id``, which every command and route taking a source accepts), never by server path; a figure whose
+        caption is printed on another page adds that page and the caption's box on it, keys no other citation has."""
+        caption_box = list(self.caption_bbox) if self.caption_bbox else None
+        elsewhere = {"caption_page": self.caption_page, "caption_bbox": caption_box}
         return {
             "source": self.source_name,
             "source_id": self.key_id or source_id(self.source),
@@ -402,14 +421,14 @@ class Citation:
             "label": self.label(),
             "page_label": self.page_label,
             "book": self.book,
-        }
+        } | (elsewhere if self.caption_page is not None else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Citation:
         """Back from ``to_dict``, whose dict it gives again exactly (its ``source`` is then the name, shown whole:
         "year2/notes.pdf", beside the key's ``source_id``). A server path put in its place (a benchmark matching its
         book) is shown by its ``display_name``."""
-        bbox = data.get("bbox")
+        bbox, caption_bbox = data.get("bbox"), data.get("caption_bbox")
         box = tuple(bbox) if bbox else None
         source = data["source"]
         return cls(
@@ -423,6 +442,8 @@ class Citation:
             None if PurePosixPath(source).is_absolute() else source,
             data.get("source_id"),
             data.get("book"),
+            data.get("caption_page"),
+            tuple(caption_bbox) if caption_bbox else None,
         )
 
 

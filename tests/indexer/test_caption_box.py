@@ -26,6 +26,8 @@ ABOVE = "Figure 1.2. Cardiac muscle: Branching striated cells join one another a
 CONTINUED = "Figure 1.3. Compact bone: Concentric lamellae of osteons ring a central canal."
 LABELS = [(1, "Figure 1.1"), (2, "Figure 1.2")]
 """The pages printing a figure's caption beside it, and its label."""
+NEXT = (4, "Figure 1.3")
+"""The page printing the caption of the figure at p. 3's foot, and its label."""
 QUOTE = "A single layer of flat cells lines the alveoli of the lung."
 IMAGE = pymupdf.Rect(150, 160, 450, 385)
 AT_FOOT = pymupdf.Rect(150, 495, 450, 720)
@@ -102,7 +104,8 @@ def test_a_figure_keeps_the_box_of_its_caption_printed_on_its_page(book, read):
     assert below.caption_bbox[1] > below.bbox[3], "printed under the image"
     assert above.caption_bbox == pytest.approx(printed_box(book, 2, "Figure 1.2"), abs=0.06)
     assert above.caption_bbox[3] < above.bbox[1], "printed above the image"
-    assert continued.text.startswith("Figure 1.3") and continued.caption_bbox is None, "printed on the next page"
+    assert continued.text.startswith("Figure 1.3") and continued.caption_page == 4, "printed on the next page"
+    assert continued.caption_bbox == pytest.approx(printed_box(book, 4, "Figure 1.3"), abs=0.06), "its box there"
 
 
 def test_a_quoted_caption_is_outlined_with_its_figure_and_its_words(book, read):
@@ -142,7 +145,7 @@ def test_an_index_read_by_the_reader_before_gains_caption_boxes_without_encoding
     boxed = pdf_source.caption_block
     with pytest.MonkeyPatch.context() as before:
         before.setattr(pdf_source.PdfSource, "records_version", 16)
-        before.setattr(pdf_source, "caption_block", lambda *args: (None, boxed(*args)[1]))
+        before.setattr(pdf_source, "caption_block", lambda *args: boxed(*args)._replace(box=None, next_page=False))
         with Index.open(settings.index_dir, settings, create=True) as index:
             images = index.encoder.images  # its one instance counts every test's
             assert [s.status for s in Indexer(index, show_progress=False).add([book]).sources] == ["indexed"]
@@ -152,5 +155,4 @@ def test_an_index_read_by_the_reader_before_gains_caption_boxes_without_encoding
         assert [s.status for s in Indexer(index, show_progress=False).add_held().sources] == ["indexed"]
         assert (index.encoder.texts[texts:], index.encoder.images - images) == ([], 0), "all encoded before"
         boxes = {p["figure"]: p.get("caption_bbox") for _, p in index.store.scan({"kind": ["figure"]})}
-    assert boxes.pop("Figure 1.3") is None
-    assert boxes == {label: pytest.approx(list(printed_box(book, n, label)), abs=0.06) for n, label in LABELS}
+    assert boxes == {label: pytest.approx(list(printed_box(book, n, label)), abs=0.06) for n, label in [*LABELS, NEXT]}

@@ -76,7 +76,7 @@ def test_a_figure_at_a_pages_foot_takes_the_caption_opening_the_next_page():
         ((60.0, 95.0, 551.0, 152.0), "Flat bones consist of a layer of spongy bone."),
     ]
     continued = opening_caption(following, 792.0)
-    assert continued is not None and continued.startswith("Figure 6.8")
+    assert continued is not None and continued[1].startswith("Figure 6.8")
     assert caption_text(first, page, continued).startswith("Figure 6.7"), "its own caption below comes first"
     assert caption_text(second, page, continued).startswith("Figure 6.8")
     assert caption_text(second, page, None).startswith("Figure 6.7"), "no next page: the nearest caption, as before"

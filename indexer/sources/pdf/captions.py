@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from pathatlas.indexer.sources.pdf.text import TextBlock
 from pathatlas.retrieval.records import BBox
@@ -18,13 +19,22 @@ TITLE_WORDS = 20
 """The most words of a page's title (``page_title``); a paragraph opening a page is longer."""
 
 
-def caption_block(image_box: BBox, blocks: list[TextBlock], continued: str | None = None) -> tuple[BBox | None, str]:
-    """The image's caption and the box of the block printing it on the image's page (None for none, or for the next
-    page's): the closest block starting with Figure/Fig. below it; else ``continued``, the caption opening the next
-    page, when no text follows the image on its own (the caption ran over the page break); else the closest labelled
-    block above it; else the closest block just below it; else ``(None, "")``. Among labelled blocks about as near as
-    the nearest (``CAPTION_TIE``), one in the image's column comes first: two figures side by side each have their
-    caption under them, at the same distance (a caption set left of a centred image is still its own)."""
+class Caption(NamedTuple):
+    """A figure's caption: the box of the block printing it (None for none) and its words, and whether that block
+    opens the next page (a caption run over the page break), whose box is then on that page."""
+
+    box: BBox | None
+    text: str
+    next_page: bool = False
+
+
+def caption_block(image_box: BBox, blocks: list[TextBlock], continued: TextBlock | None = None) -> Caption:
+    """The image's caption among its page's ``blocks``: the closest block starting with Figure/Fig. below it; else
+    ``continued``, the caption block opening the next page (``opening_caption``), when no text follows the image on its
+    own (the caption ran over the page break); else the closest labelled block above it; else the closest block just
+    below it; else none (``Caption(None, "")``). Among labelled blocks about as near as the nearest (``CAPTION_TIE``),
+    one in the image's column comes first: two figures side by side each have their caption under them, at the same
+    distance (a caption set left of a centred image is still its own)."""
 
     def overlaps_horizontally(box: BBox) -> bool:
         return min(box[2], image_box[2]) - max(box[0], image_box[0]) > 0
@@ -41,21 +51,21 @@ def caption_block(image_box: BBox, blocks: list[TextBlock], continued: str | Non
 
     below = [(box[1] - image_box[3], box, text) for box, text in labelled if box[1] - image_box[3] >= -2]
     if below:
-        return nearest(below)
+        return Caption(*nearest(below))
     if continued is not None and not any(box[1] >= image_box[3] - 2 for box, _ in blocks):
-        return None, continued
+        return Caption(*continued, next_page=True)
     above = [(image_box[1] - box[3], box, text) for box, text in labelled]
     if above:
-        return nearest(above)
+        return Caption(*nearest(above))
     near = [
         (box[1] - image_box[3], text, box)
         for box, text in blocks
         if -2 <= box[1] - image_box[3] <= MAX_CAPTION_GAP and overlaps_horizontally(box)
     ]
     if not near:
-        return None, ""
+        return Caption(None, "")
     _, text, box = min(near)
-    return box, text
+    return Caption(box, text)
 
 
 def page_title(blocks: list[TextBlock], image_box: BBox) -> str:

@@ -42,12 +42,12 @@ def body_blocks(blocks: list[TextBlock], page_height: float, running: RunningLin
     return [block for block, run in zip(blocks, running.on_page(blocks, page_height), strict=True) if not run]
 
 
-def opening_caption(blocks: list[TextBlock], page_height: float) -> str | None:
-    """The page's first text below its margins' short lines (``is_running_line``: a running header or a heading,
+def opening_caption(blocks: list[TextBlock], page_height: float) -> TextBlock | None:
+    """The page's first block below its margins' short lines (``is_running_line``: a running header or a heading,
     either way above it) when it is a figure caption: the caption of an image at the previous page's foot, carried
     over the page break."""
     body = [(box, text) for box, text in blocks if not is_running_line(box, text, page_height)]
-    return body[0][1] if body and CAPTION_START.match(body[0][1]) else None
+    return body[0] if body and CAPTION_START.match(body[0][1]) else None
 
 
 def is_running_line(box: BBox, text: str, page_height: float) -> bool:

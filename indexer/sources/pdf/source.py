@@ -12,7 +12,7 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Figure, Page, Passage, Record
 from pathatlas.indexer.sources.base import Source
 from pathatlas.indexer.sources.fingerprints import hash_files
-from pathatlas.indexer.sources.pdf.captions import CAPTION_START, caption_block, figure_label, page_title
+from pathatlas.indexer.sources.pdf.captions import CAPTION_START, Caption, caption_block, figure_label, page_title
 from pathatlas.indexer.sources.pdf.columns import column_runs, reading_order
 from pathatlas.indexer.sources.pdf.damage import ends_whole, recount_pages, set_aside_damaged_images
 from pathatlas.indexer.sources.pdf.drawing import EarlierRenders, drawing_key, render
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 class PdfSource(Source):
     kind = "pdf"
-    records_version = 18
+    records_version = 19
     """3: a hyphenated word keeps its hyphen at a line break; 4: a figure at a page's foot takes the caption that opens
     the next page, not the previous figure's; 5: page labels, two-column reading order and scanned pages read by OCR,
     text without invisible format characters; 6: a figure's image turned and masked as its page shows it, a scanned
@@ -64,8 +64,10 @@ class PdfSource(Source):
     filed under its first section), each figure takes the section where it stands, not its page's last, and a
     record's book is the title its citation names (``book_title``: no "Microsoft Word - x.docx"), else none; 17: a
     figure records where its caption is printed, so a caption quoted is outlined with its figure; 18: each piece of a
-    long block split into passages is boxed by its own lines, not the whole block. Up to 14 the version every built-in
-    reader shared (``Source.records_version``): the numbers not named here changed case folders only."""
+    long block split into passages is boxed by its own lines, not the whole block; 19: a figure whose caption opens
+    the next page records that page and the caption's box on it (the A&P book's 17 such figures cited no place for
+    their captions). Up to 14 the version every built-in reader shared (``Source.records_version``): the numbers not
+    named here changed case folders only."""
     reads_settings = (
         "passage_min_words",
         "passage_max_words",
@@ -190,12 +192,12 @@ class PdfSource(Source):
         without_text: set[int] | None = None,
         plates: set[int] | None = None,
         running: RunningLines | None = None,
-    ) -> Iterator[tuple[pymupdf.Page, list[TextBlock], str | None]]:
-        """Each readable page, its text blocks as the book spells them in reading order, and the caption opening the
-        next page; ``without_text`` gets the (0-based) numbers of the pages without a text layer, whatever tesseract
-        reads of them, ``plates`` those of them that are pictures, not scans (each before its page comes), and
-        ``running`` the lines in the pages' margins (every page with a text layer before the first comes, a scan's
-        when tesseract read it).
+    ) -> Iterator[tuple[pymupdf.Page, list[TextBlock], TextBlock | None]]:
+        """Each readable page, its text blocks as the book spells them in reading order, and the caption block opening
+        the next page (``opening_caption``); ``without_text`` gets the (0-based) numbers of the pages without a text
+        layer, whatever tesseract reads of them, ``plates`` those of them that are pictures, not scans (each before its
+        page comes), and ``running`` the lines in the pages' margins (every page with a text layer before the first
+        comes, a scan's when tesseract read it).
 
         A page without a text layer is a plate (a full-page micrograph, an atlas's figure page) in a born-digital
         document, where at least half the pages have a text layer, unless tesseract read it as a page of words
@@ -255,7 +257,7 @@ class PdfSource(Source):
         book: str,
         running: RunningLines,
         sections: PageSections,
-        continued: str | None = None,
+        continued: TextBlock | None = None,
         scanned: bool = False,
         templates: Mapping[int, int] | None = None,
         plate: bool = False,
@@ -345,7 +347,7 @@ class PdfSource(Source):
         body: list[TextBlock],
         fingerprint: str,
         book: str,
-        continued: str | None,
+        continued: TextBlock | None,
         *,
         page_label: str | None = None,
         scanned: bool = False,
@@ -364,14 +366,15 @@ class PdfSource(Source):
         under ``PageSections.of_image``); a master's image takes neither: a logo is not what each slide's title names.
         Figures are numbered top to bottom among the page's figures (``Figure.index``, whence an unlabelled one's
         "p6-img1"), not among its images: a logo left out takes no number. ``placements`` are the page's
-        ``placed_images``, where the caller has them (placing them draws the page)."""
+        ``placed_images``, where the caller has them (placing them draws the page). ``continued`` is the caption block
+        opening the next page (``opening_caption``): a figure taking it records that page (``Figure.caption_page``)."""
         import pymupdf
 
         number = page.number + 1
         doc = page.parent
         templates = templates or {}
         seen: set[int] = set()
-        shown: list[tuple[dict, BBox, BBox | None, str]] = []  # placement, box, caption's box, caption
+        shown: list[tuple[dict, BBox, Caption]] = []  # placement, box, caption
         if placements is None:
             placements = placed_images(page)
         placements = sorted(placements, key=lambda info: (info["bbox"][1], info["bbox"][0]))
@@ -385,12 +388,12 @@ class PdfSource(Source):
             if small or info in scan:
                 continue
             bbox: BBox = tuple(round(v, 1) for v in info["bbox"])
-            shown.append((info, bbox, *caption_block(bbox, body, continued)))
+            shown.append((info, bbox, caption_block(bbox, body, continued)))
         # a master's image owns a caption no other image takes: a logo under a slide's figure finds that one's above it
-        claimed = {caption for info, _, _, caption in shown if info["xref"] not in templates}
+        claimed = {caption.text for info, _, caption in shown if info["xref"] not in templates}
         index = 0
-        for info, bbox, caption_box, caption in shown:
-            xref = info["xref"]
+        for info, bbox, found in shown:
+            xref, caption = info["xref"], found.text
             if templates.get(xref, number) != number and (caption in claimed or not CAPTION_START.match(caption)):
                 continue
             section = sections.of_image(bbox, body)
@@ -417,7 +420,8 @@ class PdfSource(Source):
                 caption_from_title=bool(title),
                 printed_label=printed if printed != label else None,
                 section=section,
-                caption_bbox=tuple(round(v, 1) for v in caption_box) if caption_box else None,
+                caption_bbox=tuple(round(v, 1) for v in found.box) if found.box else None,
+                caption_page=number + 1 if found.next_page else None,
             )
             index += 1
 
