@@ -407,9 +407,7 @@ class Citation:
     def to_dict(self) -> dict[str, Any]:
         """The one JSON form of a citation (CLI ``--json``, REST, MCP, answers): the source by name and id
         (``source_id``, which every command and route taking a source accepts), never by server path; a figure whose
-        caption is printed on another page adds that page and the caption's box on it, keys no other citation has."""
-        caption_box = list(self.caption_bbox) if self.caption_bbox else None
-        elsewhere = {"caption_page": self.caption_page, "caption_bbox": caption_box}
+        caption is printed on another page names that page and the caption's box on it (None for every other)."""
         return {
             "source": self.source_name,
             "source_id": self.key_id or source_id(self.source),
@@ -421,7 +419,9 @@ class Citation:
             "label": self.label(),
             "page_label": self.page_label,
             "book": self.book,
-        } | (elsewhere if self.caption_page is not None else {})
+            "caption_page": self.caption_page,
+            "caption_bbox": list(self.caption_bbox) if self.caption_bbox else None,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Citation:

@@ -30,7 +30,7 @@ from tests.uploads import AUTH, api_settings, held_upload
 
 CITATION_CORE = {
     "source", "source_id", "label", "page", "figure", "bbox", "case", "image", "page_label", "book", "evidence",
-    "record",
+    "record", "caption_page", "caption_bbox",
 }  # fmt: skip
 REST_OWN = {"page_url", "case_image_url", "case_url"}
 ASKED = {"question": "What is shown?", "options": ["tuberculosis", "lung adenocarcinoma"]}  # demo cases' diagnoses

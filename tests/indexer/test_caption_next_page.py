@@ -85,7 +85,7 @@ def test_a_caption_printed_under_its_figure_is_placed_as_before(book, figures):
     assert "caption_page" not in figure.to_payload(), "its stored record as before"
     citation = Citation.of(figure)
     assert (citation.caption_page, citation.caption_bbox) == (None, None)
-    assert citation.label() == "book.pdf, p. 2, Figure 2.2" and "caption_page" not in citation.to_dict()
+    assert citation.label() == "book.pdf, p. 2, Figure 2.2" and citation.to_dict()["caption_page"] is None
 
 
 def test_the_citation_names_the_figures_page_and_its_captions(figures):

@@ -52,6 +52,12 @@ class CitationOut(BaseModel):
     image: str | None = None
     page_label: str | None = Field(None, description="The number printed on the page, where it differs from page.")
     book: str | None = Field(None, description="The book's title from its PDF, where it tells more than its file name.")
+    caption_page: int | None = Field(
+        None, description="For a figure whose caption the book prints on another page (the next): that page."
+    )
+    caption_bbox: tuple[float, float, float, float] | None = Field(
+        None, description="Where that caption is printed on caption_page (PDF points, top-left origin)."
+    )
 
 
 @dataclass(frozen=True)
