@@ -757,9 +757,12 @@ class Searcher:
         ranker: Ranker | None = None,
         word_reader: WordReader | None = None,
         labels_first: bool = True,
+        all_words_first: bool = True,
     ):
         self.index = index
-        self.settings = index.settings
+        self.settings = index.settings if all_words_first else index.settings.model_copy(update={"all_words_first": 0})
+        """The index's settings; ``all_words_first`` off, with every-word-first off (``holding_all``): ``bench
+        retrieval``'s BM25 baselines search without it."""
         self.ranker = ranker if ranker is not None else Ranker.chosen(self.settings.ranker_file)
         self.labels_first = labels_first
         """Whether figures a text query names by label come first (``named_figures``); off, ``bench retrieval

@@ -70,12 +70,10 @@ def printed_labels(index: Index) -> tuple[list[Printed], int]:
 def searches(index: Index) -> Methods:
     """Each method as a searcher and the rankers it uses: the default, the default with the label rule off, and BM25
     alone (without the rule or every-word-first)."""
-    bare = Unquoted(index, labels_first=False)
-    bare.settings = index.settings.model_copy(update={"all_words_first": 0})
     return {
         DEFAULT: (Unquoted(index), RANKERS),
         RULE_OFF: (Unquoted(index, labels_first=False), RANKERS),
-        "bm25": (bare, ("bm25",)),
+        "bm25": (Unquoted(index, labels_first=False, all_words_first=False), ("bm25",)),
     }
 
 

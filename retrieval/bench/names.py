@@ -121,8 +121,7 @@ class Unquoted(Searcher):
 def searches(index: Index) -> Methods:
     """Each method as a searcher and the rankers it uses: the default, then, without every-word-first, the default,
     BM25 alone and dense alone."""
-    off = Unquoted(index)
-    off.settings = index.settings.model_copy(update={"all_words_first": 0})
+    off = Unquoted(index, all_words_first=False)
     return {
         DEFAULT: (Unquoted(index), RANKERS),
         KNOB_OFF: (off, RANKERS),

@@ -126,3 +126,13 @@ def test_a_record_placed_below_its_score_reads_no_more_relevant_than_those_above
     colon = next(n for n, hit in enumerate(hits) if hit.payload.diagnosis == "adenocarcinoma")
     assert relatives[1] < 1.0 and relatives == sorted(relatives, reverse=True)
     assert hits[colon].score > hits[0].score  # its own score stays the ranker's
+
+
+def test_a_searcher_built_without_every_word_first_ranks_as_the_knob_at_0(lung_heavy_cases):
+    """``Searcher(all_words_first=False)``, the benches' BM25 baseline, ranks as the knob at 0 and leaves the index's
+    own settings as they were."""
+    settings = hashing_settings(lung_heavy_cases)
+    with Index.open(settings.index_dir, settings) as index:
+        hits = Searcher(index, all_words_first=False).search(Query(text="lung adenocarcinoma", k=3))
+        assert index.settings.all_words_first == 4
+    assert hits[0].payload.diagnosis == "adenocarcinoma"

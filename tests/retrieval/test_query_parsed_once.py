@@ -18,7 +18,6 @@ from pathatlas.retrieval import fusion, marks, terms
 from pathatlas.retrieval.fusion import snippet
 from pathatlas.retrieval.records import Citation, Hit
 from pathatlas.retrieval.search import Query, Searcher
-from pathatlas.ui.hits import by_meaning_alone, hit_record, hit_records
 
 QUERY = "epithelium cells nuclei"
 """Words the demo primer's pages hold, each of which is longer than a snippet."""
@@ -86,12 +85,3 @@ def test_a_snippet_given_as_text_or_made_on_first_read_is_one_hit():
     given = Hit("p1", 1.0, "page", snippet(body, QUERY), Citation("book.pdf", 3))
     made = Hit("p1", 1.0, "page", partial(snippet, body, QUERY), Citation("book.pdf", 3))
     assert made == given and made.to_dict() == given.to_dict() and repr(made) == repr(given)
-
-
-def test_a_list_of_hits_shown_at_any_door_reads_its_query_once(quick_index):
-    hits = Searcher(quick_index).search(Query(QUERY, k=10))
-    one_by_one = [hit_record(hit, rank, QUERY, by_meaning_alone(hits, QUERY)) for rank, hit in enumerate(hits, 1)]
-    with calls_of(marks.query_terms) as parsed:
-        shown = hit_records(hits, QUERY)
-    assert parsed == [QUERY], f"read {len(parsed)} times for {len(hits)} hits"
-    assert shown == one_by_one and any(record["snippet_marks"] for record in shown)
