@@ -15,6 +15,7 @@ The same thread keeps running jobs' records current (``on_watch``, ``Jobs``).
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import re
@@ -105,13 +106,14 @@ CLOSE_WAIT = 30.0
 log = logging.getLogger(__name__)
 
 
-def share_cores(lanes: int) -> None:
-    """Model, BLAS and FAISS threads per call: the cores divided among the lanes that run at once
-    (oversubscribed OpenMP pools spin against each other and multiply latency). Text queries encode in
-    numpy (OpenBLAS) or ONNX Runtime, image queries in ONNX Runtime, index jobs in torch. Torch is told only when
-    loaded: importing it here cost every start seconds; one loaded later (an index job) reads ``OMP_NUM_THREADS``, as
-    the ONNX Runtime sessions do (``onnx_cache.threads_per_call``). A count the operator set in ``OMP_NUM_THREADS``
-    is theirs to keep (a container's CPU quota the core count does not show)."""
+def share_cores(lanes: int) -> int:
+    """Model, BLAS and FAISS threads per call: the cores divided among the lanes that run at once (oversubscribed
+    OpenMP pools spin against each other and multiply latency); the count, which each lane's thread takes for FAISS as
+    it starts (``faiss_threads``). Text queries encode in numpy (OpenBLAS) or ONNX Runtime, image queries in ONNX
+    Runtime, index jobs in torch. Torch is told only when loaded: importing it here cost every start seconds; one loaded
+    later (an index job) reads ``OMP_NUM_THREADS``, as the ONNX Runtime sessions do (``onnx_cache.threads_per_call``).
+    A count the operator set in ``OMP_NUM_THREADS`` is theirs to keep (a container's CPU quota the core count does not
+    show)."""
     given = os.environ.get("OMP_NUM_THREADS", "")
     threads = int(given) if given.isdigit() and int(given) > 0 else max(1, (os.cpu_count() or 1) // lanes)
     os.environ["OMP_NUM_THREADS"] = str(threads)
@@ -120,6 +122,14 @@ def share_cores(lanes: int) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(threads, user_api="blas")
+    faiss_threads(threads)
+    return threads
+
+
+def faiss_threads(threads: int) -> None:
+    """FAISS's OpenMP threads in the calling thread. OpenMP keeps the count per thread: a thread started later takes
+    the one OpenMP read from ``OMP_NUM_THREADS`` as FAISS loaded, the core count where FAISS was imported before
+    ``share_cores`` (tests, the MCP server, LangChain, a notebook), so every lane ran FAISS on all the cores."""
     try:
         import faiss
     except ImportError:
@@ -153,13 +163,14 @@ class Engine:
         self._words_due = False
         """Whether a commit was served since the words' reader (``read_words_ahead``) last began reading."""
         self._word_reader: threading.Thread | None = None
-        share_cores(SEARCH_LANES)  # before any model loads: torch and ONNX Runtime read the count then
+        threads = share_cores(SEARCH_LANES)  # before any model loads: torch and ONNX Runtime read the count then
         self.swap_in()
-        self.text_lane = BatchingLane("text search", self._search_batch)
+        shared = functools.partial(faiss_threads, threads)
+        self.text_lane = BatchingLane("text search", self._search_batch, on_start=shared)
         # Text searches are most requests and must stay interactive under load: an image query's three
         # EfficientNet passes yield the CPU to them (measured in BENCHMARKS.md, "REST service under load").
-        self.image_lane = BatchingLane("image search", self._search_batch, max_batch=8, niceness=5)
-        self.ask_lane = BatchingLane("ask", self._ask_one, max_batch=1, max_waiting=64, niceness=10)
+        self.image_lane = BatchingLane("image search", self._search_batch, max_batch=8, niceness=5, on_start=shared)
+        self.ask_lane = BatchingLane("ask", self._ask_one, max_batch=1, max_waiting=64, niceness=10, on_start=shared)
         self._decoder = ThreadPoolExecutor(DECODES, thread_name_prefix="decode")
         self._closed = threading.Event()
         self._watcher = threading.Thread(target=self._watch, daemon=True, name="index-watch")

@@ -42,12 +42,15 @@ class BatchingLane(Generic[In, Out]):
         max_batch: int = 32,
         max_waiting: int = 256,
         niceness: int = 0,
+        on_start: Callable[[], object] | None = None,
     ):
+        """``on_start``: run first in the worker, for what each thread keeps of its own (FAISS's OpenMP threads)."""
         self.name = name
         self.run_batch = run_batch
         self.max_batch = max_batch
         self.max_waiting = max_waiting
         self.niceness = niceness
+        self.on_start = on_start
         self._queue: queue.Queue[tuple[In, Future[Out]] | None] = queue.Queue()
         self.batches = 0
         self.items = 0
@@ -81,6 +84,8 @@ class BatchingLane(Generic[In, Out]):
 
     def _loop(self) -> None:
         lower_priority(self.niceness)
+        if self.on_start is not None:
+            self.on_start()
         while True:
             first = self._queue.get()
             if first is None:
