@@ -79,8 +79,9 @@ def test_an_upload_over_a_megabyte_on_a_machine_without_room_is_507_not_a_bad_bo
 
 @pytest.fixture
 def held_job(tmp_path, monkeypatch):
-    """A service whose index job of a 5-page PDF holds after its second page until the test ends: yields (the job's id,
-    settings, a call that stops the service). The job is cancelled then, and its thread awaited."""
+    """A service whose index job of a 5-page PDF holds after its second page until the test ends or the service stops:
+    yields (the job's id, settings, a call that stops the service). The job is cancelled then, and its thread
+    awaited."""
     reached, go = threading.Event(), threading.Event()
 
     class HeldIndexer(indexing.Indexer):
@@ -89,7 +90,8 @@ def held_job(tmp_path, monkeypatch):
                 on_progress(source, done, total)
                 if done == 2:
                     reached.set()
-                    go.wait(30)
+                    while not go.wait(0.05):  # a long step that looks for a stop, as the indexer's do
+                        on_progress(source, done, total)
 
             super().__init__(*args, on_progress=progress, **kwargs)
 

@@ -26,7 +26,7 @@ from pathatlas.indexer.sources.fingerprints import stoppable
 from pathatlas.retrieval.index import Index, IndexUnwritableError
 from pathatlas.retrieval.records import display_name
 from pathatlas.settings import os_problem
-from pathatlas.ui.api.engine import Engine, source_problems
+from pathatlas.ui.api.engine import CLOSE_WAIT, Engine, source_problems
 from pathatlas.ui.api.jobs import Job, JobRecords, newest_first
 from pathatlas.ui.api.upload_folder import UploadFolder, sources_of
 from pathatlas.ui.api.uploads import remove_unread_images, skipped_note
@@ -49,10 +49,8 @@ def named_problem(key: str, problem: str) -> str:
     return problem if said else f"{name}: {problem}"
 
 
-def stop_if_cancelled(job: Job) -> None:
-    """Stop ``job`` (``Cancelled``) once a cancel of it was asked: called wherever it can stop cleanly."""
-    if job.cancel_requested:
-        raise Cancelled(f"job {job.id} was cancelled")
+class Stopped(Cancelled):
+    """The service stops (``Jobs.abandon``): a job ends at its next step, as a cancel ends it, but unpublished."""
 
 
 class Jobs:
@@ -65,6 +63,9 @@ class Jobs:
         self.uploads = writer.uploads
         self.by_id: dict[str, Job] = {}
         """This process's jobs by id; earlier processes' are in ``records``."""
+        self._threads: dict[str, threading.Thread] = {}
+        """The thread of each job in ``by_id``: what ``abandon`` waits for."""
+        self._stopping = threading.Event()
         self._slots = threading.Lock()
         self._arriving = 0
         """Uploads taken under ``job_slot`` and not yet answered: each may become a job."""
@@ -85,21 +86,37 @@ class Jobs:
                 self.records.keep_current(job)
 
     def abandon(self) -> None:
-        """At shutdown (a service stopped or restarted): jobs still running die with the process. Each is logged, and
-        its record saved as it stands, so that after a restart it reads "interrupted" at the progress it had, and what
-        it committed of its upload is rolled back (``sweep_uploads``)."""
-        for job in list(self.by_id.values()):
-            if job.running:
-                self.records.save(job)
-                log.warning(
-                    "index job %s (%s) abandoned at shutdown, %d/%d done, indexing %s: what it committed is rolled "
-                    "back when the server starts again",
-                    job.id,
-                    job.source,
-                    job.done,
-                    job.total,
-                    ", ".join(map(str, job.paths)),
-                )
+        """At shutdown (a service stopped or restarted): running jobs stop at their next step, as a cancel stops them
+        (what they committed of their upload is rolled back), and their threads are waited for (``CLOSE_WAIT`` in
+        all), so that none is left in a model's native code for the process's exit to tear down under it ("terminate
+        called without an active exception"). Each job so ended, or still running after the wait, is logged, and its
+        record saved as it stands, so that after a restart it reads "interrupted" at the progress it had, and what one
+        still running committed of its upload is rolled back then (``sweep_uploads``)."""
+        self._stopping.set()
+        deadline = time.monotonic() + CLOSE_WAIT
+        for thread in list(self._threads.values()):
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        for job in [job for job in list(self.by_id.values()) if job.running]:
+            self.records.save(job)
+            log.warning(
+                "index job %s (%s) abandoned at shutdown, %d/%d done, indexing %s: %s",
+                job.id,
+                job.source,
+                job.done,
+                job.total,
+                ", ".join(map(str, job.paths)),
+                "still running, what it committed is rolled back when the server starts again"
+                if (thread := self._threads.get(job.id)) is not None and thread.is_alive()
+                else "stopped, what it committed was rolled back",
+            )
+
+    def stop_if_cancelled(self, job: Job) -> None:
+        """Stop ``job`` (``Cancelled``) once a cancel of it was asked, or the service stops (``Stopped``): called
+        wherever it can stop cleanly."""
+        if job.cancel_requested:
+            raise Cancelled(f"job {job.id} was cancelled")
+        if self._stopping.is_set():
+            raise Stopped(f"job {job.id} was stopped with the service")
 
     def sweep_uploads(self) -> None:
         """At start: roll back the uploads of jobs a kill cut short (``_roll_back_interrupted``), then delete this
@@ -174,6 +191,7 @@ class Jobs:
         now = time.time()
         for job in [job for job in list(self.by_id.values()) if job.expired(now)]:  # a copy: uploads submit meanwhile
             self.by_id.pop(job.id, None)
+            self._threads.pop(job.id, None)
         self.records.forget_old()
 
     @contextmanager
@@ -216,7 +234,9 @@ class Jobs:
         )
         self.by_id[job.id] = job
         self.records.save(job)
-        threading.Thread(target=self._run, args=(job,), daemon=True, name=f"index-{job.id}").start()
+        thread = threading.Thread(target=self._run, args=(job,), daemon=True, name=f"index-{job.id}")
+        thread.start()  # before it is kept: one that cannot start is never joined (``abandon``)
+        self._threads[job.id] = thread
         return job
 
     def _run(self, job: Job) -> None:
@@ -225,13 +245,18 @@ class Jobs:
         from it is still in the index: one whose removal failed stays citable) and its end logged, in one line: the
         error as the server sees it (with its paths); the client's ``error`` names the upload as it was sent. Only
         then is the upload's claim released: a server starting meanwhile takes a record saying "running" of an
-        unclaimed upload for one a kill cut short, and rolls it back (``_roll_back_interrupted``)."""
+        unclaimed upload for one a kill cut short, and rolls it back (``_roll_back_interrupted``). A job the service's
+        stop ended (``Stopped``) has no end published: its record keeps saying "running" (``abandon`` logs and saves
+        it), which a start reads as interrupted."""
         status, problem = "failed", "the job stopped unexpectedly"
         error = problem
+        published = True
         try:
             with self.writer.lock, rows_read_once():  # each case folder's metadata read once by the job
                 status, problem = self._index_job(job)
                 error = None if problem is None else self.job_error(job, problem)
+        except Stopped:
+            published = False
         except Cancelled:
             status, problem, error = "cancelled", None, None
         except BaseException as exc:  # a worker thread that dies would leave its job running forever
@@ -240,12 +265,13 @@ class Jobs:
         finally:
             if job.upload is not None and status != "done" and not sources_of(self.engine.index, job.upload):
                 shutil.rmtree(job.upload, ignore_errors=True)
-            if status == "failed":  # logged before it is published: a client seeing the end finds the line
-                log.warning("index job %s (%s) failed: %s", job.id, job.source, problem)
-            else:
-                log.info("index job %s (%s) %s", job.id, job.source, status)
-            job.status, job.error, job.ended = status, error, time.time()
-            self.records.save(job)
+            if published:
+                if status == "failed":  # logged before it is published: a client seeing the end finds the line
+                    log.warning("index job %s (%s) failed: %s", job.id, job.source, problem)
+                else:
+                    log.info("index job %s (%s) %s", job.id, job.source, status)
+                job.status, job.error, job.ended = status, error, time.time()
+                self.records.save(job)
             if job.claim is not None:
                 job.claim.release()
 
@@ -260,13 +286,13 @@ class Jobs:
 
         def progress(source: str, done: int, total: int) -> None:
             job.count(source, done, total)
-            stop_if_cancelled(job)
+            self.stop_if_cancelled(job)
 
         def looking(*_) -> None:
             """A cancel asked while the index opened stops before a source is looked at (``on_source``); one asked
             while it is looked at (its metadata read, its images hashed: minutes for a large folder), there
             (``on_look``)."""
-            stop_if_cancelled(job)
+            self.stop_if_cancelled(job)
 
         whole, refusal = False, None
         with self.writer.writing() as target:
@@ -308,7 +334,7 @@ class Jobs:
 
         def prepare() -> None:
             try:
-                with stoppable(functools.partial(stop_if_cancelled, job)):
+                with stoppable(functools.partial(self.stop_if_cancelled, job)):
                     prepared.set_result((self.unread_removed(job), self.size_hints(job.paths)))
             except BaseException as exc:  # the job ends with it (failed, or cancelled), as it did preparing itself
                 prepared.set_exception(exc)
@@ -316,7 +342,7 @@ class Jobs:
         context = contextvars.copy_context()
         threading.Thread(target=context.run, args=(prepare,), daemon=True, name=f"prepare-{job.id}").start()
         while True:
-            stop_if_cancelled(job)
+            self.stop_if_cancelled(job)
             with suppress(TimeoutError):
                 removed, hints = prepared.result(timeout=CANCEL_SECONDS)
                 if removed:
