@@ -1,5 +1,12 @@
 """Errors a user can act on. Each message is one line naming the file, option or value at fault."""
 
+from collections.abc import Sequence
+
+
+def first_few(texts: Sequence[str], shown: int = 3, between: str = ", ") -> str:
+    """The first ``shown`` of ``texts``, saying how many more there are: what a one-line refusal lists."""
+    return between.join(texts[:shown]) + (f" (+{len(texts) - shown} more)" if len(texts) > shown else "")
+
 
 class PathAtlasError(Exception):
     """Base class; the CLI prints ``error: <message>`` and exits with status 1 (the REST API answers 400)."""

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
-from pathatlas.errors import BadInputError, UnknownSourceError
+from pathatlas.errors import BadInputError, UnknownSourceError, first_few
 from pathatlas.plugins import encoded
 from pathatlas.retrieval.figure_labels import label_key, named_figures, named_labels
 from pathatlas.retrieval.fusion import (
@@ -246,7 +246,7 @@ def whole_section(value: str, index: Index) -> str:
     if len(named) > 1:
         raise UnknownSourceError(
             f"section {quoted(value)} names {len(named)} sections in index {index.path}: "
-            f"{first_few([repr(section) for section in named])}; give its whole path"
+            f"{first_few([repr(section) for section in named], CLOSEST)}; give its whole path"
         )
     return named[0] if named else value
 
@@ -272,11 +272,6 @@ def names_section(tail: list[str], section: str) -> bool:
 def book_order(text: str) -> list[str | int]:
     """``text`` as a book orders its parts: numbers by their value ("Chapter 6" before "Chapter 12")."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
-
-
-def first_few(texts: Sequence[str], shown: int = CLOSEST, between: str = ", ") -> str:
-    """The first ``shown`` of ``texts``, saying how many more there are: what a refusal lists."""
-    return between.join(texts[:shown]) + (f" (+{len(texts) - shown} more)" if len(texts) > shown else "")
 
 
 def held_values(index: Index, name: str) -> dict[Any, str]:
@@ -324,7 +319,7 @@ def not_held(name: str, value: str, held: Mapping[Any, str], index: Index) -> st
         return f"{refused}; closest: {', '.join(map(repr, closest))}"
     if not spelt:
         return f"{refused}; its records have no {name}"
-    return f"{refused}; it has {first_few([repr(value) for value in spelt.values()])}"
+    return f"{refused}; it has {first_few([repr(value) for value in spelt.values()], CLOSEST)}"
 
 
 def echoed(text: str) -> str:

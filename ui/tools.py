@@ -25,11 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, W
 
 from pathatlas.agent.document import answer_record, thumbnail_record
 from pathatlas.agent.questions import Question, with_pasted_options
-from pathatlas.errors import BadInputError, PathAtlasError, UnknownSourceError
+from pathatlas.errors import BadInputError, PathAtlasError, UnknownSourceError, first_few
 from pathatlas.paths import expanded
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.records import KINDS, Hit, Payload, display_name
-from pathatlas.retrieval.search import Found, Query, check_length, echoed, first_few, quoted
+from pathatlas.retrieval.search import Found, Query, check_length, echoed, quoted
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.schemas import (

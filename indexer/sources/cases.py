@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from pathatlas.errors import BadInputError
+from pathatlas.errors import BadInputError, first_few
 from pathatlas.indexer.records import Case, Record
 from pathatlas.indexer.sources.base import Source
 from pathatlas.indexer.sources.fingerprints import hash_files, is_index_folder, may_stop, shown
@@ -190,12 +190,6 @@ def check_lengths(row: Row, where: Path) -> None:
             raise BadInputError(f"{where}: the {name} of {image!r} is {length:,} characters; at most {limit:,}")
 
 
-def first_few(names: list[str]) -> str:
-    """Names a message lists, the first ``UNLISTED_SHOWN`` and how many more: a folder's hundred is one line."""
-    more = f" (+{len(names) - UNLISTED_SHOWN} more)" if len(names) > UNLISTED_SHOWN else ""
-    return ", ".join(names[:UNLISTED_SHOWN]) + more
-
-
 def by_file(rows: list[Row], paths: list[Path]) -> dict[Path, list[Row]]:
     """A case's rows by the file each names (``paths``, resolved), in the order listed: "images/a.jpg" and
     "./images/a.jpg" are one file."""
@@ -345,7 +339,9 @@ class CaseFolderSource(Source):
             resolved[name] = (self.path / name).resolve()
         if leaving := [self._leaving(name) for name, path in resolved.items() if not self.holds(path)]:
             paths_leave = "image path leaves" if len(leaving) == 1 else f"{len(leaving)} image paths leave"
-            raise BadInputError(f"{self.metadata_path}: {paths_leave} the case folder: {first_few(leaving)}")
+            raise BadInputError(
+                f"{self.metadata_path}: {paths_leave} the case folder: {first_few(leaving, UNLISTED_SHOWN)}"
+            )
         return resolved
 
     def _leaving(self, name: str) -> str:
@@ -533,11 +529,11 @@ class CaseFolderSource(Source):
             one = "a case folder inside a case folder is not read with it; index it on its own"
             many = "case folders inside a case folder are not read with it; index each on its own"
             said = one if len(nested) == 1 else many
-            notes.append(f"{self.path}: {first_few(self._relative(nested))}: {said}")
+            notes.append(f"{self.path}: {first_few(self._relative(nested), UNLISTED_SHOWN)}: {said}")
         if pdfs := sorted(self._relative(with_suffix(files, (".pdf",)))):
             one = "a PDF inside a case folder is not indexed; index it on its own"
             said = one if len(pdfs) == 1 else "PDFs inside a case folder are not indexed; index each on its own"
-            notes.append(f"{self.path}: {first_few(pdfs)}: {said}")
+            notes.append(f"{self.path}: {first_few(pdfs, UNLISTED_SHOWN)}: {said}")
         if not listed:
             return notes
         named = {*listed, *((self.path / twin).resolve() for twin in twins.values())}
@@ -547,7 +543,7 @@ class CaseFolderSource(Source):
             images = "image" if len(unlisted) == 1 else "images"
             notes.append(
                 f"{self.path}: {len(unlisted)} {images} not listed in {metadata.name}, not indexed: "
-                f"{first_few(unlisted)}"
+                f"{first_few(unlisted, UNLISTED_SHOWN)}"
             )
         return notes
 
