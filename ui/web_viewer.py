@@ -104,7 +104,9 @@ def viewer(hit: dict[str, Any], state: str, level: int = 2) -> None:
 
 
 def page_view(hit: dict[str, Any], state: str, nav) -> None:
-    """The page with its passage outlined; its previous/next and PDF buttons go in ``nav``, the viewer's button row."""
+    """The page with its passage outlined, then, for a figure whose caption is printed on another page (the next), that
+    page with the caption outlined: the reader saw the picture alone, its caption a "Next page" away and unmarked. Its
+    previous/next and PDF buttons go in ``nav``, the viewer's button row."""
     citation = hit["citation"]
     page = citation["page"]
     previous, following = (hit, page - 1, state), (hit, page + 1, state)
@@ -122,17 +124,29 @@ def page_view(hit: dict[str, Any], state: str, nav) -> None:
             key=f"{state}-pdf",
             on_click="ignore",
         )
-    url = hit["page_url"]
-    image = media(f"{url}{'&' if '?' in url else '?'}dpi={READING_DPI}")  # a caption quote's asks ?captioned=true
-    if not image:
-        return
-    named = f"Page {page} of {citation['source']}"
-    if not citation.get("bbox"):
+    if image := media(at_reading_size(hit["page_url"])):  # a caption quote's asks ?captioned=true
+        outlined_page(image, page, citation["source"], citation.get("bbox"), outlined_name(hit))
+    caption_page, caption_url = citation.get("caption_page"), hit.get("caption_url")
+    if caption_page and caption_url and (caption := media(at_reading_size(caption_url))):
+        outlined = f"caption of {citation['figure']} outlined"
+        outlined_page(caption, caption_page, citation["source"], citation.get("caption_bbox"), outlined)
+
+
+def at_reading_size(url: str) -> str:
+    """A page render's URL asking for ``READING_DPI``."""
+    return f"{url}{'&' if '?' in url else '?'}dpi={READING_DPI}"
+
+
+def outlined_page(image: bytes, page: int, source: str, bbox: list[float] | None, outlined: str) -> None:
+    """Page ``page`` of ``source`` rendered with ``bbox`` outlined (``image``): the strip around the box, and the whole
+    page in an expander; the whole page alone where no box is known. ``outlined`` names what the outline marks, in
+    the pictures' text alternatives and captions."""
+    named = f"Page {page} of {source}"
+    if not bbox:
         picture([image], [named], [f"page {page}"], width="stretch")
         return
-    outlined = outlined_name(hit)
     whole = Image.open(io.BytesIO(image)).convert("RGB")
-    strip = around_box(whole, citation["bbox"], READING_DPI)
+    strip = around_box(whole, bbox, READING_DPI)
     picture([strip], [f"{named}, around the {outlined} in red"], [f"page {page} ({outlined} in red)"], width="stretch")
     with st.expander(f"Whole page {page}"):
         picture([whole], [f"{named}, the whole page, the {outlined} in red"], width="stretch")

@@ -32,7 +32,7 @@ CITATION_CORE = {
     "source", "source_id", "label", "page", "figure", "bbox", "case", "image", "page_label", "book", "evidence",
     "record", "caption_page", "caption_bbox",
 }  # fmt: skip
-REST_OWN = {"page_url", "case_image_url", "case_url"}
+REST_OWN = {"page_url", "caption_url", "case_image_url", "case_url"}
 ASKED = {"question": "What is shown?", "options": ["tuberculosis", "lung adenocarcinoma"]}  # demo cases' diagnoses
 
 

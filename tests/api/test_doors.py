@@ -25,7 +25,7 @@ CORE = {
 }  # fmt: skip
 OWN = {
     "cli": {"thumbnail"},  # a file on the user's own machine
-    "rest": {"thumbnail_url", "page_url", "case_url", "case_image_url"},
+    "rest": {"thumbnail_url", "page_url", "caption_url", "case_url", "case_image_url"},
     "mcp": {"media"},
     "langchain": {"media"},
 }

@@ -74,6 +74,11 @@ class Links:
         """The record's page with its box outlined; ``captioned``: a figure's box with its caption's."""
         return f"{self.root}/media/pages/{record_id}" + ("?captioned=true" if captioned else "")
 
+    def caption_page(self, record_id: str) -> str:
+        """The page printing a figure's caption where that is not the figure's (``Payload.caption_page``), the caption
+        outlined."""
+        return f"{self.root}/media/pages/{record_id}?caption_page=true"
+
     def case_image(self, record_id: str) -> str:
         return f"{self.root}/media/cases/{record_id}"
 
@@ -83,12 +88,23 @@ class Links:
 
 CASE_URL_SAID = "For a case image: GET this for its case (diagnosis, organ, labels, each of its images)."
 """What a hit's and a citation's ``case_url`` is (one wording: the same link from a search and an answer)."""
+CAPTION_URL_SAID = (
+    "For a figure whose caption the book prints on another page (citation.caption_page): GET this for that page "
+    "rendered with the caption outlined. Null for every other record."
+)
+"""What a hit's and a citation's ``caption_url`` is (one wording, as ``CASE_URL_SAID``)."""
 
 
 def has_rendered_pages(source: str, page: int | None) -> bool:
     """Whether the media route renders the page a record cites: a PDF's (a source's key or name ending ``.pdf``, as
     the ``pdf`` reader accepts); lecture notes' slides and a plug-in source's pages have no file to render."""
     return page is not None and source.lower().endswith(".pdf")
+
+
+def caption_url(links: Links, record_id: str, source: str, caption_page: int | None) -> str | None:
+    """The link to a figure's caption printed on another page (``Links.caption_page``), beside its ``page_url``; None
+    for every other record, and where the media route renders no page of the source (``has_rendered_pages``)."""
+    return links.caption_page(record_id) if has_rendered_pages(source, caption_page) else None
 
 
 StoredPayload = with_config(ConfigDict(extra="allow"))(
@@ -176,6 +192,7 @@ class HitOut(HitFields):
 
     thumbnail_url: str | None = Field(None, description="GET this for the hit's thumbnail.")
     page_url: str | None = Field(None, description="GET this for the rendered page with the hit highlighted.")
+    caption_url: str | None = Field(None, description=CAPTION_URL_SAID)
     case_url: str | None = Field(None, description=CASE_URL_SAID)
     case_image_url: str | None = Field(None, description="For a case image: GET this for the image at full size.")
 
@@ -197,6 +214,7 @@ class HitOut(HitFields):
             page_url=links.page(hit.passage or hit.id)
             if has_rendered_pages(hit.citation.source, hit.citation.page)
             else None,
+            caption_url=caption_url(links, hit.id, hit.citation.source, hit.citation.caption_page),
             case_url=links.case(hit.id) if hit.kind == "case" else None,
             case_image_url=links.case_image(hit.id) if hit.kind == "case" and hit.citation.image else None,
         )
@@ -601,6 +619,7 @@ class QuoteCitation(PlacedCitation):
         None,
         description="GET this for the page rendered with the cited box outlined (a quote's: the passage holding it).",
     )
+    caption_url: str | None = Field(None, description=CAPTION_URL_SAID)
     case_image_url: str | None = Field(None, description="GET this for the cited case image at full size.")
     case_url: str | None = Field(None, description=CASE_URL_SAID)
     thumbnail_url: str | None = Field(None, description="GET this for the cited record's thumbnail.")
@@ -749,9 +768,9 @@ def linked(citation: dict[str, Any], links: Links) -> dict[str, Any]:
     """A placed citation (``answer_record``) with the links a hit has: the thumbnail it shows (``thumbnail_record``'s:
     a caption quoted from a page's text shows its figure's, as a search shows that figure), the page rendered with
     its box outlined (the media route outlines a record's own box, so it links ``record``, the one holding the quote;
-    a caption quoted from a page's text, placed on its figure, with the caption's box too: ``quote_place``), a case's
-    image and the case itself (an answer citing a case image linked its picture but not its diagnosis and
-    other images)."""
+    a caption quoted from a page's text, placed on its figure, with the caption's box too: ``quote_place``), the page
+    printing a figure's caption where that is another page (``caption_url``), a case's image and the case itself (an
+    answer citing a case image linked its picture but not its diagnosis and other images)."""
     placed_elsewhere = citation["record"] != citation["evidence"]
     return {
         **citation,
@@ -759,6 +778,7 @@ def linked(citation: dict[str, Any], links: Links) -> dict[str, Any]:
         "page_url": links.page(citation["record"], captioned=bool(citation["figure"]) and placed_elsewhere)
         if has_rendered_pages(citation["source"], citation["page"])
         else None,
+        "caption_url": caption_url(links, citation["record"], citation["source"], citation.get("caption_page")),
         "case_image_url": links.case_image(citation["evidence"]) if citation["case"] and citation["image"] else None,
         "case_url": links.case(citation["evidence"]) if citation["case"] else None,
     }

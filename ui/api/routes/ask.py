@@ -24,6 +24,7 @@ P174 = {
     "evidence": "64967f351f4d57c8dbd70f22",
     "record": "41e06f80fe8f007386a1ffe8",
     "page_url": "/media/pages/41e06f80fe8f007386a1ffe8",
+    "caption_url": None,
     "case_image_url": None,
     "case_url": None,
     "thumbnail_url": "/media/thumbnails/64967f351f4d57c8dbd70f22",

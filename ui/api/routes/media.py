@@ -176,19 +176,25 @@ def page(
     head: HeadDep,
     dpi: int = Query(110, ge=36, le=300),
     captioned: bool = Query(False, description="Outline a figure with its caption (where an answer quotes it)."),
+    caption_page: bool = Query(
+        False,
+        description="For a figure whose caption the book prints on another page (its citation's caption_page): "
+        "render that page, the caption outlined (the record's caption_url). 404 for any other record.",
+    ),
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     payload = payload_of(engine, record_id)
     if payload.page is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this record is not on a page")
-    if not has_rendered_pages(payload.source, payload.page):
+    number, boxes = caption_place(payload) if caption_page else (payload.page, outlined_boxes(payload, captioned))
+    if not has_rendered_pages(payload.source, number):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this record's source is not a PDF: its pages are not rendered")
     if not Path(payload.source).is_file():  # moved or deleted: said before any render, so a HEAD says it too
         raise HTTPException(status.HTTP_410_GONE, PDF_GONE)
     check_source(engine, payload)
     if not has_pdf_header(Path(payload.source)):  # damaged in place or unreadable: a HEAD says it too
         raise HTTPException(status.HTTP_410_GONE, PDF_UNREADABLE)
-    key = (payload.source, payload.fingerprint, payload.page, outlined_boxes(payload, captioned), dpi)
+    key = (payload.source, payload.fingerprint, number, boxes, dpi)
     max_pixels = engine.settings.max_page_pixels
     etag = render_etag(key, max_pixels)
     if unchanged := not_modified(if_none_match, etag, PRIVATE_CACHE):
@@ -213,6 +219,18 @@ def outlined_boxes(payload: Payload, captioned: bool) -> tuple[BBox, ...]:
         return close_runs(payload.blocks, OUTLINE_GAP)
     box = payload.captioned_bbox if captioned else payload.bbox
     return (box,) if box else ()
+
+
+NO_CAPTION_ELSEWHERE = "this record has no caption printed on another page"
+
+
+def caption_place(payload: Payload) -> tuple[int, tuple[BBox, ...]]:
+    """The page printing a figure's caption where that is not the figure's (``Payload.caption_page``: a caption opening
+    the next page), and the box outlined there, the caption's; 404 for any other record, whose caption (if any) its
+    own page shows (``captioned``)."""
+    if payload.caption_page is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NO_CAPTION_ELSEWHERE)
+    return payload.caption_page, (payload.caption_bbox,) if payload.caption_bbox else ()
 
 
 def close_runs(blocks: Sequence[BBox], gap: float) -> tuple[BBox, ...]:

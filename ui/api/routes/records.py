@@ -51,6 +51,7 @@ RECORD_EXAMPLE = {
     },
     "thumbnail_url": "/media/thumbnails/64967f351f4d57c8dbd70f22",
     "page_url": "/media/pages/64967f351f4d57c8dbd70f22",
+    "caption_url": None,
     "case_url": None,
     "case_image_url": None,
     "text": "Figure 6.11. Bone Cells: Four types of cells are found within bone tissue. Osteogenic cells are "

@@ -58,6 +58,8 @@ CITATION_EXAMPLE = {
     "image": None,
     "page_label": None,
     "book": BOOK,
+    "caption_page": None,
+    "caption_bbox": None,
 }
 """The passage the examples find and cite: OpenStax's Anatomy and Physiology 2e (CC BY 4.0) indexed as it is."""
 SEARCH_EXAMPLE = {
@@ -100,6 +102,7 @@ SEARCH_EXAMPLE = {
             },
             "thumbnail_url": "/media/thumbnails/64967f351f4d57c8dbd70f22",
             "page_url": "/media/pages/41e06f80fe8f007386a1ffe8",
+            "caption_url": None,
             "case_url": None,
             "case_image_url": None,
         }
