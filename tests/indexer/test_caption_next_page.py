@@ -10,25 +10,18 @@ from pathlib import Path
 
 import pymupdf
 import pytest
-from PIL import Image, ImageDraw
 
 from pathatlas.indexer.records import Figure
 from pathatlas.indexer.sources.pdf.source import PdfSource
 from pathatlas.retrieval.records import BBox, Citation, Payload
-from tests.helpers import hashing_settings, png_bytes
+from tests.helpers import hashing_settings
+from tests.indexer.test_caption_box import picture
 
 AT_FOOT = pymupdf.Rect(150, 500, 450, 725)
 BESIDE = pymupdf.Rect(150, 250, 450, 475)
 NEXT_PAGE_CAPTION = "Figure 2.1. Osteon: Concentric lamellae ring a central canal of compact bone."
 SAME_PAGE_CAPTION = "Figure 2.2. Spongy bone: Trabeculae follow the lines of stress."
 BODY = "Bone is a connective tissue whose matrix is hardened by calcium phosphate crystals."
-
-
-def picture(shade: int) -> bytes:
-    """A small drawn picture (over ``min_figure_px``), each ``shade`` its own pixels."""
-    image = Image.new("RGB", (200, 150), (230, shade, 200))
-    ImageDraw.Draw(image).ellipse((40, 30, 160, 120), fill=(90, 30, shade))
-    return png_bytes(image)
 
 
 def write_book(path: Path) -> Path:
