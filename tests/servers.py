@@ -19,7 +19,7 @@ import uvicorn
 
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.bench_serve import free_port, start_server
+from pathatlas.ui.bench_serve import free_port, start_server, stop_server
 from pathatlas.ui.cli import streamlit_command
 
 
@@ -61,10 +61,9 @@ def ui_over(index: Path) -> Iterator[str]:
 
 
 def stop(*processes: subprocess.Popen) -> None:
-    """Stop ``processes`` (a web UI, then the service it reads), each within 30 s."""
+    """Stop ``processes`` (a web UI, then the service it reads), each as ``stop_server`` does."""
     for process in processes:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_server(process)
 
 
 def start_ui(api: str, port: int) -> tuple[subprocess.Popen, str]:

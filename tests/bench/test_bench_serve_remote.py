@@ -24,9 +24,10 @@ import httpx
 import pytest
 
 import pathatlas.ui.bench_serve as bench_serve
+from pathatlas.errors import PathAtlasError
 from pathatlas.ui.bench_crash import make_pdf
-from pathatlas.ui.bench_serve import free_port, start_server
-from tests.helpers import hashing_env, indexed_book, only_error_line, run_cli, send_json
+from pathatlas.ui.bench_serve import free_port, start_server, stop_server
+from tests.helpers import hashing_env, hashing_settings, indexed_book, only_error_line, run_cli, send_json
 
 TOKEN = "course-token-s43"
 PREFIX = "/atlas"
@@ -43,8 +44,7 @@ def service(tmp_path_factory):
             env.setenv(name, value)
         process = start_server(root / "idx", port)
     yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=30)
+    stop_server(process)
 
 
 class TokenProxy(BaseHTTPRequestHandler):
@@ -223,5 +223,39 @@ def test_a_service_that_writes_much_to_stderr_still_starts(tmp_path, monkeypatch
     try:
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_server(process)
+
+
+SLOW_ENCODE = """
+from pathatlas.indexer import pipeline
+import time
+encode = pipeline.Indexer.encode
+def slow(self, batch, earlier):
+    time.sleep(60)
+    return encode(self, batch, earlier)
+pipeline.Indexer.encode = slow
+"""
+
+
+def test_an_upload_step_that_fails_says_why_and_leaves_no_service_running(tmp_path, monkeypatch):
+    """A job past ``JOB_TIMEOUT`` while the copy's service still encodes: the run ends with that step's line, and the
+    service is stopped (killed once ``STOP_WAIT`` is past). It waited 30 s for a service whose own stop waits up to
+    30 s for the job, so a ``TimeoutExpired`` replaced the line and the service outlived its deleted copy."""
+    root = indexed_book(tmp_path)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(SLOW_ENCODE)
+    for name, value in {**hashing_env(root / "home"), "PYTHONPATH": str(tmp_path / "site")}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(bench_serve, "JOB_TIMEOUT", 3.0)
+    monkeypatch.setattr(bench_serve, "STOP_WAIT", 3.0)
+    started = []
+
+    def kept(*args, **kwargs):
+        started.append(start_server(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(bench_serve, "start_server", kept)
+    settings = hashing_settings(root, index=root / "idx")
+    with pytest.raises(PathAtlasError, match="did not end within 3 s"):
+        bench_serve.bench_after_upload(settings, 1, 0.0)
+    assert [process.poll() is not None for process in started] == [True], "the copy's service was stopped"
