@@ -32,7 +32,7 @@ from pathatlas.agent.plan import (
     verdict_options,
 )
 from pathatlas.agent.questions import Evidence, Question, Quote
-from pathatlas.retrieval.records import BBox, Payload
+from pathatlas.retrieval.records import BBox, Citation, Payload
 from pathatlas.retrieval.terms import FUNCTION_WORDS, MEASURED, has_words, lettered_spans, tokenize
 from pathatlas.retrieval.terms import terms as lexical_terms  # "terms" names option terms here
 from pathatlas.retrieval.text import normalise as unicode_normalised
@@ -1318,11 +1318,18 @@ def shown_stances(quotes: Sequence[Sequence[Quote]]) -> list[list[str]]:
 class QuotePlace:
     """Where a quote stands on its page: its record (the passage holding it, or the figure whose caption it is: the
     media route outlines that record's own box), the box holding it (a caption's: its figure's with the caption's,
-    ``Payload.captioned_bbox``), and the figure whose caption it is, if any."""
+    ``Payload.captioned_bbox``), and the citation of the figure whose caption it is, if any, whose page the quote is
+    cited on: a figure at a page's foot whose caption opens the quote's page is printed on the page before, and its
+    citation names the caption's page and box (``Citation.caption_page``)."""
 
     record: str
     bbox: BBox | None
-    figure: str | None = None
+    cited: Citation | None = None
+
+    @property
+    def figure(self) -> str | None:
+        """The label of the figure whose caption it is, as the book prints it."""
+        return self.cited.figure if self.cited is not None else None
 
 
 def evidence_record(evidence_id: str, evidence: Payload, on_page: Mapping[str, Payload]) -> str:
@@ -1339,7 +1346,8 @@ def quote_place(quote: str, evidence_id: str, evidence: Payload, on_page: Mappin
     grown to hold the caption printed beside it, ``Payload.captioned_bbox``, so "Open" outlines the figure and the
     quoted words, not the whole passage around them, and the figure named, since a caption read in the page's text would
     otherwise be cited without its figure); else the passage holding it (the evidence's own first; ``on_page`` holds the
-    page's passages and figures by id), else the evidence's record. A figure's or case's quote is its own."""
+    page's passages and the figures whose caption it prints, by id: ``records_on_pages``), else the evidence's record.
+    A figure's or case's quote is its own."""
     own = evidence_record(evidence_id, evidence, on_page)
     if evidence.kind not in ("page", "passage"):
         return QuotePlace(own, evidence.bbox)
@@ -1347,7 +1355,7 @@ def quote_place(quote: str, evidence_id: str, evidence: Payload, on_page: Mappin
     figure = caption_of(said, on_page)
     if figure is not None:
         shown = on_page[figure]
-        return QuotePlace(figure, shown.captioned_bbox, shown.figure_printed or shown.figure)
+        return QuotePlace(figure, shown.captioned_bbox, Citation.of(shown))
     holders = [i for i, p in on_page.items() if p.kind == "passage" and said in quote_normalise(p.text)]
     record = own if own in holders else next(iter(holders), own)
     return QuotePlace(record, on_page[record].bbox if record in on_page else evidence.bbox)

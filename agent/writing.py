@@ -351,10 +351,10 @@ def rationale(question: Question, reading: Reading, answer: Answer, slide: Evide
         elif own:
             others = other_options_named(own[0], answer.choice)
             naming = f", which names {', '.join(others)}" if others else ""
-            parts.append(f"{chosen} is the closest match; nearest sentence: {cite(own[0])}{naming}.")
+            parts.append(f"{chosen}: the closest match; nearest sentence: {cite(own[0])}{naming}.")
         else:
             parts.append(f"{chosen}: no retrieved sentence names it.")
-        if not answer.settled:  # "leaning to B. Basal cell carcinoma: ...", the option named once
+        if not answer.settled:  # "leaning to B. Melanoma: ...", the option named once: each part opens so
             parts[-1] = unsettled(question, reading, answer, parts[-1])
     rival = saying_rival(answer) if best is None else None
     if rival is not None and cite(rival[1]) not in " ".join(parts):  # said once is enough

@@ -234,10 +234,10 @@ def resolve_filters(filters: Filters, index: Index) -> Filters:
 
 def whole_section(value: str, index: Index) -> str:
     """A section filter's value as the stores match it, a section's whole bookmark path: one the index holds as
-    given; else the one held section whose last parts it names (``names_section``: "Bone Structure" or "6.3 Bone
-    Structure" of "Chapter 6: Bone Tissue and the Skeletal System > 6.3 Bone Structure"). Refused in one line, listing
-    them, where it names several ("Introduction" of each chapter); where it names none, as given (``not_held``
-    refuses it, naming the closest)."""
+    given; else the one held section whose last parts it names (``names_section``: "Bone Structure", "6.3 Bone
+    Structure" or "6.3" of "Chapter 6: Bone Tissue and the Skeletal System > 6.3 Bone Structure"). Refused in one
+    line, listing them, where it names several ("Introduction" of each chapter, "6.3" of two books); where it names
+    none, as given (``not_held`` refuses it, naming the closest)."""
     held = held_values(index, "section")
     if value == NO_SECTION or fold("section", value) in held:
         return value
@@ -256,17 +256,25 @@ def section_parts(section: str) -> list[str]:
     return [spaced(part) for part in str(fold("section", section)).split(">") if part.strip()]
 
 
-SECTION_NUMBER = re.compile(r"^\d+(?:\.\d+)*\.?\s+")
-"""A section's number before its title ("6.3 " of "6.3 Bone Structure"), which a reader may leave out."""
+SECTION_NUMBER = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+")
+"""A section's number before its title ("6.3 " of "6.3 Bone Structure"), which a reader may leave out, or give alone."""
+
+
+def part_names(part: str) -> tuple[str, ...]:
+    """What a section's part (``section_parts``) may be called: whole, its title without its number, or its number
+    alone ("6.3 bone structure", "bone structure", "6.3"), as a chapter is by its number. "6.3" was refused, the
+    refusal naming "... > 6.3 Bone Structure" as the closest section."""
+    number = SECTION_NUMBER.match(part)
+    return (part, part[number.end() :], number.group(1)) if number else (part,)
 
 
 def names_section(tail: list[str], section: str) -> bool:
-    """Whether ``tail`` (``section_parts``) is ``section``'s last parts, the chapter (or more) left out, each whole or
-    without its number ("bone structure" of "6.3 Bone Structure")."""
+    """Whether ``tail`` (``section_parts``) is ``section``'s last parts, the chapter (or more) left out, each as
+    ``part_names`` names it ("bone structure" or "6.3" of "6.3 Bone Structure")."""
     parts = section_parts(section)
     if not 0 < len(tail) <= len(parts):
         return False
-    return all(t in (p, SECTION_NUMBER.sub("", p)) for t, p in zip(tail, parts[-len(tail) :], strict=True))
+    return all(t in part_names(p) for t, p in zip(tail, parts[-len(tail) :], strict=True))
 
 
 def book_order(text: str) -> list[str | int]:
