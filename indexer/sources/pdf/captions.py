@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from itertools import takewhile
+from string import ascii_lowercase
 from typing import NamedTuple
 
 from pathatlas.indexer.sources.pdf.text import TextBlock
@@ -17,6 +19,8 @@ CAPTION_TIE = 6.0
 """Points within which two labelled blocks are as near an image as each other (half a caption line)."""
 TITLE_WORDS = 20
 """The most words of a page's title (``page_title``); a paragraph opening a page is longer."""
+FIGURE_PART = re.compile(r"\(([a-z])\)", re.IGNORECASE)
+"""A part of a figure as its caption names it: "(a)", "(B)"."""
 
 
 class Caption(NamedTuple):
@@ -66,6 +70,24 @@ def caption_block(image_box: BBox, blocks: list[TextBlock], continued: TextBlock
         return Caption(None, "")
     _, text, box = min(near)
     return Caption(box, text)
+
+
+def named_parts(caption: str) -> int:
+    """How many parts of its figure a caption names (``FIGURE_PART``): "(a)", "(b)" and on, none left out, so that a
+    "(c)" alone (a copyright sign) names none."""
+    letters = {letter.casefold() for letter in FIGURE_PART.findall(caption)}
+    return sum(1 for _ in takewhile(letters.__contains__, ascii_lowercase))
+
+
+def carried_over(caption: TextBlock, pictures: list[BBox]) -> bool:
+    """Whether the caption block opening a page (``opening_caption``) may be that of a figure at the previous page's
+    foot: no picture of its page (``pictures``, their boxes) ends above it, or it names more parts (``named_parts``)
+    than end there, the rest being the part printed before the page break (the A&P book's Figures 4.7 and 22.24,
+    each shared by the pictures on both pages). A caption under pictures of its own, naming no more parts than they
+    are, is theirs: the previous page's figure took it too, and a search for its label found two figures."""
+    box, text = caption
+    above = sum(1 for picture in pictures if picture[3] <= box[1] + 2)
+    return not above or named_parts(text) > above
 
 
 def page_title(blocks: list[TextBlock], image_box: BBox) -> str:

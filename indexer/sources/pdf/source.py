@@ -12,7 +12,14 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.records import Figure, Page, Passage, Record
 from pathatlas.indexer.sources.base import Source
 from pathatlas.indexer.sources.fingerprints import hash_files
-from pathatlas.indexer.sources.pdf.captions import CAPTION_START, Caption, caption_block, figure_label, page_title
+from pathatlas.indexer.sources.pdf.captions import (
+    CAPTION_START,
+    Caption,
+    caption_block,
+    carried_over,
+    figure_label,
+    page_title,
+)
 from pathatlas.indexer.sources.pdf.columns import column_runs, reading_order
 from pathatlas.indexer.sources.pdf.damage import ends_whole, recount_pages, set_aside_damaged_images
 from pathatlas.indexer.sources.pdf.drawing import EarlierRenders, drawing_key, render
@@ -43,7 +50,7 @@ if TYPE_CHECKING:
 
 class PdfSource(Source):
     kind = "pdf"
-    records_version = 19
+    records_version = 20
     """3: a hyphenated word keeps its hyphen at a line break; 4: a figure at a page's foot takes the caption that opens
     the next page, not the previous figure's; 5: page labels, two-column reading order and scanned pages read by OCR,
     text without invisible format characters; 6: a figure's image turned and masked as its page shows it, a scanned
@@ -66,8 +73,9 @@ class PdfSource(Source):
     figure records where its caption is printed, so a caption quoted is outlined with its figure; 18: each piece of a
     long block split into passages is boxed by its own lines, not the whole block; 19: a figure whose caption opens
     the next page records that page and the caption's box on it (the A&P book's 17 such figures cited no place for
-    their captions). Up to 14 the version every built-in reader shared (``Source.records_version``): the numbers not
-    named here changed case folders only."""
+    their captions); 20: a caption opening the next page under a picture of its own is that picture's alone, unless it
+    names more parts than that page's pictures above it (a figure continued over the break). Up to 14 the version
+    every built-in reader shared (``Source.records_version``): the numbers not named here changed case folders only."""
     reads_settings = (
         "passage_min_words",
         "passage_max_words",
@@ -194,10 +202,10 @@ class PdfSource(Source):
         running: RunningLines | None = None,
     ) -> Iterator[tuple[pymupdf.Page, list[TextBlock], TextBlock | None]]:
         """Each readable page, its text blocks as the book spells them in reading order, and the caption block opening
-        the next page (``opening_caption``); ``without_text`` gets the (0-based) numbers of the pages without a text
-        layer, whatever tesseract reads of them, ``plates`` those of them that are pictures, not scans (each before its
-        page comes), and ``running`` the lines in the pages' margins (every page with a text layer before the first
-        comes, a scan's when tesseract read it).
+        the next page that a figure at its foot may take (``_carried_caption``); ``without_text`` gets the (0-based)
+        numbers of the pages without a text layer, whatever tesseract reads of them, ``plates`` those of them that are
+        pictures, not scans (each before its page comes), and ``running`` the lines in the pages' margins (every page
+        with a text layer before the first comes, a scan's when tesseract read it).
 
         A page without a text layer is a plate (a full-page micrograph, an atlas's figure page) in a born-digital
         document, where at least half the pages have a text layer, unless tesseract read it as a page of words
@@ -236,9 +244,24 @@ class PdfSource(Source):
                 plates.add(n)
             blocks, following = pages[n], pages[n + 1] if n + 1 < len(pages) else None
             if blocks is not None:
-                yield page, blocks, opening_caption(following, heights[n + 1]) if following else None
+                yield page, blocks, self._carried_caption(doc[n + 1], following) if following else None
         if not born_digital:  # a scan's pages hold words: say where none were read (a plate's picture holds none)
             self.problems += scans.unread()
+
+    def _carried_caption(self, page: pymupdf.Page, blocks: list[TextBlock]) -> TextBlock | None:
+        """The caption block opening ``page`` (``opening_caption`` among its ``blocks``) where a figure at the previous
+        page's foot may take it (``carried_over``, by the page's pictures over ``min_figure_px``, which are placed
+        only on a page a caption opens)."""
+        caption = opening_caption(blocks, unrotated_height(page))
+        if caption is None:
+            return None
+        pictures = [info["bbox"] for info in page.get_image_info() if self._figure_sized(info)]
+        return caption if carried_over(caption, pictures) else None
+
+    def _figure_sized(self, info: dict) -> bool:
+        """Whether an image placed on a page (``get_image_info``'s ``info``) is large enough to be a figure: at least
+        ``min_figure_px`` pixels either side."""
+        return min(info["width"], info["height"]) >= self.settings.min_figure_px
 
     def _read_blocks(self, page: pymupdf.Page) -> list[TextBlock] | None:
         """The page's text blocks, top to bottom (None, with the problem noted, when the page cannot be read)."""
@@ -367,7 +390,8 @@ class PdfSource(Source):
         Figures are numbered top to bottom among the page's figures (``Figure.index``, whence an unlabelled one's
         "p6-img1"), not among its images: a logo left out takes no number. ``placements`` are the page's
         ``placed_images``, where the caller has them (placing them draws the page). ``continued`` is the caption block
-        opening the next page (``opening_caption``): a figure taking it records that page (``Figure.caption_page``)."""
+        opening the next page that a figure at its foot may take (``_carried_caption``): a figure taking it records
+        that page (``Figure.caption_page``)."""
         import pymupdf
 
         number = page.number + 1
@@ -384,8 +408,7 @@ class PdfSource(Source):
             if not xref or xref in seen:
                 continue
             seen.add(xref)
-            small = min(info["width"], info["height"]) < self.settings.min_figure_px
-            if small or info in scan:
+            if not self._figure_sized(info) or info in scan:
                 continue
             bbox: BBox = tuple(round(v, 1) for v in info["bbox"])
             shown.append((info, bbox, caption_block(bbox, body, continued)))
