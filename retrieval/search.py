@@ -1001,7 +1001,8 @@ class Searcher:
         """Candidates grouped by page (each its own group where the search folds no page, ``Query.folds_pages``) and
         scored by the ranker; each hit shows its group's best member. Where words are searched, the figures the query
         names by label (``named_figures``) come first, shown by their groups' hits, and those holding every word of a
-        short query next (``holding_all``)."""
+        short query next (``holding_all``); each section's best page comes before any section's next within each of
+        these tiers (``sections_first``), not across them."""
         named = self.named_figures(query) if "bm25" in rankings else set()
         ids = list(dict.fromkeys([*(record_id for ranking in rankings.values() for record_id, _ in ranking), *named]))
         payloads = Payload.from_payloads(self.index.store.payloads(ids))
@@ -1015,13 +1016,14 @@ class Searcher:
             ranker = Ranker({"bm25": 1.0} if "bm25" in rankings else dict(DENSE_ONLY))
         holding = self.holding_all(query, pool) if "bm25" in rankings else set()  # words off: by meaning alone
         scores = ranker.score(features)  # what a hit's score and relevance say; ``placed_first`` only orders
-        placed = all_words_first(scores, [not holding.isdisjoint(group.members) for group in groups])
-        placed = placed_first(placed, [not named.isdisjoint(group.members) for group in groups])
+        tiers = [(not named.isdisjoint(group.members), not holding.isdisjoint(group.members)) for group in groups]
+        placed = all_words_first(scores, [holds for _, holds in tiers])
+        placed = placed_first(placed, [asked for asked, _ in tiers])
         order = sorted(range(len(groups)), key=lambda i: -placed[i])
         per_section = self.settings.pages_per_section if query.pages_per_section is None else query.pages_per_section
         if per_section:
             sections = [section_of(payloads[shown_member(groups[i], payloads, named)]) for i in order]
-            order = [order[j] for j in sections_first(sections, per_section)]
+            order = [order[j] for j in sections_first(sections, per_section, [tiers[i] for i in order])]
         ranks = {r: {i: n for n, (i, _) in enumerate(ranking, start=1)} for r, ranking in rankings.items()}
         shown_named = [member for i in order for member in groups[i].members if member in named]
         ranks[LABEL] = {record_id: n for n, record_id in enumerate(shown_named, start=1)}
