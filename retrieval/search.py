@@ -1,13 +1,13 @@
 """Hybrid search: BM25 plus every vector space the query can reach.
 
 Text queries are ranked by page: a page's passages (and figures) form a group scored by the linear ``Ranker`` in
-``fusion.py``, each bookmark section's best page before any section's next (``pages_per_section``); a page hit
-carries its best passage, and a page printed again (the same words and look: a handout's cover twice, a Quarto
-partial in every deck of a course) is one hit, of the first page of the source whose copy was placed best, naming the
-others (``Hit.repeated_on`` in its source, ``Hit.repeated_in`` in others); the figures a text query names by their
-printed label ("Figure 6.3") come first (``figure_labels``). A search for figures or cases alone
-(``Query.folds_pages``) ranks each record on its own: two figures of a page are two hits. The ranker reads BM25 and
-dense scores, not fusion weights: a ranker weighted 0 (``PATHATLAS_WEIGHT_BM25=0``, or every dense space's) is left
+``fusion.py``, each bookmark section's best page before any section's next within each placing tier
+(``pages_per_section``); a page hit carries its best passage, and a page printed again (the same words and look: a
+handout's cover twice, a Quarto partial in every deck of a course) is one hit, of the first page of the source whose
+copy was placed best, naming the others (``Hit.repeated_on`` in its source, ``Hit.repeated_in`` in others); the figures
+a text query names by their printed label ("Figure 6.3") come first (``figure_labels``). A search for figures or cases
+alone (``Query.folds_pages``) ranks each record on its own: two figures of a page are two hits. The ranker reads BM25
+and dense scores, not fusion weights: a ranker weighted 0 (``PATHATLAS_WEIGHT_BM25=0``, or every dense space's) is left
 out of ``rankings``, so the others order the pages alone. Queries with an image keep weighted RRF, where the words
 printed in the image (``query_ocr``) join as the ``bm25:image`` ranker; candidates verified as the same specimen are
 then pinned first (``verified_first``), and after the first five hits, the diagnosis most of the top ten share comes
