@@ -91,8 +91,9 @@ def create_app(
         serving.start_warm_up()
         app.state.engine, app.state.jobs = serving, jobs
         yield
-        jobs.abandon()
-        serving.close()
+        # Each waits for threads (up to CLOSE_WAIT): off the event loop, which goes on serving meanwhile, jobs first.
+        await run_in_threadpool(jobs.abandon)
+        await run_in_threadpool(serving.close)
 
     app = FastAPI(
         title="PathAtlas",

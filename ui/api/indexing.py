@@ -88,10 +88,11 @@ class Jobs:
     def abandon(self) -> None:
         """At shutdown (a service stopped or restarted): running jobs stop at their next step, as a cancel stops them
         (what they committed of their upload is rolled back), and their threads are waited for (``CLOSE_WAIT`` in
-        all), so that none is left in a model's native code for the process's exit to tear down under it ("terminate
-        called without an active exception"). Each job so ended, or still running after the wait, is logged, and its
-        record saved as it stands, so that after a restart it reads "interrupted" at the progress it had, and what one
-        still running committed of its upload is rolled back then (``sweep_uploads``)."""
+        all; each waits for its sources' count, ``_prepared``), so that none is left in a model's native code for the
+        process's exit to tear down under it ("terminate called without an active exception"). Each job so ended, or
+        still running after the wait, is logged, and its record saved as it stands, so that after a restart it reads
+        "interrupted" at the progress it had, and what one still running committed of its upload is rolled back then
+        (``sweep_uploads``)."""
         self._stopping.set()
         deadline = time.monotonic() + CLOSE_WAIT
         for thread in list(self._threads.values()):
@@ -329,7 +330,9 @@ class Jobs:
         look then takes the rows read): in a thread of their own, which the job waits for only until a cancel is asked
         (``Cancelled``). A 200,000-row metadata file takes seconds to read, which a cancel asked meanwhile waited for,
         and the upload's request before the job existed. The thread stops too, at its next row or file
-        (``stoppable``), so no core stays busy for a job that ended."""
+        (``stoppable``), so no core stays busy for a job that ended. A job the service's stop ends (``Stopped``) waits
+        for it: a step with no stop in it (a PDF opened by MuPDF, a plug-in's ``size_hint``) outlived the shutdown,
+        its upload deleted under it."""
         prepared: Future[tuple[list[str], dict[str, int]]] = Future()
 
         def prepare() -> None:
@@ -340,14 +343,19 @@ class Jobs:
                 prepared.set_exception(exc)
 
         context = contextvars.copy_context()
-        threading.Thread(target=context.run, args=(prepare,), daemon=True, name=f"prepare-{job.id}").start()
-        while True:
-            self.stop_if_cancelled(job)
-            with suppress(TimeoutError):
-                removed, hints = prepared.result(timeout=CANCEL_SECONDS)
-                if removed:
-                    job.notes = [*job.notes, skipped_note(removed)]
-                return hints
+        preparing = threading.Thread(target=context.run, args=(prepare,), daemon=True, name=f"prepare-{job.id}")
+        preparing.start()
+        try:
+            while True:
+                self.stop_if_cancelled(job)
+                with suppress(TimeoutError):
+                    removed, hints = prepared.result(timeout=CANCEL_SECONDS)
+                    if removed:
+                        job.notes = [*job.notes, skipped_note(removed)]
+                    return hints
+        except Stopped:
+            preparing.join()  # the job's end (its upload deleted) waits for it, and ``abandon`` for the job's end
+            raise
 
     def unread_removed(self, job: Job) -> list[str]:
         """An uploaded zip's images no built-in source will read, deleted (``remove_unread_images``); none for a PDF,

@@ -127,7 +127,8 @@ class JobRecords:
         self.folder = folder
         self.index = str(index.resolve())
         self._saving = threading.Lock()
-        """A job's thread and the shutdown may save one record at once: they share its temporary file."""
+        """A job's thread, the watcher and the shutdown may save one record at once: they share its temporary file, and
+        the last write must hold the latest state."""
         self._saved: dict[str, tuple[float, int]] = {}
         """When each job's record was last written (``time.monotonic``), and its ``done`` then."""
 
@@ -139,16 +140,18 @@ class JobRecords:
             self.save(job)
 
     def save(self, job: Job) -> None:
-        """The job's state as of now; a record that cannot be written is one warning, never the job's failure."""
-        record = {
-            "id": job.id,
-            "index": self.index,
-            "upload": str(job.upload) if job.upload is not None else None,
-            **{name: getattr(job, name) for name in KEPT},
-        }
-        self._saved[job.id] = (time.monotonic(), job.done)  # one that cannot be written is not tried at each step
+        """The job's state as of now; a record that cannot be written is one warning, never the job's failure. Read
+        under the lock its write takes: a "running" read before the job's end, written after it (``Jobs.abandon``, the
+        watcher's ``keep_current``), was a finished upload that the next start rolled back as interrupted."""
         try:
             with self._saving:
+                record = {
+                    "id": job.id,
+                    "index": self.index,
+                    "upload": str(job.upload) if job.upload is not None else None,
+                    **{name: getattr(job, name) for name in KEPT},
+                }
+                self._saved[job.id] = (time.monotonic(), job.done)  # one that cannot be written is not tried each step
                 self.folder.mkdir(parents=True, exist_ok=True)
                 write_atomic(self.folder / f"{job.id}.json", orjson.dumps(record))
         except OSError as exc:
