@@ -10,8 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import escape
-from rich.table import Table
+from rich.segment import Segment
+from rich.table import Column, Table
+from rich.text import Text
 
 from pathatlas.errors import BadInputError
 from pathatlas.ui.cli_common import (
@@ -923,41 +927,124 @@ def bench_peers_command(
     write_json(json_out, result)
 
 
-def qa_table(result: dict, title: str) -> Table:
+QA_HEADERS = (
+    "95% CI",
+    "vs rag (95% CI)",
+    "negated (n)",
+    "ECE",
+    "evidence hit@5",
+    "p50 s",
+    "p95 s",
+    "no citation",
+    "verbatim quote",
+    "gold page quoted",
+    "unusable replies",
+    "failed",
+)
+"""The headers of ``row_cells``' cells after the score, whose column is named by the run's metric."""
+
+
+def qa_table(result: dict, title: str) -> FittedTable:
     """Each mode's figures, a row each (`bench qa`), held-out rows first with folds (``shown_rows``), and chance's
     (``chance_row``); the score column is named by what it measures (token recall of open questions is no accuracy).
     A searching mode's row below no-rag or chance is marked as ``bench retrieval`` marks a default below a baseline
-    (``below_mark``), in a last column shown where a row is marked."""
-    from pathatlas.agent.bench.rows import HIT_AT_5, below_pairs, chance_row, held_out_rows, row_cells, shown_rows
+    (``below_mark``), in a last column. A column blank in every row (unusable replies of the offline answerer, gold
+    page quoted without --open) is left out, as the caption says; a label's parenthesis ("in-sample (weights fitted on
+    5 of these questions)") is said once in the caption, not wrapped over seven lines of every row. The JSON and
+    report.md keep them all."""
+    from pathatlas.agent.bench.rows import (
+        HIT_AT_5,
+        below_pairs,
+        chance_row,
+        held_out_rows,
+        row_cells,
+        shipped_label,
+        shown_rows,
+    )
 
     rows = shown_rows(result)
     folded = len(rows) > len(result["modes"])
+    shipped = shipped_label(result)
+    short, _, why = shipped.partition(" (")
     metric = result.get("metric", "accuracy")
-    marks = [below_mark(pairs) if (pairs := below_pairs(m, metric)) else "" for _, m in rows]
-    table = Table(
-        "mode",
-        metric,
-        "95% CI",
-        "vs rag (95% CI)",
-        "negated (n)",
-        "ECE",
-        "evidence hit@5",
-        "p50 s",
-        "p95 s",
-        "no citation",
-        "verbatim quote",
-        "gold page quoted",
-        "unusable replies",
-        "failed",
-        *([""] if any(marks) else []),
-        title=title,
-        caption="; ".join([str(result.get("latency")), HIT_AT_5, *([held_out_rows(result)] if folded else [])]),
-    )
-    for (mode, m), mark in zip(rows, marks, strict=True):
-        table.add_row(mode, *row_cells(m), *([mark] if any(marks) else []))
+    cells = [
+        [label.replace(shipped, short), *row_cells(m), below_mark(pairs) if (pairs := below_pairs(m, metric)) else ""]
+        for label, m in rows
+    ]
+    styles = [""] * len(cells)
     if baseline := chance_row(result):
-        table.add_row(baseline[0], *baseline[1], style="dim")
-    return table
+        cells.append([baseline[0], *baseline[1], ""])
+        styles.append("dim")
+    headers = ["mode", metric, *QA_HEADERS, ""]
+    kept = [0] + [c for c in range(1, len(headers)) if any(row[c] for row in cells)]
+    blank = [headers[c] for c in range(1, len(headers) - 1) if c not in kept]
+    labels = held_out_rows(result) if folded else f"{short}: {why.rstrip(')')}" if why else ""
+    said = [
+        result.get("latency", ""),
+        HIT_AT_5 if "evidence hit@5" not in blank else "",
+        labels,
+        f"left out, blank in every row: {', '.join(blank)}" if blank else "",
+    ]
+    return FittedTable(
+        headers=tuple(headers[c] for c in kept),
+        rows=tuple(tuple(row[c] for c in kept) for row in cells),
+        styles=tuple(styles),
+        title=title,
+        caption="; ".join(filter(None, said)),
+    )
+
+
+@dataclass(frozen=True)
+class FittedTable:
+    """Rows of figures, each led by its label, printed as one table where it fits the console's width, else as
+    several, each of as many of its columns as fit beside the labels: Rich fits a table too wide by cutting every
+    cell to "0.…". No word of a cell or a header (a figure) is cut: a column is never narrower than its longest word.
+    The title heads the first table, the caption closes them. ``rows`` hold Rich markup; ``styles``, one a row."""
+
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    styles: tuple[str, ...]
+    title: str
+    caption: str
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        parts: list[list[int]] = [[]]
+        for column in range(1, len(self.headers)):
+            if parts[-1] and not fits(self.table([*parts[-1], column]), console, options):
+                parts.append([])
+            parts[-1].append(column)
+        whole = len(parts) == 1
+        for n, part in enumerate(parts):
+            yield self.table(part, title=self.title if n == 0 else None, caption=self.caption if whole else None)
+        if not whole:  # as wide as the console, not as the last table
+            yield Text(self.caption, style="table.caption", justify="center")
+
+    def table(self, columns: list[int], title: str | None = None, caption: str | None = None) -> Table:
+        """The table of the labels and ``columns``."""
+        shown = [0, *columns]
+        table = Table(
+            *(
+                Column(self.headers[c], min_width=longest_word([self.headers[c], *(r[c] for r in self.rows)]))
+                for c in shown
+            ),
+            title=title,
+            caption=caption,
+        )
+        for row, style in zip(self.rows, self.styles, strict=True):
+            table.add_row(*(row[c] for c in shown), style=style)
+        return table
+
+
+def longest_word(texts: list[str]) -> int:
+    """The terminal cells the longest word of ``texts`` (Rich markup) takes: a column's least width."""
+    return max((cell_len(word) for text in texts for word in Text.from_markup(text).plain.split()), default=1)
+
+
+def fits(table: Table, console: Console, options: ConsoleOptions) -> bool:
+    """Whether ``table`` renders within the console's width: a column held to its longest word (``FittedTable``)
+    widens it past the width rather than cutting a figure."""
+    lines = Segment.split_lines(console.render(table, options))  # uncropped, as ``render_lines`` would not be
+    return all(Segment.get_line_length(line) <= options.max_width for line in lines)
 
 
 SHOWN_GROUPS = range(2, 21)

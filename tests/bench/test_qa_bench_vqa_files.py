@@ -136,7 +136,7 @@ def test_scores_are_reported_per_kind_and_open_runs_say_token_recall(quick_index
     opened, _ = load_items(write(tmp_path / "o.jsonl", HALO), 10_000_000, open_questions=True)
     result = QABench(quick_index, SaysYesOrB()).run(opened, [], modes=("no-rag",))
     assert result["metric"] == "token recall" and "| mode | token recall |" in markdown_report(result, "open")
-    assert qa_table(result, "open").columns[1].header == "token recall"
+    assert qa_table(result, "open").headers[1] == "token recall"
 
 
 def test_the_offline_answerer_on_yes_no_questions_says_its_figures_are_near_the_base_rate(quick_index, tmp_path):
