@@ -96,11 +96,14 @@ image is taken as stored."""
 
 
 def decoded(raw: bytes, label: str, max_pixels: int, query: bool) -> Image.Image:
-    """``raw`` decoded (``open_image``), or refused in one line: over the pixel limit, no image (``not_readable``) or
+    """``raw`` decoded (``open_image``), or refused in one line: a query too small to compare (named by ``label``, as
+    ``check_query_image`` cannot: it has the pixels alone), over the pixel limit, no image (``not_readable``) or
     damaged."""
     try:
         image = Image.open(io.BytesIO(raw))
         width, height = image.size
+        if query and min(width, height) < MIN_QUERY_SIDE:
+            raise BadInputError(too_small(label, width, height))
         if width * height > max_pixels:
             raise BadInputError(too_large(label, width, height, max_pixels))
         if query and (factor := query_factor(image.size)) > 1:  # a JPEG decodes at 1/2, 1/4 or 1/8 its size
@@ -254,17 +257,23 @@ def border_trimmed(image: Image.Image) -> Image.Image | None:
 
 def check_query_image(image: Image.Image) -> None:
     """Refuse a query image too small to see anything in (an icon, a 1x1 pixel): its nearest cases agree by chance, and
-    could settle an answer on them."""
+    could settle an answer on them. Given as pixels alone (a PIL image), it is "the image"; a file or an upload is
+    refused by its name where it is decoded (``open_image``)."""
     width, height = image.size
     if min(width, height) < MIN_QUERY_SIDE:
-        raise BadInputError(f"the image is {width}x{height} pixels: {TOO_SMALL}")
+        raise BadInputError(too_small("the image", width, height))
+
+
+def too_small(label: str, width: int, height: int) -> str:
+    """The refusal of an image under ``MIN_QUERY_SIDE`` a side, named by ``label`` as every door names its file."""
+    return f"{label} is {width}x{height} pixels: {TOO_SMALL}"
 
 
 def too_large(label: str, width: int, height: int, max_pixels: int) -> str:
     """The refusal of an image over ``max_pixels``; one whose short side is under ``MIN_QUERY_SIDE`` is told at once
     it is too small to compare, as any crop of it would be (a 1000000x30 strip is not told "crop it to 33333x30")."""
     if min(width, height) < MIN_QUERY_SIDE:
-        return f"{label} is {width}x{height} pixels: {TOO_SMALL}"
+        return too_small(label, width, height)
     return (
         f"{label} is {width}x{height} pixels, over the limit of {max_pixels:,} (PATHATLAS_MAX_IMAGE_PIXELS): "
         f"{within(width, height, max_pixels)} and try again"

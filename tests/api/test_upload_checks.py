@@ -61,6 +61,23 @@ def test_an_upload_that_is_not_what_its_name_says_is_refused_at_once(shelf, name
     assert uploads_left(settings) == [], "nothing of it kept"
 
 
+@pytest.mark.parametrize(
+    ("name", "refusal"),
+    [
+        ("slide.png", "slide.png is a .png file"),
+        ("C:\\fakepath\\Week 2 slides.PPTX", "Week 2 slides.PPTX is a .pptx file"),  # a browser's path: its name
+        ("README", "README has no file type in its name"),
+    ],
+    ids=["image", "browser-path", "no-type"],
+)
+def test_an_upload_of_a_type_never_indexed_is_refused_naming_it(shelf, name, refusal):
+    """The refusal said only "upload a .pdf, ...": a client sending several files could not tell which one."""
+    client, _, settings = shelf
+    refused = upload(client, name, b"\x89PNG\r\n\x1a\n" + bytes(64))
+    assert (refused.status_code, refused.json()["detail"]) == (415, f"{refusal}: {HINT}")
+    assert str(settings.home) not in refused.text and uploads_left(settings) == []
+
+
 def test_a_pdf_with_bytes_before_its_header_is_taken_as_readers_take_it(shelf, tmp_path):
     client, _, _ = shelf
     book = make_pdf(tmp_path / "mailed.pdf", 2, "trabecular").read_bytes()

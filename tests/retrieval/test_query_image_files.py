@@ -170,3 +170,19 @@ def test_the_cli_reads_a_damaged_exif_block_in_silence(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert result.stderr.startswith("error: no PathAtlas index"), result.stderr  # the photo read, the index lacks
     assert "EXIF" not in result.stderr and "Warning" not in result.stderr, result.stderr
+
+
+def test_an_image_too_small_to_compare_is_refused_naming_its_file_at_every_door(tmp_path):
+    """The CLI said "the image is 10x10 pixels" of the file it was given, where every other refusal names it."""
+    told = "is 10x20 pixels: too small to compare; give one of at least 32 a side"
+    path = tmp_path / "icon.png"
+    path.write_bytes(saved(Image.new("RGB", (10, 20), "white"), "PNG"))
+    assert only_error_line(run_cli("search", "--image", path, home=tmp_path / "home")) == f"error: {path} {told}"
+    atlas = Atlas(tmp_path / "index", home=tmp_path / "home", encoder=HashingEncoder.name)
+    with pytest.raises(BadInputError) as refused:
+        atlas.search(image=path)
+    assert str(refused.value) == f"{path} {told}"
+    with pytest.raises(BadInputError) as refused:
+        open_image(path.read_bytes(), PIXELS, query=True)
+    assert str(refused.value) == f"the image given {told}", "bytes without a name, as the Python API names them"
+    assert open_image(path, PIXELS).size == (10, 20), "an indexed image's own limits are its source's"

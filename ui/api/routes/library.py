@@ -144,8 +144,9 @@ def create_job(
     file = form.file
     name = safe_name(file.filename, "upload")
     suffix = Path(name).suffix.lower()
+    sent = echoed(sent_name(file.filename))
     if suffix not in UPLOAD_SUFFIXES:
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, UPLOAD_TYPES_HINT)
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, unindexed_type(sent, suffix))
     writer.check_can_write()  # 409 now, not a job that can only fail
     settings = engine.settings
     folder = uploads.path / uuid.uuid4().hex[:12]
@@ -156,7 +157,6 @@ def create_job(
         save_limited(file.file, stored, settings.max_upload_mb << 20)
         if suffix == ".pdf" and (cut := without_junk(stored)):
             notes.append(junk_note(cut))
-        sent = echoed(sent_name(file.filename))
         if problem := type_problem(stored, sent):  # not what its name says, refused as an image is
             raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"{problem}: {UPLOAD_TYPES_HINT}")
         notes.extend(check_copies(jobs, stored, sent))
@@ -173,6 +173,13 @@ def create_job(
             claim.release()
         raise
     return job_out(jobs.submit(name, [stored], upload=folder, claim=claim, notes=notes, may_replace=may_replace))
+
+
+def unindexed_type(sent: str, suffix: str) -> str:
+    """The refusal of an upload whose name is of no type PathAtlas indexes, naming it as the client sent it (``sent``:
+    the name the user knows, never the path it would be stored at) and its type (``suffix``, "" for none)."""
+    what = f"is a {suffix} file" if suffix else "has no file type in its name"
+    return f"{sent or 'the file uploaded'} {what}: {UPLOAD_TYPES_HINT}"
 
 
 def unpacked_zip(stored: Path, settings: Settings) -> tuple[Path, list[str]]:
