@@ -30,11 +30,11 @@ from pathatlas.retrieval.datasets import (
 from pathatlas.retrieval.images import (
     HEIC_HINT,
     MIN_QUERY_SIDE,
-    TOO_SMALL,
     capped_bytes,
     indexed_view,
     max_image_bytes,
     open_image,
+    too_small,
 )
 from pathatlas.retrieval.records import image_hash
 from pathatlas.retrieval.text import plain_text
@@ -219,7 +219,7 @@ def read_image(path: Path, max_pixels: int) -> tuple[Image.Image, str, int]:
         raise BadInputError(f"cannot read image {path}: {exc.strerror or exc}") from exc
     image = open_image(data, max_pixels, name=str(path))
     if min(image.size) < MIN_QUERY_SIDE:
-        raise BadInputError(f"{path} is {image.width}x{image.height} pixels: {TOO_SMALL}")
+        raise BadInputError(too_small(str(path), image.width, image.height))
     return image, image_hash(data), tiff_pages(data)
 
 
