@@ -336,6 +336,7 @@ COLUMNS = {
     "recall@1": "R@1",
     "recall@5": "R@5",
     "recall@10": "R@10",
+    "recall_cap@10": "R_cap@10",
     "mrr": "MRR",
     "precision@5": "P@5",
     "precision@10": "P@10",
@@ -604,6 +605,19 @@ def bench_retrieval_command(
             "alone and chance.",
         ),
     ] = False,
+    terms: Annotated[
+        Path | None,
+        typer.Option(
+            help="A text file of short searches, one a line as typed in a search box (blank lines and # comments "
+            "skipped; at most 6 words each, function words aside), searched in the index (--index, else the default "
+            "index); relevant: the pages (through any of their passages and figures) and page-less records holding "
+            "every word of it, as the every-word-first rule reads words. The gold is the query's own words, so this "
+            "measures whether a search keeps its promise to show those first, not topical relevance, and BM25 is "
+            "favoured by construction. P@10, capped R@10 (over min(10, relevant)) and MRR@10 of the default beside "
+            "itself with the section rule off and with every-word-first off, BM25 alone, dense alone and chance; terms "
+            "no record holds are counted and left out.",
+        ),
+    ] = None,
     image_words: Annotated[
         bool,
         typer.Option(
@@ -633,9 +647,9 @@ def bench_retrieval_command(
     encoder: Annotated[
         str | None,
         typer.Option(
-            help="Encoder --figures and --cases measure (default: PATHATLAS_ENCODER). --labels, --mcq, --names and "
-            "--image-words search with the index's own encoder, and --cases with --index reads its vectors: then it "
-            "must be that one."
+            help="Encoder --figures and --cases measure (default: PATHATLAS_ENCODER). --labels, --terms, --mcq, "
+            "--names and --image-words search with the index's own encoder, and --cases with --index reads its "
+            "vectors: then it must be that one."
         ),
     ] = None,
     split: Annotated[
@@ -644,7 +658,7 @@ def bench_retrieval_command(
             help="--figures and --cases: queries from the held-out part ('val': groups chosen by a fixed hash, the "
             "split of the data PathAtlas's joint heads were trained on; the output says how many queries it kept) or "
             "from everything ('all': your own images). --mcq ignores it (text to page asks every question with gold "
-            "pages), and so do --names, --labels and --image-words."
+            "pages), and so do --names, --labels, --terms and --image-words."
         ),
     ] = "val",
     folds: Annotated[
@@ -660,8 +674,8 @@ def bench_retrieval_command(
         typer.Option(
             help="Write each task's qrels and a TREC run per method to this folder: text to page's qrels.txt and "
             "METHOD.trec (with --folds also each fold's qrels and default run; the default's run over every question "
-            "is the pooled held-out one), an image, --names, --labels or --image-words task's qrels.TASK.txt and "
-            "TASK.METHOD.trec (--image-words: also each fold's qrels and run of the weight chosen per fold)."
+            "is the pooled held-out one), an image, --names, --labels, --terms or --image-words task's qrels.TASK.txt "
+            "and TASK.METHOD.trec (--image-words: also each fold's qrels and run of the weight chosen per fold)."
         ),
     ] = None,
     json_out: JsonFileOpt = None,
@@ -677,6 +691,7 @@ def bench_retrieval_command(
         mcq=mcq,
         names=names,
         labels=labels,
+        terms=terms,
         image_words=image_words,
         phrasing=phrasing,
         index=index,
@@ -700,6 +715,7 @@ class RetrievalRequest:
     mcq: Path | None
     names: bool
     labels: bool
+    terms: Path | None
     image_words: bool
     phrasing: str
     index: Path | None
@@ -712,9 +728,9 @@ class RetrievalRequest:
 
     @property
     def searches_index(self) -> bool:
-        """Does a task search the index (--mcq, --names, --labels, --image-words)? --figures and --cases read their
-        files."""
-        return self.mcq is not None or self.names or self.labels or self.image_words
+        """Does a task search the index (--mcq, --names, --labels, --terms, --image-words)? --figures and --cases read
+        their files."""
+        return self.mcq is not None or self.names or self.labels or self.terms is not None or self.image_words
 
     @property
     def measures_stored(self) -> bool:
@@ -731,10 +747,13 @@ class RetrievalRequest:
         """This request, refused in one line before anything loads where an option is wrong or a file could not be
         written once done; its --cases as the metadata files to read (``case_metadata``)."""
         from pathatlas.plugins import require
+        from pathatlas.retrieval.bench.terms import read_terms
         from pathatlas.retrieval.bench.words import DIAGNOSIS, PHRASINGS
 
         if not (self.figures or self.cases or self.searches_index):
-            raise BadInputError("give at least one of --figures, --cases, --mcq, --names, --labels, --image-words")
+            raise BadInputError(
+                "give at least one of --figures, --cases, --mcq, --names, --labels, --terms, --image-words"
+            )
         if self.split not in ("val", "all"):
             raise BadInputError(f"--split {self.split!r}: use val or all")
         if self.folds == 1 or self.folds < 0:
@@ -754,6 +773,8 @@ class RetrievalRequest:
         check_destination(self.plot, "--plot")
         if self.plot is not None:
             require("matplotlib", "plot")  # before the run, not after it
+        if self.terms is not None:
+            read_terms(self.terms)  # refused before the index loads
         return replace(self, cases=[case_metadata(path) for path in self.cases])
 
 
@@ -773,7 +794,7 @@ def run_retrieval(request: RetrievalRequest) -> dict:
         say_notes("--index", {"notes": [unread_index_note(enc.name)]})
     stored = StoredImages(idx) if idx is not None and request.measures_stored else None
     query_vectors = settle_query_vectors(enc) if idx is not None else None  # the tasks that search by words
-    given = (("figures", request.figures), ("cases", request.cases), ("mcq", request.mcq))
+    given = (("figures", request.figures), ("cases", request.cases), ("mcq", request.mcq), ("terms", request.terms))
     inputs = {name: files for name, files in given if files}
     word_folds = (request.folds or FOLDS) if request.image_words else 0
     measured = run_retrieval_bench(
@@ -791,6 +812,7 @@ def run_retrieval(request: RetrievalRequest) -> dict:
         request.phrasing,
         stored,
         labels=request.labels,
+        terms=request.terms,
     )
     options = {
         "encoder": enc.name,
@@ -826,7 +848,7 @@ def unread_index_note(encoder: str) -> str:
     thing."""
     return (
         f"not read: --figures encodes its file's own images with the encoder {encoder!r} (--encoder names another); "
-        "--cases measures the index's own vectors of the folder's images, and --mcq, --names, --labels and "
+        "--cases measures the index's own vectors of the folder's images, and --mcq, --names, --labels, --terms and "
         "--image-words search the index"
     )
 

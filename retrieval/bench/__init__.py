@@ -15,6 +15,7 @@ from pathatlas.retrieval.bench.labels import label_lookups
 from pathatlas.retrieval.bench.names import short_searches
 from pathatlas.retrieval.bench.pages import text_to_page
 from pathatlas.retrieval.bench.stored import StoredImages
+from pathatlas.retrieval.bench.terms import term_searches
 from pathatlas.retrieval.bench.words import image_words
 from pathatlas.retrieval.datasets import check_images, read_cases, read_figures
 from pathatlas.retrieval.encoders import Encoder
@@ -75,6 +76,7 @@ def run_retrieval_bench(
     image_words_phrasing: str = "diagnosis",
     stored: StoredImages | None = None,
     labels: bool = False,
+    terms: Path | None = None,
 ) -> dict[str, Any]:
     """Every task the inputs give, keyed by name; each says the queries it used (``split``), and so does the result
     as a whole (``splits_used``), and notes where its default scores below a method it fuses (``component_notes``).
@@ -84,8 +86,9 @@ def run_retrieval_bench(
     folds by diagnosis, its words typed as ``image_words_phrasing`` says (``words.PHRASINGS``); 0: not run.
     ``stored``: the case images an index holds, whose stored vectors ``cases`` measure instead of encoding them (each
     such task says so in its ``notes`` and names the index in ``vectors_from``). ``labels``: each figure label the
-    index prints, typed as users type it, to its figures (``label_lookups``). Every figure has its 95% interval
-    (``ci95``, as ``intervals`` says), and a task of few queries its ``warnings``."""
+    index prints, typed as users type it, to its figures (``label_lookups``). ``terms``: a file of short searches, each
+    to the records holding every word of it (``term_searches``). Every figure has its 95% interval (``ci95``, as
+    ``intervals`` says), and a task of few queries its ``warnings``."""
     tasks: dict[str, Any] = {}
     left_out: dict[str, str] = {}
     for path in figures:
@@ -126,6 +129,10 @@ def run_retrieval_bench(
         if index is None:
             raise ValueError("--labels needs --index: the index whose figures are asked for by their labels")
         tasks.update(label_lookups(index, runs))
+    if terms is not None:
+        if index is None:
+            raise ValueError("--terms needs --index: the index its terms are searched in")
+        tasks.update(term_searches(index, terms, runs))
     if image_words_folds:
         if index is None:
             raise ValueError("--image-words needs --index: the index whose diagnosed images are searched")
