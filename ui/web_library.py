@@ -107,7 +107,8 @@ def library_tab() -> None:
     if read_only_library():
         st.caption("This library is read-only here: sources are added and removed on the server ('pathatlas index').")
         return
-    upload = st.file_uploader(f"Add {LIBRARY_KINDS}", key="library-upload", **upload_limit())
+    uploader = f"library-upload-{st.session_state.get('library_uploads', 0)}"  # new after each job (``index_upload``)
+    upload = st.file_uploader(f"Add {LIBRARY_KINDS}", key=uploader, **upload_limit())
     if upload is not None and unsupported_file(upload.name, LIBRARY_TYPES):
         st.error(f"{plain(upload.name)} is not {LIBRARY_KINDS}: choose one of those.")
         upload = None
@@ -129,10 +130,13 @@ def library_tab() -> None:
 
 def index_upload(name: str, data: bytes) -> None:
     """Index an uploaded file (POST /jobs), its progress on a bar, then rerun to list it; what came of it is kept for
-    that run to say (``library_message``): drawn here, it was wiped by the rerun."""
+    that run to say (``library_message``): drawn here, it was wiped by the rerun. Once its job is queued, that run's
+    uploader is a new one, empty (a Streamlit uploader is emptied by its key): the file left in it, "Index it" indexed
+    the same bytes again, "replaced the earlier upload of this name"."""
     job = call("POST", "/jobs", files={"file": (name, data)}, headers=headers())
     if job is None:  # refused (said) or not answered (said at the run's end): nothing to follow
         return
+    st.session_state.library_uploads = st.session_state.get("library_uploads", 0) + 1
     st.session_state.library_message = job_outcome(job.json()["id"], name)
     cached_facets.clear()
     st.rerun()

@@ -14,6 +14,7 @@ from pathatlas.retrieval.marks import query_terms
 from pathatlas.ui.hits import found_by_words_or_image
 from pathatlas.ui.present import (
     card_repeats,
+    display_line,
     distinct_places,
     found_by,
     group_cases,
@@ -35,6 +36,7 @@ from pathatlas.ui.present import (
 )
 from pathatlas.ui.web_client import (
     MEDIA_CACHED,
+    details,
     facets,
     fetch,
     media,
@@ -64,6 +66,10 @@ from pathatlas.ui.web_viewer import case_title, viewer
 
 BADGE = {"best match": "green", "strong match": "green", "good match": "blue", "related": "gray"}
 CARD_ORGAN_CHARS = 80  # of a case's organ its card shows (the case viewer, all): a 3000-character one filled the card
+# The results line saying why a search showed nothing, tinted as Streamlit tints an error in either theme; its text
+# keeps the theme's colour, which reads on the tint in both.
+REFUSED_LOOK = "background:rgba(255,43,43,.12);padding:.75rem 1rem;border-radius:.5rem"
+FIGURE_CAPTION_CHARS = 90  # of the caption of a figure found on a card's page, shown beside its Open button
 
 
 def filter_row() -> None:
@@ -135,11 +141,40 @@ def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str
             st.caption(plain(f"#{hit['rank']} · found by {why}" if why else f"#{hit['rank']}"))
             buttons = st.container(horizontal=True)
             key = f"open-{hit['id']}"
-            buttons.button(plain(open_label(where)), key=key, on_click=open_result, args=(hit, key))
+            buttons.button(plain(open_label(where)), key=key, on_click=open_result, args=(hit, key, hit["id"]))
             if hit.get("has_image"):
                 buttons.button(
                     plain(similar_label(where)), key=f"similar-{hit['id']}", on_click=find_similar, args=(hit,)
                 )
+            figures_on_page(hit, where, terms)
+
+
+def figures_on_page(hit: dict[str, Any], where: str, terms: list[str]) -> None:
+    """The figures the search found on a page hit's page (``page_figures``), each by its label and caption's first
+    words, with a button that opens it in the viewer as a figure's card does; named by the card's ``where``
+    ("Open Figure 6.8, p. 7"), distinct from every other card's buttons."""
+    figures = page_figures(hit)
+    if not figures:
+        return
+    st.caption("Figures found on this page")
+    for figure in figures:
+        row = st.container(horizontal=True, vertical_alignment="center")
+        key = f"open-{hit['id']}-{figure['id']}"
+        label = open_label(f"{figure['citation'].get('figure') or 'figure'}, {where}")
+        row.button(plain(label), key=key, on_click=open_result, args=(figure, key, hit["id"]))
+        caption = highlight(shorten(figure.get("snippet") or "", FIGURE_CAPTION_CHARS), terms)
+        row.markdown(f"<div class='printed'>{caption}</div>", unsafe_allow_html=True)
+
+
+def page_figures(hit: dict[str, Any]) -> list[dict[str, Any]]:
+    """The figures a search found on a page hit's page, as stored (``GET /records``): REST folds them into the page's
+    hit (``also_on_page``, which lists the page's other passages found too), and a card that showed the page alone hid
+    them ("periosteum" found Figure 6.8 on p. 7, and no card said so). A record gone since, or not answered, is left
+    out."""
+    if hit["kind"] != "page":
+        return []
+    records = [unless_unreachable(cached_record, None, record_id) for record_id in hit.get("also_on_page") or []]
+    return [record for record in records if record and record["kind"] == "figure"]
 
 
 def caption_start(hit: dict[str, Any]) -> str | None:
@@ -148,14 +183,16 @@ def caption_start(hit: dict[str, Any]) -> str | None:
     where the API does not give it."""
     if hit["kind"] != "figure" or not opens_mid_text(hit.get("snippet") or ""):
         return None
-    return unless_unreachable(cached_record_start, None, hit["id"])
+    record = unless_unreachable(cached_record, None, hit["id"])
+    return record.get("snippet") if record else None
 
 
 @st.cache_data(ttl=600, max_entries=MEDIA_CACHED, show_spinner=False)
-def cached_record_start(record_id: str) -> str | None:
-    """Raises Unreachable, which is not cached."""
+def cached_record(record_id: str) -> dict[str, Any] | None:
+    """A record as stored (``GET /records``), None where the API refused it (gone since the search). Raises
+    Unreachable, which is not cached."""
     response = fetch("GET", f"/records/{record_id}")
-    return response.json().get("snippet") if response.status_code < 400 else None
+    return response.json() if response.status_code < 400 else None
 
 
 def card_title(hit: dict[str, Any], images: int) -> str:
@@ -165,11 +202,12 @@ def card_title(hit: dict[str, Any], images: int) -> str:
     return f"**{KINDS.get(hit['kind'], hit['kind'])}** · {plain(hit['citation']['label'] + card_repeats(hit))}"
 
 
-def open_result(hit: dict[str, Any], key: str) -> None:
-    """Button callback: open a result (its Open button's ``key``) in the viewer beside the results. Keyboard focus moves
-    to the viewer's title: redrawing the results beside it dropped focus to the page's top, and the viewer comes after
-    every card in the tab order (below them all on a narrow screen, but a phone's, which goes below its card)."""
-    st.session_state.selected, st.session_state.selected_from = hit, key
+def open_result(hit: dict[str, Any], key: str, card: str) -> None:
+    """Button callback: open a result (its Open button's ``key``, on the card of hit ``card``: a figure found on a
+    page opens from the page's card) in the viewer beside the results. Keyboard focus moves to the viewer's title:
+    redrawing the results beside it dropped focus to the page's top, and the viewer comes after every card in the tab
+    order (below them all on a narrow screen, but a phone's, which goes below its card)."""
+    st.session_state.selected, st.session_state.selected_from, st.session_state.selected_card = hit, key, card
     move_focus(".st-key-selected-viewer h2")
 
 
@@ -179,15 +217,15 @@ def search_tab() -> None:
         row = st.container(horizontal=True, vertical_alignment="bottom")  # the button below the box when it is narrow
         text = row.text_input("Search text", key="search-text", placeholder="e.g. koilocytes in cervical epithelium")
         submitted = row.form_submit_button("Search", type="primary")
-    refusal = ""  # an upload's, for the live region where no search is shown
+    refusal = ""  # an upload's, said by the results line where no search is shown, else below the uploader
     with st.expander("Search by image"):
         image = st.file_uploader(
             f"Find pages, figures and cases like this image ({IMAGE_KINDS})", key="image", **upload_limit(QUERY_IMAGE)
         )
+        beside_upload = st.empty()
         if image is not None and unsupported_file(image.name, IMAGE_TYPES):
             why = f"{image.name} is not a {IMAGE_KINDS} image: choose one of those to search by image."
             refusal = not_an_image(image.name, why)
-            st.error(plain(refusal))
             forget_for_refused(image.file_id)
             image = None
     filter_row()
@@ -226,8 +264,12 @@ def search_tab() -> None:
     if hits is not None and not said:
         title, images = st.session_state.get("results_title", ""), grouped_images(cards)
         said = (not cards and nothing_indexed()) or results_status(len(cards), title, images)
-    said = said or st.session_state.get("search_refused", "") or refusal
-    live_status(status, said)
+    why, sent = ("", None) if said else st.session_state.get("search_refused") or (refusal, None)
+    live_status(status, said or why, refused=bool(why))
+    if sent:  # what the API answered, for a bug report
+        details(sent)
+    if refusal and refusal != why:  # the upload left in its uploader under a text search's results
+        beside_upload.error(plain(refusal))
     if note := st.session_state.get("url_dropped"):  # a filter the link named, which the library lacks
         st.warning(plain(note))
     meaning_alone = bool(hits) and not any(found_by_words_or_image(hit.get("matched_by") or {}) for hit in hits)
@@ -245,7 +287,7 @@ def search_tab() -> None:
         places = distinct_places([card[0] for card in cards])
         for n, (card, where) in enumerate(zip(cards, places, strict=True)):
             result_card(card, n, look_alike=note is not None, where=where)
-            if selected is not None and not beside and card[0]["id"] == selected["id"]:
+            if selected is not None and not beside and card[0]["id"] == st.session_state.get("selected_card"):
                 viewer(selected, "selected")  # stacked below every card, a phone's was some 7000 pixels down
         if more_results(st.session_state.k, len(hits)):
             st.button("Show more", key="show-more", on_click=show_more)
@@ -254,12 +296,14 @@ def search_tab() -> None:
             viewer(selected, "selected")
 
 
-def live_status(status, said: str) -> None:
+def live_status(status, said: str, refused: bool = False) -> None:
     """``said`` in the results' live region (``status``, a placeholder): one element across reruns, so that each new
-    text is read out."""
-    status.markdown(
-        f"<p role='status' aria-live='polite' class='results-status'>{html.escape(said)}</p>", unsafe_allow_html=True
-    )
+    text is read out. A search or upload ``refused`` is said here alone, boxed as an error (``REFUSED_LOOK``): an alert
+    repeating it below read twice on the screen. On one line (``display_line``): Markdown reads nothing in an HTML
+    block, which a blank line in a refusal quoting a query would have ended."""
+    look = f"class='results-status refused' style='{REFUSED_LOOK}'" if refused else "class='results-status'"
+    line = html.escape(display_line(said))
+    status.markdown(f"<p role='status' aria-live='polite' {look}>{line}</p>", unsafe_allow_html=True)
 
 
 @contextmanager

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import streamlit as st
 
 from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.stores.base import fold
-from pathatlas.ui.present import PAGE_SIZE, group_cases, more_results, shorten, values_said
-from pathatlas.ui.web_client import facets, reached, refused
+from pathatlas.ui.present import PAGE_SIZE, error_message, group_cases, more_results, shorten, values_said
+from pathatlas.ui.web_client import answered, detail_of, facets, reached
 from pathatlas.ui.web_common import TAB_BOUND, move_focus
 
 KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
@@ -203,8 +204,7 @@ def fetch_results(k: int) -> None:
     sized = {**kwargs, body: {**kwargs[body], **fields}}
     response = reached(method, path, **sized)
     if response is None or response.status_code >= 400:  # why, not "no results", which would blame the query
-        why = refused(method, path, response) if response is not None else st.session_state.unreachable
-        st.session_state.search_refused = why  # for the live region (``search_tab``): an alert alone is not read out
+        st.session_state.search_refused = search_refusal(method, path, response)
         st.session_state.pop("hits", None)
         st.session_state.pop("unknown_words", None)
         return
@@ -217,6 +217,15 @@ def fetch_results(k: int) -> None:
     words = found.get("image_words")  # an uploaded diagram's labels, searched as words
     said = " ".join(filter(None, [title, filters_said(filters)]))
     st.session_state.results_title = said + (f" · words read in the image: {words}" if words else "")
+
+
+def search_refusal(method: str, path: str, response: httpx.Response | None) -> tuple[str, str | None]:
+    """Why a search showed no results, for the results line alone to say (``search_tab``; it is read out, and a red
+    box below it showed the sentence twice): the API's refusal as one line, with the request and answer as sent for
+    Details; or that the service did not answer (``response`` None; said above the tabs too)."""
+    if response is None:
+        return st.session_state.unreachable, None
+    return error_message(detail_of(response)), answered(method, path, response)
 
 
 def find_similar(hit: dict[str, Any]) -> None:

@@ -94,6 +94,21 @@ def test_what_became_of_an_upload_is_said_after_the_rerun_in_the_librarys_words(
     assert ("stopped answering" in line) == (poll is stopped_answering)
 
 
+def job_done() -> httpx.Response:
+    return json_answer(200, {"id": JOB_ID, "status": "done", "source": UPLOAD, "done": 9, "total": 9, "notes": []})
+
+
+@pytest.mark.parametrize("poll", [job_done, still_running], ids=["done", "still-running-after-the-wait"])
+def test_an_upload_leaves_the_uploader_once_its_job_is_queued(monkeypatch, poll):
+    """The file stayed in the uploader after "done", and "Index it" with it: a second click indexed the same bytes
+    again ("replaced the earlier upload of this name")."""
+    fake_api(monkeypatch, poll)
+    monkeypatch.setattr(web_library, "JOB_POLL_SECONDS", 0)
+    app = indexed(UPLOAD)
+    assert [uploader.value for uploader in app.file_uploader] == [None]
+    assert [button.label for button in app.button if button.label == "Index it"] == []
+
+
 def test_a_refused_poll_keeps_the_answer_as_sent_under_details_past_the_rerun(monkeypatch):
     fake_api(monkeypatch, lambda: answer(502, NGINX_502))
     monkeypatch.setattr(web_library, "JOB_POLL_SECONDS", 0)  # a proxy's 502 is waited out until then
