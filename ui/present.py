@@ -163,8 +163,8 @@ def invalid_field(field: str, error: dict[str, Any]) -> str:
     """One validation error as a sentence; an empty or missing field asks to be filled in, and one too long says by
     how much (the ``actual_length`` the service counted, not its echo of the text, which is cut), as a student reads
     it: pydantic's words would be "List should have at most 10 items after validation, not 12" for twelve options. A
-    message that names its field itself ("the question has no word to look for") is not headed by it again
-    ("Question: the question has ...")."""
+    message that names its field before its first colon ("the question has no word to look for", "empty question:
+    give the question text, ...") is not headed by it again ("Question: empty question: ...")."""
     context = error.get("ctx") or {}
     shortest, longest = context.get("min_length"), context.get("max_length")
     named = the(field)
@@ -179,7 +179,7 @@ def invalid_field(field: str, error: dict[str, Any]) -> str:
     if error.get("type") == "too_long" and longest is not None and "actual_length" in context:
         return f"Too many {field}: give at most {longest}, not {context['actual_length']}."
     message = str(error.get("msg", "")).removeprefix("Value error, ")
-    names_its_field = re.match(rf"(the )?{re.escape(field)}\b", message, re.IGNORECASE)
+    names_its_field = re.search(rf"\b{re.escape(field)}\b", message.split(":", 1)[0], re.IGNORECASE)
     said = capitalised(message) if names_its_field else f"{capitalised(field)}: {message}"
     return said if said.endswith(".") else f"{said}."
 

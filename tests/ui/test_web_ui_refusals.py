@@ -124,3 +124,12 @@ def test_a_long_texts_length_is_the_one_the_service_counted():
     assert error_message([cut]) == "The search text has 5,000 characters, over the limit of 4,000: shorten it."
     typed = {**cut, "input": "x... (5,000 characters)", "ctx": {"max_length": 10, "actual_length": 23}}
     assert error_message([typed]) == "The search text has 23 characters, over the limit of 10: shorten it."
+
+
+def test_a_message_naming_its_field_in_its_first_clause_is_not_headed_by_it_again():
+    """"Question: empty question: give the question text, ..." said the field twice."""
+    empty = {"type": "unsearchable_text", "loc": ["body", "question"], "input": ""}
+    said = error_message([{**empty, "msg": "empty question: give the question text, an image, or both"}])
+    assert said == "Empty question: give the question text, an image, or both."
+    one = {"type": "value_error", "loc": ["body", "options"], "msg": "Value error, one option is no choice: give two"}
+    assert error_message([one]) == "Options: one option is no choice: give two."  # "option" is not "options"
