@@ -36,11 +36,13 @@ from pathatlas.ui.present import (
 )
 from pathatlas.ui.web_client import (
     MEDIA_CACHED,
+    Unreachable,
     details,
     facets,
     fetch,
     media,
     nothing_indexed,
+    say_unreachable,
     unless_unreachable,
     upload_limit,
 )
@@ -169,12 +171,20 @@ def figures_on_page(hit: dict[str, Any], where: str, terms: list[str]) -> None:
 def page_figures(hit: dict[str, Any]) -> list[dict[str, Any]]:
     """The figures a search found on a page hit's page, as stored (``GET /records``): REST folds them into the page's
     hit (``also_on_page``, which lists the page's other passages found too), and a card that showed the page alone hid
-    them ("periosteum" found Figure 6.8 on p. 7, and no card said so). A record gone since, or not answered, is left
-    out."""
+    them ("periosteum" found Figure 6.8 on p. 7, and no card said so). A record gone since is left out; once the API
+    does not answer, the rest are too (each call may wait the client's timeout: a card of 100 ids waited for all)."""
     if hit["kind"] != "page":
         return []
-    records = [unless_unreachable(cached_record, None, record_id) for record_id in hit.get("also_on_page") or []]
-    return [record for record in records if record and record["kind"] == "figure"]
+    figures = []
+    for record_id in hit.get("also_on_page") or []:
+        try:
+            record = cached_record(record_id)
+        except Unreachable as failure:
+            say_unreachable(failure)
+            break
+        if record and record["kind"] == "figure":
+            figures.append(record)
+    return figures
 
 
 def caption_start(hit: dict[str, Any]) -> str | None:

@@ -179,3 +179,20 @@ def test_an_upload_of_the_wrong_type_is_said_once_and_beside_the_uploader_under_
     said, drawn = status(app)
     assert said.startswith("2 results for") and "refused" not in drawn
     assert [error.value for error in app.error] == [present.plain(NOT_AN_IMAGE)]
+
+
+def test_a_page_card_stops_asking_for_its_records_once_the_api_does_not_answer(monkeypatch):
+    """Each of a page hit's ``also_on_page`` ids was asked for even after the API timed out: a card of 100 ids waited
+    100 times the client's timeout. The first unanswered call ends the card's asking, and says so once."""
+    asked, said = [], []
+
+    def timed_out(method, path, **kwargs):
+        asked.append(path)
+        raise web_client.TimedOut("read timeout")
+
+    monkeypatch.setattr(web_search, "fetch", timed_out)
+    monkeypatch.setattr(web_search, "say_unreachable", said.append)
+    web_search.cached_record.clear()
+    hit = {"kind": "page", "id": "p", "also_on_page": [f"{n:024x}" for n in range(100)]}
+    assert web_search.page_figures(hit) == []
+    assert (len(asked), len(said)) == (1, 1)
