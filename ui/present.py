@@ -130,6 +130,8 @@ def more_results(k: int, found: int) -> int | None:
 
 
 FIELD_NAMES = {"text": "search text", "k": "number of results"}
+FIELD_WORDS = {"search text": ("search text", "query", "text")}
+"""Words a message may name a field by besides its shown name: the service words the search text "the query"."""
 
 
 def error_message(detail: Any) -> str:
@@ -179,7 +181,8 @@ def invalid_field(field: str, error: dict[str, Any]) -> str:
     if error.get("type") == "too_long" and longest is not None and "actual_length" in context:
         return f"Too many {field}: give at most {longest}, not {context['actual_length']}."
     message = str(error.get("msg", "")).removeprefix("Value error, ")
-    names_its_field = re.search(rf"\b{re.escape(field)}\b", message.split(":", 1)[0], re.IGNORECASE)
+    words = "|".join(map(re.escape, FIELD_WORDS.get(field, (field,))))
+    names_its_field = re.search(rf"\b({words})\b", message.split(":", 1)[0], re.IGNORECASE)
     said = capitalised(message) if names_its_field else f"{capitalised(field)}: {message}"
     return said if said.endswith(".") else f"{said}."
 

@@ -133,3 +133,9 @@ def test_a_message_naming_its_field_in_its_first_clause_is_not_headed_by_it_agai
     assert said == "Empty question: give the question text, an image, or both."
     one = {"type": "value_error", "loc": ["body", "options"], "msg": "Value error, one option is no choice: give two"}
     assert error_message([one]) == "Options: one option is no choice: give two."  # "option" is not "options"
+
+
+def test_a_search_refusal_naming_the_query_is_not_headed_by_search_text():
+    """The service words the search text "the query": "Search text: empty query: ..." said it twice."""
+    empty = {"type": "value_error", "loc": ["body", "text"], "msg": "empty query: give some text, an image, or both"}
+    assert error_message([empty]) == "Empty query: give some text, an image, or both."
