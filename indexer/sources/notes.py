@@ -579,11 +579,10 @@ class NotesSource(Source):
     (``pdf.merge_blocks``), without a box. An include not read is named in ``problems``."""
 
     kind = "notes"
-    records_version = 16
-    """16: a short last passage opening with a figure's caption stands apart (``merge_blocks``). 15: a slide numbered as
-    the rendered deck counts it, after the title slide of the front matter's title and the table of contents'
-    (``opening_slides``), and Quarto includes read (``with_includes``). Up to 14 the version every built-in reader
-    shared (``Source.records_version``)."""
+    records_version = 15
+    """15: a slide numbered as the rendered deck counts it, after the title slide of the front matter's title and the
+    table of contents' (``opening_slides``), and Quarto includes read (``with_includes``). Up to 14 the version every
+    built-in reader shared (``Source.records_version``)."""
     reads_settings = ("passage_min_words", "passage_max_words", "passage_vectors")
 
     @classmethod

@@ -125,13 +125,9 @@ def merge_blocks(
     """Group consecutive blocks (reading order) until a group reaches ``min_words``, never past ``max_words``.
 
     Short blocks (headings, labels) join the text after them; a short tail joins the group before it
-    when that stays within ``max_words``, unless it opens with a figure's caption (``CAPTION_START``): the text above a
-    figure does not run on into its caption and what follows it (a heading, the next part's first lines), which a
-    passage's outline and quote would take in. A block over ``max_words`` is split (``split_long``), its pieces boxed
-    by its printed ``lines`` where given (by block box).
+    when that stays within ``max_words``. A block over ``max_words`` is split (``split_long``), its pieces boxed by its
+    printed ``lines`` where given (by block box).
     """
-    from pathatlas.indexer.sources.pdf.captions import CAPTION_START  # here: captions imports this module
-
     lines = lines or {}
     groups: list[list[TextBlock]] = []
     current: list[TextBlock] = []
@@ -144,8 +140,7 @@ def merge_blocks(
         current.append(piece)
         count += words
     if current:
-        may_join = groups and count < min_words and not CAPTION_START.match(current[0][1])
-        if may_join and sum(len(t.split()) for _, t in groups[-1]) + count <= max_words:
+        if groups and count < min_words and sum(len(t.split()) for _, t in groups[-1]) + count <= max_words:
             groups[-1].extend(current)
         else:
             groups.append(current)
