@@ -1363,10 +1363,11 @@ def quote_place(quote: str, evidence_id: str, evidence: Payload, on_page: Mappin
 
 def caption_of(said: str, on_page: Mapping[str, Payload]) -> str | None:
     """The id of the figure whose caption holds a (normalised) quote; a page title standing in for a caption
-    (``caption_from_title``) is the page's text, not the figure's."""
-    captions = (
+    (``caption_from_title``) is the page's text, not the figure's. Where a figure continued from the page before
+    shares the caption (filed here by its ``caption_page``), the page's own picture is the one cited."""
+    captions = [
         i
         for i, p in on_page.items()
         if p.kind == "figure" and not p.caption_from_title and said in quote_normalise(p.text)
-    )
-    return next(captions, None)
+    ]
+    return min(captions, key=lambda i: on_page[i].caption_page is not None, default=None)

@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import pytest
 
+from pathatlas.agent.document import records_on_pages
+from pathatlas.agent.evidence import quote_place
 from pathatlas.retrieval.encoders.hashing import HashingEncoder
+from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.records import Payload
 from pathatlas.ui.library import Atlas
 from tests.helpers import hashing_settings, index_new
 from tests.indexer.test_caption_next_page import AT_FOOT, BODY, printed_box, write_book
+from tests.indexer.test_caption_next_page_owner import write_book as write_parts_book
 
 QUESTION = "What ring a central canal of compact bone?"
 OPTIONS = ["Concentric lamellae", "Trabeculae"]
@@ -52,3 +57,17 @@ def test_a_caption_opening_the_next_page_is_cited_on_its_figure(book, answer):
 
 def test_the_rationale_cites_the_caption_on_its_figure(answer):
     assert f'{CAPTION_WORDS} of compact bone." (book.pdf, p. 1, Figure 2.1 (caption on p. 2))' in answer["rationale"]
+
+
+def test_a_quote_of_a_caption_two_parts_share_is_cited_on_the_part_printed_above_it(tmp_path):
+    """A figure continued over a page break: the caption opening p. 4 is the p. 3 part's (carried) and the p. 4 part's
+    (printed under it). A quote of it read in p. 4's text was cited on whichever part the scan met first."""
+    book = write_parts_book(tmp_path / "book.pdf")
+    settings = hashing_settings(tmp_path, index=tmp_path / "idx")
+    index_new(settings, book)
+    with Index.open(tmp_path / "idx", settings) as index:
+        pages = [(i, Payload.from_payload(s)) for i, s in index.store.scan({"kind": "page"})]
+        page_id, page4 = next((i, p) for i, p in pages if p.page == 4)
+        on_page = records_on_pages(index.store, [page4])[(page4.source, 4)]
+        place = quote_place("Bone marrow: (a) red marrow; (b) yellow marrow.", page_id, page4, on_page)
+    assert (place.cited.page, place.cited.caption_page) == (4, None)
