@@ -22,6 +22,7 @@ from pathatlas.agent.plan import (
     QUESTION_WORDS,
     Reading,
     answer_type,
+    asking_clause,
     is_negated,
     negated_by_rank,
     negated_predicate,
@@ -38,9 +39,15 @@ from pathatlas.retrieval.terms import terms as lexical_terms  # "terms" names op
 from pathatlas.retrieval.text import normalise as unicode_normalised
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+INABILITY = re.compile(
+    r"\b(?:incapable\s+of|unable\s+to|fail(?:s|ed)?\s+to|lacks?\s+the\s+(?:ability|capacity)\s+to)\b", re.IGNORECASE
+)
+"""Words saying a name cannot do what follows, as "cannot" does ("If osteoblasts and osteocytes are incapable of
+mitosis", p. 174, was quoted as supporting osteocytes for "Which cells are capable of undergoing mitosis?"), unless the
+question asks that inability itself (``asks_inability``)."""
 CONTRADICTION = re.compile(
-    r"\b(?:not(?!\s+only)|no|never|neither|nor|unlike|rather than|instead of|cannot|lacks?|lacking|absent|without|"
-    r"isn't|aren't|doesn't|don't)\b",
+    rf"\b(?:not(?!\s+only)|no|never|neither|nor|unlike|rather than|instead of|cannot|{INABILITY.pattern}|lacks?|"
+    r"lacking|absent|without|isn't|aren't|doesn't|don't)\b",
     re.IGNORECASE,
 )
 PRIVATIVE = re.compile(r"without|lacks?|lacking|absent")
@@ -50,11 +57,11 @@ PREPOSITIONAL = re.compile(r"unlike|rather than|instead of", re.IGNORECASE)
 says nothing against osteoclasts."""
 NEGATED_PREDICATE = re.compile(
     r"\s+(?:(?:do|does|did|is|are|was|were|can|could|will|would|may|might|must|should|has|have|had)\s+)?"
-    r"(?:not(?!\s+only)|never|cannot|\w+n't)\b",
+    rf"(?:not(?!\s+only)|never|cannot|\w+n't|(?:(?:be|become)\s+)?{INABILITY.pattern})\b",
     re.IGNORECASE,
 )
 """A negated verb straight after a name: it denies what the clause says of that name ("Osteoblasts do not resorb
-bone"), while "not only" adds to it."""
+bone", "Osteocytes are unable to divide", "surgeons may be unable to remove it"), while "not only" adds to it."""
 NEGATION_REACH = 40
 """Characters after a negation that it reaches (within its clause)."""
 MIN_WORDS, MAX_WORDS = 4, 80
@@ -571,6 +578,7 @@ def negated_options(
     are "not the most common". So does one naming another kind of the class an option names a kind of
     (``reclassified_options``)."""
     asked_negated = negated_predicate(question) if is_negated(question) and not reading.negated else ""
+    inability_denies = not asks_inability(question)
     wanted = set(tokenize([asked_negated])[0]) if asked_negated else set()
     ranked = [ranked_otherwise(s.tokens, ranks, own) if ranks else set() for s in sentences]
     direction = asked_direction(reading.focus or question)
@@ -582,7 +590,7 @@ def negated_options(
         [
             bool(named[j][i])
             and against(
-                contradicts(s.text, terms, asked) or j in reversals[i] | reclassified[i],
+                contradicts(s.text, terms, asked, inability_denies) or j in reversals[i] | reclassified[i],
                 said[i],
                 j in ranked[i],
                 bool(wanted),
@@ -796,7 +804,16 @@ def longer_form(term: str, other: str) -> bool:
     return len(short) >= 5 and long.startswith(short) and " " not in long
 
 
-def contradicts(sentence: str, option_words: set[str], asked: set[str] | None = None) -> bool:
+def asks_inability(question: str) -> bool:
+    """Whether the asking sentence asks an inability (``INABILITY``) that the plan reads plainly ("Which cells are
+    unable to divide?"; "Which cells fail to divide?" it reads as negated): a sentence saying that inability of an
+    option then says what is asked of it, and does not deny it."""
+    return not is_negated(question) and bool(INABILITY.search(asking_clause(question)))
+
+
+def contradicts(
+    sentence: str, option_words: set[str], asked: set[str] | None = None, inability_denies: bool = True
+) -> bool:
     """A negation in the clause that names one of the option's own words (``option_terms``): within a few words
     before it ("does not contain X", "unlike X"), or straight after the name as its verb's ("X do not resorb bone",
     ``NEGATED_PREDICATE``). A negation stops at its clause ("X do not resorb bone, but Y do" says nothing against Y)
@@ -804,10 +821,11 @@ def contradicts(sentence: str, option_words: set[str], asked: set[str] | None = 
     "does not caseate" names "caseating", not "non-caseating". Given the question's ``asked`` words, a negated verb
     speaks against its subject only where what it denies is asked or is the option's own (``denies_what_counts``):
     "the articulating surfaces of the bones are not directly connected" says nothing against "bones articulate ...
-    within a fluid-filled joint cavity"."""
+    within a fluid-filled joint cavity". An inability (``INABILITY``) denies only where ``inability_denies``: not
+    where the question asks it (``asks_inability``)."""
     return any(
         names(terms, option_words) and denies_what_counts(predicate, option_words, asked)
-        for terms, predicate in negated_terms(sentence)
+        for terms, predicate in negated_terms(sentence, inability_denies)
     )
 
 
@@ -820,32 +838,38 @@ def denies_what_counts(predicate: tuple[str, ...], option_words: set[str], asked
 
 
 @lru_cache(maxsize=20_000)
-def negated_terms(sentence: str) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+def negated_terms(sentence: str, inability_denies: bool = True) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
     """The stems of each stretch a sentence's negations deny (``negated_words``) with those of what they deny it of
     (the predicate), per sentence once: every option is checked against the same sentences, again after each of the
     agent's rounds."""
     text = compared(sentence)  # as written: "vitamin K" is a term of its own, "vitamin k" is not
-    negated = [pair for clause in clause_texts(text) for pair in negated_words(clause)]
+    negated = [pair for clause in clause_texts(text) for pair in negated_words(clause, inability_denies)]
     if not negated:
         return ()
     terms = clause_words([part for pair in negated for part in pair])
     return tuple((tuple(denied), tuple(predicate)) for denied, predicate in zip(terms[::2], terms[1::2], strict=True))
 
 
-def negated_words(clause: str) -> list[tuple[str, str]]:
+def negated_words(clause: str, inability_denies: bool = True) -> list[tuple[str, str]]:
     """The stretches of a clause its negations deny, each with its predicate: the words after each negation
     (``NEGATION_REACH``, a prepositional one's to the next punctuation mark), their own predicate, and the subject of
     a negated verb (``negated_subject``) with the words the verb reaches. A prepositional negation in a clause whose
-    verb is negated denies nothing: "Unlike osteoclasts, osteoblasts do not resorb bone" says that osteoclasts do."""
-    verbs = list(NEGATED_PREDICATE.finditer(clause))
+    verb is negated denies nothing: "Unlike osteoclasts, osteoblasts do not resorb bone" says that osteoclasts do. An
+    inability (``INABILITY``) is a negation only where ``inability_denies``."""
+    verbs = negations(NEGATED_PREDICATE, clause, inability_denies)
     after = [
         reached(clause[match.end() : match.end() + NEGATION_REACH], match.group())
-        for k, match in enumerate(CONTRADICTION.finditer(clause))
+        for k, match in enumerate(negations(CONTRADICTION, clause, inability_denies))
         if not (k and PRIVATIVE.fullmatch(match.group().lower()))
         and not (verbs and PREPOSITIONAL.fullmatch(match.group()))
     ]
     denied = [(negated_subject(clause, verb), verb_reach(clause, verb)) for verb in verbs]
     return [(words, words) for words in after] + [(name, predicate) for name, predicate in denied if name]
+
+
+def negations(pattern: re.Pattern[str], clause: str, inability_denies: bool) -> list[re.Match[str]]:
+    """A negation pattern's matches in a clause, an inability's (``INABILITY``) only where it denies."""
+    return [match for match in pattern.finditer(clause) if inability_denies or not INABILITY.search(match.group())]
 
 
 LISTED = re.compile(r",\s+$")
@@ -1291,9 +1315,22 @@ def option_quotes(
     return out
 
 
+def asserts_nothing(sentence: str) -> bool:
+    """Whether a quoted sentence is a question taking no negation as given (the book's "From what structure do
+    satellite cells derive during embryologic development?", shown supporting satellite cells for "From which embryonic
+    cell type does muscle tissue develop?"): it is shown supporting no option (``shown_stance``). One that takes a
+    negation as given speaks through it ("If osteoblasts and osteocytes are incapable of mitosis, then how are they
+    replenished ...?": against osteocytes for which cells divide, for them as the exception when the question is
+    negated). Display only: what a question takes as given may back the right option ("What gives a skeletal muscle
+    fiber its striated appearance?"), and read as backing nothing in the weighing it lost that dev answer held out
+    (rag 0.599 to 0.597, agentic 0.625 either way)."""
+    return sentence.rstrip().endswith("?") and not CONTRADICTION.search(sentence)
+
+
 def shown_stance(quote: Quote, says_most: bool) -> str:
-    supports = quote.stance == "supports"
-    return "related" if supports and not (quote.settles or says_most) else quote.stance
+    if quote.stance != "supports":
+        return quote.stance
+    return "supports" if (quote.settles or says_most) and not asserts_nothing(quote.text) else "related"
 
 
 def shown_stances(quotes: Sequence[Sequence[Quote]]) -> list[list[str]]:
@@ -1303,9 +1340,13 @@ def shown_stances(quotes: Sequence[Sequence[Quote]]) -> list[list[str]]:
     connective tissue" supports its option for a long question stem it covers a third of. Any other supporting quote
     names its option without saying what is asked, and is shown related: "Osteoclasts are continually breaking down
     old bone while osteoblasts are continually forming new bone" would otherwise be a green "supports" under both for
-    "Which cells resorb bone?". Only as shown: ``writing`` reads ``stance`` as found (read as related, it would swap the
-    choice's best naming sentence for a nearest one in 203 of the 347 dev questions' rationales)."""
-    best = [max((q.covers for q in own if q.stance == "supports"), default=0.0) for own in quotes]
+    "Which cells resorb bone?". A question taking no negation as given is shown supporting nothing, nor outdoes another
+    option's quote (``asserts_nothing``). Only as shown: ``writing`` reads ``stance`` as found (read as related, it
+    would swap the choice's best naming sentence for a nearest one in 203 of the 347 dev questions' rationales)."""
+    best = [
+        max((q.covers for q in own if q.stance == "supports" and not asserts_nothing(q.text)), default=0.0)
+        for own in quotes
+    ]
     shown = []
     for j, own in enumerate(quotes):
         rivals = max((b for k, b in enumerate(best) if k != j), default=0.0)
