@@ -32,6 +32,7 @@ from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.retrieval.bench.speed import TEXT_QUERIES
 from pathatlas.retrieval.metrics import percentile_ms
 from pathatlas.settings import Settings, without_credentials
+from pathatlas.ui.bench_startup import stop
 
 PATTERNS = ["koilocytes", "granuloma", "glands", "keratin-pearls", "alveoli", "small-blue-cells"]
 
@@ -89,13 +90,9 @@ threads (``CLOSE_WAIT`` each), so 30 s cut it short and left it running."""
 
 def stop_server(process: subprocess.Popen) -> None:
     """Stop a service ``start_server`` started: asked to (its jobs and threads end as at any stop), killed if it has
-    not within ``STOP_WAIT``; never raises, so the error that stopped a run is the one it reports."""
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_WAIT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    not within ``STOP_WAIT`` (``bench_startup.stop``); never raises, so the error that stopped a run is the one it
+    reports."""
+    stop(process, STOP_WAIT)
 
 
 @functools.cache
