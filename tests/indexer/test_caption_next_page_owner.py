@@ -21,14 +21,15 @@ from tests.indexer.test_caption_next_page import AT_FOOT, BODY, printed_box
 TOP = pymupdf.Rect(150, 72, 450, 280)
 OWN_CAPTION = "Figure 2.2. Spongy bone: Trabeculae follow the lines of stress."
 PARTS_CAPTION = "Figure 2.3. Bone marrow: (a) red marrow; (b) yellow marrow."
+LETTERED_CAPTION = "FIGURE 3.2 Kidney infarct. A, gross. B, microscopic."
 
 
 def write_book(path: Path) -> Path:
-    """Four pages, each odd one text and a figure at its foot with nothing under it, each even one opening with a
-    picture and a caption under it: p. 2's names no parts (the picture's own), p. 4's two parts (a figure continued
-    from p. 3)."""
+    """Six pages, each odd one text and a figure at its foot with nothing under it, each even one opening with a
+    picture and a caption under it: p. 2's names no parts (the picture's own), p. 4's two parts "(a)", "(b)" and
+    p. 6's two parts "A, ... B, ..." as Robbins names them (each a figure continued from the page before)."""
     doc = pymupdf.open()
-    for shade, caption in ((120, OWN_CAPTION), (160, PARTS_CAPTION)):
+    for shade, caption in ((120, OWN_CAPTION), (160, PARTS_CAPTION), (60, LETTERED_CAPTION)):
         foot = doc.new_page(width=612, height=792)
         foot.insert_textbox(pymupdf.Rect(72, 72, 540, 140), BODY, fontsize=11)
         foot.insert_image(AT_FOOT, stream=picture(shade))
@@ -51,7 +52,7 @@ def figures(book, tmp_path_factory) -> dict[int, Payload]:
     """The book's figures by page (one a page)."""
     read = PdfSource(book, hashing_settings(tmp_path_factory.mktemp("read"))).records()
     payloads = [r.entries()[0].payload for r in read if isinstance(r, Figure)]
-    assert sorted(p.page for p in payloads) == [1, 2, 3, 4]
+    assert sorted(p.page for p in payloads) == [1, 2, 3, 4, 5, 6]
     return {p.page: p for p in payloads}
 
 
@@ -70,6 +71,13 @@ def test_a_figure_continued_over_the_page_break_shares_its_caption(book, figures
     assert foot.caption_bbox == pytest.approx(printed_box(book, 4, "Figure 2.3"), abs=0.06)
     assert Citation.of(foot).label() == "book.pdf, p. 3, Figure 2.3 (caption on p. 4)"
     assert (rest.figure, rest.caption_page, rest.caption_bbox) == ("Figure 2.3", None, foot.caption_bbox)
+
+
+def test_a_figure_continued_over_the_page_break_with_parts_named_robbins_style(book, figures):
+    foot, rest = figures[5], figures[6]
+    assert (foot.figure, foot.text, foot.caption_page) == ("Figure 3.2", LETTERED_CAPTION, 6)
+    assert foot.caption_bbox == pytest.approx(printed_box(book, 6, "FIGURE 3.2"), abs=0.06)
+    assert (rest.figure, rest.caption_page, rest.caption_bbox) == ("Figure 3.2", None, foot.caption_bbox)
 
 
 @pytest.mark.parametrize(
@@ -93,6 +101,8 @@ def test_named_parts_counts_a_run_from_a(caption, parts):
         ([(150, 400, 450, 600)], OWN_CAPTION, True),  # a picture below the caption has a caption of its own
         ([tuple(TOP)], OWN_CAPTION, False),  # r23: the picture above it is its figure
         ([tuple(TOP)], PARTS_CAPTION, True),  # two parts, one above it: the other is before the break
+        ([tuple(TOP)], LETTERED_CAPTION, True),  # the same, its parts named "A, ... B, ..."
+        ([tuple(TOP)], "Figure 3.3 A section through the liver. Vitamin A, the stored form.", False),  # no parts
         ([(150, 72, 450, 170), (150, 180, 450, 280)], PARTS_CAPTION, False),  # both parts above it
     ],
 )

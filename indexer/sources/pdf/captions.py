@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from itertools import takewhile
 from string import ascii_lowercase
 from typing import NamedTuple
@@ -19,8 +20,19 @@ CAPTION_TIE = 6.0
 """Points within which two labelled blocks are as near an image as each other (half a caption line)."""
 TITLE_WORDS = 20
 """The most words of a page's title (``page_title``); a paragraph opening a page is longer."""
-FIGURE_PART = re.compile(r"\(([a-z])\)", re.IGNORECASE)
-"""A part of a figure as its caption names it: "(a)", "(B)"."""
+PART_START = r"(?:^\s*|[.!?;:]\s+)"
+"""Where a caption may name a part without brackets: its start (after its label), a sentence's, or after a colon or
+semicolon. Elsewhere a letter and a comma are words ("Vitamin A, the ...", "type B, C and D cells"), and a capital "A"
+without a comma, colon or ")" after it is an article ("A section through the liver")."""
+PART_LETTERS = r"[a-z](?:\s*(?:and|&|[–—-])\s*[a-z])*"
+"""One or more parts' letters: "A", "A and B", "A–C"."""
+LETTERED_PART = re.compile(rf"\(({PART_LETTERS})\)|{PART_START}({PART_LETTERS})[,:)]", re.IGNORECASE)
+"""Parts a caption names by letter: "(a)", "(B)", "(A–C)" anywhere (OpenStax); at a part start (``PART_START``)
+"A, gross ...", "A and B, ...", "A–C, ..." (Robbins and many pathology books), "a) ..." and "a: ..."."""
+PART_PLACES = r"(?:top|bottom)(?:\s+(?:left|right))?|left|right|middle|cent(?:er|re)"
+"""A part's place in its figure: "Left", "Top", "Bottom right", "Middle"."""
+PLACED_PART = re.compile(rf"{PART_START}({PART_PLACES})[,:]", re.IGNORECASE)
+"""Parts a caption names by place at a part start (``PART_START``): "Left, ... Right, ...", "Top left: ..."."""
 
 
 class Caption(NamedTuple):
@@ -73,10 +85,18 @@ def caption_block(image_box: BBox, blocks: list[TextBlock], continued: TextBlock
 
 
 def named_parts(caption: str) -> int:
-    """How many parts of its figure a caption names (``FIGURE_PART``): "(a)", "(b)" and on, none left out, so that a
-    "(c)" alone (a copyright sign) names none."""
-    letters = {letter.casefold() for letter in FIGURE_PART.findall(caption)}
-    return sum(1 for _ in takewhile(letters.__contains__, ascii_lowercase))
+    """How many parts of its figure a caption names, by letter (``LETTERED_PART``) a run from "a", none left out, so
+    that a "(c)" alone (a copyright sign) names none, or by place (``PLACED_PART``), each place one: the more."""
+    text = CAPTION_START.sub("", caption, count=1)
+    letters = {letter for names in LETTERED_PART.findall(text) for letter in part_letters("".join(names))}
+    places = {" ".join(place.casefold().split()) for place in PLACED_PART.findall(text)}
+    return max(sum(1 for _ in takewhile(letters.__contains__, ascii_lowercase)), len(places))
+
+
+def part_letters(names: str) -> Iterator[str]:
+    """The letters, in lower case, that one name of parts (``PART_LETTERS``) covers: "A and B" two, "A–C" three."""
+    for first, last in re.findall(r"\b([a-z])\b(?:\s*[–—-]\s*([a-z])\b)?", names.casefold()):
+        yield from map(chr, range(ord(first), ord(last or first) + 1))
 
 
 def carried_over(caption: TextBlock, pictures: list[BBox]) -> bool:

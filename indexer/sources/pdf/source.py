@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 class PdfSource(Source):
     kind = "pdf"
-    records_version = 20
+    records_version = 21
     """3: a hyphenated word keeps its hyphen at a line break; 4: a figure at a page's foot takes the caption that opens
     the next page, not the previous figure's; 5: page labels, two-column reading order and scanned pages read by OCR,
     text without invisible format characters; 6: a figure's image turned and masked as its page shows it, a scanned
@@ -74,8 +74,10 @@ class PdfSource(Source):
     long block split into passages is boxed by its own lines, not the whole block; 19: a figure whose caption opens
     the next page records that page and the caption's box on it (the A&P book's 17 such figures cited no place for
     their captions); 20: a caption opening the next page under a picture of its own is that picture's alone, unless it
-    names more parts than that page's pictures above it (a figure continued over the break). Up to 14 the version
-    every built-in reader shared (``Source.records_version``): the numbers not named here changed case folders only."""
+    names more parts than that page's pictures above it (a figure continued over the break); 21: parts named as
+    other books name them ("A, gross ... B, ...", "a) ...", "Left, ... Right, ...", "(b-c)") count for that. Up to 14
+    the version every built-in reader shared (``Source.records_version``): the numbers not named here changed case
+    folders only."""
     reads_settings = (
         "passage_min_words",
         "passage_max_words",
