@@ -91,13 +91,12 @@ PRINTED_CHAPTER = re.compile(r"\s*chapter\s*(\d+)\b", re.IGNORECASE)
 bookmark holds the title alone."""
 ASKED_CHAPTER = re.compile(r"(?:chapter\s*)?(\d+)[.:]?(?:\s+(.+))?")
 """A chapter as a reader names it by number, with or without a part of its title: "1", "chapter 1.", "1 cells"."""
-NO_SECTION = "\x00no such section"
-"""The section filter of chapter and section filters no section satisfies both: it matches nothing, as asked."""
-HELD_FIELDS = ("kind", "organ", "diagnosis", "case", "section")
+HELD_FIELDS = ("kind", "organ", "diagnosis", "case")
 """Filter fields whose values are checked against those the index holds (``held_values``): a field none of whose
 values a record holds ("glioblastom") is refused, naming the closest held ones, rather than answered with no hits;
-alternatives some record holds stay a search (a course's list of organs, some not in this library). ``source`` and
-``chapter`` are resolved instead."""
+alternatives some record holds stay a search (a course's list of organs, some not in this library). ``section`` is
+checked so among the sources and chapters asked for (``SectionScope``); ``source`` and ``chapter`` are resolved
+instead."""
 CLOSEST = 3
 """Held values a refusal names."""
 ECHO_CHARS = 200
@@ -206,46 +205,92 @@ def stripped(value: str | list | tuple | set) -> str | list[str]:
 
 def resolve_filters(filters: Filters, index: Index) -> Filters:
     """Filters as the stores take them, from filters as a caller gives them (``check_filters``): a source named by file
-    name, id or path (as ``remove`` takes it) becomes its key, a section named by its last parts its whole path
-    (``whole_section``), a chapter the sections under it, ``kind=page`` takes the passages too (``with_passages``).
-    Every door's filters come through here; an unknown source or chapter, or a field of ``HELD_FIELDS`` no value of
-    which a record holds, is refused in one line. Resolved filters resolve to themselves."""
+    name, id or path (as ``remove`` takes it) becomes its key, a chapter the sections under it, a section named by its
+    last parts its whole path among those of the sources and chapters asked for (``SectionScope``), ``kind=page``
+    takes the passages too (``with_passages``). Every door's filters come through here; an unknown source or chapter,
+    or a field of ``HELD_FIELDS`` (or a section) no value of which a record holds, is refused in one line. Resolved
+    filters resolve to themselves."""
     check_filters(filters)
-    resolved = {name: stripped(as_text(name, value)) for name, value in filters.items()}  # " lung " is "lung"
-    if "section" in resolved:
-        sections = [whole_section(value, index) for value in as_list(resolved["section"])]
-        resolved["section"] = sections if len(sections) > 1 else sections[0]
-    for name in (name for name in HELD_FIELDS if name in resolved):
-        held = held_values(index, name)
-        values = as_list(resolved[name])
-        if not any(fold(name, value) in held or value == NO_SECTION for value in values):
-            raise UnknownSourceError(not_held(name, values[0], held, index))
+    asked = {name: stripped(as_text(name, value)) for name, value in filters.items()}  # " lung " is "lung"
+    resolved = dict(asked)
     if "source" in resolved:
         keys = [index.resolve_source(name) for name in as_list(resolved["source"])]
         resolved["source"] = keys if len(keys) > 1 else keys[0]
-    if "chapter" in resolved:  # among the sources asked for: "5" of a four-chapter primer is none, not another book's
+    if "section" in asked or "chapter" in asked:
         sources = as_list(resolved["source"]) if "source" in resolved else None
-        sections = Chapters.of(index, sources).sections_under(as_list(resolved.pop("chapter")), index)
-        if "section" in resolved:  # both given: the sections asked for that lie in the chapters
-            sections = [s for s in as_list(resolved["section"]) if s in sections] or [NO_SECTION]
-        resolved["section"] = sections
+        resolved.pop("chapter", None)
+        resolved["section"] = SectionScope.of(asked, sources, index).resolved(asked.get("section"), index)
+    for name in (name for name in HELD_FIELDS if name in resolved):
+        held = held_values(index, name)
+        values = as_list(resolved[name])
+        if not any(fold(name, value) in held for value in values):
+            raise UnknownSourceError(not_held(name, values[0], held, index))
     return with_passages(resolved)
 
 
-def whole_section(value: str, index: Index) -> str:
-    """A section filter's value as the stores match it, a section's whole bookmark path: one the index holds as
-    given; else the one held section whose last parts it names (``names_section``: "Bone Structure", "6.3 Bone
+@dataclass
+class SectionScope:
+    """The sections a section filter's values are among: those of the sources asked for and under the chapters asked
+    for, else the index's. Two books' "6.3" beside ``source=`` one of them, or "Introduction" beside ``chapter=6``,
+    were refused as naming several sections, the filter that tells them apart looked at only after."""
+
+    held: dict[Any, str]
+    """The sections as ``held_values`` gives them: by the form a filter matches them in, to their spelling."""
+    where: str = ""
+    """Where they lie, as a refusal says it before the index (``where_asked``); "" for the whole index."""
+    chapters: list[str] | None = None
+    """The sections under the chapters asked for (``Chapters.sections_under``); None without a chapter filter."""
+
+    @classmethod
+    def of(cls, asked: Filters, sources: list[str] | None, index: Index) -> SectionScope:
+        """The scope of filters ``asked`` (as given, stripped), whose sources are the keys ``sources``. A chapter is
+        among the sources asked for too: "5" of a four-chapter primer is none, not another book's."""
+        held = held_values(index, "section")
+        if "chapter" in asked:
+            chapters = Chapters.of(index, sources).sections_under(as_list(asked["chapter"]), index)
+            lying: Collection[str] = chapters
+        elif sources is not None:
+            chapters, lying = None, sections_of(index, sources)
+        else:
+            return cls(held)
+        folds = {fold("section", section) for section in lying}
+        return cls({key: spelling for key, spelling in held.items() if key in folds}, where_asked(asked), chapters)
+
+    def resolved(self, section: str | list[str] | None, index: Index) -> str | list[str]:
+        """The section filter as the stores take it, from a section filter as given (``section``) and the chapter
+        filter: each value's whole path (``whole_section``), refused (``not_held``) where none lies here; beside a
+        chapter filter those that lie under its chapters, else all the sections there."""
+        if section is None:
+            return self.chapters or []
+        sections = [whole_section(value, index, self) for value in as_list(section)]
+        if not any(fold("section", value) in self.held for value in sections):
+            raise UnknownSourceError(not_held("section", sections[0], self.held, index, self.where))
+        if self.chapters is not None:
+            return [value for value in sections if fold("section", value) in self.held]
+        return sections if len(sections) > 1 else sections[0]
+
+
+def where_asked(asked: Filters) -> str:
+    """Where a section was looked for, as a refusal says it before the index: "chapter '6' of source 'bone.pdf' in "
+    (the chapter and source filters as given), "" for the whole index."""
+    names = [name for name in ("chapter", "source") if name in asked]
+    named = [f"{name} {', '.join(map(quoted, as_list(asked[name])))}" for name in names]
+    return f"{' of '.join(named)} in " if named else ""
+
+
+def whole_section(value: str, index: Index, scope: SectionScope) -> str:
+    """A section filter's value as the stores match it, a section's whole bookmark path among those of ``scope``: one
+    of them as given; else the one whose last parts it names (``names_section``: "Bone Structure", "6.3 Bone
     Structure" or "6.3" of "Chapter 6: Bone Tissue and the Skeletal System > 6.3 Bone Structure"). Refused in one
     line, listing them, where it names several ("Introduction" of each chapter, "6.3" of two books); where it names
     none, as given (``not_held`` refuses it, naming the closest)."""
-    held = held_values(index, "section")
-    if value == NO_SECTION or fold("section", value) in held:
+    if fold("section", value) in scope.held:
         return value
     tail = section_parts(value)
-    named = sorted((section for section in held.values() if names_section(tail, section)), key=book_order)
+    named = sorted((section for section in scope.held.values() if names_section(tail, section)), key=book_order)
     if len(named) > 1:
         raise UnknownSourceError(
-            f"section {quoted(value)} names {len(named)} sections in index {index.path}: "
+            f"section {quoted(value)} names {len(named)} sections in {scope.where}index {index.path}: "
             f"{first_few([repr(section) for section in named], CLOSEST)}; give its whole path"
         )
     return named[0] if named else value
@@ -316,13 +361,14 @@ def closest_spellings(
     return [spellings[key] for key in dict.fromkeys(close)][:CLOSEST]
 
 
-def not_held(name: str, value: str, held: Mapping[Any, str], index: Index) -> str:
-    """The one line refusing a filter value no record holds: the held values closest to it (by spelling, or holding
-    it: "adenocarcinoma" names "pancreatic ductal adenocarcinoma"), else the first few, else that there are none."""
+def not_held(name: str, value: str, held: Mapping[Any, str], index: Index, where: str = "") -> str:
+    """The one line refusing a filter value no record holds (of those ``where`` says: ``SectionScope.where``): the
+    held values closest to it (by spelling, or holding it: "adenocarcinoma" names "pancreatic ductal adenocarcinoma"),
+    else the first few, else that there are none."""
     spelt = {str(key).casefold(): spelling for key, spelling in held.items()}
     wanted = str(fold(name, value)).casefold()
     closest = closest_spellings(wanted, spelt)
-    refused = f"no {name} {quoted(value)} in index {index.path}"
+    refused = f"no {name} {quoted(value)} in {where}index {index.path}"
     if closest:
         return f"{refused}; closest: {', '.join(map(repr, closest))}"
     if not spelt:
@@ -428,12 +474,14 @@ def sections_of(index: Index, sources: list[str]) -> set[str]:
 
 @per_generation
 def sections_by_source(index: Index) -> dict[str, set[str]]:
-    """Each source's bookmark sections, read from its pages once per generation: sections are counted for the whole
-    index, and a chapter filter beside a source filter names that source's chapters."""
+    """Each source's bookmark sections, read from its records once per generation: sections are counted for the whole
+    index, and chapter and section filters beside a source filter name that source's. Its passages and figures too, not
+    its pages alone: a page holds its last bookmark, so a chapter's heading above its first section on the same page
+    is held by passages alone."""
     found: dict[str, set[str]] = {}
-    for _, page in index.store.scan({"kind": "page"}):
-        if page.get("section"):
-            found.setdefault(str(page.get("source")), set()).add(page["section"])
+    for _, record in index.store.scan():
+        if record.get("section"):
+            found.setdefault(str(record.get("source")), set()).add(record["section"])
     return found
 
 

@@ -1,7 +1,9 @@
 """A section filter names a section by its number alone ("6.3" of "Chapter 6: Bone Tissue > 6.3 Bone Structure"), as
 a chapter filter names a chapter by its number and the README names a section "whole or by its last parts, number
 optional", where the number names one section. ``--filter section=6.3`` was refused, and the refusal offered that very
-section as the closest. A number several books' sections hold is refused, listing them, as "Introduction" is."""
+section as the closest. A number several books' sections hold is refused, listing them, as "Introduction" is; beside a
+source or chapter filter, a section is named among that source's or chapter's sections (it was refused as naming
+several, the filter telling them apart looked at only after)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ JOINTS = [
     (2, "6.3 Cartilage", "Bone ends in synovial joints are covered by articular cartilage."),
 ]
 """A second book, one of whose sections has the number of the first's "6.3 Bone Structure"."""
+CARTILAGE = "Chapter 9: Joints > 6.3 Cartilage"
+BONE_INTRODUCTION = "Chapter 6: Bone Tissue > Introduction"
 
 
 def write_book(path: Path, bookmarks: list[tuple[int, str, str]]) -> Path:
@@ -45,12 +49,16 @@ def root(tmp_path_factory) -> Path:
     return root
 
 
-def resolved(root: Path, index: str, section: str) -> object:
+def resolved_filters(root: Path, index: str, filters: dict[str, str]) -> dict[str, object]:
     opened = Index.open(root / index, hashing_settings(root, index=root / index))
     try:
-        return resolve_filters({"section": section}, opened)["section"]
+        return resolve_filters(filters, opened)
     finally:
         opened.close()
+
+
+def resolved(root: Path, index: str, section: str) -> object:
+    return resolved_filters(root, index, {"section": section})["section"]
 
 
 @pytest.mark.parametrize("name", ["6.3", " 6.3 ", "Chapter 6: Bone Tissue > 6.3"])
@@ -84,3 +92,79 @@ def test_a_number_no_section_holds_is_refused_as_before(root):
     with pytest.raises(UnknownSourceError, match=r"^no section '6\.9' in index"):
         resolved(root, "bone", "6.9")
     assert resolved(root, "bone", "Bone Structure") == STRUCTURE, "a title still names its section"
+
+
+def test_a_number_two_books_hold_names_the_one_of_the_source_asked_for(root):
+    joints = resolved_filters(root, "both", {"section": "6.3", "source": "joints.pdf"})
+    assert joints["section"] == CARTILAGE
+    assert resolved_filters(root, "both", {"section": " 6.3 ", "source": "bone.pdf"})["section"] == STRUCTURE
+    index = Index.open(root / "both", hashing_settings(root, index=root / "both"))
+    hits = Searcher(index).search(Query(text="bone cartilage", filters={"section": "6.3", "source": "joints.pdf"}))
+    index.close()
+    assert hits and {(hit.payload.source, hit.payload.section) for hit in hits} == {(joints["source"], CARTILAGE)}
+    filters = ["--filter", "section=6.3", "--filter", "source=bone.pdf"]
+    found = run_cli("search", "bone", "--index", root / "both", *filters, "--json", home=root / "home")
+    assert found.exit_code == 0, found.output
+    assert {hit["section"] for hit in json.loads(found.output)} == {STRUCTURE}
+
+
+def test_a_title_each_chapter_holds_names_the_one_of_the_chapter_asked_for(root):
+    in_chapter = resolved_filters(root, "bone", {"chapter": "6", "section": "Introduction"})
+    assert in_chapter == {"section": [BONE_INTRODUCTION]}
+    asked = {"chapter": "Chapter 6", "section": "introduction", "source": "bone.pdf"}
+    assert resolved_filters(root, "both", asked)["section"] == [BONE_INTRODUCTION]
+    index = Index.open(root / "bone", hashing_settings(root, index=root / "bone"))
+    hits = Searcher(index).search(Query(text="bone tissue", filters={"chapter": "6", "section": "Introduction"}))
+    index.close()
+    assert hits and {hit.payload.section for hit in hits} == {BONE_INTRODUCTION}
+    with pytest.raises(UnknownSourceError) as refused:
+        resolved_filters(root, "both", {"section": "Introduction", "source": "bone.pdf"})  # both chapters' are its
+    assert str(refused.value) == (
+        f"section 'Introduction' names 2 sections in source 'bone.pdf' in index {root / 'both'}: 'Chapter 1: Cells > "
+        f"Introduction', '{BONE_INTRODUCTION}'; give its whole path"
+    )
+
+
+def test_a_section_outside_the_source_or_chapter_asked_for_is_refused_naming_theirs(root):
+    """Beside the joints book, "1.2" (the bone book's "1.2 Cell Structure") found nothing, silently, as did a section
+    beside a chapter it does not lie in: refused now, naming the sections there."""
+    with pytest.raises(UnknownSourceError) as refused:
+        resolved_filters(root, "both", {"section": "1.2", "source": "joints.pdf"})
+    refusal = str(refused.value)
+    assert refusal.startswith(f"no section '1.2' in source 'joints.pdf' in index {root / 'both'}; it has 'Chapter 9")
+    assert CARTILAGE in refusal and "Cells" not in refusal
+    with pytest.raises(UnknownSourceError) as refused:
+        resolved_filters(root, "bone", {"section": STRUCTURE, "chapter": "1"})
+    assert str(refused.value).startswith(f"no section '{STRUCTURE}' in chapter '1' in index {root / 'bone'}; closest: ")
+    filters = ["--filter", "section=Bone Structure", "--filter", "chapter=9", "--filter", "source=joints.pdf"]
+    searched = run_cli("search", "bone", "--index", root / "both", *filters, home=root / "home")
+    one_error_line(searched, "no section 'Bone Structure' in chapter '9' of source 'joints.pdf' in index")
+
+
+@pytest.mark.parametrize(("source", "where"), [({}, ""), ({"source": "bone.pdf"}, r"source 'bone\.pdf' in ")])
+def test_one_book_s_sections_are_named_alike_with_or_without_its_source(root, source, where):
+    assert resolved_filters(root, "bone", {"section": "6.3", **source})["section"] == STRUCTURE
+    with pytest.raises(UnknownSourceError, match=rf"^section 'Introduction' names 2 sections in {where}index "):
+        resolved_filters(root, "bone", {"section": "Introduction", **source})
+    with pytest.raises(UnknownSourceError, match=rf"^no section '6\.9' in {where}index "):
+        resolved_filters(root, "bone", {"section": "6.9", **source})
+
+
+def test_a_chapter_s_heading_on_the_page_of_its_first_section_is_of_its_source(tmp_path):
+    """A page holds its last bookmark, so the text under a chapter's heading above its first section on the same page
+    is a passage of the chapter's own section alone: beside a source filter, chapter 6 left that section out (a
+    source's sections were read from its pages), and a section filter naming it would be refused."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=300, height=300)
+    page.insert_textbox(pymupdf.Rect(20, 20, 280, 100), "Chapter 6: Bone Tissue\nBone is a connective tissue.")
+    page.insert_textbox(pymupdf.Rect(20, 150, 280, 280), "6.1 Introduction\nBone tissue stores calcium.")
+    doc.set_toc([[1, "Chapter 6: Bone Tissue", 1], [2, "6.1 Introduction", 1]])
+    doc.save(tmp_path / "bone.pdf")
+    settings = hashing_settings(tmp_path)
+    index_new(settings, tmp_path / "bone.pdf")
+    index = Index.open(settings.index_dir, settings)
+    chapter = resolve_filters({"chapter": "6", "source": "bone.pdf"}, index)["section"]
+    heading = resolve_filters({"section": "Chapter 6: Bone Tissue", "source": "bone.pdf"}, index)["section"]
+    index.close()
+    assert chapter == ["Chapter 6: Bone Tissue", "Chapter 6: Bone Tissue > 6.1 Introduction"]
+    assert heading == "Chapter 6: Bone Tissue"
