@@ -14,7 +14,6 @@ import io
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.retrieval.bench.speed import TEXT_QUERIES
 from pathatlas.retrieval.metrics import percentile_ms
 from pathatlas.settings import Settings, without_credentials
-from pathatlas.ui.bench_startup import stop
+from pathatlas.ui.bench_startup import free_port, stop
 
 PATTERNS = ["koilocytes", "granuloma", "glands", "keratin-pearls", "alveoli", "small-blue-cells"]
 
@@ -40,12 +39,6 @@ ASK = {
     "question": "Which cells show a clear perinuclear halo in HPV infection?",
     "options": ["Koilocytes", "Langhans giant cells", "Goblet cells", "Type II pneumocytes"],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_server(
