@@ -446,7 +446,9 @@ def queries_phrase(result: dict[str, Any]) -> str:
 
 
 def chapter_folds(chapters: list[str], folds: int) -> list[int]:
-    """Fold of each question: chapters in order of first appearance, dealt round-robin (ch. 1, 6, 11 -> fold 0)."""
+    """Fold of each question: chapters in order of first appearance, dealt round-robin (ch. 1, 6, 11 -> fold 0). Not
+    ``agent.tune.chapter_folds_by_name``, which deals them by name: each bench's held-out figures in BENCHMARKS.md
+    were measured on its own."""
     order = list(dict.fromkeys(chapters))
     return [order.index(chapter) % folds for chapter in chapters]
 
@@ -511,18 +513,23 @@ def compare_runs(
             continue
         out[name] = {}
         for metric in metrics:
-            mine, theirs = scores[default][metric], scores[name][metric]
-            p, test = paired_p(mine, theirs)
-            out[name][metric] = {
-                "default": float(mine.mean()),
-                name: float(theirs.mean()),
-                "p": p,
-                "p_floor": at_floor(p, test),
-                "test": test,
-            }
+            out[name][metric] = paired_test(scores[default][metric], scores[name][metric], name)
             if ties.keys() & {default, name}:
                 out[name][metric]["ties"] = "each question's expected value over the orders of its tied scores"
     return with_holm(out, max_p)
+
+
+def paired_test(mine: np.ndarray, theirs: np.ndarray, name: str) -> dict[str, Any]:
+    """One comparison as a task records it: the default's (``mine``) and method ``name``'s mean of each question's
+    score, and their paired test (``paired_p``): its p, whether that p is a bound (``at_floor``) and the test's name."""
+    p, test = paired_p(mine, theirs)
+    return {
+        "default": float(mine.mean()),
+        name: float(theirs.mean()),
+        "p": p,
+        "p_floor": at_floor(p, test),
+        "test": test,
+    }
 
 
 def at_floor(p: float, test: str) -> bool:

@@ -27,7 +27,7 @@ from pathatlas.retrieval.bench.common import (
     SIGNIFICANCE_LEVEL,
     Runs,
     Tie,
-    at_floor,
+    paired_test,
     tied_rankings,
     with_holm,
 )
@@ -35,7 +35,7 @@ from pathatlas.retrieval.bench.names import KNOB_OFF, TITLE_WORDS, Methods, Name
 from pathatlas.retrieval.bench.pages import DEFAULT
 from pathatlas.retrieval.fusion import page_key
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.metrics import expected_precision, mean_interval, paired_p
+from pathatlas.retrieval.metrics import expected_precision, mean_interval
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import RANKERS, Query, Searcher, unsearchable
 from pathatlas.retrieval.terms import content_terms
@@ -170,18 +170,10 @@ def with_capped_recall(
 
 
 def paired(mine: np.ndarray, theirs: np.ndarray, method: str, tests: dict[str, Any]) -> dict[str, Any]:
-    """One paired test of ``CAPPED`` as ``compare_runs`` records each of its own (``tests``, the method's, say
-    whether its ties were counted at their expected value: so is this one)."""
-    p, test = paired_p(mine, theirs)
+    """One paired test of ``CAPPED`` as ``compare_runs`` records each of its own (``paired_test``), saying as the
+    method's other tests (``tests``) do whether its ties were counted at their expected value: so is this one."""
     tied = {key: value for key, value in next(iter(tests.values())).items() if key == "ties"}
-    return {
-        "default": float(mine.mean()),
-        method: float(theirs.mean()),
-        "p": p,
-        "p_floor": at_floor(p, test),
-        "test": test,
-        **tied,
-    }
+    return paired_test(mine, theirs, method) | tied
 
 
 def notes(relevant: list[int], left_out: list[str], beyond_rule: list[str], candidates: int, index: Index) -> list[str]:
