@@ -9,7 +9,7 @@ from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.bench.items import Item, as_filed
 from pathatlas.agent.questions import LETTERS
-from pathatlas.agent.tune import FITTED_ON, OpenRow, Row, chapter_folds, cross_validate, cross_validate_open
+from pathatlas.agent.tune import FITTED_ON, OpenRow, Row, chapter_folds_by_name, cross_validate, cross_validate_open
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.bench.common import check_folds
 from pathatlas.retrieval.metrics import mean_interval
@@ -113,10 +113,10 @@ def held_out_figures(
         if unfit := one_chapter(mode, kind, groups):
             notes.append(unfit)
         else:
-            figures[key] = check(fitted, chapter_folds(groups, folds))
+            figures[key] = check(fitted, chapter_folds_by_name(groups, folds))
     if held := figures.get("held_out"):
         held["ci95"] = list(mean_interval(list(held["correct"].values())))
-        fold_of, chosen = chapter_folds([r.group for r in rows], folds), held.pop("chosen")
+        fold_of, chosen = chapter_folds_by_name([r.group for r in rows], folds), held.pop("chosen")
         held |= held_out_answers(rows, fold_of, items, held["correct"], chosen)
     return figures, notes
 
