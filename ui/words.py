@@ -176,13 +176,16 @@ def asked_texts(question: str, options: Sequence[str]) -> list[tuple[str, str]]:
     """A question's texts by the names ``unknown_words`` gives them: "question", "option A", "option B"..., but the
     options that name nothing to find: verdicts ("True", "False": every True/False question was told "No indexed text
     has 'true' (option A)") and options meaning others ("All of the above", "Both A and B"), which the agent quotes
-    nothing for by their words either (``evidence.option_terms``)."""
-    from pathatlas.agent.plan import referred_options, verdict_options
+    nothing for by their words either (``evidence.option_terms``). Nor does the question's reference to an image in
+    front of the asker ("this slide", "the micrograph shown here": ``plan.IMAGE_REFERENCE``) name anything to find:
+    "Which diagnosis best fits this slide?", the image questions' own wording, was told "No indexed text has 'slide';
+    did you mean side?"."""
+    from pathatlas.agent.plan import IMAGE_REFERENCE, referred_options, verdict_options
     from pathatlas.agent.questions import LETTERS
 
     nameless = range(len(options)) if verdict_options(options) else referred_options(question, options)
     named = ((f"option {LETTERS[n]}", option) for n, option in enumerate(options) if n not in nameless)
-    return [("question", question), *named]
+    return [("question", IMAGE_REFERENCE.sub(" ", question)), *named]
 
 
 def unknown_words_json(texts: Sequence[tuple[str, str]], idx: Index) -> list[dict[str, Any]]:

@@ -154,6 +154,17 @@ def test_an_ask_lists_the_question_and_option_words_no_indexed_text_holds(client
     assert [(u["field"], u["word"]) for u in unknown] == [("option B", "pearlz")], "options read from the question"
 
 
+def test_an_image_question_s_reference_to_its_image_is_no_word_to_find(client):
+    """ "Which diagnosis best fits this slide?", the image questions' wording, was told "No indexed text has 'slide';
+    did you mean side?" above its answer."""
+    question = "Which stromal cells with a perinuclear halo are in this slide?"
+    asked = {"question": question, "options": ["Koilocytes", "Langhans giant cells"]}
+    unknown = client.post("/ask", json=asked).json()["unknown_words"]
+    assert [(u["field"], u["word"]) for u in unknown] == [("question", "stromal")], unknown
+    said = client.post("/ask", json={**asked, "question": "Which stromal cells in the slide have a perinuclear halo?"})
+    assert [u["word"] for u in said.json()["unknown_words"]] == ["stromal", "slide"], "a slide not in front of one"
+
+
 def test_the_openapi_document_says_every_search_and_answer_lists_unknown_words(client):
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
     for response in ("SearchResponse", "AskResponse"):
