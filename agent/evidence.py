@@ -19,10 +19,11 @@ from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 
 from pathatlas.agent.plan import (
+    INABILITY,
     QUESTION_WORDS,
     Reading,
     answer_type,
-    asking_clause,
+    asked_inability,
     is_negated,
     negated_by_rank,
     negated_predicate,
@@ -39,17 +40,14 @@ from pathatlas.retrieval.terms import terms as lexical_terms  # "terms" names op
 from pathatlas.retrieval.text import normalise as unicode_normalised
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
-INABILITY = re.compile(
-    r"\b(?:incapable\s+of|unable\s+to|fail(?:s|ed)?\s+to|lacks?\s+the\s+(?:ability|capacity)\s+to)\b", re.IGNORECASE
-)
-"""Words saying a name cannot do what follows, as "cannot" does ("If osteoblasts and osteocytes are incapable of
-mitosis", p. 174, was quoted as supporting osteocytes for "Which cells are capable of undergoing mitosis?"), unless the
-question asks that inability itself (``asks_inability``)."""
 CONTRADICTION = re.compile(
-    rf"\b(?:not(?!\s+only)|no|never|neither|nor|unlike|rather than|instead of|cannot|{INABILITY.pattern}|lacks?|"
-    r"lacking|absent|without|isn't|aren't|doesn't|don't)\b",
+    rf"(?:{INABILITY.pattern}|\b(?:not(?!\s+only)|no|never|neither|nor|unlike|rather than|instead of|lacks?|lacking|"
+    r"absent|without|isn't|aren't|doesn't|don't)\b)",
     re.IGNORECASE,
 )
+"""A negation: an inability first (``plan.INABILITY``: "If osteoblasts and osteocytes are incapable of mitosis", p. 174,
+was quoted as supporting osteocytes for "Which cells are capable of undergoing mitosis?"), so that "no longer able to"
+and "the inability of melanocytes to produce melanin" deny what follows them."""
 PRIVATIVE = re.compile(r"without|lacks?|lacking|absent")
 """Negations that name a lack: after another negation they make a double negative."""
 PREPOSITIONAL = re.compile(r"unlike|rather than|instead of", re.IGNORECASE)
@@ -57,7 +55,7 @@ PREPOSITIONAL = re.compile(r"unlike|rather than|instead of", re.IGNORECASE)
 says nothing against osteoclasts."""
 NEGATED_PREDICATE = re.compile(
     r"\s+(?:(?:do|does|did|is|are|was|were|can|could|will|would|may|might|must|should|has|have|had)\s+)?"
-    rf"(?:not(?!\s+only)|never|cannot|\w+n't|(?:(?:be|become)\s+)?{INABILITY.pattern})\b",
+    rf"(?:(?:(?:be|become)\s+)?{INABILITY.pattern}|not(?!\s+only)|never|\w+n't)\b",
     re.IGNORECASE,
 )
 """A negated verb straight after a name: it denies what the clause says of that name ("Osteoblasts do not resorb
@@ -572,13 +570,13 @@ def negated_options(
     "Glucagon stimulates mechanisms that increase blood glucose levels" for what lowers it). A question whose negated
     property the evidence states of one option is read plainly (``read_with_evidence``): then a sentence denying that
     property of an option says it as asked ("Smooth muscle is not under voluntary control"), and one saying the
-    property plainly (its words as ``read``: "most abundant" is "most common") speaks against its option. A sentence
-    ranking a superlative the question asks (``ranks``: ``asked_ranks``) otherwise (``ranked_otherwise``) speaks
-    against the option it ranks, and read plainly for it: "Lymphocytes are the second most common leukocytes" says they
-    are "not the most common". So does one naming another kind of the class an option names a kind of
-    (``reclassified_options``)."""
-    asked_negated = negated_predicate(question) if is_negated(question) and not reading.negated else ""
-    inability_denies = not asks_inability(question)
+    property plainly (its words as ``read``: "most abundant" is "most common") speaks against its option; so is a
+    question asking an inability read (``plan.asked_inability``: "Osteocytes cannot divide" backs osteocytes for
+    "Which cells fail to divide?", "Osteoblasts divide" speaks against osteoblasts). A sentence ranking a superlative
+    the question asks (``ranks``: ``asked_ranks``) otherwise (``ranked_otherwise``) speaks against the option it ranks,
+    and read plainly for it: "Lymphocytes are the second most common leukocytes" says they are "not the most common".
+    So does one naming another kind of the class an option names a kind of (``reclassified_options``)."""
+    asked_negated = plainly_denied(question, reading)
     wanted = set(tokenize([asked_negated])[0]) if asked_negated else set()
     ranked = [ranked_otherwise(s.tokens, ranks, own) if ranks else set() for s in sentences]
     direction = asked_direction(reading.focus or question)
@@ -590,7 +588,7 @@ def negated_options(
         [
             bool(named[j][i])
             and against(
-                contradicts(s.text, terms, asked, inability_denies) or j in reversals[i] | reclassified[i],
+                contradicts(s.text, terms, asked) or j in reversals[i] | reclassified[i],
                 said[i],
                 j in ranked[i],
                 bool(wanted),
@@ -636,12 +634,22 @@ def reclassified_options(sentence: Sentence, kinds: Sequence[set[tuple[str, str]
     }
 
 
+def plainly_denied(question: str, reading: Reading) -> str:
+    """What the question asks its answer is not or cannot do, where the evidence is read plainly for it
+    (``negated_options``): a negated question's negated property when read plainly (``read_with_evidence``), an
+    inability the question asks (``plan.asked_inability``); else ""."""
+    if is_negated(question):
+        return "" if reading.negated else negated_predicate(question)
+    return asked_inability(question)
+
+
 def against(denies: bool, says_negated: bool, ranks_otherwise: bool, read_plainly: bool) -> bool:
     """Whether a sentence speaks against an option (``negated_options``). Read plainly (a negated question the evidence
-    answers in its own words): when it either says the negated property's words or denies the option, not both, and
-    does not rank the option otherwise (which is what such a question asks); read as asked: when it denies the option
-    or ranks it otherwise."""
-    return (denies != says_negated and not ranks_otherwise) if read_plainly else (denies or ranks_otherwise)
+    answers in its own words, an asked inability): when it says the negated property's words without denying the
+    option, and does not rank the option otherwise (which is what such a question asks); a denial says the property of
+    the option, in the question's words or not ("Osteocytes are incapable of mitosis" for "Which cells are unable to
+    undergo mitosis?"). Read as asked: when it denies the option or ranks it otherwise."""
+    return (says_negated and not denies and not ranks_otherwise) if read_plainly else (denies or ranks_otherwise)
 
 
 def asked_words(focus: str) -> set[str]:
@@ -804,16 +812,7 @@ def longer_form(term: str, other: str) -> bool:
     return len(short) >= 5 and long.startswith(short) and " " not in long
 
 
-def asks_inability(question: str) -> bool:
-    """Whether the asking sentence asks an inability (``INABILITY``) that the plan reads plainly ("Which cells are
-    unable to divide?"; "Which cells fail to divide?" it reads as negated): a sentence saying that inability of an
-    option then says what is asked of it, and does not deny it."""
-    return not is_negated(question) and bool(INABILITY.search(asking_clause(question)))
-
-
-def contradicts(
-    sentence: str, option_words: set[str], asked: set[str] | None = None, inability_denies: bool = True
-) -> bool:
+def contradicts(sentence: str, option_words: set[str], asked: set[str] | None = None) -> bool:
     """A negation in the clause that names one of the option's own words (``option_terms``): within a few words
     before it ("does not contain X", "unlike X"), or straight after the name as its verb's ("X do not resorb bone",
     ``NEGATED_PREDICATE``). A negation stops at its clause ("X do not resorb bone, but Y do" says nothing against Y)
@@ -821,11 +820,10 @@ def contradicts(
     "does not caseate" names "caseating", not "non-caseating". Given the question's ``asked`` words, a negated verb
     speaks against its subject only where what it denies is asked or is the option's own (``denies_what_counts``):
     "the articulating surfaces of the bones are not directly connected" says nothing against "bones articulate ...
-    within a fluid-filled joint cavity". An inability (``INABILITY``) denies only where ``inability_denies``: not
-    where the question asks it (``asks_inability``)."""
+    within a fluid-filled joint cavity". An inability (``plan.INABILITY``) is a negation."""
     return any(
         names(terms, option_words) and denies_what_counts(predicate, option_words, asked)
-        for terms, predicate in negated_terms(sentence, inability_denies)
+        for terms, predicate in negated_terms(sentence)
     )
 
 
@@ -838,38 +836,32 @@ def denies_what_counts(predicate: tuple[str, ...], option_words: set[str], asked
 
 
 @lru_cache(maxsize=20_000)
-def negated_terms(sentence: str, inability_denies: bool = True) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+def negated_terms(sentence: str) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
     """The stems of each stretch a sentence's negations deny (``negated_words``) with those of what they deny it of
     (the predicate), per sentence once: every option is checked against the same sentences, again after each of the
     agent's rounds."""
     text = compared(sentence)  # as written: "vitamin K" is a term of its own, "vitamin k" is not
-    negated = [pair for clause in clause_texts(text) for pair in negated_words(clause, inability_denies)]
+    negated = [pair for clause in clause_texts(text) for pair in negated_words(clause)]
     if not negated:
         return ()
     terms = clause_words([part for pair in negated for part in pair])
     return tuple((tuple(denied), tuple(predicate)) for denied, predicate in zip(terms[::2], terms[1::2], strict=True))
 
 
-def negated_words(clause: str, inability_denies: bool = True) -> list[tuple[str, str]]:
+def negated_words(clause: str) -> list[tuple[str, str]]:
     """The stretches of a clause its negations deny, each with its predicate: the words after each negation
     (``NEGATION_REACH``, a prepositional one's to the next punctuation mark), their own predicate, and the subject of
     a negated verb (``negated_subject``) with the words the verb reaches. A prepositional negation in a clause whose
-    verb is negated denies nothing: "Unlike osteoclasts, osteoblasts do not resorb bone" says that osteoclasts do. An
-    inability (``INABILITY``) is a negation only where ``inability_denies``."""
-    verbs = negations(NEGATED_PREDICATE, clause, inability_denies)
+    verb is negated denies nothing: "Unlike osteoclasts, osteoblasts do not resorb bone" says that osteoclasts do."""
+    verbs = list(NEGATED_PREDICATE.finditer(clause))
     after = [
         reached(clause[match.end() : match.end() + NEGATION_REACH], match.group())
-        for k, match in enumerate(negations(CONTRADICTION, clause, inability_denies))
+        for k, match in enumerate(CONTRADICTION.finditer(clause))
         if not (k and PRIVATIVE.fullmatch(match.group().lower()))
         and not (verbs and PREPOSITIONAL.fullmatch(match.group()))
     ]
     denied = [(negated_subject(clause, verb), verb_reach(clause, verb)) for verb in verbs]
     return [(words, words) for words in after] + [(name, predicate) for name, predicate in denied if name]
-
-
-def negations(pattern: re.Pattern[str], clause: str, inability_denies: bool) -> list[re.Match[str]]:
-    """A negation pattern's matches in a clause, an inability's (``INABILITY``) only where it denies."""
-    return [match for match in pattern.finditer(clause) if inability_denies or not INABILITY.search(match.group())]
 
 
 LISTED = re.compile(r",\s+$")

@@ -19,15 +19,27 @@ would outweigh the words asked about ("What do osteoclasts do?")."""
 BLANKS = re.compile(r"_{2,}|\(\s*\)")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
+JUDGING = r"(?:fit|match|describe|apply|belong|correspond|characteri[sz]e|represent|agree)"
+"""Verbs by which a question judges its options against what it names: failing one asks for the exception."""
+INABILITY = re.compile(
+    r"\b(?:incapable\s+of|unable\s+to|(?:not|no\s+longer)\s+(?:able\s+to|capable\s+of)|can(?:not|['\u2019]t)|"
+    r"fail(?:s|ed)?\s+to|lacks?\s+the\s+(?:ability|capacity)\s+to|in(?:ability|capacity)\s+(?:of|to|for))\b",
+    re.IGNORECASE,
+)
+"""Words saying a name cannot do what follows, as verbs ("incapable of", "unable to", "no longer able to", "can't")
+or nouns ("the inability of osteocytes to divide", "an incapacity for mitosis"). A sentence saying one of an option
+denies the option (``evidence.contradicts``); a question asking one asks it (``asked_inability``)."""
 NEGATION_CUE = re.compile(
     r"\b(?:not|never|no longer|except|exception|excluding|least|false|incorrect(?:ly)?|untrue|wrong(?:ly)?|unlikely|"
     r"inaccurate(?:ly)?|improperly|mismatched|"
-    r"cannot|can't|isn't|aren't|doesn't|don't|wouldn't|won't|didn't|shouldn't|odd one out|none|fails? to|"
-    r"unrelated|irrelevant|(?:all|save|but) (?:but )?one)\b",
+    r"cannot|can't|isn't|aren't|doesn't|don't|wouldn't|won't|didn't|shouldn't|odd one out|none|"
+    rf"fail(?:s|ed)? to(?= {JUDGING}\b)|unrelated|irrelevant|(?:all|save|but) (?:but )?one)\b",
     re.IGNORECASE,
 )
 """Words that make a question ask for the option the evidence does not support, the adverbs of matching questions
-too ("Which pair is incorrectly matched?", "wrongly paired", "mismatched", "inaccurate")."""
+too ("Which pair is incorrectly matched?", "wrongly paired", "mismatched", "inaccurate"), and failing to fit what it
+names ("Which description fails to fit the spleen?"); "Which cells fail to divide?" asks an inability
+(``asked_inability``)."""
 NOT_A_QUESTION_NEGATION = re.compile(
     r"\bnot only\b|\bif not\b|\bwhether or not\b|\bleast\b[^.?]*?\bto (?:the )?most\b|\bat least\b|"
     r"\ban exception to\b|\btrue\s*(?:or|/)\s*false\b|\bfalse\s*(?:or|/)\s*true\b|\bT\s*/\s*F\b",
@@ -249,6 +261,20 @@ def is_negated(question: str) -> bool:
     return (len(cues) + len(privatives)) % 2 == 1
 
 
+def asked_inability(question: str) -> str:
+    """What the asking sentence's main clause asks its answer cannot do, to its next verb or mark, where it asks an
+    inability (``INABILITY``) that no negation cue turns: "Which cells fail to divide?", "Cells unable to divide are
+    called ___." -> "divide"; "Which cell is incapable of mitosis?" -> "mitosis"; else "". Such a question is plain,
+    its predicate the inability: a sentence saying that inability of an option backs it, and one saying the option
+    does it speaks against it (``evidence.negated_options``). One asking it with a negation word ("Which cells cannot
+    divide?") is negated (``is_negated``), as is one failing to fit (``JUDGING``)."""
+    _, main = asking_parts(question)
+    inability = INABILITY.search(main)
+    if not inability or NEGATION_CUE.search(main):
+        return ""
+    return re.split(rf"[?.;:,]|_{{2,}}|\b(?:{AUXILIARIES})\b", main[inability.end() :], flags=re.I)[0].strip()
+
+
 def ranked_least(question: str) -> bool:
     """Whether the asking sentence's main clause holds a "least" that may rank a quality (``without_rank_least``)."""
     _, main = asking_parts(question)
@@ -342,11 +368,15 @@ def read_question(question: Question) -> Reading:
 
 def question_focus(question: Question, negated: bool) -> str:
     """The question without blanks, and without the negation of its asking sentence where it is read as negated (a
-    negated rank kept: ``unnegated``)."""
+    negated rank kept: ``unnegated``), or the inability it asks (``asked_inability``; not a verdict's statement):
+    what a sentence says of the right option, before its negation is read."""
     sentence = asking_clause(question.text)
     text = BLANKS.sub(" ___ ", VERDICT_LEAD.sub("", question.text.strip()))
-    focus = text.replace(sentence, unnegated(sentence, negates_rank(question.text))) if negated and sentence else text
-    return " ".join(BLANKS.sub(" ", focus).replace("___", " ").split())
+    if sentence and negated:
+        text = text.replace(sentence, unnegated(sentence, negates_rank(question.text)))
+    elif sentence and asked_inability(question.text) and not verdict_options(question.options):
+        text = text.replace(sentence, INABILITY.sub(" ", sentence))
+    return " ".join(BLANKS.sub(" ", text).replace("___", " ").split())
 
 
 def unnegated(sentence: str, rank_kept: bool) -> str:

@@ -12,6 +12,7 @@ import pytest
 from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.evidence import shown_stances
 from pathatlas.agent.graph import answer_document
+from pathatlas.agent.plan import asked_inability, is_negated, read_question
 from pathatlas.agent.questions import Evidence, Question, Quote
 from pathatlas.retrieval.records import Citation, Payload
 
@@ -25,6 +26,17 @@ INABILITIES = [
     "Osteocytes fail to undergo mitosis.",
     "Osteocytes lack the ability to undergo mitosis.",
     "Osteocytes cannot undergo mitosis.",
+    "Osteocytes can\u2019t undergo mitosis.",
+    "Osteocytes are not able to undergo mitosis.",
+    "Osteocytes are no longer able to undergo mitosis.",
+    "The inability of osteocytes to undergo mitosis limits bone repair.",
+    "The incapacity of osteocytes for mitosis limits bone repair.",
+]
+ASKING_INABILITY = [
+    "Which of the following cells are incapable of mitosis?",
+    "Which of the following cells are unable to undergo mitosis?",
+    "Which of the following cells fail to undergo mitosis?",
+    "Which of the following cells lack the ability to undergo mitosis?",
 ]
 
 
@@ -76,9 +88,54 @@ def test_a_cannot_said_of_other_cells_leaves_the_option_before_it():
     ],
 )
 def test_a_question_asking_the_inability_is_answered_by_it(question, said):
-    """The plan reads "incapable of" and "unable to" plainly (no negation cue), so the sentence saying them of an
-    option says what is asked, as it did before inabilities were read."""
+    """The plan reads an asked inability plainly (``plan.asked_inability``), so the sentence saying it of an option
+    says what is asked."""
     assert stances(question, said)["osteocytes"] == "supports"
+
+
+@pytest.mark.parametrize("question", ASKING_INABILITY)
+@pytest.mark.parametrize("said", INABILITIES)
+def test_an_asked_inability_is_answered_by_any_wording_of_it(question, said):
+    """An inability worded otherwise than the question's was read as a denial of what it asks: "Osteocytes cannot
+    undergo mitosis" spoke against osteocytes for "Which ... are unable to undergo mitosis?"."""
+    assert stances(question, said)["osteocytes"] == "supports"
+
+
+@pytest.mark.parametrize("question", ASKING_INABILITY)
+def test_an_asked_inability_is_spoken_against_by_the_ability(question):
+    """The inability is what is asked: a sentence saying an option does it says the option is not the answer (it
+    backed osteoblasts for "Which ... are unable to undergo mitosis?")."""
+    said = "Osteoblasts undergo mitosis in the periosteum, but osteocytes cannot undergo mitosis."
+    shown = stances(question, said)
+    assert shown["osteoblasts"] == "contradicts" and shown["osteocytes"] == "supports"
+
+
+@pytest.mark.parametrize(
+    ("question", "negated", "asked"),
+    [
+        ("Which cells fail to divide?", False, "divide"),
+        ("Which of the following cells are incapable of mitosis?", False, "mitosis"),
+        ("Which of the following is unable to cross the placenta?", False, "cross the placenta"),
+        ("Which cells lack the ability to divide?", False, "divide"),
+        ("Cells that are unable to divide are called ___.", False, "divide"),
+        ("Which cells cannot divide?", True, ""),
+        ("Which cells are not able to divide?", True, ""),
+        ("Which of these descriptions fails to fit the spleen?", True, ""),
+        ("A patient who is unable to climb stairs most likely has weakness of which muscle?", False, ""),
+    ],
+)
+def test_the_plan_reads_an_asked_inability_plainly(question, negated, asked):
+    """One reading in the plan and the evidence: an inability the asking sentence's main clause asks is a plain
+    question whose predicate is the inability ("Which cells fail to divide?" was negated, "... are unable to divide?"
+    plain); one asked with a negation word, or failing to fit what the question names, is negated."""
+    assert (is_negated(question), asked_inability(question)) == (negated, asked)
+
+
+def test_an_asked_inability_leaves_the_focus():
+    """The focus is what a sentence says of the right option before its negation is read: "divide"."""
+    assert read_question(Question("Which cells lack the ability to divide?", OPTIONS)).focus == "Which cells divide?"
+    verdict = "Are osteocytes unable to divide?"
+    assert read_question(Question(verdict, ["Yes", "No"])).focus == verdict, "a verdict's statement is kept whole"
 
 
 SATELLITE = "From what structure do satellite cells derive during embryologic development?"
