@@ -247,7 +247,8 @@ class SectionScope:
         among the sources asked for too: "5" of a four-chapter primer is none, not another book's."""
         held = held_values(index, "section")
         if "chapter" in asked:
-            chapters = Chapters.of(index, sources).sections_under(as_list(asked["chapter"]), index)
+            where = where_asked(asked, ("source",))
+            chapters = Chapters.of(index, sources).sections_under(as_list(asked["chapter"]), index, where)
             lying: Collection[str] = chapters
         elif sources is not None:
             chapters, lying = None, sections_of(index, sources)
@@ -270,11 +271,12 @@ class SectionScope:
         return sections if len(sections) > 1 else sections[0]
 
 
-def where_asked(asked: Filters) -> str:
-    """Where a section was looked for, as a refusal says it before the index: "chapter '6' of source 'bone.pdf' in "
-    (the chapter and source filters as given), "" for the whole index."""
-    names = [name for name in ("chapter", "source") if name in asked]
-    named = [f"{name} {', '.join(map(quoted, as_list(asked[name])))}" for name in names]
+def where_asked(asked: Filters, fields: tuple[str, ...] = ("chapter", "source")) -> str:
+    """Where a section (or with ``fields`` ``("source",)``, a chapter) was looked for, as a refusal says it before the
+    index: "chapter '6' of source 'bone.pdf' in " (those filters as given, a few values of each: a list of thousands
+    is not echoed whole), "" for the whole index."""
+    names = [name for name in fields if name in asked]
+    named = [f"{name} {first_few([quoted(value) for value in as_list(asked[name])], CLOSEST)}" for name in names]
     return f"{' of '.join(named)} in " if named else ""
 
 
@@ -452,16 +454,16 @@ class Chapters:
 
         return sorted(self.sections, key=order)
 
-    def sections_under(self, names: list[str], index: Index) -> list[str]:
-        """The sections under the chapters ``names``; a name no chapter (or several) matches is refused, listing the
-        index's chapters."""
+    def sections_under(self, names: list[str], index: Index, where: str = "") -> list[str]:
+        """The sections under the chapters ``names``; a name no chapter (or several) matches is refused, listing these
+        chapters, of the sources ``where`` names (``where_asked``) if any: the index holds the others' too."""
         named = [self.named(name) for name in names]
         if [] in named:
             chapters = self.ordered()
             listed = first_few(chapters, 5, "; ")
             raise UnknownSourceError(
-                f"no chapter {quoted(names[named.index([])])} in index {index.path} (or several match it); give its "
-                f"number or a part of its title only it has; its chapters: {listed or 'none'}"
+                f"no chapter {quoted(names[named.index([])])} in {where}index {index.path} (or several match it); "
+                f"give its number or a part of its title only it has; its chapters: {listed or 'none'}"
             )
         return sorted({section for chapters in named for chapter in chapters for section in self.sections[chapter]})
 

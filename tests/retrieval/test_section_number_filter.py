@@ -8,6 +8,7 @@ several, the filter telling them apart looked at only after)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pymupdf
@@ -15,7 +16,7 @@ import pytest
 
 from pathatlas.errors import UnknownSourceError
 from pathatlas.retrieval.index import Index
-from pathatlas.retrieval.search import Query, Searcher, resolve_filters
+from pathatlas.retrieval.search import CLOSEST, Query, Searcher, resolve_filters
 from tests.bench.test_question_files_and_labels import BOOKMARKS, STRUCTURE
 from tests.helpers import hashing_settings, index_new, one_error_line, run_cli
 
@@ -168,3 +169,27 @@ def test_a_chapter_s_heading_on_the_page_of_its_first_section_is_of_its_source(t
     index.close()
     assert chapter == ["Chapter 6: Bone Tissue", "Chapter 6: Bone Tissue > 6.1 Introduction"]
     assert heading == "Chapter 6: Bone Tissue"
+
+
+def test_a_chapter_outside_the_source_asked_for_is_refused_naming_that_source(root):
+    """Beside ``source=bone.pdf``, chapter 9 (the joints book's) was refused as "no chapter '9' in index", which holds
+    one, listing the bone book's chapters as the index's."""
+    with pytest.raises(UnknownSourceError) as refused:
+        resolved_filters(root, "both", {"chapter": "9", "source": "bone.pdf"})
+    assert str(refused.value).startswith(f"no chapter '9' in source 'bone.pdf' in index {root / 'both'} (or several")
+    assert str(refused.value).endswith("its chapters: Chapter 1: Cells; Chapter 6: Bone Tissue")
+    with pytest.raises(UnknownSourceError, match=rf"^no chapter '9' in index {re.escape(str(root / 'bone'))} "):
+        resolved_filters(root, "bone", {"chapter": "9"})
+
+
+@pytest.mark.parametrize("beside", [{"chapter": ["1", "6"] * 500}, {"source": ["bone.pdf"] * 1000}])
+def test_a_refusal_names_a_few_of_the_chapters_or_sources_asked_for(root, beside):
+    """A refusal echoed every value of a long chapter or source filter: 1,000 sources made 12 KB of one line."""
+    with pytest.raises(UnknownSourceError) as refused:
+        resolved_filters(root, "bone", {"section": "6.9", **beside})
+    name, values = next(iter(beside.items()))
+    where = f"{name} {', '.join(map(repr, values[:CLOSEST]))} (+997 more) in index {root / 'bone'}"
+    assert str(refused.value).startswith(f"no section '6.9' in {where}; ")
+    with pytest.raises(UnknownSourceError) as refused:
+        resolved_filters(root, "bone", {"section": "Introduction", **beside})
+    assert str(refused.value).startswith(f"section 'Introduction' names 2 sections in {where}: ")
