@@ -172,14 +172,13 @@ PARAMETERS = f"{SIDE}/{MAX_KEYPOINTS}/{BLUR_SIGMA}/{TISSUE_DENSITY}/{MIN_TISSUE_
 def cached_keypoints(paths: list[Path], settings: Settings) -> list[Keypoints]:
     """Keypoints of image files, cached under ``<home>/cache/keypoints`` by path, size, mtime and parameters (for
     benchmarks, which read the same files again and again)."""
-    from tqdm.auto import tqdm
-
     from pathatlas.retrieval.images import open_image
+    from pathatlas.retrieval.progress import progress
 
     cache = settings.cache_dir / "keypoints"
     cache.mkdir(parents=True, exist_ok=True)
     out = []
-    for path in tqdm(paths, desc="keypoints", unit="image", leave=False):
+    for path in progress(paths, desc="keypoints", unit="image", leave=False):
         stat = path.stat()
         key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{PARAMETERS}".encode()
         file = cache / f"{hashlib.blake2b(key, digest_size=16).hexdigest()}.npz"

@@ -8,8 +8,6 @@ import time
 from collections import Counter
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.bench.baselines import chance_by_group, chance_level, mark_losses, unfound_note
@@ -43,6 +41,7 @@ from pathatlas.agent.tune import OpenRow, Row
 from pathatlas.agent.writing import annotate
 from pathatlas.errors import PathAtlasError
 from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.progress import progress
 from pathatlas.retrieval.search import Query, Searcher
 
 
@@ -220,7 +219,7 @@ class QABench:
             asked.interrupted = f"Ctrl-C before the first question of {mode}"
             return asked
         unusable_before = getattr(self.answerer, "parse_failures", None)
-        for item in tqdm(items, desc=f"qa {mode}", leave=False):
+        for item in progress(items, desc=f"qa {mode}", leave=False):
             started = time.perf_counter()
             try:
                 reply = self.ask(item, mode)

@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from pathatlas.retrieval.bench.common import (
     SIGNIFICANCE_METRICS,
@@ -77,6 +76,7 @@ from pathatlas.retrieval.lexical import LexicalIndex
 from pathatlas.retrieval.local import Keypoints, cached_keypoints, inliers, same_specimen
 from pathatlas.retrieval.metrics import expected_recall_and_mrr, first_rank_chances, tie_runs, tied_runs
 from pathatlas.retrieval.ocr import TesseractReader, query_text
+from pathatlas.retrieval.progress import progress
 from pathatlas.retrieval.search import SPECIMEN, ranker_weight, verified_first
 from pathatlas.settings import Settings
 
@@ -121,7 +121,7 @@ class ImageSet:
         images = (open_image(i.path, self.settings.max_image_pixels) for i in self.items)
         chunks: dict[str, list[np.ndarray]] = {}
         batch: list = []
-        for image in tqdm(images, total=len(self.items), desc="encode images", leave=False):
+        for image in progress(images, total=len(self.items), desc="encode images", leave=False):
             batch.append(image)
             if len(batch) == 64:
                 self._add(chunks, encoder.encode_image(batch))
@@ -474,7 +474,7 @@ def printed_words(figures: list[ImageItem], settings: Settings, batch: int = 32)
     """Each figure image's printed words (cached per image, so a second run reads no image twice)."""
     reader = TesseractReader(settings.cache_dir)
     words: list[str] = []
-    for start in tqdm(range(0, len(figures), batch), desc="figure OCR", unit="batch", leave=False):
+    for start in progress(range(0, len(figures), batch), desc="figure OCR", unit="batch", leave=False):
         chunk = [open_image(i.path, settings.max_image_pixels) for i in figures[start : start + batch]]
         words += [" ".join(w) for w in reader.read(chunk)]
     return words

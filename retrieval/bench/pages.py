@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.bench.common import (
@@ -53,6 +52,7 @@ from pathatlas.retrieval.fusion import (
 )
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import tie_runs
+from pathatlas.retrieval.progress import progress
 from pathatlas.retrieval.records import Payload
 from pathatlas.retrieval.search import Query, Searcher, unsearchable
 
@@ -183,7 +183,7 @@ def check_gold_sources(index: Index, golds: list[tuple[str, dict[str, Any]]], wh
 def collect(index: Index, items: list[MCQ], pages: set[PageKey], batch: int = 32) -> list[Candidates]:
     searcher = Searcher(index)
     out = []
-    for start in tqdm(range(0, len(items), batch), desc="text->page", leave=False):
+    for start in progress(range(0, len(items), batch), desc="text->page", leave=False):
         chunk = items[start : start + batch]
         rankings = searcher.rankings([Query(text=item.search_text()) for item in chunk])
         for item, ranked in zip(chunk, rankings, strict=True):

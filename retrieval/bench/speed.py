@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
 
 from pathatlas.errors import BadInputError
 from pathatlas.retrieval.encoders import l2_normalise
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import percentile_ms
+from pathatlas.retrieval.progress import progress, progress_note
 from pathatlas.retrieval.records import StoredVectors
 from pathatlas.retrieval.search import PRINTED, SPECIMEN, Query, Searcher
 from pathatlas.settings import Settings
@@ -108,7 +108,7 @@ class Synthetic:
         """Exact top-``k`` ids by inner product per space, regenerating the vectors chunk by chunk."""
         best = {s: (np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64)) for s, q in probes.items()}
         step = 20 * SOURCE_SIZE
-        for start in tqdm(range(0, records, step), desc="exact top-10", leave=False):
+        for start in progress(range(0, records, step), desc="exact top-10", leave=False):
             for space, (rows, vectors) in self.arrays_span(start, min(step, records - start)).items():
                 if space not in probes or not len(rows):
                     continue
@@ -229,7 +229,7 @@ def _build(index: Index, data: Synthetic, records: int, label: str) -> tuple[dic
     """
     wall = {"generate": 0.0, "upsert": 0.0}
     cpu = dict(wall)
-    for start in tqdm(range(0, records, SOURCE_SIZE), desc=f"{label}: upsert", unit="source", leave=False):
+    for start in progress(range(0, records, SOURCE_SIZE), desc=f"{label}: upsert", unit="source", leave=False):
         started, cpu_started = time.perf_counter(), time.process_time()
         chunk = data.chunk(start, min(SOURCE_SIZE, records - start))
         wall["generate"] += time.perf_counter() - started
@@ -239,7 +239,7 @@ def _build(index: Index, data: Synthetic, records: int, label: str) -> tuple[dic
         wall["upsert"] += time.perf_counter() - started
         cpu["upsert"] += time.process_time() - cpu_started
     started, cpu_started = time.perf_counter(), time.process_time()
-    tqdm.write(f"{label}: commit (ANN training, snapshot, BM25 of {records:,} records)")
+    progress_note(f"{label}: commit (ANN training, snapshot, BM25 of {records:,} records)")
     index.commit({source_name(n): manifest_entry(n) for n in range(-(-records // SOURCE_SIZE))})
     wall["commit"] = time.perf_counter() - started
     cpu["commit"] = time.process_time() - cpu_started
@@ -266,7 +266,7 @@ def bench_search(
         one_source = {"source": source_name(min(3, (records - 1) // SOURCE_SIZE))}  # one that exists: else refused
         seconds, grown = measured_build(index, data, records, label)
         footprint = store_footprint(index.path / "store", records)
-        tqdm.write(f"{label}: recall against exact, latency")
+        progress_note(f"{label}: recall against exact, latency")
         cpu_started = time.process_time()
         probes = probe_vectors(index, data, recall_queries)
         recall = recall_at_10(index, data, probes, records)
@@ -402,11 +402,11 @@ def add_and_remove_source(index: Index, data: Synthetic, records: int, label: st
     """Seconds to add one more source of ``SOURCE_SIZE`` records (upsert and commit) and to remove it, as the indexer
     does; with ``media``, an empty thumbnail per record first, and the media chores at this size (``media_upkeep``)
     while the source is there."""
-    tqdm.write(f"{label}: add and remove one {SOURCE_SIZE}-record source")
+    progress_note(f"{label}: add and remove one {SOURCE_SIZE}-record source")
     extra = -(-records // SOURCE_SIZE)
     chunk = data.chunk(extra * SOURCE_SIZE, SOURCE_SIZE)
     if media:
-        tqdm.write(f"{label}: an empty thumbnail per record")
+        progress_note(f"{label}: an empty thumbnail per record")
         empty_thumbnails(index, [f"syn{n}" for n in range(records)] + [r.id for r in chunk])
     started = time.perf_counter()
     index.store.upsert(chunk)

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
+
+from pathatlas.retrieval.progress import progress
 
 if TYPE_CHECKING:
     import torch
@@ -44,7 +45,7 @@ def run_batched(
     """Encode in batches, concatenating per space, with a progress bar when there are many batches."""
     chunks: dict[str, list[np.ndarray]] = {}
     starts = range(0, len(items), batch_size)
-    for start in tqdm(starts, desc=label, unit="batch", disable=len(starts) < 8, leave=False):
+    for start in progress(starts, desc=label, unit="batch", disable=len(starts) < 8, leave=False):
         for space, array in encode(items[start : start + batch_size]).items():
             chunks.setdefault(space, []).append(array)
     return {space: np.concatenate(parts) for space, parts in chunks.items()}

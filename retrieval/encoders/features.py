@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from pathatlas.retrieval.encoders.towers import EFFICIENTNET_DIM, RECIPES, EfficientNetTower, ImagePass, ImageRecipe
 from pathatlas.retrieval.images import open_image
+from pathatlas.retrieval.progress import progress
 from pathatlas.settings import Settings
 
 BATCH = 32
@@ -47,7 +47,7 @@ def pass_features(paths: Sequence[Path], image_pass: ImagePass, recipe: ImageRec
         tower = EfficientNetTower(settings.device, recipe_of_pass, settings.cache_dir)
         by_key = dict(zip(keys, paths, strict=True))
         label = f"image features ({path.stem})"
-        for start in tqdm(range(0, len(missing), BATCH), desc=label, unit="batch", leave=False):
+        for start in progress(range(0, len(missing), BATCH), desc=label, unit="batch", leave=False):
             chunk = missing[start : start + BATCH]
             images = [open_image(by_key[k], settings.max_image_pixels) for k in chunk]
             cached.update(zip(chunk, tower.pass_features(images, image_pass), strict=True))

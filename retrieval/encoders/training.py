@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 import pathatlas
 from pathatlas.errors import BadInputError
@@ -25,6 +24,7 @@ from pathatlas.retrieval.datasets import ImageItem, is_validation, read_cases, r
 from pathatlas.retrieval.encoders.features import recipe_views, save_atomically
 from pathatlas.retrieval.encoders.joint_heads import MODEL_NAME, HeadsConfig, JointHeads
 from pathatlas.retrieval.encoders.towers import MINILM_DIM, MiniLMTower
+from pathatlas.retrieval.progress import progress
 from pathatlas.settings import Settings
 
 PACKAGE_DIRS = (Path(pathatlas.__file__).resolve().parent, Path(__file__).resolve().parents[1])
@@ -138,7 +138,7 @@ def fit(items: list[ImageItem], settings: Settings, config: TrainConfig) -> tupl
     steps = config.epochs * int(np.ceil(len(items) / config.batch_size))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr, total_steps=steps)
     history = []
-    for _ in tqdm(range(config.epochs), desc="train joint heads", unit="epoch", leave=False):
+    for _ in progress(range(config.epochs), desc="train joint heads", unit="epoch", leave=False):
         order = rng.permutation(len(items))
         for start in range(0, len(items), config.batch_size):
             idx = order[start : start + config.batch_size]
