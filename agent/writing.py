@@ -3,7 +3,8 @@ rationale written from the quotes (pure functions shared by every answerer)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 
 from pathatlas.agent.evidence import (
@@ -64,6 +65,39 @@ def nearest_sentences(
         key=lambda i: (scores.sentences[i].text.rstrip().endswith("?"), -scores.question[i] * scores.weights[i]),
     )
     return [(scores.sentences[i], scores.question[i]) for i in order]
+
+
+DEFINING = (
+    re.compile(
+        r"^(?P<term>[^,;()]+?)\s+(?:is|are)\s+(?:(?:called|known as|termed)\s+)?(?:the|an?|one)\s", re.IGNORECASE
+    ),
+    re.compile(
+        r"^.*\b(?:(?:is|are)\s+(?:called\s+|known as\s+|termed\s+)?|called\s+|known as\s+|termed\s+)(?:the\s+|an?\s+)?"
+        r"(?P<term>[\w\s-]+?)\s*(?:\([^)]*\))?\s*[.,;]?$",
+        re.IGNORECASE,
+    ),
+)
+"""How a sentence defines a term: opening its clause ("The osteoblast is the bone cell responsible for forming new
+bone"), or closing it after its last naming verb ("The cell responsible for bone resorption, or breakdown, is the
+osteoclast.", "... is covered with a fibrous membrane called the periosteum (peri- = "around")."). A clause opens after
+a heading's colon."""
+
+
+def defines(sentence: str, asked: Collection[str]) -> bool:
+    """Whether a sentence defines what an open question asks about (``DEFINING``): its term's words (stems) and the
+    ``asked`` ones name each other, each in any form (``evidence.names``). "What do osteoblasts do?" is answered by
+    "The osteoblast is the bone cell responsible for forming new bone", not by "Osteogenic cells ... develop into
+    osteoblasts"; "Which adult structure arises from the diencephalon?" is not by "The diencephalon is the one region
+    of the adult brain ...", whose term is one of its words only."""
+    clause = sentence.rpartition(": ")[2].strip()
+    found = (pattern.search(clause) for pattern in DEFINING)
+    return any(term is not None and named_alike(tokenize([term["term"]])[0], asked) for term in found)
+
+
+def named_alike(words: Collection[str], others: Collection[str]) -> bool:
+    """Whether two sets of stems each name every word of the other (``evidence.names``), neither empty."""
+    each = all(names({w}, others) for w in words) and all(names({o}, words) for o in others)
+    return bool(words) and bool(others) and each
 
 
 def statement_quotes(question: Question, reading: Reading, evidence: list[Evidence], n: int = 2) -> list[Quote]:

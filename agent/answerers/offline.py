@@ -38,12 +38,13 @@ from pathatlas.agent.writing import (
     SETTLED_CONFIDENCE,
     TEXT_KINDS,
     annotate,
+    defines,
     nearest_sentences,
     one_per_case,
     open_focus,
 )
 from pathatlas.retrieval.encoders import Encoder
-from pathatlas.retrieval.terms import has_words
+from pathatlas.retrieval.terms import has_words, tokenize
 from pathatlas.settings import Settings
 
 
@@ -244,8 +245,17 @@ class OfflineAnswerer(Answerer):
         """An open question's best evidence sentence and how much of the question's words (IDF-weighted) it covers;
         None when the question has no words to look for ("the of and": every sentence would cover all of them) or
         nothing was found. A question printed in the book (a figure's "what do you notice?") answers nothing, so a
-        statement is preferred (``writing.nearest_sentences``)."""
-        return next(iter(nearest_sentences(question, reading, evidence)), None)
+        statement is preferred (``writing.nearest_sentences``); of those covering as much as the best, one defining
+        what is asked (``writing.defines``). "What is an atom?" covers its one word in every sentence naming atoms:
+        the first found was the heading "Atomic Number and Mass Number", where the book also says "The smallest unit of
+        an element that retains all of the properties of that element is an atom."
+        """
+        nearest = nearest_sentences(question, reading, evidence)
+        if not nearest:
+            return None
+        asked = set(tokenize([open_focus(question, reading)])[0])
+        best = nearest[0]
+        return next((found for found in nearest if found[1] >= best[1] and defines(found[0].text, asked)), best)
 
     def _open(self, question: Question, reading: Reading, evidence: list[Evidence]) -> Answer:
         """Open questions: the evidence sentence that covers the question best, quoted, at the confidence its
