@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -23,6 +22,7 @@ from pathatlas.ui.cli_common import (
     IndexOpt,
     JsonFileOpt,
     PathAtlasTyper,
+    check_destination,
     console,
     err_console,
     friendly_errors,
@@ -275,26 +275,6 @@ def bench_encode_command(
             table.add_row(kind, str(row["n"]), str(row["per_s"]), str(row.get("open_per_s", "")))
     console.print(table)
     write_json(json_out, result)
-
-
-def check_destination(path: Path | None, option: str, folder: bool = False) -> None:
-    """Refuse in one line, before a benchmark runs, a destination it could not write once done: a file where a
-    ``folder`` goes or the reverse, a file on the way to it, or a place where no file can be made. A scratch file is
-    made and removed in the nearest folder that exists (``os.access`` grants root every folder, /proc's too); nothing
-    is left behind, so a refused run makes no folder."""
-    if path is None or path == STDOUT:
-        return
-    if path.exists() and path.is_dir() != folder:
-        wanted = "folder" if folder else "file name"
-        raise BadInputError(f"{option} {path} is a {'file' if folder else 'folder'}; give a {wanted}")
-    parent = path if folder else path.parent
-    nearest = next(p for p in (parent, *parent.parents) if p.exists())
-    if not nearest.is_dir():
-        raise BadInputError(f"{option} {path}: {nearest} is a file, not a folder")
-    try:
-        tempfile.TemporaryFile(dir=nearest).close()
-    except OSError as exc:
-        raise BadInputError(f"{option} {path}: cannot write in {nearest} ({exc.strerror or exc})") from None
 
 
 CASE_FILE_SUFFIXES = (".jsonl", ".csv", ".tsv")
@@ -745,8 +725,8 @@ class RetrievalRequest:
 
     def checked(self) -> RetrievalRequest:
         """This request, refused in one line before anything loads where an option is wrong or a file could not be
-        written once done; its --cases as the metadata files to read (``case_metadata``)."""
-        from pathatlas.plugins import require
+        written once done; its --cases as the metadata files to read (``case_metadata``), its --plot as the file
+        written (``plot_file``)."""
         from pathatlas.retrieval.bench.terms import read_terms
         from pathatlas.retrieval.bench.words import DIAGNOSIS, PHRASINGS
 
@@ -770,12 +750,31 @@ class RetrievalRequest:
             )
         check_destination(self.runs, "--runs", folder=True)
         check_destination(self.json_out, "--json")
-        check_destination(self.plot, "--plot")
-        if self.plot is not None:
-            require("matplotlib", "plot")  # before the run, not after it
+        plot = plot_file(self.plot)
+        check_destination(plot, "--plot")
         if self.terms is not None:
             read_terms(self.terms)  # refused before the index loads
-        return replace(self, cases=[case_metadata(path) for path in self.cases])
+        return replace(self, cases=[case_metadata(path) for path in self.cases], plot=plot)
+
+
+def plot_file(path: Path | None) -> Path | None:
+    """The file ``--plot`` names as matplotlib writes it: ".png" added where its name has no ending (the "wrote" line
+    named the path given, not the file), and refused in one line before the run where its ending is a format
+    matplotlib cannot write ("x.txt" failed after the whole run)."""
+    if path is None:
+        return None
+    from pathatlas.plugins import require
+
+    require("matplotlib", "plot")  # before the run, not after it
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    ending = path.suffix.lower().removeprefix(".")
+    if not ending:
+        return path.with_name(path.name.rstrip(".") + ".png")  # as matplotlib names it (its default format)
+    if ending not in formats:
+        raise BadInputError(f"--plot {path}: matplotlib cannot write .{ending}; end the name in .{', .'.join(formats)}")
+    return path
 
 
 def run_retrieval(request: RetrievalRequest) -> dict:

@@ -211,7 +211,10 @@ def index(
     if as_json:
         print_json([s.to_dict() for s in report.sources])
     elif len(report.sources) > len(report.unfound):  # else nothing was found to index: the error lines say why
-        table = Table(Column("source", overflow="fold"), "status", "entries", "seconds", "problems")
+        # Paths fold, never cut with "…": a problem names the file the user must find (the copy already indexed).
+        table = Table(
+            Column("source", overflow="fold"), "status", "entries", "seconds", Column("problems", overflow="fold")
+        )
         every_problem = hint(settings, "info", "--problems")
         for s in report.sources:
             colour = {"failed": "red", "unchanged": "dim", "skipped": "dim"}.get(s.status, "green")

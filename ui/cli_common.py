@@ -10,7 +10,9 @@ import os
 import re
 import shlex
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from contextvars import ContextVar
 from functools import wraps
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO, get_args
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from pathatlas.errors import BadInputError, PathAtlasError
@@ -173,14 +176,52 @@ class ShapedCommand(ShapedHelp, TyperCommand):
     pass
 
 
-class ShapedGroup(ShapedHelp, TyperGroup):
+class OneLineUsageErrors:
+    """A group whose usage errors, its own and its commands' (a misspelt command, an unknown option, ``-k abc``), are
+    one ``error:`` line on stderr and exit status 2, Click's for a usage error, instead of Typer's boxed panel under
+    the usage line. Parsing happens in ``make_context`` (the group's options) and ``invoke`` (the command's name and
+    options); a nested group (``bench``) says its own, and the group above lets its exit through."""
+
+    def make_context(self, *args: Any, **extra: Any) -> typer.Context:
+        with click_errors_in_one_line():
+            return super().make_context(*args, **extra)
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        with click_errors_in_one_line():
+            return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def click_errors_in_one_line() -> Iterator[None]:
+    """A Click error raised meanwhile said in one line (``click_error_line``), ending the command with its exit status;
+    not a group's help shown for want of a command (``no_args_is_help``: Typer prints it, then exits with 2)."""
+    try:
+        yield
+    except NoArgsIsHelpError:
+        raise
+    except ClickException as exc:
+        err_console.print(ERROR, terminal_text(click_error_line(exc)), highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def click_error_line(exc: ClickException) -> str:
+    """Click's message on one line, a usage error's with the help to read: "No such option: --filtr (Possible
+    options: --filter); try 'pathatlas search --help'"."""
+    message = " ".join(exc.format_message().split())
+    if isinstance(exc, UsageError) and exc.ctx is not None:
+        return f"{message}; try '{exc.ctx.command_path} --help'"
+    return message
+
+
+class ShapedGroup(OneLineUsageErrors, ShapedHelp, TyperGroup):
     pass
 
 
 class PathAtlasTyper(typer.Typer):
-    """``typer.Typer`` whose group and commands are ``ShapedHelp``'s: one place for how every command's help reads. A
-    ``cls`` given explicitly wins (a command of a class of its own); passing it beside ours would fail with "multiple
-    values for keyword argument 'cls'"."""
+    """``typer.Typer`` whose group and commands are ``ShapedHelp``'s, and whose usage errors are one line
+    (``OneLineUsageErrors``): one place for how every command's help and usage errors read. A ``cls`` given explicitly
+    wins (a command of a class of its own); passing it beside ours would fail with "multiple values for keyword
+    argument 'cls'"."""
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**{"cls": ShapedGroup, **settings})
@@ -410,6 +451,26 @@ def check_json_path(path: Path | None) -> None:
         raise BadInputError(f"--json {path}: cannot write in {folder}")
     if path.exists() and not os.access(path, os.W_OK):
         raise BadInputError(f"--json {path} is not writable")
+
+
+def check_destination(path: Path | None, option: str, folder: bool = False) -> None:
+    """Refuse in one line, before the work (a benchmark's run, an export's reading), a destination that could not be
+    written once done: a file where a ``folder`` goes or the reverse, a file on the way to it, or a place where no file
+    can be made. A scratch file is made and removed in the nearest folder that exists (``os.access`` grants root every
+    folder, /proc's too); nothing is left behind, so a refused run makes no folder."""
+    if path is None or path == STDOUT:
+        return
+    if path.exists() and path.is_dir() != folder:
+        wanted = "folder" if folder else "file name"
+        raise BadInputError(f"{option} {path} is a {'file' if folder else 'folder'}; give a {wanted}")
+    parent = path if folder else path.parent
+    nearest = next(p for p in (parent, *parent.parents) if p.exists())
+    if not nearest.is_dir():
+        raise BadInputError(f"{option} {path}: {nearest} is a file, not a folder")
+    try:
+        tempfile.TemporaryFile(dir=nearest).close()
+    except OSError as exc:
+        raise BadInputError(f"{option} {path}: cannot write in {nearest} ({exc.strerror or exc})") from None
 
 
 def strict_json(document: Any) -> str:

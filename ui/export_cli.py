@@ -20,6 +20,7 @@ from pathatlas.settings import without_credentials
 from pathatlas.ui.cli_common import (
     IndexOpt,
     JsonOpt,
+    check_destination,
     console,
     friendly_errors,
     print_json,
@@ -196,7 +197,8 @@ def handout_format(to: str) -> str | None:
 
 
 def export_handout(hits_path: Path | None, to: str, as_json: bool) -> None:
-    """Write the hits of ``search --json`` to the file ``to`` in the format its ending names, and say how many."""
+    """Write the hits of ``search --json`` to the file ``to`` in the format its ending names, in a folder made where
+    there is none, and say how many."""
     form = handout_format(to)
     if form is None:
         endings = ", ".join(HANDOUT_FORMATS)
@@ -206,11 +208,11 @@ def export_handout(hits_path: Path | None, to: str, as_json: bool) -> None:
             f"--to {to} is a handout file: give the results with --hits (pathatlas search ... --json > hits.json)"
         )
     path = expanded(to)
-    if path.is_dir():
-        raise BadInputError(f"--to {to} is a folder: give a file name ending in {path.suffix}")
+    check_destination(path, "--to")  # a folder, or a place no file can be made (/proc), before stdin is read
     rows = [handout_row(hit) for hit in read_hits(hits_path)]
     if not rows:
         raise BadInputError(f"{hits_path} holds no results: nothing to export (search for something that matches)")
+    path.parent.mkdir(parents=True, exist_ok=True)  # as --json FILE makes its folder
     WRITERS[form](rows, path)
     if as_json:
         print_json({"rows": len(rows), "format": form, "file": str(path)})

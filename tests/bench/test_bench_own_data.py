@@ -106,6 +106,24 @@ def test_destinations_that_cannot_be_written_are_refused_before_the_run(book, tm
     assert not (tmp_path / "new").exists(), "a refused run makes no folder"
 
 
+def test_a_plot_is_refused_before_the_run_where_matplotlib_cannot_write_its_ending(book, tmp_path):
+    """A plot named x.txt ran the whole benchmark, then failed in matplotlib: "Format 'txt' is not supported"."""
+    questions = write_rows(tmp_path / "q.jsonl", [question(0, gold={"pdf_pages": [1, 1]})])
+    plot = tmp_path / "plots" / "x.txt"
+    result = bench(book, "retrieval", "--mcq", questions, "--index", book / "idx", "--plot", plot)
+    only_error_line(result, f"--plot {plot}: matplotlib cannot write .txt", ".png", ".svg")
+    assert not plot.parent.exists()
+
+
+def test_a_plot_named_without_an_ending_is_said_as_the_png_written(book, tmp_path):
+    """matplotlib adds ".png"; the line said "wrote plots/noext", a file that is not there."""
+    questions = write_rows(tmp_path / "q.jsonl", [question(0, gold={"pdf_pages": [1, 1]})])
+    result = bench(book, "retrieval", "--mcq", questions, "--index", book / "idx", "--plot", tmp_path / "noext")
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert (tmp_path / "noext.png").is_file() and not (tmp_path / "noext").exists()
+    assert f"wrote {tmp_path / 'noext.png'}" in result.stdout.splitlines(), result.stdout
+
+
 def test_the_json_is_written_before_what_shows_it(book, tmp_path, monkeypatch):
     def broken(*args):
         raise RuntimeError("the table failed")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import pymupdf
 import pytest
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from pathatlas.retrieval.records import Citation, Hit
 from pathatlas.ui import cli
+from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import hashing_env, run_cli
 
 CASE_IMAGE = "Fälle Winter, case C-05, images/DEMO-01-2.jpg"
@@ -59,6 +61,20 @@ def test_a_narrow_terminal_keeps_each_citation_and_the_snippets_words_whole(monk
     assert "…" not in table and "undifferentiated" in table, table
     assert body_column(table, 2).startswith(CASE_IMAGE.replace(" ", "")), table  # whole, folded or not
     assert "case: best match" in table and "relevance" not in table, "kind and relevance stand under the citation"
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_the_index_tables_problems_fold_the_path_of_the_copy_already_indexed(tmp_path, monkeypatch, width):
+    """The problems column cut it to "/tmp/…/corpus/primer/demo-primer.p…": the file the user has to find."""
+    first = make_pdf(tmp_path / "a-long-folder-name-for-the-lecture-notes-of-week-one" / "slides.pdf", 1, "v1")
+    assert run_cli("index", first, "--index", tmp_path / "idx", home=tmp_path / "home").exit_code == 0
+    copy = tmp_path / "another-long-folder-of-copied-teaching-material" / "slides.pdf"
+    copy.parent.mkdir()
+    shutil.copyfile(first, copy)
+    monkeypatch.setattr(cli.console, "width", width)
+    table = run_cli("index", copy, "--index", tmp_path / "idx", home=tmp_path / "home").stdout
+    assert "…" not in table, table
+    assert f"{copy}isthesamefileas{first}," in body_column(table, 5), table
 
 
 def test_a_wide_terminal_keeps_the_five_columns(monkeypatch):

@@ -1,5 +1,6 @@
 """The command line's words: usage lines name a required argument as click and man pages do (`remove [OPTIONS]
-SOURCE`, not Typer 0.29's `{SOURCE}`, read as a set of choices); an empty PDF is said to be empty."""
+SOURCE`, not Typer 0.29's `{SOURCE}`, read as a set of choices); a usage error is one line; an empty PDF is said to
+be empty."""
 
 from __future__ import annotations
 
@@ -35,3 +36,27 @@ def test_an_empty_pdf_is_said_to_be_empty_in_one_line(tmp_path):
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == [f"error: {empty} is empty (0 bytes): copy or download the PDF again"], result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "message", "help_of"),
+    [
+        (["search", "x", "-k", "abc"], "Invalid value for '--k' / '-k'", "search"),
+        (["serch", "x"], "No such command 'serch'. Did you mean 'search'", ""),
+        (["search", "x", "--filtr", "kind=page"], "No such option: --filtr (Possible options: --filter)", "search"),
+        (["bench", "retrievl"], "No such command 'retrievl'. Did you mean 'retrieval'?", "bench"),
+    ],
+)
+def test_a_usage_error_is_one_error_line_with_clicks_status_2(tmp_path, command, message, help_of):
+    """Typer drew a 5-6 line box under the usage line; scripts keep Click's status 2 for a usage error."""
+    result = run_cli(*command, home=tmp_path / "home")
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), (result.output, result.exception)
+    assert result.stdout == "", "stdout stays for --json"
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {message}") and "╭" not in result.stderr, result.stderr
+    assert line.endswith(f"; try '{' '.join(['root', help_of]).strip()} --help'"), "the runner's program name"
+
+
+def test_a_group_without_its_command_still_shows_its_help(tmp_path):
+    result = run_cli("bench", home=tmp_path / "home")
+    assert result.exit_code == 2 and "retrieval" in result.stdout and "error:" not in result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from pathatlas.ui.cli import app
 from pathatlas.ui.export_cli import SNIPPET_CHARS, cut
+from tests.helpers import only_error_line
 
 
 def book_hit(rank: int, page: int, snippet: str, figure: str | None = None) -> dict:
@@ -137,6 +139,25 @@ def test_a_missing_hits_file_or_an_unknown_ending_is_one_line(tmp_path):
     assert result.exit_code == 1 and "give a file ending in .csv, .md, .json, .ris" in result.output
     url = CliRunner().invoke(app, ["export", "--hits", str(tmp_path / "hits.json"), "--to", "http://localhost:6333"])
     assert url.exit_code == 1 and "--to http://localhost:6333 names no handout format" in url.output
+
+
+def test_a_handout_in_a_new_folder_is_written_there_as_json_files_are(tmp_path):
+    result, written = export(tmp_path, "new/folder/handout.csv")
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert written.read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+@pytest.mark.parametrize(
+    ("to", "message"),
+    [("/proc/handout.json", "cannot write in /proc"), ("/dev/null/handout.md", "/dev/null is a file, not a folder")],
+)
+def test_a_handout_where_no_file_can_be_made_is_one_line(tmp_path, to, message):
+    """A ~60-line traceback ended in FileNotFoundError: only a folder given as --to was refused."""
+    if not Path(to).parent.exists():
+        pytest.skip(f"no {Path(to).parent} here")
+    (tmp_path / "hits.json").write_text(json.dumps(HITS))
+    result = CliRunner().invoke(app, ["export", "--hits", str(tmp_path / "hits.json"), "--to", to])
+    only_error_line(result, f"--to {to}", message)
 
 
 def test_json_flag_prints_json_only(tmp_path):
