@@ -44,9 +44,13 @@ def cited_evidence(citation: dict[str, Any], quote: str | None, key: str, name: 
         viewer(st.session_state.cited, "cited", level=3)
 
 
-CITED_AS = ("label", "figure", "page", "bbox")
+CITED_AS = ("label", "figure", "page", "bbox", "caption_page", "caption_bbox")
 """The fields of an answer's citation that say what it cites and where, which the record it opens may not: a caption
-quote's evidence is its page, whose own citation names no figure ("p. 1" where the answer cites "p. 1, Figure 1.1")."""
+quote's evidence is its page, whose own citation names no figure ("p. 1" where the answer cites "p. 1, Figure 1.1"),
+nor the page its caption is printed on where that is the next (the quoted sentence)."""
+CITED_LINKS = ("page_url", "caption_url")
+"""The renders of what an answer's citation places (the viewer's pages, as a search hit links them): its page with the
+cited box outlined, and the page printing a figure's caption where that is another, the caption outlined."""
 
 
 def open_cited(citation: dict[str, Any], quote: str | None, key: str) -> None:
@@ -54,13 +58,14 @@ def open_cited(citation: dict[str, Any], quote: str | None, key: str) -> None:
     words (``CITED_AS``). A quote's record is often its page, whose own box is none and whose snippet is the page's
     first lines: the viewer shows the quote instead (nothing where no quote is known: the page's first lines are not
     what was cited), and the page as the citation's ``page_url`` renders it, the record holding the quote outlined by
-    the API as every door outlines it (a passage's blocks apart where a figure lies between them)."""
+    the API as every door outlines it (a passage's blocks apart where a figure lies between them), then a figure's
+    caption page as a search's viewer shows it (``CITED_LINKS``)."""
     record = opened(f"/records/{citation['evidence']}", "the cited record is no longer in the index")
     if record is None:
         return
     cited = {**record["citation"], **{field: citation.get(field) for field in CITED_AS}}
     snippet = quote or (record["snippet"] if cited["bbox"] == record["citation"].get("bbox") else "")
-    shown = {"citation": cited, "snippet": snippet, "page_url": citation.get("page_url")}
+    shown = {"citation": cited, "snippet": snippet, **{link: citation.get(link) for link in CITED_LINKS}}
     st.session_state.cited = {**record, **shown, "cited": True}
     st.session_state.cited_at = st.session_state.cited_from = key
     move_focus(".st-key-cited-viewer h3")

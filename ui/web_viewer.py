@@ -106,30 +106,61 @@ def viewer(hit: dict[str, Any], state: str, level: int = 2) -> None:
 def page_view(hit: dict[str, Any], state: str, nav) -> None:
     """The page with its passage outlined, then, for a figure whose caption is printed on another page (the next), that
     page with the caption outlined: the reader saw the picture alone, its caption a "Next page" away and unmarked. Its
-    previous/next and PDF buttons go in ``nav``, the viewer's button row."""
+    previous/next and PDF buttons go in ``nav``, the viewer's button row. A page gone since it was found is said in
+    one line instead (``page_gone``)."""
     citation = hit["citation"]
     page = citation["page"]
     previous, following = (hit, page - 1, state), (hit, page + 1, state)
     nav.button("◀ Previous page", key=f"{state}-prev", disabled=page <= 1, on_click=open_page, args=previous)
     nav.button("Next page ▶", key=f"{state}-next", on_click=open_page, args=following)
-    api = ui_settings().api_url
-    if api:
-        nav.link_button(f"Open the PDF at page {page}", f"{api.rstrip('/')}/records/{hit['id']}/pdf#page={page}")
-    else:
-        nav.download_button(
-            f"Download page {page} as a PDF",
-            page_pdf(hit["id"], page),
-            file_name=f"{os.path.splitext(display_name(citation['source']))[0]}-p{page}.pdf",
-            mime="application/pdf",
-            key=f"{state}-pdf",
-            on_click="ignore",
-        )
+    if gone := page_gone(hit):
+        st.error(plain(gone))
+        return
+    pdf_button(hit, state, nav)
     if image := media(at_reading_size(hit["page_url"])):  # a caption quote's asks ?captioned=true
         outlined_page(image, page, citation["source"], citation.get("bbox"), outlined_name(hit))
     caption_page, caption_url = citation.get("caption_page"), hit.get("caption_url")
     if caption_page and caption_url and (caption := media(at_reading_size(caption_url))):
         outlined = f"caption of {citation['figure']} outlined"
         outlined_page(caption, caption_page, citation["source"], citation.get("caption_bbox"), outlined)
+
+
+PAGE_GONE = {
+    404: "is no longer in the library: its source was removed, or indexed again, since it was found.",
+    410: "can no longer be shown: its PDF has moved or changed on disk since it was indexed.",
+}
+"""What the viewer says, by the API's refusal of a page's source PDF, in place of the page and its download: its
+pictures and its PDF fail alike, and a student read a server path ("/media/pages/...: no such record") and pressed a
+download that did nothing. Another status (a restarting service's 503) leaves the page to say its own refusal."""
+
+
+def page_gone(hit: dict[str, Any]) -> str | None:
+    """Why the hit's page can no longer be shown (``PAGE_GONE``): its source removed or indexed again since the search
+    or answer (in another tab, or by ``pathatlas index``), or its file changed on disk. Asked at every draw, as a HEAD
+    (none of the book is read): the page's pictures are cached for minutes. None where it can be shown, or where the
+    API did not answer (the run's end says so)."""
+    response = reached("HEAD", f"/records/{hit['id']}/pdf")
+    said = PAGE_GONE.get(response.status_code) if response is not None else None
+    citation = hit["citation"]
+    return f"Page {citation['page']} of {citation['source']} {said}" if said else None
+
+
+def pdf_button(hit: dict[str, Any], state: str, nav) -> None:
+    """The page's PDF in ``nav``: the running service's link to the book at that page, or a download of that page
+    alone (``page_pdf``). A click on the download reruns the page: where the page went in the meantime, the download
+    fails in Streamlit's thread, showing nothing, and the rerun says why (``page_gone``)."""
+    citation, page = hit["citation"], hit["citation"]["page"]
+    if api := ui_settings().api_url:
+        nav.link_button(f"Open the PDF at page {page}", f"{api.rstrip('/')}/records/{hit['id']}/pdf#page={page}")
+        return
+    nav.download_button(
+        f"Download page {page} as a PDF",
+        page_pdf(hit["id"], page),
+        file_name=f"{os.path.splitext(display_name(citation['source']))[0]}-p{page}.pdf",
+        mime="application/pdf",
+        key=f"{state}-pdf",
+        on_click="rerun",
+    )
 
 
 def at_reading_size(url: str) -> str:

@@ -43,7 +43,7 @@ asked = []
 request = TestClient.request
 
 def recorded(client, method, url, *args, **kwargs):
-    asked.append(str(url))
+    asked.append([method, str(url)])
     return request(client, method, url, *args, **kwargs)
 
 TestClient.request = recorded
@@ -60,8 +60,9 @@ os._exit(0)  # threads left by the in-process API can abort the interpreter's ex
 
 def test_the_in_process_ui_opens_a_page_without_fetching_its_pdf(demo_index, tmp_path):
     """A book's PDF is tens of MB: fetched (and cached) for every page opened, it grew the UI by as much per page.
-    It is fetched when its download button is clicked. The app runs in a process of its own: Python 3.11.7's
-    parser can be left unable to parse by an earlier test's RecursionError, and Streamlit parses the script."""
+    It is fetched when its download button is clicked (a HEAD, which reads none of it, asks whether it is still
+    there: ``page_gone``). The app runs in a process of its own: Python 3.11.7's parser can be left unable to parse
+    by an earlier test's RecursionError, and Streamlit parses the script."""
     index = tmp_path / "index"
     shutil.copytree(demo_index.path, index)
     env = {k: v for k, v in os.environ.items() if k != "PATHATLAS_API_URL"}
@@ -69,8 +70,8 @@ def test_the_in_process_ui_opens_a_page_without_fetching_its_pdf(demo_index, tmp
     script = Path(__file__).resolve().parents[2] / "ui" / "streamlit_app.py"
     seen = app_test_said([sys.executable, "-c", OPEN_A_PAGE, str(script)], env)
     assert seen["download"] == "Download page 1 as a PDF"
-    assert any("/search" in url for url in seen["asked"]), "the app's own API was recorded"
-    assert not [url for url in seen["asked"] if url.endswith("/pdf")]
+    assert any("/search" in url for _, url in seen["asked"]), "the app's own API was recorded"
+    assert [method for method, url in seen["asked"] if url.endswith("/pdf")] == ["HEAD"]
 
 
 def test_show_more_asks_for_twelve_more_up_to_the_apis_largest_k():

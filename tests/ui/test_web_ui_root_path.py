@@ -23,6 +23,7 @@ from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.bench_serve import free_port
 from pathatlas.ui.present import media_path, media_problem, plain, served_root, unreachable_message
+from pathatlas.ui.web_viewer import PAGE_GONE
 from tests.api.test_api_front_end import PREFIX, case_folder, indexed
 from tests.servers import uvicorn_thread
 
@@ -157,8 +158,8 @@ def shown_before_and_after(base: str, then: str, change: Callable[[], object]) -
 
 def test_the_ui_shows_a_prefixed_services_images_and_one_line_for_those_it_refuses(tmp_path):
     """The tester's run: AppTest with PATHATLAS_API_URL at the service's own address showed no thumbnail, page or case
-    image and no error. A page whose book was moved away since (the API answers 410) is one error line. The app runs
-    in a process of its own, as in test_web_ui_api_requests.py."""
+    image and no error. A page whose book was moved away since (the API answers 410) is one error line, the viewer's
+    (``page_gone``: it named a server path). The app runs in a process of its own, as in test_web_ui_api_requests.py."""
     settings = indexed(tmp_path, case_folder(tmp_path / "cases"))
 
     def move_the_book_away():
@@ -169,9 +170,7 @@ def test_the_ui_shows_a_prefixed_services_images_and_one_line_for_those_it_refus
     assert searched["exceptions"] == [] and searched["errors"] == [], searched
     assert searched["images"] >= 3, searched  # the cards' thumbnails, the case's on its card
     assert opened["exceptions"] == [], opened
-    assert len(opened["errors"]) == 1, opened["errors"]
-    line = plain("1 image could not be loaded from the PathAtlas service: /media/pages/")  # Markdown, as drawn
-    assert opened["errors"][0].startswith(line), opened["errors"]
+    assert opened["errors"] == [plain(f"Page 1 of a.pdf {PAGE_GONE[410]}")], opened["errors"]  # Markdown, as drawn
 
 
 def test_a_502_for_the_openapi_document_is_not_kept_for_ten_minutes(tmp_path):

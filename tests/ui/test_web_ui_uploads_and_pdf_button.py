@@ -1,6 +1,7 @@
 """The web UI as a student met it (tester findings): a refused upload under the earlier image's results, a pasted
-paragraph's warning and results line, and a PDF button that named a page and downloaded the book. Streamlit's AppTest
-drives the app in a process of its own over a copy of the demo index (``run_app``, as in
+paragraph's warning and results line, a PDF button that named a page and downloaded the book, and a page whose source
+was removed since it was found, which the viewer showed as a server path and a download doing nothing. Streamlit's
+AppTest drives the app in a process of its own over a copy of the demo index (``run_app``, as in
 test_web_ui_library_and_search_lines.py)."""
 
 from __future__ import annotations
@@ -9,10 +10,15 @@ import html
 import re
 import shutil
 
+import httpx
 import pymupdf
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from pathatlas.indexer.sources.cases import HEIC_HINT
+from pathatlas.ui import present, web_client
+from pathatlas.ui.web_viewer import PAGE_GONE
+from tests.helpers import hashing_env
 from tests.ui.test_web_ui_library_and_search_lines import run_app
 
 UNKNOWN_SHOWN = 8  # the unknown words a warning names (the app's constant)
@@ -164,3 +170,88 @@ def test_the_pdf_button_downloads_the_page_it_names_from_a_page_or_a_figure(stud
         assert (opened["label"], opened["file"]) == ("Download page 2 as a PDF", "demo-primer-p2.pdf"), opened
         (page,) = opened["pages"]
         assert page["text"] == page_two and page["images"] == 1, page
+
+
+STALE = r"""
+import re
+app = AppTest.from_file(sys.argv[1], default_timeout=180)
+app.run()
+
+def unescaped(markdown):
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+def viewer():
+    # the lines shown (the viewer's, and those above the tabs) and the viewer's download buttons: whether a click reruns
+    return {
+        "errors": [unescaped(e.value) for e in app.error],
+        "reruns": [not button.proto.ignore_rerun for button in app.get("download_button")],
+        "exceptions": [e.value for e in app.exception],
+    }
+
+def click(label):
+    next(b for b in app.button if unescaped(b.label) == label).click().run()
+
+app.text_input[0].input("granuloma giant cell")
+app.button[0].click().run()  # the search form's button
+pages = [unescaped(b.label) for b in app.button if unescaped(b.label).startswith("Open p. ")]
+click(pages[0])
+seen = {"pages": pages[:2], "open": viewer()}
+source = app.session_state["selected"]["citation"]["source_id"]
+next(box for box in app.selectbox if box.label == "Remove a source").set_value(source).run()
+app.checkbox(key=f"remove-sure-{source}").check().run()
+click("Remove")  # as if from a second tab: the viewer stays open on the page removed
+app.run()  # the rerun a click on its Download button makes
+seen["clicked"] = viewer()
+click(pages[1])  # another page of the source, listed before it was removed
+seen["reopened"] = viewer()
+said(seen)
+"""
+
+
+@pytest.fixture(scope="module")
+def stale(quick_index, tmp_path_factory) -> dict:
+    """What the app showed over a copy of the quick demo index at each step of ``STALE``: a page of the primer opened,
+    then the primer removed, then Download clicked, then another page of it opened from the results."""
+    index = tmp_path_factory.mktemp("stale") / "index"
+    shutil.copytree(quick_index.path, index)
+    home = quick_index.settings.home
+    return run_app(f"os.environ.update({hashing_env(home)!r})\n{STALE}", index, home)
+
+
+def test_a_page_removed_since_it_was_found_is_said_in_one_line_in_place_of_its_download(stale):
+    """Download did nothing (its deferred file failed in Streamlit's thread, a traceback in the server's log) and
+    Open showed "1 image could not be loaded ...: /media/pages/...?dpi=110: no such record.": the viewer says the page
+    is gone in one line, with no download button; a click on Download reruns the page, which says it."""
+    assert stale["open"] == {"errors": [], "reruns": [True], "exceptions": []}, "a click reruns the page"
+    for step, opened in zip(("clicked", "reopened"), stale["pages"], strict=True):
+        page = opened.removeprefix("Open p. ")
+        seen = stale[step]
+        assert seen["reruns"] == [] and seen["exceptions"] == [], seen
+        assert seen["errors"] == [f"Page {page} of demo-primer.pdf {PAGE_GONE[404]}"], seen
+
+
+def page_viewer() -> None:
+    from pathatlas.ui import web_viewer
+
+    citation = {"source_id": "s1", "source": "book.pdf", "page": 2, "label": "book.pdf, p. 2"}
+    web_viewer.viewer({"id": "r1", "kind": "page", "page_url": "/media/pages/r1", "citation": citation}, "selected")
+
+
+@pytest.mark.parametrize("status", [404, 410], ids=["removed", "changed-on-disk"])
+def test_a_page_whose_pdf_the_api_refuses_is_said_in_one_line_in_place_of_its_pictures_and_download(
+    monkeypatch, status
+):
+    """A HEAD of the page's PDF (no body to read a reason from) tells a page gone since it was found from one whose
+    file moved or changed on disk; neither is drawn: its pictures would show a server path, its download nothing."""
+    asked = []
+
+    def fetch(method: str, path: str, **kwargs) -> httpx.Response:
+        asked.append((method, path))
+        return httpx.Response(status)
+
+    monkeypatch.setattr(web_client, "fetch", fetch)
+    app = AppTest.from_function(page_viewer, default_timeout=60).run()
+    assert not app.exception, app.exception
+    assert [error.value for error in app.error] == [present.plain(f"Page 2 of book.pdf {PAGE_GONE[status]}")]
+    assert asked == [("HEAD", "/records/r1/pdf")], "no picture asked for"
+    assert not app.get("download_button")
