@@ -26,6 +26,11 @@ from pathatlas.ui.present import (
 READ_ONLY_POSTS = ("/search", "/ask")  # and /search/image, /search/similar, /ask/image
 MEDIA_CACHED = 256  # thumbnails (tens of KB) and rendered pages (about 1 MB) kept for reruns, shared by sessions
 CONNECT_SECONDS = 10  # a service that is up accepts a connection at once; the answer may take minutes
+FACETS_FRESH_SECONDS = 10
+"""How long the facets are kept for every session: the API names no generation of its index to key them by, so an
+index changed by another session or ``pathatlas index`` shows within this (a job's end clears them at once)."""
+Reword = Callable[[str], str]
+"""How a tab words an API sentence for its page (``refused``)."""
 
 
 def ui_settings() -> Settings:
@@ -108,12 +113,12 @@ def say_unreachable(failure: Unreachable) -> None:
     st.session_state.unreachable = said
 
 
-def call(method: str, path: str, **kwargs) -> httpx.Response | None:
-    """The API's answer; None where it refused (shown) or did not answer (``reached``)."""
+def call(method: str, path: str, *, reword: Reword | None = None, **kwargs) -> httpx.Response | None:
+    """The API's answer; None where it refused (shown, ``reword``-ed) or did not answer (``reached``)."""
     response = reached(method, path, **kwargs)
     if response is None or response.status_code < 400:
         return response
-    refused(method, path, response)
+    refused(method, path, response, reword=reword)
     return None
 
 
@@ -126,10 +131,12 @@ def reached(method: str, path: str, **kwargs) -> httpx.Response | None:
         return None
 
 
-def refused(method: str, path: str, response: httpx.Response) -> str:
-    """Show an API refusal as its one line, as written (it may name a file or zip member of an upload), with the
-    status and body as sent under Details (for a bug report); the line is returned for a live region to say."""
+def refused(method: str, path: str, response: httpx.Response, *, reword: Reword | None = None) -> str:
+    """Show an API refusal as its one line, as written (it may name a file or zip member of an upload) or as the tab
+    words it for the page (``reword``: an API call it names is a control there), with the status and body as sent
+    under Details (for a bug report); the line is returned for a live region to say."""
     line = error_message(detail_of(response))
+    line = reword(line) if reword else line
     st.error(plain(line))
     details(answered(method, path, response))
     return line
@@ -238,7 +245,7 @@ def upload_limit(limit: str = "max_upload_mb") -> dict[str, int]:
 NO_FACETS: dict[str, Any] = {"fields": {}, "by_source": {}}
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@st.cache_data(ttl=FACETS_FRESH_SECONDS, show_spinner=False)
 def cached_facets() -> dict[str, Any]:
     """Raises Unreachable, which is not cached: the filters come back with the server, not a minute later."""
     response = fetch("GET", "/facets")

@@ -1,9 +1,12 @@
-"""The Library tab: the sources indexed and what each met, an upload indexed as a job followed to its end, a source
-removed."""
+"""The Library tab: the sources indexed and what each met, the index jobs under way (each followed to its end) and
+those of the last hour, an upload indexed as a job, a source removed."""
 
 from __future__ import annotations
 
+import re
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -39,7 +42,7 @@ from pathatlas.ui.web_common import TABLE_ALT
 LIBRARY_TYPES = ("pdf", *(suffix.lstrip(".") for suffix in NOTE_SUFFIXES), "zip")
 LIBRARY_KINDS = f"a PDF, lecture notes ({', '.join(NOTE_SUFFIXES)}) or a .zip of them or of a case folder"
 JOB_POLL_SECONDS = 1800
-JOB_POLL_EVERY = 0.3  # seconds between polls of a job that runs
+JOB_POLL_EVERY = 1.0  # seconds between polls of a job that runs: how often the jobs' fragment reruns
 JOB_RETRY_STEP = 1.0  # seconds more each time before asking again a service that did not answer
 JOB_RETRY_MOST = 30.0  # seconds at most, a Retry-After's included: a restart takes seconds to a minute
 SERVICE_AWAY = (502, 503, 504)  # a reverse proxy's answers while the service behind it restarts, the service's busy
@@ -47,6 +50,31 @@ SERVICE_AWAY = (502, 503, 504)  # a reverse proxy's answers while the service be
 # (GET /sources counts those); passages, the parts of pages a search finds, are left out.
 TOTALS = {"case": "case image", "figure": "figure", "page": "page"}
 LIBRARY_CAPTION = "Each source: what was indexed from it, and how many problems it met (listed below the table)"
+RUNNING = ("queued", "running")  # a job's states before it ends
+JOBS_LOOKED_AT = 20  # the newest jobs the Library reads as it draws: those under way, and those of the last hour
+RECENT_SECONDS = 3600  # how long a job's end stays listed under "Uploads of the last hour"
+REST_REMOVAL = re.compile(r"\(DELETE /sources/[^)]*\)")
+"""How the API tells a client to remove a source first (``duplicates.IN_ITS_PLACE``, ``ZIP_COPY_INSTEAD``): an API
+call, which the page words as its own control (``in_the_page``)."""
+PAGE_REMOVAL = "with “Remove a source” below"
+
+
+@dataclass
+class Followed:
+    """A job the Library follows to its end (``follow_jobs``): the upload it indexes, when the page stops waiting
+    (``time.monotonic``), its bar as last drawn, the polls in a row that found the service away, and when to ask
+    next."""
+
+    name: str
+    deadline: float
+    done: float = 0.0
+    said: str = ""
+    retries: int = 0
+    next_poll: float = 0.0
+
+    @classmethod
+    def start(cls, name: str) -> Followed:
+        return cls(name, time.monotonic() + JOB_POLL_SECONDS, said=f"indexing {name}")
 
 
 def source_problems(rows: list[dict[str, Any]]) -> None:
@@ -78,7 +106,8 @@ def library_tab() -> None:
     st.header("Indexed sources", anchor=False)  # h2 under the app's h1
     sources = call("GET", "/sources")
     rows = sources.json() if sources is not None else []
-    counts = facets()["by_source"]  # by source id, as GET /sources lists them
+    found = facets_agreeing(rows) if sources is not None else facets()
+    counts = found["by_source"]  # by source id, as GET /sources lists them
     st.caption(LIBRARY_CAPTION)
     st.table(
         [
@@ -96,14 +125,15 @@ def library_tab() -> None:
         ],
         **({"alt": LIBRARY_CAPTION} if TABLE_ALT else {}),
     )
-    st.caption(library_total(facets()["fields"].get("kind", []), sum(r["cases"] for r in rows)))
+    st.caption(library_total(found["fields"].get("kind", []), sum(r["cases"] for r in rows)))
     source_problems(rows)
     if message := st.session_state.pop("library_message", None):  # names an upload, its job's error, a source
         (st.success if message[0] == "ok" else st.error)(plain(message[1]))
-    if sent := st.session_state.pop("library_details", None):  # a refused poll's answer as sent (``job_outcome``)
+    if sent := st.session_state.pop("library_details", None):  # a refused poll's answer as sent (``job_polled``)
         details(sent)
     for note in st.session_state.pop("library_notes", []):  # an upload's problems quote its file names and rows
         st.info(plain(note))
+    jobs_under_way()
     if read_only_library():
         st.caption("This library is read-only here: sources are added and removed on the server ('pathatlas index').")
         return
@@ -128,61 +158,129 @@ def library_tab() -> None:
                 st.rerun()
 
 
+def facets_agreeing(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The facets (``facets``), asked for anew where they disagree with the sources just listed (``rows``): cached for
+    every session, they lagged an index changed meanwhile (a job, another user's upload, ``pathatlas index``), and a
+    new source's row read 0 pages and 0 figures beside its entries."""
+    found = facets()
+    if not counts_agree(found["by_source"], rows):
+        cached_facets.clear()
+        found = facets()
+    return found
+
+
+def counts_agree(by_source: dict[str, dict[str, int]], rows: list[dict[str, Any]]) -> bool:
+    """Whether the facets count each source's records as GET /sources counts its entries (``rows``)."""
+    return {source: sum(kinds.values()) for source, kinds in by_source.items()} == {r["id"]: r["entries"] for r in rows}
+
+
 def index_upload(name: str, data: bytes) -> None:
-    """Index an uploaded file (POST /jobs), its progress on a bar, then rerun to list it; what came of it is kept for
-    that run to say (``library_message``): drawn here, it was wiped by the rerun. Once its job is queued, that run's
-    uploader is a new one, empty (a Streamlit uploader is emptied by its key): the file left in it, "Index it" indexed
-    the same bytes again, "replaced the earlier upload of this name"."""
-    job = call("POST", "/jobs", files={"file": (name, data)}, headers=headers())
+    """Index an uploaded file (POST /jobs), followed on its bar from the rerun on (``follow_jobs``). Once its job is
+    queued, that run's uploader is a new one, empty (a Streamlit uploader is emptied by its key): the file left in it,
+    "Index it" indexed the same bytes again, "replaced the earlier upload of this name"."""
+    job = call("POST", "/jobs", files={"file": (name, data)}, headers=headers(), reword=in_the_page)
     if job is None:  # refused (said) or not answered (said at the run's end): nothing to follow
         return
     st.session_state.library_uploads = st.session_state.get("library_uploads", 0) + 1
-    st.session_state.library_message = job_outcome(job.json()["id"], name)
+    followed_jobs()[job.json()["id"]] = Followed.start(name)
+    st.rerun()
+
+
+def in_the_page(line: str) -> str:
+    """An API sentence as the Library says it: removing a source is its own control ("Remove a source"), not the API
+    call the REST message names (``REST_REMOVAL``), which Details still shows as sent."""
+    return REST_REMOVAL.sub(PAGE_REMOVAL, line)
+
+
+def followed_jobs() -> dict[str, Followed]:
+    """The jobs this session follows, by id: its uploads', and those it found under way (``jobs_under_way``)."""
+    return st.session_state.setdefault("library_jobs", {})
+
+
+def jobs_left() -> set[str]:
+    """The jobs this session followed to their end or past the page's wait: never followed again."""
+    return st.session_state.setdefault("library_jobs_left", set())
+
+
+def jobs_under_way() -> None:
+    """The jobs the API lists as queued or running, each on a bar followed to its end (``follow_jobs``), then those of
+    the last hour that ended (``recent_jobs``). Followed by the run that sent it, an upload was lost with that run (a
+    reload, another tab chosen mid-job): no bar, no "done", the table's counts left stale."""
+    listed = jobs_listed()
+    for job in listed:
+        if job["status"] in RUNNING and job["id"] not in jobs_left():
+            followed_jobs().setdefault(job["id"], Followed.start(job["source"]))
+    if followed_jobs():
+        st.fragment(follow_jobs, run_every=JOB_POLL_EVERY)()
+    recent_jobs(listed)
+
+
+def jobs_listed() -> list[dict[str, Any]]:
+    """The newest jobs (GET /jobs), none where the service did not answer or refused: the table's request says so."""
+    try:
+        listed = fetch("GET", "/jobs", params={"limit": JOBS_LOOKED_AT})
+    except Unreachable:
+        return []
+    return listed.json() if listed.status_code < 400 else []
+
+
+def follow_jobs() -> None:
+    """Each job followed, on its bar, asked how it goes as its time comes (``job_polled``); the first that ends is said
+    by the app's rerun (``job_over``). A fragment, rerun every ``JOB_POLL_EVERY`` seconds while jobs are followed: no
+    run of the page waits on a job, so a reload or another tab loses nothing."""
+    for job_id, job in list(followed_jobs().items()):
+        if time.monotonic() >= job.next_poll and (outcome := job_polled(job_id, job)):
+            job_over(job_id, outcome)
+        st.progress(job.done, text=plain(job.said))
+
+
+def job_over(job_id: str, outcome: tuple[str, str]) -> None:
+    """Stop following a job, its ``outcome`` kept for the Library to say (``library_message``), and rerun the app: the
+    table, its counts and the Source filter then hold what the job indexed, for every session (``cached_facets``)."""
+    followed_jobs().pop(job_id)
+    jobs_left().add(job_id)
+    st.session_state.library_message = outcome
     cached_facets.clear()
     st.rerun()
 
 
-def job_outcome(job_id: str, name: str) -> tuple[str, str]:
-    """What came of the job indexing upload ``name`` (("ok" or "error", the line to show)), polled until it ends or
-    ``JOB_POLL_SECONDS`` pass (a job that never ends must not hang the page); its notes, and a refused poll's answer
-    as sent, are kept for the Library's next run (``library_notes``, ``library_details``). A poll the service did not
-    answer, or a proxy answered for it (``SERVICE_AWAY``), is asked again until then: the job goes on through a
-    network blip or a proxy's brief 502 (a restart of the service itself ends it, as "interrupted"), and one refused
-    poll had ended the follow."""
-    path = f"/jobs/{job_id}"
-    bar = st.progress(0.0, text="indexing")
-    deadline = time.monotonic() + JOB_POLL_SECONDS
-    done, retries = 0.0, 0  # the share indexed as last told; polls in a row the service did not answer
-    while True:
-        polled = job_poll(path)
-        if service_away(polled) and time.monotonic() < deadline:
-            bar.progress(done, text=plain(job_away_message(name)))
-            time.sleep(min(job_retry_wait(retries, polled), max(0.0, deadline - time.monotonic())))
-            retries += 1
-            continue
-        if polled is None:
-            return "error", job_unanswered_message(name)
-        if polled.status_code >= 400:
-            st.session_state.library_details = answered("GET", path, polled)
-            if api_has_none(polled):  # its sentence names GET /jobs: the Library says what to do in the page
-                return "error", job_unknown_message(name, job_id)
-            return "error", job_refused_message(name, error_message(detail_of(polled)))
-        status, retries = polled.json(), 0
-        if status["total"]:
-            done = min(1.0, status["done"] / status["total"])
-            bar.progress(done, text=plain(f"indexing {name}: {status['done']}/{status['total']}"))
-        if status["status"] not in ("queued", "running"):
-            st.session_state.library_notes = status.get("notes", [])
-            return job_ended(status, name)
-        if time.monotonic() > deadline:
-            return "error", job_waited_message(name, status["status"], JOB_POLL_SECONDS, job_id)
-        time.sleep(JOB_POLL_EVERY)
+def job_polled(job_id: str, job: Followed) -> tuple[str, str] | None:
+    """What came of the job (("ok" or "error", the line to show)) once it ended or the page's wait for it
+    (``JOB_POLL_SECONDS``) is over; else None, its bar's share and text kept in ``job``. Its notes, and a refused poll's
+    answer as sent, are kept for the Library's next run (``library_notes``, ``library_details``). A poll the service
+    did not answer, or a proxy answered for it (``SERVICE_AWAY``), is asked again later (``job_retry_wait``) until
+    then: the job goes on through a network blip or a proxy's brief 502 (a restart of the service itself ends it, as
+    "interrupted"), and one refused poll had ended the follow."""
+    path, now = f"/jobs/{job_id}", time.monotonic()
+    polled = job_poll(path)
+    if service_away(polled) and now < job.deadline:
+        job.said = job_away_message(job.name)
+        job.next_poll = now + min(job_retry_wait(job.retries, polled), job.deadline - now)
+        job.retries += 1
+        return None
+    if polled is None:
+        return "error", job_unanswered_message(job.name)
+    if polled.status_code >= 400:
+        st.session_state.library_details = answered("GET", path, polled)
+        if api_has_none(polled):  # its sentence names GET /jobs: the Library says what to do in the page
+            return "error", job_unknown_message(job.name, job_id)
+        return "error", job_refused_message(job.name, error_message(detail_of(polled)))
+    status, job.retries, job.next_poll = polled.json(), 0, 0.0
+    if status["total"]:
+        job.done = min(1.0, status["done"] / status["total"])
+        job.said = f"indexing {job.name}: {status['done']}/{status['total']}"
+    if status["status"] not in RUNNING:
+        st.session_state.library_notes = [in_the_page(note) for note in status.get("notes", [])]
+        return job_ended(status, job.name)
+    if now > job.deadline:
+        return "error", job_waited_message(job.name, status["status"], JOB_POLL_SECONDS, job_id)
+    return None
 
 
 def job_poll(path: str) -> httpx.Response | None:
     """GET ``path`` (a job's state); None where the service did not answer, kept from the run's end (``reached`` says
     it there): the poll is asked again, and a page that said "not reachable" above a job that went on to end misled;
-    an outage that outlasts the wait is said by ``job_outcome``."""
+    an outage that outlasts the wait is said by ``job_polled``."""
     try:
         return fetch("GET", path)
     except Unreachable:
@@ -210,3 +308,18 @@ def job_ended(status: dict[str, Any], name: str) -> tuple[str, str]:
         return "error", f"{status['status']}: {status['error']}"
     progress = f" ({status['done']}/{status['total']} indexed)" if status["total"] else ""
     return ("ok" if status["status"] == "done" else "error"), f"{status['status']}: {name}{progress}"
+
+
+def recent_jobs(listed: list[dict[str, Any]]) -> None:
+    """The jobs of ``listed`` sent in the last ``RECENT_SECONDS`` that ended, one line each (``job_ended``): a page
+    reloaded or another tab chosen mid-job never said "done", and a student uploaded the file again."""
+    since = datetime.now(UTC) - timedelta(seconds=RECENT_SECONDS)
+    recent = [job for job in listed if job["status"] not in RUNNING and sent_since(job, since)]
+    if recent:
+        st.caption("Uploads of the last hour")
+        st.markdown("\n".join(f"- {plain(job_ended(job, job['source'])[1])}" for job in recent))
+
+
+def sent_since(job: dict[str, Any], since: datetime) -> bool:
+    """Whether the job was sent after ``since``: not one recorded without the time (by an earlier version)."""
+    return job.get("submitted") is not None and datetime.fromisoformat(job["submitted"]) > since

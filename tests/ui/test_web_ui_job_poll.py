@@ -21,6 +21,7 @@ from tests.ui.test_web_ui_library_jobs import (
     UPLOAD,
     answer,
     fake_api,
+    followed_to_the_end,
     json_answer,
     still_running,
     stopped_answering,
@@ -72,8 +73,7 @@ def followed(monkeypatch, polls: Polls) -> AppTest:
     app = AppTest.from_function(library_then_notice, default_timeout=60).run()
     app.file_uploader[0].set_value((UPLOAD, b"# Inflammation\n\nNeutrophils first.", "text/markdown")).run()
     next(button for button in app.button if button.label == "Index it").click().run()
-    assert not app.exception, app.exception
-    return app
+    return followed_to_the_end(app)
 
 
 @pytest.mark.parametrize(
@@ -129,17 +129,17 @@ def test_an_outage_past_the_pages_wait_is_said_as_before_once_asked_again(monkey
 
 
 def job_followed(job_id: str, name: str) -> None:
-    """``job_outcome`` alone, so that its progress bar stays drawn (the Library reruns over it)."""
+    """The jobs' fragment alone, following job ``job_id``: its progress bar as each poll leaves it."""
     from pathatlas.ui import web_library
 
-    web_library.job_outcome(job_id, name)
+    web_library.followed_jobs().setdefault(job_id, web_library.Followed.start(name))
+    web_library.follow_jobs()
 
 
 def test_the_bar_says_the_service_is_not_answering_and_keeps_the_share_indexed(monkeypatch, quick_retries):
     fake_api(monkeypatch, Polls(still_running, stopped_answering))
-    monkeypatch.setattr(web_library, "JOB_POLL_SECONDS", 1)  # past the 0.3 s before the poll after 2/9
-    app = AppTest.from_function(job_followed, default_timeout=60, args=(JOB_ID, UPLOAD)).run()
-    [bar] = app.get("progress")
+    app = AppTest.from_function(job_followed, default_timeout=60, args=(JOB_ID, UPLOAD)).run()  # 2/9
+    [bar] = app.run().get("progress")  # the next poll: not answered
     assert bar.proto.text == present.plain(present.job_away_message(UPLOAD))
     assert bar.proto.value == 22  # 2 of 9, as last told
     assert "not answering" in bar.proto.text and "still waiting" in bar.proto.text

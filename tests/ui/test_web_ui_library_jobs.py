@@ -34,10 +34,11 @@ def stopped_answering() -> httpx.Response:
 
 
 def fake_api(monkeypatch, poll: Callable[[], httpx.Response]) -> None:
-    """The Library's requests answered here: no sources yet, an upload taken as job ``JOB_ID``, which ``poll``
-    answers."""
+    """The Library's requests answered here: no sources yet, no job listed, an upload taken as job ``JOB_ID``, which
+    ``poll`` answers."""
     answers = {
         ("GET", "/sources"): lambda: json_answer(200, []),
+        ("GET", "/jobs"): lambda: json_answer(200, []),
         ("POST", "/jobs"): lambda: json_answer(202, {"id": JOB_ID, "status": "queued", "source": UPLOAD}),
         ("GET", f"/jobs/{JOB_ID}"): poll,
     }
@@ -63,8 +64,17 @@ def indexed(upload: str) -> AppTest:
     app = AppTest.from_function(library, default_timeout=60).run()
     app.file_uploader[0].set_value((upload, b"# Inflammation\n\nNeutrophils first.", "text/markdown")).run()
     next(button for button in app.button if button.label == "Index it").click().run()
-    assert not app.exception, app.exception
-    return app
+    return followed_to_the_end(app)
+
+
+def followed_to_the_end(app: AppTest, runs: int = 200) -> AppTest:
+    """``app`` run again, as its jobs' fragment reruns in a browser (``JOB_POLL_EVERY``), until it follows no job."""
+    for _ in range(runs):
+        assert not app.exception, app.exception
+        if "library_jobs" not in app.session_state or not app.session_state["library_jobs"]:
+            return app
+        app.run()
+    raise AssertionError(f"still following {app.session_state['library_jobs']} after {runs} runs")
 
 
 # -- an upload's job, polled ---------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ def case_zip() -> bytes:
 
 
 UPLOADER = """
+import time
 app = AppTest.from_file(sys.argv[1], default_timeout=180)
 app.run()
 app.text_input[0].input(sys.argv[2])
@@ -50,6 +51,11 @@ app.button[0].click().run()  # the search form's button: the API refuses the que
 refused = [m.value for m in app.markdown if "role='status'" in m.value]  # the results line, which says why
 app.file_uploader(key="library-upload-0").set_value(("cases.zip", bytes.fromhex(sys.argv[3]), "application/zip")).run()
 next(button for button in app.button if button.label == "Index it").click().run()
+for _ in range(900):  # the job followed as the jobs' fragment reruns in a browser, until it ends
+    if not app.session_state["library_jobs"] or app.exception:
+        break
+    time.sleep(0.2)
+    app.run()
 said({
     "refused": refused,
     "alerts": [a.value for a in [*app.success, *app.error]],

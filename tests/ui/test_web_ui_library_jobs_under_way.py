@@ -1,0 +1,199 @@
+"""The Library during and after an upload, as a student's walk met it (session 47): a reload or another tab chosen while
+an upload was indexed left no bar, no "indexing" and never "done", since only the run that sent the upload followed
+its job; the new source's row then read 0 pages and 0 figures beside its entries (the facets cached for a minute for
+every session, GET /sources not); and an upload refused as already indexed told a student to send DELETE /sources/…
+instead of pointing to the page's own "Remove a source". The app's drawing in Streamlit's AppTest over a fake API
+(``fetch``), as in test_web_ui_library_jobs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from pathatlas.ui import present, web_client, web_library
+from pathatlas.ui.api.duplicates import IN_ITS_PLACE, TWIN_WORDS, ZIP_COPY_INSTEAD, same_file
+from tests.ui.test_web_ui_library_and_search_lines import unescaped
+from tests.ui.test_web_ui_library_jobs import followed_to_the_end, json_answer, library
+
+JOB_ID = "66cf6c61cad2"
+UPLOAD = "muscle-d.pdf"
+OLD = {"id": "a1b2c3d4e5f6", "source": "primer.pdf", "kind": "pdf", "entries": 14, "cases": 0, "problems": []}
+NEW = {"id": "5f0164f7516c", "source": UPLOAD, "kind": "pdf", "entries": 43, "cases": 0, "problems": []}
+KINDS = {OLD["id"]: {"page": 4, "passage": 4, "figure": 6}, NEW["id"]: {"page": 8, "passage": 27, "figure": 8}}
+
+
+def sent(minutes_ago: float) -> str:
+    return (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat()
+
+
+def job(status: str, done: int, source: str = UPLOAD, job_id: str = JOB_ID) -> dict:
+    return {"id": job_id, "status": status, "source": source, "done": done, "total": 8, "error": None, "notes": []}
+
+
+def facets_of(*sources: dict) -> dict[str, Any]:
+    """GET /facets of an index holding ``sources``."""
+    by_source = {source["id"]: KINDS[source["id"]] for source in sources}
+    kinds: dict[str, int] = {}
+    for counts in by_source.values():
+        for kind, n in counts.items():
+            kinds[kind] = kinds.get(kind, 0) + n
+    return {"fields": {"kind": [{"value": k, "count": n} for k, n in kinds.items()]}, "by_source": by_source}
+
+
+class Api:
+    """The Library's requests answered from what the index and the jobs hold now (``sources``, ``jobs``), which a
+    test changes as the job goes on; ``asked`` counts each method and path."""
+
+    def __init__(self, sources: list[dict], jobs: list[dict]) -> None:
+        self.sources, self.jobs, self.asked = sources, jobs, {}
+        self.posted = json_answer(202, job("queued", 0))
+        """POST /jobs's answer: the upload taken, its job listed from then on as ``taken`` says."""
+        self.taken = [{**job("running", 2), "submitted": sent(0)}]
+
+    def __call__(self, method: str, path: str, **kwargs) -> httpx.Response:
+        self.asked[method, path] = self.asked.get((method, path), 0) + 1
+        if method == "POST":
+            if self.posted.status_code == 202:
+                self.jobs = self.taken
+            return self.posted
+        if path == "/sources":
+            return json_answer(200, self.sources)
+        if path == "/facets":
+            return json_answer(200, facets_of(*self.sources))
+        if path == "/jobs":
+            return json_answer(200, self.jobs)
+        return json_answer(200, next(job for job in self.jobs if path == f"/jobs/{job['id']}"))
+
+    def finish(self) -> None:
+        """The job ends: its source indexed, the job listed as done."""
+        self.sources = [OLD, NEW]
+        self.jobs = [{**job("done", 8), "submitted": sent(1)}]
+
+
+@pytest.fixture
+def api(monkeypatch) -> Api:
+    """The fake API, with ``OLD`` indexed and the upload's job at 7 of 8 pages; the facets cached afresh."""
+    fake = Api([OLD], [{**job("running", 7), "submitted": sent(1)}])
+    for module in (web_client, web_library):
+        monkeypatch.setattr(module, "fetch", fake)
+    monkeypatch.setattr(web_library, "upload_limit", lambda *limit: {})
+    monkeypatch.setattr(web_library, "read_only_library", lambda: False)
+    st.cache_data.clear()
+    yield fake
+    st.cache_data.clear()
+
+
+def bars(app: AppTest) -> list[str]:
+    """The progress bars' texts, as read."""
+    return [unescaped(bar.proto.text) for bar in app.get("progress")]
+
+
+def row(app: AppTest, source: str) -> dict:
+    return next(r for r in app.table[0].value.to_dict("records") if unescaped(r["source"]) == source)
+
+
+# -- a job under way, found as the Library draws ---------------------------------------------------------------------
+def test_a_page_reloaded_mid_job_shows_its_progress_then_done_and_the_new_sources_counts(api):
+    """A reload is a new session: the job is found in GET /jobs, followed on its bar, and said done once it ends."""
+    app = AppTest.from_function(library, default_timeout=30).run()
+    assert bars(app) == [f"indexing {UPLOAD}: 7/8"]
+    api.finish()
+    followed_to_the_end(app.run())
+    assert [success.value for success in app.success] == [present.plain(f"done: {UPLOAD} (8/8 indexed)")]
+    assert bars(app) == []
+    assert (row(app, UPLOAD)["pages"], row(app, UPLOAD)["figures"], row(app, UPLOAD)["entries"]) == (8, 8, 43)
+    assert app.caption[1].value == "In total: 14 figures, 12 pages"
+    assert present.plain(f"done: {UPLOAD} (8/8 indexed)") in app.markdown[-1].value  # under the last hour's uploads
+
+
+def test_the_page_is_not_held_while_its_upload_is_indexed(api):
+    """The run that sent the upload polled its job until it ended: a job of 30 minutes held the page that long, and a
+    click on another tab ended the follow for good."""
+    api.jobs = []
+    app = AppTest.from_function(library, default_timeout=10).run()
+    app.file_uploader[0].set_value((UPLOAD, b"%PDF-1.7", "application/pdf")).run()
+    next(button for button in app.button if button.label == "Index it").click().run()  # within 10 s: not held
+    assert bars(app) == [f"indexing {UPLOAD}: 2/8"]
+    assert bars(app.run()) == [f"indexing {UPLOAD}: 2/8"], "another run, another tab's: still followed"
+    assert api.asked["GET", f"/jobs/{JOB_ID}"] == 2
+    api.finish()
+    assert [success.value for success in followed_to_the_end(app).success] == [
+        present.plain(f"done: {UPLOAD} (8/8 indexed)")
+    ]
+
+
+def test_jobs_that_ended_within_the_hour_are_listed_and_older_ones_not(api):
+    api.jobs = [
+        {**job("done", 8), "submitted": sent(5)},
+        {**job("failed", 0, "corrupt.pdf", "9ce9bd75491d"), "error": "corrupt.pdf is damaged", "submitted": sent(20)},
+        {**job("done", 8, "old.pdf", "e586d7af9e3c"), "submitted": sent(90)},
+        {**job("done", 8, "unknown-time.pdf", "d4e30e239392"), "submitted": None},  # recorded by an earlier version
+    ]
+    app = AppTest.from_function(library, default_timeout=30).run()
+    assert bars(app) == []
+    assert app.caption[-1].value == "Uploads of the last hour"
+    assert app.markdown[-1].value == "\n".join(
+        f"- {present.plain(line)}" for line in [f"done: {UPLOAD} (8/8 indexed)", "failed: corrupt.pdf is damaged"]
+    )
+
+
+# -- the counts of a source indexed meanwhile -------------------------------------------------------------------------
+def test_a_source_indexed_elsewhere_is_counted_though_the_facets_were_cached_before_it(api):
+    """Another user's upload, or ``pathatlas index``: the facets cached for every session lacked the new source, and
+    its row read 0 pages and 0 figures beside its 43 entries, the totals unchanged."""
+    api.jobs = []
+    app = AppTest.from_function(library, default_timeout=30).run()  # caches the facets of OLD alone
+    api.sources = [OLD, NEW]
+    app.run()
+    assert (row(app, UPLOAD)["pages"], row(app, UPLOAD)["figures"], row(app, UPLOAD)["entries"]) == (8, 8, 43)
+    assert app.caption[1].value == "In total: 14 figures, 12 pages"
+    assert api.asked["GET", "/facets"] == 2
+    app.run()
+    assert api.asked["GET", "/facets"] == 2, "asked again only where they disagree with the sources"
+
+
+# -- an upload the index already holds --------------------------------------------------------------------------------
+MANIFEST = {f"/srv/uploads/ab/{UPLOAD}": NEW, "/srv/books/primer.pdf": OLD}
+
+
+@pytest.mark.parametrize(
+    ("refusal", "page_words"),
+    [
+        (
+            same_file(MANIFEST, [f"/srv/uploads/ab/{UPLOAD}"], UPLOAD, TWIN_WORDS[".pdf"], IN_ITS_PLACE),
+            "remove that source first with “Remove a source” below",
+        ),
+        (
+            same_file(MANIFEST, list(MANIFEST), "lectures.zip", TWIN_WORDS[".zip"], IN_ITS_PLACE),
+            "remove those sources first with “Remove a source” below",
+        ),
+    ],
+    ids=["one-source", "several"],
+)
+def test_an_upload_already_indexed_points_to_remove_a_source_not_to_the_api(api, refusal, page_words):
+    api.jobs, api.posted = [], json_answer(409, {"detail": refusal})
+    app = AppTest.from_function(library, default_timeout=30).run()
+    app.file_uploader[0].set_value((UPLOAD, b"%PDF-1.7", "application/pdf")).run()
+    next(button for button in app.button if button.label == "Index it").click().run()
+    [line] = [error.value for error in app.error]
+    assert line == present.plain(refusal.replace(refusal[refusal.index("remove") :], page_words))
+    assert "DELETE" not in line and "/sources" not in line
+    assert "DELETE /sources/" in app.code[0].value, "the API's answer as sent, under Details"
+
+
+def test_a_zips_member_left_out_as_indexed_is_noted_with_remove_a_source(api):
+    left_out = "left out other.pdf: " + same_file(
+        MANIFEST, ["/srv/books/primer.pdf"], "other.pdf", TWIN_WORDS[".pdf"], ZIP_COPY_INSTEAD
+    )
+    api.jobs, api.taken = [], [{**job("done", 8), "notes": [left_out], "submitted": sent(0)}]
+    app = AppTest.from_function(library, default_timeout=30).run()
+    app.file_uploader[0].set_value(("lectures.zip", b"PK", "application/zip")).run()
+    next(button for button in app.button if button.label == "Index it").click().run()
+    [note] = [info.value for info in followed_to_the_end(app).info]
+    assert note.endswith(present.plain("remove that source with “Remove a source” below and send the zip again"))
+    assert "DELETE" not in note
