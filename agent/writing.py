@@ -4,6 +4,7 @@ rationale written from the quotes (pure functions shared by every answerer)."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 
@@ -51,20 +52,40 @@ def open_focus(question: Question, reading: Reading) -> str:
 def nearest_sentences(
     question: Question, reading: Reading, evidence: list[Evidence], top: int = 5
 ) -> list[tuple[Sentence, float]]:
-    """The sentences of the ``top`` text evidence items by how much of the question's words (``open_focus``,
-    IDF-weighted, by rank) they cover, each with that coverage; statements first, as a question printed in the book (a
-    figure's "what do you notice?") answers nothing. None where the question has no words to look for ("the of and":
-    every sentence would cover all of them)."""
+    """The sentences ``quotable_sentences`` gives by how much of the question's words (``open_focus``, IDF-weighted, by
+    rank) they cover, each with that coverage; statements first, as a question printed in the book (a figure's "what
+    do you notice?") answers nothing. None where the question has no words to look for ("the of and": every sentence
+    would cover all of them)."""
     focus = open_focus(question, reading)
     if not has_words(focus):
         return []
-    text_evidence = [e for e in evidence if e.kind in TEXT_KINDS]
-    scores = score_sentences(replace(reading, focus=focus), focus, [], evidence_sentences(text_evidence, top=top))
+    scores = score_sentences(replace(reading, focus=focus), focus, [], quotable_sentences(evidence, top))
     order = sorted(
         range(len(scores.sentences)),
         key=lambda i: (scores.sentences[i].text.rstrip().endswith("?"), -scores.question[i] * scores.weights[i]),
     )
     return [(scores.sentences[i], scores.question[i]) for i in order]
+
+
+def quotable_sentences(evidence: list[Evidence], top: int) -> list[Sentence]:
+    """The sentences of the ``top`` text evidence items, else, where those hold none, of the ``top`` cases, read as a
+    chosen option quotes a case (``fallback_quote``: its title, diagnosis, organ, description). A book's sentence says
+    what a case's title only names; but a case folder indexed alone, or a filter on cases ("kind=case",
+    "organ=cervix"), finds nothing else, and the answer said "no evidence found" beside the cases its search listed."""
+    found = evidence_sentences([e for e in evidence if e.kind in TEXT_KINDS], top=top)
+    return found or evidence_sentences([e for e in evidence if e.kind == "case"], top=top)
+
+
+def found_unquoted(evidence: Sequence[Evidence]) -> str:
+    """What an open answer quoting no sentence says of its evidence: "no evidence found" only where none was, else what
+    was found, by kind, each case once however many of its images ("found 2 cases and 1 page, but no sentence in them
+    to quote")."""
+    if not evidence:
+        return "no evidence found"
+    records = dict.fromkeys((e.kind, e.payload.source, e.payload.case or e.id) for e in evidence)
+    counts = Counter(kind for kind, _, _ in records)
+    found = [f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in counts.items()]
+    return f"found {in_words(found)}, but no sentence in them to quote"
 
 
 DEFINING = (

@@ -532,17 +532,17 @@ def print_answer(result: dict, trace: bool = False) -> None:
     evidence does not settle is only leant to, with no confidence beside it (an unsettled 0.91 read as a sure answer);
     a choice among options scored alike is no lean but a tie, and the first line names them all (True/False printed
     "leaning to B. False", only the first by its words). An open answer left unsettled is the nearest sentence to the
-    question, or, citing cases, the similar cases' diagnosis, leant to as a choice is (it was headed "nearest
+    question, or the similar cases' diagnosis (``diagnosed_by_cases``), leant to as a choice is (it was headed "nearest
     sentence"). The options' scores say they rank the options, not how sure the answer is. What the model and the
     books wrote is ``terminal_text``."""
     from pathatlas.agent.writing import tied_named
-    from pathatlas.ui.present import quote_about
+    from pathatlas.ui.present import diagnosed_by_cases, quote_about
 
     chosen = result["choice"]
     label = f"{result['options'][chosen]['label']}. " if chosen is not None else ""
     shown = terminal_text(label + result["answer"]) or Text("none", "dim")  # an open question left unanswered
     unanswered = result["answer"] and not (result["settled"] or result["options"])  # an open question's
-    diagnosed = unanswered and any(c["case"] for c in result["citations"])  # similar cases' diagnosis, no sentence
+    diagnosed = unanswered and diagnosed_by_cases(result)  # the similar cases' diagnosis, no sentence
     heading = "nearest sentence" if unanswered else "answer"
     tie = [j for j, option in enumerate(result["options"]) if option["label"] in result["tied"]]
     if tie:

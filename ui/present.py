@@ -631,6 +631,14 @@ def unknown_words_note(unknown: Sequence[Mapping[str, Any]]) -> str:
     return f"No indexed text has {listed}" + (f"; did you mean {', '.join(meant)}?" if meant else ".")
 
 
+def diagnosed_by_cases(answer: dict[str, Any]) -> bool:
+    """Whether an answer's text is its similar cases' diagnosis, which no sentence gave: it cites cases and its
+    question's image was searched (its trace says so). An open question over case folders alone quotes a case's
+    sentence, as one from a book, and was headed "the similar cases' diagnosis" for citing a case."""
+    searched_image = any(step.get("step") == "search" and step.get("image") for step in answer.get("trace") or [])
+    return searched_image and any(c.get("case") for c in answer.get("citations") or [])
+
+
 def unsettled_said(options: list[dict[str, Any]], tied: list[dict[str, Any]], shown: str, cases: bool = False) -> str:
     """What an unsettled answer's headline says after "The evidence does not settle this": the options it cannot tell
     apart (the API's ``tied``), or the option it best supports, or an open question's nearest sentence, or (``cases``:

@@ -11,6 +11,7 @@ import streamlit as st
 from pathatlas.retrieval.records import display_name
 from pathatlas.ui.present import (
     SCORES_NOTE,
+    diagnosed_by_cases,
     option_heading,
     plain,
     quote_about,
@@ -133,8 +134,7 @@ def ask_tab() -> None:
     if answer.get("settled", True):
         st.success(f"Answer: {shown}  (confidence {confidence:.2f})")
     else:
-        cases = any(c.get("case") for c in answer.get("citations") or [])
-        said = unsettled_said(options_out, tied, shown, cases)
+        said = unsettled_said(options_out, tied, shown, diagnosed_by_cases(answer))
         st.warning(f"The evidence does not settle this. {said}  (confidence {confidence:.2f})")
     if answer.get("rationale"):
         st.caption(plain(answer["rationale"]))

@@ -39,6 +39,7 @@ from pathatlas.agent.writing import (
     TEXT_KINDS,
     annotate,
     defines,
+    found_unquoted,
     nearest_sentences,
     one_per_case,
     open_focus,
@@ -244,11 +245,12 @@ class OfflineAnswerer(Answerer):
     def open_quote(question: Question, reading: Reading, evidence: list[Evidence]) -> tuple[Sentence, float] | None:
         """An open question's best evidence sentence and how much of the question's words (IDF-weighted) it covers;
         None when the question has no words to look for ("the of and": every sentence would cover all of them) or
-        nothing was found. A question printed in the book (a figure's "what do you notice?") answers nothing, so a
-        statement is preferred (``writing.nearest_sentences``); of those covering as much as the best, one defining
-        what is asked (``writing.defines``). "What is an atom?" covers its one word in every sentence naming atoms:
-        the first found was the heading "Atomic Number and Mass Number", where the book also says "The smallest unit of
-        an element that retains all of the properties of that element is an atom."
+        the evidence holds no sentence (``writing.quotable_sentences``: the text evidence's, else the cases'). A
+        question printed in the book (a figure's "what do you notice?") answers nothing, so a statement is preferred
+        (``writing.nearest_sentences``); of those covering as much as the best, one defining what is asked
+        (``writing.defines``). "What is an atom?" covers its one word in every sentence naming atoms: the first found
+        was the heading "Atomic Number and Mass Number", where the book also says "The smallest unit of an element that
+        retains all of the properties of that element is an atom."
         """
         nearest = nearest_sentences(question, reading, evidence)
         if not nearest:
@@ -264,7 +266,7 @@ class OfflineAnswerer(Answerer):
             return Answer(None, "", 0.0, "the question has no words to look for in the evidence", [], settled=False)
         quoted = self.open_quote(question, reading, evidence)
         if quoted is None:
-            return Answer(None, "", 0.0, "no evidence found", [], settled=False)
+            return Answer(None, "", 0.0, found_unquoted(evidence), [], settled=False)
         sentence, coverage = quoted
         confidence = open_confidence(coverage)
         return Answer(

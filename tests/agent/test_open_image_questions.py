@@ -97,9 +97,13 @@ def test_an_image_no_case_with_a_diagnosis_resembles_says_so(question):
     assert answer.rationale == NO_DIAGNOSED_CASE
 
 
-def printed(evidence: list[Evidence]) -> str:
+IMAGE_SEARCHED = [{"step": "search", "round": 1, "query": "img", "purpose": "image", "text": None, "image": True}]
+"""The trace of a question whose image was searched, as the agent writes it."""
+
+
+def printed(evidence: list[Evidence], trace: list[dict] = IMAGE_SEARCHED) -> str:
     with console.capture() as captured:
-        print_answer(answer_document(WHAT_IT_SHOWS, asked(evidence), evidence, []))
+        print_answer(answer_document(WHAT_IT_SHOWS, asked(evidence), evidence, trace))
     return captured.get()
 
 

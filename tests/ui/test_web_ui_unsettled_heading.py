@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathatlas.ui.present import unsettled_said
+from pathatlas.ui.present import diagnosed_by_cases, unsettled_said
 
 
 def test_an_open_answer_from_similar_cases_leans_to_their_diagnosis():
@@ -17,3 +17,13 @@ def test_an_open_answer_from_the_text_is_still_its_nearest_sentence_and_options_
     )
     option = {"label": "B", "text": "osteoclast"}
     assert unsettled_said([option], [], "B. osteoclast", cases=True) == "Best supported: B. osteoclast"
+
+
+def test_only_an_answer_whose_image_was_searched_is_the_similar_cases_diagnosis():
+    """An open question over case folders alone quotes a case's sentence: it was headed "Leaning to the similar cases'
+    diagnosis" (the command line: "leaning to", no confidence) for citing a case."""
+    cited = {"citations": [{"case": "DEMO-01"}]}
+    searched = [{"step": "search", "image": False}, {"step": "search", "image": True}]
+    assert diagnosed_by_cases({**cited, "trace": searched})
+    assert not diagnosed_by_cases({**cited, "trace": searched[:1]}), "words alone searched: a quote"
+    assert not diagnosed_by_cases({"citations": [{"case": None}], "trace": searched}), "no case cited"
