@@ -427,6 +427,14 @@ def refuse_case_folder_index(index_dir: Path) -> None:
         )
 
 
+def holds_unchanged(known: dict[str, Any] | None, fingerprint: str, stored: Counter[str]) -> bool:
+    """Whether a source of ``fingerprint`` (its path, bytes, reader's version and settings) is indexed as it is, so
+    not read again: the manifest's entry for it (``known``) has that fingerprint, and the store holds all its records
+    (``stored``: ``Index.record_counts``, by fingerprint). ``index`` skips such a source; an upload of it is done at
+    once."""
+    return known is not None and known["fingerprint"] == fingerprint and stored[fingerprint] == known["entries"]
+
+
 class Indexer:
     def __init__(
         self,
@@ -554,7 +562,7 @@ class Indexer:
         except Exception as exc:  # an unreadable metadata file, a plug-in's bug: this source fails, the run goes on
             return SourceReport(source.key, "failed", problems=[one_line(exc)])
         known = self.index.manifest.get(source.key)
-        if known and known["fingerprint"] == fingerprint and not force and stored[fingerprint] == known["entries"]:
+        if not force and holds_unchanged(known, fingerprint, stored):
             # the fingerprint hashes its reader's ``records_version``: the same one means this version made its records
             recorded = {**known, "records_version": source.records_version}
             if signature is not None:

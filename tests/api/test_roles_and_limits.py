@@ -20,6 +20,7 @@ from pathatlas.settings import described, load_settings
 from pathatlas.ui import web_client
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.deps import RequestGuard, require_token
+from pathatlas.ui.api.indexing import UNCHANGED
 from pathatlas.ui.api.routes.library import LECTURERS_JOB
 from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import png_bytes
@@ -121,9 +122,9 @@ def test_the_upload_token_cannot_replace_an_upload_by_sending_its_name(client, t
     assert (refused.status_code, refused.json()) == (403, {"detail": replacing("week1.pdf")})
     assert upload_folders(tmp_path) == folders, "nothing of the refused upload is kept"
     assert first_snippet(client, "alpha beta page").startswith("alpha")
-    again = indexed(client, "week1.pdf", alpha, STUDENT)  # the very same bytes: as ever
-    replaced = "week1.pdf: replaced the earlier upload of this name (read again from this upload: week1.pdf)"
-    assert again["notes"] == [replaced], again
+    again = indexed(client, "week1.pdf", alpha, STUDENT)  # the very same bytes: taken, and found unchanged
+    unchanged = f"week1.pdf: {UNCHANGED} (week1.pdf)"
+    assert (again["status"], again["notes"]) == ("done", [unchanged]), again
     assert indexed(client, "week1.pdf", pdf(tmp_path, "beta"), AUTH)["status"] == "done", "the lecturer replaces"
     assert list(sources(client)) == ["week1.pdf"] and first_snippet(client, "alpha beta page").startswith("beta")
 

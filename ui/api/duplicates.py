@@ -1,21 +1,25 @@
 """Uploads holding what the index or another upload already holds: indexed beside it, each of its pages, slides or cases
 would be found and cited twice, once by an upload id. ``check_copies`` is the one look an upload gets, for its bytes as
-sent and again for what a zip unpacked to; what it refuses is a ``HeldElsewhereError`` (409), naming what holds it."""
+sent and again for what a zip unpacked to; what it refuses is a ``HeldElsewhereError`` (409), naming what holds it.
+An upload holding what the earlier upload of its name holds, unchanged, is no copy: ``unchanged_upload`` finds it, and
+its job ends at once."""
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 from pathatlas.errors import PathAtlasError
-from pathatlas.indexer.pipeline import SAME_CONTENT, indexed_copy
+from pathatlas.indexer.pipeline import SAME_CONTENT, holds_unchanged, indexed_copy
 from pathatlas.indexer.sources import CaseFolderSource, NotesSource, PdfSource, Source, discover
 from pathatlas.indexer.sources.fingerprints import content_hash, earlier_contents
 from pathatlas.indexer.sources.notes import NOTE_SUFFIXES
 from pathatlas.retrieval.index import Index, Manifest
 from pathatlas.retrieval.records import display_name, distinct_names, source_id
+from pathatlas.settings import Settings
 from pathatlas.ui.api.indexing import Jobs
 from pathatlas.ui.api.jobs import claimed
 from pathatlas.ui.api.upload_folder import UploadFolder, sources_of, uploaded_to
@@ -200,3 +204,49 @@ def not_yet_indexed(jobs: Jobs, folder: Path, name: str, words: TwinWords, withi
     job = next((job for job in list(jobs.by_id.values()) if job.upload == folder), None)  # a copy: jobs are added
     other = f"{job.source} (job {job.id})" if job else "another upload"
     return f"{name} {words.same_as} {within}{other}, not yet indexed: {words.twice} would appear twice"
+
+
+def unchanged_upload(jobs: Jobs, upload: Path, sent: Path, stored: Path) -> list[str] | None:
+    """The sources of the earlier upload of its name that the upload of folder ``upload`` holds (``sent``: its file as
+    stored; ``stored``: that file, or the folder its zip unpacked to), where it holds those and nothing else, each of
+    the content the index recorded for it (``content_hash``) and unchanged as ``pathatlas index`` finds a file
+    unchanged (``unchanged_source``): its job would read them all again only to replace the earlier upload by its
+    copy. None where there is no such upload, the upload holds anything else (other bytes; a zip's member left out
+    then, or removed since), or another upload of its name is still taken or indexed (the last to end is kept)."""
+    index, uploads, settings = jobs.engine.index, jobs.uploads, jobs.engine.settings
+    earlier = uploads.replaced_by(index, upload, [stored])
+    if len(folders := set(earlier.values())) != 1 or namesake_in_flight(uploads.path, upload, sent, index.path):
+        return None
+    older = uploads.path / folders.pop()
+    try:
+        fresh, held = placed(stored, upload, settings), placed(older / stored.name, older, settings)
+        if fresh.keys() != held.keys() or {source.key for source in held.values()} != earlier.keys():
+            return None
+        counts, manifest = index.record_counts(), index.manifest
+        for place, source in held.items():
+            if fresh[place].content_hash() != manifest[source.key].get("content"):
+                return None
+            if not unchanged_source(manifest, counts, source):
+                return None
+    except (OSError, PathAtlasError):  # the earlier upload removed meanwhile, or unreadable: its job says why
+        return None
+    return sorted(earlier)
+
+
+def placed(path: Path, folder: Path, settings: Settings) -> dict[Path, Source]:
+    """The sources found at ``path`` (``discover``, as a job finds them), by their place in the upload ``folder``."""
+    return {Path(source.key).relative_to(folder.resolve()): source for source in discover([path], settings)}
+
+
+def unchanged_source(manifest: Manifest, counts: Counter[str], source: Source) -> bool:
+    """Whether ``pathatlas index`` finds ``source`` unchanged (``Indexer._add_source``): its fingerprint (its path, its
+    bytes, its reader's version and settings) as ``manifest`` recorded it, and the store holding all its records
+    (``counts``: ``Index.record_counts``)."""
+    return source.key in manifest and holds_unchanged(manifest.get(source.key), source.fingerprint(), counts)
+
+
+def namesake_in_flight(uploads: Path, upload: Path, sent: Path, index: Path) -> bool:
+    """Whether an upload to ``index`` other than the upload of folder ``upload`` holds a file of ``sent``'s name
+    (``replaces``) and is still taken or indexed (``claimed``)."""
+    folders = (folder for folder in uploads.iterdir() if folder != upload and replaces(sent, folder))
+    return any(uploaded_to(folder, index) and claimed(folder) for folder in folders)

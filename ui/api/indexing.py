@@ -38,7 +38,14 @@ ROLLED_BACK = (
     "rolled back at restart: the server stopped before this job ended, so what it had indexed of the upload was removed"
 )
 """A job's note when a start removed what the job, cut short by a kill, had committed (``_roll_back_interrupted``)."""
+UNCHANGED = "already indexed, unchanged: the earlier upload of this name is kept as it was, nothing read again"
+"""A job's note for an upload holding what the earlier upload of its name holds, unchanged (``Jobs.unchanged``)."""
 log = logging.getLogger(__name__)
+
+
+def new_job_id() -> str:
+    """A job's id: what ``jobs.JOB_ID`` takes."""
+    return uuid.uuid4().hex[:12]
 
 
 def named_problem(key: str, problem: str) -> str:
@@ -223,9 +230,8 @@ class Jobs:
     ) -> Job:
         """``notes``: what the upload itself noted (zip members left out), before the indexer's. ``may_replace``: an
         upload may replace an earlier one of its name holding other bytes (``UploadFolder.replacement_refusal``)."""
-        self.forget_old_jobs()
         job = Job(
-            uuid.uuid4().hex[:12],
+            new_job_id(),
             source,
             paths,
             upload=upload,
@@ -233,11 +239,33 @@ class Jobs:
             notes=list(notes or []),
             may_replace=may_replace,
         )
-        self.by_id[job.id] = job
-        self.records.save(job)
+        self._taken(job)
         thread = threading.Thread(target=self._run, args=(job,), daemon=True, name=f"index-{job.id}")
         thread.start()  # before it is kept: one that cannot start is never joined (``abandon``)
         self._threads[job.id] = thread
+        return job
+
+    def unchanged(self, source: str, keys: list[str], notes: list[str], may_replace: bool) -> Job:
+        """A job done at once for an upload holding, unchanged, the sources ``keys`` of the earlier upload of its name
+        (``duplicates.unchanged_upload``): nothing is read, the earlier upload stays. Its notes (after the upload's
+        own, ``notes``) say so, with the problems those sources were indexed with, as ``pathatlas index`` reports an
+        unchanged source's; recorded as any job, so GET /jobs/{id} and GET /jobs answer for it."""
+        manifest = self.engine.index.manifest
+        problems = [
+            self.engine.relative(named_problem(key, problem))
+            for key in keys
+            for problem in source_problems(key, manifest.get(key, {}).get("problems", []))
+        ]
+        said = [*notes, f"{source}: {UNCHANGED} ({', '.join(display_name(key) for key in keys)})", *problems]
+        job = Job(new_job_id(), source, [], "done", notes=said, may_replace=may_replace, ended=time.time())
+        log.info("index job %s (%s) done: %s", job.id, source, UNCHANGED)
+        return self._taken(job)
+
+    def _taken(self, job: Job) -> Job:
+        """``job``, kept and recorded as this process's."""
+        self.forget_old_jobs()
+        self.by_id[job.id] = job
+        self.records.save(job)
         return job
 
     def _run(self, job: Job) -> None:

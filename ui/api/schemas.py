@@ -872,6 +872,16 @@ class Health(BaseModel):
     encoder: str
     store: str
     records: int
+    generation: int = Field(
+        description="The index's committed generation, as `pathatlas info` shows it: one more at each commit (an "
+        "upload's job, a removal, `pathatlas index` or another server on the same index, which the service takes up "
+        "within a second); 0 before the first. What a client read of the index (its facets, its sources) holds until "
+        "this or `index_created` changes; GET /facets's ETag changes with them."
+    )
+    index_created: datetime | None = Field(
+        description="When the index was made (UTC): one deleted and made again counts its generations from 1 again. "
+        "Null while it is not on disk (nothing indexed yet)."
+    )
     ready: bool = Field(
         False, description="The models are loaded and the index can be searched: as /ready says."
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, status
+from filelock import FileLock
 
 from pathatlas.errors import UnknownSourceError
 from pathatlas.indexer.sources.cases import rows_read_once
@@ -30,7 +31,7 @@ from pathatlas.ui.api.deps import (
     form_only,
     require_token,
 )
-from pathatlas.ui.api.duplicates import check_copies
+from pathatlas.ui.api.duplicates import check_copies, unchanged_upload
 from pathatlas.ui.api.engine import source_problems
 from pathatlas.ui.api.indexing import Jobs
 from pathatlas.ui.api.jobs import RECORD_DAYS, Job
@@ -113,7 +114,9 @@ def delete_source(source_id: str, engine: EngineDep, writer: WriterDep) -> dict[
     dependencies=[Writer, form_only(JobForm)],
     summary="Index an uploaded PDF, lecture notes (.md, .qmd, .markdown), or a zip of them or of a case folder",
     description="Uploading a file of the same name again replaces that source once the new one is indexed; with the "
-    "upload token that is refused (403) unless its bytes are the same. Refused (429) while PATHATLAS_MAX_JOBS jobs "
+    "upload token that is refused (403) unless its bytes are the same. The same bytes sent again, where what the "
+    "earlier upload gave is indexed unchanged, are not read again: the job answered is done at once, its notes saying "
+    "so. Refused (429) while PATHATLAS_MAX_JOBS jobs "
     "wait or run. A file that is not what its name says (a binary file named .md) is refused (415). A zip's PDFs and "
     "notes are indexed each as a source, its case folders (cases.jsonl or labels.csv inside) as cases; a README or "
     "licence in it is left out, as a folder's walk leaves it out, and a Quarto partial (_name.qmd) is read only where "
@@ -163,16 +166,26 @@ def create_job(
         may_replace = role is Role.LECTURER
         if not may_replace and (refusal := uploads.replacement_refusal(engine.index, folder, [stored], name)):
             raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
-        if suffix == ".zip":
-            with rows_read_once():  # a case folder's metadata read once: for the images to unpack, and its copy check
+        # a case folder's metadata read once: for the images to unpack, its copy check and the look at it unchanged
+        with rows_read_once():
+            if suffix == ".zip":
                 stored, unpacked_notes = unpacked_zip(stored, settings)
                 notes.extend(unpacked_notes + check_copies(jobs, stored, sent))
+            unchanged = unchanged_upload(jobs, folder, folder / name, stored)
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        if claim is not None:
-            claim.release()
+        discard(folder, claim)
         raise
+    if unchanged is not None:  # the same bytes sent again (a reload, a second click): nothing to read again
+        discard(folder, claim)
+        return job_out(jobs.unchanged(name, unchanged, notes, may_replace))
     return job_out(jobs.submit(name, [stored], upload=folder, claim=claim, notes=notes, may_replace=may_replace))
+
+
+def discard(folder: Path, claim: FileLock | None) -> None:
+    """An upload's folder deleted, and then its claim released (``claim_upload``), where no job takes it."""
+    shutil.rmtree(folder, ignore_errors=True)
+    if claim is not None:
+        claim.release()
 
 
 def unindexed_type(sent: str, suffix: str) -> str:

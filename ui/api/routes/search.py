@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, UploadFile, status
+from fastapi import APIRouter, File, Header, HTTPException, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from PIL import Image
 
@@ -28,7 +28,8 @@ from pathatlas.ui.api.deps import (
     within_query_limit,
 )
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.routes.media import payload_of
+from pathatlas.ui.api.routes.media import CACHED, NOT_MODIFIED, not_modified, payload_of
+from pathatlas.ui.api.routes.service import generation_tag
 from pathatlas.ui.api.schemas import (
     FacetsOut,
     FacetValue,
@@ -45,6 +46,8 @@ from pathatlas.ui.words import unknown_words_json
 
 router = APIRouter(tags=["search"])
 
+FACETS_CACHE = "no-cache"
+"""The facets may be kept, and are asked for again each time with their ETag: a 304 until the index changes."""
 BOOK = "Anatomy and Physiology 2e"
 SECTION = "Chapter 6: Bone Tissue and the Skeletal System > 6.3 Bone Structure"
 CITATION_EXAMPLE = {
@@ -233,9 +236,17 @@ def search_similar(request: SimilarRequest, engine: EngineDep, links: LinksDep) 
     operation_id="facets",
     response_model=FacetsOut,
     summary="Values of each filter field in the index, with counts",
+    description="Its ETag names the index's committed generation (/health's `generation`): an If-None-Match naming "
+    "it is answered 304, nothing counted or sent again, until the index changes.",
+    responses={200: CACHED, **NOT_MODIFIED, **errors(422)},
 )
-def facets(engine: EngineDep) -> FacetsOut:
+def facets(
+    engine: EngineDep, response: Response, if_none_match: Annotated[str | None, Header()] = None
+) -> FacetsOut | Response:
+    if unchanged := not_modified(if_none_match, generation_tag(engine.index), FACETS_CACHE):
+        return unchanged
     found = engine.facets()
+    response.headers.update({"ETag": generation_tag(found.index), "Cache-Control": FACETS_CACHE})
 
     def ordered(name: str, counter) -> list:
         return [(c, counter[c]) for c in found.chapters()] if name == "chapter" else counter.most_common()

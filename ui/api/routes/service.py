@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 
 from pathatlas import __version__
 from pathatlas.errors import PathAtlasError
+from pathatlas.retrieval.index import Index
 from pathatlas.ui.api.deps import EngineDep
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.schemas import Health, Readiness, ServiceLimits
@@ -36,6 +37,8 @@ def health(engine: EngineDep, response: Response) -> Health:
         encoder=index.meta.encoder,
         store=index.meta.store,
         records=index.store.count(),
+        generation=index.generation.number,
+        index_created=index_created(index),
         ready=is_ready,
         problem=problem,
         limits=ServiceLimits(
@@ -46,6 +49,17 @@ def health(engine: EngineDep, response: Response) -> Health:
             max_query_chars=settings.max_query_chars,
         ),
     )
+
+
+def index_created(index: Index) -> float | None:
+    """When ``index`` was made (Unix time); None while it is not on disk, where its meta is made anew at each open."""
+    return None if index.unwritten else index.meta.created
+
+
+def generation_tag(index: Index) -> str:
+    """An ETag naming the committed state of ``index`` as this version answers it: its generation (/health's
+    ``generation`` and ``index_created``) and the PathAtlas version, whose answers for one generation may differ."""
+    return f'"{__version__}-{index_created(index)}-{index.generation.number}"'
 
 
 @router.get(
