@@ -68,6 +68,8 @@ def keep_tab() -> None:
         st.query_params["tab"] = st.session_state.tab
 
 
+PHONE_THUMBNAIL_PX = 120  # a result's thumbnail at a phone's width, alone on its row (a page's filled a screen)
+
 STYLE = (
     "<style>mark{background:#ffe58a;padding:0 .1em;border-radius:2px}"
     ".snippet{font-size:.95rem;line-height:1.45}.printed{font-size:.85rem;color:#555}.passage{font-size:1rem}"
@@ -97,10 +99,21 @@ STYLE = (
     # wider than a phone, the filters' expander is a plain row of menus, held open (``NARROW_FILTERS``)
     "@media (min-width:641px){.st-key-filter-row summary{display:none}.st-key-filter-row details{border:none!important}"
     ".st-key-filter-row [data-testid=stExpanderDetails]{padding:0;border:none}}"
-    # a phone's width, whatever its User-Agent: less space above the title, and no "Press Enter to submit form" over
-    # the query typed
+    # a phone's width, whatever its User-Agent: less space above the title, no "Press Enter to submit form" over the
+    # query typed...
     "@media (max-width:640px){[data-testid=stMainBlockContainer]{padding-top:3.5rem}"
-    "[data-testid=InputInstructions]{display:none}}</style>"
+    "[data-testid=InputInstructions]{display:none}"
+    # ...a viewer's page at its reading size (``web_viewer.READING_DPI``: a book's text some 15 px high), scrolled
+    # sideways in its frame: shrunk to the phone's width, its text was 5 px, unreadable without a pinch
+    "[class*=-page-pictures] [data-testid=stImage]{overflow-x:auto}"
+    "[class*=-page-pictures] [data-testid=stImage] img{width:auto!important;max-width:none!important;"
+    "align-self:flex-start}"
+    # ...a result's thumbnail a few lines high (``PHONE_THUMBNAIL_PX``)
+    f"[class*=st-key-card-] [data-testid=stImage] img{{max-height:{PHONE_THUMBNAIL_PX}px;width:auto!important}}"
+    # ...and the Library's table (the app's one) within the screen, not cut at "ent…": smaller text, a long file name
+    # broken where it must, and no 7th column, entries (``web_library.library_tab``; the remove checkbox names them)
+    "[data-testid=stTable] :is(th,td){padding:.25rem;font-size:.75rem}[data-testid=stTable] td{overflow-wrap:anywhere}"
+    "[data-testid=stTable] :is(th,td):nth-child(7){display:none}}</style>"
 )
 # Each file uploader's Upload button (shown until a file is chosen) named by the uploader's label ("Upload: Image
 # (optional; JPEG, ...)"), and its file input, which Streamlit names "file upload": a screen reader's list of buttons

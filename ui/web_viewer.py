@@ -27,7 +27,7 @@ from pathatlas.ui.present import (
     shown_box,
     similar_label,
 )
-from pathatlas.ui.web_client import api_has_none, backend, call, detail_of, media, reached, ui_settings
+from pathatlas.ui.web_client import api_has_none, backend, detail_of, media, reached, refused, ui_settings
 from pathatlas.ui.web_common import move_focus, picture
 from pathatlas.ui.web_search_state import find_similar
 
@@ -84,10 +84,7 @@ def viewer(hit: dict[str, Any], state: str, level: int = 2) -> None:
             title = case_title(case["case"], case.get("diagnosis"), case.get("title"), len(case["images"]))
         (st.header if level == 2 else st.subheader)(title, anchor=False)
         actions = st.container(horizontal=True)  # buttons wrap onto rows, never squeezed to a letter a line
-        if case:
-            case_view(case, state)
-        elif hit.get("page_url"):
-            page_view(hit, state, actions)
+        shown = record_view(hit, case, state, actions)
         actions.button("Close", key=f"{state}-close", on_click=close, args=(state,))
         terms = st.session_state.get("terms", [])
         if hit.get("snippet"):
@@ -97,17 +94,28 @@ def viewer(hit: dict[str, Any], state: str, level: int = 2) -> None:
             )
         st.caption("Citation to copy: select its text, or press the Copy to clipboard button beside it")
         st.code(citation_text(hit), language=None, wrap_lines=True)  # its copy button is kept visible (STYLE)
-        if hit.get("has_image"):
+        if hit.get("has_image") and shown:
             st.button(
                 plain(similar_label(place(hit))), key=f"{state}-similar-{hit['id']}", on_click=find_similar, args=(hit,)
             )
 
 
-def page_view(hit: dict[str, Any], state: str, nav) -> None:
+def record_view(hit: dict[str, Any], case: dict[str, Any] | None, state: str, actions) -> bool:
+    """The hit's case (``case``: its details, None where they could not be had) or page, its page buttons in
+    ``actions``; whether it is still there to find similar ones to: one gone since the search answered Find similar
+    with "no such record" in place of the results."""
+    if hit["kind"] == "case":
+        if case:
+            case_view(case, state)
+        return case is not None
+    return page_view(hit, state, actions) if hit.get("page_url") else True
+
+
+def page_view(hit: dict[str, Any], state: str, nav) -> bool:
     """The page with its passage outlined, then, for a figure whose caption is printed on another page (the next), that
     page with the caption outlined: the reader saw the picture alone, its caption a "Next page" away and unmarked. Its
     previous/next and PDF buttons go in ``nav``, the viewer's button row. A page gone since it was found is said in
-    one line instead (``page_gone``)."""
+    one line instead (``page_gone``); whether the page is still there."""
     citation = hit["citation"]
     page = citation["page"]
     previous, following = (hit, page - 1, state), (hit, page + 1, state)
@@ -115,14 +123,16 @@ def page_view(hit: dict[str, Any], state: str, nav) -> None:
     nav.button("Next page ▶", key=f"{state}-next", on_click=open_page, args=following)
     if gone := page_gone(hit):
         st.error(plain(gone))
-        return
+        return False
     pdf_button(hit, state, nav)
-    if image := media(at_reading_size(hit["page_url"])):  # a caption quote's asks ?captioned=true
-        outlined_page(image, page, citation["source"], citation.get("bbox"), outlined_name(hit))
-    caption_page, caption_url = citation.get("caption_page"), hit.get("caption_url")
-    if caption_page and caption_url and (caption := media(at_reading_size(caption_url))):
-        outlined = f"caption of {citation['figure']} outlined"
-        outlined_page(caption, caption_page, citation["source"], citation.get("caption_bbox"), outlined)
+    with st.container(key=f"{state}-page-pictures"):  # at reading size on a phone, scrolled sideways (app's STYLE)
+        if image := media(at_reading_size(hit["page_url"])):  # a caption quote's asks ?captioned=true
+            outlined_page(image, page, citation["source"], citation.get("bbox"), outlined_name(hit))
+        caption_page, caption_url = citation.get("caption_page"), hit.get("caption_url")
+        if caption_page and caption_url and (caption := media(at_reading_size(caption_url))):
+            outlined = f"caption of {citation['figure']} outlined"
+            outlined_page(caption, caption_page, citation["source"], citation.get("caption_bbox"), outlined)
+    return True
 
 
 PAGE_GONE = {
@@ -131,7 +141,8 @@ PAGE_GONE = {
 }
 """What the viewer says, by the API's refusal of a page's source PDF, in place of the page and its download: its
 pictures and its PDF fail alike, and a student read a server path ("/media/pages/...: no such record") and pressed a
-download that did nothing. Another status (a restarting service's 503) leaves the page to say its own refusal."""
+download that did nothing. Another status (a restarting service's 503) leaves the page to say its own refusal. A case
+removed since it was found is said in the 404's words (``case_details``)."""
 
 
 def page_gone(hit: dict[str, Any]) -> str | None:
@@ -216,9 +227,20 @@ def page_pdf(record_id: str, page: int) -> Callable[[], bytes]:
 
 
 def case_details(hit: dict[str, Any]) -> dict[str, Any] | None:
-    """The case of a case image (``GET /cases``): its diagnosis, organ, labels and every image."""
-    details = call("GET", f"/cases/{hit['id']}")
-    return details.json() if details is not None else None
+    """The case of a case image (``GET /cases``): its diagnosis, organ, labels and every image. None where the API
+    refused, said in one line: a case removed since it was found as ``PAGE_GONE`` says a page (it read "no such record",
+    the request under Details), any other refusal as the API words it (``refused``)."""
+    path = f"/cases/{hit['id']}"
+    response = reached("GET", path)
+    if response is None:
+        return None
+    if response.status_code < 400:
+        return response.json()
+    if api_has_none(response):
+        st.error(plain(f"Case {hit['citation']['case']} {PAGE_GONE[404]}"))
+    else:
+        refused("GET", path, response)
+    return None
 
 
 def case_view(case: dict[str, Any], state: str) -> None:
