@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
+from tqdm.auto import tqdm
 
 from pathatlas import tesseract
 from pathatlas.errors import BadInputError, PathAtlasError
@@ -53,7 +54,6 @@ from pathatlas.retrieval.images import thumbnail
 from pathatlas.retrieval.index import Index, Manifest, unwritable
 from pathatlas.retrieval.local import keypoints
 from pathatlas.retrieval.ocr import TesseractReader, WordReader
-from pathatlas.retrieval.progress import progress
 from pathatlas.retrieval.records import Entry, StoredVectors, display_name, distinct_names, source_id
 from pathatlas.retrieval.stores.base import stored_vectors
 from pathatlas.settings import Settings
@@ -741,7 +741,7 @@ class Indexer:
         lock = threading.Lock()
         hint = source.size_hint()
         self._report(source.key, 0, hint)  # a cancel asked while the source was looked at stops before its records
-        with progress(total=hint, desc=Path(source.key).name, unit="item", disable=not self.show_progress) as bar:
+        with tqdm(total=hint, desc=Path(source.key).name, unit="item", disable=not self.show_progress) as bar:
 
             def tell(units: int) -> None:
                 nonlocal read
