@@ -10,7 +10,6 @@ from typing import Any
 
 import streamlit as st
 
-from pathatlas.retrieval.marks import query_terms
 from pathatlas.ui.hits import found_by_words_or_image
 from pathatlas.ui.present import (
     card_repeats,
@@ -50,7 +49,10 @@ from pathatlas.ui.web_common import IMAGE_KINDS, IMAGE_TYPES, QUERY_IMAGE, move_
 from pathatlas.ui.web_search_state import (
     FILTERS,
     KINDS,
+    WITH_WORDS,
+    UrlSearch,
     chosen_filters,
+    corrected_query,
     filter_values,
     find_similar,
     forget_for_refused,
@@ -58,9 +60,11 @@ from pathatlas.ui.web_search_state import (
     keep_in_url,
     quoted,
     refilter,
-    run_search,
+    search_by_image,
     search_for,
     search_from_url,
+    search_instead,
+    searched_words,
     show_more,
     value_names,
 )
@@ -238,37 +242,21 @@ def search_tab() -> None:
             refusal = not_an_image(image.name, why)
             forget_for_refused(image.file_id)
             image = None
+        words = words_with_image(text) if image is not None else ""
     filter_row()
     filters = chosen_filters()
     status = st.empty()  # the results' count, a live region: one element across reruns, so its new text is read out
     said = ""  # what the live region says: the results' count, no results, what to type, or why the API refused
-    if submitted or (image is not None and st.session_state.get("searched_image") != image.file_id):
-        if image is not None:
-            st.session_state.terms = query_terms(text)
-            st.session_state.searched_image = image.file_id
-            with searching(status):
-                run_search(
-                    "POST",
-                    "/search/image",
-                    f"like {image.name}" + (f" and {quoted(text)}" if text.strip() else ""),
-                    filters,
-                    files={"image": (image.name, image.getvalue())},
-                    data={"text": text or ""},
-                )
-            keep_in_url()
-            move_focus(".results-status")  # it fell to the page's body as the uploader redrew
-        elif text.strip():
-            with searching(status):
-                search_for(text, filters)
-            keep_in_url(text, filters)
-        else:
-            said = "Type a query or upload an image."
+    asked = (image.file_id, words) if image is not None else None  # what the uploader and its checkbox ask for
+    if submitted:
+        said = search_submitted(text, words, image, filters, status)
     elif wanted is not None:  # the URL names another search: a link, a reload, Back or Forward
-        if wanted.strip():
-            with searching(status):
-                search_for(wanted, filters)
-        else:
-            forget_search()
+        said = search_named(wanted, image, filters, status)
+    elif asked and asked != st.session_state.get("image_asked"):  # an image dropped, its words ticked or unticked
+        image_searched(image, words, filters, status)
+    # Compared run to run, not told by a callback: the checkbox's callback also fired on its value from before Back,
+    # still in the browser, and searched the image in place of the search Back went to.
+    st.session_state.image_asked = asked
     hits = st.session_state.get("hits")
     cards = group_cases(hits or [])
     if hits is not None and not said:
@@ -285,6 +273,7 @@ def search_tab() -> None:
     meaning_alone = bool(hits) and not any(found_by_words_or_image(hit.get("matched_by") or {}) for hit in hits)
     if note := unknown_words_line(st.session_state.get("unknown_words", []), meaning_alone):
         st.warning(plain(note))
+        did_you_mean(st.session_state.unknown_words)
     if not hits:
         return
     selected = st.session_state.get("selected")
@@ -304,6 +293,65 @@ def search_tab() -> None:
     if side is not None:
         with side:
             viewer(selected, "selected")
+
+
+def words_with_image(text: str) -> str:
+    """The words an image search matches too: the search box's, where the student ticks the checkbox beside the
+    uploader that offers them (``WITH_WORDS``, off at first). A student dropping an image means "find things like this
+    image", and the words left from a search before took over its results; ticking or unticking searches again."""
+    if not text.strip():
+        return ""
+    return text if st.checkbox(plain(f"Also match the words {quoted(text)}"), key=WITH_WORDS) else ""
+
+
+def search_submitted(text: str, words: str, image, filters: dict[str, list[str]], status) -> str:
+    """The search the Search button asks for: the words alone, unless the image in the uploader is asked for too
+    (``words``) or there are none; returns what the results line says in place of a count, if anything."""
+    if text.strip() and not words:
+        with searching(status):
+            search_for(text, filters)
+        keep_in_url(text, filters)
+    elif image is None:
+        return "Type a query or upload an image."
+    else:
+        image_searched(image, words, filters, status)
+    return ""
+
+
+def image_searched(image, words: str, filters: dict[str, list[str]], status) -> None:
+    """A new search by the image in the uploader (and ``words``), named in the URL; keyboard focus to the results
+    line: it fell to the page's body as the uploader redrew."""
+    with searching(status):
+        search_by_image(image, words, filters)
+    keep_in_url(words, filters, image.name)
+    move_focus(".results-status")
+
+
+def search_named(wanted: UrlSearch, image, filters: dict[str, list[str]], status) -> str:
+    """The search the URL names where it is not the one shown (a link, a reload, Back or Forward), or none; returns
+    what the results line says in place of a count: an image search's URL names its image but cannot hold it, so
+    where the uploader no longer holds that file (a new session, another image dropped since), the line says so. Forward
+    to an image search showed a blank page, the image still in its uploader."""
+    if wanted.image and (image is None or image.name != wanted.image):
+        forget_search()
+        return f"Links keep no image: drop {wanted.image} under “Search by image” to search by it again."
+    if not (wanted.image or wanted.text.strip()):
+        forget_search()
+        return ""
+    with searching(status):
+        if wanted.image:
+            search_by_image(image, wanted.text, filters)
+        else:
+            search_for(wanted.text, filters)
+    return ""
+
+
+def did_you_mean(unknown: list[dict[str, Any]]) -> None:
+    """After a text search with words no indexed text holds, a button that searches the text spelt as "did you mean"
+    suggests (``corrected_query``): the suggestion was plain text to type over."""
+    if (words := searched_words()) and (corrected := corrected_query(words, unknown)):
+        label = plain(f"Search for {quoted(corrected)}")
+        st.button(label, key="did-you-mean", on_click=search_instead, args=(corrected,))
 
 
 def live_status(status, said: str, refused: bool = False) -> None:

@@ -4,10 +4,12 @@ results. Apart from the Search tab's drawing because a viewer opened from Ask st
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Any, NamedTuple
 
 import httpx
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.stores.base import fold
@@ -19,6 +21,18 @@ KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
 FILTERS = {"kind": "Kind", "source": "Source", "organ": "Organ", "diagnosis": "Diagnosis", "chapter": "Chapter"}
 SIMILAR = "/search/similar"
 QUOTED_CHARS = 60  # of a query the results line repeats: a pasted paragraph was repeated whole
+WITH_WORDS = "image-with-words"  # the key of the checkbox that adds the search box's words to an image search
+
+
+class UrlSearch(NamedTuple):
+    """The search a page's URL names: its words (``q``), the file name of the image it searched by (``image``: the
+    image itself stays out of URLs) and its filters (a parameter per value, named as the filter). A tuple, so that the
+    one a session keeps equals a new one after Streamlit reloads the app's modules (it does when a file of them
+    changes): a dataclass's did not, and the URL then overwrote the words just typed."""
+
+    text: str
+    image: str
+    filters: dict[str, list[str]]
 
 
 def filter_values(name: str) -> list[dict[str, Any]]:
@@ -72,53 +86,58 @@ def refilter() -> None:
     method, path, title, kwargs, _ = st.session_state.last_search
     filters = sent_filters(path, chosen_filters())
     run_search(method, path, title, filters, **kwargs)
-    if text := st.query_params.get("q"):  # the URL names a text search alone
-        keep_in_url(text, filters)
+    named = url_search()
+    if named.text or named.image:  # the URL names a text or image search, not a look-alike one
+        keep_in_url(named.text, filters, named.image)
 
 
-def url_search() -> tuple[str, dict[str, list[str]]]:
-    """The text search the page's URL names: its text (``q``) and filters (a parameter per value, named as the
-    filter). A blank value (``organ=``) filters nothing and is left out, as an empty menu is."""
+def url_search() -> UrlSearch:
+    """The search the page's URL names. A blank filter value (``organ=``) filters nothing and is left out, as an empty
+    menu is."""
     params = st.query_params
     filters = {name: [value for value in params.get_all(name) if value.strip()] for name in FILTERS}
-    return params.get("q", ""), {name: values for name, values in filters.items() if values}
+    named = {name: values for name, values in filters.items() if values}
+    return UrlSearch(params.get("q", ""), params.get("image", ""), named)
 
 
-def keep_in_url(text: str = "", filters: dict[str, list[str]] | None = None) -> None:
+def keep_in_url(text: str = "", filters: dict[str, list[str]] | None = None, image: str = "") -> None:
     """Name the search shown in the page's URL, beside its tab, so that a reload searches it again, Back and Forward
     step through searches (Streamlit adds a history entry for each URL the app sets) and it can be bookmarked or
-    shared. An image or look-alike search names none: an uploaded image stays out of URLs. The note of filters an
-    earlier URL named that the library lacks goes: the URL now names the search shown. A tab bound to the URL
-    (``TAB_BOUND``) is Streamlit's to write."""
+    shared. An image search names its image by its file name alone (``search_tab`` searches it again where the
+    uploader still holds it); a look-alike search names none. The note of filters an earlier URL named that the
+    library lacks goes: the URL now names the search shown. A tab bound to the URL (``TAB_BOUND``) is Streamlit's to
+    write."""
     tab = {"tab": st.query_params["tab"]} if "tab" in st.query_params and not TAB_BOUND else {}
-    st.query_params.from_dict({**({"q": text} if text else {}), **(filters or {}), **tab})
+    named = {**({"q": text} if text else {}), **({"image": image} if image else {})}
+    st.query_params.from_dict({**named, **(filters or {}), **tab})
     st.session_state.url_search = url_search()
     st.session_state.pop("url_dropped", None)
 
 
-def search_from_url() -> str | None:
-    """The text of the search the URL names where it is not the search shown (a bookmark or a link opened, a reload,
-    Back or Forward), with its text and filters put in the search form; None where the URL names the search shown.
-    Filter values are read as the menus hold them (``menu_value``); one the library does not hold is left out, said
-    (``dropped_note``) and dropped from the URL, which then names the search shown; so is a filter naming every value
-    (``narrows``), unsaid. While the library's values are unknown (the API unreachable) the URL is left as written."""
+def search_from_url() -> UrlSearch | None:
+    """The search the URL names where it is not the search shown (a bookmark or a link opened, a reload, Back or
+    Forward), with its text, filters and whether its image search matched the words too (``WITH_WORDS``) put in the
+    form; None where the URL names the search shown. Filter values are read as the menus hold them (``menu_value``);
+    one the library does not hold is left out, said (``dropped_note``) and dropped from the URL, which then names the
+    search shown; so is a filter naming every value (``narrows``), unsaid. While the library's values are unknown (the
+    API unreachable) the URL is left as written."""
     wanted = url_search()
     if wanted == st.session_state.get("url_search"):
         return None
     st.session_state.url_search = wanted
     st.session_state.pop("url_dropped", None)
-    text, filters = wanted
-    read = {name: {value: menu_value(name, value) for value in values} for name, values in filters.items()}
+    read = {name: {value: menu_value(name, value) for value in values} for name, values in wanted.filters.items()}
     kept = {name: list(dict.fromkeys(filter(None, held.values()))) for name, held in read.items() if any(held.values())}
     kept = {name: values for name, values in kept.items() if narrows(name, values)}
-    if kept != filters and facets()["fields"]:
-        keep_in_url(text, kept)
+    if kept != wanted.filters and facets()["fields"]:
+        keep_in_url(wanted.text, kept, wanted.image)
         dropped = [(name, value) for name, held in read.items() for value, found in held.items() if found is None]
         st.session_state.url_dropped = dropped_note(dropped)
-    st.session_state["search-text"] = text
+    st.session_state["search-text"] = wanted.text
+    st.session_state[WITH_WORDS] = bool(wanted.image and wanted.text)
     for name in FILTERS:
         st.session_state[f"filter-{name}"] = kept.get(name, [])
-    return text
+    return wanted
 
 
 def menu_value(name: str, value: str) -> str | None:
@@ -147,6 +166,43 @@ def dropped_note(dropped: list[tuple[str, str]]) -> str | None:
 def search_for(text: str, filters: dict[str, list[str]]) -> None:
     st.session_state.terms = query_terms(text)
     run_search("POST", "/search", f"for {quoted(text)}", filters, json={"text": text})
+
+
+def search_instead(text: str) -> None:
+    """Button callback: ``text`` searched in place of the text search shown, in the search box and the URL (the
+    search a "did you mean" offers: a student had to type the suggestion over)."""
+    st.session_state["search-text"] = text
+    filters = chosen_filters()
+    search_for(text, filters)
+    keep_in_url(text, filters)
+    move_focus(".results-status")
+
+
+def searched_words() -> str:
+    """The words of the text search shown; none after a search by image or look."""
+    _, path, _, kwargs, _ = st.session_state.last_search
+    return kwargs["json"]["text"] if path == "/search" else ""
+
+
+def corrected_query(text: str, unknown: list[dict[str, Any]]) -> str | None:
+    """``text`` with each word no indexed text holds (the API's ``unknown_words``, named as typed) spelt as the
+    indexed word closest to it, wherever it stands in any case; None where that changes nothing."""
+    closest = {u["word"].casefold(): u["closest"][0] for u in unknown if u["field"] == "text" and u["closest"]}
+    if not closest:
+        return None
+    words = re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, closest))})(?!\w)", re.IGNORECASE)
+    corrected = words.sub(lambda found: closest.get(found[0].casefold(), found[0]), text)
+    return corrected if corrected != text else None
+
+
+def search_by_image(image: UploadedFile, words: str, filters: dict[str, list[str]]) -> None:
+    """The image in the uploader searched, with ``words`` where the student asked for them too (``WITH_WORDS``): the
+    words left in the box from a search before took over an image's results (the slide's own case fell from #1 to
+    #12)."""
+    st.session_state.terms = query_terms(words)
+    title = f"like {image.name}" + (f" and {quoted(words)}" if words else "")
+    files = {"image": (image.name, image.getvalue())}
+    run_search("POST", "/search/image", title, filters, files=files, data={"text": words})
 
 
 def quoted(text: str) -> str:

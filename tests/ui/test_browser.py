@@ -208,6 +208,29 @@ def test_image_upload_searches_by_image(page, tmp_path):
     expect(page.locator("[class*=st-key-card-]", has_text="best match")).to_have_count(0)
 
 
+def test_an_image_dropped_after_words_is_searched_alone_and_back_and_forward_show_it_again(page, tmp_path):
+    """An image dropped after a text search was searched with the words left in the box, and Forward to it showed a
+    blank page, the image still in its uploader. The words are matched too only where the student ticks them."""
+    start_over(page)
+    status = page.locator(".results-status[role=status]")
+    words = re.compile(rf"^\d+ results{COUNT} for “granuloma”$")
+    alone, both = (re.compile(rf"^\d+ results{COUNT} like slide.png{more}$") for more in ("", " and “granuloma”"))
+    search(page, "granuloma")
+    expect(status).to_have_text(words)
+    page.get_by_text("Search by image").click()
+    image = tmp_path / "slide.png"
+    draw_pattern("granuloma", 99).save(image)
+    uploader = page.locator("[data-testid=stFileUploader]").filter(has_text="like this image")
+    uploader.locator("input[type=file]").set_input_files(str(image))
+    expect(status).to_have_text(alone, timeout=120_000)
+    page.get_by_text("Also match the words “granuloma”").click()  # its label: the box itself is drawn under it
+    expect(status).to_have_text(both)
+    for step, said in ((page.go_back, alone), (page.go_back, words), (page.go_forward, alone), (page.go_forward, both)):
+        step()
+        expect(status).to_have_text(said)
+        expect(page.locator(".st-key-card-0")).to_be_visible()
+
+
 def test_show_more_adds_twelve_results_until_a_new_query(page):
     """The line counts cards, as their headings do (a card holds a case's images): twelve hits, then more."""
     start_over(page)
