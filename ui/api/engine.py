@@ -202,10 +202,11 @@ class Engine:
         return self.ask_lane.submit(question)
 
     def facets(self) -> Facets:
-        """Field values the index holds, with counts; computed once per opened index."""
+        """Field values the index holds, with counts; computed once per opened index and generation (a job commits
+        through the served index itself where its store opens once, ``IndexWriter.target``)."""
         index = self.index
         facets = self._facets
-        if facets is None or facets.index is not index:
+        if facets is None or facets.index is not index or facets.generation != index.generation.number:
             facets = self._facets = count_facets(index)
         return facets
 

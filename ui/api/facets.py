@@ -22,6 +22,8 @@ FACET_FIELDS = ("kind", "source", "organ", "diagnosis", "chapter", "section")
 @dataclass
 class Facets:
     index: Index
+    generation: int
+    """The generation counted: an index written in place (``store=qdrant``) moves on under the same ``Index``."""
     values: dict[str, Counter] = field(default_factory=dict)
     """Field to value to the number of records with it."""
     by_source: dict[str, Counter] = field(default_factory=dict)
@@ -36,7 +38,7 @@ class Facets:
 
 
 def count_facets(index: Index) -> Facets:
-    facets = Facets(index, {name: Counter() for name in FACET_FIELDS})
+    facets = Facets(index, index.generation.number, {name: Counter() for name in FACET_FIELDS})
     chapters, shared = Chapters(facets.sections), source_names(index)
     for _, stored in index.store.scan():
         record = Payload.from_payload(stored)

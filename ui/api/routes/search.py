@@ -246,7 +246,7 @@ def facets(
     if unchanged := not_modified(if_none_match, generation_tag(engine.index), FACETS_CACHE):
         return unchanged
     found = engine.facets()
-    response.headers.update({"ETag": generation_tag(found.index), "Cache-Control": FACETS_CACHE})
+    response.headers.update({"ETag": generation_tag(found.index, found.generation), "Cache-Control": FACETS_CACHE})
 
     def ordered(name: str, counter) -> list:
         return [(c, counter[c]) for c in found.chapters()] if name == "chapter" else counter.most_common()

@@ -56,10 +56,12 @@ def index_created(index: Index) -> float | None:
     return None if index.unwritten else index.meta.created
 
 
-def generation_tag(index: Index) -> str:
+def generation_tag(index: Index, generation: int | None = None) -> str:
     """An ETag naming the committed state of ``index`` as this version answers it: its generation (/health's
-    ``generation`` and ``index_created``) and the PathAtlas version, whose answers for one generation may differ."""
-    return f'"{__version__}-{index_created(index)}-{index.generation.number}"'
+    ``generation`` and ``index_created``; ``generation``: the one an answer was made from, where the index may have
+    moved on since) and the PathAtlas version, whose answers for one generation may differ."""
+    number = index.generation.number if generation is None else generation
+    return f'"{__version__}-{index_created(index)}-{number}"'
 
 
 @router.get(
