@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -190,8 +191,9 @@ def api_has_none(response: httpx.Response) -> bool:
 
 
 class MediaRefused(Exception):
-    """The API refused an image: its path, the API's detail and its answer as sent (``answered``). Raised where a cached
-    function must not keep a failure (a busy or restarted service serves it next run), shown by ``notice_media``."""
+    """The API refused an image: its path, the API's detail, its answer as sent (``answered``) and its status where the
+    API itself refused (None for a proxy's page, ``api_detail``). Raised where a cached function must not keep a
+    failure (a busy or restarted service serves it next run), shown by ``notice_media``."""
 
 
 @st.cache_data(ttl=600, show_spinner=False)
@@ -212,7 +214,8 @@ def cached_media(path: str) -> bytes:
     """Raises Unreachable and MediaRefused, which are not cached: the image comes once the server serves it."""
     response = fetch("GET", path)
     if response.status_code >= 400:
-        raise MediaRefused(path, error_message(detail_of(response)), answered("GET", path, response))
+        said, sent = error_message(detail_of(response)), answered("GET", path, response)
+        raise MediaRefused(path, said, sent, response.status_code if api_detail(response) is not None else None)
     return response.content
 
 
@@ -324,12 +327,42 @@ def notice_unreachable(notice) -> None:
 
 
 def notice_media(notice) -> None:
-    """The images the API refused this run as one line in ``notice`` (a placeholder above the tabs), what it answered
-    under Details: a proxy's error page had been the line's reason, markup and all."""
+    """The images the API refused this run as one line in ``notice`` (a placeholder above the tabs): those of records
+    gone or changed since the search as a student acts on it (``gone_said``; it read "/media/thumbnails/...: no such
+    record", a server path), any other refusal in the service's words, what it answered under Details (a proxy's error
+    page had been the line's reason, markup and all)."""
     if refused := st.session_state.pop("media_refused", None):
+        gone = Counter(status for *_, status in refused if status in GONE_NOUN)
+        failed = [(path, said, sent) for path, said, sent, status in refused if status not in GONE_NOUN]
+        lines = [gone_said(each(count, GONE_NOUN[status]), status) for status, count in sorted(gone.items())]
+        if failed:
+            lines.append(media_problem([(path, said) for path, said, _ in failed]))  # the service's words
         with notice.container():
-            st.error(plain(media_problem([(path, said) for path, said, _ in refused])))  # the service's words
-            details("\n\n".join(dict.fromkeys(sent for _, _, sent in refused)))
+            st.error(plain(" ".join(lines)))
+            if failed:
+                details("\n\n".join(dict.fromkeys(sent for *_, sent in failed)))
+
+
+GONE_NOUN = {404: "result", 410: "image"}
+"""The API's own refusals of an image that say its record is gone since the search (404: a thumbnail's), or its file
+changed on disk (410: a case image's), by what the line calls the images refused so (``notice_media``)."""
+IMAGE_CHANGED = "can no longer be shown: its file moved or changed on disk since it was indexed."
+"""What a 410 says of an image (``gone_said``): the viewer's words for a page's (``PAGE_GONE``) name its PDF, and a
+case image has none."""
+
+
+def gone_said(subject: str, status: int) -> str:
+    """One plain sentence on ``subject`` ("This result", "Each of 3 results": ``each``), whose record the API no longer
+    has (404), or whose file it can no longer show (410): for a 404 the viewer's words for a page gone (``PAGE_GONE``),
+    and what to do."""
+    from pathatlas.ui.web_viewer import PAGE_GONE  # here: the viewer imports this module
+
+    return f"{subject} {PAGE_GONE[404]} Search again." if status == 404 else f"{subject} {IMAGE_CHANGED}"
+
+
+def each(count: int, noun: str) -> str:
+    """``count`` of ``noun`` as the subject of a sentence in the singular: "1 result", "Each of 3 results"."""
+    return f"1 {noun}" if count == 1 else f"Each of {count} {noun}s"
 
 
 def nothing_indexed() -> str:

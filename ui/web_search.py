@@ -39,6 +39,7 @@ from pathatlas.ui.web_client import (
     details,
     facets,
     fetch,
+    gone_said,
     media,
     nothing_indexed,
     say_unreachable,
@@ -152,6 +153,8 @@ def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str
                 buttons.button(
                     plain(similar_label(where)), key=f"similar-{hit['id']}", on_click=find_similar, args=(hit,)
                 )
+            if st.session_state.get("similar_gone") == hit["id"]:  # Find similar found it gone (``find_similar``)
+                st.error(plain(gone_said("This result", 404)))
             figures_on_page(hit, where, terms)
 
 

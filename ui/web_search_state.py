@@ -14,7 +14,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.stores.base import fold
 from pathatlas.ui.present import PAGE_SIZE, error_message, group_cases, more_results, shorten, values_said
-from pathatlas.ui.web_client import answered, detail_of, facets, reached
+from pathatlas.ui.web_client import answered, api_has_none, detail_of, facets, reached
 from pathatlas.ui.web_common import TAB_BOUND, move_focus
 
 KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
@@ -285,6 +285,13 @@ def search_refusal(method: str, path: str, response: httpx.Response | None) -> t
 
 
 def find_similar(hit: dict[str, Any]) -> None:
+    """Button callback: the records that look like ``hit`` in place of the results shown. Where the API no longer has
+    it (removed, or indexed again, since the search: its 404, ``api_has_none``) the results stay, and its card says so
+    in one sentence (``similar_gone``): its "no such record" had replaced the results."""
+    if (record := reached("GET", f"/records/{hit['id']}")) is not None and api_has_none(record):
+        st.session_state.similar_gone = hit["id"]
+        return
+    st.session_state.pop("similar_gone", None)
     title = f"that look like {hit['citation']['label']}"
     run_search("POST", SIMILAR, title, sent_filters(SIMILAR, chosen_filters()), json={"id": hit["id"]})
     st.session_state.terms = []
