@@ -209,6 +209,8 @@ def click_error_line(exc: ClickException) -> str:
     options: --filter); try 'pathatlas search --help'"."""
     message = " ".join(exc.format_message().split())
     if isinstance(exc, UsageError) and exc.ctx is not None:
+        if message.endswith((".", "?", "!")):  # "Did you mean 'search'?; try" read as a typo of its own
+            return f"{message} Try '{exc.ctx.command_path} --help'"
         return f"{message}; try '{exc.ctx.command_path} --help'"
     return message
 

@@ -54,7 +54,10 @@ def test_a_usage_error_is_one_error_line_with_clicks_status_2(tmp_path, command,
     assert result.stdout == "", "stdout stays for --json"
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"error: {message}") and "╭" not in result.stderr, result.stderr
-    assert line.endswith(f"; try '{' '.join(['root', help_of]).strip()} --help'"), "the runner's program name"
+    command_help = f"'{' '.join(['root', help_of]).strip()} --help'"  # the runner's program name
+    said = line.removeprefix("error: ").removesuffix(command_help)
+    assert said.endswith(("; try ", ". Try ", "? Try ")), line
+    assert not any(f"{mark}; try" in line for mark in ".?!"), "a sentence ends once"
 
 
 def test_a_group_without_its_command_still_shows_its_help(tmp_path):
