@@ -76,14 +76,17 @@ JOINED_LINE_END = re.compile(r"[-\u2013\u2014]$")
 """A line end that joins the next line's word (a hyphen, a dash): never a place to cut."""
 AUXILIARY = r"(?:do|does|did|can|could|is|are|was|were|will|would|may|might|must|should|has|have|had)"
 CLAUSE_BREAK = re.compile(
-    r";\s+|:\s+|,\s+(?=(?:whereas|while|but|yet|though|although)\b)|\s+(?=but\b(?!\s+also))"
+    r";\s+|:\s+|,?\s+(?=(?:whereas|while)\b)|,\s+(?=(?:but|yet|though|although)\b)|\s+(?=but\b(?!\s+also))"
     rf"|,?\s+(?=and\s+(?:the\s+)?[\w-]+(?:\s+[\w-]+){{0,2}}\s+{AUXILIARY}(?:\s+not|\s+so)?\s*(?:[.,;:]|$))",
     re.IGNORECASE,
 )
 """Where a sentence turns to another subject: "Caseating granulomas are typical of tuberculosis; non-caseating
 granulomas suggest sarcoidosis" says "tuberculosis" of the first, though it stands nearer the second; "Bone is not
 resorbed by osteoblasts but by osteoclasts" says it of osteoclasts ("not only X but also Y" says it of both);
-"Osteoblasts do not resorb bone, and osteoclasts do" says it of osteoclasts in a clause of their own."""
+"Osteoblasts do not resorb bone, and osteoclasts do" says it of osteoclasts in a clause of their own. "While" and
+"whereas" open a contrasting clause with or without a comma: "Oligodendrocyte cells produce myelin in the central
+nervous system (brain and spinal cord) while the Schwann cell produces myelin in the peripheral nervous system" says
+"central nervous system" of oligodendrocytes only, though "system" stands nearer "Schwann"."""
 CONTRASTING_OPENING = re.compile(r"(?:although|though|while|whereas)\b[^,;:]*,\s+", re.IGNORECASE)
 """A sentence opening with a contrasting clause, ended by its first comma: "Although osteoblasts do not resorb bone,
 osteoclasts do" turns to another subject there."""

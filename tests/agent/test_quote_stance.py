@@ -36,9 +36,11 @@ def test_a_sentence_naming_an_option_without_saying_what_is_asked_is_related():
 
 def test_an_unsettled_choice_shows_its_sentence_as_related_and_still_leans_on_it():
     """Only the stance shown changes: the rationale still quotes the sentence naming the choice (read as related,
-    the answer had quoted a nearest sentence instead)."""
+    the answer had quoted a nearest sentence instead). ``BOTH`` says "bone" once in each option's clause, a tie alone;
+    a third sentence naming osteoclasts and bone, no more, makes the lean."""
     compact = "Compact bone is dense bone that forms the outer layer of every bone."
-    document, stances = shown(BONE, [page("p1", BOTH, 1), page("p2", compact, 2)])
+    surfaces = "Osteoclasts are found on bone surfaces."
+    document, stances = shown(BONE, [page("p1", BOTH, 1), page("p2", compact, 2), page("p3", surfaces, 3)])
     assert set(stances.values()) == {"related"} and not document["settled"]
     letter = "AB"[document["choice"]]
     assert f'leaning to {letter}. {BONE.options[document["choice"]]}: "{BOTH}"' in document["rationale"]

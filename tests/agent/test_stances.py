@@ -22,6 +22,10 @@ CNS_AND_PNS = (  # p. 133
     "Oligodendrocyte cells produce myelin in the central nervous system (brain and spinal cord) while the Schwann cell "
     "produces myelin in the peripheral nervous system (Figure 4.20)."
 )
+CNS_GLIA = Question(
+    "Which glial cells produce myelin in the central nervous system?",
+    ["Astrocytes", "Oligodendrocytes", "Microglia", "Schwann cells"],
+)
 STEM_CELLS = Question(
     "Which type of stem cell gives rise to red and white blood cells?",
     ["endothelial", "epithelial", "hematopoietic", "mesenchymal"],
@@ -70,6 +74,23 @@ def test_a_sentence_setting_two_options_apart_supports_only_the_one_the_qualifie
     document, shown_stances = shown(MYELIN, CNS_AND_PNS)
     assert shown_stances["A"] == ["supports"] and shown_stances["B"] == ["related"]
     assert document["choice"] == 0 and document["settled"]
+
+
+@pytest.mark.parametrize(
+    "contrast",
+    [
+        CNS_AND_PNS,
+        "Oligodendrocyte cells produce myelin in the central nervous system whereas the Schwann cell produces myelin "
+        "in the peripheral nervous system.",
+    ],
+)
+def test_a_contrast_without_a_comma_settles_only_the_option_whose_clause_says_the_qualifier(contrast):
+    """The whole-book quiz's "Which glial cells produce myelin in the central nervous system?" was left unsettled: with
+    no comma before "while" the sentence was one clause, "system" stood nearer "Schwann" and went to it, and the
+    Schwann cell settled as fully as oligodendrocytes, though only their clause says "central"."""
+    assert stances(CNS_GLIA, contrast) == [[], [("supports", True)], [], [("supports", False)]]
+    document, _ = shown(CNS_GLIA, contrast)
+    assert document["choice"] == 1 and document["settled"]
 
 
 def test_a_list_in_clauses_of_their_own_settles_the_option_it_says_the_question_of():
