@@ -121,7 +121,10 @@ def test_a_zip_sent_again_under_its_name_keeps_its_own_files(client):
     again = indexed(client, "course.zip", zipped(("course/week2.qmd", deck("hornbill"))))
     assert (again["status"], again["notes"]) == (
         "done",
-        ["course.zip: replaced the earlier upload of this name (read again from this upload: week2.qmd)"],
+        [  # its own file is no copy of another source: the same bytes again are left as indexed, not read again
+            "course.zip: already indexed, unchanged: the earlier upload of this name is kept as it was, nothing read "
+            "again (week2.qmd)"
+        ],
     )
     assert sorted(source_ids(client)) == ["book.pdf", "week1.qmd", "week2.qmd"]
 
