@@ -12,11 +12,12 @@ import re
 
 import httpx
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from pathatlas.ui import present, web_client, web_search, web_search_state
 from pathatlas.ui.web_search_state import corrected_query
+
+pytestmark = pytest.mark.usefixtures("fresh_cache")  # conftest.py
 
 IMAGE = ("BS10-HE2.jpg", b"\xff\xd8\xff\xe0 not decoded by the fake API", "image/jpeg")
 TYPO = {"field": "text", "word": "osteoclsat", "closest": ["osteoclasts", "osteoclast"]}
@@ -60,14 +61,6 @@ def asked(monkeypatch) -> list[tuple[str, str]]:
 
     monkeypatch.setattr(web_client, "fetch", fetch)
     return sent
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    """Each test's fake API answers afresh: the tab caches facets by path, across app runs."""
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
 
 
 def search_tab() -> None:

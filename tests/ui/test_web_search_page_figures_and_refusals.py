@@ -11,10 +11,11 @@ import re
 
 import httpx
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from pathatlas.ui import present, web_client, web_search
+
+pytestmark = pytest.mark.usefixtures("fresh_cache")  # conftest.py
 
 SOURCE = {"source": "small.pdf", "source_id": "cac4a38a0d91", "book": "A&P 2e chapter 6 excerpt"}
 BOOK_PAGE = "A&P 2e chapter 6 excerpt (small.pdf), p. "
@@ -98,14 +99,6 @@ def fake_api(monkeypatch, search: httpx.Response) -> None:
 
     for module in (web_client, web_search):  # the tab's requests, and its records fetched by id
         monkeypatch.setattr(module, "fetch", fetch)
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    """Each test's fake API answers afresh: the tab caches facets and records by path, across app runs."""
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
 
 
 def search_tab() -> None:

@@ -293,19 +293,6 @@ def ui_index(library) -> Iterator[Path]:
         yield library / "index"
 
 
-@pytest.fixture
-def chromium():
-    """Debian's chromium, headless (``test_browser.launch``), for one test."""
-    from tests.ui.test_browser import CHROMIUM, launch, sync_api
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's chromium (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
-
-
 def results_line(page):
     return page.locator(".results-status[role=status]")
 

@@ -8,23 +8,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import httpx
 import pytest
-import streamlit as st
 
 from pathatlas.ui import web_client
 from pathatlas.ui.bench_crash import make_pdf
 from tests.helpers import index_new
 from tests.uploads import book_service
 
-
-@pytest.fixture(autouse=True)
-def fresh_cache() -> Iterator[None]:
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_cache")  # conftest.py
 
 
 def source_count() -> int:

@@ -48,24 +48,11 @@ def ui_index(quick_index, tmp_path_factory) -> Iterator[Path]:
         yield index
 
 
-@pytest.fixture
-def browser():
-    """Debian's chromium, headless (``test_browser.launch``), for one test."""
-    from tests.ui.test_browser import CHROMIUM, launch, sync_api
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's chromium (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        opened = launch(playwright)
-        yield opened
-        opened.close()
-
-
-def searched(browser, ui_url: str, device: dict):
+def searched(chromium, ui_url: str, device: dict):
     """A tab of ``device``'s size showing the search for the primer's koilocytes, its run ended."""
     from tests.ui.test_browser import expect, finished
 
-    page = browser.new_context(**device).new_page()
+    page = chromium.new_context(**device).new_page()
     page.set_default_timeout(60_000)
     page.goto(f"{ui_url}/?q=koilocytes+perinuclear+halo")
     expect(page.locator(".results-status[role=status]")).to_have_text(re.compile(r"^\d+ results"))
@@ -106,13 +93,13 @@ def page_width_overflow(page) -> float:
     return page.evaluate("() => document.scrollingElement.scrollWidth - innerWidth")
 
 
-def test_on_a_phone_the_page_is_read_at_its_size_thumbnails_stay_short_and_the_library_fits(browser, ui_url):
+def test_on_a_phone_the_page_is_read_at_its_size_thumbnails_stay_short_and_the_library_fits(chromium, ui_url):
     """The strip is drawn at the size it was rendered for reading (a book's text some 15 px), scrolled sideways in
     its own frame, never the page's; a thumbnail is ``PHONE_THUMBNAIL_PX`` high at most; the Library's table fits the
     screen, without its entries column."""
     from tests.ui.test_browser import expect
 
-    page = searched(browser, ui_url, IPHONE)
+    page = searched(chromium, ui_url, IPHONE)
     thumbnail = page.locator("[class*=st-key-card-] [data-testid=stImage] img").first
     expect(thumbnail).to_have_js_property("complete", True)
     assert thumbnail.bounding_box()["height"] <= PHONE_THUMBNAIL_PX + 0.5, thumbnail.bounding_box()
@@ -126,9 +113,9 @@ def test_on_a_phone_the_page_is_read_at_its_size_thumbnails_stay_short_and_the_l
     assert page_width_overflow(page) <= 0
 
 
-def test_on_a_laptop_the_strip_fills_the_viewer_and_the_library_shows_every_column(browser, ui_url):
+def test_on_a_laptop_the_strip_fills_the_viewer_and_the_library_shows_every_column(chromium, ui_url):
     """Wider than a phone the layout stays as it was: the strip as wide as the viewer, the Library's every column."""
-    page = searched(browser, ui_url, LAPTOP)
+    page = searched(chromium, ui_url, LAPTOP)
     strip = opened_strip(page)
     assert strip["frame"] == strip["scrolled"] and abs(strip["drawn"] - strip["frame"]) < 1, strip  # as wide as it
     assert strip["drawn"] < strip["own"], strip

@@ -16,7 +16,9 @@ from streamlit.testing.v1 import AppTest
 from pathatlas.ui import present, web_client
 from pathatlas.ui.web_client import IMAGE_CHANGED
 from pathatlas.ui.web_viewer import PAGE_GONE
-from tests.ui.test_web_search_image_words_and_history import fresh_cache, hit, ran, searched, status  # noqa: F401
+from tests.ui.test_web_search_image_words_and_history import hit, ran, searched, status
+
+pytestmark = pytest.mark.usefixtures("fresh_cache")  # conftest.py
 
 GONE = httpx.Response(404, json={"detail": "no such record"})
 CHANGED = httpx.Response(410, json={"detail": "the case image is no longer on disk"})
