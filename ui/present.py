@@ -631,6 +631,16 @@ def unknown_words_note(unknown: Sequence[Mapping[str, Any]]) -> str:
     return f"No indexed text has {listed}" + (f"; did you mean {', '.join(meant)}?" if meant else ".")
 
 
+PAGE_GONE = {
+    404: "is no longer in the library: its source was removed, or indexed again, since it was found.",
+    410: "can no longer be shown: its PDF has moved or changed on disk since it was indexed.",
+}
+"""What the web UI's viewer says, by the API's refusal of a page's source PDF, in place of the page and its download
+(its pictures and its PDF fail alike): a student read a server path ("/media/pages/...: no such record") and pressed a
+download that did nothing. Another status (a restarting service's 503) leaves the page to say its own refusal. A case
+removed since it was found is said in the 404's words (``case_details``)."""
+
+
 def diagnosed_by_cases(answer: dict[str, Any]) -> bool:
     """Whether an answer's text is its similar cases' diagnosis, which no sentence gave: it cites cases and its
     question's image was searched (its trace says so). An open question over case folders alone quotes a case's

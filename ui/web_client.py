@@ -15,6 +15,7 @@ import streamlit as st
 
 from pathatlas.settings import Settings, load_settings
 from pathatlas.ui.present import (
+    PAGE_GONE,
     error_message,
     media_path,
     media_problem,
@@ -355,8 +356,6 @@ def gone_said(subject: str, status: int) -> str:
     """One plain sentence on ``subject`` ("This result", "Each of 3 results": ``each``), whose record the API no longer
     has (404), or whose file it can no longer show (410): for a 404 the viewer's words for a page gone (``PAGE_GONE``),
     and what to do."""
-    from pathatlas.ui.web_viewer import PAGE_GONE  # here: the viewer imports this module
-
     return f"{subject} {PAGE_GONE[404]} Search again." if status == 404 else f"{subject} {IMAGE_CHANGED}"
 
 

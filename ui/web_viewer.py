@@ -15,6 +15,7 @@ from streamlit import runtime
 from pathatlas.indexer.sources.pdf import page_as_pdf
 from pathatlas.retrieval.records import display_name
 from pathatlas.ui.present import (
+    PAGE_GONE,
     case_about,
     case_image_text,
     citation_text,
@@ -133,16 +134,6 @@ def page_view(hit: dict[str, Any], state: str, nav) -> bool:
             outlined = f"caption of {citation['figure']} outlined"
             outlined_page(caption, caption_page, citation["source"], citation.get("caption_bbox"), outlined)
     return True
-
-
-PAGE_GONE = {
-    404: "is no longer in the library: its source was removed, or indexed again, since it was found.",
-    410: "can no longer be shown: its PDF has moved or changed on disk since it was indexed.",
-}
-"""What the viewer says, by the API's refusal of a page's source PDF, in place of the page and its download: its
-pictures and its PDF fail alike, and a student read a server path ("/media/pages/...: no such record") and pressed a
-download that did nothing. Another status (a restarting service's 503) leaves the page to say its own refusal. A case
-removed since it was found is said in the 404's words (``case_details``)."""
 
 
 def page_gone(hit: dict[str, Any]) -> str | None:

@@ -22,8 +22,7 @@ import uvicorn
 from pathatlas.settings import Settings
 from pathatlas.ui.api.app import create_app
 from pathatlas.ui.bench_serve import free_port
-from pathatlas.ui.present import media_path, media_problem, plain, served_root, unreachable_message
-from pathatlas.ui.web_viewer import PAGE_GONE
+from pathatlas.ui.present import PAGE_GONE, media_path, media_problem, plain, served_root, unreachable_message
 from tests.api.test_api_front_end import PREFIX, case_folder, indexed
 from tests.servers import uvicorn_thread
 

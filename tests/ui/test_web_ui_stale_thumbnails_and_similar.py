@@ -14,8 +14,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from pathatlas.ui import present, web_client
+from pathatlas.ui.present import PAGE_GONE
 from pathatlas.ui.web_client import IMAGE_CHANGED
-from pathatlas.ui.web_viewer import PAGE_GONE
 from tests.ui.test_web_search_image_words_and_history import hit, ran, searched, status
 
 pytestmark = pytest.mark.usefixtures("fresh_cache")  # conftest.py
