@@ -2,7 +2,7 @@
 would be found and cited twice, once by an upload id. ``check_copies`` is the one look an upload gets, for its bytes as
 sent and again for what a zip unpacked to; what it refuses is a ``HeldElsewhereError`` (409), naming what holds it.
 An upload holding what the earlier upload of its name holds, unchanged, is no copy: ``unchanged_upload`` finds it, and
-its job ends at once."""
+its job ends at once (``unchanged_job``)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pathatlas.retrieval.index import Index, Manifest
 from pathatlas.retrieval.records import display_name, distinct_names, source_id
 from pathatlas.settings import Settings
 from pathatlas.ui.api.indexing import Jobs
-from pathatlas.ui.api.jobs import claimed
+from pathatlas.ui.api.jobs import Job, claimed
 from pathatlas.ui.api.upload_folder import UploadFolder, sources_of, uploaded_to
 from pathatlas.ui.api.uploads import MEMBER_MARK, UploadRefusedError, mark_content, marked_uploads, replaces, shown
 
@@ -204,6 +204,20 @@ def not_yet_indexed(jobs: Jobs, folder: Path, name: str, words: TwinWords, withi
     job = next((job for job in list(jobs.by_id.values()) if job.upload == folder), None)  # a copy: jobs are added
     other = f"{job.source} (job {job.id})" if job else "another upload"
     return f"{name} {words.same_as} {within}{other}, not yet indexed: {words.twice} would appear twice"
+
+
+def unchanged_job(
+    jobs: Jobs, upload: Path, sent: Path, stored: Path, notes: list[str], may_replace: bool
+) -> Job | None:
+    """The job done at once (``Jobs.unchanged``) for an upload holding, unchanged, what the earlier upload of its name
+    holds (``unchanged_upload``; ``notes``: the upload's own), looked at and answered under the index's write lock: a
+    removal of those sources (DELETE /sources) between the look and the answer would leave nothing indexed while the
+    client is told it is. None where there is no such upload, or a write of this process runs: the upload is then
+    indexed as any, after that write."""
+    with jobs.writer.unless_writing() as free:
+        if not free or (keys := unchanged_upload(jobs, upload, sent, stored)) is None:
+            return None
+        return jobs.unchanged(sent.name, keys, notes, may_replace)
 
 
 def unchanged_upload(jobs: Jobs, upload: Path, sent: Path, stored: Path) -> list[str] | None:

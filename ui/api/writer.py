@@ -77,13 +77,24 @@ class IndexWriter:
         no writer to wait for."""
         index = self.engine.index
         index.check_writable()
-        if index.unwritten or not self.lock.acquire(blocking=False):
+        if index.unwritten:
             return
+        with self.unless_writing() as free:
+            if free:
+                with self.locked():
+                    pass
+
+    @contextmanager
+    def unless_writing(self) -> Iterator[bool]:
+        """Whether no write of this process runs now; if none does, none starts until the block ends (``lock`` held):
+        for a look at the index and an answer by it that no write may come between, where waiting for a job's end
+        (minutes) is no option."""
+        free = self.lock.acquire(blocking=False)
         try:
-            with self.locked():
-                pass
+            yield free
         finally:
-            self.lock.release()
+            if free:
+                self.lock.release()
 
     def roll_back(self, target: Index, upload: Path) -> None:
         """Remove the sources a failed or cancelled upload committed: its files go with it, and a corrected upload of

@@ -31,7 +31,7 @@ from pathatlas.ui.api.deps import (
     form_only,
     require_token,
 )
-from pathatlas.ui.api.duplicates import check_copies, unchanged_upload
+from pathatlas.ui.api.duplicates import check_copies, unchanged_job
 from pathatlas.ui.api.engine import source_problems
 from pathatlas.ui.api.indexing import Jobs
 from pathatlas.ui.api.jobs import RECORD_DAYS, Job
@@ -171,13 +171,13 @@ def create_job(
             if suffix == ".zip":
                 stored, unpacked_notes = unpacked_zip(stored, settings)
                 notes.extend(unpacked_notes + check_copies(jobs, stored, sent))
-            unchanged = unchanged_upload(jobs, folder, folder / name, stored)
+            unchanged = unchanged_job(jobs, folder, folder / name, stored, notes, may_replace)
     except BaseException:
         discard(folder, claim)
         raise
     if unchanged is not None:  # the same bytes sent again (a reload, a second click): nothing to read again
         discard(folder, claim)
-        return job_out(jobs.unchanged(name, unchanged, notes, may_replace))
+        return job_out(unchanged)
     return job_out(jobs.submit(name, [stored], upload=folder, claim=claim, notes=notes, may_replace=may_replace))
 
 
