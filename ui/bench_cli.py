@@ -1164,6 +1164,15 @@ def bench_qa_command(
             "answer says (token recall), and report how often it quotes a gold page.",
         ),
     ] = False,
+    open_from_mcq: Annotated[
+        bool,
+        typer.Option(
+            "--open-from-mcq",
+            help="Ask as open questions only the multiple-choice stems answerable without their options (none that "
+            "says 'which of the following', 'EXCEPT' or 'not', or whose right option is 'all of the above' or a long "
+            "statement), scored as --open scores them; leave the others out.",
+        ),
+    ] = False,
     exclude_case: Annotated[
         bool,
         typer.Option(
@@ -1190,6 +1199,7 @@ def bench_qa_command(
         shuffle_seed=shuffle_seed,
         rounds=rounds,
         open_questions=open_questions,
+        open_from_mcq=open_from_mcq,
         exclude_case=exclude_case,
         out=out,
         json_out=json_out,
@@ -1214,6 +1224,7 @@ class QARequest:
     shuffle_seed: int | None
     rounds: int | None
     open_questions: bool
+    open_from_mcq: bool
     exclude_case: bool
     out: Path
     json_out: Path | None
@@ -1227,6 +1238,8 @@ class QARequest:
             raise BadInputError(f"unknown mode {unknown[0]!r}: use {', '.join(MODES)}")
         if self.folds == 1 or self.folds < 0:
             raise BadInputError(f"--folds {self.folds}: use 0 (no folds) or at least 2")
+        if self.open_questions and self.open_from_mcq:
+            raise BadInputError("--open and --open-from-mcq: use one (--open asks every stem, answerable or not)")
         check_destination(self.out, "--out", folder=True)
         check_destination(self.json_out, "--json")
         return self
@@ -1240,6 +1253,7 @@ def run_qa(request: QARequest) -> dict:
     from pathatlas.agent.bench.folds import check_refit, plan_refit
     from pathatlas.agent.bench.gold import check_sources
     from pathatlas.agent.bench.items import load_items, shuffle_options
+    from pathatlas.agent.bench.open_questions import open_items
     from pathatlas.agent.bench.run import QABench
     from pathatlas.plugins import require
     from pathatlas.retrieval.bench.common import run_record, settle_query_vectors
@@ -1250,6 +1264,9 @@ def run_qa(request: QARequest) -> dict:
     require("matplotlib", "plot")  # before the run, not after it: every run draws plot.png
     idx = Index.open(settings.index_dir, settings)
     items, failures = load_items(request.questions, settings.max_image_pixels, request.open_questions, request.limit)
+    opened = open_items(items, request.questions) if request.open_from_mcq else None
+    if opened:
+        items = opened[0]
     if request.shuffle_seed is not None:
         items = [shuffle_options(item, request.shuffle_seed) for item in items]
     check_sources(items, idx, request.questions, request.modes)
@@ -1258,7 +1275,10 @@ def run_qa(request: QARequest) -> dict:
     run = run_record({"questions": request.questions}, idx, options)
     answering = create_answerer(settings.answerer, settings, idx.encoder)
     bench = QABench(idx, answering, settings.agent_rounds, settings.agent_k, exclude_case=request.exclude_case)
-    return {"run": run, **bench.run(items, failures, request.modes, folds=request.folds)}
+    result = bench.run(items, failures, request.modes, folds=request.folds)
+    if opened:
+        result["notes"].insert(0, opened[1])
+    return {"run": run, **result}
 
 
 def qa_options(request: QARequest, settings: Settings, query_vectors: str | None) -> dict:
@@ -1270,6 +1290,7 @@ def qa_options(request: QARequest, settings: Settings, query_vectors: str | None
         "rounds": settings.agent_rounds,
         "folds": request.folds,
         "open": request.open_questions,
+        "open_from_mcq": request.open_from_mcq,
         "modes": request.modes,
         "exclude_case": request.exclude_case,
         "shuffle_options": request.shuffle_seed,

@@ -89,8 +89,8 @@ def mode_colours(modes: list[str]) -> dict[str, str]:
 
 def run_settings(result: dict[str, Any]) -> str:
     """A ``bench qa`` result's settings as the plot's title names them (its questions, index, answerer, folds, and the
-    options that change what is measured: ``--exclude-case``, ``--shuffle-options``, ``--open``), so a figure of one
-    run is not read as another's; its questions alone where the run recorded none."""
+    options that change what is measured: ``--exclude-case``, ``--shuffle-options``, ``--open``, ``--open-from-mcq``),
+    so a figure of one run is not read as another's; its questions alone where the run recorded none."""
     run = result.get("run") or {}
     answerer = run.get("answerer") or result.get("answerer")
     said = [
@@ -103,6 +103,7 @@ def run_settings(result: dict[str, Any]) -> str:
         "--exclude-case" if run.get("exclude_case") else None,
         f"--shuffle-options {run['shuffle_options']}" if run.get("shuffle_options") is not None else None,
         "--open" if run.get("open") else None,
+        "--open-from-mcq" if run.get("open_from_mcq") else None,
     ]
     return ", ".join(part for part in said if part)
 
