@@ -1,8 +1,9 @@
-"""The parts of a figure its caption names, in the styles books use: OpenStax "(a) ... (b) ...", Robbins "A, ... B,
-...", "A and B, ...", "A–C, ...", "a) ... b) ...", "a: ... b: ..." and "Left, ... Right, ...". Unbracketed names count
-only where a part may start (the caption's start after its label, a sentence's, after a colon or semicolon), so a
-letter and a comma elsewhere ("Vitamin A, the ...") and an article ("A section ...") name none. Letters count as a run
-from "a", none left out ("(c)" alone is a copyright sign); places each count one."""
+"""The parts of a figure its caption names, in the styles books use: OpenStax "(a) ... (b) ...", "(a, c) ...", Robbins
+"A, ... B, ...", "A and B, ...", "A–C, ...", "(A, B)", "A. Normal. B. ...", "a) ... b) ...", "a: ... b: ..." and
+"Left, ... Right, ...". Unbracketed names count only where a part may start (the caption's start after its label, a
+sentence's, after a colon or semicolon), so a letter and a comma elsewhere ("Vitamin A, the ..."), an article ("A
+section ...") and an initial ("A. B. Smith") name none. Letters count as a run from "a", none left out ("(c)" alone is
+a copyright sign); places each count one."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ from pathatlas.indexer.sources.pdf.captions import named_parts
         ("Figure 6.2. a: Normal mucosa. b: Barrett mucosa. c: Adenocarcinoma.", 3),
         ("Figure 7.1 Left, normal kidney. Right, polycystic kidney.", 2),
         ("Figure 7.2 Top left: day 1. Top right: day 3. Bottom, day 7.", 3),
+        ("Figure 4.3 Tissues (A, B). Both stained with trichrome.", 2),
+        ("Figure 4.4 A. Normal. B. Fibrosis.", 2),
+        ("Figure 4.5 (A, B, and C) Stages of repair. (D) A scar.", 4),
+        ("Figure 4.6 A, B: normal liver. C, D: cirrhosis.", 4),
+        ("Figure 4.7 A and B. Acute hepatitis. C. Its resolution.", 3),
+        ("Figure 11.23. Muscles That Move the Humerus: (a, c) The anterior muscles ... (b, d) the posterior.", 4),
+        ("Figure 4.8 A. Normal liver. A section through a lobule shows its portal tracts.", 1),
     ],
 )
 def test_each_style_of_naming_parts(caption, parts):
@@ -38,6 +46,9 @@ def test_each_style_of_naming_parts(caption, parts):
         "Figure 8.4 Islets hold type A, B, C and D cells.",
         "Figure 8.5 Kidney at left, bladder at right, and a ureter (top) between them.",
         "Figure 8.6 B, a lone second part. C, a third.",
+        "Figure 8.7 Type A fibres conduct fastest.",
+        "Figure 8.8 Hepatitis A. B cells answer the virus.",
+        "Figure 8.9 Hepatocytes (credit: A. B. Smith).",
     ],
 )
 def test_words_that_only_look_like_parts_name_none(caption):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import takewhile
 from string import ascii_lowercase
 from typing import NamedTuple
@@ -14,8 +14,12 @@ from pathatlas.retrieval.records import BBox
 CAPTION_START = re.compile(r"^\s*(fig(?:ure|ura)?\.?|abb(?:ildung|\.))\s*(\d+[\w.\-]*)", re.IGNORECASE)
 """A figure's label opening a block: "Figure 1.", "Fig. 2", Spanish, Italian and Portuguese "Figura 3", German "Abb. 4"
 and "Abbildung 5"."""
+MENTION = re.compile(rf"(?i:{CAPTION_START.pattern})\s+[a-z]{{2}}")
+"""A figure's label that a sentence goes on from in lower case ("Figure 24.21 summarizes ..."): the body text naming a
+figure, not its caption, which goes on with a title or a part ("Figure 1.2 The heart", "Figure 6.2 a: ...")."""
 MAX_CAPTION_GAP = 72.0
-"""Points between an image and the block below it beyond which that block is not its caption."""
+"""Points between an image and the block below it (or above it: ``printed_above``) beyond which that block is not its
+caption."""
 CAPTION_TIE = 6.0
 """Points within which two labelled blocks are as near an image as each other (half a caption line)."""
 TITLE_WORDS = 20
@@ -23,12 +27,16 @@ TITLE_WORDS = 20
 PART_START = r"(?:^\s*|[.!?;:]\s+)"
 """Where a caption may name a part without brackets: its start (after its label), a sentence's, or after a colon or
 semicolon. Elsewhere a letter and a comma are words ("Vitamin A, the ...", "type B, C and D cells"), and a capital "A"
-without a comma, colon or ")" after it is an article ("A section through the liver")."""
-PART_LETTERS = r"[a-z](?:\s*(?:and|&|[–—-])\s*[a-z])*"
-"""One or more parts' letters: "A", "A and B", "A–C"."""
-LETTERED_PART = re.compile(rf"\(({PART_LETTERS})\)|{PART_START}({PART_LETTERS})[,:)]", re.IGNORECASE)
-"""Parts a caption names by letter: "(a)", "(B)", "(A–C)" anywhere (OpenStax); at a part start (``PART_START``)
-"A, gross ...", "A and B, ...", "A–C, ..." (Robbins and many pathology books), "a) ..." and "a: ..."."""
+without a comma, colon, ")" or full stop after it is an article ("A section through the liver")."""
+PART_LETTERS = r"[a-z](?:\s*(?:,?\s*and|,|&|[–—-])\s*[a-z])*"
+"""One or more parts' letters: "A", "A and B", "A, B", "A, B, and C", "A–C"."""
+LETTERED_PART = re.compile(
+    rf"\(({PART_LETTERS})\)|{PART_START}({PART_LETTERS})(?:[,:)]|\.(?=\s+[a-z]{{2}}))", re.IGNORECASE
+)
+"""Parts a caption names by letter: "(a)", "(B)", "(A–C)", "(A, B)" anywhere (OpenStax); at a part start
+(``PART_START``) "A, gross ...", "A and B, ...", "A–C, ..." (Robbins and many pathology books), "a) ...", "a: ..." and
+"A. Normal. B. Fibrosis.": a letter and a full stop only before a word, as an initial before another is not ("credit:
+A. B. Smith")."""
 PART_PLACES = r"(?:top|bottom)(?:\s+(?:left|right))?|left|right|middle|cent(?:er|re)"
 """A part's place in its figure: "Left", "Top", "Bottom right", "Middle"."""
 PLACED_PART = re.compile(rf"{PART_START}({PART_PLACES})[,:]", re.IGNORECASE)
@@ -44,23 +52,26 @@ class Caption(NamedTuple):
     next_page: bool = False
 
 
-def caption_block(image_box: BBox, blocks: list[TextBlock], continued: TextBlock | None = None) -> Caption:
+def caption_block(
+    image_box: BBox,
+    blocks: list[TextBlock],
+    continued: TextBlock | None = None,
+    pictures: Sequence[BBox] = (),
+) -> Caption:
     """The image's caption among its page's ``blocks``: the closest block starting with Figure/Fig. below it; else
     ``continued``, the caption block opening the next page (``opening_caption``), when no text follows the image on its
-    own (the caption ran over the page break); else the closest labelled block above it; else the closest block just
-    below it; else none (``Caption(None, "")``). Among labelled blocks about as near as the nearest (``CAPTION_TIE``),
-    one in the image's column comes first: two figures side by side each have their caption under them, at the same
-    distance (a caption set left of a centred image is still its own)."""
-
-    def overlaps_horizontally(box: BBox) -> bool:
-        return min(box[2], image_box[2]) - max(box[0], image_box[0]) > 0
+    own (the caption ran over the page break) and its page prints no caption of its own just above it
+    (``printed_above``, by the page's ``pictures``); else the closest labelled block above it; else the closest block
+    just below it; else none (``Caption(None, "")``). Among labelled blocks about as near as the nearest
+    (``CAPTION_TIE``), one in the image's column comes first: two figures side by side each have their caption under
+    them, at the same distance (a caption set left of a centred image is still its own)."""
 
     labelled = [(box, text) for box, text in blocks if CAPTION_START.match(text)]
 
     def nearest(gaps: list[tuple[float, BBox, str]]) -> TextBlock:
         closest = min(gap for gap, _, _ in gaps)
         tied = [
-            (not overlaps_horizontally(box), gap, text, box) for gap, box, text in gaps if gap <= closest + CAPTION_TIE
+            (not same_column(box, image_box), gap, text, box) for gap, box, text in gaps if gap <= closest + CAPTION_TIE
         ]
         *_, text, box = min(tied)
         return box, text
@@ -68,7 +79,8 @@ def caption_block(image_box: BBox, blocks: list[TextBlock], continued: TextBlock
     below = [(box[1] - image_box[3], box, text) for box, text in labelled if box[1] - image_box[3] >= -2]
     if below:
         return Caption(*nearest(below))
-    if continued is not None and not any(box[1] >= image_box[3] - 2 for box, _ in blocks):
+    ends_page = not any(box[1] >= image_box[3] - 2 for box, _ in blocks)
+    if continued is not None and ends_page and not any(printed_above(image_box, b, pictures) for b in labelled):
         return Caption(*continued, next_page=True)
     above = [(image_box[1] - box[3], box, text) for box, text in labelled]
     if above:
@@ -76,12 +88,30 @@ def caption_block(image_box: BBox, blocks: list[TextBlock], continued: TextBlock
     near = [
         (box[1] - image_box[3], text, box)
         for box, text in blocks
-        if -2 <= box[1] - image_box[3] <= MAX_CAPTION_GAP and overlaps_horizontally(box)
+        if -2 <= box[1] - image_box[3] <= MAX_CAPTION_GAP and same_column(box, image_box)
     ]
     if not near:
         return Caption(None, "")
     _, text, box = min(near)
     return Caption(box, text)
+
+
+def printed_above(image_box: BBox, block: TextBlock, pictures: Sequence[BBox]) -> bool:
+    """Whether a block is the image's caption printed just above it, so that a caption opening the next page is not
+    its own: labelled and no mention (``MENTION``), in the image's column, ending at most ``MAX_CAPTION_GAP`` above it
+    and nearer it than to any other of the page's ``pictures`` printed over it (the caption under that picture)."""
+    box, text = block
+    gap = image_box[1] - box[3]
+    if MENTION.match(text) or not (CAPTION_START.match(text) and -2 <= gap <= MAX_CAPTION_GAP):
+        return False
+    return same_column(box, image_box) and not any(
+        -2 <= box[1] - picture[3] <= gap and same_column(box, picture) for picture in pictures
+    )
+
+
+def same_column(box: BBox, other: BBox) -> bool:
+    """Whether two boxes overlap horizontally, one over the other in a column."""
+    return min(box[2], other[2]) - max(box[0], other[0]) > 0
 
 
 def named_parts(caption: str) -> int:

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 class PdfSource(Source):
     kind = "pdf"
-    records_version = 21
+    records_version = 22
     """3: a hyphenated word keeps its hyphen at a line break; 4: a figure at a page's foot takes the caption that opens
     the next page, not the previous figure's; 5: page labels, two-column reading order and scanned pages read by OCR,
     text without invisible format characters; 6: a figure's image turned and masked as its page shows it, a scanned
@@ -75,9 +75,10 @@ class PdfSource(Source):
     the next page records that page and the caption's box on it (the A&P book's 17 such figures cited no place for
     their captions); 20: a caption opening the next page under a picture of its own is that picture's alone, unless it
     names more parts than that page's pictures above it (a figure continued over the break); 21: parts named as
-    other books name them ("A, gross ... B, ...", "a) ...", "Left, ... Right, ...", "(b-c)") count for that. Up to 14
-    the version every built-in reader shared (``Source.records_version``): the numbers not named here changed case
-    folders only."""
+    other books name them ("A, gross ... B, ...", "a) ...", "Left, ... Right, ...", "(b-c)") count for that; 22: a
+    figure at a page's foot keeps the caption printed just above it, not the next page's opening caption, and parts
+    named "(A, B)" or "A. Normal. B. ..." count too. Up to 14 the version every built-in reader shared
+    (``Source.records_version``): the numbers not named here changed case folders only."""
     reads_settings = (
         "passage_min_words",
         "passage_max_words",
@@ -400,7 +401,7 @@ class PdfSource(Source):
         doc = page.parent
         templates = templates or {}
         seen: set[int] = set()
-        shown: list[tuple[dict, BBox, Caption]] = []  # placement, box, caption
+        boxed: list[tuple[dict, BBox]] = []  # placement, box
         if placements is None:
             placements = placed_images(page)
         placements = sorted(placements, key=lambda info: (info["bbox"][1], info["bbox"][0]))
@@ -412,8 +413,11 @@ class PdfSource(Source):
             seen.add(xref)
             if not self._figure_sized(info) or info in scan:
                 continue
-            bbox: BBox = tuple(round(v, 1) for v in info["bbox"])
-            shown.append((info, bbox, caption_block(bbox, body, continued)))
+            boxed.append((info, tuple(round(v, 1) for v in info["bbox"])))
+        pictures = [bbox for _, bbox in boxed]
+        shown: list[tuple[dict, BBox, Caption]] = [
+            (info, bbox, caption_block(bbox, body, continued, pictures)) for info, bbox in boxed
+        ]
         # a master's image owns a caption no other image takes: a logo under a slide's figure finds that one's above it
         claimed = {caption.text for info, _, caption in shown if info["xref"] not in templates}
         index = 0
