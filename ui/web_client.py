@@ -5,9 +5,9 @@ refusal reads the same wherever it happens."""
 from __future__ import annotations
 
 import atexit
-import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -29,15 +29,9 @@ from pathatlas.ui.present import (
 READ_ONLY_POSTS = ("/search", "/ask")  # and /search/image, /search/similar, /ask/image
 MEDIA_CACHED = 256  # thumbnails (tens of KB) and rendered pages (about 1 MB) kept for reruns, shared by sessions
 CONNECT_SECONDS = 10  # a service that is up accepts a connection at once; the answer may take minutes
-FACETS_FRESH_SECONDS = 10
-"""How long the facets are kept for every session where the API names no generation of its index to key them by
-(``index_generation``: a service from before it did, a proxy's page in place of /health): an index changed by another
-session or ``pathatlas index`` then shows within this (a job's end clears them at once)."""
-GENERATION_FRESH_SECONDS = 1
-"""How long the index's generation is taken as known: a run asks for the facets several times, and the service takes up
-another process's commit within a second itself."""
-FACETS_KEPT = 8
-"""Facets kept at once, one per generation asked for (``cached_facets``)."""
+FACETS_RECHECK_SECONDS = 1
+"""How long the facets are taken as current: a run asks for them several times; after that they are asked for again
+with their ETag (``cached_facets``), a 304 while the index is unchanged."""
 Reword = Callable[[str], str]
 """How a tab words an API sentence for its page (``refused``)."""
 
@@ -260,50 +254,50 @@ class FacetsRefused(Exception):
     """The API refused the facets (a busy service's 503): raised where a cached function must not keep the refusal."""
 
 
-@st.cache_data(ttl=GENERATION_FRESH_SECONDS, show_spinner=False)
-def index_generation() -> str | None:
-    """The served index's committed state as /health names it: its ``generation``, with ``index_created`` (an index
-    made again counts from 1 again) and the service's ``version``, as the facets' ETag is made; None where it names
-    none. Raises Unreachable, which is not cached."""
-    response = fetch("GET", "/health")  # 503 while the index cannot search: its generation still stands
-    try:
-        said = response.json()
-    except ValueError:  # a proxy's page in place of the service's answer
-        return None
-    if not isinstance(said, dict) or type(said.get("generation")) is not int:
-        return None
-    return f"{said.get('version')} {said.get('index_created')} {said['generation']}"
+@dataclass(frozen=True)
+class TaggedFacets:
+    """The facets as /facets answered them, with the ETag it sent them with (the generation of the index counted)."""
+
+    etag: str
+    facets: dict[str, Any]
 
 
-def facets_key() -> str:
-    """What the facets are kept by: the index's generation (``index_generation``), so that an index changed anywhere
-    (a job, another user's upload, ``pathatlas index``) shows at the next run; where the API names none, a key kept
-    ``FACETS_FRESH_SECONDS`` (``fallback_key``)."""
-    generation = index_generation()
-    return fallback_key() if generation is None else generation
+@dataclass
+class FacetsKept:
+    """The facets last answered with an ETag, for every session (``cached_facets``); replaced whole, never half."""
+
+    latest: TaggedFacets | None = None
 
 
-@st.cache_data(ttl=FACETS_FRESH_SECONDS, show_spinner=False)
-def fallback_key() -> str:
-    """A key made anew once ``FACETS_FRESH_SECONDS`` have passed: facets kept by it are asked for again then."""
-    return f"asked at {time.time()}"
+@st.cache_resource
+def facets_kept() -> FacetsKept:
+    return FacetsKept()
 
 
-@st.cache_data(max_entries=FACETS_KEPT, show_spinner=False)
-def cached_facets(generation: str) -> dict[str, Any]:
-    """The facets of the index at ``generation`` (``facets_key``). Raises Unreachable and FacetsRefused, which are not
-    cached: the filters come back with the server, not once the index next changes."""
-    response = fetch("GET", "/facets")
-    if response.status_code >= 400:
+@st.cache_data(ttl=FACETS_RECHECK_SECONDS, show_spinner=False)
+def cached_facets() -> dict[str, Any]:
+    """The index's facets, kept by the ETag /facets sent them with: asked for again with it (If-None-Match), a 304
+    keeps them, and an index changed anywhere (a job, another user's upload, ``pathatlas index``) shows at the next
+    check. Kept by /health's generation, they could be another worker's older count, kept as the newer generation's;
+    a service that sends no ETag is asked anew at each check. Raises Unreachable and FacetsRefused, which are not
+    cached: the filters come back with the server."""
+    kept = facets_kept()
+    latest = kept.latest
+    response = fetch("GET", "/facets", headers={"If-None-Match": latest.etag} if latest else {})
+    if response.status_code == 304 and latest is not None:
+        return latest.facets
+    if response.status_code != 200:
         raise FacetsRefused(response.status_code)
-    return response.json()
+    found, etag = response.json(), response.headers.get("ETag")
+    kept.latest = TaggedFacets(etag, found) if etag else None
+    return found
 
 
 def facets() -> dict[str, Any]:
     """The index's facets (``cached_facets``); none where the API refused them or did not answer (said at the run's
     end, ``say_unreachable``)."""
     try:
-        return cached_facets(facets_key())
+        return cached_facets()
     except Unreachable as failure:
         say_unreachable(failure)
         return NO_FACETS

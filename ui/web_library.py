@@ -51,8 +51,9 @@ SERVICE_AWAY = (502, 503, 504)  # a reverse proxy's answers while the service be
 TOTALS = {"case": "case image", "figure": "figure", "page": "page"}
 LIBRARY_CAPTION = "Each source: what was indexed from it, and how many problems it met (listed below the table)"
 RUNNING = ("queued", "running")  # a job's states before it ends
-JOBS_LOOKED_AT = 20  # the newest jobs the Library reads as it draws: those under way, and those of the last hour
+JOBS_LOOKED_AT = 20  # the newest jobs a session's first draw reads: those under way, and those of the last hour
 RECENT_SECONDS = 3600  # how long a job's end stays listed under "Uploads of the last hour"
+ENDED = "library_jobs_ended"  # the jobs that ended the session's Library lists (``jobs_under_way``)
 REST_REMOVAL = re.compile(r"\(DELETE /sources/[^)]*\)")
 """How the API tells a client to remove a source first (``duplicates.IN_ITS_PLACE``, ``ZIP_COPY_INSTEAD``): an API
 call, which the page words as its own control (``in_the_page``)."""
@@ -193,26 +194,30 @@ def in_the_page(line: str) -> str:
 
 
 def followed_jobs() -> dict[str, Followed]:
-    """The jobs this session follows, by id: its uploads', and those it found under way (``jobs_under_way``)."""
+    """The jobs this session follows, by id: its uploads', and those under way at its first draw (``first_listed``)."""
     return st.session_state.setdefault("library_jobs", {})
 
 
-def jobs_left() -> set[str]:
-    """The jobs this session followed to their end or past the page's wait: never followed again."""
-    return st.session_state.setdefault("library_jobs_left", set())
-
-
 def jobs_under_way() -> None:
-    """The jobs the API lists as queued or running, each on a bar followed to its end (``follow_jobs``), then those of
-    the last hour that ended (``recent_jobs``). Followed by the run that sent it, an upload was lost with that run (a
-    reload, another tab chosen mid-job): no bar, no "done", the table's counts left stale."""
-    listed = jobs_listed()
-    for job in listed:
-        if job["status"] in RUNNING and job["id"] not in jobs_left():
-            followed_jobs().setdefault(job["id"], Followed.start(job["source"]))
+    """The jobs this session follows, each on a bar to its end (``follow_jobs``), then those of the last hour that
+    ended (``recent_jobs``). GET /jobs is asked at the session's first draw alone (``first_listed``), so that a reload
+    mid-upload keeps its bar: asked at every run, it made each click a request more, and every open page followed
+    every user's jobs and said their "done"."""
+    if ENDED not in st.session_state:
+        st.session_state[ENDED] = first_listed()
     if followed_jobs():
         st.fragment(follow_jobs, run_every=JOB_POLL_EVERY)()
-    recent_jobs(listed)
+    recent_jobs(st.session_state[ENDED])
+
+
+def first_listed() -> list[dict[str, Any]]:
+    """The newest jobs (``jobs_listed``) at the session's first draw: those queued or running followed from then on,
+    those that ended returned, to be listed (``recent_jobs``) with this session's own as they end (``job_polled``)."""
+    listed = jobs_listed()
+    for job in listed:
+        if job["status"] in RUNNING:
+            followed_jobs().setdefault(job["id"], Followed.start(job["source"]))
+    return [job for job in listed if job["status"] not in RUNNING]
 
 
 def jobs_listed() -> list[dict[str, Any]]:
@@ -238,7 +243,6 @@ def job_over(job_id: str, outcome: tuple[str, str]) -> None:
     """Stop following a job, its ``outcome`` kept for the Library to say (``library_message``), and rerun the app: the
     table, its counts and the Source filter then hold what the job indexed, for every session (``cached_facets``)."""
     followed_jobs().pop(job_id)
-    jobs_left().add(job_id)
     st.session_state.library_message = outcome
     cached_facets.clear()
     st.rerun()
@@ -271,6 +275,7 @@ def job_polled(job_id: str, job: Followed) -> tuple[str, str] | None:
         job.said = f"indexing {job.name}: {status['done']}/{status['total']}"
     if status["status"] not in RUNNING:
         st.session_state.library_notes = [in_the_page(note) for note in status.get("notes", [])]
+        st.session_state[ENDED].insert(0, status)  # the newest, listed first as GET /jobs lists them
         return job_ended(status, job.name)
     if now > job.deadline:
         return "error", job_waited_message(job.name, status["status"], JOB_POLL_SECONDS, job_id)
@@ -310,11 +315,11 @@ def job_ended(status: dict[str, Any], name: str) -> tuple[str, str]:
     return ("ok" if status["status"] == "done" else "error"), f"{status['status']}: {name}{progress}"
 
 
-def recent_jobs(listed: list[dict[str, Any]]) -> None:
-    """The jobs of ``listed`` sent in the last ``RECENT_SECONDS`` that ended, one line each (``job_ended``): a page
-    reloaded or another tab chosen mid-job never said "done", and a student uploaded the file again."""
+def recent_jobs(ended: list[dict[str, Any]]) -> None:
+    """The jobs of ``ended`` sent in the last ``RECENT_SECONDS``, one line each (``job_ended``): a page reloaded
+    mid-job never said "done", and a student uploaded the file again."""
     since = datetime.now(UTC) - timedelta(seconds=RECENT_SECONDS)
-    recent = [job for job in listed if job["status"] not in RUNNING and sent_since(job, since)]
+    recent = [job for job in ended if sent_since(job, since)]
     if recent:
         st.caption("Uploads of the last hour")
         st.markdown("\n".join(f"- {plain(job_ended(job, job['source'])[1])}" for job in recent))

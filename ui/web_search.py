@@ -58,6 +58,8 @@ from pathatlas.ui.web_search_state import (
     find_similar,
     forget_for_refused,
     forget_search,
+    image_file_name,
+    image_named,
     keep_in_url,
     quoted,
     refilter,
@@ -326,18 +328,20 @@ def image_searched(image, words: str, filters: dict[str, list[str]], status) -> 
     line: it fell to the page's body as the uploader redrew."""
     with searching(status):
         search_by_image(image, words, filters)
-    keep_in_url(words, filters, image.name)
+    keep_in_url(words, filters, image_named(image))
     move_focus(".results-status")
 
 
 def search_named(wanted: UrlSearch, image, filters: dict[str, list[str]], status) -> str:
     """The search the URL names where it is not the one shown (a link, a reload, Back or Forward), or none; returns
-    what the results line says in place of a count: an image search's URL names its image but cannot hold it, so
-    where the uploader no longer holds that file (a new session, another image dropped since), the line says so. Forward
-    to an image search showed a blank page, the image still in its uploader."""
-    if wanted.image and (image is None or image.name != wanted.image):
+    what the results line says in place of a count: an image search's URL names its image (``image_named``) but cannot
+    hold it, so where the uploader no longer holds that image (a new session, another image dropped since, one of the
+    same file name included), the line says so. Forward to an image search showed a blank page, the image still in its
+    uploader."""
+    if wanted.image and (image is None or image_named(image) != wanted.image):
         forget_search()
-        return f"Links keep no image: drop {wanted.image} under “Search by image” to search by it again."
+        dropped = image_file_name(wanted.image)
+        return f"Links keep no image: drop {dropped} under “Search by image” to search by it again."
     if not (wanted.image or wanted.text.strip()):
         forget_search()
         return ""

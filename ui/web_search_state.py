@@ -12,6 +12,7 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from pathatlas.retrieval.marks import query_terms
+from pathatlas.retrieval.records import image_hash
 from pathatlas.retrieval.stores.base import fold
 from pathatlas.ui.present import PAGE_SIZE, error_message, group_cases, more_results, shorten, values_said
 from pathatlas.ui.web_client import answered, api_has_none, detail_of, facets, reached
@@ -21,18 +22,32 @@ KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
 FILTERS = {"kind": "Kind", "source": "Source", "organ": "Organ", "diagnosis": "Diagnosis", "chapter": "Chapter"}
 SIMILAR = "/search/similar"
 QUOTED_CHARS = 60  # of a query the results line repeats: a pasted paragraph was repeated whole
+IMAGE_HASH_CHARS = 8  # of an image's content hash in its URL (``image_named``): enough to tell a session's apart
+NAMED_IMAGE = re.compile(rf"[0-9a-f]{{{IMAGE_HASH_CHARS}}}-(.+)", re.DOTALL)
 WITH_WORDS = "image-with-words"  # the key of the checkbox that adds the search box's words to an image search
 
 
 class UrlSearch(NamedTuple):
-    """The search a page's URL names: its words (``q``), the file name of the image it searched by (``image``: the
-    image itself stays out of URLs) and its filters (a parameter per value, named as the filter). A tuple, so that the
-    one a session keeps equals a new one after Streamlit reloads the app's modules (it does when a file of them
-    changes): a dataclass's did not, and the URL then overwrote the words just typed."""
+    """The search a page's URL names: its words (``q``), the image it searched by (``image``: a hash of its bytes and
+    its file name, ``image_named``; the image itself stays out of URLs) and its filters (a parameter per value, named
+    as the filter). A tuple, so that the one a session keeps equals a new one after Streamlit reloads the app's modules
+    (it does when a file of them changes): a dataclass's did not, and the URL then overwrote the words just typed."""
 
     text: str
     image: str
     filters: dict[str, list[str]]
+
+
+def image_named(image: UploadedFile) -> str:
+    """How a URL names an image searched (``UrlSearch.image``): a short hash of its bytes, then its file name
+    ("3f2a9c1e-slide.png"). By its file name alone, Back to an earlier search by another "image.png" (every pasted
+    image's name) searched the image now in the uploader, under the earlier search's URL."""
+    return f"{image_hash(image.getvalue())[:IMAGE_HASH_CHARS]}-{image.name}"
+
+
+def image_file_name(named: str) -> str:
+    """The file name of an image as a URL names it (``image_named``); a URL from before the hash names it alone."""
+    return found[1] if (found := NAMED_IMAGE.fullmatch(named)) else named
 
 
 def filter_values(name: str) -> list[dict[str, Any]]:
@@ -103,10 +118,10 @@ def url_search() -> UrlSearch:
 def keep_in_url(text: str = "", filters: dict[str, list[str]] | None = None, image: str = "") -> None:
     """Name the search shown in the page's URL, beside its tab, so that a reload searches it again, Back and Forward
     step through searches (Streamlit adds a history entry for each URL the app sets) and it can be bookmarked or
-    shared. An image search names its image by its file name alone (``search_tab`` searches it again where the
-    uploader still holds it); a look-alike search names none. The note of filters an earlier URL named that the
-    library lacks goes: the URL now names the search shown. A tab bound to the URL (``TAB_BOUND``) is Streamlit's to
-    write."""
+    shared. An image search names its image by its content and file name (``image_named``: ``search_tab`` searches
+    it again where the uploader still holds it); a look-alike search names none. The note of filters an earlier URL
+    named that the library lacks goes: the URL now names the search shown. A tab bound to the URL (``TAB_BOUND``) is
+    Streamlit's to write."""
     tab = {"tab": st.query_params["tab"]} if "tab" in st.query_params and not TAB_BOUND else {}
     named = {**({"q": text} if text else {}), **({"image": image} if image else {})}
     st.query_params.from_dict({**named, **(filters or {}), **tab})
@@ -228,19 +243,26 @@ def forget_for_refused(file_id: str) -> None:
 
 
 def run_search(method: str, path: str, title: str, filters: dict[str, list[str]], **kwargs) -> None:
-    """A new search: its first page of results, the viewer closed; kept so that "Show more" can ask for more and a
-    filter picked can ask again. ``title`` says what was searched after the count ("for “koilocytes”", "like
+    """A new search (``shown_search``). ``title`` says what was searched after the count ("for “koilocytes”", "like
     slide.png"); ``kwargs``, the request without its filters and k."""
+    search = (method, path, title, kwargs, filters)
+    shown_search(search, asked_for(search, PAGE_SIZE))
+
+
+def shown_search(search: tuple, response: httpx.Response | None) -> None:
+    """A new search (``run_search``'s ``search``) and its first page of results, the API's ``response``; the viewer
+    closed; kept so that "Show more" can ask for more and a filter picked can ask again."""
     st.session_state.selected = None
-    st.session_state.last_search = (method, path, title, kwargs, filters)
-    fetch_results(PAGE_SIZE)
+    st.session_state.last_search = search
+    show_results(response, PAGE_SIZE)
 
 
 def show_more() -> None:
-    """Button callback: the last search again, for more results (thumbnails already seen come from the cache)."""
+    """Button callback: the last search again, for more results (thumbnails already seen come from the cache): the API
+    ranks the same for any k, so more only adds cards below."""
     if k := more_results(st.session_state.k, len(st.session_state.hits)):  # None: a click on a stale button
         shown = len(group_cases(st.session_state.hits))
-        fetch_results(k)
+        show_results(asked_for(st.session_state.last_search, k), k)
         focus_results(shown)
 
 
@@ -252,13 +274,17 @@ def focus_results(first: int) -> None:
     move_focus(f".st-key-card-{first} h2" if first < cards else ".results-status")
 
 
-def fetch_results(k: int) -> None:
-    """The last search's first ``k`` results; the API ranks the same for any k, so more only adds cards below."""
-    method, path, title, kwargs, filters = st.session_state.last_search
+def asked_for(search: tuple, k: int) -> httpx.Response | None:
+    """The API's answer to ``search`` (``run_search``'s) for its first ``k`` results; None where it did not answer."""
+    method, path, _, kwargs, filters = search
     body = "json" if "json" in kwargs else "data"  # a JSON body, or an uploaded image's form fields
     fields = {"filters": filters, "k": k} if body == "json" else {"filters": json.dumps(filters), "k": str(k)}
-    sized = {**kwargs, body: {**kwargs[body], **fields}}
-    response = reached(method, path, **sized)
+    return reached(method, path, **{**kwargs, body: {**kwargs[body], **fields}})
+
+
+def show_results(response: httpx.Response | None, k: int) -> None:
+    """The last search's first ``k`` results as the API answered them (``response``), or why there are none."""
+    method, path, title, _, filters = st.session_state.last_search
     if response is None or response.status_code >= 400:  # why, not "no results", which would blame the query
         st.session_state.search_refused = search_refusal(method, path, response)
         st.session_state.pop("hits", None)
@@ -286,14 +312,29 @@ def search_refusal(method: str, path: str, response: httpx.Response | None) -> t
 
 def find_similar(hit: dict[str, Any]) -> None:
     """Button callback: the records that look like ``hit`` in place of the results shown. Where the API no longer has
-    it (removed, or indexed again, since the search: its 404, ``api_has_none``) the results stay, and its card says so
-    in one sentence (``similar_gone``): its "no such record" had replaced the results."""
-    if (record := reached("GET", f"/records/{hit['id']}")) is not None and api_has_none(record):
+    it (removed, or indexed again, since the search: ``record_gone``) the results stay, and its card says so in one
+    sentence (``similar_gone``): its "no such record" had replaced the results."""
+    filters = sent_filters(SIMILAR, chosen_filters())
+    search = ("POST", SIMILAR, f"that look like {hit['citation']['label']}", {"json": {"id": hit["id"]}}, filters)
+    response = asked_for(search, PAGE_SIZE)
+    if record_gone(hit["id"], response, filters):
         st.session_state.similar_gone = hit["id"]
         return
     st.session_state.pop("similar_gone", None)
-    title = f"that look like {hit['citation']['label']}"
-    run_search("POST", SIMILAR, title, sent_filters(SIMILAR, chosen_filters()), json={"id": hit["id"]})
+    shown_search(search, response)
     st.session_state.terms = []
     keep_in_url()
     focus_results(0)
+
+
+def record_gone(record_id: str, response: httpx.Response | None, filters: dict[str, list[str]]) -> bool:
+    """Whether a similar search's answer (``response``) says the record it looks like is gone: the API's own 404
+    (``api_has_none``), which tells it without a request more (GET /records before each search was one). Where
+    ``filters`` were sent, that 404 may name a source or chapter filtered by that the index no longer holds: the
+    record is then asked for."""
+    if response is None or not api_has_none(response):
+        return False
+    if not filters:
+        return True
+    record = reached("GET", f"/records/{record_id}")
+    return record is not None and api_has_none(record)

@@ -1,5 +1,5 @@
-"""Fixtures the web UI's test modules share: a headless chromium for one test, and Streamlit's data cache emptied
-around a test whose fake API must be asked afresh."""
+"""Fixtures the web UI's test modules share: a headless chromium for one test, and the web UI's caches emptied around a
+test whose fake API must be asked afresh."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+
+from pathatlas.ui.web_client import facets_kept
 
 
 @pytest.fixture
@@ -25,7 +27,13 @@ def chromium():
 
 @pytest.fixture
 def fresh_cache() -> Iterator[None]:
-    """Each test's fake API answers afresh: the tabs cache facets and records by path, across app runs and tests."""
-    st.cache_data.clear()
+    """Each test's fake API answers afresh: the tabs cache facets and records by path, across app runs and tests, and
+    keep the facets last sent with an ETag (``facets_kept``) for every session."""
+    forget_cached()
     yield
+    forget_cached()
+
+
+def forget_cached() -> None:
     st.cache_data.clear()
+    facets_kept.clear()

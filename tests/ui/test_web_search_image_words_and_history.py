@@ -166,6 +166,24 @@ def test_a_link_to_an_image_search_says_to_drop_the_image_again(asked):
     assert len(reloaded.header) == 0 and asked == [("/search/image", "")]
 
 
+def test_back_to_another_image_of_the_same_file_name_does_not_search_the_one_in_the_uploader(asked):
+    """Every pasted image is "image.png": the URL named it by its file name alone, and Back to the search by the first
+    searched the second, under the first one's URL. The URL names it by a short hash of its bytes too."""
+    app = ran(opened())
+    app.file_uploader(key="image").set_value(("image.png", b"\x89PNG the first slide", "image/png"))
+    first = dict(ran(app).query_params)
+    searched(app, "osteoclast")
+    app.file_uploader(key="image").set_value(("image.png", b"\x89PNG another slide", "image/png"))
+    second = dict(ran(app).query_params)
+    sent = len(asked)
+    stepped_to(app, first)
+    assert status(app) == "Links keep no image: drop image.png under “Search by image” to search by it again."
+    assert asked[sent:] == [] and len(app.header) == 0
+    stepped_to(app, second)
+    assert status(app) == "2 results like image.png" and asked[sent:] == [("/search/image", "")]
+    assert [re.fullmatch(r"[0-9a-f]{8}-image\.png", url["image"]) is not None for url in (first, second)] == [True] * 2
+
+
 def test_words_typed_after_the_app_modules_reload_are_searched(asked):
     """Streamlit reloads every module of the app when a file of them changes: the search the session kept as its URL's
     must still equal the URL read anew, or that URL was put back in the box over the words just typed."""

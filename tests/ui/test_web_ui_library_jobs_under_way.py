@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from pathatlas.ui import present, web_client, web_library
@@ -47,16 +46,19 @@ def facets_of(*sources: dict) -> dict[str, Any]:
 
 class Api:
     """The Library's requests answered from what the index and the jobs hold now (``sources``, ``jobs``), which a
-    test changes as the job goes on; ``asked`` counts each method and path."""
+    test changes as the job goes on; ``asked`` counts each method and path, ``facets_sent`` the facets sent in full (an
+    If-None-Match naming their ETag is answered 304)."""
 
     def __init__(self, sources: list[dict], jobs: list[dict]) -> None:
-        self.sources, self.jobs, self.asked = sources, jobs, {}
+        self.sources, self.jobs, self.asked, self.facets_sent = sources, jobs, {}, 0
         self.posted = json_answer(202, job("queued", 0))
         """POST /jobs's answer: the upload taken, its job listed from then on as ``taken`` says."""
         self.taken = [{**job("running", 2), "submitted": sent(0)}]
 
     def __call__(self, method: str, path: str, **kwargs) -> httpx.Response:
         self.asked[method, path] = self.asked.get((method, path), 0) + 1
+        if (method, path) == ("POST", "/search"):
+            return json_answer(200, {"hits": [], "unknown_words": []})
         if method == "POST":
             if self.posted.status_code == 202:
                 self.jobs = self.taken
@@ -64,12 +66,19 @@ class Api:
         if path == "/sources":
             return json_answer(200, self.sources)
         if path == "/facets":
-            return json_answer(200, facets_of(*self.sources))
+            return self.facets(kwargs.get("headers") or {})
         if path == "/jobs":
             return json_answer(200, self.jobs)
-        if path == "/health":  # as a service naming no generation of its index answers: facets kept for a while
+        if path == "/health":
             return json_answer(200, {"limits": {}})
         return json_answer(200, next(job for job in self.jobs if path == f"/jobs/{job['id']}"))
+
+    def facets(self, headers: dict[str, str]) -> httpx.Response:
+        etag = f'"{"-".join(source["id"] for source in self.sources)}"'
+        if headers.get("If-None-Match") == etag:
+            return httpx.Response(304, headers={"ETag": etag})
+        self.facets_sent += 1
+        return httpx.Response(200, json=facets_of(*self.sources), headers={"ETag": etag})
 
     def finish(self) -> None:
         """The job ends: its source indexed, the job listed as done."""
@@ -78,16 +87,14 @@ class Api:
 
 
 @pytest.fixture
-def api(monkeypatch) -> Api:
+def api(monkeypatch, fresh_cache) -> Api:
     """The fake API, with ``OLD`` indexed and the upload's job at 7 of 8 pages; the facets cached afresh."""
     fake = Api([OLD], [{**job("running", 7), "submitted": sent(1)}])
     for module in (web_client, web_library):
         monkeypatch.setattr(module, "fetch", fake)
     monkeypatch.setattr(web_library, "upload_limit", lambda *limit: {})
     monkeypatch.setattr(web_library, "read_only_library", lambda: False)
-    st.cache_data.clear()
-    yield fake
-    st.cache_data.clear()
+    return fake
 
 
 def bars(app: AppTest) -> list[str]:
@@ -144,6 +151,27 @@ def test_jobs_that_ended_within_the_hour_are_listed_and_older_ones_not(api):
     )
 
 
+def whole_app() -> None:
+    """The app's page, every tab drawn, as Streamlit runs it."""
+    from pathatlas.ui.streamlit_app import main
+
+    main()
+
+
+def test_a_search_click_lists_no_jobs_and_another_users_upload_is_not_followed(api):
+    """Each run (a search, any click) asked GET /jobs, and every open page followed every job under way, another
+    user's included, and said its "done". The jobs are listed at a session's first draw alone."""
+    app = AppTest.from_function(whole_app, default_timeout=60).run()
+    assert not app.exception, app.exception
+    assert api.asked["GET", "/jobs"] == 1 and bars(app) == [f"indexing {UPLOAD}: 7/8"], "under way at the first draw"
+    api.jobs = [*api.jobs, {**job("running", 3, "someone-else.pdf", "0e1f2a3b4c5d"), "submitted": sent(0)}]
+    app.text_input(key="search-text").input("osteoclast")
+    next(button for button in app.button if button.label == "Search").click().run()
+    assert api.asked["POST", "/search"] == 1
+    assert api.asked["GET", "/jobs"] == 1
+    assert bars(app) == [f"indexing {UPLOAD}: 7/8"], "another user's upload, sent since, is not followed"
+
+
 # -- the counts of a source indexed meanwhile -------------------------------------------------------------------------
 def test_a_source_indexed_elsewhere_is_counted_though_the_facets_were_cached_before_it(api):
     """Another user's upload, or ``pathatlas index``: the facets cached for every session lacked the new source, and
@@ -154,9 +182,9 @@ def test_a_source_indexed_elsewhere_is_counted_though_the_facets_were_cached_bef
     app.run()
     assert (row(app, UPLOAD)["pages"], row(app, UPLOAD)["figures"], row(app, UPLOAD)["entries"]) == (8, 8, 43)
     assert app.caption[1].value == "In total: 14 figures, 12 pages"
-    assert api.asked["GET", "/facets"] == 2
+    assert api.facets_sent == 2
     app.run()
-    assert api.asked["GET", "/facets"] == 2, "asked again only where they disagree with the sources"
+    assert api.facets_sent == 2, "sent again only once the index changed"
 
 
 # -- an upload the index already holds --------------------------------------------------------------------------------

@@ -64,6 +64,20 @@ def answers(monkeypatch) -> dict[str, httpx.Response]:
     return answered
 
 
+@pytest.fixture
+def asked(answers, monkeypatch) -> list[tuple[str, str]]:
+    """The requests sent to the fake API (``answers``), as (method, path)."""
+    sent = []
+    answer = web_client.fetch
+
+    def fetch(method: str, path: str, **kwargs) -> httpx.Response:
+        sent.append((method, path))
+        return answer(method, path, **kwargs)
+
+    monkeypatch.setattr(web_client, "fetch", fetch)
+    return sent
+
+
 def search_page() -> None:
     """The Search tab under the notice of the images refused in its run, as the app draws them."""
     import streamlit as st
@@ -135,9 +149,49 @@ def test_find_similar_on_a_record_gone_since_the_search_keeps_the_results_and_sa
     assert not any("no such record" in text.value for text in [*app.markdown, *app.error])
 
 
-def test_find_similar_on_a_record_still_there_shows_the_look_alikes(answers):
+def test_find_similar_on_a_record_still_there_shows_the_look_alikes_in_one_request(answers, asked):
+    """It asked GET /records/{id} before each similar search, to tell a record gone: the search's own 404 tells it."""
     app = shown(answers)
+    asked.clear()
     app.button(key="similar-p2").click()
     ran(app)
     assert status(app).startswith("2 results that look like Bone (book.pdf), p. 2")
     assert not errors(app)
+    assert [request for request in asked if request[1].startswith(("/search", "/records"))] == [
+        ("POST", "/search/similar")
+    ]
+
+
+def test_a_record_gone_is_told_by_the_similar_searchs_own_404(answers, asked):
+    app = shown(answers)
+    answers["/search/similar"] = GONE  # GET /records/p2 still answers: asked, it would not tell
+    asked.clear()
+    app.button(key="similar-p2").click()
+    ran(app)
+    assert status(app) == "2 results for “osteoclast”"
+    assert errors(app) == [present.plain(f"This result {REMOVED}")]
+    assert ("GET", "/records/p2") not in asked
+
+
+NO_SOURCE = httpx.Response(404, json={"detail": "no source atlas.pdf in the index"})
+FILTERED = "2 results for “osteoclast” in source atlas.pdf"
+
+
+@pytest.mark.parametrize(
+    ("record", "line", "said"),
+    [(None, "no source atlas.pdf in the index", []), (GONE, FILTERED, [f"This result {REMOVED}"])],
+    ids=["filter-gone", "record-gone"],
+)
+def test_a_404_under_a_source_filter_is_the_record_gone_only_where_the_api_says_so(answers, record, line, said):
+    """Filtered, a similar search's 404 may name the source filtered by, removed since: the record is asked for."""
+    facets = {"fields": {"source": [{"value": "s1", "label": "atlas.pdf", "count": 2}]}, "by_source": {}}
+    answers["/facets"] = httpx.Response(200, json=facets)
+    app = shown(answers)
+    app.multiselect(key="filter-source").select("s1")
+    assert status(ran(app)) == FILTERED
+    answers["/search/similar"] = NO_SOURCE if record is None else GONE
+    if record is not None:
+        answers["/records/p2"] = record
+    app.button(key="similar-p2").click()
+    ran(app)
+    assert (status(app), errors(app)) == (line, [present.plain(sentence) for sentence in said])
