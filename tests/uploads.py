@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from pathatlas.settings import Settings
+from pathatlas.ui.api.jobs import claimed
 from tests.helpers import hashing_settings
+from tests.servers import job_ended
 
 TOKEN = "t0ken"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -49,6 +52,25 @@ def zipped(*members: tuple[zipfile.ZipInfo | str, bytes]) -> bytes:
 def upload(client, name: str, data: bytes, headers=AUTH):
     """POST one file to ``/jobs`` (with the token unless ``headers`` say otherwise)."""
     return client.post("/jobs", files={"file": (name, data)}, headers=headers)
+
+
+def indexed(client, name: str, data: bytes) -> dict:
+    """Upload one file as a job and wait for its end, and for its upload's claim to go: a job's end is published before
+    its claim is released, and an upload of a name whose earlier upload is still claimed is indexed as any
+    (``namesake_in_flight``), never answered "unchanged"."""
+    response = upload(client, name, data)
+    assert response.status_code == 202, response.text
+    ended = job_ended(client, response.json()["id"])
+    deadline = time.monotonic() + 30
+    while any(claimed(folder) for folder in client.app.state.jobs.uploads.path.iterdir()):
+        assert time.monotonic() < deadline, "an upload stays claimed"
+        time.sleep(0.01)
+    return ended
+
+
+def sources(client) -> dict[str, str]:
+    """The indexed sources' ids by source (GET /sources)."""
+    return {source["source"]: source["id"] for source in client.get("/sources").json()}
 
 
 def held_upload(client, folder: Path, monkeypatch) -> tuple[str, threading.Event]:

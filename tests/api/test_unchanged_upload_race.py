@@ -5,7 +5,6 @@ write lock; while a write holds it, the upload is indexed as any, after it. Hash
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,11 +12,9 @@ import pytest
 from pathatlas.retrieval.index import Index
 from pathatlas.ui.api import duplicates
 from pathatlas.ui.api.indexing import UNCHANGED, Jobs
-from pathatlas.ui.api.jobs import claimed
 from pathatlas.ui.bench_crash import make_pdf
-from tests.api.test_uploads_sent_again_unchanged import indexed, sources
 from tests.servers import job_ended
-from tests.uploads import AUTH, book_service, upload
+from tests.uploads import AUTH, book_service, indexed, sources, upload
 
 
 @pytest.fixture
@@ -25,17 +22,7 @@ def client(tmp_path, atlas):
     """A service on an index of one two-page book, and atlas.pdf uploaded to it."""
     with book_service(tmp_path, "osteoid") as served:
         assert indexed(served, "atlas.pdf", atlas)["status"] == "done"
-        unclaimed(served)
         yield served
-
-
-def unclaimed(client) -> None:
-    """Wait until no job claims its upload: a job's end is published before its claim is released, and an upload of
-    a name whose earlier upload is still claimed is indexed as any (``namesake_in_flight``)."""
-    deadline = time.monotonic() + 30
-    while any(claimed(folder) for folder in client.app.state.jobs.uploads.path.iterdir()):
-        assert time.monotonic() < deadline, "an upload stays claimed"
-        time.sleep(0.01)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathatlas.ui.bench_crash import make_pdf
 from tests.api.test_upload_duplicates import case_zip
 from tests.helpers import png_bytes
 from tests.servers import job_ended
-from tests.uploads import book_service, held_upload, upload, zipped
+from tests.uploads import book_service, held_upload, indexed, sources, upload, zipped
 
 REPLACED = "atlas.pdf: replaced the earlier upload of this name (read again from this upload: atlas.pdf)"
 UNCHANGED = "already indexed, unchanged: the earlier upload of this name is kept as it was, nothing read again"
@@ -25,16 +25,6 @@ def client(tmp_path):
     """A service on an index of one two-page book, indexed from disk."""
     with book_service(tmp_path, "osteoid") as served:
         yield served
-
-
-def indexed(client, name: str, data: bytes) -> dict:
-    response = upload(client, name, data)
-    assert response.status_code == 202, response.text
-    return job_ended(client, response.json()["id"])
-
-
-def sources(client) -> dict[str, str]:
-    return {source["source"]: source["id"] for source in client.get("/sources").json()}
 
 
 def generation(client) -> int:
