@@ -561,7 +561,9 @@ def holm_adjusted(p_values: list[float]) -> list[float]:
 
 
 def ranx_scores(query_ids: list[str], gold: list[set], lists: list[list], metrics: tuple[str, ...]) -> dict[str, Any]:
-    """Each question's score per metric (named as ours; ``ranx_metric``), by ranx's ``evaluate``."""
+    """Each question's score per metric (named as ours; ``ranx_metric``), by ranx's ``evaluate``, in ``query_ids``'
+    order: ranx lists its scores by sorted query id, and a paired test pairing those with another method's in the file's
+    order compared one question's score with another's."""
     from ranx import Qrels, Run, evaluate
 
     qrels = Qrels({q: {str(g): 1 for g in relevant} for q, relevant in zip(query_ids, gold, strict=True)})
@@ -570,7 +572,8 @@ def ranx_scores(query_ids: list[str], gold: list[set], lists: list[list], metric
         for q, items in zip(query_ids, lists, strict=True)
     }
     scored = Run({q: r or {"-": 0.0} for q, r in run.items()})
-    return {m: np.asarray(evaluate(qrels, scored, [ranx_metric(m)], return_mean=False), float) for m in metrics}
+    evaluate(qrels, scored, [ranx_metric(m) for m in metrics], return_mean=False, save_results_in_run=True)
+    return {m: np.array([scored.scores[ranx_metric(m)][q] for q in query_ids], float) for m in metrics}
 
 
 def tied_scores(

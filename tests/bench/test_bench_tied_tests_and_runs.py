@@ -54,6 +54,19 @@ def test_a_paired_test_compares_a_tied_row_at_its_expected_value_whatever_the_id
     assert (by_id["bm25"], by_id["p"]) == (1.0, 1.0) and "ties" not in by_id  # the id order: no difference at all
 
 
+def test_a_row_without_ties_is_paired_question_by_question_with_a_tied_row_whatever_the_ids_order():
+    """ranx scores questions in sorted-id order, a tied row in the file's: paired so, "q3" met "q1". Here the default
+    ranks the gold one place higher on every question than a tied row whose ties record moves nothing, so every
+    question gains: the exact sign test's least p (one question lost or none gained, when paired wrongly)."""
+    ids = ["q3", "q1", "q2", "q10", "q4", "q5"]
+    misses = [f"x{n}" for n in range(7)]
+    mine = [misses[:n] + ["r0"] for n in range(6)]
+    theirs = [misses[: n + 1] + ["r0"] for n in range(6)]
+    ties = {"bm25": [[1] * (n + 2) for n in range(6)]}
+    got = compare_runs(ids, [GOLD] * 6, {"mine": mine, "bm25": theirs}, "mine", ties=ties)
+    assert got["bm25"]["mrr"]["p"] == 2 / 2**6
+
+
 def over_orders(size: int, relevant: int, score) -> float:
     """``score`` of the first relevant rank, averaged over every placing of ``relevant`` items among ``size`` tied:
     the expected value, counted the long way."""
