@@ -45,6 +45,30 @@ def plain(text: str) -> str:
     return MARKDOWN_SPECIAL.sub(r"\\\1", display_line(text))
 
 
+LABEL_MARKDOWN = re.compile(
+    r"""\\(?=[!-/:-@\[-`{-~])         # a backslash that escapes the character after it
+    | [`*~$]                           # code, emphasis, strikethrough, LaTeX
+    | (?<!_)_++(?![^\W_]) | (?<!\w)_++  # underscores not inside a word, which open or close emphasis
+    | \](?=\()                         # the end of a link's or an image's text
+    | <(?=[^\s<>]*>)                   # an autolink, or a tag
+    | :(?=[A-Za-z])                    # a directive: :red[...], :small
+    | &(?=\#?\w+;)                     # a character reference (&amp;)
+    """,
+    re.VERBOSE,
+)
+"""What Streamlit's Markdown reads in a widget's label (``label_plain``): it escapes a line's opening block markers
+itself (a list's "- " or "1.", a heading's "#", a quote's ">"), and one line holds no other block. An emoji's or icon's
+shortcode (":smile:", ":material/check:") it replaces whatever escapes it, in a label as in ``plain``'s text."""
+
+
+def label_plain(text: str) -> str:
+    """Indexed or typed text (a file name, a query) in a checkbox's label, shown as written: one line
+    (``display_line``), escaped where Streamlit's label Markdown would read it (``LABEL_MARKDOWN``) and nowhere else.
+    Streamlit gives a checkbox the label as written as its accessible name, and a screen reader read every escape of
+    ``plain``: "demo\\-primer\\.pdf"."""
+    return LABEL_MARKDOWN.sub(lambda found: "".join(f"\\{char}" for char in found[0]), display_line(text))
+
+
 def highlight(text: str, terms: list[str]) -> str:
     """``text`` as safe HTML with the words ``marks.marked_spans`` finds wrapped in ``<mark>`` (the snippet opens at
     the first); one line (``display_line``), since a blank line would end the HTML block it is shown in and let Markdown
@@ -327,15 +351,27 @@ def cites_slide(citation: Mapping[str, Any]) -> bool:
     return is_slide(citation.get("page"), citation.get("page_label"))
 
 
+def record_name(hit: dict[str, Any]) -> str:
+    """A record as a sentence names it, in its card heading's words: a case by its id and what it shows ("case DEMO-01
+    (LSIL)"), not by its citation's label, which names the collection's folder and the image's file ("cases, case
+    DEMO-01, images/DEMO-01-2.jpg"); a page or a figure by its citation's label ("Bone (book.pdf), p. 2")."""
+    citation = hit["citation"]
+    if not citation.get("case"):
+        return citation["label"]
+    about = case_about(citation["case"], hit.get("diagnosis"), stored_title(hit))
+    return f"case {citation['case']}" + (f" ({about})" if about else "")
+
+
 def distinct_places(hits: list[dict[str, Any]]) -> list[str]:
-    """``place`` of each hit, made distinct where two would read alike: by the book ("p. 1 of notes.pdf"), else by
-    the rank. A button's label is its accessible name, and a list of "Open" buttons tells a screen reader nothing."""
+    """``place`` of each card's hit, made distinct where two would read alike: by the book ("p. 1 of notes.pdf"), else
+    by the number its card shows, its place in ``hits`` ("(#2)"). A button's label is its accessible name, and a list
+    of "Open" buttons tells a screen reader nothing."""
     plain_places = [place(hit) for hit in hits]
     places = [
         f"{p} of {hit['citation'].get('source') or 'this source'}" if plain_places.count(p) > 1 else p
         for p, hit in zip(plain_places, hits, strict=True)
     ]
-    return [f"{p} (#{hit['rank']})" if places.count(p) > 1 else p for p, hit in zip(places, hits, strict=True)]
+    return [f"{p} (#{number})" if places.count(p) > 1 else p for number, p in enumerate(places, start=1)]
 
 
 def open_label(where: str) -> str:

@@ -20,6 +20,7 @@ from pathatlas.ui.present import (
     job_unanswered_message,
     job_unknown_message,
     job_waited_message,
+    label_plain,
     plain,
     unsupported_file,
 )
@@ -89,8 +90,14 @@ def source_problems(rows: list[dict[str, Any]]) -> None:
                 st.markdown("\n".join(f"- {plain(problem)}" for problem in problems))
 
 
-def counted(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def counted(n: int, word: str, words: str = "") -> str:
+    """``n`` of ``word``: "1 page", "3 pages"; ``words`` where its plural is not "-s" ("3 entries", not "1 entries")."""
+    return f"{n} {word if n == 1 else words or f'{word}s'}"
+
+
+def entries_said(n: int) -> str:
+    """A source's entries as the Library counts them: "1 entry", "14 entries" (it said "its 1 entries")."""
+    return counted(n, "entry", "entries")
 
 
 def library_total(kinds: list[dict[str, Any]], cases: int) -> str:
@@ -150,11 +157,12 @@ def library_tab() -> None:
         chosen = by_id[st.selectbox("Remove a source", list(by_id), format_func=lambda i: by_id[i]["source"])]
         name, entries = chosen["source"], chosen["entries"]
         # One click must not delete a book: the button waits for this box, kept per source (another choice unticks it)
-        sure = st.checkbox(f"Yes, remove {plain(name)} and its {entries} entries", key=f"remove-sure-{chosen['id']}")
+        said = f"Yes, remove {name} and its {entries_said(entries)}"
+        sure = st.checkbox(label_plain(said), key=f"remove-sure-{chosen['id']}")
         if st.button("Remove", disabled=not sure, help=None if sure else "Tick the box above first"):
             removed = call("DELETE", f"/sources/{chosen['id']}", headers=headers())
             if removed is not None:
-                st.session_state.library_message = ("ok", f"removed {name}: {removed.json()['removed']} entries")
+                st.session_state.library_message = ("ok", f"removed {name}: {entries_said(removed.json()['removed'])}")
                 cached_facets.clear()
                 st.rerun()
 

@@ -20,6 +20,7 @@ from pathatlas.ui.present import (
     grouped_images,
     highlight,
     image_alt,
+    label_plain,
     look_alike_note,
     more_results,
     open_label,
@@ -48,6 +49,7 @@ from pathatlas.ui.web_client import (
 )
 from pathatlas.ui.web_common import IMAGE_KINDS, IMAGE_TYPES, QUERY_IMAGE, move_focus, not_an_image, picture
 from pathatlas.ui.web_search_state import (
+    BY_IMAGE,
     FILTERS,
     KINDS,
     WITH_WORDS,
@@ -69,6 +71,8 @@ from pathatlas.ui.web_search_state import (
     search_instead,
     searched_words,
     show_more,
+    shown_path,
+    similar_named,
     value_names,
 )
 from pathatlas.ui.web_viewer import case_title, viewer
@@ -118,7 +122,9 @@ def filter_menus() -> None:
 
 
 def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str) -> None:
-    """One result card; ``where`` names the hit in its buttons, distinct from the other cards' (``distinct_places``)."""
+    """Result card ``n`` (from 0); ``where`` names the hit in its buttons, distinct from the other cards'
+    (``distinct_places``). It shows its number among the cards, not the API's rank of its hit: a case's images share a
+    card, and the cards below it read #1, #2, #4."""
     hit = card[0]
     relevance = relevance_words(hit, look_alike)
     terms = st.session_state.get("terms", [])
@@ -147,7 +153,7 @@ def result_card(card: list[dict[str, Any]], n: int, look_alike: bool, where: str
                 words = highlight(hit["printed_words"], terms)
                 st.markdown(f"<div class='printed'>Printed in the figure: {words}</div>", unsafe_allow_html=True)
             why = found_by(hit)
-            st.caption(plain(f"#{hit['rank']} · found by {why}" if why else f"#{hit['rank']}"))
+            st.caption(plain(f"#{n + 1} · found by {why}" if why else f"#{n + 1}"))
             buttons = st.container(horizontal=True)
             key = f"open-{hit['id']}"
             buttons.button(plain(open_label(where)), key=key, on_click=open_result, args=(hit, key, hit["id"]))
@@ -259,6 +265,8 @@ def search_tab() -> None:
         said = search_named(wanted, image, filters, status)
     elif asked and asked != st.session_state.get("image_asked"):  # an image dropped, its words ticked or unticked
         image_searched(image, words, filters, status)
+    elif image_taken_out(asked, refusal):
+        words_left_searched(text, filters, status)
     # Compared run to run, not told by a callback: the checkbox's callback also fired on its value from before Back,
     # still in the browser, and searched the image in place of the search Back went to.
     st.session_state.image_asked = asked
@@ -306,7 +314,27 @@ def words_with_image(text: str) -> str:
     image", and the words left from a search before took over its results; ticking or unticking searches again."""
     if not text.strip():
         return ""
-    return text if st.checkbox(plain(f"Also match the words {quoted(text)}"), key=WITH_WORDS) else ""
+    return text if st.checkbox(label_plain(f"Also match the words {quoted(text)}"), key=WITH_WORDS) else ""
+
+
+def image_taken_out(asked: tuple | None, refusal: str) -> bool:
+    """Whether the image whose search is shown was taken out of the uploader since the last run (its chip's x): the
+    uploader asks for nothing now (``asked``), and holds no file refused (``refusal``: ``forget_for_refused`` forgot
+    that search)."""
+    was_asked = st.session_state.get("image_asked") is not None
+    return asked is None and was_asked and not refusal and shown_path() == BY_IMAGE
+
+
+def words_left_searched(text: str, filters: dict[str, list[str]], status) -> None:
+    """In place of the search by an image taken out of the uploader, the search box's words (``text``), or with none
+    no search, named in the URL; keyboard focus to the results line. The image's results stayed, under its URL."""
+    if text.strip():
+        with searching(status):
+            search_for(text, filters)
+    else:
+        forget_search()
+    keep_in_url(text if text.strip() else "", filters)
+    move_focus(".results-status")
 
 
 def search_submitted(text: str, words: str, image, filters: dict[str, list[str]], status) -> str:
@@ -337,15 +365,17 @@ def search_named(wanted: UrlSearch, image, filters: dict[str, list[str]], status
     what the results line says in place of a count: an image search's URL names its image (``image_named``) but cannot
     hold it, so where the uploader no longer holds that image (a new session, another image dropped since, one of the
     same file name included), the line says so. Forward to an image search showed a blank page, the image still in its
-    uploader."""
+    uploader. A look-alike search's URL names its record, the line saying so where it is gone (``similar_named``)."""
     if wanted.image and (image is None or image_named(image) != wanted.image):
         forget_search()
         dropped = image_file_name(wanted.image)
         return f"Links keep no image: drop {dropped} under “Search by image” to search by it again."
-    if not (wanted.image or wanted.text.strip()):
+    if not (wanted.image or wanted.text.strip() or wanted.similar):
         forget_search()
         return ""
     with searching(status):
+        if wanted.similar:
+            return similar_named(wanted.similar, filters)
         if wanted.image:
             search_by_image(image, wanted.text, filters)
         else:

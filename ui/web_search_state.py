@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
 import httpx
 import streamlit as st
@@ -14,13 +15,22 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.records import image_hash
 from pathatlas.retrieval.stores.base import fold
-from pathatlas.ui.present import PAGE_SIZE, error_message, group_cases, more_results, shorten, values_said
-from pathatlas.ui.web_client import answered, api_has_none, detail_of, facets, reached
+from pathatlas.ui.present import (
+    PAGE_SIZE,
+    error_message,
+    group_cases,
+    more_results,
+    record_name,
+    shorten,
+    values_said,
+)
+from pathatlas.ui.web_client import answered, api_has_none, detail_of, facets, gone_said, reached
 from pathatlas.ui.web_common import TAB_BOUND, move_focus
 
 KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
 FILTERS = {"kind": "Kind", "source": "Source", "organ": "Organ", "diagnosis": "Diagnosis", "chapter": "Chapter"}
 SIMILAR = "/search/similar"
+BY_IMAGE = "/search/image"
 QUOTED_CHARS = 60  # of a query the results line repeats: a pasted paragraph was repeated whole
 IMAGE_HASH_CHARS = 8  # of an image's content hash in its URL (``image_named``): enough to tell a session's apart
 NAMED_IMAGE = re.compile(rf"[0-9a-f]{{{IMAGE_HASH_CHARS}}}-(.+)", re.DOTALL)
@@ -29,13 +39,15 @@ WITH_WORDS = "image-with-words"  # the key of the checkbox that adds the search 
 
 class UrlSearch(NamedTuple):
     """The search a page's URL names: its words (``q``), the image it searched by (``image``: a hash of its bytes and
-    its file name, ``image_named``; the image itself stays out of URLs) and its filters (a parameter per value, named
-    as the filter). A tuple, so that the one a session keeps equals a new one after Streamlit reloads the app's modules
-    (it does when a file of them changes): a dataclass's did not, and the URL then overwrote the words just typed."""
+    its file name, ``image_named``; the image itself stays out of URLs), the record a look-alike search looks like
+    (``similar``: its id) and its filters (a parameter per value, named as the filter). A tuple, so that the one a
+    session keeps equals a new one after Streamlit reloads the app's modules (it does when a file of them changes): a
+    dataclass's did not, and the URL then overwrote the words just typed."""
 
     text: str
     image: str
     filters: dict[str, list[str]]
+    similar: str = ""
 
 
 def image_named(image: UploadedFile) -> str:
@@ -93,17 +105,25 @@ def narrows(name: str, values: list[str]) -> bool:
 
 
 def refilter() -> None:
-    """Filter menu callback: the search shown (by text, image or look) again under the filters now chosen, and a text
-    search's URL naming them. The unfiltered results, their count and the URL stayed until Search was pressed, and a
-    screen reader heard nothing change. A menu holding every value filters nothing (``narrows``)."""
-    if "hits" not in st.session_state and "search_refused" not in st.session_state:
-        return  # no search shown
+    """Filter menu callback: the search shown (by text, image or look) again under the filters now chosen, and its URL
+    naming them. The unfiltered results, their count and the URL stayed until Search was pressed, and a screen reader
+    heard nothing change. A menu holding every value filters nothing (``narrows``)."""
+    if shown_path() is None:
+        return
     method, path, title, kwargs, _ = st.session_state.last_search
-    filters = sent_filters(path, chosen_filters())
-    run_search(method, path, title, filters, **kwargs)
+    chosen = chosen_filters()
+    run_search(method, path, title, sent_filters(path, chosen), **kwargs)
     named = url_search()
-    if named.text or named.image:  # the URL names a text or image search, not a look-alike one
-        keep_in_url(named.text, filters, named.image)
+    if named.text or named.image or named.similar:  # not the URL of a search the page could not show
+        keep_in_url(named.text, chosen, named.image, named.similar)
+
+
+def shown_path() -> str | None:
+    """The API path of the search shown (``last_search``: by text, image or look), its results or why there are none;
+    None where none is shown."""
+    if "hits" not in st.session_state and "search_refused" not in st.session_state:
+        return None
+    return st.session_state.last_search[1]
 
 
 def url_search() -> UrlSearch:
@@ -112,18 +132,21 @@ def url_search() -> UrlSearch:
     params = st.query_params
     filters = {name: [value for value in params.get_all(name) if value.strip()] for name in FILTERS}
     named = {name: values for name, values in filters.items() if values}
-    return UrlSearch(params.get("q", ""), params.get("image", ""), named)
+    return UrlSearch(params.get("q", ""), params.get("image", ""), named, params.get("similar", ""))
 
 
-def keep_in_url(text: str = "", filters: dict[str, list[str]] | None = None, image: str = "") -> None:
+def keep_in_url(
+    text: str = "", filters: dict[str, list[str]] | None = None, image: str = "", similar: str = ""
+) -> None:
     """Name the search shown in the page's URL, beside its tab, so that a reload searches it again, Back and Forward
     step through searches (Streamlit adds a history entry for each URL the app sets) and it can be bookmarked or
     shared. An image search names its image by its content and file name (``image_named``: ``search_tab`` searches
-    it again where the uploader still holds it); a look-alike search names none. The note of filters an earlier URL
-    named that the library lacks goes: the URL now names the search shown. A tab bound to the URL (``TAB_BOUND``) is
-    Streamlit's to write."""
+    it again where the uploader still holds it); a look-alike search the record it looks like, by its id
+    (``similar``). The note of filters an earlier URL named that the library lacks goes: the URL now names the search
+    shown. A tab bound to the URL (``TAB_BOUND``) is Streamlit's to write."""
     tab = {"tab": st.query_params["tab"]} if "tab" in st.query_params and not TAB_BOUND else {}
-    named = {**({"q": text} if text else {}), **({"image": image} if image else {})}
+    searched = {"q": text, "image": image, "similar": similar}
+    named = {name: value for name, value in searched.items() if value}
     st.query_params.from_dict({**named, **(filters or {}), **tab})
     st.session_state.url_search = url_search()
     st.session_state.pop("url_dropped", None)
@@ -145,7 +168,7 @@ def search_from_url() -> UrlSearch | None:
     kept = {name: list(dict.fromkeys(filter(None, held.values()))) for name, held in read.items() if any(held.values())}
     kept = {name: values for name, values in kept.items() if narrows(name, values)}
     if kept != wanted.filters and facets()["fields"]:
-        keep_in_url(wanted.text, kept, wanted.image)
+        keep_in_url(wanted.text, kept, wanted.image, wanted.similar)
         dropped = [(name, value) for name, held in read.items() for value, found in held.items() if found is None]
         st.session_state.url_dropped = dropped_note(dropped)
     st.session_state["search-text"] = wanted.text
@@ -217,7 +240,7 @@ def search_by_image(image: UploadedFile, words: str, filters: dict[str, list[str
     st.session_state.terms = query_terms(words)
     title = f"like {image.name}" + (f" and {quoted(words)}" if words else "")
     files = {"image": (image.name, image.getvalue())}
-    run_search("POST", "/search/image", title, filters, files=files, data={"text": words})
+    run_search("POST", BY_IMAGE, title, filters, files=files, data={"text": words})
 
 
 def quoted(text: str) -> str:
@@ -311,20 +334,59 @@ def search_refusal(method: str, path: str, response: httpx.Response | None) -> t
 
 
 def find_similar(hit: dict[str, Any]) -> None:
-    """Button callback: the records that look like ``hit`` in place of the results shown. Where the API no longer has
-    it (removed, or indexed again, since the search: ``record_gone``) the results stay, and its card says so in one
-    sentence (``similar_gone``): its "no such record" had replaced the results."""
-    filters = sent_filters(SIMILAR, chosen_filters())
-    search = ("POST", SIMILAR, f"that look like {hit['citation']['label']}", {"json": {"id": hit["id"]}}, filters)
+    """Button callback: the records that look like ``hit`` in place of the results shown, named in the URL with the
+    filters chosen (a reload, Back and Forward showed an empty page). Where the API no longer has it (removed, or
+    indexed again, since the search: ``record_gone``) the results stay, and its card says so in one sentence
+    (``similar_gone``): its "no such record" had replaced the results."""
+    chosen = chosen_filters()
+    search = similar_search(hit, chosen)
+    *_, sent = search
     response = asked_for(search, PAGE_SIZE)
-    if record_gone(hit["id"], response, filters):
+    if record_gone(hit["id"], response, sent):
         st.session_state.similar_gone = hit["id"]
         return
     st.session_state.pop("similar_gone", None)
+    show_similar(search, response)
+    keep_in_url(filters=chosen, similar=hit["id"])
+    focus_results(0)
+
+
+def similar_search(record: dict[str, Any], chosen: dict[str, list[str]]) -> tuple:
+    """The search (``run_search``'s) for the records that look like ``record`` under the filters ``chosen``
+    (``sent_filters``), the results line naming it as its card does (``record_name``): its citation's label named a
+    case by its folder and image file."""
+    title = f"that look like {record_name(record)}"
+    return "POST", SIMILAR, title, {"json": {"id": record["id"]}}, sent_filters(SIMILAR, chosen)
+
+
+def show_similar(search: tuple, response: httpx.Response | None) -> None:
+    """A look-alike search (``similar_search``) and the API's ``response`` shown: no words to mark in its cards."""
     shown_search(search, response)
     st.session_state.terms = []
-    keep_in_url()
-    focus_results(0)
+
+
+def similar_named(record_id: str, chosen: dict[str, list[str]]) -> str:
+    """The look-alike search a URL names (a reload, a link, Back or Forward), named as its card named the record,
+    which GET /records gives; returns what the results line says in place of a count where that record is not given
+    (gone since, or the API refused or did not answer), no search then shown. The id is the URL's, which anyone may
+    write: quoted, it names a record and nothing else ("../sources")."""
+    record = reached("GET", f"/records/{quote(record_id, safe='')}")
+    if record is None or record.status_code >= 400:
+        forget_search()
+        return record_refused(record)
+    search = similar_search(record.json(), chosen)
+    show_similar(search, asked_for(search, PAGE_SIZE))
+    return ""
+
+
+def record_refused(response: httpx.Response | None) -> str:
+    """Why the record a look-alike search's URL names is not given (``similar_named``): gone from the library (the
+    API's own 404), the API's refusal, or that it did not answer."""
+    if response is None:
+        return st.session_state.unreachable
+    if api_has_none(response):
+        return gone_said("The result this link finds look-alikes of", 404)
+    return error_message(detail_of(response))
 
 
 def record_gone(record_id: str, response: httpx.Response | None, filters: dict[str, list[str]]) -> bool:

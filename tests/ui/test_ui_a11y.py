@@ -102,7 +102,7 @@ def test_buttons_and_images_are_named_from_the_citation():
         "Figure 2.1, p. 2",
         "case DEMO-01",
     ]
-    assert distinct_places([page, dict(page, rank=7)]) == ["p. 1 of primer.pdf (#1)", "p. 1 of primer.pdf (#7)"]
+    assert distinct_places([page, dict(page, rank=7)]) == ["p. 1 of primer.pdf (#1)", "p. 1 of primer.pdf (#2)"]
     assert image_alt(page) == "Page 1 of primer.pdf"
     assert image_alt(figure) == "Figure 2.1 on p. 2 of primer.pdf: Figure 2.1 Koilocytes with perinuclear halos."
     assert image_alt(case, (2, 3)) == "Case DEMO-01, image 2 of 3: LSIL, cervix"
