@@ -11,7 +11,7 @@ its failures are said (``web_client``), images, uploads and keyboard focus (``we
 Search results are cards a reader scans (kind, citation, relevance in words, the matched passage with the
 query's words marked, thumbnail; the images of one case on one card). Opening a card shows the page viewer
 beside the results: the strip of the page around the matched passage, outlined, at reading size (the whole page one
-click away), previous/next page, the PDF at that page (in process, that page downloaded as a PDF of its own) and a
+click away), previous/next page, that page downloaded as a PDF of its own (fetched by the UI, as images are) and a
 citation to copy; a case's viewer, its images, each with its own labels. On a phone the viewer goes below the card
 opened, and the filters into one expander. The search shown (its text and filters) and the tab chosen are kept in
 the page's URL: a reload searches again, Back and Forward step through searches (each in the tab it was left in), and
@@ -34,11 +34,9 @@ import streamlit as st
 from pathatlas.ui.present import focus_script, tab_title
 from pathatlas.ui.web_ask import ask_tab
 from pathatlas.ui.web_client import notice_media, notice_unreachable
-from pathatlas.ui.web_common import TAB_BOUND
+from pathatlas.ui.web_common import TAB_BOUND, TABS, keep_tab
 from pathatlas.ui.web_library import library_tab
 from pathatlas.ui.web_search import search_tab
-
-TABS = ("Search", "Ask", "Library")
 
 
 def app_tabs() -> list:
@@ -58,14 +56,6 @@ def page_title() -> str:
     """The browser tab's title for the view shown (``tab_title``)."""
     view = st.session_state.get("tab")
     return tab_title(view, st.query_params.get("q", "") if view == TABS[0] else "")
-
-
-def keep_tab() -> None:
-    """Tab callback: the tab chosen in the URL (the first, Search, as none)."""
-    if st.session_state.tab == TABS[0]:
-        st.query_params.pop("tab", None)
-    else:
-        st.query_params["tab"] = st.session_state.tab
 
 
 PHONE_THUMBNAIL_PX = 120  # a result's thumbnail at a phone's width, alone on its row (a page's filled a screen)

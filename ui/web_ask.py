@@ -15,6 +15,7 @@ from pathatlas.ui.present import (
     option_heading,
     plain,
     quote_about,
+    shorten,
     unknown_words_line,
     unsettled_said,
     unsupported_file,
@@ -158,9 +159,74 @@ def ask_tab() -> None:
                 cited_evidence(citation, None, key=f"cited-{n}", name=f"Open citation {n + 1}")
     else:
         st.info("No evidence cited.")
+    agent_steps(answer)
+
+
+def agent_steps(answer: dict[str, Any]) -> None:
+    """What the agent did, a line a step a student reads ("Searched: 'granuloma' (8 hits)"): the steps' fields were
+    printed as Python ("image: False", "cited: ['bd0b637b...']"). Every field stays in the answer's ``trace`` (REST,
+    ``pathatlas ask --trace``), where a bug report takes them from."""
+    labels = [str(o.get("label")) for o in answer.get("options") or []]
     with st.expander("Agent steps"):
-        for step in answer.get("trace", []):
-            st.markdown(
-                f"**{step['step']}** "
-                + ", ".join(plain(f"{k}: {v}") for k, v in step.items() if k not in ("step", "hits"))
-            )
+        st.markdown("\n".join(f"- {plain(step_line(step, labels))}" for step in answer.get("trace", [])))
+
+
+STEP_TEXT_CHARS = 100  # of a search's words a step's line repeats: a question with its options is a paragraph
+
+
+def step_line(step: dict[str, Any], labels: list[str]) -> str:
+    """One agent step in words (``labels``: the options' letters, which its passage counts are in the order of); a
+    step of another kind (a plug-in's) by its name."""
+    match step.get("step"):
+        case "plan":
+            return f"Planned {counted(len(step.get('queries') or []), 'search', 'searches')}"
+        case "search":
+            return searched_line(step)
+        case "support":
+            return support_line(step, labels)
+        case "weigh":
+            return weighed_line(step)
+        case "answer":
+            return answered_line(step)
+    return str(step.get("step"))
+
+
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """A count in words: "1 hit", "8 hits"."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def searched_line(step: dict[str, Any]) -> str:
+    """A search step: "Searched: 'acid-fast bacilli' (8 hits)", "Searched by the image (5 hits)", "Searched again"."""
+    said = "Searched again" if step.get("round", 1) > 1 else "Searched"
+    words = f"'{shorten(text, STEP_TEXT_CHARS)}'" if (text := step.get("text")) else ""
+    if step.get("image"):
+        said += f" by the image and {words}" if words else " by the image"
+    elif words:
+        said += f": {words}"
+    return f"{said} ({counted(len(step.get('hits') or []), 'hit')})"
+
+
+def support_line(step: dict[str, Any], labels: list[str]) -> str:
+    """The passages found holding the question's words, then each option's, which weigh the options: "Counted the
+    passages holding the question's words (7) and each option's (A 1, B 2)". The words themselves stay out: an
+    option with none of its own (a verdict, "It is") was shown as ''."""
+    question, *options = step.get("passages") or [0]
+    each = ", ".join(f"{label} {n}" for label, n in zip(labels, options, strict=False))
+    return f"Counted the passages holding the question's words ({question}) and each option's ({each})"
+
+
+def weighed_line(step: dict[str, Any]) -> str:
+    """A weighing: "Weighed the options: A leads by 0.12", and whether the agent searches again to tell them apart."""
+    leading = step.get("leading")
+    said = f"{leading} leads by {step.get('margin', 0):.2f}" if leading else "none leads"
+    again = "; searching again for what tells the two leading options apart" if step.get("queries") else ""
+    return f"Weighed the options: {said}{again}"
+
+
+def answered_line(step: dict[str, Any]) -> str:
+    """The answer step: "Answered B with the offline answerer (confidence 0.93), citing 2 pieces of evidence"."""
+    chosen = shorten(str(answer), STEP_TEXT_CHARS) if (answer := step.get("answer")) else "nothing"
+    cited = counted(len(step.get("cited") or []), "piece of evidence", "pieces of evidence")
+    confidence = step.get("confidence", 0.0)
+    return f"Answered {chosen} with the {step.get('answerer')} answerer (confidence {confidence:.2f}), citing {cited}"

@@ -1,5 +1,6 @@
 """What the web UI's tabs draw alike: images with their text alternatives, image uploads and their refusal, keyboard
-focus moved at the run's end; and the Streamlit features the app checks for rather than requires."""
+focus moved at the run's end, the tabs and a callback opening one; and the Streamlit features the app checks for rather
+than requires."""
 
 from __future__ import annotations
 
@@ -25,6 +26,25 @@ QUERY_IMAGE = "max_query_image_mb"  # /health's limit of an image query, which t
 IMAGE_ALT = "alt" in inspect.signature(st.image).parameters  # Streamlit before ``alt``: images drawn by st.html
 TAB_BOUND = "bind" in inspect.signature(st.tabs).parameters  # Streamlit keeps the tab in the URL itself, Back included
 TABLE_ALT = "alt" in inspect.signature(st.table).parameters  # before it, a table is named by its caption for sight only
+
+TABS = ("Search", "Ask", "Library")
+
+
+def show_tab(tab: str) -> None:
+    """Button callback's last step: open ``tab``, where what a button in another tab did shows (Find similar on a
+    quote in Ask replaced the Search tab's results unseen, and the student saw nothing happen). Streamlit writes a
+    bound tab (``TAB_BOUND``) to the URL itself; else the URL names it as a click on the tab does (``keep_tab``)."""
+    st.session_state.tab = tab
+    if not TAB_BOUND:
+        keep_tab()
+
+
+def keep_tab() -> None:
+    """Tab callback: the tab chosen in the URL (the first, Search, as none)."""
+    if st.session_state.tab == TABS[0]:
+        st.query_params.pop("tab", None)
+    else:
+        st.query_params["tab"] = st.session_state.tab
 
 
 def picture(images: list[Any], alts: list[str], captions: list[str] | None = None, width: int | str = "content"):

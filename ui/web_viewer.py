@@ -28,8 +28,8 @@ from pathatlas.ui.present import (
     shown_box,
     similar_label,
 )
-from pathatlas.ui.web_client import api_has_none, backend, detail_of, media, reached, refused, ui_settings
-from pathatlas.ui.web_common import move_focus, picture
+from pathatlas.ui.web_client import api_has_none, backend, detail_of, facets, media, reached, refused
+from pathatlas.ui.web_common import TABS, move_focus, picture, show_tab
 from pathatlas.ui.web_search_state import find_similar
 
 READING_DPI = 110
@@ -96,9 +96,17 @@ def viewer(hit: dict[str, Any], state: str, level: int = 2) -> None:
         st.caption("Citation to copy: select its text, or press the Copy to clipboard button beside it")
         st.code(citation_text(hit), language=None, wrap_lines=True)  # its copy button is kept visible (STYLE)
         if hit.get("has_image") and shown:
-            st.button(
-                plain(similar_label(place(hit))), key=f"{state}-similar-{hit['id']}", on_click=find_similar, args=(hit,)
-            )
+            label = plain(similar_label(place(hit)))
+            st.button(label, key=f"{state}-similar-{hit['id']}", on_click=similar_in_search, args=(hit,))
+
+
+def similar_in_search(hit: dict[str, Any]) -> None:
+    """Button callback: Find similar (``find_similar``), its results shown in the Search tab, opened: from a quote in
+    Ask they replaced the Search tab's results unseen, and nothing changed where the student looked. Where the record
+    is gone the results stay, and so does the tab."""
+    find_similar(hit)
+    if st.session_state.get("similar_gone") != hit["id"]:
+        show_tab(TABS[0])
 
 
 def record_view(hit: dict[str, Any], case: dict[str, Any] | None, state: str, actions) -> bool:
@@ -121,7 +129,9 @@ def page_view(hit: dict[str, Any], state: str, nav) -> bool:
     page = citation["page"]
     previous, following = (hit, page - 1, state), (hit, page + 1, state)
     nav.button("◀ Previous page", key=f"{state}-prev", disabled=page <= 1, on_click=open_page, args=previous)
-    nav.button("Next page ▶", key=f"{state}-next", on_click=open_page, args=following)
+    pages = pages_indexed(citation["source_id"])
+    last = pages is not None and page >= pages
+    nav.button("Next page ▶", key=f"{state}-next", disabled=last, on_click=open_page, args=following)
     if gone := page_gone(hit):
         st.error(plain(gone))
         return False
@@ -136,6 +146,13 @@ def page_view(hit: dict[str, Any], state: str, nav) -> bool:
     return True
 
 
+def pages_indexed(source_id: str) -> int | None:
+    """How many pages of source ``source_id`` the index holds, from the facets the filters keep (no request more);
+    None where they are unknown (the API unreachable). Next page was offered on a book's last page, and said "page 5
+    is not in the index" until closed."""
+    return facets()["by_source"].get(source_id, {}).get("page")
+
+
 def page_gone(hit: dict[str, Any]) -> str | None:
     """Why the hit's page can no longer be shown (``PAGE_GONE``): its source removed or indexed again since the search
     or answer (in another tab, or by ``pathatlas index``), or its file changed on disk. Asked at every draw, as a HEAD
@@ -148,13 +165,12 @@ def page_gone(hit: dict[str, Any]) -> str | None:
 
 
 def pdf_button(hit: dict[str, Any], state: str, nav) -> None:
-    """The page's PDF in ``nav``: the running service's link to the book at that page, or a download of that page
-    alone (``page_pdf``). A click on the download reruns the page: where the page went in the meantime, the download
-    fails in Streamlit's thread, showing nothing, and the rerun says why (``page_gone``)."""
+    """The page's PDF in ``nav``: a download of that page alone (``page_pdf``), which this server fetches from the API
+    as it fetches the page's pictures. A link to the API's own PDF (``--api``) named an address a student's browser may
+    not reach (``pathatlas ui --host 0.0.0.0 --api http://127.0.0.1:8000``). A click on the download reruns the page:
+    where the page went in the meantime, the download fails in Streamlit's thread, showing nothing, and the rerun says
+    why (``page_gone``)."""
     citation, page = hit["citation"], hit["citation"]["page"]
-    if api := ui_settings().api_url:
-        nav.link_button(f"Open the PDF at page {page}", f"{api.rstrip('/')}/records/{hit['id']}/pdf#page={page}")
-        return
     nav.download_button(
         f"Download page {page} as a PDF",
         page_pdf(hit["id"], page),

@@ -253,5 +253,6 @@ def test_a_page_whose_pdf_the_api_refuses_is_said_in_one_line_in_place_of_its_pi
     app = AppTest.from_function(page_viewer, default_timeout=60).run()
     assert not app.exception, app.exception
     assert [error.value for error in app.error] == [present.plain(f"Page 2 of book.pdf {PAGE_GONE[status]}")]
-    assert asked == [("HEAD", "/records/r1/pdf")], "no picture asked for"
+    kept = ("GET", "/facets")  # the filters' counts, which tell the book's last page (Next page)
+    assert [sent for sent in asked if sent != kept] == [("HEAD", "/records/r1/pdf")], "no picture asked for"
     assert not app.get("download_button")
