@@ -63,7 +63,8 @@ AMPERSAND = r"(?<![\w&-])([A-Za-z]) ?& ?([A-Za-z])(?![\w&-])"
 JOINED = (re.compile(f"{NAME_WORD}-{NAME_NUMBER}"), re.compile(AMPERSAND))
 """Names joined by a hyphen or an ampersand, which the stems split or drop: a short word and a number ("Ki-67",
 "HER-2", "IL-6", "CD-20"), read also as written glued ("Ki67", "HER2": one stem), and two letters around an ampersand
-("H&E", whose letters alone are no words)."""
+("H&E", whose letters alone are no words). A query reads such a name as that one term, its pieces as no words of their
+own (``unjoined``)."""
 TYPED_JOINED = (
     re.compile(f"{NAME_WORD}[ -]{NAME_NUMBER}"),
     re.compile(rf"{AMPERSAND}|(?<![\w&-])([A-Z]) and ([A-Z])(?![\w&-])"),
@@ -506,16 +507,27 @@ def _terms(folded: list[str]) -> list[list[str]]:
 
 
 def lookup_terms(texts: list[str], languages: tuple[Language, ...] = ()) -> list[list[str]]:
-    """What BM25 looks up for each query: its ``terms``, its joined and charged names as typed (``TYPED_JOINED``,
-    ``TYPED_CHARGED``) and its stems in every language texts may be read in: those told by their letters (``TOLD``: a
-    query is too short to tell its language by) and ``languages``."""
+    """What BM25 looks up for each query: its ``terms`` (a joined name's pieces aside: ``unjoined``), its joined and
+    charged names as typed (``TYPED_JOINED``, ``TYPED_CHARGED``) and its stems in every language texts may be read in:
+    those told by their letters (``TOLD``: a query is too short to tell its language by) and ``languages``."""
     looked = TOLD + tuple(lang for lang in languages if lang not in TOLD)
     folded = [searchable(text) for text in texts]
-    named = zip(joined_terms(folded, typed=True), charged_terms(folded, typed=True), strict=True)
+    read = zip(_stems([unjoined(text) for text in folded]), lettered_terms(folded), texts, strict=True)
+    typed = zip(joined_terms(folded, typed=True), charged_terms(folded, typed=True), strict=True)
     return [
-        found + joined + charged + [t for lang in looked for t in stems_in(lang, text)]
-        for found, (joined, charged), text in zip(_terms(folded), named, texts, strict=True)
+        stems + lettered + joined + charged + [t for lang in looked for t in stems_in(lang, unjoined(normalise(text)))]
+        for (stems, lettered, text), (joined, charged) in zip(read, typed, strict=True)
     ]
+
+
+def unjoined(text: str) -> str:
+    """``text`` without its joined names (``JOINED``), whose pieces a query does not look up as words: "Ki-67" is no
+    "ki" and "67" (the page saying "of 67 patients" ranked above the one on Ki67), "HER-2" no "her" (a page on a
+    lioness's hunting came first). The name's term is looked up (``joined_terms``), and its spaced form where a text
+    holds one ("her 2": ``LETTERED``)."""
+    for name in JOINED:
+        text = name.sub(" ", text)
+    return text
 
 
 FUNCTION_WORDS = frozenset(
@@ -558,12 +570,15 @@ def has_words(text: str) -> bool:
 
 
 def content_terms(text: str) -> list[str]:
-    """``text``'s distinct stems but function words (``FUNCTION_WORDS``): the words a query asks for."""
-    return [stem for stem in dict.fromkeys(tokenize([text])[0]) if stem not in _function_stems()]
+    """``text``'s distinct stems but function words (``FUNCTION_WORDS``), then its joined names as texts hold them
+    ("ki67", "h&e": ``JOINED``), not their pieces (``unjoined``): the words a query asks for."""
+    folded = searchable(text)
+    stems = [stem for stem in _stems([unjoined(folded)])[0] if stem not in _function_stems()]
+    return list(dict.fromkeys(stems + joined_terms([folded])[0]))
 
 
 def every_word_a_term(text: str) -> bool:
     """Whether each word of ``text`` is read as a term of its own: a lone letter or digit ("T-cell", "G-protein",
-    "vitamin A", "type 2", "IL-6") is none but the article "a", so the records holding its ``content_terms`` need not
-    hold what was asked."""
-    return all(len(word) > 1 or word == "a" for word in re.findall(r"[^\W_]+", searchable(text)))
+    "vitamin A", "type 2") is none but the article "a", so the records holding its ``content_terms`` need not hold what
+    was asked; one within a joined name ("H&E", "IL-6": ``JOINED``) is, as the name's term."""
+    return all(len(word) > 1 or word == "a" for word in re.findall(r"[^\W_]+", unjoined(searchable(text))))
