@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import hashlib
+import re
 import shlex
 import shutil
 import threading
@@ -92,6 +93,9 @@ class SourceReport:
     entries: int = 0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.problems = [one_line_text(problem) for problem in self.problems]  # a copy: the source's list goes on
 
     def to_dict(self) -> dict[str, Any]:
         """The report as ``index --json`` prints it and ``Atlas.add`` returns it: a copy, its problems too."""
@@ -298,6 +302,17 @@ def with_included(entry: dict[str, Any], included: list[str]) -> dict[str, Any]:
     return {**kept, "included": included} if included else kept
 
 
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""What breaks a line, or acts on a terminal, in a problem's text: C0 and C1 controls, Unicode's line separators."""
+
+
+def one_line_text(text: str) -> str:
+    """A problem's ``text`` on one line, each control character shown as Python escapes it: a file named with a newline
+    ("missing\\nfile.jpg", from a labels.csv row) broke the problem over two lines, which read as two problems, in
+    ``index``'s table, REST jobs' notes and ``info --problems``."""
+    return CONTROL_CHARACTER.sub(lambda found: repr(found[0])[1:-1], text)
+
+
 def one_line(exc: BaseException) -> str:
     """An error as the one line a user reads; errors that are not ours are named by their type."""
     text = " ".join(str(exc).split()) or type(exc).__name__
@@ -309,7 +324,7 @@ def nothing_indexed(source: Source) -> str:
     if not source.problems:
         return f"nothing to index in {source.key}: it holds no records"
     more = f" (and {len(source.problems) - 1} more problems)" if len(source.problems) > 1 else ""
-    return f"nothing to index in {source.key}: {source.problems[0]}{more}"
+    return f"nothing to index in {source.key}: {one_line_text(source.problems[0])}{more}"
 
 
 def own_entries(record: object, source: Source, fingerprint: str, ids: set[str]) -> list[Entry]:
@@ -589,7 +604,7 @@ class Indexer:
                 "kind": source.kind,
                 "entries": count,
                 "indexed_at": time.time(),
-                "problems": source.problems,
+                "problems": [one_line_text(problem) for problem in source.problems],
                 "stat": signature,
                 **with_included({}, included),
                 "records_version": source.records_version,

@@ -724,10 +724,20 @@ def home_fault(home: Path, paths: bool) -> str | None:
     except OSError as exc:
         if exc.errno in HOME_LOOKUP:
             return f"{HOME_LOOKUP[exc.errno]} ({errno.errorcode[exc.errno]})"
-        return dangling_link(home, paths)
+        return dangling_link(home, paths) or unmakeable(home, paths)
     if not stat.S_ISDIR(found.st_mode):
         return "it is a file, not a folder"
     return None if os.access(home, os.W_OK | os.X_OK) else "it is a folder this user cannot write"
+
+
+def unmakeable(home: Path, paths: bool) -> str | None:
+    """Why the missing folder ``home`` cannot be made, as ``home_fault`` says it: the nearest folder above it that is
+    there takes no new folder from this user (``/proc/1/pa``: even root's mkdir there says ENOENT). None where it can
+    be made."""
+    above = next((folder for folder in home.parents if os.path.exists(folder)), None)
+    if above is None or os.access(above, os.W_OK | os.X_OK):
+        return None
+    return f"it cannot be made in {above if paths else 'the folder above it'}, a folder this user cannot write"
 
 
 def dangling_link(home: Path, paths: bool) -> str | None:

@@ -1121,7 +1121,7 @@ def demo(
     settings = settings_for(index)
     # the encoder the settings name, as chosen: an index of another is rebuilt (the demo's) or refused (a user's)
     settings = settings_for(index or settings.home / DEMO_INDEX, encoder=settings.encoder)
-    corpus = build_demo_corpus(settings.home / "demo-corpus")
+    corpus = settings.home / "demo-corpus"
     try:
         idx = Index.open(settings.index_dir, settings, create=True)
     except EncoderMismatchError:  # built for another encoder: rebuilt only if it is the demo's own, never a user's
@@ -1130,7 +1130,9 @@ def demo(
         console.print(f"rebuilding the demo index at {settings.index_dir} for the current encoder")
         shutil.rmtree(settings.index_dir)
         idx = Index.open(settings.index_dir, settings, create=True)
-    Indexer(idx, show_progress=progress_shown()).add([corpus])
+    if index is not None:
+        refuse_users_index(idx, corpus)
+    Indexer(idx, show_progress=progress_shown()).add([build_demo_corpus(corpus)])
     console.print(f"demo index at {settings.index_dir}\n[bold]search:[/bold] {query}")
     console.print(hits_table(Searcher(idx).search(Query(text=query, k=5)), query))
     # one line however narrow the terminal: a command wrapped before its --index value lost it when pasted
@@ -1147,7 +1149,25 @@ def demo_only(folder: Path, corpus: Path, own: bool) -> bool:
     if own:
         return True
     sources = Generation.read(folder / POINTER_FILE).sources
-    return bool(sources) and all(Path(key).is_relative_to(corpus.resolve()) for key in sources)
+    return bool(sources) and all(is_demo_source(key, corpus) for key in sources)
+
+
+def refuse_users_index(index: Index, corpus: Path) -> None:
+    """``demo --index FOLDER`` refused in one line, the index closed with nothing written, where it holds a source not
+    of the demo corpus at ``corpus``: the demo added its primer and cases to a user's own index, where every search
+    then found them."""
+    if own := [key for key in index.manifest if not is_demo_source(key, corpus)]:
+        index.close()
+        more = f" and {len(own) - 1} more" if len(own) > 1 else ""
+        raise BadInputError(
+            f"the index at {index.path} holds your own sources ({Path(own[0]).name}{more}): the demo would add its "
+            "primer and cases to them; give the demo a separate --index, or none (its own index in PATHATLAS_HOME)"
+        )
+
+
+def is_demo_source(key: str, corpus: Path) -> bool:
+    """Whether the source ``key`` is of the demo corpus at ``corpus``."""
+    return Path(key).is_relative_to(corpus.resolve())
 
 
 @app.command("train-joint")

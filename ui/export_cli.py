@@ -209,6 +209,7 @@ def export_handout(hits_path: Path | None, to: str, as_json: bool) -> None:
         )
     path = expanded(to)
     check_destination(path, "--to")  # a folder, or a place no file can be made (/proc), before stdin is read
+    refuse_own_input(hits_path, path)
     rows = [handout_row(hit) for hit in read_hits(hits_path)]
     if not rows:
         raise BadInputError(f"{hits_path} holds no results: nothing to export (search for something that matches)")
@@ -218,6 +219,21 @@ def export_handout(hits_path: Path | None, to: str, as_json: bool) -> None:
         print_json({"rows": len(rows), "format": form, "file": str(path)})
     else:
         console.print(f"wrote {len(rows)} results to {path} ({form})", soft_wrap=True, highlight=False)
+
+
+def refuse_own_input(hits_path: Path, to: Path) -> None:
+    """Refuse, in one line, a handout file that is the ``--hits`` file itself (the same name, a link to it or a hard
+    link): writing it replaced the search results it was made of ("wrote 3 results"), which were gone."""
+    if str(hits_path) == "-":
+        return
+    try:
+        same = to.samefile(expanded(hits_path))
+    except OSError:  # either is missing (nothing to overwrite) or unreadable, which reading the results says
+        return
+    if same:
+        raise BadInputError(
+            f"--to {to} is the --hits file: writing the handout there would replace the results; give another --to"
+        )
 
 
 def read_hits(path: Path) -> list[dict]:

@@ -39,7 +39,15 @@ if TYPE_CHECKING:
     from pathatlas.retrieval.index import Index
 
 
-class CitationOut(BaseModel):
+class ResponseModel(BaseModel):
+    """What the service answers: each field it always sends (one with a default too, sent as it is, null included) is
+    required in the response's schema, so a client generated from it does not type it optional. A request's defaulted
+    field stays optional: pydantic applies this to the serialization schema alone, which FastAPI gives responses."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class CitationOut(ResponseModel):
     """``Citation.to_dict``, the one JSON form of a citation: the source by name and id, never by server path."""
 
     source: str = Field(..., description="The source's file or folder name.")
@@ -107,7 +115,14 @@ def caption_url(links: Links, record_id: str, source: str, caption_page: int | N
     return links.caption_page(record_id) if has_rendered_pages(source, caption_page) else None
 
 
-StoredPayload = with_config(ConfigDict(extra="allow"))(
+def none_required(schema: dict[str, Any]) -> None:
+    """A schema whose keys are each sent only where there is one to send (``StoredPayload``): none required. Pydantic
+    makes a TypedDict's keys required in the response schema of a ``ResponseModel`` holding it (it reads the model's
+    config for them, not the TypedDict's)."""
+    schema.pop("required", None)
+
+
+StoredPayload = with_config(ConfigDict(extra="allow", json_schema_extra=none_required))(
     TypedDict(
         "StoredPayload",
         {name: hint for name, hint in get_type_hints(Payload).items() if name not in ("extra", *HIDDEN_FIELDS)},
@@ -118,7 +133,7 @@ StoredPayload = with_config(ConfigDict(extra="allow"))(
 and any field a plug-in or a newer index stored (kept as it was, so more properties may come)."""
 
 
-class HitFields(BaseModel):
+class HitFields(ResponseModel):
     """``hit_record``'s fields but its thumbnail, a server file each door shows in its own way: REST as a URL
     (``HitOut``), the tools as a resource (``tools.ToolHit``)."""
 
@@ -252,14 +267,14 @@ class RecordOut(HitOut):
         return cls(**{**HitOut.of(hit, links=links).model_dump(), **UNRANKED, "text": hit.payload.text})
 
 
-class CaseImageOut(BaseModel):
+class CaseImageOut(ResponseModel):
     id: str = Field(description="The image's record id.")
     image: str | None = Field(description="The image's file, as its case folder names it.")
     url: str = Field(description="GET this for the image at full size.")
     labels: dict[str, str] = Field(description="The image's own labels (a stain, notes), those all share included.")
 
 
-class CaseOut(BaseModel):
+class CaseOut(ResponseModel):
     """GET /cases/{id}: a case and each of its images. The title, diagnosis and organ belong to the case; labels (a
     stain, notes) to each image, so the case's ``labels`` are those every image shares."""
 
@@ -454,7 +469,7 @@ class SimilarRequest(BaseModel):
     filters: Filters = Field(default_factory=dict, examples=[{"kind": "case"}])
 
 
-class UnknownWordOut(BaseModel):
+class UnknownWordOut(ResponseModel):
     """A word of the request that no indexed text holds (``words.UnknownWord``): a typo, or a word the library never
     uses. It matched nothing by its letters: hits for it were found by meaning alone, an option with it found no
     quoted evidence."""
@@ -471,7 +486,7 @@ UNKNOWN_WORDS = Field(
 )
 
 
-class SearchResponse(BaseModel):
+class SearchResponse(ResponseModel):
     hits: list[HitOut]
     image_words: str = Field(
         "", description="Words read in the query image and searched by (PATHATLAS_QUERY_OCR); empty when none counted."
@@ -479,13 +494,13 @@ class SearchResponse(BaseModel):
     unknown_words: list[UnknownWordOut] = UNKNOWN_WORDS
 
 
-class FacetValue(BaseModel):
+class FacetValue(ResponseModel):
     value: str = Field(..., description="What a filter on the field takes (for sources: the source id).")
     count: int
     label: str | None = Field(None, description="What to show for the value, where it differs (a source's name).")
 
 
-class FacetsOut(BaseModel):
+class FacetsOut(ResponseModel):
     fields: dict[str, list[FacetValue]] = Field(
         ..., description="Filter field to the values the index holds, most frequent first (chapters in book order)."
     )
@@ -625,7 +640,7 @@ class QuoteCitation(PlacedCitation):
     thumbnail_url: str | None = Field(None, description="GET this for the cited record's thumbnail.")
 
 
-class OptionQuote(BaseModel):
+class OptionQuote(ResponseModel):
     quote: str = Field(..., description="A sentence quoted verbatim from the cited evidence.")
     citation: QuoteCitation
     stance: Literal["supports", "contradicts", "related"] = Field(
@@ -640,7 +655,7 @@ class OptionQuote(BaseModel):
     )
 
 
-class OptionOut(BaseModel):
+class OptionOut(ResponseModel):
     label: str
     text: str
     score: float | None = Field(
@@ -655,19 +670,19 @@ class AnswerCitation(QuoteCitation):
     """What the answer rests on, linked as each quote's citation is (``linked``)."""
 
 
-class PlannedQuery(BaseModel):
+class PlannedQuery(ResponseModel):
     id: str
     purpose: str = Field(description="question, option, finding, image, follow-up or contrast.")
     text: str | None = Field(description="The words searched; null for the image alone.")
 
 
-class SearchedHit(BaseModel):
+class SearchedHit(ResponseModel):
     id: str
     kind: Kind
     citation: str = Field(description="Its citation's label.")
 
 
-class StepOut(BaseModel):
+class StepOut(ResponseModel):
     """One step of the agent: the fields of its kind (``step``) are always there; a newer agent may add more."""
 
     model_config = ConfigDict(extra="allow")
@@ -716,7 +731,7 @@ class AnswerStep(StepOut):
 TraceStep = Annotated[PlanStep | SearchStep | SupportStep | WeighStep | AnswerStep, Field(discriminator="step")]
 
 
-class AnswerFields(BaseModel):
+class AnswerFields(ResponseModel):
     """``answer_record``'s fields, options in label order, its citations as REST links their media; the tools' form
     (``tools.ToolAnswer``) names each citation's thumbnail resource instead."""
 
@@ -784,7 +799,7 @@ def linked(citation: dict[str, Any], links: Links) -> dict[str, Any]:
     }
 
 
-class SourceOut(BaseModel):
+class SourceOut(ResponseModel):
     """An indexed source and its counts: a case folder's entries are its images, its cases the distinct cases they
     show (a case of three images is one)."""
 
@@ -803,7 +818,7 @@ JobStatus = Literal["queued", "running", "done", "failed", "cancelled", "interru
 """What a job's record says (``jobs.STATUSES``), and "interrupted" for one the server stopped before it ended."""
 
 
-class JobOut(BaseModel):
+class JobOut(ResponseModel):
     id: str
     status: JobStatus = Field(description="interrupted: the server stopped (a restart, a kill) before the job ended.")
     source: str
@@ -847,7 +862,7 @@ class JobsQuery(BaseModel):
     )
 
 
-class ServiceLimits(BaseModel):
+class ServiceLimits(ResponseModel):
     """What the service refuses beyond (413, 422 or 400), so a client can check before it sends."""
 
     max_upload_mb: int = Field(description="Largest upload to index (a PDF, a notes file or a zip).")
@@ -858,12 +873,12 @@ class ServiceLimits(BaseModel):
     k_max: int = Field(K_MAX, description="Most hits one search returns (its k).")
 
 
-class Readiness(BaseModel):
+class Readiness(ResponseModel):
     ready: bool = Field(description="The models are loaded and the index can be searched.")
     problem: str | None = Field(None, description="Why the service cannot search, in one line; null otherwise.")
 
 
-class Health(BaseModel):
+class Health(ResponseModel):
     status: Literal["ok", "failing"] = Field(
         "ok", description="'failing' when the service cannot search (``problem`` says why; /health answers 503)."
     )
@@ -893,5 +908,5 @@ class Health(BaseModel):
     limits: ServiceLimits
 
 
-class ErrorOut(BaseModel):
+class ErrorOut(ResponseModel):
     detail: str | list[dict[str, Any]] = Field(description="What was wrong: a sentence, or a list of field errors.")
