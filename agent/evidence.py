@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
+from itertools import pairwise
 
 from pathatlas.agent.plan import (
     INABILITY,
@@ -304,9 +305,10 @@ def with_phrasal_verbs(words: list[str]) -> list[str]:
 
 def words_in_order(texts: list[str]) -> list[list[str]]:
     """Each text's stems with its lettered words where they stand ("b cells ... t cells ... thymus": "thymus" is
-    nearest "t cell"), its clauses apart (``CLAUSE`` between them) and each clause's pieces apart (``asides``,
-    ``ASIDE`` between them), for which option a question word is said of."""
-    clauses = [[asides(clause) for clause in clause_texts(compared(text))] for text in texts]
+    nearest "t cell"), its clauses and the pairs a clause lists apart (``CLAUSE`` between them: ``paired_items``) and
+    each one's pieces apart (``asides``, ``ASIDE`` between them), for which option a question word is said of."""
+    items = ([item for clause in clause_texts(compared(text)) for item in paired_items(clause)] for text in texts)
+    clauses = [[asides(item) for item in parts] for parts in items]
     ordered = iter(clause_words([piece for parts in clauses for pieces in parts for piece in pieces]))
     out = []
     for parts in clauses:
@@ -325,6 +327,56 @@ def clause_texts(text: str) -> list[str]:
     first, *rest = CLAUSE_BREAK.split(text)
     opening = CONTRASTING_OPENING.match(first)
     return [first[: opening.end()].rstrip(", "), first[opening.end() :], *rest] if opening else [first, *rest]
+
+
+LIST_WORDS = ("and", "or")
+LIST_SEPARATOR = re.compile(rf",?\s+(?:{'|'.join(LIST_WORDS)})\s+|,\s+", re.IGNORECASE)
+"""What parts a list's items: a comma, "and" or "or"."""
+
+
+def paired_items(clause: str) -> list[str]:
+    """A clause listing things each with what it says of it ("Ziehl-Neelsen for acid-fast bacilli and Grocott
+    methenamine silver for fungi", "X stains P, Y stains Q") cut into its items, so each says its words of its own
+    thing: read whole, "bacilli" stood nearer "Grocott" than "Ziehl-Neelsen" and backed the silver stain for acid-fast
+    bacilli. Such a list repeats a word linking each item's thing to what it says (``links``, ``listed_pairs``; of
+    several such words, the one making most items); a clause without one is one item ("Osteoblasts and osteocytes
+    do not divide": a compound subject)."""
+    words = list(NAME_WORD.finditer(clause))
+    lower = [word.group().lower() for word in words]
+    places: dict[str, list[int]] = {}
+    for k, word in enumerate(lower):
+        if word not in LIST_WORDS:
+            places.setdefault(word, []).append(k)
+    listed = [
+        pairs
+        for word, repeats in places.items()
+        if len(repeats) > 1 and links(lower, repeats) and (pairs := listed_pairs(clause, [words[k] for k in repeats]))
+    ]
+    return max(listed, key=len, default=[clause])
+
+
+def links(words: Sequence[str], repeats: Sequence[int]) -> bool:
+    """Whether a word a clause repeats (at places ``repeats`` among its lower-case ``words``) may link listed things to
+    what each says: a function word ("for", "has"), or one between other words each time, no part of a name the items
+    share ("stains" in "Gram stains bacteria, Congo red stains amyloid"; not "blood" in "red blood cells, white blood
+    cells")."""
+    padded = ["", *words, ""]
+    before, after = ({padded[k + shift] for k in repeats} for shift in (0, 2))
+    return words[repeats[0]] in FUNCTION_WORDS or len(before) == len(after) == len(repeats)
+
+
+def listed_pairs(clause: str, repeats: Sequence[re.Match[str]]) -> list[str]:
+    """A clause's items, cut at the last list separator (``LIST_SEPARATOR``) between each two of a word's
+    ``repeats``; none unless each item holds words before and after its repeat."""
+    cuts = [list(LIST_SEPARATOR.finditer(clause, one.end(), next_one.start())) for one, next_one in pairwise(repeats)]
+    if not all(cuts):
+        return []
+    starts = [0, *(found[-1].end() for found in cuts)]
+    ends = [*(found[-1].start() for found in cuts), len(clause)]
+    sides = zip(starts, repeats, ends, strict=True)
+    if not all(has_words(clause[start : at.start()]) and has_words(clause[at.end() : end]) for start, at, end in sides):
+        return []
+    return [clause[start:end] for start, end in zip(starts, ends, strict=True)]
 
 
 def asides(clause: str) -> list[str]:
@@ -1328,26 +1380,45 @@ def shown_stance(quote: Quote, says_most: bool) -> str:
     return "supports" if (quote.settles or says_most) and not asserts_nothing(quote.text) else "related"
 
 
-def shown_stances(quotes: Sequence[Sequence[Quote]]) -> list[list[str]]:
+def shown_stances(quotes: Sequence[Sequence[Quote]], choice: int | None = None) -> list[list[str]]:
     """The stance an answer shows for each option's quotes. A quote that settles (says most of what is asked) shows
     its stance; so does the one that says more of what is asked of its option than any other option's quote says
-    (``Quote.covers``, at least ``SHOWN_SUPPORT_COVERAGE``): "Ligaments and tendons are made of dense regular
-    connective tissue" supports its option for a long question stem it covers a third of. Any other supporting quote
-    names its option without saying what is asked, and is shown related: "Osteoclasts are continually breaking down
-    old bone while osteoblasts are continually forming new bone" would otherwise be a green "supports" under both for
-    "Which cells resorb bone?". A question taking no negation as given is shown supporting nothing, nor outdoes another
-    option's quote (``asserts_nothing``). Only as shown: ``writing`` reads ``stance`` as found (read as related, it
-    would swap the choice's best naming sentence for a nearest one in 203 of the 347 dev questions' rationales)."""
+    (``says_most``): "Ligaments and tendons are made of dense regular connective tissue" supports its option for a
+    long question stem it covers a third of. Any other supporting quote names its option without saying what is asked,
+    and is shown related: "Osteoclasts are continually breaking down old bone while osteoblasts are continually
+    forming new bone" would otherwise be a green "supports" under both for "Which cells resorb bone?". A question
+    taking no negation as given is shown supporting nothing, nor outdoes another option's quote (``asserts_nothing``).
+    Only as shown: ``writing`` reads ``stance`` as found (read as related, it would swap the choice's best naming
+    sentence for a nearest one in 203 of the 347 dev questions' rationales).
+
+    Beside a ``choice`` shown with no supporting quote, only settling quotes are shown supporting: one saying most
+    without settling showed the student an answer its evidence did not back, and the weighing was right as often as
+    that quote or more (the 347 dev questions: of 25 such ``agentic`` answers the choice was right in 13, the quote's
+    option in 7; ``rag`` 11 and 11 of 26), so the answer is not forced to it. A rival's settling quote is still shown
+    supporting: the answer is then contested, unsettled, and its rationale quotes the rival
+    (``writing.saying_rival``)."""
+    most = says_most(quotes)
+    shown = [
+        [shown_stance(q, m) for q, m in zip(own, flags, strict=True)] for own, flags in zip(quotes, most, strict=True)
+    ]
+    if choice is None or choice >= len(shown) or "supports" in shown[choice]:
+        return shown
+    return [[shown_stance(q, False) for q in own] for own in quotes]
+
+
+def says_most(quotes: Sequence[Sequence[Quote]]) -> list[list[bool]]:
+    """Per option's quotes, whether each is its option's quote saying most of what is asked (``Quote.covers``), at
+    least ``SHOWN_SUPPORT_COVERAGE`` and more than any other option's quote says."""
     best = [
         max((q.covers for q in own if q.stance == "supports" and not asserts_nothing(q.text)), default=0.0)
         for own in quotes
     ]
-    shown = []
+    out = []
     for j, own in enumerate(quotes):
         rivals = max((b for k, b in enumerate(best) if k != j), default=0.0)
-        says_most = best[j] >= SHOWN_SUPPORT_COVERAGE and best[j] > rivals
-        shown.append([shown_stance(q, says_most and q.covers == best[j]) for q in own])
-    return shown
+        most = best[j] >= SHOWN_SUPPORT_COVERAGE and best[j] > rivals
+        out.append([most and q.covers == best[j] for q in own])
+    return out
 
 
 @dataclass(frozen=True)

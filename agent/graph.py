@@ -80,7 +80,7 @@ def answer_document(question: Question, answer: Answer, evidence: list[Evidence]
     0-based index."""
     by_id = {e.id: e for e in evidence}
     quotes = [answer.quotes[j] if j < len(answer.quotes) else [] for j in range(len(question.options))]
-    stances = shown_stances(quotes)
+    stances = shown_stances(quotes, answer.choice)
     options = [
         {
             "label": LETTERS[j],

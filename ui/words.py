@@ -9,6 +9,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from pathatlas.retrieval.figure_labels import LABEL
@@ -172,6 +173,35 @@ def unknown_words(texts: Sequence[tuple[str, str]], idx: Index) -> list[UnknownW
     ]
 
 
+ASKING_WORDS = (
+    "find", "found", "show", "shown", "help", "use", "describe", "identify", "characterise", "characteristic",
+    "see", "seen", "give", "given", "explain", "best", "likely", "following", "typical", "correct", "occur", "happen",
+)  # fmt: skip
+"""Words a question asks with, not about (each in any form its stem takes: "helps", "used", "describes"): that no
+indexed text holds one says nothing of what is searched for, yet "Which stain helps find acid-fast bacilli?" was told
+"No indexed text has 'find'". The plan's own question words (``plan.QUESTION_WORDS``: "which", "does") are stop words,
+never named; "occur" and "happen" are those ``evidence.asked_text`` drops."""
+
+
+@cache
+def asking_stems() -> frozenset[str]:
+    """The stems BM25 reads ``ASKING_WORDS`` as, once."""
+    from pathatlas.retrieval.terms import tokenize
+
+    return frozenset(stem for stems in tokenize(list(ASKING_WORDS)) for stem in stems)
+
+
+def without_asking_words(question: str) -> str:
+    """A question less the words it asks with (``ASKING_WORDS``, by stem)."""
+    from pathatlas.retrieval.terms import tokenize
+
+    words = re.findall(r"\w+", question)
+    asking = {
+        word for word, stems in zip(words, tokenize(words) if words else [], strict=True) if {*stems} & asking_stems()
+    }
+    return re.sub(r"\w+", lambda word: " " if word.group() in asking else word.group(), question)
+
+
 def asked_texts(question: str, options: Sequence[str]) -> list[tuple[str, str]]:
     """A question's texts by the names ``unknown_words`` gives them: "question", "option A", "option B"..., but the
     options that name nothing to find: verdicts ("True", "False": every True/False question was told "No indexed text
@@ -179,13 +209,13 @@ def asked_texts(question: str, options: Sequence[str]) -> list[tuple[str, str]]:
     nothing for by their words either (``evidence.option_terms``). Nor does the question's reference to an image in
     front of the asker ("this slide", "the micrograph shown here": ``plan.IMAGE_REFERENCE``) name anything to find:
     "Which diagnosis best fits this slide?", the image questions' own wording, was told "No indexed text has 'slide';
-    did you mean side?"."""
+    did you mean side?". Nor do the words it asks with (``without_asking_words``)."""
     from pathatlas.agent.plan import IMAGE_REFERENCE, referred_options, verdict_options
     from pathatlas.agent.questions import LETTERS
 
     nameless = range(len(options)) if verdict_options(options) else referred_options(question, options)
     named = ((f"option {LETTERS[n]}", option) for n, option in enumerate(options) if n not in nameless)
-    return [("question", IMAGE_REFERENCE.sub(" ", question)), *named]
+    return [("question", without_asking_words(IMAGE_REFERENCE.sub(" ", question))), *named]
 
 
 def unknown_words_json(texts: Sequence[tuple[str, str]], idx: Index) -> list[dict[str, Any]]:
