@@ -93,11 +93,13 @@ def unindexed_words(text: str, terms: Collection[str], languages: tuple[Language
     """The words of ``text`` worth looking for (``looked_for``) none of whose BM25 terms ``terms`` holds: a typo
     ("Melanomma") or a word no indexed text uses. Each once, whatever its case, as first typed: a warning quoting
     "strasse" for "Straße" (casefolded) named a word the user never wrote. A figure's label ("fig 11.1") names a
-    figure, not words to look for (``figure_labels``)."""
-    from pathatlas.retrieval.terms import lookup_terms
+    figure, not words to look for (``figure_labels``). A joined name ("Ki-67", "H&E": ``terms.JOINED``) is one word,
+    as search reads it: "Ki-67" over an index holding "Ki67" was told "no indexed word 'Ki'"."""
+    from pathatlas.retrieval.terms import JOINED, lookup_terms, unjoined
 
+    text = LABEL.sub(" ", text)
     typed: dict[str, str] = {}
-    for word in re.findall(r"\w+", LABEL.sub(" ", text)):
+    for word in [found[0] for name in JOINED for found in name.finditer(text)] + re.findall(r"\w+", unjoined(text)):
         typed.setdefault(lower_case(word), word)
     return [
         spelt

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pathatlas.retrieval.index import Index
-from pathatlas.ui.words import closest_words, unknown_words
+from pathatlas.ui.words import closest_words, unindexed_words, unknown_words
 from tests.helpers import hashing_settings, indexed_lecture, run_cli
 
 LECTURE = (
@@ -63,3 +63,17 @@ def test_each_cli_warning_names_a_long_query_by_its_start(lecture):
     index = (lecture / "idx").resolve()
     shown = "query 'Adipos tissue stores fat in compact bone…'"
     assert lines == [f"warning: {shown}: no indexed word 'Adipos' in index {index}; closest: 'adipose', 'adipocytes'"]
+
+
+@pytest.mark.parametrize(
+    ("query", "indexed", "named"),
+    [
+        ("Ki-67 index", {"ki67", "index"}, []),  # searched as "Ki67": no "Ki" to miss
+        ("Ki-67 index", {"index", "ki"}, ["Ki-67"]),  # the name is missing, not its piece
+        ("HER-2 breast", {"breast", "her"}, ["HER-2"]),  # the pronoun "her" is no HER2
+        ("H&E stain", {"stain", "h&e"}, []),
+        ("H&E stain", {"stain"}, ["H&E"]),
+    ],
+)
+def test_a_joined_name_is_named_whole_as_search_reads_it(query, indexed, named):
+    assert unindexed_words(query, indexed, ()) == named
