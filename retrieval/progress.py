@@ -4,7 +4,7 @@ not bars; progress messages go to stderr too, beside the bars and the logs."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -21,6 +21,19 @@ def progress(iterable: Iterable | None = None, *, disable: bool = False, **optio
     """``tqdm(iterable, **options)``, off when stderr is not a terminal; ``disable`` is the call's own reason to
     hide it (too few batches to be worth a bar)."""
     return tqdm(iterable, disable=disable or not stderr_is_terminal(), **options)
+
+
+def batched(ask: Callable[[list], list], items: list, size: int, **options: Any) -> list:
+    """``ask`` of ``items`` ``size`` at a time, its answers in order, under a ``progress`` bar of the items
+    (``options``: its ``desc``, ``unit``...) moving a batch at a time: a bench's searches, which one call would make
+    without a sign for minutes."""
+    answers: list = []
+    with progress(total=len(items), **options) as bar:
+        for start in range(0, len(items), size):
+            batch = items[start : start + size]
+            answers += ask(batch)
+            bar.update(len(batch))
+    return answers
 
 
 def progress_note(line: str) -> None:

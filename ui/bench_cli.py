@@ -312,35 +312,21 @@ def say_notes(task: str, body: dict) -> None:
         err_console.print(f"[yellow]note:[/yellow] {escape(task)}: {escape(note)}", highlight=False, soft_wrap=True)
 
 
-COLUMNS = {
-    "recall@1": "R@1",
-    "recall@5": "R@5",
-    "recall@10": "R@10",
-    "recall_cap@10": "R_cap@10",
-    "mrr": "MRR",
-    "precision@5": "P@5",
-    "precision@10": "P@10",
-}
-"""The metrics a retrieval table may show, in order, and their headers: each task's table shows those it reports, so
-no empty column takes the width a 100-column terminal needs for the method's role and marks."""
-
-
 def retrieval_table(task: str, body: dict, caption: bool = True) -> Table:
     """One task's methods, each figure with its 95% interval where it has one (``figure_cell``; the caption says how
     it was reached) and ``SIGNIFICANT`` where it differs from the default's by the table's own paired test
     (``significant_cells``); the default's row is named so (its ``default_label``) and, after that, marked where it
     scores below a baseline. ``caption``: say how the intervals were reached (once a task: its fold tables do not
     repeat it)."""
-    from pathatlas.retrieval.bench.common import losses
+    from pathatlas.retrieval.bench.common import METRIC_NAMES, losses, metric_name
     from pathatlas.retrieval.metrics import INTERVALS
 
     marks, significant = losses(body), significant_cells(body)
-    mrr = f"MRR@{body['mrr_depth']}" if body.get("mrr_depth") else "MRR"
-    columns = {**COLUMNS, "mrr": mrr}
-    keys = [key for key in columns if any(key in m for m in body["methods"].values())]
+    keys = [key for key in METRIC_NAMES if any(key in m for m in body["methods"].values())]
     intervals = any("ci95" in m for m in body["methods"].values())
     said = f"(lo-hi): {INTERVALS}; {OUTWARDS}" if intervals and caption else None
-    table = Table("method", *(columns[key] for key in keys), "", title=f"{task}, n={body['n']}", caption=said)
+    headers = (metric_name(key, body) for key in keys)
+    table = Table("method", *headers, "", title=f"{task}, n={body['n']}", caption=said)
     # names like visual+joint+specimen stay whole; one of several words may wrap between them
     table.columns[0].min_width = max(len(word) for name in body["methods"] for word in name.split())
     for name, m in body["methods"].items():
@@ -411,27 +397,28 @@ SHOWN_CHAPTERS = range(2, 31)
 def chapter_table(task: str, body: dict) -> Table:
     """R@1, R@5 and MRR of the default and each baseline per chapter (``by_chapter``), in the file's order of
     chapters: a method's three figures share a cell, kept whole, so twelve figures a row fit a terminal; a chapter
-    where the default scores below BM25 is marked as ``retrieval_table`` marks its row; a chapter's name, the file's
-    text, is shown as written (never read as markup). With folds each chapter's default is the one chosen on the
-    other folds, and the title says those are held out."""
+    where the default scores below a baseline (BM25, dense, chance: ``below_baselines``) is marked as
+    ``retrieval_table`` marks its row; a chapter's name, the file's text, is shown as written (never read as markup).
+    With folds each chapter's default is the one chosen on the other folds, and the title says those are held out."""
+    from pathatlas.retrieval.bench.common import metric_name
     from pathatlas.retrieval.bench.pages import CHAPTER_METRICS
 
     rows = body["by_chapter"]
-    shown = {"recall@1": "R@1", "recall@5": "R@5", "mrr": f"MRR@{body['mrr_depth']}"}
     held_out = "fold" in rows[0]
     title = f"{task} by chapter" + (": held out, each chapter's default chosen on the other folds" if held_out else "")
     table = Table("chapter", *(["fold"] if held_out else []), "n", title=title)
     table.columns[0].min_width = 16  # names like "The Nervous System and Nervous Tissue" wrap, not fold
     for name in rows[0]["methods"]:
         role = body.get("default_label", "default") if name == body.get("default") else "baseline"
-        metrics = "".join(f"{shown[metric]:<6}" for metric in CHAPTER_METRICS).rstrip()
+        metrics = "".join(f"{metric_name(metric, body):<6}" for metric in CHAPTER_METRICS).rstrip()
         table.add_column(f"{name} ({role})\n{metrics}", no_wrap=True)
     table.add_column("")
     for row in rows:
         cells = [
             " ".join(f"{figures[metric]:.3f}" for metric in CHAPTER_METRICS) for figures in row["methods"].values()
         ]
-        mark = below_mark([("bm25", metric) for metric in row["below_bm25"]]) if row["below_bm25"] else ""
+        pairs = [(baseline, metric) for baseline, metrics in row["below_baselines"].items() for metric in metrics]
+        mark = below_mark(pairs) if pairs else ""
         fold = [str(row["fold"])] if held_out else []
         table.add_row(escape(row["chapter"]) or "(no chapter)", *fold, str(row["n"]), *cells, mark)
     return table
@@ -661,7 +648,10 @@ def bench_retrieval_command(
     json_out: JsonFileOpt = None,
     plot: Annotated[
         Path | None,
-        typer.Option(help="Draw recall@k curves (and P@10 bars) to this PNG (needs pip install 'pathatlas\\[plot]')."),
+        typer.Option(
+            help="Draw R@k curves (and MRR and precision bars) to this file: .png (200 dpi), .pdf or .svg (vector, "
+            "for a paper), or any other ending matplotlib writes (needs pip install 'pathatlas\\[plot]')."
+        ),
     ] = None,
 ):
     """Recall@1/5/10, MRR and precision@10 per direction and method, with baselines and chance."""
@@ -949,8 +939,6 @@ def bench_peers_command(
 
 
 QA_HEADERS = (
-    "95% CI",
-    "vs rag (95% CI)",
     "negated (n)",
     "ECE",
     "evidence hit@5",
@@ -962,7 +950,7 @@ QA_HEADERS = (
     "unusable replies",
     "failed",
 )
-"""The headers of ``row_cells``' cells after the score, whose column is named by the run's metric."""
+"""The headers of ``row_cells``' cells after the score's, its interval's and the paired ones' (``vs_columns``)."""
 
 
 def qa_table(result: dict, title: str) -> FittedTable:
@@ -981,6 +969,7 @@ def qa_table(result: dict, title: str) -> FittedTable:
         row_cells,
         shipped_label,
         shown_rows,
+        vs_columns,
     )
 
     rows = shown_rows(result)
@@ -996,7 +985,7 @@ def qa_table(result: dict, title: str) -> FittedTable:
     if baseline := chance_row(result):
         cells.append([baseline[0], *baseline[1], ""])
         styles.append("dim")
-    headers = ["mode", metric, *QA_HEADERS, ""]
+    headers = ["mode", metric, "95% CI", *vs_columns("95% CI"), *QA_HEADERS, ""]
     kept = [0] + [c for c in range(1, len(headers)) if any(row[c] for row in cells)]
     blank = [headers[c] for c in range(1, len(headers) - 1) if c not in kept]
     labels = held_out_rows(result) if folded else f"{short}: {why.rstrip(')')}" if why else ""
@@ -1185,6 +1174,13 @@ def bench_qa_command(
     ] = False,
     out: Annotated[Path, typer.Option(help="Folder for report.md and plot.png.")] = Path("bench-out/qa"),
     json_out: JsonFileOpt = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            help="Draw the plot to this file instead of plot.png in --out: .png (200 dpi), .pdf or .svg (vector, for "
+            "a paper), or any other ending matplotlib writes."
+        ),
+    ] = None,
 ):
     """Accuracy (95% CI; open: token recall), evidence hit@5, latency, failures per mode, kind and chapter."""
     from pathatlas.agent.bench.report import INTERRUPTED
@@ -1203,6 +1199,7 @@ def bench_qa_command(
         exclude_case=exclude_case,
         out=out,
         json_out=json_out,
+        plot=plot,
     ).checked()
     result = run_qa(request)
     show_qa(result, request)
@@ -1228,10 +1225,11 @@ class QARequest:
     exclude_case: bool
     out: Path
     json_out: Path | None
+    plot: Path | None
 
     def checked(self) -> QARequest:
         """This request, refused in one line before anything loads where a mode or --folds is wrong or a result could
-        not be written once done."""
+        not be written once done; its --plot as the file written (``plot_file``; plot.png in --out without one)."""
         from pathatlas.agent.bench.items import MODES
 
         if unknown := [m for m in self.modes if m not in MODES]:
@@ -1242,7 +1240,9 @@ class QARequest:
             raise BadInputError("--open and --open-from-mcq: use one (--open asks every stem, answerable or not)")
         check_destination(self.out, "--out", folder=True)
         check_destination(self.json_out, "--json")
-        return self
+        plot = plot_file(self.plot or self.out / "plot.png")
+        check_destination(plot, "--plot")
+        return replace(self, plot=plot)
 
 
 def run_qa(request: QARequest) -> dict:
@@ -1300,7 +1300,7 @@ def qa_options(request: QARequest, settings: Settings, query_vectors: str | None
 
 def show_qa(result: dict, request: QARequest) -> None:
     """The JSON first (the answers are the run's work; the tables, report and plot show them), then the tables, each
-    mode's lines (``print_mode_lines``), failures and notes, and report.md and plot.png in --out."""
+    mode's lines (``print_mode_lines``), failures and notes, and report.md in --out and the plot (--plot)."""
     from pathatlas.agent.bench.plot import plot_qa
     from pathatlas.agent.bench.report import markdown_report
     from pathatlas.agent.bench.rows import answered_phrase, failure_lines, group_rows
@@ -1317,23 +1317,25 @@ def show_qa(result: dict, request: QARequest) -> None:
     say_run_notes(result)
     request.out.mkdir(parents=True, exist_ok=True)
     (request.out / "report.md").write_text(markdown_report(result, f"QA benchmark: {name}"))
-    plot_qa(result, request.out / "plot.png")
-    console.print(f"wrote {request.out / 'report.md'} and {request.out / 'plot.png'}")
+    plot_qa(result, request.plot)
+    console.print(f"wrote {request.out / 'report.md'} and {request.plot}")
 
 
 def print_mode_lines(result: dict) -> None:
     """Each mode's held-out figures (--folds: option weights, then open-answer confidence) and its answers by what
     the quotes name, a line each."""
+    from pathatlas.agent.bench.outcomes import PAIRED_WITH
+    from pathatlas.agent.bench.rows import paired_cells
     from pathatlas.agent.writing import NAMING
 
     for mode, m in result["modes"].items():
         if h := m.get("held_out"):
-            vs = h.get("vs_rag")
+            paired = "".join(f", vs {b} {cell}" for b, cell in zip(PAIRED_WITH, paired_cells(h), strict=True) if cell)
             console.print(
                 f"{mode}: weights refit on {h['folds'] - 1} of {h['folds']} chapter folds, held out: accuracy "
                 f"{h['accuracy']:.3f}, ECE {h['ece']:.3f}"
                 + (f", negated {h['negated']['accuracy']:.3f} (n={h['negated']['n']})" if h["negated"]["n"] else "")
-                + (f", vs rag {vs['difference']:+.3f} ({vs['ci95'][0]:+.3f} to {vs['ci95'][1]:+.3f})" if vs else "")
+                + paired
             )
         if h := m.get("held_out_open"):
             console.print(

@@ -8,6 +8,7 @@ from typing import Any
 from pathatlas.agent.answerers.base import Answerer
 from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.bench.items import Item, as_filed
+from pathatlas.agent.bench.outcomes import group_figures
 from pathatlas.agent.questions import LETTERS
 from pathatlas.agent.tune import FITTED_ON, OpenRow, Row, chapter_folds_by_name, cross_validate, cross_validate_open
 from pathatlas.errors import BadInputError
@@ -78,8 +79,8 @@ def held_out_answers(
 ) -> dict:
     """What a mode's held-out figures record per question beside ``correct``: ``answer`` (the option ``chosen``, as
     ``tune.cross_validate`` gives it, by the file's letters as every answer is recorded), ``fold`` (the chapter fold it
-    was held out in, numbered from 1), and ``by_group`` (per chapter: n, held-out accuracy and its fold), the held-out
-    table beside the in-sample ``by_group``."""
+    was held out in, numbered from 1), and ``by_group`` (per chapter: n, held-out accuracy with its 95% CI, and its
+    fold), the held-out table beside the in-sample ``by_group``."""
     asked = {item.id: item for item in items}
     fold = {row.id: f + 1 for row, f in zip(rows, fold_of, strict=True)}
     groups: dict[str, list[str]] = {}
@@ -88,10 +89,7 @@ def held_out_answers(
     return {
         "answer": {i: as_filed(asked[i], LETTERS[c]) for i, c in chosen.items()},
         "fold": fold,
-        "by_group": {
-            g: {"n": len(ids), "accuracy": sum(correct[i] for i in ids) / len(ids), "fold": fold[ids[0]]}
-            for g, ids in groups.items()
-        },
+        "by_group": {g: group_figures([correct[i] for i in ids]) | {"fold": fold[ids[0]]} for g, ids in groups.items()},
     }
 
 

@@ -9,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from pathatlas.agent.evidence import placed_options
 from pathatlas.agent.questions import ANY_LABEL, LETTERS, Question, answer_letter, letter_index, unlabelled
 from pathatlas.agent.tune import question_fingerprint
@@ -69,6 +71,11 @@ def as_filed(item: Item, letter: str) -> str:
 
 QUESTION_KEYS = ("id", "question", "options", "answer", "image", "gold", "chapter")
 """The fields ``load_items`` reads; a file none of whose rows can be asked is refused naming its other keys."""
+
+SHIPPED_KEYS = ("chapter_index", "has_image")
+"""Keys the shipped question files (``mcq_dev.jsonl``, ``image_mcq_dev.jsonl``) carry beside ``QUESTION_KEYS``,
+unread (the chapter's number, whether the row has an image): no sign of a file in another schema, so never named as
+unknown."""
 
 QUESTION_LINE = "a line: {question, options, answer}, options left out for open and yes/no questions"
 """What a question file's line holds, as a file without one is told, in the shape ``bench retrieval --mcq`` tells it
@@ -150,8 +157,7 @@ def load_items(
             options = unlabelled(read_options(row.get("options")))
             fingerprint = question_fingerprint(str(row.get("question") or ""), options)
             kind, answer, options = row_answer(row, options, open_questions)
-            image_path = path.parent / row["image"] if row.get("image") else None
-            image = open_image(image_path, max_pixels, query=True) if image_path else None
+            image_path, image = question_image(path, row["image"], max_pixels) if row.get("image") else (None, None)
             question = Question(str(row.get("question") or ""), options, image, row_id)
             question.validate()
         except (PathAtlasError, KeyError, TypeError) as exc:
@@ -163,6 +169,20 @@ def load_items(
     if not items:
         raise BadInputError(f"{path}: {unusable_file(rows, failures)}")
     return items, failures
+
+
+def question_image(path: Path, named: str, max_pixels: int) -> tuple[Path, Image.Image]:
+    """A row's image path (its ``image``, ``named``, read from the folder of the question file ``path``) and the image,
+    opened as a query is. Where a relative path names no file, the error names the folder it was read from: "cannot
+    read image atlas/images/BS1-HE1.jpg" did not say that this is the file's folder, not the working one."""
+    image_path = path.parent / named
+    try:
+        return image_path, open_image(image_path, max_pixels, query=True)
+    except BadInputError as exc:
+        if Path(named).is_absolute() or image_path.exists():
+            raise
+        folder = path.parent.resolve()
+        raise BadInputError(f"{exc} (a relative image path is read from the question file's folder, {folder})") from exc
 
 
 GROUP_FIELDS = ("module", "organ")
@@ -198,10 +218,10 @@ def question_group(row: dict[str, Any], row_id: str, prefixes: set[str]) -> str:
 
 def unusable_file(rows: list[dict[str, Any]], failures: list[dict[str, Any]]) -> str:
     """Why no row of a question file can be asked, in one line: the first row's error, and the keys its rows have
-    that a question file does not (a dataset in another schema: ``qid``, ``choices``, ``answer_idx``) beside the
-    expected ones."""
+    that a question file does not (a dataset in another schema: ``qid``, ``choices``, ``answer_idx``; not the
+    ``SHIPPED_KEYS``) beside the expected ones."""
     first = failures[0]
     reason = f"none of its {len(rows)} rows can be asked (row {first['row']}: {first['error']})"
-    if unknown := sorted({str(key) for row in rows for key in row} - set(QUESTION_KEYS)):
+    if unknown := sorted({str(key) for row in rows for key in row} - {*QUESTION_KEYS, *SHIPPED_KEYS}):
         reason += f"; unknown keys {', '.join(unknown)} (a question file's keys are {', '.join(QUESTION_KEYS)})"
     return reason

@@ -104,12 +104,18 @@ def mode_summary(mode: str, outcomes: list[Outcome], failed: int, parse_failures
         "verbatim_quote_rate": sum(verbatim) / len(verbatim) if verbatim else None,
         "gold_page_quoted": sum(gold_quoted) / len(gold_quoted) if gold_quoted else None,
         "by_group": {
-            g: {"n": len(v), "accuracy": sum(v) / len(v), **hit_figures(group_hits.get(g, []))}
+            g: group_figures(v) | hit_figures(group_hits.get(g, []))
             for g, v in grouped((o.item.group, o.score) for o in outcomes).items()
         },
         "by_naming": naming_split([o.record() for o in outcomes]),
         "correct": {o.item.id: o.score for o in outcomes},
     }
+
+
+def group_figures(scores: list[float]) -> dict[str, Any]:
+    """A group's n, mean score and its 95% CI (``mean_interval``: Wilson's for right/wrong scores), which the plot
+    draws as the group's error bar: 2 of 3 right is no 0.67 to read as 0.67 of 30."""
+    return {"n": len(scores), "accuracy": sum(scores) / len(scores), "ci95": list(mean_interval(scores))}
 
 
 def kind_figures(outcomes: list[Outcome]) -> dict[str, dict[str, Any]]:
@@ -120,25 +126,38 @@ def kind_figures(outcomes: list[Outcome]) -> dict[str, dict[str, Any]]:
     }
 
 
-def versus_rag(summary: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each mode's figures (``mode_summary``) with its paired difference from rag's (``paired``) as ``vs_rag``, over
-    every answer and over the held-out ones where both have them; as they are without a rag run, and where the two
-    share no question."""
-    rag = summary.get("rag")
-    if rag is None:
-        return summary
-    return {mode: m if mode == "rag" else with_vs_rag(m, rag) for mode, m in summary.items()}
+PAIRED_WITH = ("no-rag", "rag")
+"""The modes every other mode is paired with where they ran (``versus_baselines``): no-rag, what retrieval adds to
+the answerer alone; rag, what the agentic loop adds to one search."""
 
 
-def with_vs_rag(m: dict[str, Any], rag: dict[str, Any]) -> dict[str, Any]:
-    """One mode's figures with ``vs_rag`` (``versus_rag``)."""
-    vs = paired(m["correct"], rag["correct"])
+def paired_key(baseline: str) -> str:
+    """The key of a mode's paired difference from ``baseline`` in its figures: ``vs_no_rag``, ``vs_rag``."""
+    return "vs_" + baseline.replace("-", "_")
+
+
+def versus_baselines(summary: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each mode's figures (``mode_summary``) with its paired difference (``paired``) from each mode of
+    ``PAIRED_WITH`` that ran, but itself (``paired_key``), over every answer and over the held-out ones where both
+    have them; none where the two share no question. With ``--modes no-rag,agentic`` agentic was paired with
+    nothing, rag having not run."""
+    out = {}
+    for mode, m in summary.items():
+        for baseline in [b for b in PAIRED_WITH if b in summary and b != mode]:
+            m = with_paired(m, summary[baseline], paired_key(baseline))
+        out[mode] = m
+    return out
+
+
+def with_paired(m: dict[str, Any], theirs: dict[str, Any], key: str) -> dict[str, Any]:
+    """One mode's figures with its paired difference from ``theirs`` under ``key`` (``versus_baselines``)."""
+    vs = paired(m["correct"], theirs["correct"])
     held = m.get("held_out")
-    held_vs = paired(held["correct"], rag["held_out"]["correct"]) if held and "held_out" in rag else None
+    held_vs = paired(held["correct"], theirs["held_out"]["correct"]) if held and "held_out" in theirs else None
     return {
         **m,
-        **({"held_out": {**held, "vs_rag": held_vs}} if held_vs else {}),
-        **({"vs_rag": vs} if vs else {}),
+        **({"held_out": {**held, key: held_vs}} if held_vs else {}),
+        **({key: vs} if vs else {}),
     }
 
 

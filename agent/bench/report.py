@@ -20,9 +20,10 @@ from pathatlas.agent.bench.rows import (
     held_out_modes,
     held_out_rows,
     negated_cell,
+    paired_cells,
     row_cells,
     shown_rows,
-    vs_rag_cell,
+    vs_columns,
     weights_note,
 )
 from pathatlas.agent.bench.scores import score_label
@@ -43,7 +44,8 @@ def scoring_note(kinds: dict[str, int]) -> str:
             "chance level."
         )
     notes.append(
-        "95% CI: Wilson's interval when every score is 1 or 0, else a bootstrap interval of the mean score; vs rag: "
+        "95% CI: Wilson's interval when every score is 1 or 0, else a bootstrap interval of the mean score; vs no-rag "
+        "and vs rag: the row's score less that mode's over the questions both answered (where that mode ran), with "
         "Newcombe's paired interval when every score is 1 or 0, else a paired bootstrap."
     )
     return " ".join(notes)
@@ -55,7 +57,7 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
     rows = shown_rows(result)
     baseline = chance_row(result)
     mode_rows = [[mode, *row_cells(m)] for mode, m in rows] + ([[baseline[0], *baseline[1]]] if baseline else [])
-    columns = ["mode", label, "95% CI", "vs rag (paired 95% CI)", "negated (n)", "ECE", "evidence hit@5", "p50 s"]
+    columns = ["mode", label, "95% CI", *vs_columns("paired 95% CI"), "negated (n)", "ECE", "evidence hit@5", "p50 s"]
     columns += ["p95 s", "no citation", "verbatim quote", "gold page quoted", "unusable replies", "failed"]
     columns, mode_rows = with_marks(columns, mode_rows, [below_words(below_pairs(m, label)) for _, m in rows])
     lines = [
@@ -75,9 +77,9 @@ def markdown_report(result: dict[str, Any], title: str) -> str:
     if held:
         lines += section(
             "Offline weights refit per fold (whole chapters held out)",
-            ["mode", "folds", "held-out accuracy", "vs rag (paired 95% CI)", "negated (n)", "ECE"],
+            ["mode", "folds", "held-out accuracy", *vs_columns("paired 95% CI"), "negated (n)", "ECE"],
             [
-                [mode, h["folds"], f"{h['accuracy']:.3f}", vs_rag_cell(h), negated_cell(h), f"{h['ece']:.3f}"]
+                [mode, h["folds"], f"{h['accuracy']:.3f}", *paired_cells(h), negated_cell(h), f"{h['ece']:.3f}"]
                 for mode, h in held.items()
             ],
         )

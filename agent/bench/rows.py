@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pathatlas.agent.bench.folds import SHIPPED, fitted_on
-from pathatlas.agent.bench.outcomes import UNMEASURED
+from pathatlas.agent.bench.outcomes import PAIRED_WITH, UNMEASURED, paired_key
 
 HIT_AT_5 = (
     "evidence hit@5: the share of questions with gold evidence (a gold page, the gold case, else the gold diagnosis) "
@@ -133,10 +133,10 @@ def group_mark_words(result: dict[str, Any], group: str) -> str:
     return "✗ " + "; ".join(below) if below else ""
 
 
-ROW_CELLS = 13
+ROW_CELLS = 14
 """The cells ``row_cells`` gives a row after its label."""
 
-EVIDENCE_CELL = 5
+EVIDENCE_CELL = 6
 """Where among them ``row_cells`` puts evidence hit@5 (``evidence_cell``)."""
 
 
@@ -154,7 +154,7 @@ def row_cells(m: dict[str, Any]) -> list[str]:
     return [
         f"{m['accuracy']:.3f}",
         f"{m['ci95'][0]:.3f}-{m['ci95'][1]:.3f}",
-        vs_rag_cell(m),
+        *paired_cells(m),
         negated_cell(m),
         f"{m['ece']:.3f}",
         evidence_cell(m),
@@ -167,11 +167,17 @@ def row_cells(m: dict[str, Any]) -> list[str]:
     ]
 
 
-def vs_rag_cell(m: dict[str, Any]) -> str:
-    """A row's difference from rag with its paired 95% CI, as the table and the held-out section show it; blank for
-    rag itself (no figure)."""
-    vs = m.get("vs_rag")
-    return f"{vs['difference']:+.3f} ({pct(vs['ci95'])})" if vs else ""
+def paired_cells(m: dict[str, Any]) -> list[str]:
+    """A row's difference from each mode of ``PAIRED_WITH`` with its paired 95% CI, in the order of ``vs_columns``, as
+    the table and the held-out section show them: blank for that mode itself and where it did not run."""
+    pairs = [m.get(paired_key(baseline)) for baseline in PAIRED_WITH]
+    return [f"{vs['difference']:+.3f} ({pct(vs['ci95'])})" if vs else "" for vs in pairs]
+
+
+def vs_columns(caption: str) -> list[str]:
+    """The headers of ``row_cells``' paired columns, one per mode of ``PAIRED_WITH`` ("vs no-rag (95% CI)"), each
+    saying which mode its row is paired with; ``caption`` names the interval."""
+    return [f"vs {baseline} ({caption})" for baseline in PAIRED_WITH]
 
 
 def negated_cell(m: dict[str, Any]) -> str:

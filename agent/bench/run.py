@@ -28,7 +28,14 @@ from pathatlas.agent.bench.gold import (
     own_case_evidence,
 )
 from pathatlas.agent.bench.items import MODES, Item
-from pathatlas.agent.bench.outcomes import LATENCY, OFFLINE_YES_NO, Outcome, mode_summary, nothing_answered, versus_rag
+from pathatlas.agent.bench.outcomes import (
+    LATENCY,
+    OFFLINE_YES_NO,
+    Outcome,
+    mode_summary,
+    nothing_answered,
+    versus_baselines,
+)
 from pathatlas.agent.bench.quotes import PageTexts, quoted_verbatim, quotes_gold_page
 from pathatlas.agent.bench.scores import is_correct, score_label
 from pathatlas.agent.bench.withheld import case_record_ids, caseless_images, near_copies, query_image_ids
@@ -184,7 +191,7 @@ class QABench:
             held_out, unfit = held_out_figures(mode, rows, open_rows, items, folds)
             summary[mode] |= held_out
             notes += unfit
-        summary = versus_rag(summary)
+        summary = versus_baselines(summary)
         mark_losses(summary, items)
         if seen := fitted_questions(items, self.answerer):
             held = any(key in m for m in summary.values() for key in ("held_out", "held_out_open"))

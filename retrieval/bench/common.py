@@ -316,6 +316,27 @@ PANELS_PER_ROW = 3
 """Tasks side by side in the plot: more make a strip too wide to read (six tasks drew 2772 by 915 pixels)."""
 BAR_METRICS = ("mrr", "precision@5", "precision@10")
 """The metrics a table reports that no recall curve shows: drawn as bars below each task's curves."""
+PLOT_DPI = 200
+"""Dots per inch of every bench's PNG plot: sharp when pasted into a paper or slides (110 blurred 7-point labels)."""
+LABEL_GAP = 0.015
+"""Room between a bar's label and the axis or its interval's whisker, as a share of the axis' width."""
+METRIC_NAMES = {
+    "recall@1": "R@1",
+    "recall@5": "R@5",
+    "recall@10": "R@10",
+    "recall_cap@10": "R_cap@10",
+    "mrr": "MRR",
+    "precision@5": "P@5",
+    "precision@10": "P@10",
+}
+"""The metrics a retrieval table may show, in order, and their names in its headers and on the plot's axes."""
+
+
+def metric_name(metric: str, body: dict[str, Any]) -> str:
+    """A metric as a task's table and plot name it (``METRIC_NAMES``), MRR with the task's depth: "MRR@10"."""
+    if metric == "mrr" and body.get("mrr_depth"):
+        return f"MRR@{body['mrr_depth']}"
+    return METRIC_NAMES.get(metric, metric)
 
 
 def plot_curves(result: dict[str, Any], path: Path) -> None:
@@ -334,30 +355,33 @@ def plot_curves(result: dict[str, Any], path: Path) -> None:
     legend = LEGEND_LINE_INCHES * max(len(body["methods"]) for body in tasks.values())
     size = (4.2 * columns, (3.6 * per_task + legend) * task_rows)
     fig, axes = plt.subplots(per_task * task_rows, columns, figsize=size, squeeze=False, layout="constrained")
+    labelled = []
     for number, (task, body) in enumerate(tasks.items()):
         row, column = divmod(number, columns)
         plot_curve(axes[per_task * row][column], task, body, colours)
         if per_task == 2:
-            plot_bars(axes[per_task * row + 1][column], body, colours)
+            ax = axes[per_task * row + 1][column]
+            labelled.append((ax, plot_bars(ax, body, colours)))
     for number in range(len(tasks), task_rows * columns):  # the last row's empty places
         row, column = divmod(number, columns)
         for ax in axes[per_task * row : per_task * row + per_task, column]:
             ax.axis("off")
     fig.suptitle(f"PathAtlas retrieval, encoder {result['encoder']}, {queries_phrase(result)}", fontsize=10)
+    clear_of_whiskers(fig, labelled)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=PLOT_DPI)
     plt.close(fig)
 
 
 def plot_curve(ax: Any, task: str, body: dict[str, Any], colours: dict[str, Any]) -> None:
-    """One task's recall@k curves, its legend below them."""
+    """One task's recall@k curves (R@k, as its table names recall), its legend below them."""
     for method, metrics in body["methods"].items():
         ks = range(1, len(metrics["curve"]) + 1)
         label, style = method_style(body, method)
         ax.plot(ks, metrics["curve"], label=label, color=colours[method], **style)
     ax.set_title(f"{task}{', pooled held-out folds' if body.get('folds') else ''} (n={body['n']})", fontsize=9)
     ax.set_xlabel("k")
-    ax.set_ylabel("recall@k")
+    ax.set_ylabel("R@k")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
@@ -387,15 +411,17 @@ def method_style(body: dict[str, Any], method: str) -> tuple[str, dict[str, Any]
     return method, {"linewidth": 1.2, "linestyle": "--" if method == "chance" else "-"}
 
 
-def plot_bars(ax: Any, body: dict[str, Any], colours: dict[str, Any]) -> None:
+def plot_bars(ax: Any, body: dict[str, Any], colours: dict[str, Any]) -> list[tuple[Any, float, float]]:
     """Each of the task's ``bar_metrics`` per method as a bar with its 95% interval (``ci95``), a method's bars side
-    by side and named inside the first (names are long), the default's in its line's colour (``method_colours``); a
-    bar measured at 0, which has no length, marked at 0 and labelled so, lest it read as not measured; an empty panel
-    where the task has none."""
+    by side and named in a label by the first (names are long), metrics named as the table names them
+    (``metric_name``), the default's in its line's colour (``method_colours``); a bar measured at 0, which has no
+    length, marked at 0 and labelled so, lest it read as not measured; an empty panel where the task has none. Each
+    label with its bar's interval's ends, for ``clear_of_whiskers`` to place."""
     metrics = bar_metrics(body)
     if not metrics:
         ax.axis("off")
-        return
+        return []
+    labels = []
     names, height = list(body["methods"]), 0.8 / len(metrics)
     for slot, metric in enumerate(metrics):
         shown = [(row, name) for row, name in enumerate(names) if metric in body["methods"][name]]
@@ -408,16 +434,47 @@ def plot_bars(ax: Any, body: dict[str, Any], colours: dict[str, Any]) -> None:
         ax.scatter(
             [0] * len(zeros), zeros, marker="D", s=24, color="dimgray", zorder=3, clip_on=False, label="measured 0"
         )
-        which = f"{metric} " if len(metrics) > 1 else ""  # one metric: the axis names it
-        for y, (_, name), value in zip(rows, shown, values, strict=True):
+        which = f"{metric_name(metric, body)} " if len(metrics) > 1 else ""  # one metric: the axis names it
+        for y, (_, name), figures_of in zip(rows, shown, figures, strict=True):
+            value = figures_of[metric]
             named = f"{method_style(body, name)[0]}: " if slot == 0 else ""
             measured = " (measured)" if value == 0 else ""
-            ax.text(0.015, y, f"{named}{which}{value:.3f}{measured}", va="center", fontsize=7)
+            text = ax.text(LABEL_GAP, y, f"{named}{which}{value:.3f}{measured}", va="center", fontsize=7)
+            low, high = figures_of.get("ci95", {}).get(metric, (value, value))
+            labels.append((text, min(low, value), max(high, value)))
     ax.set_yticks([])
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel(", ".join(metrics) + " (95% intervals)")
+    ax.set_xlabel(", ".join(metric_name(metric, body) for metric in metrics) + " (95% intervals)")
     ax.grid(alpha=0.3, axis="x")
+    return labels
+
+
+def clear_of_whiskers(fig: Any, labelled: list[tuple[Any, list[tuple[Any, float, float]]]]) -> None:
+    """Each bar's label (``plot_bars``: per axes, each label with its interval's ends) where no whisker crosses it
+    ("hybrid, label rule off: 0.357" was drawn across its whisker), as ``label_places`` places it, measured on the
+    figure laid out: a label's width is known once it is drawn."""
+    fig.draw_without_rendering()
+    for ax, labels in labelled:
+        axis = ax.get_window_extent().width
+        end, inside = label_places([(text.get_window_extent().width / axis, low, high) for text, low, high in labels])
+        for (text, _, high), stays in zip(labels, inside, strict=True):
+            text.set_x(LABEL_GAP * end if stays else high + LABEL_GAP * end)
+        ax.set_xlim(0, end)
+
+
+def label_places(spans: list[tuple[float, float, float]]) -> tuple[float, list[bool]]:
+    """Where bar labels go (``spans``: each one's width as a share of the axis, its interval's low and high end): the
+    axis' end, and whether each label stays inside its bar, ending before the interval's low end, or goes just past
+    its high end. The end is 1, or more where a label past its whisker would end beyond 1; a wider axis fits fewer
+    labels inside, so it is widened until none moves out."""
+    end = 1.0
+    while True:
+        inside = [(2 * LABEL_GAP + share) * end <= low for share, low, _ in spans]
+        past = [high / (1 - LABEL_GAP - share) for (share, _, high), fit in zip(spans, inside, strict=True) if not fit]
+        if (wider := max([1.0, *past])) <= end:
+            return end, inside
+        end = wider
 
 
 def interval_errors(figures: list[dict[str, Any]], metric: str) -> list[list[float]] | None:
@@ -775,11 +832,16 @@ def encoder_record(settings: Settings) -> dict[str, Any]:
 
 def below_words(pairs: list[tuple[str, str]]) -> str:
     """The mark of a row below its baselines, ``(baseline, metric)`` each, worded alike in every bench's tables: "✗
-    below bm25 on recall@5 and recall@10; chance on mrr", "✗ below no-rag on accuracy"; blank below none."""
+    below bm25 on recall@5 and recall@10; chance on mrr", "✗ below no-rag and chance on accuracy" (baselines below
+    which it is on the same metrics named together: "no-rag on accuracy; chance on accuracy" read as a stutter); blank
+    below none."""
     metrics: dict[str, list[str]] = {}
     for baseline, metric in pairs:
         metrics.setdefault(baseline, []).append(metric)
-    said = "; ".join(f"{baseline} on {in_words(names)}" for baseline, names in metrics.items())
+    baselines: dict[tuple[str, ...], list[str]] = {}
+    for baseline, names in metrics.items():
+        baselines.setdefault(tuple(names), []).append(baseline)
+    said = "; ".join(f"{in_words(named)} on {in_words(list(names))}" for names, named in baselines.items())
     return f"✗ below {said}" if pairs else ""
 
 

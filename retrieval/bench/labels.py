@@ -82,8 +82,8 @@ def form_task(labels: list[Printed], figures: int, form: str, methods: Methods, 
     its gold pages, and its notes."""
     texts = [FORMS[form](label.key) for label in labels]
     queries = [Named(text, label.figures, FIGURES) for text, label in zip(texts, labels, strict=True)]
-    ranked, ties = ranked_by(methods, queries, attrgetter("id"))
     task = f"{TASK}:{form}"
+    ranked, ties = ranked_by(methods, queries, attrgetter("id"), task)
     body = evaluate(queries, ranked, figures, METRICS, runs, task, ties, baselines=BASELINES, ablations=(RULE_OFF,))
     rows = [{**row, "gold_pages": list(label.pages)} for row, label in zip(body["per_question"], labels, strict=True)]
     return {

@@ -29,6 +29,7 @@ from pathatlas.retrieval.bench.common import (
     each_way,
     first_ranks,
     holding_ties,
+    losses,
     on_gold_page,
     ruled_ranking,
     some_queries,
@@ -515,8 +516,9 @@ def by_chapter(
 ) -> list[dict[str, Any]]:
     """Each chapter's figures (``CHAPTER_METRICS`` per method, from ``figures`` of its questions' positions), in the
     order the file first names them, so a chapter where the default trails shows though the totals do not; each
-    says where the default is ``below_bm25``. ``fold_of``: with folds, each question's fold; a chapter lies in one,
-    so its default is the one chosen on the other folds: held-out figures."""
+    says where the default is below a baseline (``below_baselines``), by the rule of the task's other tables (a
+    chapter below dense alone went unmarked here while its fold's table marked it). ``fold_of``: with folds, each
+    question's fold; a chapter lies in one, so its default is the one chosen on the other folds: held-out figures."""
     rows = []
     for chapter in dict.fromkeys(chapters):
         positions = [i for i, c in enumerate(chapters) if c == chapter]
@@ -527,10 +529,20 @@ def by_chapter(
                 "n": len(positions),
                 **({"fold": fold_of[positions[0]]} if fold_of else {}),
                 "methods": methods,
-                "below_bm25": [m for m in CHAPTER_METRICS if methods[DEFAULT][m] < methods["bm25"][m]],
+                "below_baselines": below_baselines(methods),
             }
         )
     return rows
+
+
+def below_baselines(methods: dict[str, dict[str, float]]) -> dict[str, list[str]]:
+    """Baseline -> the metrics on which the default's ``methods`` figures are below its (``losses``); none where it is
+    below none."""
+    below: dict[str, list[str]] = {}
+    task = {"methods": methods, "default": DEFAULT, "baselines": list(BASELINES)}
+    for baseline, metric in losses(task).get(DEFAULT, []):
+        below.setdefault(baseline, []).append(metric)
+    return below
 
 
 def held_out_fold(fold: dict[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from pathatlas.retrieval.bench.pages import (
 )
 from pathatlas.retrieval.bench.trec import write_trec
 from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.progress import batched, progress
 from pathatlas.retrieval.search import Searcher
 
 PEERS_EXTRA = "peers"
@@ -62,6 +63,8 @@ CHUNK_OVERLAP = 200
 CHUNK_DEPTH = 100
 """Chunks each peer ranks per question (LangChain: each retriever's ``k``): about three a page, so past the ``CURVE_K``
 pages the curve needs. LangChain's default ``k`` of 4 would rank at most 8 chunks."""
+PEER_BATCH = 32
+"""Questions a peer is asked at a time, as far as its progress bar moves at once."""
 PEER_TEXTS = ("index", "pdf")
 """Where the peers' page texts come from: the index's page payloads, or each PDF page's own text (``pdf_pages``)."""
 OURS = "pathatlas"
@@ -157,12 +160,15 @@ def langchain_ensemble(texts: list[str], model: Path, depth: int) -> PeerSearch:
 PEERS: dict[str, PeerBuilder] = {TXTAI: txtai_hybrid, LANGCHAIN: langchain_ensemble}
 
 
-def run_peer(build: PeerBuilder, chunks: list[Chunk], queries: list[str], model: Path, depth: int) -> dict[str, Any]:
-    """One peer's pages per question and what it cost: seconds to build over the chunks, and to answer the questions."""
+def run_peer(
+    name: str, build: PeerBuilder, chunks: list[Chunk], queries: list[str], model: Path, depth: int
+) -> dict[str, Any]:
+    """One peer's pages per question and what it cost: seconds to build over the chunks, and to answer the questions,
+    ``PEER_BATCH`` at a time under a progress bar named by the peer (on a terminal only)."""
     start = time.perf_counter()
     search = build([chunk.text for chunk in chunks], model, depth)
     built = time.perf_counter()
-    found = search(queries)
+    found = batched(search, queries, PEER_BATCH, desc=f"{name}: ask", unit="question", leave=False)
     answered = time.perf_counter()
     return {
         "ranked": [pages_ranked(positions, chunks) for positions in found],
@@ -227,7 +233,10 @@ def peers_bench(
     chunks = chunk_pages(pdf_pages(index) if text == "pdf" else book_pages(index))
     model = model or extracted_minilm(index.settings.cache_dir)
     queries = [item.search_text() for item in items]
-    measured = {name: run_peer(build, chunks, queries, model, CHUNK_DEPTH) for name, build in peers.items()}
+    measured = {
+        name: run_peer(name, build, chunks, queries, model, CHUNK_DEPTH)
+        for name, build in progress(peers.items(), desc="peers: build and ask", unit="peer", leave=False)
+    }
     ranked = {OURS: ours.ranked[DEFAULT], "bm25": ours.ranked["bm25"]}
     ties = {name: ours.ties[method] for name, method in ((OURS, DEFAULT), ("bm25", "bm25")) if method in ours.ties}
     ranked |= {name: found.pop("ranked") for name, found in measured.items()}

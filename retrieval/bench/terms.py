@@ -222,7 +222,7 @@ def term_searches(index: Index, path: Path, runs: Path | None = None) -> dict[st
     if not queries:
         raise BadInputError(f"--terms {path}: no record of index {index.path} holds every word of any of its terms")
     candidates = index_items(index)
-    ranked, ties = names.ranked_by(searches(index), queries, names.found)
+    ranked, ties = names.ranked_by(searches(index), queries, names.found, TASK)
     body = names.evaluate(queries, ranked, candidates, METRICS, runs, TASK, ties, ablations=(SECTIONS_OFF, KNOB_OFF))
     rule = Searcher(index)
     beyond_rule = [query.text for query in queries if not rule.holding_all(Query(text=query.text), 1)]

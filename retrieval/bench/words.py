@@ -41,6 +41,7 @@ from pathatlas.retrieval.fusion import diagnosis_key
 from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.lexical import document_text
+from pathatlas.retrieval.progress import progress
 from pathatlas.retrieval.records import Hit, Payload
 from pathatlas.retrieval.search import HELD_WORDS_WEIGHT, Query
 from pathatlas.retrieval.terms import content_terms, tokenize
@@ -241,7 +242,8 @@ def searched(
     """Each query's top ``CURVE_K`` record ids, its own image and copies left out: per words' weight (keyed by the
     weight; None: the search's own choice, what users get), for the image alone (``IMAGE``) and the words alone
     (``WORDS``, with its runs of tied scores: ``words_alone``). One ``find_many`` batch per image: its search alone
-    and with each of its words at each weight."""
+    and with each of its words at each weight, under a progress bar of the images (on a terminal only: the 120
+    images of LC25000's tiles take minutes)."""
     searcher = Unquoted(index)
     out: dict[Any, list] = {key: [None] * len(queries) for key in (*weights, IMAGE)}
 
@@ -251,7 +253,7 @@ def searched(
     by_image: dict[str, list[int]] = {}
     for n, query in enumerate(queries):
         by_image.setdefault(query.record_id, []).append(n)
-    for positions in by_image.values():
+    for positions in progress(by_image.values(), total=len(by_image), desc=TASK, unit="image", leave=False):
         first = queries[positions[0]]
         image = open_image(first.path, index.settings.max_image_pixels, query=True)
         k = CURVE_K + len(left_out(first, by_hash))
@@ -271,7 +273,7 @@ def words_alone(searcher: Unquoted, queries: list[Asked], by_hash) -> tuple[list
     text, so BM25 ties hundreds of them, which record ids alone put in order (``figures`` scores a run at its expected
     value over every order)."""
     asked = [Query(text=query.words, k=CURVE_K + len(left_out(query, by_hash)), use=("bm25",)) for query in queries]
-    ranked, runs = whole_ties(searcher, asked, lambda n, hits: kept(hits, queries[n], by_hash))
+    ranked, runs = whole_ties(searcher, asked, lambda n, hits: kept(hits, queries[n], by_hash), f"{TASK}: {WORDS}")
     return [[hit.id for hit in hits] for hits in ranked], runs
 
 

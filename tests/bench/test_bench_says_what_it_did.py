@@ -157,7 +157,7 @@ def test_group_labels_under_the_bars_keep_whole_words(runs, monkeypatch, tmp_pat
     groups = {"The Tissue Level of Organization": {"n": 3, "accuracy": 0.5}, "one": {"n": 3, "accuracy": 0.5}}
     result["modes"]["no-rag"]["by_group"] = groups
     ticks = [t.get_text() for t in drawn(monkeypatch, result, tmp_path).axes[2].get_xticklabels()]
-    assert ticks == ["The Tissue Level of\nOrganization", "one"]
+    assert ticks == ["The Tissue Level of\nOrganization (n=3)", "one (n=3)"]  # each group's n after its name
 
 
 def test_compare_qa_speaks_of_held_out_answers_only_where_it_pairs_them(runs):

@@ -64,7 +64,7 @@ def test_a_mode_that_answered_nothing_has_no_figures_and_says_why(failed_run):
 def test_the_report_shows_dashes_not_zeros_and_the_plot_draws_no_bar(failed_run, tmp_path):
     report = markdown_report(failed_run, "down")
     row = next(line for line in report.splitlines() if line.startswith("| rag |"))
-    assert row == "| rag | - | - | - | - | - | - | - | - | - | - | - |  | 2 |"
+    assert row == "| rag | - | - | - | - | - | - | - | - | - | - | - | - |  | 2 |"
     assert "0.000" not in row and "none of its questions was answered" in report
     plot_qa(failed_run, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").stat().st_size > 0

@@ -262,7 +262,7 @@ def test_tiles_have_a_high_chance_of_evidence_hit_in_the_chance_row_json_and_gro
     }
     report = (out / "report.md").read_text()
     row = next(line for line in report.splitlines() if line.startswith("| chance |"))
-    assert [cell.strip() for cell in row.split("|")[2:8]] == ["0.500", "", "", "", "", f"{both:.3f}"]
+    assert [cell.strip() for cell in row.split("|")[2:9]] == ["0.500", "", "", "", "", "", f"{both:.3f}"]
     rag = document["modes"]["rag"]["by_group"]
     evidence = report.split("## Evidence hit@5 by group", 1)[1]
     assert f"| tiles | 2 | {rag['tiles']['evidence_recall@5']:.2f} | {tile:.2f} |" in evidence

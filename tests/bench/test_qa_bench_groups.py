@@ -90,7 +90,7 @@ def test_the_group_panel_draws_each_group_its_chance(run, monkeypatch, tmp_path)
     groups = figures[0].axes[2]
     ticks = [t.get_text() for t in groups.get_xticklabels()]
     dashed = [line for line in groups.get_lines() if line.get_linestyle() == "--"]
-    assert ticks == ["1", "2", "10"] and groups.get_title() == "accuracy by chapter / group"
+    assert ticks == ["1 (n=2)", "2 (n=2)", "10 (n=2)"] and groups.get_title() == "accuracy by chapter / group (95% CI)"
     assert [round(line.get_ydata()[0], 3) for line in dashed] == [0.5, 0.375, 0.333]
     assert [line.get_xdata()[0] < n < line.get_xdata()[1] for n, line in enumerate(dashed)] == [True] * 3
     assert sorted(t.get_text() for t in groups.get_legend().get_texts()) == ["chance", "no-rag", "rag"]

@@ -8,6 +8,7 @@ import json
 
 import pytest
 from matplotlib.colors import to_rgb
+from matplotlib.container import BarContainer
 
 from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.bench.compare import check_same_questions, compare_qa_runs
@@ -17,6 +18,7 @@ from pathatlas.agent.bench.run import QABench
 from pathatlas.agent.tune import chapter_folds_by_name
 from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.metrics import mean_interval
 from tests.bench.test_bench_says_what_it_did import drawn
 from tests.helpers import hashing_settings, run_cli
 
@@ -65,7 +67,8 @@ def test_each_held_out_answer_is_recorded_with_its_fold_and_a_table_per_chapter(
         assert list(held["by_group"]) == CHAPTERS
         for chapter, figures in held["by_group"].items():
             scores = [held["correct"][i] for i in items if items[i].group == chapter]
-            assert figures == {"n": len(scores), "accuracy": sum(scores) / len(scores), "fold": folds[chapter]}
+            expected = {"n": len(scores), "accuracy": sum(scores) / len(scores), "ci95": list(mean_interval(scores))}
+            assert figures == expected | {"fold": folds[chapter]}
     report = markdown_report(folded["result"], "t")
     section = report.split("by group, held out (weights refit on the other chapter folds)\n", 1)[1]
     header, _, *rows = [line for line in section.splitlines() if line.startswith("|")][: len(CHAPTERS) + 2]
@@ -92,10 +95,15 @@ def test_every_panel_says_what_it_shows_under_the_run_s_settings(folded, monkeyp
     ]
     assert [bar.get_hatch() for bar in rows.patches] == [None, None, "//", "//"]
     assert reliability.get_title() == "reliability diagram:\nheld out solid, in-sample dashed"
-    assert groups.get_title() == "accuracy by chapter / group: held out solid, in-sample hatched"
-    labels = [container.get_label() for container in groups.containers]
-    assert labels == ["rag held out", "rag in-sample", "agentic held out", "agentic in-sample"]
-    assert [{bar.get_hatch() for bar in container} for container in groups.containers] == [{None}, {"//"}] * 2
+    assert groups.get_title() == "accuracy by chapter / group (95% CI): held out solid, in-sample hatched"
+    bars = [container for container in groups.containers if isinstance(container, BarContainer)]  # not whiskers
+    assert [container.get_label() for container in bars] == [
+        "rag held out",
+        "rag in-sample",
+        "agentic held out",
+        "agentic in-sample",
+    ]
+    assert [{bar.get_hatch() for bar in container} for container in bars] == [{None}, {"//"}] * 2
     title = figure.get_suptitle()
     for setting in ("q.jsonl", "index index", "answerer offline", "--folds 2", "--exclude-case"):
         assert setting in title, (setting, title)
@@ -110,7 +118,8 @@ def test_a_mode_keeps_its_colour_in_every_panel(folded, monkeypatch, tmp_path):
     assert colours["rag"] != colours["agentic"] and by_bar[2:] == [colours["rag"], colours["agentic"]]
     for line in reliability.get_lines()[1:]:  # after the diagonal of perfect calibration
         assert to_rgb(line.get_color()) == colours[line.get_label().split()[0]], line.get_label()
-    named = [(bar, container.get_label()) for container in groups.containers for bar in container]
+    bars = [container for container in groups.containers if isinstance(container, BarContainer)]  # not whiskers
+    named = [(bar, container.get_label()) for container in bars for bar in container]
     assert len(named) == 2 * 2 * len(CHAPTERS), "held out and as answered, per mode and chapter"
     for bar, label in named:
         assert to_rgb(bar.get_facecolor()) == colours[label.split()[0]], label

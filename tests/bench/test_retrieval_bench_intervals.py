@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from pathatlas.retrieval.bench.common import below_words, chance, plot_curves, tied_figures
+from pathatlas.retrieval.bench.common import PLOT_DPI, below_words, chance, plot_curves, tied_figures
 from pathatlas.retrieval.bench.images import ImageSet, cross_modal
 from pathatlas.retrieval.bench.pages import untuned_note
 from pathatlas.retrieval.fusion import Ranker
@@ -154,15 +154,15 @@ def test_six_tasks_are_drawn_three_a_row_with_bars_of_every_metric_no_curve_show
     figure = drawn(monkeypatch, {"encoder": "e", "split": "val", "tasks": tasks}, tmp_path)
     width, height = figure.get_size_inches()
     assert width == pytest.approx(3 * 4.2) and height > width / 2  # two rows of three, each curves over bars
-    bars = [ax for ax in figure.axes if ax.get_xlabel().startswith("mrr")]
-    assert len(bars) == 6 and bars[0].get_xlabel() == "mrr, precision@10 (95% intervals)"
+    bars = [ax for ax in figure.axes if ax.get_xlabel().startswith("MRR")]  # named as the tables name them
+    assert len(bars) == 6 and bars[0].get_xlabel() == "MRR, P@10 (95% intervals)"
     labels = [text.get_text() for text in bars[0].texts]
-    assert labels == [f"visual (default): mrr {figures['mrr']:.3f}", f"precision@10 {figures['precision@10']:.3f}"]
+    assert labels == [f"visual (default): MRR {figures['mrr']:.3f}", f"P@10 {figures['precision@10']:.3f}"]
 
 
 def test_the_real_plot_of_few_cases_is_no_wider_than_three_panels(held_out_cases):
     width, height = held_out_cases["size"]
-    assert width <= 3 * 4.2 * 110 and height > 3.6 * 110  # a panel of bars below the curves
+    assert width <= 3 * 4.2 * PLOT_DPI and height > 3.6 * PLOT_DPI  # a panel of bars below the curves
 
 
 # Wording -------------------------------------------------------------------------------------------------------------
