@@ -120,6 +120,11 @@ def organ_text(organ: str | list[str] | None) -> str | None:
     return ", ".join(organ) if isinstance(organ, list) else organ
 
 
+RECORD_ID = re.compile(r"[0-9a-f]{24}")
+"""What a record's id is (hex, ``indexer.records.stable_id``): nothing else may reach a store, a file path or a URL
+path (the API refuses any other; the web UI asks for none)."""
+
+
 def image_hash(data: bytes) -> str:
     """What ``Payload.image_hash`` holds for a case image: a content hash of its file's bytes. Here, not in the
     indexer, because a benchmark matches a folder's files to the index's records by it (``bench.stored``)."""

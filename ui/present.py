@@ -302,15 +302,21 @@ def names_in_words(names: list[str], conjunction: str) -> str:
     return in_words(names, conjunction)
 
 
-def results_status(count: int, title: str, images: str = "") -> str:
+def counted(n: int, one: str, many: str = "") -> str:
+    """``n`` of a noun in words: "1 result", "3 results"; ``many`` where its plural is not "-s" ("3 entries")."""
+    return f"{n} {one if n == 1 else many or f'{one}s'}"
+
+
+def results_status(count: int, title: str, images: str = "", worded: bool = True) -> str:
     """The line a screen reader announces when results arrive (a search, find similar, show more): "12 results for
     “koilocytes”", or what to try when none came (a note outside the live region is never read out); ``title`` says
-    what was searched ("for “…”", "like slide.png"). ``count`` counts result cards, as their headings do, and
-    ``images`` (``grouped_images``) the case images they hold: "7 results (7 cases with 12 images) for “carcinoma”"."""
+    what was searched ("for “…”", "like slide.png"); a search without words (``worded`` False: by an image alone, or
+    find similar) is told fewer filters alone. ``count`` counts result cards, as their headings do, and ``images``
+    (``grouped_images``) the case images they hold: "7 results (7 cases with 12 images) for “carcinoma”"."""
     if not count:
-        return f"No results {title}".strip() + ": try other words or fewer filters."
+        return f"No results {title}".strip() + f": try {'other words or ' if worded else ''}fewer filters."
     held = f" ({images})" if images else ""
-    return f"{count} result{'' if count == 1 else 's'}{held} {title}".strip()
+    return f"{counted(count, 'result')}{held} {title}".strip()
 
 
 def grouped_images(cards: list[list[dict[str, Any]]]) -> str:
@@ -320,7 +326,7 @@ def grouped_images(cards: list[list[dict[str, Any]]]) -> str:
     images = sum(len(card) for card in cases)
     if images == len(cases):
         return ""
-    return f"{len(cases)} case{'' if len(cases) == 1 else 's'} with {images} images"
+    return f"{counted(len(cases), 'case')} with {images} images"
 
 
 def tab_title(view: str | None, query: str = "") -> str:
@@ -590,7 +596,7 @@ def media_problem(refused: list[tuple[str, str]]) -> str:
     blank cards: how many, and the first one's path and reason (a wrong PATHATLAS_API_URL or root path shows there),
     cut short (a proxy's own error page is its body's text)."""
     path, detail = refused[0]
-    count = "1 image" if len(refused) == 1 else f"{len(refused)} images"
+    count = counted(len(refused), "image")
     return f"{count} could not be loaded from the PathAtlas service: {path}: {shorten(detail).rstrip('.')}."
 
 
@@ -650,7 +656,7 @@ def unknown_words_line(unknown: list[dict[str, Any]], meaning_alone: bool = Fals
     more = len(unknown) - len(shown)
     note = unknown_words_note(shown)
     if more:
-        note += f" Not listed: {more} more such word{'s' if more > 1 else ''}."
+        note += f" Not listed: {counted(more, 'more such word')}."
     if note and meaning_alone and not any(word["closest"] for word in unknown):
         note += " The results below match by meaning alone and are likely unrelated."
     return note

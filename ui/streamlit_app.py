@@ -11,11 +11,11 @@ its failures are said (``web_client``), images, uploads and keyboard focus (``we
 Search results are cards a reader scans (kind, citation, relevance in words, the matched passage with the
 query's words marked, thumbnail; the images of one case on one card). Opening a card shows the page viewer
 beside the results: the strip of the page around the matched passage, outlined, at reading size (the whole page one
-click away), previous/next page, that page downloaded as a PDF of its own (fetched by the UI, as images are) and a
-citation to copy; a case's viewer, its images, each with its own labels. On a phone the viewer goes below the card
-opened, and the filters into one expander. The search shown (its text and filters) and the tab chosen are kept in
-the page's URL: a reload searches again, Back and Forward step through searches (each in the tab it was left in), and
-a search can be bookmarked or shared.
+click away), previous/next page, that page downloaded as a PDF of its own or the whole book (each fetched by the UI,
+as images are, when clicked) and a citation to copy; a case's viewer, its images, each with its own labels. On a phone
+the viewer goes below the card opened, and the filters into one expander. The search shown (its text and filters) and
+the tab chosen are kept in the page's URL: a reload searches again, Back and Forward step through searches (each in
+the tab it was left in), and a search can be bookmarked or shared.
 
 Accessibility: every image has a text alternative (citation, caption, case diagnosis), and a case's images a link to
 each at full size; the results' count (of cards, as headings) is a polite live region naming the search and its

@@ -11,6 +11,7 @@ import streamlit as st
 from pathatlas.retrieval.records import display_name
 from pathatlas.ui.present import (
     SCORES_NOTE,
+    counted,
     diagnosed_by_cases,
     option_heading,
     plain,
@@ -185,15 +186,10 @@ def step_line(step: dict[str, Any], labels: list[str]) -> str:
         case "support":
             return support_line(step, labels)
         case "weigh":
-            return weighed_line(step)
+            return weighed_line(step, labels)
         case "answer":
             return answered_line(step)
     return str(step.get("step"))
-
-
-def counted(n: int, one: str, many: str | None = None) -> str:
-    """A count in words: "1 hit", "8 hits"."""
-    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def searched_line(step: dict[str, Any]) -> str:
@@ -216,17 +212,34 @@ def support_line(step: dict[str, Any], labels: list[str]) -> str:
     return f"Counted the passages holding the question's words ({question}) and each option's ({each})"
 
 
-def weighed_line(step: dict[str, Any]) -> str:
-    """A weighing: "Weighed the options: A leads by 0.12", and whether the agent searches again to tell them apart."""
-    leading = step.get("leading")
-    said = f"{leading} leads by {step.get('margin', 0):.2f}" if leading else "none leads"
+def weighed_line(step: dict[str, Any], labels: list[str]) -> str:
+    """A weighing: "Weighed the options: A leads B by 0.12 in score" (the runner-up named: "A leads by 0.12" said not
+    whom, nor in what), and whether the agent searches again to tell them apart."""
+    said = "none leads"
+    if leading := step.get("leading"):
+        said = f"{leading} leads{runner_up(step, labels)} by {step.get('margin', 0):.2f} in score"
     again = "; searching again for what tells the two leading options apart" if step.get("queries") else ""
     return f"Weighed the options: {said}{again}"
 
 
+def runner_up(step: dict[str, Any], labels: list[str]) -> str:
+    """The option a weighing (``step``) scores highest after its leader, whom its margin is to, as " B"; "" where its
+    scores do not say."""
+    scores = [(score, label) for label, score in zip(labels, step.get("scores") or [], strict=False)]
+    others = [(score, label) for score, label in scores if label != step.get("leading")]
+    return f" {max(others)[1]}" if others else ""
+
+
+ANSWERER_WORDS = {"offline": "without a language model", "llm": "with a language model"}
+"""How the answer step says which answerer answered: "the offline answerer" is the project's name for it, not a
+student's; a plug-in is named as configured."""
+
+
 def answered_line(step: dict[str, Any]) -> str:
-    """The answer step: "Answered B with the offline answerer (confidence 0.93), citing 2 pieces of evidence"."""
+    """The answer step: "Answered B without a language model (confidence 0.93), citing 2 pieces of evidence"."""
     chosen = shorten(str(answer), STEP_TEXT_CHARS) if (answer := step.get("answer")) else "nothing"
     cited = counted(len(step.get("cited") or []), "piece of evidence", "pieces of evidence")
     confidence = step.get("confidence", 0.0)
-    return f"Answered {chosen} with the {step.get('answerer')} answerer (confidence {confidence:.2f}), citing {cited}"
+    answerer = step.get("answerer")
+    how = ANSWERER_WORDS.get(answerer, f"with the answerer {answerer}")
+    return f"Answered {chosen} {how} (confidence {confidence:.2f}), citing {cited}"

@@ -16,6 +16,7 @@ import streamlit as st
 from pathatlas.settings import Settings, load_settings
 from pathatlas.ui.present import (
     PAGE_GONE,
+    counted,
     error_message,
     media_path,
     media_problem,
@@ -169,14 +170,21 @@ def detail_of(response: httpx.Response) -> Any:
 def api_detail(response: httpx.Response) -> str | list | None:
     """The ``detail`` of a JSON error body (a sentence, or FastAPI's 422 list); None where there is none: another body,
     JSON of other fields, or a JSON content type over text that is none (a proxy's)."""
+    body = json_object(response)
+    detail = body.get("detail") if body is not None else None
+    return detail if isinstance(detail, str | list) else None
+
+
+def json_object(response: httpx.Response) -> dict[str, Any] | None:
+    """The response's body where it is a JSON object sent as JSON; None for any other body (a PDF's bytes, a proxy's
+    page, a JSON content type over text that is none)."""
     if "json" not in response.headers.get("content-type", ""):
         return None
     try:
         body = response.json()
-    except ValueError:
+    except ValueError:  # UnicodeDecodeError included
         return None
-    detail = body.get("detail") if isinstance(body, dict) else None
-    return detail if isinstance(detail, str | list) else None
+    return body if isinstance(body, dict) else None
 
 
 def api_has_none(response: httpx.Response) -> bool:
@@ -355,7 +363,7 @@ def gone_said(subject: str, status: int) -> str:
 
 def each(count: int, noun: str) -> str:
     """``count`` of ``noun`` as the subject of a sentence in the singular: "1 result", "Each of 3 results"."""
-    return f"1 {noun}" if count == 1 else f"Each of {count} {noun}s"
+    return counted(count, noun) if count == 1 else f"Each of {counted(count, noun)}"
 
 
 def nothing_indexed() -> str:

@@ -14,6 +14,7 @@ import streamlit as st
 
 from pathatlas.indexer.sources.notes import NOTE_SUFFIXES
 from pathatlas.ui.present import (
+    counted,
     error_message,
     job_away_message,
     job_refused_message,
@@ -88,11 +89,6 @@ def source_problems(rows: list[dict[str, Any]]) -> None:
             count = counted(len(problems), "problem")
             with st.expander(plain(f"{row['source']}: {count}")):
                 st.markdown("\n".join(f"- {plain(problem)}" for problem in problems))
-
-
-def counted(n: int, word: str, words: str = "") -> str:
-    """``n`` of ``word``: "1 page", "3 pages"; ``words`` where its plural is not "-s" ("3 entries", not "1 entries")."""
-    return f"{n} {word if n == 1 else words or f'{word}s'}"
 
 
 def entries_said(n: int) -> str:
@@ -208,32 +204,39 @@ def followed_jobs() -> dict[str, Followed]:
 
 def jobs_under_way() -> None:
     """The jobs this session follows, each on a bar to its end (``follow_jobs``), then those of the last hour that
-    ended (``recent_jobs``). GET /jobs is asked at the session's first draw alone (``first_listed``), so that a reload
-    mid-upload keeps its bar: asked at every run, it made each click a request more, and every open page followed
-    every user's jobs and said their "done"."""
-    if ENDED not in st.session_state:
-        st.session_state[ENDED] = first_listed()
+    ended (``recent_jobs``). GET /jobs is asked until it is answered, at the session's first draw where the service is
+    up (``first_listed``), so that a reload mid-upload keeps its bar: asked at every run, it made each click a request
+    more, and every open page followed every user's jobs and said their "done"; asked at the first draw alone, a
+    service restarting then left the session without its jobs for good."""
+    if ENDED not in st.session_state and (ended := first_listed()) is not None:
+        st.session_state[ENDED] = ended
     if followed_jobs():
         st.fragment(follow_jobs, run_every=JOB_POLL_EVERY)()
-    recent_jobs(st.session_state[ENDED])
+    recent_jobs(st.session_state.get(ENDED, []))
 
 
-def first_listed() -> list[dict[str, Any]]:
-    """The newest jobs (``jobs_listed``) at the session's first draw: those queued or running followed from then on,
-    those that ended returned, to be listed (``recent_jobs``) with this session's own as they end (``job_polled``)."""
+def first_listed() -> list[dict[str, Any]] | None:
+    """The newest jobs (``jobs_listed``) at the session's first draw that has them: those queued or running followed
+    from then on, those that ended returned, to be listed (``recent_jobs``) with this session's own as they end
+    (``job_polled``); None where the service was away (``service_away``), to be asked again at the next draw."""
     listed = jobs_listed()
+    if listed is None:
+        return None
     for job in listed:
         if job["status"] in RUNNING:
             followed_jobs().setdefault(job["id"], Followed.start(job["source"]))
     return [job for job in listed if job["status"] not in RUNNING]
 
 
-def jobs_listed() -> list[dict[str, Any]]:
-    """The newest jobs (GET /jobs), none where the service did not answer or refused: the table's request says so."""
+def jobs_listed() -> list[dict[str, Any]] | None:
+    """The newest jobs (GET /jobs); None where the service was away (``service_away``: not answered, or a proxy's 502
+    while it restarts), none where it refused (an API without jobs: asking again would not change that)."""
     try:
         listed = fetch("GET", "/jobs", params={"limit": JOBS_LOOKED_AT})
     except Unreachable:
-        return []
+        return None
+    if service_away(listed):
+        return None
     return listed.json() if listed.status_code < 400 else []
 
 
@@ -283,7 +286,8 @@ def job_polled(job_id: str, job: Followed) -> tuple[str, str] | None:
         job.said = f"indexing {job.name}: {status['done']}/{status['total']}"
     if status["status"] not in RUNNING:
         st.session_state.library_notes = [in_the_page(note) for note in status.get("notes", [])]
-        st.session_state[ENDED].insert(0, status)  # the newest, listed first as GET /jobs lists them
+        if ENDED in st.session_state:  # else GET /jobs, once it answers, lists it
+            st.session_state[ENDED].insert(0, status)  # the newest, listed first as GET /jobs lists them
         return job_ended(status, job.name)
     if now > job.deadline:
         return "error", job_waited_message(job.name, status["status"], JOB_POLL_SECONDS, job_id)

@@ -69,6 +69,7 @@ from pathatlas.ui.web_search_state import (
     search_for,
     search_from_url,
     search_instead,
+    searched_with_words,
     searched_words,
     show_more,
     shown_path,
@@ -274,7 +275,7 @@ def search_tab() -> None:
     cards = group_cases(hits or [])
     if hits is not None and not said:
         title, images = st.session_state.get("results_title", ""), grouped_images(cards)
-        said = (not cards and nothing_indexed()) or results_status(len(cards), title, images)
+        said = (not cards and nothing_indexed()) or results_status(len(cards), title, images, searched_with_words())
     why, sent = ("", None) if said else st.session_state.get("search_refused") or (refusal, None)
     live_status(status, said or why, refused=bool(why))
     if sent:  # what the API answered, for a bug report

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, NamedTuple
-from urllib.parse import quote
 
 import httpx
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from pathatlas.retrieval.marks import query_terms
-from pathatlas.retrieval.records import image_hash
+from pathatlas.retrieval.records import RECORD_ID, image_hash
 from pathatlas.retrieval.stores.base import fold
 from pathatlas.ui.present import (
     PAGE_SIZE,
@@ -24,7 +23,7 @@ from pathatlas.ui.present import (
     shorten,
     values_said,
 )
-from pathatlas.ui.web_client import answered, api_has_none, detail_of, facets, gone_said, reached
+from pathatlas.ui.web_client import answered, api_has_none, detail_of, facets, gone_said, json_object, reached
 from pathatlas.ui.web_common import TAB_BOUND, move_focus
 
 KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
@@ -222,6 +221,13 @@ def searched_words() -> str:
     return kwargs["json"]["text"] if path == "/search" else ""
 
 
+def searched_with_words() -> bool:
+    """Whether the search shown was asked with words a student may change: a text search, or an image search with the
+    box's words too; a search by an image alone, or by look (find similar), has none to try others of."""
+    _, _, _, kwargs, _ = st.session_state.last_search
+    return bool((kwargs.get("json") or kwargs.get("data") or {}).get("text"))
+
+
 def corrected_query(text: str, unknown: list[dict[str, Any]]) -> str | None:
     """``text`` with each word no indexed text holds (the API's ``unknown_words``, named as typed) spelt as the
     indexed word closest to it, wherever it stands in any case; None where that changes nothing."""
@@ -365,27 +371,40 @@ def show_similar(search: tuple, response: httpx.Response | None) -> None:
     st.session_state.terms = []
 
 
+NOT_A_RESULT_LINK = "This link does not name a result: search again."
+"""What the results line says of a look-alike link whose id is no record's (``RECORD_ID``)."""
+NOT_A_RECORD = "The PathAtlas service did not answer this link with a result: search again."
+"""What it says where the service (or a proxy) answered GET /records with something other than a record's JSON."""
+
+
 def similar_named(record_id: str, chosen: dict[str, list[str]]) -> str:
     """The look-alike search a URL names (a reload, a link, Back or Forward), named as its card named the record,
     which GET /records gives; returns what the results line says in place of a count where that record is not given
     (gone since, or the API refused or did not answer), no search then shown. The id is the URL's, which anyone may
-    write: quoted, it names a record and nothing else ("../sources")."""
-    record = reached("GET", f"/records/{quote(record_id, safe='')}")
-    if record is None or record.status_code >= 400:
+    write: only a record's id (``RECORD_ID``) is asked for, so that it names a record and nothing else ("../sources",
+    "<id>/pdf": a book's bytes read as a record showed a traceback)."""
+    if not RECORD_ID.fullmatch(record_id):
         forget_search()
-        return record_refused(record)
-    search = similar_search(record.json(), chosen)
+        return NOT_A_RESULT_LINK
+    response = reached("GET", f"/records/{record_id}")
+    record = json_object(response) if response is not None and response.status_code < 400 else None
+    if record is None:
+        forget_search()
+        return record_refused(response)
+    search = similar_search(record, chosen)
     show_similar(search, asked_for(search, PAGE_SIZE))
     return ""
 
 
 def record_refused(response: httpx.Response | None) -> str:
     """Why the record a look-alike search's URL names is not given (``similar_named``): gone from the library (the
-    API's own 404), the API's refusal, or that it did not answer."""
+    API's own 404), the API's refusal, an answer that is no record, or that it did not answer."""
     if response is None:
         return st.session_state.unreachable
     if api_has_none(response):
-        return gone_said("The result this link finds look-alikes of", 404)
+        return gone_said("The result this link looks for", 404)
+    if response.status_code < 400:
+        return NOT_A_RECORD
     return error_message(detail_of(response))
 
 

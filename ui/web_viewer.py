@@ -135,7 +135,7 @@ def page_view(hit: dict[str, Any], state: str, nav) -> bool:
     if gone := page_gone(hit):
         st.error(plain(gone))
         return False
-    pdf_button(hit, state, nav)
+    pdf_downloads(hit, state, nav)
     with st.container(key=f"{state}-page-pictures"):  # at reading size on a phone, scrolled sideways (app's STYLE)
         if image := media(at_reading_size(hit["page_url"])):  # a caption quote's asks ?captioned=true
             outlined_page(image, page, citation["source"], citation.get("bbox"), outlined_name(hit))
@@ -164,20 +164,22 @@ def page_gone(hit: dict[str, Any]) -> str | None:
     return f"Page {citation['page']} of {citation['source']} {said}" if said else None
 
 
-def pdf_button(hit: dict[str, Any], state: str, nav) -> None:
-    """The page's PDF in ``nav``: a download of that page alone (``page_pdf``), which this server fetches from the API
-    as it fetches the page's pictures. A link to the API's own PDF (``--api``) named an address a student's browser may
-    not reach (``pathatlas ui --host 0.0.0.0 --api http://127.0.0.1:8000``). A click on the download reruns the page:
-    where the page went in the meantime, the download fails in Streamlit's thread, showing nothing, and the rerun says
-    why (``page_gone``)."""
-    citation, page = hit["citation"], hit["citation"]["page"]
+def pdf_downloads(hit: dict[str, Any], state: str, nav) -> None:
+    """The page's PDFs in ``nav``: a download of that page alone (``page_pdf``), and one of the whole book to read on
+    (``book_pdf``), which this server fetches from the API as it fetches the page's pictures, each only when its button
+    is clicked. A link to the API's own PDF (``--api``) named an address a student's browser may not reach (``pathatlas
+    ui --host 0.0.0.0 --api http://127.0.0.1:8000``), and Streamlit gives the app no address of its own to serve a PDF
+    from, open at a page: only a download, fetched on its click. A click on a download reruns the page: where the page
+    went in the meantime, the download fails in Streamlit's thread, showing nothing, and the rerun says why
+    (``page_gone``)."""
+    page, book = hit["citation"]["page"], display_name(hit["citation"]["source"])
+    pdf = {"mime": "application/pdf", "on_click": "rerun"}
+    page_name = f"{os.path.splitext(book)[0]}-p{page}.pdf"
     nav.download_button(
-        f"Download page {page} as a PDF",
-        page_pdf(hit["id"], page),
-        file_name=f"{os.path.splitext(display_name(citation['source']))[0]}-p{page}.pdf",
-        mime="application/pdf",
-        key=f"{state}-pdf",
-        on_click="rerun",
+        f"Download page {page} as a PDF", page_pdf(hit["id"], page), file_name=page_name, key=f"{state}-pdf", **pdf
+    )
+    nav.download_button(
+        "Download the whole PDF", book_pdf(hit["id"]), file_name=book, key=f"{state}-book", **pdf
     )
 
 
@@ -220,17 +222,24 @@ def around_box(page: Image.Image, bbox: list[float], dpi: float) -> Image.Image:
     return page.crop((0, top, page.width, max(bottom, top + 1)))
 
 
-def page_pdf(record_id: str, page: int) -> Callable[[], bytes]:
-    """Page ``page`` of the record's source PDF as a PDF of its own, made when its button is clicked: the button names
-    the page (the whole book opened at page 1), and a book's PDF is tens of MB, too much to fetch at every rerun."""
+def book_pdf(record_id: str) -> Callable[[], bytes]:
+    """The record's source PDF, whole, fetched from the API when its download is clicked (a book's PDF is tens of MB,
+    too much to fetch at every rerun)."""
     client = backend()
 
     def pdf() -> bytes:
         response = client.get(f"/records/{record_id}/pdf")
         response.raise_for_status()
-        return page_as_pdf(response.content, page)
+        return response.content
 
     return pdf
+
+
+def page_pdf(record_id: str, page: int) -> Callable[[], bytes]:
+    """Page ``page`` of the record's source PDF as a PDF of its own, made when its button is clicked: the button names
+    the page (the whole book opened at page 1)."""
+    book = book_pdf(record_id)
+    return lambda: page_as_pdf(book(), page)
 
 
 def case_details(hit: dict[str, Any]) -> dict[str, Any] | None:

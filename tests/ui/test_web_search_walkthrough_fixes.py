@@ -14,7 +14,7 @@ import pytest
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-from pathatlas.ui import present, web_client, web_library
+from pathatlas.ui import present, web_client, web_library, web_search_state
 from pathatlas.ui.web_client import gone_said
 from tests.ui.test_web_search_image_words_and_history import (
     dropped,
@@ -48,7 +48,8 @@ def case_image(record_id: str, rank: int, image: str) -> dict:
     return {**hit(record_id, rank), **found}
 
 
-HITS = [case_image("c1", 1, "images/DEMO-01-1.jpg"), hit("p2", 2), case_image("c2", 3, "images/DEMO-01-2.jpg")]
+C1, C2 = "c1" * 12, "c2" * 12  # the case's images' ids: a link names a record by such an id alone
+HITS = [case_image(C1, 1, "images/DEMO-01-1.jpg"), hit("p2", 2), case_image(C2, 3, "images/DEMO-01-2.jpg")]
 HITS.append(hit("p4", 4))
 """Any search's hits: the case's two images share the first card, so the cards are the case, p. 2 and p. 4."""
 CARDS = "3 results (1 case with 2 images)"
@@ -122,7 +123,7 @@ def looked_alike(asked) -> AppTest:
     """?q=granuloma&organ=lung opened, then Find similar pressed on the first card (the case's)."""
     app = opened(TEXT_URL)
     assert status(app) == f"{CARDS} for “granuloma” in organ lung"
-    app.button(key="similar-c1").click()
+    app.button(key=f"similar-{C1}").click()
     return ran(app)
 
 
@@ -130,15 +131,15 @@ def test_find_similar_names_its_search_and_filters_in_the_url_and_its_record_as_
     """The URL became "/" though the line said "in organ lung"; the line named "cases, case DEMO-01,
     images/DEMO-01-1.jpg", where the card clicked says "Case DEMO-01 · LSIL · 2 images"."""
     app = looked_alike(asked)
-    assert app.query_params == {"similar": "c1", "organ": "lung"}
+    assert app.query_params == {"similar": C1, "organ": "lung"}
     assert status(app) == LOOK_ALIKES
-    assert asked[-1] == ("/search/similar", {"id": "c1", "filters": {"organ": ["lung"]}, "k": present.PAGE_SIZE})
+    assert asked[-1] == ("/search/similar", {"id": C1, "filters": {"organ": ["lung"]}, "k": present.PAGE_SIZE})
 
 
 def test_a_reload_or_a_link_of_find_similar_shows_it_again(asked):
     reloaded = opened(looked_alike(asked).query_params)
     assert status(reloaded) == LOOK_ALIKES and cards(reloaded) == 3
-    assert asked[-1] == ("/search/similar", {"id": "c1", "filters": {"organ": ["lung"]}, "k": present.PAGE_SIZE})
+    assert asked[-1] == ("/search/similar", {"id": C1, "filters": {"organ": ["lung"]}, "k": present.PAGE_SIZE})
 
 
 def test_back_and_forward_step_between_the_search_and_its_look_alikes(asked):
@@ -152,25 +153,27 @@ def test_a_filter_picked_after_find_similar_is_named_in_its_url(asked):
     app = looked_alike(asked)
     app.multiselect(key="filter-organ").select("colon")
     ran(app)
-    assert app.query_params == {"similar": "c1", "organ": ["lung", "colon"]}
+    assert app.query_params == {"similar": C1, "organ": ["lung", "colon"]}
     assert asked[-1][1]["filters"] == {"organ": ["lung", "colon"]}
 
 
 def test_a_link_to_the_look_alikes_of_a_record_gone_says_so(asked):
-    app = opened({"similar": "removed-since"})
-    assert status(app) == gone_said("The result this link finds look-alikes of", 404) and cards(app) == 0
+    app = opened({"similar": "deadbeef" * 3})
+    assert status(app) == gone_said("The result this link looks for", 404) and cards(app) == 0
     assert asked == [], "no search for a record the API no longer has"
 
 
 def test_a_links_record_id_names_a_record_and_nothing_else(asked, monkeypatch):
-    """The id is the URL's, which anyone may write: "../sources" must not reach another API path."""
+    """The id is the URL's, which anyone may write: "../sources" must not reach another API path; it is no record's id,
+    and nothing is asked for it (test_web_ui_review_fixes: "<id>/pdf")."""
     requested = []
     answer = web_client.fetch
     monkeypatch.setattr(
         web_client, "fetch", lambda method, path, **kw: requested.append(path) or answer(method, path, **kw)
     )
-    opened({"similar": "../sources"})
-    assert [path for path in requested if "sources" in path] == ["/records/..%2Fsources"]
+    app = opened({"similar": "../sources"})
+    assert [path for path in requested if "sources" in path or path.startswith("/records")] == []
+    assert status(app) == web_search_state.NOT_A_RESULT_LINK and cards(app) == 0
 
 
 def test_a_record_is_named_by_its_case_not_its_folder_and_file():

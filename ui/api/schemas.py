@@ -5,7 +5,6 @@ door shows and ``HitFields`` declares, is ``pathatlas.ui.hits.hit_record``; an a
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +27,7 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 from pathatlas.agent.document import thumbnail_record
 from pathatlas.agent.questions import A_WORD, NO_WORD, ONE_OPTION, Question, repeated_option
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.records import HIDDEN_FIELDS, Hit, Payload
+from pathatlas.retrieval.records import HIDDEN_FIELDS, RECORD_ID, Hit, Payload
 from pathatlas.retrieval.search import source_names, unsearchable
 from pathatlas.retrieval.terms import SIGNS
 from pathatlas.settings import Settings
@@ -444,8 +443,6 @@ class SearchRequest(BaseModel):
     )
 
 
-RECORD_ID = re.compile(r"[0-9a-f]{24}")
-"""What a record's id is (hex): nothing else may reach a store or a file path."""
 NOT_A_RECORD_ID = "not a record id"
 """The refusal of an id that is no record's (``RECORD_ID``), in the body of /search/similar as in the routes' paths."""
 

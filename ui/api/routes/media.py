@@ -23,12 +23,11 @@ from PIL import Image
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.fingerprints import on_disk
 from pathatlas.indexer.sources.pdf import mupdf_alone, recount_pages, render
-from pathatlas.retrieval.records import BBox, Payload, display_name, organ_text, source_id, union_box
+from pathatlas.retrieval.records import RECORD_ID, BBox, Payload, display_name, organ_text, source_id, union_box
 from pathatlas.retrieval.search import source_names
 from pathatlas.ui.api.deps import EngineDep, HeadDep, LinksDep, errors, headers_only
 from pathatlas.ui.api.schemas import (
     NOT_A_RECORD_ID,
-    RECORD_ID,
     CaseImageOut,
     CaseOut,
     Links,
