@@ -507,17 +507,27 @@ def _terms(folded: list[str]) -> list[list[str]]:
 
 
 def lookup_terms(texts: list[str], languages: tuple[Language, ...] = ()) -> list[list[str]]:
-    """What BM25 looks up for each query: its ``terms`` (a joined name's pieces aside: ``unjoined``), its joined and
-    charged names as typed (``TYPED_JOINED``, ``TYPED_CHARGED``) and its stems in every language texts may be read in:
-    those told by their letters (``TOLD``: a query is too short to tell its language by) and ``languages``."""
+    """What BM25 looks up for each query: its ``terms`` (of a joined name its word alone: ``named_words``), its joined
+    and charged names as typed (``TYPED_JOINED``, ``TYPED_CHARGED``) and its stems in every language texts may be read
+    in: those told by their letters (``TOLD``: a query is too short to tell its language by) and ``languages``."""
     looked = TOLD + tuple(lang for lang in languages if lang not in TOLD)
     folded = [searchable(text) for text in texts]
-    read = zip(_stems([unjoined(text) for text in folded]), lettered_terms(folded), texts, strict=True)
+    read = zip(_stems([named_words(text) for text in folded]), lettered_terms(folded), texts, strict=True)
     typed = zip(joined_terms(folded, typed=True), charged_terms(folded, typed=True), strict=True)
     return [
         stems + lettered + joined + charged + [t for lang in looked for t in stems_in(lang, unjoined(normalise(text)))]
         for (stems, lettered, text), (joined, charged) in zip(read, typed, strict=True)
     ]
+
+
+def named_words(text: str) -> str:
+    """``text`` with each name joined by a hyphen (``JOINED``) read as its word alone, and each joined by an ampersand
+    as no words (``unjoined``): "HPV-16" still finds the page printing "HPV 16 and 18", and "COVID-19" the one on
+    "COVID pneumonia", but its number, a count or a page's ("of 67 patients"), is no word of it, nor is a function word
+    ("HER-2": "her", a pronoun)."""
+    hyphened, ampersand = JOINED
+    text = hyphened.sub(lambda name: " " if name[1].lower() in FUNCTION_WORDS else name[1], text)
+    return ampersand.sub(" ", text)
 
 
 def unjoined(text: str) -> str:

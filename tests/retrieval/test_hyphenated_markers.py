@@ -28,14 +28,17 @@ BREAST = {
 @pytest.mark.parametrize(
     ("query", "pieces", "kept"),
     [
-        ("Ki-67", {"ki", "67"}, {"ki67"}),
+        ("Ki-67", {"67"}, {"ki67", "ki"}),
         ("HER-2 breast cancer", {"her"}, {"her2", "her 2", "breast", "cancer"}),
-        ("IL-6", {"il"}, {"il6", "il 6"}),
+        ("IL-6", {"6"}, {"il6", "il 6", "il"}),
+        ("HPV-16 cervical cancer", {"16"}, {"hpv16", "hpv", "cervic"}),
+        ("COVID-19 pneumonia", {"19"}, {"covid19", "covid", "pneumonium"}),
     ],
 )
-def test_a_hyphenated_marker_is_looked_up_as_the_marker_not_its_pieces(query, pieces, kept):
-    """ "Ki-67" looked up "ki" and "67" beside "ki67", and "HER-2" the pronoun "her": each piece weighed as much as
-    the marker."""
+def test_a_hyphenated_marker_is_looked_up_as_the_marker_and_its_word_not_its_number(query, pieces, kept):
+    """ "Ki-67" looked up "67" beside "ki67", and "HER-2" the pronoun "her": a count's number and a function word
+    weighed as much as the marker. Its word stays: "HPV-16" finds a page printing "HPV 16 and 18", "COVID-19" one on
+    "COVID pneumonia"."""
     looked = set(lookup_terms([query])[0])
     assert kept <= looked and not pieces & {term.removeprefix("tr:") for term in looked}
 
@@ -64,6 +67,11 @@ def test_her_2_breast_cancer_finds_what_her2_breast_cancer_finds_not_the_lioness
     pages = {"lioness": LIONESS, **BREAST}
     assert ranked(pages, "HER-2 breast cancer") == ranked(pages, "HER2 breast cancer")
     assert "lioness" not in ranked(pages, "HER-2 breast cancer")
+
+
+def test_a_marker_typed_with_a_hyphen_finds_the_page_printing_it_spaced():
+    pages = {"spaced": "HPV 16 and 18 cause most cervical cancer.", "other": "Smoking causes lung cancer."}
+    assert ranked(pages, "HPV-16 cervical cancer")[0] == "spaced"
 
 
 def test_a_joined_name_is_a_word_of_a_short_search():
