@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from pathatlas.agent.bench.items import Item
+from pathatlas.agent.plan import verdict_options
 from pathatlas.agent.questions import letter_index
 from pathatlas.errors import BadInputError
 
@@ -48,10 +49,12 @@ def open_from_mcq(item: Item) -> Item | None:
 
 def needs_options(stem: str, options: list[str], answer: str) -> bool:
     """Whether a multiple-choice question cannot be asked without its options: its stem asks about them or only names
-    a subject, an option means others, or the right answer is a statement."""
+    a subject, its options are verdicts ("True"/"False", "Yes"/"No": ``plan.verdict_options``; no open answer says
+    "True"), an option means others, or the right answer is a statement."""
     subject = SUBJECT_ONLY.fullmatch(stem)
     return bool(
-        STEM_NEEDS_OPTIONS.search(stem)
+        verdict_options(options)
+        or STEM_NEEDS_OPTIONS.search(stem)
         or any(OPTION_NAMES_OTHERS.search(option) for option in options)
         or len(answer.split()) > MOST_ANSWER_WORDS
         or (subject and len(subject["subject"].split()) <= MOST_SUBJECT_WORDS)

@@ -74,8 +74,10 @@ def test_a_stem_that_needs_its_options_is_left_out(tmp_path, name):
         ["organ", "tissue", "neither"],
         ["I and II", "II and III", "I, II and III"],
         ["a group of similar tissues working together for one function in the body", "tissue"],
+        ["True", "False"],
+        ["Yes", "No"],
     ],
-    ids=["all-of-the-above", "both", "neither", "numbered-statements", "long-answer"],
+    ids=["all-of-the-above", "both", "neither", "numbered-statements", "long-answer", "true-false", "yes-no"],
 )
 def test_options_that_mean_others_or_a_statement_for_an_answer_are_left_out(tmp_path, options):
     [item] = items_of(tmp_path, [mcq("x", ANSWERABLE["question"], options)])
