@@ -13,6 +13,7 @@ import pymupdf
 import pytest
 
 from pathatlas.indexer.records import Figure
+from pathatlas.indexer.sources.pdf.captions import caption_block
 from pathatlas.indexer.sources.pdf.source import PdfSource
 from pathatlas.retrieval.records import Payload
 from tests.helpers import hashing_settings
@@ -102,3 +103,25 @@ def test_the_caption_under_the_picture_above_is_not_the_foot_figures(figures):
     above, foot = figures[3], figures[4]
     assert (above.text, above.caption_page) == (TOP_CAPTION, None)
     assert (foot.text, foot.caption_page) == (CARRIED_UNDER, 6), "the caption opening p. 6, as before"
+
+
+FOOT = (50.0, 600.0, 300.0, 780.0)
+OPENING_NEXT = ((50.0, 40.0, 300.0, 70.0), "Figure 4 Cirrhosis of the liver")
+BODY_BLOCK = ((50.0, 100.0, 300.0, 500.0), "Some body text about the liver.")
+
+
+@pytest.mark.parametrize(
+    ("above", "own"),
+    [
+        ("Figure 3 Normal liver, low power", True),
+        ("Figure 3 normal liver, low power", True),  # a caption in lower case is still one
+        ("Fig. 3 hematoxylin and eosin stain", True),
+        ("Figure 3 (below) shows normal liver at low power, as the next page explains.", False),  # a sentence
+        ("Figure 3 summarizes the lobules of the liver.", False),
+    ],
+)
+def test_a_foot_figure_keeps_the_caption_above_it_and_not_a_sentence_naming_it(above, own):
+    """A caption set above a foot figure is its own whatever its case; a body sentence naming the figure, its verb
+    after the label, is none: the figure takes the next page's opening caption."""
+    caption = caption_block(FOOT, [BODY_BLOCK, ((50.0, 560.0, 300.0, 590.0), above)], OPENING_NEXT, [FOOT])
+    assert (caption.text, caption.next_page) == ((above, False) if own else (OPENING_NEXT[1], True))

@@ -14,9 +14,12 @@ from pathatlas.retrieval.records import BBox
 CAPTION_START = re.compile(r"^\s*(fig(?:ure|ura)?\.?|abb(?:ildung|\.))\s*(\d+[\w.\-]*)", re.IGNORECASE)
 """A figure's label opening a block: "Figure 1.", "Fig. 2", Spanish, Italian and Portuguese "Figura 3", German "Abb. 4"
 and "Abbildung 5"."""
-MENTION = re.compile(rf"(?i:{CAPTION_START.pattern})\s+[a-z]{{2}}")
-"""A figure's label that a sentence goes on from in lower case ("Figure 24.21 summarizes ..."): the body text naming a
-figure, not its caption, which goes on with a title or a part ("Figure 1.2 The heart", "Figure 6.2 a: ...")."""
+MENTION = re.compile(
+    rf"(?i:{CAPTION_START.pattern})[,.]?(?:\s+\([^)]*\))?\s+(?:[a-z]+s|is|are|was|were|can|may|will|has|have)\b"
+)
+"""A figure's label that a sentence goes on from with a verb ("Figure 24.21 summarizes ...", "Figure 3 (below) shows
+..."): the body text naming a figure, not its caption, which goes on with a title or a part ("Figure 1.2 The heart",
+"Figure 6.2 a: ...", "Figure 3 normal liver, low power")."""
 MAX_CAPTION_GAP = 72.0
 """Points between an image and the block below it (or above it: ``printed_above``) beyond which that block is not its
 caption."""
