@@ -353,11 +353,16 @@ def search_submitted(text: str, words: str, image, filters: dict[str, list[str]]
 
 
 def image_searched(image, words: str, filters: dict[str, list[str]], status) -> None:
-    """A new search by the image in the uploader (and ``words``), named in the URL; keyboard focus to the results
-    line: it fell to the page's body as the uploader redrew."""
+    """A new search by the image in the uploader (and ``words``), named in the URL unless the API refused it (a text
+    file named .png: as ``forget_for_refused``, the URL then names no search, so a good image dropped next was not
+    taken for a link to the refused one); keyboard focus to the results line: it fell to the page's body as the
+    uploader redrew."""
     with searching(status):
         search_by_image(image, words, filters)
-    keep_in_url(words, filters, image_named(image))
+    if "search_refused" in st.session_state:
+        keep_in_url()
+    else:
+        keep_in_url(words, filters, image_named(image))
     move_focus(".results-status")
 
 
