@@ -23,7 +23,7 @@ from pathatlas.ui.present import (
     shorten,
     values_said,
 )
-from pathatlas.ui.web_client import answered, api_has_none, detail_of, facets, gone_said, json_object, reached
+from pathatlas.ui.web_client import answered, api_has_none, detail_of, facets, json_object, reached
 from pathatlas.ui.web_common import TAB_BOUND, move_focus
 
 KINDS = {"page": "Page", "figure": "Figure", "case": "Case"}
@@ -396,13 +396,21 @@ def similar_named(record_id: str, chosen: dict[str, list[str]]) -> str:
     return ""
 
 
+LINKED_GONE = (
+    "The result this link looks for is not in the library: its source was removed or indexed again since the link was"
+    " made, or the link was mistyped. Search again."
+)
+"""What the results line says of a look-alike link whose record the API has none of: a link may have named none
+(``PAGE_GONE`` said "no longer", of a record that may never have been)."""
+
+
 def record_refused(response: httpx.Response | None) -> str:
     """Why the record a look-alike search's URL names is not given (``similar_named``): gone from the library (the
     API's own 404), the API's refusal, an answer that is no record, or that it did not answer."""
     if response is None:
         return st.session_state.unreachable
     if api_has_none(response):
-        return gone_said("The result this link looks for", 404)
+        return LINKED_GONE
     if response.status_code < 400:
         return NOT_A_RECORD
     return error_message(detail_of(response))

@@ -15,7 +15,6 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from pathatlas.ui import present, web_client, web_library, web_search_state
-from pathatlas.ui.web_client import gone_said
 from tests.ui.test_web_search_image_words_and_history import (
     dropped,
     hit,
@@ -159,7 +158,7 @@ def test_a_filter_picked_after_find_similar_is_named_in_its_url(asked):
 
 def test_a_link_to_the_look_alikes_of_a_record_gone_says_so(asked):
     app = opened({"similar": "deadbeef" * 3})
-    assert status(app) == gone_said("The result this link looks for", 404) and cards(app) == 0
+    assert status(app) == web_search_state.LINKED_GONE and cards(app) == 0
     assert asked == [], "no search for a record the API no longer has"
 
 
