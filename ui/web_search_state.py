@@ -354,6 +354,7 @@ def find_similar(hit: dict[str, Any]) -> None:
     st.session_state.pop("similar_gone", None)
     show_similar(search, response)
     keep_in_url(filters=chosen, similar=hit["id"])
+    st.session_state["search-text"] = ""  # the box said the words of a search no longer shown, as Back to it does not
     focus_results(0)
 
 

@@ -132,6 +132,7 @@ def test_find_similar_names_its_search_and_filters_in_the_url_and_its_record_as_
     app = looked_alike(asked)
     assert app.query_params == {"similar": C1, "organ": "lung"}
     assert status(app) == LOOK_ALIKES
+    assert app.text_input(key="search-text").value == "", "the words of a search no longer shown"
     assert asked[-1] == ("/search/similar", {"id": C1, "filters": {"organ": ["lung"]}, "k": present.PAGE_SIZE})
 
 
