@@ -11,16 +11,15 @@ from collections.abc import Callable
 import httpx
 import pymupdf
 import pytest
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from pathatlas.ui import present, web_ask, web_client, web_library, web_search_state, web_viewer
+from pathatlas.ui import present, web_ask, web_client, web_library, web_search_state
 from pathatlas.ui.web_ask import step_line
 from tests.ui.test_web_search_image_words_and_history import opened, searched, status
 from tests.ui.test_web_search_walkthrough_fixes import case_image
 from tests.ui.test_web_ui_library_jobs import followed_to_the_end, library
 from tests.ui.test_web_ui_library_jobs_under_way import OLD, UPLOAD, Api, bars, job, sent
-from tests.ui.test_web_viewer_ask_walkthrough import book_pdf, fake_api, viewer_at  # noqa: F401 (a fixture)
+from tests.ui.test_web_viewer_ask_walkthrough import fake_api, viewer_at
 
 pytestmark = pytest.mark.usefixtures("fresh_cache")  # conftest.py
 
@@ -91,25 +90,12 @@ def test_a_look_alike_search_without_results_asks_for_fewer_filters_not_other_wo
 
 
 # -- the whole book, to read on --------------------------------------------------------------------------------------
-def test_the_whole_book_is_a_second_download_fetched_only_on_a_click(monkeypatch, book_pdf):  # noqa: F811
+def test_the_whole_book_is_a_second_download_fetched_only_on_a_click(monkeypatch, book_pdf, pdf_downloads):
     """Only "Download page 2 as a PDF" was offered: a student reading on had nothing to turn to. The book comes
     through the UI, as the page does (a link to the service's own address is out of a browser's reach elsewhere),
     and only on a click: a book is tens of MB, and a redraw fetches nothing."""
-    fetched, made = [], []
-
-    class Service:
-        def get(self, path: str) -> httpx.Response:
-            fetched.append(path)
-            return httpx.Response(200, content=book_pdf, request=httpx.Request("GET", path))
-
-    def kept(manager, data, mimetype, coordinates, file_name=None, **kwargs):
-        made.append((file_name, mimetype, data))
-        return add_deferred(manager, data, mimetype, coordinates, file_name=file_name, **kwargs)
-
-    add_deferred = MediaFileManager.add_deferred
-    monkeypatch.setattr(MediaFileManager, "add_deferred", kept)
+    fetched, made = pdf_downloads
     monkeypatch.setattr(web_client, "fetch", fake_api)
-    monkeypatch.setattr(web_viewer, "backend", Service)
     app = viewer_at(2)
     app.run()  # a redraw
     labels = [download.label for download in app.get("download_button")]

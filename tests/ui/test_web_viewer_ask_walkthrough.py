@@ -14,10 +14,9 @@ import httpx
 import pymupdf
 import pytest
 from PIL import Image
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from pathatlas.ui import streamlit_app, web_client, web_common, web_library, web_search_state, web_viewer
+from pathatlas.ui import streamlit_app, web_client, web_common, web_library, web_search_state
 from pathatlas.ui.web_ask import step_line
 from tests.ui.test_web_search_image_words_and_history import hit, status
 from tests.ui.test_web_ui_library_and_search_lines import unescaped
@@ -240,37 +239,16 @@ def test_next_page_stays_on_while_the_page_count_is_unknown_and_a_missing_page_i
     assert app.toast[0].proto.duration == 0, "kept until closed: Streamlit's 'infinite'"
 
 
-@pytest.fixture
-def book_pdf() -> bytes:
-    with pymupdf.open() as doc:
-        for number in (1, 2, 3):
-            doc.new_page().insert_text((72, 72), f"Page {number} of the book.")
-        return doc.tobytes()
-
-
-def test_with_a_service_the_pdf_is_fetched_by_the_ui_not_linked_at_the_service_s_address(api, monkeypatch, book_pdf):
+def test_with_a_service_the_pdf_is_fetched_by_the_ui_not_at_the_service_s_address(api, monkeypatch, pdf_downloads):
     """``pathatlas ui --host 0.0.0.0 --api http://127.0.0.1:8000``: "Open the PDF at page 2" linked to
     http://127.0.0.1:8000/records/.../pdf#page=2, which a student's browser cannot reach. The UI fetches the book and
     offers that page, as it does in process."""
     monkeypatch.setenv("PATHATLAS_API_URL", "http://127.0.0.1:8000")
-    fetched, made = [], []
-
-    class Service:
-        def get(self, path: str) -> httpx.Response:
-            fetched.append(path)
-            return httpx.Response(200, content=book_pdf, request=httpx.Request("GET", path))
-
-    def kept(manager, data, mimetype, coordinates, file_name=None, **kwargs):
-        made.append((file_name, data))
-        return add_deferred(manager, data, mimetype, coordinates, file_name=file_name, **kwargs)
-
-    add_deferred = MediaFileManager.add_deferred
-    monkeypatch.setattr(MediaFileManager, "add_deferred", kept)
-    monkeypatch.setattr(web_viewer, "backend", Service)
+    fetched, made = pdf_downloads
     app = viewer_at(2)
     assert not app.get("link_button"), "no link to the service's own address"
     assert [download.label for download in app.get("download_button")][0] == "Download page 2 as a PDF"
-    (name, data), _ = made  # the whole book's download: test_web_ui_review_fixes
+    (name, _, data), _ = made  # the whole book's download: test_web_ui_review_fixes
     with pymupdf.open(stream=data(), filetype="pdf") as page:
         assert name == "book-p2.pdf" and [p.get_text().strip() for p in page] == ["Page 2 of the book."]
     assert fetched == ["/records/p2/pdf"]
