@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from pathatlas.agent.document import thumbnail_record
 from pathatlas.retrieval.records import display_name
 from pathatlas.ui.present import (
     SCORES_NOTE,
@@ -57,13 +58,15 @@ cited box outlined, and the page printing a figure's caption where that is anoth
 
 
 def open_cited(citation: dict[str, Any], quote: str | None, key: str) -> None:
-    """Button callback: open the cited record as the answer cites it, titled and offered to copy by its citation's
-    words (``CITED_AS``). A quote's record is often its page, whose own box is none and whose snippet is the page's
-    first lines: the viewer shows the quote instead (nothing where no quote is known: the page's first lines are not
-    what was cited), and the page as the citation's ``page_url`` renders it, the record holding the quote outlined by
-    the API as every door outlines it (a passage's blocks apart where a figure lies between them), then a figure's
-    caption page as a search's viewer shows it (``CITED_LINKS``)."""
-    record = opened(f"/records/{citation['evidence']}", "the cited record is no longer in the index")
+    """Button callback: open the record the answer cites, titled and offered to copy by its citation's words
+    (``CITED_AS``): the figure it names (``thumbnail_record``), whose image Find similar searches with, else its
+    evidence; a caption quote's evidence is its page, which has no image, and its viewer offered no Find similar. A
+    quote's record is often its page, whose own box is none and whose snippet is the page's first lines: the viewer
+    shows the quote instead (nothing where no quote is known: the page's first lines are not what was cited), and the
+    page as the citation's ``page_url`` renders it, the record holding the quote outlined by the API as every door
+    outlines it (a passage's blocks apart where a figure lies between them), then a figure's caption page as a
+    search's viewer shows it (``CITED_LINKS``)."""
+    record = opened(f"/records/{thumbnail_record(citation)}", "the cited record is no longer in the index")
     if record is None:
         return
     cited = {**record["citation"], **{field: citation.get(field) for field in CITED_AS}}
