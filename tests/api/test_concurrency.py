@@ -54,9 +54,8 @@ def test_searches_see_whole_committed_states_while_indexing_and_deleting(tmp_pat
             thread.start()
         time.sleep(0.5)
         job = httpx.post(f"{base}/jobs", files={"file": ("c.pdf", books["c.pdf"])}, headers=AUTH).json()
-        time.sleep(0.2)
+        done = wait(base, job["id"])  # a removal sent while the job writes is refused (test_delete_while_indexing)
         removed = httpx.delete(f"{base}/sources/{b_id}", headers=AUTH, timeout=120)
-        done = wait(base, job["id"])
         time.sleep(0.5)
         stop.set()
         for thread in threads:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,6 +16,9 @@ from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.upload_folder import UploadFolder, sources_of
 
 log = logging.getLogger(__name__)
+
+WAIT_STEP = 0.05
+"""Seconds between the calls of a removal's ``waiting`` while another write of this process holds the lock."""
 
 
 class IndexWriter:
@@ -96,16 +99,29 @@ class IndexWriter:
             if free:
                 self.lock.release()
 
+    @contextmanager
+    def taken(self, waiting: Callable[[], None]) -> Iterator[None]:
+        """``lock`` held for the block. While another write holds it, ``waiting`` is called every ``WAIT_STEP``: what
+        it raises ends the wait, the lock not taken."""
+        while not self.lock.acquire(timeout=WAIT_STEP):
+            waiting()
+        try:
+            yield
+        finally:
+            self.lock.release()
+
     def roll_back(self, target: Index, upload: Path) -> None:
         """Remove the sources a failed or cancelled upload committed: its files go with it, and a corrected upload of
         the same name must not find half of the old one (cited files gone, a name matching two sources)."""
         for key in sources_of(target, upload):
             target.remove_source(key)
 
-    def remove(self, source: str) -> int:
+    def remove(self, source: str, waiting: Callable[[], None]) -> int:
         """Remove a source (as ``Index.resolve_source`` finds it) and its records; an uploaded source's files go too,
-        once no other source comes from its upload. The number of records removed."""
-        with self.lock, self.writing() as target:
+        once no other source comes from its upload. The number of records removed. While another write of this
+        process holds the lock, ``waiting`` may end the wait by raising (``taken``): an index job holds it for
+        minutes, a removal for moments."""
+        with self.taken(waiting), self.writing() as target:
             key = target.resolve_source(source)
             removed = target.remove_source(key)
         log.info("source %s removed: %d records", key, removed)

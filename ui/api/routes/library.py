@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections import Counter
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +22,7 @@ from pathatlas.retrieval.records import display_name, source_id
 from pathatlas.retrieval.search import echoed, source_names
 from pathatlas.settings import Settings
 from pathatlas.ui.api.deps import (
+    JOB_RETRY_SECONDS,
     EngineDep,
     JobsDep,
     Role,
@@ -95,15 +97,44 @@ def list_sources(engine: EngineDep) -> list[SourceOut]:
     operation_id="delete_source",
     dependencies=[Writer],
     summary="Remove a source by its id (GET /sources lists them) or its unique file name",
-    description="A file name several sources share is refused (400), naming each as GET /sources does, with its id.",
-    responses=errors(400, 401, 403, 404, 409, 422, 503),
+    description="A file name several sources share is refused (400), naming each as GET /sources does, with its id. "
+    "While an index job of this service writes the index, a removal is refused at once (409, with Retry-After), naming "
+    "the job and how far it is: send it again once the job has ended (GET /jobs/{id} follows it); a removal in "
+    "progress is waited for.",
+    responses={
+        **errors(400, 401, 403, 404, 409, 422, 503),
+        409: {
+            **errors(409)[409],
+            "description": "An index job of this service is writing the index (the detail names it: GET /jobs/{id} "
+            "follows it), or another process is changing it: try again when it has ended, after Retry-After seconds",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
+        },
+    },
 )
-def delete_source(source_id: str, engine: EngineDep, writer: WriterDep) -> dict[str, int]:
+def delete_source(source_id: str, engine: EngineDep, writer: WriterDep, jobs: JobsDep) -> dict[str, int]:
     try:  # a name several sources share: the app's handler words it (``Engine.client_message``), no server paths
         # never by a server path (``..``, ``~``): 404 as unknown
-        return {"removed": writer.remove(listed(source_id, engine))}
+        return {"removed": writer.remove(listed(source_id, engine), waiting=partial(refuse_while_indexing, jobs))}
     except UnknownSourceError:  # the index's message names the command line's way to list them
         raise unknown_source(source_id) from None
+
+
+def refuse_while_indexing(jobs: Jobs) -> None:
+    """Refuse (409) a removal waiting for the index while an index job of this process writes it: it would hold a
+    server thread until the job's end (minutes), and removals sent meanwhile would take every thread."""
+    job = next((job for job in list(jobs.by_id.values()) if job.status == "running"), None)  # a copy: jobs are added
+    if job is not None:
+        retry = {"Retry-After": str(JOB_RETRY_SECONDS)}
+        raise HTTPException(status.HTTP_409_CONFLICT, indexing_now(job), headers=retry)
+
+
+def indexing_now(job: Job) -> str:
+    """Why a removal is refused while ``job`` writes the index, and what to do, in one line."""
+    progress = f"{job.done}/{job.total} done" if job.total else "starting"
+    return (
+        f"nothing removed: index job {job.id} ({job.source}) is writing the index, {progress}; try again once it has "
+        f"ended (GET /jobs/{job.id} follows it)"
+    )
 
 
 @router.post(
