@@ -1155,19 +1155,38 @@ def demo_only(folder: Path, corpus: Path, own: bool) -> bool:
 def refuse_users_index(index: Index, corpus: Path) -> None:
     """``demo --index FOLDER`` refused in one line, the index closed with nothing written, where it holds a source not
     of the demo corpus at ``corpus``: the demo added its primer and cases to a user's own index, where every search
-    then found them."""
-    if own := [key for key in index.manifest if not is_demo_source(key, corpus)]:
-        index.close()
-        more = f" and {len(own) - 1} more" if len(own) > 1 else ""
-        raise BadInputError(
-            f"the index at {index.path} holds your own sources ({Path(own[0]).name}{more}): the demo would add its "
-            "primer and cases to them; give the demo a separate --index, or none (its own index in PATHATLAS_HOME)"
-        )
+    then found them. Sources all of a demo corpus of another home (the index was built under another PATHATLAS_HOME)
+    are named as that: they are no user's own."""
+    if not (others := [key for key in index.manifest if not is_demo_source(key, corpus)]):
+        return
+    index.close()
+    own = [key for key in others if demo_corpus_of(key, corpus) is None]
+    held = f"your own sources ({named_first(own)})" if own else other_demo_corpus(others, corpus)
+    raise BadInputError(
+        f"the index at {index.path} holds {held}: the demo would add its primer and cases to them; give the demo a "
+        "separate --index, or none (its own index in PATHATLAS_HOME)"
+    )
+
+
+def named_first(keys: list[str]) -> str:
+    """The first source by its file name, and how many more there are."""
+    return Path(keys[0]).name + (f" and {len(keys) - 1} more" if len(keys) > 1 else "")
+
+
+def other_demo_corpus(keys: list[str], corpus: Path) -> str:
+    """The sources ``keys``, all of demo corpora other than ``corpus`` (``demo_corpus_of``), as those corpora."""
+    folders = ", ".join(sorted({str(demo_corpus_of(key, corpus)) for key in keys}))
+    return f"the demo corpus of another PATHATLAS_HOME ({folders}), not this one's ({corpus})"
 
 
 def is_demo_source(key: str, corpus: Path) -> bool:
     """Whether the source ``key`` is of the demo corpus at ``corpus``."""
     return Path(key).is_relative_to(corpus.resolve())
+
+
+def demo_corpus_of(key: str, corpus: Path) -> Path | None:
+    """The folder named as the demo corpus at ``corpus`` (another home's) that the source ``key`` is in, if any."""
+    return next((folder for folder in Path(key).parents if folder.name == corpus.name), None)
 
 
 @app.command("train-joint")
