@@ -145,7 +145,7 @@ def open_next_page() -> None:
 def open_cited_record() -> None:
     from pathatlas.ui import web_ask
 
-    web_ask.open_cited({"evidence": "r9", "bbox": None}, None, "quote-A-0")
+    web_ask.open_cited({"evidence": "r9", "record": "r9", "figure": None, "bbox": None}, None, "quote-A-0")
 
 
 MISSING = {
