@@ -1,5 +1,5 @@
-"""The Library tab: the sources indexed and what each met, the index jobs under way (each followed to its end) and
-those of the last hour, an upload indexed as a job, a source removed."""
+"""The Library tab: the sources indexed and what each met, the index jobs under way (the session's own followed to
+their end) and those of the last hour, an upload indexed as a job, a source removed."""
 
 from __future__ import annotations
 
@@ -53,9 +53,13 @@ SERVICE_AWAY = (502, 503, 504)  # a reverse proxy's answers while the service be
 TOTALS = {"case": "case image", "figure": "figure", "page": "page"}
 LIBRARY_CAPTION = "Each source: what was indexed from it, and how many problems it met (listed below the table)"
 RUNNING = ("queued", "running")  # a job's states before it ends
-JOBS_LOOKED_AT = 20  # the newest jobs a session's first draw reads: those under way, and those of the last hour
+JOBS_LOOKED_AT = 20  # the newest jobs a listing reads: those under way, and those of the last hour
+JOBS_RELISTED_EVERY = 30.0
+"""Seconds at least between two GET /jobs of a session (``jobs_known``): asked at every run, each click was a request
+more; asked at the first draw alone, other users' uploads went unlisted until a reload."""
 RECENT_SECONDS = 3600  # how long a job's end stays listed under "Uploads of the last hour"
-ENDED = "library_jobs_ended"  # the jobs that ended the session's Library lists (``jobs_under_way``)
+LISTED = "library_jobs_listed"  # the jobs as the session last listed them (``JobsListed``)
+SAID = "library_job_said"  # the job whose end the Library's message says this run (``job_over``): listed once only
 REST_REMOVAL = re.compile(r"\(DELETE /sources/[^)]*\)")
 """How the API tells a client to remove a source first (``duplicates.IN_ITS_PLACE``, ``ZIP_COPY_INSTEAD``): an API
 call, which the page words as its own control (``in_the_page``)."""
@@ -78,6 +82,15 @@ class Followed:
     @classmethod
     def start(cls, name: str) -> Followed:
         return cls(name, time.monotonic() + JOB_POLL_SECONDS, said=f"indexing {name}")
+
+
+@dataclass
+class JobsListed:
+    """The newest jobs as GET /jobs last listed them, by id, the session's own merged in as they end (``job_polled``),
+    and when they were last asked for (``time.monotonic``)."""
+
+    jobs: dict[str, dict[str, Any]]
+    asked: float
 
 
 def source_problems(rows: list[dict[str, Any]]) -> None:
@@ -198,34 +211,49 @@ def in_the_page(line: str) -> str:
 
 
 def followed_jobs() -> dict[str, Followed]:
-    """The jobs this session follows, by id: its uploads', and those under way at its first draw (``first_listed``)."""
+    """The jobs this session follows, by id: its uploads', and those under way at its first listing
+    (``follow_running``)."""
     return st.session_state.setdefault("library_jobs", {})
 
 
 def jobs_under_way() -> None:
-    """The jobs this session follows, each on a bar to its end (``follow_jobs``), then those of the last hour that
-    ended (``recent_jobs``). GET /jobs is asked until it is answered, at the session's first draw where the service is
-    up (``first_listed``), so that a reload mid-upload keeps its bar: asked at every run, it made each click a request
-    more, and every open page followed every user's jobs and said their "done"; asked at the first draw alone, a
-    service restarting then left the session without its jobs for good."""
-    if ENDED not in st.session_state and (ended := first_listed()) is not None:
-        st.session_state[ENDED] = ended
+    """The jobs this session follows, each on a bar to its end (``follow_jobs``), then the other jobs of the last hour,
+    one line each (``listed_jobs``). GET /jobs is asked at most every ``JOBS_RELISTED_EVERY`` seconds (``jobs_known``),
+    on a timer only while a job listed runs, and only the jobs under way at the first listing are followed: asked at
+    every run, it made each click a request more, and every open page followed every user's jobs and said their
+    "done"; asked at the first draw alone, jobs other users sent or ended later went unlisted until a reload."""
+    known, shown = jobs_known(), st.session_state.pop(SAID, None)
     if followed_jobs():
         st.fragment(follow_jobs, run_every=JOB_POLL_EVERY)()
-    recent_jobs(st.session_state.get(ENDED, []))
+    running = running_ids(jobs_to_list(known, shown))
+    rerun_every = JOBS_RELISTED_EVERY + JOB_POLL_EVERY if running else None  # a second past due: no jitter skips one
+    st.fragment(listed_jobs, run_every=rerun_every)(shown, running)
 
 
-def first_listed() -> list[dict[str, Any]] | None:
-    """The newest jobs (``jobs_listed``) at the session's first draw that has them: those queued or running followed
-    from then on, those that ended returned, to be listed (``recent_jobs``) with this session's own as they end
-    (``job_polled``); None where the service was away (``service_away``), to be asked again at the next draw."""
-    listed = jobs_listed()
-    if listed is None:
-        return None
+def jobs_known() -> JobsListed | None:
+    """The newest jobs (``jobs_listed``), asked for again once the last listing is ``JOBS_RELISTED_EVERY`` old. Those
+    under way at the session's first listing are followed from then on (``follow_jobs``), so that a reload mid-upload
+    keeps its bar; those sent later are listed alone. None until the service answers (``service_away``): asked again at
+    each draw, as a service restarting at the first draw left the session without its jobs for good."""
+    known: JobsListed | None = st.session_state.get(LISTED)
+    now = time.monotonic()
+    if known is not None:
+        if now < known.asked + JOBS_RELISTED_EVERY:
+            return known
+        known.asked = now  # answered or not: an away service is not asked at every click either
+    if (listed := jobs_listed()) is None:
+        return known
+    if known is None:
+        follow_running(listed)
+    st.session_state[LISTED] = JobsListed({job["id"]: job for job in listed}, now)
+    return st.session_state[LISTED]
+
+
+def follow_running(listed: list[dict[str, Any]]) -> None:
+    """Follow the jobs of the first listing that are queued or running."""
     for job in listed:
         if job["status"] in RUNNING:
             followed_jobs().setdefault(job["id"], Followed.start(job["source"]))
-    return [job for job in listed if job["status"] not in RUNNING]
 
 
 def jobs_listed() -> list[dict[str, Any]] | None:
@@ -255,6 +283,7 @@ def job_over(job_id: str, outcome: tuple[str, str]) -> None:
     table, its counts and the Source filter then hold what the job indexed, for every session (``cached_facets``)."""
     followed_jobs().pop(job_id)
     st.session_state.library_message = outcome
+    st.session_state[SAID] = job_id
     cached_facets.clear()
     st.rerun()
 
@@ -283,11 +312,11 @@ def job_polled(job_id: str, job: Followed) -> tuple[str, str] | None:
     status, job.retries, job.next_poll = polled.json(), 0, 0.0
     if status["total"]:
         job.done = min(1.0, status["done"] / status["total"])
-        job.said = f"indexing {job.name}: {status['done']}/{status['total']}"
+        job.said = indexing_said(job.name, status)
     if status["status"] not in RUNNING:
         st.session_state.library_notes = [in_the_page(note) for note in status.get("notes", [])]
-        if ENDED in st.session_state:  # else GET /jobs, once it answers, lists it
-            st.session_state[ENDED].insert(0, status)  # the newest, listed first as GET /jobs lists them
+        if (known := st.session_state.get(LISTED)) is not None:  # else GET /jobs, once it answers, lists it
+            known.jobs[job_id] = status
         return job_ended(status, job.name)
     if now > job.deadline:
         return "error", job_waited_message(job.name, status["status"], JOB_POLL_SECONDS, job_id)
@@ -327,14 +356,46 @@ def job_ended(status: dict[str, Any], name: str) -> tuple[str, str]:
     return ("ok" if status["status"] == "done" else "error"), f"{status['status']}: {name}{progress}"
 
 
-def recent_jobs(ended: list[dict[str, Any]]) -> None:
-    """The jobs of ``ended`` sent in the last ``RECENT_SECONDS``, one line each (``job_ended``): a page reloaded
-    mid-job never said "done", and a student uploaded the file again."""
-    since = datetime.now(UTC) - timedelta(seconds=RECENT_SECONDS)
-    recent = [job for job in ended if sent_since(job, since)]
-    if recent:
+def indexing_said(name: str, status: dict[str, Any]) -> str:
+    """A job under way as its bar and its line say it: "indexing notes.md: 3/9", the counts where it has any."""
+    counts = f": {status['done']}/{status['total']}" if status.get("total") else ""
+    return f"indexing {name}{counts}"
+
+
+def listed_jobs(shown: str | None, running: frozenset[str]) -> None:
+    """The jobs of the last hour no bar follows (``jobs_to_list``), one line each. A fragment: while one of them runs
+    (``running``: those under way at the page's run, which has just asked GET /jobs), rerun on a timer that asks it
+    again (``jobs_known``), and the whole page rerun once one ends, so that the table holds its source and the timer
+    stops."""
+    known = jobs_known() if running else st.session_state.get(LISTED)
+    listed = jobs_to_list(known, shown)
+    if running - running_ids(listed):
+        st.rerun()
+    if listed:
         st.caption("Uploads of the last hour")
-        st.markdown("\n".join(f"- {plain(job_ended(job, job['source'])[1])}" for job in recent))
+        st.markdown("\n".join(f"- {plain(job_line(job))}" for job in listed))
+
+
+def jobs_to_list(known: JobsListed | None, shown: str | None) -> list[dict[str, Any]]:
+    """The jobs of ``known`` sent in the last ``RECENT_SECONDS``, the newest first, but those followed on a bar and the
+    one the Library's message says (``shown``): one line per job, whichever list it comes from (an upload's end was
+    said twice, in the message and in the list). A page reloaded mid-job never said "done", and a student uploaded
+    the file again."""
+    since = datetime.now(UTC) - timedelta(seconds=RECENT_SECONDS)
+    jobs = known.jobs.values() if known is not None else []
+    told = {*followed_jobs(), shown}
+    recent = [job for job in jobs if job["id"] not in told and sent_since(job, since)]
+    return sorted(recent, key=lambda job: datetime.fromisoformat(job["submitted"]), reverse=True)
+
+
+def running_ids(jobs: list[dict[str, Any]]) -> frozenset[str]:
+    """The ids of the ``jobs`` queued or running."""
+    return frozenset(job["id"] for job in jobs if job["status"] in RUNNING)
+
+
+def job_line(job: dict[str, Any]) -> str:
+    """A listed job's line: as a bar says it while it runs (``indexing_said``), else as ``job_ended`` says its end."""
+    return indexing_said(job["source"], job) if job["status"] in RUNNING else job_ended(job, job["source"])[1]
 
 
 def sent_since(job: dict[str, Any], since: datetime) -> bool:
