@@ -64,6 +64,10 @@ REST_REMOVAL = re.compile(r"\(DELETE /sources/[^)]*\)")
 """How the API tells a client to remove a source first (``duplicates.IN_ITS_PLACE``, ``ZIP_COPY_INSTEAD``): an API
 call, which the page words as its own control (``in_the_page``)."""
 PAGE_REMOVAL = "with “Remove a source” below"
+REST_FOLLOWING = re.compile(r"\(GET /jobs/[^)]*\)")
+"""How the API tells a client where to follow a job (a removal refused while one indexes): the Library shows it, on
+its bar or in the list of the last hour's uploads, above its "Remove a source" (``PAGE_FOLLOWING``)."""
+PAGE_FOLLOWING = "(its progress is shown above)"
 
 
 @dataclass
@@ -169,7 +173,7 @@ def library_tab() -> None:
         said = f"Yes, remove {name} and its {entries_said(entries)}"
         sure = st.checkbox(label_plain(said), key=f"remove-sure-{chosen['id']}")
         if st.button("Remove", disabled=not sure, help=None if sure else "Tick the box above first"):
-            removed = call("DELETE", f"/sources/{chosen['id']}", headers=headers())
+            removed = call("DELETE", f"/sources/{chosen['id']}", headers=headers(), reword=in_the_page)
             if removed is not None:
                 st.session_state.library_message = ("ok", f"removed {name}: {entries_said(removed.json()['removed'])}")
                 cached_facets.clear()
@@ -205,9 +209,10 @@ def index_upload(name: str, data: bytes) -> None:
 
 
 def in_the_page(line: str) -> str:
-    """An API sentence as the Library says it: removing a source is its own control ("Remove a source"), not the API
-    call the REST message names (``REST_REMOVAL``), which Details still shows as sent."""
-    return REST_REMOVAL.sub(PAGE_REMOVAL, line)
+    """An API sentence as the Library says it: removing a source is its own control ("Remove a source"), and a job's
+    progress is on the page, not the API calls the REST message names (``REST_REMOVAL``, ``REST_FOLLOWING``), which
+    Details still shows as sent."""
+    return REST_FOLLOWING.sub(PAGE_FOLLOWING, REST_REMOVAL.sub(PAGE_REMOVAL, line))
 
 
 def followed_jobs() -> dict[str, Followed]:
