@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Sequence
 from itertools import takewhile
@@ -14,12 +15,18 @@ from pathatlas.retrieval.records import BBox
 CAPTION_START = re.compile(r"^\s*(fig(?:ure|ura)?\.?|abb(?:ildung|\.))\s*(\d+[\w.\-]*)", re.IGNORECASE)
 """A figure's label opening a block: "Figure 1.", "Fig. 2", Spanish, Italian and Portuguese "Figura 3", German "Abb. 4"
 and "Abbildung 5"."""
-MENTION = re.compile(
-    rf"(?i:{CAPTION_START.pattern})[,.]?(?:\s+\([^)]*\))?\s+(?:[a-z]+s|is|are|was|were|can|may|will|has|have)\b"
+FIGURE_VERBS = (
+    "is|are|was|were|can|may|will|has|have|shows|illustrates|summari[sz]es|depicts|demonstrates|compares|contrasts|"
+    "presents|displays|gives|lists|outlines|describes|represents|traces|maps|plots|highlights|indicates|reveals|"
+    "contains|includes|provides|explains|details|diagrams|features|emphasi[sz]es|portrays|identifies|labels"
 )
-"""A figure's label that a sentence goes on from with a verb ("Figure 24.21 summarizes ...", "Figure 3 (below) shows
-..."): the body text naming a figure, not its caption, which goes on with a title or a part ("Figure 1.2 The heart",
-"Figure 6.2 a: ...", "Figure 3 normal liver, low power")."""
+"""What a sentence says a figure does, after its label: a closed list, as a caption too may go on in lower case with a
+plural noun ("Figure 5 cells of the proximal tubule")."""
+MENTION = re.compile(rf"(?i:{CAPTION_START.pattern})[,.]?(?:\s+\([^)]*\))?\s+(?:{FIGURE_VERBS})\b(?!\s+of\b)")
+"""A figure's label that a sentence goes on from with a verb (``FIGURE_VERBS``: "Figure 24.21 summarizes ...", "Figure
+3 (below) shows ..."): the body text naming a figure, not its caption, which goes on with a title, a part or a noun
+("Figure 1.2 The heart", "Figure 6.2 a: ...", "Figure 3 normal liver, low power", "Figure 5 cells of ...", "Figure 5
+features of ...": a verb's homograph before "of" is a noun)."""
 MAX_CAPTION_GAP = 72.0
 """Points between an image and the block below it (or above it: ``printed_above``) beyond which that block is not its
 caption."""
@@ -61,15 +68,17 @@ def caption_block(
     continued: TextBlock | None = None,
     pictures: Sequence[BBox] = (),
 ) -> Caption:
-    """The image's caption among its page's ``blocks``: the closest block starting with Figure/Fig. below it; else
-    ``continued``, the caption block opening the next page (``opening_caption``), when no text follows the image on its
-    own (the caption ran over the page break) and its page prints no caption of its own just above it
-    (``printed_above``, by the page's ``pictures``); else the closest labelled block above it; else the closest block
-    just below it; else none (``Caption(None, "")``). Among labelled blocks about as near as the nearest
-    (``CAPTION_TIE``), one in the image's column comes first: two figures side by side each have their caption under
-    them, at the same distance (a caption set left of a centred image is still its own)."""
-
-    labelled = [(box, text) for box, text in blocks if CAPTION_START.match(text)]
+    """The image's caption among its page's ``blocks``, leaving out those printed just above another of its
+    ``pictures`` (``printed_above``: in a book printing captions above its figures, the caption under the upper of two
+    stacked figures is the lower one's): the closest block starting with Figure/Fig. below it; else ``continued``, the
+    caption block opening the next page (``opening_caption``), when no text follows the image on its own (the caption
+    ran over the page break) and its page prints no caption of its own just above it; else the closest labelled block
+    above it; else the closest block just below it; else none (``Caption(None, "")``). Among labelled blocks about as
+    near as the nearest (``CAPTION_TIE``), one in the image's column comes first: two figures side by side each have
+    their caption under them, at the same distance (a caption set left of a centred image is still its own)."""
+    above_first = captions_above(pictures, blocks)
+    own = [block for block in blocks if not heads_another(image_box, block, pictures, above_first)]
+    labelled = [(box, text) for box, text in own if CAPTION_START.match(text)]
 
     def nearest(gaps: list[tuple[float, BBox, str]]) -> TextBlock:
         closest = min(gap for gap, _, _ in gaps)
@@ -83,33 +92,63 @@ def caption_block(
     if below:
         return Caption(*nearest(below))
     ends_page = not any(box[1] >= image_box[3] - 2 for box, _ in blocks)
-    if continued is not None and ends_page and not any(printed_above(image_box, b, pictures) for b in labelled):
+    heads_image = any(printed_above(image_box, block, pictures, above_first) for block in labelled)
+    if continued is not None and ends_page and not heads_image:
         return Caption(*continued, next_page=True)
     above = [(image_box[1] - box[3], box, text) for box, text in labelled]
     if above:
         return Caption(*nearest(above))
-    near = [
-        (box[1] - image_box[3], text, box)
-        for box, text in blocks
-        if -2 <= box[1] - image_box[3] <= MAX_CAPTION_GAP and same_column(box, image_box)
-    ]
+    near = [(gap_under(image_box, box), text, box) for box, text in own if gap_under(image_box, box) <= MAX_CAPTION_GAP]
     if not near:
         return Caption(None, "")
     _, text, box = min(near)
     return Caption(box, text)
 
 
-def printed_above(image_box: BBox, block: TextBlock, pictures: Sequence[BBox]) -> bool:
-    """Whether a block is the image's caption printed just above it, so that a caption opening the next page is not
-    its own: labelled and no mention (``MENTION``), in the image's column, ending at most ``MAX_CAPTION_GAP`` above it
-    and nearer it than to any other of the page's ``pictures`` printed over it (the caption under that picture)."""
+def printed_above(image_box: BBox, block: TextBlock, pictures: Sequence[BBox], above_first: bool = False) -> bool:
+    """Whether a block is the image's caption printed just above it: labelled and no mention (``MENTION``), in the
+    image's column, ending at most ``MAX_CAPTION_GAP`` above it, and no caption under another of the page's
+    ``pictures`` printed over it: nearer that one, or about as near (``CAPTION_TIE``) on a page printing its captions
+    under its pictures (not ``above_first``, ``captions_above``)."""
     box, text = block
-    gap = image_box[1] - box[3]
-    if MENTION.match(text) or not (CAPTION_START.match(text) and -2 <= gap <= MAX_CAPTION_GAP):
+    gap = gap_under(box, image_box)
+    if MENTION.match(text) or not (CAPTION_START.match(text) and gap <= MAX_CAPTION_GAP):
         return False
-    return same_column(box, image_box) and not any(
-        -2 <= box[1] - picture[3] <= gap and same_column(box, picture) for picture in pictures
-    )
+    over = min((gap_under(picture, box) for picture in pictures), default=math.inf)
+    return plainly_nearer(gap, over) or (above_first and over >= gap - CAPTION_TIE)
+
+
+def heads_another(image_box: BBox, block: TextBlock, pictures: Sequence[BBox], above_first: bool) -> bool:
+    """Whether a block is the caption printed just above another of the page's ``pictures`` (``printed_above``)."""
+    return any(printed_above(picture, block, pictures, above_first) for picture in pictures if picture != image_box)
+
+
+def captions_above(pictures: Sequence[BBox], blocks: list[TextBlock]) -> bool:
+    """Whether the page prints its captions above its pictures: more of its captions (labelled, no ``MENTION``) stand
+    plainly nearer (``plainly_nearer``) the picture under them than any over them than the other way round. It settles
+    a caption as near the picture over it as the one under it (``printed_above``); none plainly placed, it is under
+    that over it."""
+    side = 0
+    for box, text in blocks:
+        if not CAPTION_START.match(text) or MENTION.match(text):
+            continue
+        down = min((gap_under(box, picture) for picture in pictures), default=math.inf)
+        up = min((gap_under(picture, box) for picture in pictures), default=math.inf)
+        side += plainly_nearer(down, up) - plainly_nearer(up, down)
+    return side > 0
+
+
+def plainly_nearer(gap: float, other: float) -> bool:
+    """Whether a caption ``gap`` points from a picture (at most ``MAX_CAPTION_GAP``) is nearer it than ``other`` points
+    from another by more than ``CAPTION_TIE``."""
+    return gap <= MAX_CAPTION_GAP and other > gap + CAPTION_TIE
+
+
+def gap_under(upper: BBox, lower: BBox) -> float:
+    """Points from ``upper``'s foot down to ``lower``'s top, where ``lower`` stands under it in its column (2 points of
+    overlap allowed), else infinity."""
+    gap = lower[1] - upper[3]
+    return gap if gap >= -2 and same_column(upper, lower) else math.inf
 
 
 def same_column(box: BBox, other: BBox) -> bool:
