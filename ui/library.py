@@ -15,10 +15,13 @@ when nothing did), so a search never cites a source removed meanwhile. The objec
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
+import numbers
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -156,6 +159,46 @@ def option_texts(options: object) -> object:
     return list(options) if isinstance(options, list | tuple) else options
 
 
+def search_k(k: object) -> int:
+    """``k`` refused in every door's words: a whole number (``whole_number``: not "3", 3.0 or True), within REST's limit
+    (``check_k``), so that 0 is "between 1 and 100" as 101 is, not the query's own "at least 1"."""
+    from pathatlas.retrieval.search import whole_number
+    from pathatlas.ui.hits import check_k
+
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        whole_number(k, "k", 1)  # raises, in its words
+    return check_k(int(k))
+
+
+def call_form(method: Callable) -> str:
+    """How ``method`` is called, as ``help`` shows it without annotations or defaults: ``search(text, *, image, k,
+    filters)``."""
+    signature = inspect.signature(method)
+    bare = [
+        parameter.replace(annotation=inspect.Parameter.empty, default=inspect.Parameter.empty)
+        for name, parameter in signature.parameters.items()
+        if name != "self"
+    ]
+    return f"{method.__name__}{signature.replace(parameters=bare, return_annotation=inspect.Signature.empty)}"
+
+
+def plain_arguments(method: Callable) -> Callable:
+    """``method`` refusing a call that does not fit it (an unknown keyword such as ``n=3``, a ``k`` given by position)
+    in one line, a ``BadInputError`` naming what it takes, rather than Python's TypeError, which an agent catching
+    ``PathAtlasError`` misses. (The tools' ``refuse_unknown_arguments`` would bring FastAPI into the Python API.)"""
+    signature, form = inspect.signature(method), call_form(method)
+
+    @functools.wraps(method)
+    def checked(self: Atlas, *args: Any, **kwargs: Any) -> Any:
+        try:
+            signature.bind(self, *args, **kwargs)
+        except TypeError as exc:
+            raise BadInputError(f"Atlas.{method.__name__}: {exc}; call it as {form}") from None
+        return method(self, *args, **kwargs)
+
+    return checked
+
+
 class Atlas:
     """An index opened once: ``index`` is its folder (default: ``PATHATLAS_INDEX``, else ``<home>/index``);
     ``settings`` are the ``PATHATLAS_*`` settings by name (``Atlas("idx", figure_ocr=False)``). An index that does not
@@ -163,10 +206,11 @@ class Atlas:
 
     ``add`` and ``remove`` sources, ``search`` (hit dicts, as ``search --json``) or ``hits`` (``Hit`` objects) by text,
     image or both, ``similar`` to a hit, ``ask`` a question, list ``sources``. Mistakes (a wrong type, ``k`` outside
-    1-100, an unknown filter or source, no index there) raise one-line ``pathatlas.errors.PathAtlasError``s
-    (``BadInputError``, ``UnknownSourceError``, ``IndexMissingError`` ...). Threads may share one ``Atlas`` (while
-    another process writes the index, give each thread its own: ``_catch_up``); ``close()`` (or the end of a ``with``
-    block) lets the index go, and the next call opens it again."""
+    1-100, a keyword a method does not take, an unknown filter or source, no index there) raise one-line
+    ``pathatlas.errors.PathAtlasError``s (``BadInputError``, ``UnknownSourceError``, ``IndexMissingError`` ...).
+    Threads may share one ``Atlas`` (while another process writes the index, give each thread its own:
+    ``_catch_up``); ``close()`` (or the end of a ``with`` block) lets the index go, and the next call opens it
+    again."""
 
     def __init__(self, index: str | os.PathLike | None = None, **settings: Any):
         if "settings" in settings:  # refused before load_settings, whose line would name it as an unknown setting
@@ -220,6 +264,7 @@ class Atlas:
         if self._index is not None:
             self._index.refresh()
 
+    @plain_arguments
     def add(
         self, *paths: PathInput | Sequence[PathInput], force: bool = False, progress: bool = False
     ) -> list[dict[str, Any]]:
@@ -254,6 +299,7 @@ class Atlas:
             log.warning(note)
         return [source.to_dict() for source in report.sources]
 
+    @plain_arguments
     def remove(self, source: PathInput) -> int:
         """Remove a source by file name, id or path; the number of records removed."""
         if not isinstance(source, PathInput):
@@ -262,19 +308,23 @@ class Atlas:
             )
         return self.index.remove_source(os.fspath(source))
 
+    @plain_arguments
     def sources(self) -> dict[str, dict[str, Any]]:
         """The indexed sources by path, each as ``info --json`` lists it: its manifest entry (``id``, ``kind``,
         ``entries``, ``problems`` ...), whether it is on disk as indexed (``on_disk``: ok, changed, missing, unknown)
         and whether an older reader read it (``older_reader``: ``add`` it again)."""
         return source_states(self.index, self.settings)
 
+    @plain_arguments
     def hits(
         self, text: str | None = None, *, image: ImageInput | None = None, k: int = 10, filters: dict | None = None
     ) -> list[Hit]:
         """The hits of a text and/or image query as records (``Hit``: scores, payload, citation; ``hit.to_dict()`` is
         JSON-ready); the arguments are ``search``'s."""
-        return self.searcher.find(self._query(text, image, k, filters)).hits
+        query = self._query(text, image, k, filters)  # checked before a missing index is opened, as ``search``'s
+        return self.searcher.find(query).hits
 
+    @plain_arguments
     def search(
         self, text: str | None = None, *, image: ImageInput | None = None, k: int = 10, filters: dict | None = None
     ) -> list[dict[str, Any]]:
@@ -290,20 +340,21 @@ class Atlas:
         found = self.searcher.find(query)
         return hit_records(found.hits, found.marked_words(query.text))
 
+    @plain_arguments
     def similar(self, record: str | dict | Hit, k: int = 10, filters: dict | None = None) -> list[dict[str, Any]]:
         """More like a record, given by its id or as the hit ``search`` or ``hits`` gave, by the vectors the index
         holds for it, as REST's ``/search/similar`` finds them (``retrieval.similar``): hits as ``search`` gives them,
         the record itself and its case's other images left out."""
-        from pathatlas.retrieval.search import whole_number
         from pathatlas.retrieval.similar import similar
-        from pathatlas.ui.hits import check_k, hit_records
+        from pathatlas.ui.hits import hit_records
 
         record_id = record.get("id") if isinstance(record, dict) else getattr(record, "id", record)  # or a ``Hit``
         if not isinstance(record_id, str):
             raise BadInputError(f"similar takes a hit or its id (hit['id']), not {type(record).__name__}")
-        k = check_k(whole_number(k, "k", 1))  # REST's limit, as ``search``'s
+        k = search_k(k)
         return hit_records(similar(self.searcher, record_id, k, filters))
 
+    @plain_arguments
     def unknown_words(self, text: str) -> list[dict[str, Any]]:
         """The words of a search's ``text`` that no indexed text holds, with the indexed words spelt closest (``field``,
         ``word``, ``closest``): what REST's search and ``ask``'s ``unknown_words`` give, kept out of ``search`` so its
@@ -312,6 +363,7 @@ class Atlas:
 
         return unknown_words_json([("text", self._query(text, None, 1, None).text)], self.index)
 
+    @plain_arguments
     def ask(
         self,
         question: str,
@@ -350,16 +402,16 @@ class Atlas:
     def _query(self, text: str | None, image: ImageInput | None, k: int, filters: dict | None) -> Query:
         """The checked query of ``hits`` and ``search``."""
         from pathatlas.retrieval.search import Query
-        from pathatlas.ui.hits import check_k
 
         if image is None and image_file_named(text):
             raise BadInputError(
                 f"{text.strip()!r} is an image file, not words to look for: give it as image= "
                 f"(atlas.search(image={text.strip()!r}), with words beside it if you like)"
             )
-        query = Query(text=self._text(text), image=self._image(image), k=k, filters={} if filters is None else filters)
+        query = Query(
+            text=self._text(text), image=self._image(image), k=search_k(k), filters={} if filters is None else filters
+        )
         query.validate()
-        check_k(query.k)  # REST's limit, as every door's (after ``validate``, which refuses a k that is no number)
         return query
 
     def _text(self, text: object) -> object:
@@ -373,6 +425,7 @@ class Atlas:
         """The query image read as an upload is (``image_of``), within ``max_image_pixels``."""
         return None if image is None else image_of(image, self.settings.max_image_pixels)
 
+    @plain_arguments
     def close(self) -> None:
         """Close the index and what was built on it, so that the next use (in a new ``with`` block or not) opens it
         again as the first did, on every store, rather than search a closed one."""
