@@ -5,6 +5,7 @@ door shows and ``HitFields`` declares, is ``pathatlas.ui.hits.hit_record``; an a
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -305,6 +306,21 @@ def json_integer(value: Any) -> Any:
 HitCount = Annotated[int, Field(ge=1, le=K_MAX), BeforeValidator(json_integer)]
 """A search's k: how many hits, a JSON integer from 1 to ``K_MAX``."""
 
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+"""An integer as text: ASCII digits, a sign at most."""
+
+
+def in_digits(value: Any) -> Any:
+    """A form's or a query's integer, text by nature, in digits (a sign and spaces around them allowed): lax pydantic
+    read "3.0" as 3 and "3_000" as 3000, text no form writes an integer as (JSON's 3.0 is an integer, text's is not)."""
+    if isinstance(value, str) and not WHOLE_NUMBER.fullmatch(value.strip()):
+        raise PydanticKnownError("int_parsing")
+    return value
+
+
+TextInteger = Annotated[int, BeforeValidator(in_digits)]
+"""An integer sent as text (a form field, a query parameter)."""
+
 
 def too_long(texts: Mapping[tuple[str | int, ...], str | None], limit: int) -> list[dict[str, Any]]:
     """Pydantic's own error for each text longer than ``limit`` (``string_too_long``, at its place in the request):
@@ -587,7 +603,7 @@ class SearchImageForm(BaseModel):
 
     image: UploadFile = upload_field("A micrograph or figure (JPEG, PNG, TIFF...).")
     text: Annotated[str, AfterValidator(valid_unicode)] | None = Field(None, json_schema_extra=DOCUMENTED_LENGTH)
-    k: int = Field(10, ge=1, le=K_MAX)
+    k: TextInteger = Field(10, ge=1, le=K_MAX)
     filters: FormFilters = form_field("{}", 'JSON object, e.g. {"kind": "case"}')
 
 
@@ -854,7 +870,7 @@ class JobsQuery(BaseModel):
     status: list[JobStatus] = Field(
         [], description="Only the jobs in this state; given again, in any of them (?status=failed&status=interrupted)."
     )
-    limit: int = Field(
+    limit: TextInteger = Field(
         JOBS_LISTED, ge=1, le=MOST_JOBS_LISTED, description="Most jobs to answer, the most recently submitted."
     )
 
