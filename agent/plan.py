@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pathatlas.agent.questions import Question, option_key
-from pathatlas.retrieval.terms import FUNCTION_WORDS
+from pathatlas.retrieval.terms import ASKING_WORDS, FUNCTION_WORDS, content_terms, tokenize
 
 QUESTION_OPENERS = re.compile(
     r"^(which|what|who|whom|whose|where|when|how|why|name|identify|select|choose|pick)\b.*", re.IGNORECASE | re.DOTALL
@@ -160,14 +161,24 @@ ANSWER_TYPE = re.compile(
 """What kind of thing the answer is: the words before the verb ("Which complement fragment is the principal
 opsonin?": complement fragment), else the word after "which" ("Which cells resorb bone?": cells). Every option is
 one, so these words tell no option apart."""
+IMAGE_NOUNS = (
+    "slide", "image", "micrograph", "photomicrograph", "picture", "photo", "photograph", "tile", "smear", "scan",
+    "radiograph",
+)  # fmt: skip
+"""What a question calls an image in front of the asker."""
 IMAGE_REFERENCE = re.compile(
-    r"\b(?:this|these|the attached|the accompanying)\s+(?:\S+\s+){0,3}?(?:slide|image|micrograph|photomicrograph|"
-    r"picture|photo|photograph|tile|smear|scan|radiograph)s?\b|"
+    rf"\b(?:this|these|the attached|the accompanying)\s+(?:\S+\s+){{0,3}}?(?:{'|'.join(IMAGE_NOUNS)})s?\b|"
     r"\b(?:shown|pictured|depicted|seen)\s+(?:here|above|below|in the (?:image|picture|micrograph|slide|photo))\b",
     re.IGNORECASE,
 )
 """A question about an image in front of the asker ("Which diagnosis best fits this slide?", "What does this H&E lung
 tile show?"). Not "this section" or "this figure": a textbook's own question may mean its text or figure."""
+POINTING_WORDS = (
+    *IMAGE_NOUNS, "here", "above", "below", "depict", "pictured", "visible", "appear", "look", "like", "demonstrate",
+    "illustrate", "example", "option", "answer",
+)  # fmt: skip
+"""Words by which a question beside an image points at it and at its options ("What is seen in this picture?",
+"What does this look like?", "Which option is shown here?"): they ask what the image shows, nothing else."""
 
 
 IMAGE_QUERY = "img"
@@ -197,6 +208,10 @@ class Reading:
     combined: bool = False
     """Its options combine its numbered statements ("I only", "I and III": ``statement_combinations``): each is a
     judgement of every statement, which no sentence quoted for one option's words makes."""
+    image_only: bool = False
+    """It asks only what its image shows ("What is this?", "What does this slide show?", or no words:
+    ``asks_only_the_image``): no book sentence says what that image is, so only the image's own evidence (similar
+    cases) settles it."""
 
 
 def asking_sentence(question: str) -> str:
@@ -363,7 +378,22 @@ def read_question(question: Question) -> Reading:
         verdicts=verdicts,
         several=several.group(1).lower() if several and not listed_options(question) else "",
         combined=statement_combinations(question),
+        image_only=question.image is not None and asks_only_the_image(question.text),
     )
+
+
+@functools.cache
+def image_asking_stems() -> frozenset[str]:
+    """The stems of ``ASKING_WORDS`` and ``POINTING_WORDS``, once."""
+    return frozenset(tokenize([" ".join([*ASKING_WORDS, *POINTING_WORDS])])[0])
+
+
+def asks_only_the_image(text: str) -> bool:
+    """Whether a question beside an image names nothing but the image: none of its content words (``content_terms``)
+    is left once those it asks and points with (``image_asking_stems``) are taken out. "Which tissue is shown?" names
+    a tissue; with "What is this?" every sentence naming an option said all that was asked, and a book's "List and
+    describe the functions of bones" settled "bone" at 0.91 for an angiosarcoma's slide."""
+    return set(content_terms(text)) <= image_asking_stems()
 
 
 def question_focus(question: Question, negated: bool) -> str:

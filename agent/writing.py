@@ -235,7 +235,11 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
     would claim 0.55 and 0.39. An unverified image of the question's own case is no more than a look-alike to it (with
     that case indexed such answers are right 39-46 % at 0.25, BENCHMARKS.md). A question about an image it was not given
     ("this slide") is never settled and claims no more than chance: the options' words in the book say nothing about
-    that image. One no evidence was found for (a filter on a source that holds nothing on it) is never settled either,
+    that image. Nor does text settle one asking only what its image shows ("What is this?", or no words:
+    ``Reading.image_only``): every sentence naming an option says all it asks, so its text quotes are shown as related
+    (``unsaid_of_image``), and without agreeing cases it claims no more than chance (a book alone settled "bone" at 0.91
+    for an angiosarcoma's slide from "List and describe the functions of bones"). One no evidence was found for (a
+    filter on a source that holds nothing on it) is never settled either,
     but keeps the options' likeness to the question as its confidence: on the dev questions that likeness alone is right
     as often as it claims (two options 0.571 at 0.571, four 0.326 at 0.289), so capping it at chance would understate
     it.
@@ -266,11 +270,15 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
         if quote is not None and quote.text not in {q.text for q in own}:
             answer.quotes[answer.choice] = own = [quote, *own]
             answer.cited = list(dict.fromkeys([quote.evidence.id, *answer.cited]))
+    if reading.image_only:
+        answer.quotes = [[unsaid_of_image(q) for q in quotes] for quotes in answer.quotes]
+        own = answer.quotes[answer.choice]
     supported = any(q.stance == "supports" and q.settles for q in own)
     own_score = answer.scores[answer.choice] if answer.choice < len(answer.scores) else None
     tied = own_score is not None and sum(score >= own_score - 1e-6 for score in answer.scores) > 1
     unnamed = unnamed_specimen(question.options, cases) if cases else None  # the very slide is none of them
-    if reading.image_missing or reading.verdicts or reading.combined or (cases and not supported) or unnamed:
+    looked_alike = (cases or reading.image_only) and not supported  # no case of its own says what the image is
+    if reading.image_missing or reading.verdicts or reading.combined or looked_alike or unnamed:
         answer.confidence = min(answer.confidence, 1.0 / len(question.options))
     unfounded = reading.image_missing or not evidence  # nothing found that could speak to it
     undecided = reading.verdicts or reading.several or reading.combined or unruled(question, answer.choice) or unnamed
@@ -282,6 +290,14 @@ def settle(answer: Answer, question: Question, reading: Reading, evidence: list[
         and not unfounded
         and not undecided
     )
+
+
+def unsaid_of_image(quote: Quote) -> Quote:
+    """A text quote for a question asking only what its image shows (``Reading.image_only``), as related evidence
+    that settles nothing: a sentence naming an option says nothing of that image. A case's quote is kept as it is."""
+    if quote.evidence.kind not in TEXT_KINDS:
+        return quote
+    return replace(quote, stance="related", settles=False)
 
 
 def rivals_said(answer: Answer) -> dict[int, Quote]:

@@ -561,6 +561,16 @@ FUNCTION_WORDS = frozenset(
 keeps. Words that are also abbreviations a pathologist searches alone ("ALL", "CA") are left out."""
 
 
+ASKING_WORDS = (
+    "find", "found", "show", "shown", "help", "use", "describe", "identify", "characterise", "characteristic",
+    "see", "seen", "give", "given", "explain", "best", "likely", "following", "typical", "correct", "occur", "happen",
+)  # fmt: skip
+"""Words a question asks with, not about (each in any form its stem takes: "helps", "used", "describes"), beside its
+question words (``FUNCTION_WORDS``): no indexed text holding one says nothing of what is searched for (``ui.words``),
+and a question beside an image of these words alone asks only what the image shows (``agent.plan``); "occur" and
+"happen" are those ``evidence.asked_text`` drops."""
+
+
 @functools.cache
 def _function_stems() -> frozenset[str]:
     return frozenset(tokenize([" ".join(FUNCTION_WORDS)])[0])

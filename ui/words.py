@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pathatlas.retrieval.figure_labels import LABEL
 from pathatlas.retrieval.index import per_generation
+from pathatlas.retrieval.terms import ASKING_WORDS
 from pathatlas.retrieval.text import ascii_folded
 
 if TYPE_CHECKING:
@@ -173,16 +174,6 @@ def unknown_words(texts: Sequence[tuple[str, str]], idx: Index) -> list[UnknownW
     return [
         UnknownWord(field, word, closest_words(lower_case(word), spellings, languages)) for field, word in unindexed
     ]
-
-
-ASKING_WORDS = (
-    "find", "found", "show", "shown", "help", "use", "describe", "identify", "characterise", "characteristic",
-    "see", "seen", "give", "given", "explain", "best", "likely", "following", "typical", "correct", "occur", "happen",
-)  # fmt: skip
-"""Words a question asks with, not about (each in any form its stem takes: "helps", "used", "describes"): that no
-indexed text holds one says nothing of what is searched for, yet "Which stain helps find acid-fast bacilli?" was told
-"No indexed text has 'find'". The plan's own question words (``plan.QUESTION_WORDS``: "which", "does") are stop words,
-never named; "occur" and "happen" are those ``evidence.asked_text`` drops."""
 
 
 @cache
