@@ -4,7 +4,7 @@ and a quote's record opened in a viewer right below it."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 import streamlit as st
 
@@ -77,26 +77,60 @@ def open_cited(citation: dict[str, Any], quote: str | None, key: str) -> None:
     move_focus(".st-key-cited-viewer h3")
 
 
-def asked(question: str, options: str, image, scope: list[str]) -> dict[str, Any] | None:
-    """The API's answer to a question (``options`` as typed, one a line; ``scope``, the sources to answer from); None
-    where it refused or did not answer, or where nothing is indexed (each said): an answer from no evidence read as
-    one. Options typed with their labels in order ("A. Koilocytes") are read without them, as every door reads them
+class Asked(NamedTuple):
+    """What an answer answers: the question and its options as asked, the image asked with (its upload's id and file
+    name) and the sources answered from. A tuple, as ``UrlSearch``, so that the one a session keeps equals a new one
+    after Streamlit reloads the app's modules."""
+
+    question: str
+    options: tuple[str, ...]
+    image: tuple[str, str] | None
+    scope: tuple[str, ...]
+
+
+def typed_question(question: str, options: str, image, scope: list[str]) -> Asked:
+    """The question the form holds now, as ``asked`` sends it: ``options`` as typed, one a line, blank lines left out;
+    ``scope``, the sources to answer from."""
+    listed = tuple(o.strip() for o in options.splitlines() if o.strip())
+    return Asked(question.strip(), listed, (image.file_id, image.name) if image else None, tuple(scope))
+
+
+QUESTION_SHOWN = 300  # of the question as asked, repeated above its answer once the form holds another
+
+
+def as_asked_note(asked_as: Asked) -> str:
+    """The line above an answer once the form holds another question than was asked (edited, Ask not pressed): the
+    answer, and its notes on words no indexed text has, are the question's as asked, which the line repeats. Under a
+    new question with new options, "Answer: A. Koilocytes" read as its answer."""
+    sources = value_names("source")
+    said = [f"“{shorten(asked_as.question, QUESTION_SHOWN)}”"]
+    said += [f"Options: {'; '.join(asked_as.options)}."] if asked_as.options else []
+    said += [f"Image: {asked_as.image[1]}."] if asked_as.image else []
+    said += [f"From: {', '.join(sources.get(s, s) for s in asked_as.scope)}."] if asked_as.scope else []
+    said += ["Press Ask to answer the one above."]
+    return f"Below: the answer to the question as asked before your edits, {' '.join(said)}"
+
+
+def asked(question: Asked, image) -> dict[str, Any] | None:
+    """The API's answer to ``question`` (``typed_question``; ``image``, the upload it names); None where it refused or
+    did not answer, or where nothing is indexed (each said): an answer from no evidence read as one. Options typed
+    with their labels in order ("A. Koilocytes") are read without them, as every door reads them
     (``with_pasted_options``)."""
     if empty := nothing_indexed():
         st.info(empty)
         return None
-    listed = [o.strip() for o in options.splitlines() if o.strip()]
-    filters = {"source": scope} if scope else {}
+    text, listed = question.question, list(question.options)
+    filters = {"source": list(question.scope)} if question.scope else {}
     with st.spinner("Searching and weighing the evidence..."):
         if image is not None:
             response = call(
                 "POST",
                 "/ask/image",
                 files={"image": (image.name, image.getvalue())},
-                data={"question": question, "options": json.dumps(listed), "filters": json.dumps(filters)},
+                data={"question": text, "options": json.dumps(listed), "filters": json.dumps(filters)},
             )
         else:
-            response = call("POST", "/ask", json={"question": question, "options": listed, "filters": filters})
+            response = call("POST", "/ask", json={"question": text, "options": listed, "filters": filters})
     return response.json() if response is not None else None
 
 
@@ -120,12 +154,15 @@ def ask_tab() -> None:
         # is how a filter leaves one value out, ``narrows``)
         select_all=False,
     )
+    now = typed_question(question, options, image, scope)
     if st.button("Ask", type="primary"):
-        st.session_state.answer = asked(question, options, image, scope)
-        st.session_state.cited = None
+        st.session_state.answer = asked(now, image)
+        st.session_state.answered, st.session_state.cited = now, None
     answer = st.session_state.get("answer")
     if not answer:
         return
+    if (asked_as := st.session_state.get("answered", now)) != now:
+        st.info(plain(as_asked_note(asked_as)))
     options_out = answer.get("options") or []
     tied = [o for o in options_out if o.get("label") in (answer.get("tied") or [])]
     choice = answer.get("choice")  # the chosen option's 0-based index; ``answer`` is its text

@@ -340,12 +340,16 @@ def words_left_searched(text: str, filters: dict[str, list[str]], status) -> Non
 
 def search_submitted(text: str, words: str, image, filters: dict[str, list[str]], status) -> str:
     """The search the Search button asks for: the words alone, unless the image in the uploader is asked for too
-    (``words``) or there are none; returns what the results line says in place of a count, if anything."""
+    (``words``) or there are none; returns what the results line says in place of a count, if anything. With neither,
+    no search is shown, nor named in the URL (and the tab's title): the line saying what to type stood above the
+    results of the words just cleared, and a filter picked next searched them again."""
     if text.strip() and not words:
         with searching(status):
             search_for(text, filters)
         keep_in_url(text, filters)
     elif image is None:
+        forget_search()
+        keep_in_url(filters=filters)
         return "Type a query or upload an image."
     else:
         image_searched(image, words, filters, status)

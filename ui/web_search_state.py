@@ -80,9 +80,12 @@ def chosen_filters() -> dict[str, list[str]]:
     return {name: values for name, values in picked.items() if narrows(name, values)}
 
 
-def sent_filters(path: str, chosen: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The filters a search at ``path`` sends: find similar looks for any kind of record like the one clicked."""
-    return {name: values for name, values in chosen.items() if not (path == SIMILAR and name == "kind")}
+def any_kind(chosen: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The filters ``chosen`` but kind, which Find similar starts from: it looks for any kind of record like the one
+    clicked (cases like a figure), while the kind chosen narrowed the search that record was found by. Its Kind menu is
+    emptied to say so (``find_similar``): left showing "figure", the look-alike cases read as figures. A kind picked
+    once the look-alikes are shown narrows them, as any filter does."""
+    return {name: values for name, values in chosen.items() if name != "kind"}
 
 
 def filters_said(filters: dict[str, list[str]]) -> str:
@@ -111,7 +114,7 @@ def refilter() -> None:
         return
     method, path, title, kwargs, _ = st.session_state.last_search
     chosen = chosen_filters()
-    run_search(method, path, title, sent_filters(path, chosen), **kwargs)
+    run_search(method, path, title, chosen, **kwargs)
     named = url_search()
     if named.text or named.image or named.similar:  # not the URL of a search the page could not show
         keep_in_url(named.text, chosen, named.image, named.similar)
@@ -340,30 +343,30 @@ def search_refusal(method: str, path: str, response: httpx.Response | None) -> t
 
 
 def find_similar(hit: dict[str, Any]) -> None:
-    """Button callback: the records that look like ``hit`` in place of the results shown, named in the URL with the
-    filters chosen (a reload, Back and Forward showed an empty page). Where the API no longer has it (removed, or
-    indexed again, since the search: ``record_gone``) the results stay, and its card says so in one sentence
-    (``similar_gone``): its "no such record" had replaced the results."""
-    chosen = chosen_filters()
-    search = similar_search(hit, chosen)
-    *_, sent = search
+    """Button callback: the records of any kind that look like ``hit`` in place of the results shown, named in the URL
+    with the other filters chosen (a reload, Back and Forward showed an empty page), the Kind menu emptied
+    (``any_kind``). Where the API no longer has it (removed, or indexed again, since the search: ``record_gone``) the
+    results and filters stay, and its card says so in one sentence (``similar_gone``): its "no such record" had
+    replaced the results."""
+    sent = any_kind(chosen_filters())
+    search = similar_search(hit, sent)
     response = asked_for(search, PAGE_SIZE)
     if record_gone(hit["id"], response, sent):
         st.session_state.similar_gone = hit["id"]
         return
     st.session_state.pop("similar_gone", None)
+    st.session_state["filter-kind"] = []
     show_similar(search, response)
-    keep_in_url(filters=chosen, similar=hit["id"])
+    keep_in_url(filters=sent, similar=hit["id"])
     st.session_state["search-text"] = ""  # the box said the words of a search no longer shown, as Back to it does not
     focus_results(0)
 
 
-def similar_search(record: dict[str, Any], chosen: dict[str, list[str]]) -> tuple:
-    """The search (``run_search``'s) for the records that look like ``record`` under the filters ``chosen``
-    (``sent_filters``), the results line naming it as its card does (``record_name``): its citation's label named a
-    case by its folder and image file."""
+def similar_search(record: dict[str, Any], filters: dict[str, list[str]]) -> tuple:
+    """The search (``run_search``'s) for the records that look like ``record`` under ``filters``, the results line
+    naming it as its card does (``record_name``): its citation's label named a case by its folder and image file."""
     title = f"that look like {record_name(record)}"
-    return "POST", SIMILAR, title, {"json": {"id": record["id"]}}, sent_filters(SIMILAR, chosen)
+    return "POST", SIMILAR, title, {"json": {"id": record["id"]}}, filters
 
 
 def show_similar(search: tuple, response: httpx.Response | None) -> None:
