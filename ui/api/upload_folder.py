@@ -207,22 +207,28 @@ class UploadFolder:
 
     def replace_older(self, target: Index, upload: Path, paths: list[Path]) -> str | None:
         """Remove from ``target`` the earlier uploads that the upload of folder ``upload`` (``paths``), committed to
-        it, replaces (``replaced_by``), their folders too; what went, in words (``replaced_words``), None where
-        nothing did."""
+        it, replaces (``replaced_by``), their folders too where they are ``target``'s (``uploaded_to``; another index
+        sharing the home still serves its own); what went, in words (``replaced_words``), None where nothing did."""
         replaced = self.replaced_by(target, upload, paths)
         for key in replaced:
             target.remove_source(key)
         for folder in set(replaced.values()):
-            shutil.rmtree(self.path / folder, ignore_errors=True)
+            if uploaded_to(self.path / folder, target.path):
+                shutil.rmtree(self.path / folder, ignore_errors=True)
         if not replaced:
             return None
         now = {display_name(key) for key in target.manifest if self.uploaded_from(key, upload)}
         return replaced_words(replaced, now)
 
     def remove_unused(self, key: str, index: Index) -> None:
-        """Delete the upload folder the removed source ``key`` came from, once no source of ``index`` comes from it."""
+        """Delete the upload folder the removed source ``key`` came from, where it is ``index``'s (``uploaded_to``) and
+        no source of ``index`` comes from it any longer. Indexes sharing the home share its uploads: a copy of an index
+        (a backup served beside it) names the original's folders, and removing a source through the copy deleted the
+        files the original still serves."""
         upload = self.uploaded(key)
-        if upload is not None and not any(self.uploaded(k) == upload for k in index.manifest):
+        if upload is None or not uploaded_to(self.path / upload.folder, index.path):
+            return
+        if not any(self.uploaded(k) == upload for k in index.manifest):
             shutil.rmtree(self.path / upload.folder, ignore_errors=True)
 
     def sweep(self, index: Index) -> Swept:
