@@ -19,6 +19,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
 
 from pathatlas.errors import BadInputError, PathAtlasError
 from pathatlas.indexer.sources import discover, unrendered_notes
@@ -29,6 +30,8 @@ from pathatlas.indexer.sources.notes import (
     PROJECT_FILES,
     NotesSource,
     left_out_of_folders,
+    markdown,
+    read_note,
 )
 from pathatlas.indexer.sources.pdf import mupdf_alone
 from pathatlas.retrieval.images import document_kind
@@ -484,15 +487,64 @@ def skipped_notes(skipped: list[str]) -> list[str]:
 
 def remove_unread_images(folder: Path, settings: Settings) -> list[str]:
     """Delete the images of an unpacked zip (``folder``) that no case folder lists (``listed_image``), and return their
-    names as the zip named them ("atlas/stray.png"). ``extract_zip`` writes none of them; an image on disk all the same
-    stayed under the uploads for as long as its source. A job's cancel seen while the metadata is read
-    (``Cancelled``) stops before any image is deleted. Only regular files the walk of ``folder`` meets are deleted: zip
-    members are never links."""
+    names as the zip named them ("atlas/stray.png"), but for the pictures its notes show (``unshown``).
+    ``extract_zip`` writes none of them; an image on disk all the same stayed under the uploads for as long as its
+    source. A job's cancel seen while the metadata is read (``Cancelled``) stops before any image is deleted. Only
+    regular files the walk of ``folder`` meets are deleted: zip members are never links."""
     listings = case_folder_listings(folder, settings)
     unread = [path for path in unpacked_images(folder) if not listed_image(path.resolve(), listings)]
+    named = unshown(sorted(path.relative_to(folder).as_posix() for path in unread), folder)
     for path in unread:
         path.unlink()
-    return sorted(path.relative_to(folder).as_posix() for path in unread)
+    return named
+
+
+def unshown(names: list[str], folder: Path) -> list[str]:
+    """The zip members ``names`` (unpacked under ``folder``, or left out) but for the pictures its notes files show
+    (``pictures_shown``): a job's note on those, "not listed by the metadata file a case folder is read by", was false
+    of a course zip without case folders; pictures in notes are not indexed at all (README)."""
+    if not any(name.lower().endswith(CASE_IMAGE_SUFFIXES) for name in names):
+        return names
+    shown_there = pictures_shown(folder)
+    return [name for name in names if (folder / PurePosixPath(name)).resolve() not in shown_there]
+
+
+HTML_PICTURE = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
+"""The file an HTML picture in notes shows, ``<img src="img/a.png" width="300">``."""
+
+
+def pictures_shown(folder: Path) -> set[Path]:
+    """The images (resolved; ``CASE_IMAGE_SUFFIXES``) that the notes files under ``folder`` show as pictures, each
+    read from its notes file's folder, as Quarto and Pandoc read them."""
+    return {
+        (path.parent / local).resolve()
+        for path in folder.rglob("*")
+        if path.suffix.lower() in NOTE_SUFFIXES and path.is_file() and not path.is_symlink()
+        for source in picture_sources(path)
+        if (local := local_path(source)) and local.lower().endswith(CASE_IMAGE_SUFFIXES)
+    }
+
+
+def picture_sources(path: Path) -> Iterator[str]:
+    """What the pictures of a notes file show, as written: Markdown's images and HTML's ``<img>``; none where it cannot
+    be read (its reader says why elsewhere)."""
+    try:
+        text = read_note(path)
+    except BadInputError:
+        return
+    for block in markdown().parse(text):
+        for token in (block, *(block.children or [])):
+            if token.type == "image":
+                yield str(token.attrGet("src") or "")
+            elif token.type in ("html_block", "html_inline"):
+                yield from (found[1] for found in HTML_PICTURE.finditer(token.content))
+
+
+def local_path(source: str) -> str | None:
+    """The relative file path a picture's ``source`` names (markdown-it writes it percent-encoded), or None for a URL
+    (``https:``, ``data:``) or none."""
+    parts = urlsplit(source)
+    return None if parts.scheme or parts.netloc or not parts.path else unquote(parts.path)
 
 
 def case_folder_listings(folder: Path, settings: Settings) -> dict[Path, set[str] | None]:
@@ -594,6 +646,7 @@ class ZipBudget:
             self.owed += size
 
     def spend(self, size: int) -> None:
+        """``size`` bytes no longer owed: written, or left out after all."""
         with UNPACKING_LOCK:
             self.owed -= size
 
@@ -669,10 +722,12 @@ def checked_files(members: list[zipfile.ZipInfo], max_bytes: int, max_members: i
 def extract_zip(
     archive: Path, target: Path, max_bytes: int, max_members: int, settings: Settings | None = None
 ) -> list[str]:
-    """Unpack a zip into ``target``, and return the names of the members left out. Nothing is written before the zip
-    passes its checks: unsafe members, the member and byte caps (``checked_files``), a bomb's ratio
-    (``bomb_problem``), and room on the disk, shared with every zip unpacking at once (``ZipBudget``). The caps hold
-    for the bytes written: each member stops at the size the zip's directory declares for it (``unpack``).
+    """Unpack a zip into ``target``, and return the names of the members left out, but for the pictures its notes show
+    (``unshown``). Nothing is written before the zip passes its checks: unsafe members, the member and byte caps
+    (``checked_files``), a bomb's ratio (``bomb_problem``), and room on the disk for all it may unpack, shared with
+    every zip unpacking at once (``ZipBudget``): a refusal states the zip's whole size (its metadata files' alone said
+    "0.0 MB"), and the images found unlisted once they are read are given back. The caps hold for the bytes written:
+    each member stops at the size the zip's directory declares for it (``unpack``).
 
     With ``settings`` (the built-in sources read the upload), only what they read is unpacked (``read_by_sources``);
     where the zip holds case folders, of its images only those their rows list (``listed_image``): the metadata files
@@ -689,14 +744,16 @@ def extract_zip(
                 raise UnusableZipError(problem)
             target.mkdir(parents=True, exist_ok=True)
             with zip_budget(target) as budget:
+                budget.reserve(sum(member.file_size for member in wanted))
                 metadata = [m for m in wanted if settings is not None and metadata_file(member_name(m))]
                 unpack(zipped, metadata, target, budget)
                 rest = [m for m in wanted if m not in metadata]
                 kept = {*metadata, *(listed_members(rest, target, settings) if metadata else rest)}
+                budget.spend(sum(member.file_size for member in rest if member not in kept))
                 unpack(zipped, [m for m in rest if m in kept], target, budget)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error) as exc:
         raise UnusableZipError(f"the upload is not a usable zip file ({exc})") from exc
-    return [member_name(member) for member in files if member not in kept]
+    return unshown([member_name(member) for member in files if member not in kept], target)
 
 
 def metadata_file(name: str) -> bool:
@@ -716,10 +773,9 @@ def listed_members(members: list[zipfile.ZipInfo], target: Path, settings: Setti
 
 
 def unpack(zipped: zipfile.ZipFile, members: list[zipfile.ZipInfo], target: Path, budget: ZipBudget) -> None:
-    """Write ``members`` under ``target``, the disk's room for all of them promised first (``budget``). ``budget`` and
+    """Write ``members`` under ``target``, spending the room ``budget`` promised them (``extract_zip``). ``budget`` and
     the caps are reckoned by the sizes the zip's directory declares, which hold: ``zipfile`` reads a member no further,
     and a member whose data is longer fails its CRC (``BadZipFile``: 400)."""
-    budget.reserve(sum(member.file_size for member in members))
     for member in members:
         name = member_name(member)
         destination = target / PurePosixPath(name)
