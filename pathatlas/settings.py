@@ -10,6 +10,7 @@ import os
 import re
 import stat
 import sys
+import tempfile
 from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -735,9 +736,22 @@ def unmakeable(home: Path, paths: bool) -> str | None:
     there takes no new folder from this user (``/proc/1/pa``: even root's mkdir there says ENOENT). None where it can
     be made."""
     above = next((folder for folder in home.parents if os.path.exists(folder)), None)
-    if above is None or os.access(above, os.W_OK | os.X_OK):
+    if above is None or takes_folders(above):
         return None
     return f"it cannot be made in {above if paths else 'the folder above it'}, a folder this user cannot write"
+
+
+def takes_folders(folder: Path) -> bool:
+    """Whether this user can make a folder in ``folder``: asked of ``os.access``, then tried where it says yes (the
+    folder made is removed at once). To root it says yes of ``/proc`` itself, where root's mkdir says ENOENT:
+    ``PATHATLAS_HOME=/proc/x`` ended a search in a traceback."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".pathatlas-", dir=folder))
+    except OSError:
+        return False
+    return True
 
 
 def dangling_link(home: Path, paths: bool) -> str | None:

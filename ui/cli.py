@@ -616,6 +616,18 @@ def shortened(value: object, room: int) -> object:
     return kept
 
 
+ROOT_PATH_VARIABLE = "PATHATLAS_ROOT_PATH"
+
+
+def root_path_given(root_path: str) -> str:
+    """``serve``'s root path as it was given, for its refusal: ``PATHATLAS_ROOT_PATH='atlas'`` where the environment
+    holds it (a unit file's, a container's), as a setting's refusal names its variable; else ``--root-path 'atlas'``,
+    which named an option the admin never passed."""
+    if os.environ.get(ROOT_PATH_VARIABLE) == root_path:
+        return f"{ROOT_PATH_VARIABLE}={root_path!r}"
+    return f"--root-path {root_path!r}"
+
+
 @app.command()
 @friendly_errors
 def serve(
@@ -628,7 +640,7 @@ def serve(
     root_path: Annotated[
         str,
         typer.Option(
-            envvar="PATHATLAS_ROOT_PATH",
+            envvar=ROOT_PATH_VARIABLE,
             help="The path prefix a reverse proxy serves the API under, e.g. /atlas: media URLs in answers carry it.",
         ),
     ] = "",
@@ -672,7 +684,7 @@ def serve(
     if not settings.api_token and not insecure and not is_loopback(host):
         raise BadInputError(f"--host {host} listens beyond this machine: set PATHATLAS_API_TOKEN (or pass --insecure)")
     if root_path and not root_path.startswith("/"):
-        raise BadInputError(f"--root-path {root_path!r}: give the prefix from its first slash, e.g. /atlas")
+        raise BadInputError(f"{root_path_given(root_path)}: give the prefix from its first slash, e.g. /atlas")
     if not 0 < port < 1 << 16:  # uvicorn's OverflowError was a traceback, once the index had opened
         raise BadInputError(f"--port {port}: give a port of 1-65535, e.g. 8000")
     # Checked here, not as ranges in --help (each squeezed every option's text); "not > 0" refuses nan too.
