@@ -846,31 +846,37 @@ READ_ONLY_ENV = "PATHATLAS_UI_READ_ONLY"
 """Set to 1 by ``pathatlas ui`` beyond loopback: the web UI's Library shows its sources without add or remove."""
 
 
+STREAMLIT_OPTIONS = {
+    "server.headless": "true",
+    "browser.gatherUsageStats": "false",
+    "client.toolbarMode": "minimal",  # students see the app, not Streamlit's developer menu and Deploy button
+    # No watching the app's files: a change under a running UI (pip install -U) showed students Streamlit's "File
+    # change. Rerun / Always rerun" banner, and a rerun would mix the old modules with new ones. Restart to update.
+    "server.fileWatcherType": "none",
+    "server.runOnSave": "false",
+    # A failure the app did not catch: its type and Streamlit's generic sentence, not a traceback naming this
+    # server's paths, nor links to search the web for it (the traceback goes to this command's terminal)
+    "client.showErrorDetails": "type",
+    "client.showErrorLinks": "false",
+}
+"""The Streamlit settings of a deployment for students (``streamlit_command``), as ``streamlit run`` takes them."""
+
+
 def streamlit_command(port: int, host: str = "127.0.0.1") -> list[str]:
-    """The command that serves the web UI on ``host``:``port`` (``pathatlas ui``, and the browser tests run the same):
-    Streamlit itself listens on every interface unless told, and takes uploads up to its own 200 MB, which its
-    uploaders said whatever the API refused: here up to ``PATHATLAS_MAX_UPLOAD_MB``, as the API takes them."""
+    """The command that serves the web UI on ``host``:``port`` (``pathatlas ui``, and the browser tests run the same)
+    with ``STREAMLIT_OPTIONS``: Streamlit itself listens on every interface unless told, and takes uploads up to its
+    own 200 MB, which its uploaders said whatever the API refused: here up to ``PATHATLAS_MAX_UPLOAD_MB``, as the API
+    takes them."""
     from pathatlas.settings import load_settings
 
-    return [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(Path(__file__).with_name("streamlit_app.py")),
-        "--server.port",
-        str(port),
-        "--server.address",
-        host,
-        "--server.headless",
-        "true",
-        "--server.maxUploadSize",
-        str(load_settings().max_upload_mb),
-        "--browser.gatherUsageStats",
-        "false",
-        "--client.toolbarMode",
-        "minimal",  # students see the app, not Streamlit's developer menu and Deploy button
-    ]
+    options = {
+        **STREAMLIT_OPTIONS,
+        "server.port": str(port),
+        "server.address": host,
+        "server.maxUploadSize": str(load_settings().max_upload_mb),
+    }
+    flags = [part for name, value in options.items() for part in (f"--{name}", value)]
+    return [sys.executable, "-m", "streamlit", "run", str(Path(__file__).with_name("streamlit_app.py")), *flags]
 
 
 @app.command()

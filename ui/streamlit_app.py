@@ -86,6 +86,8 @@ STYLE = (
     "[data-testid=stButton] button [data-testid=stMarkdownContainer],[data-testid=stButton] button p"
     "{white-space:normal!important;overflow:visible!important;text-overflow:clip!important}"
     ".results-status{font-size:.9rem;margin:0}"
+    # an st.html of one script (a strip's scroll, focus moved) takes no room: its empty element put a gap below a strip
+    "[data-testid=stElementContainer]:has(> [data-testid=stHtml] > script:only-child){display:none}"
     # wider than a phone, the filters' expander is a plain row of menus, held open (``NARROW_FILTERS``)
     "@media (min-width:641px){.st-key-filter-row summary{display:none}.st-key-filter-row details{border:none!important}"
     ".st-key-filter-row [data-testid=stExpanderDetails]{padding:0;border:none}}"
@@ -98,6 +100,9 @@ STYLE = (
     "[class*=-page-pictures] [data-testid=stImage]{overflow-x:auto}"
     "[class*=-page-pictures] [data-testid=stImage] img{width:auto!important;max-width:none!important;"
     "align-self:flex-start}"
+    # ...scrolled to its outlined box (``web_viewer.scroll_to_box``), its caption kept in sight below it
+    "[class*=-page-pictures] [data-testid=stImageContainer]{width:max-content}"
+    "[class*=-page-pictures] [data-testid=stImageCaption]{position:sticky;left:0}"
     # ...a result's thumbnail a few lines high (``PHONE_THUMBNAIL_PX``)
     f"[class*=st-key-card-] [data-testid=stImage] img{{max-height:{PHONE_THUMBNAIL_PX}px;width:auto!important}}"
     # ...and the Library's table (the app's one) within the screen, not cut at "ent…": smaller text, a long file name

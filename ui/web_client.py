@@ -5,6 +5,7 @@ refusal reads the same wherever it happens."""
 from __future__ import annotations
 
 import atexit
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -158,13 +159,41 @@ def details(said: str) -> None:
 
 
 def detail_of(response: httpx.Response) -> Any:
-    """An API error's ``detail`` (a sentence, or FastAPI's 422 list); where the body holds none (a proxy's or a
-    server's own), what ``refusal_said`` says for it."""
+    """An API error's ``detail`` (a sentence, or FastAPI's 422 list), a sentence without the service's settings
+    (``without_settings``); where the body holds none (a proxy's or a server's own), what ``refusal_said`` says for
+    it. What the API answered stays as sent under Details (``answered``)."""
     if (detail := api_detail(response)) is not None:
-        return detail
+        return without_settings(detail) if isinstance(detail, str) else detail
     headers = response.headers
     status, content_type = response.status_code, headers.get("content-type", "")
     return refusal_said(status, response.text, content_type, headers.get("X-Request-ID"))
+
+
+SETTING = r"\bPATHATLAS_[A-Z0-9_]+"
+PIXEL_LIMIT = re.compile(r"([\d,]+) \(PATHATLAS_MAX_IMAGE_PIXELS\)")
+SETTING_ASIDE = re.compile(rf" ?\([^()]*{SETTING}[^()]*\)")
+SETTING_NUMBER = re.compile(rf"{SETTING}=(\d[\d,.]*)")
+NOT_SET_UP = "The PathAtlas service is not set up to do this: tell whoever runs it."
+"""A refusal naming a setting the service's operator must change ("the llm answerer needs PATHATLAS_LLM_BASE_URL"),
+as a student reads it (``without_settings``)."""
+
+
+def without_settings(sentence: str) -> str:
+    """An API sentence as a student reads it: the settings it names are whoever runs the service's, of no use to a
+    student ("over the limit of 60,000,000 (PATHATLAS_MAX_IMAGE_PIXELS)"). A setting named beside what it sets is left
+    out, a limit of pixels said in megapixels ("over the limit of 60 megapixels"), a setting's number said as that
+    number ("within 60 s"); a sentence still naming one tells whoever runs the service what to set, and is said as
+    ``NOT_SET_UP``."""
+    sentence = PIXEL_LIMIT.sub(lambda limit: pixels_said(int(limit[1].replace(",", ""))), sentence)
+    sentence = SETTING_NUMBER.sub(r"\1", SETTING_ASIDE.sub("", sentence))
+    return NOT_SET_UP if re.search(SETTING, sentence) else sentence
+
+
+def pixels_said(pixels: int) -> str:
+    """A number of pixels as a camera counts them: "60 megapixels", "2.5 megapixels"; under a million, in pixels."""
+    if pixels < 1_000_000:
+        return f"{pixels:,} pixels"
+    return f"{pixels / 1_000_000:,.1f}".removesuffix(".0") + " megapixels"
 
 
 def api_detail(response: httpx.Response) -> str | list | None:

@@ -4,6 +4,7 @@ outlined, or a case's images with their labels, and the citation to copy."""
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -138,11 +139,11 @@ def page_view(hit: dict[str, Any], state: str, nav) -> bool:
     pdf_downloads(hit, state, nav)
     with st.container(key=f"{state}-page-pictures"):  # at reading size on a phone, scrolled sideways (app's STYLE)
         if image := media(at_reading_size(hit["page_url"])):  # a caption quote's asks ?captioned=true
-            outlined_page(image, page, citation["source"], citation.get("bbox"), outlined_name(hit))
+            outlined_page(image, page, citation["source"], citation.get("bbox"), outlined_name(hit), state)
         caption_page, caption_url = citation.get("caption_page"), hit.get("caption_url")
         if caption_page and caption_url and (caption := media(at_reading_size(caption_url))):
             outlined = f"caption of {citation['figure']} outlined"
-            outlined_page(caption, caption_page, citation["source"], citation.get("caption_bbox"), outlined)
+            outlined_page(caption, caption_page, citation["source"], citation.get("caption_bbox"), outlined, state)
     return True
 
 
@@ -188,17 +189,20 @@ def at_reading_size(url: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}dpi={READING_DPI}"
 
 
-def outlined_page(image: bytes, page: int, source: str, bbox: list[float] | None, outlined: str) -> None:
-    """Page ``page`` of ``source`` rendered with ``bbox`` outlined (``image``): the strip around the box, and the whole
-    page in an expander; the whole page alone where no box is known. ``outlined`` names what the outline marks, in
-    the pictures' text alternatives and captions."""
+def outlined_page(image: bytes, page: int, source: str, bbox: list[float] | None, outlined: str, state: str) -> None:
+    """Page ``page`` of ``source`` rendered with ``bbox`` outlined (``image``): the strip around the box, scrolled to it
+    where it is wider than its frame (``scroll_to_box``), and the whole page in an expander; the whole page alone where
+    no box is known. ``outlined`` names what the outline marks, in the pictures' text alternatives and captions."""
     named = f"Page {page} of {source}"
     if not bbox:
         picture([image], [named], [f"page {page}"], width="stretch")
         return
     whole = Image.open(io.BytesIO(image)).convert("RGB")
     strip = around_box(whole, bbox, READING_DPI)
-    picture([strip], [f"{named}, around the {outlined} in red"], [f"page {page} ({outlined} in red)"], width="stretch")
+    with st.container(key=f"{state}-strip-{page}"):
+        alt, caption = f"{named}, around the {outlined} in red", f"page {page} ({outlined} in red)"
+        picture([strip], [alt], [caption], width="stretch")
+        scroll_to_box(f"{state}-strip-{page}", across_box(whole, bbox, READING_DPI))
     with st.expander(f"Whole page {page}"):
         picture([whole], [f"{named}, the whole page, the {outlined} in red"], width="stretch")
 
@@ -220,6 +224,35 @@ def around_box(page: Image.Image, bbox: list[float], dpi: float) -> Image.Image:
     top = max(0, round(y0 - CONTEXT_POINTS * scale))
     bottom = min(page.height, round(y1 + CONTEXT_POINTS * scale))
     return page.crop((0, top, page.width, max(bottom, top + 1)))
+
+
+def across_box(page: Image.Image, bbox: list[float], dpi: float) -> tuple[float, float]:
+    """Where ``bbox`` (PDF points) lies across ``page`` (rendered at ``dpi``) as the turned page shows it: its left and
+    right edges as fractions of the page's width, which the strip (``around_box``) keeps whole."""
+    left, _, right, _ = shown_box(bbox, page_turn(page), page.size, dpi)
+    return max(0.0, left / page.width), min(1.0, right / page.width)
+
+
+BOX_MARGIN_PX = 12  # of the page left of a box wider than the strip's frame, scrolled to its left edge
+
+
+def scroll_to_box(key: str, across: tuple[float, float]) -> None:
+    """The strip in container ``key`` scrolled sideways to its outlined box (``across``: ``across_box``), once its
+    picture is drawn: on a phone it is at reading size in a frame narrower than itself (the app's STYLE), which opened
+    at the page's left margin, a quarter of the screen blank and a figure on the right cut off. A box narrower than
+    the frame is centred in it, a wider one shown from its left edge; where the strip fits its frame (a laptop's
+    viewer) nothing scrolls."""
+    frame = json.dumps(f".st-key-{key} [data-testid=stImage]")
+    left, right = across
+    st.html(
+        f"<script>(() => {{ let tries = 40; const find = () => {{ const frame = document.querySelector({frame});"
+        " const img = frame && frame.querySelector('img'); if (!img) { if (--tries) setTimeout(find, 50); return; }"
+        " const show = () => { const width = img.getBoundingClientRect().width, seen = frame.clientWidth;"
+        f" const left = {left:.4f} * width, right = {right:.4f} * width;"
+        f" frame.scrollLeft = right - left <= seen ? (left + right - seen) / 2 : left - {BOX_MARGIN_PX}; }};"
+        " if (img.complete) show(); else img.addEventListener('load', show, {once: true}); }; find(); })()</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def book_pdf(record_id: str) -> Callable[[], bytes]:
