@@ -169,10 +169,14 @@ def detail_of(response: httpx.Response) -> Any:
     return refusal_said(status, response.text, content_type, headers.get("X-Request-ID"))
 
 
-SETTING = r"\bPATHATLAS_[A-Z0-9_]+"
-PIXEL_LIMIT = re.compile(r"([\d,]+) \(PATHATLAS_MAX_IMAGE_PIXELS\)")
-SETTING_ASIDE = re.compile(rf" ?\([^()]*{SETTING}[^()]*\)")
-SETTING_NUMBER = re.compile(rf"{SETTING}=(\d[\d,.]*)")
+SETTING_NAMES = sorted((f"PATHATLAS_{name.upper()}" for name in Settings.model_fields), key=len, reverse=True)
+SETTING = rf"\b(?:{'|'.join(SETTING_NAMES)})\b"
+"""A setting of the service by its variable's name: those alone, not a file named "PATHATLAS_NOTES.pdf"."""
+PIXEL_LIMIT = re.compile(r"(?<![\d,])(\d[\d,]{0,15}) \(PATHATLAS_MAX_IMAGE_PIXELS\)")
+SETTING_ASIDE = re.compile(rf" ?\([^()]{{0,80}}{SETTING}[^()]{{0,80}}\)")
+SETTING_NUMBER = re.compile(rf"{SETTING}=(\d[\d,.]{{0,20}})")
+"""Bounded repeats: a refusal echoing a long name (a zip member of 40,000 digits) took unbounded ones seconds, the
+interpreter's lock held and every session of the UI stopped meanwhile."""
 NOT_SET_UP = "The PathAtlas service is not set up to do this: tell whoever runs it."
 """A refusal naming a setting the service's operator must change ("the llm answerer needs PATHATLAS_LLM_BASE_URL"),
 as a student reads it (``without_settings``)."""
@@ -193,7 +197,8 @@ def pixels_said(pixels: int) -> str:
     """A number of pixels as a camera counts them: "60 megapixels", "2.5 megapixels"; under a million, in pixels."""
     if pixels < 1_000_000:
         return f"{pixels:,} pixels"
-    return f"{pixels / 1_000_000:,.1f}".removesuffix(".0") + " megapixels"
+    millions = f"{pixels / 1_000_000:,.1f}".removesuffix(".0")
+    return f"{millions} megapixel{'' if millions == '1' else 's'}"
 
 
 def api_detail(response: httpx.Response) -> str | list | None:

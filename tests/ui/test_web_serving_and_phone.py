@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -104,6 +105,40 @@ def test_each_refusal_naming_a_setting_is_said_without_it(case):
     assert "PATHATLAS_" in sent
     refusal = httpx.Response(400, json={"detail": sent})
     assert web_client.detail_of(refusal) == said
+
+
+NAMING_NO_SETTING = {
+    "a file's name": "PATHATLAS_NOTES.pdf is not a PDF: its bytes are not what its name says",
+    "a folder's name": "the zip holds 'atlas (PATHATLAS_X copy)/a.pdf' twice",
+}
+
+
+@pytest.mark.parametrize("case", NAMING_NO_SETTING)
+def test_a_name_that_only_looks_like_a_setting_is_said_as_sent(case):
+    sent = NAMING_NO_SETTING[case]
+    assert web_client.detail_of(httpx.Response(400, json={"detail": sent})) == sent
+
+
+def test_a_limit_of_one_megapixel_is_said_in_the_singular():
+    sent = "a.png is 1200x1000 pixels, over the limit of 1,000,000 (PATHATLAS_MAX_IMAGE_PIXELS)"
+    assert web_client.without_settings(sent) == "a.png is 1200x1000 pixels, over the limit of 1 megapixel"
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [
+        "1" * 40_000 + " (PATHATLAS_MAX_IMAGE_PIXELS)",
+        "(PATHATLAS_" + "A" * 40_000,
+        "(" + "x" * 40_000 + "PATHATLAS_HOME",
+    ],
+    ids=["digits", "open aside", "long aside"],
+)
+def test_a_refusal_echoing_a_long_name_is_read_at_once(echoed):
+    """A zip member named with 40,000 digits, echoed by a refusal: the unbounded patterns took 10 s, holding the
+    interpreter's lock, every session of the UI stopped meanwhile."""
+    started = time.perf_counter()
+    web_client.without_settings(f"the zip holds {echoed} twice")
+    assert time.perf_counter() - started < 0.5
 
 
 def refused_search() -> None:
