@@ -64,10 +64,10 @@ REST_REMOVAL = re.compile(r"\(DELETE /sources/[^)]*\)")
 """How the API tells a client to remove a source first (``duplicates.IN_ITS_PLACE``, ``ZIP_COPY_INSTEAD``): an API
 call, which the page words as its own control (``in_the_page``)."""
 PAGE_REMOVAL = "with “Remove a source” below"
-REST_FOLLOWING = re.compile(r"\(GET /jobs/[^)]*\)")
-"""How the API tells a client where to follow a job (a removal refused while one indexes): the Library shows it, on
-its bar or in the list of the last hour's uploads, above its "Remove a source" (``PAGE_FOLLOWING``)."""
-PAGE_FOLLOWING = "(its progress is shown above)"
+REST_FOLLOWING = re.compile(r" ?\(GET /jobs/[^)]*\)")
+"""How the API tells a client where to follow a job (a removal refused while one indexes), left out on the page: the
+Library lists another user's job only once it asks GET /jobs again (``jobs_known``), and "its progress is shown above"
+was then untrue."""
 
 
 @dataclass
@@ -209,10 +209,10 @@ def index_upload(name: str, data: bytes) -> None:
 
 
 def in_the_page(line: str) -> str:
-    """An API sentence as the Library says it: removing a source is its own control ("Remove a source"), and a job's
-    progress is on the page, not the API calls the REST message names (``REST_REMOVAL``, ``REST_FOLLOWING``), which
-    Details still shows as sent."""
-    return REST_FOLLOWING.sub(PAGE_FOLLOWING, REST_REMOVAL.sub(PAGE_REMOVAL, line))
+    """An API sentence as the Library says it: removing a source is its own control ("Remove a source"), not the API
+    call the REST message names (``REST_REMOVAL``), and a job is followed on the page, not by ``REST_FOLLOWING``'s
+    call; Details still shows the sentence as sent."""
+    return REST_FOLLOWING.sub("", REST_REMOVAL.sub(PAGE_REMOVAL, line))
 
 
 def followed_jobs() -> dict[str, Followed]:
