@@ -49,14 +49,15 @@ class PathAtlasServer(MCPServer):
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         """The SDK's call, but arguments its schema refuses (k="ten") are a tool error of one line naming the
         argument, as the tools' own errors are, rather than pydantic's multi-line report; so is an argument the tool
-        does not take, which the SDK would drop. An unknown tool is named as the SDK names it, cut (``echoed``): the SDK
-        would send a name of a megabyte back whole."""
+        does not take, which the SDK would drop. A whole number given for an integer is that integer
+        (``whole_numbers``). An unknown tool is named as the SDK names it, cut (``echoed``): the SDK would send a name
+        of a megabyte back whole."""
         schema = self._tool_input_schema(name)
         if schema is None:
             raise ToolError(f"Unknown tool: {echoed(name)}")
         try:
             refuse_unknown_arguments(name, arguments, schema["properties"])
-            return await super().call_tool(name, arguments, context)
+            return await super().call_tool(name, whole_numbers(arguments, schema["properties"]), context)
         except UnexpectedToolError:  # a crash inside the tool: the SDK's generic error, whatever its cause
             raise
         except BadInputError as exc:  # only refuse_unknown_arguments: the SDK wraps what a tool raises
@@ -65,6 +66,21 @@ class PathAtlasServer(MCPServer):
             if not isinstance(exc.__cause__, ValidationError):
                 raise
             raise ToolError(f"Error executing tool {name}: {validation_line(exc.__cause__)}") from exc.__cause__
+
+
+def whole_numbers(arguments: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
+    """``arguments`` with each JSON number that is whole (``3.0``) given for an integer (``"type": "integer"`` in
+    ``properties``) as that integer, as JSON Schema counts it and REST takes it (``schemas.json_integer``): the tools'
+    ``StrictInt`` refused it. ``3.5``, ``true`` and ``"3"`` are left for it to refuse; Python's doors (the library,
+    LangChain) stay strict, their callers' integers being ints."""
+    return {
+        name: int(value) if whole_number(value) and properties[name].get("type") == "integer" else value
+        for name, value in arguments.items()
+    }
+
+
+def whole_number(value: Any) -> bool:
+    return isinstance(value, float) and value.is_integer()
 
 
 def build_server(toolbox: Toolbox) -> MCPServer:

@@ -57,7 +57,8 @@ THUMBNAIL_URI = "pathatlas://thumbnails/{record_id}"
 LONG_TEXT = WithJsonSchema({"type": "string", "maxLength": MAX_TEXT_CHARS})
 Text = Annotated[str, Field(description="What to look for: words, a phrase or a question."), LONG_TEXT]
 # Integers are strict: lax pydantic would take k=true as 1 and k="3" as 3, answering what the model may not have meant.
-# Their limit is REST's (``K_MAX``, which /health reports): every door takes the same k.
+# MCP's JSON 3.0, an integer to JSON Schema, comes as 3 (``mcp_server.whole_numbers``). Their limit is REST's
+# (``K_MAX``, which /health reports): every door takes the same k.
 K = Annotated[
     StrictInt,
     Field(description=f"How many hits to return (1-{K_MAX})."),

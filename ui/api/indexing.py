@@ -377,21 +377,25 @@ class Jobs:
             while True:
                 self.stop_if_cancelled(job)
                 with suppress(TimeoutError):
-                    removed, hints = prepared.result(timeout=CANCEL_SECONDS)
-                    if removed:
-                        job.notes = [*job.notes, skipped_note(removed)]
+                    unread_notes, hints = prepared.result(timeout=CANCEL_SECONDS)
+                    job.notes = [*job.notes, *unread_notes]
                     return hints
         except Stopped:
             preparing.join()  # the job's end (its upload deleted) waits for it, and ``abandon`` for the job's end
             raise
 
     def unread_removed(self, job: Job) -> list[str]:
-        """An uploaded zip's images no built-in source will read, deleted (``remove_unread_images``); none for a PDF,
-        a folder the server was asked to index in place, or where plug-in sources read the uploads."""
+        """An uploaded zip's images no built-in source will read, deleted (``remove_unread_images``), as the job's
+        notes name them, by the case folders of the folder each unpacked to (``skipped_note``); none for a PDF, a
+        folder the server was asked to index in place, or where plug-in sources read the uploads."""
         settings = self.engine.settings
         if job.upload is None or settings.sources:
             return []
-        return [name for path in job.paths if path.is_dir() for name in remove_unread_images(path, settings)]
+        return [
+            skipped_note(removed, path)
+            for path in job.paths
+            if path.is_dir() and (removed := remove_unread_images(path, settings))
+        ]
 
     def size_hints(self, paths: list[Path]) -> dict[str, int]:
         """``_prepared``'s count. Only an estimate: paths it cannot read count nothing, and the indexer reports

@@ -444,16 +444,16 @@ def in_case_folder(name: str, names: Collection[str]) -> bool:
     return any(str(folder / metadata) in names for folder in PurePosixPath(name).parents for metadata in METADATA_FILES)
 
 
-def skipped_note(skipped: list[str]) -> str:
+def skipped_note(skipped: list[str], unpacked: Path) -> str:
     """One line for the zip members an upload left out (``skipped_notes``)."""
-    return ". ".join(skipped_notes(skipped))
+    return ". ".join(skipped_notes(skipped, unpacked))
 
 
-def skipped_notes(skipped: list[str]) -> list[str]:
+def skipped_notes(skipped: list[str], unpacked: Path | None = None) -> list[str]:
     """A job's notes on the zip members an upload left out, a line a kind: PDFs and notes inside case folders
     (``read_by_sources``), told to be uploaded on their own, a folder's README or licence (``folder_document``) and
-    what lies in a folder so named (``in_unwalked_folder``), images no case folder lists (``listed_image``), and what
-    no source reads."""
+    what lies in a folder so named (``in_unwalked_folder``), images (``image_notes``: ``unpacked`` is where the zip
+    unpacked), and what no source reads."""
     documents = [name for name in skipped if of_read_type(name) and document(name)]
     unwalked = [name for name in skipped if in_unwalked_folder(name)]
     about_folders = [name for name in skipped if folder_document(name) and name not in unwalked]
@@ -476,13 +476,35 @@ def skipped_notes(skipped: list[str]) -> list[str]:
             f"{shown(unwalked)}: not indexed, being in a folder named as a README, licence or Quarto partial, which a "
             "folder's walk does not enter; rename the folder to index what it holds"
         )
-    if images:
-        unlisted = "not listed by the metadata file a case folder is read by"
-        said.append(f"{len(images)} image(s) left out, {unlisted}: {shown(images)}")
+    said.extend(image_notes(images, unpacked))
     if others:
         kinds = f"no PDF, notes file ({', '.join(NOTE_SUFFIXES)}), case image or {' or '.join(METADATA_FILES)}"
         said.append(f"{len(others)} zip member(s) left out, being {kinds}: {shown(others)}")
     return said
+
+
+def image_notes(images: list[str], unpacked: Path | None) -> list[str]:
+    """The notes on the images a zip left out, a line for those their case folder does not list (``listed_image``) and
+    one for those in no case folder, which no notes file shows either (``unshown``): the case folders are those of the
+    zip unpacked to ``unpacked`` (none without it). An image in none was said "not listed by the metadata file a case
+    folder is read by", false of a zip holding no case folder."""
+    metadata = unpacked_metadata(unpacked) if images and unpacked else set()
+    unlisted = [name for name in images if in_case_folder(name, metadata)]
+    loose = [name for name in images if name not in unlisted]
+    said = []
+    if unlisted:
+        why = "not listed by the metadata file a case folder is read by"
+        said.append(f"{len(unlisted)} image(s) left out, {why}: {shown(unlisted)}")
+    if loose:
+        why = f"in no case folder (a folder with {' or '.join(METADATA_FILES)}) and shown by no notes file"
+        said.append(f"{len(loose)} image(s) left out, {why}: {shown(loose)}")
+    return said
+
+
+def unpacked_metadata(folder: Path) -> set[str]:
+    """The case folders' metadata files (``METADATA_FILES``) of the zip unpacked to ``folder``, as the zip names them
+    (``in_case_folder`` asks of such names)."""
+    return {path.relative_to(folder).as_posix() for name in METADATA_FILES for path in folder.rglob(name)}
 
 
 def remove_unread_images(folder: Path, settings: Settings) -> list[str]:

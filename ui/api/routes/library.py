@@ -232,7 +232,7 @@ def unpacked_zip(stored: Path, settings: Settings) -> tuple[Path, list[str]]:
     target = stored.parent / stored.stem
     readers = None if settings.sources else settings  # what a plug-in source reads is its own
     notes = skipped_notes(
-        extract_zip(stored, target, settings.max_unpacked_mb << 20, settings.max_zip_members, readers)
+        extract_zip(stored, target, settings.max_unpacked_mb << 20, settings.max_zip_members, readers), target
     )
     stored.unlink()
     return target, notes + (unreadable_notes(target, settings) if readers else [])
