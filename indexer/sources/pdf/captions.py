@@ -15,18 +15,18 @@ from pathatlas.retrieval.records import BBox
 CAPTION_START = re.compile(r"^\s*(fig(?:ure|ura)?\.?|abb(?:ildung|\.))\s*(\d+[\w.\-]*)", re.IGNORECASE)
 """A figure's label opening a block: "Figure 1.", "Fig. 2", Spanish, Italian and Portuguese "Figura 3", German "Abb. 4"
 and "Abbildung 5"."""
-FIGURE_VERBS = (
-    "is|are|was|were|can|may|will|has|have|shows|illustrates|summari[sz]es|depicts|demonstrates|compares|contrasts|"
-    "presents|displays|gives|lists|outlines|describes|represents|traces|maps|plots|highlights|indicates|reveals|"
-    "contains|includes|provides|explains|details|diagrams|features|emphasi[sz]es|portrays|identifies|labels"
+VERBS_TAKING_OF = "consists|comprises|speaks|reminds"
+"""Verbs ending in -s that a sentence naming a figure may go on with "of" from ("Figure 5 consists of three panels"):
+any other lower-case -s word before "of" after a label is a plural noun of its caption ("Figure 5 cells of ...")."""
+MENTION = re.compile(
+    rf"(?i:{CAPTION_START.pattern})[,.]?(?:\s+\([^)]*\))?\s+"
+    rf"(?:is|are|was|were|can|may|will|has|have|{VERBS_TAKING_OF}|[a-z]+s\b(?!\s+of\b))\b"
 )
-"""What a sentence says a figure does, after its label: a closed list, as a caption too may go on in lower case with a
-plural noun ("Figure 5 cells of the proximal tubule")."""
-MENTION = re.compile(rf"(?i:{CAPTION_START.pattern})[,.]?(?:\s+\([^)]*\))?\s+(?:{FIGURE_VERBS})\b(?!\s+of\b)")
-"""A figure's label that a sentence goes on from with a verb (``FIGURE_VERBS``: "Figure 24.21 summarizes ...", "Figure
-3 (below) shows ..."): the body text naming a figure, not its caption, which goes on with a title, a part or a noun
-("Figure 1.2 The heart", "Figure 6.2 a: ...", "Figure 3 normal liver, low power", "Figure 5 cells of ...", "Figure 5
-features of ...": a verb's homograph before "of" is a noun)."""
+"""A figure's label that a sentence goes on from with a verb ("Figure 24.21 summarizes ...", "Figure 3 (below) shows
+...", "Figure 5 is composed of ...", "Figure 5 consists of ..."): the body text naming a figure, not its caption, which
+goes on with a title, a part or a noun ("Figure 1.2 The heart", "Figure 6.2 a: ...", "Figure 3 normal liver, low
+power", "Figure 5 cells of ...", "Figure 5 features of ...": a lower-case -s word before "of" is a noun unless one of
+``VERBS_TAKING_OF``)."""
 MAX_CAPTION_GAP = 72.0
 """Points between an image and the block below it (or above it: ``printed_above``) beyond which that block is not its
 caption."""
@@ -69,15 +69,15 @@ def caption_block(
     pictures: Sequence[BBox] = (),
 ) -> Caption:
     """The image's caption among its page's ``blocks``, leaving out those printed just above another of its
-    ``pictures`` (``printed_above``: in a book printing captions above its figures, the caption under the upper of two
+    ``pictures`` (``printed_above``: on a page printing captions above its figures, the caption under the upper of two
     stacked figures is the lower one's): the closest block starting with Figure/Fig. below it; else ``continued``, the
     caption block opening the next page (``opening_caption``), when no text follows the image on its own (the caption
     ran over the page break) and its page prints no caption of its own just above it; else the closest labelled block
     above it; else the closest block just below it; else none (``Caption(None, "")``). Among labelled blocks about as
     near as the nearest (``CAPTION_TIE``), one in the image's column comes first: two figures side by side each have
     their caption under them, at the same distance (a caption set left of a centred image is still its own)."""
-    above_first = captions_above(pictures, blocks)
-    own = [block for block in blocks if not heads_another(image_box, block, pictures, above_first)]
+    side = page_side(pictures, blocks)
+    own = [block for block in blocks if not heads_another(image_box, block, pictures, side)]
     labelled = [(box, text) for box, text in own if CAPTION_START.match(text)]
 
     def nearest(gaps: list[tuple[float, BBox, str]]) -> TextBlock:
@@ -92,7 +92,7 @@ def caption_block(
     if below:
         return Caption(*nearest(below))
     ends_page = not any(box[1] >= image_box[3] - 2 for box, _ in blocks)
-    heads_image = any(printed_above(image_box, block, pictures, above_first) for block in labelled)
+    heads_image = any(printed_above(image_box, block, pictures, side) for block in labelled)
     if continued is not None and ends_page and not heads_image:
         return Caption(*continued, next_page=True)
     above = [(image_box[1] - box[3], box, text) for box, text in labelled]
@@ -105,37 +105,44 @@ def caption_block(
     return Caption(box, text)
 
 
-def printed_above(image_box: BBox, block: TextBlock, pictures: Sequence[BBox], above_first: bool = False) -> bool:
+def printed_above(image_box: BBox, block: TextBlock, pictures: Sequence[BBox], side: int = 0) -> bool:
     """Whether a block is the image's caption printed just above it: labelled and no mention (``MENTION``), in the
     image's column, ending at most ``MAX_CAPTION_GAP`` above it, and no caption under another of the page's
-    ``pictures`` printed over it: nearer that one, or about as near (``CAPTION_TIE``) on a page printing its captions
-    under its pictures (not ``above_first``, ``captions_above``)."""
+    ``pictures`` printed over it. A block between the two goes by the side of their pictures the page's other captions
+    take (``side``, ``page_side``): over the lower picture where they stand above theirs, under the upper one where
+    they stand under theirs; where the page tells nothing, over the lower one only where plainly nearer it
+    (``plainly_nearer``), as the caption under a figure may be set tight above the next one."""
     box, text = block
     gap = gap_under(box, image_box)
     if MENTION.match(text) or not (CAPTION_START.match(text) and gap <= MAX_CAPTION_GAP):
         return False
     over = min((gap_under(picture, box) for picture in pictures), default=math.inf)
-    return plainly_nearer(gap, over) or (above_first and over >= gap - CAPTION_TIE)
-
-
-def heads_another(image_box: BBox, block: TextBlock, pictures: Sequence[BBox], above_first: bool) -> bool:
-    """Whether a block is the caption printed just above another of the page's ``pictures`` (``printed_above``)."""
-    return any(printed_above(picture, block, pictures, above_first) for picture in pictures if picture != image_box)
-
-
-def captions_above(pictures: Sequence[BBox], blocks: list[TextBlock]) -> bool:
-    """Whether the page prints its captions above its pictures: more of its captions (labelled, no ``MENTION``) stand
-    plainly nearer (``plainly_nearer``) the picture under them than any over them than the other way round. It settles
-    a caption as near the picture over it as the one under it (``printed_above``); none plainly placed, it is under
-    that over it."""
-    side = 0
-    for box, text in blocks:
-        if not CAPTION_START.match(text) or MENTION.match(text):
-            continue
-        down = min((gap_under(box, picture) for picture in pictures), default=math.inf)
-        up = min((gap_under(picture, box) for picture in pictures), default=math.inf)
-        side += plainly_nearer(down, up) - plainly_nearer(up, down)
+    if over > MAX_CAPTION_GAP or not side:
+        return plainly_nearer(gap, over)
     return side > 0
+
+
+def heads_another(image_box: BBox, block: TextBlock, pictures: Sequence[BBox], side: int) -> bool:
+    """Whether a block is the caption printed just above another of the page's ``pictures`` (``printed_above``)."""
+    return any(printed_above(picture, block, pictures, side) for picture in pictures if picture != image_box)
+
+
+def page_side(pictures: Sequence[BBox], blocks: list[TextBlock]) -> int:
+    """Which side of their pictures the page prints its captions on, by those whose place tells it (``told_side``):
+    above where positive, under where negative, untold at 0. A caption between two stacked pictures tells none, so
+    it is settled by the page's other captions (``printed_above``)."""
+    return sum(told_side(block, pictures) for block in blocks)
+
+
+def told_side(block: TextBlock, pictures: Sequence[BBox]) -> int:
+    """1 for a caption (labelled, no ``MENTION``) with one of the ``pictures`` within ``MAX_CAPTION_GAP`` under it and
+    none over it, -1 the other way round, else 0."""
+    box, text = block
+    if not CAPTION_START.match(text) or MENTION.match(text):
+        return 0
+    under = any(gap_under(box, picture) <= MAX_CAPTION_GAP for picture in pictures)
+    over = any(gap_under(picture, box) <= MAX_CAPTION_GAP for picture in pictures)
+    return under - over
 
 
 def plainly_nearer(gap: float, other: float) -> bool:
