@@ -27,9 +27,11 @@ from pathatlas import __version__
 from pathatlas.agent.answerers.base import AnswerError
 from pathatlas.errors import EncoderError, IndexBusyError, IndexMissingError, PathAtlasError, UnknownSourceError
 from pathatlas.indexer.sources.fingerprints import reader_versions
+from pathatlas.retrieval.index import IndexUnwritableError
 from pathatlas.retrieval.search import ECHO_CHARS, echoed
 from pathatlas.settings import Settings, load_settings, os_problem
 from pathatlas.ui.api.deps import (
+    JOB_RETRY_SECONDS,
     REQUEST_ID,
     REQUEST_ID_HEADER,
     HeadAsGet,
@@ -143,7 +145,8 @@ def add_error_handlers(app: FastAPI, settings: Settings) -> None:
             code = 502
         if isinstance(exc, EncoderError):  # the index's encoder failed: the server's model, not the request
             code = 500
-        return JSONResponse({"detail": request.app.state.engine.client_message(exc)}, status_code=code)
+        detail = {"detail": request.app.state.engine.client_message(exc)}
+        return JSONResponse(detail, status_code=code, headers=retry_after(exc))
 
     @app.exception_handler(UploadRefusedError)
     async def upload_refused(_: Request, exc: UploadRefusedError) -> JSONResponse:
@@ -206,6 +209,14 @@ def add_error_handlers(app: FastAPI, settings: Settings) -> None:
             return None
         log.error("%s %s: %s%s", request.method, request.url.path, os_problem(exc, settings) or exc, where)
         return JSONResponse({"detail": line}, status_code=507 if exc.errno in NO_ROOM else 503)
+
+
+def retry_after(exc: PathAtlasError) -> dict[str, str] | None:
+    """The Retry-After of a 409 for an index another process is changing, as a removal refused while a job of this
+    service writes has it; none for an index that cannot be written (read-only, a full disk), which waiting does not
+    mend."""
+    busy = isinstance(exc, IndexBusyError) and not isinstance(exc, IndexUnwritableError)
+    return {"Retry-After": str(JOB_RETRY_SECONDS)} if busy else None
 
 
 def no_room(exc: OSError) -> str | None:

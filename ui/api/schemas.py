@@ -318,7 +318,11 @@ def in_digits(value: Any) -> Any:
     return value
 
 
-TextInteger = Annotated[int, BeforeValidator(in_digits)]
+IN_DIGITS = BeforeValidator(in_digits)
+"""Reads a form's or a query's integer in digits only. A route's query integer puts it after its ``Query``, as
+``HitCount`` puts its validator after its bounds: before them, OpenAPI gave the bounds as "ge", not "minimum"."""
+
+TextInteger = Annotated[int, IN_DIGITS]
 """An integer sent as text (a form field, a query parameter)."""
 
 

@@ -27,6 +27,7 @@ from pathatlas.retrieval.records import RECORD_ID, BBox, Payload, display_name, 
 from pathatlas.retrieval.search import source_names
 from pathatlas.ui.api.deps import EngineDep, HeadDep, LinksDep, errors, headers_only
 from pathatlas.ui.api.schemas import (
+    IN_DIGITS,
     NOT_A_RECORD_ID,
     CaseImageOut,
     CaseOut,
@@ -173,7 +174,7 @@ def page(
     record_id: str,
     engine: EngineDep,
     head: HeadDep,
-    dpi: int = Query(110, ge=36, le=300),
+    dpi: Annotated[int, Query(ge=36, le=300), IN_DIGITS] = 110,
     captioned: bool = Query(False, description="Outline a figure with its caption (where an answer quotes it)."),
     caption_page: bool = Query(
         False,

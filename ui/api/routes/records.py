@@ -4,6 +4,7 @@ and the source PDF of a record (to open it in the browser's PDF viewer at ``#pag
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse, Response
@@ -13,7 +14,7 @@ from pathatlas.retrieval.search import echoed
 from pathatlas.ui.api.deps import EngineDep, HeadDep, LinksDep, errors
 from pathatlas.ui.api.routes.media import PDF_GONE, SANDBOXED, binary, check_source, file_answer, payload_of
 from pathatlas.ui.api.routes.search import BOOK, CITATION_EXAMPLE, SECTION, example_of, source_key
-from pathatlas.ui.api.schemas import Links, RecordOut
+from pathatlas.ui.api.schemas import IN_DIGITS, Links, RecordOut
 
 router = APIRouter(tags=["records"], responses=errors(404, 422))  # unknown records, pages and PDFs
 RECORD_EXAMPLE = {
@@ -87,7 +88,8 @@ def book_page(
     engine: EngineDep,
     links: LinksDep,
     source: str = Query(..., description="The source as hits cite it (citation.source_id, or citation.source)."),
-    page: int = Query(..., ge=1),
+    *,  # page, required, after source's default
+    page: Annotated[int, Query(ge=1), IN_DIGITS],
 ) -> RecordOut:
     key = source_key(engine, source)  # hits cite a file name; the index keys sources by path
     for record_id, stored in engine.index.store.scan({"kind": "page", "source": key}):
