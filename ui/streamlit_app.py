@@ -12,8 +12,9 @@ Search results are cards a reader scans (kind, citation, relevance in words, the
 query's words marked, thumbnail; the images of one case on one card). Opening a card shows the page viewer
 beside the results: the strip of the page around the matched passage, outlined, at reading size (the whole page one
 click away), previous/next page, that page downloaded as a PDF of its own or the whole book (each fetched by the UI,
-as images are, when clicked) and a citation to copy; a case's viewer, its images, each with its own labels. On a phone
-the viewer goes below the card opened, and the filters into one expander. The search shown (its text and filters) and
+as images are, when clicked) and a citation to copy; a case's viewer, its images, each with its own labels. In a
+window a phone's width (640 px or less, as the browser says: ``report_window_width``) the viewer goes below the card
+opened, and the filters into one expander. The search shown (its text and filters) and
 the tab chosen are kept in the page's URL: a reload searches again, Back and Forward step through searches (each in
 the tab it was left in), and a search can be bookmarked or shared.
 
@@ -34,9 +35,9 @@ import streamlit as st
 from pathatlas.ui.present import focus_script, tab_title
 from pathatlas.ui.web_ask import ask_tab
 from pathatlas.ui.web_client import notice_media, notice_unreachable
-from pathatlas.ui.web_common import TAB_BOUND, TABS, keep_tab
+from pathatlas.ui.web_common import PHONE_WIDTH, TAB_BOUND, TABS, WINDOW_WIDTH, keep_tab, report_window_width
 from pathatlas.ui.web_library import library_tab
-from pathatlas.ui.web_search import search_tab
+from pathatlas.ui.web_search import on_phone, search_tab
 
 
 def app_tabs() -> list:
@@ -88,6 +89,7 @@ STYLE = (
     ".results-status{font-size:.9rem;margin:0}"
     # an st.html of one script (a strip's scroll, focus moved) takes no room: its empty element put a gap below a strip
     "[data-testid=stElementContainer]:has(> [data-testid=stHtml] > script:only-child){display:none}"
+    f".st-key-{WINDOW_WIDTH}{{display:none}}"  # nor the component saying the window's width, which draws nothing
     # wider than a phone, the filters' expander is a plain row of menus, held open (``NARROW_FILTERS``)
     "@media (min-width:641px){.st-key-filter-row summary{display:none}.st-key-filter-row details{border:none!important}"
     ".st-key-filter-row [data-testid=stExpanderDetails]{padding:0;border:none}}"
@@ -141,7 +143,7 @@ ONE_VOICE = (
 # stacked the five menus above the results. A click waits for the last to be drawn (two would close it again).
 NARROW_FILTERS = (
     "<script>(() => { if (window.pathatlasNarrowFilters) return; window.pathatlasNarrowFilters = true;"
-    " const narrow = matchMedia('(max-width: 640px)'); let closed = false, busy = false;"
+    f" const narrow = matchMedia('{PHONE_WIDTH}'); let closed = false, busy = false;"
     " const fit = () => { const details = document.querySelector('.st-key-filter-row details');"
     " if (!details || busy) return; const wanted = narrow.matches ? (closed ? details.open : false) : true;"
     " if (narrow.matches) closed = true; if (details.open === wanted) return;"
@@ -171,6 +173,7 @@ def main() -> None:
     notice_unreachable(notice)
     notice_media(media_notice)
     st.html(UPLOADER_NAMES + ONE_VOICE + NARROW_FILTERS, unsafe_allow_javascript=True)
+    report_window_width(on_phone())
     if focus := st.session_state.pop("focus", None):
         st.html(focus_script(*focus), unsafe_allow_javascript=True)
     st.set_page_config(page_title=page_title())

@@ -1,6 +1,6 @@
 """What the web UI's tabs draw alike: images with their text alternatives, image uploads and their refusal, keyboard
-focus moved at the run's end, the tabs and a callback opening one; and the Streamlit features the app checks for rather
-than requires."""
+focus moved at the run's end, the tabs and a callback opening one, whether the window is a phone's width; and the
+Streamlit features the app checks for rather than requires."""
 
 from __future__ import annotations
 
@@ -28,6 +28,53 @@ TAB_BOUND = "bind" in inspect.signature(st.tabs).parameters  # Streamlit keeps t
 TABLE_ALT = "alt" in inspect.signature(st.table).parameters  # before it, a table is named by its caption for sight only
 
 TABS = ("Search", "Ask", "Library")
+
+PHONE_WIDTH = "(max-width: 640px)"  # a window laid out as a phone's: Streamlit stacks columns there
+WINDOW_WIDTH = "window-width"  # the key of the component by which the browser says it (``report_window_width``)
+# The component's script: says whether the window is a phone's width (``data.width``) as the page is first drawn and
+# each time the window crosses it, only where that differs from the layout drawn (``data.narrow``) or last said, so a
+# window the User-Agent told right costs no rerun and the run drawn to what it said asks none (no loop). One listener
+# per page: Streamlit runs the script again on each new ``data`` without the cleanup it returned before. Keyboard focus
+# on an element the new layout draws anew (the viewer, the cards) goes to its new copy, not to the page's top: found
+# by its keyed element's class and its place among its kind there. (On lines of their own: Streamlit takes a one-line
+# script for a file's path.)
+WINDOW_WIDTH_JS = """export default function ({data, setStateValue}) {
+    const narrow = matchMedia(data.width);
+    let drawn = data.narrow;
+    const report = () => {
+        if (narrow.matches === drawn) return;
+        drawn = narrow.matches;
+        window.pathatlasFocusKept = kept(document.activeElement);
+        setStateValue("narrow", drawn);
+    };
+    refocus(window.pathatlasFocusKept);
+    window.pathatlasFocusKept = null;
+    window.pathatlasWindowWidth?.();
+    narrow.addEventListener("change", report);
+    window.pathatlasWindowWidth = () => narrow.removeEventListener("change", report);
+    report();
+    return window.pathatlasWindowWidth;
+}
+
+function kept(focused) {
+    const keyed = focused?.closest("[class*=st-key-]");
+    const key = keyed && [...keyed.classList].find(name => name.startsWith("st-key-"));
+    if (!key) return null;
+    const alike = `.${CSS.escape(key)} ${focused.tagName}`;
+    return {focused, alike, n: [...document.querySelectorAll(alike)].indexOf(focused)};
+}
+
+function refocus(was, tries = 40) {
+    if (!was) return;
+    if (was.focused.isConnected) {
+        if (--tries) setTimeout(() => refocus(was, tries), 50);
+        return;
+    }
+    const target = document.querySelectorAll(was.alike)[was.n];
+    if (!target || document.activeElement !== document.body) return;
+    if (target.tabIndex < 0) target.tabIndex = -1;
+    target.focus();
+}"""
 
 
 def show_tab(tab: str) -> None:
@@ -77,3 +124,17 @@ def move_focus(selector: str) -> None:
     a new element, which runs its script, where the last run asked the same."""
     st.session_state.focus = (selector, st.session_state.get("focus_count", 0) + 1)
     st.session_state.focus_count = st.session_state.focus[1]
+
+
+def window_said_narrow() -> bool | None:
+    """Whether the browser said its window is a phone's width (``report_window_width``); None until it has."""
+    return (st.session_state.get(WINDOW_WIDTH) or {}).get("narrow")
+
+
+def report_window_width(drawn_narrow: bool) -> None:
+    """The component by which the browser says whether its window is a phone's width (``WINDOW_WIDTH_JS``), which
+    Streamlit does not tell the app; ``drawn_narrow``: the layout this run drew. Registered on each run (the same
+    definition again changes nothing): Streamlit 1.63 keeps a component only in the runtime that ran its definition,
+    and AppTest starts one per test."""
+    mount = st.components.v2.component("pathatlas.window_width", js=WINDOW_WIDTH_JS)
+    mount(key=WINDOW_WIDTH, data={"narrow": drawn_narrow, "width": PHONE_WIDTH})

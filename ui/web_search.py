@@ -47,7 +47,15 @@ from pathatlas.ui.web_client import (
     unless_unreachable,
     upload_limit,
 )
-from pathatlas.ui.web_common import IMAGE_KINDS, IMAGE_TYPES, QUERY_IMAGE, move_focus, not_an_image, picture
+from pathatlas.ui.web_common import (
+    IMAGE_KINDS,
+    IMAGE_TYPES,
+    QUERY_IMAGE,
+    move_focus,
+    not_an_image,
+    picture,
+    window_said_narrow,
+)
 from pathatlas.ui.web_search_state import (
     BY_IMAGE,
     FILTERS,
@@ -103,9 +111,12 @@ def filters_label() -> str:
 
 
 def on_phone() -> bool:
-    """Whether the browser says it is a phone ("Mobi" in its User-Agent, as MDN advises): Streamlit tells the app no
-    screen width, and on a narrow one it stacks every column, filter menus and the viewer beside the results alike."""
-    return "Mobi" in (st.context.headers.get("User-Agent") or "")
+    """Whether the window is a phone's width, 640 px or less, as its browser said (``window_said_narrow``), and until
+    it has, whether the browser says it is a phone ("Mobi" in its User-Agent, as MDN advises). Streamlit stacks every
+    column in such a window, filter menus and the viewer beside the results alike; by the User-Agent alone, a narrow
+    desktop window or an iPad (a desktop's User-Agent) had the viewer below every card and "Show more"."""
+    said = window_said_narrow()
+    return said if said is not None else "Mobi" in (st.context.headers.get("User-Agent") or "")
 
 
 def filter_menus() -> None:
@@ -232,7 +243,7 @@ def open_result(hit: dict[str, Any], key: str, card: str) -> None:
     """Button callback: open a result (its Open button's ``key``, on the card of hit ``card``: a figure found on a
     page opens from the page's card) in the viewer beside the results. Keyboard focus moves to the viewer's title:
     redrawing the results beside it dropped focus to the page's top, and the viewer comes after every card in the tab
-    order (below them all on a narrow screen, but a phone's, which goes below its card)."""
+    order (or below the card opened, in a phone's width: ``on_phone``)."""
     st.session_state.selected, st.session_state.selected_from, st.session_state.selected_card = hit, key, card
     move_focus(".st-key-selected-viewer h2")
 
@@ -291,7 +302,7 @@ def search_tab() -> None:
     if not hits:
         return
     selected = st.session_state.get("selected")
-    beside = selected is not None and not on_phone()  # a phone's viewer goes below the card it opened
+    beside = selected is not None and not on_phone()  # in a phone's width, the viewer goes below the card it opened
     results, side = st.columns([5, 7]) if beside else (st.container(), None)
     with results:
         note = look_alike_note(hits, index_has_cases()) if st.session_state.get("by_image") else None
