@@ -340,8 +340,7 @@ def paired_items(clause: str) -> list[str]:
     thing: read whole, "bacilli" stood nearer "Grocott" than "Ziehl-Neelsen" and backed the silver stain for acid-fast
     bacilli. Such a list repeats a word linking each item's thing to what it says (``links``, ``listed_pairs``; of
     several such words, the one making most items); a clause without one is one item ("Osteoblasts and osteocytes
-    do not divide": a compound subject). A predicate said after the last of listed names is said of each
-    (``with_shared_predicate``), so an item may hold words the clause writes once, in another item."""
+    do not divide": a compound subject)."""
     words = list(NAME_WORD.finditer(clause))
     lower = [word.group().lower() for word in words]
     places: dict[str, list[int]] = {}
@@ -367,101 +366,17 @@ def links(words: Sequence[str], repeats: Sequence[int]) -> bool:
 
 
 def listed_pairs(clause: str, repeats: Sequence[re.Match[str]]) -> list[str]:
-    """A clause's items, cut where the list parts them (``item_cut``) between each two of a word's ``repeats``, with
-    the predicate they share (``with_shared_predicate``); none unless each item holds words before and after its
-    repeat."""
-    cuts = [
-        item_cut(list(LIST_SEPARATOR.finditer(clause, one.end(), next_one.start())))
-        for one, next_one in pairwise(repeats)
-    ]
+    """A clause's items, cut at the last list separator (``LIST_SEPARATOR``) between each two of a word's
+    ``repeats``; none unless each item holds words before and after its repeat."""
+    cuts = [list(LIST_SEPARATOR.finditer(clause, one.end(), next_one.start())) for one, next_one in pairwise(repeats)]
     if not all(cuts):
         return []
-    starts = [0, *(cut.end() for cut in cuts)]
-    ends = [*(cut.start() for cut in cuts), len(clause)]
-    sides = list(zip(starts, repeats, ends, strict=True))
+    starts = [0, *(found[-1].end() for found in cuts)]
+    ends = [*(found[-1].start() for found in cuts), len(clause)]
+    sides = zip(starts, repeats, ends, strict=True)
     if not all(has_words(clause[start : at.start()]) and has_words(clause[at.end() : end]) for start, at, end in sides):
         return []
-    items = [clause[start:end] for start, _, end in sides]
-    if not names_listed(clause, sides, cuts[-1]):
-        return items
-    return with_shared_predicate(items, [clause[at.end() : end] for _, at, end in sides])
-
-
-def item_cut(separators: Sequence[re.Match[str]]) -> re.Match[str] | None:
-    """Which list separator between two linking words parts their items: the last holding a comma, which is how a list
-    parts its items ("acid-fast bacilli, such as mycobacteria, and Grocott"), else the last. A bare conjunction beside
-    a comma joins two words of one item ("PAS for glycogen, hematoxylin and eosin for nuclei"; in prose "hydrogen and
-    helium", "smaller and smaller structures", which the last separator split); between bare conjunctions alone the
-    last is the cut: "Congo red for amyloid and hematoxylin and eosin for nuclei" is cut as "Ziehl-Neelsen for
-    mycobacteria and Nocardia and Grocott for fungi" is, which no word tells apart. None without a separator."""
-    parted = [found for found in separators if "," in found.group()]
-    return (parted or separators)[-1] if separators else None
-
-
-LISTED_NAME = re.compile(r"(?:(?:the|a|an)\s+)?(?P<name>[\w-]+(?:\s+[\w-]+){0,2})", re.IGNORECASE)
-"""A name as a list of placed names writes it: up to three words after an article ("caseating granulomas", "Grocott
-methenamine silver", "the mediastinal nodes")."""
-
-
-def is_listed_name(text: str) -> bool:
-    """Whether a text is a name alone (``LISTED_NAME``): no function word in it, nor any punctuation."""
-    found = LISTED_NAME.fullmatch(text.strip())
-    return found is not None and not set(found["name"].lower().split()) & FUNCTION_WORDS
-
-
-def names_listed(clause: str, sides: Sequence[tuple[int, re.Match[str], int]], last_cut: re.Match[str]) -> bool:
-    """Whether a clause's items (``sides``: each one's start, linking word and end) list names placed by a
-    preposition, which a predicate after the last may be said of ("caseating granulomas in the lung and non-caseating
-    granulomas in the nodes"): each opens with a name (``is_listed_name``) and the last two are joined by a
-    conjunction. Prose a repeated preposition cuts into items ("Because information flows through the neuron from
-    dendrites, ...") lists no names."""
-    if not re.fullmatch(rf"{PLACING}|of|by", sides[0][1].group(), re.IGNORECASE) or not has_list_word(last_cut.group()):
-        return False
-    return all(is_listed_name(clause[start : at.start()]) for start, at, _ in sides)
-
-
-def has_list_word(text: str) -> bool:
-    """Whether a list separator holds a conjunction (``LIST_WORDS``), not a comma alone."""
-    return any(word.lower() in LIST_WORDS for word in NAME_WORD.findall(text))
-
-
-BASE_VERB = re.compile(r"(?![a-z]*(?:s|ing|ed)$)[a-z]+")
-"""A word in the form a verb takes after a plural subject: "show", not "shows", nor a modifier ("lining", "formed")."""
-
-
-def with_shared_predicate(items: list[str], said: Sequence[str]) -> list[str]:
-    """Listed names (``names_listed``) with the predicate that follows the last one's place (``predicate_start``) said
-    after each: "... and non-caseating granulomas in the nodes show giant cells" says "show giant cells" of both,
-    where the last item alone stood in its clause. ``said``: each item's words after its linking word, a name alone
-    in every item but the last ("granulomas in the nodes show giant cells and granulomas in the lungs show necrosis"
-    keep their own)."""
-    start = predicate_start(said[-1])
-    placed = all(is_listed_name(words) and predicate_start(words) is None for words in said[:-1])
-    if start is None or not placed:
-        return items
-    return [*(f"{item} {said[-1][start:]}" for item in items[:-1]), items[-1]]
-
-
-def predicate_start(said: str) -> int | None:
-    """Where a verb (``opens_predicate``) follows the name a listed item's place opens with (``is_listed_name``): "in
-    the nodes show giant cells", "in the liver are found"; None where none does."""
-    for word in NAME_WORD.finditer(said):
-        name = said[: word.start()]
-        if name[-1:].isspace() and is_listed_name(name) and opens_predicate(name.split()[-1], word.group()):
-            return word.start()
-    return None
-
-
-def opens_predicate(last: str, word: str) -> bool:
-    """Whether a word after a name's ``last`` word is a verb: an auxiliary, or a plural subject's verb form
-    (``BASE_VERB``) after a plural of four letters or more ("nodes show"; not "lymph nodes", nor "gas exchange"). No
-    word is tagged a verb, so one after a singular ("in the lung show") is missed, and its predicate stays the last
-    item's."""
-    last, word = last.lower(), word.lower()
-    if re.fullmatch(AUXILIARY, word):
-        return True
-    plural = len(last) > 3 and PLURAL.search(last) is not None
-    return plural and BASE_VERB.fullmatch(word) is not None and word not in FUNCTION_WORDS
+    return [clause[start:end] for start, end in zip(starts, ends, strict=True)]
 
 
 def asides(clause: str) -> list[str]:
