@@ -161,6 +161,11 @@ ANSWER_TYPE = re.compile(
 """What kind of thing the answer is: the words before the verb ("Which complement fragment is the principal
 opsonin?": complement fragment), else the word after "which" ("Which cells resorb bone?": cells). Every option is
 one, so these words tell no option apart."""
+ASKED_LAST = re.compile(rf"(?<=\w\s)(?:which|what)\s+(?!(?:{AUXILIARIES})\b)([\w-]+)\s*\?\s*$", re.IGNORECASE)
+"""The same asked within a sentence: "which" or "what" and the one word closing it ("Mallory-Denk bodies are seen in
+which condition?": condition; "This cancer affects which cells?"). Not a relative pronoun, which has its own verb
+after it ("the route through which blood drains"), nor an auxiliary closing a question; of two words, the first may
+be one the question asks ("due to what associated structures?")."""
 IMAGE_NOUNS = (
     "slide", "image", "micrograph", "photomicrograph", "picture", "photo", "photograph", "tile", "smear", "scan",
     "radiograph",
@@ -243,8 +248,10 @@ PROPERTY_NEGATION = re.compile(
 
 
 def answer_type(question: str) -> str:
-    """The words naming what kind of thing the answer is ("Which cranial nerve does ...": cranial nerve), or ""."""
-    return " ".join((match.group(1) or match.group(2)).strip() for match in ANSWER_TYPE.finditer(question))
+    """The words naming what kind of thing the answer is ("Which cranial nerve does ...": cranial nerve; "... seen in
+    which condition?": condition), or ""."""
+    kinds = [(match.group(1) or match.group(2)).strip() for match in ANSWER_TYPE.finditer(question)]
+    return " ".join(kinds or [match[1] for match in ASKED_LAST.finditer(question)])
 
 
 def negated_predicate(question: str) -> str:

@@ -400,11 +400,11 @@ def rationale(question: Question, reading: Reading, answer: Answer, slide: Evide
     parts = [] if answer.settled or not reading.negated else [unsettled(question, reading, answer)]
     if (best := favoured(answer)) is not None:  # said of a question without its image too
         parts = [*([f"{NO_IMAGE}."] if reading.image_missing else []), overruled(question, answer, best)]
-    elif reading.negated:  # a rival's settling quote says it is the exception: shown below, tying it to nothing
-        rivals = rivals_said(answer)
-        tied = [j for j, quotes in enumerate(answer.quotes) if j != answer.choice and j not in rivals and quotes]
-        named = answer.quotes[tied[0]][0] if tied else None
-        parts.append(f"The question asks for the exception: {chosen}.")
+    elif reading.negated:
+        tied = tying_quotes(answer)
+        named = next(iter(tied.values()), None)
+        tie = tied_options(answer.scores, answer.choice)  # a tie singles out no exception
+        parts.append(f"The question asks for the exception{'' if tie else ': ' + chosen}.")
         if named is not None:
             parts.append(
                 f"The evidence ties {', '.join(LETTERS[j] for j in tied)} to the question, e.g. {cite(named)}."
@@ -432,7 +432,8 @@ def rationale(question: Question, reading: Reading, answer: Answer, slide: Evide
         said = f"{named_option(question.options, rival[0])}: {cite(rival[1])}"
         parts.append(f"Yet a sentence says what is asked of {said}.")
     if against:
-        parts.append(f"Against it: {cite(against[0])}.")
+        against_what = LETTERS[answer.choice] if tied_options(answer.scores, answer.choice) else "it"
+        parts.append(f"Against {against_what}: {cite(against[0])}.")
     if others := unruled(question, answer.choice):
         said = " or ".join(f'"{named_option(question.options, j)}"' for j in others)
         parts.append(f"The answerer cannot rule out {said}: {UNWEIGHED}.")
@@ -441,6 +442,20 @@ def rationale(question: Question, reading: Reading, answer: Answer, slide: Evide
     if reading.combined:
         parts.append(COMBINED_SAID)
     return " ".join([*([unnamed_said(slide)] if slide is not None else []), *parts])
+
+
+def tying_quotes(answer: Answer) -> dict[int, Quote]:
+    """A negated question's options besides the choice with their first quote tying them to what is asked (saying it,
+    not denying it: ``evidence.quote_stance``), which makes them no exception; not those a settling quote says are the
+    exception (``rivals_said``), shown as such. A sentence denying what is asked of an option ties it to nothing:
+    "Mallory-Denk bodies are seen in alcoholic hepatitis, not in viral hepatitis" ties alcoholic hepatitis only."""
+    rivals = rivals_said(answer)
+    tying = {}
+    for j, quotes in enumerate(answer.quotes):
+        quote = next((q for q in quotes if q.stance == "contradicts" and q.settles), None)
+        if j != answer.choice and j not in rivals and quote is not None:
+            tying[j] = quote
+    return tying
 
 
 UNWEIGHED = "an option meaning the others is not weighed (no sentence names it, so its score is no verdict on it)"

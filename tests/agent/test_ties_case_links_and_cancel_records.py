@@ -129,7 +129,7 @@ def test_a_true_or_false_tie_says_it_is_a_tie_and_keeps_its_choice():
         (MELANOCYTES, "The evidence does not settle this: A. Basal cell carcinoma and B. Melanoma score alike, a tie "
          "leaning to neither. A. Basal cell carcinoma"),
         (NOT_EPITHELIAL, "The evidence does not settle this: A. Basal cell carcinoma and B. Melanoma score alike, a "
-         "tie leaning to neither. The question asks for the exception: A. Basal cell carcinoma."),
+         "tie leaning to neither. The question asks for the exception."),  # a tie names none (forty-ninth session)
     ],
     ids=["plain", "negated"],
 )  # fmt: skip
