@@ -30,6 +30,7 @@ from pathatlas.ui.api.routes.library import LECTURERS_JOB
 from pathatlas.ui.cli import streamlit_command
 from pathatlas.ui.present import error_message, plain
 from tests.helpers import hashing_env, png_bytes
+from tests.ui.devices import IPHONE, LAPTOP
 from tests.uploads import book_service
 
 
@@ -161,15 +162,6 @@ def test_the_page_says_the_limit_and_details_keep_the_answer_as_sent(monkeypatch
 
 
 # -- the phone's strip opens at its outlined box -----------------------------------------------------------------------
-IPHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.0 Mobile/15E148 Safari/604.1",
-}
-LAPTOP = {"viewport": {"width": 1280, "height": 800}}
 STRIP = ".st-key-selected-viewer [class*=st-key-selected-strip-] [data-testid=stImage]"
 OUTLINE_IN_SIGHT = """frame => {
     // the outline's red columns in the drawn strip (the API's OUTLINE_RGB), and the part of it the frame shows

@@ -26,6 +26,7 @@ from pathatlas.indexer.pipeline import Indexer
 from pathatlas.retrieval.index import Index
 from pathatlas.ui.api.app import create_app
 from tests.helpers import app_test_said, hashing_env, hashing_settings
+from tests.ui.devices import SMALL_IPHONE
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "streamlit_app.py"
 ROWS = [
@@ -274,16 +275,6 @@ def test_a_read_is_sent_again_where_a_kept_connection_closed_but_a_removal_is_no
     assert [line for line in shown["removed"] if "is not reachable" in line], shown
 
 
-PHONE = {
-    "viewport": {"width": 375, "height": 667},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.0 Mobile/15E148 Safari/604.1",
-}
-
-
 @pytest.fixture(scope="module")
 def ui_index(library) -> Iterator[Path]:
     """The library's index for the web UI (``ui_url``), its servers started quick (``hashing_env``)."""
@@ -328,7 +319,7 @@ def test_on_a_phone_results_come_first_and_the_viewer_opens_below_its_card(chrom
     and the viewer opens below the card opened."""
     from tests.ui.test_browser import expect, finished
 
-    page = chromium.new_context(**PHONE).new_page()
+    page = chromium.new_context(**SMALL_IPHONE).new_page()
     page.set_default_timeout(60_000)
     page.goto(f"{ui_url}/?q=adenocarcinoma")
     expect(results_line(page)).to_have_text(re.compile(r"^\d+ results"))
@@ -336,7 +327,8 @@ def test_on_a_phone_results_come_first_and_the_viewer_opens_below_its_card(chrom
     filters = page.locator("[data-testid=stExpander]", has_text="Filters")
     expect(filters.locator("details")).not_to_have_attribute("open", re.compile(".*"))  # closed
     cards = page.locator("[class*=st-key-card-]")
-    assert cards.count() > 1 and cards.first.bounding_box()["y"] < PHONE["viewport"]["height"]  # on the first screen
+    on_first_screen = cards.first.bounding_box()["y"] < SMALL_IPHONE["viewport"]["height"]
+    assert cards.count() > 1 and on_first_screen
     cards.first.get_by_role("button", name=re.compile("^Open ")).click()
     viewer = page.locator(".st-key-selected-viewer")
     expect(viewer.get_by_text("Diagnosis:")).to_be_visible()

@@ -22,16 +22,8 @@ from pathatlas.ui import present, web_client
 from pathatlas.ui.streamlit_app import PHONE_THUMBNAIL_PX
 from pathatlas.ui.web_viewer import PAGE_GONE
 from tests.helpers import hashing_env
+from tests.ui.devices import IPHONE, LAPTOP
 
-IPHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.0 Mobile/15E148 Safari/604.1",
-}
-LAPTOP = {"viewport": {"width": 1280, "height": 800}}
 LIBRARY_COLUMNS = ["source", "type", "pages", "figures", "cases", "case images", "entries", "problems"]
 STRIP = ".st-key-selected-viewer [data-testid=stImage]"
 """The frame of the viewer's first picture: the strip of the page around the passage outlined."""
