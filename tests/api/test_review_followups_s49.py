@@ -1,100 +1,18 @@
-"""Review follow-ups. An upload folder goes with the last source citing it also where its mark names an index no longer
-there (the index, or the whole home with it, moved) or it has none (made before marks): both were kept for ever; a
-start after the home moved with its index sweeps that index's leftover folders, not a moved sibling's. GET /pages's
-page and a page image's dpi are read in digits only. A 409 for an index another process writes says Retry-After.
-Hashing encoder, a tiny notes file, a two-page book."""
+"""Review follow-ups. GET /pages's page and a page image's dpi are read in digits only. A 409 for an index another
+process writes says Retry-After. Hashing encoder, a two-page book."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from fastapi.testclient import TestClient
 from filelock import FileLock
 
 from pathatlas.retrieval.index import Index, IndexUnwritableError
-from pathatlas.settings import OWNER_FILE, Settings
-from pathatlas.ui.api.app import create_app
 from pathatlas.ui.api.deps import JOB_RETRY_SECONDS
-from pathatlas.ui.api.upload_folder import claim_upload
 from pathatlas.ui.bench_crash import make_pdf
-from tests.uploads import AUTH, api_settings, book_service, indexed, sources, upload
+from tests.uploads import AUTH, api_settings, book_service, sources, upload
 
 NOTES = b"## Granulomas\n\n- Langhans giant cells ring the caseous centre\n"
 NOT_PARSED = "Input should be a valid integer, unable to parse string as an integer"
-
-
-def uploaded(settings: Settings) -> Path:
-    """stud.md uploaded to a service of ``settings`` and indexed: its upload folder."""
-    with TestClient(create_app(settings)) as client:
-        assert indexed(client, "stud.md", NOTES)["status"] == "done"
-    (stored,) = (settings.home / "uploads").glob("*/stud.md")
-    return stored.parent
-
-
-def moved(settings: Settings, to: Path, what: str) -> Settings:
-    """``settings`` once ``what`` moved to ``to``: the index alone, or the folder holding the home and the index."""
-    if what == "index":
-        return settings.model_copy(update={"index": settings.index_dir.rename(to)})
-    return api_settings(settings.home.parent.rename(to))
-
-
-def removed(settings: Settings, source: str) -> None:
-    """``source`` removed through a service of ``settings``."""
-    with TestClient(create_app(settings)) as client:
-        answer = client.delete(f"/sources/{sources(client)[source]}", headers=AUTH)
-        assert answer.status_code == 200, answer.text
-
-
-@pytest.mark.parametrize("what", ["index", "home and index"])
-def test_the_last_removal_through_a_moved_index_deletes_its_upload_folder(tmp_path, what):
-    settings = api_settings(tmp_path / "first")
-    folder = uploaded(settings)
-    after = moved(settings, tmp_path / "moved", what)
-    here = after.home / "uploads" / folder.name
-    assert (here / "stud.md").read_bytes() == NOTES
-    removed(after, "stud.md")
-    assert not here.exists(), "kept for ever: its mark names where the index was"
-
-
-def test_an_upload_folder_made_before_marks_goes_with_its_last_source(tmp_path):
-    settings = api_settings(tmp_path)
-    folder = uploaded(settings)
-    (folder / OWNER_FILE).unlink()
-    removed(settings, "stud.md")
-    assert not folder.exists()
-
-
-def test_an_upload_replacing_its_namesake_in_a_moved_index_deletes_the_older_folder(tmp_path):
-    settings = api_settings(tmp_path / "first")
-    folder = uploaded(settings)
-    after = moved(settings, tmp_path / "moved", "index")
-    with TestClient(create_app(after)) as client:
-        assert indexed(client, "stud.md", NOTES + b"\n- epithelioid histiocytes\n")["status"] == "done"
-    (now,) = (after.home / "uploads").glob("*/stud.md")
-    assert now.parent.name != folder.name and not folder.exists()
-
-
-def leftover(settings: Settings, name: str, index: Path) -> Path:
-    """An unclaimed upload folder marked as ``index``'s that no source cites (its job killed before a commit)."""
-    folder = settings.home / "uploads" / name
-    claim_upload(folder, index).release()
-    (folder / "atlas.pdf").write_bytes(b"%PDF-1.4\n")
-    return folder
-
-
-def test_a_start_after_the_home_moved_with_its_index_sweeps_its_own_leftovers_only(tmp_path):
-    settings = api_settings(tmp_path / "first")
-    cited = uploaded(settings)
-    own = leftover(settings, "a0000000000a", settings.index_dir)
-    sibling = leftover(settings, "b0000000000b", tmp_path / "first" / "sibling")  # moved away too, or deleted
-    after = moved(settings, tmp_path / "moved", "home and index")
-    with TestClient(create_app(after)):
-        pass
-    uploads = after.home / "uploads"
-    assert (uploads / cited.name / "stud.md").is_file(), "a source cites it"
-    assert not (uploads / own.name).exists(), "this index's, marked where it was"
-    assert (uploads / sibling.name / "atlas.pdf").is_file(), "another index's: it may be served elsewhere"
 
 
 @pytest.fixture(scope="module")

@@ -50,3 +50,14 @@ def test_an_upload_replacing_its_namesake_in_a_copy_keeps_the_originals_upload(t
     with TestClient(create_app(copy)) as client:
         assert indexed(client, "stud.md", NOTES + b"\n- epithelioid histiocytes\n")["status"] == "done"
     assert uploaded.read_bytes() == NOTES, "the original's file, deleted as the copy's replaced upload"
+
+
+def test_a_removal_through_a_copy_keeps_the_upload_of_an_original_moved_since(tmp_path):
+    """The original renamed after the copy was made: its folder's mark names a path no longer there, yet the renamed
+    original still serves the file. No service can tell a moved original from a gone one, so the folder stays."""
+    original, copy, uploaded = uploaded_and_copied(tmp_path)
+    live = original.model_copy(update={"index": original.index_dir.rename(tmp_path / "live")})
+    removed(copy, "stud.md")
+    assert uploaded.read_bytes() == NOTES, "the moved original's file, deleted through its copy"
+    with TestClient(create_app(live)) as client:
+        assert "stud.md" in sources(client)

@@ -56,67 +56,19 @@ def claim_upload(folder: Path, index: Path) -> FileLock:
     return claim
 
 
-def owner_mark(folder: Path) -> str | None:
-    """The index path an upload folder is marked with (``claim_upload``); "" where it has no mark (made by an older
-    version), None where the mark cannot be read (such a folder is never taken as this index's)."""
-    try:
-        return (folder / OWNER_FILE).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return ""
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
 def uploaded_to(folder: Path, index: Path) -> bool:
     """Whether an upload folder is marked as ``index``'s (``claim_upload``): several indexes may share the uploads."""
-    return owner_mark(folder) == str(index.resolve())
-
-
-def gone(mark: str) -> bool:
-    """Whether the index folder a mark names is no longer there (moved away, or deleted); one that cannot be looked
-    at (no permission) may still be there."""
-    path = Path(mark)
     try:
-        return path.is_absolute() and not path.exists()
-    except OSError:
+        return (folder / OWNER_FILE).read_text(encoding="utf-8") == str(index.resolve())
+    except (OSError, UnicodeDecodeError):
         return False
 
 
-def removable_by(folder: Path, index: Path) -> bool:
-    """Whether ``index``, citing the upload folder ``folder`` no longer, deletes it: marked as ``index``'s, as an
-    index's no longer there (this index or its whole home moved or restored elsewhere, which ``UploadFolder.uploaded``
-    follows), or unmarked (made by an older version, which deleted it so). One marked as another index's that is there
-    (a copy of this index sharing the home) is kept: that index may still cite it."""
-    mark = owner_mark(folder)
-    return mark is not None and (mark in ("", str(index.resolve())) or gone(mark))
-
-
-def moved_with(path: Path, recorded: Path, uploads: Path) -> Path | None:
-    """Where ``path`` was before the move that took the uploads folder ``recorded`` to ``uploads``: what their paths
-    end alike in stays, what comes before it moved. None where ``path`` is not under what moved."""
-    before, after = recorded.parts, uploads.parts
-    alike = 0
-    while alike < min(len(before), len(after)) - 1 and before[-1 - alike] == after[-1 - alike]:
-        alike += 1
-    moved_from, moved_to = Path(*before[: len(before) - alike]), Path(*after[: len(after) - alike])
-    return moved_from / path.relative_to(moved_to) if path.is_relative_to(moved_to) else None
-
-
-def sweep_marks(index: Path, recorded: Iterable[Path], uploads: Path) -> set[str]:
-    """The marks of the upload folders ``index``'s sweep may delete: its own, and each path it had before the move of
-    the home whose uploads folders (``recorded``) its sources are recorded under (``moved_uploads``) to ``uploads``,
-    where no index is left there. Not every mark naming a missing index: another index sharing the home, moved away,
-    still cites its folders."""
-    here = index.resolve()
-    former = (moved_with(here, folder, uploads.resolve()) for folder in recorded)
-    return {str(here)} | {str(path) for path in former if path is not None and gone(str(path))}
-
-
-def sweep_unclaimed(folder: Path, marks: set[str]) -> bool:
-    """Delete an upload folder marked with one of ``marks`` (``sweep_marks``) that no process claims; whether it did. A
-    folder without a mark (made by an older version, or being made now) is left alone. A claim that cannot be taken
-    for another reason (a ``.claim`` of another user, a read-only home) raises its OSError."""
-    if owner_mark(folder) not in marks:
+def sweep_unclaimed(folder: Path, index: Path) -> bool:
+    """Delete an upload folder of ``index`` that no process claims; whether it did. A folder without a mark (made by
+    an older version, or being made now) is left alone. A claim that cannot be taken for another reason (a ``.claim``
+    of another user, a read-only home) raises its OSError."""
+    if not uploaded_to(folder, index):
         return False
     claim = FileLock(folder / CLAIM_FILE, thread_local=False)
     try:
@@ -255,14 +207,13 @@ class UploadFolder:
 
     def replace_older(self, target: Index, upload: Path, paths: list[Path]) -> str | None:
         """Remove from ``target`` the earlier uploads that the upload of folder ``upload`` (``paths``), committed to
-        it, replaces (``replaced_by``), their folders too where ``target`` may delete them (``removable_by``: another
-        index sharing the home still serves its own); what went, in words (``replaced_words``), None where nothing
-        did."""
+        it, replaces (``replaced_by``), their folders too where they are ``target``'s (``uploaded_to``; another index
+        sharing the home still serves its own); what went, in words (``replaced_words``), None where nothing did."""
         replaced = self.replaced_by(target, upload, paths)
         for key in replaced:
             target.remove_source(key)
         for folder in set(replaced.values()):
-            if removable_by(self.path / folder, target.path):
+            if uploaded_to(self.path / folder, target.path):
                 shutil.rmtree(self.path / folder, ignore_errors=True)
         if not replaced:
             return None
@@ -270,24 +221,23 @@ class UploadFolder:
         return replaced_words(replaced, now)
 
     def remove_unused(self, key: str, index: Index) -> None:
-        """Delete the upload folder the removed source ``key`` came from, where ``index`` may (``removable_by``) and no
-        source of ``index`` comes from it any longer. Indexes sharing the home share its uploads: a copy of an index (a
-        backup served beside it) names the original's folders, and removing a source through the copy deleted the
+        """Delete the upload folder the removed source ``key`` came from, where it is ``index``'s (``uploaded_to``) and
+        no source of ``index`` comes from it any longer. Indexes sharing the home share its uploads: a copy of an index
+        (a backup served beside it) names the original's folders, and removing a source through the copy deleted the
         files the original still serves."""
         upload = self.uploaded(key)
-        if upload is None or not removable_by(self.path / upload.folder, index.path):
+        if upload is None or not uploaded_to(self.path / upload.folder, index.path):
             return
         if not any(self.uploaded(k) == upload for k in index.manifest):
             shutil.rmtree(self.path / upload.folder, ignore_errors=True)
 
     def sweep(self, index: Index) -> Swept:
-        """Delete the upload folders of ``index`` (``sweep_marks``) that no source of it names (``named_uploads``) and
-        no process claims (``sweep_unclaimed``); a claim that cannot be taken raises its OSError. The caller holds the
-        index's write lock, so no writer commits a source of a folder meanwhile."""
+        """Delete the upload folders of ``index`` that no source of it names (``named_uploads``) and no process claims
+        (``sweep_unclaimed``); a claim that cannot be taken raises its OSError. The caller holds the index's write
+        lock, so no writer commits a source of a folder meanwhile."""
         named = named_uploads(index.manifest)
-        moved = moved_uploads(named, self.path)
-        marks = sweep_marks(index.path, moved, self.path)
         unused = [folder for folder in self.path.iterdir() if folder.name not in named and folder.is_dir()]
         held = {folder.name: held_names(folder) for folder in unused}
-        removed = {name: held[name] for name in held if sweep_unclaimed(self.path / name, marks)}
-        return Swept(removed, [moved_warning(recorded, self.path, ids) for recorded, ids in moved.items()])
+        removed = {name: held[name] for name in held if sweep_unclaimed(self.path / name, index.path)}
+        moved = [moved_warning(recorded, self.path, ids) for recorded, ids in moved_uploads(named, self.path).items()]
+        return Swept(removed, moved)
