@@ -137,6 +137,8 @@ def test_two_stacked_pictures_with_a_caption_each_never_share_one(top, other, ab
         [(244, "Figure 1 Liver"), (464, "Figure 2 Kidney"), (650, "Figure 3 Spleen")],  # under: tight over the next
         [(24, "Figure 1 Liver"), (206, "Figure 2 Kidney"), (426, "Figure 3 Spleen")],  # above: tight under the last
         [(24, "Figure 1 Liver"), (244, "Figure 2 Kidney"), (464, "Figure 3 Spleen")],  # above: each tight over
+        [(24, "Figure 1 Liver"), (244, "Figure 2 necrosis"), (464, "Figure 3 Spleen")],  # no verb ends in -is
+        [(24, "Figure 1 Liver"), (244, "Figure 2 abscess"), (464, "Figure 3 fibrous tissue")],  # nor -ss, -us
     ],
 )
 def test_three_stacked_pictures_each_take_their_own_caption(captions):
