@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
-from itertools import accumulate, pairwise
+from itertools import pairwise
 
 from pathatlas.agent.plan import (
     INABILITY,
@@ -609,8 +609,7 @@ def score_sentences(
     said_of = [[0.0] * len(sentences) for _ in own]
     for i, tokens in enumerate(read):
         affirmed = [o[j][i] >= NAMING_COVERAGE and not negated[j][i] for j in range(len(own))]
-        denied = [o[j][i] >= NAMING_COVERAGE and negated[j][i] for j in range(len(own))]
-        for j, words in enumerate(nearest_option_words(tokens, asked, own, affirmed, denied, taken[i])):
+        for j, words in enumerate(nearest_option_words(tokens, asked, own, affirmed, taken[i])):
             said_of[j][i] = coverage(asked, frozenset(words), idf, default) if words is not None else q[i]
     return SentenceScores(sentences, q, o, w, own, said_of if own else None, negated)
 
@@ -753,7 +752,6 @@ def nearest_option_words(
     asked: set[str],
     own: Sequence[set[str]],
     affirmed: Sequence[bool],
-    denied: Sequence[bool],
     taken: Sequence[set[int]],
 ) -> list[set[str] | None]:
     """Per option, the question's words this sentence says of it: in a sentence naming several options, each
@@ -761,10 +759,9 @@ def nearest_option_words(
     dead bone; ... differentiate into osteoblasts" says "resorb" of osteoclasts, not of osteoblasts, and "insulin
     (produced by beta cells) and glucagon (produced by alpha cells)" says "glucagon" of alpha cells only; an option
     said less than another is said none (``told_apart``). None where the sentence names at most one option (every
-    word it holds is said of that one); a clause saying one option and denying another says its words of both
-    (``contrasted``). ``affirmed``: per option, whether the sentence names it (``NAMING_COVERAGE``) and does not deny
-    it; ``denied``: whether it names and denies it; ``taken``: per option, the places another option's full name holds
-    (``taken_places``), where it is not named."""
+    word it holds is said of that one). ``affirmed``: per option, whether the sentence names it (``NAMING_COVERAGE``)
+    and does not deny it; ``taken``: per option, the places another option's full name holds (``taken_places``), where
+    it is not named."""
     at = [  # exact: osteo-clast/-blast
         [k for k, token in enumerate(tokens) if token in terms and k not in taken[j]] for j, terms in enumerate(own)
     ]
@@ -784,39 +781,7 @@ def nearest_option_words(
         if elliptical(clause, set().union(*own)):
             for j, terms in enumerate(own):
                 said[j] |= set(clauses[c - 1]) & asked if terms & set(clause) else set()
-    asked_in = [set(clause) & asked for clause in clauses]
-    return told_apart(tokens, contrasted(said, asked_in, clause_places(tokens, at), affirmed, denied), at, affirmed)
-
-
-def clause_places(tokens: Sequence[str], at: Sequence[list[int]]) -> list[set[int]]:
-    """Per option, the clauses (by number, ``CLAUSE`` tokens between them; brackets inside a clause) it is named in,
-    from its places in ``tokens`` (``at``)."""
-    clause = list(accumulate(token == CLAUSE for token in tokens))
-    return [{clause[k] for k in places} for places in at]
-
-
-def contrasted(
-    said: Sequence[set[str]],
-    clauses: Sequence[set[str]],
-    named_in: Sequence[set[int]],
-    affirmed: Sequence[bool],
-    denied: Sequence[bool],
-) -> list[set[str]]:
-    """The question's words said of each option (``said``), with those of a clause that says one option and denies
-    another said of both: the clause sets them against each other on one predicate. "Osteoclasts rather than
-    osteoblasts resorb bone" says "resorb bone" of osteoclasts though it stands nearer osteoblasts, and "Mallory-Denk
-    bodies are seen in alcoholic hepatitis, not in viral hepatitis" says "seen" of viral hepatitis too, denied, as
-    "Osteoblasts do not resorb bone, but osteoclasts do" says it of both in clauses of their own (``elliptical``).
-    ``clauses``: each clause's question words; ``named_in``: per option, the clauses its words stand in
-    (``clause_places``); ``affirmed`` and ``denied``: per option, whether the sentence names it and says or denies it
-    (``nearest_option_words``)."""
-    out = [set(words) for words in said]
-    for c, words in enumerate(clauses):
-        named = [j for j, places in enumerate(named_in) if c in places and (affirmed[j] or denied[j])]
-        if any(affirmed[j] for j in named) and any(denied[j] for j in named):
-            for j in named:
-                out[j] |= words
-    return out
+    return told_apart(tokens, said, at, affirmed)
 
 
 def told_apart(
@@ -915,15 +880,10 @@ def contradicts(sentence: str, option_words: set[str], asked: set[str] | None = 
     "does not caseate" names "caseating", not "non-caseating". Given the question's ``asked`` words, a negated verb
     speaks against its subject only where what it denies is asked or is the option's own (``denies_what_counts``):
     "the articulating surfaces of the bones are not directly connected" says nothing against "bones articulate ...
-    within a fluid-filled joint cavity". An inability (``plan.INABILITY``) is a negation. A clause that says the
-    option's words a negation reaches outside every negation too denies something beside them: "unlike DNA, most types
-    of RNA ... are single-stranded and contain no complementary strand" says "RNA is single stranded", while "At birth,
-    the skull and clavicles are not fully ossified" denies "fully ossified at the time of birth"."""
+    within a fluid-filled joint cavity". An inability (``plan.INABILITY``) is a negation."""
     return any(
-        names(terms, option_words)
-        and denies_what_counts(predicate, option_words, asked)
-        and not all(names(unnegated, {word}) for word in option_words if names(terms, {word}))
-        for terms, predicate, unnegated in negated_terms(sentence)
+        names(terms, option_words) and denies_what_counts(predicate, option_words, asked)
+        for terms, predicate in negated_terms(sentence)
     )
 
 
@@ -935,55 +895,33 @@ def denies_what_counts(predicate: tuple[str, ...], option_words: set[str], asked
     return asked is None or not said or names(said, asked | option_words)
 
 
-Stems = tuple[str, ...]
-
-
 @lru_cache(maxsize=20_000)
-def negated_terms(sentence: str) -> tuple[tuple[Stems, Stems, Stems], ...]:
+def negated_terms(sentence: str) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
     """The stems of each stretch a sentence's negations deny (``negated_words``) with those of what they deny it of
-    (the predicate) and those of the rest of its clause, per sentence once: every option is checked against the same
-    sentences, again after each of the agent's rounds."""
+    (the predicate), per sentence once: every option is checked against the same sentences, again after each of the
+    agent's rounds."""
     text = compared(sentence)  # as written: "vitamin K" is a term of its own, "vitamin k" is not
-    negated = [triple for clause in clause_texts(text) for triple in negated_words(clause)]
+    negated = [pair for clause in clause_texts(text) for pair in negated_words(clause)]
     if not negated:
         return ()
-    terms = [tuple(words) for words in clause_words([part for triple in negated for part in triple])]
-    return tuple(zip(terms[::3], terms[1::3], terms[2::3], strict=True))
+    terms = clause_words([part for pair in negated for part in pair])
+    return tuple((tuple(denied), tuple(predicate)) for denied, predicate in zip(terms[::2], terms[1::2], strict=True))
 
 
-def negated_words(clause: str) -> list[tuple[str, str, str]]:
-    """The stretches of a clause its negations deny, each with its predicate and the clause's words outside every
-    such stretch (``unnegated``): the words after each negation (``NEGATION_REACH``, a prepositional one's to the next
-    punctuation mark), their own predicate, and the subject of a negated verb (``negated_subject``) with the words the
-    verb reaches. A prepositional negation in a clause whose verb is negated denies nothing: "Unlike osteoclasts,
-    osteoblasts do not resorb bone" says that osteoclasts do."""
+def negated_words(clause: str) -> list[tuple[str, str]]:
+    """The stretches of a clause its negations deny, each with its predicate: the words after each negation
+    (``NEGATION_REACH``, a prepositional one's to the next punctuation mark), their own predicate, and the subject of
+    a negated verb (``negated_subject``) with the words the verb reaches. A prepositional negation in a clause whose
+    verb is negated denies nothing: "Unlike osteoclasts, osteoblasts do not resorb bone" says that osteoclasts do."""
     verbs = list(NEGATED_PREDICATE.finditer(clause))
     after = [
-        (match, reached(clause[match.end() : match.end() + NEGATION_REACH], match.group()))
+        reached(clause[match.end() : match.end() + NEGATION_REACH], match.group())
         for k, match in enumerate(CONTRADICTION.finditer(clause))
         if not (k and PRIVATIVE.fullmatch(match.group().lower()))
         and not (verbs and PREPOSITIONAL.fullmatch(match.group()))
     ]
-    denied = [(negated_subject(clause, verb), verb, verb_reach(clause, verb)) for verb in verbs]
-    spans = [(match.start(), match.end() + len(words)) for match, words in after]
-    spans += [(verb.start(), verb.end() + len(predicate)) for _, verb, predicate in denied]
-    spans += [
-        (start, start + len(name))
-        for name, verb, _ in denied
-        if name and (start := clause.rfind(name, 0, verb.start())) >= 0
-    ]
-    rest = unnegated(clause, spans)
-    return [(words, words, rest) for _, words in after] + [
-        (name, predicate, rest) for name, _, predicate in denied if name
-    ]
-
-
-def unnegated(clause: str, spans: Sequence[tuple[int, int]]) -> str:
-    """A clause's text with each of its negated stretches (``spans``: start and end) blanked out."""
-    kept = list(clause)
-    for start, end in spans:
-        kept[start:end] = " " * (end - start)
-    return "".join(kept)
+    denied = [(negated_subject(clause, verb), verb_reach(clause, verb)) for verb in verbs]
+    return [(words, words) for words in after] + [(name, predicate) for name, predicate in denied if name]
 
 
 LISTED = re.compile(r",\s+$")
@@ -1428,10 +1366,9 @@ def quote_stance(denies: bool, settles: bool, negated: bool) -> str:
     """A quote's stance on its option as the answer. A plain question: it contradicts the option where it denies it,
     else supports it (shown so where it says what is asked: ``shown_stances``). A negated question asks for the
     exception, which a sentence denying what is asked of an option supports; one saying it of an option
-    (``settles``) contradicts that option as the answer, whichever option: "unlike DNA, most types of RNA ... are
-    single-stranded" against "RNA is single stranded and DNA is double stranded" as no difference between them. One
-    naming an option without saying what is asked ties it to nothing and is related ("Emigration: Leukocytes exit the
-    blood vessel ..." under leukocytes for what are not formed elements of blood)."""
+    (``settles``) contradicts that option as the answer, whichever option. One naming an option without saying what
+    is asked ties it to nothing and is related ("Emigration: Leukocytes exit the blood vessel ..." under leukocytes
+    for what are not formed elements of blood)."""
     if denies:
         return "supports" if negated else "contradicts"
     if negated:

@@ -1,6 +1,5 @@
 """Which option a quote's words are said of: a bracketed clause speaks for the name just before it, and a negated
-aside ("X, not Y, ...") says its clause of both names, denied of the one it holds (thirty-first and forty-ninth
-sessions)."""
+aside ("X, not Y, ...") for no option outside it (thirty-first session)."""
 
 from __future__ import annotations
 
@@ -60,17 +59,14 @@ def test_the_name_before_a_bracket_is_what_its_clause_says_of():
 
 
 def test_a_negated_aside_says_nothing_of_the_sentence_around_it():
-    """ "Osteoclasts, not osteoblasts, resorb bone" said "resorb bone" of osteoblasts, the option standing nearer, and
-    not of osteoclasts. It says it of both, denied of osteoblasts (forty-ninth session: ``evidence.contrasted``)."""
+    """ "Osteoclasts, not osteoblasts, resorb bone" said "resorb bone" of osteoblasts, the option standing nearer."""
     question = Question("Which cells resorb bone?", BONE_CELLS)
     for text in (
         "Osteoclasts, not osteoblasts, resorb bone.",
         "It is the osteoclast, not the osteoblast, that resorbs bone.",
     ):
-        assert said(question, found(text, *PRODUCED))[:2] == [1.0, 1.0], text
-        answer = OfflineAnswerer(encoder=None).answer(question, found(text, *PRODUCED))
-        assert answer.letter == "B", text
-        assert [[q.stance for q in own] for own in answer.quotes[:2]] == [["contradicts"], ["supports"]], text
+        assert said(question, found(text, *PRODUCED))[:2] == [0.0, 1.0], text
+        assert OfflineAnswerer(encoder=None).answer(question, found(text, *PRODUCED)).letter == "B", text
 
 
 def test_the_name_before_a_bracket_still_speaks_in_its_clause():

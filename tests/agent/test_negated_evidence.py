@@ -1,32 +1,17 @@
-"""A negated question ("Which is NOT ...", "... EXCEPT") weighs and words its evidence as a plain one does: a sentence
-setting two options against each other says its predicate of both ("seen in alcoholic hepatitis, not in viral
-hepatitis"), a clause saying an option's own words outside its negations does not deny it, a quote that says nothing
+"""A negated question ("Which is NOT ...", "... EXCEPT") words its evidence consistently: a quote that says nothing
 asked ties no option, a short sentence is read, and a tie names no exception (forty-ninth session)."""
 
 from __future__ import annotations
 
 from pathatlas.agent.answerers.offline import OfflineAnswerer
-from pathatlas.agent.evidence import contradicts, evidence_sentences, option_terms, score_sentences, split_sentences
-from pathatlas.agent.plan import answer_type, read_question
+from pathatlas.agent.evidence import split_sentences
+from pathatlas.agent.plan import read_question
 from pathatlas.agent.questions import Answer, Question, Quote
 from pathatlas.agent.writing import rationale
 from tests.agent.test_least_questions import pages
 
 MALLORY = Question("Mallory-Denk bodies are NOT seen in which condition?", ["Alcoholic hepatitis", "Viral hepatitis"])
 SEEN_NOT_IN = "Mallory-Denk bodies are seen in alcoholic hepatitis, not in viral hepatitis."
-DNA_RNA = Question(
-    "Which of the following is not a difference between DNA and RNA?",
-    [
-        "DNA contains thymine whereas RNA contains uracil",
-        "DNA contains deoxyribose and RNA contains ribose",
-        "DNA contains alternating sugar-phosphate molecules whereas RNA does not contain sugars",
-        "RNA is single stranded and DNA is double stranded",
-    ],
-)
-SINGLE_STRANDED = (  # the A&P book, p. 96
-    "For one thing, unlike DNA, most types of RNA, including mRNA, are single-stranded and contain no complementary "
-    "strand."
-)
 KOILOCYTES = Question(
     "Which of the following is NOT a feature of koilocytes?",
     ["perinuclear halo", "raisinoid nucleus", "binucleation", "keratin pearls"],
@@ -38,51 +23,6 @@ PRIMER = (  # the demo primer's koilocyte paragraph (corpora/demo_text.py) and i
     "Koilocytes in cervical squamous epithelium: clear perinuclear halos around raisinoid nuclei.",
     "Squamous cell carcinoma shows keratinisation with keratin pearls and intercellular bridges.",
 )
-
-
-def said(question: Question, texts: tuple[str, ...]) -> list[float]:
-    """Per option, how much of what is asked the first sentence says of it."""
-    reading = read_question(question)
-    scores = score_sentences(reading, question.text, question.options, evidence_sentences(pages(*texts)))
-    return [scores.said(j, 0) for j in range(len(question.options))]
-
-
-def test_x_not_y_answers_y_where_the_question_asks_what_it_is_not_seen_in():
-    """The sentence said "seen" of alcoholic hepatitis only (the nearer name) and the question's "condition" was one
-    more word to say: the two options tied, and the rationale named alcoholic hepatitis the exception and quoted the
-    sentence as tying viral hepatitis to the question and as against the choice."""
-    answer = OfflineAnswerer(encoder=None).answer(MALLORY, pages(SEEN_NOT_IN))
-    assert answer.letter == "B" and answer.settled
-    assert [[q.stance for q in own] for own in answer.quotes] == [["contradicts"], ["supports"]]
-    assert "ties A to the question" in answer.rationale and "Against" not in answer.rationale
-    assert answer_type(MALLORY.text) == "condition"
-    assert answer_type("Which layer surrounds the route through which blood drains from the brain?") == "layer"
-
-
-def test_a_clause_setting_two_options_apart_says_its_predicate_of_both():
-    """ "Osteoclasts rather than osteoblasts resorb bone" said "resorb bone" of osteoblasts only, which it denies, and
-    nothing of osteoclasts."""
-    question = Question("Which cells resorb bone?", ["osteoblasts", "osteoclasts"])
-    for text in ("Osteoclasts rather than osteoblasts resorb bone.", "Osteoclasts resorb bone, not osteoblasts."):
-        assert said(question, (text,)) == [1.0, 1.0], text
-        assert OfflineAnswerer(encoder=None).answer(question, pages(text)).letter == "B", text
-    assert said(question, ("Osteoclasts resorb bone while osteoblasts build it.",)) == [0.0, 1.0]
-
-
-def test_a_clause_saying_the_option_outside_its_negations_does_not_deny_it():
-    """ "contain no complementary strand" denied "RNA is single stranded ...", which the same clause says: under
-    "which is NOT a difference" the sentence was shown supporting it as the exception while the same kind of sentence
-    spoke against the other options."""
-    own = option_terms(read_question(DNA_RNA).focus, DNA_RNA.options)
-    assert not contradicts(SINGLE_STRANDED, own[3])
-    answer = OfflineAnswerer(encoder=None).answer(DNA_RNA, pages(SINGLE_STRANDED))
-    assert [q.stance for q in answer.quotes[3]] == ["contradicts"]  # D is a difference: no exception
-    osteo = option_terms("Which cells resorb bone?", ["osteoblasts", "osteoclasts"])
-    assert contradicts("Unlike osteoblasts, osteoclasts resorb bone.", osteo[0])
-    assert contradicts("Osteoblasts, which build bone, do not resorb bone.", osteo[0])
-    clavicle = ["develops via intramembranous ossification", "is fully ossified at the time of birth"]
-    birth = option_terms("The clavicle ________.", clavicle)[1]  # "birth" stands outside, "fully ossified" is denied
-    assert contradicts("At birth, the skull and clavicles are not fully ossified nor are the sutures closed.", birth)
 
 
 def test_a_quote_saying_nothing_asked_ties_no_option_to_a_negated_question():
