@@ -20,7 +20,6 @@ text) raise one line, ``pathatlas.errors.BadInputError``, when the retriever is 
 from __future__ import annotations
 
 import atexit
-import numbers
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,10 +35,10 @@ from pathatlas.errors import BadInputError, UnknownSourceError
 from pathatlas.paths import expanded
 from pathatlas.retrieval.index import AmbiguousSourceError
 from pathatlas.retrieval.records import Hit
-from pathatlas.retrieval.search import Query, check_filters, resolve_filters, whole_number
+from pathatlas.retrieval.search import Query, check_filters, resolve_filters
 from pathatlas.settings import Settings, load_settings
-from pathatlas.ui.hits import check_k, hit_records
-from pathatlas.ui.library import check_folder
+from pathatlas.ui.hits import hit_records
+from pathatlas.ui.library import check_folder, search_k
 from pathatlas.ui.tools import Toolbox, client_tool, refuse_unknown_arguments, thumbnail_uri, validation_line
 
 if TYPE_CHECKING:
@@ -58,14 +57,6 @@ def hit_documents(hits: list[Hit], query: str) -> list[Document]:
         )
         for hit, record in zip(hits, hit_records(hits, query), strict=True)
     ]
-
-
-def retriever_k(k: object) -> int:
-    """A retriever's k, when made or per call: a whole number (``whole_number``: not "3", 2.5, True or None, which lax
-    pydantic would take as 3 or report in lines of its own), within the tools' limit (``check_k``: 1 to REST's)."""
-    if isinstance(k, numbers.Integral) and not isinstance(k, bool):
-        return check_k(int(k))
-    return whole_number(k, "k", 1)  # refuses it: no whole number
 
 
 def held_filters(filters: object, engine: Engine) -> dict:
@@ -128,9 +119,9 @@ class PathAtlasRetriever(BaseRetriever):
     @field_validator("k", mode="before")
     @classmethod
     def _checked_k(cls, k: Any) -> int:
-        """A k the tools refuse (``retriever_k``) is refused when the retriever is made, as filters are, not at its
+        """A k the tools refuse (``search_k``) is refused when the retriever is made, as filters are, not at its
         first search."""
-        return retriever_k(k)
+        return search_k(k)
 
     @model_validator(mode="after")
     def _held_filters(self) -> PathAtlasRetriever:
@@ -202,7 +193,7 @@ class PathAtlasRetriever(BaseRetriever):
         refuse_unknown_arguments("invoke", options, ("k", "filters"))
         if not isinstance(query, str):  # the tools' length check met an int first: "object of type 'int' has no len()"
             raise BadInputError(f"the query must be text, not {type(query).__name__}")
-        k = retriever_k(options.get("k", self.k))
+        k = search_k(options.get("k", self.k))
         filters = held_filters(options["filters"], self.toolbox.engine) if "filters" in options else dict(self.filters)
         return hit_documents(self.toolbox.hits(Query(text=query, k=k, filters=filters)), query)
 

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from pathatlas.errors import BadInputError
-from pathatlas.ui.langchain import retriever_k
-from pathatlas.ui.library import Atlas
+from pathatlas.ui.library import Atlas, search_k
 from tests.helpers import quick
 
 SOME_ID = "0123456789abcdef01234567"
@@ -33,8 +32,8 @@ def refusal(call) -> str:
 
 
 @pytest.mark.parametrize("k", [0, -1, 101, 10_000, 3.0, 3.5, "3", True, None])
-def test_a_k_is_refused_in_the_langchain_retriever_s_words(atlas, k):
-    words = refusal(lambda: retriever_k(k))
+def test_every_atlas_method_refuses_k_by_the_one_rule_langchain_shares(atlas, k):
+    words = refusal(lambda: search_k(k))
     assert refusal(lambda: atlas.search("bone", k=k)) == words
     assert refusal(lambda: atlas.hits("bone", k=k)) == words
     assert refusal(lambda: atlas.similar(SOME_ID, k=k)) == words
