@@ -173,6 +173,8 @@ def test_a_caption_as_near_both_stacked_pictures_goes_by_the_pages_other_caption
         ("Figure 5 shows the cells of the proximal tubule.", False),  # a sentence naming the figure
         ("Figure 5 features the cells of the proximal tubule.", False),
         ("Figure 5 (below) illustrates the brush border.", False),
+        ("Figure 5 also shows the brush border.", False),  # an adverb before the verb
+        ("Figure 5 (below) further illustrates the brush border.", False),
         ("Figure 5 is a section of the kidney.", False),
         ("(Figure 5) The cells of the proximal tubule have a brush border.", False),  # a label in brackets
         ("Figure 5 exemplifies the brush border of proximal tubule cells.", False),  # any lower-case -s word: a verb

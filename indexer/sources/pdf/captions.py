@@ -18,12 +18,15 @@ and "Abbildung 5"."""
 VERBS_TAKING_OF = "consists|comprises|speaks|reminds"
 """Verbs ending in -s that a sentence naming a figure may go on with "of" from ("Figure 5 consists of three panels"):
 any other lower-case -s word before "of" after a label is a plural noun of its caption ("Figure 5 cells of ...")."""
+LINKING_ADVERBS = "also|further|again|then|now|here|thus|therefore|likewise|similarly|clearly|below|above"
+"""Adverbs a sentence naming a figure may put between its label and its verb ("Figure 5 also shows ..."): a caption's
+title does not open with one."""
 MENTION = re.compile(
-    rf"(?i:{CAPTION_START.pattern})[,.]?(?:\s+\([^)]*\))?\s+"
+    rf"(?i:{CAPTION_START.pattern})[,.]?(?:\s+\([^)]*\))?\s+(?:(?:{LINKING_ADVERBS})\s+)?"
     rf"(?:is|are|was|were|can|may|will|has|have|{VERBS_TAKING_OF}|[a-z]*[a-hj-rtv-z]s\b(?!\s+of\b))\b"
 )
 """A figure's label that a sentence goes on from with a verb ("Figure 24.21 summarizes ...", "Figure 3 (below) shows
-...", "Figure 5 is composed of ...", "Figure 5 consists of ..."): the body text naming a figure, not its caption, which
+...", "Figure 5 also shows ...", "Figure 5 is composed of ...", "Figure 5 consists of ..."): the body text naming a figure, not its caption, which
 goes on with a title, a part or a noun ("Figure 1.2 The heart", "Figure 6.2 a: ...", "Figure 3 normal liver, low
 power", "Figure 5 cells of ...", "Figure 5 features of ...": a lower-case -s word before "of" is a noun unless one of
 ``VERBS_TAKING_OF``; "Figure 2 necrosis", "Figure 2 fibrous tissue", "Figure 2 abscess": no verb ends in -is, -us or
