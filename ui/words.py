@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pathatlas.retrieval.figure_labels import LABEL
 from pathatlas.retrieval.index import per_generation
 from pathatlas.retrieval.terms import ASKING_WORDS
-from pathatlas.retrieval.text import ascii_folded
+from pathatlas.retrieval.text import ascii_folded, normalise
 
 if TYPE_CHECKING:
     from pathatlas.retrieval.index import Index
@@ -95,10 +95,12 @@ def unindexed_words(text: str, terms: Collection[str], languages: tuple[Language
     ("Melanomma") or a word no indexed text uses. Each once, whatever its case, as first typed: a warning quoting
     "strasse" for "Straße" (casefolded) named a word the user never wrote. A figure's label ("fig 11.1") names a
     figure, not words to look for (``figure_labels``). A joined name ("Ki-67", "H&E": ``terms.JOINED``) is one word,
-    as search reads it: "Ki-67" over an index holding "Ki67" was told "no indexed word 'Ki'"."""
+    as search reads it: "Ki-67" over an index holding "Ki67" was told "no indexed word 'Ki'". Read as search reads it
+    (``normalise``): accents typed decomposed (pasted from macOS) or a zero-width space split a word into pieces no
+    index holds ("no indexed word 'pithe'" for "épithélium")."""
     from pathatlas.retrieval.terms import JOINED, lookup_terms, unjoined
 
-    text = LABEL.sub(" ", text)
+    text = LABEL.sub(" ", normalise(text))
     typed: dict[str, str] = {}
     for word in [found[0] for name in JOINED for found in name.finditer(text)] + re.findall(r"\w+", unjoined(text)):
         typed.setdefault(lower_case(word), word)

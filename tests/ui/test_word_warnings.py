@@ -5,11 +5,13 @@ quoted the whole query, a pasted vignette's 4,000 characters per line."""
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import pytest
 
 from pathatlas.retrieval.index import Index
+from pathatlas.retrieval.terms import lookup_terms
 from pathatlas.ui.words import closest_words, unindexed_words, unknown_words
 from tests.helpers import hashing_settings, indexed_lecture, run_cli
 
@@ -78,3 +80,17 @@ def test_each_cli_warning_names_a_long_query_by_its_start(lecture):
 )
 def test_a_joined_name_is_named_whole_as_search_reads_it(query, indexed, named):
     assert unindexed_words(query, indexed, ()) == named
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        unicodedata.normalize("NFD", "épithélium pavimenteux"),  # accents typed decomposed (pasted from macOS)
+        "épi\u200bthélium pavimenteux",  # a zero-width space inside a word
+        "ｅｐｉｔｈéｌｉｕｍ pavimenteux",  # full-width letters
+    ],
+)
+def test_a_word_search_reads_whole_is_not_named_in_pieces(query):
+    """Search reads these as "épithélium" (``normalise``); the warning names no piece of it ("pithe", "lium")."""
+    indexed = {term for word in ("épithélium", "pavimenteux") for term in lookup_terms([word], ())[0]}
+    assert unindexed_words(query, indexed, ()) == []
