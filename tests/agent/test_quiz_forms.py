@@ -155,6 +155,7 @@ def test_none_of_the_above_is_not_chosen_and_keeps_an_answer_unsettled():
     assert plain["choice"] == 0 and plain["settled"], "the same evidence settles A without it"
     document = answered(Question(POSTERIOR, ["Oxytocin", "Growth hormone", "None of the above"]), [OXYTOCIN, GROWTH])
     assert document["choice"] == 0 and not document["settled"]
+    assert document["confidence"] <= 1 / 3, "no more than chance: it cannot tell A from none of them"
     assert 'cannot rule out "C. None of the above"' in document["rationale"], document["rationale"]
 
 
