@@ -16,7 +16,7 @@ from pathatlas.retrieval.records import Citation, Payload
 from pathatlas.retrieval.search import check_filters, check_image
 from pathatlas.retrieval.stores.base import Filters
 from pathatlas.retrieval.terms import has_words
-from pathatlas.retrieval.text import CJK_RUN
+from pathatlas.retrieval.text import CJK_RUN, normalise
 
 
 def letter_index(letter: str, n_options: int) -> int:
@@ -73,6 +73,14 @@ class Question:
     """Where to look for evidence: the search filters (``kind``, ``source``, ...) every search of the question
     takes, e.g. one textbook."""
 
+    def __post_init__(self) -> None:
+        """Read the question and its options as search reads text (``as_searched``), here where every door (Python
+        API, REST, MCP, CLI, bench) makes its question: the agent weighs its words against evidence stored that way, so
+        "Ｗｈｉｃｈ ｃｅｌｌｓ ｒｅｓｏｒｂ ｂｏｎｅ？" or a word with a zero-width space in it named no option and
+        answered otherwise than the question typed plainly. The answer echoes the question and options as read."""
+        self.text = as_searched(self.text)
+        self.options = options_as_searched(self.options)
+
     def validate(self) -> None:
         """Refuse what no door may ask, in one line. The rule of an empty question, alike at every door: beside an
         image, a blank one asks what the image shows, as "What is this?" does, and the options given with it are what
@@ -112,6 +120,19 @@ class Question:
     @property
     def is_multiple_choice(self) -> bool:
         return bool(self.options)
+
+
+def as_searched(text: Any) -> Any:
+    """``text`` as search stores and reads it (``normalise``: NFKC, invisible format characters dropped), so a
+    full-width, decomposed or zero-width-spaced form is the text typed plainly; anything but a string as it is, for
+    ``Question.validate`` to refuse."""
+    return normalise(text) if isinstance(text, str) else text
+
+
+def options_as_searched(options: Any) -> Any:
+    """Each option ``as_searched``, in a list; options that are no list or tuple as they are, for
+    ``Question.validate`` to refuse."""
+    return [as_searched(option) for option in options] if isinstance(options, list | tuple) else options
 
 
 def repeated_option(options: list[str]) -> str | None:
@@ -326,7 +347,8 @@ def with_pasted_options(question: str, options: list[str]) -> tuple[str, list[st
     always win, read without labels pasted with them in order (``unlabelled``: "A. Koilocytes" is option A's
     "Koilocytes"; kept, the web form and the library would ask "B. B. Koilocytes"). Option lines that cannot be read are
     refused with the reason (``unread_option_lines``): answered as an open question, the question's options would be
-    silently dropped."""
+    silently dropped. Labels are read in the text ``as_searched``: "Ａ．" typed full-width is "A."."""
+    question, options = as_searched(question), options_as_searched(options)
     if options:
         return question, unlabelled(options), False
     if pasted := option_lines(question):
