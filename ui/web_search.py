@@ -339,14 +339,16 @@ def image_taken_out(asked: tuple | None, refusal: str) -> bool:
 
 def words_left_searched(text: str, filters: dict[str, list[str]], status) -> None:
     """In place of the search by an image taken out of the uploader, the search box's words (``text``), or with none
-    no search, named in the URL; keyboard focus to the results line. The image's results stayed, under its URL."""
+    no search, named in the URL; keyboard focus to the results line, or with no words to the search box: the line is
+    then empty, and a screen reader said "status" and nothing. The image's results stayed, under its URL."""
     if text.strip():
         with searching(status):
             search_for(text, filters)
+        move_focus(".results-status")
     else:
         forget_search()
+        move_focus(".st-key-search-text input")
     keep_in_url(text if text.strip() else "", filters)
-    move_focus(".results-status")
 
 
 def search_submitted(text: str, words: str, image, filters: dict[str, list[str]], status) -> str:

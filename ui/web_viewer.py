@@ -14,6 +14,7 @@ from PIL import Image
 from streamlit import runtime
 
 from pathatlas.indexer.sources.pdf import page_as_pdf
+from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.records import display_name
 from pathatlas.ui.present import (
     PAGE_GONE,
@@ -29,7 +30,7 @@ from pathatlas.ui.present import (
     shown_box,
     similar_label,
 )
-from pathatlas.ui.web_client import api_has_none, backend, detail_of, facets, media, reached, refused
+from pathatlas.ui.web_client import api_has_none, backend, detail_of, facets, media, reached, refused, ui_settings
 from pathatlas.ui.web_common import TABS, move_focus, picture, show_tab
 from pathatlas.ui.web_search_state import find_similar
 
@@ -54,9 +55,13 @@ def close(state: str) -> None:
 
 
 def open_page(hit: dict[str, Any], page: int, state: str) -> None:
+    """Button callback of Previous and Next page: page ``page`` of the hit's book in the viewer, keyboard focus on its
+    title, as Open moves it, so the new page is read out. The heading changed unsaid, and on the last page (the first)
+    the button pressed went off under focus, which fell to the page's body."""
     params = {"source": hit["citation"]["source_id"], "page": page}
     if (record := opened("/pages", f"page {page} is not in the index", params=params)) is not None:
         st.session_state[state] = record
+        move_focus(f".st-key-{state}-viewer :is(h2, h3)")  # the viewer's title: h3 under a quote in Ask
 
 
 def opened(path: str, missing: str, **kwargs) -> dict[str, Any] | None:
@@ -124,15 +129,17 @@ def record_view(hit: dict[str, Any], case: dict[str, Any] | None, state: str, ac
 def page_view(hit: dict[str, Any], state: str, nav) -> bool:
     """The page with its passage outlined, then, for a figure whose caption is printed on another page (the next), that
     page with the caption outlined: the reader saw the picture alone, its caption a "Next page" away and unmarked. Its
-    previous/next and PDF buttons go in ``nav``, the viewer's button row. A page gone since it was found is said in
-    one line instead (``page_gone``); whether the page is still there."""
+    previous/next and PDF buttons go in ``nav``, the viewer's button row, their arrows icons that a screen reader does
+    not read (a label's "◀" was read out as a triangle). A page gone since it was found is said in one line instead
+    (``page_gone``); whether the page is still there."""
     citation = hit["citation"]
     page = citation["page"]
     previous, following = (hit, page - 1, state), (hit, page + 1, state)
-    nav.button("◀ Previous page", key=f"{state}-prev", disabled=page <= 1, on_click=open_page, args=previous)
+    nav.button("Previous page", key=f"{state}-prev", icon="◀", disabled=page <= 1, on_click=open_page, args=previous)
     pages = pages_indexed(citation["source_id"])
     last = pages is not None and page >= pages
-    nav.button("Next page ▶", key=f"{state}-next", disabled=last, on_click=open_page, args=following)
+    arrow = {"icon": "▶", "icon_position": "right"}
+    nav.button("Next page", key=f"{state}-next", **arrow, disabled=last, on_click=open_page, args=following)
     if gone := page_gone(hit):
         st.error(plain(gone))
         return False
@@ -293,8 +300,9 @@ def case_details(hit: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def case_view(case: dict[str, Any], state: str) -> None:
-    """A case's diagnosis, organ and the labels its images share, then its images, each with its other labels (a
-    stain) below it and a link to it at full size: one image's labels were shown as the whole case's."""
+    """A case's diagnosis, organ and the labels its images share, then its images as their thumbnails show them
+    (``as_indexed``), each with its other labels (a stain) below it and a link to it at full size: one image's labels
+    were shown as the whole case's."""
     diagnosis, organ = plain(case.get("diagnosis") or "n/a"), plain(case.get("organ") or "n/a")
     st.markdown(f"**Diagnosis:** {diagnosis}  \n**Organ:** {organ}")
     shared = case.get("labels") or {}
@@ -305,10 +313,18 @@ def case_view(case: dict[str, Any], state: str) -> None:
     for n, image in enumerate(case["images"], start=1):
         if data := media(image["url"]):
             with row.container(width=CASE_IMAGE_WIDTH):
-                picture([data], [case_image_text(case, n, total)], width=CASE_IMAGE_WIDTH)
+                picture([as_indexed(data)], [case_image_text(case, n, total)], width=CASE_IMAGE_WIDTH)
                 if own := {k: v for k, v in (image.get("labels") or {}).items() if k not in shared}:
                     st.markdown(labels_text(own))
                 st.markdown(f"[{plain(full_size_name(case, n))}]({full_size_url(data, image['id'])})")
+
+
+def as_indexed(image: bytes) -> Image.Image:
+    """A case image as the index read it, and its thumbnail shows it (``open_image``): turned upright by its EXIF
+    orientation, greyscale of more than 8 bits scaled to its range, transparency over white. Given as stored,
+    ``st.image`` shrank and re-encoded it without its orientation (a phone's photo lay on its side) and could not write
+    a 16-bit PNG as JPEG (the viewer failed)."""
+    return open_image(image, ui_settings().max_image_pixels)
 
 
 def labels_text(labels: dict[str, Any]) -> str:

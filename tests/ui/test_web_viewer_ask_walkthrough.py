@@ -215,7 +215,7 @@ def viewer_at(page: int) -> AppTest:
 
 
 def next_page(app: AppTest):
-    return next(button for button in app.button if button.label == "Next page ▶")
+    return next(button for button in app.button if button.label == "Next page")
 
 
 @pytest.mark.parametrize(("page", "last"), [(1, False), (3, True)])

@@ -23,6 +23,7 @@ from PIL import Image
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.fingerprints import on_disk
 from pathatlas.indexer.sources.pdf import mupdf_alone, recount_pages, render
+from pathatlas.retrieval.images import HIGH_BIT_MODES
 from pathatlas.retrieval.records import RECORD_ID, BBox, Payload, display_name, organ_text, source_id, union_box
 from pathatlas.retrieval.search import source_names
 from pathatlas.ui.api.deps import EngineDep, HeadDep, LinksDep, errors, headers_only
@@ -48,7 +49,9 @@ WEB_IMAGE_TYPES = {
     "GIF": "image/gif",
     "WEBP": "image/webp",
 }
-"""Formats (as Pillow names them) a case image is served in as it is; other readable images are sent as PNG."""
+"""Formats (as Pillow names them) a case image is served in as it is; other readable images are sent as PNG, and so is
+greyscale of more than 8 bits (``HIGH_BIT_MODES``), scaled to its range as its thumbnail is (``eight_bit``): a 12-bit
+camera's 16-bit PNG, served as stored, was nearly black in a browser (its brightest 4080 of 65535)."""
 
 
 SANDBOXED = {"Content-Security-Policy": "sandbox"}
@@ -401,7 +404,7 @@ def with_text(png: bytes, key: str, value: str) -> bytes:
     "/media/cases/{record_id}",
     operation_id="get_case_image",
     response_class=Response,
-    summary="A case image at full size (JPEG, PNG, GIF or WebP as stored; other formats as PNG)",
+    summary="A case image at full size (JPEG, PNG, GIF or WebP as stored; other formats and 16-bit greyscale as PNG)",
     description="Cached privately for an hour; an If-None-Match naming its ETag is answered 304. A HEAD decodes no "
     "image, only reads its header (one converted to PNG is answered without Content-Length).",
     responses={
@@ -414,7 +417,8 @@ def case_image(
     record_id: str, engine: EngineDep, head: HeadDep, if_none_match: Annotated[str | None, Header()] = None
 ) -> Response:
     """Typed by what the file holds, never by its name: the name is the uploader's (a JPEG named x.html must not
-    reach a browser as a page). A format browsers do not show is sent as PNG, under the file's own ETag."""
+    reach a browser as a page). A format browsers do not show, or greyscale they would show too dark (``as_stored``),
+    is sent as PNG, under the file's own ETag."""
     payload = payload_of(engine, record_id)
     if payload.kind != "case" or not payload.image:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not a case image")
@@ -422,9 +426,9 @@ def case_image(
     if not path.is_relative_to(Path(payload.source).resolve()) or not path.is_file():
         raise HTTPException(status.HTTP_410_GONE, "the case image is no longer on disk")
     check_source(engine, payload)
-    if (stored_as := image_format(path)) is None:  # read from its header, so a HEAD says it too
+    if (header := image_header(path)) is None:  # read from its header, so a HEAD says it too
         raise HTTPException(status.HTTP_410_GONE, IMAGE_UNREADABLE)
-    media_type = WEB_IMAGE_TYPES.get(stored_as)
+    media_type = as_stored(*header)
     headers = {**SANDBOXED, "Cache-Control": PRIVATE_CACHE}
     served = FileResponse(path, media_type=media_type or "image/png", stat_result=path.stat(), headers=headers)
     etag = served.headers["etag"]
@@ -444,16 +448,22 @@ def case_image(
     return Response(png.getvalue(), headers=converted)
 
 
-def image_format(path: Path) -> str | None:
-    """The format of an image file as Pillow names it, read from its header (no pixel decoded); None where Pillow reads
-    no image there: damaged, unreadable, or over its pixel limit, which decoding it would fail on too."""
+def image_header(path: Path) -> tuple[str, str] | None:
+    """The format of an image file as Pillow names it and its mode, read from its header (no pixel decoded); None where
+    Pillow reads no image there: damaged, unreadable, or over its pixel limit, which decoding it would fail on too."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                return image.format or ""
+                return image.format or "", image.mode
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
+
+
+def as_stored(stored_as: str, mode: str) -> str | None:
+    """The media type a case image stored in format ``stored_as`` and ``mode`` is served as it is; None where it is
+    sent as PNG (``WEB_IMAGE_TYPES``)."""
+    return None if mode in HIGH_BIT_MODES else WEB_IMAGE_TYPES.get(stored_as)
 
 
 @router.get(
