@@ -131,6 +131,16 @@ class Earlier:
     pages: dict[int, str] = field(default_factory=dict)
     """A page's number to its ``thumbnail_hash``, for ``Source.recall``: a PDF drawn alike renders none of its pages
     found by text again."""
+    case_pictures: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    """A case image's path in its folder to its picture's ``image_hash`` and ``thumbnail_hash``, which that image keeps
+    where its file cannot be read now (``Indexer._kept_pictures``)."""
+
+
+def pictured(entry: Entry) -> bool:
+    """Whether ``entry`` has a picture: decoded now, or named by its ``image_hash`` alone, an earlier record's (a case
+    image whose file cannot be read now, ``Indexer._kept_pictures``), whose image vectors, keypoints and thumbnail it
+    takes."""
+    return entry.image is not None or entry.payload.image_hash is not None
 
 
 def text_key(text: str, spaces: tuple[str, ...]) -> str:
@@ -665,6 +675,8 @@ class Indexer:
                 earlier.thumbnails[payload["thumbnail_hash"]] = record_id
                 if payload["kind"] == "page":
                     earlier.pages[payload["page"]] = payload["thumbnail_hash"]
+            if payload["kind"] == "case" and "image_hash" in payload:
+                earlier.case_pictures[payload["image"]] = (payload["image_hash"], payload.get("thumbnail_hash"))
         return earlier
 
     def _held_page_thumbnails(self) -> dict[int, str]:
@@ -693,7 +705,7 @@ class Indexer:
         encoder = self.index.encoder
         if not entry.text.strip():
             return ()
-        if entry.image is None or not encoder.image_spaces:
+        if not pictured(entry) or not encoder.image_spaces:
             return encoder.text_spaces
         return tuple(space for space in encoder.text_spaces if space not in encoder.image_spaces)
 
@@ -705,16 +717,18 @@ class Indexer:
     def _earlier_vectors(self, entries: list[Entry]) -> dict[str, dict[str, np.ndarray]]:
         """Entry id to the vectors earlier records hold for it: the image spaces' of the record holding its image, the
         spaces of its text (``text_spaces_of``) of the record of its ``text_key``; each only where that record holds
-        all of them (and a store that gives them back exactly)."""
+        all of them, and a store gives them back exactly, or the picture is the earlier record's alone (``pictured``:
+        a copy from a store keeping fewer bits beats no image vectors)."""
         image_spaces = self.index.encoder.image_spaces
+        exact = self.index.raw_store.exact_vectors
         wanted: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         for entry in entries:
-            pictured = image_spaces and entry.image is not None  # no picture, no image vectors, whatever its hash
-            if pictured and (record_id := self._earlier.images.get(entry.payload.image_hash)) is not None:
+            record_id = self._earlier.images.get(entry.payload.image_hash) if pictured(entry) else None
+            if image_spaces and record_id is not None and (exact or entry.image is None):
                 wanted.setdefault(entry.id, []).append((record_id, image_spaces))
-            if (record_id := self._earlier.texts.get(self._text_key(entry))) is not None:
+            if exact and (record_id := self._earlier.texts.get(self._text_key(entry))) is not None:
                 wanted.setdefault(entry.id, []).append((record_id, self.text_spaces_of(entry)))
-        if not wanted or not self.index.raw_store.exact_vectors:
+        if not wanted:
             return {}
         try:
             record_ids = sorted({record_id for found in wanted.values() for record_id, _ in found})
@@ -739,12 +753,33 @@ class Indexer:
             with self._stage("read"):
                 record = next(records, None)
                 entries = own_entries(record, source, fingerprint, ids) if record is not None else []
+                entries = self._kept_pictures(entries, source)
             if record is None:
                 return
             self._add_keypoints(entries)
             if record.progress_units:
                 tell(record.progress_units)
             yield from entries
+
+    def _kept_pictures(self, entries: list[Entry], source: Source) -> list[Entry]:
+        """``entries``, each case image whose file cannot be read now (``Case.unread``: damaged, cut short, a sync
+        client's placeholder) given the picture the committed version indexed from that file (``pictured``), which the
+        source's problems say; one it held no picture of (a first index, a forced one) is left out."""
+        kept = []
+        for entry in entries:
+            payload = entry.payload
+            if payload.kind == "case" and entry.image is None:
+                if (picture := self._earlier.case_pictures.get(payload.image)) is None:
+                    continue
+                payload.image_hash, payload.thumbnail_hash = picture
+                if self._earlier_thumbnail(entry) is None:  # none kept (a record made before thumbnails were keyed)
+                    payload.thumbnail_hash = None
+                source.problems.append(
+                    f"{source.key}: {payload.image!r} (case {payload.case!r}) kept as indexed before: its file cannot "
+                    "be read now"
+                )
+            kept.append(entry)
+        return kept
 
     def _write(self, source: Source, fingerprint: str) -> tuple[int, int]:
         """Encode and store the source's entries: (entries, progress units) stored. Progress counts units as they are
@@ -865,11 +900,11 @@ class Indexer:
         (a picture, and image spaces to encode it in) whose vectors were encoded (``texted``, ``imaged``), and the
         others of each, which took earlier records' vectors."""
         with_text = sum(1 for entry in entries if self.text_spaces_of(entry))
-        pictured = sum(1 for entry in entries if entry.image is not None) if self.index.encoder.image_spaces else 0
+        with_picture = sum(map(pictured, entries)) if self.index.encoder.image_spaces else 0
         self.tally["texts", "encoded"] += len(texted)
         self.tally["texts", "reused"] += with_text - len(texted)
         self.tally["images", "encoded"] += len(imaged)
-        self.tally["images", "reused"] += pictured - len(imaged)
+        self.tally["images", "reused"] += with_picture - len(imaged)
 
     def _save_thumbnails(self, entries: list[Entry]) -> None:
         """Keypoints copied from the earlier record of the same image, thumbnails from that of the same

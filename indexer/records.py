@@ -219,6 +219,10 @@ class Case:
     ``labels``."""
     image_hashes: dict[str, str] = field(default_factory=dict)
     """Per image (by its path in ``images``), ``image_hash`` of the bytes it was decoded from."""
+    unread: list[str] = field(default_factory=list)
+    """Paths of images listed but unreadable now (a damaged or half-written file): each gives an entry without a
+    picture, which the indexer gives the picture its source's committed version indexed from that file, or leaves out
+    where there is none (``Indexer._kept_pictures``)."""
 
     @property
     def progress_units(self) -> int:
@@ -247,7 +251,7 @@ class Case:
 
     def entries(self) -> list[Entry]:
         entries = []
-        for rel_path, image in self.images:
+        for rel_path, image in [*self.images, *((rel_path, None) for rel_path in self.unread)]:
             text = self.text_of(rel_path)
             payload = Payload(
                 kind="case",

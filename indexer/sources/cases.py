@@ -7,7 +7,7 @@ import io
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -207,17 +207,36 @@ def listed_again(rows: list[Row], case_id: str) -> str:
     return f"{first!r} is listed {times} in case {case_id!r}{f' ({others})' if others else ''}; read once"
 
 
+class UnreadableImage(BadInputError):
+    """A listed image file that is there but cannot be read or decoded now: empty, cut short, damaged or no image (a
+    sync client's half-written file or placeholder). Unlike a file deleted, or one its settings leave out (over a
+    limit, too small), it keeps the picture the folder's committed version indexed from it (``Case.unread``)."""
+
+
+def decoder_failed(exc: BadInputError) -> bool:
+    """Whether ``open_image`` refused bytes its decoder could not read (its refusal is raised from Pillow's error),
+    rather than an image over a limit."""
+    return isinstance(exc.__cause__, OSError | SyntaxError | ValueError)
+
+
 def read_image(path: Path, max_pixels: int) -> tuple[Image.Image, str, int]:
     """A case image decoded (``open_image``), the ``image_hash`` of the very bytes decoded (read once, so a file
     saved again meanwhile never pairs one version's hash with another's vectors) and its pages (``tiff_pages``).
-    An image under ``MIN_QUERY_SIDE`` a side is refused: indexed, it would be a flat card matching at random."""
+    An image under ``MIN_QUERY_SIDE`` a side is refused: indexed, it would be a flat card matching at random. A file
+    there that cannot be read or decoded is ``UnreadableImage``."""
     try:
         data = capped_bytes(path, str(path), max_image_bytes(max_pixels))
     except BadInputError as exc:
         raise BadInputError(f"{exc}: skipped") from exc
     except OSError as exc:
-        raise BadInputError(f"cannot read image {path}: {exc.strerror or exc}") from exc
-    image = open_image(data, max_pixels, name=str(path))
+        refusal = BadInputError if isinstance(exc, FileNotFoundError) else UnreadableImage  # deleted: its record goes
+        raise refusal(f"cannot read image {path}: {exc.strerror or exc}") from exc
+    try:
+        image = open_image(data, max_pixels, name=str(path))
+    except BadInputError as exc:
+        if decoder_failed(exc):
+            raise UnreadableImage(str(exc)) from exc
+        raise
     if min(image.size) < MIN_QUERY_SIDE:
         raise BadInputError(too_small(str(path), image.width, image.height))
     return image, image_hash(data), tiff_pages(data)
@@ -288,6 +307,13 @@ class CaseFolderSource(Source):
         super().__init__(path, settings)
         self._looked: FolderLook | None = None
         """The folder as ``fingerprint`` last found it, until ``records`` reads it so."""
+        self._keeps_unread = False
+        """Whether its cases carry their images unreadable now (``Case.unread``): only for a folder indexed before
+        (``recall``), whose committed pictures of them the indexer keeps."""
+
+    def recall(self, entry: Mapping[str, Any] | None, page_thumbnails: Mapping[int, str]) -> None:
+        """Indexed before (``entry``): its images unreadable now may keep their pictures (``_keeps_unread``)."""
+        self._keeps_unread = entry is not None
 
     @classmethod
     def accepts(cls, path: Path) -> bool:
@@ -424,18 +450,9 @@ class CaseFolderSource(Source):
         look, self._looked = self._looked or self._look(), None
         fingerprint, rows, twins, where = look.fingerprint, look.rows, look.twins, self.metadata_path
         for case_id, case_rows in group_cases(rows).items():
-            images, hashes = [], {}
             files = by_file(case_rows, [look.paths[row["image"]] for row in case_rows])
-            for path, listed in files.items():
-                row = listed[0]  # one record a file, by its first row: its entries' ids would be the same
-                if len(listed) > 1:
-                    self.problems.append(f"{where}: {listed_again(listed, case_id)}")
-                if path in twins:
-                    self.problems.append(f"{where}: {found_instead(row['image'], twins[path])}")
-                elif read := self._read(path):
-                    image, hashes[row["image"]] = read
-                    images.append((row["image"], indexed_view(image, 1024)))
-            if not images:
+            images, hashes, unread = self._case_images(case_id, files, twins, where)
+            if not images and not unread:
                 continue
             fields, conflict = case_fields(case_id, case_rows, where)
             if conflict:
@@ -456,12 +473,41 @@ class CaseFolderSource(Source):
                 labels=labels,
                 image_labels=own,
                 image_hashes=hashes,
+                unread=unread,
             )
         self.problems.extend(look.notes)
 
+    def _case_images(
+        self, case_id: str, files: dict[Path, list[Row]], twins: dict[Path, str], where: Path
+    ) -> tuple[list[tuple[str, Image.Image]], dict[str, str], list[str]]:
+        """A case's images (``files``: its rows by file), each by its first row (its entries' ids would be the same):
+        those decoded, their hashes, and those unreadable now (``UnreadableImage``) where it keeps them
+        (``_keeps_unread``), by their names as listed; ``problems`` say what was left out, and why each unreadable one
+        was not read."""
+        images, hashes, unread = [], {}, []
+        for path, listed in files.items():
+            name = listed[0]["image"]
+            if len(listed) > 1:
+                self.problems.append(f"{where}: {listed_again(listed, case_id)}")
+            if path in twins:
+                self.problems.append(f"{where}: {found_instead(name, twins[path])}")
+                continue
+            try:
+                read = self._read(path)
+            except UnreadableImage as exc:
+                self.problems.append(str(exc))
+                if self._keeps_unread:
+                    unread.append(name)
+                continue
+            if read:
+                image, hashes[name] = read
+                images.append((name, indexed_view(image, 1024)))
+        return images, hashes, unread
+
     def _read(self, path: Path) -> tuple[Image.Image, str] | None:
         """A listed image decoded and its hash (``read_image``), or None where it cannot be indexed; either way
-        ``problems`` say what was left out (a multi-page TIFF's pages after the first)."""
+        ``problems`` say what was left out (a multi-page TIFF's pages after the first). One there but unreadable now
+        raises ``UnreadableImage``, for its case to keep it as indexed before."""
         if path.suffix.lower() in HEIC_SUFFIXES:
             self.problems.append(f"{path}: {HEIC_HINT}")
             return None
@@ -470,6 +516,8 @@ class CaseFolderSource(Source):
             return None
         try:
             image, digest, pages = read_image(path, self.settings.max_image_pixels)
+        except UnreadableImage:
+            raise
         except BadInputError as exc:
             self.problems.append(str(exc))
             return None
