@@ -20,7 +20,9 @@ the tab it was left in), and a search can be bookmarked or shared.
 
 Accessibility: every image has a text alternative (citation, caption, case diagnosis), and a case's images a link to
 each at full size; the results' count (of cards, as headings) is a polite live region naming the search and its
-filters, and a filter picked searches again; Open, Find similar and Show more move keyboard focus to what they drew;
+filters, and a filter picked searches again; Ask's answer and the Library's job ends and removals are said through
+live regions too, present before they say anything; Open, Find similar and Show more move keyboard focus to what they
+drew, Ask to its answer, an upload chosen or removed back to its uploader, Index it and Remove to the sources' heading;
 the browser tab's title names the view; buttons are named by what they open, an uploader's by what it takes
 (``UPLOADER_NAMES``); headings go h1 (the app), h2 (a result, an option, the viewer); captions and quotes keep 4.5:1
 contrast; an unreachable API is one sentence, and the rest of the page still draws; images the API refuses are one
@@ -35,7 +37,15 @@ import streamlit as st
 from pathatlas.ui.present import focus_script, tab_title
 from pathatlas.ui.web_ask import ask_tab
 from pathatlas.ui.web_client import notice_media, notice_unreachable
-from pathatlas.ui.web_common import PHONE_WIDTH, TAB_BOUND, TABS, WINDOW_WIDTH, keep_tab, report_window_width
+from pathatlas.ui.web_common import (
+    PHONE_WIDTH,
+    SAID_KEYS,
+    TAB_BOUND,
+    TABS,
+    WINDOW_WIDTH,
+    keep_tab,
+    report_window_width,
+)
 from pathatlas.ui.web_library import library_tab
 from pathatlas.ui.web_search import on_phone, search_tab
 
@@ -112,6 +122,7 @@ STYLE = (
     "[data-testid=stTable] :is(th,td){padding:.25rem;font-size:.75rem}[data-testid=stTable] td{overflow-wrap:anywhere}"
     "[data-testid=stTable] :is(th,td):nth-child(7){display:none}}</style>"
 )
+SAID = ",".join(f".st-key-{key}" for key in SAID_KEYS)  # the containers that say a tab's outcome
 # Each file uploader's Upload button (shown until a file is chosen) named by the uploader's label ("Upload: Image
 # (optional; JPEG, ...)"), and its file input, which Streamlit names "file upload": a screen reader's list of buttons
 # said "Upload" alone, not what it uploads (Streamlit hides the label from assistive technology and names neither by
@@ -128,15 +139,33 @@ UPLOADER_NAMES = (
     " name(); new MutationObserver(name).observe(document.body, {childList: true, subtree: true}); })()</script>"
 )
 # An alert saying what the results' live region says (a refused search, the service unreachable) is made a note: a
-# screen reader read the sentence twice. Installed once per page; the live region is the one voice of a search's
-# outcome. (A bare string here would be drawn.)
+# screen reader read the sentence twice. Only a line on show counts: Search's, hidden under Ask, muted "not reachable"
+# there, where nothing else said it; an alert quieted is an alert again once no line on show says it. Installed once per
+# page; the live region is the one voice of a search's outcome. (A bare string here would be drawn.)
 ONE_VOICE = (
     "<script>(() => { if (window.pathatlasOneVoice) return; window.pathatlasOneVoice = true;"
-    " const quiet = () => { const said = document.querySelector('.results-status')?.textContent.trim();"
-    " if (said) document.querySelectorAll('[data-testid=stAlertContainer][role=alert]').forEach(alert => {"
-    " if (alert.textContent.trim() === said) alert.setAttribute('role', 'note'); }); };"
+    " const quieted = new WeakSet();"
+    " const quiet = () => { const said = new Set([...document.querySelectorAll('.results-status')]"
+    ".filter(line => line.getClientRects().length).map(line => line.textContent.trim()));"
+    " document.querySelectorAll('[data-testid=stAlertContainer]').forEach(alert => {"
+    " if (alert.getAttribute('role') !== 'alert' && !quieted.has(alert)) return;"
+    " const repeats = said.has(alert.textContent.trim());"
+    " if (repeats) quieted.add(alert); else quieted.delete(alert);"
+    " const role = repeats ? 'note' : 'alert';"
+    " if (alert.getAttribute('role') !== role) alert.setAttribute('role', role); }); };"
     " quiet(); new MutationObserver(quiet).observe(document.body,"
     " {childList: true, subtree: true, characterData: true}); })()</script>"
+)
+# The containers that say a tab's outcome (``web_common.said_here``: Ask's answer, the Library's job ends) made polite
+# live regions, and Streamlit's alerts and spinners in them notes: each of those is a live region of its own, inserted
+# with its text (often left unread), and an alert's interrupted the answer after it. Installed once per page.
+SAID_HERE = (
+    "<script>(() => { if (window.pathatlasSaidHere) return; window.pathatlasSaidHere = true;"
+    f" const mark = () => document.querySelectorAll('{SAID}').forEach(region => {{"
+    " if (region.getAttribute('aria-live') !== 'polite') {"
+    " region.setAttribute('role', 'status'); region.setAttribute('aria-live', 'polite'); }"
+    " region.querySelectorAll('[role=alert],[role=status]').forEach(inner => inner.setAttribute('role', 'note')); });"
+    " mark(); new MutationObserver(mark).observe(document.body, {childList: true, subtree: true}); })()</script>"
 )
 # The filters' expander (``filter_row``) closed once where the window is 640 px wide or less, as on a phone, and held
 # open wider, where its name is hidden (``STYLE``): Streamlit knows no window's width, and a narrow desktop window
@@ -172,7 +201,7 @@ def main() -> None:
         library_tab()
     notice_unreachable(notice)
     notice_media(media_notice)
-    st.html(UPLOADER_NAMES + ONE_VOICE + NARROW_FILTERS, unsafe_allow_javascript=True)
+    st.html(UPLOADER_NAMES + ONE_VOICE + SAID_HERE + NARROW_FILTERS, unsafe_allow_javascript=True)
     report_window_width(on_phone())
     if focus := st.session_state.pop("focus", None):
         st.html(focus_script(*focus), unsafe_allow_javascript=True)

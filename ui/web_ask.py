@@ -23,7 +23,16 @@ from pathatlas.ui.present import (
     unsupported_file,
 )
 from pathatlas.ui.web_client import call, nothing_indexed, upload_limit
-from pathatlas.ui.web_common import IMAGE_KINDS, IMAGE_TYPES, QUERY_IMAGE, move_focus, not_an_image
+from pathatlas.ui.web_common import (
+    ASK_SAID,
+    IMAGE_KINDS,
+    IMAGE_TYPES,
+    QUERY_IMAGE,
+    move_focus,
+    not_an_image,
+    refocus_uploader,
+    said_here,
+)
 from pathatlas.ui.web_search_state import value_names
 from pathatlas.ui.web_viewer import opened, viewer
 
@@ -95,6 +104,7 @@ def typed_question(question: str, options: str, image, scope: list[str]) -> Aske
     return Asked(question.strip(), listed, (image.file_id, image.name) if image else None, tuple(scope))
 
 
+ASK_IMAGE = "ask-image"  # the key of Ask's image uploader
 QUESTION_SHOWN = 300  # of the question as asked, repeated above its answer once the form holds another
 
 
@@ -137,7 +147,13 @@ def asked(question: Asked, image) -> dict[str, Any] | None:
 def ask_tab() -> None:
     question = st.text_area("Question", placeholder="e.g. A cervical smear shows ... Which cells are these?")
     options = st.text_area("Options, one per line")
-    image = st.file_uploader(f"Image (optional; {IMAGE_KINDS})", key="ask-image", **upload_limit(QUERY_IMAGE))
+    image = st.file_uploader(
+        f"Image (optional; {IMAGE_KINDS})",
+        key=ASK_IMAGE,
+        on_change=refocus_uploader,
+        args=(ASK_IMAGE,),
+        **upload_limit(QUERY_IMAGE),
+    )
     if image is not None and unsupported_file(image.name, IMAGE_TYPES):
         why = f"{image.name} is not a {IMAGE_KINDS} image: choose one of those, or none."
         st.error(plain(not_an_image(image.name, why)))
@@ -155,14 +171,20 @@ def ask_tab() -> None:
         select_all=False,
     )
     now = typed_question(question, options, image, scope)
-    if st.button("Ask", type="primary"):
-        st.session_state.answer = asked(now, image)
+    pressed = st.button("Ask", type="primary")
+    as_asked = st.empty()  # above the answer: the question it answers, where the form holds another
+    said = said_here(ASK_SAID)  # the answer's line, its progress and a refusal, read out (``said_here``)
+    if pressed:
+        with said:
+            st.session_state.answer = asked(now, image)
         st.session_state.answered, st.session_state.cited = now, None
+        if st.session_state.answer:  # focus was left on Ask, and the next Tab went past the answer to its quotes
+            move_focus(f".st-key-{ASK_SAID}")
     answer = st.session_state.get("answer")
     if not answer:
         return
     if (asked_as := st.session_state.get("answered", now)) != now:
-        st.info(plain(as_asked_note(asked_as)))
+        as_asked.info(plain(as_asked_note(asked_as)))
     options_out = answer.get("options") or []
     tied = [o for o in options_out if o.get("label") in (answer.get("tied") or [])]
     choice = answer.get("choice")  # the chosen option's 0-based index; ``answer`` is its text
@@ -170,14 +192,8 @@ def ask_tab() -> None:
     letter = chosen.get("label") if chosen else None  # none in a tie: its choice is the first by its words, no lean
     text = chosen.get("text") if chosen else answer.get("answer") or ""
     shown = plain(f"{letter}. {text}" if letter and text and text != letter else (text or letter or ""))
-    confidence = answer.get("confidence", 0.0)
-    if note := unknown_words_line(answer.get("unknown_words", [])):  # an option that found no evidence by its words
-        st.warning(plain(note))
-    if answer.get("settled", True):
-        st.success(f"Answer: {shown}  (confidence {confidence:.2f})")
-    else:
-        said = unsettled_said(options_out, tied, shown, diagnosed_by_cases(answer))
-        st.warning(f"The evidence does not settle this. {said}  (confidence {confidence:.2f})")
+    with said:
+        answer_line(answer, options_out, tied, shown)
     if answer.get("rationale"):
         st.caption(plain(answer["rationale"]))
     if options_out:
@@ -201,6 +217,19 @@ def ask_tab() -> None:
     else:
         st.info("No evidence cited.")
     agent_steps(answer)
+
+
+def answer_line(answer: dict[str, Any], options: list[dict[str, Any]], tied: list[dict[str, Any]], shown: str) -> None:
+    """The answer's line (``shown``: the option chosen, as Markdown), settled or not, with its confidence; after a note
+    on words of its question or options that no indexed text has, where any."""
+    confidence = answer.get("confidence", 0.0)
+    if note := unknown_words_line(answer.get("unknown_words", [])):  # an option that found no evidence by its words
+        st.warning(plain(note))
+    if answer.get("settled", True):
+        st.success(f"Answer: {shown}  (confidence {confidence:.2f})")
+    else:
+        said = unsettled_said(options, tied, shown, diagnosed_by_cases(answer))
+        st.warning(f"The evidence does not settle this. {said}  (confidence {confidence:.2f})")
 
 
 def agent_steps(answer: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """What the web UI's tabs draw alike: images with their text alternatives, image uploads and their refusal, keyboard
-focus moved at the run's end, the tabs and a callback opening one, whether the window is a phone's width; and the
-Streamlit features the app checks for rather than requires."""
+focus moved at the run's end, what a tab says through a live region, the tabs and a callback opening one, whether the
+window is a phone's width; and the Streamlit features the app checks for rather than requires."""
 
 from __future__ import annotations
 
@@ -124,6 +124,30 @@ def move_focus(selector: str) -> None:
     a new element, which runs its script, where the last run asked the same."""
     st.session_state.focus = (selector, st.session_state.get("focus_count", 0) + 1)
     st.session_state.focus_count = st.session_state.focus[1]
+
+
+ASK_SAID, LIBRARY_SAID = "ask-said", "library-said"
+SAID_KEYS = (ASK_SAID, LIBRARY_SAID)
+"""The keys of the containers whose contents are said through a polite live region (``said_here``): Ask's answer, the
+Library's jobs and removals."""
+
+
+def said_here(key: str):
+    """The container ``key`` (of ``SAID_KEYS``), which the page makes a polite live region (``SAID_HERE``), as Search's
+    results line is one: what is drawn in it is read out. Streamlit draws each alert and spinner as a live region of
+    its own, inserted with its text, which screen readers often leave unread, and an alert (a note on the question's
+    words) was read in place of the answer after it. Its empty placeholder draws it on every run, so that the region is
+    on the page before anything is said in it (Streamlit leaves an empty container out)."""
+    container = st.container(key=key)
+    container.empty()
+    return container
+
+
+def refocus_uploader(key: str) -> None:
+    """File uploader callback: keyboard focus to uploader ``key``'s first button (Upload, or Remove of the file chosen)
+    once it redraws: choosing or removing a file dropped focus to the page's body, and the next Tab went to the
+    uploader's hidden file input."""
+    move_focus(f".st-key-{key} button")
 
 
 def window_said_narrow() -> bool | None:

@@ -39,7 +39,7 @@ from pathatlas.ui.web_client import (
     read_only_library,
     upload_limit,
 )
-from pathatlas.ui.web_common import TABLE_ALT
+from pathatlas.ui.web_common import LIBRARY_SAID, TABLE_ALT, move_focus, refocus_uploader, said_here
 
 LIBRARY_TYPES = ("pdf", *(suffix.lstrip(".") for suffix in NOTE_SUFFIXES), "zip")
 LIBRARY_KINDS = f"a PDF, lecture notes ({', '.join(NOTE_SUFFIXES)}) or a .zip of them or of a case folder"
@@ -51,6 +51,7 @@ SERVICE_AWAY = (502, 503, 504)  # a reverse proxy's answers while the service be
 # What the Library's total counts of each kind, in a student's words: the facets count a case's images, not its cases
 # (GET /sources counts those); passages, the parts of pages a search finds, are left out.
 TOTALS = {"case": "case image", "figure": "figure", "page": "page"}
+SOURCES_HEADING = "library-heading"  # the key of the container of the sources table's heading
 LIBRARY_CAPTION = "Each source: what was indexed from it, and how many problems it met (listed below the table)"
 RUNNING = ("queued", "running")  # a job's states before it ends
 JOBS_LOOKED_AT = 20  # the newest jobs a listing reads: those under way, and those of the last hour
@@ -124,7 +125,8 @@ def library_total(kinds: list[dict[str, Any]], cases: int) -> str:
 
 
 def library_tab() -> None:
-    st.header("Indexed sources", anchor=False)  # h2 under the app's h1
+    with st.container(key=SOURCES_HEADING):
+        st.header("Indexed sources", anchor=False)  # h2 under the app's h1
     sources = call("GET", "/sources")
     rows = sources.json() if sources is not None else []
     found = facets_agreeing(rows) if sources is not None else facets()
@@ -148,18 +150,16 @@ def library_tab() -> None:
     )
     st.caption(library_total(found["fields"].get("kind", []), sum(r["cases"] for r in rows)))
     source_problems(rows)
-    if message := st.session_state.pop("library_message", None):  # names an upload, its job's error, a source
-        (st.success if message[0] == "ok" else st.error)(plain(message[1]))
-    if sent := st.session_state.pop("library_details", None):  # a refused poll's answer as sent (``job_polled``)
-        details(sent)
-    for note in st.session_state.pop("library_notes", []):  # an upload's problems quote its file names and rows
-        st.info(plain(note))
+    with said_here(LIBRARY_SAID):  # a job's end and a removal, read out (``said_here``)
+        library_said()
     jobs_under_way()
     if read_only_library():
         st.caption("This library is read-only here: sources are added and removed on the server ('pathatlas index').")
         return
     uploader = f"library-upload-{st.session_state.get('library_uploads', 0)}"  # new after each job (``index_upload``)
-    upload = st.file_uploader(f"Add {LIBRARY_KINDS}", key=uploader, **upload_limit())
+    upload = st.file_uploader(
+        f"Add {LIBRARY_KINDS}", key=uploader, on_change=refocus_uploader, args=(uploader,), **upload_limit()
+    )
     if upload is not None and unsupported_file(upload.name, LIBRARY_TYPES):
         st.error(f"{plain(upload.name)} is not {LIBRARY_KINDS}: choose one of those.")
         upload = None
@@ -177,7 +177,26 @@ def library_tab() -> None:
             if removed is not None:
                 st.session_state.library_message = ("ok", f"removed {name}: {entries_said(removed.json()['removed'])}")
                 cached_facets.clear()
+                to_sources_heading()
                 st.rerun()
+
+
+def library_said() -> None:
+    """What the Library's last action came to, once: an upload's job's end or a source removed, or why not; the
+    answer of a refused poll as sent; an upload's notes."""
+    if message := st.session_state.pop("library_message", None):  # names an upload, its job's error, a source
+        (st.success if message[0] == "ok" else st.error)(plain(message[1]))
+    if sent := st.session_state.pop("library_details", None):  # a refused poll's answer as sent (``job_polled``)
+        details(sent)
+    for note in st.session_state.pop("library_notes", []):  # an upload's problems quote its file names and rows
+        st.info(plain(note))
+
+
+def to_sources_heading() -> None:
+    """Keyboard focus to the sources table's heading once the page reruns: "Index it" (its uploader drawn anew) and
+    Remove (drawn disabled) dropped it to the page's body. The heading stays as the job runs and ends, where its bar,
+    which goes, would drop focus again; the job's end is read out (``LIBRARY_SAID``)."""
+    move_focus(f".st-key-{SOURCES_HEADING} h2")
 
 
 def facets_agreeing(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -205,6 +224,7 @@ def index_upload(name: str, data: bytes) -> None:
         return
     st.session_state.library_uploads = st.session_state.get("library_uploads", 0) + 1
     followed_jobs()[job.json()["id"]] = Followed.start(name)
+    to_sources_heading()
     st.rerun()
 
 
