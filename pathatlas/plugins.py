@@ -54,14 +54,17 @@ def guarded(cls: type, base: type, named: str) -> type:
     return type(cls.__name__, (cls,), {**calls, "__module__": cls.__module__, "__qualname__": cls.__qualname__})
 
 
-def guarded_call(call: Callable[..., Any], named: str) -> Callable[..., Any]:
-    """``call`` whose failures, and those of the iterator it returns (``scan``'s), are ``failures_named``."""
+def guarded_call(call: Callable[..., Any], named: str | Callable[..., str]) -> Callable[..., Any]:
+    """``call`` whose failures, and those of the iterator it returns (``scan``'s, a source's ``records``), are
+    ``failures_named``; ``named`` the line's start, or a function of the call's arguments making it (a source's names
+    the path it was called on)."""
 
     @functools.wraps(call)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        with failures_named(named):
+        said = named(*args) if callable(named) else named
+        with failures_named(said):
             returned = call(*args, **kwargs)
-        return guarded_items(returned, named) if isinstance(returned, Iterator) else returned
+        return guarded_items(returned, said) if isinstance(returned, Iterator) else returned
 
     return checked
 

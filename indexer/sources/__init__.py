@@ -2,24 +2,27 @@
 
 Built-in kinds are ``pdf``, ``cases`` and ``notes`` (Markdown or Quarto lecture notes);
 ``PATHATLAS_SOURCES='["py:package.module.Class"]'`` adds your own ``Source`` subclasses, which are asked first whether
-they accept a path.
+they accept a path; one that fails is one line naming it (``guarded_source``) and fails alone (``Walk``).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath
+from types import FunctionType
+from typing import Any
 
-from pathatlas.errors import BadInputError
+from pathatlas.errors import BadInputError, PathAtlasError, first_few
 from pathatlas.indexer.sources.base import Source
 from pathatlas.indexer.sources.cases import METADATA_FILES, CaseFolderSource
-from pathatlas.indexer.sources.fingerprints import reader_name
+from pathatlas.indexer.sources.fingerprints import reader_name, unloaded_reader
 from pathatlas.indexer.sources.notes import NOTE_SUFFIXES, PARTIAL_PREFIX, NotesSource, left_out_of_folders
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.paths import expanded
-from pathatlas.plugins import import_plugin, started
+from pathatlas.plugins import cause, guarded_call, import_plugin, started
 from pathatlas.retrieval.datasets import as_on_disk
 from pathatlas.settings import Settings
 
@@ -27,9 +30,45 @@ SOURCES: dict[str, type[Source]] = {"pdf": PdfSource, "cases": CaseFolderSource,
 
 
 def source_types(settings: Settings) -> list[type[Source]]:
-    """Plugin sources named in settings first, then the built-in ones."""
-    plugins = [import_plugin(name, Source, "source") for name in settings.sources]
+    """Plugin sources named in settings first (``guarded_source``), then the built-in ones."""
+    plugins = [guarded_source(import_plugin(name, Source, "source")) for name in settings.sources]
     return plugins + list(SOURCES.values())
+
+
+class UndecidedError(PathAtlasError):
+    """A plug-in source's ``accepts`` raised: it cannot tell whether it reads a path. ``discover`` goes on without it
+    for the path given, the built-ins still asked."""
+
+
+SOURCE_CALLS = tuple(
+    call for call, member in vars(Source).items() if isinstance(member, FunctionType) and not call.startswith("_")
+)
+"""What the indexer and the server call on a source once built (``fingerprint``, ``records``, ``content_hash``...)."""
+
+
+@functools.cache
+def guarded_source(source_type: type[Source]) -> type[Source]:
+    """The plug-in ``source_type`` whose failures are each one line naming it and the path it was at
+    (``UndecidedError`` from ``accepts``, ``guarded_call`` for the other calls), as a damaged PDF's line names the
+    PDF: "RuntimeError: parser exploded" alone said neither. A subclass, as ``plugins.guarded`` makes for stores: its
+    ``kind``, its ``reader_name`` and ``isinstance`` stay as they are."""
+    name = reader_name(source_type)
+    accepts = source_type.accepts
+
+    def guarded_accepts(cls: type[Source], path: Path) -> bool:
+        try:
+            return accepts(path)
+        except Exception as exc:  # noqa: BLE001 - whatever a plug-in raises, the user reads one line naming it
+            raise UndecidedError(f"source {name!r} failed to tell whether it reads {path}: {cause(exc)}") from exc
+
+    calls = {
+        call: guarded_call(
+            getattr(source_type, call), lambda source, *_, call=call: f"source {name!r}: {call}() of {source.key}"
+        )
+        for call in SOURCE_CALLS
+    }
+    namespace = {"__module__": source_type.__module__, "__qualname__": source_type.__qualname__}
+    return type(source_type.__name__, (source_type,), {**calls, "accepts": classmethod(guarded_accepts), **namespace})
 
 
 FOLDER_HINT = "a case folder needs cases.jsonl or labels.csv"
@@ -47,10 +86,11 @@ def as_paths(paths: Paths) -> list[Path]:
 
 
 class Discovered(list[Source]):
-    """The sources ``discover`` found, in order, and the paths that held none: ``failed`` maps each to the one line
-    saying why, and the run goes on without it, as it does past a corrupt PDF. ``walked``: the keys of those found
-    walking a folder, none named itself, of which a notes file with nothing to index (``notes.NoWordsError``, a Quarto
-    website's ``index.qmd``) is left out, where one named fails."""
+    """The sources ``discover`` found, in order, and the paths that held none or where a plug-in source failed to tell
+    whether it reads them: ``failed`` maps each to the one line saying why, and the run goes on without it, as it does
+    past a corrupt PDF. ``walked``: the keys of those found walking a folder, none named itself, of which a notes file
+    with nothing to index (``notes.NoWordsError``, a Quarto website's ``index.qmd``) is left out, where one named
+    fails."""
 
     def __init__(self, sources: list[Source], failed: dict[Path, str], walked: frozenset[str] = frozenset()):
         super().__init__(sources)
@@ -70,27 +110,26 @@ def discover(paths: Paths, settings: Settings) -> Discovered:
     """Expand user paths (``as_paths``) into sources: a PDF, a notes file (``NotesSource``), a case folder, or a folder
     searched for them, each PDF and notes file in it a source of its own (not notes in a ``_`` folder below it:
     ``unrendered_notes``). A path with nothing to index (missing, none of these, a folder holding none) fails alone,
-    in ``failed``; when every path fails, ``NothingToIndexError`` says why for each."""
+    in ``failed``, as does one where a plug-in source failed to tell whether it reads a path (``Walk``: what the
+    built-ins find there is still read); when every path fails, ``NothingToIndexError`` says why for each."""
     found: list[Source] = []
     failed: dict[Path, str] = {}
     named: set[Path] = set()
     types = source_types(settings)
     for path in as_paths(paths):
+        walk = Walk(settings, types)
         try:
             path = as_on_disk(path)
-            if not path.exists():
-                raise BadInputError(f"no such file or folder: {path}")
-            sources = _discover_one(path, settings, types)
-            if not sources:
-                raise BadInputError(f"no PDFs, lecture notes or case folders found in {path} ({FOLDER_HINT})")
+            sources = walk.found(path)
         except BadInputError as exc:
-            failed[path] = str(exc)
-            continue
+            walk.failures.append(str(exc))
         except OSError as exc:  # a folder this user cannot list
-            failed[path] = f"cannot read {path}: {exc.strerror or exc}"
-            continue
-        found.extend(sources)
-        named.add(path.resolve())
+            walk.failures.append(f"cannot read {path}: {exc.strerror or exc}")
+        else:
+            found.extend(sources)
+            named.add(path.resolve())
+        if walk.failures:
+            failed[path] = "; ".join(walk.failures)
     if failed and not found:
         raise NothingToIndexError(failed)
     return Discovered(found, failed, frozenset(source.key for source in found if source.path not in named))
@@ -102,7 +141,7 @@ def loops_back(child: Path, folder: Path) -> bool:
 
 
 WALK_TOP = PurePath()
-"""Where a walk's paths below the folder it was given start (``_discover_one``'s ``inside``)."""
+"""Where a walk's paths below the folder it was given start (``Walk.sources``' ``inside``)."""
 
 
 def unrendered_notes(inside: PurePath) -> bool:
@@ -114,39 +153,92 @@ def unrendered_notes(inside: PurePath) -> bool:
     return inside.suffix.lower() in NOTE_SUFFIXES and any(folder.startswith(PARTIAL_PREFIX) for folder in folders)
 
 
-def _discover_one(
-    path: Path,
-    settings: Settings,
-    types: list[type[Source]],
-    walked: set[Path] | None = None,
-    inside: PurePath = WALK_TOP,
-) -> list[Source]:
-    """The sources at ``path`` (``inside``: its path below the folder the walk was given); a folder is walked once
-    (``walked``: the real folders seen), and a link inside it to itself or a folder above it is not followed
-    (``loops_back``): followed, ``ln -s .. up`` would read one PDF 41 times, and a link to ``/`` would walk the whole
-    disk."""
-    for source_type in types:
-        if source_type.accepts(path):
-            name = reader_name(source_type)
-            if name.startswith("py:"):  # a plug-in's constructor failing is one line naming it
-                return [started(name, "source", functools.partial(source_type, path, settings))]
-            return [source_type(path, settings)]
-    if path.is_dir():
-        walked = set() if walked is None else walked
-        if (real := path.resolve()) in walked:
+class Walk:
+    """The look for sources at one path a user gave. ``readers``: the source types still asked, in order; a plug-in
+    whose ``accepts`` raises (``UndecidedError``) is asked no more below that path, its one line in ``failures``, and
+    the others read on: a broken plug-in, asked first, would otherwise stop every path, a PDF beside it included.
+    ``walked``: the real folders seen; ``unread``: the suffixes of the files no reader took, which say why a folder
+    holds nothing to index (``nothing_found``)."""
+
+    def __init__(self, settings: Settings, readers: list[type[Source]]):
+        self.settings = settings
+        self.readers = list(readers)
+        self.failures: list[str] = []
+        self.walked: set[Path] = set()
+        self.unread: Counter[str] = Counter()
+
+    def found(self, path: Path) -> list[Source]:
+        """The sources at ``path``; a ``BadInputError`` saying why where it holds none and no plug-in failed."""
+        if not path.exists():
+            raise BadInputError(f"no such file or folder: {path}")
+        sources = self.sources(path)
+        if not sources and not self.failures:
+            raise BadInputError(self.nothing_found(path))
+        return sources
+
+    def reader(self, path: Path) -> type[Source] | None:
+        """The first reader that accepts ``path``, if any."""
+        for reader in list(self.readers):
+            try:
+                if reader.accepts(path):
+                    return reader
+            except UndecidedError as exc:
+                self.readers.remove(reader)
+                self.failures.append(str(exc))
+        return None
+
+    def sources(self, path: Path, inside: PurePath = WALK_TOP) -> list[Source]:
+        """The sources at ``path`` (``inside``: its path below the folder the walk was given); a folder is walked once
+        (``walked``), and a link inside it to itself or a folder above it is not followed (``loops_back``): followed,
+        ``ln -s .. up`` would read one PDF 41 times, and a link to ``/`` would walk the whole disk."""
+        if (reader := self.reader(path)) is not None:
+            return [self.built(reader, path)]
+        if not path.is_dir():
+            self.unread[path.suffix.lower()] += 1
             return []
-        walked.add(real)
+        if (real := path.resolve()) in self.walked:
+            return []
+        self.walked.add(real)
         sources: list[Source] = []
         for child in sorted(path.iterdir()):
             if child.name.startswith(".") or loops_back(child, real) or left_out_of_folders(child):
                 continue
             below = inside / child.name
-            if child.is_dir() or (not unrendered_notes(below) and any(s.accepts(child) for s in types)):
-                sources.extend(_discover_one(child, settings, types, walked, below))
+            if child.is_dir() or not unrendered_notes(below):
+                sources.extend(self.sources(child, below))
         return sources
-    if path.name in METADATA_FILES:  # the case list, not its folder: the images are beside it
-        raise BadInputError(f"{path} is a case folder's case list: index its folder, {path.absolute().parent}")
-    raise BadInputError(
-        f"{path} is neither a PDF nor a case folder (a folder with cases.jsonl or labels.csv), nor lecture notes "
-        f"({', '.join(NOTE_SUFFIXES)})"
-    )
+
+    def built(self, reader: type[Source], path: Path) -> Source:
+        """The source ``reader`` makes of ``path``."""
+        name = reader_name(reader)
+        if name.startswith("py:"):  # a plug-in's constructor failing is one line naming it
+            return started(name, "source", functools.partial(reader, path, self.settings))
+        return reader(path, self.settings)
+
+    def nothing_found(self, path: Path) -> str:
+        """Why ``path``, walked, holds no source; a folder's line names the suffixes of its files no loaded reader
+        takes: a folder of plug-in material (``.txt`` notes) indexed without ``PATHATLAS_SOURCES`` is no case folder
+        missing its list."""
+        if path.is_dir():
+            return f"no PDFs, lecture notes or case folders found in {path} ({FOLDER_HINT}{self.read_by_none()})"
+        if path.name in METADATA_FILES:  # the case list, not its folder: the images are beside it
+            return f"{path} is a case folder's case list: index its folder, {path.absolute().parent}"
+        return (
+            f"{path} is neither a PDF nor a case folder (a folder with cases.jsonl or labels.csv), nor lecture notes "
+            f"({', '.join(NOTE_SUFFIXES)})"
+        )
+
+    def read_by_none(self) -> str:
+        """What ``nothing_found`` adds of the files the walk met that no reader took: their most common suffixes."""
+        if not (suffixes := [suffix for suffix, _ in self.unread.most_common() if suffix]):
+            return ""
+        return f"; its {first_few(suffixes)} files are read by no loaded source: PATHATLAS_SOURCES adds plug-in ones"
+
+
+def unloaded_readers_at(path: Path, manifest: Mapping[str, Mapping[str, Any]], settings: Settings) -> list[str]:
+    """The source plug-ins that read what ``manifest`` holds at or below ``path`` and that ``settings`` do not load
+    (``unloaded_reader``), by name: why a path that held sources when indexed holds none now, as the index recorded
+    it, not guessed from its files."""
+    real = path.resolve()
+    held = (entry for key, entry in manifest.items() if Path(key).is_relative_to(real))
+    return sorted({entry["reader"] for entry in held if unloaded_reader(entry, settings)})

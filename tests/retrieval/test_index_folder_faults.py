@@ -446,7 +446,8 @@ def test_a_path_with_nothing_to_index_fails_alone_and_the_others_are_indexed(tmp
     assert report["alpha.pdf"]["status"] == "indexed"
     assert report["notes"]["status"] == "failed"
     assert report["notes"]["problems"] == [
-        f"no PDFs, lecture notes or case folders found in {notes} (a case folder needs cases.jsonl or labels.csv)"
+        f"no PDFs, lecture notes or case folders found in {notes} (a case folder needs cases.jsonl or labels.csv; "
+        "its .txt files are read by no loaded source: PATHATLAS_SOURCES adds plug-in ones)"
     ]
     assert report["nosuch.pdf"]["problems"] == [f"no such file or folder: {tmp_path / 'nosuch.pdf'}"]
     assert sources_found(settings) == {"alpha.pdf"}
