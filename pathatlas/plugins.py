@@ -146,9 +146,9 @@ def checked_vectors(
 ) -> dict[str, np.ndarray]:
     """What an encoder's ``call`` (``encode_text``, ``encode_image``) returned for ``rows`` inputs, as float32 arrays,
     once it is what the ``Encoder`` protocol promises: a dict of spaces among ``spaces`` (those it declares for that
-    input) to finite arrays of shape (rows, dims[space]). Anything else is refused in one line naming the encoder (as
-    the index records it) and what it returned, before a store holds it: a wrong width, a missing row or a NaN would
-    otherwise break every later search, or be stored under no space at all."""
+    input) to finite arrays of shape (rows, dims[space]), rows of unit length (``unit_rows``). Anything else is refused
+    in one line naming the encoder (as the index records it) and what it returned, before a store holds it: a wrong
+    width, a missing row or a NaN would otherwise break every later search, or be stored under no space at all."""
     named = f"encoder {encoder!r}: {call}"
     if not isinstance(returned, Mapping):
         raise EncoderError(f"{named} returned {type(returned).__name__}, not a dict of space name to vectors")
@@ -168,8 +168,27 @@ def checked_vectors(
             )
         if not np.isfinite(array).all():
             raise EncoderError(f"{named} returned {space!r} vectors holding NaN or infinite values")
-        checked[space] = array
+        checked[space] = unit_rows(array)
     return checked
+
+
+UNIT_TOLERANCE = 1e-3
+"""How far from 1 a row's length may be and the row kept as given: the built-in encoders' rows are within 3e-7 of it
+(float32 rounding after their own normalising), a plug-in's that were never normalised are off by far more."""
+
+
+def unit_rows(array: np.ndarray) -> np.ndarray:
+    """``array`` with each row longer or shorter than 1 (beyond ``UNIT_TOLERANCE``) scaled to unit length; a row of
+    zeros, which has no direction, stays as it is. Scaled, not refused: the direction is what a vector says, so the
+    rows of a plug-in that forgot to normalise mean the same once scaled, where their lengths had made every score of
+    its spaces grow with them (1e6 for rows of length 1000) and outweigh the other spaces in a fused ranking. Rows
+    already unit are kept bit for bit, so the built-in encoders' vectors, and the copies a re-index makes of them,
+    are as they gave them."""
+    lengths = np.linalg.norm(array.astype(np.float64), axis=1, keepdims=True)  # no overflow from float32's squares
+    off = (np.abs(lengths - 1) > UNIT_TOLERANCE) & (lengths > 0)
+    if not off.any():
+        return array
+    return np.where(off, array / np.where(off, lengths, 1), array).astype(np.float32)
 
 
 def require(module: str, extra: str):

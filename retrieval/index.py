@@ -302,27 +302,54 @@ def chosen(settings: Settings, name: str) -> str | None:
 
 
 def other_than_asked(path: Path, name: str, recorded: str, asked: str) -> str:
-    """The one line refusing an index opened with another encoder or store (``name``) than it records."""
-    return (
-        f"index {path} was built with {name} {recorded!r}, not {asked!r} as asked: name none (no --{name}, "
-        f"PATHATLAS_{name.upper()} unset) to use the index's own, or use another --index"
-    )
+    """The one line refusing an index opened with another encoder or store (``name``) than it records, and how to use
+    its own: naming none, or naming it where it is used only once named (``names_code``: naming none was refused)."""
+    if recorded in OPENED_UNASKED[name]:
+        own = f"name none (no --{name}, PATHATLAS_{name.upper()} unset) to use the index's own"
+    else:
+        own = f"to use the index's own, trust it by naming it ({option(name, recorded)}, or {setting(name, recorded)})"
+    return f"index {path} was built with {name} {recorded!r}, not {asked!r} as asked: {own}, or use another --index"
 
 
 OPENED_UNASKED = {"encoder": ("default",), "store": tuple(name for name in NAMES["store"] if name != PLUGIN)}
 """What an index may name and be opened with unasked: the shipped encoder and the built-in stores."""
 
 
-def names_code(path: Path, name: str, recorded: str, asked: str | None) -> None:
+def setting(name: str, value: str) -> str:
+    """The variable naming ``value`` as the encoder or store (``name``), as a shell takes it."""
+    return f"PATHATLAS_{name.upper()}={shlex.quote(value)}"
+
+
+def option(name: str, value: str) -> str:
+    """The option naming ``value`` as the encoder or store (``name``) of ``pathatlas index``, as a shell takes it."""
+    return f"--{name} {shlex.quote(value)}"
+
+
+def untrusted(name: str, recorded: str, asked: str | None) -> bool:
+    """Whether the encoder or store (``name``) an index records is used only once asked for (``names_code``)."""
+    return asked is None and recorded not in OPENED_UNASKED[name]
+
+
+def what_is_named(recorded: str) -> str:
+    """How a refusal calls what an index records: a ``py:`` path is code, any other name a model it does not hold."""
+    return "code" if recorded.startswith("py:") else "a model outside it"
+
+
+def names_code(path: Path, name: str, recorded: str, asked: str | None, *beside: tuple[str, str, str | None]) -> None:
     """Refuse an encoder or store (``name``) that the index at ``path`` merely records and nobody ``asked`` for, unless
     it is one ``OPENED_UNASKED``: an index is data, shared and downloaded, and opening one never runs code it names
-    (``py:``) nor fetches or reads a model it does not hold (``hf-hub:``, ``st:``, ``local-dir:``)."""
-    if asked is None and recorded not in OPENED_UNASKED[name]:
-        what = "code" if recorded.startswith("py:") else "a model outside it"
-        raise PathAtlasError(
-            f"index {path} names {what} ({name} {recorded!r}); trust it explicitly with "
-            f"PATHATLAS_{name.upper()}={recorded} (or 'pathatlas index --{name} {recorded}')"
-        )
+    (``py:``) nor fetches or reads a model it does not hold (``hf-hub:``, ``st:``, ``local-dir:``). The refusal also
+    names each of ``beside`` (name, recorded, asked: the encoder, beside the store) that would be refused next, so
+    that one try says all there is to trust."""
+    if not untrusted(name, recorded, asked):
+        return
+    others = [(other, named) for other, named, wanted in beside if untrusted(other, named, wanted)]
+    also = "".join(f", and {what_is_named(r)} ({n} {r!r}) with {setting(n, r)}" for n, r in others)
+    options = " ".join(option(n, r) for n, r in [(name, recorded), *others])
+    raise PathAtlasError(
+        f"index {path} names {what_is_named(recorded)} ({name} {recorded!r}); trust it explicitly with "
+        f"{setting(name, recorded)}{also} (or 'pathatlas index {options}')"
+    )
 
 
 def last_writer(path: Path) -> str | None:
@@ -367,7 +394,7 @@ def read_meta(path: Path, settings: Settings, store: str | None) -> IndexMeta:
     asked_store = store or chosen(settings, "store")
     if asked_store is not None and asked_store != meta.store:
         raise PathAtlasError(other_than_asked(path, "store", meta.store, asked_store))
-    names_code(path, "store", meta.store, asked_store)
+    names_code(path, "store", meta.store, asked_store, ("encoder", meta.encoder, encoder))
     meta.encoder = encoder or meta.encoder  # the name that builds it: a plug-in's own ``name`` may differ
     return meta
 

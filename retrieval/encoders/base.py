@@ -26,6 +26,8 @@ from pathatlas.retrieval.progress import progress
 if TYPE_CHECKING:
     import torch
 
+    from pathatlas.settings import Settings
+
 Embeddings = dict[str, np.ndarray]
 """Space name to an (n, dim) float32 array, rows L2-normalised."""
 
@@ -89,17 +91,23 @@ def in_fixed_chunks(run: Callable[[torch.Tensor], torch.Tensor], batch: torch.Te
 class Encoder(ABC):
     """Maps texts and images into named vector spaces.
 
-    Implementations set ``name`` (how errors and benchmarks call it; an index records the registry name it was
-    built with, e.g. ``py:pkg.mod.Class``, and reopens with that), ``dims`` (space to dimension), and the
-    spaces each modality fills. Both methods take a batch and return ``Embeddings`` with one row per
-    input, even for empty input (an array of shape (0, dim)). A ``py:`` plug-in is built as ``Class(settings)``
-    (``pathatlas.settings.Settings``).
+    What a plug-in writes, and no more: ``name`` (how errors and benchmarks call it; an index records the registry
+    name it was built with, e.g. ``py:pkg.mod.Class``, and reopens with that), ``dims`` (space to dimension), the
+    spaces each modality fills (``text_spaces``, ``image_spaces``), ``encode_text`` and ``encode_image``. Both take a
+    batch and return ``Embeddings`` with one row per input, even for empty input (``empty(spaces)``: what a modality
+    it does not encode returns). A ``py:`` plug-in is built as ``Class(settings)`` (``pathatlas.settings.Settings``),
+    which this ``__init__`` keeps as ``self.settings``; write one only to read what you need (a model's folder).
+    Rows are meant to be L2-normalised; one that is not is scaled to unit length where every call's vectors are
+    checked (``pathatlas.plugins.checked_vectors``).
     """
 
     name: str
     dims: dict[str, int]
     text_spaces: tuple[str, ...] = ()
     image_spaces: tuple[str, ...] = ()
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings
 
     def text_query_spaces(self) -> tuple[str, ...]:
         """Spaces a text *query* searches (default: all of ``text_spaces``). An encoder leaves out a space whose

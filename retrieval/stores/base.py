@@ -210,6 +210,12 @@ class VectorStore(ABC):
       further from the encoder's at each re-index.
 
     Both say ``False`` unless a store says otherwise: the safe answer for a plug-in that does not.
+
+    What a plug-in writes: ``kind`` and the abstract calls (``upsert``, ``delete``, ``search``, ``payloads``, ``scan``,
+    ``count``, ``commit``); ``vectors`` to be exported and searched "more like this". The names of the calls
+    (``CALLS``: those and ``records``, ``value_counts``, ``source_revisions``, ``check``, ``close``) are the
+    contract's: an attribute of that name holding anything but a call (rows kept in ``self.records``) is refused
+    when it is set, in one line naming the store.
     """
 
     kind: ClassVar[str]
@@ -222,6 +228,17 @@ class VectorStore(ABC):
         self.location = location
         self.dims = dict(dims)
         self.settings = settings
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Refuse an attribute hiding one of the contract's calls (``CALLS``): a store keeping its rows in
+        ``self.records`` indexed and searched, then ``pathatlas export`` ended in "'dict' object is not callable"."""
+        if name in CALLS and not callable(value):
+            store = f"{type(self).__module__}.{type(self).__qualname__}"
+            raise PathAtlasError(
+                f"store {store} sets self.{name} to a {type(value).__name__}, hiding its call {name}() that every "
+                "store answers (VectorStore's contract): keep it under another name"
+            )
+        super().__setattr__(name, value)
 
     @property
     def placement(self) -> str:
@@ -281,6 +298,10 @@ class VectorStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files and handles."""
+
+
+CALLS = frozenset(name for name, member in vars(VectorStore).items() if callable(member) and not name.startswith("_"))
+"""The calls every store answers, by name: what its callers, the export among them, call on any store."""
 
 
 def stored_vectors(store: VectorStore, ids: list[str]) -> dict[str, dict[str, np.ndarray]]:

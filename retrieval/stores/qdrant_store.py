@@ -669,13 +669,17 @@ class _ClientEngine:
             raise missing(" (no such folder)")
         else:
             self.client = local_client(url)
+        self._let_go = weakref.finalize(self, self.client.close)
+        """Once: at ``close``, or where the store is never closed, when it is garbage-collected or at exit, before
+        the interpreter tears its modules down (the client's own ``__del__`` then printed "Exception ignored ...
+        ImportError: sys.meta_path is None"). It holds the client, not this engine, so it keeps no store alive."""
         try:
             exists = self.exists()
         except PathAtlasError:
-            self.client.close()
+            self._let_go()
             raise
         if not exists and missing is not None:
-            self.client.close()  # a twin's client holds its folder's lock
+            self._let_go()  # a twin's client holds its folder's lock
             raise missing("")
         self.created = not exists
         if not exists:
@@ -789,7 +793,7 @@ class _ClientEngine:
         """The server persists each acknowledged write."""
 
     def close(self) -> None:
-        self.client.close()
+        self._let_go()
 
 
 class _ClosedEngine:

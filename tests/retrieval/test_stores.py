@@ -173,7 +173,9 @@ def test_batched_search_equals_one_query_at_a_time(store_kind, settings, tmp_pat
 
 
 def test_each_store_says_truly_whether_it_gives_back_the_very_vectors_it_was_given(store_kind, settings, tmp_path):
-    """``exact_vectors``: a re-index copies vectors from a store that says so rather than encode again."""
+    """``exact_vectors``: a re-index copies vectors from a store that says so rather than encode again. ``False`` is
+    always allowed (the contract's safe answer for a plug-in that does not say); the built-in stores say ``True``
+    wherever it holds, so that their re-index copies."""
     data = records(np.random.default_rng(0))
     store = make_store(store_kind, tmp_path / "store", settings)
     try:
@@ -181,7 +183,9 @@ def test_each_store_says_truly_whether_it_gives_back_the_very_vectors_it_was_giv
         store.commit()
         given = store.vectors([r.id for r in data])
         kept = all(np.array_equal(given[r.id][space], r.vectors[space]) for r in data for space in r.vectors)
-        assert store.exact_vectors == kept
+        assert kept or not store.exact_vectors, "exact_vectors is True, yet the vectors come back changed"
+        if not store_kind.startswith("py:"):
+            assert store.exact_vectors == kept
     finally:
         store.close()
 
