@@ -14,6 +14,7 @@ from pathatlas.agent.graph import answer_document
 from pathatlas.agent.plan import REFERS_TO_OTHERS, follow_ups, read_question, referred_options, with_options
 from pathatlas.agent.questions import Answer, Evidence, Question
 from pathatlas.agent.scoring import best_option
+from pathatlas.agent.writing import UNNAMED_CONFIDENCE
 from pathatlas.retrieval.records import Citation, Payload
 
 LUNG = "The right lung consists of three lobes: the superior, middle, and inferior lobes."
@@ -155,7 +156,7 @@ def test_none_of_the_above_is_not_chosen_and_keeps_an_answer_unsettled():
     assert plain["choice"] == 0 and plain["settled"], "the same evidence settles A without it"
     document = answered(Question(POSTERIOR, ["Oxytocin", "Growth hormone", "None of the above"]), [OXYTOCIN, GROWTH])
     assert document["choice"] == 0 and not document["settled"]
-    assert document["confidence"] <= 1 / 3, "no more than chance: it cannot tell A from none of them"
+    assert document["confidence"] <= UNNAMED_CONFIDENCE, "an unsettled answer's most: it cannot tell A from none"
     assert 'cannot rule out "C. None of the above"' in document["rationale"], document["rationale"]
 
 
