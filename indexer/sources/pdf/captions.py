@@ -26,12 +26,12 @@ MENTION = re.compile(
     rf"(?:is|are|was|were|can|may|will|has|have|{VERBS_TAKING_OF}|[a-z]*[a-hj-rtv-z]s\b(?!\s+of\b))\b"
 )
 """A figure's label that a sentence goes on from with a verb ("Figure 24.21 summarizes ...", "Figure 3 (below) shows
-...", "Figure 5 also shows ...", "Figure 5 is composed of ...", "Figure 5 consists of ..."): the body text naming a figure, not its caption, which
-goes on with a title, a part or a noun ("Figure 1.2 The heart", "Figure 6.2 a: ...", "Figure 3 normal liver, low
-power", "Figure 5 cells of ...", "Figure 5 features of ...": a lower-case -s word before "of" is a noun unless one of
-``VERBS_TAKING_OF``; "Figure 2 necrosis", "Figure 2 fibrous tissue", "Figure 2 abscess": no verb ends in -is, -us or
--ss). A plural noun with no "of" ("Figure 2 neutrophils in a smear") still reads as a verb: no word list tells them
-apart."""
+...", "Figure 5 also shows ...", "Figure 5 is composed of ...", "Figure 5 consists of ..."): the body text naming a
+figure, not its caption, which goes on with a title, a part or a noun ("Figure 1.2 The heart", "Figure 6.2 a: ...",
+"Figure 3 normal liver, low power", "Figure 5 cells of ...", "Figure 5 features of ...": a lower-case -s word before
+"of" is a noun unless one of ``VERBS_TAKING_OF``; "Figure 2 necrosis", "Figure 2 fibrous tissue", "Figure 2 abscess":
+no verb ends in -is, -us or -ss). A plural noun with no "of" ("Figure 2 neutrophils in a smear") still reads as a
+verb: no word list tells them apart."""
 MAX_CAPTION_GAP = 72.0
 """Points between an image and the block below it (or above it: ``printed_above``) beyond which that block is not its
 caption."""

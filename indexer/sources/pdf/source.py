@@ -79,8 +79,8 @@ class PdfSource(Source):
     figure at a page's foot keeps the caption printed just above it, not the next page's opening caption, and parts
     named "(A, B)" or "A. Normal. B. ..." count too; 23: two figures stacked in a book printing captions above them
     each take their own, not both the one between them, and a caption going on in lower case with a plural noun
-    ("Figure 5 cells of ...") is no sentence naming its figure; 24: a sentence putting an adverb between a figure's label
-    and its verb ("Figure 5 also shows ...") is no caption. Up to 14 the version every built-in reader shared
+    ("Figure 5 cells of ...") is no sentence naming its figure; 24: a sentence putting an adverb between a figure's
+    label and its verb ("Figure 5 also shows ...") is no caption. Up to 14 the version every built-in reader shared
     (``Source.records_version``): the numbers not named here changed case folders only."""
     reads_settings = (
         "passage_min_words",
