@@ -16,7 +16,7 @@ from pathatlas.retrieval.records import Citation, Payload
 from pathatlas.retrieval.search import check_filters, check_image
 from pathatlas.retrieval.stores.base import Filters
 from pathatlas.retrieval.terms import has_words
-from pathatlas.retrieval.text import CJK_RUN, normalise
+from pathatlas.retrieval.text import CJK_RUN, composed, without_invisible
 
 
 def letter_index(letter: str, n_options: int) -> int:
@@ -74,12 +74,12 @@ class Question:
     takes, e.g. one textbook."""
 
     def __post_init__(self) -> None:
-        """Read the question and its options as search reads text (``as_searched``), here where every door (Python
-        API, REST, MCP, CLI, bench) makes its question: the agent weighs its words against evidence stored that way, so
-        "Ｗｈｉｃｈ ｃｅｌｌｓ ｒｅｓｏｒｂ ｂｏｎｅ？" or a word with a zero-width space in it named no option and
-        answered otherwise than the question typed plainly. The answer echoes the question and options as read."""
-        self.text = as_searched(self.text)
-        self.options = options_as_searched(self.options)
+        """Read the question and its options as typed plainly (``typed_plainly``), here where every door (Python API,
+        REST, MCP, CLI, bench) makes its question: "Ｗｈｉｃｈ ｃｅｌｌｓ ｒｅｓｏｒｂ ｂｏｎｅ？" or a word with a
+        zero-width space in it named no option and answered otherwise than the question typed plainly. The answer
+        echoes the question and options so read."""
+        self.text = typed_plainly(self.text)
+        self.options = options_typed_plainly(self.options)
 
     def validate(self) -> None:
         """Refuse what no door may ask, in one line. The rule of an empty question, alike at every door: beside an
@@ -122,17 +122,22 @@ class Question:
         return bool(self.options)
 
 
-def as_searched(text: Any) -> Any:
-    """``text`` as search stores and reads it (``normalise``: NFKC, invisible format characters dropped), so a
-    full-width, decomposed or zero-width-spaced form is the text typed plainly; anything but a string as it is, for
-    ``Question.validate`` to refuse."""
-    return normalise(text) if isinstance(text, str) else text
+FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+"""Full-width ASCII forms (and the ideographic space) to the characters they stand for: "Ａ．" is "A."."""
 
 
-def options_as_searched(options: Any) -> Any:
-    """Each option ``as_searched``, in a list; options that are no list or tuple as they are, for
+def typed_plainly(text: Any) -> Any:
+    """``text`` composed (NFC: accents typed decomposed on a Mac), without invisible format characters (a zero-width
+    space pasted from a web page) and with full-width ASCII forms as ASCII, otherwise as typed: NFKC (search's
+    ``normalise``) would also echo "10⁹/L" as "109/L", "Ca²⁺" as "Ca2+" and "½" as "1⁄2". Anything but a string as
+    it is, for ``Question.validate`` to refuse."""
+    return composed(without_invisible(text)).translate(FULL_WIDTH) if isinstance(text, str) else text
+
+
+def options_typed_plainly(options: Any) -> Any:
+    """Each option ``typed_plainly``, in a list; options that are no list or tuple as they are, for
     ``Question.validate`` to refuse."""
-    return [as_searched(option) for option in options] if isinstance(options, list | tuple) else options
+    return [typed_plainly(option) for option in options] if isinstance(options, list | tuple) else options
 
 
 def repeated_option(options: list[str]) -> str | None:
@@ -347,8 +352,8 @@ def with_pasted_options(question: str, options: list[str]) -> tuple[str, list[st
     always win, read without labels pasted with them in order (``unlabelled``: "A. Koilocytes" is option A's
     "Koilocytes"; kept, the web form and the library would ask "B. B. Koilocytes"). Option lines that cannot be read are
     refused with the reason (``unread_option_lines``): answered as an open question, the question's options would be
-    silently dropped. Labels are read in the text ``as_searched``: "Ａ．" typed full-width is "A."."""
-    question, options = as_searched(question), options_as_searched(options)
+    silently dropped. Labels are read in the text ``typed_plainly``: "Ａ．" typed full-width is "A."."""
+    question, options = typed_plainly(question), options_typed_plainly(options)
     if options:
         return question, unlabelled(options), False
     if pasted := option_lines(question):

@@ -1,8 +1,10 @@
-"""A question and its options are read as search reads text (``retrieval.text.normalise``: NFKC, invisible format
-characters dropped), once, where a ``Question`` is made, which every door (Python API, REST, MCP, CLI, bench) passes.
+"""A question and its options are read as typed plainly (``typed_plainly``: composed, invisible format characters
+dropped, full-width ASCII forms as ASCII), once, where a ``Question`` is made, which every door (Python API, REST,
+MCP, CLI, bench) passes.
 "Ｗｈｉｃｈ ｃｅｌｌｓ ｒｅｓｏｒｂ ｂｏｎｅ？" typed on a full-width keyboard, an accent typed decomposed (a Mac) and a
-zero-width space pasted from a web page are then the question typed plainly: the same choice, confidence and quotes,
-and the answer echoes the question and options as read. Hashing encoder and a one-page PDF: no model to load."""
+zero-width space pasted from a web page are then the question typed plainly: the same choice, confidence
+and quotes, and the answer echoes the question and options as read. Hashing encoder and a one-page PDF: no model to
+load."""
 
 from __future__ import annotations
 
@@ -128,3 +130,9 @@ def test_full_width_option_lines_pasted_with_the_question_are_read_as_its_option
 def test_full_width_labels_given_with_the_options_are_dropped():
     typed = [full_width(option) for option in lettered(OPTIONS)]
     assert with_pasted_options(QUESTION, typed) == (QUESTION, OPTIONS, False)
+
+
+def test_numbers_and_symbols_are_echoed_as_typed():
+    """NFKC would make "10⁹/L" "109/L": an answer naming a count a thousand times too small."""
+    options = ["150–400 × 10⁹/L", "Ca²⁺ influx", "T½ of 7 days", "ﬁbrin", "7.5 µm"]
+    assert Question(QUESTION, options).options == options
