@@ -24,7 +24,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from pathatlas import tesseract
-from pathatlas.errors import BadInputError, PathAtlasError
+from pathatlas.errors import BadInputError, PathAtlasError, first_few
 from pathatlas.indexer.records import Record, pixels_hash
 from pathatlas.indexer.sources import (
     FOLDER_HINT,
@@ -34,9 +34,11 @@ from pathatlas.indexer.sources import (
     NothingToIndexError,
     Paths,
     PdfSource,
+    UndecidedError,
     as_paths,
     discover,
     source_types,
+    unloaded_readers_at,
 )
 from pathatlas.indexer.sources.base import Source
 from pathatlas.indexer.sources.fingerprints import (
@@ -279,8 +281,9 @@ def gone_from_folders(
 def not_reindexable(manifest: Manifest, key: str, settings: Settings, index_dir: Path | None = None) -> str | None:
     """Why the index's source ``key`` cannot be read again where it was indexed from, in one line: gone from disk
     (moved, deleted, a drive not mounted), read by a source plug-in not loaded now, or no longer of its kind (a case
-    folder without its metadata file, whose PDFs ``index`` would otherwise add as sources nobody named); None where it
-    can. The command to paste names ``index_dir``, if any (``pathatlas_command``)."""
+    folder without its metadata file, whose PDFs ``index`` would otherwise add as sources nobody named), or its
+    plug-in failing to tell whether it reads it (``UndecidedError``, which stopped the whole run); None where it can.
+    The command to paste names ``index_dir``, if any (``pathatlas_command``)."""
     path, kind = Path(key), manifest[key].get("kind")
     if not path.exists():
         removal = pathatlas_command("remove", removal_name(manifest, key), index_dir=index_dir)
@@ -290,9 +293,24 @@ def not_reindexable(manifest: Manifest, key: str, settings: Settings, index_dir:
         )
     if unloaded := unloaded_reader(manifest[key], settings):
         return f"{key}: {unloaded}; its records stay as indexed"
-    if not any(reader.kind == kind and reader.accepts(path) for reader in source_types(settings)):
-        return f"{key}: no longer a {kind} source ({FOLDER_HINT}); its records stay as indexed"
+    try:
+        if not any(reader.kind == kind and reader.accepts(path) for reader in source_types(settings)):
+            return f"{key}: no longer a {kind} source ({FOLDER_HINT}); its records stay as indexed"
+    except UndecidedError as exc:
+        return f"{key}: {exc}; its records stay as indexed"
     return None
+
+
+def with_unloaded_readers(problem: str, path: Path, manifest: Manifest, settings: Settings) -> str:
+    """The line of a path given that held nothing to read, with the source plug-ins not loaded now that ``manifest``
+    records as having read what it holds there (``unloaded_readers_at``): its files alone cannot say which plug-in a
+    folder of ``.txt`` notes wants. In the path's problems, so ``--json``, ``Atlas.add`` and REST say it too."""
+    if not (readers := unloaded_readers_at(path, manifest, settings)):
+        return problem
+    return (
+        f"{problem}; the index holds what is there as read by source plug-in {first_few(readers)}, not loaded "
+        "(set PATHATLAS_SOURCES): its records stay as indexed"
+    )
 
 
 def unread_status(exc: Exception, walked: bool, indexed_before: bool, problems: list[str]) -> str:
@@ -530,6 +548,7 @@ class Indexer:
             sources = Discovered([], exc.failed)
         for path, problem in sources.failed.items():  # a path with nothing to index fails alone, as a corrupt PDF does
             report.unfound.append(str(expanded(path).absolute()))
+            problem = with_unloaded_readers(problem, Path(report.unfound[-1]), self.index.manifest, self.settings)
             report.sources.append(SourceReport(report.unfound[-1], "failed", problems=[problem]))
         if not sources:
             return report
@@ -608,6 +627,7 @@ class Indexer:
             count, units = self._write(source, fingerprint)
             if not count:  # an empty cases.jsonl, a folder whose every image failed: not "indexed, 0 entries"
                 raise BadInputError(nothing_indexed(source))
+            self._check_held(source.key, fingerprint, count)
             entry = {
                 "id": source_id(source.key),
                 "fingerprint": fingerprint,
@@ -638,6 +658,19 @@ class Indexer:
             return SourceReport(source.key, status, problems=[one_line(exc), *source.problems])
         self._report(source.key, units, units)  # committed: what it had, not what its listing promised (``size_hint``)
         return SourceReport(source.key, "indexed", count, time.perf_counter() - started, source.problems)
+
+    def _check_held(self, key: str, fingerprint: str, written: int) -> None:
+        """Refuse, before its commit, the source ``key`` whose ``written`` records of ``fingerprint`` the store does not
+        all hold (``Index.record_counts``, as ``holds_unchanged`` reads them: one count per source): a plug-in store
+        that drops rows was committed as "indexed", its records missing from every search. Refused, its commit is
+        rolled back, so its earlier version stays where the store keeps it."""
+        with self._stage("store"):
+            held = self.index.record_counts()[fingerprint]
+        if held < written:
+            raise PathAtlasError(
+                f"store {self.index.meta.store!r} holds {held} of the {written} records written for {key}: this "
+                "version of it was not committed"
+            )
 
     def _held_elsewhere(self, source: Source, known: dict[str, Any] | None) -> str | None:
         """Why the PDF, notes file or case folder ``source`` (committed as ``known``, if at all) is not indexed, where

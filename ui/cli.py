@@ -20,7 +20,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from pathatlas import tesseract
-from pathatlas.errors import BadInputError, EncoderMismatchError, first_few
+from pathatlas.errors import BadInputError, EncoderMismatchError
 from pathatlas.ui.bench_cli import bench_app
 from pathatlas.ui.cli_common import (
     DEMO_INDEX,
@@ -49,8 +49,7 @@ from pathatlas.ui.export_cli import export
 if TYPE_CHECKING:  # the records module loads numpy: not for --help
     from rich.status import Status
 
-    from pathatlas.indexer.pipeline import SourceReport
-    from pathatlas.retrieval.index import Index, Manifest
+    from pathatlas.retrieval.index import Index
     from pathatlas.retrieval.records import Hit
     from pathatlas.retrieval.search import Searcher
     from pathatlas.settings import Settings
@@ -230,28 +229,12 @@ def index(
                 ),
             )
         console.print(table)
-    failures = (failure_line(failed, report.unfound, idx.manifest, settings) for failed in report.failed)
-    for problem in dict.fromkeys(failures):  # a full disk fails all alike
+    for problem in dict.fromkeys(failed.problems[0] for failed in report.failed):  # a full disk fails all alike
         err_console.print(ERROR, terminal_text(problem), soft_wrap=True)
     for note in report.notes:
         err_console.print(note, highlight=False, soft_wrap=True, markup=False)
     if report.failed:
         raise typer.Exit(1)
-
-
-def failure_line(failed: SourceReport, unfound: list[str], manifest: Manifest, settings: Settings) -> str:
-    """The error line of a source that failed: its first problem, and for a path given that held nothing to read
-    (``unfound``), the source plug-ins not loaded now that the index records as having read what it holds there
-    (``unloaded_readers_at``): its files alone cannot say which plug-in a folder of ``.txt`` notes wants."""
-    from pathatlas.indexer.sources import unloaded_readers_at
-
-    readers = unloaded_readers_at(Path(failed.source), manifest, settings) if failed.source in unfound else []
-    if not readers:
-        return failed.problems[0]
-    return (
-        f"{failed.problems[0]}; the index holds what is there as read by source plug-in {first_few(readers)}, not "
-        "loaded (set PATHATLAS_SOURCES): its records stay as indexed"
-    )
 
 
 def refuse_no_index(settings: Settings) -> None:

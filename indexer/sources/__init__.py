@@ -51,7 +51,8 @@ def guarded_source(source_type: type[Source]) -> type[Source]:
     """The plug-in ``source_type`` whose failures are each one line naming it and the path it was at
     (``UndecidedError`` from ``accepts``, ``guarded_call`` for the other calls), as a damaged PDF's line names the
     PDF: "RuntimeError: parser exploded" alone said neither. A subclass, as ``plugins.guarded`` makes for stores: its
-    ``kind``, its ``reader_name`` and ``isinstance`` stay as they are."""
+    ``kind``, its ``reader_name`` and ``isinstance`` stay as they are. It pickles as the plug-in's own class (named
+    alike, the subclass is "not the same object" to pickle), so a plug-in may send itself to a process pool."""
     name = reader_name(source_type)
     accepts = source_type.accepts
 
@@ -67,8 +68,19 @@ def guarded_source(source_type: type[Source]) -> type[Source]:
         )
         for call in SOURCE_CALLS
     }
-    namespace = {"__module__": source_type.__module__, "__qualname__": source_type.__qualname__}
+    namespace = {
+        "__module__": source_type.__module__,
+        "__qualname__": source_type.__qualname__,
+        "__reduce_ex__": lambda self, protocol: (unguarded, (source_type, self.__dict__)),
+    }
     return type(source_type.__name__, (source_type,), {**calls, "accepts": classmethod(guarded_accepts), **namespace})
+
+
+def unguarded(source_type: type[Source], state: dict[str, Any]) -> Source:
+    """A plug-in source as its own class makes it, from a guarded one's attributes (``guarded_source``'s pickling)."""
+    source = source_type.__new__(source_type)
+    source.__dict__.update(state)
+    return source
 
 
 FOLDER_HINT = "a case folder needs cases.jsonl or labels.csv"
@@ -154,15 +166,18 @@ def unrendered_notes(inside: PurePath) -> bool:
 
 
 class Walk:
-    """The look for sources at one path a user gave. ``readers``: the source types still asked, in order; a plug-in
-    whose ``accepts`` raises (``UndecidedError``) is asked no more below that path, its one line in ``failures``, and
-    the others read on: a broken plug-in, asked first, would otherwise stop every path, a PDF beside it included.
+    """The look for sources at one path a user gave. ``readers``: the source types asked, in order; a plug-in whose
+    ``accepts`` raises (``UndecidedError``) is asked no more at or below the path it failed on (``undecided``), its one
+    line in ``failures``, and the others read on: a broken plug-in, asked first, would otherwise stop every path, a PDF
+    beside it included. The folders beside that path are still asked of it: one unreadable folder dropped the plug-in
+    for the whole walk, so an edit in a sibling folder went unindexed.
     ``walked``: the real folders seen; ``unread``: the suffixes of the files no reader took, which say why a folder
     holds nothing to index (``nothing_found``)."""
 
     def __init__(self, settings: Settings, readers: list[type[Source]]):
         self.settings = settings
         self.readers = list(readers)
+        self.undecided: list[tuple[type[Source], Path]] = []
         self.failures: list[str] = []
         self.walked: set[Path] = set()
         self.unread: Counter[str] = Counter()
@@ -178,12 +193,14 @@ class Walk:
 
     def reader(self, path: Path) -> type[Source] | None:
         """The first reader that accepts ``path``, if any."""
-        for reader in list(self.readers):
+        for reader in self.readers:
+            if any(reader is failed and path.is_relative_to(at) for failed, at in self.undecided):
+                continue
             try:
                 if reader.accepts(path):
                     return reader
             except UndecidedError as exc:
-                self.readers.remove(reader)
+                self.undecided.append((reader, path))
                 self.failures.append(str(exc))
         return None
 

@@ -5,12 +5,14 @@ a folder of its material indexed without it says which files no loaded source re
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pathatlas.indexer.records import Page, Passage, Record
+from pathatlas.indexer.sources import discover
 from pathatlas.indexer.sources.base import Source, hash_files
 from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.library import Atlas
@@ -151,16 +153,45 @@ def test_a_folder_of_plugin_material_indexed_without_the_plugin_says_what_reads_
     (report,) = json.loads(result.stdout)
     assert report["problems"] == [
         f"no PDFs, lecture notes or case folders found in {notes} (a case folder needs cases.jsonl or labels.csv; "
-        "its .txt files are read by no loaded source: PATHATLAS_SOURCES adds plug-in ones)"
+        "its .txt files are read by no loaded source: PATHATLAS_SOURCES adds plug-in ones); the index holds what is "
+        f"there as read by source plug-in {HERE}.TextNotes, not loaded (set PATHATLAS_SOURCES): its records stay as "
+        "indexed"
     ]
-    one_error_line(
-        result,
-        f"; the index holds what is there as read by source plug-in {HERE}.TextNotes, not loaded "
-        "(set PATHATLAS_SOURCES): its records stay as indexed",
-    )
+    assert one_error_line(result) == f"error: {report['problems'][0]}", "said once, as --json says it"
 
 
 def test_a_folder_no_plugin_ever_read_names_no_plugin(tmp_path, notes):
     result = run_cli("index", notes, "--index", tmp_path / "index", home=tmp_path / "home")
     line = one_error_line(result, "its .txt files are read by no loaded source")
     assert "the index holds" not in line
+
+
+class CannotTellWhereMarked(TextNotes):
+    """Cannot tell in a folder holding a ``POISON`` file (one it may not read), as any plug-in may fail in one place."""
+
+    @classmethod
+    def accepts(cls, path: Path) -> bool:
+        if (path / "POISON").exists():
+            raise PermissionError(13, "Permission denied", str(path / "POISON"))
+        return super().accepts(path)
+
+
+def test_a_plugin_that_cannot_tell_in_one_folder_is_still_asked_of_the_folders_beside_it(tmp_path):
+    """It was dropped for the whole walk: the folder beside the broken one was never read."""
+    course = tmp_path / "course"
+    for name in ("broken", "notes-a", "notes-b"):
+        (course / name).mkdir(parents=True)
+        (course / name / "page.txt").write_text(f"Notes of {name}: Reed-Sternberg cells.")
+    (course / "broken" / "POISON").write_text("")
+    with Atlas(tmp_path / "index", **quick(tmp_path), sources=[f"{HERE}.CannotTellWhereMarked"]) as atlas:
+        reports = {Path(report["source"]).name: report["status"] for report in atlas.add(course)}
+    assert reports == {"course": "failed", "notes-a": "indexed", "notes-b": "indexed"}, reports
+
+
+def test_a_plugin_source_pickles_as_the_plugins_own_class(tmp_path, notes):
+    """A plug-in may send itself to a process pool (``ProcessPoolExecutor.map(self.parse, files)``): the guarded
+    subclass, named as the plug-in's class, was "not the same object" to pickle."""
+    with Atlas(tmp_path / "index", **quick(tmp_path), sources=[f"{HERE}.TextNotes"]) as atlas:
+        (source,) = discover([notes], atlas.settings)
+    copy = pickle.loads(pickle.dumps(source))
+    assert type(copy) is TextNotes and copy.path == source.path and copy.key == source.key
