@@ -342,8 +342,6 @@ class Agent:
         options = state["question"].options
         if answer.choice is not None and not 0 <= answer.choice < len(options):  # a plug-in's broken contract
             raise AnswerError(f"answerer {self.answerer.name!r} chose option {answer.choice} of {len(options)}")
-        known = {e.id for e in evidence}
-        answer.cited = [i for i in answer.cited if i in known]
         annotate(answer, state["question"], evidence)
         step = {
             "step": "answer",
