@@ -140,15 +140,6 @@ def probabilities(row: Row, w: np.ndarray, negated_by: Columns = NEGATED_BY) -> 
     return p / p.sum()
 
 
-def chapter_folds_by_name(groups: Sequence[str], folds: int) -> list[int]:
-    """Fold of each row: whole groups (chapters) dealt round-robin in order of their names, shortest first, so no
-    chapter is split and a shuffled file keeps its folds. Not ``retrieval.bench.common.chapter_folds``, which deals
-    them in order of first appearance: the two fold the A&P dev chapters otherwise, and ``bench qa --folds``' held-out
-    figures in BENCHMARKS.md were measured on these folds, ``bench retrieval --folds``' on those."""
-    order = {g: n % folds for n, g in enumerate(sorted(set(groups), key=lambda g: (len(g), g)))}
-    return [order[g] for g in groups]
-
-
 def cross_validate(rows: Sequence[Row], fold_of: Sequence[int], negated_by: Columns = NEGATED_BY) -> dict:
     """Weights fit on all folds but one, scored on that one: held-out accuracy, negated accuracy, ECE, and each
     question's held-out choice (``chosen``: the option's index as asked)."""

@@ -449,8 +449,6 @@ def print_task(task: str, body: dict) -> None:
             console.print(f"{task} held-out fold {number}: ranker chosen on the other folds: {choice}", highlight=False)
     if tested := [fold["significance"] for fold in body.get("folds", []) if fold.get("significance")]:
         console.print(f"{task} held-out folds: {fold_marks_legend(tested)}", highlight=False)
-    if any("ranker" in fold for fold in body.get("folds", [])):
-        say_notes(task, {"notes": [FOLD_CHOICES]})
     if len(body.get("by_chapter", [])) in SHOWN_CHAPTERS:
         console.print(chapter_table(task, body))
     if fusion := body.get("fusion"):
@@ -473,11 +471,6 @@ def print_task(task: str, body: dict) -> None:
     say_notes(task, body)
 
 
-FOLD_CHOICES = (
-    "each fold's ranker was chosen on the other folds, but the grids and rules it was chosen among were designed on "
-    "these same questions: only the weights are held out"
-)
-"""Said under a task's held-out folds, as a run without folds says its figures are not held out."""
 SIGNIFICANT = "*"
 """The mark of a paired p significant after Holm-Bonferroni (``compare_runs``' ``significant``)."""
 
@@ -624,16 +617,17 @@ def bench_retrieval_command(
         typer.Option(
             help="--figures and --cases: queries from the held-out part ('val': groups chosen by a fixed hash, the "
             "split of the data PathAtlas's joint heads were trained on; the output says how many queries it kept) or "
-            "from everything ('all': your own images). --mcq ignores it (text to page asks every question with gold "
+            "from everything ('all': your own images; the shipped encoder's joint space, trained on the rest, is then "
+            "scored in a TASK:held-out twin alone). --mcq ignores it (text to page asks every question with gold "
             "pages), and so do --names, --labels, --terms and --image-words."
         ),
     ] = "val",
     folds: Annotated[
         int,
         typer.Option(
-            help="--mcq: deal the questions' chapters round-robin into this many folds (at most the number of "
-            "chapters), refit the ranker on all but one fold and report each held out; 0: the shipped ranker. "
-            "--image-words: its diagnosis folds (0: 3)."
+            help="--mcq: deal the questions' chapters round-robin by name, shortest first (as bench qa --folds), into "
+            "this many folds (at most the number of chapters), refit the ranker on all but one fold and report each "
+            "held out; 0: the shipped ranker. --image-words: its diagnosis folds (0: 3)."
         ),
     ] = 0,
     runs: Annotated[

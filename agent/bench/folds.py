@@ -10,9 +10,9 @@ from pathatlas.agent.answerers.offline import OfflineAnswerer
 from pathatlas.agent.bench.items import Item, as_filed
 from pathatlas.agent.bench.outcomes import group_figures
 from pathatlas.agent.questions import LETTERS
-from pathatlas.agent.tune import FITTED_ON, OpenRow, Row, chapter_folds_by_name, cross_validate, cross_validate_open
+from pathatlas.agent.tune import FITTED_ON, OpenRow, Row, cross_validate, cross_validate_open
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.bench.common import check_folds
+from pathatlas.retrieval.bench.common import chapter_folds, check_folds
 from pathatlas.retrieval.metrics import mean_interval
 
 REFITS = {"mcq": "the text multiple-choice questions", "open": "the open questions"}
@@ -98,8 +98,9 @@ def held_out_figures(
 ) -> tuple[dict[str, Any], list[str]]:
     """A mode's held-out figures, each where it answered questions to refit on (``rows`` and ``open_rows``):
     ``held_out``, its option weights refit per chapter fold (``tune.cross_validate``, with its 95% CI and
-    ``held_out_answers``), and ``held_out_open``, its open-answer confidence map refit per fold; a note
-    (``one_chapter``) instead of either where its questions span one chapter."""
+    ``held_out_answers``), and ``held_out_open``, its open-answer confidence map refit per fold, each with its folds'
+    ``chapters`` (``chapters_by_fold``); a note (``one_chapter``) instead of either where its questions span one
+    chapter."""
     figures, notes = {}, []
     for key, kind, fitted, check in (
         ("held_out", "mcq", rows, cross_validate),
@@ -111,12 +112,19 @@ def held_out_figures(
         if unfit := one_chapter(mode, kind, groups):
             notes.append(unfit)
         else:
-            figures[key] = check(fitted, chapter_folds_by_name(groups, folds))
+            fold_of = chapter_folds(groups, folds)
+            figures[key] = check(fitted, fold_of) | {"chapters": chapters_by_fold(groups, fold_of)}
     if held := figures.get("held_out"):
         held["ci95"] = list(mean_interval(list(held["correct"].values())))
-        fold_of, chosen = chapter_folds_by_name([r.group for r in rows], folds), held.pop("chosen")
+        fold_of, chosen = chapter_folds([r.group for r in rows], folds), held.pop("chosen")
         held |= held_out_answers(rows, fold_of, items, held["correct"], chosen)
     return figures, notes
+
+
+def chapters_by_fold(groups: list[str], fold_of: list[int]) -> list[list[str]]:
+    """Each fold's chapters, fold by fold (``chapter_folds``), as ``bench retrieval --folds`` lists its folds' (JSON
+    ``folds[i].chapters``): a reader sees the two benches held out the same chapters together."""
+    return [sorted({g for g, f in zip(groups, fold_of, strict=True) if f == fold}) for fold in sorted(set(fold_of))]
 
 
 DEV_QUESTIONS = "mcq_dev.jsonl"
@@ -140,18 +148,27 @@ def fold_chapters(items: list[Item]) -> int:
     return min((n for n in spans if n > 1), default=max(spans))
 
 
-def in_sample_note(fitted: int, asked: int, held_out: bool, chapters: int) -> str:
-    """The note of a run over questions the shipped weights were fitted on: its figures of them flatter the answerer.
-    Where the run shows held-out rows those are the figures to quote; else it names the ``--folds`` the questions'
-    ``chapters`` allow, or says none can be held out (a suggestion that ``check_folds`` would refuse would send users in
-    a circle)."""
+def in_sample_note(fitted: int, answered: int, asked: int, held: set[str], chapters: int) -> str:
+    """The note of a run over questions the shipped weights were fitted on (``fitted`` of the ``answered``, of those
+    ``asked``: Ctrl-C may stop a run early): its figures of them flatter the answerer. It names the held-out figures
+    the run shows (``held``: ``held_out``, rows of the table; ``held_out_open``, the open-answer confidence map's ECE,
+    which no row shows) as those to quote; without them it names the ``--folds`` the questions' ``chapters`` allow, or
+    says none can be held out (a suggestion that ``check_folds`` would refuse would send users in a circle)."""
+    these = f"these {asked} questions" if answered == asked else f"the {answered} questions answered (of {asked})"
     said = (
-        f"in-sample: the offline answerer's shipped weights were fitted on {fitted} of these {asked} questions (the "
-        "A&P dev questions), so its figures over them are in-sample"
+        f"in-sample: the offline answerer's shipped weights were fitted on {fitted} of {these} (the A&P dev "
+        "questions), so its figures over them are in-sample"
     )
     refit = "the weights refit on the other chapters for each fold of chapters"
-    if held_out:
-        return f"{said}; the held-out rows ({refit}) are the figures to quote"
+    quoted = [f"the held-out rows ({refit}) are the figures to quote"] if "held_out" in held else []
+    if "held_out_open" in held:
+        quoted.append(
+            "the open-answer confidence map's held-out ECE (the map refit on the other chapters for each fold of "
+            "chapters; the line after the tables, report.md's 'Open-answer confidence refit per fold', JSON "
+            "held_out_open) is the ECE to quote" + ("" if quoted else "; the table's rows are all in-sample")
+        )
+    if quoted:
+        return f"{said}; " + "; ".join(quoted)
     if chapters < 2:
         return f"{said}; no figures can be held out: these questions span {chapters} chapter(s), and folds need two"
     return (

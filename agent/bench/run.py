@@ -193,9 +193,11 @@ class QABench:
             notes += unfit
         summary = versus_baselines(summary)
         mark_losses(summary, items)
-        if seen := fitted_questions(items, self.answerer):
-            held = any(key in m for m in summary.values() for key in ("held_out", "held_out_open"))
-            notes.insert(0, in_sample_note(seen, len(items), held, fold_chapters(items)))
+        answered_ids = {r["id"] for r in per_item if "score" in r}
+        answered = [item for item in items if item.id in answered_ids]
+        if seen := fitted_questions(answered, self.answerer):  # the figures are of the questions answered
+            held = {key for m in summary.values() for key in ("held_out", "held_out_open") if key in m}
+            notes.insert(0, in_sample_note(seen, len(answered), len(items), held, fold_chapters(items)))
         kinds = dict(Counter(item.kind for item in items))
         searched = {r["id"] for r in per_item if "score" in r and r["mode"] != "no-rag"}
         retrieved = {i: chance for i, chance in hit_chances.items() if i in searched}
@@ -206,7 +208,7 @@ class QABench:
             "kinds": kinds,
             "metric": score_label(kinds),
             "fitted_on": seen,
-            "chance": chance_level(items, answered_ids := {r["id"] for r in per_item if "score" in r}, retrieved),
+            "chance": chance_level(items, answered_ids, retrieved),
             "chance_by_group": chance_by_group(items, answered_ids, retrieved),
             "notes": ([OFFLINE_YES_NO] if offline_yes_no else []) + notes,
             "latency": LATENCY,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -502,12 +502,12 @@ def queries_phrase(result: dict[str, Any]) -> str:
     return "queries: " + ", ".join(f"{task} {body.get('split', 'val')}" for task, body in result["tasks"].items())
 
 
-def chapter_folds(chapters: list[str], folds: int) -> list[int]:
-    """Fold of each question: chapters in order of first appearance, dealt round-robin (ch. 1, 6, 11 -> fold 0). Not
-    ``agent.tune.chapter_folds_by_name``, which deals them by name: each bench's held-out figures in BENCHMARKS.md
-    were measured on its own."""
-    order = list(dict.fromkeys(chapters))
-    return [order.index(chapter) % folds for chapter in chapters]
+def chapter_folds(chapters: Sequence[str], folds: int) -> list[int]:
+    """Fold of each question: whole chapters dealt round-robin in order of their names, shortest first ("ch2" before
+    "ch10"), so no chapter is split and a shuffled file keeps its folds. The one dealing of every bench that holds
+    chapters out (``bench retrieval --folds``, ``bench qa --folds``), so their folds are the same chapters."""
+    order = {chapter: n % folds for n, chapter in enumerate(sorted(set(chapters), key=lambda c: (len(c), c)))}
+    return [order[chapter] for chapter in chapters]
 
 
 def check_folds(chapters: list[str], folds: int, what: str) -> None:

@@ -19,11 +19,13 @@ paired tests, and a TREC run gives it one score: the order argsort or record ids
 nothing ties (``holding_ties``) the figures are the ranking's own.
 
 Queries: ``split="val"`` takes the held-out part (``is_validation`` groups, and items without any
-description, which training never sees). ``split="all"`` adds, for image to image, the same task over every
-query (e.g. all atlas images with a case partner) with the methods that learned nothing from the data
-(``visual``, ``plain-knn``, chance); methods with trained heads (``joint`` and its fusions) are reported on
-held-out queries only, in the ``...:held-out`` task, so no row ever scores images the heads were trained on. A task
-whose held-out queries are fewer than all it could score says how many in its ``notes`` (``split_notes``).
+description, which training never sees). ``split="all"`` takes every query (e.g. all atlas images with a case
+partner, every caption of a figures file); for an encoder with trained heads (PathAtlas's ``joint``) that task has
+the methods that learned nothing from the data (``visual``, ``plain-knn``, OCR's BM25, chance), and the methods with
+trained heads (``joint`` and its fusions) are reported on held-out queries only, in the ``...:held-out`` task, so no
+row ever scores images or captions the heads were trained on, and every encoder is scored over the same queries. A
+task whose held-out queries are fewer than all it could score says how many in its ``notes`` (``split_notes``,
+``held_out_note``).
 
 Tiles (images without a case of their own: LC25000 turned, mirrored and zoomed 250 originals per class into its
 tiles) are grouped by ``near_duplicate_groups``: a tile is held out only if no copy of it is among the items the heads
@@ -176,72 +178,123 @@ def copies_of(items: list[ImageItem], settings: Settings) -> list[int]:
     return copies
 
 
+DIRECTIONS = ("text_to_image", "image_to_text")
+
+
 def cross_modal(
     figures: list[ImageItem], images: ImageSet, encoder: Encoder, runs: Path | None = None, suffix: str = ""
 ) -> dict[str, Any]:
     """text_to_image and image_to_text (each name followed by ``suffix``) over one figures file, in every space both
     modalities share; with ``figure_ocr`` on, also BM25 between captions and the words printed in the images, alone and
-    fused. ``runs``: a folder for each task's TREC files (``write_runs``; a caption is named by its figure's image)."""
-    shared = [s for s in encoder.text_spaces if s in encoder.image_spaces]
+    fused. The queries are ``images.queries``; with split "all" and an encoder with learned spaces, as in
+    ``image_to_image``, every caption is scored without them and the held-out captions with them (``...:held-out``),
+    so an encoder's figures compare with another's over the same captions. ``runs``: a folder for each task's TREC
+    files (``write_runs``; a caption is named by its figure's image)."""
+    shared = tuple(s for s in encoder.text_spaces if s in encoder.image_spaces)
+    ranked = caption_rankings(figures, images, encoder, shared)
+    out: dict[str, Any] = {}
+    for direction, rankings in ranked.items():
+        task = direction + suffix
+        if images.split != "all" or not images.learned:
+            body = caption_task(direction, rankings, shared, images, images.queries, runs, task)
+            split = "all" if images.split == "all" else "val"
+            out[task] = {**body, "split": split, **noted(split_notes(body["n"], len(figures)))}
+            continue
+        held_out = f"{task}:held-out"
+        free = tuple(s for s in shared if s not in images.learned)
+        every = caption_task(direction, rankings, free, images, images.queries, runs, task)
+        held = caption_task(direction, rankings, shared, images, images.held_out, runs, held_out)
+        out[task] = {
+            **every,
+            "split": "all",
+            "default_label": without_learned(images),
+            "notes": [learned_note(every, held, images, held_out)],
+        }
+        out[held_out] = {**held, "split": "val", "notes": [held_out_note(held["n"], every["n"])]}
+    return out
+
+
+Rankings = tuple[dict[str, list[list[int]]], dict[str, list[list[int]]]]
+"""Each method's ranking of every figure per query figure, and its runs of tied scores (``runs_of``), by name."""
+
+
+def caption_rankings(
+    figures: list[ImageItem], images: ImageSet, encoder: Encoder, spaces: tuple[str, ...]
+) -> dict[str, Rankings]:
+    """Each direction's rankings (``Rankings``) for every figure as a query: each space's, and with figure or query OCR
+    on, BM25's between captions and the words printed in the images (``OCR``)."""
     captions = [i.texts[0] for i in figures]
     text_vectors = encoder.encode_text(captions)
-    same_caption = [[captions[c] == captions[q] for c in range(len(figures))] for q in range(len(figures))]
-    queries = images.held_out if images.learned else images.queries  # captions the heads learned are not queries
     settings = images.settings
     words = printed_words(figures, settings) if settings.figure_ocr or settings.query_ocr else None
-    out: dict[str, Any] = {}
-    gold = [{c for c, same in enumerate(same_caption[q]) if same} for q in queries]
-    for direction in ("text_to_image", "image_to_text"):
-        task = direction + suffix
+    ranked: dict[str, Rankings] = {}
+    for direction in DIRECTIONS:
         orders: dict[str, list[list[int]]] = {}
         ties: dict[str, list[list[int]]] = {}
-        for space in shared:
+        for space in spaces:
             if direction == "text_to_image":
                 scores = text_vectors[space] @ images.vectors[space].T
             else:
                 scores = images.vectors[space] @ text_vectors[space].T
             orders[space] = [np.argsort(-row).tolist() for row in scores]
             ties[space] = runs_of(scores, orders[space])
-        default = shared[0] if shared else "chance"
-        body: dict[str, Any] = {}
         if words is not None:
             if direction == "text_to_image":
                 texts, targets = captions, words
             else:  # an image query's words count as search counts them
                 texts, targets = [query_text(w.split()) for w in words], captions
             orders[OCR], ties[OCR] = bm25_orders(texts, targets)
-            if default in orders:
-                body["fusion"] = fuse_with_ocr(orders, ties, default, images, queries, gold)
-                # search fuses BM25 over captions and printed words with the spaces (figure_ocr), and an image
-                # query's own printed words with its image spaces (query_ocr)
-                if settings.figure_ocr if direction == "text_to_image" else settings.query_ocr:
-                    default = f"{default}+{OCR}"
-        asked = {name: [order[q] for q in queries] for name, order in orders.items()}
-        held = holding_ties({name: [runs[q] for q in queries] for name, runs in ties.items()})
-        methods: dict[str, Any] = {name: tied_figures(ranked, gold, held.get(name)) for name, ranked in asked.items()}
-        counts = [len(relevant) for relevant in gold]
-        methods["chance"] = chance(len(figures), counts)
-        split = "all" if queries == images.queries and images.split == "all" else "val"
-        out[task] = {
-            "n": len(queries),
-            "split": split,
-            "methods": methods,
-            "default": default,
-            "baselines": ["chance"],
-            **body,
-            **noted(split_notes(len(queries), len(figures)) if not images.learned else []),  # learned: always held out
-            **ties_shown(held),
-            "per_question": per_question([images.ids[q] for q in queries], gold, asked, held, images.ids),
-        }
-        if runs is not None:
-            out[task]["runs"] = write_runs(runs, task, images, queries, gold, asked, held)
-        if len(orders) > 1 and default in orders:
-            cut, cut_ties = cut_through_ties(asked, held, CUTOFF)
-            metrics = (*SIGNIFICANCE_METRICS, "recall@10")
-            out[task]["significance"] = compare_runs(
-                [str(q) for q in queries], gold, cut, default, metrics=metrics, ties=cut_ties
-            )
-    return out
+        ranked[direction] = orders, ties
+    return ranked
+
+
+def caption_task(
+    direction: str,
+    rankings: Rankings,
+    spaces: tuple[str, ...],
+    images: ImageSet,
+    queries: list[int],
+    runs: Path | None,
+    task: str,
+) -> dict[str, Any]:
+    """One caption task over ``queries`` (positions among the figures) with the methods of ``spaces`` and OCR: each
+    alone, their fusion (what search does with the query, the default) and chance."""
+    orders = {name: order for name, order in rankings[0].items() if name in (*spaces, OCR)}
+    ties = {name: runs for name, runs in rankings[1].items() if name in orders}
+    captions = [i.texts[0] for i in images.items]
+    gold = [{c for c, caption in enumerate(captions) if caption == captions[q]} for q in queries]
+    settings = images.settings
+    searched_by_ocr = settings.figure_ocr if direction == "text_to_image" else settings.query_ocr
+    default = spaces[0] if spaces else OCR if OCR in orders and searched_by_ocr else "chance"
+    fused: dict[str, Any] = {}
+    if OCR in orders and default in spaces:
+        fused["fusion"] = fuse_with_ocr(orders, ties, default, images, queries, gold)
+        # search fuses BM25 over captions and printed words with the spaces (figure_ocr), and an image query's own
+        # printed words with its image spaces (query_ocr)
+        if searched_by_ocr:
+            default = f"{default}+{OCR}"
+    asked = {name: [order[q] for q in queries] for name, order in orders.items()}
+    held = holding_ties({name: [runs[q] for q in queries] for name, runs in ties.items()})
+    methods: dict[str, Any] = {name: tied_figures(ranked, gold, held.get(name)) for name, ranked in asked.items()}
+    methods["chance"] = chance(len(captions), [len(relevant) for relevant in gold])
+    body = {
+        "n": len(queries),
+        "methods": methods,
+        "default": default,
+        "baselines": ["chance"],
+        **fused,
+        **ties_shown(held),
+        "per_question": per_question([images.ids[q] for q in queries], gold, asked, held, images.ids),
+    }
+    if runs is not None:
+        body["runs"] = write_runs(runs, task, images, queries, gold, asked, held)
+    if len(orders) > 1 and default in orders:
+        cut, cut_ties = cut_through_ties(asked, held, CUTOFF)
+        metrics = (*SIGNIFICANCE_METRICS, "recall@10")
+        body["significance"] = compare_runs(
+            [str(q) for q in queries], gold, cut, default, metrics=metrics, ties=cut_ties
+        )
+    return body
 
 
 def image_to_image(
@@ -266,15 +319,33 @@ def image_to_image(
     held_out = f"{task}:held-out"
     every = ranked_methods(images, images.queries, relevant, tuple(training_free), training_free, runs=runs, task=task)
     held = ranked_methods(images, images.held_out, relevant, default_spaces, runs=runs, task=held_out)
-    without = f"default without {'+'.join(images.learned)}"
-    learned = (
-        f"{every['default']} is search's {without}, whose heads trained on some of these queries; {held_out} scores "
-        "search's default itself"
-    )
+    learned = learned_note(every, held, images, held_out)
+    without = {"default_label": without_learned(images)}
     return {
-        task: annotated({**every, "split": "all", "default_label": without, **shown}, images, [learned]),
-        held_out: annotated({**held, "split": "val", **shown}, images),
+        task: annotated({**every, "split": "all", **without, **shown}, images, [learned]),
+        held_out: annotated({**held, "split": "val", **shown}, images, [held_out_note(held["n"], every["n"])]),
     }
+
+
+def without_learned(images: ImageSet) -> str:
+    """The ``default_label`` of a task over every query of an encoder with learned spaces: its default is search's
+    without them."""
+    return f"default without {'+'.join(images.learned)}"
+
+
+def learned_note(every: dict[str, Any], held: dict[str, Any], images: ImageSet, held_out: str) -> str:
+    """The note of a task over every query of an encoder with learned spaces (``every``), naming its twin ``held_out``
+    (``held``) and how many queries each scores."""
+    return (
+        f"{every['default']} is search's {without_learned(images)}, whose heads trained on some of these "
+        f"{every['n']} queries; {held_out} scores search's default itself on the {held['n']} held out"
+    )
+
+
+def held_out_note(n: int, total: int) -> str:
+    """The note of a ``...:held-out`` task: how many of the ``total`` queries its twin scores are held out, the only
+    ones the learned spaces are scored on."""
+    return f"held-out split: {n} of {total} queries, those the learned heads never trained on"
 
 
 def annotated(body: dict[str, Any], images: ImageSet, notes: Iterable[str] = ()) -> dict[str, Any]:
@@ -523,7 +594,7 @@ def fuse_with_ocr(
         ranked.update({queries[i]: fused[weight][i] for i, f in enumerate(fold_of) if f == fold})
     name = f"{space}+{OCR}"
     orders[name], ties[name] = unzipped([ranked.get(q, ([], [])) for q in range(len(images.items))])
-    return {"weights": chosen, "tuned_on": f"the other folds of {len(chosen)} module folds of the held-out queries"}
+    return {"weights": chosen, "tuned_on": f"the other folds of {len(chosen)} module folds of the task's queries"}
 
 
 def query_gain(ranked: list[int], runs: list[int], gold: set[int]) -> float:

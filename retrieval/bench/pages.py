@@ -150,10 +150,18 @@ def chapter_name(item: MCQ) -> str:
     return "" if item.chapter is None else str(item.chapter)
 
 
+FOLD_CHOICES = (
+    "each fold's ranker was chosen on the other folds, but the grids and rules it was chosen among were designed on "
+    "these same questions: only the weights are held out"
+)
+"""The note of held-out folds, as a run without folds says its figures are not held out (``untuned_note``)."""
+
+
 def fold_notes(items: list[MCQ], folds: int, where: Path) -> list[str]:
     """Check that ``folds`` chapter folds can be dealt from these questions (``check_folds``), saying which field folds
-    read when no question names a chapter; a note when only some name none: those are held out together, as one
-    chapter of their own, "(no chapter)" in the tables."""
+    read when no question names a chapter; the notes of held-out folds: what they hold out (``FOLD_CHOICES``), and,
+    when only some questions name no chapter, that those are held out together, as one chapter of their own, "(no
+    chapter)" in the tables."""
     if not folds:
         return []
     chapters = [chapter_name(item) for item in items]
@@ -164,7 +172,7 @@ def fold_notes(items: list[MCQ], folds: int, where: Path) -> list[str]:
         )
     check_folds(chapters, folds, f"the questions of {where}")
     note = f"{unnamed} of {len(chapters)} questions name no chapter: held out together, as one chapter"
-    return [note] if unnamed else []
+    return [*([note] if unnamed else []), FOLD_CHOICES]
 
 
 def check_gold_sources(index: Index, golds: list[tuple[str, dict[str, Any]]], where: Path) -> set[PageKey]:

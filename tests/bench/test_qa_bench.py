@@ -21,7 +21,6 @@ from pathatlas.agent.questions import Answer, Evidence, Quote
 from pathatlas.agent.tune import (
     OpenRow,
     Row,
-    chapter_folds_by_name,
     cross_validate,
     cross_validate_open,
     expected_calibration_error,
@@ -128,7 +127,7 @@ def test_weights_fit_and_cross_validate_on_held_out_chapters():
     assert not terms[4:6].any() and terms[6] > 5, "no statements: their weights stay 0; negated ones learn their own"
     w = fit_weights(rows, negated_by=0)  # both features again for statement options, then the negated feature
     assert w[5] > 3 and abs(w[4]) < w[5] / 3, "for statement options feature 1 counts too"
-    folds = chapter_folds_by_name([r.group for r in rows], 3)
+    folds = chapter_folds([r.group for r in rows], 3)
     assert len(set(folds)) == 3 and all(
         len({f for f, r in zip(folds, rows, strict=True) if r.group == g}) == 1 for g in {r.group for r in rows}
     )
@@ -138,13 +137,12 @@ def test_weights_fit_and_cross_validate_on_held_out_chapters():
     assert held["accuracy"] > plain_design["accuracy"] + 0.05, "statement weights of their own pay off"
 
 
-def test_qa_folds_deal_chapters_by_name_not_by_first_appearance():
-    """``bench qa --folds`` deals chapters by name (shortest first) and ``bench retrieval --folds`` by first
-    appearance; each one's held-out figures in BENCHMARKS.md were measured on its own folds, so they stay apart."""
+def test_folds_deal_chapters_by_name_not_by_first_appearance():
+    """``bench qa --folds`` and ``bench retrieval --folds`` deal chapters by name (shortest first), one function for
+    both, so they hold out the same chapters together."""
     chapters = ["ch10", "ch1", "ch2", "ch1"]
-    assert chapter_folds_by_name(chapters, 2) == [0, 0, 1, 0]
-    assert chapter_folds_by_name(chapters[::-1], 2) == [0, 1, 0, 0], "a shuffled file keeps each chapter's fold"
-    assert chapter_folds(chapters, 2) == [0, 1, 0, 1]
+    assert chapter_folds(chapters, 2) == [0, 0, 1, 0]
+    assert chapter_folds(chapters[::-1], 2) == [0, 1, 0, 0], "a shuffled file keeps each chapter's fold"
 
 
 def test_bad_rows_become_failed_items(tmp_path):
@@ -228,7 +226,7 @@ def test_the_open_answer_confidence_is_refit_held_out_and_says_what_answers_scor
     rng = np.random.default_rng(0)
     coverage = rng.uniform(0.2, 1.0, 400)
     rows = [OpenRow(f"q{n}", f"chapter {n % 4}", float(c), float(rng.random() < 0.2)) for n, c in enumerate(coverage)]
-    result = cross_validate_open(rows, chapter_folds_by_name([r.group for r in rows], 2))
+    result = cross_validate_open(rows, chapter_folds([r.group for r in rows], 2))
     assert result["folds"] == 2 and len(result["all_data_weights"]) == 2
     assert result["coverage_ece"] > 0.35 and result["ece"] < result["coverage_ece"] / 3, result
     assert result["all_data_weights"][1] == pytest.approx(0.0, abs=0.6), "score does not follow coverage here"
@@ -306,7 +304,7 @@ def test_held_out_confidence_is_paired_with_its_own_question():
         if informative:
             features[n % 4, 0] = 1.0
         rows.append(Row(f"q{n}", f"ch{n % 6}", features, n % 4 if informative else 3, False, False))
-    held = cross_validate(rows, chapter_folds_by_name([r.group for r in rows], 3), negated_by=0)
+    held = cross_validate(rows, chapter_folds([r.group for r in rows], 3), negated_by=0)
     uniform = [b for b in held["reliability"] if b[0] <= 0.25 < b[1]]
     assert uniform and uniform[0][2] == 30 and uniform[0][4] == 0.0, "unsure answers are the wrong ones"
     assert held["ece"] == pytest.approx(0.5 * 0.25 + 0.5 * (1 - held["reliability"][-1][3]), abs=1e-6)

@@ -15,8 +15,8 @@ from pathatlas.agent.bench.compare import check_same_questions, compare_qa_runs
 from pathatlas.agent.bench.items import as_filed, load_items, shuffle_options
 from pathatlas.agent.bench.report import markdown_report
 from pathatlas.agent.bench.run import QABench
-from pathatlas.agent.tune import chapter_folds_by_name
 from pathatlas.indexer.pipeline import Indexer
+from pathatlas.retrieval.bench.common import chapter_folds
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.metrics import mean_interval
 from tests.bench.test_bench_says_what_it_did import drawn
@@ -56,7 +56,7 @@ def folded(tmp_path_factory, demo_corpus) -> dict:
 
 def test_each_held_out_answer_is_recorded_with_its_fold_and_a_table_per_chapter(folded):
     items = {item.id: item for item in folded["items"]}
-    folds = dict(zip(CHAPTERS, [f + 1 for f in chapter_folds_by_name(CHAPTERS, 2)], strict=True))
+    folds = dict(zip(CHAPTERS, [f + 1 for f in chapter_folds(CHAPTERS, 2)], strict=True))
     for m in folded["result"]["modes"].values():
         held = m["held_out"]
         assert set(held["answer"]) == set(held["fold"]) == set(held["correct"]) == set(items)
