@@ -22,10 +22,11 @@ Accessibility: every image has a text alternative (citation, caption, case diagn
 each at full size; the results' count (of cards, as headings) is a polite live region naming the search and its
 filters, and a filter picked searches again; Ask's answer and the Library's job ends and removals are said through
 live regions too, present before they say anything; Open, Find similar and Show more move keyboard focus to what they
-drew, Ask to its answer, an upload chosen or removed back to its uploader, Index it and Remove to the sources' heading;
-the browser tab's title names the view; buttons are named by what they open, an uploader's by what it takes
-(``UPLOADER_NAMES``); headings go h1 (the app), h2 (a result, an option, the viewer); captions and quotes keep 4.5:1
-contrast; an unreachable API is one sentence, and the rest of the page still draws; images the API refuses are one
+drew, Ask to its answer's heading, an upload chosen or removed back to its uploader, Index it to the new uploader and
+Remove to its menu, while Previous and Next page keep it and a page line says the page; the browser tab's title
+names the view; buttons are named by what they open, an uploader's by what it takes (``UPLOADER_NAMES``); headings
+go h1 (the app), h2 (a result, an option, the answer, the viewer); captions and quotes keep 4.5:1 contrast; an
+unreachable API is one sentence, and the rest of the page still draws; images the API refuses are one
 line, not blank cards. Media URLs carry the API's root path (``pathatlas serve --root-path``) for a browser; the UI
 fetches them under its own base URL (``media_path``), directly or through the proxy.
 """
@@ -138,12 +139,20 @@ UPLOADER_NAMES = (
     " element.setAttribute('aria-label', said); });"
     " name(); new MutationObserver(name).observe(document.body, {childList: true, subtree: true}); })()</script>"
 )
-# An alert saying what the results' live region says (a refused search, the service unreachable) is made a note: a
-# screen reader read the sentence twice. Only a line on show counts: Search's, hidden under Ask, muted "not reachable"
-# there, where nothing else said it; an alert quieted is an alert again once no line on show says it. Installed once per
-# page; the live region is the one voice of a search's outcome. (A bare string here would be drawn.)
+# Each outcome said by one voice, by one observer of the page (installed once per page; a bare string here would be
+# drawn). The containers that say a tab's outcome (``web_common.said_here``: Ask's answer, the Library's job ends) are
+# made polite live regions, and Streamlit's alerts and spinners in them notes: each of those is a live region of its
+# own, inserted with its text (often left unread), and an alert's interrupted the answer after it. Elsewhere, an alert
+# saying what the results' live region says (a refused search, the service unreachable) is made a note: a screen reader
+# read the sentence twice. Only a line on show counts: Search's, hidden under Ask, muted "not reachable" there, where
+# nothing else said it; an alert quieted is an alert again once no line on show says it. Regions are marked first: an
+# alert in one is a note already, which the second rule leaves as it is (two observers fought over such an alert).
 ONE_VOICE = (
     "<script>(() => { if (window.pathatlasOneVoice) return; window.pathatlasOneVoice = true;"
+    f" const mark = () => document.querySelectorAll('{SAID}').forEach(region => {{"
+    " if (region.getAttribute('aria-live') !== 'polite') {"
+    " region.setAttribute('role', 'status'); region.setAttribute('aria-live', 'polite'); }"
+    " region.querySelectorAll('[role=alert],[role=status]').forEach(inner => inner.setAttribute('role', 'note')); });"
     " const quieted = new WeakSet();"
     " const quiet = () => { const said = new Set([...document.querySelectorAll('.results-status')]"
     ".filter(line => line.getClientRects().length).map(line => line.textContent.trim()));"
@@ -153,19 +162,9 @@ ONE_VOICE = (
     " if (repeats) quieted.add(alert); else quieted.delete(alert);"
     " const role = repeats ? 'note' : 'alert';"
     " if (alert.getAttribute('role') !== role) alert.setAttribute('role', role); }); };"
-    " quiet(); new MutationObserver(quiet).observe(document.body,"
+    " const voice = () => { mark(); quiet(); };"
+    " voice(); new MutationObserver(voice).observe(document.body,"
     " {childList: true, subtree: true, characterData: true}); })()</script>"
-)
-# The containers that say a tab's outcome (``web_common.said_here``: Ask's answer, the Library's job ends) made polite
-# live regions, and Streamlit's alerts and spinners in them notes: each of those is a live region of its own, inserted
-# with its text (often left unread), and an alert's interrupted the answer after it. Installed once per page.
-SAID_HERE = (
-    "<script>(() => { if (window.pathatlasSaidHere) return; window.pathatlasSaidHere = true;"
-    f" const mark = () => document.querySelectorAll('{SAID}').forEach(region => {{"
-    " if (region.getAttribute('aria-live') !== 'polite') {"
-    " region.setAttribute('role', 'status'); region.setAttribute('aria-live', 'polite'); }"
-    " region.querySelectorAll('[role=alert],[role=status]').forEach(inner => inner.setAttribute('role', 'note')); });"
-    " mark(); new MutationObserver(mark).observe(document.body, {childList: true, subtree: true}); })()</script>"
 )
 # The filters' expander (``filter_row``) closed once where the window is 640 px wide or less, as on a phone, and held
 # open wider, where its name is hidden (``STYLE``): Streamlit knows no window's width, and a narrow desktop window
@@ -201,7 +200,7 @@ def main() -> None:
         library_tab()
     notice_unreachable(notice)
     notice_media(media_notice)
-    st.html(UPLOADER_NAMES + ONE_VOICE + SAID_HERE + NARROW_FILTERS, unsafe_allow_javascript=True)
+    st.html(UPLOADER_NAMES + ONE_VOICE + NARROW_FILTERS, unsafe_allow_javascript=True)
     report_window_width(on_phone())
     if focus := st.session_state.pop("focus", None):
         st.html(focus_script(*focus), unsafe_allow_javascript=True)

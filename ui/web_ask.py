@@ -105,6 +105,7 @@ def typed_question(question: str, options: str, image, scope: list[str]) -> Aske
 
 
 ASK_IMAGE = "ask-image"  # the key of Ask's image uploader
+ANSWER_HEADING = "ask-answer"  # the key of the container of the answer's heading, where Ask moves keyboard focus
 QUESTION_SHOWN = 300  # of the question as asked, repeated above its answer once the form holds another
 
 
@@ -173,16 +174,19 @@ def ask_tab() -> None:
     now = typed_question(question, options, image, scope)
     pressed = st.button("Ask", type="primary")
     as_asked = st.empty()  # above the answer: the question it answers, where the form holds another
+    heading = st.container(key=ANSWER_HEADING)
     said = said_here(ASK_SAID)  # the answer's line, its progress and a refusal, read out (``said_here``)
     if pressed:
         with said:
             st.session_state.answer = asked(now, image)
         st.session_state.answered, st.session_state.cited = now, None
         if st.session_state.answer:  # focus was left on Ask, and the next Tab went past the answer to its quotes
-            move_focus(f".st-key-{ASK_SAID}")
+            move_focus(f".st-key-{ANSWER_HEADING} h2")
     answer = st.session_state.get("answer")
     if not answer:
         return
+    # Focus's target, named: on the live region, an unnamed status, a second Ask of the same answer said nothing
+    heading.header("Answer", anchor=False)  # h2 under the h1, as the options' headings below
     if (asked_as := st.session_state.get("answered", now)) != now:
         as_asked.info(plain(as_asked_note(asked_as)))
     options_out = answer.get("options") or []

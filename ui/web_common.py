@@ -133,7 +133,7 @@ Library's jobs and removals."""
 
 
 def said_here(key: str):
-    """The container ``key`` (of ``SAID_KEYS``), which the page makes a polite live region (``SAID_HERE``), as Search's
+    """The container ``key`` (of ``SAID_KEYS``), which the page makes a polite live region (``ONE_VOICE``), as Search's
     results line is one: what is drawn in it is read out. Streamlit draws each alert and spinner as a live region of
     its own, inserted with its text, which screen readers often leave unread, and an alert (a note on the question's
     words) was read in place of the answer after it. Its empty placeholder draws it on every run, so that the region is

@@ -39,7 +39,7 @@ from pathatlas.ui.web_client import (
     read_only_library,
     upload_limit,
 )
-from pathatlas.ui.web_common import LIBRARY_SAID, TABLE_ALT, move_focus, refocus_uploader, said_here
+from pathatlas.ui.web_common import LIBRARY_SAID, TABLE_ALT, TABS, move_focus, refocus_uploader, said_here
 
 LIBRARY_TYPES = ("pdf", *(suffix.lstrip(".") for suffix in NOTE_SUFFIXES), "zip")
 LIBRARY_KINDS = f"a PDF, lecture notes ({', '.join(NOTE_SUFFIXES)}) or a .zip of them or of a case folder"
@@ -51,7 +51,7 @@ SERVICE_AWAY = (502, 503, 504)  # a reverse proxy's answers while the service be
 # What the Library's total counts of each kind, in a student's words: the facets count a case's images, not its cases
 # (GET /sources counts those); passages, the parts of pages a search finds, are left out.
 TOTALS = {"case": "case image", "figure": "figure", "page": "page"}
-SOURCES_HEADING = "library-heading"  # the key of the container of the sources table's heading
+REMOVE_ROW = "library-remove"  # the key of the container of "Remove a source", its tick box and its button
 LIBRARY_CAPTION = "Each source: what was indexed from it, and how many problems it met (listed below the table)"
 RUNNING = ("queued", "running")  # a job's states before it ends
 JOBS_LOOKED_AT = 20  # the newest jobs a listing reads: those under way, and those of the last hour
@@ -125,8 +125,7 @@ def library_total(kinds: list[dict[str, Any]], cases: int) -> str:
 
 
 def library_tab() -> None:
-    with st.container(key=SOURCES_HEADING):
-        st.header("Indexed sources", anchor=False)  # h2 under the app's h1
+    st.header("Indexed sources", anchor=False)  # h2 under the app's h1
     sources = call("GET", "/sources")
     rows = sources.json() if sources is not None else []
     found = facets_agreeing(rows) if sources is not None else facets()
@@ -156,7 +155,7 @@ def library_tab() -> None:
     if read_only_library():
         st.caption("This library is read-only here: sources are added and removed on the server ('pathatlas index').")
         return
-    uploader = f"library-upload-{st.session_state.get('library_uploads', 0)}"  # new after each job (``index_upload``)
+    uploader = uploader_key()
     upload = st.file_uploader(
         f"Add {LIBRARY_KINDS}", key=uploader, on_change=refocus_uploader, args=(uploader,), **upload_limit()
     )
@@ -165,38 +164,46 @@ def library_tab() -> None:
         upload = None
     if upload is not None and st.button("Index it"):
         index_upload(upload.name, upload.getvalue())
-    by_id = {r["id"]: r for r in rows}  # by id: two sources may share a name
-    if by_id:
-        chosen = by_id[st.selectbox("Remove a source", list(by_id), format_func=lambda i: by_id[i]["source"])]
-        name, entries = chosen["source"], chosen["entries"]
-        # One click must not delete a book: the button waits for this box, kept per source (another choice unticks it)
-        said = f"Yes, remove {name} and its {entries_said(entries)}"
-        sure = st.checkbox(label_plain(said), key=f"remove-sure-{chosen['id']}")
-        if st.button("Remove", disabled=not sure, help=None if sure else "Tick the box above first"):
-            removed = call("DELETE", f"/sources/{chosen['id']}", headers=headers(), reword=in_the_page)
-            if removed is not None:
-                st.session_state.library_message = ("ok", f"removed {name}: {entries_said(removed.json()['removed'])}")
-                cached_facets.clear()
-                to_sources_heading()
-                st.rerun()
+    if by_id := {r["id"]: r for r in rows}:  # by id: two sources may share a name
+        with st.container(key=REMOVE_ROW):
+            remove_a_source(by_id)
+
+
+def uploader_key() -> str:
+    """The key of the Library's uploader: a new one after each job (``index_upload``)."""
+    return f"library-upload-{st.session_state.get('library_uploads', 0)}"
+
+
+def remove_a_source(by_id: dict[str, dict[str, Any]]) -> None:
+    """The menu "Remove a source" (``by_id``: the sources by id), its tick box and its Remove button. Once a source is
+    removed, keyboard focus goes back to the menu (the button is drawn off), or to the uploader where no source is
+    left: the sources' heading, a long Library's height above, scrolled the page away from the line saying it."""
+    chosen = by_id[st.selectbox("Remove a source", list(by_id), format_func=lambda i: by_id[i]["source"])]
+    name, entries = chosen["source"], chosen["entries"]
+    # One click must not delete a book: the button waits for this box, kept per source (another choice unticks it)
+    said = f"Yes, remove {name} and its {entries_said(entries)}"
+    sure = st.checkbox(label_plain(said), key=f"remove-sure-{chosen['id']}")
+    if st.button("Remove", disabled=not sure, help=None if sure else "Tick the box above first"):
+        removed = call("DELETE", f"/sources/{chosen['id']}", headers=headers(), reword=in_the_page)
+        if removed is not None:
+            st.session_state.library_message = ("ok", f"removed {name}: {entries_said(removed.json()['removed'])}")
+            cached_facets.clear()
+            move_focus(f".st-key-{REMOVE_ROW} input" if len(by_id) > 1 else f".st-key-{uploader_key()} button")
+            st.rerun()
 
 
 def library_said() -> None:
-    """What the Library's last action came to, once: an upload's job's end or a source removed, or why not; the
-    answer of a refused poll as sent; an upload's notes."""
+    """What the Library's last action came to, once, and only where the Library is the tab shown (a page of the Library
+    alone has no tabs): an upload's job's end or a source removed, or why not; the answer of a refused poll as sent; an
+    upload's notes. A job that ended under another tab was said in the hidden Library, and gone at the next run."""
+    if st.session_state.get("tab", TABS[2]) != TABS[2]:
+        return
     if message := st.session_state.pop("library_message", None):  # names an upload, its job's error, a source
         (st.success if message[0] == "ok" else st.error)(plain(message[1]))
     if sent := st.session_state.pop("library_details", None):  # a refused poll's answer as sent (``job_polled``)
         details(sent)
     for note in st.session_state.pop("library_notes", []):  # an upload's problems quote its file names and rows
         st.info(plain(note))
-
-
-def to_sources_heading() -> None:
-    """Keyboard focus to the sources table's heading once the page reruns: "Index it" (its uploader drawn anew) and
-    Remove (drawn disabled) dropped it to the page's body. The heading stays as the job runs and ends, where its bar,
-    which goes, would drop focus again; the job's end is read out (``LIBRARY_SAID``)."""
-    move_focus(f".st-key-{SOURCES_HEADING} h2")
 
 
 def facets_agreeing(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -224,7 +231,7 @@ def index_upload(name: str, data: bytes) -> None:
         return
     st.session_state.library_uploads = st.session_state.get("library_uploads", 0) + 1
     followed_jobs()[job.json()["id"]] = Followed.start(name)
-    to_sources_heading()
+    refocus_uploader(uploader_key())  # the new uploader, just below the job's bar: "Index it" is drawn no more
     st.rerun()
 
 

@@ -6,15 +6,17 @@ from __future__ import annotations
 import io
 import json
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
-from PIL import Image
+from PIL import Image, ImageOps
 from streamlit import runtime
 
+from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.pdf import page_as_pdf
-from pathatlas.retrieval.images import open_image
+from pathatlas.retrieval.images import CORRUPT_EXIF, REDUCED_MODES, on_white, open_image
 from pathatlas.retrieval.records import display_name
 from pathatlas.ui.present import (
     PAGE_GONE,
@@ -36,6 +38,8 @@ from pathatlas.ui.web_search_state import find_similar
 
 READING_DPI = 110
 CASE_IMAGE_WIDTH = 320
+DRAWN_SIDE = 2 * CASE_IMAGE_WIDTH  # a case image is decoded no smaller than this a side (``drawn``): sharp at 2x zoom
+CASE_IMAGES_DRAWN = 32  # case images kept decoded for the viewer (``drawn``), for every session
 CONTEXT_POINTS = 72  # the page shown above and below a matched box: an inch, five or six lines of a book's text
 
 
@@ -55,13 +59,21 @@ def close(state: str) -> None:
 
 
 def open_page(hit: dict[str, Any], page: int, state: str) -> None:
-    """Button callback of Previous and Next page: page ``page`` of the hit's book in the viewer, keyboard focus on its
-    title, as Open moves it, so the new page is read out. The heading changed unsaid, and on the last page (the first)
-    the button pressed went off under focus, which fell to the page's body."""
-    params = {"source": hit["citation"]["source_id"], "page": page}
+    """Button callback of Previous and Next page: page ``page`` of the hit's book in the viewer, said by its page line
+    (``page_line``). Keyboard focus stays on the button pressed (moved to the title, paging cost three keys a page),
+    but for the book's first or last page, where that button goes off: focus goes to the other, not the page's body."""
+    citation = hit["citation"]
+    params = {"source": citation["source_id"], "page": page}
     if (record := opened("/pages", f"page {page} is not in the index", params=params)) is not None:
         st.session_state[state] = record
-        move_focus(f".st-key-{state}-viewer :is(h2, h3)")  # the viewer's title: h3 under a quote in Ask
+        backwards = page < citation["page"]
+        if page <= 1 if backwards else last_page(page, pages_indexed(citation["source_id"])):
+            move_focus(f".st-key-{state}-{'next' if backwards else 'prev'} button")
+
+
+def last_page(page: int, pages: int | None) -> bool:
+    """Whether ``page`` is its book's last of ``pages`` (None: unknown, so not known to be the last)."""
+    return pages is not None and page >= pages
 
 
 def opened(path: str, missing: str, **kwargs) -> dict[str, Any] | None:
@@ -137,9 +149,10 @@ def page_view(hit: dict[str, Any], state: str, nav) -> bool:
     previous, following = (hit, page - 1, state), (hit, page + 1, state)
     nav.button("Previous page", key=f"{state}-prev", icon="◀", disabled=page <= 1, on_click=open_page, args=previous)
     pages = pages_indexed(citation["source_id"])
-    last = pages is not None and page >= pages
     arrow = {"icon": "▶", "icon_position": "right"}
+    last = last_page(page, pages)
     nav.button("Next page", key=f"{state}-next", **arrow, disabled=last, on_click=open_page, args=following)
+    page_line(page, pages)
     if gone := page_gone(hit):
         st.error(plain(gone))
         return False
@@ -152,6 +165,13 @@ def page_view(hit: dict[str, Any], state: str, nav) -> bool:
             outlined = f"caption of {citation['figure']} outlined"
             outlined_page(caption, caption_page, citation["source"], citation.get("caption_bbox"), outlined, state)
     return True
+
+
+def page_line(page: int, pages: int | None) -> None:
+    """The page shown ("Page 3 of 40") in a polite live region, one element across pages, so that Previous and Next
+    page, which leave focus on themselves, have the new page read out."""
+    line = f"Page {page} of {pages}" if pages else f"Page {page}"
+    st.markdown(f"<p role='status' aria-live='polite' class='page-line'>{line}</p>", unsafe_allow_html=True)
 
 
 def pages_indexed(source_id: str) -> int | None:
@@ -301,30 +321,69 @@ def case_details(hit: dict[str, Any]) -> dict[str, Any] | None:
 
 def case_view(case: dict[str, Any], state: str) -> None:
     """A case's diagnosis, organ and the labels its images share, then its images as their thumbnails show them
-    (``as_indexed``), each with its other labels (a stain) below it and a link to it at full size: one image's labels
+    (``case_image``), each with its other labels (a stain) below it and a link to it at full size: one image's labels
     were shown as the whole case's."""
     diagnosis, organ = plain(case.get("diagnosis") or "n/a"), plain(case.get("organ") or "n/a")
     st.markdown(f"**Diagnosis:** {diagnosis}  \n**Organ:** {organ}")
     shared = case.get("labels") or {}
     if shared:
         st.markdown(labels_text(shared))
-    total = len(case["images"])
     row = st.container(horizontal=True, key=f"{state}-case-images")  # their toolbars hidden (STYLE)
     for n, image in enumerate(case["images"], start=1):
         if data := media(image["url"]):
             with row.container(width=CASE_IMAGE_WIDTH):
-                picture([as_indexed(data)], [case_image_text(case, n, total)], width=CASE_IMAGE_WIDTH)
-                if own := {k: v for k, v in (image.get("labels") or {}).items() if k not in shared}:
-                    st.markdown(labels_text(own))
-                st.markdown(f"[{plain(full_size_name(case, n))}]({full_size_url(data, image['id'])})")
+                case_image(case, image, data, n)
 
 
-def as_indexed(image: bytes) -> Image.Image:
-    """A case image as the index read it, and its thumbnail shows it (``open_image``): turned upright by its EXIF
-    orientation, greyscale of more than 8 bits scaled to its range, transparency over white. Given as stored,
-    ``st.image`` shrank and re-encoded it without its orientation (a phone's photo lay on its side) and could not write
-    a 16-bit PNG as JPEG (the viewer failed)."""
-    return open_image(image, ui_settings().max_image_pixels)
+def case_image(case: dict[str, Any], image: dict[str, Any], data: bytes, n: int) -> None:
+    """Image ``n`` of the case as its thumbnail shows it (``drawn``), its own labels and its full-size link; or one
+    line saying why it cannot be drawn: its refusal failed the whole viewer, hiding the case's other images and the
+    Close button."""
+    total = len(case["images"])
+    shown = drawn(data, ui_settings().max_image_pixels)
+    if isinstance(shown, str):
+        st.warning(plain(f"Image {n} of case {case.get('case') or ''} cannot be shown: {shown}"))
+        return
+    picture([shown], [case_image_text(case, n, total)], width=CASE_IMAGE_WIDTH)
+    shared = case.get("labels") or {}
+    if own := {k: v for k, v in (image.get("labels") or {}).items() if k not in shared}:
+        st.markdown(labels_text(own))
+    st.markdown(f"[{plain(full_size_name(case, n))}]({full_size_url(data, image['id'])})")
+
+
+@st.cache_data(max_entries=CASE_IMAGES_DRAWN, show_spinner=False)
+def drawn(data: bytes, max_pixels: int) -> Image.Image | str:
+    """A case image as the index read it, and its thumbnail shows it: turned upright by its EXIF orientation,
+    greyscale of more than 8 bits scaled to its range, transparency over white (``open_image``), decoded no larger than
+    the viewer needs (``shrunk``); else why it cannot be drawn (``open_image``'s refusal). Given as stored, ``st.image``
+    dropped its orientation (a phone's photo lay on its side) and could not write a 16-bit PNG as JPEG. Kept by its
+    bytes' hash, refusal too: each rerun decoded every case image in full (a 48 MP photo: 2.2 s and 401 MB)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # ``max_pixels`` decides
+        warnings.filterwarnings("ignore", CORRUPT_EXIF, UserWarning)
+        try:
+            return shrunk(data, max_pixels)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            pass  # refused below in the index's words (or read whole where a reduced decoding failed)
+    try:
+        return open_image(data, max_pixels, name="it")
+    except BadInputError as refusal:
+        return str(refusal)
+
+
+def shrunk(data: bytes, max_pixels: int) -> Image.Image:
+    """``data`` decoded at no less than ``DRAWN_SIDE`` a side where it is larger (a JPEG at 1/2 to 1/8 its size by
+    Pillow's ``draft``, other images averaged by ``reduce``) before it is turned upright and made RGB as ``open_image``
+    makes it. Raises ValueError over ``max_pixels``, decoding nothing, and Pillow's errors."""
+    image = Image.open(io.BytesIO(data))
+    if image.width * image.height > max_pixels:
+        raise ValueError("over the pixel limit")
+    image.draft(image.mode, (DRAWN_SIDE, DRAWN_SIDE))
+    image.load()
+    if (factor := min(image.size) // DRAWN_SIDE) > 1 and image.mode in REDUCED_MODES:
+        image = image.reduce(factor)
+    ImageOps.exif_transpose(image, in_place=True)
+    return on_white(image)
 
 
 def labels_text(labels: dict[str, Any]) -> str:

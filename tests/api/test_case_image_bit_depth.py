@@ -1,6 +1,7 @@
 """GET /media/cases of a 16-bit greyscale PNG served it as stored: a 12-bit camera's brightest 4080 of 65535, nearly
 black in a browser, where its thumbnail showed it scaled to its range. It is sent as PNG, scaled as the index read
-it (``eight_bit``), under the file's own ETag, a HEAD decoding nothing, as for the formats browsers do not show.
+it (``eight_bit``), under an ETag of its own (the file's, marked), a HEAD decoding nothing, as for the formats
+browsers do not show.
 Hashing encoder and tiny files throughout."""
 
 from __future__ import annotations
@@ -56,16 +57,23 @@ def test_a_16_bit_greyscale_image_is_sent_as_png_scaled_to_its_range(served):
     assert np.array_equal(pixels, indexed), "as the index read it, and its thumbnail shows it"
 
 
-def test_the_png_sent_keeps_the_files_etag_and_a_head_answers_as_its_get(served):
+def test_the_png_sent_has_an_etag_of_its_own_and_a_head_answers_as_its_get(served):
+    """Under the file's ETag, a browser holding the file as an API before this one sent it (nearly black) was answered
+    304 and kept showing it."""
     client, urls, folder = served
     stored = folder / "grey16.png"
-    etag = FileResponse(stored, stat_result=stored.stat()).headers["etag"]
-    assert client.get(urls["grey16.png"]).headers["etag"] == etag
+    files_etag = FileResponse(stored, stat_result=stored.stat()).headers["etag"]
+    etag = client.get(urls["grey16.png"]).headers["etag"]
+    assert etag != files_etag
+    assert client.get(urls["grey16.png"], headers={"If-None-Match": files_etag}).status_code == 200
     assert client.get(urls["grey16.png"], headers={"If-None-Match": etag}).status_code == 304
     same_answer(client, urls["grey16.png"])
     assert "content-length" not in client.head(urls["grey16.png"]).headers, "a HEAD decodes nothing to count"
 
 
-def test_an_8_bit_greyscale_png_is_still_sent_as_stored(served):
+def test_an_8_bit_greyscale_png_is_still_sent_as_stored_under_the_files_etag(served):
     client, urls, folder = served
-    assert client.get(urls["grey8.png"]).content == (folder / "grey8.png").read_bytes()
+    stored = folder / "grey8.png"
+    sent = client.get(urls["grey8.png"])
+    assert sent.content == stored.read_bytes()
+    assert sent.headers["etag"] == FileResponse(stored, stat_result=stored.stat()).headers["etag"]

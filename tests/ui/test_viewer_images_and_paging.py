@@ -20,6 +20,7 @@ from streamlit.proto.ButtonLikeIconPosition_pb2 import ButtonLikeIconPosition
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
+from pathatlas.retrieval.images import open_image
 from pathatlas.ui import web_client
 from pathatlas.ui.api.app import create_app
 from tests.helpers import hashing_settings, index_new
@@ -143,6 +144,58 @@ def test_a_16_bit_image_served_as_stored_is_drawn_scaled_to_its_range(monkeypatc
     assert abs(int(np.asarray(shown).max()) - brightest) <= 3, np.asarray(shown).max()
 
 
+def big_phone_photo() -> bytes:
+    """A 4000x3000 JPEG of ``phone_photo`` (its top quarter red once upright), stored on its side (EXIF 6)."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    phone_photo().resize((4000, 3000)).save(buffer, "JPEG", exif=exif, quality=90)
+    return buffer.getvalue()
+
+
+def test_a_case_image_that_cannot_be_drawn_is_one_line_and_the_others_are_drawn(monkeypatch, sent, tmp_path):
+    """An image over the UI's pixel limit (indexed under a raised PATHATLAS_MAX_IMAGE_PIXELS), or a file damaged since,
+    failed the whole viewer: its refusal in a red box, no Close button, the case's other images hidden."""
+    monkeypatch.setenv("PATHATLAS_MAX_IMAGE_PIXELS", str(4000 * 4000))
+    media = {"/media/cases/i1": big_phone_photo(), "/media/cases/i2": b"\xff\xd8\xff damaged"}
+    media["/media/cases/i3"] = save_sixteen_bit(tmp_path / "grey16.png").read_bytes()
+    media["/media/cases/i4"] = png_bytes(Image.new("RGB", (5000, 4000)))
+
+    def answered(method, path, **kwargs):
+        if path in media:
+            return httpx.Response(200, content=media[path], headers={"content-type": "image/png"})
+        return fake_api(method, path)
+
+    monkeypatch.setattr(web_client, "fetch", answered)
+    images = [{"id": f"i{n}", "image": f"{n}.png", "url": f"/media/cases/i{n}", "labels": {}} for n in range(1, 5)]
+    app = ran(AppTest.from_function(case_view, args=({"case": "X-1", "images": images},), default_timeout=60))
+    lines = [warning.value.replace("\\", "") for warning in app.warning]  # as typed, not as Markdown
+    assert lines[0] == "Image 2 of case X-1 cannot be shown: it is not a readable image (JPEG, PNG, TIFF, ...)"
+    assert lines[1].startswith("Image 4 of case X-1 cannot be shown: it is 5000x4000 pixels, over the limit of")
+    assert len(lines) == 2 and len(drawn_and_full_size(sent)[0]) == 2, "images 1 and 3 drawn, each with its link"
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_a_large_case_image_is_decoded_about_twice_the_drawn_width_upright_and_once(monkeypatch):
+    """Each rerun decoded every case image in full (a 48 MP photo: 2.2 s and 401 MB a rerun): a JPEG is decoded at a
+    fraction of its size, no narrower than twice the drawn width once upright, and kept for the next run."""
+    from pathatlas.ui import web_viewer
+
+    decoded = []
+    shrunk = web_viewer.shrunk
+    monkeypatch.setattr(web_viewer, "shrunk", lambda *args: decoded.append(args) or shrunk(*args))
+    data = big_phone_photo()
+    shown = web_viewer.drawn(data, 10**8)
+    assert web_viewer.DRAWN_SIDE <= shown.width < 3000 / 2 and shown.height > shown.width, shown.size
+    assert looks_like(shown, open_image(data, 10**8)), "upright, as the index read it"
+    assert web_viewer.drawn(data, 10**8).size == shown.size and len(decoded) == 1, "decoded once"
+
+
 # -- paging in the page viewer ---------------------------------------------------------------------------------------
 def paged_api(method: str, path: str, **kwargs) -> httpx.Response:
     """``fake_api``'s book of three pages, GET /pages answering each page's record."""
@@ -172,41 +225,74 @@ def buttons(app: AppTest) -> dict[str, object]:
     return {button.label: button for button in app.button}
 
 
-@pytest.mark.usefixtures("pdf_downloads")  # conftest.py: the PDF buttons' service
-@pytest.mark.parametrize(("page", "pressed", "now"), [(2, "Next page", 3), (2, "Previous page", 1)])
-def test_paging_takes_focus_to_the_viewers_title_which_names_the_new_page(monkeypatch, page, pressed, now):
-    """The heading changed unsaid; on the last page (the first) the button pressed went off under focus, which fell to
-    the page's body. Focus goes to the title, as Open moves it (h2 beside the results, h3 under a quote in Ask)."""
+def page_line(app: AppTest) -> str:
+    """The text of the viewer's page line (``web_viewer.page_line``), checked a polite live region."""
+    (line,) = [m.value for m in app.markdown if "class='page-line'" in m.value]
+    assert "role='status' aria-live='polite'" in line
+    return re.sub(r"<[^>]+>", "", line)
+
+
+@pytest.fixture
+def paged(monkeypatch) -> None:
     monkeypatch.setattr(web_client, "fetch", paged_api)
-    app = ran(AppTest.from_function(page_viewer, args=(page,), default_timeout=60))
+
+
+@pytest.mark.usefixtures("pdf_downloads", "paged")  # conftest.py: the PDF buttons' service
+def test_paging_leaves_focus_on_the_button_pressed_and_says_the_new_page():
+    """Focus went to the title on each page: Next, Tab, Tab again for the next, three keys a page."""
+    app = paged_viewer(1)
+    assert page_line(app) == "Page 1 of 3", "there before the first paging, so that its change is read out"
+    buttons(app)["Next page"].click()
+    ran(app)
+    assert app.session_state["s"]["citation"]["page"] == 2 and page_line(app) == "Page 2 of 3"
+    assert "focus" not in app.session_state, "left on Next page"
+
+
+@pytest.mark.usefixtures("pdf_downloads", "paged")
+@pytest.mark.parametrize(
+    ("page", "pressed", "now", "other"), [(2, "Next page", 3, "prev"), (2, "Previous page", 1, "next")]
+)
+def test_paging_onto_the_last_or_first_page_moves_focus_to_the_other_page_button(page, pressed, now, other):
+    """On the last page (the first) the button pressed goes off under focus, which fell to the page's body."""
+    app = paged_viewer(page)
     buttons(app)[pressed].click()
     ran(app)
-    assert app.session_state["s"]["citation"]["page"] == now
-    assert app.session_state["focus"][0] == ".st-key-s-viewer :is(h2, h3)"
-    assert buttons(app)[pressed].disabled, "off on the book's last (first) page: focus is on the title"
+    assert app.session_state["s"]["citation"]["page"] == now and page_line(app) == f"Page {now} of 3"
+    assert buttons(app)[pressed].disabled
+    assert app.session_state["focus"][0] == f".st-key-s-{other} button"
 
 
-@pytest.mark.usefixtures("pdf_downloads")
-def test_the_page_buttons_arrows_are_icons_left_out_of_their_names(monkeypatch):
+def paged_viewer(page: int) -> AppTest:
+    return ran(AppTest.from_function(page_viewer, args=(page,), default_timeout=60))
+
+
+@pytest.mark.usefixtures("pdf_downloads", "paged")
+def test_the_page_buttons_arrows_are_icons_left_out_of_their_names():
     """A screen reader read "◀ Previous page" with a triangle: an icon is drawn beside the name, hidden from it."""
-    monkeypatch.setattr(web_client, "fetch", paged_api)
-    app = ran(AppTest.from_function(page_viewer, args=(2,), default_timeout=60))
+    app = paged_viewer(2)
     shown = buttons(app)
     arrows = {label: (shown[label].proto.icon, shown[label].proto.icon_position) for label in PAGE_BUTTONS}
     assert arrows == {"Previous page": ("◀", LEFT), "Next page": ("▶", RIGHT)}, list(shown)
 
 
 @needs_chromium
-def test_paging_by_keyboard_reads_each_page_and_keeps_focus_on_the_last(page):
+def test_paging_by_keyboard_leaves_focus_on_the_button_and_reads_each_page(page):
     """In the browser (conftest.py's ``page``, the demo primer of 4 pages): Previous, then Next onto the last page,
-    pressed from the keyboard, each leaves focus on the title naming the new page, Next off; the buttons are named by
-    their words alone."""
+    pressed from the keyboard; focus stays on Previous, and on Next until it goes off, then is on Previous; each new
+    page is said by the page line there from the first; the buttons are named by their words alone."""
     cards = searched(page, "small round blue cells in a lymph node")
     viewer = opened(page, cards.filter(has_text="p. 4").first)  # the primer's last page
-    for pressed, now in (("Previous page", 3), ("Next page", 4)):
-        viewer.get_by_role("button", name=pressed, exact=True).focus()
+    line = viewer.locator(".page-line")
+    expect(line).to_have_text("Page 4 of 4")
+    line.evaluate("e => { window.keptLine = e; }")
+    previous = viewer.get_by_role("button", name="Previous page", exact=True)
+    for pressed, now in ((previous, 3), (viewer.get_by_role("button", name="Next page", exact=True), 4)):
+        pressed.focus()
         page.keyboard.press("Enter")
-        expect(viewer.get_by_role("heading", name=re.compile(rf", p\. {now}$"))).to_be_focused()
+        expect(viewer.get_by_role("heading", name=re.compile(rf", p\. {now}$"))).to_be_visible()
+        expect(line).to_have_text(f"Page {now} of 4")
+        expect(previous).to_be_focused()
+    assert line.evaluate("e => window.keptLine === e"), "said in the line there before, not one inserted with it"
     expect(viewer.get_by_role("button", name="Next page", exact=True)).to_be_disabled()
 
 

@@ -418,7 +418,7 @@ def case_image(
 ) -> Response:
     """Typed by what the file holds, never by its name: the name is the uploader's (a JPEG named x.html must not
     reach a browser as a page). A format browsers do not show, or greyscale they would show too dark (``as_stored``),
-    is sent as PNG, under the file's own ETag."""
+    is sent as PNG, under the file's ETag marked as its PNG copy's (``png_etag``)."""
     payload = payload_of(engine, record_id)
     if payload.kind != "case" or not payload.image:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not a case image")
@@ -431,7 +431,7 @@ def case_image(
     media_type = as_stored(*header)
     headers = {**SANDBOXED, "Cache-Control": PRIVATE_CACHE}
     served = FileResponse(path, media_type=media_type or "image/png", stat_result=path.stat(), headers=headers)
-    etag = served.headers["etag"]
+    etag = served.headers["etag"] if media_type else png_etag(served.headers["etag"])
     if unchanged := not_modified(if_none_match, etag, PRIVATE_CACHE):
         return unchanged
     if media_type:
@@ -446,6 +446,12 @@ def case_image(
     png = io.BytesIO()
     picture.save(png, "PNG")
     return Response(png.getvalue(), headers=converted)
+
+
+def png_etag(etag: str) -> str:
+    """The ETag of a case image file's PNG copy: the file's, marked ("-png"). Under the file's own, a browser holding
+    the file as an older API served it (a 16-bit PNG as stored, nearly black) was answered 304 and kept it."""
+    return etag.removesuffix('"') + '-png"'
 
 
 def image_header(path: Path) -> tuple[str, str] | None:
