@@ -316,7 +316,7 @@ def test_ask_shows_the_answer_with_quoted_evidence_and_opens_a_quote_outlined(pa
     viewer.get_by_text("page 1 (cited passage outlined in red)").wait_for()
     expect(viewer.locator("blockquote.passage")).to_have_text(quote)  # the quote, not the page's first line
     assert red_pixels(viewer.locator("[data-testid=stImage] img").first) > 200
-    assert heading_levels(page)[:3] == [1, 2, 3] and skipped_heading(page) is None, heading_levels(page)
+    assert 3 in heading_levels(page) and skipped_heading(page) is None, heading_levels(page)  # the viewer's, under B's
     assert min(contrast(page.locator("[role=tabpanel]:not([hidden]) blockquote"))) >= 4.5  # quotes were at 3.9:1
     assert viewer.locator("[data-testid=stImage] img").first.get_attribute("alt").startswith("Page 1 of ")
     page.screenshot(path=str(ARTIFACTS / "3-ask-quote-opened.png"), full_page=True)
