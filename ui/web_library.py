@@ -196,7 +196,7 @@ def library_said() -> None:
     """What the Library's last action came to, once, and only where the Library is the tab shown (a page of the Library
     alone has no tabs): an upload's job's end or a source removed, or why not; the answer of a refused poll as sent; an
     upload's notes. A job that ended under another tab was said in the hidden Library, and gone at the next run."""
-    if st.session_state.get("tab", TABS[2]) != TABS[2]:
+    if not library_shown():
         return
     if message := st.session_state.pop("library_message", None):  # names an upload, its job's error, a source
         (st.success if message[0] == "ok" else st.error)(plain(message[1]))
@@ -204,6 +204,12 @@ def library_said() -> None:
         details(sent)
     for note in st.session_state.pop("library_notes", []):  # an upload's problems quote its file names and rows
         st.info(plain(note))
+
+
+def library_shown() -> bool:
+    """Whether the Library is the tab shown (a page of the Library alone has no tabs): what it says is kept until it
+    is (``library_said``, ``jobs_under_way``)."""
+    return st.session_state.get("tab", TABS[2]) == TABS[2]
 
 
 def facets_agreeing(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -254,7 +260,8 @@ def jobs_under_way() -> None:
     on a timer only while a job listed runs, and only the jobs under way at the first listing are followed: asked at
     every run, it made each click a request more, and every open page followed every user's jobs and said their
     "done"; asked at the first draw alone, jobs other users sent or ended later went unlisted until a reload."""
-    known, shown = jobs_known(), st.session_state.pop(SAID, None)
+    said = st.session_state.pop if library_shown() else st.session_state.get  # kept with its message (library_said)
+    known, shown = jobs_known(), said(SAID, None)
     if followed_jobs():
         st.fragment(follow_jobs, run_every=JOB_POLL_EVERY)()
     running = running_ids(jobs_to_list(known, shown))

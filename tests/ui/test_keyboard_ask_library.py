@@ -177,6 +177,13 @@ def library_app(tab: str = "Library") -> AppTest:
     return ran(AppTest.from_function(library_under, args=(tab,), default_timeout=30))
 
 
+def listed(app: AppTest) -> list[str]:
+    """The lines under "Uploads of the last hour"; none where it is not shown."""
+    if not app.caption or app.caption[-1].value != "Uploads of the last hour":
+        return []
+    return [unescaped(line) for line in app.markdown[-1].value.splitlines()]
+
+
 def said_in_library(app: AppTest) -> list[str]:
     return [unescaped(success.value) for success in app.success]
 
@@ -210,6 +217,7 @@ def test_a_job_that_ends_under_another_tab_is_said_once_the_library_is_shown(lib
     assert said_in_library(app) == []
     app.session_state["tab"] = "Library"
     assert said_in_library(ran(app)) == [f"done: {UPLOAD} (8/8 indexed)"]
+    assert not any(UPLOAD in line for line in listed(app)), "said by its alert, not listed beside it too"
     assert said_in_library(ran(app)) == [], "said once"
 
 
