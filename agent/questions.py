@@ -122,16 +122,21 @@ class Question:
         return bool(self.options)
 
 
-FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-"""Full-width ASCII forms (and the ideographic space) to the characters they stand for: "Ａ．" is "A."."""
+TYPED_FORMS = (
+    {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+    | {0x3000: 0x20}
+    | {0x249C + k: f"({letter})" for k, letter in enumerate("abcdefghijklmnopqrstuvwxyz")}
+)
+"""Full-width ASCII forms (and the ideographic space) to the characters they stand for, "Ａ．" as "A.", and the
+parenthesised letters a quiz may label its options with, "⒜" as "(a)"."""
 
 
 def typed_plainly(text: Any) -> Any:
     """``text`` composed (NFC: accents typed decomposed on a Mac), without invisible format characters (a zero-width
-    space pasted from a web page) and with full-width ASCII forms as ASCII, otherwise as typed: NFKC (search's
-    ``normalise``) would also echo "10⁹/L" as "109/L", "Ca²⁺" as "Ca2+" and "½" as "1⁄2". Anything but a string as
-    it is, for ``Question.validate`` to refuse."""
-    return composed(without_invisible(text)).translate(FULL_WIDTH) if isinstance(text, str) else text
+    space pasted from a web page) and with full-width ASCII forms as ASCII (``TYPED_FORMS``), otherwise as typed:
+    NFKC (search's ``normalise``) would also echo "10⁹/L" as "109/L", "Ca²⁺" as "Ca2+" and "½" as "1⁄2". Anything
+    but a string as it is, for ``Question.validate`` to refuse."""
+    return composed(without_invisible(text)).translate(TYPED_FORMS) if isinstance(text, str) else text
 
 
 def options_typed_plainly(options: Any) -> Any:

@@ -136,3 +136,8 @@ def test_numbers_and_symbols_are_echoed_as_typed():
     """NFKC would make "10⁹/L" "109/L": an answer naming a count a thousand times too small."""
     options = ["150–400 × 10⁹/L", "Ca²⁺ influx", "T½ of 7 days", "ﬁbrin", "7.5 µm"]
     assert Question(QUESTION, options).options == options
+
+
+def test_parenthesised_letters_pasted_as_labels_are_read_as_labels():
+    """ "⒜ Osteoclasts" was read as a label while questions were NFKC-normalised; it must stay so."""
+    assert with_pasted_options(f"{QUESTION}\n⒜ Osteoblasts\n⒝ Osteoclasts", []) == (QUESTION, OPTIONS, True)
