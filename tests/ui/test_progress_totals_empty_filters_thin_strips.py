@@ -85,7 +85,7 @@ app.query_params.update({"q": "granuloma", "organ": ""})
 app.run()
 said({
     "warnings": [w.value for w in app.warning],
-    "status": [m.value for m in app.markdown if "role='status'" in m.value],
+    "status": [m.value for m in app.markdown if "class='results-status" in m.value],
     "exceptions": [e.value for e in app.exception],
 })
 """

@@ -102,7 +102,7 @@ def stepped_to(app: AppTest, query_params: dict) -> AppTest:
 
 def status(app: AppTest) -> str:
     """The results line (the live region) as read."""
-    (line,) = [m.value for m in app.markdown if "role='status'" in m.value]
+    (line,) = [m.value for m in app.markdown if "class='results-status" in m.value]
     return html.unescape(re.sub(r"<[^>]+>", "", line))
 
 

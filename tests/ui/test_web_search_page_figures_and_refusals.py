@@ -120,7 +120,7 @@ def button(app: AppTest, label: str):
 
 def status(app: AppTest) -> tuple[str, str]:
     """The results line (the live region): its text, and its element as drawn."""
-    (line,) = [m.value for m in app.markdown if "role='status'" in m.value]
+    (line,) = [m.value for m in app.markdown if "class='results-status" in m.value]
     return html.unescape(re.sub(r"<[^>]+>", "", line)), line
 
 

@@ -84,7 +84,7 @@ def said(seen):
     os._exit(0)  # the in-process API's threads can abort the interpreter's exit
 
 def status(app):
-    return [html.unescape(re.sub(r"<[^>]+>", "", m.value)) for m in app.markdown if "role='status'" in m.value]
+    return [html.unescape(re.sub(r"<[^>]+>", "", m.value)) for m in app.markdown if "class='results-status" in m.value]
 """
 
 

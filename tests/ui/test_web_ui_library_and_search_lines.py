@@ -122,7 +122,7 @@ seen = []
 for text in ("the", "?!"):
     app.text_input[0].input(text)
     app.button[0].click().run()  # the search form's button
-    status = [m.value for m in app.markdown if "role='status'" in m.value]
+    status = [m.value for m in app.markdown if "class='results-status" in m.value]
     seen.append({"status": status, "errors": [e.value for e in app.error], "details": [c.value for c in app.code]})
 said(seen)
 """
@@ -188,7 +188,7 @@ for params in (
         "url": app.query_params,
         "menus": {m.label: m.value for m in app.multiselect},
         "warnings": [w.value for w in app.warning],
-        "status": [m.value for m in app.markdown if "role='status'" in m.value],
+        "status": [m.value for m in app.markdown if "class='results-status" in m.value],
         "exceptions": [e.value for e in app.exception],
     })
 said(seen)

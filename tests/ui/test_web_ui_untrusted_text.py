@@ -48,7 +48,8 @@ app = AppTest.from_file(sys.argv[1], default_timeout=180)
 app.run()
 app.text_input[0].input(sys.argv[2])
 app.button[0].click().run()  # the search form's button: the API refuses the query, quoting it
-refused = [m.value for m in app.markdown if "role='status'" in m.value]  # the results line, which says why
+refused = [m.value for m in app.markdown if "class='results-status" in m.value]  # the results line, which says why
+app.session_state["tab"] = "Library"  # the tab a click opens: the Library says a job's end only where shown
 app.file_uploader(key="library-upload-0").set_value(("cases.zip", bytes.fromhex(sys.argv[3]), "application/zip")).run()
 next(button for button in app.button if button.label == "Index it").click().run()
 for _ in range(900):  # the job followed as the jobs' fragment reruns in a browser, until it ends

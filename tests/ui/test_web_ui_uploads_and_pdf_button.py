@@ -58,7 +58,7 @@ def shown():
     return {
         "errors": [unescaped(e.value) for e in app.error],
         "warnings": [unescaped(w.value) for w in app.warning],
-        "status": [m.value for m in app.markdown if "role='status'" in m.value],
+        "status": [m.value for m in app.markdown if "class='results-status" in m.value],
         "cards": [h.value for h in app.header if "badge[" in h.value],
         "url": dict(app.query_params),
         "exceptions": [e.value for e in app.exception],
