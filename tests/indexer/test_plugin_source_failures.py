@@ -11,40 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from pathatlas.indexer.records import Page, Passage, Record
+from pathatlas.indexer.records import Record
 from pathatlas.indexer.sources import discover
-from pathatlas.indexer.sources.base import Source, hash_files
 from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.library import Atlas
 from tests.helpers import one_error_line, quick, run_cli
+from tests.indexer.test_text_source_plugin import TextFolderSource
 
 HERE = f"py:{__name__}"
 
 
-class TextNotes(Source):
-    """A folder of ``.txt`` files, a page each, its text one passage without a box."""
+class TextNotes(TextFolderSource):
+    """A folder of ``.txt`` files (``TextFolderSource``), named as a plug-in of this module."""
 
     kind = "text-notes"
-
-    @classmethod
-    def accepts(cls, path: Path) -> bool:
-        return path.is_dir() and any(path.glob("*.txt"))
-
-    def files(self) -> list[Path]:
-        return sorted(self.path.glob("*.txt"))
-
-    def fingerprint(self) -> str:
-        return hash_files(self.files(), self.reading(), self.records_version)
-
-    def size_hint(self) -> int:
-        return len(self.files())
-
-    def records(self) -> Iterator[Record]:
-        fingerprint = self.fingerprint()
-        for number, file in enumerate(self.files(), start=1):
-            text = file.read_text()
-            yield Page(self.key, fingerprint, number, text, image=None, section=file.name)
-            yield Passage(self.key, fingerprint, number, 0, text, bbox=None, section=file.name)
 
 
 class CannotTell(TextNotes):
