@@ -627,7 +627,6 @@ class Indexer:
             count, units = self._write(source, fingerprint)
             if not count:  # an empty cases.jsonl, a folder whose every image failed: not "indexed, 0 entries"
                 raise BadInputError(nothing_indexed(source))
-            self._check_held(source.key, fingerprint, count)
             entry = {
                 "id": source_id(source.key),
                 "fingerprint": fingerprint,
@@ -658,19 +657,6 @@ class Indexer:
             return SourceReport(source.key, status, problems=[one_line(exc), *source.problems])
         self._report(source.key, units, units)  # committed: what it had, not what its listing promised (``size_hint``)
         return SourceReport(source.key, "indexed", count, time.perf_counter() - started, source.problems)
-
-    def _check_held(self, key: str, fingerprint: str, written: int) -> None:
-        """Refuse, before its commit, the source ``key`` whose ``written`` records of ``fingerprint`` the store does not
-        all hold (``Index.record_counts``, as ``holds_unchanged`` reads them: one count per source): a plug-in store
-        that drops rows was committed as "indexed", its records missing from every search. Refused, its commit is
-        rolled back, so its earlier version stays where the store keeps it."""
-        with self._stage("store"):
-            held = self.index.record_counts()[fingerprint]
-        if held < written:
-            raise PathAtlasError(
-                f"store {self.index.meta.store!r} holds {held} of the {written} records written for {key}: this "
-                "version of it was not committed"
-            )
 
     def _held_elsewhere(self, source: Source, known: dict[str, Any] | None) -> str | None:
         """Why the PDF, notes file or case folder ``source`` (committed as ``known``, if at all) is not indexed, where

@@ -90,6 +90,7 @@ seen["ask"] = {
     "captions": [caption.value for caption in app.caption],
     "alerts": [alert.value for alert in [*app.success, *app.warning]],
 }
+app.session_state["tab"] = "Library"  # the tab a click opens: the Library says a removal only where shown
 if "year2/notes.pdf" in seen["library"]["remove"]:  # the menu named it (one "notes.pdf" was all it offered)
     remove_menu().select_index(seen["library"]["remove"].index("year2/notes.pdf")).run()
     next(box for box in app.checkbox if box.label.startswith("Yes, remove")).check().run()

@@ -1,15 +1,12 @@
 """Plug-ins fail alone on every path: a source plug-in that cannot tell whether it reads what the index holds fails
 that source alone when the index is read again; the plug-in not loaded that read a path given is said wherever the
-path's problems go (``--json``, ``Atlas.add``, REST); and a store that loses writes fails the source it lost, in one
-line naming the store, its earlier version kept."""
+path's problems go (``--json``, ``Atlas.add``, REST)."""
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
-from pathatlas.retrieval.stores.faiss_store import FaissStore
 from pathatlas.ui.bench_crash import make_pdf
 from pathatlas.ui.library import Atlas
 from tests.helpers import one_error_line, quick, run_cli
@@ -32,23 +29,6 @@ class TellsUntilLocked(TextNotes):
         if (path / LOCK).exists():
             raise PermissionError(13, "Permission denied", str(path / LOCK))
         return super().accepts(path)
-
-
-class DropsWrites(FaissStore):
-    """FAISS that, while ``dropping``, keeps only every second record of each upsert: a store that loses writes."""
-
-    dropping = False
-
-    def upsert(self, records):
-        super().upsert(records[::2] if self.dropping else records)
-
-
-STORE = f"{HERE}.DropsWrites"
-
-
-def held_sources(atlas: Atlas) -> dict[str, dict]:
-    """The index's manifest, as its last commit left it."""
-    return dict(atlas.index.manifest)
 
 
 def test_reading_the_index_again_a_plugin_that_cannot_tell_fails_its_source_alone(tmp_path, notes, books):
@@ -88,31 +68,3 @@ def test_a_path_a_plugin_not_loaded_read_names_it_in_its_problems_for_python_too
         f"; the index holds what is there as read by source plug-in {HERE}.TellsUntilLocked, not loaded "
         "(set PATHATLAS_SOURCES): its records stay as indexed"
     ), problem
-
-
-def test_a_store_that_loses_writes_fails_the_source_in_one_line_naming_the_store(tmp_path, books, monkeypatch):
-    monkeypatch.setattr(DropsWrites, "dropping", True)
-    result = run_cli("index", books, "--json", "--store", STORE, "--index", tmp_path / "index", home=tmp_path / "home")
-    key = books / "primer.pdf"
-    line = one_error_line(result, f"store '{STORE}' holds ", f" records written for {key}: this version of it was not")
-    (report,) = json.loads(result.stdout)
-    assert report["status"] == "failed" and f"error: {report['problems'][0]}" == line
-    monkeypatch.setattr(DropsWrites, "dropping", False)
-    info = run_cli("info", "--index", tmp_path / "index", "--json", home=tmp_path / "home", PATHATLAS_STORE=STORE)
-    assert "primer" not in info.stdout, "no source is listed whose records the store lost"
-
-
-def test_a_store_that_loses_the_writes_of_a_new_version_keeps_the_earlier_one(tmp_path, books, monkeypatch):
-    book = books / "primer.pdf"
-    with Atlas(tmp_path / "index", **quick(tmp_path), store=STORE) as atlas:
-        assert [r["status"] for r in atlas.add(book)] == ["indexed"]
-        earlier = held_sources(atlas)[str(book)]
-        make_pdf(book, 4, "second edition")
-        monkeypatch.setattr(DropsWrites, "dropping", True)
-        (report,) = atlas.add(book)
-        assert report["status"] == "failed"
-        said = re.match(rf"store '{STORE}' holds (\d+) of the (\d+) ", report["problems"][0])
-        held, written = map(int, said.groups())
-        assert held == (written + 1) // 2, "one batch, every second record dropped"
-        assert held_sources(atlas)[str(book)] == earlier
-        assert atlas.index.record_counts()[earlier["fingerprint"]] == earlier["entries"]
