@@ -38,20 +38,25 @@ def import_plugin(name: str, base: type, what: str) -> type:
     if inspect.isabstract(cls):
         missing = ", ".join(sorted(cls.__abstractmethods__))
         raise UnknownNameError(f"{what} {name!r}: {dotted} does not define {missing} (abstract in {base.__name__})")
-    return guarded(cls, base, f"{what} {name!r}") if what in GUARDED else cls
+    return guarded(cls, base, lambda call: f"{what} {name!r}: {call}") if what in GUARDED else cls
 
 
 @functools.cache
-def guarded(cls: type, base: type, named: str) -> type:
-    """``cls`` with each public call ``base`` declares guarded (``failures_named``), so that a plug-in store's failure
-    (a connection reset mid-search) is one line naming it wherever the call is made, not a traceback from inside it.
-    A subclass, not a wrapper: its attributes, ``isinstance`` and its own calls to itself stay as they are."""
-    calls = {
-        call: guarded_call(getattr(cls, call), f"{named}: {call}")
-        for call, member in vars(base).items()
-        if callable(member) and not call.startswith("_")
-    }
-    return type(cls.__name__, (cls,), {**calls, "__module__": cls.__module__, "__qualname__": cls.__qualname__})
+def public_calls(base: type) -> frozenset[str]:
+    """The calls a plug-in's ``base`` declares for its callers (its public methods), which a plug-in's failures are
+    named by and an attribute may not hide (``VectorStore.__setattr__``)."""
+    return frozenset(call for call, member in vars(base).items() if callable(member) and not call.startswith("_"))
+
+
+def guarded(cls: type, base: type, named: Callable[[str], str | Callable[..., str]], **members: Any) -> type:
+    """``cls`` with each public call ``base`` declares guarded (``guarded_call``, ``named(call)`` starting its line),
+    so that a plug-in's failure (a store's connection reset mid-search, a source's parser) is one line naming it
+    wherever the call is made, not a traceback from inside it; ``members`` set beside them. A subclass, not a wrapper:
+    its attributes, ``isinstance`` and its own calls to itself stay as they are, and so do its name and module."""
+    calls = {call: guarded_call(getattr(cls, call), named(call)) for call in public_calls(base)}
+    return type(
+        cls.__name__, (cls,), {**calls, **members, "__module__": cls.__module__, "__qualname__": cls.__qualname__}
+    )
 
 
 def guarded_call(call: Callable[..., Any], named: str | Callable[..., str]) -> Callable[..., Any]:

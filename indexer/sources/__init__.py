@@ -12,7 +12,6 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath
-from types import FunctionType
 from typing import Any
 
 from pathatlas.errors import BadInputError, PathAtlasError, first_few
@@ -22,7 +21,7 @@ from pathatlas.indexer.sources.fingerprints import reader_name, unloaded_reader
 from pathatlas.indexer.sources.notes import NOTE_SUFFIXES, PARTIAL_PREFIX, NotesSource, left_out_of_folders
 from pathatlas.indexer.sources.pdf import PdfSource
 from pathatlas.paths import expanded
-from pathatlas.plugins import cause, guarded_call, import_plugin, started
+from pathatlas.plugins import cause, guarded, import_plugin, started
 from pathatlas.retrieval.datasets import as_on_disk
 from pathatlas.settings import Settings
 
@@ -40,17 +39,11 @@ class UndecidedError(PathAtlasError):
     for the path given, the built-ins still asked."""
 
 
-SOURCE_CALLS = tuple(
-    call for call, member in vars(Source).items() if isinstance(member, FunctionType) and not call.startswith("_")
-)
-"""What the indexer and the server call on a source once built (``fingerprint``, ``records``, ``content_hash``...)."""
-
-
 @functools.cache
 def guarded_source(source_type: type[Source]) -> type[Source]:
     """The plug-in ``source_type`` whose failures are each one line naming it and the path it was at
     (``UndecidedError`` from ``accepts``, ``guarded_call`` for the other calls), as a damaged PDF's line names the
-    PDF: "RuntimeError: parser exploded" alone said neither. A subclass, as ``plugins.guarded`` makes for stores: its
+    PDF: "RuntimeError: parser exploded" alone said neither. ``plugins.guarded``, the subclass it makes for stores: its
     ``kind``, its ``reader_name`` and ``isinstance`` stay as they are. It pickles as the plug-in's own class (named
     alike, the subclass is "not the same object" to pickle), so a plug-in may send itself to a process pool."""
     name = reader_name(source_type)
@@ -62,18 +55,13 @@ def guarded_source(source_type: type[Source]) -> type[Source]:
         except Exception as exc:  # noqa: BLE001 - whatever a plug-in raises, the user reads one line naming it
             raise UndecidedError(f"source {name!r} failed to tell whether it reads {path}: {cause(exc)}") from exc
 
-    calls = {
-        call: guarded_call(
-            getattr(source_type, call), lambda source, *_, call=call: f"source {name!r}: {call}() of {source.key}"
-        )
-        for call in SOURCE_CALLS
-    }
-    namespace = {
-        "__module__": source_type.__module__,
-        "__qualname__": source_type.__qualname__,
-        "__reduce_ex__": lambda self, protocol: (unguarded, (source_type, self.__dict__)),
-    }
-    return type(source_type.__name__, (source_type,), {**calls, "accepts": classmethod(guarded_accepts), **namespace})
+    return guarded(
+        source_type,
+        Source,
+        lambda call: lambda source, *_: f"source {name!r}: {call}() of {source.key}",
+        accepts=classmethod(guarded_accepts),
+        __reduce_ex__=lambda self, protocol: (unguarded, (source_type, self.__dict__)),
+    )
 
 
 def unguarded(source_type: type[Source], state: dict[str, Any]) -> Source:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from pathatlas.errors import PathAtlasError
+from pathatlas.plugins import public_calls
 from pathatlas.retrieval.records import FILTER_FIELDS, StoredVectors
 from pathatlas.retrieval.text import ascii_folded, normalise
 from pathatlas.settings import Settings
@@ -300,7 +301,7 @@ class VectorStore(ABC):
         """Release files and handles."""
 
 
-CALLS = frozenset(name for name, member in vars(VectorStore).items() if callable(member) and not name.startswith("_"))
+CALLS = public_calls(VectorStore)
 """The calls every store answers, by name: what its callers, the export among them, call on any store."""
 
 
