@@ -17,13 +17,17 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pathatlas.errors import BadInputError
 
 
-def open_image(data: Path | bytes, max_pixels: int, name: str | None = None, query: bool = False) -> Image.Image:
+def open_image(
+    data: Path | bytes, max_pixels: int, name: str | None = None, query: bool = False, fit: int | None = None
+) -> Image.Image:
     """Decode an image, refusing non-images and decompression bombs before pixels are decoded.
 
     ``max_pixels`` (PATHATLAS_MAX_IMAGE_PIXELS) is checked per call; Pillow's own process-wide guard is left
     as it is, and its refusal (an image far over Pillow's limit) becomes the same one-line error. Bytes without a
     ``name`` are "the image given": an upload's, or the Python API's (``Atlas.search(image=b"...")``), alike.
-    ``query``: decoded no larger than a search uses it (``query_factor``), so a huge query image costs little.
+    ``query``: decoded no larger than a search uses it (``query_factor``), so a huge query image costs little;
+    ``fit``: no smaller than ``fit`` a side where larger, for a viewer drawing it (a 48 MP photo decoded whole at
+    every draw cost 2.2 s and 401 MB).
     """
     label = name or (str(data) if isinstance(data, Path) else "the image given")
     if isinstance(data, Path) and os.path.isdir(data):  # "" given as a path is "."; a name too long is no folder
@@ -40,12 +44,12 @@ def open_image(data: Path | bytes, max_pixels: int, name: str | None = None, que
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit below decides, quietly
         warnings.filterwarnings("ignore", CORRUPT_EXIF, UserWarning)  # Pillow's lines, naming its own source file
-        image = decoded(raw, label, max_pixels, query)
-        if query:  # before the copies below
-            image = reduced(image)
+        image = decoded(raw, label, max_pixels, query, fit)
+        if query or fit:  # before the copies below
+            image = reduced(image, fit)
         ImageOps.exif_transpose(image, in_place=True)  # a copy would double a 60-megapixel image's memory
     image = on_white(image)
-    return reduced(image) if query else image
+    return reduced(image, fit) if query or fit else image
 
 
 IMAGE_BYTES_PER_PIXEL = 8
@@ -95,7 +99,7 @@ file, on stderr beside the CLI's results, though the picture is read whole; its 
 image is taken as stored."""
 
 
-def decoded(raw: bytes, label: str, max_pixels: int, query: bool) -> Image.Image:
+def decoded(raw: bytes, label: str, max_pixels: int, query: bool, fit: int | None = None) -> Image.Image:
     """``raw`` decoded (``open_image``), or refused in one line: a query too small to compare (named by ``label``, as
     ``check_query_image`` cannot: it has the pixels alone), over the pixel limit, no image (``not_readable``) or
     damaged."""
@@ -106,7 +110,7 @@ def decoded(raw: bytes, label: str, max_pixels: int, query: bool) -> Image.Image
             raise BadInputError(too_small(label, width, height))
         if width * height > max_pixels:
             raise BadInputError(too_large(label, width, height, max_pixels))
-        if query and (factor := query_factor(image.size)) > 1:  # a JPEG decodes at 1/2, 1/4 or 1/8 its size
+        if (query or fit) and (factor := shrink_factor(image.size, fit)) > 1:  # a JPEG at 1/2, 1/4 or 1/8 its size
             image.draft(image.mode, (width // factor, height // factor))
         image.load()
     except BadInputError:
@@ -167,10 +171,16 @@ def query_factor(size: tuple[int, int]) -> int:
     return max(1, min(max(size) // QUERY_LONG_SIDE, min(size) // QUERY_SHORT_SIDE))
 
 
-def reduced(image: Image.Image) -> Image.Image:
-    """A query image reduced by ``query_factor`` (averaging each block of pixels), in ``REDUCED_MODES``; any other
+def shrink_factor(size: tuple[int, int], fit: int | None = None) -> int:
+    """The whole factor an image of ``size`` can be reduced by: keeping ``fit`` a side where given, else a query's
+    sides (``query_factor``)."""
+    return max(1, min(size) // fit) if fit else query_factor(size)
+
+
+def reduced(image: Image.Image, fit: int | None = None) -> Image.Image:
+    """An image reduced by ``shrink_factor`` (averaging each block of pixels), in ``REDUCED_MODES``; any other
     image as it is."""
-    factor = query_factor(image.size)
+    factor = shrink_factor(image.size, fit)
     return image.reduce(factor) if factor > 1 and image.mode in REDUCED_MODES else image
 
 

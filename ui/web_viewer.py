@@ -6,17 +6,16 @@ from __future__ import annotations
 import io
 import json
 import os
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
-from PIL import Image, ImageOps
+from PIL import Image
 from streamlit import runtime
 
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.pdf import page_as_pdf
-from pathatlas.retrieval.images import CORRUPT_EXIF, REDUCED_MODES, on_white, open_image
+from pathatlas.retrieval.images import open_image
 from pathatlas.retrieval.records import display_name
 from pathatlas.ui.present import (
     PAGE_GONE,
@@ -355,35 +354,13 @@ def case_image(case: dict[str, Any], image: dict[str, Any], data: bytes, n: int)
 def drawn(data: bytes, max_pixels: int) -> Image.Image | str:
     """A case image as the index read it, and its thumbnail shows it: turned upright by its EXIF orientation,
     greyscale of more than 8 bits scaled to its range, transparency over white (``open_image``), decoded no larger than
-    the viewer needs (``shrunk``); else why it cannot be drawn (``open_image``'s refusal). Given as stored, ``st.image``
+    the viewer needs (``fit``); else why it cannot be drawn (``open_image``'s refusal). Given as stored, ``st.image``
     dropped its orientation (a phone's photo lay on its side) and could not write a 16-bit PNG as JPEG. Kept by its
     bytes' hash, refusal too: each rerun decoded every case image in full (a 48 MP photo: 2.2 s and 401 MB)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # ``max_pixels`` decides
-        warnings.filterwarnings("ignore", CORRUPT_EXIF, UserWarning)
-        try:
-            return shrunk(data, max_pixels)
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-            pass  # refused below in the index's words (or read whole where a reduced decoding failed)
     try:
-        return open_image(data, max_pixels, name="it")
+        return open_image(data, max_pixels, name="it", fit=DRAWN_SIDE)
     except BadInputError as refusal:
         return str(refusal)
-
-
-def shrunk(data: bytes, max_pixels: int) -> Image.Image:
-    """``data`` decoded at no less than ``DRAWN_SIDE`` a side where it is larger (a JPEG at 1/2 to 1/8 its size by
-    Pillow's ``draft``, other images averaged by ``reduce``) before it is turned upright and made RGB as ``open_image``
-    makes it. Raises ValueError over ``max_pixels``, decoding nothing, and Pillow's errors."""
-    image = Image.open(io.BytesIO(data))
-    if image.width * image.height > max_pixels:
-        raise ValueError("over the pixel limit")
-    image.draft(image.mode, (DRAWN_SIDE, DRAWN_SIDE))
-    image.load()
-    if (factor := min(image.size) // DRAWN_SIDE) > 1 and image.mode in REDUCED_MODES:
-        image = image.reduce(factor)
-    ImageOps.exif_transpose(image, in_place=True)
-    return on_white(image)
 
 
 def labels_text(labels: dict[str, Any]) -> str:

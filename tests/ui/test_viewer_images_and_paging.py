@@ -187,8 +187,8 @@ def test_a_large_case_image_is_decoded_about_twice_the_drawn_width_upright_and_o
     from pathatlas.ui import web_viewer
 
     decoded = []
-    shrunk = web_viewer.shrunk
-    monkeypatch.setattr(web_viewer, "shrunk", lambda *args: decoded.append(args) or shrunk(*args))
+    opened = web_viewer.open_image
+    monkeypatch.setattr(web_viewer, "open_image", lambda *args, **kw: decoded.append(args) or opened(*args, **kw))
     data = big_phone_photo()
     shown = web_viewer.drawn(data, 10**8)
     assert web_viewer.DRAWN_SIDE <= shown.width < 3000 / 2 and shown.height > shown.width, shown.size
