@@ -246,10 +246,11 @@ def plain_name(text: str) -> str:
 
 
 def holds_book(source: str, book: str) -> bool:
-    """Is ``source`` (an index key or a file name) the PDF a question's ``gold.book`` names? The name may be the
-    file's stem or its folder's: the shared data keeps ``openstax_ap2e/book.pdf`` under the name openstax_ap2e."""
+    """Is ``source`` (an index key or a file name) the book or notes a question's ``gold.book`` names? The name may
+    be the file's, as citations show it ("amyloidosis.md"), its stem, or its folder's: the shared data keeps
+    ``openstax_ap2e/book.pdf`` under the name openstax_ap2e."""
     path = Path(source)
-    return plain_name(book) in {plain_name(path.stem), plain_name(path.parent.name)} - {""}
+    return plain_name(book) in {plain_name(path.name), plain_name(path.stem), plain_name(path.parent.name)} - {""}
 
 
 def check_books(books: set[str], sources: list[str], where: Path) -> None:

@@ -61,6 +61,14 @@ def test_a_book_is_matched_by_file_or_folder_name():
     assert not holds_book(OTHER, "openstax_x") and not holds_book(BOOK, "openstax")
 
 
+def test_a_book_is_matched_by_the_file_name_citations_show():
+    """A lecturer writes the gold book as citations name it, suffix and all."""
+    from pathatlas.retrieval.datasets import holds_book
+
+    assert holds_book("/up/notes/amyloidosis.md", "amyloidosis.md") and holds_book(BOOK, "book.pdf")
+    assert not holds_book("/up/notes/amyloidosis.md", "amyloidosis.pdf")
+
+
 @pytest.mark.filterwarnings("ignore:unsafe cast")  # ranx's numba kernels on a few queries
 def test_text_to_page_counts_pages_of_the_questions_book_only(hashing_cli):
     book = make_pdf(hashing_cli / "lib" / "openstax_x" / "book.pdf", 3, "plain")
