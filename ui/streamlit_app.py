@@ -19,16 +19,16 @@ the tab chosen are kept in the page's URL: a reload searches again, Back and For
 the tab it was left in), and a search can be bookmarked or shared.
 
 Accessibility: every image has a text alternative (citation, caption, case diagnosis), and a case's images a link to
-each at full size; the results' count (of cards, as headings) is a polite live region naming the search and its
-filters, and a filter picked searches again; Ask's answer and the Library's job ends and removals are said through
-live regions too, present before they say anything; Open, Find similar and Show more move keyboard focus to what they
-drew, Ask to its answer's heading, an upload chosen or removed back to its uploader, Index it to the new uploader and
-Remove to its menu, while Previous and Next page keep it and a page line says the page; the browser tab's title
-names the view; buttons are named by what they open, an uploader's by what it takes (``UPLOADER_NAMES``); headings
-go h1 (the app), h2 (a result, an option, the answer, the viewer); captions and quotes keep 4.5:1 contrast; an
-unreachable API is one sentence, and the rest of the page still draws; images the API refuses are one
-line, not blank cards. Media URLs carry the API's root path (``pathatlas serve --root-path``) for a browser; the UI
-fetches them under its own base URL (``media_path``), directly or through the proxy.
+each at full size; the results' count (of cards, as headings) is a polite live region naming the search and its filters,
+and a filter picked searches again; Ask's answer and the Library's job ends and removals are said through live regions
+too, present before they say anything, each Ask's answer even where it repeats the last; Open, Find similar and Show
+more move keyboard focus to what they drew, Ask to its answer's heading, an upload chosen or removed back to its
+uploader, Index it to the new uploader and Remove to its menu, while Previous and Next page keep it and a page line says
+the page; the browser tab's title names the view; buttons are named by what they open, an uploader's by what it takes
+(``UPLOADER_NAMES``); headings go h1 (the app), h2 (a result, an option, the answer, the viewer); captions and quotes
+keep 4.5:1 contrast; an unreachable API is one sentence, and the rest of the page still draws; images the API refuses
+are one line, not blank cards. Media URLs carry the API's root path (``pathatlas serve --root-path``) for a browser; the
+UI fetches them under its own base URL (``media_path``), directly or through the proxy.
 """
 
 from __future__ import annotations
@@ -124,6 +124,8 @@ STYLE = (
     "[data-testid=stTable] :is(th,td):nth-child(7){display:none}}</style>"
 )
 SAID = ",".join(f".st-key-{key}" for key in SAID_KEYS)  # the containers that say a tab's outcome
+SAYING = ",".join(f".st-key-{key} [class*=st-key-{key}-]" for key in SAID_KEYS)  # what one says now (``said_here``)
+SAYING_HIDDEN_MS = 150  # how long a new saying is held hidden (``ONE_VOICE``): screen readers miss a change in a frame
 # Each file uploader's Upload button (shown until a file is chosen) named by the uploader's label ("Upload: Image
 # (optional; JPEG, ...)"), and its file input, which Streamlit names "file upload": a screen reader's list of buttons
 # said "Upload" alone, not what it uploads (Streamlit hides the label from assistive technology and names neither by
@@ -147,6 +149,9 @@ UPLOADER_NAMES = (
 # read the sentence twice. Only a line on show counts: Search's, hidden under Ask, muted "not reachable" there, where
 # nothing else said it; an alert quieted is an alert again once no line on show says it. Regions are marked first: an
 # alert in one is a note already, which the second rule leaves as it is (two observers fought over such an alert).
+# A region's new saying (``said_here``'s ``anew``: Ask pressed, a job's end), drawn where the last was cleared, is held
+# hidden a moment, so that even the words said last (the same answer asked again) come into the region in a later
+# frame: a screen reader reads what comes into a live region, and one cleared and set again in a frame said nothing.
 ONE_VOICE = (
     "<script>(() => { if (window.pathatlasOneVoice) return; window.pathatlasOneVoice = true;"
     f" const mark = () => document.querySelectorAll('{SAID}').forEach(region => {{"
@@ -162,7 +167,11 @@ ONE_VOICE = (
     " if (repeats) quieted.add(alert); else quieted.delete(alert);"
     " const role = repeats ? 'note' : 'alert';"
     " if (alert.getAttribute('role') !== role) alert.setAttribute('role', role); }); };"
-    " const voice = () => { mark(); quiet(); };"
+    " const heard = new WeakSet();"
+    f" const anew = () => document.querySelectorAll('{SAYING}').forEach(saying => {{ if (heard.has(saying)) return;"
+    " heard.add(saying); saying.style.visibility = 'hidden';"
+    f" setTimeout(() => {{ saying.style.visibility = ''; }}, {SAYING_HIDDEN_MS}); }});"
+    " const voice = () => { mark(); anew(); quiet(); };"
     " voice(); new MutationObserver(voice).observe(document.body,"
     " {childList: true, subtree: true, characterData: true}); })()</script>"
 )

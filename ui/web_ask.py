@@ -175,7 +175,8 @@ def ask_tab() -> None:
     pressed = st.button("Ask", type="primary")
     as_asked = st.empty()  # above the answer: the question it answers, where the form holds another
     heading = st.container(key=ANSWER_HEADING)
-    said = said_here(ASK_SAID)  # the answer's line, its progress and a refusal, read out (``said_here``)
+    # the answer's line, its progress and a refusal, read out, each Ask's anew: the same answer too (``said_here``)
+    said = said_here(ASK_SAID, anew=pressed)
     if pressed:
         with said:
             st.session_state.answer = asked(now, image)

@@ -130,17 +130,33 @@ ASK_SAID, LIBRARY_SAID = "ask-said", "library-said"
 SAID_KEYS = (ASK_SAID, LIBRARY_SAID)
 """The keys of the containers whose contents are said through a polite live region (``said_here``): Ask's answer, the
 Library's jobs and removals."""
+SAYINGS = "said_anew"  # how many times each region has said something anew (``said_here``), by its key
 
 
-def said_here(key: str):
-    """The container ``key`` (of ``SAID_KEYS``), which the page makes a polite live region (``ONE_VOICE``), as Search's
-    results line is one: what is drawn in it is read out. Streamlit draws each alert and spinner as a live region of
-    its own, inserted with its text, which screen readers often leave unread, and an alert (a note on the question's
-    words) was read in place of the answer after it. Its empty placeholder draws it on every run, so that the region is
-    on the page before anything is said in it (Streamlit leaves an empty container out)."""
-    container = st.container(key=key)
-    container.empty()
-    return container
+def said_here(key: str, *, anew: bool = False):
+    """A container in the region ``key`` (of ``SAID_KEYS``), which the page makes a polite live region (``ONE_VOICE``),
+    as Search's results line is one: what is drawn in it is read out. Streamlit draws each alert and spinner as a live
+    region of its own, inserted with its text, which screen readers often leave unread, and an alert (a note on the
+    question's words) was read in place of the answer after it. Its empty placeholder draws the region on every run, so
+    that it is on the page before anything is said in it (Streamlit leaves an empty container out).
+
+    ``anew``: this run says something new (Ask pressed, a job's end), to be read even in the words said last: a screen
+    reader reads what changes, and Ask pressed again for the same answer said nothing. The last container is cleared,
+    and another, under a new key (``saying_key``), drawn in its place, which the page shows a moment later
+    (``ONE_VOICE``): cleared, then set in a later frame. Other runs draw the last container again, where the same words
+    change nothing and are not read again."""
+    region = st.container(key=key)
+    region.empty()
+    return (region.empty() if anew else region).container(key=saying_key(key, anew))
+
+
+def saying_key(key: str, anew: bool) -> str:
+    """The key of region ``key``'s container (``said_here``): a new one where it says something ``anew``. Streamlit
+    draws a container of another key afresh, where it filled the last one's elements in place; cleared first, it takes
+    none of the last one's elements with it."""
+    said = st.session_state.setdefault(SAYINGS, {})
+    said[key] = said.get(key, 0) + int(anew)
+    return f"{key}-{said[key]}"
 
 
 def refocus_uploader(key: str) -> None:

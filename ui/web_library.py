@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,7 +60,7 @@ JOBS_RELISTED_EVERY = 30.0
 more; asked at the first draw alone, other users' uploads went unlisted until a reload."""
 RECENT_SECONDS = 3600  # how long a job's end stays listed under "Uploads of the last hour"
 LISTED = "library_jobs_listed"  # the jobs as the session last listed them (``JobsListed``)
-SAID = "library_job_said"  # the job whose end the Library's message says this run (``job_over``): listed once only
+TO_SAY = "library_to_say"  # what the Library has yet to say, in turn (``Said``, ``library_said``)
 REST_REMOVAL = re.compile(r"\(DELETE /sources/[^)]*\)")
 """How the API tells a client to remove a source first (``duplicates.IN_ITS_PLACE``, ``ZIP_COPY_INSTEAD``): an API
 call, which the page words as its own control (``in_the_page``)."""
@@ -96,6 +96,19 @@ class JobsListed:
 
     jobs: dict[str, dict[str, Any]]
     asked: float
+
+
+@dataclass
+class Said:
+    """One thing the Library says once it is shown (``library_said``): ``kind`` ("ok" or "error") and its ``line``
+    (an upload's job's end, a source removed, or why not), the answer of a refused poll as sent (``details``), an
+    upload's ``notes``, and the job whose end it says (``job_id``), listed no more beside it (``jobs_to_list``)."""
+
+    kind: str
+    line: str
+    details: str | None = None
+    notes: list[str] = field(default_factory=list)
+    job_id: str | None = None
 
 
 def source_problems(rows: list[dict[str, Any]]) -> None:
@@ -149,9 +162,8 @@ def library_tab() -> None:
     )
     st.caption(library_total(found["fields"].get("kind", []), sum(r["cases"] for r in rows)))
     source_problems(rows)
-    with said_here(LIBRARY_SAID):  # a job's end and a removal, read out (``said_here``)
-        library_said()
-    jobs_under_way()
+    said = library_said()  # a job's end and a removal, read out (``said_here``), or kept until the Library is shown
+    jobs_under_way(frozenset(told.job_id for told in said if told.job_id))
     if read_only_library():
         st.caption("This library is read-only here: sources are added and removed on the server ('pathatlas index').")
         return
@@ -186,23 +198,39 @@ def remove_a_source(by_id: dict[str, dict[str, Any]]) -> None:
     if st.button("Remove", disabled=not sure, help=None if sure else "Tick the box above first"):
         removed = call("DELETE", f"/sources/{chosen['id']}", headers=headers(), reword=in_the_page)
         if removed is not None:
-            st.session_state.library_message = ("ok", f"removed {name}: {entries_said(removed.json()['removed'])}")
+            to_say().append(Said("ok", f"removed {name}: {entries_said(removed.json()['removed'])}"))
             cached_facets.clear()
             move_focus(f".st-key-{REMOVE_ROW} input" if len(by_id) > 1 else f".st-key-{uploader_key()} button")
             st.rerun()
 
 
-def library_said() -> None:
-    """What the Library's last action came to, once, and only where the Library is the tab shown (a page of the Library
-    alone has no tabs): an upload's job's end or a source removed, or why not; the answer of a refused poll as sent; an
-    upload's notes. A job that ended under another tab was said in the hidden Library, and gone at the next run."""
-    if not library_shown():
-        return
-    if message := st.session_state.pop("library_message", None):  # names an upload, its job's error, a source
-        (st.success if message[0] == "ok" else st.error)(plain(message[1]))
-    if sent := st.session_state.pop("library_details", None):  # a refused poll's answer as sent (``job_polled``)
-        details(sent)
-    for note in st.session_state.pop("library_notes", []):  # an upload's problems quote its file names and rows
+def library_said() -> list[Said]:
+    """What the Library's actions came to (``Said``), each in turn, read out once in its live region (``said_here``),
+    and only where the Library is the tab shown (a page of the Library alone has no tabs); else kept until it is. A
+    job that ended under another tab was said in the hidden Library, and gone at the next run; of two, the second's end
+    replaced the first's. Returns what it says this run or keeps."""
+    waiting = st.session_state.get(TO_SAY, [])
+    saying = library_shown() and bool(waiting)
+    with said_here(LIBRARY_SAID, anew=saying):
+        if saying:
+            del st.session_state[TO_SAY]
+            for said in waiting:
+                say(said)
+    return waiting
+
+
+def to_say() -> list[Said]:
+    """What the Library has yet to say, in turn (``library_said``)."""
+    return st.session_state.setdefault(TO_SAY, [])
+
+
+def say(said: Said) -> None:
+    """One thing the Library says: its line (naming an upload, its job's error, a source), a refused poll's answer as
+    sent, an upload's notes (its problems quote its file names and rows)."""
+    (st.success if said.kind == "ok" else st.error)(plain(said.line))
+    if said.details:
+        details(said.details)
+    for note in said.notes:
         st.info(plain(note))
 
 
@@ -254,19 +282,19 @@ def followed_jobs() -> dict[str, Followed]:
     return st.session_state.setdefault("library_jobs", {})
 
 
-def jobs_under_way() -> None:
+def jobs_under_way(told: frozenset[str]) -> None:
     """The jobs this session follows, each on a bar to its end (``follow_jobs``), then the other jobs of the last hour,
     one line each (``listed_jobs``). GET /jobs is asked at most every ``JOBS_RELISTED_EVERY`` seconds (``jobs_known``),
     on a timer only while a job listed runs, and only the jobs under way at the first listing are followed: asked at
     every run, it made each click a request more, and every open page followed every user's jobs and said their
-    "done"; asked at the first draw alone, jobs other users sent or ended later went unlisted until a reload."""
-    said = st.session_state.pop if library_shown() else st.session_state.get  # kept with its message (library_said)
-    known, shown = jobs_known(), said(SAID, None)
+    "done"; asked at the first draw alone, jobs other users sent or ended later went unlisted until a reload. ``told``:
+    the jobs whose end the Library says this run or keeps to say (``library_said``), not listed."""
+    known = jobs_known()
     if followed_jobs():
         st.fragment(follow_jobs, run_every=JOB_POLL_EVERY)()
-    running = running_ids(jobs_to_list(known, shown))
+    running = running_ids(jobs_to_list(known, told))
     rerun_every = JOBS_RELISTED_EVERY + JOB_POLL_EVERY if running else None  # a second past due: no jitter skips one
-    st.fragment(listed_jobs, run_every=rerun_every)(shown, running)
+    st.fragment(listed_jobs, run_every=rerun_every)(told, running)
 
 
 def jobs_known() -> JobsListed | None:
@@ -317,20 +345,19 @@ def follow_jobs() -> None:
         st.progress(job.done, text=plain(job.said))
 
 
-def job_over(job_id: str, outcome: tuple[str, str]) -> None:
-    """Stop following a job, its ``outcome`` kept for the Library to say (``library_message``), and rerun the app: the
-    table, its counts and the Source filter then hold what the job indexed, for every session (``cached_facets``)."""
+def job_over(job_id: str, outcome: Said) -> None:
+    """Stop following a job, its ``outcome`` kept for the Library to say after what it has yet to (``to_say``), and
+    rerun the app: the table, its counts and the Source filter then hold what the job indexed, for every session
+    (``cached_facets``)."""
     followed_jobs().pop(job_id)
-    st.session_state.library_message = outcome
-    st.session_state[SAID] = job_id
+    to_say().append(replace(outcome, job_id=job_id))
     cached_facets.clear()
     st.rerun()
 
 
-def job_polled(job_id: str, job: Followed) -> tuple[str, str] | None:
-    """What came of the job (("ok" or "error", the line to show)) once it ended or the page's wait for it
-    (``JOB_POLL_SECONDS``) is over; else None, its bar's share and text kept in ``job``. Its notes, and a refused poll's
-    answer as sent, are kept for the Library's next run (``library_notes``, ``library_details``). A poll the service
+def job_polled(job_id: str, job: Followed) -> Said | None:
+    """What came of the job (its line, with its notes or a refused poll's answer as sent) once it ended or the page's
+    wait for it (``JOB_POLL_SECONDS``) is over; else None, its bar's share and text kept in ``job``. A poll the service
     did not answer, or a proxy answered for it (``SERVICE_AWAY``), is asked again later (``job_retry_wait``) until
     then: the job goes on through a network blip or a proxy's brief 502 (a restart of the service itself ends it, as
     "interrupted"), and one refused poll had ended the follow."""
@@ -342,23 +369,22 @@ def job_polled(job_id: str, job: Followed) -> tuple[str, str] | None:
         job.retries += 1
         return None
     if polled is None:
-        return "error", job_unanswered_message(job.name)
+        return Said("error", job_unanswered_message(job.name))
     if polled.status_code >= 400:
-        st.session_state.library_details = answered("GET", path, polled)
+        sent = answered("GET", path, polled)
         if api_has_none(polled):  # its sentence names GET /jobs: the Library says what to do in the page
-            return "error", job_unknown_message(job.name, job_id)
-        return "error", job_refused_message(job.name, error_message(detail_of(polled)))
+            return Said("error", job_unknown_message(job.name, job_id), sent)
+        return Said("error", job_refused_message(job.name, error_message(detail_of(polled))), sent)
     status, job.retries, job.next_poll = polled.json(), 0, 0.0
     if status["total"]:
         job.done = min(1.0, status["done"] / status["total"])
         job.said = indexing_said(job.name, status)
     if status["status"] not in RUNNING:
-        st.session_state.library_notes = [in_the_page(note) for note in status.get("notes", [])]
         if (known := st.session_state.get(LISTED)) is not None:  # else GET /jobs, once it answers, lists it
             known.jobs[job_id] = status
-        return job_ended(status, job.name)
+        return Said(*job_ended(status, job.name), notes=[in_the_page(note) for note in status.get("notes", [])])
     if now > job.deadline:
-        return "error", job_waited_message(job.name, status["status"], JOB_POLL_SECONDS, job_id)
+        return Said("error", job_waited_message(job.name, status["status"], JOB_POLL_SECONDS, job_id))
     return None
 
 
@@ -401,13 +427,13 @@ def indexing_said(name: str, status: dict[str, Any]) -> str:
     return f"indexing {name}{counts}"
 
 
-def listed_jobs(shown: str | None, running: frozenset[str]) -> None:
+def listed_jobs(told: frozenset[str], running: frozenset[str]) -> None:
     """The jobs of the last hour no bar follows (``jobs_to_list``), one line each. A fragment: while one of them runs
     (``running``: those under way at the page's run, which has just asked GET /jobs), rerun on a timer that asks it
     again (``jobs_known``), and the whole page rerun once one ends, so that the table holds its source and the timer
     stops."""
     known = jobs_known() if running else st.session_state.get(LISTED)
-    listed = jobs_to_list(known, shown)
+    listed = jobs_to_list(known, told)
     if running - running_ids(listed):
         st.rerun()
     if listed:
@@ -415,15 +441,15 @@ def listed_jobs(shown: str | None, running: frozenset[str]) -> None:
         st.markdown("\n".join(f"- {plain(job_line(job))}" for job in listed))
 
 
-def jobs_to_list(known: JobsListed | None, shown: str | None) -> list[dict[str, Any]]:
-    """The jobs of ``known`` sent in the last ``RECENT_SECONDS``, the newest first, but those followed on a bar and the
-    one the Library's message says (``shown``): one line per job, whichever list it comes from (an upload's end was
-    said twice, in the message and in the list). A page reloaded mid-job never said "done", and a student uploaded
-    the file again."""
+def jobs_to_list(known: JobsListed | None, told: frozenset[str]) -> list[dict[str, Any]]:
+    """The jobs of ``known`` sent in the last ``RECENT_SECONDS``, the newest first, but those followed on a bar and
+    those whose end the Library says or keeps to say (``told``): one line per job, whichever list it comes from (an
+    upload's end was said twice, in the message and in the list). A page reloaded mid-job never said "done", and a
+    student uploaded the file again."""
     since = datetime.now(UTC) - timedelta(seconds=RECENT_SECONDS)
     jobs = known.jobs.values() if known is not None else []
-    told = {*followed_jobs(), shown}
-    recent = [job for job in jobs if job["id"] not in told and sent_since(job, since)]
+    left_out = {*followed_jobs(), *told}
+    recent = [job for job in jobs if job["id"] not in left_out and sent_since(job, since)]
     return sorted(recent, key=lambda job: datetime.fromisoformat(job["submitted"]), reverse=True)
 
 

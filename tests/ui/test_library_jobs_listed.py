@@ -164,7 +164,7 @@ def library_or_its_jobs_rerun() -> None:
     from pathatlas.ui import web_library
 
     if running := st.session_state.pop("rerun_jobs", None):
-        web_library.listed_jobs(None, running)
+        web_library.listed_jobs(frozenset(), running)
     else:
         web_library.library_tab()
 
