@@ -12,7 +12,7 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import PurePosixPath
 from typing import Any, Generic, TypeVar
 
@@ -123,6 +123,49 @@ def organ_text(organ: str | list[str] | None) -> str | None:
 RECORD_ID = re.compile(r"[0-9a-f]{24}")
 """What a record's id is (hex, ``indexer.records.stable_id``): nothing else may reach a store, a file path or a URL
 path (the API refuses any other; the web UI asks for none)."""
+
+
+SOURCE_ID = re.compile(r"[0-9a-f]{12}")
+"""What a source's id is (``source_id``)."""
+
+
+@dataclass(frozen=True)
+class RecordKey:
+    """A case image or a page named as its source names it, whatever its record's id: by the source's ``source_id``
+    and the case and image file, or the page's number. A record's id hashes its source's version
+    (``indexer.records.stable_id``), so a diagnosis fixed in a case folder's metadata gives each of its images a new
+    one; links carry this key beside the id (``params``), which finds the record once that id is gone."""
+
+    source: str
+    page: int | None = None
+    case: str | None = None
+    image: str | None = None
+
+    @classmethod
+    def cited(cls, citation: Mapping[str, Any]) -> RecordKey | None:
+        """The key of what a citation's JSON (``Citation.to_dict``) cites: a case image, or a page (a passage's page);
+        None for a figure, which an edit of its book may renumber or move."""
+        if citation.get("case") is not None and citation.get("image"):
+            return cls(citation["source_id"], case=citation["case"], image=citation["image"])
+        if citation.get("page") is not None and not citation.get("figure"):
+            return cls(citation["source_id"], page=citation["page"])
+        return None
+
+    def params(self) -> dict[str, str | int]:
+        """The key as a link's query parameters: its fields that are set."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+    def filters(self, source: str) -> dict[str, str]:
+        """The store filter of the records it may name, ``source`` being its source's key (``names`` picks one)."""
+        if self.case is None:
+            return {"kind": "page", "source": source}
+        return {"kind": "case", "source": source, "case": self.case}
+
+    def names(self, payload: Payload) -> bool:
+        """Whether ``payload``, a record ``filters`` found, is the one it names."""
+        if self.case is None:
+            return payload.page == self.page
+        return (payload.case, payload.image) == (self.case, self.image)
 
 
 def image_hash(data: bytes) -> str:

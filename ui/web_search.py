@@ -398,7 +398,7 @@ def search_named(wanted: UrlSearch, image, filters: dict[str, list[str]], status
         return ""
     with searching(status):
         if wanted.similar:
-            return similar_named(wanted.similar, filters)
+            return similar_named(wanted.similar, filters, wanted.similar_key)
         if wanted.image:
             search_by_image(image, wanted.text, filters)
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import fields
 from typing import Any, NamedTuple
 
 import httpx
@@ -12,7 +13,7 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from pathatlas.retrieval.marks import query_terms
-from pathatlas.retrieval.records import RECORD_ID, image_hash
+from pathatlas.retrieval.records import RECORD_ID, RecordKey, image_hash
 from pathatlas.retrieval.stores.base import fold
 from pathatlas.ui.present import (
     PAGE_SIZE,
@@ -34,19 +35,26 @@ QUOTED_CHARS = 60  # of a query the results line repeats: a pasted paragraph was
 IMAGE_HASH_CHARS = 8  # of an image's content hash in its URL (``image_named``): enough to tell a session's apart
 NAMED_IMAGE = re.compile(rf"[0-9a-f]{{{IMAGE_HASH_CHARS}}}-(.+)", re.DOTALL)
 WITH_WORDS = "image-with-words"  # the key of the checkbox that adds the search box's words to an image search
+SIMILAR_KEY = "similar_"
+"""What a URL's parameters naming a look-alike search's record by its key (``RecordKey``: a case image by its folder's
+id, case and file, a page by its source's id and number) are called: the field's name after it ("similar_case")."""
+KEY_FIELDS = tuple(field.name for field in fields(RecordKey))
 
 
 class UrlSearch(NamedTuple):
     """The search a page's URL names: its words (``q``), the image it searched by (``image``: a hash of its bytes and
     its file name, ``image_named``; the image itself stays out of URLs), the record a look-alike search looks like
-    (``similar``: its id) and its filters (a parameter per value, named as the filter). A tuple, so that the one a
-    session keeps equals a new one after Streamlit reloads the app's modules (it does when a file of them changes): a
-    dataclass's did not, and the URL then overwrote the words just typed."""
+    (``similar``: its id, and its key beside it, ``similar_key``: a link made before its source was indexed again, a
+    diagnosis fixed, still finds it) and its filters (a parameter per value, named as the filter). A tuple, so that
+    the one a session keeps equals a new one after Streamlit reloads the app's modules (it does when a file of them
+    changes): a dataclass's did not, and the URL then overwrote the words just typed."""
 
     text: str
     image: str
     filters: dict[str, list[str]]
     similar: str = ""
+    similar_key: tuple[tuple[str, str], ...] = ()
+    """``RecordKey.params`` of the record ``similar`` names, as GET /records takes them beside its id."""
 
 
 def image_named(image: UploadedFile) -> str:
@@ -117,7 +125,7 @@ def refilter() -> None:
     run_search(method, path, title, chosen, **kwargs)
     named = url_search()
     if named.text or named.image or named.similar:  # not the URL of a search the page could not show
-        keep_in_url(named.text, chosen, named.image, named.similar)
+        keep_in_url(named.text, chosen, named.image, named.similar, named.similar_key)
 
 
 def shown_path() -> str | None:
@@ -134,20 +142,25 @@ def url_search() -> UrlSearch:
     params = st.query_params
     filters = {name: [value for value in params.get_all(name) if value.strip()] for name in FILTERS}
     named = {name: values for name, values in filters.items() if values}
-    return UrlSearch(params.get("q", ""), params.get("image", ""), named, params.get("similar", ""))
+    key = tuple((name, params[SIMILAR_KEY + name]) for name in KEY_FIELDS if SIMILAR_KEY + name in params)
+    return UrlSearch(params.get("q", ""), params.get("image", ""), named, params.get("similar", ""), key)
 
 
 def keep_in_url(
-    text: str = "", filters: dict[str, list[str]] | None = None, image: str = "", similar: str = ""
+    text: str = "",
+    filters: dict[str, list[str]] | None = None,
+    image: str = "",
+    similar: str = "",
+    similar_key: tuple[tuple[str, str], ...] = (),
 ) -> None:
     """Name the search shown in the page's URL, beside its tab, so that a reload searches it again, Back and Forward
     step through searches (Streamlit adds a history entry for each URL the app sets) and it can be bookmarked or
     shared. An image search names its image by its content and file name (``image_named``: ``search_tab`` searches
-    it again where the uploader still holds it); a look-alike search the record it looks like, by its id
-    (``similar``). The note of filters an earlier URL named that the library lacks goes: the URL now names the search
-    shown. A tab bound to the URL (``TAB_BOUND``) is Streamlit's to write."""
+    it again where the uploader still holds it); a look-alike search the record it looks like, by its id and key
+    (``similar``, ``similar_key``). The note of filters an earlier URL named that the library lacks goes: the URL now
+    names the search shown. A tab bound to the URL (``TAB_BOUND``) is Streamlit's to write."""
     tab = {"tab": st.query_params["tab"]} if "tab" in st.query_params and not TAB_BOUND else {}
-    searched = {"q": text, "image": image, "similar": similar}
+    searched = {"q": text, "image": image, "similar": similar, **{SIMILAR_KEY + name: v for name, v in similar_key}}
     named = {name: value for name, value in searched.items() if value}
     st.query_params.from_dict({**named, **(filters or {}), **tab})
     st.session_state.url_search = url_search()
@@ -170,7 +183,7 @@ def search_from_url() -> UrlSearch | None:
     kept = {name: list(dict.fromkeys(filter(None, held.values()))) for name, held in read.items() if any(held.values())}
     kept = {name: values for name, values in kept.items() if narrows(name, values)}
     if kept != wanted.filters and facets()["fields"]:
-        keep_in_url(wanted.text, kept, wanted.image, wanted.similar)
+        keep_in_url(wanted.text, kept, wanted.image, wanted.similar, wanted.similar_key)
         dropped = [(name, value) for name, held in read.items() for value, found in held.items() if found is None]
         st.session_state.url_dropped = dropped_note(dropped)
     st.session_state["search-text"] = wanted.text
@@ -357,9 +370,15 @@ def find_similar(hit: dict[str, Any]) -> None:
     st.session_state.pop("similar_gone", None)
     st.session_state["filter-kind"] = []
     show_similar(search, response)
-    keep_in_url(filters=sent, similar=hit["id"])
+    keep_in_url(filters=sent, similar=hit["id"], similar_key=key_params(hit))
     st.session_state["search-text"] = ""  # the box said the words of a search no longer shown, as Back to it does not
     focus_results(0)
+
+
+def key_params(record: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The key of a hit's case image or page (``RecordKey``) as a URL names it; none for a figure."""
+    key = RecordKey.cited(record["citation"])
+    return tuple((name, str(value)) for name, value in key.params().items()) if key else ()
 
 
 def similar_search(record: dict[str, Any], filters: dict[str, list[str]]) -> tuple:
@@ -381,16 +400,17 @@ NOT_A_RECORD = "The PathAtlas service did not answer this link with a result: se
 """What it says where the service (or a proxy) answered GET /records with something other than a record's JSON."""
 
 
-def similar_named(record_id: str, chosen: dict[str, list[str]]) -> str:
+def similar_named(record_id: str, chosen: dict[str, list[str]], key: tuple[tuple[str, str], ...] = ()) -> str:
     """The look-alike search a URL names (a reload, a link, Back or Forward), named as its card named the record,
-    which GET /records gives; returns what the results line says in place of a count where that record is not given
+    which GET /records gives, by its id or, where its source was indexed again since, by its ``key`` (its search then
+    of the record's id now); returns what the results line says in place of a count where that record is not given
     (gone since, or the API refused or did not answer), no search then shown. The id is the URL's, which anyone may
     write: only a record's id (``RECORD_ID``) is asked for, so that it names a record and nothing else ("../sources",
     "<id>/pdf": a book's bytes read as a record showed a traceback)."""
     if not RECORD_ID.fullmatch(record_id):
         forget_search()
         return NOT_A_RESULT_LINK
-    response = reached("GET", f"/records/{record_id}")
+    response = reached("GET", f"/records/{record_id}", params=dict(key))
     record = json_object(response) if response is not None and response.status_code < 400 else None
     if record is None:
         forget_search()

@@ -8,6 +8,7 @@ import io
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -82,7 +83,7 @@ def test_media_urls_carry_the_root_path_and_are_served_under_it(prefixed):
     hits = prefixed.post(f"{PREFIX}/search", json={"text": "page", "k": 2}).json()["hits"]
     record = prefixed.get(f"{PREFIX}/records/{hits[0]['id']}").json()
     for hit in [*hits, record]:
-        assert hit["thumbnail_url"] == f"{PREFIX}/media/thumbnails/{hit['id']}", hit["thumbnail_url"]
+        assert urlsplit(hit["thumbnail_url"]).path == f"{PREFIX}/media/thumbnails/{hit['id']}", hit["thumbnail_url"]
         assert hit["page_url"].startswith(f"{PREFIX}/media/pages/"), hit["page_url"]
         assert prefixed.get(hit["thumbnail_url"]).headers["content-type"] == "image/jpeg"
         assert prefixed.get(hit["page_url"]).headers["content-type"] == "image/png"
@@ -91,7 +92,7 @@ def test_media_urls_carry_the_root_path_and_are_served_under_it(prefixed):
     assert urls and all(url.startswith(f"{PREFIX}/media/thumbnails/") for url in urls), answer["citations"]
     case = prefixed.post(f"{PREFIX}/search", json={"text": "granuloma", "filters": {"kind": "case"}}).json()["hits"][0]
     image = prefixed.get(f"{PREFIX}/cases/{case['id']}").json()["images"][0]
-    assert image["url"] == f"{PREFIX}/media/cases/{case['id']}"
+    assert urlsplit(image["url"]).path == f"{PREFIX}/media/cases/{case['id']}"
     assert prefixed.get(image["url"]).headers["content-type"] == "image/jpeg"
 
 

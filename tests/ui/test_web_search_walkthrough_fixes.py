@@ -47,7 +47,8 @@ def case_image(record_id: str, rank: int, image: str) -> dict:
     return {**hit(record_id, rank), **found}
 
 
-C1, C2 = "c1" * 12, "c2" * 12  # the case's images' ids: a link names a record by such an id alone
+C1, C2 = "c1" * 12, "c2" * 12  # the case's images' ids
+C1_KEY = {"similar_source": "c0a5", "similar_case": "DEMO-01", "similar_image": "images/DEMO-01-1.jpg"}  # and its key
 HITS = [case_image(C1, 1, "images/DEMO-01-1.jpg"), hit("p2", 2), case_image(C2, 3, "images/DEMO-01-2.jpg")]
 HITS.append(hit("p4", 4))
 """Any search's hits: the case's two images share the first card, so the cards are the case, p. 2 and p. 4."""
@@ -130,7 +131,7 @@ def test_find_similar_names_its_search_and_filters_in_the_url_and_its_record_as_
     """The URL became "/" though the line said "in organ lung"; the line named "cases, case DEMO-01,
     images/DEMO-01-1.jpg", where the card clicked says "Case DEMO-01 · LSIL · 2 images"."""
     app = looked_alike(asked)
-    assert app.query_params == {"similar": C1, "organ": "lung"}
+    assert app.query_params == {"similar": C1, **C1_KEY, "organ": "lung"}
     assert status(app) == LOOK_ALIKES
     assert app.text_input(key="search-text").value == "", "the words of a search no longer shown"
     assert asked[-1] == ("/search/similar", {"id": C1, "filters": {"organ": ["lung"]}, "k": present.PAGE_SIZE})
@@ -153,7 +154,7 @@ def test_a_filter_picked_after_find_similar_is_named_in_its_url(asked):
     app = looked_alike(asked)
     app.multiselect(key="filter-organ").select("colon")
     ran(app)
-    assert app.query_params == {"similar": C1, "organ": ["lung", "colon"]}
+    assert app.query_params == {"similar": C1, **C1_KEY, "organ": ["lung", "colon"]}
     assert asked[-1][1]["filters"] == {"organ": ["lung", "colon"]}
 
 

@@ -27,7 +27,7 @@ from pathatlas.retrieval.search import echoed
 from pathatlas.settings import Settings
 from pathatlas.ui.api.engine import Engine
 from pathatlas.ui.api.indexing import Jobs
-from pathatlas.ui.api.schemas import ErrorOut, Links, too_long
+from pathatlas.ui.api.schemas import ErrorOut, LinkKey, Links, too_long
 from pathatlas.ui.api.upload_folder import UploadFolder
 from pathatlas.ui.api.writer import IndexWriter
 
@@ -247,12 +247,14 @@ def no_unknown_query_parameters(request: Request) -> None:
     """A route that takes query parameters refuses those it does not take (422 naming each), as JSON bodies refuse
     unknown keys and forms unknown fields: a mistyped ``?dip=300`` was dropped and the page rendered at the default
     dpi. The parameters taken are those the OpenAPI document gives the route (the way every FastAPI version shows
-    them, a query model's included). A route taking none ignores any (a cache-busting ``?v=2`` on an image's URL).
-    Every route depends on it (``create_app``)."""
+    them, a query model's included). A route taking none but a link's key (``LinkKey``: a thumbnail's, a record's)
+    ignores any (a cache-busting ``?v=2`` on an image's URL). Every route depends on it (``create_app``)."""
     route = request.scope["route"]
     operation = request.app.openapi()["paths"].get(route.path_format, {}).get(request.method.lower(), {})
     taken = {parameter["name"] for parameter in operation.get("parameters", []) if parameter["in"] == "query"}
-    if taken and (refused := unknown_names(dict.fromkeys(request.query_params.keys()), taken)):
+    if taken in (set(), set(LinkKey.model_fields)):
+        return
+    if refused := unknown_names(dict.fromkeys(request.query_params), taken):
         raise RequestValidationError(refused)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PureWindowsPath
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_type_hints
+from urllib.parse import urlencode
 
 from fastapi import UploadFile
 from pydantic import (
@@ -28,7 +29,7 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 from pathatlas.agent.document import thumbnail_record
 from pathatlas.agent.questions import A_WORD, NO_WORD, ONE_OPTION, Question, repeated_option
 from pathatlas.errors import BadInputError
-from pathatlas.retrieval.records import HIDDEN_FIELDS, RECORD_ID, Hit, Payload
+from pathatlas.retrieval.records import HIDDEN_FIELDS, RECORD_ID, SOURCE_ID, Hit, Payload, RecordKey
 from pathatlas.retrieval.search import source_names, unsearchable
 from pathatlas.retrieval.terms import SIGNS
 from pathatlas.settings import Settings
@@ -75,23 +76,30 @@ class Links:
 
     root: str = ""
 
-    def thumbnail(self, record_id: str) -> str:
-        return f"{self.root}/media/thumbnails/{record_id}"
+    def thumbnail(self, record_id: str, key: RecordKey | None = None) -> str:
+        return self.at(f"/media/thumbnails/{record_id}", key)
 
-    def page(self, record_id: str, captioned: bool = False) -> str:
+    def page(self, record_id: str, captioned: bool = False, key: RecordKey | None = None) -> str:
         """The record's page with its box outlined; ``captioned``: a figure's box with its caption's."""
-        return f"{self.root}/media/pages/{record_id}" + ("?captioned=true" if captioned else "")
+        flags = {"captioned": "true"} if captioned else {}
+        return self.at(f"/media/pages/{record_id}", key, **flags)
 
     def caption_page(self, record_id: str) -> str:
         """The page printing a figure's caption where that is not the figure's (``Payload.caption_page``), the caption
         outlined."""
-        return f"{self.root}/media/pages/{record_id}?caption_page=true"
+        return self.at(f"/media/pages/{record_id}", None, caption_page="true")
 
-    def case_image(self, record_id: str) -> str:
-        return f"{self.root}/media/cases/{record_id}"
+    def case_image(self, record_id: str, key: RecordKey | None = None) -> str:
+        return self.at(f"/media/cases/{record_id}", key)
 
-    def case(self, record_id: str) -> str:
-        return f"{self.root}/cases/{record_id}"
+    def case(self, record_id: str, key: RecordKey | None = None) -> str:
+        return self.at(f"/cases/{record_id}", key)
+
+    def at(self, path: str, key: RecordKey | None, **flags: str) -> str:
+        """``path`` under the root with the query of ``flags`` and of the record's ``key`` (``LinkKey``), which reaches
+        the same case image or page once indexing its source again gave it a new id."""
+        query = {**flags, **(key.params() if key else {})}
+        return f"{self.root}{path}" + (f"?{urlencode(query)}" if query else "")
 
 
 CASE_URL_SAID = "For a case image: GET this for its case (diagnosis, organ, labels, each of its images)."
@@ -221,17 +229,19 @@ class HitOut(HitFields):
 
     @classmethod
     def served(cls, hit: Hit, record: dict[str, Any], links: Links) -> HitOut:
-        """``hit``'s ``hit_record`` (``record``) with its media as ``links`` give them, not as server files."""
-        shown = {key: value for key, value in record.items() if key != "thumbnail"}
+        """``hit``'s ``hit_record`` (``record``) with its media as ``links`` give them, not as server files, each link
+        carrying the key of its case image or page (``LinkKey``)."""
+        shown = {name: value for name, value in record.items() if name != "thumbnail"}
+        key = RecordKey.cited(record["citation"])
         return cls(
             **shown,
-            thumbnail_url=links.thumbnail(hit.id) if hit.thumbnail else None,
-            page_url=links.page(hit.passage or hit.id)
+            thumbnail_url=links.thumbnail(hit.id, key) if hit.thumbnail else None,
+            page_url=links.page(hit.passage or hit.id, key=key)
             if has_rendered_pages(hit.citation.source, hit.citation.page)
             else None,
             caption_url=caption_url(links, hit.id, hit.citation.source, hit.citation.caption_page),
-            case_url=links.case(hit.id) if hit.kind == "case" else None,
-            case_image_url=links.case_image(hit.id) if hit.kind == "case" and hit.citation.image else None,
+            case_url=links.case(hit.id, key) if hit.kind == "case" else None,
+            case_image_url=links.case_image(hit.id, key) if hit.kind == "case" and hit.citation.image else None,
         )
 
     @classmethod
@@ -478,12 +488,33 @@ def a_record_id(text: str) -> str:
 RecordId = Annotated[str, Field(json_schema_extra={"pattern": f"^{RECORD_ID.pattern}$"}), AfterValidator(a_record_id)]
 
 
+class LinkKey(BaseModel):
+    """The key of a case image or page (``RecordKey``) that the links of hits and citations carry beside its record's
+    id, as query parameters: a link made before its source was indexed again (a diagnosis fixed in a case folder's
+    metadata gives each of its images a new id) reaches the same image or page by it. A key without its source, or
+    with neither a page nor both case and image, is none."""
+
+    source: str | None = Field(None, pattern=f"^{SOURCE_ID.pattern}$", description="The source's id (source_id).")
+    page: Annotated[int | None, Field(ge=1, description="A page's number (PDF page)."), IN_DIGITS] = None
+    case: str | None = Field(None, description="A case image's case.")
+    image: str | None = Field(None, description="A case image's file, as its case folder names it.")
+
+    def key(self) -> RecordKey | None:
+        """The key the parameters give, where they give a whole one."""
+        if self.source is None or (self.page is None and (self.case is None or self.image is None)):
+            return None
+        return RecordKey(self.source, self.page, self.case, self.image)
+
+
 class SimilarRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: RecordId = Field(..., description="A hit's id: find records that look like it.")
     k: HitCount = 10
     filters: Filters = Field(default_factory=dict, examples=[{"kind": "case"}])
+    key: LinkKey | None = Field(
+        None, description="Its key, as the hit's links carry it: finds the record where the id is gone (re-indexed)."
+    )
 
 
 class UnknownWordOut(ResponseModel):
@@ -802,17 +833,21 @@ def linked(citation: dict[str, Any], links: Links) -> dict[str, Any]:
     its box outlined (the media route outlines a record's own box, so it links ``record``, the one holding the quote;
     a caption quoted from a page's text, placed on its figure, with the caption's box too: ``quote_place``), the page
     printing a figure's caption where that is another page (``caption_url``), a case's image and the case itself (an
-    answer citing a case image linked its picture but not its diagnosis and other images)."""
+    answer citing a case image linked its picture but not its diagnosis and other images); each carrying the key of
+    the case image or page cited (``LinkKey``)."""
     placed_elsewhere = citation["record"] != citation["evidence"]
+    key = RecordKey.cited(citation)
     return {
         **citation,
-        "thumbnail_url": links.thumbnail(thumbnail_record(citation)) if citation["thumbnail"] else None,
-        "page_url": links.page(citation["record"], captioned=bool(citation["figure"]) and placed_elsewhere)
+        "thumbnail_url": links.thumbnail(thumbnail_record(citation), key) if citation["thumbnail"] else None,
+        "page_url": links.page(citation["record"], captioned=bool(citation["figure"]) and placed_elsewhere, key=key)
         if has_rendered_pages(citation["source"], citation["page"])
         else None,
         "caption_url": caption_url(links, citation["record"], citation["source"], citation.get("caption_page")),
-        "case_image_url": links.case_image(citation["evidence"]) if citation["case"] and citation["image"] else None,
-        "case_url": links.case(citation["evidence"]) if citation["case"] else None,
+        "case_image_url": links.case_image(citation["evidence"], key)
+        if citation["case"] and citation["image"]
+        else None,
+        "case_url": links.case(citation["evidence"], key) if citation["case"] else None,
     }
 
 

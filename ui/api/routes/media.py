@@ -24,14 +24,24 @@ from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.fingerprints import on_disk
 from pathatlas.indexer.sources.pdf import mupdf_alone, recount_pages, render
 from pathatlas.retrieval.images import HIGH_BIT_MODES
-from pathatlas.retrieval.records import RECORD_ID, BBox, Payload, display_name, organ_text, source_id, union_box
-from pathatlas.retrieval.search import source_names
+from pathatlas.retrieval.records import (
+    RECORD_ID,
+    BBox,
+    Payload,
+    RecordKey,
+    display_name,
+    organ_text,
+    source_id,
+    union_box,
+)
+from pathatlas.retrieval.search import keyed_record, source_names
 from pathatlas.ui.api.deps import EngineDep, HeadDep, LinksDep, errors, headers_only
 from pathatlas.ui.api.schemas import (
     IN_DIGITS,
     NOT_A_RECORD_ID,
     CaseImageOut,
     CaseOut,
+    LinkKey,
     Links,
     has_rendered_pages,
 )
@@ -61,7 +71,8 @@ embedded JavaScript). It is still shown inline."""
 
 THUMBNAIL_CACHE = "public, max-age=86400"
 """A thumbnail's URL is its record's id, which hashes its source's content, so it keeps its picture: caches keep it a
-day (one a newer version draws anew is fetched by then, or at once on revalidation, by its ETag)."""
+day (one a newer version draws anew is fetched by then, or at once on revalidation, by its ETag). Its key
+(``LinkKey``) reaches the same case image or page once that id is gone: a fixed label leaves the picture as it was."""
 PRIVATE_CACHE = "private, max-age=3600"
 """A rendered page or a case image: a browser keeps it an hour, so a reader going back and forth between pages and
 hits is not made to wait for a render (0.2-1 s a page) again; after that its ETag makes asking again cheap (a 304,
@@ -104,13 +115,26 @@ def check_source(engine, payload: Payload) -> None:
         raise HTTPException(status.HTTP_410_GONE, CHANGED)
 
 
-def payload_of(engine, record_id: str) -> Payload:
+KeyDep = Annotated[LinkKey, Query()]
+"""The key a link carries beside its record's id (``LinkKey``), as query parameters."""
+
+
+def payload_of(engine, record_id: str, key: LinkKey | None = None) -> Payload:
+    return record_of(engine, record_id, key)[1]
+
+
+def record_of(engine, record_id: str, key: LinkKey | None = None) -> tuple[str, Payload]:
+    """The id and payload of the record a link names: by its id, else by the key it carries (``LinkKey``), which finds
+    the same case image or page under the id indexing its source again gave it; 404 where neither names one (removed
+    since, or a link without a key)."""
     if not RECORD_ID.fullmatch(record_id):  # ids are hex: nothing else may reach a file path
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_A_RECORD_ID)
     payload = Payload.from_payloads(engine.index.store.payloads([record_id])).get(record_id)
-    if payload is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such record")
-    return payload
+    if payload is not None:
+        return record_id, payload
+    if key and (natural := key.key()) and (found := keyed_record(engine.index, natural)):
+        return found
+    raise HTTPException(status.HTTP_404_NOT_FOUND, "no such record")
 
 
 def binary(*media_types: str) -> dict:
@@ -131,10 +155,14 @@ NOT_MODIFIED = {304: {"description": "Not modified: the ETag in If-None-Match is
     responses={200: binary("image/jpeg") | CACHED, **NOT_MODIFIED, **errors(404, 422)},
 )
 def thumbnail(
-    record_id: str, engine: EngineDep, head: HeadDep, if_none_match: Annotated[str | None, Header()] = None
+    record_id: str,
+    engine: EngineDep,
+    head: HeadDep,
+    key: KeyDep,
+    if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """304 when the client holds this version (its ETag): a page of results shows many thumbnails, again and again."""
-    payload_of(engine, record_id)
+    record_id, _ = record_of(engine, record_id, key)
     path = engine.index.thumbnail_path(record_id)
     if not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no thumbnail for this record")
@@ -177,6 +205,7 @@ def page(
     record_id: str,
     engine: EngineDep,
     head: HeadDep,
+    key: KeyDep,
     dpi: Annotated[int, Query(ge=36, le=300), IN_DIGITS] = 110,
     captioned: bool = Query(False, description="Outline a figure with its caption (where an answer quotes it)."),
     caption_page: bool = Query(
@@ -186,7 +215,7 @@ def page(
     ),
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    payload = payload_of(engine, record_id)
+    payload = payload_of(engine, record_id, key)
     if payload.page is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this record is not on a page")
     number, boxes = caption_place(payload) if caption_page else (payload.page, outlined_boxes(payload, captioned))
@@ -414,12 +443,16 @@ def with_text(png: bytes, key: str, value: str) -> bytes:
     },
 )
 def case_image(
-    record_id: str, engine: EngineDep, head: HeadDep, if_none_match: Annotated[str | None, Header()] = None
+    record_id: str,
+    engine: EngineDep,
+    head: HeadDep,
+    key: KeyDep,
+    if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Typed by what the file holds, never by its name: the name is the uploader's (a JPEG named x.html must not
     reach a browser as a page). A format browsers do not show, or greyscale they would show too dark (``as_stored``),
     is sent as PNG, under the file's ETag marked as its PNG copy's (``png_etag``)."""
-    payload = payload_of(engine, record_id)
+    payload = payload_of(engine, record_id, key)
     if payload.kind != "case" or not payload.image:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not a case image")
     path = (Path(payload.source) / payload.image).resolve()
@@ -479,10 +512,10 @@ def as_stored(stored_as: str, mode: str) -> str | None:
     summary="Case details: diagnosis, organ, the labels its images share, and each image with its own labels",
     responses=errors(404, 422),
 )
-def case_details(record_id: str, engine: EngineDep, links: LinksDep) -> CaseOut:
+def case_details(record_id: str, engine: EngineDep, links: LinksDep, key: KeyDep) -> CaseOut:
     """The title, diagnosis and organ belong to the case; labels (a stain, notes) to each image, so the case's
     ``labels`` are those every image shares: they were the opened image's, shown as the whole case's."""
-    payload = payload_of(engine, record_id)
+    payload = payload_of(engine, record_id, key)
     if payload.kind != "case":
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not a case image")
     siblings = engine.index.store.scan({"kind": "case", "source": payload.source, "case": payload.case})
@@ -503,7 +536,8 @@ def case_details(record_id: str, engine: EngineDep, links: LinksDep) -> CaseOut:
 
 
 def case_image_out(record_id: str, image: Payload, links: Links) -> CaseImageOut:
-    return CaseImageOut(id=record_id, image=image.image, url=links.case_image(record_id), labels=image.labels or {})
+    url = links.case_image(record_id, RecordKey(source_id(image.source), case=image.case, image=image.image))
+    return CaseImageOut(id=record_id, image=image.image, url=url, labels=image.labels or {})
 
 
 def shared_labels(labels: list[dict[str, str]]) -> dict[str, str]:

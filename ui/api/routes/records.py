@@ -9,10 +9,19 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse, Response
 
-from pathatlas.retrieval.records import Hit, Payload
-from pathatlas.retrieval.search import echoed
+from pathatlas.retrieval.records import Hit, Payload, RecordKey, source_id
+from pathatlas.retrieval.search import echoed, keyed_record
 from pathatlas.ui.api.deps import EngineDep, HeadDep, LinksDep, errors
-from pathatlas.ui.api.routes.media import PDF_GONE, SANDBOXED, binary, check_source, file_answer, payload_of
+from pathatlas.ui.api.routes.media import (
+    PDF_GONE,
+    SANDBOXED,
+    KeyDep,
+    binary,
+    check_source,
+    file_answer,
+    payload_of,
+    record_of,
+)
 from pathatlas.ui.api.routes.search import BOOK, CITATION_EXAMPLE, SECTION, example_of, source_key
 from pathatlas.ui.api.schemas import IN_DIGITS, Links, RecordOut
 
@@ -50,8 +59,8 @@ RECORD_EXAMPLE = {
         "section": SECTION,
         "searchable": False,
     },
-    "thumbnail_url": "/media/thumbnails/64967f351f4d57c8dbd70f22",
-    "page_url": "/media/pages/64967f351f4d57c8dbd70f22",
+    "thumbnail_url": "/media/thumbnails/64967f351f4d57c8dbd70f22?source=2cd42bf39015&page=174",
+    "page_url": "/media/pages/64967f351f4d57c8dbd70f22?source=2cd42bf39015&page=174",
     "caption_url": None,
     "case_url": None,
     "case_image_url": None,
@@ -74,8 +83,10 @@ def record_out(engine, record_id: str, payload: Payload, links: Links) -> Record
     summary="One record, shaped like a search hit (ranked by none: its rank, relevance and scores are null)",
     responses={200: example_of(RECORD_EXAMPLE)},
 )
-def record(record_id: str, engine: EngineDep, links: LinksDep) -> RecordOut:
-    return record_out(engine, record_id, payload_of(engine, record_id), links)
+def record(record_id: str, engine: EngineDep, links: LinksDep, key: KeyDep) -> RecordOut:
+    """Where the id is gone but the link's key (``LinkKey``) names the same case image or page, that record under its
+    id now."""
+    return record_out(engine, *record_of(engine, record_id, key), links)
 
 
 @router.get(
@@ -92,10 +103,8 @@ def book_page(
     page: Annotated[int, Query(ge=1), IN_DIGITS],
 ) -> RecordOut:
     key = source_key(engine, source)  # hits cite a file name; the index keys sources by path
-    for record_id, stored in engine.index.store.scan({"kind": "page", "source": key}):
-        payload = Payload.from_payload(stored)
-        if payload.page == page:
-            return record_out(engine, record_id, payload, links)
+    if found := keyed_record(engine.index, RecordKey(source_id(key), page=page)):
+        return record_out(engine, *found, links)
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no page {page} of {echoed(source)} in the index")
 
 
@@ -106,9 +115,9 @@ def book_page(
     summary="The source PDF of a record",
     responses={200: binary("application/pdf"), **errors(410)},  # 410: changed on disk, its pages another book's
 )
-def source_pdf(record_id: str, engine: EngineDep, head: HeadDep) -> Response:
+def source_pdf(record_id: str, engine: EngineDep, head: HeadDep, key: KeyDep) -> Response:
     """A HEAD reads none of the file (a book may be hundreds of megabytes)."""
-    payload = payload_of(engine, record_id)
+    payload = payload_of(engine, record_id, key)
     source = payload.source
     path = Path(source)
     # Only a file the index lists as a source, and only a PDF: the id never names an arbitrary path.

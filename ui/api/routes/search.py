@@ -28,7 +28,7 @@ from pathatlas.ui.api.deps import (
     within_query_limit,
 )
 from pathatlas.ui.api.engine import Engine
-from pathatlas.ui.api.routes.media import CACHED, NOT_MODIFIED, not_modified, payload_of
+from pathatlas.ui.api.routes.media import CACHED, NOT_MODIFIED, not_modified, record_of
 from pathatlas.ui.api.routes.service import generation_tag
 from pathatlas.ui.api.schemas import (
     FacetsOut,
@@ -103,8 +103,8 @@ SEARCH_EXAMPLE = {
                 "bbox": [60.0, 518.6, 551.4, 615.9],
                 "blocks": [[60.0, 518.6, 551.4, 615.9]],
             },
-            "thumbnail_url": "/media/thumbnails/64967f351f4d57c8dbd70f22",
-            "page_url": "/media/pages/41e06f80fe8f007386a1ffe8",
+            "thumbnail_url": "/media/thumbnails/64967f351f4d57c8dbd70f22?source=2cd42bf39015&page=174",
+            "page_url": "/media/pages/41e06f80fe8f007386a1ffe8?source=2cd42bf39015&page=174",
             "caption_url": None,
             "case_url": None,
             "case_image_url": None,
@@ -226,9 +226,9 @@ async def uploaded_image(engine: Engine, image: UploadFile) -> Image.Image:
     responses=errors(404, *JSON_BODY),
 )
 def search_similar(request: SimilarRequest, engine: EngineDep, links: LinksDep) -> SearchResponse:
-    payload_of(engine, request.id)  # 404 for an unknown id
+    record_id, _ = record_of(engine, request.id, request.key)  # 404 for an unknown id its key does not replace
     filters = scoped(engine, request.filters)
-    return SearchResponse(hits=HitOut.ranked(similar(engine.searcher, request.id, request.k, filters), links))
+    return SearchResponse(hits=HitOut.ranked(similar(engine.searcher, record_id, request.k, filters), links))
 
 
 @router.get(
