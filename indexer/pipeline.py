@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from operator import attrgetter
 from pathlib import Path
 from queue import Full, Queue
@@ -322,6 +322,17 @@ def unread_status(exc: Exception, walked: bool, indexed_before: bool, problems: 
     return "skipped" if skipped else "failed"
 
 
+def with_undecided(report: SourceReport, lines: list[str]) -> SourceReport:
+    """``report`` naming the plug-ins that failed to tell whether they read its source, which another reader read
+    (``Discovered.undecided``: ``lines``): first in a row indexed or unchanged, after the reason of one failed or
+    skipped, so that a path both fail on is one row naming both. In this run's report alone: its manifest entry keeps
+    the problems its reader found."""
+    if not lines:
+        return report
+    lead = 0 if report.status in ("indexed", "unchanged") else 1
+    return replace(report, problems=[*report.problems[:lead], *lines, *report.problems[lead:]])
+
+
 def with_included(entry: dict[str, Any], included: list[str]) -> dict[str, Any]:
     """A manifest entry recording the files its source includes (``Source.included``, which its ``stat`` covers), only
     where there are some: an entry of none keeps the form older versions wrote, so an upgrade rewrites no PDF's or case
@@ -453,7 +464,7 @@ def once_each(sources: Discovered) -> Discovered:
     firsts: dict[str, Source] = {}
     for source in sources:
         firsts.setdefault(source.key, source)
-    return Discovered(list(firsts.values()), sources.failed, sources.walked)
+    return Discovered(list(firsts.values()), sources.failed, sources.walked, sources.undecided)
 
 
 def refuse_case_folder_index(index_dir: Path) -> None:
@@ -561,7 +572,8 @@ class Indexer:
                     if self.on_source:
                         self.on_source(source.key, number, len(sources))
                     with stoppable(functools.partial(self.on_look, source.key) if self.on_look else None):
-                        report.sources.append(self._add_source(source, force, stored, source.key in sources.walked))
+                        added = self._add_source(source, force, stored, source.key in sources.walked)
+                    report.sources.append(with_undecided(added, sources.undecided.get(source.key, [])))
                 if self._restat or self.index.needs_rewrite():  # see ``_restat``, ``Index.needs_rewrite``
                     self.index.commit({**self.index.manifest, **self._restat})
         kept = [s.source for s in report.sources if s.status in ("indexed", "unchanged")]

@@ -880,6 +880,7 @@ class Index:
                     self._delete_versions(stale)
                 crash_point("store commit")
                 self.raw_store.commit()
+                self._check_held(sources)
                 number = self.generation.number + 1
                 name = f"g{number:06d}"
                 next_generation = Generation(number, self.raw_store.version, name, sources, __version__)
@@ -896,6 +897,26 @@ class Index:
             if not self.raw_store.snapshots and stale:  # invisible since the pointer moved; now delete them
                 self._delete_versions(stale)
                 self._persist_deletes()
+
+    def _check_held(self, sources: Manifest) -> None:
+        """Refuse, between the store's commit and the pointer's, a commit whose store holds fewer records of a source
+        version it adds than that source's entry lists: a plug-in store whose ``upsert`` kept nothing was committed as
+        indexed, its records missing from every search until the next run read the source again. Counted as that run
+        counts them (``record_counts``, one count per fingerprint), once the store has committed: a store may hold its
+        writes until then. The commit then rolls back, so the source's earlier version, if any, stays."""
+        committed = {entry["fingerprint"] for entry in self.generation.sources.values()}
+        added = {key: entry for key, entry in sources.items() if entry["fingerprint"] not in committed}
+        if not added:
+            return
+        held = self.record_counts()
+        lost = [
+            f"{entry['entries'] - held[entry['fingerprint']]} of the {entry['entries']} records written for {key} "
+            f"(it holds {held[entry['fingerprint']]} once committed)"
+            for key, entry in added.items()
+            if held[entry["fingerprint"]] < entry["entries"]
+        ]
+        if lost:
+            raise PathAtlasError(f"store {self.meta.store!r} lost {'; '.join(lost)}: this version was not committed")
 
     def rollback(self) -> None:
         """Drop uncommitted writes: back to the store state and BM25 the pointer names."""

@@ -90,12 +90,20 @@ class Discovered(list[Source]):
     whether it reads them: ``failed`` maps each to the one line saying why, and the run goes on without it, as it does
     past a corrupt PDF. ``walked``: the keys of those found walking a folder, none named itself, of which a notes file
     with nothing to index (``notes.NoWordsError``, a Quarto website's ``index.qmd``) is left out, where one named
-    fails."""
+    fails. ``undecided``: a source's key to the lines of plug-ins that failed to tell whether they read where it was
+    found, which the other readers read whole (``Walk.settle_undecided``): said in its row, not failed."""
 
-    def __init__(self, sources: list[Source], failed: dict[Path, str], walked: frozenset[str] = frozenset()):
+    def __init__(
+        self,
+        sources: list[Source],
+        failed: dict[Path, str],
+        walked: frozenset[str] = frozenset(),
+        undecided: dict[str, list[str]] | None = None,
+    ):
         super().__init__(sources)
         self.failed = failed
         self.walked = walked
+        self.undecided = undecided or {}
 
 
 class NothingToIndexError(BadInputError):
@@ -114,6 +122,7 @@ def discover(paths: Paths, settings: Settings) -> Discovered:
     built-ins find there is still read); when every path fails, ``NothingToIndexError`` says why for each."""
     found: list[Source] = []
     failed: dict[Path, str] = {}
+    undecided: dict[str, list[str]] = {}
     named: set[Path] = set()
     types = source_types(settings)
     for path in as_paths(paths):
@@ -128,11 +137,14 @@ def discover(paths: Paths, settings: Settings) -> Discovered:
         else:
             found.extend(sources)
             named.add(path.resolve())
+            for key, lines in walk.undecided_read.items():  # a path given twice says its lines once
+                undecided[key] = list(dict.fromkeys([*undecided.get(key, []), *lines]))
         if walk.failures:
             failed[path] = "; ".join(walk.failures)
     if failed and not found:
         raise NothingToIndexError(failed)
-    return Discovered(found, failed, frozenset(source.key for source in found if source.path not in named))
+    walked = frozenset(source.key for source in found if source.path not in named)
+    return Discovered(found, failed, walked, undecided)
 
 
 def loops_back(child: Path, folder: Path) -> bool:
@@ -155,40 +167,60 @@ def unrendered_notes(inside: PurePath) -> bool:
 
 class Walk:
     """The look for sources at one path a user gave. ``readers``: the source types asked, in order; a plug-in whose
-    ``accepts`` raises (``UndecidedError``) is asked no more at or below the path it failed on (``undecided``), its one
-    line in ``failures``, and the others read on: a broken plug-in, asked first, would otherwise stop every path, a PDF
-    beside it included. The folders beside that path are still asked of it: one unreadable folder dropped the plug-in
-    for the whole walk, so an edit in a sibling folder went unindexed.
-    ``walked``: the real folders seen; ``unread``: the suffixes of the files no reader took, which say why a folder
-    holds nothing to index (``nothing_found``)."""
+    ``accepts`` raises (``UndecidedError``) is asked no more at or below the path it failed on (``undecided``: the
+    reader, the path, its one line), its line in ``failures``, and the others read on: a broken plug-in, asked first,
+    would otherwise stop every path, a PDF beside it included. The folders beside that path are still asked of it: one
+    unreadable folder dropped the plug-in for the whole walk, so an edit in a sibling folder went unindexed.
+    ``walked``: the real folders seen; ``unread``: the files no reader took, whose suffixes say why a folder holds
+    nothing to index (``nothing_found``); ``taken``: each source found, with the path the walk met it at;
+    ``undecided_read``: a source's key to the lines ``settle_undecided`` moved out of ``failures`` to its row."""
 
     def __init__(self, settings: Settings, readers: list[type[Source]]):
         self.settings = settings
         self.readers = list(readers)
-        self.undecided: list[tuple[type[Source], Path]] = []
+        self.undecided: list[tuple[type[Source], Path, str]] = []
         self.failures: list[str] = []
         self.walked: set[Path] = set()
-        self.unread: Counter[str] = Counter()
+        self.unread: list[Path] = []
+        self.taken: list[tuple[Path, Source]] = []
+        self.undecided_read: dict[str, list[str]] = {}
 
     def found(self, path: Path) -> list[Source]:
         """The sources at ``path``; a ``BadInputError`` saying why where it holds none and no plug-in failed."""
         if not path.exists():
             raise BadInputError(f"no such file or folder: {path}")
         sources = self.sources(path)
+        self.settle_undecided()
         if not sources and not self.failures:
             raise BadInputError(self.nothing_found(path))
         return sources
 
+    def settle_undecided(self) -> None:
+        """A plug-in's failure to tell whether it reads a path that the other readers read whole (``read_instead``) is
+        no failure of that path: its line moves from ``failures`` to the row of the first source read there, said
+        once. The PDF a broken plug-in was asked about first got a failed row beside its indexed one."""
+        for _, at, line in self.undecided:
+            if (source := self.read_instead(at)) is not None:
+                self.failures.remove(line)
+                self.undecided_read.setdefault(source.key, []).append(line)
+
+    def read_instead(self, at: Path) -> Source | None:
+        """The first source found at or below ``at``, where no file the walk met there went unread; else None: a file
+        no reader took (a folder's ``.txt`` notes) may be what the plug-in would have read."""
+        if any(file.is_relative_to(at) for file in self.unread):
+            return None
+        return next((source for path, source in self.taken if path.is_relative_to(at)), None)
+
     def reader(self, path: Path) -> type[Source] | None:
         """The first reader that accepts ``path``, if any."""
         for reader in self.readers:
-            if any(reader is failed and path.is_relative_to(at) for failed, at in self.undecided):
+            if any(reader is failed and path.is_relative_to(at) for failed, at, _ in self.undecided):
                 continue
             try:
                 if reader.accepts(path):
                     return reader
             except UndecidedError as exc:
-                self.undecided.append((reader, path))
+                self.undecided.append((reader, path, str(exc)))
                 self.failures.append(str(exc))
         return None
 
@@ -197,9 +229,11 @@ class Walk:
         (``walked``), and a link inside it to itself or a folder above it is not followed (``loops_back``): followed,
         ``ln -s .. up`` would read one PDF 41 times, and a link to ``/`` would walk the whole disk."""
         if (reader := self.reader(path)) is not None:
-            return [self.built(reader, path)]
+            source = self.built(reader, path)
+            self.taken.append((path, source))
+            return [source]
         if not path.is_dir():
-            self.unread[path.suffix.lower()] += 1
+            self.unread.append(path)
             return []
         if (real := path.resolve()) in self.walked:
             return []
@@ -235,7 +269,8 @@ class Walk:
 
     def read_by_none(self) -> str:
         """What ``nothing_found`` adds of the files the walk met that no reader took: their most common suffixes."""
-        if not (suffixes := [suffix for suffix, _ in self.unread.most_common() if suffix]):
+        counted = Counter(file.suffix.lower() for file in self.unread)
+        if not (suffixes := [suffix for suffix, _ in counted.most_common() if suffix]):
             return ""
         return f"; its {first_few(suffixes)} files are read by no loaded source: PATHATLAS_SOURCES adds plug-in ones"
 

@@ -133,9 +133,11 @@ def source_name(number: int) -> str:
     return f"synthetic-{number}.pdf"
 
 
-def manifest_entry(number: int) -> dict[str, Any]:
-    """What the indexer records for a source; the synthetic records carry the same fingerprint."""
-    return {"id": f"syn{number}", "fingerprint": f"synthetic-{number}", "kind": "pdf", "entries": SOURCE_SIZE}
+def manifest_entry(number: int, records: int | None = None) -> dict[str, Any]:
+    """What the indexer records for a source; the synthetic records carry the same fingerprint. Of ``records`` in all,
+    the last source holds what is left (a commit refuses a source whose store holds fewer records than it lists)."""
+    entries = SOURCE_SIZE if records is None else min(SOURCE_SIZE, records - number * SOURCE_SIZE)
+    return {"id": f"syn{number}", "fingerprint": f"synthetic-{number}", "kind": "pdf", "entries": entries}
 
 
 def rss_bytes() -> dict[str, int]:
@@ -240,7 +242,7 @@ def _build(index: Index, data: Synthetic, records: int, label: str) -> tuple[dic
         cpu["upsert"] += time.process_time() - cpu_started
     started, cpu_started = time.perf_counter(), time.process_time()
     progress_note(f"{label}: commit (ANN training, snapshot, BM25 of {records:,} records)")
-    index.commit({source_name(n): manifest_entry(n) for n in range(-(-records // SOURCE_SIZE))})
+    index.commit({source_name(n): manifest_entry(n, records) for n in range(-(-records // SOURCE_SIZE))})
     wall["commit"] = time.perf_counter() - started
     cpu["commit"] = time.process_time() - cpu_started
     return {k: round(v, 1) for k, v in wall.items()}, {k: round(v, 1) for k, v in cpu.items()}
