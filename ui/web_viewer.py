@@ -1,5 +1,5 @@
 """The viewer of one record, opened from a search result or from a cited quote in Ask: a page with its passage
-outlined, or a case's images with their labels, and the citation to copy."""
+outlined, a slide of lecture notes read whole, or a case's images with their labels, and the citation to copy."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import streamlit as st
 from PIL import Image
 from streamlit import runtime
@@ -16,12 +17,14 @@ from streamlit import runtime
 from pathatlas.errors import BadInputError
 from pathatlas.indexer.sources.pdf import page_as_pdf
 from pathatlas.retrieval.images import open_image
-from pathatlas.retrieval.records import display_name
+from pathatlas.retrieval.records import display_name, is_slide
+from pathatlas.retrieval.search import PAGE_KINDS
 from pathatlas.ui.present import (
     PAGE_GONE,
     case_about,
     case_image_text,
     citation_text,
+    display_line,
     error_message,
     full_size_name,
     highlight,
@@ -40,6 +43,10 @@ CASE_IMAGE_WIDTH = 320
 DRAWN_SIDE = 2 * CASE_IMAGE_WIDTH  # a case image is decoded no smaller than this a side (``drawn``): sharp at 2x zoom
 CASE_IMAGES_DRAWN = 32  # case images kept decoded for the viewer (``drawn``), for every session
 CONTEXT_POINTS = 72  # the page shown above and below a matched box: an inch, five or six lines of a book's text
+TITLE_SLIDES_SKIPPED = 16
+"""Slides in a row that Previous and Next slide step over, the index holding none of them: a slide with nothing but its
+title (a picture's, a section's) keeps its number but has no record. The atlas's 76 decks have at most 10 in a row, and
+at most 5 before their first slide with words."""
 
 
 def case_title(case: str, diagnosis: str | None, title: str | None, images: int) -> str:
@@ -58,16 +65,47 @@ def close(state: str) -> None:
 
 
 def open_page(hit: dict[str, Any], page: int, state: str) -> None:
-    """Button callback of Previous and Next page: page ``page`` of the hit's book in the viewer, said by its page line
-    (``page_line``). Keyboard focus stays on the button pressed (moved to the title, paging cost three keys a page),
-    but for the book's first or last page, where that button goes off: focus goes to the other, not the page's body."""
+    """Button callback of Previous and Next page: page ``page`` of the hit's book in the viewer (``show_paged``)."""
     citation = hit["citation"]
     params = {"source": citation["source_id"], "page": page}
     if (record := opened("/pages", f"page {page} is not in the index", params=params)) is not None:
-        st.session_state[state] = record
-        backwards = page < citation["page"]
-        if page <= 1 if backwards else last_page(page, pages_indexed(citation["source_id"])):
-            move_focus(f".st-key-{state}-{'next' if backwards else 'prev'} button")
+        show_paged(record, hit, state, pages_indexed(citation["source_id"]))
+
+
+def open_slide(hit: dict[str, Any], step: int, state: str) -> None:
+    """Button callback of Previous (``step`` -1) and Next slide (1): the nearest slide that way in the viewer
+    (``nearest_slide``, ``show_paged``)."""
+    if (record := nearest_slide(hit["citation"], step)) is not None:
+        show_paged(record, hit, state, None)
+
+
+def show_paged(record: dict[str, Any], hit: dict[str, Any], state: str, pages: int | None) -> None:
+    """``record``, a page (or slide) paged to from ``hit``'s, in the viewer, said by its page line (``page_line``).
+    Keyboard focus stays on the button pressed (moved to the title, paging cost three keys a page), but for the first
+    page or the last of ``pages`` (None: unknown), where that button goes off: focus goes to the other, not the page's
+    body."""
+    st.session_state[state] = record
+    page = record["citation"]["page"]
+    backwards = page < hit["citation"]["page"]
+    if page <= 1 if backwards else last_page(page, pages):
+        move_focus(f".st-key-{state}-{'next' if backwards else 'prev'} button")
+
+
+def nearest_slide(citation: dict[str, Any], step: int) -> dict[str, Any] | None:
+    """The record of the slide nearest the cited one before it (``step`` -1) or after it (1), asked of GET /pages slide
+    by slide over up to ``TITLE_SLIDES_SKIPPED`` slides without a record (the API tells no deck's last slide, nor the
+    next one it holds: asked for the next number alone, Next said "slide 6 is not in the index" after most slides of a
+    deck). None where there is none, said in a toast kept until closed, as a page not in the index is (``opened``), or
+    where the API refused (``answered_record``)."""
+    number = citation["page"]
+    for wanted in range(number + step, number + step * (TITLE_SLIDES_SKIPPED + 2), step):
+        if wanted < 1:
+            break
+        response = reached("GET", "/pages", params={"source": citation["source_id"], "page": wanted})
+        if response is None or not api_has_none(response):
+            return answered_record(response)
+    toast_kept(f"no slide {'before' if step < 0 else 'after'} slide {number} in the index")
+    return None
 
 
 def last_page(page: int, pages: int | None) -> bool:
@@ -81,19 +119,34 @@ def opened(path: str, missing: str, **kwargs) -> dict[str, Any] | None:
     refusal in its own words (a server's failure or a proxy's timeout read "not in the index"). Where the service did
     not answer, the run's end says so instead."""
     response = reached("GET", path, **kwargs)
+    if response is not None and api_has_none(response):
+        toast_kept(missing)
+        return None
+    return answered_record(response)
+
+
+def answered_record(response: httpx.Response | None) -> dict[str, Any] | None:
+    """The record the API answered (``response``, None where it did not answer); None where it refused, said in its
+    own words in a toast kept until closed (``toast_kept``)."""
     if response is None:
         return None
     if response.status_code < 400:
         return response.json()
-    said = missing if api_has_none(response) else error_message(detail_of(response))
-    st.toast(plain(said), duration="infinite")
+    toast_kept(error_message(detail_of(response)))
     return None
 
 
+def toast_kept(said: str) -> None:
+    """``said`` in a toast kept until closed: no time limit to read it."""
+    st.toast(plain(said), duration="infinite")
+
+
 def viewer(hit: dict[str, Any], state: str, level: int = 2) -> None:
-    """The hit in ``st.session_state[state]`` at reading size: its page with the passage outlined, or the
-    case's images; closing it clears that state. Its title is a heading of ``level`` (2 beside the results, 3 under
-    the option or citation it opened from), so headings never skip a level."""
+    """The hit in ``st.session_state[state]`` at reading size: its page with the passage outlined, its whole text
+    where it has no page to render (``text_view``), or the case's images; closing it clears that state. Its title is a
+    heading of ``level`` (2 beside the results, 3 under the option or citation it opened from), so headings never skip
+    a level. The snippet is quoted below, but for a record read whole, which holds it (an answer's quote marked in it,
+    ``text_html``; quoted below where no line holds it)."""
     citation = hit["citation"]
     with st.container(border=True, key=f"{state}-viewer"):
         case = case_details(hit) if hit["kind"] == "case" else None
@@ -105,7 +158,7 @@ def viewer(hit: dict[str, Any], state: str, level: int = 2) -> None:
         shown = record_view(hit, case, state, actions)
         actions.button("Close", key=f"{state}-close", on_click=close, args=(state,))
         terms = st.session_state.get("terms", [])
-        if hit.get("snippet"):
+        if hit.get("snippet") and (not read_whole(hit) or quote_apart(hit)):
             st.markdown(
                 f"<blockquote class='passage'>{highlight(hit['snippet'], terms)}</blockquote>",
                 unsafe_allow_html=True,
@@ -134,7 +187,83 @@ def record_view(hit: dict[str, Any], case: dict[str, Any] | None, state: str, ac
         if case:
             case_view(case, state)
         return case is not None
+    if read_whole(hit):
+        return text_view(hit, state, actions)
     return page_view(hit, state, actions) if hit.get("page_url") else True
+
+
+def read_whole(hit: dict[str, Any]) -> bool:
+    """Whether the hit is text with no page to render (``page_url`` null: a slide of lecture notes), read whole."""
+    return hit["kind"] in PAGE_KINDS and not hit.get("page_url")
+
+
+def text_view(hit: dict[str, Any], state: str, nav) -> bool:
+    """A record with no page to render read whole (``whole_text``), a paragraph a line, the searched words marked as
+    its snippet marks them (``text_html``); for a slide, Previous and Next slide in ``nav`` and the slide in the page
+    line, as the page viewer has them. Its snippet alone was shown, starting mid-slide ("…shares features of…"), and
+    a quote opened from Ask was that one line. Whether the record is still there."""
+    citation = hit["citation"]
+    if is_slide(citation.get("page"), citation.get("page_label")):
+        slide_buttons(hit, state, nav)
+    if (text := whole_text(hit, state)) is None:
+        return False
+    quote = hit["snippet"] if hit.get("cited") else ""
+    st.markdown(text_html(text, st.session_state.get("terms", []), quote), unsafe_allow_html=True)
+    return True
+
+
+def slide_buttons(hit: dict[str, Any], state: str, nav) -> None:
+    """Previous and Next slide of the hit's slide in ``nav``, as the page viewer's (``page_view``), and the slide said
+    in the page line. Next slide stays on: where a deck ends is not known (``nearest_slide``)."""
+    number = hit["citation"]["page"]
+    previous, following = (hit, -1, state), (hit, 1, state)
+    first = number <= 1
+    nav.button("Previous slide", key=f"{state}-prev", icon="◀", disabled=first, on_click=open_slide, args=previous)
+    nav.button("Next slide", key=f"{state}-next", icon="▶", icon_position="right", on_click=open_slide, args=following)
+    page_line(number, None, "Slide")
+
+
+def whole_text(hit: dict[str, Any], state: str) -> str | None:
+    """The record's whole text: a record fetched by id holds it (an answer's cited record, a slide paged to); a
+    search's hit its snippet alone, so its record is asked for once (GET /records) and kept in ``st.session_state``'s
+    ``state``. None where the API refused, a record gone since it was found said as a page gone is (``PAGE_GONE``),
+    any other refusal as the API words it (``refused``), or where it did not answer (the run's end says so)."""
+    if "text" in hit:
+        return hit["text"]
+    path = f"/records/{hit['id']}"
+    response = reached("GET", path)
+    if response is None:
+        return None
+    if response.status_code < 400:
+        st.session_state[state] = {**hit, "text": response.json()["text"]}
+        return st.session_state[state]["text"]
+    if api_has_none(response):
+        st.error(plain(f"{hit['citation']['label']} {PAGE_GONE[404]}"))
+    else:
+        refused("GET", path, response)
+    return None
+
+
+def text_html(text: str, terms: list[str], quote: str = "") -> str:
+    """``text`` as safe HTML, quoted as the snippet is, a paragraph a line (a slide's bullet, a table's row), each
+    escaped with ``terms``' words marked (``highlight``), a line holding ``quote`` (an answer's) in bold as the page
+    viewer outlines what an answer cites; all on one line: a blank line would end the HTML block and let Markdown read
+    the rest."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    shown = [(highlight(line, terms), quoted(line, quote)) for line in lines]
+    paragraphs = "".join(f"<p><strong>{said}</strong></p>" if bold else f"<p>{said}</p>" for said, bold in shown)
+    return f"<blockquote class='whole-text'>{paragraphs}</blockquote>"
+
+
+def quoted(line: str, quote: str) -> bool:
+    """Whether ``line`` holds ``quote``, spaces aside (``display_line``)."""
+    return bool(quote) and display_line(quote) in display_line(line)
+
+
+def quote_apart(hit: dict[str, Any]) -> bool:
+    """Whether an answer's quote of a record read whole is on none of its lines (``quoted``), so quoted below it."""
+    lines = hit.get("text", "").splitlines()
+    return bool(hit.get("cited")) and not any(quoted(line, hit["snippet"]) for line in lines)
 
 
 def page_view(hit: dict[str, Any], state: str, nav) -> bool:
@@ -166,10 +295,10 @@ def page_view(hit: dict[str, Any], state: str, nav) -> bool:
     return True
 
 
-def page_line(page: int, pages: int | None) -> None:
-    """The page shown ("Page 3 of 40") in a polite live region, one element across pages, so that Previous and Next
-    page, which leave focus on themselves, have the new page read out."""
-    line = f"Page {page} of {pages}" if pages else f"Page {page}"
+def page_line(page: int, pages: int | None, unit: str = "Page") -> None:
+    """The page (``unit``: or slide) shown ("Page 3 of 40") in a polite live region, one element across pages, so that
+    Previous and Next page, which leave focus on themselves, have the new page read out."""
+    line = f"{unit} {page} of {pages}" if pages else f"{unit} {page}"
     st.markdown(f"<p role='status' aria-live='polite' class='page-line'>{line}</p>", unsafe_allow_html=True)
 
 
