@@ -334,9 +334,7 @@ def pdf_downloads(hit: dict[str, Any], state: str, nav) -> None:
     nav.download_button(
         f"Download page {page} as a PDF", page_pdf(hit["id"], page), file_name=page_name, key=f"{state}-pdf", **pdf
     )
-    nav.download_button(
-        "Download the whole PDF", book_pdf(hit["id"]), file_name=book, key=f"{state}-book", **pdf
-    )
+    nav.download_button("Download the whole PDF", book_pdf(hit["id"]), file_name=book, key=f"{state}-book", **pdf)
 
 
 def at_reading_size(url: str) -> str:
