@@ -56,11 +56,20 @@ from pathatlas.retrieval.fusion import (
     term_coverage,
 )
 from pathatlas.retrieval.images import border_trimmed, check_query_image
-from pathatlas.retrieval.index import AmbiguousSourceError, Index, per_generation
+from pathatlas.retrieval.index import Index, per_generation
 from pathatlas.retrieval.local import Keypoints, inliers, keypoints, same_specimen
 from pathatlas.retrieval.marks import query_terms
 from pathatlas.retrieval.ocr import TesseractReader, WordReader, query_words, tesseract_engine
-from pathatlas.retrieval.records import FILTER_FIELDS, KINDS, Citation, Hit, Payload, RecordKey, distinct_names
+from pathatlas.retrieval.records import (
+    FILTER_FIELDS,
+    KINDS,
+    Citation,
+    Hit,
+    Payload,
+    RecordKey,
+    distinct_names,
+    source_id,
+)
 from pathatlas.retrieval.stores.base import Filters, ScoredIds, fold, group_by_filters, matches
 from pathatlas.retrieval.terms import content_terms, every_word_a_term, has_words, tokenize
 
@@ -529,10 +538,11 @@ def source_names(index: Index) -> dict[str, str]:
 
 def keyed_record(index: Index, key: RecordKey) -> tuple[str, Payload] | None:
     """The id and payload of the record ``key`` names in ``index`` now, whatever id it had when the key was given;
-    None where the index holds no such source, case image or page (removed since)."""
-    try:
-        source = index.resolve_source(key.source)
-    except (UnknownSourceError, AmbiguousSourceError):
+    None where the index holds no such source, case image or page (removed since). The source is found by its id
+    alone: resolved as any name is (``Index.resolve_source``), a removed folder's id found a folder named so."""
+    manifest = index.manifest
+    source = next((name for name, entry in manifest.items() if entry.get("id", source_id(name)) == key.source), None)
+    if source is None:
         return None
     found = ((record_id, Payload.from_payload(stored)) for record_id, stored in index.store.scan(key.filters(source)))
     return next(((record_id, payload) for record_id, payload in found if key.names(payload)), None)

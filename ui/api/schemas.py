@@ -506,13 +506,21 @@ class LinkKey(BaseModel):
         return RecordKey(self.source, self.page, self.case, self.image)
 
 
+class BodyKey(LinkKey):
+    """``LinkKey`` in a JSON body (``SimilarRequest.key``), which refuses a mistyped field ("imgae") as the body refuses
+    its own: dropped, it left a key finding nothing (404). A link's query does not: a route taking only the key
+    ignores others (``no_unknown_query_parameters``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class SimilarRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: RecordId = Field(..., description="A hit's id: find records that look like it.")
     k: HitCount = 10
     filters: Filters = Field(default_factory=dict, examples=[{"kind": "case"}])
-    key: LinkKey | None = Field(
+    key: BodyKey | None = Field(
         None, description="Its key, as the hit's links carry it: finds the record where the id is gone (re-indexed)."
     )
 

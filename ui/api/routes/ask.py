@@ -23,11 +23,11 @@ P174 = {
     **CITATION_EXAMPLE,
     "evidence": "64967f351f4d57c8dbd70f22",
     "record": "41e06f80fe8f007386a1ffe8",
-    "page_url": "/media/pages/41e06f80fe8f007386a1ffe8",
+    "page_url": "/media/pages/41e06f80fe8f007386a1ffe8?source=2cd42bf39015&page=174",
     "caption_url": None,
     "case_image_url": None,
     "case_url": None,
-    "thumbnail_url": "/media/thumbnails/64967f351f4d57c8dbd70f22",
+    "thumbnail_url": "/media/thumbnails/64967f351f4d57c8dbd70f22?source=2cd42bf39015&page=174",
 }
 P185 = {
     **P174,
@@ -36,8 +36,8 @@ P185 = {
     "bbox": [60.0, 63.4, 551.4, 165.7],
     "evidence": "3311ff293a2140d7cc876c0a",
     "record": "479c52119b02b68a1e625154",
-    "page_url": "/media/pages/479c52119b02b68a1e625154",
-    "thumbnail_url": "/media/thumbnails/3311ff293a2140d7cc876c0a",
+    "page_url": "/media/pages/479c52119b02b68a1e625154?source=2cd42bf39015&page=185",
+    "thumbnail_url": "/media/thumbnails/3311ff293a2140d7cc876c0a?source=2cd42bf39015&page=185",
 }
 ASKED = "Which cells resorb bone? osteoblasts osteoclasts"
 RESORPTION = "The cell responsible for bone resorption, or breakdown, is the osteoclast."
