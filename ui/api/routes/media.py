@@ -72,7 +72,8 @@ embedded JavaScript). It is still shown inline."""
 THUMBNAIL_CACHE = "public, max-age=86400"
 """A thumbnail's URL is its record's id, which hashes its source's content, so it keeps its picture: caches keep it a
 day (one a newer version draws anew is fetched by then, or at once on revalidation, by its ETag). Its key
-(``LinkKey``) reaches the same case image or page once that id is gone: a fixed label leaves the picture as it was."""
+(``LinkKey``) reaches the same case image or page once that id is gone: a fixed label leaves the picture as it was,
+but the page of an edited book may draw otherwise, and a browser may show its old picture for up to that day."""
 PRIVATE_CACHE = "private, max-age=3600"
 """A rendered page or a case image: a browser keeps it an hour, so a reader going back and forth between pages and
 hits is not made to wait for a render (0.2-1 s a page) again; after that its ETag makes asking again cheap (a 304,
