@@ -85,12 +85,12 @@ def test_the_same_case_zip_sent_again_is_done_at_once_naming_its_case_folders(cl
 
 
 def test_a_source_the_earlier_upload_lost_is_read_again(client):
-    """One of the zip's case folders removed since: the zip sent again indexes it again, its job saying it is back."""
+    """One of the zip's case folders removed since: the zip sent again indexes it, as before."""
     cases = case_zip("myc", "sarc")
     assert indexed(client, "atlas.zip", cases)["status"] == "done"
     assert client.delete(f"/sources/{sources(client)['sarc']}").status_code == 200
     again = indexed(client, "atlas.zip", cases)
-    assert again["notes"] == ["atlas.zip: replaced the earlier upload of this name (unchanged: myc; back: sarc)"]
+    assert again["notes"] == ["atlas.zip: replaced the earlier upload of this name (read again from this upload: myc)"]
     assert sorted(sources(client)) == ["book.pdf", "myc", "sarc"]
 
 

@@ -152,7 +152,7 @@ def test_the_upload_token_replaces_a_zip_uploaded_before_its_files_were_marked_w
     again = indexed(client, "course.zip", archive.read_bytes(), STUDENT)
     assert (again["status"], again["notes"]) == (
         "done",
-        ["course.zip: replaced the earlier upload of this name (unchanged: week2.qmd; back: week3.qmd)"],
+        ["course.zip: replaced the earlier upload of this name (read again from this upload: week2.qmd)"],
     )
 
 

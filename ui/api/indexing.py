@@ -28,7 +28,7 @@ from pathatlas.retrieval.records import display_name
 from pathatlas.settings import os_problem
 from pathatlas.ui.api.engine import CLOSE_WAIT, Engine, source_problems
 from pathatlas.ui.api.jobs import Job, JobRecords, newest_first
-from pathatlas.ui.api.upload_folder import InPlace, UploadFolder, sources_of
+from pathatlas.ui.api.upload_folder import UploadFolder, sources_of
 from pathatlas.ui.api.uploads import remove_unread_images, skipped_note
 from pathatlas.ui.api.writer import IndexWriter
 
@@ -40,31 +40,12 @@ ROLLED_BACK = (
 """A job's note when a start removed what the job, cut short by a kill, had committed (``_roll_back_interrupted``)."""
 UNCHANGED = "already indexed, unchanged: the earlier upload of this name is kept as it was, nothing read again"
 """A job's note for an upload holding what the earlier upload of its name holds, unchanged (``Jobs.unchanged``)."""
-KEPT = ("indexed", "unchanged")
-"""The statuses of the sources a job that ends done holds (``SourceReport.status``)."""
 log = logging.getLogger(__name__)
 
 
 def new_job_id() -> str:
     """A job's id: what ``jobs.JOB_ID`` takes."""
     return uuid.uuid4().hex[:12]
-
-
-def count_unchanged(job: Job, report: IndexReport) -> None:
-    """The sources ``report`` found unchanged (an upload indexed in place: ``UploadFolder.in_place``) counted as done
-    in ``job``: the indexer reports no progress of them, and a job done read "12/300"."""
-    for source in report.sources:
-        if source.status == "unchanged":
-            expected = job.units.get(source.source, (0, 0))[1]
-            job.count(source.source, expected, expected)
-
-
-def put_back_words(lost: list[str]) -> str:
-    """What putting back an earlier upload that a job was indexed in place of did (``InPlace.forget``): ``lost``, its
-    sources whose earlier version was not read back, removed."""
-    if not lost:
-        return "the earlier upload of its name put back as it was"
-    return f"the earlier upload of its name put back, less {', '.join(lost)}, whose earlier version was not read back"
 
 
 def named_problem(key: str, problem: str) -> str:
@@ -179,21 +160,17 @@ class Jobs:
     def _roll_back_interrupted(self, target: Index) -> bool:
         """An upload is indexed whole or not at all (``_index_job``), across a kill too: the sources a job cut short
         (read "interrupted": no process claims its upload) had committed from its upload are removed
-        (``IndexWriter.roll_back``), or the earlier upload it was indexed in place of is put back (``InPlace``), and
-        its record notes it; ``sweep_uploads`` then deletes its folder. Whether any was rolled back."""
+        (``IndexWriter.roll_back``) and its record notes it; ``sweep_uploads`` then deletes its folder. Whether any was
+        rolled back."""
         uploads = self.uploads.path.resolve()
         rolled_back = False
         for job in self.records.load_all():
             if job.status != "interrupted" or job.upload is None or job.upload.resolve().parent != uploads:
                 continue  # a record's upload outside the uploads (a hand edit) must not take the index's sources
-            if (place := InPlace.recorded(job.upload)) is not None:
-                place.swap_back(target)  # no encoder at start to read what the job changed of it: removed
-                gone = put_back_words(place.forget(target))
-            elif committed := sources_of(target, job.upload):
-                self.writer.roll_back(target, job.upload)
-                gone = ", ".join(sorted(display_name(key) for key in committed))
-            else:
+            if not (committed := sources_of(target, job.upload)):
                 continue
+            self.writer.roll_back(target, job.upload)
+            gone = ", ".join(sorted(display_name(key) for key in committed))
             log.warning("index job %s (%s) was cut short by a stop of the server: removed %s", job.id, job.source, gone)
             job.notes = [*job.notes, f"{ROLLED_BACK} ({gone}); upload it again"]
             job.status = "running"  # as the killed run recorded it: read as interrupted, its upload claimed by nobody
@@ -315,7 +292,7 @@ class Jobs:
             status, problem = "failed", os_problem(exc, self.engine.settings) or one_line(exc)
             error = os_problem(exc, self.engine.settings, paths=False) or self.job_error(job, one_line(exc))
         finally:
-            if job.upload is not None and not sources_of(self.engine.index, job.upload):  # or indexed in place
+            if job.upload is not None and status != "done" and not sources_of(self.engine.index, job.upload):
                 shutil.rmtree(job.upload, ignore_errors=True)
             if published:
                 if status == "failed":  # logged before it is published: a client seeing the end finds the line
@@ -328,12 +305,13 @@ class Jobs:
                 job.claim.release()
 
     def _index_job(self, job: Job) -> tuple[str, str | None]:
-        """Index the job's files; its end as (status, the first problem as the server sees it). An upload of the name
-        of an earlier one is indexed in that one's folder (``UploadFolder.in_place``). An upload is indexed whole or
-        not at all: when a source of it fails or the job is cancelled, the sources it already committed are removed
-        again (``IndexWriter.roll_back``), or the earlier upload it was indexed in place of is put back
-        (``_put_back``)."""
+        """Index the job's files; its end as (status, the first problem as the server sees it). An upload is indexed
+        whole or not at all: when a source of it fails or the job is cancelled, the sources it already committed are
+        removed again (``IndexWriter.roll_back``)."""
         job.status = "running"
+        for key, total in self._prepared(job).items():
+            job.count(key, 0, total)
+        self.records.save(job)
 
         def progress(source: str, done: int, total: int) -> None:
             job.count(source, done, total)
@@ -345,27 +323,19 @@ class Jobs:
             (``on_look``)."""
             self.stop_if_cancelled(job)
 
-        whole, refusal, place = False, None, None
+        whole, refusal = False, None
         with self.writer.writing() as target:
             try:
-                if job.upload is not None and (place := self.uploads.in_place(target, job.upload, job.paths)):
-                    job.paths = [place.path]
-                for key, total in self._prepared(job).items():
-                    job.count(key, 0, total)
-                self.records.save(job)
                 indexer = Indexer(target, show_progress=False, on_progress=progress, on_source=looking, on_look=looking)
                 report = indexer.add(job.paths)
-                count_unchanged(job, report)
                 job.notes = [*job.notes, *self._problem_notes(job, report), *report.notes]
                 if not job.may_replace and job.upload is not None:  # an upload of its name may have come meanwhile
                     refusal = self.uploads.replacement_refusal(target, job.upload, job.paths, job.source)
                 whole = not report.failed and not job.cancel_requested and refusal is None
                 if whole and job.upload is not None:
-                    self._replace_older_uploads(target, job, place, report)
+                    self._replace_older_uploads(target, job)
             finally:
-                if not whole and place is not None:
-                    self._put_back(target, job, place)
-                elif not whole and job.upload is not None:
+                if not whole and job.upload is not None:
                     self.writer.roll_back(target, job.upload)
         if job.cancel_requested:
             return "cancelled", None
@@ -375,26 +345,11 @@ class Jobs:
             return "failed", report.failed[0].problems[0]
         return "done", None
 
-    def _replace_older_uploads(self, target: Index, job: Job, place: InPlace | None, report: IndexReport) -> None:
-        """An upload sent under the name of an earlier one replaces it, once the new one is committed: in its folder
-        (``InPlace.finish``), or removing it (``UploadFolder.replace_older``); the job's notes say what became of its
-        sources."""
-        if place is not None:
-            words = place.finish(target, {source.source for source in report.sources if source.status in KEPT})
-        else:
-            words = self.uploads.replace_older(target, job.upload, job.paths)
-        if words:
+    def _replace_older_uploads(self, target: Index, job: Job) -> None:
+        """An upload sent under the name of an earlier one replaces it, once the new one is committed
+        (``UploadFolder.replace_older``); the job's notes say what went."""
+        if (words := self.uploads.replace_older(target, job.upload, job.paths)) is not None:
             job.notes = [*job.notes, f"{job.source}: replaced the earlier upload of this name ({words})"]
-
-    def _put_back(self, target: Index, job: Job, place: InPlace) -> None:
-        """The earlier upload ``job`` was indexed in place of, put back as it was (``InPlace.swap_back``): what the job
-        changed of it read again from its files, but while the service stops (no time for it: then removed, as a
-        restart removes them after a kill, and the job's notes name them)."""
-        changed = place.swap_back(target)
-        if changed and not self._stopping.is_set():
-            Indexer(target, show_progress=False).add([Path(key) for key in changed])
-        if lost := place.forget(target):
-            job.notes = [*job.notes, f"{job.source}: {put_back_words(lost)}"]
 
     def _prepared(self, job: Job) -> dict[str, int]:
         """The job's upload rid of the images no source will read (``unread_removed``, said in its notes), and each

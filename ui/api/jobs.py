@@ -52,8 +52,7 @@ class Job:
     cancel_requested: bool = False
     upload: Path | None = None
     """The upload's own folder: kept (replacing same-named uploads) if the job is done, else removed with every source
-    the job committed from it; removed too once indexed in place of the earlier upload of its name
-    (``upload_folder.InPlace``), whose folder then holds it."""
+    the job committed from it."""
     notes: list[str] = field(default_factory=list)
     claim: FileLock | None = None
     """The upload folder's claim (``claim_upload``), released when the job ends."""

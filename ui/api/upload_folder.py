@@ -8,25 +8,16 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-import orjson
 from filelock import FileLock, Timeout
 
-from pathatlas.retrieval.durable import write_atomic
 from pathatlas.retrieval.index import Index
 from pathatlas.retrieval.records import display_name
-from pathatlas.retrieval.text import composed
 from pathatlas.settings import OWNER_FILE, UPLOADS
 from pathatlas.ui.api.jobs import CLAIM_FILE
-from pathatlas.ui.api.uploads import CONTENT_MARK, EARLIER, MEMBER_MARK, shown
-
-IN_PLACE_FILE = ".in-place.json"
-"""In the folder of an upload indexed in place of the earlier upload of its name (``InPlace``), while its job runs:
-which folder it swapped into, and each source that folder held with its fingerprint, so that a job that fails, or the
-next start after a kill, puts the earlier upload back."""
+from pathatlas.ui.api.uploads import CONTENT_MARK
 
 
 class Uploaded(NamedTuple):
@@ -91,11 +82,6 @@ def sweep_unclaimed(folder: Path, index: Path) -> bool:
     return not folder.exists()
 
 
-def source_names(keys: Iterable[str]) -> str:
-    """The sources ``keys`` by name, sorted (``shown``: the first few, and how many more)."""
-    return shown(sorted({display_name(key) for key in keys}))
-
-
 def replaced_words(replaced: Iterable[str], now: set[str]) -> str:
     """What replacing an earlier upload did to its sources (``replaced``, keys), by name: those this upload holds too
     were read again from it, the others removed. "removed: week1.qmd, ..." read as if a re-sent course had lost every
@@ -158,141 +144,6 @@ def sources_of(index: Index, upload: Path) -> list[str]:
     return [key for key in index.manifest if Path(key).is_relative_to(upload.resolve())]
 
 
-def plain_name(name: object) -> bool:
-    """Whether ``name`` is a file name alone: no path, nor "." or ".."."""
-    return isinstance(name, str) and name not in ("", ".", "..") and Path(name).name == name
-
-
-@dataclass
-class InPlace:
-    """An upload indexed in the folder of the earlier upload of its name (``UploadFolder.in_place``): its file, or the
-    folder its zip unpacked to, swapped in there, the earlier one kept aside in the upload's own folder until its job
-    ends. A source's id, and its records', are made of its path: a corrected course sent again keeps the ids of all
-    it holds unchanged (links, ``?source=`` filters), and those are not read again."""
-
-    upload: Path
-    """The upload's own folder: its claim, its marks, the record of the swap and, meanwhile, the earlier files."""
-    older: Path
-    """The earlier upload's folder, where the upload is indexed."""
-    name: str
-    """What both folders hold (``Uploaded.name``)."""
-    held: dict[str, str]
-    """The earlier upload's sources before the job, each with its fingerprint."""
-
-    @property
-    def path(self) -> Path:
-        """Where the upload is indexed."""
-        return self.older / self.name
-
-    @property
-    def earlier(self) -> Path:
-        return self.upload / EARLIER / self.name
-
-    @classmethod
-    def recorded(cls, upload: Path) -> InPlace | None:
-        """The swap recorded in the upload folder ``upload`` (by a job a kill cut short), if any; a record naming
-        anything but a folder beside it and a name in it (a hand edit) is none."""
-        try:
-            record = orjson.loads((upload / IN_PLACE_FILE).read_bytes())
-        except (OSError, orjson.JSONDecodeError):
-            return None
-        if not isinstance(record, dict) or not (plain_name(record.get("older")) and plain_name(record.get("name"))):
-            return None
-        return cls(upload, upload.parent / record["older"], record["name"], dict(record.get("held") or {}))
-
-    def swap(self) -> None:
-        """Record the swap, then move the earlier files aside and the upload's into their place; undone if a move
-        fails."""
-        record = {"older": self.older.name, "name": self.name, "held": self.held}
-        write_atomic(self.upload / IN_PLACE_FILE, orjson.dumps(record))
-        try:
-            self.earlier.parent.mkdir()
-            self.path.rename(self.earlier)
-            (self.upload / self.name).rename(self.path)
-        except BaseException:
-            self.put_files_back()
-            (self.upload / IN_PLACE_FILE).unlink()
-            raise
-
-    def put_files_back(self) -> None:
-        """The earlier files back where they were and the upload's in its own folder, whatever of ``swap`` was done."""
-        if self.earlier.exists():
-            if self.path.exists():
-                self.path.rename(self.upload / self.name)
-            self.earlier.rename(self.path)
-
-    def drop_gone(self, index: Index) -> None:
-        """Remove from ``index`` the earlier upload's sources that the upload no longer holds: before its job reads
-        it, whose indexer would note each as gone from its folder."""
-        for key in [key for key in self.held if key in index.manifest and not Path(key).exists()]:
-            index.remove_source(key)
-
-    def swap_back(self, index: Index) -> list[str]:
-        """Undo the swap: the earlier files put back, and the sources the job added removed from ``index``; the
-        earlier upload's sources it changed or removed are returned (``changed``), to be read again."""
-        self.put_files_back()
-        root = self.path.resolve()
-        for key in [key for key in index.manifest if Path(key).is_relative_to(root) and key not in self.held]:
-            index.remove_source(key)
-        return self.changed(index)
-
-    def changed(self, index: Index) -> list[str]:
-        """The earlier upload's sources that ``index`` does not hold as they were before the job."""
-        return [key for key, fingerprint in self.held.items() if version(index, key) != fingerprint]
-
-    def forget(self, index: Index) -> list[str]:
-        """After ``swap_back`` and a read of what it returned: the sources still not as they were removed from
-        ``index`` (their files are the earlier ones now), and the record of the swap deleted; those, by name."""
-        lost = self.changed(index)
-        for key in lost:
-            if key in index.manifest:
-                index.remove_source(key)
-        (self.upload / IN_PLACE_FILE).unlink(missing_ok=True)
-        return sorted({display_name(key) for key in lost})
-
-    def finish(self, index: Index, indexed: set[str]) -> str:
-        """After the job committed the upload (``indexed``: its sources indexed or unchanged): the earlier upload's
-        sources it holds no longer as sources removed, its marks the folder's (``take_marks``), the record of the
-        swap deleted; its own folder then holds no source and goes with the job. What became of each source, in
-        words: read again, unchanged, added, back (removed since from the index, and held again), removed."""
-        for key in [key for key in self.held if key in index.manifest and key not in indexed]:
-            index.remove_source(key)
-        root, changed = self.path.resolve(), self.changed(index)
-        new = [key for key in indexed if key not in self.held]
-        back = [key for key in new if (self.earlier / Path(key).relative_to(root)).exists()]
-        said = {
-            "read again from this upload": [key for key in changed if key in indexed],
-            "unchanged": [key for key in indexed if key in self.held and key not in changed],
-            "added": [key for key in new if key not in back],
-            "back": back,
-            "removed, not in this upload": [key for key in self.held if key not in index.manifest],
-        }
-        (self.upload / IN_PLACE_FILE).unlink()
-        self.take_marks()
-        return "; ".join(f"{what}: {source_names(keys)}" for what, keys in said.items() if keys)
-
-    def take_marks(self) -> None:
-        """The upload's marks (``CONTENT_MARK``, ``MEMBER_MARK``) become the folder's, in place of the earlier
-        upload's: the upload token replaces only what holds the same marks. Added before the earlier ones go, so that
-        the look of an upload sent meanwhile finds the one or the other."""
-        taken = {mark.name for mark in upload_marks(self.upload)}
-        for name in taken:
-            (self.older / name).mkdir(exist_ok=True)
-        for mark in upload_marks(self.older):
-            if mark.name not in taken:
-                mark.rmdir()
-
-
-def version(index: Index, key: str) -> str | None:
-    """The fingerprint ``index`` holds the source ``key`` at; None where it holds none."""
-    return index.manifest.get(key, {}).get("fingerprint")
-
-
-def upload_marks(folder: Path) -> list[Path]:
-    """An upload folder's marks: its content's (``CONTENT_MARK``) and a zip's members' (``MEMBER_MARK``)."""
-    return [*folder.glob(f"{CONTENT_MARK}*"), *folder.glob(f"{MEMBER_MARK}*")]
-
-
 class Swept(NamedTuple):
     """What a sweep of the upload folders did (``UploadFolder.sweep``)."""
 
@@ -341,43 +192,10 @@ class UploadFolder:
             and (older.name, older.unpacked) in sent
         }
 
-    def in_place(self, index: Index, upload: Path, paths: list[Path]) -> InPlace | None:
-        """The upload of folder ``upload`` (``paths``: its file, or the folder its zip unpacked to) swapped into the
-        folder of the earlier upload of its name (``InPlace``), and the sources it no longer holds removed from
-        ``index``; None, nothing done, where no one folder of ``index`` holds such an upload (``replaced_by``,
-        ``uploaded_to``: another index's, or one made before folders were marked, is replaced as before)."""
-        replaced = self.replaced_by(index, upload, paths)
-        if len(paths) != 1 or len(folders := set(replaced.values())) != 1:
-            return None
-        older = self.path / folders.pop()
-        if not uploaded_to(older, index.path) or not (older / paths[0].name).exists():
-            return None
-        place = InPlace(upload, older, paths[0].name, {key: index.manifest[key]["fingerprint"] for key in replaced})
-        place.swap()
-        place.drop_gone(index)
-        return place
-
-    def namesakes(self, index: Index, upload: Path, paths: Iterable[Path]) -> list[str]:
-        """The names the sources of ``index`` indexed from ``paths`` (the upload of folder ``upload``) share with its
-        other sources, bar those the upload replaces (``replaced_by``): beside each other, both would be cited by
-        the folders telling them apart."""
-        paths = [path.resolve() for path in paths]
-        ours = [key for key in index.manifest if any(Path(key).is_relative_to(path) for path in paths)]
-        replaced = self.replaced_by(index, upload, paths)
-        others = {composed(display_name(key)) for key in index.manifest if key not in replaced and key not in ours}
-        return sorted({display_name(key) for key in ours if composed(display_name(key)) in others})
-
     def replacement_refusal(self, index: Index, upload: Path, paths: Iterable[Path], name: str) -> str | None:
         """Why the upload of folder ``upload`` (``paths``, sent as ``name``) needs the lecturer's token, in one line:
-        it would replace an earlier upload of its name (``replaced_by``) that held other bytes, or change how other
-        sources are cited (``namesakes``, once indexed). None where it replaces none, or only uploads of the very same
-        bytes sent again (their content marks alike), which replace as ever."""
-        if namesakes := self.namesakes(index, upload, paths):
-            return (
-                f"{name} holds {shown(namesakes)}, the name of an indexed source it does not replace: beside it, each "
-                "would be cited otherwise; that needs the lecturer's token (PATHATLAS_API_TOKEN): rename it and upload "
-                "again"
-            )
+        it would replace an earlier upload of its name (``replaced_by``) that held other bytes. None where it replaces
+        none, or only uploads of the very same bytes sent again (their content marks alike), which replace as ever."""
         marks = content_marks(upload)
         replaced = set(self.replaced_by(index, upload, paths).values())
         if not replaced or (marks and all(marks <= content_marks(self.path / older) for older in replaced)):

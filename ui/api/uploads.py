@@ -301,11 +301,6 @@ were marked would then not be. Once the zip is indexed the manifest names each m
 looked at: a member removed since (``DELETE /sources``) must not be taken for the zip's other sources."""
 
 
-EARLIER = ".earlier"
-"""In the folder of an upload indexed in place of the earlier upload of its name (``upload_folder.InPlace``), while its
-job runs: where the earlier upload's file, or the folder its zip unpacked to, waits under its name."""
-
-
 def mark_content(folder: Path, content: str, mark: str = CONTENT_MARK) -> None:
     (folder / f"{mark}{content}").mkdir()
 
@@ -317,10 +312,9 @@ def marked_uploads(uploads: Path, content: str, mark: str = CONTENT_MARK) -> lis
 
 def replaces(stored: Path, folder: Path) -> bool:
     """Whether the upload at ``stored`` replaces, once indexed, the upload of ``folder``: that one holds a file of its
-    name or, for a zip, the folder it unpacks to (``UploadFolder.replace_older``), or is being indexed in place of the
-    earlier upload of that name (``EARLIER``)."""
+    name or, for a zip, the folder it unpacks to (``UploadFolder.replace_older``)."""
     names = {stored.name, stored.stem} if stored.suffix.lower() == ".zip" else {stored.name}
-    return any((folder / name).exists() or (folder / EARLIER / name).exists() for name in names)
+    return any((folder / name).exists() for name in names)
 
 
 UTF8_NAMES = 0x800
