@@ -19,6 +19,7 @@ from pathatlas.indexer.sources.fingerprints import content_hash, earlier_content
 from pathatlas.indexer.sources.notes import NOTE_SUFFIXES
 from pathatlas.retrieval.index import Index, Manifest
 from pathatlas.retrieval.records import display_name, distinct_names, source_id
+from pathatlas.retrieval.text import composed
 from pathatlas.settings import Settings
 from pathatlas.ui.api.indexing import Jobs
 from pathatlas.ui.api.jobs import Job, claimed
@@ -74,6 +75,8 @@ def check_copies(jobs: Jobs, upload: Path, name: str) -> list[str]:
     if not upload.is_dir():
         if (content := content_hash(upload)) is not None:
             refuse_held(jobs, upload, name, {content: TWIN_WORDS[upload.suffix.lower()]})
+        if upload.suffix.lower() != ".zip":  # a zip's name is no source's
+            refuse_namesake(jobs, upload, name)
         return []
     try:
         sources = discover([upload], jobs.engine.settings)
@@ -81,6 +84,39 @@ def check_copies(jobs: Jobs, upload: Path, name: str) -> list[str]:
         return []
     refuse_held(jobs, upload, name, case_folder_contents(sources, jobs.engine.index.manifest))
     return held_documents(jobs, upload, name, sources)
+
+
+def refuse_namesake(jobs: Jobs, upload: Path, name: str) -> None:
+    """Refuse (``HeldElsewhereError``) a PDF or notes file sent alone (``upload``, sent as ``name``) under the name of
+    an indexed source it does not replace (``replaces_source``): a zip's deck, a book indexed from disk. Beside it,
+    each would be cited by the folders telling them apart, the upload by its upload id
+    ("f1d2d6c61158/tuberculosis.qmd"), and an upload with the upload token would change how the lecturer's sources are
+    cited. Sent to replace a zip's deck, it would lie outside the zip's folder: the refusal says to send the zip again,
+    or to remove that deck first. A source missing on disk is passed over, as ``indexed_copy`` passes it over: the
+    upload may be it, moved, and its job's notes say how to drop the old copy."""
+    manifest, uploads, stored = jobs.engine.index.manifest, jobs.uploads, composed(upload.name)
+    namesakes = (key for key in manifest if composed(display_name(key)) == stored and Path(key).exists())
+    if (key := next((key for key in namesakes if not replaces_source(uploads, upload, key)), None)) is None:
+        return
+    held = manifest[key].get("id") or source_id(key)
+    second = "sent alone, it would be a second source of that name, each cited otherwise"
+    removal = f"remove that source first (DELETE /sources/{held})"
+    if (zipped := uploads.uploaded(key)) is not None and zipped.unpacked:
+        zip_name = f"{zipped.name}.zip"
+        raise HeldElsewhereError(
+            f"{name} is the name of a source of {zip_name} (id {held}), already indexed: {second}; to replace it, send "
+            f"{zip_name} again holding it, or {removal}"
+        )
+    raise HeldElsewhereError(
+        f"{name} is the name of an indexed source (id {held}): {second}; upload it under another name, or {removal}"
+    )
+
+
+def replaces_source(uploads: UploadFolder, upload: Path, key: str) -> bool:
+    """Whether the upload ``upload`` (its file, or the folder its zip unpacked to) replaces the source ``key`` once
+    indexed: that source came from an earlier upload of its name."""
+    earlier = uploads.uploaded(key)
+    return earlier is not None and (earlier.name, earlier.unpacked) == (upload.name, upload.is_dir())
 
 
 def case_folder_contents(sources: list[Source], manifest: Manifest) -> dict[str, TwinWords]:
@@ -177,13 +213,7 @@ def other_uploads(index: Index, upload: Path, folders: list[Path]) -> Iterator[P
 def indexed_twin(uploads: UploadFolder, manifest: Manifest, upload: Path, content: str) -> str | None:
     """The source of ``manifest`` holding the content (``content``) of the upload ``upload`` (a PDF, or a case folder
     of the folder a zip unpacked to: ``indexed_copy``), bar an earlier upload of its name, which this one replaces."""
-
-    stored_as = (upload.name, upload.is_dir())
-
-    def replaced(key: str) -> bool:
-        return (earlier := uploads.uploaded(key)) is not None and (earlier.name, earlier.unpacked) == stored_as
-
-    return indexed_copy(manifest, content, replaced)
+    return indexed_copy(manifest, content, lambda key: replaces_source(uploads, upload, key))
 
 
 def same_file(manifest: Manifest, keys: list[str], name: str, words: TwinWords, instead: str) -> str:
