@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,14 +55,16 @@ class Keypoints:
 
     def save(self, path: Path) -> None:
         """Written atomically (a reader sees the old file or the new, never half) through a temporary file of this
-        writer's own: two processes filling the shared keypoints cache at once must not write into each other's."""
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        writer's own: two processes filling the shared keypoints cache at once must not write into each other's. Made
+        by an exclusive open, so its mode follows the umask as the index's other files do (``mkstemp``'s 0600 left a
+        service running as another user of the group unable to read it, and same-specimen checks failed silently)."""
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
         try:
-            with os.fdopen(fd, "wb") as handle:
+            with tmp.open("xb") as handle:
                 np.savez(handle, points=self.points, descriptors=self.descriptors)
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -265,3 +266,15 @@ def test_keypoints_are_saved_through_a_temporary_file_of_the_writers_own(tmp_pat
     loaded = Keypoints.load(path)
     assert loaded is not None and np.array_equal(loaded.descriptors, found.descriptors)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".a.npz.tmp", "a.npz"]
+
+
+def test_saved_keypoints_follow_the_umask_as_the_index_s_other_files(tmp_path):
+    """``mkstemp`` made them 0600: a service running as another user of the indexer's group could not read them, and
+    its same-specimen checks failed without a word."""
+    old = os.umask(0o002)
+    try:
+        Keypoints(np.zeros((1, 2), np.float32), np.zeros((1, 128), np.uint8)).save(tmp_path / "a.sift.npz")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.sift.npz").stat().st_mode & 0o777 == 0o664
+    assert [p.name for p in tmp_path.iterdir()] == ["a.sift.npz"], "no temporary file left"
