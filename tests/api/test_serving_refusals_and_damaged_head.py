@@ -130,3 +130,22 @@ def test_a_head_of_a_case_image_damaged_in_place_is_410_as_its_get_without_a_dec
     decoded = calls_to(monkeypatch, "open_image", library.app.state.engine)
     assert same_refusal(library, url) == 410 and decoded == []
     assert library.get(url).json() == {"detail": media.IMAGE_UNREADABLE}
+
+
+def test_a_pdf_or_thumbnail_the_service_cannot_open_is_one_refusal_not_a_broken_200(library, tmp_path, monkeypatch):
+    """A source PDF or thumbnail readable only by another user answered 200 with its length, then broke off the body
+    (the access line said 200). (The suite runs as root, whom modes do not stop: opening them is made to fail.)"""
+    page = first_hit(library, "page", "thyroid page")
+    thumbnail = library.app.state.engine.index.thumbnail_path(page["id"])
+    closed = {(tmp_path / "library" / "book.pdf").resolve(), thumbnail.resolve()}
+    opened = Path.open
+
+    def open_as_another_user(path, *args, **kwargs):
+        if path.resolve() in closed:
+            raise PermissionError(13, "Permission denied", str(path))
+        return opened(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_as_another_user)
+    assert same_refusal(library, f"/records/{page['id']}/pdf") == 410
+    assert library.get(f"/records/{page['id']}/pdf").json() == {"detail": media.PDF_UNREADABLE}
+    assert same_refusal(library, page["thumbnail_url"]) == 404

@@ -167,9 +167,19 @@ def thumbnail(
     path = engine.index.thumbnail_path(record_id)
     if not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no thumbnail for this record")
+    readable(path, status.HTTP_404_NOT_FOUND, "this record's thumbnail cannot be read by the service")
     cache = {"Cache-Control": THUMBNAIL_CACHE}
     served = FileResponse(path, media_type="image/jpeg", stat_result=path.stat(), headers=cache)
     return not_modified(if_none_match, served.headers["etag"], THUMBNAIL_CACHE) or file_answer(served, head)
+
+
+def readable(path: Path, code: int, detail: str) -> None:
+    """Refuse (``code``, ``detail``) a file the service cannot open (its mode, its owner): a ``FileResponse`` of it
+    answered 200 and broke off the body, the access log calling it a success."""
+    try:
+        path.open("rb").close()
+    except OSError:
+        raise HTTPException(code, detail) from None
 
 
 def file_answer(served: FileResponse, head: bool) -> Response:

@@ -14,12 +14,14 @@ from pathatlas.retrieval.search import echoed, keyed_record
 from pathatlas.ui.api.deps import EngineDep, HeadDep, LinksDep, errors
 from pathatlas.ui.api.routes.media import (
     PDF_GONE,
+    PDF_UNREADABLE,
     SANDBOXED,
     KeyDep,
     binary,
     check_source,
     file_answer,
     payload_of,
+    readable,
     record_of,
 )
 from pathatlas.ui.api.routes.search import BOOK, CITATION_EXAMPLE, SECTION, example_of, source_key
@@ -126,6 +128,7 @@ def source_pdf(record_id: str, engine: EngineDep, head: HeadDep, key: KeyDep) ->
     if not path.is_file():  # moved or deleted since it was indexed, as the page views answer it
         raise HTTPException(status.HTTP_410_GONE, PDF_GONE)
     check_source(engine, payload)
+    readable(path, status.HTTP_410_GONE, PDF_UNREADABLE)
     served = FileResponse(  # shown in the browser, sandboxed (``SANDBOXED``): the PDF's own JavaScript does not run
         path,
         media_type="application/pdf",
