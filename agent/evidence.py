@@ -594,7 +594,7 @@ def score_sentences(
 ) -> SentenceScores:
     focus = reading.focus or question
     own = option_terms(focus, options)
-    asked = asked_words(focus) - set().union(*own) - light_words(denied_property(question))
+    asked = asked_words(focus) - set().union(*own)
     ranks = asked_ranks(focus)  # negated, the option ranked otherwise: "NOT the least common" (``plan.negates_rank``)
     idf = idf_table([s.terms for s in sentences])
     default = max(idf.values(), default=1.0)
@@ -635,9 +635,7 @@ def negated_options(
     "Which cells fail to divide?", "Osteoblasts divide" speaks against osteoblasts). A sentence ranking a superlative
     the question asks (``ranks``: ``asked_ranks``) otherwise (``ranked_otherwise``) speaks against the option it ranks,
     and read plainly for it: "Lymphocytes are the second most common leukocytes" says they are "not the most common".
-    So does one naming another kind of the class an option names a kind of (``reclassified_options``), and one saying
-    the option it names lacks the property the question denies (``lacking_options``: "it extrudes its nucleus" for
-    "Which blood cells never have a nucleus?", where it speaks for erythrocytes as the answer)."""
+    So does one naming another kind of the class an option names a kind of (``reclassified_options``)."""
     asked_negated = plainly_denied(question, reading)
     wanted = set(tokenize([asked_negated])[0]) if asked_negated else set()
     ranked = [ranked_otherwise(s.tokens, ranks, own) if ranks else set() for s in sentences]
@@ -645,14 +643,12 @@ def negated_options(
     reversals = [reversed_options(s.text, own, direction) if direction else set() for s in sentences]
     kinds = [kinds_said(option) for option in options]
     reclassified = [reclassified_options(s, kinds) if any(kinds) else set() for s in sentences]
-    lacked = property_words(denied_property(question))
-    lacking = [lacking_options(s.text, own, lacked) if lacked else set() for s in sentences]
     said = [bool(wanted) and wanted <= set(tokens) for tokens in read]
     return [
         [
             bool(named[j][i])
             and against(
-                contradicts(s.text, terms, asked) or j in reversals[i] | reclassified[i] | lacking[i],
+                contradicts(s.text, terms, asked) or j in reversals[i] | reclassified[i],
                 said[i],
                 j in ranked[i],
                 bool(wanted),
@@ -696,74 +692,6 @@ def reclassified_options(sentence: Sentence, kinds: Sequence[set[tuple[str, str]
             for word, other in said
         )
     }
-
-
-LOSING = re.compile(
-    r"\b(?:extrud(?:e|es|ed|ing)|eject(?:s|ed|ing)?|expel(?:s|led|ling)?|shed(?:s|ding)?|los(?:e|es|t|ing)|"
-    r"discard(?:s|ed|ing)?)\b",
-    re.IGNORECASE,
-)
-"""Verbs by which a thing comes to lack what follows them ("As an erythrocyte matures ..., it extrudes its nucleus",
-"reticulocytes, which eject their nucleus"): before the property a question denies (``denied_property``), they say
-the option their clause names lacks it (``lacking_options``)."""
-
-
-def lacking_options(sentence: str, own: Sequence[set[str]], wanted: set[str]) -> set[int]:
-    """The option a clause of ``sentence`` says lacks the ``wanted`` property, the only option that clause names: what
-    a negation or a verb of losing (``LOSING``) reaches there holds every wanted word ("it extrudes its nucleus",
-    "cartilage is avascular, meaning that it has no blood vessels"); that says the option lacks it, whose name need
-    not stand where ``contradicts`` looks (a pronoun, a relative clause). Not a prepositional negation, which denies
-    only its own name ("Unlike most connective tissues, cartilage is avascular"), nor a lack after a negation (a double
-    negative: "cannot divide without a nucleus" reaches "divide" only); a clause naming two options is left to
-    ``contradicts``."""
-    out: set[int] = set()
-    for clause in clause_texts(compared(sentence)):
-        reach = [lack_reach(clause, lack) for lack in lacks_in(clause)]
-        if not reach or not any(wanted <= set(words) for words in tokenize(reach)):
-            continue
-        stems = tokenize([clause])[0]
-        named = [j for j, terms in enumerate(own) if terms and names(stems, terms)]
-        out |= set(named) if len(named) == 1 else set()
-    return out
-
-
-LACK_WORD = re.compile(rf"\b(?:{PRIVATIVE.pattern})\b", re.IGNORECASE)
-"""A ``PRIVATIVE`` as a word of its own, where a lack after a negation turns it (``lack_reach``)."""
-
-
-def lacks_in(clause: str) -> list[re.Match[str]]:
-    """A clause's negations that say a lack of what follows them (``lacking_options``), and its verbs of losing."""
-    negations = [
-        negation
-        for k, negation in enumerate(CONTRADICTION.finditer(clause))
-        if not PREPOSITIONAL.fullmatch(negation.group()) and not (k and PRIVATIVE.fullmatch(negation.group().lower()))
-    ]
-    return [*negations, *LOSING.finditer(clause)]
-
-
-def lack_reach(clause: str, lack: re.Match[str]) -> str:
-    """What a lack reaches (``reached``), up to a lack after it, which it turns (a double negative)."""
-    return LACK_WORD.split(reached(clause[lack.end() : lack.end() + NEGATION_REACH], ""))[0]
-
-
-def denied_property(question: str) -> str:
-    """What the question says its answer is not, has not or cannot do, whether it is read as asked or plainly
-    (``plainly_denied``): a negated question's predicate (``negated_predicate``: "have a nucleus" of "Which blood cells
-    never have a nucleus?"), or the inability it asks (``plan.asked_inability``); else ""."""
-    return negated_predicate(question) if is_negated(question) else asked_inability(question)
-
-
-def property_words(text: str) -> set[str]:
-    """The stems of a property a question denies (``denied_property``) that a sentence must say to say it: not its
-    function words (``light_words``)."""
-    return set(tokenize([text])[0]) - function_stems() if text else set()
-
-
-def light_words(text: str) -> set[str]:
-    """The function words of a property a question denies (``denied_property``), which a sentence saying it or its lack
-    need not hold: "have" of "never have a nucleus", which "a large central nucleus" and "it extrudes its nucleus"
-    say without it, and which would otherwise weigh more than "nucleus" in what is asked."""
-    return set(tokenize([text])[0]) & function_stems() if text else set()
 
 
 def plainly_denied(question: str, reading: Reading) -> str:
