@@ -99,11 +99,13 @@ class Jobs:
         process's exit to tear down under it ("terminate called without an active exception"). Each job so ended, or
         still running after the wait, is logged, and its record saved as it stands, so that after a restart it reads
         "interrupted" at the progress it had, and what one still running committed of its upload is rolled back then
-        (``sweep_uploads``)."""
+        (``sweep_uploads``). An ended job whose end could not be recorded (``JobRecords.unsaved``) is saved again."""
         self._stopping.set()
         deadline = time.monotonic() + CLOSE_WAIT
         for thread in list(self._threads.values()):
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        for job in [job for job in list(self.by_id.values()) if not job.running and job.id in self.records.unsaved]:
+            self.records.save(job)  # its end, which a full home kept from its record, written now if space came back
         for job in [job for job in list(self.by_id.values()) if job.running]:
             self.records.save(job)
             log.warning(

@@ -131,6 +131,8 @@ class JobRecords:
         the last write must hold the latest state."""
         self._saved: dict[str, tuple[float, int]] = {}
         """When each job's record was last written (``time.monotonic``), and its ``done`` then."""
+        self.unsaved: set[str] = set()
+        """The jobs whose last save failed (a full home): ``Jobs.abandon`` tries an ended one's again."""
 
     def keep_current(self, job: Job) -> None:
         """Save a job's record if its progress moved since it was saved over ``PROGRESS_SECONDS`` ago: a job cut short
@@ -143,19 +145,31 @@ class JobRecords:
         """The job's state as of now; a record that cannot be written is one warning, never the job's failure. Read
         under the lock its write takes: a "running" read before the job's end, written after it (``Jobs.abandon``, the
         watcher's ``keep_current``), was a finished upload that the next start rolled back as interrupted."""
-        try:
-            with self._saving:
-                record = {
-                    "id": job.id,
-                    "index": self.index,
-                    "upload": str(job.upload) if job.upload is not None else None,
-                    **{name: getattr(job, name) for name in KEPT},
-                }
-                self._saved[job.id] = (time.monotonic(), job.done)  # one that cannot be written is not tried each step
+        with self._saving:
+            record = {
+                "id": job.id,
+                "index": self.index,
+                "upload": str(job.upload) if job.upload is not None else None,
+                **{name: getattr(job, name) for name in KEPT},
+            }
+            self._saved[job.id] = (time.monotonic(), job.done)  # one that cannot be written is not tried each step
+            try:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 write_atomic(self.folder / f"{job.id}.json", orjson.dumps(record))
-        except OSError as exc:
-            log.warning("job %s not recorded: %s", job.id, exc)
+            except OSError as exc:
+                log.warning("job %s not recorded: %s", job.id, exc)
+                self.unsaved.add(job.id)
+                if not job.running:
+                    self._drop_stale(job.id)
+            else:
+                self.unsaved.discard(job.id)
+
+    def _drop_stale(self, job_id: str) -> None:
+        """Delete the record of an ended job whose end could not be written (a full home): left saying "running", it
+        made the next start roll back a finished upload as one a kill cut short, its upload folder deleted. Without a
+        record the upload stays as the job left it; only its client learns nothing after a restart."""
+        with contextlib.suppress(OSError):
+            (self.folder / f"{job_id}.json").unlink(missing_ok=True)
 
     def load(self, job_id: str) -> Job | None:
         """The job as its record left it: one whose record says it runs while no process claims its upload was cut
