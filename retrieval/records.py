@@ -586,6 +586,27 @@ class Hit:
             "payload": {k: v for k, v in self.payload.to_payload().items() if k not in HIDDEN_FIELDS},
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Hit:
+        """Back from ``to_dict``, or from a door's hit record built on it (REST, ``search --json``, ``Atlas.search``:
+        its added fields are left out), whose ``to_dict`` it gives again: a client keeps hits as the library returns
+        them. Its payload lacks ``HIDDEN_FIELDS`` as the JSON does (the record's text: GET /records/{id} has it)."""
+        return cls(
+            id=data["id"],
+            score=data["score"],
+            kind=data["kind"],
+            snippet=data["snippet"],
+            citation=Citation.from_dict(data["citation"]),
+            thumbnail=data.get("thumbnail"),
+            payload=Payload.from_payload(data.get("payload") or {}),
+            matched_by=dict(data.get("matched_by") or {}),
+            also_on_page=list(data.get("also_on_page") or []),
+            passage=data.get("passage"),
+            repeated_on=list(data.get("repeated_on") or []),
+            repeated_in=[Citation.from_dict(copy) for copy in data.get("repeated_in") or []],
+            relative=data.get("relative", data.get("relative_score", 1.0)),  # a door's record rounds it
+        )
+
 
 def repeated_note(pages: list[int], printed_numbers: bool, unit: str = "p.") -> str:
     """What a page hit's label adds for the pages of its source that repeat it (``Hit.repeated_on``): " (repeated on

@@ -72,3 +72,19 @@ def test_a_source_filter_takes_a_path_as_its_text(atlas, demo_corpus):
         atlas.search("cells", filters={"source": 5})
     with pytest.raises(BadInputError, match=r"^filter 'organ' takes text"):
         atlas.search("cells", filters={"organ": Path("lung")})
+
+
+@pytest.mark.parametrize("kind", ["page", "figure", "case"])
+def test_a_hit_read_back_from_a_doors_record_writes_the_same_json(atlas, kind):
+    """``Hit`` had no ``from_dict``: a client keeping hits (a saved ``search --json``) could not have them back."""
+    from pathatlas.retrieval.records import Hit
+
+    records = json.loads(json.dumps(atlas.search("carcinoma granuloma cells", k=5, filters={"kind": kind})))
+    assert records
+    for record in records:
+        again = Hit.from_dict(record)
+        shared = again.to_dict().keys() & record.keys()  # a door's record rounds ``relative`` as its relative_score
+        assert {name: again.to_dict()[name] for name in shared} == {name: record[name] for name in shared}
+        assert len(shared) == len(again.to_dict()) - 1 and again.relative == record["relative_score"]
+        assert Hit.from_dict(again.to_dict()).to_dict() == again.to_dict()
+        assert again.label() == record["citation"]["label"] or again.repeated_on or again.repeated_in
