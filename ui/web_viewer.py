@@ -224,16 +224,15 @@ def slide_buttons(hit: dict[str, Any], state: str, nav) -> None:
 
 
 def whole_text(hit: dict[str, Any], state: str) -> str | None:
-    """The record's whole text: a record fetched by id holds it (an answer's cited record, a slide paged to); a
-    search's hit its snippet alone, so its record is asked for once (GET /records) and kept in ``st.session_state``'s
-    ``state``. None where the API refused, a record gone since it was found said as a page gone is (``PAGE_GONE``),
-    any other refusal as the API words it (``refused``), or where it did not answer (the run's end says so)."""
-    if "text" in hit:
-        return hit["text"]
+    """The record's whole text, asked for (GET /records) at every draw, as the page viewer asks for its page's PDF
+    (``page_gone``), and kept in ``st.session_state``'s ``state``: a slide kept from an earlier draw was still shown
+    once its deck was removed (in the Library, or by ``pathatlas remove``), and its Next slide said "no slide after".
+    None where the API refused, a record gone since it was found said as a page gone is (``PAGE_GONE``), any other
+    refusal as the API words it (``refused``); the text kept where the API did not answer (the run's end says so)."""
     path = f"/records/{hit['id']}"
     response = reached("GET", path)
     if response is None:
-        return None
+        return hit.get("text")
     if response.status_code < 400:
         st.session_state[state] = {**hit, "text": response.json()["text"]}
         return st.session_state[state]["text"]

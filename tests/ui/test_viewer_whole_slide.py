@@ -182,8 +182,9 @@ UNTRUSTED = "![pixel](https:evil.example/p.png) <img src=x onerror=alert(1)>\n\n
 def test_a_slides_text_is_shown_as_written_never_as_markdown_or_html(monkeypatch):
     """Indexed text is untrusted (test_web_ui_untrusted_text): escaped, one line of HTML (a blank line would end its
     block and let Markdown read the rest), direction overrides dropped."""
-    monkeypatch.setattr(web_client, "fetch", fake_api)
-    drawn = whole_text(viewed(slide(2, UNTRUSTED)))
+    untrusted = slide(2, UNTRUSTED)
+    monkeypatch.setattr(web_client, "fetch", lambda method, path, **kwargs: httpx.Response(200, json=untrusted))
+    drawn = whole_text(viewed(untrusted))
     assert "<img" not in drawn and "\n" not in drawn and "\u202e" not in drawn, drawn
     assert "&lt;img src=x onerror=alert(1)&gt;" in drawn and "![pixel](https:evil.example/p.png)" in drawn
 
