@@ -545,10 +545,20 @@ class FaissStore(VectorStore):
             self._prune(previous, state)
 
     def _write_base(self, version: int) -> str:
+        """A full snapshot in ``base-<version>``; one whose writing fails is deleted (a full disk: its part took the
+        room the next try needs), as no state names it yet."""
         name = f"base-{version:06d}"
         folder = self.location / name
         shutil.rmtree(folder, ignore_errors=True)  # leftovers of a crashed commit
         folder.mkdir()
+        try:
+            self._fill_base(folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return name
+
+    def _fill_base(self, folder: Path) -> None:
         records = [(rid, key, self._payloads[rid]) for rid, key in self._keys.items()]
         write_file(folder / "records.json", orjson.dumps(records))
         for space, state in self._spaces.items():
@@ -562,7 +572,6 @@ class FaissStore(VectorStore):
             state.rebuilt = False
         fsync_dir(folder)
         fsync_dir(self.location)
-        return name
 
     def _write_delta(self, version: int, pending: _Delta) -> str:
         name = f"delta-{version:06d}.npz"
@@ -574,7 +583,11 @@ class FaissStore(VectorStore):
             arrays[f"keys.{space}"], arrays[f"vectors.{space}"] = keys, vectors
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        write_file(self.location / name, buffer.getvalue())
+        try:
+            write_file(self.location / name, buffer.getvalue())
+        except BaseException:
+            (self.location / name).unlink(missing_ok=True)  # as a base's (``_write_base``)
+            raise
         fsync_dir(self.location)
         return name
 
