@@ -43,10 +43,6 @@ CASE_IMAGE_WIDTH = 320
 DRAWN_SIDE = 2 * CASE_IMAGE_WIDTH  # a case image is decoded no smaller than this a side (``drawn``): sharp at 2x zoom
 CASE_IMAGES_DRAWN = 32  # case images kept decoded for the viewer (``drawn``), for every session
 CONTEXT_POINTS = 72  # the page shown above and below a matched box: an inch, five or six lines of a book's text
-TITLE_SLIDES_SKIPPED = 16
-"""Slides in a row that Previous and Next slide step over, the index holding none of them: a slide with nothing but its
-title (a picture's, a section's) keeps its number but has no record. The atlas's 76 decks have at most 10 in a row, and
-at most 5 before their first slide with words."""
 
 
 def case_title(case: str, diagnosis: str | None, title: str | None, images: int) -> str:
@@ -73,10 +69,29 @@ def open_page(hit: dict[str, Any], page: int, state: str) -> None:
 
 
 def open_slide(hit: dict[str, Any], step: int, state: str) -> None:
-    """Button callback of Previous (``step`` -1) and Next slide (1): the nearest slide that way in the viewer
-    (``nearest_slide``, ``show_paged``)."""
-    if (record := nearest_slide(hit["citation"], step)) is not None:
-        show_paged(record, hit, state, None)
+    """Button callback of Previous (``step`` -1) and Next slide (1): the nearest slide that way with a record, in one
+    request (GET /pages with ``nearest``: a slide with a title alone has none, and asked slide by slide a deck's end
+    cost 17 requests). None there, said in a toast kept until closed (``opened``). Keyboard focus stays on the button
+    pressed, but where it goes off (no slide further that way: ``slide_end``), it goes to the other, as in the page
+    viewer (``show_paged``)."""
+    citation, way = hit["citation"], "before" if step < 0 else "after"
+    params = {"source": citation["source_id"], "page": citation["page"], "nearest": way}
+    missing = f"no slide {way} slide {citation['page']} in the index"
+    if (record := opened("/pages", missing, params=params)) is None:
+        return
+    st.session_state[state] = record
+    if slide_end(record, step):
+        move_focus(f".st-key-{state}-{'next' if step < 0 else 'prev'} button")
+
+
+def slide_end(record: dict[str, Any], step: int) -> bool:
+    """Whether ``record``'s slide is known to have no slide with a record before it (``step`` -1) or after it (1):
+    slide 1 none before it; a record from GET /pages says so (``previous_page``, ``next_page`` null), a search's hit
+    does not, so its buttons stay on."""
+    if step < 0 and record["citation"]["page"] <= 1:
+        return True
+    neighbour = "previous_page" if step < 0 else "next_page"
+    return neighbour in record and record[neighbour] is None
 
 
 def show_paged(record: dict[str, Any], hit: dict[str, Any], state: str, pages: int | None) -> None:
@@ -89,23 +104,6 @@ def show_paged(record: dict[str, Any], hit: dict[str, Any], state: str, pages: i
     backwards = page < hit["citation"]["page"]
     if page <= 1 if backwards else last_page(page, pages):
         move_focus(f".st-key-{state}-{'next' if backwards else 'prev'} button")
-
-
-def nearest_slide(citation: dict[str, Any], step: int) -> dict[str, Any] | None:
-    """The record of the slide nearest the cited one before it (``step`` -1) or after it (1), asked of GET /pages slide
-    by slide over up to ``TITLE_SLIDES_SKIPPED`` slides without a record (the API tells no deck's last slide, nor the
-    next one it holds: asked for the next number alone, Next said "slide 6 is not in the index" after most slides of a
-    deck). None where there is none, said in a toast kept until closed, as a page not in the index is (``opened``), or
-    where the API refused (``answered_record``)."""
-    number = citation["page"]
-    for wanted in range(number + step, number + step * (TITLE_SLIDES_SKIPPED + 2), step):
-        if wanted < 1:
-            break
-        response = reached("GET", "/pages", params={"source": citation["source_id"], "page": wanted})
-        if response is None or not api_has_none(response):
-            return answered_record(response)
-    toast_kept(f"no slide {'before' if step < 0 else 'after'} slide {number} in the index")
-    return None
 
 
 def last_page(page: int, pages: int | None) -> bool:
@@ -213,14 +211,14 @@ def text_view(hit: dict[str, Any], state: str, nav) -> bool:
 
 
 def slide_buttons(hit: dict[str, Any], state: str, nav) -> None:
-    """Previous and Next slide of the hit's slide in ``nav``, as the page viewer's (``page_view``), and the slide said
-    in the page line. Next slide stays on: where a deck ends is not known (``nearest_slide``)."""
-    number = hit["citation"]["page"]
+    """Previous and Next slide of the hit's slide in ``nav``, as the page viewer's (``page_view``), each off at its
+    deck's end where that is known (``slide_end``), and the slide said in the page line."""
     previous, following = (hit, -1, state), (hit, 1, state)
-    first = number <= 1
+    first, last = slide_end(hit, -1), slide_end(hit, 1)
     nav.button("Previous slide", key=f"{state}-prev", icon="◀", disabled=first, on_click=open_slide, args=previous)
-    nav.button("Next slide", key=f"{state}-next", icon="▶", icon_position="right", on_click=open_slide, args=following)
-    page_line(number, None, "Slide")
+    arrow = {"icon": "▶", "icon_position": "right"}
+    nav.button("Next slide", key=f"{state}-next", **arrow, disabled=last, on_click=open_slide, args=following)
+    page_line(hit["citation"]["page"], None, "Slide")
 
 
 def whole_text(hit: dict[str, Any], state: str) -> str | None:

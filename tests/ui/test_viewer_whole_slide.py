@@ -17,7 +17,6 @@ from streamlit.testing.v1 import AppTest
 
 from pathatlas.ui import web_client, web_library
 from pathatlas.ui.api.app import create_app
-from pathatlas.ui.web_viewer import TITLE_SLIDES_SKIPPED
 from tests.helpers import hashing_settings, index_new, note
 from tests.ui.test_viewer_images_and_paging import buttons, page_line
 from tests.ui.test_web_viewer_ask_walkthrough import ANSWER, asked_in_ask, click, fake_api, ran, whole_app
@@ -117,19 +116,21 @@ def test_a_slide_found_by_a_search_is_read_whole_its_words_marked_instead_of_its
 
 
 def test_next_and_previous_slide_step_over_a_slide_the_index_holds_no_record_of(client):
-    """Slide 3 is a picture and its title: no record. Where no slide is left that way, a toast says so until closed."""
+    """Slide 3 is a picture and its title: no record. At a deck's end, as GET /pages says it, the button goes off and
+    focus goes to the other, as in the page viewer; a search's hit does not say, so a toast says so until closed."""
     app = viewed(found_slide(client, 2))
     assert not buttons(app)["Previous slide"].disabled and not buttons(app)["Next slide"].disabled
     pressed(app, "Next slide")
     assert app.session_state["s"]["citation"]["page"] == 4 and page_line(app) == "Slide 4"
-    assert paragraphs(app)[0] == "Secretory" and "focus" not in app.session_state, "focus left on Next slide"
-    pressed(app, "Next slide")
-    assert toasts(app) == ["no slide after slide 4 in the index"] and app.toast[0].proto.duration == 0
-    assert app.session_state["s"]["citation"]["page"] == 4
+    assert paragraphs(app)[0] == "Secretory" and buttons(app)["Next slide"].disabled, "slide 4 is the deck's last"
+    assert app.session_state["focus"][0] == ".st-key-s-prev button"
     pressed(app, "Previous slide")
     assert app.session_state["s"]["citation"]["page"] == 2 and paragraphs(app)[0] == "Histologic patterns"
-    pressed(app, "Previous slide")
-    assert "no slide before slide 2 in the index" in toasts(app), "slide 1, the title slide, has no record"
+    assert buttons(app)["Previous slide"].disabled, "slide 1, the title slide, has no record"
+    assert app.session_state["focus"][0] == ".st-key-s-next button"
+    searched = pressed(viewed(found_slide(client, 2)), "Previous slide")
+    assert toasts(searched) == ["no slide before slide 2 in the index"] and searched.toast[0].proto.duration == 0
+    assert searched.session_state["s"]["citation"]["page"] == 2
 
 
 # -- over a fake API -------------------------------------------------------------------------------------------------
@@ -141,17 +142,28 @@ def slide(number: int, text: str = "") -> dict:
     return {**shown, "citation": citation, "text": text or f"Slide {number} says this."}
 
 
-def deck_api(held: set[int], asked: list[int]):
-    """``fake_api`` holding the slides numbered ``held`` of deck.md, each page GET /pages is asked for kept in
-    ``asked``."""
+def held_nearest(held: set[int], number: int, nearest: str | None) -> int | None:
+    """The slide of ``held`` GET /pages answers for ``number`` and ``nearest`` (None: that slide alone)."""
+    if nearest == "before":
+        return max((n for n in held if n < number), default=None)
+    if nearest == "after":
+        return min((n for n in held if n > number), default=None)
+    return number if number in held else None
+
+
+def deck_api(held: set[int], asked: list[tuple[int, str | None]]):
+    """``fake_api`` holding the slides numbered ``held`` of deck.md, each GET /pages kept in ``asked`` as its page and
+    ``nearest``."""
 
     def answer(method: str, path: str, **kwargs) -> httpx.Response:
         if path != "/pages":
             return fake_api(method, path)
-        asked.append(number := kwargs["params"]["page"])
-        if number in held:
-            return httpx.Response(200, json=slide(number))
-        return httpx.Response(404, json={"detail": f"no page {number} of deck.md in the index"})
+        number, nearest = kwargs["params"]["page"], kwargs["params"].get("nearest")
+        asked.append((number, nearest))
+        if (shown := held_nearest(held, number, nearest)) is None:
+            return httpx.Response(404, json={"detail": f"no page {number} of deck.md in the index"})
+        around = {"previous_page": held_nearest(held, shown, "before"), "next_page": held_nearest(held, shown, "after")}
+        return httpx.Response(200, json={**slide(shown), **around})
 
     return answer
 
@@ -169,11 +181,12 @@ def test_paging_onto_slide_1_moves_focus_to_next_slide_as_the_page_viewer_does(m
     assert app.session_state["focus"][0] == ".st-key-s-next button"
 
 
-def test_next_slide_asks_no_further_than_the_run_of_slides_without_a_record_it_steps_over(monkeypatch):
-    asked: list[int] = []
-    monkeypatch.setattr(web_client, "fetch", deck_api({2}, asked))
+def test_next_slide_asks_once_a_step_over_any_run_of_slides_without_a_record(monkeypatch):
+    """Asked slide by slide, it took up to 17 requests, and as many at a deck's end before saying so."""
+    asked: list[tuple[int, str | None]] = []
+    monkeypatch.setattr(web_client, "fetch", deck_api({2, 30}, asked))
     app = pressed(viewed(slide(2)), "Next slide")
-    assert asked == list(range(3, 3 + TITLE_SLIDES_SKIPPED + 1)) and toasts(app)
+    assert asked == [(2, "after")] and page_line(app) == "Slide 30" and buttons(app)["Next slide"].disabled
 
 
 UNTRUSTED = "![pixel](https:evil.example/p.png) <img src=x onerror=alert(1)>\n\n\u202eamonicrac\n$x$ *not emphasis*"

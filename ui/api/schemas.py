@@ -277,6 +277,14 @@ class RecordOut(HitOut):
         return cls(**{**HitOut.of(hit, links=links).model_dump(), **UNRANKED, "text": hit.payload.text})
 
 
+class PageOut(RecordOut):
+    """GET /pages: a page's (or slide's) record and the pages beside it that have one. A slide with a title alone keeps
+    its number but has no record, so a client stepping by number asked slide after slide, never told a deck's end."""
+
+    previous_page: int | None = Field(description="The nearest earlier page of its source with a record; null: none.")
+    next_page: int | None = Field(description="The nearest later page of its source with a record; null: none.")
+
+
 class CaseImageOut(ResponseModel):
     id: str = Field(description="The image's record id.")
     image: str | None = Field(description="The image's file, as its case folder names it.")

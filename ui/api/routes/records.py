@@ -1,10 +1,11 @@
-"""Single records for the page viewer: a record by id, the page record of a book page (previous/next page),
-and the source PDF of a record (to open it in the browser's PDF viewer at ``#page=N``)."""
+"""Single records for the page viewer: a record by id, the page record of a book page and the pages beside it that
+have one (previous/next page), and the source PDF of a record (opened in the browser's PDF viewer at ``#page=N``)."""
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse, Response
@@ -25,7 +26,7 @@ from pathatlas.ui.api.routes.media import (
     record_of,
 )
 from pathatlas.ui.api.routes.search import BOOK, CITATION_EXAMPLE, SECTION, example_of, source_key
-from pathatlas.ui.api.schemas import IN_DIGITS, Links, RecordOut
+from pathatlas.ui.api.schemas import IN_DIGITS, Links, PageOut, RecordOut
 
 router = APIRouter(tags=["records"], responses=errors(404, 422))  # unknown records, pages and PDFs
 RECORD_EXAMPLE = {
@@ -91,11 +92,15 @@ def record(record_id: str, engine: EngineDep, links: LinksDep, key: KeyDep) -> R
     return record_out(engine, *record_of(engine, record_id, key), links)
 
 
+Way = Literal["before", "after"]
+NEAREST = "The nearest page before or after page that has a record, rather than page itself."
+
+
 @router.get(
     "/pages",
     operation_id="get_page",
-    response_model=RecordOut,
-    summary="The page record of a book page (for previous/next page)",
+    response_model=PageOut,
+    summary="The page record of a book page, and the pages beside it that have one (for previous/next page)",
 )
 def book_page(
     engine: EngineDep,
@@ -103,11 +108,33 @@ def book_page(
     source: str = Query(..., description="The source as hits cite it (citation.source_id, or citation.source)."),
     *,  # page, required, after source's default
     page: Annotated[int, Query(ge=1), IN_DIGITS],
-) -> RecordOut:
+    nearest: Annotated[Way | None, Query(description=NEAREST)] = None,
+) -> PageOut:
+    """``nearest`` steps over the pages without a record (a slide with a title alone) in one request: stepping by
+    number, the web viewer asked up to 17 times at a deck's end."""
     key = source_key(engine, source)  # hits cite a file name; the index keys sources by path
-    if found := keyed_record(engine.index, RecordKey(source_id(key), page=page)):
-        return record_out(engine, *found, links)
-    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no page {page} of {echoed(source)} in the index")
+    held = pages_held(engine, key)
+    wanted = page if nearest is None else beside(held, page, nearest)
+    if wanted is not None and (found := keyed_record(engine.index, RecordKey(source_id(key), page=wanted))):
+        record = record_out(engine, *found, links)
+        around = {"previous_page": beside(held, wanted, "before"), "next_page": beside(held, wanted, "after")}
+        return PageOut(**record.model_dump(), **around)
+    where = f"page {page}" if nearest is None else f"page {nearest} {page}"
+    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {where} of {echoed(source)} in the index")
+
+
+def pages_held(engine, source: str) -> list[int]:
+    """The numbers of the pages of ``source`` (its key) that have a page record, in order: one filtered store scan."""
+    return sorted({stored["page"] for _, stored in engine.index.store.scan(RecordKey(source).filters(source))})
+
+
+def beside(pages: list[int], page: int, way: Way) -> int | None:
+    """The nearest of ``pages`` (in order) before or after ``page``; None where none is that way."""
+    if way == "before":
+        at = bisect_left(pages, page)
+        return pages[at - 1] if at else None
+    at = bisect_right(pages, page)
+    return pages[at] if at < len(pages) else None
 
 
 @router.get(
