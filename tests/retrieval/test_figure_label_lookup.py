@@ -147,7 +147,7 @@ def test_a_named_figure_no_ranker_found_comes_first(library):
 
 
 def test_a_figure_found_by_its_label_alone_is_worded_as_found(library):
-    """"Fig. 6-3" holds no indexed word, so meaning alone would find the rest: the named figure is still a best match
+    """ "Fig. 6-3" holds no indexed word, so meaning alone would find the rest: the named figure is still a best match
     found by its figure label, not "related"."""
     from pathatlas.ui.hits import hit_records
     from pathatlas.ui.present import RANKER_WORDS

@@ -183,4 +183,3 @@ def test_a_scheme_less_url_is_refused_without_its_password_and_ipv6_keeps_its_br
         Settings(qdrant_url=f"reader:{SECRET}@qdrant.test:6333")
     assert SECRET not in str(refused.value) and "http://***@qdrant.test:6333" in str(refused.value), refused.value
     assert without_credentials(f"http://reader:{SECRET}@[::1]:6333/") == "http://***@[::1]:6333/"
-

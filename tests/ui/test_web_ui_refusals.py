@@ -127,7 +127,7 @@ def test_a_long_texts_length_is_the_one_the_service_counted():
 
 
 def test_a_message_naming_its_field_in_its_first_clause_is_not_headed_by_it_again():
-    """"Question: empty question: give the question text, ..." said the field twice."""
+    """ "Question: empty question: give the question text, ..." said the field twice."""
     empty = {"type": "unsearchable_text", "loc": ["body", "question"], "input": ""}
     said = error_message([{**empty, "msg": "empty question: give the question text, an image, or both"}])
     assert said == "Empty question: give the question text, an image, or both."

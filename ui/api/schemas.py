@@ -965,9 +965,7 @@ class Health(ResponseModel):
         description="When the index was made (UTC): one deleted and made again counts its generations from 1 again. "
         "Null while it is not on disk (nothing indexed yet)."
     )
-    ready: bool = Field(
-        False, description="The models are loaded and the index can be searched: as /ready says."
-    )
+    ready: bool = Field(False, description="The models are loaded and the index can be searched: as /ready says.")
     problem: str | None = Field(
         None,
         description="Why the service cannot search (its models could not be loaded), in one line. Null while it warms "
