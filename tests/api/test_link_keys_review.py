@@ -6,21 +6,18 @@ example showed its citations' links without the key a real answer's carry. Hashi
 
 from __future__ import annotations
 
-import pytest
-
 from pathatlas.retrieval.index import Index
 from pathatlas.ui.api.routes.ask import P174, P185
 from pathatlas.ui.api.schemas import Links, linked
-from tests.api.test_links_survive_label_fixes import ROWS, case_hit, index, key_of, served, write_folder
-from tests.uploads import api_settings
-
-
-@pytest.fixture
-def library(tmp_path):
-    settings = api_settings(tmp_path)
-    folder = write_folder(tmp_path / "cases", ROWS)
-    index(settings, folder)
-    return settings, folder
+from tests.api.test_links_survive_label_fixes import (  # noqa: F401 (library: a fixture)
+    ROWS,
+    case_hit,
+    index,
+    key_of,
+    library,
+    served,
+    write_folder,
+)
 
 
 def removed(settings, source) -> None:
@@ -31,7 +28,7 @@ def removed(settings, source) -> None:
         opened.close()
 
 
-def test_a_link_to_a_removed_folder_never_reaches_a_folder_named_as_its_id(library, tmp_path):
+def test_a_link_to_a_removed_folder_never_reaches_a_folder_named_as_its_id(library, tmp_path):  # noqa: F811
     settings, folder = library
     with served(settings) as client:
         hit = case_hit(client, "a.png")
@@ -43,7 +40,7 @@ def test_a_link_to_a_removed_folder_never_reaches_a_folder_named_as_its_id(libra
             assert (answer.status_code, answer.json()) == (404, {"detail": "no such record"}), url
 
 
-def test_a_similar_searchs_key_with_a_misspelt_field_is_refused_naming_it(library):
+def test_a_similar_searchs_key_with_a_misspelt_field_is_refused_naming_it(library):  # noqa: F811
     settings, _ = library
     with served(settings) as client:
         hit = case_hit(client, "a.png")
