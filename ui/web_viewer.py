@@ -61,11 +61,16 @@ def close(state: str) -> None:
 
 
 def open_page(hit: dict[str, Any], page: int, state: str) -> None:
-    """Button callback of Previous and Next page: page ``page`` of the hit's book in the viewer (``show_paged``)."""
+    """Button callback of Previous and Next page: page ``page`` of the hit's book in the viewer, said by its page line
+    (``page_line``). Keyboard focus stays on the button pressed (moved to the title, paging cost three keys a page),
+    but for the book's first or last page, where that button goes off: focus goes to the other, not the page's body."""
     citation = hit["citation"]
     params = {"source": citation["source_id"], "page": page}
     if (record := opened("/pages", f"page {page} is not in the index", params=params)) is not None:
-        show_paged(record, hit, state, pages_indexed(citation["source_id"]))
+        st.session_state[state] = record
+        backwards = page < citation["page"]
+        if page <= 1 if backwards else last_page(page, pages_indexed(citation["source_id"])):
+            move_focus(f".st-key-{state}-{'next' if backwards else 'prev'} button")
 
 
 def open_slide(hit: dict[str, Any], step: int, state: str) -> None:
@@ -73,7 +78,7 @@ def open_slide(hit: dict[str, Any], step: int, state: str) -> None:
     request (GET /pages with ``nearest``: a slide with a title alone has none, and asked slide by slide a deck's end
     cost 17 requests). None there, said in a toast kept until closed (``opened``). Keyboard focus stays on the button
     pressed, but where it goes off (no slide further that way: ``slide_end``), it goes to the other, as in the page
-    viewer (``show_paged``)."""
+    viewer (``open_page``)."""
     citation, way = hit["citation"], "before" if step < 0 else "after"
     params = {"source": citation["source_id"], "page": citation["page"], "nearest": way}
     missing = f"no slide {way} slide {citation['page']} in the index"
@@ -92,18 +97,6 @@ def slide_end(record: dict[str, Any], step: int) -> bool:
         return True
     neighbour = "previous_page" if step < 0 else "next_page"
     return neighbour in record and record[neighbour] is None
-
-
-def show_paged(record: dict[str, Any], hit: dict[str, Any], state: str, pages: int | None) -> None:
-    """``record``, a page (or slide) paged to from ``hit``'s, in the viewer, said by its page line (``page_line``).
-    Keyboard focus stays on the button pressed (moved to the title, paging cost three keys a page), but for the first
-    page or the last of ``pages`` (None: unknown), where that button goes off: focus goes to the other, not the page's
-    body."""
-    st.session_state[state] = record
-    page = record["citation"]["page"]
-    backwards = page < hit["citation"]["page"]
-    if page <= 1 if backwards else last_page(page, pages):
-        move_focus(f".st-key-{state}-{'next' if backwards else 'prev'} button")
 
 
 def last_page(page: int, pages: int | None) -> bool:
