@@ -161,11 +161,12 @@ class RecordKey:
             return {"kind": "page", "source": source}
         return {"kind": "case", "source": source, "case": self.case}
 
-    def names(self, payload: Payload) -> bool:
-        """Whether ``payload``, a record ``filters`` found, is the one it names."""
+    def names(self, stored: Mapping[str, Any]) -> bool:
+        """Whether ``stored``, the payload of a record ``filters`` found, is the one it names: read as stored, only the
+        one found is decoded (``Payload.from_payload`` was most of a scan's time)."""
         if self.case is None:
-            return payload.page == self.page
-        return (payload.case, payload.image) == (self.case, self.image)
+            return stored.get("page") == self.page
+        return (stored.get("case"), stored.get("image")) == (self.case, self.image)
 
 
 def image_hash(data: bytes) -> str:

@@ -544,8 +544,9 @@ def keyed_record(index: Index, key: RecordKey) -> tuple[str, Payload] | None:
     source = next((name for name, entry in manifest.items() if entry.get("id", source_id(name)) == key.source), None)
     if source is None:
         return None
-    found = ((record_id, Payload.from_payload(stored)) for record_id, stored in index.store.scan(key.filters(source)))
-    return next(((record_id, payload) for record_id, payload in found if key.names(payload)), None)
+    scanned = index.store.scan(key.filters(source))
+    found = next(((record_id, stored) for record_id, stored in scanned if key.names(stored)), None)
+    return None if found is None else (found[0], Payload.from_payload(found[1]))
 
 
 EMPTY_QUERY = "empty query: give some text, an image, or both"

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse, Response
 
 from pathatlas.retrieval.records import Hit, Payload, RecordKey, source_id
-from pathatlas.retrieval.search import echoed, keyed_record
+from pathatlas.retrieval.search import echoed
 from pathatlas.ui.api.deps import EngineDep, HeadDep, LinksDep, errors
 from pathatlas.ui.api.routes.media import (
     PDF_GONE,
@@ -113,19 +113,25 @@ def book_page(
     """``nearest`` steps over the pages without a record (a slide with a title alone) in one request: stepping by
     number, the web viewer asked up to 17 times at a deck's end."""
     key = source_key(engine, source)  # hits cite a file name; the index keys sources by path
-    held = pages_held(engine, key)
+    records = page_records(engine, key)
+    held = sorted(records)
     wanted = page if nearest is None else beside(held, page, nearest)
-    if wanted is not None and (found := keyed_record(engine.index, RecordKey(source_id(key), page=wanted))):
-        record = record_out(engine, *found, links)
+    if wanted in records:
+        record_id, stored = records[wanted]
+        record = record_out(engine, record_id, Payload.from_payload(stored), links)
         around = {"previous_page": beside(held, wanted, "before"), "next_page": beside(held, wanted, "after")}
         return PageOut(**record.model_dump(), **around)
     where = f"page {page}" if nearest is None else f"page {nearest} {page}"
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {where} of {echoed(source)} in the index")
 
 
-def pages_held(engine, source: str) -> list[int]:
-    """The numbers of the pages of ``source`` (its key) that have a page record, in order: one filtered store scan."""
-    return sorted({stored["page"] for _, stored in engine.index.store.scan(RecordKey(source).filters(source))})
+def page_records(engine, source: str) -> dict[int, tuple[str, dict[str, Any]]]:
+    """Each page of ``source`` (its key) that has a page record, to that record's id and stored payload: one filtered
+    store scan gives the page asked and its neighbours (``keyed_record`` beside it scanned them twice)."""
+    records: dict[int, tuple[str, dict[str, Any]]] = {}
+    for record_id, stored in engine.index.store.scan(RecordKey(source_id(source)).filters(source)):
+        records.setdefault(stored["page"], (record_id, stored))
+    return records
 
 
 def beside(pages: list[int], page: int, way: Way) -> int | None:
