@@ -174,8 +174,11 @@ def test_asking_again_for_the_same_answer_says_it_again_and_only_then(opened, se
         tab.get_by_role("button", name="Ask", exact=True).click()
         waited(lambda times=times: service.asked.get(("POST", "/ask"), 0) == asked_before + times)
         finished(tab)
-        expect(region).to_contain_text(ANSWER_LINE, use_inner_text=True)
-        assert times_said(tab, ANSWER_LINE) == times, tab.evaluate("window.heard")
+        expect(region).to_contain_text(ANSWER_LINE, use_inner_text=True)  # the last answer's, still shown, may be it
+        try:  # the new one comes in once its hold (SAYING_HIDDEN_MS) is over: a busy machine's frames come late
+            waited(lambda times=times: times_said(tab, ANSWER_LINE) >= times, seconds=10)
+        finally:
+            assert times_said(tab, ANSWER_LINE) == times, tab.evaluate("window.heard")
     tab.get_by_label("Question").fill("Which diagnosis fits best?")  # another run, no Ask: nothing said again
     tab.keyboard.press("Tab")
     expect(tab.get_by_text("Below: the answer to the question as asked")).to_be_visible()
